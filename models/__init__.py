@@ -1,0 +1,1 @@
+"""Train, calibrate, evaluate and explain PD models; ``models.registry`` talks to MLflow."""

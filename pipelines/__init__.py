@@ -1,0 +1,1 @@
+"""Prefect flows and the I/O around them: sources, validation, exports, reports, CLI."""

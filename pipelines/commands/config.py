@@ -1,0 +1,39 @@
+"""``ews config check``: validate config files before a run does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from pipelines.config import ConfigError, config_hash, load_config
+
+
+def register(app: typer.Typer) -> None:
+    config_app = typer.Typer(help="Inspect and validate YAML config under conf/.", no_args_is_help=True)
+    app.add_typer(config_app, name="config")
+
+    @config_app.command("check")
+    def check(
+        files: list[Path] = typer.Argument(  # noqa: B008
+            None, help="YAML files to check. Default: every *.yaml under conf/."
+        ),
+    ) -> None:
+        """Validate config files; exit 2 and name the file and key on the first bad one."""
+        console = Console()
+        paths = files or sorted(Path("conf").rglob("*.yaml"))
+        if not paths:
+            console.print("[red]no config files found[/] (looked for conf/**/*.yaml)")
+            raise typer.Exit(2)
+        failed = 0
+        for path in paths:
+            try:
+                cfg = load_config(path)
+            except ConfigError as exc:
+                failed += 1
+                console.print(f"[red]FAIL[/] {exc}", highlight=False)
+                continue
+            console.print(f"[green]ok[/]   {path}  kind={cfg.kind}  hash={config_hash(cfg)[:12]}")
+        if failed:
+            raise typer.Exit(2)

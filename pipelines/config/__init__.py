@@ -1,0 +1,113 @@
+"""YAML config validated into frozen pydantic models.
+
+Every file under ``conf/`` starts with ``kind: <name>``; the kind picks the model. Each kind lives in
+its own module of this package, which defines ``KIND`` (the discriminator value) and ``Model`` (a
+:class:`ConfigModel` subclass). :func:`load_config` finds it, validates the file, and turns every
+problem into one :class:`ConfigError` that names the file, the key and what was expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import pkgutil
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+__all__ = ["ConfigError", "ConfigModel", "config_hash", "kinds", "load_config"]
+
+
+class ConfigError(ValueError):
+    """A config file is missing, unreadable or invalid. The message is meant for the user."""
+
+
+class ConfigModel(BaseModel):
+    """Base for every config model: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+M = TypeVar("M", bound=ConfigModel)
+
+
+def kinds() -> dict[str, type[ConfigModel]]:
+    """All config kinds, discovered from the modules of this package."""
+    found: dict[str, type[ConfigModel]] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        kind = getattr(module, "KIND", None)
+        model = getattr(module, "Model", None)
+        if kind and model is not None:
+            found[kind] = model
+    return dict(sorted(found.items()))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found. Check the path, or copy one from conf/.")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason}). Save the file as UTF-8.") from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level, got {type(raw).__name__}")
+    return raw
+
+
+def _format_errors(path: Path, exc: ValidationError) -> str:
+    lines = [f"{path}: {exc.error_count()} problem(s)"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            msg = "unknown key; remove it or check its spelling"
+        elif kind == "missing":
+            msg = "required key is missing"
+        else:
+            msg = err["msg"]
+            if "input" in err and not isinstance(err["input"], dict | list):
+                msg += f" (got {err['input']!r})"
+        lines.append(f"  - {key}: {msg}")
+    return "\n".join(lines)
+
+
+def validate_config(path: Path, raw: dict[str, Any], model: type[M]) -> M:
+    """Validate an already-parsed mapping; errors name ``path``."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(path, exc)) from None
+
+
+def load_config(path: str | Path, expect: type[M] | None = None) -> M:
+    """Load and validate one YAML config file.
+
+    The file's ``kind`` key chooses the model; pass ``expect`` to insist on one kind.
+    """
+    path = Path(path)
+    raw = _read_yaml(path)
+    registry = kinds()
+    kind = raw.get("kind")
+    if kind is None:
+        raise ConfigError(f"{path}: key 'kind' is missing; expected one of {list(registry)}")
+    if kind not in registry:
+        raise ConfigError(f"{path}: kind: {kind!r} is not known; expected one of {list(registry)}")
+    model = registry[kind]
+    if expect is not None and model is not expect:
+        wanted = next((k for k, m in registry.items() if m is expect), expect.__name__)
+        raise ConfigError(f"{path}: kind: {kind!r} given where a {wanted!r} config is expected")
+    return validate_config(path, raw, model)  # type: ignore[return-value]
+
+
+def config_hash(config: ConfigModel) -> str:
+    """Stable SHA-256 of a resolved config (key order and formatting do not matter)."""
+    payload = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()
