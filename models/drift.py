@@ -1,0 +1,149 @@
+"""Population stability index (PSI) of the score and of features against a training reference.
+
+A reference distribution is a :class:`Reference`: bin edges (numeric) or categories (categorical),
+the share of training rows in each bin, and the share of missing values. PSI is
+``sum((a - e) * ln(a / e))`` over the bins plus a missing bin, with shares floored at ``eps`` so
+that an empty bin does not give an infinite value. Conventional reading: < 0.1 stable,
+0.1-0.25 warning (moderate shift), > 0.25 alert (major shift).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Reference", "binned_shares", "drift_table", "psi", "reference_from_values", "status"]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Training distribution of one variable.
+
+    Numeric: ``edges`` (k+1 increasing values; the outer two are treated as -inf/+inf) and
+    ``shares`` (k values). Categorical: ``categories`` (k labels) and ``shares`` (k values; values
+    outside the categories count in an extra "other" bin with reference share 0).
+    ``missing`` is the share of missing values. Shares plus missing sum to 1.
+    """
+
+    shares: tuple[float, ...]
+    edges: tuple[float, ...] | None = None
+    categories: tuple[str, ...] | None = None
+    missing: float = 0.0
+
+    def __post_init__(self) -> None:
+        if (self.edges is None) == (self.categories is None):
+            raise ValueError("a Reference needs exactly one of edges (numeric) or categories")
+        k = len(self.edges) - 1 if self.edges is not None else len(self.categories or ())
+        if len(self.shares) != k:
+            raise ValueError(f"Reference has {len(self.shares)} shares for {k} bins")
+        total = sum(self.shares) + self.missing
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"Reference shares plus missing must sum to 1, got {total:.6f}")
+
+
+def psi(expected: np.ndarray, actual: np.ndarray, eps: float = 1e-4) -> float:
+    """PSI between two vectors of bin shares (each sums to 1); shares floored at ``eps``."""
+    e = np.clip(np.asarray(expected, dtype="float64"), eps, None)
+    a = np.clip(np.asarray(actual, dtype="float64"), eps, None)
+    if e.shape != a.shape:
+        raise ValueError(f"expected and actual need the same number of bins: {e.shape} vs {a.shape}")
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def binned_shares(values: pd.Series, ref: Reference) -> np.ndarray:
+    """Shares of ``values`` in the reference's bins, then the missing bin (and "other" if categorical).
+
+    Returns an array of k + 1 (numeric) or k + 2 (categorical) shares summing to 1 (0s when empty).
+    """
+    n = len(values)
+    isna = values.isna().to_numpy()
+    if ref.edges is not None:
+        inner = np.asarray(ref.edges[1:-1], dtype="float64")
+        x = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)[~isna]
+        idx = np.searchsorted(inner, x, side="right")
+        counts = np.bincount(idx, minlength=len(ref.shares)).astype("float64")
+        out = np.append(counts, isna.sum())
+    else:
+        cats = list(ref.categories or ())
+        codes = pd.Categorical(values.astype("string")[~isna], categories=cats).codes
+        counts = np.bincount(codes[codes >= 0], minlength=len(cats)).astype("float64")
+        out = np.concatenate([counts, [isna.sum(), (codes < 0).sum()]])
+    return out / n if n else out
+
+
+def _expected(ref: Reference) -> np.ndarray:
+    base = [*ref.shares, ref.missing]
+    return np.asarray(base + ([0.0] if ref.categories is not None else []), dtype="float64")
+
+
+def status(value: float, warning: float = 0.1, alert: float = 0.25) -> str:
+    """``ok`` (<= warning), ``warning`` (<= alert) or ``alert``."""
+    if value > alert:
+        return "alert"
+    if value > warning:
+        return "warning"
+    return "ok"
+
+
+def drift_table(
+    current: Mapping[str, pd.Series],
+    reference: Mapping[str, Reference],
+    warning: float = 0.1,
+    alert: float = 0.25,
+) -> pd.DataFrame:
+    """PSI of each variable of ``current`` that has a reference.
+
+    Returns one row per variable in the order of ``current``: ``variable``, ``psi``, ``status``
+    (ok/warning/alert), ``n`` (rows scored), ``missing_share`` (current) and ``reference_missing``.
+    Variables without a reference are skipped.
+    """
+    rows = []
+    for name, values in current.items():
+        ref = reference.get(name)
+        if ref is None:
+            continue
+        actual = binned_shares(values, ref)
+        value = psi(_expected(ref), actual) if len(values) else float("nan")
+        rows.append(
+            {
+                "variable": name,
+                "psi": value,
+                "status": status(value, warning, alert) if len(values) else "no data",
+                "n": int(len(values)),
+                "missing_share": float(values.isna().mean()) if len(values) else float("nan"),
+                "reference_missing": ref.missing,
+            }
+        )
+    cols = ["variable", "psi", "status", "n", "missing_share", "reference_missing"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def reference_from_values(values: pd.Series, bins: int = 10) -> Reference:
+    """Build a reference from training values: equal-frequency edges (numeric) or the categories.
+
+    Used to store the training distribution with a model and, in tests, to build references.
+    """
+    n = len(values)
+    if n == 0:
+        raise ValueError("cannot build a reference from an empty series")
+    isna = values.isna()
+    missing = float(isna.mean())
+    present = values[~isna]
+    if isinstance(values.dtype, pd.CategoricalDtype) or values.dtype == object or values.dtype == "string":
+        counts = present.astype("string").value_counts(sort=False).sort_index()
+        return Reference(
+            shares=tuple((counts / n).tolist()),
+            categories=tuple(counts.index.tolist()),
+            missing=missing,
+        )
+    x = present.to_numpy(dtype="float64")
+    if len(x) == 0:
+        return Reference(shares=(0.0,), edges=(-np.inf, np.inf), missing=1.0)
+    inner = np.unique(np.quantile(x, np.linspace(0, 1, bins + 1)[1:-1]))
+    edges: Sequence[float] = [-np.inf, *inner.tolist(), np.inf]
+    idx = np.searchsorted(inner, x, side="right")
+    counts = np.bincount(idx, minlength=len(edges) - 1) / n
+    return Reference(shares=tuple(counts.tolist()), edges=tuple(float(e) for e in edges), missing=missing)

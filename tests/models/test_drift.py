@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.drift import Reference, binned_shares, drift_table, psi, reference_from_values, status
+
+
+def test_psi_hand_computed() -> None:
+    e = np.array([0.5, 0.5])
+    a = np.array([0.25, 0.75])
+    expected = (0.25 - 0.5) * math.log(0.25 / 0.5) + (0.75 - 0.5) * math.log(0.75 / 0.5)
+    assert psi(e, a) == pytest.approx(expected)
+    assert psi(e, e) == 0.0
+
+
+def test_status_thresholds() -> None:
+    assert [status(v) for v in (0.05, 0.1, 0.1001, 0.25, 0.26)] == ["ok", "ok", "warning", "warning", "alert"]
+
+
+def test_binned_shares_numeric_with_missing() -> None:
+    ref = Reference(shares=(0.4, 0.4, 0.1), edges=(-np.inf, 1.0, 2.0, np.inf), missing=0.1)
+    values = pd.Series([0.5, 1.0, 1.5, 2.5, np.nan])
+    # bins are [ -inf,1 ), [1,2), [2,inf), then missing
+    np.testing.assert_allclose(binned_shares(values, ref), [0.2, 0.4, 0.2, 0.2])
+
+
+def test_binned_shares_categorical_other_bin() -> None:
+    ref = Reference(shares=(0.5, 0.5), categories=("a", "b"))
+    values = pd.Series(["a", "a", "c", None], dtype="string")
+    np.testing.assert_allclose(binned_shares(values, ref), [0.5, 0.0, 0.25, 0.25])
+
+
+def test_drift_table_flags_shifted_feature() -> None:
+    rng = np.random.default_rng(0)
+    train = pd.Series(rng.normal(size=20_000))
+    ref = {"stable": reference_from_values(train), "shifted": reference_from_values(train)}
+    today = {
+        "stable": pd.Series(rng.normal(size=5_000)),
+        "shifted": pd.Series(rng.normal(loc=1.0, size=5_000)),
+        "no_reference": pd.Series([1.0]),
+    }
+    table = drift_table(today, ref, warning=0.1, alert=0.25)
+    assert table["variable"].tolist() == ["stable", "shifted"]
+    assert table.loc[0, "psi"] < 0.02 and table.loc[0, "status"] == "ok"
+    assert table.loc[1, "psi"] > 0.25 and table.loc[1, "status"] == "alert"
+
+
+def test_reference_validation() -> None:
+    with pytest.raises(ValueError, match="sum to 1"):
+        Reference(shares=(0.5, 0.4), edges=(-np.inf, 0.0, np.inf))
+    with pytest.raises(ValueError, match="exactly one"):
+        Reference(shares=(1.0,))
+
+
+def test_reference_from_values_round_trip() -> None:
+    values = pd.Series([1.0, 2.0, 3.0, 4.0, np.nan] * 20)
+    ref = reference_from_values(values, bins=4)
+    assert ref.missing == pytest.approx(0.2)
+    np.testing.assert_allclose(binned_shares(values, ref)[:-1], ref.shares)
+    assert psi(np.append(ref.shares, ref.missing), binned_shares(values, ref)) == pytest.approx(0.0)

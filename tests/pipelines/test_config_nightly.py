@@ -1,0 +1,45 @@
+"""``kind: nightly`` config: shipped file, defaults, and invalid examples with actionable messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_config import INVALID  # the shared table of invalid examples (tests/pipelines/test_config.py)
+
+from pipelines.config import ConfigError, load_config
+from pipelines.config.nightly import Model as NightlyConfig
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+ROOT = CONF.parents[1]
+
+NIGHTLY_INVALID = {
+    "nightly_bad_band.yaml": ["nightly_bad_band.yaml", "triggers.threshold.band", "'Z'"],
+    "nightly_bad_timezone.yaml": ["nightly_bad_timezone.yaml", "schedule.timezone", "Mars/Olympus"],
+    "nightly_bad_action.yaml": ["nightly_bad_action.yaml", "queue.rules.0.action", "agency_referral"],
+    "nightly_bands_not_increasing.yaml": ["nightly_bands_not_increasing.yaml", "min_pd must increase"],
+}
+INVALID.update(NIGHTLY_INVALID)
+
+
+@pytest.mark.parametrize("name", sorted(NIGHTLY_INVALID))
+def test_invalid_nightly_config_names_file_and_key(name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(CONF / "invalid" / name)
+    for fragment in NIGHTLY_INVALID[name]:
+        assert fragment in str(info.value)
+
+
+def test_shipped_nightly_config_has_explicit_schedule() -> None:
+    cfg = load_config(ROOT / "conf" / "nightly.yaml", expect=NightlyConfig)
+    assert cfg.schedule.cron == "0 2 * * *"
+    assert cfg.schedule.timezone == "Europe/Amsterdam"
+    assert [b.name for b in cfg.bands] == ["A", "B", "C", "D", "E"]
+    assert cfg.drift.warning == 0.1 and cfg.drift.alert == 0.25
+    assert 3 <= cfg.reasons.top_n <= 5
+
+
+def test_minimal_file_equals_defaults() -> None:
+    cfg = load_config(CONF / "valid" / "nightly_minimal.yaml", expect=NightlyConfig)
+    assert cfg == NightlyConfig()
+    assert cfg.band_index("D") == 3
