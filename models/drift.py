@@ -11,11 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Reference", "binned_shares", "drift_table", "psi", "reference_from_values", "status"]
+__all__ = [
+    "Reference",
+    "binned_shares",
+    "drift_table",
+    "psi",
+    "reference_from_entry",
+    "reference_from_values",
+    "status",
+]
 
 
 @dataclass(frozen=True)
@@ -23,7 +32,7 @@ class Reference:
     """Training distribution of one variable.
 
     Numeric: ``edges`` (k+1 increasing values; the outer two are treated as -inf/+inf) and
-    ``shares`` (k values). Categorical: ``categories`` (k labels) and ``shares`` (k values; values
+    ``shares`` (k values); bins are ``[a, b)`` when ``closed="left"``, ``(a, b]`` when "right". Categorical: ``categories`` (k labels) and ``shares`` (k values; values
     outside the categories count in an extra "other" bin with reference share 0).
     ``missing`` is the share of missing values. Shares plus missing sum to 1.
     """
@@ -32,6 +41,7 @@ class Reference:
     edges: tuple[float, ...] | None = None
     categories: tuple[str, ...] | None = None
     missing: float = 0.0
+    closed: Literal["left", "right"] = "left"
 
     def __post_init__(self) -> None:
         if (self.edges is None) == (self.categories is None):
@@ -63,7 +73,7 @@ def binned_shares(values: pd.Series, ref: Reference) -> np.ndarray:
     if ref.edges is not None:
         inner = np.asarray(ref.edges[1:-1], dtype="float64")
         x = pd.to_numeric(values, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)[~isna]
-        idx = np.searchsorted(inner, x, side="right")
+        idx = np.searchsorted(inner, x, side="right" if ref.closed == "left" else "left")
         counts = np.bincount(idx, minlength=len(ref.shares)).astype("float64")
         out = np.append(counts, isna.sum())
     else:
@@ -147,3 +157,30 @@ def reference_from_values(values: pd.Series, bins: int = 10) -> Reference:
     idx = np.searchsorted(inner, x, side="right")
     counts = np.bincount(idx, minlength=len(edges) - 1) / n
     return Reference(shares=tuple(counts.tolist()), edges=tuple(float(e) for e in edges), missing=missing)
+
+
+def reference_from_entry(entry: Mapping[str, Any]) -> Reference:
+    """Convert one entry of the reference stored with a model (``models.evaluate.reference_distribution``).
+
+    Such an entry is ``{"kind": "numeric", "cuts": [...], "proportions": [...], "missing": m}`` with
+    bins ``(-inf, c1], ..., (ck, inf)`` and proportions of the non-missing rows, or
+    ``{"kind": "categorical", "categories": [...], "proportions": [...], "missing": m}``.
+    """
+    missing = float(entry.get("missing", 0.0))
+    props = np.asarray(entry.get("proportions", []), dtype="float64")
+    present = 1.0 - missing
+    if entry.get("kind") == "categorical":
+        cats = tuple(str(c) for c in entry.get("categories", []))
+        if props.sum() <= 0:
+            return Reference(shares=tuple(0.0 for _ in cats), categories=cats, missing=1.0)
+        shares = props / props.sum() * present
+        return Reference(shares=tuple(shares.tolist()), categories=cats, missing=missing)
+    cuts = [float(c) for c in entry.get("cuts", [])]
+    if props.size == 0:
+        return Reference(shares=(0.0,), edges=(-np.inf, np.inf), missing=1.0)
+    if props.size != len(cuts) + 1:
+        raise ValueError(f"reference entry has {props.size} proportions for {len(cuts) + 1} bins")
+    shares = props / props.sum() * present if props.sum() > 0 else props
+    return Reference(
+        shares=tuple(shares.tolist()), edges=(-np.inf, *cuts, np.inf), missing=missing, closed="right"
+    )

@@ -62,3 +62,19 @@ def test_reference_from_values_round_trip() -> None:
     assert ref.missing == pytest.approx(0.2)
     np.testing.assert_allclose(binned_shares(values, ref)[:-1], ref.shares)
     assert psi(np.append(ref.shares, ref.missing), binned_shares(values, ref)) == pytest.approx(0.0)
+
+
+def test_reference_from_model_entry_uses_right_closed_bins() -> None:
+    from models.drift import reference_from_entry
+
+    entry = {"kind": "numeric", "cuts": [1.0, 2.0], "proportions": [0.5, 0.25, 0.25], "missing": 0.2}
+    ref = reference_from_entry(entry)
+    np.testing.assert_allclose(ref.shares, [0.4, 0.2, 0.2])
+    # (-inf, 1], (1, 2], (2, inf): 1.0 falls in the first bin, 2.0 in the second
+    np.testing.assert_allclose(
+        binned_shares(pd.Series([1.0, 2.0, 3.0, np.nan]), ref), [0.25, 0.25, 0.25, 0.25]
+    )
+    cat = reference_from_entry(
+        {"kind": "categorical", "categories": ["a", "b"], "proportions": [0.75, 0.25], "missing": 0.0}
+    )
+    assert cat.categories == ("a", "b") and cat.shares == (0.75, 0.25)

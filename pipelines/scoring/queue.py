@@ -1,0 +1,112 @@
+"""Collections queue: overdue and in-default debtors ranked by expected loss, with a next action."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config.nightly import QueueConfig
+
+AGING = ["overdue_amount_1_30", "overdue_amount_31_60", "overdue_amount_61_90", "overdue_amount_90p"]
+
+
+def lgd_for(segment: pd.Series, cfg: QueueConfig) -> pd.Series:
+    """LGD per row: the segment override when configured, else the default (share of EAD)."""
+    by_seg = pd.Series(cfg.lgd.by_segment, dtype="float64")
+    return segment.astype("string").map(by_seg).astype("float64").fillna(cfg.lgd.default)
+
+
+def next_action(frame: pd.DataFrame, cfg: QueueConfig) -> pd.Series:
+    """First matching rule's action per row, else ``cfg.default_action``.
+
+    ``frame`` needs ``in_default`` (bool), ``dpd`` (days past due of the oldest overdue invoice),
+    ``pd``, ``expected_loss`` and ``overdue_amount``.
+    """
+    action = pd.Series(pd.NA, index=frame.index, dtype="string")
+    dpd = frame["dpd"].astype("float64").fillna(0.0)
+    for rule in cfg.rules:
+        match = pd.Series(True, index=frame.index)
+        if rule.in_default is not None:
+            match &= frame["in_default"].astype(bool) == rule.in_default
+        if rule.min_dpd is not None:
+            match &= dpd >= rule.min_dpd
+        if rule.min_pd is not None:
+            match &= frame["pd"] >= rule.min_pd
+        if rule.min_expected_loss is not None:
+            match &= frame["expected_loss"] >= rule.min_expected_loss
+        if rule.min_overdue is not None:
+            match &= frame["overdue_amount"] >= rule.min_overdue
+        action = action.mask(action.isna() & match, rule.action)
+    return action.fillna(cfg.default_action)
+
+
+def oldest_overdue_invoice(
+    invoices: pd.DataFrame | None, debtors: pd.DataFrame, as_of: pd.Timestamp
+) -> pd.DataFrame:
+    """The oldest overdue open invoice per debtor, from the features' ``dpd_current_max``.
+
+    ``debtors``: ``debtor_id`` and ``dpd_current_max`` (days past due of the oldest open overdue
+    invoice, from ``features.build``). The invoice is the one whose due date is
+    ``as_of - dpd_current_max`` days (the smallest invoice_id on ties). Returns ``debtor_id``,
+    ``oldest_invoice_id`` and ``oldest_due_date``; debtors without overdue invoices are absent.
+    """
+    cols = ["debtor_id", "oldest_invoice_id", "oldest_due_date"]
+    if invoices is None or invoices.empty:
+        return pd.DataFrame(columns=cols)
+    d = debtors[["debtor_id", "dpd_current_max"]].dropna()
+    d = d[d["dpd_current_max"] > 0]
+    d = d.assign(
+        oldest_due_date=as_of - pd.to_timedelta(d["dpd_current_max"].astype("float64").round(), unit="D")
+    )
+    inv = invoices.loc[invoices["issue_date"] <= as_of, ["debtor_id", "invoice_id", "due_date"]]
+    hit = d.merge(
+        inv, left_on=["debtor_id", "oldest_due_date"], right_on=["debtor_id", "due_date"], how="inner"
+    )
+    hit = hit.sort_values(["debtor_id", "invoice_id"], kind="stable").drop_duplicates("debtor_id")
+    return hit.rename(columns={"invoice_id": "oldest_invoice_id"})[cols].reset_index(drop=True)
+
+
+def build_queue(scored: pd.DataFrame, oldest: pd.DataFrame, cfg: QueueConfig) -> pd.DataFrame:
+    """Every debtor with overdue exposure above ``cfg.min_overdue`` or in default, by expected loss.
+
+    ``scored``: one row per debtor with ``debtor_id``, ``name``, ``segment``, ``in_default``,
+    ``pd`` (1.0 for debtors in default), ``band``, ``open_balance`` (EAD, currency),
+    ``overdue_amount``, the aging buckets, ``open_disputed_amount`` and ``dpd_current_max``.
+    ``oldest``: output of :func:`oldest_overdue_invoice`. Expected loss = PD x EAD x LGD
+    (currency). Ranked by expected loss, then overdue amount, then debtor_id; ``rank`` starts at 1.
+    """
+    in_queue = (scored["overdue_amount"].fillna(0.0) > cfg.min_overdue) | scored["in_default"].astype(bool)
+    q = scored.loc[in_queue].copy()
+    q["status"] = np.where(q["in_default"].astype(bool), "in_default", "overdue")
+    q["ead"] = q["open_balance"].fillna(0.0).clip(lower=0.0)
+    q["lgd"] = lgd_for(q["segment"], cfg)
+    q["expected_loss"] = q["pd"] * q["ead"] * q["lgd"]
+    q["dpd"] = q["dpd_current_max"]
+    q["disputed_amount"] = q["open_disputed_amount"].fillna(0.0)
+    q["next_action"] = next_action(q, cfg)
+    q = q.merge(oldest, on="debtor_id", how="left")
+    q = q.sort_values(
+        ["expected_loss", "overdue_amount", "debtor_id"], ascending=[False, False, True], kind="stable"
+    ).reset_index(drop=True)
+    q.insert(0, "rank", np.arange(1, len(q) + 1, dtype="int64"))
+    cols = [
+        "rank",
+        "as_of",
+        "debtor_id",
+        "name",
+        "segment",
+        "status",
+        "next_action",
+        "pd",
+        "band",
+        "ead",
+        "lgd",
+        "expected_loss",
+        "overdue_amount",
+        *AGING,
+        "dpd",
+        "oldest_invoice_id",
+        "oldest_due_date",
+        "disputed_amount",
+    ]
+    return q[[c for c in cols if c in q.columns]]

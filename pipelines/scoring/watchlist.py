@@ -1,0 +1,125 @@
+"""Risk bands, early-warning deltas against the previous run, and the watchlist triggers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config.nightly import Model as NightlyConfig
+
+DEFAULT_BAND = "default"
+TRIGGERS: tuple[str, ...] = ("threshold", "jump", "migration", "new_entrant")
+
+
+def assign_bands(pd_values: pd.Series, cfg: NightlyConfig) -> pd.Series:
+    """Band name per PD (same index). A band holds PD >= its ``min_pd`` up to the next band's."""
+    bounds = np.array([b.min_pd for b in cfg.bands])
+    names = np.array([b.name for b in cfg.bands], dtype=object)
+    idx = np.searchsorted(bounds, pd_values.to_numpy(dtype="float64"), side="right") - 1
+    return pd.Series(names[np.clip(idx, 0, len(names) - 1)], index=pd_values.index, dtype="string")
+
+
+def _band_rank(bands: pd.Series, cfg: NightlyConfig) -> pd.Series:
+    """0 = safest band; <NA> for in-default or missing bands."""
+    order = {b.name: i for i, b in enumerate(cfg.bands)}
+    return bands.map(order).astype("Int64")
+
+
+def compare_with_previous(today: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """Add ``pd_prev``, ``band_prev``, ``pd_change`` and ``in_previous`` to today's scores.
+
+    ``today`` and ``previous`` are score frames (``debtor_id``, ``pd``, ``band``, ``in_default``).
+    ``previous`` is None on the first run. Debtors in default in the previous run get no
+    ``pd_prev`` (their PD was not an early-warning estimate). Returns a new frame, same rows.
+    """
+    out = today.copy()
+    if previous is None or previous.empty:
+        out["pd_prev"] = np.nan
+        out["band_prev"] = pd.Series(pd.NA, index=out.index, dtype="string")
+        out["in_previous"] = False
+    else:
+        prev = previous[["debtor_id", "pd", "band", "in_default"]].rename(
+            columns={"pd": "pd_prev", "band": "band_prev", "in_default": "_prev_default"}
+        )
+        out = out.merge(prev, on="debtor_id", how="left", validate="one_to_one")
+        out["in_previous"] = out["_prev_default"].notna()
+        out.loc[out["_prev_default"].fillna(False).astype(bool), "pd_prev"] = np.nan
+        out = out.drop(columns="_prev_default")
+        out["band_prev"] = out["band_prev"].astype("string")
+        out.index = today.index
+    out["pd_change"] = out["pd"] - out["pd_prev"]
+    return out
+
+
+def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd.DataFrame:
+    """Boolean column per trigger (``trigger_<name>``) for the output of :func:`compare_with_previous`.
+
+    Debtors in default never trigger (they go to the collections queue instead). ``new_entrant``
+    needs a previous run: on the first run nobody is "new".
+    """
+    t = cfg.triggers
+    live = ~scored["in_default"].astype(bool)
+    rank = _band_rank(scored["band"], cfg)
+    rank_prev = _band_rank(scored["band_prev"], cfg)
+    pd_now = scored["pd"].astype("float64")
+    pd_prev = scored["pd_prev"].astype("float64")
+    out = pd.DataFrame(index=scored.index)
+
+    out["trigger_threshold"] = (
+        live & t.threshold.enabled & (rank >= cfg.band_index(t.threshold.band)).fillna(False)
+    )
+    rise = pd_now - pd_prev
+    rel = rise / pd_prev.where(pd_prev > 0)
+    jump = (rise >= t.jump.abs_min) & ((rel >= t.jump.rel_min) | (pd_prev == 0))
+    out["trigger_jump"] = live & t.jump.enabled & jump.fillna(False)
+    migrated = (rank - rank_prev >= t.migration.min_notches) & (rank >= cfg.band_index(t.migration.min_band))
+    out["trigger_migration"] = live & t.migration.enabled & migrated.fillna(False).astype(bool)
+    new = ~scored["in_previous"].astype(bool) & (rank >= cfg.band_index(t.new_entrant.band)).fillna(False)
+    out["trigger_new_entrant"] = live & t.new_entrant.enabled & has_previous & new
+    return out.astype(bool)
+
+
+def trigger_labels(flags: pd.DataFrame) -> pd.Series:
+    """Comma-separated names of the triggers that fired per row ("" when none)."""
+    label = pd.Series("", index=flags.index, dtype="string")
+    for name in TRIGGERS:
+        hit = flags[f"trigger_{name}"]
+        label = label.where(~hit, label.where(label == "", label + ", ") + name)
+    return label
+
+
+def build_watchlist(
+    scored: pd.DataFrame, flags: pd.DataFrame, reasons: pd.DataFrame, reason_columns: list[str]
+) -> pd.DataFrame:
+    """The flagged debtors, highest PD first, with triggers, deltas, exposure and reasons.
+
+    ``scored``: output of :func:`compare_with_previous` plus ``name``, ``open_balance`` and
+    ``overdue_amount``; ``flags``: output of :func:`triggers`; ``reasons``: indexed by debtor_id,
+    columns ``reason_columns`` (from ``models.reasons.reasons_wide``).
+    """
+    flagged = flags.any(axis=1)
+    wl = scored.loc[flagged].copy()
+    wl["triggers"] = trigger_labels(flags.loc[flagged])
+    for col in flags.columns:
+        wl[col] = flags.loc[flagged, col]
+    wl = wl.join(reasons.reindex(columns=reason_columns), on="debtor_id")
+    for col in reason_columns:
+        wl[col] = wl[col].astype("string").fillna("")
+    cols = [
+        "as_of",
+        "debtor_id",
+        "name",
+        "segment",
+        "pd",
+        "pd_prev",
+        "pd_change",
+        "band_prev",
+        "band",
+        "triggers",
+        *reason_columns,
+        "open_balance",
+        "overdue_amount",
+        *flags.columns,
+    ]
+    wl = wl[[c for c in cols if c in wl.columns]]
+    return wl.sort_values(["pd", "debtor_id"], ascending=[False, True], kind="stable").reset_index(drop=True)

@@ -1,0 +1,104 @@
+"""Watchlist bands, deltas and each trigger on hand-made score frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.scoring.watchlist import (
+    assign_bands,
+    build_watchlist,
+    compare_with_previous,
+    trigger_labels,
+    triggers,
+)
+
+CFG = NightlyConfig()  # bands A<0.01<=B<0.03<=C<0.07<=D<0.15<=E; threshold D; jump +0.03 & +50 %
+
+
+def scores(rows: list[tuple[str, float, bool]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["debtor_id", "pd", "in_default"])
+    frame["debtor_id"] = frame["debtor_id"].astype("string")
+    frame["band"] = assign_bands(frame["pd"], CFG).where(~frame["in_default"], "default")
+    return frame
+
+
+def test_assign_bands_boundaries_are_inclusive_lower() -> None:
+    got = assign_bands(pd.Series([0.0, 0.0099, 0.01, 0.0699, 0.07, 0.15, 1.0]), CFG).tolist()
+    assert got == ["A", "A", "B", "C", "D", "E", "E"]
+
+
+def run(today: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    scored = compare_with_previous(today, previous)
+    flags = triggers(scored, CFG, has_previous=previous is not None)
+    return pd.concat([scored, flags], axis=1).set_index("debtor_id")
+
+
+def test_threshold_trigger_fires_from_band_d_and_never_for_defaults() -> None:
+    out = run(scores([("a", 0.069, False), ("b", 0.07, False), ("c", 0.5, False), ("d", 1.0, True)]), None)
+    assert out["trigger_threshold"].to_dict() == {"a": False, "b": True, "c": True, "d": False}
+
+
+def test_jump_needs_absolute_and_relative_rise() -> None:
+    prev = scores([("a", 0.01, False), ("b", 0.10, False), ("c", 0.02, False), ("d", 0.0, False)])
+    today = scores([("a", 0.045, False), ("b", 0.135, False), ("c", 0.045, False), ("d", 0.03, False)])
+    out = run(today, prev)
+    # a: +3.5 pp and +350 % -> jump; b: +3.5 pp but +35 % -> no; c: +2.5 pp -> no; d: from 0 by +3 pp -> jump
+    assert out["trigger_jump"].to_dict() == {"a": True, "b": False, "c": False, "d": True}
+    assert out.loc["a", "pd_change"] == pytest.approx(0.035)
+    assert out.loc["b", "pd_prev"] == pytest.approx(0.10)
+
+
+def test_migration_to_worse_band_landing_in_c_or_worse() -> None:
+    prev = scores([("a", 0.02, False), ("b", 0.005, False), ("c", 0.08, False), ("d", 0.05, False)])
+    today = scores([("a", 0.035, False), ("b", 0.02, False), ("c", 0.05, False), ("d", 0.06, False)])
+    out = run(today, prev)
+    # a: B->C migrates; b: A->B lands below C; c: D->C improves; d: C->C no move
+    assert out["trigger_migration"].to_dict() == {"a": True, "b": False, "c": False, "d": False}
+    assert (out.loc["a", "band_prev"], out.loc["a", "band"]) == ("B", "C")
+
+
+def test_new_entrant_in_high_band_only_when_a_previous_run_exists() -> None:
+    prev = scores([("old", 0.2, False)])
+    today = scores([("old", 0.2, False), ("new_hi", 0.08, False), ("new_lo", 0.02, False)])
+    out = run(today, prev)
+    assert out["trigger_new_entrant"].to_dict() == {"old": False, "new_hi": True, "new_lo": False}
+    first = run(today, None)
+    assert not first["trigger_new_entrant"].any()
+
+
+def test_cured_debtor_has_no_previous_pd() -> None:
+    prev = scores([("a", 1.0, True)])
+    today = scores([("a", 0.2, False)])
+    out = run(today, prev)
+    assert np.isnan(out.loc["a", "pd_prev"]) and not out.loc["a", "trigger_jump"]
+    assert not out.loc["a", "trigger_new_entrant"]  # it was in the previous run
+
+
+def test_disabled_trigger_never_fires() -> None:
+    cfg = NightlyConfig.model_validate({"triggers": {"threshold": {"enabled": False}}})
+    today = scores([("a", 0.9, False)])
+    flags = triggers(compare_with_previous(today, None), cfg, has_previous=False)
+    assert not flags.to_numpy().any()
+
+
+def test_watchlist_rows_labels_and_reasons() -> None:
+    prev = scores([("a", 0.01, False), ("b", 0.2, False), ("c", 0.01, False)])
+    today = scores([("a", 0.2, False), ("b", 0.2, False), ("c", 0.011, False), ("n", 0.3, False)])
+    today["name"] = ["=HYPERLINK(1)", "Bee", "Cee", "New"]
+    today["segment"] = "retail"
+    today["as_of"] = pd.Timestamp("2024-06-30")
+    today["open_balance"] = [100.0, 200.0, 300.0, 400.0]
+    today["overdue_amount"] = [10.0, 0.0, 0.0, 5.0]
+    scored = compare_with_previous(today, prev)
+    flags = triggers(scored, CFG, has_previous=True)
+    reasons = pd.DataFrame({"reason_1": ["late payer"], "reasons": ["late payer"]}, index=["a"])
+    wl = build_watchlist(scored, flags, reasons, ["reason_1", "reasons"])
+    assert wl["debtor_id"].tolist() == ["n", "a", "b"]  # highest PD first; c not flagged
+    assert wl.set_index("debtor_id").loc["a", "triggers"] == "threshold, jump, migration"
+    assert wl.set_index("debtor_id").loc["n", "triggers"] == "threshold, new_entrant"
+    assert wl.set_index("debtor_id").loc["a", "reason_1"] == "late payer"
+    assert wl.set_index("debtor_id").loc["b", "reason_1"] == ""
+    assert trigger_labels(flags.iloc[[2]]).tolist() == [""]
