@@ -145,6 +145,9 @@ class ScheduleConfig(ConfigModel):
 class ReportConfig(ConfigModel):
     waterfalls: int = Field(15, ge=0, le=200, description="flagged debtors (highest PD) given a waterfall")
     top_changes: int = Field(25, ge=1, description="rows in the yesterday-vs-today table")
+    max_watchlist_rows: int = Field(
+        2000, ge=1, description="highest-PD watchlist rows in the page (CSV has all)"
+    )
 
 
 class Model(ConfigModel):

@@ -1,0 +1,147 @@
+"""``report.html``: a self-contained page for credit analysts (no network needed to open it).
+
+It shows the watchlist (sortable, filterable), yesterday-vs-today changes, the PD distribution,
+the model's calibration, the drift table and SHAP waterfalls of the riskiest flagged debtors.
+Figures are inline SVG (matplotlib) or base64 PNG (``shap.plots.waterfall``); the only script is
+inline. Text from the data is HTML-escaped by Jinja2's autoescape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.report.plots import calibration_svg, pd_distribution_svg, waterfall_png
+from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS
+
+__all__ = ["Waterfall", "changes_summary", "render_report"]
+
+_TEMPLATE_DIR = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Waterfall:
+    """Inputs of one per-debtor explanation: SHAP contributions (log-odds) and feature values."""
+
+    debtor_id: str
+    name: str
+    pd: float
+    band: str
+    reasons: list[str]
+    contributions: np.ndarray
+    base_value: float
+    values: np.ndarray
+    feature_names: list[str] = field(default_factory=list)
+
+
+def changes_summary(
+    scored: pd.DataFrame, previous: pd.DataFrame | None, cfg: NightlyConfig, top: int
+) -> dict[str, Any]:
+    """Yesterday-vs-today figures from :func:`pipelines.scoring.watchlist.compare_with_previous` output.
+
+    Returns counts (``new``, ``gone``, ``worse``, ``better``), the band migration matrix as HTML
+    and the ``top`` largest PD increases.
+    """
+    if previous is None or previous.empty:
+        return {"has_previous": False}
+    order = [b.name for b in cfg.bands] + [DEFAULT_BAND]
+    rank = {name: i for i, name in enumerate(order)}
+    both = scored[scored["in_previous"].astype(bool)]
+    band_prev = previous.set_index("debtor_id")["band"].reindex(both["debtor_id"]).to_numpy()
+    now_rank = both["band"].map(rank).to_numpy(dtype="float64")
+    prev_rank = pd.Series(band_prev).map(rank).to_numpy(dtype="float64")
+    matrix = pd.crosstab(
+        pd.Categorical(band_prev, categories=order),
+        pd.Categorical(both["band"].astype(str), categories=order),
+        dropna=False,
+    )
+    matrix.index.name, matrix.columns.name = "previous", "today"
+    movers = both[both["pd_change"] > 0].nlargest(top, "pd_change")
+    return {
+        "has_previous": True,
+        "new": int((~scored["in_previous"].astype(bool)).sum()),
+        "gone": int((~previous["debtor_id"].isin(scored["debtor_id"])).sum()),
+        "worse": int((now_rank > prev_rank).sum()),
+        "better": int((now_rank < prev_rank).sum()),
+        "matrix_html": matrix.to_html(table_id="migration-matrix", border=0),
+        "movers": movers[["debtor_id", "name", "pd_prev", "pd", "pd_change", "band_prev", "band"]].to_dict(
+            "records"
+        ),
+    }
+
+
+def _watchlist_rows(watchlist: pd.DataFrame, reason_columns: list[str], limit: int) -> list[dict[str, Any]]:
+    top = watchlist.head(limit).reset_index(drop=True)
+    rows = top.to_dict("records")
+    reasons = top.reindex(columns=reason_columns).fillna("").astype(str).to_numpy()
+    for i, row in enumerate(rows):
+        row["reasons"] = [r for r in reasons[i] if r]
+        row["anchor"] = f"d{i}"
+        row["band_prev"] = "" if pd.isna(row.get("band_prev")) else row["band_prev"]
+        row["name"] = "" if pd.isna(row.get("name")) else row["name"]
+    return rows
+
+
+def render_report(
+    *,
+    as_of: str,
+    model: dict[str, Any],
+    config_hash: str,
+    scored: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    previous_as_of: str | None,
+    watchlist: pd.DataFrame,
+    reason_columns: list[str],
+    counts: dict[str, Any],
+    drift: pd.DataFrame,
+    calibration: pd.DataFrame | None,
+    waterfalls: list[Waterfall],
+    cfg: NightlyConfig,
+) -> str:
+    """The report as one HTML string. ``model``: name, version, alias, metrics (dict of floats)."""
+    env = Environment(loader=FileSystemLoader(_TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]))
+    template = env.get_template("template.html.j2")
+    live = scored.loc[~scored["in_default"].astype(bool), "pd"].to_numpy(dtype="float64")
+    changes = changes_summary(scored, previous, cfg, cfg.report.top_changes)
+    changes["previous_as_of"] = previous_as_of
+    changes["flagged_prev"] = counts.get("flagged_previous", 0)
+    rows = _watchlist_rows(watchlist, reason_columns, cfg.report.max_watchlist_rows)
+    anchors = {r["debtor_id"]: r["anchor"] for r in rows}
+    wf = [
+        {
+            "debtor_id": w.debtor_id,
+            "anchor": anchors.get(w.debtor_id, f"w{i}"),
+            "name": w.name,
+            "pd": w.pd,
+            "band": w.band,
+            "reasons": w.reasons,
+            "png": waterfall_png(w.contributions, w.base_value, w.values, w.feature_names),
+        }
+        for i, w in enumerate(waterfalls)
+    ]
+    metrics = {k: float(v) for k, v in model.get("metrics", {}).items()}
+    return template.render(
+        as_of=as_of,
+        model={**model, "metrics": metrics},
+        config_hash=config_hash,
+        counts=counts,
+        band_names=[b.name for b in cfg.bands],
+        trigger_names=list(TRIGGERS),
+        watchlist=rows,
+        watchlist_total=len(watchlist),
+        waterfall_ids={w["debtor_id"] for w in wf if w["debtor_id"] in anchors},
+        waterfalls=wf,
+        changes=changes,
+        pd_svg=pd_distribution_svg(live, [(b.name, b.min_pd) for b in cfg.bands]),
+        calibration_svg=calibration_svg(calibration)
+        if calibration is not None and len(calibration)
+        else None,
+        drift=drift.to_dict("records"),
+        drift_limits={"warning": cfg.drift.warning, "alert": cfg.drift.alert},
+    )
