@@ -1,0 +1,1 @@
+"""Prefect flows: ``train`` (fit, calibrate, register) and ``nightly`` (score, watchlist, queue, report)."""
