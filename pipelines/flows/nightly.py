@@ -1,0 +1,430 @@
+"""The ``nightly`` Prefect flow: score the portfolio as of a date and publish the run folder.
+
+Steps (one coarse task each): load champion -> ingest -> validate -> features as of date ->
+score -> deltas vs the previous run -> watchlist + reason codes -> collections queue -> drift ->
+publish (exports, report.html, manifest.json, quarantine/). Deltas come before the watchlist
+because the jump / migration / new-entrant triggers need them.
+
+Everything is written into a staging folder and published atomically as ``OUTDIR/<as_of>``
+(:mod:`pipelines.publish`); a lock refuses a second run for the same date. A rerun for the same
+inputs, model and config writes a byte-identical ``scores.parquet``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from pipelines.config import ConfigError, config_hash, load_config
+from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.config.project import Model as ProjectConfig
+from pipelines.publish import latest_before, publish, run_lock, staging_dir
+from pipelines.scoring.exports import write_csv, write_parquet, write_xlsx
+from pipelines.scoring.queue import build_queue, oldest_overdue_invoice
+from pipelines.scoring.score import score_debtors
+from pipelines.scoring.watchlist import TRIGGERS, build_watchlist, compare_with_previous, triggers
+
+__all__ = ["DataQualityError", "NightlyResult", "default_as_of", "nightly", "run_nightly"]
+
+
+class DataQualityError(ValueError):
+    """The input feed is unusable for scoring (a table missing, or too many rows rejected)."""
+
+
+@dataclass(frozen=True)
+class NightlyResult:
+    """Where a run was published and its manifest."""
+
+    as_of: dt.date
+    path: Path
+    manifest: dict[str, Any]
+
+
+def default_as_of(timezone: str) -> dt.date:
+    """The last complete day in ``timezone``: yesterday's date there (what a 02:00 run scores)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(timezone)).date() - dt.timedelta(days=1)
+
+
+# ------------------------------------------------------------------------------------------ tasks
+
+
+@task(name="load-champion", cache_policy=NO_CACHE)
+def load_champion(cfg: NightlyConfig, project: ProjectConfig) -> Any:
+    """The registry version to score with (alias from config). Raises NoChampionError if absent."""
+    from models.registry import load_model_version
+
+    return load_model_version(cfg.model_alias, cfg.model_name, tracking_uri=project.paths.mlflow_tracking_uri)
+
+
+@task(name="ingest", cache_policy=NO_CACHE)
+def ingest(data_dir: Path, as_of: dt.date) -> Any:
+    """Read and validate the data dir (``pipelines.ingest.ingest_dir``) in memory.
+
+    Dates are bounded by the later of as_of and today, so a backfill keeps the rows after its
+    as-of date (the features ignore them: point-in-time) instead of quarantining them.
+    """
+    from pipelines.ingest import ingest_dir
+
+    bound = max(as_of, dt.datetime.now(dt.UTC).date())
+    return ingest_dir(data_dir, None, as_of=bound)
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate(result: Any, cfg: NightlyConfig) -> dict[str, Any]:
+    """Refuse a feed without invoices, or with more rejected rows than ``cfg.max_quarantine_share``."""
+    tables = result.manifest["tables"]
+    if result.portfolio.invoices is None or result.portfolio.invoices.empty:
+        raise DataQualityError(
+            "no accepted invoices in the data dir; the nightly flow needs invoices.(csv|parquet)"
+        )
+    summary = {}
+    for name, t in tables.items():
+        share = t["rows_quarantined"] / t["rows_in"] if t["rows_in"] else 0.0
+        summary[name] = {
+            "rows_in": t["rows_in"],
+            "rows_accepted": t["rows_accepted"],
+            "rows_quarantined": t["rows_quarantined"],
+            "quarantine_share": round(share, 6),
+            "input_sha256": t["input_sha256"],
+        }
+        if share > cfg.max_quarantine_share:
+            reasons = ", ".join(f"{k}: {v}" for k, v in list(t.get("reasons", {}).items())[:3])
+            raise DataQualityError(
+                f"{t['input']}: {t['rows_quarantined']} of {t['rows_in']} rows rejected ({share:.1%} > "
+                f"max_quarantine_share {cfg.max_quarantine_share:.0%}); top reasons: {reasons}. Fix the feed "
+                "or raise max_quarantine_share in conf/nightly.yaml"
+            )
+    return summary
+
+
+@task(name="features", cache_policy=NO_CACHE)
+def features_as_of(portfolio: Any, as_of: dt.date, project: ProjectConfig) -> tuple[pd.DataFrame, pd.Series]:
+    """Features (one row per debtor existing at as_of) and in-default flags (bool by debtor_id)."""
+    from features.build import build_features
+    from features.labels import build_labels
+
+    stamp = pd.Timestamp(as_of)
+    feats = build_features(portfolio, [stamp])
+    labels = build_labels(portfolio, [stamp], project.default_definition.to_params())
+    in_default = labels.set_index(labels["debtor_id"].astype("string"))["in_default_at_asof"].astype(bool)
+    return feats, in_default
+
+
+@task(name="score", cache_policy=NO_CACHE)
+def score(
+    feats: pd.DataFrame, in_default: pd.Series, portfolio: Any, loaded: Any, cfg: NightlyConfig
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Scores of every debtor (PD 1.0 for those in default) and the model input of the others."""
+    from models.registry import prepare_X
+
+    names = None
+    debtors = portfolio.debtors
+    if debtors is not None and "name" in debtors:
+        names = debtors.set_index(debtors["debtor_id"].astype("string"))["name"]
+    frame = feats if "debtor_id" in feats.columns else feats.reset_index()
+    return score_debtors(frame, in_default, names, loaded, prepare_X, cfg)
+
+
+@task(name="deltas", cache_policy=NO_CACHE)
+def deltas(scores: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """Today's scores with the previous run's PD and band, and the PD change."""
+    return compare_with_previous(scores, previous)
+
+
+@task(name="watchlist", cache_policy=NO_CACHE)
+def watchlist(
+    scored: pd.DataFrame, X: pd.DataFrame, loaded: Any, cfg: NightlyConfig, has_previous: bool
+) -> dict[str, Any]:
+    """Triggers, then SHAP reason codes for the flagged debtors only, then the watchlist frame."""
+    from features.catalog import CATALOG
+
+    from models.reasons import contributions, reason_codes, reasons_wide
+
+    flags = triggers(scored, cfg, has_previous)
+    flagged_ids = scored.loc[flags.any(axis=1), "debtor_id"]
+    Xf = X.loc[X.index.isin(flagged_ids)]
+    contrib = contributions(loaded.booster, Xf)
+    long = reason_codes(contrib, Xf, CATALOG, cfg.reasons.top_n)
+    wide = reasons_wide(long, cfg.reasons.top_n)
+    reason_cols = [f"reason_{i}" for i in range(1, cfg.reasons.top_n + 1)] + ["reasons"]
+    wl = build_watchlist(scored, flags, wide, reason_cols)
+    return {
+        "flags": flags,
+        "watchlist": wl,
+        "reasons": long,
+        "contrib": contrib,
+        "X": Xf,
+        "columns": reason_cols,
+    }
+
+
+@task(name="queue", cache_policy=NO_CACHE)
+def queue(scored: pd.DataFrame, portfolio: Any, as_of: dt.date, cfg: NightlyConfig) -> pd.DataFrame:
+    """Collections queue ranked by expected loss, with aging and the oldest overdue invoice."""
+    stamp = pd.Timestamp(as_of)
+    oldest = oldest_overdue_invoice(portfolio.invoices, scored[["debtor_id", "dpd_current_max"]], stamp)
+    return build_queue(scored, oldest, cfg.queue)
+
+
+@task(name="drift", cache_policy=NO_CACHE)
+def drift(scored: pd.DataFrame, X: pd.DataFrame, loaded: Any, cfg: NightlyConfig) -> pd.DataFrame:
+    """PSI of the live PDs and of the model's top features against the stored training reference."""
+    from models.drift import drift_table, reference_from_entry
+
+    ref = loaded.reference or {}
+    refs = {}
+    current: dict[str, pd.Series] = {}
+    if "score" in ref:
+        refs["score"] = reference_from_entry(ref["score"])
+        current["score"] = scored.loc[~scored["in_default"], "pd"].reset_index(drop=True)
+    top = list(ref.get("top_features") or list(ref.get("features", {})))[: cfg.drift.top_features]
+    for col in top:
+        if col in X.columns and col in ref.get("features", {}):
+            refs[col] = reference_from_entry(ref["features"][col])
+            current[col] = X[col]
+    return drift_table(current, refs, cfg.drift.warning, cfg.drift.alert)
+
+
+def _calibration_table(loaded: Any) -> pd.DataFrame | None:
+    """The reliability table logged with the model run (a CSV with mean_pd and default_rate)."""
+    import io
+
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    try:
+        client = MlflowClient()
+        pending, found = [""], []
+        while pending and len(found) < 200:
+            for item in client.list_artifacts(loaded.run_id, pending.pop() or None):
+                if item.is_dir:
+                    pending.append(item.path)
+                elif item.path.endswith(".csv") and "calibration" in item.path:
+                    found.append(item.path)
+        for path in sorted(found):
+            table = pd.read_csv(io.StringIO(mlflow.artifacts.load_text(f"runs:/{loaded.run_id}/{path}")))
+            if {"mean_pd", "default_rate"} <= set(table.columns):
+                return table[["mean_pd", "default_rate"]]
+    except Exception:  # noqa: BLE001 - the report states that no calibration table was found
+        return None
+    return None
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_outputs(
+    *,
+    as_of: dt.date,
+    out_dir: Path,
+    cfg: NightlyConfig,
+    cfg_hash: str,
+    loaded: Any,
+    ingest_result: Any,
+    inputs: dict[str, Any],
+    scored: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    previous_as_of: str | None,
+    wl: dict[str, Any],
+    q: pd.DataFrame,
+    drift_frame: pd.DataFrame,
+    timings: dict[str, float],
+) -> NightlyResult:
+    """Write every output into a staging folder, then publish it atomically as OUTDIR/<as_of>."""
+    from pipelines.report import Waterfall, render_report
+
+    t0 = time.perf_counter()
+    stage = staging_dir(out_dir, as_of)
+    stamp = dt.datetime.combine(as_of, dt.time())
+    score_cols = [c for c in scored.columns if c not in {"pd_prev", "band_prev", "pd_change", "in_previous"}]
+    files = {
+        "scores.parquet": write_parquet(scored[score_cols], stage / "scores.parquet"),
+        "watchlist.parquet": write_parquet(wl["watchlist"], stage / "watchlist.parquet"),
+        "watchlist.csv": write_csv(wl["watchlist"], stage / "watchlist.csv"),
+        "reason_codes.parquet": write_parquet(wl["reasons"], stage / "reason_codes.parquet"),
+        "collections_queue.parquet": write_parquet(q, stage / "collections_queue.parquet"),
+        "collections_queue.csv": write_csv(q, stage / "collections_queue.csv"),
+        "collections_queue.xlsx": write_xlsx(q, stage / "collections_queue.xlsx", "collections queue", stamp),
+        "drift.csv": write_csv(drift_frame, stage / "drift.csv"),
+    }
+    for table, frame in ingest_result.quarantine.items():
+        files[f"quarantine/{table}.csv"] = write_csv(frame, stage / "quarantine" / f"{table}.csv")
+    timings["exports"] = round(time.perf_counter() - t0, 3)
+
+    t1 = time.perf_counter()
+    flags = wl["flags"]
+    band_names = [b.name for b in cfg.bands]
+    live = ~scored["in_default"]
+    counts = {
+        "scored": int(len(scored)),
+        "live": int(live.sum()),
+        "in_default": int(scored["in_default"].sum()),
+        "bands": {
+            **{b: int(n) for b, n in scored["band"].value_counts().reindex(band_names, fill_value=0).items()},
+            "default": int(scored["in_default"].sum()),
+        },
+        "triggers": {name: int(flags[f"trigger_{name}"].sum()) for name in TRIGGERS},
+        "flagged": int(len(wl["watchlist"])),
+        "flagged_previous": 0 if previous is None else int(previous.attrs.get("flagged", 0)),
+        "queue": int(len(q)),
+        "queue_actions": {str(k): int(v) for k, v in q["next_action"].value_counts().sort_index().items()},
+        "expected_loss": float(q["expected_loss"].sum()),
+    }
+    top = wl["watchlist"].head(cfg.report.waterfalls)
+    contrib, Xf = wl["contrib"], wl["X"]
+    waterfalls = [
+        Waterfall(
+            debtor_id=str(r.debtor_id),
+            name="" if pd.isna(r.name) else str(r.name),
+            pd=float(r.pd),
+            band=str(r.band),
+            reasons=[s for s in str(r.reasons).split("; ") if s],
+            contributions=contrib.values.loc[r.debtor_id].to_numpy(),
+            base_value=float(contrib.expected_value[contrib.values.index.get_loc(r.debtor_id)]),
+            values=Xf.loc[r.debtor_id].to_numpy(dtype=object),
+            feature_names=list(Xf.columns),
+        )
+        for r in top.itertuples(index=False)
+    ]
+    model_info = {
+        "name": loaded.name,
+        "version": str(loaded.version),
+        "alias": loaded.alias,
+        "run_id": loaded.run_id,
+        "model_sha256": loaded.tags.get("ews.model_sha256"),
+        "metrics": {k: v for k, v in loaded.metrics.items() if k.startswith("test_") and np.isfinite(v)},
+    }
+    html = render_report(
+        as_of=as_of.isoformat(),
+        model=model_info,
+        config_hash=cfg_hash,
+        scored=scored,
+        previous=previous,
+        previous_as_of=previous_as_of,
+        watchlist=wl["watchlist"],
+        reason_columns=wl["columns"][:-1],
+        counts=counts,
+        drift=drift_frame,
+        calibration=_calibration_table(loaded),
+        waterfalls=waterfalls,
+        cfg=cfg,
+    )
+    (stage / "report.html").write_text(html, encoding="utf-8")
+    files["report.html"] = stage / "report.html"
+    timings["report"] = round(time.perf_counter() - t1, 3)
+
+    from pipelines.io import sha256_file
+
+    worst = "ok"
+    for status in drift_frame["status"]:
+        if status == "alert" or (status == "warning" and worst == "ok"):
+            worst = status
+    manifest = {
+        "as_of": as_of.isoformat(),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "inputs": inputs,
+        "model": {k: v for k, v in model_info.items() if k != "metrics"},
+        "config": {"hash": cfg_hash, "model_alias": cfg.model_alias},
+        "previous_run": previous_as_of,
+        "feature_snapshot_hash": str(scored["feature_snapshot_hash"].iloc[0]) if len(scored) else None,
+        "counts": counts,
+        "drift": {
+            "status": worst,
+            "warning": cfg.drift.warning,
+            "alert": cfg.drift.alert,
+            "variables": json.loads(drift_frame.to_json(orient="records")),
+        },
+        "timings_s": timings,
+        "outputs": {name: sha256_file(path) for name, path in sorted(files.items())},
+    }
+    (stage / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    path = publish(stage, out_dir, as_of)
+    return NightlyResult(as_of, path, manifest)
+
+
+# ------------------------------------------------------------------------------------------- flow
+
+
+def _load_configs(config_path: Path) -> tuple[NightlyConfig, ProjectConfig]:
+    cfg = load_config(config_path, expect=NightlyConfig)
+    if not cfg.project.exists():
+        raise ConfigError(
+            f"{config_path}: project config {cfg.project} not found (key 'project'; paths are relative to the working directory)"
+        )
+    return cfg, load_config(cfg.project, expect=ProjectConfig)
+
+
+def run_nightly(
+    as_of: dt.date, data_dir: Path, out_dir: Path, cfg: NightlyConfig, project: ProjectConfig
+) -> NightlyResult:
+    """The flow body (call it inside a flow run): see the module docstring for the steps."""
+    logger = get_run_logger()
+    timings: dict[str, float] = {}
+
+    def timed(name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        out = fn(*args, **kwargs)
+        timings[name] = round(time.perf_counter() - t, 3)
+        logger.info("%s: %.2f s", name, timings[name])
+        return out
+
+    out_dir = Path(out_dir)
+    with run_lock(out_dir, as_of):
+        loaded = timed("load_champion", load_champion, cfg, project)
+        logger.info("scoring as of %s with %s v%s (%s)", as_of, loaded.name, loaded.version, loaded.alias)
+        result = timed("ingest", ingest, Path(data_dir), as_of)
+        inputs = timed("validate", validate, result, cfg)
+        feats, in_default = timed("features", features_as_of, result.portfolio, as_of, project)
+        scores, X = timed("score", score, feats, in_default, result.portfolio, loaded, cfg)
+        prev_dir = latest_before(out_dir, as_of)
+        previous = None
+        if prev_dir is not None:
+            previous = pd.read_parquet(prev_dir / "scores.parquet")
+            prev_manifest = prev_dir / "manifest.json"
+            if prev_manifest.exists():
+                previous.attrs["flagged"] = json.loads(prev_manifest.read_text())["counts"]["flagged"]
+        scored = timed("deltas", deltas, scores, previous)
+        wl = timed("watchlist", watchlist, scored, X, loaded, cfg, previous is not None)
+        q = timed("queue", queue, scored, result.portfolio, as_of, cfg)
+        drift_frame = timed("drift", drift, scored, X, loaded, cfg)
+        res = publish_outputs(
+            as_of=as_of,
+            out_dir=out_dir,
+            cfg=cfg,
+            cfg_hash=config_hash(cfg),
+            loaded=loaded,
+            ingest_result=result,
+            inputs=inputs,
+            scored=scored,
+            previous=previous,
+            previous_as_of=prev_dir.name if prev_dir is not None else None,
+            wl=wl,
+            q=q,
+            drift_frame=drift_frame,
+            timings=timings,
+        )
+        logger.info("published %s", res.path)
+        return res
+
+
+@flow(name="nightly", log_prints=True)
+def nightly(
+    as_of: dt.date | None = None,
+    config_path: Path = Path("conf/nightly.yaml"),
+    data_dir: Path | None = None,
+    out_dir: Path | None = None,
+) -> NightlyResult:
+    """Score the portfolio as of ``as_of`` (default: yesterday in the schedule's time zone) and
+    publish ``OUTDIR/<as_of>/``. ``data_dir`` / ``out_dir`` default to the config's."""
+    cfg, project = _load_configs(Path(config_path))
+    day = as_of or default_as_of(cfg.schedule.timezone)
+    return run_nightly(day, data_dir or cfg.data_dir, out_dir or cfg.out_dir, cfg, project)

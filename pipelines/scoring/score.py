@@ -1,0 +1,122 @@
+"""Score every eligible debtor with a loaded model version: PD, band, raw score and feature hashes."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.scoring.watchlist import DEFAULT_BAND, assign_bands
+
+EXPOSURE = [
+    "open_balance",
+    "overdue_amount",
+    "overdue_amount_1_30",
+    "overdue_amount_31_60",
+    "overdue_amount_61_90",
+    "overdue_amount_90p",
+    "open_disputed_amount",
+    "dpd_current_max",
+]
+
+
+class IncompatibleModelError(ValueError):
+    """The features built today do not match the model's signature."""
+
+
+def check_compatible(features: pd.DataFrame, loaded: Any) -> None:
+    """Raise :class:`IncompatibleModelError` naming the missing columns or the wrong dtypes."""
+    missing = [c for c in loaded.feature_names if c not in features.columns]
+    if missing:
+        raise IncompatibleModelError(
+            f"the features built for scoring lack {len(missing)} column(s) the model "
+            f"{loaded.name} v{loaded.version} was trained on: {missing[:10]}"
+            f"{' ...' if len(missing) > 10 else ''}. Retrain (`ews train`) with the current feature code, "
+            "or promote a compatible version (`ews models promote`)."
+        )
+    wrong = []
+    for col in loaded.feature_names:
+        is_cat = col in loaded.categorical_features
+        dtype = features[col].dtype
+        ok = (
+            isinstance(dtype, pd.CategoricalDtype | pd.StringDtype) or pd.api.types.is_object_dtype(dtype)
+            if is_cat
+            else pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        )
+        if not ok:
+            wrong.append(f"{col} ({dtype}, model expects {'categorical' if is_cat else 'numeric'})")
+    if wrong:
+        raise IncompatibleModelError(
+            f"feature types differ from model {loaded.name} v{loaded.version}: {wrong[:10]}; retrain with `ews train`"
+        )
+
+
+def feature_hashes(X: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Per-row hash of the model input (uint64, same index) and a SHA-256 of the whole snapshot."""
+    rows = pd.util.hash_pandas_object(X, index=False)
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, X.columns)).encode())
+    digest.update(rows.to_numpy().tobytes())
+    return rows, digest.hexdigest()
+
+
+def score_debtors(
+    features: pd.DataFrame,
+    in_default: pd.Series,
+    names: pd.Series | None,
+    loaded: Any,
+    prepare_X: Any,
+    cfg: NightlyConfig,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """PD per debtor of ``features`` (one row per debtor; ``debtor_id`` column).
+
+    ``in_default``: bool per debtor_id (index) -- those debtors get PD 1.0 and band ``default``
+    and are not passed to the model. ``names``: debtor name per debtor_id (index) or None.
+    ``prepare_X(frame, loaded)`` builds the model input. Returns (scores, X) where scores is sorted
+    by debtor_id with ``debtor_id``, ``as_of``, ``name``, ``segment``, ``in_default``, ``pd``
+    (calibrated, [0, 1]), ``band``, ``raw_score`` (log-odds, NaN in default), ``model_name``,
+    ``model_version``, ``feature_hash``, ``feature_snapshot_hash`` and the exposure columns; X is
+    the model input of the live (not in default) debtors, indexed by debtor_id.
+    """
+    check_compatible(features, loaded)
+    frame = features.sort_values("debtor_id", kind="stable").reset_index(drop=True)
+    ids = frame["debtor_id"].astype("string")
+    default = ids.map(in_default.astype(bool)).fillna(False).astype(bool).to_numpy()
+    X_all = prepare_X(frame, loaded)
+    X_all.index = pd.Index(ids.to_numpy(), name="debtor_id")
+    rows_hash, snapshot = feature_hashes(X_all)
+    X = X_all.loc[~default]
+    pd_live = loaded.estimator.predict_proba(X)[:, 1] if len(X) else np.zeros(0)
+    raw_live = loaded.booster.predict(X, raw_score=True) if len(X) else np.zeros(0)
+
+    pd_all = np.ones(len(frame))
+    raw_all = np.full(len(frame), np.nan)
+    pd_all[~default] = np.clip(pd_live, 0.0, 1.0)
+    raw_all[~default] = raw_live
+    scores = pd.DataFrame(
+        {
+            "debtor_id": ids.to_numpy(),
+            "as_of": pd.to_datetime(frame["as_of"]).astype("datetime64[ns]").to_numpy(),
+            "name": (ids.map(names) if names is not None else pd.Series(pd.NA, index=ids.index)).astype(
+                "string"
+            ),
+            "segment": frame["segment"].astype("string") if "segment" in frame else pd.NA,
+            "in_default": default,
+            "pd": pd_all,
+        }
+    )
+    scores["debtor_id"] = scores["debtor_id"].astype("string")
+    scores["band"] = (
+        assign_bands(scores["pd"], cfg).where(~scores["in_default"], DEFAULT_BAND).astype("string")
+    )
+    scores["raw_score"] = raw_all
+    scores["model_name"] = pd.Series(loaded.name, index=scores.index, dtype="string")
+    scores["model_version"] = pd.Series(str(loaded.version), index=scores.index, dtype="string")
+    scores["feature_hash"] = rows_hash.to_numpy()
+    scores["feature_snapshot_hash"] = pd.Series(snapshot, index=scores.index, dtype="string")
+    for col in EXPOSURE:
+        scores[col] = frame[col].astype("float64").to_numpy() if col in frame else np.nan
+    return scores, X

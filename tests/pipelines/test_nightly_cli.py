@@ -1,0 +1,69 @@
+"""`ews score` / `ews backfill` / `ews serve`: refusals with exit code 2 and the deployment schedule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.commands.score import build_deployment
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_serve_deployment_uses_config_cron_and_timezone(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    cfg = tmp_path / "nightly.yaml"
+    cfg.write_text("kind: nightly\nschedule:\n  cron: '30 3 * * 1-5'\n  timezone: America/New_York\n")
+    deployment = build_deployment(cfg)
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.cron == "30 3 * * 1-5"
+    assert schedule.schedule.timezone == "America/New_York"
+    assert deployment.parameters["config_path"] == str(cfg.resolve())
+    result = CliRunner().invoke(app, ["serve", "--config", str(cfg), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "30 3 * * 1-5" in result.output and "America/New_York" in result.output
+
+
+def test_default_schedule_is_two_am_with_explicit_zone(monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    (schedule,) = build_deployment(ROOT / "conf" / "nightly.yaml").schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 2 * * *", "Europe/Amsterdam")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["score", "--data", "DATA", "--as-of", "30/06/2024"], "--as-of '30/06/2024' is not a date"),
+        (
+            ["score", "--data", "/nonexistent/dir", "--as-of", "2024-06-30"],
+            "--data /nonexistent/dir is not a folder",
+        ),
+        (["backfill", "--data", "DATA", "--from", "2024-06-30", "--to", "2024-06-01"], "is before --from"),
+        (
+            ["backfill", "--data", "DATA", "--from", "2024-06-01", "--to", "2024-06-30", "--freq", "hourly"],
+            "--freq",
+        ),
+    ],
+)
+def test_user_errors_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+    args = [str(tmp_path) if a == "DATA" else a for a in args]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_score_without_champion_refuses_with_exit_2(
+    tmp_path: Path, monkeypatch, mlflow_uri, prefect_harness
+) -> None:
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "data").mkdir()
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(
+        app, ["score", "--data", str(tmp_path / "data"), "--as-of", "2024-06-30", "--out", str(out)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "no alias 'champion'" in result.output and "ews train" in result.output
+    assert not (out / "2024-06-30").exists()
