@@ -1,0 +1,627 @@
+"""MLflow adapter: log a training, register versions, run the promotion gate, load models back.
+
+This is the only module under ``models/`` that does I/O. The tracking URI is
+``MLFLOW_TRACKING_URI`` when set, else the one passed in (project config), else
+``sqlite:///data/mlflow/mlflow.db``; run artifacts go to ``EWS_MLFLOW_ARTIFACTS`` when set, else the
+folder passed in, else ``data/mlflow/artifacts``.
+
+Registry conventions (registered model ``ews-pd``):
+
+* every new version gets the alias ``challenger``; ``champion`` moves only when the promotion gate
+  passes (:func:`record_gate`) or through a manual, reasoned :func:`promote`;
+* every decision is written as model-version tags: flat ``ews.gate.*`` tags with the figures of
+  both sides, and an ``ews.events`` JSON list of ``{"event", "at", "by", "reason", ...}`` entries
+  (``challenger``, ``gate_failed``, ``champion``, ``retired``) from which :func:`champion_on`
+  answers "which version was champion at time X".
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from models.evaluate import METRIC_NAMES, GateDecision, classification_metrics
+from models.train import prepare_matrix
+
+__all__ = [
+    "CHALLENGER",
+    "CHAMPION",
+    "DEFAULT_MODEL_NAME",
+    "EXPERIMENT_NAME",
+    "LoadedModel",
+    "LoggedTraining",
+    "NoChampionError",
+    "champion_on",
+    "configure",
+    "history",
+    "list_versions",
+    "load_model_version",
+    "log_training",
+    "prepare_X",
+    "promote",
+    "record_gate",
+    "score_version",
+]
+
+DEFAULT_MODEL_NAME = "ews-pd"
+EXPERIMENT_NAME = "ews-train"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+DEFAULT_TRACKING_URI = "sqlite:///data/mlflow/mlflow.db"
+DEFAULT_ARTIFACTS = Path("data/mlflow/artifacts")
+EVENTS_TAG = "ews.events"
+
+
+class NoChampionError(LookupError):
+    """The requested alias or version does not exist in the registry."""
+
+
+# ---------------------------------------------------------------------------------------------
+# connection
+# ---------------------------------------------------------------------------------------------
+
+
+def configure(tracking_uri: str | None = None) -> str:
+    """Point MLflow at the tracking store and return the URI in use.
+
+    ``MLFLOW_TRACKING_URI`` wins over ``tracking_uri``; the default is a SQLite file under data/.
+    The folder of a local SQLite file is created.
+    """
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri or DEFAULT_TRACKING_URI
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        db.parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def _artifact_root(artifacts: str | Path | None) -> str:
+    root = Path(os.environ.get("EWS_MLFLOW_ARTIFACTS") or artifacts or DEFAULT_ARTIFACTS).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return root.as_uri()
+
+
+def _experiment_id(name: str, artifacts: str | Path | None) -> str:
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    return mlflow.create_experiment(name, artifact_location=_artifact_root(artifacts))
+
+
+def _who(who: str | None) -> str:
+    if who:
+        return who
+    env = os.environ.get("EWS_USER")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def _now(at: datetime | None) -> str:
+    moment = at or datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+# ---------------------------------------------------------------------------------------------
+# logging a training
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoggedTraining:
+    """Where a training went: parent run, nested runs, registered version and model-file hash."""
+
+    run_id: str
+    version: str
+    model_uri: str
+    child_runs: dict[str, str]
+    model_sha256: str
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
+    if isinstance(value, Mapping):
+        for key in sorted(value):
+            _flatten(f"{prefix}.{key}" if prefix else str(key), value[key], out)
+    elif isinstance(value, list | tuple):
+        out[prefix] = json.dumps(list(value), default=str)
+    else:
+        out[prefix] = str(value)
+
+
+def _prefixed(metrics: Mapping[str, float], prefix: str) -> dict[str, float]:
+    return {f"{prefix}{k}": float(v) for k, v in metrics.items() if np.isfinite(v)}
+
+
+def _input_example(X: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
+    example = X.head(rows).copy()
+    for col in example.columns:
+        if isinstance(example[col].dtype, pd.CategoricalDtype):
+            example[col] = example[col].astype("object")
+    return example
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    names = ("scikit-learn", "lightgbm", "pandas", "numpy", "cloudpickle", "mlflow")
+    return [f"{n}=={version(n)}" for n in names] + ["ews"]
+
+
+def log_training(
+    outcome: Any,
+    *,
+    params: Mapping[str, Any],
+    figures: Mapping[str, Any],
+    tables: Mapping[str, pd.DataFrame],
+    card: str,
+    provenance: Mapping[str, Any],
+    warnings: list[str],
+    scorecard_table: pd.DataFrame | None = None,
+    name: str = DEFAULT_MODEL_NAME,
+    experiment: str = EXPERIMENT_NAME,
+    artifacts: str | Path | None = None,
+    tracking_uri: str | None = None,
+    run_name: str | None = None,
+    who: str | None = None,
+) -> LoggedTraining:
+    """Log a :class:`models.train.TrainingOutcome` as one parent run with nested ``lightgbm`` and
+    ``scorecard`` runs, register the model as a new version of ``name`` and give it ``challenger``.
+
+    ``params``: the whole resolved config (logged flattened as params); ``figures``: artifact path
+    -> matplotlib figure; ``tables``: artifact path (``.csv``) -> frame; ``provenance``: data/config
+    hashes and git commit (logged as JSON and as tags); ``warnings`` (e.g. dropped features) are
+    logged as ``warnings.txt`` and the ``ews.warnings`` tag.
+    """
+    import hashlib
+
+    configure(tracking_uri)
+    exp_id = _experiment_id(experiment, artifacts)
+    flat: dict[str, str] = {}
+    _flatten("", dict(params), flat)
+    booster_text = outcome.model.booster_.model_to_string()
+    model_sha = hashlib.sha256(booster_text.encode()).hexdigest()
+    child: dict[str, str] = {}
+    with mlflow.start_run(experiment_id=exp_id, run_name=run_name or "train") as parent:
+        mlflow.log_params(flat)
+        tags = {f"ews.{k}": str(v) for k, v in provenance.items() if not isinstance(v, Mapping | list)}
+        tags["ews.model_sha256"] = model_sha
+        tags["ews.warnings"] = " | ".join(warnings) if warnings else "none"
+        tags["ews.calibration"] = outcome.calibration.method
+        mlflow.set_tags(tags)
+        with mlflow.start_run(experiment_id=exp_id, run_name="lightgbm", nested=True) as run:
+            child["lightgbm"] = run.info.run_id
+            mlflow.log_params(
+                {
+                    "best_iteration": outcome.best_iteration,
+                    "calibration_method": outcome.calibration.method,
+                    "calibration_rule": outcome.calibration.rule,
+                    "n_features": len(outcome.feature_names),
+                }
+            )
+            mlflow.log_metrics(_prefixed(outcome.metrics, "test_"))
+            mlflow.log_metrics(_prefixed(outcome.uncalibrated_metrics, "uncalibrated_test_"))
+            mlflow.log_metrics(_prefixed(outcome.calibration.cv_brier, "calibration_cv_brier_"))
+            mlflow.log_text(outcome.importance.to_csv(index=False), "feature_importance.csv")
+            mlflow.log_text(booster_text, "model/booster.txt")
+        with mlflow.start_run(experiment_id=exp_id, run_name="scorecard", nested=True) as run:
+            child["scorecard"] = run.info.run_id
+            mlflow.log_metrics(_prefixed(outcome.baseline_metrics, "test_"))
+            if scorecard_table is not None:
+                mlflow.log_text(scorecard_table.to_csv(index=False), "scorecard_table.csv")
+        mlflow.log_metrics(_prefixed(outcome.metrics, "test_"))
+        mlflow.log_metrics(_prefixed(outcome.baseline_metrics, "baseline_test_"))
+        mlflow.log_metrics(_prefixed(outcome.uncalibrated_metrics, "uncalibrated_test_"))
+        mlflow.log_metric("best_iteration", outcome.best_iteration)
+        for window, row in outcome.windows.iterrows():
+            mlflow.log_metrics({f"{window}_rows": row["labelled"], f"{window}_defaults": row["defaults"]})
+        for path, fig in figures.items():
+            mlflow.log_figure(fig, path)
+        for path, table in tables.items():
+            mlflow.log_text(table.to_csv(index=False), path)
+        mlflow.log_dict(outcome.schema, "feature_schema.json")
+        mlflow.log_dict(outcome.reference, "reference.json")
+        mlflow.log_dict(dict(provenance), "provenance.json")
+        mlflow.log_dict(outcome.plan.describe(), "split.json")
+        mlflow.log_dict({"dropped": outcome.dropped, "warnings": warnings}, "dropped_features.json")
+        mlflow.log_text("\n".join(warnings) + ("\n" if warnings else ""), "warnings.txt")
+        mlflow.log_text(card, "model_card.md")
+        mlflow.log_text(booster_text, "model/booster.txt")
+        example = _input_example(outcome.X_test)
+        signature = infer_signature(example, outcome.final_estimator.predict_proba(outcome.X_test.head(5)))
+        info = mlflow.sklearn.log_model(
+            outcome.final_estimator,
+            name="model",
+            signature=signature,
+            input_example=example,
+            serialization_format="cloudpickle",
+            pip_requirements=_requirements(),
+        )
+        run_id = parent.info.run_id
+    client = MlflowClient()
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description="ews probability-of-default model (calibrated)")
+    mv = client.create_model_version(name, info.model_uri, run_id=run_id)
+    version = str(mv.version)
+    for key in ("auc", "ece", "brier"):
+        client.set_model_version_tag(name, version, f"ews.test_{key}", f"{outcome.metrics[key]:.6f}")
+    client.set_model_version_tag(name, version, "ews.test_as_of", outcome.plan.describe()["test"][0])
+    client.set_model_version_tag(name, version, "ews.model_sha256", model_sha)
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    _append_event(
+        client, name, version, {"event": CHALLENGER, "at": _now(None), "by": _who(who), "run_id": run_id}
+    )
+    return LoggedTraining(run_id, version, info.model_uri, child, model_sha)
+
+
+# ---------------------------------------------------------------------------------------------
+# decisions
+# ---------------------------------------------------------------------------------------------
+
+
+def _events(client: MlflowClient, name: str, version: str) -> list[dict[str, Any]]:
+    raw = client.get_model_version(name, version).tags.get(EVENTS_TAG)
+    return json.loads(raw) if raw else []
+
+
+def _append_event(client: MlflowClient, name: str, version: str, event: dict[str, Any]) -> None:
+    events = [*_events(client, name, version), event]
+    client.set_model_version_tag(name, version, EVENTS_TAG, json.dumps(events, sort_keys=True))
+
+
+def _champion_version(client: MlflowClient, name: str) -> str | None:
+    try:
+        return str(client.get_model_version_by_alias(name, CHAMPION).version)
+    except MlflowException:
+        return None
+
+
+def _move_champion(
+    client: MlflowClient, name: str, version: str, *, by: str, at: str, reason: str, mode: str, figures: dict
+) -> None:
+    previous = _champion_version(client, name)
+    if previous is not None and previous != version:
+        _append_event(
+            client,
+            name,
+            previous,
+            {"event": "retired", "at": at, "by": by, "replaced_by": version, "reason": reason},
+        )
+    client.set_registered_model_alias(name, CHAMPION, version)
+    _append_event(
+        client,
+        name,
+        version,
+        {
+            "event": CHAMPION,
+            "at": at,
+            "by": by,
+            "mode": mode,
+            "reason": reason,
+            "previous": previous,
+            "figures": figures,
+        },
+    )
+
+
+def record_gate(
+    version: str,
+    decision: GateDecision,
+    *,
+    champion_version: str | None,
+    name: str = DEFAULT_MODEL_NAME,
+    who: str | None = None,
+    at: datetime | None = None,
+    tracking_uri: str | None = None,
+) -> bool:
+    """Write the gate decision on ``version`` as tags; move ``champion`` to it when it passed.
+
+    Tags: ``ews.gate`` (passed/failed), ``ews.gate.reasons``, ``ews.gate.at``, ``ews.gate.by``,
+    ``ews.gate.challenger.<metric>``, ``ews.gate.champion.version`` and ``ews.gate.champion.<metric>``
+    (figures of the champion on the same test rows). Returns ``decision.passed``.
+    """
+    configure(tracking_uri)
+    client = MlflowClient()
+    by, when = _who(who), _now(at)
+    tags = {
+        "ews.gate": "passed" if decision.passed else "failed",
+        "ews.gate.reasons": "; ".join(decision.reasons),
+        "ews.gate.at": when,
+        "ews.gate.by": by,
+        "ews.gate.champion.version": champion_version or "none",
+    }
+    for key in ("auc", "ece", "brier"):
+        if key in decision.challenger:
+            tags[f"ews.gate.challenger.{key}"] = f"{decision.challenger[key]:.6f}"
+        if decision.champion and key in decision.champion:
+            tags[f"ews.gate.champion.{key}"] = f"{decision.champion[key]:.6f}"
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    figures = {
+        "challenger": decision.challenger,
+        "champion": decision.champion,
+        "champion_version": champion_version,
+    }
+    reason = "; ".join(decision.reasons)
+    if decision.passed:
+        _move_champion(client, name, version, by=by, at=when, reason=reason, mode="gate", figures=figures)
+    else:
+        _append_event(
+            client,
+            name,
+            version,
+            {"event": "gate_failed", "at": when, "by": by, "reason": reason, "figures": figures},
+        )
+    return decision.passed
+
+
+def _run_metrics(client: MlflowClient, run_id: str | None) -> dict[str, float]:
+    if not run_id:
+        return {}
+    data = client.get_run(run_id).data.metrics
+    return {k: float(v) for k, v in data.items()}
+
+
+def promote(
+    version: str,
+    reason: str,
+    *,
+    name: str = DEFAULT_MODEL_NAME,
+    who: str | None = None,
+    at: datetime | None = None,
+    tracking_uri: str | None = None,
+) -> str | None:
+    """Manual override: make ``version`` the champion, recording who, when, why and the test figures
+    of both versions (each from its own training run). Returns the previous champion version.
+
+    Raises ``ValueError`` for an empty reason and :class:`NoChampionError` for an unknown version.
+    """
+    if not reason or not reason.strip():
+        raise ValueError("a promotion needs a reason (--reason '...'); it is recorded on the model version")
+    configure(tracking_uri)
+    client = MlflowClient()
+    try:
+        mv = client.get_model_version(name, str(version))
+    except MlflowException:
+        raise NoChampionError(f"model {name!r} has no version {version!r}; see `ews models list`") from None
+    previous = _champion_version(client, name)
+    keys = [f"test_{k}" for k in METRIC_NAMES]
+    mine = {k: v for k, v in _run_metrics(client, mv.run_id).items() if k in keys}
+    theirs: dict[str, float] | None = None
+    if previous is not None:
+        prev_mv = client.get_model_version(name, previous)
+        theirs = {k: v for k, v in _run_metrics(client, prev_mv.run_id).items() if k in keys}
+    figures = {
+        "challenger": mine,
+        "champion": theirs,
+        "champion_version": previous,
+        "note": "figures from each version's own training run (test windows may differ)",
+    }
+    by, when = _who(who), _now(at)
+    client.set_model_version_tag(name, str(version), "ews.promotion.manual", when)
+    client.set_model_version_tag(name, str(version), "ews.promotion.reason", reason.strip())
+    client.set_model_version_tag(name, str(version), "ews.promotion.by", by)
+    _move_champion(
+        client, name, str(version), by=by, at=when, reason=reason.strip(), mode="manual", figures=figures
+    )
+    return previous
+
+
+# ---------------------------------------------------------------------------------------------
+# reading the registry
+# ---------------------------------------------------------------------------------------------
+
+
+def _versions(client: MlflowClient, name: str) -> list[Any]:
+    return sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
+
+
+def history(name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None) -> pd.DataFrame:
+    """Every recorded decision, oldest first: ``at`` (UTC), ``version``, ``event``, ``by``, ``mode``,
+    ``reason``, ``previous``. Empty frame when the model is not registered."""
+    configure(tracking_uri)
+    client = MlflowClient()
+    rows = []
+    try:
+        versions = _versions(client, name)
+    except MlflowException:
+        versions = []
+    for mv in versions:
+        raw = mv.tags.get(EVENTS_TAG)
+        for ev in json.loads(raw) if raw else []:
+            rows.append(
+                {
+                    "at": pd.Timestamp(ev["at"]),
+                    "version": str(mv.version),
+                    "event": ev["event"],
+                    "by": ev.get("by", ""),
+                    "mode": ev.get("mode", ""),
+                    "reason": ev.get("reason", ""),
+                    "previous": ev.get("previous") or "",
+                }
+            )
+    columns = ["at", "version", "event", "by", "mode", "reason", "previous"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values(["at", "version"], kind="stable", ignore_index=True)
+
+
+def champion_on(
+    when: datetime | pd.Timestamp | str, name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None
+) -> str | None:
+    """The version that held ``champion`` at ``when`` (naive times are UTC), or None if none did."""
+    moment = pd.Timestamp(when)
+    moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
+    events = history(name, tracking_uri)
+    promotions = events[(events["event"] == CHAMPION) & (events["at"] <= moment)]
+    return None if promotions.empty else str(promotions.iloc[-1]["version"])
+
+
+def list_versions(name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None) -> pd.DataFrame:
+    """One row per version: ``version``, ``created`` (UTC), ``aliases``, ``test_auc``, ``test_ece``,
+    ``test_as_of``, ``gate``, ``champion_periods`` (``from..until`` spans), ``run_id``."""
+    configure(tracking_uri)
+    client = MlflowClient()
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException:
+        return pd.DataFrame(
+            columns=[
+                "version",
+                "created",
+                "aliases",
+                "test_auc",
+                "test_ece",
+                "test_as_of",
+                "gate",
+                "champion_periods",
+                "run_id",
+            ]
+        )
+    by_version: dict[str, list[str]] = {}
+    for alias, v in (model.aliases or {}).items():
+        by_version.setdefault(str(v), []).append(alias)
+    events = history(name, tracking_uri)
+    promotions = events[events["event"] == CHAMPION].reset_index(drop=True)
+    periods: dict[str, list[str]] = {}
+    for i, row in promotions.iterrows():
+        until = promotions.loc[i + 1, "at"].strftime("%Y-%m-%d %H:%M") if i + 1 < len(promotions) else "now"
+        periods.setdefault(row["version"], []).append(f"{row['at'].strftime('%Y-%m-%d %H:%M')}..{until}")
+    rows = []
+    for mv in _versions(client, name):
+        v = str(mv.version)
+        rows.append(
+            {
+                "version": v,
+                "created": pd.Timestamp(mv.creation_timestamp, unit="ms", tz="UTC"),
+                "aliases": ",".join(sorted(by_version.get(v, []))),
+                "test_auc": float(mv.tags["ews.test_auc"]) if "ews.test_auc" in mv.tags else float("nan"),
+                "test_ece": float(mv.tags["ews.test_ece"]) if "ews.test_ece" in mv.tags else float("nan"),
+                "test_as_of": mv.tags.get("ews.test_as_of", ""),
+                "gate": mv.tags.get("ews.gate", "manual" if "ews.promotion.manual" in mv.tags else ""),
+                "champion_periods": "; ".join(periods.get(v, [])),
+                "run_id": mv.run_id or "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# loading a model for scoring
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered version ready to score.
+
+    ``estimator.predict_proba(prepare_X(frame, self))[:, 1]`` is the calibrated PD;
+    ``booster.predict(prepare_X(frame, self), pred_contrib=True)`` gives SHAP contributions on the
+    raw (log-odds) scale, one column per feature in ``feature_names`` order plus the bias.
+    """
+
+    name: str
+    version: str
+    alias: str | None
+    run_id: str
+    estimator: Any
+    booster: lgb.Booster
+    feature_names: list[str]
+    categorical_features: list[str]
+    categories: dict[str, list[str]]
+    reference: dict[str, Any]
+    metrics: dict[str, float]
+    schema: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def load_model_version(
+    alias_or_version: str = CHAMPION, name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None
+) -> LoadedModel:
+    """Load a registered version by alias (``champion``, ``challenger``) or version number.
+
+    Raises :class:`NoChampionError` naming the tracking URI when the alias/version does not exist.
+    """
+    uri = configure(tracking_uri)
+    client = MlflowClient()
+    key = str(alias_or_version)
+    try:
+        if key.isdigit():
+            mv = client.get_model_version(name, key)
+            alias = None
+        else:
+            mv = client.get_model_version_by_alias(name, key)
+            alias = key
+    except MlflowException:
+        hint = (
+            "run `ews train --data DIR` (the gate promotes a passing model) or `ews models promote VERSION --reason ...`"
+            if key == CHAMPION
+            else "see `ews models list`"
+        )
+        raise NoChampionError(
+            f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in {uri}: {hint}"
+        ) from None
+    version = str(mv.version)
+    estimator = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    run_id = mv.run_id
+    with tempfile.TemporaryDirectory() as tmp:
+        local = mlflow.artifacts.download_artifacts(
+            run_id=run_id, artifact_path="model/booster.txt", dst_path=tmp
+        )
+        booster = lgb.Booster(model_file=local)
+    schema = mlflow.artifacts.load_dict(f"runs:/{run_id}/feature_schema.json")
+    reference = mlflow.artifacts.load_dict(f"runs:/{run_id}/reference.json")
+    metrics = _run_metrics(client, run_id)
+    categories = {f["name"]: list(f["categories"]) for f in schema["features"] if f["dtype"] == "category"}
+    return LoadedModel(
+        name=name,
+        version=version,
+        alias=alias,
+        run_id=run_id,
+        estimator=estimator,
+        booster=booster,
+        feature_names=list(schema["feature_names"]),
+        categorical_features=list(schema["categorical"]),
+        categories=categories,
+        reference=reference,
+        metrics=metrics,
+        schema=schema,
+        tags=dict(mv.tags),
+    )
+
+
+def prepare_X(frame: pd.DataFrame, loaded: LoadedModel) -> pd.DataFrame:
+    """The exact model input for ``loaded`` from a feature frame (one row per debtor).
+
+    Columns in model order, float64 numerics, categoricals with the training categories (unseen
+    values become missing). Raises ``ValueError`` naming missing columns.
+    """
+    return prepare_matrix(frame, loaded.feature_names, loaded.categories)
+
+
+def score_version(loaded: LoadedModel, frame: pd.DataFrame, y: np.ndarray | pd.Series) -> dict[str, float]:
+    """:func:`models.evaluate.classification_metrics` of ``loaded`` on ``frame`` with labels ``y``."""
+    pd_ = loaded.estimator.predict_proba(prepare_X(frame, loaded))[:, 1]
+    return classification_metrics(np.asarray(y, dtype="int64"), pd_)
