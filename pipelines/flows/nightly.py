@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,38 @@ class NightlyResult:
     as_of: dt.date
     path: Path
     manifest: dict[str, Any]
+
+
+class StepMeter:
+    """Wall time (s) and peak resident memory (MiB, sampled every 20 ms) of each named step."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._proc = psutil.Process()
+        self.seconds: dict[str, float] = {}
+        self.peak_rss_mib: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        peak = [self._proc.memory_info().rss]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(0.02):
+                peak[0] = max(peak[0], self._proc.memory_info().rss)
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - t, 3)
+            stop.set()
+            thread.join()
+            peak[0] = max(peak[0], self._proc.memory_info().rss)
+            self.peak_rss_mib[name] = round(peak[0] / 2**20, 1)
 
 
 def default_as_of(timezone: str) -> dt.date:
@@ -221,29 +256,17 @@ def _calibration_table(loaded: Any) -> pd.DataFrame | None:
     return None
 
 
-@task(name="publish", cache_policy=NO_CACHE)
-def publish_outputs(
-    *,
+@task(name="exports", cache_policy=NO_CACHE)
+def write_exports(
+    stage: Path,
     as_of: dt.date,
-    out_dir: Path,
-    cfg: NightlyConfig,
-    cfg_hash: str,
-    loaded: Any,
-    ingest_result: Any,
-    inputs: dict[str, Any],
     scored: pd.DataFrame,
-    previous: pd.DataFrame | None,
-    previous_as_of: str | None,
     wl: dict[str, Any],
     q: pd.DataFrame,
     drift_frame: pd.DataFrame,
-    timings: dict[str, float],
-) -> NightlyResult:
-    """Write every output into a staging folder, then publish it atomically as OUTDIR/<as_of>."""
-    from pipelines.report import Waterfall, render_report
-
-    t0 = time.perf_counter()
-    stage = staging_dir(out_dir, as_of)
+    quarantine: dict[str, pd.DataFrame],
+) -> dict[str, Path]:
+    """Scores, watchlist, reason codes, queue (CSV/XLSX/Parquet), drift and quarantine files."""
     stamp = dt.datetime.combine(as_of, dt.time())
     score_cols = [c for c in scored.columns if c not in {"pd_prev", "band_prev", "pd_change", "in_previous"}]
     files = {
@@ -256,22 +279,26 @@ def publish_outputs(
         "collections_queue.xlsx": write_xlsx(q, stage / "collections_queue.xlsx", "collections queue", stamp),
         "drift.csv": write_csv(drift_frame, stage / "drift.csv"),
     }
-    for table, frame in ingest_result.quarantine.items():
+    for table, frame in quarantine.items():
         files[f"quarantine/{table}.csv"] = write_csv(frame, stage / "quarantine" / f"{table}.csv")
-    timings["exports"] = round(time.perf_counter() - t0, 3)
+    return files
 
-    t1 = time.perf_counter()
+
+def _counts(
+    scored: pd.DataFrame,
+    wl: dict[str, Any],
+    q: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    cfg: NightlyConfig,
+) -> dict[str, Any]:
     flags = wl["flags"]
     band_names = [b.name for b in cfg.bands]
-    live = ~scored["in_default"]
-    counts = {
+    bands = scored["band"].value_counts().reindex(band_names, fill_value=0)
+    return {
         "scored": int(len(scored)),
-        "live": int(live.sum()),
+        "live": int((~scored["in_default"]).sum()),
         "in_default": int(scored["in_default"].sum()),
-        "bands": {
-            **{b: int(n) for b, n in scored["band"].value_counts().reindex(band_names, fill_value=0).items()},
-            "default": int(scored["in_default"].sum()),
-        },
+        "bands": {**{b: int(n) for b, n in bands.items()}, "default": int(scored["in_default"].sum())},
         "triggers": {name: int(flags[f"trigger_{name}"].sum()) for name in TRIGGERS},
         "flagged": int(len(wl["watchlist"])),
         "flagged_previous": 0 if previous is None else int(previous.attrs.get("flagged", 0)),
@@ -279,23 +306,10 @@ def publish_outputs(
         "queue_actions": {str(k): int(v) for k, v in q["next_action"].value_counts().sort_index().items()},
         "expected_loss": float(q["expected_loss"].sum()),
     }
-    top = wl["watchlist"].head(cfg.report.waterfalls)
-    contrib, Xf = wl["contrib"], wl["X"]
-    waterfalls = [
-        Waterfall(
-            debtor_id=str(r.debtor_id),
-            name="" if pd.isna(r.name) else str(r.name),
-            pd=float(r.pd),
-            band=str(r.band),
-            reasons=[s for s in str(r.reasons).split("; ") if s],
-            contributions=contrib.values.loc[r.debtor_id].to_numpy(),
-            base_value=float(contrib.expected_value[contrib.values.index.get_loc(r.debtor_id)]),
-            values=Xf.loc[r.debtor_id].to_numpy(dtype=object),
-            feature_names=list(Xf.columns),
-        )
-        for r in top.itertuples(index=False)
-    ]
-    model_info = {
+
+
+def _model_info(loaded: Any) -> dict[str, Any]:
+    return {
         "name": loaded.name,
         "version": str(loaded.version),
         "alias": loaded.alias,
@@ -303,9 +317,45 @@ def publish_outputs(
         "model_sha256": loaded.tags.get("ews.model_sha256"),
         "metrics": {k: v for k, v in loaded.metrics.items() if k.startswith("test_") and np.isfinite(v)},
     }
+
+
+@task(name="report", cache_policy=NO_CACHE)
+def write_report(
+    stage: Path,
+    as_of: dt.date,
+    cfg: NightlyConfig,
+    cfg_hash: str,
+    loaded: Any,
+    scored: pd.DataFrame,
+    previous: pd.DataFrame | None,
+    previous_as_of: str | None,
+    wl: dict[str, Any],
+    counts: dict[str, Any],
+    drift_frame: pd.DataFrame,
+) -> Path:
+    """report.html with SHAP waterfalls of the ``cfg.report.waterfalls`` highest-PD flagged debtors."""
+    from pipelines.report import Waterfall, render_report
+
+    top = wl["watchlist"].head(cfg.report.waterfalls)
+    contrib, Xf = wl["contrib"], wl["X"]
+    positions = contrib.values.index.get_indexer(top["debtor_id"])
+    waterfalls = [
+        Waterfall(
+            debtor_id=str(r.debtor_id),
+            name="" if pd.isna(r.name) else str(r.name),
+            pd=float(r.pd),
+            band=str(r.band),
+            reasons=[s for s in str(r.reasons).split("; ") if s],
+            contributions=contrib.values.iloc[pos].to_numpy(),
+            base_value=float(contrib.expected_value[pos]),
+            values=Xf.iloc[pos].to_numpy(dtype=object),
+            feature_names=list(Xf.columns),
+        )
+        for r, pos in zip(top.itertuples(index=False), positions, strict=True)
+    ]
     html = render_report(
         as_of=as_of.isoformat(),
-        model=model_info,
+        model=_model_info(loaded),
         config_hash=cfg_hash,
         scored=scored,
         previous=previous,
@@ -318,37 +368,21 @@ def publish_outputs(
         waterfalls=waterfalls,
         cfg=cfg,
     )
-    (stage / "report.html").write_text(html, encoding="utf-8")
-    files["report.html"] = stage / "report.html"
-    timings["report"] = round(time.perf_counter() - t1, 3)
+    path = stage / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path
 
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_run(
+    stage: Path, out_dir: Path, as_of: dt.date, manifest: dict[str, Any], files: dict[str, Path]
+) -> Path:
+    """Write manifest.json (with output hashes) into the staging folder and publish it atomically."""
     from pipelines.io import sha256_file
 
-    worst = "ok"
-    for status in drift_frame["status"]:
-        if status == "alert" or (status == "warning" and worst == "ok"):
-            worst = status
-    manifest = {
-        "as_of": as_of.isoformat(),
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "inputs": inputs,
-        "model": {k: v for k, v in model_info.items() if k != "metrics"},
-        "config": {"hash": cfg_hash, "model_alias": cfg.model_alias},
-        "previous_run": previous_as_of,
-        "feature_snapshot_hash": str(scored["feature_snapshot_hash"].iloc[0]) if len(scored) else None,
-        "counts": counts,
-        "drift": {
-            "status": worst,
-            "warning": cfg.drift.warning,
-            "alert": cfg.drift.alert,
-            "variables": json.loads(drift_frame.to_json(orient="records")),
-        },
-        "timings_s": timings,
-        "outputs": {name: sha256_file(path) for name, path in sorted(files.items())},
-    }
+    manifest["outputs"] = {name: sha256_file(path) for name, path in sorted(files.items())}
     (stage / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    path = publish(stage, out_dir, as_of)
-    return NightlyResult(as_of, path, manifest)
+    return publish(stage, out_dir, as_of)
 
 
 # ------------------------------------------------------------------------------------------- flow
@@ -368,13 +402,12 @@ def run_nightly(
 ) -> NightlyResult:
     """The flow body (call it inside a flow run): see the module docstring for the steps."""
     logger = get_run_logger()
-    timings: dict[str, float] = {}
+    meter = StepMeter()
 
     def timed(name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        t = time.perf_counter()
-        out = fn(*args, **kwargs)
-        timings[name] = round(time.perf_counter() - t, 3)
-        logger.info("%s: %.2f s", name, timings[name])
+        with meter.step(name):
+            out = fn(*args, **kwargs)
+        logger.info("%s: %.2f s, peak RSS %.0f MiB", name, meter.seconds[name], meter.peak_rss_mib[name])
         return out
 
     out_dir = Path(out_dir)
@@ -396,22 +429,52 @@ def run_nightly(
         wl = timed("watchlist", watchlist, scored, X, loaded, cfg, previous is not None)
         q = timed("queue", queue, scored, result.portfolio, as_of, cfg)
         drift_frame = timed("drift", drift, scored, X, loaded, cfg)
-        res = publish_outputs(
-            as_of=as_of,
-            out_dir=out_dir,
-            cfg=cfg,
-            cfg_hash=config_hash(cfg),
-            loaded=loaded,
-            ingest_result=result,
-            inputs=inputs,
-            scored=scored,
-            previous=previous,
-            previous_as_of=prev_dir.name if prev_dir is not None else None,
-            wl=wl,
-            q=q,
-            drift_frame=drift_frame,
-            timings=timings,
+        stage = staging_dir(out_dir, as_of)
+        files = timed("exports", write_exports, stage, as_of, scored, wl, q, drift_frame, result.quarantine)
+        counts = _counts(scored, wl, q, previous, cfg)
+        previous_as_of = prev_dir.name if prev_dir is not None else None
+        cfg_hash = config_hash(cfg)
+        files["report.html"] = timed(
+            "report",
+            write_report,
+            stage,
+            as_of,
+            cfg,
+            cfg_hash,
+            loaded,
+            scored,
+            previous,
+            previous_as_of,
+            wl,
+            counts,
+            drift_frame,
         )
+        statuses = set(drift_frame["status"])
+        manifest = {
+            "as_of": as_of.isoformat(),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "data_dir": str(data_dir),
+            "inputs": inputs,
+            "model": {k: v for k, v in _model_info(loaded).items() if k != "metrics"},
+            "config": {
+                "hash": cfg_hash,
+                "project_hash": config_hash(project),
+                "model_alias": cfg.model_alias,
+            },
+            "previous_run": previous_as_of,
+            "feature_snapshot_hash": str(scored["feature_snapshot_hash"].iloc[0]) if len(scored) else None,
+            "counts": counts,
+            "drift": {
+                "status": "alert" if "alert" in statuses else "warning" if "warning" in statuses else "ok",
+                "warning": cfg.drift.warning,
+                "alert": cfg.drift.alert,
+                "variables": json.loads(drift_frame.to_json(orient="records")),
+            },
+            "timings_s": meter.seconds,
+            "peak_rss_mib": meter.peak_rss_mib,
+        }
+        path = timed("publish", publish_run, stage, out_dir, as_of, manifest, files)
+        res = NightlyResult(as_of, path, manifest)
         logger.info("published %s", res.path)
         return res
 
