@@ -231,29 +231,24 @@ def drift(scored: pd.DataFrame, X: pd.DataFrame, loaded: Any, cfg: NightlyConfig
     return drift_table(current, refs, cfg.drift.warning, cfg.drift.alert)
 
 
+CALIBRATION_ARTIFACT = "evaluation/calibration_curve.csv"  # logged by the train flow
+
+
 def _calibration_table(loaded: Any) -> pd.DataFrame | None:
-    """The reliability table logged with the model run (a CSV with mean_pd and default_rate)."""
+    """The reliability table logged with the model's run (mean_pd, default_rate), or None."""
     import io
 
     import mlflow
-    from mlflow.tracking import MlflowClient
+    from mlflow.exceptions import MlflowException
 
     try:
-        client = MlflowClient()
-        pending, found = [""], []
-        while pending and len(found) < 200:
-            for item in client.list_artifacts(loaded.run_id, pending.pop() or None):
-                if item.is_dir:
-                    pending.append(item.path)
-                elif item.path.endswith(".csv") and "calibration" in item.path:
-                    found.append(item.path)
-        for path in sorted(found):
-            table = pd.read_csv(io.StringIO(mlflow.artifacts.load_text(f"runs:/{loaded.run_id}/{path}")))
-            if {"mean_pd", "default_rate"} <= set(table.columns):
-                return table[["mean_pd", "default_rate"]]
-    except Exception:  # noqa: BLE001 - the report states that no calibration table was found
+        text = mlflow.artifacts.load_text(f"runs:/{loaded.run_id}/{CALIBRATION_ARTIFACT}")
+    except (MlflowException, OSError):
         return None
-    return None
+    table = pd.read_csv(io.StringIO(text))
+    if not {"mean_pd", "default_rate"} <= set(table.columns):
+        return None
+    return table[["mean_pd", "default_rate"]]
 
 
 @task(name="exports", cache_policy=NO_CACHE)
