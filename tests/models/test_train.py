@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from model_frames import make_modelling_frame
+
+from models.split import SplitParams
+from models.train import (
+    LGBMParams,
+    TrainParams,
+    feature_schema,
+    prepare_matrix,
+    select_features,
+    train_pd_model,
+)
+
+FAST = TrainParams(lgbm=LGBMParams(n_estimators=80, learning_rate=0.1), calibration_folds=3)
+
+
+@pytest.fixture(scope="module")
+def outcome(modelling_frame):
+    return train_pd_model(modelling_frame, FAST)
+
+
+def test_windows_are_out_of_time(outcome, modelling_frame) -> None:
+    plan = outcome.plan
+    assert max(plan.train) < min(plan.validation) < min(plan.calibration)
+    assert max(plan.calibration) < plan.test[0] == modelling_frame["as_of"].max()
+    assert (outcome.test["as_of"] == plan.test[0]).all()
+    assert len(outcome.test) == 1500
+
+
+def test_uninformative_columns_are_dropped(outcome) -> None:
+    assert outcome.dropped == {"constant_col": "constant", "empty_col": "all null"}
+    assert outcome.feature_names == ["dpd_max_90d", "late_share_180d", "open_balance", "noise", "segment"]
+    assert outcome.categories == {"segment": ["manufacturing", "retail", "wholesale"]}
+
+
+def test_model_finds_the_signal_and_pds_are_probabilities(outcome) -> None:
+    assert outcome.metrics["auc"] > 0.68
+    assert outcome.baseline_metrics["auc"] > 0.65
+    assert outcome.test["pd"].between(0, 1).all()
+    assert outcome.best_iteration <= 80
+    assert outcome.model.booster_.num_trees() == outcome.best_iteration
+    seg = outcome.segments.set_index("segment")
+    assert seg.loc["(all)", "rows"] == 1500
+    assert seg.loc["retail", "default_rate"] > seg.loc["wholesale", "default_rate"]
+    top = outcome.importance["feature"].iloc[0]
+    assert top in {"dpd_max_90d", "late_share_180d"}
+
+
+def test_reference_has_score_and_top_features(outcome) -> None:
+    ref = outcome.reference
+    assert ref["score"]["kind"] == "numeric" and len(ref["score"]["proportions"]) == 10
+    assert sum(ref["score"]["proportions"]) == pytest.approx(1.0)
+    assert ref["top_features"][0] == outcome.importance["feature"].iloc[0]
+    assert set(ref["features"]) == set(ref["top_features"])
+    assert ref["sample"]["rows"] == 1500 * 4
+
+
+def test_logged_estimator_accepts_plain_strings(outcome) -> None:
+    X = outcome.X_test.head(20)
+    raw = X.assign(segment=X["segment"].astype(str))
+    np.testing.assert_allclose(
+        outcome.final_estimator.predict_proba(raw)[:, 1], outcome.final_estimator.predict_proba(X)[:, 1]
+    )
+
+
+def test_same_data_config_seed_same_model_and_metrics(outcome, modelling_frame) -> None:
+    again = train_pd_model(modelling_frame.copy(), FAST)
+    digest = lambda o: hashlib.sha256(o.model.booster_.model_to_string().encode()).hexdigest()  # noqa: E731
+    assert digest(again) == digest(outcome)
+    assert again.metrics == outcome.metrics
+    assert again.baseline_metrics == outcome.baseline_metrics
+    other = train_pd_model(modelling_frame, TrainParams(lgbm=FAST.lgbm, calibration_folds=3, seed=7))
+    assert digest(other) != digest(outcome)
+
+
+def test_input_frame_not_mutated(modelling_frame) -> None:
+    before = modelling_frame.copy()
+    small = make_modelling_frame(n_debtors=600, n_snapshots=8, seed=3)
+    snapshot = small.copy()
+    train_pd_model(small, TrainParams(lgbm=LGBMParams(n_estimators=20), split=SplitParams(min_defaults=10)))
+    pd.testing.assert_frame_equal(small, snapshot)
+    pd.testing.assert_frame_equal(modelling_frame, before)
+
+
+def test_too_few_defaults_is_a_clear_error() -> None:
+    frame = make_modelling_frame(n_debtors=100, n_snapshots=8, seed=1)
+    with pytest.raises(ValueError, match=r"too few defaults in the .*need >= 200.*Widen"):
+        train_pd_model(frame, TrainParams(split=SplitParams(min_defaults=200)))
+
+
+def test_unobserved_test_snapshot_is_refused() -> None:
+    frame = make_modelling_frame(n_debtors=300, n_snapshots=10, seed=2, unobserved_tail=2)
+    params = TrainParams(split=SplitParams(test_as_of=pd.Timestamp("2023-10-31"), min_defaults=5))
+    with pytest.raises(ValueError, match="2023-10-31: the label horizon is not fully observed"):
+        train_pd_model(frame, params)
+
+
+def test_select_features_by_hand() -> None:
+    frame = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 3.0], "c": [np.nan, np.nan], "d": [1.0, np.nan]})
+    kept, dropped = select_features(frame, ["a", "b", "c", "d"])
+    assert kept == ["a", "d"]
+    assert dropped == {"b": "constant", "c": "all null"}
+
+
+def test_prepare_matrix_orders_casts_and_names_missing_columns() -> None:
+    frame = pd.DataFrame({"z": [1, 2], "seg": ["x", "new"], "debtor_id": ["A", "B"], "extra": [0, 0]})
+    X = prepare_matrix(frame, ["seg", "z"], {"seg": ["x", "y"]})
+    assert list(X.columns) == ["seg", "z"]
+    assert X["z"].dtype == "float64"
+    assert list(X["seg"].cat.categories) == ["x", "y"] and pd.isna(X["seg"].iloc[1])
+    with pytest.raises(
+        ValueError, match=r"lacks 1 feature column\(s\) \['w'\].*extra columns \['extra', 'seg', 'z'\]"
+    ):
+        prepare_matrix(frame, ["w"], {})
+    with pytest.raises(ValueError, match="'seg' must be numeric"):
+        prepare_matrix(frame, ["seg"], {})
+    schema = feature_schema(["seg", "z"], {"seg": ["x", "y"]})
+    assert schema["features"][0] == {"name": "seg", "dtype": "category", "categories": ["x", "y"]}
+    assert schema["categorical"] == ["seg"]
