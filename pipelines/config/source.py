@@ -1,0 +1,253 @@
+"""``kind: source`` -- how an external export maps onto the canonical tables (features.schema).
+
+Documented for users in ``conf/sources/README.md``. A source has up to three blocks, combined:
+
+- ``tables``: one file per canonical table (invoices, payments, debtors, events, statements), each
+  with its own column mapping;
+- ``ar_export``: one accounts-receivable file with one row per invoice, whose settlement columns
+  become derived payments (and whose customer columns can become the debtors table);
+- ``uci_wide``: the wide monthly layout of the UCI "default of credit card clients" file, which
+  becomes statements + debtors.
+
+Reading options (``csv``) and value spellings (``values``) are set once for the source and can be
+overridden per file. ``rules`` holds the row-level validation thresholds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from features.schema import TABLES
+from pipelines.config import ConfigModel
+
+KIND = "source"
+
+TableName = Literal["invoices", "payments", "debtors", "events", "statements"]
+
+# Short names for the date layouts seen in exports; any strftime pattern (with %) works too.
+DATE_FORMAT_ALIASES: dict[str, str] = {
+    "iso": "ISO8601",
+    "Y-m-d": "%Y-%m-%d",
+    "m/d/Y": "%m/%d/%Y",
+    "d/m/Y": "%d/%m/%Y",
+    "d.m.Y": "%d.%m.%Y",
+    "d-m-Y": "%d-%m-%Y",
+    "Y/m/d": "%Y/%m/%d",
+    "Ymd": "%Y%m%d",
+}
+
+DEFAULT_NA_VALUES: tuple[str, ...] = ("", "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "None", "#N/A")
+DEFAULT_TRUE: tuple[str, ...] = ("true", "t", "yes", "y", "1")
+DEFAULT_FALSE: tuple[str, ...] = ("false", "f", "no", "n", "0")
+
+
+class CsvOptions(ConfigModel):
+    """How a CSV file is read. Ignored for Parquet files."""
+
+    delimiter: str = Field(",", description="field separator: ',', ';', '|' or '\\t' (tab)")
+    encoding: str = Field("utf-8", description="text encoding, e.g. utf-8, latin-1, cp1252")
+    quotechar: str = Field('"', description="quote character around fields that contain the delimiter")
+    skip_rows: int = Field(0, ge=0, description="lines to skip before the header line (titles, notes)")
+    na_values: tuple[str, ...] = Field(DEFAULT_NA_VALUES, description="cell texts that mean 'empty'")
+
+    @field_validator("delimiter", "quotechar")
+    @classmethod
+    def _one_char(cls, v: str) -> str:
+        if v in ("\\t", "tab", "TAB"):
+            v = "\t"
+        if len(v) != 1:
+            raise ValueError(f"must be exactly one character (use '\\t' for tab), got {v!r}")
+        return v
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(v)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {v!r}; e.g. utf-8, latin-1, cp1252") from None
+        return v
+
+
+class ValueOptions(ConfigModel):
+    """How cell texts are turned into dates, numbers and booleans."""
+
+    date_format: str = Field("iso", description="date layout: iso, m/d/Y, d/m/Y, d.m.Y, ... or strftime")
+    date_formats: dict[str, str] = Field(
+        default_factory=dict, description="per canonical column override of date_format"
+    )
+    decimal: Literal[".", ","] = Field(".", description="decimal separator of amounts")
+    thousands: Literal[",", ".", " ", "'", "_"] | None = Field(None, description="thousands separator")
+    true_values: tuple[str, ...] = Field(DEFAULT_TRUE, description="spellings of true (case-insensitive)")
+    false_values: tuple[str, ...] = Field(DEFAULT_FALSE, description="spellings of false (case-insensitive)")
+
+    @field_validator("date_format")
+    @classmethod
+    def _known_format(cls, v: str) -> str:
+        return _check_date_format(v)
+
+    @field_validator("date_formats")
+    @classmethod
+    def _known_formats(cls, v: dict[str, str]) -> dict[str, str]:
+        return {k: _check_date_format(f) for k, f in v.items()}
+
+    @model_validator(mode="after")
+    def _separators_differ(self) -> ValueOptions:
+        if self.thousands == self.decimal:
+            raise ValueError(f"thousands and decimal separators are both {self.decimal!r}")
+        clash = {s.lower() for s in self.true_values} & {s.lower() for s in self.false_values}
+        if clash:
+            raise ValueError(f"spellings listed as both true and false: {sorted(clash)}")
+        return self
+
+    def strptime(self, column: str) -> str:
+        """The pandas ``format=`` for one canonical date column."""
+        fmt = self.date_formats.get(column, self.date_format)
+        return DATE_FORMAT_ALIASES.get(fmt, fmt)
+
+
+def _check_date_format(v: str) -> str:
+    if v in DATE_FORMAT_ALIASES or "%" in v:
+        return v
+    raise ValueError(
+        f"unknown date format {v!r}; use one of {sorted(DATE_FORMAT_ALIASES)} or a strftime pattern"
+    )
+
+
+class FileSource(ConfigModel):
+    """One input file. ``columns`` maps canonical name -> column name in the file."""
+
+    path: Path = Field(description="file path; relative paths are resolved from the current directory")
+    format: Literal["csv", "parquet"] | None = Field(None, description="default: from the file suffix")
+    columns: dict[str, str] = Field(default_factory=dict, description="canonical column -> file column")
+    csv: CsvOptions | None = Field(None, description="overrides of the source-level csv options")
+    values: ValueOptions | None = Field(None, description="overrides of the source-level value options")
+
+    def file_format(self) -> str:
+        if self.format:
+            return self.format
+        suffix = self.path.suffix.lower()
+        if suffix in (".parquet", ".pq"):
+            return "parquet"
+        return "csv"
+
+
+class ARExportSource(FileSource):
+    """One row per invoice, with settlement columns that become derived payments.
+
+    ``columns`` maps invoice columns (invoice_id, debtor_id, issue_date, due_date, amount, currency,
+    disputed) and, optionally, debtor attributes (name, segment, country, credit_limit,
+    onboarded_on), which then produce the debtors table (first row per debtor_id).
+    """
+
+    settled_on: str | None = Field(None, description="file column with the settlement (payment) date")
+    settled_amount: str | None = Field(
+        None, description="file column with the amount settled; default: the full invoice amount"
+    )
+    payment_id_suffix: str = Field("-S", description="derived payment_id = invoice_id + this suffix")
+
+    @model_validator(mode="after")
+    def _settlement_given(self) -> ARExportSource:
+        if self.settled_on is None and self.settled_amount is None:
+            raise ValueError(
+                "give settled_on (and optionally settled_amount): the column(s) that hold settlement"
+            )
+        allowed = set(TABLES["invoices"].names) | (set(TABLES["debtors"].names) - {"debtor_id"})
+        unknown = sorted(set(self.columns) - allowed)
+        if unknown:
+            raise ValueError(f"columns: unknown canonical name(s) {unknown}; allowed: {sorted(allowed)}")
+        return self
+
+
+class UCIWideSource(ConfigModel):
+    """The UCI 'default of credit card clients' wide file (30,000 rows x 6 monthly periods)."""
+
+    path: Path = Field(description="path to uci_credit_card.csv (never committed; pass --path uci_wide=FILE)")
+
+
+class RulesConfig(ConfigModel):
+    """Row-level validation thresholds (the expectation suites in conf/expectations use them)."""
+
+    min_date: dt.date = Field(dt.date(1990, 1, 1), description="dates before this are absurd -> quarantine")
+    overpayment_tolerance: float = Field(
+        0.01, ge=0, description="payments may exceed an invoice by this share of its amount"
+    )
+    overpayment_tolerance_abs: float = Field(0.01, ge=0, description="... plus this absolute amount")
+    gx_chunk_rows: int = Field(
+        1_000_000, ge=1_000, description="rows per Great Expectations validation chunk (memory bound)"
+    )
+    expectations_dir: Path | None = Field(
+        None, description="folder of <table>.json suites; default conf/expectations"
+    )
+    data_docs: bool = Field(True, description="build Great Expectations Data Docs (HTML) into OUT/data_docs")
+
+
+class Model(ConfigModel):
+    kind: Literal["source"] = "source"
+    name: str = Field(description="short name of the source, used in the manifest")
+    description: str = ""
+    default_currency: str | None = Field(
+        None, pattern=r"^[A-Z]{3}$", description="ISO-4217 for empty currency"
+    )
+    csv: CsvOptions = CsvOptions()
+    values: ValueOptions = ValueOptions()
+    rules: RulesConfig = RulesConfig()
+    tables: dict[TableName, FileSource] = Field(default_factory=dict)
+    ar_export: ARExportSource | None = None
+    uci_wide: UCIWideSource | None = None
+
+    @field_validator("tables")
+    @classmethod
+    def _known_columns(cls, v: dict[str, FileSource]) -> dict[str, FileSource]:
+        for table, src in v.items():
+            unknown = sorted(set(src.columns) - set(TABLES[table].names))
+            if unknown:
+                raise ValueError(
+                    f"{table}.columns: unknown canonical name(s) {unknown}; allowed: {TABLES[table].names}"
+                )
+        return v
+
+    @model_validator(mode="after")
+    def _tables_once(self) -> Model:
+        produced: dict[str, str] = {t: f"tables.{t}" for t in self.tables}
+        blocks: list[tuple[str, set[str]]] = []
+        if self.ar_export is not None:
+            extra = (
+                {"debtors"}
+                if set(self.ar_export.columns) & (set(TABLES["debtors"].names) - {"debtor_id"})
+                else set()
+            )
+            blocks.append(("ar_export", {"invoices", "payments"} | extra))
+        if self.uci_wide is not None:
+            blocks.append(("uci_wide", {"statements", "debtors"}))
+        for block, tables in blocks:
+            for t in sorted(tables):
+                if t in produced:
+                    raise ValueError(f"table {t!r} comes from both {produced[t]} and {block}; keep one")
+                produced[t] = block
+        if not produced:
+            raise ValueError("no input: give at least one of tables, ar_export or uci_wide")
+        return self
+
+    def with_paths(self, overrides: dict[str, Path]) -> Model:
+        """Copy with input paths replaced: keys are table names, 'ar_export' or 'uci_wide'."""
+        tables = dict(self.tables)
+        update: dict[str, object] = {}
+        for key, path in overrides.items():
+            if key in tables:
+                tables[key] = tables[key].model_copy(update={"path": Path(path)})
+            elif key == "ar_export" and self.ar_export is not None:
+                update["ar_export"] = self.ar_export.model_copy(update={"path": Path(path)})
+            elif key == "uci_wide" and self.uci_wide is not None:
+                update["uci_wide"] = self.uci_wide.model_copy(update={"path": Path(path)})
+            else:
+                inputs = [*tables, *(k for k in ("ar_export", "uci_wide") if getattr(self, k) is not None)]
+                raise ValueError(f"--path {key}=...: this source has no input {key!r}; inputs: {inputs}")
+        update["tables"] = tables
+        return self.model_copy(update=update)

@@ -1,0 +1,599 @@
+"""Ingest: read a source, coerce to the canonical contract, validate, quarantine, publish.
+
+Steps per run (``ingest_source``; ``ingest_files`` / ``ingest_dir`` build the source for files that
+already use the canonical column names):
+
+1. read every input (``pipelines.sources.read``); table-level defects raise :class:`TableError`;
+2. map columns onto the canonical tables (renames, AR export split, UCI wide -> long);
+3. parse cell texts into canonical dtypes (dates, numbers, booleans); unparseable -> quarantine;
+4. run the stored Great Expectations suite of each table (``pipelines.validation``);
+5. cross-table checks: unknown debtor / invoice, debtor mismatch, payments above the invoice;
+6. write ``<out>/<table>.parquet`` (accepted rows), ``<out>/quarantine/<table>.csv`` (every
+   rejected row with its ``reason``), ``<out>/manifest.json`` and ``<out>/data_docs/``.
+
+Nothing vanishes: for every table ``rows_in = rows_accepted + rows_quarantined``. Outputs depend only
+on the inputs, the source config and the as-of date, so a re-run writes identical files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.schema import TABLES
+from features.tables import Portfolio
+from pipelines.config import config_hash
+from pipelines.config.source import FileSource, RulesConfig, ValueOptions
+from pipelines.config.source import Model as SourceConfig
+from pipelines.io import (
+    conform,
+    find_table_files,
+    sha256_file,
+    write_csv_atomic,
+    write_parquet_atomic,
+    write_text_atomic,
+)
+from pipelines.sources.ar_export import split_ar_export
+from pipelines.sources.parse import parse_bools, parse_dates, parse_numbers, parse_text
+from pipelines.sources.read import RawFile, TableError, read_file
+from pipelines.sources.uci import read_uci
+
+__all__ = [
+    "IngestResult",
+    "IngestSettings",
+    "TableError",
+    "ingest_dir",
+    "ingest_files",
+    "ingest_source",
+]
+
+IngestSettings = RulesConfig
+TABLE_ORDER: tuple[str, ...] = ("debtors", "invoices", "payments", "events", "statements")
+MANIFEST_VERSION = 1
+Progress = Callable[[str], None]
+
+
+@dataclass
+class IngestResult:
+    """Accepted canonical tables, rejected rows (with ``reason``) and the run manifest."""
+
+    portfolio: Portfolio
+    quarantine: dict[str, pd.DataFrame]
+    manifest: dict[str, Any]
+    out_dir: Path | None = None
+
+
+@dataclass
+class _Raw:
+    """One canonical table before parsing: raw values under canonical column names."""
+
+    table: str
+    frame: pd.DataFrame
+    source_row: np.ndarray
+    file: Path
+    values: ValueOptions
+    malformed: pd.DataFrame | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+    pre_bad: dict[str, np.ndarray] = field(default_factory=dict)
+    column_map: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- public entry points
+
+
+def ingest_files(
+    files: dict[str, Path | str],
+    out_dir: Path | str | None,
+    *,
+    as_of: dt.date | None = None,
+    settings: RulesConfig | None = None,
+    default_currency: str | None = None,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Ingest files that already use the canonical column names: ``{"invoices": path, ...}``.
+
+    CSV (comma, UTF-8, ISO dates, ``.`` decimals) or Parquet, chosen by suffix. ``out_dir=None``
+    validates in memory without writing anything.
+    """
+    unknown = sorted(set(files) - set(TABLES))
+    if unknown:
+        raise ValueError(f"unknown table name(s) {unknown}; expected some of {list(TABLES)}")
+    source = SourceConfig(
+        name="files",
+        default_currency=default_currency,
+        rules=settings or RulesConfig(),
+        tables={t: FileSource(path=Path(p)) for t, p in files.items()},
+    )
+    return ingest_source(source, out_dir, as_of=as_of, progress=progress)
+
+
+def ingest_dir(
+    data_dir: Path | str,
+    out_dir: Path | str | None,
+    *,
+    as_of: dt.date | None = None,
+    settings: RulesConfig | None = None,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Ingest a data dir holding canonical files (``invoices.parquet`` or ``invoices.csv``, ...)."""
+    files = find_table_files(data_dir)
+    if not files:
+        raise TableError(
+            f"{data_dir}: no canonical files found; expected invoices/payments/debtors/events/statements "
+            ".parquet or .csv (e.g. from `ews generate` or `ews ingest --out`)"
+        )
+    return ingest_files(files, out_dir, as_of=as_of, settings=settings, progress=progress)
+
+
+def ingest_source(
+    source: SourceConfig,
+    out_dir: Path | str | None,
+    *,
+    as_of: dt.date | None = None,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Ingest a mapped source (``kind: source`` config). See the module docstring for the steps.
+
+    ``as_of`` bounds the dates (later dates are quarantined); default: today (UTC).
+    Raises :class:`TableError` on table-level defects.
+    """
+    say = progress or (lambda _msg: None)
+    as_of_date = as_of or dt.datetime.now(dt.UTC).date()
+    rules = source.rules
+    out = Path(out_dir) if out_dir is not None else None
+
+    say("reading inputs")
+    raws = _load(source)
+    inputs = {str(r.file): sha256_file(r.file) for r in raws.values()}
+
+    from pipelines.validation import Validator
+
+    validator = Validator(
+        expectations_dir=rules.expectations_dir,
+        docs_dir=(out / "data_docs") if (out is not None and rules.data_docs) else None,
+        chunk_rows=rules.gx_chunk_rows,
+        run_time=dt.datetime.combine(as_of_date, dt.time(), tzinfo=dt.UTC),
+    )
+    params = {"as_of": pd.Timestamp(as_of_date), "min_date": pd.Timestamp(rules.min_date)}
+
+    typed: dict[str, pd.DataFrame] = {}
+    masks: dict[str, dict[str, np.ndarray]] = {}
+    validation: dict[str, dict[str, Any]] = {}
+    for table in TABLE_ORDER:
+        if table not in raws:
+            continue
+        say(f"validating {table}")
+        typed[table], masks[table], validation[table] = _within_table(
+            raws[table], validator, params, source.default_currency
+        )
+    say("cross-table checks")
+    _cross_table(typed, masks, rules)
+
+    accepted: dict[str, pd.DataFrame] = {}
+    quarantine: dict[str, pd.DataFrame] = {}
+    tables_manifest: dict[str, Any] = {}
+    for table in typed:
+        raw = raws[table]
+        reasons = _reasons(masks[table], len(typed[table]))
+        ok = reasons.isna().to_numpy()
+        accepted[table] = conform(typed[table].loc[ok], table)
+        quarantine[table] = _quarantine_frame(raw, reasons, ~ok)
+        counts = _reason_counts(quarantine[table]["reason"])
+        tables_manifest[table] = {
+            "input": str(raw.file),
+            "input_sha256": inputs[str(raw.file)],
+            "columns": raw.column_map,
+            "ignored_columns": raw.ignored_columns,
+            "rows_in": int(len(typed[table]) + (0 if raw.malformed is None else len(raw.malformed))),
+            "rows_accepted": int(ok.sum()),
+            "rows_quarantined": int(len(quarantine[table])),
+            "reasons": counts,
+            "validation": validation[table],
+        }
+        t = tables_manifest[table]
+        if t["rows_in"] != t["rows_accepted"] + t["rows_quarantined"]:  # pragma: no cover - invariant
+            raise AssertionError(f"{table}: rows lost in ingest ({t})")
+
+    manifest: dict[str, Any] = {
+        "manifest_version": MANIFEST_VERSION,
+        "source": {"name": source.name, "config_hash": config_hash(source)},
+        "as_of": as_of_date.isoformat(),
+        "rules": rules.model_dump(mode="json"),
+        "inputs": dict(sorted(inputs.items())),
+        "tables": tables_manifest,
+    }
+    if out is not None:
+        say("writing outputs")
+        _publish(out, accepted, quarantine, manifest, validator)
+    return IngestResult(Portfolio(**accepted), quarantine, manifest, out)
+
+
+# ---------------------------------------------------------------- loading + mapping
+
+
+def _merge(base: Any, override: Any) -> Any:
+    if override is None:
+        return base
+    return base.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})
+
+
+def _canonical_columns(raw: RawFile, table: str, mapping: dict[str, str], label: str) -> _Raw:
+    """Rename file columns to canonical names; check required ones; record ignored ones."""
+    spec = TABLES[table]
+    frame = raw.frame
+    present = list(frame.columns)
+    rename: dict[str, str] = {}
+    for canonical in spec.names:
+        src = mapping.get(canonical, canonical)
+        if src in present:
+            rename[canonical] = src
+        elif canonical in mapping:
+            raise TableError(
+                f"{label}: {raw.path} has no column {src!r} (mapped to {table}.{canonical} in the source "
+                f"config). Columns in the file: {present}. Fix the mapping under columns."
+            )
+    missing = [c for c in spec.required if c not in rename]
+    if missing:
+        raise TableError(
+            f"{label}: {raw.path} is missing required column(s) {missing} for table {table}. Columns in the "
+            f"file: {present}. Fix: add them to the file, or map them in a source config "
+            f"(tables.{table}.columns: {{{missing[0]}: <your column name>}})."
+        )
+    used = set(rename.values())
+    out = pd.DataFrame({c: frame[src].reset_index(drop=True) for c, src in rename.items()})
+    return _Raw(
+        table=table,
+        frame=out,
+        source_row=raw.source_row,
+        file=raw.path,
+        values=ValueOptions(),
+        malformed=raw.malformed,
+        ignored_columns=[c for c in present if c not in used],
+        column_map={c: src for c, src in rename.items() if c != src},
+    )
+
+
+def _load(source: SourceConfig) -> dict[str, _Raw]:
+    raws: dict[str, _Raw] = {}
+    for table, spec in source.tables.items():
+        csv_opts = _merge(source.csv, spec.csv)
+        values = _merge(source.values, spec.values)
+        label = f"tables.{table}" if source.name != "files" else table
+        raw = read_file(spec.path, spec.file_format(), csv_opts, label)
+        mapped = _canonical_columns(raw, table, spec.columns, label)
+        mapped.values = values
+        raws[table] = mapped
+    if source.ar_export is not None:
+        raws.update(_load_ar(source))
+    if source.uci_wide is not None:
+        raws.update(_load_uci(source))
+    return raws
+
+
+def _load_ar(source: SourceConfig) -> dict[str, _Raw]:
+    spec = source.ar_export
+    assert spec is not None
+    csv_opts = _merge(source.csv, spec.csv)
+    values = _merge(source.values, spec.values)
+    raw = read_file(spec.path, spec.file_format(), csv_opts, "ar_export")
+    present = list(raw.frame.columns)
+    wanted = {**spec.columns}
+    for canonical in TABLES["invoices"].required:
+        wanted.setdefault(canonical, canonical)
+    needed = {f"columns.{k}": v for k, v in wanted.items()}
+    if spec.settled_on:
+        needed["settled_on"] = spec.settled_on
+    if spec.settled_amount:
+        needed["settled_amount"] = spec.settled_amount
+    for key, col in needed.items():
+        if col not in present:
+            raise TableError(
+                f"ar_export: {raw.path} has no column {col!r} (ar_export.{key} in the source config). "
+                f"Columns in the file: {present}. Fix the mapping."
+            )
+    for canonical in ("currency", "disputed"):
+        if canonical not in wanted and canonical in present:
+            wanted[canonical] = canonical
+    parts = split_ar_export(
+        raw.frame,
+        wanted,
+        spec.settled_on,
+        spec.settled_amount,
+        spec.payment_id_suffix,
+        values.decimal,
+        values.thousands,
+    )
+    used = set(wanted.values()) | {c for c in (spec.settled_on, spec.settled_amount) if c}
+    ignored = [c for c in present if c not in used]
+    out: dict[str, _Raw] = {}
+    for table, (frame, positions) in parts.items():
+        out[table] = _Raw(
+            table=table,
+            frame=frame,
+            source_row=raw.source_row[positions],
+            file=raw.path,
+            values=values,
+            malformed=raw.malformed if table == "invoices" else None,
+            ignored_columns=ignored,
+            column_map={c: s for c, s in wanted.items() if c in frame.columns and c != s},
+        )
+    return out
+
+
+def _load_uci(source: SourceConfig) -> dict[str, _Raw]:
+    spec = source.uci_wide
+    assert spec is not None
+    path = Path(spec.path)
+    read_file(path, "csv", source.csv, "uci_wide")  # table-level checks (exists, empty, encoding, delimiter)
+    try:
+        data = read_uci(path)
+    except ValueError as exc:
+        raise TableError(f"uci_wide: {path}: {exc}") from None
+    rows = np.arange(1, len(data.debtors) + 1, dtype=np.int64)
+    return {
+        "statements": _Raw(
+            "statements",
+            data.statements,
+            np.repeat(rows, 6),
+            path,
+            ValueOptions(),
+            pre_bad={f"unparseable_number:{c}": m for c, m in data.unparseable.items()},
+        ),
+        "debtors": _Raw(
+            "debtors",
+            data.debtors,
+            rows,
+            path,
+            ValueOptions(),
+            pre_bad={"unparseable_number:credit_limit": data.unparseable["credit_limit"][::6]},
+        ),
+    }
+
+
+# ---------------------------------------------------------------- parsing + rules
+
+
+def _parse(raw: _Raw, default_currency: str | None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Typed canonical frame (every canonical column) and the unparseable masks."""
+    spec = TABLES[raw.table]
+    n = len(raw.frame)
+    values = raw.values
+    cols: dict[str, pd.Series] = {}
+    bad: dict[str, np.ndarray] = {}
+    for column in spec.columns:
+        name = column.name
+        src = (
+            raw.frame[name] if name in raw.frame.columns else pd.Series(pd.NA, index=range(n), dtype="string")
+        )
+        src = src.reset_index(drop=True)
+        if column.kind == "str":
+            cols[name] = parse_text(
+                src, upper=name in ("currency", "country"), lower=(raw.table == "events" and name == "kind")
+            )
+            if name == "currency" and default_currency:
+                cols[name] = cols[name].fillna(default_currency)
+        elif column.kind == "date":
+            cols[name], bad[f"unparseable_date:{name}"] = parse_dates(src, values.strptime(name))
+        elif column.kind == "float":
+            cols[name], bad[f"unparseable_number:{name}"] = parse_numbers(
+                src, values.decimal, values.thousands
+            )
+        elif column.kind == "int":
+            num, nbad = parse_numbers(src, values.decimal, values.thousands)
+            v = num.to_numpy()
+            frac = np.isfinite(v) & (np.round(v) != v)
+            bad[f"unparseable_number:{name}"] = nbad | frac
+            ints = pd.array(np.where(np.isfinite(v) & ~frac, np.round(v), np.nan), dtype="Float64")
+            cols[name] = pd.Series(ints.astype("Int64"))
+        elif column.kind == "bool":
+            parsed, bad[f"unparseable_bool:{name}"] = parse_bools(
+                src, values.true_values, values.false_values
+            )
+            cols[name] = parsed.fillna(False).astype(bool)
+    for reason, mask in raw.pre_bad.items():
+        bad[reason] = bad.get(reason, np.zeros(n, dtype=bool)) | mask
+    return pd.DataFrame(cols), {k: v for k, v in bad.items() if v.any()}
+
+
+def _within_table(
+    raw: _Raw, validator: Any, params: dict[str, Any], default_currency: str | None
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, Any]]:
+    frame, masks = _parse(raw, default_currency)
+    n = len(frame)
+    dup = raw.frame.duplicated(keep="first").to_numpy() if n else np.zeros(0, dtype=bool)
+    if dup.any():
+        masks["duplicate_row"] = dup
+    keep = np.flatnonzero(~dup)
+    outcome = validator.validate(raw.table, frame.iloc[keep], params)
+    for reason, sub in outcome.masks.items():
+        full = np.zeros(n, dtype=bool)
+        full[keep[sub]] = True
+        masks[reason] = masks.get(reason, np.zeros(n, dtype=bool)) | full
+    # an unparseable value is also null after parsing: report it once, as unparseable
+    for reason in list(masks):
+        if reason.startswith("missing_value:"):
+            column = reason.split(":", 1)[1]
+            for kind in ("date", "number", "bool"):
+                masks[reason] = masks[reason] & ~masks.get(
+                    f"unparseable_{kind}:{column}", np.zeros(n, dtype=bool)
+                )
+    masks = {k: v for k, v in masks.items() if v.any()}
+    return frame, masks, outcome.summary()
+
+
+def _ok(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
+    bad = np.zeros(n, dtype=bool)
+    for m in masks.values():
+        bad |= m
+    return ~bad
+
+
+def _flag(masks: dict[str, np.ndarray], reason: str, mask: np.ndarray) -> None:
+    if mask.any():
+        masks[reason] = masks.get(reason, np.zeros(len(mask), dtype=bool)) | mask
+
+
+def _cross_table(
+    typed: dict[str, pd.DataFrame], masks: dict[str, dict[str, np.ndarray]], rules: RulesConfig
+) -> None:
+    """Reference checks between tables, applied to rows that passed their own table's checks."""
+    accepted_ids: dict[str, pd.Series] = {}
+    all_ids: dict[str, pd.Series] = {}
+
+    def _debtor_check(table: str) -> None:
+        frame = typed[table]
+        ok = _ok(masks[table], len(frame))
+        ids = frame["debtor_id"]
+        if "debtors" in typed:
+            known_any, known_ok = all_ids["debtors"], accepted_ids["debtors"]
+        elif table == "payments" and "invoices" in typed:
+            known_any = typed["invoices"]["debtor_id"]
+            known_ok = known_any
+        else:
+            return
+        in_any = ids.isin(known_any).to_numpy(dtype=bool, na_value=False)
+        in_ok = ids.isin(known_ok).to_numpy(dtype=bool, na_value=False)
+        _flag(masks[table], "unknown_debtor", ok & ~in_any)
+        _flag(masks[table], "debtor_quarantined", ok & in_any & ~in_ok)
+
+    if "debtors" in typed:
+        d = typed["debtors"]
+        all_ids["debtors"] = d["debtor_id"].dropna()
+        accepted_ids["debtors"] = d["debtor_id"][_ok(masks["debtors"], len(d))]
+    for table in ("invoices", "events", "statements"):
+        if table in typed:
+            _debtor_check(table)
+    if "payments" not in typed:
+        return
+    _debtor_check("payments")
+    pay = typed["payments"]
+    if "invoices" not in typed:
+        return
+    inv = typed["invoices"]
+    inv_ok = _ok(masks["invoices"], len(inv))
+    accepted_inv = inv.loc[inv_ok, ["invoice_id", "debtor_id", "amount"]].drop_duplicates("invoice_id")
+    ok = _ok(masks["payments"], len(pay))
+    allocated = pay["invoice_id"].notna().to_numpy()
+    in_any = pay["invoice_id"].isin(inv["invoice_id"].dropna()).to_numpy(dtype=bool, na_value=False)
+    in_ok = pay["invoice_id"].isin(accepted_inv["invoice_id"]).to_numpy(dtype=bool, na_value=False)
+    _flag(masks["payments"], "unknown_invoice", ok & allocated & ~in_any)
+    _flag(masks["payments"], "invoice_quarantined", ok & allocated & in_any & ~in_ok)
+    ok = _ok(masks["payments"], len(pay))
+    rows = np.flatnonzero(ok & allocated)
+    if not len(rows):
+        return
+    sub = pd.DataFrame(
+        {
+            "row": rows,
+            "invoice_id": pay["invoice_id"].to_numpy()[rows],
+            "debtor_id": pay["debtor_id"].to_numpy()[rows],
+            "paid_on": pay["paid_on"].to_numpy()[rows],
+            "payment_id": pay["payment_id"].to_numpy()[rows],
+            "amount": pay["amount"].to_numpy()[rows],
+        }
+    )
+    sub = sub.merge(
+        accepted_inv.rename(columns={"debtor_id": "invoice_debtor", "amount": "invoice_amount"}),
+        on="invoice_id",
+        how="left",
+    )
+    mismatch = np.zeros(len(pay), dtype=bool)
+    mismatch[sub["row"].to_numpy()] = (sub["debtor_id"] != sub["invoice_debtor"]).to_numpy(
+        dtype=bool, na_value=False
+    )
+    _flag(masks["payments"], "debtor_mismatch", mismatch)
+    sub = sub.loc[~mismatch[sub["row"].to_numpy()]].sort_values(
+        ["invoice_id", "paid_on", "payment_id"], kind="stable"
+    )
+    paid_so_far = sub.groupby("invoice_id", sort=False)["amount"].cumsum()
+    limit = sub["invoice_amount"] * (1 + rules.overpayment_tolerance) + rules.overpayment_tolerance_abs
+    over = np.zeros(len(pay), dtype=bool)
+    over[sub["row"].to_numpy()[(paid_so_far > limit).to_numpy()]] = True
+    _flag(masks["payments"], "overpays_invoice", over)
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def _reasons(masks: dict[str, np.ndarray], n: int) -> pd.Series:
+    """One ``"; "``-joined reason per rejected row (``<NA>`` for accepted rows), reasons sorted."""
+    bad = ~_ok(masks, n)
+    idx = np.flatnonzero(bad)
+    text = np.full(len(idx), "", dtype=object)
+    for reason in sorted(masks):
+        hit = masks[reason][idx]
+        text[hit] = np.where(text[hit] == "", reason, text[hit] + "; " + reason)
+    out = pd.Series(pd.NA, index=range(n), dtype="string")
+    out.iloc[idx] = text
+    return out
+
+
+def _quarantine_frame(raw: _Raw, reasons: pd.Series, rejected: np.ndarray) -> pd.DataFrame:
+    cols = list(raw.frame.columns)
+    rows = np.flatnonzero(rejected)
+    frame = raw.frame.iloc[rows].reset_index(drop=True)
+    q = pd.DataFrame(
+        {
+            "source_file": pd.Series([str(raw.file)] * len(rows), dtype="string"),
+            "source_row": pd.Series(raw.source_row[rows], dtype="int64"),
+            "reason": reasons.iloc[rows].reset_index(drop=True).astype("string"),
+        }
+    )
+    for c in cols:
+        col = frame[c]
+        q[c] = (
+            col.astype("string")
+            if not pd.api.types.is_datetime64_any_dtype(col.dtype)
+            else col.dt.strftime("%Y-%m-%d")
+        )
+    q["raw_line"] = pd.Series(pd.NA, index=range(len(q)), dtype="string")
+    if raw.malformed is not None and len(raw.malformed):
+        extra = pd.DataFrame(
+            {
+                "source_file": pd.Series([str(raw.file)] * len(raw.malformed), dtype="string"),
+                "source_row": raw.malformed["source_row"].astype("int64").to_numpy(),
+                "reason": pd.Series(["malformed_row"] * len(raw.malformed), dtype="string"),
+                "raw_line": raw.malformed["raw_line"].astype("string").to_numpy(),
+            }
+        )
+        q = pd.concat([q, extra], ignore_index=True)
+        q = q.sort_values("source_row", kind="stable").reset_index(drop=True)
+    return q
+
+
+def _reason_counts(reasons: pd.Series) -> dict[str, int]:
+    if reasons.empty:
+        return {}
+    counts = reasons.str.split("; ").explode().value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items())}
+
+
+def _publish(
+    out: Path,
+    accepted: dict[str, pd.DataFrame],
+    quarantine: dict[str, pd.DataFrame],
+    manifest: dict[str, Any],
+    validator: Any,
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    outputs: dict[str, str] = {}
+    for table in TABLES:  # stale outputs of an earlier run into the same folder would mislead
+        if table not in accepted:
+            (out / f"{table}.parquet").unlink(missing_ok=True)
+            (out / "quarantine" / f"{table}.csv").unlink(missing_ok=True)
+    for table, frame in accepted.items():
+        path = write_parquet_atomic(frame, out / f"{table}.parquet")
+        outputs[f"{table}.parquet"] = sha256_file(path)
+        qpath = write_csv_atomic(quarantine[table], out / "quarantine" / f"{table}.csv")
+        outputs[f"quarantine/{table}.csv"] = sha256_file(qpath)
+    manifest["outputs"] = outputs
+    docs = validator.build_docs()
+    manifest["data_docs"] = str(docs.relative_to(out)) if docs is not None else None
+    write_text_atomic(json.dumps(manifest, indent=2, sort_keys=False) + "\n", out / "manifest.json")
