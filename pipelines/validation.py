@@ -96,7 +96,7 @@ class Validator:
                     "class_name": "SiteBuilder",
                     "store_backend": {
                         "class_name": "TupleFilesystemStoreBackend",
-                        "base_directory": str(docs_dir),
+                        "base_directory": str(Path(docs_dir).resolve()),
                     },
                     "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
                 },

@@ -1,0 +1,150 @@
+"""``ews ingest``: read, validate and quarantine a source into canonical Parquet tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.config import ConfigError, load_config
+from pipelines.config.source import Model as SourceConfig
+
+HELP = """Read payment histories, validate them with Great Expectations and write canonical tables.
+
+Either give files that already use the canonical column names (--invoices/--payments/...), or a
+source config (--source conf/sources/NAME.yaml) that maps another export; see conf/sources/README.md.
+
+Writes OUT/<table>.parquet (accepted rows), OUT/quarantine/<table>.csv (every rejected row with its
+reason), OUT/manifest.json (rows in/accepted/quarantined, input hashes) and OUT/data_docs/index.html.
+
+Exit code 0: ingested (even if rows were quarantined). Exit code 2: a table-level failure (missing
+file or column, empty file, wrong delimiter or encoding) or a bad config; the message says the fix.
+"""
+
+
+def _parse_paths(items: list[str]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for item in items:
+        if "=" not in item:
+            raise typer.BadParameter(
+                f"--path {item!r}: expected NAME=FILE, e.g. uci_wide=../shared/data/uci.csv"
+            )
+        key, value = item.split("=", 1)
+        out[key.strip()] = Path(value.strip())
+    return out
+
+
+def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
+    """Rows in / accepted / quarantined per table, and where the outputs are."""
+    table = Table(title=f"ingest {manifest['source']['name']} (as of {manifest['as_of']})")
+    for col in ("table", "rows in", "accepted", "quarantined", "top reasons"):
+        table.add_column(col, justify="right" if col.startswith(("rows", "acc", "quar")) else "left")
+    for name, t in manifest["tables"].items():
+        top = sorted(t["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        table.add_row(
+            name,
+            f"{t['rows_in']:,}",
+            f"{t['rows_accepted']:,}",
+            f"{t['rows_quarantined']:,}",
+            ", ".join(f"{k} ({v})" for k, v in top),
+        )
+    console.print(table)
+    if out is not None:
+        console.print(f"tables:     {out}/<table>.parquet")
+        console.print(f"quarantine: {out}/quarantine/<table>.csv")
+        console.print(f"manifest:   {out}/manifest.json")
+        if manifest.get("data_docs"):
+            console.print(f"data docs:  {out / manifest['data_docs']}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("ingest", help=HELP)
+    def ingest(
+        out: Path = typer.Option(..., "--out", help="output folder (created; earlier outputs replaced)"),
+        source: Path | None = typer.Option(None, "--source", help="source config YAML (kind: source)"),
+        invoices: Path | None = typer.Option(None, "--invoices", help="canonical invoices CSV/Parquet"),
+        payments: Path | None = typer.Option(None, "--payments", help="canonical payments CSV/Parquet"),
+        debtors: Path | None = typer.Option(
+            None, "--debtors", help="canonical debtors CSV/Parquet (optional)"
+        ),
+        events: Path | None = typer.Option(None, "--events", help="canonical events CSV/Parquet (optional)"),
+        statements: Path | None = typer.Option(None, "--statements", help="canonical statements CSV/Parquet"),
+        path: list[str] = typer.Option(  # noqa: B008
+            [],
+            "--path",
+            help="with --source: override an input path, NAME=FILE (table, ar_export or uci_wide)",
+        ),
+        as_of: str | None = typer.Option(
+            None, "--as-of", help="YYYY-MM-DD; rows dated after it are quarantined. Default: today (UTC)"
+        ),
+        currency: str | None = typer.Option(
+            None, "--currency", help="ISO-4217 for empty currency cells (files mode)"
+        ),
+        docs: bool = typer.Option(True, "--docs/--no-docs", help="build Great Expectations Data Docs (HTML)"),
+    ) -> None:
+        from pipelines.ingest import TableError, ingest_files, ingest_source
+
+        console = Console(stderr=False)
+        err = Console(stderr=True)
+
+        def fail(message: str) -> None:
+            err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2)
+
+        as_of_date = None
+        if as_of:
+            try:
+                as_of_date = dt.date.fromisoformat(as_of)
+            except ValueError:
+                fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD")
+        files = {
+            k: v
+            for k, v in {
+                "invoices": invoices,
+                "payments": payments,
+                "debtors": debtors,
+                "events": events,
+                "statements": statements,
+            }.items()
+            if v is not None
+        }
+        if source is not None and files:
+            fail("give either --source or table files (--invoices ...), not both")
+        if source is None and not files:
+            fail("nothing to ingest: give --source conf/sources/NAME.yaml or --invoices F --payments F ...")
+        if path and source is None:
+            fail("--path only applies to --source")
+        try:
+            with console.status("ingesting ...") as status:
+
+                def progress(msg: str) -> None:
+                    status.update(f"ingest: {msg} ...")
+
+                if source is not None:
+                    cfg = load_config(source, expect=SourceConfig)
+                    if path:
+                        cfg = cfg.with_paths(_parse_paths(path))
+                    if not docs:
+                        cfg = cfg.model_copy(
+                            update={"rules": cfg.rules.model_copy(update={"data_docs": False})}
+                        )
+                    result = ingest_source(cfg, out, as_of=as_of_date, progress=progress)
+                else:
+                    from pipelines.config.source import RulesConfig
+
+                    result = ingest_files(
+                        files,
+                        out,
+                        as_of=as_of_date,
+                        settings=RulesConfig(data_docs=docs),
+                        default_currency=currency,
+                        progress=progress,
+                    )
+        except (TableError, ConfigError) as exc:
+            fail(str(exc))
+        except ValueError as exc:  # e.g. --path naming an input the source does not have
+            fail(str(exc))
+        print_summary(console, result.manifest, out)
