@@ -465,7 +465,10 @@ def history(name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None) -> 
             )
     columns = ["at", "version", "event", "by", "mode", "reason", "previous"]
     frame = pd.DataFrame(rows, columns=columns)
-    return frame.sort_values(["at", "version"], kind="stable", ignore_index=True)
+    # same instant: the old champion retires before the new one takes over
+    rank = frame["event"].map({CHALLENGER: 0, "gate_failed": 1, "retired": 2, CHAMPION: 3}).fillna(4)
+    order = frame.assign(_rank=rank).sort_values(["at", "_rank"], kind="stable").index
+    return frame.loc[order].reset_index(drop=True)
 
 
 def champion_on(

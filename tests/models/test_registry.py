@@ -1,0 +1,151 @@
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from datetime import UTC, datetime
+
+import lightgbm as lgb
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from model_frames import make_modelling_frame
+
+from models import registry
+from models.evaluate import GateThresholds, gate_decision
+from models.split import SplitParams
+from models.train import LGBMParams, TrainParams, train_pd_model
+
+
+@pytest.fixture(scope="module")
+def outcome():
+    frame = make_modelling_frame(n_debtors=800, n_snapshots=8, seed=5)
+    return train_pd_model(
+        frame, TrainParams(lgbm=LGBMParams(n_estimators=30), split=SplitParams(min_defaults=20))
+    )
+
+
+def _log(outcome, **kw):
+    return registry.log_training(
+        outcome,
+        params={"train": {"seed": 42, "lightgbm": {"num_leaves": 15}}, "tags": ["a", "b"]},
+        figures={},
+        tables={"evaluation/segments.csv": outcome.segments},
+        card="# card\n",
+        provenance={"data_hash": "d" * 64, "config_hash": "c" * 64, "git_commit": "abc"},
+        warnings=["feature constant_col dropped: constant on the training rows"],
+        **kw,
+    )
+
+
+def test_log_training_writes_runs_artifacts_and_challenger(mlflow_uri, tmp_path, outcome) -> None:
+    logged = _log(outcome)
+    assert mlflow.get_tracking_uri() == mlflow_uri
+    client = MlflowClient()
+    run = client.get_run(logged.run_id)
+    assert run.data.params["train.lightgbm.num_leaves"] == "15"
+    assert run.data.params["tags"] == '["a", "b"]'
+    assert run.data.metrics["test_auc"] == pytest.approx(outcome.metrics["auc"])
+    assert run.data.metrics["baseline_test_ece"] == pytest.approx(outcome.baseline_metrics["ece"])
+    assert {f"test_{k}" for k in outcome.metrics} <= set(run.data.metrics)
+    assert run.data.tags["ews.data_hash"] == "d" * 64 and run.data.tags["ews.git_commit"] == "abc"
+    assert "constant_col" in run.data.tags["ews.warnings"]
+    children = client.search_runs(
+        [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{logged.run_id}'"
+    )
+    assert {c.info.run_name for c in children} == {"lightgbm", "scorecard"}
+    scorecard_run = client.get_run(logged.child_runs["scorecard"])
+    assert scorecard_run.data.metrics["test_auc"] == pytest.approx(outcome.baseline_metrics["auc"])
+    names = {a.path for a in client.list_artifacts(logged.run_id)}
+    assert {"feature_schema.json", "reference.json", "model_card.md", "provenance.json", "model"} <= names
+    assert {a.path for a in client.list_artifacts(logged.run_id, "model")} >= {"model/booster.txt"}
+    # artifacts live under EWS_MLFLOW_ARTIFACTS (tmp_path), not in the repo
+    assert (tmp_path / "mlartifacts").is_dir() and any((tmp_path / "mlartifacts").rglob("booster.txt"))
+    mv = client.get_model_version("ews-pd", logged.version)
+    assert mv.run_id == logged.run_id
+    assert str(client.get_model_version_by_alias("ews-pd", "challenger").version) == logged.version
+    text = outcome.model.booster_.model_to_string()
+    assert logged.model_sha256 == hashlib.sha256(text.encode()).hexdigest()
+
+
+def test_no_champion_until_gate_passes_then_load(mlflow_uri, outcome) -> None:
+    logged = _log(outcome)
+    with pytest.raises(registry.NoChampionError, match="no alias 'champion'.*ews train"):
+        registry.load_model_version("champion")
+    decision = gate_decision(outcome.metrics, None, GateThresholds(min_auc=0.5, max_ece=0.2))
+    assert registry.record_gate(logged.version, decision, champion_version=None) is True
+    loaded = registry.load_model_version()
+    assert (loaded.version, loaded.alias, loaded.run_id) == (logged.version, "champion", logged.run_id)
+    assert loaded.feature_names == outcome.feature_names
+    assert loaded.categorical_features == ["segment"]
+    assert loaded.reference["top_features"] == outcome.reference["top_features"]
+    assert loaded.metrics["test_auc"] == pytest.approx(outcome.metrics["auc"])
+    assert isinstance(loaded.booster, lgb.Booster)
+    raw = outcome.X_test.reset_index(drop=True).assign(debtor_id="x")
+    X = registry.prepare_X(raw, loaded)
+    np.testing.assert_allclose(loaded.estimator.predict_proba(X)[:, 1], outcome.test["pd"].to_numpy())
+    contrib = loaded.booster.predict(X, pred_contrib=True)
+    assert contrib.shape == (len(X), len(loaded.feature_names) + 1)
+    with pytest.raises(ValueError, match="dpd_max_90d"):
+        registry.prepare_X(raw.drop(columns="dpd_max_90d"), loaded)
+    metrics = registry.score_version(loaded, raw, outcome.test["y"])
+    assert metrics["auc"] == pytest.approx(outcome.metrics["auc"])
+    with pytest.raises(registry.NoChampionError, match="no version '99'"):
+        registry.load_model_version("99")
+
+
+def test_aliases_move_only_when_the_gate_passes_and_history_answers_dates(mlflow_uri, outcome) -> None:
+    th = GateThresholds(min_auc=0.5, max_ece=0.2, max_auc_drop=0.01)
+    t = [datetime(2026, 1, d, 12, tzinfo=UTC) for d in (1, 2, 3, 4)]
+    v1 = _log(outcome).version
+    registry.record_gate(v1, gate_decision(outcome.metrics, None, th), champion_version=None, at=t[0])
+    # v2 is clearly worse than the champion on the same test rows: gate fails, champion stays
+    v2 = _log(outcome).version
+    worse = dict(outcome.metrics, auc=outcome.metrics["auc"] - 0.05)
+    failed = gate_decision(worse, outcome.metrics, th)
+    assert registry.record_gate(v2, failed, champion_version=v1, who="ci", at=t[1]) is False
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias("ews-pd", "champion").version) == v1
+    assert str(client.get_model_version_by_alias("ews-pd", "challenger").version) == v2
+    tags = client.get_model_version("ews-pd", v2).tags
+    assert tags["ews.gate"] == "failed" and tags["ews.gate.champion.version"] == v1
+    assert float(tags["ews.gate.champion.auc"]) == pytest.approx(outcome.metrics["auc"], abs=1e-6)
+    assert "FAIL test_auc" in tags["ews.gate.reasons"] and tags["ews.gate.by"] == "ci"
+    # v3 passes within the margin: champion moves, v1 is retired
+    v3 = _log(outcome).version
+    ok = gate_decision(outcome.metrics, outcome.metrics, th)
+    assert registry.record_gate(v3, ok, champion_version=v1, at=t[2]) is True
+    assert str(client.get_model_version_by_alias("ews-pd", "champion").version) == v3
+    # manual override back to v2, with a reason
+    with pytest.raises(ValueError, match="needs a reason"):
+        registry.promote(v2, "  ")
+    previous = registry.promote(v2, "regulator asked for the v2 feature set", who="anna", at=t[3])
+    assert previous == v3
+    assert str(client.get_model_version_by_alias("ews-pd", "champion").version) == v2
+    tags = client.get_model_version("ews-pd", v2).tags
+    assert tags["ews.promotion.by"] == "anna" and tags["ews.promotion.reason"].startswith("regulator")
+    assert registry.champion_on("2025-12-31") is None
+    assert registry.champion_on(datetime(2026, 1, 2, 13, tzinfo=UTC)) == v1
+    assert registry.champion_on("2026-01-03T12:00:00") == v3
+    assert registry.champion_on(pd.Timestamp("2026-02-01", tz="UTC")) == v2
+    events = registry.history()
+    flow = events[events["event"].isin(["champion", "retired", "gate_failed"])][["version", "event"]]
+    assert flow.values.tolist() == [
+        [v1, "champion"],
+        [v2, "gate_failed"],
+        [v1, "retired"],
+        [v3, "champion"],
+        [v3, "retired"],
+        [v2, "champion"],
+    ]
+    listing = registry.list_versions().set_index("version")
+    assert listing.loc[v2, "aliases"] == "champion" and listing.loc[v3, "aliases"] == "challenger"
+    assert listing.loc[v1, "gate"] == "passed" and listing.loc[v2, "gate"] == "failed"
+    assert listing.loc[v1, "champion_periods"] == "2026-01-01 12:00..2026-01-03 12:00"
+    assert listing.loc[v2, "champion_periods"] == "2026-01-04 12:00..now"
+
+
+def test_loaded_model_is_frozen_dataclass() -> None:
+    assert dataclasses.is_dataclass(registry.LoadedModel)
+    assert registry.LoadedModel.__dataclass_params__.frozen
