@@ -1,0 +1,165 @@
+"""``kind: train`` -- snapshots, out-of-time split, model settings, calibration and promotion gate.
+
+``conf/train.yaml`` is the shipped default. The whole resolved model is logged to MLflow as params,
+and :meth:`Model.to_params` turns it into the typed parameters ``models.train`` receives.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import pandas as pd
+from pydantic import Field, model_validator
+
+from pipelines.config import ConfigModel
+
+if TYPE_CHECKING:  # the model packages import LightGBM/scikit-learn: only load them when converting
+    from models.evaluate import GateThresholds
+    from models.scorecard import ScorecardParams
+    from models.split import SplitParams
+    from models.train import LGBMParams, TrainParams
+
+KIND = "train"
+
+
+class SnapshotsConfig(ConfigModel):
+    """Month-end as-of dates to build. Empty ``start`` = the first month-end with
+    ``min_history_months`` of history after the earliest invoice/statement; empty ``end`` = the last
+    month-end covered by the data."""
+
+    start: date | None = None
+    end: date | None = None
+    min_history_months: int = Field(3, ge=0, description="months of history before the first snapshot")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SnapshotsConfig:
+        if self.start and self.end and self.end < self.start:
+            raise ValueError(f"snapshots.end {self.end} is before snapshots.start {self.start}")
+        return self
+
+
+class SplitConfig(ConfigModel):
+    """Out-of-time windows, counted in snapshots back from the test snapshot."""
+
+    test_as_of: date | None = Field(None, description="empty = latest snapshot with a fully observed horizon")
+    calibration_snapshots: int = Field(3, ge=1)
+    validation_snapshots: int = Field(2, ge=1, description="last training snapshots, for early stopping")
+    train_snapshots: int | None = Field(None, ge=2, description="empty = every earlier snapshot")
+    gap_snapshots: int = Field(0, ge=0, description="unused snapshots between windows")
+    min_defaults: int = Field(30, ge=1, description="fewest default labels accepted per window")
+
+    def to_params(self) -> SplitParams:
+        from models.split import SplitParams
+
+        return SplitParams(
+            test_as_of=pd.Timestamp(self.test_as_of) if self.test_as_of else None,
+            calibration_snapshots=self.calibration_snapshots,
+            validation_snapshots=self.validation_snapshots,
+            train_snapshots=self.train_snapshots,
+            gap_snapshots=self.gap_snapshots,
+            min_defaults=self.min_defaults,
+        )
+
+    @model_validator(mode="after")
+    def _train_longer_than_validation(self) -> SplitConfig:
+        if self.train_snapshots is not None and self.train_snapshots <= self.validation_snapshots:
+            raise ValueError(
+                f"train_snapshots ({self.train_snapshots}) must exceed validation_snapshots "
+                f"({self.validation_snapshots})"
+            )
+        return self
+
+
+class LightGBMConfig(ConfigModel):
+    """Compact, regularised trees (nightly SHAP cost grows with trees x leaves x depth^2)."""
+
+    n_estimators: int = Field(300, ge=1, le=5000, description="ceiling; early stopping picks the count")
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2, le=255)
+    max_depth: int = Field(5, ge=1, le=16)
+    min_child_samples: int = Field(100, ge=1)
+    reg_lambda: float = Field(5.0, ge=0)
+    reg_alpha: float = Field(0.0, ge=0)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    min_split_gain: float = Field(0.0, ge=0)
+    cat_smooth: float = Field(20.0, ge=0)
+    early_stopping_rounds: int = Field(30, ge=1)
+    refit_with_validation: bool = True
+    n_jobs: int = Field(2, ge=1)
+
+    def to_params(self) -> LGBMParams:
+        from models.train import LGBMParams
+
+        return LGBMParams(**self.model_dump())
+
+
+class ScorecardConfig(ConfigModel):
+    max_n_prebins: int = Field(20, ge=2)
+    min_prebin_size: float = Field(0.05, gt=0, lt=0.5)
+    max_n_bins: int = Field(8, ge=2)
+    C: float = Field(1.0, gt=0)
+
+    def to_params(self) -> ScorecardParams:
+        from models.scorecard import ScorecardParams
+
+        return ScorecardParams(**self.model_dump())
+
+
+class CalibrationConfig(ConfigModel):
+    method: Literal["auto", "isotonic", "sigmoid"] = Field(
+        "auto", description="auto = lower cross-validated Brier within the calibration window"
+    )
+    folds: int = Field(5, ge=2, le=20)
+
+
+class GateConfig(ConfigModel):
+    min_auc: float = Field(0.70, ge=0, le=1)
+    max_ece: float = Field(0.02, ge=0, le=1)
+    max_auc_drop: float = Field(0.005, ge=0, le=1, description="vs champion on the same test window")
+    max_ece_increase: float = Field(0.01, ge=0, le=1, description="vs champion on the same test window")
+
+    def to_params(self) -> GateThresholds:
+        from models.evaluate import GateThresholds
+
+        return GateThresholds(**self.model_dump())
+
+
+class FeaturesConfig(ConfigModel):
+    exclude: tuple[str, ...] = Field((), description="feature columns never used by the model")
+    categorical: tuple[str, ...] = ("segment", "country")
+    segment_column: str = Field("segment", description="column for the by-segment evaluation table")
+
+
+class Model(ConfigModel):
+    kind: Literal["train"] = "train"
+    project: Path = Field(Path("conf/ews.yaml"), description="project config (paths, default definition)")
+    model_name: str = Field("ews-pd", min_length=1, description="MLflow registered model name")
+    experiment: str = Field("ews-train", min_length=1)
+    seed: int = 42
+    snapshots: SnapshotsConfig = SnapshotsConfig()
+    split: SplitConfig = SplitConfig()
+    features: FeaturesConfig = FeaturesConfig()
+    lightgbm: LightGBMConfig = LightGBMConfig()
+    scorecard: ScorecardConfig = ScorecardConfig()
+    calibration: CalibrationConfig = CalibrationConfig()
+    gate: GateConfig = GateConfig()
+    reference_features: int = Field(10, ge=1, description="top features kept in reference.json for drift")
+
+    def to_params(self) -> TrainParams:
+        from models.train import TrainParams
+
+        return TrainParams(
+            split=self.split.to_params(),
+            lgbm=self.lightgbm.to_params(),
+            scorecard=self.scorecard.to_params(),
+            calibration=self.calibration.method,
+            calibration_folds=self.calibration.folds,
+            exclude=tuple(self.features.exclude),
+            categorical=tuple(self.features.categorical),
+            segment_column=self.features.segment_column,
+            reference_features=self.reference_features,
+            seed=self.seed,
+        )

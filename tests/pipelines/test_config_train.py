@@ -1,0 +1,65 @@
+"""``kind: train`` config: shipped file, typed params, invalid examples with actionable messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_config import INVALID  # the shared table of invalid examples (tests/pipelines/test_config.py)
+
+from pipelines.config import ConfigError, load_config
+from pipelines.config.train import Model as TrainConfig
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+ROOT = CONF.parents[1]
+
+TRAIN_INVALID = {
+    "train_unknown_key.yaml": ["train_unknown_key.yaml", "lightgbm.num_leafs", "unknown key"],
+    "train_bad_calibration.yaml": [
+        "train_bad_calibration.yaml",
+        "calibration.method",
+        "'isotonic'",
+        "'platt'",
+    ],
+    "train_split_order.yaml": [
+        "train_split_order.yaml",
+        "train_snapshots (3) must exceed validation_snapshots (3)",
+    ],
+    "train_bad_dates.yaml": [
+        "train_bad_dates.yaml",
+        "snapshots",
+        "2024-06-30 is before snapshots.start 2025-06-30",
+    ],
+}
+INVALID.update(TRAIN_INVALID)
+
+
+@pytest.mark.parametrize("name", sorted(TRAIN_INVALID))
+def test_invalid_train_config_names_file_and_key(name: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(CONF / "invalid" / name)
+    for fragment in TRAIN_INVALID[name]:
+        assert fragment in str(info.value)
+
+
+def test_shipped_train_config_is_the_default() -> None:
+    shipped = load_config(ROOT / "conf" / "train.yaml", expect=TrainConfig)
+    assert shipped == TrainConfig()
+
+
+def test_custom_values_reach_typed_params() -> None:
+    cfg = load_config(CONF / "valid" / "train_custom.yaml", expect=TrainConfig)
+    params = cfg.to_params()
+    assert params.seed == 7
+    assert params.split.test_as_of == pd.Timestamp("2025-03-31")
+    assert (params.split.calibration_snapshots, params.split.gap_snapshots, params.split.train_snapshots) == (
+        2,
+        1,
+        6,
+    )
+    assert (params.lgbm.n_estimators, params.lgbm.num_leaves, params.lgbm.max_depth) == (50, 7, 3)
+    assert params.lgbm.reg_lambda == 5.0  # default kept
+    assert (params.calibration, params.calibration_folds) == ("isotonic", 3)
+    gate = cfg.gate.to_params()
+    assert (gate.min_auc, gate.max_ece, gate.max_auc_drop) == (0.6, 0.05, 0.0)
