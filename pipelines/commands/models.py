@@ -1,0 +1,136 @@
+"""``ews models list|history|promote|champion-on``: the champion/challenger registry in MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+MODEL_HELP = "registered model name in MLflow"
+PROJECT_HELP = "project config (MLflow URI); MLFLOW_TRACKING_URI overrides it"
+
+
+def _uri(project: Path) -> str | None:
+    from pipelines.config import load_config
+    from pipelines.config.project import Model as ProjectConfig
+
+    if not project.exists():
+        return None
+    return load_config(project, expect=ProjectConfig).paths.mlflow_tracking_uri
+
+
+def register(app: typer.Typer) -> None:
+    models_app = typer.Typer(
+        help="Model registry: versions, aliases (champion / challenger), promotions and their history.",
+        no_args_is_help=True,
+    )
+    app.add_typer(models_app, name="models")
+
+    @models_app.command("list")
+    def list_command(
+        name: str = typer.Option("ews-pd", help=MODEL_HELP),
+        project: Path = typer.Option(Path("conf/ews.yaml"), help=PROJECT_HELP),
+    ) -> None:
+        """Versions with aliases, test AUC/ECE, gate outcome and the periods each was champion."""
+        from models.registry import list_versions
+
+        frame = list_versions(name, tracking_uri=_uri(project))
+        console = Console(width=200)
+        if frame.empty:
+            console.print(f"no versions of {name!r} yet: run `ews train --data DIR`")
+            return
+        table = Table(title=f"{name} versions")
+        for col in (
+            "version",
+            "aliases",
+            "created",
+            "test_as_of",
+            "test_auc",
+            "test_ece",
+            "gate",
+            "champion_periods",
+        ):
+            table.add_column(col)
+        for row in frame.itertuples():
+            table.add_row(
+                row.version,
+                row.aliases,
+                row.created.strftime("%Y-%m-%d %H:%M"),
+                row.test_as_of,
+                f"{row.test_auc:.4f}",
+                f"{row.test_ece:.4f}",
+                row.gate,
+                row.champion_periods,
+            )
+        console.print(table)
+
+    @models_app.command("history")
+    def history_command(
+        name: str = typer.Option("ews-pd", help=MODEL_HELP),
+        project: Path = typer.Option(Path("conf/ews.yaml"), help=PROJECT_HELP),
+    ) -> None:
+        """Every registry decision, oldest first: new challenger, gate failed, champion, retired."""
+        from models.registry import history
+
+        frame = history(name, tracking_uri=_uri(project))
+        console = Console(width=200)
+        if frame.empty:
+            console.print(f"no history for {name!r} yet")
+            return
+        table = Table(title=f"{name} decisions")
+        for col in ("at", "version", "event", "by", "mode", "previous", "reason"):
+            table.add_column(col)
+        for row in frame.itertuples():
+            table.add_row(
+                row.at.strftime("%Y-%m-%d %H:%M:%S"),
+                row.version,
+                row.event,
+                row.by,
+                row.mode,
+                row.previous,
+                row.reason,
+            )
+        console.print(table)
+
+    @models_app.command("champion-on")
+    def champion_on_command(
+        when: str = typer.Argument(..., help="date or timestamp, e.g. 2026-03-31 or 2026-03-31T12:00 (UTC)"),
+        name: str = typer.Option("ews-pd", help=MODEL_HELP),
+        project: Path = typer.Option(Path("conf/ews.yaml"), help=PROJECT_HELP),
+    ) -> None:
+        """Which version held the champion alias at WHEN (a bare date means the end of that day, UTC)."""
+        import pandas as pd
+
+        from models.registry import champion_on
+
+        try:
+            moment = pd.Timestamp(when)
+        except ValueError:
+            typer.secho(f"error: {when!r} is not a date/time; use YYYY-MM-DD[THH:MM]", fg="red", err=True)
+            raise typer.Exit(2) from None
+        if len(when) == 10:
+            moment = moment + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+        version = champion_on(moment, name, tracking_uri=_uri(project))
+        if version is None:
+            typer.echo(f"no champion of {name} at {moment}")
+            raise typer.Exit(1)
+        typer.echo(version)
+
+    @models_app.command("promote")
+    def promote_command(
+        version: str = typer.Argument(..., help="model version number to make champion"),
+        reason: str = typer.Option(..., "--reason", help="why (recorded on the version with who and when)"),
+        name: str = typer.Option("ews-pd", help=MODEL_HELP),
+        project: Path = typer.Option(Path("conf/ews.yaml"), help=PROJECT_HELP),
+    ) -> None:
+        """Manual override: move `champion` to VERSION, bypassing the gate; logged as model-version tags."""
+        from models.registry import promote
+
+        try:
+            previous = promote(version, reason, name=name, tracking_uri=_uri(project))
+        except (ValueError, LookupError) as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"{name} v{version} is champion (previous: {previous or 'none'}); reason recorded")

@@ -1,0 +1,64 @@
+"""``ews train``: run the train flow on a data dir and print the outcome."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train_command(
+        data: Path = typer.Option(
+            ...,
+            "--data",
+            help="data dir with canonical files (invoices/payments/debtors/events[.parquet|.csv])",
+        ),
+        config: Path = typer.Option(
+            Path("conf/train.yaml"),
+            "--config",
+            help="train config (kind: train): snapshots, out-of-time split, LightGBM, calibration, gate.",
+        ),
+    ) -> None:
+        """Train, calibrate and evaluate a PD model, log it to MLflow and register it as `challenger`.
+
+        Builds month-end snapshots (features + labels), splits them out of time (train, then
+        calibration, then the latest fully observed snapshot as test), fits LightGBM and a WoE
+        scorecard baseline, and moves the `champion` alias when the promotion gate in the config
+        passes. MLflow: MLFLOW_TRACKING_URI, else paths.mlflow_tracking_uri of the project config.
+        """
+        from pipelines.flows.train import run_train
+
+        console = Console(stderr=False)
+        if not data.is_dir():
+            typer.secho(f"error: --data {data} is not a folder of canonical files", fg="red", err=True)
+            raise typer.Exit(2)
+        try:
+            with console.status(f"training on {data} (ingest, snapshots, fit, calibrate, log) ..."):
+                result = run_train(data, config)
+        except (ValueError, LookupError) as exc:
+            typer.secho(
+                f"error: {str(exc).splitlines()[0] if len(str(exc)) > 400 else exc}", fg="red", err=True
+            )
+            raise typer.Exit(2) from None
+        table = Table(title=f"ews-pd v{result.version}  (run {result.run_id[:12]})")
+        table.add_column("metric")
+        table.add_column("LightGBM (calibrated)", justify="right")
+        table.add_column("scorecard baseline", justify="right")
+        for key, value in result.metrics.items():
+            table.add_row(f"test_{key}", f"{value:.4f}", f"{result.baseline_metrics[key]:.4f}")
+        console.print(table)
+        console.print(
+            f"test snapshot {result.plan['test'][0]}; calibration {', '.join(result.plan['calibration'])}"
+        )
+        if result.dropped:
+            console.print(f"[yellow]dropped features[/]: {result.dropped}")
+        verdict = (
+            "[green]passed: now champion[/]" if result.promoted else "[yellow]failed: champion unchanged[/]"
+        )
+        console.print(f"gate {verdict}")
+        for reason in result.gate_reasons:
+            console.print(f"  - {reason}")

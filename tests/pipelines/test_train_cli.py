@@ -1,0 +1,79 @@
+"""``ews models ...`` and ``ews train`` argument handling, against MLflow in tmp_path."""
+
+from __future__ import annotations
+
+import importlib.util
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from models import registry
+from models.evaluate import GateThresholds, gate_decision
+from models.split import SplitParams
+from models.train import LGBMParams, TrainParams, train_pd_model
+from pipelines.cli import app
+
+_spec = importlib.util.spec_from_file_location(
+    "model_frames", Path(__file__).resolve().parents[1] / "models" / "model_frames.py"
+)
+model_frames = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(model_frames)
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def outcome():
+    frame = model_frames.make_modelling_frame(n_debtors=600, n_snapshots=8, seed=9)
+    return train_pd_model(
+        frame, TrainParams(lgbm=LGBMParams(n_estimators=20), split=SplitParams(min_defaults=10))
+    )
+
+
+def _log(outcome) -> str:
+    return registry.log_training(
+        outcome, params={}, figures={}, tables={}, card="# c\n", provenance={"git_commit": "x"}, warnings=[]
+    ).version
+
+
+def test_models_commands_on_an_empty_registry(mlflow_uri) -> None:
+    result = runner.invoke(app, ["models", "list"])
+    assert result.exit_code == 0 and "no versions of 'ews-pd' yet" in result.output
+    result = runner.invoke(app, ["models", "champion-on", "2026-01-01"])
+    assert result.exit_code == 1 and "no champion" in result.output
+    result = runner.invoke(app, ["models", "promote", "3", "--reason", "x"])
+    assert result.exit_code == 2 and "has no version '3'" in result.output
+
+
+def test_list_promote_history_and_champion_on(mlflow_uri, outcome) -> None:
+    v1, v2 = _log(outcome), _log(outcome)
+    th = GateThresholds(min_auc=0.5, max_ece=0.5)
+    registry.record_gate(
+        v1,
+        gate_decision(outcome.metrics, None, th),
+        champion_version=None,
+        at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    result = runner.invoke(
+        app, ["models", "promote", v2, "--reason", "challenger reviewed by the model committee"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"v{v2} is champion (previous: {v1})" in result.output
+    listing = runner.invoke(app, ["models", "list"])
+    assert listing.exit_code == 0
+    assert (
+        "challenger,champion" in listing.output and "passed" in listing.output and "manual" in listing.output
+    )
+    history = runner.invoke(app, ["models", "history"])
+    assert "retired" in history.output and "model committee" in history.output
+    on = runner.invoke(app, ["models", "champion-on", "2026-01-02"])
+    assert on.exit_code == 0 and on.output.strip() == v1
+    missing_reason = runner.invoke(app, ["models", "promote", v1])
+    assert missing_reason.exit_code == 2 and "--reason" in missing_reason.output
+
+
+def test_train_command_rejects_a_missing_data_dir(tmp_path) -> None:
+    result = runner.invoke(app, ["train", "--data", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "is not a folder" in result.output
