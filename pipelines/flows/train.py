@@ -1,0 +1,380 @@
+"""The ``train`` Prefect flow: ingest -> validate -> snapshots (features + labels) -> fit LightGBM and
+the scorecard -> calibrate -> evaluate -> log to MLflow -> register as ``challenger`` -> gate ->
+``champion``.
+
+Tasks are coarse (one per step). The modelling itself is ``models.train.train_pd_model`` (pure);
+MLflow access is ``models.registry``. ``run_train`` is the plain-Python entry used by the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from pipelines.config import config_hash, load_config
+from pipelines.config.project import Model as ProjectConfig
+from pipelines.config.train import Model as TrainConfig
+
+__all__ = [
+    "DataError",
+    "TrainResult",
+    "build_dataset",
+    "data_window",
+    "git_commit",
+    "load_project",
+    "run_train",
+    "snapshot_dates",
+    "train",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class DataError(ValueError):
+    """The data dir cannot support a training (no ledger, no history, too few defaults...)."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training produced: MLflow run, registered version, gate outcome and test figures."""
+
+    run_id: str
+    version: str
+    promoted: bool
+    gate_reasons: tuple[str, ...]
+    champion_before: str | None
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    model_sha256: str
+    plan: dict[str, list[str]]
+    dropped: dict[str, str]
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+
+def git_commit(root: Path = ROOT) -> str:
+    """``HEAD`` commit of the code (``+dirty`` when tracked files changed), or ``unknown``."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
+
+
+def data_window(portfolio: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First activity date (earliest invoice issue / statement period end) and last date seen in any
+    table (issue, payment, event, statement dates)."""
+    firsts, lasts = [], []
+    cols = {
+        "invoices": ("issue_date", ["issue_date"]),
+        "statements": ("period_end", ["period_end"]),
+        "payments": (None, ["paid_on"]),
+        "events": (None, ["event_date"]),
+    }
+    for table, (first_col, last_cols) in cols.items():
+        frame = getattr(portfolio, table, None)
+        if frame is None or frame.empty:
+            continue
+        if first_col is not None:
+            firsts.append(frame[first_col].min())
+        lasts.extend(frame[c].max() for c in last_cols)
+    if not firsts:
+        raise DataError("no invoices and no statements accepted: nothing to build training snapshots from")
+    return pd.Timestamp(min(firsts)), pd.Timestamp(max(lasts))
+
+
+def snapshot_dates(portfolio: Any, cfg: TrainConfig) -> list[pd.Timestamp]:
+    """Month-end as-of dates from config, defaulting to the span the data supports."""
+    from features.snapshots import month_ends
+
+    first, last = data_window(portfolio)
+    start = (
+        pd.Timestamp(cfg.snapshots.start)
+        if cfg.snapshots.start
+        else first + pd.DateOffset(months=cfg.snapshots.min_history_months)
+    )
+    end = pd.Timestamp(cfg.snapshots.end) if cfg.snapshots.end else last
+    snaps = [pd.Timestamp(s) for s in month_ends(start, end)]
+    if not snaps:
+        raise DataError(
+            f"no month-end between {start.date()} and {end.date()} (data spans {first.date()}..{last.date()}); "
+            "set snapshots.start/end in the train config or provide a longer history"
+        )
+    return snaps
+
+
+def build_dataset(portfolio: Any, snapshots: list[pd.Timestamp], project: ProjectConfig) -> pd.DataFrame:
+    """Modelling frame: features joined to labels, one row per (debtor_id, as_of)."""
+    from features.build import build_features
+    from features.labels import build_labels
+
+    feats = build_features(portfolio, snapshots)
+    if "debtor_id" not in feats.columns:
+        feats = feats.reset_index()
+    labels = build_labels(portfolio, snapshots, project.default_definition.to_params())
+    keep = ["debtor_id", "as_of", "label", "horizon_observed", "in_default_at_asof"]
+    frame = feats.merge(labels[keep], on=["debtor_id", "as_of"], how="inner", validate="one_to_one")
+    return frame.sort_values(["as_of", "debtor_id"], kind="stable", ignore_index=True)
+
+
+def _data_hash(manifest: dict[str, Any]) -> str:
+    hashes = {name: t.get("input_sha256", "") for name, t in sorted(manifest.get("tables", {}).items())}
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------------------- tasks
+
+
+@task(name="ingest", cache_policy=NO_CACHE)
+def ingest(data_dir: Path) -> Any:
+    """Read and validate the data dir in memory (``pipelines.ingest.ingest_dir``)."""
+    from pipelines.ingest import ingest_dir
+
+    return ingest_dir(data_dir, None)
+
+
+@task(name="validate", cache_policy=NO_CACHE)
+def validate(result: Any) -> list[str]:
+    """Refuse a feed with no ledger; return warnings about quarantined rows (recorded in MLflow)."""
+    portfolio = result.portfolio
+    has_invoices = portfolio.invoices is not None and not portfolio.invoices.empty
+    has_statements = portfolio.statements is not None and not portfolio.statements.empty
+    if not (has_invoices or has_statements):
+        raise DataError(
+            "no accepted invoices or statements in the data dir; training needs a payment history"
+        )
+    warnings = []
+    for name, t in sorted(result.manifest.get("tables", {}).items()):
+        if t.get("rows_quarantined"):
+            warnings.append(f"{name}: {t['rows_quarantined']} of {t['rows_in']} rows quarantined at ingest")
+    return warnings
+
+
+@task(name="snapshots", cache_policy=NO_CACHE)
+def snapshots(portfolio: Any, cfg: TrainConfig, project: ProjectConfig) -> pd.DataFrame:
+    """Features and labels for every month-end snapshot (the modelling frame)."""
+    return build_dataset(portfolio, snapshot_dates(portfolio, cfg), project)
+
+
+@task(name="fit", cache_policy=NO_CACHE)
+def fit(dataset: pd.DataFrame, cfg: TrainConfig) -> Any:
+    """Out-of-time split, LightGBM + scorecard, calibration and test evaluation."""
+    from models.train import train_pd_model
+
+    return train_pd_model(dataset, cfg.to_params())
+
+
+@task(name="champion-on-test", cache_policy=NO_CACHE)
+def champion_on_test(
+    outcome: Any, dataset: pd.DataFrame, cfg: TrainConfig, project: ProjectConfig
+) -> tuple[str | None, dict[str, float] | None, str | None]:
+    """The current champion's metrics on the challenger's test rows: (version, metrics, problem)."""
+    from models.registry import NoChampionError, load_model_version, score_version
+
+    try:
+        loaded = load_model_version(
+            "champion", cfg.model_name, tracking_uri=project.paths.mlflow_tracking_uri
+        )
+    except NoChampionError:
+        return None, None, None
+    keys = outcome.test[["debtor_id", "as_of"]]
+    rows = keys.merge(dataset, on=["debtor_id", "as_of"], how="left")
+    try:
+        return loaded.version, score_version(loaded, rows, outcome.test["y"].to_numpy()), None
+    except ValueError as exc:
+        return loaded.version, None, f"champion v{loaded.version} cannot score the test rows: {exc}"
+
+
+@task(name="log-and-register", cache_policy=NO_CACHE)
+def log_and_register(
+    outcome: Any, cfg: TrainConfig, project: ProjectConfig, provenance: dict[str, Any], warnings: list[str]
+) -> Any:
+    """Figures, tables, model card and model to MLflow; new registry version with alias ``challenger``."""
+    from models import plots, registry
+    from models.model_card import CardInfo, render_model_card
+    from models.scorecard import scorecard_table
+
+    test = outcome.test
+    y = test["y"].to_numpy()
+    figures = {
+        "plots/roc.png": plots.roc_figure(
+            y, {"LightGBM (calibrated)": test["pd"], "scorecard": test["pd_baseline"]}
+        ),
+        "plots/calibration.png": plots.calibration_figure(
+            y, {"calibrated": test["pd"], "uncalibrated": test["pd_raw"], "scorecard": test["pd_baseline"]}
+        ),
+        "plots/feature_importance.png": plots.importance_figure(outcome.importance),
+        "plots/shap_summary.png": plots.shap_summary_figure(
+            outcome.model.booster_,
+            outcome.X_test.sample(min(2000, len(outcome.X_test)), random_state=cfg.seed),
+        ),
+    }
+    metrics_table = pd.DataFrame(
+        {
+            "metric": [f"test_{k}" for k in outcome.metrics],
+            "model": list(outcome.metrics.values()),
+            "uncalibrated": [outcome.uncalibrated_metrics[k] for k in outcome.metrics],
+            "baseline": [outcome.baseline_metrics[k] for k in outcome.metrics],
+        }
+    )
+    tables = {
+        "evaluation/metrics.csv": metrics_table,
+        "evaluation/segments.csv": outcome.segments,
+        "evaluation/baseline_segments.csv": outcome.baseline_segments,
+        "evaluation/windows.csv": outcome.windows.reset_index(),
+        "evaluation/calibration_curve.csv": outcome.calibration_curve,
+        "evaluation/feature_importance.csv": outcome.importance,
+    }
+    card = render_model_card(
+        CardInfo(
+            model_name=cfg.model_name,
+            windows=outcome.windows,
+            definition=project.default_definition.to_params(),
+            metrics=outcome.metrics,
+            baseline_metrics=outcome.baseline_metrics,
+            calibration_method=outcome.calibration.method,
+            calibration_rule=outcome.calibration.rule,
+            n_features=len(outcome.feature_names),
+            best_iteration=outcome.best_iteration,
+            dropped=outcome.dropped,
+            segments=outcome.segments,
+            data_hash=provenance["data_hash"],
+            config_hash=provenance["config_hash"],
+            git_commit=provenance["git_commit"],
+        )
+    )
+    params = {"train": cfg.model_dump(mode="json"), "project": project.model_dump(mode="json")}
+    try:
+        return registry.log_training(
+            outcome,
+            params=params,
+            figures=figures,
+            tables=tables,
+            card=card,
+            provenance=provenance,
+            warnings=warnings,
+            scorecard_table=scorecard_table(outcome.scorecard),
+            name=cfg.model_name,
+            experiment=cfg.experiment,
+            artifacts=project.paths.mlflow_artifacts,
+            tracking_uri=project.paths.mlflow_tracking_uri,
+        )
+    finally:
+        for fig in figures.values():
+            plt.close(fig)
+
+
+@task(name="gate", cache_policy=NO_CACHE)
+def gate(
+    logged: Any,
+    outcome: Any,
+    champion: tuple[str | None, dict[str, float] | None, str | None],
+    cfg: TrainConfig,
+    project: ProjectConfig,
+) -> Any:
+    """Promotion gate from config; moves ``champion`` when it passes; decision stored as tags."""
+    from models.evaluate import gate_decision
+    from models.registry import record_gate
+
+    version, metrics, problem = champion
+    decision = gate_decision(outcome.metrics, metrics, cfg.gate.to_params(), champion_problem=problem)
+    record_gate(
+        logged.version,
+        decision,
+        champion_version=version,
+        name=cfg.model_name,
+        tracking_uri=project.paths.mlflow_tracking_uri,
+    )
+    return decision
+
+
+# ---------------------------------------------------------------------------------------- flow
+
+
+@flow(name="train", log_prints=True)
+def train(data_dir: Path, cfg: TrainConfig, project: ProjectConfig) -> TrainResult:
+    """Train, calibrate, evaluate, log, register and gate a PD model on the data dir."""
+    logger = get_run_logger()
+    result = ingest(Path(data_dir))
+    warnings = validate(result)
+    dataset = snapshots(result.portfolio, cfg, project)
+    logger.info("modelling frame: %d rows, %d snapshots", len(dataset), dataset["as_of"].nunique())
+    outcome = fit(dataset, cfg)
+    for col, why in sorted(outcome.dropped.items()):
+        warnings.append(f"feature {col} dropped: {why} on the training rows")
+    champion = champion_on_test(outcome, dataset, cfg, project)
+    provenance = {
+        "data_hash": _data_hash(result.manifest),
+        "config_hash": config_hash(cfg),
+        "project_config_hash": config_hash(project),
+        "git_commit": git_commit(),
+        "data_dir": str(Path(data_dir).resolve()),
+        "inputs": {
+            n: t.get("input_sha256", "") for n, t in sorted(result.manifest.get("tables", {}).items())
+        },
+        "rows": int(len(dataset)),
+        "snapshots": int(dataset["as_of"].nunique()),
+    }
+    logged = log_and_register(outcome, cfg, project, provenance, warnings)
+    decision = gate(logged, outcome, champion, cfg, project)
+    logger.info(
+        "registered %s v%s (test_auc %.4f, test_ece %.4f); gate %s",
+        cfg.model_name,
+        logged.version,
+        outcome.metrics["auc"],
+        outcome.metrics["ece"],
+        "passed: champion" if decision.passed else "failed: champion unchanged",
+    )
+    return TrainResult(
+        run_id=logged.run_id,
+        version=logged.version,
+        promoted=decision.passed,
+        gate_reasons=decision.reasons,
+        champion_before=champion[0],
+        metrics=outcome.metrics,
+        baseline_metrics=outcome.baseline_metrics,
+        model_sha256=logged.model_sha256,
+        plan=outcome.plan.describe(),
+        dropped=outcome.dropped,
+    )
+
+
+def run_train(data_dir: Path, config_path: Path = Path("conf/train.yaml")) -> TrainResult:
+    """Load the train config (and the project config it names) and run the flow."""
+    config_path = Path(config_path)
+    cfg = load_config(config_path, expect=TrainConfig)
+    return train(Path(data_dir), cfg, load_project(cfg, config_path))
+
+
+def load_project(cfg: TrainConfig, config_path: Path) -> ProjectConfig:
+    """The project config named by ``cfg.project``: relative to the working directory, else to the
+    train config's folder. The shipped default path may be absent (built-in defaults are used)."""
+    path = cfg.project
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path, config_path.parent / path]
+    candidates.append(config_path.parent / path.name)
+    for candidate in candidates:
+        if candidate.exists():
+            return load_config(candidate, expect=ProjectConfig)
+    if path == Path("conf/ews.yaml"):
+        return ProjectConfig()
+    return load_config(candidates[0], expect=ProjectConfig)
