@@ -1,0 +1,197 @@
+"""Bad-input corpus: each file in tests/data/ingest has one kind of defect; the outcome is exact."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.ingest import TableError, ingest_files
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "ingest"
+BASE = DATA / "base"
+AS_OF = dt.date(2024, 6, 30)
+BASE_FILES = {t: BASE / f"{t}.csv" for t in ("debtors", "invoices", "payments", "events")}
+
+# case -> (replaced tables, {table: {source_row: reason}}); every other row must be accepted.
+INVOICE_CASES = {
+    "inv_missing_debtor": {"invoices": {2: "missing_value:debtor_id"}},
+    "inv_bad_date": {"invoices": {2: "unparseable_date:issue_date"}},
+    "inv_bad_amount": {"invoices": {2: "unparseable_number:amount"}},
+    "inv_due_before_issue": {"invoices": {2: "due_before_issue"}},
+    "inv_amount_not_positive": {"invoices": {2: "amount_not_positive", 3: "amount_not_positive"}},
+    "inv_duplicate_id": {"invoices": {2: "duplicate_id:invoice_id", 3: "duplicate_id:invoice_id"}},
+    "inv_duplicate_row": {"invoices": {3: "duplicate_row"}},
+    "inv_after_as_of": {"invoices": {2: "date_after_as_of:issue_date"}},
+    "inv_too_old": {"invoices": {2: "date_too_old:due_date; date_too_old:issue_date"}},
+    "inv_bad_currency": {"invoices": {2: "bad_currency"}},
+    "inv_bad_boolean": {"invoices": {2: "unparseable_bool:disputed"}},
+    "inv_unknown_debtor": {"invoices": {2: "unknown_debtor"}},
+    "inv_malformed_row": {"invoices": {2: "malformed_row"}},
+    "inv_two_defects": {"invoices": {2: "amount_not_positive; due_before_issue"}},
+}
+PAYMENT_CASES = {
+    "pay_unknown_invoice": {"payments": {2: "unknown_invoice"}},
+    "pay_unknown_debtor": {"payments": {2: "unknown_debtor"}},
+    "pay_overpays_invoice": {"payments": {2: "overpays_invoice"}},
+    "pay_debtor_mismatch": {"payments": {2: "debtor_mismatch"}},
+    "pay_after_as_of": {"payments": {2: "date_after_as_of:paid_on"}},
+    "pay_missing_paid_on": {"payments": {2: "missing_value:paid_on"}},
+    "pay_not_positive": {"payments": {2: "amount_not_positive"}},
+    "pay_duplicate_id": {"payments": {1: "duplicate_id:payment_id", 2: "duplicate_id:payment_id"}},
+}
+CASES: dict[str, tuple[dict[str, str], dict[str, dict[int, str]]]] = {
+    **{k: ({"invoices": k, "payments": "base/payments_i1"}, v) for k, v in INVOICE_CASES.items()},
+    **{k: ({"payments": k}, v) for k, v in PAYMENT_CASES.items()},
+    "pay_invoice_quarantined": (
+        {"payments": "pay_invoice_quarantined", "invoices": "inv_i2_not_positive"},
+        {"invoices": {2: "amount_not_positive"}, "payments": {2: "invoice_quarantined"}},
+    ),
+    "inv_debtor_quarantined": (
+        {
+            "invoices": "inv_debtor_quarantined",
+            "debtors": "deb_quarantined_d3",
+            "payments": "base/payments_i1",
+        },
+        {"debtors": {3: "negative_credit_limit"}, "invoices": {2: "debtor_quarantined"}},
+    ),
+    "deb_negative_limit": (
+        {"debtors": "deb_negative_limit"},
+        {
+            "debtors": {1: "negative_credit_limit"},
+            "invoices": {1: "debtor_quarantined", 2: "debtor_quarantined"},
+            "payments": {1: "debtor_quarantined"},
+        },
+    ),
+    "deb_bad_country": (
+        {"debtors": "deb_bad_country"},
+        {
+            "debtors": {2: "bad_country"},
+            "invoices": {3: "debtor_quarantined"},
+            "payments": {2: "debtor_quarantined", 3: "debtor_quarantined"},
+            "events": {1: "debtor_quarantined"},
+        },
+    ),
+    "evt_unknown_kind": ({"events": "evt_unknown_kind"}, {"events": {1: "unknown_event_kind"}}),
+}
+
+# case -> (replaced tables, fragments the TableError message must contain)
+TABLE_ERRORS: dict[str, tuple[dict[str, str], list[str]]] = {
+    "empty_file": ({"invoices": "empty.csv"}, ["invoices: file", "empty.csv is empty (0 bytes)"]),
+    "wrong_delimiter_semicolon": (
+        {"invoices": "inv_semicolon.csv"},
+        ["inv_semicolon.csv looks delimited by semicolon ';'", "Wrong delimiter", "csv.delimiter: ';'"],
+    ),
+    "wrong_delimiter_tab": (
+        {"invoices": "inv_tab.csv"},
+        ["inv_tab.csv looks delimited by tab", "csv.delimiter: '\\t'"],
+    ),
+    "wrong_encoding_latin1": (
+        {"debtors": "deb_latin1.csv"},
+        ["debtors:", "deb_latin1.csv is not valid utf-8 text at line 2", "csv.encoding", "latin-1"],
+    ),
+    "wrong_encoding_utf16": (
+        {"invoices": "inv_utf16.csv"},
+        ["inv_utf16.csv is not valid utf-8 text at line 1"],
+    ),
+    "missing_column": (
+        {"invoices": "inv_missing_column.csv"},
+        ["inv_missing_column.csv is missing required column(s) ['due_date']", "tables.invoices.columns"],
+    ),
+    "duplicate_column": ({"invoices": "inv_duplicate_column.csv"}, ["duplicated column name(s) ['amount']"]),
+    "blank_header_line": ({"invoices": "inv_blank_header.csv"}, ["inv_blank_header.csv has no header line"]),
+    "not_parquet": (
+        {"invoices": "not_parquet.parquet"},
+        ["not_parquet.parquet is not a readable Parquet file"],
+    ),
+    "file_not_found": ({"payments": "no_such_file.csv"}, ["payments: file", "no_such_file.csv not found"]),
+}
+
+
+def _files(replace: dict[str, str]) -> dict[str, Path]:
+    files = dict(BASE_FILES)
+    for table, name in replace.items():
+        files[table] = DATA / (name if "." in name else f"{name}.csv")
+    return files
+
+
+def test_corpus_has_at_least_20_distinct_defects() -> None:
+    assert len(CASES) + len(TABLE_ERRORS) >= 20
+    row_reasons = {r for _, exp in CASES.values() for rows in exp.values() for r in rows.values()}
+    assert len(row_reasons) >= 20
+
+
+def test_clean_base_is_accepted_in_full() -> None:
+    result = ingest_files(BASE_FILES, None, as_of=AS_OF)
+    for table, t in result.manifest["tables"].items():
+        assert t["rows_quarantined"] == 0, (table, t["reasons"])
+    assert result.manifest["tables"]["invoices"]["rows_accepted"] == 3
+    assert result.manifest["tables"]["payments"]["rows_accepted"] == 3
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_row_level_defect_is_quarantined_with_exact_reason(case: str) -> None:
+    replace, expected = CASES[case]
+    result = ingest_files(_files(replace), None, as_of=AS_OF)
+    for table, t in result.manifest["tables"].items():
+        q = result.quarantine[table]
+        got = dict(zip(q["source_row"].tolist(), q["reason"].tolist(), strict=True))
+        assert got == expected.get(table, {}), table
+        assert t["rows_in"] == t["rows_accepted"] + t["rows_quarantined"]
+        assert len(result.portfolio.present()[table]) == t["rows_accepted"]
+
+
+@pytest.mark.parametrize("case", sorted(TABLE_ERRORS))
+def test_table_level_defect_stops_with_actionable_message(case: str) -> None:
+    replace, fragments = TABLE_ERRORS[case]
+    with pytest.raises(TableError) as info:
+        ingest_files(_files(replace), None, as_of=AS_OF)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+def test_header_only_optional_table_is_empty_not_an_error() -> None:
+    result = ingest_files(_files({"events": "header_only_events.csv"}), None, as_of=AS_OF)
+    t = result.manifest["tables"]["events"]
+    assert (t["rows_in"], t["rows_accepted"], t["rows_quarantined"]) == (0, 0, 0)
+    assert len(result.portfolio.events) == 0
+
+
+def test_statement_defects() -> None:
+    result = ingest_files(
+        {"debtors": BASE / "debtors.csv", "statements": DATA / "stm_defects.csv"}, None, as_of=AS_OF
+    )
+    q = result.quarantine["statements"]
+    assert dict(zip(q["source_row"], q["reason"], strict=True)) == {
+        1: "duplicate_period",
+        2: "duplicate_period",
+        3: "negative_days_past_due",
+        4: "unparseable_number:days_past_due",
+    }
+
+
+def test_malformed_row_keeps_raw_line() -> None:
+    result = ingest_files(
+        _files({"invoices": "inv_malformed_row", "payments": "base/payments_i1"}), None, as_of=AS_OF
+    )
+    q = result.quarantine["invoices"]
+    assert q["raw_line"].tolist() == ["I2,D1,2024-02-01,2024-03-02,200,EUR,false,extra"]
+    assert result.portfolio.invoices["invoice_id"].tolist() == ["I1", "I3"]
+
+
+@pytest.mark.parametrize("case", ["wrong_delimiter_semicolon", "missing_column", "wrong_encoding_utf16"])
+def test_cli_exit_2_names_file_and_fix(case: str, tmp_path: Path) -> None:
+    replace, fragments = TABLE_ERRORS[case]
+    files = _files(replace)
+    args = ["ingest", "--out", str(tmp_path / "out"), "--as-of", AS_OF.isoformat()]
+    for table, path in files.items():
+        args += [f"--{table}", str(path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    flat = re.sub(r"\s+", " ", result.output)
+    assert fragments[0] in flat
+    assert not (tmp_path / "out" / "manifest.json").exists()
