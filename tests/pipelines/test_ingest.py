@@ -1,0 +1,190 @@
+"""Ingest of small hand-made ledgers: outputs, dtypes, manifest, determinism, CLI."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.schema import TABLES, dtypes
+from pipelines.cli import app
+from pipelines.ingest import TableError, ingest_dir, ingest_files
+from pipelines.io import read_portfolio, sha256_file, write_parquet_atomic, write_text_atomic
+
+BASE = Path(__file__).resolve().parents[1] / "data" / "ingest" / "base"
+AS_OF = dt.date(2024, 6, 30)
+FILES = {t: BASE / f"{t}.csv" for t in ("debtors", "invoices", "payments", "events")}
+
+
+def _ledger(tmp_path: Path) -> dict[str, Path]:
+    """Canonical ledger with 3 bad rows: I4 due before issue, P4 unknown invoice, P5 after as-of."""
+    invoices = pd.DataFrame(
+        {
+            "invoice_id": ["I1", "I2", "I3", "I4"],
+            "debtor_id": ["D1", "D1", "D2", "D2"],
+            "issue_date": ["2024-01-01", "2024-02-01", "2024-01-15", "2024-03-01"],
+            "due_date": ["2024-01-31", "2024-03-02", "2024-02-14", "2024-02-01"],
+            "amount": ["100", "200.5", "300", "50"],
+            "currency": ["EUR", "", "usd", "EUR"],
+            "disputed": ["false", "", "Yes", "0"],
+        }
+    )
+    payments = pd.DataFrame(
+        {
+            "payment_id": ["P1", "P2", "P3", "P4", "P5"],
+            "debtor_id": ["D1", "D2", "D2", "D1", "D1"],
+            "invoice_id": ["I1", "I3", "", "I77", "I2"],
+            "paid_on": ["2024-01-30", "2024-02-20", "2024-03-01", "2024-03-01", "2024-07-01"],
+            "amount": ["100", "150", "50", "10", "200.5"],
+        }
+    )
+    files = {}
+    for name, frame in (("invoices", invoices), ("payments", payments)):
+        files[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(files[name], index=False)
+    return files
+
+
+def test_ledger_accepts_valid_rows_with_canonical_dtypes(tmp_path: Path) -> None:
+    result = ingest_files(_ledger(tmp_path), tmp_path / "out", as_of=AS_OF, default_currency="EUR")
+    inv = result.portfolio.invoices
+    assert inv["invoice_id"].tolist() == ["I1", "I2", "I3"]
+    assert inv["amount"].tolist() == [100.0, 200.5, 300.0]
+    assert inv["currency"].tolist() == ["EUR", "EUR", "USD"]  # default currency, upper-cased
+    assert inv["disputed"].tolist() == [False, False, True]
+    assert inv["due_date"].tolist() == [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-03-02"), pd.Timestamp("2024-02-14")]
+    for table, frame in result.portfolio.present().items():
+        assert {c: str(t) for c, t in frame.dtypes.items()} == dtypes(table), table
+    pay = result.portfolio.payments
+    assert pay["payment_id"].tolist() == ["P1", "P2", "P3"]
+    assert pay["invoice_id"].isna().tolist() == [False, False, True]  # unallocated cash is valid
+    q = result.quarantine["payments"]
+    assert dict(zip(q["source_row"], q["reason"], strict=True)) == {4: "unknown_invoice", 5: "date_after_as_of:paid_on"}
+    assert result.quarantine["invoices"]["reason"].tolist() == ["due_before_issue"]
+
+
+def test_outputs_manifest_and_invariant(tmp_path: Path) -> None:
+    files = _ledger(tmp_path)
+    out = tmp_path / "out"
+    result = ingest_files(files, out, as_of=AS_OF)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest == result.manifest
+    assert manifest["as_of"] == "2024-06-30"
+    inv = manifest["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (4, 3, 1)
+    pay = manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (5, 3, 2)
+    assert pay["reasons"] == {"date_after_as_of:paid_on": 1, "unknown_invoice": 1}
+    assert manifest["inputs"][str(files["invoices"])] == sha256_file(files["invoices"])
+    assert inv["input_sha256"] == sha256_file(files["invoices"])
+    assert inv["validation"]["expectations"] == 12
+    q = pd.read_csv(out / "quarantine" / "payments.csv", dtype=str)
+    assert q["reason"].tolist() == ["unknown_invoice", "date_after_as_of:paid_on"]
+    assert q["payment_id"].tolist() == ["P4", "P5"]
+    assert (out / "data_docs" / "index.html").is_file()
+    assert manifest["data_docs"] == "data_docs/index.html"
+    assert manifest["outputs"]["invoices.parquet"] == sha256_file(out / "invoices.parquet")
+    back = read_portfolio(out)
+    pd.testing.assert_frame_equal(back.invoices, result.portfolio.invoices)
+    pd.testing.assert_frame_equal(back.payments, result.portfolio.payments)
+    assert back.debtors is None and back.statements is None
+
+
+def test_rerun_gives_byte_identical_outputs(tmp_path: Path) -> None:
+    files = _ledger(tmp_path)
+    ingest_files(files, tmp_path / "a", as_of=AS_OF)
+    ingest_files(files, tmp_path / "b", as_of=AS_OF)
+    names = ["invoices.parquet", "payments.parquet", "manifest.json", "quarantine/invoices.csv", "quarantine/payments.csv"]
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_parquet_inputs_and_ingest_dir(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    typed = ingest_files(FILES, None, as_of=AS_OF).portfolio
+    for table, frame in typed.present().items():
+        write_parquet_atomic(frame, data / f"{table}.parquet")
+    result = ingest_dir(data, tmp_path / "out", as_of=AS_OF)
+    for table, frame in typed.present().items():
+        pd.testing.assert_frame_equal(result.portfolio.present()[table], frame)
+        assert result.manifest["tables"][table]["rows_quarantined"] == 0
+
+
+def test_ingest_dir_without_files_is_a_table_error(tmp_path: Path) -> None:
+    with pytest.raises(TableError, match="no canonical files found"):
+        ingest_dir(tmp_path, None)
+
+
+def test_rerun_into_same_folder_removes_stale_tables(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    ingest_files(FILES, out, as_of=AS_OF)
+    assert (out / "events.parquet").exists()
+    ingest_files({"invoices": FILES["invoices"], "payments": FILES["payments"]}, out, as_of=AS_OF)
+    assert not (out / "events.parquet").exists()
+    assert not (out / "quarantine" / "events.csv").exists()
+
+
+def test_default_as_of_is_today(tmp_path: Path) -> None:
+    result = ingest_files({"invoices": FILES["invoices"], "payments": FILES["payments"]}, None)
+    assert result.manifest["as_of"] == dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def test_unknown_table_name_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown table name"):
+        ingest_files({"invoice": FILES["invoices"]}, None)
+
+
+def test_atomic_writers_replace_files(tmp_path: Path) -> None:
+    target = tmp_path / "x" / "a.txt"
+    write_text_atomic("one", target)
+    write_text_atomic("two", target)
+    assert target.read_text() == "two"
+    assert [p.name for p in target.parent.iterdir()] == ["a.txt"]
+    frame = pd.DataFrame({"a": [1.0, np.nan]})
+    write_parquet_atomic(frame, tmp_path / "f.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "f.parquet"), frame)
+
+
+def test_read_portfolio_on_empty_folder_names_it(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no ingested tables"):
+        read_portfolio(tmp_path)
+
+
+def test_cli_ingest_files_exit_0_with_quarantine(tmp_path: Path) -> None:
+    files = _ledger(tmp_path)
+    out = tmp_path / "out"
+    args = ["ingest", "--invoices", str(files["invoices"]), "--payments", str(files["payments"])]
+    result = CliRunner().invoke(app, [*args, "--out", str(out), "--as-of", "2024-06-30", "--no-docs"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["tables"]["payments"]["rows_quarantined"] == 2
+    assert manifest["data_docs"] is None
+    assert "manifest.json" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--as-of", "30/06/2024", "--invoices", "x.csv"], "--as-of '30/06/2024' is not a date"),
+        ([], "nothing to ingest"),
+        (["--source", "conf/sources/x.yaml", "--invoices", "x.csv"], "either --source or table files"),
+        (["--invoices", "x.csv", "--path", "a=b"], "--path only applies to --source"),
+    ],
+)
+def test_cli_usage_errors_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["ingest", "--out", str(tmp_path), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_every_canonical_table_has_a_suite() -> None:
+    from pipelines.validation import load_suite
+
+    for table in TABLES:
+        suite = load_suite(table)
+        assert suite["name"] == table
