@@ -218,12 +218,6 @@ def ingest_source(
 # ---------------------------------------------------------------- loading + mapping
 
 
-def _merge(base: Any, override: Any) -> Any:
-    if override is None:
-        return base
-    return base.model_copy(update={k: getattr(override, k) for k in override.model_fields_set})
-
-
 def _canonical_columns(raw: RawFile, table: str, mapping: dict[str, str], label: str) -> _Raw:
     """Rename file columns to canonical names; check required ones; record ignored ones."""
     spec = TABLES[table]
@@ -263,8 +257,7 @@ def _canonical_columns(raw: RawFile, table: str, mapping: dict[str, str], label:
 def _load(source: SourceConfig) -> dict[str, _Raw]:
     raws: dict[str, _Raw] = {}
     for table, spec in source.tables.items():
-        csv_opts = _merge(source.csv, spec.csv)
-        values = _merge(source.values, spec.values)
+        csv_opts, values = source.options_for(spec)
         label = f"tables.{table}" if source.name != "files" else table
         raw = read_file(spec.path, spec.file_format(), csv_opts, label)
         mapped = _canonical_columns(raw, table, spec.columns, label)
@@ -280,8 +273,7 @@ def _load(source: SourceConfig) -> dict[str, _Raw]:
 def _load_ar(source: SourceConfig) -> dict[str, _Raw]:
     spec = source.ar_export
     assert spec is not None
-    csv_opts = _merge(source.csv, spec.csv)
-    values = _merge(source.values, spec.values)
+    csv_opts, values = source.options_for(spec)
     raw = read_file(spec.path, spec.file_format(), csv_opts, "ar_export")
     present = list(raw.frame.columns)
     wanted = {**spec.columns}

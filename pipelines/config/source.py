@@ -235,6 +235,31 @@ class Model(ConfigModel):
             raise ValueError("no input: give at least one of tables, ar_export or uci_wide")
         return self
 
+    def options_for(self, src: FileSource | None) -> tuple[CsvOptions, ValueOptions]:
+        """The csv and value options of one input: source-level ones with the file's overrides."""
+        csv, values = self.csv, self.values
+        if src is not None and src.csv is not None:
+            csv = CsvOptions.model_validate(csv.model_dump() | src.csv.model_dump(exclude_unset=True))
+        if src is not None and src.values is not None:
+            values = ValueOptions.model_validate(
+                values.model_dump() | src.values.model_dump(exclude_unset=True)
+            )
+        return csv, values
+
+    @model_validator(mode="after")
+    def _overrides_combine(self) -> Model:
+        inputs = [(f"tables.{t}", s) for t, s in self.tables.items()]
+        if self.ar_export is not None:
+            inputs.append(("ar_export", self.ar_export))
+        for key, src in inputs:
+            try:
+                self.options_for(src)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{key}: csv/values overrides do not combine with the source-level ones: {exc}"
+                ) from None
+        return self
+
     def with_paths(self, overrides: dict[str, Path]) -> Model:
         """Copy with input paths replaced: keys are table names, 'ar_export' or 'uci_wide'."""
         tables = dict(self.tables)
