@@ -102,29 +102,18 @@ class Validator:
                 },
             )
         self._datasource = self.context.data_sources.add_pandas("ews")
+        self._checkpoints: dict[str, Any] = {}
 
     def validate(self, table: str, frame: pd.DataFrame, parameters: dict[str, Any]) -> SuiteOutcome:
         """Validate ``frame`` (typed canonical columns, any index) against ``conf/expectations/<table>.json``.
 
         Returns, per reason, a boolean array over the rows of ``frame`` (positional).
         """
-        from great_expectations.core import ExpectationSuite
         from great_expectations.core.run_identifier import RunIdentifier
 
-        raw_suite = load_suite(table, self.expectations_dir)
-        suite = self.context.suites.add(ExpectationSuite(**raw_suite))
-        asset = self._datasource.add_dataframe_asset(table)
-        batch_def = asset.add_batch_definition_whole_dataframe(f"{table}-chunk")
-        definition = self.context.validation_definitions.add(
-            self._gx.ValidationDefinition(name=f"{table}", data=batch_def, suite=suite)
-        )
-        checkpoint = self.context.checkpoints.add(
-            self._gx.Checkpoint(
-                name=f"ingest-{table}",
-                validation_definitions=[definition],
-                result_format={"result_format": "COMPLETE"},
-            )
-        )
+        checkpoint = self._checkpoints.get(table)
+        if checkpoint is None:
+            checkpoint = self._checkpoints[table] = self._checkpoint(table)
         n = len(frame)
         masks: dict[str, np.ndarray] = {}
         outcome = SuiteOutcome(table, masks)
@@ -155,6 +144,23 @@ class Validator:
                     if index:
                         mask[np.asarray(index, dtype=np.int64)] = True
         return outcome
+
+    def _checkpoint(self, table: str) -> Any:
+        from great_expectations.core import ExpectationSuite
+
+        suite = self.context.suites.add(ExpectationSuite(**load_suite(table, self.expectations_dir)))
+        asset = self._datasource.add_dataframe_asset(table)
+        batch_def = asset.add_batch_definition_whole_dataframe(f"{table}-chunk")
+        definition = self.context.validation_definitions.add(
+            self._gx.ValidationDefinition(name=table, data=batch_def, suite=suite)
+        )
+        return self.context.checkpoints.add(
+            self._gx.Checkpoint(
+                name=f"ingest-{table}",
+                validation_definitions=[definition],
+                result_format={"result_format": "COMPLETE"},
+            )
+        )
 
     def _chunks(self, table: str, frame: pd.DataFrame) -> list[np.ndarray | None]:
         n = len(frame)

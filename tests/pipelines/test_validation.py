@@ -1,0 +1,93 @@
+"""Great Expectations validation: stored suites, reasons, chunking, Data Docs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.schema import TABLES
+from pipelines.validation import Validator, load_suite
+
+PARAMS = {"as_of": pd.Timestamp("2024-06-30"), "min_date": pd.Timestamp("1990-01-01")}
+
+
+def _invoices(n: int) -> pd.DataFrame:
+    ids = [f"I{i}" for i in range(n)]
+    ids[n - 1] = "I0"  # duplicate of the first id, far away in the file
+    amount = np.full(n, 10.0)
+    amount[min(5, n - 1)] = -1.0
+    return pd.DataFrame(
+        {
+            "invoice_id": pd.array(ids, dtype="string"),
+            "debtor_id": pd.array(["D1"] * n, dtype="string"),
+            "issue_date": pd.Series([pd.Timestamp("2024-01-01")] * n, dtype="datetime64[ns]"),
+            "due_date": pd.Series([pd.Timestamp("2024-01-31")] * n, dtype="datetime64[ns]"),
+            "amount": amount,
+            "currency": pd.array(["EUR"] * n, dtype="string"),
+            "disputed": np.zeros(n, dtype=bool),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    return Validator(chunk_rows=7)
+
+
+def test_every_expectation_has_a_reason_and_suites_cover_all_tables() -> None:
+    for table in TABLES:
+        suite = load_suite(table)
+        reasons = [e["meta"]["reason"] for e in suite["expectations"]]
+        assert len(reasons) == len(set(reasons)), table
+        for column in TABLES[table].required:
+            assert f"missing_value:{column}" in reasons, (table, column)
+
+
+@pytest.mark.parametrize("chunk_rows", [7, 1000])
+def test_chunked_validation_keeps_uniqueness_exact(chunk_rows: int) -> None:
+    frame = _invoices(40)
+    outcome = Validator(chunk_rows=chunk_rows).validate("invoices", frame, PARAMS)
+    assert outcome.chunks == (1 if chunk_rows >= 40 else int(np.ceil(40 / chunk_rows)))
+    assert set(outcome.masks) == {"duplicate_id:invoice_id", "amount_not_positive"}
+    assert np.flatnonzero(outcome.masks["duplicate_id:invoice_id"]).tolist() == [0, 39]
+    assert np.flatnonzero(outcome.masks["amount_not_positive"]).tolist() == [5]
+    assert outcome.evaluated == len(load_suite("invoices")["expectations"])
+
+
+def test_masks_are_positional_whatever_the_index(validator: Validator) -> None:
+    frame = _invoices(10)
+    frame.index = range(100, 110)
+    outcome = validator.validate("invoices", frame, PARAMS)
+    assert np.flatnonzero(outcome.masks["amount_not_positive"]).tolist() == [5]
+
+
+def test_date_bounds_come_from_parameters(validator: Validator) -> None:
+    frame = _invoices(3)
+    outcome = validator.validate("invoices", frame, {**PARAMS, "as_of": pd.Timestamp("2023-12-31")})
+    assert outcome.masks["date_after_as_of:issue_date"].tolist() == [True, True, True]
+
+
+def test_suite_without_reason_is_rejected(tmp_path: Path) -> None:
+    bad = {
+        "name": "events",
+        "expectations": [{"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "kind"}}],
+    }
+    (tmp_path / "events.json").write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match=r"expectations\[0\] .* has no meta.reason"):
+        load_suite("events", tmp_path)
+    with pytest.raises(FileNotFoundError, match="payments.json not found"):
+        load_suite("payments", tmp_path)
+
+
+def test_data_docs_are_rendered(tmp_path: Path) -> None:
+    v = Validator(docs_dir=tmp_path / "docs")
+    v.validate("invoices", _invoices(5), PARAMS)
+    index = v.build_docs()
+    assert index == tmp_path / "docs" / "index.html"
+    html = index.read_text()
+    assert "invoices" in html
+    assert list((tmp_path / "docs" / "validations").rglob("*.html"))
