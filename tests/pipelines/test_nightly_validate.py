@@ -1,0 +1,54 @@
+"""The nightly validate step: refuse a feed with too many rejected rows, summarise the rest."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.flows.nightly import DataQualityError, default_as_of, validate
+from pipelines.ingest import ingest_dir
+
+INVOICES = """invoice_id,debtor_id,issue_date,due_date,amount
+I1,D1,2024-05-01,2024-05-31,100.0
+I2,D1,2024-05-02,2024-06-01,-5.0
+I3,D2,2024-05-03,2024-06-02,250.0
+I4,D2,2024-05-04,2024-04-01,80.0
+"""
+
+
+@pytest.fixture
+def half_bad(tmp_path: Path) -> Path:
+    (tmp_path / "invoices.csv").write_text(INVOICES)
+    return tmp_path
+
+
+def test_too_many_rejected_rows_refuses_with_file_and_counts(half_bad: Path) -> None:
+    result = ingest_dir(half_bad, None, as_of=dt.date(2024, 6, 30))
+    assert result.manifest["tables"]["invoices"]["rows_quarantined"] == 2
+    with pytest.raises(
+        DataQualityError, match=r"invoices.csv: 2 of 4 rows rejected \(50.0% > max_quarantine_share 20%\)"
+    ):
+        validate.fn(result, NightlyConfig())
+
+
+def test_summary_has_counts_and_hashes_when_within_limit(half_bad: Path) -> None:
+    result = ingest_dir(half_bad, None, as_of=dt.date(2024, 6, 30))
+    summary = validate.fn(result, NightlyConfig(max_quarantine_share=0.5))
+    inv = summary["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"], inv["quarantine_share"]) == (
+        4,
+        2,
+        2,
+        0.5,
+    )
+    assert len(inv["input_sha256"]) == 64
+
+
+def test_default_as_of_is_yesterday_in_the_schedule_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    expected = dt.datetime.now(ZoneInfo("Pacific/Kiritimati")).date() - dt.timedelta(days=1)
+    assert default_as_of("Pacific/Kiritimati") == expected
