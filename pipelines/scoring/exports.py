@@ -30,6 +30,7 @@ def _atomic(path: Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -65,10 +66,18 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
-    """CSV for Excel: UTF-8 with BOM, comma separator, CRLF, ISO dates, neutralised text, atomic."""
+    """CSV for Excel: UTF-8 with BOM, comma separator, CRLF, ISO dates, numbers with at most 12
+    significant digits (no binary noise such as 0.30000000000000004), neutralised text, atomic."""
     safe = neutralise(frame)
     with _atomic(path) as tmp:
-        safe.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n", date_format="%Y-%m-%d")
+        safe.to_csv(
+            tmp,
+            index=False,
+            encoding="utf-8-sig",
+            lineterminator="\r\n",
+            date_format="%Y-%m-%d",
+            float_format="%.12g",
+        )
     return path
 
 

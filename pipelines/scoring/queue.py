@@ -73,14 +73,14 @@ def build_queue(scored: pd.DataFrame, oldest: pd.DataFrame, cfg: QueueConfig) ->
     ``pd`` (1.0 for debtors in default), ``band``, ``open_balance`` (EAD, currency),
     ``overdue_amount``, the aging buckets, ``open_disputed_amount`` and ``dpd_current_max``.
     ``oldest``: output of :func:`oldest_overdue_invoice`. Expected loss = PD x EAD x LGD
-    (currency). Ranked by expected loss, then overdue amount, then debtor_id; ``rank`` starts at 1.
+    (currency, rounded to cents). Ranked by expected loss, then overdue amount, then debtor_id; ``rank`` starts at 1.
     """
     in_queue = (scored["overdue_amount"].fillna(0.0) > cfg.min_overdue) | scored["in_default"].astype(bool)
     q = scored.loc[in_queue].copy()
     q["status"] = np.where(q["in_default"].astype(bool), "in_default", "overdue")
     q["ead"] = q["open_balance"].fillna(0.0).clip(lower=0.0)
     q["lgd"] = lgd_for(q["segment"], cfg)
-    q["expected_loss"] = q["pd"] * q["ead"] * q["lgd"]
+    q["expected_loss"] = (q["pd"] * q["ead"] * q["lgd"]).round(2)
     q["dpd"] = q["dpd_current_max"]
     q["disputed_amount"] = q["open_disputed_amount"].fillna(0.0)
     q["next_action"] = next_action(q, cfg)
