@@ -56,7 +56,8 @@ def test_csv_has_bom_iso_dates_and_no_formulas(tmp_path) -> None:
     ]
     assert rows[1][2] == '\'=HYPERLINK("http://x")' and rows[2][2] == "'+31 Müller GmbH"
     assert rows[1][7] == "2024-06-01" and rows[2][7] == "" and rows[3][7] == "2024-05-31"
-    assert rows[2][6] == "-5.0"  # a negative number stays a number
+    assert rows[2][6] == "-5"  # a negative number stays a number
+    assert rows[1][4] == "0.1234" and rows[1][6] == "1234.5"
     assert not any(cell[:1] in "=+@" and cell for row in rows[1:] for cell in row)
 
 
