@@ -457,6 +457,26 @@ def _isin(values: pd.Series, known: pd.Series) -> np.ndarray:
     )
 
 
+def _index_in(values: pd.Series, known: pd.Series) -> np.ndarray:
+    """Position of each value in ``known`` (first match), -1 when absent or null (int64 array)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    left = pa.array(values.astype("string"), type=pa.large_string())
+    right = pa.array(known.astype("string"), type=pa.large_string())
+    return pc.index_in(left, value_set=right).fill_null(-1).to_numpy().astype(np.int64)
+
+
+def _equal(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Element-wise equality of two string columns of the same length (nulls compare unequal)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    left = pa.array(a.astype("string"), type=pa.large_string())
+    right = pa.array(b.astype("string"), type=pa.large_string())
+    return pc.equal(left, right).fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+
+
 def _ok(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
     bad = np.zeros(n, dtype=bool)
     for m in masks.values():
@@ -507,44 +527,37 @@ def _cross_table(
         return
     inv = typed["invoices"]
     inv_ok = _ok(masks["invoices"], len(inv))
-    accepted_inv = inv.loc[inv_ok, ["invoice_id", "debtor_id", "amount"]].drop_duplicates("invoice_id")
+    accepted_rows = np.flatnonzero(inv_ok)  # accepted invoice ids are unique (duplicates are rejected)
     ok = _ok(masks["payments"], len(pay))
     allocated = pay["invoice_id"].notna().to_numpy()
-    in_any = _isin(pay["invoice_id"], inv["invoice_id"].dropna())
-    in_ok = _isin(pay["invoice_id"], accepted_inv["invoice_id"])
+    # position of each payment's invoice among the accepted invoices (-1: none)
+    pos = _index_in(pay["invoice_id"], inv["invoice_id"].iloc[accepted_rows])
+    in_any = _isin(pay["invoice_id"], inv["invoice_id"])
     _flag(masks["payments"], "unknown_invoice", ok & allocated & ~in_any)
-    _flag(masks["payments"], "invoice_quarantined", ok & allocated & in_any & ~in_ok)
+    _flag(masks["payments"], "invoice_quarantined", ok & allocated & in_any & (pos < 0))
     ok = _ok(masks["payments"], len(pay))
     rows = np.flatnonzero(ok & allocated)
     if not len(rows):
         return
-    sub = pd.DataFrame(
-        {
-            "row": rows,
-            "invoice_id": pay["invoice_id"].to_numpy()[rows],
-            "debtor_id": pay["debtor_id"].to_numpy()[rows],
-            "paid_on": pay["paid_on"].to_numpy()[rows],
-            "payment_id": pay["payment_id"].to_numpy()[rows],
-            "amount": pay["amount"].to_numpy()[rows],
-        }
-    )
-    sub = sub.merge(
-        accepted_inv.rename(columns={"debtor_id": "invoice_debtor", "amount": "invoice_amount"}),
-        on="invoice_id",
-        how="left",
-    )
+    inv_rows = accepted_rows[pos[rows]]
+    same_debtor = _equal(pay["debtor_id"].iloc[rows], inv["debtor_id"].iloc[inv_rows])
     mismatch = np.zeros(len(pay), dtype=bool)
-    mismatch[sub["row"].to_numpy()] = (sub["debtor_id"] != sub["invoice_debtor"]).to_numpy(
-        dtype=bool, na_value=False
-    )
+    mismatch[rows[~same_debtor]] = True
     _flag(masks["payments"], "debtor_mismatch", mismatch)
-    sub = sub.loc[~mismatch[sub["row"].to_numpy()]].sort_values(
-        ["invoice_id", "paid_on", "payment_id"], kind="stable"
-    )
-    paid_so_far = sub.groupby("invoice_id", sort=False)["amount"].cumsum()
-    limit = sub["invoice_amount"] * (1 + rules.overpayment_tolerance) + rules.overpayment_tolerance_abs
+    rows, inv_rows = rows[same_debtor], inv_rows[same_debtor]
+    # cumulative paid per invoice, in (invoice, paid_on, file order); flag payments above the limit
+    paid_on = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows].astype(np.int64)
+    order = np.lexsort((rows, paid_on, inv_rows))
+    rows, inv_rows = rows[order], inv_rows[order]
+    amount = pay["amount"].to_numpy(dtype=np.float64)[rows]
+    total = np.cumsum(amount)
+    starts = np.r_[True, inv_rows[1:] != inv_rows[:-1]]
+    offset = np.repeat((total - amount)[starts], np.diff(np.r_[np.flatnonzero(starts), len(rows)]))
+    paid_so_far = total - offset
+    invoice_amount = inv["amount"].to_numpy(dtype=np.float64)[inv_rows]
+    limit = invoice_amount * (1 + rules.overpayment_tolerance) + rules.overpayment_tolerance_abs
     over = np.zeros(len(pay), dtype=bool)
-    over[sub["row"].to_numpy()[(paid_so_far > limit).to_numpy()]] = True
+    over[rows[paid_so_far > limit]] = True
     _flag(masks["payments"], "overpays_invoice", over)
 
 
