@@ -28,3 +28,31 @@ class DefaultDefinition:
         unknown = set(self.event_kinds) - set(EVENT_KINDS)
         if unknown:
             raise ValueError(f"unknown event kinds {sorted(unknown)}; allowed: {list(EVENT_KINDS)}")
+
+
+FAMILIES: tuple[str, ...] = (
+    "exposure",
+    "delinquency",
+    "timing",
+    "behaviour",
+    "invoicing",
+    "disputes",
+    "tenure",
+)
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """Which invoice-ledger feature families ``features.build.build_features`` computes.
+
+    ``families``: subset of ``FAMILIES`` (default: all). ``include_statements``: add the statement
+    features (``features.statements``) when the portfolio carries statements.
+    """
+
+    families: tuple[str, ...] = FAMILIES
+    include_statements: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = set(self.families) - set(FAMILIES)
+        if unknown:
+            raise ValueError(f"unknown feature families {sorted(unknown)}; allowed: {list(FAMILIES)}")

@@ -1,0 +1,81 @@
+"""Invoicing family: volume and amounts invoiced, their trend, and the latest invoice."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.catalog import feature
+from features.ledger import LedgerState
+
+
+def _count(s: LedgerState, window: int) -> np.ndarray:
+    return s.sum_by(s.inv_code[s.in_window(s.inv_issue, window)])
+
+
+def _amount(s: LedgerState, window: int) -> np.ndarray:
+    sel = s.in_window(s.inv_issue, window)
+    return s.sum_by(s.inv_code[sel], s.inv_amount[sel])
+
+
+@feature("invoicing", "90 days", "count", "{value:.0f} invoices in the last 90 days", 0)
+def invoice_count_90d(s: LedgerState) -> np.ndarray:
+    """Invoices issued in (T-90, T] (count)."""
+    return _count(s, 90)
+
+
+@feature("invoicing", "365 days", "count", "{value:.0f} invoices in the last year", 0)
+def invoice_count_365d(s: LedgerState) -> np.ndarray:
+    """Invoices issued in (T-365, T] (count)."""
+    return _count(s, 365)
+
+
+@feature("invoicing", "90 days", "currency", "{value:,.0f} invoiced in the last 90 days", 0)
+def invoice_amount_90d(s: LedgerState) -> np.ndarray:
+    """Amount invoiced in (T-90, T] (currency units)."""
+    return _amount(s, 90)
+
+
+@feature("invoicing", "365 days", "currency", "{value:,.0f} invoiced in the last year", 0)
+def invoice_amount_365d(s: LedgerState) -> np.ndarray:
+    """Amount invoiced in (T-365, T] (currency units)."""
+    return _amount(s, 365)
+
+
+@feature("invoicing", "90 vs 365 days", "ratio", "invoicing at {value:.1f}x its yearly pace", 0)
+def invoice_amount_trend_90_365(s: LedgerState) -> np.ndarray:
+    """Amount invoiced in 90 days / (amount in 365 days x 90/365) (ratio; NaN without invoices in 365 days)."""
+    return s.ratio(_amount(s, 90), _amount(s, 365) * (90 / 365))
+
+
+@feature("invoicing", "90 vs 365 days", "ratio", "invoice count at {value:.1f}x its yearly pace", 0)
+def invoice_count_trend_90_365(s: LedgerState) -> np.ndarray:
+    """Invoices issued in 90 days / (invoices in 365 days x 90/365) (ratio; NaN without invoices in 365 days)."""
+    return s.ratio(_count(s, 90), _count(s, 365) * (90 / 365))
+
+
+@feature("invoicing", "365 days", "ratio", "latest invoice is {value:.1f}x the usual amount", 1)
+def last_invoice_amount_ratio(s: LedgerState) -> np.ndarray:
+    """Latest invoice amount / mean amount of invoices issued in (T-365, T] (ratio; NaN if none)."""
+    # invoices are sorted by (debtor, issue, due, id): the last row of each debtor is its latest
+    last = np.full(s.n, np.nan)
+    if len(s.inv_code):
+        ends = np.flatnonzero(np.r_[s.inv_code[1:] != s.inv_code[:-1], True])
+        latest_ok = s.in_window(s.inv_issue[ends], 365)
+        last[s.inv_code[ends][latest_ok]] = s.inv_amount[ends][latest_ok]
+    mean = s.ratio(_amount(s, 365), _count(s, 365))
+    return last / mean
+
+
+@feature("invoicing", "history to T", "days", "last invoice {value:.0f} days ago", 0)
+def days_since_last_invoice(s: LedgerState) -> np.ndarray:
+    """Days from the latest invoice issued by T to T (days; NaN before the first invoice)."""
+    last = s.max_by(s.inv_code, s.inv_issue.astype(np.float64), fill=np.nan)
+    return s.T - last
+
+
+@feature("invoicing", "365 days", "days", "payment terms average {value:.0f} days", 0)
+def payment_terms_mean_365d(s: LedgerState) -> np.ndarray:
+    """Mean days from issue to due date of invoices issued in (T-365, T] (days; NaN if none)."""
+    sel = s.in_window(s.inv_issue, 365)
+    code = s.inv_code[sel]
+    return s.ratio(s.sum_by(code, (s.inv_due - s.inv_issue)[sel].astype(np.float64)), s.sum_by(code))

@@ -1,0 +1,431 @@
+"""Invoice-ledger state as of a date: what was open, paid, settled and late at T.
+
+:func:`prepare_ledger` converts the canonical tables once (integer debtor codes, dates as day
+numbers, amounts in integer cents, stable sort orders). :func:`ledger_state` then derives the state
+as of one as-of date T from rows dated <= T only:
+
+- invoices with ``issue_date <= T``; payments with ``paid_on <= T``; events with ``event_date <= T``;
+- a payment is *allocated* when its ``invoice_id`` names an invoice of the same debtor issued by T;
+  any other payment (no invoice id, unknown invoice, or an invoice not yet issued at T) is
+  *unallocated cash*;
+- unallocated cash is applied to the oldest open invoice first (DESIGN.md): invoices in order of
+  (issue_date, due_date, invoice_id) absorb, after their allocated payments, the debtor's unallocated
+  payments in order of (paid_on, payment_id). Cash paid before an invoice exists waits on account
+  and settles the invoice when it appears. Cash beyond every open invoice stays on account
+  (``credit_on_account``).
+
+The result is a set of *payment pieces* (invoice, date, amount) per invoice, from which the
+remaining balance and the settlement date (the day the pieces reach the invoice amount) follow.
+Everything is vectorised over all debtors at once; nothing loops per debtor or invoice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from features.tables import Portfolio
+
+__all__ = [
+    "Ledger",
+    "LedgerState",
+    "day_number",
+    "group_cumsum",
+    "ledger_state",
+    "prepare_ledger",
+    "waterfall",
+]
+
+_EMPTY_I = np.zeros(0, dtype=np.int64)
+_EMPTY_F = np.zeros(0, dtype=np.float64)
+
+
+def day_number(values: pd.Series | pd.Index | np.ndarray | pd.Timestamp) -> np.ndarray:
+    """Dates -> int64 days since 1970-01-01 (NaT -> a very small sentinel, check with ``isnat`` first)."""
+    arr = np.asarray(values, dtype="datetime64[ns]")
+    return arr.astype("datetime64[D]").astype(np.int64)
+
+
+def _days_or_nan(values: pd.Series) -> np.ndarray:
+    arr = np.asarray(values, dtype="datetime64[ns]")
+    out = arr.astype("datetime64[D]").astype(np.int64).astype(np.float64)
+    out[np.isnat(arr)] = np.nan
+    return out
+
+
+def _cents(amount: np.ndarray) -> np.ndarray:
+    return np.rint(np.asarray(amount, dtype=np.float64) * 100.0).astype(np.int64)
+
+
+@dataclass(frozen=True, eq=False)
+class Ledger:
+    """Canonical tables as flat arrays, prepared once for any number of as-of dates.
+
+    Debtors are integer codes ``0..n-1`` into ``debtor_ids``. Invoices are sorted by (code,
+    issue day, due day, invoice_id); payments by (code, paid day, payment_id). Days are int64 days
+    since the epoch; amounts are float64 currency units and int64 cents. ``pay_inv`` is the position
+    of the allocated invoice in the sorted invoice arrays, -1 when none of the same debtor.
+    """
+
+    debtor_ids: pd.Index
+    inv_code: np.ndarray
+    inv_issue: np.ndarray
+    inv_due: np.ndarray
+    inv_amount: np.ndarray
+    inv_cents: np.ndarray
+    inv_disputed: np.ndarray
+    pay_code: np.ndarray
+    pay_date: np.ndarray
+    pay_amount: np.ndarray
+    pay_cents: np.ndarray
+    pay_inv: np.ndarray
+    ev_code: np.ndarray
+    ev_date: np.ndarray
+    ev_kind: np.ndarray
+    credit_limit: np.ndarray
+    onboarded: np.ndarray
+    segment: pd.Categorical
+    country: pd.Categorical
+    first_invoice: np.ndarray = field(repr=False)
+
+    @property
+    def n(self) -> int:
+        """Number of debtors."""
+        return len(self.debtor_ids)
+
+
+def _ids(frame: pd.DataFrame | None, col: str = "debtor_id") -> list[pd.Series]:
+    if frame is None or col not in frame or frame.empty:
+        return []
+    return [frame[col].astype("string")]
+
+
+def _codes(values: pd.Series, ids: pd.Index) -> np.ndarray:
+    return np.asarray(ids.get_indexer(values.astype("string")), dtype=np.int64)
+
+
+def prepare_ledger(portfolio: Portfolio) -> Ledger:
+    """Flatten the portfolio's invoices, payments, events and debtors (see :class:`Ledger`).
+
+    The debtor universe is every debtor id found in any table. Input frames are not modified.
+    """
+    parts = (
+        _ids(portfolio.debtors) + _ids(portfolio.invoices) + _ids(portfolio.payments) + _ids(portfolio.events)
+    )
+    if parts:
+        ids = pd.Index(pd.unique(pd.concat(parts, ignore_index=True).dropna()), dtype="string").sort_values()
+    else:
+        ids = pd.Index([], dtype="string")
+    n = len(ids)
+
+    inv = portfolio.invoices
+    if inv is not None and not inv.empty:
+        code = _codes(inv["debtor_id"], ids)
+        issue = day_number(inv["issue_date"])
+        due = day_number(inv["due_date"])
+        inv_ids = inv["invoice_id"].astype("string")
+        id_rank = inv_ids.rank(method="first").to_numpy(dtype=np.int64) if len(inv) else _EMPTY_I
+        order = np.lexsort((id_rank, due, issue, code))
+        amount = inv["amount"].to_numpy(dtype=np.float64)[order]
+        disputed = (
+            inv["disputed"].fillna(False).to_numpy(dtype=bool)[order]
+            if "disputed" in inv
+            else np.zeros(len(order), dtype=bool)
+        )
+        inv_code, inv_issue, inv_due = code[order], issue[order], due[order]
+        sorted_ids = pd.Index(inv_ids.to_numpy()[order])
+    else:
+        inv_code = inv_issue = inv_due = _EMPTY_I
+        amount = _EMPTY_F
+        disputed = np.zeros(0, dtype=bool)
+        sorted_ids = pd.Index([], dtype="string")
+
+    pay = portfolio.payments
+    if pay is not None and not pay.empty:
+        pcode = _codes(pay["debtor_id"], ids)
+        pdate = day_number(pay["paid_on"])
+        prank = pay["payment_id"].astype("string").rank(method="first").to_numpy(dtype=np.int64)
+        porder = np.lexsort((prank, pdate, pcode))
+        pay_code, pay_date = pcode[porder], pdate[porder]
+        pay_amount = pay["amount"].to_numpy(dtype=np.float64)[porder]
+        if "invoice_id" in pay:
+            target = pay["invoice_id"].astype("string").to_numpy()[porder]
+            pay_inv = np.asarray(sorted_ids.get_indexer(pd.Index(target, dtype="string")), dtype=np.int64)
+            same = pay_inv >= 0
+            same[same] = inv_code[pay_inv[same]] == pay_code[same]
+            pay_inv = np.where(same, pay_inv, -1)
+        else:
+            pay_inv = np.full(len(porder), -1, dtype=np.int64)
+    else:
+        pay_code = pay_date = pay_inv = _EMPTY_I
+        pay_amount = _EMPTY_F
+
+    ev = portfolio.events
+    if ev is not None and not ev.empty:
+        ev_code = _codes(ev["debtor_id"], ids)
+        ev_date = day_number(ev["event_date"])
+        ev_kind = ev["kind"].astype("string").to_numpy(dtype=object)
+    else:
+        ev_code = ev_date = _EMPTY_I
+        ev_kind = np.zeros(0, dtype=object)
+
+    credit_limit = np.full(n, np.nan)
+    onboarded = np.full(n, np.nan)
+    segment = pd.Categorical(np.full(n, None, dtype=object))
+    country = pd.Categorical(np.full(n, None, dtype=object))
+    deb = portfolio.debtors
+    if deb is not None and not deb.empty:
+        dcode = _codes(deb["debtor_id"], ids)
+        if "credit_limit" in deb:
+            credit_limit[dcode] = deb["credit_limit"].to_numpy(dtype=np.float64, na_value=np.nan)
+        if "onboarded_on" in deb:
+            onboarded[dcode] = _days_or_nan(deb["onboarded_on"])
+        for col in ("segment", "country"):
+            if col in deb:
+                vals = np.full(n, None, dtype=object)
+                vals[dcode] = deb[col].astype("string").to_numpy(dtype=object, na_value=None)
+                cats = sorted({v for v in vals if v is not None})
+                cat = pd.Categorical(vals, categories=cats)
+                if col == "segment":
+                    segment = cat
+                else:
+                    country = cat
+
+    first_invoice = np.full(n, np.nan)
+    if len(inv_code):
+        firsts = pd.Series(inv_issue).groupby(inv_code).min()
+        first_invoice[firsts.index.to_numpy()] = firsts.to_numpy(dtype=np.float64)
+
+    return Ledger(
+        debtor_ids=ids,
+        inv_code=inv_code,
+        inv_issue=inv_issue,
+        inv_due=inv_due,
+        inv_amount=amount,
+        inv_cents=_cents(amount),
+        inv_disputed=disputed,
+        pay_code=pay_code,
+        pay_date=pay_date,
+        pay_amount=pay_amount,
+        pay_cents=_cents(pay_amount),
+        pay_inv=pay_inv,
+        ev_code=ev_code,
+        ev_date=ev_date,
+        ev_kind=ev_kind,
+        credit_limit=credit_limit,
+        onboarded=onboarded,
+        segment=segment,
+        country=country,
+        first_invoice=first_invoice,
+    )
+
+
+def group_cumsum(code: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Cumulative sum of ``values`` restarting at each new ``code`` (``code`` sorted)."""
+    cs = np.cumsum(values)
+    if len(code) == 0:
+        return cs
+    first = np.searchsorted(code, code, side="left")
+    return cs - (cs[first] - values[first])
+
+
+def waterfall(
+    icode: np.ndarray, icap: np.ndarray, pcode: np.ndarray, pcents: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Apply cash to open invoices oldest first, per debtor, in integer cents.
+
+    ``icode``/``icap``: invoice debtor codes (sorted, oldest first within a debtor) and capacity
+    (open cents). ``pcode``/``pcents``: unallocated payments (sorted, earliest first). Returns pieces
+    ``(invoice_pos, payment_pos, cents)``: payment ``payment_pos`` pays ``cents`` of invoice
+    ``invoice_pos``. Both streams are laid on one axis per debtor; overlaps of their intervals are
+    the pieces.
+    """
+    if len(icode) == 0 or len(pcode) == 0:
+        return _EMPTY_I, _EMPTY_I, _EMPTY_I
+    cap_tot = np.bincount(icode, weights=icap, minlength=n).astype(np.int64)
+    pay_tot = np.bincount(pcode, weights=pcents, minlength=n).astype(np.int64)
+    span = np.maximum(cap_tot, pay_tot)
+    base = np.concatenate(([0], np.cumsum(span)[:-1])).astype(np.int64)
+    iend = base[icode] + group_cumsum(icode, icap)
+    istart = iend - icap
+    pend = base[pcode] + group_cumsum(pcode, pcents)
+    pstart = pend - pcents
+    points = np.unique(np.concatenate([istart, iend, pstart, pend]))
+    x, length = points[:-1], np.diff(points)
+    i = np.minimum(np.searchsorted(iend, x, side="right"), len(iend) - 1)
+    j = np.minimum(np.searchsorted(pend, x, side="right"), len(pend) - 1)
+    ok = (istart[i] <= x) & (x < iend[i]) & (pstart[j] <= x) & (x < pend[j]) & (icode[i] == pcode[j])
+    return i[ok], j[ok], length[ok]
+
+
+@dataclass(eq=False)
+class LedgerState:
+    """The ledger as of day ``T`` (int days since epoch), from rows dated <= T only.
+
+    Invoice arrays (prefix ``inv_``) cover invoices issued <= T; ``inv_remaining`` is the unpaid
+    amount at T (currency units), ``inv_settled`` the settlement day (NaN while open). Piece arrays
+    (prefix ``pc_``) are the payments applied to those invoices. Payment arrays (prefix ``pay_``)
+    cover all payments made <= T. ``credit_on_account`` is unapplied cash per debtor.
+    """
+
+    T: int
+    n: int
+    ledger: Ledger
+    inv_code: np.ndarray
+    inv_issue: np.ndarray
+    inv_due: np.ndarray
+    inv_amount: np.ndarray
+    inv_disputed: np.ndarray
+    inv_paid: np.ndarray
+    inv_remaining: np.ndarray
+    inv_settled: np.ndarray
+    inv_first_paid: np.ndarray
+    inv_pieces: np.ndarray
+    pc_code: np.ndarray
+    pc_inv: np.ndarray
+    pc_date: np.ndarray
+    pc_amount: np.ndarray
+    pc_due: np.ndarray
+    pay_code: np.ndarray
+    pay_date: np.ndarray
+    pay_amount: np.ndarray
+    pay_unallocated: np.ndarray
+    credit_on_account: np.ndarray
+    ev_code: np.ndarray
+    ev_date: np.ndarray
+    ev_kind: np.ndarray
+
+    # ------------------------------------------------------------------ shared helpers
+
+    def sum_by(self, code: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """Per-debtor sum (length n; 0 where a debtor has no rows)."""
+        return np.bincount(code, weights=values, minlength=self.n).astype(np.float64)
+
+    def max_by(self, code: np.ndarray, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Per-debtor maximum (``fill`` where a debtor has no rows)."""
+        out = np.full(self.n, -np.inf)
+        np.maximum.at(out, code, values.astype(np.float64))
+        out[np.isneginf(out)] = fill
+        return out
+
+    def min_by(self, code: np.ndarray, values: np.ndarray, fill: float = np.nan) -> np.ndarray:
+        """Per-debtor minimum (``fill`` where a debtor has no rows)."""
+        out = np.full(self.n, np.inf)
+        np.minimum.at(out, code, values.astype(np.float64))
+        out[np.isposinf(out)] = fill
+        return out
+
+    @cached_property
+    def open_mask(self) -> np.ndarray:
+        """Invoices still (partly) unpaid at T."""
+        return self.inv_remaining > 0
+
+    @cached_property
+    def dpd_open(self) -> np.ndarray:
+        """Days past due at T of each invoice (0 when open but not yet due; 0 when settled)."""
+        return np.where(self.open_mask, np.maximum(self.T - self.inv_due, 0), 0)
+
+    @cached_property
+    def settle_lateness(self) -> np.ndarray:
+        """Days from due date to settlement (NaN while open; negative = settled early)."""
+        return self.inv_settled - self.inv_due
+
+    @cached_property
+    def pc_days_late(self) -> np.ndarray:
+        """Days late of each payment piece: paid day - due day (negative = early)."""
+        return (self.pc_date - self.pc_due).astype(np.float64)
+
+    def in_window(self, days: np.ndarray, window: int) -> np.ndarray:
+        """Rows whose day falls in (T - window, T]."""
+        return (days > self.T - window) & (days <= self.T)
+
+    def ratio(self, num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        """num / den, NaN where den is 0."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
+
+
+def ledger_state(ledger: Ledger, T: int) -> LedgerState:
+    """State of ``ledger`` as of day ``T`` (int days since epoch) using only rows dated <= T."""
+    n = ledger.n
+    issued = np.flatnonzero(ledger.inv_issue <= T)
+    paid = ledger.pay_date <= T
+    pay_inv = ledger.pay_inv
+    alloc = paid & (pay_inv >= 0)
+    alloc[alloc] = ledger.inv_issue[pay_inv[alloc]] <= T
+    unalloc = paid & ~alloc
+
+    # local invoice positions: global sorted position -> index into ``issued``
+    local = np.full(len(ledger.inv_code), -1, dtype=np.int64)
+    local[issued] = np.arange(len(issued))
+    cents = ledger.inv_cents[issued]
+    icode = ledger.inv_code[issued]
+
+    a_inv = local[pay_inv[alloc]]
+    a_cents = ledger.pay_cents[alloc]
+    alloc_sum = np.bincount(a_inv, weights=a_cents, minlength=len(issued)).astype(np.int64)
+    cap = np.maximum(cents - alloc_sum, 0)
+
+    u_idx = np.flatnonzero(unalloc)
+    w_inv, w_pay, w_cents = waterfall(icode, cap, ledger.pay_code[u_idx], ledger.pay_cents[u_idx], n)
+    w_pay = u_idx[w_pay]
+
+    pc_inv = np.concatenate([a_inv, w_inv])
+    pc_date = np.concatenate([ledger.pay_date[alloc], ledger.pay_date[w_pay]])
+    pc_cents = np.concatenate([a_cents, w_cents])
+
+    applied = np.minimum(np.bincount(pc_inv, weights=pc_cents, minlength=len(issued)).astype(np.int64), cents)
+    remaining = cents - applied
+
+    # settlement day: first piece date at which the cumulative pieces reach the invoice amount
+    order = np.lexsort((pc_date, pc_inv))
+    s_inv, s_date, s_cents = pc_inv[order], pc_date[order], pc_cents[order]
+    cum = group_cumsum(s_inv, s_cents)
+    done = cum >= cents[s_inv]
+    settled = np.full(len(issued), np.nan)
+    first_paid = np.full(len(issued), np.nan)
+    if len(s_inv):
+        d_inv, d_first = np.unique(s_inv[done], return_index=True)
+        settled[d_inv] = s_date[done][d_first]
+        f_inv, f_first = np.unique(s_inv, return_index=True)
+        first_paid[f_inv] = s_date[f_first]
+    settled[remaining > 0] = np.nan
+    n_pieces = np.bincount(pc_inv, minlength=len(issued))
+
+    pay_code = ledger.pay_code[paid]
+    pay_cents_total = np.bincount(pay_code, weights=ledger.pay_cents[paid], minlength=n)
+    applied_total = np.bincount(icode, weights=applied, minlength=n)
+    credit = np.maximum(pay_cents_total - applied_total, 0.0) / 100.0
+
+    ev = ledger.ev_date <= T
+    return LedgerState(
+        T=int(T),
+        n=n,
+        ledger=ledger,
+        inv_code=icode,
+        inv_issue=ledger.inv_issue[issued],
+        inv_due=ledger.inv_due[issued],
+        inv_amount=ledger.inv_amount[issued],
+        inv_disputed=ledger.inv_disputed[issued],
+        inv_paid=applied / 100.0,
+        inv_remaining=remaining / 100.0,
+        inv_settled=settled,
+        inv_first_paid=first_paid,
+        inv_pieces=n_pieces,
+        pc_code=icode[pc_inv],
+        pc_inv=pc_inv,
+        pc_date=pc_date,
+        pc_amount=pc_cents / 100.0,
+        pc_due=ledger.inv_due[issued][pc_inv],
+        pay_code=pay_code,
+        pay_date=ledger.pay_date[paid],
+        pay_amount=ledger.pay_amount[paid],
+        pay_unallocated=unalloc[paid],
+        credit_on_account=credit,
+        ev_code=ledger.ev_code[ev],
+        ev_date=ledger.ev_date[ev],
+        ev_kind=ledger.ev_kind[ev],
+    )

@@ -1,0 +1,376 @@
+"""Statement-history features: the second input path (one row per account per period).
+
+As of T only statements with ``period_end <= T`` are used. Windows count calendar months back from
+T's month: the 3-month window of T = 2005-09-30 holds the July, August and September statements.
+"Latest" is the last statement on or before T, "previous" the one before it.
+
+Payment status recovered from balances and amounts (the UCI ``PAY`` codes): a period with no
+balance and nothing due is *inactive* (-2), one whose payment covers the amount due is *paid in
+full* (-1), one with a positive balance paid partly but not late is *revolving* (0), otherwise the
+status is months past due (days_past_due / 30).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import CATALOG, FUNCTIONS, feature
+
+__all__ = ["StatementState", "build_statement_features", "statement_columns", "statement_state"]
+
+
+@dataclass(eq=False)
+class StatementState:
+    """Statements dated <= T as flat arrays sorted by (debtor code, period_end).
+
+    ``months_back``: whole calendar months from the period's month to T's month (0 = T's month).
+    ``last``/``prev``: row index of each debtor's latest / previous statement (-1 when absent).
+    """
+
+    T: pd.Timestamp
+    n: int
+    code: np.ndarray
+    months_back: np.ndarray
+    balance: np.ndarray
+    amount_due: np.ndarray
+    amount_paid: np.ndarray
+    dpd: np.ndarray
+    limit: np.ndarray
+    last: np.ndarray
+    prev: np.ndarray
+
+    def sum_by(self, sel: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """Per-debtor sum over the selected rows (0 where none)."""
+        w = None if values is None else values[sel]
+        return np.bincount(self.code[sel], weights=w, minlength=self.n).astype(np.float64)
+
+    def max_by(self, sel: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Per-debtor maximum over the selected rows (NaN where none)."""
+        out = np.full(self.n, -np.inf)
+        np.maximum.at(out, self.code[sel], values[sel].astype(np.float64))
+        out[np.isneginf(out)] = np.nan
+        return out
+
+    def at(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """``values`` at each debtor's row ``rows`` (NaN where -1)."""
+        out = np.full(self.n, np.nan)
+        ok = rows >= 0
+        out[ok] = values[rows[ok]]
+        return out
+
+    def window(self, months: int) -> np.ndarray:
+        """Rows within the last ``months`` calendar months (T's month included)."""
+        return self.months_back < months
+
+    def ratio(self, num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        """num / den, NaN where den is 0."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
+
+    @property
+    def status(self) -> np.ndarray:
+        """Recovered payment status per row: -2 inactive, -1 paid in full, 0 revolving, k months late."""
+        due = np.nan_to_num(self.amount_due, nan=0.0)
+        paid = np.nan_to_num(self.amount_paid, nan=0.0)
+        late = self.dpd > 0
+        inactive = (np.abs(self.balance) < 1) & (due <= 0)
+        full = ~inactive & (paid >= due) & (self.balance <= due + paid + 1)
+        return np.where(late, self.dpd / 30.0, np.where(inactive, -2.0, np.where(full, -1.0, 0.0)))
+
+
+def statement_state(statements: pd.DataFrame, ids: pd.Index, T: pd.Timestamp) -> StatementState:
+    """Statements dated <= T (canonical frame) as a :class:`StatementState` over debtors ``ids``."""
+    pe = statements["period_end"]
+    keep = (pe <= T).to_numpy()
+    sub = statements.loc[keep]
+    code = np.asarray(ids.get_indexer(sub["debtor_id"].astype("string")), dtype=np.int64)
+    pe_sub = pd.DatetimeIndex(sub["period_end"])
+    months_back = (T.year * 12 + T.month) - (pe_sub.year * 12 + pe_sub.month).to_numpy(dtype=np.int64)
+    order = np.lexsort((-months_back, code))
+    code = code[order]
+
+    def col(name: str) -> np.ndarray:
+        if name not in sub:
+            return np.full(len(sub), np.nan)
+        return sub[name].to_numpy(dtype=np.float64, na_value=np.nan)[order]
+
+    n = len(ids)
+    last = np.full(n, -1, dtype=np.int64)
+    prev = np.full(n, -1, dtype=np.int64)
+    if len(code):
+        ends = np.flatnonzero(np.r_[code[1:] != code[:-1], True])
+        last[code[ends]] = ends
+        has_prev = (ends > 0) & (code[np.maximum(ends - 1, 0)] == code[ends])
+        prev[code[ends][has_prev]] = ends[has_prev] - 1
+    dpd = np.nan_to_num(col("days_past_due"), nan=0.0)
+    return StatementState(
+        T=T,
+        n=n,
+        code=code,
+        months_back=months_back[order],
+        balance=np.nan_to_num(col("balance"), nan=0.0),
+        amount_due=col("amount_due"),
+        amount_paid=np.nan_to_num(col("amount_paid"), nan=0.0),
+        dpd=dpd,
+        limit=col("credit_limit"),
+        last=last,
+        prev=prev,
+    )
+
+
+# ------------------------------------------------------------------------------------ features
+
+
+def _months_delinquent(s: StatementState, months: int) -> np.ndarray:
+    return s.sum_by(s.window(months) & (s.dpd > 0))
+
+
+def _paid_to_due(s: StatementState, months: int) -> np.ndarray:
+    sel = s.window(months) & (np.nan_to_num(s.amount_due) > 0)
+    return s.ratio(s.sum_by(sel, s.amount_paid), s.sum_by(sel, s.amount_due))
+
+
+def _util(s: StatementState) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(s.limit > 0, s.balance / np.where(s.limit > 0, s.limit, 1.0), np.nan)
+
+
+@feature("statements", "latest statement", "days", "{value:.0f} days past due on the latest statement", 1)
+def st_dpd_last(s: StatementState) -> np.ndarray:
+    """Days past due on the latest statement <= T (days)."""
+    return s.at(s.last, s.dpd)
+
+
+@feature("statements", "previous statement", "days", "{value:.0f} days past due on the statement before", 1)
+def st_dpd_prev(s: StatementState) -> np.ndarray:
+    """Days past due on the statement before the latest (days; NaN if none)."""
+    return s.at(s.prev, s.dpd)
+
+
+@feature("statements", "3 months", "days", "up to {value:.0f} days past due in the last 3 months", 1)
+def st_dpd_max_3m(s: StatementState) -> np.ndarray:
+    """Maximum days past due over statements of the last 3 calendar months (days; NaN if none)."""
+    return s.max_by(s.window(3), s.dpd)
+
+
+@feature("statements", "6 months", "days", "up to {value:.0f} days past due in the last 6 months", 1)
+def st_dpd_max_6m(s: StatementState) -> np.ndarray:
+    """Maximum days past due over statements of the last 6 calendar months (days; NaN if none)."""
+    return s.max_by(s.window(6), s.dpd)
+
+
+@feature("statements", "12 months", "days", "up to {value:.0f} days past due in the last 12 months", 1)
+def st_dpd_max_12m(s: StatementState) -> np.ndarray:
+    """Maximum days past due over statements of the last 12 calendar months (days; NaN if none)."""
+    return s.max_by(s.window(12), s.dpd)
+
+
+@feature("statements", "6 months", "days", "on average {value:.0f} days past due over 6 months", 1)
+def st_dpd_mean_6m(s: StatementState) -> np.ndarray:
+    """Mean days past due over statements of the last 6 calendar months (days; NaN if none)."""
+    sel = s.window(6)
+    return s.ratio(s.sum_by(sel, s.dpd), s.sum_by(sel))
+
+
+@feature("statements", "3 months", "months", "delinquent in {value:.0f} of the last 3 months", 1)
+def st_months_delinquent_3m(s: StatementState) -> np.ndarray:
+    """Statements with days past due > 0 in the last 3 calendar months (count of months)."""
+    return _months_delinquent(s, 3)
+
+
+@feature("statements", "6 months", "months", "delinquent in {value:.0f} of the last 6 months", 1)
+def st_months_delinquent_6m(s: StatementState) -> np.ndarray:
+    """Statements with days past due > 0 in the last 6 calendar months (count of months)."""
+    return _months_delinquent(s, 6)
+
+
+@feature("statements", "12 months", "months", "delinquent in {value:.0f} of the last 12 months", 1)
+def st_months_delinquent_12m(s: StatementState) -> np.ndarray:
+    """Statements with days past due > 0 in the last 12 calendar months (count of months)."""
+    return _months_delinquent(s, 12)
+
+
+@feature("statements", "latest statement", "status", "payment status {value:.0f} on the latest statement", 1)
+def st_status_last(s: StatementState) -> np.ndarray:
+    """Recovered payment status of the latest statement (-2 inactive, -1 paid in full, 0 revolving, k months late)."""
+    return s.at(s.last, s.status)
+
+
+@feature(
+    "statements", "previous statement", "status", "payment status {value:.0f} on the statement before", 1
+)
+def st_status_prev(s: StatementState) -> np.ndarray:
+    """Recovered payment status of the statement before the latest (same codes as st_status_last)."""
+    return s.at(s.prev, s.status)
+
+
+@feature("statements", "6 months", "months", "paid in full in {value:.0f} of the last 6 months", -1)
+def st_full_payment_months_6m(s: StatementState) -> np.ndarray:
+    """Statements of the last 6 months whose payment covered the amount due (count of months)."""
+    return s.sum_by(s.window(6) & (s.status == -1))
+
+
+@feature("statements", "6 months", "months", "revolving credit in {value:.0f} of the last 6 months", 1)
+def st_revolving_months_6m(s: StatementState) -> np.ndarray:
+    """Statements of the last 6 months carrying a balance, partly paid, not late (count of months)."""
+    return s.sum_by(s.window(6) & (s.status == 0))
+
+
+@feature("statements", "6 months", "months", "no activity in {value:.0f} of the last 6 months", 0)
+def st_inactive_months_6m(s: StatementState) -> np.ndarray:
+    """Statements of the last 6 months with no balance and nothing due (count of months)."""
+    return s.sum_by(s.window(6) & (s.status == -2))
+
+
+@feature("statements", "6 months", "months", "nothing paid in {value:.0f} of the last 6 months while due", 1)
+def st_zero_payment_months_6m(s: StatementState) -> np.ndarray:
+    """Statements of the last 6 months with an amount due > 0 and nothing paid (count of months)."""
+    return s.sum_by(s.window(6) & (np.nan_to_num(s.amount_due) > 0) & (s.amount_paid <= 0))
+
+
+@feature("statements", "latest statement", "ratio", "paid {value:.0%} of the amount due last period", -1)
+def st_paid_to_due_last(s: StatementState) -> np.ndarray:
+    """Amount paid / amount due on the latest statement (ratio; NaN when nothing was due)."""
+    due = s.at(s.last, np.nan_to_num(s.amount_due))
+    return s.ratio(s.at(s.last, s.amount_paid), np.where(due > 0, due, 0.0))
+
+
+@feature("statements", "3 months", "ratio", "paid {value:.0%} of the amounts due over 3 months", -1)
+def st_paid_to_due_3m(s: StatementState) -> np.ndarray:
+    """Sum paid / sum due over statements of the last 3 months with something due (ratio; NaN if none)."""
+    return _paid_to_due(s, 3)
+
+
+@feature("statements", "6 months", "ratio", "paid {value:.0%} of the amounts due over 6 months", -1)
+def st_paid_to_due_6m(s: StatementState) -> np.ndarray:
+    """Sum paid / sum due over statements of the last 6 months with something due (ratio; NaN if none)."""
+    return _paid_to_due(s, 6)
+
+
+@feature("statements", "latest statement", "currency", "balance of {value:,.0f}", 0)
+def st_balance_last(s: StatementState) -> np.ndarray:
+    """Balance on the latest statement (currency units)."""
+    return s.at(s.last, s.balance)
+
+
+@feature("statements", "6 months", "currency", "average balance {value:,.0f} over 6 months", 0)
+def st_balance_mean_6m(s: StatementState) -> np.ndarray:
+    """Mean statement balance over the last 6 months (currency units; NaN if none)."""
+    sel = s.window(6)
+    return s.ratio(s.sum_by(sel, s.balance), s.sum_by(sel))
+
+
+@feature("statements", "1 month", "currency", "balance changed by {value:,.0f} in the last month", 1)
+def st_balance_change_1m(s: StatementState) -> np.ndarray:
+    """Latest balance minus the previous statement's balance (currency units; NaN if no previous)."""
+    return s.at(s.last, s.balance) - s.at(s.prev, s.balance)
+
+
+@feature("statements", "6 months", "currency per month", "balance growing by {value:,.0f} a month", 1)
+def st_balance_trend_6m(s: StatementState) -> np.ndarray:
+    """Least-squares slope of the balance over the last 6 months (currency units per month; NaN if < 2)."""
+    sel = s.window(6)
+    x = -s.months_back.astype(np.float64)
+    k, sx, sy = s.sum_by(sel), s.sum_by(sel, x), s.sum_by(sel, s.balance)
+    sxx, sxy = s.sum_by(sel, x * x), s.sum_by(sel, x * s.balance)
+    den = k * sxx - sx * sx
+    return s.ratio(k * sxy - sx * sy, np.where(k >= 2, den, 0.0))
+
+
+@feature("statements", "latest statement", "share of limit", "balance at {value:.0%} of the credit limit", 1)
+def st_utilisation_last(s: StatementState) -> np.ndarray:
+    """Latest balance / credit limit (ratio; NaN without a positive limit)."""
+    return s.at(s.last, _util(s))
+
+
+@feature(
+    "statements", "6 months", "share of limit", "balance averaged {value:.0%} of the limit over 6 months", 1
+)
+def st_utilisation_mean_6m(s: StatementState) -> np.ndarray:
+    """Mean balance / credit limit over the last 6 months (ratio; NaN without a positive limit)."""
+    sel = s.window(6) & (s.limit > 0)
+    return s.ratio(s.sum_by(sel, _util(s)), s.sum_by(sel))
+
+
+@feature(
+    "statements", "6 months", "share of limit", "balance reached {value:.0%} of the limit in 6 months", 1
+)
+def st_utilisation_max_6m(s: StatementState) -> np.ndarray:
+    """Maximum balance / credit limit over the last 6 months (ratio; NaN without a positive limit)."""
+    return s.max_by(s.window(6) & (s.limit > 0), _util(s))
+
+
+@feature("statements", "latest statement", "currency", "credit limit of {value:,.0f}", -1)
+def st_credit_limit(s: StatementState) -> np.ndarray:
+    """Credit limit on the latest statement (currency units)."""
+    return s.at(s.last, s.limit)
+
+
+@feature("statements", "latest statement", "currency", "{value:,.0f} of headroom under the limit", -1)
+def st_headroom_last(s: StatementState) -> np.ndarray:
+    """Credit limit minus balance on the latest statement (currency units; negative = over limit)."""
+    return s.at(s.last, s.limit - s.balance)
+
+
+@feature("statements", "latest statement", "currency", "{value:,.0f} paid last period", -1)
+def st_paid_amount_last(s: StatementState) -> np.ndarray:
+    """Amount paid in the latest period (currency units)."""
+    return s.at(s.last, s.amount_paid)
+
+
+@feature("statements", "6 months", "currency", "{value:,.0f} paid per month on average", -1)
+def st_paid_amount_mean_6m(s: StatementState) -> np.ndarray:
+    """Mean amount paid per statement over the last 6 months (currency units; NaN if none)."""
+    sel = s.window(6)
+    return s.ratio(s.sum_by(sel, s.amount_paid), s.sum_by(sel))
+
+
+@feature("statements", "6 months", "ratio", "paid {value:.0%} of the limit per month", -1)
+def st_paid_to_limit_6m(s: StatementState) -> np.ndarray:
+    """Mean amount paid per month over 6 months / latest credit limit (ratio; NaN without a limit)."""
+    limit = s.at(s.last, s.limit)
+    return s.ratio(st_paid_amount_mean_6m(s), np.where(limit > 0, limit, 0.0))
+
+
+@feature("statements", "history to T", "months", "only {value:.0f} statements on record", -1)
+def st_months_observed(s: StatementState) -> np.ndarray:
+    """Statements on record dated <= T (count)."""
+    return s.sum_by(np.ones(len(s.code), dtype=bool))
+
+
+def statement_columns() -> list[str]:
+    """Names of the statement feature columns, in catalog order."""
+    return [name for name, info in CATALOG.items() if info.family == "statements"]
+
+
+def build_statement_features(statements: pd.DataFrame, as_of: Sequence[date | pd.Timestamp]) -> pd.DataFrame:
+    """Statement features, one row per (debtor_id, as_of) for accounts with a statement dated <= as_of.
+
+    ``statements``: canonical statements frame (see ``features.schema.STATEMENTS``), not modified.
+    Returns columns ``debtor_id`` (string), ``as_of`` (datetime64[ns]) and the ``st_*`` features
+    (float64), sorted by (as_of, debtor_id).
+    """
+    missing = [c for c in ("debtor_id", "period_end") if c not in statements.columns]
+    if missing:
+        raise ValueError(f"statements lack column(s) {missing}; expected the canonical statements table")
+    ids = pd.Index(pd.unique(statements["debtor_id"].astype("string").dropna()), dtype="string").sort_values()
+    names = statement_columns()
+    frames = []
+    for t in sorted({pd.Timestamp(a).normalize() for a in as_of}):
+        s = statement_state(statements, ids, t)
+        present = s.last >= 0
+        cols = {name: FUNCTIONS[name](s)[present] for name in names}
+        frame = pd.DataFrame(cols)
+        frame.insert(0, "as_of", pd.Series(np.full(int(present.sum()), t), dtype="datetime64[ns]"))
+        frame.insert(0, "debtor_id", pd.array(ids[present], dtype="string"))
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(
+            {"debtor_id": pd.array([], dtype="string"), "as_of": pd.Series([], dtype="datetime64[ns]")}
+        )
+    return pd.concat(frames, ignore_index=True).astype({n: "float64" for n in names})
