@@ -57,14 +57,21 @@ def test_ledger_accepts_valid_rows_with_canonical_dtypes(tmp_path: Path) -> None
     assert inv["amount"].tolist() == [100.0, 200.5, 300.0]
     assert inv["currency"].tolist() == ["EUR", "EUR", "USD"]  # default currency, upper-cased
     assert inv["disputed"].tolist() == [False, False, True]
-    assert inv["due_date"].tolist() == [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-03-02"), pd.Timestamp("2024-02-14")]
+    assert inv["due_date"].tolist() == [
+        pd.Timestamp("2024-01-31"),
+        pd.Timestamp("2024-03-02"),
+        pd.Timestamp("2024-02-14"),
+    ]
     for table, frame in result.portfolio.present().items():
         assert {c: str(t) for c, t in frame.dtypes.items()} == dtypes(table), table
     pay = result.portfolio.payments
     assert pay["payment_id"].tolist() == ["P1", "P2", "P3"]
     assert pay["invoice_id"].isna().tolist() == [False, False, True]  # unallocated cash is valid
     q = result.quarantine["payments"]
-    assert dict(zip(q["source_row"], q["reason"], strict=True)) == {4: "unknown_invoice", 5: "date_after_as_of:paid_on"}
+    assert dict(zip(q["source_row"], q["reason"], strict=True)) == {
+        4: "unknown_invoice",
+        5: "date_after_as_of:paid_on",
+    }
     assert result.quarantine["invoices"]["reason"].tolist() == ["due_before_issue"]
 
 
@@ -99,7 +106,13 @@ def test_rerun_gives_byte_identical_outputs(tmp_path: Path) -> None:
     files = _ledger(tmp_path)
     ingest_files(files, tmp_path / "a", as_of=AS_OF)
     ingest_files(files, tmp_path / "b", as_of=AS_OF)
-    names = ["invoices.parquet", "payments.parquet", "manifest.json", "quarantine/invoices.csv", "quarantine/payments.csv"]
+    names = [
+        "invoices.parquet",
+        "payments.parquet",
+        "manifest.json",
+        "quarantine/invoices.csv",
+        "quarantine/payments.csv",
+    ]
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
