@@ -182,8 +182,8 @@ def watchlist(
     scored: pd.DataFrame, X: pd.DataFrame, loaded: Any, cfg: NightlyConfig, has_previous: bool
 ) -> dict[str, Any]:
     """Triggers, then SHAP reason codes for the flagged debtors only, then the watchlist frame."""
+    import features.build  # noqa: F401 - importing the feature families fills CATALOG
     from features.catalog import CATALOG
-
     from models.reasons import contributions, reason_codes, reasons_wide
 
     flags = triggers(scored, cfg, has_previous)
