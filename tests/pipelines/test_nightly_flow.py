@@ -1,0 +1,216 @@
+"""The nightly flow end to end on a tiny seeded portfolio with a real trained champion.
+
+One module-scoped setup trains and promotes a model (H4's train flow, MLflow on tmp), then runs
+the flow for two dates so that the second has deltas. Tests read the published folders.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from nightly_portfolio import write_portfolio
+
+ROOT = Path(__file__).resolve().parents[2]
+DAY1 = dt.date(2024, 8, 30)
+DAY2 = dt.date(2024, 8, 31)
+
+TRAIN_YAML = """kind: train
+project: {project}
+split:
+  calibration_snapshots: 3
+  validation_snapshots: 2
+  min_defaults: 10
+lightgbm:
+  n_estimators: 60
+  min_child_samples: 40
+  n_jobs: 2
+calibration:
+  method: sigmoid
+  folds: 3
+gate:
+  min_auc: 0.5
+  max_ece: 1.0
+"""
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory, prefect_harness):
+    """Data dir, trained champion, and two published nightly runs (DAY1 then DAY2)."""
+    tmp = tmp_path_factory.mktemp("nightly")
+    old_cwd, old_env = Path.cwd(), dict(os.environ)
+    os.chdir(ROOT)
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
+    os.environ["EWS_MLFLOW_ARTIFACTS"] = str(tmp / "mlartifacts")
+    try:
+        data = write_portfolio(tmp / "data")
+        train_cfg = tmp / "train.yaml"
+        train_cfg.write_text(TRAIN_YAML.format(project=ROOT / "conf" / "ews.yaml"))
+        from models.registry import CHAMPION, load_model_version, promote
+        from pipelines.flows.train import run_train
+
+        trained = run_train(data, train_cfg)
+        if not trained.promoted:
+            promote(trained.version, "test setup")
+        assert load_model_version(CHAMPION).version == trained.version
+
+        from pipelines.flows.nightly import nightly
+
+        cfg = tmp / "nightly.yaml"
+        cfg.write_text(f"kind: nightly\nproject: {ROOT / 'conf' / 'ews.yaml'}\nreport:\n  waterfalls: 3\n")
+        out = tmp / "runs"
+        first = nightly(as_of=DAY1, config_path=cfg, data_dir=data, out_dir=out)
+        second = nightly(as_of=DAY2, config_path=cfg, data_dir=data, out_dir=out)
+        yield {
+            "tmp": tmp,
+            "data": data,
+            "cfg": cfg,
+            "out": out,
+            "first": first,
+            "second": second,
+            "version": trained.version,
+        }
+    finally:
+        os.chdir(old_cwd)
+        os.environ.clear()
+        os.environ.update(old_env)
+
+
+def test_outputs_are_published_with_manifest(env) -> None:
+    run = env["out"] / DAY2.isoformat()
+    for name in (
+        "scores.parquet",
+        "watchlist.csv",
+        "watchlist.parquet",
+        "collections_queue.csv",
+        "collections_queue.xlsx",
+        "collections_queue.parquet",
+        "report.html",
+        "manifest.json",
+        "reason_codes.parquet",
+    ):
+        assert (run / name).exists(), name
+    m = json.loads((run / "manifest.json").read_text())
+    assert m["as_of"] == "2024-08-31" and m["previous_run"] == "2024-08-30"
+    assert (
+        m["model"]["name"] == "ews-pd"
+        and m["model"]["version"] == env["version"]
+        and m["model"]["alias"] == "champion"
+    )
+    assert len(m["config"]["hash"]) == 64
+    assert (
+        m["inputs"]["invoices"]["rows_in"]
+        == m["inputs"]["invoices"]["rows_accepted"] + m["inputs"]["invoices"]["rows_quarantined"]
+    )
+    assert len(m["inputs"]["invoices"]["input_sha256"]) == 64
+    assert sum(m["counts"]["bands"].values()) == m["counts"]["scored"] == 700
+    assert set(m["counts"]["triggers"]) == {"threshold", "jump", "migration", "new_entrant"}
+    assert {"features", "score", "watchlist", "exports", "report"} <= set(m["timings_s"])
+    assert m["drift"]["variables"][0]["variable"] == "score"
+    assert m["outputs"]["scores.parquet"] and (run / "quarantine").is_dir()
+
+
+def test_scores_cover_every_debtor_and_defaults(env) -> None:
+    scores = pd.read_parquet(env["out"] / DAY2.isoformat() / "scores.parquet")
+    assert scores["debtor_id"].is_unique and len(scores) == 700
+    assert scores["pd"].between(0, 1).all()
+    d = scores[scores["in_default"]]
+    assert len(d) > 20 and (d["pd"] == 1.0).all() and (d["band"] == "default").all()
+    assert (scores["model_version"] == env["version"]).all()
+    assert scores["feature_snapshot_hash"].nunique() == 1
+
+
+def test_watchlist_has_reasons_deltas_and_no_formulas(env) -> None:
+    wl = pd.read_parquet(env["out"] / DAY2.isoformat() / "watchlist.parquet")
+    assert len(wl) > 0 and wl["pd"].is_monotonic_decreasing
+    assert (wl["reason_1"] != "").mean() > 0.9  # almost every flagged debtor has a risk-raising reason
+    assert wl["pd_change"].notna().any()  # deltas against the DAY1 run
+    raw = (env["out"] / DAY2.isoformat() / "watchlist.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    assert b"\n=" not in raw and b",=" not in raw and b",@" not in raw
+
+
+def test_queue_ranked_by_expected_loss_with_defaults(env) -> None:
+    run = env["out"] / DAY2.isoformat()
+    q = pd.read_parquet(run / "collections_queue.parquet")
+    assert q["expected_loss"].is_monotonic_decreasing and q["rank"].tolist() == list(range(1, len(q) + 1))
+    assert (q["status"] == "in_default").any() and (q["status"] == "overdue").any()
+    assert set(q["next_action"]) <= {"reminder", "call", "payment_plan", "agency_referral"}
+    assert (q.loc[q["status"] == "in_default", "next_action"] == "agency_referral").all()
+    assert q["oldest_invoice_id"].notna().mean() > 0.9
+    ws = openpyxl.load_workbook(run / "collections_queue.xlsx", read_only=False).active
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
+    assert ws.max_row == len(q) + 1
+
+
+def test_rerun_is_byte_identical(env) -> None:
+    from pipelines.flows.nightly import nightly
+
+    run = env["out"] / DAY2.isoformat()
+    before = (run / "scores.parquet").read_bytes()
+    again = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=env["data"], out_dir=env["out"])
+    assert (again.path / "scores.parquet").read_bytes() == before
+    assert (again.path / "watchlist.parquet").read_bytes() == (run / "watchlist.parquet").read_bytes()
+
+
+KILL_SCRIPT = """
+import sys, datetime as dt
+from pathlib import Path
+from pipelines.flows.nightly import nightly
+nightly(as_of=dt.date.fromisoformat(sys.argv[1]), config_path=Path(sys.argv[2]), data_dir=Path(sys.argv[3]), out_dir=Path(sys.argv[4]))
+"""
+
+
+@pytest.mark.slow
+def test_killed_run_leaves_previous_outputs_and_rerun_is_identical(env) -> None:
+    run = env["out"] / DAY1.isoformat()
+    before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            KILL_SCRIPT,
+            DAY1.isoformat(),
+            str(env["cfg"]),
+            str(env["data"]),
+            str(env["out"]),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    staging = env["out"] / ".staging"
+    try:
+        deadline = time.monotonic() + 240
+        while not list(staging.glob(f"{DAY1.isoformat()}.*/scores.parquet")):  # mid-way: exports started
+            assert proc.poll() is None, "run finished before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    after = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    assert after == before  # previous outputs untouched
+    from pipelines.flows.nightly import nightly
+
+    rerun = nightly(as_of=DAY1, config_path=env["cfg"], data_dir=env["data"], out_dir=env["out"])
+    assert (rerun.path / "scores.parquet").read_bytes() == before["scores.parquet"]
+    assert not list(staging.glob(f"{DAY1.isoformat()}.*"))  # leftovers cleaned
+
+
+def test_report_has_watchlist_and_waterfalls(env) -> None:
+    html = (env["out"] / DAY2.isoformat() / "report.html").read_text(encoding="utf-8")
+    assert 'id="watchlist-table"' in html and 'id="drift-table"' in html
+    assert html.count('class="waterfall"') == 3
+    assert "Compared with the run of 2024-08-30" in html
+    assert "=HYPERLINK" not in html or "&#34;" in html or "&quot;" in html
