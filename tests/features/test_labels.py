@@ -1,0 +1,109 @@
+"""Default labels by hand: DPD trigger, events, exclusion of debtors already in default, horizon."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features.labels import build_labels, last_observed_date
+from features.params import DefaultDefinition
+from features.snapshots import month_ends
+from tests.features.ledgers import frame, inv, pay, portfolio
+
+UNTIL = pd.Timestamp("2024-12-31")
+
+
+def lab(frame_: pd.DataFrame, debtor: str, as_of: str) -> pd.Series:
+    sel = frame_[(frame_["debtor_id"] == debtor) & (frame_["as_of"] == pd.Timestamp(as_of))]
+    assert len(sel) == 1
+    return sel.iloc[0]
+
+
+@pytest.fixture(scope="module")
+def ledger():
+    return portfolio(
+        [
+            inv("a1", "a", "2024-01-01", "2024-01-31", 100.0),  # never paid: default on 04-30 (leap year)
+            inv("b1", "b", "2024-01-01", "2024-01-31", 100.0),  # paid on day 89 past due: never in default
+            inv("c1", "c", "2023-09-01", "2023-10-01", 50.0),  # in default since 2023-12-30
+            inv("d1", "d", "2024-02-01", "2024-03-01", 10.0),
+        ],
+        [pay("pb", "b", "2024-04-29", 100.0), pay("pd", "d", "2024-03-01", 10.0, "d1")],
+        events=[
+            {"debtor_id": "d", "event_date": pd.Timestamp("2024-05-15"), "kind": "insolvency", "amount": None}
+        ],
+    )
+
+
+def test_dpd_trigger_event_and_exclusion(ledger) -> None:
+    labels = build_labels(
+        ledger, [pd.Timestamp("2024-02-29"), pd.Timestamp("2024-03-31")], observed_until=UNTIL
+    )
+    a = lab(labels, "a", "2024-02-29")
+    assert a["label"] == 1 and a["first_default_date"] == pd.Timestamp("2024-04-30")
+    assert not a["in_default_at_asof"] and a["horizon_observed"]
+    b = lab(labels, "b", "2024-02-29")
+    assert b["label"] == 0 and pd.isna(b["first_default_date"])
+    c = lab(labels, "c", "2024-02-29")
+    assert c["in_default_at_asof"] and pd.isna(c["label"]) and pd.isna(c["first_default_date"])
+    d = lab(labels, "d", "2024-02-29")  # insolvency 05-15 is 76 days after 02-29
+    assert d["label"] == 1 and d["first_default_date"] == pd.Timestamp("2024-05-15")
+    assert labels["label"].dtype == "Int64" and labels["in_default_at_asof"].dtype == bool
+
+
+def test_horizon_boundaries(ledger) -> None:
+    # a defaults on 04-30: inside (01-31, 04-30] at the right edge; outside for T = 04-30 (already in default)
+    labels = build_labels(
+        ledger, [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-04-30")], observed_until=UNTIL
+    )
+    assert lab(labels, "a", "2024-01-31")["label"] == 1
+    assert lab(labels, "a", "2024-04-30")["in_default_at_asof"]
+    short = build_labels(ledger, [pd.Timestamp("2024-01-31")], DefaultDefinition(horizon_days=89), UNTIL)
+    assert lab(short, "a", "2024-01-31")["label"] == 0  # 04-30 is day 90 after 01-31
+
+
+def test_threshold_and_event_kinds_come_from_the_definition(ledger) -> None:
+    strict = DefaultDefinition(dpd_threshold=30, event_kinds=("write_off",))
+    labels = build_labels(ledger, [pd.Timestamp("2024-02-29")], strict, observed_until=UNTIL)
+    a = lab(labels, "a", "2024-02-29")  # 02-29 is 29 days past due: default the next day
+    assert not a["in_default_at_asof"] and a["first_default_date"] == pd.Timestamp("2024-03-01")
+    assert lab(labels, "d", "2024-02-29")["label"] == 0  # insolvency no longer counts
+
+
+def test_unobserved_horizon_gives_na(ledger) -> None:
+    labels = build_labels(ledger, [pd.Timestamp("2024-03-31")], observed_until=pd.Timestamp("2024-05-31"))
+    assert not labels["horizon_observed"].any() and labels["label"].isna().all()
+    assert last_observed_date(ledger) == pd.Timestamp("2024-05-15")
+
+
+def test_statement_path_labels() -> None:
+    rows = [
+        {
+            "debtor_id": "s",
+            "period_end": pd.Timestamp(d),
+            "balance": 1.0,
+            "amount_due": 1.0,
+            "amount_paid": 0.0,
+            "days_past_due": dpd,
+            "credit_limit": 10.0,
+        }
+        for d, dpd in [("2024-01-31", 0), ("2024-02-29", 30), ("2024-03-31", 60), ("2024-04-30", 90)]
+    ]
+    from features.tables import Portfolio
+
+    p = Portfolio(statements=frame("statements", rows))
+    labels = build_labels(p, [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-04-30")], observed_until=UNTIL)
+    assert lab(labels, "s", "2024-01-31")["label"] == 1
+    assert lab(labels, "s", "2024-01-31")["first_default_date"] == pd.Timestamp("2024-04-30")
+    assert lab(labels, "s", "2024-04-30")["in_default_at_asof"]
+
+
+def test_month_ends() -> None:
+    assert month_ends("2024-01-15", "2024-03-31") == [
+        pd.Timestamp("2024-01-31"),
+        pd.Timestamp("2024-02-29"),
+        pd.Timestamp("2024-03-31"),
+    ]
+    assert month_ends("2024-02-01", "2024-02-28") == []
+    with pytest.raises(ValueError, match="before start"):
+        month_ends("2024-03-01", "2024-01-01")
