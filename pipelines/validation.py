@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,5 +181,25 @@ class Validator:
         if self.docs_dir is None:
             return None
         self.context.build_data_docs(site_names=["ews"])
+        for page in sorted(Path(self.docs_dir).rglob("*.html")):
+            _make_reproducible(page)
         index = Path(self.docs_dir) / "index.html"
         return index if index.is_file() else None
+
+
+_BUILD_STAMP = re.compile(r"\?d=\d{8}T\d{6}\.\d+Z")
+_LOAD_TIME = re.compile(r"(ge_load_time</span>.*?>)\d{8}T\d{6}\.\d+Z", re.DOTALL)
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _make_reproducible(page: Path) -> None:
+    """Drop GX's build timestamp and number its random element ids, so re-runs give identical HTML."""
+    from pipelines.io import write_text_atomic
+
+    text = page.read_text(encoding="utf-8")
+    ids: dict[str, str] = {}
+    fixed = _BUILD_STAMP.sub("", text)
+    fixed = _LOAD_TIME.sub(r"\1(not recorded)", fixed)
+    fixed = _UUID.sub(lambda m: ids.setdefault(m.group(0), f"id{len(ids) + 1:05d}"), fixed)
+    if fixed != text:
+        write_text_atomic(fixed, page)
