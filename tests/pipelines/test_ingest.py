@@ -205,3 +205,19 @@ def test_every_canonical_table_has_a_suite() -> None:
     for table in TABLES:
         suite = load_suite(table)
         assert suite["name"] == table
+
+
+def test_builtin_demo_ledger_ingests_with_its_two_deliberate_defects(tmp_path: Path) -> None:
+    from pipelines.commands.demo import demo_inputs
+
+    files, origin = demo_inputs(tmp_path)  # no data/sample under tmp_path -> built-in ledger
+    assert "built-in ledger" in origin
+    result = ingest_files(files, None, as_of=AS_OF)
+    reasons = {t: q["reason"].tolist() for t, q in result.quarantine.items()}
+    assert reasons == {
+        "debtors": [],
+        "invoices": ["due_before_issue"],
+        "payments": ["unknown_debtor"],
+        "events": [],
+    }
+    assert len(result.portfolio.invoices) == 7 and len(result.portfolio.payments) == 5

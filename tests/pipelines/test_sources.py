@@ -258,3 +258,26 @@ def test_uci_round_trip_keeps_every_statement(uci_path: Path, tmp_path: Path) ->
     assert back.loc[back["debtor_id"] == "7", "credit_limit"].unique().tolist() == [500000.0]  # "5E+05"
     labels = read_uci(uci_path).labels
     assert labels["default_next_month"].mean() == pytest.approx(0.2212)
+
+
+def test_cli_ingest_source_with_path_override(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    export = ROOT / "tests" / "data" / "sources" / "ar_export_de.csv"
+    args = ["ingest", "--source", str(ROOT / "conf" / "sources" / "example_ar_export.yaml")]
+    args += ["--path", f"ar_export={export}", "--as-of", "2024-06-30", "--out", str(tmp_path), "--no-docs"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert {t: v["rows_accepted"] for t, v in manifest["tables"].items()} == {
+        "debtors": 3,
+        "invoices": 5,
+        "payments": 2,
+    }
+    assert manifest["source"]["name"] == "example_ar_export"
+    bad = CliRunner().invoke(app, [*args[:3], "--path", "events=x.csv", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "has no input 'events'" in bad.output
