@@ -168,13 +168,10 @@ class Validator:
         if n <= self.chunk_rows:
             return [None]
         k = int(np.ceil(n / self.chunk_rows))
-        key = CHUNK_KEY[table]
-        hashed = pd.util.hash_array(
-            frame[key].astype("string").fillna("").to_numpy(dtype=object)
-        ) % np.uint64(k)
-        order = np.argsort(hashed, kind="stable")
-        bounds = np.searchsorted(hashed[order], np.arange(1, k, dtype=np.uint64))
-        return [part for part in np.split(order, bounds) if len(part)]
+        part = _key_codes(frame[CHUNK_KEY[table]]) % k
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(1, k))
+        return [rows for rows in np.split(order, bounds) if len(rows)]
 
     def build_docs(self) -> Path | None:
         """Render Data Docs for every validation of this run; returns ``index.html`` (or None)."""
@@ -185,6 +182,17 @@ class Validator:
             _make_reproducible(page)
         index = Path(self.docs_dir) / "index.html"
         return index if index.is_file() else None
+
+
+def _key_codes(values: pd.Series) -> np.ndarray:
+    """Dense integer code per distinct value (Arrow dictionary encoding; nulls share code 0)."""
+    import pyarrow as pa
+
+    arr = pa.array(values.astype("string"), type=pa.large_string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    encoded = arr.dictionary_encode()
+    return encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
 
 
 _BUILD_STAMP = re.compile(r"\?d=\d{8}T\d{6}\.\d+Z")
