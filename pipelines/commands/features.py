@@ -1,0 +1,153 @@
+"""``ews features``: point-in-time features (and optionally labels) for one or more as-of dates."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+
+HELP = """Build point-in-time features for every debtor at one or more as-of dates.
+
+Features as of T use only invoices issued, payments made, events and statements dated on or before
+T. The data dir is read and validated as in `ews ingest` (rejected rows are left out and counted).
+
+--as-of takes dates separated by commas (2024-06-30,2024-07-31) and/or month-end ranges
+(2024-01..2024-12 = every month-end from January to December 2024).
+
+Writes OUT (Parquet, one row per debtor_id and as_of) and OUT with suffix .json describing every
+column (family, window, unit, description, reason template, direction). With --labels the default
+labels of the project config's default definition are joined on (in_default_at_asof, label,
+first_default_date, horizon_observed).
+
+Exit code 2 on a user error (bad date, missing data dir or table); the message says the fix.
+"""
+
+
+def parse_as_of(text: str) -> list[pd.Timestamp]:
+    """``"2024-06-30,2024-01..2024-03"`` -> sorted distinct dates (ranges expand to month-ends)."""
+    from features.snapshots import month_ends
+
+    dates: set[pd.Timestamp] = set()
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        try:
+            if ".." in item:
+                lo, hi = item.split("..", 1)
+                start = pd.Timestamp(lo.strip())
+                end = pd.Timestamp(hi.strip()) + pd.offsets.MonthEnd(0)
+                found = month_ends(start, end)
+                if not found:
+                    raise ValueError(f"no month-end in {item}")
+                dates.update(found)
+            else:
+                dates.add(pd.Timestamp(item).normalize())
+        except ValueError as exc:
+            raise typer.BadParameter(
+                f"--as-of {item!r}: {exc}. Use YYYY-MM-DD dates separated by commas or a month range "
+                "YYYY-MM..YYYY-MM"
+            ) from None
+    if not dates:
+        raise typer.BadParameter("--as-of: give at least one date, e.g. 2024-06-30")
+    return sorted(dates)
+
+
+def sidecar(frame: pd.DataFrame, as_of: list[pd.Timestamp], meta: dict) -> dict:
+    """JSON description of every column of ``frame`` plus run metadata."""
+    from features.catalog import describe
+
+    columns = describe(frame.columns)
+    for name, info in columns.items():
+        info["dtype"] = str(frame[name].dtype)
+        info["missing_share"] = round(float(frame[name].isna().mean()), 6) if len(frame) else 0.0
+    return {
+        "as_of": [str(t.date()) for t in as_of],
+        "rows": len(frame),
+        **meta,
+        "columns": columns,
+    }
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("features", help=HELP)
+    def features_command(
+        data: Path = typer.Option(..., "--data", help="data dir with canonical files (.parquet or .csv)"),
+        as_of: str = typer.Option(
+            ..., "--as-of", help="dates YYYY-MM-DD[,...] and/or month ranges YYYY-MM..YYYY-MM"
+        ),
+        out: Path = typer.Option(..., "--out", help="output Parquet file; the column sidecar is OUT.json"),
+        labels: bool = typer.Option(False, "--labels", help="join the default labels"),
+        config: Path = typer.Option(
+            Path("conf/ews.yaml"),
+            "--config",
+            help="project config (kind: project) with the default definition",
+        ),
+    ) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        from features.build import build_features
+        from features.labels import build_labels
+        from pipelines.config import ConfigError, load_config
+        from pipelines.config.project import Model as ProjectConfig
+        from pipelines.ingest import TableError, ingest_dir
+        from pipelines.io import write_parquet_atomic, write_text_atomic
+
+        dates = parse_as_of(as_of)
+        if not data.is_dir():
+            typer.secho(f"error: --data {data} is not a folder of canonical files", fg="red", err=True)
+            raise typer.Exit(2)
+        if out.suffix != ".parquet":
+            typer.secho(f"error: --out {out} must end in .parquet", fg="red", err=True)
+            raise typer.Exit(2)
+        definition = None
+        if labels:
+            try:
+                definition = load_config(config, ProjectConfig).default_definition.to_params()
+            except (ConfigError, FileNotFoundError) as exc:
+                typer.secho(f"error: {exc}", fg="red", err=True)
+                raise typer.Exit(2) from None
+        console = Console(stderr=True)
+        timings: dict[str, float] = {}
+        try:
+            with Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+            ) as progress:
+                task = progress.add_task(f"reading and validating {data}", total=None)
+                t0 = time.perf_counter()
+                result = ingest_dir(data, None)
+                timings["ingest_seconds"] = round(time.perf_counter() - t0, 3)
+                progress.update(task, description=f"features at {len(dates)} as-of date(s)")
+                t0 = time.perf_counter()
+                frame = build_features(result.portfolio, dates)
+                timings["features_seconds"] = round(time.perf_counter() - t0, 3)
+                if definition is not None:
+                    progress.update(task, description="labels")
+                    t0 = time.perf_counter()
+                    lab = build_labels(result.portfolio, dates, definition)
+                    frame = frame.merge(lab, on=["debtor_id", "as_of"], how="left", validate="one_to_one")
+                    timings["labels_seconds"] = round(time.perf_counter() - t0, 3)
+        except (TableError, ValueError) as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from None
+        quarantined = {
+            name: t.get("rows_quarantined", 0) for name, t in result.manifest.get("tables", {}).items()
+        }
+        meta = {"data": str(data), "quarantined_rows": quarantined, **timings}
+        if definition is not None:
+            meta["default_definition"] = {
+                "dpd_threshold": definition.dpd_threshold,
+                "horizon_days": definition.horizon_days,
+                "event_kinds": list(definition.event_kinds),
+            }
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_parquet_atomic(frame, out)
+        side = out.with_suffix(".json")
+        write_text_atomic(json.dumps(sidecar(frame, dates, meta), indent=2, default=str), side)
+        n_feat = sum(1 for c in frame.columns if c not in {"debtor_id", "as_of"})
+        console.print(f"{len(frame):,} rows x {n_feat} columns -> {out}  (columns: {side})")
+        if any(quarantined.values()):
+            console.print(f"[yellow]quarantined rows left out[/]: {quarantined}")
