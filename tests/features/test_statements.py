@@ -1,0 +1,112 @@
+"""Statement features by hand, catalog completeness, and build_features on a statement portfolio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.build import build_features
+from features.catalog import CATALOG, FUNCTIONS, describe
+from features.statements import build_statement_features
+from features.tables import Portfolio
+from tests.features.ledgers import frame
+
+
+def stmt(
+    debtor: str, period_end: str, balance: float, due: float, paid: float, dpd: int, limit: float = 1000.0
+) -> dict:
+    return {
+        "debtor_id": debtor,
+        "period_end": pd.Timestamp(period_end),
+        "balance": balance,
+        "amount_due": due,
+        "amount_paid": paid,
+        "days_past_due": dpd,
+        "credit_limit": limit,
+    }
+
+
+@pytest.fixture(scope="module")
+def statements() -> pd.DataFrame:
+    return frame(
+        "statements",
+        [
+            # x: paid in full, then revolving, then late twice (leap February)
+            stmt("x", "2024-01-31", 200.0, np.nan, 0.0, 0),
+            stmt("x", "2024-02-29", 300.0, 200.0, 200.0, 0),
+            stmt("x", "2024-03-31", 500.0, 300.0, 50.0, 0),
+            stmt("x", "2024-04-30", 600.0, 500.0, 0.0, 30),
+            stmt("x", "2024-05-31", 700.0, 600.0, 0.0, 60),
+            # y: inactive card
+            stmt("y", "2024-04-30", 0.0, 0.0, 0.0, 0, 500.0),
+            stmt("y", "2024-05-31", 0.0, 0.0, 0.0, 0, 500.0),
+            # z: first statement after the as-of date
+            stmt("z", "2024-06-30", 10.0, 0.0, 0.0, 0),
+        ],
+    )
+
+
+def test_statement_features_by_hand(statements: pd.DataFrame) -> None:
+    f = build_statement_features(statements, [pd.Timestamp("2024-05-31")])
+    assert list(f["debtor_id"]) == ["x", "y"]
+    x = f.iloc[0]
+    assert x["st_dpd_last"] == 60.0 and x["st_dpd_prev"] == 30.0
+    assert x["st_dpd_max_3m"] == 60.0 and x["st_months_delinquent_3m"] == 2.0
+    assert x["st_months_delinquent_6m"] == 2.0 and x["st_dpd_mean_6m"] == pytest.approx(90 / 5)
+    assert x["st_status_last"] == 2.0 and x["st_status_prev"] == 1.0
+    assert x["st_full_payment_months_6m"] == 1.0  # February paid the 200 due
+    assert x["st_revolving_months_6m"] == 2.0  # January (nothing due yet, carries a balance) and March
+    assert x["st_zero_payment_months_6m"] == 2.0  # April and May
+    assert x["st_paid_to_due_3m"] == pytest.approx(50 / 1400)  # March..May
+    assert x["st_paid_to_due_last"] == 0.0
+    assert x["st_balance_change_1m"] == 100.0
+    assert x["st_balance_trend_6m"] == pytest.approx(130.0)  # slope of 200, 300, 500, 600, 700 per month
+    assert x["st_utilisation_last"] == pytest.approx(0.7) and x["st_utilisation_max_6m"] == pytest.approx(0.7)
+    assert x["st_months_observed"] == 5.0
+    y = f.iloc[1]
+    assert y["st_status_last"] == -2.0 and y["st_inactive_months_6m"] == 2.0
+    assert np.isnan(y["st_paid_to_due_6m"]) and y["st_utilisation_last"] == 0.0
+
+
+def test_statement_window_counts_calendar_months(statements: pd.DataFrame) -> None:
+    f = build_statement_features(statements, [pd.Timestamp("2024-04-15")])  # March is 1 month back
+    x = f[f["debtor_id"] == "x"].iloc[0]
+    assert x["st_dpd_last"] == 0.0 and x["st_months_observed"] == 3.0
+    assert list(f["debtor_id"]) == ["x"]
+
+
+def test_build_features_on_statement_portfolio(statements: pd.DataFrame) -> None:
+    debtors = frame("debtors", [{"debtor_id": "x", "segment": "card", "country": "TW"}])
+    f = build_features(Portfolio(statements=statements, debtors=debtors), [pd.Timestamp("2024-05-31")])
+    assert list(f["debtor_id"]) == ["x", "y"]
+    assert f.loc[0, "segment"] == "card" and pd.isna(f.loc[1, "segment"])
+    assert "st_dpd_last" in f and "open_balance" not in f
+
+
+def test_catalog_entries_are_complete_and_formattable() -> None:
+    assert len([n for n, i in CATALOG.items() if i.family != "statements" and i.dtype == "float64"]) >= 40
+    families = {i.family for i in CATALOG.values()}
+    assert families >= {
+        "exposure",
+        "delinquency",
+        "timing",
+        "behaviour",
+        "invoicing",
+        "disputes",
+        "tenure",
+        "statements",
+    }
+    for name, info in CATALOG.items():
+        assert info.direction in (-1, 0, 1)
+        assert info.description and info.window and info.unit, name
+        assert info.reason.format(value=12.5), name
+        if info.dtype == "float64":
+            assert FUNCTIONS[name].__name__ == name
+    exposure = ["open_balance", "overdue_amount", "overdue_amount_1_30", "overdue_amount_31_60"]
+    exposure += ["overdue_amount_61_90", "overdue_amount_90p", "open_disputed_amount", "dpd_current_max"]
+    assert set(exposure) <= set(CATALOG)
+    assert CATALOG["late30_count_90d"].reason.format(value=3.0) == (
+        "3 invoices paid more than 30 days late in the last 90 days"
+    )
+    assert describe(["open_balance", "mystery"])["mystery"]["family"] == "unknown"
