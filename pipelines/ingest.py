@@ -21,7 +21,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ import pandas as pd
 from features.schema import TABLES
 from features.tables import Portfolio
 from pipelines.config import config_hash
-from pipelines.config.source import FileSource, RulesConfig, ValueOptions
+from pipelines.config.source import ARExportSource, FileSource, RulesConfig, ValueOptions
 from pipelines.config.source import Model as SourceConfig
 from pipelines.io import (
     conform,
@@ -43,7 +43,8 @@ from pipelines.io import (
 )
 from pipelines.sources.ar_export import split_ar_export
 from pipelines.sources.parse import parse_bools, parse_dates, parse_numbers, parse_text
-from pipelines.sources.read import RawFile, TableError, read_file
+from pipelines.sources.read import TableError, preflight, read_file
+from pipelines.sources.uci import REQUIRED as UCI_REQUIRED
 from pipelines.sources.uci import read_uci
 
 __all__ = [
@@ -87,6 +88,8 @@ class _Raw:
     ignored_columns: list[str] = field(default_factory=list)
     pre_bad: dict[str, np.ndarray] = field(default_factory=dict)
     column_map: dict[str, str] = field(default_factory=dict)
+    kept: np.ndarray | None = None  # after slimming: the row positions whose raw values are kept
+    rows_in: int = 0
 
 
 # ---------------------------------------------------------------- public entry points
@@ -162,10 +165,9 @@ def ingest_source(
         timings[step] = timings.get(step, 0.0) + now - clock
         clock = now
 
-    say("reading inputs")
-    raws = _load(source)
-    inputs = {str(r.file): sha256_file(r.file) for r in raws.values()}
-    lap("read")
+    say("checking inputs")
+    loaders, block_of = _plan(source)  # table-level checks of every file before any heavy work
+    lap("preflight")
 
     from pipelines.validation import Validator
 
@@ -177,16 +179,28 @@ def ingest_source(
     )
     params = {"as_of": pd.Timestamp(as_of_date), "min_date": pd.Timestamp(rules.min_date)}
 
+    # Tables are read one block at a time and slimmed after their own checks (only the raw values
+    # of rejected rows are kept), so memory holds one raw file at a time.
+    raws: dict[str, _Raw] = {}
+    inputs: dict[str, str] = {}
     typed: dict[str, pd.DataFrame] = {}
     masks: dict[str, dict[str, np.ndarray]] = {}
     validation: dict[str, dict[str, Any]] = {}
     for table in TABLE_ORDER:
-        if table not in raws:
+        if table not in block_of:
             continue
+        if table not in raws:
+            say(f"reading {table}")
+            block = loaders[block_of[table]]()
+            raws.update(block)
+            for raw in block.values():
+                inputs.setdefault(str(raw.file), sha256_file(raw.file))
+            lap("read")
         say(f"validating {table}")
         typed[table], masks[table], validation[table] = _within_table(
             raws[table], validator, params, source.default_currency, lap
         )
+        raws[table] = _slim(raws[table], masks[table])
     say("cross-table checks")
     _cross_table(typed, masks, rules)
     lap("cross_table")
@@ -199,14 +213,14 @@ def ingest_source(
         reasons = _reasons(masks[table], len(typed[table]))
         ok = reasons.isna().to_numpy()
         accepted[table] = conform(typed[table].loc[ok], table)
-        quarantine[table] = _quarantine_frame(raw, reasons, ~ok)
+        quarantine[table] = _quarantine_frame(raw, typed[table], reasons, ~ok)
         counts = _reason_counts(quarantine[table]["reason"])
         tables_manifest[table] = {
             "input": str(raw.file),
             "input_sha256": inputs[str(raw.file)],
             "columns": raw.column_map,
             "ignored_columns": raw.ignored_columns,
-            "rows_in": int(len(typed[table]) + (0 if raw.malformed is None else len(raw.malformed))),
+            "rows_in": raw.rows_in,
             "rows_accepted": int(ok.sum()),
             "rows_quarantined": int(len(quarantine[table])),
             "reasons": counts,
@@ -235,11 +249,11 @@ def ingest_source(
 # ---------------------------------------------------------------- loading + mapping
 
 
-def _canonical_columns(raw: RawFile, table: str, mapping: dict[str, str], label: str) -> _Raw:
-    """Rename file columns to canonical names; check required ones; record ignored ones."""
+def _resolve_columns(
+    present: list[str], table: str, mapping: dict[str, str], label: str, path: Path
+) -> dict[str, str]:
+    """canonical -> file column for ``table``; raises TableError on a missing mapped/required column."""
     spec = TABLES[table]
-    frame = raw.frame
-    present = list(frame.columns)
     rename: dict[str, str] = {}
     for canonical in spec.names:
         src = mapping.get(canonical, canonical)
@@ -247,52 +261,21 @@ def _canonical_columns(raw: RawFile, table: str, mapping: dict[str, str], label:
             rename[canonical] = src
         elif canonical in mapping:
             raise TableError(
-                f"{label}: {raw.path} has no column {src!r} (mapped to {table}.{canonical} in the source "
+                f"{label}: {path} has no column {src!r} (mapped to {table}.{canonical} in the source "
                 f"config). Columns in the file: {present}. Fix the mapping under columns."
             )
     missing = [c for c in spec.required if c not in rename]
     if missing:
         raise TableError(
-            f"{label}: {raw.path} is missing required column(s) {missing} for table {table}. Columns in the "
+            f"{label}: {path} is missing required column(s) {missing} for table {table}. Columns in the "
             f"file: {present}. Fix: add them to the file, or map them in a source config "
             f"(tables.{table}.columns: {{{missing[0]}: <your column name>}})."
         )
-    used = set(rename.values())
-    out = pd.DataFrame({c: frame[src].reset_index(drop=True) for c, src in rename.items()})
-    return _Raw(
-        table=table,
-        frame=out,
-        source_row=raw.source_row,
-        file=raw.path,
-        values=ValueOptions(),
-        malformed=raw.malformed,
-        ignored_columns=[c for c in present if c not in used],
-        column_map={c: src for c, src in rename.items() if c != src},
-    )
+    return rename
 
 
-def _load(source: SourceConfig) -> dict[str, _Raw]:
-    raws: dict[str, _Raw] = {}
-    for table, spec in source.tables.items():
-        csv_opts, values = source.options_for(spec)
-        label = f"tables.{table}" if source.name != "files" else table
-        raw = read_file(spec.path, spec.file_format(), csv_opts, label)
-        mapped = _canonical_columns(raw, table, spec.columns, label)
-        mapped.values = values
-        raws[table] = mapped
-    if source.ar_export is not None:
-        raws.update(_load_ar(source))
-    if source.uci_wide is not None:
-        raws.update(_load_uci(source))
-    return raws
-
-
-def _load_ar(source: SourceConfig) -> dict[str, _Raw]:
-    spec = source.ar_export
-    assert spec is not None
-    csv_opts, values = source.options_for(spec)
-    raw = read_file(spec.path, spec.file_format(), csv_opts, "ar_export")
-    present = list(raw.frame.columns)
+def _ar_columns(present: list[str], spec: ARExportSource, path: Path) -> dict[str, str]:
+    """canonical -> file column for an AR export; raises TableError naming a missing column."""
     wanted = {**spec.columns}
     for canonical in TABLES["invoices"].required:
         wanted.setdefault(canonical, canonical)
@@ -304,43 +287,123 @@ def _load_ar(source: SourceConfig) -> dict[str, _Raw]:
     for key, col in needed.items():
         if col not in present:
             raise TableError(
-                f"ar_export: {raw.path} has no column {col!r} (ar_export.{key} in the source config). "
+                f"ar_export: {path} has no column {col!r} (ar_export.{key} in the source config). "
                 f"Columns in the file: {present}. Fix the mapping."
             )
     for canonical in ("currency", "disputed"):
         if canonical not in wanted and canonical in present:
             wanted[canonical] = canonical
-    parts = split_ar_export(
-        raw.frame,
-        wanted,
-        spec.settled_on,
-        spec.settled_amount,
-        spec.payment_id_suffix,
-        values.decimal,
-        values.thousands,
-    )
-    used = set(wanted.values()) | {c for c in (spec.settled_on, spec.settled_amount) if c}
-    ignored = [c for c in present if c not in used]
-    out: dict[str, _Raw] = {}
-    for table, (frame, positions) in parts.items():
-        out[table] = _Raw(
-            table=table,
-            frame=frame,
-            source_row=raw.source_row[positions],
-            file=raw.path,
-            values=values,
-            malformed=raw.malformed if table == "invoices" else None,
-            ignored_columns=ignored,
-            column_map={c: s for c, s in wanted.items() if c in frame.columns and c != s},
+    return wanted
+
+
+Loader = Callable[[], dict[str, _Raw]]
+
+
+def _plan(source: SourceConfig) -> tuple[dict[str, Loader], dict[str, str]]:
+    """Check every input's header now; return a loader per input block and the block of each table."""
+    loaders: dict[str, Loader] = {}
+    block_of: dict[str, str] = {}
+    for table, spec in source.tables.items():
+        csv_opts, values = source.options_for(spec)
+        label = f"tables.{table}" if source.name != "files" else table
+        present = preflight(spec.path, spec.file_format(), csv_opts, label)
+        rename = _resolve_columns(present, table, spec.columns, label, spec.path)
+        loaders[f"tables.{table}"] = _table_loader(table, spec, csv_opts, values, label, rename, present)
+        block_of[table] = f"tables.{table}"
+    if source.ar_export is not None:
+        spec = source.ar_export
+        csv_opts, values = source.options_for(spec)
+        present = preflight(spec.path, spec.file_format(), csv_opts, "ar_export")
+        wanted = _ar_columns(present, spec, spec.path)
+        loaders["ar_export"] = _ar_loader(spec, csv_opts, values, wanted, present)
+        tables = ["invoices", "payments"]
+        if "debtor_id" in wanted and set(wanted) & (set(TABLES["debtors"].names) - {"debtor_id"}):
+            tables.append("debtors")
+        block_of.update({t: "ar_export" for t in tables})
+    if source.uci_wide is not None:
+        path = Path(source.uci_wide.path)
+        present = preflight(path, "csv", source.csv, "uci_wide")
+        missing = [c for c in UCI_REQUIRED if c not in present]
+        if missing:
+            raise TableError(
+                f"uci_wide: {path} lacks column(s) {missing}; expected the layout of uci_credit_card.csv "
+                "(ID, LIMIT_BAL, PAY_0, PAY_2..PAY_6, BILL_AMT1..6, PAY_AMT1..6)."
+            )
+        loaders["uci_wide"] = lambda: _load_uci(source)
+        block_of.update({"statements": "uci_wide", "debtors": "uci_wide"})
+    return loaders, block_of
+
+
+def _table_loader(
+    table: str,
+    spec: FileSource,
+    csv_opts: Any,
+    values: ValueOptions,
+    label: str,
+    rename: dict[str, str],
+    present: list[str],
+) -> Loader:
+    def load() -> dict[str, _Raw]:
+        raw = read_file(spec.path, spec.file_format(), csv_opts, label)
+        frame = raw.frame
+        used = set(rename.values())
+        return {
+            table: _Raw(
+                table=table,
+                frame=pd.DataFrame({c: frame[src].reset_index(drop=True) for c, src in rename.items()}),
+                source_row=raw.source_row,
+                file=raw.path,
+                values=values,
+                malformed=raw.malformed,
+                ignored_columns=[c for c in present if c not in used],
+                column_map={c: src for c, src in rename.items() if c != src},
+                rows_in=raw.rows_in,
+            )
+        }
+
+    return load
+
+
+def _ar_loader(
+    spec: ARExportSource, csv_opts: Any, values: ValueOptions, wanted: dict[str, str], present: list[str]
+) -> Loader:
+    def load() -> dict[str, _Raw]:
+        raw = read_file(spec.path, spec.file_format(), csv_opts, "ar_export")
+        parts = split_ar_export(
+            raw.frame,
+            wanted,
+            spec.settled_on,
+            spec.settled_amount,
+            spec.payment_id_suffix,
+            values.decimal,
+            values.thousands,
         )
-    return out
+        used = set(wanted.values()) | {c for c in (spec.settled_on, spec.settled_amount) if c}
+        ignored = [c for c in present if c not in used]
+        out: dict[str, _Raw] = {}
+        for table, (frame, positions) in parts.items():
+            malformed = raw.malformed if table == "invoices" else None
+            out[table] = _Raw(
+                table=table,
+                frame=frame,
+                source_row=raw.source_row[positions],
+                file=raw.path,
+                values=values,
+                malformed=malformed,
+                ignored_columns=ignored,
+                column_map={c: s for c, s in wanted.items() if c in frame.columns and c != s},
+                rows_in=len(frame) + (0 if malformed is None else len(malformed)),
+            )
+        return out
+
+    return load
 
 
 def _load_uci(source: SourceConfig) -> dict[str, _Raw]:
     spec = source.uci_wide
     assert spec is not None
     path = Path(spec.path)
-    read_file(path, "csv", source.csv, "uci_wide")  # table-level checks (exists, empty, encoding, delimiter)
+    read_file(path, "csv", source.csv, "uci_wide")  # full-file checks (encoding) before the mapping
     try:
         data = read_uci(path)
     except ValueError as exc:
@@ -354,6 +417,7 @@ def _load_uci(source: SourceConfig) -> dict[str, _Raw]:
             path,
             ValueOptions(),
             pre_bad={f"unparseable_number:{c}": m for c, m in data.unparseable.items()},
+            rows_in=len(data.statements),
         ),
         "debtors": _Raw(
             "debtors",
@@ -362,8 +426,15 @@ def _load_uci(source: SourceConfig) -> dict[str, _Raw]:
             path,
             ValueOptions(),
             pre_bad={"unparseable_number:credit_limit": data.unparseable["credit_limit"][::6]},
+            rows_in=len(data.debtors),
         ),
     }
+
+
+def _slim(raw: _Raw, masks: dict[str, np.ndarray]) -> _Raw:
+    """Keep only the raw values of rows rejected so far (quarantine shows them as read)."""
+    kept = np.flatnonzero(~_ok(masks, len(raw.frame)))
+    return replace(raw, frame=raw.frame.iloc[kept].reset_index(drop=True), kept=kept, pre_bad={})
 
 
 # ---------------------------------------------------------------- parsing + rules
@@ -619,10 +690,26 @@ def _reasons(masks: dict[str, np.ndarray], n: int) -> pd.Series:
     return out
 
 
-def _quarantine_frame(raw: _Raw, reasons: pd.Series, rejected: np.ndarray) -> pd.DataFrame:
+def _text(col: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        return col.dt.strftime("%Y-%m-%d").astype("string")
+    return col.astype("string")
+
+
+def _quarantine_frame(
+    raw: _Raw, typed: pd.DataFrame, reasons: pd.Series, rejected: np.ndarray
+) -> pd.DataFrame:
+    """Rejected rows: source_file, source_row, reason, the row's values, raw_line (malformed rows).
+
+    Rows rejected by their own table's checks show the values as read; rows rejected by a
+    cross-table check (their values all parsed) show the parsed values.
+    """
     cols = list(raw.frame.columns)
     rows = np.flatnonzero(rejected)
-    frame = raw.frame.iloc[rows].reset_index(drop=True)
+    kept = raw.kept if raw.kept is not None else np.arange(len(typed))
+    at = np.searchsorted(kept, rows)
+    has_raw = at < len(kept)
+    has_raw[has_raw] = kept[at[has_raw]] == rows[has_raw]
     q = pd.DataFrame(
         {
             "source_file": pd.Series([str(raw.file)] * len(rows), dtype="string"),
@@ -630,13 +717,13 @@ def _quarantine_frame(raw: _Raw, reasons: pd.Series, rejected: np.ndarray) -> pd
             "reason": reasons.iloc[rows].reset_index(drop=True).astype("string"),
         }
     )
+    from_raw = raw.frame.iloc[at[has_raw]].reset_index(drop=True)
+    from_typed = typed.iloc[rows[~has_raw]].reset_index(drop=True)
     for c in cols:
-        col = frame[c]
-        q[c] = (
-            col.astype("string")
-            if not pd.api.types.is_datetime64_any_dtype(col.dtype)
-            else col.dt.strftime("%Y-%m-%d")
-        )
+        values = pd.Series(pd.NA, index=range(len(rows)), dtype="string")
+        values.iloc[np.flatnonzero(has_raw)] = _text(from_raw[c]).to_numpy()
+        values.iloc[np.flatnonzero(~has_raw)] = _text(from_typed[c]).to_numpy()
+        q[c] = values
     q["raw_line"] = pd.Series(pd.NA, index=range(len(q)), dtype="string")
     if raw.malformed is not None and len(raw.malformed):
         extra = pd.DataFrame(

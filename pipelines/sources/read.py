@@ -20,7 +20,7 @@ import pyarrow.csv as pacsv
 
 from pipelines.config.source import CsvOptions
 
-__all__ = ["RawFile", "TableError", "read_file"]
+__all__ = ["RawFile", "TableError", "preflight", "read_file"]
 
 _DELIMITER_NAMES = {",": "comma ','", ";": "semicolon ';'", "\t": "tab '\\t'", "|": "pipe '|'"}
 
@@ -46,9 +46,7 @@ class RawFile:
         return len(self.frame) + len(self.malformed)
 
 
-def read_file(path: Path, fmt: str, options: CsvOptions, label: str) -> RawFile:
-    """Read ``path`` as ``fmt`` (``csv`` or ``parquet``); ``label`` names the table in messages."""
-    path = Path(path)
+def _check_path(path: Path, label: str) -> None:
     if not path.exists():
         raise TableError(
             f"{label}: file {path} not found. Check the path (relative paths start at the current directory)."
@@ -59,19 +57,49 @@ def read_file(path: Path, fmt: str, options: CsvOptions, label: str) -> RawFile:
         raise TableError(
             f"{label}: file {path} is empty (0 bytes). Export the table again with a header row and data."
         )
+
+
+def preflight(path: Path, fmt: str, options: CsvOptions, label: str) -> list[str]:
+    """Cheap table-level checks (exists, not empty, readable header) -> the file's column names.
+
+    Lets ingest stop on a bad file before it spends time on the others.
+    """
+    path = Path(path)
+    _check_path(path, label)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            names = list(pq.read_schema(path).names)
+        except Exception as exc:  # pyarrow raises several types for corrupt files
+            raise _parquet_error(path, label, exc) from None
+        names = [n for n in names if not n.startswith("__index_level_")]
+        _check_unique_columns(names, path, label)
+        return names
+    return _header(path, options, label)
+
+
+def read_file(path: Path, fmt: str, options: CsvOptions, label: str) -> RawFile:
+    """Read ``path`` as ``fmt`` (``csv`` or ``parquet``); ``label`` names the table in messages."""
+    path = Path(path)
+    _check_path(path, label)
     if fmt == "parquet":
         return _read_parquet(path, label)
     return _read_csv(path, options, label)
+
+
+def _parquet_error(path: Path, label: str, exc: Exception) -> TableError:
+    return TableError(
+        f"{label}: {path} is not a readable Parquet file ({type(exc).__name__}: {exc}). "
+        "If it is a CSV, name it .csv or set format: csv in the source config."
+    )
 
 
 def _read_parquet(path: Path, label: str) -> RawFile:
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for corrupt files
-        raise TableError(
-            f"{label}: {path} is not a readable Parquet file ({type(exc).__name__}: {exc}). "
-            "If it is a CSV, name it .csv or set format: csv in the source config."
-        ) from None
+        raise _parquet_error(path, label, exc) from None
     frame = frame.reset_index(drop=True)
     _check_unique_columns(list(frame.columns), path, label)
     return RawFile(path, frame, np.arange(1, len(frame) + 1, dtype=np.int64))

@@ -93,6 +93,8 @@ def test_outputs_manifest_and_invariant(tmp_path: Path) -> None:
     q = pd.read_csv(out / "quarantine" / "payments.csv", dtype=str)
     assert q["reason"].tolist() == ["unknown_invoice", "date_after_as_of:paid_on"]
     assert q["payment_id"].tolist() == ["P4", "P5"]
+    # own-table rejects keep the text as read; cross-table rejects show the parsed value
+    assert q["amount"].tolist() == ["10.0", "200.5"]
     assert (out / "data_docs" / "index.html").is_file()
     assert manifest["data_docs"] == "data_docs/index.html"
     assert manifest["outputs"]["invoices.parquet"] == sha256_file(out / "invoices.parquet")
