@@ -178,6 +178,7 @@ def ingest_source(
         run_time=dt.datetime.combine(as_of_date, dt.time(), tzinfo=dt.UTC),
     )
     params = {"as_of": pd.Timestamp(as_of_date), "min_date": pd.Timestamp(rules.min_date)}
+    lap("gx_setup")
 
     # Tables are read one block at a time and slimmed after their own checks (only the raw values
     # of rejected rows are kept), so memory holds one raw file at a time.
