@@ -75,12 +75,16 @@ def builtin_ledger() -> dict[str, pd.DataFrame]:
     return {"debtors": debtors, "invoices": invoices, "payments": payments, "events": events}
 
 
-def demo_inputs(root: Path = Path(".")) -> tuple[dict[str, Path], str]:
-    """The demo's input files and a label for where they came from."""
+def demo_inputs(root: Path = Path("."), out: Path = DEMO_DIR) -> tuple[dict[str, Path], str]:
+    """The demo's input files and a label for where they came from.
+
+    The committed sample under ``root/data/sample`` when present; otherwise the built-in ledger,
+    written as CSV to ``root/out/input``.
+    """
     sample = find_table_files(root / SAMPLE_DIR)
     if "invoices" in sample and "payments" in sample:
         return sample, f"committed sample {root / SAMPLE_DIR}"
-    folder = root / DEMO_DIR / "input"
+    folder = root / out / "input"
     files = {}
     for table, frame in builtin_ledger().items():
         files[table] = write_csv_atomic(frame, folder / f"{table}.csv")
@@ -98,7 +102,7 @@ def register(app: typer.Typer) -> None:
         from pipelines.ingest import TableError, ingest_files
 
         console = Console()
-        files, origin = demo_inputs()
+        files, origin = demo_inputs(Path("."), out)
         console.print(f"[bold]ews demo[/]: input = {origin}")
         as_of_date = dt.date.fromisoformat(as_of) if as_of else None
         try:
