@@ -18,6 +18,7 @@ Registry conventions (registered model ``ews-pd``):
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
 import tempfile
@@ -36,7 +37,7 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from models.evaluate import METRIC_NAMES, GateDecision, classification_metrics
-from models.train import prepare_matrix
+from models.train import TrainingOutcome, prepare_matrix
 
 __all__ = [
     "CHALLENGER",
@@ -170,7 +171,7 @@ def _requirements() -> list[str]:
 
 
 def log_training(
-    outcome: Any,
+    outcome: TrainingOutcome,
     *,
     params: Mapping[str, Any],
     figures: Mapping[str, Any],
@@ -194,8 +195,6 @@ def log_training(
     hashes and git commit (logged as JSON and as tags); ``warnings`` (e.g. dropped features) are
     logged as ``warnings.txt`` and the ``ews.warnings`` tag.
     """
-    import hashlib
-
     configure(tracking_uri)
     exp_id = _experiment_id(experiment, artifacts)
     flat: dict[str, str] = {}
