@@ -157,6 +157,9 @@ class Model(ConfigModel):
     model_alias: str = "champion"
     data_dir: Path = Field(Path("data/sample"), description="data dir scored by `ews serve`")
     out_dir: Path = Field(Path("data/runs"), description="OUTDIR; each run publishes OUTDIR/<as_of>/")
+    partition_rows: int = Field(
+        4_000_000, ge=1, description="features are built in debtor partitions of about this many ledger rows"
+    )
     max_quarantine_share: float = Field(
         0.2, ge=0.0, le=1.0, description="refuse to score when a table has more rejected rows than this"
     )

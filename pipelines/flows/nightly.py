@@ -144,16 +144,15 @@ def validate(result: Any, cfg: NightlyConfig) -> dict[str, Any]:
 
 
 @task(name="features", cache_policy=NO_CACHE)
-def features_as_of(portfolio: Any, as_of: dt.date, project: ProjectConfig) -> tuple[pd.DataFrame, pd.Series]:
-    """Features (one row per debtor existing at as_of) and in-default flags (bool by debtor_id)."""
-    from features.build import build_features
-    from features.labels import build_labels
+def features_as_of(
+    portfolio: Any, as_of: dt.date, project: ProjectConfig, cfg: NightlyConfig
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Features (one row per debtor existing at as_of) and in-default flags (bool by debtor_id),
+    built in debtor partitions of about ``cfg.partition_rows`` ledger rows to bound memory."""
+    from pipelines.scoring.partition import features_and_defaults
 
-    stamp = pd.Timestamp(as_of)
-    feats = build_features(portfolio, [stamp])
-    labels = build_labels(portfolio, [stamp], project.default_definition.to_params())
-    in_default = labels.set_index(labels["debtor_id"].astype("string"))["in_default_at_asof"].astype(bool)
-    return feats, in_default
+    definition = project.default_definition.to_params()
+    return features_and_defaults(portfolio, pd.Timestamp(as_of), definition, cfg.partition_rows)
 
 
 @task(name="score", cache_policy=NO_CACHE)
@@ -411,7 +410,7 @@ def run_nightly(
         logger.info("scoring as of %s with %s v%s (%s)", as_of, loaded.name, loaded.version, loaded.alias)
         result = timed("ingest", ingest, Path(data_dir), as_of)
         inputs = timed("validate", validate, result, cfg)
-        feats, in_default = timed("features", features_as_of, result.portfolio, as_of, project)
+        feats, in_default = timed("features", features_as_of, result.portfolio, as_of, project, cfg)
         scores, X = timed("score", score, feats, in_default, result.portfolio, loaded, cfg)
         prev_dir = latest_before(out_dir, as_of)
         previous = None
