@@ -26,6 +26,8 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.tables import Portfolio
 
@@ -97,14 +99,81 @@ class Ledger:
         return len(self.debtor_ids)
 
 
-def _ids(frame: pd.DataFrame | None, col: str = "debtor_id") -> list[pd.Series]:
-    if frame is None or col not in frame or frame.empty:
-        return []
-    return [frame[col].astype("string")]
+def _arrow(values: pd.Series) -> pa.Array:
+    """A string column as an Arrow array (zero-copy for Arrow-backed pandas strings)."""
+    arr = pa.array(values, from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr if arr.type == pa.string() else pc.cast(arr, pa.string())
 
 
-def _codes(values: pd.Series, ids: pd.Index) -> np.ndarray:
-    return np.asarray(ids.get_indexer(values.astype("string")), dtype=np.int64)
+def _unique_ids(frames: list[pd.DataFrame | None]) -> pa.Array:
+    found = [
+        pc.unique(_arrow(f["debtor_id"]))
+        for f in frames
+        if f is not None and "debtor_id" in f and not f.empty
+    ]
+    if not found:
+        return pa.array([], pa.string())
+    ids = pc.drop_null(pc.unique(pa.concat_arrays(found)))
+    return pc.take(ids, pc.sort_indices(ids))
+
+
+def _codes(values: pd.Series, ids: pa.Array, table: str) -> np.ndarray:
+    """Position of each debtor id in ``ids``; raises ``ValueError`` on missing ids."""
+    pos = pc.index_in(_arrow(values), value_set=ids)
+    if pos.null_count:
+        raise ValueError(f"{table}.debtor_id is missing in {pos.null_count} rows; ingest rejects such rows")
+    return np.asarray(pos.to_numpy(), dtype=np.int64)
+
+
+def _stable_order(code: np.ndarray, day1: np.ndarray, day2: np.ndarray | None, ids: pd.Series) -> np.ndarray:
+    """Row order by (code, day1[, day2], id); ids are compared only among rows tied on the numeric keys."""
+    keys = (day1, code) if day2 is None else (day2, day1, code)
+    order, packed = _order(keys)
+    if len(order) < 2:
+        return order
+    ps = packed[order] if packed is not None else None
+    if ps is not None:
+        same = ps[1:] == ps[:-1]
+    else:
+        same = np.ones(len(order) - 1, dtype=bool)
+        for k in keys:
+            ks = k[order]
+            same &= ks[1:] == ks[:-1]
+    if not same.any():
+        return order
+    # reorder each run of rows tied on the numeric keys by id (runs are contiguous in ``order``)
+    tied = np.zeros(len(order), dtype=bool)
+    tied[1:] |= same
+    tied[:-1] |= same
+    pos = np.flatnonzero(tied)
+    run = np.cumsum(np.r_[True, ~same[pos[1:] - 1]]) if len(pos) > 1 else np.zeros(len(pos), dtype=np.int64)
+    rows = order[pos]
+    id_rank = np.empty(len(rows), dtype=np.int64)
+    id_rank[np.asarray(pc.sort_indices(pa.array(ids.iloc[rows], from_pandas=True)))] = np.arange(len(rows))
+    order = order.copy()
+    order[pos] = rows[np.lexsort((id_rank, run))]
+    return order
+
+
+def _order(keys: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """``np.lexsort(keys)`` (last key primary), as one stable argsort of a packed int64 key when it fits.
+
+    Returns the order and the packed key (None when the keys did not fit in 62 bits).
+    """
+    if len(keys[0]) == 0:
+        return np.zeros(0, dtype=np.int64), None
+    lows = [int(k.min()) for k in keys]
+    spans = [int(k.max()) - lo + 1 for k, lo in zip(keys, lows, strict=True)]
+    if np.prod([float(s) for s in spans]) >= 2.0**62:
+        return np.lexsort(keys), None
+    packed = np.zeros(len(keys[0]), dtype=np.int64)
+    scale = 1
+    for k, lo, span in zip(keys, lows, spans, strict=True):
+        packed += (k - lo) * scale
+        scale *= span
+    return np.argsort(packed, kind="stable"), packed
 
 
 def prepare_ledger(portfolio: Portfolio) -> Ledger:
@@ -112,23 +181,17 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
 
     The debtor universe is every debtor id found in any table. Input frames are not modified.
     """
-    parts = (
-        _ids(portfolio.debtors) + _ids(portfolio.invoices) + _ids(portfolio.payments) + _ids(portfolio.events)
-    )
-    if parts:
-        ids = pd.Index(pd.unique(pd.concat(parts, ignore_index=True).dropna()), dtype="string").sort_values()
-    else:
-        ids = pd.Index([], dtype="string")
+    ids_arrow = _unique_ids([portfolio.debtors, portfolio.invoices, portfolio.payments, portfolio.events])
+    ids = pd.Index(pd.array(ids_arrow, dtype="string"))
     n = len(ids)
 
     inv = portfolio.invoices
+    inv_ids_sorted: pa.Array | None = None
     if inv is not None and not inv.empty:
-        code = _codes(inv["debtor_id"], ids)
+        code = _codes(inv["debtor_id"], ids_arrow, "invoices")
         issue = day_number(inv["issue_date"])
         due = day_number(inv["due_date"])
-        inv_ids = inv["invoice_id"].astype("string")
-        id_rank = inv_ids.rank(method="first").to_numpy(dtype=np.int64) if len(inv) else _EMPTY_I
-        order = np.lexsort((id_rank, due, issue, code))
+        order = _stable_order(code, issue, due, inv["invoice_id"])
         amount = inv["amount"].to_numpy(dtype=np.float64)[order]
         disputed = (
             inv["disputed"].fillna(False).to_numpy(dtype=bool)[order]
@@ -136,24 +199,22 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
             else np.zeros(len(order), dtype=bool)
         )
         inv_code, inv_issue, inv_due = code[order], issue[order], due[order]
-        sorted_ids = pd.Index(inv_ids.to_numpy()[order])
+        inv_ids_sorted = pc.take(_arrow(inv["invoice_id"]), pa.array(order))
     else:
         inv_code = inv_issue = inv_due = _EMPTY_I
         amount = _EMPTY_F
         disputed = np.zeros(0, dtype=bool)
-        sorted_ids = pd.Index([], dtype="string")
 
     pay = portfolio.payments
     if pay is not None and not pay.empty:
-        pcode = _codes(pay["debtor_id"], ids)
+        pcode = _codes(pay["debtor_id"], ids_arrow, "payments")
         pdate = day_number(pay["paid_on"])
-        prank = pay["payment_id"].astype("string").rank(method="first").to_numpy(dtype=np.int64)
-        porder = np.lexsort((prank, pdate, pcode))
+        porder = _stable_order(pcode, pdate, None, pay["payment_id"])
         pay_code, pay_date = pcode[porder], pdate[porder]
         pay_amount = pay["amount"].to_numpy(dtype=np.float64)[porder]
-        if "invoice_id" in pay:
-            target = pay["invoice_id"].astype("string").to_numpy()[porder]
-            pay_inv = np.asarray(sorted_ids.get_indexer(pd.Index(target, dtype="string")), dtype=np.int64)
+        if "invoice_id" in pay and inv_ids_sorted is not None:
+            pos = pc.index_in(pc.take(_arrow(pay["invoice_id"]), pa.array(porder)), value_set=inv_ids_sorted)
+            pay_inv = np.asarray(pc.fill_null(pos, -1).to_numpy(), dtype=np.int64)
             same = pay_inv >= 0
             same[same] = inv_code[pay_inv[same]] == pay_code[same]
             pay_inv = np.where(same, pay_inv, -1)
@@ -165,7 +226,7 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
 
     ev = portfolio.events
     if ev is not None and not ev.empty:
-        ev_code = _codes(ev["debtor_id"], ids)
+        ev_code = _codes(ev["debtor_id"], ids_arrow, "events")
         ev_date = day_number(ev["event_date"])
         ev_kind = ev["kind"].astype("string").to_numpy(dtype=object)
     else:
@@ -178,7 +239,7 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
     country = pd.Categorical(np.full(n, None, dtype=object))
     deb = portfolio.debtors
     if deb is not None and not deb.empty:
-        dcode = _codes(deb["debtor_id"], ids)
+        dcode = _codes(deb["debtor_id"], ids_arrow, "debtors")
         if "credit_limit" in deb:
             credit_limit[dcode] = deb["credit_limit"].to_numpy(dtype=np.float64, na_value=np.nan)
         if "onboarded_on" in deb:
@@ -253,7 +314,10 @@ def waterfall(
     istart = iend - icap
     pend = base[pcode] + group_cumsum(pcode, pcents)
     pstart = pend - pcents
-    points = np.unique(np.concatenate([istart, iend, pstart, pend]))
+    # every interval start is the previous end or a debtor's base: the breakpoints are the union of
+    # three sorted arrays, merged by a stable (run-detecting) sort
+    points = np.sort(np.concatenate([base, iend, pend]), kind="stable")
+    points = points[np.r_[True, points[1:] != points[:-1]]]
     x, length = points[:-1], np.diff(points)
     i = np.minimum(np.searchsorted(iend, x, side="right"), len(iend) - 1)
     j = np.minimum(np.searchsorted(pend, x, side="right"), len(pend) - 1)
@@ -381,7 +445,8 @@ def ledger_state(ledger: Ledger, T: int) -> LedgerState:
     remaining = cents - applied
 
     # settlement day: first piece date at which the cumulative pieces reach the invoice amount
-    order = np.lexsort((pc_date, pc_inv))
+    span = int(pc_date.max() - pc_date.min() + 1) if len(pc_date) else 1
+    order = np.argsort(pc_inv * span + (pc_date - (pc_date.min() if len(pc_date) else 0)), kind="stable")
     s_inv, s_date, s_cents = pc_inv[order], pc_date[order], pc_cents[order]
     cum = group_cumsum(s_inv, s_cents)
     done = cum >= cents[s_inv]

@@ -193,3 +193,33 @@ def test_inputs_are_not_mutated() -> None:
     build_features(p, [T])
     for k, v in p.present().items():
         pd.testing.assert_frame_equal(v, copies[k])
+
+
+def test_unallocated_cash_ties_broken_by_invoice_id_not_row_order() -> None:
+    rows = [
+        inv("b2", "a", "2024-01-01", "2024-01-31", 100.0),
+        inv("a1", "a", "2024-01-01", "2024-01-31", 100.0),
+    ]
+    for order in (rows, rows[::-1]):
+        p = portfolio(
+            order + [inv("c3", "a", "2024-02-01", "2024-02-10", 30.0, disputed=True)],
+            [pay("p1", "a", "2024-02-05", 150.0)],
+        )
+        a = row(build_features(p, [T]), "a")
+        # a1 settled, 50 of b2 paid, disputed c3 untouched
+        assert a["open_balance"] == 80.0 and a["open_disputed_amount"] == 30.0
+        assert a["largest_open_share"] == pytest.approx(50 / 80)
+
+
+def test_payment_naming_an_invoice_not_yet_issued_is_cash_on_account() -> None:
+    p = portfolio(
+        [inv("i1", "a", "2024-03-15", "2024-04-15", 100.0)],
+        [pay("p1", "a", "2024-03-01", 100.0, "i1")],
+        debtors=[{"debtor_id": "a", "onboarded_on": pd.Timestamp("2024-02-01")}],
+    )
+    f = build_features(p, [pd.Timestamp("2024-03-10"), T])
+    early = row(f, "a", pd.Timestamp("2024-03-10"))
+    assert early["credit_on_account"] == 100.0 and early["unallocated_share_365d"] == 1.0
+    late = row(f, "a")
+    assert late["open_balance"] == 0.0 and late["credit_on_account"] == 0.0
+    assert late["unallocated_share_365d"] == 0.0 and late["days_late_mean_90d"] == -45.0
