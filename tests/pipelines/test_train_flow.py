@@ -1,0 +1,133 @@
+"""The ``train`` flow end to end on the committed sample, with MLflow in tmp_path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from pipelines.config import load_config
+from pipelines.config.project import Model as ProjectConfig
+from pipelines.config.train import Model as TrainConfig
+from pipelines.flows import train as train_flow
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "data" / "sample"
+
+FAST = {
+    "kind": "train",
+    "project": str(ROOT / "conf" / "ews.yaml"),
+    "snapshots": {"start": "2024-12-31"},  # 13 month-ends keep the test fast
+    "split": {"min_defaults": 10},
+    "scorecard": {"max_n_prebins": 10},
+    "lightgbm": {"n_estimators": 60, "learning_rate": 0.1},
+    "calibration": {"folds": 3},
+    "gate": {"min_auc": 0.55, "max_ece": 0.2},
+}
+
+
+def _config(tmp_path: Path, **overrides) -> Path:
+    raw = {**FAST, **overrides}
+    path = tmp_path / f"train_{len(list(tmp_path.glob('train_*.yaml')))}.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture(scope="module")
+def dataset() -> pd.DataFrame:
+    portfolio = train_flow.ingest.fn(SAMPLE).portfolio
+    return train_flow.snapshots.fn(portfolio, TrainConfig.model_validate(FAST), ProjectConfig())
+
+
+def test_train_flow_logs_registers_gates_and_reproduces(prefect_harness, mlflow_uri, tmp_path) -> None:
+    config = _config(tmp_path)
+    first = train_flow.run_train(SAMPLE, config)
+    assert first.version == "1" and first.promoted and first.champion_before is None
+    client = MlflowClient()
+    run = client.get_run(first.run_id)
+    assert run.data.params["train.lightgbm.n_estimators"] == "60"
+    assert run.data.params["project.default_definition.horizon_days"] == "90"
+    for key in (
+        "test_auc",
+        "test_gini",
+        "test_ks",
+        "test_brier",
+        "test_logloss",
+        "test_ece",
+        "test_capture_5pct",
+        "test_capture_10pct",
+        "test_mean_pd",
+        "test_default_rate",
+        "baseline_test_auc",
+        "baseline_test_ece",
+    ):
+        assert key in run.data.metrics, key
+    assert run.data.metrics["test_auc"] == pytest.approx(first.metrics["auc"])
+    tags = run.data.tags
+    assert len(tags["ews.data_hash"]) == 64 and len(tags["ews.config_hash"]) == 64 and tags["ews.git_commit"]
+    paths = {a.path for a in client.list_artifacts(first.run_id)}
+    paths |= {
+        a.path for d in ("plots", "evaluation", "model") for a in client.list_artifacts(first.run_id, d)
+    }
+    expected = {
+        "plots/roc.png",
+        "plots/calibration.png",
+        "plots/shap_summary.png",
+        "plots/feature_importance.png",
+        "evaluation/metrics.csv",
+        "evaluation/segments.csv",
+        "evaluation/calibration_curve.csv",
+        "feature_schema.json",
+        "reference.json",
+        "provenance.json",
+        "model_card.md",
+        "warnings.txt",
+        "model/booster.txt",
+    }
+    assert expected <= paths, expected - paths
+    card = client.download_artifacts(first.run_id, "model_card.md")
+    text = Path(card).read_text()
+    assert "Intended use" in text and "90 days" in text and "test_auc" in text and "Limitations" in text
+    assert str(client.get_model_version_by_alias("ews-pd", "champion").version) == "1"
+
+    # same data + config + seed: same model file and metrics; the gate compares on the same test rows
+    second = train_flow.run_train(SAMPLE, config)
+    assert second.version == "2" and second.champion_before == "1"
+    assert second.model_sha256 == first.model_sha256
+    assert second.metrics == first.metrics
+    assert second.promoted  # equal figures are within the margins
+    mv2 = client.get_model_version("ews-pd", "2")
+    assert mv2.tags["ews.gate.champion.version"] == "1"
+    assert float(mv2.tags["ews.gate.champion.auc"]) == pytest.approx(first.metrics["auc"], abs=1e-6)
+
+
+def test_gate_failure_keeps_the_champion(prefect_harness, mlflow_uri, tmp_path, dataset) -> None:
+    cfg = load_config(_config(tmp_path, gate={"min_auc": 0.999}), expect=TrainConfig)
+    project = ProjectConfig()
+    outcome = train_flow.fit.fn(dataset, cfg)
+    provenance = {"data_hash": "d", "config_hash": "c", "git_commit": "g"}
+    logged = train_flow.log_and_register.fn(outcome, cfg, project, provenance, [])
+    decision = train_flow.gate.fn(logged, outcome, (None, None, None), cfg, project)
+    assert not decision.passed and decision.reasons[0].startswith("FAIL test_auc")
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias("ews-pd", "challenger").version) == logged.version
+    with pytest.raises(Exception, match="alias"):
+        client.get_model_version_by_alias("ews-pd", "champion")
+
+
+def test_unobserved_test_window_is_refused(dataset, tmp_path) -> None:
+    last = dataset["as_of"].max().date().isoformat()
+    cfg = load_config(_config(tmp_path, split={"test_as_of": last, "min_defaults": 10}), expect=TrainConfig)
+    with pytest.raises(ValueError, match=f"test window {last}: the label horizon is not fully observed"):
+        train_flow.fit.fn(dataset, cfg)
+
+
+def test_too_few_defaults_names_counts(dataset, tmp_path) -> None:
+    cfg = load_config(_config(tmp_path, split={"min_defaults": 100}), expect=TrainConfig)
+    with pytest.raises(
+        ValueError, match=r"too few defaults in the test window.*test: 48 defaults / 4263 rows.*Widen"
+    ):
+        train_flow.fit.fn(dataset, cfg)
