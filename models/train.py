@@ -313,7 +313,8 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
     labelled = data[data["label"].notna()]
     window = plan.window_of(labelled["as_of"])
     parts = {
-        name: labelled[(window == name).to_numpy()] for name in ("train", "validation", "calibration", "test")
+        name: labelled[(window == name).fillna(False).to_numpy(dtype=bool)]
+        for name in ("train", "validation", "calibration", "test")
     }
 
     candidates = [c for c in data.columns if c not in NON_FEATURES and c not in params.exclude]

@@ -88,6 +88,17 @@ def test_input_frame_not_mutated(modelling_frame) -> None:
     pd.testing.assert_frame_equal(modelling_frame, before)
 
 
+def test_snapshots_outside_every_window_are_left_out() -> None:
+    frame = make_modelling_frame(n_debtors=400, n_snapshots=10, seed=4)
+    params = TrainParams(
+        lgbm=LGBMParams(n_estimators=10), split=SplitParams(train_snapshots=3, min_defaults=5)
+    )
+    out = train_pd_model(frame, params)
+    snaps = sorted(frame["as_of"].unique())
+    assert out.plan.train == (snaps[3],) and out.plan.validation == tuple(snaps[4:6])
+    assert out.windows["labelled"].sum() == 400 * 7  # snapshots 0-2 are in no window
+
+
 def test_too_few_defaults_is_a_clear_error() -> None:
     frame = make_modelling_frame(n_debtors=100, n_snapshots=8, seed=1)
     with pytest.raises(ValueError, match=r"too few defaults in the .*need >= 200.*Widen"):
