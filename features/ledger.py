@@ -68,7 +68,7 @@ class Ledger:
 
     Debtors are integer codes ``0..n-1`` into ``debtor_ids``. Invoices are sorted by (code,
     issue day, due day, invoice_id); payments by (code, paid day, payment_id). Days are int64 days
-    since the epoch; amounts are float64 currency units and int64 cents. ``pay_inv`` is the position
+    since the epoch; days are int32, amounts float64 currency units (integer cents inside :func:`ledger_state`). ``pay_inv`` is the position
     of the allocated invoice in the sorted invoice arrays, -1 when none of the same debtor.
     """
 
@@ -77,12 +77,10 @@ class Ledger:
     inv_issue: np.ndarray
     inv_due: np.ndarray
     inv_amount: np.ndarray
-    inv_cents: np.ndarray
     inv_disputed: np.ndarray
     pay_code: np.ndarray
     pay_date: np.ndarray
     pay_amount: np.ndarray
-    pay_cents: np.ndarray
     pay_inv: np.ndarray
     ev_code: np.ndarray
     ev_date: np.ndarray
@@ -198,7 +196,8 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
             if "disputed" in inv
             else np.zeros(len(order), dtype=bool)
         )
-        inv_code, inv_issue, inv_due = code[order], issue[order], due[order]
+        inv_code = code[order]
+        inv_issue, inv_due = issue[order].astype(np.int32), due[order].astype(np.int32)
         inv_ids_sorted = pc.take(_arrow(inv["invoice_id"]), pa.array(order))
     else:
         inv_code = inv_issue = inv_due = _EMPTY_I
@@ -210,7 +209,7 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         pcode = _codes(pay["debtor_id"], ids_arrow, "payments")
         pdate = day_number(pay["paid_on"])
         porder = _stable_order(pcode, pdate, None, pay["payment_id"])
-        pay_code, pay_date = pcode[porder], pdate[porder]
+        pay_code, pay_date = pcode[porder], pdate[porder].astype(np.int32)
         pay_amount = pay["amount"].to_numpy(dtype=np.float64)[porder]
         if "invoice_id" in pay and inv_ids_sorted is not None:
             pos = pc.index_in(pc.take(_arrow(pay["invoice_id"]), pa.array(porder)), value_set=inv_ids_sorted)
@@ -227,7 +226,7 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
     ev = portfolio.events
     if ev is not None and not ev.empty:
         ev_code = _codes(ev["debtor_id"], ids_arrow, "events")
-        ev_date = day_number(ev["event_date"])
+        ev_date = day_number(ev["event_date"]).astype(np.int32)
         ev_kind = ev["kind"].astype("string").to_numpy(dtype=object)
     else:
         ev_code = ev_date = _EMPTY_I
@@ -266,12 +265,10 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         inv_issue=inv_issue,
         inv_due=inv_due,
         inv_amount=amount,
-        inv_cents=_cents(amount),
         inv_disputed=disputed,
         pay_code=pay_code,
         pay_date=pay_date,
         pay_amount=pay_amount,
-        pay_cents=_cents(pay_amount),
         pay_inv=pay_inv,
         ev_code=ev_code,
         ev_date=ev_date,
@@ -343,11 +340,8 @@ class LedgerState:
     inv_due: np.ndarray
     inv_amount: np.ndarray
     inv_disputed: np.ndarray
-    inv_paid: np.ndarray
     inv_remaining: np.ndarray
     inv_settled: np.ndarray
-    inv_first_paid: np.ndarray
-    inv_pieces: np.ndarray
     pc_code: np.ndarray
     pc_inv: np.ndarray
     pc_date: np.ndarray
@@ -412,58 +406,85 @@ class LedgerState:
             return np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
 
 
+def _rows(mask: np.ndarray) -> np.ndarray | None:
+    """Row positions where ``mask`` holds, or None when it holds everywhere (then views are used)."""
+    return None if mask.all() else np.flatnonzero(mask)
+
+
+def _pick(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    return values if rows is None else values[rows]
+
+
 def ledger_state(ledger: Ledger, T: int) -> LedgerState:
-    """State of ``ledger`` as of day ``T`` (int days since epoch) using only rows dated <= T."""
+    """State of ``ledger`` as of day ``T`` (int days since epoch) using only rows dated <= T.
+
+    Arrays of rows that are all included (e.g. every invoice issued by the latest T) are views of
+    the ledger's arrays, not copies.
+    """
     n = ledger.n
-    issued = np.flatnonzero(ledger.inv_issue <= T)
+    issued = _rows(ledger.inv_issue <= T)
+    n_issued = len(ledger.inv_code) if issued is None else len(issued)
     paid = ledger.pay_date <= T
     pay_inv = ledger.pay_inv
     alloc = paid & (pay_inv >= 0)
     alloc[alloc] = ledger.inv_issue[pay_inv[alloc]] <= T
     unalloc = paid & ~alloc
 
-    # local invoice positions: global sorted position -> index into ``issued``
-    local = np.full(len(ledger.inv_code), -1, dtype=np.int64)
-    local[issued] = np.arange(len(issued))
-    cents = ledger.inv_cents[issued]
-    icode = ledger.inv_code[issued]
+    amount = _pick(ledger.inv_amount, issued)
+    cents = _cents(amount)
+    icode = _pick(ledger.inv_code, issued)
+    inv_due = _pick(ledger.inv_due, issued)
 
-    a_inv = local[pay_inv[alloc]]
-    a_cents = ledger.pay_cents[alloc]
-    alloc_sum = np.bincount(a_inv, weights=a_cents, minlength=len(issued)).astype(np.int64)
+    if issued is None:
+        a_inv = pay_inv[alloc]
+    else:  # global sorted position -> index into ``issued``
+        local = np.full(len(ledger.inv_code), -1, dtype=np.int64)
+        local[issued] = np.arange(n_issued)
+        a_inv = local[pay_inv[alloc]]
+        del local
+    a_cents = _cents(ledger.pay_amount[alloc])
+    alloc_sum = np.bincount(a_inv, weights=a_cents, minlength=n_issued).astype(np.int64)
     cap = np.maximum(cents - alloc_sum, 0)
+    del alloc_sum
 
     u_idx = np.flatnonzero(unalloc)
-    w_inv, w_pay, w_cents = waterfall(icode, cap, ledger.pay_code[u_idx], ledger.pay_cents[u_idx], n)
+    w_inv, w_pay, w_cents = waterfall(icode, cap, ledger.pay_code[u_idx], _cents(ledger.pay_amount[u_idx]), n)
+    del cap
     w_pay = u_idx[w_pay]
 
     pc_inv = np.concatenate([a_inv, w_inv])
     pc_date = np.concatenate([ledger.pay_date[alloc], ledger.pay_date[w_pay]])
     pc_cents = np.concatenate([a_cents, w_cents])
+    del a_inv, a_cents, w_inv, w_pay, w_cents, u_idx
 
-    applied = np.minimum(np.bincount(pc_inv, weights=pc_cents, minlength=len(issued)).astype(np.int64), cents)
+    applied = np.minimum(np.bincount(pc_inv, weights=pc_cents, minlength=n_issued).astype(np.int64), cents)
     remaining = cents - applied
 
     # settlement day: first piece date at which the cumulative pieces reach the invoice amount
-    span = int(pc_date.max() - pc_date.min() + 1) if len(pc_date) else 1
-    order = np.argsort(pc_inv * span + (pc_date - (pc_date.min() if len(pc_date) else 0)), kind="stable")
-    s_inv, s_date, s_cents = pc_inv[order], pc_date[order], pc_cents[order]
-    cum = group_cumsum(s_inv, s_cents)
-    done = cum >= cents[s_inv]
-    settled = np.full(len(issued), np.nan)
-    first_paid = np.full(len(issued), np.nan)
-    if len(s_inv):
-        d_inv, d_first = np.unique(s_inv[done], return_index=True)
-        settled[d_inv] = s_date[done][d_first]
-        f_inv, f_first = np.unique(s_inv, return_index=True)
-        first_paid[f_inv] = s_date[f_first]
+    settled = np.full(n_issued, np.nan)
+    if len(pc_inv):
+        lo = int(pc_date.min())
+        span = int(pc_date.max()) - lo + 1
+        order = np.argsort(pc_inv * span + (pc_date.astype(np.int64) - lo), kind="stable")
+        s_inv = pc_inv[order]
+        cum = group_cumsum(s_inv, pc_cents[order])
+        done = np.flatnonzero(cum >= cents[s_inv])
+        del cum
+        # first piece per invoice reaching the amount: done rows are in (invoice, date) order
+        d_inv = s_inv[done]
+        first = np.ones(len(d_inv), dtype=bool)
+        first[1:] = d_inv[1:] != d_inv[:-1]
+        settled[d_inv[first]] = pc_date[order[done[first]]]
+        del order, s_inv, done, d_inv, first
     settled[remaining > 0] = np.nan
-    n_pieces = np.bincount(pc_inv, minlength=len(issued))
-
-    pay_code = ledger.pay_code[paid]
-    pay_cents_total = np.bincount(pay_code, weights=ledger.pay_cents[paid], minlength=n)
     applied_total = np.bincount(icode, weights=applied, minlength=n)
-    credit = np.maximum(pay_cents_total - applied_total, 0.0) / 100.0
+    del applied, cents
+
+    pay_rows = _rows(paid)
+    pay_code = _pick(ledger.pay_code, pay_rows)
+    pay_amount = _pick(ledger.pay_amount, pay_rows)
+    paid_total = np.bincount(pay_code, weights=pay_amount, minlength=n)
+    credit = np.maximum(np.round(paid_total - applied_total / 100.0, 2), 0.0)
 
     ev = ledger.ev_date <= T
     return LedgerState(
@@ -471,24 +492,21 @@ def ledger_state(ledger: Ledger, T: int) -> LedgerState:
         n=n,
         ledger=ledger,
         inv_code=icode,
-        inv_issue=ledger.inv_issue[issued],
-        inv_due=ledger.inv_due[issued],
-        inv_amount=ledger.inv_amount[issued],
-        inv_disputed=ledger.inv_disputed[issued],
-        inv_paid=applied / 100.0,
+        inv_issue=_pick(ledger.inv_issue, issued),
+        inv_due=inv_due,
+        inv_amount=amount,
+        inv_disputed=_pick(ledger.inv_disputed, issued),
         inv_remaining=remaining / 100.0,
         inv_settled=settled,
-        inv_first_paid=first_paid,
-        inv_pieces=n_pieces,
         pc_code=icode[pc_inv],
         pc_inv=pc_inv,
         pc_date=pc_date,
         pc_amount=pc_cents / 100.0,
-        pc_due=ledger.inv_due[issued][pc_inv],
+        pc_due=inv_due[pc_inv],
         pay_code=pay_code,
-        pay_date=ledger.pay_date[paid],
-        pay_amount=ledger.pay_amount[paid],
-        pay_unallocated=unalloc[paid],
+        pay_date=_pick(ledger.pay_date, pay_rows),
+        pay_amount=pay_amount,
+        pay_unallocated=_pick(unalloc, pay_rows),
         credit_on_account=credit,
         ev_code=ledger.ev_code[ev],
         ev_date=ledger.ev_date[ev],
