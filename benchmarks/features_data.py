@@ -23,9 +23,10 @@ DAYS = 730
 
 
 def _ids(prefix: str, n: int, width: int) -> pa.Array:
-    nums = pa.array(np.arange(n, dtype=np.int64)).cast(pa.string())
+    nums = pa.array(np.arange(n, dtype=np.int64)).cast(pa.large_string())
     padded = pa.compute.utf8_lpad(nums, width=width, padding="0")
-    return pa.compute.binary_join_element_wise(pa.scalar(prefix), padded, "")
+    joined = pa.compute.binary_join_element_wise(pa.scalar(prefix, pa.large_string()), padded, "")
+    return joined.cast(pa.string())
 
 
 def generate(debtors: int, invoices_per_debtor: float, seed: int = 7) -> dict[str, pa.Table]:
