@@ -25,7 +25,9 @@ DAYS = 730
 def _ids(prefix: str, n: int, width: int) -> pa.Array:
     nums = pa.array(np.arange(n, dtype=np.int64)).cast(pa.large_string())
     padded = pa.compute.utf8_lpad(nums, width=width, padding="0")
-    joined = pa.compute.binary_join_element_wise(pa.scalar(prefix, pa.large_string()), padded, "")
+    joined = pa.compute.binary_join_element_wise(
+        pa.scalar(prefix, pa.large_string()), padded, pa.scalar("", pa.large_string())
+    )
     return joined.cast(pa.string())
 
 
