@@ -81,7 +81,7 @@ def generate(n_invoices: int, folder: Path, seed: int = 7) -> dict[str, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invoices", type=int, default=10_000_000)
-    parser.add_argument("--chunk-rows", type=int, default=5_000_000, help="GX validation chunk size")
+    parser.add_argument("--chunk-rows", type=int, default=1_000_000, help="GX validation chunk size")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "bench" / "ingest_out")
     parser.add_argument("--no-docs", action="store_true", help="skip Data Docs rendering")
     args = parser.parse_args()

@@ -76,7 +76,7 @@ class Validator:
         self,
         expectations_dir: Path | None = None,
         docs_dir: Path | None = None,
-        chunk_rows: int = 5_000_000,
+        chunk_rows: int = 1_000_000,
         run_time: dt.datetime | None = None,
     ) -> None:
         import great_expectations as gx

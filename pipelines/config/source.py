@@ -180,7 +180,7 @@ class RulesConfig(ConfigModel):
     )
     overpayment_tolerance_abs: float = Field(0.01, ge=0, description="... plus this absolute amount")
     gx_chunk_rows: int = Field(
-        5_000_000, ge=1_000, description="rows per Great Expectations validation chunk (memory bound)"
+        1_000_000, ge=1_000, description="rows per Great Expectations validation chunk (memory bound)"
     )
     expectations_dir: Path | None = Field(
         None, description="folder of <table>.json suites; default conf/expectations"
