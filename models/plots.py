@@ -1,7 +1,7 @@
 """Figures for the training report: ROC, calibration, feature importance and the SHAP summary.
 
-Each function returns a matplotlib ``Figure`` (Agg backend, no display, no file I/O); the caller
-logs or saves it and then closes it.
+Each function returns a matplotlib ``Figure`` (no file I/O, never shown; without a display
+matplotlib falls back to the Agg backend); the caller logs or saves it and then closes it.
 """
 
 from __future__ import annotations
@@ -9,16 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import lightgbm as lgb
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from sklearn.metrics import roc_auc_score, roc_curve
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
-
-from models.evaluate import calibration_table  # noqa: E402
+from models.evaluate import calibration_table
 
 __all__ = ["calibration_figure", "importance_figure", "roc_figure", "shap_summary_figure"]
 
