@@ -175,3 +175,18 @@ def test_labels_use_only_the_horizon(case: tuple[Portfolio, pd.Timestamp, int]) 
     # the in-default flag is judged from rows dated <= T only
     flags = build_labels(cut_and_scramble(p, T, seed), [T], DEFINITION, observed_until=until)
     pd.testing.assert_series_equal(before["in_default_at_asof"], flags["in_default_at_asof"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ledgers())
+def test_features_do_not_depend_on_row_order(case: tuple[Portfolio, pd.Timestamp, int]) -> None:
+    p, T, seed = case
+    if not _exists(p, T) or (p.invoices.empty and p.payments.empty):
+        return
+    shuffled = Portfolio(
+        invoices=p.invoices.sample(frac=1.0, random_state=seed % 2**32),
+        payments=p.payments.sample(frac=1.0, random_state=seed % 2**32),
+        events=p.events,
+        debtors=p.debtors,
+    )
+    pd.testing.assert_frame_equal(build_features(p, [T]), build_features(shuffled, [T]))

@@ -110,3 +110,28 @@ def test_catalog_entries_are_complete_and_formattable() -> None:
         "3 invoices paid more than 30 days late in the last 90 days"
     )
     assert describe(["open_balance", "mystery"])["mystery"]["family"] == "unknown"
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_statement_features_ignore_statements_after_as_of(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    periods = pd.date_range("2023-01-31", periods=18, freq="ME")
+    rows = [
+        stmt(
+            f"a{k}", str(p.date()), *rng.integers(-50, 900, 3).astype(float), int(rng.choice([0, 30, 60, 90]))
+        )
+        for k in range(4)
+        for p in periods
+        if rng.random() < 0.8
+    ]
+    full = frame("statements", rows)
+    T = periods[int(rng.integers(3, 15))] - pd.Timedelta(days=int(rng.integers(0, 20)))
+    late = (full["period_end"] > T).to_numpy()
+    scrambled = full.copy()
+    scrambled.loc[late, ["balance", "amount_due", "amount_paid"]] = rng.normal(0, 1e4, (int(late.sum()), 3))
+    scrambled.loc[late, "days_past_due"] = 999
+    expected = build_statement_features(full[~late], [T])
+    pd.testing.assert_frame_equal(build_statement_features(scrambled, [T]), expected)
+    pd.testing.assert_frame_equal(
+        build_statement_features(scrambled.sample(frac=1.0, random_state=seed), [T]), expected
+    )
