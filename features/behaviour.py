@@ -9,11 +9,19 @@ from features.ledger import LedgerState
 
 
 def _paid(s: LedgerState, window: int) -> np.ndarray:
+    return s.memo(("_paid", window), lambda: _paid_compute(s, window))
+
+
+def _paid_compute(s: LedgerState, window: int) -> np.ndarray:
     sel = s.in_window(s.pay_date, window)
     return s.sum_by(s.pay_code[sel], s.pay_amount[sel])
 
 
 def _invoiced(s: LedgerState, window: int) -> np.ndarray:
+    return s.memo(("_invoiced", window), lambda: _invoiced_compute(s, window))
+
+
+def _invoiced_compute(s: LedgerState, window: int) -> np.ndarray:
     sel = s.in_window(s.inv_issue, window)
     return s.sum_by(s.inv_code[sel], s.inv_amount[sel])
 

@@ -11,6 +11,10 @@ _BUCKETS = {"1_30": (1, 30), "31_60": (31, 60), "61_90": (61, 90), "90p": (91, n
 
 
 def _overdue_in(s: LedgerState, lo: float, hi: float) -> np.ndarray:
+    return s.memo(("_overdue_in", lo, hi), lambda: _overdue_in_compute(s, lo, hi))
+
+
+def _overdue_in_compute(s: LedgerState, lo: float, hi: float) -> np.ndarray:
     sel = s.open_mask & (s.dpd_open >= lo) & (s.dpd_open <= hi)
     return s.sum_by(s.inv_code[sel], s.inv_remaining[sel])
 
@@ -18,7 +22,7 @@ def _overdue_in(s: LedgerState, lo: float, hi: float) -> np.ndarray:
 @feature("exposure", "at T", "currency", "open balance of {value:,.0f}", 1)
 def open_balance(s: LedgerState) -> np.ndarray:
     """Unpaid amount of all invoices issued by T, at T (currency units)."""
-    return s.sum_by(s.inv_code[s.open_mask], s.inv_remaining[s.open_mask])
+    return s.memo(("open_balance",), lambda: s.sum_by(s.inv_code[s.open_mask], s.inv_remaining[s.open_mask]))
 
 
 @feature("exposure", "at T", "currency", "{value:,.0f} overdue", 1)

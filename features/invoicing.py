@@ -9,10 +9,18 @@ from features.ledger import LedgerState
 
 
 def _count(s: LedgerState, window: int) -> np.ndarray:
+    return s.memo(("_count", window), lambda: _count_compute(s, window))
+
+
+def _count_compute(s: LedgerState, window: int) -> np.ndarray:
     return s.sum_by(s.inv_code[s.in_window(s.inv_issue, window)])
 
 
 def _amount(s: LedgerState, window: int) -> np.ndarray:
+    return s.memo(("_amount", window), lambda: _amount_compute(s, window))
+
+
+def _amount_compute(s: LedgerState, window: int) -> np.ndarray:
     sel = s.in_window(s.inv_issue, window)
     return s.sum_by(s.inv_code[sel], s.inv_amount[sel])
 

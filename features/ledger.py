@@ -21,6 +21,7 @@ Everything is vectorised over all debtors at once; nothing loops per debtor or i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -355,8 +356,17 @@ class LedgerState:
     ev_code: np.ndarray
     ev_date: np.ndarray
     ev_kind: np.ndarray
+    _memo: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ shared helpers
+
+    def memo(self, key: tuple, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """Compute an intermediate once per state (shared by several features); returns it read-only."""
+        if key not in self._memo:
+            value = compute()
+            value.flags.writeable = False
+            self._memo[key] = value
+        return self._memo[key]
 
     def sum_by(self, code: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
         """Per-debtor sum (length n; 0 where a debtor has no rows)."""

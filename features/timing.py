@@ -13,6 +13,10 @@ from features.ledger import LedgerState, group_cumsum
 
 
 def _mean(s: LedgerState, window: int) -> np.ndarray:
+    return s.memo(("_mean", window), lambda: _mean_compute(s, window))
+
+
+def _mean_compute(s: LedgerState, window: int) -> np.ndarray:
     sel = s.in_window(s.pc_date, window)
     code, w = s.pc_code[sel], s.pc_amount[sel]
     return s.ratio(s.sum_by(code, w * s.pc_days_late[sel]), s.sum_by(code, w))
@@ -25,7 +29,14 @@ def weighted_quantile_by(
     out = np.full(n, np.nan)
     if len(code) == 0:
         return out
-    order = np.lexsort((values, code))
+    vmin = float(values.min())
+    span = float(values.max()) - vmin + 1
+    if np.all(values == np.round(values)) and span * (int(code.max()) + 1) < 2.0**62:
+        order = np.argsort(
+            code.astype(np.int64) * int(span) + (values - vmin).astype(np.int64), kind="stable"
+        )
+    else:
+        order = np.lexsort((values, code))
     c, v, w = code[order], values[order], weights[order]
     cum = group_cumsum(c, w)
     total = np.bincount(c, weights=w, minlength=n)[c]
