@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
             0.03, "--annual-default-rate", help="Target default rate per debtor-year (0-0.5)."
         ),
         volume_scale: float = typer.Option(
-            1.0, "--volume-scale", help="Multiplier of invoice volumes (1.0 = ~4 invoices per debtor-month)."
+            1.4, "--volume-scale", help="Multiplier of invoice volumes (1.4 = ~4 invoices per debtor-month)."
         ),
     ) -> None:
         """Generate debtors/invoices/payments/events plus truth.parquet (health, oracle PD, first default).

@@ -89,7 +89,7 @@ class GeneratorParams:
     seed: int = 0
     start: dt.date = dt.date(2023, 1, 1)
     annual_default_rate: float = 0.03
-    volume_scale: float = 1.0
+    volume_scale: float = 1.4
     currency: str = "EUR"
     horizon_days: int = 90
     dpd_threshold: int = 90
