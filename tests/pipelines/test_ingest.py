@@ -223,3 +223,60 @@ def test_builtin_demo_ledger_ingests_with_its_two_deliberate_defects(tmp_path: P
         "events": [],
     }
     assert len(result.portfolio.invoices) == 7 and len(result.portfolio.payments) == 5
+
+
+_POOLS = {
+    "invoice_id": ["I1", "I2", "I3", "I4", "", " I5 "],
+    "debtor_id": ["D1", "D2", "", "D3"],
+    "issue_date": ["2024-01-01", "2024-02-30", "", "1900-01-01", "2025-01-01", "2024-03-15T10:00:00"],
+    "due_date": ["2024-01-31", "2023-12-01", "", "31.01.2024", "2024-04-01"],
+    "amount": ["100", "-5", "0", "abc", "5E+02", "", "1e999"],
+    "currency": ["EUR", "usd", "", "EURO"],
+    "disputed": ["yes", "N", "", "maybe", "1"],
+}
+_PAY_POOLS = {
+    "payment_id": ["P1", "P2", "P3", ""],
+    "debtor_id": ["D1", "D2", "D9", ""],
+    "invoice_id": ["I1", "I2", "I9", ""],
+    "paid_on": ["2024-02-01", "2024-13-01", "", "2030-01-01"],
+    "amount": ["50", "500", "-1", "x"],
+}
+
+
+def _rows(pools: dict[str, list[str]]):
+    from hypothesis import strategies as st
+
+    return st.lists(st.fixed_dictionaries({c: st.sampled_from(v) for c, v in pools.items()}), max_size=12)
+
+
+def test_property_nothing_vanishes_and_accepted_rows_satisfy_the_contract(tmp_path_factory) -> None:
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(_rows(_POOLS), _rows(_PAY_POOLS))
+    def check(inv_rows: list[dict], pay_rows: list[dict]) -> None:
+        folder = tmp_path_factory.mktemp("prop")
+        files = {}
+        for name, rows, pools in (("invoices", inv_rows, _POOLS), ("payments", pay_rows, _PAY_POOLS)):
+            files[name] = folder / f"{name}.csv"
+            pd.DataFrame(rows, columns=list(pools)).to_csv(files[name], index=False)
+        result = ingest_files(files, None, as_of=AS_OF)
+        for table, rows in (("invoices", inv_rows), ("payments", pay_rows)):
+            t = result.manifest["tables"][table]
+            assert t["rows_in"] == len(rows) == t["rows_accepted"] + t["rows_quarantined"]
+            assert result.quarantine[table]["reason"].notna().all()
+        inv, pay = result.portfolio.invoices, result.portfolio.payments
+        assert inv["invoice_id"].is_unique and pay["payment_id"].is_unique
+        assert (inv["amount"] > 0).all() and (pay["amount"] > 0).all()
+        assert (inv["due_date"] >= inv["issue_date"]).all()
+        assert (inv["issue_date"] <= pd.Timestamp(AS_OF)).all() and (
+            pay["paid_on"] <= pd.Timestamp(AS_OF)
+        ).all()
+        assert inv[TABLES["invoices"].required].notna().all().all()
+        allocated = pay["invoice_id"].dropna()
+        assert allocated.isin(inv["invoice_id"]).all()
+        paid = pay.groupby("invoice_id")["amount"].sum()
+        limit = inv.set_index("invoice_id")["amount"].reindex(paid.index) * 1.01 + 0.01
+        assert (paid <= limit).all()
+
+    check()
