@@ -40,7 +40,9 @@ def main() -> None:
         args.out,
         fmt=args.format,
         defects=args.defects,
-        progress=lambda done, total: print(f"  {done:,}/{total:,} debtors  {time.perf_counter() - t0:6.1f} s"),
+        progress=lambda done, total: print(
+            f"  {done:,}/{total:,} debtors  {time.perf_counter() - t0:6.1f} s"
+        ),
     )
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB -> GiB
