@@ -82,10 +82,12 @@ def register(app: typer.Typer) -> None:
         rows = ", ".join(f"{k} {v:,}" for k, v in summary["rows"].items())
         d, o = summary["defaults"], summary["oracle"]
         console.print(f"[green]wrote[/] {out}  ({rows}) in {time.perf_counter() - t0:.1f} s")
+        rate = "n/a" if d["realised_annual_rate"] is None else f"{d['realised_annual_rate']:.2%}"
+        auc = "n/a (no defaults observed)" if o["auc"] is None else f"{o['auc']:.3f}"
         console.print(
-            f"default rate: realised {d['realised_annual_rate']:.2%} per year (configured "
-            f"{d['configured_annual_rate']:.2%}); oracle AUC {o['auc']:.3f} on {o['rows_scored']:,} "
-            f"debtor-months with {o['positives']:,} defaults within {o['horizon_days']} days"
+            f"default rate: realised {rate} per year (configured {d['configured_annual_rate']:.2%}); "
+            f"oracle AUC {auc} on {o['rows_scored']:,} debtor-months with {o['positives']:,} defaults "
+            f"within {o['horizon_days']} days"
         )
         if summary["defects_injected"]:
             console.print(f"defects injected: {summary['defects_injected']}")

@@ -100,7 +100,8 @@ def generate(
     ``fmt`` chooses parquet or csv for the ledger tables (truth is always parquet). ``defects`` is the
     share of extra corrupted rows appended to invoices and payments (see ``defects.py``).
     ``progress(done_debtors, total_debtors)`` is called after each chunk. Returns the summary that is
-    also written to ``generate-summary.json``.
+    also written to ``generate-summary.json`` (AUC and rates are ``null`` when undefined, e.g. a
+    history shorter than the seasoning period has no defaults).
     """
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"format must be parquet or csv, got {fmt!r}")
@@ -138,8 +139,8 @@ def generate(
         sink.close()
     y = np.concatenate(labels)
     p = np.concatenate(oracles)
-    auc = float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
-    monthly = stops / exposure if exposure else float("nan")
+    auc = round(float(roc_auc_score(y, p)), 6) if 0 < y.sum() < len(y) else None
+    monthly = stops / exposure if exposure else 0.0
     summary: dict[str, Any] = {
         "params": {
             "debtors": params.debtors,
@@ -157,16 +158,16 @@ def generate(
         "defaults": {
             "stops": stops,
             "seasoned_debtor_months": exposure,
-            "realised_annual_rate": 1.0 - (1.0 - monthly) ** 12 if exposure else float("nan"),
+            "realised_annual_rate": 1.0 - (1.0 - monthly) ** 12 if exposure else None,
             "configured_annual_rate": params.annual_default_rate,
         },
         "oracle": {
             "horizon_days": params.horizon_days,
             "rows_scored": len(y),
             "positives": int(y.sum()),
-            "auc": round(auc, 6),
-            "mean_pd": round(float(p.mean()), 6) if len(p) else float("nan"),
-            "positive_rate": round(float(y.mean()), 6) if len(y) else float("nan"),
+            "auc": auc,
+            "mean_pd": round(float(p.mean()), 6) if len(p) else None,
+            "positive_rate": round(float(y.mean()), 6) if len(y) else None,
         },
         "defects_injected": {t: dict(sorted(k.items())) for t, k in sorted(injected.items())},
         "defect_kinds": list(DEFECT_KINDS),

@@ -298,3 +298,12 @@ def test_params_reject_invalid_values() -> None:
         GeneratorParams(start=dt.date(2024, 1, 2))
     with pytest.raises(ValueError, match="debtors"):
         GeneratorParams(debtors=0)
+
+
+def test_history_shorter_than_seasoning_has_no_defaults_and_valid_json(tmp_path) -> None:
+    summary = generate(GeneratorParams(debtors=50, months=4, seed=1), tmp_path)
+    assert summary["defaults"]["stops"] == 0
+    assert summary["oracle"]["auc"] is None
+    assert json.loads((tmp_path / "generate-summary.json").read_text())["oracle"]["positives"] == 0
+    truth = pd.read_parquet(tmp_path / "truth.parquet")
+    assert truth.first_default_date.isna().all() and (truth.oracle_pd < 0.05).all()
