@@ -38,11 +38,14 @@ def register(app: typer.Typer) -> None:
             1.4, "--volume-scale", help="Multiplier of invoice volumes (1.4 = ~4 invoices per debtor-month)."
         ),
     ) -> None:
-        """Generate debtors/invoices/payments/events plus truth.parquet (health, oracle PD, first default).
+        """Generate a synthetic receivables portfolio with known ground truth.
 
-        The oracle PD is the probability of default within 90 days given the latent state at each
-        month-end; its AUC against the realised labels (the ceiling for any model) is printed and
-        written to generate-summary.json in the output folder.
+        Writes debtors, invoices, payments and events (parquet or csv), truth.parquet and generate-summary.json.
+
+        truth.parquet has one row per debtor per month-end: latent health, oracle PD (probability of default
+        within 90 days given the latent state) and the realised first-default date.
+
+        The oracle's AUC against the realised labels (the ceiling for any model) is printed.
         """
         console = Console()
         if fmt not in ("parquet", "csv"):
