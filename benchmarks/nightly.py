@@ -65,6 +65,11 @@ def _last_issue_date(data: Path) -> dt.date:
     )
 
 
+def _rel(path: Path) -> str:
+    path = path.resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def _ensure_champion(train_data: Path) -> str:
     from models.registry import NoChampionError, load_model_version
 
@@ -99,6 +104,25 @@ def _ensure_champion(train_data: Path) -> str:
     return f"trained champion v{loaded.version} on {train_data} in {time.perf_counter() - t:.0f} s (not in figures)"
 
 
+def _watchdog(limit_gib: float) -> None:
+    """Kill this process when its RSS passes ``limit_gib`` (other jobs share the machine's RAM)."""
+    import threading
+
+    import psutil
+
+    proc = psutil.Process()
+
+    def watch() -> None:
+        while True:
+            rss = proc.memory_info().rss / 2**30
+            if rss > limit_gib:
+                print(f"ABORT: RSS {rss:.1f} GiB above --max-rss-gib {limit_gib}", flush=True)
+                os._exit(3)
+            time.sleep(0.1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT / "data/bench/gen_1m")
@@ -108,7 +132,19 @@ def main() -> None:
     parser.add_argument("--mlflow-uri", default=f"sqlite:///{ROOT / 'data/bench/mlflow/mlflow.db'}")
     parser.add_argument("--config", type=Path, default=ROOT / "conf/nightly.yaml")
     parser.add_argument("--results", type=Path, default=ROOT / "benchmarks/results/nightly.md")
+    parser.add_argument(
+        "--trusted-input",
+        action="store_true",
+        help="--data is canonical Parquet already validated by ingest: time the flow without re-validation",
+    )
+    parser.add_argument(
+        "--max-rss-gib",
+        type=float,
+        default=18.0,
+        help="abort (exit 3) above this RSS: protects the shared box",
+    )
     args = parser.parse_args()
+    _watchdog(args.max_rss_gib)
 
     os.chdir(ROOT)
     os.environ["MLFLOW_TRACKING_URI"] = args.mlflow_uri
@@ -120,7 +156,13 @@ def main() -> None:
     from pipelines.flows.nightly import nightly
 
     t = time.perf_counter()
-    result = nightly(as_of=as_of, config_path=args.config, data_dir=args.data, out_dir=args.out)
+    result = nightly(
+        as_of=as_of,
+        config_path=args.config,
+        data_dir=args.data,
+        out_dir=args.out,
+        trusted_input=args.trusted_input,
+    )
     wall = time.perf_counter() - t
     peak_total = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     m = result.manifest
@@ -149,11 +191,20 @@ def main() -> None:
         "Command (under the team's heavy-job lock):",
         "",
         "```",
-        f"flock /tmp/ews-heavy.lock .venv/bin/python benchmarks/nightly.py --data {args.data.relative_to(ROOT) if args.data.is_relative_to(ROOT) else args.data}",
+        f"flock /tmp/ews-heavy.lock .venv/bin/python benchmarks/nightly.py --data {_rel(args.data)}"
+        f"{' --trusted-input' if args.trusted_input else ''}"
+        f"{'' if _rel(args.train_data) == 'data/sample' else ' --train-data ' + _rel(args.train_data)}",
         "```",
         "",
         f"Input: {args.data} ({', '.join(f'{k} {v:,}' for k, v in figures['input_rows'].items())} rows), "
         f"as of {as_of}. Model: {m['model']['name']} v{m['model']['version']} ({setup}).",
+        "",
+        (
+            "Input mode: **trusted** (canonical Parquet read with `read_portfolio`, hashed, not re-validated; "
+            "ingest + Great Expectations validation is measured in ingest.md)."
+            if args.trusted_input
+            else "Input mode: **validated** (the flow's ingest task runs the full ingest + Great Expectations checks)."
+        ),
         "",
         f"Result: {c['scored']:,} debtors scored ({c['in_default']:,} already in default), {c['flagged']:,} on the "
         f"watchlist (reason codes computed for these only), {c['queue']:,} in the collections queue.",

@@ -46,11 +46,11 @@ def _check_data_dir(data: Path) -> None:
         raise typer.Exit(2)
 
 
-def _run_one(as_of: dt.date, data: Path, out: Path, config: Path) -> Any:
+def _run_one(as_of: dt.date, data: Path, out: Path, config: Path, trusted: bool = False) -> Any:
     from pipelines.flows.nightly import nightly
 
     try:
-        return nightly(as_of=as_of, config_path=config, data_dir=data, out_dir=out)
+        return nightly(as_of=as_of, config_path=config, data_dir=data, out_dir=out, trusted_input=trusted)
     except _user_errors() as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
@@ -71,6 +71,80 @@ def _summary(console: Console, result: Any) -> None:
         f"drift {m['drift']['status']}"
     )
     console.print(f"outputs: [bold]{result.path}[/]  (open {result.path / 'report.html'})")
+
+
+def demo_train_and_score(
+    console: Console,
+    data_dir: Path,
+    out: Path,
+    config: Path = Path("conf/nightly.yaml"),
+    train_config: Path = Path("conf/train.yaml"),
+) -> dict[str, Any]:
+    """The scoring half of ``ews demo``: train on ``data_dir``, make that version champion, run the
+    nightly flow for the day before the last observed date and for that date (so the second run has
+    deltas), then print where the outputs are and how to open the MLflow and Prefect UIs.
+
+    Returns ``{"version", "runs": [Path, Path], "seconds": {...}}``.
+    """
+    import time
+
+    from features.labels import last_observed_date
+    from models.registry import configure, promote
+    from pipelines.config import load_config
+    from pipelines.config.nightly import Model as NightlyConfig
+    from pipelines.flows.nightly import nightly
+    from pipelines.flows.train import run_train
+    from pipelines.io import read_portfolio
+
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    with console.status(
+        "training: features for every month-end, LightGBM + scorecard, calibration, MLflow ..."
+    ):
+        trained = run_train(data_dir, train_config)
+    seconds["train"] = round(time.perf_counter() - t, 1)
+    console.print(
+        f"trained [bold]ews-pd v{trained.version}[/] in {seconds['train']:.0f} s: test AUC {trained.metrics['auc']:.3f}, "
+        f"ECE {trained.metrics['ece']:.4f} (scorecard AUC {trained.baseline_metrics['auc']:.3f}); "
+        f"gate {'passed -> champion' if trained.promoted else 'not passed: ' + '; '.join(trained.gate_reasons)}"
+    )
+    if not trained.promoted:
+        promote(trained.version, "ews demo: use the model just trained on the sample")
+        console.print(
+            f"promoted v{trained.version} to champion by hand (`ews models promote`), reason recorded"
+        )
+
+    last = last_observed_date(read_portfolio(data_dir))
+    if last is None:
+        raise ValueError(f"{data_dir}: no dated rows to score")
+    days = [last.date() - dt.timedelta(days=1), last.date()]
+    runs = []
+    for day in days:
+        t = time.perf_counter()
+        with console.status(f"nightly flow as of {day} ..."):
+            result = nightly(as_of=day, config_path=config, data_dir=data_dir, out_dir=out)
+        seconds[f"nightly {day}"] = round(time.perf_counter() - t, 1)
+        _summary(console, result)
+        runs.append(result.path)
+
+    cfg = load_config(config, expect=NightlyConfig)
+    uri = configure(None)
+    console.rule("where to look")
+    console.print(f"report:            {runs[-1] / 'report.html'}  (open in a browser; works offline)")
+    console.print(f"watchlist:         {runs[-1] / 'watchlist.csv'}")
+    console.print(f"collections queue: {runs[-1] / 'collections_queue.xlsx'}  (and .csv / .parquet)")
+    console.print(f"run manifest:      {runs[-1] / 'manifest.json'}   previous day: {runs[0]}")
+    console.print(
+        f"MLflow UI:         .venv/bin/mlflow ui --backend-store-uri {uri} --port 5000  -> http://127.0.0.1:5000"
+    )
+    console.print(
+        "Prefect UI:        .venv/bin/prefect server start  -> http://127.0.0.1:4200  "
+        "(the demo's train and nightly runs are in the local Prefect database)"
+    )
+    console.print(
+        f"schedule:          `ews serve` runs the nightly flow at '{cfg.schedule.cron}' ({cfg.schedule.timezone})"
+    )
+    return {"version": trained.version, "runs": runs, "seconds": seconds}
 
 
 def build_deployment(config: Path) -> Any:
@@ -106,6 +180,11 @@ def register(app: typer.Typer) -> None:
             Path("data/runs"), "--out", help="OUTDIR; the run is published as OUTDIR/<as_of>/"
         ),
         config: Path = typer.Option(Path("conf/nightly.yaml"), "--config", help=CONFIG_HELP),
+        trusted_input: bool = typer.Option(
+            False,
+            "--trusted-input",
+            help="--data is an `ews ingest --out` folder (canonical Parquet, already validated): skip re-validation",
+        ),
     ) -> None:
         """Run the nightly flow once for one as-of date.
 
@@ -116,7 +195,7 @@ def register(app: typer.Typer) -> None:
         _check_data_dir(data)
         console = Console()
         with console.status(f"nightly flow for {day} ..."):
-            result = _run_one(day, data, out, config)
+            result = _run_one(day, data, out, config, trusted_input)
         _summary(console, result)
 
     @app.command("backfill")

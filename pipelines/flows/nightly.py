@@ -103,16 +103,34 @@ def load_champion(cfg: NightlyConfig, project: ProjectConfig) -> Any:
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest(data_dir: Path, as_of: dt.date) -> Any:
+def ingest(data_dir: Path, as_of: dt.date, trusted: bool = False) -> Any:
     """Read and validate the data dir (``pipelines.ingest.ingest_dir``) in memory.
 
     Dates are bounded by the later of as_of and today, so a backfill keeps the rows after its
     as-of date (the features ignore them: point-in-time) instead of quarantining them.
+    ``trusted``: the data dir is an ingest output (canonical Parquet already validated by
+    ``ews ingest --out``); it is read with ``pipelines.io.read_portfolio`` and hashed, not re-validated.
     """
-    from pipelines.ingest import ingest_dir
+    from pipelines.ingest import IngestResult, ingest_dir
+    from pipelines.io import read_portfolio, sha256_file
 
-    bound = max(as_of, dt.datetime.now(dt.UTC).date())
-    return ingest_dir(data_dir, None, as_of=bound)
+    if not trusted:
+        bound = max(as_of, dt.datetime.now(dt.UTC).date())
+        return ingest_dir(data_dir, None, as_of=bound)
+    portfolio = read_portfolio(data_dir)
+    tables = {
+        name: {
+            "input": str(Path(data_dir) / f"{name}.parquet"),
+            "input_sha256": sha256_file(Path(data_dir) / f"{name}.parquet"),
+            "rows_in": len(frame),
+            "rows_accepted": len(frame),
+            "rows_quarantined": 0,
+            "reasons": {},
+            "validation": "trusted input: validated by an earlier `ews ingest`",
+        }
+        for name, frame in portfolio.present().items()
+    }
+    return IngestResult(portfolio, {}, {"tables": tables, "trusted_input": True})
 
 
 @task(name="validate", cache_policy=NO_CACHE)
@@ -392,7 +410,12 @@ def _load_configs(config_path: Path) -> tuple[NightlyConfig, ProjectConfig]:
 
 
 def run_nightly(
-    as_of: dt.date, data_dir: Path, out_dir: Path, cfg: NightlyConfig, project: ProjectConfig
+    as_of: dt.date,
+    data_dir: Path,
+    out_dir: Path,
+    cfg: NightlyConfig,
+    project: ProjectConfig,
+    trusted_input: bool = False,
 ) -> NightlyResult:
     """The flow body (call it inside a flow run): see the module docstring for the steps."""
     logger = get_run_logger()
@@ -408,7 +431,7 @@ def run_nightly(
     with run_lock(out_dir, as_of):
         loaded = timed("load_champion", load_champion, cfg, project)
         logger.info("scoring as of %s with %s v%s (%s)", as_of, loaded.name, loaded.version, loaded.alias)
-        result = timed("ingest", ingest, Path(data_dir), as_of)
+        result = timed("ingest", ingest, Path(data_dir), as_of, trusted_input)
         inputs = timed("validate", validate, result, cfg)
         feats, in_default = timed("features", features_as_of, result.portfolio, as_of, project, cfg)
         scores, X = timed("score", score, feats, in_default, result.portfolio, loaded, cfg)
@@ -448,6 +471,7 @@ def run_nightly(
             "as_of": as_of.isoformat(),
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "data_dir": str(data_dir),
+            "trusted_input": trusted_input,
             "inputs": inputs,
             "model": {k: v for k, v in _model_info(loaded).items() if k != "metrics"},
             "config": {
@@ -479,9 +503,11 @@ def nightly(
     config_path: Path = Path("conf/nightly.yaml"),
     data_dir: Path | None = None,
     out_dir: Path | None = None,
+    trusted_input: bool = False,
 ) -> NightlyResult:
     """Score the portfolio as of ``as_of`` (default: yesterday in the schedule's time zone) and
-    publish ``OUTDIR/<as_of>/``. ``data_dir`` / ``out_dir`` default to the config's."""
+    publish ``OUTDIR/<as_of>/``. ``data_dir`` / ``out_dir`` default to the config's.
+    ``trusted_input``: the data dir was already validated by ``ews ingest`` (skip re-validation)."""
     cfg, project = _load_configs(Path(config_path))
     day = as_of or default_as_of(cfg.schedule.timezone)
-    return run_nightly(day, data_dir or cfg.data_dir, out_dir or cfg.out_dir, cfg, project)
+    return run_nightly(day, data_dir or cfg.data_dir, out_dir or cfg.out_dir, cfg, project, trusted_input)

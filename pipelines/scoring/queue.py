@@ -55,15 +55,19 @@ def oldest_overdue_invoice(
         return pd.DataFrame(columns=cols)
     d = debtors[["debtor_id", "dpd_current_max"]].dropna()
     d = d[d["dpd_current_max"] > 0]
-    d = d.assign(
-        oldest_due_date=as_of - pd.to_timedelta(d["dpd_current_max"].astype("float64").round(), unit="D")
+    target = pd.Series(
+        (as_of - pd.to_timedelta(d["dpd_current_max"].astype("float64").round(), unit="D")).to_numpy(),
+        index=pd.Index(d["debtor_id"].astype("string").to_numpy()),
     )
-    inv = invoices.loc[invoices["issue_date"] <= as_of, ["debtor_id", "invoice_id", "due_date"]]
-    hit = d.merge(
-        inv, left_on=["debtor_id", "oldest_due_date"], right_on=["debtor_id", "due_date"], how="inner"
-    )
+    # map each invoice to its debtor's target due date (no large merge), keep the exact matches
+    due_target = invoices["debtor_id"].astype("string").map(target)
+    hit = invoices.loc[
+        (invoices["due_date"] == due_target) & (invoices["issue_date"] <= as_of),
+        ["debtor_id", "invoice_id", "due_date"],
+    ]
     hit = hit.sort_values(["debtor_id", "invoice_id"], kind="stable").drop_duplicates("debtor_id")
-    return hit.rename(columns={"invoice_id": "oldest_invoice_id"})[cols].reset_index(drop=True)
+    hit = hit.rename(columns={"invoice_id": "oldest_invoice_id", "due_date": "oldest_due_date"})
+    return hit[cols].reset_index(drop=True)
 
 
 def build_queue(scored: pd.DataFrame, oldest: pd.DataFrame, cfg: QueueConfig) -> pd.DataFrame:

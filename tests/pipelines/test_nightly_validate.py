@@ -52,3 +52,15 @@ def test_default_as_of_is_yesterday_in_the_schedule_zone() -> None:
 
     expected = dt.datetime.now(ZoneInfo("Pacific/Kiritimati")).date() - dt.timedelta(days=1)
     assert default_as_of("Pacific/Kiritimati") == expected
+
+
+def test_trusted_input_reads_an_ingest_output_without_revalidating(half_bad: Path, tmp_path: Path) -> None:
+    from pipelines.flows.nightly import ingest
+
+    ingested = tmp_path / "ingested"
+    ingest_dir(half_bad, ingested, as_of=dt.date(2024, 6, 30))
+    result = ingest.fn(ingested, dt.date(2024, 6, 30), trusted=True)
+    assert result.portfolio.invoices["invoice_id"].tolist() == ["I1", "I3"]
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_quarantined"]) == (2, 0) and len(inv["input_sha256"]) == 64
+    assert validate.fn(result, NightlyConfig())["invoices"]["rows_accepted"] == 2
