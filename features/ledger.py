@@ -98,12 +98,14 @@ class Ledger:
         return len(self.debtor_ids)
 
 
-def _arrow(values: pd.Series) -> pa.Array:
-    """A string column as an Arrow array (zero-copy for Arrow-backed pandas strings)."""
+def _arrow(values: pd.Series, combine: bool = False) -> pa.Array | pa.ChunkedArray:
+    """A string column in Arrow (zero-copy for Arrow-backed pandas strings; ``combine``: one Array)."""
     arr = pa.array(values, from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
+    if not pa.types.is_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    if combine and isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    return arr if arr.type == pa.string() else pc.cast(arr, pa.string())
+    return arr
 
 
 def _unique_ids(frames: list[pd.DataFrame | None]) -> pa.Array:
@@ -114,7 +116,7 @@ def _unique_ids(frames: list[pd.DataFrame | None]) -> pa.Array:
     ]
     if not found:
         return pa.array([], pa.string())
-    ids = pc.drop_null(pc.unique(pa.concat_arrays(found)))
+    ids = pc.drop_null(pc.unique(pa.chunked_array(found).combine_chunks()))
     return pc.take(ids, pc.sort_indices(ids))
 
 
@@ -185,7 +187,7 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
     n = len(ids)
 
     inv = portfolio.invoices
-    inv_ids_sorted: pa.Array | None = None
+    inv_rank: np.ndarray | None = None
     if inv is not None and not inv.empty:
         code = _codes(inv["debtor_id"], ids_arrow, "invoices")
         issue = day_number(inv["issue_date"])
@@ -199,7 +201,10 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         )
         inv_code = code[order]
         inv_issue, inv_due = issue[order].astype(np.int32), due[order].astype(np.int32)
-        inv_ids_sorted = pc.take(_arrow(inv["invoice_id"]), pa.array(order))
+        del code, issue, due
+        inv_rank = np.empty(len(order), dtype=np.int64)  # original row -> sorted position
+        inv_rank[order] = np.arange(len(order))
+        del order
     else:
         inv_code = inv_issue = inv_due = _EMPTY_I
         amount = _EMPTY_F
@@ -212,9 +217,15 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         porder = _stable_order(pcode, pdate, None, pay["payment_id"])
         pay_code, pay_date = pcode[porder], pdate[porder].astype(np.int32)
         pay_amount = pay["amount"].to_numpy(dtype=np.float64)[porder]
-        if "invoice_id" in pay and inv_ids_sorted is not None:
-            pos = pc.index_in(pc.take(_arrow(pay["invoice_id"]), pa.array(porder)), value_set=inv_ids_sorted)
-            pay_inv = np.asarray(pc.fill_null(pos, -1).to_numpy(), dtype=np.int64)
+        del pcode, pdate
+        if "invoice_id" in pay and inv_rank is not None:
+            value_set = _arrow(inv["invoice_id"], combine=True)
+            pos = pc.fill_null(pc.index_in(_arrow(pay["invoice_id"]), value_set=value_set), -1)
+            del value_set
+            pos_np = np.asarray(pos.to_numpy(), dtype=np.int64)[porder]
+            del pos
+            pay_inv = np.where(pos_np >= 0, inv_rank[np.maximum(pos_np, 0)], -1)
+            del pos_np
             same = pay_inv >= 0
             same[same] = inv_code[pay_inv[same]] == pay_code[same]
             pay_inv = np.where(same, pay_inv, -1)
