@@ -49,7 +49,7 @@ _EMPTY_F = np.zeros(0, dtype=np.float64)
 def day_number(values: pd.Series | pd.Index | np.ndarray | pd.Timestamp) -> np.ndarray:
     """Dates -> int64 days since 1970-01-01 (NaT -> a very small sentinel, check with ``isnat`` first)."""
     arr = np.asarray(values, dtype="datetime64[ns]")
-    return arr.astype("datetime64[D]").astype(np.int64)
+    return arr.view(np.int64) // 86_400_000_000_000
 
 
 def _days_or_nan(values: pd.Series) -> np.ndarray:
