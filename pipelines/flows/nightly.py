@@ -32,7 +32,7 @@ from pipelines.config.nightly import Model as NightlyConfig
 from pipelines.config.project import Model as ProjectConfig
 from pipelines.publish import latest_before, publish, run_lock, staging_dir
 from pipelines.scoring.exports import write_csv, write_parquet, write_xlsx
-from pipelines.scoring.queue import build_queue, oldest_overdue_invoice
+from pipelines.scoring.queue import build_queue
 from pipelines.scoring.score import score_debtors
 from pipelines.scoring.watchlist import TRIGGERS, build_watchlist, compare_with_previous, triggers
 
@@ -164,9 +164,10 @@ def validate(result: Any, cfg: NightlyConfig) -> dict[str, Any]:
 @task(name="features", cache_policy=NO_CACHE)
 def features_as_of(
     portfolio: Any, as_of: dt.date, project: ProjectConfig, cfg: NightlyConfig
-) -> tuple[pd.DataFrame, pd.Series]:
-    """Features (one row per debtor existing at as_of) and in-default flags (bool by debtor_id),
-    built in debtor partitions of about ``cfg.partition_rows`` ledger rows to bound memory."""
+) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """Features (one row per debtor existing at as_of), in-default flags (bool by debtor_id) and the
+    oldest overdue invoice per debtor, built in debtor partitions of about ``cfg.partition_rows``
+    ledger rows to bound memory."""
     from pipelines.scoring.partition import features_and_defaults
 
     definition = project.default_definition.to_params()
@@ -222,10 +223,8 @@ def watchlist(
 
 
 @task(name="queue", cache_policy=NO_CACHE)
-def queue(scored: pd.DataFrame, portfolio: Any, as_of: dt.date, cfg: NightlyConfig) -> pd.DataFrame:
+def queue(scored: pd.DataFrame, oldest: pd.DataFrame, cfg: NightlyConfig) -> pd.DataFrame:
     """Collections queue ranked by expected loss, with aging and the oldest overdue invoice."""
-    stamp = pd.Timestamp(as_of)
-    oldest = oldest_overdue_invoice(portfolio.invoices, scored[["debtor_id", "dpd_current_max"]], stamp)
     return build_queue(scored, oldest, cfg.queue)
 
 
@@ -433,7 +432,7 @@ def run_nightly(
         logger.info("scoring as of %s with %s v%s (%s)", as_of, loaded.name, loaded.version, loaded.alias)
         result = timed("ingest", ingest, Path(data_dir), as_of, trusted_input)
         inputs = timed("validate", validate, result, cfg)
-        feats, in_default = timed("features", features_as_of, result.portfolio, as_of, project, cfg)
+        feats, in_default, oldest = timed("features", features_as_of, result.portfolio, as_of, project, cfg)
         scores, X = timed("score", score, feats, in_default, result.portfolio, loaded, cfg)
         prev_dir = latest_before(out_dir, as_of)
         previous = None
@@ -444,7 +443,7 @@ def run_nightly(
                 previous.attrs["flagged"] = json.loads(prev_manifest.read_text())["counts"]["flagged"]
         scored = timed("deltas", deltas, scores, previous)
         wl = timed("watchlist", watchlist, scored, X, loaded, cfg, previous is not None)
-        q = timed("queue", queue, scored, result.portfolio, as_of, cfg)
+        q = timed("queue", queue, scored, oldest, cfg)
         drift_frame = timed("drift", drift, scored, X, loaded, cfg)
         stage = staging_dir(out_dir, as_of)
         files = timed("exports", write_exports, stage, as_of, scored, wl, q, drift_frame, result.quarantine)

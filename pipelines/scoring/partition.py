@@ -51,25 +51,32 @@ def features_and_defaults(
     as_of: pd.Timestamp,
     definition: DefaultDefinition,
     rows_per_partition: int = 4_000_000,
-) -> tuple[pd.DataFrame, pd.Series]:
+) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
     """``features.build.build_features`` and the in-default flag of ``build_labels`` as of ``as_of``.
 
     Returns the feature frame (one row per debtor existing at as_of, sorted by debtor_id; the
-    categorical columns keep ``category`` dtype) and a bool Series (index debtor_id) that is True
-    for debtors already in default at as_of.
+    categorical columns keep ``category`` dtype), a bool Series (index debtor_id) that is True
+    for debtors already in default at as_of, and the oldest overdue invoice per debtor
+    (``pipelines.scoring.queue.oldest_overdue_invoice``), looked up part by part as well.
     """
     from features.build import build_features
     from features.labels import build_labels
+    from pipelines.scoring.queue import oldest_overdue_invoice
 
-    feats, flags = [], []
+    feats, flags, oldest = [], [], []
     for part in split_portfolio(portfolio, partition_count(portfolio, rows_per_partition)):
         if all(part_frame.empty for name, part_frame in part.present().items() if name in LEDGER_TABLES):
             continue
-        feats.append(build_features(part, [as_of]))
+        part_feats = build_features(part, [as_of])
+        feats.append(part_feats)
         labels = build_labels(part, [as_of], definition)
         flags.append(
             labels.set_index(labels["debtor_id"].astype("string"))["in_default_at_asof"].astype(bool)
         )
+        if "dpd_current_max" in part_feats.columns:
+            oldest.append(
+                oldest_overdue_invoice(part.invoices, part_feats[["debtor_id", "dpd_current_max"]], as_of)
+            )
     frame = pd.concat(feats, ignore_index=True) if len(feats) > 1 else feats[0]
     if "debtor_id" not in frame.columns:
         frame = frame.reset_index()
@@ -80,4 +87,11 @@ def features_and_defaults(
             frame[col] = frame[col].astype("category")
     frame = frame.sort_values("debtor_id", kind="stable", ignore_index=True)
     in_default = pd.concat(flags) if len(flags) > 1 else flags[0]
-    return frame, in_default.sort_index()
+    cols = ["debtor_id", "oldest_invoice_id", "oldest_due_date"]
+    found = [o for o in oldest if not o.empty]
+    oldest_frame = pd.concat(found, ignore_index=True) if found else pd.DataFrame(columns=cols)
+    return (
+        frame,
+        in_default.sort_index(),
+        oldest_frame.sort_values("debtor_id", kind="stable", ignore_index=True),
+    )

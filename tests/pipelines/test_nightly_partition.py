@@ -39,10 +39,15 @@ def test_partitioned_features_equal_unpartitioned() -> None:
     p = portfolio()
     rows = len(p.invoices) + len(p.payments)
     assert partition_count(p, rows // 4) == 5 and partition_count(p, rows) == 1
-    whole, flags_whole = features_and_defaults(p, AS_OF, DefaultDefinition(), rows_per_partition=rows)
-    parts, flags_parts = features_and_defaults(p, AS_OF, DefaultDefinition(), rows_per_partition=rows // 4)
-    assert flags_whole.sum() > 0
+    whole, flags_whole, oldest_whole = features_and_defaults(
+        p, AS_OF, DefaultDefinition(), rows_per_partition=rows
+    )
+    parts, flags_parts, oldest_parts = features_and_defaults(
+        p, AS_OF, DefaultDefinition(), rows_per_partition=rows // 4
+    )
+    assert flags_whole.sum() > 0 and len(oldest_whole) > 0
     pd.testing.assert_series_equal(flags_whole, flags_parts)
+    pd.testing.assert_frame_equal(oldest_whole, oldest_parts)
     cats = [c for c in whole.columns if isinstance(whole[c].dtype, pd.CategoricalDtype)]
     assert cats and all(isinstance(parts[c].dtype, pd.CategoricalDtype) for c in cats)
     as_text = {c: "string" for c in cats}
