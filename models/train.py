@@ -71,7 +71,7 @@ class LGBMParams:
     cat_smooth: float = 20.0
     early_stopping_rounds: int = 30
     refit_with_validation: bool = True
-    n_jobs: int = 2
+    n_jobs: int = 1
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ class LightGBMConfig(ConfigModel):
     cat_smooth: float = Field(20.0, ge=0)
     early_stopping_rounds: int = Field(30, ge=1)
     refit_with_validation: bool = True
-    n_jobs: int = Field(2, ge=1)
+    n_jobs: int = Field(1, ge=1, description="LightGBM threads; 1 is fastest on a shared box")
 
     def to_params(self) -> LGBMParams:
         from models.train import LGBMParams
