@@ -88,6 +88,12 @@ class ActionRule(ConfigModel):
 class QueueConfig(ConfigModel):
     lgd: LGDConfig = LGDConfig()
     min_overdue: float = Field(0.0, ge=0.0, description="list debtors whose overdue amount exceeds this")
+    xlsx_max_rows: int = Field(
+        100_000,
+        ge=1,
+        le=1_048_575,
+        description="top rows (by expected loss) in the XLSX; CSV/Parquet have all",
+    )
     rules: tuple[ActionRule, ...] = (
         ActionRule(action="agency_referral", in_default=True),
         ActionRule(action="agency_referral", min_dpd=90),

@@ -276,8 +276,10 @@ def write_exports(
     q: pd.DataFrame,
     drift_frame: pd.DataFrame,
     quarantine: dict[str, pd.DataFrame],
+    xlsx_rows: int = 100_000,
 ) -> dict[str, Path]:
-    """Scores, watchlist, reason codes, queue (CSV/XLSX/Parquet), drift and quarantine files."""
+    """Scores, watchlist, reason codes, queue (CSV/Parquet: all rows; XLSX: the top ``xlsx_rows``),
+    drift and quarantine files."""
     stamp = dt.datetime.combine(as_of, dt.time())
     score_cols = [c for c in scored.columns if c not in {"pd_prev", "band_prev", "pd_change", "in_previous"}]
     files = {
@@ -287,7 +289,20 @@ def write_exports(
         "reason_codes.parquet": write_parquet(wl["reasons"], stage / "reason_codes.parquet"),
         "collections_queue.parquet": write_parquet(q, stage / "collections_queue.parquet"),
         "collections_queue.csv": write_csv(q, stage / "collections_queue.csv"),
-        "collections_queue.xlsx": write_xlsx(q, stage / "collections_queue.xlsx", "collections queue", stamp),
+        "collections_queue.xlsx": write_xlsx(
+            q.head(xlsx_rows),
+            stage / "collections_queue.xlsx",
+            "collections queue",
+            stamp,
+            note=(
+                f"Collections queue as of {as_of}: {len(q):,} debtors ranked by expected loss (PD x EAD x LGD). "
+                + (
+                    f"This workbook holds the top {xlsx_rows:,}; collections_queue.csv and .parquet hold all."
+                    if len(q) > xlsx_rows
+                    else "All rows are in this workbook."
+                )
+            ),
+        ),
         "drift.csv": write_csv(drift_frame, stage / "drift.csv"),
     }
     for table, frame in quarantine.items():
@@ -446,7 +461,18 @@ def run_nightly(
         q = timed("queue", queue, scored, oldest, cfg)
         drift_frame = timed("drift", drift, scored, X, loaded, cfg)
         stage = staging_dir(out_dir, as_of)
-        files = timed("exports", write_exports, stage, as_of, scored, wl, q, drift_frame, result.quarantine)
+        files = timed(
+            "exports",
+            write_exports,
+            stage,
+            as_of,
+            scored,
+            wl,
+            q,
+            drift_frame,
+            result.quarantine,
+            cfg.queue.xlsx_max_rows,
+        )
         counts = _counts(scored, wl, q, previous, cfg)
         previous_as_of = prev_dir.name if prev_dir is not None else None
         cfg_hash = config_hash(cfg)

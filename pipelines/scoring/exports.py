@@ -93,10 +93,17 @@ def _number_format(col: str, dtype: object) -> str | None:
     return None
 
 
-def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "queue", as_of: datetime | None = None) -> Path:
+def write_xlsx(
+    frame: pd.DataFrame,
+    path: Path,
+    sheet: str = "queue",
+    as_of: datetime | None = None,
+    note: str | None = None,
+) -> Path:
     """XLSX with a bold frozen header, an autofilter over all rows and column number formats
     (PD/LGD as %, amounts as #,##0.00, dates as yyyy-mm-dd). Text neutralised and always written as
-    text (never as a formula or a URL); atomic. ``as_of`` fixes the document dates.
+    text (never as a formula or a URL); atomic. ``as_of`` fixes the document dates; ``note`` goes
+    into a second sheet "about" (e.g. that the sheet holds only the top rows).
 
     Excel holds at most 1,048,575 data rows; larger frames raise ``ValueError``.
     """
@@ -137,5 +144,9 @@ def write_xlsx(frame: pd.DataFrame, path: Path, sheet: str = "queue", as_of: dat
         # constant_memory mode streams rows in order; xlsxwriter has no columnar API.
         for i, values in enumerate(zip(*columns, strict=True), start=1):
             ws.write_row(i, 0, values)
+        if note:
+            about = wb.add_worksheet("about")
+            about.set_column(0, 0, 120)
+            about.write_string(0, 0, note)
         wb.close()
     return path

@@ -86,3 +86,13 @@ def test_parquet_round_trip_and_byte_identical(tmp_path) -> None:
     assert a.read_bytes() == b.read_bytes()
     pd.testing.assert_frame_equal(pd.read_parquet(a), frame())
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary files left behind
+
+
+def test_xlsx_note_sheet(tmp_path) -> None:
+    path = write_xlsx(
+        frame().head(2), tmp_path / "top.xlsx", sheet="collections queue", note="top 2 of 3 rows"
+    )
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["collections queue", "about"]
+    assert wb["about"]["A1"].value == "top 2 of 3 rows"
+    assert wb["collections queue"].max_row == 3
