@@ -26,5 +26,10 @@ test: $(STAMP) lint
 demo: $(STAMP)
 	$(BIN)/ews demo
 
+# Regenerate the committed sample byte for byte (see data/sample/README.md).
+sample: $(STAMP)
+	$(BIN)/ews generate --debtors 5000 --months 36 --seed 7 --annual-default-rate 0.09 \
+	    --volume-scale 0.3 --start 2023-01-01 --out data/sample
+
 clean:
 	rm -rf $(VENV) data/runs data/demo
