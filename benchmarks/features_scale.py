@@ -5,8 +5,16 @@ Reads a folder of canonical Parquet tables (``benchmarks/features_data.py`` outp
 (read, prepare + state + features inside build_features, labels optional) and the peak RSS of the
 process (which includes the loaded tables).
 
-    flock /tmp/ews-heavy.lock .venv/bin/python benchmarks/features_scale.py --data data/bench/feat_1m \
-        --as-of 2024-12-31
+Reading keeps only the columns the features use and the rows dated <= the last as-of date (rows
+after it cannot enter any feature), as Arrow tables. With ``--partition-rows N`` (default
+500,000; 0 = one call over everything) the tables are sorted by ``debtor_id`` (a no-op check
+when the files already are, as the generator writes them) and cut into contiguous debtor ranges of
+about N invoice + payment rows; ``build_features`` runs on each range (zero-copy slices) and the
+results are concatenated. Every feature is per debtor, so the frame is the same as one call over
+everything (``--check`` asserts it); the working memory is that of one range.
+
+    flock /tmp/ews-heavy.lock .venv/bin/python benchmarks/features_scale.py --data data/bench/gen_1m \
+        --as-of 2023-12-31
     flock /tmp/ews-heavy.lock .venv/bin/python benchmarks/features_scale.py --data data/bench/feat_100k \
         --months 12 --end 2024-12-31 --labels
 
@@ -16,12 +24,16 @@ Prints the figures, then one JSON object (final line).
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
+import math
 import resource
 import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from features.build import build_features
@@ -35,13 +47,101 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+# columns the feature builder reads, and the date column that dates each row (None: static table)
+COLUMNS = {
+    "invoices": (["invoice_id", "debtor_id", "issue_date", "due_date", "amount", "disputed"], "issue_date"),
+    "payments": (["payment_id", "debtor_id", "invoice_id", "paid_on", "amount"], "paid_on"),
+    "debtors": (["debtor_id", "segment", "country", "credit_limit", "onboarded_on"], None),
+    "events": (["debtor_id", "event_date", "kind", "amount"], "event_date"),
+}
+
+
+def read_tables(folder: Path, until: pd.Timestamp | None = None) -> dict[str, pa.Table]:
+    """Arrow tables with only the needed columns and (``until``) only rows dated <= until."""
+    tables = {}
+    for name, (wanted, date_col) in COLUMNS.items():
+        path = folder / f"{name}.parquet"
+        if not path.is_file():
+            continue
+        present = set(pq.read_schema(path).names)
+        cols = [c for c in wanted if c in present]
+        filters = (
+            [(date_col, "<=", until.to_pydatetime())] if until is not None and date_col in present else None
+        )
+        tables[name] = pq.read_table(path, columns=cols, filters=filters)
+    return tables
+
+
 def read(folder: Path) -> Portfolio:
+    """All columns of every table as pandas frames (the plain path, ``--partition-rows 0 --all-columns``)."""
     frames = {}
     for name in ("invoices", "payments", "debtors", "events"):
         path = folder / f"{name}.parquet"
         if path.is_file():
             frames[name] = pq.read_table(path).to_pandas()
     return Portfolio(**frames)
+
+
+def sort_by_debtor(table: pa.Table) -> pa.Table:
+    """``table`` ordered by debtor_id (returned as is when it already is)."""
+    ids = table["debtor_id"]
+    if len(ids) < 2 or pc.all(pc.greater_equal(ids[1:], ids[:-1])).as_py():
+        return table
+    return table.sort_by([("debtor_id", "ascending")])
+
+
+def _lower_bound(ids: pa.ChunkedArray, value: str) -> int:
+    """First row whose debtor_id is >= value (``ids`` sorted); binary search, O(log n) scalar reads."""
+    return bisect.bisect_left(range(len(ids)), value, key=lambda i: ids[i].as_py())
+
+
+def debtor_ranges(tables: dict[str, pa.Table], partition_rows: int) -> list[dict[str, pa.Table]]:
+    """Cut debtor-sorted tables into contiguous debtor ranges of about ``partition_rows`` ledger rows.
+
+    Boundaries are debtor ids taken at even steps of the larger ledger table; each table is cut at
+    the first row >= each boundary, so every debtor's rows (in every table) land in one range.
+    """
+    ledger_rows = sum(tables[n].num_rows for n in ("invoices", "payments") if n in tables)
+    parts = max(1, math.ceil(ledger_rows / partition_rows)) if partition_rows > 0 else 1
+    if parts == 1:
+        return [tables]
+    big = max((n for n in ("invoices", "payments") if n in tables), key=lambda n: tables[n].num_rows)
+    big_ids = tables[big]["debtor_id"]
+    first = big_ids[0].as_py()
+    # every range then holds at least one row of the larger table
+    bounds = sorted({big_ids[len(big_ids) * k // parts].as_py() for k in range(1, parts)} - {first})
+    cuts = {
+        name: [0] + [_lower_bound(t["debtor_id"], b) for b in bounds] + [t.num_rows]
+        for name, t in tables.items()
+    }
+    return [
+        {name: t.slice(cuts[name][p], cuts[name][p + 1] - cuts[name][p]) for name, t in tables.items()}
+        for p in range(len(bounds) + 1)
+    ]
+
+
+def to_portfolio(tables: dict[str, pa.Table]) -> Portfolio:
+    """pandas frames of Arrow tables (strings stay Arrow-backed)."""
+    return Portfolio(**{name: t.to_pandas() for name, t in tables.items()})
+
+
+def build_by_ranges(ranges: list[dict[str, pa.Table]], dates: list[pd.Timestamp]) -> pd.DataFrame:
+    """``build_features`` per debtor range, concatenated in (as_of, debtor_id) order.
+
+    ``segment``/``country`` get the union of the ranges' categories (sorted), which is what a single
+    call gives (it takes the categories of the whole debtors table)."""
+    feats = []
+    for tables in ranges:
+        feats.append(build_features(to_portfolio(tables), dates))
+    cat_cols = [c for c in feats[0].columns if isinstance(feats[0][c].dtype, pd.CategoricalDtype)]
+    cats = {c: sorted(set().union(*(set(f[c].cat.categories) for f in feats))) for c in cat_cols}
+    out = pd.concat(feats, ignore_index=True)
+    del feats
+    for c in cat_cols:
+        out[c] = out[c].astype(pd.CategoricalDtype(cats[c]))
+    if len(dates) > 1 or not out["debtor_id"].is_monotonic_increasing:
+        out = out.sort_values(["as_of", "debtor_id"], kind="stable", ignore_index=True)
+    return out
 
 
 def main() -> None:
@@ -51,6 +151,16 @@ def main() -> None:
     parser.add_argument("--months", type=int, help="number of month-end snapshots ending at --end")
     parser.add_argument("--end", default="2024-12-31")
     parser.add_argument("--labels", action="store_true", help="also time build_labels")
+    parser.add_argument(
+        "--partition-rows",
+        type=int,
+        default=500_000,
+        help="invoice + payment rows per contiguous debtor range (0: one build_features call)",
+    )
+    parser.add_argument(
+        "--plain-read", action="store_true", help="read every column into pandas, one call (the old path)"
+    )
+    parser.add_argument("--check", action="store_true", help="assert the frame equals one call over all rows")
     args = parser.parse_args()
     if args.months:
         end = pd.Timestamp(args.end)
@@ -59,19 +169,33 @@ def main() -> None:
         dates = [pd.Timestamp(args.as_of)]
 
     t0 = time.perf_counter()
-    portfolio = read(args.data)
+    if args.plain_read:
+        portfolio = read(args.data)
+        tables = None
+        n_inv = len(portfolio.invoices)
+        n_pay = len(portfolio.payments) if portfolio.payments is not None else 0
+    else:
+        tables = read_tables(args.data, None if args.labels else max(dates))
+        n_inv = tables["invoices"].num_rows if "invoices" in tables else 0
+        n_pay = tables["payments"].num_rows if "payments" in tables else 0
     t_read = time.perf_counter() - t0
     rss_loaded = peak_rss_gib()
-    n_inv = len(portfolio.invoices)
-    n_pay = len(portfolio.payments) if portfolio.payments is not None else 0
     print(f"read {n_inv:,} invoices, {n_pay:,} payments in {t_read:.1f} s (peak RSS {rss_loaded:.2f} GiB)")
 
     t0 = time.perf_counter()
-    feats = build_features(portfolio, dates)
+    if tables is None:
+        feats = build_features(portfolio, dates)
+        n_ranges = 1
+    else:
+        tables = {name: sort_by_debtor(t) for name, t in tables.items()}
+        ranges = debtor_ranges(tables, args.partition_rows)
+        n_ranges = len(ranges)
+        feats = build_by_ranges(ranges, dates)
+        del ranges
     t_feat = time.perf_counter() - t0
     print(
-        f"build_features: {len(dates)} as-of date(s), {len(feats):,} rows x {feats.shape[1] - 2} columns "
-        f"in {t_feat:.1f} s; peak RSS {peak_rss_gib():.2f} GiB"
+        f"build_features: {len(dates)} as-of date(s), {n_ranges} debtor range(s), {len(feats):,} rows x "
+        f"{feats.shape[1] - 2} columns in {t_feat:.1f} s; peak RSS {peak_rss_gib():.2f} GiB"
     )
     out = {
         "benchmark": "features_scale",
@@ -82,10 +206,19 @@ def main() -> None:
         "as_of_dates": [str(d.date()) for d in dates],
         "rows": len(feats),
         "columns": int(feats.shape[1] - 2),
+        "debtor_ranges": n_ranges,
         "read_seconds": round(t_read, 2),
         "peak_rss_gib_after_read": round(rss_loaded, 2),
         "build_features_seconds": round(t_feat, 2),
+        "total_seconds": round(t_read + t_feat, 2),
     }
+    if tables is not None and (args.labels or args.check):
+        portfolio = to_portfolio(tables)
+    if args.check:
+        t0 = time.perf_counter()
+        pd.testing.assert_frame_equal(feats, build_features(portfolio, dates))
+        out["check_single_call_equal"] = True
+        print(f"--check: same frame as one build_features call ({time.perf_counter() - t0:.1f} s)")
     if args.labels:
         t0 = time.perf_counter()
         labels = build_labels(portfolio, dates)

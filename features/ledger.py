@@ -39,6 +39,7 @@ __all__ = [
     "group_cumsum",
     "ledger_state",
     "prepare_ledger",
+    "run_starts",
     "waterfall",
 ]
 
@@ -298,8 +299,14 @@ def group_cumsum(code: np.ndarray, values: np.ndarray) -> np.ndarray:
     cs = np.cumsum(values)
     if len(code) == 0:
         return cs
-    first = np.searchsorted(code, code, side="left")
+    first = run_starts(code)
     return cs - (cs[first] - values[first])
+
+
+def run_starts(code: np.ndarray) -> np.ndarray:
+    """For each row of sorted ``code``, the position of the first row with the same code (int64, linear time)."""
+    starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
+    return np.repeat(starts, np.diff(np.r_[starts, len(code)]))
 
 
 def waterfall(

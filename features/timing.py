@@ -41,8 +41,9 @@ def weighted_quantile_by(
     cum = group_cumsum(c, w)
     total = np.bincount(c, weights=w, minlength=n)[c]
     hit = cum >= q * total - 1e-9 * np.maximum(total, 1.0)
-    first_code, first = np.unique(c[hit], return_index=True)
-    out[first_code] = v[hit][first]
+    c_hit = c[hit]  # sorted: the first hit of each code starts its run
+    first = np.r_[True, c_hit[1:] != c_hit[:-1]] if len(c_hit) else np.zeros(0, dtype=bool)
+    out[c_hit[first]] = v[hit][first]
     return out
 
 
