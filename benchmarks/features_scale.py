@@ -27,8 +27,11 @@ import argparse
 import bisect
 import json
 import math
+import queue
 import resource
+import threading
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -56,10 +59,13 @@ COLUMNS = {
 }
 
 
-def read_tables(folder: Path, until: pd.Timestamp | None = None) -> dict[str, pa.Table]:
+def read_tables(
+    folder: Path, until: pd.Timestamp | None = None, only: tuple[str, ...] = tuple(COLUMNS)
+) -> dict[str, pa.Table]:
     """Arrow tables with only the needed columns and (``until``) only rows dated <= until."""
     tables = {}
-    for name, (wanted, date_col) in COLUMNS.items():
+    for name in only:
+        wanted, date_col = COLUMNS[name]
         path = folder / f"{name}.parquet"
         if not path.is_file():
             continue
@@ -120,12 +126,132 @@ def debtor_ranges(tables: dict[str, pa.Table], partition_rows: int) -> list[dict
     ]
 
 
+class UnsortedError(Exception):
+    """A ledger file is not sorted by debtor_id: the streaming reader cannot cut it into ranges."""
+
+
+def _row_groups(path: Path, table: str, until: pd.Timestamp | None) -> Iterator[pa.Table]:
+    """Row groups of ``path`` (needed columns, rows dated <= until); raises UnsortedError if unsorted."""
+    wanted, date_col = COLUMNS[table]
+    pf = pq.ParquetFile(path)
+    cols = [c for c in wanted if c in set(pf.schema_arrow.names)]
+    last = None
+    for i in range(pf.num_row_groups):
+        t = pf.read_row_group(i, columns=cols)
+        if t.num_rows == 0:
+            continue
+        ids = t["debtor_id"]
+        if (last is not None and ids[0].as_py() < last) or not pc.all(
+            pc.greater_equal(ids[1:], ids[:-1])
+        ).as_py():
+            raise UnsortedError(f"{path} is not sorted by debtor_id")
+        last = ids[-1].as_py()
+        if until is not None and date_col in cols:
+            t = t.filter(
+                pc.less_equal(t[date_col], pa.scalar(until.to_pydatetime(), t.schema.field(date_col).type))
+            )
+        yield t
+
+
+def _cut(table: pa.Table, bound: str | None) -> tuple[pa.Table, pa.Table]:
+    """Rows with debtor_id < bound, and the rest (bound None: everything, nothing)."""
+    at = table.num_rows if bound is None else _lower_bound(table["debtor_id"], bound)
+    return table.slice(0, at), table.slice(at)
+
+
+def stream_ranges(
+    folder: Path, until: pd.Timestamp | None, partition_rows: int
+) -> Iterator[dict[str, pa.Table]]:
+    """Debtor ranges of debtor-sorted files, read row group by row group (bounded memory).
+
+    Invoice row groups lead: after each one, payments are read until they pass the last invoice
+    debtor id; the rows of debtors before it are cut out (every table), split by
+    :func:`debtor_ranges` and yielded. A range without invoice or payment rows is merged into the
+    next one (``build_features`` needs ledger rows), the last into the one before.
+    """
+    static = {}
+    for name in ("debtors", "events"):
+        if (folder / f"{name}.parquet").is_file():
+            static[name] = sort_by_debtor(read_tables(folder, until, only=(name,))[name])
+    ledger = [n for n in ("invoices", "payments") if (folder / f"{n}.parquet").is_file()]
+    gens = {n: _row_groups(folder / f"{n}.parquet", n, until) for n in ledger}
+    buf: dict[str, pa.Table | None] = dict.fromkeys(ledger)
+    done = dict.fromkeys(ledger, False)
+
+    def pull(name: str) -> None:
+        t = next(gens[name], None)
+        if t is None:
+            done[name] = True
+        else:
+            buf[name] = t if buf[name] is None else pa.concat_tables([buf[name], t])
+
+    def last_id(name: str) -> str | None:
+        t = buf[name]
+        return t["debtor_id"][-1].as_py() if t is not None and t.num_rows else None
+
+    pending: dict[str, pa.Table] | None = None
+    while True:
+        lead = next((n for n in ledger if not done[n]), None)
+        if lead is not None:
+            pull(lead)
+        bound = None if lead is None or done[lead] else last_id(lead)
+        if bound is None and lead is not None and not done[lead]:
+            continue  # empty row group after the date filter
+        for other in ledger:
+            while not done[other] and (bound is None or (last_id(other) or "") < bound):
+                pull(other)
+        part: dict[str, pa.Table] = {}
+        for name in ledger:
+            if buf[name] is not None:
+                part[name], buf[name] = _cut(buf[name], bound)
+        for name, t in static.items():
+            part[name], static[name] = _cut(t, bound)
+        if pending is None:
+            pending = part
+        elif _ledger_rows(part) == 0 or _ledger_rows(pending) == 0:
+            pending = {
+                n: pa.concat_tables([t[n] for t in (pending, part) if n in t]) for n in {*pending, *part}
+            }
+        else:
+            yield from debtor_ranges(pending, partition_rows)
+            pending = part
+        if bound is None:
+            break
+    if pending is not None and _ledger_rows(pending):
+        yield from debtor_ranges(pending, partition_rows)
+
+
+def _ledger_rows(tables: dict[str, pa.Table]) -> int:
+    return sum(tables[n].num_rows for n in ("invoices", "payments") if n in tables)
+
+
+def prefetch(items: Iterator[dict[str, pa.Table]], depth: int = 4) -> Iterator[dict[str, pa.Table]]:
+    """``items`` produced by a background thread (reading overlaps building; Parquet decoding
+    releases the GIL), at most ``depth`` ahead."""
+    q: queue.Queue = queue.Queue(depth)
+    end = object()
+
+    def run() -> None:
+        try:
+            for item in items:
+                q.put(item)
+            q.put(end)
+        except BaseException as exc:  # re-raised in the consumer
+            q.put(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    while (item := q.get()) is not end:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
 def to_portfolio(tables: dict[str, pa.Table]) -> Portfolio:
     """pandas frames of Arrow tables (strings stay Arrow-backed)."""
     return Portfolio(**{name: t.to_pandas() for name, t in tables.items()})
 
 
-def build_by_ranges(ranges: list[dict[str, pa.Table]], dates: list[pd.Timestamp]) -> pd.DataFrame:
+def build_by_ranges(ranges: Iterable[dict[str, pa.Table]], dates: list[pd.Timestamp]) -> pd.DataFrame:
     """``build_features`` per debtor range, concatenated in (as_of, debtor_id) order.
 
     ``segment``/``country`` get the union of the ranges' categories (sorted), which is what a single
@@ -160,6 +286,11 @@ def main() -> None:
     parser.add_argument(
         "--plain-read", action="store_true", help="read every column into pandas, one call (the old path)"
     )
+    parser.add_argument(
+        "--no-stream",
+        action="store_true",
+        help="read whole tables first, then cut ranges (default: stream row groups in a background thread)",
+    )
     parser.add_argument("--check", action="store_true", help="assert the frame equals one call over all rows")
     args = parser.parse_args()
     if args.months:
@@ -168,38 +299,73 @@ def main() -> None:
     else:
         dates = [pd.Timestamp(args.as_of)]
 
+    stream = not (args.plain_read or args.labels or args.no_stream)
     t0 = time.perf_counter()
+    tables = None
     if args.plain_read:
         portfolio = read(args.data)
-        tables = None
         n_inv = len(portfolio.invoices)
         n_pay = len(portfolio.payments) if portfolio.payments is not None else 0
-    else:
+    elif not stream:
         tables = read_tables(args.data, None if args.labels else max(dates))
         n_inv = tables["invoices"].num_rows if "invoices" in tables else 0
         n_pay = tables["payments"].num_rows if "payments" in tables else 0
     t_read = time.perf_counter() - t0
     rss_loaded = peak_rss_gib()
-    print(f"read {n_inv:,} invoices, {n_pay:,} payments in {t_read:.1f} s (peak RSS {rss_loaded:.2f} GiB)")
+    if not stream:
+        print(
+            f"read {n_inv:,} invoices, {n_pay:,} payments in {t_read:.1f} s (peak RSS {rss_loaded:.2f} GiB)"
+        )
 
     t0 = time.perf_counter()
-    if tables is None:
+    kept: list[dict[str, pa.Table]] = []
+    if args.plain_read:
         feats = build_features(portfolio, dates)
         n_ranges = 1
     else:
-        tables = {name: sort_by_debtor(t) for name, t in tables.items()}
-        ranges = debtor_ranges(tables, args.partition_rows)
-        n_ranges = len(ranges)
-        feats = build_by_ranges(ranges, dates)
+        if stream:
+            ranges: Iterable[dict[str, pa.Table]] = prefetch(
+                stream_ranges(args.data, max(dates), args.partition_rows)
+            )
+        else:
+            tables = {name: t for name, t in ((n, sort_by_debtor(t)) for n, t in tables.items())}
+            ranges = debtor_ranges(tables, args.partition_rows)
+        counted: list[int] = [0, 0, 0]
+
+        def count(items: Iterable[dict[str, pa.Table]]) -> Iterator[dict[str, pa.Table]]:
+            for r in items:
+                counted[0] += 1
+                counted[1] += r["invoices"].num_rows if "invoices" in r else 0
+                counted[2] += r["payments"].num_rows if "payments" in r else 0
+                if args.check and stream:
+                    kept.append(r)
+                yield r
+
+        try:
+            feats = build_by_ranges(count(ranges), dates)
+        except UnsortedError as exc:  # files not sorted by debtor: read whole tables and sort them
+            print(f"{exc}: reading whole tables instead of streaming")
+            stream = False
+            kept.clear()
+            counted[0] = 0
+            tables = {n: sort_by_debtor(t) for n, t in read_tables(args.data, max(dates)).items()}
+            n_inv = tables["invoices"].num_rows if "invoices" in tables else 0
+            n_pay = tables["payments"].num_rows if "payments" in tables else 0
+            feats = build_by_ranges(count(debtor_ranges(tables, args.partition_rows)), dates)
         del ranges
+        n_ranges = counted[0]
+        if stream:
+            n_inv, n_pay = counted[1], counted[2]
     t_feat = time.perf_counter() - t0
     print(
-        f"build_features: {len(dates)} as-of date(s), {n_ranges} debtor range(s), {len(feats):,} rows x "
+        f"build_features{' (reading streamed alongside)' if stream else ''}: {len(dates)} as-of date(s), "
+        f"{n_inv:,} invoices, {n_pay:,} payments, {n_ranges} debtor range(s), {len(feats):,} rows x "
         f"{feats.shape[1] - 2} columns in {t_feat:.1f} s; peak RSS {peak_rss_gib():.2f} GiB"
     )
     out = {
         "benchmark": "features_scale",
         "data": str(args.data),
+        "mode": "plain" if args.plain_read else ("streamed" if stream else "read-then-ranges"),
         "invoices": n_inv,
         "payments": n_pay,
         "debtors_rows": int(feats["debtor_id"].nunique()),
@@ -207,11 +373,13 @@ def main() -> None:
         "rows": len(feats),
         "columns": int(feats.shape[1] - 2),
         "debtor_ranges": n_ranges,
-        "read_seconds": round(t_read, 2),
-        "peak_rss_gib_after_read": round(rss_loaded, 2),
+        "read_seconds": None if stream else round(t_read, 2),
+        "peak_rss_gib_after_read": None if stream else round(rss_loaded, 2),
         "build_features_seconds": round(t_feat, 2),
         "total_seconds": round(t_read + t_feat, 2),
     }
+    if stream and args.check:
+        tables = {n: pa.concat_tables([r[n] for r in kept if n in r]) for n in kept[0]}
     if tables is not None and (args.labels or args.check):
         portfolio = to_portfolio(tables)
     if args.check:
