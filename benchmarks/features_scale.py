@@ -155,6 +155,27 @@ def _row_groups(path: Path, table: str, until: pd.Timestamp | None) -> Iterator[
         yield t
 
 
+def streamable(folder: Path) -> bool:
+    """Whether the ledger files' row groups are in debtor order (Parquet min/max statistics: each
+    row group starts at or after the end of the one before; no statistics: assume yes, the reader
+    checks as it goes)."""
+    for name in ("invoices", "payments"):
+        path = folder / f"{name}.parquet"
+        if not path.is_file():
+            continue
+        md = pq.ParquetFile(path).metadata
+        col = md.schema.names.index("debtor_id") if "debtor_id" in md.schema.names else None
+        last = None
+        for i in range(md.num_row_groups):
+            stats = md.row_group(i).column(col).statistics if col is not None else None
+            if stats is None or not stats.has_min_max:
+                return True
+            if last is not None and stats.min < last:
+                return False
+            last = stats.max
+    return True
+
+
 def _cut(table: pa.Table, bound: str | None) -> tuple[pa.Table, pa.Table]:
     """Rows with debtor_id < bound, and the rest (bound None: everything, nothing)."""
     at = table.num_rows if bound is None else _lower_bound(table["debtor_id"], bound)
@@ -302,6 +323,9 @@ def main() -> None:
         dates = [pd.Timestamp(args.as_of)]
 
     stream = not (args.plain_read or args.labels or args.no_stream)
+    if stream and not streamable(args.data):
+        print("ledger row groups are not in debtor order: reading whole tables, then sorting")
+        stream = False
     t0 = time.perf_counter()
     tables = None
     if args.plain_read:
