@@ -11,7 +11,11 @@ after it cannot enter any feature), as Arrow tables. With ``--partition-rows N``
 when the files already are, as the generator writes them) and cut into contiguous debtor ranges of
 about N invoice + payment rows; ``build_features`` runs on each range (zero-copy slices) and the
 results are concatenated. Every feature is per debtor, so the frame is the same as one call over
-everything (``--check`` asserts it); the working memory is that of one range.
+everything (``--check`` asserts it); the working memory is that of one range. When the ledger
+files' row groups are in debtor order (Parquet statistics), they are streamed: read row group by
+row group in a background thread while the ranges are built, so only a few ranges are in memory
+(``--no-stream``: read whole tables first; ``--plain-read``: the old path, every column into
+pandas and one call). ``--labels`` reads whole tables (labels need rows after the as-of date).
 
     flock /tmp/ews-heavy.lock .venv/bin/python benchmarks/features_scale.py --data data/bench/gen_1m \
         --as-of 2023-12-31
