@@ -21,6 +21,16 @@ def _uri(project: Path) -> str | None:
     return load_config(project, expect=ProjectConfig).paths.mlflow_tracking_uri
 
 
+def _print_table(console: Console, title: str, frame, columns: list[str]) -> None:
+    """Print the given columns of a frame (already formatted as text) as a rich table."""
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in frame[columns].itertuples(index=False):
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+
+
 def register(app: typer.Typer) -> None:
     models_app = typer.Typer(
         help="Model registry: versions, aliases (champion / challenger), promotions and their history.",
@@ -41,30 +51,25 @@ def register(app: typer.Typer) -> None:
         if frame.empty:
             console.print(f"no versions of {name!r} yet: run `ews train --data DIR`")
             return
-        table = Table(title=f"{name} versions")
-        for col in (
-            "version",
-            "aliases",
-            "created",
-            "test_as_of",
-            "test_auc",
-            "test_ece",
-            "gate",
-            "champion_periods",
-        ):
-            table.add_column(col)
-        for row in frame.itertuples():
-            table.add_row(
-                row.version,
-                row.aliases,
-                row.created.strftime("%Y-%m-%d %H:%M"),
-                row.test_as_of,
-                f"{row.test_auc:.4f}",
-                f"{row.test_ece:.4f}",
-                row.gate,
-                row.champion_periods,
-            )
-        console.print(table)
+        _print_table(
+            console,
+            f"{name} versions",
+            frame.assign(
+                created=frame["created"].dt.strftime("%Y-%m-%d %H:%M"),
+                test_auc=frame["test_auc"].map("{:.4f}".format),
+                test_ece=frame["test_ece"].map("{:.4f}".format),
+            ),
+            [
+                "version",
+                "aliases",
+                "created",
+                "test_as_of",
+                "test_auc",
+                "test_ece",
+                "gate",
+                "champion_periods",
+            ],
+        )
 
     @models_app.command("history")
     def history_command(
@@ -79,20 +84,12 @@ def register(app: typer.Typer) -> None:
         if frame.empty:
             console.print(f"no history for {name!r} yet")
             return
-        table = Table(title=f"{name} decisions")
-        for col in ("at", "version", "event", "by", "mode", "previous", "reason"):
-            table.add_column(col)
-        for row in frame.itertuples():
-            table.add_row(
-                row.at.strftime("%Y-%m-%d %H:%M:%S"),
-                row.version,
-                row.event,
-                row.by,
-                row.mode,
-                row.previous,
-                row.reason,
-            )
-        console.print(table)
+        _print_table(
+            console,
+            f"{name} decisions",
+            frame.assign(at=frame["at"].dt.strftime("%Y-%m-%d %H:%M:%S")),
+            ["at", "version", "event", "by", "mode", "previous", "reason"],
+        )
 
     @models_app.command("champion-on")
     def champion_on_command(
