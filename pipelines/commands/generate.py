@@ -10,17 +10,29 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipelines.synthetic import GeneratorParams, generate
+from pipelines.synthetic import REGIMES, generate, regime_params
 
 
 def register(app: typer.Typer) -> None:
     @app.command("generate")
     def generate_cmd(
-        debtors: int = typer.Option(
-            5000, "--debtors", min=1, help="Number of debtors (active at start + onboarded)."
+        regime: str = typer.Option(
+            "base",
+            "--regime",
+            help=f"Named dynamics and book defaults: {', '.join(REGIMES)} (see pipelines/synthetic/regimes.py).",
         ),
-        months: int = typer.Option(
-            36, "--months", min=1, max=240, help="Months of history (month-end snapshots)."
+        debtors: int | None = typer.Option(
+            None,
+            "--debtors",
+            min=1,
+            help="Number of debtors (active at start + onboarded); default per regime.",
+        ),
+        months: int | None = typer.Option(
+            None,
+            "--months",
+            min=1,
+            max=240,
+            help="Months of history (month-end snapshots); default per regime.",
         ),
         seed: int = typer.Option(
             0, "--seed", min=0, help="Random seed: same seed and options = identical tables."
@@ -31,11 +43,15 @@ def register(app: typer.Typer) -> None:
             0.0, "--defects", min=0.0, max=0.49, help="Share of extra corrupted rows in invoices/payments."
         ),
         start: str = typer.Option("2023-01-01", "--start", help="First day of the history (YYYY-MM-01)."),
-        annual_default_rate: float = typer.Option(
-            0.03, "--annual-default-rate", help="Target default rate per debtor-year (0-0.5)."
+        annual_default_rate: float | None = typer.Option(
+            None,
+            "--annual-default-rate",
+            help="Target default rate per debtor-year (0-0.5); default per regime.",
         ),
-        volume_scale: float = typer.Option(
-            1.4, "--volume-scale", help="Multiplier of invoice volumes (1.4 = ~4 invoices per debtor-month)."
+        volume_scale: float | None = typer.Option(
+            None,
+            "--volume-scale",
+            help="Multiplier of invoice volumes (1.4 = ~4 invoices per debtor-month); default per regime.",
         ),
     ) -> None:
         """Generate a synthetic receivables portfolio with known ground truth.
@@ -53,7 +69,8 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         try:
             start_date = dt.date.fromisoformat(start)
-            params = GeneratorParams(
+            params = regime_params(
+                regime,
                 debtors=debtors,
                 months=months,
                 seed=seed,
@@ -74,7 +91,7 @@ def register(app: typer.Typer) -> None:
             console=console,
             transient=True,
         ) as bar:
-            task = bar.add_task("gen", total=debtors)
+            task = bar.add_task("gen", total=params.debtors)
             summary = generate(
                 params,
                 out,
@@ -84,7 +101,10 @@ def register(app: typer.Typer) -> None:
             )
         rows = ", ".join(f"{k} {v:,}" for k, v in summary["rows"].items())
         d, o = summary["defaults"], summary["oracle"]
-        console.print(f"[green]wrote[/] {out}  ({rows}) in {time.perf_counter() - t0:.1f} s")
+        console.print(
+            f"[green]wrote[/] {out}  (regime {params.regime}, {params.debtors:,} debtors x {params.months} months; "
+            f"{rows}) in {time.perf_counter() - t0:.1f} s"
+        )
         rate = "n/a" if d["realised_annual_rate"] is None else f"{d['realised_annual_rate']:.2%}"
         auc = "n/a (no defaults observed)" if o["auc"] is None else f"{o['auc']:.3f}"
         console.print(

@@ -6,14 +6,17 @@ month-end) and ``generate-summary.json``.
 """
 
 from pipelines.synthetic.params import DEFAULT_SEGMENTS, GeneratorParams, Segment
+from pipelines.synthetic.regimes import REGIMES, regime_params
 from pipelines.synthetic.writer import LEDGER_TABLES, TABLES, build_economy, generate
 
 __all__ = [
     "DEFAULT_SEGMENTS",
     "LEDGER_TABLES",
+    "REGIMES",
     "TABLES",
     "GeneratorParams",
     "Segment",
     "build_economy",
     "generate",
+    "regime_params",
 ]

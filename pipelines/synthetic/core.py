@@ -126,7 +126,7 @@ def simulate_chunk(params: GeneratorParams, chunk: int, lo: int, hi: int, eco: E
     terms = np.array([s.terms_days for s in segs], dtype=np.int64)
     delay_base = np.array([s.delay_base for s in segs])
     loading = np.array([s.downturn_loading for s in segs])
-    season = np.array([s.season for s in segs])
+    season = np.array([s.season for s in segs]) ** params.season_power
     firsts, lasts = eco.firsts, eco.lasts
     end_day = int(lasts[M - 1])
 
@@ -174,7 +174,7 @@ def simulate_chunk(params: GeneratorParams, chunk: int, lo: int, hi: int, eco: E
         stop_day[hit] = day[hit]
         stop_kind[dist] = KIND_DISTRESS
         stop_kind[sudden] = KIND_SUDDEN
-        lag[dist] = stop_lag(H[dist, j], delay_base[seg[dist]])
+        lag[dist] = stop_lag(H[dist, j], delay_base[seg[dist]], params.delay_health)
         H[:, j + 1] = (
             H[:, j]
             + params.kappa * (mu - H[:, j])
@@ -191,7 +191,7 @@ def simulate_chunk(params: GeneratorParams, chunk: int, lo: int, hi: int, eco: E
     months = np.arange(M)
     can_invoice = (om[:, None] <= months) & (months < churn_month[:, None]) & (months <= stop_month[:, None])
     cal = (params.start.month - 1 + months) % 12
-    rate = vol[:, None] * season[seg][:, cal] * np.exp(0.2 * np.clip(H[:, :M], -3.0, 0.0))
+    rate = vol[:, None] * season[seg][:, cal] * np.exp(params.volume_health * np.clip(H[:, :M], -3.0, 0.0))
     counts = rng.poisson(np.where(can_invoice, rate, 0.0))
     flat = counts.ravel()
     nz = np.flatnonzero(flat)
@@ -232,7 +232,7 @@ def simulate_chunk(params: GeneratorParams, chunk: int, lo: int, hi: int, eco: E
     due_month = np.clip(np.searchsorted(firsts, due, side="right") - 1, 0, M)
     bad = badness(H[di, due_month])
     term_i = terms[dseg]
-    delay = delay_base[dseg] + 28.0 * bad + rng.standard_normal(n_inv) * (4.0 + 6.0 * bad)
+    delay = delay_base[dseg] + params.delay_health * bad + rng.standard_normal(n_inv) * (4.0 + 6.0 * bad)
     early = rng.random(n_inv) < 0.25 * np.exp(-2.0 * bad)
     delay = np.where(early, -rng.random(n_inv) * 0.5 * term_i, delay)
     disputed = rng.random(n_inv) < np.clip(0.01 + 0.05 * bad, 0.0, 0.25)
@@ -241,7 +241,10 @@ def simulate_chunk(params: GeneratorParams, chunk: int, lo: int, hi: int, eco: E
     paid = _to_weekday(np.maximum(due + delay, issue))
     u_part, frac, back = rng.random(n_inv), rng.uniform(0.2, 0.7, n_inv), rng.integers(7, 36, n_inv)
     pay_un = unalloc[di]
-    partial = ~pay_un & (u_part < np.clip(0.02 + 0.10 * bad, 0.0, 0.4)) & (cents >= 2)
+    prob_part = np.clip(params.partial_base + params.partial_health * bad, 0.0, params.partial_cap)
+    partial = ~pay_un & (u_part < prob_part) & (cents >= 2)
+    if params.partial_depth_health:
+        frac = frac * np.exp(-params.partial_depth_health * bad)
     part1 = np.clip(np.rint(cents * frac), 1, cents - 1).astype(np.int64)
     day1 = np.minimum(_to_weekday(np.maximum(paid - back, issue)), paid)
     # unallocated payers settle strictly oldest first: running maximum of the payment day

@@ -40,14 +40,14 @@ def badness(h: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, -1.4 * np.asarray(h, dtype=np.float64) - 1.0) / 1.4
 
 
-def median_delay(h: np.ndarray, delay_base: np.ndarray | float) -> np.ndarray:
+def median_delay(h: np.ndarray, delay_base: np.ndarray | float, delay_health: float = 28.0) -> np.ndarray:
     """Median days paid after the due date at health ``h`` (before noise), in days."""
-    return np.asarray(delay_base, dtype=np.float64) + 28.0 * badness(h)
+    return np.asarray(delay_base, dtype=np.float64) + delay_health * badness(h)
 
 
-def stop_lag(h: np.ndarray, delay_base: np.ndarray | float) -> np.ndarray:
+def stop_lag(h: np.ndarray, delay_base: np.ndarray | float, delay_health: float = 28.0) -> np.ndarray:
     """Days from a distress stop to the default date: 90 - median delay, clipped to [10, 80]. int64."""
-    return np.clip(np.rint(90.0 - median_delay(h, delay_base)), 10, 80).astype(np.int64)
+    return np.clip(np.rint(90.0 - median_delay(h, delay_base, delay_health)), 10, 80).astype(np.int64)
 
 
 def distress_hazard(h: np.ndarray, alpha: float, slope: float) -> np.ndarray:
@@ -56,11 +56,16 @@ def distress_hazard(h: np.ndarray, alpha: float, slope: float) -> np.ndarray:
 
 
 def downturn_drift(params: GeneratorParams, n_months: int) -> np.ndarray:
-    """Deterministic macro drift per month (length ``n_months``): negative during the downturn."""
+    """Deterministic macro drift per month (length ``n_months``): negative during the downturn,
+    plus each of ``params.shocks`` (a later dip, or a recovery with a positive drift)."""
     drift = np.zeros(n_months)
-    first = int(round(params.downturn_start_frac * params.months))
-    last = min(first + params.downturn_months, params.months)
-    drift[first:last] = params.downturn_drift
+    for start_frac, length, value in (
+        (params.downturn_start_frac, params.downturn_months, params.downturn_drift),
+        *params.shocks,
+    ):
+        first = int(round(start_frac * params.months))
+        last = min(first + length, params.months)
+        drift[first:last] += value
     return drift
 
 

@@ -147,11 +147,13 @@ def calibrate_alpha(params: GeneratorParams) -> float:
     return 0.5 * (lo + hi)
 
 
-def build_oracle_table(params: GeneratorParams) -> OracleTable:
-    """Backward recursion for every month-end of the history (see the module docstring)."""
+def build_oracle_table(params: GeneratorParams, alpha: float | None = None) -> OracleTable:
+    """Backward recursion for every month-end of the history (see the module docstring).
+
+    ``alpha``: the hazard intercept when already known (default: :func:`calibrate_alpha`)."""
     firsts, lasts = month_grid(params.start, params.months)
     n_months = params.months
-    alpha = calibrate_alpha(params)
+    alpha = calibrate_alpha(params) if alpha is None else alpha
     lam_s = sudden_hazard(params)
     drift = np.concatenate((downturn_drift(params, n_months), np.zeros(MAX_AHEAD + 2)))
     sd = float(np.sqrt(params.sigma_idio**2 + params.sigma_macro**2 + params.sigma_sector**2))
@@ -161,7 +163,7 @@ def build_oracle_table(params: GeneratorParams) -> OracleTable:
     n_seg, n_cls = len(params.segments), len(params.quality_means)
     values = np.zeros((n_months, n_seg, n_cls, MAX_AHEAD + 1, len(GRID)))
     for s, seg in enumerate(params.segments):
-        lag = stop_lag(GRID, seg.delay_base)
+        lag = stop_lag(GRID, seg.delay_base, params.delay_health)
         for k_cls, mu in enumerate(params.quality_means):
             mats = _monthly_transitions(params, seg.downturn_loading, mu, sd, drift)
             for m in range(n_months):

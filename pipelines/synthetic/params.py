@@ -114,6 +114,22 @@ class GeneratorParams:
     downturn_start_frac: float = 0.45
     downturn_months: int = 5
     downturn_drift: float = -0.13
+    # further shocks: (start_frac, months, drift per month) each, added to the downturn's drift
+    shocks: tuple[tuple[float, int, float], ...] = ()
+    # how health shows in behaviour (see ``dynamics.py`` and ``core.py``): median days late grow by
+    # ``delay_health`` per unit of badness; an invoice is part-paid with probability
+    # clip(partial_base + partial_health * badness, 0, partial_cap), its first instalment is
+    # U(0.2, 0.7) x exp(-partial_depth_health * badness) of the amount; the invoice rate is
+    # multiplied by exp(volume_health * clip(h, -3, 0)); segment seasons are raised to
+    # ``season_power`` (0 = no seasonality, 1 = the segment's own, 2 = twice as deep).
+    delay_health: float = 28.0
+    partial_base: float = 0.02
+    partial_health: float = 0.10
+    partial_cap: float = 0.4
+    partial_depth_health: float = 0.0
+    volume_health: float = 0.2
+    season_power: float = 1.0
+    regime: str = "base"
     segments: tuple[Segment, ...] = field(default=DEFAULT_SEGMENTS)
     chunk_debtors: int = 50_000
 
@@ -136,6 +152,11 @@ class GeneratorParams:
             raise ValueError("seasoning_months must be >= 5 (room for the defaulting invoice before a stop)")
         if self.chunk_debtors < 1:
             raise ValueError("chunk_debtors must be >= 1")
+        if self.delay_health < 0 or not 0 <= self.partial_cap <= 0.95:
+            raise ValueError("delay_health must be >= 0 and partial_cap in [0, 0.95]")
+        for start_frac, n_months, _ in self.shocks:
+            if not 0.0 <= start_frac < 1.0 or n_months < 1:
+                raise ValueError(f"shock ({start_frac}, {n_months}): start_frac in [0, 1) and months >= 1")
         if self.volume_scale <= 0:
             raise ValueError(f"volume_scale must be > 0, got {self.volume_scale}")
 

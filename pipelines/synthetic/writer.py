@@ -36,15 +36,16 @@ def build_economy(params: GeneratorParams) -> Economy:
     """Shared state of all chunks (calendar, hazard intercept, shocks, oracle table)."""
     firsts, lasts = month_grid(params.start, params.months)
     macro, sector = systematic_shocks(params)
+    alpha = calibrate_alpha(params)
     return Economy(
         firsts=firsts,
         lasts=lasts,
-        alpha=calibrate_alpha(params),
+        alpha=alpha,
         lam_sudden=sudden_hazard(params),
         drift=downturn_drift(params, params.months),
         macro=macro,
         sector=sector,
-        oracle=build_oracle_table(params),
+        oracle=build_oracle_table(params, alpha),
     )
 
 
@@ -172,6 +173,8 @@ def generate(
         "defects_injected": {t: dict(sorted(k.items())) for t, k in sorted(injected.items())},
         "defect_kinds": list(DEFECT_KINDS),
     }
+    if params.regime != "base":  # absent for base: the committed sample stays byte-identical
+        summary["params"]["regime"] = params.regime
     tmp = out / f".{SUMMARY_FILE}.tmp"
     tmp.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     os.replace(tmp, out / SUMMARY_FILE)

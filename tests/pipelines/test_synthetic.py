@@ -155,17 +155,25 @@ def test_oracle_auc_is_in_the_documented_range_and_pd_is_calibrated(sample_table
 def test_oracle_equals_monte_carlo_over_future_paths() -> None:
     """The backward recursion agrees with a forward simulation of the latent process."""
     params = GeneratorParams(debtors=10, months=24, seed=2, annual_default_rate=0.05)
-    eco = build_economy(params)
-    firsts, lasts = month_grid(params.start, params.months)
-    rng = np.random.default_rng(0)
-    k_paths = 200_000
-    for m, s, c, season_left, h0 in [
+    cases = [
         (10, 3, 2, 0, -3.5),
         (10, 3, 2, 0, -2.0),
         (13, 0, 1, 0, -0.5),
         (4, 1, 2, 2, -1.5),
         (20, 5, 0, 0, 0.5),
-    ]:
+    ]
+    check_oracle_by_monte_carlo(params, cases)
+
+
+def check_oracle_by_monte_carlo(
+    params: GeneratorParams, cases: list[tuple[int, int, int, int, float]]
+) -> None:
+    """Oracle PD at (month, segment, class, seasoning left, health) vs 200,000 simulated future paths."""
+    eco = build_economy(params)
+    firsts, lasts = month_grid(params.start, params.months)
+    rng = np.random.default_rng(0)
+    k_paths = 200_000
+    for m, s, c, season_left, h0 in cases:
         seg = params.segments[s]
         T = lasts[m]
         h = np.full(k_paths, h0)
@@ -180,7 +188,7 @@ def test_oracle_equals_monte_carlo_over_future_paths() -> None:
                 day = firsts[j] + rng.integers(0, lasts[j] - firsts[j] + 1, k_paths)
                 dist = alive & (u < ld)
                 sud = alive & ~dist & (u < ld + eco.lam_sudden)
-                D = np.where(dist, day + stop_lag(h, seg.delay_base), day)
+                D = np.where(dist, day + stop_lag(h, seg.delay_base, params.delay_health), day)
                 hit |= (dist | sud) & (D <= T + params.horizon_days)
                 alive &= ~(dist | sud)
             drift = eco.drift[j] if j < params.months else 0.0
