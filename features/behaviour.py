@@ -55,37 +55,41 @@ def days_since_last_payment(s: LedgerState) -> np.ndarray:
     return s.T - last
 
 
-@feature("behaviour", "90 days", "count", "{value:.0f} payments in the last 90 days", -1)
+@feature("behaviour", "90 days", "count", "only {value:.0f} payment(s) in the last 90 days", -1)
 def payment_count_90d(s: LedgerState) -> np.ndarray:
     """Payments made in (T-90, T] (count)."""
     return s.sum_by(s.pay_code[s.in_window(s.pay_date, 90)])
 
 
-@feature("behaviour", "365 days", "count", "{value:.0f} payments in the last year", -1)
+@feature("behaviour", "365 days", "count", "only {value:.0f} payment(s) in the last year", -1)
 def payment_count_365d(s: LedgerState) -> np.ndarray:
     """Payments made in (T-365, T] (count)."""
     return s.sum_by(s.pay_code[s.in_window(s.pay_date, 365)])
 
 
-@feature("behaviour", "90 days", "currency", "{value:,.0f} paid in the last 90 days", -1)
+@feature("behaviour", "90 days", "currency", "only {money} paid in the last 90 days", -1)
 def payment_amount_90d(s: LedgerState) -> np.ndarray:
     """Amount paid in (T-90, T] (currency units)."""
     return _paid(s, 90)
 
 
-@feature("behaviour", "365 days", "currency", "{value:,.0f} paid in the last year", -1)
+@feature("behaviour", "365 days", "currency", "only {money} paid in the last year", -1)
 def payment_amount_365d(s: LedgerState) -> np.ndarray:
     """Amount paid in (T-365, T] (currency units)."""
     return _paid(s, 365)
 
 
-@feature("behaviour", "90 days", "ratio", "paid {value:.0%} of the amount invoiced in the last 90 days", -1)
+@feature(
+    "behaviour", "90 days", "ratio", "paid only {value:.0%} of the amount invoiced in the last 90 days", -1
+)
 def paid_to_invoiced_90d(s: LedgerState) -> np.ndarray:
     """Amount paid / amount invoiced in (T-90, T] (ratio; NaN when nothing was invoiced)."""
     return s.ratio(_paid(s, 90), _invoiced(s, 90))
 
 
-@feature("behaviour", "365 days", "ratio", "paid {value:.0%} of the amount invoiced in the last year", -1)
+@feature(
+    "behaviour", "365 days", "ratio", "paid only {value:.0%} of the amount invoiced in the last year", -1
+)
 def paid_to_invoiced_365d(s: LedgerState) -> np.ndarray:
     """Amount paid / amount invoiced in (T-365, T] (ratio; NaN when nothing was invoiced)."""
     return s.ratio(_paid(s, 365), _invoiced(s, 365))

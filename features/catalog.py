@@ -3,7 +3,19 @@
 Each feature is a function named after the column it produces (Hamilton style) and registered with
 :func:`feature`. Its one-line docstring is the description; ``window`` and ``unit`` say what it
 measures; ``reason`` is a plain-language template formatted with ``value`` (used for SHAP reason
-codes); ``direction`` is +1 when a higher value means more risk, -1 when less, 0 when unknown.
+codes); ``direction`` is +1 when a higher value means more risk, -1 when less, 0 when either can
+(a reason code only shows a feature whose value points the way of its direction).
+
+Reason templates may use ``{value}`` (with any format spec) and these ready-made renderings:
+``{money}`` (amount with the debtor's currency, required for ``currency`` units), ``{late}`` (signed
+days against the due date: "12 days after the due date", "3 days before the due date") and
+``{status}`` (statement payment status: "paid in full", "2 months late", ...).
+
+Correlated features form a reason *group* (:data:`GROUPS`): the 90/180/365-day variants of one
+behaviour, or the several views of one state (overdue amount, count, age). A debtor's reasons show
+one sentence per group. Each group has an analyst's title and a sentence for a missing value
+(``{window}`` is the member's window, e.g. "in the last 90 days"). ``calendar`` features grow with
+the calendar (account age), so drift does not alert on them.
 """
 
 from __future__ import annotations
@@ -12,7 +24,17 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-__all__ = ["CATALOG", "FUNCTIONS", "FeatureInfo", "describe", "feature"]
+__all__ = [
+    "CALENDAR",
+    "CATALOG",
+    "FUNCTIONS",
+    "GROUPS",
+    "FeatureInfo",
+    "ReasonGroup",
+    "describe",
+    "feature",
+    "window_phrase",
+]
 
 
 @dataclass(frozen=True)
@@ -27,6 +49,201 @@ class FeatureInfo:
     reason: str
     direction: int
     dtype: str = "float64"
+    group: str = ""
+    missing: str = ""
+    calendar: bool = False
+
+
+@dataclass(frozen=True)
+class ReasonGroup:
+    """Correlated features that give one reason sentence: ``title`` (waterfall label), ``missing``
+    (sentence for a missing value; ``{window}`` = the member's window phrase) and ``members``."""
+
+    title: str
+    missing: str
+    members: tuple[str, ...]
+
+
+GROUPS: dict[str, ReasonGroup] = {
+    # invoice ledger
+    "overdue_now": ReasonGroup(
+        "Overdue now",
+        "nothing overdue",
+        (
+            "dpd_current_max",
+            "dpd_mean_overdue",
+            "overdue_invoice_count",
+            "overdue_amount",
+            "overdue_amount_1_30",
+            "overdue_amount_31_60",
+            "overdue_amount_61_90",
+            "overdue_amount_90p",
+            "overdue_share",
+        ),
+    ),
+    "dpd_peak": ReasonGroup(
+        "Worst delay", "no invoices {window}", ("dpd_max_90d", "dpd_max_180d", "dpd_max_365d")
+    ),
+    "late_payments": ReasonGroup(
+        "Late payments",
+        "no invoices settled {window}",
+        (
+            "late30_count_90d",
+            "late30_count_180d",
+            "late30_count_365d",
+            "late60_count_90d",
+            "late60_count_180d",
+            "late60_count_365d",
+        ),
+    ),
+    "days_late": ReasonGroup(
+        "Payment timing",
+        "no payments {window}",
+        (
+            "days_late_mean_90d",
+            "days_late_mean_180d",
+            "days_late_mean_365d",
+            "days_late_p90_180d",
+            "days_late_p90_365d",
+            "days_late_std_365d",
+        ),
+    ),
+    "days_late_trend": ReasonGroup(
+        "Timing trend",
+        "too few payments to compare the last 90 days with the year",
+        ("days_late_trend_90_365",),
+    ),
+    "payments": ReasonGroup(
+        "Payments received",
+        "no payments {window}",
+        ("payment_count_90d", "payment_count_365d", "payment_amount_90d", "payment_amount_365d"),
+    ),
+    "last_payment": ReasonGroup("Last payment", "no payment on record", ("days_since_last_payment",)),
+    "paid_vs_invoiced": ReasonGroup(
+        "Paid vs invoiced", "nothing invoiced {window}", ("paid_to_invoiced_90d", "paid_to_invoiced_365d")
+    ),
+    "partial_payments": ReasonGroup(
+        "Partial payments", "no invoices paid in the last year", ("partial_payment_share_365d",)
+    ),
+    "unallocated_cash": ReasonGroup(
+        "Unallocated cash", "no cash received in the last year", ("unallocated_share_365d",)
+    ),
+    "open_balance": ReasonGroup(
+        "Open balance", "nothing open", ("open_balance", "open_invoice_count", "largest_open_share")
+    ),
+    "utilisation": ReasonGroup("Credit limit use", "no credit limit on file", ("utilisation",)),
+    "credit_on_account": ReasonGroup(
+        "Cash on account", "no unapplied cash on account", ("credit_on_account",)
+    ),
+    "disputes": ReasonGroup(
+        "Disputes",
+        "no invoices issued {window}",
+        ("dispute_rate_365d", "open_disputed_amount", "open_disputed_count"),
+    ),
+    "invoicing_volume": ReasonGroup(
+        "Invoicing volume",
+        "no invoices {window}",
+        ("invoice_count_90d", "invoice_count_365d", "invoice_amount_90d", "invoice_amount_365d"),
+    ),
+    "invoicing_trend": ReasonGroup(
+        "Invoicing trend",
+        "no invoices in the last year",
+        ("invoice_amount_trend_90_365", "invoice_count_trend_90_365"),
+    ),
+    "last_invoice": ReasonGroup(
+        "Latest invoice", "no invoices in the last year", ("last_invoice_amount_ratio",)
+    ),
+    "invoice_recency": ReasonGroup("Last invoice", "no invoice on record", ("days_since_last_invoice",)),
+    "payment_terms": ReasonGroup(
+        "Payment terms", "no invoices in the last year", ("payment_terms_mean_365d",)
+    ),
+    "tenure": ReasonGroup("Customer age", "start of the relationship not known", ("tenure_days",)),
+    "credit_limit": ReasonGroup("Credit limit", "no credit limit on file", ("credit_limit",)),
+    "segment": ReasonGroup("Segment", "no segment on file", ("segment",)),
+    "country": ReasonGroup("Country", "no country on file", ("country",)),
+    # monthly statements
+    "st_past_due": ReasonGroup(
+        "Days past due",
+        "days past due not reported {window}",
+        (
+            "st_dpd_last",
+            "st_dpd_prev",
+            "st_dpd_max_3m",
+            "st_dpd_max_6m",
+            "st_dpd_max_12m",
+            "st_dpd_mean_6m",
+            "st_months_delinquent_3m",
+            "st_months_delinquent_6m",
+            "st_months_delinquent_12m",
+        ),
+    ),
+    "st_status": ReasonGroup(
+        "Payment status", "no statements on record", ("st_status_last", "st_status_prev")
+    ),
+    "st_payment_pattern": ReasonGroup(
+        "Monthly payments",
+        "no statements {window}",
+        (
+            "st_full_payment_months_6m",
+            "st_revolving_months_6m",
+            "st_inactive_months_6m",
+            "st_zero_payment_months_6m",
+        ),
+    ),
+    "st_paid_to_due": ReasonGroup(
+        "Paid vs due",
+        "nothing due {window}",
+        ("st_paid_to_due_last", "st_paid_to_due_3m", "st_paid_to_due_6m"),
+    ),
+    "st_payments": ReasonGroup(
+        "Payments received",
+        "payments not reported {window}",
+        ("st_paid_amount_last", "st_paid_amount_mean_6m", "st_paid_to_limit_6m"),
+    ),
+    "st_balance": ReasonGroup(
+        "Balance",
+        "balance not reported {window}",
+        ("st_balance_last", "st_balance_mean_6m", "st_balance_change_1m", "st_balance_trend_6m"),
+    ),
+    "st_utilisation": ReasonGroup(
+        "Credit limit use",
+        "no credit limit on file",
+        ("st_utilisation_last", "st_utilisation_mean_6m", "st_utilisation_max_6m"),
+    ),
+    "st_limit": ReasonGroup(
+        "Credit limit", "no credit limit on file", ("st_credit_limit", "st_headroom_last")
+    ),
+    "st_history": ReasonGroup("Statement history", "no statements on record", ("st_months_observed",)),
+}
+# member -> group key
+_GROUP_OF: dict[str, str] = {m: key for key, g in GROUPS.items() for m in g.members}
+# Features that grow with the calendar for every debtor (account age): drift does not alert on them.
+CALENDAR: frozenset[str] = frozenset({"tenure_days", "st_months_observed"})
+
+
+def window_phrase(window: str) -> str:
+    """Plain words for a catalog window: "90 days" -> "in the last 90 days", "365 days" -> "in the
+    last year", "latest statement" -> "on the latest statement", "at T" -> "" ..."""
+    if window in ("365 days", "12 months"):
+        return "in the last year"
+    parts = window.split()
+    if len(parts) == 2 and parts[0].isdigit():
+        n, unit = parts
+        return f"in the last {n} {unit}" if n != "1" else f"in the last {unit}"
+    if window.endswith("statement"):
+        return f"on the {window}"
+    return ""
+
+
+def _info(
+    name: str, family: str, window: str, unit: str, description: str, reason: str, direction: int, dtype: str
+) -> FeatureInfo:
+    group = _GROUP_OF.get(name, name)
+    missing = GROUPS[group].missing if group in GROUPS else ""
+    missing = " ".join(missing.replace("{window}", window_phrase(window)).split())
+    return FeatureInfo(
+        name, family, window, unit, description, reason, direction, dtype, group, missing, name in CALENDAR
+    )
 
 
 CATALOG: dict[str, FeatureInfo] = {}
@@ -48,7 +265,7 @@ def feature(family: str, window: str, unit: str, reason: str, direction: int) ->
             raise ValueError(f"feature {name} needs a one-line docstring giving its window and unit")
         if name in CATALOG:
             raise ValueError(f"feature {name} registered twice")
-        CATALOG[name] = FeatureInfo(name, family, window, unit, doc.splitlines()[0], reason, direction)
+        CATALOG[name] = _info(name, family, window, unit, doc.splitlines()[0], reason, direction, "float64")
         FUNCTIONS[name] = fn
         return fn
 
@@ -56,7 +273,7 @@ def feature(family: str, window: str, unit: str, reason: str, direction: int) ->
 
 
 def _static(name: str, description: str, reason: str) -> None:
-    CATALOG[name] = FeatureInfo(name, "tenure", "static", "category", description, reason, 0, "category")
+    CATALOG[name] = _info(name, "tenure", "static", "category", description, reason, 0, "category")
 
 
 _static("segment", "Debtor segment or industry (static attribute).", "segment {value}")

@@ -51,7 +51,7 @@ def dpd_max_365d(s: LedgerState) -> np.ndarray:
     "delinquency",
     "90 days",
     "count",
-    "{value:.0f} invoices paid more than 30 days late in the last 90 days",
+    "{value:.0f} invoice(s) paid more than 30 days late in the last 90 days",
     1,
 )
 def late30_count_90d(s: LedgerState) -> np.ndarray:
@@ -63,7 +63,7 @@ def late30_count_90d(s: LedgerState) -> np.ndarray:
     "delinquency",
     "180 days",
     "count",
-    "{value:.0f} invoices paid more than 30 days late in the last 180 days",
+    "{value:.0f} invoice(s) paid more than 30 days late in the last 180 days",
     1,
 )
 def late30_count_180d(s: LedgerState) -> np.ndarray:
@@ -72,7 +72,11 @@ def late30_count_180d(s: LedgerState) -> np.ndarray:
 
 
 @feature(
-    "delinquency", "365 days", "count", "{value:.0f} invoices paid more than 30 days late in the last year", 1
+    "delinquency",
+    "365 days",
+    "count",
+    "{value:.0f} invoice(s) paid more than 30 days late in the last year",
+    1,
 )
 def late30_count_365d(s: LedgerState) -> np.ndarray:
     """Invoices settled in (T-365, T] more than 30 days after their due date (count)."""
@@ -83,7 +87,7 @@ def late30_count_365d(s: LedgerState) -> np.ndarray:
     "delinquency",
     "90 days",
     "count",
-    "{value:.0f} invoices paid more than 60 days late in the last 90 days",
+    "{value:.0f} invoice(s) paid more than 60 days late in the last 90 days",
     1,
 )
 def late60_count_90d(s: LedgerState) -> np.ndarray:
@@ -95,7 +99,7 @@ def late60_count_90d(s: LedgerState) -> np.ndarray:
     "delinquency",
     "180 days",
     "count",
-    "{value:.0f} invoices paid more than 60 days late in the last 180 days",
+    "{value:.0f} invoice(s) paid more than 60 days late in the last 180 days",
     1,
 )
 def late60_count_180d(s: LedgerState) -> np.ndarray:
@@ -104,14 +108,18 @@ def late60_count_180d(s: LedgerState) -> np.ndarray:
 
 
 @feature(
-    "delinquency", "365 days", "count", "{value:.0f} invoices paid more than 60 days late in the last year", 1
+    "delinquency",
+    "365 days",
+    "count",
+    "{value:.0f} invoice(s) paid more than 60 days late in the last year",
+    1,
 )
 def late60_count_365d(s: LedgerState) -> np.ndarray:
     """Invoices settled in (T-365, T] more than 60 days after their due date (count)."""
     return _late_count(s, 365, 60)
 
 
-@feature("delinquency", "at T", "count", "{value:.0f} invoices overdue", 1)
+@feature("delinquency", "at T", "count", "{value:.0f} invoice(s) overdue", 1)
 def overdue_invoice_count(s: LedgerState) -> np.ndarray:
     """Open invoices past their due date at T (count)."""
     sel = s.dpd_open > 0

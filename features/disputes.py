@@ -16,14 +16,14 @@ def dispute_rate_365d(s: LedgerState) -> np.ndarray:
     return s.ratio(s.sum_by(s.inv_code[dis]), s.sum_by(s.inv_code[sel]))
 
 
-@feature("disputes", "at T", "currency", "{value:,.0f} open and disputed", 1)
+@feature("disputes", "at T", "currency", "{money} open and disputed", 1)
 def open_disputed_amount(s: LedgerState) -> np.ndarray:
     """Unpaid amount of disputed invoices at T (currency units)."""
     sel = s.open_mask & s.inv_disputed
     return s.sum_by(s.inv_code[sel], s.inv_remaining[sel])
 
 
-@feature("disputes", "at T", "count", "{value:.0f} disputed invoices open", 1)
+@feature("disputes", "at T", "count", "{value:.0f} disputed invoice(s) open", 1)
 def open_disputed_count(s: LedgerState) -> np.ndarray:
     """Disputed invoices still (partly) unpaid at T (count)."""
     sel = s.open_mask & s.inv_disputed

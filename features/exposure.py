@@ -19,43 +19,43 @@ def _overdue_in_compute(s: LedgerState, lo: float, hi: float) -> np.ndarray:
     return s.sum_by(s.inv_code[sel], s.inv_remaining[sel])
 
 
-@feature("exposure", "at T", "currency", "open balance of {value:,.0f}", 1)
+@feature("exposure", "at T", "currency", "open balance of {money}", 1)
 def open_balance(s: LedgerState) -> np.ndarray:
     """Unpaid amount of all invoices issued by T, at T (currency units)."""
     return s.memo(("open_balance",), lambda: s.sum_by(s.inv_code[s.open_mask], s.inv_remaining[s.open_mask]))
 
 
-@feature("exposure", "at T", "currency", "{value:,.0f} overdue", 1)
+@feature("exposure", "at T", "currency", "{money} overdue", 1)
 def overdue_amount(s: LedgerState) -> np.ndarray:
     """Unpaid amount of invoices past their due date at T (due_date < T; currency units)."""
     return _overdue_in(s, 1, np.inf)
 
 
-@feature("exposure", "at T", "currency", "{value:,.0f} overdue by 1-30 days", 1)
+@feature("exposure", "at T", "currency", "{money} overdue by 1-30 days", 1)
 def overdue_amount_1_30(s: LedgerState) -> np.ndarray:
     """Unpaid amount 1-30 days past due at T (currency units)."""
     return _overdue_in(s, *_BUCKETS["1_30"])
 
 
-@feature("exposure", "at T", "currency", "{value:,.0f} overdue by 31-60 days", 1)
+@feature("exposure", "at T", "currency", "{money} overdue by 31-60 days", 1)
 def overdue_amount_31_60(s: LedgerState) -> np.ndarray:
     """Unpaid amount 31-60 days past due at T (currency units)."""
     return _overdue_in(s, *_BUCKETS["31_60"])
 
 
-@feature("exposure", "at T", "currency", "{value:,.0f} overdue by 61-90 days", 1)
+@feature("exposure", "at T", "currency", "{money} overdue by 61-90 days", 1)
 def overdue_amount_61_90(s: LedgerState) -> np.ndarray:
     """Unpaid amount 61-90 days past due at T (currency units)."""
     return _overdue_in(s, *_BUCKETS["61_90"])
 
 
-@feature("exposure", "at T", "currency", "{value:,.0f} overdue by more than 90 days", 1)
+@feature("exposure", "at T", "currency", "{money} overdue by more than 90 days", 1)
 def overdue_amount_90p(s: LedgerState) -> np.ndarray:
     """Unpaid amount more than 90 days past due at T (currency units)."""
     return _overdue_in(s, *_BUCKETS["90p"])
 
 
-@feature("exposure", "at T", "count", "{value:.0f} invoices open", 1)
+@feature("exposure", "at T", "count", "{value:.0f} invoice(s) open", 1)
 def open_invoice_count(s: LedgerState) -> np.ndarray:
     """Number of invoices (partly) unpaid at T (count)."""
     return s.sum_by(s.inv_code[s.open_mask])
@@ -75,7 +75,7 @@ def utilisation(s: LedgerState) -> np.ndarray:
     return s.ratio(open_balance(s), np.where(limit > 0, limit, 0.0))
 
 
-@feature("exposure", "at T", "currency", "{value:,.0f} of unapplied cash on account", -1)
+@feature("exposure", "at T", "currency", "only {money} of unapplied cash on account", -1)
 def credit_on_account(s: LedgerState) -> np.ndarray:
     """Cash paid by T not applied to any invoice issued by T (currency units)."""
     return s.credit_on_account.copy()

@@ -25,25 +25,25 @@ def _amount_compute(s: LedgerState, window: int) -> np.ndarray:
     return s.sum_by(s.inv_code[sel], s.inv_amount[sel])
 
 
-@feature("invoicing", "90 days", "count", "{value:.0f} invoices in the last 90 days", 0)
+@feature("invoicing", "90 days", "count", "{value:.0f} invoice(s) in the last 90 days", 0)
 def invoice_count_90d(s: LedgerState) -> np.ndarray:
     """Invoices issued in (T-90, T] (count)."""
     return _count(s, 90)
 
 
-@feature("invoicing", "365 days", "count", "{value:.0f} invoices in the last year", 0)
+@feature("invoicing", "365 days", "count", "{value:.0f} invoice(s) in the last year", 0)
 def invoice_count_365d(s: LedgerState) -> np.ndarray:
     """Invoices issued in (T-365, T] (count)."""
     return _count(s, 365)
 
 
-@feature("invoicing", "90 days", "currency", "{value:,.0f} invoiced in the last 90 days", 0)
+@feature("invoicing", "90 days", "currency", "{money} invoiced in the last 90 days", 0)
 def invoice_amount_90d(s: LedgerState) -> np.ndarray:
     """Amount invoiced in (T-90, T] (currency units)."""
     return _amount(s, 90)
 
 
-@feature("invoicing", "365 days", "currency", "{value:,.0f} invoiced in the last year", 0)
+@feature("invoicing", "365 days", "currency", "{money} invoiced in the last year", 0)
 def invoice_amount_365d(s: LedgerState) -> np.ndarray:
     """Amount invoiced in (T-365, T] (currency units)."""
     return _amount(s, 365)

@@ -195,21 +195,19 @@ def st_months_delinquent_12m(s: StatementState) -> np.ndarray:
     return _months_delinquent(s, 12)
 
 
-@feature("statements", "latest statement", "status", "payment status {value:.0f} on the latest statement", 1)
+@feature("statements", "latest statement", "status", "latest statement: {status}", 1)
 def st_status_last(s: StatementState) -> np.ndarray:
     """Recovered payment status of the latest statement (-2 inactive, -1 paid in full, 0 revolving, k months late)."""
     return s.at(s.last, s.status)
 
 
-@feature(
-    "statements", "previous statement", "status", "payment status {value:.0f} on the statement before", 1
-)
+@feature("statements", "previous statement", "status", "statement before: {status}", 1)
 def st_status_prev(s: StatementState) -> np.ndarray:
     """Recovered payment status of the statement before the latest (same codes as st_status_last)."""
     return s.at(s.prev, s.status)
 
 
-@feature("statements", "6 months", "months", "paid in full in {value:.0f} of the last 6 months", -1)
+@feature("statements", "6 months", "months", "paid in full in only {value:.0f} of the last 6 months", -1)
 def st_full_payment_months_6m(s: StatementState) -> np.ndarray:
     """Statements of the last 6 months whose payment covered the amount due (count of months)."""
     return s.sum_by(s.window(6) & (s.status == -1))
@@ -233,45 +231,45 @@ def st_zero_payment_months_6m(s: StatementState) -> np.ndarray:
     return s.sum_by(s.window(6) & (np.nan_to_num(s.amount_due) > 0) & (s.amount_paid <= 0))
 
 
-@feature("statements", "latest statement", "ratio", "paid {value:.0%} of the amount due last period", -1)
+@feature("statements", "latest statement", "ratio", "paid only {value:.0%} of the amount due last period", -1)
 def st_paid_to_due_last(s: StatementState) -> np.ndarray:
     """Amount paid / amount due on the latest statement (ratio; NaN when nothing was due)."""
     due = s.at(s.last, np.nan_to_num(s.amount_due))
     return s.ratio(s.at(s.last, s.amount_paid), np.where(due > 0, due, 0.0))
 
 
-@feature("statements", "3 months", "ratio", "paid {value:.0%} of the amounts due over 3 months", -1)
+@feature("statements", "3 months", "ratio", "paid only {value:.0%} of the amounts due over 3 months", -1)
 def st_paid_to_due_3m(s: StatementState) -> np.ndarray:
     """Sum paid / sum due over statements of the last 3 months with something due (ratio; NaN if none)."""
     return _paid_to_due(s, 3)
 
 
-@feature("statements", "6 months", "ratio", "paid {value:.0%} of the amounts due over 6 months", -1)
+@feature("statements", "6 months", "ratio", "paid only {value:.0%} of the amounts due over 6 months", -1)
 def st_paid_to_due_6m(s: StatementState) -> np.ndarray:
     """Sum paid / sum due over statements of the last 6 months with something due (ratio; NaN if none)."""
     return _paid_to_due(s, 6)
 
 
-@feature("statements", "latest statement", "currency", "balance of {value:,.0f}", 0)
+@feature("statements", "latest statement", "currency", "balance of {money}", 0)
 def st_balance_last(s: StatementState) -> np.ndarray:
     """Balance on the latest statement (currency units)."""
     return s.at(s.last, s.balance)
 
 
-@feature("statements", "6 months", "currency", "average balance {value:,.0f} over 6 months", 0)
+@feature("statements", "6 months", "currency", "average balance {money} over 6 months", 0)
 def st_balance_mean_6m(s: StatementState) -> np.ndarray:
     """Mean statement balance over the last 6 months (currency units; NaN if none)."""
     sel = s.window(6)
     return s.ratio(s.sum_by(sel, s.balance), s.sum_by(sel))
 
 
-@feature("statements", "1 month", "currency", "balance changed by {value:,.0f} in the last month", 1)
+@feature("statements", "1 month", "currency", "balance rose by {money} in the last month", 1)
 def st_balance_change_1m(s: StatementState) -> np.ndarray:
     """Latest balance minus the previous statement's balance (currency units; NaN if no previous)."""
     return s.at(s.last, s.balance) - s.at(s.prev, s.balance)
 
 
-@feature("statements", "6 months", "currency per month", "balance growing by {value:,.0f} a month", 1)
+@feature("statements", "6 months", "currency per month", "balance growing by {money} a month", 1)
 def st_balance_trend_6m(s: StatementState) -> np.ndarray:
     """Least-squares slope of the balance over the last 6 months (currency units per month; NaN if < 2)."""
     sel = s.window(6)
@@ -305,32 +303,32 @@ def st_utilisation_max_6m(s: StatementState) -> np.ndarray:
     return s.max_by(s.window(6) & (s.limit > 0), _util(s))
 
 
-@feature("statements", "latest statement", "currency", "credit limit of {value:,.0f}", -1)
+@feature("statements", "latest statement", "currency", "credit limit of {money}", -1)
 def st_credit_limit(s: StatementState) -> np.ndarray:
     """Credit limit on the latest statement (currency units)."""
     return s.at(s.last, s.limit)
 
 
-@feature("statements", "latest statement", "currency", "{value:,.0f} of headroom under the limit", -1)
+@feature("statements", "latest statement", "currency", "only {money} of headroom under the limit", -1)
 def st_headroom_last(s: StatementState) -> np.ndarray:
     """Credit limit minus balance on the latest statement (currency units; negative = over limit)."""
     return s.at(s.last, s.limit - s.balance)
 
 
-@feature("statements", "latest statement", "currency", "{value:,.0f} paid last period", -1)
+@feature("statements", "latest statement", "currency", "only {money} paid last period", -1)
 def st_paid_amount_last(s: StatementState) -> np.ndarray:
     """Amount paid in the latest period (currency units)."""
     return s.at(s.last, s.amount_paid)
 
 
-@feature("statements", "6 months", "currency", "{value:,.0f} paid per month on average", -1)
+@feature("statements", "6 months", "currency", "only {money} paid per month on average", -1)
 def st_paid_amount_mean_6m(s: StatementState) -> np.ndarray:
     """Mean amount paid per statement over the last 6 months (currency units; NaN if none)."""
     sel = s.window(6)
     return s.ratio(s.sum_by(sel, s.amount_paid), s.sum_by(sel))
 
 
-@feature("statements", "6 months", "ratio", "paid {value:.0%} of the limit per month", -1)
+@feature("statements", "6 months", "ratio", "paid only {value:.0%} of the limit per month", -1)
 def st_paid_to_limit_6m(s: StatementState) -> np.ndarray:
     """Mean amount paid per month over 6 months / latest credit limit (ratio; NaN without a limit)."""
     limit = s.at(s.last, s.limit)

@@ -19,7 +19,7 @@ def tenure_days(s: LedgerState) -> np.ndarray:
     return s.T - first
 
 
-@feature("tenure", "static", "currency", "credit limit of {value:,.0f}", 0)
+@feature("tenure", "static", "currency", "credit limit of {money}", 0)
 def credit_limit(s: LedgerState) -> np.ndarray:
     """Credit limit from the debtor master data (currency units; NaN when unknown)."""
     return s.ledger.credit_limit.copy()

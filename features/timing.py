@@ -52,37 +52,31 @@ def _p90(s: LedgerState, window: int) -> np.ndarray:
     return weighted_quantile_by(s.n, s.pc_code[sel], s.pc_days_late[sel], s.pc_amount[sel], 0.9)
 
 
-@feature(
-    "timing", "90 days", "days", "paid on average {value:.0f} days after due date in the last 90 days", 1
-)
+@feature("timing", "90 days", "days", "paid on average {late} in the last 90 days", 1)
 def days_late_mean_90d(s: LedgerState) -> np.ndarray:
     """Amount-weighted mean days late of payments made in (T-90, T] (days; NaN without payments)."""
     return _mean(s, 90)
 
 
-@feature(
-    "timing", "180 days", "days", "paid on average {value:.0f} days after due date in the last 180 days", 1
-)
+@feature("timing", "180 days", "days", "paid on average {late} in the last 180 days", 1)
 def days_late_mean_180d(s: LedgerState) -> np.ndarray:
     """Amount-weighted mean days late of payments made in (T-180, T] (days; NaN without payments)."""
     return _mean(s, 180)
 
 
-@feature("timing", "365 days", "days", "paid on average {value:.0f} days after due date in the last year", 1)
+@feature("timing", "365 days", "days", "paid on average {late} in the last year", 1)
 def days_late_mean_365d(s: LedgerState) -> np.ndarray:
     """Amount-weighted mean days late of payments made in (T-365, T] (days; NaN without payments)."""
     return _mean(s, 365)
 
 
-@feature(
-    "timing", "180 days", "days", "90% of the cash in the last 180 days came up to {value:.0f} days late", 1
-)
+@feature("timing", "180 days", "days", "a tenth of the cash in the last 180 days came {late} or later", 1)
 def days_late_p90_180d(s: LedgerState) -> np.ndarray:
     """Amount-weighted 90th percentile of days late of payments in (T-180, T] (days; NaN without)."""
     return _p90(s, 180)
 
 
-@feature("timing", "365 days", "days", "90% of the cash in the last year came up to {value:.0f} days late", 1)
+@feature("timing", "365 days", "days", "a tenth of the cash in the last year came {late} or later", 1)
 def days_late_p90_365d(s: LedgerState) -> np.ndarray:
     """Amount-weighted 90th percentile of days late of payments in (T-365, T] (days; NaN without)."""
     return _p90(s, 365)
@@ -94,7 +88,7 @@ def days_late_trend_90_365(s: LedgerState) -> np.ndarray:
     return _mean(s, 90) - _mean(s, 365)
 
 
-@feature("timing", "365 days", "days", "payment timing varies by {value:.0f} days", 1)
+@feature("timing", "365 days", "days", "payment timing varies by {value:.0f} days (standard deviation)", 1)
 def days_late_std_365d(s: LedgerState) -> np.ndarray:
     """Amount-weighted standard deviation of days late of payments in (T-365, T] (days; NaN without)."""
     sel = s.in_window(s.pc_date, 365)

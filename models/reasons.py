@@ -18,14 +18,23 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-__all__ = ["Contributions", "ReasonText", "contributions", "reason_codes", "reasons_wide"]
+__all__ = [
+    "Contributions",
+    "ReasonText",
+    "contributions",
+    "group_of",
+    "reason_codes",
+    "reasons_wide",
+    "render_reason",
+]
 
 
 class ReasonText(Protocol):
-    """What a reason needs from a feature's catalog entry (``features.catalog.FeatureInfo``)."""
+    """What a reason needs from a feature's catalog entry (``features.catalog.FeatureInfo``):
+    ``reason`` (template), and optionally ``missing`` (sentence for a missing value), ``direction``
+    (+1 more is riskier, -1 less, 0 either) and ``group`` (reason group key)."""
 
     reason: str
-    description: str
 
 
 @dataclass(frozen=True)
@@ -71,27 +80,108 @@ def contributions(booster: lgb.Booster, X: pd.DataFrame) -> Contributions:
     return Contributions(values, raw[:, -1].copy())
 
 
-def _format_one(template: str, description: str, feature: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
-        return f"{description or feature}: no history available"
-    try:
-        return template.format(value=value)
-    except (ValueError, TypeError, KeyError, IndexError):
-        return f"{description or feature}: {value}"
+def _humanize(feature: str) -> str:
+    return feature.replace("_", " ")
 
 
-def _sentences(feature: str, values: pd.Series, catalog: Mapping[str, ReasonText]) -> np.ndarray:
-    """Sentence per value of one feature; each distinct value is formatted once."""
-    info = catalog.get(feature)
+def _late(days: float) -> str:
+    """Signed days against the due date in words ("12 days after the due date")."""
+    d = round(float(days))
+    if d == 0:
+        return "on the due date"
+    unit = "day" if abs(d) == 1 else "days"
+    return f"{abs(d):,} {unit} {'after' if d > 0 else 'before'} the due date"
+
+
+def _status(code: float) -> str:
+    """Statement payment status in words (-2 inactive, -1 paid in full, 0 revolving, k months late)."""
+    k = round(float(code))
+    if k <= -2:
+        return "no activity"
+    if k == -1:
+        return "paid in full"
+    if k == 0:
+        return "revolving credit, paid on time"
+    return f"{k} month{'s' if k != 1 else ''} late"
+
+
+def _money(value: float, currency: str | None) -> str:
+    amount = f"{float(value):,.0f}"
+    return f"{currency} {amount}" if currency else amount
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def render_reason(info: ReasonText | None, feature: str, value: Any, currency: str | None = None) -> str:
+    """The plain sentence for one feature value: the catalog template, or its missing-value sentence.
+
+    Never returns the catalog description. A value the template cannot format gives
+    "<feature name>: <value>"; a missing value without a missing sentence gives
+    "<feature name>: not available".
+    """
+    if _is_missing(value):
+        missing = getattr(info, "missing", "") or ""
+        return missing or f"{_humanize(feature)}: not available"
     template = getattr(info, "reason", "") or ""
-    description = getattr(info, "description", "") or feature.replace("_", " ")
     if not template:
-        template = description + ": {value}"
+        return f"{_humanize(feature)}: {value}"
+    try:
+        kwargs: dict[str, Any] = {"value": value}
+        if isinstance(value, int | float | np.number):
+            kwargs.update(money=_money(value, currency), late=_late(value), status=_status(value))
+        return template.format(**kwargs)
+    except (ValueError, TypeError, KeyError, IndexError):
+        return f"{_humanize(feature)}: {value}"
+
+
+def _sentences(
+    feature: str, values: pd.Series, currency: pd.Series | None, catalog: Mapping[str, ReasonText]
+) -> np.ndarray:
+    """Sentence per value of one feature; each distinct (value, currency) is formatted once."""
+    info = catalog.get(feature)
     obj = values.astype(object).where(values.notna(), None)
-    codes, uniques = pd.factorize(obj, use_na_sentinel=True)
-    texts = np.array([_format_one(template, description, feature, u) for u in uniques] + [None], dtype=object)
-    texts[-1] = _format_one(template, description, feature, None)
-    return texts[codes]  # code -1 picks the trailing "no history" sentence
+    keys = pd.DataFrame({"v": obj.to_numpy(), "c": None if currency is None else currency.to_numpy()})
+    codes = keys.groupby(["v", "c"], dropna=False, sort=False).ngroup().to_numpy()
+    first = pd.Series(np.arange(len(keys))).groupby(codes).first().to_numpy()
+    texts = np.array(
+        [
+            render_reason(
+                info, feature, keys["v"].iat[i], None if pd.isna(keys["c"].iat[i]) else keys["c"].iat[i]
+            )
+            for i in first
+        ],
+        dtype=object,
+    )
+    return texts[codes]
+
+
+def _sane(
+    arr: np.ndarray, X: pd.DataFrame, catalog: Mapping[str, ReasonText], centre: pd.Series
+) -> np.ndarray:
+    """True where a positive contribution agrees with the feature's risk direction.
+
+    Direction +1 (more is riskier): the value must lie above ``centre``; -1: below it; 0 or a
+    categorical feature: any value. A missing value passes (its sentence says what is missing).
+    """
+    ok = np.ones(arr.shape, dtype=bool)
+    for j, feature in enumerate(X.columns):
+        direction = int(getattr(catalog.get(feature), "direction", 0) or 0)
+        col = X[feature]
+        if direction == 0 or not pd.api.types.is_numeric_dtype(col.dtype):
+            continue
+        v = col.to_numpy(dtype="float64", na_value=np.nan)
+        c = float(centre.get(feature, np.nan))
+        if math.isnan(c):
+            continue
+        ok[:, j] = np.isnan(v) | (direction * (v - c) > 0)
+    return ok
+
+
+def group_of(feature: str, catalog: Mapping[str, ReasonText]) -> str:
+    """The reason group of ``feature`` (catalog ``group``), or the feature itself."""
+    return getattr(catalog.get(feature), "group", "") or feature
 
 
 def reason_codes(
@@ -99,18 +189,28 @@ def reason_codes(
     X: pd.DataFrame,
     catalog: Mapping[str, ReasonText],
     top_n: int = 4,
+    *,
+    centre: pd.Series | None = None,
+    currency: str | pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Top ``top_n`` risk-raising contributions per row, as sentences.
+    """Top ``top_n`` risk-raising reason groups per row, one sentence each.
 
     ``X`` holds the feature values shown in the sentences (same index and columns as the
-    contributions). Only contributions > 0 (raising the PD) are kept, so a row may get fewer than
-    ``top_n`` reasons. Returns a long frame, one row per (input row, rank): ``row`` (index label of
-    ``X``), ``rank`` (1 = strongest), ``feature``, ``value`` (as text), ``contribution`` (log-odds)
-    and ``reason`` (the sentence). Sorted by input order then rank.
+    contributions). A contribution counts only when it is > 0 (raises the PD) and the value points
+    the way of the feature's catalog ``direction`` relative to ``centre`` (typical value per
+    feature, e.g. the median of tonight's scored debtors; default: the median of ``X``). Features of
+    one catalog ``group`` (the 90/180/365-day variants of one behaviour) are summed into one
+    reason, worded by the member with the largest contribution. ``currency``: ISO code for
+    amounts, one for all rows or a Series per row label of ``X``.
+
+    Returns a long frame, one row per (input row, rank): ``row`` (index label of ``X``), ``rank``
+    (1 = strongest), ``group``, ``feature`` (the member worded), ``value`` (as text),
+    ``contribution`` (sum over the group, log-odds) and ``reason``. Sorted by input order then rank.
+    A row may get fewer than ``top_n`` reasons.
     """
     if top_n < 1:
         raise ValueError(f"top_n must be >= 1, got {top_n}")
-    cols = ["row", "rank", "feature", "value", "contribution", "reason"]
+    cols = ["row", "rank", "group", "feature", "value", "contribution", "reason"]
     values = contrib.values
     if not values.index.equals(X.index) or list(values.columns) != list(X.columns):
         raise ValueError("contributions and X must share index and columns")
@@ -119,31 +219,49 @@ def reason_codes(
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols}).astype(
             {"rank": "int64", "contribution": "float64"}
         )
-    k = min(top_n, f)
+    if centre is None:
+        centre = X.median(numeric_only=True)
     arr = values.to_numpy(dtype="float64")
-    order = np.argsort(-arr, axis=1, kind="stable")[:, :k]
-    top = np.take_along_axis(arr, order, axis=1)
+    masked = np.where((arr > 0) & _sane(arr, X, catalog, centre), arr, 0.0)
+    groups = [group_of(c, catalog) for c in X.columns]
+    names, gcode = np.unique(np.array(groups, dtype=object), return_inverse=True)
+    g = len(names)
+    sums = np.zeros((n, g))
+    leader = np.zeros((n, g), dtype=np.int64)
+    for k in range(g):
+        members = np.flatnonzero(gcode == k)
+        block = masked[:, members]
+        sums[:, k] = block.sum(axis=1)
+        leader[:, k] = members[np.argmax(block, axis=1)]
+    k_top = min(top_n, g)
+    order = np.argsort(-sums, axis=1, kind="stable")[:, :k_top]
+    top = np.take_along_axis(sums, order, axis=1)
     keep = (top > 0).ravel()
-    row_pos = np.repeat(np.arange(n), k)[keep]
-    feat_pos = order.ravel()[keep]
-    rank = np.tile(np.arange(1, k + 1), n)[keep]
-    contribution = top.ravel()[keep]
+    row_pos = np.repeat(np.arange(n), k_top)[keep]
+    group_pos = order.ravel()[keep]
+    feat_pos = leader[row_pos, group_pos]
+    rank = np.tile(np.arange(1, k_top + 1), n)[keep]
 
+    if isinstance(currency, pd.Series):
+        curr = currency.reindex(X.index).astype(object)
+    else:
+        curr = pd.Series(currency, index=X.index, dtype=object)
     reason = np.empty(len(row_pos), dtype=object)
     value_text = np.empty(len(row_pos), dtype=object)
     for j in np.unique(feat_pos):
         sel = np.flatnonzero(feat_pos == j)
         feature = values.columns[j]
         vals = X[feature].iloc[row_pos[sel]]
-        reason[sel] = _sentences(feature, vals, catalog)
+        reason[sel] = _sentences(feature, vals, curr.iloc[row_pos[sel]], catalog)
         value_text[sel] = vals.astype("string").fillna("").to_numpy(dtype=object)
     return pd.DataFrame(
         {
             "row": X.index.to_numpy()[row_pos],
             "rank": rank.astype("int64"),
+            "group": names[group_pos].astype(object),
             "feature": values.columns.to_numpy()[feat_pos],
             "value": value_text,
-            "contribution": contribution,
+            "contribution": top.ravel()[keep],
             "reason": reason,
         }
     )

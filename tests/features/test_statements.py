@@ -10,6 +10,7 @@ from features.build import build_features
 from features.catalog import CATALOG, FUNCTIONS, describe
 from features.statements import build_statement_features
 from features.tables import Portfolio
+from models.reasons import render_reason
 from tests.features.ledgers import frame
 
 
@@ -100,14 +101,14 @@ def test_catalog_entries_are_complete_and_formattable() -> None:
     for name, info in CATALOG.items():
         assert info.direction in (-1, 0, 1)
         assert info.description and info.window and info.unit, name
-        assert info.reason.format(value=12.5), name
+        assert render_reason(info, name, 12.5, "EUR"), name
         if info.dtype == "float64":
             assert FUNCTIONS[name].__name__ == name
     exposure = ["open_balance", "overdue_amount", "overdue_amount_1_30", "overdue_amount_31_60"]
     exposure += ["overdue_amount_61_90", "overdue_amount_90p", "open_disputed_amount", "dpd_current_max"]
     assert set(exposure) <= set(CATALOG)
-    assert CATALOG["late30_count_90d"].reason.format(value=3.0) == (
-        "3 invoices paid more than 30 days late in the last 90 days"
+    assert render_reason(CATALOG["late30_count_90d"], "late30_count_90d", 3.0) == (
+        "3 invoice(s) paid more than 30 days late in the last 90 days"
     )
     assert describe(["open_balance", "mystery"])["mystery"]["family"] == "unknown"
 

@@ -71,6 +71,7 @@ def test_wrong_columns_are_named(fitted) -> None:
 def test_reasons_are_top_positive_contributions_in_order(fitted) -> None:
     booster, X = fitted
     c = contributions(booster, X)
+    # no direction in this catalog: every positive contribution counts, one group per feature
     long = reason_codes(c, X, CATALOG, top_n=3)
     assert (long["contribution"] > 0).all()
     assert long.groupby("row")["rank"].max().le(3).all()
@@ -84,42 +85,166 @@ def test_reasons_are_top_positive_contributions_in_order(fitted) -> None:
         assert mine["rank"].tolist() == list(range(1, len(expected) + 1))
 
 
+@dataclass(frozen=True)
+class Full:
+    reason: str
+    missing: str = ""
+    direction: int = 0
+    group: str = ""
+
+
+def _contrib(frame: dict[str, list[float]], index: list[str]):
+    from models.reasons import Contributions
+
+    values = pd.DataFrame(frame, index=index)
+    return Contributions(values, np.full(len(index), -2.0))
+
+
 def test_sentences_are_built_from_feature_values() -> None:
     X = pd.DataFrame(
         {"late_90d": [4.0, 0.0], "dpd_max": [np.nan, 45.2], "segment": pd.Categorical(["retail", "retail"])},
         index=["D1", "D2"],
     )
-    from models.reasons import Contributions
-
-    contrib = Contributions(
-        pd.DataFrame(
-            {"late_90d": [0.9, -0.2], "dpd_max": [0.3, 0.5], "segment": [-0.1, 0.05]}, index=["D1", "D2"]
-        ),
-        np.array([-2.0, -2.0]),
+    cat = {
+        "late_90d": Full("{value:.0f} invoices paid more than 30 days late in the last 90 days"),
+        "dpd_max": Full("oldest open invoice {value:.0f} days past due", "nothing overdue"),
+        "segment": Full("segment {value}"),
+    }
+    contrib = _contrib(
+        {"late_90d": [0.9, -0.2], "dpd_max": [0.3, 0.5], "segment": [-0.1, 0.05]}, ["D1", "D2"]
     )
-    long = reason_codes(contrib, X, CATALOG, top_n=5)
+    long = reason_codes(contrib, X, cat, top_n=5)
     got = {(r.row, r.rank): r.reason for r in long.itertuples()}
     assert got == {
         ("D1", 1): "4 invoices paid more than 30 days late in the last 90 days",
-        ("D1", 2): "days past due: no history available",
+        ("D1", 2): "nothing overdue",
         ("D2", 1): "oldest open invoice 45 days past due",
         ("D2", 2): "segment retail",
     }
     wide = reasons_wide(long, top_n=3)
-    assert wide.loc["D1", "reasons"] == (
-        "4 invoices paid more than 30 days late in the last 90 days; days past due: no history available"
+    assert (
+        wide.loc["D1", "reasons"]
+        == "4 invoices paid more than 30 days late in the last 90 days; nothing overdue"
     )
     assert wide.loc["D2", "reason_3"] == ""
 
 
-def test_unknown_feature_and_bad_template_fall_back_to_description() -> None:
-    X = pd.DataFrame({"mystery": [3.0], "segment": pd.Categorical(["x"])}, index=[0])
-    from models.reasons import Contributions
+def test_family_gives_one_sentence_worded_by_its_strongest_member() -> None:
+    # three windows of one behaviour and one other feature; the family sums its contributions
+    cat = {
+        "late_90d": Full("{value:.0f} late in 90 days", direction=1, group="late"),
+        "late_180d": Full("{value:.0f} late in 180 days", direction=1, group="late"),
+        "late_365d": Full("{value:.0f} late in a year", direction=1, group="late"),
+        "util": Full("limit used at {value:.0%}", direction=1),
+    }
+    X = pd.DataFrame(
+        {"late_90d": [3.0, 0.0], "late_180d": [5.0, 0.0], "late_365d": [9.0, 0.0], "util": [0.95, 0.5]},
+        index=["A", "B"],
+    )
+    centre = pd.Series({"late_90d": 0.0, "late_180d": 1.0, "late_365d": 2.0, "util": 0.5})
+    contrib = _contrib(
+        {"late_90d": [0.2, 0.1], "late_180d": [0.5, 0.1], "late_365d": [0.3, 0.1], "util": [0.6, 0.1]},
+        ["A", "B"],
+    )
+    long = reason_codes(contrib, X, cat, top_n=4, centre=centre)
+    a = long[long["row"] == "A"]
+    assert a["group"].tolist() == ["late", "util"]  # 0.2 + 0.5 + 0.3 = 1.0 > 0.6
+    assert a["reason"].tolist() == ["5 late in 180 days", "limit used at 95%"]
+    np.testing.assert_allclose(a["contribution"], [1.0, 0.6])
+    # B: every value is at or below the typical one, so nothing raises its risk in a way that makes sense
+    assert long[long["row"] == "B"].empty
 
-    cat = {"segment": Info("{value:.1f} share", "segment")}  # float format on a string
-    contrib = Contributions(pd.DataFrame({"mystery": [0.2], "segment": [0.1]}), np.array([0.0]))
+
+def test_direction_sanity_drops_reasons_that_point_the_wrong_way() -> None:
+    cat = {
+        "paid_to_invoiced": Full("paid only {value:.0%} of the amount invoiced", "nothing invoiced", -1),
+        "dpd": Full("{value:.0f} days past due", direction=1),
+        "terms": Full("payment terms average {value:.0f} days", direction=0),
+    }
+    X = pd.DataFrame(
+        {"paid_to_invoiced": [1.99, 0.40, np.nan], "dpd": [0.0, 75.0, 10.0], "terms": [60.0, 30.0, 30.0]},
+        index=["over", "under", "none"],
+    )
+    centre = pd.Series({"paid_to_invoiced": 0.95, "dpd": 5.0, "terms": 30.0})
+    contrib = _contrib(
+        {"paid_to_invoiced": [0.4, 0.4, 0.4], "dpd": [0.3, 0.3, 0.3], "terms": [0.1] * 3}, list(X.index)
+    )
+    long = reason_codes(contrib, X, cat, top_n=3, centre=centre)
+    got = long.groupby("row")["reason"].agg(list).to_dict()
+    # paying 199 % of the invoiced amount is not a risk, nor is 0 days past due
+    assert got["over"] == ["payment terms average 60 days"]
+    assert got["under"] == [
+        "paid only 40% of the amount invoiced",
+        "75 days past due",
+        "payment terms average 30 days",
+    ]
+    # a missing value keeps its reason, worded by the missing sentence
+    assert got["none"] == ["nothing invoiced", "10 days past due", "payment terms average 30 days"]
+
+
+def test_amounts_carry_the_currency_of_each_debtor() -> None:
+    cat = {"overdue": Full("{money} overdue", direction=1)}
+    X = pd.DataFrame({"overdue": [12345.6, 12345.6, 800.0]}, index=["A", "B", "C"])
+    contrib = _contrib({"overdue": [0.5, 0.5, 0.5]}, ["A", "B", "C"])
+    currency = pd.Series({"A": "EUR", "B": "CHF"})
+    long = reason_codes(contrib, X, cat, centre=pd.Series({"overdue": 0.0}), currency=currency)
+    assert long["reason"].tolist() == ["EUR 12,346 overdue", "CHF 12,346 overdue", "800 overdue"]
+    one = reason_codes(contrib, X, cat, centre=pd.Series({"overdue": 0.0}), currency="USD")
+    assert one["reason"].tolist() == ["USD 12,346 overdue", "USD 12,346 overdue", "USD 800 overdue"]
+
+
+def test_unknown_feature_and_bad_template_never_show_a_description() -> None:
+    X = pd.DataFrame({"mystery_score": [3.0, np.nan], "segment": pd.Categorical(["x", "x"])}, index=[0, 1])
+    cat = {"segment": Info("{value:.1f} share", "Debtor segment or industry (static attribute).")}
+    contrib = _contrib({"mystery_score": [0.2, 0.2], "segment": [0.1, 0.1]}, [0, 1])
     long = reason_codes(contrib, X, cat, top_n=3)
-    assert long["reason"].tolist() == ["mystery: 3.0", "segment: x"]
+    assert long["reason"].tolist() == [
+        "mystery score: 3.0",
+        "segment: x",
+        "mystery score: not available",
+        "segment: x",
+    ]
+
+
+def test_every_catalog_feature_has_a_plain_sentence_for_any_value() -> None:
+    import features.build  # noqa: F401 - fills the catalog
+    from features.catalog import CATALOG as FULL
+    from features.catalog import GROUPS
+    from models.reasons import render_reason
+
+    members = [m for g in GROUPS.values() for m in g.members]
+    assert len(members) == len(set(members)), "a feature sits in two reason groups"
+    for name, info in FULL.items():
+        assert info.group in GROUPS and name in GROUPS[info.group].members, f"{name} has no reason group"
+        assert info.missing, f"{name} has no sentence for a missing value"
+        if info.unit.startswith("currency"):
+            assert "{money}" in info.reason, f"{name}: amounts must carry their currency ({{money}})"
+        samples: list[object] = ["retail"] if info.dtype == "category" else [0.0, 1.0, 2.5, -3.0, 123456.7]
+        for value in [*samples, np.nan, None]:
+            text = render_reason(info, name, value, "EUR")
+            assert text and info.description not in text, (name, value, text)
+            raw = name if "_" in name else "{"  # the column name itself must not leak either
+            assert not any(bad in text for bad in ("{", "}", "nan", "None", "<NA>", raw)), (name, value, text)
+    # directions are declared: 0 ("either way") only where the risk reading is genuinely two-sided
+    either = {n for n, i in FULL.items() if i.direction == 0}
+    assert either == {
+        "segment",
+        "country",
+        "credit_limit",
+        "unallocated_share_365d",
+        "largest_open_share",
+        "invoice_count_90d",
+        "invoice_count_365d",
+        "invoice_amount_90d",
+        "invoice_amount_365d",
+        "invoice_amount_trend_90_365",
+        "invoice_count_trend_90_365",
+        "days_since_last_invoice",
+        "payment_terms_mean_365d",
+        "st_inactive_months_6m",
+        "st_balance_last",
+        "st_balance_mean_6m",
+    }
 
 
 def test_empty_frame() -> None:
@@ -127,4 +252,5 @@ def test_empty_frame() -> None:
 
     X = pd.DataFrame({"a": pd.Series(dtype="float64")})
     long = reason_codes(Contributions(X.copy(), np.zeros(0)), X, {}, top_n=3)
-    assert long.empty and list(long.columns) == ["row", "rank", "feature", "value", "contribution", "reason"]
+    assert long.empty
+    assert list(long.columns) == ["row", "rank", "group", "feature", "value", "contribution", "reason"]
