@@ -34,7 +34,13 @@ from pipelines.publish import latest_before, publish, run_lock, staging_dir
 from pipelines.scoring.exports import write_csv, write_parquet, write_xlsx
 from pipelines.scoring.queue import build_queue
 from pipelines.scoring.score import score_debtors
-from pipelines.scoring.watchlist import TRIGGERS, build_watchlist, compare_with_previous, triggers
+from pipelines.scoring.watchlist import (
+    TRIGGERS,
+    build_watchlist,
+    compare_with_previous,
+    debtor_currency,
+    triggers,
+)
 
 __all__ = ["DataQualityError", "NightlyResult", "default_as_of", "nightly", "run_nightly"]
 
@@ -197,9 +203,17 @@ def deltas(scores: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
 
 @task(name="watchlist", cache_policy=NO_CACHE)
 def watchlist(
-    scored: pd.DataFrame, X: pd.DataFrame, loaded: Any, cfg: NightlyConfig, has_previous: bool
+    scored: pd.DataFrame,
+    X: pd.DataFrame,
+    loaded: Any,
+    cfg: NightlyConfig,
+    has_previous: bool,
+    invoices: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Triggers, then SHAP reason codes for the flagged debtors only, then the watchlist frame."""
+    """Triggers, then SHAP reason codes for the flagged debtors only, then the watchlist frame.
+
+    A reason counts only when the value points the feature's risk direction relative to the median
+    of tonight's live debtors; amounts carry the debtor's invoice currency."""
     import features.build  # noqa: F401 - importing the feature families fills CATALOG
     from features.catalog import CATALOG
     from models.reasons import contributions, reason_codes, reasons_wide
@@ -208,7 +222,9 @@ def watchlist(
     flagged_ids = scored.loc[flags.any(axis=1), "debtor_id"]
     Xf = X.loc[X.index.isin(flagged_ids)]
     contrib = contributions(loaded.booster, Xf)
-    long = reason_codes(contrib, Xf, CATALOG, cfg.reasons.top_n)
+    centre = X.median(numeric_only=True)
+    currency = debtor_currency(invoices, Xf.index)
+    long = reason_codes(contrib, Xf, CATALOG, cfg.reasons.top_n, centre=centre, currency=currency)
     wide = reasons_wide(long, cfg.reasons.top_n)
     reason_cols = [f"reason_{i}" for i in range(1, cfg.reasons.top_n + 1)] + ["reasons"]
     wl = build_watchlist(scored, flags, wide, reason_cols)
@@ -457,7 +473,9 @@ def run_nightly(
             if prev_manifest.exists():
                 previous.attrs["flagged"] = json.loads(prev_manifest.read_text())["counts"]["flagged"]
         scored = timed("deltas", deltas, scores, previous)
-        wl = timed("watchlist", watchlist, scored, X, loaded, cfg, previous is not None)
+        wl = timed(
+            "watchlist", watchlist, scored, X, loaded, cfg, previous is not None, result.portfolio.invoices
+        )
         q = timed("queue", queue, scored, oldest, cfg)
         drift_frame = timed("drift", drift, scored, X, loaded, cfg)
         stage = staging_dir(out_dir, as_of)

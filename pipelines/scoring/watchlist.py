@@ -79,6 +79,21 @@ def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd
     return out.astype(bool)
 
 
+def debtor_currency(invoices: pd.DataFrame | None, debtor_ids: pd.Index) -> pd.Series:
+    """ISO-4217 code per debtor of ``debtor_ids``: the currency of most of its invoices (ties: the
+    alphabetically first); missing when the invoices carry no currency."""
+    out = pd.Series(pd.NA, index=debtor_ids, dtype="object")
+    if invoices is None or "currency" not in invoices.columns or len(debtor_ids) == 0:
+        return out
+    ids = invoices["debtor_id"].astype("string")
+    sel = ids.isin(debtor_ids) & invoices["currency"].notna()
+    pairs = pd.DataFrame({"debtor_id": ids[sel], "currency": invoices.loc[sel, "currency"].astype("string")})
+    counts = pairs.value_counts().reset_index(name="n")
+    counts = counts.sort_values(["debtor_id", "n", "currency"], ascending=[True, False, True], kind="stable")
+    top = counts.drop_duplicates("debtor_id").set_index("debtor_id")["currency"]
+    return top.reindex(debtor_ids).astype("object").where(lambda s: s.notna(), None)
+
+
 def trigger_labels(flags: pd.DataFrame) -> pd.Series:
     """Comma-separated names of the triggers that fired per row ("" when none)."""
     label = pd.Series("", index=flags.index, dtype="string")

@@ -102,3 +102,17 @@ def test_watchlist_rows_labels_and_reasons() -> None:
     assert wl.set_index("debtor_id").loc["a", "reason_1"] == "late payer"
     assert wl.set_index("debtor_id").loc["b", "reason_1"] == ""
     assert trigger_labels(flags.iloc[[2]]).tolist() == [""]
+
+
+def test_debtor_currency_is_the_currency_of_most_invoices() -> None:
+    from pipelines.scoring.watchlist import debtor_currency
+
+    inv = pd.DataFrame(
+        {
+            "debtor_id": ["a", "a", "a", "b", "c", "c"],
+            "currency": ["EUR", "CHF", "CHF", None, "USD", "EUR"],
+        }
+    )
+    got = debtor_currency(inv, pd.Index(["a", "b", "c", "d"]))
+    assert got.to_dict() == {"a": "CHF", "b": None, "c": "EUR", "d": None}
+    assert debtor_currency(None, pd.Index(["a"])).isna().all()
