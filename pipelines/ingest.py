@@ -177,7 +177,11 @@ def ingest_source(
         chunk_rows=rules.gx_chunk_rows,
         run_time=dt.datetime.combine(as_of_date, dt.time(), tzinfo=dt.UTC),
     )
-    params = {"as_of": pd.Timestamp(as_of_date), "min_date": pd.Timestamp(rules.min_date)}
+    params = {
+        "as_of": pd.Timestamp(as_of_date),
+        "min_date": pd.Timestamp(rules.min_date),
+        "max_date": pd.Timestamp(rules.max_date),
+    }
     lap("gx_setup")
 
     # Tables are read one block at a time and slimmed after their own checks (only the raw values
@@ -461,7 +465,9 @@ def _parse(raw: _Raw, default_currency: str | None) -> tuple[pd.DataFrame, dict[
             if name == "currency" and default_currency:
                 cols[name] = cols[name].fillna(default_currency)
         elif column.kind == "date":
-            cols[name], bad[f"unparseable_date:{name}"] = parse_dates(src, values.strptime(name))
+            cols[name], bad[f"unparseable_date:{name}"], bad[f"date_out_of_range:{name}"] = parse_dates(
+                src, values.strptime(name)
+            )
         elif column.kind == "float":
             cols[name], bad[f"unparseable_number:{name}"] = parse_numbers(
                 src, values.decimal, values.thousands
@@ -504,14 +510,13 @@ def _within_table(
         full = np.zeros(n, dtype=bool)
         full[keep[sub]] = True
         masks[reason] = masks.get(reason, np.zeros(n, dtype=bool)) | full
-    # an unparseable value is also null after parsing: report it once, as unparseable
+    # an unparseable (or unstorable) value is also null after parsing: report it once, as such
+    parse_reasons = ("unparseable_date", "unparseable_number", "unparseable_bool", "date_out_of_range")
     for reason in list(masks):
         if reason.startswith("missing_value:"):
             column = reason.split(":", 1)[1]
-            for kind in ("date", "number", "bool"):
-                masks[reason] = masks[reason] & ~masks.get(
-                    f"unparseable_{kind}:{column}", np.zeros(n, dtype=bool)
-                )
+            for kind in parse_reasons:
+                masks[reason] = masks[reason] & ~masks.get(f"{kind}:{column}", np.zeros(n, dtype=bool))
     masks = {k: v for k, v in masks.items() if v.any()}
     return frame, masks, outcome.summary()
 

@@ -175,6 +175,11 @@ class RulesConfig(ConfigModel):
     """Row-level validation thresholds (the expectation suites in conf/expectations use them)."""
 
     min_date: dt.date = Field(dt.date(1990, 1, 1), description="dates before this are absurd -> quarantine")
+    max_date: dt.date = Field(
+        dt.date(2099, 12, 31),
+        le=dt.date(2262, 4, 10),
+        description="due dates after this are absurd -> quarantine (dates after 2262-04-11 always are)",
+    )
     overpayment_tolerance: float = Field(
         0.01, ge=0, description="payments may exceed an invoice by this share of its amount"
     )

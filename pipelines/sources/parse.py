@@ -20,26 +20,76 @@ def _present(raw: pd.Series) -> np.ndarray:
     return raw.notna().to_numpy(dtype=bool)
 
 
-def parse_dates(raw: pd.Series, fmt: str) -> tuple[pd.Series, np.ndarray]:
-    """Dates at midnight (``datetime64[ns]``) and the mask of present-but-unparseable values.
+# Dates are stored as datetime64[ns]: days outside this range cannot be represented.
+EARLIEST_DATE = pd.Timestamp("1677-09-22")
+LATEST_DATE = pd.Timestamp("2262-04-11")
+
+# A timezone suffix after a time of day (``T10:00:00Z``, ``10:00+01:00``, ``10:00:00.5 -0500``) or
+# after a bare date in the XML-Schema style (``2024-01-15Z``, ``2024-01-15-12:00``).
+_TZ_AFTER_TIME = r"^(.*\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$"
+_TZ_AFTER_DATE = r"^(\d{4}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})$"
+
+
+def _drop_offset(text: pd.Series) -> pd.Series:
+    """Texts without their timezone suffix: the date as written is kept, the offset is ignored."""
+    text = text.str.replace(_TZ_AFTER_TIME, r"\1", regex=True)
+    return text.str.replace(_TZ_AFTER_DATE, r"\1", regex=True)
+
+
+def _to_datetime(text: pd.Series, fmt: str) -> pd.Series:
+    """``pd.to_datetime(errors="coerce")`` at any resolution, naive, the offset of each value dropped.
+
+    A column mixing offsets (or offsets and naive values) makes pandas refuse the whole column; the
+    offsets are then dropped per value, so one odd row never rejects the file.
+    """
+    try:
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+    except (ValueError, OverflowError):  # mixed timezones, out-of-bounds under some formats
+        parsed = pd.to_datetime(_drop_offset(text), format=fmt, errors="coerce")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_localize(None)  # wall time as written, not converted to UTC
+    failed = parsed.isna().to_numpy() & text.notna().to_numpy()
+    if failed.any():  # e.g. "2024-01-15Z": retry those rows without their offset
+        retry = pd.to_datetime(_drop_offset(text[failed]), format=fmt, errors="coerce")
+        if getattr(retry.dt, "tz", None) is not None:
+            retry = retry.dt.tz_localize(None)
+        if retry.notna().any():
+            parsed = parsed.astype("datetime64[s]")
+            parsed[failed] = retry.astype("datetime64[s]").to_numpy()
+    return parsed
+
+
+def _in_storable_range(parsed: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """``datetime64[ns]`` days at midnight and the mask of days outside :data:`EARLIEST_DATE`..
+    :data:`LATEST_DATE` (those become ``NaT``)."""
+    days = parsed.astype("datetime64[s]") if parsed.dtype != "datetime64[ns]" else parsed
+    out = (days < EARLIEST_DATE) | (days > LATEST_DATE)
+    mask = out.to_numpy(dtype=bool, na_value=False)
+    if mask.any():
+        days = days.where(~mask)
+    return days.astype("datetime64[ns]").dt.normalize().reset_index(drop=True), mask
+
+
+def parse_dates(raw: pd.Series, fmt: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Dates at midnight (``datetime64[ns]``), the mask of present-but-unparseable values and the mask
+    of real calendar days that cannot be stored (before 1677-09-22 or after 2262-04-11, such as the
+    sentinel 9999-12-31); rows of either mask are ``NaT``.
 
     ``fmt`` is a pandas ``format=`` (``"ISO8601"`` or a strftime pattern such as ``"%d.%m.%Y"``).
-    Typed datetime input (Parquet) is taken as is; time of day is dropped.
+    Typed datetime input (Parquet) is taken as is; time of day is dropped. A timezone offset
+    (``Z``, ``-12:00``) is dropped per value: the calendar date *as written* is kept, not the UTC date.
     """
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        out = raw
-        if getattr(raw.dt, "tz", None) is not None:
-            out = raw.dt.tz_localize(None)
-        out = out.astype("datetime64[ns]").dt.normalize()
-        return out.reset_index(drop=True), np.zeros(len(raw), dtype=bool)
-    text = _as_text(raw)
+        out = raw.reset_index(drop=True)
+        if getattr(out.dt, "tz", None) is not None:
+            out = out.dt.tz_localize(None)
+        parsed, out_of_range = _in_storable_range(out)
+        return parsed, np.zeros(len(raw), dtype=bool), out_of_range
+    text = _as_text(raw).reset_index(drop=True)
     present = _present(raw)
-    parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-    if getattr(parsed.dt, "tz", None) is not None:
-        parsed = parsed.dt.tz_localize(None)
-    parsed = parsed.astype("datetime64[ns]").dt.normalize().reset_index(drop=True)
-    bad = present & parsed.isna().to_numpy()
-    return parsed, bad
+    parsed, out_of_range = _in_storable_range(_to_datetime(text.mask(~present), fmt))
+    bad = present & parsed.isna().to_numpy() & ~out_of_range
+    return parsed, bad, out_of_range
 
 
 def parse_numbers(

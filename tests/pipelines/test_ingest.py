@@ -89,7 +89,7 @@ def test_outputs_manifest_and_invariant(tmp_path: Path) -> None:
     assert pay["reasons"] == {"date_after_as_of:paid_on": 1, "unknown_invoice": 1}
     assert manifest["inputs"][str(files["invoices"])] == sha256_file(files["invoices"])
     assert inv["input_sha256"] == sha256_file(files["invoices"])
-    assert inv["validation"]["expectations"] == 12
+    assert inv["validation"]["expectations"] == 13
     q = pd.read_csv(out / "quarantine" / "payments.csv", dtype=str)
     assert q["reason"].tolist() == ["unknown_invoice", "date_after_as_of:paid_on"]
     assert q["payment_id"].tolist() == ["P4", "P5"]

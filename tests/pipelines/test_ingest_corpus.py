@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -77,6 +78,33 @@ CASES: dict[str, tuple[dict[str, str], dict[str, dict[int, str]]]] = {
         },
     ),
     "evt_unknown_kind": ({"events": "evt_unknown_kind"}, {"events": {1: "unknown_event_kind"}}),
+    # issue 10: one bad row never stops a run
+    "inv_dates_hostile": (
+        {"invoices": "inv_dates_hostile"},
+        {
+            "invoices": {
+                4: "date_out_of_range:due_date",
+                5: "date_out_of_range:due_date; date_out_of_range:issue_date",
+                6: "date_too_late:due_date",
+                7: "unparseable_date:issue_date",
+                8: "unparseable_date:issue_date",
+                9: "date_out_of_range:issue_date",
+            }
+        },
+    ),
+    "pay_date_9999_evt_date_tz": (
+        {"payments": "pay_date_9999", "events": "evt_date_tz"},
+        {"payments": {2: "date_out_of_range:paid_on"}},
+    ),
+    "deb_date_out_of_range": (
+        {"debtors": "deb_date_9999"},
+        {
+            "debtors": {2: "date_out_of_range:onboarded_on"},
+            "invoices": {3: "debtor_quarantined"},
+            "payments": {2: "debtor_quarantined", 3: "debtor_quarantined"},
+            "events": {1: "debtor_quarantined"},
+        },
+    ),
 }
 
 # case -> (replaced tables, fragments the TableError message must contain)
@@ -195,3 +223,14 @@ def test_cli_exit_2_names_file_and_fix(case: str, tmp_path: Path) -> None:
     flat = re.sub(r"\s+", " ", result.output)
     assert fragments[0] in flat
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_date_with_timezone_keeps_the_date_as_written() -> None:
+    result = ingest_files(_files({"invoices": "inv_dates_hostile"}), None, as_of=AS_OF)
+    inv = result.portfolio.invoices.set_index("invoice_id")
+    assert inv["issue_date"].dt.strftime("%Y-%m-%d").to_dict() == {
+        "I1": "2024-01-01",
+        "I2": "2024-02-01",  # 23:30 at -12:00 is 2024-02-02 in UTC: the written date is kept
+        "I3": "2024-01-15",
+    }
+    assert inv.loc["I2", "due_date"] == pd.Timestamp("2024-03-02")

@@ -42,16 +42,42 @@ def _load(name: str) -> SourceConfig:
     ],
 )
 def test_parse_dates_formats(fmt: str, texts: list[str], expected: list) -> None:
-    parsed, bad = parse_dates(pd.Series(texts, dtype="string"), fmt)
+    parsed, bad, out_of_range = parse_dates(pd.Series(texts, dtype="string"), fmt)
     assert parsed.tolist() == expected
-    assert not bad.any()
+    assert not bad.any() and not out_of_range.any()
     assert str(parsed.dtype) == "datetime64[ns]"
 
 
 def test_parse_dates_flags_unparseable_but_not_empty() -> None:
-    parsed, bad = parse_dates(pd.Series(["2024-02-30", None, "  ", "05.03.2024"], dtype="string"), "ISO8601")
+    parsed, bad, _ = parse_dates(
+        pd.Series(["2024-02-30", None, "  ", "05.03.2024"], dtype="string"), "ISO8601"
+    )
     assert bad.tolist() == [True, False, False, True]
     assert parsed.isna().all()
+
+
+def test_parse_dates_keeps_written_date_of_mixed_offsets_and_flags_unstorable_days() -> None:
+    texts = [
+        "2024-02-01T23:30:00-12:00",
+        "2024-01-15Z",
+        "2024-03-01",
+        "9999-12-31",
+        "1500-01-01",
+        "2024-02-30",
+    ]
+    parsed, bad, out_of_range = parse_dates(pd.Series(texts, dtype="string"), "ISO8601")
+    assert parsed.tolist()[:3] == [T("2024-02-01"), T("2024-01-15"), T("2024-03-01")]
+    assert parsed.iloc[3:].isna().all()
+    assert out_of_range.tolist() == [False, False, False, True, True, False]
+    assert bad.tolist() == [False, False, False, False, False, True]
+    assert str(parsed.dtype) == "datetime64[ns]"
+
+
+def test_parse_dates_typed_input_beyond_nanosecond_range() -> None:
+    typed = pd.Series(np.array(["9999-12-31", "2024-01-01T15:00"], dtype="datetime64[us]"))
+    parsed, bad, out_of_range = parse_dates(typed, "ISO8601")
+    assert parsed.isna().tolist() == [True, False] and parsed.iloc[1] == T("2024-01-01")
+    assert out_of_range.tolist() == [True, False] and not bad.any()
 
 
 def test_parse_numbers_decimal_comma_thousands_and_sci() -> None:

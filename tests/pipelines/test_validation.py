@@ -12,7 +12,11 @@ import pytest
 from features.schema import TABLES
 from pipelines.validation import Validator, load_suite
 
-PARAMS = {"as_of": pd.Timestamp("2024-06-30"), "min_date": pd.Timestamp("1990-01-01")}
+PARAMS = {
+    "as_of": pd.Timestamp("2024-06-30"),
+    "min_date": pd.Timestamp("1990-01-01"),
+    "max_date": pd.Timestamp("2099-12-31"),
+}
 
 
 def _invoices(n: int) -> pd.DataFrame:
