@@ -459,8 +459,11 @@ def _parse(raw: _Raw, default_currency: str | None) -> tuple[pd.DataFrame, dict[
         )
         src = src.reset_index(drop=True)
         if column.kind == "str":
-            cols[name] = parse_text(
-                src, upper=name in ("currency", "country"), lower=(raw.table == "events" and name == "kind")
+            cols[name], bad[f"unparseable_id:{name}"] = parse_text(
+                src,
+                upper=name in ("currency", "country"),
+                lower=(raw.table == "events" and name == "kind"),
+                is_id=name.endswith("_id"),
             )
             if name == "currency" and default_currency:
                 cols[name] = cols[name].fillna(default_currency)
@@ -511,7 +514,13 @@ def _within_table(
         full[keep[sub]] = True
         masks[reason] = masks.get(reason, np.zeros(n, dtype=bool)) | full
     # an unparseable (or unstorable) value is also null after parsing: report it once, as such
-    parse_reasons = ("unparseable_date", "unparseable_number", "unparseable_bool", "date_out_of_range")
+    parse_reasons = (
+        "unparseable_date",
+        "unparseable_number",
+        "unparseable_bool",
+        "unparseable_id",
+        "date_out_of_range",
+    )
     for reason in list(masks):
         if reason.startswith("missing_value:"):
             column = reason.split(":", 1)[1]

@@ -143,14 +143,37 @@ def parse_bools(
     return out, bad
 
 
-def parse_text(raw: pd.Series, *, upper: bool = False, lower: bool = False) -> pd.Series:
-    """Trimmed ``string`` values; empty text becomes ``<NA>``. Numbers from Parquet become text."""
+# Texts an id column never legitimately holds: float artefacts of spreadsheets and dataframes.
+_NOT_AN_ID = ("nan", "inf", "-inf", "+inf", "infinity", "-infinity", "null", "none")
+
+
+def _float_text(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Floats as text: whole numbers without ``.0`` (``1001.0 -> "1001"``, ``1e20 ->
+    "100000000000000000000"``), others as written; the mask of infinite values."""
+    values = raw.to_numpy(dtype="float64", na_value=np.nan)
+    finite = np.isfinite(values)
+    whole = finite & (np.floor(np.where(finite, values, 0.0)) == values)
+    text = raw.astype("string").reset_index(drop=True)
+    small = whole & (np.abs(values) < 2.0**62)
+    text[small] = pd.array(values[small].astype(np.int64)).astype("string")
+    big = np.flatnonzero(whole & ~small)
+    if len(big):  # exact decimal digits of the float, beyond int64
+        text[big] = [str(int(v)) for v in values[big]]
+    return text, np.isinf(values)
+
+
+def parse_text(
+    raw: pd.Series, *, upper: bool = False, lower: bool = False, is_id: bool = False
+) -> tuple[pd.Series, np.ndarray]:
+    """Trimmed ``string`` values (empty text becomes ``<NA>``) and the mask of values that cannot be
+    an id (``is_id``: infinite numbers and the texts ``nan``, ``inf``, ``null``, ``none``).
+
+    Numbers from Parquet become text; whole floats lose their ``.0`` (ids stored as floats by
+    spreadsheets: ``1001.0 -> "1001"``; ``1e20 -> "100000000000000000000"``).
+    """
+    bad = np.zeros(len(raw), dtype=bool)
     if pd.api.types.is_float_dtype(raw.dtype):
-        # ids stored as floats by spreadsheets: 1001.0 -> "1001"
-        values = raw.to_numpy()
-        whole = np.isfinite(values) & (np.floor(values) == values)
-        text = raw.astype("string")
-        text = text.where(~whole, pd.Series(values, dtype="float64").round().astype("Int64").astype("string"))
+        text, bad = _float_text(raw)
     else:
         text = raw.astype("string")
     text = text.str.strip().reset_index(drop=True)
@@ -158,4 +181,7 @@ def parse_text(raw: pd.Series, *, upper: bool = False, lower: bool = False) -> p
         text = text.str.upper()
     if lower:
         text = text.str.lower()
-    return text.mask(text == "")
+    text = text.mask(text == "")
+    if is_id:
+        bad = bad | text.str.lower().isin(_NOT_AN_ID).to_numpy(dtype=bool, na_value=False)
+    return text, bad

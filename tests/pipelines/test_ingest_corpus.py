@@ -234,3 +234,29 @@ def test_date_with_timezone_keeps_the_date_as_written() -> None:
         "I3": "2024-01-15",
     }
     assert inv.loc["I2", "due_date"] == pd.Timestamp("2024-03-02")
+
+
+def test_parquet_float_ids_become_exact_text_and_non_finite_ids_are_quarantined(tmp_path: Path) -> None:
+    debtors = tmp_path / "debtors.parquet"
+    pd.DataFrame({"debtor_id": [1001.0, 1e20, float("inf"), float("nan"), float("-inf")]}).to_parquet(debtors)
+    invoices = tmp_path / "invoices.csv"
+    invoices.write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        "I1,1001,2024-01-01,2024-01-31,100\n"
+        "I2,100000000000000000000,2024-02-01,2024-03-02,200\n"
+        "I3,inf,2024-02-01,2024-03-02,200\n"
+    )
+    payments = tmp_path / "payments.csv"
+    payments.write_text("payment_id,debtor_id,invoice_id,paid_on,amount\nP1,1001,I1,2024-01-30,100\n")
+    result = ingest_files({"debtors": debtors, "invoices": invoices, "payments": payments}, None, as_of=AS_OF)
+    assert result.portfolio.debtors["debtor_id"].tolist() == ["1001", "100000000000000000000"]
+    q = result.quarantine["debtors"]
+    assert dict(zip(q["source_row"], q["reason"], strict=True)) == {
+        3: "unparseable_id:debtor_id",
+        4: "missing_value:debtor_id",
+        5: "unparseable_id:debtor_id",
+    }
+    assert result.portfolio.invoices["invoice_id"].tolist() == ["I1", "I2"]
+    assert result.quarantine["invoices"]["reason"].tolist() == ["unparseable_id:debtor_id"]
+    for t in result.manifest["tables"].values():
+        assert t["rows_in"] == t["rows_accepted"] + t["rows_quarantined"]

@@ -121,8 +121,17 @@ def test_parse_bools_custom_spellings_and_unknown() -> None:
 
 
 def test_parse_text_trims_and_restores_float_ids() -> None:
-    assert parse_text(pd.Series([" a ", "", None], dtype="string")).tolist() == ["a", pd.NA, pd.NA]
-    assert parse_text(pd.Series([1001.0, 2.5, np.nan])).tolist() == ["1001", "2.5", pd.NA]
+    assert parse_text(pd.Series([" a ", "", None], dtype="string"))[0].tolist() == ["a", pd.NA, pd.NA]
+    text, bad = parse_text(pd.Series([1001.0, 2.5, np.nan, 1e20, np.inf, -0.0]), is_id=True)
+    assert text.tolist()[:4] == ["1001", "2.5", pd.NA, "100000000000000000000"]
+    assert text.iloc[5] == "0"
+    assert bad.tolist() == [False, False, False, False, True, False]
+
+
+def test_parse_text_flags_float_artefacts_as_ids_only() -> None:
+    raw = pd.Series(["NaN", "null", " d1 ", "inf", "None"], dtype="string")
+    assert parse_text(raw, is_id=True)[1].tolist() == [True, True, False, True, True]
+    assert not parse_text(raw)[1].any()
 
 
 # ---------------------------------------------------------------- mapped sources
