@@ -191,6 +191,7 @@ def ingest_source(
     typed: dict[str, pd.DataFrame] = {}
     masks: dict[str, dict[str, np.ndarray]] = {}
     validation: dict[str, dict[str, Any]] = {}
+    cleared: dict[str, dict[str, Any]] = {}
     for table in TABLE_ORDER:
         if table not in block_of:
             continue
@@ -205,6 +206,8 @@ def ingest_source(
         typed[table], masks[table], validation[table] = _within_table(
             raws[table], validator, params, source.default_currency, lap
         )
+        if table == "debtors" and rules.optional_attributes == "clear":
+            typed[table], cleared[table] = _clear_optional(typed[table], masks[table], raws[table])
         raws[table] = _slim(raws[table], masks[table])
     say("cross-table checks")
     _cross_table(typed, masks, rules)
@@ -229,6 +232,7 @@ def ingest_source(
             "rows_accepted": int(ok.sum()),
             "rows_quarantined": int(len(quarantine[table])),
             "reasons": counts,
+            "values_cleared": cleared.get(table, {}),
             "validation": validation[table],
         }
         t = tables_manifest[table]
@@ -236,6 +240,7 @@ def ingest_source(
             raise AssertionError(f"{table}: rows lost in ingest ({t})")
 
     lap("assemble")
+    _refuse_empty_tables(tables_manifest, source)
     manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,
         "source": {"name": source.name, "config_hash": config_hash(source)},
@@ -243,6 +248,7 @@ def ingest_source(
         "rules": rules.model_dump(mode="json"),
         "inputs": dict(sorted(inputs.items())),
         "tables": tables_manifest,
+        "warnings": _warnings(tables_manifest),
     }
     if out is not None:
         say("writing outputs")
@@ -687,6 +693,107 @@ def _cross_table(
     over = np.zeros(len(pay), dtype=bool)
     over[rows[paid_so_far > limit]] = True
     _flag(masks["payments"], "overpays_invoice", over)
+
+
+# Optional debtor attributes: a bad value is cleared (default) instead of rejecting the debtor.
+OPTIONAL_ATTRIBUTES: tuple[str, ...] = ("name", "segment", "country", "credit_limit", "onboarded_on")
+_REASON_COLUMN: dict[str, str] = {"bad_country": "country", "negative_credit_limit": "credit_limit"}
+
+
+def _reason_column(reason: str) -> str | None:
+    """The optional debtor attribute a debtors reason concerns (None: a reason about the row)."""
+    column = _REASON_COLUMN.get(reason, reason.split(":", 1)[1] if ":" in reason else None)
+    return column if column in OPTIONAL_ATTRIBUTES else None
+
+
+def _clear_optional(
+    frame: pd.DataFrame, masks: dict[str, np.ndarray], raw: _Raw
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Empty invalid optional debtor attributes instead of rejecting the row (``rules.optional_attributes``).
+
+    Removes the attribute reasons from ``masks`` (in place) and returns the new frame and, per
+    column, ``{"rows": n, "reasons": {reason: n}, "first_source_rows": [...]}`` counting the rows
+    that are otherwise accepted.
+    """
+    attribute = {r: c for r in masks if (c := _reason_column(r)) is not None}
+    if not attribute:
+        return frame, {}
+    n = len(frame)
+    hits = {reason: masks.pop(reason) for reason in attribute}
+    row_ok = _ok(masks, n)
+    out = frame.copy()
+    cleared: dict[str, Any] = {}
+    for column in sorted(set(attribute.values())):
+        reasons = {r: m for r, m in hits.items() if attribute[r] == column}
+        hit = ~_ok(reasons, n)
+        out[column] = out[column].mask(hit)
+        counted = hit & row_ok
+        if counted.any():
+            cleared[column] = {
+                "rows": int(counted.sum()),
+                "reasons": {
+                    r: int((m & row_ok).sum()) for r, m in sorted(reasons.items()) if (m & row_ok).any()
+                },
+                "first_source_rows": [int(r) for r in raw.source_row[counted][:5]],
+            }
+    return out, cleared
+
+
+# What to check when every row of a table is rejected for one reason.
+_EMPTY_HINTS: dict[str, str] = {
+    "unparseable_date": "the dates do not match values.date_format (or date_formats) in the source config",
+    "unparseable_number": "the numbers do not match values.decimal / values.thousands in the source config",
+    "unparseable_bool": "add the file's spellings to values.true_values / values.false_values",
+    "date_after_as_of": "every date is after the as-of date: check --as-of",
+    "date_too_old": "every date is before rules.min_date: check the date format or rules.min_date",
+    "missing_value": "the mapped column is empty: check the column mapping",
+    "unknown_debtor": "no debtor id matches the debtors table: check both debtor_id mappings",
+    "debtor_quarantined": "every debtor was rejected: see the debtors table first",
+    "unknown_invoice": "no invoice id matches the invoices table: check both invoice_id mappings",
+    "invoice_quarantined": "every invoice was rejected: see the invoices table first",
+    "malformed_row": "rows do not split into the header's columns: check csv.delimiter and csv.quotechar",
+}
+
+
+def _refuse_empty_tables(tables: dict[str, Any], source: SourceConfig) -> None:
+    """Raise :class:`TableError` when a table with rows has none accepted (a broken feed or mapping)."""
+    limit = source.rules.refuse_empty_table_rows
+    empty = [name for name, t in tables.items() if t["rows_in"] >= limit and not t["rows_accepted"]]
+    if not empty:
+        return
+    lines = []
+    for name in empty:
+        t = tables[name]
+        top = sorted(t["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        reasons = ", ".join(f"{k} ({v:,})" for k, v in top)
+        hint = _EMPTY_HINTS.get(top[0][0].split(":", 1)[0], "") if top else ""
+        lines.append(
+            f"{name}: none of {t['rows_in']:,} rows accepted ({t['input']}); reasons: {reasons}"
+            + (f". Likely cause: {hint}" if hint else "")
+        )
+    config = "the source config" if source.name != "files" else "the input files"
+    raise TableError(
+        "ingest refused: a table lost every row, which means a broken export or a wrong mapping in "
+        f"{config}, not bad rows. Nothing was written.\n  " + "\n  ".join(lines) + "\n"
+        "See the reasons above; fix the file or the config and run again."
+    )
+
+
+def _warnings(tables: dict[str, Any]) -> list[str]:
+    """Human-readable warnings for the manifest and the CLI (values cleared, ...)."""
+    out = []
+    for name, t in tables.items():
+        if t["rows_in"] and not t["rows_accepted"]:
+            top = ", ".join(f"{k} ({v})" for k, v in sorted(t["reasons"].items(), key=lambda kv: -kv[1])[:3])
+            out.append(f"{name}: none of {t['rows_in']} row(s) accepted ({top}); see quarantine/{name}.csv")
+        for column, entry in t.get("values_cleared", {}).items():
+            reasons = ", ".join(f"{k} ({v})" for k, v in entry["reasons"].items())
+            out.append(
+                f"{name}.{column}: {entry['rows']:,} invalid value(s) cleared, rows kept ({reasons}; "
+                f"first source rows {entry['first_source_rows']}). Set rules.optional_attributes: "
+                "quarantine to reject such rows instead."
+            )
+    return out
 
 
 # ---------------------------------------------------------------- outputs

@@ -20,8 +20,9 @@ source config (--source conf/sources/NAME.yaml) that maps another export; see co
 Writes OUT/<table>.parquet (accepted rows), OUT/quarantine/<table>.csv (every rejected row with its
 reason), OUT/manifest.json (rows in/accepted/quarantined, input hashes) and OUT/data_docs/index.html.
 
-Exit code 0: ingested (even if rows were quarantined). Exit code 2: a table-level failure (missing
-file or column, empty file, wrong delimiter or encoding) or a bad config; the message says the fix.
+Exit code 0: ingested (even if rows were quarantined; warnings are printed and kept in the manifest).
+Exit code 2: a table-level failure (missing file or column, empty file, wrong delimiter or encoding,
+a table whose every row was rejected) or a bad config; the message says the fix.
 """
 
 
@@ -52,6 +53,8 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
             ", ".join(f"{k} ({v})" for k, v in top),
         )
     console.print(table)
+    for warning in manifest.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if out is not None:
         console.print(f"tables:     {out}/<table>.parquet")
         console.print(f"quarantine: {out}/quarantine/<table>.csv")

@@ -191,6 +191,25 @@ class RulesConfig(ConfigModel):
         None, description="folder of <table>.json suites; default conf/expectations"
     )
     data_docs: bool = Field(True, description="build Great Expectations Data Docs (HTML) into OUT/data_docs")
+    refuse_empty_table_rows: int = Field(
+        10,
+        ge=1,
+        description="a table with at least this many rows of which none is accepted stops the ingest "
+        "(exit 2: a broken export or mapping); smaller tables only get a warning",
+    )
+    optional_attributes: Literal["clear", "quarantine"] = Field(
+        "clear",
+        description="an invalid optional debtor attribute (name, segment, country, credit_limit, "
+        "onboarded_on): 'clear' empties the value with a warning (counted in the manifest under "
+        "values_cleared); 'quarantine' rejects the debtor row (and, through it, its invoices)",
+    )
+
+    @field_validator("optional_attributes", mode="before")
+    @classmethod
+    def _not_yaml_null(cls, v: object) -> object:
+        if v is None:
+            raise ValueError("got YAML null; write clear or quarantine")
+        return v
 
 
 class Model(ConfigModel):

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from features.schema import TABLES, dtypes
 from pipelines.cli import app
+from pipelines.config.source import RulesConfig
 from pipelines.ingest import TableError, ingest_dir, ingest_files
 from pipelines.io import read_portfolio, sha256_file, write_parquet_atomic, write_text_atomic
 
@@ -260,7 +261,9 @@ def test_property_nothing_vanishes_and_accepted_rows_satisfy_the_contract(tmp_pa
         for name, rows, pools in (("invoices", inv_rows, _POOLS), ("payments", pay_rows, _PAY_POOLS)):
             files[name] = folder / f"{name}.csv"
             pd.DataFrame(rows, columns=list(pools)).to_csv(files[name], index=False)
-        result = ingest_files(files, None, as_of=AS_OF)
+        # random rows may all be rejected; the refusal of an emptied table is tested elsewhere
+        keep_going = RulesConfig(refuse_empty_table_rows=100)
+        result = ingest_files(files, None, as_of=AS_OF, settings=keep_going)
         for table, rows in (("invoices", inv_rows), ("payments", pay_rows)):
             t = result.manifest["tables"][table]
             assert t["rows_in"] == len(rows) == t["rows_accepted"] + t["rows_quarantined"]
