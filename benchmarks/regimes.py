@@ -1,0 +1,250 @@
+"""ews vs a simple baseline vs the oracle, in every regime of ``ews generate`` (same test rows and dates).
+
+For each regime (``pipelines.synthetic.regimes``; book size and history are the regime's own unless
+``--debtors``/``--months`` are given) the harness generates the book (cached under ``--work``),
+ingests it, builds the train flow's modelling frame (``pipelines.flows.train.build_dataset``),
+and runs the product's training, ``models.train.train_pd_model`` with ``conf/train.yaml``. On the
+test rows that training chose (``outcome.test``) it scores:
+
+- ``ews``: the shipped, calibrated PD;
+- ``baseline``: ``benchmarks/baseline.py`` (16 hand-written features + plain LightGBM) fitted on
+  every labelled row with as_of before the first test date (the same rows ews may use);
+- ``oracle``: the generator's exact PD (``truth.parquet``), joined on (debtor_id, as_of).
+
+``--origins K`` repeats the training with the test date at each of the latest K snapshots whose
+horizon is observed and pools the test rows (one test month of a small book holds too few
+defaults to compare models). ``--min-defaults`` overrides ``split.min_defaults`` (not shipped).
+
+``--ablations`` adds variants on the same test rows (see BENCHMARKS.md for what each one tests):
+``ews_uncalibrated`` (the LightGBM before calibration), ``baseline_observed`` (the baseline fitted only on snapshots
+whose horizon ends by the first test date), ews's features with plain LightGBM fitted
+on all labelled snapshots before the test (``feats_plain_all``), on those whose horizon is
+observed at the test date (``feats_plain_observed``), on ews's train + validation snapshots only
+(``feats_plain_trainval``), ews's own LightGBM settings and tree count fitted on all labelled
+snapshots (``feats_shipped_all``); ``--families`` adds ``feats_plain_all`` without one feature
+family at a time (and without each ``--drop a+b`` set of columns).
+
+    nice .venv/bin/python benchmarks/regimes.py --work /tmp/ews-regimes --origins 3 [--ablations] [--json out.json]
+
+Prints one table row per regime and variant; ``--json`` writes every figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from baseline import BASELINE_FEATURES, baseline_features, fit_baseline, plain_lgbm  # noqa: E402
+
+from features.catalog import CATALOG  # noqa: E402
+from features.params import FAMILIES  # noqa: E402
+from models.evaluate import classification_metrics  # noqa: E402
+from models.train import TrainParams, _lgbm, prepare_matrix, train_pd_model  # noqa: E402
+from pipelines.config import load_config  # noqa: E402
+from pipelines.config.project import Model as ProjectConfig  # noqa: E402
+from pipelines.config.train import Model as TrainConfig  # noqa: E402
+from pipelines.flows.train import build_dataset, snapshot_dates  # noqa: E402
+from pipelines.ingest import ingest_dir  # noqa: E402
+from pipelines.synthetic import REGIMES, generate, regime_params  # noqa: E402
+
+KEYS = ["debtor_id", "as_of"]
+
+
+def _source_hash() -> str:
+    """Hash of the feature and label code: the cached modelling frame is rebuilt when it changes."""
+    files = sorted((ROOT / "features").glob("*.py")) + [ROOT / "pipelines" / "flows" / "train.py"]
+    return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:12]
+
+
+def book(regime: str, seed: int, work: Path, debtors: int | None, months: int | None) -> tuple[Path, Any]:
+    params = regime_params(regime, seed=seed, debtors=debtors, months=months)
+    out = work / f"{regime}-{params.debtors}x{params.months}-s{seed}"
+    if not (out / "generate-summary.json").exists():
+        generate(params, out)
+    return out, params
+
+
+def modelling_frame(data: Path, cfg: TrainConfig) -> tuple[Any, pd.DataFrame]:
+    portfolio = ingest_dir(data, None).portfolio
+    cache = data / f"frame-{_source_hash()}.parquet"
+    if cache.exists():
+        return portfolio, pd.read_parquet(cache)
+    frame = build_dataset(portfolio, snapshot_dates(portfolio, cfg), ProjectConfig())
+    frame.to_parquet(cache)
+    return portfolio, frame
+
+
+def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    m = classification_metrics(y, p)
+    return {"auc": round(m["auc"], 4), "capture_5pct": round(m["capture_5pct"], 4)}
+
+
+def _fit_predict(model, rows: pd.DataFrame, test: pd.DataFrame, names: list[str], cats) -> np.ndarray:
+    X = prepare_matrix(rows, names, cats)
+    model.fit(X, rows["label"].astype(int).to_numpy())
+    return model.predict_proba(prepare_matrix(test, names, cats))[:, 1]
+
+
+def score_origin(
+    frame: pd.DataFrame,
+    base: pd.DataFrame,
+    truth: pd.DataFrame,
+    params: TrainParams,
+    args: argparse.Namespace,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], Any]:
+    """Train ews with ``params`` and score every variant on the test rows it chose."""
+    outcome = train_pd_model(frame, params)
+    test = outcome.test[["debtor_id", "as_of", "y", "pd", "pd_raw"]].copy()
+    test["debtor_id"] = test["debtor_id"].astype(str)
+    test["as_of"] = pd.to_datetime(test["as_of"])
+    test = test.merge(truth, on=KEYS, how="left")
+    cut = test["as_of"].min()
+    labelled = frame[frame["label"].notna()]
+    before = labelled[labelled["as_of"] < cut]
+    test_rows = test[KEYS].merge(frame, on=KEYS, how="left", validate="one_to_one")
+    scores: dict[str, np.ndarray] = {
+        "ews": test["pd"].to_numpy(),
+        "oracle": test["oracle_pd"].clip(0, 1).to_numpy(),
+    }
+    # baseline: its own features, the same labels, rows and dates
+    names = list(BASELINE_FEATURES)
+    cats = {"segment": sorted(base["segment"].dropna().astype(str).unique())}
+    b_train = before[[*KEYS, "label"]].merge(base, on=KEYS, how="inner")
+    b_test = test[KEYS].merge(base, on=KEYS, how="left")
+    model = fit_baseline(prepare_matrix(b_train, names, cats), b_train["label"].astype(int).to_numpy())
+    scores["baseline"] = model.predict_proba(prepare_matrix(b_test, names, cats))[:, 1]
+    if args.ablations:
+        feats, fcats = outcome.feature_names, outcome.categories
+        snaps = outcome.plan
+        observed = before[before["as_of"] + pd.Timedelta(days=90) <= cut]
+        trainval = before[before["as_of"].isin(set(snaps.train) | set(snaps.validation))]
+        scores["ews_uncalibrated"] = test["pd_raw"].to_numpy()
+        b_obs = b_train[b_train["as_of"] + pd.Timedelta(days=90) <= cut]
+        model = fit_baseline(prepare_matrix(b_obs, names, cats), b_obs["label"].astype(int).to_numpy())
+        scores["baseline_observed"] = model.predict_proba(prepare_matrix(b_test, names, cats))[:, 1]
+        scores["feats_plain_all"] = _fit_predict(plain_lgbm(), before, test_rows, feats, fcats)
+        scores["feats_plain_observed"] = _fit_predict(plain_lgbm(), observed, test_rows, feats, fcats)
+        scores["feats_plain_trainval"] = _fit_predict(plain_lgbm(), trainval, test_rows, feats, fcats)
+        shipped = _lgbm(params.lgbm, outcome.best_iteration, params.seed)
+        scores["feats_shipped_all"] = _fit_predict(shipped, before, test_rows, feats, fcats)
+    if args.families:
+        feats, fcats = outcome.feature_names, outcome.categories
+        drops = {fam: [f for f in feats if f in CATALOG and CATALOG[f].family == fam] for fam in FAMILIES}
+        drops.update({extra: extra.split("+") for extra in args.drop})
+        for name, gone in drops.items():
+            keep = [f for f in feats if f not in gone]
+            if len(keep) < len(feats):
+                kc = {k: v for k, v in fcats.items() if k in keep}
+                scores[f"feats_plain_all-{name}"] = _fit_predict(plain_lgbm(), before, test_rows, keep, kc)
+    return test, scores, outcome
+
+
+def run_regime(
+    regime: str, args: argparse.Namespace, cfg: TrainConfig, params: TrainParams
+) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    data, gen = book(regime, args.seed, args.work, args.debtors, args.months)
+    portfolio, frame = modelling_frame(data, cfg)
+    frame = frame.assign(debtor_id=frame["debtor_id"].astype(str), as_of=pd.to_datetime(frame["as_of"]))
+    result: dict[str, Any] = {"regime": regime, "debtors": gen.debtors, "months": gen.months}
+    truth = pd.read_parquet(data / "truth.parquet", columns=["debtor_id", "month_end", "oracle_pd"])
+    truth = truth.assign(debtor_id=truth["debtor_id"].astype(str), as_of=pd.to_datetime(truth["month_end"]))
+    truth = truth[[*KEYS, "oracle_pd"]]
+    base = baseline_features(portfolio, sorted(frame["as_of"].unique()))
+    observed = frame.groupby("as_of")["horizon_observed"].all()
+    origins = sorted(observed[observed].index)[-args.origins :] if args.origins > 1 else [None]
+    tests, scores, outcomes = [], [], []
+    for origin in origins:
+        split = dataclasses.replace(params.split, test_as_of=origin)
+        if args.min_defaults is not None:
+            split = dataclasses.replace(split, min_defaults=args.min_defaults)
+        try:
+            test, sc, outcome = score_origin(
+                frame, base, truth, dataclasses.replace(params, split=split), args
+            )
+        except ValueError as exc:
+            result["error"] = str(exc)
+            return result
+        tests.append(test)
+        scores.append(sc)
+        outcomes.append(outcome)
+    test = pd.concat(tests, ignore_index=True)
+    pooled = {k: np.concatenate([sc[k] for sc in scores]) for k in scores[0]}
+    y = test["y"].to_numpy()
+    covered = ~np.isnan(pooled["oracle"])
+    result.update(
+        {
+            "test_as_of": sorted({str(d.date()) for d in test["as_of"]}),
+            "test_rows": int(covered.sum()),
+            "test_defaults": int(y[covered].sum()),
+            "trees": [o.best_iteration for o in outcomes],
+            "calibration": [o.calibration.method for o in outcomes],
+            "metrics": {k: _metrics(y[covered], v[covered]) for k, v in pooled.items()},
+            "seconds": round(time.perf_counter() - t0, 1),
+        }
+    )
+    o = result["metrics"]["oracle"]
+    for m in result["metrics"].values():
+        m["auc_ratio"] = round(m["auc"] / o["auc"], 4)
+        m["capture_ratio"] = round(m["capture_5pct"] / o["capture_5pct"], 4) if o["capture_5pct"] else None
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--regimes", default=",".join(REGIMES), help="comma-separated regime names")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--debtors", type=int, default=None, help="override every regime's book size")
+    ap.add_argument("--months", type=int, default=None, help="override every regime's history length")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/ews-regimes"), help="generated books (cached)")
+    ap.add_argument("--config", type=Path, default=ROOT / "conf" / "train.yaml")
+    ap.add_argument(
+        "--origins", type=int, default=1, help="train and test at each of the latest K test dates, pooled"
+    )
+    ap.add_argument(
+        "--min-defaults", type=int, default=None, help="override split.min_defaults (not shipped)"
+    )
+    ap.add_argument("--ablations", action="store_true", help="also run the ablation variants")
+    ap.add_argument("--families", action="store_true", help="also drop one feature family at a time")
+    ap.add_argument(
+        "--drop", action="append", default=[], help="with --families: also drop these columns (a+b)"
+    )
+    ap.add_argument("--json", type=Path, default=None, help="write all figures here")
+    args = ap.parse_args()
+    cfg = load_config(args.config, expect=TrainConfig)
+    params = cfg.to_params()
+    results = []
+    print(f"{'regime':10s} {'variant':30s} {'AUC':>6s} {'/orc':>6s} {'cap5':>6s} {'/orc':>6s}", flush=True)
+    for regime in args.regimes.split(","):
+        r = run_regime(regime, args, cfg, params)
+        results.append(r)
+        if "error" in r:
+            print(f"{regime:10s} training failed: {r['error']}", flush=True)
+            continue
+        head = f"{regime} {r['debtors']}x{r['months']}: test {r['test_as_of']} {r['test_rows']} rows"
+        print(f"{head}, {r['test_defaults']} defaults, {r['seconds']} s", flush=True)
+        for name, m in r["metrics"].items():
+            cr = "n/a" if m["capture_ratio"] is None else f"{m['capture_ratio']:.3f}"
+            print(
+                f"{regime:10s} {name:30s} {m['auc']:.4f} {m['auc_ratio']:.4f} {m['capture_5pct']:.4f} {cr:>6s}",
+                flush=True,
+            )
+    if args.json:
+        meta = {"config": str(args.config), "seed": args.seed, "lgbm": dataclasses.asdict(params.lgbm)}
+        args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
