@@ -90,6 +90,8 @@ class _Raw:
     column_map: dict[str, str] = field(default_factory=dict)
     kept: np.ndarray | None = None  # after slimming: the row positions whose raw values are kept
     rows_in: int = 0
+    source_line: np.ndarray | None = None  # physical line of each row's record (CSV), else None
+    repairs: dict[str, int] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- public entry points
@@ -210,7 +212,7 @@ def ingest_source(
             typed[table], cleared[table] = _clear_optional(typed[table], masks[table], raws[table])
         raws[table] = _slim(raws[table], masks[table])
     say("cross-table checks")
-    _cross_table(typed, masks, rules)
+    _cross_table(typed, masks, rules, {t: r.malformed for t, r in raws.items() if r.malformed is not None})
     lap("cross_table")
 
     accepted: dict[str, pd.DataFrame] = {}
@@ -233,6 +235,7 @@ def ingest_source(
             "rows_quarantined": int(len(quarantine[table])),
             "reasons": counts,
             "values_cleared": cleared.get(table, {}),
+            "repairs": raw.repairs,
             "validation": validation[table],
         }
         t = tables_manifest[table]
@@ -365,10 +368,12 @@ def _table_loader(
                 source_row=raw.source_row,
                 file=raw.path,
                 values=values,
-                malformed=raw.malformed,
+                malformed=_canonical_malformed(raw.malformed, rename),
                 ignored_columns=[c for c in present if c not in used],
                 column_map={c: src for c, src in rename.items() if c != src},
                 rows_in=raw.rows_in,
+                source_line=raw.source_line,
+                repairs=raw.repairs,
             )
         }
 
@@ -393,7 +398,7 @@ def _ar_loader(
         ignored = [c for c in present if c not in used]
         out: dict[str, _Raw] = {}
         for table, (frame, positions) in parts.items():
-            malformed = raw.malformed if table == "invoices" else None
+            malformed = _canonical_malformed(raw.malformed, wanted) if table == "invoices" else None
             out[table] = _Raw(
                 table=table,
                 frame=frame,
@@ -404,10 +409,19 @@ def _ar_loader(
                 ignored_columns=ignored,
                 column_map={c: s for c, s in wanted.items() if c in frame.columns and c != s},
                 rows_in=len(frame) + (0 if malformed is None else len(malformed)),
+                source_line=None if raw.source_line is None else raw.source_line[positions],
+                repairs=raw.repairs if table == "invoices" else {},
             )
         return out
 
     return load
+
+
+def _canonical_malformed(malformed: pd.DataFrame, rename: dict[str, str]) -> pd.DataFrame:
+    """The malformed rows with their salvaged values under canonical column names."""
+    fixed = ["source_row", "source_line", "raw_line", "reason", "detail"]
+    values = {c: malformed[src] for c, src in rename.items() if src in malformed.columns and c not in fixed}
+    return pd.DataFrame({**{c: malformed[c] for c in fixed}, **values})
 
 
 def _load_uci(source: SourceConfig) -> dict[str, _Raw]:
@@ -624,9 +638,25 @@ def _flag(masks: dict[str, np.ndarray], reason: str, mask: np.ndarray) -> None:
 
 
 def _cross_table(
-    typed: dict[str, pd.DataFrame], masks: dict[str, dict[str, np.ndarray]], rules: RulesConfig
+    typed: dict[str, pd.DataFrame],
+    masks: dict[str, dict[str, np.ndarray]],
+    rules: RulesConfig,
+    broken: dict[str, pd.DataFrame] | None = None,
 ) -> None:
-    """Reference checks between tables, applied to rows that passed their own table's checks."""
+    """Reference checks between tables, applied to rows that passed their own table's checks.
+
+    ``broken``: per table, the malformed rows with the ids salvaged from them; a reference to such
+    an id is ``debtor_quarantined`` / ``invoice_quarantined``, not unknown.
+    """
+    broken = broken or {}
+
+    def _ids(table: str, column: str) -> pd.Series:
+        ids = typed[table][column].dropna()
+        salvaged = broken.get(table)
+        if salvaged is not None and column in salvaged.columns and len(salvaged):
+            ids = pd.concat([ids, salvaged[column].dropna().astype("string")], ignore_index=True)
+        return ids
+
     accepted_ids: dict[str, pd.Series] = {}
     all_ids: dict[str, pd.Series] = {}
 
@@ -648,7 +678,7 @@ def _cross_table(
 
     if "debtors" in typed:
         d = typed["debtors"]
-        all_ids["debtors"] = d["debtor_id"].dropna()
+        all_ids["debtors"] = _ids("debtors", "debtor_id")
         accepted_ids["debtors"] = d["debtor_id"][_ok(masks["debtors"], len(d))]
     for table in ("invoices", "events", "statements"):
         if table in typed:
@@ -666,7 +696,7 @@ def _cross_table(
     allocated = pay["invoice_id"].notna().to_numpy()
     # position of each payment's invoice among the accepted invoices (-1: none)
     pos = _index_in(pay["invoice_id"], inv["invoice_id"].iloc[accepted_rows])
-    in_any = _isin(pay["invoice_id"], inv["invoice_id"])
+    in_any = _isin(pay["invoice_id"], _ids("invoices", "invoice_id"))
     _flag(masks["payments"], "unknown_invoice", ok & allocated & ~in_any)
     _flag(masks["payments"], "invoice_quarantined", ok & allocated & in_any & (pos < 0))
     ok = _ok(masks["payments"], len(pay))
@@ -821,7 +851,8 @@ def _text(col: pd.Series) -> pd.Series:
 def _quarantine_frame(
     raw: _Raw, typed: pd.DataFrame, reasons: pd.Series, rejected: np.ndarray
 ) -> pd.DataFrame:
-    """Rejected rows: source_file, source_row, reason, the row's values, raw_line (malformed rows).
+    """Rejected rows: source_file, source_row, source_line (CSV), reason, the row's values, raw_line
+    and detail (rows that could not be split into columns).
 
     Rows rejected by their own table's checks show the values as read; rows rejected by a
     cross-table check (their values all parsed) show the parsed values.
@@ -836,6 +867,9 @@ def _quarantine_frame(
         {
             "source_file": pd.Series([str(raw.file)] * len(rows), dtype="string"),
             "source_row": pd.Series(raw.source_row[rows], dtype="int64"),
+            "source_line": pd.Series(
+                raw.source_line[rows] if raw.source_line is not None else [pd.NA] * len(rows), dtype="Int64"
+            ),
             "reason": reasons.iloc[rows].reset_index(drop=True).astype("string"),
         }
     )
@@ -847,14 +881,19 @@ def _quarantine_frame(
         values.iloc[np.flatnonzero(~has_raw)] = _text(from_typed[c]).to_numpy()
         q[c] = values
     q["raw_line"] = pd.Series(pd.NA, index=range(len(q)), dtype="string")
+    q["detail"] = pd.Series(pd.NA, index=range(len(q)), dtype="string")
     if raw.malformed is not None and len(raw.malformed):
+        m = raw.malformed
         extra = pd.DataFrame(
             {
-                "source_file": pd.Series([str(raw.file)] * len(raw.malformed), dtype="string"),
-                "source_row": raw.malformed["source_row"].astype("int64").to_numpy(),
-                "reason": pd.Series(["malformed_row"] * len(raw.malformed), dtype="string"),
-                "raw_line": raw.malformed["raw_line"].astype("string").to_numpy(),
+                "source_file": pd.Series([str(raw.file)] * len(m), dtype="string"),
+                "source_row": m["source_row"].astype("int64").to_numpy(),
+                "source_line": pd.Series(m["source_line"].to_numpy(), dtype="Int64"),
+                "reason": pd.Series(m["reason"].to_numpy(), dtype="string"),
+                "raw_line": m["raw_line"].astype("string").to_numpy(),
+                "detail": pd.Series(m["detail"].to_numpy(), dtype="string"),
             }
+            | {c: pd.Series(m[c].to_numpy(), dtype="string") for c in cols if c in m.columns}
         )
         q = pd.concat([q, extra], ignore_index=True)
         q = q.sort_values("source_row", kind="stable").reset_index(drop=True)

@@ -4,6 +4,14 @@ CSV cells are read as text (nothing is guessed); Parquet keeps its types. Table-
 missing, empty, unreadable, wrong encoding, wrong delimiter, duplicated or missing columns) stop
 the run with a message that names the file, the column and the fix. Rows with the wrong number of
 fields are not table-level: they come back in ``malformed`` and are quarantined.
+
+A CSV is first read by pyarrow. When its physical lines do not match the records read (a quoted
+value spans lines, a quote is never closed, a stray carriage return splits a record, blank lines),
+the file is read again line by line: a quoted value may span lines only if the joined record has
+the header's number of fields, and otherwise the line that opened the quote is quarantined
+(``unterminated_quote``) and the lines after it are read on their own. A carriage return that is
+not part of a line ending is read as a space. Every quarantined line carries its physical line
+number (``source_line``, header and skipped lines counted).
 """
 
 from __future__ import annotations
@@ -29,17 +37,60 @@ class TableError(ValueError):
     """A whole input table is unusable. The message names the file, the column and the fix."""
 
 
+# A quoted value may hold line breaks (addresses); one spanning more lines than this is taken for
+# an unterminated quote.
+MAX_LINES_PER_RECORD = 20
+
+
+def _malformed_frame(
+    rows: list[tuple[int, int, str, str, str]],
+    names: list[str] | None = None,
+    options: CsvOptions | None = None,
+) -> pd.DataFrame:
+    """``(source_row, source_line, raw_line, reason, detail)`` tuples as the ``malformed`` frame.
+
+    With ``names``, it also has one column per header name holding the values that can be told
+    apart in spite of the damage: the leading fields before the first one with a quote character
+    (so that a debtor id on a broken line is still known, and its invoices are not called unknown).
+    """
+    cols = list(zip(*rows, strict=True)) if rows else [[], [], [], [], []]
+    out = pd.DataFrame(
+        {
+            "source_row": pd.Series(cols[0], dtype="int64"),
+            "source_line": pd.Series(cols[1], dtype="int64"),
+            "raw_line": pd.Series(cols[2], dtype="string"),
+            "reason": pd.Series(cols[3], dtype="string"),
+            "detail": pd.Series(cols[4], dtype="string"),
+        }
+    )
+    if names and options is not None:
+        lead: list[list[str]] = []
+        for line in cols[2]:
+            fields = line.split(options.delimiter)[: len(names)]
+            quoted = [k for k, f in enumerate(fields) if options.quotechar in f]
+            lead.append(fields[: quoted[0]] if quoted else fields)
+        for k, name in enumerate(names):
+            values = [
+                f[k].strip() if k < len(f) and f[k].strip() not in options.na_values else None for f in lead
+            ]
+            out[name] = pd.Series(values, dtype="string")
+    return out
+
+
 @dataclass
 class RawFile:
-    """One file as read: ``frame`` (file column names), 1-based ``source_row`` per frame row, and
-    the rows that could not be split into the header's columns (``malformed``: source_row, raw_line)."""
+    """One file as read: ``frame`` (file column names), 1-based ``source_row`` per frame row (the
+    record's number among the data records), ``source_line`` (the physical line where the record
+    starts, header counted; None for Parquet), the records that could not be split into the header's
+    columns (``malformed``: source_row, source_line, raw_line, reason, detail) and ``repairs``
+    (counts of values repaired while reading, e.g. ``stray_carriage_return``)."""
 
     path: Path
     frame: pd.DataFrame
     source_row: np.ndarray
-    malformed: pd.DataFrame = field(
-        default_factory=lambda: pd.DataFrame({"source_row": pd.Series([], dtype="int64"), "raw_line": []})
-    )
+    malformed: pd.DataFrame = field(default_factory=lambda: _malformed_frame([]))
+    source_line: np.ndarray | None = None
+    repairs: dict[str, int] = field(default_factory=dict)
 
     @property
     def rows_in(self) -> int:
@@ -160,6 +211,8 @@ def _header(path: Path, options: CsvOptions, label: str) -> list[str]:
                 f"column {names[0][:60]!r}. Wrong delimiter: set csv.delimiter: '{shown}' in the source config "
                 "(for `ews ingest --invoices ...` files, save them comma-separated)."
             )
+    if len(names) > 1 and not names[-1] and all(names[:-1]):
+        names = names[:-1]  # a trailing delimiter; rows ending in an empty field are repaired
     if any(not n for n in names):
         blank = [i + 1 for i, n in enumerate(names) if not n]
         raise TableError(
@@ -171,59 +224,206 @@ def _header(path: Path, options: CsvOptions, label: str) -> list[str]:
 
 def _read_csv(path: Path, options: CsvOptions, label: str) -> RawFile:
     names = _header(path, options, label)
+    header_lines = options.skip_rows + 1
+    try:
+        table, bad_rows = _read_arrow(path, options, names)
+    except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc) or "utf-8" in str(exc).lower():
+            raise _encoding_error(path, options, label) from None
+        return _read_csv_by_lines(path, options, label, names)
+    except UnicodeDecodeError:
+        raise _encoding_error(path, options, label) from None
+    lines, stray_cr = _count_lines(path, options.encoding)
+    if bad_rows or lines is None or stray_cr or lines - header_lines != table.num_rows:
+        return _read_csv_by_lines(path, options, label, names)
+    # one physical line per record, each with the header's fields
+    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    source_row = np.arange(1, len(frame) + 1, dtype=np.int64)
+    return RawFile(path, frame, source_row, source_line=source_row + header_lines)
+
+
+def _read_arrow(
+    source: Path | io.BytesIO, options: CsvOptions, names: list[str], *, skip: int | None = None
+) -> tuple[pa.Table, list[tuple[int | None, str]]]:
+    """pyarrow's read of ``source`` as text columns, and the rows it skipped (line number or None, text)."""
     bad_rows: list[tuple[int | None, str]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         bad_rows.append((row.number, row.text))
         return "skip"
 
-    def read(threads: bool) -> pa.Table:
-        return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(
-                column_names=names,
-                skip_rows=options.skip_rows + 1,
-                encoding=options.encoding,
-                use_threads=threads,
-                block_size=1 << 24,
-            ),
-            parse_options=pacsv.ParseOptions(
-                delimiter=options.delimiter,
-                quote_char=options.quotechar,
-                newlines_in_values=True,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                null_values=list(options.na_values),
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
+    table = pacsv.read_csv(
+        source,
+        read_options=pacsv.ReadOptions(
+            column_names=names,
+            skip_rows=options.skip_rows + 1 if skip is None else skip,
+            encoding=options.encoding if skip is None else "utf-8",
+            use_threads=True,
+            block_size=1 << 24,
+        ),
+        parse_options=pacsv.ParseOptions(
+            delimiter=options.delimiter,
+            quote_char=options.quotechar,
+            newlines_in_values=True,
+            invalid_row_handler=on_invalid,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            null_values=list(options.na_values),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+    return table, bad_rows
 
+
+def _count_lines(path: Path, encoding: str) -> tuple[int | None, int]:
+    """(physical lines without trailing blank lines, carriage returns that end no line) of ``path``.
+
+    Counted on the bytes, in blocks. ``None`` lines for encodings where a line break is not the
+    byte 0x0A (UTF-16, UTF-32): those files are always read line by line.
+    """
+    if "\n\r".encode(encoding, errors="replace") != b"\n\r":
+        return None, 0
+    lf = cr = crlf = 0
+    size = 0
+    last = b""
+    tail = b""
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 24):
+            size += len(block)
+            lf += block.count(b"\n")
+            cr += block.count(b"\r")
+            crlf += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+            last = block[-1:]
+            tail = (tail + block)[-4096:]
+    body = tail.rstrip(b"\r\n")
+    if len(body) == 0 and size > len(tail):
+        return None, 0  # more than 4 KiB of trailing line breaks: let the line reader sort it out
+    if lf == 0:  # classic Mac: CR ends the lines
+        return cr - tail[len(body) :].count(b"\r") + (1 if body else 0), 0
+    return lf - tail[len(body) :].count(b"\n") + (1 if body else 0), cr - crlf
+
+
+def _split_fields(record: str, options: CsvOptions) -> list[str]:
+    if options.quotechar not in record:
+        return record.split(options.delimiter)
+    return next(csv.reader([record], delimiter=options.delimiter, quotechar=options.quotechar))
+
+
+def _quote_open(record: str, delimiter: str, quote: str) -> bool:
+    """True when ``record`` ends inside a quoted value (a quote opens a value only at its start)."""
+    inside = False
+    at_start = True
+    k, n = 0, len(record)
+    while k < n:
+        c = record[k]
+        if inside:
+            if c == quote:
+                if k + 1 < n and record[k + 1] == quote:
+                    k += 2
+                    continue
+                inside = False
+        elif c == quote and at_start:
+            inside = True
+        else:
+            at_start = c == delimiter
+            k += 1
+            continue
+        at_start = False
+        k += 1
+    return inside
+
+
+def _read_csv_by_lines(path: Path, options: CsvOptions, label: str, names: list[str]) -> RawFile:
+    """Read a damaged CSV record by record; see the module docstring for the rules."""
     try:
-        table = read(True)
-        if bad_rows and any(number is None for number, _ in bad_rows):
-            bad_rows.clear()  # re-read single-threaded: only then does pyarrow report line numbers
-            table = read(False)
-    except pa.ArrowInvalid as exc:
-        if "UTF8" in str(exc) or "utf-8" in str(exc).lower():
-            raise _encoding_error(path, options, label) from None
-        raise TableError(f"{label}: {path} could not be read as CSV: {exc}") from None
+        text = path.read_bytes().decode(options.encoding)
     except UnicodeDecodeError:
         raise _encoding_error(path, options, label) from None
-    frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
-    n_total = len(frame) + len(bad_rows)
-    # pyarrow numbers rows by line, header included; data rows are numbered from 1.
-    bad_index = np.array([int(n) - 1 - options.skip_rows for n, _ in bad_rows], dtype=np.int64)
-    keep = np.ones(n_total + 1, dtype=bool)
-    keep[0] = False
-    keep[bad_index[(bad_index >= 1) & (bad_index <= n_total)]] = False
-    source_row = np.flatnonzero(keep)[: len(frame)].astype(np.int64)
-    malformed = pd.DataFrame(
-        {
-            "source_row": pd.Series(bad_index, dtype="int64"),
-            "raw_line": pd.Series([t for _, t in bad_rows], dtype="string"),
-        }
+    text = text.removeprefix("\ufeff")
+    if "\n" in text:
+        lines = text.split("\n")
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    else:
+        lines = text.split("\r")
+    while lines and lines[-1] == "":
+        lines.pop()
+    ncols = len(names)
+    delim, quote = options.delimiter, options.quotechar
+    stray_cr = sum(line.count("\r") for line in lines)
+    lines = [line.replace("\r", " ") for line in lines] if stray_cr else lines
+
+    def complete(line: str) -> bool:
+        return quote not in line and line.count(delim) == ncols - 1
+
+    repairs: dict[str, int] = {"stray_carriage_return": stray_cr} if stray_cr else {}
+    good: list[str] = []
+    good_line: list[int] = []
+    good_row: list[int] = []
+    bad: list[tuple[int, int, str, str, str]] = []
+    i = options.skip_rows + 1
+    row = 0
+    while i < len(lines):
+        line = lines[i]
+        if line == "":
+            i += 1
+            continue
+        row += 1
+        j = i
+        record = line
+        if quote in line:
+            while (
+                _quote_open(record, delim, quote) and j + 1 < len(lines) and j - i + 1 < MAX_LINES_PER_RECORD
+            ):
+                j += 1
+                record += "\n" + lines[j]
+            if j > i and (_quote_open(record, delim, quote) or complete(lines[i + 1])):
+                j, record = i, line  # the quote never closes, or the next line is a record of its own
+        if _quote_open(record, delim, quote):
+            detail = f"line {i + 1}: a quote opens a value and is not closed on this line; the next lines are read on their own"
+            bad.append((row, i + 1, line, "unterminated_quote", detail))
+            i += 1
+            continue
+        fields = _split_fields(record, options)
+        if len(fields) == ncols + 1 and fields[-1] == "":  # a trailing delimiter
+            repairs["trailing_delimiter"] = repairs.get("trailing_delimiter", 0) + 1
+            record = record[: record.rfind(delim)]
+            fields.pop()
+        if len(fields) != ncols:
+            if j > i:  # the joined lines do not form one record: only the first line is broken
+                detail = f"line {i + 1}: a quote opened here closes only on line {j + 1}, giving {len(fields)} field(s) instead of {ncols}; the next lines are read on their own"
+                bad.append((row, i + 1, line, "unterminated_quote", detail))
+                i += 1
+                continue
+            bad.append(
+                (
+                    row,
+                    i + 1,
+                    line,
+                    "malformed_row",
+                    f"line {i + 1}: {len(fields)} field(s), the header has {ncols}",
+                )
+            )
+        else:
+            good.append(record)
+            good_line.append(i + 1)
+            good_row.append(row)
+        i = j + 1
+    # the intact records, one per line again, go through pyarrow for the same cell conversion
+    buffer = io.BytesIO(("\n".join(good) + "\n").encode("utf-8"))
+    if good:
+        table, still_bad = _read_arrow(buffer, options, names, skip=0)
+        if still_bad:  # pragma: no cover - every record above has the header's field count
+            raise TableError(f"{label}: {path} could not be read as CSV near line {good_line[0]}")
+        frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
+    else:
+        frame = pd.DataFrame({n: pd.Series([], dtype="string") for n in names})
+    return RawFile(
+        path,
+        frame,
+        np.array(good_row, dtype=np.int64),
+        _malformed_frame(bad, names, options),
+        source_line=np.array(good_line, dtype=np.int64),
+        repairs=repairs,
     )
-    return RawFile(path, frame, source_row, malformed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -96,6 +97,28 @@ CASES: dict[str, tuple[dict[str, str], dict[str, dict[int, str]]]] = {
     "pay_date_9999_evt_date_tz": (
         {"payments": "pay_date_9999", "events": "evt_date_tz"},
         {"payments": {2: "date_out_of_range:paid_on"}},
+    ),
+    "deb_unterminated_quote": (  # the quote swallowed D2 and every row cascaded to unknown_debtor
+        {"debtors": "deb_unterminated_quote"},
+        {
+            "debtors": {1: "unterminated_quote"},
+            "invoices": {1: "debtor_quarantined", 2: "debtor_quarantined"},
+            "payments": {1: "debtor_quarantined"},
+        },
+    ),
+    "deb_bare_cr": ({"debtors": "deb_bare_cr"}, {}),  # a CR inside a name is not a line break
+    "deb_multiline_value": ({"debtors": "deb_multiline_value"}, {}),  # quoted line breaks, CRLF, blank lines
+    "inv_structure_hostile": (
+        {"invoices": "inv_structure_hostile", "payments": "base/payments_i1"},
+        {
+            "invoices": {
+                2: "unterminated_quote",
+                4: "malformed_row",
+                5: "malformed_row",
+                6: "unparseable_number:amount",
+                8: "malformed_row",
+            }
+        },
     ),
     "deb_date_out_of_range": (
         {"debtors": "deb_date_9999"},
@@ -264,3 +287,48 @@ def test_parquet_float_ids_become_exact_text_and_non_finite_ids_are_quarantined(
     assert result.quarantine["invoices"]["reason"].tolist() == ["unparseable_id:debtor_id"]
     for t in result.manifest["tables"].values():
         assert t["rows_in"] == t["rows_accepted"] + t["rows_quarantined"]
+
+
+def test_broken_lines_carry_their_physical_line_and_what_is_wrong() -> None:
+    replace = {"invoices": "inv_structure_hostile", "payments": "base/payments_i1"}
+    result = ingest_files(_files(replace), None, as_of=AS_OF)
+    q = result.quarantine["invoices"]
+    assert q["source_line"].tolist() == [3, 5, 6, 7, 9]
+    detail = dict(zip(q["source_line"], q["detail"], strict=True))
+    assert detail[3].startswith("line 3: a quote opens a value and is not closed")
+    assert detail[5] == "line 5: 6 field(s), the header has 7"
+    assert detail[9] == "line 9: 8 field(s), the header has 7"
+    assert pd.isna(detail[7])  # parsed, but the amount is not a number
+    assert result.portfolio.invoices["invoice_id"].tolist() == ["I1", "I2", "I3"]
+    assert result.manifest["tables"]["invoices"]["repairs"] == {"trailing_delimiter": 1}
+
+
+def test_bare_cr_keeps_the_debtor_and_is_counted() -> None:
+    result = ingest_files(_files({"debtors": "deb_bare_cr"}), None, as_of=AS_OF)
+    assert result.portfolio.debtors["name"].tolist() == ["Ac me", "Beta"]
+    assert result.manifest["tables"]["debtors"]["repairs"] == {"stray_carriage_return": 1}
+    assert result.manifest["tables"]["invoices"]["rows_accepted"] == 3
+
+
+def test_quoted_line_breaks_stay_in_one_value() -> None:
+    result = ingest_files(_files({"debtors": "deb_multiline_value"}), None, as_of=AS_OF)
+    names = result.portfolio.debtors["name"].tolist()
+    assert names == ["Acme\nHarbour Road 1, Hamburg", 'Beta "Wholesale"']
+    assert result.manifest["tables"]["debtors"]["rows_in"] == 2
+
+
+def test_cli_keeps_the_rest_when_one_debtor_line_is_broken(tmp_path: Path) -> None:
+    files = _files({"debtors": "deb_unterminated_quote"})
+    args = ["ingest", "--out", str(tmp_path / "out"), "--as-of", AS_OF.isoformat(), "--no-docs"]
+    for table, path in files.items():
+        args += [f"--{table}", str(path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and result.exception is None
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    for t in manifest["tables"].values():
+        assert t["rows_in"] == t["rows_accepted"] + t["rows_quarantined"]
+    assert manifest["tables"]["debtors"]["rows_in"] == 2
+    q = pd.read_csv(tmp_path / "out" / "quarantine" / "debtors.csv")
+    assert q[["source_row", "source_line", "reason"]].values.tolist() == [[1, 2, "unterminated_quote"]]
+    assert manifest["tables"]["events"]["rows_accepted"] == 1  # D2's event is not lost to the quote
