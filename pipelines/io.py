@@ -11,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features.schema import TABLES, dtypes
@@ -100,11 +101,30 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
     for name, dtype in dtypes(table).items():
         col = df[name]
         if dtype == "datetime64[ns]":
-            col = pd.to_datetime(col).astype("datetime64[ns]").dt.normalize()
+            col = _storable_dates(pd.to_datetime(col), table, name)
         else:
             col = col.astype(dtype)
         out[name] = col.reset_index(drop=True)
     return pd.DataFrame(out)
+
+
+def _storable_dates(col: pd.Series, table: str, name: str) -> pd.Series:
+    """``col`` as ``datetime64[ns]`` days; a day outside 1677-09-22..2262-04-11 raises ``TableError``."""
+    from pipelines.sources.parse import EARLIEST_DATE, LATEST_DATE
+    from pipelines.sources.read import TableError
+
+    if getattr(col.dt, "tz", None) is not None:
+        col = col.dt.tz_localize(None)
+    if col.dtype != "datetime64[ns]":
+        outside = ((col < EARLIEST_DATE) | (col > LATEST_DATE)).to_numpy(dtype=bool, na_value=False)
+        if outside.any():
+            rows = np.flatnonzero(outside)
+            raise TableError(
+                f"{table}.{name}: {len(rows)} date(s) outside 1677-09-22..2262-04-11 (first: row "
+                f"{rows[0] + 1}, {col.iloc[rows[0]]}). These tables were not checked by `ews ingest`: run "
+                "`ews ingest --out DIR` on them first (it quarantines such rows) and use DIR."
+            )
+    return col.astype("datetime64[ns]").dt.normalize()
 
 
 def find_table_files(folder: str | Path) -> dict[str, Path]:

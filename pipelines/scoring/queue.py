@@ -54,15 +54,21 @@ def oldest_overdue_invoice(
     if invoices is None or invoices.empty:
         return pd.DataFrame(columns=cols)
     d = debtors[["debtor_id", "dpd_current_max"]].dropna()
-    d = d[d["dpd_current_max"] > 0]
+    dpd = d["dpd_current_max"].astype("float64").to_numpy()
+    keep = np.isfinite(dpd) & (dpd > 0)
+    # whole days since 1970, in int64: an absurd dpd (from a statement, say) matches no invoice and
+    # never overflows a timestamp
+    as_of_day = as_of.to_datetime64().astype("datetime64[D]").astype(np.int64)
     target = pd.Series(
-        (as_of - pd.to_timedelta(d["dpd_current_max"].astype("float64").round(), unit="D")).to_numpy(),
-        index=pd.Index(d["debtor_id"].astype("string").to_numpy()),
+        as_of_day - np.clip(np.round(dpd[keep]), 0, 10**7).astype(np.int64),
+        index=pd.Index(d["debtor_id"].astype("string").to_numpy()[keep]),
     )
-    # map each invoice to its debtor's target due date (no large merge), keep the exact matches
-    due_target = invoices["debtor_id"].astype("string").map(target)
+    # map each invoice to its debtor's target due day (no large merge), keep the exact matches
+    due_target = invoices["debtor_id"].astype("string").map(target).to_numpy(dtype="float64", na_value=np.nan)
+    due_day = invoices["due_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    due_ok = invoices["due_date"].notna().to_numpy()
     hit = invoices.loc[
-        (invoices["due_date"] == due_target) & (invoices["issue_date"] <= as_of),
+        due_ok & (due_day == due_target) & (invoices["issue_date"] <= as_of).to_numpy(),
         ["debtor_id", "invoice_id", "due_date"],
     ]
     hit = hit.sort_values(["debtor_id", "invoice_id"], kind="stable").drop_duplicates("debtor_id")

@@ -283,3 +283,18 @@ def test_property_nothing_vanishes_and_accepted_rows_satisfy_the_contract(tmp_pa
         assert (paid <= limit).all()
 
     check()
+
+
+def test_read_portfolio_refuses_unstorable_dates_with_a_message(tmp_path: Path) -> None:
+    """Hand-made 'ingested' tables holding 9999-12-31 stop with a TableError naming table and column."""
+    events = pd.DataFrame(
+        {
+            "debtor_id": ["D1", "D2"],
+            "event_date": pd.Series(np.array(["2024-01-01", "9999-12-31"], dtype="datetime64[us]")),
+            "kind": ["write_off", "write_off"],
+            "amount": [1.0, 2.0],
+        }
+    )
+    events.to_parquet(tmp_path / "events.parquet")
+    with pytest.raises(TableError, match=r"events.event_date: 1 date\(s\) outside .*row 2, 9999-12-31"):
+        read_portfolio(tmp_path)

@@ -84,3 +84,20 @@ def test_oldest_overdue_invoice_matches_due_date_from_dpd() -> None:
     got = oldest_overdue_invoice(invoices, feats, AS_OF)
     assert got["oldest_invoice_id"].tolist() == ["I1"]  # tie on due date -> smallest id
     assert got["oldest_due_date"].tolist() == [pd.Timestamp("2024-06-25")]
+
+
+def test_oldest_invoice_survives_absurd_days_past_due_and_extreme_dates() -> None:
+    """A statement with 10^12 days past due, or an invoice due in 1700, never overflows a timestamp."""
+    invoices = pd.DataFrame(
+        {
+            "debtor_id": pd.Series(["a", "b", "a"], dtype="string"),
+            "invoice_id": pd.Series(["i2", "old", "i1"], dtype="string"),
+            "issue_date": pd.to_datetime(["2024-01-01", "1700-01-01", "2024-01-01"]),
+            "due_date": pd.to_datetime(["2024-01-31", "1700-02-01", "2024-01-31"]),
+        }
+    )
+    dpd_b = float((AS_OF - pd.Timestamp("1700-02-01")).days)
+    feats = pd.DataFrame({"debtor_id": ["a", "b", "c", "d"], "dpd_current_max": [151.0, dpd_b, 1e12, np.inf]})
+    got = oldest_overdue_invoice(invoices, feats, AS_OF)
+    assert got["oldest_invoice_id"].tolist() == ["i1", "old"]  # ties: smallest invoice_id
+    assert got["oldest_due_date"].tolist() == [pd.Timestamp("2024-01-31"), pd.Timestamp("1700-02-01")]
