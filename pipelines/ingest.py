@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -36,6 +38,7 @@ from pipelines.config.source import Model as SourceConfig
 from pipelines.io import (
     conform,
     find_table_files,
+    output_errors,
     sha256_file,
     write_csv_atomic,
     write_parquet_atomic,
@@ -157,6 +160,12 @@ def ingest_source(
     as_of_date = as_of or dt.datetime.now(dt.UTC).date()
     rules = source.rules
     out = Path(out_dir) if out_dir is not None else None
+    stage = None
+    if out is not None:
+        from pipelines.publish import check_ingest_out, ingest_staging
+
+        check_ingest_out(out, _input_paths(source))  # before any work
+        stage = ingest_staging(out)
 
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -175,7 +184,7 @@ def ingest_source(
 
     validator = Validator(
         expectations_dir=rules.expectations_dir,
-        docs_dir=(out / "data_docs") if (out is not None and rules.data_docs) else None,
+        docs_dir=(stage / "data_docs") if (stage is not None and rules.data_docs) else None,
         chunk_rows=rules.gx_chunk_rows,
         run_time=dt.datetime.combine(as_of_date, dt.time(), tzinfo=dt.UTC),
     )
@@ -253,9 +262,12 @@ def ingest_source(
         "tables": tables_manifest,
         "warnings": _warnings(tables_manifest),
     }
-    if out is not None:
+    if out is not None and stage is not None:
         say("writing outputs")
-        _publish(out, accepted, quarantine, manifest, validator)
+        try:
+            _publish(out, stage, accepted, quarantine, manifest, validator)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)  # gone after success; cleaned after a failure
     lap("write")
     return IngestResult(Portfolio(**accepted), quarantine, manifest, out, timings)
 
@@ -907,25 +919,47 @@ def _reason_counts(reasons: pd.Series) -> dict[str, int]:
     return {str(k): int(v) for k, v in sorted(counts.items())}
 
 
+def _input_paths(source: SourceConfig) -> list[Path]:
+    """Every input file a source config reads."""
+    paths = [src.path for src in source.tables.values()]
+    paths += [blk.path for blk in (source.ar_export, source.uci_wide) if blk is not None]
+    return paths
+
+
+_OUTPUT_NAME = re.compile(r"^(?:quarantine/)?(?:" + "|".join(TABLES) + r")\.(?:parquet|csv)$")
+
+
+def _stale_outputs(out: Path, outputs: dict[str, str]) -> list[str]:
+    """Table files listed by the previous ingest's manifest in ``out`` that this run does not write
+    (they would mislead a reader). Nothing that manifest does not list is ever removed."""
+    try:
+        previous = json.loads((out / "manifest.json").read_text(encoding="utf-8")).get("outputs") or {}
+    except (OSError, ValueError, AttributeError):
+        return []
+    return sorted(k for k in previous if isinstance(k, str) and _OUTPUT_NAME.match(k) and k not in outputs)
+
+
 def _publish(
     out: Path,
+    stage: Path,
     accepted: dict[str, pd.DataFrame],
     quarantine: dict[str, pd.DataFrame],
     manifest: dict[str, Any],
     validator: Any,
 ) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    outputs: dict[str, str] = {}
-    for table in TABLES:  # stale outputs of an earlier run into the same folder would mislead
-        if table not in accepted:
-            (out / f"{table}.parquet").unlink(missing_ok=True)
-            (out / "quarantine" / f"{table}.csv").unlink(missing_ok=True)
-    for table, frame in accepted.items():
-        path = write_parquet_atomic(frame, out / f"{table}.parquet")
-        outputs[f"{table}.parquet"] = sha256_file(path)
-        qpath = write_csv_atomic(quarantine[table], out / "quarantine" / f"{table}.csv")
-        outputs[f"quarantine/{table}.csv"] = sha256_file(qpath)
-    manifest["outputs"] = outputs
-    docs = validator.build_docs()
-    manifest["data_docs"] = str(docs.relative_to(out)) if docs is not None else None
-    write_text_atomic(json.dumps(manifest, indent=2, sort_keys=False) + "\n", out / "manifest.json")
+    """Write every output into ``stage``, then move them into ``out`` (manifest.json last)."""
+    from pipelines.publish import publish_ingest
+
+    with output_errors(out):
+        stage.mkdir(parents=True, exist_ok=True)
+        outputs: dict[str, str] = {}
+        for table, frame in accepted.items():
+            path = write_parquet_atomic(frame, stage / f"{table}.parquet")
+            outputs[f"{table}.parquet"] = sha256_file(path)
+            qpath = write_csv_atomic(quarantine[table], stage / "quarantine" / f"{table}.csv")
+            outputs[f"quarantine/{table}.csv"] = sha256_file(qpath)
+        manifest["outputs"] = outputs
+        docs = validator.build_docs()
+        manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
+        write_text_atomic(json.dumps(manifest, indent=2, sort_keys=False) + "\n", stage / "manifest.json")
+    publish_ingest(stage, out, _stale_outputs(out, outputs))

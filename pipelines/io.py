@@ -1,14 +1,22 @@
 """Small storage adapters: atomic writes, file hashes, and reading an ingested portfolio back.
 
-Everything here writes to a temporary file in the destination folder first and then moves it into
-place with :func:`os.replace`, so a reader never sees a half-written file.
+Every output file of ews goes through :func:`atomic_path`: it is written to a temporary file in the
+destination folder and then moved into place with :func:`os.replace`, so a reader never sees a
+half-written file, and it gets one mode, :data:`FILE_MODE` (0644 minus the umask). ``os.replace``
+swaps a symlink at the destination itself and never writes through it.
+
+:class:`OutputError` is the user-facing form of a failed write (read-only folder, a file in the way,
+a full disk): one line naming the path, the cause and the fix.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +26,16 @@ from features.schema import TABLES, dtypes
 from features.tables import Portfolio
 
 __all__ = [
+    "FILE_MODE",
+    "OutputError",
+    "atomic_path",
     "conform",
     "find_table_files",
     "read_portfolio",
+    "output_errors",
     "sha256_file",
+    "write_bytes_atomic",
+    "write_csv_atomic",
     "write_parquet_atomic",
     "write_text_atomic",
 ]
@@ -39,24 +53,82 @@ def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _atomic_target(path: Path) -> tuple[int, Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    return fd, Path(tmp)
+def _umask() -> int:
+    try:  # Linux: read it without changing it
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o644 & ~_umask()
+"""Mode of every output file: readable by the team, as any file the user creates (umask applied)."""
+
+
+class OutputError(ValueError):
+    """An output could not be written (a file in the way, no permission, disk full). For users."""
+
+
+_FIXES = {
+    errno.ENOSPC: "free disk space or choose a folder on another disk",
+    errno.EDQUOT: "free space within your quota or choose another folder",
+    errno.EFBIG: "the file is larger than this system allows; choose another folder or raise the file-size limit",
+    errno.EACCES: "the folder is not writable for you; choose another folder or fix its permissions",
+    errno.EPERM: "the folder is not writable for you; choose another folder or fix its permissions",
+    errno.EROFS: "the file system is read-only; choose a folder on a writable disk",
+    errno.EEXIST: "a file is in the way; give a folder path",
+    errno.ENOTDIR: "a file is in the way (part of the path is a file, not a folder); give a folder path",
+    errno.EISDIR: "a folder is in the way of an output file; move it away",
+}
+
+
+@contextmanager
+def output_errors(path: str | Path, option: str | None = "--out") -> Iterator[None]:
+    """Turn an ``OSError`` raised in the block into :class:`OutputError` naming ``option`` ``path``."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as exc:
+        cause = exc.strerror or str(exc) or type(exc).__name__
+        where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(path) else ""
+        fix = _FIXES.get(exc.errno or 0, "check the path, its permissions and the free disk space")
+        name = f"{option} {path}" if option else str(path)
+        raise OutputError(f"{name}: cannot write: {cause}{where}; {fix}") from None
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it gets :data:`FILE_MODE` and replaces
+    ``path`` in one rename, on failure it is removed. Parent folders are created.
+
+    An ``OSError`` while writing (disk full, no permission...) becomes an :class:`OutputError`.
+    """
+    path = Path(path)
+    with output_errors(path, None):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+    tmp = Path(name)
+    try:
+        with output_errors(path, None):
+            yield tmp
+            os.chmod(tmp, FILE_MODE)  # mkstemp creates 0600; outputs are meant to be shared
+            os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_bytes_atomic(data: bytes, path: str | Path) -> Path:
     """Write ``data`` to ``path`` atomically (temp file in the same folder, then ``os.replace``)."""
-    path = Path(path)
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
 def write_text_atomic(text: str, path: str | Path) -> Path:
@@ -69,16 +141,9 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | Path) -> Path:
 
     The output is deterministic: the same frame always gives the same bytes.
     """
-    path = Path(path)
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False, engine="pyarrow", compression="snappy")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)
 
 
 def write_csv_atomic(df: pd.DataFrame, path: str | Path) -> Path:

@@ -14,6 +14,11 @@ sees either the previous complete folder or the new one, never a mix. A run kill
 leaves the previous folder in place; its leftovers are removed by the next run for that date.
 A non-blocking ``flock`` on ``.locks/<as_of>.lock`` stops two runs for the same date; the kernel
 releases it when the process dies, so a killed run never leaves a stale lock.
+
+Nothing outside OUTDIR is ever followed or deleted: :func:`check_out_dir` refuses (with
+:class:`UnsafeOutputError`) an ``OUTDIR/<as_of>`` that is a symlink ews did not make, a file or a
+folder that is not an ews run, and ``.staging``/``.versions``/``.locks`` entries that are symlinks.
+OUTDIR itself may be a symlink (e.g. to a bigger disk): everything then stays inside its target.
 """
 
 from __future__ import annotations
@@ -28,13 +33,88 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-__all__ = ["RunLockedError", "latest_before", "publish", "run_lock", "staging_dir"]
+from pipelines.io import OutputError, output_errors
+
+__all__ = [
+    "RunLockedError",
+    "UnsafeOutputError",
+    "check_out_dir",
+    "latest_before",
+    "publish",
+    "run_lock",
+    "staging_dir",
+]
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class RunLockedError(RuntimeError):
     """Another run for the same as-of date is in progress."""
+
+
+class UnsafeOutputError(OutputError):
+    """Publishing would follow a link out of OUTDIR or replace something ews did not write."""
+
+
+_HIDDEN = (".staging", ".versions", ".locks")
+
+
+def _version_of(out_dir: Path, key: str, link: Path) -> Path | None:
+    """The ``.versions/<key>.<id>`` folder the symlink ``link`` points to, if ews made that link.
+
+    None when the link has another shape (ews did not make it) or its version is not a real folder.
+    """
+    target = os.readlink(link)
+    parts = Path(target).parts
+    if len(parts) != 2 or parts[0] != ".versions" or not parts[1].startswith(f"{key}."):
+        return None
+    version = out_dir / target
+    if version.is_symlink() or not version.is_dir():
+        return None
+    return version
+
+
+def _is_ews_link(out_dir: Path, key: str, link: Path) -> bool:
+    """``link`` has the shape ews gives it, and points to a real folder or to nothing (dangling)."""
+    parts = Path(os.readlink(link)).parts
+    if len(parts) != 2 or parts[0] != ".versions" or not parts[1].startswith(f"{key}."):
+        return False
+    version = out_dir / parts[0] / parts[1]
+    return not os.path.lexists(version) or _version_of(out_dir, key, link) is not None
+
+
+def check_out_dir(out_dir: Path, as_of: date) -> None:
+    """Refuse an OUTDIR whose run folder for ``as_of`` ews cannot replace without touching other data.
+
+    Raises :class:`UnsafeOutputError` naming the path and the fix. Called before a run does any
+    work, and again under the lock before publishing.
+    """
+    out_dir = Path(out_dir)
+    key = as_of.isoformat()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UnsafeOutputError(f"--out {out_dir}: is a file, not a folder; give a folder for the runs")
+    if not out_dir.exists():
+        return
+    for name in _HIDDEN:
+        hidden = out_dir / name
+        if hidden.is_symlink() or (hidden.exists() and not hidden.is_dir()):
+            raise UnsafeOutputError(
+                f"{hidden}: is a {'symlink' if hidden.is_symlink() else 'file'}, not the folder ews keeps "
+                "there; ews never writes through it. Remove it (a symlink's target is kept) or choose another --out",
+            )
+    target = out_dir / key
+    if target.is_symlink():
+        if not _is_ews_link(out_dir, key, target):
+            raise UnsafeOutputError(
+                f"{target}: is a symlink to {os.readlink(target)} that ews did not make; ews never follows "
+                f"or deletes it. Remove the link (`rm {target}` keeps its target) or choose another --out",
+            )
+    elif target.exists() and (not target.is_dir() or not (target / "manifest.json").is_file()):
+        what = "a folder that is not an ews run (no manifest.json)" if target.is_dir() else "a file"
+        raise UnsafeOutputError(
+            f"{target}: is {what}; ews would replace it with the run for {key}. "
+            "Move it away or choose another --out",
+        )
 
 
 def _fsync_dir(path: Path) -> None:
@@ -51,10 +131,12 @@ def run_lock(out_dir: Path, as_of: date) -> Iterator[Path]:
 
     Raises :class:`RunLockedError` at once (no waiting) when another process holds it.
     """
+    check_out_dir(out_dir, as_of)
     locks = Path(out_dir) / ".locks"
-    locks.mkdir(parents=True, exist_ok=True)
     path = locks / f"{as_of.isoformat()}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    with output_errors(out_dir):
+        locks.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -66,8 +148,13 @@ def run_lock(out_dir: Path, as_of: date) -> Iterator[Path]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
+        check_out_dir(out_dir, as_of)  # again, now that no other run can change it
         _cleanup_leftovers(Path(out_dir), as_of)
-        yield path
+        try:
+            yield path
+        except BaseException:
+            _cleanup_leftovers(Path(out_dir), as_of)  # this run's staging folder (and unpublished version)
+            raise
     finally:
         os.close(fd)  # closing releases the flock
 
@@ -93,14 +180,15 @@ def _cleanup_leftovers(out_dir: Path, as_of: date) -> None:
 def _current_version(out_dir: Path, as_of: date) -> Path | None:
     target = out_dir / as_of.isoformat()
     if target.is_symlink():
-        return out_dir / os.readlink(target)
+        return _version_of(out_dir, as_of.isoformat(), target)
     return None
 
 
 def staging_dir(out_dir: Path, as_of: date) -> Path:
     """A fresh, empty staging folder for ``as_of`` (same file system as the published folder)."""
     path = Path(out_dir) / ".staging" / f"{as_of.isoformat()}.{uuid.uuid4().hex}"
-    path.mkdir(parents=True)
+    with output_errors(out_dir):
+        path.mkdir(parents=True)
     return path
 
 
@@ -121,6 +209,12 @@ def publish(staging: Path, out_dir: Path, as_of: date) -> Path:
     Call while holding :func:`run_lock`. The previous version is deleted only after the swap.
     """
     out_dir = Path(out_dir)
+    check_out_dir(out_dir, as_of)
+    with output_errors(out_dir):
+        return _swap_in(staging, out_dir, as_of)
+
+
+def _swap_in(staging: Path, out_dir: Path, as_of: date) -> Path:
     key = as_of.isoformat()
     _fsync_tree(staging)
     versions = out_dir / ".versions"
@@ -130,7 +224,8 @@ def publish(staging: Path, out_dir: Path, as_of: date) -> Path:
     target = out_dir / key
     previous = _current_version(out_dir, as_of)
     if target.exists() and not target.is_symlink():
-        # a plain folder (e.g. copied by hand): keep it as a version so the swap stays a rename
+        # an ews run folder as a plain folder (e.g. copied by hand; check_out_dir refused anything
+        # else): keep it as a version so the swap stays a rename
         legacy = versions / f"{key}.legacy-{uuid.uuid4().hex}"
         os.rename(target, legacy)
         previous = legacy
@@ -138,7 +233,7 @@ def publish(staging: Path, out_dir: Path, as_of: date) -> Path:
     os.symlink(os.path.relpath(version, out_dir), link)
     os.replace(link, target)
     _fsync_dir(out_dir)
-    if previous is not None and previous.resolve() != version.resolve():
+    if previous is not None and not previous.is_symlink() and previous.resolve() != version.resolve():
         shutil.rmtree(previous, ignore_errors=True)
     return target
 
@@ -146,7 +241,7 @@ def publish(staging: Path, out_dir: Path, as_of: date) -> Path:
 def latest_before(out_dir: Path, as_of: date) -> Path | None:
     """The published run folder with the latest as-of date strictly before ``as_of`` (or None).
 
-    Only complete runs count (the folder holds ``scores.parquet``).
+    Only complete runs count (the folder holds ``scores.parquet``); links ews did not make are ignored.
     """
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
@@ -156,8 +251,90 @@ def latest_before(out_dir: Path, as_of: date) -> Path | None:
         (
             p.name
             for p in out_dir.iterdir()
-            if _DATE.match(p.name) and p.name < key and (p / "scores.parquet").exists()
+            if _DATE.match(p.name)
+            and p.name < key
+            and (not p.is_symlink() or _version_of(out_dir, p.name, p) is not None)
+            and (p / "scores.parquet").exists()
         ),
         reverse=True,
     )
     return out_dir / dates[0] if dates else None
+
+
+# ------------------------------------------------------------------ ingest output folders
+#
+# ``ews ingest --out DIR`` writes plain files that `ews score --data DIR` reads directly, so DIR is
+# not versioned like a run folder. Everything is written into ``DIR/.staging-<id>/`` first; only
+# when all of it is there are the files moved into DIR one rename each (manifest.json last, as the
+# commit mark). A failure removes the staging folder and leaves DIR as it was.
+
+INGEST_DIRS = ("quarantine", "data_docs")
+
+
+def check_ingest_out(out_dir: Path, inputs: list[Path]) -> None:
+    """Refuse an ingest ``--out`` that is a file, sits under a file, is not writable, holds one of
+    the ``inputs`` (ingest would replace or delete it) or has its sub-folders as symlinks."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputError(f"--out {out_dir}: is a file, not a folder; give a folder for the ingested tables")
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"--out {out_dir}: {existing} is a file, not a folder; give a folder path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(
+            f"--out {out_dir}: {existing} is not writable for you; choose another folder or fix its permissions"
+        )
+    root = out_dir.resolve()
+    for path in inputs:
+        real = Path(path).resolve()
+        if real == root or root in real.parents:
+            raise OutputError(
+                f"--out {out_dir}: holds the input {path}, which ingest would replace or delete. "
+                f"Write the ingested tables to another folder, e.g. --out {out_dir / 'ingested'}"
+            )
+    for name in INGEST_DIRS:
+        sub = out_dir / name
+        if sub.is_symlink() or (sub.exists() and not sub.is_dir()):
+            raise OutputError(
+                f"{sub}: is a {'symlink' if sub.is_symlink() else 'file'} where ingest keeps a folder; "
+                "ews never writes through it. Remove it or choose another --out"
+            )
+
+
+def ingest_staging(out_dir: Path) -> Path:
+    """The path (not yet created) of a fresh staging folder inside ``out_dir``."""
+    return Path(out_dir) / f".staging-{uuid.uuid4().hex}"
+
+
+def publish_ingest(staging: Path, out_dir: Path, stale: list[str]) -> None:
+    """Move every file of ``staging`` into ``out_dir``, remove the ``stale`` outputs of an earlier
+    ingest (relative paths), write ``manifest.json`` last, and remove ``staging``.
+
+    Sub-folders in :data:`INGEST_DIRS` are swapped whole (``data_docs``) or file by file
+    (``quarantine``); a rename replaces a symlink itself and never writes through it.
+    """
+    out_dir = Path(out_dir)
+    with output_errors(out_dir):
+        _fsync_tree(staging)
+        for path in sorted(staging.rglob("*")):
+            rel = path.relative_to(staging)
+            if path.is_dir() or rel.parts[0] == "data_docs" or rel == Path("manifest.json"):
+                continue
+            (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, out_dir / rel)
+        for rel in stale:
+            (out_dir / rel).unlink(missing_ok=True)
+        docs = staging / "data_docs"
+        if docs.is_dir():
+            old = out_dir / "data_docs"
+            trash = out_dir / f".trash-{uuid.uuid4().hex}"
+            if old.is_dir():
+                os.rename(old, trash)
+            os.rename(docs, old)
+            shutil.rmtree(trash, ignore_errors=True)
+        if (staging / "manifest.json").exists():
+            os.replace(staging / "manifest.json", out_dir / "manifest.json")
+        _fsync_dir(out_dir)
+    shutil.rmtree(staging, ignore_errors=True)

@@ -103,6 +103,7 @@ def register(app: typer.Typer) -> None:
         """Run the main job end to end on embedded defaults and print where the outputs are."""
         from pipelines.commands.ingest import print_summary
         from pipelines.ingest import TableError, ingest_files
+        from pipelines.io import OutputError
 
         console = Console()
         files, origin = demo_inputs(Path("."), out)
@@ -111,7 +112,7 @@ def register(app: typer.Typer) -> None:
         try:
             with console.status("ingest + Great Expectations validation ..."):
                 result = ingest_files(files, out / "ingest", as_of=as_of_date)
-        except TableError as exc:
+        except (TableError, OutputError) as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None
         print_summary(console, result.manifest, out / "ingest")
@@ -124,11 +125,12 @@ def register(app: typer.Typer) -> None:
                 "regenerate the sample (see data/sample/README.md) to run training and nightly scoring"
             )
             return
-        from pipelines.commands.score import _user_errors, demo_train_and_score
+        from pipelines.commands.score import _user_errors, demo_train_and_score, flow_runtime
 
         started = time.perf_counter()
         try:
-            demo_train_and_score(console, SAMPLE_DIR, out / "runs")
+            with flow_runtime():
+                demo_train_and_score(console, SAMPLE_DIR, out / "runs")
         except _user_errors() as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +20,39 @@ CONFIG_HELP = "nightly config (kind: nightly): bands, triggers, queue rules, dri
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from models.registry import NoChampionError
+    from pipelines.config import ConfigError
     from pipelines.flows.nightly import DataQualityError
+    from pipelines.io import OutputError
     from pipelines.publish import RunLockedError
+    from pipelines.runtime import PrefectUnavailableError
     from pipelines.scoring.score import IncompatibleModelError
     from pipelines.sources.read import TableError
 
-    return (NoChampionError, IncompatibleModelError, DataQualityError, RunLockedError, TableError)
+    return (
+        NoChampionError,
+        IncompatibleModelError,
+        DataQualityError,
+        RunLockedError,
+        TableError,
+        OutputError,
+        ConfigError,
+        PrefectUnavailableError,
+    )
+
+
+@contextmanager
+def flow_runtime() -> Iterator[None]:
+    """Around commands that run flows: a Prefect API that dies with this process, and user errors
+    logged by Prefect without a traceback (see :mod:`pipelines.runtime`)."""
+    from pipelines.runtime import PrefectUnavailableError, ensure_prefect_api, quiet_user_errors
+
+    with quiet_user_errors(_user_errors()):
+        try:
+            ensure_prefect_api()
+        except PrefectUnavailableError as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from None
+        yield
 
 
 def _parse_date(value: str, option: str) -> dt.date:
@@ -44,6 +73,19 @@ def _check_data_dir(data: Path) -> None:
             err=True,
         )
         raise typer.Exit(2)
+
+
+def _check_out_dir(out: Path, dates: list[dt.date]) -> None:
+    """Before any work: refuse an OUTDIR whose run folders ews could not replace safely."""
+    from pipelines.io import OutputError
+    from pipelines.publish import check_out_dir
+
+    try:
+        for day in dates:
+            check_out_dir(out, day)
+    except OutputError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
 
 
 def _run_one(as_of: dt.date, data: Path, out: Path, config: Path, trusted: bool = False) -> Any:
@@ -193,8 +235,9 @@ def register(app: typer.Typer) -> None:
         champion, the features do not fit the model, the feed is unusable or the date is locked."""
         day = _parse_date(as_of, "--as-of")
         _check_data_dir(data)
+        _check_out_dir(out, [day])
         console = Console()
-        with console.status(f"nightly flow for {day} ..."):
+        with flow_runtime(), console.status(f"nightly flow for {day} ..."):
             result = _run_one(day, data, out, config, trusted_input)
         _summary(console, result)
 
@@ -223,9 +266,10 @@ def register(app: typer.Typer) -> None:
         if not dates:
             typer.secho(f"error: no {freq} dates between {d1} and {d2}", fg="red", err=True)
             raise typer.Exit(2)
+        _check_out_dir(out, dates)
         console = Console()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console) as progress:
+        with flow_runtime(), Progress(*columns, console=console) as progress:
             task = progress.add_task("backfill", total=len(dates))
             for day in dates:
                 progress.update(task, description=f"nightly {day}")

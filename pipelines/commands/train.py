@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
         scorecard baseline, and moves the `champion` alias when the promotion gate in the config
         passes. MLflow: MLFLOW_TRACKING_URI, else paths.mlflow_tracking_uri of the project config.
         """
+        from pipelines.commands.score import flow_runtime
         from pipelines.flows.train import run_train
 
         console = Console(stderr=False)
@@ -37,7 +38,10 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"error: --data {data} is not a folder of canonical files", fg="red", err=True)
             raise typer.Exit(2)
         try:
-            with console.status(f"training on {data} (ingest, snapshots, fit, calibrate, log) ..."):
+            with (
+                flow_runtime(),
+                console.status(f"training on {data} (ingest, snapshots, fit, calibrate, log) ..."),
+            ):
                 result = run_train(data, config)
         except (ValueError, LookupError) as exc:
             typer.secho(

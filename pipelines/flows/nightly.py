@@ -410,9 +410,9 @@ def write_report(
         waterfalls=waterfalls,
         cfg=cfg,
     )
-    path = stage / "report.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+    from pipelines.io import write_text_atomic
+
+    return write_text_atomic(html, stage / "report.html")
 
 
 @task(name="publish", cache_policy=NO_CACHE)
@@ -420,10 +420,10 @@ def publish_run(
     stage: Path, out_dir: Path, as_of: dt.date, manifest: dict[str, Any], files: dict[str, Path]
 ) -> Path:
     """Write manifest.json (with output hashes) into the staging folder and publish it atomically."""
-    from pipelines.io import sha256_file
+    from pipelines.io import sha256_file, write_text_atomic
 
     manifest["outputs"] = {name: sha256_file(path) for name, path in sorted(files.items())}
-    (stage / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_text_atomic(json.dumps(manifest, indent=2) + "\n", stage / "manifest.json")
     return publish(stage, out_dir, as_of)
 
 

@@ -2,39 +2,23 @@
 
 Text cells starting with ``=``, ``+``, ``-``, ``@`` (or a tab / carriage return) would be run as
 formulas by spreadsheet programs ("CSV injection"); :func:`neutralise` prefixes them with an
-apostrophe, as OWASP recommends. Every writer writes to a temporary file, then renames it.
+apostrophe, as OWASP recommends. Every writer goes through :func:`pipelines.io.atomic_path` (temporary file, one mode, rename).
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+
+from pipelines.io import atomic_path
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 # column name -> Excel number format (substring rules below cover the rest)
 _PERCENT = {"pd", "pd_prev", "pd_change", "lgd"}
 _INTEGER = {"rank", "dpd", "n"}
-
-
-@contextmanager
-def _atomic(path: Path) -> Iterator[Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _text_columns(frame: pd.DataFrame) -> list[str]:
@@ -60,7 +44,7 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
     """Parquet (zstd), index dropped, atomic. Byte-identical for identical frames."""
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False, compression="zstd", engine="pyarrow")
     return path
 
@@ -69,7 +53,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     """CSV for Excel: UTF-8 with BOM, comma separator, CRLF, ISO dates, numbers with at most 12
     significant digits (no binary noise such as 0.30000000000000004), neutralised text, atomic."""
     safe = neutralise(frame)
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         safe.to_csv(
             tmp,
             index=False,
@@ -112,7 +96,7 @@ def write_xlsx(
     if len(frame) > 1_048_575:
         raise ValueError(f"{path.name}: {len(frame)} rows do not fit in one Excel sheet; use the CSV/Parquet")
     safe = neutralise(frame)
-    with _atomic(path) as tmp:
+    with atomic_path(path) as tmp:
         wb = xlsxwriter.Workbook(
             str(tmp),
             {

@@ -1,0 +1,92 @@
+"""No ews run leaves a process behind, and Prefect logs user errors without a traceback (issue 10).
+
+Real processes: ``ews score`` runs in a subprocess with no Prefect API configured, so it starts
+Prefect's temporary API server (a uvicorn child) exactly as a user's run does.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "ingest" / "base"
+
+
+def start_score(tmp_path: Path) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'ml.db'}"}
+    env.pop("PREFECT_API_URL", None)  # the session harness sets it in this process only
+    env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "score", "--data", str(DATA), "--as-of", "2024-06-30"]
+        + ["--out", str(tmp_path / "runs")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def api_servers(proc: psutil.Process) -> list[psutil.Process]:
+    try:
+        children = proc.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    return [c for c in children if "uvicorn" in " ".join(c.cmdline())]
+
+
+def gone_within(procs: list[psutil.Process], seconds: float) -> list[psutil.Process]:
+    """The processes still alive (not zombies) after waiting up to ``seconds``."""
+    _, alive = psutil.wait_procs(procs, timeout=seconds)
+    return [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.mark.slow
+def test_kill_9_of_score_leaves_no_prefect_server(tmp_path: Path) -> None:
+    """Today: kill -9 of `ews score` left the temporary Prefect API server (about 200 MB) with parent 1."""
+    proc = start_score(tmp_path)
+    parent = psutil.Process(proc.pid)
+    servers: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 240
+        while not servers:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "no Prefect API server was started"
+            servers = api_servers(parent)
+            time.sleep(0.05)
+        time.sleep(1.0)  # the server is up (or coming up); kill ews in the middle of it
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        alive = gone_within(servers, 15)
+        assert not alive, f"left behind: {[(p.pid, p.ppid()) for p in alive]}"
+    finally:
+        for p in servers:
+            if p.is_running():
+                p.kill()
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.slow
+def test_score_user_error_is_one_line_and_stops_the_server(tmp_path: Path) -> None:
+    """No champion: exit 2, the message once without any traceback (Prefect's flow-run log
+    included), and the temporary server is gone when ews exits."""
+    proc = start_score(tmp_path)
+    parent = psutil.Process(proc.pid)
+    servers: list[psutil.Process] = []
+    while proc.poll() is None:
+        servers = servers or api_servers(parent)
+        time.sleep(0.05)
+    output = proc.stdout.read() if proc.stdout else ""
+    assert proc.returncode == 2, output
+    assert "Traceback" not in output, output
+    assert "no alias 'champion'" in output
+    assert not gone_within(servers, 15)
