@@ -1,82 +1,248 @@
-"""Probability calibration on the calibration window: isotonic or sigmoid (Platt), chosen by data.
+"""Probability calibration on the raw score (log-odds), chosen out of time, with a PD floor and ceiling.
 
-The fitted model is frozen (``sklearn.frozen.FrozenEstimator``) so only the calibrator learns from
-the calibration window. With ``method="auto"`` both methods are compared by stratified k-fold Brier
-score *within* the calibration window (calibrators fitted on k-1 folds, scored on the held-out
-fold); the lower mean Brier wins, ties going to sigmoid (fewer parameters). The winner is then
-refitted on the whole window.
+A calibrator maps a model's raw score ``s`` (log-odds: LightGBM's ``raw_score``, the scorecard's
+logit) to a PD. Every candidate is strictly increasing in ``s``, so calibration keeps the ranking
+(AUC) and the resolution (distinct scores stay distinct PDs; isotonic plateaus are not published):
+
+* ``sigmoid``  -- Platt scaling, ``PD = 1 / (1 + exp(-(a s + b)))``, 2 parameters;
+* ``beta``     -- beta calibration (Kull, Silva Filho and Flach, 2017) on ``p = sigmoid(s)``:
+  logistic regression on ``ln p`` and ``-ln(1 - p)``, 3 parameters, coefficients kept >= 0 (a
+  negative one is dropped and the fit redone, as the authors' reference code does);
+* ``isotonic`` -- pool-adjacent-violators on ``s``, then *centred*: the PD is interpolated linearly
+  in log-odds between the centroids of the isotonic blocks and extrapolated along the end segments,
+  so it is strictly increasing instead of a staircase. Offered only when the fitting rows hold at
+  least ``min_isotonic_defaults`` defaults (a staircase fitted on a few defaults is noise).
+
+:func:`choose_calibration` fits every candidate on one window's out-of-sample scores and keeps the
+lowest log-loss on a *later* window (out of time); ties go to the simpler method. The PD is clipped
+to ``[pd_floor, pd_ceiling]`` (config): a published PD is never exactly 0 or 1.
+
+:class:`CalibratedPD` is the shipped estimator: a fitted scorer (LightGBM or the scorecard) plus a
+calibrator fitted on scores of rows that scorer never trained on, plus the floor and ceiling. It is
+scikit-learn compatible (``predict_proba``), so the nightly and MLflow need nothing else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.base import ClassifierMixin
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.frozen import FrozenEstimator
-from sklearn.metrics import brier_score_loss
-from sklearn.model_selection import StratifiedKFold
+from scipy.special import expit, logit
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
 
-__all__ = ["CalibrationChoice", "CalibrationMethod", "calibrate"]
+__all__ = [
+    "METHODS",
+    "CalibratedPD",
+    "CalibrationChoice",
+    "CalibrationMethod",
+    "ScoreCalibrator",
+    "choose_calibration",
+    "fit_calibrator",
+]
 
-CalibrationMethod = Literal["auto", "isotonic", "sigmoid"]
+CalibrationMethod = Literal["auto", "sigmoid", "beta", "isotonic"]
+# simplest first: ties in out-of-time log-loss go to the earlier entry
+METHODS: tuple[str, ...] = ("sigmoid", "beta", "isotonic")
+_EPS = 1e-12
+
+
+def _softplus(s: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, s)
+
+
+def _beta_features(s: np.ndarray) -> np.ndarray:
+    """``[ln p, -ln(1 - p)]`` for ``p = sigmoid(s)``, computed stably from the log-odds."""
+    return np.column_stack([-_softplus(-s), _softplus(s)])
+
+
+class ScoreCalibrator(BaseEstimator):
+    """Strictly increasing map from raw score (log-odds) to PD; ``method`` as in the module doc."""
+
+    def __init__(self, method: str = "sigmoid"):
+        self.method = method
+
+    def fit(self, s: np.ndarray, y: np.ndarray) -> ScoreCalibrator:
+        s = np.asarray(s, dtype="float64")
+        y = np.asarray(y, dtype="int64")
+        if self.method == "sigmoid":
+            lr = LogisticRegression(C=1e6, max_iter=1000).fit(s[:, None], y)
+            self.coef_ = np.array([max(float(lr.coef_[0, 0]), _EPS)])
+            self.intercept_ = float(lr.intercept_[0])
+        elif self.method == "beta":
+            feats = _beta_features(s)
+            keep = [0, 1]
+            while True:
+                lr = LogisticRegression(C=1e6, max_iter=1000).fit(feats[:, keep], y)
+                coef = lr.coef_[0]
+                if (coef >= 0).all() or len(keep) == 1:
+                    break
+                keep = [k for k, c in zip(keep, coef, strict=True) if c >= 0] or [int(np.argmax(coef))]
+            full = np.zeros(2)
+            full[keep] = np.maximum(coef, 0.0)
+            if full.sum() <= 0:  # no signal left: fall back to a flat-but-increasing Platt fit
+                full[1] = _EPS
+            self.coef_ = full
+            self.intercept_ = float(lr.intercept_[0])
+        elif self.method == "isotonic":
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(s, y)
+            fitted = iso.predict(s)
+            levels, block = np.unique(fitted, return_inverse=True)
+            if levels.size < 2:
+                raise ValueError("isotonic calibration found a single level: the score does not rank")
+            x = np.bincount(block, weights=s) / np.bincount(block)
+            # block rates of exactly 0 or 1 get the rate of half a default / non-default in the block
+            counts = np.bincount(block).astype("float64")
+            rate = np.clip(levels, 0.5 / counts, 1 - 0.5 / counts)
+            self.knots_x_ = x
+            self.knots_z_ = logit(rate)
+        else:
+            raise ValueError(f"unknown calibration method {self.method!r}; choose one of {list(METHODS)}")
+        return self
+
+    def log_odds(self, s: np.ndarray) -> np.ndarray:
+        """Calibrated log-odds per raw score (strictly increasing in ``s``)."""
+        s = np.asarray(s, dtype="float64")
+        if self.method == "sigmoid":
+            return self.coef_[0] * s + self.intercept_
+        if self.method == "beta":
+            return _beta_features(s) @ self.coef_ + self.intercept_
+        x, z = self.knots_x_, self.knots_z_
+        out = np.interp(s, x, z)
+        lo, hi = s < x[0], s > x[-1]
+        out[lo] = z[0] + (s[lo] - x[0]) * (z[1] - z[0]) / (x[1] - x[0])
+        out[hi] = z[-1] + (s[hi] - x[-1]) * (z[-1] - z[-2]) / (x[-1] - x[-2])
+        return out
+
+    def predict(self, s: np.ndarray) -> np.ndarray:
+        """PD in (0, 1) per raw score (not yet floored; :class:`CalibratedPD` clips)."""
+        return expit(self.log_odds(s))
+
+
+def fit_calibrator(s: np.ndarray, y: np.ndarray, method: str) -> ScoreCalibrator:
+    """Fit one :class:`ScoreCalibrator`; ``y`` must hold both classes."""
+    y = np.asarray(y, dtype="int64")
+    positives = int(y.sum())
+    if positives == 0 or positives == len(y):
+        raise ValueError(
+            f"calibration needs defaults and non-defaults: got {positives} defaults among {len(y)} rows. "
+            "Widen the calibration window (split.calibration_snapshots) or use a larger book"
+        )
+    return ScoreCalibrator(method).fit(s, y)
 
 
 @dataclass(frozen=True)
 class CalibrationChoice:
-    """The chosen method and the cross-validated Brier score of each candidate (empty if fixed)."""
+    """The chosen method, each candidate's out-of-time log-loss and the rule that decided."""
 
-    method: Literal["isotonic", "sigmoid"]
-    cv_brier: dict[str, float] = field(default_factory=dict)
+    method: str
+    oot_logloss: dict[str, float] = field(default_factory=dict)
     rule: str = ""
 
 
-def _fit(model: ClassifierMixin, method: str, X: pd.DataFrame, y: np.ndarray) -> CalibratedClassifierCV:
-    return CalibratedClassifierCV(FrozenEstimator(model), method=method).fit(X, y)
+def _logloss(y: np.ndarray, p: np.ndarray, floor: float, ceiling: float) -> float:
+    return float(log_loss(y, np.clip(p, floor, ceiling), labels=[0, 1]))
 
 
-def calibrate(
-    model: ClassifierMixin,
-    X_cal: pd.DataFrame,
-    y_cal: np.ndarray | pd.Series,
+def choose_calibration(
+    s_fit: np.ndarray,
+    y_fit: np.ndarray,
+    s_eval: np.ndarray,
+    y_eval: np.ndarray,
     method: CalibrationMethod = "auto",
     *,
-    folds: int = 5,
-    seed: int = 0,
-) -> tuple[CalibratedClassifierCV, CalibrationChoice]:
-    """Calibrate a fitted binary classifier on ``(X_cal, y_cal)``.
+    min_isotonic_defaults: int = 200,
+    pd_floor: float = 1e-4,
+    pd_ceiling: float = 1 - 1e-4,
+) -> tuple[ScoreCalibrator, CalibrationChoice]:
+    """Pick the calibration method out of time and return it fitted on ``(s_fit, y_fit)``.
 
-    ``X_cal``: one row per (debtor, as-of) of the calibration window, model columns only;
-    ``y_cal``: 0/1 labels. Returns the fitted ``CalibratedClassifierCV`` (``predict_proba`` gives
-    calibrated PDs in [0, 1]) and the :class:`CalibrationChoice`.
+    ``s_fit``/``s_eval``: raw scores (log-odds) of rows the scoring model never trained on, the
+    evaluation rows later in time than the fitting rows; ``y_*``: 0/1 labels. Each candidate is
+    fitted on the fitting rows and scored by log-loss (PD clipped to the floor/ceiling) on the
+    evaluation rows; the lowest wins, ties (within 1e-6) to the simpler one. ``isotonic`` is a
+    candidate only when the fitting rows hold ``min_isotonic_defaults`` defaults. A fixed
+    ``method`` skips the comparison (its log-loss is still reported).
     """
-    y = np.asarray(y_cal, dtype="int64")
-    if len(y) != len(X_cal):
-        raise ValueError(f"X_cal has {len(X_cal)} rows but y_cal has {len(y)}")
-    positives = int(y.sum())
-    if positives == 0 or positives == len(y):
-        raise ValueError(
-            f"calibration window has {positives} defaults among {len(y)} rows; both classes are needed. "
-            "Widen the calibration window (split.calibration_snapshots)"
-        )
+    defaults = int(np.asarray(y_fit, dtype="int64").sum())
     if method != "auto":
-        return _fit(model, method, X_cal, y), CalibrationChoice(method=method, rule="fixed by config")
-    k = int(min(folds, positives, len(y) - positives))
-    if k < 2:
-        return _fit(model, "sigmoid", X_cal, y), CalibrationChoice(
-            method="sigmoid", rule="too few defaults for a cross-validated choice; sigmoid by default"
-        )
-    scores: dict[str, float] = {}
-    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    for candidate in ("sigmoid", "isotonic"):
-        losses = []
-        for fit_idx, held_idx in splitter.split(np.zeros(len(y)), y):
-            cal = _fit(model, candidate, X_cal.iloc[fit_idx], y[fit_idx])
-            losses.append(brier_score_loss(y[held_idx], cal.predict_proba(X_cal.iloc[held_idx])[:, 1]))
-        scores[candidate] = float(np.mean(losses))
-    best = "isotonic" if scores["isotonic"] < scores["sigmoid"] else "sigmoid"
-    rule = f"lower {k}-fold cross-validated Brier within the calibration window (ties -> sigmoid)"
-    return _fit(model, best, X_cal, y), CalibrationChoice(method=best, cv_brier=scores, rule=rule)
+        candidates = [method]
+        rule = "fixed by config"
+    else:
+        candidates = [m for m in METHODS if m != "isotonic" or defaults >= min_isotonic_defaults]
+        rule = "lowest out-of-time log-loss (calibrator fitted on the calibration window, scored on the test window)"
+        if "isotonic" not in candidates:
+            rule += f"; isotonic not tried: {defaults} defaults < {min_isotonic_defaults}"
+    fitted = {m: fit_calibrator(s_fit, y_fit, m) for m in candidates}
+    losses = {m: _logloss(y_eval, c.predict(s_eval), pd_floor, pd_ceiling) for m, c in fitted.items()}
+    best = candidates[0]
+    for m in candidates[1:]:
+        if losses[m] < losses[best] - 1e-6:
+            best = m
+    return fitted[best], CalibrationChoice(method=best, oot_logloss=losses, rule=rule)
+
+
+class CalibratedPD(ClassifierMixin, BaseEstimator):
+    """The shipped PD model: ``PD = clip(calibrator(raw_score(X)), pd_floor, pd_ceiling)``.
+
+    ``scorer``: a fitted ``lgb.LGBMClassifier`` (``kind="lightgbm"``) or an optbinning scorecard
+    (``kind="scorecard"``, categorical columns passed as strings). ``calibrator``: a fitted
+    :class:`ScoreCalibrator`. ``X``: the prepared model input (``models.train.prepare_matrix``).
+    """
+
+    def __init__(
+        self,
+        scorer: Any = None,
+        calibrator: ScoreCalibrator | None = None,
+        kind: str = "lightgbm",
+        categorical: tuple[str, ...] = (),
+        pd_floor: float = 1e-4,
+        pd_ceiling: float = 1 - 1e-4,
+    ):
+        self.scorer = scorer
+        self.calibrator = calibrator
+        self.kind = kind
+        self.categorical = categorical
+        self.pd_floor = pd_floor
+        self.pd_ceiling = pd_ceiling
+
+    def fit(self, X: pd.DataFrame, y: Any = None) -> CalibratedPD:
+        """No-op: the parts are fitted before assembly (kept for scikit-learn compatibility)."""
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.scorer is not None and self.calibrator is not None
+
+    def raw_score(self, X: pd.DataFrame) -> np.ndarray:
+        """The scorer's log-odds per row (LightGBM raw score; the scorecard's logit)."""
+        return raw_score(self.scorer, self.kind, X, self.categorical)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """``[[1 - PD, PD], ...]``, PD in ``[pd_floor, pd_ceiling]``."""
+        p = np.clip(self.calibrator.predict(self.raw_score(X)), self.pd_floor, self.pd_ceiling)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype("int64")
+
+    @property
+    def classes_(self) -> np.ndarray:
+        return np.array([0, 1])
+
+
+def raw_score(
+    scorer: Any, kind: str, X: pd.DataFrame, categorical: tuple[str, ...] | list[str] = ()
+) -> np.ndarray:
+    """Log-odds of a fitted scorer: LightGBM's ``raw_score`` or the logit of the scorecard's PD."""
+    if kind == "lightgbm":
+        return np.asarray(scorer.predict(X, raw_score=True), dtype="float64")
+    if kind == "scorecard":
+        from models.scorecard import scorecard_predict
+
+        p = scorecard_predict(scorer, X, list(categorical))
+        return logit(np.clip(p, 1e-15, 1 - 1e-15))
+    raise ValueError(f"unknown model kind {kind!r}; expected 'lightgbm' or 'scorecard'")

@@ -66,6 +66,8 @@ CHALLENGER = "challenger"
 DEFAULT_TRACKING_URI = "sqlite:///data/mlflow/mlflow.db"
 DEFAULT_ARTIFACTS = Path("data/mlflow/artifacts")
 EVENTS_TAG = "ews.events"
+KIND_TAG = "ews.kind"  # lightgbm | scorecard: what the version's estimator is
+TRAINED_THROUGH_TAG = "ews.trained_through"  # latest labelled snapshot the shipped model learned from
 
 
 class NoChampionError(LookupError):
@@ -155,6 +157,16 @@ def _prefixed(metrics: Mapping[str, float], prefix: str) -> dict[str, float]:
     return {f"{prefix}{k}": float(v) for k, v in metrics.items() if np.isfinite(v)}
 
 
+def _interval_metrics(intervals: Mapping[str, tuple[float, float]], prefix: str) -> dict[str, float]:
+    """``{prefix}{metric}_ci_low`` / ``_ci_high`` for every finite bound."""
+    out = {}
+    for metric, (low, high) in intervals.items():
+        for bound, value in (("low", low), ("high", high)):
+            if np.isfinite(value):
+                out[f"{prefix}{metric}_ci_{bound}"] = float(value)
+    return out
+
+
 def _input_example(X: pd.DataFrame, rows: int = 5) -> pd.DataFrame:
     example = X.head(rows).copy()
     for col in example.columns:
@@ -200,7 +212,12 @@ def log_training(
     flat: dict[str, str] = {}
     _flatten("", dict(params), flat)
     booster_text = outcome.model.booster_.model_to_string()
-    model_sha = hashlib.sha256(booster_text.encode()).hexdigest()
+    if outcome.kind == "lightgbm":
+        fingerprint = booster_text
+    else:
+        table = scorecard_table if scorecard_table is not None else pd.DataFrame()
+        fingerprint = table.to_csv(index=False) + repr(outcome.final_estimator[-1].calibrator.__dict__)
+    model_sha = hashlib.sha256(fingerprint.encode()).hexdigest()
     child: dict[str, str] = {}
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name or "train") as parent:
         mlflow.log_params(flat)
@@ -208,33 +225,58 @@ def log_training(
         tags["ews.model_sha256"] = model_sha
         tags["ews.warnings"] = " | ".join(warnings) if warnings else "none"
         tags["ews.calibration"] = outcome.calibration.method
+        tags["ews.kind"] = outcome.kind
+        tags["ews.selection"] = outcome.selection
         mlflow.set_tags(tags)
         with mlflow.start_run(experiment_id=exp_id, run_name="lightgbm", nested=True) as run:
             child["lightgbm"] = run.info.run_id
+            choice = outcome.calibrations.get("lightgbm", outcome.calibration)
             mlflow.log_params(
                 {
                     "best_iteration": outcome.best_iteration,
-                    "calibration_method": outcome.calibration.method,
-                    "calibration_rule": outcome.calibration.rule,
+                    "calibration_method": choice.method,
+                    "calibration_rule": choice.rule,
                     "n_features": len(outcome.feature_names),
                 }
             )
-            mlflow.log_metrics(_prefixed(outcome.metrics, "test_"))
-            mlflow.log_metrics(_prefixed(outcome.uncalibrated_metrics, "uncalibrated_test_"))
-            mlflow.log_metrics(_prefixed(outcome.calibration.cv_brier, "calibration_cv_brier_"))
+            mlflow.log_metrics(_prefixed(outcome.lightgbm_metrics, "test_"))
+            mlflow.log_metrics(_interval_metrics(outcome.intervals.get("lightgbm", {}), "test_"))
+            mlflow.log_metrics(_prefixed(choice.oot_logloss, "calibration_oot_logloss_"))
             mlflow.log_text(outcome.importance.to_csv(index=False), "feature_importance.csv")
             mlflow.log_text(booster_text, "model/booster.txt")
         with mlflow.start_run(experiment_id=exp_id, run_name="scorecard", nested=True) as run:
             child["scorecard"] = run.info.run_id
+            choice = outcome.calibrations.get("scorecard", outcome.calibration)
+            mlflow.log_params({"calibration_method": choice.method, "calibration_rule": choice.rule})
             mlflow.log_metrics(_prefixed(outcome.baseline_metrics, "test_"))
+            mlflow.log_metrics(_interval_metrics(outcome.intervals.get("baseline", {}), "test_"))
+            mlflow.log_metrics(_prefixed(choice.oot_logloss, "calibration_oot_logloss_"))
             if scorecard_table is not None:
                 mlflow.log_text(scorecard_table.to_csv(index=False), "scorecard_table.csv")
+        mlflow.log_params({"kind": outcome.kind, "calibration_method": outcome.calibration.method})
         mlflow.log_metrics(_prefixed(outcome.metrics, "test_"))
         mlflow.log_metrics(_prefixed(outcome.baseline_metrics, "baseline_test_"))
+        mlflow.log_metrics(_prefixed(outcome.lightgbm_metrics, "lightgbm_test_"))
         mlflow.log_metrics(_prefixed(outcome.uncalibrated_metrics, "uncalibrated_test_"))
+        for key, prefix in (
+            ("challenger", "test_"),
+            ("baseline", "baseline_test_"),
+            ("lightgbm", "lightgbm_test_"),
+            ("uncalibrated", "uncalibrated_test_"),
+            ("lightgbm-scorecard", "lightgbm_minus_scorecard_test_"),
+        ):
+            mlflow.log_metrics(_interval_metrics(outcome.intervals.get(key, {}), prefix))
+        mlflow.log_metrics(_prefixed(outcome.calibration.oot_logloss, "calibration_oot_logloss_"))
+        mlflow.log_metric("ece_tolerance", outcome.ece_tolerance)
         mlflow.log_metric("best_iteration", outcome.best_iteration)
         for window, row in outcome.windows.iterrows():
-            mlflow.log_metrics({f"{window}_rows": row["labelled"], f"{window}_defaults": row["defaults"]})
+            mlflow.log_metrics(
+                {
+                    f"{window}_rows": row["labelled"],
+                    f"{window}_defaults": row["defaults"],
+                    f"{window}_snapshots": row["snapshots"],
+                }
+            )
         for path, fig in figures.items():
             mlflow.log_figure(fig, path)
         for path, table in tables.items():
@@ -246,7 +288,8 @@ def log_training(
         mlflow.log_dict({"dropped": outcome.dropped, "warnings": warnings}, "dropped_features.json")
         mlflow.log_text("\n".join(warnings) + ("\n" if warnings else ""), "warnings.txt")
         mlflow.log_text(card, "model_card.md")
-        mlflow.log_text(booster_text, "model/booster.txt")
+        if outcome.kind == "lightgbm":
+            mlflow.log_text(booster_text, "model/booster.txt")
         example = _input_example(outcome.X_test)
         signature = infer_signature(example, outcome.final_estimator.predict_proba(outcome.X_test.head(5)))
         info = mlflow.sklearn.log_model(
@@ -267,8 +310,13 @@ def log_training(
     version = str(mv.version)
     for key in ("auc", "ece", "brier"):
         client.set_model_version_tag(name, version, f"ews.test_{key}", f"{outcome.metrics[key]:.6f}")
-    client.set_model_version_tag(name, version, "ews.test_as_of", outcome.plan.describe()["test"][0])
+    client.set_model_version_tag(name, version, "ews.test_as_of", outcome.plan.span("test"))
     client.set_model_version_tag(name, version, "ews.model_sha256", model_sha)
+    client.set_model_version_tag(name, version, KIND_TAG, outcome.kind)
+    if outcome.train_last_as_of is not None:
+        client.set_model_version_tag(
+            name, version, TRAINED_THROUGH_TAG, outcome.train_last_as_of.strftime("%Y-%m-%d")
+        )
     client.set_registered_model_alias(name, CHALLENGER, version)
     _append_event(
         client, name, version, {"event": CHALLENGER, "at": _now(None), "by": _who(who), "run_id": run_id}
@@ -539,9 +587,13 @@ def list_versions(name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = Non
 class LoadedModel:
     """A registered version ready to score.
 
-    ``estimator.predict_proba(prepare_X(frame, self))[:, 1]`` is the calibrated PD;
-    ``booster.predict(prepare_X(frame, self), pred_contrib=True)`` gives SHAP contributions on the
-    raw (log-odds) scale, one column per feature in ``feature_names`` order plus the bias.
+    ``kind``: ``"lightgbm"`` or ``"scorecard"`` (the ``ews.kind`` tag; versions logged before it
+    existed are LightGBM). ``predict_pd(prepare_X(frame, self))`` is the calibrated PD (within the
+    floor and ceiling the version was trained with); ``raw_score(X)`` the model's log-odds.
+    ``booster`` is the native LightGBM model for ``kind == "lightgbm"`` (``booster.predict(X,
+    pred_contrib=True)`` gives SHAP contributions on the raw scale, one column per feature in
+    ``feature_names`` order plus the bias) and None for a scorecard, whose reasons come from its
+    points per characteristic (``scorecard``: the fitted optbinning model, else None).
     """
 
     name: str
@@ -549,7 +601,7 @@ class LoadedModel:
     alias: str | None
     run_id: str
     estimator: Any
-    booster: lgb.Booster
+    booster: lgb.Booster | None
     feature_names: list[str]
     categorical_features: list[str]
     categories: dict[str, list[str]]
@@ -557,6 +609,26 @@ class LoadedModel:
     metrics: dict[str, float]
     schema: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    kind: str = "lightgbm"
+
+    @property
+    def scorecard(self) -> Any:
+        """The fitted optbinning scorecard of a ``kind == "scorecard"`` version, else None."""
+        last = self.estimator[-1] if hasattr(self.estimator, "steps") else self.estimator
+        return getattr(last, "scorer", None) if self.kind == "scorecard" else None
+
+    def predict_pd(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated PD per row of the prepared model input ``X``."""
+        return np.asarray(self.estimator.predict_proba(X)[:, 1], dtype="float64")
+
+    def raw_score(self, X: pd.DataFrame) -> np.ndarray:
+        """The model's log-odds per row of ``X`` (before calibration)."""
+        last = self.estimator[-1] if hasattr(self.estimator, "steps") else self.estimator
+        if hasattr(last, "raw_score"):
+            return np.asarray(last.raw_score(X), dtype="float64")
+        if self.booster is None:
+            raise ValueError(f"model {self.name} v{self.version} has no raw score")
+        return np.asarray(self.booster.predict(X, raw_score=True), dtype="float64")
 
 
 def load_model_version(
@@ -588,11 +660,14 @@ def load_model_version(
     version = str(mv.version)
     estimator = mlflow.sklearn.load_model(f"models:/{name}/{version}")
     run_id = mv.run_id
-    with tempfile.TemporaryDirectory() as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            run_id=run_id, artifact_path="model/booster.txt", dst_path=tmp
-        )
-        booster = lgb.Booster(model_file=local)
+    kind = mv.tags.get(KIND_TAG, "lightgbm")
+    booster = None
+    if kind == "lightgbm":
+        with tempfile.TemporaryDirectory() as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path="model/booster.txt", dst_path=tmp
+            )
+            booster = lgb.Booster(model_file=local)
     schema = mlflow.artifacts.load_dict(f"runs:/{run_id}/feature_schema.json")
     reference = mlflow.artifacts.load_dict(f"runs:/{run_id}/reference.json")
     metrics = _run_metrics(client, run_id)
@@ -611,6 +686,7 @@ def load_model_version(
         metrics=metrics,
         schema=schema,
         tags=dict(mv.tags),
+        kind=kind,
     )
 
 
@@ -625,5 +701,4 @@ def prepare_X(frame: pd.DataFrame, loaded: LoadedModel) -> pd.DataFrame:
 
 def score_version(loaded: LoadedModel, frame: pd.DataFrame, y: np.ndarray | pd.Series) -> dict[str, float]:
     """:func:`models.evaluate.classification_metrics` of ``loaded`` on ``frame`` with labels ``y``."""
-    pd_ = loaded.estimator.predict_proba(prepare_X(frame, loaded))[:, 1]
-    return classification_metrics(np.asarray(y, dtype="int64"), pd_)
+    return classification_metrics(np.asarray(y, dtype="int64"), loaded.predict_pd(prepare_X(frame, loaded)))

@@ -1,15 +1,19 @@
 """Out-of-time split of a stack of as-of snapshots into train / validation / calibration / test.
 
-Snapshots are ordered in time. The test window is one snapshot: the latest whose label horizon is
-fully observed (or the one named in config). Calibration takes the snapshots just before it, and
-training everything earlier; the last training snapshots form the time-later validation slice used
-for early stopping. A snapshot never appears in two windows, and no window ever precedes a window
-that is fitted before it: train < validation < calibration < test, strictly. Random splits across
-snapshots leak future information and are not offered.
+Snapshots are ordered in time, and only snapshots whose label horizon is fully observed are used.
+The test window pools the latest observed snapshots (ending at ``test_as_of`` when named), as many
+as it takes to hold ``min_defaults`` default labels, or a fixed count from config. Calibration pools
+the snapshots just before it the same way, then validation (the time-later slice of training used
+for early stopping), and training takes everything earlier. A snapshot never appears in two
+windows: train < validation < calibration < test, strictly. Random splits across snapshots leak
+future information and are not offered. On a large book each window is one or a few snapshots; on
+a small book the windows widen until their counts are usable, and a book too small for that is
+refused with the counts and what would be needed.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -23,31 +27,40 @@ WINDOWS: tuple[str, ...] = ("train", "validation", "calibration", "test")
 class SplitParams:
     """Boundaries of the out-of-time split, counted in snapshots (e.g. month-ends).
 
-    ``test_as_of`` None picks the latest snapshot with a fully observed horizon. ``gap_snapshots``
+    ``test_as_of`` None ends the test window at the latest snapshot with a fully observed horizon.
+    ``test_snapshots`` / ``calibration_snapshots`` / ``validation_snapshots``: a fixed count, or
+    None to pool the fewest snapshots holding ``min_defaults`` default labels. ``gap_snapshots``
     leaves that many snapshots unused between training and calibration and between calibration and
     test (to keep label horizons from overlapping the next window). ``train_snapshots`` None uses
     every earlier snapshot (the validation slice included). ``min_defaults`` is the fewest default
-    labels accepted in each window.
+    labels accepted in each window; an automatic test window pools until it also holds
+    ``test_defaults_share`` of all observed default labels, so that the comparisons made on it have
+    power on a large book without starving the other windows of a small one.
     """
 
     test_as_of: pd.Timestamp | None = None
-    calibration_snapshots: int = 3
-    validation_snapshots: int = 2
+    test_snapshots: int | None = None
+    calibration_snapshots: int | None = None
+    validation_snapshots: int | None = None
     train_snapshots: int | None = None
     gap_snapshots: int = 0
     min_defaults: int = 30
+    test_defaults_share: float = 0.2
 
     def __post_init__(self) -> None:
-        if self.calibration_snapshots < 1:
-            raise ValueError(f"calibration_snapshots must be >= 1, got {self.calibration_snapshots}")
-        if self.validation_snapshots < 1:
-            raise ValueError(f"validation_snapshots must be >= 1, got {self.validation_snapshots}")
+        for name in ("test_snapshots", "calibration_snapshots", "validation_snapshots"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 or empty (auto), got {value}")
         if self.gap_snapshots < 0:
             raise ValueError(f"gap_snapshots must be >= 0, got {self.gap_snapshots}")
-        if self.train_snapshots is not None and self.train_snapshots <= self.validation_snapshots:
+        if self.min_defaults < 1:
+            raise ValueError(f"min_defaults must be >= 1, got {self.min_defaults}")
+        v = self.validation_snapshots
+        if self.train_snapshots is not None and v is not None and self.train_snapshots <= v:
             raise ValueError(
                 f"train_snapshots ({self.train_snapshots}) must exceed validation_snapshots "
-                f"({self.validation_snapshots}): the validation slice is the end of the training window"
+                f"({v}): the validation slice is the end of the training window"
             )
 
 
@@ -68,6 +81,12 @@ class SplitPlan:
     def describe(self) -> dict[str, list[str]]:
         """JSON-safe ``{window: [YYYY-MM-DD, ...]}``."""
         return {name: [ts.strftime("%Y-%m-%d") for ts in getattr(self, name)] for name in WINDOWS}
+
+    def span(self, name: str) -> str:
+        """``first..last`` of a window (one date when it holds one snapshot)."""
+        snaps = getattr(self, name)
+        first, last = _fmt(snaps[0]), _fmt(snaps[-1])
+        return first if first == last else f"{first}..{last}"
 
 
 def snapshot_summary(labels: pd.DataFrame) -> pd.DataFrame:
@@ -97,58 +116,100 @@ def _fmt(ts: pd.Timestamp) -> str:
     return pd.Timestamp(ts).strftime("%Y-%m-%d")
 
 
+def _pool(defaults: list[int], end: int, fixed: int | None, min_defaults: int) -> int | None:
+    """Start index of a window ending before ``end`` (exclusive): ``fixed`` snapshots, or the fewest
+    holding ``min_defaults`` defaults. None when the snapshots run out first."""
+    if fixed is not None:
+        return end - fixed if end - fixed >= 0 else None
+    total = 0
+    for start in range(end - 1, -1, -1):
+        total += defaults[start]
+        if total >= min_defaults:
+            return start
+    return None
+
+
+def _too_small(
+    summary: pd.DataFrame, snaps: pd.DatetimeIndex, params: SplitParams, filled: list[str]
+) -> ValueError:
+    part = summary.loc[snaps]
+    defaults, labelled = int(part["defaults"].sum()), int(part["labelled"].sum())
+    need = 4 * params.min_defaults
+    factor = math.ceil(need / max(defaults, 1) * 10) / 10
+    return ValueError(
+        f"the book is too small for an out-of-time evaluation: {len(snaps)} snapshots with observed labels "
+        f"({_fmt(snaps[0])}..{_fmt(snaps[-1])}) hold {defaults} default labels among {labelled} rows, and the "
+        f"train, validation, calibration and test windows need >= {params.min_defaults} defaults each "
+        f"(>= {need} in all, plus {2 * params.gap_snapshots} gap snapshots). Filled before running out: "
+        f"{'; '.join(filled) or 'none'}. Needed: about {factor}x the defaults (a longer history or more "
+        "debtors), or a lower split.min_defaults (each window's figures then carry wide intervals)"
+    )
+
+
 def plan_split(summary: pd.DataFrame, params: SplitParams) -> SplitPlan:
     """Assign snapshots to windows.
 
-    ``summary`` is :func:`snapshot_summary` output (index ``as_of``, column ``horizon_observed``).
-    Raises ``ValueError`` when the named test snapshot is absent or its horizon is not fully
-    observed, or when there are too few observed snapshots for the requested windows.
+    ``summary`` is :func:`snapshot_summary` output (index ``as_of``; ``defaults``,
+    ``horizon_observed``). Raises ``ValueError`` when the named test snapshot is absent or its
+    horizon is not fully observed, or when the observed snapshots cannot fill the windows (the
+    message gives the counts and what would be needed).
     """
     snaps = pd.DatetimeIndex(summary.index).sort_values()
-    observed = summary["horizon_observed"].reindex(snaps)
+    observed = summary["horizon_observed"].reindex(snaps).to_numpy(dtype=bool)
+    done = snaps[observed]
     if params.test_as_of is None:
-        done = snaps[observed.to_numpy(dtype=bool)]
         if len(done) == 0:
             raise ValueError(
                 f"no snapshot has a fully observed label horizon (snapshots {_fmt(snaps[0])}..{_fmt(snaps[-1])}); "
                 "the data must extend at least one horizon past the first snapshot"
             )
-        test = done[-1]
+        last = done[-1]
     else:
-        test = pd.Timestamp(params.test_as_of)
-        if test not in snaps:
+        last = pd.Timestamp(params.test_as_of)
+        if last not in snaps:
             raise ValueError(
-                f"test_as_of {_fmt(test)} is not one of the snapshots ({_fmt(snaps[0])}..{_fmt(snaps[-1])}); "
+                f"test_as_of {_fmt(last)} is not one of the snapshots ({_fmt(snaps[0])}..{_fmt(snaps[-1])}); "
                 "pick a snapshot date (e.g. a month-end) or leave test_as_of empty"
             )
-        if not bool(observed.loc[test]):
-            done = snaps[observed.to_numpy(dtype=bool)]
+        if last not in done:
             latest = _fmt(done[-1]) if len(done) else "none"
             raise ValueError(
-                f"test window {_fmt(test)}: the label horizon is not fully observed yet, so its labels are "
+                f"test window {_fmt(last)}: the label horizon is not fully observed yet, so its labels are "
                 f"incomplete; latest fully observed snapshot: {latest}. Set test_as_of to it or leave it empty"
             )
-    earlier = snaps[snaps < test]
+    usable = done[done <= last]
+    defaults = summary["defaults"].reindex(usable).astype("int64").tolist()
     gap = params.gap_snapshots
-    cal_end = len(earlier) - gap
-    cal_start = cal_end - params.calibration_snapshots
-    train_end = cal_start - gap
-    need = params.validation_snapshots + 1
-    if cal_start < 0 or train_end < need:
-        raise ValueError(
-            f"too few snapshots before the test snapshot {_fmt(test)}: have {len(earlier)}, need at least "
-            f"{need + params.calibration_snapshots + 2 * gap} (train >= {need} incl. {params.validation_snapshots} "
-            f"validation, {params.calibration_snapshots} calibration, 2 x {gap} gap). Start the snapshots earlier "
-            "or reduce calibration_snapshots / validation_snapshots"
+    filled: list[str] = []
+
+    def window(name: str, end: int, fixed: int | None) -> int:
+        start = _pool(defaults, end, fixed, params.min_defaults)
+        if start is None or (name == "validation" and start < 1):
+            raise _too_small(summary, usable, params, filled)
+        filled.append(f"{name}: {end - start} snapshots, {sum(defaults[start:end])} defaults")
+        return start
+
+    target = max(params.min_defaults, math.ceil(params.test_defaults_share * sum(defaults)))
+    test_start = _pool(defaults, len(usable), params.test_snapshots, target)
+    if test_start is None:
+        test_start = window("test", len(usable), params.test_snapshots)
+    else:
+        filled.append(f"test: {len(usable) - test_start} snapshots, {sum(defaults[test_start:])} defaults")
+    cal_end = test_start - gap
+    cal_start = window("calibration", cal_end, params.calibration_snapshots)
+    fit_end = cal_start - gap
+    val_start = window("validation", fit_end, params.validation_snapshots)
+    train_start = 0 if params.train_snapshots is None else max(0, fit_end - params.train_snapshots)
+    if val_start - train_start < 1 or sum(defaults[train_start:val_start]) < params.min_defaults:
+        filled.append(
+            f"train: {val_start - train_start} snapshots, {sum(defaults[train_start:val_start])} defaults"
         )
-    train_start = 0 if params.train_snapshots is None else max(0, train_end - params.train_snapshots)
-    fit = earlier[train_start:train_end]
-    v = params.validation_snapshots
+        raise _too_small(summary, usable, params, filled)
     return SplitPlan(
-        train=tuple(fit[:-v]),
-        validation=tuple(fit[-v:]),
-        calibration=tuple(earlier[cal_start:cal_end]),
-        test=(test,),
+        train=tuple(usable[train_start:val_start]),
+        validation=tuple(usable[val_start:fit_end]),
+        calibration=tuple(usable[cal_start:cal_end]),
+        test=tuple(usable[test_start:]),
     )
 
 
@@ -181,9 +242,9 @@ def check_defaults(summary: pd.DataFrame, plan: SplitPlan, min_defaults: int) ->
         counts = ", ".join(f"{w}: {r.defaults} defaults / {r.labelled} rows" for w, r in table.iterrows())
         hints = {
             "train": "start the snapshots earlier",
-            "validation": "raise validation_snapshots",
-            "calibration": "raise calibration_snapshots",
-            "test": "use a larger portfolio or a longer horizon",
+            "validation": "raise validation_snapshots or leave it empty (auto)",
+            "calibration": "raise calibration_snapshots or leave it empty (auto)",
+            "test": "raise test_snapshots or leave it empty (auto), or use a larger portfolio",
         }
         worst = short.index[0]
         raise ValueError(

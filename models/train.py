@@ -1,11 +1,11 @@
-"""Fit the PD models on a stack of labelled snapshots: LightGBM (calibrated) and the scorecard baseline.
+"""Fit the PD models on a stack of labelled snapshots: LightGBM and the scorecard, calibrated.
 
 Input is a *modelling frame*: one row per (debtor_id, as_of) with the feature columns from
 ``features.build.build_features`` and an Int64 ``label`` (1 = first default within the horizon).
-:func:`train_pd_model` splits it out of time (``models.split``), fits LightGBM with early stopping
-on the time-later validation slice, refits it on train + validation with the chosen number of
-trees, calibrates it on the calibration window, fits the scorecard baseline, and evaluates both on
-the test snapshot. It returns a :class:`TrainingOutcome`; logging it is ``models.registry``'s job.
+:func:`train_pd_model` splits it out of time (``models.split``), evaluates LightGBM and the WoE
+scorecard on the pooled test window with models that never saw it, picks the challenger there,
+and ships it refitted on every labelled snapshot (see its docstring for the protocol). It returns
+a :class:`TrainingOutcome`; logging it is ``models.registry``'s job.
 """
 
 from __future__ import annotations
@@ -18,17 +18,29 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import Pipeline
 
-from models.calibrate import CalibrationChoice, CalibrationMethod, calibrate
+from models.calibrate import (
+    CalibratedPD,
+    CalibrationChoice,
+    CalibrationMethod,
+    ScoreCalibrator,
+    choose_calibration,
+    fit_calibrator,
+    raw_score,
+)
 from models.evaluate import (
+    bootstrap_intervals,
     calibration_table,
+    choose_challenger,
     classification_metrics,
+    ece_noise,
     reference_distribution,
     segment_table,
 )
-from models.scorecard import ScorecardParams, fit_scorecard, scorecard_predict
+from models.scorecard import ScorecardParams, fit_scorecard
 from models.split import SplitParams, SplitPlan, check_defaults, plan_split, snapshot_summary
 
 __all__ = [
@@ -82,7 +94,11 @@ class TrainParams:
     lgbm: LGBMParams = LGBMParams()
     scorecard: ScorecardParams = ScorecardParams()
     calibration: CalibrationMethod = "auto"
-    calibration_folds: int = 5
+    min_isotonic_defaults: int = 200
+    pd_floor: float = 1e-4
+    pd_ceiling: float = 1 - 1e-4
+    bootstrap_samples: int = 200
+    challenger: str = "auto"
     exclude: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ("segment", "country")
     segment_column: str = "segment"
@@ -95,10 +111,18 @@ class TrainParams:
 class TrainingOutcome:
     """Everything a training produced. Frames are new objects; nothing refers back to the input.
 
-    ``final_estimator``: scikit-learn pipeline (category casting -> calibrated LightGBM),
-    ``predict_proba(X)[:, 1]`` = PD in [0, 1]. ``model``: the uncalibrated ``LGBMClassifier`` whose
-    ``booster_`` is the native model. ``test``: one row per test debtor with ``y``, ``pd``,
-    ``pd_raw`` and ``pd_baseline``.
+    ``final_estimator``: the shipped scikit-learn pipeline (category casting ->
+    :class:`models.calibrate.CalibratedPD` of kind ``kind``), ``predict_proba(X)[:, 1]`` = PD in
+    ``[pd_floor, pd_ceiling]``, refitted on every labelled snapshot. ``model``: the LightGBM model
+    (the shipped one when ``kind == "lightgbm"``, else the evaluation one) whose ``booster_`` is the
+    native model; ``scorecard`` likewise. ``metrics``: the challenger's calibrated test figures
+    (from the evaluation models, which never saw the test window); ``lightgbm_metrics`` and
+    ``baseline_metrics`` (scorecard) both calibrated; ``uncalibrated_metrics``: the challenger's raw
+    score as a probability. ``intervals``: debtor-bootstrap intervals (``challenger``,
+    ``uncalibrated``, ``lightgbm``, ``baseline``, ``lightgbm-scorecard`` paired differences).
+    ``test``: one row per test row with ``y``, ``pd``, ``pd_raw``, ``pd_lightgbm``, ``pd_baseline``.
+    ``ece_tolerance``: the chance ECE of a calibrated model on the test rows (gate).
+    ``train_last_as_of``: latest snapshot the shipped model trained on.
     """
 
     final_estimator: Pipeline
@@ -124,6 +148,13 @@ class TrainingOutcome:
     reference: dict[str, Any]
     schema: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    kind: str = "lightgbm"
+    selection: str = ""
+    lightgbm_metrics: dict[str, float] = field(default_factory=dict)
+    calibrations: dict[str, CalibrationChoice] = field(default_factory=dict)
+    intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
+    ece_tolerance: float = float("nan")
+    train_last_as_of: pd.Timestamp | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -294,13 +325,64 @@ def _labels(frame: pd.DataFrame) -> np.ndarray:
     return frame["label"].astype("int64").to_numpy()
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    """One model kind evaluated out of time: raw scores of calibration and test rows (from a model
+    fitted before both windows), the calibrator chosen on them, and the test PDs."""
+
+    kind: str
+    choice: CalibrationChoice
+    calibrator: ScoreCalibrator
+    pd_test: np.ndarray
+    pd_test_raw: np.ndarray
+    s_cal: np.ndarray
+    s_test: np.ndarray
+
+
+def _candidate(
+    kind: str,
+    scorer: Any,
+    X: dict[str, pd.DataFrame],
+    y: dict[str, np.ndarray],
+    categorical: list[str],
+    params: TrainParams,
+) -> _Candidate:
+    s_cal = raw_score(scorer, kind, X["calibration"], categorical)
+    s_test = raw_score(scorer, kind, X["test"], categorical)
+    cal, choice = choose_calibration(
+        s_cal,
+        y["calibration"],
+        s_test,
+        y["test"],
+        params.calibration,
+        min_isotonic_defaults=params.min_isotonic_defaults,
+        pd_floor=params.pd_floor,
+        pd_ceiling=params.pd_ceiling,
+    )
+    pd_test = np.clip(cal.predict(s_test), params.pd_floor, params.pd_ceiling)
+    return _Candidate(kind, choice, cal, pd_test, expit(s_test), s_cal, s_test)
+
+
 def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> TrainingOutcome:
-    """Split, fit, calibrate and evaluate on a modelling frame.
+    """Split, fit, calibrate, evaluate, pick the challenger and refit it on every labelled snapshot.
 
     ``data``: one row per (debtor_id, as_of): feature columns, ``label`` (Int64, NA = not labelled)
     and ``horizon_observed`` (bool). Unlabelled rows only inform the split (horizon checks).
-    Raises ``ValueError`` with counts when a window has too few defaults, or when the test
-    snapshot's horizon is not fully observed.
+
+    Protocol (all test figures come from models that never saw the test window):
+
+    1. LightGBM is early-stopped on the validation window and refitted on train + validation with
+       the chosen tree count; the scorecard is fitted on train + validation.
+    2. For each, calibrators are fitted on its raw scores of the calibration window and the method
+       is chosen by log-loss on the test window (:func:`models.calibrate.choose_calibration`).
+    3. Both are evaluated on the pooled test window, with debtor-bootstrap intervals; the challenger
+       is the one that wins there (:func:`models.evaluate.choose_challenger`).
+    4. The shipped model is the challenger *refitted on every labelled snapshot* (same tree count),
+       so it learns from the most recent labels; its calibrator is the chosen method fitted on the
+       out-of-time scores of the calibration and test windows (rows the scoring models never trained
+       on), applied to the refitted model's raw score, and floored/ceilinged.
+
+    Raises ``ValueError`` with the counts when the book cannot fill the windows.
     """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -329,45 +411,82 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
             f"columns {non_numeric} are neither numeric nor declared categorical; add them to "
             "features.categorical or features.exclude"
         )
-    fit_rows = pd.concat([parts["train"], parts["validation"]])
-    kept, dropped = select_features(fit_rows, candidates)
+    kept, dropped = select_features(labelled, candidates)
     if not kept:
         raise ValueError(f"no usable feature columns: all candidates are constant or empty ({dropped})")
     categorical = [c for c in categorical if c in kept]
     categories = {
-        c: sorted(fit_rows[c].dropna().astype("string").astype(str).unique().tolist()) for c in categorical
+        c: sorted(labelled[c].dropna().astype("string").astype(str).unique().tolist()) for c in categorical
     }
     X = {name: prepare_matrix(part, kept, categories) for name, part in parts.items()}
     y = {name: _labels(part) for name, part in parts.items()}
     timings["prepare_s"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    model, best = fit_lgbm(X["train"], y["train"], X["validation"], y["validation"], params.lgbm, params.seed)
-    timings["lgbm_s"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    calibrated, choice = calibrate(
-        model,
-        X["calibration"],
-        y["calibration"],
-        params.calibration,
-        folds=params.calibration_folds,
-        seed=params.seed,
+    lgbm_eval, best = fit_lgbm(
+        X["train"], y["train"], X["validation"], y["validation"], params.lgbm, params.seed
     )
-    final = Pipeline([("prepare", FeatureCaster(list(kept), categories)), ("calibrated", calibrated)])
-    timings["calibrate_s"] = time.perf_counter() - t
-
+    timings["lgbm_s"] = time.perf_counter() - t
     t = time.perf_counter()
     fit_X = pd.concat([X["train"], X["validation"]])
-    scorecard = fit_scorecard(
-        fit_X, np.concatenate([y["train"], y["validation"]]), categorical, params.scorecard
-    )
+    fit_y = np.concatenate([y["train"], y["validation"]])
+    scorecard_eval = fit_scorecard(fit_X, fit_y, categorical, params.scorecard)
     timings["scorecard_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    p_test = final.predict_proba(X["test"])[:, 1]
-    p_raw = model.predict_proba(X["test"])[:, 1]
-    p_base = scorecard_predict(scorecard, X["test"], categorical)
+    cands = {
+        "lightgbm": _candidate("lightgbm", lgbm_eval, X, y, categorical, params),
+        "scorecard": _candidate("scorecard", scorecard_eval, X, y, categorical, params),
+    }
+    timings["calibrate_s"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    y_test = y["test"]
+    debtors = parts["test"]["debtor_id"].astype("string").to_numpy()
+    intervals = bootstrap_intervals(
+        y_test,
+        {
+            "lightgbm": cands["lightgbm"].pd_test,
+            "scorecard": cands["scorecard"].pd_test,
+            "lightgbm_raw": cands["lightgbm"].pd_test_raw,
+            "scorecard_raw": cands["scorecard"].pd_test_raw,
+        },
+        debtors,
+        pairs=[("lightgbm", "scorecard")],
+        n_boot=params.bootstrap_samples,
+        seed=params.seed,
+    )
+    metrics = {k: classification_metrics(y_test, c.pd_test) for k, c in cands.items()}
+    raw_metrics = {k: classification_metrics(y_test, c.pd_test_raw) for k, c in cands.items()}
+    point = {m: metrics["lightgbm"][m] - metrics["scorecard"][m] for m in ("logloss", "auc")}
+    if params.challenger == "auto":
+        kind, selection = choose_challenger(intervals["lightgbm-scorecard"], point)
+    else:
+        kind, selection = params.challenger, "fixed by config (challenger)"
+    chosen = cands[kind]
+    timings["evaluate_s"] = time.perf_counter() - t
+
+    # the shipped model: the challenger refitted on every labelled snapshot, calibrated out of time
+    t = time.perf_counter()
+    X_all = prepare_matrix(labelled, kept, categories)
+    y_all = _labels(labelled)
+    if kind == "lightgbm":
+        ship_scorer: Any = _lgbm(params.lgbm, best, params.seed).fit(X_all, y_all)
+        model, scorecard = ship_scorer, scorecard_eval
+    else:
+        ship_scorer = fit_scorecard(X_all, y_all, categorical, params.scorecard)
+        model, scorecard = lgbm_eval, ship_scorer
+    ship_calibrator = fit_calibrator(
+        np.concatenate([chosen.s_cal, chosen.s_test]),
+        np.concatenate([y["calibration"], y_test]),
+        chosen.choice.method,
+    )
+    shipped = CalibratedPD(
+        ship_scorer, ship_calibrator, kind, tuple(categorical), params.pd_floor, params.pd_ceiling
+    )
+    final = Pipeline([("prepare", FeatureCaster(list(kept), categories)), ("calibrated", shipped)])
+    timings["refit_s"] = time.perf_counter() - t
+
     segments = (
         parts["test"][params.segment_column]
         if params.segment_column in parts["test"].columns
@@ -378,31 +497,38 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
             "debtor_id": parts["test"]["debtor_id"].to_numpy(),
             "as_of": parts["test"]["as_of"].to_numpy(),
             "segment": segments.astype("string").to_numpy(),
-            "y": y["test"],
-            "pd": p_test,
-            "pd_raw": p_raw,
-            "pd_baseline": p_base,
+            "y": y_test,
+            "pd": chosen.pd_test,
+            "pd_raw": chosen.pd_test_raw,
+            "pd_lightgbm": cands["lightgbm"].pd_test,
+            "pd_baseline": cands["scorecard"].pd_test,
         }
     )
     importance = _importance(model, kept)
-    ref_rows = pd.concat([X["calibration"], X["test"]])
+    ref_rows = _reference_rows(data, labelled, plan, kept, categories)
     ref_scores = pd.Series(final.predict_proba(ref_rows)[:, 1])
     top = importance["feature"].head(params.reference_features).tolist()
     reference = {
         "sample": {
-            "windows": ["calibration", "test"],
-            "as_of": plan.describe()["calibration"] + plan.describe()["test"],
             "rows": len(ref_rows),
+            "as_of": sorted({pd.Timestamp(v).strftime("%Y-%m-%d") for v in ref_rows.attrs.get("as_of", [])}),
         },
         "score": reference_distribution(ref_scores, params.reference_bins),
         "top_features": top,
         "features": {c: reference_distribution(ref_rows[c], params.reference_bins) for c in top},
     }
-    outcome = TrainingOutcome(
+    ci = {
+        "challenger": intervals[kind],
+        "uncalibrated": intervals[f"{kind}_raw"],
+        "lightgbm": intervals["lightgbm"],
+        "baseline": intervals["scorecard"],
+        "lightgbm-scorecard": intervals["lightgbm-scorecard"],
+    }
+    return TrainingOutcome(
         final_estimator=final,
         model=model,
         scorecard=scorecard,
-        calibration=choice,
+        calibration=chosen.choice,
         feature_names=list(kept),
         categorical=categorical,
         categories=categories,
@@ -410,18 +536,41 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
         plan=plan,
         windows=windows,
         best_iteration=best,
-        metrics=classification_metrics(y["test"], p_test),
-        baseline_metrics=classification_metrics(y["test"], p_base),
-        uncalibrated_metrics=classification_metrics(y["test"], p_raw),
-        segments=segment_table(y["test"], p_test, test["segment"]),
-        baseline_segments=segment_table(y["test"], p_base, test["segment"]),
-        calibration_curve=calibration_table(y["test"], p_test),
+        metrics=metrics[kind],
+        baseline_metrics=metrics["scorecard"],
+        uncalibrated_metrics=raw_metrics[kind],
+        segments=segment_table(y_test, chosen.pd_test, test["segment"]),
+        baseline_segments=segment_table(y_test, cands["scorecard"].pd_test, test["segment"]),
+        calibration_curve=calibration_table(y_test, chosen.pd_test),
         test=test,
         X_test=X["test"],
         importance=importance,
         reference=reference,
         schema=feature_schema(kept, categories),
         timings=timings,
+        kind=kind,
+        selection=selection,
+        lightgbm_metrics=metrics["lightgbm"],
+        calibrations={k: c.choice for k, c in cands.items()},
+        intervals=ci,
+        ece_tolerance=ece_noise(chosen.pd_test, seed=params.seed),
+        train_last_as_of=pd.Timestamp(labelled["as_of"].max()),
     )
-    timings["evaluate_s"] = time.perf_counter() - t
-    return outcome
+
+
+def _reference_rows(
+    data: pd.DataFrame,
+    labelled: pd.DataFrame,
+    plan: SplitPlan,
+    kept: list[str],
+    categories: dict[str, list[str]],
+) -> pd.DataFrame:
+    """Rows for the drift reference: the latest snapshots the shipped model did not train on
+    (unlabelled, not in default), else the test window. Model input, ``attrs["as_of"]`` = dates."""
+    fresh = data[data["label"].isna() & (data["as_of"] > labelled["as_of"].max())]
+    if "in_default_at_asof" in fresh.columns:
+        fresh = fresh[~fresh["in_default_at_asof"].fillna(False).astype(bool)]
+    rows = fresh if len(fresh) else labelled[labelled["as_of"].isin(plan.test)]
+    out = prepare_matrix(rows, kept, categories)
+    out.attrs["as_of"] = rows["as_of"].unique().tolist()
+    return out

@@ -41,33 +41,44 @@ class SnapshotsConfig(ConfigModel):
 
 
 class SplitConfig(ConfigModel):
-    """Out-of-time windows, counted in snapshots back from the test snapshot."""
+    """Out-of-time windows, counted in snapshots back from the test window. An empty count pools the
+    fewest snapshots holding ``min_defaults`` default labels (small books get wider windows)."""
 
-    test_as_of: date | None = Field(None, description="empty = latest snapshot with a fully observed horizon")
-    calibration_snapshots: int = Field(3, ge=1)
-    validation_snapshots: int = Field(2, ge=1, description="last training snapshots, for early stopping")
+    test_as_of: date | None = Field(
+        None, description="last snapshot of the test window; empty = latest with a fully observed horizon"
+    )
+    test_snapshots: int | None = Field(None, ge=1, description="empty = pool until min_defaults")
+    calibration_snapshots: int | None = Field(None, ge=1, description="empty = pool until min_defaults")
+    validation_snapshots: int | None = Field(
+        None, ge=1, description="last training snapshots, for early stopping; empty = pool until min_defaults"
+    )
     train_snapshots: int | None = Field(None, ge=2, description="empty = every earlier snapshot")
     gap_snapshots: int = Field(0, ge=0, description="unused snapshots between windows")
-    min_defaults: int = Field(30, ge=1, description="fewest default labels accepted per window")
+    min_defaults: int = Field(30, ge=5, description="fewest default labels accepted per window")
+    test_defaults_share: float = Field(
+        0.2, ge=0, le=0.5, description="an automatic test window also holds this share of all default labels"
+    )
 
     def to_params(self) -> SplitParams:
         from models.split import SplitParams
 
         return SplitParams(
             test_as_of=pd.Timestamp(self.test_as_of) if self.test_as_of else None,
+            test_snapshots=self.test_snapshots,
             calibration_snapshots=self.calibration_snapshots,
             validation_snapshots=self.validation_snapshots,
             train_snapshots=self.train_snapshots,
             gap_snapshots=self.gap_snapshots,
             min_defaults=self.min_defaults,
+            test_defaults_share=self.test_defaults_share,
         )
 
     @model_validator(mode="after")
     def _train_longer_than_validation(self) -> SplitConfig:
-        if self.train_snapshots is not None and self.train_snapshots <= self.validation_snapshots:
+        v = self.validation_snapshots
+        if self.train_snapshots is not None and v is not None and self.train_snapshots <= v:
             raise ValueError(
-                f"train_snapshots ({self.train_snapshots}) must exceed validation_snapshots "
-                f"({self.validation_snapshots})"
+                f"train_snapshots ({self.train_snapshots}) must exceed validation_snapshots ({v})"
             )
         return self
 
@@ -109,17 +120,35 @@ class ScorecardConfig(ConfigModel):
 
 
 class CalibrationConfig(ConfigModel):
-    method: Literal["auto", "isotonic", "sigmoid"] = Field(
-        "auto", description="auto = lower cross-validated Brier within the calibration window"
+    """How the raw score becomes a PD (``models.calibrate``). Every method is strictly increasing,
+    so calibration keeps the ranking; the PD is then clipped to ``[pd_floor, pd_ceiling]``."""
+
+    method: Literal["auto", "sigmoid", "beta", "isotonic"] = Field(
+        "auto", description="auto = lowest out-of-time log-loss (calibration window -> test window)"
     )
-    folds: int = Field(5, ge=2, le=20)
+    min_isotonic_defaults: int = Field(
+        200, ge=10, description="isotonic is tried only with this many defaults in the calibration window"
+    )
+    pd_floor: float = Field(1e-4, gt=0, lt=0.5, description="lowest published PD (never exactly 0)")
+    pd_ceiling: float = Field(0.9999, gt=0.5, lt=1, description="highest published PD (never exactly 1)")
+
+
+class EvaluationConfig(ConfigModel):
+    """Test-window figures: debtor-bootstrap intervals and which model competes for champion."""
+
+    bootstrap_samples: int = Field(200, ge=20, le=5000, description="replicates, resampling debtors")
+    challenger: Literal["auto", "lightgbm", "scorecard"] = Field(
+        "auto", description="auto = the winner on the test window (log-loss, then AUC; tie -> scorecard)"
+    )
 
 
 class GateConfig(ConfigModel):
-    min_auc: float = Field(0.70, ge=0, le=1)
-    max_ece: float = Field(0.02, ge=0, le=1)
-    max_auc_drop: float = Field(0.005, ge=0, le=1, description="vs champion on the same test window")
-    max_ece_increase: float = Field(0.01, ge=0, le=1, description="vs champion on the same test window")
+    """Sample-size aware promotion gate (``models.evaluate.gate_decision``)."""
+
+    min_auc: float = Field(0.70, ge=0, le=1, description="floor of the challenger's test AUC")
+    ece_margin: float = Field(
+        0.005, ge=0, le=1, description="added to the chance ECE of a calibrated model on the test rows"
+    )
 
     def to_params(self) -> GateThresholds:
         from models.evaluate import GateThresholds
@@ -145,6 +174,7 @@ class Model(ConfigModel):
     lightgbm: LightGBMConfig = LightGBMConfig()
     scorecard: ScorecardConfig = ScorecardConfig()
     calibration: CalibrationConfig = CalibrationConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
     gate: GateConfig = GateConfig()
     reference_features: int = Field(10, ge=1, description="top features kept in reference.json for drift")
 
@@ -156,7 +186,11 @@ class Model(ConfigModel):
             lgbm=self.lightgbm.to_params(),
             scorecard=self.scorecard.to_params(),
             calibration=self.calibration.method,
-            calibration_folds=self.calibration.folds,
+            min_isotonic_defaults=self.calibration.min_isotonic_defaults,
+            pd_floor=self.calibration.pd_floor,
+            pd_ceiling=self.calibration.pd_ceiling,
+            bootstrap_samples=self.evaluation.bootstrap_samples,
+            challenger=self.evaluation.challenger,
             exclude=tuple(self.features.exclude),
             categorical=tuple(self.features.categorical),
             segment_column=self.features.segment_column,

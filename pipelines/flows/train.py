@@ -45,7 +45,8 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What a training produced: MLflow run, registered version, gate outcome and test figures."""
+    """What a training produced: MLflow run, registered version, gate outcome and test figures
+    (``metrics``: the challenger, of ``kind``; ``lightgbm_metrics``; ``baseline_metrics``: scorecard)."""
 
     run_id: str
     version: str
@@ -57,6 +58,10 @@ class TrainResult:
     model_sha256: str
     plan: dict[str, list[str]]
     dropped: dict[str, str]
+    kind: str = "lightgbm"
+    selection: str = ""
+    lightgbm_metrics: dict[str, float] | None = None
+    intervals: dict[str, Any] | None = None
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -184,25 +189,56 @@ def fit(dataset: pd.DataFrame, cfg: TrainConfig) -> Any:
     return train_pd_model(dataset, cfg.to_params())
 
 
+@dataclass(frozen=True)
+class ChampionOnTest:
+    """The current champion on the challenger's test rows it never trained on.
+
+    ``pd``: its PD per test row (NaN on rows it trained on); ``note``: why no comparison is
+    possible (e.g. it trained on every test row); ``problem``: it cannot score the rows at all."""
+
+    version: str | None = None
+    pd: Any = None
+    note: str | None = None
+    problem: str | None = None
+
+
 @task(name="champion-on-test", cache_policy=NO_CACHE)
 def champion_on_test(
     outcome: Any, dataset: pd.DataFrame, cfg: TrainConfig, project: ProjectConfig
-) -> tuple[str | None, dict[str, float] | None, str | None]:
-    """The current champion's metrics on the challenger's test rows: (version, metrics, problem)."""
-    from models.registry import NoChampionError, load_model_version, score_version
+) -> ChampionOnTest:
+    """The current champion's PDs on the challenger's test rows that are later than every snapshot
+    the champion learned from (its ``ews.trained_through`` tag; older versions: their test window)."""
+    import numpy as np
+
+    from models.registry import TRAINED_THROUGH_TAG, NoChampionError, load_model_version, prepare_X
 
     try:
         loaded = load_model_version(
             "champion", cfg.model_name, tracking_uri=project.paths.mlflow_tracking_uri
         )
     except NoChampionError:
-        return None, None, None
+        return ChampionOnTest()
+    through_tag = (
+        loaded.tags.get(TRAINED_THROUGH_TAG) or loaded.tags.get("ews.test_as_of", "").split("..")[-1]
+    )
+    through = pd.Timestamp(through_tag) if through_tag else None
     keys = outcome.test[["debtor_id", "as_of"]]
-    rows = keys.merge(dataset, on=["debtor_id", "as_of"], how="left")
+    unseen = (keys["as_of"] > through).to_numpy() if through is not None else np.ones(len(keys), dtype=bool)
+    if not unseen.any():
+        return ChampionOnTest(
+            loaded.version,
+            note=f"champion v{loaded.version} trained on every test row (through {through.date()}): "
+            "no fair comparison, the gate relies on the other checks",
+        )
+    rows = keys[unseen].merge(dataset, on=["debtor_id", "as_of"], how="left")
     try:
-        return loaded.version, score_version(loaded, rows, outcome.test["y"].to_numpy()), None
+        p = np.full(len(keys), np.nan)
+        p[unseen] = loaded.predict_pd(prepare_X(rows, loaded))
     except ValueError as exc:
-        return loaded.version, None, f"champion v{loaded.version} cannot score the test rows: {exc}"
+        return ChampionOnTest(
+            loaded.version, problem=f"champion v{loaded.version} cannot score the test rows: {exc}"
+        )
+    return ChampionOnTest(loaded.version, pd=p)
 
 
 @task(name="log-and-register", cache_policy=NO_CACHE)
@@ -218,10 +254,17 @@ def log_and_register(
     y = test["y"].to_numpy()
     figures = {
         "plots/roc.png": plots.roc_figure(
-            y, {"LightGBM (calibrated)": test["pd"], "scorecard": test["pd_baseline"]}
+            y, {"LightGBM (calibrated)": test["pd_lightgbm"], "scorecard (calibrated)": test["pd_baseline"]}
         ),
         "plots/calibration.png": plots.calibration_figure(
-            y, {"calibrated": test["pd"], "uncalibrated": test["pd_raw"], "scorecard": test["pd_baseline"]}
+            y,
+            {
+                f"{outcome.kind} (calibrated)": test["pd"],
+                f"{outcome.kind} (uncalibrated)": test["pd_raw"],
+                "LightGBM" if outcome.kind == "scorecard" else "scorecard": test[
+                    "pd_lightgbm" if outcome.kind == "scorecard" else "pd_baseline"
+                ],
+            },
         ),
         "plots/feature_importance.png": plots.importance_figure(outcome.importance),
         "plots/shap_summary.png": plots.shap_summary_figure(
@@ -232,8 +275,9 @@ def log_and_register(
     metrics_table = pd.DataFrame(
         {
             "metric": [f"test_{k}" for k in outcome.metrics],
-            "model": list(outcome.metrics.values()),
+            "challenger": list(outcome.metrics.values()),
             "uncalibrated": [outcome.uncalibrated_metrics[k] for k in outcome.metrics],
+            "lightgbm": [outcome.lightgbm_metrics[k] for k in outcome.metrics],
             "baseline": [outcome.baseline_metrics[k] for k in outcome.metrics],
         }
     )
@@ -284,24 +328,64 @@ def log_and_register(
             plt.close(fig)
 
 
+def paired(y: Any, a: Any, b: Any, groups: Any, cfg: TrainConfig) -> tuple[dict, dict]:
+    """Debtor-bootstrap intervals and point values of ``metric(a) - metric(b)`` (log-loss, AUC)."""
+    from models.evaluate import bootstrap_intervals, classification_metrics
+
+    ci = bootstrap_intervals(
+        y,
+        {"a": a, "b": b},
+        groups,
+        pairs=[("a", "b")],
+        n_boot=cfg.evaluation.bootstrap_samples,
+        seed=cfg.seed,
+    )["a-b"]
+    ma, mb = classification_metrics(y, a), classification_metrics(y, b)
+    return ci, {k: ma[k] - mb[k] for k in ("logloss", "auc")}
+
+
 @task(name="gate", cache_policy=NO_CACHE)
 def gate(
-    logged: Any,
-    outcome: Any,
-    champion: tuple[str | None, dict[str, float] | None, str | None],
-    cfg: TrainConfig,
-    project: ProjectConfig,
+    logged: Any, outcome: Any, champion: ChampionOnTest, cfg: TrainConfig, project: ProjectConfig
 ) -> Any:
-    """Promotion gate from config; moves ``champion`` when it passes; decision stored as tags."""
-    from models.evaluate import gate_decision
+    """Sample-size aware promotion gate; moves ``champion`` when it passes; decision stored as tags."""
+    import numpy as np
+
+    from models.evaluate import classification_metrics, gate_decision
     from models.registry import record_gate
 
-    version, metrics, problem = champion
-    decision = gate_decision(outcome.metrics, metrics, cfg.gate.to_params(), champion_problem=problem)
+    test = outcome.test
+    y, groups = test["y"].to_numpy(), test["debtor_id"].astype("string").to_numpy()
+    vs_baseline = None
+    if outcome.kind != "scorecard":
+        vs_baseline = paired(y, test["pd"].to_numpy(), test["pd_baseline"].to_numpy(), groups, cfg)
+    vs_champion, champion_metrics, note = None, None, champion.note
+    if champion.pd is not None:
+        seen = np.isfinite(champion.pd)
+        ys = y[seen]
+        if ys.min() == ys.max():
+            note = (
+                f"champion v{champion.version} compared on {int(seen.sum())} unseen test rows without both "
+                "classes: no fair comparison, the gate relies on the other checks"
+            )
+        else:
+            champion_metrics = classification_metrics(ys, champion.pd[seen])
+            vs_champion = paired(ys, test["pd"].to_numpy()[seen], champion.pd[seen], groups[seen], cfg)
+    decision = gate_decision(
+        outcome.metrics,
+        cfg.gate.to_params(),
+        ece_tolerance=outcome.ece_tolerance,
+        kind=outcome.kind,
+        vs_baseline=vs_baseline,
+        champion=champion_metrics,
+        vs_champion=vs_champion,
+        champion_note=note,
+        champion_problem=champion.problem,
+    )
     record_gate(
         logged.version,
         decision,
-        champion_version=version,
+        champion_version=champion.version,
         name=cfg.model_name,
         tracking_uri=project.paths.mlflow_tracking_uri,
     )
@@ -338,9 +422,10 @@ def train(data_dir: Path, cfg: TrainConfig, project: ProjectConfig) -> TrainResu
     logged = log_and_register(outcome, cfg, project, provenance, warnings)
     decision = gate(logged, outcome, champion, cfg, project)
     logger.info(
-        "registered %s v%s (test_auc %.4f, test_ece %.4f); gate %s",
+        "registered %s v%s, %s (test_auc %.4f, test_ece %.4f); gate %s",
         cfg.model_name,
         logged.version,
+        outcome.kind,
         outcome.metrics["auc"],
         outcome.metrics["ece"],
         "passed: champion" if decision.passed else "failed: champion unchanged",
@@ -350,12 +435,16 @@ def train(data_dir: Path, cfg: TrainConfig, project: ProjectConfig) -> TrainResu
         version=logged.version,
         promoted=decision.passed,
         gate_reasons=decision.reasons,
-        champion_before=champion[0],
+        champion_before=champion.version,
         metrics=outcome.metrics,
         baseline_metrics=outcome.baseline_metrics,
         model_sha256=logged.model_sha256,
         plan=outcome.plan.describe(),
         dropped=outcome.dropped,
+        kind=outcome.kind,
+        selection=outcome.selection,
+        lightgbm_metrics=outcome.lightgbm_metrics,
+        intervals=outcome.intervals,
     )
 
 

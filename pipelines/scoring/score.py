@@ -89,8 +89,8 @@ def score_debtors(
     X_all.index = pd.Index(ids.to_numpy(), name="debtor_id")
     rows_hash, snapshot = feature_hashes(X_all)
     X = X_all.loc[~default]
-    pd_live = loaded.estimator.predict_proba(X)[:, 1] if len(X) else np.zeros(0)
-    raw_live = loaded.booster.predict(X, raw_score=True) if len(X) else np.zeros(0)
+    pd_live = loaded.predict_pd(X) if len(X) else np.zeros(0)
+    raw_live = loaded.raw_score(X) if len(X) else np.zeros(0)
 
     pd_all = np.ones(len(frame))
     raw_all = np.full(len(frame), np.nan)

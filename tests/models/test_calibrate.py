@@ -1,55 +1,66 @@
 from __future__ import annotations
 
-import lightgbm as lgb
 import numpy as np
-import pandas as pd
 import pytest
-from sklearn.metrics import brier_score_loss
+from scipy.special import expit
+from sklearn.metrics import brier_score_loss, roc_auc_score
 
-from models.calibrate import calibrate
+from models.calibrate import METHODS, CalibratedPD, choose_calibration, fit_calibrator
 
 
-def _data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+def _scores(n: int, seed: int, shift: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
+    """Raw scores that rank well but overstate every PD by ``shift`` in log-odds."""
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
-    p = 1 / (1 + np.exp(-(-2.5 + 1.2 * X["a"] - 0.8 * X["b"])))
-    return X, (rng.random(n) < p).astype("int64")
+    s = rng.normal(-3.0, 1.3, size=n)
+    y = (rng.random(n) < expit(s)).astype("int64")
+    return s + shift, y
 
 
-@pytest.fixture(scope="module")
-def skewed_model():
-    """A model fitted on positives oversampled 4x: ranks well, overstates every PD."""
-    X, y = _data(6000, 0)
-    pos = np.flatnonzero(y == 1)
-    idx = np.concatenate([np.arange(len(y)), np.repeat(pos, 3)])
-    model = lgb.LGBMClassifier(n_estimators=60, num_leaves=7, verbose=-1, random_state=0, deterministic=True)
-    return model.fit(X.iloc[idx], y[idx])
+@pytest.mark.parametrize("method", METHODS)
+def test_calibration_lowers_brier_and_keeps_the_ranking(method) -> None:
+    s_cal, y_cal = _scores(6000, 1)
+    s_test, y_test = _scores(6000, 2)
+    cal = fit_calibrator(s_cal, y_cal, method)
+    p, raw = cal.predict(s_test), expit(s_test)
+    assert brier_score_loss(y_test, p) < brier_score_loss(y_test, raw) - 0.002
+    assert abs(p.mean() - y_test.mean()) < 0.01 < abs(raw.mean() - y_test.mean())
+    # strictly increasing: no plateau, the AUC is the raw score's
+    grid = np.linspace(-8, 4, 500)
+    assert (np.diff(cal.log_odds(grid)) > 0).all()
+    assert roc_auc_score(y_test, p) == pytest.approx(roc_auc_score(y_test, s_test), abs=1e-12)
+    assert np.unique(p).size == np.unique(s_test).size
 
 
-@pytest.mark.parametrize("method", ["auto", "isotonic", "sigmoid"])
-def test_calibration_lowers_brier_on_held_out_data(skewed_model, method) -> None:
-    X_cal, y_cal = _data(4000, 1)
-    X_test, y_test = _data(4000, 2)
-    raw = skewed_model.predict_proba(X_test)[:, 1]
-    calibrated, choice = calibrate(skewed_model, X_cal, y_cal, method, seed=0)
-    p = calibrated.predict_proba(X_test)[:, 1]
-    assert brier_score_loss(y_test, p) < brier_score_loss(y_test, raw) - 0.005
-    assert abs(p.mean() - y_test.mean()) < 0.02 < abs(raw.mean() - y_test.mean())
-    if method == "auto":
-        assert set(choice.cv_brier) == {"isotonic", "sigmoid"}
-        assert choice.method == min(choice.cv_brier, key=choice.cv_brier.get)
-    else:
-        assert choice.method == method and choice.rule == "fixed by config"
+def test_method_chosen_out_of_time_and_isotonic_needs_defaults() -> None:
+    s_cal, y_cal = _scores(3000, 3)
+    s_test, y_test = _scores(3000, 4)
+    few = int(y_cal.sum()) + 1
+    _, choice = choose_calibration(s_cal, y_cal, s_test, y_test, min_isotonic_defaults=few)
+    assert set(choice.oot_logloss) == {"sigmoid", "beta"} and "isotonic not tried" in choice.rule
+    assert choice.method == min(choice.oot_logloss, key=choice.oot_logloss.get)
+    _, choice = choose_calibration(s_cal, y_cal, s_test, y_test, min_isotonic_defaults=10)
+    assert set(choice.oot_logloss) == set(METHODS)
+    _, fixed = choose_calibration(s_cal, y_cal, s_test, y_test, "isotonic")
+    assert fixed.method == "isotonic" and fixed.rule == "fixed by config"
 
 
-def test_calibration_leaves_the_fitted_model_untouched(skewed_model) -> None:
-    X_cal, y_cal = _data(1000, 3)
-    before = skewed_model.booster_.model_to_string()
-    calibrate(skewed_model, X_cal, y_cal, "isotonic")
-    assert skewed_model.booster_.model_to_string() == before
+class _Scorer:
+    """A stand-in LightGBM scorer: the raw score is the first column."""
+
+    def predict(self, X, raw_score=False):
+        return np.asarray(X)[:, 0]
 
 
-def test_calibration_needs_both_classes(skewed_model) -> None:
-    X_cal, _ = _data(50, 4)
+def test_pd_floor_and_ceiling() -> None:
+    s, y = _scores(2000, 5)
+    model = CalibratedPD(_Scorer(), fit_calibrator(s, y, "sigmoid"), "lightgbm", (), 1e-4, 0.9999)
+    X = np.array([[-80.0], [-3.0], [0.0], [80.0]])
+    p = model.predict_proba(X)[:, 1]
+    assert p[0] == 1e-4 and p[-1] == 0.9999
+    assert ((p > 0) & (p < 1)).all() and (np.diff(p) > 0).all()
+    np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1.0)
+
+
+def test_calibration_needs_both_classes() -> None:
     with pytest.raises(ValueError, match="0 defaults among 50 rows.*Widen the calibration window"):
-        calibrate(skewed_model, X_cal, np.zeros(50, dtype=int))
+        fit_calibrator(np.zeros(50), np.zeros(50, dtype=int), "sigmoid")

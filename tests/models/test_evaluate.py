@@ -5,11 +5,15 @@ import pandas as pd
 import pytest
 
 from models.evaluate import (
+    HEADLINE,
     METRIC_NAMES,
     GateThresholds,
+    bootstrap_intervals,
     calibration_table,
     capture_rate,
+    choose_challenger,
     classification_metrics,
+    ece_noise,
     expected_calibration_error,
     gate_decision,
     reference_distribution,
@@ -87,16 +91,70 @@ def test_reference_distribution_numeric_and_categorical() -> None:
     assert reference_proportions(pd.Series(["y", "z"]), cat).tolist() == pytest.approx([0.0, 1.0])
 
 
-def test_gate_absolute_and_relative_checks() -> None:
-    th = GateThresholds(min_auc=0.7, max_ece=0.02, max_auc_drop=0.01, max_ece_increase=0.005)
-    assert gate_decision({"auc": 0.75, "ece": 0.01}, None, th).passed
-    low = gate_decision({"auc": 0.65, "ece": 0.01}, None, th)
-    assert not low.passed and any(r.startswith("FAIL test_auc 0.6500 < min_auc") for r in low.reasons)
-    assert not gate_decision({"auc": 0.75, "ece": 0.03}, None, th).passed
-    # within the margin of the champion: passes; beyond it: fails
-    assert gate_decision({"auc": 0.745, "ece": 0.01}, {"auc": 0.75, "ece": 0.01}, th).passed
-    worse = gate_decision({"auc": 0.735, "ece": 0.01}, {"auc": 0.75, "ece": 0.01}, th)
-    assert not worse.passed and worse.champion == {"auc": 0.75, "ece": 0.01}
-    assert not gate_decision({"auc": 0.75, "ece": 0.016}, {"auc": 0.75, "ece": 0.01}, th).passed
-    blocked = gate_decision({"auc": 0.9, "ece": 0.0}, None, th, champion_problem="missing columns")
-    assert not blocked.passed and "missing columns" in blocked.reasons[-1]
+def test_bootstrap_intervals_resample_debtors() -> None:
+    rng = np.random.default_rng(0)
+    n = 2000
+    debtor = np.repeat(np.arange(400), 5)
+    y = (rng.random(n) < 0.1).astype(int)
+    good = np.clip(0.1 + 0.5 * (y - 0.1) + rng.normal(0, 0.05, n), 0.001, 0.999)
+    noise = np.clip(rng.random(n), 0.001, 0.999)
+    ci = bootstrap_intervals(y, {"good": good, "noise": noise}, debtor, pairs=[("good", "noise")], n_boot=100)
+    for name, p in (("good", good), ("noise", noise)):
+        point = classification_metrics(y, p)
+        for metric in HEADLINE:
+            low, high = ci[name][metric]
+            assert low <= high
+            assert low - 0.01 <= point[metric] <= high + 0.01
+    assert ci["good"]["auc"][0] > 0.9 and ci["noise"]["auc"][0] < 0.5 < ci["noise"]["auc"][1]
+    assert ci["good-noise"]["auc"][0] > 0.3 and ci["good-noise"]["logloss"][1] < 0
+    # a perfect ranking has the degenerate interval (1, 1)
+    perfect = bootstrap_intervals(y, {"p": np.where(y == 1, 0.9, 0.1)}, debtor, n_boot=20)
+    assert perfect["p"]["auc"] == (1.0, 1.0)
+    # resampling whole debtors: 2 debtors with identical rows cannot move the AUC at all
+    twin = bootstrap_intervals([0, 1, 0, 1], {"p": [0.2, 0.8, 0.2, 0.8]}, ["A", "A", "B", "B"], n_boot=20)
+    assert twin["p"]["auc"] == (1.0, 1.0)
+
+
+def test_ece_noise_shrinks_with_the_sample() -> None:
+    rng = np.random.default_rng(1)
+    small, large = rng.uniform(0.01, 0.1, 100), rng.uniform(0.01, 0.1, 100_000)
+    assert ece_noise(small) > 0.02 > 0.005 > ece_noise(large)
+
+
+def test_challenger_choice_by_logloss_then_auc_then_scorecard() -> None:
+    point = {"logloss": -0.01, "auc": 0.02}
+    assert choose_challenger({"logloss": (-0.02, -0.001), "auc": (-0.01, 0.05)}, point)[0] == "lightgbm"
+    assert choose_challenger({"logloss": (0.001, 0.02), "auc": (0.01, 0.05)}, point)[0] == "scorecard"
+    assert choose_challenger({"logloss": (-0.02, 0.01), "auc": (0.001, 0.05)}, point)[0] == "lightgbm"
+    kind, why = choose_challenger({"logloss": (-0.02, 0.01), "auc": (-0.01, 0.05)}, point)
+    assert kind == "scorecard" and why.startswith("no clear winner")
+
+
+def test_gate_refuses_a_challenger_worse_than_the_baseline() -> None:
+    th = GateThresholds(min_auc=0.7, ece_margin=0.005)
+    worse = ({"logloss": (0.001, 0.004), "auc": (-0.03, 0.01)}, {"logloss": 0.002, "auc": -0.01})
+    decision = gate_decision({"auc": 0.8, "ece": 0.01}, th, ece_tolerance=0.01, vs_baseline=worse)
+    assert not decision.passed
+    assert any(
+        r.startswith("FAIL worse than the scorecard baseline: higher log-loss") for r in decision.reasons
+    )
+    tied = ({"logloss": (-0.001, 0.004), "auc": (-0.03, 0.01)}, {"logloss": 0.001, "auc": -0.01})
+    assert gate_decision({"auc": 0.8, "ece": 0.01}, th, ece_tolerance=0.01, vs_baseline=tied).passed
+    lower_auc = ({"logloss": (-0.001, 0.004), "auc": (-0.03, -0.01)}, {"logloss": 0.001, "auc": -0.02})
+    assert not gate_decision({"auc": 0.8, "ece": 0.01}, th, ece_tolerance=0.01, vs_champion=lower_auc).passed
+
+
+def test_gate_ece_tolerance_scales_with_the_window() -> None:
+    th = GateThresholds(min_auc=0.7, ece_margin=0.005)
+    # ECE 0.05 passes on a window where chance alone gives 0.07 (a 100-row book) ...
+    small = gate_decision({"auc": 0.8, "ece": 0.05}, th, ece_tolerance=0.07)
+    assert small.passed and "ok test_ece 0.0500 <= 0.0750" in small.reasons[2]
+    # ... and fails where chance gives 0.002 (a large book)
+    large = gate_decision({"auc": 0.8, "ece": 0.05}, th, ece_tolerance=0.002)
+    assert not large.passed and large.reasons[2].startswith("FAIL test_ece 0.0500 > 0.0070")
+    low = gate_decision({"auc": 0.65, "ece": 0.0}, th, ece_tolerance=0.01)
+    assert not low.passed and "FAIL test_auc 0.6500 < min_auc 0.7000" in low.reasons
+    blocked = gate_decision(
+        {"auc": 0.9, "ece": 0.0}, th, ece_tolerance=0.01, champion_problem="missing columns"
+    )
+    assert not blocked.passed and blocked.reasons[-1].startswith("FAIL champion comparison impossible")

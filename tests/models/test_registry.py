@@ -11,19 +11,41 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 from model_frames import make_modelling_frame
+from sklearn.metrics import roc_auc_score
 
 from models import registry
 from models.evaluate import GateThresholds, gate_decision
+from models.scorecard import scorecard_table
 from models.split import SplitParams
 from models.train import LGBMParams, TrainParams, train_pd_model
 
 
+def _train(kind: str):
+    frame = make_modelling_frame(n_debtors=800, n_snapshots=8, seed=5)
+    params = TrainParams(
+        lgbm=LGBMParams(n_estimators=30),
+        split=SplitParams(min_defaults=20),
+        bootstrap_samples=20,
+        challenger=kind,
+    )
+    return train_pd_model(frame, params)
+
+
 @pytest.fixture(scope="module")
 def outcome():
-    frame = make_modelling_frame(n_debtors=800, n_snapshots=8, seed=5)
-    return train_pd_model(
-        frame, TrainParams(lgbm=LGBMParams(n_estimators=30), split=SplitParams(min_defaults=20))
-    )
+    return _train("lightgbm")
+
+
+@pytest.fixture(scope="module")
+def scorecard_outcome():
+    return _train("scorecard")
+
+
+LENIENT = GateThresholds(min_auc=0.5, ece_margin=0.2)
+
+
+def _gate(metrics, **kw):
+    return gate_decision(metrics, LENIENT, ece_tolerance=0.0, **kw)
 
 
 def _log(outcome, **kw):
@@ -59,6 +81,16 @@ def test_log_training_writes_runs_artifacts_and_challenger(mlflow_uri, tmp_path,
     assert scorecard_run.data.metrics["test_auc"] == pytest.approx(outcome.baseline_metrics["auc"])
     names = {a.path for a in client.list_artifacts(logged.run_id)}
     assert {"feature_schema.json", "reference.json", "model_card.md", "provenance.json", "model"} <= names
+    for prefix in ("test_", "baseline_test_", "uncalibrated_test_"):
+        for bound in ("low", "high"):
+            assert (
+                f"{prefix}auc_ci_{bound}" in run.data.metrics
+                and f"{prefix}ece_ci_{bound}" in run.data.metrics
+            )
+    assert (
+        run.data.metrics["test_auc_ci_low"] <= outcome.metrics["auc"] <= run.data.metrics["test_auc_ci_high"]
+    )
+    assert run.data.tags["ews.kind"] == "lightgbm" and run.data.params["calibration_method"]
     assert {a.path for a in client.list_artifacts(logged.run_id, "model")} >= {"model/booster.txt"}
     # artifacts live under EWS_MLFLOW_ARTIFACTS (tmp_path), not in the repo
     assert (tmp_path / "mlartifacts").is_dir() and any((tmp_path / "mlartifacts").rglob("booster.txt"))
@@ -73,37 +105,38 @@ def test_no_champion_until_gate_passes_then_load(mlflow_uri, outcome) -> None:
     logged = _log(outcome)
     with pytest.raises(registry.NoChampionError, match="no alias 'champion'.*ews train"):
         registry.load_model_version("champion")
-    decision = gate_decision(outcome.metrics, None, GateThresholds(min_auc=0.5, max_ece=0.2))
-    assert registry.record_gate(logged.version, decision, champion_version=None) is True
+    assert registry.record_gate(logged.version, _gate(outcome.metrics), champion_version=None) is True
     loaded = registry.load_model_version()
     assert (loaded.version, loaded.alias, loaded.run_id) == (logged.version, "champion", logged.run_id)
     assert loaded.feature_names == outcome.feature_names
     assert loaded.categorical_features == ["segment"]
     assert loaded.reference["top_features"] == outcome.reference["top_features"]
     assert loaded.metrics["test_auc"] == pytest.approx(outcome.metrics["auc"])
-    assert isinstance(loaded.booster, lgb.Booster)
+    assert isinstance(loaded.booster, lgb.Booster) and loaded.kind == "lightgbm"
     raw = outcome.X_test.reset_index(drop=True).assign(debtor_id="x")
     X = registry.prepare_X(raw, loaded)
-    np.testing.assert_allclose(loaded.estimator.predict_proba(X)[:, 1], outcome.test["pd"].to_numpy())
+    shipped = outcome.final_estimator.predict_proba(outcome.X_test)[:, 1]
+    np.testing.assert_allclose(loaded.predict_pd(X), shipped)
+    np.testing.assert_allclose(loaded.raw_score(X), loaded.booster.predict(X, raw_score=True))
     contrib = loaded.booster.predict(X, pred_contrib=True)
     assert contrib.shape == (len(X), len(loaded.feature_names) + 1)
     with pytest.raises(ValueError, match="dpd_max_90d"):
         registry.prepare_X(raw.drop(columns="dpd_max_90d"), loaded)
     metrics = registry.score_version(loaded, raw, outcome.test["y"])
-    assert metrics["auc"] == pytest.approx(outcome.metrics["auc"])
+    assert metrics["auc"] == pytest.approx(roc_auc_score(outcome.test["y"], shipped))
     with pytest.raises(registry.NoChampionError, match="no version '99'"):
         registry.load_model_version("99")
 
 
 def test_aliases_move_only_when_the_gate_passes_and_history_answers_dates(mlflow_uri, outcome) -> None:
-    th = GateThresholds(min_auc=0.5, max_ece=0.2, max_auc_drop=0.01)
     t = [datetime(2026, 1, d, 12, tzinfo=UTC) for d in (1, 2, 3, 4)]
     v1 = _log(outcome).version
-    registry.record_gate(v1, gate_decision(outcome.metrics, None, th), champion_version=None, at=t[0])
+    registry.record_gate(v1, _gate(outcome.metrics), champion_version=None, at=t[0])
     # v2 is clearly worse than the champion on the same test rows: gate fails, champion stays
     v2 = _log(outcome).version
     worse = dict(outcome.metrics, auc=outcome.metrics["auc"] - 0.05)
-    failed = gate_decision(worse, outcome.metrics, th)
+    lower = ({"logloss": (-0.01, 0.01), "auc": (-0.08, -0.02)}, {"logloss": 0.0, "auc": -0.05})
+    failed = _gate(worse, champion=outcome.metrics, vs_champion=lower)
     assert registry.record_gate(v2, failed, champion_version=v1, who="ci", at=t[1]) is False
     client = MlflowClient()
     assert str(client.get_model_version_by_alias("ews-pd", "champion").version) == v1
@@ -111,10 +144,13 @@ def test_aliases_move_only_when_the_gate_passes_and_history_answers_dates(mlflow
     tags = client.get_model_version("ews-pd", v2).tags
     assert tags["ews.gate"] == "failed" and tags["ews.gate.champion.version"] == v1
     assert float(tags["ews.gate.champion.auc"]) == pytest.approx(outcome.metrics["auc"], abs=1e-6)
-    assert "FAIL test_auc" in tags["ews.gate.reasons"] and tags["ews.gate.by"] == "ci"
+    assert (
+        "FAIL worse than the champion: lower AUC" in tags["ews.gate.reasons"] and tags["ews.gate.by"] == "ci"
+    )
     # v3 passes within the margin: champion moves, v1 is retired
     v3 = _log(outcome).version
-    ok = gate_decision(outcome.metrics, outcome.metrics, th)
+    same = ({"logloss": (-0.01, 0.01), "auc": (-0.01, 0.01)}, {"logloss": 0.0, "auc": 0.0})
+    ok = _gate(outcome.metrics, champion=outcome.metrics, vs_champion=same)
     assert registry.record_gate(v3, ok, champion_version=v1, at=t[2]) is True
     assert str(client.get_model_version_by_alias("ews-pd", "champion").version) == v3
     # manual override back to v2, with a reason
@@ -149,3 +185,19 @@ def test_aliases_move_only_when_the_gate_passes_and_history_answers_dates(mlflow
 def test_loaded_model_is_frozen_dataclass() -> None:
     assert dataclasses.is_dataclass(registry.LoadedModel)
     assert registry.LoadedModel.__dataclass_params__.frozen
+
+
+def test_a_scorecard_champion_loads_and_scores(mlflow_uri, scorecard_outcome) -> None:
+    out = scorecard_outcome
+    logged = _log(out, scorecard_table=scorecard_table(out.scorecard))
+    assert registry.record_gate(logged.version, _gate(out.metrics, kind="scorecard"), champion_version=None)
+    loaded = registry.load_model_version()
+    assert loaded.kind == "scorecard" and loaded.booster is None and loaded.scorecard is not None
+    X = registry.prepare_X(out.X_test.reset_index(drop=True), loaded)
+    p = loaded.predict_pd(X)
+    np.testing.assert_allclose(p, out.final_estimator.predict_proba(out.X_test)[:, 1])
+    assert ((p >= 1e-4) & (p <= 0.9999)).all()
+    # the raw score is the scorecard's logit, and calibration keeps its order
+    raw = loaded.raw_score(X)
+    assert roc_auc_score(out.test["y"], p) == pytest.approx(roc_auc_score(out.test["y"], raw), abs=0.002)
+    assert MlflowClient().get_model_version("ews-pd", logged.version).tags["ews.kind"] == "scorecard"

@@ -26,8 +26,11 @@ def _d(*days: str) -> tuple[pd.Timestamp, ...]:
     return tuple(pd.Timestamp(d) for d in days)
 
 
-def test_default_plan_by_hand() -> None:
-    plan = plan_split(_summary(10, observed=8), SplitParams())
+FIXED = {"test_snapshots": 1, "calibration_snapshots": 3, "validation_snapshots": 2}
+
+
+def test_fixed_plan_by_hand() -> None:
+    plan = plan_split(_summary(10, observed=8), SplitParams(**FIXED))
     # observed: Jan..Aug; test = Aug; calibration = May, Jun, Jul; validation = Mar, Apr; train = Jan, Feb
     assert plan.test == _d("2024-08-31")
     assert plan.calibration == _d("2024-05-31", "2024-06-30", "2024-07-31")
@@ -35,8 +38,32 @@ def test_default_plan_by_hand() -> None:
     assert plan.train == _d("2024-01-31", "2024-02-29")
 
 
+def test_automatic_windows_pool_until_they_hold_enough_defaults() -> None:
+    # 12 observed month-ends with 10 defaults each (+ 1 unobserved): 120 defaults in all
+    summary = _summary(13, observed=12, defaults=10)
+    plan = plan_split(summary, SplitParams(min_defaults=20, test_defaults_share=0.25))
+    # test: 25% of 120 = 30 defaults -> Oct, Nov, Dec; then 20 defaults each -> 2 snapshots
+    assert plan.test == _d("2024-10-31", "2024-11-30", "2024-12-31")
+    assert plan.calibration == _d("2024-08-31", "2024-09-30")
+    assert plan.validation == _d("2024-06-30", "2024-07-31")
+    assert plan.train[0] == pd.Timestamp("2024-01-31") and plan.train[-1] == pd.Timestamp("2024-05-31")
+    assert plan.span("test") == "2024-10-31..2024-12-31"
+
+
+def test_book_too_small_is_refused_with_counts_and_need() -> None:
+    summary = _summary(10, defaults=3)
+    with pytest.raises(ValueError) as info:
+        plan_split(summary, SplitParams(min_defaults=10))
+    msg = str(info.value)
+    assert "10 snapshots with observed labels (2024-01-31..2024-10-31) hold 30 default labels" in msg
+    assert ">= 10 defaults each (>= 40 in all" in msg and "about 1.4x the defaults" in msg
+    assert "test: 4 snapshots, 12 defaults; calibration: 4 snapshots, 12 defaults" in msg
+
+
 def test_gap_and_train_length() -> None:
-    plan = plan_split(_summary(12), SplitParams(gap_snapshots=1, train_snapshots=4, calibration_snapshots=2))
+    plan = plan_split(
+        _summary(12), SplitParams(gap_snapshots=1, train_snapshots=4, **{**FIXED, "calibration_snapshots": 2})
+    )
     assert plan.test == _d("2024-12-31")
     assert plan.calibration == _d("2024-09-30", "2024-10-31")  # Nov skipped
     assert plan.validation == _d("2024-06-30", "2024-07-31")  # Aug skipped
@@ -51,14 +78,14 @@ def test_named_test_snapshot_must_be_observed() -> None:
 
 
 def test_too_few_snapshots_is_explained() -> None:
-    with pytest.raises(ValueError, match="have 4, need at least 6"):
-        plan_split(_summary(5), SplitParams())
+    with pytest.raises(ValueError, match="too small for an out-of-time evaluation: 5 snapshots"):
+        plan_split(_summary(5), SplitParams(**FIXED))
 
 
 def test_too_few_defaults_gives_counts_and_advice() -> None:
     summary = _summary(10)
     summary.loc[pd.Timestamp("2024-10-31"), "defaults"] = 7
-    plan = plan_split(summary, SplitParams())
+    plan = plan_split(summary, SplitParams(**FIXED))
     with pytest.raises(ValueError) as info:
         check_defaults(summary, plan, min_defaults=30)
     msg = str(info.value)
@@ -95,7 +122,12 @@ def test_split_never_trains_on_a_later_snapshot(n, unobserved, cal, val, gap, tr
     if train is not None and train <= val:
         train = val + 1
     params = SplitParams(
-        calibration_snapshots=cal, validation_snapshots=val, gap_snapshots=gap, train_snapshots=train
+        test_snapshots=1,
+        calibration_snapshots=cal,
+        validation_snapshots=val,
+        gap_snapshots=gap,
+        train_snapshots=train,
+        min_defaults=1,
     )
     summary = _summary(n, observed=max(n - unobserved, 0))
     try:

@@ -17,7 +17,7 @@ from models.train import (
     train_pd_model,
 )
 
-FAST = TrainParams(lgbm=LGBMParams(n_estimators=80, learning_rate=0.1), calibration_folds=3)
+FAST = TrainParams(lgbm=LGBMParams(n_estimators=80, learning_rate=0.1), bootstrap_samples=50)
 
 
 @pytest.fixture(scope="module")
@@ -28,9 +28,12 @@ def outcome(modelling_frame):
 def test_windows_are_out_of_time(outcome, modelling_frame) -> None:
     plan = outcome.plan
     assert max(plan.train) < min(plan.validation) < min(plan.calibration)
-    assert max(plan.calibration) < plan.test[0] == modelling_frame["as_of"].max()
-    assert (outcome.test["as_of"] == plan.test[0]).all()
-    assert len(outcome.test) == 1500
+    assert max(plan.calibration) < plan.test[0] <= plan.test[-1] == modelling_frame["as_of"].max()
+    assert outcome.test["as_of"].isin(plan.test).all()
+    assert len(outcome.test) == 1500 * len(plan.test)
+    # the test window holds at least min_defaults and 20% of all defaults; every window min_defaults
+    assert outcome.windows.loc["test", "defaults"] >= 0.2 * modelling_frame["label"].sum()
+    assert (outcome.windows["defaults"] >= 30).all()
 
 
 def test_uninformative_columns_are_dropped(outcome) -> None:
@@ -46,7 +49,7 @@ def test_model_finds_the_signal_and_pds_are_probabilities(outcome) -> None:
     assert outcome.best_iteration <= 80
     assert outcome.model.booster_.num_trees() == outcome.best_iteration
     seg = outcome.segments.set_index("segment")
-    assert seg.loc["(all)", "rows"] == 1500
+    assert seg.loc["(all)", "rows"] == len(outcome.test)
     assert seg.loc["retail", "default_rate"] > seg.loc["wholesale", "default_rate"]
     top = outcome.importance["feature"].iloc[0]
     assert top in {"dpd_max_90d", "late_share_180d"}
@@ -58,7 +61,7 @@ def test_reference_has_score_and_top_features(outcome) -> None:
     assert sum(ref["score"]["proportions"]) == pytest.approx(1.0)
     assert ref["top_features"][0] == outcome.importance["feature"].iloc[0]
     assert set(ref["features"]) == set(ref["top_features"])
-    assert ref["sample"]["rows"] == 1500 * 4
+    assert ref["sample"]["rows"] == len(outcome.test)  # every snapshot is labelled: the test window
 
 
 def test_logged_estimator_accepts_plain_strings(outcome) -> None:
@@ -72,7 +75,7 @@ def test_logged_estimator_accepts_plain_strings(outcome) -> None:
 def test_same_data_config_seed_same_model_and_metrics() -> None:
     frame = make_modelling_frame(n_debtors=500, n_snapshots=8, seed=6)
     params = TrainParams(
-        lgbm=LGBMParams(n_estimators=40), split=SplitParams(min_defaults=10), calibration_folds=3
+        lgbm=LGBMParams(n_estimators=40), split=SplitParams(min_defaults=10), bootstrap_samples=20
     )
     first, again = train_pd_model(frame, params), train_pd_model(frame.copy(), params)
     digest = lambda o: hashlib.sha256(o.model.booster_.model_to_string().encode()).hexdigest()  # noqa: E731
@@ -80,7 +83,7 @@ def test_same_data_config_seed_same_model_and_metrics() -> None:
     assert again.metrics == first.metrics
     assert again.baseline_metrics == first.baseline_metrics
     other = train_pd_model(
-        frame, TrainParams(lgbm=params.lgbm, split=params.split, calibration_folds=3, seed=7)
+        frame, TrainParams(lgbm=params.lgbm, split=params.split, bootstrap_samples=20, seed=7)
     )
     assert digest(other) != digest(first)
 
@@ -95,7 +98,15 @@ def test_input_frame_not_mutated() -> None:
 def test_snapshots_outside_every_window_are_left_out() -> None:
     frame = make_modelling_frame(n_debtors=400, n_snapshots=10, seed=4)
     params = TrainParams(
-        lgbm=LGBMParams(n_estimators=10), split=SplitParams(train_snapshots=3, min_defaults=5)
+        lgbm=LGBMParams(n_estimators=10),
+        split=SplitParams(
+            train_snapshots=3,
+            test_snapshots=1,
+            calibration_snapshots=3,
+            validation_snapshots=2,
+            min_defaults=5,
+        ),
+        bootstrap_samples=20,
     )
     out = train_pd_model(frame, params)
     snaps = sorted(frame["as_of"].unique())
@@ -105,7 +116,9 @@ def test_snapshots_outside_every_window_are_left_out() -> None:
 
 def test_too_few_defaults_is_a_clear_error() -> None:
     frame = make_modelling_frame(n_debtors=100, n_snapshots=8, seed=1)
-    with pytest.raises(ValueError, match=r"too few defaults in the .*need >= 200.*Widen"):
+    with pytest.raises(
+        ValueError, match=r"too small for an out-of-time evaluation: 8 snapshots .* need >= 200"
+    ):
         train_pd_model(frame, TrainParams(split=SplitParams(min_defaults=200)))
 
 
@@ -138,3 +151,40 @@ def test_prepare_matrix_orders_casts_and_names_missing_columns() -> None:
     schema = feature_schema(["seg", "z"], {"seg": ["x", "y"]})
     assert schema["features"][0] == {"name": "seg", "dtype": "category", "categories": ["x", "y"]}
     assert schema["categorical"] == ["seg"]
+
+
+def test_shipped_model_learns_from_the_latest_labels(outcome, modelling_frame) -> None:
+    shipped = outcome.final_estimator[-1]
+    assert outcome.train_last_as_of == modelling_frame["as_of"].max() == outcome.plan.test[-1]
+    assert shipped.kind == outcome.kind
+    if outcome.kind == "lightgbm":
+        trained_rows = (
+            shipped.scorer.booster_.num_data() if hasattr(shipped.scorer.booster_, "num_data") else None
+        )
+        assert shipped.scorer.booster_.num_trees() == outcome.best_iteration
+        assert trained_rows in (None, len(modelling_frame))
+
+
+def test_published_pds_keep_the_ranking_and_the_resolution(outcome) -> None:
+    # calibrated AUC within 0.002 of the uncalibrated AUC on the same rows (test window)
+    assert outcome.metrics["auc"] >= outcome.uncalibrated_metrics["auc"] - 0.002
+    # the shipped model on the test rows: non-defaults get >= min(1000, n/5) distinct PDs, none 0 or 1
+    p = outcome.final_estimator.predict_proba(outcome.X_test)[:, 1]
+    live = p[outcome.test["y"].to_numpy() == 0]
+    assert np.unique(live).size >= min(1000, live.size / 5)
+    assert ((p > 0) & (p < 1)).all()
+    raw = outcome.final_estimator[-1].raw_score(outcome.X_test)
+    from sklearn.metrics import roc_auc_score
+
+    y = outcome.test["y"].to_numpy()
+    assert roc_auc_score(y, p) >= roc_auc_score(y, raw) - 0.002
+
+
+def test_intervals_and_challenger_choice_are_reported(outcome) -> None:
+    for key in ("challenger", "baseline", "lightgbm", "uncalibrated", "lightgbm-scorecard"):
+        assert set(outcome.intervals[key]) == {"auc", "logloss", "brier", "ece", "capture_5pct"}
+    low, high = outcome.intervals["challenger"]["auc"]
+    assert low <= outcome.metrics["auc"] <= high
+    assert outcome.kind in {"lightgbm", "scorecard"} and "bootstrap" in outcome.selection
+    assert outcome.calibration.method in outcome.calibration.oot_logloss
+    assert 0 < outcome.ece_tolerance < 0.05

@@ -60,6 +60,8 @@ def test_custom_values_reach_typed_params() -> None:
     )
     assert (params.lgbm.n_estimators, params.lgbm.num_leaves, params.lgbm.max_depth) == (50, 7, 3)
     assert params.lgbm.reg_lambda == 5.0  # default kept
-    assert (params.calibration, params.calibration_folds) == ("isotonic", 3)
+    assert (params.calibration, params.min_isotonic_defaults) == ("isotonic", 50)
+    assert (params.pd_floor, params.pd_ceiling, params.split.test_snapshots) == (0.001, 0.99, 2)
+    assert (params.bootstrap_samples, params.challenger) == (50, "lightgbm")
     gate = cfg.gate.to_params()
-    assert (gate.min_auc, gate.max_ece, gate.max_auc_drop) == (0.6, 0.05, 0.0)
+    assert (gate.min_auc, gate.ece_margin) == (0.6, 0.01)

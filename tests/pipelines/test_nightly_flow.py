@@ -27,8 +27,6 @@ DAY2 = dt.date(2024, 8, 31)
 TRAIN_YAML = """kind: train
 project: {project}
 split:
-  calibration_snapshots: 3
-  validation_snapshots: 2
   min_defaults: 10
 lightgbm:
   n_estimators: 60
@@ -36,10 +34,11 @@ lightgbm:
   n_jobs: 2
 calibration:
   method: sigmoid
-  folds: 3
+evaluation:
+  bootstrap_samples: 50
 gate:
   min_auc: 0.5
-  max_ece: 1.0
+  ece_margin: 1.0
 """
 
 

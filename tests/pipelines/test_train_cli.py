@@ -49,10 +49,10 @@ def test_models_commands_on_an_empty_registry(mlflow_uri) -> None:
 
 def test_list_promote_history_and_champion_on(mlflow_uri, outcome) -> None:
     v1, v2 = _log(outcome), _log(outcome)
-    th = GateThresholds(min_auc=0.5, max_ece=0.5)
+    th = GateThresholds(min_auc=0.5, ece_margin=0.5)
     registry.record_gate(
         v1,
-        gate_decision(outcome.metrics, None, th),
+        gate_decision(outcome.metrics, th, ece_tolerance=0.0),
         champion_version=None,
         at=datetime(2026, 1, 1, tzinfo=UTC),
     )
