@@ -293,8 +293,10 @@ def _count_lines(path: Path, encoding: str) -> tuple[int | None, int]:
         while block := fh.read(1 << 24):
             size += len(block)
             lf += block.count(b"\n")
-            cr += block.count(b"\r")
-            crlf += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+            n_cr = block.count(b"\r")
+            if n_cr or last == b"\r":
+                cr += n_cr
+                crlf += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
             last = block[-1:]
             tail = (tail + block)[-4096:]
     body = tail.rstrip(b"\r\n")
@@ -305,10 +307,10 @@ def _count_lines(path: Path, encoding: str) -> tuple[int | None, int]:
     return lf - tail[len(body) :].count(b"\n") + (1 if body else 0), cr - crlf
 
 
-def _split_fields(record: str, options: CsvOptions) -> list[str]:
-    if options.quotechar not in record:
-        return record.split(options.delimiter)
-    return next(csv.reader([record], delimiter=options.delimiter, quotechar=options.quotechar))
+def _split_fields(record: str, delim: str, quote: str) -> list[str]:
+    if quote not in record:
+        return record.split(delim)
+    return next(csv.reader([record], delimiter=delim, quotechar=quote))
 
 
 def _quote_open(record: str, delimiter: str, quote: str) -> bool:
@@ -335,6 +337,69 @@ def _quote_open(record: str, delimiter: str, quote: str) -> bool:
     return inside
 
 
+def _repair_records(
+    lines: list[str], first: int, ncols: int, delim: str, quote: str
+) -> tuple[dict[int, str], list[tuple[int, str, str, str]], list[tuple[int, int]], dict[str, int]]:
+    """Decide the lines that are not plain records (a quote, or the wrong number of delimiters).
+
+    Returns the records to use instead of a line (``{line index: record}``: a quoted value joined
+    over lines, a trailing delimiter removed), the broken lines (index, text, reason, detail), the
+    line ranges a quoted value took after its first line, and the repair counts.
+    """
+    nd = ncols - 1
+    special = [
+        i for i in range(first, len(lines)) if lines[i] and (quote in lines[i] or lines[i].count(delim) != nd)
+    ]
+    fixed: dict[int, str] = {}
+    bad: list[tuple[int, str, str, str]] = []
+    consumed: list[tuple[int, int]] = []
+    repairs: dict[str, int] = {}
+
+    def complete(line: str) -> bool:
+        return quote not in line and line.count(delim) == nd
+
+    next_free = first
+    for i in special:
+        if i < next_free:
+            continue
+        line = lines[i]
+        j, record = i, line
+        if quote in line:
+            while (
+                _quote_open(record, delim, quote) and j + 1 < len(lines) and j - i + 1 < MAX_LINES_PER_RECORD
+            ):
+                j += 1
+                record += "\n" + lines[j]
+            if j > i and (_quote_open(record, delim, quote) or complete(lines[i + 1])):
+                j, record = i, line  # the quote never closes, or the next line is a record of its own
+        if _quote_open(record, delim, quote):
+            detail = f"line {i + 1}: a quote opens a value and is not closed on this line; the next lines are read on their own"
+            bad.append((i, line, "unterminated_quote", detail))
+            next_free = i + 1
+            continue
+        fields = _split_fields(record, delim, quote)
+        if len(fields) == ncols + 1 and fields[-1] == "":  # a trailing delimiter
+            repairs["trailing_delimiter"] = repairs.get("trailing_delimiter", 0) + 1
+            record = record[: record.rfind(delim)]
+            fields.pop()
+        if len(fields) != ncols:
+            if j > i:  # the joined lines do not form one record: only the first line is broken
+                detail = f"line {i + 1}: a quote opened here closes only on line {j + 1}, giving {len(fields)} field(s) instead of {ncols}; the next lines are read on their own"
+                bad.append((i, line, "unterminated_quote", detail))
+                next_free = i + 1
+                continue
+            bad.append(
+                (i, line, "malformed_row", f"line {i + 1}: {len(fields)} field(s), the header has {ncols}")
+            )
+        else:
+            if record != line:
+                fixed[i] = record
+            if j > i:
+                consumed.append((i + 1, j))
+        next_free = j + 1
+    return fixed, bad, consumed, repairs
+
+
 def _read_csv_by_lines(path: Path, options: CsvOptions, label: str, names: list[str]) -> RawFile:
     """Read a damaged CSV record by record; see the module docstring for the rules."""
     try:
@@ -349,67 +414,30 @@ def _read_csv_by_lines(path: Path, options: CsvOptions, label: str, names: list[
         lines = text.split("\r")
     while lines and lines[-1] == "":
         lines.pop()
-    ncols = len(names)
     delim, quote = options.delimiter, options.quotechar
-    stray_cr = sum(line.count("\r") for line in lines)
+    stray_cr = sum(line.count("\r") for line in lines) if "\r" in text else 0
     lines = [line.replace("\r", " ") for line in lines] if stray_cr else lines
-
-    def complete(line: str) -> bool:
-        return quote not in line and line.count(delim) == ncols - 1
-
-    repairs: dict[str, int] = {"stray_carriage_return": stray_cr} if stray_cr else {}
-    good: list[str] = []
-    good_line: list[int] = []
-    good_row: list[int] = []
-    bad: list[tuple[int, int, str, str, str]] = []
-    i = options.skip_rows + 1
-    row = 0
-    while i < len(lines):
-        line = lines[i]
-        if line == "":
-            i += 1
-            continue
-        row += 1
-        j = i
-        record = line
-        if quote in line:
-            while (
-                _quote_open(record, delim, quote) and j + 1 < len(lines) and j - i + 1 < MAX_LINES_PER_RECORD
-            ):
-                j += 1
-                record += "\n" + lines[j]
-            if j > i and (_quote_open(record, delim, quote) or complete(lines[i + 1])):
-                j, record = i, line  # the quote never closes, or the next line is a record of its own
-        if _quote_open(record, delim, quote):
-            detail = f"line {i + 1}: a quote opens a value and is not closed on this line; the next lines are read on their own"
-            bad.append((row, i + 1, line, "unterminated_quote", detail))
-            i += 1
-            continue
-        fields = _split_fields(record, options)
-        if len(fields) == ncols + 1 and fields[-1] == "":  # a trailing delimiter
-            repairs["trailing_delimiter"] = repairs.get("trailing_delimiter", 0) + 1
-            record = record[: record.rfind(delim)]
-            fields.pop()
-        if len(fields) != ncols:
-            if j > i:  # the joined lines do not form one record: only the first line is broken
-                detail = f"line {i + 1}: a quote opened here closes only on line {j + 1}, giving {len(fields)} field(s) instead of {ncols}; the next lines are read on their own"
-                bad.append((row, i + 1, line, "unterminated_quote", detail))
-                i += 1
-                continue
-            bad.append(
-                (
-                    row,
-                    i + 1,
-                    line,
-                    "malformed_row",
-                    f"line {i + 1}: {len(fields)} field(s), the header has {ncols}",
-                )
-            )
-        else:
-            good.append(record)
-            good_line.append(i + 1)
-            good_row.append(row)
-        i = j + 1
+    first = options.skip_rows + 1
+    fixed, bad, consumed, repairs = _repair_records(lines, first, len(names), delim, quote)
+    if stray_cr:
+        repairs["stray_carriage_return"] = stray_cr
+    # records start on non-empty lines that no quoted value before them took
+    start = np.fromiter((len(line) > 0 for line in lines), dtype=bool, count=len(lines))
+    start[:first] = False
+    for lo, hi in consumed:
+        start[lo : hi + 1] = False
+    row_of = np.cumsum(start)
+    good_mask = start.copy()
+    good_mask[[i for i, *_ in bad]] = False
+    good_idx = np.flatnonzero(good_mask)
+    good = (
+        [fixed.get(i, lines[i]) for i in good_idx.tolist()]
+        if fixed
+        else [lines[i] for i in good_idx.tolist()]
+    )
+    good_row = row_of[good_idx]
+    good_line = good_idx + 1
+    bad = [(int(row_of[i]), i + 1, line, reason, detail) for i, line, reason, detail in bad]
     # the intact records, one per line again, go through pyarrow for the same cell conversion
     buffer = io.BytesIO(("\n".join(good) + "\n").encode("utf-8"))
     if good:
@@ -422,8 +450,8 @@ def _read_csv_by_lines(path: Path, options: CsvOptions, label: str, names: list[
     return RawFile(
         path,
         frame,
-        np.array(good_row, dtype=np.int64),
+        good_row.astype(np.int64),
         _malformed_frame(bad, names, options),
-        source_line=np.array(good_line, dtype=np.int64),
+        source_line=good_line.astype(np.int64),
         repairs=repairs,
     )
