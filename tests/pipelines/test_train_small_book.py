@@ -1,0 +1,51 @@
+"""Training succeeds with the shipped default config on a 1,000-debtor generated book (36 months)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from models.train import train_pd_model
+from pipelines.config import load_config
+from pipelines.config.project import Model as ProjectConfig
+from pipelines.config.train import Model as TrainConfig
+from pipelines.flows.train import build_dataset, snapshot_dates
+from pipelines.ingest import ingest_dir
+from pipelines.synthetic import GeneratorParams, generate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def small_book(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book1000")
+    generate(GeneratorParams(debtors=1000, months=36, seed=0), out)
+    cfg = load_config(ROOT / "conf" / "train.yaml", expect=TrainConfig)
+    portfolio = ingest_dir(out, None).portfolio
+    return cfg, build_dataset(portfolio, snapshot_dates(portfolio, cfg), ProjectConfig())
+
+
+def test_default_config_trains_on_a_1000_debtor_book(small_book) -> None:
+    cfg, frame = small_book
+    outcome = train_pd_model(frame, cfg.to_params())
+    windows = outcome.windows
+    assert (windows["defaults"] >= cfg.split.min_defaults).all()
+    assert windows.loc["test", "snapshots"] > 1  # pooled: one month holds too few defaults
+    assert outcome.train_last_as_of == frame.loc[frame["label"].notna(), "as_of"].max()
+    p = outcome.final_estimator.predict_proba(outcome.X_test)[:, 1]
+    live = p[outcome.test["y"].to_numpy() == 0]
+    assert np.unique(live).size >= min(1000, live.size / 5)
+    assert p.min() >= cfg.calibration.pd_floor and p.max() <= cfg.calibration.pd_ceiling
+    assert outcome.metrics["auc"] >= outcome.uncalibrated_metrics["auc"] - 0.002
+    assert outcome.intervals["challenger"]["auc"][0] > 0.5
+
+
+def test_a_book_below_what_is_possible_is_refused_with_counts(small_book) -> None:
+    cfg, frame = small_book
+    short = frame[frame["as_of"] >= frame["as_of"].max() - np.timedelta64(400, "D")]
+    with pytest.raises(
+        ValueError, match=r"too small for an out-of-time evaluation: \d+ snapshots .* hold \d+ default"
+    ):
+        train_pd_model(short, cfg.to_params())
