@@ -9,11 +9,13 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+from pathlib import Path
 
 import typer
 
 from pipelines import commands
 from pipelines.config import ConfigError
+from pipelines.project_dir import ProjectNotFoundError, find_project, in_project
 
 app = typer.Typer(
     name="ews",
@@ -28,8 +30,42 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
+_PROJECT: dict[str, Path | None] = {}  # set for each invocation by the callback below
+
+
+@app.callback()
+def _project(
+    project: Path | None = typer.Option(
+        None,
+        "--project",
+        help=(
+            "the ews project folder (the one holding conf/ews.yaml). Default: $EWS_PROJECT, else the "
+            "first folder with conf/ews.yaml from the current directory upwards. Config defaults and the "
+            "paths inside configs are relative to it; paths you type stay relative to where you are."
+        ),
+    ),
+) -> None:
+    try:
+        _PROJECT["root"] = find_project(project)
+    except ProjectNotFoundError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+def _project_root() -> Path | None:
+    return _PROJECT.get("root")
+
+
+def _run_in_project(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        info.callback = in_project(info.callback, _project_root)
+    for group in typer_app.registered_groups:
+        _run_in_project(group.typer_instance)
+
+
 for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
     importlib.import_module(f"{commands.__name__}.{_info.name}").register(app)
+_run_in_project(app)
 
 
 def main() -> None:

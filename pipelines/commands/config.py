@@ -24,7 +24,11 @@ def register(app: typer.Typer) -> None:
         console = Console()
         paths = files or sorted(Path("conf").rglob("*.yaml"))
         if not paths:
-            console.print("[red]no config files found[/] (looked for conf/**/*.yaml)")
+            console.print(
+                f"[red]no config files found[/] (looked for conf/**/*.yaml in {Path.cwd()}); outside the "
+                "project folder pass `ews --project DIR` or set EWS_PROJECT=DIR",
+                highlight=False,
+            )
             raise typer.Exit(2)
         failed = 0
         for path in paths:

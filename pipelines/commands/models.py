@@ -9,7 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 MODEL_HELP = "registered model name in MLflow"
-PROJECT_HELP = "project config (MLflow URI); MLFLOW_TRACKING_URI overrides it"
+PROJECT_HELP = (
+    "project config file (kind: project) for the MLflow URI, relative to the project folder (`ews --project`); "
+    "MLFLOW_TRACKING_URI overrides it"
+)
 
 
 def _uri(project: Path) -> str | None:
@@ -41,7 +44,7 @@ def register(app: typer.Typer) -> None:
     @models_app.command("list")
     def list_command(
         name: str = typer.Option("ews-pd", help=MODEL_HELP),
-        project: Path = typer.Option(Path("conf/ews.yaml"), help=PROJECT_HELP),
+        project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
     ) -> None:
         """Versions with aliases, test AUC/ECE, gate outcome and the periods each was champion."""
         from models.registry import list_versions
@@ -74,7 +77,7 @@ def register(app: typer.Typer) -> None:
     @models_app.command("history")
     def history_command(
         name: str = typer.Option("ews-pd", help=MODEL_HELP),
-        project: Path = typer.Option(Path("conf/ews.yaml"), help=PROJECT_HELP),
+        project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
     ) -> None:
         """Every registry decision, oldest first: new challenger, gate failed, champion, retired."""
         from models.registry import history
@@ -95,7 +98,7 @@ def register(app: typer.Typer) -> None:
     def champion_on_command(
         when: str = typer.Argument(..., help="date or timestamp, e.g. 2026-03-31 or 2026-03-31T12:00 (UTC)"),
         name: str = typer.Option("ews-pd", help=MODEL_HELP),
-        project: Path = typer.Option(Path("conf/ews.yaml"), help=PROJECT_HELP),
+        project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
     ) -> None:
         """Which version held the champion alias at WHEN (a bare date means the end of that day, UTC)."""
         import pandas as pd
@@ -120,7 +123,7 @@ def register(app: typer.Typer) -> None:
         version: str = typer.Argument(..., help="model version number to make champion"),
         reason: str = typer.Option(..., "--reason", help="why (recorded on the version with who and when)"),
         name: str = typer.Option("ews-pd", help=MODEL_HELP),
-        project: Path = typer.Option(Path("conf/ews.yaml"), help=PROJECT_HELP),
+        project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
     ) -> None:
         """Manual override: move `champion` to VERSION, bypassing the gate; logged as model-version tags."""
         from models.registry import promote

@@ -48,7 +48,11 @@ def kinds() -> dict[str, type[ConfigModel]]:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.exists():
-        raise ConfigError(f"{path}: config file not found. Check the path, or copy one from conf/.")
+        where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
+        raise ConfigError(
+            f"{path}: config file not found{where}. Check the path, or copy one from conf/. Outside the "
+            "project folder, pass `ews --project DIR` or set EWS_PROJECT=DIR (the folder holding conf/ews.yaml)"
+        )
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

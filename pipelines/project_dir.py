@@ -1,0 +1,89 @@
+"""Find the ews project folder, so that ``ews`` works from any directory.
+
+The project folder holds ``conf/ews.yaml``. It is, in this order: ``ews --project DIR``, the
+``EWS_PROJECT`` environment variable, or the first folder holding ``conf/ews.yaml`` found from the
+current directory upwards. Commands then run inside it: default config paths (``conf/*.yaml``) and
+every relative path written in a config (data, runs, MLflow) are relative to the project folder,
+while relative paths typed on the command line stay relative to the directory ews was started in.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MARKER", "ProjectNotFoundError", "find_project", "in_project"]
+
+MARKER = Path("conf") / "ews.yaml"
+ENV = "EWS_PROJECT"
+
+
+class ProjectNotFoundError(ValueError):
+    """``--project`` / ``EWS_PROJECT`` names a folder that is not an ews project."""
+
+
+def find_project(option: Path | None = None, start: Path | None = None) -> Path | None:
+    """The project folder (absolute), or None when no option is given and none is found upwards.
+
+    Raises :class:`ProjectNotFoundError` when ``option`` or ``EWS_PROJECT`` names a folder without
+    ``conf/ews.yaml``.
+    """
+    given, where = (option, "--project") if option is not None else (os.environ.get(ENV) or None, ENV)
+    if given is not None:
+        folder = Path(given).expanduser().resolve()
+        if not (folder / MARKER).is_file():
+            raise ProjectNotFoundError(
+                f"{where} {given}: not an ews project folder (no {MARKER} in {folder}); "
+                "give the folder that holds conf/ews.yaml"
+            )
+        return folder
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / MARKER).is_file():
+            return folder
+    return None
+
+
+def _absolute(value: Any, cwd: Path, name: str) -> Any:
+    """``value`` with relative paths made absolute against ``cwd`` (lists too; NAME=PATH for --path)."""
+    if isinstance(value, Path):
+        return value if value.is_absolute() else cwd / value
+    if isinstance(value, list | tuple):
+        return type(value)(_absolute(v, cwd, name) for v in value)
+    if name == "path" and isinstance(value, str) and "=" in value:
+        key, path = value.split("=", 1)
+        return f"{key}={_absolute(Path(path.strip()), cwd, name)}"
+    return value
+
+
+def in_project(callback: Callable[..., Any], root: Callable[[], Path | None]) -> Callable[..., Any]:
+    """Wrap a command so that it runs inside the project folder ``root()`` (if any).
+
+    Arguments that differ from their defaults (the user typed them) and are relative paths are first
+    made absolute against the directory ews was started in. The working directory is restored after.
+    """
+    defaults = {
+        name: getattr(param.default, "default", param.default)
+        for name, param in inspect.signature(callback).parameters.items()
+    }
+
+    @functools.wraps(callback)
+    def run(**kwargs: Any) -> Any:
+        folder = root()
+        cwd = Path.cwd()
+        if folder is None or folder == cwd.resolve():
+            return callback(**kwargs)
+        for name, value in kwargs.items():
+            if value != defaults.get(name):
+                kwargs[name] = _absolute(value, cwd, name)
+        os.chdir(folder)
+        try:
+            return callback(**kwargs)
+        finally:
+            os.chdir(cwd)
+
+    return run
