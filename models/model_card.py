@@ -31,6 +31,10 @@ class CardInfo:
     data_hash: str
     config_hash: str
     git_commit: str
+    kind: str = "lightgbm"
+    selection: str = ""
+    intervals: Mapping[str, Mapping[str, tuple[float, float]]] | None = None
+    trained_through: str = ""
 
 
 def _fmt(value: float) -> str:
@@ -68,18 +72,25 @@ def render_model_card(info: CardInfo) -> str:
         )
     lines += [
         "",
-        f"LightGBM with {info.best_iteration} trees (early stopping on the validation window), "
-        f"{info.n_features} features; calibrated with **{info.calibration_method}** "
-        f"({info.calibration_rule}) on the calibration window. Baseline: WoE scorecard (optbinning) "
-        "with logistic regression, fitted on train + validation, not recalibrated.",
+        f"Registered model: **{info.kind}** ({info.selection}). LightGBM: {info.best_iteration} trees "
+        f"(early stopping on the validation window), {info.n_features} features; baseline: WoE scorecard "
+        "(optbinning) with logistic regression. Test figures come from models fitted on train + validation "
+        "only; each is calibrated on its raw score with "
+        f"**{info.calibration_method}** ({info.calibration_rule}). The registered model is then refitted on "
+        f"every labelled snapshot (through {info.trained_through or 'the test window'}) with the same "
+        "settings, and its calibrator is fitted on the out-of-time scores of the calibration and test windows.",
         "",
         "## Test metrics against the baseline",
         "",
-        "| metric | model | baseline |",
-        "|---|---|---|",
+        "| metric | model | 95% interval (debtor bootstrap) | baseline |",
+        "|---|---|---|---|",
     ]
+    ci = (info.intervals or {}).get("challenger", {})
     for key in METRIC_NAMES:
-        lines.append(f"| test_{key} | {_fmt(info.metrics[key])} | {_fmt(info.baseline_metrics[key])} |")
+        low_high = f"{_fmt(ci[key][0])}..{_fmt(ci[key][1])}" if key in ci else ""
+        lines.append(
+            f"| test_{key} | {_fmt(info.metrics[key])} | {low_high} | {_fmt(info.baseline_metrics[key])} |"
+        )
     lines += [
         "",
         "### By segment (model)",
@@ -98,8 +109,8 @@ def render_model_card(info: CardInfo) -> str:
         "and drift as conditions change (monitor the PSI of the score and top features)."
     )
     lines.append(
-        "- Labels need a full horizon: the newest snapshots cannot be evaluated; the test window is a "
-        "single snapshot, so its metrics carry sampling noise (see rows and defaults above)."
+        "- Labels need a full horizon: the newest snapshots cannot be evaluated; the test window pools the "
+        "latest observed snapshots until it holds enough defaults, and its metrics carry the intervals above."
     )
     lines.append(
         "- Adjacent windows can have overlapping label horizons unless split.gap_snapshots covers the horizon."

@@ -135,7 +135,8 @@ def _too_small(
     part = summary.loc[snaps]
     defaults, labelled = int(part["defaults"].sum()), int(part["labelled"].sum())
     need = 4 * params.min_defaults
-    factor = math.ceil(need / max(defaults, 1) * 10) / 10
+    # whole snapshots overshoot each window's minimum, so a book needs somewhat more than 4 x min_defaults
+    factor = max(math.ceil(need / max(defaults, 1) * 10) / 10, 1.2)
     return ValueError(
         f"the book is too small for an out-of-time evaluation: {len(snaps)} snapshots with observed labels "
         f"({_fmt(snaps[0])}..{_fmt(snaps[-1])}) hold {defaults} default labels among {labelled} rows, and the "
@@ -179,26 +180,38 @@ def plan_split(summary: pd.DataFrame, params: SplitParams) -> SplitPlan:
             )
     usable = done[done <= last]
     defaults = summary["defaults"].reindex(usable).astype("int64").tolist()
+    target = max(params.min_defaults, math.ceil(params.test_defaults_share * sum(defaults)))
+    try:
+        return _windows(summary, usable, defaults, params, target)
+    except ValueError:
+        if target == params.min_defaults:
+            raise
+        # a small book: the share would starve the earlier windows; pool the test window to min_defaults
+        return _windows(summary, usable, defaults, params, params.min_defaults)
+
+
+def _windows(
+    summary: pd.DataFrame,
+    usable: pd.DatetimeIndex,
+    defaults: list[int],
+    params: SplitParams,
+    test_target: int,
+) -> SplitPlan:
     gap = params.gap_snapshots
     filled: list[str] = []
 
-    def window(name: str, end: int, fixed: int | None) -> int:
-        start = _pool(defaults, end, fixed, params.min_defaults)
+    def window(name: str, end: int, fixed: int | None, target: int) -> int:
+        start = _pool(defaults, end, fixed, target)
         if start is None or (name == "validation" and start < 1):
             raise _too_small(summary, usable, params, filled)
         filled.append(f"{name}: {end - start} snapshots, {sum(defaults[start:end])} defaults")
         return start
 
-    target = max(params.min_defaults, math.ceil(params.test_defaults_share * sum(defaults)))
-    test_start = _pool(defaults, len(usable), params.test_snapshots, target)
-    if test_start is None:
-        test_start = window("test", len(usable), params.test_snapshots)
-    else:
-        filled.append(f"test: {len(usable) - test_start} snapshots, {sum(defaults[test_start:])} defaults")
+    test_start = window("test", len(usable), params.test_snapshots, test_target)
     cal_end = test_start - gap
-    cal_start = window("calibration", cal_end, params.calibration_snapshots)
+    cal_start = window("calibration", cal_end, params.calibration_snapshots, params.min_defaults)
     fit_end = cal_start - gap
-    val_start = window("validation", fit_end, params.validation_snapshots)
+    val_start = window("validation", fit_end, params.validation_snapshots, params.min_defaults)
     train_start = 0 if params.train_snapshots is None else max(0, fit_end - params.train_snapshots)
     if val_start - train_start < 1 or sum(defaults[train_start:val_start]) < params.min_defaults:
         filled.append(

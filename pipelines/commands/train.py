@@ -49,14 +49,28 @@ def register(app: typer.Typer) -> None:
             )
             raise typer.Exit(2) from None
         table = Table(title=f"ews-pd v{result.version}  (run {result.run_id[:12]})")
+        ci = (result.intervals or {}).get("challenger", {})
         table.add_column("metric")
-        table.add_column("LightGBM (calibrated)", justify="right")
-        table.add_column("scorecard baseline", justify="right")
+        table.add_column(f"challenger: {result.kind}", justify="right")
+        table.add_column("95% interval (debtors)", justify="right")
+        table.add_column("LightGBM", justify="right")
+        table.add_column("scorecard", justify="right")
+        lgbm = result.lightgbm_metrics or {}
         for key, value in result.metrics.items():
-            table.add_row(f"test_{key}", f"{value:.4f}", f"{result.baseline_metrics[key]:.4f}")
+            low_high = f"{ci[key][0]:.4f}..{ci[key][1]:.4f}" if key in ci else ""
+            table.add_row(
+                f"test_{key}",
+                f"{value:.4f}",
+                low_high,
+                f"{lgbm.get(key, float('nan')):.4f}",
+                f"{result.baseline_metrics[key]:.4f}",
+            )
         console.print(table)
+        console.print(f"challenger: {result.selection}")
+        test, cal = result.plan["test"], result.plan["calibration"]
         console.print(
-            f"test snapshot {result.plan['test'][0]}; calibration {', '.join(result.plan['calibration'])}"
+            f"test window {test[0]}..{test[-1]} ({len(test)} snapshots); calibration {cal[0]}..{cal[-1]}; "
+            "the registered model is refitted on every labelled snapshot"
         )
         if result.dropped:
             console.print(f"[yellow]dropped features[/]: {result.dropped}")

@@ -302,6 +302,12 @@ def log_and_register(
             best_iteration=outcome.best_iteration,
             dropped=outcome.dropped,
             segments=outcome.segments,
+            kind=outcome.kind,
+            selection=outcome.selection,
+            intervals=outcome.intervals,
+            trained_through=outcome.train_last_as_of.strftime("%Y-%m-%d")
+            if outcome.train_last_as_of is not None
+            else "",
             data_hash=provenance["data_hash"],
             config_hash=provenance["config_hash"],
             git_commit=provenance["git_commit"],
