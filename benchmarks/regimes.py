@@ -68,6 +68,9 @@ def _source_hash() -> str:
     return hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:12]
 
 
+SOURCE_HASH = _source_hash()  # taken at start: the code this process imported
+
+
 def book(regime: str, seed: int, work: Path, debtors: int | None, months: int | None) -> tuple[Path, Any]:
     params = regime_params(regime, seed=seed, debtors=debtors, months=months)
     out = work / f"{regime}-{params.debtors}x{params.months}-s{seed}"
@@ -78,7 +81,7 @@ def book(regime: str, seed: int, work: Path, debtors: int | None, months: int | 
 
 def modelling_frame(data: Path, cfg: TrainConfig) -> tuple[Any, pd.DataFrame]:
     portfolio = ingest_dir(data, None).portfolio
-    cache = data / f"frame-{_source_hash()}.parquet"
+    cache = data / f"frame-{SOURCE_HASH}.parquet"
     if cache.exists():
         return portfolio, pd.read_parquet(cache)
     frame = build_dataset(portfolio, snapshot_dates(portfolio, cfg), ProjectConfig())
