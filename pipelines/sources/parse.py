@@ -143,6 +143,25 @@ def parse_bools(
     return out, bad
 
 
+# Characters nobody means to type: a byte-order mark or zero-width space pasted into an id would make
+# it differ from the same id elsewhere; NUL and other control characters (tab and line feed kept).
+_INVISIBLE = r"[\ufeff\u200b\u200c\u200d\u2060\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_INVISIBLE_RE2 = r"[\x{feff}\x{200b}-\x{200d}\x{2060}\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+def _drop_invisible(text: pd.Series) -> pd.Series:
+    """``text`` without :data:`_INVISIBLE` characters (found with Arrow; only those rows are edited)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(text, type=pa.large_string(), from_pandas=True)
+    hit = pc.match_substring_regex(arr, _INVISIBLE_RE2).fill_null(False).to_numpy(zero_copy_only=False)
+    if not hit.any():
+        return text
+    text = text.reset_index(drop=True).copy()
+    text[hit] = text[hit].str.replace(_INVISIBLE, "", regex=True)
+    return text
+
 # Texts an id column never legitimately holds: float artefacts of spreadsheets and dataframes.
 _NOT_AN_ID = ("nan", "inf", "-inf", "+inf", "infinity", "-infinity", "null", "none")
 
@@ -165,7 +184,8 @@ def _float_text(raw: pd.Series) -> tuple[pd.Series, np.ndarray]:
 def parse_text(
     raw: pd.Series, *, upper: bool = False, lower: bool = False, is_id: bool = False
 ) -> tuple[pd.Series, np.ndarray]:
-    """Trimmed ``string`` values (empty text becomes ``<NA>``) and the mask of values that cannot be
+    """Trimmed ``string`` values without invisible characters (byte-order marks, zero-width spaces,
+    control characters; empty text becomes ``<NA>``) and the mask of values that cannot be
     an id (``is_id``: infinite numbers and the texts ``nan``, ``inf``, ``null``, ``none``).
 
     Numbers from Parquet become text; whole floats lose their ``.0`` (ids stored as floats by
@@ -176,7 +196,7 @@ def parse_text(
         text, bad = _float_text(raw)
     else:
         text = raw.astype("string")
-    text = text.str.strip().reset_index(drop=True)
+    text = _drop_invisible(text).str.strip().reset_index(drop=True)
     if upper:
         text = text.str.upper()
     if lower:

@@ -120,6 +120,22 @@ CASES: dict[str, tuple[dict[str, str], dict[str, dict[int, str]]]] = {
             }
         },
     ),
+    # NUL, BOM and zero-width characters, trailing delimiters, blank and "NaN" ids, a 33,000-char name
+    "deb_extra_attacks": (
+        {"debtors": "deb_extra_attacks"},
+        {"debtors": {3: "missing_value:debtor_id", 4: "missing_value:debtor_id"}},
+    ),
+    # CR-only line ends, padded and BOM-prefixed ids, -0, 1e400, a thousands separator in a dot file
+    "inv_extra_attacks": (
+        {"invoices": "inv_extra_attacks", "payments": "base/payments_i1"},
+        {
+            "invoices": {
+                2: "amount_not_positive",
+                4: "unparseable_number:amount",
+                5: "unparseable_number:amount",
+            }
+        },
+    ),
     "deb_date_out_of_range": (
         {"debtors": "deb_date_9999"},
         {
@@ -332,3 +348,45 @@ def test_cli_keeps_the_rest_when_one_debtor_line_is_broken(tmp_path: Path) -> No
     q = pd.read_csv(tmp_path / "out" / "quarantine" / "debtors.csv")
     assert q[["source_row", "source_line", "reason"]].values.tolist() == [[1, 2, "unterminated_quote"]]
     assert manifest["tables"]["events"]["rows_accepted"] == 1  # D2's event is not lost to the quote
+
+
+def test_invisible_characters_never_split_an_id() -> None:
+    result = ingest_files(_files({"debtors": "deb_extra_attacks"}), None, as_of=AS_OF)
+    deb = result.portfolio.debtors.set_index("debtor_id")
+    assert deb.index.tolist() == ["D1", "D2", "D9", "d1", "D3"]  # ids are case-sensitive
+    assert deb.loc["D1", "name"] == "Acme" and deb.loc["D2", "name"] == "Beta"
+    assert len(deb.loc["D9", "name"]) == 33000
+    assert deb.loc["D2", "credit_limit"] == 0.0
+    assert result.manifest["tables"]["debtors"]["repairs"] == {"trailing_delimiter": 7}
+    inv = ingest_files(
+        _files({"invoices": "inv_extra_attacks", "payments": "base/payments_i1"}), None, as_of=AS_OF
+    )
+    assert inv.portfolio.invoices[["invoice_id", "debtor_id"]].values.tolist() == [["I1", "D1"], ["I3", "D2"]]
+    assert inv.quarantine["invoices"]["debtor_id"].tolist()[0] == "\ufeffD2"  # shown as read
+
+
+def test_cli_exit_0_without_traceback_when_every_table_is_hostile(tmp_path: Path) -> None:
+    """The rows that used to stop a run (9999-12-31, mixed offsets, BOMs, NULs) in one CLI ingest."""
+    files = _files(
+        {
+            "debtors": "deb_extra_attacks",
+            "invoices": "inv_dates_hostile",
+            "payments": "pay_date_9999",
+            "events": "evt_date_tz",
+        }
+    )
+    args = ["ingest", "--out", str(tmp_path / "out"), "--as-of", AS_OF.isoformat(), "--no-docs"]
+    for table, path in files.items():
+        args += [f"--{table}", str(path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and result.exception is None
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    tables = manifest["tables"]
+    for t in tables.values():
+        assert t["rows_in"] == t["rows_accepted"] + t["rows_quarantined"]
+    assert [tables[t]["rows_accepted"] for t in ("debtors", "invoices", "payments", "events")] == [5, 3, 2, 1]
+    assert tables["invoices"]["reasons"]["date_out_of_range:due_date"] == 2
+    assert tables["payments"]["reasons"] == {"date_out_of_range:paid_on": 1}
+    q = pd.read_csv(tmp_path / "out" / "quarantine" / "invoices.csv", dtype=str)
+    assert q.loc[q["invoice_id"] == "I4", "due_date"].tolist() == ["9999-12-31"]  # as read
