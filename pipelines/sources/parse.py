@@ -162,6 +162,7 @@ def _drop_invisible(text: pd.Series) -> pd.Series:
     text[hit] = text[hit].str.replace(_INVISIBLE, "", regex=True)
     return text
 
+
 # Texts an id column never legitimately holds: float artefacts of spreadsheets and dataframes.
 _NOT_AN_ID = ("nan", "inf", "-inf", "+inf", "infinity", "-infinity", "null", "none")
 
