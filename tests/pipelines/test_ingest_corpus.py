@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from pipelines.cli import app
 from pipelines.config.source import RulesConfig
@@ -187,6 +187,14 @@ def _files(replace: dict[str, str]) -> dict[str, Path]:
     return files
 
 
+def _ingest_cli(files: dict[str, Path], out: Path, *extra: str) -> Result:
+    """`ews ingest --out OUT --as-of AS_OF --<table> FILE ... [extra]` in process."""
+    args = ["ingest", "--out", str(out), "--as-of", AS_OF.isoformat(), *extra]
+    for table, path in files.items():
+        args += [f"--{table}", str(path)]
+    return CliRunner().invoke(app, args)
+
+
 def test_corpus_has_at_least_20_distinct_defects() -> None:
     assert len(CASES) + len(TABLE_ERRORS) >= 20
     row_reasons = {r for _, exp in CASES.values() for rows in exp.values() for r in rows.values()}
@@ -258,10 +266,7 @@ def test_malformed_row_keeps_raw_line() -> None:
 def test_cli_exit_2_names_file_and_fix(case: str, tmp_path: Path) -> None:
     replace, fragments = TABLE_ERRORS[case]
     files = _files(replace)
-    args = ["ingest", "--out", str(tmp_path / "out"), "--as-of", AS_OF.isoformat()]
-    for table, path in files.items():
-        args += [f"--{table}", str(path)]
-    result = CliRunner().invoke(app, args)
+    result = _ingest_cli(files, tmp_path / "out")
     assert result.exit_code == 2, result.output
     flat = re.sub(r"\s+", " ", result.output)
     assert fragments[0] in flat
@@ -335,10 +340,7 @@ def test_quoted_line_breaks_stay_in_one_value() -> None:
 
 def test_cli_keeps_the_rest_when_one_debtor_line_is_broken(tmp_path: Path) -> None:
     files = _files({"debtors": "deb_unterminated_quote"})
-    args = ["ingest", "--out", str(tmp_path / "out"), "--as-of", AS_OF.isoformat(), "--no-docs"]
-    for table, path in files.items():
-        args += [f"--{table}", str(path)]
-    result = CliRunner().invoke(app, args)
+    result = _ingest_cli(files, tmp_path / "out", "--no-docs")
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and result.exception is None
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
@@ -375,10 +377,7 @@ def test_cli_exit_0_without_traceback_when_every_table_is_hostile(tmp_path: Path
             "events": "evt_date_tz",
         }
     )
-    args = ["ingest", "--out", str(tmp_path / "out"), "--as-of", AS_OF.isoformat(), "--no-docs"]
-    for table, path in files.items():
-        args += [f"--{table}", str(path)]
-    result = CliRunner().invoke(app, args)
+    result = _ingest_cli(files, tmp_path / "out", "--no-docs")
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and result.exception is None
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
