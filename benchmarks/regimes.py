@@ -1,30 +1,27 @@
-"""ews vs a simple baseline vs the oracle, in every regime of ``ews generate`` (same test rows and dates).
+"""ews vs a simple baseline vs the oracle, in every regime of ``ews generate`` (same rows and dates).
 
 For each regime (``pipelines.synthetic.regimes``; book size and history are the regime's own unless
 ``--debtors``/``--months`` are given) the harness generates the book (cached under ``--work``),
-ingests it, builds the train flow's modelling frame (``pipelines.flows.train.build_dataset``),
-and runs the product's training, ``models.train.train_pd_model`` with ``conf/train.yaml``. On the
-test rows that training chose (``outcome.test``) it scores:
+ingests it and builds the train flow's modelling frame (``pipelines.flows.train.build_dataset``).
+Then a forward test, as in ``benchmarks/train_forward.py``: the *cut* is the snapshot ``--forward``
+observed snapshots before the last one; every model trains on what a user would have had on the cut
+(rows with as_of <= cut, labels whose horizon ends after the cut masked) and scores the
+``--forward`` snapshots after it, whose labels it never saw:
 
-- ``ews``: the shipped, calibrated PD;
-- ``baseline``: ``benchmarks/baseline.py`` (16 hand-written features + plain LightGBM) fitted on
-  every labelled row with as_of before the first test date (the same rows ews may use);
+- ``ews``: the product's training, ``models.train.train_pd_model`` with ``conf/train.yaml``, and the
+  model it ships (``final_estimator``);
+- ``baseline``: ``benchmarks/baseline.py`` (16 hand-written features + plain LightGBM) fitted on the
+  same labelled rows;
 - ``oracle``: the generator's exact PD (``truth.parquet``), joined on (debtor_id, as_of).
 
-``--origins K`` repeats the training with the test date at each of the latest K snapshots whose
-horizon is observed and pools the test rows (one test month of a small book holds too few
-defaults to compare models). ``--min-defaults`` overrides ``split.min_defaults`` (not shipped).
+``--ablations`` adds, on the same rows: ``ews_uncalibrated`` (the shipped LightGBM before
+calibration), ews's features with ews's LightGBM settings and tree count fitted on all labelled
+rows (``feats_shipped_all``) or without the latest 6 labelled snapshots (``..._drop_last6``, as the
+final model was fitted before the refit protocol), and the same two with plain LightGBM
+(``feats_plain_*``). ``--families`` adds ``feats_shipped_all`` without one feature family at a
+time (and without each ``--drop a+b`` set of columns).
 
-``--ablations`` adds variants on the same test rows (see BENCHMARKS.md for what each one tests):
-``ews_uncalibrated`` (the LightGBM before calibration), ``baseline_observed`` (the baseline fitted only on snapshots
-whose horizon ends by the first test date), ews's features with plain LightGBM fitted
-on all labelled snapshots before the test (``feats_plain_all``), on those whose horizon is
-observed at the test date (``feats_plain_observed``), on ews's train + validation snapshots only
-(``feats_plain_trainval``), ews's own LightGBM settings and tree count fitted on all labelled
-snapshots (``feats_shipped_all``); ``--families`` adds ``feats_plain_all`` without one feature
-family at a time (and without each ``--drop a+b`` set of columns).
-
-    nice .venv/bin/python benchmarks/regimes.py --work /tmp/ews-regimes --origins 3 [--ablations] [--json out.json]
+    nice .venv/bin/python benchmarks/regimes.py --work /tmp/ews-regimes [--ablations] [--json out.json]
 
 Prints one table row per regime and variant; ``--json`` writes every figure.
 """
@@ -47,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from baseline import BASELINE_FEATURES, baseline_features, fit_baseline, plain_lgbm  # noqa: E402
+from train_forward import as_of_cut  # noqa: E402
 
 from features.catalog import CATALOG  # noqa: E402
 from features.params import FAMILIES  # noqa: E402
@@ -60,6 +58,7 @@ from pipelines.ingest import ingest_dir  # noqa: E402
 from pipelines.synthetic import REGIMES, generate, regime_params  # noqa: E402
 
 KEYS = ["debtor_id", "as_of"]
+HORIZON_DAYS = ProjectConfig().default_definition.horizon_days
 
 
 def _source_hash() -> str:
@@ -100,27 +99,27 @@ def _fit_predict(model, rows: pd.DataFrame, test: pd.DataFrame, names: list[str]
     return model.predict_proba(prepare_matrix(test, names, cats))[:, 1]
 
 
-def score_origin(
+def forward_test(
     frame: pd.DataFrame,
     base: pd.DataFrame,
     truth: pd.DataFrame,
     params: TrainParams,
     args: argparse.Namespace,
-) -> tuple[pd.DataFrame, dict[str, np.ndarray], Any]:
-    """Train ews with ``params`` and score every variant on the test rows it chose."""
-    outcome = train_pd_model(frame, params)
-    test = outcome.test[["debtor_id", "as_of", "y", "pd", "pd_raw"]].copy()
-    test["debtor_id"] = test["debtor_id"].astype(str)
-    test["as_of"] = pd.to_datetime(test["as_of"])
-    test = test.merge(truth, on=KEYS, how="left")
-    cut = test["as_of"].min()
-    labelled = frame[frame["label"].notna()]
-    before = labelled[labelled["as_of"] < cut]
-    test_rows = test[KEYS].merge(frame, on=KEYS, how="left", validate="one_to_one")
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], Any, pd.Timestamp]:
+    """Train every variant as of the cut (labels masked as a user would have them), score the
+    ``args.forward`` observed snapshots after it."""
+    observed = sorted(frame.loc[frame["horizon_observed"], "as_of"].unique())
+    cut = pd.Timestamp(observed[-args.forward - 1])
+    past = as_of_cut(frame, cut, HORIZON_DAYS)
+    outcome = train_pd_model(past, params)
+    test_rows = frame[frame["as_of"].isin(observed[-args.forward :]) & frame["label"].notna()]
+    test = test_rows[KEYS].merge(truth, on=KEYS, how="left")
+    test["y"] = test_rows["label"].astype(int).to_numpy()
     scores: dict[str, np.ndarray] = {
-        "ews": test["pd"].to_numpy(),
+        "ews": outcome.final_estimator.predict_proba(test_rows)[:, 1],
         "oracle": test["oracle_pd"].clip(0, 1).to_numpy(),
     }
+    before = past[past["label"].notna()]
     # baseline: its own features, the same labels, rows and dates
     names = list(BASELINE_FEATURES)
     cats = {"segment": sorted(base["segment"].dropna().astype(str).unique())}
@@ -128,30 +127,33 @@ def score_origin(
     b_test = test[KEYS].merge(base, on=KEYS, how="left")
     model = fit_baseline(prepare_matrix(b_train, names, cats), b_train["label"].astype(int).to_numpy())
     scores["baseline"] = model.predict_proba(prepare_matrix(b_test, names, cats))[:, 1]
+    feats, fcats = outcome.feature_names, outcome.categories
+
+    def shipped_lgbm():
+        return _lgbm(params.lgbm, outcome.best_iteration, params.seed)
+
     if args.ablations:
-        feats, fcats = outcome.feature_names, outcome.categories
-        snaps = outcome.plan
-        observed = before[before["as_of"] + pd.Timedelta(days=90) <= cut]
-        trainval = before[before["as_of"].isin(set(snaps.train) | set(snaps.validation))]
-        scores["ews_uncalibrated"] = test["pd_raw"].to_numpy()
-        b_obs = b_train[b_train["as_of"] + pd.Timedelta(days=90) <= cut]
-        model = fit_baseline(prepare_matrix(b_obs, names, cats), b_obs["label"].astype(int).to_numpy())
-        scores["baseline_observed"] = model.predict_proba(prepare_matrix(b_test, names, cats))[:, 1]
+        labelled_dates = sorted(before["as_of"].unique())
+        older = before[before["as_of"] < labelled_dates[-6]] if len(labelled_dates) > 8 else before
+        if outcome.kind == "lightgbm":
+            scores["ews_uncalibrated"] = outcome.model.predict_proba(prepare_matrix(test_rows, feats, fcats))[
+                :, 1
+            ]
+        scores["feats_shipped_all"] = _fit_predict(shipped_lgbm(), before, test_rows, feats, fcats)
+        scores["feats_shipped_drop_last6"] = _fit_predict(shipped_lgbm(), older, test_rows, feats, fcats)
         scores["feats_plain_all"] = _fit_predict(plain_lgbm(), before, test_rows, feats, fcats)
-        scores["feats_plain_observed"] = _fit_predict(plain_lgbm(), observed, test_rows, feats, fcats)
-        scores["feats_plain_trainval"] = _fit_predict(plain_lgbm(), trainval, test_rows, feats, fcats)
-        shipped = _lgbm(params.lgbm, outcome.best_iteration, params.seed)
-        scores["feats_shipped_all"] = _fit_predict(shipped, before, test_rows, feats, fcats)
+        scores["feats_plain_drop_last6"] = _fit_predict(plain_lgbm(), older, test_rows, feats, fcats)
     if args.families:
-        feats, fcats = outcome.feature_names, outcome.categories
         drops = {fam: [f for f in feats if f in CATALOG and CATALOG[f].family == fam] for fam in FAMILIES}
         drops.update({extra: extra.split("+") for extra in args.drop})
         for name, gone in drops.items():
             keep = [f for f in feats if f not in gone]
             if len(keep) < len(feats):
                 kc = {k: v for k, v in fcats.items() if k in keep}
-                scores[f"feats_plain_all-{name}"] = _fit_predict(plain_lgbm(), before, test_rows, keep, kc)
-    return test, scores, outcome
+                scores[f"feats_shipped_all-{name}"] = _fit_predict(
+                    shipped_lgbm(), before, test_rows, keep, kc
+                )
+    return test, scores, outcome, cut
 
 
 def run_regime(
@@ -166,35 +168,23 @@ def run_regime(
     truth = truth.assign(debtor_id=truth["debtor_id"].astype(str), as_of=pd.to_datetime(truth["month_end"]))
     truth = truth[[*KEYS, "oracle_pd"]]
     base = baseline_features(portfolio, sorted(frame["as_of"].unique()))
-    observed = frame.groupby("as_of")["horizon_observed"].all()
-    origins = sorted(observed[observed].index)[-args.origins :] if args.origins > 1 else [None]
-    tests, scores, outcomes = [], [], []
-    for origin in origins:
-        split = dataclasses.replace(params.split, test_as_of=origin)
-        if args.min_defaults is not None:
-            split = dataclasses.replace(split, min_defaults=args.min_defaults)
-        try:
-            test, sc, outcome = score_origin(
-                frame, base, truth, dataclasses.replace(params, split=split), args
-            )
-        except ValueError as exc:
-            result["error"] = str(exc)
-            return result
-        tests.append(test)
-        scores.append(sc)
-        outcomes.append(outcome)
-    test = pd.concat(tests, ignore_index=True)
-    pooled = {k: np.concatenate([sc[k] for sc in scores]) for k in scores[0]}
+    try:
+        test, scores, outcome, cut = forward_test(frame, base, truth, params, args)
+    except ValueError as exc:
+        result["error"] = str(exc)
+        return result
     y = test["y"].to_numpy()
-    covered = ~np.isnan(pooled["oracle"])
+    covered = ~np.isnan(scores["oracle"])
     result.update(
         {
+            "cut": str(cut.date()),
             "test_as_of": sorted({str(d.date()) for d in test["as_of"]}),
             "test_rows": int(covered.sum()),
             "test_defaults": int(y[covered].sum()),
-            "trees": [o.best_iteration for o in outcomes],
-            "calibration": [o.calibration.method for o in outcomes],
-            "metrics": {k: _metrics(y[covered], v[covered]) for k, v in pooled.items()},
+            "kind": outcome.kind,
+            "trees": outcome.best_iteration,
+            "calibration": outcome.calibration.method,
+            "metrics": {k: _metrics(y[covered], v[covered]) for k, v in scores.items()},
             "seconds": round(time.perf_counter() - t0, 1),
         }
     )
@@ -213,12 +203,7 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=None, help="override every regime's history length")
     ap.add_argument("--work", type=Path, default=Path("/tmp/ews-regimes"), help="generated books (cached)")
     ap.add_argument("--config", type=Path, default=ROOT / "conf" / "train.yaml")
-    ap.add_argument(
-        "--origins", type=int, default=1, help="train and test at each of the latest K test dates, pooled"
-    )
-    ap.add_argument(
-        "--min-defaults", type=int, default=None, help="override split.min_defaults (not shipped)"
-    )
+    ap.add_argument("--forward", type=int, default=6, help="observed snapshots after the cut to score")
     ap.add_argument("--ablations", action="store_true", help="also run the ablation variants")
     ap.add_argument("--families", action="store_true", help="also drop one feature family at a time")
     ap.add_argument(
@@ -236,8 +221,11 @@ def main() -> None:
         if "error" in r:
             print(f"{regime:10s} training failed: {r['error']}", flush=True)
             continue
-        head = f"{regime} {r['debtors']}x{r['months']}: test {r['test_as_of']} {r['test_rows']} rows"
-        print(f"{head}, {r['test_defaults']} defaults, {r['seconds']} s", flush=True)
+        head = f"{regime} {r['debtors']}x{r['months']}: cut {r['cut']}, forward {r['test_as_of'][0]}..{r['test_as_of'][-1]}"
+        print(
+            f"{head}: {r['test_rows']} rows, {r['test_defaults']} defaults; ews {r['kind']}, {r['seconds']} s",
+            flush=True,
+        )
         for name, m in r["metrics"].items():
             cr = "n/a" if m["capture_ratio"] is None else f"{m['capture_ratio']:.3f}"
             print(
