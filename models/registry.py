@@ -192,6 +192,7 @@ def log_training(
     provenance: Mapping[str, Any],
     warnings: list[str],
     scorecard_table: pd.DataFrame | None = None,
+    documents: Mapping[str, Any] | None = None,
     name: str = DEFAULT_MODEL_NAME,
     experiment: str = EXPERIMENT_NAME,
     artifacts: str | Path | None = None,
@@ -205,7 +206,8 @@ def log_training(
     ``params``: the whole resolved config (logged flattened as params); ``figures``: artifact path
     -> matplotlib figure; ``tables``: artifact path (``.csv``) -> frame; ``provenance``: data/config
     hashes and git commit (logged as JSON and as tags); ``warnings`` (e.g. dropped features) are
-    logged as ``warnings.txt`` and the ``ews.warnings`` tag.
+    logged as ``warnings.txt`` and the ``ews.warnings`` tag; ``documents``: artifact path (``.json``)
+    -> JSON-able dict (e.g. the feed reference of the nightly feed checks).
     """
     configure(tracking_uri)
     exp_id = _experiment_id(experiment, artifacts)
@@ -286,6 +288,8 @@ def log_training(
         mlflow.log_dict(dict(provenance), "provenance.json")
         mlflow.log_dict(outcome.plan.describe(), "split.json")
         mlflow.log_dict({"dropped": outcome.dropped, "warnings": warnings}, "dropped_features.json")
+        for path, doc in (documents or {}).items():
+            mlflow.log_dict(dict(doc), path)
         mlflow.log_text("\n".join(warnings) + ("\n" if warnings else ""), "warnings.txt")
         mlflow.log_text(card, "model_card.md")
         if outcome.kind == "lightgbm":

@@ -16,11 +16,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 CONFIG_HELP = "nightly config (kind: nightly): bands, triggers, queue rules, drift limits, schedule."
+ACCEPT_FEED_HELP = (
+    "publish even when feed checks fail (a table vanished or doubled, units changed, the default share "
+    "jumped...); the override is recorded in manifest.json. Without it a refused feed exits with code 3."
+)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     from models.registry import NoChampionError
     from pipelines.config import ConfigError
+    from pipelines.feed_checks import FeedCheckError
     from pipelines.flows.nightly import DataQualityError
     from pipelines.io import OutputError
     from pipelines.publish import RunLockedError
@@ -32,6 +37,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         NoChampionError,
         IncompatibleModelError,
         DataQualityError,
+        FeedCheckError,
         RunLockedError,
         TableError,
         OutputError,
@@ -88,11 +94,24 @@ def _check_out_dir(out: Path, dates: list[dt.date]) -> None:
         raise typer.Exit(2) from None
 
 
-def _run_one(as_of: dt.date, data: Path, out: Path, config: Path, trusted: bool = False) -> Any:
+def _run_one(
+    as_of: dt.date, data: Path, out: Path, config: Path, trusted: bool = False, accept_feed: bool = False
+) -> Any:
+    from pipelines.feed_checks import EXIT_FEED_REFUSED, FeedCheckError
     from pipelines.flows.nightly import nightly
 
     try:
-        return nightly(as_of=as_of, config_path=config, data_dir=data, out_dir=out, trusted_input=trusted)
+        return nightly(
+            as_of=as_of,
+            config_path=config,
+            data_dir=data,
+            out_dir=out,
+            trusted_input=trusted,
+            accept_feed=accept_feed,
+        )
+    except FeedCheckError as exc:
+        typer.secho(f"error: {as_of}: {exc}", fg="red", err=True)
+        raise typer.Exit(EXIT_FEED_REFUSED) from None
     except _user_errors() as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
@@ -112,6 +131,14 @@ def _summary(console: Console, result: Any) -> None:
         f"{json.dumps(c['triggers'])}; queue {c['queue']:,} (expected loss {c['expected_loss']:,.0f}); "
         f"drift {m['drift']['status']}"
     )
+    feed = m.get("feed") or {}
+    if feed.get("override"):
+        console.print(
+            f"[bold yellow]feed checks failed and were accepted[/] (--accept-feed by {feed['override']['by']}): "
+            + "; ".join(feed["override"]["checks"])
+        )
+    elif not feed.get("references"):
+        console.print(f"feed checks: {feed.get('note') or 'no reference'}")
     console.print(f"outputs: [bold]{result.path}[/]  (open {result.path / 'report.html'})")
 
 
@@ -227,18 +254,20 @@ def register(app: typer.Typer) -> None:
             "--trusted-input",
             help="--data is an `ews ingest --out` folder (canonical Parquet, already validated): skip re-validation",
         ),
+        accept_feed: bool = typer.Option(False, "--accept-feed", help=ACCEPT_FEED_HELP),
     ) -> None:
         """Run the nightly flow once for one as-of date.
 
         Scores every debtor with the champion model, then publishes scores, watchlist (with SHAP reason codes), collections queue (CSV/XLSX/Parquet), report.html
         and manifest.json atomically into OUTDIR/<as_of>/. Exit 2 with a message when there is no
-        champion, the features do not fit the model, the feed is unusable or the date is locked."""
+        champion, the features do not fit the model, the feed is unusable or the date is locked.
+        Exit 3 when feed checks refuse the feed (see README, "Feed checks"); --accept-feed overrides."""
         day = _parse_date(as_of, "--as-of")
         _check_data_dir(data)
         _check_out_dir(out, [day])
         console = Console()
         with flow_runtime(), console.status(f"nightly flow for {day} ..."):
-            result = _run_one(day, data, out, config, trusted_input)
+            result = _run_one(day, data, out, config, trusted_input, accept_feed)
         _summary(console, result)
 
     @app.command("backfill")
@@ -249,10 +278,12 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("data/runs"), "--out", help="OUTDIR; one folder per as-of date"),
         freq: str = typer.Option("daily", "--freq", help="daily | weekly | month-end"),
         config: Path = typer.Option(Path("conf/nightly.yaml"), "--config", help=CONFIG_HELP),
+        accept_feed: bool = typer.Option(False, "--accept-feed", help=ACCEPT_FEED_HELP),
     ) -> None:
         """Run the nightly flow for every date from --from to --to.
 
-        Dates run oldest first, so that each run's deltas compare with the one before. Reruns of a date replace it atomically."""
+        Dates run oldest first, so that each run's deltas compare with the one before. Reruns of a date replace it atomically.
+        A date refused by the feed checks stops the backfill with exit 3 (earlier dates stay published)."""
         d1, d2 = _parse_date(start, "--from"), _parse_date(end, "--to")
         if d2 < d1:
             typer.secho(f"error: --to {d2} is before --from {d1}", fg="red", err=True)
@@ -273,7 +304,7 @@ def register(app: typer.Typer) -> None:
             task = progress.add_task("backfill", total=len(dates))
             for day in dates:
                 progress.update(task, description=f"nightly {day}")
-                result = _run_one(day, data, out, config)
+                result = _run_one(day, data, out, config, accept_feed=accept_feed)
                 c = result.manifest["counts"]
                 progress.console.print(
                     f"{day}: {c['scored']:,} scored, {c['flagged']:,} flagged -> {result.path}"

@@ -7,7 +7,7 @@ comes from this config; ``conf/nightly.yaml`` is the shipped default.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -156,6 +156,97 @@ class ReportConfig(ConfigModel):
     )
 
 
+class RatioLimit(ConfigModel):
+    """Refuse when today's figure / the reference figure lies outside [min_ratio, max_ratio].
+
+    Not checked when fewer than ``min_basis`` rows or debtors stand behind the figure on either side
+    (tiny books move a lot by chance); a table that had rows and now has none always fails."""
+
+    min_ratio: float = Field(gt=0.0, description="lowest allowed today / reference")
+    max_ratio: float = Field(gt=0.0, description="highest allowed today / reference")
+    min_basis: int = Field(ge=0, description="rows (or debtors) needed on both sides to check")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RatioLimit:
+        if not self.min_ratio < 1.0 < self.max_ratio:
+            raise ValueError(
+                f"need min_ratio < 1 < max_ratio (an unchanged feed must pass), got {self.min_ratio} and {self.max_ratio}"
+            )
+        return self
+
+
+class ShareLimit(ConfigModel):
+    """Refuse when a share (0-1) rose by more than ``max_increase`` or fell by more than
+    ``max_decrease`` share points against the reference; not checked below ``min_basis``."""
+
+    max_increase: float = Field(gt=0.0, le=1.0, description="e.g. 0.10 = +10 percentage points")
+    max_decrease: float = Field(1.0, gt=0.0, le=1.0, description="e.g. 0.10 = -10 percentage points")
+    min_basis: int = Field(ge=0, description="rows (or debtors) needed on both sides to check")
+
+
+def _merge(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    out = dict(defaults)
+    for key, value in given.items():
+        base = out.get(key)
+        out[key] = _merge(base, value) if isinstance(base, dict) and isinstance(value, dict) else value
+    return out
+
+
+class FeedLimits(ConfigModel):
+    """Limits of the feed checks against one reference. Keys left out keep their defaults, so a
+    file may set only ``rows: {max_ratio: 3}``."""
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+
+    rows: RatioLimit = Field(description="rows delivered per table (rows in, before quarantine)")
+    payments_per_invoice: RatioLimit = Field(description="accepted payments / accepted invoices")
+    exposure: RatioLimit = Field(description="total open balance of the scored debtors (basis: debtors)")
+    default_share: ShareLimit = Field(description="share of scored debtors already in default")
+    quarantine_share: ShareLimit = Field(description="share of a table's rows rejected at ingest")
+    allocated_share: ShareLimit = Field(description="share of payments that name their invoice_id")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        return _merge(cls.DEFAULTS, data) if isinstance(data, dict) else data
+
+
+class PreviousLimits(FeedLimits):
+    """Against the previous published run: consecutive runs of one book barely move."""
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "rows": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
+        "payments_per_invoice": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
+        "exposure": {"min_ratio": 0.5, "max_ratio": 2.0, "min_basis": 20},
+        "default_share": {"max_increase": 0.10, "max_decrease": 0.10, "min_basis": 50},
+        "quarantine_share": {"max_increase": 0.10, "max_decrease": 1.0, "min_basis": 50},
+        "allocated_share": {"max_increase": 1.0, "max_decrease": 0.25, "min_basis": 50},
+    }
+
+
+class TrainingLimits(FeedLimits):
+    """Against the champion's training data: wider, the book grows between trainings."""
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "rows": {"min_ratio": 0.25, "max_ratio": 4.0, "min_basis": 50},
+        "payments_per_invoice": {"min_ratio": 0.5, "max_ratio": 2.0, "min_basis": 50},
+        "exposure": {"min_ratio": 0.2, "max_ratio": 5.0, "min_basis": 20},
+        "default_share": {"max_increase": 0.15, "max_decrease": 0.15, "min_basis": 50},
+        "quarantine_share": {"max_increase": 0.10, "max_decrease": 1.0, "min_basis": 50},
+        "allocated_share": {"max_increase": 1.0, "max_decrease": 0.5, "min_basis": 50},
+    }
+
+
+class FeedChecksConfig(ConfigModel):
+    """Table-level checks of the feed before a run is published (see README, "Feed checks").
+
+    Above a limit the run is refused (exit code 3, nothing published) unless ``--accept-feed``."""
+
+    enabled: bool = Field(True, description="false: compute and report the figures, never refuse")
+    previous: PreviousLimits = Field(PreviousLimits(), description="against the previous published run")
+    training: TrainingLimits = Field(TrainingLimits(), description="against the champion's training data")
+
+
 class Model(ConfigModel):
     kind: Literal["nightly"] = "nightly"
     project: Path = Field(Path("conf/ews.yaml"), description="project config: default definition, paths")
@@ -167,8 +258,9 @@ class Model(ConfigModel):
         4_000_000, ge=1, description="features are built in debtor partitions of about this many ledger rows"
     )
     max_quarantine_share: float = Field(
-        0.2, ge=0.0, le=1.0, description="refuse to score when a table has more rejected rows than this"
+        0.2, ge=0.0, le=1.0, description="feed check: refuse when a table has more rejected rows than this"
     )
+    feed_checks: FeedChecksConfig = FeedChecksConfig()
     bands: tuple[Band, ...] = (
         Band(name="A", min_pd=0.0),
         Band(name="B", min_pd=0.01),

@@ -1,7 +1,8 @@
 """The ``nightly`` Prefect flow: score the portfolio as of a date and publish the run folder.
 
 Steps (one coarse task each): load champion -> ingest -> validate -> features as of date ->
-score -> deltas vs the previous run -> watchlist + reason codes -> collections queue -> drift ->
+score -> feed checks (:mod:`pipelines.feed_checks`: refuse a broken feed before anything is
+written) -> deltas vs the previous run -> watchlist + reason codes -> collections queue -> drift ->
 publish (exports, report.html, manifest.json, quarantine/). Deltas come before the watchlist
 because the jump / migration / new-entrant triggers need them.
 
@@ -26,10 +27,21 @@ import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Failed
 
 from pipelines.config import ConfigError, config_hash, load_config
 from pipelines.config.nightly import Model as NightlyConfig
 from pipelines.config.project import Model as ProjectConfig
+from pipelines.feed_checks import (
+    FeedCheckError,
+    clear_rejected,
+    evaluate_feed,
+    feed_figures,
+    load_training_reference,
+    previous_figures,
+    training_figures,
+    write_rejected,
+)
 from pipelines.publish import latest_before, publish, run_lock, staging_dir
 from pipelines.scoring.exports import write_csv, write_parquet, write_xlsx
 from pipelines.scoring.queue import build_queue
@@ -141,7 +153,8 @@ def ingest(data_dir: Path, as_of: dt.date, trusted: bool = False) -> Any:
 
 @task(name="validate", cache_policy=NO_CACHE)
 def validate(result: Any, cfg: NightlyConfig) -> dict[str, Any]:
-    """Refuse a feed without invoices, or with more rejected rows than ``cfg.max_quarantine_share``."""
+    """Refuse a feed without invoices; summarise rows in / accepted / quarantined per table (the
+    quarantine limits are feed checks, see :func:`check_feed`)."""
     tables = result.manifest["tables"]
     if result.portfolio.invoices is None or result.portfolio.invoices.empty:
         raise DataQualityError(
@@ -156,15 +169,35 @@ def validate(result: Any, cfg: NightlyConfig) -> dict[str, Any]:
             "rows_quarantined": t["rows_quarantined"],
             "quarantine_share": round(share, 6),
             "input_sha256": t["input_sha256"],
+            "input": t.get("input", ""),
+            "reasons": dict(t.get("reasons", {})),
         }
-        if share > cfg.max_quarantine_share:
-            reasons = ", ".join(f"{k}: {v}" for k, v in list(t.get("reasons", {}).items())[:3])
-            raise DataQualityError(
-                f"{t['input']}: {t['rows_quarantined']} of {t['rows_in']} rows rejected ({share:.1%} > "
-                f"max_quarantine_share {cfg.max_quarantine_share:.0%}); top reasons: {reasons}. Fix the feed "
-                "or raise max_quarantine_share in conf/nightly.yaml"
-            )
     return summary
+
+
+def check_feed(
+    result: Any,
+    scores: pd.DataFrame,
+    as_of: dt.date,
+    previous: tuple[str, dict[str, Any], pd.DataFrame] | None,
+    loaded: Any,
+    cfg: NightlyConfig,
+    accept: bool,
+) -> dict[str, Any]:
+    """Feed checks of today's feed against the previous run and the champion's training data.
+
+    ``previous``: (as-of, manifest, scores) of the previous published run, or None. Returns the
+    manifest's ``feed`` section; raises :class:`pipelines.feed_checks.FeedCheckError` when a check
+    fails and ``accept`` is false."""
+    today = feed_figures(result.manifest["tables"], result.portfolio, scores)
+    prev = None
+    if previous is not None:
+        prev = (f"the previous run {previous[0]}", previous_figures(previous[1], previous[2]))
+    train_figures, snapshot = training_figures(load_training_reference(loaded.run_id), as_of)
+    train = None
+    if train_figures is not None:
+        train = (f"the training data of {loaded.name} v{loaded.version} (snapshot {snapshot})", train_figures)
+    return evaluate_feed(today, cfg, previous=prev, training=train, accept=accept)
 
 
 @task(name="features", cache_policy=NO_CACHE)
@@ -374,6 +407,8 @@ def write_report(
     wl: dict[str, Any],
     counts: dict[str, Any],
     drift_frame: pd.DataFrame,
+    feed: dict[str, Any] | None = None,
+    inputs: dict[str, Any] | None = None,
 ) -> Path:
     """report.html with SHAP waterfalls of the ``cfg.report.waterfalls`` highest-PD flagged debtors."""
     from pipelines.report import Waterfall, render_report
@@ -409,6 +444,8 @@ def write_report(
         calibration=_calibration_table(loaded),
         waterfalls=waterfalls,
         cfg=cfg,
+        feed=feed,
+        inputs=inputs,
     )
     from pipelines.io import write_text_atomic
 
@@ -446,8 +483,11 @@ def run_nightly(
     cfg: NightlyConfig,
     project: ProjectConfig,
     trusted_input: bool = False,
+    accept_feed: bool = False,
 ) -> NightlyResult:
-    """The flow body (call it inside a flow run): see the module docstring for the steps."""
+    """The flow body (call it inside a flow run): see the module docstring for the steps.
+
+    ``accept_feed``: publish even when feed checks fail (the override is recorded in the manifest)."""
     logger = get_run_logger()
     meter = StepMeter()
 
@@ -466,12 +506,21 @@ def run_nightly(
         feats, in_default, oldest = timed("features", features_as_of, result.portfolio, as_of, project, cfg)
         scores, X = timed("score", score, feats, in_default, result.portfolio, loaded, cfg)
         prev_dir = latest_before(out_dir, as_of)
-        previous = None
+        previous, prev_manifest = None, {}
         if prev_dir is not None:
             previous = pd.read_parquet(prev_dir / "scores.parquet")
-            prev_manifest = prev_dir / "manifest.json"
-            if prev_manifest.exists():
-                previous.attrs["flagged"] = json.loads(prev_manifest.read_text())["counts"]["flagged"]
+            if (prev_dir / "manifest.json").exists():
+                prev_manifest = json.loads((prev_dir / "manifest.json").read_text())
+                previous.attrs["flagged"] = prev_manifest["counts"]["flagged"]
+        prev_run = None if prev_dir is None else (prev_dir.name, prev_manifest, previous)
+        try:
+            feed = timed("feed_checks", check_feed, result, scores, as_of, prev_run, loaded, cfg, accept_feed)
+        except FeedCheckError as exc:
+            write_rejected(out_dir, as_of, exc.feed)
+            raise
+        logger.info(
+            "feed checks %s against %s", feed["status"], ", ".join(feed["references"]) or "no reference"
+        )
         scored = timed("deltas", deltas, scores, previous)
         wl = timed(
             "watchlist", watchlist, scored, X, loaded, cfg, previous is not None, result.portfolio.invoices
@@ -508,6 +557,8 @@ def run_nightly(
             wl,
             counts,
             drift_frame,
+            feed,
+            inputs,
         )
         statuses = set(drift_frame["status"])
         manifest = {
@@ -523,6 +574,7 @@ def run_nightly(
                 "model_alias": cfg.model_alias,
             },
             "previous_run": previous_as_of,
+            "feed": feed,
             "feature_snapshot_hash": str(scored["feature_snapshot_hash"].iloc[0]) if len(scored) else None,
             "counts": counts,
             "drift": {
@@ -535,6 +587,7 @@ def run_nightly(
             "peak_rss_mib": meter.peak_rss_mib,
         }
         path = timed("publish", publish_run, stage, out_dir, as_of, manifest, files)
+        clear_rejected(out_dir, as_of)
         res = NightlyResult(as_of, path, manifest)
         logger.info("published %s", res.path)
         return res
@@ -547,10 +600,19 @@ def nightly(
     data_dir: Path | None = None,
     out_dir: Path | None = None,
     trusted_input: bool = False,
+    accept_feed: bool = False,
 ) -> NightlyResult:
     """Score the portfolio as of ``as_of`` (default: yesterday in the schedule's time zone) and
     publish ``OUTDIR/<as_of>/``. ``data_dir`` / ``out_dir`` default to the config's.
-    ``trusted_input``: the data dir was already validated by ``ews ingest`` (skip re-validation)."""
+    ``trusted_input``: the data dir was already validated by ``ews ingest`` (skip re-validation).
+    ``accept_feed``: publish even when feed checks fail (recorded in the manifest).
+
+    A refused feed ends the flow run as Failed with the refusal as its message (no traceback) and
+    raises the error to the caller."""
     cfg, project = _load_configs(Path(config_path))
     day = as_of or default_as_of(cfg.schedule.timezone)
-    return run_nightly(day, data_dir or cfg.data_dir, out_dir or cfg.out_dir, cfg, project, trusted_input)
+    data, out = data_dir or cfg.data_dir, out_dir or cfg.out_dir
+    try:
+        return run_nightly(day, data, out, cfg, project, trusted_input, accept_feed)
+    except (FeedCheckError, DataQualityError) as exc:
+        return Failed(message=str(exc), data=exc)  # type: ignore[return-value]

@@ -23,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from pipelines.config import config_hash, load_config
 from pipelines.config.project import Model as ProjectConfig
 from pipelines.config.train import Model as TrainConfig
+from pipelines.feed_checks import FEED_REFERENCE_ARTIFACT, training_reference
 
 __all__ = [
     "DataError",
@@ -243,9 +244,16 @@ def champion_on_test(
 
 @task(name="log-and-register", cache_policy=NO_CACHE)
 def log_and_register(
-    outcome: Any, cfg: TrainConfig, project: ProjectConfig, provenance: dict[str, Any], warnings: list[str]
+    outcome: Any,
+    cfg: TrainConfig,
+    project: ProjectConfig,
+    provenance: dict[str, Any],
+    warnings: list[str],
+    feed_reference: dict[str, Any] | None = None,
 ) -> Any:
-    """Figures, tables, model card and model to MLflow; new registry version with alias ``challenger``."""
+    """Figures, tables, model card and model to MLflow; new registry version with alias ``challenger``.
+
+    ``feed_reference``: the training feed's figures for the nightly feed checks (``feed_reference.json``)."""
     from models import plots, registry
     from models.model_card import CardInfo, render_model_card
     from models.scorecard import scorecard_table
@@ -324,6 +332,7 @@ def log_and_register(
             provenance=provenance,
             warnings=warnings,
             scorecard_table=scorecard_table(outcome.scorecard),
+            documents={FEED_REFERENCE_ARTIFACT: feed_reference} if feed_reference else None,
             name=cfg.model_name,
             experiment=cfg.experiment,
             artifacts=project.paths.mlflow_artifacts,
@@ -425,7 +434,8 @@ def train(data_dir: Path, cfg: TrainConfig, project: ProjectConfig) -> TrainResu
         "rows": int(len(dataset)),
         "snapshots": int(dataset["as_of"].nunique()),
     }
-    logged = log_and_register(outcome, cfg, project, provenance, warnings)
+    feed_ref = training_reference(result.manifest.get("tables", {}), result.portfolio, dataset)
+    logged = log_and_register(outcome, cfg, project, provenance, warnings, feed_ref)
     decision = gate(logged, outcome, champion, cfg, project)
     logger.info(
         "registered %s v%s, %s (test_auc %.4f, test_ece %.4f); gate %s",

@@ -1,7 +1,8 @@
 """``report.html``: a self-contained page for credit analysts (no network needed to open it).
 
 It shows the watchlist (sortable, filterable), yesterday-vs-today changes, the PD distribution,
-the model's calibration, the drift table and SHAP waterfalls of the riskiest flagged debtors.
+the model's calibration, the drift table, the input feed (rows quarantined per table and the feed
+checks) and SHAP waterfalls of the riskiest flagged debtors.
 Figures are inline SVG (matplotlib) or base64 PNG (``shap.plots.waterfall``); the only script is
 inline. Text from the data is HTML-escaped by Jinja2's autoescape.
 """
@@ -17,6 +18,7 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.feed_checks import format_figure
 from pipelines.report.plots import calibration_svg, pd_distribution_svg, waterfall_png
 from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS
 
@@ -103,8 +105,13 @@ def render_report(
     calibration: pd.DataFrame | None,
     waterfalls: list[Waterfall],
     cfg: NightlyConfig,
+    feed: dict[str, Any] | None = None,
+    inputs: dict[str, Any] | None = None,
 ) -> str:
-    """The report as one HTML string. ``model``: name, version, alias, metrics (dict of floats)."""
+    """The report as one HTML string. ``model``: name, version, alias, metrics (dict of floats).
+
+    ``feed``: the manifest's ``feed`` section (feed checks); ``inputs``: rows in / accepted /
+    quarantined per table (the manifest's ``inputs``)."""
     env = Environment(loader=FileSystemLoader(_TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("template.html.j2")
     live = scored.loc[~scored["in_default"].astype(bool), "pd"].to_numpy(dtype="float64")
@@ -144,4 +151,21 @@ def render_report(
         else None,
         drift=drift.to_dict("records"),
         drift_limits={"warning": cfg.drift.warning, "alert": cfg.drift.alert},
+        feed=_feed_view(feed),
+        inputs=inputs or {},
     )
+
+
+def _feed_view(feed: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The feed-check rows with their figures formatted for the page."""
+    if feed is None:
+        return None
+    rows = [
+        {
+            **c,
+            "value_text": format_figure(c["check"], c["value"]),
+            "ref_text": format_figure(c["check"], c["reference"]),
+        }
+        for c in feed.get("checks", [])
+    ]
+    return {**feed, "rows": rows}

@@ -117,7 +117,10 @@ def build_watchlist(
     wl["triggers"] = trigger_labels(flags.loc[flagged])
     for col in flags.columns:
         wl[col] = flags.loc[flagged, col]
-    wl = wl.join(reasons.reindex(columns=reason_columns), on="debtor_id")
+    reasons = reasons.reindex(columns=reason_columns)
+    if reasons.empty:  # nobody flagged (e.g. every debtor in default): no reasons, RangeIndex
+        reasons.index = pd.Index([], dtype=scored["debtor_id"].dtype)
+    wl = wl.join(reasons, on="debtor_id")
     for col in reason_columns:
         wl[col] = wl[col].astype("string").fillna("")
     cols = [

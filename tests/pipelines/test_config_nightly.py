@@ -18,6 +18,11 @@ NIGHTLY_INVALID = {
     "nightly_bad_timezone.yaml": ["nightly_bad_timezone.yaml", "schedule.timezone", "Mars/Olympus"],
     "nightly_bad_action.yaml": ["nightly_bad_action.yaml", "queue.rules.0.action", "agency_referral"],
     "nightly_bands_not_increasing.yaml": ["nightly_bands_not_increasing.yaml", "min_pd must increase"],
+    "nightly_feed_bad_ratio.yaml": [
+        "nightly_feed_bad_ratio.yaml",
+        "feed_checks.previous.rows",
+        "min_ratio < 1 < max_ratio",
+    ],
 }
 INVALID.update(NIGHTLY_INVALID)
 

@@ -213,3 +213,130 @@ def test_report_has_watchlist_and_waterfalls(env) -> None:
     assert html.count('class="waterfall"') == 3
     assert "Compared with the run of 2024-08-30" in html
     assert "=HYPERLINK" not in html or "&#34;" in html or "&quot;" in html
+
+
+# ------------------------------------------------------------------------------- feed checks
+
+
+def _feed_copy(env, name: str, change) -> Path:
+    """A copy of the data dir with ``change(tables)`` applied (dict of frames, changed in place)."""
+    folder = env["tmp"] / name
+    if not folder.exists():
+        tables = {p.stem: pd.read_parquet(p) for p in env["data"].glob("*.parquet")}
+        change(tables)
+        folder.mkdir()
+        for table, frame in tables.items():
+            frame.to_parquet(folder / f"{table}.parquet", index=False)
+    return folder
+
+
+def _no_payments(tables) -> None:
+    tables["payments"] = tables["payments"].head(0)
+
+
+def _published(out: Path) -> dict[str, bytes]:
+    return {
+        f"{d.name}/{p.name}": p.read_bytes()
+        for d in sorted(out.glob("20*"))
+        for p in d.iterdir()
+        if p.is_file()
+    }
+
+
+def test_consecutive_runs_pass_feed_checks_first_against_training_only(env) -> None:
+    first, second = env["first"].manifest["feed"], env["second"].manifest["feed"]
+    assert first["status"] == second["status"] == "passed"
+    assert first["references"] == [f"the training data of ews-pd v{env['version']} (snapshot 2024-07-31)"]
+    assert second["references"][0] == "the previous run 2024-08-30" and len(second["references"]) == 2
+    assert {c["status"] for c in second["checks"]} <= {"ok", "too small to check"}
+    assert {"rows.payments", "payments_per_invoice", "default_share", "exposure", "allocated_share"} <= {
+        c["check"] for c in second["checks"]
+    }
+    html = (env["second"].path / "report.html").read_text(encoding="utf-8")
+    assert 'id="feed-table"' in html and 'id="quarantine-table"' in html and "exposure" in html
+
+
+def test_empty_payments_refused_with_exit_3_nothing_published(env) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    data = _feed_copy(env, "no_payments", _no_payments)
+    before = _published(env["out"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "score", "--data", str(data), "--as-of", "2024-09-02"]
+        + ["--out", str(env["out"]), "--config", str(env["cfg"])],
+        cwd=ROOT,
+        env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 3, output
+    assert "feed refused" in output and "rows.payments: 0 today vs " in output
+    assert "in the previous run 2024-08-31" in output and "default_share" in output
+    assert "Traceback" not in output
+    assert not (env["out"] / "2024-09-02").exists() and _published(env["out"]) == before
+    rejected = json.loads((env["out"] / ".rejected" / "2024-09-02.feed_checks.json").read_text())
+    assert rejected["status"] == "failed"
+
+
+def test_accept_feed_publishes_and_records_the_override(env, monkeypatch) -> None:
+    from pipelines.flows.nightly import nightly
+
+    monkeypatch.setenv("EWS_USER", "credit.lead")
+    data = _feed_copy(env, "no_payments", _no_payments)
+    day = dt.date(2024, 9, 3)
+    res = nightly(as_of=day, config_path=env["cfg"], data_dir=data, out_dir=env["out"], accept_feed=True)
+    m = json.loads((res.path / "manifest.json").read_text())
+    assert m["feed"]["status"] == "accepted"
+    over = m["feed"]["override"]
+    assert over["by"] == "credit.lead" and "rows.payments vs the previous run 2024-08-31" in over["checks"]
+    assert "Published with --accept-feed by credit.lead" in (res.path / "report.html").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_units_change_refused_against_the_training_reference(env) -> None:
+    """First run in a new output folder: amounts in cents (x100) instead of euros."""
+    from pipelines.feed_checks import FeedCheckError
+    from pipelines.flows.nightly import nightly
+
+    def cents(tables) -> None:
+        for table in ("invoices", "payments"):
+            tables[table]["amount"] = tables[table]["amount"] * 100
+
+    data = _feed_copy(env, "cents", cents)
+    with pytest.raises(
+        FeedCheckError, match=r"exposure: .* today vs .* in the training data of ews-pd v"
+    ) as info:
+        nightly(as_of=DAY2, config_path=env["cfg"], data_dir=data, out_dir=env["tmp"] / "runs_cents")
+    assert "previous run" not in str(info.value)
+    assert not (env["tmp"] / "runs_cents" / DAY2.isoformat()).exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "change", "checks"),
+    [
+        (
+            "invoices_twice",  # the export job appended the invoices file to itself
+            lambda t: t.update(invoices=pd.concat([t["invoices"], t["invoices"]], ignore_index=True)),
+            ["rows.invoices: ", "quarantine_share.invoices: 50.0% today"],
+        ),
+        (
+            "payments_unlinked",  # a mapping change dropped every payment's invoice_id
+            lambda t: t["payments"].__setitem__("invoice_id", None),
+            ["allocated_share: 0.0% today vs 100.0% in the previous run 2024-08-31"],
+        ),
+    ],
+)
+def test_broken_feeds_refused_against_the_previous_run(env, name, change, checks) -> None:
+    from pipelines.feed_checks import FeedCheckError
+    from pipelines.flows.nightly import nightly
+
+    data = _feed_copy(env, name, change)
+    before = _published(env["out"])
+    with pytest.raises(FeedCheckError) as info:
+        nightly(as_of=dt.date(2024, 9, 1), config_path=env["cfg"], data_dir=data, out_dir=env["out"])
+    for fragment in checks:
+        assert fragment in str(info.value)
+    assert _published(env["out"]) == before

@@ -25,13 +25,17 @@ def half_bad(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_too_many_rejected_rows_refuses_with_file_and_counts(half_bad: Path) -> None:
+def test_too_many_rejected_rows_is_a_failed_feed_check(half_bad: Path) -> None:
+    from pipelines.feed_checks import FeedCheckError, evaluate_feed
+
     result = ingest_dir(half_bad, None, as_of=dt.date(2024, 6, 30))
     assert result.manifest["tables"]["invoices"]["rows_quarantined"] == 2
-    with pytest.raises(
-        DataQualityError, match=r"invoices.csv: 2 of 4 rows rejected \(50.0% > max_quarantine_share 20%\)"
-    ):
-        validate.fn(result, NightlyConfig())
+    summary = validate.fn(result, NightlyConfig())  # validate summarises; the feed check refuses
+    assert summary["invoices"]["reasons"]
+    share = {"invoices": summary["invoices"]["quarantine_share"]}
+    figures = {"rows": {"invoices": 4}, "accepted": {"invoices": 2}, "quarantine_share": share}
+    with pytest.raises(FeedCheckError, match=r"quarantine_share.invoices: 50.0% today \(limit: at most 20%"):
+        evaluate_feed(figures, NightlyConfig(), previous=None, training=None)
 
 
 def test_summary_has_counts_and_hashes_when_within_limit(half_bad: Path) -> None:
@@ -64,3 +68,10 @@ def test_trusted_input_reads_an_ingest_output_without_revalidating(half_bad: Pat
     inv = result.manifest["tables"]["invoices"]
     assert (inv["rows_in"], inv["rows_quarantined"]) == (2, 0) and len(inv["input_sha256"]) == 64
     assert validate.fn(result, NightlyConfig())["invoices"]["rows_accepted"] == 2
+
+
+def test_feed_without_invoices_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "payments.csv").write_text("payment_id,debtor_id,paid_on,amount\nP1,D1,2024-05-20,10.0\n")
+    result = ingest_dir(tmp_path, None, as_of=dt.date(2024, 6, 30))
+    with pytest.raises(DataQualityError, match="no accepted invoices"):
+        validate.fn(result, NightlyConfig())

@@ -34,6 +34,36 @@ def scores(pds: list[float], ids: list[str], defaults: list[bool] | None = None)
     return frame
 
 
+FEED = {
+    "status": "accepted",
+    "references": ["the previous run 2024-06-29"],
+    "note": "",
+    "checks": [
+        {
+            "check": "exposure",
+            "against": "the previous run 2024-06-29",
+            "value": 4_000.0,
+            "reference": 1_000.0,
+            "limit": "ratio 0.5 to 2, checked from 20 debtors",
+            "status": "failed",
+        },
+        {
+            "check": "default_share",
+            "against": "the previous run 2024-06-29",
+            "value": 0.25,
+            "reference": 0.2,
+            "limit": "+10/-10 points, checked from 50 debtors",
+            "status": "too small to check",
+        },
+    ],
+    "override": {
+        "by": "<b>jo</b>",
+        "at": "2024-06-30T06:00:00+00:00",
+        "checks": ["exposure vs the previous run"],
+    },
+}
+
+
 @pytest.fixture(scope="module")
 def report_html(tmp_path_factory) -> Path:
     prev = scores([0.01, 0.02, 0.2, 1.0], ["a", "b", "c", "z"], [False, False, False, True])
@@ -90,6 +120,11 @@ def report_html(tmp_path_factory) -> Path:
         calibration=pd.DataFrame({"mean_pd": [0.02, 0.1], "default_rate": [0.025, 0.09]}),
         waterfalls=wf,
         cfg=CFG,
+        feed=FEED,
+        inputs={
+            "invoices": {"rows_in": 40, "rows_accepted": 38, "rows_quarantined": 2, "quarantine_share": 0.05}
+            | {"reasons": {"amount_not_positive": 2}},
+        },
     )
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(html, encoding="utf-8")
@@ -108,8 +143,14 @@ def test_report_is_self_contained_and_escaped(report_html: Path) -> None:
         "drift-table",
         "band-counts",
         "trigger-counts",
+        "quarantine-table",
+        "feed-table",
+        "feed-override",
     ):
         assert f'id="{section}"' in html
+    assert "<b>jo</b>" not in html and "&lt;b&gt;jo&lt;/b&gt;" in html
+    assert "amount_not_positive: 2" in html and ">5.0%<" in html  # quarantine figures
+    assert ">4,000<" in html and ">1,000<" in html and ">25.0%<" in html  # feed-check figures
     assert html.count("data:image/png;base64,") == 1 and html.count("<svg") >= 2
     assert 'href="#wf-d' in html  # the watchlist row links to its waterfall
 
@@ -141,6 +182,7 @@ def test_report_renders_in_headless_chromium(report_html: Path, tmp_path: Path) 
     assert re.search(r'id="wl-shown">3 of 3 rows shown<', dom), dom[:500]
     assert "window.hacked" in dom and "<script>window.hacked" not in dom
     assert 'id="model-version">7<' in dom
+    assert re.search(r'id="feed-status"[^>]*>accepted<', dom)
     assert dom.count("<tr") >= 10
     assert shot.exists() and shot.stat().st_size > 20_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

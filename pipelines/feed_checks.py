@@ -1,0 +1,388 @@
+"""Feed checks: refuse to publish a run whose input feed looks broken at table level.
+
+A feed that lost a table, doubled one, changed units or lost its invoice links still scores, and
+the run would publish a crisis (every debtor in default, an expected loss many times yesterday's).
+Before anything is written, the nightly flow compares a few table-level figures of today's feed
+with two references and refuses the run when one moves beyond the limits in ``conf/nightly.yaml``
+(``feed_checks``):
+
+* the previous published run (``OUTDIR/<latest earlier as-of>/manifest.json``, key ``feed``);
+* the champion's training data (``feed_reference.json`` logged with the model's MLflow run by the
+  train flow: table figures, plus default share and exposure of every training snapshot; the
+  snapshot nearest before the as-of date is used).
+
+Figures: rows delivered per table (``rows.<table>``), payments per invoice, the share of payments
+naming their invoice (``allocated_share``), the share of scored debtors in default, the total
+exposure (open balance) and the share of each table's rows quarantined at ingest (also against
+the absolute ``max_quarantine_share``). A refused run raises :class:`FeedCheckError` (the CLI
+exits with :data:`EXIT_FEED_REFUSED`); ``--accept-feed`` publishes anyway and the manifest
+records who accepted which failed checks, and when.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipelines.config.nightly import FeedLimits, RatioLimit, ShareLimit
+from pipelines.config.nightly import Model as NightlyConfig
+
+__all__ = [
+    "EXIT_FEED_REFUSED",
+    "FEED_REFERENCE_ARTIFACT",
+    "FeedCheck",
+    "FeedCheckError",
+    "evaluate_feed",
+    "feed_figures",
+    "format_figure",
+    "load_training_reference",
+    "previous_figures",
+    "training_figures",
+    "training_reference",
+    "clear_rejected",
+    "write_rejected",
+]
+
+EXIT_FEED_REFUSED = 3
+FEED_REFERENCE_ARTIFACT = "feed_reference.json"
+FAILED, OK, SMALL, NO_REFERENCE = "failed", "ok", "too small to check", "no reference"
+
+
+class FeedCheckError(ValueError):
+    """The feed failed one or more feed checks; ``feed`` holds the figures and the checks."""
+
+    def __init__(self, message: str, feed: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.feed = feed
+
+
+@dataclass(frozen=True)
+class FeedCheck:
+    """One comparison: ``value`` today against ``reference`` (from ``against``) within ``limit``."""
+
+    check: str
+    against: str
+    value: float | None
+    reference: float | None
+    limit: str
+    status: str
+
+    def describe(self) -> str:
+        """One line for a refusal message, e.g. ``rows.payments: 0 today vs 5,120 in ... (limit ...)``."""
+        today = f"{self.check}: {format_figure(self.check, self.value)} today"
+        if self.reference is None:
+            return f"{today} (limit: {self.limit})"
+        return (
+            f"{today} vs {format_figure(self.check, self.reference)} in {self.against} (limit: {self.limit})"
+        )
+
+
+# ------------------------------------------------------------------------------------ figures
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _table_figures(tables: Mapping[str, Mapping[str, Any]], payments: pd.DataFrame | None) -> dict[str, Any]:
+    """Figures of the ingested tables (an ingest manifest's ``tables``); the same for a nightly
+    run and for a training."""
+    accepted = {name: int(t["rows_accepted"]) for name, t in sorted(tables.items())}
+    n_inv, n_pay = accepted.get("invoices", 0), accepted.get("payments", 0)
+    allocated = None
+    if payments is not None and len(payments) and "invoice_id" in payments:
+        ids = payments["invoice_id"].astype("string").str.strip()
+        allocated = float((ids.notna() & (ids != "")).mean())
+    return {
+        "rows": {name: int(t["rows_in"]) for name, t in sorted(tables.items())},
+        "accepted": accepted,
+        "quarantine_share": {
+            name: _share(int(t["rows_quarantined"]), int(t["rows_in"])) for name, t in sorted(tables.items())
+        },
+        "payments_per_invoice": _share(n_pay, n_inv) if n_inv else None,
+        "allocated_share": allocated,
+    }
+
+
+def _snapshot_figures(frame: pd.DataFrame, default_col: str) -> dict[str, Any]:
+    """Debtors, share in default and total open balance of one row per debtor."""
+    n = len(frame)
+    balance = frame.get("open_balance")
+    return {
+        "debtors": int(n),
+        "default_share": float(frame[default_col].astype(bool).mean()) if n else None,
+        "exposure": float(balance.fillna(0.0).sum()) if balance is not None and n else None,
+    }
+
+
+def feed_figures(
+    tables: Mapping[str, Mapping[str, Any]], portfolio: Any, scores: pd.DataFrame
+) -> dict[str, Any]:
+    """Today's figures: ingest ``tables`` (manifest), the ``portfolio`` and the ``scores`` (one row
+    per debtor with ``in_default`` and ``open_balance``)."""
+    return {
+        **_table_figures(tables, getattr(portfolio, "payments", None)),
+        **_snapshot_figures(scores, "in_default"),
+    }
+
+
+def training_reference(
+    tables: Mapping[str, Mapping[str, Any]], portfolio: Any, dataset: pd.DataFrame
+) -> dict[str, Any]:
+    """What the train flow stores as ``feed_reference.json``: the table figures of the training
+    feed and, per training snapshot (``dataset``: one row per debtor and as_of with
+    ``in_default_at_asof`` and ``open_balance``), the debtors, default share and exposure."""
+    snaps = []
+    for as_of, rows in dataset.groupby("as_of", sort=True):
+        snaps.append(
+            {"as_of": pd.Timestamp(as_of).date().isoformat(), **_snapshot_figures(rows, "in_default_at_asof")}
+        )
+    return {
+        "version": 1,
+        "tables": _table_figures(tables, getattr(portfolio, "payments", None)),
+        "snapshots": snaps,
+    }
+
+
+def training_figures(
+    reference: Mapping[str, Any] | None, as_of: dt.date
+) -> tuple[dict[str, Any] | None, str]:
+    """The figures to compare with for ``as_of``: the training tables and the latest training
+    snapshot on or before it (else the earliest). Returns (figures or None, snapshot date)."""
+    if not reference or reference.get("version") != 1:
+        return None, ""
+    snaps = sorted(reference.get("snapshots") or [], key=lambda s: s["as_of"])
+    before = [s for s in snaps if s["as_of"] <= as_of.isoformat()]
+    snap = before[-1] if before else (snaps[0] if snaps else {})
+    figures = {**reference["tables"], **{k: v for k, v in snap.items() if k != "as_of"}}
+    return figures, snap.get("as_of", "")
+
+
+def previous_figures(manifest: Mapping[str, Any], scores: pd.DataFrame | None) -> dict[str, Any]:
+    """The figures a previous run recorded (manifest ``feed.figures``). Runs published before feed
+    checks existed: rows and quarantine from ``inputs``, default share and exposure from their scores."""
+    feed = manifest.get("feed") or {}
+    if feed.get("figures"):
+        return dict(feed["figures"])
+    inputs = manifest.get("inputs") or {}
+    figures = _table_figures(inputs, None) if inputs else {}
+    figures["allocated_share"] = None
+    if scores is not None and "in_default" in scores:
+        figures.update(_snapshot_figures(scores, "in_default"))
+    return figures
+
+
+# -------------------------------------------------------------------------------------- checks
+
+
+def format_figure(check: str, value: float | None) -> str:
+    """A check's figure as text: shares in %, payments per invoice with 3 decimals, others whole."""
+    if value is None:
+        return "-"
+    if check.startswith(("default_share", "quarantine_share", "allocated_share")):
+        return f"{value:.1%}"
+    if check.startswith("payments_per_invoice"):
+        return f"{value:.3f}"
+    if math.isinf(value):
+        return "inf"
+    return f"{value:,.0f}"
+
+
+def _unit(check: str) -> str:
+    """What the ``min_basis`` of a check counts."""
+    if check.startswith(("rows.", "quarantine_share")):
+        return "rows"
+    return {"payments_per_invoice": "invoices", "allocated_share": "payments"}.get(check, "debtors")
+
+
+def _ratio(check: str, against: str, value: float, ref: float, basis: int, limit: RatioLimit) -> FeedCheck:
+    text = (
+        f"ratio {limit.min_ratio:g} to {limit.max_ratio:g}, checked from {limit.min_basis:,} {_unit(check)}"
+    )
+    vanished = check.startswith("rows.") and ref > 0 and value == 0
+    if basis < limit.min_basis and not vanished:
+        return FeedCheck(check, against, value, ref, text, SMALL)
+    ratio = value / ref if ref else (1.0 if value == 0 else math.inf)
+    bad = vanished or not limit.min_ratio <= ratio <= limit.max_ratio
+    return FeedCheck(check, against, value, ref, text, FAILED if bad else OK)
+
+
+def _points(check: str, against: str, value: float, ref: float, basis: int, limit: ShareLimit) -> FeedCheck:
+    text = (
+        f"+{limit.max_increase * 100:g}/-{limit.max_decrease * 100:g} points, "
+        f"checked from {limit.min_basis:,} {_unit(check)}"
+    )
+    if basis < limit.min_basis:
+        return FeedCheck(check, against, value, ref, text, SMALL)
+    diff = value - ref
+    bad = diff > limit.max_increase + 1e-12 or -diff > limit.max_decrease + 1e-12
+    return FeedCheck(check, against, value, ref, text, FAILED if bad else OK)
+
+
+def _compare(
+    today: Mapping[str, Any], ref: Mapping[str, Any], against: str, limits: FeedLimits
+) -> list[FeedCheck]:
+    checks = []
+    rows_ref = ref.get("rows") or {}
+    for table in sorted(set(today["rows"]) | set(rows_ref)):
+        if table not in rows_ref:
+            continue  # a table the reference did not have: nothing to compare with
+        value, prev = today["rows"].get(table, 0), rows_ref[table]
+        checks.append(_ratio(f"rows.{table}", against, value, prev, max(value, prev), limits.rows))
+    acc, acc_ref = today.get("accepted", {}), ref.get("accepted", {})
+    if today.get("payments_per_invoice") is not None and ref.get("payments_per_invoice") is not None:
+        basis = min(acc.get("invoices", 0), acc_ref.get("invoices", 0))
+        checks.append(
+            _ratio(
+                "payments_per_invoice",
+                against,
+                today["payments_per_invoice"],
+                ref["payments_per_invoice"],
+                basis,
+                limits.payments_per_invoice,
+            )
+        )
+    if today.get("allocated_share") is not None and ref.get("allocated_share") is not None:
+        basis = min(acc.get("payments", 0), acc_ref.get("payments", 0))
+        checks.append(
+            _points(
+                "allocated_share",
+                against,
+                today["allocated_share"],
+                ref["allocated_share"],
+                basis,
+                limits.allocated_share,
+            )
+        )
+    debtors = min(today.get("debtors") or 0, ref.get("debtors") or 0)
+    if today.get("default_share") is not None and ref.get("default_share") is not None:
+        checks.append(
+            _points(
+                "default_share",
+                against,
+                today["default_share"],
+                ref["default_share"],
+                debtors,
+                limits.default_share,
+            )
+        )
+    if today.get("exposure") is not None and ref.get("exposure") is not None:
+        checks.append(
+            _ratio("exposure", against, today["exposure"], ref["exposure"], debtors, limits.exposure)
+        )
+    q_ref = ref.get("quarantine_share") or {}
+    for table, share in sorted(today["quarantine_share"].items()):
+        if share is None or q_ref.get(table) is None:
+            continue
+        basis = min(today["rows"].get(table, 0), rows_ref.get(table, 0))
+        checks.append(
+            _points(f"quarantine_share.{table}", against, share, q_ref[table], basis, limits.quarantine_share)
+        )
+    return checks
+
+
+def _who() -> str:
+    try:
+        return os.environ.get("EWS_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def evaluate_feed(
+    figures: Mapping[str, Any],
+    cfg: NightlyConfig,
+    *,
+    previous: tuple[str, Mapping[str, Any]] | None,
+    training: tuple[str, Mapping[str, Any]] | None,
+    accept: bool = False,
+) -> dict[str, Any]:
+    """Run every check of today's ``figures`` and return the manifest's ``feed`` section.
+
+    ``previous`` / ``training``: (label, figures) of each reference, or None. Raises
+    :class:`FeedCheckError` naming each failed check with its figures, unless ``accept`` (then the
+    override is recorded) or ``cfg.feed_checks.enabled`` is false."""
+    checks = [
+        FeedCheck(
+            f"quarantine_share.{table}",
+            "the absolute limit",
+            share,
+            None,
+            f"at most {cfg.max_quarantine_share:.0%} (max_quarantine_share)",
+            FAILED if share > cfg.max_quarantine_share else OK,
+        )
+        for table, share in sorted(figures["quarantine_share"].items())
+        if share is not None
+    ]
+    if previous is not None:
+        checks += _compare(figures, previous[1], previous[0], cfg.feed_checks.previous)
+    if training is not None:
+        checks += _compare(figures, training[1], training[0], cfg.feed_checks.training)
+    failed = [c for c in checks if c.status == FAILED]
+    refs = [r[0] for r in (previous, training) if r is not None]
+    feed: dict[str, Any] = {
+        "status": "failed" if failed else "passed",
+        "references": refs,
+        "note": ""
+        if refs
+        else "no reference: no previous run and the model has no training feed reference; only the absolute quarantine limit was checked",
+        "figures": dict(figures),
+        "checks": [asdict(c) for c in checks],
+        "override": None,
+    }
+    if failed and not cfg.feed_checks.enabled:
+        feed["status"] = "failed (checks disabled in config)"
+    elif failed and accept:
+        feed["status"] = "accepted"
+        feed["override"] = {
+            "by": _who(),
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "option": "--accept-feed",
+            "checks": [f"{c.check} vs {c.against}" for c in failed],
+        }
+    elif failed:
+        lines = "\n".join(f"  - {c.describe()}" for c in failed)
+        raise FeedCheckError(
+            f"feed refused: {len(failed)} feed check(s) failed, nothing was published:\n{lines}\n"
+            "Fix the feed, or publish it anyway with --accept-feed (recorded in the manifest); "
+            "limits: feed_checks and max_quarantine_share in the nightly config.",
+            feed,
+        )
+    return feed
+
+
+def load_training_reference(run_id: str) -> dict[str, Any] | None:
+    """The ``feed_reference.json`` logged with a model's training run, or None (older models)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{FEED_REFERENCE_ARTIFACT}")
+    except (MlflowException, OSError, ValueError):
+        return None
+
+
+def _rejected_path(out_dir: Path, as_of: dt.date) -> Path:
+    return Path(out_dir) / ".rejected" / f"{as_of.isoformat()}.feed_checks.json"
+
+
+def write_rejected(out_dir: Path, as_of: dt.date, feed: Mapping[str, Any]) -> Path:
+    """The refused run's figures as ``OUTDIR/.rejected/<as_of>.feed_checks.json`` (not a run folder)."""
+    from pipelines.io import write_text_atomic
+
+    path = _rejected_path(out_dir, as_of)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_text_atomic(json.dumps({"as_of": as_of.isoformat(), **feed}, indent=2) + "\n", path)
+
+
+def clear_rejected(out_dir: Path, as_of: dt.date) -> None:
+    """Remove the refusal figures of ``as_of`` once a run for that date is published."""
+    _rejected_path(out_dir, as_of).unlink(missing_ok=True)

@@ -1,0 +1,221 @@
+"""Feed checks on hand-made figures: limits, tiny-book tolerance, references, override record."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.config import ConfigError, load_config
+from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.feed_checks import (
+    FeedCheckError,
+    evaluate_feed,
+    feed_figures,
+    previous_figures,
+    training_figures,
+    training_reference,
+)
+from pipelines.ingest import ingest_dir
+
+CFG = NightlyConfig()
+
+
+def figures(**over: object) -> dict:
+    """A 5,000-debtor book: 60,000 invoices, 51,000 payments, 6 % in default, exposure 2.4 M."""
+    base = {
+        "rows": {"invoices": 60_000, "payments": 51_000, "debtors": 5_000},
+        "accepted": {"invoices": 60_000, "payments": 51_000, "debtors": 5_000},
+        "quarantine_share": {"invoices": 0.0, "payments": 0.001, "debtors": 0.0},
+        "payments_per_invoice": 0.85,
+        "allocated_share": 0.97,
+        "debtors": 5_000,
+        "default_share": 0.06,
+        "exposure": 2_400_000.0,
+    }
+    base.update(over)
+    return base
+
+
+def statuses(feed: dict) -> dict[str, str]:
+    return {f"{c['check']} | {c['against']}": c["status"] for c in feed["checks"]}
+
+
+def test_unchanged_feed_passes_every_check() -> None:
+    feed = evaluate_feed(figures(), CFG, previous=("prev", figures()), training=("train", figures()))
+    assert feed["status"] == "passed" and feed["override"] is None
+    assert set(statuses(feed).values()) == {"ok"}
+    # 3 absolute quarantine limits + per reference: 3 row counts, ppi, allocated, default, exposure, 3 quarantine
+    assert len(feed["checks"]) == 3 + 2 * 10
+
+
+def test_empty_payments_is_refused_naming_each_check_with_figures() -> None:
+    today = figures(
+        rows={"invoices": 60_000, "payments": 0, "debtors": 5_000},
+        accepted={"invoices": 60_000, "payments": 0, "debtors": 5_000},
+        quarantine_share={"invoices": 0.0, "payments": None, "debtors": 0.0},
+        payments_per_invoice=0.0,
+        allocated_share=None,
+        default_share=4_739 / 5_000,
+        exposure=2_400_000.0 * 61,
+    )
+    with pytest.raises(FeedCheckError) as info:
+        evaluate_feed(today, CFG, previous=("the previous run 2024-06-29", figures()), training=None)
+    msg = str(info.value)
+    assert "4 feed check(s) failed" in msg and "--accept-feed" in msg
+    assert "rows.payments: 0 today vs 51,000 in the previous run 2024-06-29" in msg
+    assert "payments_per_invoice: 0.000 today vs 0.850" in msg
+    assert "default_share: 94.8% today vs 6.0%" in msg
+    assert "exposure: 146,400,000 today vs 2,400,000" in msg
+    assert info.value.feed["status"] == "failed"
+
+
+def test_growth_of_a_small_book_passes_and_tiny_tables_are_not_compared() -> None:
+    # 100 debtors: 12 % more invoices and payments, 3 more debtors in default, events 4 -> 9 rows
+    prev = figures(
+        rows={"invoices": 1_200, "payments": 1_000, "events": 4},
+        accepted={"invoices": 1_200, "payments": 1_000, "events": 4},
+        quarantine_share={"invoices": 0.0, "payments": 0.0, "events": 0.0},
+        debtors=100,
+        default_share=0.05,
+        exposure=150_000.0,
+    )
+    today = figures(
+        rows={"invoices": 1_344, "payments": 1_120, "events": 9},
+        accepted={"invoices": 1_344, "payments": 1_120, "events": 9},
+        quarantine_share={"invoices": 0.0, "payments": 0.0, "events": 0.0},
+        debtors=103,
+        default_share=8 / 103,
+        exposure=190_000.0,
+    )
+    feed = evaluate_feed(today, CFG, previous=("prev", prev), training=None)
+    s = statuses(feed)
+    assert feed["status"] == "passed"
+    assert s["rows.events | prev"] == s["quarantine_share.events | prev"] == "too small to check"
+    assert s["rows.invoices | prev"] == s["default_share | prev"] == s["exposure | prev"] == "ok"
+
+
+def test_a_table_that_vanished_fails_even_in_a_tiny_book() -> None:
+    prev = figures(
+        rows={"invoices": 30, "payments": 25}, accepted={"invoices": 30, "payments": 25}, debtors=5
+    )
+    today = figures(rows={"invoices": 31}, accepted={"invoices": 31}, debtors=5)
+    with pytest.raises(FeedCheckError, match=r"rows.payments: 0 today vs 25 in prev"):
+        evaluate_feed(today, CFG, previous=("prev", prev), training=None)
+
+
+@pytest.mark.parametrize(
+    ("share", "status"), [(0.40, "ok"), (0.4001, "failed"), (0.20, "ok"), (0.1999, "failed")]
+)
+def test_default_share_limit_is_ten_points_either_way(share: float, status: str) -> None:
+    cfg = NightlyConfig(feed_checks={"enabled": False})  # report the statuses, never refuse
+    feed = evaluate_feed(
+        figures(default_share=share), cfg, previous=("prev", figures(default_share=0.30)), training=None
+    )
+    assert statuses(feed)["default_share | prev"] == status
+    assert feed["status"] == ("passed" if status == "ok" else "failed (checks disabled in config)")
+
+
+def test_accept_feed_records_who_when_and_which_checks(monkeypatch) -> None:
+    monkeypatch.setenv("EWS_USER", "analyst.jo")
+    today = figures(exposure=2_400_000.0 * 1000)
+    feed = evaluate_feed(today, CFG, previous=("prev", figures()), training=("train", figures()), accept=True)
+    assert feed["status"] == "accepted"
+    over = feed["override"]
+    assert over["by"] == "analyst.jo" and over["option"] == "--accept-feed"
+    assert over["checks"] == ["exposure vs prev", "exposure vs train"]
+    assert dt.datetime.fromisoformat(over["at"]).tzinfo is not None
+
+
+def test_no_reference_passes_and_says_so() -> None:
+    feed = evaluate_feed(figures(default_share=0.9), CFG, previous=None, training=None)
+    assert feed["status"] == "passed" and feed["references"] == []
+    assert feed["note"].startswith("no reference")
+
+
+def test_training_snapshot_is_the_latest_on_or_before_the_as_of_date() -> None:
+    ref = {
+        "version": 1,
+        "tables": figures(),
+        "snapshots": [
+            {"as_of": "2024-04-30", "debtors": 90, "default_share": 0.02, "exposure": 1.0},
+            {"as_of": "2024-05-31", "debtors": 95, "default_share": 0.03, "exposure": 2.0},
+        ],
+    }
+    fig, snap = training_figures(ref, dt.date(2024, 5, 30))
+    assert snap == "2024-04-30" and fig["exposure"] == 1.0 and fig["payments_per_invoice"] == 0.85
+    assert training_figures(ref, dt.date(2025, 1, 1))[1] == "2024-05-31"
+    assert training_figures(ref, dt.date(2023, 1, 1))[1] == "2024-04-30"  # before training: the earliest
+    assert training_figures(None, dt.date(2024, 5, 31)) == (None, "")
+
+
+INVOICES = """invoice_id,debtor_id,issue_date,due_date,amount
+I1,D1,2024-05-01,2024-05-31,100.0
+I2,D1,2024-05-02,2024-06-01,-5.0
+I3,D2,2024-05-03,2024-06-02,250.0
+I4,D2,2024-05-04,2024-06-03,80.0
+"""
+PAYMENTS = """payment_id,debtor_id,invoice_id,paid_on,amount
+P1,D1,I1,2024-05-20,100.0
+P2,D2,,2024-05-25,50.0
+P3,D2,I3,2024-05-26,250.0
+"""
+
+
+def test_figures_of_an_ingested_feed_and_its_training_reference(tmp_path: Path) -> None:
+    (tmp_path / "invoices.csv").write_text(INVOICES)
+    (tmp_path / "payments.csv").write_text(PAYMENTS)
+    result = ingest_dir(tmp_path, None, as_of=dt.date(2024, 6, 30))
+    scores = pd.DataFrame(
+        {"debtor_id": ["D1", "D2"], "in_default": [False, True], "open_balance": [0.0, 80.0]}
+    )
+    f = feed_figures(result.manifest["tables"], result.portfolio, scores)
+    assert f["rows"] == {"invoices": 4, "payments": 3}
+    assert f["accepted"] == {"invoices": 3, "payments": 3}
+    assert f["quarantine_share"] == {"invoices": 0.25, "payments": 0.0}
+    assert f["payments_per_invoice"] == 1.0  # 3 accepted payments / 3 accepted invoices
+    assert f["allocated_share"] == pytest.approx(2 / 3)  # P2 names no invoice
+    assert (f["debtors"], f["default_share"], f["exposure"]) == (2, 0.5, 80.0)
+    dataset = pd.DataFrame(
+        {
+            "debtor_id": ["D1", "D2", "D1", "D2"],
+            "as_of": pd.to_datetime(["2024-05-31", "2024-05-31", "2024-04-30", "2024-04-30"]),
+            "in_default_at_asof": [False, False, False, True],
+            "open_balance": [10.0, 20.0, 5.0, 7.5],
+        }
+    )
+    ref = training_reference(result.manifest["tables"], result.portfolio, dataset)
+    assert ref["snapshots"] == [
+        {"as_of": "2024-04-30", "debtors": 2, "default_share": 0.5, "exposure": 12.5},
+        {"as_of": "2024-05-31", "debtors": 2, "default_share": 0.0, "exposure": 30.0},
+    ]
+    assert ref["tables"]["rows"] == f["rows"]
+
+
+def test_previous_run_without_feed_section_uses_inputs_and_scores() -> None:
+    manifest = {"inputs": {"invoices": {"rows_in": 10, "rows_accepted": 9, "rows_quarantined": 1}}}
+    scores = pd.DataFrame({"in_default": [True, False, False, False], "open_balance": [1.0, 2.0, None, 3.0]})
+    f = previous_figures(manifest, scores)
+    assert f["rows"] == {"invoices": 10} and f["quarantine_share"] == {"invoices": 0.1}
+    assert (f["debtors"], f["default_share"], f["exposure"], f["allocated_share"]) == (4, 0.25, 6.0, None)
+    assert previous_figures({"feed": {"figures": {"exposure": 5.0}}}, None) == {"exposure": 5.0}
+
+
+def test_shipped_config_documents_the_code_defaults() -> None:
+    shipped = load_config(Path(__file__).resolve().parents[2] / "conf" / "nightly.yaml", expect=NightlyConfig)
+    assert shipped.feed_checks == CFG.feed_checks and shipped.feed_checks.enabled
+
+
+def test_config_keeps_defaults_for_keys_left_out(tmp_path: Path) -> None:
+    path = tmp_path / "nightly.yaml"
+    path.write_text("kind: nightly\nfeed_checks:\n  previous:\n    rows: {max_ratio: 3}\n")
+    cfg = load_config(path, expect=NightlyConfig)
+    rows = cfg.feed_checks.previous.rows
+    assert (rows.min_ratio, rows.max_ratio, rows.min_basis) == (0.67, 3.0, 50)
+    assert cfg.feed_checks.previous.exposure == CFG.feed_checks.previous.exposure
+    assert cfg.feed_checks.training == CFG.feed_checks.training
+    path.write_text("kind: nightly\nfeed_checks:\n  training:\n    exposure: {max_ratio: 0.9}\n")
+    with pytest.raises(ConfigError, match=r"feed_checks.training.exposure: .*min_ratio < 1 < max_ratio"):
+        load_config(path, expect=NightlyConfig)
