@@ -55,28 +55,31 @@ class Contributions:
 
 
 def contributions(booster: lgb.Booster, X: pd.DataFrame) -> Contributions:
-    """TreeSHAP contributions of ``X`` (rows = debtors, columns in the booster's feature order).
+    """TreeSHAP contributions of ``X`` (rows = debtors), with the columns of ``X`` in its own order.
 
-    Returns a :class:`Contributions` whose ``values`` frame is n_rows x n_features (log-odds).
-    Raises ``ValueError`` when the columns of ``X`` are not the booster's features in order.
+    ``X`` is matched to the booster's features by name, so a model whose stored feature order
+    differs from the frame's still gets each value in the right slot. Returns a
+    :class:`Contributions` whose ``values`` frame is n_rows x n_features (log-odds).
+    Raises ``ValueError`` when the columns of ``X`` are not the booster's features.
     """
     names = booster.feature_name()
-    if list(X.columns) != names:
+    if sorted(X.columns) != sorted(names):
         missing = [c for c in names if c not in X.columns]
         extra = [c for c in X.columns if c not in names]
         raise ValueError(
             f"X does not match the booster's features (missing {missing}, extra {extra}); "
             "build it with models.registry.prepare_X"
         )
+    columns = list(X.columns)
     if len(X) == 0:
-        return Contributions(pd.DataFrame(columns=names, index=X.index, dtype="float64"), np.zeros(0))
-    raw = np.asarray(booster.predict(X, pred_contrib=True))
+        return Contributions(pd.DataFrame(columns=columns, index=X.index, dtype="float64"), np.zeros(0))
+    raw = np.asarray(booster.predict(X[names], pred_contrib=True))
     if raw.shape[1] != len(names) + 1:
         raise ValueError(
             f"pred_contrib returned {raw.shape[1]} columns for {len(names)} features; "
             "multiclass boosters are not supported"
         )
-    values = pd.DataFrame(raw[:, :-1], index=X.index, columns=names)
+    values = pd.DataFrame(raw[:, :-1], index=X.index, columns=names)[columns]
     return Contributions(values, raw[:, -1].copy())
 
 

@@ -74,6 +74,56 @@ class NoChampionError(LookupError):
     """The requested alias or version does not exist in the registry."""
 
 
+class ModelArtifactsError(NoChampionError):
+    """A registered version exists but its files (model, schema, reference) cannot be read."""
+
+
+class TrackingUnavailableError(ConnectionError):
+    """The MLflow tracking server does not answer. The message names the server and the fix."""
+
+
+PROBE_TIMEOUT_S = 5.0
+# MLflow's own defaults (7 retries, backoff factor 2, 120 s timeout) made an unreachable server
+# look like "no alias champion" after 264 s; ews uses these unless the user sets them.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "30"}
+_REACHED: set[str] = set()
+
+
+def _public(uri: str) -> str:
+    """``uri`` without a user name or password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=host))
+
+
+def check_tracking_server(uri: str) -> None:
+    """Raise :class:`TrackingUnavailableError` when an http(s) tracking ``uri`` does not answer
+    within :data:`PROBE_TIMEOUT_S` seconds (once per process and URI; local stores pass)."""
+    if not uri.startswith(("http://", "https://")) or uri in _REACHED:
+        return
+    import requests
+
+    fix = (
+        "start it, or fix MLFLOW_TRACKING_URI (or paths.mlflow_tracking_uri in conf/ews.yaml); "
+        "unset it to use the local SQLite store"
+    )
+    try:
+        answer = requests.get(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT_S)
+    except requests.RequestException as exc:
+        raise TrackingUnavailableError(
+            f"MLflow tracking server {_public(uri)} is unreachable ({type(exc).__name__}, "
+            f"no answer within {PROBE_TIMEOUT_S:.0f} s): {fix}"
+        ) from None
+    if answer.status_code not in (200, 401, 403):  # 401/403: there, but wants credentials
+        raise TrackingUnavailableError(
+            f"{_public(uri)} answers, but not as an MLflow tracking server (HTTP {answer.status_code} "
+            f"on /health): {fix}"
+        )
+    _REACHED.add(uri)
+
+
 # ---------------------------------------------------------------------------------------------
 # connection
 # ---------------------------------------------------------------------------------------------
@@ -83,10 +133,14 @@ def configure(tracking_uri: str | None = None) -> str:
     """Point MLflow at the tracking store and return the URI in use.
 
     ``MLFLOW_TRACKING_URI`` wins over ``tracking_uri``; the default is a SQLite file under data/.
-    The folder of a local SQLite file is created.
+    The folder of a local SQLite file is created. A tracking server (http/https) that does not
+    answer raises :class:`TrackingUnavailableError` within seconds.
     """
     uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri or DEFAULT_TRACKING_URI
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    for key, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+    check_tracking_server(uri)
     if uri.startswith("sqlite:///"):
         db = Path(uri.removeprefix("sqlite:///"))
         db.parent.mkdir(parents=True, exist_ok=True)
@@ -622,8 +676,9 @@ class LoadedModel:
         return getattr(last, "scorer", None) if self.kind == "scorecard" else None
 
     def predict_pd(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated PD per row of the prepared model input ``X``."""
-        return np.asarray(self.estimator.predict_proba(X)[:, 1], dtype="float64")
+        """Calibrated PD per row of the prepared model input ``X`` (columns matched by name)."""
+        fitted = getattr(self.estimator, "feature_names_in_", None)
+        return np.asarray(self.estimator.predict_proba(_by_name(X, fitted))[:, 1], dtype="float64")
 
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
         """The model's log-odds per row of ``X`` (before calibration)."""
@@ -632,7 +687,19 @@ class LoadedModel:
             return np.asarray(last.raw_score(X), dtype="float64")
         if self.booster is None:
             raise ValueError(f"model {self.name} v{self.version} has no raw score")
+        X = _by_name(X, self.booster.feature_name())
         return np.asarray(self.booster.predict(X, raw_score=True), dtype="float64")
+
+
+def _by_name(X: pd.DataFrame, names: Any) -> pd.DataFrame:
+    """``X`` with its columns in the order ``names`` (the order a model was fitted with), when both
+    hold the same columns; else ``X`` unchanged (the model then reports the mismatch itself)."""
+    if names is None:
+        return X
+    names = [str(n) for n in names]
+    if list(X.columns) == names or sorted(X.columns) != sorted(names):
+        return X
+    return X[names]
 
 
 def load_model_version(
@@ -652,7 +719,11 @@ def load_model_version(
         else:
             mv = client.get_model_version_by_alias(name, key)
             alias = key
-    except MlflowException:
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            raise TrackingUnavailableError(
+                f"MLflow tracking store {_public(uri)} failed: {str(exc).splitlines()[0][:300]}"
+            ) from None
         hint = (
             "run `ews train --data DIR` (the gate promotes a passing model) or `ews models promote VERSION --reason ...`"
             if key == CHAMPION
@@ -662,18 +733,21 @@ def load_model_version(
             f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in {uri}: {hint}"
         ) from None
     version = str(mv.version)
-    estimator = mlflow.sklearn.load_model(f"models:/{name}/{version}")
     run_id = mv.run_id
     kind = mv.tags.get(KIND_TAG, "lightgbm")
-    booster = None
-    if kind == "lightgbm":
-        with tempfile.TemporaryDirectory() as tmp:
-            local = mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path="model/booster.txt", dst_path=tmp
-            )
-            booster = lgb.Booster(model_file=local)
-    schema = mlflow.artifacts.load_dict(f"runs:/{run_id}/feature_schema.json")
-    reference = mlflow.artifacts.load_dict(f"runs:/{run_id}/reference.json")
+    try:
+        estimator, booster, schema, reference = _load_artifacts(name, version, run_id, kind)
+    except (MlflowException, OSError, ValueError, KeyError) as exc:
+        try:
+            where = client.get_run(run_id).info.artifact_uri
+        except MlflowException:
+            where = f"run {run_id}"
+        raise ModelArtifactsError(
+            f"model {name!r} version {version} is registered but its files cannot be read from {where} "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] or 'missing'}). Restore that folder "
+            "(EWS_MLFLOW_ARTIFACTS, default data/mlflow/artifacts), promote another version "
+            "(`ews models promote VERSION --reason ...`) or retrain (`ews train`)"
+        ) from None
     metrics = _run_metrics(client, run_id)
     categories = {f["name"]: list(f["categories"]) for f in schema["features"] if f["dtype"] == "category"}
     return LoadedModel(
@@ -692,6 +766,21 @@ def load_model_version(
         tags=dict(mv.tags),
         kind=kind,
     )
+
+
+def _load_artifacts(name: str, version: str, run_id: str, kind: str) -> tuple[Any, Any, dict, dict]:
+    """The estimator, LightGBM booster (or None), feature schema and drift reference of a version."""
+    estimator = mlflow.sklearn.load_model(f"models:/{name}/{version}")
+    booster = None
+    if kind == "lightgbm":
+        with tempfile.TemporaryDirectory() as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path="model/booster.txt", dst_path=tmp
+            )
+            booster = lgb.Booster(model_file=local)
+    schema = mlflow.artifacts.load_dict(f"runs:/{run_id}/feature_schema.json")
+    reference = mlflow.artifacts.load_dict(f"runs:/{run_id}/reference.json")
+    return estimator, booster, schema, reference
 
 
 def prepare_X(frame: pd.DataFrame, loaded: LoadedModel) -> pd.DataFrame:

@@ -70,10 +70,15 @@ _run_in_project(app)
 
 def main() -> None:
     """Console entry point: user-facing errors become one red line and exit code 2."""
+    from models.registry import TrackingUnavailableError
+
     try:
         app()
     except ConfigError as exc:
         typer.secho(f"config error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+    except TrackingUnavailableError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(2)
 
 

@@ -23,7 +23,7 @@ ACCEPT_FEED_HELP = (
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from models.registry import NoChampionError
+    from models.registry import NoChampionError, TrackingUnavailableError
     from pipelines.config import ConfigError
     from pipelines.feed_checks import FeedCheckError
     from pipelines.flows.nightly import DataQualityError
@@ -43,6 +43,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         OutputError,
         ConfigError,
         PrefectUnavailableError,
+        TrackingUnavailableError,
     )
 
 
@@ -79,6 +80,26 @@ def _check_data_dir(data: Path) -> None:
             err=True,
         )
         raise typer.Exit(2)
+
+
+def _check_tracking(config: Path) -> None:
+    """Before starting Prefect: an unreachable MLflow tracking server fails in seconds, in one line."""
+    from models.registry import TrackingUnavailableError, configure
+    from pipelines.config import load_config
+    from pipelines.config.nightly import Model as NightlyConfig
+    from pipelines.config.project import Model as ProjectConfig
+
+    cfg = load_config(config, expect=NightlyConfig)
+    uri = (
+        load_config(cfg.project, expect=ProjectConfig).paths.mlflow_tracking_uri
+        if cfg.project.exists()
+        else None
+    )
+    try:
+        configure(uri)
+    except TrackingUnavailableError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from None
 
 
 def _check_out_dir(out: Path, dates: list[dt.date]) -> None:
@@ -265,6 +286,7 @@ def register(app: typer.Typer) -> None:
         day = _parse_date(as_of, "--as-of")
         _check_data_dir(data)
         _check_out_dir(out, [day])
+        _check_tracking(config)
         console = Console()
         with flow_runtime(), console.status(f"nightly flow for {day} ..."):
             result = _run_one(day, data, out, config, trusted_input, accept_feed)
@@ -298,6 +320,7 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"error: no {freq} dates between {d1} and {d2}", fg="red", err=True)
             raise typer.Exit(2)
         _check_out_dir(out, dates)
+        _check_tracking(config)
         console = Console()
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with flow_runtime(), Progress(*columns, console=console) as progress:

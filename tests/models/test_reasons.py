@@ -254,3 +254,16 @@ def test_empty_frame() -> None:
     long = reason_codes(Contributions(X.copy(), np.zeros(0)), X, {}, top_n=3)
     assert long.empty
     assert list(long.columns) == ["row", "rank", "group", "feature", "value", "contribution", "reason"]
+
+
+def test_contributions_align_columns_by_name(fitted) -> None:
+    """Issue 10: a model whose stored feature order differs from the frame's crashed the watchlist.
+    Columns are matched by name; each contribution stays with its feature, in the frame's order."""
+    booster, X = fitted
+    shuffled = X[["segment", "noise", "dpd_max", "late_90d"]]
+    c = contributions(booster, shuffled)
+    ref = contributions(booster, X)
+    assert list(c.values.columns) == list(shuffled.columns)
+    pd.testing.assert_frame_equal(c.values[list(X.columns)], ref.values)
+    with pytest.raises(ValueError, match="missing"):
+        contributions(booster, X.drop(columns="noise"))

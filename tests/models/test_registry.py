@@ -201,3 +201,77 @@ def test_a_scorecard_champion_loads_and_scores(mlflow_uri, scorecard_outcome) ->
     raw = loaded.raw_score(X)
     assert roc_auc_score(out.test["y"], p) == pytest.approx(roc_auc_score(out.test["y"], raw), abs=0.002)
     assert MlflowClient().get_model_version("ews-pd", logged.version).tags["ews.kind"] == "scorecard"
+
+
+def test_loaded_model_matches_columns_by_name() -> None:
+    """Issue 10: a version whose stored feature order differs from the fitted order. LightGBM reads
+    columns by position, so without alignment the PDs would silently belong to other features."""
+    import lightgbm as lgb
+
+    from models.registry import LoadedModel
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300), "c": rng.normal(size=300)})
+    y = (X["a"] + 0.5 * rng.normal(size=300) > 0).astype(int)
+    est = lgb.LGBMClassifier(n_estimators=10, verbose=-1, n_jobs=1).fit(X, y)
+    loaded = LoadedModel(
+        name="m",
+        version="1",
+        alias=None,
+        run_id="r",
+        estimator=est,
+        booster=est.booster_,
+        feature_names=["c", "a", "b"],
+        categorical_features=[],
+        categories={},
+        reference={},
+        metrics={},
+    )
+    stored_order = X[loaded.feature_names]
+    expected = est.predict_proba(X)[:, 1]
+    assert not np.allclose(est.predict_proba(stored_order)[:, 1], expected)  # positional: wrong
+    np.testing.assert_allclose(loaded.predict_pd(stored_order), expected)
+    np.testing.assert_allclose(loaded.raw_score(stored_order), est.booster_.predict(X, raw_score=True))
+
+
+def test_missing_artifacts_give_a_clear_message(mlflow_uri, tmp_path, outcome) -> None:
+    """Issue 10: deleted artifact files gave `MlflowException: No such artifact: ''`."""
+    import shutil
+
+    logged = _log(outcome)
+    shutil.rmtree(tmp_path / "mlartifacts")
+    with pytest.raises(registry.ModelArtifactsError, match="cannot be read from") as err:
+        registry.load_model_version(logged.version)
+    assert "ews models promote" in str(err.value) and "\n" not in str(err.value)
+    assert isinstance(err.value, registry.NoChampionError)  # handled wherever a missing model is
+
+
+def _silent_server():
+    """A socket that accepts connections and never answers (a hung tracking server)."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    return sock
+
+
+def test_unreachable_tracking_server_fails_fast(monkeypatch) -> None:
+    """Issue 10: an unreachable MLFLOW_TRACKING_URI failed after 264 s as 'no alias champion'."""
+    import socket
+
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()  # nothing listens there now: connection refused
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://user:secret@127.0.0.1:{port}")
+    with pytest.raises(registry.TrackingUnavailableError, match="is unreachable") as err:
+        registry.load_model_version("champion")
+    assert "secret" not in str(err.value)
+    hung = _silent_server()
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{hung.getsockname()[1]}")
+        with pytest.raises(registry.TrackingUnavailableError, match="no answer within 5 s"):
+            registry.list_versions()
+    finally:
+        hung.close()

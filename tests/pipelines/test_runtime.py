@@ -90,3 +90,30 @@ def test_score_user_error_is_one_line_and_stops_the_server(tmp_path: Path) -> No
     assert "Traceback" not in output, output
     assert "no alias 'champion'" in output
     assert not gone_within(servers, 15)
+
+
+def test_score_with_hung_tracking_server_is_one_line(tmp_path: Path) -> None:
+    """A real `ews score` against a tracking server that never answers: exit 2 after the probe's
+    few seconds (measured in the issue note), saying the server is unreachable; no Prefect started."""
+    import socket
+
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(8)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env["MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{hung.getsockname()[1]}"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "score", "--data", str(DATA), "--as-of", "2024-06-30"]
+            + ["--out", str(tmp_path / "runs")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        hung.close()
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "is unreachable" in done.stderr and "Starting temporary server" not in done.stderr
