@@ -110,6 +110,59 @@ def _check_path(path: Path, label: str) -> None:
         )
 
 
+# (magic bytes at offset 0, what the file is, the fix); checked when a file is read as CSV or Parquet
+_MAGIC: tuple[tuple[bytes, str, str], ...] = (
+    (b"PAR1", "a Parquet file", "name it .parquet, or set format: parquet in the source config"),
+    (b"\x1f\x8b", "gzip-compressed", "decompress it first (gunzip FILE), then ingest the file inside"),
+    (b"BZh", "bzip2-compressed", "decompress it first (bunzip2 FILE)"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "decompress it first (unxz FILE)"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "decompress it first (unzstd FILE)"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an old Excel (.xls) workbook",
+        "save the sheet as CSV UTF-8 in Excel",
+    ),
+    (b"%PDF", "a PDF document", "export the table itself as CSV"),
+    (b"SQLite format 3\x00", "an SQLite database", "export the table as CSV or Parquet"),
+)
+
+
+def sniff(path: Path) -> tuple[str, str] | None:
+    """What a file really is from its first bytes, and the fix, when it is not text or Parquet
+    as its name claims: ``("gzip-compressed", "decompress it first ...")``; None for plain text."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    for magic, what, fix in _MAGIC:
+        if head.startswith(magic):
+            return what, fix
+    if head.startswith(b"PK\x03\x04"):
+        import zipfile
+
+        try:
+            names = zipfile.ZipFile(path).namelist()
+        except (zipfile.BadZipFile, OSError):
+            names = []
+        if "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names):
+            return "an Excel (.xlsx) workbook", "save the sheet as CSV UTF-8 in Excel (File > Save As)"
+        if "[Content_Types].xml" in names:
+            return "an Office document (zip)", "export the table as CSV"
+        return "a zip archive", "unzip it first, then ingest the file inside"
+    return None
+
+
+def _check_format(path: Path, fmt: str, label: str) -> None:
+    """Stop a file whose bytes say it is something else than ``fmt``, naming what it is."""
+    found = sniff(path)
+    if found is None or (fmt == "parquet" and found[0] == "a Parquet file"):
+        return
+    what, fix = found
+    if fmt != "parquet" and what == "a Parquet file":
+        raise TableError(f"{label}: {path} is a Parquet file, not CSV text: {fix}.")
+    raise TableError(
+        f"{label}: {path} is {what}, not {'a Parquet file' if fmt == 'parquet' else 'CSV text'}: {fix}."
+    )
+
+
 def preflight(path: Path, fmt: str, options: CsvOptions, label: str) -> list[str]:
     """Cheap table-level checks (exists, not empty, readable header) -> the file's column names.
 
@@ -117,6 +170,7 @@ def preflight(path: Path, fmt: str, options: CsvOptions, label: str) -> list[str
     """
     path = Path(path)
     _check_path(path, label)
+    _check_format(path, fmt, label)
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -134,6 +188,7 @@ def read_file(path: Path, fmt: str, options: CsvOptions, label: str) -> RawFile:
     """Read ``path`` as ``fmt`` (``csv`` or ``parquet``); ``label`` names the table in messages."""
     path = Path(path)
     _check_path(path, label)
+    _check_format(path, fmt, label)
     if fmt == "parquet":
         return _read_parquet(path, label)
     return _read_csv(path, options, label)

@@ -177,6 +177,23 @@ TABLE_ERRORS: dict[str, tuple[dict[str, str], list[str]]] = {
         ["not_parquet.parquet is not a readable Parquet file"],
     ),
     "file_not_found": ({"payments": "no_such_file.csv"}, ["payments: file", "no_such_file.csv not found"]),
+    # issue 10: say what the file really is (magic bytes) and the fix, not "not valid utf-8"
+    "parquet_named_csv": (
+        {"invoices": "inv_parquet_named_csv.csv"},
+        ["inv_parquet_named_csv.csv is a Parquet file, not CSV text", "name it .parquet"],
+    ),
+    "gzip_named_csv": (
+        {"invoices": "inv_gzip_named_csv.csv"},
+        ["inv_gzip_named_csv.csv is gzip-compressed, not CSV text", "gunzip"],
+    ),
+    "xlsx_named_csv": (
+        {"invoices": "inv_xlsx_named_csv.csv"},
+        ["inv_xlsx_named_csv.csv is an Excel (.xlsx) workbook, not CSV text", "save the sheet as CSV"],
+    ),
+    "gzip_named_parquet": (
+        {"invoices": "inv_gzip_named_parquet.parquet"},
+        ["inv_gzip_named_parquet.parquet is gzip-compressed, not a Parquet file", "gunzip"],
+    ),
 }
 
 
@@ -262,14 +279,16 @@ def test_malformed_row_keeps_raw_line() -> None:
     assert result.portfolio.invoices["invoice_id"].tolist() == ["I1", "I3"]
 
 
-@pytest.mark.parametrize("case", ["wrong_delimiter_semicolon", "missing_column", "wrong_encoding_utf16"])
+@pytest.mark.parametrize(
+    "case", ["wrong_delimiter_semicolon", "missing_column", "wrong_encoding_utf16", "gzip_named_csv"]
+)
 def test_cli_exit_2_names_file_and_fix(case: str, tmp_path: Path) -> None:
     replace, fragments = TABLE_ERRORS[case]
     files = _files(replace)
     result = _ingest_cli(files, tmp_path / "out")
     assert result.exit_code == 2, result.output
     flat = re.sub(r"\s+", " ", result.output)
-    assert fragments[0] in flat
+    assert fragments[0] in flat and "Traceback" not in result.output
     assert not (tmp_path / "out" / "manifest.json").exists()
 
 
