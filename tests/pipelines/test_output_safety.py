@@ -329,3 +329,51 @@ def test_one_file_mode_for_every_output(tmp_path: Path) -> None:
 
 def test_output_error_is_a_user_error() -> None:
     assert issubclass(OutputError, ValueError) and issubclass(UnsafeOutputError, OutputError)
+
+
+def _can_mount_privately() -> bool:
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=16k tmpfs /mnt"], capture_output=True
+    )
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_privately(), reason="needs root and unshare to mount a tiny tmpfs")
+def test_ingest_onto_a_full_disk_is_one_line(tmp_path: Path) -> None:
+    """A real ENOSPC: `ews ingest` onto a 24 kB tmpfs mounted in a private mount namespace (it
+    disappears with the process). Exit 2, one line, no staging folder left."""
+    inputs = copy_inputs(tmp_path / "in")
+    big = pd.read_csv(inputs / "invoices.csv")
+    big = pd.concat([big] * 3000, ignore_index=True)
+    big["invoice_id"] = [f"I{i}" for i in range(len(big))]
+    big.to_csv(inputs / "invoices.csv", index=False)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    out = disk / "out"
+    cmd = " ".join([sys.executable, "-m", "pipelines.cli", *ingest_args(inputs, out)])
+    script = f"mount -t tmpfs -o size=24k tmpfs {disk} && {cmd}; rc=$?; ls -A {out}; exit $rc"
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    one_line_error(done, "No space left on device")
+    assert ".staging-" not in done.stdout  # `ls -A OUT` inside the namespace lists nothing left
+
+
+def test_nightly_write_failure_is_an_output_error_and_cleans_staging(tmp_path: Path) -> None:
+    """A write that fails inside a run (here a folder in the way of an export) raises OutputError
+    (one line for the CLI), and the lock removes the run's staging folder; the published run stays."""
+    out = tmp_path / "runs"
+    published(out, text="previous")
+    with pytest.raises(OutputError, match="cannot write"), run_lock(out, DAY):
+        stage = staging_dir(out, DAY)
+        (stage / "watchlist.csv").mkdir()
+        write_csv(pd.DataFrame({"a": [1]}), stage / "watchlist.csv")
+    assert not list((out / ".staging").iterdir())
+    assert (out / DAY.isoformat() / "scores.parquet").read_text() == "previous"
