@@ -100,8 +100,7 @@ def _table_figures(tables: Mapping[str, Mapping[str, Any]], payments: pd.DataFra
     n_inv, n_pay = accepted.get("invoices", 0), accepted.get("payments", 0)
     allocated = None
     if payments is not None and len(payments) and "invoice_id" in payments:
-        ids = payments["invoice_id"].astype("string").str.strip()
-        allocated = float((ids.notna() & (ids != "")).mean())
+        allocated = float(payments["invoice_id"].notna().mean())  # ingest reads blanks as missing
     return {
         "rows": {name: int(t["rows_in"]) for name, t in sorted(tables.items())},
         "accepted": accepted,
@@ -239,46 +238,16 @@ def _compare(
         value, prev = today["rows"].get(table, 0), rows_ref[table]
         checks.append(_ratio(f"rows.{table}", against, value, prev, max(value, prev), limits.rows))
     acc, acc_ref = today.get("accepted", {}), ref.get("accepted", {})
-    if today.get("payments_per_invoice") is not None and ref.get("payments_per_invoice") is not None:
-        basis = min(acc.get("invoices", 0), acc_ref.get("invoices", 0))
-        checks.append(
-            _ratio(
-                "payments_per_invoice",
-                against,
-                today["payments_per_invoice"],
-                ref["payments_per_invoice"],
-                basis,
-                limits.payments_per_invoice,
-            )
-        )
-    if today.get("allocated_share") is not None and ref.get("allocated_share") is not None:
-        basis = min(acc.get("payments", 0), acc_ref.get("payments", 0))
-        checks.append(
-            _points(
-                "allocated_share",
-                against,
-                today["allocated_share"],
-                ref["allocated_share"],
-                basis,
-                limits.allocated_share,
-            )
-        )
     debtors = min(today.get("debtors") or 0, ref.get("debtors") or 0)
-    if today.get("default_share") is not None and ref.get("default_share") is not None:
-        checks.append(
-            _points(
-                "default_share",
-                against,
-                today["default_share"],
-                ref["default_share"],
-                debtors,
-                limits.default_share,
-            )
-        )
-    if today.get("exposure") is not None and ref.get("exposure") is not None:
-        checks.append(
-            _ratio("exposure", against, today["exposure"], ref["exposure"], debtors, limits.exposure)
-        )
+    scalars = [
+        ("payments_per_invoice", _ratio, min(acc.get("invoices", 0), acc_ref.get("invoices", 0))),
+        ("allocated_share", _points, min(acc.get("payments", 0), acc_ref.get("payments", 0))),
+        ("default_share", _points, debtors),
+        ("exposure", _ratio, debtors),
+    ]
+    for name, judge, basis in scalars:
+        if today.get(name) is not None and ref.get(name) is not None:
+            checks.append(judge(name, against, today[name], ref[name], basis, getattr(limits, name)))
     q_ref = ref.get("quarantine_share") or {}
     for table, share in sorted(today["quarantine_share"].items()):
         if share is None or q_ref.get(table) is None:

@@ -340,3 +340,20 @@ def test_broken_feeds_refused_against_the_previous_run(env, name, change, checks
     for fragment in checks:
         assert fragment in str(info.value)
     assert _published(env["out"]) == before
+
+
+def test_backfill_stops_at_a_refused_date_and_accept_feed_publishes_it(env) -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    data = _feed_copy(env, "no_payments", _no_payments)
+    args = ["backfill", "--data", str(data), "--from", "2024-09-05", "--to", "2024-09-05"]
+    args += ["--out", str(env["out"]), "--config", str(env["cfg"])]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 3, refused.output
+    assert "2024-09-05: feed refused" in refused.output and not (env["out"] / "2024-09-05").exists()
+    accepted = CliRunner().invoke(app, [*args, "--accept-feed"])
+    assert accepted.exit_code == 0, accepted.output
+    m = json.loads((env["out"] / "2024-09-05" / "manifest.json").read_text())
+    assert m["feed"]["status"] == "accepted" and m["feed"]["override"]["checks"]
