@@ -216,10 +216,15 @@ def _ratio(check: str, against: str, value: float, ref: float, basis: int, limit
 
 
 def _points(check: str, against: str, value: float, ref: float, basis: int, limit: ShareLimit) -> FeedCheck:
-    text = (
-        f"+{limit.max_increase * 100:g}/-{limit.max_decrease * 100:g} points, "
-        f"checked from {limit.min_basis:,} {_unit(check)}"
+    up, down = f"{limit.max_increase * 100:g}", f"{limit.max_decrease * 100:g}"
+    moves = (
+        f"at most {down} points lower"
+        if limit.max_increase >= 1.0
+        else f"at most {up} points higher"
+        if limit.max_decrease >= 1.0
+        else f"+{up}/-{down} points"
     )
+    text = f"{moves}, checked from {limit.min_basis:,} {_unit(check)}"
     if basis < limit.min_basis:
         return FeedCheck(check, against, value, ref, text, SMALL)
     diff = value - ref

@@ -168,4 +168,5 @@ def _feed_view(feed: dict[str, Any] | None) -> dict[str, Any] | None:
         }
         for c in feed.get("checks", [])
     ]
+    rows.sort(key=lambda r: r["status"] != "failed")  # failed checks first, otherwise in run order
     return {**feed, "rows": rows}
