@@ -58,7 +58,8 @@ __all__ = ["DataQualityError", "NightlyResult", "default_as_of", "nightly", "run
 
 
 class DataQualityError(ValueError):
-    """The input feed is unusable for scoring (a table missing, or too many rows rejected)."""
+    """The input feed is unusable for scoring (no accepted invoices). Feeds that score but look
+    broken (a table vanished, too many rows rejected...) are refused by the feed checks instead."""
 
 
 @dataclass(frozen=True)
