@@ -24,24 +24,26 @@ from sklearn.metrics import log_loss
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
+from features.catalog import CATALOG  # noqa: E402
 from models.evaluate import classification_metrics  # noqa: E402
 from models.train import NON_FEATURES, LGBMParams, _lgbm, prepare_matrix  # noqa: E402
 
 BASE = LGBMParams()
 CANDIDATES: dict[str, LGBMParams] = {
-    "shipped(15/5,mcs100,l2=5)x200": dataclasses.replace(BASE, n_estimators=200),
-    "15/5,mcs50,l2=1x300": dataclasses.replace(BASE, n_estimators=300, min_child_samples=50, reg_lambda=1.0),
-    "31/-1,mcs50,l2=0x300": dataclasses.replace(
-        BASE, n_estimators=300, num_leaves=31, max_depth=-1, min_child_samples=50, reg_lambda=0.0
-    ),
-    "7/3,mcs50,l2=1x400": dataclasses.replace(
-        BASE, n_estimators=400, num_leaves=7, max_depth=3, min_child_samples=50, reg_lambda=1.0
-    ),
-    "15/5,mcs200,l2=10,lr.03x400": dataclasses.replace(
+    "shipped(lr.05 mcs100 l2=5)x200": dataclasses.replace(BASE, n_estimators=200),
+    "lr.03 mcs200 l2=10x400": dataclasses.replace(
         BASE, n_estimators=400, min_child_samples=200, reg_lambda=10.0, learning_rate=0.03
     ),
-    "15/5,mcs20,col.5x300": dataclasses.replace(
-        BASE, n_estimators=300, min_child_samples=20, colsample_bytree=0.5, reg_lambda=1.0
+    "lr.05 mcs200 l2=10x250": dataclasses.replace(
+        BASE, n_estimators=250, min_child_samples=200, reg_lambda=10.0
+    ),
+    "lr.03 mcs400 l2=20x500": dataclasses.replace(
+        BASE, n_estimators=500, min_child_samples=400, reg_lambda=20.0, learning_rate=0.03
+    ),
+    "lr.05 mcs100 l2=5 col.5x200": dataclasses.replace(BASE, n_estimators=200, colsample_bytree=0.5),
+    "lr.05 mcs50 l2=1x300": dataclasses.replace(BASE, n_estimators=300, min_child_samples=50, reg_lambda=1.0),
+    "31/-1 mcs50 l2=0x300": dataclasses.replace(
+        BASE, n_estimators=300, num_leaves=31, max_depth=-1, min_child_samples=50, reg_lambda=0.0
     ),
 }
 
@@ -58,14 +60,20 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--holdout", type=int, default=6, help="latest observed snapshots never used")
     ap.add_argument("--only", default="", help="comma-separated candidate names (default: all)")
+    ap.add_argument("--books", default="", help="comma-separated book name prefixes (default: all)")
     args = ap.parse_args()
     only = [c for c in args.only.split(",") if c] or list(CANDIDATES)
     rows = []
-    for path in sorted(args.work.glob("*/frame-*.parquet")):
+    books = [
+        max(d.glob("frame-*.parquet"), key=lambda p: p.stat().st_mtime, default=None)
+        for d in sorted(args.work.glob("*/"))
+    ]
+    prefixes = tuple(b for b in args.books.split(",") if b) or ("",)
+    for path in [b for b in books if b is not None and b.parent.name.startswith(prefixes)]:
         frame = pd.read_parquet(path)
         frame = frame.assign(as_of=pd.to_datetime(frame["as_of"]))
         labelled = frame[frame["label"].notna()]
-        feats = [c for c in frame.columns if c not in NON_FEATURES]
+        feats = [c for c in frame.columns if c not in NON_FEATURES and c in CATALOG]
         cats = {
             c: sorted(frame[c].dropna().astype(str).unique()) for c in ("segment", "country") if c in feats
         }

@@ -195,6 +195,39 @@ def run_regime(
     return result
 
 
+def markdown(results: list[dict[str, Any]]) -> str:
+    """The per-regime table (ews vs baseline vs oracle) and the ablation table, as Markdown."""
+    ok = [r for r in results if "error" not in r]
+    lines = [
+        "| regime | book | forward rows / defaults | ews (kind) AUC | / oracle | ews cap@5% | / oracle "
+        "| baseline AUC | baseline cap@5% | oracle AUC | oracle cap@5% |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in ok:
+        e, b, o = (r["metrics"][k] for k in ("ews", "baseline", "oracle"))
+        lines.append(
+            f"| {r['regime']} | {r['debtors']:,} x {r['months']} | {r['test_rows']:,} / {r['test_defaults']} "
+            f"| {e['auc']:.4f} ({r['kind']}) | {e['auc_ratio']:.3f} | {e['capture_5pct']:.3f} | {e['capture_ratio']:.3f} "
+            f"| {b['auc']:.4f} | {b['capture_5pct']:.3f} | {o['auc']:.4f} | {o['capture_5pct']:.3f} |"
+        )
+    for r in results:
+        if "error" in r:
+            lines.append(
+                f"| {r['regime']} | {r['debtors']:,} x {r['months']} | training failed: {r['error']} |"
+            )
+    variants = [v for v in ok[0]["metrics"] if v != "oracle"] if ok else []
+    lines += ["", "| variant | " + " | ".join(r["regime"] for r in ok) + " |", "|---" * (len(ok) + 1) + "|"]
+    for v in variants:
+        cells = [
+            f"{r['metrics'][v]['auc']:.4f} / {r['metrics'][v]['capture_5pct']:.3f}"
+            if v in r["metrics"]
+            else "-"
+            for r in ok
+        ]
+        lines.append(f"| {v} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--regimes", default=",".join(REGIMES), help="comma-separated regime names")
@@ -210,7 +243,13 @@ def main() -> None:
         "--drop", action="append", default=[], help="with --families: also drop these columns (a+b)"
     )
     ap.add_argument("--json", type=Path, default=None, help="write all figures here")
+    ap.add_argument(
+        "--from-json", type=Path, default=None, help="only print the Markdown tables of a --json file"
+    )
     args = ap.parse_args()
+    if args.from_json:
+        print(markdown(json.loads(args.from_json.read_text())["results"]))
+        return
     cfg = load_config(args.config, expect=TrainConfig)
     params = cfg.to_params()
     results = []
@@ -235,6 +274,7 @@ def main() -> None:
     if args.json:
         meta = {"config": str(args.config), "seed": args.seed, "lgbm": dataclasses.asdict(params.lgbm)}
         args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str) + "\n")
+    print(markdown(results))
 
 
 if __name__ == "__main__":
