@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from features.schema import EVENT_KINDS
 
@@ -28,6 +30,31 @@ class DefaultDefinition:
         unknown = set(self.event_kinds) - set(EVENT_KINDS)
         if unknown:
             raise ValueError(f"unknown event kinds {sorted(unknown)}; allowed: {list(EVENT_KINDS)}")
+
+    def as_record(self) -> dict[str, Any]:
+        """JSON-safe record stored with a model: the definition and the scale of its label and PD."""
+        return {
+            "dpd_threshold": self.dpd_threshold,
+            "horizon_days": self.horizon_days,
+            "event_kinds": sorted(self.event_kinds),
+            "label_scale": {
+                "label": "1 = first default in (T, T + horizon_days], 0 = none; in default at T: not scored",
+                "pd_over_days": self.horizon_days,
+            },
+        }
+
+    def differences(self, record: Mapping[str, Any]) -> list[str]:
+        """What differs between this definition and a stored :meth:`as_record` (empty when equal),
+        e.g. ``["dpd_threshold: 90 here, 15 in the model"]``."""
+        out = []
+        mine = self.as_record()
+        for key in ("dpd_threshold", "horizon_days", "event_kinds"):
+            theirs = record.get(key)
+            if key == "event_kinds" and theirs is not None:
+                theirs = sorted(theirs)
+            if theirs != mine[key]:
+                out.append(f"{key}: {mine[key]} here, {theirs} in the model")
+        return out
 
 
 FAMILIES: tuple[str, ...] = (

@@ -68,6 +68,8 @@ DEFAULT_ARTIFACTS = Path("data/mlflow/artifacts")
 EVENTS_TAG = "ews.events"
 KIND_TAG = "ews.kind"  # lightgbm | scorecard: what the version's estimator is
 TRAINED_THROUGH_TAG = "ews.trained_through"  # latest labelled snapshot the shipped model learned from
+DEFINITION_ARTIFACT = "definition.json"
+DEFINITION_TAG = "ews.definition"
 
 
 class NoChampionError(LookupError):
@@ -247,6 +249,7 @@ def log_training(
     warnings: list[str],
     scorecard_table: pd.DataFrame | None = None,
     documents: Mapping[str, Any] | None = None,
+    definition: Mapping[str, Any] | None = None,
     name: str = DEFAULT_MODEL_NAME,
     experiment: str = EXPERIMENT_NAME,
     artifacts: str | Path | None = None,
@@ -261,7 +264,9 @@ def log_training(
     -> matplotlib figure; ``tables``: artifact path (``.csv``) -> frame; ``provenance``: data/config
     hashes and git commit (logged as JSON and as tags); ``warnings`` (e.g. dropped features) are
     logged as ``warnings.txt`` and the ``ews.warnings`` tag; ``documents``: artifact path (``.json``)
-    -> JSON-able dict (e.g. the feed reference of the nightly feed checks).
+    -> JSON-able dict (e.g. the feed reference of the nightly feed checks). ``definition``: the default definition
+    and label scale the labels were built with (``DefaultDefinition.as_record()``), logged as
+    ``definition.json`` and the ``ews.definition`` tag; the nightly refuses a different one.
     """
     configure(tracking_uri)
     exp_id = _experiment_id(experiment, artifacts)
@@ -340,6 +345,9 @@ def log_training(
         mlflow.log_dict(outcome.schema, "feature_schema.json")
         mlflow.log_dict(outcome.reference, "reference.json")
         mlflow.log_dict(dict(provenance), "provenance.json")
+        if definition is not None:
+            mlflow.log_dict(dict(definition), DEFINITION_ARTIFACT)
+            mlflow.set_tag(DEFINITION_TAG, json.dumps(dict(definition), sort_keys=True))
         mlflow.log_dict(outcome.plan.describe(), "split.json")
         mlflow.log_dict({"dropped": outcome.dropped, "warnings": warnings}, "dropped_features.json")
         for path, doc in (documents or {}).items():
@@ -374,6 +382,10 @@ def log_training(
     if outcome.train_last_as_of is not None:
         client.set_model_version_tag(
             name, version, TRAINED_THROUGH_TAG, outcome.train_last_as_of.strftime("%Y-%m-%d")
+        )
+    if definition is not None:
+        client.set_model_version_tag(
+            name, version, DEFINITION_TAG, json.dumps(dict(definition), sort_keys=True)
         )
     client.set_registered_model_alias(name, CHALLENGER, version)
     _append_event(
@@ -668,6 +680,8 @@ class LoadedModel:
     schema: dict[str, Any] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     kind: str = "lightgbm"
+    # default definition + label scale the model was trained with (None: logged before it was recorded)
+    definition: dict[str, Any] | None = None
 
     @property
     def scorecard(self) -> Any:
@@ -700,6 +714,29 @@ def _by_name(X: pd.DataFrame, names: Any) -> pd.DataFrame:
     if list(X.columns) == names or sorted(X.columns) != sorted(names):
         return X
     return X[names]
+
+
+def recorded_definition(
+    alias_or_version: str = CHAMPION, name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None
+) -> tuple[str, dict[str, Any] | None]:
+    """``(version, definition)`` of an alias or version, from its tags only (no model download):
+    the default definition it was trained with, None when it predates recording. Raises
+    :class:`NoChampionError` like :func:`load_model_version`."""
+    uri = configure(tracking_uri)
+    client = MlflowClient()
+    key = str(alias_or_version)
+    try:
+        mv = (
+            client.get_model_version(name, key)
+            if key.isdigit()
+            else client.get_model_version_by_alias(name, key)
+        )
+    except MlflowException:
+        raise NoChampionError(
+            f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in {uri}: see `ews models list`"
+        ) from None
+    raw = mv.tags.get(DEFINITION_TAG)
+    return str(mv.version), json.loads(raw) if raw else None
 
 
 def load_model_version(
@@ -765,6 +802,7 @@ def load_model_version(
         schema=schema,
         tags=dict(mv.tags),
         kind=kind,
+        definition=json.loads(mv.tags[DEFINITION_TAG]) if DEFINITION_TAG in mv.tags else None,
     )
 
 

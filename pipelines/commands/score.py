@@ -119,9 +119,10 @@ def _run_one(
     as_of: dt.date, data: Path, out: Path, config: Path, trusted: bool = False, accept_feed: bool = False
 ) -> Any:
     from pipelines.feed_checks import EXIT_FEED_REFUSED, FeedCheckError
-    from pipelines.flows.nightly import nightly
+    from pipelines.flows.nightly import nightly, preflight
 
     try:
+        preflight(config)  # a definition mismatch is refused before any flow run (no traceback)
         return nightly(
             as_of=as_of,
             config_path=config,

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,7 @@ from pipelines.feed_checks import (
 from pipelines.publish import latest_before, publish, run_lock, staging_dir
 from pipelines.scoring.exports import write_csv, write_parquet, write_xlsx
 from pipelines.scoring.queue import build_queue
-from pipelines.scoring.score import score_debtors
+from pipelines.scoring.score import check_definition, score_debtors
 from pipelines.scoring.watchlist import (
     TRIGGERS,
     build_watchlist,
@@ -477,6 +478,23 @@ def _load_configs(config_path: Path) -> tuple[NightlyConfig, ProjectConfig]:
     return cfg, load_config(cfg.project, expect=ProjectConfig)
 
 
+def preflight(config_path: Path) -> None:
+    """Refuse, before any flow run starts, a project whose default definition differs from the one
+    the model to score was trained with (:class:`pipelines.scoring.score.DefinitionMismatchError`).
+    A missing model is left to the flow (it names the fix)."""
+    from models.registry import NoChampionError, recorded_definition
+
+    cfg, project = _load_configs(Path(config_path))
+    try:
+        version, definition = recorded_definition(
+            cfg.model_alias, cfg.model_name, tracking_uri=project.paths.mlflow_tracking_uri
+        )
+    except NoChampionError:
+        return
+    model = SimpleNamespace(name=cfg.model_name, version=version, definition=definition)
+    check_definition(model, project.default_definition.to_params(), f"{cfg.project} (default_definition)")
+
+
 def run_nightly(
     as_of: dt.date,
     data_dir: Path,
@@ -501,6 +519,16 @@ def run_nightly(
     out_dir = Path(out_dir)
     with run_lock(out_dir, as_of):
         loaded = timed("load_champion", load_champion, cfg, project)
+        check_definition(
+            loaded, project.default_definition.to_params(), f"{cfg.project} (default_definition)"
+        )
+        if loaded.definition is None:
+            logger.warning(
+                "%s v%s records no default definition (logged by an older ews); scoring with %s",
+                loaded.name,
+                loaded.version,
+                cfg.project,
+            )
         logger.info("scoring as of %s with %s v%s (%s)", as_of, loaded.name, loaded.version, loaded.alias)
         result = timed("ingest", ingest, Path(data_dir), as_of, trusted_input)
         inputs = timed("validate", validate, result, cfg)

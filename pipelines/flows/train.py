@@ -333,6 +333,7 @@ def log_and_register(
             warnings=warnings,
             scorecard_table=scorecard_table(outcome.scorecard),
             documents={FEED_REFERENCE_ARTIFACT: feed_reference} if feed_reference else None,
+            definition=project.default_definition.to_params().as_record(),
             name=cfg.model_name,
             experiment=cfg.experiment,
             artifacts=project.paths.mlflow_artifacts,

@@ -27,6 +27,26 @@ class IncompatibleModelError(ValueError):
     """The features built today do not match the model's signature."""
 
 
+class DefinitionMismatchError(IncompatibleModelError):
+    """The project's default definition differs from the one the model was trained with."""
+
+
+def check_definition(loaded: Any, definition: Any, source: str) -> None:
+    """Refuse to score when ``definition`` (``features.params.DefaultDefinition``, from ``source``)
+    differs from the one recorded with the model. Models logged before definitions were recorded
+    (``loaded.definition`` None) pass."""
+    recorded = getattr(loaded, "definition", None)
+    if not recorded:
+        return
+    diffs = definition.differences(recorded)
+    if diffs:
+        raise DefinitionMismatchError(
+            f"{source}: default_definition differs from the one {loaded.name} v{loaded.version} was trained "
+            f"with ({'; '.join(diffs)}); its PDs would mean something else. Set default_definition back, or "
+            "retrain with `ews train` under the new definition."
+        )
+
+
 def check_compatible(features: pd.DataFrame, loaded: Any) -> None:
     """Raise :class:`IncompatibleModelError` naming the missing columns or the wrong dtypes."""
     missing = [c for c in loaded.feature_names if c not in features.columns]

@@ -67,3 +67,54 @@ def test_score_without_champion_refuses_with_exit_2(
     assert result.exit_code == 2, result.output
     assert "no alias 'champion'" in result.output and "ews train" in result.output
     assert not (out / "2024-06-30").exists()
+
+
+def test_score_refuses_a_project_whose_default_definition_differs_from_the_model(
+    tmp_path: Path, monkeypatch, mlflow_uri, prefect_harness
+) -> None:
+    import importlib.util
+
+    from features.params import DefaultDefinition
+    from models import registry
+    from models.evaluate import GateThresholds, gate_decision
+    from models.split import SplitParams
+    from models.train import LGBMParams, TrainParams, train_pd_model
+
+    spec = importlib.util.spec_from_file_location(
+        "model_frames", ROOT / "tests" / "models" / "model_frames.py"
+    )
+    model_frames = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model_frames)
+    frame = model_frames.make_modelling_frame(n_debtors=300, n_snapshots=8, seed=2)
+    outcome = train_pd_model(
+        frame, TrainParams(lgbm=LGBMParams(n_estimators=5), split=SplitParams(min_defaults=5))
+    )
+    trained_at_15 = DefaultDefinition(dpd_threshold=15).as_record()
+    logged = registry.log_training(
+        outcome,
+        params={},
+        figures={},
+        tables={},
+        card="#\n",
+        provenance={},
+        warnings=[],
+        definition=trained_at_15,
+    )
+    registry.record_gate(
+        logged.version, gate_decision(outcome.metrics, None, GateThresholds(0.0, 1.0)), champion_version=None
+    )
+    assert registry.load_model_version().definition == trained_at_15
+
+    project = tmp_path / "ews.yaml"
+    project.write_text("kind: project\ndefault_definition:\n  dpd_threshold: 90\n")
+    nightly_cfg = tmp_path / "nightly.yaml"
+    nightly_cfg.write_text(f"kind: nightly\nproject: {project}\n")
+    (tmp_path / "data").mkdir()
+    out = tmp_path / "runs"
+    args = ["score", "--data", str(tmp_path / "data"), "--as-of", "2024-06-30", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--config", str(nightly_cfg)])
+    assert result.exit_code == 2, result.output
+    assert f"{project} (default_definition): default_definition differs" in result.output
+    assert "dpd_threshold: 90 here, 15 in the model" in result.output and "ews train" in result.output
+    assert "Traceback" not in result.output and "Flow run" not in result.output  # refused before the flow
+    assert not (out / "2024-06-30").exists()
