@@ -267,3 +267,65 @@ def test_contributions_align_columns_by_name(fitted) -> None:
     pd.testing.assert_frame_equal(c.values[list(X.columns)], ref.values)
     with pytest.raises(ValueError, match="missing"):
         contributions(booster, X.drop(columns="noise"))
+
+
+@pytest.fixture(scope="module")
+def scorecard_fit():
+    from models.scorecard import fit_scorecard
+
+    rng = np.random.default_rng(11)
+    n = 1500
+    X = pd.DataFrame(
+        {
+            "dpd": rng.exponential(15, n),
+            "paid_share": rng.uniform(0.3, 1.3, n),
+            "segment": pd.Categorical(rng.choice(["retail", "construction"], n)),
+        }
+    )
+    X.loc[X.index[:60], "paid_share"] = np.nan
+    logit = -3 + 0.06 * X["dpd"] - 1.5 * X["paid_share"].fillna(0.2) + (X["segment"] == "construction") * 0.8
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return fit_scorecard(X, y, ["segment"]), X
+
+
+def test_scorecard_points_are_exact_contributions_around_the_training_average(scorecard_fit) -> None:
+    from models.reasons import scorecard_contributions
+    from models.scorecard import scorecard_predict
+
+    model, X = scorecard_fit
+    c = scorecard_contributions(model, X, ["segment"])
+    p = scorecard_predict(model, X, ["segment"])
+    np.testing.assert_allclose(c.raw_score, np.log(p / (1 - p)), atol=1e-9)
+    # relative to the training average: each characteristic's points average 0 over the training rows
+    np.testing.assert_allclose(c.values.mean().to_numpy(), 0.0, atol=1e-9)
+    assert list(c.values.columns) == list(X.columns) and c.values.index.equals(X.index)
+    # a single debtor gives the same points as in the batch
+    one = scorecard_contributions(model, X.iloc[[7]], ["segment"])
+    np.testing.assert_allclose(one.values.to_numpy(), c.values.iloc[[7]].to_numpy(), atol=1e-12)
+
+
+def test_scorecard_reason_codes_use_the_plain_sentences(scorecard_fit) -> None:
+    from models.reasons import scorecard_contributions
+
+    model, X = scorecard_fit
+    cat = {
+        "dpd": Full("{value:.0f} days past due", direction=1),
+        "paid_share": Full("paid only {value:.0%} of the amount invoiced", "nothing invoiced", -1),
+        "segment": Full("segment {value}"),
+    }
+    debtors = pd.DataFrame(
+        {
+            "dpd": [90.0, 1.0, 2.0],
+            "paid_share": [1.2, 0.35, np.nan],
+            "segment": pd.Categorical(
+                ["retail", "construction", "retail"], categories=["construction", "retail"]
+            ),
+        },
+        index=["late", "low_payer", "no_invoices"],
+    )
+    c = scorecard_contributions(model, debtors, ["segment"])
+    long = reason_codes(c, debtors, cat, top_n=3, centre=X.median(numeric_only=True))
+    got = long.groupby("row")["reason"].agg(list).to_dict()
+    assert got["late"] == ["90 days past due"]  # paying 120 % is no reason, whatever its points
+    assert got["low_payer"] == ["paid only 35% of the amount invoiced", "segment construction"]
+    assert got["no_invoices"][0] == "nothing invoiced"
