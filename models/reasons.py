@@ -10,7 +10,7 @@ raises the raw score raises the PD.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -23,6 +23,8 @@ __all__ = [
     "ReasonText",
     "contributions",
     "group_of",
+    "pd_waterfall",
+    "raw_to_pd",
     "reason_codes",
     "reasons_wide",
     "render_reason",
@@ -318,6 +320,66 @@ def reason_codes(
             "value": value_text,
             "contribution": top.ravel()[keep],
             "reason": reason,
+        }
+    )
+
+
+def raw_to_pd(raw: np.ndarray, pd_values: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The published PD as a function of the model's raw score (log-odds), read off scored rows.
+
+    Calibration is monotone, so the pairs ``(raw, pd)`` of tonight's debtors trace it: the function
+    interpolates between them (clamped at the ends). With fewer than two distinct raw scores it
+    falls back to the logistic function (uncalibrated PD).
+    """
+    raw = np.asarray(raw, dtype="float64")
+    pdv = np.asarray(pd_values, dtype="float64")
+    ok = np.isfinite(raw) & np.isfinite(pdv)
+    xs, inverse = np.unique(raw[ok], return_inverse=True)
+    if len(xs) < 2:
+        return lambda x: 1.0 / (1.0 + np.exp(-np.asarray(x, dtype="float64")))
+    ys = np.bincount(inverse, weights=pdv[ok]) / np.bincount(inverse)
+    ys = np.maximum.accumulate(ys)
+    return lambda x: np.interp(np.asarray(x, dtype="float64"), xs, ys)
+
+
+def pd_waterfall(
+    contributions_row: pd.Series,
+    base_value: float,
+    to_pd: Callable[[np.ndarray], np.ndarray],
+    catalog: Mapping[str, ReasonText],
+    titles: Mapping[str, str] | None = None,
+    max_steps: int = 8,
+) -> pd.DataFrame:
+    """One debtor's explanation as steps in PD, from the average debtor's PD to this debtor's.
+
+    ``contributions_row``: log-odds contributions by feature (one row of :class:`Contributions`);
+    features of one catalog group form one step, labelled by ``titles[group]``. The ``max_steps``
+    largest groups (by absolute log-odds) come first, the rest form "all other factors". Steps are
+    applied in that order along the raw score, and each step's ``pd_points`` is the change of
+    ``to_pd`` (raw score -> PD) it causes, so ``pd_before`` of the first step is the base PD and
+    ``pd_after`` of the last is the debtor's PD. Columns: ``label``, ``log_odds``, ``pd_before``,
+    ``pd_after``, ``pd_points`` (all PDs in [0, 1]).
+    """
+    titles = titles or {}
+    groups = pd.Series({f: group_of(f, catalog) for f in contributions_row.index})
+    sums = contributions_row.astype("float64").groupby(groups).sum()
+    order = sums.abs().sort_values(ascending=False, kind="stable").index
+    top = sums[order[:max_steps]]
+    labels = [titles.get(g, g.replace("_", " ")) for g in top.index]
+    steps = top.to_numpy()
+    rest = float(sums[order[max_steps:]].sum())
+    if len(order) > max_steps:
+        labels.append("all other factors")
+        steps = np.append(steps, rest)
+    path = float(base_value) + np.concatenate([[0.0], np.cumsum(steps)])
+    pds = np.asarray(to_pd(path), dtype="float64")
+    return pd.DataFrame(
+        {
+            "label": labels,
+            "log_odds": steps,
+            "pd_before": pds[:-1],
+            "pd_after": pds[1:],
+            "pd_points": np.diff(pds),
         }
     )
 

@@ -412,11 +412,17 @@ def write_report(
     feed: dict[str, Any] | None = None,
     inputs: dict[str, Any] | None = None,
 ) -> Path:
-    """report.html with SHAP waterfalls of the ``cfg.report.waterfalls`` highest-PD flagged debtors."""
+    """report.html with PD waterfalls of the ``cfg.report.waterfalls`` highest-PD flagged debtors:
+    from the average debtor's PD to theirs, one step per reason group, in PD points."""
+    from features.catalog import CATALOG, GROUPS
+    from models.reasons import pd_waterfall, raw_to_pd
     from pipelines.report import Waterfall, render_report
 
     top = wl["watchlist"].head(cfg.report.waterfalls)
-    contrib, Xf = wl["contrib"], wl["X"]
+    contrib = wl["contrib"]
+    live = scored.loc[~scored["in_default"].astype(bool)]
+    to_pd = raw_to_pd(live["raw_score"].to_numpy(), live["pd"].to_numpy())
+    titles = {key: g.title for key, g in GROUPS.items()}
     positions = contrib.values.index.get_indexer(top["debtor_id"])
     waterfalls = [
         Waterfall(
@@ -425,10 +431,9 @@ def write_report(
             pd=float(r.pd),
             band=str(r.band),
             reasons=[s for s in str(r.reasons).split("; ") if s],
-            contributions=contrib.values.iloc[pos].to_numpy(),
-            base_value=float(contrib.expected_value[pos]),
-            values=Xf.iloc[pos].to_numpy(dtype=object),
-            feature_names=list(Xf.columns),
+            steps=pd_waterfall(
+                contrib.values.iloc[pos], float(contrib.expected_value[pos]), to_pd, CATALOG, titles
+            ),
         )
         for r, pos in zip(top.itertuples(index=False), positions, strict=True)
     ]

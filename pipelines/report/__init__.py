@@ -2,24 +2,23 @@
 
 It shows the watchlist (sortable, filterable), yesterday-vs-today changes, the PD distribution,
 the model's calibration, the drift table, the input feed (rows quarantined per table and the feed
-checks) and SHAP waterfalls of the riskiest flagged debtors.
-Figures are inline SVG (matplotlib) or base64 PNG (``shap.plots.waterfall``); the only script is
-inline. Text from the data is HTML-escaped by Jinja2's autoescape.
+checks) and PD waterfalls of the riskiest flagged debtors (from the average debtor's PD to the
+debtor's, one step per reason group, in PD points). Figures are inline SVG (matplotlib); the only
+script is inline. Text from the data is HTML-escaped by Jinja2's autoescape.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from pipelines.config.nightly import Model as NightlyConfig
 from pipelines.feed_checks import format_figure
-from pipelines.report.plots import calibration_svg, pd_distribution_svg, waterfall_png
+from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_waterfall_svg
 from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS
 
 __all__ = ["Waterfall", "changes_summary", "render_report"]
@@ -29,17 +28,15 @@ _TEMPLATE_DIR = Path(__file__).parent
 
 @dataclass(frozen=True)
 class Waterfall:
-    """Inputs of one per-debtor explanation: SHAP contributions (log-odds) and feature values."""
+    """One per-debtor explanation: its reasons and its steps in PD (``models.reasons.pd_waterfall``:
+    ``label``, ``pd_before``, ``pd_after``, ``pd_points``)."""
 
     debtor_id: str
     name: str
     pd: float
     band: str
     reasons: list[str]
-    contributions: np.ndarray
-    base_value: float
-    values: np.ndarray
-    feature_names: list[str] = field(default_factory=list)
+    steps: pd.DataFrame
 
 
 def changes_summary(
@@ -128,7 +125,7 @@ def render_report(
             "pd": w.pd,
             "band": w.band,
             "reasons": w.reasons,
-            "png": waterfall_png(w.contributions, w.base_value, w.values, w.feature_names),
+            "svg": pd_waterfall_svg(w.steps),
         }
         for i, w in enumerate(waterfalls)
     ]

@@ -66,24 +66,31 @@ def calibration_svg(table: pd.DataFrame) -> str:
         return _svg(fig)
 
 
-def waterfall_png(
-    contributions: np.ndarray,
-    base_value: float,
-    values: np.ndarray,
-    feature_names: list[str],
-    max_display: int = 10,
-) -> str:
-    """SHAP waterfall (log-odds) of one debtor, drawn by ``shap.plots.waterfall``; base64 PNG."""
-    import shap
-
-    explanation = shap.Explanation(
-        values=np.asarray(contributions, dtype="float64"),
-        base_values=float(base_value),
-        data=np.asarray(values, dtype=object),
-        feature_names=list(feature_names),
-    )
-    plt.figure()
-    shap.plots.waterfall(explanation, max_display=max_display, show=False)
-    fig = plt.gcf()
-    fig.set_size_inches(7, 0.45 * min(max_display, len(feature_names)) + 1.5)
-    return _png_b64(fig)
+def pd_waterfall_svg(steps: pd.DataFrame, title: str = "") -> str:
+    """Waterfall of one debtor in PD: from the average debtor's PD (bottom) to this debtor's (top),
+    one bar per reason group (``models.reasons.pd_waterfall`` output), labelled in PD points."""
+    with matplotlib.rc_context(_SVG_RC):
+        n = len(steps)
+        fig, ax = plt.subplots(figsize=(7, 0.42 * (n + 2) + 0.8))
+        base = float(steps["pd_before"].iloc[0]) * 100 if n else 0.0
+        final = float(steps["pd_after"].iloc[-1]) * 100 if n else 0.0
+        labels = [f"average debtor: PD {base:.2f}%"]
+        ax.barh(0, base, color="#8c8c8c", height=0.6)
+        for i, row in enumerate(steps.itertuples(index=False), start=1):
+            left = min(row.pd_before, row.pd_after) * 100
+            width = abs(row.pd_points) * 100
+            color = "#c44e52" if row.pd_points > 0 else "#4c72b0"
+            ax.barh(i, width, left=left, color=color, height=0.6)
+            ax.text(
+                max(row.pd_before, row.pd_after) * 100, i, f"  {row.pd_points * 100:+.2f} pp", va="center"
+            )
+            labels.append(str(row.label))
+        labels.append(f"this debtor: PD {final:.2f}%")
+        ax.barh(n + 1, final, color="#2f2f2f", height=0.6)
+        ax.set_yticks(range(n + 2), labels)
+        ax.invert_yaxis()
+        ax.set_xlabel("PD (%), each step in percentage points (pp)")
+        ax.set_xlim(0, max(base, final, *(steps[["pd_before", "pd_after"]].max() * 100)) * 1.25 + 0.01)
+        if title:
+            ax.set_title(title)
+        return _svg(fig)

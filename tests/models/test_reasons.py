@@ -329,3 +329,24 @@ def test_scorecard_reason_codes_use_the_plain_sentences(scorecard_fit) -> None:
     assert got["late"] == ["90 days past due"]  # paying 120 % is no reason, whatever its points
     assert got["low_payer"] == ["paid only 35% of the amount invoiced", "segment construction"]
     assert got["no_invoices"][0] == "nothing invoiced"
+
+
+def test_pd_waterfall_walks_from_the_base_pd_to_the_debtor_pd_in_pd_points() -> None:
+    from models.reasons import pd_waterfall, raw_to_pd
+
+    cat = {f: Full("x", group="late") for f in ("late_90d", "late_365d")}
+    row = pd.Series({"late_90d": 0.8, "late_365d": 0.4, "util": -0.5, "noise": 0.05, "segment": 0.1})
+    # a calibration that is not the logistic: PD read off scored (raw, pd) pairs
+    raw = np.linspace(-6, 2, 50)
+    cal = 0.5 / (1 + np.exp(-(raw + 1)))
+    to_pd = raw_to_pd(raw, cal)
+    steps = pd_waterfall(row, -3.0, to_pd, cat, {"late": "Late payments"}, max_steps=3)
+    assert steps["label"].tolist() == ["Late payments", "util", "segment", "all other factors"]
+    np.testing.assert_allclose(steps["log_odds"], [1.2, -0.5, 0.1, 0.05])
+    base_pd, final_pd = float(to_pd(np.array([-3.0]))[0]), float(to_pd(np.array([-3.0 + 0.85]))[0])
+    assert steps["pd_before"].iloc[0] == pytest.approx(base_pd)
+    assert steps["pd_after"].iloc[-1] == pytest.approx(final_pd)
+    assert steps["pd_points"].sum() == pytest.approx(final_pd - base_pd)
+    assert (np.sign(steps["pd_points"]) == np.sign(steps["log_odds"])).all()
+    # the interpolation reproduces the scored pairs
+    np.testing.assert_allclose(to_pd(raw), cal, atol=1e-12)

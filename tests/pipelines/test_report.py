@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from models.drift import drift_table, reference_from_values
-from models.reasons import contributions
+from models.reasons import contributions, pd_waterfall, raw_to_pd
 from pipelines.config.nightly import Model as NightlyConfig
 from pipelines.report import Waterfall, changes_summary, render_report
 from pipelines.scoring.watchlist import assign_bands, build_watchlist, compare_with_previous, triggers
@@ -81,19 +81,14 @@ def report_html(tmp_path_factory) -> Path:
     y = (rng.random(300) < 0.1 + 0.05 * X["late"]).astype(int)
     booster = lgb.train({"objective": "binary", "verbose": -1, "num_leaves": 4}, lgb.Dataset(X, y), 10)
     c = contributions(booster, X.head(1))
-    wf = [
-        Waterfall(
-            "a",
-            "Firm a",
-            0.12,
-            "D",
-            ["5 invoices paid late"],
-            c.values.iloc[0].to_numpy(),
-            float(c.expected_value[0]),
-            X.iloc[0].to_numpy(dtype=object),
-            list(X.columns),
-        )
-    ]
+    steps = pd_waterfall(
+        c.values.iloc[0],
+        float(c.expected_value[0]),
+        raw_to_pd(np.array([]), np.array([])),
+        {},
+        {"late": "Late"},
+    )
+    wf = [Waterfall("a", "Firm a", 0.12, "D", ["5 invoices paid late"], steps)]
     drift = drift_table(
         {"score": today["pd"]}, {"score": reference_from_values(pd.Series(rng.beta(1, 20, 2000)))}, 0.1, 0.25
     )
@@ -151,7 +146,8 @@ def test_report_is_self_contained_and_escaped(report_html: Path) -> None:
     assert "<b>jo</b>" not in html and "&lt;b&gt;jo&lt;/b&gt;" in html
     assert "amount_not_positive: 2" in html and ">5.0%<" in html  # quarantine figures
     assert ">4,000<" in html and ">1,000<" in html and ">25.0%<" in html  # feed-check figures
-    assert html.count("data:image/png;base64,") == 1 and html.count("<svg") >= 2
+    assert "data:image/png" not in html and html.count("<svg") >= 3  # distribution, calibration, waterfall
+    assert "log-odds" not in html  # the waterfall speaks PD
     assert 'href="#wf-d' in html  # the watchlist row links to its waterfall
 
 
@@ -183,6 +179,9 @@ def test_report_renders_in_headless_chromium(report_html: Path, tmp_path: Path) 
     assert "window.hacked" in dom and "<script>window.hacked" not in dom
     assert 'id="model-version">7<' in dom
     assert re.search(r'id="feed-status"[^>]*>accepted<', dom)
+    # the waterfall is in PD: average debtor's PD, one step per group in pp, the debtor's PD
+    assert "average debtor: PD" in dom and "this debtor: PD" in dom and "Late" in dom
+    assert re.search(r"[+-]\d+\.\d\d pp", dom)
     assert dom.count("<tr") >= 10
     assert shot.exists() and shot.stat().st_size > 20_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
