@@ -103,25 +103,35 @@ def drift_table(
     reference: Mapping[str, Reference],
     warning: float = 0.1,
     alert: float = 0.25,
+    calendar: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """PSI of each variable of ``current`` that has a reference.
 
+    ``calendar``: variables that grow with the calendar for every debtor (account age), mapped to
+    the time elapsed since the reference in their unit. Their values are moved back by it before
+    binning, so the PSI measures a change of the book's make-up rather than its ageing, and their
+    status is ``calendar``: they never raise a warning or an alert.
+
     Returns one row per variable in the order of ``current``: ``variable``, ``psi``, ``status``
-    (ok/warning/alert), ``n`` (rows scored), ``missing_share`` (current) and ``reference_missing``.
-    Variables without a reference are skipped.
+    (ok/warning/alert/calendar), ``n`` (rows scored), ``missing_share`` (current) and
+    ``reference_missing``. Variables without a reference are skipped.
     """
+    calendar = calendar or {}
     rows = []
     for name, values in current.items():
         ref = reference.get(name)
         if ref is None:
             continue
+        if name in calendar:
+            values = pd.to_numeric(values, errors="coerce") - float(calendar[name])
         actual = binned_shares(values, ref)
         value = psi(_expected(ref), actual) if len(values) else float("nan")
+        state = status(value, warning, alert) if len(values) else "no data"
         rows.append(
             {
                 "variable": name,
                 "psi": value,
-                "status": status(value, warning, alert) if len(values) else "no data",
+                "status": "calendar" if name in calendar and len(values) else state,
                 "n": int(len(values)),
                 "missing_share": float(values.isna().mean()) if len(values) else float("nan"),
                 "reference_missing": ref.missing,

@@ -279,9 +279,27 @@ def queue(scored: pd.DataFrame, oldest: pd.DataFrame, cfg: NightlyConfig) -> pd.
     return build_queue(scored, oldest, cfg.queue)
 
 
+def _calendar_shifts(as_of: dt.date, reference: dict[str, Any], columns: Any) -> dict[str, float]:
+    """Time elapsed since the reference sample (mean of its as-of dates) for each calendar-like
+    feature among ``columns``, in the feature's unit (days or months); 0 when the reference
+    records no dates."""
+    import features.build  # noqa: F401 - importing the feature families fills CATALOG
+    from features.catalog import CATALOG
+
+    dates = pd.to_datetime(pd.Series((reference.get("sample") or {}).get("as_of") or [], dtype="object"))
+    days = float((pd.Timestamp(as_of) - dates.mean()).days) if len(dates) else 0.0
+    return {
+        c: days / (365.25 / 12) if CATALOG[c].unit == "months" else days
+        for c in columns
+        if c in CATALOG and CATALOG[c].calendar
+    }
+
+
 @task(name="drift", cache_policy=NO_CACHE)
 def drift(scored: pd.DataFrame, X: pd.DataFrame, loaded: Any, cfg: NightlyConfig) -> pd.DataFrame:
-    """PSI of the live PDs and of the model's top features against the stored training reference."""
+    """PSI of the live PDs and of the model's top features against the stored training reference.
+    Calendar-like features (account age) are measured net of the time since the reference and
+    never alert."""
     from models.drift import drift_table, reference_from_entry
 
     ref = loaded.reference or {}
@@ -295,7 +313,9 @@ def drift(scored: pd.DataFrame, X: pd.DataFrame, loaded: Any, cfg: NightlyConfig
         if col in X.columns and col in ref.get("features", {}):
             refs[col] = reference_from_entry(ref["features"][col])
             current[col] = X[col]
-    return drift_table(current, refs, cfg.drift.warning, cfg.drift.alert)
+    as_of = pd.Timestamp(scored["as_of"].iloc[0]).date() if len(scored) else dt.date.today()
+    calendar = _calendar_shifts(as_of, ref, current)
+    return drift_table(current, refs, cfg.drift.warning, cfg.drift.alert, calendar)
 
 
 CALIBRATION_ARTIFACT = "evaluation/calibration_curve.csv"  # logged by the train flow

@@ -78,3 +78,35 @@ def test_reference_from_model_entry_uses_right_closed_bins() -> None:
         {"kind": "categorical", "categories": ["a", "b"], "proportions": [0.75, 0.25], "missing": 0.0}
     )
     assert cat.categories == ("a", "b") and cat.shares == (0.75, 0.25)
+
+
+def test_calendar_features_are_measured_net_of_ageing_and_never_alert() -> None:
+    # the same book two years later: every account is 730 days older, nothing else changed
+    rng = np.random.default_rng(4)
+    tenure_then = pd.Series(rng.uniform(30, 1500, 4000))
+    ref = {"tenure_days": reference_from_values(tenure_then)}
+    today = {"tenure_days": tenure_then + 730.0}
+    raw = drift_table(today, ref)
+    assert raw.loc[0, "psi"] > 1.0 and raw.loc[0, "status"] == "alert"  # what analysts saw every night
+    adjusted = drift_table(today, ref, calendar={"tenure_days": 730.0})
+    assert adjusted.loc[0, "psi"] < 1e-9 and adjusted.loc[0, "status"] == "calendar"
+    # a real change of the book's make-up still shows in the PSI, without an alert
+    changed = drift_table(
+        {"tenure_days": pd.Series(rng.uniform(0, 60, 4000)) + 730.0}, ref, calendar={"tenure_days": 730.0}
+    )
+    assert changed.loc[0, "psi"] > 0.25 and changed.loc[0, "status"] == "calendar"
+
+
+def test_calendar_shift_is_the_time_since_the_reference_sample() -> None:
+    import datetime as dt
+
+    from pipelines.flows.nightly import _calendar_shifts
+
+    reference = {"sample": {"as_of": ["2024-01-31", "2024-03-01"]}}
+    got = _calendar_shifts(
+        dt.date(2025, 2, 14), reference, ["tenure_days", "st_months_observed", "dpd_max_90d"]
+    )
+    assert got["tenure_days"] == 365.0  # mean of the reference dates is 2024-02-15
+    assert got["st_months_observed"] == pytest.approx(365 / (365.25 / 12))
+    assert "dpd_max_90d" not in got
+    assert _calendar_shifts(dt.date(2025, 2, 14), {}, ["tenure_days"]) == {"tenure_days": 0.0}
