@@ -338,3 +338,18 @@ def publish_ingest(staging: Path, out_dir: Path, stale: list[str]) -> None:
             os.replace(staging / "manifest.json", out_dir / "manifest.json")
         _fsync_dir(out_dir)
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def scored_by(out_dir: Path, as_of: date) -> tuple[str, str, Path] | None:
+    """Which model version scored the published run for ``as_of`` or, when there is none, the
+    latest run before it: ``(run as-of date, "name vVERSION", manifest path)``, or None when
+    ``out_dir`` holds no complete run on or before ``as_of``."""
+    import json
+
+    out_dir = Path(out_dir)
+    exact = out_dir / as_of.isoformat()
+    run = exact if (exact / "scores.parquet").exists() else latest_before(out_dir, as_of)
+    if run is None or not (run / "manifest.json").exists():
+        return None
+    model = json.loads((run / "manifest.json").read_text(encoding="utf-8")).get("model", {})
+    return run.name, f"{model.get('name', '?')} v{model.get('version', '?')}", run / "manifest.json"

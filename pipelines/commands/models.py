@@ -24,6 +24,15 @@ def _uri(project: Path) -> str | None:
     return load_config(project, expect=ProjectConfig).paths.mlflow_tracking_uri
 
 
+def _runs_dir(project: Path) -> Path:
+    from pipelines.config import load_config
+    from pipelines.config.project import Model as ProjectConfig
+
+    if not project.exists():
+        return ProjectConfig().paths.runs_dir
+    return load_config(project, expect=ProjectConfig).paths.runs_dir
+
+
 def _print_table(console: Console, title: str, frame, columns: list[str]) -> None:
     """Print the given columns of a frame (already formatted as text) as a rich table."""
     table = Table(title=title)
@@ -99,11 +108,20 @@ def register(app: typer.Typer) -> None:
         when: str = typer.Argument(..., help="date or timestamp, e.g. 2026-03-31 or 2026-03-31T12:00 (UTC)"),
         name: str = typer.Option("ews-pd", help=MODEL_HELP),
         project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
+        runs: Path | None = typer.Option(
+            None,
+            "--runs",
+            help="published nightly runs (OUTDIR); default: paths.runs_dir of the project config",
+        ),
     ) -> None:
-        """Which version held the champion alias at WHEN (a bare date means the end of that day, UTC)."""
+        """Which version was champion on WHEN, two ways: by registry time (who held the alias at the
+        end of that day, UTC) and by as-of date (which version scored the published run for that
+        date, or the latest run before it). A backfill scores old dates with today's champion, so
+        the two can differ. Exit 1 when neither knows a version."""
         import pandas as pd
 
         from models.registry import champion_on
+        from pipelines.publish import scored_by
 
         try:
             moment = pd.Timestamp(when)
@@ -113,10 +131,18 @@ def register(app: typer.Typer) -> None:
         if len(when) == 10:
             moment = moment + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
         version = champion_on(moment, name, tracking_uri=_uri(project))
-        if version is None:
-            typer.echo(f"no champion of {name} at {moment}")
+        runs_dir = runs or _runs_dir(project)
+        run = scored_by(runs_dir, moment.date())
+        by_time = f"v{version} held champion" if version else f"no champion of {name}"
+        typer.echo(f"registry time: {by_time} at {moment} UTC")
+        if run is None:
+            typer.echo(f"scored runs:   no run as of {moment.date()} or earlier in {runs_dir}")
+        else:
+            day, model, manifest = run
+            label = "as of" if day == moment.date().isoformat() else "latest run before, as of"
+            typer.echo(f"scored runs:   {label} {day} scored by {model} ({manifest})")
+        if version is None and run is None:
             raise typer.Exit(1)
-        typer.echo(version)
 
     @models_app.command("promote")
     def promote_command(

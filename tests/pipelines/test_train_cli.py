@@ -41,13 +41,13 @@ def _log(outcome) -> str:
 def test_models_commands_on_an_empty_registry(mlflow_uri) -> None:
     result = runner.invoke(app, ["models", "list"])
     assert result.exit_code == 0 and "no versions of 'ews-pd' yet" in result.output
-    result = runner.invoke(app, ["models", "champion-on", "2026-01-01"])
+    result = runner.invoke(app, ["models", "champion-on", "2026-01-01", "--runs", "/nonexistent"])
     assert result.exit_code == 1 and "no champion" in result.output
     result = runner.invoke(app, ["models", "promote", "3", "--reason", "x"])
     assert result.exit_code == 2 and "has no version '3'" in result.output
 
 
-def test_list_promote_history_and_champion_on(mlflow_uri, outcome) -> None:
+def test_list_promote_history_and_champion_on(mlflow_uri, outcome, tmp_path) -> None:
     v1, v2 = _log(outcome), _log(outcome)
     th = GateThresholds(min_auc=0.5, ece_margin=0.5)
     registry.record_gate(
@@ -68,10 +68,33 @@ def test_list_promote_history_and_champion_on(mlflow_uri, outcome) -> None:
     )
     history = runner.invoke(app, ["models", "history"])
     assert "retired" in history.output and "model committee" in history.output
-    on = runner.invoke(app, ["models", "champion-on", "2026-01-02"])
-    assert on.exit_code == 0 and on.output.strip() == v1
+    on = runner.invoke(app, ["models", "champion-on", "2026-01-02", "--runs", str(tmp_path / "runs")])
+    assert on.exit_code == 0 and f"registry time: v{v1} held champion" in on.output
+    assert "scored runs:   no run as of 2026-01-02" in on.output
     missing_reason = runner.invoke(app, ["models", "promote", v1])
     assert missing_reason.exit_code == 2 and "--reason" in missing_reason.output
+
+
+def test_champion_on_answers_by_the_as_of_date_of_scored_runs(mlflow_uri, tmp_path) -> None:
+    import json
+
+    # a backfill run for 2024-06-30 scored by v1; the registry never had a champion on that day
+    for day, version in (("2024-06-30", "1"), ("2024-07-31", "2")):
+        run = tmp_path / "runs" / day
+        run.mkdir(parents=True)
+        (run / "scores.parquet").write_bytes(b"")
+        (run / "manifest.json").write_text(json.dumps({"model": {"name": "ews-pd", "version": version}}))
+    runs = ["--runs", str(tmp_path / "runs")]
+    on = runner.invoke(app, ["models", "champion-on", "2024-06-30", *runs])
+    assert on.exit_code == 0, on.output
+    assert "registry time: no champion of ews-pd" in on.output
+    assert (
+        f"scored runs:   as of 2024-06-30 scored by ews-pd v1 ({tmp_path / 'runs' / '2024-06-30'}"
+        in on.output
+    )
+    later = runner.invoke(app, ["models", "champion-on", "2024-07-15", *runs])
+    assert "latest run before, as of 2024-06-30 scored by ews-pd v1" in later.output
+    assert "scored by ews-pd v2" in runner.invoke(app, ["models", "champion-on", "2024-07-31", *runs]).output
 
 
 def test_train_command_rejects_a_missing_data_dir(tmp_path) -> None:
