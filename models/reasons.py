@@ -23,6 +23,7 @@ __all__ = [
     "ReasonText",
     "contributions",
     "group_of",
+    "model_contributions",
     "pd_waterfall",
     "raw_to_pd",
     "reason_codes",
@@ -135,6 +136,19 @@ def scorecard_contributions(
         if len(X):
             values[name] = coef[j] * (woe[:, j] - mean)
     return Contributions(values, np.full(len(X), base))
+
+
+def model_contributions(
+    kind: str, model: Any, X: pd.DataFrame, categorical: Sequence[str] = ()
+) -> Contributions:
+    """Contributions (log-odds) of the model a registry version holds, by its ``kind``:
+    ``"lightgbm"`` -> TreeSHAP of the booster (:func:`contributions`), ``"scorecard"`` -> points per
+    characteristic relative to the training average (:func:`scorecard_contributions`)."""
+    if kind == "lightgbm":
+        return contributions(model, X)
+    if kind == "scorecard":
+        return scorecard_contributions(model, X, categorical)
+    raise ValueError(f"unknown model kind {kind!r}; expected 'lightgbm' or 'scorecard'")
 
 
 def _humanize(feature: str) -> str:

@@ -245,18 +245,21 @@ def watchlist(
     has_previous: bool,
     invoices: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Triggers, then SHAP reason codes for the flagged debtors only, then the watchlist frame.
+    """Triggers, then reason codes for the flagged debtors only, then the watchlist frame.
 
     A reason counts only when the value points the feature's risk direction relative to the median
     of tonight's live debtors; amounts carry the debtor's invoice currency."""
     import features.build  # noqa: F401 - importing the feature families fills CATALOG
     from features.catalog import CATALOG
-    from models.reasons import contributions, reason_codes, reasons_wide
+    from models.reasons import model_contributions, reason_codes, reasons_wide
 
     flags = triggers(scored, cfg, has_previous)
     flagged_ids = scored.loc[flags.any(axis=1), "debtor_id"]
     Xf = X.loc[X.index.isin(flagged_ids)]
-    contrib = contributions(loaded.booster, Xf)
+    # LightGBM: TreeSHAP; scorecard: points per characteristic (same sentences either way)
+    kind = getattr(loaded, "kind", "lightgbm")
+    model = getattr(loaded, "scorecard", None) if kind == "scorecard" else loaded.booster
+    contrib = model_contributions(kind, model, Xf, loaded.categorical_features)
     centre = X.median(numeric_only=True)
     currency = debtor_currency(invoices, Xf.index)
     long = reason_codes(contrib, Xf, CATALOG, cfg.reasons.top_n, centre=centre, currency=currency)

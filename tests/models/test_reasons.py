@@ -326,6 +326,13 @@ def test_scorecard_reason_codes_use_the_plain_sentences(scorecard_fit) -> None:
     c = scorecard_contributions(model, debtors, ["segment"])
     long = reason_codes(c, debtors, cat, top_n=3, centre=X.median(numeric_only=True))
     got = long.groupby("row")["reason"].agg(list).to_dict()
+    # what the nightly calls for a version of kind "scorecard"
+    from models.reasons import model_contributions
+
+    same = model_contributions("scorecard", model, debtors, ["segment"])
+    pd.testing.assert_frame_equal(same.values, c.values)
+    with pytest.raises(ValueError, match="unknown model kind 'glm'"):
+        model_contributions("glm", model, debtors)
     assert got["late"] == ["90 days past due"]  # paying 120 % is no reason, whatever its points
     assert got["low_payer"] == ["paid only 35% of the amount invoiced", "segment construction"]
     assert got["no_invoices"][0] == "nothing invoiced"
