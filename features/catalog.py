@@ -66,12 +66,15 @@ class ReasonGroup:
 
 GROUPS: dict[str, ReasonGroup] = {
     # invoice ledger
+    "past_due": ReasonGroup(
+        "Days past due",
+        "no invoices {window}",
+        ("dpd_current_max", "dpd_mean_overdue", "dpd_max_90d", "dpd_max_180d", "dpd_max_365d"),
+    ),
     "overdue_now": ReasonGroup(
-        "Overdue now",
+        "Overdue amount",
         "nothing overdue",
         (
-            "dpd_current_max",
-            "dpd_mean_overdue",
             "overdue_invoice_count",
             "overdue_amount",
             "overdue_amount_1_30",
@@ -80,9 +83,6 @@ GROUPS: dict[str, ReasonGroup] = {
             "overdue_amount_90p",
             "overdue_share",
         ),
-    ),
-    "dpd_peak": ReasonGroup(
-        "Worst delay", "no invoices {window}", ("dpd_max_90d", "dpd_max_180d", "dpd_max_365d")
     ),
     "late_payments": ReasonGroup(
         "Late payments",
