@@ -116,3 +116,33 @@ def test_debtor_currency_is_the_currency_of_most_invoices() -> None:
     got = debtor_currency(inv, pd.Index(["a", "b", "c", "d"]))
     assert got.to_dict() == {"a": "CHF", "b": None, "c": "EUR", "d": None}
     assert debtor_currency(None, pd.Index(["a"])).isna().all()
+
+
+def test_watchlist_of_a_scorecard_champion_gives_points_as_plain_sentences() -> None:
+    from types import SimpleNamespace
+
+    from models.scorecard import fit_scorecard
+    from pipelines.flows.nightly import watchlist
+
+    rng = np.random.default_rng(5)
+    n = 1200
+    X = pd.DataFrame(
+        {
+            "dpd_current_max": rng.exponential(12, n),
+            "overdue_amount": rng.exponential(2000, n),
+            "segment": pd.Categorical(rng.choice(["retail", "construction"], n)),
+        },
+        index=pd.Index([f"D{i:04d}" for i in range(n)], name="debtor_id"),
+    )
+    logit = -3.5 + 0.05 * X["dpd_current_max"] + 0.0003 * X["overdue_amount"]
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    card = fit_scorecard(X, y, ["segment"])
+    loaded = SimpleNamespace(kind="scorecard", scorecard=card, booster=None, categorical_features=["segment"])
+    X.loc["D0000", ["dpd_current_max", "overdue_amount"]] = [95.0, 25_000.0]
+    today = scores([(d, 0.2 if d == "D0000" else 0.001, False) for d in X.index])
+    invoices = pd.DataFrame({"debtor_id": ["D0000"], "currency": ["CHF"]})
+    wl = watchlist.fn(compare_with_previous(today, None), X, loaded, CFG, False, invoices)
+    assert wl["watchlist"]["debtor_id"].tolist() == ["D0000"]
+    reasons = wl["reasons"]["reason"].tolist()
+    assert set(reasons[:2]) == {"oldest overdue invoice is 95 days past due", "CHF 25,000 overdue"}
+    assert set(wl["reasons"]["group"][:2]) == {"past_due", "overdue_now"}
