@@ -76,7 +76,6 @@ def test_score_refuses_a_project_whose_default_definition_differs_from_the_model
 
     from features.params import DefaultDefinition
     from models import registry
-    from models.evaluate import GateThresholds, gate_decision
     from models.split import SplitParams
     from models.train import LGBMParams, TrainParams, train_pd_model
 
@@ -100,9 +99,7 @@ def test_score_refuses_a_project_whose_default_definition_differs_from_the_model
         warnings=[],
         definition=trained_at_15,
     )
-    registry.record_gate(
-        logged.version, gate_decision(outcome.metrics, None, GateThresholds(0.0, 1.0)), champion_version=None
-    )
+    registry.promote(logged.version, "test: champion trained at 15 DPD")
     assert registry.load_model_version().definition == trained_at_15
 
     project = tmp_path / "ews.yaml"
