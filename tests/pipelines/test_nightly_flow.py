@@ -184,7 +184,7 @@ def test_killed_run_leaves_previous_outputs_and_rerun_is_identical(env) -> None:
             str(env["out"]),
         ],
         cwd=ROOT,
-        env=dict(os.environ),
+        env={**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"},  # busy CI box
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
