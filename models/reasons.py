@@ -363,6 +363,7 @@ def pd_waterfall(
     catalog: Mapping[str, ReasonText],
     titles: Mapping[str, str] | None = None,
     max_steps: int = 8,
+    min_points: float = 5e-5,
 ) -> pd.DataFrame:
     """One debtor's explanation as steps in PD, from the average debtor's PD to this debtor's.
 
@@ -371,8 +372,10 @@ def pd_waterfall(
     largest groups (by absolute log-odds) come first, the rest form "all other factors". Steps are
     applied in that order along the raw score, and each step's ``pd_points`` is the change of
     ``to_pd`` (raw score -> PD) it causes, so ``pd_before`` of the first step is the base PD and
-    ``pd_after`` of the last is the debtor's PD. Columns: ``label``, ``log_odds``, ``pd_before``,
-    ``pd_after``, ``pd_points`` (all PDs in [0, 1]).
+    ``pd_after`` of the last is the debtor's PD. A group whose step moves the PD by less than
+    ``min_points`` (PD units; default 0.005 percentage points, e.g. on a flat stretch of the
+    calibration) joins "all other factors" with its PD points. Columns: ``label``, ``log_odds``,
+    ``pd_before``, ``pd_after``, ``pd_points`` (all PDs in [0, 1]).
     """
     titles = titles or {}
     groups = pd.Series({f: group_of(f, catalog) for f in contributions_row.index})
@@ -387,13 +390,21 @@ def pd_waterfall(
         steps = np.append(steps, rest)
     path = float(base_value) + np.concatenate([[0.0], np.cumsum(steps)])
     pds = np.asarray(to_pd(path), dtype="float64")
+    points = np.diff(pds)
+    other = np.array([label == "all other factors" for label in labels])
+    fold = other | (np.abs(points) < min_points)
+    if fold.any():
+        labels = [label for label, f in zip(labels, fold, strict=True) if not f] + ["all other factors"]
+        steps = np.append(steps[~fold], steps[fold].sum())
+        points = np.append(points[~fold], points[fold].sum())
+    after = pds[0] + np.cumsum(points)
     return pd.DataFrame(
         {
             "label": labels,
             "log_odds": steps,
-            "pd_before": pds[:-1],
-            "pd_after": pds[1:],
-            "pd_points": np.diff(pds),
+            "pd_before": np.concatenate([[pds[0]], after[:-1]]),
+            "pd_after": after,
+            "pd_points": points,
         }
     )
 

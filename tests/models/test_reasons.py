@@ -357,3 +357,11 @@ def test_pd_waterfall_walks_from_the_base_pd_to_the_debtor_pd_in_pd_points() -> 
     assert (np.sign(steps["pd_points"]) == np.sign(steps["log_odds"])).all()
     # the interpolation reproduces the scored pairs
     np.testing.assert_allclose(to_pd(raw), cal, atol=1e-12)
+    # on a flat stretch of the calibration (PD already at its ceiling) a step moves nothing: it
+    # joins "all other factors" instead of showing "+0.00 pp"
+    flat = raw_to_pd(np.array([-6.0, -2.0, 0.0, 9.0]), np.array([0.01, 0.2, 0.9, 0.9]))
+    row = pd.Series({"late_90d": 2.5, "util": 1.0, "segment": 0.2})
+    steps = pd_waterfall(row, -2.5, flat, cat, {"late": "Late payments"})
+    assert steps["label"].tolist() == ["Late payments", "all other factors"]
+    assert steps["pd_after"].iloc[-1] == pytest.approx(0.9)
+    np.testing.assert_allclose(steps["log_odds"], [2.5, 1.2])
