@@ -40,7 +40,15 @@ def api_servers(proc: psutil.Process) -> list[psutil.Process]:
         children = proc.children(recursive=True)
     except psutil.NoSuchProcess:
         return []
-    return [c for c in children if "uvicorn" in " ".join(c.cmdline())]
+    return [c for c in children if "uvicorn" in " ".join(_cmdline(c))]
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    """The command line, or nothing for a child that already exited (a zombie or gone)."""
+    try:
+        return proc.cmdline()
+    except (psutil.ZombieProcess, psutil.NoSuchProcess, psutil.AccessDenied):
+        return []
 
 
 def gone_within(procs: list[psutil.Process], seconds: float) -> list[psutil.Process]:
