@@ -516,6 +516,13 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
         "score": reference_distribution(ref_scores, params.reference_bins),
         "top_features": top,
         "features": {c: reference_distribution(ref_rows[c], params.reference_bins) for c in top},
+        # typical value per numeric feature: reason codes count a value as risk-raising only on
+        # the side of it that the feature's direction names (models.reasons.reason_codes)
+        "medians": {
+            c: float(m)
+            for c, m in ref_rows[[c for c in kept if c not in categories]].median().items()
+            if np.isfinite(m)
+        },
     }
     ci = {
         "challenger": intervals[kind],

@@ -247,8 +247,9 @@ def watchlist(
 ) -> dict[str, Any]:
     """Triggers, then reason codes for the flagged debtors only, then the watchlist frame.
 
-    A reason counts only when the value points the feature's risk direction relative to the median
-    of tonight's live debtors; amounts carry the debtor's invoice currency."""
+    A reason counts only when the value points the feature's risk direction relative to the
+    training reference's median (tonight's median for models logged without one); amounts carry
+    the debtor's invoice currency."""
     import features.build  # noqa: F401 - importing the feature families fills CATALOG
     from features.catalog import CATALOG
     from models.reasons import model_contributions, reason_codes, reasons_wide
@@ -260,7 +261,10 @@ def watchlist(
     kind = getattr(loaded, "kind", "lightgbm")
     model = getattr(loaded, "scorecard", None) if kind == "scorecard" else loaded.booster
     contrib = model_contributions(kind, model, Xf, loaded.categorical_features)
+    # typical values: the training reference's medians (what the model learned against), else tonight's
     centre = X.median(numeric_only=True)
+    medians = (getattr(loaded, "reference", None) or {}).get("medians") or {}
+    centre = pd.Series(medians, dtype="float64").reindex(centre.index).fillna(centre)
     currency = debtor_currency(invoices, Xf.index)
     long = reason_codes(contrib, Xf, CATALOG, cfg.reasons.top_n, centre=centre, currency=currency)
     wide = reasons_wide(long, cfg.reasons.top_n)

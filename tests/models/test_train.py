@@ -62,6 +62,10 @@ def test_reference_has_score_and_top_features(outcome) -> None:
     assert ref["top_features"][0] == outcome.importance["feature"].iloc[0]
     assert set(ref["features"]) == set(ref["top_features"])
     assert ref["sample"]["rows"] == len(outcome.test)  # every snapshot is labelled: the test window
+    # medians of the numeric features on the reference rows: the "typical value" of reason codes
+    numeric = [c for c in outcome.feature_names if c not in outcome.categories]
+    assert set(ref["medians"]) <= set(numeric) and "dpd_max_90d" in ref["medians"]
+    assert ref["medians"]["dpd_max_90d"] == pytest.approx(float(outcome.X_test["dpd_max_90d"].median()))
 
 
 def test_logged_estimator_accepts_plain_strings(outcome) -> None:
