@@ -60,8 +60,36 @@ def _days_or_nan(values: pd.Series) -> np.ndarray:
     return out
 
 
+# Largest amount (currency units) whose integer cents, summed over a debtor, stay exact in float64.
+MAX_AMOUNT = 1e13
+
+
 def _cents(amount: np.ndarray) -> np.ndarray:
     return np.rint(np.asarray(amount, dtype=np.float64) * 100.0).astype(np.int64)
+
+
+def _check_amounts(values: np.ndarray, table: str) -> None:
+    """Raise ``ValueError`` on non-finite or absurd amounts (they would overflow integer cents)."""
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(values) <= MAX_AMOUNT)
+    if bad.any():
+        raise ValueError(
+            f"{table}.amount: {int(bad.sum())} value(s) not finite or above {MAX_AMOUNT:g} (first: "
+            f"{values[bad][0]!r}); ingest quarantines them (rules.max_amount)"
+        )
+
+
+def _check_one_currency(inv: pd.DataFrame) -> None:
+    """Raise ``ValueError`` when invoices hold several currencies: amounts are never summed across them."""
+    if "currency" not in inv:
+        return
+    found = pc.unique(pc.drop_null(_arrow(inv["currency"], combine=True)))
+    if len(found) > 1:
+        raise ValueError(
+            f"invoices hold {len(found)} currencies ({sorted(found.to_pylist())[:5]}); amounts cannot be "
+            "summed across currencies. Ingest converts them into the reporting currency (currency.rates in "
+            "conf/ews.yaml)"
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,6 +223,7 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         due = day_number(inv["due_date"])
         order = _stable_order(code, issue, due, inv["invoice_id"])
         amount = inv["amount"].to_numpy(dtype=np.float64)[order]
+        _check_amounts(amount, "invoices")
         disputed = (
             inv["disputed"].fillna(False).to_numpy(dtype=bool)[order]
             if "disputed" in inv
@@ -218,6 +247,7 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         porder = _stable_order(pcode, pdate, None, pay["payment_id"])
         pay_code, pay_date = pcode[porder], pdate[porder].astype(np.int32)
         pay_amount = pay["amount"].to_numpy(dtype=np.float64)[porder]
+        _check_amounts(pay_amount, "payments")
         del pcode, pdate
         if "invoice_id" in pay and inv_rank is not None:
             value_set = _arrow(inv["invoice_id"], combine=True)

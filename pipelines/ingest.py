@@ -215,7 +215,7 @@ def ingest_source(
             lap("read")
         say(f"validating {table}")
         typed[table], masks[table], validation[table] = _within_table(
-            raws[table], validator, params, source.default_currency, lap
+            raws[table], validator, params, source.default_currency, lap, rules
         )
         if table == "debtors" and rules.optional_attributes == "clear":
             typed[table], cleared[table] = _clear_optional(typed[table], masks[table], raws[table])
@@ -524,15 +524,34 @@ def _parse(raw: _Raw, default_currency: str | None) -> tuple[pd.DataFrame, dict[
     return pd.DataFrame(cols), {k: v for k, v in bad.items() if v.any()}
 
 
+def _implausible(frame: pd.DataFrame, table: str, rules: RulesConfig) -> dict[str, np.ndarray]:
+    """``implausible_amount:<column>`` masks: money values whose absolute value exceeds the ceiling.
+
+    Such values (e.g. 1.797e308) are finite but overflow sums and integer cents downstream.
+    """
+    out: dict[str, np.ndarray] = {}
+    for column in TABLES[table].columns:
+        if column.kind != "float" or column.name not in frame:
+            continue
+        values = np.abs(frame[column.name].to_numpy(dtype=np.float64, na_value=np.nan))
+        with np.errstate(invalid="ignore"):
+            over = values > rules.ceiling(table, column.name)
+        if over.any():
+            out[f"implausible_amount:{column.name}"] = over
+    return out
+
+
 def _within_table(
     raw: _Raw,
     validator: Any,
     params: dict[str, Any],
     default_currency: str | None,
     lap: Callable[[str], None],
+    rules: RulesConfig,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, Any]]:
     lap("setup")
     frame, masks = _parse(raw, default_currency)
+    masks.update(_implausible(frame, raw.table, rules))
     n = len(frame)
     dup = _duplicate_rows(raw.frame, DUPLICATE_KEYS[raw.table])
     if dup.any():
@@ -649,6 +668,31 @@ def _flag(masks: dict[str, np.ndarray], reason: str, mask: np.ndarray) -> None:
         masks[reason] = masks.get(reason, np.zeros(len(mask), dtype=bool)) | mask
 
 
+def _before_first_invoice(
+    pay: pd.DataFrame,
+    inv: pd.DataFrame,
+    accepted_rows: np.ndarray,
+    candidates: np.ndarray,
+    rules: RulesConfig,
+) -> np.ndarray:
+    """Unallocated payments dated more than ``prepayment_days`` before their debtor's first accepted invoice.
+
+    Such cash would wait on account and silently settle invoices issued years later.
+    """
+    out = np.zeros(len(pay), dtype=bool)
+    rows = np.flatnonzero(candidates)
+    if not len(rows) or not len(accepted_rows):
+        return out
+    accepted = inv.iloc[accepted_rows]
+    first = accepted.groupby("debtor_id", observed=True)["issue_date"].min()
+    pos = _index_in(pay["debtor_id"].iloc[rows], first.index.to_series())
+    has = pos >= 0
+    first_day = first.to_numpy(dtype="datetime64[ns]")[pos[has]]
+    paid = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows[has]]
+    out[rows[has][paid < first_day - np.timedelta64(rules.prepayment_days, "D")]] = True
+    return out
+
+
 def _cross_table(
     typed: dict[str, pd.DataFrame],
     masks: dict[str, dict[str, np.ndarray]],
@@ -712,6 +756,11 @@ def _cross_table(
     _flag(masks["payments"], "unknown_invoice", ok & allocated & ~in_any)
     _flag(masks["payments"], "invoice_quarantined", ok & allocated & in_any & (pos < 0))
     ok = _ok(masks["payments"], len(pay))
+    _flag(
+        masks["payments"],
+        "paid_before_first_invoice",
+        _before_first_invoice(pay, inv, accepted_rows, ok & ~allocated, rules),
+    )
     rows = np.flatnonzero(ok & allocated)
     if not len(rows):
         return
@@ -721,6 +770,14 @@ def _cross_table(
     mismatch[rows[~same_debtor]] = True
     _flag(masks["payments"], "debtor_mismatch", mismatch)
     rows, inv_rows = rows[same_debtor], inv_rows[same_debtor]
+    # a payment dated long before its invoice existed is a wrong date or a wrong invoice id
+    paid_day = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows]
+    issued = inv["issue_date"].to_numpy(dtype="datetime64[ns]")[inv_rows]
+    early = paid_day < issued - np.timedelta64(rules.prepayment_days, "D")
+    too_early = np.zeros(len(pay), dtype=bool)
+    too_early[rows[early]] = True
+    _flag(masks["payments"], "paid_before_issue", too_early)
+    rows, inv_rows = rows[~early], inv_rows[~early]
     # cumulative paid per invoice, in (invoice, paid_on, file order); flag payments above the limit
     paid_on = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows].astype(np.int64)
     order = np.lexsort((rows, paid_on, inv_rows))

@@ -171,6 +171,11 @@ class UCIWideSource(ConfigModel):
     path: Path = Field(description="path to uci_credit_card.csv (never committed; pass --path uci_wide=FILE)")
 
 
+def amount_columns() -> list[str]:
+    """Every float (money) column of the canonical tables, as ``table.column``."""
+    return [f"{t}.{c.name}" for t, spec in TABLES.items() for c in spec.columns if c.kind == "float"]
+
+
 class RulesConfig(ConfigModel):
     """Row-level validation thresholds (the expectation suites in conf/expectations use them)."""
 
@@ -184,6 +189,23 @@ class RulesConfig(ConfigModel):
         0.01, ge=0, description="payments may exceed an invoice by this share of its amount"
     )
     overpayment_tolerance_abs: float = Field(0.01, ge=0, description="... plus this absolute amount")
+    max_amount: float = Field(
+        1e11,
+        gt=0,
+        le=1e13,
+        description="plausibility ceiling of every amount column (absolute value); above it the row is "
+        "quarantined as implausible_amount:<column>",
+    )
+    max_amounts: dict[str, float] = Field(
+        default_factory=dict,
+        description="per column ceiling overriding max_amount, keyed table.column, e.g. {invoices.amount: 5e6}",
+    )
+    prepayment_days: int = Field(
+        31,
+        ge=0,
+        description="a payment allocated to an invoice may be dated up to this many days before the "
+        "invoice's issue date (a prepayment); earlier ones are quarantined as paid_before_issue",
+    )
     gx_chunk_rows: int = Field(
         1_000_000, ge=1_000, description="rows per Great Expectations validation chunk (memory bound)"
     )
@@ -203,6 +225,21 @@ class RulesConfig(ConfigModel):
         "onboarded_on): 'clear' empties the value with a warning (counted in the manifest under "
         "values_cleared); 'quarantine' rejects the debtor row (and, through it, its invoices)",
     )
+
+    @field_validator("max_amounts")
+    @classmethod
+    def _amount_columns(cls, v: dict[str, float]) -> dict[str, float]:
+        allowed = amount_columns()
+        for key, ceiling in v.items():
+            if key not in allowed:
+                raise ValueError(f"{key!r} is not an amount column; use one of {allowed}")
+            if not 0 < ceiling <= 1e13:
+                raise ValueError(f"{key}: ceiling must be in (0, 1e13], got {ceiling}")
+        return v
+
+    def ceiling(self, table: str, column: str) -> float:
+        """The plausibility ceiling of ``table.column`` (absolute value)."""
+        return self.max_amounts.get(f"{table}.{column}", self.max_amount)
 
     @field_validator("optional_attributes", mode="before")
     @classmethod

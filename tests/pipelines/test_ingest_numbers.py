@@ -125,3 +125,103 @@ def test_small_table_losing_every_row_only_warns(tmp_path: Path) -> None:
     assert code == 0, text
     assert manifest["tables"]["events"]["rows_accepted"] == 0
     assert any(w.startswith("events: none of 1 row(s) accepted") for w in manifest["warnings"])
+
+
+# ------------------------------------------------- implausible and non-finite amounts
+
+
+def test_amounts_above_the_ceiling_or_not_finite_are_quarantined(tmp_path: Path) -> None:
+    files = {
+        "debtors": BASE / "debtors.csv",
+        "invoices": NUM / "inv_huge_amounts.csv",
+        "payments": NUM / "pay_huge_amounts.csv",
+    }
+    code, text, manifest = _run(tmp_path, files)
+    assert code == 0, text
+    assert _reasons(tmp_path / "out", "invoices") == {
+        2: "implausible_amount:amount",
+        4: "unparseable_number:amount",
+        5: "implausible_amount:amount",
+        6: "unparseable_number:amount",
+        7: "amount_not_positive; implausible_amount:amount",
+    }
+    assert _reasons(tmp_path / "out", "payments") == {2: "implausible_amount:amount"}
+    assert manifest["tables"]["invoices"]["rows_accepted"] == 2
+
+
+def test_ceiling_is_configurable_per_column(tmp_path: Path) -> None:
+    config = f"""
+kind: source
+name: ceiling
+rules: {{max_amounts: {{invoices.amount: 250}}}}
+tables:
+  invoices: {{path: {BASE / "invoices.csv"}}}
+  payments: {{path: {BASE / "payments_i1.csv"}}}
+"""
+    code, text, manifest = _run_source(tmp_path, config)
+    assert code == 0, text
+    assert _reasons(tmp_path / "out", "invoices") == {3: "implausible_amount:amount"}
+
+
+def test_unknown_ceiling_column_is_a_config_error(tmp_path: Path) -> None:
+    config = f"""
+kind: source
+name: ceiling
+rules: {{max_amounts: {{invoices.amout: 250}}}}
+tables:
+  invoices: {{path: {BASE / "invoices.csv"}}}
+"""
+    code, text, _ = _run_source(tmp_path, config)
+    assert code == 2
+    assert "rules.max_amounts: Value error, 'invoices.amout' is not an amount column" in text
+
+
+def test_parquet_infinite_and_huge_floats_are_quarantined(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    inv = pd.read_csv(BASE / "invoices.csv")
+    inv["amount"] = [100.0, np.inf, 1.797e308]
+    inv.to_parquet(tmp_path / "invoices.parquet")
+    files = {"invoices": tmp_path / "invoices.parquet", "payments": BASE / "payments_i1.csv"}
+    code, text, manifest = _run(tmp_path, files)
+    assert code == 0, text
+    assert _reasons(tmp_path / "out", "invoices") == {
+        2: "unparseable_number:amount",
+        3: "implausible_amount:amount",
+    }
+
+
+# ------------------------------------------------- payments dated before their invoice
+
+
+def test_payment_long_before_its_invoice_is_quarantined(tmp_path: Path) -> None:
+    files = {
+        "debtors": BASE / "debtors.csv",
+        "invoices": BASE / "invoices.csv",
+        "payments": NUM / "pay_before_issue.csv",
+    }
+    code, text, manifest = _run(tmp_path, files)
+    assert code == 0, text
+    # P1: 4 years before I1; P2: 17 days before I2 (a prepayment, within rules.prepayment_days);
+    # P4: unallocated cash 5 years before the debtor's first invoice
+    assert _reasons(tmp_path / "out", "payments") == {1: "paid_before_issue", 4: "paid_before_first_invoice"}
+    assert manifest["tables"]["payments"]["rows_accepted"] == 2
+
+
+def test_prepayment_tolerance_is_configurable(tmp_path: Path) -> None:
+    config = f"""
+kind: source
+name: strict_prepayments
+rules: {{prepayment_days: 0}}
+tables:
+  invoices: {{path: {BASE / "invoices.csv"}}}
+  payments: {{path: {NUM / "pay_before_issue.csv"}}}
+"""
+    code, text, _ = _run_source(tmp_path, config)
+    assert code == 0, text
+    assert _reasons(tmp_path / "out", "payments") == {
+        1: "paid_before_issue",
+        2: "paid_before_issue",
+        4: "paid_before_first_invoice",
+    }
