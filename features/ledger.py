@@ -222,6 +222,7 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         issue = day_number(inv["issue_date"])
         due = day_number(inv["due_date"])
         order = _stable_order(code, issue, due, inv["invoice_id"])
+        _check_one_currency(inv)
         amount = inv["amount"].to_numpy(dtype=np.float64)[order]
         _check_amounts(amount, "invoices")
         disputed = (

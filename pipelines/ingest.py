@@ -33,6 +33,7 @@ import pandas as pd
 from features.schema import TABLES
 from features.tables import Portfolio
 from pipelines.config import config_hash
+from pipelines.config.project import CurrencyConfig
 from pipelines.config.source import ARExportSource, FileSource, RulesConfig, ValueOptions
 from pipelines.config.source import Model as SourceConfig
 from pipelines.io import (
@@ -107,6 +108,7 @@ def ingest_files(
     as_of: dt.date | None = None,
     settings: RulesConfig | None = None,
     default_currency: str | None = None,
+    currency: CurrencyConfig | None = None,
     progress: Progress | None = None,
 ) -> IngestResult:
     """Ingest files that already use the canonical column names: ``{"invoices": path, ...}``.
@@ -123,7 +125,7 @@ def ingest_files(
         rules=settings or RulesConfig(),
         tables={t: FileSource(path=Path(p)) for t, p in files.items()},
     )
-    return ingest_source(source, out_dir, as_of=as_of, progress=progress)
+    return ingest_source(source, out_dir, as_of=as_of, currency=currency, progress=progress)
 
 
 def ingest_dir(
@@ -132,6 +134,7 @@ def ingest_dir(
     *,
     as_of: dt.date | None = None,
     settings: RulesConfig | None = None,
+    currency: CurrencyConfig | None = None,
     progress: Progress | None = None,
 ) -> IngestResult:
     """Ingest a data dir holding canonical files (``invoices.parquet`` or ``invoices.csv``, ...)."""
@@ -141,7 +144,7 @@ def ingest_dir(
             f"{data_dir}: no canonical files found; expected invoices/payments/debtors/events/statements "
             ".parquet or .csv (e.g. from `ews generate` or `ews ingest --out`)"
         )
-    return ingest_files(files, out_dir, as_of=as_of, settings=settings, progress=progress)
+    return ingest_files(files, out_dir, as_of=as_of, settings=settings, currency=currency, progress=progress)
 
 
 def ingest_source(
@@ -149,11 +152,13 @@ def ingest_source(
     out_dir: Path | str | None,
     *,
     as_of: dt.date | None = None,
+    currency: CurrencyConfig | None = None,
     progress: Progress | None = None,
 ) -> IngestResult:
     """Ingest a mapped source (``kind: source`` config). See the module docstring for the steps.
 
     ``as_of`` bounds the dates (later dates are quarantined); default: today (UTC).
+    ``currency`` (the project's ``currency`` block) converts amounts into the reporting currency.
     Raises :class:`TableError` on table-level defects.
     """
     say = progress or (lambda _msg: None)
@@ -220,6 +225,8 @@ def ingest_source(
         if table == "debtors" and rules.optional_attributes == "clear":
             typed[table], cleared[table] = _clear_optional(typed[table], masks[table], raws[table])
         raws[table] = _slim(raws[table], masks[table])
+    fx, fx_manifest = _convert_currencies(typed, masks, source.default_currency, currency or CurrencyConfig())
+    lap("currency")
     say("cross-table checks")
     _cross_table(typed, masks, rules, {t: r.malformed for t, r in raws.items() if r.malformed is not None})
     lap("cross_table")
@@ -260,12 +267,17 @@ def ingest_source(
         "rules": rules.model_dump(mode="json"),
         "inputs": dict(sorted(inputs.items())),
         "tables": tables_manifest,
-        "warnings": _warnings(tables_manifest),
+        "currency": fx_manifest,
+        "warnings": _currency_warnings(fx_manifest, tables_manifest) + _warnings(tables_manifest),
+    }
+    fx = {
+        t: f.loc[_ok(masks[t], len(typed[t]))[f.index.to_numpy()]].reset_index(drop=True)
+        for t, f in fx.items()
     }
     if out is not None and stage is not None:
         say("writing outputs")
         try:
-            _publish(out, stage, accepted, quarantine, manifest, validator)
+            _publish(out, stage, accepted, quarantine, manifest, validator, fx)
         finally:
             shutil.rmtree(stage, ignore_errors=True)  # gone after success; cleaned after a failure
     lap("write")
@@ -497,8 +509,10 @@ def _parse(raw: _Raw, default_currency: str | None) -> tuple[pd.DataFrame, dict[
                 lower=(raw.table == "events" and name == "kind"),
                 is_id=name.endswith("_id"),
             )
-            if name == "currency" and default_currency:
-                cols[name] = cols[name].fillna(default_currency)
+            if name == "currency":
+                cols[name] = cols[name].replace(CURRENCY_SYMBOLS)
+                if default_currency and raw.table == "invoices":
+                    cols[name] = cols[name].fillna(default_currency)
         elif column.kind == "date":
             cols[name], bad[f"unparseable_date:{name}"], bad[f"date_out_of_range:{name}"] = parse_dates(
                 src, values.strptime(name)
@@ -794,6 +808,153 @@ def _cross_table(
     _flag(masks["payments"], "overpays_invoice", over)
 
 
+# ---------------------------------------------------------------- currencies
+
+# Unambiguous currency symbols written instead of the ISO code ('$' and '¥' are ambiguous: quarantined).
+CURRENCY_SYMBOLS: dict[str, str] = {"€": "EUR", "£": "GBP"}
+
+
+def _reporting_currency(
+    codes: pd.Series, default_currency: str | None, cfg: CurrencyConfig
+) -> tuple[str | None, str]:
+    """The reporting currency and how it was chosen (config, default_currency, single, most_invoices, none)."""
+    if cfg.reporting:
+        return cfg.reporting, "config"
+    if default_currency:
+        return default_currency, "default_currency"
+    counts = codes.dropna().value_counts()
+    if counts.empty:
+        return None, "none"
+    if len(counts) == 1:
+        return str(counts.index[0]), "single"
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    return str(ranked[0][0]), "most_invoices"
+
+
+def _rates_for(
+    codes: pd.Series, reporting: str | None, cfg: CurrencyConfig, masks: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Rate per row (NaN: no rate -> ``no_fx_rate:<code>`` added to ``masks``); null codes are reporting."""
+    rate = np.ones(len(codes))
+    if reporting is None:
+        return rate
+    filled = codes.fillna(reporting)
+    for code in sorted(filled.unique()):
+        if not re.fullmatch(r"[A-Z]{3}", str(code)):
+            continue  # not a code at all: bad_currency (invoices suite)
+        r = cfg.rate(str(code), reporting)
+        if r == 1.0:
+            continue
+        rows = (filled == code).to_numpy()
+        if r is None:
+            rate[rows] = np.nan
+            _flag(masks, f"no_fx_rate:{code}", rows)
+        else:
+            rate[rows] = r
+    return rate
+
+
+def _debtor_currency(inv: pd.DataFrame, ok: np.ndarray) -> pd.Series:
+    """debtor_id -> the currency of its accepted invoices when they all share one."""
+    pairs = inv.loc[ok, ["debtor_id", "currency"]].dropna().drop_duplicates()
+    single = pairs.groupby("debtor_id", observed=True)["currency"].transform("size") == 1
+    return pairs.loc[single].set_index("debtor_id")["currency"]
+
+
+def _convert_currencies(
+    typed: dict[str, pd.DataFrame],
+    masks: dict[str, dict[str, np.ndarray]],
+    default_currency: str | None,
+    cfg: CurrencyConfig,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Convert invoice and payment amounts into the reporting currency (in place in ``typed``).
+
+    A payment is in its invoice's currency; unallocated cash (or cash naming an unknown invoice)
+    is in the currency of the debtor's invoices when they share one, else ``default_currency``,
+    else the reporting currency. Rows whose currency has no rate get ``no_fx_rate:<code>``.
+    Returns, per table, the converted rows' originals (id, original_amount, original_currency,
+    rate, amount; indexed by row) and the manifest's ``currency`` section. Events, statements and
+    debtors' credit limits carry no currency and are taken as reporting-currency amounts.
+    """
+    if "invoices" not in typed:
+        return {}, {"reporting": cfg.reporting or default_currency, "chosen_by": "no invoices"}
+    inv = typed["invoices"]
+    ok = _ok(masks["invoices"], len(inv))
+    reporting, how = _reporting_currency(inv["currency"][ok], default_currency, cfg)
+    section: dict[str, Any] = {"reporting": reporting, "chosen_by": how, "rates": {}, "converted_rows": {}}
+    if reporting is None:
+        return {}, section
+    codes: dict[str, pd.Series] = {"invoices": inv["currency"]}
+    if "payments" in typed:
+        pay = typed["payments"]
+        pos = _index_in(pay["invoice_id"], inv["invoice_id"])
+        from_invoice = pd.Series(
+            np.where(
+                pos >= 0, inv["currency"].to_numpy(dtype=object, na_value=None)[np.maximum(pos, 0)], None
+            ),
+            dtype="string",
+        )
+        by_debtor = _debtor_currency(inv, ok)
+        from_debtor = pay["debtor_id"].map(by_debtor).astype("string").reset_index(drop=True)
+        fallback = default_currency or reporting
+        codes["payments"] = from_invoice.where(pos >= 0, from_debtor).fillna(fallback)
+    fx: dict[str, pd.DataFrame] = {}
+    key = {"invoices": "invoice_id", "payments": "payment_id"}
+    for table, code in codes.items():
+        frame = typed[table]
+        rate = _rates_for(code, reporting, cfg, masks[table])
+        moved = np.isfinite(rate) & (rate != 1.0)
+        n_moved = int(moved.sum())
+        section["converted_rows"][table] = n_moved
+        if table == "invoices":
+            frame["currency"] = frame["currency"].where(~np.isfinite(rate), reporting)
+        if not n_moved:
+            continue
+        original = frame["amount"].to_numpy(dtype=np.float64)
+        converted = np.where(moved, np.round(original * np.nan_to_num(rate, nan=1.0), 2), original)
+        frame["amount"] = converted
+        rows = np.flatnonzero(moved)
+        fx[table] = pd.DataFrame(
+            {
+                key[table]: frame[key[table]].iloc[rows].to_numpy(),
+                "original_amount": original[rows],
+                "original_currency": code.iloc[rows].to_numpy(),
+                "rate": rate[rows],
+                "amount": converted[rows],
+                "currency": reporting,
+            },
+            index=rows,
+        )
+        for c in sorted(code.iloc[rows].unique()):
+            section["rates"][str(c)] = cfg.rate(str(c), reporting)
+    section["no_rate_rows"] = {
+        table: {
+            r.split(":", 1)[1]: int(m.sum())
+            for r, m in sorted(masks[table].items())
+            if r.startswith("no_fx_rate:")
+        }
+        for table in codes
+    }
+    return fx, section
+
+
+def _currency_warnings(section: dict[str, Any], tables: dict[str, Any]) -> list[str]:
+    out = []
+    if section.get("chosen_by") == "most_invoices":
+        out.append(
+            f"invoices are in several currencies and no reporting currency is configured: "
+            f"{section['reporting']} (most invoices) was chosen. Set currency.reporting and "
+            "currency.rates in conf/ews.yaml."
+        )
+    for table, counts in section.get("no_rate_rows", {}).items():
+        for code, n in counts.items():
+            out.append(
+                f"{table}: {n:,} row(s) in {code} quarantined (no_fx_rate:{code}): add currency.rates.{code} "
+                f"(value of 1 {code} in {section['reporting']}) to conf/ews.yaml."
+            )
+    return out
+
+
 # Optional debtor attributes: a bad value is cleared (default) instead of rejecting the debtor.
 OPTIONAL_ATTRIBUTES: tuple[str, ...] = ("name", "segment", "country", "credit_limit", "onboarded_on")
 _REASON_COLUMN: dict[str, str] = {"bad_country": "country", "negative_credit_limit": "credit_limit"}
@@ -983,7 +1144,7 @@ def _input_paths(source: SourceConfig) -> list[Path]:
     return paths
 
 
-_OUTPUT_NAME = re.compile(r"^(?:quarantine/)?(?:" + "|".join(TABLES) + r")\.(?:parquet|csv)$")
+_OUTPUT_NAME = re.compile(r"^(?:quarantine/|fx/)?(?:" + "|".join(TABLES) + r")\.(?:parquet|csv)$")
 
 
 def _stale_outputs(out: Path, outputs: dict[str, str]) -> list[str]:
@@ -1003,6 +1164,7 @@ def _publish(
     quarantine: dict[str, pd.DataFrame],
     manifest: dict[str, Any],
     validator: Any,
+    fx: dict[str, pd.DataFrame],
 ) -> None:
     """Write every output into ``stage``, then move them into ``out`` (manifest.json last)."""
     from pipelines.publish import publish_ingest
@@ -1010,6 +1172,9 @@ def _publish(
     with output_errors(out):
         stage.mkdir(parents=True, exist_ok=True)
         outputs: dict[str, str] = {}
+        for table, frame in sorted(fx.items()):  # converted rows: original amount, currency, rate
+            path = write_csv_atomic(frame, stage / "fx" / f"{table}.csv")
+            outputs[f"fx/{table}.csv"] = sha256_file(path)
         for table, frame in accepted.items():
             path = write_parquet_atomic(frame, stage / f"{table}.parquet")
             outputs[f"{table}.parquet"] = sha256_file(path)

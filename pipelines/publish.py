@@ -268,7 +268,7 @@ def latest_before(out_dir: Path, as_of: date) -> Path | None:
 # when all of it is there are the files moved into DIR one rename each (manifest.json last, as the
 # commit mark). A failure removes the staging folder and leaves DIR as it was.
 
-INGEST_DIRS = ("quarantine", "data_docs")
+INGEST_DIRS = ("quarantine", "data_docs", "fx")
 
 
 def check_ingest_out(out_dir: Path, inputs: list[Path]) -> None:

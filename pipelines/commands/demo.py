@@ -16,6 +16,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
+from pipelines.config.project import CurrencyConfig
 from pipelines.io import find_table_files, write_csv_atomic
 
 SAMPLE_DIR = Path("data/sample")
@@ -78,6 +79,10 @@ def builtin_ledger() -> dict[str, pd.DataFrame]:
     return {"debtors": debtors, "invoices": invoices, "payments": payments, "events": events}
 
 
+# The built-in ledger bills D3 in GBP: converted into EUR at ingest (in a real project: conf/ews.yaml).
+DEMO_CURRENCY = CurrencyConfig(reporting="EUR", rates={"GBP": 1.17})
+
+
 def demo_inputs(root: Path = Path("."), out: Path = DEMO_DIR) -> tuple[dict[str, Path], str]:
     """The demo's input files and a label for where they came from.
 
@@ -111,7 +116,7 @@ def register(app: typer.Typer) -> None:
         as_of_date = dt.date.fromisoformat(as_of) if as_of else None
         try:
             with console.status("ingest + Great Expectations validation ..."):
-                result = ingest_files(files, out / "ingest", as_of=as_of_date)
+                result = ingest_files(files, out / "ingest", as_of=as_of_date, currency=DEMO_CURRENCY)
         except (TableError, OutputError) as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None

@@ -91,8 +91,8 @@ def register(app: typer.Typer) -> None:
 
         from features.build import build_features
         from features.labels import build_labels
-        from pipelines.config import ConfigError, load_config
-        from pipelines.config.project import Model as ProjectConfig
+        from pipelines.config import ConfigError
+        from pipelines.config.project import load_project
         from pipelines.ingest import TableError, ingest_dir
         from pipelines.io import write_parquet_atomic, write_text_atomic
 
@@ -104,12 +104,13 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"error: --out {out} must end in .parquet", fg="red", err=True)
             raise typer.Exit(2)
         definition = None
+        try:
+            project = load_project(config)
+        except (ConfigError, FileNotFoundError) as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from None
         if labels:
-            try:
-                definition = load_config(config, ProjectConfig).default_definition.to_params()
-            except (ConfigError, FileNotFoundError) as exc:
-                typer.secho(f"error: {exc}", fg="red", err=True)
-                raise typer.Exit(2) from None
+            definition = project.default_definition.to_params()
         console = Console(stderr=True)
         timings: dict[str, float] = {}
         try:
@@ -118,7 +119,7 @@ def register(app: typer.Typer) -> None:
             ) as progress:
                 task = progress.add_task(f"reading and validating {data}", total=None)
                 t0 = time.perf_counter()
-                result = ingest_dir(data, None)
+                result = ingest_dir(data, None, currency=project.currency)
                 timings["ingest_seconds"] = round(time.perf_counter() - t0, 3)
                 progress.update(task, description=f"features at {len(dates)} as-of date(s)")
                 t0 = time.perf_counter()

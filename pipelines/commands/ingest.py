@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.config import ConfigError, load_config
+from pipelines.config.project import load_project
 from pipelines.config.source import Model as SourceConfig
 
 HELP = """Read payment histories, validate them with Great Expectations and write canonical tables.
@@ -53,12 +54,21 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
             ", ".join(f"{k} ({v})" for k, v in top),
         )
     console.print(table)
+    fx = manifest.get("currency") or {}
+    if fx.get("reporting") and any(fx.get("converted_rows", {}).values()):
+        moved = ", ".join(f"{t} {n:,}" for t, n in fx["converted_rows"].items() if n)
+        rates = ", ".join(f"{c} {r:g}" for c, r in fx["rates"].items())
+        console.print(
+            f"amounts converted into {fx['reporting']} ({moved} rows; rates {rates})", highlight=False
+        )
     for warning in manifest.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if out is not None:
         console.print(f"tables:     {out}/<table>.parquet")
         console.print(f"quarantine: {out}/quarantine/<table>.csv")
         console.print(f"manifest:   {out}/manifest.json")
+        if any(k.startswith("fx/") for k in manifest.get("outputs", {})):
+            console.print(f"converted:  {out}/fx/<table>.csv (original amount, currency and rate per row)")
         if manifest.get("data_docs"):
             console.print(f"data docs:  {out / manifest['data_docs']}")
 
@@ -87,6 +97,9 @@ def register(app: typer.Typer) -> None:
             None, "--currency", help="ISO-4217 for empty currency cells (files mode)"
         ),
         docs: bool = typer.Option(True, "--docs/--no-docs", help="build Great Expectations Data Docs (HTML)"),
+        project: Path = typer.Option(
+            Path("conf/ews.yaml"), "--project", help="project config: reporting currency and FX rates"
+        ),
     ) -> None:
         from pipelines.ingest import TableError, ingest_files, ingest_source
 
@@ -126,6 +139,7 @@ def register(app: typer.Typer) -> None:
                 def progress(msg: str) -> None:
                     status.update(f"ingest: {msg} ...")
 
+                fx = load_project(project).currency
                 if source is not None:
                     cfg = load_config(source, expect=SourceConfig)
                     if path:
@@ -134,7 +148,7 @@ def register(app: typer.Typer) -> None:
                         cfg = cfg.model_copy(
                             update={"rules": cfg.rules.model_copy(update={"data_docs": False})}
                         )
-                    result = ingest_source(cfg, out, as_of=as_of_date, progress=progress)
+                    result = ingest_source(cfg, out, as_of=as_of_date, currency=fx, progress=progress)
                 else:
                     from pipelines.config.source import RulesConfig
 
@@ -144,6 +158,7 @@ def register(app: typer.Typer) -> None:
                         as_of=as_of_date,
                         settings=RulesConfig(data_docs=docs),
                         default_currency=currency,
+                        currency=fx,
                         progress=progress,
                     )
         except (TableError, ConfigError) as exc:

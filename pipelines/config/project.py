@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from features.params import DefaultDefinition
 from pipelines.config import ConfigModel
@@ -34,8 +36,61 @@ class PathsConfig(ConfigModel):
     mlflow_artifacts: Path = Path("data/mlflow/artifacts")
 
 
+class CurrencyConfig(ConfigModel):
+    """The reporting currency and the rates that convert every amount into it at ingest.
+
+    ``rates[X]`` is the value of one unit of currency X in the reporting currency (``USD: 0.92``
+    with ``reporting: EUR`` means 1 USD = 0.92 EUR). Rows in a currency without a rate are
+    quarantined as ``no_fx_rate:X``; amounts are never summed across currencies.
+    """
+
+    reporting: str | None = Field(
+        None,
+        pattern=r"^[A-Z]{3}$",
+        description="ISO-4217 code every amount is converted into; default: the source's "
+        "default_currency, else the currency of most invoices",
+    )
+    rates: dict[str, float] = Field(
+        default_factory=dict, description="ISO-4217 code -> value of one unit in the reporting currency"
+    )
+
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, v: dict[str, float]) -> dict[str, float]:
+        for code, rate in v.items():
+            if not re.fullmatch(r"[A-Z]{3}", str(code)):
+                raise ValueError(f"{code!r} is not an ISO-4217 code (3 capital letters, e.g. USD)")
+            if not (math.isfinite(rate) and rate > 0):
+                raise ValueError(f"{code}: rate must be a positive number, got {rate!r}")
+        return dict(sorted(v.items()))
+
+    @model_validator(mode="after")
+    def _reporting_given(self) -> CurrencyConfig:
+        if self.rates and self.reporting is None:
+            raise ValueError("rates are given without reporting: name the currency they convert into")
+        if self.reporting is not None and self.rates.get(self.reporting, 1.0) != 1.0:
+            raise ValueError(f"rates.{self.reporting} must be 1 (it is the reporting currency) or absent")
+        return self
+
+    def rate(self, code: str, reporting: str | None) -> float | None:
+        """Value of one unit of ``code`` in ``reporting`` (1 for the reporting currency; None: unknown)."""
+        if code == reporting:
+            return 1.0
+        return self.rates.get(code) if reporting == self.reporting else None
+
+
 class Model(ConfigModel):
     kind: Literal["project"] = "project"
     name: str = "ews"
     paths: PathsConfig = PathsConfig()
     default_definition: DefaultDefinitionConfig = DefaultDefinitionConfig()
+    currency: CurrencyConfig = CurrencyConfig()
+
+
+def load_project(path: Path = Path("conf/ews.yaml")) -> Model:
+    """The project config at ``path``; the defaults when the default path does not exist."""
+    from pipelines.config import load_config
+
+    if not path.exists() and path == Path("conf/ews.yaml"):
+        return Model()
+    return load_config(path, expect=Model)

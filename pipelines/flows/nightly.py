@@ -123,7 +123,7 @@ def load_champion(cfg: NightlyConfig, project: ProjectConfig) -> Any:
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest(data_dir: Path, as_of: dt.date, trusted: bool = False) -> Any:
+def ingest(data_dir: Path, as_of: dt.date, trusted: bool = False, currency: Any = None) -> Any:
     """Read and validate the data dir (``pipelines.ingest.ingest_dir``) in memory.
 
     Dates are bounded by the later of as_of and today, so a backfill keeps the rows after its
@@ -136,7 +136,7 @@ def ingest(data_dir: Path, as_of: dt.date, trusted: bool = False) -> Any:
 
     if not trusted:
         bound = max(as_of, dt.datetime.now(dt.UTC).date())
-        return ingest_dir(data_dir, None, as_of=bound)
+        return ingest_dir(data_dir, None, as_of=bound, currency=currency)
     portfolio = read_portfolio(data_dir)
     tables = {
         name: {
@@ -562,7 +562,7 @@ def run_nightly(
                 cfg.project,
             )
         logger.info("scoring as of %s with %s v%s (%s)", as_of, loaded.name, loaded.version, loaded.alias)
-        result = timed("ingest", ingest, Path(data_dir), as_of, trusted_input)
+        result = timed("ingest", ingest, Path(data_dir), as_of, trusted_input, project.currency)
         inputs = timed("validate", validate, result, cfg)
         feats, in_default, oldest = timed("features", features_as_of, result.portfolio, as_of, project, cfg)
         scores, X = timed("score", score, feats, in_default, result.portfolio, loaded, cfg)

@@ -152,11 +152,12 @@ def _data_hash(manifest: dict[str, Any]) -> str:
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest(data_dir: Path) -> Any:
-    """Read and validate the data dir in memory (``pipelines.ingest.ingest_dir``)."""
+def ingest(data_dir: Path, currency: Any = None) -> Any:
+    """Read and validate the data dir in memory (``pipelines.ingest.ingest_dir``); amounts in the
+    project's reporting currency."""
     from pipelines.ingest import ingest_dir
 
-    return ingest_dir(data_dir, None)
+    return ingest_dir(data_dir, None, currency=currency)
 
 
 @task(name="validate", cache_policy=NO_CACHE)
@@ -415,7 +416,7 @@ def gate(
 def train(data_dir: Path, cfg: TrainConfig, project: ProjectConfig) -> TrainResult:
     """Train, calibrate, evaluate, log, register and gate a PD model on the data dir."""
     logger = get_run_logger()
-    result = ingest(Path(data_dir))
+    result = ingest(Path(data_dir), project.currency)
     warnings = validate(result)
     dataset = snapshots(result.portfolio, cfg, project)
     logger.info("modelling frame: %d rows, %d snapshots", len(dataset), dataset["as_of"].nunique())

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from features.schema import TABLES, dtypes
 from pipelines.cli import app
+from pipelines.config.project import CurrencyConfig
 from pipelines.config.source import RulesConfig
 from pipelines.ingest import TableError, ingest_dir, ingest_files
 from pipelines.io import read_portfolio, sha256_file, write_parquet_atomic, write_text_atomic
@@ -51,12 +52,18 @@ def _ledger(tmp_path: Path) -> dict[str, Path]:
     return files
 
 
+USD_AT_HALF = CurrencyConfig(reporting="EUR", rates={"USD": 0.5})  # the ledger bills I3 in USD
+
+
 def test_ledger_accepts_valid_rows_with_canonical_dtypes(tmp_path: Path) -> None:
-    result = ingest_files(_ledger(tmp_path), tmp_path / "out", as_of=AS_OF, default_currency="EUR")
+    fx = CurrencyConfig(reporting="EUR", rates={"USD": 0.5})
+    result = ingest_files(
+        _ledger(tmp_path), tmp_path / "out", as_of=AS_OF, default_currency="EUR", currency=fx
+    )
     inv = result.portfolio.invoices
     assert inv["invoice_id"].tolist() == ["I1", "I2", "I3"]
-    assert inv["amount"].tolist() == [100.0, 200.5, 300.0]
-    assert inv["currency"].tolist() == ["EUR", "EUR", "USD"]  # default currency, upper-cased
+    assert inv["amount"].tolist() == [100.0, 200.5, 150.0]  # I3: 300 usd (upper-cased) at 0.5
+    assert inv["currency"].tolist() == ["EUR", "EUR", "EUR"]  # default currency; converted
     assert inv["disputed"].tolist() == [False, False, True]
     assert inv["due_date"].tolist() == [
         pd.Timestamp("2024-01-31"),
@@ -79,7 +86,7 @@ def test_ledger_accepts_valid_rows_with_canonical_dtypes(tmp_path: Path) -> None
 def test_outputs_manifest_and_invariant(tmp_path: Path) -> None:
     files = _ledger(tmp_path)
     out = tmp_path / "out"
-    result = ingest_files(files, out, as_of=AS_OF)
+    result = ingest_files(files, out, as_of=AS_OF, currency=USD_AT_HALF)
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest == result.manifest
     assert manifest["as_of"] == "2024-06-30"
@@ -178,7 +185,10 @@ def test_read_portfolio_on_empty_folder_names_it(tmp_path: Path) -> None:
 def test_cli_ingest_files_exit_0_with_quarantine(tmp_path: Path) -> None:
     files = _ledger(tmp_path)
     out = tmp_path / "out"
+    project = tmp_path / "ews.yaml"
+    project.write_text("kind: project\ncurrency: {reporting: EUR, rates: {USD: 0.5}}\n")
     args = ["ingest", "--invoices", str(files["invoices"]), "--payments", str(files["payments"])]
+    args += ["--project", str(project)]
     result = CliRunner().invoke(app, [*args, "--out", str(out), "--as-of", "2024-06-30", "--no-docs"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
@@ -211,11 +221,11 @@ def test_every_canonical_table_has_a_suite() -> None:
 
 
 def test_builtin_demo_ledger_ingests_with_its_two_deliberate_defects(tmp_path: Path) -> None:
-    from pipelines.commands.demo import demo_inputs
+    from pipelines.commands.demo import DEMO_CURRENCY, demo_inputs
 
     files, origin = demo_inputs(tmp_path)  # no data/sample under tmp_path -> built-in ledger
     assert "built-in ledger" in origin
-    result = ingest_files(files, None, as_of=AS_OF)
+    result = ingest_files(files, None, as_of=AS_OF, currency=DEMO_CURRENCY)
     reasons = {t: q["reason"].tolist() for t, q in result.quarantine.items()}
     assert reasons == {
         "debtors": [],

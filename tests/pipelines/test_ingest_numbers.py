@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -225,3 +226,115 @@ tables:
         2: "paid_before_issue",
         4: "paid_before_first_invoice",
     }
+
+
+# ------------------------------------------------- currencies
+
+
+FX = """
+kind: project
+currency:
+  reporting: EUR
+  rates: {USD: 0.92, JPY: 0.0062}
+"""
+
+
+def _currency_files() -> dict[str, Path]:
+    return {
+        "debtors": NUM / "deb_currencies.csv",
+        "invoices": NUM / "inv_currencies.csv",
+        "payments": NUM / "pay_currencies.csv",
+    }
+
+
+def test_amounts_are_converted_into_the_reporting_currency(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from features.build import build_features
+    from pipelines.io import read_portfolio
+
+    project = tmp_path / "ews.yaml"
+    project.write_text(FX, encoding="utf-8")
+    code, text, manifest = _run(tmp_path, _currency_files(), "--project", str(project))
+    assert code == 0, text
+    out = tmp_path / "out"
+    # GBP has no rate; '$' is no currency code (ambiguous symbol); 'eur' and '€' are EUR
+    assert _reasons(out, "invoices") == {4: "no_fx_rate:GBP", 7: "bad_currency"}
+    assert _reasons(out, "payments") == {3: "no_fx_rate:GBP"}
+    p = read_portfolio(out)
+    inv = p.invoices.set_index("invoice_id")
+    assert inv["amount"].to_dict() == {
+        "I1": 100.0,
+        "I2": 138.0,
+        "I3": 6200.0,
+        "I5": 50.0,
+        "I6": 70.0,
+        "I8": 368.0,
+    }
+    assert set(inv["currency"]) == {"EUR"}
+    # P1 is in its invoice's USD; P2 (unallocated, D1 bills in 3 currencies) in EUR; P4 (unallocated,
+    # D3 bills only in USD) in USD
+    assert p.payments.set_index("payment_id")["amount"].to_dict() == {"P1": 138.0, "P2": 10.0, "P4": 92.0}
+    fx = pd.read_csv(out / "fx" / "invoices.csv")
+    assert fx[["invoice_id", "original_amount", "original_currency", "rate"]].values.tolist() == [
+        ["I2", 150.0, "USD", 0.92],
+        ["I3", 1000000.0, "JPY", 0.0062],
+        ["I8", 400.0, "USD", 0.92],
+    ]
+    assert pd.read_csv(out / "fx" / "payments.csv")["payment_id"].tolist() == ["P1", "P4"]
+    assert manifest["currency"]["reporting"] == "EUR" and manifest["currency"]["chosen_by"] == "config"
+    assert manifest["currency"]["converted_rows"] == {"invoices": 3, "payments": 2}
+    assert "amounts converted into EUR" in text
+    assert "invoices: 1 row(s) in GBP quarantined (no_fx_rate:GBP): add currency.rates.GBP" in text
+    # by hand: D1 owes 100 + 138 + 6200 EUR, paid 138 on I2 and 10 on account -> 6290 (not 1,000,250)
+    feats = build_features(p, [pd.Timestamp(AS_OF)]).reset_index().set_index("debtor_id")
+    assert feats.loc["D1", "open_balance"] == pytest.approx(6290.0)
+    assert feats.loc["D3", "open_balance"] == pytest.approx(276.0)
+
+
+def test_without_rates_the_minority_currencies_are_quarantined_not_summed(tmp_path: Path) -> None:
+    code, text, manifest = _run(tmp_path, _currency_files(), "--project", str(tmp_path / "none.yaml"))
+    assert code == 2 and "none.yaml: config file not found" in text  # an explicit --project must exist
+    code, text, manifest = _run(tmp_path, _currency_files())  # conf/ews.yaml: no rates
+    assert code == 0, text
+    assert manifest["currency"]["chosen_by"] == "most_invoices" and manifest["currency"]["reporting"] == "EUR"
+    assert _reasons(tmp_path / "out", "invoices") == {
+        2: "no_fx_rate:USD",
+        3: "no_fx_rate:JPY",
+        4: "no_fx_rate:GBP",
+        7: "bad_currency",
+        8: "no_fx_rate:USD",
+    }
+    assert "no reporting currency is configured: EUR (most invoices) was chosen" in text
+
+
+def test_ledger_refuses_to_sum_across_currencies() -> None:
+    import pandas as pd
+
+    from features.ledger import prepare_ledger
+    from tests.features.ledgers import inv, portfolio
+
+    p = portfolio(
+        [inv("i1", "a", "2024-01-01", "2024-01-31", 100.0), inv("i2", "a", "2024-01-02", "2024-02-01", 5.0)]
+    )
+    mixed = p.invoices.assign(currency=pd.array(["EUR", "JPY"], dtype="string"))
+    with pytest.raises(ValueError, match=r"invoices hold 2 currencies \(\['EUR', 'JPY'\]\)"):
+        prepare_ledger(type(p)(invoices=mixed, payments=p.payments))
+
+
+@pytest.mark.parametrize(
+    ("currency", "message"),
+    [
+        ("{rates: {USD: 0.9}}", "rates are given without reporting"),
+        ("{reporting: EUR, rates: {usd: 0.9}}", "'usd' is not an ISO-4217 code"),
+        ("{reporting: EUR, rates: {USD: -1}}", "USD: rate must be a positive number"),
+        ("{reporting: EUR, rates: {EUR: 2}}", "rates.EUR must be 1"),
+        ("{reporting: euro}", "String should match pattern"),
+    ],
+)
+def test_bad_currency_config_is_named(currency: str, message: str, tmp_path: Path) -> None:
+    path = tmp_path / "ews.yaml"
+    path.write_text(f"kind: project\ncurrency: {currency}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 2
+    assert message in re.sub(r"\s+", " ", result.output)

@@ -11,6 +11,7 @@ import pytest
 
 from features.schema import dtypes
 from pipelines.config import load_config
+from pipelines.config.project import CurrencyConfig
 from pipelines.config.source import Model as SourceConfig
 from pipelines.ingest import TableError, ingest_source
 from pipelines.sources.parse import parse_bools, parse_dates, parse_numbers, parse_text
@@ -138,11 +139,13 @@ def test_parse_text_flags_float_artefacts_as_ids_only() -> None:
 
 
 def test_ar_export_becomes_invoices_payments_and_debtors() -> None:
-    result = ingest_source(_load("example_ar_export"), None, as_of=AS_OF)
+    fx = CurrencyConfig(reporting="EUR", rates={"GBP": 1.2})
+    result = ingest_source(_load("example_ar_export"), None, as_of=AS_OF, currency=fx)
     inv = result.portfolio.invoices
     assert inv["invoice_id"].tolist() == ["4711", "4712", "4713", "4715", "4716"]
-    assert inv["amount"].tolist() == [1234.5, 500.0, 2000.0, 500.0, 300.0]  # decimal comma, thousands, 5E+02
-    assert inv["currency"].tolist() == ["EUR", "EUR", "EUR", "GBP", "GBP"]  # empty -> default_currency
+    # decimal comma, thousands, 5E+02; the GBP invoices converted at 1.2
+    assert inv["amount"].tolist() == [1234.5, 500.0, 2000.0, 600.0, 360.0]
+    assert inv["currency"].tolist() == ["EUR"] * 5  # empty -> default_currency; GBP converted
     assert inv["disputed"].tolist() == [False, True, False, False, False]  # Ja/Nein/N
     assert inv["issue_date"].iloc[0] == T("2024-01-05")  # d.m.Y
     pay = result.portfolio.payments
@@ -308,11 +311,14 @@ def test_cli_ingest_source_with_path_override(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "manifest.json").read_text())
+    # conf/ews.yaml has no GBP rate: K3's two GBP invoices are quarantined, never summed with EUR
     assert {t: v["rows_accepted"] for t, v in manifest["tables"].items()} == {
         "debtors": 3,
-        "invoices": 5,
+        "invoices": 3,
         "payments": 2,
     }
+    assert manifest["tables"]["invoices"]["reasons"]["no_fx_rate:GBP"] == 2
+    assert "add currency.rates.GBP" in result.output
     assert manifest["source"]["name"] == "example_ar_export"
     bad = CliRunner().invoke(app, [*args[:3], "--path", "events=x.csv", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "has no input 'events'" in bad.output
