@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import json
 import pkgutil
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,6 +47,28 @@ def kinds() -> dict[str, type[ConfigModel]]:
     return dict(sorted(found.items()))
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML with YAML 1.2 booleans: only true/false are booleans.
+
+    YAML 1.1 (PyYAML's default) also reads unquoted yes/no/on/off as booleans, which turns
+    ``true_values: [Yes, Ja]`` into ``[True, "Ja"]`` and the country code ``NO`` into false. Here they
+    stay text; a boolean field still accepts them (pydantic reads "yes"/"on" as true).
+    """
+
+
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", _BOOL, list("tTfF"))
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML text the way config files are read (YAML 1.2 booleans, see :class:`_Loader`)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     if not path.exists():
         where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
@@ -54,7 +77,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             "project folder, pass `ews --project DIR` or set EWS_PROJECT=DIR (the folder holding conf/ews.yaml)"
         )
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = parse_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     except UnicodeDecodeError as exc:
@@ -75,6 +98,13 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
             msg = "unknown key; remove it or check its spelling"
         elif kind == "missing":
             msg = "required key is missing"
+        elif kind == "string_type" and isinstance(err.get("input"), bool | int | float):
+            value = err["input"]
+            what = "a boolean" if isinstance(value, bool) else "a number"
+            msg = (
+                f"expected text, but YAML read the unquoted value as {what} ({value!r}); put it in quotes, "
+                f'e.g. "{str(value).lower() if isinstance(value, bool) else value}"'
+            )
         else:
             msg = err["msg"]
             if "input" in err and not isinstance(err["input"], dict | list):

@@ -87,6 +87,14 @@ class ValueOptions(ConfigModel):
     true_values: tuple[str, ...] = Field(DEFAULT_TRUE, description="spellings of true (case-insensitive)")
     false_values: tuple[str, ...] = Field(DEFAULT_FALSE, description="spellings of false (case-insensitive)")
 
+    @field_validator("true_values", "false_values", mode="before")
+    @classmethod
+    def _spellings_as_text(cls, v: object) -> object:
+        # unquoted true/false/1/0 in YAML arrive as bool/int; spellings match case-insensitively
+        if isinstance(v, list | tuple):
+            return [str(x).lower() if isinstance(x, bool) else str(x) if isinstance(x, int) else x for x in v]
+        return v
+
     @field_validator("date_format")
     @classmethod
     def _known_format(cls, v: str) -> str:

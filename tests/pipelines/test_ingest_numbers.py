@@ -338,3 +338,55 @@ def test_bad_currency_config_is_named(currency: str, message: str, tmp_path: Pat
     result = CliRunner().invoke(app, ["config", "check", str(path)])
     assert result.exit_code == 2
     assert message in re.sub(r"\s+", " ", result.output)
+
+
+# ------------------------------------------------- YAML: Yes / No / On / Off stay text
+
+
+def test_unquoted_yes_no_on_off_in_a_source_config_are_spellings_not_booleans(tmp_path: Path) -> None:
+    config = f"""
+kind: source
+name: yes_no
+values:
+  true_values: [Yes, On, true]
+  false_values: [No, Off, N]
+tables:
+  invoices: {{path: {NUM / "inv_yes_no.csv"}}}
+  payments: {{path: {BASE / "payments_i1.csv"}}}
+"""
+    code, text, manifest = _run_source(tmp_path, config)
+    assert code == 0, text
+    import pandas as pd
+
+    inv = pd.read_parquet(tmp_path / "out" / "invoices.parquet")
+    assert inv["disputed"].tolist() == [False, True, False]
+    from pipelines.config import load_config
+
+    cfg = load_config(tmp_path / "source.yaml")
+    assert cfg.values.true_values == ("Yes", "On", "true") and cfg.values.false_values == ("No", "Off", "N")
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "fragments"),
+    [
+        (
+            "name: 2024",
+            ["name: expected text, but YAML read the unquoted value as a number (2024)", '"2024"'],
+        ),
+        (
+            "name: x\ncsv: {na_values: [true]}",
+            ["csv.na_values.0: expected text, but YAML read the unquoted value as a boolean", '"true"'],
+        ),
+    ],
+)
+def test_unquoted_value_where_text_is_expected_says_to_quote_it(
+    yaml_text: str, fragments: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "source.yaml"
+    path.write_text(f"kind: source\n{yaml_text}\ntables: {{invoices: {{path: x.csv}}}}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 2
+    flat = re.sub(r"\s+", " ", result.output)
+    for fragment in fragments:
+        assert fragment in flat
+    assert "put it in quotes" in flat
