@@ -260,6 +260,7 @@ def ingest_source(
 
     lap("assemble")
     _refuse_empty_tables(tables_manifest, source)
+    open_items = _ar_open_items(accepted, as_of_date) if source.ar_export is not None else None
     manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,
         "source": {"name": source.name, "config_hash": config_hash(source)},
@@ -268,8 +269,12 @@ def ingest_source(
         "inputs": dict(sorted(inputs.items())),
         "tables": tables_manifest,
         "currency": fx_manifest,
-        "warnings": _currency_warnings(fx_manifest, tables_manifest) + _warnings(tables_manifest),
+        "warnings": _currency_warnings(fx_manifest, tables_manifest)
+        + _warnings(tables_manifest)
+        + _ar_warnings(open_items, rules, source),
     }
+    if open_items is not None:
+        manifest["ar_export"] = open_items
     fx = {
         t: f.loc[_ok(masks[t], len(typed[t]))[f.index.to_numpy()]].reset_index(drop=True)
         for t, f in fx.items()
@@ -952,6 +957,59 @@ def _currency_warnings(section: dict[str, Any], tables: dict[str, Any]) -> list[
                 f"{table}: {n:,} row(s) in {code} quarantined (no_fx_rate:{code}): add currency.rates.{code} "
                 f"(value of 1 {code} in {section['reporting']}) to conf/ews.yaml."
             )
+    return out
+
+
+# ---------------------------------------------------------------- AR export plausibility
+
+
+AR_MIN_INVOICES = 20
+
+
+def _ar_open_items(accepted: dict[str, pd.DataFrame], as_of: dt.date) -> dict[str, Any]:
+    """Open (never settled) invoices of an AR export: counts, share, and those due over a year ago."""
+    inv = accepted.get("invoices")
+    if inv is None or inv.empty:
+        return {"invoices": 0, "open": 0, "open_share": 0.0, "due_over_a_year": 0, "open_due_over_a_year": 0}
+    pay = accepted.get("payments")
+    settled = _isin(inv["invoice_id"], pay["invoice_id"]) if pay is not None else np.zeros(len(inv), bool)
+    old = (inv["due_date"] < pd.Timestamp(as_of) - pd.Timedelta(days=365)).to_numpy()
+    return {
+        "invoices": len(inv),
+        "open": int((~settled).sum()),
+        "open_share": round(float((~settled).mean()), 4),
+        "due_over_a_year": int(old.sum()),
+        "open_due_over_a_year": int((old & ~settled).sum()),
+    }
+
+
+def _ar_warnings(items: dict[str, Any] | None, rules: RulesConfig, source: SourceConfig) -> list[str]:
+    """Warn when an AR export's open share is implausible (blank settlement dates read as open)."""
+    if not items or not items["invoices"]:
+        return []
+    assert source.ar_export is not None
+    column = source.ar_export.settled_on or source.ar_export.settled_amount
+    fix = (
+        f"a blank {column!r} means open. If this export holds settled invoices, check that {column!r} is the "
+        "settlement column and is filled; an open-items export should hold few old invoices."
+    )
+    out = []
+    n, n_open = items["invoices"], items["open"]
+    if n < AR_MIN_INVOICES:
+        return []  # shares of a handful of invoices say nothing
+    if n_open == n:
+        out.append(f"ar_export: none of the {n:,} invoices is settled, so all are treated as open; {fix}")
+    elif items["open_share"] > rules.ar_max_open_share:
+        out.append(
+            f"ar_export: {n_open:,} of {n:,} invoices ({items['open_share']:.0%}) have no settlement and are "
+            f"treated as open, more than rules.ar_max_open_share ({rules.ar_max_open_share:.0%}); {fix}"
+        )
+    n_old, old_open = items["due_over_a_year"], items["open_due_over_a_year"]
+    if n_old >= AR_MIN_INVOICES // 2 and old_open / n_old > rules.ar_max_open_share and n_open != n:
+        out.append(
+            f"ar_export: {old_open:,} of {n_old:,} invoices due over a year ago are still open (they put "
+            f"their debtors in default); {fix}"
+        )
     return out
 
 

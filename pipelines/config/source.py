@@ -214,6 +214,13 @@ class RulesConfig(ConfigModel):
         description="a payment allocated to an invoice may be dated up to this many days before the "
         "invoice's issue date (a prepayment); earlier ones are quarantined as paid_before_issue",
     )
+    ar_max_open_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="an AR export (ar_export) with a larger share of invoices without settlement is "
+        "implausible (a settled-only export with a blank or unmapped settlement column?): warning",
+    )
     gx_chunk_rows: int = Field(
         1_000_000, ge=1_000, description="rows per Great Expectations validation chunk (memory bound)"
     )

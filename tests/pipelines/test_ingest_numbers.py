@@ -390,3 +390,53 @@ def test_unquoted_value_where_text_is_expected_says_to_quote_it(
     for fragment in fragments:
         assert fragment in flat
     assert "put it in quotes" in flat
+
+
+# ------------------------------------------------- AR export: implausible share of open invoices
+
+AR = """
+kind: source
+name: settled_only
+default_currency: EUR
+csv: {{delimiter: ";"}}
+values: {{date_format: d.m.Y, decimal: ",", thousands: "."}}
+ar_export:
+  path: {path}
+  columns: {{invoice_id: Beleg, debtor_id: Kunde, issue_date: Datum, due_date: Faellig, amount: Betrag}}
+  settled_on: Ausgeglichen am
+"""
+
+
+def test_ar_export_with_mostly_blank_settlement_dates_warns(tmp_path: Path) -> None:
+    code, text, manifest = _run_source(tmp_path, AR.format(path=NUM / "ar_settled_blank_dates.csv"))
+    assert code == 0, text
+    assert manifest["ar_export"] == {
+        "invoices": 24,
+        "open": 18,
+        "open_share": 0.75,
+        "due_over_a_year": 24,
+        "open_due_over_a_year": 18,
+    }
+    assert "ar_export: 18 of 24 invoices (75%) have no settlement and are treated as open" in text
+    assert "a blank 'Ausgeglichen am' means open" in text
+    assert "ar_export: 18 of 24 invoices due over a year ago are still open" in text
+    assert len(manifest["warnings"]) == 2
+
+
+def test_ar_export_with_no_settlement_at_all_warns(tmp_path: Path) -> None:
+    code, text, manifest = _run_source(tmp_path, AR.format(path=NUM / "ar_no_settlement.csv"))
+    assert code == 0, text
+    assert manifest["ar_export"]["open"] == 24
+    assert manifest["warnings"] == [
+        "ar_export: none of the 24 invoices is settled, so all are treated as open; a blank 'Ausgeglichen am' "
+        "means open. If this export holds settled invoices, check that 'Ausgeglichen am' is the settlement "
+        "column and is filled; an open-items export should hold few old invoices."
+    ]
+
+
+def test_ar_export_with_plausible_open_share_is_quiet(tmp_path: Path) -> None:
+    config = AR.format(path=NUM / "ar_settled_blank_dates.csv").replace("settled_only", "lenient")
+    config = config.replace("default_currency: EUR", "default_currency: EUR\nrules: {ar_max_open_share: 0.8}")
+    code, text, manifest = _run_source(tmp_path, config)
+    assert code == 0, text
+    assert manifest["warnings"] == [] and manifest["ar_export"]["open"] == 18
