@@ -1,0 +1,55 @@
+"""``ews sources suggest FILE``: draft a source config from an export, for the user to correct."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+HELP = """Guess a source config (kind: source) from one CSV export and print or write it.
+
+Detects the encoding, delimiter and title lines, then per column the date layout, the decimal
+separator, yes/no spellings, and which canonical column it is (from the header's wording, else the
+values). A file with invoice columns and a settlement-date column becomes an ar_export; a payments
+file tables.payments; else tables.invoices. Every guess carries a comment (GUESS / CHECK): correct
+it, then `ews config check FILE` and `ews ingest --source FILE --out DIR`.
+"""
+
+
+def register(app: typer.Typer) -> None:
+    sources_app = typer.Typer(help="Onboard a new export: draft its source config.", no_args_is_help=True)
+    app.add_typer(sources_app, name="sources")
+
+    @sources_app.command("suggest", help=HELP)
+    def suggest(
+        file: Path = typer.Argument(..., help="the export (CSV) to map"),
+        out: Path | None = typer.Option(
+            None, "--out", help="write the draft here (e.g. conf/sources/NAME.yaml)"
+        ),
+        name: str | None = typer.Option(None, "--name", help="source name; default: from the file name"),
+        force: bool = typer.Option(False, "--force", help="overwrite --out if it exists"),
+    ) -> None:
+        from pipelines.io import write_text_atomic
+        from pipelines.sources.suggest import suggest_source
+
+        err = Console(stderr=True)
+
+        def fail(message: str) -> None:
+            err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2)
+
+        if not file.is_file():
+            fail(f"{file}: file not found")
+        if out is not None and out.exists() and not force:
+            fail(f"{out} exists; pass --force to overwrite it, or choose another --out")
+        try:
+            draft = suggest_source(file, name)
+        except (ValueError, OSError, UnicodeError) as exc:
+            fail(str(exc))
+        if out is None:
+            typer.echo(draft.text, nl=False)
+            return
+        write_text_atomic(draft.text, out)
+        err.print(f"draft {draft.kind} source written to {out}", highlight=False)
+        err.print(f"next: check the GUESS/CHECK lines, then `ews config check {out}`", highlight=False)

@@ -1,0 +1,598 @@
+"""``ews sources suggest``: guess a draft source config (``kind: source``) from one export file.
+
+The guess is made from the file alone: encoding (UTF-8 / UTF-16 by BOM / cp1252), delimiter, title
+lines above the header, then per column its kind (date and layout, number and decimal separator,
+yes/no spellings, text) and, from the header's wording (English, German, French) or else the
+values, which canonical column it is. A file with invoice columns and a settlement-date column is
+an ``ar_export``; one with payment columns is ``tables.payments``; else ``tables.invoices``.
+
+The draft is YAML with a comment on every mapped column: ``matched by name`` or ``GUESS`` with
+the reason, and the sample values seen. The user corrects it, runs ``ews config check`` and
+``ews ingest``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["Draft", "suggest_source"]
+
+SAMPLE_ROWS = 2_000
+
+# canonical column -> header words (normalised: lower case, ascii, letters and digits only)
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "invoice_id": (
+        "invoiceid",
+        "invoiceno",
+        "invoicenumber",
+        "invoice",
+        "invno",
+        "docno",
+        "documentno",
+        "documentnumber",
+        "document",
+        "belegnr",
+        "belegnummer",
+        "beleg",
+        "rechnungsnr",
+        "rechnungsnummer",
+        "rechnung",
+        "facture",
+        "nofacture",
+        "numerofacture",
+        "reference",
+        "ref",
+    ),
+    "payment_id": (
+        "paymentid",
+        "paymentno",
+        "paymentnumber",
+        "payment",
+        "zahlungsnr",
+        "zahlung",
+        "receipt",
+        "receiptno",
+    ),
+    "debtor_id": (
+        "debtorid",
+        "debtor",
+        "customerid",
+        "customerno",
+        "customernumber",
+        "customer",
+        "custno",
+        "accountno",
+        "account",
+        "kundennr",
+        "kundennummer",
+        "kunde",
+        "debitor",
+        "debitornr",
+        "client",
+        "noclient",
+        "clientid",
+    ),
+    "issue_date": (
+        "issuedate",
+        "invoicedate",
+        "docdate",
+        "documentdate",
+        "postingdate",
+        "date",
+        "belegdatum",
+        "rechnungsdatum",
+        "datum",
+        "datefacture",
+        "issued",
+    ),
+    "due_date": (
+        "duedate",
+        "due",
+        "netdue",
+        "netduedate",
+        "faellig",
+        "faelligam",
+        "faelligkeit",
+        "echeance",
+        "dateecheance",
+    ),
+    "paid_on": (
+        "paidon",
+        "paiddate",
+        "paymentdate",
+        "valuedate",
+        "valuta",
+        "zahldatum",
+        "zahlungsdatum",
+        "datepaiement",
+    ),
+    "amount": (
+        "amount",
+        "invoiceamount",
+        "amountlcy",
+        "total",
+        "gross",
+        "grossamount",
+        "value",
+        "betrag",
+        "summe",
+        "rechnungsbetrag",
+        "montant",
+        "amt",
+    ),
+    "currency": ("currency", "curr", "ccy", "cur", "waehrung", "wahrung", "devise"),
+    "disputed": ("disputed", "dispute", "indispute", "strittig", "streitig", "litige", "blocked"),
+    "settled_on": (
+        "settledon",
+        "settled",
+        "settlementdate",
+        "cleared",
+        "clearedon",
+        "clearingdate",
+        "paidon",
+        "paiddate",
+        "paymentdate",
+        "ausgeglichenam",
+        "ausgeglichen",
+        "bezahltam",
+        "zahldatum",
+        "ausgleichsdatum",
+        "datepaiement",
+    ),
+    "settled_amount": (
+        "settledamount",
+        "clearedamount",
+        "clearedamt",
+        "paidamount",
+        "amountpaid",
+        "paid",
+        "ausgleichsbetrag",
+        "zahlbetrag",
+        "bezahlt",
+        "montantpaye",
+    ),
+    "name": (
+        "name",
+        "customername",
+        "debtorname",
+        "company",
+        "kundenname",
+        "firma",
+        "raisonsociale",
+        "nomclient",
+    ),
+    "segment": ("segment", "industry", "branche", "sector", "secteur"),
+    "country": ("country", "countrycode", "land", "laenderkennzeichen", "pays"),
+    "credit_limit": ("creditlimit", "limit", "kreditlimit", "limite", "plafond"),
+    "onboarded_on": ("onboardedon", "customersince", "since", "kundeseit", "startdate"),
+}
+
+DATE_LAYOUTS: tuple[tuple[str, str], ...] = (
+    ("iso", "%Y-%m-%d"),
+    ("d.m.Y", "%d.%m.%Y"),
+    ("d/m/Y", "%d/%m/%Y"),
+    ("m/d/Y", "%m/%d/%Y"),
+    ("Y/m/d", "%Y/%m/%d"),
+    ("d-m-Y", "%d-%m-%Y"),
+    ("Ymd", "%Y%m%d"),
+)
+BOOL_PAIRS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("true", "t"), ("false", "f")),
+    (("yes", "y"), ("no", "n")),
+    (("ja", "j"), ("nein", "n")),
+    (("oui", "o"), ("non", "n")),
+    (("wahr",), ("falsch",)),
+    (("x",), ("-",)),
+    (("1",), ("0",)),
+)
+
+
+@dataclass
+class Column:
+    """What one file column looks like."""
+
+    name: str
+    kind: str  # date | number | bool | text | empty
+    samples: list[str]
+    date_layout: str | None = None
+    date_ambiguous: bool = False
+    decimal: str | None = None
+    thousands: str | None = None
+    true_values: tuple[str, ...] = ()
+    false_values: tuple[str, ...] = ()
+    unique: bool = False
+
+
+@dataclass
+class Draft:
+    """The suggested config (YAML text with comments) and what was detected."""
+
+    text: str
+    kind: str  # ar_export | invoices | payments
+    mapping: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+
+
+def _norm(header: str) -> str:
+    text = unicodedata.normalize("NFKD", header.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue"))
+    text = text.encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]", "", text)
+
+
+def _encoding(data: bytes) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp1252"
+
+
+def _delimiter(lines: list[str]) -> str:
+    best, score = ",", -1.0
+    for d in (",", ";", "\t", "|"):
+        counts = [len(next(csv.reader([ln], delimiter=d))) for ln in lines if ln.strip()]
+        if not counts:
+            continue
+        common, n = Counter(counts).most_common(1)[0]
+        if common > 1 and n / len(counts) * common > score:
+            best, score = d, n / len(counts) * common
+    return best
+
+
+def _skip_rows(lines: list[str], delimiter: str) -> int:
+    """Lines above the header: those whose field count differs from the body's."""
+    counts = [len(next(csv.reader([ln], delimiter=delimiter))) if ln.strip() else 0 for ln in lines]
+    body = Counter(counts[len(counts) // 2 :] or counts).most_common(1)[0][0]
+    for i, (n, line) in enumerate(zip(counts, lines, strict=True)):
+        cells = next(csv.reader([line], delimiter=delimiter)) if line.strip() else []
+        if n == body and sum(bool(c.strip()) for c in cells) == n:
+            return i
+    return 0
+
+
+def _date(values: pd.Series) -> tuple[str | None, bool]:
+    ok = {
+        alias: pd.to_datetime(values, format=fmt, errors="coerce").notna().mean()
+        for alias, fmt in DATE_LAYOUTS
+    }
+    good = [alias for alias, share in ok.items() if share >= 0.8]
+    if not good:
+        iso = pd.to_datetime(values, format="ISO8601", errors="coerce").notna().mean()
+        return ("iso", False) if iso >= 0.9 else (None, False)
+    best = max(good, key=lambda a: ok[a])
+    ambiguous = {"d/m/Y", "m/d/Y"} <= set(good)
+    return best, ambiguous
+
+
+_COMMA_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?([eE][-+]?\d+)?$")
+_DOT_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][-+]?\d+)?$")
+
+
+def _number(values: pd.Series) -> tuple[str, str | None] | None:
+    comma = values.str.match(_COMMA_DECIMAL).mean()
+    dot = values.str.match(_DOT_DECIMAL).mean()
+    if max(comma, dot) < 0.9:
+        return None
+    has_comma = values.str.contains(",", regex=False).any()
+    has_dot = values.str.contains(".", regex=False).any()
+    if (
+        comma >= dot
+        and (has_comma or not has_dot)
+        and comma >= 0.9
+        and not (has_dot and not has_comma and dot == 1)
+    ):
+        grouped = values.str.contains(r"\d\.\d{3}(?:,|$)", regex=True).any()
+        return ",", ("." if grouped or (has_dot and has_comma) else None)
+    grouped = values.str.contains(r"\d,\d{3}(?:\.|$)", regex=True).any()
+    return ".", ("," if grouped else None)
+
+
+def _bool(values: pd.Series) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    seen = {v.lower() for v in values.unique()}
+    if not seen or len(seen) > 4:
+        return None
+    for trues, falses in BOOL_PAIRS:
+        if seen <= set(trues) | set(falses):
+            spelled = {v.lower(): v for v in values.unique()}
+            return (
+                tuple(spelled.get(t, t.capitalize()) for t in trues),
+                tuple(spelled.get(f, f.capitalize()) for f in falses),
+            )
+    return None
+
+
+def _profile(frame: pd.DataFrame) -> list[Column]:
+    out = []
+    for name in frame.columns:
+        raw = frame[name].astype("string").str.strip()
+        values = raw[raw.notna() & (raw != "")]
+        samples = [str(v) for v in values.drop_duplicates().head(3)]
+        col = Column(str(name), "empty", samples, unique=bool(len(values)) and values.is_unique)
+        if values.empty:
+            out.append(col)
+            continue
+        layout, ambiguous = _date(values)
+        flags = _bool(values)
+        number = _number(values)
+        if layout is not None and not values.str.fullmatch(r"\d{1,6}").all():
+            col.kind, col.date_layout, col.date_ambiguous = "date", layout, ambiguous
+        elif flags is not None:
+            col.kind, (col.true_values, col.false_values) = "bool", flags
+        elif number is not None:
+            col.kind, (col.decimal, col.thousands) = "number", number
+        else:
+            col.kind = "text"
+        out.append(col)
+    return out
+
+
+def _by_name(columns: list[Column], canonical: str, taken: set[str]) -> Column | None:
+    words = SYNONYMS[canonical]
+    scored = []
+    for col in columns:
+        if col.name in taken:
+            continue
+        key = _norm(col.name)
+        for rank, word in enumerate(words):
+            if key == word:
+                scored.append((0, rank, col))
+            elif len(word) >= 4 and (key.startswith(word) or key.endswith(word)):
+                scored.append((1, rank, col))
+    return min(scored, key=lambda t: (t[0], t[1]))[2] if scored else None
+
+
+WANTS: dict[str, str] = {
+    "invoice_id": "text|number",
+    "payment_id": "text|number",
+    "debtor_id": "text|number",
+    "issue_date": "date",
+    "due_date": "date",
+    "paid_on": "date",
+    "settled_on": "date|empty",
+    "amount": "number",
+    "settled_amount": "number|empty",
+    "currency": "text|empty",
+    "disputed": "bool|empty",
+    "name": "text",
+    "segment": "text",
+    "country": "text",
+    "credit_limit": "number|empty",
+    "onboarded_on": "date|empty",
+}
+
+
+def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
+    """canonical -> column, and canonical -> why (``matched by name`` or ``GUESS: ...``)."""
+    chosen: dict[str, Column] = {}
+    why: dict[str, str] = {}
+    taken: set[str] = set()
+    order = [
+        "invoice_id", "payment_id", "debtor_id", "due_date", "issue_date", "settled_on", "paid_on",
+        "settled_amount", "amount", "currency", "disputed", "name", "segment", "country", "credit_limit",
+        "onboarded_on",
+    ]  # fmt: skip
+    for canonical in order:
+        col = _by_name(columns, canonical, taken)
+        if col is not None and col.kind in WANTS[canonical].split("|"):
+            chosen[canonical], why[canonical] = col, "matched by name"
+            taken.add(col.name)
+    # by values: dates in time order, the first unique text column as the id, a repeated one as the debtor
+    free = [c for c in columns if c.name not in taken]
+    dates = [c for c in free if c.kind == "date"]
+    if "issue_date" not in chosen and dates:
+        chosen["issue_date"], why["issue_date"] = dates.pop(0), "GUESS: first date column"
+    if "due_date" not in chosen and dates:
+        chosen["due_date"], why["due_date"] = dates.pop(0), "GUESS: next date column"
+    numbers = [c for c in free if c.kind == "number" and c.name not in {x.name for x in chosen.values()}]
+    if "amount" not in chosen and numbers:
+        chosen["amount"], why["amount"] = numbers[0], "GUESS: first number column"
+    ids = [
+        c for c in free if c.kind in ("text", "number") and c.name not in {x.name for x in chosen.values()}
+    ]
+    key = "payment_id" if "paid_on" in chosen and "issue_date" not in chosen else "invoice_id"
+    if key not in chosen and "payment_id" not in chosen:
+        unique = [c for c in ids if c.unique]
+        if unique:
+            chosen[key], why[key] = unique[0], "GUESS: first column with unique values"
+    if "debtor_id" not in chosen:
+        repeated = [c for c in ids if not c.unique and c.name not in {x.name for x in chosen.values()}]
+        if repeated:
+            chosen["debtor_id"], why["debtor_id"] = (
+                repeated[0],
+                "GUESS: first text column with repeated values",
+            )
+    return chosen, why
+
+
+def _read(path: Path) -> tuple[pd.DataFrame, dict[str, object], list[str]]:
+    """Sample rows as text, the csv options found, and notes."""
+    data = path.read_bytes()[:1_000_000]
+    encoding = _encoding(data)
+    text = data.decode(encoding, errors="replace")
+    lines = text.splitlines()[:200]
+    if not lines:
+        raise ValueError(f"{path}: the file is empty")
+    delimiter = _delimiter(lines)
+    skip = _skip_rows(lines, delimiter)
+    frame = pd.read_csv(
+        io.StringIO(text),
+        sep=delimiter,
+        skiprows=skip,
+        dtype=str,
+        keep_default_na=False,
+        nrows=SAMPLE_ROWS,
+        on_bad_lines="skip",
+        engine="python",
+    )
+    opts: dict[str, object] = {
+        "delimiter": delimiter,
+        "encoding": "utf-8" if encoding == "utf-8-sig" else encoding,
+        "skip_rows": skip,
+    }
+    notes = []
+    if encoding == "cp1252":
+        notes.append(
+            "encoding cp1252 (Excel on Windows) because the file is not valid UTF-8; latin-1 is the other candidate"
+        )
+    return frame, opts, notes
+
+
+def _q(value: str) -> str:
+    """A YAML scalar, always quoted (keeps Yes/No/NO/01 as text in every YAML tool)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def suggest_source(path: Path, name: str | None = None) -> Draft:
+    """A draft source config for ``path`` (CSV). Raises ``ValueError`` when nothing can be mapped."""
+    path = Path(path)
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+        raise ValueError(
+            f"{path}: Excel files are not read by ingest; save the sheet as CSV (UTF-8) and run "
+            "`ews sources suggest` on the CSV"
+        )
+    frame, opts, notes = _read(path)
+    columns = _profile(frame)
+    chosen, why = _map(columns)
+    is_invoice = {"issue_date", "due_date", "amount"} <= set(chosen) or "invoice_id" in chosen
+    if "settled_on" in chosen and is_invoice:
+        kind = "ar_export"
+    elif "payment_id" in chosen or ("paid_on" in chosen and "issue_date" not in chosen):
+        kind = "payments"
+    else:
+        kind = "invoices"
+    allowed = _allowed(kind)
+    mapping = {c: col for c, col in chosen.items() if c in allowed}
+    if kind == "payments" and "paid_on" not in mapping and "issue_date" in chosen:
+        mapping["paid_on"], why["paid_on"] = chosen["issue_date"], "GUESS: the date column"
+    missing = [c for c in _required(kind) if c not in mapping]
+    if len(missing) == len(_required(kind)):
+        raise ValueError(
+            f"{path}: no column looks like any canonical column; map it by hand (conf/sources/README.md)"
+        )
+    text = _render(path, name or _slug(path.stem), kind, opts, mapping, why, columns, missing, notes)
+    return Draft(text, kind, {c: col.name for c, col in mapping.items()}, notes)
+
+
+def _allowed(kind: str) -> set[str]:
+    from features.schema import TABLES
+
+    if kind == "ar_export":
+        return (
+            set(TABLES["invoices"].names)
+            | (set(TABLES["debtors"].names) - {"debtor_id"})
+            | {
+                "settled_on",
+                "settled_amount",
+            }
+        )
+    return set(TABLES[kind].names)
+
+
+def _required(kind: str) -> list[str]:
+    from features.schema import TABLES
+
+    return TABLES["invoices" if kind == "ar_export" else kind].required
+
+
+def _slug(stem: str) -> str:
+    return re.sub(r"[^a-z0-9_]+", "_", stem.lower()).strip("_") or "source"
+
+
+def _render(
+    path: Path,
+    name: str,
+    kind: str,
+    opts: dict[str, object],
+    mapping: dict[str, Column],
+    why: dict[str, str],
+    columns: list[Column],
+    missing: list[str],
+    notes: list[str],
+) -> str:
+    dates = [c for c in mapping.values() if c.kind == "date"]
+    layouts = Counter(c.date_layout for c in dates)
+    layout = layouts.most_common(1)[0][0] if layouts else "iso"
+    numbers = [c for c in mapping.values() if c.kind == "number"]
+    decimal = Counter(c.decimal for c in numbers).most_common(1)[0][0] if numbers else "."
+    thousands = next((c.thousands for c in numbers if c.thousands), None)
+    flag = mapping.get("disputed")
+    lines = [
+        f"# Draft source config written by `ews sources suggest {path}`.",
+        "# Every value below was guessed from the file: check the lines marked GUESS or CHECK, then run",
+        f"#   ews config check THIS_FILE && ews ingest --source THIS_FILE --out data/{name}",
+        "kind: source",
+        f"name: {name}",
+        f"description: {_q('drafted from ' + path.name)}",
+    ]
+    currency = mapping.get("currency")
+    lines.append(
+        "# CHECK: the currency of rows with an empty currency cell (ISO-4217); remove if every row has one"
+    )
+    lines.append("default_currency: EUR" if currency is None else "# default_currency: EUR")
+    lines += [
+        "csv:",
+        f"  delimiter: {_q(str(opts['delimiter']))}" + ("  # tab" if opts["delimiter"] == "\t" else ""),
+        f"  encoding: {opts['encoding']}" + (f"  # GUESS: {notes[0]}" if notes else ""),
+        f"  skip_rows: {opts['skip_rows']}"
+        + ("  # lines above the header (titles)" if opts["skip_rows"] else ""),
+        "values:",
+    ]
+    ambiguous = any(c.date_ambiguous for c in dates)
+    lines.append(
+        f"  date_format: {layout}"
+        + ("  # CHECK: day and month order is ambiguous in the sample (d/m/Y or m/d/Y?)" if ambiguous else "")
+    )
+    other = {c.name: c.date_layout for c in dates if c.date_layout != layout}
+    if other:
+        per = {
+            canon: col.date_layout
+            for canon, col in mapping.items()
+            if col.kind == "date" and col.date_layout != layout
+        }
+        lines.append("  date_formats: {" + ", ".join(f"{k}: {v}" for k, v in per.items()) + "}")
+    lines.append(f"  decimal: {_q(decimal)}")
+    lines.append(f"  thousands: {_q(thousands) if thousands else 'null'}")
+    if flag is not None and flag.kind == "bool":
+        lines.append("  true_values: [" + ", ".join(_q(v) for v in flag.true_values) + "]")
+        lines.append("  false_values: [" + ", ".join(_q(v) for v in flag.false_values) + "]")
+    block = "ar_export" if kind == "ar_export" else f"tables:\n  {kind}"
+    indent = "  " if kind == "ar_export" else "    "
+    lines.append(f"{block}:")
+    lines.append(f"{indent}path: {_q(str(path))}")
+    lines.append(f"{indent}columns:  # canonical name: column in the file")
+    settle = {k: mapping[k] for k in ("settled_on", "settled_amount") if k in mapping}
+    for canonical, col in mapping.items():
+        if canonical in settle:
+            continue
+        lines.append(
+            f"{indent}  {canonical}: {_q(col.name)}  # {why.get(canonical, '')}; e.g. {', '.join(col.samples)}"
+        )
+    for canonical in missing:
+        lines.append(f"{indent}  # {canonical}: ???  # CHECK: required, no column found")
+    for canonical, col in settle.items():
+        lines.append(
+            f"{indent}{canonical}: {_q(col.name)}  # {why[canonical]}; e.g. {', '.join(col.samples) or '(empty)'}"
+        )
+    if kind == "ar_export":
+        lines.append(f"{indent}# a blank {settle['settled_on'].name!r} means the invoice is open")
+    unused = [c.name for c in columns if c.name not in {col.name for col in mapping.values()}]
+    if unused:
+        lines.append("# columns not mapped (ignored by ingest): " + ", ".join(unused))
+    if kind == "invoices":
+        lines.append("# payments come from another file: add tables.payments (see conf/sources/README.md)")
+    if kind == "payments":
+        lines.append("# invoices come from another file: add tables.invoices (see conf/sources/README.md)")
+    return "\n".join(lines) + "\n"
