@@ -225,7 +225,9 @@ def ingest_source(
         if table == "debtors" and rules.optional_attributes == "clear":
             typed[table], cleared[table] = _clear_optional(typed[table], masks[table], raws[table])
         raws[table] = _slim(raws[table], masks[table])
-    fx, fx_manifest = _convert_currencies(typed, masks, source.default_currency, currency or CurrencyConfig())
+    fx, fx_manifest = _convert_currencies(
+        typed, masks, source.default_currency, currency or CurrencyConfig(), rules
+    )
     lap("currency")
     say("cross-table checks")
     _cross_table(typed, masks, rules, {t: r.malformed for t, r in raws.items() if r.malformed is not None})
@@ -871,6 +873,7 @@ def _convert_currencies(
     masks: dict[str, dict[str, np.ndarray]],
     default_currency: str | None,
     cfg: CurrencyConfig,
+    rules: RulesConfig,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Convert invoice and payment amounts into the reporting currency (in place in ``typed``).
 
@@ -918,6 +921,12 @@ def _convert_currencies(
         original = frame["amount"].to_numpy(dtype=np.float64)
         converted = np.where(moved, np.round(original * np.nan_to_num(rate, nan=1.0), 2), original)
         frame["amount"] = converted
+        # a converted amount is checked against the ceiling again (a rate can be absurd too)
+        _flag(
+            masks[table],
+            "implausible_amount:amount",
+            moved & (np.abs(converted) > rules.ceiling(table, "amount")),
+        )
         rows = np.flatnonzero(moved)
         fx[table] = pd.DataFrame(
             {

@@ -108,6 +108,7 @@ def parse_numbers(
         bad = np.isinf(values)
         return out.where(~bad), bad
     text = _as_text(raw)
+    misread = _misgrouped(text, decimal, thousands)
     if thousands is not None:
         text = text.str.replace(thousands, "", regex=False)
     if decimal != ".":
@@ -115,8 +116,30 @@ def parse_numbers(
     out = pd.to_numeric(text, errors="coerce").astype("float64").reset_index(drop=True)
     values = out.to_numpy()
     present = _present(raw)
-    bad = present & ~np.isfinite(values)
+    bad = present & (~np.isfinite(values) | misread)
     return out.where(~bad), bad
+
+
+def _misgrouped(text: pd.Series, decimal: str, thousands: str | None) -> np.ndarray:
+    """Values a separator would silently misread by a factor of 10**k, as a bool array.
+
+    With ``decimal=","`` a ``.`` can only be a thousands separator: ``1.234`` without
+    ``thousands: "."`` would become 1.234 instead of 1234. With a thousands separator, it must
+    group exactly three digits: ``1,5`` with ``thousands: ","`` is a decimal comma, not 15.
+    """
+    import re
+
+    if decimal == "," and thousands != ".":
+        dotted = text.str.contains(".", regex=False).to_numpy(dtype=bool, na_value=False)
+    else:
+        dotted = np.zeros(len(text), dtype=bool)
+    if thousands is None:
+        return dotted
+    t, d = re.escape(thousands), re.escape(decimal)
+    grouped = rf"^[-+]?\d{{1,3}}(?:{t}\d{{3}})+(?:{d}\d*)?(?:[eE][-+]?\d+)?$"
+    has_sep = text.str.contains(thousands, regex=False).to_numpy(dtype=bool, na_value=False)
+    ok = text.str.match(grouped).to_numpy(dtype=bool, na_value=False)
+    return dotted | (has_sep & ~ok)
 
 
 def parse_bools(

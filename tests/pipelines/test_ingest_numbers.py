@@ -440,3 +440,64 @@ def test_ar_export_with_plausible_open_share_is_quiet(tmp_path: Path) -> None:
     code, text, manifest = _run_source(tmp_path, config)
     assert code == 0, text
     assert manifest["warnings"] == [] and manifest["ar_export"]["open"] == 18
+
+
+# ------------------------------------------------- extra attacks: amounts written as text
+
+
+def test_amounts_written_as_text_or_misgrouped_are_never_misread(tmp_path: Path) -> None:
+    base = f"""
+kind: source
+name: text_amounts
+default_currency: EUR
+csv: {{delimiter: ";"}}
+values: {{date_format: d.m.Y, decimal: ",", thousands: {{thousands}}}}
+tables:
+  invoices:
+    path: {NUM / "inv_amount_text_de.csv"}
+    columns: {{invoice_id: Beleg, debtor_id: Kunde, issue_date: Datum, due_date: Faellig, amount: Betrag}}
+"""
+    # thousands not set: '1.234' can only be 1234 with a forgotten thousands separator, never 1.234
+    code, text, manifest = _run_source(tmp_path, base.replace("{thousands}", "null"))
+    assert code == 0, text
+    assert _reasons(tmp_path / "out", "invoices") == {
+        1: "unparseable_number:amount",  # 1.234,56 EUR: unit inside the cell
+        2: "unparseable_number:amount",  # 1.234
+        4: "amount_not_positive",  # a credit note is not an invoice
+        5: "unparseable_number:amount",  # € 12,00
+        6: "unparseable_number:amount",  # 12.000,00
+    }
+    code, text, manifest = _run_source(tmp_path, base.replace("{thousands}", '"."'))
+    assert code == 0, text
+    assert _reasons(tmp_path / "out", "invoices") == {
+        1: "unparseable_number:amount",
+        4: "amount_not_positive",
+        5: "unparseable_number:amount",
+    }
+    import pandas as pd
+
+    inv = pd.read_parquet(tmp_path / "out" / "invoices.parquet").set_index("invoice_id")
+    assert inv["amount"].to_dict() == {"R2": 1234.0, "R3": 1.5, "R6": 12000.0}
+
+
+def test_thousands_separator_must_group_three_digits(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from pipelines.sources.parse import parse_numbers
+
+    values, bad = parse_numbers(
+        pd.Series(["1,234.50", "1,5", "12,345,678", "1234.5"], dtype="string"), ".", ","
+    )
+    assert bad.tolist() == [False, True, False, False]  # '1,5' is a decimal comma, not 15
+    assert values.tolist()[0] == 1234.5 and values.tolist()[2] == 12345678.0
+
+
+def test_an_absurd_fx_rate_cannot_push_an_amount_past_the_ceiling(tmp_path: Path) -> None:
+    project = tmp_path / "ews.yaml"
+    project.write_text("kind: project\ncurrency: {reporting: EUR, rates: {USD: 1.0e9, JPY: 0.0062}}\n")
+    code, text, manifest = _run(tmp_path, _currency_files(), "--project", str(project))
+    assert code == 0, text
+    reasons = _reasons(tmp_path / "out", "invoices")
+    assert (
+        reasons[2] == "implausible_amount:amount" and reasons[8] == "implausible_amount:amount"
+    )  # 150 and 400 USD
