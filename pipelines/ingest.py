@@ -829,7 +829,12 @@ def _reporting_currency(
         return cfg.reporting, "config"
     if default_currency:
         return default_currency, "default_currency"
-    counts = codes.dropna().value_counts()
+    import pyarrow.compute as pc
+
+    found = pc.value_counts(_arrow(codes).drop_null())
+    counts = pd.Series(
+        found.field("counts").to_numpy(), index=found.field("values").to_pylist(), dtype="int64"
+    )
     if counts.empty:
         return None, "none"
     if len(counts) == 1:
@@ -891,6 +896,15 @@ def _convert_currencies(
     reporting, how = _reporting_currency(inv["currency"][ok], default_currency, cfg)
     section: dict[str, Any] = {"reporting": reporting, "chosen_by": how, "rates": {}, "converted_rows": {}}
     if reporting is None:
+        return {}, section
+    import pyarrow.compute as pc
+
+    present = set(pc.unique(_arrow(inv["currency"])).drop_null().to_pylist())
+    if present <= {reporting} and (default_currency or reporting) == reporting:  # one currency: nothing to do
+        if inv["currency"].hasnans:
+            inv["currency"] = inv["currency"].fillna(reporting)
+        section["converted_rows"] = {t: 0 for t in ("invoices", "payments") if t in typed}
+        section["no_rate_rows"] = {t: {} for t in ("invoices", "payments") if t in typed}
         return {}, section
     codes: dict[str, pd.Series] = {"invoices": inv["currency"]}
     if "payments" in typed:
