@@ -98,7 +98,9 @@ def register(app: typer.Typer) -> None:
         ),
         docs: bool = typer.Option(True, "--docs/--no-docs", help="build Great Expectations Data Docs (HTML)"),
         project: Path = typer.Option(
-            Path("conf/ews.yaml"), "--project", help="project config: reporting currency and FX rates"
+            Path("conf/ews.yaml"),
+            "--project-config",
+            help="project config file (kind: project): reporting currency and FX rates",
         ),
     ) -> None:
         from pipelines.ingest import TableError, ingest_files, ingest_source

@@ -188,7 +188,7 @@ def test_cli_ingest_files_exit_0_with_quarantine(tmp_path: Path) -> None:
     project = tmp_path / "ews.yaml"
     project.write_text("kind: project\ncurrency: {reporting: EUR, rates: {USD: 0.5}}\n")
     args = ["ingest", "--invoices", str(files["invoices"]), "--payments", str(files["payments"])]
-    args += ["--project", str(project)]
+    args += ["--project-config", str(project)]
     result = CliRunner().invoke(app, [*args, "--out", str(out), "--as-of", "2024-06-30", "--no-docs"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())

@@ -255,7 +255,7 @@ def test_amounts_are_converted_into_the_reporting_currency(tmp_path: Path) -> No
 
     project = tmp_path / "ews.yaml"
     project.write_text(FX, encoding="utf-8")
-    code, text, manifest = _run(tmp_path, _currency_files(), "--project", str(project))
+    code, text, manifest = _run(tmp_path, _currency_files(), "--project-config", str(project))
     assert code == 0, text
     out = tmp_path / "out"
     # GBP has no rate; '$' is no currency code (ambiguous symbol); 'eur' and '€' are EUR
@@ -293,7 +293,7 @@ def test_amounts_are_converted_into_the_reporting_currency(tmp_path: Path) -> No
 
 
 def test_without_rates_the_minority_currencies_are_quarantined_not_summed(tmp_path: Path) -> None:
-    code, text, manifest = _run(tmp_path, _currency_files(), "--project", str(tmp_path / "none.yaml"))
+    code, text, manifest = _run(tmp_path, _currency_files(), "--project-config", str(tmp_path / "none.yaml"))
     assert code == 2 and "none.yaml: config file not found" in text  # an explicit --project must exist
     code, text, manifest = _run(tmp_path, _currency_files())  # conf/ews.yaml: no rates
     assert code == 0, text
@@ -495,7 +495,7 @@ def test_thousands_separator_must_group_three_digits(tmp_path: Path) -> None:
 def test_an_absurd_fx_rate_cannot_push_an_amount_past_the_ceiling(tmp_path: Path) -> None:
     project = tmp_path / "ews.yaml"
     project.write_text("kind: project\ncurrency: {reporting: EUR, rates: {USD: 1.0e9, JPY: 0.0062}}\n")
-    code, text, manifest = _run(tmp_path, _currency_files(), "--project", str(project))
+    code, text, manifest = _run(tmp_path, _currency_files(), "--project-config", str(project))
     assert code == 0, text
     reasons = _reasons(tmp_path / "out", "invoices")
     assert (
