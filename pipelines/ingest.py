@@ -844,20 +844,20 @@ def _reporting_currency(
 
 
 def _rates_for(
-    codes: pd.Series, reporting: str | None, cfg: CurrencyConfig, masks: dict[str, np.ndarray]
+    codes: np.ndarray, names: list[str], reporting: str, cfg: CurrencyConfig, masks: dict[str, np.ndarray]
 ) -> np.ndarray:
-    """Rate per row (NaN: no rate -> ``no_fx_rate:<code>`` added to ``masks``); null codes are reporting."""
+    """Rate per row from integer currency ``codes`` into ``names`` (-1: empty = reporting).
+
+    NaN where there is no rate (``no_fx_rate:<code>`` added to ``masks``).
+    """
     rate = np.ones(len(codes))
-    if reporting is None:
-        return rate
-    filled = codes.fillna(reporting)
-    for code in sorted(filled.unique()):
-        if not re.fullmatch(r"[A-Z]{3}", str(code)):
+    for i, code in enumerate(names):
+        if not re.fullmatch(r"[A-Z]{3}", code):
             continue  # not a code at all: bad_currency (invoices suite)
-        r = cfg.rate(str(code), reporting)
+        r = cfg.rate(code, reporting)
         if r == 1.0:
             continue
-        rows = (filled == code).to_numpy()
+        rows = codes == i
         if r is None:
             rate[rows] = np.nan
             _flag(masks, f"no_fx_rate:{code}", rows)
@@ -866,11 +866,25 @@ def _rates_for(
     return rate
 
 
-def _debtor_currency(inv: pd.DataFrame, ok: np.ndarray) -> pd.Series:
-    """debtor_id -> the currency of its accepted invoices when they all share one."""
-    pairs = inv.loc[ok, ["debtor_id", "currency"]].dropna().drop_duplicates()
-    single = pairs.groupby("debtor_id", observed=True)["currency"].transform("size") == 1
-    return pairs.loc[single].set_index("debtor_id")["currency"]
+def _debtor_currency(
+    inv: pd.DataFrame, inv_codes: np.ndarray, ok: np.ndarray, debtors: pd.Series
+) -> np.ndarray:
+    """Currency code of each of ``debtors``: the one of its accepted invoices when they all share one, else -1."""
+    sel = np.flatnonzero(ok & (inv_codes >= 0))
+    out = np.full(len(debtors), -1, dtype=np.int64)
+    if not len(sel) or not len(debtors):
+        return out
+    import pyarrow as pa
+
+    pairs = pa.table({"debtor_id": _arrow(inv["debtor_id"]).take(pa.array(sel)), "code": inv_codes[sel]})
+    per = pairs.group_by("debtor_id").aggregate([("code", "min"), ("code", "max")])
+    lo, hi = per["code_min"].to_numpy(), per["code_max"].to_numpy()
+    single = pd.Series(
+        per["debtor_id"].to_pandas(types_mapper=pd.ArrowDtype)[lo == hi].astype("string").to_numpy()
+    )
+    pos = _index_in(debtors, single)
+    out[pos >= 0] = lo[lo == hi][pos[pos >= 0]]
+    return out
 
 
 def _convert_currencies(
@@ -897,40 +911,47 @@ def _convert_currencies(
     section: dict[str, Any] = {"reporting": reporting, "chosen_by": how, "rates": {}, "converted_rows": {}}
     if reporting is None:
         return {}, section
-    import pyarrow.compute as pc
-
-    present = set(pc.unique(_arrow(inv["currency"])).drop_null().to_pylist())
-    if present <= {reporting} and (default_currency or reporting) == reporting:  # one currency: nothing to do
+    tables = [t for t in ("invoices", "payments") if t in typed]
+    section["converted_rows"] = dict.fromkeys(tables, 0)
+    section["no_rate_rows"] = {t: {} for t in tables}
+    encoded = _arrow(inv["currency"]).dictionary_encode()
+    names = [str(x) for x in encoded.dictionary.to_pylist()]
+    fallback = default_currency or reporting
+    if set(names) <= {reporting} and fallback == reporting:  # one currency: nothing to convert
         if inv["currency"].hasnans:
             inv["currency"] = inv["currency"].fillna(reporting)
-        section["converted_rows"] = {t: 0 for t in ("invoices", "payments") if t in typed}
-        section["no_rate_rows"] = {t: {} for t in ("invoices", "payments") if t in typed}
         return {}, section
-    codes: dict[str, pd.Series] = {"invoices": inv["currency"]}
+    if fallback not in names:
+        names.append(fallback)
+    inv_codes = (
+        encoded.indices.fill_null(names.index(reporting) if reporting in names else -1)
+        .to_numpy(zero_copy_only=False)
+        .astype(np.int64)
+    )
+    codes: dict[str, np.ndarray] = {"invoices": inv_codes}
     if "payments" in typed:
         pay = typed["payments"]
         pos = _index_in(pay["invoice_id"], inv["invoice_id"])
-        from_invoice = pd.Series(
-            np.where(
-                pos >= 0, inv["currency"].to_numpy(dtype=object, na_value=None)[np.maximum(pos, 0)], None
-            ),
-            dtype="string",
-        )
-        by_debtor = _debtor_currency(inv, ok)
-        from_debtor = pay["debtor_id"].map(by_debtor).astype("string").reset_index(drop=True)
-        fallback = default_currency or reporting
-        codes["payments"] = from_invoice.where(pos >= 0, from_debtor).fillna(fallback)
+        pay_codes = np.where(pos >= 0, inv_codes[np.maximum(pos, 0)], -1)
+        loose = np.flatnonzero(pos < 0)  # unallocated or unknown invoice: the debtor's single currency
+        pay_codes[loose] = _debtor_currency(inv, inv_codes, ok, pay["debtor_id"].iloc[loose])
+        pay_codes[pay_codes < 0] = names.index(fallback)
+        codes["payments"] = pay_codes
     fx: dict[str, pd.DataFrame] = {}
     key = {"invoices": "invoice_id", "payments": "payment_id"}
     for table, code in codes.items():
         frame = typed[table]
-        rate = _rates_for(code, reporting, cfg, masks[table])
+        rate = _rates_for(code, names, reporting, cfg, masks[table])
         moved = np.isfinite(rate) & (rate != 1.0)
-        n_moved = int(moved.sum())
-        section["converted_rows"][table] = n_moved
+        section["converted_rows"][table] = int(moved.sum())
+        section["no_rate_rows"][table] = {
+            r.split(":", 1)[1]: int(m.sum())
+            for r, m in sorted(masks[table].items())
+            if r.startswith("no_fx_rate:")
+        }
         if table == "invoices":
             frame["currency"] = frame["currency"].where(~np.isfinite(rate), reporting)
-        if not n_moved:
+        if not moved.any():
             continue
         original = frame["amount"].to_numpy(dtype=np.float64)
         converted = np.where(moved, np.round(original * np.nan_to_num(rate, nan=1.0), 2), original)
@@ -946,23 +967,16 @@ def _convert_currencies(
             {
                 key[table]: frame[key[table]].iloc[rows].to_numpy(),
                 "original_amount": original[rows],
-                "original_currency": code.iloc[rows].to_numpy(),
+                "original_currency": np.asarray(names, dtype=object)[code[rows]],
                 "rate": rate[rows],
                 "amount": converted[rows],
                 "currency": reporting,
             },
             index=rows,
         )
-        for c in sorted(code.iloc[rows].unique()):
-            section["rates"][str(c)] = cfg.rate(str(c), reporting)
-    section["no_rate_rows"] = {
-        table: {
-            r.split(":", 1)[1]: int(m.sum())
-            for r, m in sorted(masks[table].items())
-            if r.startswith("no_fx_rate:")
-        }
-        for table in codes
-    }
+        for i in np.unique(code[rows]):
+            section["rates"][names[i]] = cfg.rate(names[i], reporting)
+    section["rates"] = dict(sorted(section["rates"].items()))
     return fx, section
 
 
