@@ -69,15 +69,17 @@ _run_in_project(app)
 
 
 def main() -> None:
-    """Console entry point: user-facing errors become one red line and exit code 2."""
-    from models.registry import TrackingUnavailableError
+    """Console entry point: user-facing errors become one red line and exit code 2.
 
+    Heavy libraries (pandas, MLflow, Prefect, LightGBM) are imported inside the commands that use
+    them, so that ``ews --help`` and the list commands answer quickly.
+    """
     try:
         app()
     except ConfigError as exc:
         typer.secho(f"config error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(2)
-    except TrackingUnavailableError as exc:
+    except ConnectionError as exc:  # models.registry.TrackingUnavailableError: MLflow does not answer
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(2)
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 from rich.console import Console
 
 from pipelines.config.project import CurrencyConfig
-from pipelines.io import find_table_files, write_csv_atomic
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SAMPLE_DIR = Path("data/sample")
 DEMO_DIR = Path("data/demo")
@@ -25,6 +27,8 @@ DEMO_DIR = Path("data/demo")
 
 def builtin_ledger() -> dict[str, pd.DataFrame]:
     """A tiny hand-made ledger (3 debtors) with two deliberately bad rows to show quarantine."""
+    import pandas as pd
+
     debtors = pd.DataFrame(
         {
             "debtor_id": ["D1", "D2", "D3"],
@@ -89,6 +93,8 @@ def demo_inputs(root: Path = Path("."), out: Path = DEMO_DIR) -> tuple[dict[str,
     The committed sample under ``root/data/sample`` when present; otherwise the built-in ledger,
     written as CSV to ``root/out/input``.
     """
+    from pipelines.io import find_table_files, write_csv_atomic
+
     sample = find_table_files(root / SAMPLE_DIR)
     if "invoices" in sample and "payments" in sample:
         return sample, f"committed sample {root / SAMPLE_DIR}"
@@ -108,7 +114,7 @@ def register(app: typer.Typer) -> None:
         """Run the main job end to end on embedded defaults and print where the outputs are."""
         from pipelines.commands.ingest import print_summary
         from pipelines.ingest import TableError, ingest_files
-        from pipelines.io import OutputError
+        from pipelines.io import OutputError, find_table_files
 
         console = Console()
         files, origin = demo_inputs(Path("."), out)

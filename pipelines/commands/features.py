@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
-from rich.console import Console
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HELP = """Build point-in-time features for every debtor at one or more as-of dates.
 
@@ -29,6 +31,8 @@ Exit code 2 on a user error (bad date, missing data dir or table); the message s
 
 def parse_as_of(text: str) -> list[pd.Timestamp]:
     """``"2024-06-30,2024-01..2024-03"`` -> sorted distinct dates (ranges expand to month-ends)."""
+    import pandas as pd
+
     from features.snapshots import month_ends
 
     dates: set[pd.Timestamp] = set()
@@ -87,6 +91,7 @@ def register(app: typer.Typer) -> None:
             help="project config (kind: project) with the default definition",
         ),
     ) -> None:
+        from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         from features.build import build_features

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pipelines.synthetic import REGIMES, generate, regime_params
+from pipelines.synthetic.regimes import REGIMES
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +63,8 @@ def register(app: typer.Typer) -> None:
 
         The oracle's AUC against the realised labels (the ceiling for any model) is printed.
         """
+        from pipelines.synthetic import generate, regime_params
+
         console = Console()
         if fmt not in ("parquet", "csv"):
             console.print(f"[red]--format must be parquet or csv, got {fmt!r}[/]")

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -316,6 +315,8 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"error: --freq {freq!r}: use daily, weekly or month-end", fg="red", err=True)
             raise typer.Exit(2)
         _check_data_dir(data)
+        import pandas as pd
+
         dates = [ts.date() for ts in pd.date_range(d1, d2, freq=rule)]
         if not dates:
             typer.secho(f"error: no {freq} dates between {d1} and {d2}", fg="red", err=True)

@@ -5,9 +5,22 @@
 month-end) and ``generate-summary.json``.
 """
 
-from pipelines.synthetic.params import DEFAULT_SEGMENTS, GeneratorParams, Segment
-from pipelines.synthetic.regimes import REGIMES, regime_params
-from pipelines.synthetic.writer import LEDGER_TABLES, TABLES, build_economy, generate
+import importlib
+from typing import Any
+
+# Names are loaded on first use (PEP 562), so that ``pipelines.synthetic.regimes`` can be imported for
+# the ``ews generate --help`` text without the writer's scikit-learn import.
+_WHERE = {
+    "DEFAULT_SEGMENTS": "params",
+    "GeneratorParams": "params",
+    "Segment": "params",
+    "REGIMES": "regimes",
+    "regime_params": "regimes",
+    "LEDGER_TABLES": "writer",
+    "TABLES": "writer",
+    "build_economy": "writer",
+    "generate": "writer",
+}
 
 __all__ = [
     "DEFAULT_SEGMENTS",
@@ -20,3 +33,9 @@ __all__ = [
     "generate",
     "regime_params",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
