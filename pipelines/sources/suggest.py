@@ -160,6 +160,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "bezahlt",
         "montantpaye",
     ),
+    "period_end": ("periodend", "statementdate", "stmtdate", "statement", "asof", "asofdate", "stichtag"),
+    "balance": ("balance", "outstanding", "saldo", "solde", "closingbalance"),
+    "amount_due": ("amountdue", "mindue", "minimumdue", "minimumpayment", "faelligerbetrag"),
+    "amount_paid": ("amountpaid", "paid", "paymentamount", "gezahlt"),
+    "days_past_due": ("dayspastdue", "dpd", "daysoverdue", "overduedays", "tageueberfaellig", "verzugstage"),
     "name": (
         "name",
         "customername",
@@ -268,7 +273,9 @@ def _date(values: pd.Series) -> tuple[str | None, bool]:
         alias: pd.to_datetime(values, format=fmt, errors="coerce").notna().mean()
         for alias, fmt in DATE_LAYOUTS
     }
-    good = [alias for alias, share in ok.items() if share >= 0.8]
+    # most values parse: one bad date in a handful of rows (31.02.2024) must not hide the layout
+    needed = min(0.8, 1 - 1 / len(values)) if len(values) >= 3 else 1.0
+    good = [alias for alias, share in ok.items() if share >= needed]
     if not good:
         iso = pd.to_datetime(values, format="ISO8601", errors="coerce").notna().mean()
         return ("iso", False) if iso >= 0.9 else (None, False)
@@ -288,6 +295,8 @@ def _number(values: pd.Series) -> tuple[str, str | None] | None:
         return None
     has_comma = values.str.contains(",", regex=False).any()
     has_dot = values.str.contains(".", regex=False).any()
+    if not has_comma and not has_dot:
+        return "", None  # whole numbers: no evidence about the decimal separator
     if (
         comma >= dot
         and (has_comma or not has_dot)
@@ -366,12 +375,25 @@ WANTS: dict[str, str] = {
     "settled_amount": "number|empty",
     "currency": "text|empty",
     "disputed": "bool|empty",
+    "period_end": "date",
+    "balance": "number",
+    "amount_due": "number|empty",
+    "amount_paid": "number|empty",
+    "days_past_due": "number|empty",
     "name": "text",
     "segment": "text",
     "country": "text",
     "credit_limit": "number|empty",
     "onboarded_on": "date|empty",
 }
+
+
+def _is_statements(chosen: dict[str, Column]) -> bool:
+    return (
+        "period_end" in chosen
+        and bool({"balance", "days_past_due"} & set(chosen))
+        and "invoice_id" not in chosen
+    )
 
 
 def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
@@ -384,11 +406,24 @@ def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
         "settled_amount", "amount", "currency", "disputed", "name", "segment", "country", "credit_limit",
         "onboarded_on",
     ]  # fmt: skip
+    period = _by_name(columns, "period_end", taken)
+    if period is not None and period.kind == "date":  # a statement file: its columns first
+        order = [
+            "debtor_id",
+            "period_end",
+            "balance",
+            "amount_due",
+            "days_past_due",
+            "amount_paid",
+            "credit_limit",
+        ]
     for canonical in order:
         col = _by_name(columns, canonical, taken)
         if col is not None and col.kind in WANTS[canonical].split("|"):
             chosen[canonical], why[canonical] = col, "matched by name"
             taken.add(col.name)
+    if _is_statements(chosen):
+        return chosen, why  # no invoice ids or dates to guess
     # by values: dates in time order, the first unique text column as the id, a repeated one as the debtor
     free = [c for c in columns if c.name not in taken]
     dates = [c for c in free if c.kind == "date"]
@@ -469,6 +504,8 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
     is_invoice = {"issue_date", "due_date", "amount"} <= set(chosen) or "invoice_id" in chosen
     if "settled_on" in chosen and is_invoice:
         kind = "ar_export"
+    elif _is_statements(chosen):
+        kind = "statements"
     elif "payment_id" in chosen or ("paid_on" in chosen and "issue_date" not in chosen):
         kind = "payments"
     else:
@@ -526,7 +563,8 @@ def _render(
     layouts = Counter(c.date_layout for c in dates)
     layout = layouts.most_common(1)[0][0] if layouts else "iso"
     numbers = [c for c in mapping.values() if c.kind == "number"]
-    decimal = Counter(c.decimal for c in numbers).most_common(1)[0][0] if numbers else "."
+    evidence = Counter(c.decimal for c in numbers if c.decimal)
+    decimal = evidence.most_common(1)[0][0] if evidence else "."
     thousands = next((c.thousands for c in numbers if c.thousands), None)
     flag = mapping.get("disputed")
     lines = [
@@ -595,4 +633,8 @@ def _render(
         lines.append("# payments come from another file: add tables.payments (see conf/sources/README.md)")
     if kind == "payments":
         lines.append("# invoices come from another file: add tables.invoices (see conf/sources/README.md)")
+    if kind == "statements":
+        lines.append(
+            "# monthly account statements (revolving accounts): see conf/sources/example_statements.yaml"
+        )
     return "\n".join(lines) + "\n"

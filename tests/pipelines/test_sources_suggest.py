@@ -137,3 +137,12 @@ def test_draft_quotes_every_spelling_and_path(tmp_path: Path) -> None:
     text = suggest_source(copy).text
     assert 'true_values: ["Yes", "Y"]' in text and 'false_values: ["No", "N"]' in text
     assert f'path: "{copy}"' in text
+
+
+def test_statement_export_is_drafted_as_statements(tmp_path: Path) -> None:
+    statements = ROOT / "tests" / "data" / "sources" / "statements_us.csv"
+    manifest, cfg = _suggest_check_ingest(statements, tmp_path)
+    hand = load_config(ROOT / "conf" / "sources" / "example_statements.yaml")
+    assert cfg.tables["statements"].columns == hand.tables["statements"].columns
+    assert cfg.values.date_format == "m/d/Y"  # one bad date (13/31/2024) among four does not hide it
+    assert manifest["tables"]["statements"]["reasons"] == {"unparseable_date:period_end": 1}
