@@ -71,7 +71,7 @@ def _rel(path: Path) -> str:
 
 
 def _ensure_champion(train_data: Path) -> str:
-    from models.registry import NoChampionError, load_model_version
+    from pipelines.adapters.registry import NoChampionError, load_model_version
 
     try:
         loaded = load_model_version("champion")

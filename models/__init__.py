@@ -1,1 +1,1 @@
-"""Train, calibrate, evaluate and explain PD models; ``models.registry`` talks to MLflow."""
+"""Train, calibrate, evaluate and explain PD models; ``pipelines.adapters.registry`` talks to MLflow."""

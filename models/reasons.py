@@ -72,7 +72,7 @@ def contributions(booster: lgb.Booster, X: pd.DataFrame) -> Contributions:
         extra = [c for c in X.columns if c not in names]
         raise ValueError(
             f"X does not match the booster's features (missing {missing}, extra {extra}); "
-            "build it with models.registry.prepare_X"
+            "build it with pipelines.adapters.registry.prepare_X"
         )
     columns = list(X.columns)
     if len(X) == 0:

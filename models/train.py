@@ -5,7 +5,7 @@ Input is a *modelling frame*: one row per (debtor_id, as_of) with the feature co
 :func:`train_pd_model` splits it out of time (``models.split``), evaluates LightGBM and the WoE
 scorecard on the pooled test window with models that never saw it, picks the challenger there,
 and ships it refitted on every labelled snapshot (see its docstring for the protocol). It returns
-a :class:`TrainingOutcome`; logging it is ``models.registry``'s job.
+a :class:`TrainingOutcome`; logging it is ``pipelines.adapters.registry``'s job.
 """
 
 from __future__ import annotations

@@ -79,7 +79,9 @@ def main() -> None:
     except ConfigError as exc:
         typer.secho(f"config error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(2)
-    except ConnectionError as exc:  # models.registry.TrackingUnavailableError: MLflow does not answer
+    except (
+        ConnectionError
+    ) as exc:  # pipelines.adapters.registry.TrackingUnavailableError: MLflow does not answer
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(2)
 

@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
     ) -> None:
         """Versions with aliases, test AUC/ECE, gate outcome and the periods each was champion."""
-        from models.registry import list_versions
+        from pipelines.adapters.registry import list_versions
 
         frame = list_versions(name, tracking_uri=_uri(project))
         console = Console(width=200)
@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
         project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
     ) -> None:
         """Every registry decision, oldest first: new challenger, gate failed, champion, retired."""
-        from models.registry import history
+        from pipelines.adapters.registry import history
 
         frame = history(name, tracking_uri=_uri(project))
         console = Console(width=200)
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
         the two can differ. Exit 1 when neither knows a version."""
         import pandas as pd
 
-        from models.registry import champion_on
+        from pipelines.adapters.registry import champion_on
         from pipelines.publish import scored_by
 
         try:
@@ -152,7 +152,7 @@ def register(app: typer.Typer) -> None:
         project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
     ) -> None:
         """Manual override: move `champion` to VERSION, bypassing the gate; logged as model-version tags."""
-        from models.registry import promote
+        from pipelines.adapters.registry import promote
 
         try:
             previous = promote(version, reason, name=name, tracking_uri=_uri(project))

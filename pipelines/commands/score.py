@@ -22,7 +22,7 @@ ACCEPT_FEED_HELP = (
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from models.registry import NoChampionError, TrackingUnavailableError
+    from pipelines.adapters.registry import NoChampionError, TrackingUnavailableError
     from pipelines.config import ConfigError
     from pipelines.feed_checks import FeedCheckError
     from pipelines.flows.nightly import DataQualityError
@@ -83,7 +83,7 @@ def _check_data_dir(data: Path) -> None:
 
 def _check_tracking(config: Path) -> None:
     """Before starting Prefect: an unreachable MLflow tracking server fails in seconds, in one line."""
-    from models.registry import TrackingUnavailableError, configure
+    from pipelines.adapters.registry import TrackingUnavailableError, configure
     from pipelines.config import load_config
     from pipelines.config.nightly import Model as NightlyConfig
     from pipelines.config.project import Model as ProjectConfig
@@ -179,7 +179,7 @@ def demo_train_and_score(
     import time
 
     from features.labels import last_observed_date
-    from models.registry import configure, promote
+    from pipelines.adapters.registry import configure, promote
     from pipelines.config import load_config
     from pipelines.config.nightly import Model as NightlyConfig
     from pipelines.flows.nightly import nightly

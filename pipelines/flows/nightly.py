@@ -117,7 +117,7 @@ def default_as_of(timezone: str) -> dt.date:
 @task(name="load-champion", cache_policy=NO_CACHE)
 def load_champion(cfg: NightlyConfig, project: ProjectConfig) -> Any:
     """The registry version to score with (alias from config). Raises NoChampionError if absent."""
-    from models.registry import load_model_version
+    from pipelines.adapters.registry import load_model_version
 
     return load_model_version(cfg.model_alias, cfg.model_name, tracking_uri=project.paths.mlflow_tracking_uri)
 
@@ -220,7 +220,7 @@ def score(
     feats: pd.DataFrame, in_default: pd.Series, portfolio: Any, loaded: Any, cfg: NightlyConfig
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Scores of every debtor (PD 1.0 for those in default) and the model input of the others."""
-    from models.registry import prepare_X
+    from pipelines.adapters.registry import prepare_X
 
     names = None
     debtors = portfolio.debtors
@@ -514,7 +514,7 @@ def preflight(config_path: Path) -> None:
     """Refuse, before any flow run starts, a project whose default definition differs from the one
     the model to score was trained with (:class:`pipelines.scoring.score.DefinitionMismatchError`).
     A missing model is left to the flow (it names the fix)."""
-    from models.registry import NoChampionError, recorded_definition
+    from pipelines.adapters.registry import NoChampionError, recorded_definition
 
     cfg, project = _load_configs(Path(config_path))
     try:

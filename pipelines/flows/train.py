@@ -3,7 +3,7 @@ the scorecard -> calibrate -> evaluate -> log to MLflow -> register as ``challen
 ``champion``.
 
 Tasks are coarse (one per step). The modelling itself is ``models.train.train_pd_model`` (pure);
-MLflow access is ``models.registry``. ``run_train`` is the plain-Python entry used by the CLI.
+MLflow access is ``pipelines.adapters.registry``. ``run_train`` is the plain-Python entry used by the CLI.
 """
 
 from __future__ import annotations
@@ -212,7 +212,12 @@ def champion_on_test(
     the champion learned from (its ``ews.trained_through`` tag; older versions: their test window)."""
     import numpy as np
 
-    from models.registry import TRAINED_THROUGH_TAG, NoChampionError, load_model_version, prepare_X
+    from pipelines.adapters.registry import (
+        TRAINED_THROUGH_TAG,
+        NoChampionError,
+        load_model_version,
+        prepare_X,
+    )
 
     try:
         loaded = load_model_version(
@@ -255,9 +260,10 @@ def log_and_register(
     """Figures, tables, model card and model to MLflow; new registry version with alias ``challenger``.
 
     ``feed_reference``: the training feed's figures for the nightly feed checks (``feed_reference.json``)."""
-    from models import plots, registry
+    from models import plots
     from models.model_card import CardInfo, render_model_card
     from models.scorecard import scorecard_table
+    from pipelines.adapters import registry
 
     test = outcome.test
     y = test["y"].to_numpy()
@@ -369,7 +375,7 @@ def gate(
     import numpy as np
 
     from models.evaluate import classification_metrics, gate_decision
-    from models.registry import record_gate
+    from pipelines.adapters.registry import record_gate
 
     test = outcome.test
     y, groups = test["y"].to_numpy(), test["debtor_id"].astype("string").to_numpy()

@@ -75,9 +75,9 @@ def test_score_refuses_a_project_whose_default_definition_differs_from_the_model
     import importlib.util
 
     from features.params import DefaultDefinition
-    from models import registry
     from models.split import SplitParams
     from models.train import LGBMParams, TrainParams, train_pd_model
+    from pipelines.adapters import registry
 
     spec = importlib.util.spec_from_file_location(
         "model_frames", ROOT / "tests" / "models" / "model_frames.py"

@@ -54,7 +54,7 @@ def env(tmp_path_factory, prefect_harness):
         data = write_portfolio(tmp / "data")
         train_cfg = tmp / "train.yaml"
         train_cfg.write_text(TRAIN_YAML.format(project=ROOT / "conf" / "ews.yaml"))
-        from models.registry import CHAMPION, load_model_version, promote
+        from pipelines.adapters.registry import CHAMPION, load_model_version, promote
         from pipelines.flows.train import run_train
 
         trained = run_train(data, train_cfg)

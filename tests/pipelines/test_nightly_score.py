@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.registry import LoadedModel, prepare_X
+from pipelines.adapters.registry import LoadedModel, prepare_X
 from pipelines.config.nightly import Model as NightlyConfig
 from pipelines.scoring.score import IncompatibleModelError, score_debtors
 

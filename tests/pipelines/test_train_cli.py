@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from models import registry
 from models.evaluate import GateThresholds, gate_decision
 from models.split import SplitParams
 from models.train import LGBMParams, TrainParams, train_pd_model
+from pipelines.adapters import registry
 from pipelines.cli import app
 
 _spec = importlib.util.spec_from_file_location(

@@ -1,6 +1,6 @@
 """MLflow adapter: log a training, register versions, run the promotion gate, load models back.
 
-This is the only module under ``models/`` that does I/O. The tracking URI is
+``models/`` stays pure (fit, calibrate, evaluate, explain); MLflow lives here. The tracking URI is
 ``MLFLOW_TRACKING_URI`` when set, else the one passed in (project config), else
 ``sqlite:///data/mlflow/mlflow.db``; run artifacts go to ``EWS_MLFLOW_ARTIFACTS`` when set, else the
 folder passed in, else ``data/mlflow/artifacts``.

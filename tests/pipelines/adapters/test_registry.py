@@ -13,11 +13,11 @@ from mlflow.tracking import MlflowClient
 from model_frames import make_modelling_frame
 from sklearn.metrics import roc_auc_score
 
-from models import registry
 from models.evaluate import GateThresholds, gate_decision
 from models.scorecard import scorecard_table
 from models.split import SplitParams
 from models.train import LGBMParams, TrainParams, train_pd_model
+from pipelines.adapters import registry
 
 
 def _train(kind: str):
@@ -208,7 +208,7 @@ def test_loaded_model_matches_columns_by_name() -> None:
     columns by position, so without alignment the PDs would silently belong to other features."""
     import lightgbm as lgb
 
-    from models.registry import LoadedModel
+    from pipelines.adapters.registry import LoadedModel
 
     rng = np.random.default_rng(1)
     X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300), "c": rng.normal(size=300)})
