@@ -8,7 +8,7 @@ as of one as-of date T from rows dated <= T only:
 - a payment is *allocated* when its ``invoice_id`` names an invoice of the same debtor issued by T;
   any other payment (no invoice id, unknown invoice, or an invoice not yet issued at T) is
   *unallocated cash*;
-- unallocated cash is applied to the oldest open invoice first (DESIGN.md): invoices in order of
+- unallocated cash is applied to the oldest open invoice first (docs/architecture.md): invoices in order of
   (issue_date, due_date, invoice_id) absorb, after their allocated payments, the debtor's unallocated
   payments in order of (paid_on, payment_id). Cash paid before an invoice exists waits on account
   and settles the invoice when it appears. Cash beyond every open invoice stays on account

@@ -1,4 +1,4 @@
-"""The canonical data contract (see DESIGN.md): column names, dtypes and rules per table.
+"""The canonical data contract (docs/architecture.md): column names, dtypes and rules per table.
 
 Every source is mapped onto these tables by config; everything downstream of ingest
 relies on these exact names and dtypes.

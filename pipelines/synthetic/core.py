@@ -15,7 +15,7 @@ Ledger rules that keep the realised default date equal to the DESIGN definition:
 - no invoice is issued on or after the stop day;
 - debtors that pay without invoice references (unallocated cash) settle invoices strictly oldest
   first (payment days are a running maximum in invoice order) and never part-pay, so the
-  oldest-first allocation of DESIGN.md reproduces the intended settlement exactly.
+  oldest-first allocation (docs/architecture.md) reproduces the intended settlement exactly.
 """
 
 from __future__ import annotations
