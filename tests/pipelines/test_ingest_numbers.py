@@ -501,3 +501,24 @@ def test_an_absurd_fx_rate_cannot_push_an_amount_past_the_ceiling(tmp_path: Path
     assert (
         reasons[2] == "implausible_amount:amount" and reasons[8] == "implausible_amount:amount"
     )  # 150 and 400 USD
+
+
+def test_train_and_nightly_ingest_convert_with_the_project_rates(tmp_path: Path) -> None:
+    import datetime as dt
+    import shutil
+
+    from pipelines.config.project import CurrencyConfig
+    from pipelines.flows import nightly, train
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for table, path in _currency_files().items():
+        shutil.copy(path, data / f"{table}.csv")
+    fx = CurrencyConfig(reporting="EUR", rates={"USD": 0.92, "JPY": 0.0062})
+    for result in (
+        nightly.ingest.fn(data, dt.date(2024, 6, 30), False, fx),
+        train.ingest.fn(data, fx),
+    ):
+        inv = result.portfolio.invoices.set_index("invoice_id")
+        assert inv.loc["I3", "amount"] == 6200.0 and set(inv["currency"]) == {"EUR"}
+        assert result.manifest["currency"]["converted_rows"] == {"invoices": 3, "payments": 2}
