@@ -522,3 +522,25 @@ def test_train_and_nightly_ingest_convert_with_the_project_rates(tmp_path: Path)
         inv = result.portfolio.invoices.set_index("invoice_id")
         assert inv.loc["I3", "amount"] == 6200.0 and set(inv["currency"]) == {"EUR"}
         assert result.manifest["currency"]["converted_rows"] == {"invoices": 3, "payments": 2}
+
+
+@pytest.mark.parametrize(
+    ("text", "decimal", "thousands"),
+    [
+        ("(100.00)", ".", None),  # accounting negative: never read as +100
+        ("100-", ".", None),  # trailing minus (SAP)
+        ("10%", ".", None),
+        ("1 234,50", ",", None),  # space grouping with thousands unset
+        ("1.234.567", ",", None),
+        ("12,34,567", ".", ","),  # Indian grouping is not a 3-digit thousands separator
+        ("0x1F", ".", None),
+        ("1e400", ".", None),
+    ],
+)
+def test_number_spellings_that_must_not_be_guessed(text: str, decimal: str, thousands: str | None) -> None:
+    import pandas as pd
+
+    from pipelines.sources.parse import parse_numbers
+
+    values, bad = parse_numbers(pd.Series([text], dtype="string"), decimal, thousands)
+    assert bad.tolist() == [True] and values.isna().all()
