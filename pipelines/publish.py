@@ -40,6 +40,7 @@ __all__ = [
     "UnsafeOutputError",
     "check_out_dir",
     "latest_before",
+    "published_runs",
     "publish",
     "run_lock",
     "staging_dir",
@@ -238,27 +239,29 @@ def _swap_in(staging: Path, out_dir: Path, as_of: date) -> Path:
     return target
 
 
-def latest_before(out_dir: Path, as_of: date) -> Path | None:
-    """The published run folder with the latest as-of date strictly before ``as_of`` (or None).
+def published_runs(out_dir: Path) -> list[Path]:
+    """The complete published run folders in ``out_dir``, oldest as-of first.
 
     Only complete runs count (the folder holds ``scores.parquet``); links ews did not make are ignored.
     """
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
-        return None
-    key = as_of.isoformat()
+        return []
     dates = sorted(
-        (
-            p.name
-            for p in out_dir.iterdir()
-            if _DATE.match(p.name)
-            and p.name < key
-            and (not p.is_symlink() or _version_of(out_dir, p.name, p) is not None)
-            and (p / "scores.parquet").exists()
-        ),
-        reverse=True,
+        p.name
+        for p in out_dir.iterdir()
+        if _DATE.match(p.name)
+        and (not p.is_symlink() or _version_of(out_dir, p.name, p) is not None)
+        and (p / "scores.parquet").exists()
     )
-    return out_dir / dates[0] if dates else None
+    return [out_dir / d for d in dates]
+
+
+def latest_before(out_dir: Path, as_of: date) -> Path | None:
+    """The published run folder with the latest as-of date strictly before ``as_of`` (or None)."""
+    key = as_of.isoformat()
+    runs = [p for p in published_runs(out_dir) if p.name < key]
+    return runs[-1] if runs else None
 
 
 # ------------------------------------------------------------------ ingest output folders

@@ -45,8 +45,16 @@ from pipelines.feed_checks import (
 )
 from pipelines.publish import latest_before, publish, run_lock, staging_dir
 from pipelines.scoring.exports import write_csv, write_parquet, write_xlsx
+from pipelines.scoring.overrides import active_overrides, check_head, log_head
 from pipelines.scoring.queue import build_queue
 from pipelines.scoring.score import check_definition, score_debtors
+from pipelines.scoring.watch_state import (
+    STATE_FILE,
+    apply_overrides,
+    override_summary,
+    watch_state,
+    with_state,
+)
 from pipelines.scoring.watchlist import (
     TRIGGERS,
     build_watchlist,
@@ -244,8 +252,11 @@ def watchlist(
     cfg: NightlyConfig,
     has_previous: bool,
     invoices: pd.DataFrame | None = None,
+    overrides: pd.DataFrame | None = None,
+    previous_state: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """Triggers, then reason codes for the flagged debtors only, then the watchlist frame.
+    """Triggers, the analysts' overrides in force (:mod:`pipelines.scoring.watch_state`), then
+    reason codes for the flagged debtors only, then the watchlist frame.
 
     A reason counts only when the value points the feature's risk direction relative to the
     training reference's median (tonight's median for models logged without one); amounts carry
@@ -254,7 +265,9 @@ def watchlist(
     from features.catalog import CATALOG
     from models.reasons import model_contributions, reason_codes, reasons_wide
 
-    flags = triggers(scored, cfg, has_previous)
+    flags, effects = apply_overrides(
+        triggers(scored, cfg, has_previous), scored, overrides, previous_state, cfg
+    )
     flagged_ids = scored.loc[flags.any(axis=1), "debtor_id"]
     Xf = X.loc[X.index.isin(flagged_ids)]
     # LightGBM: TreeSHAP; scorecard: points per characteristic (same sentences either way)
@@ -277,6 +290,7 @@ def watchlist(
         "contrib": contrib,
         "X": Xf,
         "columns": reason_cols,
+        "effects": effects,
     }
 
 
@@ -438,6 +452,7 @@ def write_report(
     drift_frame: pd.DataFrame,
     feed: dict[str, Any] | None = None,
     inputs: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> Path:
     """report.html with PD waterfalls of the ``cfg.report.waterfalls`` highest-PD flagged debtors:
     from the average debtor's PD to theirs, one step per reason group, in PD points."""
@@ -480,6 +495,7 @@ def write_report(
         cfg=cfg,
         feed=feed,
         inputs=inputs,
+        overrides=overrides,
     )
     from pipelines.io import write_text_atomic
 
@@ -583,10 +599,28 @@ def run_nightly(
             "feed checks %s against %s", feed["status"], ", ".join(feed["references"]) or "no reference"
         )
         scored = timed("deltas", deltas, scores, previous)
+        if prev_dir is not None:
+            check_head(out_dir, prev_manifest.get("overrides"), f"{prev_dir / 'manifest.json'}")
+        active = active_overrides(out_dir, as_of)
+        prev_state = None
+        if prev_dir is not None and (prev_dir / STATE_FILE).exists():
+            prev_state = pd.read_parquet(prev_dir / STATE_FILE)
         wl = timed(
-            "watchlist", watchlist, scored, X, loaded, cfg, previous is not None, result.portfolio.invoices
+            "watchlist",
+            watchlist,
+            scored,
+            X,
+            loaded,
+            cfg,
+            previous is not None,
+            result.portfolio.invoices,
+            active,
+            prev_state,
         )
         q = timed("queue", queue, scored, oldest, cfg)
+        owners = q.set_index("debtor_id")["owner"] if "owner" in q.columns else None
+        state = watch_state(wl["watchlist"], scored, wl["effects"], prev_state, as_of, owners)
+        wl["watchlist"] = with_state(wl["watchlist"], state)
         drift_frame = timed("drift", drift, scored, X, loaded, cfg)
         stage = staging_dir(out_dir, as_of)
         files = timed(
@@ -601,6 +635,7 @@ def run_nightly(
             result.quarantine,
             cfg.queue.xlsx_max_rows,
         )
+        files[STATE_FILE] = write_parquet(state, stage / STATE_FILE)
         counts = _counts(scored, wl, q, previous, cfg)
         previous_as_of = prev_dir.name if prev_dir is not None else None
         cfg_hash = config_hash(cfg)
@@ -620,6 +655,7 @@ def run_nightly(
             drift_frame,
             feed,
             inputs,
+            override_summary(out_dir, as_of, wl["watchlist"], wl["effects"]),
         )
         statuses = set(drift_frame["status"])
         manifest = {
@@ -635,6 +671,12 @@ def run_nightly(
                 "model_alias": cfg.model_alias,
             },
             "previous_run": previous_as_of,
+            "overrides": {
+                **log_head(out_dir),
+                "in_force": int(len(active)),
+                "cleared_kept_off": int(wl["effects"]["suppressed"].sum()),
+                "reflagged": int(wl["effects"]["reflagged"].sum()),
+            },
             "feed": feed,
             "feature_snapshot_hash": str(scored["feature_snapshot_hash"].iloc[0]) if len(scored) else None,
             "counts": counts,

@@ -104,9 +104,11 @@ def render_report(
     cfg: NightlyConfig,
     feed: dict[str, Any] | None = None,
     inputs: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> str:
     """The report as one HTML string. ``model``: name, version, alias, metrics (dict of floats).
 
+    ``overrides``: :func:`pipelines.scoring.watch_state.override_summary` (None: no section).
     ``feed``: the manifest's ``feed`` section (feed checks); ``inputs``: rows in / accepted /
     quarantined per table (the manifest's ``inputs``)."""
     env = Environment(loader=FileSystemLoader(_TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]))
@@ -150,6 +152,7 @@ def render_report(
         drift_limits={"warning": cfg.drift.warning, "alert": cfg.drift.alert},
         feed=_feed_view(feed),
         inputs=inputs or {},
+        overrides=overrides,
     )
 
 

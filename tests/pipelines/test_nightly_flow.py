@@ -215,6 +215,50 @@ def test_report_has_watchlist_and_waterfalls(env) -> None:
     assert "=HYPERLINK" not in html or "&#34;" in html or "&quot;" in html
 
 
+def test_overrides_are_respected_logged_and_shown(env, tmp_path) -> None:
+    """Override on DAY1's run (CLI), then the DAY2 run: the cleared debtor is kept off the list,
+    the escalated one is kept on, both are in the state, the manifest, the report and the history."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from pipelines.flows.nightly import nightly
+
+    out = tmp_path / "runs"
+    nightly(as_of=DAY1, config_path=env["cfg"], data_dir=env["data"], out_dir=out)
+    wl1 = pd.read_parquet(out / DAY1.isoformat() / "watchlist.parquet")
+    assert {"status", "first_flagged_on", "days_on_list", "owner"} <= set(wl1.columns)
+    assert (wl1["status"] == "new").all() and (wl1["owner"] == "unassigned").all()
+    wl2_plain = pd.read_parquet(env["out"] / DAY2.isoformat() / "watchlist.parquet")  # DAY2 without overrides
+    both = wl1.loc[wl1["trigger_threshold"] & wl1["debtor_id"].isin(wl2_plain["debtor_id"]), "debtor_id"]
+    cleared = str(both.iloc[0])
+    s1 = pd.read_parquet(out / DAY1.isoformat() / "scores.parquet")
+    calm = s1.loc[~s1["in_default"] & ~s1["debtor_id"].isin(wl2_plain["debtor_id"])]
+    escalated = str(calm.nsmallest(1, "pd")["debtor_id"].iloc[0])
+    runner = CliRunner()
+    for debtor, status in ((cleared, "cleared"), (escalated, "escalated")):
+        args = ["--project", str(ROOT), "watchlist", "override", debtor, "--status", status,
+                "--reason", "spoke to the CFO", "--by", "anna", "--out", str(out)]  # fmt: skip
+        res = runner.invoke(app, args)
+        assert res.exit_code == 0, res.output
+
+    second = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=env["data"], out_dir=out)
+    wl2 = pd.read_parquet(second.path / "watchlist.parquet").set_index("debtor_id")
+    assert cleared not in wl2.index and escalated in wl2.index
+    assert wl2.loc[escalated, "status"] == "escalated" and wl2.loc[escalated, "override_by"] == "anna"
+    assert wl2.loc[escalated, "triggers"] == "override (escalated)"
+    carried = wl2.index.intersection(wl1["debtor_id"]).drop(escalated, errors="ignore")
+    assert len(carried) and (wl2.loc[carried, "status"] == "under_review").all()
+    assert (wl2.loc[carried, "days_on_list"] == 1).all()
+    state = pd.read_parquet(second.path / "watch_state.parquet").set_index("debtor_id")
+    assert state.loc[cleared, "status"] == "cleared" and not state.loc[cleared, "on_list"]
+    m = second.manifest["overrides"]
+    assert m["lines"] == 2 and m["in_force"] == 2 and m["cleared_kept_off"] == 1
+    html = (second.path / "report.html").read_text(encoding="utf-8")
+    assert 'id="overrides-table"' in html and "spoke to the CFO" in html and "override rate" in html.lower()
+    res = runner.invoke(app, ["watchlist", "history", cleared, "--out", str(out)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and "cleared" in res.output and DAY2.isoformat() in res.output
+
+
 # ------------------------------------------------------------------------------- feed checks
 
 

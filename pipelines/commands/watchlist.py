@@ -1,0 +1,125 @@
+"""``ews watchlist override|history``: analysts' decisions on flagged debtors, with an audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+OUT_HELP = "the runs folder (OUTDIR of `ews score`); the audit log is OUTDIR/overrides.jsonl"
+CONFIG_HELP = "nightly config (kind: nightly): the bands --band may name"
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    from pipelines.scoring.overrides import STATUSES
+
+    watch_app = typer.Typer(
+        help="The watchlist's memory: analysts' overrides (append-only audit log) and a debtor's history.",
+        no_args_is_help=True,
+    )
+    app.add_typer(watch_app, name="watchlist")
+
+    @watch_app.command("override")
+    def override(
+        debtor: str = typer.Argument(..., help="debtor_id as in the latest published run"),
+        status: str = typer.Option(..., "--status", help=" | ".join(STATUSES)),
+        reason: str = typer.Option("", "--reason", help="why (kept in the audit log); required"),
+        by: str = typer.Option("", "--by", help="who decides; required"),
+        until: str | None = typer.Option(None, "--until", help="last day the override applies (YYYY-MM-DD)"),
+        band: str | None = typer.Option(
+            None, "--band", help="risk band set by the analyst (a band of the config)"
+        ),
+        out: Path = typer.Option(Path("data/runs"), "--out", help=OUT_HELP),
+        config: Path = typer.Option(Path("conf/nightly.yaml"), "--config", help=CONFIG_HELP),
+    ) -> None:
+        """Record an analyst's decision on a debtor; runs after the latest published one respect it.
+
+        cleared: off the watchlist until its PD jumps again (triggers.jump) above its PD now;
+        escalated / under_review: kept on the watchlist; payment_plan: an agreed plan until --until.
+        Appends one line to OUTDIR/overrides.jsonl (hash-chained, fsynced, never rewritten).
+        Exit 2 with one line for an unknown debtor or status, --until in the past or an empty reason."""
+        from pipelines.config import load_config
+        from pipelines.config.nightly import Model as NightlyConfig
+        from pipelines.scoring.overrides import AuditLogError, OverrideError, append_override, new_override
+
+        day = None
+        if until is not None:
+            try:
+                day = dt.date.fromisoformat(until)
+            except ValueError:
+                _fail(f"--until {until!r} is not a date; use YYYY-MM-DD, e.g. 2026-03-31")
+        bands = None
+        if band is not None:
+            bands = [b.name for b in load_config(config, expect=NightlyConfig).bands]
+        try:
+            request = new_override(out, debtor, status, reason, by, until=day, band=band, bands=bands)
+            line = append_override(out, request)
+        except (OverrideError, AuditLogError) as exc:
+            _fail(str(exc))
+        Console().print(
+            f"override {line['seq']}: {debtor} -> [bold]{status}[/] by {line['by']} "
+            f"(PD {line['pd'] if line['pd'] is not None else 'n/a'} in run {line['run']}; "
+            f"until {line['until'] or 'further notice'}); applies from the next run. Log: {out / 'overrides.jsonl'}"
+        )
+
+    @watch_app.command("history")
+    def history(
+        debtor: str = typer.Argument(..., help="debtor_id"),
+        out: Path = typer.Option(Path("data/runs"), "--out", help=OUT_HELP),
+    ) -> None:
+        """A debtor's PD, band, flags, status and overrides over the published runs."""
+        from pipelines.scoring.overrides import AuditLogError
+        from pipelines.scoring.watch_state import debtor_history
+
+        try:
+            runs, overrides = debtor_history(out, debtor)
+        except AuditLogError as exc:
+            _fail(str(exc))
+        if runs.empty and overrides.empty:
+            _fail(
+                f"debtor {debtor!r} is in no published run under {out} and has no override; check the id and --out"
+            )
+        console = Console()
+        table = Table(title=f"{debtor}: runs in {out}")
+        for col in ("as of", "PD", "band", "flagged", "triggers", "status", "days on list", "owner"):
+            table.add_column(col)
+        for r in runs.itertuples(index=False):
+            table.add_row(
+                r.as_of,
+                "default" if r.in_default else f"{r.pd:.4f}",
+                str(r.band),
+                "yes" if r.flagged else "",
+                r.triggers,
+                str(r.status),
+                "" if str(r.days_on_list) in {"<NA>", "nan"} else str(r.days_on_list),
+                str(r.owner),
+            )
+        console.print(table)
+        if overrides.empty:
+            console.print("no overrides")
+            return
+        table = Table(title=f"{debtor}: overrides (audit log)")
+        for col in ("#", "at (UTC)", "status", "band", "by", "reason", "until", "run reviewed", "PD then"):
+            table.add_column(col)
+        for o in overrides.itertuples(index=False):
+            table.add_row(
+                str(o.seq),
+                o.at.strftime("%Y-%m-%d %H:%M"),
+                o.status,
+                o.band or "",
+                o.by,
+                o.reason,
+                "" if pd.isna(o.until) else o.until.date().isoformat(),
+                o.run.date().isoformat(),
+                "" if o.pd != o.pd else f"{o.pd:.4f}",
+            )
+        console.print(table)

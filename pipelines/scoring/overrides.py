@@ -1,0 +1,276 @@
+"""Analysts' overrides of the watchlist: an append-only, hash-chained audit log in the runs folder.
+
+``OUTDIR/overrides.jsonl`` holds one JSON object per line, written by ``ews watchlist override``
+and never rewritten::
+
+    {"seq": 3, "debtor_id": "D042", "status": "cleared", "band": null, "reason": "...",
+     "by": "anna", "at": "2026-01-05T10:22:31Z", "until": "2026-03-31", "run": "2026-01-04",
+     "pd": 0.081, "prev": "<hash of line 2>", "hash": "<sha256 of this line without 'hash'>"}
+
+- ``run`` is the as-of date of the latest published run when the override was entered (the run
+  the analyst reviewed) and ``pd`` the debtor's PD in it. An override applies to the runs *after*
+  ``run`` (as-of > run), so a rerun of an already published date gives the same outputs.
+- ``until`` (inclusive, optional) ends the override: runs with as-of > until ignore it.
+- For each debtor the latest line that applies wins; when that line has expired, the debtor has
+  no active override (an older line does not come back).
+- ``prev``/``hash`` chain the lines: changing, inserting or removing a line breaks the chain at
+  that line, which :func:`read_log` reports (:class:`AuditLogError`). Each run's manifest records
+  the number of lines and the last hash, so cutting lines off the end is found as well
+  (:func:`check_head`).
+
+Statuses: ``cleared`` (take the debtor off the watchlist until its PD jumps again relative to
+``pd``), ``escalated`` and ``under_review`` (keep it on the watchlist), ``payment_plan`` (an
+agreed plan until ``until``; read by the collections queue).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "AUDIT_LOG",
+    "STATUSES",
+    "AuditLogError",
+    "Override",
+    "OverrideError",
+    "active_overrides",
+    "append_override",
+    "check_head",
+    "log_head",
+    "read_log",
+]
+
+AUDIT_LOG = "overrides.jsonl"
+STATUSES: tuple[str, ...] = ("cleared", "escalated", "under_review", "payment_plan")
+_GENESIS = "0" * 64
+_FIELDS = ("seq", "debtor_id", "status", "band", "reason", "by", "at", "until", "run", "pd", "prev")
+COLUMNS = ["seq", "debtor_id", "status", "band", "reason", "by", "at", "until", "run", "pd"]
+
+
+class OverrideError(ValueError):
+    """A bad override request (unknown debtor or status, date in the past, empty reason...)."""
+
+
+class AuditLogError(ValueError):
+    """The audit log was changed after it was written (the hash chain is broken)."""
+
+
+@dataclass(frozen=True)
+class Override:
+    """One override request, before it is chained and appended."""
+
+    debtor_id: str
+    status: str
+    reason: str
+    by: str
+    run: dt.date
+    pd: float | None = None
+    band: str | None = None
+    until: dt.date | None = None
+
+
+def _line_hash(record: dict[str, Any]) -> str:
+    body = json.dumps({k: record.get(k) for k in _FIELDS}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def read_log(runs_dir: str | Path) -> list[dict[str, Any]]:
+    """Every line of ``runs_dir/overrides.jsonl`` (empty list when there is none), checked.
+
+    Raises :class:`AuditLogError` naming the first line that is not valid JSON, is out of
+    sequence or whose hash chain does not hold."""
+    path = Path(runs_dir) / AUDIT_LOG
+    if not path.exists():
+        return []
+    records: list[dict[str, Any]] = []
+    prev = _GENESIS
+    with path.open("r", encoding="utf-8") as fh:
+        for i, line in enumerate(fh, start=1):
+            where = f"{path} line {i}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                raise AuditLogError(
+                    f"{where} is not a JSON object: the audit log was edited or damaged; restore it from a backup"
+                ) from None
+            if not isinstance(record, dict) or record.get("seq") != i or record.get("prev") != prev:
+                raise AuditLogError(
+                    f"{where}: out of sequence (a line was inserted or removed before it); restore the log from a backup"
+                )
+            if record.get("hash") != _line_hash(record):
+                raise AuditLogError(
+                    f"{where} (debtor {record.get('debtor_id')}) was changed after it was written "
+                    "(its hash does not match); restore the log from a backup"
+                )
+            prev = record["hash"]
+            records.append(record)
+    return records
+
+
+def log_head(runs_dir: str | Path) -> dict[str, Any]:
+    """``{"lines": n, "hash": last hash}`` of the checked log (what a run manifest records)."""
+    records = read_log(runs_dir)
+    return {"lines": len(records), "hash": records[-1]["hash"] if records else _GENESIS}
+
+
+def check_head(runs_dir: str | Path, head: dict[str, Any] | None, source: str) -> None:
+    """Refuse a log shorter than, or diverging from, the ``head`` recorded in ``source`` (a run
+    manifest): lines cut off the end break no chain, but they no longer match the recorded head."""
+    if not head:
+        return
+    records = read_log(runs_dir)
+    n = int(head.get("lines", 0))
+    if n == 0:
+        return
+    path = Path(runs_dir) / AUDIT_LOG
+    if len(records) < n or records[n - 1]["hash"] != head.get("hash"):
+        raise AuditLogError(
+            f"{path}: {source} recorded {n} lines ending in hash {str(head.get('hash'))[:12]}..., "
+            f"the log now has {len(records)} lines that do not match; lines were removed or replaced: "
+            "restore the log from a backup"
+        )
+
+
+def append_override(
+    runs_dir: str | Path, override: Override, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Append one override to the audit log (created when absent) and fsync it; returns the line.
+
+    The file is opened in append mode only, under an exclusive lock, so concurrent writers never
+    interleave and existing lines are never rewritten. A broken chain is refused (AuditLogError)."""
+    path = Path(runs_dir) / AUDIT_LOG
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        records = read_log(runs_dir)
+        at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        record: dict[str, Any] = {
+            "seq": len(records) + 1,
+            "debtor_id": override.debtor_id,
+            "status": override.status,
+            "band": override.band,
+            "reason": override.reason,
+            "by": override.by,
+            "at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "until": override.until.isoformat() if override.until else None,
+            "run": override.run.isoformat(),
+            "pd": None if override.pd is None else round(float(override.pd), 6),
+            "prev": records[-1]["hash"] if records else _GENESIS,
+        }
+        record["hash"] = _line_hash(record)
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        os.write(fd, line.encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    return record
+
+
+def log_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The log lines as a frame (``COLUMNS``; ``run``/``until`` as datetime64 days (NaT: no end),
+    ``at`` as UTC timestamps)."""
+    frame = pd.DataFrame(records, columns=COLUMNS)
+    frame["debtor_id"] = frame["debtor_id"].astype("string")
+    frame["seq"] = frame["seq"].astype("int64")
+    frame["pd"] = frame["pd"].astype("float64")
+    frame["run"] = pd.to_datetime(frame["run"])
+    frame["until"] = pd.to_datetime(frame["until"])
+    frame["at"] = pd.to_datetime(frame["at"], utc=True)
+    return frame
+
+
+def active_overrides(runs_dir: str | Path, as_of: dt.date) -> pd.DataFrame:
+    """The override in force per debtor for the run as of ``as_of``: one row per debtor_id.
+
+    Lines entered after reviewing a run before ``as_of`` (``run < as_of``) are considered; the
+    latest one per debtor wins and is dropped when ``until < as_of``. Columns ``COLUMNS``
+    (``pd``: the debtor's PD in the reviewed run, e.g. the PD at clearing)."""
+    frame = log_frame(read_log(runs_dir))
+    day = pd.Timestamp(as_of)
+    frame = frame.loc[frame["run"] < day]
+    latest = frame.sort_values("seq").drop_duplicates("debtor_id", keep="last")
+    return latest.loc[~(latest["until"] < day)].sort_values("debtor_id", kind="stable").reset_index(drop=True)
+
+
+def _latest_run(runs_dir: Path) -> Path | None:
+    from pipelines.publish import latest_before
+
+    return latest_before(runs_dir, dt.date.max)
+
+
+def new_override(
+    runs_dir: str | Path,
+    debtor_id: str,
+    status: str,
+    reason: str,
+    by: str,
+    until: dt.date | None = None,
+    band: str | None = None,
+    bands: list[str] | None = None,
+    today: dt.date | None = None,
+) -> Override:
+    """Check an override request against the latest published run in ``runs_dir``.
+
+    Raises :class:`OverrideError` (one line naming the value and the fix) for an unknown status,
+    an empty reason or name, an ``until`` before ``today`` (UTC), a band not in ``bands`` or a
+    debtor that is not in the latest published run."""
+    runs_dir = Path(runs_dir)
+    today = today or dt.datetime.now(dt.UTC).date()
+    if status not in STATUSES:
+        raise OverrideError(f"--status {status!r} is not a status; use one of: {', '.join(STATUSES)}")
+    if not reason or not reason.strip():
+        raise OverrideError(
+            "--reason is empty; say why (it is kept in the audit log), e.g. --reason 'paid in full on 3 Jan'"
+        )
+    if not by or not by.strip():
+        raise OverrideError("--by is empty; give the name of the person deciding, e.g. --by 'A. Jansen'")
+    if until is not None and until < today:
+        raise OverrideError(
+            f"--until {until} is in the past (today is {today}); give a later date or leave it out"
+        )
+    if band is not None and bands is not None and band not in bands:
+        raise OverrideError(
+            f"--band {band!r} is not a band of the nightly config; use one of: {', '.join(bands)}"
+        )
+    run = _latest_run(runs_dir)
+    if run is None:
+        raise OverrideError(
+            f"{runs_dir}: no published run to override; run `ews score --out {runs_dir}` first or pass --out RUNS_DIR"
+        )
+    scores = pd.read_parquet(
+        run / "scores.parquet",
+        columns=["debtor_id", "pd", "in_default"],
+        filters=[("debtor_id", "==", debtor_id)],
+    )
+    if scores.empty:
+        raise OverrideError(
+            f"debtor {debtor_id!r} is not in the latest published run {run} (scores.parquet); check the id"
+        )
+    pd_now = None if bool(scores["in_default"].iloc[0]) else float(scores["pd"].iloc[0])
+    return Override(
+        debtor_id=debtor_id,
+        status=status,
+        reason=reason.strip(),
+        by=by.strip(),
+        run=dt.date.fromisoformat(run.name),
+        pd=pd_now,
+        band=band,
+        until=until,
+    )

@@ -1,0 +1,275 @@
+"""Watchlist overrides: the append-only audit log, bad requests, overrides in force, watch state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.scoring.overrides import (
+    AuditLogError,
+    Override,
+    OverrideError,
+    active_overrides,
+    append_override,
+    check_head,
+    log_head,
+    new_override,
+    read_log,
+)
+from pipelines.scoring.watch_state import apply_overrides, debtor_history, watch_state, with_state
+from pipelines.scoring.watchlist import assign_bands
+
+CFG = NightlyConfig()  # threshold band D (PD >= 0.07); jump +0.03 and +50 %
+RUN = dt.date(2024, 8, 31)
+NOW = dt.datetime(2024, 9, 1, 9, 30, tzinfo=dt.UTC)
+
+
+def publish_scores(runs: Path, day: dt.date, rows: list[tuple[str, float, bool]]) -> Path:
+    """A minimal published run folder (what `ews watchlist` reads): scores.parquet only."""
+    folder = runs / day.isoformat()
+    folder.mkdir(parents=True)
+    frame = pd.DataFrame(rows, columns=["debtor_id", "pd", "in_default"])
+    frame["debtor_id"] = frame["debtor_id"].astype("string")
+    frame["band"] = assign_bands(frame["pd"], CFG).where(~frame["in_default"], "default")
+    frame.to_parquet(folder / "scores.parquet", index=False)
+    return folder
+
+
+def ov(
+    debtor: str, status: str, run: dt.date = RUN, pd_: float | None = 0.08, until=None, band=None
+) -> Override:
+    return Override(debtor, status, "checked with the customer", "anna", run, pd_, band, until)
+
+
+# ---------------------------------------------------------------------------------- audit log
+
+
+def test_log_is_append_only_and_chained(tmp_path) -> None:
+    first = append_override(tmp_path, ov("D1", "cleared"), now=NOW)
+    before = (tmp_path / "overrides.jsonl").read_bytes()
+    second = append_override(tmp_path, ov("D2", "escalated", until=dt.date(2024, 12, 31)), now=NOW)
+    after = (tmp_path / "overrides.jsonl").read_bytes()
+    assert after.startswith(before) and after.count(b"\n") == 2  # existing bytes never change
+    assert (first["seq"], second["seq"]) == (1, 2) and second["prev"] == first["hash"]
+    assert first["at"] == "2024-09-01T09:30:00Z" and first["run"] == "2024-08-31" and first["pd"] == 0.08
+    assert second["until"] == "2024-12-31" and first["until"] is None
+    assert [r["debtor_id"] for r in read_log(tmp_path)] == ["D1", "D2"]
+    assert log_head(tmp_path) == {"lines": 2, "hash": second["hash"]}
+
+
+@pytest.mark.parametrize(
+    ("tamper", "message"),
+    [
+        (
+            lambda lines: [lines[0].replace("checked with", "never spoke to"), *lines[1:]],
+            "line 1 (debtor D1) was changed",
+        ),
+        (lambda lines: lines[1:], "line 1: out of sequence"),
+        (lambda lines: [lines[0], "{not json\n", lines[2]], "line 2 is not a JSON object"),
+        (lambda lines: [lines[0], lines[2], lines[1]], "line 2: out of sequence"),
+    ],
+)
+def test_tampered_log_is_detected_at_the_line(tmp_path, tamper, message) -> None:
+    for d in ("D1", "D2", "D3"):
+        append_override(tmp_path, ov(d, "cleared"), now=NOW)
+    path = tmp_path / "overrides.jsonl"
+    path.write_text("".join(tamper(path.read_text().splitlines(keepends=True))))
+    with pytest.raises(AuditLogError, match=re.escape(message)):
+        read_log(tmp_path)
+    with pytest.raises(AuditLogError):  # and nothing more is appended to a broken log
+        append_override(tmp_path, ov("D4", "cleared"), now=NOW)
+
+
+def test_cut_off_lines_are_found_against_the_recorded_head(tmp_path) -> None:
+    for d in ("D1", "D2"):
+        append_override(tmp_path, ov(d, "cleared"), now=NOW)
+    head = log_head(tmp_path)
+    check_head(tmp_path, head, "manifest.json")  # intact: no error
+    path = tmp_path / "overrides.jsonl"
+    path.write_text(path.read_text().splitlines(keepends=True)[0])  # a valid chain, one line short
+    read_log(tmp_path)
+    with pytest.raises(AuditLogError, match="recorded 2 lines"):
+        check_head(tmp_path, head, "manifest.json")
+
+
+# ------------------------------------------------------------------------------ bad requests
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"debtor_id": "NOPE"}, "debtor 'NOPE' is not in the latest published run"),
+        ({"status": "forgiven"}, "--status 'forgiven' is not a status"),
+        ({"reason": "  "}, "--reason is empty"),
+        ({"reason": ""}, "--reason is empty"),
+        ({"by": ""}, "--by is empty"),
+        ({"until": dt.date(2024, 9, 1)}, "--until 2024-09-01 is in the past"),
+        ({"band": "Z", "bands": ["A", "B"]}, "--band 'Z' is not a band"),
+    ],
+)
+def test_bad_override_requests(tmp_path, kwargs, message) -> None:
+    publish_scores(tmp_path, RUN, [("D1", 0.08, False)])
+    args = {
+        "debtor_id": "D1",
+        "status": "cleared",
+        "reason": "paid",
+        "by": "anna",
+        "today": dt.date(2024, 9, 2),
+    }
+    with pytest.raises(OverrideError, match=message):
+        new_override(tmp_path, **{**args, **kwargs})
+
+
+def test_override_names_the_latest_run_and_pd(tmp_path) -> None:
+    publish_scores(tmp_path, dt.date(2024, 8, 30), [("D1", 0.20, False)])
+    publish_scores(tmp_path, RUN, [("D1", 0.08, False), ("D2", 1.0, True)])
+    got = new_override(tmp_path, "D1", "cleared", " paid in full ", "anna")
+    assert (got.run, got.pd, got.reason) == (RUN, 0.08, "paid in full")
+    assert new_override(tmp_path, "D2", "escalated", "x", "anna").pd is None  # in default: no PD
+    with pytest.raises(OverrideError, match="no published run"):
+        new_override(tmp_path / "empty", "D1", "cleared", "x", "anna")
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def test_cli_bad_override_is_one_line_exit_2(tmp_path) -> None:
+    publish_scores(tmp_path, RUN, [("D1", 0.08, False)])
+    for args, text in [
+        (["D9", "--status", "cleared", "--reason", "x", "--by", "a"], "not in the latest published run"),
+        (["D1", "--status", "cleared", "--by", "a"], "--reason is empty"),
+        (["D1", "--status", "gone", "--reason", "x", "--by", "a"], "is not a status"),
+        (["D1", "--status", "cleared", "--reason", "x", "--by", "a", "--until", "2001-01-01"], "in the past"),
+        (["D1", "--status", "cleared", "--reason", "x", "--by", "a", "--until", "soon"], "is not a date"),
+    ]:
+        res = invoke("watchlist", "override", *args, "--out", str(tmp_path))
+        assert res.exit_code == 2, res.output
+        assert text in res.output and "Traceback" not in res.output
+        assert len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "overrides.jsonl").exists()  # nothing logged for a refused request
+    res = invoke("watchlist", "override", "D1", "--status", "cleared", "--reason", "paid", "--by", "anna",
+                 "--band", "C", "--out", str(tmp_path))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    line = json.loads((tmp_path / "overrides.jsonl").read_text())
+    assert (line["debtor_id"], line["status"], line["band"], line["by"], line["pd"]) == (
+        "D1",
+        "cleared",
+        "C",
+        "anna",
+        0.08,
+    )
+
+
+# -------------------------------------------------------------------------- overrides in force
+
+
+def test_active_overrides_latest_wins_applies_after_its_run_and_expires(tmp_path) -> None:
+    append_override(tmp_path, ov("D1", "escalated", run=dt.date(2024, 8, 30)), now=NOW)
+    append_override(tmp_path, ov("D1", "cleared", run=RUN), now=NOW)
+    append_override(tmp_path, ov("D2", "escalated", run=RUN, until=dt.date(2024, 9, 2)), now=NOW)
+    append_override(tmp_path, ov("D3", "cleared", run=dt.date(2024, 8, 1)), now=NOW)
+    append_override(
+        tmp_path, ov("D3", "payment_plan", run=dt.date(2024, 8, 2), until=dt.date(2024, 8, 31)), now=NOW
+    )
+    on = {d: active_overrides(tmp_path, d).set_index("debtor_id")["status"].to_dict() for d in
+          (RUN, dt.date(2024, 9, 1), dt.date(2024, 9, 3))}  # fmt: skip
+    # the run reviewed is not changed by its own overrides; D3's plan runs up to 08-31 inclusive
+    assert on[RUN] == {"D1": "escalated", "D3": "payment_plan"}
+    assert on[dt.date(2024, 9, 1)] == {"D1": "cleared", "D2": "escalated"}  # D3's plan ended 08-31
+    assert on[dt.date(2024, 9, 3)] == {"D1": "cleared"}  # D2 expired after 09-02
+    assert active_overrides(tmp_path / "none", RUN).empty
+
+
+# ------------------------------------------------------------------------------- watch state
+
+
+def scored(rows: list[tuple[str, float, bool]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["debtor_id", "pd", "in_default"])
+    frame["debtor_id"] = frame["debtor_id"].astype("string")
+    frame["band"] = assign_bands(frame["pd"], CFG).where(~frame["in_default"], "default")
+    return frame
+
+
+def flags_of(frame: pd.DataFrame) -> pd.DataFrame:
+    """Only the threshold trigger (PD >= 0.07 and live), enough for these cases."""
+    out = pd.DataFrame(index=frame.index)
+    out["trigger_threshold"] = (frame["pd"] >= 0.07) & ~frame["in_default"]
+    out["trigger_jump"] = False
+    return out
+
+
+def night(tmp_path, day, rows, previous, owners=None):
+    s = scored(rows)
+    f, eff = apply_overrides(flags_of(s), s, active_overrides(tmp_path, day), previous, CFG)
+    wl = pd.concat([s, f], axis=1).loc[f.any(axis=1)].assign(triggers="")
+    state = watch_state(wl, s, eff, previous, day, owners)
+    return f.set_axis(s["debtor_id"]), state.set_index("debtor_id"), with_state(wl, state)
+
+
+def test_cleared_debtor_stays_off_until_its_pd_jumps_from_the_pd_at_clearing(tmp_path) -> None:
+    d1, d2, d3, d4 = (dt.date(2024, 9, d) for d in (1, 2, 3, 4))
+    _, s1, _ = night(tmp_path, d1, [("X", 0.10, False), ("Y", 0.09, False), ("Z", 0.01, False)], None)
+    assert s1.loc["X", "status"] == "new" and s1.loc["X", "owner"] == "unassigned"
+    append_override(tmp_path, ov("X", "cleared", run=d1, pd_=0.10), now=NOW)
+    append_override(tmp_path, ov("Z", "escalated", run=d1, pd_=0.01), now=NOW)
+
+    # PD 0.12: +2 points over 0.10 is no jump -> kept off, status cleared; Z kept on by escalation
+    f2, s2, wl2 = night(
+        tmp_path, d2, [("X", 0.12, False), ("Y", 0.09, False), ("Z", 0.01, False)], s1.reset_index()
+    )
+    assert not f2.loc["X"].any() and s2.loc["X", "status"] == "cleared" and not s2.loc["X", "on_list"]
+    assert f2.loc["Z", "trigger_override"] and s2.loc["Z", "status"] == "escalated"
+    assert wl2.set_index("debtor_id").loc["Z", "triggers"] == "override (escalated)"
+    assert s2.loc["Y", "status"] == "under_review" and s2.loc["Y", "days_on_list"] == 1
+    assert s2.loc["Y", "first_flagged_on"] == pd.Timestamp(d1)
+
+    # PD 0.16: +6 points and +60 % over 0.10 -> flagged again as new, and the clearing is void
+    f3, s3, _ = night(
+        tmp_path, d3, [("X", 0.16, False), ("Y", 0.09, False), ("Z", 0.01, False)], s2.reset_index()
+    )
+    assert f3.loc["X", "trigger_threshold"] and s3.loc["X", "status"] == "new"
+    assert s3.loc["X", "void_seq"] == 1 and s3.loc["X", "first_flagged_on"] == pd.Timestamp(d3)
+
+    # back to 0.12: the void clearing no longer hides X, which continues its episode
+    f4, s4, _ = night(tmp_path, d4, [("X", 0.12, False), ("Y", 0.09, False), ("Z", 0.01, False)], s3.reset_index(),
+                      owners=pd.Series({"Y": "bob"}))  # fmt: skip
+    assert f4.loc["X", "trigger_threshold"] and s4.loc["X", "status"] == "under_review"
+    assert s4.loc["X", "days_on_list"] == 1 and s4.loc["Y", "days_on_list"] == 3
+    assert s4.loc["Y", "owner"] == "bob"
+
+
+def test_escalation_never_flags_a_debtor_in_default_and_band_override_flags(tmp_path) -> None:
+    d1, d2 = dt.date(2024, 9, 1), dt.date(2024, 9, 2)
+    append_override(tmp_path, ov("W", "escalated", run=d1), now=NOW)
+    append_override(tmp_path, ov("V", "payment_plan", run=d1, band="E"), now=NOW)
+    append_override(tmp_path, ov("U", "payment_plan", run=d1, band="B"), now=NOW)
+    f, s, _ = night(tmp_path, d2, [("W", 1.0, True), ("V", 0.02, False), ("U", 0.02, False)], None)
+    assert not f.loc["W"].any() and not s.loc["W", "on_list"]
+    assert f.loc["V", "trigger_override"] and s.loc["V", "override_band"] == "E"
+    assert not f.loc["U"].any()
+
+
+def test_history_lists_runs_and_overrides(tmp_path) -> None:
+    publish_scores(tmp_path, dt.date(2024, 8, 30), [("D1", 0.05, False)])
+    run = publish_scores(tmp_path, RUN, [("D1", 0.09, False)])
+    pd.DataFrame({"debtor_id": ["D1"], "triggers": ["threshold"]}).to_parquet(run / "watchlist.parquet")
+    append_override(tmp_path, ov("D1", "cleared", pd_=0.09), now=NOW)
+    runs, overrides = debtor_history(tmp_path, "D1")
+    assert runs["as_of"].tolist() == ["2024-08-30", "2024-08-31"]
+    assert runs["flagged"].tolist() == [False, True] and runs["pd"].tolist() == [0.05, 0.09]
+    assert overrides["status"].tolist() == ["cleared"]
+    res = invoke("watchlist", "history", "D1", "--out", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    assert "2024-08-31" in res.output and "threshold" in res.output and "cleared" in res.output
+    assert "checked with the customer" in res.output
+    res = invoke("watchlist", "history", "NOPE", "--out", str(tmp_path))
+    assert res.exit_code == 2 and "in no published run" in res.output
