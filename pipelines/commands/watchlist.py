@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -19,9 +18,10 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def register(app: typer.Typer) -> None:
-    from pipelines.scoring.overrides import STATUSES
+STATUS_HELP = "cleared | escalated | under_review | payment_plan (pipelines.scoring.overrides.STATUSES)"
 
+
+def register(app: typer.Typer) -> None:
     watch_app = typer.Typer(
         help="The watchlist's memory: analysts' overrides (append-only audit log) and a debtor's history.",
         no_args_is_help=True,
@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
     @watch_app.command("override")
     def override(
         debtor: str = typer.Argument(..., help="debtor_id as in the latest published run"),
-        status: str = typer.Option(..., "--status", help=" | ".join(STATUSES)),
+        status: str = typer.Option(..., "--status", help=STATUS_HELP),
         reason: str = typer.Option("", "--reason", help="why (kept in the audit log); required"),
         by: str = typer.Option("", "--by", help="who decides; required"),
         until: str | None = typer.Option(None, "--until", help="last day the override applies (YYYY-MM-DD)"),
@@ -77,6 +77,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("data/runs"), "--out", help=OUT_HELP),
     ) -> None:
         """A debtor's PD, band, flags, status and overrides over the published runs."""
+        import pandas as pd
+
         from pipelines.scoring.overrides import AuditLogError
         from pipelines.scoring.watch_state import debtor_history
 
