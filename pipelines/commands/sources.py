@@ -9,6 +9,9 @@ from rich.console import Console
 
 HELP = """Guess a source config (kind: source) from one CSV export and print or write it.
 
+An Excel workbook (.xlsx) is first converted: its first sheet is written beside it as FILE.csv
+(UTF-8, ISO dates), which the draft then reads.
+
 Detects the encoding, delimiter and title lines, then per column the date layout, the decimal
 separator, yes/no spellings, and which canonical column it is (from the header's wording, else the
 values). A file with invoice columns and a settlement-date column becomes an ar_export; a payments
@@ -31,7 +34,7 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="overwrite --out if it exists"),
     ) -> None:
         from pipelines.io import write_text_atomic
-        from pipelines.sources.suggest import suggest_source
+        from pipelines.sources.suggest import EXCEL_SUFFIXES, excel_to_csv, suggest_source
 
         err = Console(stderr=True)
 
@@ -43,8 +46,15 @@ def register(app: typer.Typer) -> None:
             fail(f"{file}: file not found")
         if out is not None and out.exists() and not force:
             fail(f"{out} exists; pass --force to overwrite it, or choose another --out")
+        source_file = file
         try:
-            draft = suggest_source(file, name)
+            if file.suffix.lower() in EXCEL_SUFFIXES:  # ingest reads CSV: convert the first sheet once
+                source_file = file.with_suffix(".csv")
+                if source_file.exists() and not force:
+                    fail(f"{source_file} exists (the CSV copy of {file}); pass --force to overwrite it")
+                sheet = excel_to_csv(file, source_file)
+                err.print(f"sheet {sheet!r} of {file} written as {source_file} (UTF-8 CSV)", highlight=False)
+            draft = suggest_source(source_file, name)
         except (ValueError, OSError, UnicodeError) as exc:
             fail(str(exc))
         if out is None:

@@ -493,10 +493,10 @@ def _q(value: str) -> str:
 def suggest_source(path: Path, name: str | None = None) -> Draft:
     """A draft source config for ``path`` (CSV). Raises ``ValueError`` when nothing can be mapped."""
     path = Path(path)
-    if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
+    if path.suffix.lower() in EXCEL_SUFFIXES:
         raise ValueError(
-            f"{path}: Excel files are not read by ingest; save the sheet as CSV (UTF-8) and run "
-            "`ews sources suggest` on the CSV"
+            f"{path}: Excel files are not read by ingest; convert it first (`ews sources suggest` does: "
+            "excel_to_csv) or save the sheet as CSV (UTF-8)"
         )
     frame, opts, notes = _read(path)
     columns = _profile(frame)
@@ -521,6 +521,52 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         )
     text = _render(path, name or _slug(path.stem), kind, opts, mapping, why, columns, missing, notes)
     return Draft(text, kind, {c: col.name for c, col in mapping.items()}, notes)
+
+
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> str:
+    """Write one sheet of an Excel workbook as a UTF-8 CSV at ``target``; returns the sheet's name.
+
+    Every row is written (title rows above the header too; suggest detects them). Cells hold their
+    values: dates as ``YYYY-MM-DD``, numbers with a ``.`` decimal point, text as is. Raises ``ValueError`` when the file is not a readable workbook.
+    """
+    from pipelines.io import write_text_atomic
+
+    try:
+        import openpyxl
+
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException ...
+        raise ValueError(f"{path}: not a readable Excel workbook ({type(exc).__name__}: {exc})") from None
+    try:
+        ws = book.worksheets[sheet] if isinstance(sheet, int) else book[sheet]
+        rows = [["" if v is None else _cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
+        name = ws.title
+    finally:
+        book.close()
+    while rows and all(c == "" for c in rows[-1]):
+        rows.pop()
+    if not rows:
+        raise ValueError(f"{path}: sheet {name!r} is empty")
+    width = max(len(r) for r in rows)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(r + [""] * (width - len(r)) for r in rows)
+    write_text_atomic(buffer.getvalue(), target)
+    return name
+
+
+def _cell(value: object) -> str:
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _allowed(kind: str) -> set[str]:

@@ -113,7 +113,7 @@ def test_headers_in_an_unknown_language_are_guessed_from_the_values(tmp_path: Pa
     ("args", "message"),
     [
         (["no_such.csv"], "no_such.csv: file not found"),
-        (["book.xlsx"], "save the sheet as CSV"),
+        (["book.xlsx"], "book.xlsx: not a readable Excel workbook"),
         ([str(US), "--out", "{existing}"], "exists; pass --force"),
     ],
 )
@@ -146,3 +146,28 @@ def test_statement_export_is_drafted_as_statements(tmp_path: Path) -> None:
     assert cfg.tables["statements"].columns == hand.tables["statements"].columns
     assert cfg.values.date_format == "m/d/Y"  # one bad date (13/31/2024) among four does not hide it
     assert manifest["tables"]["statements"]["reasons"] == {"unparseable_date:period_end": 1}
+
+
+def test_excel_workbook_is_converted_to_csv_then_drafted(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "Open items"
+    ws.append(["Open items as of 30 June 2024"])  # a title row above the header
+    ws.append(["Invoice No", "Customer", "Invoice Date", "Due Date", "Amount", "Disputed", "Paid Date"])
+    for i in range(6):
+        issue = dt.datetime(2024, 1, 5) + dt.timedelta(days=20 * i)
+        paid = issue + dt.timedelta(days=25) if i % 2 == 0 else None
+        ws.append(
+            [f"INV-{i}", f"C{i % 3}", issue, issue + dt.timedelta(days=30), 100.5 * (i + 1), "No", paid]
+        )
+    xlsx = tmp_path / "open_items.xlsx"
+    book.save(xlsx)
+    manifest, cfg = _suggest_check_ingest(xlsx, tmp_path)
+    assert (tmp_path / "open_items.csv").is_file()
+    assert cfg.ar_export.path == tmp_path / "open_items.csv" and cfg.csv.skip_rows == 1
+    assert cfg.values.date_format == "iso" and cfg.ar_export.settled_on == "Paid Date"
+    assert {t: v["rows_accepted"] for t, v in manifest["tables"].items()} == {"invoices": 6, "payments": 3}
