@@ -23,12 +23,22 @@ class Column:
     required: bool = False
     unique: bool = False
     description: str = ""
+    # Row rules; a row that breaks one is quarantined with the rule's reason (see reasons()).
+    min_value: float | None = None  # numbers: lowest allowed value
+    strict_min: bool = False  # min_value itself is not allowed (> instead of >=)
+    pattern: str | None = None  # text: a regular expression every value matches
+    allowed: tuple[str, ...] = ()  # text: the only values allowed
+    latest: str = "as_of"  # dates: the latest allowed date, "as_of" (the run's as-of date) or "max_date"
+    reason: str = ""  # quarantine reason of the min_value/pattern/allowed rule, when not the default
 
 
 @dataclass(frozen=True)
 class TableSpec:
     name: str
     columns: tuple[Column, ...]
+    unique_together: tuple[str, ...] = ()  # columns whose combination is unique
+    unique_together_reason: str = ""
+    not_before: tuple[tuple[str, str, str], ...] = ()  # (later, earlier, reason): later >= earlier
 
     @property
     def names(self) -> list[str]:
@@ -51,8 +61,8 @@ DEBTORS = TableSpec(
         Column("debtor_id", "str", required=True, unique=True, description="debtor key"),
         Column("name", "str", description="legal or trading name"),
         Column("segment", "str", description="segment or industry"),
-        Column("country", "str", description="ISO-3166 alpha-2"),
-        Column("credit_limit", "float", description="credit limit, >= 0"),
+        Column("country", "str", description="ISO-3166 alpha-2", pattern="^[A-Z]{2}$"),
+        Column("credit_limit", "float", description="credit limit, >= 0", min_value=0),
         Column("onboarded_on", "date", description="start of the relationship"),
     ),
 )
@@ -63,11 +73,14 @@ INVOICES = TableSpec(
         Column("invoice_id", "str", required=True, unique=True, description="invoice key"),
         Column("debtor_id", "str", required=True, description="debtor key"),
         Column("issue_date", "date", required=True, description="date issued"),
-        Column("due_date", "date", required=True, description="date due, >= issue_date"),
-        Column("amount", "float", required=True, description="invoice amount, > 0"),
-        Column("currency", "str", description="ISO-4217; default from source config"),
+        Column("due_date", "date", required=True, description="date due, >= issue_date", latest="max_date"),
+        Column(
+            "amount", "float", required=True, description="invoice amount, > 0", min_value=0, strict_min=True
+        ),
+        Column("currency", "str", description="ISO-4217; default from source config", pattern="^[A-Z]{3}$"),
         Column("disputed", "bool", description="invoice disputed by the debtor; default false"),
     ),
+    not_before=(("due_date", "issue_date", "due_before_issue"),),
 )
 
 PAYMENTS = TableSpec(
@@ -77,7 +90,9 @@ PAYMENTS = TableSpec(
         Column("debtor_id", "str", required=True, description="debtor key"),
         Column("invoice_id", "str", description="allocated invoice; empty = unallocated cash"),
         Column("paid_on", "date", required=True, description="value date of the payment"),
-        Column("amount", "float", required=True, description="amount paid, > 0"),
+        Column(
+            "amount", "float", required=True, description="amount paid, > 0", min_value=0, strict_min=True
+        ),
     ),
 )
 
@@ -86,8 +101,15 @@ EVENTS = TableSpec(
     (
         Column("debtor_id", "str", required=True, description="debtor key"),
         Column("event_date", "date", required=True, description="date of the credit event"),
-        Column("kind", "str", required=True, description="write_off | agency_placement | insolvency"),
-        Column("amount", "float", description="amount concerned, optional"),
+        Column(
+            "kind",
+            "str",
+            required=True,
+            description="write_off | agency_placement | insolvency",
+            allowed=EVENT_KINDS,
+            reason="unknown_event_kind",
+        ),
+        Column("amount", "float", description="amount concerned, optional", min_value=0),
     ),
 )
 
@@ -98,10 +120,12 @@ STATEMENTS = TableSpec(
         Column("period_end", "date", required=True, description="statement date"),
         Column("balance", "float", description="statement balance (may be negative)"),
         Column("amount_due", "float", description="amount due this period"),
-        Column("amount_paid", "float", description="amount paid in the period"),
-        Column("days_past_due", "int", description="days past due at period end, >= 0"),
-        Column("credit_limit", "float", description="credit limit"),
+        Column("amount_paid", "float", description="amount paid in the period, >= 0", min_value=0),
+        Column("days_past_due", "int", description="days past due at period end, >= 0", min_value=0),
+        Column("credit_limit", "float", description="credit limit, >= 0", min_value=0),
     ),
+    unique_together=("debtor_id", "period_end"),
+    unique_together_reason="duplicate_period",
 )
 
 TABLES: dict[str, TableSpec] = {t.name: t for t in (DEBTORS, INVOICES, PAYMENTS, EVENTS, STATEMENTS)}

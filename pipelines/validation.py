@@ -1,8 +1,11 @@
 """Great Expectations 1.x at the ingest boundary.
 
 One expectation suite per canonical table is stored as JSON in ``conf/expectations/<table>.json``.
-Each expectation carries ``meta.reason``: the quarantine reason given to the rows it rejects. Date
-bounds are suite parameters (``{"$PARAMETER": "as_of"}``, ``min_date``) filled in per run.
+The suites are generated from the data contract in ``features/schema.py`` by
+:func:`expectation_suite` (``ews config expectations`` writes them; a test checks that the committed
+files are the generated ones). Each expectation carries ``meta.reason``: the quarantine reason given
+to the rows it rejects. Date bounds are suite parameters (``{"$PARAMETER": "as_of"}``, ``min_date``)
+filled in per run.
 
 Rows are validated in chunks of ``chunk_rows`` (memory stays bounded on 10-million-row files).
 Chunks are cut by a hash of the table's key column, so every copy of a duplicated id lands in the
@@ -22,7 +25,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEFAULT_EXPECTATIONS_DIR", "SuiteOutcome", "Validator", "load_suite"]
+__all__ = [
+    "DEFAULT_EXPECTATIONS_DIR",
+    "SuiteOutcome",
+    "Validator",
+    "expectation_suite",
+    "load_suite",
+    "suite_text",
+    "write_suites",
+]
 
 DEFAULT_EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "conf" / "expectations"
 
@@ -34,6 +45,133 @@ CHUNK_KEY: dict[str, str] = {
     "events": "debtor_id",
     "statements": "debtor_id",
 }
+
+
+def _expect(kind: str, reason: str, **kwargs: Any) -> dict[str, Any]:
+    return {"type": f"expect_{kind}", "kwargs": kwargs, "meta": {"reason": reason}}
+
+
+def _value_rules(col: Any) -> list[dict[str, Any]]:
+    """The min_value / pattern / allowed rules of one contract column."""
+    out = []
+    if col.min_value is not None:
+        if col.min_value == 0:
+            default = f"{col.name}_not_positive" if col.strict_min else f"negative_{col.name}"
+        else:
+            default = f"below_minimum:{col.name}"
+        bounds: dict[str, Any] = {"min_value": col.min_value}
+        if col.strict_min:
+            bounds["strict_min"] = True
+        out.append(_expect("column_values_to_be_between", col.reason or default, column=col.name, **bounds))
+    if col.pattern is not None:
+        out.append(
+            _expect(
+                "column_values_to_match_regex",
+                col.reason or f"bad_{col.name}",
+                column=col.name,
+                regex=col.pattern,
+            )
+        )
+    if col.allowed:
+        out.append(
+            _expect(
+                "column_values_to_be_in_set",
+                col.reason or f"unknown_{col.name}",
+                column=col.name,
+                value_set=list(col.allowed),
+            )
+        )
+    return out
+
+
+def _date_rules(col: Any) -> list[dict[str, Any]]:
+    """A date is never after its latest bound (the as-of date, or rules.max_date) nor before rules.min_date."""
+    latest = {"as_of": "date_after_as_of", "max_date": "date_too_late"}[col.latest]
+    return [
+        _expect(
+            "column_values_to_be_between",
+            f"{latest}:{col.name}",
+            column=col.name,
+            max_value={"$PARAMETER": col.latest},
+        ),
+        _expect(
+            "column_values_to_be_between",
+            f"date_too_old:{col.name}",
+            column=col.name,
+            min_value={"$PARAMETER": "min_date"},
+        ),
+    ]
+
+
+def expectation_suite(table: str) -> dict[str, Any]:
+    """The expectation suite of a canonical table, generated from ``features/schema.py``.
+
+    Order: required columns not null, uniqueness, value rules per column, column pairs, date bounds.
+    """
+    from features.schema import TABLES
+
+    spec = TABLES[table]
+    expectations = [
+        _expect("column_values_to_not_be_null", f"missing_value:{name}", column=name)
+        for name in spec.required
+    ]
+    expectations += [
+        _expect("column_values_to_be_unique", f"duplicate_id:{c.name}", column=c.name)
+        for c in spec.columns
+        if c.unique
+    ]
+    if spec.unique_together:
+        expectations.append(
+            _expect(
+                "compound_columns_to_be_unique",
+                spec.unique_together_reason,
+                column_list=list(spec.unique_together),
+            )
+        )
+    for col in spec.columns:
+        expectations += _value_rules(col)
+    for later, earlier, reason in spec.not_before:
+        expectations.append(
+            _expect(
+                "column_pair_values_a_to_be_greater_than_b",
+                reason,
+                column_A=later,
+                column_B=earlier,
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+            )
+        )
+    for col in spec.columns:
+        expectations += _date_rules(col) if col.kind == "date" else []
+    return {
+        "name": table,
+        "meta": {
+            "description": (
+                f"ews ingest: row-level rules for canonical table {table}; meta.reason is the quarantine "
+                "reason. Generated from features/schema.py by `ews config expectations`: edit the schema, "
+                "not this file"
+            )
+        },
+        "expectations": expectations,
+    }
+
+
+def suite_text(table: str) -> str:
+    """The suite of ``table`` as the JSON text committed in ``conf/expectations/<table>.json``."""
+    return json.dumps(expectation_suite(table), indent=2) + "\n"
+
+
+def write_suites(folder: Path = DEFAULT_EXPECTATIONS_DIR) -> list[Path]:
+    """Write every table's generated suite to ``folder/<table>.json`` (atomically); returns the paths."""
+    from features.schema import TABLES
+    from pipelines.io import write_text_atomic
+
+    paths = []
+    for table in TABLES:
+        path = Path(folder) / f"{table}.json"
+        write_text_atomic(suite_text(table), path)
+        paths.append(path)
+    return paths
 
 
 def load_suite(table: str, folder: Path | None = None) -> dict[str, Any]:

@@ -41,3 +41,20 @@ def register(app: typer.Typer) -> None:
             console.print(f"[green]ok[/]   {path}  kind={cfg.kind}  hash={config_hash(cfg)[:12]}")
         if failed:
             raise typer.Exit(2)
+
+    @config_app.command("expectations")
+    def expectations(
+        out: Path = typer.Option(
+            Path("conf/expectations"), "--out", help="folder for the suites, one <table>.json per table"
+        ),
+    ) -> None:
+        """Write the Great Expectations suites generated from the data contract (features/schema.py).
+
+        The committed conf/expectations/*.json are this command's output; edit the schema, then run it.
+
+        Example: ews config expectations --out conf/expectations
+        """
+        from pipelines.validation import write_suites
+
+        for path in write_suites(out):
+            Console().print(f"wrote {path}", highlight=False)

@@ -95,3 +95,39 @@ def test_data_docs_are_rendered(tmp_path: Path) -> None:
     html = index.read_text()
     assert "invoices" in html
     assert list((tmp_path / "docs" / "validations").rglob("*.html"))
+
+
+@pytest.mark.parametrize("table", sorted(TABLES))
+def test_committed_suite_is_the_one_generated_from_the_schema(table: str) -> None:
+    """One contract: conf/expectations/<table>.json is `ews config expectations`'s output."""
+    from pipelines.validation import DEFAULT_EXPECTATIONS_DIR, suite_text
+
+    committed = (DEFAULT_EXPECTATIONS_DIR / f"{table}.json").read_text(encoding="utf-8")
+    assert committed == suite_text(table), "run `ews config expectations` after editing features/schema.py"
+
+
+def test_generated_suite_follows_a_schema_rule() -> None:
+    """The suites are derived from the schema, rule by rule (invoices, hand-listed)."""
+    from pipelines.validation import expectation_suite
+
+    got = {
+        (e["type"], json.dumps(e["kwargs"], sort_keys=True), e["meta"]["reason"])
+        for e in expectation_suite("invoices")["expectations"]
+    }
+    assert (
+        "expect_column_values_to_be_between",
+        '{"column": "amount", "min_value": 0, "strict_min": true}',
+        "amount_not_positive",
+    ) in got
+    assert ("expect_column_values_to_be_unique", '{"column": "invoice_id"}', "duplicate_id:invoice_id") in got
+    assert (
+        "expect_column_values_to_be_between",
+        '{"column": "due_date", "max_value": {"$PARAMETER": "max_date"}}',
+        "date_too_late:due_date",
+    ) in got
+    assert (
+        "expect_column_values_to_not_be_null",
+        '{"column": "currency"}',
+        "missing_value:currency",
+    ) not in got  # optional
+    assert len(got) == 5 + 1 + 1 + 1 + 1 + 4  # not-null x5, unique, amount, currency, pair, 2 dates x 2
