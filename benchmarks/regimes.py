@@ -143,9 +143,12 @@ def forward_test(
         scores["feats_shipped_drop_last6"] = _fit_predict(shipped_lgbm(), older, test_rows, feats, fcats)
         scores["feats_plain_all"] = _fit_predict(plain_lgbm(), before, test_rows, feats, fcats)
         scores["feats_plain_drop_last6"] = _fit_predict(plain_lgbm(), older, test_rows, feats, fcats)
+    drops = {extra: extra.split("+") for extra in args.drop}
     if args.families:
-        drops = {fam: [f for f in feats if f in CATALOG and CATALOG[f].family == fam] for fam in FAMILIES}
-        drops.update({extra: extra.split("+") for extra in args.drop})
+        drops.update(
+            {fam: [f for f in feats if f in CATALOG and CATALOG[f].family == fam] for fam in FAMILIES}
+        )
+    if drops:
         for name, gone in drops.items():
             keep = [f for f in feats if f not in gone]
             if len(keep) < len(feats):
@@ -240,7 +243,10 @@ def main() -> None:
     ap.add_argument("--ablations", action="store_true", help="also run the ablation variants")
     ap.add_argument("--families", action="store_true", help="also drop one feature family at a time")
     ap.add_argument(
-        "--drop", action="append", default=[], help="with --families: also drop these columns (a+b)"
+        "--drop",
+        action="append",
+        default=[],
+        help="also fit without these columns (a+b), ews LightGBM settings",
     )
     ap.add_argument("--json", type=Path, default=None, help="write all figures here")
     ap.add_argument(
