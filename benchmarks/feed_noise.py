@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.config.nightly import Model as NightlyConfig
-from pipelines.config.project import Model as ProjectConfig
+from pipelines.config.nightly import NightlyConfig
+from pipelines.config.project import ProjectConfig
 from pipelines.feed_checks import evaluate_feed, training_figures, training_reference
 from pipelines.flows.train import build_dataset
 from pipelines.ingest import ingest_dir

@@ -51,8 +51,8 @@ from features.params import FAMILIES  # noqa: E402
 from models.evaluate import classification_metrics  # noqa: E402
 from models.train import TrainParams, _lgbm, prepare_matrix, train_pd_model  # noqa: E402
 from pipelines.config import load_config  # noqa: E402
-from pipelines.config.project import Model as ProjectConfig  # noqa: E402
-from pipelines.config.train import Model as TrainConfig  # noqa: E402
+from pipelines.config.project import ProjectConfig  # noqa: E402
+from pipelines.config.train import TrainConfig  # noqa: E402
 from pipelines.flows.train import build_dataset, snapshot_dates  # noqa: E402
 from pipelines.ingest import ingest_dir  # noqa: E402
 from pipelines.synthetic import REGIMES, generate, regime_params  # noqa: E402

@@ -28,8 +28,8 @@ import pandas as pd
 from models.evaluate import classification_metrics
 from models.train import train_pd_model
 from pipelines.config import load_config
-from pipelines.config.project import Model as ProjectConfig
-from pipelines.config.train import Model as TrainConfig
+from pipelines.config.project import ProjectConfig
+from pipelines.config.train import TrainConfig
 from pipelines.flows.train import build_dataset, snapshot_dates
 from pipelines.ingest import ingest_dir
 

@@ -27,7 +27,7 @@ import psutil
 from models.split import SplitParams
 from models.train import train_pd_model
 from pipelines.config import load_config
-from pipelines.config.train import Model as TrainConfig
+from pipelines.config.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 

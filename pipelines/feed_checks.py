@@ -33,8 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipelines.config.nightly import FeedLimits, RatioLimit, ShareLimit
-from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.config.nightly import FeedLimits, NightlyConfig, RatioLimit, ShareLimit
 
 __all__ = [
     "EXIT_FEED_REFUSED",

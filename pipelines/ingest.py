@@ -34,8 +34,7 @@ from features.schema import TABLES
 from features.tables import Portfolio
 from pipelines.config import config_hash
 from pipelines.config.project import CurrencyConfig
-from pipelines.config.source import ARExportSource, FileSource, RulesConfig, ValueOptions
-from pipelines.config.source import Model as SourceConfig
+from pipelines.config.source import ARExportSource, FileSource, RulesConfig, SourceConfig, ValueOptions
 from pipelines.io import (
     conform,
     find_table_files,

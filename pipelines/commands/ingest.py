@@ -11,7 +11,7 @@ from rich.table import Table
 
 from pipelines.config import ConfigError, load_config
 from pipelines.config.project import load_project
-from pipelines.config.source import Model as SourceConfig
+from pipelines.config.source import SourceConfig
 
 HELP = """Read payment histories, validate them with Great Expectations and write canonical tables.
 

@@ -17,7 +17,7 @@ PROJECT_HELP = (
 
 def _uri(project: Path) -> str | None:
     from pipelines.config import load_config
-    from pipelines.config.project import Model as ProjectConfig
+    from pipelines.config.project import ProjectConfig
 
     if not project.exists():
         return None
@@ -26,7 +26,7 @@ def _uri(project: Path) -> str | None:
 
 def _runs_dir(project: Path) -> Path:
     from pipelines.config import load_config
-    from pipelines.config.project import Model as ProjectConfig
+    from pipelines.config.project import ProjectConfig
 
     if not project.exists():
         return ProjectConfig().paths.runs_dir

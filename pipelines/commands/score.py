@@ -85,8 +85,8 @@ def _check_tracking(config: Path) -> None:
     """Before starting Prefect: an unreachable MLflow tracking server fails in seconds, in one line."""
     from pipelines.adapters.registry import TrackingUnavailableError, configure
     from pipelines.config import load_config
-    from pipelines.config.nightly import Model as NightlyConfig
-    from pipelines.config.project import Model as ProjectConfig
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.config.project import ProjectConfig
 
     cfg = load_config(config, expect=NightlyConfig)
     uri = (
@@ -181,7 +181,7 @@ def demo_train_and_score(
     from features.labels import last_observed_date
     from pipelines.adapters.registry import configure, promote
     from pipelines.config import load_config
-    from pipelines.config.nightly import Model as NightlyConfig
+    from pipelines.config.nightly import NightlyConfig
     from pipelines.flows.nightly import nightly
     from pipelines.flows.train import run_train
     from pipelines.io import read_portfolio
@@ -242,7 +242,7 @@ def build_deployment(config: Path) -> Any:
     from prefect.schedules import Cron
 
     from pipelines.config import load_config
-    from pipelines.config.nightly import Model as NightlyConfig
+    from pipelines.config.nightly import NightlyConfig
     from pipelines.flows.nightly import nightly
 
     cfg = load_config(config, expect=NightlyConfig)

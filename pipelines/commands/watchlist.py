@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         Appends one line to OUTDIR/overrides.jsonl (hash-chained, fsynced, never rewritten).
         Exit 2 with one line for an unknown debtor or status, --until in the past or an empty reason."""
         from pipelines.config import load_config
-        from pipelines.config.nightly import Model as NightlyConfig
+        from pipelines.config.nightly import NightlyConfig
         from pipelines.scoring.overrides import AuditLogError, OverrideError, append_override, new_override
 
         day = None

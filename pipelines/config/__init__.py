@@ -1,9 +1,11 @@
 """YAML config validated into frozen pydantic models.
 
 Every file under ``conf/`` starts with ``kind: <name>``; the kind picks the model. Each kind lives in
-its own module of this package, which defines ``KIND`` (the discriminator value) and ``Model`` (a
-:class:`ConfigModel` subclass). :func:`load_config` finds it, validates the file, and turns every
-problem into one :class:`ConfigError` that names the file, the key and what was expected.
+its own module of this package, which defines ``KIND`` (the discriminator value) and one
+:class:`ConfigModel` subclass named for it (``NightlyConfig``, ``TrainConfig``, ``ProjectConfig``,
+``SourceConfig``) whose ``kind`` field defaults to ``KIND``. :func:`load_config` finds it, validates
+the file, and turns every problem into one :class:`ConfigError` that names the file, the key and what
+was expected.
 """
 
 from __future__ import annotations
@@ -41,9 +43,15 @@ def kinds() -> dict[str, type[ConfigModel]]:
     for info in pkgutil.iter_modules(__path__):
         module = importlib.import_module(f"{__name__}.{info.name}")
         kind = getattr(module, "KIND", None)
-        model = getattr(module, "Model", None)
-        if kind and model is not None:
-            found[kind] = model
+        for model in vars(module).values():
+            if (
+                kind
+                and isinstance(model, type)
+                and issubclass(model, ConfigModel)
+                and "kind" in model.model_fields
+                and model.model_fields["kind"].default == kind
+            ):
+                found[kind] = model
     return dict(sorted(found.items()))
 
 

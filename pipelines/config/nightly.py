@@ -247,7 +247,7 @@ class FeedChecksConfig(ConfigModel):
     training: TrainingLimits = Field(TrainingLimits(), description="against the champion's training data")
 
 
-class Model(ConfigModel):
+class NightlyConfig(ConfigModel):
     kind: Literal["nightly"] = "nightly"
     project: Path = Field(Path("conf/ews.yaml"), description="project config: default definition, paths")
     model_name: str = "ews-pd"
@@ -276,7 +276,7 @@ class Model(ConfigModel):
     report: ReportConfig = ReportConfig()
 
     @model_validator(mode="after")
-    def _bands_consistent(self) -> Model:
+    def _bands_consistent(self) -> NightlyConfig:
         names = [b.name for b in self.bands]
         if len(set(names)) != len(names):
             raise ValueError(f"bands: names must be unique, got {names}")

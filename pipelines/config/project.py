@@ -79,7 +79,7 @@ class CurrencyConfig(ConfigModel):
         return self.rates.get(code) if reporting == self.reporting else None
 
 
-class Model(ConfigModel):
+class ProjectConfig(ConfigModel):
     kind: Literal["project"] = "project"
     name: str = "ews"
     paths: PathsConfig = PathsConfig()
@@ -87,10 +87,10 @@ class Model(ConfigModel):
     currency: CurrencyConfig = CurrencyConfig()
 
 
-def load_project(path: Path = Path("conf/ews.yaml")) -> Model:
+def load_project(path: Path = Path("conf/ews.yaml")) -> ProjectConfig:
     """The project config at ``path``; the defaults when the default path does not exist."""
     from pipelines.config import load_config
 
     if not path.exists() and path == Path("conf/ews.yaml"):
-        return Model()
-    return load_config(path, expect=Model)
+        return ProjectConfig()
+    return load_config(path, expect=ProjectConfig)

@@ -264,7 +264,7 @@ class RulesConfig(ConfigModel):
         return v
 
 
-class Model(ConfigModel):
+class SourceConfig(ConfigModel):
     kind: Literal["source"] = "source"
     name: str = Field(description="short name of the source, used in the manifest")
     description: str = ""
@@ -290,7 +290,7 @@ class Model(ConfigModel):
         return v
 
     @model_validator(mode="after")
-    def _tables_once(self) -> Model:
+    def _tables_once(self) -> SourceConfig:
         produced: dict[str, str] = {t: f"tables.{t}" for t in self.tables}
         blocks: list[tuple[str, set[str]]] = []
         if self.ar_export is not None:
@@ -323,7 +323,7 @@ class Model(ConfigModel):
         return csv, values
 
     @model_validator(mode="after")
-    def _overrides_combine(self) -> Model:
+    def _overrides_combine(self) -> SourceConfig:
         inputs = [(f"tables.{t}", s) for t, s in self.tables.items()]
         if self.ar_export is not None:
             inputs.append(("ar_export", self.ar_export))
@@ -336,7 +336,7 @@ class Model(ConfigModel):
                 ) from None
         return self
 
-    def with_paths(self, overrides: dict[str, Path]) -> Model:
+    def with_paths(self, overrides: dict[str, Path]) -> SourceConfig:
         """Copy with input paths replaced: keys are table names, 'ar_export' or 'uci_wide'."""
         tables = dict(self.tables)
         update: dict[str, object] = {}

@@ -1,7 +1,7 @@
 """``kind: train`` -- snapshots, out-of-time split, model settings, calibration and promotion gate.
 
 ``conf/train.yaml`` is the shipped default. The whole resolved model is logged to MLflow as params,
-and :meth:`Model.to_params` turns it into the typed parameters ``models.train`` receives.
+and :meth:`TrainConfig.to_params` turns it into the typed parameters ``models.train`` receives.
 """
 
 from __future__ import annotations
@@ -162,7 +162,7 @@ class FeaturesConfig(ConfigModel):
     segment_column: str = Field("segment", description="column for the by-segment evaluation table")
 
 
-class Model(ConfigModel):
+class TrainConfig(ConfigModel):
     kind: Literal["train"] = "train"
     project: Path = Field(Path("conf/ews.yaml"), description="project config (paths, default definition)")
     model_name: str = Field("ews-pd", min_length=1, description="MLflow registered model name")

@@ -31,8 +31,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from pipelines.config import ConfigError, config_hash, load_config
-from pipelines.config.nightly import Model as NightlyConfig
-from pipelines.config.project import Model as ProjectConfig
+from pipelines.config.nightly import NightlyConfig
+from pipelines.config.project import ProjectConfig
 from pipelines.feed_checks import (
     FeedCheckError,
     clear_rejected,

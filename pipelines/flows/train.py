@@ -21,8 +21,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from pipelines.config import config_hash, load_config
-from pipelines.config.project import Model as ProjectConfig
-from pipelines.config.train import Model as TrainConfig
+from pipelines.config.project import ProjectConfig
+from pipelines.config.train import TrainConfig
 from pipelines.feed_checks import FEED_REFERENCE_ARTIFACT, training_reference
 
 __all__ = [

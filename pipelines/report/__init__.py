@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.config.nightly import NightlyConfig
 from pipelines.feed_checks import format_figure
 from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_waterfall_svg
 from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS

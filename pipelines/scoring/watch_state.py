@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.config.nightly import NightlyConfig
 
 __all__ = ["STATE_FILE", "UNASSIGNED", "apply_overrides", "debtor_history", "watch_state", "with_state"]
 

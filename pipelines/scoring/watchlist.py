@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.config.nightly import NightlyConfig
 
 DEFAULT_BAND = "default"
 TRIGGERS: tuple[str, ...] = ("threshold", "jump", "migration", "new_entrant")

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.config import ConfigError, config_hash, load_config
-from pipelines.config.project import Model as ProjectConfig
+from pipelines.config.project import ProjectConfig
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 ROOT = CONF.parents[1]

@@ -8,7 +8,7 @@ import pytest
 from test_config import INVALID  # the shared table of invalid examples (tests/pipelines/test_config.py)
 
 from pipelines.config import ConfigError, load_config
-from pipelines.config.source import Model as SourceConfig
+from pipelines.config.source import SourceConfig
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 ROOT = CONF.parents[1]

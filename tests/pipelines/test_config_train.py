@@ -9,7 +9,7 @@ import pytest
 from test_config import INVALID  # the shared table of invalid examples (tests/pipelines/test_config.py)
 
 from pipelines.config import ConfigError, load_config
-from pipelines.config.train import Model as TrainConfig
+from pipelines.config.train import TrainConfig
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 ROOT = CONF.parents[1]

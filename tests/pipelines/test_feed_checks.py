@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipelines.config import ConfigError, load_config
-from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.config.nightly import NightlyConfig
 from pipelines.feed_checks import (
     FeedCheckError,
     evaluate_feed,

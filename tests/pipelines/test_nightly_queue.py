@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.config.nightly import Model as NightlyConfig
-from pipelines.config.nightly import QueueConfig
+from pipelines.config.nightly import NightlyConfig, QueueConfig
 from pipelines.scoring.queue import build_queue, next_action, oldest_overdue_invoice
 
 AS_OF = pd.Timestamp("2024-06-30")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from pipelines.adapters.registry import LoadedModel, prepare_X
-from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.config.nightly import NightlyConfig
 from pipelines.scoring.score import IncompatibleModelError, score_debtors
 
 CFG = NightlyConfig()

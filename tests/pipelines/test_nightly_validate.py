@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.config.nightly import NightlyConfig
 from pipelines.flows.nightly import DataQualityError, default_as_of, validate
 from pipelines.ingest import ingest_dir
 

@@ -14,7 +14,7 @@ import pytest
 
 from models.drift import drift_table, reference_from_values
 from models.reasons import contributions, pd_waterfall, raw_to_pd
-from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.config.nightly import NightlyConfig
 from pipelines.report import Waterfall, changes_summary, render_report
 from pipelines.scoring.watchlist import assign_bands, build_watchlist, compare_with_previous, triggers
 

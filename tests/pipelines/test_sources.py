@@ -12,7 +12,7 @@ import pytest
 from features.schema import dtypes
 from pipelines.config import load_config
 from pipelines.config.project import CurrencyConfig
-from pipelines.config.source import Model as SourceConfig
+from pipelines.config.source import SourceConfig
 from pipelines.ingest import TableError, ingest_source
 from pipelines.sources.parse import parse_bools, parse_dates, parse_numbers, parse_text
 from pipelines.sources.uci import read_uci, read_uci_statements, uci_long

@@ -10,8 +10,8 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from pipelines.config import load_config
-from pipelines.config.project import Model as ProjectConfig
-from pipelines.config.train import Model as TrainConfig
+from pipelines.config.project import ProjectConfig
+from pipelines.config.train import TrainConfig
 from pipelines.flows import train as train_flow
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import pytest
 
 from models.train import train_pd_model
 from pipelines.config import load_config
-from pipelines.config.project import Model as ProjectConfig
-from pipelines.config.train import Model as TrainConfig
+from pipelines.config.project import ProjectConfig
+from pipelines.config.train import TrainConfig
 from pipelines.flows.train import build_dataset, snapshot_dates
 from pipelines.ingest import ingest_dir
 from pipelines.synthetic import GeneratorParams, generate

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.config.nightly import NightlyConfig
 from pipelines.scoring.overrides import (
     AuditLogError,
     Override,
