@@ -12,17 +12,80 @@ import sys
 from pathlib import Path
 
 import typer
+from typer.core import TyperGroup
 
 from pipelines import commands
 from pipelines.config import ConfigError
 from pipelines.project_dir import ProjectNotFoundError, find_project, in_project
 
+# `ews --help` lists the commands in the order of the work: data in, features, model, nightly, upkeep.
+WORKFLOW = (
+    "generate",
+    "sources",
+    "ingest",
+    "features",
+    "train",
+    "models",
+    "score",
+    "backfill",
+    "serve",
+    "watchlist",
+    "config",
+    "demo",
+)
+
+# One or more examples per command (`ews COMMAND --help` shows them); tests/pipelines/test_cli.py parses
+# every example against the command's options, so they stay valid.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "generate": ("ews generate --debtors 2000 --months 24 --seed 7 --out data/generated",),
+    "sources suggest": ("ews sources suggest exports/ar_open_items.csv --out conf/sources/erp.yaml",),
+    "ingest": (
+        "ews ingest --invoices exports/invoices.csv --payments exports/payments.csv --out data/ingested",
+        "ews ingest --source conf/sources/example_ar_export.yaml --out data/ingested --as-of 2024-06-30",
+    ),
+    "features": (
+        "ews features --data data/sample --as-of 2024-01..2024-06 --out data/features.parquet --labels",
+    ),
+    "train": ("ews train --data data/sample --config conf/train.yaml",),
+    "models list": ("ews models list",),
+    "models history": ("ews models history --name ews-pd",),
+    "models champion-on": ("ews models champion-on 2026-03-31",),
+    "models promote": ('ews models promote 3 --reason "challenger reviewed by the credit committee"',),
+    "score": ("ews score --data data/sample --as-of 2025-12-30 --out data/runs",),
+    "backfill": ("ews backfill --data data/sample --from 2025-12-01 --to 2025-12-31 --freq weekly",),
+    "serve": ("ews serve --dry-run",),
+    "watchlist override": (
+        'ews watchlist override D00042 --status cleared --reason "paid in full on 3 March" --by anna',
+    ),
+    "watchlist history": ("ews watchlist history D00042 --out data/runs",),
+    "config check": ("ews config check", "ews config check conf/nightly.yaml"),
+    "config expectations": ("ews config expectations",),
+    "demo": ("ews demo",),
+}
+
+
+class _WorkflowOrder(TyperGroup):
+    """Lists commands in :data:`WORKFLOW` order (unknown ones last, by name)."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:
+        rank = {name: i for i, name in enumerate(WORKFLOW)}
+        return sorted(super().list_commands(ctx), key=lambda name: (rank.get(name, len(rank)), name))
+
+
 app = typer.Typer(
+    cls=_WorkflowOrder,
     name="ews",
     help=(
         "ews: early-warning system for B2B receivables and credit portfolios.\n\n"
         "Ingest payment histories, build point-in-time features, train and calibrate PD models "
         "(MLflow), score the portfolio nightly and export the watchlist and collections queue."
+    ),
+    epilog=(
+        "A first run, in workflow order:\n\n"
+        "  ews ingest --invoices invoices.csv --payments payments.csv --out data/ingested\n\n"
+        "  ews train --data data/ingested\n\n"
+        "  ews score --data data/ingested --as-of 2025-12-30\n\n"
+        "Or all of it on the committed sample: ews demo"
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -56,11 +119,22 @@ def _project_root() -> Path | None:
     return _PROJECT.get("root")
 
 
-def _run_in_project(typer_app: typer.Typer) -> None:
+def _command_name(info: typer.models.CommandInfo) -> str:
+    return info.name or info.callback.__name__.replace("_", "-")
+
+
+def _run_in_project(typer_app: typer.Typer, prefix: str = "") -> None:
+    """Every command runs inside the project folder and shows its examples under its help."""
     for info in typer_app.registered_commands:
         info.callback = in_project(info.callback, _project_root)
+        examples = EXAMPLES.get(f"{prefix}{_command_name(info)}")
+        if examples:
+            info.epilog = "Examples:\n\n" + "\n\n".join(f"  {line}" for line in examples)
     for group in typer_app.registered_groups:
-        _run_in_project(group.typer_instance)
+        name = f"{prefix}{group.name} "
+        examples = [line for key, lines in EXAMPLES.items() if key.startswith(name) for line in lines]
+        group.epilog = "Examples:\n\n" + "\n\n".join(f"  {line}" for line in examples)
+        _run_in_project(group.typer_instance, name)
 
 
 for _info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):

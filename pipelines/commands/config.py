@@ -51,8 +51,6 @@ def register(app: typer.Typer) -> None:
         """Write the Great Expectations suites generated from the data contract (features/schema.py).
 
         The committed conf/expectations/*.json are this command's output; edit the schema, then run it.
-
-        Example: ews config expectations --out conf/expectations
         """
         from pipelines.validation import write_suites
 

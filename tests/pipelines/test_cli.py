@@ -1,0 +1,81 @@
+"""The command line's habits: workflow order, an example in every --help that parses, lazy imports."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.core import TyperGroup
+
+from pipelines.cli import EXAMPLES, WORKFLOW, app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _leaves(group: TyperGroup, prefix: str = "") -> dict[str, object]:
+    found: dict[str, object] = {}
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, TyperGroup):
+            found.update(_leaves(cmd, f"{prefix}{name} "))
+        else:
+            found[f"{prefix}{name}"] = cmd
+    return found
+
+
+def _parse(argv: list[str]) -> str:
+    """Parse ``argv`` like the shell would run it, without running the command; returns its path."""
+    cmd = typer.main.get_command(app)
+    ctx = cmd.make_context("ews", argv)
+    path = []
+    while isinstance(cmd, TyperGroup):
+        name, cmd, rest = cmd.resolve_command(ctx, [*ctx._protected_args, *ctx.args])
+        path.append(name)
+        ctx = cmd.make_context(name, rest, parent=ctx)
+    return " ".join(path)
+
+
+def test_every_command_has_an_example_and_every_example_names_a_command() -> None:
+    leaves = _leaves(typer.main.get_command(app))
+    assert sorted(EXAMPLES) == sorted(leaves)
+
+
+@pytest.mark.parametrize("example", [(k, line) for k, lines in sorted(EXAMPLES.items()) for line in lines])
+def test_example_parses_against_the_command_options(example: tuple[str, str]) -> None:
+    command, line = example
+    argv = shlex.split(line)
+    assert argv[0] == "ews"
+    assert _parse(argv[1:]) == command
+
+
+def test_a_wrong_option_in_an_example_would_fail_to_parse() -> None:
+    with pytest.raises(Exception, match="No such option"):
+        _parse(["models", "list", "--config", "conf/ews.yaml"])
+
+
+def test_commands_are_listed_in_workflow_order() -> None:
+    group = typer.main.get_command(app)
+    listed = group.list_commands(typer.Context(group))
+    assert listed[:4] == ["generate", "sources", "ingest", "features"]
+    assert [c for c in listed if c in WORKFLOW] == [c for c in WORKFLOW if c in listed]
+    assert listed.index("train") < listed.index("models") < listed.index("score") < listed.index("backfill")
+
+
+def test_help_imports_no_heavy_library() -> None:
+    """`ews --help` and command registration load no pandas, MLflow, Prefect, LightGBM or GX."""
+    code = (
+        "import json, sys\n"
+        "from typer.testing import CliRunner\n"
+        "from pipelines.cli import app\n"
+        "for args in (['--help'], ['models', 'list', '--help'], ['score', '--help']):\n"
+        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    heavy = {"pandas", "mlflow", "prefect", "lightgbm", "great_expectations", "sklearn", "shap"}
+    assert not heavy & loaded
