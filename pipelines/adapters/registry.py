@@ -38,6 +38,8 @@ from mlflow.tracking import MlflowClient
 
 from models.evaluate import METRIC_NAMES, GateDecision, classification_metrics
 from models.train import TrainingOutcome, prepare_matrix
+from pipelines.adapters import registry_view as view
+from pipelines.adapters.registry_view import CHALLENGER, CHAMPION, EVENTS_TAG
 
 __all__ = [
     "CHALLENGER",
@@ -61,11 +63,7 @@ __all__ = [
 
 DEFAULT_MODEL_NAME = "ews-pd"
 EXPERIMENT_NAME = "ews-train"
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-DEFAULT_TRACKING_URI = "sqlite:///data/mlflow/mlflow.db"
 DEFAULT_ARTIFACTS = Path("data/mlflow/artifacts")
-EVENTS_TAG = "ews.events"
 KIND_TAG = "ews.kind"  # lightgbm | scorecard: what the version's estimator is
 TRAINED_THROUGH_TAG = "ews.trained_through"  # latest labelled snapshot the shipped model learned from
 DEFINITION_ARTIFACT = "definition.json"
@@ -138,7 +136,7 @@ def configure(tracking_uri: str | None = None) -> str:
     The folder of a local SQLite file is created. A tracking server (http/https) that does not
     answer raises :class:`TrackingUnavailableError` within seconds.
     """
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or tracking_uri or DEFAULT_TRACKING_URI
+    uri = view.tracking_uri(tracking_uri)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     for key, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(key, value)
@@ -552,40 +550,27 @@ def promote(
 # ---------------------------------------------------------------------------------------------
 
 
-def _versions(client: MlflowClient, name: str) -> list[Any]:
-    return sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version))
+HISTORY_COLUMNS = ["at", "version", "event", "by", "mode", "reason", "previous"]
+VERSION_COLUMNS = [
+    "version",
+    "created",
+    "aliases",
+    "test_auc",
+    "test_ece",
+    "test_as_of",
+    "gate",
+    "champion_periods",
+    "run_id",
+]
 
 
 def history(name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None) -> pd.DataFrame:
     """Every recorded decision, oldest first: ``at`` (UTC), ``version``, ``event``, ``by``, ``mode``,
     ``reason``, ``previous``. Empty frame when the model is not registered."""
-    configure(tracking_uri)
-    client = MlflowClient()
-    rows = []
-    try:
-        versions = _versions(client, name)
-    except MlflowException:
-        versions = []
-    for mv in versions:
-        raw = mv.tags.get(EVENTS_TAG)
-        for ev in json.loads(raw) if raw else []:
-            rows.append(
-                {
-                    "at": pd.Timestamp(ev["at"]),
-                    "version": str(mv.version),
-                    "event": ev["event"],
-                    "by": ev.get("by", ""),
-                    "mode": ev.get("mode", ""),
-                    "reason": ev.get("reason", ""),
-                    "previous": ev.get("previous") or "",
-                }
-            )
-    columns = ["at", "version", "event", "by", "mode", "reason", "previous"]
-    frame = pd.DataFrame(rows, columns=columns)
-    # same instant: the old champion retires before the new one takes over
-    rank = frame["event"].map({CHALLENGER: 0, "gate_failed": 1, "retired": 2, CHAMPION: 3}).fillna(4)
-    order = frame.assign(_rank=rank).sort_values(["at", "_rank"], kind="stable").index
-    return frame.loc[order].reset_index(drop=True)
+    events = view.decision_events(view.read_versions(name, tracking_uri))
+    frame = pd.DataFrame(events, columns=HISTORY_COLUMNS)
+    frame["at"] = pd.to_datetime(frame["at"], utc=True)
+    return frame
 
 
 def champion_on(
@@ -602,50 +587,9 @@ def champion_on(
 def list_versions(name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None) -> pd.DataFrame:
     """One row per version: ``version``, ``created`` (UTC), ``aliases``, ``test_auc``, ``test_ece``,
     ``test_as_of``, ``gate``, ``champion_periods`` (``from..until`` spans), ``run_id``."""
-    configure(tracking_uri)
-    client = MlflowClient()
-    try:
-        model = client.get_registered_model(name)
-    except MlflowException:
-        return pd.DataFrame(
-            columns=[
-                "version",
-                "created",
-                "aliases",
-                "test_auc",
-                "test_ece",
-                "test_as_of",
-                "gate",
-                "champion_periods",
-                "run_id",
-            ]
-        )
-    by_version: dict[str, list[str]] = {}
-    for alias, v in (model.aliases or {}).items():
-        by_version.setdefault(str(v), []).append(alias)
-    events = history(name, tracking_uri)
-    promotions = events[events["event"] == CHAMPION].reset_index(drop=True)
-    periods: dict[str, list[str]] = {}
-    for i, row in promotions.iterrows():
-        until = promotions.loc[i + 1, "at"].strftime("%Y-%m-%d %H:%M") if i + 1 < len(promotions) else "now"
-        periods.setdefault(row["version"], []).append(f"{row['at'].strftime('%Y-%m-%d %H:%M')}..{until}")
-    rows = []
-    for mv in _versions(client, name):
-        v = str(mv.version)
-        rows.append(
-            {
-                "version": v,
-                "created": pd.Timestamp(mv.creation_timestamp, unit="ms", tz="UTC"),
-                "aliases": ",".join(sorted(by_version.get(v, []))),
-                "test_auc": float(mv.tags["ews.test_auc"]) if "ews.test_auc" in mv.tags else float("nan"),
-                "test_ece": float(mv.tags["ews.test_ece"]) if "ews.test_ece" in mv.tags else float("nan"),
-                "test_as_of": mv.tags.get("ews.test_as_of", ""),
-                "gate": mv.tags.get("ews.gate", "manual" if "ews.promotion.manual" in mv.tags else ""),
-                "champion_periods": "; ".join(periods.get(v, [])),
-                "run_id": mv.run_id or "",
-            }
-        )
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(view.version_rows(view.read_versions(name, tracking_uri)), columns=VERSION_COLUMNS)
+    frame["created"] = pd.to_datetime(frame["created"], utc=True)
+    return frame
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,13 +33,13 @@ def _runs_dir(project: Path) -> Path:
     return load_config(project, expect=ProjectConfig).paths.runs_dir
 
 
-def _print_table(console: Console, title: str, frame, columns: list[str]) -> None:
-    """Print the given columns of a frame (already formatted as text) as a rich table."""
+def _print_table(console: Console, title: str, rows: list[dict], columns: list[str]) -> None:
+    """Print the given columns of rows (values already formatted as text) as a rich table."""
     table = Table(title=title)
     for col in columns:
         table.add_column(col)
-    for row in frame[columns].itertuples(index=False):
-        table.add_row(*(str(v) for v in row))
+    for row in rows:
+        table.add_row(*(str(row[col]) for col in columns))
     console.print(table)
 
 
@@ -56,32 +56,18 @@ def register(app: typer.Typer) -> None:
         project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
     ) -> None:
         """Versions with aliases, test AUC/ECE, gate outcome and the periods each was champion."""
-        from pipelines.adapters.registry import list_versions
+        from pipelines.adapters.registry_view import read_versions, version_rows
 
-        frame = list_versions(name, tracking_uri=_uri(project))
+        rows = version_rows(read_versions(name, _uri(project)))
         console = Console(width=200)
-        if frame.empty:
+        if not rows:
             console.print(f"no versions of {name!r} yet: run `ews train --data DIR`")
             return
-        _print_table(
-            console,
-            f"{name} versions",
-            frame.assign(
-                created=frame["created"].dt.strftime("%Y-%m-%d %H:%M"),
-                test_auc=frame["test_auc"].map("{:.4f}".format),
-                test_ece=frame["test_ece"].map("{:.4f}".format),
-            ),
-            [
-                "version",
-                "aliases",
-                "created",
-                "test_as_of",
-                "test_auc",
-                "test_ece",
-                "gate",
-                "champion_periods",
-            ],
-        )
+        for row in rows:
+            row["created"] = row["created"].strftime("%Y-%m-%d %H:%M")
+            row["test_auc"], row["test_ece"] = f"{row['test_auc']:.4f}", f"{row['test_ece']:.4f}"
+        columns = ["version", "aliases", "created", "test_as_of", "test_auc", "test_ece", "gate"]
+        _print_table(console, f"{name} versions", rows, [*columns, "champion_periods"])
 
     @models_app.command("history")
     def history_command(
@@ -89,19 +75,17 @@ def register(app: typer.Typer) -> None:
         project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
     ) -> None:
         """Every registry decision, oldest first: new challenger, gate failed, champion, retired."""
-        from pipelines.adapters.registry import history
+        from pipelines.adapters.registry_view import decision_events, read_versions
 
-        frame = history(name, tracking_uri=_uri(project))
+        rows = decision_events(read_versions(name, _uri(project)))
         console = Console(width=200)
-        if frame.empty:
+        if not rows:
             console.print(f"no history for {name!r} yet")
             return
-        _print_table(
-            console,
-            f"{name} decisions",
-            frame.assign(at=frame["at"].dt.strftime("%Y-%m-%d %H:%M:%S")),
-            ["at", "version", "event", "by", "mode", "previous", "reason"],
-        )
+        for row in rows:
+            row["at"] = row["at"].strftime("%Y-%m-%d %H:%M:%S")
+        columns = ["at", "version", "event", "by", "mode", "previous", "reason"]
+        _print_table(console, f"{name} decisions", rows, columns)
 
     @models_app.command("champion-on")
     def champion_on_command(

@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import pandas as pd
 from pydantic import Field, model_validator
 
 from pipelines.config import ConfigModel
@@ -60,6 +59,8 @@ class SplitConfig(ConfigModel):
     )
 
     def to_params(self) -> SplitParams:
+        import pandas as pd
+
         from models.split import SplitParams
 
         return SplitParams(

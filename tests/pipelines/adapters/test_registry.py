@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from datetime import UTC, datetime
+from pathlib import Path
 
 import lightgbm as lgb
 import mlflow
@@ -180,6 +181,13 @@ def test_aliases_move_only_when_the_gate_passes_and_history_answers_dates(mlflow
     assert listing.loc[v1, "gate"] == "passed" and listing.loc[v2, "gate"] == "failed"
     assert listing.loc[v1, "champion_periods"] == "2026-01-01 12:00..2026-01-03 12:00"
     assert listing.loc[v2, "champion_periods"] == "2026-01-04 12:00..now"
+    # `ews models list|history` read the SQLite store directly: the same records as MLflow's client
+    from pipelines.adapters import registry_view
+
+    direct = registry_view._from_sqlite(Path(mlflow_uri.removeprefix("sqlite:///")), "ews-pd")
+    assert direct == registry_view._from_client("ews-pd", None)
+    assert [r.version for r in direct] == [v1, v2, v3] and direct[1].aliases == ("champion",)
+    assert registry_view._from_sqlite(Path(mlflow_uri.removeprefix("sqlite:///")), "other") is None
 
 
 def test_loaded_model_is_frozen_dataclass() -> None:

@@ -1,0 +1,188 @@
+"""The registry's versions, aliases and decisions, read without importing MLflow or pandas.
+
+``ews models list`` and ``ews models history`` only read. With the default local SQLite tracking
+store they read MLflow's own tables (``model_versions``, ``model_version_tags``,
+``registered_model_aliases``) directly, read-only, with :mod:`sqlite3`: the answer comes in a
+fraction of a second instead of the seconds that importing MLflow takes. Any other store (a
+tracking server), or a SQLite file whose tables do not look as expected (another MLflow version),
+is read through ``MlflowClient``. ``tests/pipelines/adapters/test_registry.py`` checks that both
+ways give the same records.
+
+Writes (log, gate, promote) always go through MLflow: :mod:`pipelines.adapters.registry`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "DEFAULT_TRACKING_URI",
+    "VersionRecord",
+    "decision_events",
+    "read_versions",
+    "tracking_uri",
+    "version_rows",
+]
+
+DEFAULT_TRACKING_URI = "sqlite:///data/mlflow/mlflow.db"
+EVENTS_TAG = "ews.events"
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+_WORKSPACE = "default"  # MLflow 3's workspace column; ews uses the default workspace only
+# same instant: the old champion retires before the new one takes over
+_EVENT_RANK = {CHALLENGER: 0, "gate_failed": 1, "retired": 2, CHAMPION: 3}
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """One registered version: number, creation time (ms since epoch, UTC), run, tags, aliases."""
+
+    version: str
+    created_ms: int
+    run_id: str
+    tags: dict[str, str]
+    aliases: tuple[str, ...]
+
+
+def tracking_uri(given: str | None = None) -> str:
+    """``MLFLOW_TRACKING_URI`` when set, else ``given`` (project config), else the local default."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or given or DEFAULT_TRACKING_URI
+
+
+def read_versions(name: str, given_uri: str | None = None) -> list[VersionRecord] | None:
+    """Every live version of the registered model ``name``, by version number; None when ``name``
+    is not registered (or the local store does not exist yet)."""
+    uri = tracking_uri(given_uri)
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        if not db.is_file():
+            return None
+        try:
+            return _from_sqlite(db, name)
+        except sqlite3.Error:
+            pass  # not the tables this reader knows: ask MLflow
+    return _from_client(name, given_uri)
+
+
+def _from_sqlite(db: Path, name: str) -> list[VersionRecord] | None:
+    with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as con:
+        known = con.execute(
+            "SELECT 1 FROM registered_models WHERE workspace = ? AND name = ?", (_WORKSPACE, name)
+        ).fetchone()
+        if known is None:
+            return None
+        versions = con.execute(
+            "SELECT version, creation_time, run_id FROM model_versions "
+            "WHERE workspace = ? AND name = ? AND current_stage != 'Deleted_Internal' ORDER BY version",
+            (_WORKSPACE, name),
+        ).fetchall()
+        tags: dict[str, dict[str, str]] = {}
+        for version, key, value in con.execute(
+            "SELECT version, key, value FROM model_version_tags WHERE workspace = ? AND name = ?",
+            (_WORKSPACE, name),
+        ):
+            tags.setdefault(str(version), {})[key] = value
+        aliases: dict[str, list[str]] = {}
+        for alias, version in con.execute(
+            "SELECT alias, version FROM registered_model_aliases WHERE workspace = ? AND name = ?",
+            (_WORKSPACE, name),
+        ):
+            aliases.setdefault(str(version), []).append(alias)
+    return [
+        VersionRecord(
+            version=str(v),
+            created_ms=int(created or 0),
+            run_id=run_id or "",
+            tags=tags.get(str(v), {}),
+            aliases=tuple(sorted(aliases.get(str(v), []))),
+        )
+        for v, created, run_id in versions
+    ]
+
+
+def _from_client(name: str, given_uri: str | None) -> list[VersionRecord] | None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.adapters.registry import configure
+
+    configure(given_uri)
+    client = MlflowClient()
+    try:
+        model = client.get_registered_model(name)
+        found = client.search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return None
+    aliases: dict[str, list[str]] = {}
+    for alias, v in (model.aliases or {}).items():
+        aliases.setdefault(str(v), []).append(alias)
+    return [
+        VersionRecord(
+            version=str(mv.version),
+            created_ms=int(mv.creation_timestamp or 0),
+            run_id=mv.run_id or "",
+            tags=dict(mv.tags),
+            aliases=tuple(sorted(aliases.get(str(mv.version), []))),
+        )
+        for mv in sorted(found, key=lambda mv: int(mv.version))
+    ]
+
+
+def _utc(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def decision_events(records: list[VersionRecord] | None) -> list[dict[str, Any]]:
+    """Every recorded decision, oldest first: ``at`` (aware UTC datetime), ``version``, ``event``,
+    ``by``, ``mode``, ``reason``, ``previous``."""
+    rows = []
+    for record in records or []:
+        raw = record.tags.get(EVENTS_TAG)
+        for ev in json.loads(raw) if raw else []:
+            rows.append(
+                {
+                    "at": _utc(ev["at"]),
+                    "version": record.version,
+                    "event": ev["event"],
+                    "by": ev.get("by", ""),
+                    "mode": ev.get("mode", ""),
+                    "reason": ev.get("reason", ""),
+                    "previous": ev.get("previous") or "",
+                }
+            )
+    return sorted(rows, key=lambda row: (row["at"], _EVENT_RANK.get(row["event"], 4)))
+
+
+def _number(tags: dict[str, str], key: str) -> float:
+    return float(tags[key]) if key in tags else float("nan")
+
+
+def version_rows(records: list[VersionRecord] | None) -> list[dict[str, Any]]:
+    """One row per version: ``version``, ``created`` (aware UTC datetime), ``aliases``, ``test_auc``,
+    ``test_ece``, ``test_as_of``, ``gate``, ``champion_periods`` (``from..until`` spans), ``run_id``."""
+    promotions = [e for e in decision_events(records) if e["event"] == CHAMPION]
+    periods: dict[str, list[str]] = {}
+    for i, row in enumerate(promotions):
+        until = promotions[i + 1]["at"].strftime("%Y-%m-%d %H:%M") if i + 1 < len(promotions) else "now"
+        periods.setdefault(row["version"], []).append(f"{row['at'].strftime('%Y-%m-%d %H:%M')}..{until}")
+    return [
+        {
+            "version": r.version,
+            "created": datetime.fromtimestamp(r.created_ms / 1000, tz=UTC),
+            "aliases": ",".join(r.aliases),
+            "test_auc": _number(r.tags, "ews.test_auc"),
+            "test_ece": _number(r.tags, "ews.test_ece"),
+            "test_as_of": r.tags.get("ews.test_as_of", ""),
+            "gate": r.tags.get("ews.gate", "manual" if "ews.promotion.manual" in r.tags else ""),
+            "champion_periods": "; ".join(periods.get(r.version, [])),
+            "run_id": r.run_id,
+        }
+        for r in records or []
+    ]
