@@ -13,7 +13,7 @@ def _dpd_max(s: LedgerState, window: int) -> np.ndarray:
     last_open = np.where(np.isnan(s.inv_settled), s.T, s.inv_settled - 1)
     dpd = last_open - s.inv_due
     sel = (last_open > s.T - window) & (dpd > 0)
-    return s.max_by(s.inv_code[sel], dpd[sel])
+    return s.max_by(s.inv_code[sel], dpd[sel], fill=0.0)
 
 
 def _late_count(s: LedgerState, window: int, days: int) -> np.ndarray:
@@ -26,7 +26,7 @@ def _late_count(s: LedgerState, window: int, days: int) -> np.ndarray:
 @feature("delinquency", "at T", "days", "oldest overdue invoice is {value:.0f} days past due", 1)
 def dpd_current_max(s: LedgerState) -> np.ndarray:
     """Days past due of the oldest open overdue invoice at T (days; 0 when none is overdue)."""
-    return s.max_by(s.inv_code, s.dpd_open)
+    return s.max_by(s.inv_code, s.dpd_open, fill=0.0)
 
 
 @feature("delinquency", "90 days", "days", "up to {value:.0f} days past due in the last 90 days", 1)

@@ -85,4 +85,4 @@ def credit_on_account(s: LedgerState) -> np.ndarray:
 def largest_open_share(s: LedgerState) -> np.ndarray:
     """Largest unpaid invoice remainder / open balance at T (share 0-1; NaN when nothing is open)."""
     sel = s.open_mask
-    return s.ratio(s.max_by(s.inv_code[sel], s.inv_remaining[sel]), open_balance(s))
+    return s.ratio(s.max_by(s.inv_code[sel], s.inv_remaining[sel], fill=0.0), open_balance(s))

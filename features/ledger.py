@@ -30,6 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from features import grouped
 from features.tables import Portfolio
 
 __all__ = [
@@ -418,22 +419,12 @@ class LedgerState:
         return self._memo[key]
 
     def sum_by(self, code: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
-        """Per-debtor sum (length n; 0 where a debtor has no rows)."""
-        return np.bincount(code, weights=values, minlength=self.n).astype(np.float64)
+        """Per-debtor sum over rows with debtor ``code`` (0 where a debtor has no rows)."""
+        return grouped.sum_by(code, self.n, values)
 
-    def max_by(self, code: np.ndarray, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        """Per-debtor maximum (``fill`` where a debtor has no rows)."""
-        out = np.full(self.n, -np.inf)
-        np.maximum.at(out, code, values.astype(np.float64))
-        out[np.isneginf(out)] = fill
-        return out
-
-    def min_by(self, code: np.ndarray, values: np.ndarray, fill: float = np.nan) -> np.ndarray:
-        """Per-debtor minimum (``fill`` where a debtor has no rows)."""
-        out = np.full(self.n, np.inf)
-        np.minimum.at(out, code, values.astype(np.float64))
-        out[np.isposinf(out)] = fill
-        return out
+    def max_by(self, code: np.ndarray, values: np.ndarray, *, fill: float) -> np.ndarray:
+        """Per-debtor maximum over rows with debtor ``code`` (``fill`` where a debtor has no rows)."""
+        return grouped.max_by(code, self.n, values, fill=fill)
 
     @cached_property
     def open_mask(self) -> np.ndarray:
@@ -459,10 +450,7 @@ class LedgerState:
         """Rows whose day falls in (T - window, T]."""
         return (days > self.T - window) & (days <= self.T)
 
-    def ratio(self, num: np.ndarray, den: np.ndarray) -> np.ndarray:
-        """num / den, NaN where den is 0."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
+    ratio = staticmethod(grouped.ratio)
 
 
 def _rows(mask: np.ndarray) -> np.ndarray | None:

@@ -19,6 +19,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from features import grouped
 from features.catalog import CATALOG, FUNCTIONS, feature
 
 __all__ = ["StatementState", "build_statement_features", "statement_columns", "statement_state"]
@@ -46,15 +47,11 @@ class StatementState:
 
     def sum_by(self, sel: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
         """Per-debtor sum over the selected rows (0 where none)."""
-        w = None if values is None else values[sel]
-        return np.bincount(self.code[sel], weights=w, minlength=self.n).astype(np.float64)
+        return grouped.sum_by(self.code[sel], self.n, None if values is None else values[sel])
 
-    def max_by(self, sel: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Per-debtor maximum over the selected rows (NaN where none)."""
-        out = np.full(self.n, -np.inf)
-        np.maximum.at(out, self.code[sel], values[sel].astype(np.float64))
-        out[np.isneginf(out)] = np.nan
-        return out
+    def max_by(self, sel: np.ndarray, values: np.ndarray, *, fill: float) -> np.ndarray:
+        """Per-debtor maximum over the selected rows (``fill`` where none)."""
+        return grouped.max_by(self.code[sel], self.n, values[sel], fill=fill)
 
     def at(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
         """``values`` at each debtor's row ``rows`` (NaN where -1)."""
@@ -67,10 +64,7 @@ class StatementState:
         """Rows within the last ``months`` calendar months (T's month included)."""
         return self.months_back < months
 
-    def ratio(self, num: np.ndarray, den: np.ndarray) -> np.ndarray:
-        """num / den, NaN where den is 0."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(den != 0, num / np.where(den != 0, den, 1.0), np.nan)
+    ratio = staticmethod(grouped.ratio)
 
     @property
     def status(self) -> np.ndarray:
@@ -155,19 +149,19 @@ def st_dpd_prev(s: StatementState) -> np.ndarray:
 @feature("statements", "3 months", "days", "up to {value:.0f} days past due in the last 3 months", 1)
 def st_dpd_max_3m(s: StatementState) -> np.ndarray:
     """Maximum days past due over statements of the last 3 calendar months (days; NaN if none)."""
-    return s.max_by(s.window(3), s.dpd)
+    return s.max_by(s.window(3), s.dpd, fill=np.nan)
 
 
 @feature("statements", "6 months", "days", "up to {value:.0f} days past due in the last 6 months", 1)
 def st_dpd_max_6m(s: StatementState) -> np.ndarray:
     """Maximum days past due over statements of the last 6 calendar months (days; NaN if none)."""
-    return s.max_by(s.window(6), s.dpd)
+    return s.max_by(s.window(6), s.dpd, fill=np.nan)
 
 
 @feature("statements", "12 months", "days", "up to {value:.0f} days past due in the last 12 months", 1)
 def st_dpd_max_12m(s: StatementState) -> np.ndarray:
     """Maximum days past due over statements of the last 12 calendar months (days; NaN if none)."""
-    return s.max_by(s.window(12), s.dpd)
+    return s.max_by(s.window(12), s.dpd, fill=np.nan)
 
 
 @feature("statements", "6 months", "days", "on average {value:.0f} days past due over 6 months", 1)
@@ -300,7 +294,7 @@ def st_utilisation_mean_6m(s: StatementState) -> np.ndarray:
 )
 def st_utilisation_max_6m(s: StatementState) -> np.ndarray:
     """Maximum balance / credit limit over the last 6 months (ratio; NaN without a positive limit)."""
-    return s.max_by(s.window(6) & (s.limit > 0), _util(s))
+    return s.max_by(s.window(6) & (s.limit > 0), _util(s), fill=np.nan)
 
 
 @feature("statements", "latest statement", "currency", "credit limit of {money}", -1)
