@@ -1,0 +1,334 @@
+"""``ews backtest``: replay the nightly scoring on past month-ends and measure the queue and watchlist.
+
+For every month-end T from ``--from`` to ``--to`` the replay builds the features as of T (rows dated
+<= T only, as the nightly), scores the live debtors with one registered model version, applies the
+watchlist triggers of the nightly config against the previous month-end, and ranks the **live
+collections queue** (overdue and not in default at T) by expected loss = PD x exposure x LGD.
+The outcome at T is the nightly's label: a first default in (T, T + horizon].
+
+Figures (pooled over the month-ends whose horizon is fully observed; per month in ``months``):
+
+- ``queue_capture_top20``: of the exposure at T of the queue's debtors that defaulted within the
+  horizon, the share held by the top 20 % of the queue (by count, rounded up) in expected-loss
+  order. ``dpd_capture_top20``: the same queue in days-past-due order (oldest overdue invoice,
+  ties by overdue amount), ``balance_capture_top20``: by open balance, and with a generator truth
+  file ``oracle_capture_top20``: by true PD x exposure (the ceiling).
+- ``watchlist_precision``: share of the live debtors flagged at T that defaulted within the
+  horizon; ``watchlist_recall``: share of the live debtors that defaulted within the horizon and
+  were flagged at T (debtor-months).
+- ``lead_time_median_days``: for each default, the days from the first month-end of the unbroken
+  run of flags that ends at the last month-end before it, to the default date; median over the
+  defaults flagged at that last month-end (``lead_time_flagged_share``: how many of them were).
+  Runs start at ``--from`` at the earliest, so long lead times are cut at the backtest's start.
+
+Leakage: a version tagged ``ews.trained_through`` S learned labels observed up to S + horizon.
+Month-ends before that date are **in-sample** (the model saw what happened after them); the
+output says so and names the cut a leak-free model needs (``snapshots.end`` in a train config).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.params import DefaultDefinition
+from features.tables import Portfolio
+from pipelines.config.nightly import Model as NightlyConfig
+
+__all__ = ["BacktestResult", "backtest_figures", "leakage", "model_scorer", "replay", "write_backtest"]
+
+TOP_SHARE = 0.2
+ORDERS = ("queue", "dpd", "balance", "oracle")
+
+# PD per live debtor (index debtor_id) from the features as of one date (one row per debtor)
+Scorer = Callable[[pd.DataFrame], pd.Series]
+
+
+def model_scorer(loaded: Any, cfg: NightlyConfig) -> Scorer:
+    """The nightly's scoring (:func:`pipelines.scoring.score.score_debtors`) with a loaded version."""
+    from pipelines.adapters.registry import prepare_X
+    from pipelines.scoring.score import score_debtors
+
+    def score(live: pd.DataFrame) -> pd.Series:
+        no_default = pd.Series(False, index=pd.Index(live["debtor_id"].astype("string")))
+        scores, _ = score_debtors(live, no_default, None, loaded, prepare_X, cfg)
+        return scores.set_index("debtor_id")["pd"]
+
+    return score
+
+
+def replay(
+    portfolio: Portfolio,
+    dates: Sequence[pd.Timestamp],
+    score: Scorer,
+    cfg: NightlyConfig,
+    definition: DefaultDefinition,
+    rows_per_partition: int = 4_000_000,
+) -> pd.DataFrame:
+    """The nightly as of each of ``dates`` (ascending): one row per (as_of, debtor existing then).
+
+    Columns: ``as_of``, ``debtor_id``, ``segment``, ``in_default``, ``pd`` (1.0 in default),
+    ``band``, ``flagged`` (any trigger of ``cfg`` against the previous date), ``open_balance``,
+    ``overdue_amount``, ``dpd`` (days past due of the oldest overdue open invoice), ``label``,
+    ``first_default_date``, ``horizon_observed`` (from ``features.labels.build_labels``).
+    Built in debtor partitions of about ``rows_per_partition`` ledger rows."""
+    from features.build import build_features
+    from features.labels import build_labels, last_observed_date
+    from pipelines.scoring.partition import LEDGER_TABLES, partition_count, split_portfolio
+    from pipelines.scoring.watchlist import assign_bands, compare_with_previous, triggers
+
+    until = last_observed_date(portfolio)
+    parts = []
+    for part in split_portfolio(portfolio, partition_count(portfolio, rows_per_partition)):
+        if all(f.empty for name, f in part.present().items() if name in LEDGER_TABLES):
+            continue
+        feats = build_features(part, list(dates))
+        if "debtor_id" not in feats.columns:
+            feats = feats.reset_index()
+        labels = build_labels(part, list(dates), definition, observed_until=until)
+        for T in dates:
+            f = feats.loc[feats["as_of"] == T].reset_index(drop=True)
+            lab = labels.loc[labels["as_of"] == T].set_index("debtor_id")
+            ids = f["debtor_id"].astype("string")
+            in_default = ids.map(lab["in_default_at_asof"]).fillna(False).astype(bool).to_numpy()
+            pd_all = np.ones(len(f))
+            live = f.loc[~in_default]
+            if len(live):
+                pd_all[~in_default] = score(live).reindex(ids[~in_default]).to_numpy(dtype="float64")
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "as_of": T,
+                        "debtor_id": ids.to_numpy(),
+                        "segment": f["segment"].astype("string").to_numpy() if "segment" in f else pd.NA,
+                        "in_default": in_default,
+                        "pd": pd_all,
+                        "open_balance": f["open_balance"].astype("float64").to_numpy(),
+                        "overdue_amount": f["overdue_amount"].astype("float64").to_numpy(),
+                        "dpd": f["dpd_current_max"].astype("float64").to_numpy(),
+                        "label": ids.map(lab["label"]).astype("Int64").to_numpy(),
+                        "first_default_date": ids.map(lab["first_default_date"]).to_numpy(
+                            dtype="datetime64[ns]"
+                        ),
+                        "horizon_observed": ids.map(lab["horizon_observed"])
+                        .fillna(False)
+                        .to_numpy(dtype=bool),
+                    }
+                )
+            )
+    panel = pd.concat(parts, ignore_index=True).sort_values(["as_of", "debtor_id"], ignore_index=True)
+    panel["debtor_id"] = panel["debtor_id"].astype("string")
+    panel["band"] = assign_bands(panel["pd"], cfg).where(~panel["in_default"], "default").astype("string")
+    flagged = []
+    previous = None
+    for T in dates:
+        today = panel.loc[panel["as_of"] == T, ["debtor_id", "pd", "band", "in_default"]]
+        scored = compare_with_previous(today, previous)
+        flagged.append(triggers(scored, cfg, has_previous=previous is not None).any(axis=1))
+        previous = today
+    panel["flagged"] = pd.concat(flagged).reindex(panel.index).fillna(False).astype(bool)
+    return panel
+
+
+def _capture(frame: pd.DataFrame, key: list[str], ascending: list[bool]) -> tuple[float, float]:
+    """(bad exposure in the top 20 % of ``frame`` ordered by ``key``, bad exposure in all of it)."""
+    ranked = frame.sort_values(key + ["debtor_id"], ascending=ascending + [True], kind="stable")
+    top = math.ceil(TOP_SHARE * len(ranked))
+    bad = ranked["bad_balance"].to_numpy()
+    return float(bad[:top].sum()), float(bad.sum())
+
+
+def _order_keys(order: str) -> tuple[list[str], list[bool]]:
+    return {
+        "queue": (["expected_loss", "overdue_amount"], [False, False]),
+        "dpd": (["dpd", "overdue_amount"], [False, False]),
+        "balance": (["open_balance"], [False]),
+        "oracle": (["oracle_el"], [False]),
+    }[order]
+
+
+def _curve(frame: pd.DataFrame, order: str, grid: np.ndarray) -> np.ndarray:
+    """Bad exposure caught by the first ceil(g x n) debtors of the queue, per grid share g."""
+    key, asc = _order_keys(order)
+    ranked = frame.sort_values(key + ["debtor_id"], ascending=asc + [True], kind="stable")
+    cum = np.concatenate([[0.0], np.cumsum(ranked["bad_balance"].to_numpy())])
+    return cum[np.ceil(grid * len(ranked)).astype(int)]
+
+
+def _lead_times(panel: pd.DataFrame, dates: list[pd.Timestamp]) -> pd.DataFrame:
+    """One row per (debtor, default date) seen from a live month-end: ``flagged_last`` (flagged at
+    the last month-end before the default), ``first_flag`` and ``lead_days``."""
+    pos = {d: i for i, d in enumerate(dates)}
+    live = panel.loc[~panel["in_default"]]
+    hit = live.loc[live["first_default_date"].notna()]
+    rows = []
+    flags = live.set_index(["debtor_id", "as_of"])["flagged"]
+    for (debtor, when), grp in hit.groupby(["debtor_id", "first_default_date"], sort=True):
+        last = grp["as_of"].max()
+        if not bool(flags.get((debtor, last), False)):
+            rows.append((debtor, when, False, pd.NaT, np.nan))
+            continue
+        i = pos[last]
+        while i > 0 and bool(flags.get((debtor, dates[i - 1]), False)):
+            i -= 1
+        rows.append((debtor, when, True, dates[i], float((when - dates[i]).days)))
+    return pd.DataFrame(
+        rows, columns=["debtor_id", "default_date", "flagged_last", "first_flag", "lead_days"]
+    )
+
+
+def backtest_figures(
+    panel: pd.DataFrame, cfg: NightlyConfig, truth: pd.DataFrame | None = None
+) -> dict[str, Any]:
+    """The backtest's figures from :func:`replay`'s panel (see the module docstring).
+
+    ``truth``: the generator's ``truth.parquet`` (``debtor_id``, ``month_end``, ``oracle_pd``) or
+    None. Returns ``{"figures": {...}, "months": [...], "curves": {...}, "lead_times": frame}``."""
+    from pipelines.scoring.queue import lgd_for
+
+    dates = sorted(panel["as_of"].unique())
+    dates = [pd.Timestamp(d) for d in dates]
+    p = panel.copy()
+    p["expected_loss"] = p["pd"] * p["open_balance"].clip(lower=0) * lgd_for(p["segment"], cfg.queue)
+    p["bad_balance"] = np.where(p["label"].fillna(0).astype(int) == 1, p["open_balance"].clip(lower=0), 0.0)
+    orders = ["queue", "dpd", "balance"]
+    if truth is not None:
+        t = truth[["debtor_id", "month_end", "oracle_pd"]].rename(columns={"month_end": "as_of"})
+        t = t.assign(debtor_id=t["debtor_id"].astype("string"), as_of=pd.to_datetime(t["as_of"]))
+        p = p.merge(t, on=["debtor_id", "as_of"], how="left")
+        p["oracle_el"] = p["oracle_pd"].astype("float64").fillna(0.0) * p["open_balance"].clip(lower=0)
+        orders.append("oracle")
+    p["dpd"] = p["dpd"].fillna(0.0)
+    observed = p["horizon_observed"] & ~p["in_default"]
+    queue = p.loc[observed & (p["overdue_amount"].fillna(0.0) > cfg.queue.min_overdue)]
+    grid = np.linspace(0, 1, 51)
+    caught = {o: 0.0 for o in orders}
+    total = 0.0
+    curves = {o: np.zeros(len(grid)) for o in orders}
+    months = []
+    for T in dates:
+        q = queue.loc[queue["as_of"] == T]
+        live = p.loc[observed & (p["as_of"] == T)]
+        row: dict[str, Any] = {"as_of": T.date().isoformat(), "horizon_observed": bool(len(live))}
+        if len(live):
+            bad, flag = live["label"] == 1, live["flagged"]
+            row.update(live=len(live), flagged=int(flag.sum()), defaults=int(bad.sum()), queue=len(q))
+            row.update(flagged_defaults=int((flag & bad).sum()), bad_balance=float(q["bad_balance"].sum()))
+            for o in orders:
+                top, all_ = _capture(q, *_order_keys(o))
+                caught[o] += top
+                row[f"{o}_capture_top20"] = top / all_ if all_ else None
+                curves[o] += _curve(q, o, grid) if len(q) else 0.0
+            total += row["bad_balance"]
+        months.append(row)
+    scored = [m for m in months if m["horizon_observed"]]
+    flagged = sum(m["flagged"] for m in scored)
+    defaults = sum(m["defaults"] for m in scored)
+    hits = sum(m["flagged_defaults"] for m in scored)
+    leads = _lead_times(p, dates)
+    was = leads.loc[leads["flagged_last"]]
+    figures: dict[str, Any] = {
+        **{f"{o}_capture_top20": (caught[o] / total if total else None) for o in orders},
+        "watchlist_precision": hits / flagged if flagged else None,
+        "watchlist_recall": hits / defaults if defaults else None,
+        "lead_time_median_days": float(was["lead_days"].median()) if len(was) else None,
+        "lead_time_flagged_share": len(was) / len(leads) if len(leads) else None,
+        "defaults_for_lead_time": int(len(leads)),
+        "months": len(dates),
+        "months_with_observed_horizon": len(scored),
+        "debtor_months_live": int(sum(m["live"] for m in scored)),
+        "queue_debtor_months": int(sum(m["queue"] for m in scored)),
+        "defaults_in_horizon": int(defaults),
+        "bad_balance_in_queue": round(total, 2),
+    }
+    curve_out = {o: (curves[o] / total).round(6).tolist() if total else [] for o in orders}
+    return {"figures": figures, "months": months, "curves": {"share": grid.round(4).tolist(), **curve_out},
+            "lead_times": leads}  # fmt: skip
+
+
+def leakage(loaded: Any, dates: Sequence[pd.Timestamp], horizon_days: int) -> dict[str, Any]:
+    """Which month-ends the version saw the outcome of: ``trained_through`` S (tag
+    ``ews.trained_through``; None when absent), ``labels_seen_until`` S + horizon, the in-sample
+    dates (< S + horizon) and the ``snapshots.end`` a leak-free model for ``dates`` needs."""
+    tag = (getattr(loaded, "tags", None) or {}).get("ews.trained_through")
+    first = min(dates)
+    cut = (first - pd.Timedelta(days=horizon_days)).date().isoformat()
+    if not tag:
+        return {"trained_through": None, "labels_seen_until": None, "in_sample": None, "leak_free_end": cut}
+    seen = pd.Timestamp(tag) + pd.Timedelta(days=horizon_days)
+    inside = [d.date().isoformat() for d in dates if d < seen]
+    return {
+        "trained_through": tag,
+        "labels_seen_until": seen.date().isoformat(),
+        "in_sample": inside,
+        "leak_free_end": cut,
+    }
+
+
+@dataclass
+class BacktestResult:
+    """What ``ews backtest`` writes: figures, per-month rows, curves, leakage and settings."""
+
+    figures: dict[str, Any]
+    months: list[dict[str, Any]]
+    curves: dict[str, list[float]]
+    lead_times: pd.DataFrame
+    leakage: dict[str, Any]
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        body = {
+            "figures": self.figures,
+            "leakage": self.leakage,
+            "settings": self.settings,
+            "months": self.months,
+            "curves": self.curves,
+        }
+        return json.dumps(body, indent=2, default=str) + "\n"
+
+
+def leakage_note(leak: dict[str, Any]) -> str:
+    """One sentence on what the model saw (shown in backtest.html and printed by the CLI)."""
+    if leak.get("in_sample") is None:
+        return (
+            "The model records no training cut (ews.trained_through): it may have seen these months. "
+            f"For a leak-free backtest train with snapshots.end <= {leak['leak_free_end']} and pass --model."
+        )
+    if leak["in_sample"]:
+        return (
+            f"IN-SAMPLE: the model learned labels observed up to {leak['labels_seen_until']} (trained through "
+            f"{leak['trained_through']}), so it saw the outcome of {len(leak['in_sample'])} of these month-ends "
+            f"({leak['in_sample'][0]} .. {leak['in_sample'][-1]}); the figures there flatter it. Train a model with "
+            f"snapshots.end <= {leak['leak_free_end']} in a train config (`ews train --config ...`) and pass --model VERSION."
+        )
+    return f"Out of sample: the model learned labels observed up to {leak['labels_seen_until']}, before every month-end here."
+
+
+def write_backtest(result: BacktestResult, out: Path) -> dict[str, Path]:
+    """``backtest.json`` and a self-contained ``backtest.html`` (inline SVG plots) in ``out``."""
+    from pipelines.backtest_report import render_backtest
+    from pipelines.io import write_text_atomic
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return {
+        "backtest.json": write_text_atomic(result.to_json(), out / "backtest.json"),
+        "backtest.html": write_text_atomic(
+            render_backtest(result, leakage_note(result.leakage)), out / "backtest.html"
+        ),
+    }
+
+
+def month_end_dates(start: dt.date, end: dt.date) -> list[pd.Timestamp]:
+    """Calendar month-ends from ``start`` to ``end`` (inclusive)."""
+    from features.snapshots import month_ends
+
+    return month_ends(start, end)

@@ -1,0 +1,123 @@
+"""``backtest.html``: the backtest's figures, capture curves, per-month capture and lead times on one
+self-contained page (inline SVG from matplotlib; no script, no network)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+import matplotlib
+import numpy as np
+
+from pipelines.report.plots import _SVG_RC, _svg
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+LABELS = {
+    "queue": "expected loss (ews queue)",
+    "dpd": "days past due",
+    "balance": "open balance",
+    "oracle": "true PD x exposure (oracle)",
+}
+
+
+def _curves_svg(curves: dict[str, list[float]]) -> str:
+    with matplotlib.rc_context(_SVG_RC):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        share = np.asarray(curves["share"])
+        for name, label in LABELS.items():
+            if curves.get(name):
+                ax.plot(share * 100, np.asarray(curves[name]) * 100, label=label)
+        ax.plot([0, 100], [0, 100], color="grey", linestyle=":", label="random")
+        ax.axvline(20, color="grey", linewidth=0.6)
+        ax.set_xlabel("share of the live queue worked, top first (%)")
+        ax.set_ylabel("share of defaulted exposure caught (%)")
+        ax.legend(loc="lower right", fontsize=8)
+        return _svg(fig)
+
+
+def _monthly_svg(months: list[dict[str, Any]]) -> str:
+    with matplotlib.rc_context(_SVG_RC):
+        fig, ax = plt.subplots(figsize=(7, 3))
+        rows = [m for m in months if m.get("horizon_observed")]
+        x = np.arange(len(rows))
+        for name, label in LABELS.items():
+            y = [m.get(f"{name}_capture_top20") for m in rows]
+            if any(v is not None for v in y):
+                ax.plot(
+                    x, [np.nan if v is None else v * 100 for v in y], marker="o", markersize=3, label=label
+                )
+        ax.set_xticks(x, [m["as_of"] for m in rows], rotation=60, fontsize=7)
+        ax.set_ylabel("capture in top 20 % (%)")
+        ax.legend(fontsize=7)
+        return _svg(fig)
+
+
+def _lead_svg(lead_days: np.ndarray) -> str:
+    with matplotlib.rc_context(_SVG_RC):
+        fig, ax = plt.subplots(figsize=(6, 3))
+        if len(lead_days):
+            ax.hist(
+                lead_days,
+                bins=np.arange(0, max(lead_days.max(), 30) + 31, 30),
+                color="#4c72b0",
+                edgecolor="white",
+            )
+            ax.axvline(
+                float(np.median(lead_days)), color="#c44e52", label=f"median {np.median(lead_days):.0f} d"
+            )
+            ax.legend(fontsize=8)
+        ax.set_xlabel("days from first flag (unbroken run) to default")
+        ax.set_ylabel("defaults")
+        return _svg(fig)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    return f"{value:,}" if isinstance(value, int) else escape(str(value))
+
+
+def render_backtest(result: Any, note: str) -> str:
+    """The page as one HTML string (text from the data escaped)."""
+    f = result.figures
+    rows = "".join(f"<tr><td>{escape(k)}</td><td class='num'>{_fmt(v)}</td></tr>" for k, v in f.items())
+    cols = ["as_of", "live", "flagged", "defaults", "queue", "bad_balance"] + [
+        f"{o}_capture_top20" for o in LABELS
+    ]
+    head = "".join(f"<th>{escape(c)}</th>" for c in cols)
+    body = "".join(
+        "<tr>" + "".join(f"<td class='num'>{_fmt(m.get(c))}</td>" for c in cols) + "</tr>"
+        for m in result.months
+    )
+    settings = "".join(f"<li>{escape(k)}: {escape(str(v))}</li>" for k, v in result.settings.items())
+    leads = result.lead_times
+    lead_days = leads.loc[leads["flagged_last"], "lead_days"].to_numpy(dtype="float64")
+    warn = "warn" if "IN-SAMPLE" in note or "may have seen" in note else "ok"
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ews backtest</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 20px; color: #222; }}
+table {{ border-collapse: collapse; margin: 8px 0; }} td, th {{ border-bottom: 1px solid #ddd; padding: 3px 8px; }}
+.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+.warn {{ background: #fdecea; border-left: 4px solid #c44e52; padding: 8px; }}
+.ok {{ background: #eaf6ea; border-left: 4px solid #55a868; padding: 8px; }}
+</style></head><body>
+<h1>Backtest of the queue and the watchlist</h1>
+<p class="{warn}" id="leakage">{escape(note)}</p>
+<ul>{settings}</ul>
+<h2>Figures (pooled over month-ends with a fully observed horizon)</h2>
+<table id="figures">{rows}</table>
+<h2>Capture curves of the live queue</h2>
+{_curves_svg(result.curves)}
+<h2>Capture in the top 20 % per month-end</h2>
+{_monthly_svg(result.months)}
+<h2>Lead time of the watchlist</h2>
+{_lead_svg(lead_days)}
+<h2>Per month-end</h2>
+<table id="months"><tr>{head}</tr>{body}</table>
+</body></html>
+"""

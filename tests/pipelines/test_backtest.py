@@ -1,0 +1,144 @@
+"""Backtest figures on a hand-built ledger: capture, precision, recall and lead time worked out by hand.
+
+Month-ends 2024-01-31, 02-29 and 03-31; default = 90 days past due; horizon 90 days. The PDs come
+from a fixed table (the figures are what is tested here, not a model); only the threshold trigger
+(PD >= 0.07) is on. Debtor Z's invoice of 2024-07-31 makes every horizon observed.
+
+    debtor  invoice                          paid         PD    first default
+    A       1000, due 2023-12-01             never        0.30  2024-02-29
+    B       2000, due 2024-02-14             never        0.10  2024-05-14
+    C        500, due 2023-12-31             2024-03-15   0.05  -
+    D       3000, due 2024-01-19             2024-02-10   0.20  -
+    E        800, due 2024-01-10             never        0.02  2024-04-09
+    F        400, due 2024-03-20             2024-03-10   0.08  -
+
+Live queue (overdue, not in default), exposure / days past due, bad = defaults within 90 days:
+    Jan: A 1000/61 bad, C 500/31, D 3000/12, E 800/21 bad        top 20 % of 4 = 1 debtor
+    Feb: B 2000/15 bad, C 500/60, E 800/50 bad                   top 1 (A in default, D paid)
+    Mar: B 2000/46 bad, E 800/81 bad                             top 1 (C paid)
+Expected-loss order tops: D (0 caught), B (2000), B (2000) -> 4000 / 7400 bad exposure.
+Days-past-due order tops: A (1000), C (0), E (800) -> 1800 / 7400. Balance: D, B, B -> 4000 / 7400.
+Oracle (true PDs below): A, B, B -> 5000 / 7400.
+Watchlist (A, B, D, F flagged while live): Jan 4 flagged / 1 hit (A) of 2 bad (A, E); Feb 3 / 1 (B)
+of 2 (B, E); Mar 3 / 1 (B) of 2 -> precision 3/10, recall 3/6.
+Lead time: A flagged Jan 31 -> 29 days; B flagged Jan, Feb, Mar -> from Jan 31 to May 14 = 104 days;
+E never flagged. Median 66.5 days over 2 of 3 defaults.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
+from ledgers import inv, pay, portfolio  # noqa: E402
+
+from features.params import DefaultDefinition  # noqa: E402
+from pipelines.backtest import backtest_figures, leakage, replay  # noqa: E402
+from pipelines.config.nightly import Model as NightlyConfig  # noqa: E402
+
+CFG = NightlyConfig.model_validate(
+    {
+        "triggers": {
+            "jump": {"enabled": False},
+            "migration": {"enabled": False},
+            "new_entrant": {"enabled": False},
+        }
+    }
+)
+DATES = [pd.Timestamp(d) for d in ("2024-01-31", "2024-02-29", "2024-03-31")]
+PD = {"A": 0.30, "B": 0.10, "C": 0.05, "D": 0.20, "E": 0.02, "F": 0.08}
+TRUE_PD = {"A": 0.9, "B": 0.9, "C": 0.1, "D": 0.1, "E": 0.9, "F": 0.1}
+
+
+def ledger():
+    return portfolio(
+        [
+            inv("A1", "A", "2023-11-01", "2023-12-01", 1000.0),
+            inv("B1", "B", "2024-01-15", "2024-02-14", 2000.0),
+            inv("C1", "C", "2023-12-01", "2023-12-31", 500.0),
+            inv("D1", "D", "2023-12-20", "2024-01-19", 3000.0),
+            inv("E1", "E", "2024-01-01", "2024-01-10", 800.0),
+            inv("F1", "F", "2024-01-20", "2024-03-20", 400.0),
+            inv("Z1", "Z", "2024-07-31", "2024-08-30", 10.0),
+        ],
+        [
+            pay("pC", "C", "2024-03-15", 500.0, "C1"),
+            pay("pD", "D", "2024-02-10", 3000.0, "D1"),
+            pay("pF", "F", "2024-03-10", 400.0, "F1"),
+        ],
+    )
+
+
+def fixed_pd(live: pd.DataFrame) -> pd.Series:
+    ids = live["debtor_id"].astype("string")
+    return pd.Series(ids.map(PD).to_numpy(dtype="float64"), index=ids.to_numpy())
+
+
+@pytest.fixture(scope="module")
+def panel() -> pd.DataFrame:
+    return replay(ledger(), DATES, fixed_pd, CFG, DefaultDefinition())
+
+
+def test_replay_rows_match_the_ledger(panel) -> None:
+    p = panel.set_index(["as_of", "debtor_id"])
+    jan, feb, mar = DATES
+    assert set(panel["debtor_id"]) == set("ABCDEF")  # Z does not exist yet
+    assert p.loc[(jan, "A"), "dpd"] == 61 and p.loc[(jan, "A"), "overdue_amount"] == 1000
+    assert p.loc[(feb, "A"), "in_default"] and p.loc[(feb, "A"), "pd"] == 1.0
+    assert p.loc[(jan, "B"), "overdue_amount"] == 0 and p.loc[(jan, "B"), "open_balance"] == 2000
+    assert p.loc[(jan, "B"), "label"] == 0 and p.loc[(feb, "B"), "label"] == 1
+    assert p.loc[(feb, "B"), "first_default_date"] == pd.Timestamp("2024-05-14")
+    assert p.loc[(mar, "E"), "dpd"] == 81 and p.loc[(jan, "C"), "label"] == 0
+    assert p.loc[(feb, "D"), "open_balance"] == 0
+    assert p["horizon_observed"].all()
+    flagged = panel.loc[panel["flagged"]].groupby("as_of")["debtor_id"].apply(lambda s: "".join(sorted(s)))
+    assert flagged.tolist() == ["ABDF", "BDF", "BDF"]
+
+
+def test_figures_by_hand(panel) -> None:
+    truth = pd.DataFrame(
+        [(d, t, TRUE_PD[d]) for d in TRUE_PD for t in DATES], columns=["debtor_id", "month_end", "oracle_pd"]
+    )
+    out = backtest_figures(panel, CFG, truth)
+    f = out["figures"]
+    assert f["queue_capture_top20"] == pytest.approx(4000 / 7400)
+    assert f["dpd_capture_top20"] == pytest.approx(1800 / 7400)
+    assert f["balance_capture_top20"] == pytest.approx(4000 / 7400)
+    assert f["oracle_capture_top20"] == pytest.approx(5000 / 7400)
+    assert f["watchlist_precision"] == pytest.approx(3 / 10)
+    assert f["watchlist_recall"] == pytest.approx(3 / 6)
+    assert f["lead_time_median_days"] == pytest.approx(66.5)
+    assert f["lead_time_flagged_share"] == pytest.approx(2 / 3)
+    assert f["bad_balance_in_queue"] == 7400 and f["months_with_observed_horizon"] == 3
+    jan = out["months"][0]
+    assert (jan["queue"], jan["queue_capture_top20"], jan["dpd_capture_top20"]) == (4, 0.0, 1000 / 1800)
+    leads = out["lead_times"].set_index("debtor_id")
+    assert leads.loc["B", "lead_days"] == 104 and leads.loc["A", "lead_days"] == 29
+    assert not leads.loc["E", "flagged_last"]
+    assert out["curves"]["queue"][-1] == pytest.approx(1.0)  # the whole queue catches everything
+
+
+def test_without_truth_no_oracle_and_unobserved_months_left_out(panel) -> None:
+    late = panel.copy()
+    late.loc[late["as_of"] == DATES[-1], "horizon_observed"] = False
+    f = backtest_figures(late, CFG)["figures"]
+    assert "oracle_capture_top20" not in f
+    assert f["queue_capture_top20"] == pytest.approx(2000 / 4600)
+    assert f["watchlist_precision"] == pytest.approx(2 / 7)
+
+
+class Version:
+    def __init__(self, tags: dict[str, str]) -> None:
+        self.tags = tags
+
+
+def test_leakage_names_the_in_sample_month_ends_and_the_cut() -> None:
+    seen = leakage(Version({"ews.trained_through": "2023-12-31"}), DATES, 90)
+    assert seen["labels_seen_until"] == "2024-03-30" and seen["in_sample"] == ["2024-01-31", "2024-02-29"]
+    assert seen["leak_free_end"] == "2023-11-02"
+    assert leakage(Version({"ews.trained_through": "2023-10-31"}), DATES, 90)["in_sample"] == []
+    assert leakage(Version({}), DATES, 90)["in_sample"] is None
