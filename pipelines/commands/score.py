@@ -29,6 +29,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from pipelines.io import OutputError
     from pipelines.publish import RunLockedError
     from pipelines.runtime import PrefectUnavailableError
+    from pipelines.scoring.overrides import AuditLogError
     from pipelines.scoring.score import IncompatibleModelError
     from pipelines.sources.read import TableError
 
@@ -43,6 +44,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ConfigError,
         PrefectUnavailableError,
         TrackingUnavailableError,
+        AuditLogError,
     )
 
 
@@ -208,7 +210,8 @@ def demo_train_and_score(
     if last is None:
         raise ValueError(f"{data_dir}: no dated rows to score")
     days = [last.date() - dt.timedelta(days=1), last.date()]
-    runs = []
+    runs: list[Path] = []
+    cleared = None
     for day in days:
         t = time.perf_counter()
         with console.status(f"nightly flow as of {day} ..."):
@@ -216,6 +219,10 @@ def demo_train_and_score(
         seconds[f"nightly {day}"] = round(time.perf_counter() - t, 1)
         _summary(console, result)
         runs.append(result.path)
+        if len(runs) == 1:  # an analyst reviews the first run: one override, respected by the second
+            from pipelines.commands.watchlist import demo_override
+
+            cleared = demo_override(console, out, result.path)
 
     cfg = load_config(config, expect=NightlyConfig)
     uri = configure(None)
@@ -224,6 +231,10 @@ def demo_train_and_score(
     console.print(f"watchlist:         {runs[-1] / 'watchlist.csv'}")
     console.print(f"collections queue: {runs[-1] / 'collections_queue.xlsx'}  (and .csv / .parquet)")
     console.print(f"run manifest:      {runs[-1] / 'manifest.json'}   previous day: {runs[0]}")
+    if cleared:
+        console.print(
+            f"override + audit:  ews watchlist history {cleared} --out {out}   (log: {out / 'overrides.jsonl'})"
+        )
     console.print(
         f"MLflow UI:         .venv/bin/mlflow ui --backend-store-uri {uri} --port 5000  -> http://127.0.0.1:5000"
     )

@@ -125,3 +125,25 @@ def register(app: typer.Typer) -> None:
                 "" if o.pd != o.pd else f"{o.pd:.4f}",
             )
         console.print(table)
+
+
+def demo_override(console, runs_dir: Path, run: Path) -> str | None:
+    """The demo's analyst: clear the highest-PD debtor flagged by the threshold trigger in ``run``
+    (as if the customer had paid), so that the next run shows it kept off the watchlist."""
+    import pandas as pd
+
+    from pipelines.scoring.overrides import append_override, new_override
+
+    wl = pd.read_parquet(run / "watchlist.parquet")
+    hits = wl.loc[wl["trigger_threshold"].astype(bool)] if "trigger_threshold" in wl else wl
+    if hits.empty:
+        return None
+    debtor = str(hits.iloc[0]["debtor_id"])
+    reason = "demo: the customer's CFO confirmed payment of the overdue invoices this week"
+    line = append_override(runs_dir, new_override(runs_dir, debtor, "cleared", reason, "ews demo", run=run))
+    console.print(
+        f"override {line['seq']}: [bold]{debtor}[/] cleared by 'ews demo' after reviewing the run of {line['run']} "
+        f"(PD {line['pd']:.2%}); the next run keeps it off the watchlist unless its PD jumps "
+        f"(`ews watchlist override --help`)"
+    )
+    return debtor

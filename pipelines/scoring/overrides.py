@@ -225,8 +225,10 @@ def new_override(
     band: str | None = None,
     bands: list[str] | None = None,
     today: dt.date | None = None,
+    run: Path | None = None,
 ) -> Override:
-    """Check an override request against the latest published run in ``runs_dir``.
+    """Check an override request against the latest published run in ``runs_dir`` (or ``run``,
+    the published run folder the analyst reviewed).
 
     Raises :class:`OverrideError` (one line naming the value and the fix) for an unknown status,
     an empty reason or name, an ``until`` before ``today`` (UTC), a band not in ``bands`` or a
@@ -249,7 +251,7 @@ def new_override(
         raise OverrideError(
             f"--band {band!r} is not a band of the nightly config; use one of: {', '.join(bands)}"
         )
-    run = _latest_run(runs_dir)
+    run = run or _latest_run(runs_dir)
     if run is None:
         raise OverrideError(
             f"{runs_dir}: no published run to override; run `ews score --out {runs_dir}` first or pass --out RUNS_DIR"

@@ -259,6 +259,32 @@ def test_overrides_are_respected_logged_and_shown(env, tmp_path) -> None:
     assert res.exit_code == 0 and "cleared" in res.output and DAY2.isoformat() in res.output
 
 
+def test_backtest_cli_writes_json_and_html_and_flags_in_sample_months(env, tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    out = tmp_path / "bt"
+    args = ["--project", str(ROOT), "backtest", "--data", str(env["data"]), "--from", "2024-03-15",
+            "--to", "2024-05-31", "--out", str(out), "--config", str(env["cfg"])]  # fmt: skip
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    body = json.loads((out / "backtest.json").read_text())
+    f = body["figures"]
+    assert f["months"] == 3 and f["months_with_observed_horizon"] == 3
+    for key in ("queue_capture_top20", "dpd_capture_top20", "balance_capture_top20", "watchlist_precision"):
+        assert 0.0 <= f[key] <= 1.0, key
+    assert "oracle_capture_top20" not in f  # no truth file in this data dir
+    assert f["lead_time_median_days"] is None or f["lead_time_median_days"] > 0
+    # the champion was trained on these months: the output says so and names the cut
+    assert body["leakage"]["in_sample"] == ["2024-03-31", "2024-04-30", "2024-05-31"]
+    html = (out / "backtest.html").read_text(encoding="utf-8")
+    assert "IN-SAMPLE" in html and html.count("<svg") >= 3 and "http" not in html.split("<svg")[0]
+    assert "IN-SAMPLE" in res.output
+    bad = CliRunner().invoke(app, [*args[:8], "2024-01-01", *args[9:]])  # --to before --from
+    assert bad.exit_code == 2 and "before --from" in bad.output
+
+
 # ------------------------------------------------------------------------------- feed checks
 
 
