@@ -41,7 +41,7 @@ import pandas as pd
 
 from features.params import DefaultDefinition
 from features.tables import Portfolio
-from pipelines.config.nightly import Model as NightlyConfig
+from pipelines.config.nightly import NightlyConfig
 
 __all__ = ["BacktestResult", "backtest_figures", "leakage", "model_scorer", "replay", "write_backtest"]
 

@@ -30,6 +30,7 @@ WORKFLOW = (
     "backfill",
     "serve",
     "watchlist",
+    "backtest",
     "config",
     "demo",
 )
@@ -58,6 +59,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         'ews watchlist override D00042 --status cleared --reason "paid in full on 3 March" --by anna',
     ),
     "watchlist history": ("ews watchlist history D00042 --out data/runs",),
+    "backtest": (
+        "ews backtest --data data/synth --from 2025-01-31 --to 2025-09-30 --out data/backtest",
+        "ews backtest --data data/synth --from 2025-01-31 --to 2025-09-30 --out data/backtest --model 3",
+    ),
     "config check": ("ews config check", "ews config check conf/nightly.yaml"),
     "config expectations": ("ews config expectations",),
     "demo": ("ews demo",),

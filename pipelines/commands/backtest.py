@@ -60,8 +60,8 @@ def register(app: typer.Typer) -> None:
             write_backtest,
         )
         from pipelines.config import load_config
-        from pipelines.config.nightly import Model as NightlyConfig
-        from pipelines.config.project import Model as ProjectConfig
+        from pipelines.config.nightly import NightlyConfig
+        from pipelines.config.project import ProjectConfig
         from pipelines.ingest import ingest_dir
         from pipelines.scoring.score import IncompatibleModelError, check_definition
 

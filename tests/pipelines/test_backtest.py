@@ -38,7 +38,7 @@ from ledgers import inv, pay, portfolio  # noqa: E402
 
 from features.params import DefaultDefinition  # noqa: E402
 from pipelines.backtest import backtest_figures, leakage, replay  # noqa: E402
-from pipelines.config.nightly import Model as NightlyConfig  # noqa: E402
+from pipelines.config.nightly import NightlyConfig  # noqa: E402
 
 CFG = NightlyConfig.model_validate(
     {
