@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.catalog import feature
 from features.ledger import LedgerState
+from features.register import feature
 
 
 def _paid(s: LedgerState, window: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The feature catalog: what every feature column means, for model cards, reason codes and sidecars.
 
 Each feature is a function named after the column it produces (Hamilton style) and registered with
-:func:`feature`. Its one-line docstring is the description; ``window`` and ``unit`` say what it
+:func:`feature` (in the leaf module :mod:`features.register`). Its one-line docstring is the description; ``window`` and ``unit`` say what it
 measures; ``reason`` is a plain-language template formatted with ``value`` (used for SHAP reason
 codes); ``direction`` is +1 when a higher value means more risk, -1 when less, 0 when either can
 (a reason code only shows a feature whose value points the way of its direction).
@@ -22,7 +22,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, TypeVar
+from typing import Any
+
+from features import (
+    behaviour,
+    delinquency,
+    disputes,
+    exposure,
+    invoicing,
+    statements,
+    tenure,
+    timing,
+)
+from features.register import REGISTERED, feature
 
 __all__ = [
     "CALENDAR",
@@ -246,38 +258,29 @@ def _info(
     )
 
 
-CATALOG: dict[str, FeatureInfo] = {}
+# Every family module, in catalog order. Imported here, in the open: the family modules import
+# ``feature`` from the leaf module features.register, never from this one, so there is no cycle.
+_FAMILIES = (behaviour, delinquency, disputes, exposure, invoicing, statements, tenure, timing)
+
+
+def _static(name: str, description: str, reason: str) -> FeatureInfo:
+    return _info(name, "tenure", "static", "category", description, reason, 0, "category")
+
+
+CATALOG: dict[str, FeatureInfo] = {
+    "segment": _static("segment", "Debtor segment or industry (static attribute).", "segment {value}"),
+    "country": _static("country", "Debtor country, ISO-3166 alpha-2 (static attribute).", "country {value}"),
+}
+for _module in _FAMILIES:
+    for _name, _r in REGISTERED.items():
+        if _r.fn.__module__ == _module.__name__:
+            CATALOG[_name] = _info(
+                _name, _r.family, _r.window, _r.unit, _r.description, _r.reason, _r.direction, "float64"
+            )
 # name -> the function that computes the column (ledger families take a ``LedgerState``).
-FUNCTIONS: dict[str, Callable[..., Any]] = {}
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def feature(family: str, window: str, unit: str, reason: str, direction: int) -> Callable[[F], F]:
-    """Register a feature function under its own name, with its docstring's first line as description."""
-    if direction not in (-1, 0, 1):
-        raise ValueError(f"direction must be -1, 0 or +1, got {direction}")
-
-    def wrap(fn: F) -> F:
-        name = fn.__name__
-        doc = (fn.__doc__ or "").strip()
-        if not doc:
-            raise ValueError(f"feature {name} needs a one-line docstring giving its window and unit")
-        if name in CATALOG:
-            raise ValueError(f"feature {name} registered twice")
-        CATALOG[name] = _info(name, family, window, unit, doc.splitlines()[0], reason, direction, "float64")
-        FUNCTIONS[name] = fn
-        return fn
-
-    return wrap
-
-
-def _static(name: str, description: str, reason: str) -> None:
-    CATALOG[name] = _info(name, "tenure", "static", "category", description, reason, 0, "category")
-
-
-_static("segment", "Debtor segment or industry (static attribute).", "segment {value}")
-_static("country", "Debtor country, ISO-3166 alpha-2 (static attribute).", "country {value}")
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    name: REGISTERED[name].fn for name in CATALOG if name in REGISTERED
+}
 
 
 def describe(columns: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -303,16 +306,3 @@ def describe(columns: Iterable[str]) -> dict[str, dict[str, Any]]:
         else:
             out[col] = {"name": col, "family": "unknown", "description": ""}
     return out
-
-
-# Register every family (imported last: the family modules import ``feature`` from here).
-from features import (  # noqa: E402, F401
-    behaviour,
-    delinquency,
-    disputes,
-    exposure,
-    invoicing,
-    statements,
-    tenure,
-    timing,
-)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.catalog import feature
 from features.ledger import LedgerState
+from features.register import feature
 
 
 @feature("disputes", "365 days", "share 0-1", "{value:.0%} of the invoices in the last year disputed", 1)

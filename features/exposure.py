@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.catalog import feature
 from features.ledger import LedgerState
+from features.register import feature
 
 _BUCKETS = {"1_30": (1, 30), "31_60": (31, 60), "61_90": (61, 90), "90p": (91, np.inf)}
 

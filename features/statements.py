@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features import grouped
-from features.catalog import CATALOG, FUNCTIONS, feature
+from features.register import REGISTERED, feature
 
 __all__ = ["StatementState", "build_statement_features", "statement_columns", "statement_state"]
 
@@ -337,7 +337,7 @@ def st_months_observed(s: StatementState) -> np.ndarray:
 
 def statement_columns() -> list[str]:
     """Names of the statement feature columns, in catalog order."""
-    return [name for name, info in CATALOG.items() if info.family == "statements"]
+    return [name for name, r in REGISTERED.items() if r.family == "statements"]
 
 
 def build_statement_features(statements: pd.DataFrame, as_of: Sequence[date | pd.Timestamp]) -> pd.DataFrame:
@@ -356,7 +356,7 @@ def build_statement_features(statements: pd.DataFrame, as_of: Sequence[date | pd
     for t in sorted({pd.Timestamp(a).normalize() for a in as_of}):
         s = statement_state(statements, ids, t)
         present = s.last >= 0
-        cols = {name: FUNCTIONS[name](s)[present] for name in names}
+        cols = {name: REGISTERED[name].fn(s)[present] for name in names}
         frame = pd.DataFrame(cols)
         frame.insert(0, "as_of", pd.Series(np.full(int(present.sum()), t), dtype="datetime64[ns]"))
         frame.insert(0, "debtor_id", pd.array(ids[present], dtype="string"))

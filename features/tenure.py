@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.catalog import feature
 from features.ledger import LedgerState
+from features.register import feature
 
 
 @feature("tenure", "history to T", "days", "customer for only {value:.0f} days", -1)

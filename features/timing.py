@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.catalog import feature
 from features.ledger import LedgerState, group_cumsum
+from features.register import feature
 
 
 def _mean(s: LedgerState, window: int) -> np.ndarray:

@@ -1,0 +1,50 @@
+"""``@feature(...)``: record a feature function and its metadata; :mod:`features.catalog` reads the records.
+
+A leaf module (it imports nothing from ``features``), so that the family modules can register their
+functions and :mod:`features.catalog` can import every family without a circular import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+__all__ = ["REGISTERED", "Registered", "feature"]
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A registered feature function and what its decorator said about it."""
+
+    fn: Callable[..., Any]
+    family: str
+    window: str
+    unit: str
+    description: str
+    reason: str
+    direction: int
+
+
+# name -> record, in registration order
+REGISTERED: dict[str, Registered] = {}
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def feature(family: str, window: str, unit: str, reason: str, direction: int) -> Callable[[F], F]:
+    """Register a feature function under its own name, with its docstring's first line as description."""
+    if direction not in (-1, 0, 1):
+        raise ValueError(f"direction must be -1, 0 or +1, got {direction}")
+
+    def wrap(fn: F) -> F:
+        name = fn.__name__
+        doc = (fn.__doc__ or "").strip()
+        if not doc:
+            raise ValueError(f"feature {name} needs a one-line docstring giving its window and unit")
+        if name in REGISTERED:
+            raise ValueError(f"feature {name} registered twice")
+        REGISTERED[name] = Registered(fn, family, window, unit, doc.splitlines()[0], reason, direction)
+        return fn
+
+    return wrap
