@@ -40,8 +40,8 @@ def main() -> None:
     from features.catalog import CATALOG
     from features.params import DefaultDefinition
     from models.reasons import contributions, reason_codes
+    from pipelines.adapters.files import read_portfolio
     from pipelines.adapters.registry import load_model_version, prepare_X
-    from pipelines.io import read_portfolio
     from pipelines.scoring.partition import features_and_defaults
     from pipelines.scoring.watchlist import debtor_currency
 

@@ -314,8 +314,8 @@ def leakage_note(leak: dict[str, Any]) -> str:
 
 def write_backtest(result: BacktestResult, out: Path) -> dict[str, Path]:
     """``backtest.json`` and a self-contained ``backtest.html`` (inline SVG plots) in ``out``."""
+    from pipelines.adapters.files import write_text_atomic
     from pipelines.backtest_report import render_backtest
-    from pipelines.io import write_text_atomic
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

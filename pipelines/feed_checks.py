@@ -349,7 +349,7 @@ def _rejected_path(out_dir: Path, as_of: dt.date) -> Path:
 
 def write_rejected(out_dir: Path, as_of: dt.date, feed: Mapping[str, Any]) -> Path:
     """The refused run's figures as ``OUTDIR/.rejected/<as_of>.feed_checks.json`` (not a run folder)."""
-    from pipelines.io import write_text_atomic
+    from pipelines.adapters.files import write_text_atomic
 
     path = _rejected_path(out_dir, as_of)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -32,10 +32,7 @@ import pandas as pd
 
 from features.schema import TABLES
 from features.tables import Portfolio
-from pipelines.config import config_hash
-from pipelines.config.project import CurrencyConfig
-from pipelines.config.source import ARExportSource, FileSource, RulesConfig, SourceConfig, ValueOptions
-from pipelines.io import (
+from pipelines.adapters.files import (
     conform,
     find_table_files,
     output_errors,
@@ -44,6 +41,9 @@ from pipelines.io import (
     write_parquet_atomic,
     write_text_atomic,
 )
+from pipelines.config import config_hash
+from pipelines.config.project import CurrencyConfig
+from pipelines.config.source import ARExportSource, FileSource, RulesConfig, SourceConfig, ValueOptions
 from pipelines.sources.ar_export import split_ar_export
 from pipelines.sources.parse import parse_bools, parse_dates, parse_numbers, parse_text
 from pipelines.sources.read import TableError, preflight, read_file
@@ -166,7 +166,7 @@ def ingest_source(
     out = Path(out_dir) if out_dir is not None else None
     stage = None
     if out is not None:
-        from pipelines.publish import check_ingest_out, ingest_staging
+        from pipelines.adapters.publish import check_ingest_out, ingest_staging
 
         check_ingest_out(out, _input_paths(source))  # before any work
         stage = ingest_staging(out)
@@ -1261,7 +1261,7 @@ def _publish(
     fx: dict[str, pd.DataFrame],
 ) -> None:
     """Write every output into ``stage``, then move them into ``out`` (manifest.json last)."""
-    from pipelines.publish import publish_ingest
+    from pipelines.adapters.publish import publish_ingest
 
     with output_errors(out):
         stage.mkdir(parents=True, exist_ok=True)

@@ -164,7 +164,7 @@ def suite_text(table: str) -> str:
 def write_suites(folder: Path = DEFAULT_EXPECTATIONS_DIR) -> list[Path]:
     """Write every table's generated suite to ``folder/<table>.json`` (atomically); returns the paths."""
     from features.schema import TABLES
-    from pipelines.io import write_text_atomic
+    from pipelines.adapters.files import write_text_atomic
 
     paths = []
     for table in TABLES:
@@ -340,7 +340,7 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 def _make_reproducible(page: Path) -> None:
     """Drop GX's build timestamp and number its random element ids, so re-runs give identical HTML."""
-    from pipelines.io import write_text_atomic
+    from pipelines.adapters.files import write_text_atomic
 
     text = page.read_text(encoding="utf-8")
     ids: dict[str, str] = {}

@@ -93,7 +93,7 @@ def demo_inputs(root: Path = Path("."), out: Path = DEMO_DIR) -> tuple[dict[str,
     The committed sample under ``root/data/sample`` when present; otherwise the built-in ledger,
     written as CSV to ``root/out/input``.
     """
-    from pipelines.io import find_table_files, write_csv_atomic
+    from pipelines.adapters.files import find_table_files, write_csv_atomic
 
     sample = find_table_files(root / SAMPLE_DIR)
     if "invoices" in sample and "payments" in sample:
@@ -112,9 +112,9 @@ def register(app: typer.Typer) -> None:
         as_of: str | None = typer.Option(None, "--as-of", help="YYYY-MM-DD; default: today (UTC)"),
     ) -> None:
         """Run the main job end to end on embedded defaults and print where the outputs are."""
+        from pipelines.adapters.files import OutputError, find_table_files
         from pipelines.commands.ingest import print_summary
         from pipelines.ingest import TableError, ingest_files
-        from pipelines.io import OutputError, find_table_files
 
         console = Console()
         files, origin = demo_inputs(Path("."), out)

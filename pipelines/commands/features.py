@@ -96,10 +96,10 @@ def register(app: typer.Typer) -> None:
 
         from features.build import build_features
         from features.labels import build_labels
+        from pipelines.adapters.files import write_parquet_atomic, write_text_atomic
         from pipelines.config import ConfigError
         from pipelines.config.project import load_project
         from pipelines.ingest import TableError, ingest_dir
-        from pipelines.io import write_parquet_atomic, write_text_atomic
 
         dates = parse_as_of(as_of)
         if not data.is_dir():

@@ -104,8 +104,8 @@ def register(app: typer.Typer) -> None:
         the two can differ. Exit 1 when neither knows a version."""
         import pandas as pd
 
+        from pipelines.adapters.publish import scored_by
         from pipelines.adapters.registry import champion_on
-        from pipelines.publish import scored_by
 
         try:
             moment = pd.Timestamp(when)

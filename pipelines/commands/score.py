@@ -22,12 +22,12 @@ ACCEPT_FEED_HELP = (
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    from pipelines.adapters.files import OutputError
+    from pipelines.adapters.publish import RunLockedError
     from pipelines.adapters.registry import NoChampionError, TrackingUnavailableError
     from pipelines.config import ConfigError
     from pipelines.feed_checks import FeedCheckError
     from pipelines.flows.nightly import DataQualityError
-    from pipelines.io import OutputError
-    from pipelines.publish import RunLockedError
     from pipelines.runtime import PrefectUnavailableError
     from pipelines.scoring.overrides import AuditLogError
     from pipelines.scoring.score import IncompatibleModelError
@@ -105,8 +105,8 @@ def _check_tracking(config: Path) -> None:
 
 def _check_out_dir(out: Path, dates: list[dt.date]) -> None:
     """Before any work: refuse an OUTDIR whose run folders ews could not replace safely."""
-    from pipelines.io import OutputError
-    from pipelines.publish import check_out_dir
+    from pipelines.adapters.files import OutputError
+    from pipelines.adapters.publish import check_out_dir
 
     try:
         for day in dates:
@@ -181,12 +181,12 @@ def demo_train_and_score(
     import time
 
     from features.labels import last_observed_date
+    from pipelines.adapters.files import read_portfolio
     from pipelines.adapters.registry import configure, promote
     from pipelines.config import load_config
     from pipelines.config.nightly import NightlyConfig
     from pipelines.flows.nightly import nightly
     from pipelines.flows.train import run_train
-    from pipelines.io import read_portfolio
 
     seconds: dict[str, float] = {}
     t = time.perf_counter()

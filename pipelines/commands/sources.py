@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         name: str | None = typer.Option(None, "--name", help="source name; default: from the file name"),
         force: bool = typer.Option(False, "--force", help="overwrite --out if it exists"),
     ) -> None:
-        from pipelines.io import write_text_atomic
+        from pipelines.adapters.files import write_text_atomic
         from pipelines.sources.suggest import EXCEL_SUFFIXES, excel_to_csv, suggest_source
 
         err = Console(stderr=True)

@@ -7,7 +7,7 @@ publish (exports, report.html, manifest.json, quarantine/). Deltas come before t
 because the jump / migration / new-entrant triggers need them.
 
 Everything is written into a staging folder and published atomically as ``OUTDIR/<as_of>``
-(:mod:`pipelines.publish`); a lock refuses a second run for the same date. A rerun for the same
+(:mod:`pipelines.adapters.publish`); a lock refuses a second run for the same date. A rerun for the same
 inputs, model and config writes a byte-identical ``scores.parquet``.
 """
 
@@ -30,6 +30,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
+from pipelines.adapters.exports import write_csv, write_parquet, write_xlsx
+from pipelines.adapters.publish import latest_before, publish, run_lock, staging_dir
 from pipelines.config import ConfigError, config_hash, load_config
 from pipelines.config.nightly import NightlyConfig
 from pipelines.config.project import ProjectConfig
@@ -43,8 +45,6 @@ from pipelines.feed_checks import (
     training_figures,
     write_rejected,
 )
-from pipelines.publish import latest_before, publish, run_lock, staging_dir
-from pipelines.scoring.exports import write_csv, write_parquet, write_xlsx
 from pipelines.scoring.overrides import active_overrides, check_head, log_head
 from pipelines.scoring.queue import build_queue
 from pipelines.scoring.score import check_definition, score_debtors
@@ -137,10 +137,10 @@ def ingest(data_dir: Path, as_of: dt.date, trusted: bool = False, currency: Any 
     Dates are bounded by the later of as_of and today, so a backfill keeps the rows after its
     as-of date (the features ignore them: point-in-time) instead of quarantining them.
     ``trusted``: the data dir is an ingest output (canonical Parquet already validated by
-    ``ews ingest --out``); it is read with ``pipelines.io.read_portfolio`` and hashed, not re-validated.
+    ``ews ingest --out``); it is read with ``pipelines.adapters.files.read_portfolio`` and hashed, not re-validated.
     """
+    from pipelines.adapters.files import read_portfolio, sha256_file
     from pipelines.ingest import IngestResult, ingest_dir
-    from pipelines.io import read_portfolio, sha256_file
 
     if not trusted:
         bound = max(as_of, dt.datetime.now(dt.UTC).date())
@@ -497,7 +497,7 @@ def write_report(
         inputs=inputs,
         overrides=overrides,
     )
-    from pipelines.io import write_text_atomic
+    from pipelines.adapters.files import write_text_atomic
 
     return write_text_atomic(html, stage / "report.html")
 
@@ -507,7 +507,7 @@ def publish_run(
     stage: Path, out_dir: Path, as_of: dt.date, manifest: dict[str, Any], files: dict[str, Path]
 ) -> Path:
     """Write manifest.json (with output hashes) into the staging folder and publish it atomically."""
-    from pipelines.io import sha256_file, write_text_atomic
+    from pipelines.adapters.files import sha256_file, write_text_atomic
 
     manifest["outputs"] = {name: sha256_file(path) for name, path in sorted(files.items())}
     write_text_atomic(json.dumps(manifest, indent=2) + "\n", stage / "manifest.json")

@@ -210,7 +210,7 @@ def active_overrides(runs_dir: str | Path, as_of: dt.date) -> pd.DataFrame:
 
 
 def _latest_run(runs_dir: Path) -> Path | None:
-    from pipelines.publish import latest_before
+    from pipelines.adapters.publish import latest_before
 
     return latest_before(runs_dir, dt.date.max)
 

@@ -228,7 +228,7 @@ def debtor_history(runs_dir: str | Path, debtor_id: str) -> tuple[pd.DataFrame, 
     Returns (runs: one row per run holding the debtor, oldest first, with ``as_of``, ``pd``,
     ``band``, ``in_default``, ``flagged``, ``triggers``, ``status``, ``days_on_list``, ``owner``;
     overrides: the debtor's audit-log lines, ``pipelines.scoring.overrides.COLUMNS``)."""
-    from pipelines.publish import published_runs
+    from pipelines.adapters.publish import published_runs
     from pipelines.scoring.overrides import log_frame, read_log
 
     rows = []
@@ -267,7 +267,7 @@ def override_summary(
     Override rate = debtors overridden in that window / debtors on a watchlist of a run in it
     (tonight's included) or overridden. Only the log and published runs before ``as_of`` are read,
     so a rerun of a date gives the same section."""
-    from pipelines.publish import published_runs
+    from pipelines.adapters.publish import published_runs
     from pipelines.scoring.overrides import log_frame, read_log
 
     day = pd.Timestamp(as_of)

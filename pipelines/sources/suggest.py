@@ -532,7 +532,7 @@ def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> str:
     Every row is written (title rows above the header too; suggest detects them). Cells hold their
     values: dates as ``YYYY-MM-DD``, numbers with a ``.`` decimal point, text as is. Raises ``ValueError`` when the file is not a readable workbook.
     """
-    from pipelines.io import write_text_atomic
+    from pipelines.adapters.files import write_text_atomic
 
     try:
         import openpyxl

@@ -12,11 +12,11 @@ import pytest
 from typer.testing import CliRunner
 
 from features.schema import TABLES, dtypes
+from pipelines.adapters.files import read_portfolio, sha256_file, write_parquet_atomic, write_text_atomic
 from pipelines.cli import app
 from pipelines.config.project import CurrencyConfig
 from pipelines.config.source import RulesConfig
 from pipelines.ingest import TableError, ingest_dir, ingest_files
-from pipelines.io import read_portfolio, sha256_file, write_parquet_atomic, write_text_atomic
 
 BASE = Path(__file__).resolve().parents[1] / "data" / "ingest" / "base"
 AS_OF = dt.date(2024, 6, 30)

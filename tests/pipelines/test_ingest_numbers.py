@@ -251,7 +251,7 @@ def test_amounts_are_converted_into_the_reporting_currency(tmp_path: Path) -> No
     import pandas as pd
 
     from features.build import build_features
-    from pipelines.io import read_portfolio
+    from pipelines.adapters.files import read_portfolio
 
     project = tmp_path / "ews.yaml"
     project.write_text(FX, encoding="utf-8")

@@ -20,9 +20,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli import app
-from pipelines.io import FILE_MODE, OutputError, write_bytes_atomic, write_parquet_atomic
-from pipelines.publish import (
+from pipelines.adapters.exports import write_csv, write_xlsx
+from pipelines.adapters.files import FILE_MODE, OutputError, write_bytes_atomic, write_parquet_atomic
+from pipelines.adapters.publish import (
     UnsafeOutputError,
     check_out_dir,
     latest_before,
@@ -30,7 +30,7 @@ from pipelines.publish import (
     run_lock,
     staging_dir,
 )
-from pipelines.scoring.exports import write_csv, write_xlsx
+from pipelines.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "tests" / "data" / "ingest" / "base"

@@ -2,7 +2,7 @@
 
 Text cells starting with ``=``, ``+``, ``-``, ``@`` (or a tab / carriage return) would be run as
 formulas by spreadsheet programs ("CSV injection"); :func:`neutralise` prefixes them with an
-apostrophe, as OWASP recommends. Every writer goes through :func:`pipelines.io.atomic_path` (temporary file, one mode, rename).
+apostrophe, as OWASP recommends. Every writer goes through :func:`pipelines.adapters.files.atomic_path` (temporary file, one mode, rename).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.io import atomic_path
+from pipelines.adapters.files import atomic_path
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

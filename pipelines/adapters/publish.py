@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from pipelines.io import OutputError, output_errors
+from pipelines.adapters.files import OutputError, output_errors
 
 __all__ = [
     "RunLockedError",

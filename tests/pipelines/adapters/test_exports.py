@@ -9,7 +9,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 
-from pipelines.scoring.exports import neutralise, write_csv, write_parquet, write_xlsx
+from pipelines.adapters.exports import neutralise, write_csv, write_parquet, write_xlsx
 
 
 def frame() -> pd.DataFrame:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.publish import RunLockedError, latest_before, publish, run_lock, staging_dir
+from pipelines.adapters.publish import RunLockedError, latest_before, publish, run_lock, staging_dir
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DAY = date(2024, 6, 30)
 
 
@@ -63,7 +63,7 @@ KILLED_WRITER = textwrap.dedent(
     import sys, time
     from datetime import date
     from pathlib import Path
-    from pipelines.publish import publish, run_lock, staging_dir
+    from pipelines.adapters.publish import publish, run_lock, staging_dir
 
     out = Path(sys.argv[1]); day = date(2024, 6, 30)
     with run_lock(out, day):
