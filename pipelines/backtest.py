@@ -20,6 +20,8 @@ Figures (pooled over the month-ends whose horizon is fully observed; per month i
   run of flags that ends at the last month-end before it, to the default date; median over the
   defaults flagged at that last month-end (``lead_time_flagged_share``: how many of them were).
   Runs start at ``--from`` at the earliest, so long lead times are cut at the backtest's start.
+  ``lead_time_first_flag_median_days``: from the first flag in the 365 days before the default,
+  unbroken or not (median over the defaults flagged at all in that year: ``..._share``).
 
 Leakage: a version tagged ``ews.trained_through`` S learned labels observed up to S + horizon.
 Month-ends before that date are **in-sample** (the model saw what happened after them); the
@@ -165,24 +167,36 @@ def _curve(frame: pd.DataFrame, order: str, grid: np.ndarray) -> np.ndarray:
 
 def _lead_times(panel: pd.DataFrame, dates: list[pd.Timestamp]) -> pd.DataFrame:
     """One row per (debtor, default date) seen from a live month-end: ``flagged_last`` (flagged at
-    the last month-end before the default), ``first_flag`` and ``lead_days``."""
+    the last month-end before the default), ``first_flag`` and ``lead_days`` (start of the unbroken
+    run of flags ending there), ``any_flag`` and ``first_flag_lead_days`` (the first flag in the
+    365 days before the default, unbroken or not)."""
     pos = {d: i for i, d in enumerate(dates)}
     live = panel.loc[~panel["in_default"]]
     hit = live.loc[live["first_default_date"].notna()]
     rows = []
     flags = live.set_index(["debtor_id", "as_of"])["flagged"]
     for (debtor, when), grp in hit.groupby(["debtor_id", "first_default_date"], sort=True):
+        year = [d for d in dates if when - pd.Timedelta(days=365) <= d < when]
+        early = next((d for d in year if bool(flags.get((debtor, d), False))), None)
+        any_lead = float((when - early).days) if early is not None else np.nan
         last = grp["as_of"].max()
         if not bool(flags.get((debtor, last), False)):
-            rows.append((debtor, when, False, pd.NaT, np.nan))
+            rows.append((debtor, when, False, pd.NaT, np.nan, early is not None, any_lead))
             continue
         i = pos[last]
         while i > 0 and bool(flags.get((debtor, dates[i - 1]), False)):
             i -= 1
-        rows.append((debtor, when, True, dates[i], float((when - dates[i]).days)))
-    return pd.DataFrame(
-        rows, columns=["debtor_id", "default_date", "flagged_last", "first_flag", "lead_days"]
-    )
+        rows.append((debtor, when, True, dates[i], float((when - dates[i]).days), True, any_lead))
+    cols = [
+        "debtor_id",
+        "default_date",
+        "flagged_last",
+        "first_flag",
+        "lead_days",
+        "any_flag",
+        "first_flag_lead_days",
+    ]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def backtest_figures(
@@ -241,6 +255,12 @@ def backtest_figures(
         "watchlist_recall": hits / defaults if defaults else None,
         "lead_time_median_days": float(was["lead_days"].median()) if len(was) else None,
         "lead_time_flagged_share": len(was) / len(leads) if len(leads) else None,
+        "lead_time_first_flag_median_days": (
+            float(leads.loc[leads["any_flag"], "first_flag_lead_days"].median())
+            if leads["any_flag"].any()
+            else None
+        ),
+        "lead_time_first_flag_share": float(leads["any_flag"].mean()) if len(leads) else None,
         "defaults_for_lead_time": int(len(leads)),
         "months": len(dates),
         "months_with_observed_horizon": len(scored),

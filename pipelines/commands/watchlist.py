@@ -128,7 +128,7 @@ def register(app: typer.Typer) -> None:
 
 
 def demo_override(console, runs_dir: Path, run: Path) -> str | None:
-    """The demo's analyst: clear the highest-PD debtor flagged by the threshold trigger in ``run``
+    """The demo's analyst: clear the lowest-PD debtor flagged by the threshold trigger in ``run``
     (as if the customer had paid), so that the next run shows it kept off the watchlist."""
     import pandas as pd
 
@@ -138,7 +138,7 @@ def demo_override(console, runs_dir: Path, run: Path) -> str | None:
     hits = wl.loc[wl["trigger_threshold"].astype(bool)] if "trigger_threshold" in wl else wl
     if hits.empty:
         return None
-    debtor = str(hits.iloc[0]["debtor_id"])
+    debtor = str(hits.iloc[-1]["debtor_id"])  # the watchlist is sorted by PD, highest first
     reason = "demo: the customer's CFO confirmed payment of the overdue invoices this week"
     line = append_override(runs_dir, new_override(runs_dir, debtor, "cleared", reason, "ews demo", run=run))
     console.print(

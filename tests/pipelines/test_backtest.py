@@ -113,6 +113,8 @@ def test_figures_by_hand(panel) -> None:
     assert f["watchlist_recall"] == pytest.approx(3 / 6)
     assert f["lead_time_median_days"] == pytest.approx(66.5)
     assert f["lead_time_flagged_share"] == pytest.approx(2 / 3)
+    assert f["lead_time_first_flag_median_days"] == pytest.approx(66.5)  # same here: no broken runs
+    assert f["lead_time_first_flag_share"] == pytest.approx(2 / 3)
     assert f["bad_balance_in_queue"] == 7400 and f["months_with_observed_horizon"] == 3
     jan = out["months"][0]
     assert (jan["queue"], jan["queue_capture_top20"], jan["dpd_capture_top20"]) == (4, 0.0, 1000 / 1800)
@@ -129,6 +131,14 @@ def test_without_truth_no_oracle_and_unobserved_months_left_out(panel) -> None:
     assert "oracle_capture_top20" not in f
     assert f["queue_capture_top20"] == pytest.approx(2000 / 4600)
     assert f["watchlist_precision"] == pytest.approx(2 / 7)
+
+
+def test_a_broken_run_of_flags_shortens_the_lead_time_but_not_the_first_flag(panel) -> None:
+    gap = panel.copy()
+    gap.loc[(gap["as_of"] == DATES[1]) & (gap["debtor_id"] == "B"), "flagged"] = False
+    leads = backtest_figures(gap, CFG)["lead_times"].set_index("debtor_id")
+    assert leads.loc["B", "lead_days"] == 44  # run restarts on Mar 31: May 14 - Mar 31
+    assert leads.loc["B", "first_flag_lead_days"] == 104  # first flag Jan 31
 
 
 class Version:
