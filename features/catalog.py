@@ -187,10 +187,14 @@ GROUPS: dict[str, ReasonGroup] = {
             "st_months_delinquent_3m",
             "st_months_delinquent_6m",
             "st_months_delinquent_12m",
+            "st_delinquency_streak_last",
+            "st_delinquency_streak_max_6m",
         ),
     ),
     "st_status": ReasonGroup(
-        "Payment status", "no statements on record", ("st_status_last", "st_status_prev")
+        "Payment status",
+        "no statements on record",
+        ("st_status_last", "st_status_prev", "st_status_max_6m", "st_status_mean_6m", "st_status_change_1m"),
     ),
     "st_payment_pattern": ReasonGroup(
         "Monthly payments",
@@ -200,12 +204,22 @@ GROUPS: dict[str, ReasonGroup] = {
             "st_revolving_months_6m",
             "st_inactive_months_6m",
             "st_zero_payment_months_6m",
+            "st_underpaid_months_6m",
+            "st_no_spending_months_6m",
         ),
     ),
     "st_paid_to_due": ReasonGroup(
         "Paid vs due",
         "nothing due {window}",
-        ("st_paid_to_due_last", "st_paid_to_due_3m", "st_paid_to_due_6m"),
+        (
+            "st_paid_to_due_last",
+            "st_paid_to_due_3m",
+            "st_paid_to_due_6m",
+            "st_payment_ratio_mean_3m",
+            "st_payment_ratio_mean_6m",
+            "st_payment_ratio_min_6m",
+            "st_paid_to_billed_6m",
+        ),
     ),
     "st_payments": ReasonGroup(
         "Payments received",
@@ -215,15 +229,30 @@ GROUPS: dict[str, ReasonGroup] = {
     "st_balance": ReasonGroup(
         "Balance",
         "balance not reported {window}",
-        ("st_balance_last", "st_balance_mean_6m", "st_balance_change_1m", "st_balance_trend_6m"),
+        (
+            "st_balance_last",
+            "st_balance_mean_6m",
+            "st_balance_change_1m",
+            "st_balance_trend_6m",
+            "st_spending_to_limit_6m",
+        ),
     ),
     "st_utilisation": ReasonGroup(
         "Credit limit use",
         "no credit limit on file",
-        ("st_utilisation_last", "st_utilisation_mean_6m", "st_utilisation_max_6m"),
+        (
+            "st_utilisation_last",
+            "st_utilisation_mean_6m",
+            "st_utilisation_max_6m",
+            "st_utilisation_trend_6m",
+            "st_balance_growth_6m",
+        ),
     ),
     "st_limit": ReasonGroup(
         "Credit limit", "no credit limit on file", ("st_credit_limit", "st_headroom_last")
+    ),
+    "st_full_payment": ReasonGroup(
+        "Last full payment", "never paid in full on record", ("st_months_since_full_payment",)
     ),
     "st_history": ReasonGroup("Statement history", "no statements on record", ("st_months_observed",)),
 }

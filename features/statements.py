@@ -53,6 +53,25 @@ class StatementState:
         """Per-debtor maximum over the selected rows (``fill`` where none)."""
         return grouped.max_by(self.code[sel], self.n, values[sel], fill=fill)
 
+    def min_by(self, sel: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Per-debtor minimum over the selected rows (NaN where none)."""
+        return -self.max_by(sel, -np.asarray(values, dtype=np.float64))
+
+    @property
+    def before(self) -> np.ndarray:
+        """Per row, the row of the same debtor's statement one calendar month earlier (-1 if none)."""
+        i = np.arange(len(self.code))
+        ok = (i > 0) & (self.code[i - 1] == self.code) & (self.months_back[i - 1] == self.months_back + 1)
+        return np.where(ok, i - 1, -1)
+
+    def streak(self, flag: np.ndarray) -> np.ndarray:
+        """Per row, consecutive monthly statements up to and including this one with ``flag`` set."""
+        i = np.arange(len(self.code))
+        before = self.before
+        start = flag & ((before < 0) | ~flag[np.maximum(before, 0)])
+        first = np.maximum.accumulate(np.where(start, i, -1)) if len(i) else i
+        return np.where(flag, i - first + 1, 0).astype(np.float64)
+
     def at(self, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
         """``values`` at each debtor's row ``rows`` (NaN where -1)."""
         out = np.full(self.n, np.nan)
@@ -127,6 +146,38 @@ def _months_delinquent(s: StatementState, months: int) -> np.ndarray:
 def _paid_to_due(s: StatementState, months: int) -> np.ndarray:
     sel = s.window(months) & (np.nan_to_num(s.amount_due) > 0)
     return s.ratio(s.sum_by(sel, s.amount_paid), s.sum_by(sel, s.amount_due))
+
+
+def _slope(s: StatementState, sel: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-debtor least-squares slope of ``y`` per month over the selected rows (NaN if < 2 rows)."""
+    x = -s.months_back.astype(np.float64)
+    k, sx, sy = s.sum_by(sel), s.sum_by(sel, x), s.sum_by(sel, y)
+    sxx, sxy = s.sum_by(sel, x * x), s.sum_by(sel, x * y)
+    return s.ratio(k * sxy - sx * sy, np.where(k >= 2, k * sxx - sx * sx, 0.0))
+
+
+def _due(s: StatementState) -> np.ndarray:
+    """Rows with an amount due > 0."""
+    return np.nan_to_num(s.amount_due) > 0
+
+
+def _payment_ratio(s: StatementState) -> np.ndarray:
+    """Per row, amount paid / amount due capped at 1 (NaN when nothing was due)."""
+    due = _due(s)
+    return np.where(due, np.minimum(s.ratio(s.amount_paid, np.where(due, s.amount_due, 0.0)), 1.0), np.nan)
+
+
+def _spending(s: StatementState) -> np.ndarray:
+    """Per row, new charges: balance - (previous month's balance - amount paid) (NaN without one)."""
+    b = s.before
+    prior = np.where(b >= 0, s.balance[np.maximum(b, 0)], np.nan)
+    return s.balance - (prior - s.amount_paid)
+
+
+def _mean_by(s: StatementState, sel: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per-debtor mean of ``values`` over the selected rows where it is not NaN (NaN if none)."""
+    sel = sel & ~np.isnan(values)
+    return s.ratio(s.sum_by(sel, values), s.sum_by(sel))
 
 
 def _util(s: StatementState) -> np.ndarray:
@@ -266,12 +317,7 @@ def st_balance_change_1m(s: StatementState) -> np.ndarray:
 @feature("statements", "6 months", "currency per month", "balance growing by {money} a month", 1)
 def st_balance_trend_6m(s: StatementState) -> np.ndarray:
     """Least-squares slope of the balance over the last 6 months (currency units per month; NaN if < 2)."""
-    sel = s.window(6)
-    x = -s.months_back.astype(np.float64)
-    k, sx, sy = s.sum_by(sel), s.sum_by(sel, x), s.sum_by(sel, s.balance)
-    sxx, sxy = s.sum_by(sel, x * x), s.sum_by(sel, x * s.balance)
-    den = k * sxx - sx * sx
-    return s.ratio(k * sxy - sx * sy, np.where(k >= 2, den, 0.0))
+    return _slope(s, s.window(6), s.balance)
 
 
 @feature("statements", "latest statement", "share of limit", "balance at {value:.0%} of the credit limit", 1)
@@ -327,6 +373,111 @@ def st_paid_to_limit_6m(s: StatementState) -> np.ndarray:
     """Mean amount paid per month over 6 months / latest credit limit (ratio; NaN without a limit)."""
     limit = s.at(s.last, s.limit)
     return s.ratio(st_paid_amount_mean_6m(s), np.where(limit > 0, limit, 0.0))
+
+
+@feature("statements", "6 months", "share of limit per month", "limit use rising by {value:.0%} a month", 1)
+def st_utilisation_trend_6m(s: StatementState) -> np.ndarray:
+    """Least-squares slope of balance / credit limit over the last 6 months (ratio per month; NaN if < 2)."""
+    sel = s.window(6) & (s.limit > 0)
+    return _slope(s, sel, np.nan_to_num(_util(s)))
+
+
+@feature(
+    "statements", "6 months", "share of limit", "balance grew by {value:.0%} of the limit in 6 months", 1
+)
+def st_balance_growth_6m(s: StatementState) -> np.ndarray:
+    """(Latest balance - oldest balance of the last 6 months) / latest credit limit (ratio; NaN w/o limit)."""
+    sel = s.window(6)
+    oldest = np.full(s.n, -1, dtype=np.int64)
+    rows = np.flatnonzero(sel)[::-1]  # newest first, so the oldest row of each debtor is written last
+    oldest[s.code[rows]] = rows
+    limit = s.at(s.last, s.limit)
+    return s.ratio(s.at(s.last, s.balance) - s.at(oldest, s.balance), np.where(limit > 0, limit, 0.0))
+
+
+@feature("statements", "3 months", "ratio", "paid on average {value:.0%} of the amount due over 3 months", -1)
+def st_payment_ratio_mean_3m(s: StatementState) -> np.ndarray:
+    """Mean of amount paid / amount due (capped at 1) over months of the last 3 with something due (ratio)."""
+    return _mean_by(s, s.window(3), _payment_ratio(s))
+
+
+@feature("statements", "6 months", "ratio", "paid on average {value:.0%} of the amount due over 6 months", -1)
+def st_payment_ratio_mean_6m(s: StatementState) -> np.ndarray:
+    """Mean of amount paid / amount due (capped at 1) over months of the last 6 with something due (ratio)."""
+    return _mean_by(s, s.window(6), _payment_ratio(s))
+
+
+@feature("statements", "6 months", "ratio", "paid as little as {value:.0%} of the amount due in 6 months", -1)
+def st_payment_ratio_min_6m(s: StatementState) -> np.ndarray:
+    """Lowest amount paid / amount due (capped at 1) over months of the last 6 with something due (ratio)."""
+    return s.min_by(s.window(6) & _due(s), _payment_ratio(s))
+
+
+@feature(
+    "statements", "6 months", "months", "paid less than the amount due in {value:.0f} of the last 6 months", 1
+)
+def st_underpaid_months_6m(s: StatementState) -> np.ndarray:
+    """Statements of the last 6 months with an amount due > 0 and less than it paid (count of months)."""
+    return s.sum_by(s.window(6) & _due(s) & (s.amount_paid < np.nan_to_num(s.amount_due)))
+
+
+@feature("statements", "6 months", "ratio", "paid {value:.0%} of the balances billed over 6 months", -1)
+def st_paid_to_billed_6m(s: StatementState) -> np.ndarray:
+    """Sum paid / sum of positive balances over the last 6 months (ratio; NaN if nothing billed)."""
+    sel = s.window(6)
+    return s.ratio(s.sum_by(sel, s.amount_paid), s.sum_by(sel, np.maximum(s.balance, 0.0)))
+
+
+@feature("statements", "history to T", "months", "last paid in full {value:.0f} months ago", 1)
+def st_months_since_full_payment(s: StatementState) -> np.ndarray:
+    """Calendar months from the latest statement paid in full to T (months; NaN if never paid in full)."""
+    sel = s.status == -1
+    return -s.max_by(sel, -s.months_back.astype(np.float64))
+
+
+@feature("statements", "latest statement", "months", "delinquent for {value:.0f} months in a row", 1)
+def st_delinquency_streak_last(s: StatementState) -> np.ndarray:
+    """Consecutive monthly statements ending with the latest with days past due > 0 (months)."""
+    return s.at(s.last, s.streak(s.dpd > 0))
+
+
+@feature("statements", "6 months", "months", "up to {value:.0f} months in a row delinquent in 6 months", 1)
+def st_delinquency_streak_max_6m(s: StatementState) -> np.ndarray:
+    """Longest run of consecutive monthly statements with days past due > 0 in the last 6 months (months)."""
+    sel = s.window(6)
+    return np.nan_to_num(s.max_by(sel, s.streak((s.dpd > 0) & sel)))
+
+
+@feature("statements", "6 months", "status", "worst status in 6 months: {status}", 1)
+def st_status_max_6m(s: StatementState) -> np.ndarray:
+    """Worst recovered payment status over the last 6 months (codes as st_status_last; NaN if none)."""
+    return s.max_by(s.window(6), s.status)
+
+
+@feature("statements", "6 months", "status", "average status over 6 months: {status}", 1)
+def st_status_mean_6m(s: StatementState) -> np.ndarray:
+    """Mean recovered payment status over the last 6 months (codes as st_status_last; NaN if none)."""
+    return _mean_by(s, s.window(6), s.status)
+
+
+@feature("statements", "1 month", "status", "payment status worsened by {value:.0f} since last month", 1)
+def st_status_change_1m(s: StatementState) -> np.ndarray:
+    """Latest recovered payment status minus the previous statement's (codes; NaN if no previous)."""
+    st = s.status
+    return s.at(s.last, st) - s.at(s.prev, st)
+
+
+@feature("statements", "6 months", "months", "no new spending in {value:.0f} of the last 6 months", 0)
+def st_no_spending_months_6m(s: StatementState) -> np.ndarray:
+    """Months of the last 6 with no new charges (balance <= previous balance - amount paid; count)."""
+    return s.sum_by(s.window(6) & (_spending(s) <= 0))
+
+
+@feature("statements", "6 months", "ratio", "new spending of {value:.0%} of the limit per month", 0)
+def st_spending_to_limit_6m(s: StatementState) -> np.ndarray:
+    """Mean new charges per month over the last 6 months / latest credit limit (ratio; NaN w/o limit)."""
+    limit = s.at(s.last, s.limit)
+    return s.ratio(_mean_by(s, s.window(6), _spending(s)), np.where(limit > 0, limit, 0.0))
 
 
 @feature("statements", "history to T", "months", "only {value:.0f} statements on record", -1)

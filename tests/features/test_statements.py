@@ -136,3 +136,49 @@ def test_statement_features_ignore_statements_after_as_of(seed: int) -> None:
     pd.testing.assert_frame_equal(
         build_statement_features(scrambled.sample(frac=1.0, random_state=seed), [T]), expected
     )
+
+
+def test_behavioural_statement_features_by_hand(statements: pd.DataFrame) -> None:
+    f = build_statement_features(statements, [pd.Timestamp("2024-05-31")])
+    x, y = f.iloc[0], f.iloc[1]
+    # x: balances 200, 300, 500, 600, 700 on a 1000 limit; paid 0, 200, 50, 0, 0 of due -, 200, 300, 500, 600
+    assert x["st_utilisation_trend_6m"] == pytest.approx(0.13)
+    assert x["st_balance_growth_6m"] == pytest.approx((700 - 200) / 1000)
+    assert x["st_payment_ratio_mean_3m"] == pytest.approx((50 / 300 + 0 + 0) / 3)
+    assert x["st_payment_ratio_mean_6m"] == pytest.approx((1 + 50 / 300 + 0 + 0) / 4)
+    assert x["st_payment_ratio_min_6m"] == 0.0
+    assert x["st_underpaid_months_6m"] == 3.0  # March, April, May
+    assert x["st_paid_to_billed_6m"] == pytest.approx(250 / 2300)
+    assert x["st_months_since_full_payment"] == 3.0  # February
+    assert x["st_delinquency_streak_last"] == 2.0 and x["st_delinquency_streak_max_6m"] == 2.0
+    assert x["st_status_max_6m"] == 2.0 and x["st_status_mean_6m"] == pytest.approx((0 - 1 + 0 + 1 + 2) / 5)
+    assert x["st_status_change_1m"] == 1.0
+    # new charges: Feb 300 - (200 - 200) = 300, Mar 250, Apr 100, May 100 (January has no month before)
+    assert x["st_no_spending_months_6m"] == 0.0
+    assert x["st_spending_to_limit_6m"] == pytest.approx((300 + 250 + 100 + 100) / 4 / 1000)
+    # y: inactive card, never billed, never paid in full
+    assert np.isnan(y["st_months_since_full_payment"]) and np.isnan(y["st_paid_to_billed_6m"])
+    assert np.isnan(y["st_payment_ratio_mean_6m"]) and y["st_underpaid_months_6m"] == 0.0
+    assert y["st_no_spending_months_6m"] == 1.0 and y["st_delinquency_streak_max_6m"] == 0.0
+
+
+def test_delinquency_streaks_break_on_a_missing_month_and_a_current_month() -> None:
+    rows = [
+        stmt("w", "2024-01-31", 100.0, 0.0, 0.0, 30),
+        # no February statement: the run restarts in March
+        stmt("w", "2024-03-31", 100.0, 100.0, 0.0, 30),
+        stmt("w", "2024-04-30", 100.0, 100.0, 0.0, 60),
+        stmt("w", "2024-05-31", 100.0, 100.0, 100.0, 0),
+        stmt("v", "2024-04-30", 100.0, 100.0, 0.0, 30),
+        stmt("v", "2024-05-31", 100.0, 100.0, 0.0, 60),
+    ]
+    f = build_statement_features(frame("statements", rows), [pd.Timestamp("2024-05-31")]).set_index(
+        "debtor_id"
+    )
+    assert (
+        f.loc["w", "st_delinquency_streak_last"] == 0.0 and f.loc["w", "st_delinquency_streak_max_6m"] == 2.0
+    )
+    assert (
+        f.loc["v", "st_delinquency_streak_last"] == 2.0 and f.loc["v", "st_delinquency_streak_max_6m"] == 2.0
+    )
+    assert f.loc["w", "st_months_since_full_payment"] == 0.0  # May paid the 100 due

@@ -244,6 +244,8 @@ def test_every_catalog_feature_has_a_plain_sentence_for_any_value() -> None:
         "st_inactive_months_6m",
         "st_balance_last",
         "st_balance_mean_6m",
+        "st_no_spending_months_6m",  # no new charges: a quiet card or a stopped one
+        "st_spending_to_limit_6m",
     }
 
 
