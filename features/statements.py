@@ -55,7 +55,7 @@ class StatementState:
 
     def min_by(self, sel: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Per-debtor minimum over the selected rows (NaN where none)."""
-        return -self.max_by(sel, -np.asarray(values, dtype=np.float64))
+        return -self.max_by(sel, -np.asarray(values, dtype=np.float64), fill=np.nan)
 
     @property
     def before(self) -> np.ndarray:
@@ -432,7 +432,7 @@ def st_paid_to_billed_6m(s: StatementState) -> np.ndarray:
 def st_months_since_full_payment(s: StatementState) -> np.ndarray:
     """Calendar months from the latest statement paid in full to T (months; NaN if never paid in full)."""
     sel = s.status == -1
-    return -s.max_by(sel, -s.months_back.astype(np.float64))
+    return s.min_by(sel, s.months_back)
 
 
 @feature("statements", "latest statement", "months", "delinquent for {value:.0f} months in a row", 1)
@@ -445,13 +445,13 @@ def st_delinquency_streak_last(s: StatementState) -> np.ndarray:
 def st_delinquency_streak_max_6m(s: StatementState) -> np.ndarray:
     """Longest run of consecutive monthly statements with days past due > 0 in the last 6 months (months)."""
     sel = s.window(6)
-    return np.nan_to_num(s.max_by(sel, s.streak((s.dpd > 0) & sel)))
+    return s.max_by(sel, s.streak((s.dpd > 0) & sel), fill=0.0)
 
 
 @feature("statements", "6 months", "status", "worst status in 6 months: {status}", 1)
 def st_status_max_6m(s: StatementState) -> np.ndarray:
     """Worst recovered payment status over the last 6 months (codes as st_status_last; NaN if none)."""
-    return s.max_by(s.window(6), s.status)
+    return s.max_by(s.window(6), s.status, fill=np.nan)
 
 
 @feature("statements", "6 months", "status", "average status over 6 months: {status}", 1)
