@@ -1,0 +1,122 @@
+"""Table-level plausibility for the manifest: AR export open items, empty tables, warnings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config.source import RulesConfig, SourceConfig
+from pipelines.ingest.masks import isin
+from pipelines.sources.read import TableError
+
+# ---------------------------------------------------------------- AR export plausibility
+
+
+AR_MIN_INVOICES = 20
+
+
+def ar_open_items(accepted: dict[str, pd.DataFrame], as_of: dt.date) -> dict[str, Any]:
+    """Open (never settled) invoices of an AR export: counts, share, and those due over a year ago."""
+    inv = accepted.get("invoices")
+    if inv is None or inv.empty:
+        return {"invoices": 0, "open": 0, "open_share": 0.0, "due_over_a_year": 0, "open_due_over_a_year": 0}
+    pay = accepted.get("payments")
+    settled = isin(inv["invoice_id"], pay["invoice_id"]) if pay is not None else np.zeros(len(inv), bool)
+    old = (inv["due_date"] < pd.Timestamp(as_of) - pd.Timedelta(days=365)).to_numpy()
+    return {
+        "invoices": len(inv),
+        "open": int((~settled).sum()),
+        "open_share": round(float((~settled).mean()), 4),
+        "due_over_a_year": int(old.sum()),
+        "open_due_over_a_year": int((old & ~settled).sum()),
+    }
+
+
+def ar_warnings(items: dict[str, Any] | None, rules: RulesConfig, source: SourceConfig) -> list[str]:
+    """Warn when an AR export's open share is implausible (blank settlement dates read as open)."""
+    if not items or not items["invoices"]:
+        return []
+    assert source.ar_export is not None
+    column = source.ar_export.settled_on or source.ar_export.settled_amount
+    fix = (
+        f"a blank {column!r} means open. If this export holds settled invoices, check that {column!r} is the "
+        "settlement column and is filled; an open-items export should hold few old invoices."
+    )
+    out = []
+    n, n_open = items["invoices"], items["open"]
+    if n < AR_MIN_INVOICES:
+        return []  # shares of a handful of invoices say nothing
+    if n_open == n:
+        out.append(f"ar_export: none of the {n:,} invoices is settled, so all are treated as open; {fix}")
+    elif items["open_share"] > rules.ar_max_open_share:
+        out.append(
+            f"ar_export: {n_open:,} of {n:,} invoices ({items['open_share']:.0%}) have no settlement and are "
+            f"treated as open, more than rules.ar_max_open_share ({rules.ar_max_open_share:.0%}); {fix}"
+        )
+    n_old, old_open = items["due_over_a_year"], items["open_due_over_a_year"]
+    if n_old >= AR_MIN_INVOICES // 2 and old_open / n_old > rules.ar_max_open_share and n_open != n:
+        out.append(
+            f"ar_export: {old_open:,} of {n_old:,} invoices due over a year ago are still open (they put "
+            f"their debtors in default); {fix}"
+        )
+    return out
+
+
+# Optional debtor attributes: a bad value is cleared (default) instead of rejecting the debtor.
+_EMPTY_HINTS: dict[str, str] = {
+    "unparseable_date": "the dates do not match values.date_format (or date_formats) in the source config",
+    "unparseable_number": "the numbers do not match values.decimal / values.thousands in the source config",
+    "unparseable_bool": "add the file's spellings to values.true_values / values.false_values",
+    "date_after_as_of": "every date is after the as-of date: check --as-of",
+    "date_too_old": "every date is before rules.min_date: check the date format or rules.min_date",
+    "missing_value": "the mapped column is empty: check the column mapping",
+    "unknown_debtor": "no debtor id matches the debtors table: check both debtor_id mappings",
+    "debtor_quarantined": "every debtor was rejected: see the debtors table first",
+    "unknown_invoice": "no invoice id matches the invoices table: check both invoice_id mappings",
+    "invoice_quarantined": "every invoice was rejected: see the invoices table first",
+    "malformed_row": "rows do not split into the header's columns: check csv.delimiter and csv.quotechar",
+}
+
+
+def refuse_empty_tables(tables: dict[str, Any], source: SourceConfig) -> None:
+    """Raise :class:`TableError` when a table with rows has none accepted (a broken feed or mapping)."""
+    limit = source.rules.refuse_empty_table_rows
+    empty = [name for name, t in tables.items() if t["rows_in"] >= limit and not t["rows_accepted"]]
+    if not empty:
+        return
+    lines = []
+    for name in empty:
+        t = tables[name]
+        top = sorted(t["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+        reasons = ", ".join(f"{k} ({v:,})" for k, v in top)
+        hint = _EMPTY_HINTS.get(top[0][0].split(":", 1)[0], "") if top else ""
+        lines.append(
+            f"{name}: none of {t['rows_in']:,} rows accepted ({t['input']}); reasons: {reasons}"
+            + (f". Likely cause: {hint}" if hint else "")
+        )
+    config = "the source config" if source.name != "files" else "the input files"
+    raise TableError(
+        "ingest refused: a table lost every row, which means a broken export or a wrong mapping in "
+        f"{config}, not bad rows. Nothing was written.\n  " + "\n  ".join(lines) + "\n"
+        "See the reasons above; fix the file or the config and run again."
+    )
+
+
+def table_warnings(tables: dict[str, Any]) -> list[str]:
+    """Human-readable warnings for the manifest and the CLI (values cleared, ...)."""
+    out = []
+    for name, t in tables.items():
+        if t["rows_in"] and not t["rows_accepted"]:
+            top = ", ".join(f"{k} ({v})" for k, v in sorted(t["reasons"].items(), key=lambda kv: -kv[1])[:3])
+            out.append(f"{name}: none of {t['rows_in']} row(s) accepted ({top}); see quarantine/{name}.csv")
+        for column, entry in t.get("values_cleared", {}).items():
+            reasons = ", ".join(f"{k} ({v})" for k, v in entry["reasons"].items())
+            out.append(
+                f"{name}.{column}: {entry['rows']:,} invalid value(s) cleared, rows kept ({reasons}; "
+                f"first source rows {entry['first_source_rows']}). Set rules.optional_attributes: "
+                "quarantine to reject such rows instead."
+            )
+    return out

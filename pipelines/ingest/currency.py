@@ -1,0 +1,194 @@
+"""Currencies: amounts converted once into the reporting currency, never summed across currencies."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config.project import CurrencyConfig
+from pipelines.config.source import RulesConfig
+from pipelines.ingest.masks import arrow, flag, index_in, passing
+
+# ---------------------------------------------------------------- currencies
+
+# Unambiguous currency symbols written instead of the ISO code ('$' and '¥' are ambiguous: quarantined).
+CURRENCY_SYMBOLS: dict[str, str] = {"€": "EUR", "£": "GBP"}
+
+
+def _reporting_currency(
+    codes: pd.Series, default_currency: str | None, cfg: CurrencyConfig
+) -> tuple[str | None, str]:
+    """The reporting currency and how it was chosen (config, default_currency, single, most_invoices, none)."""
+    if cfg.reporting:
+        return cfg.reporting, "config"
+    if default_currency:
+        return default_currency, "default_currency"
+    import pyarrow.compute as pc
+
+    found = pc.value_counts(arrow(codes).drop_null())
+    counts = pd.Series(
+        found.field("counts").to_numpy(), index=found.field("values").to_pylist(), dtype="int64"
+    )
+    if counts.empty:
+        return None, "none"
+    if len(counts) == 1:
+        return str(counts.index[0]), "single"
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+    return str(ranked[0][0]), "most_invoices"
+
+
+def _rates_for(
+    codes: np.ndarray, names: list[str], reporting: str, cfg: CurrencyConfig, masks: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Rate per row from integer currency ``codes`` into ``names`` (-1: empty = reporting).
+
+    NaN where there is no rate (``no_fx_rate:<code>`` added to ``masks``).
+    """
+    rate = np.ones(len(codes))
+    for i, code in enumerate(names):
+        if not re.fullmatch(r"[A-Z]{3}", code):
+            continue  # not a code at all: bad_currency (invoices suite)
+        r = cfg.rate(code, reporting)
+        if r == 1.0:
+            continue
+        rows = codes == i
+        if r is None:
+            rate[rows] = np.nan
+            flag(masks, f"no_fx_rate:{code}", rows)
+        else:
+            rate[rows] = r
+    return rate
+
+
+def _debtor_currency(
+    inv: pd.DataFrame, inv_codes: np.ndarray, ok: np.ndarray, debtors: pd.Series
+) -> np.ndarray:
+    """Currency code of each of ``debtors``: the one of its accepted invoices when they all share one, else -1."""
+    sel = np.flatnonzero(ok & (inv_codes >= 0))
+    out = np.full(len(debtors), -1, dtype=np.int64)
+    if not len(sel) or not len(debtors):
+        return out
+    import pyarrow as pa
+
+    pairs = pa.table({"debtor_id": arrow(inv["debtor_id"]).take(pa.array(sel)), "code": inv_codes[sel]})
+    per = pairs.group_by("debtor_id").aggregate([("code", "min"), ("code", "max")])
+    lo, hi = per["code_min"].to_numpy(), per["code_max"].to_numpy()
+    single = pd.Series(
+        per["debtor_id"].to_pandas(types_mapper=pd.ArrowDtype)[lo == hi].astype("string").to_numpy()
+    )
+    pos = index_in(debtors, single)
+    out[pos >= 0] = lo[lo == hi][pos[pos >= 0]]
+    return out
+
+
+def convert_currencies(
+    typed: dict[str, pd.DataFrame],
+    masks: dict[str, dict[str, np.ndarray]],
+    default_currency: str | None,
+    cfg: CurrencyConfig,
+    rules: RulesConfig,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Convert invoice and payment amounts into the reporting currency (in place in ``typed``).
+
+    A payment is in its invoice's currency; unallocated cash (or cash naming an unknown invoice)
+    is in the currency of the debtor's invoices when they share one, else ``default_currency``,
+    else the reporting currency. Rows whose currency has no rate get ``no_fx_rate:<code>``.
+    Returns, per table, the converted rows' originals (id, original_amount, original_currency,
+    rate, amount; indexed by row) and the manifest's ``currency`` section. Events, statements and
+    debtors' credit limits carry no currency and are taken as reporting-currency amounts.
+    """
+    if "invoices" not in typed:
+        return {}, {"reporting": cfg.reporting or default_currency, "chosen_by": "no invoices"}
+    inv = typed["invoices"]
+    ok = passing(masks["invoices"], len(inv))
+    reporting, how = _reporting_currency(inv["currency"][ok], default_currency, cfg)
+    section: dict[str, Any] = {"reporting": reporting, "chosen_by": how, "rates": {}, "converted_rows": {}}
+    if reporting is None:
+        return {}, section
+    tables = [t for t in ("invoices", "payments") if t in typed]
+    section["converted_rows"] = dict.fromkeys(tables, 0)
+    section["no_rate_rows"] = {t: {} for t in tables}
+    encoded = arrow(inv["currency"]).dictionary_encode()
+    names = [str(x) for x in encoded.dictionary.to_pylist()]
+    fallback = default_currency or reporting
+    if set(names) <= {reporting} and fallback == reporting:  # one currency: nothing to convert
+        if inv["currency"].hasnans:
+            inv["currency"] = inv["currency"].fillna(reporting)
+        return {}, section
+    if fallback not in names:
+        names.append(fallback)
+    inv_codes = (
+        encoded.indices.fill_null(names.index(reporting) if reporting in names else -1)
+        .to_numpy(zero_copy_only=False)
+        .astype(np.int64)
+    )
+    codes: dict[str, np.ndarray] = {"invoices": inv_codes}
+    if "payments" in typed:
+        pay = typed["payments"]
+        pos = index_in(pay["invoice_id"], inv["invoice_id"])
+        pay_codes = np.where(pos >= 0, inv_codes[np.maximum(pos, 0)], -1)
+        loose = np.flatnonzero(pos < 0)  # unallocated or unknown invoice: the debtor's single currency
+        pay_codes[loose] = _debtor_currency(inv, inv_codes, ok, pay["debtor_id"].iloc[loose])
+        pay_codes[pay_codes < 0] = names.index(fallback)
+        codes["payments"] = pay_codes
+    fx: dict[str, pd.DataFrame] = {}
+    key = {"invoices": "invoice_id", "payments": "payment_id"}
+    for table, code in codes.items():
+        frame = typed[table]
+        rate = _rates_for(code, names, reporting, cfg, masks[table])
+        moved = np.isfinite(rate) & (rate != 1.0)
+        section["converted_rows"][table] = int(moved.sum())
+        section["no_rate_rows"][table] = {
+            r.split(":", 1)[1]: int(m.sum())
+            for r, m in sorted(masks[table].items())
+            if r.startswith("no_fx_rate:")
+        }
+        if table == "invoices":
+            frame["currency"] = frame["currency"].where(~np.isfinite(rate), reporting)
+        if not moved.any():
+            continue
+        original = frame["amount"].to_numpy(dtype=np.float64)
+        converted = np.where(moved, np.round(original * np.nan_to_num(rate, nan=1.0), 2), original)
+        frame["amount"] = converted
+        # a converted amount is checked against the ceiling again (a rate can be absurd too)
+        flag(
+            masks[table],
+            "implausible_amount:amount",
+            moved & (np.abs(converted) > rules.ceiling(table, "amount")),
+        )
+        rows = np.flatnonzero(moved)
+        fx[table] = pd.DataFrame(
+            {
+                key[table]: frame[key[table]].iloc[rows].to_numpy(),
+                "original_amount": original[rows],
+                "original_currency": np.asarray(names, dtype=object)[code[rows]],
+                "rate": rate[rows],
+                "amount": converted[rows],
+                "currency": reporting,
+            },
+            index=rows,
+        )
+        for i in np.unique(code[rows]):
+            section["rates"][names[i]] = cfg.rate(names[i], reporting)
+    section["rates"] = dict(sorted(section["rates"].items()))
+    return fx, section
+
+
+def currency_warnings(section: dict[str, Any], tables: dict[str, Any]) -> list[str]:
+    out = []
+    if section.get("chosen_by") == "most_invoices":
+        out.append(
+            f"invoices are in several currencies and no reporting currency is configured: "
+            f"{section['reporting']} (most invoices) was chosen. Set currency.reporting and "
+            "currency.rates in conf/ews.yaml."
+        )
+    for table, counts in section.get("no_rate_rows", {}).items():
+        for code, n in counts.items():
+            out.append(
+                f"{table}: {n:,} row(s) in {code} quarantined (no_fx_rate:{code}): add currency.rates.{code} "
+                f"(value of 1 {code} in {section['reporting']}) to conf/ews.yaml."
+            )
+    return out

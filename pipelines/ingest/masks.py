@@ -1,0 +1,51 @@
+"""Reason masks: one boolean array over a table's rows per quarantine reason, and Arrow-backed
+membership helpers used by the rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def arrow(values: pd.Series | pd.api.extensions.ExtensionArray) -> Any:
+    """A string column as one contiguous ``pyarrow.large_string`` array (chunks combined)."""
+    import pyarrow as pa
+
+    arr = pa.array(pd.Series(values).astype("string"), type=pa.large_string())
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def isin(values: pd.Series, known: pd.Series) -> np.ndarray:
+    """``values.isin(known)`` as a bool array, via Arrow (pandas' string ``isin`` loops in Python)."""
+    import pyarrow.compute as pc
+
+    left = arrow(values.astype("string"))
+    right = arrow(known.dropna().astype("string").unique())
+    return (
+        pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False).astype(bool)
+        & values.notna().to_numpy()
+    )
+
+
+def index_in(values: pd.Series, known: pd.Series) -> np.ndarray:
+    """Position of each value in ``known`` (first match), -1 when absent or null (int64 array)."""
+    import pyarrow.compute as pc
+
+    left = arrow(values.astype("string"))
+    right = arrow(known.astype("string"))
+    return pc.index_in(left, value_set=right).fill_null(-1).to_numpy().astype(np.int64)
+
+
+def passing(masks: dict[str, np.ndarray], n: int) -> np.ndarray:
+    bad = np.zeros(n, dtype=bool)
+    for m in masks.values():
+        bad |= m
+    return ~bad
+
+
+def flag(masks: dict[str, np.ndarray], reason: str, mask: np.ndarray) -> None:
+    if mask.any():
+        masks[reason] = masks.get(reason, np.zeros(len(mask), dtype=bool)) | mask

@@ -1,0 +1,63 @@
+"""Publishing an ingest: accepted Parquet tables, quarantine CSVs, FX tables, the manifest and the
+Data Docs, written into a staging folder and moved into ``--out``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.schema import TABLES
+from pipelines.adapters.files import (
+    output_errors,
+    sha256_file,
+    write_csv_atomic,
+    write_parquet_atomic,
+    write_text_atomic,
+)
+
+_OUTPUT_NAME = re.compile(r"^(?:quarantine/|fx/)?(?:" + "|".join(TABLES) + r")\.(?:parquet|csv)$")
+
+
+def _stale_outputs(out: Path, outputs: dict[str, str]) -> list[str]:
+    """Table files listed by the previous ingest's manifest in ``out`` that this run does not write
+    (they would mislead a reader). Nothing that manifest does not list is ever removed."""
+    try:
+        previous = json.loads((out / "manifest.json").read_text(encoding="utf-8")).get("outputs") or {}
+    except (OSError, ValueError, AttributeError):
+        return []
+    return sorted(k for k in previous if isinstance(k, str) and _OUTPUT_NAME.match(k) and k not in outputs)
+
+
+def publish_outputs(
+    out: Path,
+    stage: Path,
+    accepted: dict[str, pd.DataFrame],
+    quarantine: dict[str, pd.DataFrame],
+    manifest: dict[str, Any],
+    validator: Any,
+    fx: dict[str, pd.DataFrame],
+) -> None:
+    """Write every output into ``stage``, then move them into ``out`` (manifest.json last)."""
+    from pipelines.adapters.publish import publish_ingest
+
+    with output_errors(out):
+        stage.mkdir(parents=True, exist_ok=True)
+        outputs: dict[str, str] = {}
+        for table, frame in sorted(fx.items()):  # converted rows: original amount, currency, rate
+            path = write_csv_atomic(frame, stage / "fx" / f"{table}.csv")
+            outputs[f"fx/{table}.csv"] = sha256_file(path)
+        for table, frame in accepted.items():
+            path = write_parquet_atomic(frame, stage / f"{table}.parquet")
+            outputs[f"{table}.parquet"] = sha256_file(path)
+            qpath = write_csv_atomic(quarantine[table], stage / "quarantine" / f"{table}.csv")
+            outputs[f"quarantine/{table}.csv"] = sha256_file(qpath)
+        manifest["outputs"] = outputs
+        docs = validator.build_docs()
+        manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
+        write_text_atomic(json.dumps(manifest, indent=2, sort_keys=False) + "\n", stage / "manifest.json")
+    publish_ingest(stage, out, _stale_outputs(out, outputs))

@@ -1,0 +1,89 @@
+"""Rejected rows: every reason of a row, and the quarantine table (raw values, source row, reason)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipelines.ingest.masks import passing
+from pipelines.ingest.sources import RawTable
+
+# ---------------------------------------------------------------- outputs
+
+
+def row_reasons(masks: dict[str, np.ndarray], n: int) -> pd.Series:
+    """One ``"; "``-joined reason per rejected row (``<NA>`` for accepted rows), reasons sorted."""
+    bad = ~passing(masks, n)
+    idx = np.flatnonzero(bad)
+    text = np.full(len(idx), "", dtype=object)
+    for reason in sorted(masks):
+        hit = masks[reason][idx]
+        text[hit] = np.where(text[hit] == "", reason, text[hit] + "; " + reason)
+    out = pd.Series(pd.NA, index=range(n), dtype="string")
+    out.iloc[idx] = text
+    return out
+
+
+def _text(col: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(col.dtype):
+        return col.dt.strftime("%Y-%m-%d").astype("string")
+    return col.astype("string")
+
+
+def quarantine_frame(
+    raw: RawTable, typed: pd.DataFrame, reasons: pd.Series, rejected: np.ndarray
+) -> pd.DataFrame:
+    """Rejected rows: source_file, source_row, source_line (CSV), reason, the row's values, raw_line
+    and detail (rows that could not be split into columns).
+
+    Rows rejected by their own table's checks show the values as read; rows rejected by a
+    cross-table check (their values all parsed) show the parsed values.
+    """
+    cols = list(raw.frame.columns)
+    rows = np.flatnonzero(rejected)
+    kept = raw.kept if raw.kept is not None else np.arange(len(typed))
+    at = np.searchsorted(kept, rows)
+    has_raw = at < len(kept)
+    has_raw[has_raw] = kept[at[has_raw]] == rows[has_raw]
+    q = pd.DataFrame(
+        {
+            "source_file": pd.Series([str(raw.file)] * len(rows), dtype="string"),
+            "source_row": pd.Series(raw.source_row[rows], dtype="int64"),
+            "source_line": pd.Series(
+                raw.source_line[rows] if raw.source_line is not None else [pd.NA] * len(rows), dtype="Int64"
+            ),
+            "reason": reasons.iloc[rows].reset_index(drop=True).astype("string"),
+        }
+    )
+    from_raw = raw.frame.iloc[at[has_raw]].reset_index(drop=True)
+    from_typed = typed.iloc[rows[~has_raw]].reset_index(drop=True)
+    for c in cols:
+        values = pd.Series(pd.NA, index=range(len(rows)), dtype="string")
+        values.iloc[np.flatnonzero(has_raw)] = _text(from_raw[c]).to_numpy()
+        values.iloc[np.flatnonzero(~has_raw)] = _text(from_typed[c]).to_numpy()
+        q[c] = values
+    q["raw_line"] = pd.Series(pd.NA, index=range(len(q)), dtype="string")
+    q["detail"] = pd.Series(pd.NA, index=range(len(q)), dtype="string")
+    if raw.malformed is not None and len(raw.malformed):
+        m = raw.malformed
+        extra = pd.DataFrame(
+            {
+                "source_file": pd.Series([str(raw.file)] * len(m), dtype="string"),
+                "source_row": m["source_row"].astype("int64").to_numpy(),
+                "source_line": pd.Series(m["source_line"].to_numpy(), dtype="Int64"),
+                "reason": pd.Series(m["reason"].to_numpy(), dtype="string"),
+                "raw_line": m["raw_line"].astype("string").to_numpy(),
+                "detail": pd.Series(m["detail"].to_numpy(), dtype="string"),
+            }
+            | {c: pd.Series(m[c].to_numpy(), dtype="string") for c in cols if c in m.columns}
+        )
+        q = pd.concat([q, extra], ignore_index=True)
+        q = q.sort_values("source_row", kind="stable").reset_index(drop=True)
+    return q
+
+
+def reason_counts(reasons: pd.Series) -> dict[str, int]:
+    if reasons.empty:
+        return {}
+    counts = reasons.str.split("; ").explode().value_counts()
+    return {str(k): int(v) for k, v in sorted(counts.items())}

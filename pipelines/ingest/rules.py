@@ -1,0 +1,346 @@
+"""Row rules: cells parsed into canonical dtypes, implausible amounts, the Great Expectations suite
+of each table, duplicates, cross-table checks and optional debtor attributes.
+
+Every rule marks the rows it rejects in a reason mask (:mod:`pipelines.ingest.masks`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.schema import TABLES
+from pipelines.config.source import RulesConfig
+from pipelines.ingest.currency import CURRENCY_SYMBOLS
+from pipelines.ingest.masks import arrow, flag, index_in, isin, passing
+from pipelines.ingest.sources import RawTable
+from pipelines.sources.parse import parse_bools, parse_dates, parse_numbers, parse_text
+
+# ---------------------------------------------------------------- parsing + rules
+
+
+def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Typed canonical frame (every canonical column) and the unparseable masks."""
+    spec = TABLES[raw.table]
+    n = len(raw.frame)
+    values = raw.values
+    cols: dict[str, pd.Series] = {}
+    bad: dict[str, np.ndarray] = {}
+    for column in spec.columns:
+        name = column.name
+        src = (
+            raw.frame[name] if name in raw.frame.columns else pd.Series(pd.NA, index=range(n), dtype="string")
+        )
+        src = src.reset_index(drop=True)
+        if column.kind == "str":
+            cols[name], bad[f"unparseable_id:{name}"] = parse_text(
+                src,
+                upper=name in ("currency", "country"),
+                lower=(raw.table == "events" and name == "kind"),
+                is_id=name.endswith("_id"),
+            )
+            if name == "currency":
+                cols[name] = cols[name].replace(CURRENCY_SYMBOLS)
+                if default_currency and raw.table == "invoices":
+                    cols[name] = cols[name].fillna(default_currency)
+        elif column.kind == "date":
+            cols[name], bad[f"unparseable_date:{name}"], bad[f"date_out_of_range:{name}"] = parse_dates(
+                src, values.strptime(name)
+            )
+        elif column.kind == "float":
+            cols[name], bad[f"unparseable_number:{name}"] = parse_numbers(
+                src, values.decimal, values.thousands
+            )
+        elif column.kind == "int":
+            num, nbad = parse_numbers(src, values.decimal, values.thousands)
+            v = num.to_numpy()
+            frac = np.isfinite(v) & (np.round(v) != v)
+            bad[f"unparseable_number:{name}"] = nbad | frac
+            ints = pd.array(np.where(np.isfinite(v) & ~frac, np.round(v), np.nan), dtype="Float64")
+            cols[name] = pd.Series(ints.astype("Int64"))
+        elif column.kind == "bool":
+            parsed, bad[f"unparseable_bool:{name}"] = parse_bools(
+                src, values.true_values, values.false_values
+            )
+            cols[name] = parsed.fillna(False).astype(bool)
+    for reason, mask in raw.pre_bad.items():
+        bad[reason] = bad.get(reason, np.zeros(n, dtype=bool)) | mask
+    return pd.DataFrame(cols), {k: v for k, v in bad.items() if v.any()}
+
+
+def _implausible(frame: pd.DataFrame, table: str, rules: RulesConfig) -> dict[str, np.ndarray]:
+    """``implausible_amount:<column>`` masks: money values whose absolute value exceeds the ceiling.
+
+    Such values (e.g. 1.797e308) are finite but overflow sums and integer cents downstream.
+    """
+    out: dict[str, np.ndarray] = {}
+    for column in TABLES[table].columns:
+        if column.kind != "float" or column.name not in frame:
+            continue
+        values = np.abs(frame[column.name].to_numpy(dtype=np.float64, na_value=np.nan))
+        with np.errstate(invalid="ignore"):
+            over = values > rules.ceiling(table, column.name)
+        if over.any():
+            out[f"implausible_amount:{column.name}"] = over
+    return out
+
+
+def within_table(
+    raw: RawTable,
+    validator: Any,
+    params: dict[str, Any],
+    default_currency: str | None,
+    lap: Callable[[str], None],
+    rules: RulesConfig,
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, Any]]:
+    lap("setup")
+    frame, masks = _parse(raw, default_currency)
+    masks.update(_implausible(frame, raw.table, rules))
+    n = len(frame)
+    dup = _duplicate_rows(raw.frame, DUPLICATE_KEYS[raw.table])
+    if dup.any():
+        masks["duplicate_row"] = dup
+    keep = np.flatnonzero(~dup)
+    lap(f"parse:{raw.table}")
+    outcome = validator.validate(raw.table, frame.iloc[keep] if dup.any() else frame, params)
+    lap(f"gx:{raw.table}")
+    for reason, sub in outcome.masks.items():
+        full = np.zeros(n, dtype=bool)
+        full[keep[sub]] = True
+        masks[reason] = masks.get(reason, np.zeros(n, dtype=bool)) | full
+    # an unparseable (or unstorable) value is also null after parsing: report it once, as such
+    parse_reasons = (
+        "unparseable_date",
+        "unparseable_number",
+        "unparseable_bool",
+        "unparseable_id",
+        "date_out_of_range",
+    )
+    for reason in list(masks):
+        if reason.startswith("missing_value:"):
+            column = reason.split(":", 1)[1]
+            for kind in parse_reasons:
+                masks[reason] = masks[reason] & ~masks.get(f"{kind}:{column}", np.zeros(n, dtype=bool))
+    masks = {k: v for k, v in masks.items() if v.any()}
+    return frame, masks, outcome.summary()
+
+
+def _equal(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Element-wise equality of two string columns of the same length (nulls compare unequal)."""
+    import pyarrow.compute as pc
+
+    left = arrow(a.astype("string"))
+    right = arrow(b.astype("string"))
+    return pc.equal(left, right).fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+
+
+# Exact duplicate rows share these columns, so only rows whose key repeats are compared in full.
+DUPLICATE_KEYS: dict[str, tuple[str, ...]] = {
+    "invoices": ("invoice_id",),
+    "payments": ("payment_id",),
+    "debtors": ("debtor_id",),
+    "events": ("debtor_id", "event_date", "kind"),
+    "statements": ("debtor_id", "period_end"),
+}
+
+
+def _duplicate_rows(frame: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
+    """Rows that repeat an earlier row exactly (first copy kept), as a bool array.
+
+    Rows are first grouped by ``key`` with Arrow dictionary codes (cheap on 10-million-row
+    tables); only rows whose key repeats are compared on every column.
+    """
+
+    n = len(frame)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    cols = [c for c in key if c in frame.columns]
+    if not cols:
+        return frame.duplicated(keep="first").to_numpy()
+    group = np.zeros(n, dtype=np.int64)
+    for c in cols:
+        encoded = arrow(frame[c]).dictionary_encode()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+        group = group * (len(encoded.dictionary) + 1) + codes
+        _, group = np.unique(group, return_inverse=True)  # keep codes dense (no overflow)
+    counts = np.bincount(group)
+    candidates = np.flatnonzero(counts[group] > 1)
+    dup = np.zeros(n, dtype=bool)
+    if len(candidates):
+        dup[candidates[frame.iloc[candidates].duplicated(keep="first").to_numpy()]] = True
+    return dup
+
+
+def _before_first_invoice(
+    pay: pd.DataFrame,
+    inv: pd.DataFrame,
+    accepted_rows: np.ndarray,
+    candidates: np.ndarray,
+    rules: RulesConfig,
+) -> np.ndarray:
+    """Unallocated payments dated more than ``prepayment_days`` before their debtor's first accepted invoice.
+
+    Such cash would wait on account and silently settle invoices issued years later.
+    """
+    out = np.zeros(len(pay), dtype=bool)
+    rows = np.flatnonzero(candidates)
+    if not len(rows) or not len(accepted_rows):
+        return out
+    accepted = inv.iloc[accepted_rows]
+    first = accepted.groupby("debtor_id", observed=True)["issue_date"].min()
+    pos = index_in(pay["debtor_id"].iloc[rows], first.index.to_series())
+    has = pos >= 0
+    first_day = first.to_numpy(dtype="datetime64[ns]")[pos[has]]
+    paid = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows[has]]
+    out[rows[has][paid < first_day - np.timedelta64(rules.prepayment_days, "D")]] = True
+    return out
+
+
+def cross_table(
+    typed: dict[str, pd.DataFrame],
+    masks: dict[str, dict[str, np.ndarray]],
+    rules: RulesConfig,
+    broken: dict[str, pd.DataFrame] | None = None,
+) -> None:
+    """Reference checks between tables, applied to rows that passed their own table's checks.
+
+    ``broken``: per table, the malformed rows with the ids salvaged from them; a reference to such
+    an id is ``debtor_quarantined`` / ``invoice_quarantined``, not unknown.
+    """
+    broken = broken or {}
+
+    def _ids(table: str, column: str) -> pd.Series:
+        ids = typed[table][column].dropna()
+        salvaged = broken.get(table)
+        if salvaged is not None and column in salvaged.columns and len(salvaged):
+            ids = pd.concat([ids, salvaged[column].dropna().astype("string")], ignore_index=True)
+        return ids
+
+    accepted_ids: dict[str, pd.Series] = {}
+    all_ids: dict[str, pd.Series] = {}
+
+    def _debtor_check(table: str) -> None:
+        frame = typed[table]
+        ok = passing(masks[table], len(frame))
+        ids = frame["debtor_id"]
+        if "debtors" in typed:
+            known_any, known_ok = all_ids["debtors"], accepted_ids["debtors"]
+        elif table == "payments" and "invoices" in typed:
+            known_any = typed["invoices"]["debtor_id"]
+            known_ok = known_any
+        else:
+            return
+        in_any = isin(ids, known_any)
+        in_ok = isin(ids, known_ok)
+        flag(masks[table], "unknown_debtor", ok & ~in_any)
+        flag(masks[table], "debtor_quarantined", ok & in_any & ~in_ok)
+
+    if "debtors" in typed:
+        d = typed["debtors"]
+        all_ids["debtors"] = _ids("debtors", "debtor_id")
+        accepted_ids["debtors"] = d["debtor_id"][passing(masks["debtors"], len(d))]
+    for table in ("invoices", "events", "statements"):
+        if table in typed:
+            _debtor_check(table)
+    if "payments" not in typed:
+        return
+    _debtor_check("payments")
+    pay = typed["payments"]
+    if "invoices" not in typed:
+        return
+    inv = typed["invoices"]
+    inv_ok = passing(masks["invoices"], len(inv))
+    accepted_rows = np.flatnonzero(inv_ok)  # accepted invoice ids are unique (duplicates are rejected)
+    ok = passing(masks["payments"], len(pay))
+    allocated = pay["invoice_id"].notna().to_numpy()
+    # position of each payment's invoice among the accepted invoices (-1: none)
+    pos = index_in(pay["invoice_id"], inv["invoice_id"].iloc[accepted_rows])
+    in_any = isin(pay["invoice_id"], _ids("invoices", "invoice_id"))
+    flag(masks["payments"], "unknown_invoice", ok & allocated & ~in_any)
+    flag(masks["payments"], "invoice_quarantined", ok & allocated & in_any & (pos < 0))
+    ok = passing(masks["payments"], len(pay))
+    flag(
+        masks["payments"],
+        "paid_before_first_invoice",
+        _before_first_invoice(pay, inv, accepted_rows, ok & ~allocated, rules),
+    )
+    rows = np.flatnonzero(ok & allocated)
+    if not len(rows):
+        return
+    inv_rows = accepted_rows[pos[rows]]
+    same_debtor = _equal(pay["debtor_id"].iloc[rows], inv["debtor_id"].iloc[inv_rows])
+    mismatch = np.zeros(len(pay), dtype=bool)
+    mismatch[rows[~same_debtor]] = True
+    flag(masks["payments"], "debtor_mismatch", mismatch)
+    rows, inv_rows = rows[same_debtor], inv_rows[same_debtor]
+    # a payment dated long before its invoice existed is a wrong date or a wrong invoice id
+    paid_day = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows]
+    issued = inv["issue_date"].to_numpy(dtype="datetime64[ns]")[inv_rows]
+    early = paid_day < issued - np.timedelta64(rules.prepayment_days, "D")
+    too_early = np.zeros(len(pay), dtype=bool)
+    too_early[rows[early]] = True
+    flag(masks["payments"], "paid_before_issue", too_early)
+    rows, inv_rows = rows[~early], inv_rows[~early]
+    # cumulative paid per invoice, in (invoice, paid_on, file order); flag payments above the limit
+    paid_on = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows].astype(np.int64)
+    order = np.lexsort((rows, paid_on, inv_rows))
+    rows, inv_rows = rows[order], inv_rows[order]
+    amount = pay["amount"].to_numpy(dtype=np.float64)[rows]
+    total = np.cumsum(amount)
+    starts = np.r_[True, inv_rows[1:] != inv_rows[:-1]]
+    offset = np.repeat((total - amount)[starts], np.diff(np.r_[np.flatnonzero(starts), len(rows)]))
+    paid_so_far = total - offset
+    invoice_amount = inv["amount"].to_numpy(dtype=np.float64)[inv_rows]
+    limit = invoice_amount * (1 + rules.overpayment_tolerance) + rules.overpayment_tolerance_abs
+    over = np.zeros(len(pay), dtype=bool)
+    over[rows[paid_so_far > limit]] = True
+    flag(masks["payments"], "overpays_invoice", over)
+
+
+OPTIONAL_ATTRIBUTES: tuple[str, ...] = ("name", "segment", "country", "credit_limit", "onboarded_on")
+_REASON_COLUMN: dict[str, str] = {"bad_country": "country", "negative_credit_limit": "credit_limit"}
+
+
+def _reason_column(reason: str) -> str | None:
+    """The optional debtor attribute a debtors reason concerns (None: a reason about the row)."""
+    column = _REASON_COLUMN.get(reason, reason.split(":", 1)[1] if ":" in reason else None)
+    return column if column in OPTIONAL_ATTRIBUTES else None
+
+
+def clear_optional(
+    frame: pd.DataFrame, masks: dict[str, np.ndarray], raw: RawTable
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Empty invalid optional debtor attributes instead of rejecting the row (``rules.optional_attributes``).
+
+    Removes the attribute reasons from ``masks`` (in place) and returns the new frame and, per
+    column, ``{"rows": n, "reasons": {reason: n}, "first_source_rows": [...]}`` counting the rows
+    that are otherwise accepted.
+    """
+    attribute = {r: c for r in masks if (c := _reason_column(r)) is not None}
+    if not attribute:
+        return frame, {}
+    n = len(frame)
+    hits = {reason: masks.pop(reason) for reason in attribute}
+    row_ok = passing(masks, n)
+    out = frame.copy()
+    cleared: dict[str, Any] = {}
+    for column in sorted(set(attribute.values())):
+        reasons = {r: m for r, m in hits.items() if attribute[r] == column}
+        hit = ~passing(reasons, n)
+        out[column] = out[column].mask(hit)
+        counted = hit & row_ok
+        if counted.any():
+            cleared[column] = {
+                "rows": int(counted.sum()),
+                "reasons": {
+                    r: int((m & row_ok).sum()) for r, m in sorted(reasons.items()) if (m & row_ok).any()
+                },
+                "first_source_rows": [int(r) for r in raw.source_row[counted][:5]],
+            }
+    return out, cleared
+
+
+# What to check when every row of a table is rejected for one reason.

@@ -1,0 +1,251 @@
+"""Which files an ingest reads and how their columns map onto the canonical tables.
+
+Renames, the AR export split (one row per invoice -> invoices + derived payments) and the UCI
+wide -> long reshaping. The readers and cell parsers themselves are in ``pipelines/sources/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from features.schema import TABLES
+from pipelines.config.source import ARExportSource, FileSource, SourceConfig, ValueOptions
+from pipelines.ingest.masks import passing
+from pipelines.sources.ar_export import split_ar_export
+from pipelines.sources.read import TableError, preflight, read_file
+from pipelines.sources.uci import REQUIRED as UCI_REQUIRED
+from pipelines.sources.uci import read_uci
+
+
+@dataclass
+class RawTable:
+    """One canonical table before parsing: raw values under canonical column names."""
+
+    table: str
+    frame: pd.DataFrame
+    source_row: np.ndarray
+    file: Path
+    values: ValueOptions
+    malformed: pd.DataFrame | None = None
+    ignored_columns: list[str] = field(default_factory=list)
+    pre_bad: dict[str, np.ndarray] = field(default_factory=dict)
+    column_map: dict[str, str] = field(default_factory=dict)
+    kept: np.ndarray | None = None  # after slimming: the row positions whose raw values are kept
+    rows_in: int = 0
+    source_line: np.ndarray | None = None  # physical line of each row's record (CSV), else None
+    repairs: dict[str, int] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- loading + mapping
+
+
+def _resolve_columns(
+    present: list[str], table: str, mapping: dict[str, str], label: str, path: Path
+) -> dict[str, str]:
+    """canonical -> file column for ``table``; raises TableError on a missing mapped/required column."""
+    spec = TABLES[table]
+    rename: dict[str, str] = {}
+    for canonical in spec.names:
+        src = mapping.get(canonical, canonical)
+        if src in present:
+            rename[canonical] = src
+        elif canonical in mapping:
+            raise TableError(
+                f"{label}: {path} has no column {src!r} (mapped to {table}.{canonical} in the source "
+                f"config). Columns in the file: {present}. Fix the mapping under columns."
+            )
+    missing = [c for c in spec.required if c not in rename]
+    if missing:
+        raise TableError(
+            f"{label}: {path} is missing required column(s) {missing} for table {table}. Columns in the "
+            f"file: {present}. Fix: add them to the file, or map them in a source config "
+            f"(tables.{table}.columns: {{{missing[0]}: <your column name>}})."
+        )
+    return rename
+
+
+def _ar_columns(present: list[str], spec: ARExportSource, path: Path) -> dict[str, str]:
+    """canonical -> file column for an AR export; raises TableError naming a missing column."""
+    wanted = {**spec.columns}
+    for canonical in TABLES["invoices"].required:
+        wanted.setdefault(canonical, canonical)
+    needed = {f"columns.{k}": v for k, v in wanted.items()}
+    if spec.settled_on:
+        needed["settled_on"] = spec.settled_on
+    if spec.settled_amount:
+        needed["settled_amount"] = spec.settled_amount
+    for key, col in needed.items():
+        if col not in present:
+            raise TableError(
+                f"ar_export: {path} has no column {col!r} (ar_export.{key} in the source config). "
+                f"Columns in the file: {present}. Fix the mapping."
+            )
+    for canonical in ("currency", "disputed"):
+        if canonical not in wanted and canonical in present:
+            wanted[canonical] = canonical
+    return wanted
+
+
+Loader = Callable[[], dict[str, RawTable]]
+
+
+def plan_loaders(source: SourceConfig) -> tuple[dict[str, Loader], dict[str, str]]:
+    """Check every input's header now; return a loader per input block and the block of each table."""
+    loaders: dict[str, Loader] = {}
+    block_of: dict[str, str] = {}
+    for table, spec in source.tables.items():
+        csv_opts, values = source.options_for(spec)
+        label = f"tables.{table}" if source.name != "files" else table
+        present = preflight(spec.path, spec.file_format(), csv_opts, label)
+        rename = _resolve_columns(present, table, spec.columns, label, spec.path)
+        loaders[f"tables.{table}"] = _table_loader(table, spec, csv_opts, values, label, rename, present)
+        block_of[table] = f"tables.{table}"
+    if source.ar_export is not None:
+        spec = source.ar_export
+        csv_opts, values = source.options_for(spec)
+        present = preflight(spec.path, spec.file_format(), csv_opts, "ar_export")
+        wanted = _ar_columns(present, spec, spec.path)
+        loaders["ar_export"] = _ar_loader(spec, csv_opts, values, wanted, present)
+        tables = ["invoices", "payments"]
+        if "debtor_id" in wanted and set(wanted) & (set(TABLES["debtors"].names) - {"debtor_id"}):
+            tables.append("debtors")
+        block_of.update({t: "ar_export" for t in tables})
+    if source.uci_wide is not None:
+        path = Path(source.uci_wide.path)
+        present = preflight(path, "csv", source.csv, "uci_wide")
+        missing = [c for c in UCI_REQUIRED if c not in present]
+        if missing:
+            raise TableError(
+                f"uci_wide: {path} lacks column(s) {missing}; expected the layout of uci_credit_card.csv "
+                "(ID, LIMIT_BAL, PAY_0, PAY_2..PAY_6, BILL_AMT1..6, PAY_AMT1..6)."
+            )
+        loaders["uci_wide"] = lambda: _load_uci(source)
+        block_of.update({"statements": "uci_wide", "debtors": "uci_wide"})
+    return loaders, block_of
+
+
+def _table_loader(
+    table: str,
+    spec: FileSource,
+    csv_opts: Any,
+    values: ValueOptions,
+    label: str,
+    rename: dict[str, str],
+    present: list[str],
+) -> Loader:
+    def load() -> dict[str, RawTable]:
+        raw = read_file(spec.path, spec.file_format(), csv_opts, label)
+        frame = raw.frame
+        used = set(rename.values())
+        return {
+            table: RawTable(
+                table=table,
+                frame=pd.DataFrame({c: frame[src].reset_index(drop=True) for c, src in rename.items()}),
+                source_row=raw.source_row,
+                file=raw.path,
+                values=values,
+                malformed=_canonical_malformed(raw.malformed, rename),
+                ignored_columns=[c for c in present if c not in used],
+                column_map={c: src for c, src in rename.items() if c != src},
+                rows_in=raw.rows_in,
+                source_line=raw.source_line,
+                repairs=raw.repairs,
+            )
+        }
+
+    return load
+
+
+def _ar_loader(
+    spec: ARExportSource, csv_opts: Any, values: ValueOptions, wanted: dict[str, str], present: list[str]
+) -> Loader:
+    def load() -> dict[str, RawTable]:
+        raw = read_file(spec.path, spec.file_format(), csv_opts, "ar_export")
+        parts = split_ar_export(
+            raw.frame,
+            wanted,
+            spec.settled_on,
+            spec.settled_amount,
+            spec.payment_id_suffix,
+            values.decimal,
+            values.thousands,
+        )
+        used = set(wanted.values()) | {c for c in (spec.settled_on, spec.settled_amount) if c}
+        ignored = [c for c in present if c not in used]
+        out: dict[str, RawTable] = {}
+        for table, (frame, positions) in parts.items():
+            malformed = _canonical_malformed(raw.malformed, wanted) if table == "invoices" else None
+            out[table] = RawTable(
+                table=table,
+                frame=frame,
+                source_row=raw.source_row[positions],
+                file=raw.path,
+                values=values,
+                malformed=malformed,
+                ignored_columns=ignored,
+                column_map={c: s for c, s in wanted.items() if c in frame.columns and c != s},
+                rows_in=len(frame) + (0 if malformed is None else len(malformed)),
+                source_line=None if raw.source_line is None else raw.source_line[positions],
+                repairs=raw.repairs if table == "invoices" else {},
+            )
+        return out
+
+    return load
+
+
+def _canonical_malformed(malformed: pd.DataFrame, rename: dict[str, str]) -> pd.DataFrame:
+    """The malformed rows with their salvaged values under canonical column names."""
+    fixed = ["source_row", "source_line", "raw_line", "reason", "detail"]
+    values = {c: malformed[src] for c, src in rename.items() if src in malformed.columns and c not in fixed}
+    return pd.DataFrame({**{c: malformed[c] for c in fixed}, **values})
+
+
+def _load_uci(source: SourceConfig) -> dict[str, RawTable]:
+    spec = source.uci_wide
+    assert spec is not None
+    path = Path(spec.path)
+    read_file(path, "csv", source.csv, "uci_wide")  # full-file checks (encoding) before the mapping
+    try:
+        data = read_uci(path)
+    except ValueError as exc:
+        raise TableError(f"uci_wide: {path}: {exc}") from None
+    rows = np.arange(1, len(data.debtors) + 1, dtype=np.int64)
+    return {
+        "statements": RawTable(
+            "statements",
+            data.statements,
+            np.repeat(rows, 6),
+            path,
+            ValueOptions(),
+            pre_bad={f"unparseable_number:{c}": m for c, m in data.unparseable.items()},
+            rows_in=len(data.statements),
+        ),
+        "debtors": RawTable(
+            "debtors",
+            data.debtors,
+            rows,
+            path,
+            ValueOptions(),
+            pre_bad={"unparseable_number:credit_limit": data.unparseable["credit_limit"][::6]},
+            rows_in=len(data.debtors),
+        ),
+    }
+
+
+def slim(raw: RawTable, masks: dict[str, np.ndarray]) -> RawTable:
+    """Keep only the raw values of rows rejected so far (quarantine shows them as read)."""
+    kept = np.flatnonzero(~passing(masks, len(raw.frame)))
+    return replace(raw, frame=raw.frame.iloc[kept].reset_index(drop=True), kept=kept, pre_bad={})
+
+
+def input_paths(source: SourceConfig) -> list[Path]:
+    """Every input file a source config reads."""
+    paths = [src.path for src in source.tables.values()]
+    paths += [blk.path for blk in (source.ar_export, source.uci_wide) if blk is not None]
+    return paths
