@@ -87,8 +87,8 @@ def register(app: typer.Typer) -> None:
         labels: bool = typer.Option(False, "--labels", help="join the default labels"),
         config: Path = typer.Option(
             Path("conf/ews.yaml"),
-            "--config",
-            help="project config (kind: project) with the default definition",
+            "--project-config",
+            help="project config file (kind: project) with the default definition, as in `ews ingest` and `ews models`",
         ),
     ) -> None:
         from rich.console import Console

@@ -81,3 +81,15 @@ def test_help_imports_no_heavy_library() -> None:
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     heavy = {"pandas", "mlflow", "prefect", "lightgbm", "great_expectations", "sklearn", "shap"}
     assert not heavy & loaded
+
+
+def test_config_options_mean_one_thing_everywhere() -> None:
+    """`--project-config` is always the project config; `--config` always the command's own config."""
+    seen = {"--config": set(), "--project-config": set()}
+    for path, cmd in _leaves(typer.main.get_command(app)).items():
+        for param in cmd.params:
+            for flag in seen.keys() & set(param.opts):
+                seen[flag].add(str(param.default))
+                assert (str(param.default) == "conf/ews.yaml") == (flag == "--project-config"), (path, flag)
+    assert seen["--project-config"] == {"conf/ews.yaml"}
+    assert seen["--config"] >= {"conf/train.yaml", "conf/nightly.yaml"}
