@@ -21,7 +21,7 @@ the calendar (account age), so drift does not alert on them.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from features import (
@@ -34,7 +34,7 @@ from features import (
     tenure,
     timing,
 )
-from features.register import REGISTERED, feature
+from features.register import REGISTERED, FeatureInfo, feature
 
 __all__ = [
     "CALENDAR",
@@ -47,23 +47,6 @@ __all__ = [
     "feature",
     "window_phrase",
 ]
-
-
-@dataclass(frozen=True)
-class FeatureInfo:
-    """Description of one feature column."""
-
-    name: str
-    family: str
-    window: str
-    unit: str
-    description: str
-    reason: str
-    direction: int
-    dtype: str = "float64"
-    group: str = ""
-    missing: str = ""
-    calendar: bool = False
 
 
 @dataclass(frozen=True)
@@ -276,15 +259,12 @@ def window_phrase(window: str) -> str:
     return ""
 
 
-def _info(
-    name: str, family: str, window: str, unit: str, description: str, reason: str, direction: int, dtype: str
-) -> FeatureInfo:
-    group = _GROUP_OF.get(name, name)
+def _info(info: FeatureInfo) -> FeatureInfo:
+    """``info`` with its reason group, missing-value sentence and calendar flag filled in."""
+    group = _GROUP_OF.get(info.name, info.name)
     missing = GROUPS[group].missing if group in GROUPS else ""
-    missing = " ".join(missing.replace("{window}", window_phrase(window)).split())
-    return FeatureInfo(
-        name, family, window, unit, description, reason, direction, dtype, group, missing, name in CALENDAR
-    )
+    missing = " ".join(missing.replace("{window}", window_phrase(info.window)).split())
+    return replace(info, group=group, missing=missing, calendar=info.name in CALENDAR)
 
 
 # Every family module, in catalog order. Imported here, in the open: the family modules import
@@ -293,7 +273,7 @@ _FAMILIES = (behaviour, delinquency, disputes, exposure, invoicing, statements, 
 
 
 def _static(name: str, description: str, reason: str) -> FeatureInfo:
-    return _info(name, "tenure", "static", "category", description, reason, 0, "category")
+    return _info(FeatureInfo(name, "tenure", "static", "category", description, reason, 0, "category"))
 
 
 CATALOG: dict[str, FeatureInfo] = {
@@ -301,11 +281,7 @@ CATALOG: dict[str, FeatureInfo] = {
     "country": _static("country", "Debtor country, ISO-3166 alpha-2 (static attribute).", "country {value}"),
 }
 for _module in _FAMILIES:
-    for _name, _r in REGISTERED.items():
-        if _r.fn.__module__ == _module.__name__:
-            CATALOG[_name] = _info(
-                _name, _r.family, _r.window, _r.unit, _r.description, _r.reason, _r.direction, "float64"
-            )
+    CATALOG.update({n: _info(r.info) for n, r in REGISTERED.items() if r.fn.__module__ == _module.__name__})
 # name -> the function that computes the column (ledger families take a ``LedgerState``).
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     name: REGISTERED[name].fn for name in CATALOG if name in REGISTERED

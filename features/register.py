@@ -10,20 +10,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-__all__ = ["REGISTERED", "Registered", "feature"]
+__all__ = ["REGISTERED", "FeatureInfo", "Registered", "feature"]
 
 
 @dataclass(frozen=True)
-class Registered:
-    """A registered feature function and what its decorator said about it."""
+class FeatureInfo:
+    """Description of one feature column."""
 
-    fn: Callable[..., Any]
+    name: str
     family: str
     window: str
     unit: str
     description: str
     reason: str
     direction: int
+    dtype: str = "float64"
+    group: str = ""
+    missing: str = ""
+    calendar: bool = False
+
+
+@dataclass(frozen=True)
+class Registered:
+    """A registered feature function and its description (group, missing, calendar: see the catalog)."""
+
+    fn: Callable[..., Any]
+    info: FeatureInfo
 
 
 # name -> record, in registration order
@@ -44,7 +56,8 @@ def feature(family: str, window: str, unit: str, reason: str, direction: int) ->
             raise ValueError(f"feature {name} needs a one-line docstring giving its window and unit")
         if name in REGISTERED:
             raise ValueError(f"feature {name} registered twice")
-        REGISTERED[name] = Registered(fn, family, window, unit, doc.splitlines()[0], reason, direction)
+        info = FeatureInfo(name, family, window, unit, doc.splitlines()[0], reason, direction)
+        REGISTERED[name] = Registered(fn, info)
         return fn
 
     return wrap

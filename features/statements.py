@@ -488,7 +488,7 @@ def st_months_observed(s: StatementState) -> np.ndarray:
 
 def statement_columns() -> list[str]:
     """Names of the statement feature columns, in catalog order."""
-    return [name for name, r in REGISTERED.items() if r.family == "statements"]
+    return [name for name, r in REGISTERED.items() if r.info.family == "statements"]
 
 
 def build_statement_features(statements: pd.DataFrame, as_of: Sequence[date | pd.Timestamp]) -> pd.DataFrame:
