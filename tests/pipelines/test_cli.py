@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -67,17 +68,31 @@ def test_commands_are_listed_in_workflow_order() -> None:
     assert listed.index("train") < listed.index("models") < listed.index("score") < listed.index("backfill")
 
 
-def test_help_imports_no_heavy_library() -> None:
-    """`ews --help` and command registration load no pandas, MLflow, Prefect, LightGBM or GX."""
+def test_help_and_list_commands_import_no_heavy_library(tmp_path: Path) -> None:
+    """`ews --help`, command registration and `ews models list|history` on the local SQLite store load
+    no pandas, MLflow, Prefect, LightGBM or GX."""
     code = (
         "import json, sys\n"
         "from typer.testing import CliRunner\n"
         "from pipelines.cli import app\n"
-        "for args in (['--help'], ['models', 'list', '--help'], ['score', '--help']):\n"
-        "    assert CliRunner().invoke(app, args).exit_code == 0, args\n"
+        "for args in (['--help'], ['models', 'list', '--help'], ['score', '--help'], ['models', 'list'],\n"
+        "             ['models', 'history']):\n"
+        "    result = CliRunner().invoke(app, args)\n"
+        "    assert result.exit_code == 0, args\n"
+        "assert 'champion' in CliRunner().invoke(app, ['models', 'list']).output\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # a real store with one version
+    client.create_registered_model("ews-pd")
+    version = client.create_model_version("ews-pd", str(tmp_path / "model"), run_id=None)
+    client.set_registered_model_alias("ews-pd", "champion", version.version)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, env=env
+    )
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     heavy = {"pandas", "mlflow", "prefect", "lightgbm", "great_expectations", "sklearn", "shap"}
     assert not heavy & loaded
