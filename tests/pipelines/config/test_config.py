@@ -10,7 +10,7 @@ from pipelines.cli import app
 from pipelines.config import ConfigError, config_hash, load_config
 from pipelines.config.project import ProjectConfig
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
 ROOT = CONF.parents[1]
 
 # invalid file -> fragments its one message must contain (file name, key, what is expected)

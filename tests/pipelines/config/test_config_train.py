@@ -11,7 +11,7 @@ from test_config import INVALID  # the shared table of invalid examples (tests/p
 from pipelines.config import ConfigError, load_config
 from pipelines.config.train import TrainConfig
 
-CONF = Path(__file__).resolve().parents[1] / "conf"
+CONF = Path(__file__).resolve().parents[2] / "conf"
 ROOT = CONF.parents[1]
 
 TRAIN_INVALID = {
