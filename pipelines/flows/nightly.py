@@ -45,7 +45,7 @@ from pipelines.feed_checks import (
     training_figures,
     write_rejected,
 )
-from pipelines.scoring.overrides import active_overrides, check_head, log_head
+from pipelines.scoring.overrides import active_overrides, check_log, log_head
 from pipelines.scoring.queue import build_queue
 from pipelines.scoring.score import check_definition, score_debtors
 from pipelines.scoring.watch_state import (
@@ -566,6 +566,7 @@ def run_nightly(
 
     out_dir = Path(out_dir)
     with run_lock(out_dir, as_of):
+        check_log(out_dir, latest_before(out_dir, as_of))  # a tampered overrides log stops the run first
         loaded = timed("load_champion", load_champion, cfg, project)
         check_definition(
             loaded, project.default_definition.to_params(), f"{cfg.project} (default_definition)"
@@ -599,8 +600,6 @@ def run_nightly(
             "feed checks %s against %s", feed["status"], ", ".join(feed["references"]) or "no reference"
         )
         scored = timed("deltas", deltas, scores, previous)
-        if prev_dir is not None:
-            check_head(out_dir, prev_manifest.get("overrides"), f"{prev_dir / 'manifest.json'}")
         active = active_overrides(out_dir, as_of)
         prev_state = None
         if prev_dir is not None and (prev_dir / STATE_FILE).exists():

@@ -276,3 +276,13 @@ def new_override(
         band=band,
         until=until,
     )
+
+
+def check_log(runs_dir: str | Path, previous_run: Path | None) -> None:
+    """Refuse a broken audit log before a run does any work: the hash chain must hold and the log
+    must still hold the lines the previous run's manifest recorded (``overrides.lines/hash``)."""
+    read_log(runs_dir)
+    manifest = None if previous_run is None else Path(previous_run) / "manifest.json"
+    if manifest is not None and manifest.exists():
+        head = json.loads(manifest.read_text(encoding="utf-8")).get("overrides")
+        check_head(runs_dir, head, str(manifest))

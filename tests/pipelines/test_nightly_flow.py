@@ -257,6 +257,14 @@ def test_overrides_are_respected_logged_and_shown(env, tmp_path) -> None:
     assert 'id="overrides-table"' in html and "spoke to the CFO" in html and "override rate" in html.lower()
     res = runner.invoke(app, ["watchlist", "history", cleared, "--out", str(out)], env={"COLUMNS": "200"})
     assert res.exit_code == 0 and "cleared" in res.output and DAY2.isoformat() in res.output
+    # a line changed after it was written stops the next run before any work, naming the line
+    log = out / "overrides.jsonl"
+    log.write_text(log.read_text().replace("spoke to the CFO", "never called", 1))
+    from pipelines.scoring.overrides import AuditLogError
+
+    with pytest.raises(AuditLogError, match="line 1 .* was changed after it was written"):
+        nightly(as_of=DAY2 + dt.timedelta(days=1), config_path=env["cfg"], data_dir=env["data"], out_dir=out)
+    assert not (out / (DAY2 + dt.timedelta(days=1)).isoformat()).exists()
 
 
 def test_backtest_cli_writes_json_and_html_and_flags_in_sample_months(env, tmp_path) -> None:

@@ -273,3 +273,18 @@ def test_history_lists_runs_and_overrides(tmp_path) -> None:
     assert "checked with the customer" in res.output
     res = invoke("watchlist", "history", "NOPE", "--out", str(tmp_path))
     assert res.exit_code == 2 and "in no published run" in res.output
+
+
+def test_check_log_uses_the_head_in_the_previous_manifest(tmp_path) -> None:
+    from pipelines.scoring.overrides import check_log
+
+    run = publish_scores(tmp_path, RUN, [("D1", 0.08, False)])
+    for d in ("D1", "D2"):
+        append_override(tmp_path, ov(d, "cleared"), now=NOW)
+    (run / "manifest.json").write_text(json.dumps({"overrides": log_head(tmp_path)}))
+    check_log(tmp_path, run)
+    check_log(tmp_path, None)
+    path = tmp_path / "overrides.jsonl"
+    path.write_text(path.read_text().splitlines(keepends=True)[0])
+    with pytest.raises(AuditLogError, match="manifest.json recorded 2 lines"):
+        check_log(tmp_path, run)
