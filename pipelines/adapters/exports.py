@@ -77,25 +77,144 @@ def _number_format(col: str, dtype: object) -> str | None:
     return None
 
 
+# One name per quantity in every file: the column names below are the same in the queues, the
+# watchlist and the report; the XLSX shows them with these headers.
+LABELS: dict[str, str] = {
+    "rank": "Rank",
+    "as_of": "As of",
+    "debtor_id": "Debtor ID",
+    "name": "Debtor name",
+    "segment": "Segment",
+    "country": "Country",
+    "currency": "Currency",
+    "owner": "Owner",
+    "within_capacity": "Today (within capacity)",
+    "next_action": "Next action",
+    "action_rule": "Why this action (rule)",
+    "dispute_action": "Action on the disputed part",
+    "top_reason": "Top risk reason",
+    "pd": "PD",
+    "pd_prev": "Previous PD",
+    "pd_change": "PD change",
+    "band": "Risk band",
+    "band_prev": "Previous band",
+    "triggers": "Triggers",
+    "exposure": "Exposure at default",
+    "lgd": "LGD",
+    "expected_loss": "Expected loss",
+    "overdue_amount": "Overdue amount",
+    "disputed_amount": "Disputed amount",
+    "overdue_amount_1_30": "Overdue 1-30 days",
+    "overdue_amount_31_60": "Overdue 31-60 days",
+    "overdue_amount_61_90": "Overdue 61-90 days",
+    "overdue_amount_90p": "Overdue over 90 days",
+    "dpd": "Days past due (oldest invoice)",
+    "oldest_invoice_id": "Oldest overdue invoice",
+    "oldest_due_date": "Its due date",
+    "plan": "Payment plan in force",
+    "recoverable_amount": "Recoverable amount",
+    "recovery_priority": "Recoverable amount, age-weighted",
+}
+AMOUNTS = frozenset(
+    {
+        "exposure",
+        "expected_loss",
+        "overdue_amount",
+        "disputed_amount",
+        "overdue_amount_1_30",
+        "overdue_amount_31_60",
+        "overdue_amount_61_90",
+        "overdue_amount_90p",
+        "recoverable_amount",
+        "recovery_priority",
+    }
+)
+
+
+def headers(columns: list[str], currency: str | None) -> dict[str, str]:
+    """Human header per column: :data:`LABELS` (else the column name), amounts with the currency,
+    e.g. ``exposure`` -> ``Exposure at default (EUR)``."""
+    out = {}
+    for col in columns:
+        label = LABELS.get(col, col)
+        out[col] = f"{label} ({currency})" if currency and col in AMOUNTS else label
+    return out
+
+
+def _width(series: pd.Series, header: str, spec: str | None) -> float:
+    """Column width fitted to the header (wrapped beyond 24 characters) and to the widest value."""
+    s = series.dropna()
+    if s.empty:
+        content = 0
+    elif spec == "0.00%":
+        content = 8
+    elif spec == "yyyy-mm-dd":
+        content = 10
+    elif spec in ("0", "#,##0.00") and pd.api.types.is_numeric_dtype(s.dtype):
+        biggest = float(s.abs().max())
+        content = len(f"{biggest:,.0f}") + (3 if spec == "#,##0.00" else 0) + 1
+    else:
+        content = int(s.astype("string").str.len().max())
+    return float(min(max(content, min(len(header), 24), 4) + 2, 60))
+
+
+def _cells(frame: pd.DataFrame) -> list:
+    columns = []
+    for c in frame.columns:
+        s = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(s.dtype):
+            values = s.dt.to_pydatetime() if hasattr(s.dt, "to_pydatetime") else s
+            columns.append(pd.Series(values, dtype=object).where(s.notna(), None).to_numpy(dtype=object))
+        else:
+            columns.append(s.astype(object).where(s.notna(), None).to_numpy(dtype=object))
+    return columns
+
+
+def _column_letter(j: int) -> str:
+    letters = ""
+    j += 1
+    while j:
+        j, r = divmod(j - 1, 26)
+        letters = chr(65 + r) + letters
+    return letters
+
+
 def write_xlsx(
     frame: pd.DataFrame,
     path: Path,
     sheet: str = "queue",
     as_of: datetime | None = None,
     note: str | None = None,
+    *,
+    labels: dict[str, str] | None = None,
+    totals: tuple[str, ...] = (),
+    split_by: str | None = None,
 ) -> Path:
-    """XLSX with a bold frozen header, an autofilter over all rows and column number formats
-    (PD/LGD as %, amounts as #,##0.00, dates as yyyy-mm-dd). Text neutralised and always written as
-    text (never as a formula or a URL); atomic. ``as_of`` fixes the document dates; ``note`` goes
-    into a second sheet "about" (e.g. that the sheet holds only the top rows).
+    """XLSX with a bold frozen header, an autofilter over all rows, column widths fitted to the
+    content and number formats (PD/LGD as %, amounts as #,##0.00, dates as yyyy-mm-dd). Text
+    neutralised and always written as text (never as a formula or a URL); atomic. ``as_of`` fixes
+    the document dates; ``note`` goes into a last sheet "about".
+
+    ``labels``: header per column (default: the column names). ``totals``: columns summed in a bold
+    row under the data (``SUBTOTAL``, so the sum follows the autofilter; the value is stored too).
+    ``split_by``: a column; after the main sheet, one sheet per value in order of first appearance
+    (e.g. one per owner), each with the same header, formats and totals.
 
     Excel holds at most 1,048,575 data rows; larger frames raise ``ValueError``.
     """
     import xlsxwriter
 
-    if len(frame) > 1_048_575:
+    if len(frame) > 1_048_574:
         raise ValueError(f"{path.name}: {len(frame)} rows do not fit in one Excel sheet; use the CSV/Parquet")
     safe = neutralise(frame)
+    labels = labels or {}
+    sheets = [(sheet, safe)]
+    if split_by is not None:
+        for value in pd.unique(safe[split_by].dropna()):
+            sheets.append((str(value), safe.loc[safe[split_by] == value]))
+    specs = {c: _number_format(c, safe[c].dtype) for c in safe.columns}
+    heads = {c: labels.get(c, str(c)) for c in safe.columns}
+    widths = {c: _width(safe[c], heads[c], specs[c]) for c in safe.columns}
     with atomic_path(path) as tmp:
         wb = xlsxwriter.Workbook(
             str(tmp),
@@ -108,29 +227,89 @@ def write_xlsx(
         )
         stamp = as_of or datetime(2000, 1, 1)
         wb.set_properties({"created": stamp, "title": path.stem})
-        ws = wb.add_worksheet(sheet[:31])
-        header_fmt = wb.add_format({"bold": True, "bg_color": "#DDE4EE", "bottom": 1})
-        for j, col in enumerate(safe.columns):
-            spec = _number_format(col, safe[col].dtype)
-            fmt = wb.add_format({"num_format": spec}) if spec else None
-            ws.set_column(j, j, min(max(len(str(col)) + 2, 12), 60), fmt)
-            ws.write_string(0, j, str(col), header_fmt)
-        ws.freeze_panes(1, 0)
-        ws.autofilter(0, 0, max(len(safe), 1), max(len(safe.columns) - 1, 0))
-        columns = []
-        for c in safe.columns:
-            s = safe[c]
-            if pd.api.types.is_datetime64_any_dtype(s.dtype):
-                values = s.dt.to_pydatetime() if hasattr(s.dt, "to_pydatetime") else s
-                columns.append(pd.Series(values, dtype=object).where(s.notna(), None).to_numpy(dtype=object))
-            else:
-                columns.append(s.astype(object).where(s.notna(), None).to_numpy(dtype=object))
-        # constant_memory mode streams rows in order; xlsxwriter has no columnar API.
-        for i, values in enumerate(zip(*columns, strict=True), start=1):
-            ws.write_row(i, 0, values)
+        header_fmt = wb.add_format(
+            {"bold": True, "bg_color": "#DDE4EE", "bottom": 1, "text_wrap": True, "valign": "top"}
+        )
+        col_fmt = {c: wb.add_format({"num_format": spec}) if spec else None for c, spec in specs.items()}
+        total_fmt = {
+            c: wb.add_format({"bold": True, "top": 1, **({"num_format": specs[c]} if specs[c] else {})})
+            for c in safe.columns
+        }
+        for name, part in sheets:
+            ws = wb.add_worksheet(name[:31])
+            for j, col in enumerate(safe.columns):
+                ws.set_column(j, j, widths[col], col_fmt[col])
+                ws.write_string(0, j, heads[col], header_fmt)
+            ws.freeze_panes(1, 0)
+            n = len(part)
+            ws.autofilter(0, 0, max(n, 1), max(len(safe.columns) - 1, 0))
+            # constant_memory mode streams rows in order; xlsxwriter has no columnar API.
+            for i, values in enumerate(zip(*_cells(part), strict=True), start=1):
+                ws.write_row(i, 0, values)
+            if totals:
+                first = safe.columns[0]
+                ws.write_string(n + 1, 0, f"Total ({n:,} rows)", total_fmt[first])
+                for col in totals:
+                    j = safe.columns.get_loc(col)
+                    letter = _column_letter(j)
+                    value = float(pd.to_numeric(part[col], errors="coerce").sum())
+                    ws.write_formula(
+                        n + 1, j, f"=SUBTOTAL(109,{letter}2:{letter}{n + 1})", total_fmt[col], round(value, 2)
+                    )
         if note:
             about = wb.add_worksheet("about")
             about.set_column(0, 0, 120)
             about.write_string(0, 0, note)
         wb.close()
     return path
+
+
+QUEUE_TITLES = {
+    "collections_queue": "Collections queue: live debtors (overdue, not in default) ranked by expected loss "
+    "(PD x exposure x LGD)",
+    "recovery_queue": "Recovery queue: debtors in default ranked by recoverable amount (exposure x (1 - LGD)) "
+    "weighted by age",
+}
+
+
+def write_queue(
+    frame: pd.DataFrame,
+    stage: Path,
+    stem: str,
+    title: str,
+    as_of: datetime,
+    xlsx_rows: int,
+    currency: str | None = None,
+) -> dict[str, Path]:
+    """``stem``.parquet and .csv with every row; ``stem``.xlsx with the top ``xlsx_rows``: a sheet
+    with them all, then one sheet per owner, human headers (amounts with ``currency``), fitted
+    widths and a totals row of the amounts, and an "about" sheet."""
+    shown = (
+        f"This workbook holds the top {xlsx_rows:,}; {stem}.csv and .parquet hold all."
+        if len(frame) > xlsx_rows
+        else "All rows are in this workbook."
+    )
+    money = f" Amounts in {currency}." if currency else ""
+    return {
+        f"{stem}.parquet": write_parquet(frame, stage / f"{stem}.parquet"),
+        f"{stem}.csv": write_csv(frame, stage / f"{stem}.csv"),
+        f"{stem}.xlsx": write_xlsx(
+            frame.head(xlsx_rows),
+            stage / f"{stem}.xlsx",
+            "all",
+            as_of,
+            note=f"{title}, as of {as_of.date()}: {len(frame):,} debtors.{money} {shown} "
+            "One sheet per owner follows the sheet 'all'.",
+            labels=headers(list(frame.columns), currency),
+            totals=tuple(c for c in frame.columns if c in AMOUNTS),
+            split_by="owner" if "owner" in frame.columns else None,
+        ),
+    }
+
+
+def watchlist_export(watchlist: pd.DataFrame) -> pd.DataFrame:
+    """The watchlist as written to its files: ``open_balance`` named ``exposure`` as everywhere
+    else, without the joined ``reasons`` (``reason_1..n`` hold them) nor the ``trigger_*`` flags
+    (``triggers`` names them)."""
+    drop = [c for c in watchlist.columns if c == "reasons" or c.startswith("trigger_")]
+    return watchlist.drop(columns=drop).rename(columns={"open_balance": "exposure"})

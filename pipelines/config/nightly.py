@@ -16,7 +16,18 @@ from pipelines.config import ConfigModel
 
 KIND = "nightly"
 
-Action = Literal["reminder", "call", "payment_plan", "agency_referral"]
+Action = Literal[
+    "reminder",
+    "call",
+    "payment_plan",
+    "final_notice",
+    "agency_referral",
+    "legal_review",
+    "write_off_review",
+]
+"""Actions a rule may suggest. Two more are set by the queue itself, never by a rule:
+``resolve_dispute`` (the overdue balance is in dispute) and ``monitor_plan`` (an agreed payment
+plan is kept)."""
 
 
 class Band(ConfigModel):
@@ -75,34 +86,61 @@ class LGDConfig(ConfigModel):
 
 
 class ActionRule(ConfigModel):
-    """One dunning rule; it matches when every condition given holds. The first match wins."""
+    """One collections rule; it matches when every condition given holds. The first match wins.
+
+    Thresholds are collections practice, independent of the default definition (``conf/ews.yaml``):
+    ``min_dpd: 90`` means 90 days past due whatever the label threshold is."""
 
     action: Action
-    in_default: bool | None = Field(None, description="debtor already in default at the as-of date")
-    min_dpd: int | None = Field(None, ge=0, description="days past due of the oldest overdue invoice")
-    min_pd: float | None = Field(None, ge=0.0, le=1.0)
+    min_dpd: int | None = Field(
+        None, ge=0, description="days past due of the oldest overdue invoice, at least"
+    )
+    max_dpd: int | None = Field(
+        None, ge=0, description="days past due of the oldest overdue invoice, at most"
+    )
+    min_pd: float | None = Field(None, ge=0.0, le=1.0, description="PD at least (live queue)")
     min_expected_loss: float | None = Field(None, ge=0.0, description="currency units")
-    min_overdue: float | None = Field(None, ge=0.0, description="overdue amount, currency units")
+    min_overdue: float | None = Field(None, ge=0.0, description="undisputed overdue amount, currency units")
+    min_exposure: float | None = Field(None, ge=0.0, description="exposure (open balance) at least")
+    max_exposure: float | None = Field(None, ge=0.0, description="exposure (open balance) at most")
 
 
 class QueueConfig(ConfigModel):
+    """The live collections queue: overdue debtors not in default, ranked by expected loss."""
+
     lgd: LGDConfig = LGDConfig()
     min_overdue: float = Field(0.0, ge=0.0, description="list debtors whose overdue amount exceeds this")
     xlsx_max_rows: int = Field(
         100_000,
         ge=1,
         le=1_048_575,
-        description="top rows (by expected loss) in the XLSX; CSV/Parquet have all",
+        description="top rows (by rank) in each XLSX; CSV/Parquet have all",
     )
     rules: tuple[ActionRule, ...] = (
-        ActionRule(action="agency_referral", in_default=True),
         ActionRule(action="agency_referral", min_dpd=90),
-        ActionRule(action="payment_plan", min_dpd=60),
-        ActionRule(action="payment_plan", min_dpd=15, min_pd=0.15),
+        ActionRule(action="final_notice", min_dpd=60),
+        ActionRule(action="payment_plan", min_dpd=30, min_pd=0.15),
         ActionRule(action="call", min_dpd=30),
-        ActionRule(action="call", min_pd=0.07),
+        ActionRule(action="call", min_dpd=8, min_pd=0.07),
     )
     default_action: Action = "reminder"
+
+
+class RecoveryConfig(ConfigModel):
+    """The recovery queue: debtors already in default with an open balance, ranked by the
+    recoverable amount (exposure x (1 - LGD)) discounted by age: halved every ``age_half_life_days``
+    days past due, since old defaults recover less."""
+
+    age_half_life_days: int = Field(
+        365, ge=1, description="recoverable amount counts half after this many days past due"
+    )
+    rules: tuple[ActionRule, ...] = (
+        ActionRule(action="write_off_review", min_dpd=720),
+        ActionRule(action="write_off_review", min_dpd=180, max_exposure=250.0),
+        ActionRule(action="legal_review", min_dpd=120, min_exposure=10_000.0),
+        ActionRule(action="agency_referral", min_dpd=90),
+    )
+    default_action: Action = "final_notice"
 
 
 class ReasonsConfig(ConfigModel):
@@ -269,7 +307,11 @@ class NightlyConfig(ConfigModel):
         Band(name="E", min_pd=0.15),
     )
     triggers: TriggersConfig = TriggersConfig()
+    teams: Path | None = Field(
+        None, description="collectors and daily capacity (kind: teams); absent: every row to 'unassigned'"
+    )
     queue: QueueConfig = QueueConfig()
+    recovery: RecoveryConfig = RecoveryConfig()
     reasons: ReasonsConfig = ReasonsConfig()
     drift: DriftConfig = DriftConfig()
     schedule: ScheduleConfig = ScheduleConfig()

@@ -30,7 +30,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
-from pipelines.adapters.exports import write_csv, write_parquet, write_xlsx
+from pipelines.adapters.exports import QUEUE_TITLES, watchlist_export, write_csv, write_parquet, write_queue
 from pipelines.adapters.publish import latest_before, publish, run_lock, staging_dir
 from pipelines.config import ConfigError, config_hash, load_config
 from pipelines.config.nightly import NightlyConfig
@@ -46,7 +46,7 @@ from pipelines.feed_checks import (
     write_rejected,
 )
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
-from pipelines.scoring.queue import build_queue
+from pipelines.scoring.queue import build_queues, text_by_debtor
 from pipelines.scoring.score import check_definition, score_debtors
 from pipelines.scoring.watch_state import (
     STATE_FILE,
@@ -294,10 +294,81 @@ def watchlist(
     }
 
 
+def pq_columns(path: Path) -> list[str]:
+    """Column names of a Parquet file (read from its footer)."""
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names)
+
+
+def load_collectors(cfg: NightlyConfig) -> tuple[Any, ...]:
+    """The collectors of ``cfg.teams`` (``kind: teams``); none when the key is empty or the file is
+    absent (every queue row then goes to ``unassigned``). An invalid file raises ConfigError."""
+    from pipelines.config.teams import TeamsConfig
+
+    if cfg.teams is None or not cfg.teams.exists():
+        return ()
+    return load_config(cfg.teams, expect=TeamsConfig).collectors
+
+
+def reporting_currency(manifest: dict[str, Any], invoices: pd.DataFrame | None) -> str | None:
+    """The currency of every amount: ingest's reporting currency, else (an ingest output read as
+    trusted input) the currency of most invoices; None when the invoices name none."""
+    code = (manifest.get("currency") or {}).get("reporting")
+    if code:
+        return str(code)
+    if invoices is None or "currency" not in invoices or not invoices["currency"].notna().any():
+        return None
+    counts = invoices["currency"].astype("string").value_counts()
+    return str(counts.sort_index().idxmax())
+
+
 @task(name="queue", cache_policy=NO_CACHE)
-def queue(scored: pd.DataFrame, oldest: pd.DataFrame, cfg: NightlyConfig) -> pd.DataFrame:
-    """Collections queue ranked by expected loss, with aging and the oldest overdue invoice."""
-    return build_queue(scored, oldest, cfg.queue)
+def queue(
+    scored: pd.DataFrame,
+    oldest: pd.DataFrame,
+    cfg: NightlyConfig,
+    as_of: dt.date,
+    portfolio: Any,
+    wl: dict[str, Any],
+    overrides: pd.DataFrame | None = None,
+    currency: str | None = None,
+    collectors: tuple[Any, ...] = (),
+    prev_dir: Path | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The collections queue (live debtors, by expected loss) and the recovery queue (debtors in
+    default, by age-weighted recoverable amount), each row with its next action and rule.
+
+    Payment plans in force come from the optional ``payment_plans`` table and from the analysts'
+    overrides in force (``overrides``: :func:`pipelines.scoring.overrides.active_overrides`); the
+    top reason from the watchlist (flagged debtors). ``currency``: the currency of every amount
+    (ingest's reporting currency). Owners: ``collectors`` (``conf/teams.yaml``), keeping the owner
+    of each debtor in the previous run's queues (``prev_dir``)."""
+    from pipelines.scoring.owners import previous_owners
+    from pipelines.scoring.plans import plans_in_force
+
+    day = pd.Timestamp(as_of)
+    plans = plans_in_force(getattr(portfolio, "payment_plans", None), overrides, day)
+    frame = scored.copy()
+    ids = frame["debtor_id"].astype("string")
+    debtors = getattr(portfolio, "debtors", None)
+    if debtors is not None and "country" in debtors:
+        frame["country"] = text_by_debtor(
+            ids, debtors.set_index(debtors["debtor_id"].astype("string"))["country"]
+        )
+    frame["currency"] = pd.Series(currency or "", index=frame.index, dtype="string")
+    top = wl["watchlist"].set_index("debtor_id")["reason_1"] if "reason_1" in wl["watchlist"] else None
+    frame["top_reason"] = text_by_debtor(ids, top)
+    previous = None
+    if prev_dir is not None:
+        previous = previous_owners(
+            [
+                pd.read_parquet(path, columns=["debtor_id", "owner"])
+                for name in ("collections_queue.parquet", "recovery_queue.parquet")
+                if (path := prev_dir / name).exists() and "owner" in pq_columns(path)
+            ]
+        )
+    return build_queues(frame, oldest, cfg, plans, collectors, previous)
 
 
 def _calendar_shifts(as_of: dt.date, reference: dict[str, Any], columns: Any) -> dict[str, float]:
@@ -366,37 +437,29 @@ def write_exports(
     scored: pd.DataFrame,
     wl: dict[str, Any],
     q: pd.DataFrame,
+    rq: pd.DataFrame,
     drift_frame: pd.DataFrame,
     quarantine: dict[str, pd.DataFrame],
     xlsx_rows: int = 100_000,
+    currency: str | None = None,
 ) -> dict[str, Path]:
-    """Scores, watchlist, reason codes, queue (CSV/Parquet: all rows; XLSX: the top ``xlsx_rows``),
-    drift and quarantine files."""
+    """Scores, watchlist, reason codes, the collections and recovery queues (CSV/Parquet: all rows;
+    XLSX: the top ``xlsx_rows``), drift and quarantine files."""
     stamp = dt.datetime.combine(as_of, dt.time())
     score_cols = [c for c in scored.columns if c not in {"pd_prev", "band_prev", "pd_change", "in_previous"}]
     files = {
         "scores.parquet": write_parquet(scored[score_cols], stage / "scores.parquet"),
-        "watchlist.parquet": write_parquet(wl["watchlist"], stage / "watchlist.parquet"),
-        "watchlist.csv": write_csv(wl["watchlist"], stage / "watchlist.csv"),
-        "reason_codes.parquet": write_parquet(wl["reasons"], stage / "reason_codes.parquet"),
-        "collections_queue.parquet": write_parquet(q, stage / "collections_queue.parquet"),
-        "collections_queue.csv": write_csv(q, stage / "collections_queue.csv"),
-        "collections_queue.xlsx": write_xlsx(
-            q.head(xlsx_rows),
-            stage / "collections_queue.xlsx",
-            "collections queue",
-            stamp,
-            note=(
-                f"Collections queue as of {as_of}: {len(q):,} debtors ranked by expected loss (PD x EAD x LGD). "
-                + (
-                    f"This workbook holds the top {xlsx_rows:,}; collections_queue.csv and .parquet hold all."
-                    if len(q) > xlsx_rows
-                    else "All rows are in this workbook."
-                )
-            ),
+        "watchlist.parquet": write_parquet(
+            wl["watchlist"].rename(columns={"open_balance": "exposure"}), stage / "watchlist.parquet"
         ),
+        "watchlist.csv": write_csv(watchlist_export(wl["watchlist"]), stage / "watchlist.csv"),
+        "reason_codes.parquet": write_parquet(wl["reasons"], stage / "reason_codes.parquet"),
         "drift.csv": write_csv(drift_frame, stage / "drift.csv"),
     }
+    files.update(
+        write_queue(q, stage, "collections_queue", QUEUE_TITLES["collections_queue"], stamp, xlsx_rows)
+    )
+    files.update(write_queue(rq, stage, "recovery_queue", QUEUE_TITLES["recovery_queue"], stamp, xlsx_rows))
     for table, frame in quarantine.items():
         files[f"quarantine/{table}.csv"] = write_csv(frame, stage / "quarantine" / f"{table}.csv")
     return files
@@ -406,6 +469,7 @@ def _counts(
     scored: pd.DataFrame,
     wl: dict[str, Any],
     q: pd.DataFrame,
+    rq: pd.DataFrame,
     previous: pd.DataFrame | None,
     cfg: NightlyConfig,
 ) -> dict[str, Any]:
@@ -422,7 +486,12 @@ def _counts(
         "flagged_previous": 0 if previous is None else int(previous.attrs.get("flagged", 0)),
         "queue": int(len(q)),
         "queue_actions": {str(k): int(v) for k, v in q["next_action"].value_counts().sort_index().items()},
-        "expected_loss": float(q["expected_loss"].sum()),
+        "expected_loss": round(float(q["expected_loss"].sum()), 2),
+        "recovery": int(len(rq)),
+        "recovery_actions": {
+            str(k): int(v) for k, v in rq["next_action"].value_counts().sort_index().items()
+        },
+        "recoverable_amount": round(float(rq["recoverable_amount"].sum()), 2),
     }
 
 
@@ -565,6 +634,7 @@ def run_nightly(
         return out
 
     out_dir = Path(out_dir)
+    collectors = load_collectors(cfg)  # a broken teams file fails before any work
     with run_lock(out_dir, as_of):
         check_log(out_dir, latest_before(out_dir, as_of))  # a tampered overrides log stops the run first
         loaded = timed("load_champion", load_champion, cfg, project)
@@ -616,7 +686,21 @@ def run_nightly(
             active,
             prev_state,
         )
-        q = timed("queue", queue, scored, oldest, cfg)
+        currency = reporting_currency(result.manifest, result.portfolio.invoices)
+        q, rq = timed(
+            "queue",
+            queue,
+            scored,
+            oldest,
+            cfg,
+            as_of,
+            result.portfolio,
+            wl,
+            active,
+            currency,
+            collectors,
+            prev_dir,
+        )
         owners = q.set_index("debtor_id")["owner"] if "owner" in q.columns else None
         state = watch_state(wl["watchlist"], scored, wl["effects"], prev_state, as_of, owners)
         wl["watchlist"] = with_state(wl["watchlist"], state)
@@ -630,12 +714,14 @@ def run_nightly(
             scored,
             wl,
             q,
+            rq,
             drift_frame,
             result.quarantine,
             cfg.queue.xlsx_max_rows,
+            currency,
         )
         files[STATE_FILE] = write_parquet(state, stage / STATE_FILE)
-        counts = _counts(scored, wl, q, previous, cfg)
+        counts = _counts(scored, wl, q, rq, previous, cfg)
         previous_as_of = prev_dir.name if prev_dir is not None else None
         cfg_hash = config_hash(cfg)
         files["report.html"] = timed(

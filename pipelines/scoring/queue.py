@@ -1,11 +1,25 @@
-"""Collections queue: overdue and in-default debtors ranked by expected loss, with a next action."""
+"""The two queues of a nightly run.
+
+- The collections queue holds live debtors: overdue and not in default. It is ranked by expected
+  loss, PD x EAD x LGD, where EAD is the exposure (open balance).
+- The recovery queue holds debtors already in default with an open balance, ranked by the
+  recoverable amount (exposure x (1 - LGD)) weighted by age: halved every
+  ``recovery.age_half_life_days`` days past due.
+
+Each row carries its next action and the rule that chose it (:mod:`pipelines.scoring.actions`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
-from pipelines.config.nightly import QueueConfig
+from pipelines.config.nightly import NightlyConfig, QueueConfig
+from pipelines.config.teams import Collector
+from pipelines.scoring.actions import choose_actions
+from pipelines.scoring.owners import assign_owners
 
 AGING = ["overdue_amount_1_30", "overdue_amount_31_60", "overdue_amount_61_90", "overdue_amount_90p"]
 
@@ -14,30 +28,6 @@ def lgd_for(segment: pd.Series, cfg: QueueConfig) -> pd.Series:
     """LGD per row: the segment override when configured, else the default (share of EAD)."""
     by_seg = pd.Series(cfg.lgd.by_segment, dtype="float64")
     return segment.astype("string").map(by_seg).astype("float64").fillna(cfg.lgd.default)
-
-
-def next_action(frame: pd.DataFrame, cfg: QueueConfig) -> pd.Series:
-    """First matching rule's action per row, else ``cfg.default_action``.
-
-    ``frame`` needs ``in_default`` (bool), ``dpd`` (days past due of the oldest overdue invoice),
-    ``pd``, ``expected_loss`` and ``overdue_amount``.
-    """
-    action = pd.Series(pd.NA, index=frame.index, dtype="string")
-    dpd = frame["dpd"].astype("float64").fillna(0.0)
-    for rule in cfg.rules:
-        match = pd.Series(True, index=frame.index)
-        if rule.in_default is not None:
-            match &= frame["in_default"].astype(bool) == rule.in_default
-        if rule.min_dpd is not None:
-            match &= dpd >= rule.min_dpd
-        if rule.min_pd is not None:
-            match &= frame["pd"] >= rule.min_pd
-        if rule.min_expected_loss is not None:
-            match &= frame["expected_loss"] >= rule.min_expected_loss
-        if rule.min_overdue is not None:
-            match &= frame["overdue_amount"] >= rule.min_overdue
-        action = action.mask(action.isna() & match, rule.action)
-    return action.fillna(cfg.default_action)
 
 
 def oldest_overdue_invoice(
@@ -76,47 +66,93 @@ def oldest_overdue_invoice(
     return hit[cols].reset_index(drop=True)
 
 
-def build_queue(scored: pd.DataFrame, oldest: pd.DataFrame, cfg: QueueConfig) -> pd.DataFrame:
-    """Every debtor with overdue exposure above ``cfg.min_overdue`` or in default, by expected loss.
+def text_by_debtor(ids: pd.Series, values: pd.Series | None) -> pd.Series:
+    """``values`` (text indexed by debtor_id) looked up for ``ids``; "" where absent (same index)."""
+    if values is None or values.empty:
+        return pd.Series("", index=ids.index, dtype="string")
+    found = values.astype("string").reindex(pd.Index(ids.to_numpy())).to_numpy(dtype=object)
+    return pd.Series(found, index=ids.index, dtype="string").fillna("")
 
-    ``scored``: one row per debtor with ``debtor_id``, ``name``, ``segment``, ``in_default``,
-    ``pd`` (1.0 for debtors in default), ``band``, ``open_balance`` (EAD, currency),
-    ``overdue_amount``, the aging buckets, ``open_disputed_amount`` and ``dpd_current_max``.
-    ``oldest``: output of :func:`oldest_overdue_invoice`. Expected loss = PD x EAD x LGD
-    (currency, rounded to cents). Ranked by expected loss, then overdue amount, then debtor_id; ``rank`` starts at 1.
-    """
-    in_queue = (scored["overdue_amount"].fillna(0.0) > cfg.min_overdue) | scored["in_default"].astype(bool)
-    q = scored.loc[in_queue].copy()
-    q["status"] = np.where(q["in_default"].astype(bool), "in_default", "overdue")
-    q["ead"] = q["open_balance"].fillna(0.0).clip(lower=0.0)
+
+def _common(
+    rows: pd.DataFrame, oldest: pd.DataFrame, plans: pd.Series | None, cfg: QueueConfig
+) -> pd.DataFrame:
+    q = rows.copy()
+    q["exposure"] = q["open_balance"].astype("float64").fillna(0.0).clip(lower=0.0)
     q["lgd"] = lgd_for(q["segment"], cfg)
-    q["expected_loss"] = (q["pd"] * q["ead"] * q["lgd"]).round(2)
     q["dpd"] = q["dpd_current_max"]
-    q["disputed_amount"] = q["open_disputed_amount"].fillna(0.0)
-    q["next_action"] = next_action(q, cfg)
-    q = q.merge(oldest, on="debtor_id", how="left")
-    q = q.sort_values(
-        ["expected_loss", "overdue_amount", "debtor_id"], ascending=[False, False, True], kind="stable"
-    ).reset_index(drop=True)
+    q["disputed_amount"] = q["open_disputed_amount"].astype("float64").fillna(0.0)
+    ids = q["debtor_id"].astype("string")
+    q["plan"] = text_by_debtor(ids, plans)
+    return q.merge(oldest, on="debtor_id", how="left")
+
+
+def _ranked(q: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
+    q = q.sort_values([*by, "debtor_id"], ascending=[False] * len(by) + [True], kind="stable")
+    q = q.reset_index(drop=True)
     q.insert(0, "rank", np.arange(1, len(q) + 1, dtype="int64"))
-    cols = [
-        "rank",
-        "as_of",
-        "debtor_id",
-        "name",
-        "segment",
-        "status",
-        "next_action",
-        "pd",
-        "band",
-        "ead",
-        "lgd",
-        "expected_loss",
-        "overdue_amount",
-        *AGING,
-        "dpd",
-        "oldest_invoice_id",
-        "oldest_due_date",
-        "disputed_amount",
-    ]
-    return q[[c for c in cols if c in q.columns]]
+    return q[[c for c in ["rank", *columns] if c in q.columns]]
+
+
+IDENTITY = ["as_of", "debtor_id", "name", "segment", "country", "currency"]
+ACTION = ["next_action", "action_rule", "dispute_action"]
+DETAIL = ["overdue_amount", "disputed_amount", *AGING, "dpd", "oldest_invoice_id", "oldest_due_date", "plan"]
+
+
+def build_queues(
+    scored: pd.DataFrame,
+    oldest: pd.DataFrame,
+    cfg: NightlyConfig,
+    plans: pd.Series | None = None,
+    collectors: Sequence[Collector] = (),
+    previous_owner: pd.Series | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(collections queue, recovery queue) from one row per debtor.
+
+    ``scored``: ``debtor_id``, ``name``, ``segment``, ``in_default``, ``pd`` (1.0 for debtors in
+    default), ``band``, ``open_balance`` (currency), ``overdue_amount``, the aging buckets,
+    ``open_disputed_amount`` and ``dpd_current_max``; optional ``country``, ``currency``,
+    ``top_reason``. ``oldest``: the oldest open overdue invoice per debtor (``debtor_id``,
+    ``oldest_invoice_id``, ``oldest_due_date``). ``plans``: text of the payment plan in force per
+    debtor_id (:func:`pipelines.scoring.plans.plans_in_force`) or None.
+
+    Collections: live debtors whose overdue amount exceeds ``queue.min_overdue``; expected loss =
+    PD x exposure x LGD (rounded to cents); ranked by expected loss, then overdue amount, then
+    debtor_id. Recovery: debtors in default with a positive exposure; ``recoverable_amount`` =
+    exposure x (1 - LGD), ``recovery_priority`` = that x 0.5 ** (days past due / half life);
+    ranked by priority, then exposure, then debtor_id. ``rank`` starts at 1 in each queue.
+
+    ``owner`` and ``within_capacity`` come from :func:`pipelines.scoring.owners.assign_owners`
+    with ``collectors`` (none: every row ``unassigned``) and last night's owner per debtor_id.
+    """
+    qc, rc = cfg.queue, cfg.recovery
+    default = scored["in_default"].astype(bool)
+    live = ~default & (scored["overdue_amount"].astype("float64").fillna(0.0) > qc.min_overdue)
+    dead = default & (scored["open_balance"].astype("float64").fillna(0.0) > 0.0)
+
+    c = _common(scored.loc[live], oldest, plans, qc)
+    c["expected_loss"] = (c["pd"] * c["exposure"] * c["lgd"]).round(2)
+    c = pd.concat([c, choose_actions(c, qc.rules, qc.default_action, "queue.rules")], axis=1)
+    collections = _ranked(
+        c,
+        ["expected_loss", "overdue_amount"],
+        [*IDENTITY, *ACTION, "top_reason", "pd", "band", "exposure", "lgd", "expected_loss", *DETAIL],
+    )
+
+    r = _common(scored.loc[dead], oldest, plans, qc)
+    r["expected_loss"] = (r["exposure"] * r["lgd"]).round(2)
+    r["recoverable_amount"] = (r["exposure"] * (1.0 - r["lgd"])).round(2)
+    age = r["dpd"].astype("float64").fillna(0.0).clip(lower=0.0)
+    r["recovery_priority"] = (r["recoverable_amount"] * 0.5 ** (age / rc.age_half_life_days)).round(2)
+    r = pd.concat([r, choose_actions(r, rc.rules, rc.default_action, "recovery.rules")], axis=1)
+    recovery = _ranked(
+        r,
+        ["recovery_priority", "exposure"],
+        [*IDENTITY, *ACTION, "exposure", "lgd", "recoverable_amount", "recovery_priority", *DETAIL],
+    )
+    for frame, name in ((collections, "collections"), (recovery, "recovery")):
+        owners = assign_owners(frame, collectors, previous_owner, name)
+        at = frame.columns.get_loc("debtor_id") + 1
+        frame.insert(at, "owner", owners["owner"])
+        frame.insert(at + 1, "within_capacity", owners["within_capacity"])
+    return collections, recovery

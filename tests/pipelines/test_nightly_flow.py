@@ -42,6 +42,14 @@ gate:
 """
 
 
+TEAMS_YAML = """kind: teams
+collectors:
+  - {name: anna, capacity: 20, queues: [collections]}
+  - {name: ben, capacity: 10, queues: [collections]}
+  - {name: chloe, capacity: 5, queues: [recovery]}
+"""
+
+
 @pytest.fixture(scope="module")
 def env(tmp_path_factory, prefect_harness):
     """Data dir, trained champion, and two published nightly runs (DAY1 then DAY2)."""
@@ -65,7 +73,11 @@ def env(tmp_path_factory, prefect_harness):
         from pipelines.flows.nightly import nightly
 
         cfg = tmp / "nightly.yaml"
-        cfg.write_text(f"kind: nightly\nproject: {ROOT / 'conf' / 'ews.yaml'}\nreport:\n  waterfalls: 3\n")
+        teams = tmp / "teams.yaml"
+        teams.write_text(TEAMS_YAML)
+        cfg.write_text(
+            f"kind: nightly\nproject: {ROOT / 'conf' / 'ews.yaml'}\nteams: {teams}\nreport:\n  waterfalls: 3\n"
+        )
         out = tmp / "runs"
         first = nightly(as_of=DAY1, config_path=cfg, data_dir=data, out_dir=out)
         second = nightly(as_of=DAY2, config_path=cfg, data_dir=data, out_dir=out)
@@ -93,6 +105,9 @@ def test_outputs_are_published_with_manifest(env) -> None:
         "collections_queue.csv",
         "collections_queue.xlsx",
         "collections_queue.parquet",
+        "recovery_queue.csv",
+        "recovery_queue.xlsx",
+        "recovery_queue.parquet",
         "report.html",
         "manifest.json",
         "reason_codes.parquet",
@@ -138,17 +153,42 @@ def test_watchlist_has_reasons_deltas_and_no_formulas(env) -> None:
     assert b"\n=" not in raw and b",=" not in raw and b",@" not in raw
 
 
-def test_queue_ranked_by_expected_loss_with_defaults(env) -> None:
+def test_live_queue_and_recovery_queue_are_apart(env) -> None:
     run = env["out"] / DAY2.isoformat()
+    scores = pd.read_parquet(run / "scores.parquet").set_index("debtor_id")
     q = pd.read_parquet(run / "collections_queue.parquet")
     assert q["expected_loss"].is_monotonic_decreasing and q["rank"].tolist() == list(range(1, len(q) + 1))
-    assert (q["status"] == "in_default").any() and (q["status"] == "overdue").any()
-    assert set(q["next_action"]) <= {"reminder", "call", "payment_plan", "agency_referral"}
-    assert (q.loc[q["status"] == "in_default", "next_action"] == "agency_referral").all()
-    assert q["oldest_invoice_id"].notna().mean() > 0.9
-    ws = openpyxl.load_workbook(run / "collections_queue.xlsx", read_only=False).active
-    assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
-    assert ws.max_row == len(q) + 1
+    assert len(q) and not scores.loc[q["debtor_id"], "in_default"].any()  # live debtors only
+    assert (q["overdue_amount"] > 0).all()
+    assert q["expected_loss"].to_numpy() == pytest.approx((q["pd"] * q["exposure"] * q["lgd"]).round(2))
+    assert q["action_rule"].notna().all() and q["oldest_invoice_id"].notna().mean() > 0.9
+    r = pd.read_parquet(run / "recovery_queue.parquet")
+    assert len(r) and scores.loc[r["debtor_id"], "in_default"].all()
+    assert r["recovery_priority"].is_monotonic_decreasing
+    assert set(r["next_action"]) <= {
+        "write_off_review",
+        "legal_review",
+        "agency_referral",
+        "final_notice",
+        "resolve_dispute",
+        "monitor_plan",
+    }
+    m = json.loads((run / "manifest.json").read_text())
+    assert m["counts"]["queue"] == len(q) and m["counts"]["recovery"] == len(r)
+    # owners from teams.yaml: spread 2:1 by capacity, recovery to its own collector, kept overnight
+    assert set(q["owner"]) == {"anna", "ben"} and set(r["owner"]) == {"chloe"}
+    assert abs((q["owner"] == "anna").sum() - 2 * (q["owner"] == "ben").sum()) <= 3
+    q1 = pd.read_parquet(env["out"] / DAY1.isoformat() / "collections_queue.parquet")
+    both = q.merge(q1, on="debtor_id", suffixes=("", "_day1"))
+    assert len(both) and (both["owner"] == both["owner_day1"]).all()
+    for stem, rows in (("collections_queue", len(q)), ("recovery_queue", len(r))):
+        wb = openpyxl.load_workbook(run / f"{stem}.xlsx", read_only=False)
+        ws = wb["all"]
+        assert ws.freeze_panes == "A2" and ws.auto_filter.ref.startswith("A1:")
+        assert ws.max_row == rows + 2  # header, rows, totals
+        assert ws["B1"].value == "As of" and str(ws.cell(rows + 2, 1).value).startswith("Total")
+        assert set(wb.sheetnames[1:-1]) == ({"anna", "ben"} if stem == "collections_queue" else {"chloe"})
+        assert (run / f"{stem}.csv").exists()
 
 
 def test_rerun_is_byte_identical(env) -> None:

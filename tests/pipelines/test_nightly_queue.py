@@ -1,13 +1,18 @@
-"""Collections queue: expected-loss ranking, aging, oldest invoice and next-action rules."""
+"""The two queues: live vs in default, ranking, action rules (disputes, payment plans), oldest invoice."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from pipelines.config.nightly import NightlyConfig, QueueConfig
-from pipelines.scoring.queue import build_queue, next_action, oldest_overdue_invoice
+from pipelines.config.nightly import NightlyConfig
+from pipelines.scoring.actions import choose_actions
+from pipelines.scoring.overrides import active_overrides, append_override, new_override
+from pipelines.scoring.plans import plans_in_force
+from pipelines.scoring.queue import build_queues, oldest_overdue_invoice
 
 AS_OF = pd.Timestamp("2024-06-30")
 
@@ -34,40 +39,186 @@ def debtors() -> pd.DataFrame:
     )
 
 
-def test_ranked_by_expected_loss_including_defaults() -> None:
-    cfg = QueueConfig.model_validate({"lgd": {"default": 0.5, "by_segment": {"construction": 0.8}}})
-    q = build_queue(
+def test_live_and_defaulted_debtors_go_to_separate_queues() -> None:
+    cfg = NightlyConfig.model_validate(
+        {"queue": {"lgd": {"default": 0.5, "by_segment": {"construction": 0.8}}}}
+    )
+    q, r = build_queues(
         debtors(), pd.DataFrame(columns=["debtor_id", "oldest_invoice_id", "oldest_due_date"]), cfg
     )
-    # EL: a 0.10*1000*0.5=50; b 0.05*10000*0.8=400; c 1.0*500*0.5=250; d not overdue; e 0.02*100*0.5=1
-    assert q["debtor_id"].tolist() == ["b", "c", "a", "e"]
-    assert q["expected_loss"].tolist() == pytest.approx([400.0, 250.0, 50.0, 1.0])
-    assert q["rank"].tolist() == [1, 2, 3, 4]
-    assert q.set_index("debtor_id").loc["c", "status"] == "in_default"
+    # live EL: a 0.10*1000*0.5=50; b 0.05*10000*0.8=400; d not overdue; e 0.02*100*0.5=1
+    assert q["debtor_id"].tolist() == ["b", "a", "e"]
+    assert q["expected_loss"].tolist() == pytest.approx([400.0, 50.0, 1.0])
+    assert q["rank"].tolist() == [1, 2, 3]
     assert q.set_index("debtor_id").loc["b", "disputed_amount"] == 300.0
     assert q.set_index("debtor_id").loc["e", "disputed_amount"] == 0.0
+    assert q["exposure"].tolist() == [10000.0, 1000.0, 100.0]
+    # c is in default: recovery queue only, recoverable 500*(1-0.5)=250 halved after 365 days past due
+    assert r["debtor_id"].tolist() == ["c"] and r["rank"].tolist() == [1]
+    assert r["recoverable_amount"].iloc[0] == 250.0
+    assert r["recovery_priority"].iloc[0] == pytest.approx(round(250.0 * 0.5 ** (120 / 365), 2))
+    assert r["next_action"].iloc[0] == "agency_referral"  # 120 days past due, not disputed
 
 
-def test_next_action_first_matching_rule_wins() -> None:
-    cfg = NightlyConfig().queue
-    frame = pd.DataFrame(
-        {
-            "in_default": [True, False, False, False, False, False, False],
-            "dpd": [0, 95, 65, 20, 35, 2, 2],
-            "pd": [1.0, 0.01, 0.01, 0.2, 0.01, 0.08, 0.01],
-            "expected_loss": [0.0] * 7,
-            "overdue_amount": [1.0] * 7,
-        }
+def test_recovery_ranked_by_recoverable_amount_weighted_by_age() -> None:
+    frame = debtors().assign(
+        in_default=True,
+        pd=1.0,
+        open_balance=[1000.0, 1000.0, 3000.0, 0.0, 1000.0],
+        dpd_current_max=[30.0, 395.0, 1095.0, 100.0, 30.0],
+        segment="retail",
+        open_disputed_amount=0.0,
     )
-    assert next_action(frame, cfg).tolist() == [
+    _, r = build_queues(frame, pd.DataFrame(columns=["debtor_id"]), NightlyConfig())
+    # recoverable = exposure * 0.55; priority halves every 365 days: a, e 550*0.94; b 550*0.47;
+    # c 1650*0.125 = 206; d has nothing open -> absent
+    assert r["debtor_id"].tolist() == ["a", "e", "b", "c"]
+    assert r["next_action"].tolist() == [
+        "final_notice",
+        "final_notice",
         "agency_referral",
+        "write_off_review",
+    ]
+
+
+def rows(**cols) -> pd.DataFrame:
+    n = len(next(iter(cols.values())))
+    base = {
+        "dpd": [0.0] * n,
+        "pd": [0.01] * n,
+        "expected_loss": [0.0] * n,
+        "exposure": [1000.0] * n,
+        "overdue_amount": [100.0] * n,
+        "disputed_amount": [0.0] * n,
+        "plan": [""] * n,
+    }
+    return pd.DataFrame({**base, **cols})
+
+
+def test_live_rules_in_order_with_their_own_thresholds() -> None:
+    cfg = NightlyConfig().queue
+    frame = rows(dpd=[95.0, 65.0, 35.0, 35.0, 10.0, 10.0, 2.0], pd=[0.01, 0.01, 0.2, 0.01, 0.08, 0.01, 0.5])
+    got = choose_actions(frame, cfg.rules, cfg.default_action, "queue.rules")
+    assert got["next_action"].tolist() == [
         "agency_referral",
-        "payment_plan",
+        "final_notice",
         "payment_plan",
         "call",
         "call",
         "reminder",
+        "reminder",  # PD 50 % but only 2 days late: the call rule needs 8 days past due
     ]
+    assert got["action_rule"].tolist()[:3] == [
+        "queue.rules[0]: days past due >= 90",
+        "queue.rules[1]: days past due >= 60",
+        "queue.rules[2]: days past due >= 30 and PD >= 15%",
+    ]
+    assert got["action_rule"].iloc[-1] == "no rule matched: default action"
+    assert (got["dispute_action"] == "").all()
+
+
+def test_recovery_rules_by_age_and_amount() -> None:
+    cfg = NightlyConfig().recovery
+    frame = rows(
+        dpd=[800.0, 200.0, 200.0, 130.0, 130.0, 95.0, 17.0],
+        exposure=[50_000.0, 200.0, 5_000.0, 20_000.0, 5_000.0, 5_000.0, 5_000.0],
+    )
+    got = choose_actions(frame, cfg.rules, cfg.default_action, "recovery.rules")
+    assert got["next_action"].tolist() == [
+        "write_off_review",
+        "write_off_review",
+        "agency_referral",
+        "legal_review",
+        "agency_referral",
+        "agency_referral",
+        "final_notice",  # in default after 17 days (short definition): a final notice, not an agency
+    ]
+    assert got["action_rule"].iloc[1] == "recovery.rules[1]: days past due >= 180 and exposure <= 250"
+
+
+def test_disputes_get_resolve_dispute_and_never_agency_referral() -> None:
+    cfg = NightlyConfig().recovery
+    frame = rows(
+        dpd=[100.0, 100.0, 100.0, 17.0],
+        overdue_amount=[500.0, 500.0, 500.0, 500.0],
+        disputed_amount=[500.0, 200.0, 0.0, 600.0],
+    )
+    got = choose_actions(frame, cfg.rules, cfg.default_action, "recovery.rules")
+    # whole overdue in dispute -> resolve it; part in dispute -> action for the undisputed part
+    # (agency skipped), resolve_dispute for the disputed part
+    assert got["next_action"].tolist() == [
+        "resolve_dispute",
+        "final_notice",
+        "agency_referral",
+        "resolve_dispute",
+    ]
+    assert got["dispute_action"].tolist() == ["", "resolve_dispute", "", ""]
+    assert got["action_rule"].iloc[0] == "whole overdue balance in dispute"
+    assert got["action_rule"].iloc[1].endswith("(agency referral skipped: balance in dispute)")
+    live = choose_actions(frame, NightlyConfig().queue.rules, "reminder", "queue.rules")
+    assert "agency_referral" not in set(live["next_action"][frame["disputed_amount"] > 0])
+
+
+def test_kept_payment_plan_gets_monitor_plan_before_any_rule() -> None:
+    cfg = NightlyConfig().queue
+    frame = rows(dpd=[95.0, 95.0], disputed_amount=[100.0, 0.0], plan=["6 x 100.00 from 2024-06-01", ""])
+    got = choose_actions(frame, cfg.rules, cfg.default_action, "queue.rules")
+    assert got["next_action"].tolist() == ["monitor_plan", "agency_referral"]
+    assert got["action_rule"].iloc[0] == "payment plan kept: 6 x 100.00 from 2024-06-01"
+
+
+def plan_table() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "debtor_id": pd.Series(["a", "b", "c", "d", "e"], dtype="string"),
+            "agreed_on": pd.to_datetime(
+                ["2024-05-02", "2024-05-02", "2024-05-02", "2024-07-15", "2023-01-10"]
+            ),
+            "first_due": pd.to_datetime(
+                ["2024-05-31", "2024-05-31", "2024-05-31", "2024-07-31", "2023-01-31"]
+            ),
+            "installment_amount": [250.0, 100.0, 100.0, 100.0, 100.0],
+            "installments": pd.array([6, 6, 6, 6, 3], dtype="Int64"),
+            "status": pd.Series(["active", "broken", None, "active", "active"], dtype="string"),
+        }
+    )
+
+
+def test_plans_in_force_from_table_and_overrides(tmp_path) -> None:
+    (tmp_path / "2024-06-29").mkdir()  # a published run the analysts reviewed
+    pd.DataFrame({"debtor_id": ["b", "f", "g"], "pd": [0.1, 0.2, 0.3], "in_default": False}).to_parquet(
+        tmp_path / "2024-06-29" / "scores.parquet"
+    )
+    now = dt.datetime(2024, 6, 29, 9, 0, tzinfo=dt.UTC)
+
+    def decide(debtor: str, status: str, reason: str, until: dt.date | None = None) -> None:
+        new = new_override(tmp_path, debtor, status, reason, "anna", until, today=now.date())
+        append_override(tmp_path, new, now=now)
+
+    decide("f", "payment_plan", "3 monthly instalments agreed by phone")
+    decide("b", "payment_plan", "new plan", until=dt.date(2024, 6, 29))
+    decide("g", "payment_plan", "plan")
+    decide("g", "cleared", "paid in full")
+    got = plans_in_force(plan_table(), active_overrides(tmp_path, AS_OF.date()), AS_OF)
+    # a: active; b: broken in the table and its override ended on 06-29; c: empty status = active;
+    # d: agreed after as_of; e: last instalment 2023-03-31 + 30 days grace is long past;
+    # f: override; g: the latest decision (cleared) replaced the plan
+    assert got.index.tolist() == ["a", "c", "f"]
+    assert got["a"] == "6 x 250.00 from 2024-05-31 (payment_plans, agreed 2024-05-02)"
+    assert got["f"] == "override by anna on 2024-06-29: 3 monthly instalments agreed by phone"
+
+
+def test_queue_rows_carry_plan_and_dispute_actions() -> None:
+    frame = debtors().assign(open_disputed_amount=[40.0, 2000.0, 0.0, 0.0, 0.0])
+    plans = pd.Series({"e": "override by anna on 2024-06-10: agreed"}, dtype="string")
+    q, _ = build_queues(frame, pd.DataFrame(columns=["debtor_id"]), NightlyConfig(), plans)
+    got = q.set_index("debtor_id")
+    assert got.loc["b", "next_action"] == "resolve_dispute"  # 2000 overdue, all disputed
+    assert got.loc["b", "dispute_action"] == ""
+    # a: 60 of 100 overdue undisputed -> the rule for that part, resolve_dispute for the 40 disputed
+    assert got.loc["a", "next_action"] == "reminder" and got.loc["a", "dispute_action"] == "resolve_dispute"
+    assert got.loc["e", "next_action"] == "monitor_plan"
+    assert got.loc["e", "plan"] == "override by anna on 2024-06-10: agreed"
 
 
 def test_oldest_overdue_invoice_matches_due_date_from_dpd() -> None:

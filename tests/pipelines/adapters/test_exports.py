@@ -8,8 +8,17 @@ import io
 import numpy as np
 import openpyxl
 import pandas as pd
+import pytest
 
-from pipelines.adapters.exports import neutralise, write_csv, write_parquet, write_xlsx
+from pipelines.adapters.exports import (
+    headers,
+    neutralise,
+    watchlist_export,
+    write_csv,
+    write_parquet,
+    write_queue,
+    write_xlsx,
+)
 
 
 def frame() -> pd.DataFrame:
@@ -96,3 +105,95 @@ def test_xlsx_note_sheet(tmp_path) -> None:
     assert wb.sheetnames == ["collections queue", "about"]
     assert wb["about"]["A1"].value == "top 2 of 3 rows"
     assert wb["collections queue"].max_row == 3
+
+
+def queue_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "rank": [1, 2, 3],
+            "debtor_id": pd.Series(["D1", "D2", "D3"], dtype="string"),
+            "owner": pd.Series(["anna", "ben", "anna"], dtype="string"),
+            "next_action": pd.Series(["call", "resolve_dispute", "reminder"], dtype="string"),
+            "action_rule": pd.Series(
+                ["queue.rules[3]: days past due >= 30", "whole overdue balance in dispute", "=1+1"],
+                dtype="string",
+            ),
+            "pd": [0.2, 0.1, 0.05],
+            "exposure": [1_234_567.891, 200.0, 50.5],
+            "expected_loss": [111.11, 9.0, 1.14],
+        }
+    )
+
+
+def test_queue_workbook_headers_totals_widths_and_owner_sheets(tmp_path) -> None:
+    files = write_queue(
+        queue_frame(),
+        tmp_path,
+        "collections_queue",
+        "Collections queue",
+        pd.Timestamp("2024-06-30"),
+        100,
+        "EUR",
+    )
+    wb = openpyxl.load_workbook(files["collections_queue.xlsx"], data_only=True)
+    assert wb.sheetnames == ["all", "anna", "ben", "about"]
+    ws = wb["all"]
+    assert [c.value for c in ws[1]] == [
+        "Rank",
+        "Debtor ID",
+        "Owner",
+        "Next action",
+        "Why this action (rule)",
+        "PD",
+        "Exposure at default (EUR)",
+        "Expected loss (EUR)",
+    ]
+    # totals row under the data: the amounts summed (a SUBTOTAL that follows the filter)
+    assert ws["A5"].value == "Total (3 rows)" and ws["A5"].font.bold
+    assert ws["G5"].value == pytest.approx(1_234_818.39) and ws["H5"].value == pytest.approx(121.25)
+    assert ws["F5"].value is None  # PDs are not summed
+    assert ws.auto_filter.ref == "A1:H4"
+    formulas = openpyxl.load_workbook(files["collections_queue.xlsx"])["all"]
+    assert formulas["G5"].value == "=SUBTOTAL(109,G2:G4)"
+    # widths fitted: the long rule text is wider than the debtor id; "1,234,567.89" fits
+    width = {k: v.width for k, v in ws.column_dimensions.items()}
+    assert width["E"] > width["B"] and width["G"] >= len("1,234,567.89")
+    assert width["E"] <= 60
+    # one sheet per owner, same header and totals; text still neutralised
+    anna = wb["anna"]
+    assert [r[0].value for r in anna.iter_rows(min_row=2)] == [1, 3, "Total (2 rows)"]
+    assert anna["H4"].value == pytest.approx(112.25)
+    assert anna["E3"].value == "'=1+1" and anna["E3"].data_type == "s"
+    assert "Amounts in EUR" in wb["about"]["A1"].value
+    # CSV and Parquet keep the machine names (one name per quantity across files)
+    head = files["collections_queue.csv"].read_text(encoding="utf-8-sig").splitlines()[0]
+    assert head == "rank,debtor_id,owner,next_action,action_rule,pd,exposure,expected_loss"
+    assert list(pd.read_parquet(files["collections_queue.parquet"]).columns) == list(queue_frame().columns)
+
+
+def test_headers_name_the_currency_of_amounts_only() -> None:
+    got = headers(["debtor_id", "exposure", "pd", "recoverable_amount", "mystery"], "GBP")
+    assert got == {
+        "debtor_id": "Debtor ID",
+        "exposure": "Exposure at default (GBP)",
+        "pd": "PD",
+        "recoverable_amount": "Recoverable amount (GBP)",
+        "mystery": "mystery",
+    }
+    assert headers(["exposure"], None) == {"exposure": "Exposure at default"}
+
+
+def test_watchlist_csv_does_not_repeat_itself() -> None:
+    wl = pd.DataFrame(
+        {
+            "debtor_id": ["D1"],
+            "triggers": ["threshold, jump"],
+            "reason_1": ["a"],
+            "reason_2": ["b"],
+            "reasons": ["a; b"],
+            "open_balance": [10.0],
+            "trigger_threshold": [True],
+            "trigger_jump": [True],
+        }
+    )
+    assert list(watchlist_export(wl).columns) == ["debtor_id", "triggers", "reason_1", "reason_2", "exposure"]

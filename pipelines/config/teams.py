@@ -1,0 +1,54 @@
+"""``kind: teams`` -- the collectors who work the queues, what they cover and how much per day.
+
+Optional: ``conf/teams.yaml`` (the nightly config's ``teams`` key). Without it every queue row goes
+to one owner, ``unassigned``. Example::
+
+    kind: teams
+    collectors:
+      - {name: Anna, countries: [DE, AT], capacity: 40}
+      - {name: Ben, segments: [retail], capacity: 25}
+      - {name: Chloe, queues: [recovery], capacity: 15}
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pipelines.config import ConfigModel
+
+KIND = "teams"
+UNASSIGNED = "unassigned"
+
+QueueName = Literal["collections", "recovery"]
+
+
+class Collector(ConfigModel):
+    """One collector. Empty ``segments`` / ``countries`` mean any."""
+
+    name: str = Field(min_length=1, description="shown as the owner; one XLSX sheet each")
+    capacity: int = Field(ge=1, description="debtors this collector works per day")
+    segments: tuple[str, ...] = Field((), description="debtor segments covered (empty: all)")
+    countries: tuple[str, ...] = Field((), description="ISO-3166 alpha-2 countries covered (empty: all)")
+    queues: tuple[QueueName, ...] = Field(
+        ("collections", "recovery"), min_length=1, description="queues this collector works"
+    )
+
+
+class TeamsConfig(ConfigModel):
+    kind: Literal["teams"] = "teams"
+    collectors: tuple[Collector, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> TeamsConfig:
+        names = [c.name for c in self.collectors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"collectors: names must be unique, got {names}")
+        if UNASSIGNED in names:
+            raise ValueError(f"collectors: {UNASSIGNED!r} is reserved for rows nobody covers")
+        if any(len(n) > 31 or set(n) & set("[]:*?/\\") for n in names):
+            raise ValueError(
+                "collectors: a name is an Excel sheet name: at most 31 characters, none of []:*?/\\"
+            )
+        return self

@@ -1,0 +1,116 @@
+"""Next action per queue row, from collections practice, and the rule that chose it.
+
+Order of precedence for one row:
+
+1. an agreed payment plan that is kept -> ``monitor_plan``;
+2. the whole overdue balance is in dispute -> ``resolve_dispute``;
+3. the first configured rule whose conditions all hold (``queue.rules`` / ``recovery.rules``);
+   a row with any disputed balance skips ``agency_referral`` rules: a dispute is resolved, never
+   referred to an agency;
+4. the configured ``default_action``.
+
+A row with a disputed balance and an undisputed overdue part gets the action for the undisputed
+part in ``next_action`` and ``resolve_dispute`` in ``dispute_action`` for the disputed part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config.nightly import ActionRule
+
+RESOLVE_DISPUTE = "resolve_dispute"
+MONITOR_PLAN = "monitor_plan"
+AGENCY = "agency_referral"
+CENT = 0.005  # amounts below half a cent count as zero
+
+
+def describe_rule(rule: ActionRule, where: str) -> str:
+    """``where`` plus the rule's conditions in words, e.g. ``queue.rules[1]: days past due >= 60``."""
+    parts = []
+    if rule.min_dpd is not None:
+        parts.append(f"days past due >= {rule.min_dpd}")
+    if rule.max_dpd is not None:
+        parts.append(f"days past due <= {rule.max_dpd}")
+    if rule.min_pd is not None:
+        parts.append(f"PD >= {rule.min_pd * 100:g}%")
+    if rule.min_expected_loss is not None:
+        parts.append(f"expected loss >= {rule.min_expected_loss:,.0f}")
+    if rule.min_overdue is not None:
+        parts.append(f"undisputed overdue >= {rule.min_overdue:,.0f}")
+    if rule.min_exposure is not None:
+        parts.append(f"exposure >= {rule.min_exposure:,.0f}")
+    if rule.max_exposure is not None:
+        parts.append(f"exposure <= {rule.max_exposure:,.0f}")
+    return f"{where}: {' and '.join(parts) or 'always'}"
+
+
+def _matches(rule: ActionRule, frame: pd.DataFrame, dpd: pd.Series, undisputed: pd.Series) -> pd.Series:
+    match = pd.Series(True, index=frame.index)
+    if rule.min_dpd is not None:
+        match &= dpd >= rule.min_dpd
+    if rule.max_dpd is not None:
+        match &= dpd <= rule.max_dpd
+    if rule.min_pd is not None:
+        match &= frame["pd"].astype("float64") >= rule.min_pd
+    if rule.min_expected_loss is not None:
+        match &= frame["expected_loss"].astype("float64") >= rule.min_expected_loss
+    if rule.min_overdue is not None:
+        match &= undisputed >= rule.min_overdue
+    if rule.min_exposure is not None:
+        match &= frame["exposure"].astype("float64") >= rule.min_exposure
+    if rule.max_exposure is not None:
+        match &= frame["exposure"].astype("float64") <= rule.max_exposure
+    return match.fillna(False).astype(bool)
+
+
+def choose_actions(
+    frame: pd.DataFrame, rules: Sequence[ActionRule], default_action: str, where: str
+) -> pd.DataFrame:
+    """``next_action``, ``action_rule`` and ``dispute_action`` per row of ``frame`` (same index).
+
+    ``frame`` needs ``dpd`` (days past due of the oldest overdue invoice), ``pd``,
+    ``expected_loss``, ``exposure``, ``overdue_amount``, ``disputed_amount`` (open disputed
+    balance, currency) and ``plan`` (text describing a kept payment plan; empty or missing when
+    none). ``where`` names the rule list in ``action_rule`` (e.g. ``queue.rules``).
+    """
+    idx = frame.index
+    dpd = frame["dpd"].astype("float64").fillna(0.0)
+    disputed = frame["disputed_amount"].astype("float64").fillna(0.0).clip(lower=0.0)
+    overdue = frame["overdue_amount"].astype("float64").fillna(0.0)
+    undisputed = (overdue - disputed).clip(lower=0.0)
+    in_dispute = disputed > CENT
+    plan = frame["plan"].astype("string").fillna("") if "plan" in frame else pd.Series("", index=idx)
+
+    action = pd.Series(pd.NA, index=idx, dtype="string")
+    why = pd.Series(pd.NA, index=idx, dtype="string")
+
+    on_plan = plan != ""
+    action[on_plan] = MONITOR_PLAN
+    why[on_plan] = "payment plan kept: " + plan[on_plan]
+
+    whole = action.isna() & in_dispute & (undisputed <= CENT)
+    action[whole] = RESOLVE_DISPUTE
+    why[whole] = "whole overdue balance in dispute"
+
+    skipped = pd.Series(False, index=idx)
+    for i, rule in enumerate(rules):
+        hit = action.isna() & _matches(rule, frame, dpd, undisputed)
+        if rule.action == AGENCY:
+            skipped |= hit & in_dispute
+            hit &= ~in_dispute
+        text = describe_rule(rule, f"{where}[{i}]")
+        action[hit] = rule.action
+        why[hit] = text
+    rest = action.isna()
+    action[rest] = default_action
+    why[rest] = "no rule matched: default action"
+    why[skipped] = why[skipped] + " (agency referral skipped: balance in dispute)"
+
+    dispute_action = pd.Series(
+        np.where(in_dispute & (action != RESOLVE_DISPUTE), RESOLVE_DISPUTE, ""), index=idx, dtype="string"
+    )
+    return pd.DataFrame({"next_action": action, "action_rule": why, "dispute_action": dispute_action})

@@ -1,0 +1,81 @@
+"""Queue owners from conf/teams.yaml: coverage, capacity, and the same owner from night to night."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipelines.config import ConfigError, load_config
+from pipelines.config.teams import Collector, TeamsConfig
+from pipelines.scoring.owners import assign_owners, previous_owners
+
+TEAM = (
+    Collector(name="anna", capacity=2, countries=("DE",)),
+    Collector(name="ben", capacity=1),
+    Collector(name="chloe", capacity=3, segments=("retail",), queues=("recovery",)),
+)
+
+
+def queue(n: int, country: str = "DE", segment: str = "retail") -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "debtor_id": pd.Series([f"d{i}" for i in range(n)], dtype="string"),
+            "segment": segment,
+            "country": country,
+        }
+    )
+
+
+def test_without_teams_everything_is_unassigned() -> None:
+    got = assign_owners(queue(3), (), None, "collections")
+    assert got["owner"].tolist() == ["unassigned"] * 3 and not got["within_capacity"].any()
+
+
+def test_work_is_spread_in_proportion_to_capacity() -> None:
+    got = assign_owners(queue(6), TEAM, None, "collections")
+    # chloe works recovery only; anna (capacity 2) gets twice ben's (capacity 1), in rank order:
+    # loads (anna/2, ben/1): d0 anna (0<=0, file order), d1 ben, d2 anna, d3 anna, d4 ben, d5 anna
+    assert got["owner"].tolist() == ["anna", "ben", "anna", "anna", "ben", "anna"]
+    # each owner's top rows up to their capacity are today's work
+    assert got["within_capacity"].tolist() == [True, True, True, False, False, False]
+
+
+def test_coverage_by_country_segment_and_queue() -> None:
+    rows = pd.concat([queue(2, country="FR"), queue(1, country="FR", segment="steel")], ignore_index=True)
+    rows["debtor_id"] = pd.Series(["f0", "f1", "s0"], dtype="string")
+    assert assign_owners(rows, TEAM, None, "collections")["owner"].tolist() == ["ben"] * 3
+    rec = assign_owners(rows, TEAM, None, "recovery")["owner"].tolist()
+    assert rec == ["ben", "chloe", "ben"]  # tie 0/1 vs 0/3: file order; then ben 1/1 > chloe 0/3; steel: ben
+    nobody = (Collector(name="anna", capacity=2, countries=("DE",)),)
+    assert assign_owners(rows, nobody, None, "collections")["owner"].tolist() == ["unassigned"] * 3
+
+
+def test_a_debtor_keeps_its_owner_from_last_night() -> None:
+    first = assign_owners(queue(4), TEAM, None, "collections")
+    night1 = queue(4).assign(owner=first["owner"])
+    # tonight the order changed and a new debtor ranks first
+    tonight = pd.DataFrame({"debtor_id": pd.Series(["new", "d3", "d2", "d1", "d0"], dtype="string")})
+    tonight = tonight.assign(segment="retail", country="DE")
+    got = assign_owners(tonight, TEAM, previous_owners([night1, None]), "collections")
+    kept = dict(zip(tonight["debtor_id"], got["owner"], strict=True))
+    assert {d: kept[d] for d in ["d0", "d1", "d2", "d3"]} == dict(
+        zip(night1["debtor_id"], night1["owner"], strict=True)
+    )
+    # kept loads: anna 3 (1.5 of capacity), ben 1 (1.0): the new debtor goes to ben
+    assert kept["new"] == "ben"
+    # an owner who no longer covers the debtor (moved to France) does not keep it
+    moved = tonight.assign(country="FR")
+    assert set(assign_owners(moved, TEAM, previous_owners([night1]), "collections")["owner"]) == {"ben"}
+
+
+def test_teams_file_is_validated(tmp_path) -> None:
+    good = tmp_path / "teams.yaml"
+    good.write_text("kind: teams\ncollectors:\n  - {name: anna, capacity: 40, countries: [DE]}\n")
+    assert load_config(good, expect=TeamsConfig).collectors[0].capacity == 40
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: teams\ncollectors:\n  - {name: anna, capacity: 0}\n  - {name: anna, capacity: 3}\n")
+    with pytest.raises(ConfigError, match=r"collectors\.0\.capacity"):
+        load_config(bad, expect=TeamsConfig)
+    bad.write_text("kind: teams\ncollectors:\n  - {name: unassigned, capacity: 3}\n")
+    with pytest.raises(ConfigError, match="reserved"):
+        load_config(bad, expect=TeamsConfig)
