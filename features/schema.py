@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 EVENT_KINDS: tuple[str, ...] = ("write_off", "agency_placement", "insolvency")
+PLAN_STATUSES: tuple[str, ...] = ("active", "broken", "completed", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,47 @@ STATEMENTS = TableSpec(
     unique_together_reason="duplicate_period",
 )
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (DEBTORS, INVOICES, PAYMENTS, EVENTS, STATEMENTS)}
+PAYMENT_PLANS = TableSpec(
+    "payment_plans",
+    (
+        Column("debtor_id", "str", required=True, description="debtor key"),
+        Column("agreed_on", "date", required=True, description="date the plan was agreed"),
+        Column(
+            "first_due",
+            "date",
+            required=True,
+            description="due date of the first instalment",
+            latest="max_date",
+        ),
+        Column(
+            "installment_amount",
+            "float",
+            description="amount per instalment, > 0",
+            min_value=0,
+            strict_min=True,
+        ),
+        Column(
+            "installments",
+            "int",
+            required=True,
+            description="number of monthly instalments, >= 1",
+            min_value=1,
+        ),
+        Column(
+            "status",
+            "str",
+            description="active | broken | completed | cancelled; empty = active",
+            allowed=PLAN_STATUSES,
+            reason="unknown_plan_status",
+        ),
+    ),
+    unique_together=("debtor_id", "agreed_on"),
+    unique_together_reason="duplicate_plan",
+)
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (DEBTORS, INVOICES, PAYMENTS, EVENTS, STATEMENTS, PAYMENT_PLANS)
+}
 
 # pandas dtypes used for every canonical frame after ingest.
 PANDAS_DTYPES: dict[str, str] = {

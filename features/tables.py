@@ -20,6 +20,7 @@ class Portfolio:
     debtors: pd.DataFrame | None = None
     events: pd.DataFrame | None = None
     statements: pd.DataFrame | None = None
+    payment_plans: pd.DataFrame | None = None
 
     def present(self) -> dict[str, pd.DataFrame]:
         """The tables that are not ``None``, by canonical name."""

@@ -44,6 +44,7 @@ CHUNK_KEY: dict[str, str] = {
     "debtors": "debtor_id",
     "events": "debtor_id",
     "statements": "debtor_id",
+    "payment_plans": "debtor_id",
 }
 
 

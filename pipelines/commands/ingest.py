@@ -85,6 +85,9 @@ def register(app: typer.Typer) -> None:
         ),
         events: Path | None = typer.Option(None, "--events", help="canonical events CSV/Parquet (optional)"),
         statements: Path | None = typer.Option(None, "--statements", help="canonical statements CSV/Parquet"),
+        payment_plans: Path | None = typer.Option(
+            None, "--payment-plans", help="canonical payment_plans CSV/Parquet (optional: agreed plans)"
+        ),
         path: list[str] = typer.Option(  # noqa: B008
             [],
             "--path",
@@ -126,6 +129,7 @@ def register(app: typer.Typer) -> None:
                 "debtors": debtors,
                 "events": events,
                 "statements": statements,
+                "payment_plans": payment_plans,
             }.items()
             if v is not None
         }

@@ -212,6 +212,7 @@ def demo_train_and_score(
     days = [last.date() - dt.timedelta(days=1), last.date()]
     runs: list[Path] = []
     cleared = None
+    config = demo_nightly_config(config, out.parent)
     for day in days:
         t = time.perf_counter()
         with console.status(f"nightly flow as of {day} ..."):
@@ -223,13 +224,18 @@ def demo_train_and_score(
             from pipelines.commands.watchlist import demo_override
 
             cleared = demo_override(console, out, result.path)
+    show_queues(console, runs[-1])
 
     cfg = load_config(config, expect=NightlyConfig)
     uri = configure(None)
     console.rule("where to look")
     console.print(f"report:            {runs[-1] / 'report.html'}  (open in a browser; works offline)")
     console.print(f"watchlist:         {runs[-1] / 'watchlist.csv'}")
-    console.print(f"collections queue: {runs[-1] / 'collections_queue.xlsx'}  (and .csv / .parquet)")
+    console.print(
+        f"collections queue: {runs[-1] / 'collections_queue.xlsx'}  (live debtors; one sheet per owner)"
+    )
+    console.print(f"recovery queue:    {runs[-1] / 'recovery_queue.xlsx'}  (debtors in default)")
+    console.print(f"teams (demo):      {config.parent / 'teams.yaml'}  (owners and daily capacity)")
     console.print(f"run manifest:      {runs[-1] / 'manifest.json'}   previous day: {runs[0]}")
     if cleared:
         console.print(
@@ -246,6 +252,61 @@ def demo_train_and_score(
         f"schedule:          `ews serve` runs the nightly flow at '{cfg.schedule.cron}' ({cfg.schedule.timezone})"
     )
     return {"version": trained.version, "runs": runs, "seconds": seconds}
+
+
+DEMO_TEAMS = """kind: teams
+# Demo collectors (ews demo): who works which debtors, and how many per day.
+collectors:
+  - {name: Anna, countries: [DE, AT], capacity: 40}
+  - {name: Bruno, countries: [FR, BE, NL], capacity: 30}
+  - {name: Carmen, countries: [ES, IT, PL], capacity: 25}
+  - {name: Dieter, capacity: 15, queues: [collections]}
+  - {name: Recovery desk, capacity: 20, queues: [recovery]}
+"""
+
+
+def demo_nightly_config(config: Path, folder: Path) -> Path:
+    """``config`` with ``teams`` pointing at a demo roster written to ``folder/teams.yaml``; the
+    copy is ``folder/nightly.yaml``."""
+    import yaml
+
+    from pipelines.io import write_text_atomic
+
+    teams = write_text_atomic(DEMO_TEAMS, folder / "teams.yaml")
+    raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+    raw["teams"] = str(teams)
+    text = "# ews demo: conf/nightly.yaml with the demo teams\n" + yaml.safe_dump(raw, sort_keys=False)
+    return write_text_atomic(text, folder / "nightly.yaml")
+
+
+def show_queues(console: Console, run: Path, rows: int = 5) -> None:
+    """The two queues of ``run``: their top rows and the rows per owner."""
+    import pandas as pd
+
+    for stem, value in (("collections_queue", "expected_loss"), ("recovery_queue", "recovery_priority")):
+        q = pd.read_parquet(run / f"{stem}.parquet")
+        table = Table(title=f"{stem} ({len(q):,} debtors): top {rows}")
+        for col in ("rank", "debtor_id", "owner", "next_action", value, "dpd", "action_rule"):
+            table.add_column(col, justify="right" if col in ("rank", value, "dpd") else "left")
+        for r in q.head(rows).itertuples(index=False):
+            dpd = "" if pd.isna(r.dpd) else f"{r.dpd:.0f}"
+            table.add_row(
+                str(r.rank),
+                str(r.debtor_id),
+                str(r.owner),
+                str(r.next_action),
+                f"{getattr(r, value):,.0f}",
+                dpd,
+                str(r.action_rule),
+            )
+        console.print(table)
+        per_owner = q.groupby("owner", sort=True).agg(
+            rows=("debtor_id", "size"), today=("within_capacity", "sum")
+        )
+        console.print(
+            "owners: "
+            + "; ".join(f"{o} {int(n.rows):,} ({int(n.today):,} today)" for o, n in per_owner.iterrows())
+        )
 
 
 def build_deployment(config: Path) -> Any:

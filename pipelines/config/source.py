@@ -26,7 +26,7 @@ from pipelines.config import ConfigModel
 
 KIND = "source"
 
-TableName = Literal["invoices", "payments", "debtors", "events", "statements"]
+TableName = Literal["invoices", "payments", "debtors", "events", "statements", "payment_plans"]
 
 # Short names for the date layouts seen in exports; any strftime pattern (with %) works too.
 DATE_FORMAT_ALIASES: dict[str, str] = {

@@ -261,25 +261,15 @@ def watchlist(
     A reason counts only when the value points the feature's risk direction relative to the
     training reference's median (tonight's median for models logged without one); amounts carry
     the debtor's invoice currency."""
-    import features.build  # noqa: F401 - importing the feature families fills CATALOG
-    from features.catalog import CATALOG
-    from models.reasons import model_contributions, reason_codes, reasons_wide
+    from models.reasons import reasons_wide
+    from pipelines.scoring.explain import explain
 
     flags, effects = apply_overrides(
         triggers(scored, cfg, has_previous), scored, overrides, previous_state, cfg
     )
     flagged_ids = scored.loc[flags.any(axis=1), "debtor_id"]
     Xf = X.loc[X.index.isin(flagged_ids)]
-    # LightGBM: TreeSHAP; scorecard: points per characteristic (same sentences either way)
-    kind = getattr(loaded, "kind", "lightgbm")
-    model = getattr(loaded, "scorecard", None) if kind == "scorecard" else loaded.booster
-    contrib = model_contributions(kind, model, Xf, loaded.categorical_features)
-    # typical values: the training reference's medians (what the model learned against), else tonight's
-    centre = X.median(numeric_only=True)
-    medians = (getattr(loaded, "reference", None) or {}).get("medians") or {}
-    centre = pd.Series(medians, dtype="float64").reindex(centre.index).fillna(centre)
-    currency = debtor_currency(invoices, Xf.index)
-    long = reason_codes(contrib, Xf, CATALOG, cfg.reasons.top_n, centre=centre, currency=currency)
+    contrib, long = explain(Xf, X, loaded, cfg.reasons.top_n, debtor_currency(invoices, Xf.index))
     wide = reasons_wide(long, cfg.reasons.top_n)
     reason_cols = [f"reason_{i}" for i in range(1, cfg.reasons.top_n + 1)] + ["reasons"]
     wl = build_watchlist(scored, flags, wide, reason_cols)
@@ -326,6 +316,8 @@ def reporting_currency(manifest: dict[str, Any], invoices: pd.DataFrame | None) 
 @task(name="queue", cache_policy=NO_CACHE)
 def queue(
     scored: pd.DataFrame,
+    X: pd.DataFrame,
+    loaded: Any,
     oldest: pd.DataFrame,
     cfg: NightlyConfig,
     as_of: dt.date,
@@ -341,9 +333,10 @@ def queue(
 
     Payment plans in force come from the optional ``payment_plans`` table and from the analysts'
     overrides in force (``overrides``: :func:`pipelines.scoring.overrides.active_overrides`); the
-    top reason from the watchlist (flagged debtors). ``currency``: the currency of every amount
+    top reason from the watchlist (flagged debtors) or from the model (``X``, ``loaded``). ``currency``: the currency of every amount
     (ingest's reporting currency). Owners: ``collectors`` (``conf/teams.yaml``), keeping the owner
     of each debtor in the previous run's queues (``prev_dir``)."""
+    from pipelines.scoring.explain import top_reasons
     from pipelines.scoring.owners import previous_owners
     from pipelines.scoring.plans import plans_in_force
 
@@ -357,8 +350,17 @@ def queue(
             ids, debtors.set_index(debtors["debtor_id"].astype("string"))["country"]
         )
     frame["currency"] = pd.Series(currency or "", index=frame.index, dtype="string")
-    top = wl["watchlist"].set_index("debtor_id")["reason_1"] if "reason_1" in wl["watchlist"] else None
-    frame["top_reason"] = text_by_debtor(ids, top)
+    # top reason: the watchlist's first reason, else (live overdue debtors not flagged) the model's
+    flagged = wl["watchlist"].set_index("debtor_id")["reason_1"] if "reason_1" in wl["watchlist"] else None
+    listed = set(flagged.index) if flagged is not None else set()
+    live = frame.loc[
+        ~frame["in_default"].astype(bool) & (frame["overdue_amount"].fillna(0.0) > cfg.queue.min_overdue),
+        "debtor_id",
+    ]
+    Xq = X.loc[X.index.isin(live) & ~X.index.isin(listed)]
+    others = top_reasons(Xq, X, loaded, debtor_currency(portfolio.invoices, Xq.index))
+    parts = [part.astype("string") for part in (flagged, others) if part is not None and len(part)]
+    frame["top_reason"] = text_by_debtor(ids, pd.concat(parts) if parts else None)
     previous = None
     if prev_dir is not None:
         previous = previous_owners(
@@ -691,6 +693,8 @@ def run_nightly(
             "queue",
             queue,
             scored,
+            X,
+            loaded,
             oldest,
             cfg,
             as_of,

@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 IngestSettings = RulesConfig
-TABLE_ORDER: tuple[str, ...] = ("debtors", "invoices", "payments", "events", "statements")
+TABLE_ORDER: tuple[str, ...] = ("debtors", "invoices", "payments", "events", "statements", "payment_plans")
 MANIFEST_VERSION = 1
 Progress = Callable[[str], None]
 

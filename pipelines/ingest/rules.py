@@ -39,7 +39,7 @@ def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, d
             cols[name], bad[f"unparseable_id:{name}"] = parse_text(
                 src,
                 upper=name in ("currency", "country"),
-                lower=(raw.table == "events" and name == "kind"),
+                lower=(raw.table, name) in (("events", "kind"), ("payment_plans", "status")),
                 is_id=name.endswith("_id"),
             )
             if name == "currency":
@@ -144,6 +144,7 @@ DUPLICATE_KEYS: dict[str, tuple[str, ...]] = {
     "debtors": ("debtor_id",),
     "events": ("debtor_id", "event_date", "kind"),
     "statements": ("debtor_id", "period_end"),
+    "payment_plans": ("debtor_id", "agreed_on"),
 }
 
 
@@ -242,7 +243,7 @@ def cross_table(
         d = typed["debtors"]
         all_ids["debtors"] = _ids("debtors", "debtor_id")
         accepted_ids["debtors"] = d["debtor_id"][passing(masks["debtors"], len(d))]
-    for table in ("invoices", "events", "statements"):
+    for table in ("invoices", "events", "statements", "payment_plans"):
         if table in typed:
             _debtor_check(table)
     if "payments" not in typed:

@@ -28,42 +28,35 @@ AGENCY = "agency_referral"
 CENT = 0.005  # amounts below half a cent count as zero
 
 
+# rule field -> (quantity compared, operator, words); the quantities are prepared in choose_actions
+CONDITIONS: dict[str, tuple[str, str, str]] = {
+    "min_dpd": ("dpd", ">=", "days past due"),
+    "max_dpd": ("dpd", "<=", "days past due"),
+    "min_pd": ("pd", ">=", "PD"),
+    "min_expected_loss": ("expected_loss", ">=", "expected loss"),
+    "min_overdue": ("undisputed", ">=", "undisputed overdue"),
+    "min_exposure": ("exposure", ">=", "exposure"),
+    "max_exposure": ("exposure", "<=", "exposure"),
+}
+
+
 def describe_rule(rule: ActionRule, where: str) -> str:
     """``where`` plus the rule's conditions in words, e.g. ``queue.rules[1]: days past due >= 60``."""
     parts = []
-    if rule.min_dpd is not None:
-        parts.append(f"days past due >= {rule.min_dpd}")
-    if rule.max_dpd is not None:
-        parts.append(f"days past due <= {rule.max_dpd}")
-    if rule.min_pd is not None:
-        parts.append(f"PD >= {rule.min_pd * 100:g}%")
-    if rule.min_expected_loss is not None:
-        parts.append(f"expected loss >= {rule.min_expected_loss:,.0f}")
-    if rule.min_overdue is not None:
-        parts.append(f"undisputed overdue >= {rule.min_overdue:,.0f}")
-    if rule.min_exposure is not None:
-        parts.append(f"exposure >= {rule.min_exposure:,.0f}")
-    if rule.max_exposure is not None:
-        parts.append(f"exposure <= {rule.max_exposure:,.0f}")
+    for field, (_, op, words) in CONDITIONS.items():
+        value = getattr(rule, field)
+        if value is not None:
+            shown = f"{value * 100:g}%" if field == "min_pd" else f"{value:,.0f}"
+            parts.append(f"{words} {op} {shown}")
     return f"{where}: {' and '.join(parts) or 'always'}"
 
 
-def _matches(rule: ActionRule, frame: pd.DataFrame, dpd: pd.Series, undisputed: pd.Series) -> pd.Series:
-    match = pd.Series(True, index=frame.index)
-    if rule.min_dpd is not None:
-        match &= dpd >= rule.min_dpd
-    if rule.max_dpd is not None:
-        match &= dpd <= rule.max_dpd
-    if rule.min_pd is not None:
-        match &= frame["pd"].astype("float64") >= rule.min_pd
-    if rule.min_expected_loss is not None:
-        match &= frame["expected_loss"].astype("float64") >= rule.min_expected_loss
-    if rule.min_overdue is not None:
-        match &= undisputed >= rule.min_overdue
-    if rule.min_exposure is not None:
-        match &= frame["exposure"].astype("float64") >= rule.min_exposure
-    if rule.max_exposure is not None:
-        match &= frame["exposure"].astype("float64") <= rule.max_exposure
+def _matches(rule: ActionRule, values: dict[str, pd.Series], index: pd.Index) -> pd.Series:
+    match = pd.Series(True, index=index)
+    for field, (quantity, op, _) in CONDITIONS.items():
+        bound = getattr(rule, field)
+        if bound is not None:
+            match &= values[quantity] >= bound if op == ">=" else values[quantity] <= bound
     return match.fillna(False).astype(bool)
 
 
@@ -96,9 +89,14 @@ def choose_actions(
     action[whole] = RESOLVE_DISPUTE
     why[whole] = "whole overdue balance in dispute"
 
+    values = {
+        "dpd": dpd,
+        "undisputed": undisputed,
+        **{c: frame[c].astype("float64") for c in ("pd", "expected_loss", "exposure")},
+    }
     skipped = pd.Series(False, index=idx)
     for i, rule in enumerate(rules):
-        hit = action.isna() & _matches(rule, frame, dpd, undisputed)
+        hit = action.isna() & _matches(rule, values, idx)
         if rule.action == AGENCY:
             skipped |= hit & in_dispute
             hit &= ~in_dispute

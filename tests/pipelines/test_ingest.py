@@ -308,3 +308,34 @@ def test_read_portfolio_refuses_unstorable_dates_with_a_message(tmp_path: Path) 
     events.to_parquet(tmp_path / "events.parquet")
     with pytest.raises(TableError, match=r"events.event_date: 1 date\(s\) outside .*row 2, 9999-12-31"):
         read_portfolio(tmp_path)
+
+
+def test_payment_plans_table_is_validated_and_quarantined_with_reasons(tmp_path: Path) -> None:
+    files = _ledger(tmp_path)
+    plans = pd.DataFrame(
+        {
+            "debtor_id": ["D1", "D2", "D2", "D9", "D1"],
+            "agreed_on": ["2024-05-02", "2024-05-10", "2024-06-01", "2024-05-02", "2024-04-01"],
+            "first_due": ["2024-05-31", "2024-06-10", "2024-07-01", "2024-05-31", "2024-06-30"],
+            "installment_amount": ["50", "100", "0", "10", "20"],
+            "installments": ["6", "3", "2", "1", "2"],
+            "status": ["Active", "", "active", "active", "paused"],
+        }
+    )
+    files["payment_plans"] = tmp_path / "payment_plans.csv"
+    plans.to_csv(files["payment_plans"], index=False)
+    result = ingest_files(files, None, as_of=AS_OF, default_currency="EUR", currency=USD_AT_HALF)
+    got = result.portfolio.payment_plans
+    assert got["debtor_id"].tolist() == ["D1", "D2", "D9"]  # no debtors table: any debtor id
+    assert got["status"].tolist()[0] == "active" and pd.isna(got["status"].iloc[1])  # lower-cased; empty
+    assert {c: str(t) for c, t in got.dtypes.items()} == dtypes("payment_plans")
+    reasons = dict(
+        zip(
+            result.quarantine["payment_plans"]["source_row"],
+            result.quarantine["payment_plans"]["reason"],
+            strict=True,
+        )
+    )
+    assert reasons == {3: "installment_amount_not_positive", 5: "unknown_plan_status"}
+    m = result.manifest["tables"]["payment_plans"]
+    assert m["rows_in"] == m["rows_accepted"] + m["rows_quarantined"] == 5

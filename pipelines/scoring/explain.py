@@ -1,0 +1,44 @@
+"""Reason codes of some debtors with the loaded model: the watchlist's flagged debtors, and the
+live queue's debtors that are not flagged (their top reason)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+
+def explain(
+    Xs: pd.DataFrame, X: pd.DataFrame, loaded: Any, top_n: int, currency: pd.Series | None
+) -> tuple[Any, pd.DataFrame]:
+    """(contributions, reasons in long form) of the rows ``Xs`` of the model input ``X``.
+
+    LightGBM: TreeSHAP; scorecard: points per characteristic (same sentences either way). A reason
+    counts only when the value points the feature's risk direction relative to the typical value:
+    the training reference's median, else tonight's median over ``X``. ``currency``: ISO code per
+    debtor (index of ``Xs``) for amounts in the sentences, or None.
+    """
+    import features.build  # noqa: F401 - importing the feature families fills CATALOG
+    from features.catalog import CATALOG
+    from models.reasons import model_contributions, reason_codes
+
+    kind = getattr(loaded, "kind", "lightgbm")
+    model = getattr(loaded, "scorecard", None) if kind == "scorecard" else loaded.booster
+    contrib = model_contributions(kind, model, Xs, loaded.categorical_features)
+    centre = X.median(numeric_only=True)
+    medians = (getattr(loaded, "reference", None) or {}).get("medians") or {}
+    centre = pd.Series(medians, dtype="float64").reindex(centre.index).fillna(centre)
+    long = reason_codes(contrib, Xs, CATALOG, top_n, centre=centre, currency=currency)
+    return contrib, long
+
+
+def top_reasons(Xs: pd.DataFrame, X: pd.DataFrame, loaded: Any, currency: pd.Series | None) -> pd.Series:
+    """The first risk-raising reason per debtor of ``Xs`` (text indexed by debtor_id; absent when
+    no feature raises the debtor's PD)."""
+    from models.reasons import reasons_wide
+
+    if Xs.empty:
+        return pd.Series(dtype="string")
+    _, long = explain(Xs, X, loaded, 1, currency)
+    wide = reasons_wide(long, 1)
+    return wide["reason_1"].astype("string").rename_axis("debtor_id")
