@@ -76,10 +76,17 @@ def test_outside_the_project_with_project_option(tmp_path: Path, monkeypatch) ->
 
 def test_config_paths_resolve_in_the_project(tmp_path: Path) -> None:
     """A real `ews models list` started two folders below the project: the project's relative MLflow
-    URI lands in the project, not in the current directory."""
+    URI is read in the project, not in the current directory."""
+    from mlflow.tracking import MlflowClient
+
     proj = make_project(tmp_path / "proj")
     cwd = proj / "notebooks" / "scratch"
     cwd.mkdir(parents=True)
+    (proj / "data" / "mlflow").mkdir(parents=True)
+    uri = f"sqlite:///{proj / 'data' / 'mlflow' / 'mlflow.db'}"  # where the project's relative URI points
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("ews-pd")
+    client.create_model_version("ews-pd", str(proj / "model"), run_id=None)
     env = {k: v for k, v in os.environ.items() if k not in {"MLFLOW_TRACKING_URI", "EWS_PROJECT"}}
     env["PYTHONPATH"] = str(ROOT)
     done = subprocess.run(
@@ -91,7 +98,7 @@ def test_config_paths_resolve_in_the_project(tmp_path: Path) -> None:
         timeout=300,
     )
     assert "Traceback" not in done.stderr + done.stdout, done.stderr
-    assert (proj / "data" / "mlflow" / "mlflow.db").is_file()
+    assert done.returncode == 0 and "ews-pd versions" in done.stdout, done.stdout
     assert not (cwd / "data").exists()
 
 
