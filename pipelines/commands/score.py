@@ -270,7 +270,7 @@ def demo_nightly_config(config: Path, folder: Path) -> Path:
     copy is ``folder/nightly.yaml``."""
     import yaml
 
-    from pipelines.io import write_text_atomic
+    from pipelines.adapters.files import write_text_atomic
 
     teams = write_text_atomic(DEMO_TEAMS, folder / "teams.yaml")
     raw = yaml.safe_load(config.read_text(encoding="utf-8"))

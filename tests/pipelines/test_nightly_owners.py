@@ -79,3 +79,16 @@ def test_teams_file_is_validated(tmp_path) -> None:
     bad.write_text("kind: teams\ncollectors:\n  - {name: unassigned, capacity: 3}\n")
     with pytest.raises(ConfigError, match="reserved"):
         load_config(bad, expect=TeamsConfig)
+
+
+def test_demo_config_points_at_a_valid_demo_roster(tmp_path) -> None:
+    from pathlib import Path
+
+    from pipelines.commands.score import demo_nightly_config
+    from pipelines.config.nightly import NightlyConfig
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(demo_nightly_config(root / "conf" / "nightly.yaml", tmp_path), expect=NightlyConfig)
+    assert cfg.teams == tmp_path / "teams.yaml"
+    team = load_config(cfg.teams, expect=TeamsConfig).collectors
+    assert len(team) == 5 and any(c.queues == ("recovery",) for c in team)
