@@ -78,13 +78,15 @@ def replay(
     """The nightly as of each of ``dates`` (ascending): one row per (as_of, debtor existing then).
 
     Columns: ``as_of``, ``debtor_id``, ``segment``, ``in_default``, ``pd`` (1.0 in default),
-    ``band``, ``flagged`` (any trigger of ``cfg`` against the previous date), ``open_balance``,
+    ``band``, ``flagged`` (any trigger of ``cfg`` against the previous date, or kept on the list by
+    ``cfg.watchlist.stay_days`` after its last trigger, as the nightly does), ``open_balance``,
     ``overdue_amount``, ``dpd`` (days past due of the oldest overdue open invoice), ``label``,
     ``first_default_date``, ``horizon_observed`` (from ``features.labels.build_labels``).
     Built in debtor partitions of about ``rows_per_partition`` ledger rows."""
     from features.build import build_features
     from features.labels import build_labels, last_observed_date
     from pipelines.scoring.partition import LEDGER_TABLES, partition_count, split_portfolio
+    from pipelines.scoring.watch_state import stay_on_list
     from pipelines.scoring.watchlist import assign_bands, compare_with_previous, triggers
 
     until = last_observed_date(portfolio)
@@ -130,11 +132,21 @@ def replay(
     panel["debtor_id"] = panel["debtor_id"].astype("string")
     panel["band"] = assign_bands(panel["pd"], cfg).where(~panel["in_default"], "default").astype("string")
     flagged = []
-    previous = None
+    previous, state = None, None
     for T in dates:
         today = panel.loc[panel["as_of"] == T, ["debtor_id", "pd", "band", "in_default"]]
         scored = compare_with_previous(today, previous)
-        flagged.append(triggers(scored, cfg, has_previous=previous is not None).any(axis=1))
+        fired = triggers(scored, cfg, has_previous=previous is not None).any(axis=1).to_numpy()
+        live = ~today["in_default"].to_numpy(dtype=bool)
+        stay = stay_on_list(today["debtor_id"], live, fired, state, T.date(), cfg.watchlist.stay_days)
+        on = fired | stay
+        flagged.append(pd.Series(on, index=today.index))
+        last = pd.Series(pd.NaT, index=today.index, dtype="datetime64[ns]")
+        if state is not None:
+            carried = state.set_index("debtor_id")["last_trigger_on"].reindex(today["debtor_id"]).to_numpy()
+            last[:] = carried
+        last[fired] = T
+        state = pd.DataFrame({"debtor_id": today["debtor_id"], "on_list": on, "last_trigger_on": last})
         previous = today
     panel["flagged"] = pd.concat(flagged).reindex(panel.index).fillna(False).astype(bool)
     return panel

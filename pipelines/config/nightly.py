@@ -72,6 +72,17 @@ class TriggersConfig(ConfigModel):
     new_entrant: NewEntrantTrigger = NewEntrantTrigger()
 
 
+class WatchlistConfig(ConfigModel):
+    stay_days: int = Field(
+        0,
+        ge=0,
+        description=(
+            "a flagged debtor stays on the watchlist this many days after its last trigger "
+            "(0: only on the nights a trigger fires); an analyst's clearing takes it off"
+        ),
+    )
+
+
 class LGDConfig(ConfigModel):
     default: float = Field(0.45, gt=0.0, le=1.0, description="loss given default, share of EAD")
     by_segment: dict[str, float] = Field(default_factory=dict, description="overrides per debtor segment")
@@ -307,6 +318,7 @@ class NightlyConfig(ConfigModel):
         Band(name="E", min_pd=0.15),
     )
     triggers: TriggersConfig = TriggersConfig()
+    watchlist: WatchlistConfig = WatchlistConfig()
     teams: Path | None = Field(
         None, description="collectors and daily capacity (kind: teams); absent: every row to 'unassigned'"
     )

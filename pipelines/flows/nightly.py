@@ -264,8 +264,9 @@ def watchlist(
     from models.reasons import reasons_wide
     from pipelines.scoring.explain import explain
 
+    as_of = pd.Timestamp(scored["as_of"].iloc[0]).date() if len(scored) else None
     flags, effects = apply_overrides(
-        triggers(scored, cfg, has_previous), scored, overrides, previous_state, cfg
+        triggers(scored, cfg, has_previous), scored, overrides, previous_state, cfg, as_of
     )
     flagged_ids = scored.loc[flags.any(axis=1), "debtor_id"]
     Xf = X.loc[X.index.isin(flagged_ids)]

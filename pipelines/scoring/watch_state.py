@@ -13,6 +13,9 @@ previous run's file to carry the episode on:
   ``new`` and that clearing no longer applies (``void_seq``).
 - ``escalated`` and ``under_review`` keep a live debtor on the list when no trigger fires, and so
   does a ``--band`` override at or above the threshold band (trigger column ``trigger_override``).
+- ``watchlist.stay_days`` (nightly config, default 0) keeps a live debtor on the list that many days
+  after its last trigger (``last_trigger_on``; trigger column ``trigger_stay``), so a one-night
+  jump or migration does not drop off the next night; a clearing still takes it off.
 - ``owner``: tonight's queue owner when the debtor is in the queue, else the previous owner,
   else ``unassigned``.
 """
@@ -32,6 +35,7 @@ __all__ = ["STATE_FILE", "UNASSIGNED", "apply_overrides", "debtor_history", "wat
 STATE_FILE = "watch_state.parquet"
 UNASSIGNED = "unassigned"
 KEEPS_ON_LIST = ("escalated", "under_review")
+MEMORY_TRIGGERS = ("trigger_stay", "trigger_override")  # not tonight's triggers: the list's memory
 
 STATE_COLUMNS = [
     "as_of",
@@ -51,6 +55,7 @@ STATE_COLUMNS = [
     "override_until",
     "cleared_pd",
     "void_seq",
+    "last_trigger_on",
 ]
 
 
@@ -61,6 +66,28 @@ def _jumped(pd_now: pd.Series, pd_then: pd.Series, cfg: NightlyConfig) -> pd.Ser
     rel = rise / pd_then.where(pd_then > 0)
     hit = (rise >= j.abs_min) & ((rel >= j.rel_min) | (pd_then == 0))
     return hit.fillna(False).astype(bool)
+
+
+def stay_on_list(
+    ids: pd.Series,
+    live: np.ndarray,
+    fired: np.ndarray,
+    previous: pd.DataFrame | None,
+    as_of: dt.date,
+    stay_days: int,
+) -> np.ndarray:
+    """True for the live debtors of ``ids`` that no trigger flags tonight but that were on the
+    previous list with their last trigger at most ``stay_days`` days before ``as_of``.
+
+    ``previous``: a watch state (``debtor_id``, ``on_list``, ``last_trigger_on``) or None."""
+    if not stay_days or previous is None or previous.empty or "last_trigger_on" not in previous.columns:
+        return np.zeros(len(ids), dtype=bool)
+    prev = previous.set_index(previous["debtor_id"].astype("string"))
+    key = pd.Index(ids.astype("string"))
+    was_on = prev["on_list"].reindex(key).fillna(False).to_numpy(dtype=bool)
+    age = (pd.Timestamp(as_of) - pd.to_datetime(prev["last_trigger_on"].reindex(key))).dt.days
+    recent = (age <= stay_days).fillna(False).to_numpy(dtype=bool)
+    return live & ~fired & was_on & recent
 
 
 def _prev_void(previous: pd.DataFrame | None) -> pd.Series:
@@ -75,16 +102,30 @@ def apply_overrides(
     overrides: pd.DataFrame | None,
     previous: pd.DataFrame | None,
     cfg: NightlyConfig,
+    as_of: dt.date | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Tonight's triggers (``pipelines.scoring.watchlist.triggers``) after the overrides in force.
+    """Tonight's triggers (``pipelines.scoring.watchlist.triggers``) after the watchlist's memory
+    (``trigger_stay``: :func:`stay_on_list` with ``cfg.watchlist.stay_days``, given ``as_of``) and
+    the overrides in force.
 
     ``scored``: rows aligned with ``flags`` (``debtor_id``, ``pd``, ``in_default``); ``overrides``:
     :func:`pipelines.scoring.overrides.active_overrides`; ``previous``: the previous run's
-    watch state or None. Returns (flags with an added ``trigger_override`` column, the override
+    watch state or None. Returns (flags with added ``trigger_stay`` and ``trigger_override`` columns, the override
     effects: one row per debtor with an override, indexed by debtor_id, columns ``seq``,
     ``status``, ``band``, ``by``, ``reason``, ``until``, ``cleared_pd``, ``suppressed``,
     ``reflagged``, ``void_seq``). New frames; the inputs are not modified."""
     out = flags.copy()
+    live_all = ~scored["in_default"].astype(bool).to_numpy()
+    out["trigger_stay"] = False
+    if as_of is not None:
+        out["trigger_stay"] = stay_on_list(
+            scored["debtor_id"],
+            live_all,
+            flags.to_numpy().any(axis=1),
+            previous,
+            as_of,
+            cfg.watchlist.stay_days,
+        )
     out["trigger_override"] = False
     cols = [
         "seq",
@@ -170,7 +211,10 @@ def watch_state(
     status = pd.Series(np.where(st["days_on_list"].fillna(0) > 0, "under_review", "new"), index=st.index)
     keep = eff["status"].isin(KEEPS_ON_LIST).fillna(False).astype(bool)
     status = status.where(~keep, eff["status"])
-    status = status.where(~eff["suppressed"].fillna(False).astype(bool), "cleared")
+    cleared = (eff["status"] == "cleared").fillna(False).astype(bool) & eff["void_seq"].isna()
+    status = status.where(~cleared, "cleared")
+    off = ~st["on_list"] & ~cleared
+    status = status.where(~off, eff["status"])  # off the list with another override: its status
     st["status"] = status.astype("string")
 
     owner = pd.Series(pd.NA, index=st.index, dtype="string")
@@ -190,6 +234,14 @@ def watch_state(
     st["override_until"] = pd.to_datetime(eff["until"])
     st["cleared_pd"] = eff["cleared_pd"].astype("float64")
     st["void_seq"] = eff["void_seq"].astype("Int64")
+    own = [c for c in watchlist.columns if c.startswith("trigger_") and c not in MEMORY_TRIGGERS]
+    fired_ids = watchlist.loc[watchlist[own].any(axis=1), "debtor_id"].astype("string") if own else []
+    carried_last = (
+        pd.to_datetime(prev["last_trigger_on"].reindex(st.index)) if "last_trigger_on" in prev else None
+    )
+    last = pd.Series(pd.NaT, index=st.index, dtype="datetime64[ns]") if carried_last is None else carried_last
+    last = last.where(~st.index.isin(fired_ids), pd.Timestamp(as_of)).where(st["on_list"])
+    st["last_trigger_on"] = last
     out = st.reset_index()
     out["debtor_id"] = out["debtor_id"].astype("string")
     return out[STATE_COLUMNS]
@@ -216,6 +268,9 @@ def with_state(watchlist: pd.DataFrame, state: pd.DataFrame) -> pd.DataFrame:
         only = wl["trigger_override"].astype(bool) & (wl["triggers"].fillna("") == "")
         label = "override (" + wl["status"].astype(str) + ")"
         wl["triggers"] = wl["triggers"].where(~only, label)
+    if "trigger_stay" in wl.columns:
+        only = wl["trigger_stay"].astype(bool) & (wl["triggers"].fillna("") == "")
+        wl["triggers"] = wl["triggers"].where(~only, "stay (a trigger in the last watchlist.stay_days)")
     cols = list(watchlist.columns)
     at = cols.index("triggers") + 1 if "triggers" in cols else len(cols)
     order = cols[:at] + WATCHLIST_STATE_COLUMNS + cols[at:]

@@ -152,3 +152,20 @@ def test_leakage_names_the_in_sample_month_ends_and_the_cut() -> None:
     assert seen["leak_free_end"] == "2023-11-02"
     assert leakage(Version({"ews.trained_through": "2023-10-31"}), DATES, 90)["in_sample"] == []
     assert leakage(Version({}), DATES, 90)["in_sample"] is None
+
+
+def test_stay_days_keep_a_flag_between_triggers_and_lengthen_the_run() -> None:
+    """C (PD 0.05) is flagged only on Jan 31 by a hand-made 0.08 PD; with stay_days 30 it stays on
+    Feb 29 (29 days after its trigger) but not on Mar 31 (60 days)."""
+    pds = {**PD, "C": 0.05}
+
+    def score(live: pd.DataFrame) -> pd.Series:
+        ids = live["debtor_id"].astype("string")
+        T = pd.Timestamp(live["as_of"].iloc[0])
+        values = [0.08 if (d == "C" and T == DATES[0]) else pds[d] for d in ids]
+        return pd.Series(values, index=ids.to_numpy(), dtype="float64")
+
+    stay = CFG.model_copy(update={"watchlist": CFG.watchlist.model_copy(update={"stay_days": 30})})
+    for cfg, expected in ((CFG, [True, False, False]), (stay, [True, True, False])):
+        p = replay(ledger(), DATES, score, cfg, DefaultDefinition())
+        assert p.loc[p["debtor_id"] == "C", "flagged"].tolist() == expected

@@ -288,3 +288,28 @@ def test_check_log_uses_the_head_in_the_previous_manifest(tmp_path) -> None:
     path.write_text(path.read_text().splitlines(keepends=True)[0])
     with pytest.raises(AuditLogError, match="manifest.json recorded 2 lines"):
         check_log(tmp_path, run)
+
+
+def test_stay_days_keep_a_debtor_on_the_list_after_its_last_trigger(tmp_path) -> None:
+    cfg = CFG.model_copy(update={"watchlist": CFG.watchlist.model_copy(update={"stay_days": 10})})
+    d1, d2, d3, d4 = (dt.date(2024, 9, d) for d in (1, 8, 10, 13))
+
+    def run(day, rows, previous):
+        s = scored(rows)
+        f, eff = apply_overrides(flags_of(s), s, active_overrides(tmp_path, day), previous, cfg, day)
+        wl = pd.concat([s, f], axis=1).loc[f.any(axis=1)].assign(triggers="")
+        state = watch_state(wl, s, eff, previous, day)
+        return f.set_axis(s["debtor_id"]), state, with_state(wl, state).set_index("debtor_id")
+
+    _, s1, _ = run(d1, [("X", 0.10, False), ("Y", 0.10, False)], None)
+    assert s1.set_index("debtor_id").loc["X", "last_trigger_on"] == pd.Timestamp(d1)
+    f2, s2, wl2 = run(d2, [("X", 0.02, False), ("Y", 0.02, False)], s1)  # 7 days later: both stay
+    assert f2["trigger_stay"].all() and wl2.loc["X", "triggers"].startswith("stay")
+    assert s2.set_index("debtor_id").loc["X", "days_on_list"] == 7
+    assert s2.set_index("debtor_id").loc["X", "last_trigger_on"] == pd.Timestamp(d1)  # no new trigger
+    append_override(tmp_path, ov("Y", "cleared", run=d2, pd_=0.02), now=NOW)
+    f3, s3, _ = run(d3, [("X", 0.02, False), ("Y", 0.02, False)], s2)  # day 9: X stays, Y cleared off
+    assert f3.loc["X", "trigger_stay"] and not f3.loc["Y"].any()
+    assert s3.set_index("debtor_id")["status"].to_dict() == {"X": "under_review", "Y": "cleared"}
+    f4, _, _ = run(d4, [("X", 0.02, False)], s1)  # 12 days after the trigger: beyond stay_days
+    assert not f4.loc["X"].any()
