@@ -89,15 +89,6 @@ HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TI
 _REACHED: set[str] = set()
 
 
-def _public(uri: str) -> str:
-    """``uri`` without a user name or password."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(uri)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=host))
-
-
 def check_tracking_server(uri: str) -> None:
     """Raise :class:`TrackingUnavailableError` when an http(s) tracking ``uri`` does not answer
     within :data:`PROBE_TIMEOUT_S` seconds (once per process and URI; local stores pass)."""
@@ -113,12 +104,12 @@ def check_tracking_server(uri: str) -> None:
         answer = requests.get(uri.rstrip("/") + "/health", timeout=PROBE_TIMEOUT_S)
     except requests.RequestException as exc:
         raise TrackingUnavailableError(
-            f"MLflow tracking server {_public(uri)} is unreachable ({type(exc).__name__}, "
+            f"MLflow tracking server {view.public_uri(uri)} is unreachable ({type(exc).__name__}, "
             f"no answer within {PROBE_TIMEOUT_S:.0f} s): {fix}"
         ) from None
     if answer.status_code not in (200, 401, 403):  # 401/403: there, but wants credentials
         raise TrackingUnavailableError(
-            f"{_public(uri)} answers, but not as an MLflow tracking server (HTTP {answer.status_code} "
+            f"{view.public_uri(uri)} answers, but not as an MLflow tracking server (HTTP {answer.status_code} "
             f"on /health): {fix}"
         )
     _REACHED.add(uri)
@@ -703,7 +694,7 @@ def load_model_version(
     except MlflowException as exc:
         if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
             raise TrackingUnavailableError(
-                f"MLflow tracking store {_public(uri)} failed: {str(exc).splitlines()[0][:300]}"
+                f"MLflow tracking store {view.public_uri(uri)} failed: {str(exc).splitlines()[0][:300]}"
             ) from None
         hint = (
             "run `ews train --data DIR` (the gate promotes a passing model) or `ews models promote VERSION --reason ...`"

@@ -50,6 +50,18 @@ class VersionRecord:
     aliases: tuple[str, ...]
 
 
+def public_uri(uri: str) -> str:
+    """``uri`` without a user name or password (safe to print); a local SQLite file as an absolute path."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if uri.startswith("sqlite:///"):
+        return f"sqlite:///{Path(uri.removeprefix('sqlite:///')).resolve()}"
+
+    parts = urlsplit(uri)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=host))
+
+
 def tracking_uri(given: str | None = None) -> str:
     """``MLFLOW_TRACKING_URI`` when set, else ``given`` (project config), else the local default."""
     return os.environ.get("MLFLOW_TRACKING_URI") or given or DEFAULT_TRACKING_URI

@@ -56,12 +56,15 @@ def register(app: typer.Typer) -> None:
         project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
     ) -> None:
         """Versions with aliases, test AUC/ECE, gate outcome and the periods each was champion."""
-        from pipelines.adapters.registry_view import read_versions, version_rows
+        from pipelines.adapters.registry_view import public_uri, read_versions, tracking_uri, version_rows
 
-        rows = version_rows(read_versions(name, _uri(project)))
+        uri = _uri(project)
+        rows = version_rows(read_versions(name, uri))
         console = Console(width=200)
         if not rows:
-            console.print(f"no versions of {name!r} yet: run `ews train --data DIR`")
+            console.print(
+                f"no versions of {name!r} yet in {public_uri(tracking_uri(uri))}: run `ews train --data DIR`"
+            )
             return
         for row in rows:
             row["created"] = row["created"].strftime("%Y-%m-%d %H:%M")
