@@ -207,6 +207,8 @@ KILL_SCRIPT = """
 import sys, datetime as dt
 from pathlib import Path
 from pipelines.flows.nightly import nightly
+from pipelines.runtime import ensure_prefect_api
+ensure_prefect_api()  # as the ews command does: the temporary API server dies with this process
 nightly(as_of=dt.date.fromisoformat(sys.argv[1]), config_path=Path(sys.argv[2]), data_dir=Path(sys.argv[3]), out_dir=Path(sys.argv[4]))
 """
 
