@@ -1,10 +1,12 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   -- create .venv, then run the main job end to end on the generated sample
-#   make test   -- create .venv, then run ruff and pytest
+#   make test   -- create .venv, then run ruff and pytest (2 workers: TEST_WORKERS=N to change)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# pytest workers: one per core on the 2-core CI box; each test file stays on one worker
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint venv clean sample
 
@@ -21,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 demo: $(STAMP)
 	$(BIN)/ews demo
