@@ -264,7 +264,7 @@ def watchlist(
     from models.reasons import reasons_wide
     from pipelines.scoring.explain import explain
 
-    as_of = pd.Timestamp(scored["as_of"].iloc[0]).date() if len(scored) else None
+    as_of = pd.Timestamp(scored["as_of"].iloc[0]).date() if len(scored) and "as_of" in scored else None
     flags, effects = apply_overrides(
         triggers(scored, cfg, has_previous), scored, overrides, previous_state, cfg, as_of
     )
