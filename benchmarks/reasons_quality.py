@@ -42,16 +42,17 @@ def main() -> None:
     from models.reasons import contributions, reason_codes
     from pipelines.adapters.files import read_portfolio
     from pipelines.adapters.registry import load_model_version, prepare_X
-    from pipelines.scoring.partition import features_and_defaults
+    from pipelines.engine import Book, build_book
     from pipelines.scoring.watchlist import debtor_currency
 
     as_of = dt.date.fromisoformat(args.as_of)
     loaded = load_model_version("champion", tracking_uri=args.mlflow_uri)
     portfolio = read_portfolio(args.data)
-    feats, in_default, _ = features_and_defaults(
-        portfolio, pd.Timestamp(as_of), DefaultDefinition(**_definition(loaded)), 2_000_000
+    built = build_book(
+        Book.in_memory(portfolio, 2_000_000), [pd.Timestamp(as_of)], DefaultDefinition(**_definition(loaded))
     )
-    frame = feats if "debtor_id" in feats.columns else feats.reset_index()
+    in_default = built.defaults.set_index(built.defaults["debtor_id"].astype("string"))["in_default_at_asof"]
+    frame = built.features
     frame = frame[~frame["debtor_id"].astype("string").map(in_default).fillna(False).astype(bool)]
     X_all = prepare_X(frame, loaded)
     X_all.index = pd.Index(frame["debtor_id"].astype("string").to_numpy())

@@ -101,6 +101,8 @@ class Ledger:
     issue day, due day, invoice_id); payments by (code, paid day, payment_id). Days are int64 days
     since the epoch; days are int32, amounts float64 currency units (integer cents inside :func:`ledger_state`). ``pay_inv`` is the position
     of the allocated invoice in the sorted invoice arrays, -1 when none of the same debtor.
+    ``inv_row`` is the row of each sorted invoice in the input frame, whose ``invoice_id`` column
+    is ``invoice_ids`` (Arrow, not copied).
     """
 
     debtor_ids: pd.Index
@@ -121,6 +123,8 @@ class Ledger:
     segment: pd.Categorical
     country: pd.Categorical
     first_invoice: np.ndarray = field(repr=False)
+    inv_row: np.ndarray = field(default_factory=lambda: _EMPTY_I, repr=False)
+    invoice_ids: pa.Array | pa.ChunkedArray | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -210,14 +214,18 @@ def _order(keys: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray | None]
 def prepare_ledger(portfolio: Portfolio) -> Ledger:
     """Flatten the portfolio's invoices, payments, events and debtors (see :class:`Ledger`).
 
-    The debtor universe is every debtor id found in any table. Input frames are not modified.
+    The debtor universe is every debtor id found in any table (statements included: their debtors get
+    a code, for the default flags). Input frames are not modified.
     """
-    ids_arrow = _unique_ids([portfolio.debtors, portfolio.invoices, portfolio.payments, portfolio.events])
+    ids_arrow = _unique_ids(
+        [portfolio.debtors, portfolio.invoices, portfolio.payments, portfolio.events, portfolio.statements]
+    )
     ids = pd.Index(pd.array(ids_arrow, dtype="string"))
     n = len(ids)
 
     inv = portfolio.invoices
     inv_rank: np.ndarray | None = None
+    inv_row, invoice_ids = _EMPTY_I, None
     if inv is not None and not inv.empty:
         code = _codes(inv["debtor_id"], ids_arrow, "invoices")
         issue = day_number(inv["issue_date"])
@@ -236,6 +244,8 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         del code, issue, due
         inv_rank = np.empty(len(order), dtype=np.int64)  # original row -> sorted position
         inv_rank[order] = np.arange(len(order))
+        inv_row = order.astype(np.int32) if len(order) < 2**31 else order
+        invoice_ids = _arrow(inv["invoice_id"])
         del order
     else:
         inv_code = inv_issue = inv_due = _EMPTY_I
@@ -323,6 +333,8 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         segment=segment,
         country=country,
         first_invoice=first_invoice,
+        inv_row=inv_row,
+        invoice_ids=invoice_ids,
     )
 
 
@@ -380,7 +392,8 @@ class LedgerState:
     Invoice arrays (prefix ``inv_``) cover invoices issued <= T; ``inv_remaining`` is the unpaid
     amount at T (currency units), ``inv_settled`` the settlement day (NaN while open). Piece arrays
     (prefix ``pc_``) are the payments applied to those invoices. Payment arrays (prefix ``pay_``)
-    cover all payments made <= T. ``credit_on_account`` is unapplied cash per debtor.
+    cover all payments made <= T. ``credit_on_account`` is unapplied cash per debtor. ``inv_rows``:
+    position of each invoice in the ledger's sorted arrays (None: every invoice, same positions).
     """
 
     T: int
@@ -406,6 +419,7 @@ class LedgerState:
     ev_code: np.ndarray
     ev_date: np.ndarray
     ev_kind: np.ndarray
+    inv_rows: np.ndarray | None = None
     _memo: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ shared helpers
@@ -558,4 +572,5 @@ def ledger_state(ledger: Ledger, T: int) -> LedgerState:
         ev_code=ledger.ev_code[ev],
         ev_date=ledger.ev_date[ev],
         ev_kind=ledger.ev_kind[ev],
+        inv_rows=issued,
     )

@@ -92,14 +92,23 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _table_figures(tables: Mapping[str, Mapping[str, Any]], payments: pd.DataFrame | None) -> dict[str, Any]:
+def _allocated(portfolio: Any) -> float | None:
+    """Share of payments naming an invoice: from a ``Portfolio``'s payments, or from a
+    ``pipelines.engine.Book`` (an ingested folder: the Parquet null counts, nothing read)."""
+    share = getattr(portfolio, "allocated_share", None)
+    if callable(share):
+        return share()
+    payments = getattr(portfolio, "payments", None)
+    if payments is not None and len(payments) and "invoice_id" in payments:
+        return float(payments["invoice_id"].notna().mean())  # ingest reads blanks as missing
+    return None
+
+
+def _table_figures(tables: Mapping[str, Mapping[str, Any]], allocated: float | None) -> dict[str, Any]:
     """Figures of the ingested tables (an ingest manifest's ``tables``); the same for a nightly
-    run and for a training."""
+    run and for a training. ``allocated``: share of payments naming an invoice (:func:`_allocated`)."""
     accepted = {name: int(t["rows_accepted"]) for name, t in sorted(tables.items())}
     n_inv, n_pay = accepted.get("invoices", 0), accepted.get("payments", 0)
-    allocated = None
-    if payments is not None and len(payments) and "invoice_id" in payments:
-        allocated = float(payments["invoice_id"].notna().mean())  # ingest reads blanks as missing
     return {
         "rows": {name: int(t["rows_in"]) for name, t in sorted(tables.items())},
         "accepted": accepted,
@@ -128,7 +137,7 @@ def feed_figures(
     """Today's figures: ingest ``tables`` (manifest), the ``portfolio`` and the ``scores`` (one row
     per debtor with ``in_default`` and ``open_balance``)."""
     return {
-        **_table_figures(tables, getattr(portfolio, "payments", None)),
+        **_table_figures(tables, _allocated(portfolio)),
         **_snapshot_figures(scores, "in_default"),
     }
 
@@ -146,7 +155,7 @@ def training_reference(
         )
     return {
         "version": 1,
-        "tables": _table_figures(tables, getattr(portfolio, "payments", None)),
+        "tables": _table_figures(tables, _allocated(portfolio)),
         "snapshots": snaps,
     }
 

@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from features.schema import TABLES, dtypes
 from features.tables import Portfolio
@@ -29,6 +32,9 @@ __all__ = [
     "FILE_MODE",
     "OutputError",
     "atomic_path",
+    "bucket_codes",
+    "bucket_count",
+    "bucket_file",
     "conform",
     "find_table_files",
     "read_portfolio",
@@ -205,21 +211,192 @@ def find_table_files(folder: str | Path) -> dict[str, Path]:
     return found
 
 
-def read_portfolio(folder: str | Path) -> Portfolio:
-    """Read ``<folder>/{invoices,payments,debtors,events,statements}.parquet`` written by ingest.
+def bucket_codes(values: pd.Series, n: int) -> np.ndarray:
+    """Debtor bucket of each row: a stable hash of ``debtor_id`` (SipHash of the UTF-8 text, as
+    ``pandas.util.hash_array``) modulo ``n`` (int64 in ``0..n-1``). The same id always lands in
+    the same bucket, whatever the table, the row order or the machine."""
+    if n <= 1 or len(values) == 0:
+        return np.zeros(len(values), dtype=np.int64)
+    arr = pa.array(values, from_pandas=True)
+    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    uniq = pc.drop_null(pc.unique(arr))
+    hashed = pd.util.hash_array(np.asarray(uniq.to_pylist(), dtype=object), categorize=False)
+    per_id = (hashed % np.uint64(n)).astype(np.int64)
+    pos = pc.fill_null(pc.index_in(arr, value_set=uniq), 0).to_numpy(zero_copy_only=False)
+    return per_id[pos] if len(per_id) else np.zeros(len(values), dtype=np.int64)
 
+
+BUCKET_DIR = "bucket={k}"
+BUCKET_FILE = "part-0.parquet"
+
+
+def bucket_file(folder: str | Path, table: str, k: int) -> Path:
+    """``<folder>/<table>/bucket=<k>/part-0.parquet`` (hive-style layout written by ``ews ingest``)."""
+    return Path(folder) / table / BUCKET_DIR.format(k=k) / BUCKET_FILE
+
+
+def bucket_count(folder: str | Path) -> int:
+    """Number of debtor buckets of an ingested folder (manifest ``layout.buckets``; 1 for the flat
+    layout of older ingests, ``<table>.parquet``)."""
+    import json
+
+    folder = Path(folder)
+    try:
+        layout = json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("layout") or {}
+        if int(layout.get("buckets", 0)) >= 1:
+            return int(layout["buckets"])
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    for table in TABLES:
+        found = list((folder / table).glob("bucket=*")) if (folder / table).is_dir() else []
+        if found:
+            return len(found)
+    return 1
+
+
+def _bucketed(folder: Path) -> bool:
+    """The folder has the bucket layout (its manifest says so, or a table folder exists)."""
+    import json
+
+    try:
+        if json.loads((folder / "manifest.json").read_text(encoding="utf-8")).get("layout"):
+            return True
+    except (OSError, ValueError, AttributeError):
+        pass
+    return any((folder / table).is_dir() for table in TABLES)
+
+
+def _read_table(folder: Path, table: str, bucket: int | None, n: int, bucketed: bool) -> pd.DataFrame | None:
+    flat = folder / f"{table}.parquet"
+    if bucketed:
+        paths = [bucket_file(folder, table, k) for k in (range(n) if bucket is None else [bucket])]
+        parts = [pq.read_table(p) for p in paths if p.is_file()]
+        if not parts:
+            return None
+        frame = pa.concat_tables(parts).to_pandas() if len(parts) > 1 else parts[0].to_pandas()
+    elif flat.is_file():
+        frame = pd.read_parquet(flat)
+        if bucket is not None and n > 1:
+            frame = frame.loc[bucket_codes(frame["debtor_id"], n) == bucket]
+    else:
+        return None
+    return conform(frame, table)
+
+
+def read_portfolio(
+    folder: str | Path, bucket: int | None = None, tables: tuple[str, ...] | None = None
+) -> Portfolio:
+    """Read the canonical tables written by ``ews ingest --out folder``: every bucket, or one.
+
+    The layout is ``<table>/bucket=<k>/part-0.parquet`` (older ingests: ``<table>.parquet``).
+    ``tables``: only these tables (default: every canonical table).
     Absent tables are ``None``. Frames come back with the canonical dtypes of ``features.schema``.
     Raises ``FileNotFoundError`` when the folder holds none of them.
     """
     folder = Path(folder)
+    n, bucketed = bucket_count(folder), _bucketed(folder)
     frames: dict[str, pd.DataFrame] = {}
-    for table in TABLES:
-        path = folder / f"{table}.parquet"
-        if path.is_file():
-            frames[table] = conform(pd.read_parquet(path), table)
+    for table in tables or TABLES:
+        frame = _read_table(folder, table, bucket, n, bucketed)
+        if frame is not None:
+            frames[table] = frame
     if not frames:
         raise FileNotFoundError(
-            f"{folder}: no ingested tables found (expected invoices.parquet, payments.parquet, ... "
-            "written by `ews ingest --out DIR`)"
+            f"{folder}: no ingested tables found (expected invoices/, payments/, ... written by "
+            "`ews ingest --out DIR`)"
         )
     return Portfolio(**frames)
+
+
+def _table_files(folder: Path, table: str) -> list[Path]:
+    if _bucketed(folder):
+        return [p for k in range(bucket_count(folder)) if (p := bucket_file(folder, table, k)).is_file()]
+    flat = folder / f"{table}.parquet"
+    return [flat] if flat.is_file() else []
+
+
+def column_bounds(folder: str | Path, table: str, column: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """(min, max) of a date column of an ingested table, from the Parquet statistics (the column is
+    read only when a file has none). None when the table is absent or the column empty."""
+    lows, highs = [], []
+    for path in _table_files(Path(folder), table):
+        pf = pq.ParquetFile(path)
+        if column not in pf.schema_arrow.names:
+            continue
+        idx = pf.schema_arrow.names.index(column)
+        md = pf.metadata
+        stats = [md.row_group(i).column(idx).statistics for i in range(md.num_row_groups)]
+        if all(s is not None and s.has_min_max for s in stats):
+            lows += [pd.Timestamp(s.min) for s in stats]
+            highs += [pd.Timestamp(s.max) for s in stats]
+        else:
+            col = pf.read(columns=[column]).column(0)
+            if col.null_count < len(col):
+                lows.append(pd.Timestamp(pc.min(col).as_py()))
+                highs.append(pd.Timestamp(pc.max(col).as_py()))
+    return (min(lows), max(highs)) if lows else None
+
+
+DATE_COLUMNS = {
+    "invoices": "issue_date",
+    "payments": "paid_on",
+    "events": "event_date",
+    "statements": "period_end",
+}
+
+
+def last_observed(folder: str | Path) -> pd.Timestamp | None:
+    """Latest issue_date, paid_on, event_date or period_end of an ingested folder (None when empty):
+    ``features.engine.last_observed_date`` of the whole book, without reading it."""
+    found = [b[1] for t, c in DATE_COLUMNS.items() if (b := column_bounds(folder, t, c)) is not None]
+    return max(found).normalize() if found else None
+
+
+ROW_GROUP_ROWS = 262_144
+"""Rows per Parquet row group of an ingested bucket file: small enough to stream a bucket, large
+enough that the per-row-group overhead stays negligible."""
+
+
+def bucket_parts(frame: pd.DataFrame, n: int) -> list[pd.DataFrame]:
+    """``frame`` cut into ``n`` debtor buckets (:func:`bucket_codes`), each sorted by debtor_id
+    (stable: rows of one debtor keep their order). Bucket k is item k (possibly empty)."""
+    ids = pa.array(frame["debtor_id"], from_pandas=True)
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    uniq = pc.unique(ids)
+    uniq = pc.take(uniq, pc.sort_indices(uniq))
+    rank = pc.fill_null(pc.index_in(ids, value_set=uniq), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    code = bucket_codes(frame["debtor_id"], n)
+    order = np.argsort(code * max(len(uniq), 1) + rank, kind="stable")
+    cuts = np.searchsorted(code[order], np.arange(n + 1))
+    return [frame.iloc[order[cuts[k] : cuts[k + 1]]].reset_index(drop=True) for k in range(n)]
+
+
+def write_bucket_atomic(frame: pd.DataFrame, path: str | Path) -> Path:
+    """One bucket file: Parquet, row groups of :data:`ROW_GROUP_ROWS`, deterministic bytes."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, row_group_size=ROW_GROUP_ROWS, compression="snappy")
+    return Path(path)
+
+
+def null_share(folder: str | Path, table: str, column: str) -> float | None:
+    """Share of missing values of a column of an ingested table, from the Parquet metadata (the
+    column is read only when a file has no statistics). None when the table has no rows."""
+    rows = nulls = 0
+    for path in _table_files(Path(folder), table):
+        pf = pq.ParquetFile(path)
+        if column not in pf.schema_arrow.names:
+            continue
+        idx = pf.schema_arrow.names.index(column)
+        md = pf.metadata
+        stats = [md.row_group(i).column(idx).statistics for i in range(md.num_row_groups)]
+        rows += md.num_rows
+        if all(s is not None and s.has_null_count for s in stats):
+            nulls += sum(s.null_count for s in stats)
+        else:
+            nulls += pf.read(columns=[column]).column(0).null_count
+    return nulls / rows if rows else None

@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+from features.schema import TABLES
 from pipelines.adapters.files import OutputError, output_errors
 
 __all__ = [
@@ -271,7 +272,7 @@ def latest_before(out_dir: Path, as_of: date) -> Path | None:
 # when all of it is there are the files moved into DIR one rename each (manifest.json last, as the
 # commit mark). A failure removes the staging folder and leaves DIR as it was.
 
-INGEST_DIRS = ("quarantine", "data_docs", "fx")
+INGEST_DIRS = ("quarantine", "data_docs", "fx", *TABLES)
 
 
 def check_ingest_out(out_dir: Path, inputs: list[Path]) -> None:
@@ -316,7 +317,7 @@ def publish_ingest(staging: Path, out_dir: Path, stale: list[str]) -> None:
     ingest (relative paths), write ``manifest.json`` last, and remove ``staging``.
 
     Sub-folders in :data:`INGEST_DIRS` are swapped whole (``data_docs``) or file by file
-    (``quarantine``); a rename replaces a symlink itself and never writes through it.
+    (``quarantine``, the table buckets); a rename replaces a symlink itself and never writes through it.
     """
     out_dir = Path(out_dir)
     with output_errors(out_dir):

@@ -2,8 +2,9 @@
 
 Stage 1 (ingest + validation): the committed sample in ``data/sample/`` when present, otherwise a
 tiny built-in ledger written to ``data/demo/input/``. Outputs go to ``data/demo/``.
-Stage 2 (with the sample): train and promote a model (MLflow), then run the nightly flow for the
-day before the last date in the data and for that date, publishing ``data/demo/runs/<as_of>/``.
+Stage 2 (with the sample): train and promote a model (MLflow) on the ingested tables
+(``data/demo/ingest``, validated once), then run the nightly flow on them for the day before the
+last date in the data and for that date, publishing ``data/demo/runs/<as_of>/``.
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def register(app: typer.Typer) -> None:
         started = time.perf_counter()
         try:
             with flow_runtime():
-                demo_train_and_score(console, SAMPLE_DIR, out / "runs")
+                demo_train_and_score(console, out / "ingest", out / "runs")
         except _user_errors() as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(2) from None

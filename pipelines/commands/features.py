@@ -9,13 +9,25 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from pipelines.commands.engine_options import (
+    DATA_HELP,
+    ENGINE_HELP,
+    RAW_HELP,
+    SCHEDULER_HELP,
+    check_data_dir,
+    check_engine,
+)
+
 if TYPE_CHECKING:
     import pandas as pd
 
 HELP = """Build point-in-time features for every debtor at one or more as-of dates.
 
 Features as of T use only invoices issued, payments made, events and statements dated on or before
-T. The data dir is read and validated as in `ews ingest` (rejected rows are left out and counted).
+T. --data is an `ews ingest --out` folder, read one debtor bucket at a time (with --raw: a folder of
+raw canonical files, validated in memory as in `ews ingest`; rejected rows are left out and counted).
+--engine dask runs one task per debtor bucket on a Dask cluster (--scheduler ADDRESS, or a fresh
+LocalCluster sized by compute in conf/ews.yaml); the output is byte-identical to --engine local.
 
 --as-of takes dates separated by commas (2024-06-30,2024-07-31) and/or month-end ranges
 (2024-01..2024-12 = every month-end from January to December 2024).
@@ -79,7 +91,7 @@ def sidecar(frame: pd.DataFrame, as_of: list[pd.Timestamp], meta: dict) -> dict:
 def register(app: typer.Typer) -> None:
     @app.command("features", help=HELP)
     def features_command(
-        data: Path = typer.Option(..., "--data", help="data dir with canonical files (.parquet or .csv)"),
+        data: Path = typer.Option(..., "--data", help=DATA_HELP),
         as_of: str = typer.Option(
             ..., "--as-of", help="dates YYYY-MM-DD[,...] and/or month ranges YYYY-MM..YYYY-MM"
         ),
@@ -90,21 +102,24 @@ def register(app: typer.Typer) -> None:
             "--project-config",
             help="project config file (kind: project) with the default definition, as in `ews ingest` and `ews models`",
         ),
+        raw: bool = typer.Option(False, "--raw", help=RAW_HELP),
+        engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+        scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
     ) -> None:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        from features.build import build_features
-        from features.labels import build_labels
+        from features.params import DefaultDefinition
         from pipelines.adapters.files import write_parquet_atomic, write_text_atomic
+        from pipelines.cluster import EngineSettings, open_engine
         from pipelines.config import ConfigError
         from pipelines.config.project import load_project
-        from pipelines.ingest import TableError, ingest_dir
+        from pipelines.engine import build_book, open_feed
+        from pipelines.ingest import TableError
 
         dates = parse_as_of(as_of)
-        if not data.is_dir():
-            typer.secho(f"error: --data {data} is not a folder of canonical files", fg="red", err=True)
-            raise typer.Exit(2)
+        check_data_dir(data, raw)
+        check_engine(engine)
         if out.suffix != ".parquet":
             typer.secho(f"error: --out {out} must end in .parquet", fg="red", err=True)
             raise typer.Exit(2)
@@ -116,26 +131,39 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         if labels:
             definition = project.default_definition.to_params()
+        settings = EngineSettings.from_config(project.compute, engine, scheduler)
         console = Console(stderr=True)
         timings: dict[str, float] = {}
         try:
             with Progress(
                 SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
             ) as progress:
-                task = progress.add_task(f"reading and validating {data}", total=None)
+                task = progress.add_task(f"reading {data}", total=None)
                 t0 = time.perf_counter()
-                result = ingest_dir(data, None, currency=project.currency)
+                result = open_feed(data, raw=raw, currency=project.currency)
                 timings["ingest_seconds"] = round(time.perf_counter() - t0, 3)
-                progress.update(task, description=f"features at {len(dates)} as-of date(s)")
+                what = "features and labels" if definition is not None else "features"
+                progress.update(
+                    task,
+                    description=f"{what} at {len(dates)} as-of date(s), {result.book.buckets} debtor bucket(s), "
+                    f"{settings.kind} engine",
+                )
                 t0 = time.perf_counter()
-                frame = build_features(result.portfolio, dates)
-                timings["features_seconds"] = round(time.perf_counter() - t0, 3)
+                with open_engine(settings) as runner:
+                    built = build_book(
+                        result.book,
+                        dates,
+                        definition or DefaultDefinition(),
+                        labels=definition is not None,
+                        observed_until=result.book.last_observed(),
+                        engine=runner,
+                    )
+                frame = built.features
                 if definition is not None:
-                    progress.update(task, description="labels")
-                    t0 = time.perf_counter()
-                    lab = build_labels(result.portfolio, dates, definition)
-                    frame = frame.merge(lab, on=["debtor_id", "as_of"], how="left", validate="one_to_one")
-                    timings["labels_seconds"] = round(time.perf_counter() - t0, 3)
+                    frame = frame.merge(
+                        built.defaults, on=["debtor_id", "as_of"], how="left", validate="one_to_one"
+                    )
+                timings["features_seconds"] = round(time.perf_counter() - t0, 3)
         except (TableError, ValueError) as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None

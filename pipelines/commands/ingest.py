@@ -18,8 +18,10 @@ HELP = """Read payment histories, validate them with Great Expectations and writ
 Either give files that already use the canonical column names (--invoices/--payments/...), or a
 source config (--source conf/sources/NAME.yaml) that maps another export; see conf/sources/README.md.
 
-Writes OUT/<table>.parquet (accepted rows), OUT/quarantine/<table>.csv (every rejected row with its
-reason), OUT/manifest.json (rows in/accepted/quarantined, input hashes) and OUT/data_docs/index.html.
+Writes OUT/<table>/bucket=<k>/part-0.parquet (accepted rows, cut into debtor buckets by a stable
+hash of debtor_id, sorted by debtor_id; a small book is one bucket), OUT/quarantine/<table>.csv
+(every rejected row with its reason), OUT/manifest.json (rows in/accepted/quarantined, input hashes,
+the bucket layout) and OUT/data_docs/index.html. `ews features`, `ews train` and `ews score` read OUT.
 
 Exit code 0: ingested (even if rows were quarantined; warnings are printed and kept in the manifest).
 Exit code 2: a table-level failure (missing file or column, empty file, wrong delimiter or encoding,
@@ -64,7 +66,8 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
     for warning in manifest.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if out is not None:
-        console.print(f"tables:     {out}/<table>.parquet")
+        buckets = (manifest.get("layout") or {}).get("buckets", 1)
+        console.print(f"tables:     {out}/<table>/bucket=<k>/part-0.parquet ({buckets} debtor bucket(s))")
         console.print(f"quarantine: {out}/quarantine/<table>.csv")
         console.print(f"manifest:   {out}/manifest.json")
         if any(k.startswith("fx/") for k in manifest.get("outputs", {})):

@@ -14,6 +14,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from pipelines.commands.engine_options import (
+    DATA_HELP,
+    ENGINE_HELP,
+    RAW_HELP,
+    SCHEDULER_HELP,
+    check_data_dir,
+    check_engine,
+)
+
 CONFIG_HELP = "nightly config (kind: nightly): bands, triggers, queue rules, drift limits, schedule."
 ACCEPT_FEED_HELP = (
     "publish even when feed checks fail (a table vanished or doubled, units changed, the default share "
@@ -26,6 +35,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from pipelines.adapters.publish import RunLockedError
     from pipelines.adapters.registry import NoChampionError, TrackingUnavailableError
     from pipelines.config import ConfigError
+    from pipelines.engine import NotIngestedError
     from pipelines.feed_checks import FeedCheckError
     from pipelines.flows.nightly import DataQualityError
     from pipelines.runtime import PrefectUnavailableError
@@ -45,6 +55,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         PrefectUnavailableError,
         TrackingUnavailableError,
         AuditLogError,
+        NotIngestedError,
     )
 
 
@@ -71,16 +82,6 @@ def _parse_date(value: str, option: str) -> dt.date:
             f"error: {option} {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-06-30", fg="red", err=True
         )
         raise typer.Exit(2) from None
-
-
-def _check_data_dir(data: Path) -> None:
-    if not data.is_dir():
-        typer.secho(
-            f"error: --data {data} is not a folder; point it at canonical files (invoices.parquet, ...)",
-            fg="red",
-            err=True,
-        )
-        raise typer.Exit(2)
 
 
 def _check_tracking(config: Path) -> None:
@@ -117,20 +118,29 @@ def _check_out_dir(out: Path, dates: list[dt.date]) -> None:
 
 
 def _run_one(
-    as_of: dt.date, data: Path, out: Path, config: Path, trusted: bool = False, accept_feed: bool = False
+    as_of: dt.date,
+    data: Path,
+    out: Path,
+    config: Path,
+    raw: bool = False,
+    accept_feed: bool = False,
+    engine: str | None = None,
+    scheduler: str | None = None,
 ) -> Any:
     from pipelines.feed_checks import EXIT_FEED_REFUSED, FeedCheckError
-    from pipelines.flows.nightly import nightly, preflight
+    from pipelines.flows.nightly import preflight, run
 
     try:
         preflight(config)  # a definition mismatch is refused before any flow run (no traceback)
-        return nightly(
+        return run(
             as_of=as_of,
             config_path=config,
             data_dir=data,
             out_dir=out,
-            trusted_input=trusted,
+            raw=raw,
             accept_feed=accept_feed,
+            engine=engine,
+            scheduler=scheduler,
         )
     except FeedCheckError as exc:
         typer.secho(f"error: {as_of}: {exc}", fg="red", err=True)
@@ -175,17 +185,17 @@ def demo_train_and_score(
     """The scoring half of ``ews demo``: train on ``data_dir``, make that version champion, run the
     nightly flow for the day before the last observed date and for that date (so the second run has
     deltas), then print where the outputs are and how to open the MLflow and Prefect UIs.
+    ``data_dir`` is an ``ews ingest`` output: training and scoring read its debtor buckets.
 
     Returns ``{"version", "runs": [Path, Path], "seconds": {...}}``.
     """
     import time
 
-    from features.labels import last_observed_date
-    from pipelines.adapters.files import read_portfolio
     from pipelines.adapters.registry import configure, promote
     from pipelines.config import load_config
     from pipelines.config.nightly import NightlyConfig
-    from pipelines.flows.nightly import nightly
+    from pipelines.engine import Book
+    from pipelines.flows.nightly import run
     from pipelines.flows.train import run_train
 
     seconds: dict[str, float] = {}
@@ -206,7 +216,7 @@ def demo_train_and_score(
             f"promoted v{trained.version} to champion by hand (`ews models promote`), reason recorded"
         )
 
-    last = last_observed_date(read_portfolio(data_dir))
+    last = Book.ingested(data_dir).last_observed()
     if last is None:
         raise ValueError(f"{data_dir}: no dated rows to score")
     days = [last.date() - dt.timedelta(days=1), last.date()]
@@ -216,7 +226,7 @@ def demo_train_and_score(
     for day in days:
         t = time.perf_counter()
         with console.status(f"nightly flow as of {day} ..."):
-            result = nightly(as_of=day, config_path=config, data_dir=data_dir, out_dir=out)
+            result = run(as_of=day, config_path=config, data_dir=data_dir, out_dir=out)
         seconds[f"nightly {day}"] = round(time.perf_counter() - t, 1)
         _summary(console, result)
         runs.append(result.path)
@@ -315,6 +325,7 @@ def build_deployment(config: Path) -> Any:
 
     from pipelines.config import load_config
     from pipelines.config.nightly import NightlyConfig
+    from pipelines.engine import is_ingested
     from pipelines.flows.nightly import nightly
 
     cfg = load_config(config, expect=NightlyConfig)
@@ -325,6 +336,7 @@ def build_deployment(config: Path) -> Any:
             "config_path": str(config.resolve()),
             "data_dir": str(cfg.data_dir.resolve()),
             "out_dir": str(cfg.out_dir.resolve()),
+            "raw": not is_ingested(cfg.data_dir),
         },
         description="Score the portfolio as of yesterday (schedule time zone) and publish OUTDIR/<as_of>/.",
         tags=["ews", "nightly"],
@@ -334,18 +346,17 @@ def build_deployment(config: Path) -> Any:
 def register(app: typer.Typer) -> None:
     @app.command("score")
     def score(
-        data: Path = typer.Option(
-            ..., "--data", help="data dir with canonical files (invoices, payments, ...)"
-        ),
+        data: Path = typer.Option(..., "--data", help=DATA_HELP),
         as_of: str = typer.Option(..., "--as-of", help="score as of this date (YYYY-MM-DD)"),
         out: Path = typer.Option(
             Path("data/runs"), "--out", help="OUTDIR; the run is published as OUTDIR/<as_of>/"
         ),
         config: Path = typer.Option(Path("conf/nightly.yaml"), "--config", help=CONFIG_HELP),
+        raw: bool = typer.Option(False, "--raw", help=RAW_HELP),
+        engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+        scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
         trusted_input: bool = typer.Option(
-            False,
-            "--trusted-input",
-            help="--data is an `ews ingest --out` folder (canonical Parquet, already validated): skip re-validation",
+            False, "--trusted-input", hidden=True, help="no effect: an ingested --data is the default"
         ),
         accept_feed: bool = typer.Option(False, "--accept-feed", help=ACCEPT_FEED_HELP),
     ) -> None:
@@ -356,23 +367,27 @@ def register(app: typer.Typer) -> None:
         champion, the features do not fit the model, the feed is unusable or the date is locked.
         Exit 3 when feed checks refuse the feed (see README, "Feed checks"); --accept-feed overrides."""
         day = _parse_date(as_of, "--as-of")
-        _check_data_dir(data)
+        check_data_dir(data, raw)
+        check_engine(engine)
         _check_out_dir(out, [day])
         _check_tracking(config)
         console = Console()
         with flow_runtime(), console.status(f"nightly flow for {day} ..."):
-            result = _run_one(day, data, out, config, trusted_input, accept_feed)
+            result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler)
         _summary(console, result)
 
     @app.command("backfill")
     def backfill(
-        data: Path = typer.Option(..., "--data", help="data dir with canonical files"),
+        data: Path = typer.Option(..., "--data", help=DATA_HELP),
         start: str = typer.Option(..., "--from", help="first as-of date (YYYY-MM-DD)"),
         end: str = typer.Option(..., "--to", help="last as-of date (YYYY-MM-DD), inclusive"),
         out: Path = typer.Option(Path("data/runs"), "--out", help="OUTDIR; one folder per as-of date"),
         freq: str = typer.Option("daily", "--freq", help="daily | weekly | month-end"),
         config: Path = typer.Option(Path("conf/nightly.yaml"), "--config", help=CONFIG_HELP),
         accept_feed: bool = typer.Option(False, "--accept-feed", help=ACCEPT_FEED_HELP),
+        raw: bool = typer.Option(False, "--raw", help=RAW_HELP),
+        engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
+        scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
     ) -> None:
         """Run the nightly flow for every date from --from to --to.
 
@@ -386,7 +401,8 @@ def register(app: typer.Typer) -> None:
         if rule is None:
             typer.secho(f"error: --freq {freq!r}: use daily, weekly or month-end", fg="red", err=True)
             raise typer.Exit(2)
-        _check_data_dir(data)
+        check_data_dir(data, raw)
+        check_engine(engine)
         import pandas as pd
 
         dates = [ts.date() for ts in pd.date_range(d1, d2, freq=rule)]
@@ -401,7 +417,7 @@ def register(app: typer.Typer) -> None:
             task = progress.add_task("backfill", total=len(dates))
             for day in dates:
                 progress.update(task, description=f"nightly {day}")
-                result = _run_one(day, data, out, config, accept_feed=accept_feed)
+                result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler)
                 c = result.manifest["counts"]
                 progress.console.print(
                     f"{day}: {c['scored']:,} scored, {c['flagged']:,} flagged -> {result.path}"

@@ -304,7 +304,10 @@ class NightlyConfig(ConfigModel):
     data_dir: Path = Field(Path("data/sample"), description="data dir scored by `ews serve`")
     out_dir: Path = Field(Path("data/runs"), description="OUTDIR; each run publishes OUTDIR/<as_of>/")
     partition_rows: int = Field(
-        4_000_000, ge=1, description="features are built in debtor partitions of about this many ledger rows"
+        4_000_000,
+        ge=1,
+        description="with --raw input: in-memory debtor buckets of about this many ledger rows (an ingested "
+        "folder brings its own buckets, see rules.bucket_rows of the source config)",
     )
     max_quarantine_share: float = Field(
         0.2, ge=0.0, le=1.0, description="feed check: refuse when a table has more rejected rows than this"

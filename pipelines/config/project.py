@@ -79,12 +79,29 @@ class CurrencyConfig(ConfigModel):
         return self.rates.get(code) if reporting == self.reporting else None
 
 
+class ComputeConfig(ConfigModel):
+    """Where feature building and scoring run: this process, or a Dask cluster (one task per bucket)."""
+
+    engine: Literal["local", "dask"] = Field(
+        "local", description="local: debtor buckets one after the other in this process; dask: a Dask cluster"
+    )
+    scheduler: str | None = Field(
+        None,
+        description="address of an existing Dask scheduler (tcp://host:8786); empty: a fresh LocalCluster per run",
+    )
+    workers: int = Field(2, ge=1, description="LocalCluster: worker processes")
+    threads_per_worker: int = Field(1, ge=1, description="LocalCluster: threads per worker")
+    memory_limit: str = Field("4GiB", description="LocalCluster: memory limit per worker (Dask syntax)")
+    processes: bool = Field(True, description="LocalCluster: workers are processes (False: threads)")
+
+
 class ProjectConfig(ConfigModel):
     kind: Literal["project"] = "project"
     name: str = "ews"
     paths: PathsConfig = PathsConfig()
     default_definition: DefaultDefinitionConfig = DefaultDefinitionConfig()
     currency: CurrencyConfig = CurrencyConfig()
+    compute: ComputeConfig = ComputeConfig()
 
 
 def load_project(path: Path = Path("conf/ews.yaml")) -> ProjectConfig:

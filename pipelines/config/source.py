@@ -228,6 +228,12 @@ class RulesConfig(ConfigModel):
         None, description="folder of <table>.json suites; default conf/expectations"
     )
     data_docs: bool = Field(True, description="build Great Expectations Data Docs (HTML) into OUT/data_docs")
+    bucket_rows: int = Field(
+        2_000_000,
+        ge=1,
+        description="the ingested tables are cut into debtor buckets (hash of debtor_id) of about this many "
+        "invoice + payment + statement rows; one bucket is the unit of work of features and scoring",
+    )
     refuse_empty_table_rows: int = Field(
         10,
         ge=1,

@@ -47,7 +47,7 @@ from pipelines.feed_checks import (
 )
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
 from pipelines.scoring.queue import build_queues, text_by_debtor
-from pipelines.scoring.score import check_definition, score_debtors
+from pipelines.scoring.score import check_definition
 from pipelines.scoring.watch_state import (
     STATE_FILE,
     apply_overrides,
@@ -59,11 +59,10 @@ from pipelines.scoring.watchlist import (
     TRIGGERS,
     build_watchlist,
     compare_with_previous,
-    debtor_currency,
     triggers,
 )
 
-__all__ = ["DataQualityError", "NightlyResult", "default_as_of", "nightly", "run_nightly"]
+__all__ = ["DataQualityError", "NightlyResult", "default_as_of", "nightly", "run", "run_nightly"]
 
 
 class DataQualityError(ValueError):
@@ -131,34 +130,18 @@ def load_champion(cfg: NightlyConfig, project: ProjectConfig) -> Any:
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest(data_dir: Path, as_of: dt.date, trusted: bool = False, currency: Any = None) -> Any:
-    """Read and validate the data dir (``pipelines.ingest.ingest_dir``) in memory.
+def ingest(
+    data_dir: Path, as_of: dt.date, raw: bool = False, currency: Any = None, bucket_rows: int = 4_000_000
+) -> Any:
+    """The feed (``pipelines.engine.open_feed``): an ``ews ingest --out`` folder, read bucket by
+    bucket without re-validation (its manifest holds the validation figures), or with ``raw`` a
+    folder of raw canonical files validated in memory (amounts in the reporting ``currency``). Raw
+    dates are bounded by the later of as_of and today, so a backfill keeps the rows after its as-of
+    date (the features ignore them: point-in-time) instead of quarantining them."""
+    from pipelines.engine import open_feed
 
-    Dates are bounded by the later of as_of and today, so a backfill keeps the rows after its
-    as-of date (the features ignore them: point-in-time) instead of quarantining them.
-    ``trusted``: the data dir is an ingest output (canonical Parquet already validated by
-    ``ews ingest --out``); it is read with ``pipelines.adapters.files.read_portfolio`` and hashed, not re-validated.
-    """
-    from pipelines.adapters.files import read_portfolio, sha256_file
-    from pipelines.ingest import IngestResult, ingest_dir
-
-    if not trusted:
-        bound = max(as_of, dt.datetime.now(dt.UTC).date())
-        return ingest_dir(data_dir, None, as_of=bound, currency=currency)
-    portfolio = read_portfolio(data_dir)
-    tables = {
-        name: {
-            "input": str(Path(data_dir) / f"{name}.parquet"),
-            "input_sha256": sha256_file(Path(data_dir) / f"{name}.parquet"),
-            "rows_in": len(frame),
-            "rows_accepted": len(frame),
-            "rows_quarantined": 0,
-            "reasons": {},
-            "validation": "trusted input: validated by an earlier `ews ingest`",
-        }
-        for name, frame in portfolio.present().items()
-    }
-    return IngestResult(portfolio, {}, {"tables": tables, "trusted_input": True})
+    bound = max(as_of, dt.datetime.now(dt.UTC).date()) if raw else None
+    return open_feed(data_dir, raw=raw, as_of=bound, bucket_rows=bucket_rows, currency=currency)
 
 
 @task(name="validate", cache_policy=NO_CACHE)
@@ -166,7 +149,7 @@ def validate(result: Any, cfg: NightlyConfig) -> dict[str, Any]:
     """Refuse a feed without invoices; summarise rows in / accepted / quarantined per table (the
     quarantine limits are feed checks, see :func:`check_feed`)."""
     tables = result.manifest["tables"]
-    if result.portfolio.invoices is None or result.portfolio.invoices.empty:
+    if not tables.get("invoices", {}).get("rows_accepted"):
         raise DataQualityError(
             "no accepted invoices in the data dir; the nightly flow needs invoices.(csv|parquet)"
         )
@@ -199,7 +182,7 @@ def check_feed(
     ``previous``: (as-of, manifest, scores) of the previous published run, or None. Returns the
     manifest's ``feed`` section; raises :class:`pipelines.feed_checks.FeedCheckError` when a check
     fails and ``accept`` is false."""
-    today = feed_figures(result.manifest["tables"], result.portfolio, scores)
+    today = feed_figures(result.manifest["tables"], result.book, scores)
     prev = None
     if previous is not None:
         prev = (f"the previous run {previous[0]}", previous_figures(previous[1], previous[2]))
@@ -210,32 +193,19 @@ def check_feed(
     return evaluate_feed(today, cfg, previous=prev, training=train, accept=accept)
 
 
-@task(name="features", cache_policy=NO_CACHE)
-def features_as_of(
-    portfolio: Any, as_of: dt.date, project: ProjectConfig, cfg: NightlyConfig
-) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
-    """Features (one row per debtor existing at as_of), in-default flags (bool by debtor_id) and the
-    oldest overdue invoice per debtor, built in debtor partitions of about ``cfg.partition_rows``
-    ledger rows to bound memory."""
-    from pipelines.scoring.partition import features_and_defaults
+@task(name="score", cache_policy=NO_CACHE)
+def score_book(
+    book: Any, as_of: dt.date, project: ProjectConfig, loaded: Any, cfg: NightlyConfig, engine: Any = None
+) -> Any:
+    """Every debtor bucket: features, in-default flags and oldest open invoice from one ledger state
+    (``features.engine.build_bucket``), then PDs (1.0 for debtors in default), combined in
+    debtor order (``pipelines.scoring.score.combine_scored``)."""
+    from pipelines.engine import map_buckets
+    from pipelines.scoring.score import combine_scored, score_bucket
 
     definition = project.default_definition.to_params()
-    return features_and_defaults(portfolio, pd.Timestamp(as_of), definition, cfg.partition_rows)
-
-
-@task(name="score", cache_policy=NO_CACHE)
-def score(
-    feats: pd.DataFrame, in_default: pd.Series, portfolio: Any, loaded: Any, cfg: NightlyConfig
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Scores of every debtor (PD 1.0 for those in default) and the model input of the others."""
-    from pipelines.adapters.registry import prepare_X
-
-    names = None
-    debtors = portfolio.debtors
-    if debtors is not None and "name" in debtors:
-        names = debtors.set_index(debtors["debtor_id"].astype("string"))["name"]
-    frame = feats if "debtor_id" in feats.columns else feats.reset_index()
-    return score_debtors(frame, in_default, names, loaded, prepare_X, cfg)
+    buckets = map_buckets(score_bucket, book, pd.Timestamp(as_of), definition, loaded, cfg, engine=engine)
+    return combine_scored(buckets)
 
 
 @task(name="deltas", cache_policy=NO_CACHE)
@@ -251,7 +221,7 @@ def watchlist(
     loaded: Any,
     cfg: NightlyConfig,
     has_previous: bool,
-    invoices: pd.DataFrame | None = None,
+    currency: pd.Series | None = None,
     overrides: pd.DataFrame | None = None,
     previous_state: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
@@ -270,7 +240,7 @@ def watchlist(
     )
     flagged_ids = scored.loc[flags.any(axis=1), "debtor_id"]
     Xf = X.loc[X.index.isin(flagged_ids)]
-    contrib, long = explain(Xf, X, loaded, cfg.reasons.top_n, debtor_currency(invoices, Xf.index))
+    contrib, long = explain(Xf, X, loaded, cfg.reasons.top_n, _currency_of(currency, Xf.index))
     wide = reasons_wide(long, cfg.reasons.top_n)
     reason_cols = [f"reason_{i}" for i in range(1, cfg.reasons.top_n + 1)] + ["reasons"]
     wl = build_watchlist(scored, flags, wide, reason_cols)
@@ -302,15 +272,22 @@ def load_collectors(cfg: NightlyConfig) -> tuple[Any, ...]:
     return load_config(cfg.teams, expect=TeamsConfig).collectors
 
 
-def reporting_currency(manifest: dict[str, Any], invoices: pd.DataFrame | None) -> str | None:
-    """The currency of every amount: ingest's reporting currency, else (an ingest output read as
-    trusted input) the currency of most invoices; None when the invoices name none."""
+def _currency_of(currency: pd.Series | None, ids: pd.Index) -> pd.Series:
+    """The main invoice currency of each debtor of ``ids`` (None where unknown)."""
+    if currency is None:
+        return pd.Series(None, index=ids, dtype="object")
+    return currency.reindex(ids).astype("object").where(lambda c: c.notna(), None)
+
+
+def reporting_currency(manifest: dict[str, Any], currency: pd.Series | None) -> str | None:
+    """The currency of every amount: ingest's reporting currency, else (older ingest outputs) the
+    main currency of most debtors (``currency``: per debtor, from the buckets); None when unknown."""
     code = (manifest.get("currency") or {}).get("reporting")
     if code:
         return str(code)
-    if invoices is None or "currency" not in invoices or not invoices["currency"].notna().any():
+    if currency is None or not currency.notna().any():
         return None
-    counts = invoices["currency"].astype("string").value_counts()
+    counts = currency.dropna().astype("string").value_counts()
     return str(counts.sort_index().idxmax())
 
 
@@ -328,6 +305,7 @@ def queue(
     currency: str | None = None,
     collectors: tuple[Any, ...] = (),
     prev_dir: Path | None = None,
+    currencies: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The collections queue (live debtors, by expected loss) and the recovery queue (debtors in
     default, by age-weighted recoverable amount), each row with its next action and rule.
@@ -359,7 +337,7 @@ def queue(
         "debtor_id",
     ]
     Xq = X.loc[X.index.isin(live) & ~X.index.isin(listed)]
-    others = top_reasons(Xq, X, loaded, debtor_currency(portfolio.invoices, Xq.index))
+    others = top_reasons(Xq, X, loaded, _currency_of(currencies, Xq.index))
     parts = [part.astype("string") for part in (flagged, others) if part is not None and len(part)]
     frame["top_reason"] = text_by_debtor(ids, pd.concat(parts) if parts else None)
     previous = None
@@ -442,7 +420,7 @@ def write_exports(
     q: pd.DataFrame,
     rq: pd.DataFrame,
     drift_frame: pd.DataFrame,
-    quarantine: dict[str, pd.DataFrame],
+    quarantine: dict[str, Any],
     xlsx_rows: int = 100_000,
     currency: str | None = None,
 ) -> dict[str, Path]:
@@ -463,8 +441,14 @@ def write_exports(
         write_queue(q, stage, "collections_queue", QUEUE_TITLES["collections_queue"], stamp, xlsx_rows)
     )
     files.update(write_queue(rq, stage, "recovery_queue", QUEUE_TITLES["recovery_queue"], stamp, xlsx_rows))
-    for table, frame in quarantine.items():
-        files[f"quarantine/{table}.csv"] = write_csv(frame, stage / "quarantine" / f"{table}.csv")
+    for table, rows in quarantine.items():
+        target = stage / "quarantine" / f"{table}.csv"
+        if isinstance(rows, Path):  # the ingested folder's file, copied as it is
+            from pipelines.adapters.files import write_bytes_atomic
+
+            files[f"quarantine/{table}.csv"] = write_bytes_atomic(rows.read_bytes(), target)
+        else:
+            files[f"quarantine/{table}.csv"] = write_csv(rows, target)
     return files
 
 
@@ -621,8 +605,9 @@ def run_nightly(
     out_dir: Path,
     cfg: NightlyConfig,
     project: ProjectConfig,
-    trusted_input: bool = False,
+    raw: bool = False,
     accept_feed: bool = False,
+    engine: Any = None,
 ) -> NightlyResult:
     """The flow body (call it inside a flow run): see the module docstring for the steps.
 
@@ -652,10 +637,11 @@ def run_nightly(
                 cfg.project,
             )
         logger.info("scoring as of %s with %s v%s (%s)", as_of, loaded.name, loaded.version, loaded.alias)
-        result = timed("ingest", ingest, Path(data_dir), as_of, trusted_input, project.currency)
+        result = timed("ingest", ingest, Path(data_dir), as_of, raw, project.currency, cfg.partition_rows)
         inputs = timed("validate", validate, result, cfg)
-        feats, in_default, oldest = timed("features", features_as_of, result.portfolio, as_of, project, cfg)
-        scores, X = timed("score", score, feats, in_default, result.portfolio, loaded, cfg)
+        scored_book = timed("score", score_book, result.book, as_of, project, loaded, cfg, engine)
+        scores, X, oldest = scored_book.scores, scored_book.X, scored_book.oldest
+        statics = result.book.read_tables(("debtors", "payment_plans"))  # small per-debtor tables
         prev_dir = latest_before(out_dir, as_of)
         previous, prev_manifest = None, {}
         if prev_dir is not None:
@@ -685,11 +671,11 @@ def run_nightly(
             loaded,
             cfg,
             previous is not None,
-            result.portfolio.invoices,
+            scored_book.currency,
             active,
             prev_state,
         )
-        currency = reporting_currency(result.manifest, result.portfolio.invoices)
+        currency = reporting_currency(result.manifest, scored_book.currency)
         q, rq = timed(
             "queue",
             queue,
@@ -699,12 +685,13 @@ def run_nightly(
             oldest,
             cfg,
             as_of,
-            result.portfolio,
+            statics,
             wl,
             active,
             currency,
             collectors,
             prev_dir,
+            scored_book.currency,
         )
         owners = q.set_index("debtor_id")["owner"] if "owner" in q.columns else None
         state = watch_state(wl["watchlist"], scored, wl["effects"], prev_state, as_of, owners)
@@ -752,7 +739,9 @@ def run_nightly(
             "as_of": as_of.isoformat(),
             "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "data_dir": str(data_dir),
-            "trusted_input": trusted_input,
+            "raw_input": raw,
+            "engine": getattr(engine, "kind", "local"),
+            "buckets": result.book.buckets,
             "inputs": inputs,
             "model": {k: v for k, v in _model_info(loaded).items() if k != "metrics"},
             "config": {
@@ -792,20 +781,60 @@ def nightly(
     config_path: Path = Path("conf/nightly.yaml"),
     data_dir: Path | None = None,
     out_dir: Path | None = None,
-    trusted_input: bool = False,
+    raw: bool = False,
     accept_feed: bool = False,
+    engine: str | None = None,
+    scheduler: str | None = None,
 ) -> NightlyResult:
     """Score the portfolio as of ``as_of`` (default: yesterday in the schedule's time zone) and
-    publish ``OUTDIR/<as_of>/``. ``data_dir`` / ``out_dir`` default to the config's.
-    ``trusted_input``: the data dir was already validated by ``ews ingest`` (skip re-validation).
+    publish ``OUTDIR/<as_of>/``. ``data_dir`` / ``out_dir`` default to the config's. ``data_dir`` is
+    an ``ews ingest`` output; ``raw``: a folder of raw canonical files, validated in memory.
     ``accept_feed``: publish even when feed checks fail (recorded in the manifest).
+    ``engine="dask"``: one task per debtor bucket on the flow's ``DaskTaskRunner`` (see :func:`run`).
 
     A refused feed ends the flow run as Failed with the refusal as its message (no traceback) and
     raises the error to the caller."""
+    from pipelines.cluster import PrefectDaskEngine
+
     cfg, project = _load_configs(Path(config_path))
     day = as_of or default_as_of(cfg.schedule.timezone)
     data, out = data_dir or cfg.data_dir, out_dir or cfg.out_dir
+    on_dask = (engine or ("dask" if scheduler else project.compute.engine)) == "dask"
     try:
-        return run_nightly(day, data, out, cfg, project, trusted_input, accept_feed)
+        return run_nightly(
+            day, data, out, cfg, project, raw, accept_feed, PrefectDaskEngine() if on_dask else None
+        )
     except (FeedCheckError, DataQualityError) as exc:
         return Failed(message=str(exc), data=exc)  # type: ignore[return-value]
+
+
+def run(
+    as_of: dt.date | None = None,
+    config_path: Path = Path("conf/nightly.yaml"),
+    data_dir: Path | None = None,
+    out_dir: Path | None = None,
+    raw: bool = False,
+    accept_feed: bool = False,
+    engine: str | None = None,
+    scheduler: str | None = None,
+) -> NightlyResult:
+    """The nightly flow on the engine of the project config (``compute``) or of ``engine`` /
+    ``scheduler``: ``dask`` runs it with prefect-dask's ``DaskTaskRunner`` (the scheduler address, or
+    a fresh LocalCluster for this run), one task per debtor bucket."""
+    from pipelines.cluster import EngineSettings, task_runner
+
+    _, project = _load_configs(Path(config_path))
+    settings = EngineSettings.from_config(project.compute, engine, scheduler)
+    flow_fn = nightly
+    if settings.kind == "dask":
+        flow_fn = nightly.with_options(task_runner=task_runner(settings))
+    return flow_fn(
+        as_of=as_of,
+        config_path=config_path,
+        data_dir=data_dir,
+        out_dir=out_dir,
+        raw=raw,
+        accept_feed=accept_feed,
+        engine=settings.kind,
+        scheduler=settings.scheduler,
+    )

@@ -89,7 +89,11 @@ def git_commit(root: Path = ROOT) -> str:
 
 def data_window(portfolio: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
     """First activity date (earliest invoice issue / statement period end) and last date seen in any
-    table (issue, payment, event, statement dates)."""
+    table (issue, payment, event, statement dates). ``portfolio``: a ``Portfolio`` or a
+    ``pipelines.engine.Book`` (an ingested folder: read from the Parquet statistics)."""
+    from pipelines.engine import Book
+
+    book = portfolio if isinstance(portfolio, Book) else Book(1, frames=portfolio)
     firsts, lasts = [], []
     cols = {
         "invoices": ("issue_date", ["issue_date"]),
@@ -98,12 +102,13 @@ def data_window(portfolio: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
         "events": (None, ["event_date"]),
     }
     for table, (first_col, last_cols) in cols.items():
-        frame = getattr(portfolio, table, None)
-        if frame is None or frame.empty:
-            continue
-        if first_col is not None:
-            firsts.append(frame[first_col].min())
-        lasts.extend(frame[c].max() for c in last_cols)
+        for col in last_cols:
+            bounds = book.bounds(table, col)
+            if bounds is None:
+                continue
+            if col == first_col:
+                firsts.append(bounds[0])
+            lasts.append(bounds[1])
     if not firsts:
         raise DataError("no invoices and no statements accepted: nothing to build training snapshots from")
     return pd.Timestamp(min(firsts)), pd.Timestamp(max(lasts))
@@ -129,17 +134,29 @@ def snapshot_dates(portfolio: Any, cfg: TrainConfig) -> list[pd.Timestamp]:
     return snaps
 
 
-def build_dataset(portfolio: Any, snapshots: list[pd.Timestamp], project: ProjectConfig) -> pd.DataFrame:
-    """Modelling frame: features joined to labels, one row per (debtor_id, as_of)."""
-    from features.build import build_features
-    from features.labels import build_labels
+def build_dataset(
+    portfolio: Any, snapshots: list[pd.Timestamp], project: ProjectConfig, engine: Any = None
+) -> pd.DataFrame:
+    """Modelling frame: features joined to labels, one row per (debtor_id, as_of).
 
-    feats = build_features(portfolio, snapshots)
-    if "debtor_id" not in feats.columns:
-        feats = feats.reset_index()
-    labels = build_labels(portfolio, snapshots, project.default_definition.to_params())
+    Built debtor bucket by debtor bucket (``pipelines.engine.build_book``) on ``engine`` (default:
+    this process). ``portfolio``: a ``pipelines.engine.Book`` or a ``Portfolio`` in memory.
+    """
+    from pipelines.engine import BUCKET_ROWS, Book, build_book
+
+    book = portfolio if isinstance(portfolio, Book) else Book.in_memory(portfolio, BUCKET_ROWS)
+    built = build_book(
+        book,
+        snapshots,
+        project.default_definition.to_params(),
+        labels=True,
+        observed_until=book.last_observed(),
+        engine=engine,
+    )
     keep = ["debtor_id", "as_of", "label", "horizon_observed", "in_default_at_asof"]
-    frame = feats.merge(labels[keep], on=["debtor_id", "as_of"], how="inner", validate="one_to_one")
+    frame = built.features.merge(
+        built.defaults[keep], on=["debtor_id", "as_of"], how="inner", validate="one_to_one"
+    )
     return frame.sort_values(["as_of", "debtor_id"], kind="stable", ignore_index=True)
 
 
@@ -152,35 +169,34 @@ def _data_hash(manifest: dict[str, Any]) -> str:
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest(data_dir: Path, currency: Any = None) -> Any:
-    """Read and validate the data dir in memory (``pipelines.ingest.ingest_dir``); amounts in the
-    project's reporting currency."""
-    from pipelines.ingest import ingest_dir
+def ingest(data_dir: Path, currency: Any = None, raw: bool = False) -> Any:
+    """The feed (``pipelines.engine.open_feed``): an ``ews ingest --out`` folder read bucket by bucket,
+    or with ``raw`` raw canonical files validated in memory (amounts in the project's reporting
+    currency)."""
+    from pipelines.engine import open_feed
 
-    return ingest_dir(data_dir, None, currency=currency)
+    return open_feed(data_dir, raw=raw, currency=currency)
 
 
 @task(name="validate", cache_policy=NO_CACHE)
 def validate(result: Any) -> list[str]:
     """Refuse a feed with no ledger; return warnings about quarantined rows (recorded in MLflow)."""
-    portfolio = result.portfolio
-    has_invoices = portfolio.invoices is not None and not portfolio.invoices.empty
-    has_statements = portfolio.statements is not None and not portfolio.statements.empty
-    if not (has_invoices or has_statements):
+    tables = result.manifest.get("tables", {})
+    if not any(tables.get(t, {}).get("rows_accepted") for t in ("invoices", "statements")):
         raise DataError(
             "no accepted invoices or statements in the data dir; training needs a payment history"
         )
     warnings = []
-    for name, t in sorted(result.manifest.get("tables", {}).items()):
+    for name, t in sorted(tables.items()):
         if t.get("rows_quarantined"):
             warnings.append(f"{name}: {t['rows_quarantined']} of {t['rows_in']} rows quarantined at ingest")
     return warnings
 
 
 @task(name="snapshots", cache_policy=NO_CACHE)
-def snapshots(portfolio: Any, cfg: TrainConfig, project: ProjectConfig) -> pd.DataFrame:
-    """Features and labels for every month-end snapshot (the modelling frame)."""
-    return build_dataset(portfolio, snapshot_dates(portfolio, cfg), project)
+def snapshots(book: Any, cfg: TrainConfig, project: ProjectConfig, engine: Any = None) -> pd.DataFrame:
+    """Features and labels for every month-end snapshot (the modelling frame), bucket by bucket."""
+    return build_dataset(book, snapshot_dates(book, cfg), project, engine)
 
 
 @task(name="fit", cache_policy=NO_CACHE)
@@ -419,12 +435,19 @@ def gate(
 
 
 @flow(name="train", log_prints=True)
-def train(data_dir: Path, cfg: TrainConfig, project: ProjectConfig) -> TrainResult:
-    """Train, calibrate, evaluate, log, register and gate a PD model on the data dir."""
+def train(
+    data_dir: Path, cfg: TrainConfig, project: ProjectConfig, raw: bool = False, engine: str = "local"
+) -> TrainResult:
+    """Train, calibrate, evaluate, log, register and gate a PD model on the data dir (an ``ews
+    ingest`` output; ``raw``: raw canonical files validated in memory). ``engine="dask"``: the
+    snapshots are built one task per debtor bucket on the flow's ``DaskTaskRunner``; LightGBM then
+    trains on this node (``lightgbm.dask`` has open hang and early-stopping issues)."""
+    from pipelines.cluster import PrefectDaskEngine
+
     logger = get_run_logger()
-    result = ingest(Path(data_dir), project.currency)
+    result = ingest(Path(data_dir), project.currency, raw)
     warnings = validate(result)
-    dataset = snapshots(result.portfolio, cfg, project)
+    dataset = snapshots(result.book, cfg, project, PrefectDaskEngine() if engine == "dask" else None)
     logger.info("modelling frame: %d rows, %d snapshots", len(dataset), dataset["as_of"].nunique())
     outcome = fit(dataset, cfg)
     for col, why in sorted(outcome.dropped.items()):
@@ -442,7 +465,7 @@ def train(data_dir: Path, cfg: TrainConfig, project: ProjectConfig) -> TrainResu
         "rows": int(len(dataset)),
         "snapshots": int(dataset["as_of"].nunique()),
     }
-    feed_ref = training_reference(result.manifest.get("tables", {}), result.portfolio, dataset)
+    feed_ref = training_reference(result.manifest.get("tables", {}), result.book, dataset)
     logged = log_and_register(outcome, cfg, project, provenance, warnings, feed_ref)
     decision = gate(logged, outcome, champion, cfg, project)
     logger.info(
@@ -472,11 +495,24 @@ def train(data_dir: Path, cfg: TrainConfig, project: ProjectConfig) -> TrainResu
     )
 
 
-def run_train(data_dir: Path, config_path: Path = Path("conf/train.yaml")) -> TrainResult:
-    """Load the train config (and the project config it names) and run the flow."""
+def run_train(
+    data_dir: Path,
+    config_path: Path = Path("conf/train.yaml"),
+    raw: bool = False,
+    engine: str | None = None,
+    scheduler: str | None = None,
+) -> TrainResult:
+    """Load the train config (and the project config it names) and run the flow, on the engine of
+    the project config's ``compute`` or of ``engine``/``scheduler`` (``dask``: prefect-dask's
+    ``DaskTaskRunner`` on the scheduler address or a fresh LocalCluster for this run)."""
+    from pipelines.cluster import EngineSettings, task_runner
+
     config_path = Path(config_path)
     cfg = load_config(config_path, expect=TrainConfig)
-    return train(Path(data_dir), cfg, load_project(cfg, config_path))
+    project = load_project(cfg, config_path)
+    settings = EngineSettings.from_config(project.compute, engine, scheduler)
+    flow_fn = train.with_options(task_runner=task_runner(settings)) if settings.kind == "dask" else train
+    return flow_fn(Path(data_dir), cfg, project, raw, settings.kind)
 
 
 def load_project(cfg: TrainConfig, config_path: Path) -> ProjectConfig:

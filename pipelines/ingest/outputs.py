@@ -1,5 +1,6 @@
-"""Publishing an ingest: accepted Parquet tables, quarantine CSVs, FX tables, the manifest and the
-Data Docs, written into a staging folder and moved into ``--out``.
+"""Publishing an ingest: accepted Parquet tables (hive-style debtor buckets,
+``<table>/bucket=<k>/part-0.parquet``), quarantine CSVs, FX tables, the manifest and the Data Docs,
+written into a staging folder and moved into ``--out``.
 """
 
 from __future__ import annotations
@@ -13,14 +14,27 @@ import pandas as pd
 
 from features.schema import TABLES
 from pipelines.adapters.files import (
+    ROW_GROUP_ROWS,
+    bucket_file,
+    bucket_parts,
     output_errors,
     sha256_file,
+    write_bucket_atomic,
     write_csv_atomic,
-    write_parquet_atomic,
     write_text_atomic,
 )
 
-_OUTPUT_NAME = re.compile(r"^(?:quarantine/|fx/)?(?:" + "|".join(TABLES) + r")\.(?:parquet|csv)$")
+_OUTPUT_NAME = re.compile(
+    r"^(?:(?:quarantine/|fx/)?(?:" + "|".join(TABLES) + r")\.(?:parquet|csv)"
+    r"|(?:" + "|".join(TABLES) + r")/bucket=\d+/part-0\.parquet)$"
+)
+
+
+def bucket_count_for(accepted: dict[str, pd.DataFrame], bucket_rows: int) -> int:
+    """Debtor buckets for the accepted tables: one per ``bucket_rows`` ledger rows (invoices,
+    payments, statements), at least 1 (a small book is one bucket: one file per table)."""
+    rows = sum(len(f) for t, f in accepted.items() if t in ("invoices", "payments", "statements"))
+    return max(1, -(-rows // bucket_rows))
 
 
 def _stale_outputs(out: Path, outputs: dict[str, str]) -> list[str]:
@@ -51,9 +65,18 @@ def publish_outputs(
         for table, frame in sorted(fx.items()):  # converted rows: original amount, currency, rate
             path = write_csv_atomic(frame, stage / "fx" / f"{table}.csv")
             outputs[f"fx/{table}.csv"] = sha256_file(path)
+        n = bucket_count_for(accepted, manifest["rules"]["bucket_rows"])
+        manifest["layout"] = {
+            "buckets": n,
+            "path": "<table>/bucket=<k>/part-0.parquet",
+            "bucket": "SipHash(debtor_id) % buckets (pipelines.adapters.files.bucket_codes)",
+            "sorted_by": "debtor_id",
+            "row_group_rows": ROW_GROUP_ROWS,
+        }
         for table, frame in accepted.items():
-            path = write_parquet_atomic(frame, stage / f"{table}.parquet")
-            outputs[f"{table}.parquet"] = sha256_file(path)
+            for k, part in enumerate(bucket_parts(frame, n)):
+                path = write_bucket_atomic(part, bucket_file(stage, table, k))
+                outputs[str(path.relative_to(stage))] = sha256_file(path)
             qpath = write_csv_atomic(quarantine[table], stage / "quarantine" / f"{table}.csv")
             outputs[f"quarantine/{table}.csv"] = sha256_file(qpath)
         manifest["outputs"] = outputs

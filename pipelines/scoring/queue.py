@@ -30,42 +30,6 @@ def lgd_for(segment: pd.Series, cfg: QueueConfig) -> pd.Series:
     return segment.astype("string").map(by_seg).astype("float64").fillna(cfg.lgd.default)
 
 
-def oldest_overdue_invoice(
-    invoices: pd.DataFrame | None, debtors: pd.DataFrame, as_of: pd.Timestamp
-) -> pd.DataFrame:
-    """The oldest overdue open invoice per debtor, from the features' ``dpd_current_max``.
-
-    ``debtors``: ``debtor_id`` and ``dpd_current_max`` (days past due of the oldest open overdue
-    invoice, from ``features.build``). The invoice is the one whose due date is
-    ``as_of - dpd_current_max`` days (the smallest invoice_id on ties). Returns ``debtor_id``,
-    ``oldest_invoice_id`` and ``oldest_due_date``; debtors without overdue invoices are absent.
-    """
-    cols = ["debtor_id", "oldest_invoice_id", "oldest_due_date"]
-    if invoices is None or invoices.empty:
-        return pd.DataFrame(columns=cols)
-    d = debtors[["debtor_id", "dpd_current_max"]].dropna()
-    dpd = d["dpd_current_max"].astype("float64").to_numpy()
-    keep = np.isfinite(dpd) & (dpd > 0)
-    # whole days since 1970, in int64: an absurd dpd (from a statement, say) matches no invoice and
-    # never overflows a timestamp
-    as_of_day = as_of.to_datetime64().astype("datetime64[D]").astype(np.int64)
-    target = pd.Series(
-        as_of_day - np.clip(np.round(dpd[keep]), 0, 10**7).astype(np.int64),
-        index=pd.Index(d["debtor_id"].astype("string").to_numpy()[keep]),
-    )
-    # map each invoice to its debtor's target due day (no large merge), keep the exact matches
-    due_target = invoices["debtor_id"].astype("string").map(target).to_numpy(dtype="float64", na_value=np.nan)
-    due_day = invoices["due_date"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
-    due_ok = invoices["due_date"].notna().to_numpy()
-    hit = invoices.loc[
-        due_ok & (due_day == due_target) & (invoices["issue_date"] <= as_of).to_numpy(),
-        ["debtor_id", "invoice_id", "due_date"],
-    ]
-    hit = hit.sort_values(["debtor_id", "invoice_id"], kind="stable").drop_duplicates("debtor_id")
-    hit = hit.rename(columns={"invoice_id": "oldest_invoice_id", "due_date": "oldest_due_date"})
-    return hit[cols].reset_index(drop=True)
-
-
 def text_by_debtor(ids: pd.Series, values: pd.Series | None) -> pd.Series:
     """``values`` (text indexed by debtor_id) looked up for ``ids``; "" where absent (same index)."""
     if values is None or values.empty:

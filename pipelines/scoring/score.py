@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,15 +75,6 @@ def check_compatible(features: pd.DataFrame, loaded: Any) -> None:
         )
 
 
-def feature_hashes(X: pd.DataFrame) -> tuple[pd.Series, str]:
-    """Per-row hash of the model input (uint64, same index) and a SHA-256 of the whole snapshot."""
-    rows = pd.util.hash_pandas_object(X, index=False)
-    digest = hashlib.sha256()
-    digest.update("\x1f".join(map(str, X.columns)).encode())
-    digest.update(rows.to_numpy().tobytes())
-    return rows, digest.hexdigest()
-
-
 def score_debtors(
     features: pd.DataFrame,
     in_default: pd.Series,
@@ -101,13 +93,27 @@ def score_debtors(
     ``model_version``, ``feature_hash``, ``feature_snapshot_hash`` and the exposure columns; X is
     the model input of the live (not in default) debtors, indexed by debtor_id.
     """
+    scores, X = score_rows(features, in_default, names, loaded, prepare_X, cfg)
+    return with_snapshot_hash(scores, X.columns), X
+
+
+def score_rows(
+    features: pd.DataFrame,
+    in_default: pd.Series,
+    names: pd.Series | None,
+    loaded: Any,
+    prepare_X: Any,
+    cfg: NightlyConfig,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`score_debtors` without ``feature_snapshot_hash``: every column is per row, so a debtor
+    bucket is scored on its own (:func:`with_snapshot_hash` adds the hash over all buckets)."""
     check_compatible(features, loaded)
     frame = features.sort_values("debtor_id", kind="stable").reset_index(drop=True)
     ids = frame["debtor_id"].astype("string")
     default = ids.map(in_default.astype(bool)).fillna(False).astype(bool).to_numpy()
     X_all = prepare_X(frame, loaded)
     X_all.index = pd.Index(ids.to_numpy(), name="debtor_id")
-    rows_hash, snapshot = feature_hashes(X_all)
+    rows_hash = pd.util.hash_pandas_object(X_all, index=False)
     X = X_all.loc[~default]
     pd_live = loaded.predict_pd(X) if len(X) else np.zeros(0)
     raw_live = loaded.raw_score(X) if len(X) else np.zeros(0)
@@ -136,7 +142,78 @@ def score_debtors(
     scores["model_name"] = pd.Series(loaded.name, index=scores.index, dtype="string")
     scores["model_version"] = pd.Series(str(loaded.version), index=scores.index, dtype="string")
     scores["feature_hash"] = rows_hash.to_numpy()
-    scores["feature_snapshot_hash"] = pd.Series(snapshot, index=scores.index, dtype="string")
     for col in EXPOSURE:
         scores[col] = frame[col].astype("float64").to_numpy() if col in frame else np.nan
     return scores, X
+
+
+def with_snapshot_hash(scores: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:
+    """``scores`` (all debtors, in debtor_id order) with ``feature_snapshot_hash``: a SHA-256 of the
+    model input's column names and every row's ``feature_hash``, after ``feature_hash``."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, columns)).encode())
+    digest.update(scores["feature_hash"].to_numpy(dtype=np.uint64).tobytes())
+    out = scores.copy()
+    out.insert(
+        out.columns.get_loc("feature_hash") + 1,
+        "feature_snapshot_hash",
+        pd.Series(digest.hexdigest(), index=out.index, dtype="string"),
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class ScoredBucket:
+    """One debtor bucket scored: :func:`score_rows` output, the oldest open overdue invoice per
+    debtor (``features.engine``) and the main invoice currency of the live debtors."""
+
+    scores: pd.DataFrame
+    X: pd.DataFrame
+    oldest: pd.DataFrame
+    currency: pd.Series
+
+
+def score_bucket(
+    book: Any, k: int, as_of: pd.Timestamp, definition: Any, loaded: Any, cfg: NightlyConfig
+) -> ScoredBucket | None:
+    """Bucket ``k`` of ``book`` (``pipelines.engine.Book``): features, in-default flags and oldest
+    open invoice from one ledger state (``features.engine.build_bucket``), then PDs with ``loaded``.
+    None when the bucket holds no ledger rows."""
+    from models.registry import prepare_X
+
+    from features.engine import build_bucket
+    from pipelines.engine import has_ledger
+    from pipelines.scoring.watchlist import debtor_currency
+
+    part = book.read(k)
+    if not has_ledger(part):
+        return None
+    built = build_bucket(part, [as_of], definition)
+    flags = built.defaults.set_index(built.defaults["debtor_id"].astype("string"))["in_default_at_asof"]
+    names = None
+    if part.debtors is not None and "name" in part.debtors:
+        names = part.debtors.set_index(part.debtors["debtor_id"].astype("string"))["name"]
+    scores, X = score_rows(built.features, flags, names, loaded, prepare_X, cfg)
+    return ScoredBucket(
+        scores=scores,
+        X=X,
+        oldest=built.oldest_open.drop(columns="as_of"),
+        currency=debtor_currency(part.invoices, X.index),
+    )
+
+
+def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
+    """The scored buckets as one, in debtor_id order, with ``feature_snapshot_hash`` over all rows.
+    Identical to scoring the whole book at once."""
+    found = [b for b in buckets if b is not None]
+    if not found:
+        raise ValueError("no debtor bucket holds invoices, payments or statements: nothing to score")
+
+    def cat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=False)
+
+    scores = cat([b.scores for b in found]).sort_values("debtor_id", kind="stable", ignore_index=True)
+    X = cat([b.X for b in found]).sort_index(kind="stable")
+    oldest = cat([b.oldest for b in found]).sort_values("debtor_id", kind="stable", ignore_index=True)
+    currency = pd.concat([b.currency for b in found]).sort_index(kind="stable")
+    return ScoredBucket(with_snapshot_hash(scores, X.columns), X, oldest, currency)

@@ -82,15 +82,29 @@ def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd
 def debtor_currency(invoices: pd.DataFrame | None, debtor_ids: pd.Index) -> pd.Series:
     """ISO-4217 code per debtor of ``debtor_ids``: the currency of most of its invoices (ties: the
     alphabetically first); missing when the invoices carry no currency."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     out = pd.Series(pd.NA, index=debtor_ids, dtype="object")
     if invoices is None or "currency" not in invoices.columns or len(debtor_ids) == 0:
         return out
-    ids = invoices["debtor_id"].astype("string")
-    sel = ids.isin(debtor_ids) & invoices["currency"].notna()
-    pairs = pd.DataFrame({"debtor_id": ids[sel], "currency": invoices.loc[sel, "currency"].astype("string")})
-    counts = pairs.value_counts().reset_index(name="n")
-    counts = counts.sort_values(["debtor_id", "n", "currency"], ascending=[True, False, True], kind="stable")
-    top = counts.drop_duplicates("debtor_id").set_index("debtor_id")["currency"]
+    pairs = pa.table(
+        {
+            "debtor_id": pa.array(invoices["debtor_id"].astype("string"), from_pandas=True),
+            "currency": pa.array(invoices["currency"].astype("string"), from_pandas=True),
+        }
+    )
+    wanted = pa.array(pd.Series(debtor_ids, dtype="string"), from_pandas=True)
+    pairs = pairs.filter(
+        pc.and_(pc.is_in(pairs["debtor_id"], value_set=wanted), pc.is_valid(pairs["currency"]))
+    )
+    counts = pairs.group_by(["debtor_id", "currency"]).aggregate([([], "count_all")])
+    counts = counts.sort_by(
+        [("debtor_id", "ascending"), ("count_all", "descending"), ("currency", "ascending")]
+    )
+    d = counts["debtor_id"].to_numpy(zero_copy_only=False)
+    first = np.r_[True, d[1:] != d[:-1]] if len(d) else np.zeros(0, dtype=bool)
+    top = pd.Series(counts["currency"].to_numpy(zero_copy_only=False)[first], index=d[first], dtype="string")
     return top.reindex(debtor_ids).astype("object").where(lambda s: s.notna(), None)
 
 

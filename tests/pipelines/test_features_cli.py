@@ -18,11 +18,14 @@ def _data_dir(tmp_path):
         [inv("i1", "a", "2024-01-01", "2024-01-31", 100.0), inv("i2", "b", "2024-02-01", "2024-03-02", 60.0)],
         [pay("p1", "a", "2024-03-10", 40.0), pay("p2", "b", "2024-02-20", 60.0, "i2")],
     )
-    data = tmp_path / "data"
-    data.mkdir()
-    p.invoices.to_parquet(data / "invoices.parquet")
-    p.payments.to_parquet(data / "payments.parquet")
-    return data
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    p.invoices.to_parquet(raw / "invoices.parquet")
+    p.payments.to_parquet(raw / "payments.parquet")
+    from pipelines.ingest import ingest_dir
+
+    ingest_dir(raw, tmp_path / "data")  # features read the ingested buckets
+    return tmp_path / "data"
 
 
 def test_features_with_labels_and_sidecar(tmp_path) -> None:
@@ -76,3 +79,16 @@ def test_bad_as_of_and_missing_dir_exit_2(tmp_path) -> None:
         ],
     )
     assert res.exit_code == 2 and "not a folder" in res.output
+    res = runner.invoke(
+        app,
+        [
+            "features",
+            "--data",
+            str(tmp_path / "raw"),
+            "--as-of",
+            "2024-01-31",
+            "--out",
+            str(tmp_path / "f.parquet"),
+        ],
+    )
+    assert res.exit_code == 2 and "not an `ews ingest` output" in res.output and "--raw" in res.output

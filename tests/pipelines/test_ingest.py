@@ -105,10 +105,16 @@ def test_outputs_manifest_and_invariant(tmp_path: Path) -> None:
     assert q["amount"].tolist() == ["10.0", "200.5"]
     assert (out / "data_docs" / "index.html").is_file()
     assert manifest["data_docs"] == "data_docs/index.html"
-    assert manifest["outputs"]["invoices.parquet"] == sha256_file(out / "invoices.parquet")
-    back = read_portfolio(out)
-    pd.testing.assert_frame_equal(back.invoices, result.portfolio.invoices)
-    pd.testing.assert_frame_equal(back.payments, result.portfolio.payments)
+    assert manifest["layout"]["buckets"] == 1  # a small book: one file per table
+    path = out / "invoices" / "bucket=0" / "part-0.parquet"
+    assert manifest["outputs"]["invoices/bucket=0/part-0.parquet"] == sha256_file(path)
+    back = read_portfolio(out)  # bucket files are sorted by debtor_id
+
+    def by_debtor(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sort_values("debtor_id", kind="stable", ignore_index=True)
+
+    pd.testing.assert_frame_equal(back.invoices, by_debtor(result.portfolio.invoices))
+    pd.testing.assert_frame_equal(back.payments, by_debtor(result.portfolio.payments))
     assert back.debtors is None and back.statements is None
 
 
@@ -150,9 +156,10 @@ def test_ingest_dir_without_files_is_a_table_error(tmp_path: Path) -> None:
 def test_rerun_into_same_folder_removes_stale_tables(tmp_path: Path) -> None:
     out = tmp_path / "out"
     ingest_files(FILES, out, as_of=AS_OF)
-    assert (out / "events.parquet").exists()
+    assert (out / "events" / "bucket=0" / "part-0.parquet").exists()
     ingest_files({"invoices": FILES["invoices"], "payments": FILES["payments"]}, out, as_of=AS_OF)
-    assert not (out / "events.parquet").exists()
+    assert not (out / "events" / "bucket=0" / "part-0.parquet").exists()
+    assert read_portfolio(out).events is None
     assert not (out / "quarantine" / "events.csv").exists()
 
 

@@ -88,7 +88,9 @@ def test_invalid_optional_attributes_are_cleared_and_counted(tmp_path: Path) -> 
     assert "warning: debtors.country: 12 invalid value(s) cleared" in text
     import pandas as pd
 
-    debtors = pd.read_parquet(tmp_path / "out" / "debtors.parquet").set_index("debtor_id")
+    from pipelines.adapters.files import read_portfolio
+
+    debtors = read_portfolio(tmp_path / "out").debtors.set_index("debtor_id")
     assert debtors["country"].isna().all()
     assert pd.isna(debtors.loc["D3", "credit_limit"]) and debtors.loc["D2", "credit_limit"] == 2000
     assert pd.isna(debtors.loc["D5", "onboarded_on"])

@@ -62,7 +62,7 @@ def test_score_without_champion_refuses_with_exit_2(
     (tmp_path / "data").mkdir()
     out = tmp_path / "runs"
     result = CliRunner().invoke(
-        app, ["score", "--data", str(tmp_path / "data"), "--as-of", "2024-06-30", "--out", str(out)]
+        app, ["score", "--data", str(tmp_path / "data"), "--raw", "--as-of", "2024-06-30", "--out", str(out)]
     )
     assert result.exit_code == 2, result.output
     assert "no alias 'champion'" in result.output and "ews train" in result.output
@@ -108,7 +108,7 @@ def test_score_refuses_a_project_whose_default_definition_differs_from_the_model
     nightly_cfg.write_text(f"kind: nightly\nproject: {project}\n")
     (tmp_path / "data").mkdir()
     out = tmp_path / "runs"
-    args = ["score", "--data", str(tmp_path / "data"), "--as-of", "2024-06-30", "--out", str(out)]
+    args = ["score", "--data", str(tmp_path / "data"), "--raw", "--as-of", "2024-06-30", "--out", str(out)]
     result = CliRunner().invoke(app, [*args, "--config", str(nightly_cfg)])
     assert result.exit_code == 2, result.output
     assert f"{project} (default_definition): default_definition differs" in result.output

@@ -12,7 +12,7 @@ from pipelines.config.nightly import NightlyConfig
 from pipelines.scoring.actions import choose_actions
 from pipelines.scoring.overrides import active_overrides, append_override, new_override
 from pipelines.scoring.plans import plans_in_force
-from pipelines.scoring.queue import build_queues, oldest_overdue_invoice
+from pipelines.scoring.queue import build_queues
 
 AS_OF = pd.Timestamp("2024-06-30")
 
@@ -219,35 +219,3 @@ def test_queue_rows_carry_plan_and_dispute_actions() -> None:
     assert got.loc["a", "next_action"] == "reminder" and got.loc["a", "dispute_action"] == "resolve_dispute"
     assert got.loc["e", "next_action"] == "monitor_plan"
     assert got.loc["e", "plan"] == "override by anna on 2024-06-10: agreed"
-
-
-def test_oldest_overdue_invoice_matches_due_date_from_dpd() -> None:
-    invoices = pd.DataFrame(
-        {
-            "invoice_id": pd.Series(["I2", "I1", "I3", "I4"], dtype="string"),
-            "debtor_id": pd.Series(["a", "a", "a", "b"], dtype="string"),
-            "issue_date": pd.to_datetime(["2024-05-01", "2024-05-01", "2024-06-01", "2024-07-15"]),
-            "due_date": pd.to_datetime(["2024-06-25", "2024-06-25", "2024-06-28", "2024-08-15"]),
-        }
-    )
-    feats = pd.DataFrame({"debtor_id": ["a", "b"], "dpd_current_max": [5.0, 0.0]})
-    got = oldest_overdue_invoice(invoices, feats, AS_OF)
-    assert got["oldest_invoice_id"].tolist() == ["I1"]  # tie on due date -> smallest id
-    assert got["oldest_due_date"].tolist() == [pd.Timestamp("2024-06-25")]
-
-
-def test_oldest_invoice_survives_absurd_days_past_due_and_extreme_dates() -> None:
-    """A statement with 10^12 days past due, or an invoice due in 1700, never overflows a timestamp."""
-    invoices = pd.DataFrame(
-        {
-            "debtor_id": pd.Series(["a", "b", "a"], dtype="string"),
-            "invoice_id": pd.Series(["i2", "old", "i1"], dtype="string"),
-            "issue_date": pd.to_datetime(["2024-01-01", "1700-01-01", "2024-01-01"]),
-            "due_date": pd.to_datetime(["2024-01-31", "1700-02-01", "2024-01-31"]),
-        }
-    )
-    dpd_b = float((AS_OF - pd.Timestamp("1700-02-01")).days)
-    feats = pd.DataFrame({"debtor_id": ["a", "b", "c", "d"], "dpd_current_max": [151.0, dpd_b, 1e12, np.inf]})
-    got = oldest_overdue_invoice(invoices, feats, AS_OF)
-    assert got["oldest_invoice_id"].tolist() == ["i1", "old"]  # ties: smallest invoice_id
-    assert got["oldest_due_date"].tolist() == [pd.Timestamp("2024-01-31"), pd.Timestamp("1700-02-01")]

@@ -58,16 +58,23 @@ def test_default_as_of_is_yesterday_in_the_schedule_zone() -> None:
     assert default_as_of("Pacific/Kiritimati") == expected
 
 
-def test_trusted_input_reads_an_ingest_output_without_revalidating(half_bad: Path, tmp_path: Path) -> None:
+def test_ingested_folder_is_read_without_revalidating(half_bad: Path, tmp_path: Path) -> None:
+    """The ingest's own figures are the feed's; a raw folder needs --raw."""
+    from pipelines.engine import NotIngestedError
     from pipelines.flows.nightly import ingest
 
     ingested = tmp_path / "ingested"
     ingest_dir(half_bad, ingested, as_of=dt.date(2024, 6, 30))
-    result = ingest.fn(ingested, dt.date(2024, 6, 30), trusted=True)
-    assert result.portfolio.invoices["invoice_id"].tolist() == ["I1", "I3"]
-    inv = result.manifest["tables"]["invoices"]
-    assert (inv["rows_in"], inv["rows_quarantined"]) == (2, 0) and len(inv["input_sha256"]) == 64
-    assert validate.fn(result, NightlyConfig())["invoices"]["rows_accepted"] == 2
+    feed = ingest.fn(ingested, dt.date(2024, 6, 30))
+    assert feed.book.buckets == 1 and feed.book.read(0).invoices["invoice_id"].tolist() == ["I1", "I3"]
+    inv = feed.manifest["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_quarantined"]) == (4, 2) and len(inv["input_sha256"]) == 64
+    assert feed.quarantine["invoices"] == ingested / "quarantine" / "invoices.csv"
+    assert validate.fn(feed, NightlyConfig())["invoices"]["rows_accepted"] == 2
+    with pytest.raises(NotIngestedError, match="not an `ews ingest` output"):
+        ingest.fn(half_bad, dt.date(2024, 6, 30))
+    raw = ingest.fn(half_bad, dt.date(2024, 6, 30), raw=True)
+    assert raw.manifest["tables"]["invoices"]["rows_accepted"] == 2
 
 
 def test_feed_without_invoices_is_refused(tmp_path: Path) -> None:

@@ -99,7 +99,7 @@ def test_score_refuses_a_run_folder_that_links_outside_outdir(tmp_path: Path) ->
     out = tmp_path / "runs"
     out.mkdir()
     (out / DAY.isoformat()).symlink_to(victim)
-    done = ews("score", "--data", str(BASE), "--as-of", DAY.isoformat(), "--out", str(out))
+    done = ews("score", "--data", str(BASE), "--raw", "--as-of", DAY.isoformat(), "--out", str(out))
     one_line_error(done, "that ews did not make")
     assert (victim / "precious.txt").read_text() == "keep me"
     assert (out / DAY.isoformat()).is_symlink()
@@ -199,7 +199,7 @@ def test_foreign_dated_link_is_not_read_as_previous_run(tmp_path: Path) -> None:
 @pytest.mark.parametrize("as_of", ["../x", "2024-06-30/../../x", "2024-13-01"])
 def test_as_of_path_traversal_is_refused(tmp_path: Path, as_of: str) -> None:
     result = CliRunner().invoke(
-        app, ["score", "--data", str(BASE), "--as-of", as_of, "--out", str(tmp_path / "runs")]
+        app, ["score", "--data", str(BASE), "--raw", "--as-of", as_of, "--out", str(tmp_path / "runs")]
     )
     assert result.exit_code == 2 and "is not a date" in result.output
     assert not (tmp_path / "x").exists() and not (tmp_path / "runs").exists()
@@ -209,7 +209,7 @@ def test_outdir_that_is_a_file_exits_2(tmp_path: Path) -> None:
     target = tmp_path / "runs"
     target.write_text("x")
     result = CliRunner().invoke(
-        app, ["score", "--data", str(BASE), "--as-of", DAY.isoformat(), "--out", str(target)]
+        app, ["score", "--data", str(BASE), "--raw", "--as-of", DAY.isoformat(), "--out", str(target)]
     )
     one_line_error(result, "is a file, not a folder")
 
@@ -236,7 +236,7 @@ def test_ingest_into_a_folder_inside_the_input_folder_works(tmp_path: Path) -> N
     before = tree_digest(inputs)
     result = CliRunner().invoke(app, ingest_args(inputs, inputs / "ingested"))
     assert result.exit_code == 0, result.output
-    assert (inputs / "ingested" / "invoices.parquet").is_file()
+    assert (inputs / "ingested" / "invoices" / "bucket=0" / "part-0.parquet").is_file()
     assert {k: v for k, v in tree_digest(inputs).items() if not k.startswith("ingested")} == before
     assert not list((inputs / "ingested").glob(".staging-*"))
 
@@ -256,7 +256,9 @@ def test_ingest_keeps_files_it_did_not_write(tmp_path: Path) -> None:
     assert CliRunner().invoke(app, args).exit_code == 0
     assert (out / "quarantine" / "debtors.csv").is_file()
     assert CliRunner().invoke(app, ingest_args(inputs, out)).exit_code == 0
-    assert not (out / "debtors.parquet").exists() and not (out / "quarantine" / "debtors.csv").exists()
+    assert (out / "debtors.parquet").read_bytes() == b"someone else's file"  # never ews's
+    assert not (out / "debtors" / "bucket=0" / "part-0.parquet").exists()
+    assert not (out / "quarantine" / "debtors.csv").exists()
 
     victim = tmp_path / "victim"
     victim.mkdir()

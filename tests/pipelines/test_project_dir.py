@@ -67,7 +67,7 @@ def test_outside_the_project_with_project_option(tmp_path: Path, monkeypatch) ->
     )
     assert done.returncode == 0, done.stderr
     assert str(ROOT / "conf" / "nightly.yaml") in done.stdout.replace("\n", "")
-    args = ["features", "--data", "in", "--as-of", "2024-06-30", "--out", "feats.parquet"]
+    args = ["features", "--data", "in", "--raw", "--as-of", "2024-06-30", "--out", "feats.parquet"]
     result = CliRunner().invoke(app, ["--project", str(ROOT), *args])
     assert result.exit_code == 0, result.output
     assert len(pd.read_parquet(elsewhere / "feats.parquet")) > 0

@@ -25,7 +25,17 @@ def start_score(tmp_path: Path) -> subprocess.Popen:
     env.pop("PREFECT_API_URL", None)  # the session harness sets it in this process only
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
     return subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "score", "--data", str(DATA), "--as-of", "2024-06-30"]
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "score",
+            "--data",
+            str(DATA),
+            "--raw",
+            "--as-of",
+            "2024-06-30",
+        ]
         + ["--out", str(tmp_path / "runs")],
         cwd=ROOT,
         env=env,
@@ -112,7 +122,17 @@ def test_score_with_hung_tracking_server_is_one_line(tmp_path: Path) -> None:
     env["MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{hung.getsockname()[1]}"
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "pipelines.cli", "score", "--data", str(DATA), "--as-of", "2024-06-30"]
+            [
+                sys.executable,
+                "-m",
+                "pipelines.cli",
+                "score",
+                "--data",
+                str(DATA),
+                "--raw",
+                "--as-of",
+                "2024-06-30",
+            ]
             + ["--out", str(tmp_path / "runs")],
             cwd=ROOT,
             env=env,

@@ -289,7 +289,9 @@ def test_uci_round_trip_keeps_every_statement(uci_path: Path, tmp_path: Path) ->
     assert (st["rows_in"], st["rows_accepted"], st["rows_quarantined"]) == (180_000, 180_000, 0)
     deb = result.manifest["tables"]["debtors"]
     assert (deb["rows_in"], deb["rows_accepted"]) == (30_000, 30_000)
-    back = pd.read_parquet(tmp_path / "uci" / "statements.parquet")
+    from pipelines.adapters.files import read_portfolio
+
+    back = read_portfolio(tmp_path / "uci").statements
     assert len(back) == 180_000
     assert back["debtor_id"].nunique() == 30_000
     assert (back["balance"] < 0).sum() > 0  # negative balances kept

@@ -38,13 +38,13 @@ def _config(tmp_path: Path, **overrides) -> Path:
 
 @pytest.fixture(scope="module")
 def dataset() -> pd.DataFrame:
-    portfolio = train_flow.ingest.fn(SAMPLE).portfolio
-    return train_flow.snapshots.fn(portfolio, TrainConfig.model_validate(FAST), ProjectConfig())
+    book = train_flow.ingest.fn(SAMPLE, raw=True).book
+    return train_flow.snapshots.fn(book, TrainConfig.model_validate(FAST), ProjectConfig())
 
 
 def test_train_flow_logs_registers_gates_and_reproduces(prefect_harness, mlflow_uri, tmp_path) -> None:
     config = _config(tmp_path)
-    first = train_flow.run_train(SAMPLE, config)
+    first = train_flow.run_train(SAMPLE, config, raw=True)
     assert first.version == "1" and first.promoted and first.champion_before is None
     client = MlflowClient()
     run = client.get_run(first.run_id)
@@ -104,7 +104,7 @@ def test_train_flow_logs_registers_gates_and_reproduces(prefect_harness, mlflow_
     assert str(client.get_model_version_by_alias("ews-pd", "champion").version) == "1"
 
     # same data + config + seed: same model file and metrics; the gate compares on the same test rows
-    second = train_flow.run_train(SAMPLE, config)
+    second = train_flow.run_train(SAMPLE, config, raw=True)
     assert second.version == "2" and second.champion_before == "1"
     assert second.model_sha256 == first.model_sha256
     assert second.metrics == first.metrics

@@ -1,0 +1,133 @@
+"""Who runs the debtor buckets: this process (``local``) or a Dask cluster (``dask``).
+
+:func:`open_engine` gives an :class:`Engine` whose ``map(fn, book, ks, *args)`` returns
+``[fn(book, k, *args) for k in ks]`` in that order. On Dask, ``book`` and ``args`` (the model, the
+config) are broadcast to the workers once, then one task per bucket runs ``fn``; each worker reads
+its own bucket (an ingested folder must be on storage every worker sees). Without a scheduler
+address a fresh ``LocalCluster`` is started for the run and closed after it (a shared long-lived
+cluster accumulates scheduler memory, prefect-dask issue 75).
+
+Inside Prefect flows the cluster is prefect-dask's ``DaskTaskRunner`` (:func:`task_runner`), and
+:class:`PrefectDaskEngine` maps Prefect tasks on it, so every bucket is a task run in the Prefect UI.
+LightGBM training stays on one node: ``lightgbm.dask`` has open hang and early-stopping issues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+__all__ = ["Engine", "EngineSettings", "PrefectDaskEngine", "open_engine", "task_runner"]
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """``kind``; for Dask the ``scheduler`` address, or the size of a fresh LocalCluster."""
+
+    kind: Literal["local", "dask"] = "local"
+    scheduler: str | None = None
+    workers: int = 2
+    threads_per_worker: int = 1
+    memory_limit: str = "4GiB"
+    processes: bool = True
+
+    @classmethod
+    def from_config(
+        cls, compute: Any, engine: str | None = None, scheduler: str | None = None
+    ) -> EngineSettings:
+        """From the project config's ``compute`` section; ``engine``/``scheduler`` (CLI) override it.
+        A scheduler address implies the Dask engine."""
+        kind = engine or ("dask" if scheduler else compute.engine)
+        return cls(
+            kind=kind,
+            scheduler=scheduler or compute.scheduler,
+            workers=compute.workers,
+            threads_per_worker=compute.threads_per_worker,
+            memory_limit=compute.memory_limit,
+            processes=compute.processes,
+        )
+
+    def cluster_kwargs(self) -> dict[str, Any]:
+        return {
+            "n_workers": self.workers,
+            "threads_per_worker": self.threads_per_worker,
+            "memory_limit": self.memory_limit,
+            "processes": self.processes,
+            "dashboard_address": None,
+        }
+
+
+def _call(k: int, shared: tuple[Callable[..., Any], Any, tuple[Any, ...]]) -> Any:
+    fn, book, args = shared
+    return fn(book, k, *args)
+
+
+@dataclass
+class Engine:
+    """Maps a bucket function: in this process, or with a ``distributed.Client``."""
+
+    kind: str
+    client: Any = None
+
+    def map(self, fn: Callable[..., Any], book: Any, ks: Sequence[int], *args: Any) -> list[Any]:
+        if self.client is None:
+            return [fn(book, k, *args) for k in ks]
+        [shared] = self.client.scatter([(fn, book, args)], broadcast=True, hash=False)
+        futures = self.client.map(_call, list(ks), shared=shared, pure=False)
+        return self.client.gather(futures)
+
+
+@contextmanager
+def open_engine(settings: EngineSettings) -> Iterator[Engine]:
+    """An :class:`Engine` for the duration of the block (a fresh LocalCluster is closed after it)."""
+    if settings.kind == "local":
+        yield Engine("local")
+        return
+    from distributed import Client, LocalCluster
+
+    if settings.scheduler:
+        with Client(settings.scheduler) as client:
+            yield Engine("dask", client)
+        return
+    with LocalCluster(**settings.cluster_kwargs()) as cluster, Client(cluster) as client:
+        yield Engine("dask", client)
+
+
+def task_runner(settings: EngineSettings) -> Any:
+    """prefect-dask's ``DaskTaskRunner`` for a flow run: the scheduler address, or a fresh LocalCluster."""
+    from prefect_dask import DaskTaskRunner
+
+    if settings.scheduler:
+        return DaskTaskRunner(address=settings.scheduler)
+    return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs=settings.cluster_kwargs())
+
+
+@task(name="share", cache_policy=NO_CACHE)
+def _share(payload: Any) -> Any:
+    """Holds the book, the model and the config on the cluster once; bucket tasks read it there."""
+    return payload
+
+
+@task(name="bucket", cache_policy=NO_CACHE)
+def _bucket(k: int, shared: Any) -> Any:
+    """One debtor bucket."""
+    return _call(k, shared)
+
+
+class PrefectDaskEngine:
+    """Maps a bucket function as Prefect tasks on the flow's ``DaskTaskRunner`` (call inside a flow
+    started with :func:`task_runner`). The shared payload is one task result, fetched once per worker."""
+
+    kind = "dask"
+
+    def map(self, fn: Callable[..., Any], book: Any, ks: Sequence[int], *args: Any) -> list[Any]:
+        from prefect import unmapped
+
+        shared = _share.submit((fn, book, args))
+        futures = _bucket.map(list(ks), unmapped(shared))
+        return [f.result() for f in futures]

@@ -1,0 +1,47 @@
+"""Options shared by `ews features`, `ews train`, `ews score` and `ews backfill`: where the data
+comes from (an `ews ingest` folder, or --raw files) and which engine runs the debtor buckets.
+Light on purpose: imported when the CLI starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+DATA_HELP = "an `ews ingest --out` folder (with --raw: a folder of raw canonical files)"
+RAW_HELP = (
+    "--data holds raw canonical files (invoices.csv/.parquet, ...): validate them in memory on this run "
+    "instead of reading an `ews ingest --out` folder"
+)
+ENGINE_HELP = "local (debtor buckets one after the other) or dask; default: compute.engine of conf/ews.yaml"
+SCHEDULER_HELP = "Dask scheduler address (tcp://HOST:8786) of an existing cluster; implies --engine dask"
+
+
+def check_data_dir(data: Path, raw: bool = False) -> None:
+    """--data must be a folder; without --raw, an `ews ingest` output (else exit 2 with the fix)."""
+    from pipelines.engine import is_ingested
+
+    if not data.is_dir():
+        typer.secho(
+            f"error: --data {data} is not a folder; point it at an `ews ingest --out` folder",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if not raw and not is_ingested(data):
+        typer.secho(
+            f"error: --data {data} is not an `ews ingest` output (no manifest.json listing ingested tables). "
+            f"Validate it once: `ews ingest --invoices {data}/invoices.csv ... --out {data}-ingested` (or "
+            "`ews ingest --source CONFIG --out DIR`) and pass that folder; or add --raw to validate the raw "
+            "files in memory on every run",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
+def check_engine(engine: str | None) -> None:
+    """--engine is local or dask (exit 2 otherwise)."""
+    if engine not in (None, "local", "dask"):
+        typer.secho(f"error: --engine {engine!r}: use local or dask", fg="red", err=True)
+        raise typer.Exit(2)

@@ -1,0 +1,249 @@
+"""The engine around :func:`features.engine.build_bucket`: where buckets come from and who runs them.
+
+A :class:`Book` is a portfolio cut into debtor buckets (``bucket = stable hash of debtor_id % N``):
+either an ingested folder, read one bucket at a time (``pipelines.adapters.files.read_portfolio(DIR, bucket=K)``),
+or frames already in memory (raw re-validation, tests), cut by the same hash. :func:`map_buckets`
+runs one function per bucket, on this machine one bucket after the other (``local``: the working
+memory is that of one bucket) or on a Dask cluster (``dask``). The results are combined in debtor
+order, so both engines give byte-identical outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from features.engine import BucketResult, build_bucket, combine
+from features.params import DefaultDefinition, FeatureParams
+from features.tables import Portfolio
+
+__all__ = [
+    "BUCKET_ROWS",
+    "Book",
+    "Feed",
+    "LEDGER_TABLES",
+    "NotIngestedError",
+    "bucket_result",
+    "build_book",
+    "has_ledger",
+    "is_ingested",
+    "map_buckets",
+    "open_feed",
+]
+
+BUCKET_ROWS = 4_000_000
+"""Ledger rows per in-memory bucket (frames validated in memory with ``--raw``)."""
+
+LEDGER_TABLES = ("invoices", "payments", "statements")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Book:
+    """A portfolio as debtor buckets: an ingested folder (``folder``) or frames in memory (``frames``).
+
+    ``buckets``: N. Every debtor's rows, in every table, are in bucket ``hash(debtor_id) % N``.
+    """
+
+    buckets: int
+    folder: Path | None = None
+    frames: Portfolio | None = None
+
+    @classmethod
+    def in_memory(cls, portfolio: Portfolio, bucket_rows: int) -> Book:
+        """Frames in memory, cut into buckets of about ``bucket_rows`` ledger rows (at least 1)."""
+        rows = sum(len(f) for name, f in portfolio.present().items() if name in LEDGER_TABLES)
+        return cls(buckets=max(1, math.ceil(rows / bucket_rows)), frames=portfolio)
+
+    @classmethod
+    def ingested(cls, folder: Path) -> Book:
+        """An ``ews ingest --out`` folder (its bucket count is read from the folder)."""
+        from pipelines.adapters.files import bucket_count
+
+        return cls(buckets=bucket_count(folder), folder=Path(folder))
+
+    def bounds(self, table: str, column: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """(min, max) of a date column over the whole book (None: table absent or column empty)."""
+        if self.frames is not None:
+            frame = getattr(self.frames, table)
+            if frame is None or column not in frame or not frame[column].notna().any():
+                return None
+            return pd.Timestamp(frame[column].min()), pd.Timestamp(frame[column].max())
+        from pipelines.adapters.files import column_bounds
+
+        assert self.folder is not None
+        return column_bounds(self.folder, table, column)
+
+    def allocated_share(self) -> float | None:
+        """Share of payments that name an invoice (None without payments); an ingested folder
+        answers from the Parquet null counts of ``payments.invoice_id``."""
+        if self.frames is not None:
+            pay = self.frames.payments
+            if pay is None or not len(pay) or "invoice_id" not in pay:
+                return None
+            return float(pay["invoice_id"].notna().mean())
+        from pipelines.adapters.files import null_share
+
+        assert self.folder is not None
+        share = null_share(self.folder, "payments", "invoice_id")
+        return None if share is None else 1.0 - share
+
+    def last_observed(self) -> pd.Timestamp | None:
+        """The book's last issue, payment, event or statement date (``features.engine.last_observed_date``)."""
+        from pipelines.adapters.files import DATE_COLUMNS
+
+        found = [b[1] for t, c in DATE_COLUMNS.items() if (b := self.bounds(t, c)) is not None]
+        return max(found).normalize() if found else None
+
+    def read_tables(self, names: tuple[str, ...]) -> Portfolio:
+        """Only the tables ``names`` of the whole book (small per-debtor tables such as ``debtors``
+        and ``payment_plans``; never the ledger)."""
+        if self.frames is not None:
+            return Portfolio(**{n: getattr(self.frames, n) for n in names})
+        from pipelines.adapters.files import read_portfolio
+
+        assert self.folder is not None
+        try:
+            book = read_portfolio(self.folder, tables=names)
+        except FileNotFoundError:
+            return Portfolio()
+        return book
+
+    def read(self, k: int) -> Portfolio:
+        """The canonical tables of bucket ``k`` (every table; absent tables stay None)."""
+        if self.frames is not None:
+            if self.buckets == 1:
+                return self.frames
+            return _take_bucket(self.frames, k, self.buckets)
+        from pipelines.adapters.files import read_portfolio
+
+        assert self.folder is not None
+        return read_portfolio(self.folder, bucket=k)
+
+
+def _take_bucket(portfolio: Portfolio, k: int, n: int) -> Portfolio:
+    from pipelines.adapters.files import bucket_codes
+
+    out = {}
+    for f in fields(portfolio):
+        frame = getattr(portfolio, f.name)
+        if frame is not None:
+            out[f.name] = frame.loc[bucket_codes(frame["debtor_id"], n) == k].reset_index(drop=True)
+    return Portfolio(**out)
+
+
+def has_ledger(part: Portfolio) -> bool:
+    return any(not frame.empty for name, frame in part.present().items() if name in LEDGER_TABLES)
+
+
+def bucket_result(
+    book: Book,
+    k: int,
+    as_of: Sequence[pd.Timestamp],
+    definition: DefaultDefinition,
+    params: FeatureParams,
+    labels: bool,
+    observed_until: pd.Timestamp | None,
+) -> BucketResult | None:
+    """:func:`features.engine.build_bucket` on bucket ``k`` of ``book`` (None when it has no ledger rows)."""
+    part = book.read(k)
+    if not has_ledger(part):
+        return None
+    return build_bucket(part, as_of, definition, params, labels=labels, observed_until=observed_until)
+
+
+def map_buckets(fn: Callable[..., T], book: Book, *args: Any, engine: Any = None) -> list[T]:
+    """``[fn(book, k, *args) for k in range(book.buckets)]``, on ``engine`` (None: this process,
+    one bucket after the other; else a ``pipelines.cluster`` engine, e.g. Dask)."""
+    if engine is None:
+        return [fn(book, k, *args) for k in range(book.buckets)]
+    return engine.map(fn, book, range(book.buckets), *args)
+
+
+def build_book(
+    book: Book,
+    as_of: Sequence[pd.Timestamp],
+    definition: DefaultDefinition = DefaultDefinition(),
+    params: FeatureParams = FeatureParams(),
+    *,
+    labels: bool = False,
+    observed_until: pd.Timestamp | None = None,
+    engine: Any = None,
+) -> BucketResult:
+    """Features, default flags (labels) and oldest open invoices of the whole book, bucket by bucket.
+
+    ``observed_until``: the book's last observed date (needed with ``labels``; each bucket would
+    otherwise see only its own). Identical to one ``build_bucket`` call over the whole book.
+    """
+    results = map_buckets(
+        bucket_result, book, list(as_of), definition, params, labels, observed_until, engine=engine
+    )
+    return combine([r for r in results if r is not None])
+
+
+class NotIngestedError(ValueError):
+    """``--data`` is not an ``ews ingest`` output folder. For users."""
+
+
+@dataclass(frozen=True)
+class Feed:
+    """What a flow reads: the book, the ingest manifest and the quarantined rows (frames, or the
+    CSV files of an ingested folder)."""
+
+    book: Book
+    manifest: dict[str, Any]
+    quarantine: dict[str, Any]
+    folder: Path | None = None
+
+
+def is_ingested(folder: Path) -> bool:
+    """``folder`` holds an ``ews ingest --out`` output (its manifest.json lists tables and outputs)."""
+    import json
+
+    try:
+        manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and "tables" in manifest and "outputs" in manifest
+
+
+def open_feed(
+    data_dir: Path,
+    *,
+    raw: bool = False,
+    as_of: Any = None,
+    bucket_rows: int = BUCKET_ROWS,
+    currency: Any = None,
+) -> Feed:
+    """The ingested folder ``data_dir`` (read bucket by bucket, not re-validated), or with ``raw``
+    a folder of raw canonical files validated in memory (``pipelines.ingest.ingest_dir``, amounts
+    converted with ``currency``, the project's ``CurrencyConfig``).
+
+    Raises :class:`NotIngestedError` when ``data_dir`` is not an ingest output and ``raw`` is off.
+    """
+    import json
+
+    data_dir = Path(data_dir)
+    if raw:
+        from pipelines.ingest import ingest_dir
+
+        result = ingest_dir(data_dir, None, as_of=as_of, currency=currency)
+        return Feed(Book.in_memory(result.portfolio, bucket_rows), result.manifest, result.quarantine)
+    if not is_ingested(data_dir):
+        raise NotIngestedError(
+            f"--data {data_dir}: not an `ews ingest` output (no manifest.json listing the ingested tables). "
+            f"Validate it once with `ews ingest --out {data_dir.name}-ingested ...` and pass that folder, "
+            "or add --raw to validate the raw files in memory on every run"
+        )
+    manifest = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))
+    quarantine = {
+        t: data_dir / "quarantine" / f"{t}.csv"
+        for t in manifest["tables"]
+        if (data_dir / "quarantine" / f"{t}.csv").is_file()
+    }
+    return Feed(Book.ingested(data_dir), manifest, quarantine, data_dir)
