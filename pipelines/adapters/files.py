@@ -318,17 +318,21 @@ def _table_files(folder: Path, table: str) -> list[Path]:
     return [flat] if flat.is_file() else []
 
 
-def column_bounds(folder: str | Path, table: str, column: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-    """(min, max) of a date column of an ingested table, from the Parquet statistics (the column is
-    read only when a file has none). None when the table is absent or the column empty."""
-    lows, highs = [], []
+def _column_chunks(folder: str | Path, table: str, column: str) -> Iterator[tuple[pq.ParquetFile, list]]:
+    """Each file of an ingested table holding ``column``, with the column's row-group statistics."""
     for path in _table_files(Path(folder), table):
         pf = pq.ParquetFile(path)
         if column not in pf.schema_arrow.names:
             continue
-        idx = pf.schema_arrow.names.index(column)
-        md = pf.metadata
-        stats = [md.row_group(i).column(idx).statistics for i in range(md.num_row_groups)]
+        idx, md = pf.schema_arrow.names.index(column), pf.metadata
+        yield pf, [md.row_group(i).column(idx).statistics for i in range(md.num_row_groups)]
+
+
+def column_bounds(folder: str | Path, table: str, column: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """(min, max) of a date column of an ingested table, from the Parquet statistics (the column is
+    read only when a file has none). None when the table is absent or the column empty."""
+    lows, highs = [], []
+    for pf, stats in _column_chunks(folder, table, column):
         if all(s is not None and s.has_min_max for s in stats):
             lows += [pd.Timestamp(s.min) for s in stats]
             highs += [pd.Timestamp(s.max) for s in stats]
@@ -387,14 +391,8 @@ def null_share(folder: str | Path, table: str, column: str) -> float | None:
     """Share of missing values of a column of an ingested table, from the Parquet metadata (the
     column is read only when a file has no statistics). None when the table has no rows."""
     rows = nulls = 0
-    for path in _table_files(Path(folder), table):
-        pf = pq.ParquetFile(path)
-        if column not in pf.schema_arrow.names:
-            continue
-        idx = pf.schema_arrow.names.index(column)
-        md = pf.metadata
-        stats = [md.row_group(i).column(idx).statistics for i in range(md.num_row_groups)]
-        rows += md.num_rows
+    for pf, stats in _column_chunks(folder, table, column):
+        rows += pf.metadata.num_rows
         if all(s is not None and s.has_null_count for s in stats):
             nulls += sum(s.null_count for s in stats)
         else:

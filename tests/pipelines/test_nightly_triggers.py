@@ -140,8 +140,8 @@ def test_watchlist_of_a_scorecard_champion_gives_points_as_plain_sentences() -> 
     loaded = SimpleNamespace(kind="scorecard", scorecard=card, booster=None, categorical_features=["segment"])
     X.loc["D0000", ["dpd_current_max", "overdue_amount"]] = [95.0, 25_000.0]
     today = scores([(d, 0.2 if d == "D0000" else 0.001, False) for d in X.index])
-    invoices = pd.DataFrame({"debtor_id": ["D0000"], "currency": ["CHF"]})
-    wl = watchlist.fn(compare_with_previous(today, None), X, loaded, CFG, False, invoices)
+    currency = pd.Series({"D0000": "CHF"})  # main invoice currency per debtor (from the buckets)
+    wl = watchlist.fn(compare_with_previous(today, None), X, loaded, CFG, False, currency)
     assert wl["watchlist"]["debtor_id"].tolist() == ["D0000"]
     reasons = wl["reasons"]["reason"].tolist()
     assert set(reasons[:2]) == {"oldest overdue invoice is 95 days past due", "CHF 25,000 overdue"}
