@@ -2,8 +2,8 @@
 the bucketed layout of ``ews ingest`` WITHOUT validation, for timing the steps after ingest at sizes
 where the in-memory ingest does not fit the shared box (see BENCHMARKS.md, "One engine").
 
-Same layout and bucket function as ingest (``pipelines.io.bucket_codes``, files sorted by
-debtor_id, row groups of ``pipelines.io.ROW_GROUP_ROWS``); the manifest says ``validated: false``.
+Same layout and bucket function as ingest (``pipelines.adapters.files.bucket_codes``, files sorted by
+debtor_id, row groups of ``pipelines.adapters.files.ROW_GROUP_ROWS``); the manifest says ``validated: false``.
 Works table by table in Arrow, so memory is about one table.
 
     nice .venv/bin/python benchmarks/bucket_data.py --data data/bench/gen_1m --out data/bench/gen_1m_buckets
@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.io import ROW_GROUP_ROWS, bucket_codes, bucket_file, sha256_file  # noqa: E402
+from pipelines.adapters.files import ROW_GROUP_ROWS, bucket_codes, bucket_file, sha256_file  # noqa: E402
 
 TABLES = ("debtors", "invoices", "payments", "events", "statements")
 

@@ -45,15 +45,21 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "ews ingest --source conf/sources/example_ar_export.yaml --out data/ingested --as-of 2024-06-30",
     ),
     "features": (
-        "ews features --data data/sample --as-of 2024-01..2024-06 --out data/features.parquet --labels",
+        "ews features --data data/ingested --as-of 2024-01..2024-06 --out data/features.parquet --labels",
     ),
-    "train": ("ews train --data data/sample --config conf/train.yaml",),
+    "train": (
+        "ews train --data data/ingested --config conf/train.yaml",
+        "ews train --data data/ingested --engine dask",
+    ),
     "models list": ("ews models list",),
     "models history": ("ews models history --name ews-pd",),
     "models champion-on": ("ews models champion-on 2026-03-31",),
     "models promote": ('ews models promote 3 --reason "challenger reviewed by the credit committee"',),
-    "score": ("ews score --data data/sample --as-of 2025-12-30 --out data/runs",),
-    "backfill": ("ews backfill --data data/sample --from 2025-12-01 --to 2025-12-31 --freq weekly",),
+    "score": (
+        "ews score --data data/ingested --as-of 2025-12-30 --out data/runs",
+        "ews score --data data/ingested --as-of 2025-12-30 --scheduler tcp://dask-scheduler:8786",
+    ),
+    "backfill": ("ews backfill --data data/ingested --from 2025-12-01 --to 2025-12-31 --freq weekly",),
     "serve": ("ews serve --dry-run",),
     "watchlist override": (
         'ews watchlist override D00042 --status cleared --reason "paid in full on 3 March" --by anna',

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pipelines.commands.engine_options import (
+from pipelines.cli_options import (
     DATA_HELP,
     ENGINE_HELP,
     RAW_HELP,

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines.commands.engine_options import (
+from pipelines.cli_options import (
     DATA_HELP,
     ENGINE_HELP,
     RAW_HELP,

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.commands.engine_options import (
+from pipelines.cli_options import (
     DATA_HELP,
     ENGINE_HELP,
     RAW_HELP,

@@ -179,9 +179,8 @@ def score_bucket(
     """Bucket ``k`` of ``book`` (``pipelines.engine.Book``): features, in-default flags and oldest
     open invoice from one ledger state (``features.engine.build_bucket``), then PDs with ``loaded``.
     None when the bucket holds no ledger rows."""
-    from models.registry import prepare_X
-
     from features.engine import build_bucket
+    from pipelines.adapters.registry import prepare_X
     from pipelines.engine import has_ledger
     from pipelines.scoring.watchlist import debtor_currency
 

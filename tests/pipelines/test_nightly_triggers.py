@@ -149,6 +149,6 @@ def test_watchlist_of_a_scorecard_champion_gives_points_as_plain_sentences() -> 
     # the typical value comes from the training reference when the model stores one: against a
     # median of 200 days past due, 95 days is no reason
     loaded.reference = {"medians": {"dpd_current_max": 200.0}}
-    again = watchlist.fn(compare_with_previous(today, None), X, loaded, CFG, False, invoices)
+    again = watchlist.fn(compare_with_previous(today, None), X, loaded, CFG, False, currency)
     assert "oldest overdue invoice is 95 days past due" not in again["reasons"]["reason"].tolist()
     assert "CHF 25,000 overdue" in again["reasons"]["reason"].tolist()
