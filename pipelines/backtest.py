@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.params import DefaultDefinition
+from features.params import DefaultDefinition, FeatureParams
 from features.tables import Portfolio
 from pipelines.config.nightly import NightlyConfig
 
@@ -81,23 +81,21 @@ def replay(
     ``band``, ``flagged`` (any trigger of ``cfg`` against the previous date, or kept on the list by
     ``cfg.watchlist.stay_days`` after its last trigger, as the nightly does), ``open_balance``,
     ``overdue_amount``, ``dpd`` (days past due of the oldest overdue open invoice), ``label``,
-    ``first_default_date``, ``horizon_observed`` (from ``features.labels.build_labels``).
-    Built in debtor partitions of about ``rows_per_partition`` ledger rows."""
-    from features.build import build_features
-    from features.labels import build_labels, last_observed_date
-    from pipelines.scoring.partition import LEDGER_TABLES, partition_count, split_portfolio
+    ``first_default_date``, ``horizon_observed`` (the labels of ``features.engine.build_bucket``).
+    Built debtor bucket by debtor bucket (about ``rows_per_partition`` ledger rows each), features
+    and labels from one prepared ledger per bucket."""
+    from pipelines.engine import Book, bucket_result
     from pipelines.scoring.watch_state import stay_on_list
     from pipelines.scoring.watchlist import assign_bands, compare_with_previous, triggers
 
-    until = last_observed_date(portfolio)
+    book = Book.in_memory(portfolio, rows_per_partition)
+    until = book.last_observed()
     parts = []
-    for part in split_portfolio(portfolio, partition_count(portfolio, rows_per_partition)):
-        if all(f.empty for name, f in part.present().items() if name in LEDGER_TABLES):
+    for k in range(book.buckets):
+        built = bucket_result(book, k, list(dates), definition, FeatureParams(), True, until)
+        if built is None:
             continue
-        feats = build_features(part, list(dates))
-        if "debtor_id" not in feats.columns:
-            feats = feats.reset_index()
-        labels = build_labels(part, list(dates), definition, observed_until=until)
+        feats, labels = built.features, built.defaults
         for T in dates:
             f = feats.loc[feats["as_of"] == T].reset_index(drop=True)
             lab = labels.loc[labels["as_of"] == T].set_index("debtor_id")
