@@ -85,7 +85,7 @@ def _ensure_champion(train_data: Path) -> str:
     t = time.perf_counter()
     env = dict(os.environ)
     subprocess.run(
-        [str(ROOT / ".venv/bin/ews"), "train", "--data", str(train_data), "--raw"],
+        [sys.executable, "-m", "pipelines.cli", "train", "--data", str(train_data), "--raw"],
         check=True,
         cwd=ROOT,
         env=env,
@@ -96,7 +96,9 @@ def _ensure_champion(train_data: Path) -> str:
         challenger = load_model_version("challenger")
         subprocess.run(
             [
-                str(ROOT / ".venv/bin/ews"),
+                sys.executable,
+                "-m",
+                "pipelines.cli",
                 "models",
                 "promote",
                 challenger.version,
@@ -178,7 +180,7 @@ def _ingest(raw: Path, out: Path) -> dict[str, float]:
     from pipelines.adapters.files import find_table_files
 
     files = find_table_files(raw)
-    cmd = [str(ROOT / ".venv/bin/ews"), "ingest", "--no-docs", "--out", str(out)]
+    cmd = [sys.executable, "-m", "pipelines.cli", "ingest", "--no-docs", "--out", str(out)]
     for table, path in files.items():
         cmd += [f"--{table}", str(path)]
     t = time.perf_counter()

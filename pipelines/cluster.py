@@ -58,7 +58,7 @@ class EngineSettings:
             "threads_per_worker": self.threads_per_worker,
             "memory_limit": self.memory_limit,
             "processes": self.processes,
-            "dashboard_address": None,
+            "dashboard_address": ":0",  # a free port: several clusters may run side by side
         }
 
 

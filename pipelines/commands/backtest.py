@@ -25,7 +25,9 @@ def _date(value: str, option: str) -> dt.date:
 def register(app: typer.Typer) -> None:
     @app.command("backtest")
     def backtest(
-        data: Path = typer.Option(..., "--data", help="data dir with canonical files (as for `ews score`)"),
+        data: Path = typer.Option(
+            ..., "--data", help="an `ews ingest --out` folder, or raw canonical files (validated in memory)"
+        ),
         start: str = typer.Option(..., "--from", help="first as-of date; month-ends from here (YYYY-MM-DD)"),
         end: str = typer.Option(..., "--to", help="last as-of date, inclusive (YYYY-MM-DD)"),
         out: Path = typer.Option(..., "--out", help="folder for backtest.json and backtest.html"),
@@ -91,8 +93,14 @@ def register(app: typer.Typer) -> None:
             check_definition(loaded, definition, f"{cfg.project} (default_definition)")
         except (NoChampionError, IncompatibleModelError) as exc:
             _fail(str(exc))
-        with console.status(f"ingesting {data} ..."):
-            portfolio = ingest_dir(data, None, as_of=max(d2, dt.datetime.now(dt.UTC).date())).portfolio
+        from pipelines.adapters.files import read_portfolio
+        from pipelines.engine import is_ingested
+
+        with console.status(f"reading {data} ..."):
+            if is_ingested(data):  # an `ews ingest` output: validated already
+                portfolio = read_portfolio(data)
+            else:  # raw canonical files: validated in memory
+                portfolio = ingest_dir(data, None, as_of=max(d2, dt.datetime.now(dt.UTC).date())).portfolio
         with console.status(f"replaying {len(dates)} month-ends with {loaded.name} v{loaded.version} ..."):
             panel = replay(portfolio, dates, model_scorer(loaded, cfg), cfg, definition, cfg.partition_rows)
         truth_frame = (

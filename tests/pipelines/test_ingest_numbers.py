@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from pipelines.adapters.files import read_portfolio
 from pipelines.cli import app
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "ingest"
@@ -87,8 +88,6 @@ def test_invalid_optional_attributes_are_cleared_and_counted(tmp_path: Path) -> 
     assert manifest["tables"]["invoices"]["rows_accepted"] == 12
     assert "warning: debtors.country: 12 invalid value(s) cleared" in text
     import pandas as pd
-
-    from pipelines.adapters.files import read_portfolio
 
     debtors = read_portfolio(tmp_path / "out").debtors.set_index("debtor_id")
     assert debtors["country"].isna().all()
@@ -253,7 +252,6 @@ def test_amounts_are_converted_into_the_reporting_currency(tmp_path: Path) -> No
     import pandas as pd
 
     from features.build import build_features
-    from pipelines.adapters.files import read_portfolio
 
     project = tmp_path / "ews.yaml"
     project.write_text(FX, encoding="utf-8")
@@ -358,9 +356,8 @@ tables:
 """
     code, text, manifest = _run_source(tmp_path, config)
     assert code == 0, text
-    import pandas as pd
 
-    inv = pd.read_parquet(tmp_path / "out" / "invoices.parquet")
+    inv = read_portfolio(tmp_path / "out").invoices
     assert inv["disputed"].tolist() == [False, True, False]
     from pipelines.config import load_config
 
@@ -476,9 +473,8 @@ tables:
         4: "amount_not_positive",
         5: "unparseable_number:amount",
     }
-    import pandas as pd
 
-    inv = pd.read_parquet(tmp_path / "out" / "invoices.parquet").set_index("invoice_id")
+    inv = read_portfolio(tmp_path / "out").invoices.set_index("invoice_id")
     assert inv["amount"].to_dict() == {"R2": 1234.0, "R3": 1.5, "R6": 12000.0}
 
 
@@ -518,10 +514,10 @@ def test_train_and_nightly_ingest_convert_with_the_project_rates(tmp_path: Path)
         shutil.copy(path, data / f"{table}.csv")
     fx = CurrencyConfig(reporting="EUR", rates={"USD": 0.92, "JPY": 0.0062})
     for result in (
-        nightly.ingest.fn(data, dt.date(2024, 6, 30), False, fx),
-        train.ingest.fn(data, fx),
+        nightly.ingest.fn(data, dt.date(2024, 6, 30), True, fx),  # --raw: validated in memory
+        train.ingest.fn(data, fx, True),
     ):
-        inv = result.portfolio.invoices.set_index("invoice_id")
+        inv = result.book.read(0).invoices.set_index("invoice_id")
         assert inv.loc["I3", "amount"] == 6200.0 and set(inv["currency"]) == {"EUR"}
         assert result.manifest["currency"]["converted_rows"] == {"invoices": 3, "payments": 2}
 
