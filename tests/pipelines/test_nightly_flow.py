@@ -267,13 +267,15 @@ def test_dask_engine_gives_byte_identical_outputs(env) -> None:
         (ROOT / "conf" / "ews.yaml").read_text()
         + "\n".join(["", "compute:", "  engine: dask", "  workers: 2", "  memory_limit: 1GiB", ""])
     )
-    cfg = env["tmp"] / "nightly-dask.yaml"
-    cfg.write_text(f"kind: nightly\nproject: {project}\nreport:\n  waterfalls: 3\n")
+    cfg = env["tmp"] / "nightly-dask.yaml"  # the module's nightly config, on the Dask project config
+    cfg.write_text(env["cfg"].read_text().replace(str(ROOT / "conf" / "ews.yaml"), str(project)))
     got = run(as_of=DAY1, config_path=cfg, data_dir=env["data"], out_dir=env["tmp"] / "runs-dask")
-    assert got.manifest["engine"] == "dask"
-    local = env["out"] / DAY1.isoformat()
+    assert got.manifest["engine"] == "dask" and got.manifest["buckets"] == 1
+    # the same date on the local engine, also into a fresh folder (no previous run, no overrides)
+    local = run(as_of=DAY1, config_path=env["cfg"], data_dir=env["data"], out_dir=env["tmp"] / "runs-local")
+    assert local.manifest["engine"] == "local"
     for name in ("scores.parquet", "watchlist.parquet", "collections_queue.parquet", "reason_codes.parquet"):
-        assert (got.path / name).read_bytes() == (local / name).read_bytes(), name
+        assert (got.path / name).read_bytes() == (local.path / name).read_bytes(), name
 
 
 def test_report_has_watchlist_and_waterfalls(env) -> None:
