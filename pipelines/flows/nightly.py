@@ -80,12 +80,15 @@ class NightlyResult:
 
 
 class StepMeter:
-    """Wall time (s) and peak resident memory (MiB, sampled every 20 ms) of each named step."""
+    """Wall time (s) and peak resident memory (MiB, sampled every 20 ms) of each named step, used as
+    ``with meter.step("features"): feats = build(...)`` so that the call stays visible; each step is
+    logged to ``logger`` (when given) as it ends."""
 
-    def __init__(self) -> None:
+    def __init__(self, logger: Any = None) -> None:
         import psutil
 
         self._proc = psutil.Process()
+        self._logger = logger
         self.seconds: dict[str, float] = {}
         self.peak_rss_mib: dict[str, float] = {}
 
@@ -109,6 +112,10 @@ class StepMeter:
             thread.join()
             peak[0] = max(peak[0], self._proc.memory_info().rss)
             self.peak_rss_mib[name] = round(peak[0] / 2**20, 1)
+        if self._logger is not None:
+            self._logger.info(
+                "%s: %.2f s, peak RSS %.0f MiB", name, self.seconds[name], self.peak_rss_mib[name]
+            )
 
 
 def default_as_of(timezone: str) -> dt.date:
@@ -613,19 +620,14 @@ def run_nightly(
 
     ``accept_feed``: publish even when feed checks fail (the override is recorded in the manifest)."""
     logger = get_run_logger()
-    meter = StepMeter()
-
-    def timed(name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        with meter.step(name):
-            out = fn(*args, **kwargs)
-        logger.info("%s: %.2f s, peak RSS %.0f MiB", name, meter.seconds[name], meter.peak_rss_mib[name])
-        return out
+    meter = StepMeter(logger)  # each step below: wall time and peak memory, logged and in the manifest
 
     out_dir = Path(out_dir)
     collectors = load_collectors(cfg)  # a broken teams file fails before any work
     with run_lock(out_dir, as_of):
         check_log(out_dir, latest_before(out_dir, as_of))  # a tampered overrides log stops the run first
-        loaded = timed("load_champion", load_champion, cfg, project)
+        with meter.step("load_champion"):
+            loaded = load_champion(cfg, project)
         check_definition(
             loaded, project.default_definition.to_params(), f"{cfg.project} (default_definition)"
         )
@@ -637,9 +639,12 @@ def run_nightly(
                 cfg.project,
             )
         logger.info("scoring as of %s with %s v%s (%s)", as_of, loaded.name, loaded.version, loaded.alias)
-        result = timed("ingest", ingest, Path(data_dir), as_of, raw, project.currency, cfg.partition_rows)
-        inputs = timed("validate", validate, result, cfg)
-        scored_book = timed("score", score_book, result.book, as_of, project, loaded, cfg, engine)
+        with meter.step("ingest"):
+            result = ingest(Path(data_dir), as_of, raw, project.currency, cfg.partition_rows)
+        with meter.step("validate"):
+            inputs = validate(result, cfg)
+        with meter.step("score"):
+            scored_book = score_book(result.book, as_of, project, loaded, cfg, engine)
         scores, X, oldest = scored_book.scores, scored_book.X, scored_book.oldest
         statics = result.book.read_tables(("debtors", "payment_plans"))  # small per-debtor tables
         prev_dir = latest_before(out_dir, as_of)
@@ -651,89 +656,81 @@ def run_nightly(
                 previous.attrs["flagged"] = prev_manifest["counts"]["flagged"]
         prev_run = None if prev_dir is None else (prev_dir.name, prev_manifest, previous)
         try:
-            feed = timed("feed_checks", check_feed, result, scores, as_of, prev_run, loaded, cfg, accept_feed)
+            with meter.step("feed_checks"):
+                feed = check_feed(result, scores, as_of, prev_run, loaded, cfg, accept_feed)
         except FeedCheckError as exc:
             write_rejected(out_dir, as_of, exc.feed)
             raise
         logger.info(
             "feed checks %s against %s", feed["status"], ", ".join(feed["references"]) or "no reference"
         )
-        scored = timed("deltas", deltas, scores, previous)
+        with meter.step("deltas"):
+            scored = deltas(scores, previous)
         active = active_overrides(out_dir, as_of)
         prev_state = None
         if prev_dir is not None and (prev_dir / STATE_FILE).exists():
             prev_state = pd.read_parquet(prev_dir / STATE_FILE)
-        wl = timed(
-            "watchlist",
-            watchlist,
-            scored,
-            X,
-            loaded,
-            cfg,
-            previous is not None,
-            scored_book.currency,
-            active,
-            prev_state,
-        )
+        with meter.step("watchlist"):
+            wl = watchlist(
+                scored, X, loaded, cfg, previous is not None, scored_book.currency, active, prev_state
+            )
         currency = reporting_currency(result.manifest, scored_book.currency)
-        q, rq = timed(
-            "queue",
-            queue,
-            scored,
-            X,
-            loaded,
-            oldest,
-            cfg,
-            as_of,
-            statics,
-            wl,
-            active,
-            currency,
-            collectors,
-            prev_dir,
-            scored_book.currency,
-        )
+        with meter.step("queue"):
+            q, rq = queue(
+                scored,
+                X,
+                loaded,
+                oldest,
+                cfg,
+                as_of,
+                statics,
+                wl,
+                active,
+                currency,
+                collectors,
+                prev_dir,
+                scored_book.currency,
+            )
         owners = q.set_index("debtor_id")["owner"] if "owner" in q.columns else None
         state = watch_state(wl["watchlist"], scored, wl["effects"], prev_state, as_of, owners)
         wl["watchlist"] = with_state(wl["watchlist"], state)
-        drift_frame = timed("drift", drift, scored, X, loaded, cfg)
+        with meter.step("drift"):
+            drift_frame = drift(scored, X, loaded, cfg)
         stage = staging_dir(out_dir, as_of)
-        files = timed(
-            "exports",
-            write_exports,
-            stage,
-            as_of,
-            scored,
-            wl,
-            q,
-            rq,
-            drift_frame,
-            result.quarantine,
-            cfg.queue.xlsx_max_rows,
-            currency,
-        )
+        with meter.step("exports"):
+            files = write_exports(
+                stage,
+                as_of,
+                scored,
+                wl,
+                q,
+                rq,
+                drift_frame,
+                result.quarantine,
+                cfg.queue.xlsx_max_rows,
+                currency,
+            )
         files[STATE_FILE] = write_parquet(state, stage / STATE_FILE)
         counts = _counts(scored, wl, q, rq, previous, cfg)
         previous_as_of = prev_dir.name if prev_dir is not None else None
         cfg_hash = config_hash(cfg)
-        files["report.html"] = timed(
-            "report",
-            write_report,
-            stage,
-            as_of,
-            cfg,
-            cfg_hash,
-            loaded,
-            scored,
-            previous,
-            previous_as_of,
-            wl,
-            counts,
-            drift_frame,
-            feed,
-            inputs,
-            override_summary(out_dir, as_of, wl["watchlist"], wl["effects"]),
-        )
+        with meter.step("report"):
+            files["report.html"] = write_report(
+                stage,
+                as_of,
+                cfg,
+                cfg_hash,
+                loaded,
+                scored,
+                previous,
+                previous_as_of,
+                wl,
+                counts,
+                drift_frame,
+                feed,
+                inputs,
+                override_summary(out_dir, as_of, wl["watchlist"], wl["effects"]),
+            )
         statuses = set(drift_frame["status"])
         manifest = {
             "as_of": as_of.isoformat(),
@@ -768,7 +765,8 @@ def run_nightly(
             "timings_s": meter.seconds,
             "peak_rss_mib": meter.peak_rss_mib,
         }
-        path = timed("publish", publish_run, stage, out_dir, as_of, manifest, files)
+        with meter.step("publish"):
+            path = publish_run(stage, out_dir, as_of, manifest, files)
         clear_rejected(out_dir, as_of)
         res = NightlyResult(as_of, path, manifest)
         logger.info("published %s", res.path)
