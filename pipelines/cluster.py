@@ -74,11 +74,27 @@ class Engine:
     kind: str
     client: Any = None
 
-    def map(self, fn: Callable[..., Any], book: Any, ks: Sequence[int], *args: Any) -> list[Any]:
+    def map(
+        self,
+        fn: Callable[..., Any],
+        book: Any,
+        ks: Sequence[int],
+        *args: Any,
+        on_done: Callable[[], None] = lambda: None,
+    ) -> list[Any]:
+        """``[fn(book, k, *args) for k in ks]`` in order; ``on_done()`` after each finished bucket."""
         if self.client is None:
-            return [fn(book, k, *args) for k in ks]
+            out = []
+            for k in ks:
+                out.append(fn(book, k, *args))
+                on_done()
+            return out
+        from distributed import as_completed
+
         [shared] = self.client.scatter([(fn, book, args)], broadcast=True, hash=False)
         futures = self.client.map(_call, list(ks), shared=shared, pure=False)
+        for _ in as_completed(futures):
+            on_done()
         return self.client.gather(futures)
 
 
@@ -125,9 +141,21 @@ class PrefectDaskEngine:
 
     kind = "dask"
 
-    def map(self, fn: Callable[..., Any], book: Any, ks: Sequence[int], *args: Any) -> list[Any]:
+    def map(
+        self,
+        fn: Callable[..., Any],
+        book: Any,
+        ks: Sequence[int],
+        *args: Any,
+        on_done: Callable[[], None] = lambda: None,
+    ) -> list[Any]:
+        """``[fn(book, k, *args) for k in ks]`` in order; ``on_done()`` as each result arrives (in order)."""
         from prefect import unmapped
 
         shared = _share.submit((fn, book, args))
         futures = _bucket.map(list(ks), unmapped(shared))
-        return [f.result() for f in futures]
+        out = []
+        for future in futures:
+            out.append(future.result())
+            on_done()
+        return out

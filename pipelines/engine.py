@@ -11,7 +11,8 @@ order, so both engines give byte-identical outputs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +29,7 @@ __all__ = [
     "Feed",
     "LEDGER_TABLES",
     "NotIngestedError",
+    "bucket_progress",
     "bucket_result",
     "build_book",
     "has_ledger",
@@ -157,12 +159,42 @@ def bucket_result(
     return build_bucket(part, as_of, definition, params, labels=labels, observed_until=observed_until)
 
 
-def map_buckets(fn: Callable[..., T], book: Book, *args: Any, engine: Any = None) -> list[T]:
+# Who wants to hear about finished buckets (the CLI's progress bars): ``report(step, done, total)``.
+_REPORTERS: list[Callable[[str, int, int], None]] = []
+
+
+@contextmanager
+def bucket_progress(report: Callable[[str, int, int], None]) -> Iterator[None]:
+    """Within the block, :func:`map_buckets` calls ``report(step, done, total)`` after each debtor
+    bucket (``step``: "features" or "scoring"), whichever engine runs the buckets."""
+    _REPORTERS.append(report)
+    try:
+        yield
+    finally:
+        _REPORTERS.remove(report)
+
+
+def map_buckets(
+    fn: Callable[..., T], book: Book, *args: Any, engine: Any = None, step: str = "features"
+) -> list[T]:
     """``[fn(book, k, *args) for k in range(book.buckets)]``, on ``engine`` (None: this process,
-    one bucket after the other; else a ``pipelines.cluster`` engine, e.g. Dask)."""
+    one bucket after the other; else a ``pipelines.cluster`` engine, e.g. Dask). Each finished bucket
+    is reported to the :func:`bucket_progress` listeners as ``step``."""
+    total, done = book.buckets, 0
+
+    def finished() -> None:
+        nonlocal done
+        done += 1
+        for report in list(_REPORTERS):
+            report(step, done, total)
+
     if engine is None:
-        return [fn(book, k, *args) for k in range(book.buckets)]
-    return engine.map(fn, book, range(book.buckets), *args)
+        out = []
+        for k in range(total):
+            out.append(fn(book, k, *args))
+            finished()
+        return out
+    return engine.map(fn, book, range(total), *args, on_done=finished)
 
 
 def build_book(

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipelines.cli_options import (
@@ -72,6 +72,46 @@ def flow_runtime() -> Iterator[None]:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None
         yield
+
+
+# "count": "3/8 debtor buckets", "2/5 dates"; empty on a run's title line (whose bar pulses)
+BUCKET_COLUMNS = (
+    TextColumn("{task.description}"),
+    BarColumn(),
+    TextColumn("{task.fields[count]}"),
+    TimeElapsedColumn(),
+)
+
+
+@contextmanager
+def bucket_bars(console: Console, title: str, progress: Progress | None = None) -> Iterator[Progress]:
+    """Progress bars for a flow run: a line for ``title``, then one bar per step ("features",
+    "scoring") advanced per debtor bucket as the engine finishes it (local or Dask). Pass the
+    ``progress`` of an enclosing display (backfill) to add the bars to it."""
+    from contextlib import nullcontext
+
+    from pipelines.engine import bucket_progress
+
+    with (
+        nullcontext(progress) if progress is not None else Progress(*BUCKET_COLUMNS, console=console) as bars
+    ):
+        if progress is None:
+            bars.add_task(title, total=None, count="")
+        rows: dict[str, Any] = {}
+
+        def report(step: str, done: int, total: int) -> None:
+            row = rows.get(step)
+            if row is None or done < bars.tasks[row].completed:  # a new pass over the buckets
+                rows[step] = row = bars.add_task(f"  {step}", total=total, count="")
+            bars.update(row, completed=done, total=total, count=f"{done}/{total} debtor buckets")
+
+        try:
+            with bucket_progress(report):
+                yield bars
+        finally:
+            for row in rows.values():
+                if progress is not None:
+                    bars.remove_task(row)
 
 
 def _parse_date(value: str, option: str) -> dt.date:
@@ -372,7 +412,7 @@ def register(app: typer.Typer) -> None:
         _check_out_dir(out, [day])
         _check_tracking(config)
         console = Console()
-        with flow_runtime(), console.status(f"nightly flow for {day} ..."):
+        with flow_runtime(), bucket_bars(console, f"nightly flow for {day}"):
             result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler)
         _summary(console, result)
 
@@ -412,17 +452,17 @@ def register(app: typer.Typer) -> None:
         _check_out_dir(out, dates)
         _check_tracking(config)
         console = Console()
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with flow_runtime(), Progress(*columns, console=console) as progress:
-            task = progress.add_task("backfill", total=len(dates))
-            for day in dates:
-                progress.update(task, description=f"nightly {day}")
-                result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler)
+        with flow_runtime(), Progress(*BUCKET_COLUMNS, console=console) as progress:
+            task = progress.add_task("backfill", total=len(dates), count=f"0/{len(dates)} dates")
+            for i, day in enumerate(dates):
+                progress.update(task, description=f"nightly {day}", count=f"{i}/{len(dates)} dates")
+                with bucket_bars(console, f"nightly {day}", progress):
+                    result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler)
                 c = result.manifest["counts"]
                 progress.console.print(
                     f"{day}: {c['scored']:,} scored, {c['flagged']:,} flagged -> {result.path}"
                 )
-                progress.advance(task)
+                progress.update(task, advance=1, count=f"{i + 1}/{len(dates)} dates")
 
     @app.command("serve")
     def serve(

@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         With --engine dask the snapshots are built one Dask task per debtor bucket; LightGBM
         always trains on this machine (lightgbm.dask has open hang and early-stopping issues).
         """
-        from pipelines.commands.score import flow_runtime
+        from pipelines.commands.score import bucket_bars, flow_runtime
         from pipelines.flows.train import run_train
 
         console = Console(stderr=False)
@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
         try:
             with (
                 flow_runtime(),
-                console.status(f"training on {data} (ingest, snapshots, fit, calibrate, log) ..."),
+                bucket_bars(console, f"training on {data} (snapshots, fit, calibrate, log)"),
             ):
                 result = run_train(data, config, raw, engine, scheduler)
         except (ValueError, LookupError) as exc:

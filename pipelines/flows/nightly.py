@@ -211,7 +211,9 @@ def score_book(
     from pipelines.scoring.score import combine_scored, score_bucket
 
     definition = project.default_definition.to_params()
-    buckets = map_buckets(score_bucket, book, pd.Timestamp(as_of), definition, loaded, cfg, engine=engine)
+    buckets = map_buckets(
+        score_bucket, book, pd.Timestamp(as_of), definition, loaded, cfg, engine=engine, step="scoring"
+    )
     return combine_scored(buckets)
 
 

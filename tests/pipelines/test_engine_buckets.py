@@ -42,3 +42,19 @@ def test_buckets_equal_the_whole_book() -> None:
     pd.testing.assert_frame_equal(whole.features, bucketed.features)
     pd.testing.assert_frame_equal(whole.defaults, bucketed.defaults)
     pd.testing.assert_frame_equal(whole.oldest_open, bucketed.oldest_open)
+
+
+def test_each_finished_bucket_is_reported_for_the_progress_bars() -> None:
+    from pipelines.cluster import Engine
+    from pipelines.engine import bucket_progress
+
+    p = portfolio()
+    book = Book.in_memory(p, (len(p.invoices) + len(p.payments)) // 4)
+    seen: list[tuple[str, int, int]] = []
+    with bucket_progress(lambda step, done, total: seen.append((step, done, total))):
+        build_book(book, DATES, DefaultDefinition())
+        build_book(book, DATES, DefaultDefinition(), engine=Engine("local"))
+    per_pass = [("features", k, 5) for k in range(1, 6)]
+    assert seen == per_pass + per_pass
+    build_book(book, DATES, DefaultDefinition())  # outside the block: nobody is told
+    assert len(seen) == 10
