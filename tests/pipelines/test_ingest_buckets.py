@@ -77,10 +77,14 @@ def test_ingested_buckets_give_the_whole_book_result_on_local_and_dask(raw: Path
     pd.testing.assert_frame_equal(local.defaults, whole.defaults)
     pd.testing.assert_frame_equal(local.oldest_open, whole.oldest_open)
     settings = EngineSettings(kind="dask", workers=2, memory_limit="1GiB", processes=True)
-    with open_engine(settings) as engine:
+    from pipelines.engine import bucket_progress
+
+    reports: list[tuple[str, int, int]] = []
+    with open_engine(settings) as engine, bucket_progress(lambda *r: reports.append(r)):
         remote = build_book(
             book, DATES, DefaultDefinition(), labels=True, observed_until=until, engine=engine
         )
+    assert reports == [("features", k, book.buckets) for k in range(1, book.buckets + 1)]  # progress bars
     for name in ("features", "defaults", "oldest_open"):
         a, b = tmp_path / f"{name}-local.parquet", tmp_path / f"{name}-dask.parquet"
         getattr(local, name).to_parquet(a, index=False)
