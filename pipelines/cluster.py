@@ -22,6 +22,8 @@ from typing import Any, Literal
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from pipelines.engine import each_done
+
 __all__ = ["Engine", "EngineSettings", "PrefectDaskEngine", "open_engine", "task_runner"]
 
 
@@ -84,11 +86,7 @@ class Engine:
     ) -> list[Any]:
         """``[fn(book, k, *args) for k in ks]`` in order; ``on_done()`` after each finished bucket."""
         if self.client is None:
-            out = []
-            for k in ks:
-                out.append(fn(book, k, *args))
-                on_done()
-            return out
+            return each_done((fn(book, k, *args) for k in ks), on_done)
         from distributed import as_completed
 
         [shared] = self.client.scatter([(fn, book, args)], broadcast=True, hash=False)
@@ -154,8 +152,4 @@ class PrefectDaskEngine:
 
         shared = _share.submit((fn, book, args))
         futures = _bucket.map(list(ks), unmapped(shared))
-        out = []
-        for future in futures:
-            out.append(future.result())
-            on_done()
-        return out
+        return each_done((future.result() for future in futures), on_done)

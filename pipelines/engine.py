@@ -11,7 +11,7 @@ order, so both engines give byte-identical outputs.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -32,6 +32,7 @@ __all__ = [
     "bucket_progress",
     "bucket_result",
     "build_book",
+    "each_done",
     "has_ledger",
     "is_ingested",
     "map_buckets",
@@ -189,12 +190,18 @@ def map_buckets(
             report(step, done, total)
 
     if engine is None:
-        out = []
-        for k in range(total):
-            out.append(fn(book, k, *args))
-            finished()
-        return out
+        return each_done((fn(book, k, *args) for k in range(total)), finished)
     return engine.map(fn, book, range(total), *args, on_done=finished)
+
+
+def each_done(results: Iterable[T], on_done: Callable[[], None]) -> list[T]:
+    """``list(results)``, calling ``on_done()`` as each one arrives (``results`` may be lazy): how
+    every engine reports finished buckets."""
+    out = []
+    for result in results:
+        out.append(result)
+        on_done()
+    return out
 
 
 def build_book(
