@@ -20,23 +20,22 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "ingest" / "base"
 
 
+def score_command(tmp_path: Path) -> list[str]:
+    """`ews score` on the raw test ledger, publishing under ``tmp_path / "runs"``."""
+    return [sys.executable, "-m", "pipelines.cli", "score", "--data", str(DATA), "--raw"] + [
+        "--as-of",
+        "2024-06-30",
+        "--out",
+        str(tmp_path / "runs"),
+    ]
+
+
 def start_score(tmp_path: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'ml.db'}"}
     env.pop("PREFECT_API_URL", None)  # the session harness sets it in this process only
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "pipelines.cli",
-            "score",
-            "--data",
-            str(DATA),
-            "--raw",
-            "--as-of",
-            "2024-06-30",
-        ]
-        + ["--out", str(tmp_path / "runs")],
+        score_command(tmp_path),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -122,18 +121,7 @@ def test_score_with_hung_tracking_server_is_one_line(tmp_path: Path) -> None:
     env["MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{hung.getsockname()[1]}"
     try:
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pipelines.cli",
-                "score",
-                "--data",
-                str(DATA),
-                "--raw",
-                "--as-of",
-                "2024-06-30",
-            ]
-            + ["--out", str(tmp_path / "runs")],
+            score_command(tmp_path),
             cwd=ROOT,
             env=env,
             capture_output=True,
