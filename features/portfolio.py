@@ -1,0 +1,301 @@
+"""Portfolio figures for the report: receivables aging and DSO at month-ends, expected loss by group.
+
+Everything comes from the ledger state at each date T (``features.ledger.ledger_state``: rows dated
+<= T only), so a month-end figure is what the book showed on that day. :func:`portfolio_bucket`
+computes, for one debtor bucket, the *additive* parts (amounts summed over debtors); the buckets'
+parts are summed with :func:`combine_parts` (a local loop or Dask maps the bucket function, as for
+features), and only then turned into ratios by :func:`dso_table` and :func:`aging_table`.
+
+Definitions (amounts in the ledger's one currency; receivables = the open, unpaid amount of the
+invoices issued by T, gross: unapplied cash on account is not netted):
+
+- **Standard DSO** at T = receivables(T) / credit sales over (T - N, T] x N, with N =
+  ``window_days`` (default 90) and credit sales = the amounts of the invoices issued in the window.
+- **Countback DSO** at T: walk back period by period through credit sales until the receivables
+  are used up. The first period is the month of T up to T (a whole month when T is a month-end),
+  then the whole calendar months before it. While the receivables left exceed a period's sales,
+  take that period's days and subtract its sales; in the period where they do not, take the
+  fraction receivables left / sales x its days, and stop. When sales run out first (``max_months``
+  periods, or no earlier sales), the days counted so far are a lower bound (``countback_capped``).
+- **Aging**: the open amount of every open invoice at T by days past due (T - due date):
+  current (not yet due), 1-30, 31-60, 61-90, 91-180, >180.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from features.ledger import Ledger, LedgerState, day_number, ledger_state, prepare_ledger
+from features.tables import Portfolio
+
+__all__ = [
+    "AGING_BUCKETS",
+    "PortfolioParts",
+    "aging_table",
+    "combine_parts",
+    "countback_dso",
+    "dso_table",
+    "expected_loss_by",
+    "portfolio_bucket",
+    "report_dates",
+    "standard_dso",
+]
+
+AGING_BUCKETS = ("current", "1-30", "31-60", "61-90", "91-180", ">180")
+_AGING_EDGES = np.array([0, 30, 60, 90, 180])  # upper bounds (inclusive) of the buckets but the last
+
+
+@dataclass(frozen=True)
+class PortfolioParts:
+    """Additive portfolio sums of a set of debtors (one bucket, or the whole book once combined).
+
+    ``at``: one row per date T (index ``date``): ``receivables``, the open amount per aging bucket
+    (columns :data:`AGING_BUCKETS`), ``open_invoices`` (count) and ``sales_window`` (amounts
+    issued in (T - window, T]). ``monthly_sales``: the amounts issued per calendar month (index:
+    month start), invoices issued up to the last date only. ``open_items``: the open invoices at the
+    last date of the debtors asked for (``ids``), one row per invoice. ``limits``: ``credit_limit``
+    from the debtors table for those debtors (index debtor_id, NaN when unknown).
+    """
+
+    at: pd.DataFrame
+    monthly_sales: pd.Series
+    open_items: pd.DataFrame
+    limits: pd.Series
+
+
+def report_dates(as_of: pd.Timestamp, months: int = 12) -> list[pd.Timestamp]:
+    """The last ``months`` month-ends on or before ``as_of``, then ``as_of`` itself (ascending, distinct)."""
+    as_of = pd.Timestamp(as_of).normalize()
+    last = as_of if as_of.is_month_end else (as_of - pd.offsets.MonthEnd(1))
+    ends = pd.date_range(end=last, periods=months, freq="ME")
+    return sorted({*ends, as_of})
+
+
+def _aging_index(dpd: np.ndarray) -> np.ndarray:
+    """Aging bucket (0..5 in :data:`AGING_BUCKETS` order) of each days-past-due value (<= 0: current)."""
+    return np.searchsorted(_AGING_EDGES, dpd, side="left")
+
+
+_OPEN_ITEM_COLUMNS = {
+    "debtor_id": "string",
+    "invoice_id": "string",
+    "issue_date": "datetime64[ns]",
+    "due_date": "datetime64[ns]",
+    "amount": "float64",
+    "open_amount": "float64",
+    "dpd": "int64",
+    "disputed": "bool",
+}
+
+
+def _dates(days: np.ndarray) -> np.ndarray:
+    return days.astype("int64").astype("datetime64[D]").astype("datetime64[ns]")
+
+
+def _open_items(ledger: Ledger, state: LedgerState, codes: np.ndarray) -> pd.DataFrame:
+    if not len(codes) or ledger.invoice_ids is None:
+        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in _OPEN_ITEM_COLUMNS.items()})
+    wanted = np.zeros(ledger.n, dtype=bool)
+    wanted[codes] = True
+    sel = np.flatnonzero(state.open_mask & wanted[state.inv_code])
+    pos = sel if state.inv_rows is None else state.inv_rows[sel]
+    ids = pc.take(ledger.invoice_ids, pa.array(ledger.inv_row[pos]))
+    return pd.DataFrame(
+        {
+            "debtor_id": pd.array(ledger.debtor_ids[state.inv_code[sel]], dtype="string"),
+            "invoice_id": pd.array(ids, dtype="string"),
+            "issue_date": _dates(state.inv_issue[sel]),
+            "due_date": _dates(state.inv_due[sel]),
+            "amount": state.inv_amount[sel],
+            "open_amount": state.inv_remaining[sel],
+            "dpd": (state.T - state.inv_due[sel].astype("int64")),
+            "disputed": state.inv_disputed[sel].astype(bool),
+        }
+    )
+
+
+def portfolio_bucket(
+    portfolio: Portfolio,
+    dates: list[pd.Timestamp],
+    window_days: int = 90,
+    ids: pd.Index | None = None,
+) -> PortfolioParts:
+    """The additive portfolio sums of one bucket's debtors at each of ``dates`` (ascending).
+
+    One ledger state per date, from rows dated <= that date only. ``ids``: debtors whose open
+    invoices at the last date (and credit limit) are wanted (e.g. the watchlist); others ignored.
+    """
+    dates = sorted({pd.Timestamp(d).normalize() for d in dates})
+    if not dates:
+        raise ValueError("no date given for the portfolio figures")
+    ledger = prepare_ledger(portfolio)
+    rows = []
+    for t in dates:
+        T = int(day_number(t))
+        state = ledger_state(ledger, T)
+        open_ = state.open_mask
+        remaining = state.inv_remaining[open_]
+        dpd = T - state.inv_due[open_].astype(np.int64)
+        by_bucket = np.bincount(_aging_index(dpd), weights=remaining, minlength=len(AGING_BUCKETS))
+        window = state.in_window(state.inv_issue, window_days)
+        rows.append(
+            {
+                "date": t,
+                "receivables": float(remaining.sum()),
+                **{name: float(v) for name, v in zip(AGING_BUCKETS, by_bucket, strict=True)},
+                "open_invoices": int(open_.sum()),
+                "sales_window": float(state.inv_amount[window].sum()),
+            }
+        )
+    at = pd.DataFrame(rows).set_index("date")
+    issued = ledger.inv_issue <= int(day_number(dates[-1]))
+    months = pd.Series(
+        ledger.inv_issue[issued].astype("int64").astype("datetime64[D]").astype("datetime64[M]")
+    )
+    monthly = (
+        pd.Series(ledger.inv_amount[issued]).groupby(months.to_numpy().astype("datetime64[ns]")).sum()
+        if issued.any()
+        else pd.Series([], dtype="float64")
+    )
+    codes = np.zeros(0, dtype=np.int64)
+    if ids is not None and len(ids) and ledger.n:
+        found = ledger.debtor_ids.get_indexer(pd.Index(ids, dtype="string"))
+        codes = found[found >= 0]
+    items = _open_items(ledger, state, codes)  # the state at the last date
+    limits = pd.Series(
+        ledger.credit_limit[codes],
+        index=pd.Index(ledger.debtor_ids[codes], name="debtor_id"),
+        name="credit_limit",
+    )
+    return PortfolioParts(at=at, monthly_sales=monthly.astype("float64"), open_items=items, limits=limits)
+
+
+def combine_parts(parts: list[PortfolioParts]) -> PortfolioParts:
+    """The sum of disjoint buckets' parts (identical to one :func:`portfolio_bucket` over all their rows)."""
+    if not parts:
+        raise ValueError("no debtor bucket: nothing to sum")
+    ats = [p.at for p in parts if not p.at.empty]
+    at = ats[0] if len(ats) == 1 else pd.concat(ats).groupby(level=0).sum() if ats else parts[0].at
+    sales = [p.monthly_sales for p in parts if len(p.monthly_sales)]
+    monthly = pd.concat(sales).groupby(level=0).sum().sort_index() if sales else parts[0].monthly_sales
+    items = pd.concat([p.open_items for p in parts], ignore_index=True)
+    items = items.sort_values(["debtor_id", "due_date", "invoice_id"], kind="stable", ignore_index=True)
+    limits = pd.concat([p.limits for p in parts]).sort_index(kind="stable")
+    if "open_invoices" in at:
+        at = at.astype({"open_invoices": "int64"})
+    return PortfolioParts(at=at, monthly_sales=monthly, open_items=items, limits=limits)
+
+
+def standard_dso(receivables: np.ndarray, sales_window: np.ndarray, window_days: int) -> np.ndarray:
+    """Receivables / credit sales of the last ``window_days`` days x ``window_days`` (days; NaN without sales)."""
+    receivables = np.asarray(receivables, dtype="float64")
+    sales = np.asarray(sales_window, dtype="float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sales > 0, receivables / sales * window_days, np.nan)
+
+
+def _periods(t: pd.Timestamp, max_months: int) -> list[tuple[pd.Timestamp, int]]:
+    """(month start, days) of the countback periods of T, latest first: the month of T up to T, then
+    whole months."""
+    start = t.to_period("M").start_time
+    out = [(start, (t - start).days + 1)]
+    for _ in range(max_months - 1):
+        start = (start - pd.offsets.MonthBegin(1)).normalize()
+        out.append((start, start.days_in_month))
+    return out
+
+
+def countback_dso(
+    receivables: float, t: pd.Timestamp, monthly_sales: pd.Series, max_months: int = 24
+) -> tuple[float, bool]:
+    """(countback DSO at ``t`` in days, capped) from the receivables at ``t`` and the credit sales per
+    calendar month (index: month start; the month of ``t`` holds sales up to ``t`` only).
+
+    ``capped``: sales ran out before the receivables (no earlier sales, or ``max_months`` periods):
+    the days are then a lower bound. NaN when there are no receivables and no sales at all.
+    """
+    t = pd.Timestamp(t).normalize()
+    left, days = float(receivables), 0.0
+    if left <= 0:
+        return 0.0, False
+    first = monthly_sales.index.min() if len(monthly_sales) else None
+    for start, length in _periods(t, max_months):
+        if first is None or start < first.to_period("M").start_time:
+            return days, True
+        sales = float(monthly_sales.get(start, 0.0))
+        if left <= sales:
+            return days + left / sales * length, False
+        days += length
+        left -= sales
+    return days, True
+
+
+def dso_table(parts: PortfolioParts, window_days: int = 90, max_months: int = 24) -> pd.DataFrame:
+    """Per date: ``receivables``, ``sales_window``, ``dso_standard``, ``dso_countback``, ``countback_capped``."""
+    at = parts.at
+    out = pd.DataFrame(index=at.index)
+    out["receivables"] = at["receivables"]
+    out["sales_window"] = at["sales_window"]
+    out["dso_standard"] = standard_dso(at["receivables"], at["sales_window"], window_days)
+    cb = [countback_dso(r, t, parts.monthly_sales, max_months) for t, r in at["receivables"].items()]
+    out["dso_countback"] = [d for d, _ in cb]
+    out["countback_capped"] = [c for _, c in cb]
+    return out
+
+
+def aging_table(parts: PortfolioParts) -> pd.DataFrame:
+    """Per date: the open amount per aging bucket, ``receivables`` and each bucket's share of it."""
+    at = parts.at
+    out = at[list(AGING_BUCKETS)].copy()
+    out["receivables"] = at["receivables"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name in AGING_BUCKETS:
+            out[f"share_{name}"] = np.where(at["receivables"] > 0, at[name] / at["receivables"], np.nan)
+    return out
+
+
+def expected_loss_by(frame: pd.DataFrame, by: str, order: list[str] | None = None) -> pd.DataFrame:
+    """Expected loss PD x EAD x LGD summed per ``by`` (e.g. band, segment).
+
+    ``frame``: one row per debtor with ``pd`` (1.0 in default), ``exposure`` (EAD, currency,
+    negative taken as 0) and ``lgd`` (share). Returns per group ``debtors`` (int), ``exposure``,
+    ``expected_loss``, ``el_rate`` (expected loss / exposure) and ``mean_pd``, plus a ``total`` row;
+    groups in ``order`` first (empty ones kept), others after, sorted.
+    """
+    exposure = frame["exposure"].astype("float64").fillna(0.0).clip(lower=0.0)
+    el = frame["pd"].astype("float64") * exposure * frame["lgd"].astype("float64")
+    keys = frame[by].astype("string").fillna("(none)")
+    work = pd.DataFrame({"key": keys, "pd": frame["pd"].astype("float64"), "exposure": exposure, "el": el})
+    g = work.groupby("key", sort=True)
+    out = pd.DataFrame(
+        {
+            "debtors": g.size().astype("int64"),
+            "exposure": g["exposure"].sum(),
+            "expected_loss": g["el"].sum(),
+            "mean_pd": g["pd"].mean(),
+        }
+    )
+    if order is not None:
+        rest = [k for k in out.index if k not in order]
+        out = out.reindex([*order, *rest])
+        out["debtors"] = out["debtors"].fillna(0).astype("int64")
+        out[["exposure", "expected_loss"]] = out[["exposure", "expected_loss"]].fillna(0.0)
+    total = pd.DataFrame(
+        {
+            "debtors": [int(len(work))],
+            "exposure": [float(exposure.sum())],
+            "expected_loss": [float(el.sum())],
+            "mean_pd": [float(work["pd"].mean()) if len(work) else np.nan],
+        },
+        index=["total"],
+    )
+    out = pd.concat([out, total])
+    out.index.name = by
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["el_rate"] = np.where(out["exposure"] > 0, out["expected_loss"] / out["exposure"], np.nan)
+    return out
