@@ -65,6 +65,19 @@ DEBTORS = TableSpec(
         Column("country", "str", description="ISO-3166 alpha-2", pattern="^[A-Z]{2}$"),
         Column("credit_limit", "float", description="credit limit, >= 0", min_value=0),
         Column("onboarded_on", "date", description="start of the relationship"),
+        Column(
+            "annual_turnover",
+            "float",
+            description="the debtor's annual turnover (revenue), reporting currency, >= 0; caps the credit "
+            "limit (conf/credit.yaml)",
+            min_value=0,
+        ),
+        Column(
+            "net_worth",
+            "float",
+            description="the debtor's net worth (equity), reporting currency, may be negative; caps the "
+            "credit limit (conf/credit.yaml)",
+        ),
     ),
 )
 

@@ -151,7 +151,7 @@ class ARExportSource(FileSource):
 
     ``columns`` maps invoice columns (invoice_id, debtor_id, issue_date, due_date, amount, currency,
     disputed) and, optionally, debtor attributes (name, segment, country, credit_limit,
-    onboarded_on), which then produce the debtors table (first row per debtor_id).
+    onboarded_on, annual_turnover, net_worth), which then produce the debtors table (first row per debtor_id).
     """
 
     settled_on: str | None = Field(None, description="file column with the settlement (payment) date")
@@ -243,7 +243,7 @@ class RulesConfig(ConfigModel):
     optional_attributes: Literal["clear", "quarantine"] = Field(
         "clear",
         description="an invalid optional debtor attribute (name, segment, country, credit_limit, "
-        "onboarded_on): 'clear' empties the value with a warning (counted in the manifest under "
+        "onboarded_on, annual_turnover, net_worth): 'clear' empties the value with a warning (counted in the manifest under "
         "values_cleared); 'quarantine' rejects the debtor row (and, through it, its invoices)",
     )
 

@@ -301,8 +301,20 @@ def cross_table(
     flag(masks["payments"], "overpays_invoice", over)
 
 
-OPTIONAL_ATTRIBUTES: tuple[str, ...] = ("name", "segment", "country", "credit_limit", "onboarded_on")
-_REASON_COLUMN: dict[str, str] = {"bad_country": "country", "negative_credit_limit": "credit_limit"}
+OPTIONAL_ATTRIBUTES: tuple[str, ...] = (
+    "name",
+    "segment",
+    "country",
+    "credit_limit",
+    "onboarded_on",
+    "annual_turnover",
+    "net_worth",
+)
+_REASON_COLUMN: dict[str, str] = {
+    "bad_country": "country",
+    "negative_credit_limit": "credit_limit",
+    "negative_annual_turnover": "annual_turnover",
+}
 
 
 def _reason_column(reason: str) -> str | None:

@@ -542,3 +542,29 @@ def test_number_spellings_that_must_not_be_guessed(text: str, decimal: str, thou
 
     values, bad = parse_numbers(pd.Series([text], dtype="string"), decimal, thousands)
     assert bad.tolist() == [True] and values.isna().all()
+
+
+def test_turnover_and_net_worth_are_read_negative_turnover_cleared(tmp_path: Path) -> None:
+    """The credit-limit caps' debtor attributes: a negative annual_turnover is cleared (an optional
+    attribute), a negative net_worth is a valid figure (a company with more debt than assets)."""
+    debtors = tmp_path / "debtors.csv"
+    rows = [f"D{i},Debtor {i},{100_000 * i},{50_000 - 10_000 * i}" for i in range(1, 13)]
+    rows[2] = "D3,Debtor 3,-5,-20000"
+    debtors.write_text("debtor_id,name,annual_turnover,net_worth\n" + "\n".join(rows) + "\n")
+    code, text, manifest = _run(
+        tmp_path, {"debtors": debtors, "invoices": NUM / "inv_12.csv", "payments": NUM / "pay_12.csv"}
+    )
+    assert code == 0, text
+    assert manifest["tables"]["debtors"]["values_cleared"] == {
+        "annual_turnover": {"rows": 1, "reasons": {"negative_annual_turnover": 1}, "first_source_rows": [3]}
+    }
+    got = read_portfolio(tmp_path / "out").debtors.set_index("debtor_id")
+    assert got.loc["D2", "annual_turnover"] == 200_000 and got.loc["D2", "net_worth"] == 30_000
+    assert pd_isna(got.loc["D3", "annual_turnover"]) and got.loc["D3", "net_worth"] == -20_000
+    assert str(got["net_worth"].dtype) == "float64"
+
+
+def pd_isna(value: object) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))

@@ -1,0 +1,221 @@
+"""Credit-limit recommendations: a documented rule (``conf/credit.yaml``, ``docs/credit_limits.md``),
+not a model.
+
+Per debtor, from figures known at the as-of date T:
+
+- ``invoiced``: the amount invoiced in the ``volume_window_days`` before T (the point-in-time features
+  ``invoice_amount_90d`` / ``invoice_amount_365d``: only invoices issued in (T - window, T]);
+- ``terms_days``: the mean days from issue to due date of its invoices of the last 365 days
+  (``payment_terms_mean_365d``), at least ``min_terms_days``;
+- ``credit_need`` = invoiced / window x terms_days (= monthly volume x terms in months: what the
+  debtor owes at any time when it buys at its recent pace and pays on terms);
+- each variant = need x its factor of the debtor's risk band, at most the caps known for the debtor
+  (``turnover_ratio`` x ``annual_turnover``, ``net_worth_ratio`` x ``net_worth``, ``max_limit``),
+  rounded down to a multiple of ``round_to``;
+- a debtor in default gets 0; a debtor without invoices in the window follows ``no_history``.
+
+``credit_limit_rule`` names the rule that set the recommended limit. Everything is vectorised
+(one pass of numpy over the debtors; about a second at 1M debtors, see BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipelines.config.credit import CreditPolicyConfig
+
+__all__ = [
+    "DAYS_PER_MONTH",
+    "LIMIT_COLUMNS",
+    "VARIANTS",
+    "add_credit_limits",
+    "credit_limits_table",
+    "recommend_limits",
+]
+
+DAYS_PER_MONTH = 365.25 / 12
+VARIANTS: tuple[str, ...] = ("recommended", "conservative", "aggressive")
+LIMIT_COLUMNS: list[str] = [
+    "invoiced_per_month",
+    "terms_days",
+    "credit_need",
+    "credit_limit_current",
+    *[f"credit_limit_{v}" for v in VARIANTS],
+    "credit_limit_rule",
+]
+# which bound set the recommended limit: code offsets per band
+_UNCAPPED, _TURNOVER, _NET_WORTH, _MAX = range(4)
+
+
+def _pct(ratio: float) -> str:
+    return f"{ratio * 100:g} %"
+
+
+def _rule_texts(policy: CreditPolicyConfig) -> list[str]:
+    """Every rule text, in code order: 4 per band (uncapped, then each cap), then the special rules."""
+    caps = policy.caps
+    out = []
+    for band, f in policy.bands.items():
+        base = (
+            f"band {band}: need x {f.recommended:g} "
+            f"(conservative x {f.conservative:g}, aggressive x {f.aggressive:g})"
+        )
+        out += [
+            base,
+            f"{base}, capped at {_pct(caps.turnover_ratio or 0)} of annual turnover",
+            f"{base}, capped at {_pct(caps.net_worth_ratio or 0)} of net worth",
+            f"{base}, capped at the maximum limit {caps.max_limit or 0:,.0f}",
+        ]
+    window = f"no invoice in the last {policy.volume_window_days} days"
+    out += [
+        "in default: 0",
+        f"{window}: 0",
+        f"{window}: current limit kept",
+        f"{window} and no current limit: 0",
+    ]
+    return out
+
+
+def _floor_to(values: np.ndarray, step: float) -> np.ndarray:
+    """Round down to a multiple of ``step``; within a millionth of a step of the next multiple counts
+    as that multiple (float noise: 2999.9999999997 with step 500 is 3000)."""
+    return np.floor(np.round(values / step, 6)) * step
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def recommend_limits(inputs: pd.DataFrame, policy: CreditPolicyConfig) -> pd.DataFrame:
+    """The limits of every debtor of ``inputs`` (same index), by ``policy``.
+
+    ``inputs`` columns: ``band`` (risk band name; ignored in default), ``in_default`` (bool),
+    ``invoiced`` (amount invoiced in the policy's window before T), ``terms_days`` (mean payment
+    terms, days), and optionally ``credit_limit`` (current limit), ``annual_turnover`` and
+    ``net_worth`` (missing or NaN: unknown). Returns :data:`LIMIT_COLUMNS`: ``invoiced_per_month``,
+    ``terms_days`` (as used), ``credit_need``, ``credit_limit_current`` and the three variants
+    (float, currency units) and ``credit_limit_rule`` (text).
+    """
+    n = len(inputs)
+    names = list(policy.bands)
+    band = inputs["band"].astype("string").to_numpy(dtype=object, na_value=None)
+    in_default = inputs["in_default"].fillna(False).to_numpy(dtype=bool)
+    code = pd.Index(names).get_indexer(band)
+    unknown = (code < 0) & ~in_default
+    if unknown.any():
+        bad = sorted({str(b) for b in band[unknown]})
+        raise ValueError(f"risk band(s) {bad} have no factors in the credit policy (bands: {names})")
+    code = np.where(code < 0, 0, code)
+
+    invoiced = _column(inputs, "invoiced")
+    window = float(policy.volume_window_days)
+    history = np.nan_to_num(invoiced, nan=0.0) > 0
+    terms = np.maximum(np.nan_to_num(_column(inputs, "terms_days"), nan=0.0), policy.min_terms_days)
+    terms = np.where(history, terms, np.nan)
+    per_day = np.where(history, invoiced / window, 0.0)
+    need = per_day * np.nan_to_num(terms, nan=0.0)
+
+    caps = policy.caps
+    bounds = np.full((3, n), np.inf)
+    if caps.turnover_ratio is not None:
+        bounds[0] = np.nan_to_num(caps.turnover_ratio * _column(inputs, "annual_turnover"), nan=np.inf)
+    if caps.net_worth_ratio is not None:
+        worth = caps.net_worth_ratio * _column(inputs, "net_worth")
+        bounds[1] = np.maximum(np.nan_to_num(worth, nan=np.inf), 0.0)
+    if caps.max_limit is not None:
+        bounds[2] = caps.max_limit
+    cap = bounds.min(axis=0)
+    binding = bounds.argmin(axis=0)  # which cap is the lowest (first on ties)
+
+    current = _column(inputs, "credit_limit")
+    out = pd.DataFrame(index=inputs.index)
+    out["invoiced_per_month"] = per_day * DAYS_PER_MONTH
+    out["terms_days"] = terms
+    out["credit_need"] = need
+    out["credit_limit_current"] = current
+    keep = policy.no_history == "keep_current"
+    kept = np.nan_to_num(current, nan=0.0)
+    for variant in VARIANTS:
+        factor = np.array([getattr(f, variant) for f in policy.bands.values()], dtype="float64")[code]
+        limit = _floor_to(np.minimum(need * factor, cap), policy.round_to)
+        if keep:
+            limit = np.where(history, limit, kept)
+        else:
+            limit = np.where(history, limit, 0.0)
+        out[f"credit_limit_{variant}"] = np.where(in_default, 0.0, limit)
+
+    rec_factor = np.array([f.recommended for f in policy.bands.values()], dtype="float64")[code]
+    capped = need * rec_factor > cap
+    rule = code * 4 + np.where(capped, binding + 1, _UNCAPPED)
+    special = 4 * len(names)
+    no_hist = special + 1 if not keep else np.where(np.isnan(current), special + 3, special + 2)
+    rule = np.where(history, rule, no_hist)
+    rule = np.where(in_default, special, rule)
+    texts = _rule_texts(policy)
+    out["credit_limit_rule"] = pd.Categorical.from_codes(rule, categories=texts)
+    return out
+
+
+def add_credit_limits(
+    scored: pd.DataFrame, debtors: pd.DataFrame | None, policy: CreditPolicyConfig
+) -> pd.DataFrame:
+    """``scored`` (the nightly's scores: ``debtor_id``, ``band``, ``in_default`` and the features
+    ``invoice_amount_90d``/``_365d`` and ``payment_terms_mean_365d``) with :data:`LIMIT_COLUMNS`
+    appended. ``debtors``: the debtors table, for ``credit_limit``, ``annual_turnover`` and
+    ``net_worth`` (None or absent columns: unknown)."""
+    inputs = pd.DataFrame(
+        {
+            "band": scored["band"],
+            "in_default": scored["in_default"],
+            "invoiced": _column(scored, f"invoice_amount_{policy.volume_window_days}d"),
+            "terms_days": _column(scored, "payment_terms_mean_365d"),
+        },
+        index=scored.index,
+    )
+    attrs = ["credit_limit", "annual_turnover", "net_worth"]
+    if debtors is not None and len(debtors) and any(c in debtors.columns for c in attrs):
+        table = debtors.drop_duplicates("debtor_id").set_index(debtors["debtor_id"].astype("string"))
+        ids = pd.Index(scored["debtor_id"].astype("string"))
+        pos = table.index.get_indexer(ids)
+        for col in attrs:
+            if col in table.columns:
+                values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+                inputs[col] = (
+                    np.where(pos >= 0, values[np.maximum(pos, 0)], np.nan) if len(values) else np.nan
+                )
+    limits = recommend_limits(inputs, policy)
+    out = scored.drop(columns=[c for c in LIMIT_COLUMNS if c in scored.columns])
+    return pd.concat([out, limits], axis=1)
+
+
+def credit_limits_table(scored: pd.DataFrame, currency: str | None) -> pd.DataFrame:
+    """The rows of ``credit_limits.csv``: one per debtor, largest exposure first, with the currency
+    of every amount."""
+    cols = [
+        "as_of",
+        "debtor_id",
+        "name",
+        "segment",
+        "band",
+        "pd",
+        "in_default",
+        "currency",
+        "exposure",
+        *LIMIT_COLUMNS,
+    ]
+    frame = scored.rename(columns={"open_balance": "exposure"}).copy()
+    frame["currency"] = pd.Series(currency or "", index=frame.index, dtype="string")
+    frame["credit_limit_rule"] = frame["credit_limit_rule"].astype("string")
+    frame = frame[[c for c in cols if c in frame.columns]]
+    if "exposure" not in frame.columns:
+        return frame.sort_values("debtor_id", kind="stable", ignore_index=True)
+    return frame.sort_values(
+        ["exposure", "debtor_id"],
+        ascending=[False, True],
+        na_position="last",
+        kind="stable",
+        ignore_index=True,
+    )
