@@ -13,8 +13,10 @@ logit) to a PD. Every candidate is strictly increasing in ``s``, so calibration 
   so it is strictly increasing instead of a staircase. Offered only when the fitting rows hold at
   least ``min_isotonic_defaults`` defaults (a staircase fitted on a few defaults is noise).
 
-:func:`choose_calibration` fits every candidate on one window's out-of-sample scores and keeps the
-lowest log-loss on a *later* window (out of time); ties go to the simpler method. The PD is clipped
+:func:`choose_calibration` picks the method on the calibration window alone (out-of-sample scores
+of the scoring model): rolling origin over its snapshots, or debtor-grouped K-fold when it holds one
+snapshot; the lowest held-out log-loss wins, ties go to the simpler method. The test window never
+takes part in the choice. The PD is clipped
 to ``[pd_floor, pd_ceiling]`` (config): a published PD is never exactly 0 or 1.
 
 :class:`CalibratedPD` is the shipped estimator: a fitted scorer (LightGBM or the scorecard) plus a
@@ -137,53 +139,109 @@ def fit_calibrator(s: np.ndarray, y: np.ndarray, method: str) -> ScoreCalibrator
 
 @dataclass(frozen=True)
 class CalibrationChoice:
-    """The chosen method, each candidate's out-of-time log-loss and the rule that decided."""
+    """The chosen method, each candidate's held-out log-loss on the calibration window (what
+    decided), the rule, and, for the record only, each candidate's log-loss on the test window when
+    fitted on the whole calibration window (``test_logloss``; never used to choose)."""
 
     method: str
     oot_logloss: dict[str, float] = field(default_factory=dict)
     rule: str = ""
+    test_logloss: dict[str, float] = field(default_factory=dict)
 
 
 def _logloss(y: np.ndarray, p: np.ndarray, floor: float, ceiling: float) -> float:
     return float(log_loss(y, np.clip(p, floor, ceiling), labels=[0, 1]))
 
 
+def _selection_folds(
+    y: np.ndarray, times: np.ndarray | None, groups: np.ndarray | None, n_folds: int, seed: int
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """Folds of the fitting window for the method choice, and how they were made.
+
+    Out of time when the window holds at least two snapshots: each later snapshot is scored by
+    calibrators fitted on the snapshots before it (rolling origin); a fold whose fitting part lacks
+    a class is skipped. Otherwise (one snapshot, or no usable rolling fold): ``n_folds`` folds that
+    keep each debtor in one fold (by ``groups``), fitted on the others.
+    """
+    if times is not None:
+        dates = np.unique(times)
+        folds = []
+        for d in dates[1:]:
+            fit, ev = times < d, times == d
+            if 0 < y[fit].sum() < fit.sum():
+                folds.append((np.flatnonzero(fit), np.flatnonzero(ev)))
+        if folds:
+            return folds, f"rolling origin over the {dates.size} snapshots of the calibration window"
+    keys = np.arange(len(y)) if groups is None else np.unique(groups, return_inverse=True)[1]
+    fold_of_key = np.random.default_rng(seed).permutation(keys.max() + 1) % n_folds
+    fold = fold_of_key[keys]
+    folds = []
+    for k in range(n_folds):
+        fit = fold != k
+        if 0 < y[fit].sum() < fit.sum() and (~fit).any():
+            folds.append((np.flatnonzero(fit), np.flatnonzero(~fit)))
+    if not folds:
+        raise ValueError(
+            f"cannot choose the calibration method: {int(y.sum())} defaults among {len(y)} calibration rows "
+            "leave no fold with both classes. Widen the calibration window (split.calibration_snapshots)"
+        )
+    by = "debtor" if groups is not None else "row"
+    return folds, f"{n_folds}-fold cross-validation by {by} inside the calibration window"
+
+
 def choose_calibration(
     s_fit: np.ndarray,
     y_fit: np.ndarray,
-    s_eval: np.ndarray,
-    y_eval: np.ndarray,
     method: CalibrationMethod = "auto",
     *,
+    times: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    n_folds: int = 5,
+    seed: int = 42,
     min_isotonic_defaults: int = 200,
     pd_floor: float = 1e-4,
     pd_ceiling: float = 1 - 1e-4,
 ) -> tuple[ScoreCalibrator, CalibrationChoice]:
-    """Pick the calibration method out of time and return it fitted on ``(s_fit, y_fit)``.
+    """Pick the calibration method on the calibration window alone and return it fitted there.
 
-    ``s_fit``/``s_eval``: raw scores (log-odds) of rows the scoring model never trained on, the
-    evaluation rows later in time than the fitting rows; ``y_*``: 0/1 labels. Each candidate is
-    fitted on the fitting rows and scored by log-loss (PD clipped to the floor/ceiling) on the
-    evaluation rows; the lowest wins, ties (within 1e-6) to the simpler one. ``isotonic`` is a
-    candidate only when the fitting rows hold ``min_isotonic_defaults`` defaults. A fixed
-    ``method`` skips the comparison (its log-loss is still reported).
+    ``s_fit``: raw scores (log-odds) of rows the scoring model never trained on; ``y_fit``: 0/1
+    labels; ``times``: their as-of dates; ``groups``: their debtor ids. The test window plays no
+    part, so the test figures of the chosen calibrator stay honest. Each candidate is scored by the
+    pooled log-loss (PD clipped to the floor/ceiling) of its held-out folds
+    (:func:`_selection_folds`: rolling origin over the snapshots when there are several, else
+    debtor-grouped K-fold); the lowest wins, ties (within 1e-6) to the simpler one. ``isotonic`` is
+    a candidate only when the window holds ``min_isotonic_defaults`` defaults. A fixed ``method``
+    skips the comparison.
     """
-    defaults = int(np.asarray(y_fit, dtype="int64").sum())
+    s_fit = np.asarray(s_fit, dtype="float64")
+    y_fit = np.asarray(y_fit, dtype="int64")
+    defaults = int(y_fit.sum())
     if method != "auto":
-        candidates = [method]
-        rule = "fixed by config"
-    else:
-        candidates = [m for m in METHODS if m != "isotonic" or defaults >= min_isotonic_defaults]
-        rule = "lowest out-of-time log-loss (calibrator fitted on the calibration window, scored on the test window)"
-        if "isotonic" not in candidates:
-            rule += f"; isotonic not tried: {defaults} defaults < {min_isotonic_defaults}"
-    fitted = {m: fit_calibrator(s_fit, y_fit, m) for m in candidates}
-    losses = {m: _logloss(y_eval, c.predict(s_eval), pd_floor, pd_ceiling) for m, c in fitted.items()}
+        return fit_calibrator(s_fit, y_fit, method), CalibrationChoice(method=method, rule="fixed by config")
+    candidates = [m for m in METHODS if m != "isotonic" or defaults >= min_isotonic_defaults]
+    folds, how = _selection_folds(
+        y_fit,
+        None if times is None else np.asarray(times),
+        None if groups is None else np.asarray(groups),
+        n_folds,
+        seed,
+    )
+    losses: dict[str, float] = {}
+    n_eval = sum(len(ev) for _, ev in folds)
+    for m in candidates:
+        total = 0.0
+        for fit, ev in folds:
+            p = fit_calibrator(s_fit[fit], y_fit[fit], m).predict(s_fit[ev])
+            total += _logloss(y_fit[ev], p, pd_floor, pd_ceiling) * len(ev)
+        losses[m] = total / n_eval
     best = candidates[0]
     for m in candidates[1:]:
         if losses[m] < losses[best] - 1e-6:
             best = m
-    return fitted[best], CalibrationChoice(method=best, oot_logloss=losses, rule=rule)
+    rule = f"lowest held-out log-loss, {how} ({n_eval} rows); the test window is not used"
+    if "isotonic" not in candidates:
+        rule += f"; isotonic not tried: {defaults} defaults < {min_isotonic_defaults}"
+    return fit_calibrator(s_fit, y_fit, best), CalibrationChoice(method=best, oot_logloss=losses, rule=rule)
 
 
 class CalibratedPD(ClassifierMixin, BaseEstimator):

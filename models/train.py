@@ -10,6 +10,7 @@ a :class:`TrainingOutcome`; logging it is ``pipelines.adapters.registry``'s job.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
 from models.calibrate import (
@@ -346,19 +348,39 @@ def _candidate(
     y: dict[str, np.ndarray],
     categorical: list[str],
     params: TrainParams,
+    cal_rows: pd.DataFrame,
 ) -> _Candidate:
     s_cal = raw_score(scorer, kind, X["calibration"], categorical)
     s_test = raw_score(scorer, kind, X["test"], categorical)
     cal, choice = choose_calibration(
         s_cal,
         y["calibration"],
-        s_test,
-        y["test"],
         params.calibration,
+        times=cal_rows["as_of"].to_numpy(),
+        groups=cal_rows["debtor_id"].astype("string").to_numpy(),
+        seed=params.seed,
         min_isotonic_defaults=params.min_isotonic_defaults,
         pd_floor=params.pd_floor,
         pd_ceiling=params.pd_ceiling,
     )
+    # for the record only: every candidate fitted on the calibration window, scored on the test
+    # window (the choice above never sees it)
+    tried = choice.oot_logloss or {choice.method: float("nan")}
+    test_losses = {
+        m: float(
+            log_loss(
+                y["test"],
+                np.clip(
+                    fit_calibrator(s_cal, y["calibration"], m).predict(s_test),
+                    params.pd_floor,
+                    params.pd_ceiling,
+                ),
+                labels=[0, 1],
+            )
+        )
+        for m in tried
+    }
+    choice = dataclasses.replace(choice, test_logloss=test_losses)
     pd_test = np.clip(cal.predict(s_test), params.pd_floor, params.pd_ceiling)
     return _Candidate(kind, choice, cal, pd_test, expit(s_test), s_cal, s_test)
 
@@ -373,8 +395,10 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
 
     1. LightGBM is early-stopped on the validation window and refitted on train + validation with
        the chosen tree count; the scorecard is fitted on train + validation.
-    2. For each, calibrators are fitted on its raw scores of the calibration window and the method
-       is chosen by log-loss on the test window (:func:`models.calibrate.choose_calibration`).
+    2. For each, the calibration method is chosen on its raw scores of the calibration window alone
+       (held-out log-loss: rolling origin over the window's snapshots, or debtor-grouped K-fold;
+       :func:`models.calibrate.choose_calibration`) and fitted on the whole window. The test window
+       takes no part in the choice (each method's test log-loss is only recorded).
     3. Both are evaluated on the pooled test window, with debtor-bootstrap intervals; the challenger
        is the one that wins there (:func:`models.evaluate.choose_challenger`).
     4. The shipped model is the challenger *refitted on every labelled snapshot* (same tree count),
@@ -435,8 +459,8 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
 
     t = time.perf_counter()
     cands = {
-        "lightgbm": _candidate("lightgbm", lgbm_eval, X, y, categorical, params),
-        "scorecard": _candidate("scorecard", scorecard_eval, X, y, categorical, params),
+        "lightgbm": _candidate("lightgbm", lgbm_eval, X, y, categorical, params, parts["calibration"]),
+        "scorecard": _candidate("scorecard", scorecard_eval, X, y, categorical, params, parts["calibration"]),
     }
     timings["calibrate_s"] = time.perf_counter() - t
 

@@ -292,6 +292,7 @@ def log_training(
             mlflow.log_metrics(_prefixed(outcome.lightgbm_metrics, "test_"))
             mlflow.log_metrics(_interval_metrics(outcome.intervals.get("lightgbm", {}), "test_"))
             mlflow.log_metrics(_prefixed(choice.oot_logloss, "calibration_oot_logloss_"))
+            mlflow.log_metrics(_prefixed(choice.test_logloss, "calibration_test_logloss_"))
             mlflow.log_text(outcome.importance.to_csv(index=False), "feature_importance.csv")
             mlflow.log_text(booster_text, "model/booster.txt")
         with mlflow.start_run(experiment_id=exp_id, run_name="scorecard", nested=True) as run:
@@ -301,6 +302,7 @@ def log_training(
             mlflow.log_metrics(_prefixed(outcome.baseline_metrics, "test_"))
             mlflow.log_metrics(_interval_metrics(outcome.intervals.get("baseline", {}), "test_"))
             mlflow.log_metrics(_prefixed(choice.oot_logloss, "calibration_oot_logloss_"))
+            mlflow.log_metrics(_prefixed(choice.test_logloss, "calibration_test_logloss_"))
             if scorecard_table is not None:
                 mlflow.log_text(scorecard_table.to_csv(index=False), "scorecard_table.csv")
         mlflow.log_params({"kind": outcome.kind, "calibration_method": outcome.calibration.method})
@@ -317,6 +319,7 @@ def log_training(
         ):
             mlflow.log_metrics(_interval_metrics(outcome.intervals.get(key, {}), prefix))
         mlflow.log_metrics(_prefixed(outcome.calibration.oot_logloss, "calibration_oot_logloss_"))
+        mlflow.log_metrics(_prefixed(outcome.calibration.test_logloss, "calibration_test_logloss_"))
         mlflow.log_metric("ece_tolerance", outcome.ece_tolerance)
         mlflow.log_metric("best_iteration", outcome.best_iteration)
         for window, row in outcome.windows.iterrows():

@@ -31,17 +31,46 @@ def test_calibration_lowers_brier_and_keeps_the_ranking(method) -> None:
     assert np.unique(p).size == np.unique(s_test).size
 
 
-def test_method_chosen_out_of_time_and_isotonic_needs_defaults() -> None:
+def test_method_chosen_on_the_calibration_window_and_isotonic_needs_defaults() -> None:
     s_cal, y_cal = _scores(3000, 3)
-    s_test, y_test = _scores(3000, 4)
     few = int(y_cal.sum()) + 1
-    _, choice = choose_calibration(s_cal, y_cal, s_test, y_test, min_isotonic_defaults=few)
+    _, choice = choose_calibration(s_cal, y_cal, min_isotonic_defaults=few)
     assert set(choice.oot_logloss) == {"sigmoid", "beta"} and "isotonic not tried" in choice.rule
     assert choice.method == min(choice.oot_logloss, key=choice.oot_logloss.get)
-    _, choice = choose_calibration(s_cal, y_cal, s_test, y_test, min_isotonic_defaults=10)
+    assert "5-fold cross-validation by row" in choice.rule and "test window is not used" in choice.rule
+    _, choice = choose_calibration(s_cal, y_cal, min_isotonic_defaults=10)
     assert set(choice.oot_logloss) == set(METHODS)
-    _, fixed = choose_calibration(s_cal, y_cal, s_test, y_test, "isotonic")
-    assert fixed.method == "isotonic" and fixed.rule == "fixed by config"
+    fitted, fixed = choose_calibration(s_cal, y_cal, "isotonic")
+    assert fixed.method == "isotonic" and fixed.rule == "fixed by config" and fitted.method == "isotonic"
+
+
+def test_method_choice_is_rolling_origin_over_snapshots_and_keeps_debtors_together() -> None:
+    s, y = _scores(3000, 6)
+    times = np.repeat(np.array(["2024-01-31", "2024-02-29", "2024-03-31"], dtype="datetime64[D]"), 1000)
+    cal, choice = choose_calibration(s, y, times=times, min_isotonic_defaults=10_000)
+    assert "rolling origin over the 3 snapshots" in choice.rule and "(2000 rows)" in choice.rule
+    # the held-out log-loss of a method is its pooled loss on snapshots 2 and 3, each scored by a
+    # calibrator fitted on the snapshots before it (recomputed by hand here)
+    expected = 0.0
+    for d in (1, 2):
+        fit, ev = slice(0, 1000 * d), slice(1000 * d, 1000 * (d + 1))
+        p = np.clip(fit_calibrator(s[fit], y[fit], "sigmoid").predict(s[ev]), 1e-4, 1 - 1e-4)
+        expected += -np.sum(y[ev] * np.log(p) + (1 - y[ev]) * np.log(1 - p))
+    assert choice.oot_logloss["sigmoid"] == pytest.approx(expected / 2000, rel=1e-9)
+    # the returned calibrator is fitted on the whole window
+    whole = fit_calibrator(s, y, choice.method)
+    np.testing.assert_allclose(cal.predict(s), whole.predict(s))
+    # one snapshot: debtor-grouped folds; a debtor with many rows stays in one fold
+    groups = np.repeat(np.arange(300), 10)
+    _, grouped = choose_calibration(s, y, times=np.zeros(3000, dtype="datetime64[D]"), groups=groups)
+    assert "5-fold cross-validation by debtor" in grouped.rule
+
+
+def test_method_choice_refuses_a_window_without_defaults_in_any_fold() -> None:
+    y = np.zeros(40, dtype=int)
+    y[0] = 1
+    with pytest.raises(ValueError, match="1 defaults among 40 calibration rows"):
+        choose_calibration(np.linspace(-3, 1, 40), y, groups=np.zeros(40, dtype=int))
 
 
 class _Scorer:

@@ -191,4 +191,7 @@ def test_intervals_and_challenger_choice_are_reported(outcome) -> None:
     assert low <= outcome.metrics["auc"] <= high
     assert outcome.kind in {"lightgbm", "scorecard"} and "bootstrap" in outcome.selection
     assert outcome.calibration.method in outcome.calibration.oot_logloss
+    # the method is chosen inside the calibration window; the test log-loss is only recorded
+    assert "test window is not used" in outcome.calibration.rule
+    assert set(outcome.calibration.test_logloss) == set(outcome.calibration.oot_logloss)
     assert 0 < outcome.ece_tolerance < 0.05
