@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from models.calibrate import choose_calibration, fit_calibrator
+from models.calibrate import choose_calibration
 from models.evaluate import classification_metrics
 from models.scorecard import fit_scorecard, scorecard_predict
 from models.train import LGBMParams, fit_lgbm, prepare_matrix
@@ -81,11 +81,9 @@ def run_variant(
         )
         fit, valid = train_test_split(rest, test_size=0.1, stratify=y[rest], random_state=seed + k)
         model, best = fit_lgbm(X_all.iloc[fit], y[fit], X_all.iloc[valid], y[valid], params, seed=seed)
-        # calibrator on the raw score, method chosen on one half of the calibration rows vs the other
+        # calibrator on the raw score, method chosen by 5-fold CV inside the calibration rows
         s_cal = model.predict(X_all.iloc[cal], raw_score=True)
-        half = len(cal) // 2
-        calibrator, choice = choose_calibration(s_cal[:half], y[cal][:half], s_cal[half:], y[cal][half:])
-        calibrator = fit_calibrator(s_cal, y[cal], choice.method)
+        calibrator, choice = choose_calibration(s_cal, y[cal], seed=seed + k)
         p = np.clip(calibrator.predict(model.predict(X_all.iloc[test_idx], raw_score=True)), 1e-4, 1 - 1e-4)
         scorecard = fit_scorecard(X_all.iloc[rest], y[rest], [])
         p_base = scorecard_predict(scorecard, X_all.iloc[test_idx], [])
