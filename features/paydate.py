@@ -1,0 +1,251 @@
+"""Point-in-time inputs of the payment-date model: open invoices at T and their person-period rows.
+
+For an as-of day T (int days since the epoch) the open invoices and every feature come from
+``features.ledger.ledger_state(ledger, T)``, i.e. from rows dated <= T only:
+
+- invoice features: ``open_amount`` (unpaid at T), ``log_open_amount``, ``age_days`` (T - issue),
+  ``days_to_due`` (due - T, negative when overdue), ``terms_days`` (due - issue), ``disputed``
+  (0/1), ``share_paid`` (share of the invoice amount already paid at T);
+- debtor features as of T: a compact set of behavioural features of ``features.catalog``
+  (:data:`DEBTOR_FEATURES`, the same functions the PD model's feature frame uses) and
+  the debtor's settled invoices by T: ``debtor_mean_lateness`` / ``debtor_std_lateness`` (mean and
+  standard deviation of the days from due date to settlement, NaN when none), ``debtor_early_share``
+  (share settled before the due date), ``debtor_settled_count``; and ``days_to_usual``
+  (``days_to_due`` + ``debtor_mean_lateness``: days from T to the debtor's usual payment day).
+
+Training rows (:func:`person_periods`): one row per open invoice per week k = 0, 1, ... after T.
+Week k covers the days T + 7k + 1 .. T + 7k + 7; the label is 1 when the invoice is fully settled
+in that week (settlement day from the ledger state at the training cut C >= T, so from rows dated
+<= C only), 0 while it stays open; rows stop after the week of settlement, after ``horizon`` weeks,
+or at the last week that ends by C (censoring). Per-period features: ``period`` (k),
+``dpd_at_period_end`` (days past due at the end of week k) and ``gap_to_usual_lateness``
+(``dpd_at_period_end`` minus ``debtor_mean_lateness``).
+
+Pure: ledger arrays in, frames out; no IO.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import features.engine  # noqa: F401 - importing the engine registers every feature family
+from features.catalog import FUNCTIONS
+from features.ledger import Ledger, LedgerState, ledger_state
+
+__all__ = [
+    "DEBTOR_FEATURES",
+    "FEATURES",
+    "INVOICE_FEATURES",
+    "PERIOD_DAYS",
+    "PERIOD_FEATURES",
+    "global_positions",
+    "open_invoices",
+    "period_rows",
+    "person_periods",
+    "settlement_days",
+    "training_rows",
+    "evaluation_invoices",
+]
+
+PERIOD_DAYS = 7
+
+DEBTOR_FEATURES: tuple[str, ...] = (
+    "days_late_mean_90d",
+    "days_late_mean_365d",
+    "days_late_std_365d",
+    "days_late_p90_365d",
+    "days_late_trend_90_365",
+    "partial_payment_share_365d",
+    "paid_to_invoiced_90d",
+    "dpd_current_max",
+    "overdue_share",
+    "days_since_last_payment",
+    "payment_count_365d",
+    "open_invoice_count",
+    "payment_terms_mean_365d",
+    "unallocated_share_365d",
+    "dispute_rate_365d",
+)
+INVOICE_FEATURES: tuple[str, ...] = (
+    "open_amount",
+    "log_open_amount",
+    "age_days",
+    "days_to_due",
+    "terms_days",
+    "disputed",
+    "share_paid",
+    "debtor_mean_lateness",
+    "debtor_std_lateness",
+    "debtor_early_share",
+    "debtor_settled_count",
+    "days_to_usual",
+)
+PERIOD_FEATURES: tuple[str, ...] = ("period", "dpd_at_period_end", "gap_to_usual_lateness")
+FEATURES: tuple[str, ...] = INVOICE_FEATURES + DEBTOR_FEATURES + PERIOD_FEATURES
+
+
+def global_positions(state: LedgerState) -> np.ndarray:
+    """Position of each invoice of ``state`` in the ledger's sorted invoice arrays."""
+    if state.inv_rows is None:
+        return np.arange(len(state.inv_code), dtype=np.int64)
+    return np.asarray(state.inv_rows, dtype=np.int64)
+
+
+def settlement_days(ledger: Ledger, cut: int) -> np.ndarray:
+    """Settlement day of every ledger invoice judged from rows dated <= ``cut`` (float, NaN while
+    open at ``cut`` or not issued by then), indexed by sorted ledger position."""
+    state = ledger_state(ledger, cut)
+    out = np.full(len(ledger.inv_code), np.nan)
+    out[global_positions(state)] = state.inv_settled
+    return out
+
+
+def _lateness(state: LedgerState) -> dict[str, np.ndarray]:
+    """Per debtor, over its invoices settled by T (lateness = settlement day - due day): ``mean``,
+    ``std``, ``early_share`` (settled before the due date) and ``count``; NaN when none settled."""
+    done = ~np.isnan(state.inv_settled)
+    code = state.inv_code[done]
+    late = state.inv_settled[done] - state.inv_due[done]
+    count = np.bincount(code, minlength=state.n).astype(np.float64)
+    has = count > 0
+    den = np.maximum(count, 1.0)
+    mean = np.bincount(code, weights=late, minlength=state.n) / den
+    sq = np.bincount(code, weights=late**2, minlength=state.n) / den
+    early = np.bincount(code, weights=(late < 0).astype(np.float64), minlength=state.n) / den
+    nan = np.nan
+    return {
+        "mean": np.where(has, mean, nan),
+        "std": np.where(has, np.sqrt(np.maximum(sq - mean**2, 0.0)), nan),
+        "early_share": np.where(has, early, nan),
+        "count": count,
+    }
+
+
+def open_invoices(ledger: Ledger, state: LedgerState) -> pd.DataFrame:
+    """The invoices open at ``state.T`` with their features, one row each, in ledger order.
+
+    Columns: ``pos`` (sorted ledger position), ``code`` (debtor code), ``due`` (due day), then
+    :data:`INVOICE_FEATURES` and :data:`DEBTOR_FEATURES` (float64).
+    """
+    T = state.T
+    sel = np.flatnonzero(state.open_mask)
+    code = state.inv_code[sel].astype(np.int64)
+    due = state.inv_due[sel].astype(np.int64)
+    issue = state.inv_issue[sel].astype(np.int64)
+    amount = state.inv_amount[sel].astype(np.float64)
+    remaining = state.inv_remaining[sel].astype(np.float64)
+    cols: dict[str, np.ndarray] = {
+        "pos": global_positions(state)[sel],
+        "code": code,
+        "due": due,
+        "open_amount": remaining,
+        "log_open_amount": np.log1p(remaining),
+        "age_days": (T - issue).astype(np.float64),
+        "days_to_due": (due - T).astype(np.float64),
+        "terms_days": (due - issue).astype(np.float64),
+        "disputed": state.inv_disputed[sel].astype(np.float64),
+        "share_paid": np.where(amount > 0, 1.0 - remaining / np.where(amount > 0, amount, 1.0), 0.0),
+    }
+    lateness = _lateness(state)
+    cols["debtor_mean_lateness"] = lateness["mean"][code]
+    cols["debtor_std_lateness"] = lateness["std"][code]
+    cols["debtor_early_share"] = lateness["early_share"][code]
+    cols["debtor_settled_count"] = lateness["count"][code]
+    cols["days_to_usual"] = cols["days_to_due"] + np.nan_to_num(cols["debtor_mean_lateness"], nan=0.0)
+    for name in DEBTOR_FEATURES:
+        cols[name] = np.asarray(FUNCTIONS[name](state), dtype=np.float64)[code]
+    return pd.DataFrame(cols)
+
+
+def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(row of each period, period index k) for ``counts[i]`` periods of row i."""
+    counts = np.asarray(counts, dtype=np.int64)
+    rows = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+    starts = np.cumsum(counts) - counts
+    k = np.arange(len(rows), dtype=np.int64) - np.repeat(starts, counts)
+    return rows, k
+
+
+def period_rows(inv: pd.DataFrame, T: int, counts: np.ndarray | int) -> pd.DataFrame:
+    """Model input rows: ``counts[i]`` weeks (k = 0..counts[i]-1) of open invoice ``inv`` row i,
+    columns :data:`FEATURES` (float32), plus ``row`` (the position in ``inv``)."""
+    if np.isscalar(counts):
+        counts = np.full(len(inv), int(counts), dtype=np.int64)
+    rows, k = _expand(np.asarray(counts))
+    out = {"row": rows}
+    for name in INVOICE_FEATURES + DEBTOR_FEATURES:
+        out[name] = inv[name].to_numpy(dtype=np.float32)[rows]
+    dpd = (T + PERIOD_DAYS * (k + 1) - inv["due"].to_numpy(dtype=np.int64)[rows]).astype(np.float32)
+    out["period"] = k.astype(np.float32)
+    out["dpd_at_period_end"] = dpd
+    out["gap_to_usual_lateness"] = dpd - out["debtor_mean_lateness"]
+    return pd.DataFrame(out)
+
+
+def person_periods(inv: pd.DataFrame, T: int, settled: np.ndarray, cut: int, horizon: int) -> pd.DataFrame:
+    """Training rows of the invoices ``inv`` open at T (from :func:`open_invoices`).
+
+    ``settled``: settlement day per sorted ledger position judged at ``cut`` (:func:`settlement_days`);
+    ``cut`` >= T: the training cut; ``horizon``: most weeks per invoice. Returns :func:`period_rows`
+    with ``label`` (int8: 1 in the week of settlement) and ``T``. Weeks not fully observed by ``cut``
+    are left out (censoring); an invoice open at ``cut`` contributes only zeros.
+    """
+    if cut < T:
+        raise ValueError(f"training cut {cut} is before the snapshot {T}")
+    observed = min(horizon, (cut - T) // PERIOD_DAYS)
+    s = settled[inv["pos"].to_numpy(dtype=np.int64)]
+    paid = ~np.isnan(s) & (np.nan_to_num(s, nan=-np.inf) > T)
+    week = np.where(paid, (np.nan_to_num(s, nan=T + 1) - T - 1) // PERIOD_DAYS, observed).astype(np.int64)
+    event = paid & (week < observed)
+    counts = np.where(event, week + 1, observed)
+    rows = period_rows(inv, T, counts)
+    r = rows["row"].to_numpy()
+    label = (event[r] & (rows["period"].to_numpy() == week[r])).astype(np.int8)
+    rows["label"] = label
+    rows["T"] = np.int64(T)
+    return rows
+
+
+def _sample(n: int, limit: int | None, seed: int, T: int) -> np.ndarray:
+    """Rows kept of ``n`` open invoices: all, or a seeded uniform sample of ``limit``."""
+    if limit is None or n <= limit:
+        return np.arange(n)
+    rng = np.random.default_rng([seed, T & 0x7FFFFFFF])
+    return np.sort(rng.choice(n, size=limit, replace=False))
+
+
+def training_rows(
+    ledger: Ledger,
+    snapshots: list[int],
+    cut: int,
+    horizon: int,
+    max_invoices: int | None = None,
+    seed: int = 7,
+) -> pd.DataFrame:
+    """Person-period rows of every snapshot T in ``snapshots`` (days, each <= ``cut``), judged from
+    rows dated <= ``cut`` only. ``max_invoices``: at most that many open invoices per snapshot
+    (a seeded uniform sample; the hazard stays unbiased)."""
+    settled = settlement_days(ledger, cut)
+    frames = []
+    for T in snapshots:
+        if cut < T:
+            raise ValueError(f"snapshot {T} is after the training cut {cut}")
+        inv = open_invoices(ledger, ledger_state(ledger, T))
+        inv = inv.iloc[_sample(len(inv), max_invoices, seed, T)].reset_index(drop=True)
+        frames.append(person_periods(inv, T, settled, cut, horizon))
+    if not frames:
+        return period_rows(pd.DataFrame(columns=["due", *INVOICE_FEATURES, *DEBTOR_FEATURES]), 0, 0)
+    return pd.concat(frames, ignore_index=True)
+
+
+def evaluation_invoices(ledger: Ledger, T: int, until: int, horizon: int) -> pd.DataFrame:
+    """The invoices open at T (:func:`open_invoices`) with ``actual_days``: days from T to their
+    settlement judged from rows dated <= ``until``, NaN when not settled within ``horizon`` weeks
+    (``until`` must be at least T + 7 * horizon, so that NaN means "not paid in the horizon")."""
+    if until < T + PERIOD_DAYS * horizon:
+        raise ValueError(f"evaluation at {T} needs data up to {T + PERIOD_DAYS * horizon}, has {until}")
+    inv = open_invoices(ledger, ledger_state(ledger, T))
+    s = settlement_days(ledger, T + PERIOD_DAYS * horizon)[inv["pos"].to_numpy(dtype=np.int64)]
+    inv["actual_days"] = s - T
+    return inv

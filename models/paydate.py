@@ -1,0 +1,364 @@
+"""Payment-date model: a discrete-time hazard model of when each open invoice is fully paid.
+
+Rows are person-periods (``features.paydate``): one per open invoice per week k after the as-of
+day T; the label says the invoice was settled in week k given it was open at its start. A LightGBM
+binary classifier (1 thread, deterministic) gives the weekly hazard h_k; the survival is
+S(k) = prod_{j<=k} (1 - h_j) and F(k) = 1 - S(k) = P(paid by the end of week k).
+
+Conventions (documented in docs/architecture.md, "Payment dates and cash-in"):
+
+- week k covers the days T + 7k + 1 .. T + 7k + 7; within a week the CDF is linear (payment
+  equally likely on each of its 7 days), so P(paid by T + d) is defined for every day d and is
+  non-decreasing in d by construction (``h`` in [0, 1]);
+- the q-quantile is the first day on which that CDF reaches q (rounded up to a whole day):
+  ``expected_paid_on`` is the median (q = 0.5), ``paid_on_p10`` / ``paid_on_p90`` the 10 % and 90 %
+  quantiles;
+- beyond the horizon (``horizon_weeks``, 26 by default) nothing is predicted: a quantile the CDF
+  does not reach within it is NaT (an empty cell in CSV and Excel), and ``p_paid_in_horizon`` holds
+  F at the horizon end;
+- cash arrives as the invoice's open amount at T in the week it is settled (partial payments are
+  not forecast separately); invoices issued after T are not in the forecast.
+
+Pure: frames and arrays in, frames and arrays out; no MLflow, no IO.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from features.paydate import FEATURES, PERIOD_DAYS, period_rows
+
+__all__ = [
+    "PaydateParams",
+    "Z80",
+    "baseline_days",
+    "actual_cash",
+    "cash_intervals",
+    "cash_moments",
+    "cdf_at_days",
+    "cdf_weeks",
+    "evaluate",
+    "fit_hazard",
+    "forecast_frame",
+    "point_metrics",
+    "predict_hazards",
+    "quantile_days",
+]
+
+Z80 = 1.2815515655446004  # standard normal 90 % quantile: a central 80 % interval is mean +- Z80 sd
+
+
+@dataclass(frozen=True)
+class PaydateParams:
+    """Horizon and LightGBM settings of the hazard model."""
+
+    horizon_weeks: int = 26
+    n_estimators: int = 150
+    learning_rate: float = 0.08
+    num_leaves: int = 31
+    min_child_samples: int = 200
+    seed: int = 7
+
+    def as_record(self) -> dict[str, int | float]:
+        return asdict(self)
+
+
+def fit_hazard(rows: pd.DataFrame, params: PaydateParams = PaydateParams()) -> lgb.Booster:
+    """LightGBM binary classifier of ``label`` on :data:`features.paydate.FEATURES` (1 thread,
+    deterministic). Raises ``ValueError`` when the rows hold no settlement or only settlements."""
+    y = rows["label"].to_numpy()
+    if len(y) == 0 or y.min() == y.max():
+        raise ValueError(
+            f"payment-date training rows: {len(y)} rows with {int(y.sum()) if len(y) else 0} settlements; "
+            "need both settled and open invoice-weeks (a longer history, or a later training cut)"
+        )
+    model = lgb.LGBMClassifier(
+        objective="binary",
+        n_estimators=params.n_estimators,
+        learning_rate=params.learning_rate,
+        num_leaves=params.num_leaves,
+        min_child_samples=params.min_child_samples,
+        subsample=1.0,
+        colsample_bytree=1.0,
+        n_jobs=1,
+        deterministic=True,
+        force_row_wise=True,
+        random_state=params.seed,
+        verbose=-1,
+    )
+    model.fit(rows[list(FEATURES)].to_numpy(dtype=np.float32), y)
+    return model.booster_
+
+
+def predict_hazards(
+    booster: lgb.Booster,
+    inv: pd.DataFrame,
+    T: int,
+    horizon: int,
+    chunk: int = 20_000,
+    features: list[str] | tuple[str, ...] = FEATURES,
+) -> np.ndarray:
+    """Weekly hazards, shape (len(inv), horizon), of the open invoices ``inv``
+    (``features.paydate.open_invoices``) as of day T; built ``chunk`` invoices at a time so memory
+    stays bounded at any book size. ``features``: the model's input columns, in its order."""
+    missing = [f for f in features if f not in FEATURES]
+    if missing:
+        raise ValueError(
+            f"the payment-date model expects features this code does not build: {missing}; retrain with `ews train`"
+        )
+    out = np.empty((len(inv), horizon), dtype=np.float64)
+    for start in range(0, len(inv), chunk):
+        block = inv.iloc[start : start + chunk]
+        rows = period_rows(block, T, horizon)
+        h = booster.predict(rows[list(features)].to_numpy(dtype=np.float32))
+        out[start : start + len(block)] = np.clip(h, 0.0, 1.0).reshape(len(block), horizon)
+    return out
+
+
+def cdf_weeks(h: np.ndarray) -> np.ndarray:
+    """F(k) = 1 - prod_{j<=k} (1 - h_j): P(paid by the end of week k), shape of ``h``."""
+    return 1.0 - np.cumprod(1.0 - np.clip(h, 0.0, 1.0), axis=1)
+
+
+def cdf_at_days(F: np.ndarray, days: int) -> np.ndarray:
+    """P(paid by T + ``days``) per row (linear within a week; F at the horizon end beyond it)."""
+    n, horizon = F.shape
+    if days <= 0:
+        return np.zeros(n)
+    j = (days - 1) // PERIOD_DAYS
+    if j >= horizon:
+        return F[:, -1].copy()
+    prev = F[:, j - 1] if j > 0 else np.zeros(n)
+    frac = (days - PERIOD_DAYS * j) / PERIOD_DAYS
+    return prev + frac * (F[:, j] - prev)
+
+
+def quantile_days(F: np.ndarray, q: float) -> np.ndarray:
+    """Days after T on which P(paid) first reaches ``q`` (float, whole days; NaN when it does not
+    within the horizon)."""
+    n = F.shape[0]
+    reached = q <= F
+    ok = reached[:, -1] if F.shape[1] else np.zeros(n, dtype=bool)
+    j = np.argmax(reached, axis=1)
+    idx = np.arange(n)
+    Fj = F[idx, j]
+    prev = np.where(j > 0, F[idx, np.maximum(j - 1, 0)], 0.0)
+    step = np.where(Fj > prev, Fj - prev, 1.0)
+    d = PERIOD_DAYS * j + PERIOD_DAYS * np.clip((q - prev) / step, 0.0, 1.0)
+    days = np.maximum(np.ceil(d - 1e-9), 1.0)
+    return np.where(ok, days, np.nan)
+
+
+def _dates(T: int, days: np.ndarray) -> np.ndarray:
+    out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[ns]")
+    ok = ~np.isnan(days)
+    out[ok] = (T + days[ok].astype(np.int64)).astype("datetime64[D]").astype("datetime64[ns]")
+    return out
+
+
+def forecast_frame(F: np.ndarray, T: int) -> pd.DataFrame:
+    """Per-invoice predictions from the CDF ``F`` (:func:`cdf_weeks`) as of day T: ``expected_paid_on``
+    (median), ``paid_on_p10``, ``paid_on_p90`` (datetime64, NaT beyond the horizon),
+    ``p_paid_30d``, ``p_paid_60d``, ``p_paid_90d`` (non-decreasing) and ``p_paid_in_horizon``."""
+    return pd.DataFrame(
+        {
+            "expected_paid_on": _dates(T, quantile_days(F, 0.5)),
+            "paid_on_p10": _dates(T, quantile_days(F, 0.1)),
+            "paid_on_p90": _dates(T, quantile_days(F, 0.9)),
+            "p_paid_30d": cdf_at_days(F, 30),
+            "p_paid_60d": cdf_at_days(F, 60),
+            "p_paid_90d": cdf_at_days(F, 90),
+            "p_paid_in_horizon": F[:, -1] if F.shape[1] else np.zeros(len(F)),
+        }
+    )
+
+
+def cash_moments(
+    amount: np.ndarray, F: np.ndarray, group: np.ndarray, names: list[str], weeks: int = 13
+) -> pd.DataFrame:
+    """Per week (1..``weeks`` after T) and group: the mean and variance of the cash collected.
+
+    ``amount``: open amount per invoice; ``F``: its CDF per week (:func:`cdf_weeks`, at least
+    ``weeks`` columns); ``group``: code per invoice into ``names`` (-1: no group, shown as ""). The cash
+    of invoice i in week w is ``amount_i`` with probability p_iw = F_iw - F_i,w-1, else 0; invoices
+    are taken as independent, so the week's total has mean sum(a p) and variance
+    sum(a^2 p (1 - p)). Moments of disjoint sets of invoices (debtor buckets) add up: combine them
+    with ``groupby(["week", "segment"]).sum()`` before :func:`cash_intervals`. Rows: ``week``,
+    ``segment``, ``expected_cash``, ``variance``, ``invoices``.
+    """
+    if F.shape[1] < weeks:
+        raise ValueError(f"the model's horizon ({F.shape[1]} weeks) is shorter than the forecast ({weeks})")
+    amount = np.asarray(amount, dtype=np.float64)
+    group = np.asarray(group, dtype=np.int64)
+    G = len(names)
+    slot = np.where(group >= 0, group, G)  # G: the no-group bin
+    counts = np.bincount(slot, minlength=G + 1).astype(np.float64)
+    frames, prev = [], np.zeros(len(amount))
+    for w in range(weeks):  # 13 vectorised passes over all invoices
+        p = F[:, w] - prev
+        prev = F[:, w]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "week": w + 1,
+                    "segment": [*names, ""],
+                    "expected_cash": np.bincount(slot, weights=amount * p, minlength=G + 1),
+                    "variance": np.bincount(slot, weights=amount**2 * p * (1.0 - p), minlength=G + 1),
+                    "invoices": counts,
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True)
+    return out.loc[out["invoices"] > 0].reset_index(drop=True)
+
+
+def cash_intervals(moments: pd.DataFrame, T: int, weeks: int = 13) -> pd.DataFrame:
+    """``cash_forecast.csv``: expected cash per week after T with an 80 % interval, in total
+    (``segment`` "all") and per segment, from :func:`cash_moments` (of one or several buckets).
+
+    The interval is the normal approximation mean +- 1.2816 sd of the independent-invoice sum,
+    floored at 0. Rows: ``week`` (1..weeks), ``week_start``, ``week_end`` (inclusive dates),
+    ``segment``, ``expected_cash``, ``cash_low_80``, ``cash_high_80``, ``invoices``; every week has a
+    row "all" even without open invoices.
+    """
+    cols = ["expected_cash", "variance", "invoices"]
+    by_seg = moments.groupby(["week", "segment"], as_index=False, sort=True)[cols].sum()
+    grid = pd.DataFrame({"week": np.arange(1, weeks + 1), "segment": "all"})
+    total = grid.merge(moments.groupby("week", as_index=False)[cols].sum(), on="week", how="left").fillna(0.0)
+    named = by_seg.loc[by_seg["segment"] != ""]
+    out = pd.concat([total, named], ignore_index=True).sort_values(
+        ["week", "segment"], key=lambda c: c if c.name == "week" else c.ne("all"), kind="stable"
+    )
+    out = out.reset_index(drop=True)
+    sd = np.sqrt(np.maximum(out["variance"].to_numpy(dtype=np.float64), 0.0))
+    mean = out["expected_cash"].to_numpy(dtype=np.float64)
+    start = (T + PERIOD_DAYS * (out["week"].to_numpy(dtype=np.int64) - 1) + 1).astype("datetime64[D]")
+    return pd.DataFrame(
+        {
+            "week": out["week"].astype(np.int64),
+            "week_start": start.astype("datetime64[ns]"),
+            "week_end": (start + np.timedelta64(PERIOD_DAYS - 1, "D")).astype("datetime64[ns]"),
+            "segment": out["segment"].astype("string"),
+            "expected_cash": mean,
+            "cash_low_80": np.maximum(mean - Z80 * sd, 0.0),
+            "cash_high_80": mean + Z80 * sd,
+            "invoices": out["invoices"].astype(np.int64),
+        }
+    )
+
+
+def actual_cash(amount: np.ndarray, actual_days: np.ndarray, weeks: int = 13) -> np.ndarray:
+    """Open amount at T of the invoices settled in each of the ``weeks`` weeks after T (the
+    quantity :func:`cash_moments` forecasts), from their settlement day after T (NaN: not settled)."""
+    days = np.asarray(actual_days, dtype=np.float64)
+    ok = ~np.isnan(days)
+    week = ((days[ok] - 1) // PERIOD_DAYS).astype(np.int64)
+    keep = week < weeks
+    return np.bincount(week[keep], weights=np.asarray(amount, dtype=np.float64)[ok][keep], minlength=weeks)
+
+
+def baseline_days(inv: pd.DataFrame, T: int) -> dict[str, np.ndarray]:
+    """Point predictions (days after T, at least 1) of the two baselines: ``due_date`` (paid on the
+    due date; an overdue invoice tomorrow) and ``due_plus_lateness`` (due date + the debtor's mean
+    days from due date to settlement of its invoices settled by T; 0 without history)."""
+    due = inv["due"].to_numpy(dtype=np.float64) - T
+    late = np.nan_to_num(inv["debtor_mean_lateness"].to_numpy(dtype=np.float64), nan=0.0)
+    return {
+        "due_date": np.maximum(due, 1.0),
+        "due_plus_lateness": np.maximum(np.round(due + late), 1.0),
+    }
+
+
+def point_metrics(
+    predicted: np.ndarray,
+    actual: np.ndarray,
+    horizon_days: int,
+    p10: np.ndarray | None = None,
+    p90: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Accuracy of predicted payment days (days after T) against the actual ones.
+
+    ``actual``: settlement day after T, NaN when not paid within ``horizon_days``. ``mae_days`` and
+    ``within_7d`` (share with |error| <= 7) are over the invoices paid within the horizon (a
+    prediction beyond it counts as ``horizon_days``); ``coverage_80`` (with ``p10``/``p90``): share of
+    all invoices whose actual day lies in [p10, p90], where NaN (beyond the horizon) is +infinity on
+    both sides. ``paid_in_horizon``: invoices paid within the horizon; ``invoices``: all.
+    """
+    actual = np.asarray(actual, dtype=np.float64)
+    paid = ~np.isnan(actual)
+    pred = np.where(np.isnan(predicted), float(horizon_days), predicted)[paid]
+    err = np.abs(pred - actual[paid])
+    out = {
+        "mae_days": float(err.mean()) if len(err) else float("nan"),
+        "within_7d": float((err <= 7).mean()) if len(err) else float("nan"),
+        "paid_in_horizon": float(paid.sum()),
+        "invoices": float(len(actual)),
+    }
+    if p10 is not None and p90 is not None:
+        inf = np.inf
+        lo = np.where(np.isnan(p10), inf, p10)
+        hi = np.where(np.isnan(p90), inf, p90)
+        act = np.where(paid, actual, inf)
+        out["coverage_80"] = float(((lo <= act) & (act <= hi)).mean()) if len(act) else float("nan")
+    return out
+
+
+def evaluate(
+    booster: lgb.Booster, tests: list[tuple[int, pd.DataFrame]], horizon: int, weeks: int = 13
+) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
+    """Held-out evaluation over test snapshots ``tests``: (T, open invoices at T with
+    ``actual_days``, ``features.paydate.evaluation_invoices``).
+
+    Returns ``(metrics, per_snapshot, cash)``. ``metrics`` pools every test invoice: the model's
+    ``mae_days``, ``within_7d``, ``coverage_80``, ``paid_in_horizon``, ``invoices``, then each
+    baseline's ``<name>_mae_days`` / ``<name>_within_7d``, and ``cash_wape``: the mean over
+    snapshots and weeks of |forecast - actual| / actual (weeks with actual cash), and
+    ``cash_coverage_80``: the share of those weeks whose actual lies in the 80 % interval.
+    ``per_snapshot``: the same figures per T; ``cash``: per T and week, forecast, interval and actual.
+    """
+    H = horizon * PERIOD_DAYS
+    pooled: dict[str, list[np.ndarray]] = {"pred": [], "p10": [], "p90": [], "actual": []}
+    base_pool: dict[str, list[np.ndarray]] = {}
+    per, cash = [], []
+    for T, inv in tests:
+        F = cdf_weeks(predict_hazards(booster, inv, T, horizon))
+        pred, p10, p90 = quantile_days(F, 0.5), quantile_days(F, 0.1), quantile_days(F, 0.9)
+        actual = inv["actual_days"].to_numpy(dtype=np.float64)
+        row = {"as_of": pd.Timestamp(T, unit="D"), **point_metrics(pred, actual, H, p10, p90)}
+        for key, values in (("pred", pred), ("p10", p10), ("p90", p90), ("actual", actual)):
+            pooled[key].append(values)
+        for name, days in baseline_days(inv, T).items():
+            base_pool.setdefault(name, []).append(days)
+            m = point_metrics(days, actual, H)
+            row[f"{name}_mae_days"], row[f"{name}_within_7d"] = m["mae_days"], m["within_7d"]
+        amount = inv["open_amount"].to_numpy(dtype=np.float64)
+        table = cash_intervals(cash_moments(amount, F, np.full(len(inv), -1), [], weeks), T, weeks)
+        table.insert(0, "as_of", pd.Timestamp(T, unit="D"))
+        table["actual_cash"] = actual_cash(amount, actual, weeks)
+        cash.append(table)
+        per.append(row)
+    cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in pooled.items()}
+    metrics = point_metrics(cat["pred"], cat["actual"], H, cat["p10"], cat["p90"])
+    for name, parts in base_pool.items():
+        m = point_metrics(np.concatenate(parts), cat["actual"], H)
+        metrics[f"{name}_mae_days"], metrics[f"{name}_within_7d"] = m["mae_days"], m["within_7d"]
+    cash_frame = pd.concat(cash, ignore_index=True) if cash else pd.DataFrame()
+    if len(cash_frame):
+        seen = cash_frame["actual_cash"] > 0
+        a, f = cash_frame.loc[seen, "actual_cash"], cash_frame.loc[seen, "expected_cash"]
+        cash_frame["ape"] = np.where(
+            seen,
+            (cash_frame["expected_cash"] - cash_frame["actual_cash"]).abs()
+            / cash_frame["actual_cash"].where(seen),
+            np.nan,
+        )
+        metrics["cash_wape"] = float(((f - a).abs() / a).mean()) if seen.any() else float("nan")
+        inside = (cash_frame["cash_low_80"] <= cash_frame["actual_cash"]) & (
+            cash_frame["actual_cash"] <= cash_frame["cash_high_80"]
+        )
+        metrics["cash_coverage_80"] = float(inside[seen].mean()) if seen.any() else float("nan")
+    return metrics, pd.DataFrame(per), cash_frame
