@@ -114,6 +114,16 @@ LABELS: dict[str, str] = {
     "plan": "Payment plan in force",
     "recoverable_amount": "Recoverable amount",
     "recovery_priority": "Recoverable amount, age-weighted",
+    "in_default": "In default",
+    "invoiced_per_month": "Invoiced per month (recent)",
+    "terms_days": "Payment terms (days)",
+    "credit_need": "Credit need (monthly volume x terms)",
+    "credit_limit_current": "Current credit limit",
+    "credit_limit_recommended": "Recommended credit limit",
+    "credit_limit_conservative": "Conservative credit limit",
+    "credit_limit_aggressive": "Aggressive credit limit",
+    "credit_limit_rule": "Why this limit (rule)",
+    "limit_note": "Limit breach",
 }
 AMOUNTS = frozenset(
     {
@@ -127,6 +137,12 @@ AMOUNTS = frozenset(
         "overdue_amount_90p",
         "recoverable_amount",
         "recovery_priority",
+        "invoiced_per_month",
+        "credit_need",
+        "credit_limit_current",
+        "credit_limit_recommended",
+        "credit_limit_conservative",
+        "credit_limit_aggressive",
     }
 )
 

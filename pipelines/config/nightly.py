@@ -65,11 +65,27 @@ class NewEntrantTrigger(ConfigModel):
     band: str = "D"
 
 
+class LimitBreachTrigger(ConfigModel):
+    """Flag exposure (open balance) above the debtor's current credit limit (when the debtors table
+    has a positive one), or above the recommended limit (``credit``, docs/credit_limits.md) by more
+    than ``margin``; in both cases by more than ``min_excess`` currency units."""
+
+    enabled: bool = True
+    margin: float = Field(
+        0.2,
+        ge=0.0,
+        le=10.0,
+        description="share above the recommended limit, e.g. 0.2 = exposure > 1.2 x limit",
+    )
+    min_excess: float = Field(0.0, ge=0.0, description="ignore excesses up to this amount (currency units)")
+
+
 class TriggersConfig(ConfigModel):
     threshold: ThresholdTrigger = ThresholdTrigger()
     jump: JumpTrigger = JumpTrigger()
     migration: MigrationTrigger = MigrationTrigger()
     new_entrant: NewEntrantTrigger = NewEntrantTrigger()
+    limit_breach: LimitBreachTrigger = LimitBreachTrigger()
 
 
 class WatchlistConfig(ConfigModel):
@@ -324,6 +340,10 @@ class NightlyConfig(ConfigModel):
     watchlist: WatchlistConfig = WatchlistConfig()
     teams: Path | None = Field(
         None, description="collectors and daily capacity (kind: teams); absent: every row to 'unassigned'"
+    )
+    credit: Path | None = Field(
+        Path("conf/credit.yaml"),
+        description="credit-limit policy (kind: credit); absent file: the default policy (docs/credit_limits.md)",
     )
     queue: QueueConfig = QueueConfig()
     recovery: RecoveryConfig = RecoveryConfig()

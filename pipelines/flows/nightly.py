@@ -33,6 +33,7 @@ from prefect.states import Failed
 from pipelines.adapters.exports import QUEUE_TITLES, watchlist_export, write_csv, write_parquet, write_queue
 from pipelines.adapters.publish import latest_before, publish, run_lock, staging_dir
 from pipelines.config import ConfigError, config_hash, load_config
+from pipelines.config.credit import load_credit_policy
 from pipelines.config.nightly import NightlyConfig
 from pipelines.config.project import ProjectConfig
 from pipelines.feed_checks import (
@@ -45,6 +46,7 @@ from pipelines.feed_checks import (
     training_figures,
     write_rejected,
 )
+from pipelines.scoring.limits import add_credit_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
 from pipelines.scoring.queue import build_queues, text_by_debtor
 from pipelines.scoring.score import check_definition
@@ -252,7 +254,7 @@ def watchlist(
     contrib, long = explain(Xf, X, loaded, cfg.reasons.top_n, _currency_of(currency, Xf.index))
     wide = reasons_wide(long, cfg.reasons.top_n)
     reason_cols = [f"reason_{i}" for i in range(1, cfg.reasons.top_n + 1)] + ["reasons"]
-    wl = build_watchlist(scored, flags, wide, reason_cols)
+    wl = build_watchlist(scored, flags, wide, reason_cols, cfg, currency)
     return {
         "flags": flags,
         "watchlist": wl,
@@ -450,6 +452,7 @@ def write_exports(
         write_queue(q, stage, "collections_queue", QUEUE_TITLES["collections_queue"], stamp, xlsx_rows)
     )
     files.update(write_queue(rq, stage, "recovery_queue", QUEUE_TITLES["recovery_queue"], stamp, xlsx_rows))
+    files.update(write_credit_limits(scored, stage, stamp, currency, xlsx_rows))
     for table, rows in quarantine.items():
         target = stage / "quarantine" / f"{table}.csv"
         if isinstance(rows, Path):  # the ingested folder's file, copied as it is
@@ -626,6 +629,7 @@ def run_nightly(
 
     out_dir = Path(out_dir)
     collectors = load_collectors(cfg)  # a broken teams file fails before any work
+    policy = load_credit_policy(cfg.credit, [b.name for b in cfg.bands])  # so does a broken credit policy
     with run_lock(out_dir, as_of):
         check_log(out_dir, latest_before(out_dir, as_of))  # a tampered overrides log stops the run first
         with meter.step("load_champion"):
@@ -668,6 +672,8 @@ def run_nightly(
         )
         with meter.step("deltas"):
             scored = deltas(scores, previous)
+        with meter.step("credit_limits"):  # docs/credit_limits.md; the limit_breach trigger reads them
+            scored = add_credit_limits(scored, statics.debtors, policy)
         active = active_overrides(out_dir, as_of)
         prev_state = None
         if prev_dir is not None and (prev_dir / STATE_FILE).exists():
@@ -746,6 +752,7 @@ def run_nightly(
             "config": {
                 "hash": cfg_hash,
                 "project_hash": config_hash(project),
+                "credit_policy_hash": config_hash(policy),
                 "model_alias": cfg.model_alias,
             },
             "previous_run": previous_as_of,

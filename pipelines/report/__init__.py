@@ -80,7 +80,8 @@ def _watchlist_rows(watchlist: pd.DataFrame, reason_columns: list[str], limit: i
     rows = top.to_dict("records")
     reasons = top.reindex(columns=reason_columns).fillna("").astype(str).to_numpy()
     for i, row in enumerate(rows):
-        row["reasons"] = [r for r in reasons[i] if r]
+        note = row.get("limit_note")  # the limit_breach trigger's sentence, before the PD reasons
+        row["reasons"] = ([note] if isinstance(note, str) and note else []) + [r for r in reasons[i] if r]
         row["anchor"] = f"d{i}"
         row["band_prev"] = "" if pd.isna(row.get("band_prev")) else row["band_prev"]
         row["name"] = "" if pd.isna(row.get("name")) else row["name"]

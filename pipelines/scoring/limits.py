@@ -20,18 +20,23 @@ Per debtor, from figures known at the as-of date T:
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from pipelines.config.credit import CreditPolicyConfig
 
 __all__ = [
+    "CREDIT_LIMITS_TITLE",
     "DAYS_PER_MONTH",
     "LIMIT_COLUMNS",
     "VARIANTS",
     "add_credit_limits",
     "credit_limits_table",
     "recommend_limits",
+    "write_credit_limits",
 ]
 
 DAYS_PER_MONTH = 365.25 / 12
@@ -219,3 +224,43 @@ def credit_limits_table(scored: pd.DataFrame, currency: str | None) -> pd.DataFr
         kind="stable",
         ignore_index=True,
     )
+
+
+CREDIT_LIMITS_TITLE = (
+    "Credit limits: need (recent monthly invoiced volume x payment terms) x a factor per risk band, capped "
+    "by turnover and net worth when known, 0 in default. A rule, not a model: see docs/credit_limits.md"
+)
+
+
+def write_credit_limits(
+    scored: pd.DataFrame, stage: Path, as_of: datetime, currency: str | None, xlsx_rows: int
+) -> dict[str, Path]:
+    """``credit_limits.csv`` (every debtor, largest exposure first, with a ``currency`` column) and
+    ``credit_limits.xlsx`` (the top ``xlsx_rows``, human headers with the currency, an "about"
+    sheet); nothing when ``scored`` carries no limits."""
+    from pipelines.adapters.exports import AMOUNTS, headers, write_csv, write_xlsx
+
+    if "credit_limit_recommended" not in scored.columns:
+        return {}
+    table = credit_limits_table(scored, currency)
+    shown = (
+        f"This workbook holds the {xlsx_rows:,} largest exposures; credit_limits.csv holds all."
+        if len(table) > xlsx_rows
+        else "All debtors are in this workbook."
+    )
+    money = f" Amounts in {currency}." if currency else ""
+    note = f"{CREDIT_LIMITS_TITLE}. As of {as_of.date()}: {len(table):,} debtors.{money} {shown}"
+    return {
+        "credit_limits.csv": write_csv(table, stage / "credit_limits.csv"),
+        "credit_limits.xlsx": write_xlsx(
+            table.head(xlsx_rows).drop(columns="currency"),
+            stage / "credit_limits.xlsx",
+            "credit limits",
+            as_of,
+            note=note,
+            labels=headers(list(table.columns), currency),
+            totals=tuple(
+                c for c in ("exposure", "credit_limit_current", "credit_limit_recommended") if c in AMOUNTS
+            ),
+        ),
+    }

@@ -22,6 +22,8 @@ EXPOSURE = [
     "open_disputed_amount",
     "dpd_current_max",
 ]
+# the credit-limit policy's inputs (pipelines.scoring.limits): invoiced volume and payment terms at T
+LIMIT_INPUTS = ["invoice_amount_90d", "invoice_amount_365d", "payment_terms_mean_365d"]
 
 
 class IncompatibleModelError(ValueError):
@@ -142,7 +144,7 @@ def score_rows(
     scores["model_name"] = pd.Series(loaded.name, index=scores.index, dtype="string")
     scores["model_version"] = pd.Series(str(loaded.version), index=scores.index, dtype="string")
     scores["feature_hash"] = rows_hash.to_numpy()
-    for col in EXPOSURE:
+    for col in EXPOSURE + LIMIT_INPUTS:
         scores[col] = frame[col].astype("float64").to_numpy() if col in frame else np.nan
     return scores, X
 

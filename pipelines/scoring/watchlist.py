@@ -8,7 +8,8 @@ import pandas as pd
 from pipelines.config.nightly import NightlyConfig
 
 DEFAULT_BAND = "default"
-TRIGGERS: tuple[str, ...] = ("threshold", "jump", "migration", "new_entrant")
+TRIGGERS: tuple[str, ...] = ("threshold", "jump", "migration", "new_entrant", "limit_breach")
+LIMIT_INPUTS = ("open_balance", "credit_limit_current", "credit_limit_recommended")
 
 
 def assign_bands(pd_values: pd.Series, cfg: NightlyConfig) -> pd.Series:
@@ -76,7 +77,57 @@ def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd
     out["trigger_migration"] = live & t.migration.enabled & migrated.fillna(False).astype(bool)
     new = ~scored["in_previous"].astype(bool) & (rank >= cfg.band_index(t.new_entrant.band)).fillna(False)
     out["trigger_new_entrant"] = live & t.new_entrant.enabled & has_previous & new
+    over_current, over_recommended = limit_excess(scored, cfg)
+    out["trigger_limit_breach"] = live & t.limit_breach.enabled & (over_current | over_recommended)
     return out.astype(bool)
+
+
+def limit_excess(scored: pd.DataFrame, cfg: NightlyConfig) -> tuple[pd.Series, pd.Series]:
+    """The two tests of the ``limit_breach`` trigger per row: exposure (``open_balance``) above the
+    current limit (only a positive ``credit_limit_current`` counts: 0 or empty is "no limit on file"),
+    and above ``credit_limit_recommended`` x (1 + margin); each by more than ``min_excess``. Both
+    False when the scores carry no credit limits (``pipelines.scoring.limits``)."""
+    lb = cfg.triggers.limit_breach
+    if not set(LIMIT_INPUTS) <= set(scored.columns):
+        no = pd.Series(False, index=scored.index)
+        return no, no
+    exposure = scored["open_balance"].astype("float64").fillna(0.0)
+    current = scored["credit_limit_current"].astype("float64")
+    recommended = scored["credit_limit_recommended"].astype("float64")
+    over_current = (current > 0) & (exposure - current > lb.min_excess)
+    over_recommended = exposure - recommended * (1 + lb.margin) > lb.min_excess
+    return over_current.fillna(False).astype(bool), over_recommended.fillna(False).astype(bool)
+
+
+def _money(values: pd.Series, currency: pd.Series) -> pd.Series:
+    amount = values.map(lambda v: f"{v:,.0f}").astype("string")
+    code = currency.astype("string").fillna("")
+    return (code + " ").where(code != "", "") + amount
+
+
+def limit_notes(scored: pd.DataFrame, cfg: NightlyConfig, currency: pd.Series | None = None) -> pd.Series:
+    """The plain sentence of the ``limit_breach`` trigger per row ("" where it does not fire), e.g.
+    "exposure EUR 12,500 is above the current credit limit of EUR 10,000". ``currency``: the
+    currency per row (same index), or None."""
+    over_current, over_recommended = limit_excess(scored, cfg)
+    notes = pd.Series("", index=scored.index, dtype="string")
+    hit = over_current | over_recommended
+    if not hit.any():
+        return notes
+    rows = scored.loc[hit]
+    code = currency.reindex(rows.index) if currency is not None else pd.Series(pd.NA, index=rows.index)
+    exposure = _money(rows["open_balance"].astype("float64"), code)
+    current = _money(rows["credit_limit_current"].astype("float64").fillna(0.0), code)
+    recommended = _money(rows["credit_limit_recommended"].astype("float64"), code)
+    margin = f"{cfg.triggers.limit_breach.margin * 100:g} %"
+    above_current = "exposure " + exposure + " is above the current credit limit of " + current
+    above_rec = (
+        "exposure " + exposure + " is more than " + margin + " above the recommended limit of " + recommended
+    )
+    both = above_current + " and more than " + margin + " above the recommended limit of " + recommended
+    oc, orec = over_current.loc[hit], over_recommended.loc[hit]
+    notes.loc[hit] = both.where(oc & orec, above_current.where(oc, above_rec))
+    return notes
 
 
 def debtor_currency(invoices: pd.DataFrame | None, debtor_ids: pd.Index) -> pd.Series:
@@ -118,17 +169,27 @@ def trigger_labels(flags: pd.DataFrame) -> pd.Series:
 
 
 def build_watchlist(
-    scored: pd.DataFrame, flags: pd.DataFrame, reasons: pd.DataFrame, reason_columns: list[str]
+    scored: pd.DataFrame,
+    flags: pd.DataFrame,
+    reasons: pd.DataFrame,
+    reason_columns: list[str],
+    cfg: NightlyConfig | None = None,
+    currency: pd.Series | None = None,
 ) -> pd.DataFrame:
     """The flagged debtors, highest PD first, with triggers, deltas, exposure and reasons.
 
     ``scored``: output of :func:`compare_with_previous` plus ``name``, ``open_balance`` and
     ``overdue_amount``; ``flags``: output of :func:`triggers`; ``reasons``: indexed by debtor_id,
-    columns ``reason_columns`` (from ``models.reasons.reasons_wide``).
+    columns ``reason_columns`` (from ``models.reasons.reasons_wide``). With ``cfg`` and the credit
+    limits in ``scored``: ``limit_note``, the plain sentence of the ``limit_breach`` trigger
+    (:func:`limit_notes`; ``currency``: per debtor_id, or None).
     """
     flagged = flags.any(axis=1)
     wl = scored.loc[flagged].copy()
     wl["triggers"] = trigger_labels(flags.loc[flagged])
+    if cfg is not None and "trigger_limit_breach" in flags.columns and set(LIMIT_INPUTS) <= set(wl.columns):
+        per_row = None if currency is None else currency.reindex(wl["debtor_id"]).set_axis(wl.index)
+        wl["limit_note"] = limit_notes(wl, cfg, per_row).where(flags.loc[flagged, "trigger_limit_breach"], "")
     for col in flags.columns:
         wl[col] = flags.loc[flagged, col]
     reasons = reasons.reindex(columns=reason_columns)
@@ -148,9 +209,12 @@ def build_watchlist(
         "band_prev",
         "band",
         "triggers",
+        "limit_note",
         *reason_columns,
         "open_balance",
         "overdue_amount",
+        "credit_limit_current",
+        "credit_limit_recommended",
         *flags.columns,
     ]
     wl = wl[[c for c in cols if c in wl.columns]]

@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -131,7 +132,8 @@ def test_outputs_are_published_with_manifest(env) -> None:
     )
     assert len(m["inputs"]["invoices"]["input_sha256"]) == 64
     assert sum(m["counts"]["bands"].values()) == m["counts"]["scored"] == 700
-    assert set(m["counts"]["triggers"]) == {"threshold", "jump", "migration", "new_entrant"}
+    assert set(m["counts"]["triggers"]) == {"threshold", "jump", "migration", "new_entrant", "limit_breach"}
+    assert len(m["config"]["credit_policy_hash"]) == 64
     assert {"score", "watchlist", "exports", "report"} <= set(m["timings_s"])
     assert m["drift"]["variables"][0]["variable"] == "score"
     assert m["outputs"]["scores.parquet"] and (run / "quarantine").is_dir()
@@ -145,6 +147,37 @@ def test_scores_cover_every_debtor_and_defaults(env) -> None:
     assert len(d) > 20 and (d["pd"] == 1.0).all() and (d["band"] == "default").all()
     assert (scores["model_version"] == env["version"]).all()
     assert scores["feature_snapshot_hash"].nunique() == 1
+
+
+def test_credit_limits_are_written_per_debtor_with_the_rule_and_currency(env) -> None:
+    run = env["out"] / DAY2.isoformat()
+    limits = pd.read_csv(run / "credit_limits.csv", encoding="utf-8-sig")
+    scores = pd.read_parquet(run / "scores.parquet").set_index("debtor_id")
+    assert len(limits) == 700 and limits["debtor_id"].is_unique
+    assert (limits["currency"] == "EUR").all() and limits["exposure"].is_monotonic_decreasing
+    cols = ["credit_limit_recommended", "credit_limit_conservative", "credit_limit_aggressive"]
+    got = limits.set_index("debtor_id")
+    assert (got.loc[got["in_default"], cols] == 0).all().all()
+    assert (got.loc[got["in_default"], "credit_limit_rule"] == "in default: 0").all()
+    live = got.loc[~got["in_default"] & (got["credit_need"] > 0)]
+    assert len(live) > 100 and (live[cols] % 500 == 0).all().all()
+    assert (live["credit_limit_conservative"] <= live["credit_limit_recommended"]).all()
+    assert (live["credit_limit_recommended"] <= live["credit_limit_aggressive"]).all()
+    # band A: 2 x need rounded down to 500 (conf/credit.yaml); need = invoiced per month x terms in months
+    a = live.loc[(live["band"] == "A") & ~live["credit_limit_rule"].str.contains("capped")]
+    assert len(a) and np.allclose(a["credit_limit_recommended"], np.floor(a["credit_need"] * 2 / 500) * 500)
+    assert np.allclose(live["credit_need"], live["invoiced_per_month"] * live["terms_days"] / (365.25 / 12))
+    # the scores carry the same limits
+    assert np.allclose(scores.loc[got.index, cols].to_numpy(), got[cols].to_numpy())
+    book = openpyxl.load_workbook(run / "credit_limits.xlsx", read_only=True)
+    header = [c.value for c in next(book["credit limits"].iter_rows(max_row=1))]
+    assert "Recommended credit limit (EUR)" in header and "Why this limit (rule)" in header
+    m = json.loads((run / "manifest.json").read_text())
+    assert m["outputs"]["credit_limits.csv"] and "credit_limits" in m["timings_s"]
+    wl = pd.read_parquet(run / "watchlist.parquet")
+    breach = wl.loc[wl["trigger_limit_breach"]]
+    assert m["counts"]["triggers"]["limit_breach"] == len(breach)
+    assert breach["limit_note"].str.startswith("exposure EUR ").all()
 
 
 def test_watchlist_has_reasons_deltas_and_no_formulas(env) -> None:

@@ -152,3 +152,73 @@ def test_watchlist_of_a_scorecard_champion_gives_points_as_plain_sentences() -> 
     again = watchlist.fn(compare_with_previous(today, None), X, loaded, CFG, False, currency)
     assert "oldest overdue invoice is 95 days past due" not in again["reasons"]["reason"].tolist()
     assert "CHF 25,000 overdue" in again["reasons"]["reason"].tolist()
+
+
+def limit_scores() -> pd.DataFrame:
+    """Exposure against the current and the recommended limit (margin 20 % by default)."""
+    frame = scores(
+        [("cur", 0.005, False), ("rec", 0.005, False), ("ok", 0.005, False), ("none", 0.005, False)]
+        + [("zero", 0.005, False), ("dflt", 1.0, True)]
+    )
+    frame["open_balance"] = [10_500.0, 12_100.0, 12_000.0, 5_000.0, 900.0, 99_000.0]
+    frame["credit_limit_current"] = [10_000.0, np.nan, 20_000.0, np.nan, 0.0, 1_000.0]
+    frame["credit_limit_recommended"] = [20_000.0, 10_000.0, 10_000.0, 5_000.0, 1_000.0, 0.0]
+    return frame
+
+
+def test_limit_breach_fires_above_the_current_or_the_recommended_limit_by_the_margin() -> None:
+    out = run(limit_scores(), None)
+    # cur: 10,500 > current 10,000; rec: 12,100 > 1.2 x 10,000; ok: 12,000 is not above 12,000 and
+    # below its current 20,000; none: no current, 5,000 within 1.2 x 5,000; zero: a current limit of 0
+    # is "no limit on file"; dflt: in default never triggers
+    assert out["trigger_limit_breach"].to_dict() == {
+        "cur": True,
+        "rec": True,
+        "ok": False,
+        "none": False,
+        "zero": False,
+        "dflt": False,
+    }
+
+
+def test_limit_breach_min_excess_margin_disabled_and_absent_limits() -> None:
+    strict = NightlyConfig.model_validate({"triggers": {"limit_breach": {"margin": 0.0, "min_excess": 600}}})
+    flags = triggers(compare_with_previous(limit_scores(), None), strict, has_previous=False)
+    # margin 0: ok (12,000 > 10,000 by 2,000) fires; cur (by 500 over current, 0 over recommended) does not
+    got = dict(zip(limit_scores()["debtor_id"], flags["trigger_limit_breach"], strict=True))
+    assert got == {"cur": False, "rec": True, "ok": True, "none": False, "zero": False, "dflt": False}
+    off = NightlyConfig.model_validate({"triggers": {"limit_breach": {"enabled": False}}})
+    assert not triggers(compare_with_previous(limit_scores(), None), off, False)["trigger_limit_breach"].any()
+    bare = limit_scores().drop(columns=["credit_limit_current", "credit_limit_recommended"])
+    assert not triggers(compare_with_previous(bare, None), CFG, False)["trigger_limit_breach"].any()
+
+
+def test_limit_breach_shows_in_watchlist_triggers_and_plain_sentence() -> None:
+    today = limit_scores()
+    today["as_of"] = pd.Timestamp("2024-06-30")
+    today["name"], today["segment"], today["overdue_amount"] = "x", "retail", 0.0
+    scored = compare_with_previous(today, None)
+    flags = triggers(scored, CFG, has_previous=False)
+    currency = pd.Series(["EUR", "CHF"], index=["cur", "rec"])
+    wl = build_watchlist(scored, flags, pd.DataFrame(), ["reasons"], CFG, currency).set_index("debtor_id")
+    assert sorted(wl.index) == ["cur", "rec"] and (wl["triggers"] == "limit_breach").all()
+    assert (
+        wl.loc["cur", "limit_note"] == "exposure EUR 10,500 is above the current credit limit of EUR 10,000"
+    )
+    assert (
+        wl.loc["rec", "limit_note"]
+        == "exposure CHF 12,100 is more than 20 % above the recommended limit of CHF 10,000"
+    )
+    assert wl.loc["rec", "credit_limit_recommended"] == 10_000.0
+    both = today.assign(open_balance=[30_000.0, 0, 0, 0, 0, 0])
+    wl2 = build_watchlist(
+        compare_with_previous(both, None),
+        triggers(compare_with_previous(both, None), CFG, False),
+        pd.DataFrame(),
+        ["reasons"],
+        CFG,
+    )
+    assert wl2["limit_note"].tolist() == [
+        "exposure 30,000 is above the current credit limit of 10,000 and more than 20 % above the "
+        "recommended limit of 20,000"
+    ]
