@@ -31,7 +31,8 @@ def register(app: typer.Typer) -> None:
         engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP + " (feature building only)"),
         scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
     ) -> None:
-        """Train, calibrate and evaluate a PD model, log it to MLflow and register it as `challenger`.
+        """Train, calibrate and evaluate a PD model, log it to MLflow and register it as `challenger`;
+        then the payment-date model (`ews-paydate`, its own versions and aliases).
 
         Builds month-end snapshots (features + labels), splits them out of time (train, then
         calibration, then the latest fully observed snapshot as test), fits LightGBM and a WoE
@@ -89,3 +90,35 @@ def register(app: typer.Typer) -> None:
         console.print(f"gate {verdict}")
         for reason in result.gate_reasons:
             console.print(f"  - {reason}")
+        train_paydate_step(console, data, config, raw, engine, scheduler)
+
+
+def train_paydate_step(
+    console: Console, data: Path, config: Path, raw: bool, engine: str | None, scheduler: str | None
+) -> None:
+    """The second step of ``ews train``: the payment-date model (``ews-paydate``). A book too short
+    for it is a warning: the PD model above is already registered."""
+    from pipelines.commands.score import bucket_bars, flow_runtime
+    from pipelines.flows.train_paydate import run_train_paydate
+
+    try:
+        with (
+            flow_runtime(),
+            bucket_bars(console, "payment-date model (person-period rows, fit, evaluate, log)"),
+        ):
+            pay = run_train_paydate(data, config, raw, engine, scheduler)
+    except (ValueError, LookupError) as exc:
+        typer.secho(
+            f"warning: payment-date model not trained: {str(exc).splitlines()[0]}", fg="yellow", err=True
+        )
+        return
+    m = pay.metrics
+    console.print(
+        f"ews-paydate v{pay.version}: held-out MAE {m['mae_days']:.2f} days (paid on due date "
+        f"{m['due_date_mae_days']:.2f}, due date + mean lateness {m['due_plus_lateness_mae_days']:.2f}), "
+        f"within 7 days {m['within_7d']:.1%}, p10-p90 coverage {m['coverage_80']:.1%}, weekly cash error "
+        f"{m.get('cash_wape', float('nan')):.1%}; gate "
+        + ("[green]passed: now champion[/]" if pay.promoted else "[yellow]failed: champion unchanged[/]")
+    )
+    for reason in pay.gate_reasons:
+        console.print(f"  - {reason}")

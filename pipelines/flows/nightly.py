@@ -48,6 +48,7 @@ from pipelines.feed_checks import (
 )
 from pipelines.scoring.limits import add_credit_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
+from pipelines.scoring.paydate import paydate_outputs
 from pipelines.scoring.queue import build_queues, text_by_debtor
 from pipelines.scoring.score import check_definition
 from pipelines.scoring.watch_state import (
@@ -705,6 +706,10 @@ def run_nightly(
         with meter.step("drift"):
             drift_frame = drift(scored, X, loaded, cfg)
         stage = staging_dir(out_dir, as_of)
+        with meter.step("payment_dates"):  # ews-paydate champion: invoice and cash forecasts, queue column
+            q, paydate_files = paydate_outputs(
+                stage, result.book, as_of, q, project.paths.mlflow_tracking_uri, currency, engine
+            )
         with meter.step("exports"):
             files = write_exports(
                 stage,
@@ -719,6 +724,7 @@ def run_nightly(
                 currency,
             )
         files[STATE_FILE] = write_parquet(state, stage / STATE_FILE)
+        files.update(paydate_files)
         counts = _counts(scored, wl, q, rq, previous, cfg)
         previous_as_of = prev_dir.name if prev_dir is not None else None
         cfg_hash = config_hash(cfg)

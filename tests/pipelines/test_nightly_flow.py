@@ -73,6 +73,11 @@ def env(tmp_path_factory, prefect_harness):
         if not trained.promoted:
             promote(trained.version, "test setup")
         assert load_model_version(CHAMPION).version == trained.version
+        from pipelines.flows.train_paydate import run_train_paydate
+
+        paydate = run_train_paydate(data, train_cfg)  # the second step of `ews train`
+        if not paydate.promoted:
+            promote(paydate.version, "test setup", name="ews-paydate")
 
         from pipelines.flows.nightly import nightly
 
@@ -94,6 +99,7 @@ def env(tmp_path_factory, prefect_harness):
             "first": first,
             "second": second,
             "version": trained.version,
+            "paydate": paydate,
         }
     finally:
         os.chdir(old_cwd)
@@ -546,3 +552,44 @@ def test_backfill_stops_at_a_refused_date_and_accept_feed_publishes_it(env) -> N
     assert accepted.exit_code == 0, accepted.output
     m = json.loads((env["out"] / "2024-09-05" / "manifest.json").read_text())
     assert m["feed"]["status"] == "accepted" and m["feed"]["override"]["checks"]
+
+
+def test_payment_date_forecasts_are_published(env) -> None:
+    """With an ews-paydate champion: invoice_forecast.parquet/.csv (one row per open invoice),
+    cash_forecast.csv (13 weeks, total and per segment, summing to the invoice-level expectations)
+    and expected_cash_30d per debtor in the collections queue."""
+    import numpy as np
+
+    from features.ledger import day_number, ledger_state, prepare_ledger
+    from features.tables import Portfolio
+
+    run = env["out"] / DAY2.isoformat()
+    inv = pd.read_parquet(run / "invoice_forecast.parquet")
+    assert list(inv.columns[:11]) == [
+        "invoice_id", "debtor_id", "open_amount", "currency", "due_date", "expected_paid_on",
+        "paid_on_p10", "paid_on_p90", "p_paid_30d", "p_paid_60d", "p_paid_90d",
+    ]  # fmt: skip
+    tables = {n: pd.read_parquet(env["raw"] / f"{n}.parquet") for n in ("invoices", "payments")}
+    state = ledger_state(prepare_ledger(Portfolio(**tables)), int(day_number(pd.Timestamp(DAY2))))
+    assert len(inv) == int(state.open_mask.sum()) > 100
+    assert inv["open_amount"].sum() == pytest.approx(state.inv_remaining.sum())
+    assert (inv["p_paid_30d"] <= inv["p_paid_60d"]).all() and (inv["p_paid_60d"] <= inv["p_paid_90d"]).all()
+    assert (inv["expected_paid_on"].dropna() > pd.Timestamp(DAY2)).all()
+    csv = pd.read_csv(run / "invoice_forecast.csv", encoding="utf-8-sig")
+    assert len(csv) == len(inv) and csv["invoice_id"].tolist() == inv["invoice_id"].tolist()
+    cash = pd.read_csv(run / "cash_forecast.csv", encoding="utf-8-sig")
+    total = cash[cash["segment"] == "all"]
+    assert total["week"].tolist() == list(range(1, 14))
+    assert set(cash["segment"]) == {"all", "retail", "wholesale", "construction"}
+    seg = cash[cash["segment"] != "all"].groupby("week")["expected_cash"].sum().to_numpy()
+    np.testing.assert_allclose(seg, total["expected_cash"].to_numpy(), rtol=1e-6)
+    assert (cash["cash_low_80"] <= cash["expected_cash"]).all() and (cash["currency"] == "EUR").all()
+    q = pd.read_parquet(run / "collections_queue.parquet")
+    per_debtor = (inv["open_amount"] * inv["p_paid_30d"]).groupby(inv["debtor_id"]).sum()
+    got = q.set_index("debtor_id")["expected_cash_30d"]
+    np.testing.assert_allclose(
+        got.to_numpy(), per_debtor.reindex(got.index).fillna(0).round(2).to_numpy(), atol=0.011
+    )
+    m = json.loads((run / "manifest.json").read_text())
+    assert {"invoice_forecast.parquet", "invoice_forecast.csv", "cash_forecast.csv"} <= set(m["outputs"])
+    assert "payment_dates" in m["timings_s"]

@@ -1,0 +1,230 @@
+"""MLflow for the payment-date model: its own registered model ``ews-paydate`` with its own aliases.
+
+It follows the conventions of :mod:`pipelines.adapters.registry` (and reuses its functions): every
+new version gets ``challenger``; ``champion`` moves when the gate passes (:func:`gate_paydate`,
+recorded with ``registry.record_gate``) or through ``registry.promote(..., name="ews-paydate")``;
+decisions are ``ews.events`` tags. A version carries the LightGBM booster (``model/booster.txt``,
+also logged in MLflow's ``lightgbm`` flavour) and ``paydate_spec.json`` (features, horizon, period).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import mlflow
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from models.evaluate import GateDecision
+from pipelines.adapters import registry
+from pipelines.adapters.registry import (
+    CHALLENGER,
+    CHAMPION,
+    EXPERIMENT_NAME,
+    ModelArtifactsError,
+    NoChampionError,
+    TrackingUnavailableError,
+)
+
+__all__ = [
+    "PAYDATE_MODEL_NAME",
+    "LoadedPaydate",
+    "LoggedPaydate",
+    "gate_decision",
+    "gate_paydate",
+    "load_paydate",
+    "log_paydate",
+]
+
+PAYDATE_MODEL_NAME = "ews-paydate"
+SPEC_ARTIFACT = "paydate_spec.json"
+BOOSTER_ARTIFACT = "model/booster.txt"
+
+
+@dataclass(frozen=True)
+class LoggedPaydate:
+    run_id: str
+    version: str
+    model_sha256: str
+
+
+@dataclass(frozen=True)
+class LoadedPaydate:
+    """A registered payment-date version ready to predict: the booster and its spec
+    (``features``: input columns in order; ``horizon_weeks``; ``period_days``)."""
+
+    name: str
+    version: str
+    alias: str | None
+    run_id: str
+    booster: lgb.Booster
+    features: list[str]
+    horizon_weeks: int
+    period_days: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def log_paydate(
+    booster: lgb.Booster,
+    *,
+    spec: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    params: Mapping[str, Any],
+    tables: Mapping[str, pd.DataFrame],
+    provenance: Mapping[str, Any],
+    name: str = PAYDATE_MODEL_NAME,
+    experiment: str = EXPERIMENT_NAME,
+    artifacts: str | Path | None = None,
+    tracking_uri: str | None = None,
+) -> LoggedPaydate:
+    """One MLflow run (``paydate``) with params, test metrics, tables and the booster; a new version
+    of ``name`` with alias ``challenger``."""
+    registry.configure(tracking_uri)
+    exp_id = registry._experiment_id(experiment, artifacts)
+    text = booster.model_to_string()
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    flat: dict[str, str] = {}
+    registry._flatten("", dict(params), flat)
+    with mlflow.start_run(experiment_id=exp_id, run_name="paydate") as run:
+        mlflow.log_params(flat)
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if pd.notna(v)})
+        tags = {f"ews.{k}": str(v) for k, v in provenance.items() if not isinstance(v, Mapping | list)}
+        mlflow.set_tags({**tags, "ews.model_sha256": sha, "ews.kind": "paydate-hazard"})
+        for path, table in tables.items():
+            mlflow.log_text(table.to_csv(index=False), path)
+        mlflow.log_dict(dict(spec), SPEC_ARTIFACT)
+        mlflow.log_dict(dict(provenance), "provenance.json")
+        mlflow.log_text(text, BOOSTER_ARTIFACT)
+        info = mlflow.lightgbm.log_model(booster, name="model")
+        run_id = run.info.run_id
+    client = MlflowClient()
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(
+            name,
+            description="ews payment-date model: weekly discrete-time hazard (LightGBM) per open invoice",
+        )
+    mv = client.create_model_version(name, info.model_uri, run_id=run_id)
+    version = str(mv.version)
+    for key in ("mae_days", "within_7d", "coverage_80"):
+        if key in metrics:
+            client.set_model_version_tag(name, version, f"ews.test_{key}", f"{metrics[key]:.6f}")
+    client.set_model_version_tag(name, version, "ews.model_sha256", sha)
+    client.set_model_version_tag(name, version, registry.KIND_TAG, "paydate-hazard")
+    if "trained_through" in spec:
+        client.set_model_version_tag(
+            name, version, registry.TRAINED_THROUGH_TAG, str(spec["trained_through"])
+        )
+    if "test_as_of" in spec:
+        client.set_model_version_tag(name, version, "ews.test_as_of", str(spec["test_as_of"]))
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    registry._append_event(
+        client,
+        name,
+        version,
+        {"event": CHALLENGER, "at": registry._now(None), "by": registry._who(None), "run_id": run_id},
+    )
+    return LoggedPaydate(run_id, version, sha)
+
+
+def gate_decision(
+    metrics: Mapping[str, float], coverage_band: tuple[float, float] = (0.7, 0.9)
+) -> GateDecision:
+    """Promote when the test MAE in days is below the better baseline's and the p10-p90 coverage is
+    within ``coverage_band``."""
+    mae = float(metrics["mae_days"])
+    base = min(float(metrics["due_date_mae_days"]), float(metrics["due_plus_lateness_mae_days"]))
+    cover = float(metrics["coverage_80"])
+    checks = [
+        (mae < base, f"MAE {mae:.2f} days vs the better baseline {base:.2f}"),
+        (
+            coverage_band[0] <= cover <= coverage_band[1],
+            f"p10-p90 coverage {cover:.1%} (band {coverage_band[0]:.0%}..{coverage_band[1]:.0%})",
+        ),
+    ]
+    reasons = tuple(("ok " if ok else "FAIL ") + text for ok, text in checks)
+    passed = all(ok for ok, _ in checks)
+    return GateDecision(passed, reasons, challenger={k: float(v) for k, v in metrics.items()})
+
+
+def gate_paydate(
+    version: str,
+    metrics: Mapping[str, float],
+    *,
+    name: str = PAYDATE_MODEL_NAME,
+    tracking_uri: str | None = None,
+) -> GateDecision:
+    """:func:`gate_decision` recorded on ``version`` (``registry.record_gate``: tags, events, and
+    ``champion`` moved when it passed)."""
+    decision = gate_decision(metrics)
+    registry.configure(tracking_uri)
+    previous = registry._champion_version(MlflowClient(), name)
+    registry.record_gate(version, decision, champion_version=previous, name=name, tracking_uri=tracking_uri)
+    return decision
+
+
+def load_paydate(
+    alias_or_version: str = CHAMPION, name: str = PAYDATE_MODEL_NAME, tracking_uri: str | None = None
+) -> LoadedPaydate:
+    """Load a registered payment-date version by alias or number. Raises
+    ``registry.NoChampionError`` when it does not exist (the nightly then skips the forecast)."""
+    uri = registry.configure(tracking_uri)
+    client = MlflowClient()
+    key = str(alias_or_version)
+    try:
+        mv = (
+            client.get_model_version(name, key)
+            if key.isdigit()
+            else client.get_model_version_by_alias(name, key)
+        )
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            raise TrackingUnavailableError(
+                f"MLflow tracking store {registry.view.public_uri(uri)} failed: {str(exc).splitlines()[0][:300]}"
+            ) from None
+        raise NoChampionError(
+            f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in {uri}: "
+            "run `ews train --data DIR` (it trains the payment-date model after the PD model)"
+        ) from None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=mv.run_id, artifact_path=BOOSTER_ARTIFACT, dst_path=tmp
+            )
+            booster = lgb.Booster(model_file=local)
+        spec = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{SPEC_ARTIFACT}")
+    except (MlflowException, OSError, ValueError, KeyError, lgb.basic.LightGBMError) as exc:
+        raise ModelArtifactsError(
+            f"model {name!r} version {mv.version} is registered but its files cannot be read "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else 'missing'}); retrain with `ews train`"
+        ) from None
+    return LoadedPaydate(
+        name=name,
+        version=str(mv.version),
+        alias=None if key.isdigit() else key,
+        run_id=mv.run_id,
+        booster=booster,
+        features=list(spec["features"]),
+        horizon_weeks=int(spec["horizon_weeks"]),
+        period_days=int(spec["period_days"]),
+        tags=dict(mv.tags),
+    )
+
+
+def spec_record(features: list[str], horizon_weeks: int, period_days: int, **extra: Any) -> dict[str, Any]:
+    """The ``paydate_spec.json`` of a version."""
+    return {
+        "features": list(features),
+        "horizon_weeks": int(horizon_weeks),
+        "period_days": int(period_days),
+        **{k: json.loads(json.dumps(v, default=str)) for k, v in extra.items()},
+    }
