@@ -20,8 +20,13 @@ Figures (pooled over the month-ends whose horizon is fully observed; per month i
   run of flags that ends at the last month-end before it, to the default date; median over the
   defaults flagged at that last month-end (``lead_time_flagged_share``: how many of them were).
   Runs start at ``--from`` at the earliest, so long lead times are cut at the backtest's start.
+  ``lead_time_episode_median_days``: the same with gaps tolerated: the episode open at the
+  default (a flag at one of the last ``EPISODE_GAP_MONTHS`` + 1 month-ends before it) walked back
+  over flagged month-ends and over at most ``EPISODE_GAP_MONTHS`` (1) unflagged month-ends in a
+  row; median over the defaults with such an episode (``lead_time_episode_share``).
   ``lead_time_first_flag_median_days``: from the first flag in the 365 days before the default,
   unbroken or not (median over the defaults flagged at all in that year: ``..._share``).
+  All three are reported side by side; the target (60 days) is read on the strict one.
 
 Leakage: a version tagged ``ews.trained_through`` S learned labels observed up to S + horizon.
 Month-ends before that date are **in-sample** (the model saw what happened after them); the
@@ -85,8 +90,7 @@ def replay(
     Built debtor bucket by debtor bucket (about ``rows_per_partition`` ledger rows each), features
     and labels from one prepared ledger per bucket."""
     from pipelines.engine import Book, bucket_result
-    from pipelines.scoring.watch_state import stay_on_list
-    from pipelines.scoring.watchlist import assign_bands, compare_with_previous, triggers
+    from pipelines.scoring.watchlist import assign_bands
 
     book = Book.in_memory(portfolio, rows_per_partition)
     until = book.last_observed()
@@ -129,6 +133,19 @@ def replay(
     panel = pd.concat(parts, ignore_index=True).sort_values(["as_of", "debtor_id"], ignore_index=True)
     panel["debtor_id"] = panel["debtor_id"].astype("string")
     panel["band"] = assign_bands(panel["pd"], cfg).where(~panel["in_default"], "default").astype("string")
+    panel["flagged"] = flag_panel(panel, dates, cfg)
+    return panel
+
+
+def flag_panel(panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyConfig) -> pd.Series:
+    """``flagged`` per row of :func:`replay`'s panel (same index): any trigger of ``cfg`` against
+    the previous date, or kept on the list by ``cfg.watchlist`` (``stay_days`` after the last
+    trigger, ``stay_band`` while the band stays at or above it), as the nightly does. Needs
+    ``as_of``, ``debtor_id``, ``pd``, ``band`` and ``in_default``; recomputing it with another
+    config re-scores nothing (``ews backtest --config``)."""
+    from pipelines.scoring.watch_state import holding_band, stay_on_list
+    from pipelines.scoring.watchlist import compare_with_previous, triggers
+
     flagged = []
     previous, state = None, None
     for T in dates:
@@ -136,7 +153,8 @@ def replay(
         scored = compare_with_previous(today, previous)
         fired = triggers(scored, cfg, has_previous=previous is not None).any(axis=1).to_numpy()
         live = ~today["in_default"].to_numpy(dtype=bool)
-        stay = stay_on_list(today["debtor_id"], live, fired, state, T.date(), cfg.watchlist.stay_days)
+        hold = holding_band(today["band"], cfg)
+        stay = stay_on_list(today["debtor_id"], live, fired, state, T.date(), cfg.watchlist.stay_days, hold)
         on = fired | stay
         flagged.append(pd.Series(on, index=today.index))
         last = pd.Series(pd.NaT, index=today.index, dtype="datetime64[ns]")
@@ -146,8 +164,7 @@ def replay(
         last[fired] = T
         state = pd.DataFrame({"debtor_id": today["debtor_id"], "on_list": on, "last_trigger_on": last})
         previous = today
-    panel["flagged"] = pd.concat(flagged).reindex(panel.index).fillna(False).astype(bool)
-    return panel
+    return pd.concat(flagged).reindex(panel.index).fillna(False).astype(bool)
 
 
 def _capture(frame: pd.DataFrame, key: list[str], ascending: list[bool]) -> tuple[float, float]:
@@ -175,38 +192,72 @@ def _curve(frame: pd.DataFrame, order: str, grid: np.ndarray) -> np.ndarray:
     return cum[np.ceil(grid * len(ranked)).astype(int)]
 
 
-def _lead_times(panel: pd.DataFrame, dates: list[pd.Timestamp]) -> pd.DataFrame:
-    """One row per (debtor, default date) seen from a live month-end: ``flagged_last`` (flagged at
-    the last month-end before the default), ``first_flag`` and ``lead_days`` (start of the unbroken
-    run of flags ending there), ``any_flag`` and ``first_flag_lead_days`` (the first flag in the
-    365 days before the default, unbroken or not)."""
+EPISODE_GAP_MONTHS = 1
+
+
+def _lead_times(
+    panel: pd.DataFrame, dates: list[pd.Timestamp], gap: int = EPISODE_GAP_MONTHS
+) -> pd.DataFrame:
+    """One row per (debtor, default date) seen from a live month-end:
+
+    - ``flagged_last``, ``first_flag``, ``lead_days``: flagged at the last month-end before the
+      default, and the start of the **unbroken** run of flagged month-ends ending there;
+    - ``in_episode``, ``episode_start``, ``episode_lead_days``: the **episode** open at the
+      default: a flag at one of the last ``gap`` + 1 month-ends before it, walked back over
+      flagged month-ends and over gaps of at most ``gap`` unflagged month-ends in a row;
+    - ``any_flag``, ``first_flag_lead_days``: the first flag in the 365 days before the default,
+      whatever came between."""
     pos = {d: i for i, d in enumerate(dates)}
     live = panel.loc[~panel["in_default"]]
     hit = live.loc[live["first_default_date"].notna()]
     rows = []
     flags = live.set_index(["debtor_id", "as_of"])["flagged"]
+
+    def on(debtor: str, i: int) -> bool:
+        return i >= 0 and bool(flags.get((debtor, dates[i]), False))
+
     for (debtor, when), grp in hit.groupby(["debtor_id", "first_default_date"], sort=True):
         year = [d for d in dates if when - pd.Timedelta(days=365) <= d < when]
         early = next((d for d in year if bool(flags.get((debtor, d), False))), None)
         any_lead = float((when - early).days) if early is not None else np.nan
-        last = grp["as_of"].max()
-        if not bool(flags.get((debtor, last), False)):
-            rows.append((debtor, when, False, pd.NaT, np.nan, early is not None, any_lead))
-            continue
-        i = pos[last]
-        while i > 0 and bool(flags.get((debtor, dates[i - 1]), False)):
-            i -= 1
-        rows.append((debtor, when, True, dates[i], float((when - dates[i]).days), True, any_lead))
+        last = pos[grp["as_of"].max()]
+        run_start, run_lead = pd.NaT, np.nan
+        if on(debtor, last):
+            i = last
+            while on(debtor, i - 1):
+                i -= 1
+            run_start, run_lead = dates[i], float((when - dates[i]).days)
+        ep_start, ep_lead = pd.NaT, np.nan
+        recent = [i for i in range(last, last - gap - 1, -1) if on(debtor, i)]
+        if recent:
+            i = recent[0]
+            while True:
+                back = next((j for j in range(i - 1, i - gap - 2, -1) if on(debtor, j)), None)
+                if back is None:
+                    break
+                i = back
+            ep_start, ep_lead = dates[i], float((when - dates[i]).days)
+        rows.append(
+            (debtor, when, on(debtor, last), run_start, run_lead, bool(recent), ep_start, ep_lead,
+             early is not None, any_lead)
+        )  # fmt: skip
     cols = [
         "debtor_id",
         "default_date",
         "flagged_last",
         "first_flag",
         "lead_days",
+        "in_episode",
+        "episode_start",
+        "episode_lead_days",
         "any_flag",
         "first_flag_lead_days",
     ]
     return pd.DataFrame(rows, columns=cols)
+
+
+def _median(values: pd.Series) -> float | None:
+    return float(values.median()) if len(values) else None
 
 
 def backtest_figures(
@@ -263,13 +314,12 @@ def backtest_figures(
         **{f"{o}_capture_top20": (caught[o] / total if total else None) for o in orders},
         "watchlist_precision": hits / flagged if flagged else None,
         "watchlist_recall": hits / defaults if defaults else None,
-        "lead_time_median_days": float(was["lead_days"].median()) if len(was) else None,
+        "lead_time_median_days": _median(was["lead_days"]),
         "lead_time_flagged_share": len(was) / len(leads) if len(leads) else None,
-        "lead_time_first_flag_median_days": (
-            float(leads.loc[leads["any_flag"], "first_flag_lead_days"].median())
-            if leads["any_flag"].any()
-            else None
-        ),
+        "lead_time_episode_median_days": _median(leads.loc[leads["in_episode"], "episode_lead_days"]),
+        "lead_time_episode_share": float(leads["in_episode"].mean()) if len(leads) else None,
+        "lead_time_episode_gap_months": EPISODE_GAP_MONTHS,
+        "lead_time_first_flag_median_days": _median(leads.loc[leads["any_flag"], "first_flag_lead_days"]),
         "lead_time_first_flag_share": float(leads["any_flag"].mean()) if len(leads) else None,
         "defaults_for_lead_time": int(len(leads)),
         "months": len(dates),
@@ -327,6 +377,14 @@ class BacktestResult:
 
 def leakage_note(leak: dict[str, Any]) -> str:
     """One sentence on what the model saw (shown in backtest.html and printed by the CLI)."""
+    if leak.get("walk_forward"):
+        fits = leak["walk_forward"]
+        verdict = "IN-SAMPLE on " + ", ".join(leak["in_sample"]) if leak["in_sample"] else "out of sample"
+        return (
+            f"Walk-forward: {len(fits)} models refitted every {leak['refit_every_months']} month-end(s) "
+            f"({fits[0]['refit_on']} .. {fits[-1]['refit_on']}); each learned only labels observed by its "
+            f"refit date and scores the month-ends from there to the next refit: {verdict}."
+        )
     if leak.get("in_sample") is None:
         return (
             "The model records no training cut (ews.trained_through): it may have seen these months. "
@@ -342,19 +400,30 @@ def leakage_note(leak: dict[str, Any]) -> str:
     return f"Out of sample: the model learned labels observed up to {leak['labels_seen_until']}, before every month-end here."
 
 
-def write_backtest(result: BacktestResult, out: Path) -> dict[str, Path]:
-    """``backtest.json`` and a self-contained ``backtest.html`` (inline SVG plots) in ``out``."""
-    from pipelines.adapters.files import write_text_atomic
+ROW_COLUMNS = ["as_of", "debtor_id", "segment", "in_default", "pd", "band", "flagged", "open_balance",
+               "overdue_amount", "dpd", "label", "first_default_date", "horizon_observed"]  # fmt: skip
+
+
+def write_backtest(result: BacktestResult, out: Path, panel: pd.DataFrame | None = None) -> dict[str, Path]:
+    """``backtest.json`` and a self-contained ``backtest.html`` (inline SVG plots) in ``out``;
+    with ``panel`` (:func:`replay`'s rows) also ``backtest_rows.parquet``: one row per debtor and
+    month-end (PD, band, flag, balances, label), to audit or re-cut the figures."""
+    from pipelines.adapters.files import atomic_path, write_text_atomic
     from pipelines.backtest_report import render_backtest
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    return {
+    files = {
         "backtest.json": write_text_atomic(result.to_json(), out / "backtest.json"),
         "backtest.html": write_text_atomic(
             render_backtest(result, leakage_note(result.leakage)), out / "backtest.html"
         ),
     }
+    if panel is not None:
+        with atomic_path(out / "backtest_rows.parquet") as tmp:
+            panel[[c for c in ROW_COLUMNS if c in panel.columns]].to_parquet(tmp, index=False)
+        files["backtest_rows.parquet"] = out / "backtest_rows.parquet"
+    return files
 
 
 def month_end_dates(start: dt.date, end: dt.date) -> list[pd.Timestamp]:

@@ -40,13 +40,34 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Option(
             Path("conf/nightly.yaml"), "--config", help="nightly config: triggers, LGD"
         ),
+        refit_every: int = typer.Option(
+            0,
+            "--refit-every",
+            min=0,
+            help="walk-forward: refit a model every N month-ends on the labels observed by then "
+            "(no registry model; 0: one registered version, --model)",
+        ),
+        train_config: Path = typer.Option(
+            Path("conf/train.yaml"), "--train-config", help="with --refit-every: the training settings"
+        ),
+        rows: bool = typer.Option(
+            False,
+            "--rows",
+            help="also write backtest_rows.parquet: PD, flag, balances, label per debtor-month",
+        ),
     ) -> None:
         """Replay the nightly scoring on past month-ends and measure the queue and the watchlist.
 
         Writes backtest.json and backtest.html: queue_capture_top20 (share of the exposure that
         defaulted within the horizon held by the top 20 % of the live queue by expected loss),
         dpd/balance/oracle capture, watchlist precision and recall, lead time. Says when the model
-        saw the outcome of the month-ends it scores (in-sample), and which training cut avoids it."""
+        saw the outcome of the month-ends it scores (in-sample), and which training cut avoids it.
+
+        Examples:
+
+          ews backtest --data data/ingested --from 2024-10-01 --to 2025-09-30 --out bt --model 3
+
+          ews backtest --data data/ingested --from 2024-10-01 --to 2025-09-30 --out bt --refit-every 3"""
         import pandas as pd
         from rich.console import Console
 
@@ -86,13 +107,22 @@ def register(app: typer.Typer) -> None:
         if truth is not None and not truth.exists():
             _fail(f"--truth {truth} not found")
         console = Console()
+        if refit_every and model is not None:
+            _fail("--model and --refit-every exclude each other: walk-forward fits its own models")
+        loaded = None
         try:
-            loaded = load_model_version(
-                model or cfg.model_alias, cfg.model_name, project.paths.mlflow_tracking_uri
-            )
-            check_definition(loaded, definition, f"{cfg.project} (default_definition)")
+            if not refit_every:
+                loaded = load_model_version(
+                    model or cfg.model_alias, cfg.model_name, project.paths.mlflow_tracking_uri
+                )
+                check_definition(loaded, definition, f"{cfg.project} (default_definition)")
         except (NoChampionError, IncompatibleModelError) as exc:
             _fail(str(exc))
+        train_cfg = None
+        if refit_every:
+            from pipelines.config.train import TrainConfig
+
+            train_cfg = load_config(train_config, expect=TrainConfig)
         from pipelines.adapters.files import read_portfolio
         from pipelines.engine import is_ingested
 
@@ -101,13 +131,28 @@ def register(app: typer.Typer) -> None:
                 portfolio = read_portfolio(data)
             else:  # raw canonical files: validated in memory
                 portfolio = ingest_dir(data, None, as_of=max(d2, dt.datetime.now(dt.UTC).date())).portfolio
-        with console.status(f"replaying {len(dates)} month-ends with {loaded.name} v{loaded.version} ..."):
-            panel = replay(portfolio, dates, model_scorer(loaded, cfg), cfg, definition, cfg.partition_rows)
+        if loaded is not None:
+            scorer, label = model_scorer(loaded, cfg), f"{loaded.name} v{loaded.version}"
+            leak = leakage(loaded, dates, definition.horizon_days)
+        else:
+            from pipelines.backtest_refit import walk_forward, walk_forward_scorer
+
+            with console.status(f"walk-forward: fitting a model every {refit_every} month-end(s) ...") as st:
+                try:
+                    refits, leak = walk_forward(
+                        portfolio, dates, refit_every, train_cfg, project,
+                        lambda on: st.update(f"walk-forward: refitted on {on.date()} ..."),
+                    )  # fmt: skip
+                except ValueError as exc:
+                    _fail(str(exc))
+            scorer = walk_forward_scorer(refits, cfg)
+            label = f"walk-forward, refit every {refit_every} month-end(s)"
+        with console.status(f"replaying {len(dates)} month-ends with {label} ..."):
+            panel = replay(portfolio, dates, scorer, cfg, definition, cfg.partition_rows)
         truth_frame = (
             pd.read_parquet(truth, columns=["debtor_id", "month_end", "oracle_pd"]) if truth else None
         )
         res = backtest_figures(panel, cfg, truth_frame)
-        leak = leakage(loaded, dates, definition.horizon_days)
         result = BacktestResult(
             figures=res["figures"],
             months=res["months"],
@@ -118,7 +163,8 @@ def register(app: typer.Typer) -> None:
                 "data": str(data),
                 "from": d1.isoformat(),
                 "to": d2.isoformat(),
-                "model": f"{loaded.name} v{loaded.version}",
+                "model": label,
+                "refit_every_months": refit_every,
                 "truth": str(truth) if truth else None,
                 "horizon_days": definition.horizon_days,
                 "dpd_threshold": definition.dpd_threshold,
@@ -126,9 +172,9 @@ def register(app: typer.Typer) -> None:
                 "config": str(config),
             },
         )
-        files = write_backtest(result, out)
+        files = write_backtest(result, out, panel if rows else None)
         for key, value in result.figures.items():
             console.print(f"{key:32s} {value if not isinstance(value, float) else round(value, 4)}")
         note = leakage_note(leak)
         console.print(f"[bold {'red' if 'IN-SAMPLE' in note else 'green'}]{note}[/]")
-        console.print(f"outputs: {files['backtest.json']}  {files['backtest.html']}")
+        console.print("outputs: " + "  ".join(str(f) for f in files.values()))

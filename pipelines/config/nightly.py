@@ -97,6 +97,13 @@ class WatchlistConfig(ConfigModel):
             "(0: only on the nights a trigger fires); an analyst's clearing takes it off"
         ),
     )
+    stay_band: str | None = Field(
+        None,
+        description=(
+            "a flagged debtor also stays on the watchlist while its band is this band or worse "
+            "(hysteresis: enter at triggers.threshold.band, leave below this one); null: off"
+        ),
+    )
 
 
 class LGDConfig(ConfigModel):
@@ -367,6 +374,7 @@ class NightlyConfig(ConfigModel):
             ("triggers.threshold.band", t.threshold.band),
             ("triggers.migration.min_band", t.migration.min_band),
             ("triggers.new_entrant.band", t.new_entrant.band),
+            ("watchlist.stay_band", self.watchlist.stay_band or names[0]),
         ):
             if band not in names:
                 raise ValueError(f"{where}: band {band!r} is not one of the bands {names}")

@@ -15,7 +15,9 @@ previous run's file to carry the episode on:
   does a ``--band`` override at or above the threshold band (trigger column ``trigger_override``).
 - ``watchlist.stay_days`` (nightly config, default 0) keeps a live debtor on the list that many days
   after its last trigger (``last_trigger_on``; trigger column ``trigger_stay``), so a one-night
-  jump or migration does not drop off the next night; a clearing still takes it off.
+  jump or migration does not drop off the next night; ``watchlist.stay_band`` keeps it on while
+  its band stays at or above that band (enter at the threshold band, leave below this one). A
+  clearing still takes it off.
 - ``owner``: tonight's queue owner when the debtor is in the queue, else the previous owner,
   else ``unassigned``.
 """
@@ -75,19 +77,34 @@ def stay_on_list(
     previous: pd.DataFrame | None,
     as_of: dt.date,
     stay_days: int,
+    holding: np.ndarray | None = None,
 ) -> np.ndarray:
     """True for the live debtors of ``ids`` that no trigger flags tonight but that were on the
-    previous list with their last trigger at most ``stay_days`` days before ``as_of``.
+    previous list and either had their last trigger at most ``stay_days`` days before ``as_of``
+    or are ``holding`` (same length as ``ids``: band at or above ``watchlist.stay_band``, see
+    :func:`holding_band`; None: nobody).
 
     ``previous``: a watch state (``debtor_id``, ``on_list``, ``last_trigger_on``) or None."""
-    if not stay_days or previous is None or previous.empty or "last_trigger_on" not in previous.columns:
+    if previous is None or previous.empty or "on_list" not in previous.columns:
         return np.zeros(len(ids), dtype=bool)
     prev = previous.set_index(previous["debtor_id"].astype("string"))
     key = pd.Index(ids.astype("string"))
     was_on = prev["on_list"].reindex(key).fillna(False).to_numpy(dtype=bool)
-    age = (pd.Timestamp(as_of) - pd.to_datetime(prev["last_trigger_on"].reindex(key))).dt.days
-    recent = (age <= stay_days).fillna(False).to_numpy(dtype=bool)
-    return live & ~fired & was_on & recent
+    keep = np.zeros(len(ids), dtype=bool) if holding is None else np.asarray(holding, dtype=bool)
+    if stay_days and "last_trigger_on" in prev.columns:
+        age = (pd.Timestamp(as_of) - pd.to_datetime(prev["last_trigger_on"].reindex(key))).dt.days
+        keep = keep | (age <= stay_days).fillna(False).to_numpy(dtype=bool)
+    return live & ~fired & was_on & keep
+
+
+def holding_band(bands: pd.Series, cfg: NightlyConfig) -> np.ndarray | None:
+    """True where the band is ``cfg.watchlist.stay_band`` or worse; None when it is not set."""
+    stay = cfg.watchlist.stay_band
+    if stay is None:
+        return None
+    order = {b.name: i for i, b in enumerate(cfg.bands)}
+    rank = bands.astype("string").map(order).astype("float64")
+    return (rank >= cfg.band_index(stay)).fillna(False).to_numpy(dtype=bool)
 
 
 def _prev_void(previous: pd.DataFrame | None) -> pd.Series:
@@ -125,6 +142,7 @@ def apply_overrides(
             previous,
             as_of,
             cfg.watchlist.stay_days,
+            holding_band(scored["band"], cfg) if "band" in scored.columns else None,
         )
     out["trigger_override"] = False
     cols = [
@@ -270,7 +288,7 @@ def with_state(watchlist: pd.DataFrame, state: pd.DataFrame) -> pd.DataFrame:
         wl["triggers"] = wl["triggers"].where(~only, label)
     if "trigger_stay" in wl.columns:
         only = wl["trigger_stay"].astype(bool) & (wl["triggers"].fillna("") == "")
-        wl["triggers"] = wl["triggers"].where(~only, "stay (a trigger in the last watchlist.stay_days)")
+        wl["triggers"] = wl["triggers"].where(~only, "stay (watchlist.stay_days or stay_band)")
     cols = list(watchlist.columns)
     at = cols.index("triggers") + 1 if "triggers" in cols else len(cols)
     order = cols[:at] + WATCHLIST_STATE_COLUMNS + cols[at:]

@@ -113,7 +113,9 @@ def test_figures_by_hand(panel) -> None:
     assert f["watchlist_recall"] == pytest.approx(3 / 6)
     assert f["lead_time_median_days"] == pytest.approx(66.5)
     assert f["lead_time_flagged_share"] == pytest.approx(2 / 3)
-    assert f["lead_time_first_flag_median_days"] == pytest.approx(66.5)  # same here: no broken runs
+    assert f["lead_time_episode_median_days"] == pytest.approx(66.5)  # same here: no broken runs
+    assert f["lead_time_episode_share"] == pytest.approx(2 / 3) and f["lead_time_episode_gap_months"] == 1
+    assert f["lead_time_first_flag_median_days"] == pytest.approx(66.5)
     assert f["lead_time_first_flag_share"] == pytest.approx(2 / 3)
     assert f["bad_balance_in_queue"] == 7400 and f["months_with_observed_horizon"] == 3
     jan = out["months"][0]
@@ -138,7 +140,20 @@ def test_a_broken_run_of_flags_shortens_the_lead_time_but_not_the_first_flag(pan
     gap.loc[(gap["as_of"] == DATES[1]) & (gap["debtor_id"] == "B"), "flagged"] = False
     leads = backtest_figures(gap, CFG)["lead_times"].set_index("debtor_id")
     assert leads.loc["B", "lead_days"] == 44  # run restarts on Mar 31: May 14 - Mar 31
+    assert leads.loc["B", "episode_lead_days"] == 104  # one unflagged month-end is tolerated
     assert leads.loc["B", "first_flag_lead_days"] == 104  # first flag Jan 31
+    gap.loc[(gap["as_of"] == DATES[0]) & (gap["debtor_id"] == "B"), "flagged"] = False
+    gap.loc[(gap["as_of"] == DATES[1]) & (gap["debtor_id"] == "B"), "flagged"] = True
+    gap.loc[(gap["as_of"] == DATES[2]) & (gap["debtor_id"] == "B"), "flagged"] = False
+    leads = backtest_figures(gap, CFG)["lead_times"].set_index("debtor_id")
+    # flagged Feb 29 only: not at the last month-end (no run), but the episode is still open
+    assert not leads.loc["B", "flagged_last"] and leads.loc["B", "in_episode"]
+    assert leads.loc["B", "episode_lead_days"] == 75  # May 14 - Feb 29
+    gap.loc[(gap["as_of"] == DATES[1]) & (gap["debtor_id"] == "B"), "flagged"] = False
+    gap.loc[(gap["as_of"] == DATES[0]) & (gap["debtor_id"] == "B"), "flagged"] = True
+    leads = backtest_figures(gap, CFG)["lead_times"].set_index("debtor_id")
+    # flagged Jan 31 only, then two unflagged month-ends: the episode closed before the default
+    assert not leads.loc["B", "in_episode"] and leads.loc["B", "first_flag_lead_days"] == 104
 
 
 class Version:
@@ -166,6 +181,12 @@ def test_stay_days_keep_a_flag_between_triggers_and_lengthen_the_run() -> None:
         return pd.Series(values, index=ids.to_numpy(), dtype="float64")
 
     stay = CFG.model_copy(update={"watchlist": CFG.watchlist.model_copy(update={"stay_days": 30})})
-    for cfg, expected in ((CFG, [True, False, False]), (stay, [True, True, False])):
+    band = CFG.model_copy(update={"watchlist": CFG.watchlist.model_copy(update={"stay_band": "C"})})
+    # stay_band C: C's PD 0.05 stays in band C (>= 0.03), so it stays on the list after Jan 31
+    for cfg, expected in (
+        (CFG, [True, False, False]),
+        (stay, [True, True, False]),
+        (band, [True, True, True]),
+    ):
         p = replay(ledger(), DATES, score, cfg, DefaultDefinition())
         assert p.loc[p["debtor_id"] == "C", "flagged"].tolist() == expected

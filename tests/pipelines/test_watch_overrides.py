@@ -313,3 +313,24 @@ def test_stay_days_keep_a_debtor_on_the_list_after_its_last_trigger(tmp_path) ->
     assert s3.set_index("debtor_id")["status"].to_dict() == {"X": "under_review", "Y": "cleared"}
     f4, _, _ = run(d4, [("X", 0.02, False)], s1)  # 12 days after the trigger: beyond stay_days
     assert not f4.loc["X"].any()
+
+
+def test_stay_band_keeps_a_flagged_debtor_while_its_band_holds(tmp_path) -> None:
+    """Hysteresis: X enters at band D (PD 0.10), stays while in band C (PD 0.05 >= 0.03) and
+    leaves at band B (0.02); Y never flagged stays off in band C (the band alone flags nobody)."""
+    cfg = CFG.model_copy(update={"watchlist": CFG.watchlist.model_copy(update={"stay_band": "C"})})
+    days = [dt.date(2024, 9, d) for d in (1, 2, 3, 4)]
+    previous, on = None, []
+    for day, pd_x in zip(days, (0.10, 0.05, 0.05, 0.02), strict=True):
+        s = scored([("X", pd_x, False), ("Y", 0.05, False)])
+        f, eff = apply_overrides(flags_of(s), s, None, previous, cfg, day)
+        wl = pd.concat([s, f], axis=1).loc[f.any(axis=1)].assign(triggers="")
+        previous = watch_state(wl, s, eff, previous, day)
+        on.append(f.set_axis(s["debtor_id"]).any(axis=1).to_dict())
+    assert [o["X"] for o in on] == [True, True, True, False]
+    assert not any(o["Y"] for o in on)
+
+
+def test_stay_band_must_name_a_band() -> None:
+    with pytest.raises(ValueError, match="watchlist.stay_band: band 'Z' is not one of the bands"):
+        NightlyConfig.model_validate({"watchlist": {"stay_band": "Z"}})
