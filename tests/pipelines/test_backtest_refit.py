@@ -82,5 +82,7 @@ def test_too_early_a_start_is_refused_with_the_fix(fitted) -> None:
     cfg = load_config(ROOT / "conf" / "train.yaml", expect=TrainConfig)
     with pytest.raises(ValueError, match=r"no month-end with a label observed by 2023-06-30 .*--from"):
         walk_forward(portfolio, [pd.Timestamp("2023-06-30")], 1, cfg, ProjectConfig())
-    with pytest.raises(ValueError, match=r"refit on 2023-09-30 \(3 snapshots .*too small.*start the backtest later"):
+    with pytest.raises(
+        ValueError, match=r"refit on 2023-09-30 \(3 snapshots .*too small.*start the backtest later"
+    ):
         walk_forward(portfolio, [pd.Timestamp("2023-09-30")], 1, cfg, ProjectConfig())
