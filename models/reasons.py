@@ -1,7 +1,8 @@
 """Reason codes: the top risk-raising SHAP contributions of a debtor, as plain-language sentences.
 
 Contributions come from LightGBM's built-in TreeSHAP (``Booster.predict(X, pred_contrib=True)``),
-the same algorithm as ``shap.TreeExplainer`` without its overhead. They are in log-odds of the
+the same algorithm as ``shap.TreeExplainer`` without its overhead; for many rows, once per distinct
+path pattern of each tree (:mod:`models.treeshap`, the same values to ~1e-15). They are in log-odds of the
 booster's raw (uncalibrated) score: for every row, ``contributions.sum(axis=1) + expected_value``
 equals ``booster.predict(X, raw_score=True)``. Calibration is monotone, so a contribution that
 raises the raw score raises the PD.
@@ -58,8 +59,15 @@ class Contributions:
         return self.values.to_numpy().sum(axis=1) + self.expected_value
 
 
-def contributions(booster: lgb.Booster, X: pd.DataFrame) -> Contributions:
+PATTERN_ROWS = 5_000  # from this many rows, TreeSHAP runs once per distinct path pattern per tree
+
+
+def contributions(booster: lgb.Booster, X: pd.DataFrame, pattern_rows: int = PATTERN_ROWS) -> Contributions:
     """TreeSHAP contributions of ``X`` (rows = debtors), with the columns of ``X`` in its own order.
+
+    From ``pattern_rows`` rows on, LightGBM's TreeSHAP runs on one row per distinct path pattern of
+    each tree (:func:`models.treeshap.pred_contrib`) instead of on every row: the same values (to
+    ~1e-15 in log-odds), several times faster on a book.
 
     ``X`` is matched to the booster's features by name, so a model whose stored feature order
     differs from the frame's still gets each value in the right slot. Returns a
@@ -77,7 +85,12 @@ def contributions(booster: lgb.Booster, X: pd.DataFrame) -> Contributions:
     columns = list(X.columns)
     if len(X) == 0:
         return Contributions(pd.DataFrame(columns=columns, index=X.index, dtype="float64"), np.zeros(0))
-    raw = np.asarray(booster.predict(X[names], pred_contrib=True))
+    if len(X) >= pattern_rows:
+        from models.treeshap import pred_contrib, to_matrix
+
+        raw = pred_contrib(booster, to_matrix(booster, X))
+    else:
+        raw = np.asarray(booster.predict(X[names], pred_contrib=True))
     if raw.shape[1] != len(names) + 1:
         raise ValueError(
             f"pred_contrib returned {raw.shape[1]} columns for {len(names)} features; "
