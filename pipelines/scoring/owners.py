@@ -6,12 +6,16 @@
    daily capacity is lowest (ties: the order of the file). Work is spread in proportion to capacity.
 3. A row no collector covers, and every row when there is no teams file, goes to ``unassigned``.
 
-``within_capacity`` marks each owner's top ``capacity`` rows by rank: today's work.
+``within_capacity`` marks each owner's top ``capacity`` rows by rank: today's work. A collector's
+capacity is per day, not per queue: :func:`assign_queues` spreads the recovery queue knowing the
+rows each collector already owns in the collections queue, and :func:`share_capacity` splits one
+collector's daily capacity between the queues in proportion to the rows owned in each (largest
+remainder; ties go to the collections queue), the top rows by rank in each queue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,12 +32,19 @@ def _covers(c: Collector, segment: str, country: str, queue: str) -> bool:
 
 
 def assign_owners(
-    queue: pd.DataFrame, collectors: Sequence[Collector], previous: pd.Series | None, queue_name: str
+    queue: pd.DataFrame,
+    collectors: Sequence[Collector],
+    previous: pd.Series | None,
+    queue_name: str,
+    owned: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """``owner`` and ``within_capacity`` per row of ``queue`` (same index), rows in rank order.
 
     ``queue``: ``debtor_id`` and optional ``segment`` / ``country``. ``previous``: last night's
     owner per debtor_id (index), or None. ``queue_name``: ``collections`` or ``recovery``.
+    ``owned``: rows each collector (by name) already owns in the other queue; they count in the
+    load that spreads the new rows. ``within_capacity`` here is for this queue alone
+    (:func:`share_capacity` makes it one capacity across queues).
     """
     n = len(queue)
     if not collectors:
@@ -52,7 +63,7 @@ def assign_owners(
     prev = {} if previous is None else previous.dropna().astype(str).to_dict()
     by_name = {c.name: i for i, c in enumerate(collectors)}
     capacity = [c.capacity for c in collectors]
-    load = [0] * len(collectors)
+    load = [int((owned or {}).get(c.name, 0)) for c in collectors]
     eligible: dict[tuple[str, str], list[int]] = {}
     owner: list[int] = [-1] * n
 
@@ -82,6 +93,48 @@ def assign_owners(
     position = out.groupby("owner", sort=False).cumcount().to_numpy()
     cap = np.array(capacity + [0], dtype=np.int64)[codes]
     out["within_capacity"] = position < cap
+    return out
+
+
+def assign_queues(
+    queues: Sequence[tuple[pd.DataFrame, str]], collectors: Sequence[Collector], previous: pd.Series | None
+) -> list[pd.DataFrame]:
+    """:func:`assign_owners` for each (queue, name) in turn, each knowing the rows owned in the
+    queues before it, then :func:`share_capacity`: one daily capacity per collector across them."""
+    out: list[pd.DataFrame] = []
+    owned: dict[str, int] = {}
+    for frame, name in queues:
+        got = assign_owners(frame, collectors, previous, name, owned)
+        for owner, n in got["owner"].value_counts().items():
+            owned[str(owner)] = owned.get(str(owner), 0) + int(n)
+        out.append(got)
+    return share_capacity(out, collectors)
+
+
+def share_capacity(owners: Sequence[pd.DataFrame], collectors: Sequence[Collector]) -> list[pd.DataFrame]:
+    """``within_capacity`` recomputed across queues: collector c with capacity k owning n_q rows
+    in queue q (rows in rank order) works the top quota_q of each, quota_q = k x n_q / sum(n)
+    rounded by largest remainder (ties: the earlier queue), or all rows when sum(n) <= k.
+    ``owners``: per queue, ``owner`` per row in rank order. New frames."""
+    capacity = {c.name: c.capacity for c in collectors}
+    counts = [f["owner"].astype("string").value_counts() for f in owners]
+    out = [f.copy() for f in owners]
+    for f in out:
+        f["within_capacity"] = False
+    for name, cap in capacity.items():
+        n = np.array([int(c.get(name, 0)) for c in counts], dtype=np.int64)
+        if n.sum() <= cap:
+            quota = n
+        else:
+            exact = cap * n / n.sum()
+            quota = np.floor(exact).astype(np.int64)
+            order = sorted(range(len(n)), key=lambda q: (-(exact[q] - quota[q]), q))
+            for q in order[: cap - int(quota.sum())]:
+                quota[q] += 1
+        for f, k in zip(out, quota, strict=True):
+            mine = (f["owner"] == name).to_numpy(dtype=bool)
+            position = np.cumsum(mine) - 1
+            f["within_capacity"] = f["within_capacity"].to_numpy(dtype=bool) | (mine & (position < k))
     return out
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from pipelines.config.nightly import NightlyConfig, QueueConfig
 from pipelines.config.teams import Collector
 from pipelines.scoring.actions import choose_actions
-from pipelines.scoring.owners import assign_owners
+from pipelines.scoring.owners import assign_queues
 
 AGING = ["overdue_amount_1_30", "overdue_amount_31_60", "overdue_amount_61_90", "overdue_amount_90p"]
 
@@ -86,8 +86,9 @@ def build_queues(
     exposure x (1 - LGD), ``recovery_priority`` = that x 0.5 ** (days past due / half life);
     ranked by priority, then exposure, then debtor_id. ``rank`` starts at 1 in each queue.
 
-    ``owner`` and ``within_capacity`` come from :func:`pipelines.scoring.owners.assign_owners`
-    with ``collectors`` (none: every row ``unassigned``) and last night's owner per debtor_id.
+    ``owner`` and ``within_capacity`` come from :func:`pipelines.scoring.owners.assign_queues`
+    with ``collectors`` (none: every row ``unassigned``) and last night's owner per debtor_id: a
+    collector working both queues has one daily capacity, split between them.
     """
     qc, rc = cfg.queue, cfg.recovery
     default = scored["in_default"].astype(bool)
@@ -114,8 +115,8 @@ def build_queues(
         ["recovery_priority", "exposure"],
         [*IDENTITY, *ACTION, "exposure", "lgd", "recoverable_amount", "recovery_priority", *DETAIL],
     )
-    for frame, name in ((collections, "collections"), (recovery, "recovery")):
-        owners = assign_owners(frame, collectors, previous_owner, name)
+    pairs = ((collections, "collections"), (recovery, "recovery"))
+    for (frame, _), owners in zip(pairs, assign_queues(pairs, collectors, previous_owner), strict=True):
         at = frame.columns.get_loc("debtor_id") + 1
         frame.insert(at, "owner", owners["owner"])
         frame.insert(at + 1, "within_capacity", owners["within_capacity"])

@@ -7,7 +7,7 @@ import pytest
 
 from pipelines.config import ConfigError, load_config
 from pipelines.config.teams import Collector, TeamsConfig
-from pipelines.scoring.owners import assign_owners, previous_owners
+from pipelines.scoring.owners import assign_owners, assign_queues, previous_owners
 
 TEAM = (
     Collector(name="anna", capacity=2, countries=("DE",)),
@@ -92,3 +92,28 @@ def test_demo_config_points_at_a_valid_demo_roster(tmp_path) -> None:
     assert cfg.teams == tmp_path / "teams.yaml"
     team = load_config(cfg.teams, expect=TeamsConfig).collectors
     assert len(team) == 5 and any(c.queues == ("recovery",) for c in team)
+
+
+def test_one_daily_capacity_across_both_queues() -> None:
+    """dana (capacity 3) owns 4 collections and 2 recovery rows: 3 rows today in all, split 4:2
+    -> 2 + 1, the top rows by rank of each queue (per queue it would be 3 + 2 = 5)."""
+    dana = (Collector(name="dana", capacity=3),)
+    col, rec = assign_queues([(queue(4), "collections"), (queue(2), "recovery")], dana, None)
+    assert col["within_capacity"].tolist() == [True, True, False, False]
+    assert rec["within_capacity"].tolist() == [True, False]
+    small = (Collector(name="dana", capacity=2),)  # 1 and 2 rows: exact 0.67 / 1.33 -> 1 + 1
+    col, rec = assign_queues([(queue(1), "collections"), (queue(2), "recovery")], small, None)
+    assert col["within_capacity"].tolist() == [True] and rec["within_capacity"].tolist() == [True, False]
+    roomy = (Collector(name="dana", capacity=10),)  # under capacity: every row today
+    col, rec = assign_queues([(queue(4), "collections"), (queue(2), "recovery")], roomy, None)
+    assert col["within_capacity"].all() and rec["within_capacity"].all()
+
+
+def test_recovery_rows_spread_knowing_the_collections_load() -> None:
+    """x works both queues, y recovery only (capacity 2 each). x owns the 2 collections rows, so
+    the recovery rows go to y, not x then y as a queue on its own would spread them."""
+    team = (Collector(name="x", capacity=2), Collector(name="y", capacity=2, queues=("recovery",)))
+    col, rec = assign_queues([(queue(2), "collections"), (queue(2), "recovery")], team, None)
+    assert col["owner"].tolist() == ["x", "x"] and rec["owner"].tolist() == ["y", "y"]
+    assert assign_owners(queue(2), team, None, "recovery")["owner"].tolist() == ["x", "y"]
+    assert col["within_capacity"].all() and rec["within_capacity"].all()
