@@ -244,10 +244,13 @@ class Validator:
         self._datasource = self.context.data_sources.add_pandas("ews")
         self._checkpoints: dict[str, Any] = {}
 
-    def validate(self, table: str, frame: pd.DataFrame, parameters: dict[str, Any]) -> SuiteOutcome:
+    def validate(
+        self, table: str, frame: pd.DataFrame, parameters: dict[str, Any], batch: str = ""
+    ) -> SuiteOutcome:
         """Validate ``frame`` (typed canonical columns, any index) against ``conf/expectations/<table>.json``.
 
-        Returns, per reason, a boolean array over the rows of ``frame`` (positional).
+        Returns, per reason, a boolean array over the rows of ``frame`` (positional). ``batch``
+        names the part of the table (a debtor partition of a streamed ingest) in the run ids.
         """
         from great_expectations.core.run_identifier import RunIdentifier
 
@@ -263,7 +266,9 @@ class Validator:
             result = checkpoint.run(
                 batch_parameters={"dataframe": part},
                 expectation_parameters=parameters,
-                run_id=RunIdentifier(run_name=f"{table}-chunk-{chunk_no + 1:04d}", run_time=self.run_time),
+                run_id=RunIdentifier(
+                    run_name=f"{table}{batch}-chunk-{chunk_no + 1:04d}", run_time=self.run_time
+                ),
             )
             outcome.chunks += 1
             for validation in result.run_results.values():

@@ -46,6 +46,7 @@ from pipelines.ingest.outputs import publish_outputs
 from pipelines.ingest.quarantine import quarantine_frame, reason_counts, row_reasons
 from pipelines.ingest.rules import clear_optional, cross_table, within_table
 from pipelines.ingest.sources import RawTable, input_paths, plan_loaders, slim
+from pipelines.ingest.stream import DEFAULT_CHUNK_ROWS
 from pipelines.sources.read import TableError
 
 __all__ = [
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 IngestSettings = RulesConfig
+STREAM_ROWS = 5_000_000
+"""Inputs with more rows than this (all tables together) are ingested streamed (bounded memory)."""
 TABLE_ORDER: tuple[str, ...] = ("debtors", "invoices", "payments", "events", "statements", "payment_plans")
 MANIFEST_VERSION = 1
 Progress = Callable[[str], None]
@@ -65,9 +68,12 @@ Progress = Callable[[str], None]
 
 @dataclass
 class IngestResult:
-    """Accepted canonical tables, rejected rows (with ``reason``) and the run manifest."""
+    """Accepted canonical tables, rejected rows (with ``reason``) and the run manifest.
 
-    portfolio: Portfolio
+    After a streamed ingest (large inputs), ``portfolio`` is None and ``quarantine`` empty: the
+    tables are only in the output folder (``pipelines.adapters.files.read_portfolio``)."""
+
+    portfolio: Portfolio | None
     quarantine: dict[str, pd.DataFrame]
     manifest: dict[str, Any]
     out_dir: Path | None = None
@@ -132,12 +138,21 @@ def ingest_source(
     as_of: dt.date | None = None,
     currency: CurrencyConfig | None = None,
     progress: Progress | None = None,
+    stream: bool | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    partitions: int | None = None,
 ) -> IngestResult:
     """Ingest a mapped source (``kind: source`` config). See the module docstring for the steps.
 
     ``as_of`` bounds the dates (later dates are quarantined); default: today (UTC).
     ``currency`` (the project's ``currency`` block) converts amounts into the reporting currency.
     Raises :class:`TableError` on table-level defects.
+
+    ``stream``: validate in bounded memory, one chunk of ``chunk_rows`` input rows and one debtor
+    partition at a time (:mod:`pipelines.ingest.stream`; needs ``out_dir``). Default: when the
+    inputs hold more than :data:`STREAM_ROWS` rows. ``partitions``: debtor partitions of the
+    spill (default: the bucket count of the whole input). The outputs are the same either way,
+    except the Great Expectations batch count and the Data Docs pages.
     """
     say = progress or (lambda _msg: None)
     as_of_date = as_of or dt.datetime.now(dt.UTC).date()
@@ -177,6 +192,26 @@ def ingest_source(
         "max_date": pd.Timestamp(rules.max_date),
     }
     lap("gx_setup")
+    if out is not None and stage is not None:
+        from pipelines.ingest.sources import estimated_rows
+        from pipelines.ingest.stream import spill_partitions
+
+        estimate = estimated_rows(source)
+        if stream or (stream is None and sum(estimate.values()) > STREAM_ROWS):
+            return _ingest_streamed(
+                source,
+                out,
+                stage,
+                validator,
+                params,
+                as_of_date,
+                currency or CurrencyConfig(),
+                chunk_rows,
+                partitions or spill_partitions(source, estimate),
+                say,
+                lap,
+                timings,
+            )
 
     # Tables are read one block at a time and slimmed after their own checks (only the raw values
     # of rejected rows are kept), so memory holds one raw file at a time.
@@ -267,3 +302,85 @@ def ingest_source(
             shutil.rmtree(stage, ignore_errors=True)  # gone after success; cleaned after a failure
     lap("write")
     return IngestResult(Portfolio(**accepted), quarantine, manifest, out, timings)
+
+
+def _ingest_streamed(
+    source: SourceConfig,
+    out: Path,
+    stage: Path,
+    validator: Any,
+    params: dict[str, Any],
+    as_of_date: dt.date,
+    currency: CurrencyConfig,
+    chunk_rows: int,
+    partitions: int,
+    say: Progress,
+    lap: Callable[[str], None],
+    timings: dict[str, float],
+) -> IngestResult:
+    """:func:`ingest_source` in bounded memory (:mod:`pipelines.ingest.stream`); same outputs."""
+    from pipelines.ingest.stream import publish_streamed, run_streamed
+
+    rules = source.rules
+    run = None
+    try:
+        states, fx_manifest, open_items, run = run_streamed(
+            source,
+            out,
+            stage,
+            order=TABLE_ORDER,
+            validator=validator,
+            params=params,
+            as_of=as_of_date,
+            currency=currency,
+            chunk_rows=chunk_rows,
+            partitions=partitions,
+            say=say,
+            lap=lap,
+        )
+        inputs: dict[str, str] = {}
+        for state in states.values():
+            inputs.setdefault(str(state.first.file), sha256_file(state.first.file))
+        tables_manifest: dict[str, Any] = {}
+        for table, state in states.items():
+            raw = state.first
+            tables_manifest[table] = {
+                "input": str(raw.file),
+                "input_sha256": inputs[str(raw.file)],
+                "columns": raw.column_map,
+                "ignored_columns": raw.ignored_columns,
+                "rows_in": raw.rows_in,
+                "rows_accepted": state.accepted,
+                "rows_quarantined": state.quarantined,
+                "reasons": dict(sorted(state.reasons.items())),
+                "values_cleared": state.values_cleared(),
+                "repairs": raw.repairs,
+                "validation": state.validation,
+            }
+            t = tables_manifest[table]
+            if t["rows_in"] != t["rows_accepted"] + t["rows_quarantined"]:  # pragma: no cover - invariant
+                raise AssertionError(f"{table}: rows lost in ingest ({t})")
+        lap("assemble")
+        refuse_empty_tables(tables_manifest, source)
+        manifest: dict[str, Any] = {
+            "manifest_version": MANIFEST_VERSION,
+            "source": {"name": source.name, "config_hash": config_hash(source)},
+            "as_of": as_of_date.isoformat(),
+            "rules": rules.model_dump(mode="json"),
+            "inputs": dict(sorted(inputs.items())),
+            "tables": tables_manifest,
+            "currency": fx_manifest,
+            "warnings": currency_warnings(fx_manifest, tables_manifest)
+            + table_warnings(tables_manifest)
+            + ar_warnings(open_items, rules, source),
+        }
+        if open_items is not None:
+            manifest["ar_export"] = open_items
+        say("writing outputs")
+        publish_streamed(run, out, manifest, rules.bucket_rows)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+        if run is not None:
+            run.spill.close()
+    lap("write")
+    return IngestResult(None, {}, manifest, out, timings)

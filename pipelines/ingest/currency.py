@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,26 +19,42 @@ from pipelines.ingest.masks import arrow, flag, index_in, passing
 CURRENCY_SYMBOLS: dict[str, str] = {"€": "EUR", "£": "GBP"}
 
 
-def _reporting_currency(
-    codes: pd.Series, default_currency: str | None, cfg: CurrencyConfig
+def currency_counts(codes: pd.Series) -> dict[str, int]:
+    """Rows per currency code (nulls not counted)."""
+    import pyarrow.compute as pc
+
+    found = pc.value_counts(arrow(codes).drop_null())
+    return {
+        str(v): int(c)
+        for v, c in zip(found.field("values").to_pylist(), found.field("counts").to_pylist(), strict=True)
+    }
+
+
+def reporting_currency(
+    counts: dict[str, int], default_currency: str | None, cfg: CurrencyConfig
 ) -> tuple[str | None, str]:
-    """The reporting currency and how it was chosen (config, default_currency, single, most_invoices, none)."""
+    """The reporting currency and how it was chosen (config, default_currency, single, most_invoices,
+    none), from the accepted invoices' rows per currency."""
     if cfg.reporting:
         return cfg.reporting, "config"
     if default_currency:
         return default_currency, "default_currency"
-    import pyarrow.compute as pc
-
-    found = pc.value_counts(arrow(codes).drop_null())
-    counts = pd.Series(
-        found.field("counts").to_numpy(), index=found.field("values").to_pylist(), dtype="int64"
-    )
-    if counts.empty:
+    if not counts:
         return None, "none"
     if len(counts) == 1:
-        return str(counts.index[0]), "single"
+        return next(iter(counts)), "single"
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
     return str(ranked[0][0]), "most_invoices"
+
+
+@dataclass(frozen=True)
+class CurrencyPlan:
+    """What a conversion needs to know about the whole invoices table (streamed ingest): the
+    reporting currency, how it was chosen, and every currency text of the invoices."""
+
+    reporting: str | None
+    chosen_by: str
+    names: frozenset[str]
 
 
 def _rates_for(
@@ -90,6 +107,8 @@ def convert_currencies(
     default_currency: str | None,
     cfg: CurrencyConfig,
     rules: RulesConfig,
+    plan: CurrencyPlan | None = None,
+    far_currency: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Convert invoice and payment amounts into the reporting currency (in place in ``typed``).
 
@@ -99,12 +118,19 @@ def convert_currencies(
     Returns, per table, the converted rows' originals (id, original_amount, original_currency,
     rate, amount; indexed by row) and the manifest's ``currency`` section. Events, statements and
     debtors' credit limits carry no currency and are taken as reporting-currency amounts.
+
+    A streamed ingest converts one debtor partition at a time: ``plan`` then holds what is known
+    about the whole invoices table, and ``far_currency`` gives, per payment row, whether its
+    invoice is a row of another partition and that invoice's currency text.
     """
-    if "invoices" not in typed:
+    if "invoices" not in typed or (plan is not None and plan.chosen_by == "no invoices"):
         return {}, {"reporting": cfg.reporting or default_currency, "chosen_by": "no invoices"}
     inv = typed["invoices"]
     ok = passing(masks["invoices"], len(inv))
-    reporting, how = _reporting_currency(inv["currency"][ok], default_currency, cfg)
+    if plan is None:
+        reporting, how = reporting_currency(currency_counts(inv["currency"][ok]), default_currency, cfg)
+    else:
+        reporting, how = plan.reporting, plan.chosen_by
     section: dict[str, Any] = {"reporting": reporting, "chosen_by": how, "rates": {}, "converted_rows": {}}
     if reporting is None:
         return {}, section
@@ -114,7 +140,8 @@ def convert_currencies(
     encoded = arrow(inv["currency"]).dictionary_encode()
     names = [str(x) for x in encoded.dictionary.to_pylist()]
     fallback = default_currency or reporting
-    if set(names) <= {reporting} and fallback == reporting:  # one currency: nothing to convert
+    every = set(names) if plan is None else set(plan.names)
+    if every <= {reporting} and fallback == reporting:  # one currency: nothing to convert
         if inv["currency"].hasnans:
             inv["currency"] = inv["currency"].fillna(reporting)
         return {}, section
@@ -130,6 +157,15 @@ def convert_currencies(
         pay = typed["payments"]
         pos = index_in(pay["invoice_id"], inv["invoice_id"])
         pay_codes = np.where(pos >= 0, inv_codes[np.maximum(pos, 0)], -1)
+        if far_currency is not None:  # the invoice is a row of another debtor partition
+            far = (pos < 0) & far_currency[0]
+            text = pd.Series(far_currency[1], dtype="string")
+            for value in text[far].dropna().unique():
+                if value not in names:
+                    names.append(str(value))
+                pay_codes[far & (text == value).to_numpy(dtype=bool, na_value=False)] = names.index(value)
+            pay_codes[far & text.isna().to_numpy()] = names.index(reporting) if reporting in names else -1
+            pos = np.where(far, 0, pos)  # not loose: the invoice's currency
         loose = np.flatnonzero(pos < 0)  # unallocated or unknown invoice: the debtor's single currency
         pay_codes[loose] = _debtor_currency(inv, inv_codes, ok, pay["debtor_id"].iloc[loose])
         pay_codes[pay_codes < 0] = names.index(fallback)

@@ -95,7 +95,16 @@ def within_table(
     default_currency: str | None,
     lap: Callable[[str], None],
     rules: RulesConfig,
+    shared_ids: dict[str, pd.Series] | None = None,
+    batch: str = "",
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, Any]]:
+    """Parse, plausibility, exact duplicate rows and the table's GX suite, on one table (or on
+    one debtor partition of it, when the ingest streams).
+
+    ``shared_ids``: per unique id column, the ids that also occur in another debtor partition of
+    the same table (streamed ingest); their rows fail the column's uniqueness expectation exactly
+    as they would if the whole table were validated at once.
+    """
     lap("setup")
     frame, masks = _parse(raw, default_currency)
     masks.update(_implausible(frame, raw.table, rules))
@@ -105,12 +114,17 @@ def within_table(
         masks["duplicate_row"] = dup
     keep = np.flatnonzero(~dup)
     lap(f"parse:{raw.table}")
-    outcome = validator.validate(raw.table, frame.iloc[keep] if dup.any() else frame, params)
+    outcome = validator.validate(raw.table, frame.iloc[keep] if dup.any() else frame, params, batch=batch)
     lap(f"gx:{raw.table}")
     for reason, sub in outcome.masks.items():
         full = np.zeros(n, dtype=bool)
         full[keep[sub]] = True
         masks[reason] = masks.get(reason, np.zeros(n, dtype=bool)) | full
+    for column, ids in (shared_ids or {}).items():
+        elsewhere = isin(frame[column], ids) & ~dup if len(ids) else np.zeros(n, dtype=bool)
+        if elsewhere.any():
+            flag(masks, f"duplicate_id:{column}", elsewhere)
+            outcome.failed_expectations.append(f"expect_column_values_to_be_unique:duplicate_id:{column}")
     # an unparseable (or unstorable) value is also null after parsing: report it once, as such
     parse_reasons = (
         "unparseable_date",
@@ -205,11 +219,15 @@ def cross_table(
     masks: dict[str, dict[str, np.ndarray]],
     rules: RulesConfig,
     broken: dict[str, pd.DataFrame] | None = None,
+    elsewhere: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """Reference checks between tables, applied to rows that passed their own table's checks.
 
     ``broken``: per table, the malformed rows with the ids salvaged from them; a reference to such
     an id is ``debtor_quarantined`` / ``invoice_quarantined``, not unknown.
+    ``elsewhere`` (streamed ingest, one debtor partition): per payment row, whether its invoice id
+    is an invoice row of another partition, and whether that invoice is accepted there. Such an
+    invoice belongs to another debtor, so an accepted one makes the payment ``debtor_mismatch``.
     """
     broken = broken or {}
 
@@ -260,20 +278,25 @@ def cross_table(
     # position of each payment's invoice among the accepted invoices (-1: none)
     pos = index_in(pay["invoice_id"], inv["invoice_id"].iloc[accepted_rows])
     in_any = isin(pay["invoice_id"], _ids("invoices", "invoice_id"))
+    far_ok = np.zeros(len(pay), dtype=bool)
+    if elsewhere is not None:
+        in_any = in_any | elsewhere[0]
+        far_ok = elsewhere[1] & (pos < 0)
     flag(masks["payments"], "unknown_invoice", ok & allocated & ~in_any)
-    flag(masks["payments"], "invoice_quarantined", ok & allocated & in_any & (pos < 0))
+    flag(masks["payments"], "invoice_quarantined", ok & allocated & in_any & (pos < 0) & ~far_ok)
     ok = passing(masks["payments"], len(pay))
     flag(
         masks["payments"],
         "paid_before_first_invoice",
         _before_first_invoice(pay, inv, accepted_rows, ok & ~allocated, rules),
     )
-    rows = np.flatnonzero(ok & allocated)
+    mismatch = ok & allocated & far_ok  # the accepted invoice is another debtor's
+    rows = np.flatnonzero(ok & allocated & ~far_ok)
     if not len(rows):
+        flag(masks["payments"], "debtor_mismatch", mismatch)
         return
     inv_rows = accepted_rows[pos[rows]]
     same_debtor = _equal(pay["debtor_id"].iloc[rows], inv["debtor_id"].iloc[inv_rows])
-    mismatch = np.zeros(len(pay), dtype=bool)
     mismatch[rows[~same_debtor]] = True
     flag(masks["payments"], "debtor_mismatch", mismatch)
     rows, inv_rows = rows[same_debtor], inv_rows[same_debtor]

@@ -6,7 +6,7 @@ wide -> long reshaping. The readers and cell parsers themselves are in ``pipelin
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -249,3 +249,136 @@ def input_paths(source: SourceConfig) -> list[Path]:
     paths = [src.path for src in source.tables.values()]
     paths += [blk.path for blk in (source.ar_export, source.uci_wide) if blk is not None]
     return paths
+
+
+# ---------------------------------------------------------------- chunked reading (streamed ingest)
+
+ChunkLoader = Callable[[], Iterator[dict[str, RawTable]]]
+
+
+def chunk_loaders(source: SourceConfig, chunk_rows: int) -> tuple[dict[str, ChunkLoader], dict[str, str]]:
+    """Like :func:`plan_loaders`, but each loader yields the block's tables in chunks of at most
+    ``chunk_rows`` rows. A Parquet table file is read one slice of row groups at a time (memory
+    holds one chunk); other inputs (CSV, AR export, UCI) are read whole, as by :func:`plan_loaders`,
+    and then handed on in chunks.
+
+    Every chunk is a :class:`RawTable` whose ``source_row`` / ``source_line`` / ``pre_bad`` cover
+    its rows; the table-level fields (file, mapping, ``malformed``, ``rows_in``, repairs) are those
+    of the whole table.
+    """
+    loaders, block_of = plan_loaders(source)
+    out: dict[str, ChunkLoader] = {}
+    for block, load in loaders.items():
+        table = block.removeprefix("tables.") if block.startswith("tables.") else None
+        spec = source.tables.get(table) if table is not None else None  # type: ignore[call-overload]
+        if spec is not None and table is not None and spec.file_format() == "parquet":
+            out[block] = _parquet_chunks(source, table, spec, chunk_rows)
+        else:
+            out[block] = _sliced(load, chunk_rows)
+    return out, block_of
+
+
+def _sliced(load: Loader, chunk_rows: int) -> ChunkLoader:
+    def chunks() -> Iterator[dict[str, RawTable]]:
+        tables = load()
+        for table, raw in tables.items():
+            n = len(raw.frame)
+            for start in range(0, max(n, 1), chunk_rows):
+                stop = min(start + chunk_rows, n)
+                yield {
+                    table: replace(
+                        raw,
+                        frame=raw.frame.iloc[start:stop].reset_index(drop=True),
+                        source_row=raw.source_row[start:stop],
+                        source_line=None if raw.source_line is None else raw.source_line[start:stop],
+                        pre_bad={k: m[start:stop] for k, m in raw.pre_bad.items()},
+                    )
+                }
+            tables[table] = raw = replace(raw, frame=raw.frame.iloc[:0])  # let the memory go
+
+    return chunks
+
+
+def _parquet_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: int) -> ChunkLoader:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipelines.sources.read import _parquet_error
+
+    _csv, values = source.options_for(spec)
+    label = f"tables.{table}" if source.name != "files" else table
+    path = Path(spec.path)
+    present = preflight(path, "parquet", _csv, label)
+    rename = _resolve_columns(present, table, spec.columns, label, path)
+    used = set(rename.values())
+
+    def chunks() -> Iterator[dict[str, RawTable]]:
+        try:
+            pf = pq.ParquetFile(path)
+            schema = pf.schema_arrow
+            total = pf.metadata.num_rows
+            batches = pf.iter_batches(
+                batch_size=chunk_rows, columns=sorted(used, key=present.index), use_pandas_metadata=True
+            )
+            start = 0
+            for batch in batches:
+                frame = pa.Table.from_batches([batch]).replace_schema_metadata(schema.metadata).to_pandas()
+                frame = frame.reset_index(drop=True)
+                rows = np.arange(start + 1, start + len(frame) + 1, dtype=np.int64)
+                start += len(frame)
+                yield {
+                    table: RawTable(
+                        table=table,
+                        frame=pd.DataFrame({c: frame[src] for c, src in rename.items()}),
+                        source_row=rows,
+                        file=path,
+                        values=values,
+                        ignored_columns=[c for c in present if c not in used],
+                        column_map={c: src for c, src in rename.items() if c != src},
+                        rows_in=total,
+                    )
+                }
+            if total == 0:
+                frame = schema.empty_table().to_pandas()
+                yield {
+                    table: RawTable(
+                        table=table,
+                        frame=pd.DataFrame({c: frame[src] for c, src in rename.items()}),
+                        source_row=np.zeros(0, dtype=np.int64),
+                        file=path,
+                        values=values,
+                        ignored_columns=[c for c in present if c not in used],
+                        column_map={c: src for c, src in rename.items() if c != src},
+                        rows_in=0,
+                    )
+                }
+        except (OSError, pa.ArrowException) as exc:
+            raise _parquet_error(path, label, exc) from None
+
+    return chunks
+
+
+def estimated_rows(source: SourceConfig) -> dict[str, int]:
+    """Rows per canonical table, cheaply: Parquet metadata, else the file's line count (an upper
+    bound for CSV: quoted line breaks count twice); an AR export counts for invoices and payments."""
+    import pyarrow.parquet as pq
+
+    def rows(path: Path, fmt: str) -> int:
+        if fmt == "parquet":
+            return int(pq.ParquetFile(path).metadata.num_rows)
+        count = 0
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 24):
+                count += block.count(b"\n")
+        return max(count - 1, 0)
+
+    out: dict[str, int] = {}
+    for table, spec in source.tables.items():
+        out[table] = rows(Path(spec.path), spec.file_format())
+    if source.ar_export is not None:
+        n = rows(Path(source.ar_export.path), source.ar_export.file_format())
+        out["invoices"] = out["payments"] = out["debtors"] = n
+    if source.uci_wide is not None:
+        n = rows(Path(source.uci_wide.path), "csv")
+        out["debtors"], out["statements"] = n, 6 * n
+    return out

@@ -1,0 +1,789 @@
+"""Streamed ingest: the rules of the in-memory ingest, in memory bounded by a chunk and a debtor
+partition instead of by the book.
+
+Called by :func:`pipelines.ingest.ingest_source` for large inputs (or when asked). Steps:
+
+1. **route**: every input is read in chunks (Parquet: slices of row groups; CSV, AR exports and
+   the UCI file are read whole and handed on in chunks). Each row goes to the spill file of its
+   debtor partition, ``hash(debtor_id) % P`` with the hash of the output buckets
+   (:func:`pipelines.adapters.files.bucket_codes`); rows without a debtor id go to partition 0.
+   Invoice and payment ids also go to a spill partitioned by the hash of the id.
+2. **ids in several partitions** (hash-partitioned, one id partition in memory at a time): an
+   invoice or payment id that occurs in more than one debtor partition belongs to two debtors,
+   so it fails the uniqueness expectation in every copy, as when the whole table is validated.
+   Every other whole-table rule is per debtor: exact duplicate rows share their debtor id, the
+   compound keys of events / statements / plans start with it, and the cross-table checks follow
+   a row to its debtor.
+3. **validate** each partition: parsing, plausibility, duplicate rows and the table's Great
+   Expectations suite (:func:`pipelines.ingest.rules.within_table`). The accepted invoices'
+   currencies are counted (the reporting currency is chosen from the whole book).
+4. **invoices of another partition**: a payment naming an invoice id that is not in its own
+   partition (a debtor mismatch, or an unknown invoice) needs that invoice's status. Only those
+   ids are kept in memory and looked up in one pass over the partitions.
+5. **finish** each partition: currency conversion, cross-table checks, the accepted rows written
+   as the output bucket, the rejected rows spilled by input position.
+6. **publish**: when the accepted rows give another bucket count than ``P``, the buckets are
+   re-cut; the quarantine and FX tables are merged back into input order one range of input rows
+   at a time; manifest and Data Docs as in the in-memory path.
+
+The outputs are those of the in-memory ingest, byte for byte, except the number of Great
+Expectations batches in ``validation.chunks`` and the Data Docs pages (one validation per batch).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import pickle
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.adapters.files import (
+    ROW_GROUP_ROWS,
+    atomic_path,
+    bucket_codes,
+    bucket_file,
+    bucket_parts,
+    conform,
+    output_errors,
+    sha256_file,
+    write_bucket_atomic,
+    write_text_atomic,
+)
+from pipelines.config.project import CurrencyConfig
+from pipelines.config.source import SourceConfig
+from pipelines.ingest.checks import ar_open_items
+from pipelines.ingest.currency import CurrencyPlan, convert_currencies, currency_counts, reporting_currency
+from pipelines.ingest.masks import isin, passing
+from pipelines.ingest.quarantine import quarantine_frame, reason_counts, row_reasons
+from pipelines.ingest.rules import _parse, clear_optional, cross_table, within_table
+from pipelines.ingest.sources import RawTable, chunk_loaders, slim
+from pipelines.sources.parse import parse_text
+
+LEDGER_TABLES = ("invoices", "payments", "statements")
+ID_COLUMN = {"invoices": "invoice_id", "payments": "payment_id"}
+DEFAULT_CHUNK_ROWS = 1_000_000
+"""Rows read per chunk of an input file."""
+
+
+# ---------------------------------------------------------------- spill files
+
+
+class Spill:
+    """A folder of pickled pieces; ``append`` adds a piece to a key, ``pieces`` reads them back in order."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=False)
+        self._files: dict[tuple[Any, ...], Any] = {}
+
+    def _path(self, key: tuple[Any, ...]) -> Path:
+        return self.root / ("-".join(str(k) for k in key) + ".pkl")
+
+    def append(self, key: tuple[Any, ...], obj: Any) -> None:
+        fh = self._files.get(key)
+        if fh is None:
+            fh = self._files[key] = open(self._path(key), "ab")  # noqa: SIM115 - closed in flush
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def put(self, key: tuple[Any, ...], obj: Any) -> None:
+        self.drop(key)
+        self.append(key, obj)
+        self.flush(key)
+
+    def flush(self, key: tuple[Any, ...] | None = None) -> None:
+        for k in [key] if key is not None else list(self._files):
+            fh = self._files.pop(k, None)
+            if fh is not None:
+                fh.close()
+
+    def pieces(self, key: tuple[Any, ...]) -> Iterator[Any]:
+        self.flush(key)
+        path = self._path(key)
+        if not path.exists():
+            return
+        with open(path, "rb") as fh:
+            while True:
+                try:
+                    yield pickle.load(fh)
+                except EOFError:
+                    return
+
+    def get(self, key: tuple[Any, ...]) -> Any:
+        return next(self.pieces(key), None)
+
+    def drop(self, key: tuple[Any, ...]) -> None:
+        self.flush(key)
+        self._path(key).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self.flush()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- per-table bookkeeping
+
+
+@dataclass
+class TableState:
+    """What the streamed ingest knows about one table across chunks and partitions."""
+
+    table: str
+    first: RawTable  # the first chunk: file, mapping, malformed rows, rows_in, repairs
+    empty: pd.DataFrame  # raw columns, no rows
+    rows: int = 0
+    parts: set[int] = field(default_factory=set)
+    validation: dict[str, Any] | None = None
+    cleared: dict[str, Any] = field(default_factory=dict)
+    cleared_rows: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    accepted: int = 0
+    quarantined: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    template: pd.DataFrame | None = None  # an empty quarantine frame (the CSV header)
+    fx_template: pd.DataFrame | None = None
+    ranges: set[int] = field(default_factory=set)
+    fx_ranges: set[int] = field(default_factory=set)
+
+    @property
+    def malformed(self) -> pd.DataFrame | None:
+        m = self.first.malformed
+        return m if m is not None and len(m) else None
+
+    def merge_validation(self, summary: dict[str, Any]) -> None:
+        if self.validation is None:
+            self.validation = dict(summary)
+            return
+        v = self.validation
+        v["expectations"] = max(v["expectations"], summary["expectations"])
+        v["chunks"] += summary["chunks"]
+        v["failed_expectations"] = sorted(set(v["failed_expectations"]) | set(summary["failed_expectations"]))
+
+    def merge_cleared(self, cleared: dict[str, Any], rows: np.ndarray, source_rows: np.ndarray) -> None:
+        """Add one partition's ``values_cleared`` (its ``first_source_rows`` are global row numbers)."""
+        where = dict(zip(rows.tolist(), source_rows.tolist(), strict=True))
+        for column, info in cleared.items():
+            total = self.cleared.setdefault(column, {"rows": 0, "reasons": {}, "first_source_rows": []})
+            total["rows"] += info["rows"]
+            for reason, n in info["reasons"].items():
+                total["reasons"][reason] = total["reasons"].get(reason, 0) + n
+            self.cleared_rows.setdefault(column, []).extend((r, where[r]) for r in info["first_source_rows"])
+
+    def values_cleared(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for column in sorted(self.cleared):
+            info = self.cleared[column]
+            first = [s for _r, s in sorted(self.cleared_rows.get(column, []))[:5]]
+            out[column] = {
+                "rows": info["rows"],
+                "reasons": dict(sorted(info["reasons"].items())),
+                "first_source_rows": first,
+            }
+        return out
+
+
+def _partition(ids: pd.Series, n: int) -> np.ndarray:
+    """Debtor partition of each row (``bucket_codes``); rows without an id go to partition 0."""
+    codes = bucket_codes(ids, n)
+    codes[ids.isna().to_numpy()] = 0
+    return codes
+
+
+def _count(into: dict[str, int], counts: dict[str, int]) -> None:
+    for k, v in counts.items():
+        into[k] = into.get(k, 0) + v
+
+
+# ---------------------------------------------------------------- the streamed run
+
+
+@dataclass
+class StreamRun:
+    source: SourceConfig
+    stage: Path
+    spill: Spill
+    partitions: int
+    chunk_rows: int
+    validator: Any
+    params: dict[str, Any]
+    as_of: dt.date
+    currency: CurrencyConfig
+    say: Callable[[str], None]
+    lap: Callable[[str], None]
+    states: dict[str, TableState] = field(default_factory=dict)
+    far_ids: pd.Series = field(default_factory=lambda: pd.Series([], dtype="string"))
+
+    # ------------------------------------------------------------ 1. route
+
+    def route(self, order: tuple[str, ...]) -> None:
+        loaders, block_of = chunk_loaders(self.source, self.chunk_rows)
+        blocks = list(dict.fromkeys(block_of[t] for t in order if t in block_of))
+        for block in blocks:
+            for piece in loaders[block]():
+                for table, raw in piece.items():
+                    self._route_chunk(table, raw)
+            self.say(f"read {block}")
+            self.lap("read")
+        self.spill.flush()
+        missing = [t for t in block_of if t not in self.states]
+        if missing:  # pragma: no cover - every loader yields at least one chunk per table
+            raise AssertionError(f"no rows read for {missing}")
+
+    def _route_chunk(self, table: str, raw: RawTable) -> None:
+        state = self.states.get(table)
+        if state is None:
+            state = self.states[table] = TableState(
+                table, replace(raw, frame=raw.frame.iloc[:0]), raw.frame.iloc[:0]
+            )
+        n = len(raw.frame)
+        rows = np.arange(state.rows, state.rows + n, dtype=np.int64)
+        state.rows += n
+        if n == 0:
+            return
+        ids = parse_text(raw.frame["debtor_id"], is_id=True)[0] if "debtor_id" in raw.frame else None
+        part = _partition(ids, self.partitions) if ids is not None else np.zeros(n, dtype=np.int64)
+        order = np.argsort(part, kind="stable")
+        cuts = np.searchsorted(part[order], np.arange(self.partitions + 1))
+        for p in np.flatnonzero(np.diff(cuts)):
+            sel = order[cuts[p] : cuts[p + 1]]
+            self.spill.append(
+                ("raw", table, int(p)),
+                {
+                    "frame": raw.frame.iloc[sel].reset_index(drop=True),
+                    "rows": rows[sel],
+                    "source_row": raw.source_row[sel],
+                    "source_line": None if raw.source_line is None else raw.source_line[sel],
+                    "pre_bad": {k: m[sel] for k, m in raw.pre_bad.items()},
+                },
+            )
+            state.parts.add(int(p))
+        column = ID_COLUMN.get(table)
+        if column is not None and column in raw.frame:
+            import pyarrow as pa
+
+            key = parse_text(raw.frame[column], is_id=True)[0]
+            has = key.notna().to_numpy()
+            key, owner = key[has], part[has]
+            where = bucket_codes(key, self.partitions)
+            for q in np.unique(where):
+                sel = where == q
+                self.spill.append(
+                    ("ids", table, int(q)),
+                    pa.table({"id": pa.array(key[sel].to_numpy(dtype=object), pa.string()), "p": owner[sel]}),
+                )
+
+    def _raw(self, table: str, p: int) -> tuple[RawTable, np.ndarray] | None:
+        """The raw rows of ``table`` in partition ``p`` and their input positions (None: no rows)."""
+        pieces = list(self.spill.pieces(("raw", table, p)))
+        state = self.states[table]
+        if not pieces:
+            if p != 0 or state.rows:
+                return None
+            empty = np.zeros(0, np.int64)
+            lines = None if state.first.source_line is None else empty
+            return replace(
+                state.first,
+                frame=state.empty,
+                source_row=empty,
+                source_line=lines,
+                pre_bad={},
+                malformed=None,
+            ), empty
+        frame = (
+            pd.concat([x["frame"] for x in pieces], ignore_index=True)
+            if len(pieces) > 1
+            else pieces[0]["frame"]
+        )
+        lines = [x["source_line"] for x in pieces]
+        pre = {k for x in pieces for k in x["pre_bad"]}
+        raw = replace(
+            state.first,
+            frame=frame,
+            source_row=np.concatenate([x["source_row"] for x in pieces]),
+            source_line=None if lines[0] is None else np.concatenate(lines),
+            pre_bad={k: np.concatenate([x["pre_bad"][k] for x in pieces]) for k in pre},
+            malformed=None,
+        )
+        return raw, np.concatenate([x["rows"] for x in pieces])
+
+    # ------------------------------------------------------------ 2. ids in several partitions
+
+    def shared_ids(self) -> dict[str, pd.Series]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        out: dict[str, pd.Series] = {}
+        for table in ID_COLUMN:
+            if table not in self.states:
+                continue
+            found = []
+            for q in range(self.partitions):
+                pieces = list(self.spill.pieces(("ids", table, q)))
+                if not pieces:
+                    continue
+                grouped = pa.concat_tables(pieces).group_by("id").aggregate([("p", "min"), ("p", "max")])
+                found.append(grouped.filter(pc.not_equal(grouped["p_min"], grouped["p_max"]))["id"])
+            ids = pa.chunked_array(found, pa.string()) if found else pa.chunked_array([], pa.string())
+            out[ID_COLUMN[table]] = pd.Series(ids.to_pylist(), dtype="string")
+        self.lap("shared_ids")
+        return out
+
+    # ------------------------------------------------------------ 3. validate
+
+    def validate(self, order: tuple[str, ...], shared: dict[str, pd.Series]) -> CurrencyPlan:
+        rules = self.source.rules
+        counts: dict[str, int] = {}
+        names: set[str] = set()
+        far: list[pd.Series] = []
+        for p in range(self.partitions):
+            self.say(f"validating debtor partition {p + 1}/{self.partitions}")
+            local_invoices: pd.Series | None = None
+            for table in order:
+                state = self.states.get(table)
+                if state is None:
+                    continue
+                got = self._raw(table, p)
+                if got is None:
+                    continue
+                raw, rows = got
+                column = ID_COLUMN.get(table)
+                ids = {column: shared[column]} if column in shared and len(shared[column]) else None
+                typed, masks, summary = within_table(
+                    raw,
+                    self.validator,
+                    self.params,
+                    self.source.default_currency,
+                    self.lap,
+                    rules,
+                    ids,
+                    f"-part-{p:04d}",
+                )
+                state.merge_validation(summary)
+                if table == "debtors" and rules.optional_attributes == "clear":
+                    typed, cleared = clear_optional(typed, masks, replace(raw, source_row=rows))
+                    state.merge_cleared(cleared, rows, raw.source_row)
+                slim_raw = slim(raw, masks)
+                self.spill.put(
+                    ("typed", table, p),
+                    {
+                        "typed": typed,
+                        "masks": {k: np.flatnonzero(v) for k, v in masks.items()},
+                        "raw": replace(slim_raw, frame=slim_raw.frame),
+                        "rows": rows,
+                        "source_row": raw.source_row,
+                    },
+                )
+                self.spill.drop(("raw", table, p))
+                if table == "invoices":
+                    ok = passing(masks, len(typed))
+                    _count(counts, currency_counts(typed["currency"][ok]))
+                    names.update(str(x) for x in typed["currency"].dropna().unique())
+                    local_invoices = typed["invoice_id"]
+                if table == "payments" and "invoices" in self.states:
+                    wanted = typed["invoice_id"].dropna()
+                    known = local_invoices if local_invoices is not None else pd.Series([], dtype="string")
+                    far_rows = ~isin(wanted, known)
+                    if "invoice_id" in shared and len(shared["invoice_id"]):
+                        far_rows |= isin(wanted, shared["invoice_id"])
+                    far.append(pd.Series(wanted[far_rows].unique(), dtype="string"))
+        self.far_ids = (
+            pd.Series(pd.concat(far, ignore_index=True).unique(), dtype="string")
+            if far
+            else pd.Series([], dtype="string")
+        )
+        if "invoices" not in self.states:
+            return CurrencyPlan(None, "no invoices", frozenset())
+        reporting, how = reporting_currency(counts, self.source.default_currency, self.currency)
+        self.lap("validate")
+        return CurrencyPlan(reporting, how, frozenset(names))
+
+    def _load(
+        self, table: str, p: int
+    ) -> tuple[pd.DataFrame, dict[str, np.ndarray], RawTable, np.ndarray, np.ndarray]:
+        """typed frame, reason masks, slim raw table, global rows and source rows of ``table`` in ``p``."""
+        got = self.spill.get(("typed", table, p))
+        if got is None:
+            state = self.states[table]
+            raw = replace(
+                state.first, frame=state.empty, source_row=np.zeros(0, np.int64), pre_bad={}, malformed=None
+            )
+            typed = _parse(raw, self.source.default_currency)[0]
+            empty = np.zeros(0, np.int64)
+            return typed, {}, replace(raw, kept=empty), empty, empty
+        n = len(got["typed"])
+        masks = {}
+        for k, idx in got["masks"].items():
+            m = np.zeros(n, dtype=bool)
+            m[idx] = True
+            masks[k] = m
+        return got["typed"], masks, got["raw"], got["rows"], got["source_row"]
+
+    # ------------------------------------------------------------ 4. invoices of another partition
+
+    def far_invoices(self, plan: CurrencyPlan) -> pd.DataFrame | None:
+        """For the invoice ids payments name outside their partition: the first row's currency, and
+        whether an invoice with that id is accepted (after its own cross-table checks). The id
+        spill tells which partitions hold them; only those rows are checked."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        far_ids = self.far_ids
+        holders: set[int] = set()
+        if len(far_ids) and "invoices" in self.states:
+            wanted = pa.array(far_ids.to_numpy(dtype=object), pa.string())
+            for q in range(self.partitions):
+                pieces = list(self.spill.pieces(("ids", "invoices", q)))
+                if pieces:
+                    t = pa.concat_tables(pieces)
+                    holders.update(pc.unique(t.filter(pc.is_in(t["id"], value_set=wanted))["p"]).to_pylist())
+        for table in ID_COLUMN:
+            for q in range(self.partitions):
+                self.spill.drop(("ids", table, q))
+        if not holders:
+            return None
+        self.say(f"looking up {len(far_ids):,} invoice ids named by payments of other debtors")
+        found = []
+        broken = self._broken()
+        for p in sorted(holders):
+            typed, masks = {}, {}
+            inv, inv_masks, _raw, rows, _src = self._load("invoices", p)
+            hit = isin(inv["invoice_id"], far_ids)
+            typed["invoices"] = inv.loc[hit].reset_index(drop=True)
+            masks["invoices"] = {k: m[hit] for k, m in inv_masks.items()}
+            if "debtors" in self.states:
+                typed["debtors"], masks["debtors"], *_ = self._load("debtors", p)
+            before = typed["invoices"]["currency"].copy()
+            convert_currencies(
+                typed, masks, self.source.default_currency, self.currency, self.source.rules, plan
+            )
+            cross_table(typed, masks, self.source.rules, broken)
+            found.append(
+                pd.DataFrame(
+                    {
+                        "invoice_id": typed["invoices"]["invoice_id"].to_numpy(),
+                        "row": rows[hit],
+                        "currency": before.to_numpy(),
+                        "ok": passing(masks["invoices"], len(before)),
+                    }
+                )
+            )
+        self.lap("far_invoices")
+        table = pd.concat(found, ignore_index=True).sort_values("row", kind="stable")
+        first = table.drop_duplicates("invoice_id", keep="first").set_index("invoice_id")
+        first["ok"] = table.groupby("invoice_id")["ok"].any()
+        first.index = first.index.astype("string")
+        return first
+
+    def _typed_parts(self, table: str) -> set[int]:
+        parts = set(self.states[table].parts)
+        if not self.states[table].rows:
+            parts.add(0)
+        return parts
+
+    def _broken(self) -> dict[str, pd.DataFrame]:
+        return {t: s.malformed for t, s in self.states.items() if s.malformed is not None}
+
+    # ------------------------------------------------------------ 5. finish
+
+    def finish(
+        self,
+        order: tuple[str, ...],
+        plan: CurrencyPlan,
+        far: pd.DataFrame | None,
+        shared: dict[str, pd.Series],
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        rules = self.source.rules
+        broken = self._broken()
+        section: dict[str, Any] | None = None
+        items: dict[str, int] | None = {} if self.source.ar_export is not None else None
+        present = [t for t in order if t in self.states]
+        for p in range(self.partitions):
+            self.say(f"cross-table checks, debtor partition {p + 1}/{self.partitions}")
+            typed, masks, raws, rows, srows = {}, {}, {}, {}, {}
+            for table in present:
+                typed[table], masks[table], raws[table], rows[table], srows[table] = self._load(table, p)
+            far_currency = elsewhere = None
+            if far is not None and "payments" in typed:
+                ids = typed["payments"]["invoice_id"]
+                local = (
+                    isin(ids, typed["invoices"]["invoice_id"])
+                    if "invoices" in typed
+                    else np.zeros(len(ids), bool)
+                )
+                twice = (
+                    isin(ids, shared["invoice_id"])
+                    if len(shared.get("invoice_id", []))
+                    else np.zeros(len(ids), bool)
+                )
+                pos = pd.Index(far.index).get_indexer(ids.fillna("\x00"))
+                known = pos >= 0
+                take = np.maximum(pos, 0)
+                currency = np.where(known, far["currency"].to_numpy(dtype=object)[take], None)
+                far_currency = (known & (~local | twice), currency)
+                elsewhere = (known & ~local, known & ~local & far["ok"].to_numpy(dtype=bool)[take])
+            fx, part_section = convert_currencies(
+                typed, masks, self.source.default_currency, self.currency, rules, plan, far_currency
+            )
+            self.lap("currency")
+            cross_table(typed, masks, rules, broken, elsewhere)
+            self.lap("cross_table")
+            section = _merge_section(section, part_section)
+            accepted: dict[str, pd.DataFrame] = {}
+            for table in present:
+                state = self.states[table]
+                frame = typed[table]
+                reasons = row_reasons(masks[table], len(frame))
+                ok = reasons.isna().to_numpy()
+                accepted[table] = conform(frame.loc[ok], table)
+                write_bucket_atomic(
+                    bucket_parts(accepted[table], self.partitions)[p], bucket_file(self.stage, table, p)
+                )
+                q = quarantine_frame(raws[table], frame, reasons, ~ok)
+                state.accepted += int(ok.sum())
+                state.quarantined += len(q)
+                _count(state.reasons, reason_counts(q["reason"]))
+                if state.template is None:
+                    state.template = q.iloc[:0]
+                key = self._key(state, rows[table][~ok], srows[table][~ok], malformed=False)
+                self._spill_ordered("q", state, q, key, rows[table][~ok], state.ranges)
+                if table in fx:
+                    f = fx[table]
+                    keep = passing(masks[table], len(frame))[f.index.to_numpy()]
+                    at = f.index.to_numpy()[keep]
+                    f = f.loc[keep].reset_index(drop=True)
+                    if state.fx_template is None:
+                        state.fx_template = f.iloc[:0]
+                    self._spill_ordered("fx", state, f, rows[table][at], rows[table][at], state.fx_ranges)
+            if items is not None:
+                _count(items, ar_open_items(accepted, self.as_of))
+            for table in present:
+                self.spill.drop(("typed", table, p))
+            self.lap("finish")
+        for table in present:  # rows that could not be split into columns (CSV)
+            state = self.states[table]
+            if state.malformed is None:
+                continue
+            first = state.first
+            raw = replace(
+                first, frame=state.empty, source_row=np.zeros(0, np.int64), kept=np.zeros(0, np.int64)
+            )
+            typed = _parse(replace(raw, pre_bad={}), self.source.default_currency)[0]
+            q = quarantine_frame(raw, typed, pd.Series([], dtype="string"), np.zeros(0, dtype=bool))
+            state.quarantined += len(q)
+            _count(state.reasons, reason_counts(q["reason"]))
+            src = q["source_row"].to_numpy(dtype=np.int64)
+            self._spill_ordered("q", state, q, 2 * src + 1, np.zeros(len(q), np.int64), state.ranges)
+            if state.template is None:
+                state.template = q.iloc[:0]
+        open_items = None
+        if items is not None:
+            n = items.get("invoices", 0)
+            open_items = {
+                "invoices": n,
+                "open": items.get("open", 0),
+                "open_share": round(items.get("open", 0) / n, 4) if n else 0.0,
+                "due_over_a_year": items.get("due_over_a_year", 0),
+                "open_due_over_a_year": items.get("open_due_over_a_year", 0),
+            }
+        return section or {}, open_items
+
+    def _key(
+        self, state: TableState, rows: np.ndarray, source_rows: np.ndarray, *, malformed: bool
+    ) -> np.ndarray:
+        """Order of quarantine rows: input position, or, for a table with malformed rows (CSV), the
+        source row (malformed rows after a regular row with the same number; there is none)."""
+        if state.malformed is None:
+            return rows
+        return 2 * source_rows.astype(np.int64) + (1 if malformed else 0)
+
+    def _range_of(self, state: TableState, key: np.ndarray) -> np.ndarray:
+        width = self.chunk_rows * (2 if state.malformed is not None else 1)
+        return key // width
+
+    def _spill_ordered(
+        self,
+        kind: str,
+        state: TableState,
+        frame: pd.DataFrame,
+        key: np.ndarray,
+        rows: np.ndarray,
+        ranges: set[int],
+    ) -> None:
+        if not len(frame):
+            return
+        where = self._range_of(state, key)
+        for r in np.unique(where):
+            sel = where == r
+            self.spill.append(
+                (kind, state.table, int(r)),
+                {"frame": frame.loc[sel].reset_index(drop=True), "key": key[sel], "rows": rows[sel]},
+            )
+            ranges.add(int(r))
+
+    # ------------------------------------------------------------ 6. publish
+
+    def write_ordered(
+        self, kind: str, state: TableState, ranges: set[int], template: pd.DataFrame, path: Path
+    ) -> Path:
+        """One CSV from the spilled pieces, in input order, one range of input rows at a time."""
+        with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
+            header = True
+            for r in sorted(ranges):
+                pieces = list(self.spill.pieces((kind, state.table, r)))
+                frame = pd.concat([x["frame"] for x in pieces], ignore_index=True)
+                key = np.concatenate([x["key"] for x in pieces])
+                rows = np.concatenate([x["rows"] for x in pieces])
+                frame = frame.iloc[np.lexsort((rows, key))]
+                out.write(frame.to_csv(index=False, header=header, lineterminator="\n"))
+                header = False
+                self.spill.drop((kind, state.table, r))
+            if header:
+                out.write(template.to_csv(index=False, lineterminator="\n"))
+        return path
+
+    def recut(self, n: int) -> None:
+        """Cut the ``P`` partition files of each table into ``n`` buckets (when the accepted rows give
+        another bucket count than the spill used)."""
+        import pyarrow.parquet as pq
+
+        for table in self.states:
+            for p in range(self.partitions):
+                path = bucket_file(self.stage, table, p)
+                frame = conform(pq.read_table(path).to_pandas(), table)
+                path.unlink()
+                for k, part in enumerate(bucket_parts(frame, n)):
+                    if len(part) or p == 0:
+                        self.spill.append(("cut", table, k), part)
+            for k in range(n):
+                pieces = list(self.spill.pieces(("cut", table, k)))
+                frame = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+                write_bucket_atomic(bucket_parts(frame, n)[k], bucket_file(self.stage, table, k))
+                self.spill.drop(("cut", table, k))
+            empty = self.stage / table
+            for p in range(n, self.partitions):
+                shutil.rmtree(empty / f"bucket={p}", ignore_errors=True)
+
+
+def _merge_section(total: dict[str, Any] | None, part: dict[str, Any]) -> dict[str, Any]:
+    if total is None:
+        return {k: (dict(v) if isinstance(v, dict) else v) for k, v in part.items()} | (
+            {"no_rate_rows": {t: dict(c) for t, c in part["no_rate_rows"].items()}}
+            if "no_rate_rows" in part
+            else {}
+        )
+    if "rates" in part:
+        total["rates"] = dict(sorted((total.get("rates", {}) | part["rates"]).items()))
+    for table, n in part.get("converted_rows", {}).items():
+        total["converted_rows"][table] = total["converted_rows"].get(table, 0) + n
+    for table, counts in part.get("no_rate_rows", {}).items():
+        merged = total["no_rate_rows"].setdefault(table, {})
+        for code, n in counts.items():
+            merged[code] = merged.get(code, 0) + n
+        total["no_rate_rows"][table] = dict(sorted(merged.items()))
+    return total
+
+
+def spill_partitions(source: SourceConfig, estimated: dict[str, int]) -> int:
+    """Debtor partitions for the spill: the bucket count the ingest would write if every row were
+    accepted (``rules.bucket_rows`` ledger rows per bucket), so they usually are the output buckets."""
+    rows = sum(n for t, n in estimated.items() if t in LEDGER_TABLES)
+    return max(1, math.ceil(rows / source.rules.bucket_rows))
+
+
+def run_streamed(
+    source: SourceConfig,
+    out: Path,
+    stage: Path,
+    *,
+    order: tuple[str, ...],
+    validator: Any,
+    params: dict[str, Any],
+    as_of: dt.date,
+    currency: CurrencyConfig,
+    chunk_rows: int,
+    partitions: int,
+    say: Callable[[str], None],
+    lap: Callable[[str], None],
+) -> tuple[dict[str, TableState], dict[str, Any], dict[str, Any] | None, StreamRun]:
+    """Steps 1-5 (see the module docstring); returns the table states, the currency section, the
+    AR open items and the run (whose ``write_ordered`` / ``recut`` publish the rest)."""
+    spill = Spill(out / f".spill-{uuid.uuid4().hex}")
+    run = StreamRun(
+        source, stage, spill, partitions, chunk_rows, validator, params, as_of, currency, say, lap
+    )
+    with output_errors(out):
+        stage.mkdir(parents=True, exist_ok=True)
+    try:
+        run.route(order)
+        run.states = {t: run.states[t] for t in order if t in run.states}
+        shared = run.shared_ids()
+        plan = run.validate(order, shared)
+        far = run.far_invoices(plan)
+        section, open_items = run.finish(order, plan, far, shared)
+    except BaseException:
+        spill.close()
+        raise
+    return run.states, section, open_items, run
+
+
+def publish_streamed(
+    run: StreamRun,
+    out: Path,
+    manifest: dict[str, Any],
+    bucket_rows: int,
+) -> None:
+    """Write the rest of the outputs into the stage (buckets re-cut if needed, quarantine and FX
+    CSVs in input order, Data Docs, manifest) and move them into ``out`` (manifest last)."""
+    from pipelines.adapters.publish import publish_ingest
+    from pipelines.ingest.outputs import _stale_outputs
+
+    stage, states = run.stage, run.states
+    try:
+        with output_errors(out):
+            ledger = sum(s.accepted for t, s in states.items() if t in LEDGER_TABLES)
+            n = max(1, -(-ledger // bucket_rows))
+            if n != run.partitions:
+                run.say(f"cutting {n} buckets")
+                run.recut(n)
+            outputs: dict[str, str] = {}
+            for table in sorted(states):
+                state = states[table]
+                if state.fx_template is not None:
+                    path = run.write_ordered(
+                        "fx", state, state.fx_ranges, state.fx_template, stage / "fx" / f"{table}.csv"
+                    )
+                    outputs[f"fx/{table}.csv"] = sha256_file(path)
+            manifest["layout"] = {
+                "buckets": n,
+                "path": "<table>/bucket=<k>/part-0.parquet",
+                "bucket": "SipHash(debtor_id) % buckets (pipelines.adapters.files.bucket_codes)",
+                "sorted_by": "debtor_id",
+                "row_group_rows": ROW_GROUP_ROWS,
+            }
+            for table, state in states.items():  # in table order (see run_streamed)
+                for k in range(n):
+                    path = bucket_file(stage, table, k)
+                    outputs[str(path.relative_to(stage))] = sha256_file(path)
+                assert state.template is not None
+                qpath = run.write_ordered(
+                    "q", state, state.ranges, state.template, stage / "quarantine" / f"{table}.csv"
+                )
+                outputs[f"quarantine/{table}.csv"] = sha256_file(qpath)
+            manifest["outputs"] = outputs
+            docs = run.validator.build_docs()
+            manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
+            import json
+
+            write_text_atomic(json.dumps(manifest, indent=2, sort_keys=False) + "\n", stage / "manifest.json")
+    finally:
+        run.spill.close()
+    publish_ingest(stage, out, _stale_outputs(out, outputs))
+
+
+__all__ = ["DEFAULT_CHUNK_ROWS", "publish_streamed", "run_streamed", "spill_partitions"]
