@@ -226,6 +226,14 @@ class ReportConfig(ConfigModel):
     max_watchlist_rows: int = Field(
         2000, ge=1, description="highest-PD watchlist rows in the page (CSV has all)"
     )
+    debtor_details: int = Field(
+        200, ge=0, le=5000, description="highest-PD watchlist rows given an expandable debtor page"
+    )
+    history_runs: int = Field(60, ge=1, description="earlier runs read for the PD trends and debtor history")
+    months: int = Field(12, ge=1, le=60, description="month-ends in the DSO and aging history")
+    dso_window_days: int = Field(
+        90, ge=7, le=365, description="N of the standard DSO (sales of the last N days)"
+    )
 
 
 class RatioLimit(ConfigModel):

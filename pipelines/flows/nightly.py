@@ -522,8 +522,10 @@ def write_report(
     feed: dict[str, Any] | None = None,
     inputs: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
+    portfolio: Any = None,
+    currency: str | None = None,
 ) -> Path:
-    """report.html with PD waterfalls of the ``cfg.report.waterfalls`` highest-PD flagged debtors:
+    """report.html (``portfolio``: :func:`pipelines.report.portfolio.build_portfolio`) with PD waterfalls of the ``cfg.report.waterfalls`` highest-PD flagged debtors:
     from the average debtor's PD to theirs, one step per reason group, in PD points."""
     from features.catalog import CATALOG, GROUPS
     from models.reasons import pd_waterfall, raw_to_pd
@@ -565,6 +567,8 @@ def write_report(
         feed=feed,
         inputs=inputs,
         overrides=overrides,
+        portfolio=portfolio,
+        currency=currency,
     )
     from pipelines.adapters.files import write_text_atomic
 
@@ -728,6 +732,20 @@ def run_nightly(
         counts = _counts(scored, wl, q, rq, previous, cfg)
         previous_as_of = prev_dir.name if prev_dir is not None else None
         cfg_hash = config_hash(cfg)
+        from pipelines.report.portfolio import build_portfolio
+
+        with meter.step("portfolio"):  # DSO and aging per bucket, PD trends from earlier runs
+            port = build_portfolio(
+                result.book,
+                as_of,
+                scored,
+                wl["watchlist"]["debtor_id"].head(cfg.report.debtor_details),
+                cfg,
+                currency,
+                out_dir,
+                stage,
+                engine,
+            )
         with meter.step("report"):
             files["report.html"] = write_report(
                 stage,
@@ -744,6 +762,8 @@ def run_nightly(
                 feed,
                 inputs,
                 override_summary(out_dir, as_of, wl["watchlist"], wl["effects"]),
+                port,
+                currency,
             )
         statuses = set(drift_frame["status"])
         manifest = {

@@ -3,7 +3,11 @@
 It shows the watchlist (sortable, filterable), yesterday-vs-today changes, the PD distribution,
 the model's calibration, the drift table, the input feed (rows quarantined per table and the feed
 checks) and PD waterfalls of the riskiest flagged debtors (from the average debtor's PD to the
-debtor's, one step per reason group, in PD points). Figures are inline SVG (matplotlib); the only
+debtor's, one step per reason group, in PD points). With a :class:`pipelines.report.portfolio.PortfolioView`
+it adds the portfolio sections (DSO, aging, expected loss by band and segment, the PD distribution
+across runs, the cash forecast) and an expandable debtor page under the highest-PD watchlist rows
+(PD and band history, open invoices with their predicted payment dates, limit, reasons). Amounts
+carry their currency; the layout works from 420 px wide (wide tables scroll inside their box). Figures are inline SVG (matplotlib); the only
 script is inline. Text from the data is HTML-escaped by Jinja2's autoescape.
 """
 
@@ -19,9 +23,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pipelines.config.nightly import NightlyConfig
 from pipelines.feed_checks import format_figure
 from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_waterfall_svg
+from pipelines.report.portfolio import PortfolioView, debtor_pages, portfolio_context
 from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS
 
-__all__ = ["Waterfall", "changes_summary", "render_report"]
+__all__ = ["Waterfall", "changes_summary", "money", "render_report"]
 
 _TEMPLATE_DIR = Path(__file__).parent
 
@@ -75,6 +80,18 @@ def changes_summary(
     }
 
 
+def money(value: Any, currency: str | None, digits: int = 0) -> str:
+    """An amount with thousands separators and its currency code ("12,345 EUR"); "" when missing."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return ""
+    if f != f:
+        return ""
+    text = f"{f:,.{digits}f}"
+    return f"{text} {currency}" if currency else text
+
+
 def _watchlist_rows(watchlist: pd.DataFrame, reason_columns: list[str], limit: int) -> list[dict[str, Any]]:
     top = watchlist.head(limit).reset_index(drop=True)
     rows = top.to_dict("records")
@@ -106,13 +123,21 @@ def render_report(
     feed: dict[str, Any] | None = None,
     inputs: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
+    portfolio: PortfolioView | None = None,
+    currency: str | None = None,
 ) -> str:
     """The report as one HTML string. ``model``: name, version, alias, metrics (dict of floats).
+
+    ``portfolio``: :func:`pipelines.report.portfolio.build_portfolio` (None: no portfolio sections
+    and no debtor pages); ``currency``: the currency of every amount (default: the portfolio's).
 
     ``overrides``: :func:`pipelines.scoring.watch_state.override_summary` (None: no section).
     ``feed``: the manifest's ``feed`` section (feed checks); ``inputs``: rows in / accepted /
     quarantined per table (the manifest's ``inputs``)."""
     env = Environment(loader=FileSystemLoader(_TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]))
+    currency = currency or (portfolio.currency if portfolio is not None else None)
+    env.filters["money"] = lambda v, digits=0: money(v, currency, digits)
+    env.filters["count"] = lambda v: f"{int(v):,}"
     template = env.get_template("template.html.j2")
     live = scored.loc[~scored["in_default"].astype(bool), "pd"].to_numpy(dtype="float64")
     changes = changes_summary(scored, previous, cfg, cfg.report.top_changes)
@@ -120,6 +145,15 @@ def render_report(
     changes["flagged_prev"] = counts.get("flagged_previous", 0)
     rows = _watchlist_rows(watchlist, reason_columns, cfg.report.max_watchlist_rows)
     anchors = {r["debtor_id"]: r["anchor"] for r in rows}
+    pages: dict[str, Any] = {}
+    port_ctx = None
+    if portfolio is not None:
+        band_names = [b.name for b in cfg.bands] + [DEFAULT_BAND]
+        port_ctx = portfolio_context(portfolio, band_names)
+        detail_ids = [r["debtor_id"] for r in rows[: cfg.report.debtor_details]]
+        pages = debtor_pages(portfolio, detail_ids)
+    for r in rows:
+        r["page"] = pages.get(r["debtor_id"])
     wf = [
         {
             "debtor_id": w.debtor_id,
@@ -154,6 +188,8 @@ def render_report(
         feed=_feed_view(feed),
         inputs=inputs or {},
         overrides=overrides,
+        portfolio=port_ctx,
+        currency=currency,
     )
 
 

@@ -6,6 +6,7 @@ import base64
 import io
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -94,3 +95,125 @@ def pd_waterfall_svg(steps: pd.DataFrame, title: str = "") -> str:
         if title:
             ax.set_title(title)
         return _svg(fig)
+
+
+def _amount_axis(ax: plt.Axes, currency: str | None) -> None:
+    """Thousands separators on the y axis, labelled with the currency."""
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_ylabel(f"amount ({currency})" if currency else "amount")
+
+
+def _date_labels(dates: pd.Index | pd.Series) -> list[str]:
+    return [pd.Timestamp(d).strftime("%Y-%m-%d") for d in dates]
+
+
+def dso_svg(dso: pd.DataFrame, window_days: int) -> str:
+    """Standard and countback DSO (days) at each date of ``dso`` (``features.portfolio.dso_table``)."""
+    with matplotlib.rc_context(_SVG_RC):
+        fig, ax = plt.subplots(figsize=(7, 2.8))
+        x = np.arange(len(dso))
+        ax.plot(
+            x, dso["dso_standard"], marker="o", color="#4c72b0", label=f"standard ({window_days}-day sales)"
+        )
+        ax.plot(x, dso["dso_countback"], marker="s", color="#dd8452", label="countback")
+        capped = dso["countback_capped"].to_numpy(dtype=bool)
+        if capped.any():
+            ax.plot(
+                x[capped], dso["dso_countback"][capped], "v", color="#c44e52", label="countback: lower bound"
+            )
+        ax.set_xticks(x, _date_labels(dso.index), rotation=45, ha="right")
+        ax.set_ylabel("days")
+        ax.set_ylim(bottom=0)
+        ax.legend(loc="upper left", fontsize=8)
+        ax.set_title("Days sales outstanding at each month-end and today")
+        return _svg(fig)
+
+
+AGING_COLORS = ("#55a868", "#c9d96f", "#f2c14e", "#e8833a", "#c44e52", "#7a1f2b")
+
+
+def aging_svg(aging: pd.DataFrame, buckets: tuple[str, ...], currency: str | None) -> str:
+    """Open receivables per aging bucket (stacked bars) at each date of ``aging``."""
+    with matplotlib.rc_context(_SVG_RC):
+        fig, ax = plt.subplots(figsize=(7, 3))
+        x = np.arange(len(aging))
+        bottom = np.zeros(len(aging))
+        for name, color in zip(buckets, AGING_COLORS, strict=True):
+            values = aging[name].to_numpy(dtype="float64")
+            ax.bar(x, values, bottom=bottom, color=color, label=name if name == "current" else f"{name} DPD")
+            bottom += values
+        ax.set_xticks(x, _date_labels(aging.index), rotation=45, ha="right")
+        _amount_axis(ax, currency)
+        ax.legend(loc="upper left", fontsize=7, ncol=3)
+        ax.set_title("Open receivables by days past due")
+        return _svg(fig)
+
+
+def pd_trend_svg(trend: pd.DataFrame, band_names: list[str]) -> str:
+    """PD distribution per run: median with the 25-75 % and 10-90 % ranges (live debtors, log
+    scale), and the share of debtors per band below."""
+    with matplotlib.rc_context(_SVG_RC):
+        fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.6), sharex=True, height_ratios=(3, 2))
+        x = np.arange(len(trend))
+        clip = lambda c: np.clip(trend[c].to_numpy(dtype="float64"), 1e-4, 1.0)  # noqa: E731
+        top.fill_between(x, clip("p10"), clip("p90"), color="#4c72b0", alpha=0.18, label="10-90 %")
+        top.fill_between(x, clip("p25"), clip("p75"), color="#4c72b0", alpha=0.35, label="25-75 %")
+        top.plot(x, clip("p50"), marker="o", markersize=3, color="#1d3557", label="median")
+        top.plot(x, clip("mean"), linestyle="--", color="#c44e52", label="mean")
+        top.set_yscale("log")
+        top.set_ylabel("PD (live debtors)")
+        top.legend(loc="upper left", fontsize=7, ncol=4)
+        top.set_title("PD distribution across runs")
+        base = np.zeros(len(trend))
+        colors = plt.get_cmap("RdYlGn_r")(np.linspace(0.05, 0.95, len(band_names)))
+        for name, color in zip(band_names, colors, strict=True):
+            col = f"share_{name}"
+            values = trend[col].to_numpy(dtype="float64") * 100 if col in trend else np.zeros(len(trend))
+            bottom.bar(x, values, bottom=base, color=color, label=name, width=0.8)
+            base += values
+        bottom.set_ylabel("% of debtors")
+        bottom.set_ylim(0, 100)
+        bottom.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, title="band")
+        step = max(1, len(trend) // 12)
+        bottom.set_xticks(x[::step], list(trend["as_of"].astype(str))[::step], rotation=45, ha="right")
+        return _svg(fig)
+
+
+def cash_forecast_svg(cash: pd.DataFrame, currency: str | None) -> str:
+    """Expected cash-in per week (total) with its 80 % interval."""
+    with matplotlib.rc_context(_SVG_RC):
+        fig, ax = plt.subplots(figsize=(7, 2.8))
+        x = np.arange(len(cash))
+        ax.fill_between(
+            x,
+            cash["cash_low_80"],
+            cash["cash_high_80"],
+            color="#55a868",
+            alpha=0.25,
+            step="mid",
+            label="80 % interval",
+        )
+        ax.bar(x, cash["expected_cash"], color="#55a868", width=0.6, label="expected")
+        labels = [f"W{int(w)}" for w in cash["week"]] if "week" in cash else [str(i + 1) for i in x]
+        ax.set_xticks(x, labels)
+        _amount_axis(ax, currency)
+        ax.legend(loc="upper right", fontsize=8)
+        ax.set_title("Expected cash-in per week, next 13 weeks")
+        return _svg(fig)
+
+
+def sparkline_svg(values: list[float], width: int = 160, height: int = 36) -> str:
+    """A tiny PD line (hand-written SVG, no matplotlib: one per debtor page); last point marked."""
+    v = np.asarray(values, dtype="float64")
+    if len(v) == 0:
+        return ""
+    lo, hi = float(np.nanmin(v)), float(np.nanmax(v))
+    span = hi - lo if hi > lo else 1.0
+    xs = np.linspace(4, width - 4, len(v)) if len(v) > 1 else np.array([width / 2])
+    ys = height - 4 - (v - lo) / span * (height - 8)
+    pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in zip(xs, ys, strict=True))
+    return (
+        f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="PD across runs"><polyline fill="none" stroke="#1d3557" stroke-width="1.5" points="{pts}"/>'
+        f'<circle cx="{xs[-1]:.1f}" cy="{ys[-1]:.1f}" r="2.5" fill="#c44e52"/></svg>'
+    )

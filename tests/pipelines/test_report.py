@@ -15,8 +15,11 @@ import pytest
 from models.drift import drift_table, reference_from_values
 from models.reasons import contributions, pd_waterfall, raw_to_pd
 from pipelines.config.nightly import NightlyConfig
+from pipelines.engine import Book
 from pipelines.report import Waterfall, changes_summary, render_report
+from pipelines.report.portfolio import build_portfolio
 from pipelines.scoring.watchlist import assign_bands, build_watchlist, compare_with_previous, triggers
+from tests.features.ledgers import inv, pay, portfolio
 
 CFG = NightlyConfig()
 REASONS = ["reason_1", "reason_2"]
@@ -64,15 +67,76 @@ FEED = {
 }
 
 
+LONG = "5 invoices paid late in the last 180 days, on average 23 days after their due date"
+BOOK = portfolio(
+    [
+        inv("INV-A1", "a", "2024-04-01", "2024-05-16", 700.0),  # 45 DPD at 06-30
+        inv("INV-A2", "a", "2024-06-10", "2024-07-10", 300.0),
+        inv("INV-B1", "b", "2024-05-01", "2024-05-31", 1000.0),
+        inv("INV-C1", "c", "2024-03-01", "2024-03-31", 1000.0),
+        inv("INV-N1", "n", "2024-06-01", "2024-07-01", 1000.0),
+    ],
+    [pay("P-B1", "b", "2024-06-05", 1000.0, "INV-B1"), pay("P-A1", "a", "2024-06-20", 100.0, "INV-A2")],
+)
+
+
+def run_outputs(out: Path, stage: Path) -> None:
+    """Two earlier runs in ``out`` and the optional outputs of the other nightly steps in ``stage``."""
+    for day, pds in (("2024-06-28", [0.03, 0.02, 0.15, 0.4]), ("2024-06-29", [0.01, 0.02, 0.2, 1.0])):
+        (out / day).mkdir(parents=True)
+        scores(pds, ["a", "b", "c", "z"], [False, False, False, pds[-1] == 1.0]).to_parquet(
+            out / day / "scores.parquet"
+        )
+    stage.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "invoice_id": ["INV-A1", "INV-A2"],
+            "debtor_id": ["a", "a"],
+            "open_amount": [700.0, 200.0],
+            "currency": ["EUR", "EUR"],
+            "due_date": pd.to_datetime(["2024-05-16", "2024-07-10"]),
+            "expected_paid_on": pd.to_datetime(["2024-07-19", "2024-07-26"]),
+            "paid_on_p10": pd.to_datetime(["2024-07-05", "2024-07-12"]),
+            "paid_on_p90": pd.to_datetime([None, "2024-09-06"]),
+            "p_paid_30d": [0.61, 0.55],
+            "p_paid_60d": [0.8, 0.8],
+            "p_paid_90d": [0.85, 0.9],
+        }
+    ).to_parquet(stage / "invoice_forecast.parquet")
+    weeks = pd.date_range("2024-07-01", periods=13, freq="7D")
+    pd.DataFrame(
+        {
+            "week": list(range(1, 14)) * 2,
+            "week_start": list(weeks) * 2,
+            "segment": ["all"] * 13 + ["retail"] * 13,
+            "expected_cash": [100.0 * w for w in range(1, 14)] * 2,
+            "cash_low_80": [60.0 * w for w in range(1, 14)] * 2,
+            "cash_high_80": [140.0 * w for w in range(1, 14)] * 2,
+        }
+    ).to_csv(stage / "cash_forecast.csv", index=False)
+    pd.DataFrame(
+        {
+            "debtor_id": ["a"],
+            "credit_limit_current": [4000.0],
+            "credit_limit_recommended": [5000.0],
+            "credit_limit_conservative": [2500.0],
+            "credit_limit_aggressive": [7500.0],
+            "credit_limit_rule": ["band D: 1.0 x need"],
+        }
+    ).to_csv(stage / "credit_limits.csv", index=False)
+
+
 @pytest.fixture(scope="module")
 def report_html(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("runs")
+    run_outputs(root / "out", root / "stage")
     prev = scores([0.01, 0.02, 0.2, 1.0], ["a", "b", "c", "z"], [False, False, False, True])
     today = scores([0.12, 0.02, 0.25, 0.5], ["a", "b", "c", "n"])
     today.loc[3, "name"] = "<script>window.hacked=1</script>=cmd"
     scored = compare_with_previous(today, prev)
     flags = triggers(scored, CFG, has_previous=True)
     reasons = pd.DataFrame(
-        {"reason_1": ["5 invoices paid late", "x", "y", "z"], "reason_2": ["", "", "", "w"]},
+        {"reason_1": ["5 invoices paid late", "x", LONG, "z"], "reason_2": [LONG, "", "", "w"]},
         index=today["debtor_id"],
     )
     wl = build_watchlist(scored, flags, reasons, REASONS)
@@ -91,6 +155,16 @@ def report_html(tmp_path_factory) -> Path:
     wf = [Waterfall("a", "Firm a", 0.12, "D", ["5 invoices paid late"], steps)]
     drift = drift_table(
         {"score": today["pd"]}, {"score": reference_from_values(pd.Series(rng.beta(1, 20, 2000)))}, 0.1, 0.25
+    )
+    view = build_portfolio(
+        Book.in_memory(BOOK, 4),  # several buckets
+        pd.Timestamp("2024-06-30").date(),
+        scored,
+        wl["debtor_id"],
+        CFG,
+        "EUR",
+        root / "out",
+        root / "stage",
     )
     html = render_report(
         as_of="2024-06-30",
@@ -120,6 +194,7 @@ def report_html(tmp_path_factory) -> Path:
             "invoices": {"rows_in": 40, "rows_accepted": 38, "rows_quarantined": 2, "quarantine_share": 0.05}
             | {"reasons": {"amount_not_positive": 2}},
         },
+        portfolio=view,
     )
     path = tmp_path_factory.mktemp("report") / "report.html"
     path.write_text(html, encoding="utf-8")
@@ -185,3 +260,136 @@ def test_report_renders_in_headless_chromium(report_html: Path, tmp_path: Path) 
     assert dom.count("<tr") >= 10
     assert shot.exists() and shot.stat().st_size > 20_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# Measures the layout after load, with the first debtor page opened, and writes it into the DOM.
+PROBE = """<script>
+(function () {
+  var W = document.documentElement.clientWidth;
+  function boxed(el) {  // inside a box that scrolls or clips sideways
+    for (var p = el.parentElement; p && p !== document.body; p = p.parentElement) {
+      var o = getComputedStyle(p).overflowX;
+      if (o === "auto" || o === "scroll" || o === "hidden") return true;
+    }
+    return false;
+  }
+  var rows = Array.prototype.map.call(document.querySelectorAll("#watchlist-table > tbody > tr:not(.wl-detail)"),
+    function (tr) { return Math.round(tr.getBoundingClientRect().height); });
+  document.querySelectorAll("#watchlist-table details.more").forEach(function (d) { d.open = true; });
+  var cards = document.querySelectorAll(".debtor-card"), c = null, text = "";
+  cards.forEach(function (card) {  // the widest extent and the smallest height of the opened pages
+    var r = card.getBoundingClientRect();
+    c = c ? {left: Math.min(c.left, r.left), right: Math.max(c.right, r.right), height: Math.min(c.height, r.height)}
+          : {left: r.left, right: r.right, height: r.height};
+    text += card.innerText + " | ";
+  });
+  var over = [];
+  document.querySelectorAll("body *").forEach(function (el) {
+    var r = el.getBoundingClientRect();
+    if ((r.width || r.height) && r.right > W + 1 && !boxed(el) && !el.closest("svg")) {
+      over.push(el.tagName + "#" + el.id + "." + el.className + " right=" + Math.round(r.right));
+    }
+  });
+  var out = parent.document, pre = out.createElement("pre");
+  pre.id = "layout-probe";
+  pre.textContent = JSON.stringify({width: W, scroll_width: document.documentElement.scrollWidth,
+    over: over.slice(0, 10), rows: rows, text: text, pages: cards.length, card: c});
+  out.body.appendChild(pre);
+})();
+</script>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run installs it)")
+@pytest.mark.parametrize("width", [1280, 420])
+def test_report_layout_at_desktop_and_phone_width(report_html: Path, tmp_path: Path, width: int) -> None:
+    """No element wider than the window outside a sideways-scrolling box, watchlist rows of a sane
+    height (they were 300 px gaps at 420 px), and an opened debtor page fits the window.
+
+    Headless Chromium keeps windows at least 500 px wide, so the page is shown in a ``width`` px
+    frame (srcdoc: same origin, the probe reports to the outer page, whose DOM is dumped)."""
+    import html as html_lib
+    import json
+
+    page = report_html.read_text(encoding="utf-8").replace("</body>", PROBE + "</body>")
+    frame = tmp_path / "frame.html"
+    frame.write_text(
+        '<!DOCTYPE html><html><body style="margin:0"><iframe style="border:0;width:'
+        f'{width}px;height:30000px" srcdoc="{html_lib.escape(page, quote=True)}"></iframe></body></html>',
+        "utf-8",
+    )
+    shot = report_html.parent / f"report-{width}.png"
+    cmd = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={max(width, 500)},2400",
+        f"--screenshot={shot}", "--dump-dom", frame.as_uri(),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r'<pre id="layout-probe">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stdout[-1000:]
+    got = json.loads(html_lib.unescape(found.group(1)))
+    assert got["width"] == width
+    assert got["scroll_width"] <= width and got["over"] == [], got
+    assert len(got["rows"]) == 3 and max(got["rows"]) <= 120, got["rows"]
+    card = got["card"]
+    assert got["pages"] == 3
+    assert card["height"] > 100 and card["left"] >= 0 and card["right"] <= width, card
+    assert got["text"].count("INV-A1") and "2024-07-19" in got["text"]  # the page: invoices, predicted dates
+    assert shot.exists() and shot.stat().st_size > 20_000
+
+
+def test_portfolio_sections_and_debtor_pages(report_html: Path) -> None:
+    html = report_html.read_text(encoding="utf-8")
+    for section in (
+        "dso-table",
+        "aging-table",
+        "el-band-table",
+        "el-segment-table",
+        "cash-table",
+        "trend-table",
+    ):
+        assert f'id="{section}"' in html
+    # as-of 06-30: receivables 700 + 200 (a) + 1,000 (c) + 1,000 (n); sales issued after 04-01: 2,300
+    assert 'id="receivables-now">2,900 EUR<' in html
+    assert re.search(r'id="dso-standard-now">113\.5 d<', html)  # 2,900 / 2,300 x 90
+    # amounts carry the currency, counts are integers
+    assert ">1,000 EUR<" in html and ">99 EUR<" in html
+    assert re.search(r'<td>total</td><td class="num">4</td>', html)
+    # debtor a's page: three runs of history, invoices with predicted dates, the recommended limit
+    start = html.index('id="debtor-d2"')
+    page = html[start : html.index("</div></td></tr>", start)]
+    assert page.count("<td>2024-06-") == 3 and "<svg" in page
+    assert "INV-A1" in page and "2024-07-19" in page and "2024-07-05 &ndash; after horizon" in page
+    assert "recommended: <b>5,000 EUR</b>" in page and "band D: 1.0 x need" in page
+    assert ">61%<" in page and "INV-C1" not in page
+
+
+def test_portfolio_without_the_optional_outputs(tmp_path: Path) -> None:
+    """No earlier run, no forecast, no credit limits: the sections they feed are left out."""
+    today = scores([0.12, 0.02, 0.25, 0.5], ["a", "b", "c", "n"])
+    book = portfolio(BOOK.invoices.to_dict("records"), BOOK.payments.to_dict("records"),
+                     debtors=[{"debtor_id": "a", "credit_limit": 1500.0}])  # fmt: skip
+    view = build_portfolio(Book.in_memory(book, 100), pd.Timestamp("2024-06-30").date(), today,
+                           pd.Index(["a", "n"]), CFG, "USD", tmp_path / "none", None)  # fmt: skip
+    assert view.invoice_forecast is None and view.cash_forecast is None and view.credit_limits is None
+    assert view.pd_trend["as_of"].tolist() == ["2024-06-30"]
+    assert view.open_items["invoice_id"].tolist() == ["INV-A1", "INV-A2", "INV-N1"]
+    assert view.limits.to_dict() == {"a": 1500.0, "n": pytest.approx(float("nan"), nan_ok=True)}
+    pd.testing.assert_series_equal(
+        view.aging.loc[pd.Timestamp("2024-06-30"), ["current", "31-60", "91-180"]],
+        pd.Series([1200.0, 700.0, 1000.0], index=["current", "31-60", "91-180"]),
+        check_names=False,
+    )
+    wl = today.assign(triggers="threshold", reason_1="late", pd_change=np.nan, band_prev=None)
+    html = render_report(
+        as_of="2024-06-30", model={"name": "m", "version": "1"}, config_hash="0" * 64, scored=today,
+        previous=None, previous_as_of=None, watchlist=wl[wl["debtor_id"].isin(["a", "n"])],
+        reason_columns=["reason_1"], counts={"scored": 4, "in_default": 0, "flagged": 2, "queue": 0,
+        "expected_loss": 0.0, "bands": {}, "triggers": {}}, drift=pd.DataFrame(columns=["variable", "psi",
+        "status", "missing_share", "reference_missing"]), calibration=None, waterfalls=[], cfg=CFG,
+        portfolio=view,
+    )  # fmt: skip
+    assert 'id="cash-table"' not in html and "expected paid" not in html and 'id="dso-table"' in html
+    assert "current: <b>1,500 USD</b>" in html and "from the debtors table" in html
+    assert "No limit known for this debtor." in html  # n

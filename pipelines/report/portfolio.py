@@ -1,0 +1,428 @@
+"""The portfolio part of ``report.html``: DSO and aging at the last month-ends, expected loss by band
+and segment, the PD distribution across runs, and a page per watchlist debtor.
+
+DSO and aging come from the ledger state at each month-end (``features.portfolio``), one debtor
+bucket at a time (:func:`pipelines.engine.map_buckets`, the engine the scoring used), summed over
+the buckets. The PD trends and each debtor's PD history read the earlier runs' ``scores.parquet``
+in the output folder (the last ``report.history_runs`` runs before as-of). The payment-date
+forecast (``invoice_forecast.parquet``), the cash forecast (``cash_forecast.csv``) and the credit
+limits (``credit_limits.csv``) are read from the run's staging folder when the run wrote them; a
+section whose file is absent is left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from features.portfolio import (
+    PortfolioParts,
+    aging_table,
+    combine_parts,
+    dso_table,
+    expected_loss_by,
+    portfolio_bucket,
+    report_dates,
+)
+from pipelines.config.nightly import NightlyConfig
+from pipelines.scoring.queue import lgd_for
+from pipelines.scoring.watchlist import DEFAULT_BAND
+
+__all__ = [
+    "PortfolioView",
+    "build_portfolio",
+    "debtor_history",
+    "pd_history",
+    "portfolio_parts",
+    "read_run_outputs",
+]
+
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+@dataclass(frozen=True)
+class PortfolioView:
+    """Everything the portfolio sections of the report show (amounts in ``currency``).
+
+    ``dso``/``aging``: per date (:func:`features.portfolio.dso_table` / ``aging_table``);
+    ``el_band``/``el_segment``: :func:`features.portfolio.expected_loss_by`; ``pd_trend``: one row
+    per run (``as_of``, ``debtors``, ``p10`` ... ``p90``, ``mean`` over live debtors, ``share_<band>``);
+    ``history``: ``as_of``, ``debtor_id``, ``pd``, ``band`` of the detail debtors across runs;
+    ``open_items``: their open invoices at as-of; ``limits``: their credit limit from the debtors
+    table. The optional frames are the run's own outputs (None when the run did not write them).
+    """
+
+    as_of: str
+    currency: str | None
+    window_days: int
+    dso: pd.DataFrame
+    aging: pd.DataFrame
+    el_band: pd.DataFrame
+    el_segment: pd.DataFrame
+    pd_trend: pd.DataFrame
+    history: pd.DataFrame
+    open_items: pd.DataFrame
+    limits: pd.Series
+    invoice_forecast: pd.DataFrame | None = None
+    cash_forecast: pd.DataFrame | None = None
+    credit_limits: pd.DataFrame | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _bucket_parts(
+    book: Any, k: int, dates: list[pd.Timestamp], window_days: int, ids: pd.Index
+) -> PortfolioParts | None:
+    """:func:`features.portfolio.portfolio_bucket` on bucket ``k`` of ``book`` (None without ledger rows)."""
+    from pipelines.engine import has_ledger
+
+    part = book.read(k)
+    if not has_ledger(part) or part.invoices is None or part.invoices.empty:
+        return None
+    return portfolio_bucket(part, dates, window_days, ids)
+
+
+def portfolio_parts(
+    book: Any, dates: list[pd.Timestamp], window_days: int, ids: pd.Index, engine: Any = None
+) -> PortfolioParts | None:
+    """The portfolio sums of the whole book, bucket by bucket (None: the book has no invoices)."""
+    from pipelines.engine import map_buckets
+
+    found = map_buckets(_bucket_parts, book, dates, window_days, ids, engine=engine, step="portfolio")
+    found = [p for p in found if p is not None]
+    return combine_parts(found) if found else None
+
+
+def _runs_before(out_dir: Path | None, as_of: str, limit: int) -> list[Path]:
+    from pipelines.adapters.publish import published_runs
+
+    if out_dir is None:
+        return []
+    return [p for p in published_runs(Path(out_dir)) if p.name < as_of][-limit:]
+
+
+def _trend_row(as_of: str, pds: np.ndarray, live: np.ndarray, bands: pd.Series, names: list[str]) -> dict:
+    x = pds[live]
+    row: dict[str, Any] = {"as_of": as_of, "debtors": int(len(pds)), "live": int(live.sum())}
+    qs = np.quantile(x, QUANTILES) if len(x) else [np.nan] * len(QUANTILES)
+    row.update({f"p{round(q * 100)}": float(v) for q, v in zip(QUANTILES, qs, strict=True)})
+    row["mean"] = float(x.mean()) if len(x) else np.nan
+    shares = bands.astype("string").value_counts(normalize=True)
+    row.update({f"share_{b}": float(shares.get(b, 0.0)) for b in names})
+    return row
+
+
+def pd_history(
+    out_dir: Path | None, as_of: str, scored: pd.DataFrame, names: list[str], runs: int
+) -> pd.DataFrame:
+    """One row per run (the last ``runs`` earlier runs in ``out_dir``, then today's ``scored``): the
+    PD quantiles and mean over live debtors and the share of debtors per band (``names``)."""
+    rows = []
+    for run in _runs_before(out_dir, as_of, runs):
+        path = run / "scores.parquet"
+        cols = [c for c in ("pd", "band", "in_default") if c in pq.read_schema(path).names]
+        if "pd" not in cols:
+            continue
+        t = pq.read_table(path, columns=cols).to_pandas()
+        live = ~t["in_default"].astype(bool).to_numpy() if "in_default" in t else np.ones(len(t), bool)
+        bands = t["band"] if "band" in t else pd.Series([], dtype="string")
+        rows.append(_trend_row(run.name, t["pd"].to_numpy(dtype="float64"), live, bands, names))
+    live = ~scored["in_default"].astype(bool).to_numpy()
+    rows.append(_trend_row(as_of, scored["pd"].to_numpy(dtype="float64"), live, scored["band"], names))
+    return pd.DataFrame(rows)
+
+
+def debtor_history(
+    out_dir: Path | None, as_of: str, scored: pd.DataFrame, ids: pd.Index, runs: int
+) -> pd.DataFrame:
+    """``as_of``, ``debtor_id``, ``pd``, ``band`` of the debtors ``ids`` in the last ``runs`` earlier
+    runs and today (sorted by debtor, then date)."""
+    wanted = pa.array(pd.Index(ids).astype(str).tolist(), pa.string())
+    frames = []
+    for run in _runs_before(out_dir, as_of, runs):
+        path = run / "scores.parquet"
+        if not {"debtor_id", "pd", "band"} <= set(pq.read_schema(path).names):
+            continue
+        t = pq.read_table(path, columns=["debtor_id", "pd", "band"])
+        ids_col = pc.cast(t["debtor_id"], pa.string())
+        t = t.filter(pc.is_in(ids_col, value_set=wanted)).to_pandas()
+        frames.append(t.assign(as_of=run.name))
+    today = scored.loc[scored["debtor_id"].isin(ids), ["debtor_id", "pd", "band"]].assign(as_of=as_of)
+    frames.append(today)
+    out = pd.concat(frames, ignore_index=True)
+    out["debtor_id"] = out["debtor_id"].astype("string")
+    out["band"] = out["band"].astype("string")
+    return out[["as_of", "debtor_id", "pd", "band"]].sort_values(["debtor_id", "as_of"], ignore_index=True)
+
+
+def read_run_outputs(stage: Path | None) -> dict[str, pd.DataFrame | None]:
+    """The run's payment-date forecast, cash forecast and credit limits from ``stage`` (None when absent)."""
+    out: dict[str, pd.DataFrame | None] = {
+        "invoice_forecast": None,
+        "cash_forecast": None,
+        "credit_limits": None,
+    }
+    if stage is None:
+        return out
+    stage = Path(stage)
+    if (stage / "invoice_forecast.parquet").exists():
+        out["invoice_forecast"] = pd.read_parquet(stage / "invoice_forecast.parquet")
+    if (stage / "cash_forecast.csv").exists():
+        out["cash_forecast"] = pd.read_csv(stage / "cash_forecast.csv")
+    if (stage / "credit_limits.csv").exists():
+        out["credit_limits"] = pd.read_csv(stage / "credit_limits.csv", dtype={"debtor_id": "string"})
+    return out
+
+
+def build_portfolio(
+    book: Any,
+    as_of: dt.date,
+    scored: pd.DataFrame,
+    detail_ids: pd.Index,
+    cfg: NightlyConfig,
+    currency: str | None,
+    out_dir: Path | None = None,
+    stage: Path | None = None,
+    engine: Any = None,
+) -> PortfolioView:
+    """The portfolio figures of a nightly run (see the module docstring).
+
+    ``scored``: today's scores (``debtor_id``, ``pd``, ``band``, ``in_default``, ``segment``,
+    ``open_balance``); ``detail_ids``: the watchlist debtors given a debtor page.
+    """
+    rc = cfg.report
+    day = pd.Timestamp(as_of)
+    key = day.date().isoformat()
+    ids = pd.Index(pd.array(detail_ids, dtype="string"))
+    parts = portfolio_parts(book, report_dates(day, rc.months), rc.dso_window_days, ids, engine)
+    names = [b.name for b in cfg.bands] + [DEFAULT_BAND]
+    el_frame = pd.DataFrame(
+        {
+            "band": scored["band"].astype("string"),
+            "segment": scored["segment"].astype("string") if "segment" in scored else pd.NA,
+            "pd": scored["pd"].astype("float64"),
+            "exposure": scored["open_balance"].astype("float64"),
+            "lgd": lgd_for(
+                scored["segment"] if "segment" in scored else pd.Series(pd.NA, index=scored.index), cfg.queue
+            ),
+        }
+    )
+    outputs = read_run_outputs(stage)
+    notes = []
+    if parts is None:
+        notes.append("the book holds no invoices: no DSO or aging")
+        empty = pd.DataFrame()
+        dso, aging, items, limits = empty, empty, empty, pd.Series([], dtype="float64")
+    else:
+        dso, aging, items, limits = (
+            dso_table(parts, rc.dso_window_days),
+            aging_table(parts),
+            parts.open_items,
+            parts.limits,
+        )
+    return PortfolioView(
+        as_of=key,
+        currency=currency,
+        window_days=rc.dso_window_days,
+        dso=dso,
+        aging=aging,
+        el_band=expected_loss_by(el_frame, "band", order=names),
+        el_segment=expected_loss_by(el_frame, "segment"),
+        pd_trend=pd_history(out_dir, key, scored, names, rc.history_runs),
+        history=debtor_history(out_dir, key, scored, ids, rc.history_runs),
+        open_items=items,
+        limits=limits,
+        notes=notes,
+        **outputs,
+    )
+
+
+# ------------------------------------------------------------------------------ page context
+
+
+def _day(value: Any) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _num(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(f) else f
+
+
+def _invoice_rows(items: pd.DataFrame, forecast: pd.DataFrame | None) -> pd.DataFrame:
+    """Open invoices with the payment-date forecast columns when the run has them."""
+    if forecast is None or items.empty:
+        return items
+    cols = [
+        c
+        for c in ("invoice_id", "expected_paid_on", "paid_on_p10", "paid_on_p90", "p_paid_30d")
+        if c in forecast.columns
+    ]
+    if "invoice_id" not in cols or len(cols) == 1:
+        return items
+    fc = forecast[cols].copy()
+    fc["invoice_id"] = fc["invoice_id"].astype("string")
+    return items.merge(fc.drop_duplicates("invoice_id"), on="invoice_id", how="left")
+
+
+LIMIT_FIELDS = (
+    ("credit_limit_current", "current"),
+    ("credit_limit_recommended", "recommended"),
+    ("credit_limit_conservative", "conservative"),
+    ("credit_limit_aggressive", "aggressive"),
+)
+
+
+def debtor_pages(view: PortfolioView, ids: list[str], max_invoices: int = 12) -> dict[str, dict[str, Any]]:
+    """Per debtor of ``ids``: PD/band history (with a sparkline), open invoices (largest DPD first,
+    at most ``max_invoices``) with their predicted payment dates, the credit limit(s)."""
+    from pipelines.report.plots import sparkline_svg
+
+    wanted = set(ids)
+    hist = view.history[view.history["debtor_id"].isin(wanted)]
+    by_debtor_hist = {k: g for k, g in hist.groupby("debtor_id", sort=False)}
+    items = _invoice_rows(view.open_items, view.invoice_forecast)
+    by_debtor_items = {k: g for k, g in items.groupby("debtor_id", sort=False)} if len(items) else {}
+    limits = None
+    if view.credit_limits is not None and "debtor_id" in view.credit_limits:
+        cl = view.credit_limits
+        limits = (
+            cl[cl["debtor_id"].astype("string").isin(wanted)]
+            .drop_duplicates("debtor_id")
+            .set_index("debtor_id")
+        )
+    has_forecast = "expected_paid_on" in items.columns
+    pages = {}
+    for debtor in ids:
+        h = by_debtor_hist.get(debtor)
+        history = [] if h is None else h.to_dict("records")
+        inv = by_debtor_items.get(debtor)
+        rows, more = [], 0
+        if inv is not None:
+            inv = inv.sort_values(["dpd", "open_amount"], ascending=[False, False], kind="stable")
+            more = max(0, len(inv) - max_invoices)
+            for r in inv.head(max_invoices).to_dict("records"):
+                rows.append(
+                    {
+                        "invoice_id": str(r["invoice_id"]),
+                        "due_date": _day(r["due_date"]),
+                        "open_amount": float(r["open_amount"]),
+                        "dpd": int(r["dpd"]),
+                        "disputed": bool(r["disputed"]),
+                        "expected_paid_on": _day(r.get("expected_paid_on")),
+                        "p10": _day(r.get("paid_on_p10")),
+                        "p90": _day(r.get("paid_on_p90")),
+                        "p30": _num(r.get("p_paid_30d")),
+                    }
+                )
+        limit: dict[str, Any] | None = None
+        if limits is not None and debtor in limits.index:
+            row = limits.loc[debtor]
+            limit = {
+                "amounts": [(label, _num(row.get(col))) for col, label in LIMIT_FIELDS if col in row.index],
+                "rule": ""
+                if pd.isna(row.get("credit_limit_rule"))
+                else str(row.get("credit_limit_rule", "")),
+            }
+        elif debtor in view.limits.index and _num(view.limits.get(debtor)) is not None:
+            limit = {
+                "amounts": [("current", _num(view.limits.get(debtor)))],
+                "rule": "from the debtors table",
+            }
+        pages[debtor] = {
+            "spark": sparkline_svg([float(x["pd"]) for x in history]),
+            "history": [
+                {"as_of": str(x["as_of"]), "pd": float(x["pd"]), "band": str(x["band"])}
+                for x in history[::-1]
+            ],
+            "invoices": rows,
+            "more_invoices": more,
+            "open_total": float(inv["open_amount"].sum()) if inv is not None else 0.0,
+            "open_count": int(len(inv)) if inv is not None else 0,
+            "has_forecast": has_forecast,
+            "limit": limit,
+        }
+    return pages
+
+
+def _cash_total(cash: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The total rows of the cash forecast (segment "all"), by week; None when the file lacks them."""
+    need = {"expected_cash", "cash_low_80", "cash_high_80"}
+    if cash is None or not need <= set(cash.columns):
+        return None
+    total = cash[cash["segment"].astype(str) == "all"] if "segment" in cash else cash
+    return total.sort_values("week" if "week" in total else "week_start").reset_index(drop=True)
+
+
+def portfolio_context(view: PortfolioView, band_names: list[str]) -> dict[str, Any]:
+    """The template's ``portfolio`` object: figures, tables and plots."""
+    from features.portfolio import AGING_BUCKETS
+    from pipelines.report.plots import aging_svg, cash_forecast_svg, dso_svg, pd_trend_svg
+
+    ctx: dict[str, Any] = {
+        "currency": view.currency,
+        "window_days": view.window_days,
+        "notes": view.notes,
+        "has_forecast": view.invoice_forecast is not None,
+    }
+    if len(view.dso):
+        dso = view.dso
+        ctx["dso_svg"] = dso_svg(dso, view.window_days)
+        ctx["dso_rows"] = [
+            {
+                "date": _day(t),
+                "receivables": float(r.receivables),
+                "sales_window": float(r.sales_window),
+                "standard": _num(r.dso_standard),
+                "countback": _num(r.dso_countback),
+                "capped": bool(r.countback_capped),
+            }
+            for t, r in dso.iloc[::-1].iterrows()
+        ]
+        ctx["now"] = ctx["dso_rows"][0]
+        ctx["aging_svg"] = aging_svg(view.aging, AGING_BUCKETS, view.currency)
+        ctx["aging_buckets"] = list(AGING_BUCKETS)
+        ctx["aging_rows"] = [
+            {
+                "date": _day(t),
+                "amounts": [float(r[b]) for b in AGING_BUCKETS],
+                "receivables": float(r["receivables"]),
+                "over_90": _num((r["91-180"] + r[">180"]) / r["receivables"])
+                if r["receivables"] > 0
+                else None,
+            }
+            for t, r in view.aging.iloc[::-1].iterrows()
+        ]
+    ctx["el_band"] = [{"key": k, **r} for k, r in view.el_band.to_dict("index").items()]
+    ctx["el_segment"] = [{"key": k, **r} for k, r in view.el_segment.to_dict("index").items()]
+    trend = view.pd_trend
+    ctx["trend_runs"] = int(len(trend))
+    ctx["trend_svg"] = pd_trend_svg(trend, band_names) if len(trend) else None
+    ctx["trend_rows"] = trend.iloc[::-1].head(15).to_dict("records")
+    cash = _cash_total(view.cash_forecast)
+    if cash is not None:
+        ctx["cash_svg"] = cash_forecast_svg(cash, view.currency)
+        ctx["cash_rows"] = [
+            {
+                "week": int(r["week"]) if "week" in r else i + 1,
+                "start": _day(r.get("week_start")),
+                "expected": float(r["expected_cash"]),
+                "low": float(r["cash_low_80"]),
+                "high": float(r["cash_high_80"]),
+            }
+            for i, r in enumerate(cash.to_dict("records"))
+        ]
+        ctx["cash_total"] = float(cash["expected_cash"].sum())
+    return ctx
