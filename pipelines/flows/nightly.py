@@ -525,7 +525,8 @@ def write_report(
     portfolio: Any = None,
     currency: str | None = None,
 ) -> Path:
-    """report.html (``portfolio``: :func:`pipelines.report.portfolio.build_portfolio`) with PD waterfalls of the ``cfg.report.waterfalls`` highest-PD flagged debtors:
+    """report.html with the portfolio sections (``portfolio``: :func:`pipelines.report.portfolio.build_portfolio`)
+    and PD waterfalls of the ``cfg.report.waterfalls`` highest-PD flagged debtors:
     from the average debtor's PD to theirs, one step per reason group, in PD points."""
     from features.catalog import CATALOG, GROUPS
     from models.reasons import pd_waterfall, raw_to_pd

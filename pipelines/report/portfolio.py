@@ -162,8 +162,18 @@ def debtor_history(
     return out[["as_of", "debtor_id", "pd", "band"]].sort_values(["debtor_id", "as_of"], ignore_index=True)
 
 
-def read_run_outputs(stage: Path | None) -> dict[str, pd.DataFrame | None]:
-    """The run's payment-date forecast, cash forecast and credit limits from ``stage`` (None when absent)."""
+_LIMIT_COLUMNS = (
+    "credit_limit_current",
+    "credit_limit_recommended",
+    "credit_limit_conservative",
+    "credit_limit_aggressive",
+    "credit_limit_rule",
+)
+
+
+def read_run_outputs(stage: Path | None, skip_limits: bool = False) -> dict[str, pd.DataFrame | None]:
+    """The run's payment-date forecast, cash forecast and credit limits from ``stage`` (None when
+    absent; ``skip_limits``: not ``credit_limits.csv``, the scores carry the limits)."""
     out: dict[str, pd.DataFrame | None] = {
         "invoice_forecast": None,
         "cash_forecast": None,
@@ -176,7 +186,7 @@ def read_run_outputs(stage: Path | None) -> dict[str, pd.DataFrame | None]:
         out["invoice_forecast"] = pd.read_parquet(stage / "invoice_forecast.parquet")
     if (stage / "cash_forecast.csv").exists():
         out["cash_forecast"] = pd.read_csv(stage / "cash_forecast.csv")
-    if (stage / "credit_limits.csv").exists():
+    if not skip_limits and (stage / "credit_limits.csv").exists():
         out["credit_limits"] = pd.read_csv(stage / "credit_limits.csv", dtype={"debtor_id": "string"})
     return out
 
@@ -214,7 +224,10 @@ def build_portfolio(
             ),
         }
     )
-    outputs = read_run_outputs(stage)
+    outputs = read_run_outputs(stage, skip_limits=_LIMIT_COLUMNS[1] in scored.columns)
+    if outputs["credit_limits"] is None and _LIMIT_COLUMNS[1] in scored.columns:  # the scores carry them
+        cols = ["debtor_id", *[c for c in _LIMIT_COLUMNS if c in scored.columns]]
+        outputs["credit_limits"] = scored.loc[scored["debtor_id"].isin(ids), cols].reset_index(drop=True)
     notes = []
     if parts is None:
         notes.append("the book holds no invoices: no DSO or aging")

@@ -393,3 +393,11 @@ def test_portfolio_without_the_optional_outputs(tmp_path: Path) -> None:
     assert 'id="cash-table"' not in html and "expected paid" not in html and 'id="dso-table"' in html
     assert "current: <b>1,500 USD</b>" in html and "from the debtors table" in html
     assert "No limit known for this debtor." in html  # n
+    # with credit limits in the scores (the nightly's credit_limits step), the pages read them there
+    limited = today.assign(
+        credit_limit_current=1000.0, credit_limit_recommended=2000.0, credit_limit_rule="r"
+    )
+    view = build_portfolio(Book.in_memory(book, 100), pd.Timestamp("2024-06-30").date(), limited,
+                           pd.Index(["a", "n"]), CFG, "USD", None, None)  # fmt: skip
+    assert view.credit_limits["debtor_id"].tolist() == ["a", "n"]
+    assert view.credit_limits["credit_limit_recommended"].tolist() == [2000.0, 2000.0]
