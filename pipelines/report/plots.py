@@ -6,6 +6,7 @@ import base64
 import io
 
 import matplotlib
+import matplotlib.axis
 import matplotlib.ticker
 
 matplotlib.use("Agg")
@@ -40,6 +41,7 @@ def pd_distribution_svg(pd_values: np.ndarray, bands: list[tuple[str, float]]) -
         if len(x):
             ax.hist(x, bins=np.logspace(-4, 0, 49), color="#4c72b0", edgecolor="white", linewidth=0.3)
         ax.set_xscale("log")
+        _percent_log_axis(ax.xaxis)
         ax.set_xlabel("PD (log scale)")
         ax.set_ylabel("debtors")
         top = ax.get_ylim()[1]
@@ -95,6 +97,12 @@ def pd_waterfall_svg(steps: pd.DataFrame, title: str = "") -> str:
         if title:
             ax.set_title(title)
         return _svg(fig)
+
+
+def _percent_log_axis(axis: matplotlib.axis.Axis) -> None:
+    """PD on a log axis labelled "0.1%", "1%" (plain text: no mathtext to lay out, which is slow)."""
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v * 100:g}%"))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
 def _amount_axis(ax: plt.Axes, currency: str | None) -> None:
@@ -161,6 +169,7 @@ def pd_trend_svg(trend: pd.DataFrame, band_names: list[str]) -> str:
         top.plot(x, clip("p50"), marker="o", markersize=3, color="#1d3557", label="median")
         top.plot(x, clip("mean"), linestyle="--", color="#c44e52", label="mean")
         top.set_yscale("log")
+        _percent_log_axis(top.yaxis)
         top.set_ylabel("PD (live debtors)")
         top.legend(loc="upper left", fontsize=7, ncol=4)
         top.set_title("PD distribution across runs")

@@ -298,74 +298,88 @@ LIMIT_FIELDS = (
 )
 
 
+def _records(frame: pd.DataFrame, columns: list[str]) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as dicts of plain values (dates as YYYY-MM-DD, missing as None), once."""
+    cols = {}
+    for c in columns:
+        if c not in frame.columns:
+            cols[c] = [None] * len(frame)
+        elif pd.api.types.is_datetime64_any_dtype(frame[c]):
+            cols[c] = (
+                pd.to_datetime(frame[c])
+                .dt.strftime("%Y-%m-%d")
+                .astype(object)
+                .where(frame[c].notna(), None)
+                .tolist()
+            )
+        else:
+            cols[c] = frame[c].astype(object).where(frame[c].notna(), None).tolist()
+    return [dict(zip(columns, values, strict=True)) for values in zip(*cols.values(), strict=True)]
+
+
+def _grouped(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        out.setdefault(str(r["debtor_id"]), []).append(r)
+    return out
+
+
 def debtor_pages(view: PortfolioView, ids: list[str], max_invoices: int = 12) -> dict[str, dict[str, Any]]:
-    """Per debtor of ``ids``: PD/band history (with a sparkline), open invoices (largest DPD first,
-    at most ``max_invoices``) with their predicted payment dates, the credit limit(s)."""
+    """Per debtor of ``ids``: PD/band history (with a sparkline), open invoices (most days past due
+    first, at most ``max_invoices``) with their predicted payment dates, the credit limit(s)."""
     from pipelines.report.plots import sparkline_svg
 
     wanted = set(ids)
     hist = view.history[view.history["debtor_id"].isin(wanted)]
-    by_debtor_hist = {k: g for k, g in hist.groupby("debtor_id", sort=False)}
+    histories = _grouped(_records(hist, ["debtor_id", "as_of", "pd", "band"]))
     items = _invoice_rows(view.open_items, view.invoice_forecast)
-    by_debtor_items = {k: g for k, g in items.groupby("debtor_id", sort=False)} if len(items) else {}
-    limits = None
+    has_forecast = "expected_paid_on" in items.columns
+    items = items.sort_values(
+        ["debtor_id", "dpd", "open_amount"], ascending=[True, False, False], kind="stable"
+    )
+    cols = ["debtor_id", "invoice_id", "due_date", "open_amount", "dpd", "disputed"]
+    cols += ["expected_paid_on", "paid_on_p10", "paid_on_p90", "p_paid_30d"]
+    invoices = _grouped(_records(items, cols))
+    limits: dict[str, dict[str, Any]] = {}
     if view.credit_limits is not None and "debtor_id" in view.credit_limits:
         cl = view.credit_limits
-        limits = (
-            cl[cl["debtor_id"].astype("string").isin(wanted)]
-            .drop_duplicates("debtor_id")
-            .set_index("debtor_id")
-        )
-    has_forecast = "expected_paid_on" in items.columns
+        cl = cl[cl["debtor_id"].astype("string").isin(wanted)].drop_duplicates("debtor_id")
+        for r in _records(cl, ["debtor_id", *[c for c, _ in LIMIT_FIELDS], "credit_limit_rule"]):
+            shown = [(label, _num(r[c])) for c, label in LIMIT_FIELDS if c in cl.columns]
+            limits[str(r["debtor_id"])] = {"amounts": shown, "rule": r["credit_limit_rule"] or ""}
+    known = view.limits.dropna()
+    for debtor, value in known.items():
+        if str(debtor) not in limits:
+            limits[str(debtor)] = {"amounts": [("current", float(value))], "rule": "from the debtors table"}
     pages = {}
     for debtor in ids:
-        h = by_debtor_hist.get(debtor)
-        history = [] if h is None else h.to_dict("records")
-        inv = by_debtor_items.get(debtor)
-        rows, more = [], 0
-        if inv is not None:
-            inv = inv.sort_values(["dpd", "open_amount"], ascending=[False, False], kind="stable")
-            more = max(0, len(inv) - max_invoices)
-            for r in inv.head(max_invoices).to_dict("records"):
-                rows.append(
-                    {
-                        "invoice_id": str(r["invoice_id"]),
-                        "due_date": _day(r["due_date"]),
-                        "open_amount": float(r["open_amount"]),
-                        "dpd": int(r["dpd"]),
-                        "disputed": bool(r["disputed"]),
-                        "expected_paid_on": _day(r.get("expected_paid_on")),
-                        "p10": _day(r.get("paid_on_p10")),
-                        "p90": _day(r.get("paid_on_p90")),
-                        "p30": _num(r.get("p_paid_30d")),
-                    }
-                )
-        limit: dict[str, Any] | None = None
-        if limits is not None and debtor in limits.index:
-            row = limits.loc[debtor]
-            limit = {
-                "amounts": [(label, _num(row.get(col))) for col, label in LIMIT_FIELDS if col in row.index],
-                "rule": ""
-                if pd.isna(row.get("credit_limit_rule"))
-                else str(row.get("credit_limit_rule", "")),
-            }
-        elif debtor in view.limits.index and _num(view.limits.get(debtor)) is not None:
-            limit = {
-                "amounts": [("current", _num(view.limits.get(debtor)))],
-                "rule": "from the debtors table",
-            }
+        history = histories.get(debtor, [])
+        inv = invoices.get(debtor, [])
         pages[debtor] = {
             "spark": sparkline_svg([float(x["pd"]) for x in history]),
             "history": [
                 {"as_of": str(x["as_of"]), "pd": float(x["pd"]), "band": str(x["band"])}
                 for x in history[::-1]
             ],
-            "invoices": rows,
-            "more_invoices": more,
-            "open_total": float(inv["open_amount"].sum()) if inv is not None else 0.0,
-            "open_count": int(len(inv)) if inv is not None else 0,
+            "invoices": [
+                {
+                    "invoice_id": str(r["invoice_id"]),
+                    "due_date": r["due_date"],
+                    "open_amount": float(r["open_amount"]),
+                    "dpd": int(r["dpd"]),
+                    "disputed": bool(r["disputed"]),
+                    "expected_paid_on": r["expected_paid_on"] or "",
+                    "p10": r["paid_on_p10"] or "",
+                    "p90": r["paid_on_p90"] or "",
+                    "p30": _num(r["p_paid_30d"]),
+                }
+                for r in inv[:max_invoices]
+            ],
+            "more_invoices": max(0, len(inv) - max_invoices),
+            "open_total": float(sum(r["open_amount"] for r in inv)),
+            "open_count": len(inv),
             "has_forecast": has_forecast,
-            "limit": limit,
+            "limit": limits.get(debtor),
         }
     return pages
 
