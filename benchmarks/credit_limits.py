@@ -7,7 +7,8 @@ volume, payment terms, open balance) and a debtors table (credit_limit, annual_t
 each known for part of the debtors, in shuffled order) stand in for the nightly's. Figures (best of
 ``--repeat``, seconds): ``add_credit_limits`` (join of the debtors table + the policy),
 ``recommend_limits`` alone, the watchlist ``triggers`` (all five, limit_breach included), and the
-``credit_limits.csv`` table and its CSV write; the process's peak RSS.
+``credit_limits.csv`` table and its CSV write, and the nightly's writer (CSV + XLSX of the top
+``queue.xlsx_max_rows``); the process's peak RSS.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import resource
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,12 @@ import pandas as pd
 from pipelines.adapters.exports import write_csv
 from pipelines.config.credit import CreditPolicyConfig
 from pipelines.config.nightly import NightlyConfig
-from pipelines.scoring.limits import add_credit_limits, credit_limits_table, recommend_limits
+from pipelines.scoring.limits import (
+    add_credit_limits,
+    credit_limits_table,
+    recommend_limits,
+    write_credit_limits,
+)
 from pipelines.scoring.watchlist import assign_bands, compare_with_previous, triggers
 
 
@@ -111,6 +118,10 @@ def main() -> None:
         write_csv(table, Path(tmp) / "credit_limits.csv")
         csv_s = round(time.perf_counter() - t, 3)
         csv_mib = round((Path(tmp) / "credit_limits.csv").stat().st_size / 2**20, 1)
+        t = time.perf_counter()
+        rows = min(len(table), NightlyConfig().queue.xlsx_max_rows)
+        write_credit_limits(scored, Path(tmp), datetime(2025, 12, 31), "EUR", rows)
+        both_s = round(time.perf_counter() - t, 3)
     rules = scored["credit_limit_rule"].value_counts()
     figures = {
         "debtors": args.debtors,
@@ -121,6 +132,8 @@ def main() -> None:
         "credit_limits_table_s": table_s,
         "credit_limits_csv_write_s": csv_s,
         "credit_limits_csv_mib": csv_mib,
+        "xlsx_rows": rows,
+        "write_credit_limits_csv_and_xlsx_s": both_s,
         "limit_breach_fired": int(flags["trigger_limit_breach"].sum()),
         "capped_share": round(float(rules[rules.index.str.contains("capped")].sum()) / args.debtors, 4),
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),

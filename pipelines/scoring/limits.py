@@ -219,19 +219,21 @@ def credit_limits_table(scored: pd.DataFrame, currency: str | None) -> pd.DataFr
         "exposure",
         *LIMIT_COLUMNS,
     ]
-    frame = scored.rename(columns={"open_balance": "exposure"}).copy()
-    frame["currency"] = pd.Series(currency or "", index=frame.index, dtype="string")
-    frame["credit_limit_rule"] = frame["credit_limit_rule"].astype("string")
+    frame = scored.rename(columns={"open_balance": "exposure"})
     frame = frame[[c for c in cols if c in frame.columns]]
-    if "exposure" not in frame.columns:
-        return frame.sort_values("debtor_id", kind="stable", ignore_index=True)
-    return frame.sort_values(
-        ["exposure", "debtor_id"],
-        ascending=[False, True],
-        na_position="last",
-        kind="stable",
-        ignore_index=True,
+    if not frame["debtor_id"].is_monotonic_increasing:  # the nightly's scores already are
+        frame = frame.sort_values("debtor_id", kind="stable")
+    # a stable sort on exposure alone keeps debtor_id order among equal exposures (and NaN last)
+    exposure = frame["exposure"].to_numpy(dtype="float64", na_value=np.nan) if "exposure" in frame else None
+    order = np.arange(len(frame)) if exposure is None else np.argsort(-exposure, kind="stable")
+    out = frame.iloc[order].reset_index(drop=True)
+    out.insert(
+        out.columns.get_loc("in_default") + 1 if "in_default" in out else len(out.columns),
+        "currency",
+        pd.Series(currency or "", index=out.index, dtype="string"),
     )
+    out["credit_limit_rule"] = out["credit_limit_rule"].astype("string")
+    return out
 
 
 CREDIT_LIMITS_TITLE = (

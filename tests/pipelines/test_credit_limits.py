@@ -250,3 +250,25 @@ def test_bands_must_match_the_nightly_bands(tmp_path) -> None:
     path.write_text("kind: credit\nbands:\n  A: {recommended: 1, conservative: 1, aggressive: 1}\n")
     with pytest.raises(ConfigError, match=r"bands: missing \['B', 'C', 'D', 'E'\]; give factors"):
         load_credit_policy(path, ["A", "B", "C", "D", "E"])
+
+
+def test_credit_limits_table_largest_exposure_first_with_currency_and_files(tmp_path) -> None:
+    import datetime as dt
+
+    import openpyxl
+
+    from pipelines.scoring.limits import credit_limits_table, write_credit_limits
+
+    scored = add_credit_limits(scores_frame().assign(open_balance=[500.0, 8000.0, 500.0]), None, POLICY)
+    table = credit_limits_table(scored, "EUR")
+    assert table["debtor_id"].tolist() == ["b", "a", "c"]  # 8,000 first; equal exposures by debtor_id
+    assert (table["currency"] == "EUR").all() and table["credit_limit_rule"].iloc[2] == "in default: 0"
+    files = write_credit_limits(scored, tmp_path, dt.datetime(2024, 6, 30), "EUR", xlsx_rows=2)
+    assert set(files) == {"credit_limits.csv", "credit_limits.xlsx"}
+    csv = pd.read_csv(tmp_path / "credit_limits.csv", encoding="utf-8-sig")
+    assert csv["credit_limit_recommended"].tolist() == [9000.0, 6000.0, 0.0]
+    sheet = openpyxl.load_workbook(tmp_path / "credit_limits.xlsx", read_only=True)["credit limits"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert "Recommended credit limit (EUR)" in rows[0] and "Exposure at default (EUR)" in rows[0]
+    assert len(rows) == 1 + 2 + 1  # header, the 2 largest exposures, totals
+    assert write_credit_limits(scores_frame(), tmp_path, dt.datetime(2024, 6, 30), "EUR", 10) == {}
