@@ -67,10 +67,14 @@ class NewEntrantTrigger(ConfigModel):
 
 class LimitBreachTrigger(ConfigModel):
     """Flag exposure (open balance) above the debtor's current credit limit (when the debtors table
-    has a positive one), or above the recommended limit (``credit``, docs/credit_limits.md) by more
-    than ``margin``; in both cases by more than ``min_excess`` currency units."""
+    has a positive one) by more than ``current_margin``, or above the recommended limit (``credit``,
+    docs/credit_limits.md; when the debtor has a need, i.e. recent invoicing) by more than ``margin``;
+    in both cases by more than ``min_excess`` currency units."""
 
     enabled: bool = True
+    current_margin: float = Field(
+        0.0, ge=0.0, le=10.0, description="share above the current limit, e.g. 0.1 = exposure > 1.1 x limit"
+    )
     margin: float = Field(
         0.2,
         ge=0.0,

@@ -84,9 +84,11 @@ def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd
 
 def limit_excess(scored: pd.DataFrame, cfg: NightlyConfig) -> tuple[pd.Series, pd.Series]:
     """The two tests of the ``limit_breach`` trigger per row: exposure (``open_balance``) above the
-    current limit (only a positive ``credit_limit_current`` counts: 0 or empty is "no limit on file"),
-    and above ``credit_limit_recommended`` x (1 + margin); each by more than ``min_excess``. Both
-    False when the scores carry no credit limits (``pipelines.scoring.limits``)."""
+    current limit x (1 + current_margin) (only a positive ``credit_limit_current`` counts: 0 or empty
+    is "no limit on file"), and above ``credit_limit_recommended`` x (1 + margin) where the debtor
+    has a need (``credit_need`` > 0: a recommendation of 0 for want of recent invoices is no basis to
+    flag); each by more than ``min_excess``. Both False when the scores carry no credit limits
+    (``pipelines.scoring.limits``)."""
     lb = cfg.triggers.limit_breach
     if not set(LIMIT_INPUTS) <= set(scored.columns):
         no = pd.Series(False, index=scored.index)
@@ -94,8 +96,9 @@ def limit_excess(scored: pd.DataFrame, cfg: NightlyConfig) -> tuple[pd.Series, p
     exposure = scored["open_balance"].astype("float64").fillna(0.0)
     current = scored["credit_limit_current"].astype("float64")
     recommended = scored["credit_limit_recommended"].astype("float64")
-    over_current = (current > 0) & (exposure - current > lb.min_excess)
-    over_recommended = exposure - recommended * (1 + lb.margin) > lb.min_excess
+    has_need = scored["credit_need"].astype("float64") > 0 if "credit_need" in scored else True
+    over_current = (current > 0) & (exposure - current * (1 + lb.current_margin) > lb.min_excess)
+    over_recommended = has_need & (exposure - recommended * (1 + lb.margin) > lb.min_excess)
     return over_current.fillna(False).astype(bool), over_recommended.fillna(False).astype(bool)
 
 
@@ -121,6 +124,16 @@ def limit_notes(scored: pd.DataFrame, cfg: NightlyConfig, currency: pd.Series | 
     recommended = _money(rows["credit_limit_recommended"].astype("float64"), code)
     margin = f"{cfg.triggers.limit_breach.margin * 100:g} %"
     above_current = "exposure " + exposure + " is above the current credit limit of " + current
+    if cfg.triggers.limit_breach.current_margin:
+        extra = f"{cfg.triggers.limit_breach.current_margin * 100:g} %"
+        above_current = (
+            "exposure "
+            + exposure
+            + " is more than "
+            + extra
+            + " above the current credit limit of "
+            + current
+        )
     above_rec = (
         "exposure " + exposure + " is more than " + margin + " above the recommended limit of " + recommended
     )

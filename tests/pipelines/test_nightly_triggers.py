@@ -222,3 +222,29 @@ def test_limit_breach_shows_in_watchlist_triggers_and_plain_sentence() -> None:
         "exposure 30,000 is above the current credit limit of 10,000 and more than 20 % above the "
         "recommended limit of 20,000"
     ]
+
+
+def test_limit_breach_current_margin_and_no_need_no_recommended_test() -> None:
+    frame = scores([("cur", 0.005, False), ("old", 0.005, False), ("new", 0.005, False)])
+    frame["open_balance"] = [10_500.0, 2_000.0, 2_000.0]
+    frame["credit_limit_current"] = [10_000.0, np.nan, np.nan]
+    frame["credit_limit_recommended"] = [20_000.0, 0.0, 1_000.0]
+    frame["credit_need"] = [9_000.0, 0.0, 500.0]  # old: no invoice in the window, its 0 is no basis
+    out = run(frame, None)
+    assert out["trigger_limit_breach"].to_dict() == {"cur": True, "old": False, "new": True}
+    loose = NightlyConfig.model_validate({"triggers": {"limit_breach": {"current_margin": 0.1}}})
+    flags = triggers(compare_with_previous(frame, None), loose, has_previous=False)
+    # 10,500 is within 1.1 x 10,000
+    assert flags["trigger_limit_breach"].tolist() == [False, False, True]
+    frame["open_balance"] = [11_500.0, 0.0, 0.0]
+    frame["as_of"], frame["name"], frame["segment"], frame["overdue_amount"] = (
+        pd.Timestamp("2024-06-30"),
+        "x",
+        "r",
+        0.0,
+    )
+    scored = compare_with_previous(frame, None)
+    wl = build_watchlist(scored, triggers(scored, loose, False), pd.DataFrame(), ["reasons"], loose)
+    assert wl["limit_note"].tolist() == [
+        "exposure 11,500 is more than 10 % above the current credit limit of 10,000"
+    ]
