@@ -270,12 +270,17 @@ class StreamRun:
             key = parse_text(raw.frame[column], is_id=True)[0]
             has = key.notna().to_numpy()
             key, owner = key[has], part[has]
-            where = bucket_codes(key, self.partitions)
+            hashed = pd.util.hash_array(key.to_numpy(dtype=object), categorize=False)
+            where = (hashed % np.uint64(self.partitions)).astype(np.int64)
             for q in np.unique(where):
                 sel = where == q
                 self.spill.append(
                     ("ids", table, int(q)),
-                    pa.table({"id": pa.array(key[sel].to_numpy(dtype=object), pa.string()), "p": owner[sel]}),
+                    {
+                        "hash": hashed[sel],
+                        "p": owner[sel],
+                        "id": pa.array(key[sel].to_numpy(dtype=object), pa.string()),
+                    },
                 )
 
     def _raw(self, table: str, p: int) -> tuple[RawTable, np.ndarray] | None:
@@ -315,22 +320,34 @@ class StreamRun:
     # ------------------------------------------------------------ 2. ids in several partitions
 
     def shared_ids(self) -> dict[str, pd.Series]:
+        """Invoice / payment ids found in more than one debtor partition, one id partition at a
+        time: rows are sorted by the id's 64-bit hash, hashes seen in two partitions are the
+        candidates, and their ids are then compared exactly (a hash collision is no duplicate)."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         out: dict[str, pd.Series] = {}
         for table in ID_COLUMN:
             if table not in self.states:
                 continue
-            found = []
+            found: list[pd.Series] = []
             for q in range(self.partitions):
                 pieces = list(self.spill.pieces(("ids", table, q)))
                 if not pieces:
                     continue
-                grouped = pa.concat_tables(pieces).group_by("id").aggregate([("p", "min"), ("p", "max")])
-                found.append(grouped.filter(pc.not_equal(grouped["p_min"], grouped["p_max"]))["id"])
-            ids = pa.chunked_array(found, pa.string()) if found else pa.chunked_array([], pa.string())
-            out[ID_COLUMN[table]] = pd.Series(ids.to_pylist(), dtype="string")
+                hashed = np.concatenate([x["hash"] for x in pieces])
+                owner = np.concatenate([x["p"] for x in pieces])
+                order = np.lexsort((owner, hashed))
+                h, o = hashed[order], owner[order]
+                two = np.flatnonzero((h[1:] == h[:-1]) & (o[1:] != o[:-1]))
+                if not len(two):
+                    continue
+                rows = order[np.isin(hashed[order], h[two])]
+                ids = pa.chunked_array([x["id"] for x in pieces], pa.string()).take(pa.array(rows))
+                pairs = pd.DataFrame({"id": ids.to_pandas(), "p": owner[rows]}).drop_duplicates()
+                counts = pairs["id"].value_counts()
+                found.append(pd.Series(counts.index[counts > 1], dtype="string"))
+            shared = pd.concat(found, ignore_index=True) if found else pd.Series([], dtype="string")
+            out[ID_COLUMN[table]] = shared.sort_values(ignore_index=True)
         self.lap("shared_ids")
         return out
 
@@ -439,9 +456,9 @@ class StreamRun:
             wanted = pa.array(far_ids.to_numpy(dtype=object), pa.string())
             for q in range(self.partitions):
                 pieces = list(self.spill.pieces(("ids", "invoices", q)))
-                if pieces:
-                    t = pa.concat_tables(pieces)
-                    holders.update(pc.unique(t.filter(pc.is_in(t["id"], value_set=wanted))["p"]).to_pylist())
+                for x in pieces:
+                    hit = pc.is_in(x["id"], value_set=wanted).to_numpy(zero_copy_only=False)
+                    holders.update(np.unique(x["p"][hit]).tolist())
         for table in ID_COLUMN:
             for q in range(self.partitions):
                 self.spill.drop(("ids", table, q))
