@@ -5,7 +5,7 @@ day T; the label says the invoice was settled in week k given it was open at its
 binary classifier (1 thread, deterministic) gives the weekly hazard h_k; the survival is
 S(k) = prod_{j<=k} (1 - h_j) and F(k) = 1 - S(k) = P(paid by the end of week k).
 
-Conventions (documented in docs/architecture.md, "Payment dates and cash-in"):
+Conventions (docs/paydate.md):
 
 - week k covers the days T + 7k + 1 .. T + 7k + 7; within a week the CDF is linear (payment
   equally likely on each of its 7 days), so P(paid by T + d) is defined for every day d and is

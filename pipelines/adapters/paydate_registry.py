@@ -103,7 +103,7 @@ def log_paydate(
         mlflow.log_dict(dict(spec), SPEC_ARTIFACT)
         mlflow.log_dict(dict(provenance), "provenance.json")
         mlflow.log_text(text, BOOSTER_ARTIFACT)
-        info = mlflow.lightgbm.log_model(booster, name="model")
+        info = mlflow.lightgbm.log_model(booster, name="model", pip_requirements=registry._requirements())
         run_id = run.info.run_id
     client = MlflowClient()
     try:

@@ -170,12 +170,13 @@ def paydate_outputs(
         logger.info("payment dates and cash forecast skipped: %s", str(exc).splitlines()[0])
         return queue, {}
     fc = forecast_book(book, as_of, loaded, engine)
-    cash = fc.cash.copy()
+    cash = fc.cash.round({"expected_cash": 2, "cash_low_80": 2, "cash_high_80": 2})
+    invoices = fc.invoices.round({c: 4 for c in fc.invoices.columns if c.startswith("p_paid_")})
     if currency:
         cash["currency"] = pd.Series(currency, index=cash.index, dtype="string")
     files = {
-        f"{INVOICE_FILE}.parquet": write_parquet(fc.invoices, stage / f"{INVOICE_FILE}.parquet"),
-        f"{INVOICE_FILE}.csv": write_csv(fc.invoices, stage / f"{INVOICE_FILE}.csv"),
+        f"{INVOICE_FILE}.parquet": write_parquet(invoices, stage / f"{INVOICE_FILE}.parquet"),
+        f"{INVOICE_FILE}.csv": write_csv(invoices, stage / f"{INVOICE_FILE}.csv"),
         CASH_FILE: write_csv(cash, stage / CASH_FILE),
     }
     out = queue.copy()
@@ -186,7 +187,7 @@ def paydate_outputs(
         )
     logger.info(
         "payment dates: %d open invoices forecast with %s v%s; expected cash in 13 weeks %.2f",
-        len(fc.invoices),
+        len(invoices),
         loaded.name,
         loaded.version,
         float(cash.loc[cash["segment"] == "all", "expected_cash"].sum()),

@@ -1,0 +1,90 @@
+"""Nightly payment-date step: debtor buckets give the whole book's forecast, the files are written,
+and without an ews-paydate champion the step is skipped (queue unchanged, no files)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from nightly_portfolio import make_portfolio
+
+from features.ledger import day_number, prepare_ledger
+from features.paydate import FEATURES, PERIOD_DAYS, training_rows
+from features.tables import Portfolio
+from models.paydate import PaydateParams, fit_hazard
+from pipelines.adapters.paydate_registry import LoadedPaydate
+from pipelines.engine import Book
+from pipelines.scoring.paydate import INVOICE_COLUMNS, forecast_book, paydate_outputs
+
+AS_OF = dt.date(2024, 8, 31)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    portfolio = Portfolio(**make_portfolio(n_debtors=240, months=14, seed=5))
+    ledger = prepare_ledger(portfolio)
+    snaps = [int(day_number(d)) for d in pd.date_range("2023-12-31", "2024-05-31", freq="ME")]
+    rows = training_rows(ledger, snaps, int(day_number(pd.Timestamp("2024-06-30"))), 16)
+    booster = fit_hazard(rows, PaydateParams(horizon_weeks=16, n_estimators=40, min_child_samples=50))
+    loaded = LoadedPaydate("ews-paydate", "1", "champion", "run", booster, list(FEATURES), 16, PERIOD_DAYS)
+    return portfolio, loaded
+
+
+def test_buckets_give_the_whole_book(setup) -> None:
+    portfolio, loaded = setup
+    whole = forecast_book(Book.in_memory(portfolio, 10**9), AS_OF, loaded)
+    cut = Book.in_memory(portfolio, 1_500)
+    assert cut.buckets > 2
+    parts = forecast_book(cut, AS_OF, loaded)
+    assert list(whole.invoices.columns) == INVOICE_COLUMNS and len(whole.invoices) > 100
+    pd.testing.assert_frame_equal(whole.invoices, parts.invoices)
+    pd.testing.assert_frame_equal(whole.cash, parts.cash, rtol=1e-9)
+    pd.testing.assert_series_equal(whole.expected_cash_30d, parts.expected_cash_30d, rtol=1e-9)
+    total = whole.cash[whole.cash["segment"] == "all"]
+    assert total["invoices"].eq(len(whole.invoices)).all()
+    assert total["expected_cash"].sum() <= whole.invoices["open_amount"].sum()
+
+
+def test_files_and_queue_column(setup, tmp_path, mlflow_uri) -> None:
+    """With a registered champion the step writes the three files; the queue gets expected_cash_30d."""
+    from pipelines.adapters.paydate_registry import load_paydate, log_paydate
+    from pipelines.adapters.registry import promote
+
+    portfolio, loaded = setup
+    logged = log_paydate(
+        loaded.booster,
+        spec={"features": list(FEATURES), "horizon_weeks": 16, "period_days": PERIOD_DAYS},
+        metrics={"mae_days": 5.0},
+        params={"horizon_weeks": 16},
+        tables={},
+        provenance={"git_commit": "test"},
+        artifacts=tmp_path / "art",
+    )
+    promote(logged.version, "test", name="ews-paydate")
+    back = load_paydate()
+    assert back.version == logged.version and back.horizon_weeks == 16
+    queue = pd.DataFrame({"debtor_id": pd.array(["C00000", "C00001", "nobody"], dtype="string")})
+    out, files = paydate_outputs.fn(tmp_path, Book.in_memory(portfolio, 10**9), AS_OF, queue, None, "EUR")
+    assert set(files) == {"invoice_forecast.parquet", "invoice_forecast.csv", "cash_forecast.csv"}
+    inv = pd.read_parquet(files["invoice_forecast.parquet"])
+    expect = (inv["open_amount"] * inv["p_paid_30d"]).groupby(inv["debtor_id"]).sum()
+    np.testing.assert_allclose(
+        out["expected_cash_30d"].to_numpy(), expect.reindex(queue["debtor_id"]).fillna(0).to_numpy(), atol=0.5
+    )
+    assert out["expected_cash_30d"].iloc[2] == 0.0
+    cash = pd.read_csv(files["cash_forecast.csv"], encoding="utf-8-sig")
+    assert cash.columns.tolist() == [
+        "week", "week_start", "week_end", "segment", "expected_cash", "cash_low_80", "cash_high_80",
+        "invoices", "currency",
+    ]  # fmt: skip
+
+
+def test_without_a_champion_the_step_is_skipped(setup, tmp_path, mlflow_uri) -> None:
+    portfolio, _ = setup
+    queue = pd.DataFrame({"debtor_id": pd.array(["C00000"], dtype="string")})
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    out, files = paydate_outputs.fn(stage, Book.in_memory(portfolio, 10**9), AS_OF, queue, None)
+    assert files == {} and out is queue and list(stage.iterdir()) == []
