@@ -256,11 +256,20 @@ def input_paths(source: SourceConfig) -> list[Path]:
 ChunkLoader = Callable[[], Iterator[dict[str, RawTable]]]
 
 
-def chunk_loaders(source: SourceConfig, chunk_rows: int) -> tuple[dict[str, ChunkLoader], dict[str, str]]:
+class NotStreamable(Exception):
+    """A CSV turned out not to be one record per line (quoted line breaks, broken rows, stray
+    carriage returns): it must be read whole by the line-by-line reader instead."""
+
+
+def chunk_loaders(
+    source: SourceConfig, chunk_rows: int
+) -> tuple[dict[str, ChunkLoader], dict[str, str], dict[str, ChunkLoader]]:
     """Like :func:`plan_loaders`, but each loader yields the block's tables in chunks of at most
-    ``chunk_rows`` rows. A Parquet table file is read one slice of row groups at a time (memory
-    holds one chunk); other inputs (CSV, AR export, UCI) are read whole, as by :func:`plan_loaders`,
-    and then handed on in chunks.
+    ``chunk_rows`` rows. A Parquet table file is read one slice of row groups at a time and a CSV
+    table file one block of lines at a time (memory holds one chunk); a CSV that is not one record
+    per line raises :class:`NotStreamable` (possibly after some chunks): the third dict then holds
+    the loader that reads it whole with the line-by-line repairs. The AR export and the UCI file
+    are read whole, as by :func:`plan_loaders`, and then handed on in chunks.
 
     Every chunk is a :class:`RawTable` whose ``source_row`` / ``source_line`` / ``pre_bad`` cover
     its rows; the table-level fields (file, mapping, ``malformed``, ``rows_in``, repairs) are those
@@ -268,14 +277,18 @@ def chunk_loaders(source: SourceConfig, chunk_rows: int) -> tuple[dict[str, Chun
     """
     loaders, block_of = plan_loaders(source)
     out: dict[str, ChunkLoader] = {}
+    whole: dict[str, ChunkLoader] = {}
     for block, load in loaders.items():
         table = block.removeprefix("tables.") if block.startswith("tables.") else None
         spec = source.tables.get(table) if table is not None else None  # type: ignore[call-overload]
+        whole[block] = _sliced(load, chunk_rows)
         if spec is not None and table is not None and spec.file_format() == "parquet":
             out[block] = _parquet_chunks(source, table, spec, chunk_rows)
+        elif spec is not None and table is not None:
+            out[block] = _csv_chunks(source, table, spec, chunk_rows)
         else:
-            out[block] = _sliced(load, chunk_rows)
-    return out, block_of
+            out[block] = whole[block]
+    return out, block_of, whole
 
 
 def _sliced(load: Loader, chunk_rows: int) -> ChunkLoader:
@@ -354,6 +367,106 @@ def _parquet_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_ro
                 }
         except (OSError, pa.ArrowException) as exc:
             raise _parquet_error(path, label, exc) from None
+
+    return chunks
+
+
+def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: int) -> ChunkLoader:
+    """A clean CSV (one record per physical line, every record with the header's fields) read in
+    blocks by pyarrow, with the cell conversion of the whole-file reader; anything else raises
+    :class:`NotStreamable`."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from pipelines.sources.read import _count_lines, _encoding_error
+
+    csv_opts, values = source.options_for(spec)
+    label = f"tables.{table}" if source.name != "files" else table
+    path = Path(spec.path)
+    present = preflight(path, "csv", csv_opts, label)
+    rename = _resolve_columns(present, table, spec.columns, label, path)
+    used = set(rename.values())
+    header_lines = csv_opts.skip_rows + 1
+
+    def chunks() -> Iterator[dict[str, RawTable]]:
+        lines, stray_cr = _count_lines(path, csv_opts.encoding)
+        if lines is None or stray_cr:
+            raise NotStreamable(table)
+        expected = lines - header_lines
+        bad: list[int | None] = []
+
+        def on_invalid(row: pacsv.InvalidRow) -> str:
+            bad.append(row.number)
+            return "skip"
+
+        def chunk(frame: pd.DataFrame, start: int) -> dict[str, RawTable]:
+            rows = np.arange(start + 1, start + len(frame) + 1, dtype=np.int64)
+            return {
+                table: RawTable(
+                    table=table,
+                    frame=pd.DataFrame({c: frame[src] for c, src in rename.items()}),
+                    source_row=rows,
+                    file=path,
+                    values=values,
+                    ignored_columns=[c for c in present if c not in used],
+                    column_map={c: src for c, src in rename.items() if c != src},
+                    rows_in=expected,
+                    source_line=rows + header_lines,
+                )
+            }
+
+        try:
+            reader = pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(
+                    column_names=present,
+                    skip_rows=header_lines,
+                    encoding=csv_opts.encoding,
+                    use_threads=True,
+                    block_size=min(1 << 24, max(1 << 12, 64 * chunk_rows)),
+                ),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=csv_opts.delimiter,
+                    quote_char=csv_opts.quotechar,
+                    newlines_in_values=True,
+                    invalid_row_handler=on_invalid,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in present},
+                    null_values=list(csv_opts.na_values),
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+            start = 0
+            pending: list[pa.RecordBatch] = []
+            for batch in reader:
+                if bad:
+                    raise NotStreamable(table)
+                pending.append(batch)
+                if sum(len(b) for b in pending) >= chunk_rows:
+                    frame = pa.Table.from_batches(pending).to_pandas(
+                        types_mapper={pa.string(): pd.StringDtype()}.get
+                    )
+                    pending = []
+                    yield chunk(frame, start)
+                    start += len(frame)
+            if bad:
+                raise NotStreamable(table)
+            if pending or start == 0:
+                frame = pa.Table.from_batches(pending, reader.schema).to_pandas(
+                    types_mapper={pa.string(): pd.StringDtype()}.get
+                )
+                yield chunk(frame, start)
+                start += len(frame)
+        except pa.ArrowInvalid as exc:
+            if "UTF8" in str(exc) or "utf-8" in str(exc).lower():
+                raise _encoding_error(path, csv_opts, label) from None
+            raise NotStreamable(table) from None
+        except UnicodeDecodeError:
+            raise _encoding_error(path, csv_opts, label) from None
+        if start != expected:
+            raise NotStreamable(table)
 
     return chunks
 

@@ -64,7 +64,7 @@ from pipelines.ingest.currency import CurrencyPlan, convert_currencies, currency
 from pipelines.ingest.masks import isin, passing
 from pipelines.ingest.quarantine import quarantine_frame, reason_counts, row_reasons
 from pipelines.ingest.rules import _parse, clear_optional, cross_table, within_table
-from pipelines.ingest.sources import RawTable, chunk_loaders, slim
+from pipelines.ingest.sources import NotStreamable, RawTable, chunk_loaders, slim
 from pipelines.sources.parse import parse_text
 
 LEDGER_TABLES = ("invoices", "payments", "statements")
@@ -222,18 +222,32 @@ class StreamRun:
     # ------------------------------------------------------------ 1. route
 
     def route(self, order: tuple[str, ...]) -> None:
-        loaders, block_of = chunk_loaders(self.source, self.chunk_rows)
+        loaders, block_of, whole = chunk_loaders(self.source, self.chunk_rows)
         blocks = list(dict.fromkeys(block_of[t] for t in order if t in block_of))
         for block in blocks:
-            for piece in loaders[block]():
-                for table, raw in piece.items():
-                    self._route_chunk(table, raw)
+            try:
+                for piece in loaders[block]():
+                    for table, raw in piece.items():
+                        self._route_chunk(table, raw)
+            except NotStreamable:  # a damaged CSV: forget its chunks, read it whole
+                for table in [t for t, b in block_of.items() if b == block]:
+                    self._forget(table)
+                for piece in whole[block]():
+                    for table, raw in piece.items():
+                        self._route_chunk(table, raw)
             self.say(f"read {block}")
             self.lap("read")
         self.spill.flush()
         missing = [t for t in block_of if t not in self.states]
         if missing:  # pragma: no cover - every loader yields at least one chunk per table
             raise AssertionError(f"no rows read for {missing}")
+
+    def _forget(self, table: str) -> None:
+        """Drop what was routed of ``table`` so far."""
+        self.states.pop(table, None)
+        for p in range(self.partitions):
+            self.spill.drop(("raw", table, p))
+            self.spill.drop(("ids", table, p))
 
     def _route_chunk(self, table: str, raw: RawTable) -> None:
         state = self.states.get(table)

@@ -78,10 +78,24 @@ def _dirty_book(folder: Path) -> dict[str, Path]:
     for name, frame in (("debtors", debtors), ("invoices", invoices), ("payments", payments)):
         files[name] = folder / f"{name}.csv"
         frame.to_csv(files[name], index=False)
-    lines = files["invoices"].read_text().splitlines()
-    lines.insert(20, lines[20] + ",extra")  # a malformed line (one field too many)
-    files["invoices"].write_text("\n".join(lines) + "\n")
     return files
+
+
+def _damaged(files: dict[str, Path], folder: Path) -> dict[str, Path]:
+    """The same book with a malformed invoice line (one field too many): that CSV is read whole."""
+    out = dict(files, invoices=folder / "invoices.csv")
+    lines = files["invoices"].read_text().splitlines()
+    lines.insert(20, lines[20] + ",extra")
+    out["invoices"].write_text("\n".join(lines) + "\n")
+    return out
+
+
+def _parquet(files: dict[str, Path], folder: Path) -> dict[str, Path]:
+    out = {}
+    for table, path in files.items():
+        out[table] = folder / f"{table}.parquet"
+        pd.read_csv(path, dtype=str, keep_default_na=False).to_parquet(out[table], index=False)
+    return out
 
 
 def _outputs(out: Path) -> dict[str, bytes]:
@@ -100,8 +114,18 @@ def _outputs(out: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory) -> dict[str, Path]:
-    return _dirty_book(tmp_path_factory.mktemp("dirty"))
+def books(tmp_path_factory) -> dict[str, dict[str, Path]]:
+    clean = _dirty_book(tmp_path_factory.mktemp("clean"))
+    return {
+        "csv": clean,
+        "damaged_csv": _damaged(clean, tmp_path_factory.mktemp("damaged")),
+        "parquet": _parquet(clean, tmp_path_factory.mktemp("parquet")),
+    }
+
+
+@pytest.fixture(scope="module")
+def book(books) -> dict[str, Path]:
+    return books["damaged_csv"]
 
 
 def _ingest(files: dict[str, Path], out: Path, bucket_rows: int, **stream) -> dict:
@@ -111,15 +135,22 @@ def _ingest(files: dict[str, Path], out: Path, bucket_rows: int, **stream) -> di
 
 
 @pytest.mark.parametrize(
-    ("bucket_rows", "chunk_rows", "partitions"),
+    ("kind", "bucket_rows", "chunk_rows", "partitions"),
     [
-        (10**6, 7, 5),  # one output bucket, five spill partitions: buckets re-cut
-        (150, 11, None),  # about three buckets, the spill cut the same way
+        ("damaged_csv", 10**6, 7, 5),  # one output bucket, five spill partitions: buckets re-cut
+        ("csv", 150, 11, None),  # CSV read in blocks; about three buckets, the spill cut the same way
+        ("parquet", 150, 13, 4),  # row groups; four partitions for three buckets
     ],
 )
 def test_streamed_ingest_writes_the_same_bytes(
-    book: dict[str, Path], tmp_path: Path, bucket_rows: int, chunk_rows: int, partitions: int | None
+    books: dict[str, dict[str, Path]],
+    tmp_path: Path,
+    kind: str,
+    bucket_rows: int,
+    chunk_rows: int,
+    partitions: int | None,
 ) -> None:
+    book = books[kind]
     whole = _ingest(book, tmp_path / "whole", bucket_rows, stream=False)
     streamed = _ingest(
         book, tmp_path / "streamed", bucket_rows, stream=True, chunk_rows=chunk_rows, partitions=partitions
@@ -137,12 +168,12 @@ def test_streamed_ingest_writes_the_same_bytes(
         "duplicate_id:invoice_id",
         "duplicate_id:payment_id",
         "duplicate_row",
-        "malformed_row",
         "unknown_debtor",
         "debtor_quarantined",
         "no_fx_rate:CHF",
     ):
         assert reason in reasons, reason  # the book holds the defect the comparison is about
+    assert ("malformed_row" in reasons) == (kind == "damaged_csv")
     assert whole["tables"]["debtors"]["values_cleared"]["country"]["rows"] == 1
     assert whole["currency"]["converted_rows"]["invoices"] > 0
     assert streamed["layout"]["buckets"] == whole["layout"]["buckets"]
@@ -163,3 +194,17 @@ def test_the_defects_span_partitions(book: dict[str, Path]) -> None:
     owner = inv.set_index("invoice_id")["debtor_id"].groupby(level=0).first()
     mismatch = pay.iloc[0]
     assert len(set(bucket_codes(pd.Series([mismatch["debtor_id"], owner[mismatch["invoice_id"]]]), 5))) == 2
+
+
+def test_a_clean_csv_is_read_in_blocks_and_a_damaged_one_is_not(books: dict[str, dict[str, Path]]) -> None:
+    from pipelines.ingest.sources import NotStreamable, chunk_loaders
+
+    def chunks(files: dict[str, Path]) -> list[int]:
+        source = SourceConfig(name="files", tables={t: FileSource(path=p) for t, p in files.items()})
+        loaders, _blocks, _whole = chunk_loaders(source, 50)
+        return [len(c["invoices"].frame) for c in loaders["tables.invoices"]()]
+
+    sizes = chunks(books["csv"])
+    assert len(sizes) > 2 and sum(sizes) == 241
+    with pytest.raises(NotStreamable):
+        chunks(books["damaged_csv"])
