@@ -229,13 +229,9 @@ def _sentences(
     keys = pd.DataFrame({"v": obj.to_numpy(), "c": None if currency is None else currency.to_numpy()})
     codes = keys.groupby(["v", "c"], dropna=False, sort=False).ngroup().to_numpy()
     first = pd.Series(np.arange(len(keys))).groupby(codes).first().to_numpy()
+    v, c = keys["v"].to_numpy(dtype=object), keys["c"].to_numpy(dtype=object)  # no per-cell pandas lookups
     texts = np.array(
-        [
-            render_reason(
-                info, feature, keys["v"].iat[i], None if pd.isna(keys["c"].iat[i]) else keys["c"].iat[i]
-            )
-            for i in first
-        ],
+        [render_reason(info, feature, v[i], None if pd.isna(c[i]) else c[i]) for i in first],
         dtype=object,
     )
     return texts[codes]

@@ -93,6 +93,7 @@ class StepMeter:
         self._proc = psutil.Process()
         self._logger = logger
         self.seconds: dict[str, float] = {}
+        self.cpu_seconds: dict[str, float] = {}  # CPU time of this process (user + system)
         self.peak_rss_mib: dict[str, float] = {}
 
     @contextmanager
@@ -106,11 +107,12 @@ class StepMeter:
 
         thread = threading.Thread(target=sample, daemon=True)
         thread.start()
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             self.seconds[name] = round(time.perf_counter() - t, 3)
+            self.cpu_seconds[name] = round(time.process_time() - cpu, 3)
             stop.set()
             thread.join()
             peak[0] = max(peak[0], self._proc.memory_info().rss)
@@ -799,6 +801,7 @@ def run_nightly(
                 "variables": json.loads(drift_frame.to_json(orient="records")),
             },
             "timings_s": meter.seconds,
+            "cpu_s": meter.cpu_seconds,
             "peak_rss_mib": meter.peak_rss_mib,
         }
         with meter.step("publish"):

@@ -141,6 +141,7 @@ def test_outputs_are_published_with_manifest(env) -> None:
     assert set(m["counts"]["triggers"]) == {"threshold", "jump", "migration", "new_entrant", "limit_breach"}
     assert len(m["config"]["credit_policy_hash"]) == 64
     assert {"score", "watchlist", "exports", "report"} <= set(m["timings_s"])
+    assert set(m["cpu_s"]) == set(m["timings_s"]) and all(v >= 0 for v in m["cpu_s"].values())
     assert m["drift"]["variables"][0]["variable"] == "score"
     assert m["outputs"]["scores.parquet"] and (run / "quarantine").is_dir()
 
