@@ -248,3 +248,21 @@ def test_limit_breach_current_margin_and_no_need_no_recommended_test() -> None:
     assert wl["limit_note"].tolist() == [
         "exposure 11,500 is more than 10 % above the current credit limit of 10,000"
     ]
+
+
+def test_report_watchlist_rows_show_the_limit_sentence_before_the_pd_reasons() -> None:
+    from pipelines.report import _watchlist_rows
+
+    wl = pd.DataFrame(
+        {
+            "debtor_id": ["a", "b"],
+            "limit_note": ["exposure EUR 10,500 is above the current credit limit of EUR 10,000", ""],
+            "reason_1": ["late payer", "new debtor"],
+        }
+    )
+    rows = _watchlist_rows(wl, ["reason_1"], 10)
+    assert rows[0]["reasons"] == [
+        "exposure EUR 10,500 is above the current credit limit of EUR 10,000",
+        "late payer",
+    ]
+    assert rows[1]["reasons"] == ["new debtor"]
