@@ -18,6 +18,12 @@ source for files that already use the canonical column names). Steps per run, an
 
 Nothing vanishes: for every table ``rows_in = rows_accepted + rows_quarantined``. Outputs depend only
 on the inputs, the source config and the as-of date, so a re-run writes identical files.
+
+Inputs of more than :data:`STREAM_ROWS` rows (or ``stream=True``) take the streamed path,
+:mod:`pipelines.ingest.stream`: the same rule functions applied one input chunk and one debtor
+partition at a time, so memory is bounded by the partition (``rules.bucket_rows``) and the chunk,
+not by the book. It writes the same files, except the Great Expectations batch count
+(``validation.chunks``) and the Data Docs pages; ``IngestResult.portfolio`` is then None.
 """
 
 from __future__ import annotations
