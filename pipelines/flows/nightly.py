@@ -749,6 +749,7 @@ def run_nightly(
                 stage,
                 engine,
             )
+        files.update(port.files)
         with meter.step("report"):
             files["report.html"] = write_report(
                 stage,

@@ -24,8 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from features.portfolio import (
+    AGING_BUCKETS,
     PortfolioParts,
-    aging_table,
     combine_parts,
     dso_table,
     expected_loss_by,
@@ -58,6 +58,7 @@ class PortfolioView:
     ``history``: ``as_of``, ``debtor_id``, ``pd``, ``band`` of the detail debtors across runs;
     ``open_items``: their open invoices at as-of; ``limits``: their credit limit from the debtors
     table. The optional frames are the run's own outputs (None when the run did not write them).
+    ``files``: what :func:`build_portfolio` wrote into the run (``portfolio_figures.csv``).
     """
 
     as_of: str
@@ -75,6 +76,7 @@ class PortfolioView:
     cash_forecast: pd.DataFrame | None = None
     credit_limits: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)
 
 
 def _bucket_parts(
@@ -83,7 +85,12 @@ def _bucket_parts(
     """:func:`features.portfolio.portfolio_bucket` on bucket ``k`` of ``book`` (None without ledger rows)."""
     from pipelines.engine import has_ledger
 
-    part = book.read(k)
+    if book.folder is not None:  # only the tables the figures read (no events, statements)
+        from pipelines.adapters.files import read_portfolio
+
+        part = read_portfolio(book.folder, bucket=k, tables=("invoices", "payments", "debtors"))
+    else:
+        part = book.read(k)
     if not has_ledger(part) or part.invoices is None or part.invoices.empty:
         return None
     return portfolio_bucket(part, dates, window_days, ids)
@@ -98,6 +105,47 @@ def portfolio_parts(
     found = map_buckets(_bucket_parts, book, dates, window_days, ids, engine=engine, step="portfolio")
     found = [p for p in found if p is not None]
     return combine_parts(found) if found else None
+
+
+FIGURES_FILE = "portfolio_figures.csv"
+FIGURE_COLUMNS = [
+    "receivables",
+    *AGING_BUCKETS,
+    "open_invoices",
+    "sales_window",
+    "dso_standard",
+    "dso_countback",
+    "countback_capped",
+    "window_days",
+]
+
+
+def _figures(parts: PortfolioParts, window_days: int) -> pd.DataFrame:
+    """Per date: receivables, the aging buckets, DSO both ways (:data:`FIGURE_COLUMNS`)."""
+    out = parts.at[[*AGING_BUCKETS, "open_invoices"]].join(dso_table(parts, window_days))
+    out["window_days"] = window_days
+    return out[FIGURE_COLUMNS]
+
+
+def cached_figures(prev_dir: Path | None, dates: list[pd.Timestamp], window_days: int) -> pd.DataFrame:
+    """The month-ends of ``dates`` that the previous run (``prev_dir``) already computed, from its
+    ``portfolio_figures.csv`` (same DSO window only): a month-end's figures use rows dated up to that
+    day, so a later run would find the same; each month-end is computed by the first run after it.
+    Empty when there is no previous run or file (every date is then computed from the ledger)."""
+    empty = pd.DataFrame(columns=FIGURE_COLUMNS, index=pd.DatetimeIndex([], name="date"))
+    path = None if prev_dir is None else Path(prev_dir) / FIGURES_FILE
+    if path is None or not path.exists():
+        return empty
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig", parse_dates=["date"])
+    except (OSError, ValueError):
+        return empty
+    if not {"date", *FIGURE_COLUMNS} <= set(frame.columns):
+        return empty
+    ends = {d for d in dates if d.is_month_end}
+    keep = frame["date"].isin(ends) & (frame["window_days"] == window_days)
+    out = frame.loc[keep].drop_duplicates("date").set_index("date")[FIGURE_COLUMNS]
+    return out.astype({"open_invoices": "int64", "countback_capped": "bool", "window_days": "int64"})
 
 
 def _runs_before(out_dir: Path | None, as_of: str, limit: int) -> list[Path]:
@@ -211,7 +259,11 @@ def build_portfolio(
     day = pd.Timestamp(as_of)
     key = day.date().isoformat()
     ids = pd.Index(pd.array(detail_ids, dtype="string"))
-    parts = portfolio_parts(book, report_dates(day, rc.months), rc.dso_window_days, ids, engine)
+    dates = report_dates(day, rc.months)
+    prev_dir = _runs_before(out_dir, key, 1)
+    cached = cached_figures(prev_dir[0] if prev_dir else None, dates[:-1], rc.dso_window_days)
+    todo = [d for d in dates if d not in cached.index]  # as-of itself always
+    parts = portfolio_parts(book, todo, rc.dso_window_days, ids, engine)
     names = [b.name for b in cfg.bands] + [DEFAULT_BAND]
     el_frame = pd.DataFrame(
         {
@@ -228,24 +280,24 @@ def build_portfolio(
     if outputs["credit_limits"] is None and _LIMIT_COLUMNS[1] in scored.columns:  # the scores carry them
         cols = ["debtor_id", *[c for c in _LIMIT_COLUMNS if c in scored.columns]]
         outputs["credit_limits"] = scored.loc[scored["debtor_id"].isin(ids), cols].reset_index(drop=True)
-    notes = []
+    notes, files = [], {}
     if parts is None:
         notes.append("the book holds no invoices: no DSO or aging")
-        empty = pd.DataFrame()
-        dso, aging, items, limits = empty, empty, empty, pd.Series([], dtype="float64")
+        figures, items, limits = pd.DataFrame(), pd.DataFrame(), pd.Series([], dtype="float64")
     else:
-        dso, aging, items, limits = (
-            dso_table(parts, rc.dso_window_days),
-            aging_table(parts),
-            parts.open_items,
-            parts.limits,
-        )
+        figures = pd.concat([f for f in (cached, _figures(parts, rc.dso_window_days)) if len(f)]).sort_index()
+        figures.index = pd.DatetimeIndex(figures.index, name="date").as_unit("ns")
+        items, limits = parts.open_items, parts.limits
+        if stage is not None:
+            from pipelines.adapters.exports import write_csv
+
+            files[FIGURES_FILE] = write_csv(figures.reset_index(), Path(stage) / FIGURES_FILE)
     return PortfolioView(
         as_of=key,
         currency=currency,
         window_days=rc.dso_window_days,
-        dso=dso,
-        aging=aging,
+        dso=figures,
+        aging=figures,
         el_band=expected_loss_by(el_frame, "band", order=names),
         el_segment=expected_loss_by(el_frame, "segment"),
         pd_trend=pd_history(out_dir, key, scored, names, rc.history_runs),
@@ -253,6 +305,7 @@ def build_portfolio(
         open_items=items,
         limits=limits,
         notes=notes,
+        files=files,
         **outputs,
     )
 

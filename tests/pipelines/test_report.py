@@ -401,3 +401,27 @@ def test_portfolio_without_the_optional_outputs(tmp_path: Path) -> None:
                            pd.Index(["a", "n"]), CFG, "USD", None, None)  # fmt: skip
     assert view.credit_limits["debtor_id"].tolist() == ["a", "n"]
     assert view.credit_limits["credit_limit_recommended"].tolist() == [2000.0, 2000.0]
+
+
+def test_month_end_figures_are_reused_from_the_previous_run(tmp_path: Path) -> None:
+    """A run keeps the month-ends its predecessor computed (portfolio_figures.csv) and computes only
+    the new dates; the figures equal a computation from the ledger alone."""
+    today = scores([0.12, 0.02, 0.25, 0.5], ["a", "b", "c", "n"])
+    book, ids = Book.in_memory(BOOK, 100), pd.Index(["a"])
+    first = tmp_path / "out" / "2024-05-31"
+    first.mkdir(parents=True)
+    today.to_parquet(first / "scores.parquet")
+    build_portfolio(book, pd.Timestamp("2024-05-31").date(), today, ids, CFG, "EUR", None, first)
+    written = pd.read_csv(first / "portfolio_figures.csv", encoding="utf-8-sig")
+    assert len(written) == 12 and written["date"].iloc[-1] == "2024-05-31"
+    fresh = build_portfolio(book, pd.Timestamp("2024-06-30").date(), today, ids, CFG, "EUR", None, None)
+    again = build_portfolio(book, pd.Timestamp("2024-06-30").date(), today, ids, CFG, "EUR", tmp_path / "out")
+    pd.testing.assert_frame_equal(again.dso, fresh.dso, check_freq=False)
+    assert again.dso.loc["2024-05-31", "receivables"] == 2700.0
+    written.loc[written["date"] == "2024-05-31", "receivables"] = 1234.0  # the cache is what is read
+    written.to_csv(first / "portfolio_figures.csv", index=False)
+    tampered = build_portfolio(
+        book, pd.Timestamp("2024-06-30").date(), today, ids, CFG, "EUR", tmp_path / "out"
+    )
+    assert tampered.dso.loc["2024-05-31", "receivables"] == 1234.0
+    assert tampered.dso.loc["2024-06-30", "receivables"] == 2900.0  # as-of is always computed
