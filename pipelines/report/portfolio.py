@@ -219,9 +219,12 @@ _LIMIT_COLUMNS = (
 )
 
 
-def read_run_outputs(stage: Path | None, skip_limits: bool = False) -> dict[str, pd.DataFrame | None]:
-    """The run's payment-date forecast, cash forecast and credit limits from ``stage`` (None when
-    absent; ``skip_limits``: not ``credit_limits.csv``, the scores carry the limits)."""
+def read_run_outputs(
+    stage: Path | None, ids: pd.Index | None = None, skip_limits: bool = False
+) -> dict[str, pd.DataFrame | None]:
+    """The run's payment-date forecast (the invoices of ``ids`` only, when given), cash forecast and
+    credit limits from ``stage`` (None when absent; ``skip_limits``: not ``credit_limits.csv``, the
+    scores carry the limits). CSVs are read as ews writes them (UTF-8 with BOM)."""
     out: dict[str, pd.DataFrame | None] = {
         "invoice_forecast": None,
         "cash_forecast": None,
@@ -230,12 +233,19 @@ def read_run_outputs(stage: Path | None, skip_limits: bool = False) -> dict[str,
     if stage is None:
         return out
     stage = Path(stage)
-    if (stage / "invoice_forecast.parquet").exists():
-        out["invoice_forecast"] = pd.read_parquet(stage / "invoice_forecast.parquet")
+    path = stage / "invoice_forecast.parquet"
+    if path.exists():
+        table = pq.read_table(path)
+        if ids is not None and "debtor_id" in table.column_names:
+            wanted = pa.array(pd.Index(ids).astype(str).tolist(), pa.string())
+            table = table.filter(pc.is_in(pc.cast(table["debtor_id"], pa.string()), value_set=wanted))
+        out["invoice_forecast"] = table.to_pandas()
     if (stage / "cash_forecast.csv").exists():
-        out["cash_forecast"] = pd.read_csv(stage / "cash_forecast.csv")
+        out["cash_forecast"] = pd.read_csv(stage / "cash_forecast.csv", encoding="utf-8-sig")
     if not skip_limits and (stage / "credit_limits.csv").exists():
-        out["credit_limits"] = pd.read_csv(stage / "credit_limits.csv", dtype={"debtor_id": "string"})
+        out["credit_limits"] = pd.read_csv(
+            stage / "credit_limits.csv", encoding="utf-8-sig", dtype={"debtor_id": "string"}
+        )
     return out
 
 
@@ -276,7 +286,7 @@ def build_portfolio(
             ),
         }
     )
-    outputs = read_run_outputs(stage, skip_limits=_LIMIT_COLUMNS[1] in scored.columns)
+    outputs = read_run_outputs(stage, ids, skip_limits=_LIMIT_COLUMNS[1] in scored.columns)
     if outputs["credit_limits"] is None and _LIMIT_COLUMNS[1] in scored.columns:  # the scores carry them
         cols = ["debtor_id", *[c for c in _LIMIT_COLUMNS if c in scored.columns]]
         outputs["credit_limits"] = scored.loc[scored["debtor_id"].isin(ids), cols].reset_index(drop=True)

@@ -14,6 +14,7 @@ import pytest
 
 from models.drift import drift_table, reference_from_values
 from models.reasons import contributions, pd_waterfall, raw_to_pd
+from pipelines.adapters.exports import write_csv
 from pipelines.config.nightly import NightlyConfig
 from pipelines.engine import Book
 from pipelines.report import Waterfall, changes_summary, render_report
@@ -104,26 +105,32 @@ def run_outputs(out: Path, stage: Path) -> None:
         }
     ).to_parquet(stage / "invoice_forecast.parquet")
     weeks = pd.date_range("2024-07-01", periods=13, freq="7D")
-    pd.DataFrame(
-        {
-            "week": list(range(1, 14)) * 2,
-            "week_start": list(weeks) * 2,
-            "segment": ["all"] * 13 + ["retail"] * 13,
-            "expected_cash": [100.0 * w for w in range(1, 14)] * 2,
-            "cash_low_80": [60.0 * w for w in range(1, 14)] * 2,
-            "cash_high_80": [140.0 * w for w in range(1, 14)] * 2,
-        }
-    ).to_csv(stage / "cash_forecast.csv", index=False)
-    pd.DataFrame(
-        {
-            "debtor_id": ["a"],
-            "credit_limit_current": [4000.0],
-            "credit_limit_recommended": [5000.0],
-            "credit_limit_conservative": [2500.0],
-            "credit_limit_aggressive": [7500.0],
-            "credit_limit_rule": ["band D: 1.0 x need"],
-        }
-    ).to_csv(stage / "credit_limits.csv", index=False)
+    write_csv(  # as the nightly's steps write them: UTF-8 with BOM, CRLF
+        pd.DataFrame(
+            {
+                "week": list(range(1, 14)) * 2,
+                "week_start": list(weeks) * 2,
+                "segment": ["all"] * 13 + ["retail"] * 13,
+                "expected_cash": [100.0 * w for w in range(1, 14)] * 2,
+                "cash_low_80": [60.0 * w for w in range(1, 14)] * 2,
+                "cash_high_80": [140.0 * w for w in range(1, 14)] * 2,
+            }
+        ),
+        stage / "cash_forecast.csv",
+    )
+    write_csv(
+        pd.DataFrame(
+            {
+                "debtor_id": ["a"],
+                "credit_limit_current": [4000.0],
+                "credit_limit_recommended": [5000.0],
+                "credit_limit_conservative": [2500.0],
+                "credit_limit_aggressive": [7500.0],
+                "credit_limit_rule": ["band D: 1.0 x need"],
+            }
+        ),
+        stage / "credit_limits.csv",
+    )
 
 
 @pytest.fixture(scope="module")
