@@ -132,7 +132,7 @@ def dso_svg(dso: pd.DataFrame, window_days: int) -> str:
         ax.set_xticks(x, _date_labels(dso.index), rotation=45, ha="right")
         ax.set_ylabel("days")
         ax.set_ylim(bottom=0)
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="lower left", fontsize=8)
         ax.set_title("Days sales outstanding at each month-end and today")
         return _svg(fig)
 
