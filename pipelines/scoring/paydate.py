@@ -169,6 +169,18 @@ def paydate_outputs(
     except NoChampionError as exc:
         logger.info("payment dates and cash forecast skipped: %s", str(exc).splitlines()[0])
         return queue, {}
+    from features.paydate import FEATURES
+
+    unknown = [f for f in loaded.features if f not in FEATURES]
+    if unknown:
+        logger.warning(
+            "payment dates and cash forecast skipped: %s v%s expects features this code does not build (%s); "
+            "retrain with `ews train`",
+            loaded.name,
+            loaded.version,
+            ", ".join(unknown[:5]),
+        )
+        return queue, {}
     fc = forecast_book(book, as_of, loaded, engine)
     cash = fc.cash.round({"expected_cash": 2, "cash_low_80": 2, "cash_high_80": 2})
     invoices = fc.invoices.round({c: 4 for c in fc.invoices.columns if c.startswith("p_paid_")})

@@ -583,7 +583,7 @@ def test_payment_date_forecasts_are_published(env) -> None:
     assert total["week"].tolist() == list(range(1, 14))
     assert set(cash["segment"]) == {"all", "retail", "wholesale", "construction"}
     seg = cash[cash["segment"] != "all"].groupby("week")["expected_cash"].sum().to_numpy()
-    np.testing.assert_allclose(seg, total["expected_cash"].to_numpy(), rtol=1e-6)
+    np.testing.assert_allclose(seg, total["expected_cash"].to_numpy(), atol=0.01 * len(set(cash["segment"])))
     assert (cash["cash_low_80"] <= cash["expected_cash"]).all() and (cash["currency"] == "EUR").all()
     q = pd.read_parquet(run / "collections_queue.parquet")
     per_debtor = (inv["open_amount"] * inv["p_paid_30d"]).groupby(inv["debtor_id"]).sum()

@@ -1,0 +1,100 @@
+"""Speed and memory of the nightly payment-date step on a generated book.
+
+Generates (or reuses) a book with ``ews generate``'s base regime, ingests nothing (frames in memory,
+cut into debtor buckets as ``--raw`` does), trains a hazard model on a sample of one month-end
+(only to have a model of the shipped shape), then times ``pipelines.scoring.paydate.forecast_book``
+(features, 26 weekly hazards per open invoice, quantiles, cash moments, combined over buckets) as
+of the last month-end, with peak RSS sampled every 20 ms.
+
+    nice .venv/bin/python benchmarks/paydate_scale.py --debtors 100000 --months 12 --work /tmp/ews-paydate-scale
+
+Prints the figures and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+from features.ledger import day_number, prepare_ledger  # noqa: E402
+from features.paydate import FEATURES, PERIOD_DAYS, training_rows  # noqa: E402
+from features.tables import Portfolio  # noqa: E402
+from models.paydate import PaydateParams, fit_hazard  # noqa: E402
+from pipelines.adapters.paydate_registry import LoadedPaydate  # noqa: E402
+from pipelines.engine import BUCKET_ROWS, Book  # noqa: E402
+from pipelines.scoring.paydate import forecast_book  # noqa: E402
+from pipelines.synthetic import generate, regime_params  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--debtors", type=int, default=100_000)
+    ap.add_argument("--months", type=int, default=12)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/ews-paydate-scale"))
+    ap.add_argument("--bucket-rows", type=int, default=BUCKET_ROWS)
+    args = ap.parse_args()
+    params = regime_params("base", seed=7, debtors=args.debtors, months=args.months)
+    out = args.work / f"base-{params.debtors}x{params.months}"
+    if not (out / "generate-summary.json").exists():
+        generate(params, out)
+    tables = {n: pd.read_parquet(out / f"{n}.parquet") for n in ("invoices", "payments", "debtors")}
+    portfolio = Portfolio(**tables)
+    last = max(tables["invoices"]["issue_date"].max(), tables["payments"]["paid_on"].max())
+    as_of = (last - pd.offsets.MonthEnd(1)).normalize()
+    # a model of the shipped shape, trained on a sample of one earlier month-end
+    sample_ids = tables["debtors"]["debtor_id"].iloc[:5000]
+    small = Portfolio(**{n: f[f["debtor_id"].isin(sample_ids)] for n, f in tables.items()})
+    T0 = int(day_number(as_of - pd.offsets.MonthEnd(3)))
+    hp = PaydateParams()
+    rows = training_rows(prepare_ledger(small), [T0], int(day_number(as_of)), hp.horizon_weeks, 3000)
+    loaded = LoadedPaydate(
+        "ews-paydate", "bench", None, "", fit_hazard(rows, hp), list(FEATURES), hp.horizon_weeks, PERIOD_DAYS
+    )
+
+    book = Book.in_memory(portfolio, args.bucket_rows)
+    proc = psutil.Process()
+    peak, stop = [proc.memory_info().rss], threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.02):
+            peak[0] = max(peak[0], proc.memory_info().rss)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    t = time.perf_counter()
+    fc = forecast_book(book, as_of.date(), loaded)
+    seconds = time.perf_counter() - t
+    stop.set()
+    thread.join()
+    result = {
+        "debtors": args.debtors,
+        "months": args.months,
+        "invoices": int(len(tables["invoices"])),
+        "as_of": str(as_of.date()),
+        "buckets": book.buckets,
+        "open_invoices": int(len(fc.invoices)),
+        "seconds": round(seconds, 1),
+        "open_invoices_per_s": round(len(fc.invoices) / seconds),
+        "peak_rss_gib": round(peak[0] / 2**30, 2),
+        "trees": hp.n_estimators,
+        "horizon_weeks": hp.horizon_weeks,
+    }
+    print(
+        f"{result['open_invoices']:,} open invoices of {result['debtors']:,} debtors ({result['buckets']} buckets): "
+        f"{result['seconds']} s ({result['open_invoices_per_s']:,} invoices/s), peak RSS {result['peak_rss_gib']} GiB"
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
