@@ -405,7 +405,7 @@ class StreamRun:
                     {
                         "typed": typed,
                         "masks": {k: np.flatnonzero(v) for k, v in masks.items()},
-                        "raw": replace(slim_raw, frame=slim_raw.frame),
+                        "raw": slim_raw,
                         "rows": rows,
                         "source_row": raw.source_row,
                     },
@@ -510,12 +510,6 @@ class StreamRun:
         first["ok"] = table.groupby("invoice_id")["ok"].any()
         first.index = first.index.astype("string")
         return first
-
-    def _typed_parts(self, table: str) -> set[int]:
-        parts = set(self.states[table].parts)
-        if not self.states[table].rows:
-            parts.add(0)
-        return parts
 
     def _broken(self) -> dict[str, pd.DataFrame]:
         return {t: s.malformed for t, s in self.states.items() if s.malformed is not None}
