@@ -82,6 +82,14 @@ class LimitBreachTrigger(ConfigModel):
         description="share above the recommended limit, e.g. 0.2 = exposure > 1.2 x limit",
     )
     min_excess: float = Field(0.0, ge=0.0, description="ignore excesses up to this amount (currency units)")
+    when: Literal["new", "always"] = Field(
+        "new",
+        description=(
+            "new: fire on the night a breach appears (the debtor was within its limits in the previous "
+            "run, or is not in it); always: every night the breach lasts (every breach is listed in "
+            "credit_limits.csv either way)"
+        ),
+    )
 
 
 class TriggersConfig(ConfigModel):

@@ -441,7 +441,10 @@ def write_exports(
     """Scores, watchlist, reason codes, the collections and recovery queues (CSV/Parquet: all rows;
     XLSX: the top ``xlsx_rows``), drift and quarantine files."""
     stamp = dt.datetime.combine(as_of, dt.time())
-    score_cols = [c for c in scored.columns if c not in {"pd_prev", "band_prev", "pd_change", "in_previous"}]
+    # the comparison with the previous run (pd_prev, band_prev, credit limits *_prev) stays out
+    score_cols = [
+        c for c in scored.columns if not c.endswith("_prev") and c not in {"pd_change", "in_previous"}
+    ]
     files = {
         "scores.parquet": write_parquet(scored[score_cols], stage / "scores.parquet"),
         "watchlist.parquet": write_parquet(

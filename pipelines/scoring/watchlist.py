@@ -10,6 +10,7 @@ from pipelines.config.nightly import NightlyConfig
 DEFAULT_BAND = "default"
 TRIGGERS: tuple[str, ...] = ("threshold", "jump", "migration", "new_entrant", "limit_breach")
 LIMIT_INPUTS = ("open_balance", "credit_limit_current", "credit_limit_recommended")
+LIMIT_PREV = (*LIMIT_INPUTS, "credit_need")  # carried from the previous run as <name>_prev
 
 
 def assign_bands(pd_values: pd.Series, cfg: NightlyConfig) -> pd.Series:
@@ -43,6 +44,10 @@ def compare_with_previous(today: pd.DataFrame, previous: pd.DataFrame | None) ->
             columns={"pd": "pd_prev", "band": "band_prev", "in_default": "_prev_default"}
         )
         out = out.merge(prev, on="debtor_id", how="left", validate="one_to_one")
+        if set(LIMIT_INPUTS) <= set(previous.columns):  # for limit_breach's "new" test
+            cols = [c for c in LIMIT_PREV if c in previous.columns]
+            limits = previous[["debtor_id", *cols]].rename(columns={c: f"{c}_prev" for c in cols})
+            out = out.merge(limits, on="debtor_id", how="left", validate="one_to_one")
         out["in_previous"] = out["_prev_default"].notna()
         out.loc[out["_prev_default"].fillna(False).astype(bool), "pd_prev"] = np.nan
         out = out.drop(columns="_prev_default")
@@ -78,7 +83,10 @@ def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd
     new = ~scored["in_previous"].astype(bool) & (rank >= cfg.band_index(t.new_entrant.band)).fillna(False)
     out["trigger_new_entrant"] = live & t.new_entrant.enabled & has_previous & new
     over_current, over_recommended = limit_excess(scored, cfg)
-    out["trigger_limit_breach"] = live & t.limit_breach.enabled & (over_current | over_recommended)
+    breach = over_current | over_recommended
+    if t.limit_breach.when == "new":
+        breach &= ~previous_limit_breach(scored, cfg)
+    out["trigger_limit_breach"] = live & t.limit_breach.enabled & breach
     return out.astype(bool)
 
 
@@ -100,6 +108,18 @@ def limit_excess(scored: pd.DataFrame, cfg: NightlyConfig) -> tuple[pd.Series, p
     over_current = (current > 0) & (exposure - current * (1 + lb.current_margin) > lb.min_excess)
     over_recommended = has_need & (exposure - recommended * (1 + lb.margin) > lb.min_excess)
     return over_current.fillna(False).astype(bool), over_recommended.fillna(False).astype(bool)
+
+
+def previous_limit_breach(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series:
+    """True where the debtor was already over a limit in the previous run (the ``<name>_prev``
+    columns of :func:`compare_with_previous`, judged by today's rule). False on a first run, for a
+    debtor absent from the previous run, and when the previous run carried no limits."""
+    names = [c for c in LIMIT_PREV if f"{c}_prev" in scored.columns]
+    if not set(LIMIT_INPUTS) <= set(names):
+        return pd.Series(False, index=scored.index)
+    before = scored[[f"{c}_prev" for c in names]].rename(columns={f"{c}_prev": c for c in names})
+    over_current, over_recommended = limit_excess(before, cfg)
+    return over_current | over_recommended
 
 
 def _money(values: pd.Series, currency: pd.Series) -> pd.Series:

@@ -11,6 +11,7 @@ from pipelines.scoring.watchlist import (
     assign_bands,
     build_watchlist,
     compare_with_previous,
+    previous_limit_breach,
     trigger_labels,
     triggers,
 )
@@ -266,3 +267,34 @@ def test_report_watchlist_rows_show_the_limit_sentence_before_the_pd_reasons() -
         "late payer",
     ]
     assert rows[1]["reasons"] == ["new debtor"]
+
+
+def test_limit_breach_when_new_fires_on_the_night_the_breach_appears_only() -> None:
+    yesterday = limit_scores()
+    # cur was already over its current limit yesterday; rec was within 1.2 x its recommended limit
+    yesterday["open_balance"] = [10_400.0, 11_000.0, 12_000.0, 5_000.0, 900.0, 99_000.0]
+    today = pd.concat([limit_scores(), scores([("fresh", 0.005, False)])], ignore_index=True)
+    today.loc[today["debtor_id"] == "fresh", ["open_balance", "credit_limit_current"]] = [5_000.0, 4_000.0]
+    got = run(today, yesterday)["trigger_limit_breach"].to_dict()
+    # cur: over both nights, not new; rec: newly over 1.2 x recommended; fresh: absent yesterday
+    assert got == {
+        "cur": False,
+        "rec": True,
+        "ok": False,
+        "none": False,
+        "zero": False,
+        "dflt": False,
+        "fresh": True,
+    }
+    always = NightlyConfig.model_validate({"triggers": {"limit_breach": {"when": "always"}}})
+    flags = triggers(compare_with_previous(today, yesterday), always, has_previous=True)
+    assert dict(zip(today["debtor_id"], flags["trigger_limit_breach"], strict=True))["cur"]
+    # a previous run written before credit limits existed gives no basis: today's breaches are new
+    bare = yesterday.drop(columns=["credit_limit_current", "credit_limit_recommended"])
+    assert run(today, bare)["trigger_limit_breach"]["cur"]
+
+
+def test_previous_limits_are_carried_and_a_first_run_has_no_previous_breach() -> None:
+    scored = compare_with_previous(limit_scores(), limit_scores())
+    assert {"open_balance_prev", "credit_limit_current_prev"} <= set(scored.columns)
+    assert not previous_limit_breach(compare_with_previous(limit_scores(), None), CFG).any()
