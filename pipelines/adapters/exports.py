@@ -323,9 +323,30 @@ def write_queue(
     }
 
 
+# Feature name -> the one name the quantity has in every published file (scores, watchlist,
+# queues, credit limits) and the report: the feature names stay inside the pipeline.
+PUBLISHED_NAMES: dict[str, str] = {
+    "open_balance": "exposure",
+    "open_disputed_amount": "disputed_amount",
+    "dpd_current_max": "dpd",
+}
+
+
+def published(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the published column names (:data:`PUBLISHED_NAMES`)."""
+    return frame.rename(columns={k: v for k, v in PUBLISHED_NAMES.items() if k in frame.columns})
+
+
+def internal(frame: pd.DataFrame) -> pd.DataFrame:
+    """A published file read back (e.g. last night's ``scores.parquet``) with the pipeline's
+    names; files published before the rename already have them."""
+    back = {v: k for k, v in PUBLISHED_NAMES.items() if v in frame.columns and k not in frame.columns}
+    return frame.rename(columns=back)
+
+
 def watchlist_export(watchlist: pd.DataFrame) -> pd.DataFrame:
-    """The watchlist as written to its files: ``open_balance`` named ``exposure`` as everywhere
+    """The watchlist as written to its files: published names (``exposure``...) as everywhere
     else, without the joined ``reasons`` (``reason_1..n`` hold them) nor the ``trigger_*`` flags
     (``triggers`` names them)."""
     drop = [c for c in watchlist.columns if c == "reasons" or c.startswith("trigger_")]
-    return watchlist.drop(columns=drop).rename(columns={"open_balance": "exposure"})
+    return published(watchlist.drop(columns=drop))

@@ -30,7 +30,15 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
-from pipelines.adapters.exports import QUEUE_TITLES, watchlist_export, write_csv, write_parquet, write_queue
+from pipelines.adapters.exports import (
+    QUEUE_TITLES,
+    internal,
+    published,
+    watchlist_export,
+    write_csv,
+    write_parquet,
+    write_queue,
+)
 from pipelines.adapters.publish import latest_before, publish, run_lock, staging_dir
 from pipelines.config import ConfigError, config_hash, load_config
 from pipelines.config.credit import load_credit_policy
@@ -49,6 +57,7 @@ from pipelines.feed_checks import (
 from pipelines.scoring.limits import add_credit_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
 from pipelines.scoring.paydate import paydate_outputs
+from pipelines.scoring.plans import with_plan_payments
 from pipelines.scoring.queue import build_queues, text_by_debtor
 from pipelines.scoring.score import check_definition
 from pipelines.scoring.watch_state import (
@@ -331,10 +340,11 @@ def queue(
     of each debtor in the previous run's queues (``prev_dir``)."""
     from pipelines.scoring.explain import top_reasons
     from pipelines.scoring.owners import previous_owners
-    from pipelines.scoring.plans import plans_in_force
+    from pipelines.scoring.plans import broken_plans, plans_in_force
 
     day = pd.Timestamp(as_of)
-    plans = plans_in_force(getattr(portfolio, "payment_plans", None), overrides, day)
+    table, paid = getattr(portfolio, "payment_plans", None), getattr(portfolio, "payments", None)
+    plans, broken = plans_in_force(table, overrides, day, paid), broken_plans(table, paid, day)
     frame = scored.copy()
     ids = frame["debtor_id"].astype("string")
     debtors = getattr(portfolio, "debtors", None)
@@ -363,7 +373,7 @@ def queue(
                 if (path := prev_dir / name).exists() and "owner" in pq_columns(path)
             ]
         )
-    return build_queues(frame, oldest, cfg, plans, collectors, previous)
+    return build_queues(frame, oldest, cfg, plans, collectors, previous, broken)
 
 
 def _calendar_shifts(as_of: dt.date, reference: dict[str, Any], columns: Any) -> dict[str, float]:
@@ -446,10 +456,8 @@ def write_exports(
         c for c in scored.columns if not c.endswith("_prev") and c not in {"pd_change", "in_previous"}
     ]
     files = {
-        "scores.parquet": write_parquet(scored[score_cols], stage / "scores.parquet"),
-        "watchlist.parquet": write_parquet(
-            wl["watchlist"].rename(columns={"open_balance": "exposure"}), stage / "watchlist.parquet"
-        ),
+        "scores.parquet": write_parquet(published(scored[score_cols]), stage / "scores.parquet"),
+        "watchlist.parquet": write_parquet(published(wl["watchlist"]), stage / "watchlist.parquet"),
         "watchlist.csv": write_csv(watchlist_export(wl["watchlist"]), stage / "watchlist.csv"),
         "reason_codes.parquet": write_parquet(wl["reasons"], stage / "reason_codes.parquet"),
         "drift.csv": write_csv(drift_frame, stage / "drift.csv"),
@@ -664,10 +672,11 @@ def run_nightly(
             scored_book = score_book(result.book, as_of, project, loaded, cfg, engine)
         scores, X, oldest = scored_book.scores, scored_book.X, scored_book.oldest
         statics = result.book.read_tables(("debtors", "payment_plans"))  # small per-debtor tables
+        statics = with_plan_payments(statics, result.book)  # plans are checked against payments
         prev_dir = latest_before(out_dir, as_of)
         previous, prev_manifest = None, {}
         if prev_dir is not None:
-            previous = pd.read_parquet(prev_dir / "scores.parquet")
+            previous = internal(pd.read_parquet(prev_dir / "scores.parquet"))
             if (prev_dir / "manifest.json").exists():
                 prev_manifest = json.loads((prev_dir / "manifest.json").read_text())
                 previous.attrs["flagged"] = prev_manifest["counts"]["flagged"]

@@ -2,7 +2,8 @@
 
 Order of precedence for one row:
 
-1. an agreed payment plan that is kept -> ``monitor_plan``;
+1. an agreed payment plan that is kept -> ``monitor_plan`` (a broken plan: the rules below, and
+   ``action_rule`` says why the plan counts as broken);
 2. the whole overdue balance is in dispute -> ``resolve_dispute``;
 3. the first configured rule whose conditions all hold (``queue.rules`` / ``recovery.rules``);
    a row with any disputed balance skips ``agency_referral`` rules: a dispute is resolved, never
@@ -68,7 +69,9 @@ def choose_actions(
     ``frame`` needs ``dpd`` (days past due of the oldest overdue invoice), ``pd``,
     ``expected_loss``, ``exposure``, ``overdue_amount``, ``disputed_amount`` (open disputed
     balance, currency) and ``plan`` (text describing a kept payment plan; empty or missing when
-    none). ``where`` names the rule list in ``action_rule`` (e.g. ``queue.rules``).
+    none) and optional ``plan_broken`` (why the debtor's payment plan counts as broken,
+    :func:`pipelines.scoring.plans.broken_plans`: appended to ``action_rule``). ``where`` names the
+    rule list in ``action_rule`` (e.g. ``queue.rules``).
     """
     idx = frame.index
     dpd = frame["dpd"].astype("float64").fillna(0.0)
@@ -107,6 +110,10 @@ def choose_actions(
     action[rest] = default_action
     why[rest] = "no rule matched: default action"
     why[skipped] = why[skipped] + " (agency referral skipped: balance in dispute)"
+    if "plan_broken" in frame:
+        broken = frame["plan_broken"].astype("string").fillna("")
+        hit = (broken != "") & (action != MONITOR_PLAN)
+        why[hit] = why[hit] + "; " + broken[hit]
 
     dispute_action = pd.Series(
         np.where(in_dispute & (action != RESOLVE_DISPUTE), RESOLVE_DISPUTE, ""), index=idx, dtype="string"

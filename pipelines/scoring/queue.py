@@ -39,7 +39,11 @@ def text_by_debtor(ids: pd.Series, values: pd.Series | None) -> pd.Series:
 
 
 def _common(
-    rows: pd.DataFrame, oldest: pd.DataFrame, plans: pd.Series | None, cfg: QueueConfig
+    rows: pd.DataFrame,
+    oldest: pd.DataFrame,
+    plans: pd.Series | None,
+    cfg: QueueConfig,
+    broken: pd.Series | None = None,
 ) -> pd.DataFrame:
     q = rows.copy()
     q["exposure"] = q["open_balance"].astype("float64").fillna(0.0).clip(lower=0.0)
@@ -48,6 +52,7 @@ def _common(
     q["disputed_amount"] = q["open_disputed_amount"].astype("float64").fillna(0.0)
     ids = q["debtor_id"].astype("string")
     q["plan"] = text_by_debtor(ids, plans)
+    q["plan_broken"] = text_by_debtor(ids, broken)
     return q.merge(oldest, on="debtor_id", how="left")
 
 
@@ -70,6 +75,7 @@ def build_queues(
     plans: pd.Series | None = None,
     collectors: Sequence[Collector] = (),
     previous_owner: pd.Series | None = None,
+    broken: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(collections queue, recovery queue) from one row per debtor.
 
@@ -78,7 +84,9 @@ def build_queues(
     ``open_disputed_amount`` and ``dpd_current_max``; optional ``country``, ``currency``,
     ``top_reason``. ``oldest``: the oldest open overdue invoice per debtor (``debtor_id``,
     ``oldest_invoice_id``, ``oldest_due_date``). ``plans``: text of the payment plan in force per
-    debtor_id (:func:`pipelines.scoring.plans.plans_in_force`) or None.
+    debtor_id (:func:`pipelines.scoring.plans.plans_in_force`) or None; ``broken``: why the plan
+    of a debtor counts as broken (:func:`pipelines.scoring.plans.broken_plans`), said in its
+    ``action_rule``.
 
     Collections: live debtors whose overdue amount exceeds ``queue.min_overdue``; expected loss =
     PD x exposure x LGD (rounded to cents); ranked by expected loss, then overdue amount, then
@@ -95,7 +103,7 @@ def build_queues(
     live = ~default & (scored["overdue_amount"].astype("float64").fillna(0.0) > qc.min_overdue)
     dead = default & (scored["open_balance"].astype("float64").fillna(0.0) > 0.0)
 
-    c = _common(scored.loc[live], oldest, plans, qc)
+    c = _common(scored.loc[live], oldest, plans, qc, broken)
     c["expected_loss"] = (c["pd"] * c["exposure"] * c["lgd"]).round(2)
     c = pd.concat([c, choose_actions(c, qc.rules, qc.default_action, "queue.rules")], axis=1)
     collections = _ranked(
@@ -104,7 +112,7 @@ def build_queues(
         [*IDENTITY, *ACTION, "top_reason", "pd", "band", "exposure", "lgd", "expected_loss", *DETAIL],
     )
 
-    r = _common(scored.loc[dead], oldest, plans, qc)
+    r = _common(scored.loc[dead], oldest, plans, qc, broken)
     r["expected_loss"] = (r["exposure"] * r["lgd"]).round(2)
     r["recoverable_amount"] = (r["exposure"] * (1.0 - r["lgd"])).round(2)
     age = r["dpd"].astype("float64").fillna(0.0).clip(lower=0.0)

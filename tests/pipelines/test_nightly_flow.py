@@ -237,6 +237,38 @@ def test_live_queue_and_recovery_queue_are_apart(env) -> None:
         assert (run / f"{stem}.csv").exists()
 
 
+def test_one_name_per_quantity_in_every_published_file(env) -> None:
+    """No published file uses a feature name for a published quantity (open_balance ...), and
+    every file naming a quantity carries the same value as scores.parquet for the same debtor."""
+    from pipelines.adapters.exports import PUBLISHED_NAMES
+
+    run = env["out"] / DAY2.isoformat()
+    scores = pd.read_parquet(run / "scores.parquet").set_index("debtor_id")
+    assert {"exposure", "overdue_amount", "disputed_amount", "dpd"} <= set(scores.columns)
+    files = {
+        **{f.name: pd.read_parquet(f) for f in sorted(run.glob("*.parquet"))},
+        **{f.name: pd.read_csv(f, encoding="utf-8-sig") for f in sorted(run.glob("*.csv"))},
+    }
+    assert {"scores.parquet", "watchlist.csv", "collections_queue.csv", "credit_limits.csv"} <= set(files)
+    for name, frame in files.items():
+        assert not set(PUBLISHED_NAMES) & set(frame.columns), (
+            name,
+            set(PUBLISHED_NAMES) & set(frame.columns),
+        )
+        if "debtor_id" not in frame.columns or name == "invoice_forecast.parquet" or "invoice_id" in frame:
+            continue
+        rows = frame.drop_duplicates("debtor_id").set_index(
+            frame.drop_duplicates("debtor_id")["debtor_id"].astype(str)
+        )
+        for col in ("exposure", "overdue_amount", "disputed_amount", "dpd", "pd"):
+            if col in rows.columns:
+                got = rows[col].astype("float64").to_numpy()
+                want = scores.loc[rows.index, col].astype("float64").to_numpy()
+                assert np.allclose(got, want, equal_nan=True), (name, col)
+    html = (run / "report.html").read_text()  # model features keep their names (drift, waterfalls)
+    assert "open_balance" not in html and 'data-type="num">exposure</th>' in html
+
+
 def test_rerun_is_byte_identical(env) -> None:
     from pipelines.flows.nightly import nightly
 
