@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.adapters.exports import internal
 from pipelines.config import load_config
 from pipelines.config.nightly import NightlyConfig
 from pipelines.engine import Book
@@ -37,8 +38,8 @@ def main() -> None:
     cfg = load_config(args.config, expect=NightlyConfig)
     run = args.runs / args.as_of
     manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
-    scored = pd.read_parquet(run / "scores.parquet")
-    wl = pd.read_parquet(run / "watchlist.parquet").rename(columns={"exposure": "open_balance"})
+    scored = internal(pd.read_parquet(run / "scores.parquet"))  # the pipeline's column names
+    wl = internal(pd.read_parquet(run / "watchlist.parquet"))
     reason_cols = sorted(c for c in wl.columns if c.startswith("reason_"))
     currency = (manifest.get("currency") or {}).get("reporting") or "EUR"
 

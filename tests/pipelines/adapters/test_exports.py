@@ -197,3 +197,14 @@ def test_watchlist_csv_does_not_repeat_itself() -> None:
         }
     )
     assert list(watchlist_export(wl).columns) == ["debtor_id", "triggers", "reason_1", "reason_2", "exposure"]
+
+
+def test_published_names_and_back() -> None:
+    from pipelines.adapters.exports import internal, published
+
+    frame = pd.DataFrame({"debtor_id": ["D1"], "open_balance": [10.0], "open_disputed_amount": [2.0],
+                          "dpd_current_max": [31.0], "overdue_amount": [5.0]})  # fmt: skip
+    out = published(frame)
+    assert list(out.columns) == ["debtor_id", "exposure", "disputed_amount", "dpd", "overdue_amount"]
+    assert list(internal(out).columns) == list(frame.columns)
+    assert list(internal(frame).columns) == list(frame.columns)  # a run published before the rename
