@@ -353,6 +353,24 @@ def leakage(loaded: Any, dates: Sequence[pd.Timestamp], horizon_days: int) -> di
     }
 
 
+DEFINITIONS: dict[str, str] = {
+    "queue_capture_top20": "share of the open balance at T of the live-queue debtors that defaulted within "
+    "the horizon held by the top 20 % of the queue (by count, rounded up) in expected-loss order "
+    "(PD x open balance x LGD); pooled over the month-ends with an observed horizon",
+    "oracle_capture_top20": "the same queue ordered by the generator's true PD x open balance (the ceiling)",
+    "watchlist_precision": "flagged live debtor-months that defaulted within the horizon / flagged live debtor-months",
+    "watchlist_recall": "flagged live debtor-months that defaulted within the horizon / live debtor-months that did",
+    "lead_time_median_days": "strict: days from the first month-end of the unbroken run of flagged month-ends "
+    "that ends at the last month-end before the default, to the default; median over the defaults flagged "
+    "at that last month-end (lead_time_flagged_share of all defaults seen live); runs start at --from at the earliest",
+    "lead_time_episode_median_days": f"episode: as strict, but the run may have gaps of at most "
+    f"{EPISODE_GAP_MONTHS} unflagged month-end(s) in a row and needs a flag at one of the last "
+    f"{EPISODE_GAP_MONTHS + 1} month-ends before the default (lead_time_episode_share)",
+    "lead_time_first_flag_median_days": "first flag: days from the first flagged month-end in the 365 days "
+    "before the default, whatever came between (lead_time_first_flag_share)",
+}
+
+
 @dataclass
 class BacktestResult:
     """What ``ews backtest`` writes: figures, per-month rows, curves, leakage and settings."""
@@ -367,6 +385,7 @@ class BacktestResult:
     def to_json(self) -> str:
         body = {
             "figures": self.figures,
+            "definitions": DEFINITIONS,
             "leakage": self.leakage,
             "settings": self.settings,
             "months": self.months,

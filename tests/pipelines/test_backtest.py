@@ -190,3 +190,17 @@ def test_stay_days_keep_a_flag_between_triggers_and_lengthen_the_run() -> None:
     ):
         p = replay(ledger(), DATES, score, cfg, DefaultDefinition())
         assert p.loc[p["debtor_id"] == "C", "flagged"].tolist() == expected
+
+
+def test_backtest_json_defines_each_lead_time(panel) -> None:
+    import json
+
+    from pipelines.backtest import BacktestResult
+
+    out = backtest_figures(panel, CFG)
+    body = json.loads(
+        BacktestResult(out["figures"], out["months"], out["curves"], out["lead_times"], {}).to_json()
+    )
+    medians = [k for k in body["figures"] if k.startswith("lead_time") and k.endswith("median_days")]
+    assert len(medians) == 3 and set(medians) <= set(body["definitions"])
+    assert "at most 1 unflagged month-end" in body["definitions"]["lead_time_episode_median_days"]
