@@ -1,12 +1,15 @@
-"""Speed and memory of the nightly payment-date step on a generated book.
+"""Speed and memory of the nightly payment-date step on a large book.
 
-Generates (or reuses) a book with ``ews generate``'s base regime, ingests nothing (frames in memory,
-cut into debtor buckets as ``--raw`` does), trains a hazard model on a sample of one month-end
-(only to have a model of the shipped shape), then times ``pipelines.scoring.paydate.forecast_book``
-(features, 26 weekly hazards per open invoice, quantiles, cash moments, combined over buckets) as
-of the last month-end, with peak RSS sampled every 20 ms.
+The book is an ``ews ingest --out`` folder (``--data``, read bucket by bucket as the nightly does;
+``--buckets K``: only its first K buckets) or a generated one (``--debtors``/``--months``, frames in
+memory cut into buckets as ``--raw`` does). A hazard model of the shipped shape is trained on a
+sample of one month-end of the first bucket (only to have a model), then
+``pipelines.scoring.paydate.forecast_book`` is timed (features, 26 weekly hazards per open invoice,
+quantiles, cash moments, combined over buckets) as of the month-end before the last date, with peak
+RSS sampled every 20 ms.
 
-    nice .venv/bin/python benchmarks/paydate_scale.py --debtors 100000 --months 12 --work /tmp/ews-paydate-scale
+    nice .venv/bin/python benchmarks/paydate_scale.py --data /work/bench/gen_100k_ingested
+    nice .venv/bin/python benchmarks/paydate_scale.py --data /work/bench/gen_1m_buckets --buckets 2
 
 Prints the figures and one JSON line.
 """
@@ -42,18 +45,33 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=12)
     ap.add_argument("--work", type=Path, default=Path("/tmp/ews-paydate-scale"))
     ap.add_argument("--bucket-rows", type=int, default=BUCKET_ROWS)
+    ap.add_argument("--data", type=Path, help="an `ews ingest --out` folder instead of a generated book")
+    ap.add_argument("--buckets", type=int, help="with --data: only the first K buckets")
     args = ap.parse_args()
-    params = regime_params("base", seed=7, debtors=args.debtors, months=args.months)
-    out = args.work / f"base-{params.debtors}x{params.months}"
-    if not (out / "generate-summary.json").exists():
-        generate(params, out)
-    tables = {n: pd.read_parquet(out / f"{n}.parquet") for n in ("invoices", "payments", "debtors")}
-    portfolio = Portfolio(**tables)
-    last = max(tables["invoices"]["issue_date"].max(), tables["payments"]["paid_on"].max())
+    if args.data:
+        book = Book.ingested(args.data)
+        if args.buckets:
+            book = Book(min(args.buckets, book.buckets), folder=book.folder)
+        first = book.read(0)
+    else:
+        params = regime_params("base", seed=7, debtors=args.debtors, months=args.months)
+        out = args.work / f"base-{params.debtors}x{params.months}"
+        if not (out / "generate-summary.json").exists():
+            generate(params, out)
+        tables = {n: pd.read_parquet(out / f"{n}.parquet") for n in ("invoices", "payments", "debtors")}
+        book = Book.in_memory(Portfolio(**tables), args.bucket_rows)
+        first = book.read(0)
+    last = max(first.invoices["issue_date"].max(), first.payments["paid_on"].max())
     as_of = (last - pd.offsets.MonthEnd(1)).normalize()
     # a model of the shipped shape, trained on a sample of one earlier month-end
-    sample_ids = tables["debtors"]["debtor_id"].iloc[:5000]
-    small = Portfolio(**{n: f[f["debtor_id"].isin(sample_ids)] for n, f in tables.items()})
+    sample_ids = first.debtors["debtor_id"].iloc[:5000]
+    small = Portfolio(
+        **{
+            n: f[f["debtor_id"].isin(sample_ids)]
+            for n in ("invoices", "payments", "debtors")
+            if (f := getattr(first, n)) is not None
+        }
+    )
     T0 = int(day_number(as_of - pd.offsets.MonthEnd(3)))
     hp = PaydateParams()
     rows = training_rows(prepare_ledger(small), [T0], int(day_number(as_of)), hp.horizon_weeks, 3000)
@@ -61,7 +79,7 @@ def main() -> None:
         "ews-paydate", "bench", None, "", fit_hazard(rows, hp), list(FEATURES), hp.horizon_weeks, PERIOD_DAYS
     )
 
-    book = Book.in_memory(portfolio, args.bucket_rows)
+    del first, small
     proc = psutil.Process()
     peak, stop = [proc.memory_info().rss], threading.Event()
 
@@ -77,9 +95,7 @@ def main() -> None:
     stop.set()
     thread.join()
     result = {
-        "debtors": args.debtors,
-        "months": args.months,
-        "invoices": int(len(tables["invoices"])),
+        "book": str(args.data) if args.data else f"generated {args.debtors} x {args.months}",
         "as_of": str(as_of.date()),
         "buckets": book.buckets,
         "open_invoices": int(len(fc.invoices)),
@@ -90,7 +106,7 @@ def main() -> None:
         "horizon_weeks": hp.horizon_weeks,
     }
     print(
-        f"{result['open_invoices']:,} open invoices of {result['debtors']:,} debtors ({result['buckets']} buckets): "
+        f"{result['open_invoices']:,} open invoices, {result['book']} ({result['buckets']} buckets): "
         f"{result['seconds']} s ({result['open_invoices_per_s']:,} invoices/s), peak RSS {result['peak_rss_gib']} GiB"
     )
     print(json.dumps(result))
