@@ -162,14 +162,23 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
 
     Columns are put in contract order; extra columns are dropped. Values must already be valid for
     their dtype (this is the last step of ingest, and what :func:`read_portfolio` applies on read).
-    Missing canonical columns raise ``ValueError`` naming them.
+    A missing optional column (one a newer contract added, absent from a folder an older ews wrote)
+    is read as empty; a missing required column raises ``TableError`` naming it and the fix.
     """
+    from pipelines.sources.read import TableError
+
     spec = TABLES[table]
-    missing = [c for c in spec.names if c not in df.columns]
+    missing = [c for c in spec.required if c not in df.columns]
     if missing:
-        raise ValueError(f"{table}: missing canonical column(s) {missing}; present: {list(df.columns)}")
+        raise TableError(
+            f"{table}: missing required column(s) {missing} (present: {list(df.columns)}); "
+            "run `ews ingest --out DIR` on the source files again and use DIR"
+        )
     out = {}
     for name, dtype in dtypes(table).items():
+        if name not in df.columns:
+            out[name] = pd.Series([None] * len(df), dtype=dtype)  # empty: NaN, <NA>, NaT
+            continue
         col = df[name]
         if dtype == "datetime64[ns]":
             col = _storable_dates(pd.to_datetime(col), table, name)

@@ -1,0 +1,26 @@
+"""Reading canonical tables back: folders written by an older contract still open."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipelines.adapters.files import conform
+from pipelines.sources.read import TableError
+
+
+def test_a_missing_optional_column_is_read_as_empty() -> None:
+    # a debtors table written before annual_turnover and net_worth joined the contract
+    old = pd.DataFrame({"debtor_id": ["d1", "d2"], "segment": ["retail", "wholesale"]})
+    got = conform(old, "debtors")
+    assert got["debtor_id"].tolist() == ["d1", "d2"]
+    assert got["annual_turnover"].isna().all() and got["net_worth"].isna().all()
+    assert got["annual_turnover"].dtype == "float64" and len(got) == 2
+
+
+def test_a_missing_required_column_names_it_and_the_fix() -> None:
+    broken = pd.DataFrame({"invoice_id": ["i1"], "debtor_id": ["d1"], "amount": [10.0]})
+    with pytest.raises(
+        TableError, match=r"invoices: missing required column\(s\) \['issue_date', 'due_date'\]"
+    ):
+        conform(broken, "invoices")
