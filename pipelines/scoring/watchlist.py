@@ -84,8 +84,9 @@ def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd
     out["trigger_new_entrant"] = live & t.new_entrant.enabled & has_previous & new
     over_current, over_recommended = limit_excess(scored, cfg)
     breach = over_current | over_recommended
-    if t.limit_breach.when == "new":
-        breach &= ~previous_limit_breach(scored, cfg)
+    if t.limit_breach.when == "new":  # no previous run with limits: no basis to call a breach new
+        known = has_previous and {f"{c}_prev" for c in LIMIT_INPUTS} <= set(scored.columns)
+        breach &= known & ~previous_limit_breach(scored, cfg)
     out["trigger_limit_breach"] = live & t.limit_breach.enabled & breach
     return out.astype(bool)
 

@@ -16,6 +16,7 @@ from pipelines.scoring.watchlist import (
     triggers,
 )
 
+ALWAYS = NightlyConfig.model_validate({"triggers": {"limit_breach": {"when": "always"}}})
 CFG = NightlyConfig()  # bands A<0.01<=B<0.03<=C<0.07<=D<0.15<=E; threshold D; jump +0.03 & +50 %
 
 
@@ -31,9 +32,9 @@ def test_assign_bands_boundaries_are_inclusive_lower() -> None:
     assert got == ["A", "A", "B", "C", "D", "E", "E"]
 
 
-def run(today: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+def run(today: pd.DataFrame, previous: pd.DataFrame | None, cfg: NightlyConfig = CFG) -> pd.DataFrame:
     scored = compare_with_previous(today, previous)
-    flags = triggers(scored, CFG, has_previous=previous is not None)
+    flags = triggers(scored, cfg, has_previous=previous is not None)
     return pd.concat([scored, flags], axis=1).set_index("debtor_id")
 
 
@@ -168,7 +169,7 @@ def limit_scores() -> pd.DataFrame:
 
 
 def test_limit_breach_fires_above_the_current_or_the_recommended_limit_by_the_margin() -> None:
-    out = run(limit_scores(), None)
+    out = run(limit_scores(), None, ALWAYS)
     # cur: 10,500 > current 10,000; rec: 12,100 > 1.2 x 10,000; ok: 12,000 is not above 12,000 and
     # below its current 20,000; none: no current, 5,000 within 1.2 x 5,000; zero: a current limit of 0
     # is "no limit on file"; dflt: in default never triggers
@@ -183,7 +184,9 @@ def test_limit_breach_fires_above_the_current_or_the_recommended_limit_by_the_ma
 
 
 def test_limit_breach_min_excess_margin_disabled_and_absent_limits() -> None:
-    strict = NightlyConfig.model_validate({"triggers": {"limit_breach": {"margin": 0.0, "min_excess": 600}}})
+    strict = NightlyConfig.model_validate(
+        {"triggers": {"limit_breach": {"margin": 0.0, "min_excess": 600, "when": "always"}}}
+    )
     flags = triggers(compare_with_previous(limit_scores(), None), strict, has_previous=False)
     # margin 0: ok (12,000 > 10,000 by 2,000) fires; cur (by 500 over current, 0 over recommended) does not
     got = dict(zip(limit_scores()["debtor_id"], flags["trigger_limit_breach"], strict=True))
@@ -191,7 +194,7 @@ def test_limit_breach_min_excess_margin_disabled_and_absent_limits() -> None:
     off = NightlyConfig.model_validate({"triggers": {"limit_breach": {"enabled": False}}})
     assert not triggers(compare_with_previous(limit_scores(), None), off, False)["trigger_limit_breach"].any()
     bare = limit_scores().drop(columns=["credit_limit_current", "credit_limit_recommended"])
-    assert not triggers(compare_with_previous(bare, None), CFG, False)["trigger_limit_breach"].any()
+    assert not triggers(compare_with_previous(bare, None), ALWAYS, False)["trigger_limit_breach"].any()
 
 
 def test_limit_breach_shows_in_watchlist_triggers_and_plain_sentence() -> None:
@@ -199,7 +202,7 @@ def test_limit_breach_shows_in_watchlist_triggers_and_plain_sentence() -> None:
     today["as_of"] = pd.Timestamp("2024-06-30")
     today["name"], today["segment"], today["overdue_amount"] = "x", "retail", 0.0
     scored = compare_with_previous(today, None)
-    flags = triggers(scored, CFG, has_previous=False)
+    flags = triggers(scored, ALWAYS, has_previous=False)
     currency = pd.Series(["EUR", "CHF"], index=["cur", "rec"])
     wl = build_watchlist(scored, flags, pd.DataFrame(), ["reasons"], CFG, currency).set_index("debtor_id")
     assert sorted(wl.index) == ["cur", "rec"] and (wl["triggers"] == "limit_breach").all()
@@ -214,7 +217,7 @@ def test_limit_breach_shows_in_watchlist_triggers_and_plain_sentence() -> None:
     both = today.assign(open_balance=[30_000.0, 0, 0, 0, 0, 0])
     wl2 = build_watchlist(
         compare_with_previous(both, None),
-        triggers(compare_with_previous(both, None), CFG, False),
+        triggers(compare_with_previous(both, None), ALWAYS, False),
         pd.DataFrame(),
         ["reasons"],
         CFG,
@@ -231,9 +234,11 @@ def test_limit_breach_current_margin_and_no_need_no_recommended_test() -> None:
     frame["credit_limit_current"] = [10_000.0, np.nan, np.nan]
     frame["credit_limit_recommended"] = [20_000.0, 0.0, 1_000.0]
     frame["credit_need"] = [9_000.0, 0.0, 500.0]  # old: no invoice in the window, its 0 is no basis
-    out = run(frame, None)
+    out = run(frame, None, ALWAYS)
     assert out["trigger_limit_breach"].to_dict() == {"cur": True, "old": False, "new": True}
-    loose = NightlyConfig.model_validate({"triggers": {"limit_breach": {"current_margin": 0.1}}})
+    loose = NightlyConfig.model_validate(
+        {"triggers": {"limit_breach": {"current_margin": 0.1, "when": "always"}}}
+    )
     flags = triggers(compare_with_previous(frame, None), loose, has_previous=False)
     # 10,500 is within 1.1 x 10,000
     assert flags["trigger_limit_breach"].tolist() == [False, False, True]
@@ -289,9 +294,10 @@ def test_limit_breach_when_new_fires_on_the_night_the_breach_appears_only() -> N
     always = NightlyConfig.model_validate({"triggers": {"limit_breach": {"when": "always"}}})
     flags = triggers(compare_with_previous(today, yesterday), always, has_previous=True)
     assert dict(zip(today["debtor_id"], flags["trigger_limit_breach"], strict=True))["cur"]
-    # a previous run written before credit limits existed gives no basis: today's breaches are new
+    # no basis to tell a new breach: a first run, or a previous run written before credit limits existed
+    assert not run(today, None)["trigger_limit_breach"].any()
     bare = yesterday.drop(columns=["credit_limit_current", "credit_limit_recommended"])
-    assert run(today, bare)["trigger_limit_breach"]["cur"]
+    assert not run(today, bare)["trigger_limit_breach"].any()
 
 
 def test_previous_limits_are_carried_and_a_first_run_has_no_previous_breach() -> None:
