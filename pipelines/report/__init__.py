@@ -190,6 +190,7 @@ def render_report(
         overrides=overrides,
         portfolio=port_ctx,
         currency=currency,
+        history_runs=cfg.report.history_runs,
     )
 
 
