@@ -282,20 +282,7 @@ def ingest_source(
     lap("assemble")
     refuse_empty_tables(tables_manifest, source)
     open_items = ar_open_items(accepted, as_of_date) if source.ar_export is not None else None
-    manifest: dict[str, Any] = {
-        "manifest_version": MANIFEST_VERSION,
-        "source": {"name": source.name, "config_hash": config_hash(source)},
-        "as_of": as_of_date.isoformat(),
-        "rules": rules.model_dump(mode="json"),
-        "inputs": dict(sorted(inputs.items())),
-        "tables": tables_manifest,
-        "currency": fx_manifest,
-        "warnings": currency_warnings(fx_manifest, tables_manifest)
-        + table_warnings(tables_manifest)
-        + ar_warnings(open_items, rules, source),
-    }
-    if open_items is not None:
-        manifest["ar_export"] = open_items
+    manifest = ingest_manifest(source, as_of_date, rules, inputs, tables_manifest, fx_manifest, open_items)
     fx = {
         t: f.loc[passing(masks[t], len(typed[t]))[f.index.to_numpy()]].reset_index(drop=True)
         for t, f in fx.items()
@@ -368,20 +355,9 @@ def _ingest_streamed(
                 raise AssertionError(f"{table}: rows lost in ingest ({t})")
         lap("assemble")
         refuse_empty_tables(tables_manifest, source)
-        manifest: dict[str, Any] = {
-            "manifest_version": MANIFEST_VERSION,
-            "source": {"name": source.name, "config_hash": config_hash(source)},
-            "as_of": as_of_date.isoformat(),
-            "rules": rules.model_dump(mode="json"),
-            "inputs": dict(sorted(inputs.items())),
-            "tables": tables_manifest,
-            "currency": fx_manifest,
-            "warnings": currency_warnings(fx_manifest, tables_manifest)
-            + table_warnings(tables_manifest)
-            + ar_warnings(open_items, rules, source),
-        }
-        if open_items is not None:
-            manifest["ar_export"] = open_items
+        manifest = ingest_manifest(
+            source, as_of_date, rules, inputs, tables_manifest, fx_manifest, open_items
+        )
         say("writing outputs")
         publish_streamed(run, out, manifest, rules.bucket_rows)
     finally:
@@ -390,3 +366,30 @@ def _ingest_streamed(
             run.spill.close()
     lap("write")
     return IngestResult(None, {}, manifest, out, timings)
+
+
+def ingest_manifest(
+    source: Any,
+    as_of_date: Any,
+    rules: Any,
+    inputs: dict[str, Any],
+    tables_manifest: dict[str, Any],
+    fx_manifest: dict[str, Any],
+    open_items: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The ingest manifest (one shape for the in-memory and the streamed path)."""
+    manifest: dict[str, Any] = {
+        "manifest_version": MANIFEST_VERSION,
+        "source": {"name": source.name, "config_hash": config_hash(source)},
+        "as_of": as_of_date.isoformat(),
+        "rules": rules.model_dump(mode="json"),
+        "inputs": dict(sorted(inputs.items())),
+        "tables": tables_manifest,
+        "currency": fx_manifest,
+        "warnings": currency_warnings(fx_manifest, tables_manifest)
+        + table_warnings(tables_manifest)
+        + ar_warnings(open_items, rules, source),
+    }
+    if open_items is not None:
+        manifest["ar_export"] = open_items
+    return manifest
