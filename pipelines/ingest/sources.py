@@ -339,32 +339,12 @@ def _parquet_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_ro
                 frame = frame.reset_index(drop=True)
                 rows = np.arange(start + 1, start + len(frame) + 1, dtype=np.int64)
                 start += len(frame)
-                yield {
-                    table: RawTable(
-                        table=table,
-                        frame=pd.DataFrame({c: frame[src] for c, src in rename.items()}),
-                        source_row=rows,
-                        file=path,
-                        values=values,
-                        ignored_columns=[c for c in present if c not in used],
-                        column_map={c: src for c, src in rename.items() if c != src},
-                        rows_in=total,
-                    )
-                }
+                yield _chunk_table(table, frame, rename, present, path, values, rows, total)
             if total == 0:
                 frame = schema.empty_table().to_pandas()
-                yield {
-                    table: RawTable(
-                        table=table,
-                        frame=pd.DataFrame({c: frame[src] for c, src in rename.items()}),
-                        source_row=np.zeros(0, dtype=np.int64),
-                        file=path,
-                        values=values,
-                        ignored_columns=[c for c in present if c not in used],
-                        column_map={c: src for c, src in rename.items() if c != src},
-                        rows_in=0,
-                    )
-                }
+                yield _chunk_table(
+                    table, frame, rename, present, path, values, np.zeros(0, dtype=np.int64), 0
+                )
         except (OSError, pa.ArrowException) as exc:
             raise _parquet_error(path, label, exc) from None
 
@@ -385,7 +365,6 @@ def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: 
     path = Path(spec.path)
     present = preflight(path, "csv", csv_opts, label)
     rename = _resolve_columns(present, table, spec.columns, label, path)
-    used = set(rename.values())
     header_lines = csv_opts.skip_rows + 1
 
     def chunks() -> Iterator[dict[str, RawTable]]:
@@ -401,19 +380,9 @@ def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: 
 
         def chunk(frame: pd.DataFrame, start: int) -> dict[str, RawTable]:
             rows = np.arange(start + 1, start + len(frame) + 1, dtype=np.int64)
-            return {
-                table: RawTable(
-                    table=table,
-                    frame=pd.DataFrame({c: frame[src] for c, src in rename.items()}),
-                    source_row=rows,
-                    file=path,
-                    values=values,
-                    ignored_columns=[c for c in present if c not in used],
-                    column_map={c: src for c, src in rename.items() if c != src},
-                    rows_in=expected,
-                    source_line=rows + header_lines,
-                )
-            }
+            return _chunk_table(
+                table, frame, rename, present, path, values, rows, expected, rows + header_lines
+            )
 
         try:
             reader = pacsv.open_csv(
@@ -495,3 +464,31 @@ def estimated_rows(source: SourceConfig) -> dict[str, int]:
         n = rows(Path(source.uci_wide.path), "csv")
         out["debtors"], out["statements"] = n, 6 * n
     return out
+
+
+def _chunk_table(
+    table: str,
+    frame: pd.DataFrame,
+    rename: dict[str, str],
+    present: list[str],
+    path: Path,
+    values: Any,
+    rows: np.ndarray,
+    rows_in: int,
+    source_line: np.ndarray | None = None,
+) -> dict[str, RawTable]:
+    """One chunk of a streamed input as ``{table: RawTable}``: canonical names, source rows."""
+    used = set(rename.values())
+    return {
+        table: RawTable(
+            table=table,
+            frame=pd.DataFrame({c: frame[src] for c, src in rename.items()}),
+            source_row=rows,
+            file=path,
+            values=values,
+            ignored_columns=[c for c in present if c not in used],
+            column_map={c: src for c, src in rename.items() if c != src},
+            rows_in=rows_in,
+            source_line=source_line,
+        )
+    }
