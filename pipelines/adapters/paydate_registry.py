@@ -30,8 +30,6 @@ from pipelines.adapters.registry import (
     CHAMPION,
     EXPERIMENT_NAME,
     ModelArtifactsError,
-    NoChampionError,
-    TrackingUnavailableError,
 )
 
 __all__ = [
@@ -180,21 +178,8 @@ def load_paydate(
     uri = registry.configure(tracking_uri)
     client = MlflowClient()
     key = str(alias_or_version)
-    try:
-        mv = (
-            client.get_model_version(name, key)
-            if key.isdigit()
-            else client.get_model_version_by_alias(name, key)
-        )
-    except MlflowException as exc:
-        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
-            raise TrackingUnavailableError(
-                f"MLflow tracking store {registry.view.public_uri(uri)} failed: {str(exc).splitlines()[0][:300]}"
-            ) from None
-        raise NoChampionError(
-            f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in {uri}: "
-            "run `ews train --data DIR` (it trains the payment-date model after the PD model)"
-        ) from None
+    hint = "run `ews train --data DIR` (it trains the payment-date model after the PD model)"
+    mv = registry.find_version(client, name, key, uri, hint)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             local = mlflow.artifacts.download_artifacts(

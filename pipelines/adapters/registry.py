@@ -677,6 +677,24 @@ def recorded_definition(
     return str(mv.version), json.loads(raw) if raw else None
 
 
+def find_version(client: MlflowClient, name: str, key: str, uri: str, hint: str) -> Any:
+    """The model version ``key`` (a number, or an alias) of ``name``. A missing one raises
+    :class:`NoChampionError` ending with ``hint``; a store that fails otherwise raises
+    :class:`TrackingUnavailableError`."""
+    try:
+        if key.isdigit():
+            return client.get_model_version(name, key)
+        return client.get_model_version_by_alias(name, key)
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            raise TrackingUnavailableError(
+                f"MLflow tracking store {view.public_uri(uri)} failed: {str(exc).splitlines()[0][:300]}"
+            ) from None
+        raise NoChampionError(
+            f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in {uri}: {hint}"
+        ) from None
+
+
 def load_model_version(
     alias_or_version: str = CHAMPION, name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None
 ) -> LoadedModel:
@@ -687,26 +705,13 @@ def load_model_version(
     uri = configure(tracking_uri)
     client = MlflowClient()
     key = str(alias_or_version)
-    try:
-        if key.isdigit():
-            mv = client.get_model_version(name, key)
-            alias = None
-        else:
-            mv = client.get_model_version_by_alias(name, key)
-            alias = key
-    except MlflowException as exc:
-        if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
-            raise TrackingUnavailableError(
-                f"MLflow tracking store {view.public_uri(uri)} failed: {str(exc).splitlines()[0][:300]}"
-            ) from None
-        hint = (
-            "run `ews train --data DIR` (the gate promotes a passing model) or `ews models promote VERSION --reason ...`"
-            if key == CHAMPION
-            else "see `ews models list`"
-        )
-        raise NoChampionError(
-            f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in {uri}: {hint}"
-        ) from None
+    hint = (
+        "run `ews train --data DIR` (the gate promotes a passing model) or `ews models promote VERSION --reason ...`"
+        if key == CHAMPION
+        else "see `ews models list`"
+    )
+    mv = find_version(client, name, key, uri, hint)
+    alias = None if key.isdigit() else key
     version = str(mv.version)
     run_id = mv.run_id
     kind = mv.tags.get(KIND_TAG, "lightgbm")

@@ -161,7 +161,8 @@ def paydate_outputs(
     ``expected_cash_30d`` (0 for debtors without open invoices) and the files written. Without one:
     the queue unchanged, no files, and a log line saying so."""
     from pipelines.adapters.exports import write_csv, write_parquet
-    from pipelines.adapters.paydate_registry import NoChampionError, load_paydate
+    from pipelines.adapters.paydate_registry import load_paydate
+    from pipelines.adapters.registry import NoChampionError
 
     logger = _logger()
     try:
