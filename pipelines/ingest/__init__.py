@@ -262,22 +262,16 @@ def ingest_source(
         accepted[table] = conform(typed[table].loc[ok], table)
         quarantine[table] = quarantine_frame(raw, typed[table], reasons, ~ok)
         counts = reason_counts(quarantine[table]["reason"])
-        tables_manifest[table] = {
-            "input": str(raw.file),
-            "input_sha256": inputs[str(raw.file)],
-            "columns": raw.column_map,
-            "ignored_columns": raw.ignored_columns,
-            "rows_in": raw.rows_in,
-            "rows_accepted": int(ok.sum()),
-            "rows_quarantined": int(len(quarantine[table])),
-            "reasons": counts,
-            "values_cleared": cleared.get(table, {}),
-            "repairs": raw.repairs,
-            "validation": validation[table],
-        }
-        t = tables_manifest[table]
-        if t["rows_in"] != t["rows_accepted"] + t["rows_quarantined"]:  # pragma: no cover - invariant
-            raise AssertionError(f"{table}: rows lost in ingest ({t})")
+        tables_manifest[table] = table_entry(
+            table,
+            raw,
+            inputs,
+            int(ok.sum()),
+            int(len(quarantine[table])),
+            counts,
+            cleared.get(table, {}),
+            validation[table],
+        )
 
     lap("assemble")
     refuse_empty_tables(tables_manifest, source)
@@ -337,22 +331,16 @@ def _ingest_streamed(
         tables_manifest: dict[str, Any] = {}
         for table, state in states.items():
             raw = state.first
-            tables_manifest[table] = {
-                "input": str(raw.file),
-                "input_sha256": inputs[str(raw.file)],
-                "columns": raw.column_map,
-                "ignored_columns": raw.ignored_columns,
-                "rows_in": raw.rows_in,
-                "rows_accepted": state.accepted,
-                "rows_quarantined": state.quarantined,
-                "reasons": dict(sorted(state.reasons.items())),
-                "values_cleared": state.values_cleared(),
-                "repairs": raw.repairs,
-                "validation": state.validation,
-            }
-            t = tables_manifest[table]
-            if t["rows_in"] != t["rows_accepted"] + t["rows_quarantined"]:  # pragma: no cover - invariant
-                raise AssertionError(f"{table}: rows lost in ingest ({t})")
+            tables_manifest[table] = table_entry(
+                table,
+                raw,
+                inputs,
+                state.accepted,
+                state.quarantined,
+                dict(sorted(state.reasons.items())),
+                state.values_cleared(),
+                state.validation,
+            )
         lap("assemble")
         refuse_empty_tables(tables_manifest, source)
         manifest = ingest_manifest(
@@ -393,3 +381,32 @@ def ingest_manifest(
     if open_items is not None:
         manifest["ar_export"] = open_items
     return manifest
+
+
+def table_entry(
+    table: str,
+    raw: Any,
+    inputs: dict[str, str],
+    accepted: int,
+    quarantined: int,
+    reasons: dict[str, int],
+    values_cleared: dict[str, Any],
+    validation: Any,
+) -> dict[str, Any]:
+    """The manifest entry of one table; rows in = accepted + quarantined, or the ingest stops."""
+    entry = {
+        "input": str(raw.file),
+        "input_sha256": inputs[str(raw.file)],
+        "columns": raw.column_map,
+        "ignored_columns": raw.ignored_columns,
+        "rows_in": raw.rows_in,
+        "rows_accepted": accepted,
+        "rows_quarantined": quarantined,
+        "reasons": reasons,
+        "values_cleared": values_cleared,
+        "repairs": raw.repairs,
+        "validation": validation,
+    }
+    if raw.rows_in != accepted + quarantined:  # pragma: no cover - invariant
+        raise AssertionError(f"{table}: rows lost in ingest ({entry})")
+    return entry
