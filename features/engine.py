@@ -22,7 +22,7 @@ The module is pure: frames in, frames out; no disk, no config.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 from features.catalog import CATALOG, FUNCTIONS
 from features.ledger import Ledger, LedgerState, day_number, ledger_state, prepare_ledger
 from features.params import FAMILIES, DefaultDefinition, FeatureParams
+from features.portfolio import PortfolioParts, combine_parts, ledger_parts
 from features.statements import build_statement_features
 from features.tables import Portfolio
 
@@ -58,12 +59,15 @@ class BucketResult:
     ``in_default_at_asof`` (bool) and, when labels were asked for, ``label`` (Int64 1/0/<NA>),
     ``first_default_date`` and ``horizon_observed`` (as ``features.labels.build_labels``).
     ``oldest_open``: ``debtor_id``, ``as_of``, ``oldest_invoice_id``, ``oldest_due_date`` for the
-    debtors with an open invoice past its due date at as_of (others absent).
+    debtors with an open invoice past its due date at as_of (others absent). ``portfolio``: the
+    report's additive portfolio sums (``features.portfolio.ledger_parts``) at the dates asked for
+    with ``portfolio_dates`` (None when not asked for or the bucket has no invoices).
     """
 
     features: pd.DataFrame
     defaults: pd.DataFrame
     oldest_open: pd.DataFrame
+    portfolio: PortfolioParts | None = None
 
 
 # ------------------------------------------------------------------------------ small helpers
@@ -285,6 +289,8 @@ def _build(
     labels: bool,
     oldest: bool,
     observed_until: pd.Timestamp | None,
+    portfolio_dates: Sequence[pd.Timestamp] = (),
+    window_days: int = 90,
 ) -> BucketResult:
     has_ledger = _has_rows(portfolio.invoices) or _has_rows(portfolio.payments)
     statements = portfolio.statements if _has_rows(portfolio.statements) else None
@@ -298,6 +304,8 @@ def _build(
     ledger = prepare_ledger(portfolio)  # once for every date and every output
     names = ledger_columns(params)
     feats, flags, olds = [], [], []
+    sums = list(portfolio_dates) if _has_rows(portfolio.invoices) else []
+    kept: dict[int, LedgerState] = {}  # states of as-of dates that are also portfolio dates
     for t in dates:
         T = int(day_number(t))
         state = ledger_state(ledger, T)  # once per date: features, flags and oldest invoice read it
@@ -316,7 +324,11 @@ def _build(
             flags.append(_defaults_frame(ledger.debtor_ids, t, exists, in_default, first, observed))
         if oldest and has_ledger:
             olds.append(_oldest_open(ledger, state, t))
+        if t in sums:
+            kept[T] = state
         del state
+    parts = ledger_parts(ledger, sums, window_days, states=kept) if sums else None
+    kept.clear()
 
     feat_frame = pd.DataFrame()
     if features:
@@ -329,6 +341,7 @@ def _build(
         features=feat_frame,
         defaults=_concat_sorted(flags) if flags else pd.DataFrame(),
         oldest_open=_concat_sorted(olds) if olds else _empty_oldest(),
+        portfolio=parts,
     )
 
 
@@ -340,6 +353,8 @@ def build_bucket(
     *,
     labels: bool = False,
     observed_until: date | pd.Timestamp | None = None,
+    portfolio_dates: Sequence[date | pd.Timestamp] = (),
+    window_days: int = 90,
 ) -> BucketResult:
     """Features, in-default flags, (optionally) labels and the oldest open overdue invoice of a bucket.
 
@@ -347,6 +362,8 @@ def build_bucket(
     ``as_of``: one or more dates. ``labels``: also the default labels (needs rows up to T + horizon).
     ``observed_until``: the last date observed in the *whole* book (sets ``horizon_observed``);
     pass it when the bucket is part of a larger book, default: the bucket's own last date.
+    ``portfolio_dates``: also the report's portfolio sums at these dates (DSO over ``window_days``),
+    from the same prepared ledger and, at an as-of date, the same ledger state.
     Raises ``ValueError`` when the bucket holds no invoices, payments or statements.
     """
     return _build(
@@ -359,6 +376,8 @@ def build_bucket(
         labels=labels,
         oldest=True,
         observed_until=pd.Timestamp(observed_until) if observed_until is not None else None,
+        portfolio_dates=[pd.Timestamp(d).normalize() for d in portfolio_dates],
+        window_days=window_days,
     )
 
 
@@ -376,11 +395,13 @@ def combine(results: Sequence[BucketResult]) -> BucketResult:
     Rows are put in (as_of, debtor_id) order; ``segment``/``country`` get the union of the buckets'
     categories (sorted), as one call over the whole book gives.
     """
+    parts = [r.portfolio for r in results if r.portfolio is not None]
+    portfolio = combine_parts(parts) if parts else None
     results = [r for r in results if not r.features.empty or not r.defaults.empty]
     if not results:
         raise ValueError("no bucket holds invoices, payments or statements: nothing to build features from")
     if len(results) == 1:
-        return results[0]
+        return replace(results[0], portfolio=portfolio)
     feats = [r.features for r in results]
     cats = _union_categories(feats)
     feats = [f.astype(cats) if cats else f for f in feats]
@@ -388,4 +409,5 @@ def combine(results: Sequence[BucketResult]) -> BucketResult:
         features=_concat_sorted(feats),
         defaults=_concat_sorted([r.defaults for r in results]),
         oldest_open=_concat_sorted([r.oldest_open for r in results]),
+        portfolio=portfolio,
     )

@@ -41,6 +41,7 @@ __all__ = [
     "countback_dso",
     "dso_table",
     "expected_loss_by",
+    "ledger_parts",
     "portfolio_bucket",
     "report_dates",
     "standard_dso",
@@ -130,14 +131,27 @@ def portfolio_bucket(
     One ledger state per date, from rows dated <= that date only. ``ids``: debtors whose open
     invoices at the last date (and credit limit) are wanted (e.g. the watchlist); others ignored.
     """
+    return ledger_parts(prepare_ledger(portfolio), dates, window_days, ids)
+
+
+def ledger_parts(
+    ledger: Ledger,
+    dates: list[pd.Timestamp],
+    window_days: int = 90,
+    ids: pd.Index | None = None,
+    states: dict[int, LedgerState] | None = None,
+) -> PortfolioParts:
+    """:func:`portfolio_bucket` from a prepared ledger (``features.ledger.prepare_ledger``), so that
+    the scoring pass, which prepares each bucket's ledger anyway, computes the figures without a
+    second read. ``states``: ledger states already derived, by day number (e.g. the as-of date's)."""
     dates = sorted({pd.Timestamp(d).normalize() for d in dates})
     if not dates:
         raise ValueError("no date given for the portfolio figures")
-    ledger = prepare_ledger(portfolio)
+    states = states or {}
     rows = []
     for t in dates:
         T = int(day_number(t))
-        state = ledger_state(ledger, T)
+        state = states[T] if T in states else ledger_state(ledger, T)
         open_ = state.open_mask
         remaining = state.inv_remaining[open_]
         dpd = T - state.inv_due[open_].astype(np.int64)

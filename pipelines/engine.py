@@ -117,6 +117,23 @@ class Book:
             return Portfolio()
         return book
 
+    def read_debtors(self, ids: pd.Index, tables: tuple[str, ...]) -> Portfolio:
+        """The rows of the debtors ``ids`` only, in the tables ``tables`` (absent tables stay None):
+        a few debtors of a large book without reading whole buckets."""
+        if self.frames is not None:
+            wanted = pd.Index(ids, dtype="string")
+            out = {}
+            for name in tables:
+                frame = getattr(self.frames, name)
+                if frame is not None:
+                    keep = frame["debtor_id"].astype("string").isin(wanted).to_numpy()
+                    out[name] = frame.loc[keep].reset_index(drop=True)
+            return Portfolio(**out)
+        from pipelines.adapters.files import read_debtors
+
+        assert self.folder is not None
+        return read_debtors(self.folder, ids, tables)
+
     def read(self, k: int) -> Portfolio:
         """The canonical tables of bucket ``k`` (every table; absent tables stay None)."""
         if self.frames is not None:

@@ -37,6 +37,7 @@ __all__ = [
     "bucket_file",
     "conform",
     "find_table_files",
+    "read_debtors",
     "read_portfolio",
     "output_errors",
     "sha256_file",
@@ -317,6 +318,38 @@ def read_portfolio(
             f"{folder}: no ingested tables found (expected invoices/, payments/, ... written by "
             "`ews ingest --out DIR`)"
         )
+    return Portfolio(**frames)
+
+
+def read_debtors(folder: str | Path, ids: pd.Index, tables: tuple[str, ...]) -> Portfolio:
+    """The rows of the debtors ``ids`` only, in the tables ``tables`` of an ingested folder: only
+    the buckets that hold them are opened, and the rows are filtered while Parquet is read (a few
+    hundred debtors of a 1M book: ~0.1 s per bucket instead of ~0.8 s for the whole bucket).
+    Tables absent from the folder stay None; frames have the canonical dtypes."""
+    folder = Path(folder)
+    n, bucketed = bucket_count(folder), _bucketed(folder)
+    wanted = pd.Index(pd.unique(pd.Series(ids, dtype="string").dropna()), dtype="string")
+    by_bucket = pd.Series(bucket_codes(pd.Series(wanted), n) if bucketed else 0, index=wanted)
+    frames: dict[str, pd.DataFrame] = {}
+    for table in tables:
+        present = _table_files(folder, table)
+        if not present:
+            continue
+        if bucketed:
+            paths = [
+                (bucket_file(folder, table, int(k)), list(keys))
+                for k, keys in by_bucket.groupby(by_bucket).groups.items()
+            ]
+        else:
+            paths = [(folder / f"{table}.parquet", list(wanted))]
+        parts = [
+            pq.read_table(path, filters=[("debtor_id", "in", [str(i) for i in keys])])
+            for path, keys in paths
+            if path.is_file()
+        ]
+        if not parts:  # the table exists, but not in these debtors' buckets
+            parts = [pq.read_schema(present[0]).empty_table()]
+        frames[table] = conform(pa.concat_tables(parts).to_pandas(), table)
     return Portfolio(**frames)
 
 

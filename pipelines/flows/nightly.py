@@ -216,17 +216,32 @@ def check_feed(
 
 @task(name="score", cache_policy=NO_CACHE)
 def score_book(
-    book: Any, as_of: dt.date, project: ProjectConfig, loaded: Any, cfg: NightlyConfig, engine: Any = None
+    book: Any,
+    as_of: dt.date,
+    project: ProjectConfig,
+    loaded: Any,
+    cfg: NightlyConfig,
+    engine: Any = None,
+    portfolio_dates: tuple[pd.Timestamp, ...] = (),
 ) -> Any:
     """Every debtor bucket: features, in-default flags and oldest open invoice from one ledger state
     (``features.engine.build_bucket``), then PDs (1.0 for debtors in default), combined in
-    debtor order (``pipelines.scoring.score.combine_scored``)."""
+    debtor order (``pipelines.scoring.score.combine_scored``); with ``portfolio_dates``, also the
+    report's DSO and aging sums at those dates, from the same ledgers (no second pass)."""
     from pipelines.engine import map_buckets
     from pipelines.scoring.score import combine_scored, score_bucket
 
     definition = project.default_definition.to_params()
     buckets = map_buckets(
-        score_bucket, book, pd.Timestamp(as_of), definition, loaded, cfg, engine=engine, step="scoring"
+        score_bucket,
+        book,
+        pd.Timestamp(as_of),
+        definition,
+        loaded,
+        cfg,
+        tuple(portfolio_dates),
+        engine=engine,
+        step="scoring",
     )
     return combine_scored(buckets)
 
@@ -668,8 +683,11 @@ def run_nightly(
             result = ingest(Path(data_dir), as_of, raw, project.currency, cfg.partition_rows)
         with meter.step("validate"):
             inputs = validate(result, cfg)
+        from pipelines.report.portfolio import BookSums, build_portfolio, figure_dates
+
+        sum_dates = tuple(figure_dates(as_of, cfg, out_dir)[0])  # the report's DSO/aging dates
         with meter.step("score"):
-            scored_book = score_book(result.book, as_of, project, loaded, cfg, engine)
+            scored_book = score_book(result.book, as_of, project, loaded, cfg, engine, sum_dates)
         scores, X, oldest = scored_book.scores, scored_book.X, scored_book.oldest
         statics = result.book.read_tables(("debtors", "payment_plans"))  # small per-debtor tables
         statics = with_plan_payments(statics, result.book)  # plans are checked against payments
@@ -747,9 +765,7 @@ def run_nightly(
         counts = _counts(scored, wl, q, rq, previous, cfg)
         previous_as_of = prev_dir.name if prev_dir is not None else None
         cfg_hash = config_hash(cfg)
-        from pipelines.report.portfolio import build_portfolio
-
-        with meter.step("portfolio"):  # DSO and aging per bucket, PD trends from earlier runs
+        with meter.step("portfolio"):  # DSO/aging sums from the score pass, PD trends from earlier runs
             port = build_portfolio(
                 result.book,
                 as_of,
@@ -760,6 +776,7 @@ def run_nightly(
                 out_dir,
                 stage,
                 engine,
+                BookSums(sum_dates, scored_book.portfolio),
             )
         files.update(port.files)
         with meter.step("report"):

@@ -2,8 +2,11 @@
 and segment, the PD distribution across runs, and a page per watchlist debtor.
 
 DSO and aging come from the ledger state at each month-end (``features.portfolio``), one debtor
-bucket at a time (:func:`pipelines.engine.map_buckets`, the engine the scoring used), summed over
-the buckets. The PD trends and each debtor's PD history read the earlier runs' ``scores.parquet``
+bucket at a time, summed over the buckets. In the nightly the scoring pass computes them, from the
+ledger it prepares for the features anyway (:func:`figure_dates` says which dates; the result comes
+back as :class:`BookSums`); only the open invoices of the debtors given a page are read again, for
+those debtors alone (``Book.read_debtors``). Without sums, :func:`build_portfolio` maps its own
+pass over the buckets (:func:`pipelines.engine.map_buckets`). The PD trends and each debtor's PD history read the earlier runs' ``scores.parquet``
 in the output folder (the last ``report.history_runs`` runs before as-of). The payment-date
 forecast (``invoice_forecast.parquet``), the cash forecast (``cash_forecast.csv``) and the credit
 limits (``credit_limits.csv``) are read from the run's staging folder when the run wrote them; a
@@ -13,7 +16,7 @@ section whose file is absent is left out.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,20 +35,33 @@ from features.portfolio import (
     portfolio_bucket,
     report_dates,
 )
+from features.tables import Portfolio
 from pipelines.config.nightly import NightlyConfig
 from pipelines.scoring.queue import lgd_for
 from pipelines.scoring.watchlist import DEFAULT_BAND
 
 __all__ = [
+    "BookSums",
     "PortfolioView",
     "build_portfolio",
     "debtor_history",
+    "detail_items",
+    "figure_dates",
     "pd_history",
     "portfolio_parts",
     "read_run_outputs",
 ]
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+_NO_INVOICES = pd.DataFrame(
+    {
+        "invoice_id": pd.Series([], dtype="string"),
+        "debtor_id": pd.Series([], dtype="string"),
+        "issue_date": pd.Series([], dtype="datetime64[ns]"),
+        "due_date": pd.Series([], dtype="datetime64[ns]"),
+        "amount": pd.Series([], dtype="float64"),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,32 @@ def portfolio_parts(
     found = map_buckets(_bucket_parts, book, dates, window_days, ids, engine=engine, step="portfolio")
     found = [p for p in found if p is not None]
     return combine_parts(found) if found else None
+
+
+@dataclass(frozen=True)
+class BookSums:
+    """The portfolio sums of the whole book at ``dates``, computed by the scoring pass
+    (``pipelines.scoring.score.score_bucket``); ``parts`` None when the book has no invoices."""
+
+    dates: tuple[pd.Timestamp, ...]
+    parts: PortfolioParts | None
+
+
+def detail_items(
+    book: Any, ids: pd.Index, day: pd.Timestamp, window_days: int
+) -> tuple[pd.DataFrame, pd.Series]:
+    """(open invoices at ``day``, credit limits) of the debtors ``ids``, as
+    :func:`portfolio_parts` gives them, from those debtors' rows only: a debtor's ledger state
+    depends on its own rows alone."""
+    found = None
+    if len(ids):
+        part = book.read_debtors(ids, ("invoices", "payments", "debtors"))
+        if part.invoices is not None and not part.invoices.empty:
+            found = combine_parts([portfolio_bucket(part, [day], window_days, ids)])
+    if found is None:
+        empty = portfolio_bucket(Portfolio(invoices=_NO_INVOICES), [day], window_days)
+        return empty.open_items, empty.limits
+    return found.open_items, found.limits
 
 
 FIGURES_FILE = "portfolio_figures.csv"
@@ -249,6 +291,19 @@ def read_run_outputs(
     return out
 
 
+def figure_dates(
+    as_of: dt.date, cfg: NightlyConfig, out_dir: Path | None
+) -> tuple[list[pd.Timestamp], pd.DataFrame]:
+    """(the dates whose DSO and aging must be computed from the ledger, the figures of the other
+    report dates read from the previous run in ``out_dir``): as-of itself always."""
+    rc = cfg.report
+    day = pd.Timestamp(as_of)
+    dates = report_dates(day, rc.months)
+    prev_dir = _runs_before(out_dir, day.date().isoformat(), 1)
+    cached = cached_figures(prev_dir[0] if prev_dir else None, dates[:-1], rc.dso_window_days)
+    return [d for d in dates if d not in cached.index], cached
+
+
 def build_portfolio(
     book: Any,
     as_of: dt.date,
@@ -259,21 +314,27 @@ def build_portfolio(
     out_dir: Path | None = None,
     stage: Path | None = None,
     engine: Any = None,
+    sums: BookSums | None = None,
 ) -> PortfolioView:
     """The portfolio figures of a nightly run (see the module docstring).
 
     ``scored``: today's scores (``debtor_id``, ``pd``, ``band``, ``in_default``, ``segment``,
-    ``open_balance``); ``detail_ids``: the watchlist debtors given a debtor page.
+    ``open_balance``); ``detail_ids``: the watchlist debtors given a debtor page. ``sums``: the
+    scoring pass's portfolio sums at :func:`figure_dates`; without them (or for other dates) the
+    buckets are read again.
     """
     rc = cfg.report
     day = pd.Timestamp(as_of)
     key = day.date().isoformat()
     ids = pd.Index(pd.array(detail_ids, dtype="string"))
-    dates = report_dates(day, rc.months)
-    prev_dir = _runs_before(out_dir, key, 1)
-    cached = cached_figures(prev_dir[0] if prev_dir else None, dates[:-1], rc.dso_window_days)
-    todo = [d for d in dates if d not in cached.index]  # as-of itself always
-    parts = portfolio_parts(book, todo, rc.dso_window_days, ids, engine)
+    todo, cached = figure_dates(as_of, cfg, out_dir)
+    if sums is not None and list(sums.dates) == todo:
+        parts = sums.parts
+        if parts is not None:
+            items, limits = detail_items(book, ids, day, rc.dso_window_days)
+            parts = replace(parts, open_items=items, limits=limits)
+    else:
+        parts = portfolio_parts(book, todo, rc.dso_window_days, ids, engine)
     names = [b.name for b in cfg.bands] + [DEFAULT_BAND]
     el_frame = pd.DataFrame(
         {

@@ -167,20 +167,29 @@ def with_snapshot_hash(scores: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:
 @dataclass(frozen=True)
 class ScoredBucket:
     """One debtor bucket scored: :func:`score_rows` output, the oldest open overdue invoice per
-    debtor (``features.engine``) and the main invoice currency of the live debtors."""
+    debtor (``features.engine``), the main invoice currency of the live debtors and the report's
+    portfolio sums (``features.portfolio.PortfolioParts``; None when not asked for)."""
 
     scores: pd.DataFrame
     X: pd.DataFrame
     oldest: pd.DataFrame
     currency: pd.Series
+    portfolio: Any = None
 
 
 def score_bucket(
-    book: Any, k: int, as_of: pd.Timestamp, definition: Any, loaded: Any, cfg: NightlyConfig
+    book: Any,
+    k: int,
+    as_of: pd.Timestamp,
+    definition: Any,
+    loaded: Any,
+    cfg: NightlyConfig,
+    portfolio_dates: tuple[pd.Timestamp, ...] = (),
 ) -> ScoredBucket | None:
     """Bucket ``k`` of ``book`` (``pipelines.engine.Book``): features, in-default flags and oldest
-    open invoice from one ledger state (``features.engine.build_bucket``), then PDs with ``loaded``.
-    None when the bucket holds no ledger rows."""
+    open invoice from one ledger state (``features.engine.build_bucket``), then PDs with ``loaded``;
+    with ``portfolio_dates``, the report's portfolio sums at those dates from the same ledger
+    (DSO window ``cfg.report.dso_window_days``). None when the bucket holds no ledger rows."""
     from features.engine import build_bucket
     from pipelines.adapters.registry import prepare_X
     from pipelines.engine import has_ledger
@@ -189,7 +198,9 @@ def score_bucket(
     part = book.read(k)
     if not has_ledger(part):
         return None
-    built = build_bucket(part, [as_of], definition)
+    built = build_bucket(
+        part, [as_of], definition, portfolio_dates=portfolio_dates, window_days=cfg.report.dso_window_days
+    )
     flags = built.defaults.set_index(built.defaults["debtor_id"].astype("string"))["in_default_at_asof"]
     names = None
     if part.debtors is not None and "name" in part.debtors:
@@ -200,6 +211,7 @@ def score_bucket(
         X=X,
         oldest=built.oldest_open.drop(columns="as_of"),
         currency=debtor_currency(part.invoices, X.index),
+        portfolio=built.portfolio,
     )
 
 
@@ -217,4 +229,10 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
     X = cat([b.X for b in found]).sort_index(kind="stable")
     oldest = cat([b.oldest for b in found]).sort_values("debtor_id", kind="stable", ignore_index=True)
     currency = pd.concat([b.currency for b in found]).sort_index(kind="stable")
-    return ScoredBucket(with_snapshot_hash(scores, X.columns), X, oldest, currency)
+    parts = [b.portfolio for b in found if b.portfolio is not None]
+    portfolio = None
+    if parts:
+        from features.portfolio import combine_parts
+
+        portfolio = combine_parts(parts)
+    return ScoredBucket(with_snapshot_hash(scores, X.columns), X, oldest, currency, portfolio)
