@@ -84,6 +84,7 @@ _EMPTY_HINTS: dict[str, str] = {
 def refuse_empty_tables(tables: dict[str, Any], source: SourceConfig) -> None:
     """Raise :class:`TableError` when a table with rows has none accepted (a broken feed or mapping)."""
     limit = source.rules.refuse_empty_table_rows
+    _refuse_header_only_ledger(tables, limit)
     empty = [name for name, t in tables.items() if t["rows_in"] >= limit and not t["rows_accepted"]]
     if not empty:
         return
@@ -103,6 +104,29 @@ def refuse_empty_tables(tables: dict[str, Any], source: SourceConfig) -> None:
         f"{config}, not bad rows. Nothing was written.\n  " + "\n  ".join(lines) + "\n"
         "See the reasons above; fix the file or the config and run again."
     )
+
+
+def _refuse_header_only_ledger(tables: dict[str, Any], limit: int) -> None:
+    """Invoices or payments read from their own file with a header and no rows, beside the other
+    with ``limit`` rows or more: a cut-off export. Accepted, it gave exit 0 with the other table's
+    rows quarantined as unknown_invoice (or every invoice open, so every debtor in default).
+    An AR export (invoices and payments from one file) is left to its own open-share warnings."""
+    pairs = (("invoices", "payments"), ("payments", "invoices"))
+    lines = [
+        f"{name}: {tables[name]['input']} has a header but no rows, while {other} has "
+        f"{tables[other]['rows_in']:,} rows ({tables[other]['input']})"
+        for name, other in pairs
+        if name in tables
+        and other in tables
+        and tables[name]["rows_in"] == 0
+        and tables[other]["rows_in"] >= limit
+        and tables[name].get("input") != tables[other].get("input")
+    ]
+    if lines:
+        raise TableError(
+            "ingest refused: " + "; ".join(lines) + ". A ledger needs both tables: export the empty one "
+            "again (a cut-off or filtered export?). Nothing was written."
+        )
 
 
 def table_warnings(tables: dict[str, Any]) -> list[str]:
