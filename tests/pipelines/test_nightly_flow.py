@@ -32,7 +32,7 @@ split:
 lightgbm:
   n_estimators: 60
   min_child_samples: 40
-  n_jobs: 2
+  n_jobs: 1
 calibration:
   method: sigmoid
 evaluation:
