@@ -60,12 +60,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 @contextmanager
-def flow_runtime() -> Iterator[None]:
+def flow_runtime(also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Around commands that run flows: a Prefect API that dies with this process, and user errors
-    logged by Prefect without a traceback (see :mod:`pipelines.runtime`)."""
+    logged by Prefect without a traceback (see :mod:`pipelines.runtime`). ``also``: further
+    exception kinds the command reports as one-line user errors (``ews train``: ValueError)."""
     from pipelines.runtime import PrefectUnavailableError, ensure_prefect_api, quiet_user_errors
 
-    with quiet_user_errors(_user_errors()):
+    with quiet_user_errors(_user_errors() + also):
         try:
             ensure_prefect_api()
         except PrefectUnavailableError as exc:

@@ -17,6 +17,10 @@ from pipelines.cli_options import (
     check_engine,
 )
 
+# What ``ews train`` reports as a one-line user error (a book too small or too short, a config the
+# data cannot meet): Prefect's task and flow-run logs then keep the message and drop the traceback.
+TRAIN_USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, LookupError)
+
 
 def register(app: typer.Typer) -> None:
     @app.command("train")
@@ -49,11 +53,11 @@ def register(app: typer.Typer) -> None:
         check_engine(engine)
         try:
             with (
-                flow_runtime(),
+                flow_runtime(also=TRAIN_USER_ERRORS),
                 bucket_bars(console, f"training on {data} (snapshots, fit, calibrate, log)"),
             ):
                 result = run_train(data, config, raw, engine, scheduler)
-        except (ValueError, LookupError) as exc:
+        except TRAIN_USER_ERRORS as exc:
             typer.secho(
                 f"error: {str(exc).splitlines()[0] if len(str(exc)) > 400 else exc}", fg="red", err=True
             )
@@ -103,11 +107,11 @@ def train_paydate_step(
 
     try:
         with (
-            flow_runtime(),
+            flow_runtime(also=TRAIN_USER_ERRORS),
             bucket_bars(console, "payment-date model (person-period rows, fit, evaluate, log)"),
         ):
             pay = run_train_paydate(data, config, raw, engine, scheduler)
-    except (ValueError, LookupError) as exc:
+    except TRAIN_USER_ERRORS as exc:
         typer.secho(
             f"warning: payment-date model not trained: {str(exc).splitlines()[0]}", fg="yellow", err=True
         )

@@ -69,3 +69,29 @@ def test_small_header_only_book_is_still_ingested(tmp_path: Path) -> None:
     files["payments"].write_text(PAYMENT_HEADER, encoding="utf-8")
     result = _ingest(files, tmp_path / "out")
     assert result.exit_code == 0, result.output
+
+
+def test_train_on_a_too_small_book_logs_no_traceback(tmp_path: Path, prefect_harness, mlflow_uri) -> None:
+    """Before: exit 2 with the right message, but Prefect's task and flow-run logs printed two
+    tracebacks (models/split.py) above it."""
+    import os
+    import subprocess
+    import sys
+
+    from prefect.settings import PREFECT_API_URL
+
+    from tests.conftest import ROOT
+
+    files = _ledger(tmp_path / "in", n=40)
+    assert _ingest(files, tmp_path / "data").exit_code == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "train", "--data", str(tmp_path / "data")],
+        cwd=ROOT,
+        env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value(), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "error: " in output and "Traceback" not in output, output
