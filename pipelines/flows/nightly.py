@@ -54,6 +54,7 @@ from pipelines.feed_checks import (
     training_figures,
     write_rejected,
 )
+from pipelines.scoring.ids import in_ids
 from pipelines.scoring.limits import add_credit_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
 from pipelines.scoring.paydate import paydate_outputs
@@ -277,7 +278,7 @@ def watchlist(
         triggers(scored, cfg, has_previous), scored, overrides, previous_state, cfg, as_of
     )
     flagged_ids = scored.loc[flags.any(axis=1), "debtor_id"]
-    Xf = X.loc[X.index.isin(flagged_ids)]
+    Xf = X.loc[in_ids(X.index, flagged_ids)]
     contrib, long = explain(Xf, X, loaded, cfg.reasons.top_n, _currency_of(currency, Xf.index))
     wide = reasons_wide(long, cfg.reasons.top_n)
     reason_cols = [f"reason_{i}" for i in range(1, cfg.reasons.top_n + 1)] + ["reasons"]
@@ -370,12 +371,12 @@ def queue(
     frame["currency"] = pd.Series(currency or "", index=frame.index, dtype="string")
     # top reason: the watchlist's first reason, else (live overdue debtors not flagged) the model's
     flagged = wl["watchlist"].set_index("debtor_id")["reason_1"] if "reason_1" in wl["watchlist"] else None
-    listed = set(flagged.index) if flagged is not None else set()
+    listed = flagged.index if flagged is not None else pd.Index([], dtype="string")
     live = frame.loc[
         ~frame["in_default"].astype(bool) & (frame["overdue_amount"].fillna(0.0) > cfg.queue.min_overdue),
         "debtor_id",
     ]
-    Xq = X.loc[X.index.isin(live) & ~X.index.isin(listed)]
+    Xq = X.loc[in_ids(X.index, live) & ~in_ids(X.index, listed)]
     others = top_reasons(Xq, X, loaded, _currency_of(currencies, Xq.index))
     parts = [part.astype("string") for part in (flagged, others) if part is not None and len(part)]
     frame["top_reason"] = text_by_debtor(ids, pd.concat(parts) if parts else None)

@@ -24,6 +24,7 @@ from pipelines.config.nightly import NightlyConfig
 from pipelines.feed_checks import format_figure
 from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_waterfall_svg
 from pipelines.report.portfolio import PortfolioView, debtor_pages, portfolio_context
+from pipelines.scoring.ids import in_ids
 from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS
 
 __all__ = ["Waterfall", "changes_summary", "money", "render_report"]
@@ -70,7 +71,7 @@ def changes_summary(
     return {
         "has_previous": True,
         "new": int((~scored["in_previous"].astype(bool)).sum()),
-        "gone": int((~previous["debtor_id"].isin(scored["debtor_id"])).sum()),
+        "gone": int((~in_ids(previous["debtor_id"], scored["debtor_id"])).sum()),
         "worse": int((now_rank > prev_rank).sum()),
         "better": int((now_rank < prev_rank).sum()),
         "matrix_html": matrix.to_html(table_id="migration-matrix", border=0),

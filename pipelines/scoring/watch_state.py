@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.nightly import NightlyConfig
+from pipelines.scoring.ids import in_ids
 
 __all__ = ["STATE_FILE", "UNASSIGNED", "apply_overrides", "debtor_history", "watch_state", "with_state"]
 
@@ -218,7 +219,7 @@ def watch_state(
     ids = on_ids.union(pd.Index(effects.index.astype("string"))).sort_values()
     st = pd.DataFrame(index=pd.Index(ids, dtype="string", name="debtor_id"))
     st["as_of"] = pd.Timestamp(as_of)
-    st["on_list"] = st.index.isin(on_ids)
+    st["on_list"] = in_ids(st.index, on_ids)
     was_on = prev["on_list"].reindex(st.index).fillna(False).astype(bool)
     carried = pd.to_datetime(prev["first_flagged_on"].reindex(st.index))
     first = carried.where(was_on & st["on_list"], pd.Timestamp(as_of)).where(st["on_list"])
@@ -258,7 +259,7 @@ def watch_state(
         pd.to_datetime(prev["last_trigger_on"].reindex(st.index)) if "last_trigger_on" in prev else None
     )
     last = pd.Series(pd.NaT, index=st.index, dtype="datetime64[ns]") if carried_last is None else carried_last
-    last = last.where(~st.index.isin(fired_ids), pd.Timestamp(as_of)).where(st["on_list"])
+    last = last.where(~in_ids(st.index, fired_ids), pd.Timestamp(as_of)).where(st["on_list"])
     st["last_trigger_on"] = last
     out = st.reset_index()
     out["debtor_id"] = out["debtor_id"].astype("string")
