@@ -206,15 +206,27 @@ _EPOCH_NS = np.datetime64("1899-12-31", "ns").astype(np.int64)
 _DAY_NS = 86_400 * 10**9
 
 
-def _string_cells(values: list) -> list[str | None]:
+# printable ASCII without &, <, >, _xHHHH_ and an outer space: copied as it is (Arrow's RE2 finds the
+# others in one pass; they go through the Python rules above)
+_ASIS = r"[^\x20-\x7e]|[&<>]|_x[0-9a-fA-F]{4}_|^ | $"
+
+
+def _string_cells(values: pd.Series) -> list[str | None]:
     """Each text cell's ``<t>`` element, as xlsxwriter writes it in constant_memory mode (None:
     blank; the column passed :func:`_column_kind`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
     from xlsxwriter.utility import _preserve_whitespace
     from xlsxwriter.xmlwriter import XMLwriter
 
+    arr = pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
+    asis = pc.fill_null(pc.invert(pc.match_substring_regex(arr, _ASIS)), False)
+    asis = pc.and_(asis, pc.fill_null(pc.greater(pc.utf8_length(arr), 0), False))
     out: list[str | None] = []
-    for v in values:
-        if v is None or v == "":
+    for v, plain in zip(arr.to_pylist(), asis.to_pylist(), strict=True):
+        if plain:
+            out.append(f"<t>{v}</t>")
+        elif v is None or v == "":
             out.append(None)
         elif not _SPECIAL.search(v):
             out.append(f"<t>{v}</t>")
@@ -254,7 +266,7 @@ def _number_texts(values: np.ndarray, present: np.ndarray) -> list[str | None]:
 def _cell_texts(s: pd.Series, kind: str, present: np.ndarray) -> list[str | None]:
     """The ``<v>`` text (``<t>`` element for strings) of each cell of ``s`` (None: blank)."""
     if kind == "s":
-        return _string_cells(s.astype(object).where(s.notna(), None).tolist())
+        return _string_cells(s)
     if kind == "b":
         flags = s.fillna(False).astype(bool).to_numpy()
         return [
