@@ -34,6 +34,8 @@ from features.catalog import FUNCTIONS
 from features.ledger import Ledger, LedgerState, ledger_state
 
 __all__ = [
+    "ALL_FEATURES",
+    "CANDIDATE_FEATURES",
     "DEBTOR_FEATURES",
     "FEATURES",
     "INVOICE_FEATURES",
@@ -83,6 +85,25 @@ INVOICE_FEATURES: tuple[str, ...] = (
 )
 PERIOD_FEATURES: tuple[str, ...] = ("period", "dpd_at_period_end", "gap_to_usual_lateness")
 FEATURES: tuple[str, ...] = INVOICE_FEATURES + DEBTOR_FEATURES + PERIOD_FEATURES
+CANDIDATE_INVOICE_FEATURES: tuple[str, ...] = (
+    "debtor_late_median",
+    "debtor_late_median_last5",
+    "debtor_late_trend",
+    "days_to_recent_usual",
+    "amount_vs_usual",
+    "open_rank",
+    "pay_dom_share",
+    "days_to_pay_dom",
+)
+CANDIDATE_PERIOD_FEATURES: tuple[str, ...] = ("gap_to_recent_lateness",)
+CANDIDATE_FEATURES: tuple[str, ...] = CANDIDATE_INVOICE_FEATURES + CANDIDATE_PERIOD_FEATURES
+ALL_FEATURES: tuple[str, ...] = FEATURES + CANDIDATE_FEATURES
+GAP_FEATURES: dict[str, str] = {
+    "gap_to_usual_lateness": "debtor_mean_lateness",
+    "gap_to_recent_lateness": "debtor_late_median_last5",
+}
+"""Period features ``dpd_at_period_end`` minus a debtor figure (NaN without settled invoices)."""
+LAST_N = 5
 
 
 def global_positions(state: LedgerState) -> np.ndarray:
@@ -122,7 +143,96 @@ def _lateness(state: LedgerState) -> dict[str, np.ndarray]:
     }
 
 
-def open_invoices(ledger: Ledger, state: LedgerState) -> pd.DataFrame:
+def _group_median(code: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Median of ``values`` per group code 0..n-1 (NaN for a group without values)."""
+    out = np.full(n, np.nan)
+    if not len(code):
+        return out
+    order = np.lexsort((values, code))
+    c, v = code[order], values[order]
+    count = np.bincount(c, minlength=n)
+    start = np.cumsum(count) - count
+    has = count > 0
+    lo = start[has] + (count[has] - 1) // 2
+    hi = start[has] + count[has] // 2
+    out[has] = 0.5 * (v[lo] + v[hi])
+    return out
+
+
+def _rank_in_group(code: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """0-based rank of each row within its group ``code``, ordered by ``keys`` (ties: row order)."""
+    order = np.lexsort((np.arange(len(code)), keys, code))
+    c = code[order]
+    first = np.r_[True, c[1:] != c[:-1]] if len(c) else np.zeros(0, dtype=bool)
+    idx = np.arange(len(c))
+    start = np.maximum.accumulate(np.where(first, idx, 0)) if len(c) else idx
+    rank = np.empty(len(c), dtype=np.int64)
+    rank[order] = idx - start
+    return rank
+
+
+def _candidates(state: LedgerState, sel: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+    """Candidate features of the open invoices ``sel`` (:data:`CANDIDATE_INVOICE_FEATURES`), added to
+    ``cols``; rows dated <= T only:
+
+    - ``debtor_late_median``: median days from due date to settlement of the debtor's settled invoices;
+    - ``debtor_late_median_last5``: the same over its last :data:`LAST_N` settlements (by settlement day);
+    - ``debtor_late_trend``: mean lateness of those last settlements minus the mean of all;
+    - ``days_to_recent_usual``: ``days_to_due`` + ``debtor_late_median_last5`` (0 without history);
+    - ``amount_vs_usual``: log(1 + open amount) minus the median log(1 + amount) of the debtor's invoices;
+    - ``open_rank``: position of the invoice among its debtor's open invoices by due date (0 = oldest);
+    - ``pay_dom_share``: share of the debtor's payments of the last 365 days made on its most frequent
+      day of the month (a monthly payment run shows as a high share; NaN without payments);
+    - ``days_to_pay_dom``: days from the usual payment day (T + max(1, ``days_to_recent_usual``)) to
+      the next occurrence of that day of the month (the month's last day when it is shorter).
+    """
+    T, n = state.T, state.n
+    code = cols["code"]
+    done = ~np.isnan(state.inv_settled)
+    dcode = state.inv_code[done].astype(np.int64)
+    sday = state.inv_settled[done]
+    late = sday - state.inv_due[done]
+    median = _group_median(dcode, late, n)
+    from_end = _rank_in_group(dcode, -sday)
+    recent = from_end < LAST_N
+    median_last = _group_median(dcode[recent], late[recent], n)
+    count = np.bincount(dcode, minlength=n)
+    mean_all = np.bincount(dcode, weights=late, minlength=n) / np.maximum(count, 1)
+    rc = np.bincount(dcode[recent], minlength=n)
+    mean_last = np.bincount(dcode[recent], weights=late[recent], minlength=n) / np.maximum(rc, 1)
+    cols["debtor_late_median"] = median[code]
+    cols["debtor_late_median_last5"] = median_last[code]
+    cols["debtor_late_trend"] = np.where(count > 0, mean_last - mean_all, np.nan)[code]
+    cols["days_to_recent_usual"] = cols["days_to_due"] + np.nan_to_num(
+        cols["debtor_late_median_last5"], nan=0.0
+    )
+    usual_amount = _group_median(
+        state.inv_code.astype(np.int64), np.log1p(state.inv_amount.astype(np.float64)), n
+    )
+    cols["amount_vs_usual"] = cols["log_open_amount"] - usual_amount[code]
+    cols["open_rank"] = _rank_in_group(code, cols["due"].astype(np.float64)).astype(np.float64)
+    recent_pay = state.pay_date > T - 365
+    pcode = state.pay_code[recent_pay].astype(np.int64)
+    pday = state.pay_date[recent_pay].astype("datetime64[D]")
+    dom = (pday - pday.astype("datetime64[M]")).astype(np.int64)  # 0-based day of the month
+    grid = np.bincount(pcode * 31 + dom, minlength=n * 31).reshape(n, 31)
+    total = grid.sum(axis=1)
+    mode = grid.argmax(axis=1)
+    cols["pay_dom_share"] = np.where(total > 0, grid.max(axis=1) / np.maximum(total, 1), np.nan)[code]
+    anchor = (T + np.maximum(1.0, cols["days_to_recent_usual"])).astype(np.int64).astype("datetime64[D]")
+    month = anchor.astype("datetime64[M]")
+    m = mode[code]
+
+    def on(mon: np.ndarray) -> np.ndarray:
+        length = ((mon + 1).astype("datetime64[D]") - mon.astype("datetime64[D]")).astype(np.int64)
+        return mon.astype("datetime64[D]") + np.minimum(m, length - 1)
+
+    target = on(month)
+    target = np.where(target < anchor, on(month + 1), target)
+    cols["days_to_pay_dom"] = np.where(total[code] > 0, (target - anchor).astype(np.int64), np.nan)
+
+
+def open_invoices(ledger: Ledger, state: LedgerState, candidates: bool = False) -> pd.DataFrame:
     """The invoices open at ``state.T`` with their features, one row each, in ledger order.
 
     Columns: ``pos`` (sorted ledger position), ``code`` (debtor code), ``due`` (due day), then
@@ -155,6 +265,8 @@ def open_invoices(ledger: Ledger, state: LedgerState) -> pd.DataFrame:
     cols["days_to_usual"] = cols["days_to_due"] + np.nan_to_num(cols["debtor_mean_lateness"], nan=0.0)
     for name in DEBTOR_FEATURES:
         cols[name] = np.asarray(FUNCTIONS[name](state), dtype=np.float64)[code]
+    if candidates:
+        _candidates(state, sel, cols)
     return pd.DataFrame(cols)
 
 
@@ -174,12 +286,15 @@ def period_rows(inv: pd.DataFrame, T: int, counts: np.ndarray | int) -> pd.DataF
         counts = np.full(len(inv), int(counts), dtype=np.int64)
     rows, k = _expand(np.asarray(counts))
     out = {"row": rows}
-    for name in INVOICE_FEATURES + DEBTOR_FEATURES:
-        out[name] = inv[name].to_numpy(dtype=np.float32)[rows]
+    for name in INVOICE_FEATURES + DEBTOR_FEATURES + CANDIDATE_INVOICE_FEATURES:
+        if name in inv:
+            out[name] = inv[name].to_numpy(dtype=np.float32)[rows]
     dpd = (T + PERIOD_DAYS * (k + 1) - inv["due"].to_numpy(dtype=np.int64)[rows]).astype(np.float32)
     out["period"] = k.astype(np.float32)
     out["dpd_at_period_end"] = dpd
-    out["gap_to_usual_lateness"] = dpd - out["debtor_mean_lateness"]
+    for name, source in GAP_FEATURES.items():
+        if source in out:
+            out[name] = dpd - out[source]
     return pd.DataFrame(out)
 
 
@@ -222,6 +337,7 @@ def training_rows(
     horizon: int,
     max_invoices: int | None = None,
     seed: int = 7,
+    candidates: bool = False,
 ) -> pd.DataFrame:
     """Person-period rows of every snapshot T in ``snapshots`` (days, each <= ``cut``), judged from
     rows dated <= ``cut`` only. ``max_invoices``: at most that many open invoices per snapshot
@@ -231,7 +347,7 @@ def training_rows(
     for T in snapshots:
         if cut < T:
             raise ValueError(f"snapshot {T} is after the training cut {cut}")
-        inv = open_invoices(ledger, ledger_state(ledger, T))
+        inv = open_invoices(ledger, ledger_state(ledger, T), candidates)
         inv = inv.iloc[_sample(len(inv), max_invoices, seed, T)].reset_index(drop=True)
         frames.append(person_periods(inv, T, settled, cut, horizon))
     if not frames:
@@ -239,13 +355,15 @@ def training_rows(
     return pd.concat(frames, ignore_index=True)
 
 
-def evaluation_invoices(ledger: Ledger, T: int, until: int, horizon: int) -> pd.DataFrame:
+def evaluation_invoices(
+    ledger: Ledger, T: int, until: int, horizon: int, candidates: bool = False
+) -> pd.DataFrame:
     """The invoices open at T (:func:`open_invoices`) with ``actual_days``: days from T to their
     settlement judged from rows dated <= ``until``, NaN when not settled within ``horizon`` weeks
     (``until`` must be at least T + 7 * horizon, so that NaN means "not paid in the horizon")."""
     if until < T + PERIOD_DAYS * horizon:
         raise ValueError(f"evaluation at {T} needs data up to {T + PERIOD_DAYS * horizon}, has {until}")
-    inv = open_invoices(ledger, ledger_state(ledger, T))
+    inv = open_invoices(ledger, ledger_state(ledger, T), candidates)
     s = settlement_days(ledger, T + PERIOD_DAYS * horizon)[inv["pos"].to_numpy(dtype=np.int64)]
     inv["actual_days"] = s - T
     return inv

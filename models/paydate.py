@@ -30,7 +30,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.paydate import FEATURES, PERIOD_DAYS, period_rows
+from features.paydate import ALL_FEATURES, FEATURES, GAP_FEATURES, PERIOD_DAYS, period_rows
 
 __all__ = [
     "PaydateParams",
@@ -41,6 +41,7 @@ __all__ = [
     "cash_moments",
     "cdf_at_days",
     "cdf_weeks",
+    "estimate_cash_shock",
     "evaluate",
     "fit_hazard",
     "forecast_frame",
@@ -67,9 +68,13 @@ class PaydateParams:
         return asdict(self)
 
 
-def fit_hazard(rows: pd.DataFrame, params: PaydateParams = PaydateParams()) -> lgb.Booster:
-    """LightGBM binary classifier of ``label`` on :data:`features.paydate.FEATURES` (1 thread,
-    deterministic). Raises ``ValueError`` when the rows hold no settlement or only settlements."""
+def fit_hazard(
+    rows: pd.DataFrame,
+    params: PaydateParams = PaydateParams(),
+    features: list[str] | tuple[str, ...] = FEATURES,
+) -> lgb.Booster:
+    """LightGBM binary classifier of ``label`` on ``features`` (default :data:`features.paydate.FEATURES`;
+    1 thread, deterministic). Raises ``ValueError`` when the rows hold no settlement or only settlements."""
     y = rows["label"].to_numpy()
     if len(y) == 0 or y.min() == y.max():
         raise ValueError(
@@ -90,7 +95,7 @@ def fit_hazard(rows: pd.DataFrame, params: PaydateParams = PaydateParams()) -> l
         random_state=params.seed,
         verbose=-1,
     )
-    model.fit(rows[list(FEATURES)].to_numpy(dtype=np.float32), y)
+    model.fit(rows[list(features)].to_numpy(dtype=np.float32), y)
     return model.booster_
 
 
@@ -113,7 +118,7 @@ def predict_hazards(
     get hazard 0 (their F then differs from the full computation by less than ``tol``). Most invoices
     are settled within a few weeks, so this predicts far fewer than 26 rows per invoice.
     """
-    missing = [f for f in features if f not in FEATURES]
+    missing = [f for f in features if f not in ALL_FEATURES]
     if missing:
         raise ValueError(
             f"the payment-date model expects features this code does not build: {missing}; retrain with `ews train`"
@@ -125,8 +130,8 @@ def predict_hazards(
     base = period_rows(inv, T, 1)  # week 0, one row per invoice
     X0 = base[list(features)].to_numpy(dtype=np.float32)
     dpd0 = base["dpd_at_period_end"].to_numpy(dtype=np.float32)
-    late = base["debtor_mean_lateness"].to_numpy(dtype=np.float32)
     col = {name: i for i, name in enumerate(features)}
+    gaps = [(col[g], base[src].to_numpy(dtype=np.float32)) for g, src in GAP_FEATURES.items() if g in col]
     survival = np.ones(n)
     active = np.arange(n)
     for k in range(horizon):
@@ -139,8 +144,8 @@ def predict_hazards(
                 X[:, col["period"]] = np.float32(k)
             if "dpd_at_period_end" in col:
                 X[:, col["dpd_at_period_end"]] = dpd
-            if "gap_to_usual_lateness" in col:
-                X[:, col["gap_to_usual_lateness"]] = dpd - late[active]
+            for j, source in gaps:
+                X[:, j] = dpd - source[active]
         h = np.concatenate([booster.predict(X[s : s + chunk]) for s in range(0, len(active), chunk)])
         h = np.clip(h, 0.0, 1.0)
         out[active, k] = h
@@ -246,12 +251,14 @@ def cash_moments(
     return out.loc[out["invoices"] > 0].reset_index(drop=True)
 
 
-def cash_intervals(moments: pd.DataFrame, T: int, weeks: int = 13) -> pd.DataFrame:
+def cash_intervals(moments: pd.DataFrame, T: int, weeks: int = 13, shock_sd: float = 0.0) -> pd.DataFrame:
     """``cash_forecast.csv``: expected cash per week after T with an 80 % interval, in total
     (``segment`` "all") and per segment, from :func:`cash_moments` (of one or several buckets).
 
-    The interval is the normal approximation mean +- 1.2816 sd of the independent-invoice sum,
-    floored at 0. Rows: ``week`` (1..weeks), ``week_start``, ``week_end`` (inclusive dates),
+    The interval is the normal approximation mean +- 1.2816 sd, floored at 0, where the variance is
+    the independent-invoice variance plus a shared shock: ``(shock_sd * mean)^2``, i.e. the week's
+    cash (of the book, or of a segment) moves as a whole by a relative error of sd ``shock_sd``
+    (:func:`estimate_cash_shock`, from past month-ends' forecast errors). Rows: ``week`` (1..weeks), ``week_start``, ``week_end`` (inclusive dates),
     ``segment``, ``expected_cash``, ``cash_low_80``, ``cash_high_80``, ``invoices``; every week has a
     row "all" even without open invoices.
     """
@@ -264,8 +271,8 @@ def cash_intervals(moments: pd.DataFrame, T: int, weeks: int = 13) -> pd.DataFra
         ["week", "segment"], key=lambda c: c if c.name == "week" else c.ne("all"), kind="stable"
     )
     out = out.reset_index(drop=True)
-    sd = np.sqrt(np.maximum(out["variance"].to_numpy(dtype=np.float64), 0.0))
     mean = out["expected_cash"].to_numpy(dtype=np.float64)
+    sd = np.sqrt(np.maximum(out["variance"].to_numpy(dtype=np.float64), 0.0) + (shock_sd * mean) ** 2)
     start = (T + PERIOD_DAYS * (out["week"].to_numpy(dtype=np.int64) - 1) + 1).astype("datetime64[D]")
     return pd.DataFrame(
         {
@@ -279,6 +286,29 @@ def cash_intervals(moments: pd.DataFrame, T: int, weeks: int = 13) -> pd.DataFra
             "invoices": out["invoices"].astype(np.int64),
         }
     )
+
+
+def estimate_cash_shock(
+    expected: np.ndarray, variance: np.ndarray, actual: np.ndarray, level: float = 0.8
+) -> float:
+    """Relative sd of the shared weekly cash shock (:func:`cash_intervals`) from a backtest: per past
+    week its forecast ``expected``, independent-invoice ``variance`` and ``actual`` cash. The
+    smallest s >= 0 with which a share ``level`` of the weeks lies within mean +- z sd, z the normal
+    quantile of ``level`` (sd^2 = variance + (s mean)^2): the interval is widened just enough to hold
+    on the past month-ends. 0 when the independent interval already does, or without weeks."""
+    from scipy.stats import norm
+
+    f = np.asarray(expected, dtype=np.float64)
+    v = np.maximum(np.asarray(variance, dtype=np.float64), 0.0)
+    a = np.asarray(actual, dtype=np.float64)
+    ok = (f > 0) & ~np.isnan(a)
+    if not ok.any():
+        return 0.0
+    f, v, a = f[ok], v[ok], a[ok]
+    z = float(norm.ppf(0.5 + level / 2.0))
+    # week i is inside iff (a - f)^2 <= z^2 (v + s^2 f^2), i.e. s >= s_i (0 when already inside)
+    need = np.sort(np.sqrt(np.maximum((a - f) ** 2 / z**2 - v, 0.0)) / f)
+    return float(need[max(0, int(np.ceil(level * len(need) - 1e-9)) - 1)])
 
 
 def actual_cash(amount: np.ndarray, actual_days: np.ndarray, weeks: int = 13) -> np.ndarray:
@@ -338,7 +368,12 @@ def point_metrics(
 
 
 def evaluate(
-    booster: lgb.Booster, tests: list[tuple[int, pd.DataFrame]], horizon: int, weeks: int = 13
+    booster: lgb.Booster,
+    tests: list[tuple[int, pd.DataFrame]],
+    horizon: int,
+    weeks: int = 13,
+    shock_sd: float = 0.0,
+    features: list[str] | tuple[str, ...] = FEATURES,
 ) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
     """Held-out evaluation over test snapshots ``tests``: (T, open invoices at T with
     ``actual_days``, ``features.paydate.evaluation_invoices``).
@@ -347,15 +382,17 @@ def evaluate(
     ``mae_days``, ``within_7d``, ``coverage_80``, ``paid_in_horizon``, ``invoices``, then each
     baseline's ``<name>_mae_days`` / ``<name>_within_7d``, and ``cash_wape``: the mean over
     snapshots and weeks of |forecast - actual| / actual (weeks with actual cash), and
-    ``cash_coverage_80``: the share of those weeks whose actual lies in the 80 % interval.
-    ``per_snapshot``: the same figures per T; ``cash``: per T and week, forecast, interval and actual.
+    ``cash_coverage_80``: the share of those weeks whose actual lies in the 80 % interval (with the
+    shared shock ``shock_sd``), and ``cash_shock_sd``: :func:`estimate_cash_shock` of these weeks.
+    ``per_snapshot``: the same figures per T; ``cash``: per T and week, forecast, interval,
+    independent-invoice ``variance`` and actual. ``features``: the model's input columns.
     """
     H = horizon * PERIOD_DAYS
     pooled: dict[str, list[np.ndarray]] = {"pred": [], "p10": [], "p90": [], "actual": []}
     base_pool: dict[str, list[np.ndarray]] = {}
     per, cash = [], []
     for T, inv in tests:
-        F = cdf_weeks(predict_hazards(booster, inv, T, horizon))
+        F = cdf_weeks(predict_hazards(booster, inv, T, horizon, features=features))
         pred, p10, p90 = quantile_days(F, 0.5), quantile_days(F, 0.1), quantile_days(F, 0.9)
         actual = inv["actual_days"].to_numpy(dtype=np.float64)
         row = {"as_of": pd.Timestamp(T, unit="D"), **point_metrics(pred, actual, H, p10, p90)}
@@ -366,8 +403,10 @@ def evaluate(
             m = point_metrics(days, actual, H)
             row[f"{name}_mae_days"], row[f"{name}_within_7d"] = m["mae_days"], m["within_7d"]
         amount = inv["open_amount"].to_numpy(dtype=np.float64)
-        table = cash_intervals(cash_moments(amount, F, np.full(len(inv), -1), [], weeks), T, weeks)
+        moments = cash_moments(amount, F, np.full(len(inv), -1), [], weeks)
+        table = cash_intervals(moments, T, weeks, shock_sd)
         table.insert(0, "as_of", pd.Timestamp(T, unit="D"))
+        table["variance"] = table["week"].map(moments.groupby("week")["variance"].sum()).fillna(0.0)
         table["actual_cash"] = actual_cash(amount, actual, weeks)
         cash.append(table)
         per.append(row)
@@ -391,4 +430,7 @@ def evaluate(
             cash_frame["actual_cash"] <= cash_frame["cash_high_80"]
         )
         metrics["cash_coverage_80"] = float(inside[seen].mean()) if seen.any() else float("nan")
+        metrics["cash_shock_sd"] = estimate_cash_shock(
+            cash_frame["expected_cash"], cash_frame["variance"], cash_frame["actual_cash"].where(seen)
+        )
     return metrics, pd.DataFrame(per), cash_frame

@@ -57,7 +57,9 @@ class LoggedPaydate:
 @dataclass(frozen=True)
 class LoadedPaydate:
     """A registered payment-date version ready to predict: the booster and its spec
-    (``features``: input columns in order; ``horizon_weeks``; ``period_days``)."""
+    (``features``: input columns in order; ``horizon_weeks``; ``period_days``; ``cash_shock_sd``: the
+    relative sd of the shared weekly cash shock, ``models.paydate.estimate_cash_shock``, 0 for a
+    version trained before it was estimated)."""
 
     name: str
     version: str
@@ -68,6 +70,7 @@ class LoadedPaydate:
     horizon_weeks: int
     period_days: int
     tags: dict[str, str] = field(default_factory=dict)
+    cash_shock_sd: float = 0.0
 
 
 def log_paydate(
@@ -202,6 +205,7 @@ def load_paydate(
         horizon_weeks=int(spec["horizon_weeks"]),
         period_days=int(spec["period_days"]),
         tags=dict(mv.tags),
+        cash_shock_sd=float(spec.get("cash_shock_sd", 0.0)),
     )
 
 

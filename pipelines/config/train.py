@@ -16,6 +16,7 @@ from pipelines.config import ConfigModel
 
 if TYPE_CHECKING:  # the model packages import LightGBM/scikit-learn: only load them when converting
     from models.evaluate import GateThresholds
+    from models.paydate import PaydateParams
     from models.scorecard import ScorecardParams
     from models.split import SplitParams
     from models.train import LGBMParams, TrainParams
@@ -163,6 +164,54 @@ class FeaturesConfig(ConfigModel):
     segment_column: str = Field("segment", description="column for the by-segment evaluation table")
 
 
+class PaydateConfig(ConfigModel):
+    """The payment-date hazard model ``ews-paydate`` (docs/paydate.md): its out-of-time plan, training
+    sample and LightGBM settings. The nightly's prediction cost grows with ``n_estimators`` and with
+    ``horizon_weeks`` (one prediction per open invoice per week while it may still be open)."""
+
+    horizon_weeks: int = Field(
+        26, ge=13, le=104, description="weeks forecast per open invoice; at least the 13-week cash forecast"
+    )
+    train_snapshots: int = Field(8, ge=1, le=120, description="month-ends the model is trained on")
+    test_snapshots: int = Field(
+        3,
+        ge=1,
+        le=24,
+        description="latest month-ends with a fully observed horizon, held out for the figures",
+    )
+    max_invoices_per_snapshot: int = Field(
+        3000,
+        ge=100,
+        description="open invoices sampled per training month-end (seeded; the hazard stays unbiased)",
+    )
+    n_estimators: int = Field(150, ge=10, le=2000, description="trees (no early stopping)")
+    learning_rate: float = Field(0.08, gt=0, le=1)
+    num_leaves: int = Field(31, ge=2, le=255)
+    min_child_samples: int = Field(200, ge=1, description="fewest person-period rows per leaf")
+
+    @model_validator(mode="after")
+    def _enough_boosting(self) -> PaydateConfig:
+        if self.n_estimators * self.learning_rate < 3.0:
+            raise ValueError(
+                f"n_estimators x learning_rate = {self.n_estimators} x {self.learning_rate} = "
+                f"{self.n_estimators * self.learning_rate:.2f} is below 3: the hazards would stay near the "
+                "starting value; raise n_estimators or learning_rate"
+            )
+        return self
+
+    def to_params(self, seed: int) -> PaydateParams:
+        from models.paydate import PaydateParams
+
+        return PaydateParams(
+            horizon_weeks=self.horizon_weeks,
+            n_estimators=self.n_estimators,
+            learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves,
+            min_child_samples=self.min_child_samples,
+            seed=seed,
+        )
+
+
 class TrainConfig(ConfigModel):
     kind: Literal["train"] = "train"
     project: Path = Field(Path("conf/ews.yaml"), description="project config (paths, default definition)")
@@ -177,6 +226,7 @@ class TrainConfig(ConfigModel):
     calibration: CalibrationConfig = CalibrationConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     gate: GateConfig = GateConfig()
+    paydate: PaydateConfig = PaydateConfig()
     reference_features: int = Field(10, ge=1, description="top features kept in reference.json for drift")
 
     def to_params(self) -> TrainParams:

@@ -1,18 +1,19 @@
 """The ``train-paydate`` Prefect flow: the payment-date hazard model, trained out of time, logged to
 MLflow as ``ews-paydate`` (its own versions and aliases), gated, and made ``champion`` when it passes.
 
-Plan (:func:`plan`, month-end snapshots as the PD model's, ``snapshots`` of the train config):
+Plan (:func:`plan`, month-end snapshots as the PD model's, ``snapshots`` of the train config; the
+counts and model settings are the ``paydate`` section of ``conf/train.yaml``):
 
-- test: the latest ``TEST_SNAPSHOTS`` month-ends T whose whole horizon (26 weeks) is observed;
-- evaluation model: trained on the ``TRAIN_SNAPSHOTS`` month-ends up to a week before the first
+- test: the latest ``paydate.test_snapshots`` month-ends T whose whole horizon is observed;
+- evaluation model: trained on the ``paydate.train_snapshots`` month-ends up to a week before the first
   test snapshot C, from rows dated <= C only (person-period rows censored at C); it predicts the test
   snapshots, which gives the held-out figures (MAE in days, share within 7 days, p10-p90 coverage,
   the two baselines, the weekly cash backtest);
-- registered model: the same settings refitted on the latest ``TRAIN_SNAPSHOTS`` month-ends, from
+- registered model: the same settings refitted on the latest ``paydate.train_snapshots`` month-ends, from
   every row up to the last observed date (as the PD model is refitted on every labelled snapshot).
 
 Rows are built debtor bucket by debtor bucket (``pipelines.engine.map_buckets``), at most
-``MAX_INVOICES`` open invoices per snapshot (a seeded sample, split over buckets).
+``paydate.max_invoices_per_snapshot`` open invoices per snapshot (a seeded sample, split over buckets).
 """
 
 from __future__ import annotations
@@ -31,10 +32,6 @@ from pipelines.config.train import TrainConfig
 from pipelines.flows.train import DataError, _data_hash, data_window, git_commit, load_project
 
 __all__ = ["PaydatePlan", "PaydateTrainResult", "plan", "run_train_paydate", "train_paydate"]
-
-TEST_SNAPSHOTS = 3
-TRAIN_SNAPSHOTS = 8
-MAX_INVOICES = 3_000
 
 
 @dataclass(frozen=True)
@@ -72,13 +69,15 @@ class PaydateTrainResult:
     rows: int
 
 
-def plan(book: Any, cfg: TrainConfig, horizon_weeks: int) -> PaydatePlan:
-    """The snapshots of :class:`PaydatePlan`; raises :class:`DataError` when the history is too short."""
+def plan(book: Any, cfg: TrainConfig, horizon_weeks: int, last: pd.Timestamp | None = None) -> PaydatePlan:
+    """The snapshots of :class:`PaydatePlan`; raises :class:`DataError` when the history is too short.
+    ``last``: plan as if the data ended on that day (a backtest of the plan; default: the data's end)."""
     from features.ledger import day_number
     from features.paydate import PERIOD_DAYS
     from features.snapshots import month_ends
 
-    first, last = data_window(book)
+    first, data_last = data_window(book)
+    last = min(pd.Timestamp(last), data_last) if last is not None else data_last
     start = (
         pd.Timestamp(cfg.snapshots.start)
         if cfg.snapshots.start
@@ -88,19 +87,19 @@ def plan(book: Any, cfg: TrainConfig, horizon_weeks: int) -> PaydatePlan:
     snaps = [int(day_number(s)) for s in month_ends(start, min(end, last))] if start <= end else []
     last_day = int(day_number(last))
     span = PERIOD_DAYS * horizon_weeks
-    test = [s for s in snaps if s + span <= last_day][-TEST_SNAPSHOTS:]
+    test = [s for s in snaps if s + span <= last_day][-cfg.paydate.test_snapshots :]
     if not test:
         raise DataError(
             f"payment-date model: no month-end between {start.date()} and {last.date()} is followed by "
             f"{horizon_weeks} observed weeks; it needs a longer history"
         )
-    eval_train = [s for s in snaps if s <= test[0] - PERIOD_DAYS][-TRAIN_SNAPSHOTS:]
+    eval_train = [s for s in snaps if s <= test[0] - PERIOD_DAYS][-cfg.paydate.train_snapshots :]
     if not eval_train:
         raise DataError(
             f"payment-date model: no month-end before the first test snapshot {pd.Timestamp(test[0], unit='D').date()} "
             "to train on; it needs a longer history"
         )
-    final_train = [s for s in snaps if s <= last_day - PERIOD_DAYS][-TRAIN_SNAPSHOTS:]
+    final_train = [s for s in snaps if s <= last_day - PERIOD_DAYS][-cfg.paydate.train_snapshots :]
     return PaydatePlan(eval_train, test[0], test, final_train, last_day)
 
 
@@ -124,11 +123,14 @@ def bucket_rows(
 
 
 @task(name="paydate-rows", cache_policy=NO_CACHE)
-def build_rows(book: Any, p: PaydatePlan, horizon: int, seed: int, engine: Any = None) -> dict[str, Any]:
-    """Person-period rows and test invoices of the whole book, bucket by bucket."""
+def build_rows(
+    book: Any, p: PaydatePlan, horizon: int, seed: int, max_invoices: int, engine: Any = None
+) -> dict[str, Any]:
+    """Person-period rows and test invoices of the whole book, bucket by bucket (at most
+    ``max_invoices`` open invoices per training snapshot, split over the buckets)."""
     from pipelines.engine import map_buckets
 
-    per_bucket = max(1, MAX_INVOICES // max(1, book.buckets))
+    per_bucket = max(1, max_invoices // max(1, book.buckets))
     parts = [
         r
         for r in map_buckets(
@@ -167,17 +169,21 @@ def train_paydate(
 ) -> PaydateTrainResult:
     """Train, evaluate out of time, log, register and gate the payment-date model on the data dir."""
     from features.paydate import FEATURES, PERIOD_DAYS
-    from models.paydate import PaydateParams
     from pipelines.adapters.paydate_registry import gate_paydate, log_paydate, spec_record
     from pipelines.cluster import PrefectDaskEngine
     from pipelines.engine import open_feed
 
     logger = get_run_logger()
-    params = PaydateParams(seed=cfg.seed)
+    params = cfg.paydate.to_params(cfg.seed)
     feed = open_feed(Path(data_dir), raw=raw, currency=project.currency)
     p = plan(feed.book, cfg, params.horizon_weeks)
     rows = build_rows(
-        feed.book, p, params.horizon_weeks, params.seed, PrefectDaskEngine() if engine == "dask" else None
+        feed.book,
+        p,
+        params.horizon_weeks,
+        params.seed,
+        cfg.paydate.max_invoices_per_snapshot,
+        PrefectDaskEngine() if engine == "dask" else None,
     )
     logger.info(
         "payment-date rows: %d held-out training rows, %d final rows, %d test invoices",
@@ -194,6 +200,7 @@ def train_paydate(
         trained_through=described["final_cut"],
         test_as_of=f"{described['test'][0]}..{described['test'][-1]}",
         plan=described,
+        cash_shock_sd=metrics["cash_shock_sd"],
     )
     provenance = {
         "data_hash": _data_hash(feed.manifest),
@@ -206,7 +213,7 @@ def train_paydate(
         booster,
         spec=spec,
         metrics=metrics,
-        params={"paydate": params.as_record(), "plan": described, "max_invoices_per_snapshot": MAX_INVOICES},
+        params={"paydate": {**cfg.paydate.model_dump(), "seed": params.seed}, "plan": described},
         tables={"evaluation/paydate_snapshots.csv": per_snapshot, "evaluation/cash_backtest.csv": cash},
         provenance=provenance,
         experiment=cfg.experiment,

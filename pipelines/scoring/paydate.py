@@ -130,7 +130,7 @@ def forecast_book(book: Any, as_of: dt.date, loaded: Any, engine: Any = None) ->
         moments = pd.DataFrame(columns=["week", "segment", "expected_cash", "variance", "invoices"])
     inv = inv.sort_values(["debtor_id", "invoice_id"], kind="stable", ignore_index=True)
     per_debtor = inv.groupby("debtor_id", sort=True)["expected_cash_30d"].sum()
-    cash = cash_intervals(moments, int(day_number(day)), CASH_WEEKS)
+    cash = cash_intervals(moments, int(day_number(day)), CASH_WEEKS, loaded.cash_shock_sd)
     return PaydateForecast(inv[INVOICE_COLUMNS], cash, per_debtor)
 
 

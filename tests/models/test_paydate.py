@@ -25,6 +25,7 @@ from models.paydate import (
     cash_moments,
     cdf_at_days,
     cdf_weeks,
+    estimate_cash_shock,
     evaluate,
     fit_hazard,
     forecast_frame,
@@ -261,6 +262,40 @@ def test_cash_forecast_sums_to_the_invoice_expectations(trained) -> None:
     assert table["week_start"].iloc[0] == pd.Timestamp(T + 1, unit="D")
 
 
+def test_cash_shock_by_hand() -> None:
+    """The shock is the smallest relative sd that puts 80 % of the past weeks inside mean +- z sd."""
+    z = 1.2815515655446004
+    expected, actual = np.full(5, 100.0), np.array([100.0, 110.0, 90.0, 130.0, 60.0])
+    # without independent variance each week needs |a - f| / (z f): 0, .078, .078, .234, .312;
+    # 4 of 5 weeks (80 %) are inside from s = 30 / (z 100)
+    s = estimate_cash_shock(expected, np.zeros(5), actual)
+    assert s == pytest.approx(30.0 / (z * 100.0))
+    # independent variance already explains the error of a week: it needs less (0 when inside)
+    v = np.array([0.0, 20.0, 20.0, (30.0 / z) ** 2, 0.0])
+    need = np.sqrt(np.maximum((actual - expected) ** 2 / z**2 - v, 0.0)) / expected
+    assert need[3] == pytest.approx(0.0) and need[1] > 0
+    assert estimate_cash_shock(expected, v, actual) == pytest.approx(np.sort(need)[3])
+    assert estimate_cash_shock(expected, np.zeros(5), expected) == 0.0
+    assert estimate_cash_shock(np.zeros(2), np.zeros(2), np.ones(2)) == 0.0  # no forecast: no evidence
+    # the interval with that shock: mean +- z * sqrt(variance + (s mean)^2), floored at 0
+    moments = pd.DataFrame(
+        {
+            "week": [1, 1],
+            "segment": ["a", "b"],
+            "expected_cash": [60.0, 40.0],
+            "variance": [9.0, 16.0],
+            "invoices": [3, 2],
+        }
+    )
+    t = cash_intervals(moments, day("2024-05-31"), weeks=1, shock_sd=0.5).set_index("segment")
+    assert t.loc["all", "cash_high_80"] == pytest.approx(100.0 + z * np.sqrt(25.0 + 50.0**2))
+    assert t.loc["a", "cash_low_80"] == pytest.approx(60.0 - z * np.sqrt(9.0 + 30.0**2))
+    assert t.loc["b", "cash_high_80"] == pytest.approx(40.0 + z * np.sqrt(16.0 + 20.0**2))
+    wide = cash_intervals(moments, day("2024-05-31"), weeks=1, shock_sd=0.9).set_index("segment")
+    assert wide.loc["a", "cash_low_80"] == 0.0  # 60 - z * sqrt(9 + 54^2) < 0: floored
+    assert (wide["expected_cash"] == t["expected_cash"]).all()
+
+
 def test_actual_cash_and_baselines_by_hand() -> None:
     assert actual_cash(np.array([10.0, 20.0, 5.0, 7.0]), np.array([1, 8, np.nan, 7]), weeks=2).tolist() == [
         17.0,
@@ -276,3 +311,59 @@ def test_fit_refuses_rows_without_settlements(trained) -> None:
     with pytest.raises(ValueError, match="settlements"):
         fit_hazard(rows.assign(label=0), FAST)
     assert set(FEATURES) <= set(rows.columns)
+
+
+def test_candidate_features_by_hand() -> None:
+    """One debtor, six settled invoices (days late in settlement order 20, 4, 5, -1, 10, 2; paid on
+    the 20th, 5th, 5th, 30th, 12th and 2nd of the month) and two open at T = 2024-05-05."""
+    issue = pd.to_datetime(
+        [
+            "2023-10-01",
+            "2023-11-01",
+            "2023-12-01",
+            "2024-01-01",
+            "2024-02-01",
+            "2024-03-01",
+            "2024-04-01",
+            "2024-04-15",
+        ]
+    )
+    inv = pd.DataFrame(
+        {
+            "invoice_id": [f"I{i}" for i in range(1, 9)],
+            "debtor_id": "D1",
+            "issue_date": issue,
+            "due_date": issue + pd.Timedelta(days=30),
+            "amount": [100.0] * 7 + [300.0],
+            "currency": "EUR",
+            "disputed": False,
+        }
+    )
+    paid = pd.to_datetime(
+        ["2023-11-20", "2023-12-05", "2024-01-05", "2024-01-30", "2024-03-12", "2024-04-02"]
+    )
+    pay = pd.DataFrame(
+        {
+            "payment_id": [f"P{i}" for i in range(6)],
+            "debtor_id": "D1",
+            "invoice_id": [f"I{i}" for i in range(1, 7)],
+            "paid_on": paid,
+            "amount": 100.0,
+        }
+    )
+    ledger = prepare_ledger(
+        Portfolio(invoices=inv, payments=pay, debtors=pd.DataFrame({"debtor_id": ["D1"]}))
+    )
+    T = day("2024-05-05")
+    got = open_invoices(ledger, ledger_state(ledger, T), candidates=True)
+    assert got["days_to_due"].tolist() == [-4.0, 10.0]
+    assert got["debtor_late_median"].tolist() == [4.5, 4.5]  # of -1, 2, 4, 5, 10, 20
+    assert got["debtor_late_median_last5"].tolist() == [4.0, 4.0]  # of 4, 5, -1, 10, 2
+    np.testing.assert_allclose(got["debtor_late_trend"], 20 / 5 - 40 / 6)
+    assert got["days_to_recent_usual"].tolist() == [0.0, 14.0]
+    np.testing.assert_allclose(got["amount_vs_usual"], [0.0, np.log1p(300) - np.log1p(100)])
+    assert got["open_rank"].tolist() == [0.0, 1.0]
+    np.testing.assert_allclose(got["pay_dom_share"], 2 / 6)  # the 5th
+    # usual day T + max(1, 0) = May 6 -> next 5th: June 5 (30 days); T + 14 = May 19 -> June 5 (17 days)
+    assert got["days_to_pay_dom"].tolist() == [30.0, 17.0]
+    assert "debtor_late_median" not in open_invoices(ledger, ledger_state(ledger, T)).columns

@@ -40,6 +40,12 @@ evaluation:
 gate:
   min_auc: 0.5
   ece_margin: 1.0
+paydate:                # small: the tests check the outputs' shape, not the model's accuracy
+  train_snapshots: 4
+  test_snapshots: 1
+  max_invoices_per_snapshot: 600
+  n_estimators: 30
+  learning_rate: 0.2
 """
 
 

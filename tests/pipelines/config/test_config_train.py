@@ -26,6 +26,18 @@ TRAIN_INVALID = {
         "train_split_order.yaml",
         "train_snapshots (3) must exceed validation_snapshots (3)",
     ],
+    "train_paydate_horizon.yaml": [
+        "train_paydate_horizon.yaml",
+        "paydate.horizon_weeks",
+        "greater than or equal to 13 (got 8)",
+    ],
+    "train_paydate_boosting.yaml": [
+        "train_paydate_boosting.yaml",
+        "paydate",
+        "n_estimators x learning_rate = 20 x 0.05 = 1.00 is below 3",
+        "raise n_estimators or learning_rate",
+    ],
+    "train_paydate_unknown_key.yaml": ["train_paydate_unknown_key.yaml", "paydate.trees", "unknown key"],
     "train_bad_dates.yaml": [
         "train_bad_dates.yaml",
         "snapshots",
@@ -65,3 +77,48 @@ def test_custom_values_reach_typed_params() -> None:
     assert (params.bootstrap_samples, params.challenger) == (50, "lightgbm")
     gate = cfg.gate.to_params()
     assert (gate.min_auc, gate.ece_margin) == (0.6, 0.01)
+
+
+def test_paydate_section_reaches_the_flow_and_the_model() -> None:
+    from pipelines.flows.train_paydate import plan
+
+    cfg = load_config(CONF / "valid" / "train_custom.yaml", expect=TrainConfig)
+    p = cfg.paydate.to_params(cfg.seed)
+    assert (p.horizon_weeks, p.n_estimators, p.learning_rate, p.seed) == (20, 40, 0.2, 7)
+    assert (p.num_leaves, p.min_child_samples) == (31, 200)  # defaults kept
+    assert (
+        cfg.paydate.train_snapshots,
+        cfg.paydate.test_snapshots,
+        cfg.paydate.max_invoices_per_snapshot,
+    ) == (
+        4,
+        2,
+        500,
+    )
+
+    from features.tables import Portfolio
+    from pipelines.engine import Book
+
+    inv = pd.DataFrame(
+        {
+            "invoice_id": ["i1", "i2"],
+            "debtor_id": ["d1", "d1"],
+            "issue_date": pd.to_datetime(["2023-01-05", "2025-06-01"]),
+            "due_date": pd.to_datetime(["2023-02-04", "2025-07-01"]),
+            "amount": [10.0, 10.0],
+        }
+    )
+    pay = pd.DataFrame(
+        {
+            "debtor_id": ["d1"],
+            "invoice_id": ["i1"],
+            "paid_on": pd.to_datetime(["2025-06-30"]),
+            "amount": [10.0],
+        }
+    )
+    book = Book.in_memory(Portfolio(invoices=inv, payments=pay), 1000)
+    got = plan(book, cfg, p.horizon_weeks).describe()
+    # snapshots 2024-03-31..2025-06-30; test: the latest 2 followed by 20 weeks by 2025-06-30
+    assert got["test"] == ["2024-12-31", "2025-01-31"]
+    assert got["eval_train"] == ["2024-08-31", "2024-09-30", "2024-10-31", "2024-11-30"]
+    assert got["final_train"] == ["2025-02-28", "2025-03-31", "2025-04-30", "2025-05-31"]
