@@ -3,7 +3,8 @@
 For each ``ews generate`` regime the harness follows the train flow's plan
 (``pipelines.flows.train_paydate.plan``, settings of ``conf/train.yaml``'s ``paydate`` section) and
 builds the held-out model's rows once, with the candidate features of ``features.paydate``
-(``CANDIDATE_FEATURES``). Each variant (a feature set and a tree count / learning rate) is fitted on
+(``CANDIDATE_FEATURES``). "before" is the feature set of session 3 (without the debtor's recent and
+median lateness, ``RECENT``). Each variant (a feature set and a tree count / learning rate) is fitted on
 those rows and scored on the test month-ends: MAE in days, share within +-7 days, p10-p90 coverage,
 the change against the better baseline, the fit CPU and the prediction CPU (process time).
 
@@ -36,7 +37,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 from paydate import load  # noqa: E402
 
 from features.ledger import prepare_ledger  # noqa: E402
-from features.paydate import FEATURES, evaluation_invoices, training_rows  # noqa: E402
+from features.paydate import CANDIDATE_FEATURES, FEATURES, evaluation_invoices, training_rows  # noqa: E402
 from models.paydate import PaydateParams, baseline_days, evaluate, fit_hazard, point_metrics  # noqa: E402
 from pipelines.config.train import TrainConfig  # noqa: E402
 from pipelines.engine import BUCKET_ROWS, Book  # noqa: E402
@@ -44,16 +45,26 @@ from pipelines.flows.train_paydate import plan  # noqa: E402
 from pipelines.synthetic import regime_params  # noqa: E402
 from pipelines.synthetic.dynamics import MAX_DELAY_DAYS, badness  # noqa: E402
 
-RECENT = ("debtor_late_median", "debtor_late_median_last5", "debtor_late_trend", "days_to_recent_usual")
+RECENT = (
+    "debtor_late_median",
+    "debtor_late_median_last5",
+    "debtor_late_trend",
+    "days_to_recent_usual",
+    "gap_to_recent_lateness",
+)
+BEFORE = tuple(f for f in FEATURES if f not in RECENT)  # the features of session 3
 VARIANTS: dict[str, tuple[tuple[str, ...], int, float]] = {
-    "shipped 150@0.08": (FEATURES, 150, 0.08),
-    "100@0.12": (FEATURES, 100, 0.12),
-    "80@0.15": (FEATURES, 80, 0.15),
-    "50@0.25": (FEATURES, 50, 0.25),
-    "+recent lateness": (FEATURES + RECENT + ("gap_to_recent_lateness",), 80, 0.15),
-    "+amount vs usual": (FEATURES + ("amount_vs_usual",), 80, 0.15),
-    "+open rank": (FEATURES + ("open_rank",), 80, 0.15),
-    "+pay day of month": (FEATURES + ("pay_dom_share", "days_to_pay_dom"), 80, 0.15),
+    "before: 150@0.08": (BEFORE, 150, 0.08),
+    "before: 100@0.12": (BEFORE, 100, 0.12),
+    "before: 80@0.15": (BEFORE, 80, 0.15),
+    "before: 50@0.25": (BEFORE, 50, 0.25),
+    "+recent lateness 150@0.08": (FEATURES, 150, 0.08),
+    "+recent lateness 100@0.12": (FEATURES, 100, 0.12),
+    "+recent lateness 80@0.15": (FEATURES, 80, 0.15),
+    "+recent +amount vs usual": (FEATURES + ("amount_vs_usual",), 80, 0.15),
+    "+recent +open rank": (FEATURES + ("open_rank",), 80, 0.15),
+    "+recent +pay day of month": (FEATURES + ("pay_dom_share", "days_to_pay_dom"), 80, 0.15),
+    "+recent +all candidates": (FEATURES + CANDIDATE_FEATURES, 80, 0.15),
 }
 
 

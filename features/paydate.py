@@ -11,15 +11,20 @@ For an as-of day T (int days since the epoch) the open invoices and every featur
   the debtor's settled invoices by T: ``debtor_mean_lateness`` / ``debtor_std_lateness`` (mean and
   standard deviation of the days from due date to settlement, NaN when none), ``debtor_early_share``
   (share settled before the due date), ``debtor_settled_count``; and ``days_to_usual``
-  (``days_to_due`` + ``debtor_mean_lateness``: days from T to the debtor's usual payment day).
+  (``days_to_due`` + ``debtor_mean_lateness``: days from T to the debtor's usual payment day);
+  the robust and recent lateness of :func:`_recent_lateness` (median, median of the last 5
+  settlements, their trend, ``days_to_recent_usual``);
+- candidate features (:data:`CANDIDATE_FEATURES`, only with ``candidates=True``, for the ablation
+  benchmark; :func:`_candidates`).
 
 Training rows (:func:`person_periods`): one row per open invoice per week k = 0, 1, ... after T.
 Week k covers the days T + 7k + 1 .. T + 7k + 7; the label is 1 when the invoice is fully settled
 in that week (settlement day from the ledger state at the training cut C >= T, so from rows dated
 <= C only), 0 while it stays open; rows stop after the week of settlement, after ``horizon`` weeks,
 or at the last week that ends by C (censoring). Per-period features: ``period`` (k),
-``dpd_at_period_end`` (days past due at the end of week k) and ``gap_to_usual_lateness``
-(``dpd_at_period_end`` minus ``debtor_mean_lateness``).
+``dpd_at_period_end`` (days past due at the end of week k), ``gap_to_usual_lateness`` and
+``gap_to_recent_lateness`` (``dpd_at_period_end`` minus ``debtor_mean_lateness`` /
+``debtor_late_median_last5``).
 
 Pure: ledger arrays in, frames out; no IO.
 """
@@ -82,21 +87,26 @@ INVOICE_FEATURES: tuple[str, ...] = (
     "debtor_early_share",
     "debtor_settled_count",
     "days_to_usual",
-)
-PERIOD_FEATURES: tuple[str, ...] = ("period", "dpd_at_period_end", "gap_to_usual_lateness")
-FEATURES: tuple[str, ...] = INVOICE_FEATURES + DEBTOR_FEATURES + PERIOD_FEATURES
-CANDIDATE_INVOICE_FEATURES: tuple[str, ...] = (
     "debtor_late_median",
     "debtor_late_median_last5",
     "debtor_late_trend",
     "days_to_recent_usual",
+)
+PERIOD_FEATURES: tuple[str, ...] = (
+    "period",
+    "dpd_at_period_end",
+    "gap_to_usual_lateness",
+    "gap_to_recent_lateness",
+)
+FEATURES: tuple[str, ...] = INVOICE_FEATURES + DEBTOR_FEATURES + PERIOD_FEATURES
+CANDIDATE_FEATURES: tuple[str, ...] = (
     "amount_vs_usual",
     "open_rank",
     "pay_dom_share",
     "days_to_pay_dom",
 )
-CANDIDATE_PERIOD_FEATURES: tuple[str, ...] = ("gap_to_recent_lateness",)
-CANDIDATE_FEATURES: tuple[str, ...] = CANDIDATE_INVOICE_FEATURES + CANDIDATE_PERIOD_FEATURES
+"""Built only on request (``candidates=True``): measured in ``benchmarks/paydate_ablation.py`` and
+not used by the shipped model, because they did not lower the held-out MAE across the regimes."""
 ALL_FEATURES: tuple[str, ...] = FEATURES + CANDIDATE_FEATURES
 GAP_FEATURES: dict[str, str] = {
     "gap_to_usual_lateness": "debtor_mean_lateness",
@@ -171,14 +181,40 @@ def _rank_in_group(code: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return rank
 
 
-def _candidates(state: LedgerState, sel: np.ndarray, cols: dict[str, np.ndarray]) -> None:
-    """Candidate features of the open invoices ``sel`` (:data:`CANDIDATE_INVOICE_FEATURES`), added to
-    ``cols``; rows dated <= T only:
+def _recent_lateness(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
+    """The debtor's robust and recent lateness (rows dated <= T only), added to ``cols``:
 
     - ``debtor_late_median``: median days from due date to settlement of the debtor's settled invoices;
     - ``debtor_late_median_last5``: the same over its last :data:`LAST_N` settlements (by settlement day);
     - ``debtor_late_trend``: mean lateness of those last settlements minus the mean of all;
-    - ``days_to_recent_usual``: ``days_to_due`` + ``debtor_late_median_last5`` (0 without history);
+    - ``days_to_recent_usual``: ``days_to_due`` + ``debtor_late_median_last5`` (0 without history).
+
+    Medians resist what a mean does not: the invoices a debtor pays early, and disputes. NaN without
+    settled invoices.
+    """
+    n = state.n
+    code = cols["code"]
+    done = ~np.isnan(state.inv_settled)
+    dcode = state.inv_code[done].astype(np.int64)
+    sday = state.inv_settled[done]
+    late = sday - state.inv_due[done]
+    median = _group_median(dcode, late, n)
+    recent = _rank_in_group(dcode, -sday) < LAST_N
+    median_last = _group_median(dcode[recent], late[recent], n)
+    count = np.bincount(dcode, minlength=n)
+    mean_all = np.bincount(dcode, weights=late, minlength=n) / np.maximum(count, 1)
+    rc = np.bincount(dcode[recent], minlength=n)
+    mean_last = np.bincount(dcode[recent], weights=late[recent], minlength=n) / np.maximum(rc, 1)
+    cols["debtor_late_median"] = median[code]
+    cols["debtor_late_median_last5"] = median_last[code]
+    cols["debtor_late_trend"] = np.where(count > 0, mean_last - mean_all, np.nan)[code]
+    cols["days_to_recent_usual"] = cols["days_to_due"] + np.nan_to_num(median_last[code], nan=0.0)
+
+
+def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
+    """Candidate features of the open invoices (:data:`CANDIDATE_FEATURES`, not used by the shipped
+    model), added to ``cols``; rows dated <= T only:
+
     - ``amount_vs_usual``: log(1 + open amount) minus the median log(1 + amount) of the debtor's invoices;
     - ``open_rank``: position of the invoice among its debtor's open invoices by due date (0 = oldest);
     - ``pay_dom_share``: share of the debtor's payments of the last 365 days made on its most frequent
@@ -188,24 +224,6 @@ def _candidates(state: LedgerState, sel: np.ndarray, cols: dict[str, np.ndarray]
     """
     T, n = state.T, state.n
     code = cols["code"]
-    done = ~np.isnan(state.inv_settled)
-    dcode = state.inv_code[done].astype(np.int64)
-    sday = state.inv_settled[done]
-    late = sday - state.inv_due[done]
-    median = _group_median(dcode, late, n)
-    from_end = _rank_in_group(dcode, -sday)
-    recent = from_end < LAST_N
-    median_last = _group_median(dcode[recent], late[recent], n)
-    count = np.bincount(dcode, minlength=n)
-    mean_all = np.bincount(dcode, weights=late, minlength=n) / np.maximum(count, 1)
-    rc = np.bincount(dcode[recent], minlength=n)
-    mean_last = np.bincount(dcode[recent], weights=late[recent], minlength=n) / np.maximum(rc, 1)
-    cols["debtor_late_median"] = median[code]
-    cols["debtor_late_median_last5"] = median_last[code]
-    cols["debtor_late_trend"] = np.where(count > 0, mean_last - mean_all, np.nan)[code]
-    cols["days_to_recent_usual"] = cols["days_to_due"] + np.nan_to_num(
-        cols["debtor_late_median_last5"], nan=0.0
-    )
     usual_amount = _group_median(
         state.inv_code.astype(np.int64), np.log1p(state.inv_amount.astype(np.float64)), n
     )
@@ -265,8 +283,9 @@ def open_invoices(ledger: Ledger, state: LedgerState, candidates: bool = False) 
     cols["days_to_usual"] = cols["days_to_due"] + np.nan_to_num(cols["debtor_mean_lateness"], nan=0.0)
     for name in DEBTOR_FEATURES:
         cols[name] = np.asarray(FUNCTIONS[name](state), dtype=np.float64)[code]
+    _recent_lateness(state, cols)
     if candidates:
-        _candidates(state, sel, cols)
+        _candidates(state, cols)
     return pd.DataFrame(cols)
 
 
@@ -286,7 +305,7 @@ def period_rows(inv: pd.DataFrame, T: int, counts: np.ndarray | int) -> pd.DataF
         counts = np.full(len(inv), int(counts), dtype=np.int64)
     rows, k = _expand(np.asarray(counts))
     out = {"row": rows}
-    for name in INVOICE_FEATURES + DEBTOR_FEATURES + CANDIDATE_INVOICE_FEATURES:
+    for name in INVOICE_FEATURES + DEBTOR_FEATURES + CANDIDATE_FEATURES:
         if name in inv:
             out[name] = inv[name].to_numpy(dtype=np.float32)[rows]
     dpd = (T + PERIOD_DAYS * (k + 1) - inv["due"].to_numpy(dtype=np.int64)[rows]).astype(np.float32)

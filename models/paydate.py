@@ -55,11 +55,12 @@ Z80 = 1.2815515655446004  # standard normal 90 % quantile: a central 80 % interv
 
 @dataclass(frozen=True)
 class PaydateParams:
-    """Horizon and LightGBM settings of the hazard model."""
+    """Horizon and LightGBM settings of the hazard model (defaults: those of ``conf/train.yaml``'s
+    ``paydate`` section, ``pipelines.config.train.PaydateConfig``)."""
 
     horizon_weeks: int = 26
-    n_estimators: int = 150
-    learning_rate: float = 0.08
+    n_estimators: int = 80
+    learning_rate: float = 0.15
     num_leaves: int = 31
     min_child_samples: int = 200
     seed: int = 7

@@ -184,8 +184,8 @@ class PaydateConfig(ConfigModel):
         ge=100,
         description="open invoices sampled per training month-end (seeded; the hazard stays unbiased)",
     )
-    n_estimators: int = Field(150, ge=10, le=2000, description="trees (no early stopping)")
-    learning_rate: float = Field(0.08, gt=0, le=1)
+    n_estimators: int = Field(80, ge=10, le=2000, description="trees (no early stopping)")
+    learning_rate: float = Field(0.15, gt=0, le=1)
     num_leaves: int = Field(31, ge=2, le=255)
     min_child_samples: int = Field(200, ge=1, description="fewest person-period rows per leaf")
 

@@ -200,7 +200,7 @@ def train_paydate(
         trained_through=described["final_cut"],
         test_as_of=f"{described['test'][0]}..{described['test'][-1]}",
         plan=described,
-        cash_shock_sd=metrics["cash_shock_sd"],
+        cash_shock_sd=metrics.get("cash_shock_sd", 0.0),
     )
     provenance = {
         "data_hash": _data_hash(feed.manifest),

@@ -366,4 +366,5 @@ def test_candidate_features_by_hand() -> None:
     np.testing.assert_allclose(got["pay_dom_share"], 2 / 6)  # the 5th
     # usual day T + max(1, 0) = May 6 -> next 5th: June 5 (30 days); T + 14 = May 19 -> June 5 (17 days)
     assert got["days_to_pay_dom"].tolist() == [30.0, 17.0]
-    assert "debtor_late_median" not in open_invoices(ledger, ledger_state(ledger, T)).columns
+    plain = open_invoices(ledger, ledger_state(ledger, T))  # the shipped features only
+    assert "amount_vs_usual" not in plain and plain["debtor_late_median_last5"].tolist() == [4.0, 4.0]

@@ -55,7 +55,12 @@ def test_files_and_queue_column(setup, tmp_path, mlflow_uri) -> None:
     portfolio, loaded = setup
     logged = log_paydate(
         loaded.booster,
-        spec={"features": list(FEATURES), "horizon_weeks": 16, "period_days": PERIOD_DAYS},
+        spec={
+            "features": list(FEATURES),
+            "horizon_weeks": 16,
+            "period_days": PERIOD_DAYS,
+            "cash_shock_sd": 0.2,
+        },
         metrics={"mae_days": 5.0},
         params={"horizon_weeks": 16},
         tables={},
@@ -64,7 +69,7 @@ def test_files_and_queue_column(setup, tmp_path, mlflow_uri) -> None:
     )
     promote(logged.version, "test", name="ews-paydate")
     back = load_paydate()
-    assert back.version == logged.version and back.horizon_weeks == 16
+    assert back.version == logged.version and back.horizon_weeks == 16 and back.cash_shock_sd == 0.2
     queue = pd.DataFrame({"debtor_id": pd.array(["C00000", "C00001", "nobody"], dtype="string")})
     out, files = paydate_outputs.fn(tmp_path, Book.in_memory(portfolio, 10**9), AS_OF, queue, None, "EUR")
     assert set(files) == {"invoice_forecast.parquet", "invoice_forecast.csv", "cash_forecast.csv"}
@@ -79,6 +84,16 @@ def test_files_and_queue_column(setup, tmp_path, mlflow_uri) -> None:
         "week", "week_start", "week_end", "segment", "expected_cash", "cash_low_80", "cash_high_80",
         "invoices", "currency",
     ]  # fmt: skip
+    # the stored shock widens the interval: sd^2 = independent variance + (0.2 x mean)^2
+    total = cash[cash["segment"] == "all"]
+    alone = forecast_book(Book.in_memory(portfolio, 10**9), AS_OF, loaded).cash  # loaded: shock 0
+    alone = alone[alone["segment"] == "all"]
+    z = 1.2815515655446004
+    sd0 = (alone["cash_high_80"] - alone["expected_cash"]).to_numpy() / z
+    want = alone["expected_cash"].to_numpy() + z * np.sqrt(
+        sd0**2 + (0.2 * alone["expected_cash"].to_numpy()) ** 2
+    )
+    np.testing.assert_allclose(total["cash_high_80"].to_numpy(), want, atol=0.02)
 
 
 def test_without_a_champion_the_step_is_skipped(setup, tmp_path, mlflow_uri) -> None:
