@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,13 +265,14 @@ class Validator:
         positional = frame.reset_index(drop=True)
         for chunk_no, rows in enumerate(self._chunks(table, positional)):
             part = positional.iloc[rows] if rows is not None else positional
-            result = checkpoint.run(
-                batch_parameters={"dataframe": part},
-                expectation_parameters=parameters,
-                run_id=RunIdentifier(
-                    run_name=f"{table}{batch}-chunk-{chunk_no + 1:04d}", run_time=self.run_time
-                ),
-            )
+            with _fingerprint(self.docs_dir is not None):
+                result = checkpoint.run(
+                    batch_parameters={"dataframe": part},
+                    expectation_parameters=parameters,
+                    run_id=RunIdentifier(
+                        run_name=f"{table}{batch}-chunk-{chunk_no + 1:04d}", run_time=self.run_time
+                    ),
+                )
             outcome.chunks += 1
             for validation in result.run_results.values():
                 for exp_result in validation.results:
@@ -326,6 +329,29 @@ class Validator:
             _make_reproducible(page)
         index = Path(self.docs_dir) / "index.html"
         return index if index.is_file() else None
+
+
+@contextmanager
+def _fingerprint(wanted: bool) -> Iterator[None]:
+    """Let GX fingerprint each batch (``pandas_data_fingerprint``) only when ``wanted``.
+
+    GX's pandas engine hashes every row of a batch under 1 GB (``hash_pandas_object`` + md5) to
+    record a batch marker; nothing checks rows with it. Its only reader is Data Docs, which show
+    the batch markers: with Data Docs off (``--no-docs``) it is skipped, since it cost as much CPU
+    as all the expectations of a ledger table (measured in BENCHMARKS.md, s4-ingest). With Data
+    Docs on, the pages stay as before. The switch is GX's own size threshold, restored afterwards.
+    """
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    if wanted:
+        yield
+        return
+    before = engine.HASH_THRESHOLD
+    engine.HASH_THRESHOLD = 0  # no frame is smaller than 0 bytes: no fingerprint
+    try:
+        yield
+    finally:
+        engine.HASH_THRESHOLD = before
 
 
 def _key_codes(values: pd.Series) -> np.ndarray:

@@ -232,10 +232,11 @@ def bucket_codes(values: pd.Series, n: int) -> np.ndarray:
         arr = pc.cast(arr, pa.string())
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    uniq = pc.drop_null(pc.unique(arr))
+    encoded = arr.dictionary_encode()  # one hash pass: the distinct ids and each row's position
+    uniq = encoded.dictionary
     hashed = pd.util.hash_array(np.asarray(uniq.to_pylist(), dtype=object), categorize=False)
     per_id = (hashed % np.uint64(n)).astype(np.int64)
-    pos = pc.fill_null(pc.index_in(arr, value_set=uniq), 0).to_numpy(zero_copy_only=False)
+    pos = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)
     return per_id[pos] if len(per_id) else np.zeros(len(values), dtype=np.int64)
 
 

@@ -23,9 +23,9 @@ def isin(values: pd.Series, known: pd.Series) -> np.ndarray:
     import pyarrow.compute as pc
 
     left = arrow(values.astype("string"))
-    right = arrow(known.dropna().astype("string").unique())
+    right = arrow(known.astype("string"))  # nulls and repeats in the set are fine: one hash table
     return (
-        pc.is_in(left, value_set=right).to_numpy(zero_copy_only=False).astype(bool)
+        pc.is_in(left, value_set=right, skip_nulls=True).to_numpy(zero_copy_only=False).astype(bool)
         & values.notna().to_numpy()
     )
 

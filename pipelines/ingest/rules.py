@@ -176,11 +176,12 @@ def _duplicate_rows(frame: pd.DataFrame, key: tuple[str, ...]) -> np.ndarray:
     if not cols:
         return frame.duplicated(keep="first").to_numpy()
     group = np.zeros(n, dtype=np.int64)
-    for c in cols:
+    for i, c in enumerate(cols):
         encoded = arrow(frame[c]).dictionary_encode()
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64) + 1
         group = group * (len(encoded.dictionary) + 1) + codes
-        _, group = np.unique(group, return_inverse=True)  # keep codes dense (no overflow)
+        if i:  # the first column's codes are dense already: no sort needed
+            _, group = np.unique(group, return_inverse=True)  # keep codes dense (no overflow)
     counts = np.bincount(group)
     candidates = np.flatnonzero(counts[group] > 1)
     dup = np.zeros(n, dtype=bool)
@@ -211,6 +212,16 @@ def _before_first_invoice(
     first_day = first.to_numpy(dtype="datetime64[ns]")[pos[has]]
     paid = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows[has]]
     out[rows[has][paid < first_day - np.timedelta64(rules.prepayment_days, "D")]] = True
+    return out
+
+
+def _isin_rest(values: pd.Series, known: pd.Series, found: np.ndarray) -> np.ndarray:
+    """``isin(values, known)`` when the rows of ``found`` are already known to be in ``known`` (found
+    in a subset of it): only the other rows are looked up, so a clean table costs no second pass."""
+    rest = np.flatnonzero(~found)
+    out = found.copy()
+    if len(rest):
+        out[rest] = isin(values.iloc[rest], known)
     return out
 
 
@@ -252,8 +263,8 @@ def cross_table(
             known_ok = known_any
         else:
             return
-        in_any = isin(ids, known_any)
         in_ok = isin(ids, known_ok)
+        in_any = _isin_rest(ids, known_any, in_ok)
         flag(masks[table], "unknown_debtor", ok & ~in_any)
         flag(masks[table], "debtor_quarantined", ok & in_any & ~in_ok)
 
@@ -277,7 +288,7 @@ def cross_table(
     allocated = pay["invoice_id"].notna().to_numpy()
     # position of each payment's invoice among the accepted invoices (-1: none)
     pos = index_in(pay["invoice_id"], inv["invoice_id"].iloc[accepted_rows])
-    in_any = isin(pay["invoice_id"], _ids("invoices", "invoice_id"))
+    in_any = _isin_rest(pay["invoice_id"], _ids("invoices", "invoice_id"), pos >= 0)
     far_ok = np.zeros(len(pay), dtype=bool)
     if elsewhere is not None:
         in_any = in_any | elsewhere[0]

@@ -61,7 +61,7 @@ from pipelines.config.project import CurrencyConfig
 from pipelines.config.source import SourceConfig
 from pipelines.ingest.checks import ar_open_items
 from pipelines.ingest.currency import CurrencyPlan, convert_currencies, currency_counts, reporting_currency
-from pipelines.ingest.masks import isin, passing
+from pipelines.ingest.masks import arrow, isin, passing
 from pipelines.ingest.quarantine import quarantine_frame, reason_counts, row_reasons
 from pipelines.ingest.rules import _parse, clear_optional, cross_table, within_table
 from pipelines.ingest.sources import NotStreamable, RawTable, chunk_loaders, slim
@@ -284,17 +284,14 @@ class StreamRun:
             key = parse_text(raw.frame[column], is_id=True)[0]
             has = key.notna().to_numpy()
             key, owner = key[has], part[has]
-            hashed = pd.util.hash_array(key.to_numpy(dtype=object), categorize=False)
+            hashed = pd.util.hash_array(key.array, categorize=False)  # hashes the Arrow strings
+            ids = arrow(key).cast(pa.string())
             where = (hashed % np.uint64(self.partitions)).astype(np.int64)
             for q in np.unique(where):
                 sel = where == q
                 self.spill.append(
                     ("ids", table, int(q)),
-                    {
-                        "hash": hashed[sel],
-                        "p": owner[sel],
-                        "id": pa.array(key[sel].to_numpy(dtype=object), pa.string()),
-                    },
+                    {"hash": hashed[sel], "p": owner[sel], "id": ids.filter(pa.array(sel))},
                 )
 
     def _raw(self, table: str, p: int) -> tuple[RawTable, np.ndarray] | None:

@@ -172,12 +172,23 @@ _INVISIBLE = r"[\ufeff\u200b\u200c\u200d\u2060\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _INVISIBLE_RE2 = r"[\x{feff}\x{200b}-\x{200d}\x{2060}\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 
 
+# Bytes that can start or belong to an :data:`_INVISIBLE` character in UTF-8: the control bytes and
+# every non-ASCII byte. Text without any of them needs no regex (checked on the whole buffer at once).
+_MAYBE_INVISIBLE = np.zeros(256, dtype=bool)
+_MAYBE_INVISIBLE[[*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0x100)]] = True
+
+
 def _drop_invisible(text: pd.Series) -> pd.Series:
     """``text`` without :data:`_INVISIBLE` characters (found with Arrow; only those rows are edited)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     arr = pa.array(text, type=pa.large_string(), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    data = arr.buffers()[2]
+    if data is None or not _MAYBE_INVISIBLE[np.frombuffer(data, dtype=np.uint8)].any():
+        return text  # every byte is printable ASCII, tab, LF or CR: no value holds such a character
     hit = pc.match_substring_regex(arr, _INVISIBLE_RE2).fill_null(False).to_numpy(zero_copy_only=False)
     if not hit.any():
         return text
