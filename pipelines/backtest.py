@@ -3,14 +3,15 @@
 For every month-end T from ``--from`` to ``--to`` the replay builds the features as of T (rows dated
 <= T only, as the nightly), scores the live debtors with one registered model version, applies the
 watchlist triggers of the nightly config against the previous month-end, and ranks the **live
-collections queue** (overdue and not in default at T) by expected loss = PD x exposure x LGD.
+collections queue** (overdue and not in default at T) as the nightly does: by priority = expected
+loss (PD x exposure x LGD) x (1 + days past due / ``queue.dpd_weight_days``).
 The outcome at T is the nightly's label: a first default in (T, T + horizon].
 
 Figures (pooled over the month-ends whose horizon is fully observed; per month in ``months``):
 
 - ``queue_capture_top20``: of the exposure at T of the queue's debtors that defaulted within the
-  horizon, the share held by the top 20 % of the queue (by count, rounded up) in expected-loss
-  order. ``dpd_capture_top20``: the same queue in days-past-due order (oldest overdue invoice,
+  horizon, the share held by the top 20 % of the queue (by count, rounded up) in the queue's
+  order (priority, then expected loss). ``dpd_capture_top20``: the same queue in days-past-due order (oldest overdue invoice,
   ties by overdue amount), ``balance_capture_top20``: by open balance, and with a generator truth
   file ``oracle_capture_top20``: by true PD x exposure (the ceiling).
 - ``watchlist_precision``: share of the live debtors flagged at T that defaulted within the
@@ -79,6 +80,7 @@ def replay(
     cfg: NightlyConfig,
     definition: DefaultDefinition,
     rows_per_partition: int = 4_000_000,
+    extra: Sequence[str] = (),
 ) -> pd.DataFrame:
     """The nightly as of each of ``dates`` (ascending): one row per (as_of, debtor existing then).
 
@@ -88,7 +90,8 @@ def replay(
     ``overdue_amount``, ``dpd`` (days past due of the oldest overdue open invoice), ``label``,
     ``first_default_date``, ``horizon_observed`` (the labels of ``features.engine.build_bucket``).
     Built debtor bucket by debtor bucket (about ``rows_per_partition`` ledger rows each), features
-    and labels from one prepared ledger per bucket."""
+    and labels from one prepared ledger per bucket. ``extra``: feature columns carried as they are
+    (to study other ranking keys on the same rows, ``benchmarks/queue_ranking.py``)."""
     from pipelines.engine import Book, bucket_result
     from pipelines.scoring.watchlist import assign_bands
 
@@ -127,6 +130,7 @@ def replay(
                         "horizon_observed": ids.map(lab["horizon_observed"])
                         .fillna(False)
                         .to_numpy(dtype=bool),
+                        **{c: f[c].to_numpy() for c in extra},
                     }
                 )
             )
@@ -177,7 +181,7 @@ def _capture(frame: pd.DataFrame, key: list[str], ascending: list[bool]) -> tupl
 
 def _order_keys(order: str) -> tuple[list[str], list[bool]]:
     return {
-        "queue": (["expected_loss", "overdue_amount"], [False, False]),
+        "queue": (["priority", "expected_loss", "overdue_amount"], [False, False, False]),
         "dpd": (["dpd", "overdue_amount"], [False, False]),
         "balance": (["open_balance"], [False]),
         "oracle": (["oracle_el"], [False]),
@@ -267,12 +271,14 @@ def backtest_figures(
 
     ``truth``: the generator's ``truth.parquet`` (``debtor_id``, ``month_end``, ``oracle_pd``) or
     None. Returns ``{"figures": {...}, "months": [...], "curves": {...}, "lead_times": frame}``."""
-    from pipelines.scoring.queue import lgd_for
+    from pipelines.scoring.queue import lgd_for, priority
 
     dates = sorted(panel["as_of"].unique())
     dates = [pd.Timestamp(d) for d in dates]
     p = panel.copy()
-    p["expected_loss"] = p["pd"] * p["open_balance"].clip(lower=0) * lgd_for(p["segment"], cfg.queue)
+    el = p["pd"] * p["open_balance"].clip(lower=0) * lgd_for(p["segment"], cfg.queue)
+    p["expected_loss"] = el.round(2)
+    p["priority"] = priority(el, p["dpd"], cfg.queue).round(2)
     p["bad_balance"] = np.where(p["label"].fillna(0).astype(int) == 1, p["open_balance"].clip(lower=0), 0.0)
     orders = ["queue", "dpd", "balance"]
     if truth is not None:
@@ -355,8 +361,9 @@ def leakage(loaded: Any, dates: Sequence[pd.Timestamp], horizon_days: int) -> di
 
 DEFINITIONS: dict[str, str] = {
     "queue_capture_top20": "share of the open balance at T of the live-queue debtors that defaulted within "
-    "the horizon held by the top 20 % of the queue (by count, rounded up) in expected-loss order "
-    "(PD x open balance x LGD); pooled over the month-ends with an observed horizon",
+    "the horizon held by the top 20 % of the queue (by count, rounded up) in the queue's order: priority = "
+    "PD x open balance x LGD x (1 + days past due / queue.dpd_weight_days), or expected loss when that is "
+    "null; pooled over the month-ends with an observed horizon",
     "oracle_capture_top20": "the same queue ordered by the generator's true PD x open balance (the ceiling)",
     "watchlist_precision": "flagged live debtor-months that defaulted within the horizon / flagged live debtor-months",
     "watchlist_recall": "flagged live debtor-months that defaulted within the horizon / live debtor-months that did",

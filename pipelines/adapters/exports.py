@@ -104,6 +104,7 @@ LABELS: dict[str, str] = {
     "exposure": "Exposure at default",
     "lgd": "LGD",
     "expected_loss": "Expected loss",
+    "priority": "Priority (expected loss x days-past-due weight)",
     "overdue_amount": "Overdue amount",
     "disputed_amount": "Disputed amount",
     "overdue_amount_1_30": "Overdue 1-30 days",
@@ -131,6 +132,7 @@ AMOUNTS = frozenset(
     {
         "exposure",
         "expected_loss",
+        "priority",
         "overdue_amount",
         "disputed_amount",
         "overdue_amount_1_30",
@@ -450,8 +452,8 @@ def write_xlsx(
 
 
 QUEUE_TITLES = {
-    "collections_queue": "Collections queue: live debtors (overdue, not in default) ranked by expected loss "
-    "(PD x exposure x LGD)",
+    "collections_queue": "Collections queue: live debtors (overdue, not in default) ranked by priority: "
+    "expected loss (PD x exposure x LGD) weighted by days past due",
     "recovery_queue": "Recovery queue: debtors in default ranked by recoverable amount (exposure x (1 - LGD)) "
     "weighted by age",
 }

@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         """Replay the nightly scoring on past month-ends and measure the queue and the watchlist.
 
         Writes backtest.json and backtest.html: queue_capture_top20 (share of the exposure that
-        defaulted within the horizon held by the top 20 % of the live queue by expected loss),
+        defaulted within the horizon held by the top 20 % of the live queue in its priority order),
         dpd/balance/oracle capture, watchlist precision and recall, lead time. Says when the model
         saw the outcome of the month-ends it scores (in-sample), and which training cut avoids it.
 

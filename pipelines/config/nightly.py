@@ -152,10 +152,16 @@ class ActionRule(ConfigModel):
 
 
 class QueueConfig(ConfigModel):
-    """The live collections queue: overdue debtors not in default, ranked by expected loss."""
+    """The live collections queue: overdue debtors not in default, ranked by expected loss
+    weighted by days past due (``dpd_weight_days``)."""
 
     lgd: LGDConfig = LGDConfig()
     min_overdue: float = Field(0.0, ge=0.0, description="list debtors whose overdue amount exceeds this")
+    dpd_weight_days: float | None = Field(
+        90.0,
+        gt=0.0,
+        description="rank by priority = expected loss x (1 + days past due / this); null: by expected loss",
+    )
     xlsx_max_rows: int = Field(
         100_000,
         ge=1,

@@ -346,7 +346,7 @@ def queue(
     prev_dir: Path | None = None,
     currencies: pd.Series | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The collections queue (live debtors, by expected loss) and the recovery queue (debtors in
+    """The collections queue (live debtors, by expected loss weighted by days past due) and the recovery queue (debtors in
     default, by age-weighted recoverable amount), each row with its next action and rule.
 
     Payment plans in force come from the optional ``payment_plans`` table and from the analysts'

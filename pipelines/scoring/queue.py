@@ -1,7 +1,8 @@
 """The two queues of a nightly run.
 
-- The collections queue holds live debtors: overdue and not in default. It is ranked by expected
-  loss, PD x EAD x LGD, where EAD is the exposure (open balance).
+- The collections queue holds live debtors: overdue and not in default. Its expected loss is
+  PD x EAD x LGD, where EAD is the exposure (open balance); it is ranked by ``priority`` = expected
+  loss x (1 + days past due / ``queue.dpd_weight_days``), or by expected loss when that is null.
 - The recovery queue holds debtors already in default with an open balance, ranked by the
   recoverable amount (exposure x (1 - LGD)) weighted by age: halved every
   ``recovery.age_half_life_days`` days past due.
@@ -28,6 +29,16 @@ def lgd_for(segment: pd.Series, cfg: QueueConfig) -> pd.Series:
     """LGD per row: the segment override when configured, else the default (share of EAD)."""
     by_seg = pd.Series(cfg.lgd.by_segment, dtype="float64")
     return segment.astype("string").map(by_seg).astype("float64").fillna(cfg.lgd.default)
+
+
+def priority(expected_loss: pd.Series, dpd: pd.Series, cfg: QueueConfig) -> pd.Series:
+    """The collections queue's ranking key: expected loss x (1 + days past due / ``dpd_weight_days``)
+    (the expected loss itself when that is None). An invoice nearer the default threshold comes
+    first at the same expected loss; measured in BENCHMARKS.md ("What lifts the live queue")."""
+    if cfg.dpd_weight_days is None:
+        return expected_loss.astype("float64")
+    days = dpd.astype("float64").fillna(0.0).clip(lower=0.0)
+    return expected_loss.astype("float64") * (1.0 + days / cfg.dpd_weight_days)
 
 
 def text_by_debtor(ids: pd.Series, values: pd.Series | None) -> pd.Series:
@@ -65,6 +76,7 @@ def _ranked(q: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
 
 IDENTITY = ["as_of", "debtor_id", "name", "segment", "country", "currency"]
 ACTION = ["next_action", "action_rule", "dispute_action"]
+RISK = ["exposure", "lgd", "expected_loss"]
 DETAIL = ["overdue_amount", "disputed_amount", *AGING, "dpd", "oldest_invoice_id", "oldest_due_date", "plan"]
 
 
@@ -89,8 +101,8 @@ def build_queues(
     ``action_rule``.
 
     Collections: live debtors whose overdue amount exceeds ``queue.min_overdue``; expected loss =
-    PD x exposure x LGD (rounded to cents); ranked by expected loss, then overdue amount, then
-    debtor_id. Recovery: debtors in default with a positive exposure; ``recoverable_amount`` =
+    PD x exposure x LGD (rounded to cents); ranked by :func:`priority` (expected loss weighted by
+    days past due; rounded to cents), then expected loss, overdue amount and debtor_id. Recovery: debtors in default with a positive exposure; ``recoverable_amount`` =
     exposure x (1 - LGD), ``recovery_priority`` = that x 0.5 ** (days past due / half life);
     ranked by priority, then exposure, then debtor_id. ``rank`` starts at 1 in each queue.
 
@@ -104,12 +116,14 @@ def build_queues(
     dead = default & (scored["open_balance"].astype("float64").fillna(0.0) > 0.0)
 
     c = _common(scored.loc[live], oldest, plans, qc, broken)
-    c["expected_loss"] = (c["pd"] * c["exposure"] * c["lgd"]).round(2)
+    el = c["pd"] * c["exposure"] * c["lgd"]
+    c["expected_loss"] = el.round(2)
+    c["priority"] = priority(el, c["dpd"], qc).round(2)
     c = pd.concat([c, choose_actions(c, qc.rules, qc.default_action, "queue.rules")], axis=1)
     collections = _ranked(
         c,
-        ["expected_loss", "overdue_amount"],
-        [*IDENTITY, *ACTION, "top_reason", "pd", "band", "exposure", "lgd", "expected_loss", *DETAIL],
+        ["priority", "expected_loss", "overdue_amount"],
+        [*IDENTITY, *ACTION, "top_reason", "pd", "band", *RISK, "priority", *DETAIL],
     )
 
     r = _common(scored.loc[dead], oldest, plans, qc, broken)

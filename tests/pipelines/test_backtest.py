@@ -126,6 +126,21 @@ def test_figures_by_hand(panel) -> None:
     assert out["curves"]["queue"][-1] == pytest.approx(1.0)  # the whole queue catches everything
 
 
+def test_queue_order_follows_the_days_past_due_weight(panel) -> None:
+    # priority = EL x (1 + dpd / w), EL = PD x exposure x 0.45. Jan with w = 30: A 135 x (1 + 61/30)
+    # = 409.5 beats D 270 x (1 + 12/30) = 378, so A (bad, 1000) tops the queue instead of D (0);
+    # Feb B 90 x 1.5 = 135 > C 33.75 > E 19.2; Mar B 228 > E 26.6 -> 5000 / 7400. Without the
+    # weight (null) the order is the expected loss: D, B, B -> 4000 / 7400. The default (90 days)
+    # keeps D first in Jan: 270 x 1.13 = 306 > A 135 x 1.68 = 226.5.
+    def capture(weight):
+        cfg = CFG.model_copy(update={"queue": CFG.queue.model_copy(update={"dpd_weight_days": weight})})
+        return backtest_figures(panel, cfg)["figures"]["queue_capture_top20"]
+
+    assert capture(30.0) == pytest.approx(5000 / 7400)
+    assert capture(None) == pytest.approx(4000 / 7400)
+    assert capture(90.0) == pytest.approx(4000 / 7400)
+
+
 def test_without_truth_no_oracle_and_unobserved_months_left_out(panel) -> None:
     late = panel.copy()
     late.loc[late["as_of"] == DATES[-1], "horizon_observed"] = False

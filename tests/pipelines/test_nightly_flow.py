@@ -207,7 +207,11 @@ def test_live_queue_and_recovery_queue_are_apart(env) -> None:
     run = env["out"] / DAY2.isoformat()
     scores = pd.read_parquet(run / "scores.parquet").set_index("debtor_id")
     q = pd.read_parquet(run / "collections_queue.parquet")
-    assert q["expected_loss"].is_monotonic_decreasing and q["rank"].tolist() == list(range(1, len(q) + 1))
+    assert q["priority"].is_monotonic_decreasing and q["rank"].tolist() == list(range(1, len(q) + 1))
+    weight = 1 + q["dpd"].fillna(0).clip(lower=0) / 90  # queue.dpd_weight_days of conf/nightly.yaml
+    assert q["priority"].to_numpy() == pytest.approx(
+        (q["pd"] * q["exposure"] * q["lgd"] * weight).round(2), abs=0.02
+    )
     assert len(q) and not scores.loc[q["debtor_id"], "in_default"].any()  # live debtors only
     assert (q["overdue_amount"] > 0).all()
     assert q["expected_loss"].to_numpy() == pytest.approx((q["pd"] * q["exposure"] * q["lgd"]).round(2))

@@ -60,6 +60,30 @@ def test_live_and_defaulted_debtors_go_to_separate_queues() -> None:
     assert r["next_action"].iloc[0] == "agency_referral"  # 120 days past due, not disputed
 
 
+def test_collections_ranked_by_expected_loss_weighted_by_days_past_due() -> None:
+    frame = debtors().assign(
+        pd=[0.10, 0.10, 1.0, 0.50, 0.09],
+        segment="retail",
+        open_balance=[1000.0, 1000.0, 500.0, 800.0, 1000.0],
+        overdue_amount=[100.0, 100.0, 500.0, 0.0, 100.0],
+        dpd_current_max=[5.0, 80.0, 120.0, 0.0, 60.0],
+    )
+    none = pd.DataFrame(columns=["debtor_id", "oldest_invoice_id", "oldest_due_date"])
+    # EL = PD x 1000 x 0.45: a 45, b 45, e 40.5; priority = EL x (1 + dpd / 90):
+    # a 45 x 1.0556 = 47.5, b 45 x 1.8889 = 85, e 40.5 x 1.6667 = 67.5
+    q, _ = build_queues(frame, none, NightlyConfig())
+    assert q["debtor_id"].tolist() == ["b", "e", "a"]
+    assert q["priority"].tolist() == pytest.approx([85.0, 67.5, 47.5])
+    assert q["expected_loss"].tolist() == pytest.approx([45.0, 40.5, 45.0])
+    # with the weight off (null): expected loss, ties by overdue amount then debtor_id -> a, b, e
+    off = NightlyConfig.model_validate({"queue": {"dpd_weight_days": None}})
+    q, _ = build_queues(frame, none, off)
+    assert q["debtor_id"].tolist() == ["a", "b", "e"]
+    assert q["priority"].tolist() == pytest.approx(q["expected_loss"].tolist())
+    with pytest.raises(ValueError, match="dpd_weight_days"):
+        NightlyConfig.model_validate({"queue": {"dpd_weight_days": 0}})
+
+
 def test_recovery_ranked_by_recoverable_amount_weighted_by_age() -> None:
     frame = debtors().assign(
         in_default=True,
