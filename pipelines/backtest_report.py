@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 LABELS = {
-    "queue": "expected loss (ews queue)",
+    "queue": "ews queue (its priority order)",
     "dpd": "days past due",
     "balance": "open balance",
     "oracle": "true PD x exposure (oracle)",
