@@ -332,7 +332,7 @@ class StreamRun:
 
     def shared_ids(self) -> dict[str, pd.Series]:
         """Invoice / payment ids found in more than one debtor partition, one id partition at a
-        time: rows are sorted by the id's 64-bit hash, hashes seen in two partitions are the
+        time: the ids' 64-bit hashes are sorted, hashes that repeat with two owning partitions are the
         candidates, and their ids are then compared exactly (a hash collision is no duplicate)."""
         import pyarrow as pa
 
@@ -347,12 +347,16 @@ class StreamRun:
                     continue
                 hashed = np.concatenate([x["hash"] for x in pieces])
                 owner = np.concatenate([x["p"] for x in pieces])
-                order = np.lexsort((owner, hashed))
-                h, o = hashed[order], owner[order]
-                two = np.flatnonzero((h[1:] == h[:-1]) & (o[1:] != o[:-1]))
-                if not len(two):
+                h = np.sort(hashed)  # one sort of the hashes; owners only for repeated hashes
+                repeated = h[1:][h[1:] == h[:-1]]
+                if not len(repeated):
                     continue
-                rows = order[np.isin(hashed[order], h[two])]
+                rows = np.flatnonzero(pd.Series(hashed).isin(repeated).to_numpy())
+                owners = pd.Series(owner[rows]).groupby(hashed[rows]).nunique()
+                twice = owners.index[owners.to_numpy() > 1].to_numpy()
+                if not len(twice):
+                    continue
+                rows = rows[pd.Series(hashed[rows]).isin(twice).to_numpy()]
                 ids = pa.chunked_array([x["id"] for x in pieces], pa.string()).take(pa.array(rows))
                 pairs = pd.DataFrame({"id": ids.to_pandas(), "p": owner[rows]}).drop_duplicates()
                 counts = pairs["id"].value_counts()
