@@ -38,6 +38,11 @@ def check_data_dir(data: Path, raw: bool = False) -> None:
             err=True,
         )
         raise typer.Exit(2)
+    from pipelines.adapters.publish import interrupted_ingest
+
+    if not raw and (message := interrupted_ingest(data)) is not None:
+        typer.secho(f"error: --data {message}", fg="red", err=True)
+        raise typer.Exit(2)
 
 
 def check_engine(engine: str | None) -> None:

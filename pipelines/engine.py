@@ -296,6 +296,10 @@ def open_feed(
             f"Validate it once with `ews ingest --out {data_dir.name}-ingested ...` and pass that folder, "
             "or add --raw to validate the raw files in memory on every run"
         )
+    from pipelines.adapters.publish import interrupted_ingest
+
+    if (message := interrupted_ingest(data_dir)) is not None:
+        raise NotIngestedError(f"--data {message}")
     manifest = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))
     quarantine = {
         t: data_dir / "quarantine" / f"{t}.csv"

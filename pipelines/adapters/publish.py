@@ -34,7 +34,7 @@ from datetime import date
 from pathlib import Path
 
 from features.schema import TABLES
-from pipelines.adapters.files import OutputError, output_errors
+from pipelines.adapters.files import OutputError, output_errors, write_text_atomic
 
 __all__ = [
     "RunLockedError",
@@ -307,6 +307,90 @@ def check_ingest_out(out_dir: Path, inputs: list[Path]) -> None:
             )
 
 
+INGEST_LOCK = ".ingest.lock"
+PUBLISHING = ".publishing"  # present while (or because) an ingest's files are being moved into place
+_INGEST_LEFTOVER = re.compile(r"^\.(staging|trash)-[0-9a-f]{32}$")
+
+
+class IngestLockedError(OutputError):
+    """Another ``ews ingest`` into the same ``--out`` folder is in progress."""
+
+
+def interrupted_ingest(folder: Path) -> str | None:
+    """A one-line message when an ingest into ``folder`` stopped while moving its files into place
+    (kill -9, power loss, a full disk): its tables may not match manifest.json. None otherwise."""
+    if not (Path(folder) / PUBLISHING).exists():
+        return None
+    return (
+        f"{folder}: an `ews ingest` into this folder stopped while publishing its tables (killed, or the "
+        "disk filled up), so they may not match manifest.json; nothing reads it until an ingest completes. "
+        "Run the same `ews ingest ... --out` command again"
+    )
+
+
+@contextmanager
+def ingest_lock(out_dir: Path) -> Iterator[None]:
+    """Hold ``OUT/.ingest.lock`` (non-blocking ``flock``) for a whole ingest into ``out_dir``.
+
+    Under the lock, what a killed ingest left is put right first: an interrupted publication is
+    completed from its staging folder (it holds a complete, validated ingest) and leftover
+    ``.staging-*`` / ``.trash-*`` folders are removed. A folder this call created is removed again
+    when the ingest fails before writing anything into it.
+    """
+    out_dir = Path(out_dir)
+    created = not out_dir.exists()
+    with output_errors(out_dir):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out_dir / INGEST_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IngestLockedError(
+                f"--out {out_dir}: another `ews ingest` into this folder is in progress; "
+                "wait for it to finish, or write to another folder"
+            ) from None
+        _recover_ingest(out_dir)  # the lock file stays empty: reruns leave byte-identical folders
+        try:
+            yield
+        except BaseException:
+            if created and {p.name for p in out_dir.iterdir()} <= {INGEST_LOCK}:
+                (out_dir / INGEST_LOCK).unlink(missing_ok=True)
+                out_dir.rmdir()
+            raise
+    finally:
+        os.close(fd)  # closing releases the flock
+
+
+def _recover_ingest(out_dir: Path) -> None:
+    """Called under the ingest lock: finish an interrupted publication, remove leftovers."""
+    import json
+
+    marker = out_dir / PUBLISHING
+    if marker.is_file():
+        try:
+            note = json.loads(marker.read_text(encoding="utf-8"))
+            staging = out_dir / str(note["staging"])
+            stale = [str(k) for k in note.get("stale", [])]
+        except (OSError, ValueError, KeyError, TypeError):
+            staging, stale = None, []
+        if (
+            staging is not None
+            and _INGEST_LEFTOVER.match(staging.name)
+            and (staging / "manifest.json").is_file()
+        ):
+            publish_ingest(staging, out_dir, stale)  # roll forward: removes the marker at the end
+        elif staging is not None and not staging.exists():
+            marker.unlink(missing_ok=True)  # its manifest was in place; only the marker was left
+    with output_errors(out_dir):
+        for child in out_dir.iterdir():
+            if _INGEST_LEFTOVER.match(child.name):
+                if child.is_symlink() or not child.is_dir():
+                    child.unlink(missing_ok=True)
+                else:
+                    shutil.rmtree(child, ignore_errors=True)
+
+
 def ingest_staging(out_dir: Path) -> Path:
     """The path (not yet created) of a fresh staging folder inside ``out_dir``."""
     return Path(out_dir) / f".staging-{uuid.uuid4().hex}"
@@ -319,9 +403,14 @@ def publish_ingest(staging: Path, out_dir: Path, stale: list[str]) -> None:
     Sub-folders in :data:`INGEST_DIRS` are swapped whole (``data_docs``) or file by file
     (``quarantine``, the table buckets); a rename replaces a symlink itself and never writes through it.
     """
+    import json
+
     out_dir = Path(out_dir)
     with output_errors(out_dir):
         _fsync_tree(staging)
+        # readers refuse the folder while this marker exists; a killed publication is completed by
+        # the next ingest (ingest_lock) from the staging folder named here
+        write_text_atomic(json.dumps({"staging": staging.name, "stale": stale}) + "\n", out_dir / PUBLISHING)
         for path in sorted(staging.rglob("*")):
             rel = path.relative_to(staging)
             if path.is_dir() or rel.parts[0] == "data_docs" or rel == Path("manifest.json"):
@@ -341,6 +430,7 @@ def publish_ingest(staging: Path, out_dir: Path, stale: list[str]) -> None:
         if (staging / "manifest.json").exists():
             os.replace(staging / "manifest.json", out_dir / "manifest.json")
         _fsync_dir(out_dir)
+        (out_dir / PUBLISHING).unlink(missing_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
 
 

@@ -145,6 +145,31 @@ def _check_tracking(config: Path) -> None:
         raise typer.Exit(2) from None
 
 
+def _check_as_of(data: Path, raw: bool, dates: list[dt.date], config: Path, accept_feed: bool) -> None:
+    """Before any work: every as-of date lies inside the ingested data (exit 2 before the first
+    dated row, exit 3 more than max_data_lag_days after the last one unless --accept-feed)."""
+    if raw:
+        return  # a raw folder is validated in the flow; its dates are not known before
+    from pipelines.config import load_config
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.feed_checks import EXIT_FEED_REFUSED
+    from pipelines.scoring.data_window import AsOfOutsideDataError, StaleDataError, check_as_of, data_window
+
+    lag = load_config(config, expect=NightlyConfig).max_data_lag_days
+    window = data_window(data)
+    for day in dates:
+        try:
+            check_as_of(day, window, lag, data)
+        except AsOfOutsideDataError as exc:
+            typer.secho(f"error: {exc}", fg="red", err=True)
+            raise typer.Exit(2) from None
+        except StaleDataError as exc:
+            if not accept_feed:
+                typer.secho(f"error: {exc}", fg="red", err=True)
+                raise typer.Exit(EXIT_FEED_REFUSED) from None
+            typer.secho(f"warning: {exc} (accepted with --accept-feed)", fg="yellow", err=True)
+
+
 def _check_out_dir(out: Path, dates: list[dt.date]) -> None:
     """Before any work: refuse an OUTDIR whose run folders ews could not replace safely."""
     from pipelines.adapters.files import OutputError
@@ -426,6 +451,7 @@ def register(app: typer.Typer) -> None:
         check_engine(engine)
         _check_out_dir(out, [day])
         _check_tracking(config)
+        _check_as_of(data, raw, [day], config, accept_feed)
         console = Console()
         with flow_runtime(), bucket_bars(console, f"nightly flow for {day}"):
             result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler)
@@ -466,6 +492,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         _check_out_dir(out, dates)
         _check_tracking(config)
+        _check_as_of(data, raw, dates, config, accept_feed)
         console = Console()
         with flow_runtime(), Progress(*BUCKET_COLUMNS, console=console) as progress:
             task = progress.add_task("backfill", total=len(dates), count=f"0/{len(dates)} dates")

@@ -361,6 +361,13 @@ class NightlyConfig(ConfigModel):
     max_quarantine_share: float = Field(
         0.2, ge=0.0, le=1.0, description="feed check: refuse when a table has more rejected rows than this"
     )
+    max_data_lag_days: int = Field(
+        35,
+        ge=0,
+        description="refuse (exit 3, --accept-feed overrides) an as-of date more than this many days after "
+        "the latest invoice, payment, event or statement in --data: every open invoice would age without "
+        "payments (a stale export or a typo in --as-of)",
+    )
     feed_checks: FeedChecksConfig = FeedChecksConfig()
     bands: tuple[Band, ...] = (
         Band(name="A", min_pd=0.0),

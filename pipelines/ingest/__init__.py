@@ -148,6 +148,36 @@ def ingest_source(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     partitions: int | None = None,
 ) -> IngestResult:
+    """Ingest a mapped source: :func:`_ingest_source`, holding ``OUT/.ingest.lock`` when writing
+    (one ingest per folder at a time; what a killed ingest left is put right first)."""
+    args = dict(
+        as_of=as_of,
+        currency=currency,
+        progress=progress,
+        stream=stream,
+        chunk_rows=chunk_rows,
+        partitions=partitions,
+    )
+    if out_dir is None:
+        return _ingest_source(source, None, **args)
+    from pipelines.adapters.publish import check_ingest_out, ingest_lock
+
+    check_ingest_out(Path(out_dir), input_paths(source))  # before creating anything
+    with ingest_lock(Path(out_dir)):
+        return _ingest_source(source, out_dir, **args)
+
+
+def _ingest_source(
+    source: SourceConfig,
+    out_dir: Path | str | None,
+    *,
+    as_of: dt.date | None = None,
+    currency: CurrencyConfig | None = None,
+    progress: Progress | None = None,
+    stream: bool | None = None,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    partitions: int | None = None,
+) -> IngestResult:
     """Ingest a mapped source (``kind: source`` config). See the module docstring for the steps.
 
     ``as_of`` bounds the dates (later dates are quarantined); default: today (UTC).

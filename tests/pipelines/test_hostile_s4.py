@@ -95,3 +95,105 @@ def test_train_on_a_too_small_book_logs_no_traceback(tmp_path: Path, prefect_har
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     assert "error: " in output and "Traceback" not in output, output
+
+
+_KILL_DURING_PUBLISH = """
+import os, signal, sys
+from pathlib import Path
+import pipelines.adapters.publish as publish
+from pipelines.ingest import ingest_files
+
+real, moves = os.replace, []
+def replace(src, dst):  # kill -9 this process after two files of the new ingest are in place
+    if ".staging-" in str(src) and ".staging-" not in str(dst):  # published, not staged
+        moves.append(dst)
+        if len(moves) == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+    real(src, dst)
+publish.os.replace = replace
+folder, out = Path(sys.argv[1]), Path(sys.argv[2])
+files = {t: folder / f"{t}.csv" for t in ("debtors", "invoices", "payments")}
+ingest_files(files, out, as_of=__import__("datetime").date(2024, 6, 30))
+"""
+
+
+def _consistent(out: Path) -> bool:
+    import hashlib
+    import json
+
+    outputs = json.loads((out / "manifest.json").read_text())["outputs"]
+    return all(hashlib.sha256((out / k).read_bytes()).hexdigest() == v for k, v in outputs.items())
+
+
+def test_kill_9_while_publishing_an_ingest_is_refused_then_put_right(tmp_path: Path) -> None:
+    """Before: kill -9 between the moves left new invoices beside old payments and the old
+    manifest (read with exit 0), and a .staging-* folder that no later run removed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = tmp_path / "out"
+    assert _ingest(_ledger(tmp_path / "v1", n=12), out).exit_code == 0
+    _ledger(tmp_path / "v2", n=16)
+    done = subprocess.run(
+        [sys.executable, "-c", _KILL_DURING_PUBLISH, str(tmp_path / "v2"), str(out)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert not _consistent(out)  # the state a reader would have trusted
+    features = ["features", "--data", str(out), "--as-of", "2024-05-31", "--out", str(tmp_path / "f.parquet")]
+    refused = CliRunner().invoke(app, features)
+    assert refused.exit_code == 2 and "stopped while publishing" in _flat(refused.output), refused.output
+    # the next ingest (any inputs) completes the interrupted one, cleans up, then runs
+    assert _ingest(_ledger(tmp_path / "v3", n=14), out).exit_code == 0
+    assert _consistent(out) and not [p.name for p in out.iterdir() if p.name.startswith((".staging", ".pub"))]
+    assert CliRunner().invoke(app, features).exit_code == 0
+
+
+def test_second_ingest_into_the_same_folder_is_refused_while_one_runs(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    out = tmp_path / "out"
+    out.mkdir()
+    fd = os.open(out / ".ingest.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = _ingest(_ledger(tmp_path / "in"), out)
+    finally:
+        os.close(fd)
+    assert result.exit_code == 2, result.output
+    assert "another `ews ingest` into this folder is in progress; wait for it" in _flat(result.output)
+
+
+def test_failed_ingest_into_a_new_folder_leaves_no_folder(tmp_path: Path) -> None:
+    files = _ledger(tmp_path / "in")
+    files["payments"].write_text(PAYMENT_HEADER, encoding="utf-8")
+    assert _ingest(files, tmp_path / "new").exit_code == 2
+    assert not (tmp_path / "new").exists()
+
+
+def test_score_as_of_outside_the_data_is_refused_before_the_flow(tmp_path: Path, mlflow_uri) -> None:
+    """Before: 4 years after the export, the run built every feature and was refused by the feed
+    checks as default_share 80 % (the cause unnamed; with --accept-feed it published the crisis);
+    before the first row it was refused as exposure 0."""
+    data = tmp_path / "data"
+    assert _ingest(_ledger(tmp_path / "in"), data).exit_code == 0  # dates 2024-01-01 .. 2024-04-27
+    nightly = tmp_path / "nightly.yaml"
+    nightly.write_text(f"kind: nightly\nproject: {tmp_path / 'ews.yaml'}\nmax_data_lag_days: 30\n")
+    (tmp_path / "ews.yaml").write_text("kind: project\n")
+    base = ["score", "--data", str(data), "--out", str(tmp_path / "runs"), "--config", str(nightly)]
+    late = CliRunner().invoke(app, [*base, "--as-of", "2028-01-31"])
+    assert late.exit_code == 3, late.output
+    flat = _flat(late.output)
+    assert "--as-of 2028-01-31 is 1,374 days after the latest invoice, payment or event" in flat
+    assert "(2024-04-27)" in flat and "score a date up to 2024-05-27" in flat and "--accept-feed" in flat
+    early = CliRunner().invoke(app, [*base, "--as-of", "2023-06-30"])
+    assert early.exit_code == 2 and "before the first dated row" in _flat(early.output), early.output
+    assert "Flow run" not in late.output + early.output and not (tmp_path / "runs" / "2028-01-31").exists()

@@ -1,0 +1,57 @@
+"""Is the as-of date inside the data? Checked before a nightly run starts (``ews score``, ``ews backfill``).
+
+An as-of date before every dated row has nothing to score; one long after the latest row ages every
+open invoice without the payments that were never delivered: a book of 1,000 debtors scored four
+years after its export showed 80 % of debtors in default (BENCHMARKS.md, "Hostile inputs tried
+(session 4)"). Both are refused with the dates, before any feature is built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["AsOfOutsideDataError", "StaleDataError", "check_as_of", "data_window"]
+
+
+class AsOfOutsideDataError(ValueError):
+    """The as-of date is before every dated row of the data (nothing to score). For users."""
+
+
+class StaleDataError(ValueError):
+    """The as-of date is more than ``max_data_lag_days`` after the latest dated row. For users."""
+
+
+def data_window(folder: Path) -> tuple[dt.date, dt.date] | None:
+    """(first, last) date of an ingested folder over issue_date, paid_on, event_date and
+    period_end, from the Parquet statistics; None when it holds no dated row."""
+    from pipelines.adapters.files import DATE_COLUMNS, column_bounds
+
+    found = [b for t, c in DATE_COLUMNS.items() if (b := column_bounds(folder, t, c)) is not None]
+    if not found:
+        return None
+    return min(pd.Timestamp(b[0]) for b in found).date(), max(pd.Timestamp(b[1]) for b in found).date()
+
+
+def check_as_of(
+    as_of: dt.date, window: tuple[dt.date, dt.date] | None, max_lag_days: int, data: Path
+) -> None:
+    """Raise :class:`AsOfOutsideDataError` or :class:`StaleDataError` (one line, with the dates)."""
+    if window is None:
+        return
+    first, last = window
+    if as_of < first:
+        raise AsOfOutsideDataError(
+            f"--as-of {as_of} is before the first dated row of --data {data} ({first}; data from {first} "
+            f"to {last}): there is nothing to score. Use a date from {first} to {last}"
+        )
+    lag = (as_of - last).days
+    if lag > max_lag_days:
+        raise StaleDataError(
+            f"--as-of {as_of} is {lag:,} days after the latest invoice, payment or event in --data {data} "
+            f"({last}): every open invoice would age {lag:,} days without the payments the export does "
+            f"not hold. Ingest a newer export, score a date up to {last + dt.timedelta(days=max_lag_days)} "
+            "(max_data_lag_days in the nightly config), or pass --accept-feed to score it anyway"
+        )
