@@ -21,6 +21,16 @@ def _fail(message: str) -> None:
 STATUS_HELP = "cleared | escalated | under_review | payment_plan (pipelines.scoring.overrides.STATUSES)"
 
 
+def typed_id(text: str) -> str:
+    """A debtor id typed or pasted on the command line, cleaned as ingest cleans ids (trimmed,
+    without byte-order marks, zero-width spaces or control characters)."""
+    import re
+
+    from pipelines.sources.parse import _INVISIBLE
+
+    return re.sub(_INVISIBLE, "", text).strip()
+
+
 def register(app: typer.Typer) -> None:
     watch_app = typer.Typer(
         help="The watchlist's memory: analysts' overrides (append-only audit log) and a debtor's history.",
@@ -51,6 +61,7 @@ def register(app: typer.Typer) -> None:
         from pipelines.config.nightly import NightlyConfig
         from pipelines.scoring.overrides import AuditLogError, OverrideError, append_override, new_override
 
+        debtor = typed_id(debtor)
         day = None
         if until is not None:
             try:
@@ -82,6 +93,7 @@ def register(app: typer.Typer) -> None:
         from pipelines.scoring.overrides import AuditLogError
         from pipelines.scoring.watch_state import debtor_history
 
+        debtor = typed_id(debtor)
         try:
             runs, overrides = debtor_history(out, debtor)
         except AuditLogError as exc:

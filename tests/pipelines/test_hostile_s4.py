@@ -147,13 +147,25 @@ def test_kill_9_while_publishing_an_ingest_is_refused_then_put_right(tmp_path: P
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert not _consistent(out)  # the state a reader would have trusted
+    # a real `ews features` (in a child: in process it would set up Prefect's log handler on
+    # CliRunner's stream, which later tests find closed)
     features = ["features", "--data", str(out), "--as-of", "2024-05-31", "--out", str(tmp_path / "f.parquet")]
-    refused = CliRunner().invoke(app, features)
-    assert refused.exit_code == 2 and "stopped while publishing" in _flat(refused.output), refused.output
+    refused = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *features],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert refused.returncode == 2 and "stopped while publishing" in refused.stderr, refused.stderr
+    assert "Traceback" not in refused.stderr + refused.stdout
     # the next ingest (any inputs) completes the interrupted one, cleans up, then runs
     assert _ingest(_ledger(tmp_path / "v3", n=14), out).exit_code == 0
     assert _consistent(out) and not [p.name for p in out.iterdir() if p.name.startswith((".staging", ".pub"))]
-    assert CliRunner().invoke(app, features).exit_code == 0
+    from pipelines.engine import open_feed
+
+    assert open_feed(out).manifest["tables"]["invoices"]["rows_in"] == 14
 
 
 def test_second_ingest_into_the_same_folder_is_refused_while_one_runs(tmp_path: Path) -> None:
@@ -197,3 +209,20 @@ def test_score_as_of_outside_the_data_is_refused_before_the_flow(tmp_path: Path,
     early = CliRunner().invoke(app, [*base, "--as-of", "2023-06-30"])
     assert early.exit_code == 2 and "before the first dated row" in _flat(early.output), early.output
     assert "Flow run" not in late.output + early.output and not (tmp_path / "runs" / "2028-01-31").exists()
+
+
+def test_watchlist_override_trims_a_pasted_id_like_ingest_does(tmp_path: Path) -> None:
+    """Before: ' D1 ' (or D1 with a zero-width space, pasted from a spreadsheet) was 'not in the
+    latest published run', although ingest trims both from every id."""
+    import pandas as pd
+
+    folder = tmp_path / "2024-08-31"
+    folder.mkdir()
+    scores = pd.DataFrame({"debtor_id": ["D1"], "pd": [0.08], "in_default": [False], "band": ["D"]})
+    scores.to_parquet(folder / "scores.parquet", index=False)
+    args = ["--status", "escalated", "--reason", "x", "--by", "a", "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, ["watchlist", "override", " D1\u200b ", *args])
+    assert result.exit_code == 0, result.output
+    assert '"debtor_id":"D1"' in (tmp_path / "overrides.jsonl").read_text()
+    history = CliRunner().invoke(app, ["watchlist", "history", "\ufeffD1 ", "--out", str(tmp_path)])
+    assert history.exit_code == 0 and "escalated" in history.output, history.output
