@@ -373,7 +373,7 @@ def show_queues(console: Console, run: Path, rows: int = 5) -> None:
     """The two queues of ``run``: their top rows and the rows per owner."""
     import pandas as pd
 
-    for stem, value in (("collections_queue", "expected_loss"), ("recovery_queue", "recovery_priority")):
+    for stem, value in (("collections_queue", "priority"), ("recovery_queue", "recovery_priority")):
         q = pd.read_parquet(run / f"{stem}.parquet")
         table = Table(title=f"{stem} ({len(q):,} debtors): top {rows}")
         for col in ("rank", "debtor_id", "owner", "next_action", value, "dpd", "action_rule"):
