@@ -4,7 +4,9 @@ The guess is made from the file alone: encoding (UTF-8 / UTF-16 by BOM / cp1252)
 lines above the header, then per column its kind (date and layout, number and decimal separator,
 yes/no spellings, text) and, from the header's wording (English, German, French) or else the
 values, which canonical column it is. A file with invoice columns and a settlement-date column is
-an ``ar_export``; one with payment columns is ``tables.payments``; else ``tables.invoices``.
+an ``ar_export``; one with payment columns is ``tables.payments``; a debtor id with customer
+attributes (name, country, credit limit...) and no ledger column is ``tables.debtors``; else
+``tables.invoices``.
 
 The draft is YAML with a comment on every mapped column: ``matched by name`` or ``GUESS`` with
 the reason, and the sample values seen. The user corrects it, runs ``ews config check`` and
@@ -222,7 +224,7 @@ class Draft:
     """The suggested config (YAML text with comments) and what was detected."""
 
     text: str
-    kind: str  # ar_export | invoices | payments
+    kind: str  # ar_export | invoices | payments | statements | debtors
     mapping: dict[str, str]
     notes: list[str] = field(default_factory=list)
 
@@ -396,6 +398,17 @@ def _is_statements(chosen: dict[str, Column]) -> bool:
     )
 
 
+_LEDGER_COLUMNS = {"invoice_id", "payment_id", "issue_date", "due_date", "paid_on", "amount", "period_end"}
+_DEBTOR_COLUMNS = {"name", "segment", "country", "credit_limit", "onboarded_on"}
+
+
+def _is_debtors(chosen: dict[str, Column], why: dict[str, str]) -> bool:
+    """A customer master file: a debtor id and customer attributes by name, no ledger column by name
+    (the dates and numbers the value guesses took are its onboarding dates and limits)."""
+    by_name = {k for k in chosen if why.get(k) == "matched by name"}
+    return "debtor_id" in by_name and bool(by_name & _DEBTOR_COLUMNS) and not by_name & _LEDGER_COLUMNS
+
+
 def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
     """canonical -> column, and canonical -> why (``matched by name`` or ``GUESS: ...``)."""
     chosen: dict[str, Column] = {}
@@ -508,6 +521,8 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         kind = "statements"
     elif "payment_id" in chosen or ("paid_on" in chosen and "issue_date" not in chosen):
         kind = "payments"
+    elif _is_debtors(chosen, why):
+        kind = "debtors"
     else:
         kind = "invoices"
     allowed = _allowed(kind)
@@ -679,6 +694,10 @@ def _render(
         lines.append("# payments come from another file: add tables.payments (see conf/sources/README.md)")
     if kind == "payments":
         lines.append("# invoices come from another file: add tables.invoices (see conf/sources/README.md)")
+    if kind == "debtors":
+        lines.append(
+            "# the customer master: add tables.invoices and tables.payments (see conf/sources/README.md)"
+        )
     if kind == "statements":
         lines.append(
             "# monthly account statements (revolving accounts): see conf/sources/example_statements.yaml"

@@ -226,3 +226,23 @@ def test_watchlist_override_trims_a_pasted_id_like_ingest_does(tmp_path: Path) -
     assert '"debtor_id":"D1"' in (tmp_path / "overrides.jsonl").read_text()
     history = CliRunner().invoke(app, ["watchlist", "history", "\ufeffD1 ", "--out", str(tmp_path)])
     assert history.exit_code == 0 and "escalated" in history.output, history.output
+
+
+def test_sources_suggest_recognises_a_debtors_file(tmp_path: Path) -> None:
+    """Before: a customer master file (debtor_id, name, segment, country, credit_limit, onboarded_on,
+    every column by its canonical name) was drafted as tables.invoices with four required columns
+    marked missing."""
+    from pipelines.sources.suggest import suggest_source
+
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "debtor_id,name,segment,country,credit_limit,onboarded_on\n"
+        + "".join(f"D{i},Müller {i} GmbH,retail,DE,{1000 * i},2021-03-0{i}\n" for i in range(1, 8)),
+        encoding="cp1252",
+    )
+    draft = suggest_source(path)
+    assert draft.kind == "debtors", draft.text
+    assert draft.mapping == {
+        c: c for c in ("debtor_id", "name", "segment", "country", "credit_limit", "onboarded_on")
+    }
+    assert "tables:\n  debtors:" in draft.text and "???" not in draft.text
