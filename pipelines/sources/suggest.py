@@ -512,6 +512,11 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
             "excel_to_csv) or save the sheet as CSV (UTF-8)"
         )
     frame, opts, notes = _read(path)
+    if frame.empty:
+        raise ValueError(
+            f"{path}: has a header but no data rows; the formats (dates, numbers, yes/no) are guessed from "
+            "the values: export some rows, or copy conf/sources/example_tables.yaml and map the columns by hand"
+        )
     columns = _profile(frame)
     chosen, why = _map(columns)
     is_invoice = {"issue_date", "due_date", "amount"} <= set(chosen) or "invoice_id" in chosen

@@ -246,3 +246,12 @@ def test_sources_suggest_recognises_a_debtors_file(tmp_path: Path) -> None:
         c: c for c in ("debtor_id", "name", "segment", "country", "credit_limit", "onboarded_on")
     }
     assert "tables:\n  debtors:" in draft.text and "???" not in draft.text
+
+
+def test_sources_suggest_on_a_header_only_file_says_so(tmp_path: Path) -> None:
+    """Before: 'no column looks like any canonical column' for a header of canonical names."""
+    path = tmp_path / "invoices.csv"
+    path.write_text(INVOICE_HEADER, encoding="utf-8")
+    result = CliRunner().invoke(app, ["sources", "suggest", str(path), "--out", str(tmp_path / "d.yaml")])
+    assert result.exit_code == 2, result.output
+    assert "has a header but no data rows" in _flat(result.output) and "Traceback" not in result.output
