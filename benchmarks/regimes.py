@@ -185,6 +185,8 @@ def run_regime(
             "test_rows": int(covered.sum()),
             "test_defaults": int(y[covered].sum()),
             "kind": outcome.kind,
+            "selection": outcome.selection,
+            "folds": len(outcome.folds),
             "trees": outcome.best_iteration,
             "calibration": outcome.calibration.method,
             "metrics": {k: _metrics(y[covered], v[covered]) for k, v in scores.items()},

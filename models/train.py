@@ -33,6 +33,7 @@ from models.calibrate import (
     fit_calibrator,
     raw_score,
 )
+from models.challenger import choose_on_folds, fold_table, plan_folds
 from models.evaluate import (
     bootstrap_intervals,
     calibration_table,
@@ -101,6 +102,9 @@ class TrainParams:
     pd_ceiling: float = 1 - 1e-4
     bootstrap_samples: int = 200
     challenger: str = "auto"
+    fold_defaults: int = 300
+    max_folds: int = 4
+    horizon_days: int = 90
     exclude: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ("segment", "country")
     segment_column: str = "segment"
@@ -157,6 +161,8 @@ class TrainingOutcome:
     intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     ece_tolerance: float = float("nan")
     train_last_as_of: pd.Timestamp | None = None
+    folds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    fold_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,6 +355,7 @@ def _candidate(
     categorical: list[str],
     params: TrainParams,
     cal_rows: pd.DataFrame,
+    record: bool = True,
 ) -> _Candidate:
     s_cal = raw_score(scorer, kind, X["calibration"], categorical)
     s_test = raw_score(scorer, kind, X["test"], categorical)
@@ -363,9 +370,9 @@ def _candidate(
         pd_floor=params.pd_floor,
         pd_ceiling=params.pd_ceiling,
     )
-    # for the record only: every candidate fitted on the calibration window, scored on the test
-    # window (the choice above never sees it)
-    tried = choice.oot_logloss or {choice.method: float("nan")}
+    # for the record only (``record``): every candidate fitted on the calibration window, scored on
+    # the test window (the choice above never sees it)
+    tried = (choice.oot_logloss or {choice.method: float("nan")}) if record else {}
     test_losses = {
         m: float(
             log_loss(
@@ -380,9 +387,140 @@ def _candidate(
         )
         for m in tried
     }
-    choice = dataclasses.replace(choice, test_logloss=test_losses)
+    if record:
+        choice = dataclasses.replace(choice, test_logloss=test_losses)
     pd_test = np.clip(cal.predict(s_test), params.pd_floor, params.pd_ceiling)
     return _Candidate(kind, choice, cal, pd_test, expit(s_test), s_cal, s_test)
+
+
+def _parts(labelled: pd.DataFrame, plan: SplitPlan) -> dict[str, pd.DataFrame]:
+    """The labelled rows of each window of ``plan`` (train, validation, calibration, test)."""
+    window = plan.window_of(labelled["as_of"])
+    return {
+        name: labelled[(window == name).fillna(False).to_numpy(dtype=bool)]
+        for name in ("train", "validation", "calibration", "test")
+    }
+
+
+@dataclass(frozen=True)
+class _Evaluated:
+    """Both candidates fitted on one split and scored on its test window (see :func:`_evaluate`)."""
+
+    lightgbm: lgb.LGBMClassifier
+    best: int
+    scorecard: Any
+    candidates: dict[str, _Candidate]
+    X: dict[str, pd.DataFrame]
+    y: dict[str, np.ndarray]
+
+
+def _evaluate(
+    parts: dict[str, pd.DataFrame],
+    kept: list[str],
+    categories: dict[str, list[str]],
+    categorical: list[str],
+    params: TrainParams,
+    timings: dict[str, float] | None = None,
+    record: bool = True,
+) -> _Evaluated:
+    """Steps 1-2 of :func:`train_pd_model` on one split: LightGBM early-stopped on validation and
+    refitted on train + validation, the scorecard on train + validation, each calibrated on the
+    calibration window, both scored on the test window (``record``: also each calibration method's
+    test log-loss, for the record)."""
+    timings = {} if timings is None else timings
+    X = {name: prepare_matrix(part, kept, categories) for name, part in parts.items()}
+    y = {name: _labels(part) for name, part in parts.items()}
+    t = time.perf_counter()
+    lgbm_eval, best = fit_lgbm(
+        X["train"], y["train"], X["validation"], y["validation"], params.lgbm, params.seed
+    )
+    timings["lgbm_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    fit_X = pd.concat([X["train"], X["validation"]])
+    fit_y = np.concatenate([y["train"], y["validation"]])
+    scorecard_eval = fit_scorecard(fit_X, fit_y, categorical, params.scorecard)
+    timings["scorecard_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    cal_rows = parts["calibration"]
+    cands = {
+        "lightgbm": _candidate("lightgbm", lgbm_eval, X, y, categorical, params, cal_rows, record),
+        "scorecard": _candidate("scorecard", scorecard_eval, X, y, categorical, params, cal_rows, record),
+    }
+    timings["calibrate_s"] = time.perf_counter() - t
+    return _Evaluated(lgbm_eval, best, scorecard_eval, cands, X, y)
+
+
+def _choose(
+    test_ci: dict[str, tuple[float, float]],
+    test_point: dict[str, float],
+    summary: pd.DataFrame,
+    plan: SplitPlan,
+    labelled: pd.DataFrame,
+    kept: list[str],
+    categories: dict[str, list[str]],
+    categorical: list[str],
+    params: TrainParams,
+) -> tuple[str, str, pd.DataFrame, pd.DataFrame, dict[str, tuple[float, float]]]:
+    """LightGBM or the scorecard: on the test window when it holds ``fold_defaults`` defaults, else
+    on rolling-origin folds (:mod:`models.challenger`) when the book allows two or more.
+
+    Returns ``(kind, reason, fold table, pooled fold rows, fold intervals of lightgbm - scorecard)``
+    (the last three empty on the single-window path)."""
+    kind, reason = choose_challenger(test_ci, test_point)
+    test_rows = labelled[labelled["as_of"].isin(plan.test)]
+    n_def = int(test_rows["label"].astype("int64").sum())
+    here = f"test window {plan.span('test')}, {len(test_rows):,} rows, {n_def} defaults"
+    if n_def >= params.fold_defaults:
+        return kind, f"{reason}; on the {here}", pd.DataFrame(), pd.DataFrame(), {}
+    folds = plan_folds(
+        summary,
+        plan.test,
+        params.split,
+        horizon_days=params.horizon_days,
+        target_defaults=params.fold_defaults,
+        max_folds=params.max_folds,
+    )
+    if len(folds) < 2:
+        why = (
+            f"the snapshots before it cannot fill another fold (train, validation and calibration windows of "
+            f">= {params.split.min_defaults} defaults each, ending {params.horizon_days} days before the fold)"
+        )
+        return (
+            kind,
+            f"{reason}; on the {here} (< {params.fold_defaults}: {why})",
+            pd.DataFrame(),
+            pd.DataFrame(),
+            {},
+        )
+    pooled, trees = [], []
+    for i, fold in enumerate(folds):
+        fold_parts = _parts(labelled, fold.plan)
+        ev = _evaluate(fold_parts, kept, categories, categorical, params, record=False)
+        rows = fold_parts["test"]
+        pooled.append(
+            pd.DataFrame(
+                {
+                    "fold": i,
+                    "debtor_id": rows["debtor_id"].to_numpy(),
+                    "as_of": rows["as_of"].to_numpy(),
+                    "y": ev.y["test"],
+                    "pd_lightgbm": ev.candidates["lightgbm"].pd_test,
+                    "pd_scorecard": ev.candidates["scorecard"].pd_test,
+                }
+            )
+        )
+        trees.append(ev.best)
+    rows = pd.concat(pooled, ignore_index=True)
+    table = fold_table(folds, rows, trees)
+    fold_kind, fold_reason, fold_ci = choose_on_folds(rows, n_boot=params.bootstrap_samples, seed=params.seed)
+    spans = ", ".join(table["evaluation"])
+    reason = (
+        f"{fold_reason}; pooled over {len(folds)} rolling-origin folds ({len(rows):,} rows, "
+        f"{int(rows['y'].sum())} defaults; evaluated {spans}, each fitted only on snapshots whose "
+        f"{params.horizon_days}-day horizon ended before it), because the {here} (< {params.fold_defaults}); "
+        f"that window alone: {reason}"
+    )
+    return fold_kind, reason, table, rows, fold_ci
 
 
 def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> TrainingOutcome:
@@ -417,11 +555,7 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
     plan = plan_split(summary, params.split)
     windows = check_defaults(summary, plan, params.split.min_defaults)
     labelled = data[data["label"].notna()]
-    window = plan.window_of(labelled["as_of"])
-    parts = {
-        name: labelled[(window == name).fillna(False).to_numpy(dtype=bool)]
-        for name in ("train", "validation", "calibration", "test")
-    }
+    parts = _parts(labelled, plan)
 
     candidates = [c for c in data.columns if c not in NON_FEATURES and c not in params.exclude]
     categorical = [
@@ -442,27 +576,10 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
     categories = {
         c: sorted(labelled[c].dropna().astype("string").astype(str).unique().tolist()) for c in categorical
     }
-    X = {name: prepare_matrix(part, kept, categories) for name, part in parts.items()}
-    y = {name: _labels(part) for name, part in parts.items()}
     timings["prepare_s"] = time.perf_counter() - t0
-
-    t = time.perf_counter()
-    lgbm_eval, best = fit_lgbm(
-        X["train"], y["train"], X["validation"], y["validation"], params.lgbm, params.seed
-    )
-    timings["lgbm_s"] = time.perf_counter() - t
-    t = time.perf_counter()
-    fit_X = pd.concat([X["train"], X["validation"]])
-    fit_y = np.concatenate([y["train"], y["validation"]])
-    scorecard_eval = fit_scorecard(fit_X, fit_y, categorical, params.scorecard)
-    timings["scorecard_s"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    cands = {
-        "lightgbm": _candidate("lightgbm", lgbm_eval, X, y, categorical, params, parts["calibration"]),
-        "scorecard": _candidate("scorecard", scorecard_eval, X, y, categorical, params, parts["calibration"]),
-    }
-    timings["calibrate_s"] = time.perf_counter() - t
+    evaluated = _evaluate(parts, kept, categories, categorical, params, timings)
+    X, y, best = evaluated.X, evaluated.y, evaluated.best
+    lgbm_eval, scorecard_eval, cands = evaluated.lightgbm, evaluated.scorecard, evaluated.candidates
 
     t = time.perf_counter()
     y_test = y["test"]
@@ -483,12 +600,26 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
     metrics = {k: classification_metrics(y_test, c.pd_test) for k, c in cands.items()}
     raw_metrics = {k: classification_metrics(y_test, c.pd_test_raw) for k, c in cands.items()}
     point = {m: metrics["lightgbm"][m] - metrics["scorecard"][m] for m in ("logloss", "auc")}
+    timings["evaluate_s"] = time.perf_counter() - t
+    folds, fold_rows = pd.DataFrame(), pd.DataFrame()
+    fold_ci: dict[str, tuple[float, float]] = {}
     if params.challenger == "auto":
-        kind, selection = choose_challenger(intervals["lightgbm-scorecard"], point)
+        t = time.perf_counter()
+        kind, selection, folds, fold_rows, fold_ci = _choose(
+            intervals["lightgbm-scorecard"],
+            point,
+            summary,
+            plan,
+            labelled,
+            kept,
+            categories,
+            categorical,
+            params,
+        )
+        timings["folds_s"] = time.perf_counter() - t
     else:
         kind, selection = params.challenger, "fixed by config (challenger)"
     chosen = cands[kind]
-    timings["evaluate_s"] = time.perf_counter() - t
 
     # the shipped model: the challenger refitted on every labelled snapshot, calibrated out of time
     t = time.perf_counter()
@@ -555,6 +686,8 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
         "baseline": intervals["scorecard"],
         "lightgbm-scorecard": intervals["lightgbm-scorecard"],
     }
+    if fold_ci:
+        ci["lightgbm-scorecard-folds"] = fold_ci
     return TrainingOutcome(
         final_estimator=final,
         model=model,
@@ -586,6 +719,8 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
         intervals=ci,
         ece_tolerance=ece_noise(chosen.pd_test, seed=params.seed),
         train_last_as_of=pd.Timestamp(labelled["as_of"].max()),
+        folds=folds,
+        fold_rows=fold_rows,
     )
 
 

@@ -110,7 +110,7 @@ def walk_forward(
             "start the backtest later (--from) to leave a training history"
         )
     frame = build_dataset(portfolio, snaps, project)
-    params = train_cfg.to_params()
+    params = train_cfg.to_params(project.default_definition.horizon_days)
     out = []
     for on in refits:
         rows = frame.loc[frame["as_of"] + horizon <= on]

@@ -316,12 +316,23 @@ def log_training(
             ("lightgbm", "lightgbm_test_"),
             ("uncalibrated", "uncalibrated_test_"),
             ("lightgbm-scorecard", "lightgbm_minus_scorecard_test_"),
+            ("lightgbm-scorecard-folds", "lightgbm_minus_scorecard_folds_"),
         ):
             mlflow.log_metrics(_interval_metrics(outcome.intervals.get(key, {}), prefix))
         mlflow.log_metrics(_prefixed(outcome.calibration.oot_logloss, "calibration_oot_logloss_"))
         mlflow.log_metrics(_prefixed(outcome.calibration.test_logloss, "calibration_test_logloss_"))
         mlflow.log_metric("ece_tolerance", outcome.ece_tolerance)
         mlflow.log_metric("best_iteration", outcome.best_iteration)
+        if len(outcome.folds):
+            # the rolling-origin folds the challenger was chosen on (models.challenger)
+            mlflow.log_metrics(
+                {
+                    "challenger_folds": len(outcome.folds),
+                    "challenger_fold_rows": int(outcome.folds["rows"].sum()),
+                    "challenger_fold_defaults": int(outcome.folds["defaults"].sum()),
+                }
+            )
+            mlflow.log_text(outcome.folds.to_csv(index=False), "challenger_folds.csv")
         for window, row in outcome.windows.iterrows():
             mlflow.log_metrics(
                 {
@@ -381,7 +392,16 @@ def log_training(
         )
     client.set_registered_model_alias(name, CHALLENGER, version)
     _append_event(
-        client, name, version, {"event": CHALLENGER, "at": _now(None), "by": _who(who), "run_id": run_id}
+        client,
+        name,
+        version,
+        {
+            "event": CHALLENGER,
+            "at": _now(None),
+            "by": _who(who),
+            "run_id": run_id,
+            "reason": f"{outcome.kind}: {outcome.selection}",
+        },
     )
     return LoggedTraining(run_id, version, info.model_uri, child, model_sha)
 

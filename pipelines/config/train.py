@@ -142,6 +142,13 @@ class EvaluationConfig(ConfigModel):
     challenger: Literal["auto", "lightgbm", "scorecard"] = Field(
         "auto", description="auto = the winner on the test window (log-loss, then AUC; tie -> scorecard)"
     )
+    fold_defaults: int = Field(
+        300,
+        ge=0,
+        description="a test window with fewer defaults is underpowered: the challenger is then chosen on "
+        "rolling-origin folds pooled until they hold this many (0 = always the test window alone)",
+    )
+    max_folds: int = Field(4, ge=2, le=24, description="most rolling-origin folds (each refits both models)")
 
 
 class GateConfig(ConfigModel):
@@ -229,7 +236,9 @@ class TrainConfig(ConfigModel):
     paydate: PaydateConfig = PaydateConfig()
     reference_features: int = Field(10, ge=1, description="top features kept in reference.json for drift")
 
-    def to_params(self) -> TrainParams:
+    def to_params(self, horizon_days: int = 90) -> TrainParams:
+        """``horizon_days``: the project's label horizon (``default_definition.horizon_days``); the
+        rolling-origin folds fit only on snapshots whose horizon ended before each fold."""
         from models.train import TrainParams
 
         return TrainParams(
@@ -242,6 +251,9 @@ class TrainConfig(ConfigModel):
             pd_ceiling=self.calibration.pd_ceiling,
             bootstrap_samples=self.evaluation.bootstrap_samples,
             challenger=self.evaluation.challenger,
+            fold_defaults=self.evaluation.fold_defaults,
+            max_folds=self.evaluation.max_folds,
+            horizon_days=horizon_days,
             exclude=tuple(self.features.exclude),
             categorical=tuple(self.features.categorical),
             segment_column=self.features.segment_column,

@@ -200,11 +200,11 @@ def snapshots(book: Any, cfg: TrainConfig, project: ProjectConfig, engine: Any =
 
 
 @task(name="fit", cache_policy=NO_CACHE)
-def fit(dataset: pd.DataFrame, cfg: TrainConfig) -> Any:
+def fit(dataset: pd.DataFrame, cfg: TrainConfig, horizon_days: int = 90) -> Any:
     """Out-of-time split, LightGBM + scorecard, calibration and test evaluation."""
     from models.train import train_pd_model
 
-    return train_pd_model(dataset, cfg.to_params())
+    return train_pd_model(dataset, cfg.to_params(horizon_days))
 
 
 @dataclass(frozen=True)
@@ -449,7 +449,7 @@ def train(
     warnings = validate(result)
     dataset = snapshots(result.book, cfg, project, PrefectDaskEngine() if engine == "dask" else None)
     logger.info("modelling frame: %d rows, %d snapshots", len(dataset), dataset["as_of"].nunique())
-    outcome = fit(dataset, cfg)
+    outcome = fit(dataset, cfg, project.default_definition.horizon_days)
     for col, why in sorted(outcome.dropped.items()):
         warnings.append(f"feature {col} dropped: {why} on the training rows")
     champion = champion_on_test(outcome, dataset, cfg, project)

@@ -46,3 +46,37 @@ def make_modelling_frame(
         frame.loc[tail, "label"] = pd.NA
         frame.loc[tail, "horizon_observed"] = False
     return frame
+
+
+def make_fold_frame(
+    signal: str,
+    effect: float,
+    n_debtors: int = 500,
+    n_snapshots: int = 20,
+    n_features: int = 3,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Monthly snapshots of ``n_debtors`` with ``n_features`` standard-normal columns ``x0, x1, ...``.
+
+    ``signal="xor"``: log-odds ``-2.8 + effect * sign(x0 * x1) + 0.5 * x2``, an interaction that an
+    additive WoE scorecard cannot express and trees can. ``signal="additive"``: log-odds
+    ``-2.8 + effect * sum(x) / sqrt(n_features)``, the scorecard's own form. Every label observed.
+    """
+    rng = np.random.default_rng(seed)
+    snaps = pd.date_range("2022-01-31", periods=n_snapshots, freq="ME")
+    n = n_debtors * n_snapshots
+    x = rng.normal(size=(n, n_features))
+    if signal == "xor":
+        logit = -2.8 + effect * np.sign(x[:, 0] * x[:, 1]) + 0.5 * x[:, 2]
+    elif signal == "additive":
+        logit = -2.8 + effect * x.sum(axis=1) / np.sqrt(n_features)
+    else:
+        raise ValueError(f"signal must be xor or additive, got {signal!r}")
+    label = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int64")
+    frame = pd.DataFrame({f"x{i}": x[:, i] for i in range(n_features)})
+    frame.insert(0, "as_of", np.repeat(snaps.to_numpy(), n_debtors))
+    ids = np.tile(np.array([f"D{i:04d}" for i in range(n_debtors)]), n_snapshots)
+    frame.insert(0, "debtor_id", pd.array(ids, dtype="string"))
+    frame["label"] = pd.array(label, dtype="Int64")
+    frame["horizon_observed"] = True
+    return frame

@@ -37,6 +37,7 @@ calibration:
   method: sigmoid
 evaluation:
   bootstrap_samples: 50
+  fold_defaults: 0           # the challenger choice is tested elsewhere; keep this fixture's cost
 gate:
   min_auc: 0.5
   ece_margin: 1.0

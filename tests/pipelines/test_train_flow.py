@@ -78,6 +78,19 @@ def test_train_flow_logs_registers_gates_and_reproduces(prefect_harness, mlflow_
         assert key in run.data.metrics, key
     assert run.data.metrics["test_auc"] == pytest.approx(first.metrics["auc"])
     tags = run.data.tags
+    # the test window holds < evaluation.fold_defaults (300) defaults: the challenger is chosen on
+    # rolling-origin folds, logged with their counts; `ews models history` shows why
+    assert run.data.metrics["challenger_folds"] >= 2 and "rolling-origin folds" in first.selection
+    assert run.data.metrics["challenger_fold_defaults"] > run.data.metrics["test_defaults"]
+    assert "lightgbm_minus_scorecard_folds_logloss_ci_high" in run.data.metrics
+    folds = pd.read_csv(client.download_artifacts(first.run_id, "challenger_folds.csv"))
+    assert len(folds) == run.data.metrics["challenger_folds"] and folds["evaluation"].iloc[-1] == first.plan[
+        "test"
+    ][0] + (f"..{first.plan['test'][-1]}" if len(first.plan["test"]) > 1 else "")
+    from pipelines.adapters.registry_view import decision_events, read_versions
+
+    events = [e for e in decision_events(read_versions("ews-pd", mlflow_uri)) if e["event"] == "challenger"]
+    assert events[0]["reason"] == f"{first.kind}: {first.selection}"
     assert len(tags["ews.data_hash"]) == 64 and len(tags["ews.config_hash"]) == 64 and tags["ews.git_commit"]
     paths = {a.path for a in client.list_artifacts(first.run_id)}
     paths |= {

@@ -1,0 +1,176 @@
+"""Rolling-origin folds for the LightGBM-or-scorecard choice (models.challenger, models.train)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from model_frames import make_fold_frame
+
+from models.challenger import plan_folds
+from models.evaluate import choose_challenger
+from models.split import SplitParams
+from models.train import LGBMParams, TrainParams, train_pd_model
+
+HORIZON = 90
+# one-snapshot test window (~30 defaults): too few to separate the models; folds pool ~200 defaults
+PARAMS = TrainParams(
+    split=SplitParams(min_defaults=15, test_snapshots=1),
+    lgbm=LGBMParams(n_estimators=40, learning_rate=0.1),
+    calibration="sigmoid",
+    bootstrap_samples=100,
+    fold_defaults=200,
+    max_folds=8,
+    horizon_days=HORIZON,
+)
+
+
+def _summary(defaults: list[int], start: str = "2021-01-31") -> pd.DataFrame:
+    snaps = pd.date_range(start, periods=len(defaults), freq="ME")
+    return pd.DataFrame(
+        {"rows": 1000, "labelled": 1000, "defaults": defaults, "horizon_observed": True},
+        index=pd.DatetimeIndex(snaps, name="as_of"),
+    )
+
+
+@pytest.mark.parametrize("horizon", [30, 90, 180])
+@pytest.mark.parametrize("width", [1, 3, 5])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_no_fold_fits_on_rows_within_a_horizon_of_its_evaluation(horizon, width, seed) -> None:
+    rng = np.random.default_rng(seed)
+    summary = _summary(rng.integers(2, 40, size=36).tolist())
+    test = tuple(summary.index[-width:])
+    folds = plan_folds(
+        summary, test, SplitParams(min_defaults=20), horizon_days=horizon, target_defaults=10**6, max_folds=24
+    )
+    assert folds, "a 36-snapshot book fills at least the last fold"
+    assert folds[-1].evaluation == test
+    for fold in folds:
+        first = fold.evaluation[0]
+        fitted = [*fold.plan.train, *fold.plan.validation, *fold.plan.calibration]
+        # strictly before first - horizon: every fitting label was known when the fold's window opened
+        assert max(fitted) < first - pd.Timedelta(days=horizon)
+        assert max(fold.plan.train) < min(fold.plan.validation) <= max(fold.plan.validation)
+        assert max(fold.plan.validation) < min(fold.plan.calibration)
+        for name in ("train", "validation", "calibration"):
+            assert summary.loc[list(getattr(fold.plan, name)), "defaults"].sum() >= 20
+    # evaluation windows tile back from the test window without gaps or overlaps
+    evaluated = [ts for fold in folds for ts in fold.evaluation]
+    assert evaluated == list(summary.index[summary.index >= evaluated[0]])
+    assert all(len(f.evaluation) == width for f in folds[1:])
+
+
+def test_folds_stop_at_the_target_at_max_folds_and_when_the_book_runs_out() -> None:
+    summary = _summary([30] * 36)
+    test = tuple(summary.index[-2:])
+    params = SplitParams(min_defaults=20)
+    # each fold evaluates 60 defaults: three reach 150
+    assert len(plan_folds(summary, test, params, horizon_days=90, target_defaults=150, max_folds=10)) == 3
+    assert len(plan_folds(summary, test, params, horizon_days=90, target_defaults=10**6, max_folds=4)) == 4
+    # every earlier fold is fillable until the fitting snapshots run out; the earliest may be narrower
+    every = plan_folds(summary, test, params, horizon_days=90, target_defaults=10**6, max_folds=24)
+    first = every[0].evaluation[0]
+    assert (
+        summary.index.get_loc(first) <= 6 + 3
+    )  # three 20-default windows take 3 snapshots, plus the horizon
+    short = _summary([30] * 5)  # the test snapshot, two inside its horizon, two to fit on: not three
+    assert (
+        plan_folds(short, tuple(short.index[-1:]), params, horizon_days=90, target_defaults=200, max_folds=4)
+        == []
+    )
+
+
+@pytest.fixture(scope="module")
+def xor_frame() -> pd.DataFrame:
+    return make_fold_frame("xor", 0.6)
+
+
+@pytest.fixture(scope="module")
+def xor_outcome(xor_frame):
+    return train_pd_model(xor_frame, PARAMS)
+
+
+def _single_window(outcome) -> str:
+    test = outcome.test
+    point = {
+        "logloss": outcome.lightgbm_metrics["logloss"] - outcome.baseline_metrics["logloss"],
+        "auc": outcome.lightgbm_metrics["auc"] - outcome.baseline_metrics["auc"],
+    }
+    assert len(test) == 500  # one snapshot
+    return choose_challenger(outcome.intervals["lightgbm-scorecard"], point)[1]
+
+
+def test_pooled_folds_find_the_lightgbm_win_that_the_test_window_alone_cannot(xor_outcome) -> None:
+    assert _single_window(xor_outcome).startswith("no clear winner")
+    assert xor_outcome.kind == "lightgbm"
+    assert xor_outcome.selection.startswith("LightGBM has the lower log-loss")
+    assert (
+        "rolling-origin folds" in xor_outcome.selection
+        and "that window alone: no clear winner" in xor_outcome.selection
+    )
+    folds = xor_outcome.folds
+    assert len(folds) >= 4 and folds["defaults"].sum() >= 200
+    low, high = xor_outcome.intervals["lightgbm-scorecard-folds"]["logloss"]
+    assert high < 0
+    # the last fold evaluates the test window itself
+    assert folds["evaluation"].iloc[-1] == xor_outcome.plan.span("test")
+    assert len(xor_outcome.fold_rows) == folds["rows"].sum()
+
+
+def test_fold_tables_show_every_fold_fitted_a_horizon_before_it(xor_outcome) -> None:
+    for _, row in xor_outcome.folds.iterrows():
+        first = pd.Timestamp(row["evaluation"].split("..")[0])
+        assert pd.Timestamp(row["fitted_through"]) < first - pd.Timedelta(days=HORIZON)
+
+
+def test_rows_at_or_after_a_folds_origin_minus_the_horizon_never_move_its_scores(
+    xor_frame, xor_outcome
+) -> None:
+    """Scramble every row a fold must not learn from (labels permuted within their snapshot, so the
+    windows stay the same; features replaced by noise): that fold's PDs do not move."""
+    rows = xor_outcome.fold_rows
+    fold = 0
+    own = rows[rows["fold"] == fold]
+    first = own["as_of"].min()
+    rng = np.random.default_rng(7)
+    hidden = (xor_frame["as_of"] >= first - pd.Timedelta(days=HORIZON)) & ~xor_frame["as_of"].isin(
+        own["as_of"]
+    )
+    scrambled = xor_frame.copy()
+    for col in ("x0", "x1", "x2"):
+        scrambled.loc[hidden, col] = rng.normal(size=int(hidden.sum()))
+    for _, idx in scrambled[hidden].groupby("as_of").groups.items():
+        scrambled.loc[idx, "label"] = rng.permutation(scrambled.loc[idx, "label"].to_numpy())
+    assert not scrambled["label"].equals(xor_frame["label"])
+    again = train_pd_model(scrambled, PARAMS)
+    assert again.folds["evaluation"].tolist() == xor_outcome.folds["evaluation"].tolist()
+    moved = again.fold_rows[again.fold_rows["fold"] == fold]
+    np.testing.assert_array_equal(moved["pd_lightgbm"].to_numpy(), own["pd_lightgbm"].to_numpy())
+    np.testing.assert_array_equal(moved["pd_scorecard"].to_numpy(), own["pd_scorecard"].to_numpy())
+    # the later folds did learn from the scrambled rows
+    later = again.fold_rows["fold"] > fold
+    assert not np.array_equal(
+        again.fold_rows.loc[later, "pd_lightgbm"], rows.loc[rows["fold"] > fold, "pd_lightgbm"]
+    )
+
+
+def test_pooled_folds_find_a_clear_scorecard_win_that_the_test_window_alone_cannot() -> None:
+    # LightGBM held to two stumps cannot follow a six-feature additive signal; the scorecard can
+    frame = make_fold_frame("additive", 0.6, n_features=6)
+    params = TrainParams(
+        **{**PARAMS.__dict__, "lgbm": LGBMParams(n_estimators=2, num_leaves=2, learning_rate=0.1)}
+    )
+    outcome = train_pd_model(frame, params)
+    assert _single_window(outcome).startswith("no clear winner")
+    assert outcome.kind == "scorecard"
+    assert outcome.selection.startswith("the scorecard has the lower log-loss")
+    assert outcome.intervals["lightgbm-scorecard-folds"]["logloss"][0] > 0
+
+
+def test_a_test_window_with_enough_defaults_keeps_the_single_window_path(xor_frame) -> None:
+    params = TrainParams(**{**PARAMS.__dict__, "fold_defaults": 20})  # the one-snapshot window holds ~30
+    outcome = train_pd_model(xor_frame, params)
+    assert outcome.windows.loc["test", "defaults"] >= 20
+    assert outcome.folds.empty and outcome.fold_rows.empty
+    assert "lightgbm-scorecard-folds" not in outcome.intervals
+    assert "on the test window" in outcome.selection and "rolling-origin" not in outcome.selection
