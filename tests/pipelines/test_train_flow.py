@@ -24,7 +24,7 @@ FAST = {
     "split": {"min_defaults": 10},
     "scorecard": {"max_n_prebins": 10},
     "lightgbm": {"n_estimators": 60, "learning_rate": 0.1},
-    "evaluation": {"bootstrap_samples": 50},
+    "evaluation": {"bootstrap_samples": 50, "fold_defaults": 0},  # folds: only where tested (below)
     "gate": {"min_auc": 0.55, "ece_margin": 0.2},
 }
 
@@ -43,7 +43,7 @@ def dataset() -> pd.DataFrame:
 
 
 def test_train_flow_logs_registers_gates_and_reproduces(prefect_harness, mlflow_uri, tmp_path) -> None:
-    config = _config(tmp_path)
+    config = _config(tmp_path, evaluation={"bootstrap_samples": 50, "fold_defaults": 300})
     first = train_flow.run_train(SAMPLE, config, raw=True)
     assert first.version == "1" and first.promoted and first.champion_before is None
     client = MlflowClient()
