@@ -470,7 +470,10 @@ def _feed_copy(env, name: str, change) -> Path:
 
 
 def _no_payments(tables) -> None:
-    tables["payments"] = tables["payments"].head(0)
+    """A payments feed cut off after its first row. (A header-only payments file is refused at
+    ingest already, exit 2; a feed that shrinks to almost nothing passes ingest and must be
+    stopped by the nightly's feed checks.)"""
+    tables["payments"] = tables["payments"].head(1)
 
 
 def _published(out: Path) -> dict[str, bytes]:
@@ -511,7 +514,7 @@ def test_empty_payments_refused_with_exit_3_nothing_published(env) -> None:
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 3, output
-    assert "feed refused" in output and "rows.payments: 0 today vs " in output
+    assert "feed refused" in output and "rows.payments: 1 today vs " in output
     assert "in the previous run 2024-08-31" in output and "default_share" in output
     assert "Traceback" not in output
     assert not (env["out"] / "2024-09-02").exists() and _published(env["out"]) == before
