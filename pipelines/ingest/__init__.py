@@ -29,6 +29,7 @@ not by the book. It writes the same files, except the Great Expectations batch c
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import shutil
 import time
 from collections.abc import Callable
@@ -137,37 +138,25 @@ def ingest_dir(
     return ingest_files(files, out_dir, as_of=as_of, settings=settings, currency=currency, progress=progress)
 
 
+def _one_ingest_per_folder(fn: Callable[..., IngestResult]) -> Callable[..., IngestResult]:
+    """Run ``fn(source, out_dir, ...)`` holding ``OUT/.ingest.lock`` when it writes (one ingest per
+    folder at a time; what a killed ingest left is put right first)."""
+
+    @functools.wraps(fn)
+    def locked(source: SourceConfig, out_dir: Path | str | None, **options: Any) -> IngestResult:
+        if out_dir is None:
+            return fn(source, None, **options)
+        from pipelines.adapters.publish import check_ingest_out, ingest_lock
+
+        check_ingest_out(Path(out_dir), input_paths(source))  # before creating anything
+        with ingest_lock(Path(out_dir)):
+            return fn(source, out_dir, **options)
+
+    return locked
+
+
+@_one_ingest_per_folder
 def ingest_source(
-    source: SourceConfig,
-    out_dir: Path | str | None,
-    *,
-    as_of: dt.date | None = None,
-    currency: CurrencyConfig | None = None,
-    progress: Progress | None = None,
-    stream: bool | None = None,
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    partitions: int | None = None,
-) -> IngestResult:
-    """Ingest a mapped source: :func:`_ingest_source`, holding ``OUT/.ingest.lock`` when writing
-    (one ingest per folder at a time; what a killed ingest left is put right first)."""
-    args = dict(
-        as_of=as_of,
-        currency=currency,
-        progress=progress,
-        stream=stream,
-        chunk_rows=chunk_rows,
-        partitions=partitions,
-    )
-    if out_dir is None:
-        return _ingest_source(source, None, **args)
-    from pipelines.adapters.publish import check_ingest_out, ingest_lock
-
-    check_ingest_out(Path(out_dir), input_paths(source))  # before creating anything
-    with ingest_lock(Path(out_dir)):
-        return _ingest_source(source, out_dir, **args)
-
-
-def _ingest_source(
     source: SourceConfig,
     out_dir: Path | str | None,
     *,
