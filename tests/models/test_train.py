@@ -17,7 +17,8 @@ from models.train import (
     train_pd_model,
 )
 
-FAST = TrainParams(lgbm=LGBMParams(n_estimators=80, learning_rate=0.1), bootstrap_samples=50)
+# fold_defaults=0: the single test window decides the challenger (folds: tests/models/test_challenger.py)
+FAST = TrainParams(lgbm=LGBMParams(n_estimators=80, learning_rate=0.1), bootstrap_samples=50, fold_defaults=0)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +80,10 @@ def test_logged_estimator_accepts_plain_strings(outcome) -> None:
 def test_same_data_config_seed_same_model_and_metrics() -> None:
     frame = make_modelling_frame(n_debtors=500, n_snapshots=8, seed=6)
     params = TrainParams(
-        lgbm=LGBMParams(n_estimators=40), split=SplitParams(min_defaults=10), bootstrap_samples=20
+        lgbm=LGBMParams(n_estimators=40),
+        split=SplitParams(min_defaults=10),
+        bootstrap_samples=20,
+        fold_defaults=0,
     )
     first, again = train_pd_model(frame, params), train_pd_model(frame.copy(), params)
     digest = lambda o: hashlib.sha256(o.model.booster_.model_to_string().encode()).hexdigest()  # noqa: E731
@@ -87,7 +91,8 @@ def test_same_data_config_seed_same_model_and_metrics() -> None:
     assert again.metrics == first.metrics
     assert again.baseline_metrics == first.baseline_metrics
     other = train_pd_model(
-        frame, TrainParams(lgbm=params.lgbm, split=params.split, bootstrap_samples=20, seed=7)
+        frame,
+        TrainParams(lgbm=params.lgbm, split=params.split, bootstrap_samples=20, seed=7, fold_defaults=0),
     )
     assert digest(other) != digest(first)
 
@@ -95,7 +100,10 @@ def test_same_data_config_seed_same_model_and_metrics() -> None:
 def test_input_frame_not_mutated() -> None:
     small = make_modelling_frame(n_debtors=400, n_snapshots=8, seed=3)
     snapshot = small.copy()
-    train_pd_model(small, TrainParams(lgbm=LGBMParams(n_estimators=20), split=SplitParams(min_defaults=10)))
+    train_pd_model(
+        small,
+        TrainParams(lgbm=LGBMParams(n_estimators=20), split=SplitParams(min_defaults=10), fold_defaults=0),
+    )
     pd.testing.assert_frame_equal(small, snapshot)
 
 

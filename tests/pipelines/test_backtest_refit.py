@@ -32,7 +32,7 @@ def fitted(tmp_path_factory):
     small = cfg.model_copy(
         update={
             "split": cfg.split.model_copy(update={"min_defaults": 8}),
-            "evaluation": cfg.evaluation.model_copy(update={"bootstrap_samples": 10}),
+            "evaluation": cfg.evaluation.model_copy(update={"bootstrap_samples": 10, "fold_defaults": 0}),
             "lightgbm": cfg.lightgbm.model_copy(update={"n_estimators": 40}),
         }
     )

@@ -86,7 +86,8 @@ def test_score_refuses_a_project_whose_default_definition_differs_from_the_model
     spec.loader.exec_module(model_frames)
     frame = model_frames.make_modelling_frame(n_debtors=300, n_snapshots=8, seed=2)
     outcome = train_pd_model(
-        frame, TrainParams(lgbm=LGBMParams(n_estimators=5), split=SplitParams(min_defaults=5))
+        frame,
+        TrainParams(lgbm=LGBMParams(n_estimators=5), split=SplitParams(min_defaults=5), fold_defaults=0),
     )
     trained_at_15 = DefaultDefinition(dpd_threshold=15).as_record()
     logged = registry.log_training(

@@ -28,7 +28,8 @@ runner = CliRunner()
 def outcome():
     frame = model_frames.make_modelling_frame(n_debtors=600, n_snapshots=8, seed=9)
     return train_pd_model(
-        frame, TrainParams(lgbm=LGBMParams(n_estimators=20), split=SplitParams(min_defaults=10))
+        frame,
+        TrainParams(lgbm=LGBMParams(n_estimators=20), split=SplitParams(min_defaults=10), fold_defaults=0),
     )
 
 
