@@ -86,3 +86,15 @@ def write_portfolio(folder: Path, **kwargs: object) -> Path:
     for name, frame in make_portfolio(**kwargs).items():  # type: ignore[arg-type]
         frame.to_parquet(folder / f"{name}.parquet", index=False)
     return folder
+
+
+def typed_tables(n_debtors: int, months: int, seed: int) -> dict[str, pd.DataFrame]:
+    """:func:`make_portfolio` with text columns as pandas ``string`` (what ingest writes)."""
+    typed = {}
+    for name, frame in make_portfolio(n_debtors=n_debtors, months=months, seed=seed).items():
+        frame = frame.copy()
+        for col in frame.columns:
+            if frame[col].dtype == object:
+                frame[col] = frame[col].astype("string")
+        typed[name] = frame
+    return typed

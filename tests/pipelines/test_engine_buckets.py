@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from nightly_portfolio import make_portfolio
+from nightly_portfolio import typed_tables
 
 from features.engine import build_bucket
 from features.params import DefaultDefinition
@@ -14,15 +14,7 @@ DATES = [pd.Timestamp("2024-05-31"), pd.Timestamp("2024-08-31")]
 
 
 def portfolio() -> Portfolio:
-    tables = make_portfolio(n_debtors=240, months=14, seed=5)
-    typed = {}
-    for name, frame in tables.items():
-        frame = frame.copy()
-        for col in frame.columns:
-            if frame[col].dtype == object:
-                frame[col] = frame[col].astype("string")
-        typed[name] = frame
-    return Portfolio(**typed)
+    return Portfolio(**typed_tables(n_debtors=240, months=14, seed=5))
 
 
 def test_buckets_equal_the_whole_book() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from nightly_portfolio import make_portfolio
+from nightly_portfolio import typed_tables
 
 from features.engine import build_bucket
 from features.params import DefaultDefinition
@@ -31,14 +31,7 @@ AS_OF = pd.Timestamp("2024-08-29")  # not a month-end: 12 month-ends + as-of
 
 
 def _book() -> Portfolio:
-    tables = make_portfolio(n_debtors=120, months=14, seed=3)
-    typed = {}
-    for name, frame in tables.items():
-        frame = frame.copy()
-        for col in frame.columns:
-            if frame[col].dtype == object:
-                frame[col] = frame[col].astype("string")
-        typed[name] = frame
+    typed = typed_tables(n_debtors=120, months=14, seed=3)
     debtors = typed["debtors"]
     typed["debtors"] = debtors.assign(
         credit_limit=[float(i * 10) if i % 3 else None for i in range(len(debtors))]
