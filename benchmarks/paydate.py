@@ -162,13 +162,19 @@ def run_regime(regime: str, args: argparse.Namespace) -> dict:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def book_arguments(description: str) -> argparse.ArgumentParser:
+    """The regime books' options shared by the payment-date benchmarks."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--work", type=Path, default=Path("/tmp/ews-paydate"))
     ap.add_argument("--regimes", nargs="+", default=["base", "stress", "quiet", "contagion"])
     ap.add_argument("--debtors", type=int, default=2000)
     ap.add_argument("--months", type=int, default=36)
     ap.add_argument("--seed", type=int, default=7)
+    return ap
+
+
+def main() -> None:
+    ap = book_arguments(__doc__.splitlines()[0])
     ap.add_argument("--cash-month-ends", type=int, default=6, help="month-ends of the cash backtest")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()

@@ -34,7 +34,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from paydate import load  # noqa: E402
+from paydate import book_arguments, load  # noqa: E402
 
 from features.ledger import prepare_ledger  # noqa: E402
 from features.paydate import CANDIDATE_FEATURES, FEATURES, evaluation_invoices, training_rows  # noqa: E402
@@ -199,12 +199,7 @@ def run_regime(regime: str, args: argparse.Namespace) -> list[dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--work", type=Path, default=Path("/tmp/ews-paydate"))
-    ap.add_argument("--regimes", nargs="+", default=["base", "stress", "quiet", "contagion"])
-    ap.add_argument("--debtors", type=int, default=2000)
-    ap.add_argument("--months", type=int, default=36)
-    ap.add_argument("--seed", type=int, default=7)
+    ap = book_arguments(__doc__.splitlines()[0])
     ap.add_argument("--variants", nargs="*", help="names of VARIANTS to run (default: all)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
