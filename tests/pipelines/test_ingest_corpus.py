@@ -171,6 +171,14 @@ TABLE_ERRORS: dict[str, tuple[dict[str, str], list[str]]] = {
         ["inv_missing_column.csv is missing required column(s) ['due_date']", "tables.invoices.columns"],
     ),
     "duplicate_column": ({"invoices": "inv_duplicate_column.csv"}, ["duplicated column name(s) ['amount']"]),
+    "header_only_payments_beside_invoices": (
+        {"invoices": "inv_ten_rows.csv", "payments": "pay_header_only.csv"},
+        [
+            "payments:",
+            "pay_header_only.csv has a header but no rows, while invoices has 10 rows",
+            "Nothing was written",
+        ],
+    ),
     "blank_header_line": ({"invoices": "inv_blank_header.csv"}, ["inv_blank_header.csv has no header line"]),
     "not_parquet": (
         {"invoices": "not_parquet.parquet"},
@@ -280,7 +288,14 @@ def test_malformed_row_keeps_raw_line() -> None:
 
 
 @pytest.mark.parametrize(
-    "case", ["wrong_delimiter_semicolon", "missing_column", "wrong_encoding_utf16", "gzip_named_csv"]
+    "case",
+    [
+        "wrong_delimiter_semicolon",
+        "missing_column",
+        "wrong_encoding_utf16",
+        "gzip_named_csv",
+        "header_only_payments_beside_invoices",
+    ],
 )
 def test_cli_exit_2_names_file_and_fix(case: str, tmp_path: Path) -> None:
     replace, fragments = TABLE_ERRORS[case]
