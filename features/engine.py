@@ -21,7 +21,7 @@ The module is pure: frames in, frames out; no disk, no config.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -61,13 +61,15 @@ class BucketResult:
     ``oldest_open``: ``debtor_id``, ``as_of``, ``oldest_invoice_id``, ``oldest_due_date`` for the
     debtors with an open invoice past its due date at as_of (others absent). ``portfolio``: the
     report's additive portfolio sums (``features.portfolio.ledger_parts``) at the dates asked for
-    with ``portfolio_dates`` (None when not asked for or the bucket has no invoices).
+    with ``portfolio_dates`` (None when not asked for or the bucket has no invoices). ``at_state``:
+    what the ``at_state`` function returned, one value per as-of date (empty when none was given).
     """
 
     features: pd.DataFrame
     defaults: pd.DataFrame
     oldest_open: pd.DataFrame
     portfolio: PortfolioParts | None = None
+    at_state: tuple = ()
 
 
 # ------------------------------------------------------------------------------ small helpers
@@ -291,6 +293,7 @@ def _build(
     observed_until: pd.Timestamp | None,
     portfolio_dates: Sequence[pd.Timestamp] = (),
     window_days: int = 90,
+    at_state: Callable[[Ledger, LedgerState], object] | None = None,
 ) -> BucketResult:
     has_ledger = _has_rows(portfolio.invoices) or _has_rows(portfolio.payments)
     statements = portfolio.statements if _has_rows(portfolio.statements) else None
@@ -303,9 +306,8 @@ def _build(
 
     ledger = prepare_ledger(portfolio)  # once for every date and every output
     names = ledger_columns(params)
-    feats, flags, olds = [], [], []
+    feats, flags, olds, extra = [], [], [], []
     sums = list(portfolio_dates) if _has_rows(portfolio.invoices) else []
-    kept: dict[int, LedgerState] = {}  # states of as-of dates that are also portfolio dates
     for t in dates:
         T = int(day_number(t))
         state = ledger_state(ledger, T)  # once per date: features, flags and oldest invoice read it
@@ -324,11 +326,10 @@ def _build(
             flags.append(_defaults_frame(ledger.debtor_ids, t, exists, in_default, first, observed))
         if oldest and has_ledger:
             olds.append(_oldest_open(ledger, state, t))
-        if t in sums:
-            kept[T] = state
+        if at_state is not None:
+            extra.append(at_state(ledger, state))
         del state
-    parts = ledger_parts(ledger, sums, window_days, states=kept) if sums else None
-    kept.clear()
+    parts = ledger_parts(ledger, sums, window_days) if sums else None  # one walk for every date
 
     feat_frame = pd.DataFrame()
     if features:
@@ -342,6 +343,7 @@ def _build(
         defaults=_concat_sorted(flags) if flags else pd.DataFrame(),
         oldest_open=_concat_sorted(olds) if olds else _empty_oldest(),
         portfolio=parts,
+        at_state=tuple(extra),
     )
 
 
@@ -355,6 +357,7 @@ def build_bucket(
     observed_until: date | pd.Timestamp | None = None,
     portfolio_dates: Sequence[date | pd.Timestamp] = (),
     window_days: int = 90,
+    at_state: Callable[[Ledger, LedgerState], object] | None = None,
 ) -> BucketResult:
     """Features, in-default flags, (optionally) labels and the oldest open overdue invoice of a bucket.
 
@@ -363,7 +366,10 @@ def build_bucket(
     ``observed_until``: the last date observed in the *whole* book (sets ``horizon_observed``);
     pass it when the bucket is part of a larger book, default: the bucket's own last date.
     ``portfolio_dates``: also the report's portfolio sums at these dates (DSO over ``window_days``),
-    from the same prepared ledger and, at an as-of date, the same ledger state.
+    from the same prepared ledger (one walk for all dates). ``at_state(ledger, state)``: called with
+    the prepared ledger and the ledger state of each as-of date, so that other per-bucket work (the
+    nightly's payment-date forecast) reads and prepares the bucket once; its results are returned
+    in ``BucketResult.at_state``, in date order.
     Raises ``ValueError`` when the bucket holds no invoices, payments or statements.
     """
     return _build(
@@ -378,6 +384,7 @@ def build_bucket(
         observed_until=pd.Timestamp(observed_until) if observed_until is not None else None,
         portfolio_dates=[pd.Timestamp(d).normalize() for d in portfolio_dates],
         window_days=window_days,
+        at_state=at_state,
     )
 
 

@@ -23,6 +23,7 @@ invoices issued by T, gross: unapplied cash on account is not netted):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.ledger import Ledger, LedgerState, day_number, ledger_state, prepare_ledger
+from features.ledger import (
+    Ledger,
+    LedgerState,
+    _cents,
+    day_number,
+    group_cumsum,
+    ledger_state,
+    prepare_ledger,
+)
 from features.tables import Portfolio
 
 __all__ = [
@@ -42,6 +51,7 @@ __all__ = [
     "dso_table",
     "expected_loss_by",
     "ledger_parts",
+    "open_cents_walk",
     "portfolio_bucket",
     "report_dates",
     "standard_dso",
@@ -98,8 +108,8 @@ def _dates(days: np.ndarray) -> np.ndarray:
     return days.astype("int64").astype("datetime64[D]").astype("datetime64[ns]")
 
 
-def _open_items(ledger: Ledger, state: LedgerState, codes: np.ndarray) -> pd.DataFrame:
-    if not len(codes) or ledger.invoice_ids is None:
+def _open_items(ledger: Ledger, state: LedgerState | None, codes: np.ndarray) -> pd.DataFrame:
+    if state is None or not len(codes) or ledger.invoice_ids is None:
         return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in _OPEN_ITEM_COLUMNS.items()})
     wanted = np.zeros(ledger.n, dtype=bool)
     wanted[codes] = True
@@ -139,54 +149,137 @@ def ledger_parts(
     dates: list[pd.Timestamp],
     window_days: int = 90,
     ids: pd.Index | None = None,
-    states: dict[int, LedgerState] | None = None,
 ) -> PortfolioParts:
     """:func:`portfolio_bucket` from a prepared ledger (``features.ledger.prepare_ledger``), so that
     the scoring pass, which prepares each bucket's ledger anyway, computes the figures without a
-    second read. ``states``: ledger states already derived, by day number (e.g. the as-of date's)."""
+    second read. The sums of every date come from one walk of the ledger (:func:`open_cents_walk`),
+    not one ledger state per date; only the open items of ``ids`` read the state at the last date."""
     dates = sorted({pd.Timestamp(d).normalize() for d in dates})
     if not dates:
         raise ValueError("no date given for the portfolio figures")
-    states = states or {}
+    days = [int(day_number(t)) for t in dates]
+    if _walkable(ledger):
+        walk = open_cents_walk(ledger, days)
+    else:  # negative amounts: the waterfall of ledger_state decides; one state per date
+        walk = (_state_cents(ledger_state(ledger, T)) for T in days)
     rows = []
-    for t in dates:
-        T = int(day_number(t))
-        state = states[T] if T in states else ledger_state(ledger, T)
-        open_ = state.open_mask
-        remaining = state.inv_remaining[open_]
-        dpd = T - state.inv_due[open_].astype(np.int64)
+    for t, T, (issued, remaining_cents) in zip(dates, days, walk, strict=True):
+        remaining_all = remaining_cents / 100.0
+        open_ = remaining_cents > 0
+        remaining = remaining_all[open_]
+        due = _pick(ledger.inv_due, issued)
+        dpd = T - due[open_].astype(np.int64)
         by_bucket = np.bincount(_aging_index(dpd), weights=remaining, minlength=len(AGING_BUCKETS))
-        window = state.in_window(state.inv_issue, window_days)
+        issue = _pick(ledger.inv_issue, issued)
+        window = (issue > T - window_days) & (issue <= T)
         rows.append(
             {
                 "date": t,
                 "receivables": float(remaining.sum()),
                 **{name: float(v) for name, v in zip(AGING_BUCKETS, by_bucket, strict=True)},
                 "open_invoices": int(open_.sum()),
-                "sales_window": float(state.inv_amount[window].sum()),
+                "sales_window": float(_pick(ledger.inv_amount, issued)[window].sum()),
             }
         )
     at = pd.DataFrame(rows).set_index("date")
-    issued = ledger.inv_issue <= int(day_number(dates[-1]))
+    issued_last = ledger.inv_issue <= days[-1]
     months = pd.Series(
-        ledger.inv_issue[issued].astype("int64").astype("datetime64[D]").astype("datetime64[M]")
+        ledger.inv_issue[issued_last].astype("int64").astype("datetime64[D]").astype("datetime64[M]")
     )
     monthly = (
-        pd.Series(ledger.inv_amount[issued]).groupby(months.to_numpy().astype("datetime64[ns]")).sum()
-        if issued.any()
+        pd.Series(ledger.inv_amount[issued_last]).groupby(months.to_numpy().astype("datetime64[ns]")).sum()
+        if issued_last.any()
         else pd.Series([], dtype="float64")
     )
     codes = np.zeros(0, dtype=np.int64)
     if ids is not None and len(ids) and ledger.n:
         found = ledger.debtor_ids.get_indexer(pd.Index(ids, dtype="string"))
         codes = found[found >= 0]
-    items = _open_items(ledger, state, codes)  # the state at the last date
+    if len(codes) and ledger.invoice_ids is not None:
+        items = _open_items(ledger, ledger_state(ledger, days[-1]), codes)  # the state at the last date
+    else:
+        items = _open_items(ledger, None, np.zeros(0, dtype=np.int64))
     limits = pd.Series(
         ledger.credit_limit[codes],
         index=pd.Index(ledger.debtor_ids[codes], name="debtor_id"),
         name="credit_limit",
     )
     return PortfolioParts(at=at, monthly_sales=monthly.astype("float64"), open_items=items, limits=limits)
+
+
+def _pick(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
+    return values if rows is None else values[rows]
+
+
+def _walkable(ledger: Ledger) -> bool:
+    """No negative invoice or payment amount (the walk's per-debtor cash pool assumes none)."""
+    return not (ledger.inv_amount < 0).any() and not (ledger.pay_amount < 0).any()
+
+
+def _state_cents(state: LedgerState) -> tuple[np.ndarray | None, np.ndarray]:
+    return state.inv_rows, np.rint(state.inv_remaining * 100.0).astype(np.int64)
+
+
+def open_cents_walk(ledger: Ledger, days: list[int]) -> Iterator[tuple[np.ndarray | None, np.ndarray]]:
+    """The open amount of every invoice at each day T of ``days`` (ascending), from one walk of the ledger.
+
+    Yields, per T, ``(issued, remaining)``: the ledger positions of the invoices issued by T (None:
+    all of them) and their unpaid amount at T in integer cents, in ledger order, equal to
+    ``features.ledger.ledger_state(ledger, T)``'s ``inv_rows`` and ``inv_remaining`` x 100. Each payment
+    is visited once, at the first date it counts for; per date only vectors of the invoices' length
+    are updated, so 13 dates cost about one ledger state.
+
+    How ``ledger_state`` settles invoices, and why this equals it: a payment naming an invoice of its
+    debtor (``pay_inv``) is applied to that invoice from the later of its payment day and the
+    invoice's issue day on; before that (and every payment naming none) it is cash the debtor's open
+    invoices take oldest first (``features.ledger.waterfall``). Invoices issued by T are a prefix of
+    each debtor's invoices in ledger order (ordered by issue day), so the waterfall gives invoice i
+    ``clip(U - C, 0, cap_i)`` with ``cap_i`` = its amount less the payments applied to it (>= 0),
+    ``C`` the caps of the debtor's earlier invoices and ``U`` the debtor's unapplied cash at T.
+    Requires non-negative amounts (:func:`ledger_parts` uses ledger states otherwise).
+    """
+    n, n_inv = ledger.n, len(ledger.inv_code)
+    bounds = np.asarray(days, dtype=np.int64)
+    cents = _cents(ledger.inv_amount)
+    pay_cents = _cents(ledger.pay_amount)
+    pay_inv = np.asarray(ledger.pay_inv, dtype=np.int64)
+    named = pay_inv >= 0
+    # the day from which a named payment is applied to its invoice
+    applied_from = np.asarray(ledger.pay_date, dtype=np.int64).copy()
+    applied_from[named] = np.maximum(applied_from[named], ledger.inv_issue[pay_inv[named]])
+    paid_step = np.searchsorted(bounds, ledger.pay_date, side="left")  # first date index it counts at
+    applied_step = np.searchsorted(bounds, applied_from, side="left")
+    # named payments: into the invoice at applied_step; cash on account from paid_step until then
+    a_rows = np.flatnonzero(named)
+    u_rows = np.flatnonzero(~named | (paid_step < applied_step))
+    back = np.flatnonzero(named & (paid_step < applied_step))  # leave the cash pool at applied_step
+    a_order = a_rows[np.argsort(applied_step[a_rows], kind="stable")]
+    a_cuts = np.searchsorted(applied_step[a_order], np.arange(len(bounds) + 1), side="left")
+    u_order = u_rows[np.argsort(paid_step[u_rows], kind="stable")]
+    u_cuts = np.searchsorted(paid_step[u_order], np.arange(len(bounds) + 1), side="left")
+    b_order = back[np.argsort(applied_step[back], kind="stable")]
+    b_cuts = np.searchsorted(applied_step[b_order], np.arange(len(bounds) + 1), side="left")
+
+    applied = np.zeros(n_inv, dtype=np.int64)
+    pool = np.zeros(n, dtype=np.int64)
+    inv_code = ledger.inv_code
+    for k, T in enumerate(days):
+        a = a_order[a_cuts[k] : a_cuts[k + 1]]
+        if len(a):
+            applied += np.bincount(pay_inv[a], weights=pay_cents[a], minlength=n_inv).astype(np.int64)
+        u = u_order[u_cuts[k] : u_cuts[k + 1]]
+        if len(u):
+            pool += np.bincount(ledger.pay_code[u], weights=pay_cents[u], minlength=n).astype(np.int64)
+        b = b_order[b_cuts[k] : b_cuts[k + 1]]
+        if len(b):
+            pool -= np.bincount(ledger.pay_code[b], weights=pay_cents[b], minlength=n).astype(np.int64)
+        issued_mask = ledger.inv_issue <= T
+        issued = None if issued_mask.all() else np.flatnonzero(issued_mask)
+        code = _pick(inv_code, issued)
+        cap = np.maximum(_pick(cents, issued) - _pick(applied, issued), 0)
+        before = group_cumsum(code, cap) - cap  # caps of the debtor's earlier invoices
+        taken = np.clip(pool[code] - before, 0, cap)
+        yield issued, cap - taken
 
 
 def combine_parts(parts: list[PortfolioParts]) -> PortfolioParts:

@@ -57,7 +57,7 @@ from pipelines.feed_checks import (
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.limits import add_credit_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
-from pipelines.scoring.paydate import paydate_outputs
+from pipelines.scoring.paydate import load_forecaster, paydate_outputs
 from pipelines.scoring.plans import with_plan_payments
 from pipelines.scoring.queue import build_queues, text_by_debtor
 from pipelines.scoring.score import check_definition
@@ -224,11 +224,13 @@ def score_book(
     cfg: NightlyConfig,
     engine: Any = None,
     portfolio_dates: tuple[pd.Timestamp, ...] = (),
+    paydate: Any = None,
 ) -> Any:
     """Every debtor bucket: features, in-default flags and oldest open invoice from one ledger state
     (``features.engine.build_bucket``), then PDs (1.0 for debtors in default), combined in
     debtor order (``pipelines.scoring.score.combine_scored``); with ``portfolio_dates``, also the
-    report's DSO and aging sums at those dates, from the same ledgers (no second pass)."""
+    report's DSO and aging sums at those dates, from the same ledgers (no second pass); with
+    ``paydate`` (the ``ews-paydate`` champion), the payment-date forecast from the same ledger states."""
     from pipelines.engine import map_buckets
     from pipelines.scoring.score import combine_scored, score_bucket
 
@@ -241,6 +243,7 @@ def score_book(
         loaded,
         cfg,
         tuple(portfolio_dates),
+        paydate,
         engine=engine,
         step="scoring",
     )
@@ -687,8 +690,9 @@ def run_nightly(
         from pipelines.report.portfolio import BookSums, build_portfolio, figure_dates
 
         sum_dates = tuple(figure_dates(as_of, cfg, out_dir)[0])  # the report's DSO/aging dates
-        with meter.step("score"):
-            scored_book = score_book(result.book, as_of, project, loaded, cfg, engine, sum_dates)
+        forecaster = load_forecaster(project.paths.mlflow_tracking_uri)  # ews-paydate, or None (logged)
+        with meter.step("score"):  # features, PDs, the report's sums and the payment-date forecast
+            scored_book = score_book(result.book, as_of, project, loaded, cfg, engine, sum_dates, forecaster)
         scores, X, oldest = scored_book.scores, scored_book.X, scored_book.oldest
         statics = result.book.read_tables(("debtors", "payment_plans"))  # small per-debtor tables
         statics = with_plan_payments(statics, result.book)  # plans are checked against payments
@@ -744,10 +748,19 @@ def run_nightly(
         with meter.step("drift"):
             drift_frame = drift(scored, X, loaded, cfg)
         stage = staging_dir(out_dir, as_of)
-        with meter.step("payment_dates"):  # ews-paydate champion: invoice and cash forecasts, queue column
-            q, paydate_files = paydate_outputs(
-                stage, result.book, as_of, q, project.paths.mlflow_tracking_uri, currency, engine
-            )
+        paydate_files: dict[str, Path] = {}
+        with meter.step("payment_dates"):  # the score pass's forecasts: invoice and cash files, queue column
+            if forecaster is not None:
+                q, paydate_files = paydate_outputs(
+                    stage,
+                    result.book,
+                    as_of,
+                    q,
+                    project.paths.mlflow_tracking_uri,
+                    currency,
+                    engine,
+                    (forecaster, scored_book.paydate),
+                )
         with meter.step("exports"):
             files = write_exports(
                 stage,

@@ -28,6 +28,9 @@ __all__ = [
     "PaydateForecast",
     "forecast_book",
     "forecast_bucket",
+    "forecast_state",
+    "combine_forecasts",
+    "load_forecaster",
     "paydate_outputs",
 ]
 
@@ -64,26 +67,40 @@ class PaydateForecast:
 def forecast_bucket(
     book: Any, k: int, as_of: pd.Timestamp, loaded: Any
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """Bucket ``k``: (invoice forecast, cash moments per week and segment); None without invoices."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    """Bucket ``k``: (invoice forecast, cash moments per week and segment); None without invoices.
+    Reads and prepares the bucket; the nightly's score pass calls :func:`forecast_state` instead,
+    with the ledger it prepared for the features."""
     from features.ledger import day_number, ledger_state, prepare_ledger
-    from features.paydate import open_invoices
-    from models.paydate import cash_moments, cdf_at_days, cdf_weeks, forecast_frame, predict_hazards
     from pipelines.engine import has_ledger
 
     part = book.read(k)
     if not has_ledger(part) or part.invoices is None or part.invoices.empty:
         return None
     ledger = prepare_ledger(part)
-    T = int(day_number(as_of))
-    inv = open_invoices(ledger, ledger_state(ledger, T))
+    return forecast_state(part.invoices, ledger, ledger_state(ledger, int(day_number(as_of))), loaded)
+
+
+def forecast_state(
+    invoices: pd.DataFrame | None, ledger: Any, state: Any, loaded: Any
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The forecast of one bucket from its prepared ledger (``features.ledger.prepare_ledger``) and
+    its ledger state at the as-of date; ``invoices``: the bucket's invoices table (for ``currency``).
+    None without invoices."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from features.paydate import open_invoices
+    from models.paydate import cash_moments, cdf_at_days, cdf_weeks, forecast_frame, predict_hazards
+
+    if invoices is None or invoices.empty:
+        return None
+    T = state.T
+    inv = open_invoices(ledger, state)
     F = cdf_weeks(predict_hazards(loaded.booster, inv, T, loaded.horizon_weeks, features=loaded.features))
     rows = ledger.inv_row[inv["pos"].to_numpy(dtype=np.int64)]
     code = inv["code"].to_numpy(dtype=np.int64)
-    if "currency" in part.invoices:
-        currency = part.invoices["currency"].astype("string").to_numpy(dtype=object, na_value=None)[rows]
+    if "currency" in invoices:
+        currency = invoices["currency"].astype("string").to_numpy(dtype=object, na_value=None)[rows]
     else:
         currency = np.full(len(rows), None, dtype=object)
     seg_codes = np.asarray(ledger.segment.codes, dtype=np.int64)[code]
@@ -112,16 +129,21 @@ def forecast_bucket(
 
 def forecast_book(book: Any, as_of: dt.date, loaded: Any, engine: Any = None) -> PaydateForecast:
     """:func:`forecast_bucket` over every bucket, combined."""
-    from features.ledger import day_number
-    from models.paydate import cash_intervals
     from pipelines.engine import map_buckets
 
     day = pd.Timestamp(as_of)
-    parts = [
-        r
-        for r in map_buckets(forecast_bucket, book, day, loaded, engine=engine, step="payment dates")
-        if r is not None
-    ]
+    parts = map_buckets(forecast_bucket, book, day, loaded, engine=engine, step="payment dates")
+    return combine_forecasts(parts, as_of, loaded)
+
+
+def combine_forecasts(
+    parts: list[tuple[pd.DataFrame, pd.DataFrame] | None], as_of: dt.date, loaded: Any
+) -> PaydateForecast:
+    """The buckets' forecasts (:func:`forecast_state`, None for buckets without invoices) as one."""
+    from features.ledger import day_number
+    from models.paydate import cash_intervals
+
+    parts = [p for p in parts if p is not None]
     if parts:
         inv = pd.concat([p[0] for p in parts], ignore_index=True)
         moments = pd.concat([p[1] for p in parts], ignore_index=True)
@@ -130,7 +152,7 @@ def forecast_book(book: Any, as_of: dt.date, loaded: Any, engine: Any = None) ->
         moments = pd.DataFrame(columns=["week", "segment", "expected_cash", "variance", "invoices"])
     inv = inv.sort_values(["debtor_id", "invoice_id"], kind="stable", ignore_index=True)
     per_debtor = inv.groupby("debtor_id", sort=True)["expected_cash_30d"].sum()
-    cash = cash_intervals(moments, int(day_number(day)), CASH_WEEKS, loaded.cash_shock_sd)
+    cash = cash_intervals(moments, int(day_number(pd.Timestamp(as_of))), CASH_WEEKS, loaded.cash_shock_sd)
     return PaydateForecast(inv[INVOICE_COLUMNS], cash, per_debtor)
 
 
@@ -146,21 +168,11 @@ def _logger() -> Any:
         return logging.getLogger(__name__)
 
 
-@task(name="payment-dates", cache_policy=NO_CACHE)
-def paydate_outputs(
-    stage: Path,
-    book: Any,
-    as_of: dt.date,
-    queue: pd.DataFrame,
-    tracking_uri: str | None,
-    currency: str | None = None,
-    engine: Any = None,
-) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """With an ``ews-paydate`` champion: write ``invoice_forecast.parquet``/``.csv`` and
-    ``cash_forecast.csv`` into ``stage`` and return the collections ``queue`` with
-    ``expected_cash_30d`` (0 for debtors without open invoices) and the files written. Without one:
-    the queue unchanged, no files, and a log line saying so."""
-    from pipelines.adapters.exports import write_csv, write_parquet
+def load_forecaster(tracking_uri: str | None) -> Any:
+    """The ``ews-paydate`` champion (``pipelines.adapters.paydate_registry.load_paydate``), or None
+    with a log line saying why the forecast is skipped (no champion, or features this code does not
+    build)."""
+    from features.paydate import FEATURES
     from pipelines.adapters.paydate_registry import load_paydate
     from pipelines.adapters.registry import NoChampionError
 
@@ -169,9 +181,7 @@ def paydate_outputs(
         loaded = load_paydate(tracking_uri=tracking_uri)
     except NoChampionError as exc:
         logger.info("payment dates and cash forecast skipped: %s", str(exc).splitlines()[0])
-        return queue, {}
-    from features.paydate import FEATURES
-
+        return None
     unknown = [f for f in loaded.features if f not in FEATURES]
     if unknown:
         logger.warning(
@@ -181,8 +191,40 @@ def paydate_outputs(
             loaded.version,
             ", ".join(unknown[:5]),
         )
-        return queue, {}
-    fc = forecast_book(book, as_of, loaded, engine)
+        return None
+    return loaded
+
+
+@task(name="payment-dates", cache_policy=NO_CACHE)
+def paydate_outputs(
+    stage: Path,
+    book: Any,
+    as_of: dt.date,
+    queue: pd.DataFrame,
+    tracking_uri: str | None,
+    currency: str | None = None,
+    engine: Any = None,
+    scored: tuple[Any, list[tuple[pd.DataFrame, pd.DataFrame] | None]] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """With an ``ews-paydate`` champion: write ``invoice_forecast.parquet``/``.csv`` and
+    ``cash_forecast.csv`` into ``stage`` and return the collections ``queue`` with
+    ``expected_cash_30d`` (0 for debtors without open invoices) and the files written. Without one:
+    the queue unchanged, no files, and a log line saying so.
+
+    ``scored``: (the champion from :func:`load_forecaster`, the buckets' forecasts made in the score
+    pass, ``pipelines.scoring.score.score_bucket(..., paydate=)``): then no bucket is read again;
+    without it, every bucket is read and forecast here."""
+    from pipelines.adapters.exports import write_csv, write_parquet
+
+    logger = _logger()
+    if scored is not None:
+        loaded, parts = scored
+        fc = combine_forecasts(parts, as_of, loaded)
+    else:
+        loaded = load_forecaster(tracking_uri)
+        if loaded is None:
+            return queue, {}
+        fc = forecast_book(book, as_of, loaded, engine)
     cash = fc.cash.round({"expected_cash": 2, "cash_low_80": 2, "cash_high_80": 2})
     invoices = fc.invoices.round({c: 4 for c in fc.invoices.columns if c.startswith("p_paid_")})
     if currency:

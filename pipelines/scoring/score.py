@@ -167,14 +167,17 @@ def with_snapshot_hash(scores: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:
 @dataclass(frozen=True)
 class ScoredBucket:
     """One debtor bucket scored: :func:`score_rows` output, the oldest open overdue invoice per
-    debtor (``features.engine``), the main invoice currency of the live debtors and the report's
-    portfolio sums (``features.portfolio.PortfolioParts``; None when not asked for)."""
+    debtor (``features.engine``), the main invoice currency of the live debtors, the report's
+    portfolio sums (``features.portfolio.PortfolioParts``; None when not asked for) and the
+    payment-date forecast (``pipelines.scoring.paydate.forecast_state``; None when not asked for
+    or without invoices; once combined, the list of the buckets' forecasts)."""
 
     scores: pd.DataFrame
     X: pd.DataFrame
     oldest: pd.DataFrame
     currency: pd.Series
     portfolio: Any = None
+    paydate: Any = None
 
 
 def score_bucket(
@@ -185,11 +188,14 @@ def score_bucket(
     loaded: Any,
     cfg: NightlyConfig,
     portfolio_dates: tuple[pd.Timestamp, ...] = (),
+    paydate: Any = None,
 ) -> ScoredBucket | None:
     """Bucket ``k`` of ``book`` (``pipelines.engine.Book``): features, in-default flags and oldest
     open invoice from one ledger state (``features.engine.build_bucket``), then PDs with ``loaded``;
     with ``portfolio_dates``, the report's portfolio sums at those dates from the same ledger
-    (DSO window ``cfg.report.dso_window_days``). None when the bucket holds no ledger rows."""
+    (DSO window ``cfg.report.dso_window_days``); with ``paydate`` (an ``ews-paydate`` champion), the
+    payment-date forecast of the bucket's open invoices from the same ledger state
+    (``pipelines.scoring.paydate.forecast_state``). None when the bucket holds no ledger rows."""
     from features.engine import build_bucket
     from pipelines.adapters.registry import prepare_X
     from pipelines.engine import has_ledger
@@ -198,8 +204,20 @@ def score_bucket(
     part = book.read(k)
     if not has_ledger(part):
         return None
+    at_state = None
+    if paydate is not None:
+        from pipelines.scoring.paydate import forecast_state
+
+        def at_state(ledger: Any, state: Any) -> Any:
+            return forecast_state(part.invoices, ledger, state, paydate)
+
     built = build_bucket(
-        part, [as_of], definition, portfolio_dates=portfolio_dates, window_days=cfg.report.dso_window_days
+        part,
+        [as_of],
+        definition,
+        portfolio_dates=portfolio_dates,
+        window_days=cfg.report.dso_window_days,
+        at_state=at_state,
     )
     flags = built.defaults.set_index(built.defaults["debtor_id"].astype("string"))["in_default_at_asof"]
     names = None
@@ -212,6 +230,7 @@ def score_bucket(
         oldest=built.oldest_open.drop(columns="as_of"),
         currency=debtor_currency(part.invoices, X.index),
         portfolio=built.portfolio,
+        paydate=built.at_state[0] if built.at_state else None,
     )
 
 
@@ -235,4 +254,5 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
         from features.portfolio import combine_parts
 
         portfolio = combine_parts(parts)
-    return ScoredBucket(with_snapshot_hash(scores, X.columns), X, oldest, currency, portfolio)
+    paydate = [b.paydate for b in found]
+    return ScoredBucket(with_snapshot_hash(scores, X.columns), X, oldest, currency, portfolio, paydate)

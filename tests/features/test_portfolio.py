@@ -143,3 +143,101 @@ def test_expected_loss_by_band() -> None:
     assert got.loc["B", "debtors"] == 0 and np.isnan(got.loc["B", "el_rate"])
     assert got.loc["total", "expected_loss"] == pytest.approx(75.0)
     assert got["debtors"].dtype == "int64" and got.loc["total", "debtors"] == 4
+
+
+# The one-walk open amounts (features.portfolio.open_cents_walk) against hand-computed cents and
+# against one ledger state per date. Debtor C (amounts in EUR):
+#   INV7 issued 01-05, 100; INV8 issued 01-20, 250; INV9 issued 02-10, 80
+#   P5 01-10, 60, names no invoice (cash on account: INV7 takes it, oldest first)
+#   P6 01-25, 100, names INV9 (issued only on 02-10): cash on account until then
+#   P7 02-15, 300, names INV8 (overpaid: 250 applied, the rest is never applied to another invoice)
+#   P8 02-20, 50, names INV4 of debtor B: another debtor's invoice, so cash on account of C
+WALK_INVOICES = [
+    inv("INV7", "C", "2024-01-05", "2024-02-04", 100.0),
+    inv("INV8", "C", "2024-01-20", "2024-02-19", 250.0),
+    inv("INV9", "C", "2024-02-10", "2024-03-11", 80.0),
+    *INVOICES,
+]
+WALK_PAYMENTS = [
+    pay("P5", "C", "2024-01-10", 60.0),
+    pay("P6", "C", "2024-01-25", 100.0, "INV9"),
+    pay("P7", "C", "2024-02-15", 300.0, "INV8"),
+    pay("P8", "C", "2024-02-20", 50.0, "INV4"),
+    *PAYMENTS,
+]
+
+
+def _walk_by_invoice(ledger, days: list[int]) -> list[dict[str, int]]:
+    from features.portfolio import open_cents_walk
+
+    out = []
+    for issued, cents in open_cents_walk(ledger, days):
+        pos = np.arange(len(ledger.inv_code)) if issued is None else issued
+        ids = np.asarray(ledger.invoice_ids.to_pylist(), dtype=object)[ledger.inv_row[pos]]
+        out.append(
+            {i: int(c) for i, c in zip(ids, cents, strict=True) if i.startswith("INV") and i >= "INV7"}
+        )
+    return out
+
+
+def test_one_walk_open_amounts_by_hand() -> None:
+    from features.ledger import day_number, prepare_ledger
+
+    ledger = prepare_ledger(portfolio(WALK_INVOICES, WALK_PAYMENTS))
+    days = [int(day_number(pd.Timestamp(d))) for d in ("2024-01-31", "2024-02-12", "2024-02-29")]
+    got = _walk_by_invoice(ledger, days)
+    # 01-31: pool 60 (P5) + 100 (P6, INV9 not issued) = 160: INV7 100 -> 0, INV8 250 - 60 = 190
+    assert got[0] == {"INV7": 0, "INV8": 19000}
+    # 02-12: P6 now applies to INV9 (issued 02-10; 100 >= 80 -> INV9 0) and leaves the pool;
+    # pool 60: INV7 100 - 60 = 40, INV8 250
+    assert got[1] == {"INV7": 4000, "INV8": 25000, "INV9": 0}
+    # 02-29: P7 pays INV8 in full; pool 60 + 50 (P8) = 110: INV7 100 -> 0, the 10 left has nowhere to go
+    assert got[2] == {"INV7": 0, "INV8": 0, "INV9": 0}
+
+
+def test_one_walk_equals_one_state_per_date() -> None:
+    """Same cents, same invoices, same order as ledger_state at every date, on a random book with
+    cash on account, payments before their invoice, other debtors' invoices and overpayments; and
+    the same PortfolioParts sums (bit for bit) as the per-state computation."""
+    from features.ledger import day_number, ledger_state, prepare_ledger
+    from features.portfolio import ledger_parts, open_cents_walk
+
+    rng = np.random.default_rng(5)
+    n_inv, n_pay, debtors = 600, 500, [f"D{i}" for i in range(25)]
+    issue = pd.Timestamp("2023-06-01") + pd.to_timedelta(rng.integers(0, 300, n_inv), unit="D")
+    invs = pd.DataFrame(
+        {"invoice_id": [f"I{i:04d}" for i in range(n_inv)], "debtor_id": rng.choice(debtors, n_inv),
+         "issue_date": issue, "due_date": issue + pd.to_timedelta(rng.integers(0, 60, n_inv), unit="D"),
+         "amount": rng.integers(1, 100_000, n_inv) / 100.0}
+    )  # fmt: skip
+    named = rng.random(n_pay) < 0.6
+    target = rng.integers(0, n_inv, n_pay)
+    pays = pd.DataFrame(
+        {"payment_id": [f"P{i:04d}" for i in range(n_pay)],
+         "debtor_id": np.where(rng.random(n_pay) < 0.9, invs["debtor_id"].to_numpy()[target], rng.choice(debtors, n_pay)),
+         "invoice_id": np.where(named, invs["invoice_id"].to_numpy()[target], None),
+         "paid_on": pd.Timestamp("2023-06-01") + pd.to_timedelta(rng.integers(0, 330, n_pay), unit="D"),
+         "amount": rng.integers(1, 120_000, n_pay) / 100.0}
+    )  # fmt: skip
+    book = portfolio(invs.to_dict("records"), pays.to_dict("records"))
+    ledger = prepare_ledger(book)
+    dates = report_dates(pd.Timestamp("2024-03-20"), months=12)
+    days = [int(day_number(t)) for t in dates]
+    for T, (issued, cents) in zip(days, open_cents_walk(ledger, days), strict=True):
+        state = ledger_state(ledger, T)
+        assert (issued is None) == (state.inv_rows is None)
+        if issued is not None:
+            np.testing.assert_array_equal(issued, state.inv_rows)
+        np.testing.assert_array_equal(cents / 100.0, state.inv_remaining)
+    walked = ledger_parts(ledger, dates)
+    # the per-state computation of the same sums, written out once here
+    for t, T in zip(dates, days, strict=True):
+        s = ledger_state(ledger, T)
+        rem = s.inv_remaining[s.open_mask]
+        row = walked.at.loc[t]
+        assert row["receivables"] == float(rem.sum())
+        assert row["open_invoices"] == int(s.open_mask.sum())
+        assert row["sales_window"] == float(s.inv_amount[s.in_window(s.inv_issue, 90)].sum())
+        dpd = T - s.inv_due[s.open_mask].astype(np.int64)
+        by = np.bincount(np.searchsorted([0, 30, 60, 90, 180], dpd), weights=rem, minlength=6)
+        assert row[list(AGING_BUCKETS)].tolist() == by.tolist()

@@ -103,3 +103,32 @@ def test_without_a_champion_the_step_is_skipped(setup, tmp_path, mlflow_uri) -> 
     stage.mkdir()
     out, files = paydate_outputs.fn(stage, Book.in_memory(portfolio, 10**9), AS_OF, queue, None)
     assert files == {} and out is queue and list(stage.iterdir()) == []
+
+
+def test_score_pass_forecast_equals_the_separate_pass(setup) -> None:
+    """The forecast made inside the score pass (``build_bucket(..., at_state=)`` with the ledger and
+    as-of state it prepared for the features, as ``score_bucket(..., paydate=)`` does) is the one
+    the separate pass (``forecast_book``: every bucket read and prepared again) gives, exactly."""
+    from features.engine import build_bucket
+    from features.params import DefaultDefinition
+    from pipelines.scoring.paydate import combine_forecasts, forecast_state
+
+    portfolio, loaded = setup
+    cut = Book.in_memory(portfolio, 1_500)
+    separate = forecast_book(cut, AS_OF, loaded)
+    parts, calls = [], []
+    for k in range(cut.buckets):
+        part = cut.read(k)
+
+        def at_state(ledger, state, part=part):
+            calls.append(state.T)
+            return forecast_state(part.invoices, ledger, state, loaded)
+
+        built = build_bucket(part, [AS_OF], DefaultDefinition(), at_state=at_state)
+        parts.extend(built.at_state)
+    assert calls == [int(day_number(pd.Timestamp(AS_OF)))] * cut.buckets  # the as-of state, once a bucket
+    inside = combine_forecasts(parts, AS_OF, loaded)
+    pd.testing.assert_frame_equal(inside.invoices, separate.invoices, check_exact=True)
+    pd.testing.assert_frame_equal(inside.cash, separate.cash, check_exact=True)
+    pd.testing.assert_series_equal(inside.expected_cash_30d, separate.expected_cash_30d, check_exact=True)
+    assert len(inside.invoices) > 100
