@@ -24,7 +24,13 @@ from prefect.cache_policies import NO_CACHE
 
 from pipelines.engine import each_done
 
-__all__ = ["Engine", "EngineSettings", "PrefectDaskEngine", "open_engine", "task_runner"]
+__all__ = [
+    "Engine",
+    "EngineSettings",
+    "PrefectDaskEngine",
+    "open_engine",
+    "task_runner",
+]
 
 
 @dataclass(frozen=True)

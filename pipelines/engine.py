@@ -28,6 +28,7 @@ __all__ = [
     "Book",
     "Feed",
     "LEDGER_TABLES",
+    "LocalPool",
     "NotIngestedError",
     "bucket_progress",
     "bucket_result",
@@ -35,6 +36,7 @@ __all__ = [
     "each_done",
     "has_ledger",
     "is_ingested",
+    "local_engine",
     "map_buckets",
     "open_feed",
 ]
@@ -219,6 +221,65 @@ def each_done(results: Iterable[T], on_done: Callable[[], None]) -> list[T]:
         out.append(result)
         on_done()
     return out
+
+
+_SHARED: tuple[Callable[..., Any], Any, tuple[Any, ...]] | None = None
+
+
+def _pool_init(shared: tuple[Callable[..., Any], Any, tuple[Any, ...]]) -> None:
+    global _SHARED
+    _SHARED = shared
+
+
+def _pool_call(k: int) -> Any:
+    assert _SHARED is not None
+    fn, book, args = _SHARED
+    return fn(book, k, *args)
+
+
+@dataclass(frozen=True)
+class LocalPool:
+    """The local engine with ``processes`` worker processes on this machine (``compute.local_processes``).
+
+    It lives here, not in ``pipelines.cluster``, so that a worker process imports no Prefect or Dask.
+    Used only for a book read from an ingested folder with at least two buckets: each worker reads its
+    own buckets from disk, so only the function, the model and the config are sent, once per worker
+    (a book of frames in memory, or a single bucket, runs in this process as before). Results come
+    back in bucket order, so the outputs are byte-identical to one process; the peak memory is that
+    of ``processes`` buckets at once plus this process's.
+    """
+
+    processes: int = 2
+    kind: str = "local"
+
+    def map(
+        self,
+        fn: Callable[..., Any],
+        book: Any,
+        ks: Sequence[int],
+        *args: Any,
+        on_done: Callable[[], None] = lambda: None,
+    ) -> list[Any]:
+        """``[fn(book, k, *args) for k in ks]`` in order; ``on_done()`` after each finished bucket."""
+        ks = list(ks)
+        workers = min(self.processes, len(ks))
+        if workers < 2 or getattr(book, "folder", None) is None:
+            return each_done((fn(book, k, *args) for k in ks), on_done)
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded flow process
+            initializer=_pool_init,
+            initargs=((fn, book, args),),
+        ) as pool:
+            return each_done(pool.map(_pool_call, ks), on_done)
+
+
+def local_engine(processes: int) -> LocalPool | None:
+    """The local engine for ``compute.local_processes``: None (this process) for 1, else a :class:`LocalPool`."""
+    return LocalPool(processes) if processes > 1 else None
 
 
 def build_book(

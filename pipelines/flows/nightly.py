@@ -876,6 +876,7 @@ def nightly(
     A refused feed ends the flow run as Failed with the refusal as its message (no traceback) and
     raises the error to the caller."""
     from pipelines.cluster import PrefectDaskEngine
+    from pipelines.engine import local_engine
 
     cfg, project = _load_configs(Path(config_path))
     day = as_of or default_as_of(cfg.schedule.timezone)
@@ -883,7 +884,14 @@ def nightly(
     on_dask = (engine or ("dask" if scheduler else project.compute.engine)) == "dask"
     try:
         return run_nightly(
-            day, data, out, cfg, project, raw, accept_feed, PrefectDaskEngine() if on_dask else None
+            day,
+            data,
+            out,
+            cfg,
+            project,
+            raw,
+            accept_feed,
+            PrefectDaskEngine() if on_dask else local_engine(project.compute.local_processes),
         )
     except (FeedCheckError, DataQualityError) as exc:
         return Failed(message=str(exc), data=exc)  # type: ignore[return-value]

@@ -50,3 +50,34 @@ def test_each_finished_bucket_is_reported_for_the_progress_bars() -> None:
     assert seen == per_pass + per_pass
     build_book(book, DATES, DefaultDefinition())  # outside the block: nobody is told
     assert len(seen) == 10
+
+
+def test_two_local_processes_give_the_same_bytes(tmp_path) -> None:
+    """``compute.local_processes: 2`` (``pipelines.cluster.LocalPool``) on an ingested, bucketed folder:
+    the same results, in bucket order, as one process; progress reported once per bucket. A book of
+    frames in memory is not sent to worker processes (it runs here, as before)."""
+    import json
+
+    from pipelines.adapters.files import bucket_codes, bucket_file, write_bucket_atomic
+    from pipelines.engine import LocalPool, bucket_progress, local_engine
+
+    p = portfolio()
+    for name, frame in p.present().items():
+        codes = bucket_codes(frame["debtor_id"], 3)
+        for k in range(3):
+            write_bucket_atomic(frame.loc[codes == k].reset_index(drop=True), bucket_file(tmp_path, name, k))
+    (tmp_path / "manifest.json").write_text(json.dumps({"layout": {"buckets": 3}}))
+    book = Book.ingested(tmp_path)
+    assert book.buckets == 3 and local_engine(1) is None and local_engine(2) == LocalPool(2)
+    one = build_book(book, DATES, DefaultDefinition())
+    seen: list[tuple[str, int, int]] = []
+    with bucket_progress(lambda step, done, total: seen.append((step, done, total))):
+        two = build_book(book, DATES, DefaultDefinition(), engine=LocalPool(2))
+    assert seen == [("features", k, 3) for k in range(1, 4)]
+    assert len(one.features) == 240 * len(DATES) - one.features["debtor_id"].isna().sum()
+    for a, b in (
+        (one.features, two.features),
+        (one.defaults, two.defaults),
+        (one.oldest_open, two.oldest_open),
+    ):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
