@@ -144,10 +144,11 @@ def replay(
 def flag_panel(panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyConfig) -> pd.Series:
     """``flagged`` per row of :func:`replay`'s panel (same index): any trigger of ``cfg`` against
     the previous date, or kept on the list by ``cfg.watchlist`` (``stay_days`` after the last
-    trigger, ``stay_band`` while the band stays at or above it), as the nightly does. Needs
+    trigger, ``stay_band`` while the band stays at or above it, ``stay_top_share`` while the PD stays
+    in that top share of the live debtors), as the nightly does. Needs
     ``as_of``, ``debtor_id``, ``pd``, ``band`` and ``in_default``; recomputing it with another
     config re-scores nothing (``ews backtest --config``)."""
-    from pipelines.scoring.watch_state import holding_band, stay_on_list
+    from pipelines.scoring.watch_state import holding, stay_on_list
     from pipelines.scoring.watchlist import compare_with_previous, triggers
 
     flagged = []
@@ -157,7 +158,7 @@ def flag_panel(panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyC
         scored = compare_with_previous(today, previous)
         fired = triggers(scored, cfg, has_previous=previous is not None).any(axis=1).to_numpy()
         live = ~today["in_default"].to_numpy(dtype=bool)
-        hold = holding_band(today["band"], cfg)
+        hold = holding(today, cfg)
         stay = stay_on_list(today["debtor_id"], live, fired, state, T.date(), cfg.watchlist.stay_days, hold)
         on = fired | stay
         flagged.append(pd.Series(on, index=today.index))

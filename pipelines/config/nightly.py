@@ -65,6 +65,17 @@ class NewEntrantTrigger(ConfigModel):
     band: str = "D"
 
 
+class RankTrigger(ConfigModel):
+    """Flag a live debtor whose PD is among the highest ``top_share`` of tonight's live debtors
+    (its rank, highest PD first, ties at their best rank, is at most ``top_share`` x the live count)
+    and at least ``min_pd``. A relative threshold: the list's size follows the book, not the
+    calibration of the bands (band D sits far above the 90-day base rate of most books)."""
+
+    enabled: bool = False
+    top_share: float = Field(0.05, gt=0.0, le=1.0, description="share of live debtors, e.g. 0.05 = top 5 %")
+    min_pd: float = Field(0.01, ge=0.0, lt=1.0, description="never flag a PD below this by rank alone")
+
+
 class LimitBreachTrigger(ConfigModel):
     """Flag exposure (open balance) above the debtor's current credit limit (when the debtors table
     has a positive one) by more than ``current_margin``, or above the recommended limit (``credit``,
@@ -98,6 +109,7 @@ class TriggersConfig(ConfigModel):
     migration: MigrationTrigger = MigrationTrigger()
     new_entrant: NewEntrantTrigger = NewEntrantTrigger()
     limit_breach: LimitBreachTrigger = LimitBreachTrigger()
+    rank: RankTrigger = RankTrigger()
 
 
 class WatchlistConfig(ConfigModel):
@@ -114,6 +126,16 @@ class WatchlistConfig(ConfigModel):
         description=(
             "a flagged debtor also stays on the watchlist while its band is this band or worse "
             "(hysteresis: enter at triggers.threshold.band, leave below this one); null: off"
+        ),
+    )
+    stay_top_share: float | None = Field(
+        None,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "a flagged debtor also stays on the watchlist while its PD is among the highest this share "
+            "of tonight's live debtors and at least triggers.rank.min_pd (hysteresis for the rank "
+            "trigger: enter in the top triggers.rank.top_share, leave outside this share); null: off"
         ),
     )
 

@@ -16,8 +16,10 @@ previous run's file to carry the episode on:
 - ``watchlist.stay_days`` (nightly config, default 0) keeps a live debtor on the list that many days
   after its last trigger (``last_trigger_on``; trigger column ``trigger_stay``), so a one-night
   jump or migration does not drop off the next night; ``watchlist.stay_band`` keeps it on while
-  its band stays at or above that band (enter at the threshold band, leave below this one). A
-  clearing still takes it off.
+  its band stays at or above that band (enter at the threshold band, leave below this one), and
+  ``watchlist.stay_top_share`` while its PD stays among that share of the highest PDs of the night's
+  live debtors (enter by the ``rank`` trigger's ``top_share``, leave outside this one). A clearing
+  still takes it off.
 - ``owner``: tonight's queue owner when the debtor is in the queue, else the previous owner,
   else ``unassigned``.
 """
@@ -108,6 +110,22 @@ def holding_band(bands: pd.Series, cfg: NightlyConfig) -> np.ndarray | None:
     return (rank >= cfg.band_index(stay)).fillna(False).to_numpy(dtype=bool)
 
 
+def holding(scored: pd.DataFrame, cfg: NightlyConfig) -> np.ndarray | None:
+    """What keeps a flagged debtor on the list tonight (``stay_on_list``'s ``holding``): its band at
+    or above ``watchlist.stay_band`` (:func:`holding_band`, needs ``band``) or its PD among the
+    highest ``watchlist.stay_top_share`` of tonight's live debtors and at least
+    ``triggers.rank.min_pd`` (needs ``pd`` and ``in_default``); None when neither is set."""
+    from pipelines.scoring.watchlist import in_top_share
+
+    band = holding_band(scored["band"], cfg) if "band" in scored.columns else None
+    share = cfg.watchlist.stay_top_share
+    if share is None:
+        return band
+    live = ~scored["in_default"].astype(bool)
+    top = in_top_share(scored["pd"], live, share, cfg.triggers.rank.min_pd).to_numpy(dtype=bool)
+    return top if band is None else band | top
+
+
 def _prev_void(previous: pd.DataFrame | None) -> pd.Series:
     if previous is None or "void_seq" not in previous.columns:
         return pd.Series(dtype="Int64")
@@ -143,7 +161,7 @@ def apply_overrides(
             previous,
             as_of,
             cfg.watchlist.stay_days,
-            holding_band(scored["band"], cfg) if "band" in scored.columns else None,
+            holding(scored, cfg),
         )
     out["trigger_override"] = False
     cols = [

@@ -8,7 +8,7 @@ import pandas as pd
 from pipelines.config.nightly import NightlyConfig
 
 DEFAULT_BAND = "default"
-TRIGGERS: tuple[str, ...] = ("threshold", "jump", "migration", "new_entrant", "limit_breach")
+TRIGGERS: tuple[str, ...] = ("threshold", "jump", "migration", "new_entrant", "limit_breach", "rank")
 LIMIT_INPUTS = ("open_balance", "credit_limit_current", "credit_limit_recommended")
 LIMIT_PREV = (*LIMIT_INPUTS, "credit_need")  # carried from the previous run as <name>_prev
 
@@ -19,6 +19,17 @@ def assign_bands(pd_values: pd.Series, cfg: NightlyConfig) -> pd.Series:
     names = np.array([b.name for b in cfg.bands], dtype=object)
     idx = np.searchsorted(bounds, pd_values.to_numpy(dtype="float64"), side="right") - 1
     return pd.Series(names[np.clip(idx, 0, len(names) - 1)], index=pd_values.index, dtype="string")
+
+
+def in_top_share(pd_values: pd.Series, live: pd.Series, share: float, min_pd: float) -> pd.Series:
+    """True for the live rows whose PD is among the highest ``share`` of the live rows and at least
+    ``min_pd``: rank (highest PD first, ties share their best rank) <= ``share`` x the live count.
+    E.g. 10 live debtors, share 0.2: the two highest PDs (and any PD tied with the second)."""
+    live = live.astype(bool)
+    values = pd_values.astype("float64").where(live)
+    rank = values.rank(ascending=False, method="min")
+    top = (rank <= share * int(live.sum()) + 1e-9) & (values >= min_pd)
+    return (live & top.fillna(False)).astype(bool)
 
 
 def _band_rank(bands: pd.Series, cfg: NightlyConfig) -> pd.Series:
@@ -88,6 +99,7 @@ def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd
         known = has_previous and {f"{c}_prev" for c in LIMIT_INPUTS} <= set(scored.columns)
         breach &= known & ~previous_limit_breach(scored, cfg)
     out["trigger_limit_breach"] = live & t.limit_breach.enabled & breach
+    out["trigger_rank"] = t.rank.enabled & in_top_share(pd_now, live, t.rank.top_share, t.rank.min_pd)
     return out.astype(bool)
 
 

@@ -219,3 +219,24 @@ def test_backtest_json_defines_each_lead_time(panel) -> None:
     medians = [k for k in body["figures"] if k.startswith("lead_time") and k.endswith("median_days")]
     assert len(medians) == 3 and set(medians) <= set(body["definitions"])
     assert "at most 1 unflagged month-end" in body["definitions"]["lead_time_episode_median_days"]
+
+
+def test_rank_trigger_and_stay_top_share_on_a_hand_built_panel() -> None:
+    """4 live debtors, all in band B (no threshold, jump or migration fires); rank trigger top 0.25
+    (rank 1 of 4), stay_top_share 0.5 (rank <= 2). X ranks 1st in January (flagged), 2nd in
+    February (kept), 3rd in March (off); Y ranks 1st from February (flagged by rank); W ranks 2nd
+    in March but never entered. Without stay_top_share X is flagged in January only."""
+    from pipelines.backtest import flag_panel
+    from pipelines.scoring.watchlist import assign_bands
+
+    pds = {"X": (0.029, 0.02, 0.015), "Y": (0.02, 0.025, 0.025), "W": (0.015, 0.015, 0.02), "V": (0, 0, 0)}
+    rows = [(T, d, pds[d][i]) for i, T in enumerate(DATES) for d in pds]
+    panel = pd.DataFrame(rows, columns=["as_of", "debtor_id", "pd"]).assign(in_default=False)
+    panel["debtor_id"] = panel["debtor_id"].astype("string")
+    rank = {"triggers": {"rank": {"enabled": True, "top_share": 0.25}}}
+    panel["band"] = assign_bands(panel["pd"], NightlyConfig.model_validate(rank))
+    for stay, expected_x in ((0.5, [True, True, False]), (None, [True, False, False])):
+        cfg = NightlyConfig.model_validate({**rank, "watchlist": {"stay_top_share": stay}})
+        flags = flag_panel(panel, DATES, cfg).groupby(panel["debtor_id"]).agg(list).to_dict()
+        assert flags["X"] == expected_x
+        assert flags["Y"] == [False, True, True] and flags["W"] == flags["V"] == [False] * 3

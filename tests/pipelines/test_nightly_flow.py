@@ -145,7 +145,14 @@ def test_outputs_are_published_with_manifest(env) -> None:
     )
     assert len(m["inputs"]["invoices"]["input_sha256"]) == 64
     assert sum(m["counts"]["bands"].values()) == m["counts"]["scored"] == 700
-    assert set(m["counts"]["triggers"]) == {"threshold", "jump", "migration", "new_entrant", "limit_breach"}
+    assert set(m["counts"]["triggers"]) == {
+        "threshold",
+        "jump",
+        "migration",
+        "new_entrant",
+        "limit_breach",
+        "rank",
+    }
     assert len(m["config"]["credit_policy_hash"]) == 64
     assert {"score", "watchlist", "exports", "report"} <= set(m["timings_s"])
     assert set(m["cpu_s"]) == set(m["timings_s"]) and all(v >= 0 for v in m["cpu_s"].values())

@@ -304,3 +304,24 @@ def test_previous_limits_are_carried_and_a_first_run_has_no_previous_breach() ->
     scored = compare_with_previous(limit_scores(), limit_scores())
     assert {"open_balance_prev", "credit_limit_current_prev"} <= set(scored.columns)
     assert not previous_limit_breach(compare_with_previous(limit_scores(), None), CFG).any()
+
+
+def test_rank_trigger_flags_the_top_share_of_live_debtors_above_its_floor() -> None:
+    """10 live debtors and 1 in default, top_share 0.2 -> rank <= 2 of the 10 live: a (0.30) and the
+    two tied at 0.20 (ties take their best rank, 2); the defaulted debtor (PD 1.0) counts in neither
+    the ranks nor the live count. With min_pd 0.25 only a is left. Off by default."""
+    rows = [("a", 0.30, False), ("b", 0.20, False), ("c", 0.20, False), ("z", 1.0, True)]
+    rows += [(f"x{i}", 0.001 * i, False) for i in range(1, 8)]
+    on = NightlyConfig.model_validate({"triggers": {"rank": {"enabled": True, "top_share": 0.2}}})
+    out = run(scores(rows), None, on)
+    assert sorted(out.index[out["trigger_rank"]]) == ["a", "b", "c"]
+    floor = NightlyConfig.model_validate(
+        {"triggers": {"rank": {"enabled": True, "top_share": 0.2, "min_pd": 0.25}}}
+    )
+    assert run(scores(rows), None, floor)["trigger_rank"].sum() == 1
+    assert not run(scores(rows), None)["trigger_rank"].any()  # CFG: disabled
+    # 0.1 x 10 live = 1: a alone; 'rank' is named in the watchlist's trigger labels
+    one = NightlyConfig.model_validate({"triggers": {"rank": {"enabled": True, "top_share": 0.1}}})
+    flags = triggers(compare_with_previous(scores(rows), None), one, has_previous=False)
+    assert flags["trigger_rank"].tolist() == [True] + [False] * 10
+    assert trigger_labels(flags).iloc[0] == "threshold, rank"

@@ -334,3 +334,21 @@ def test_stay_band_keeps_a_flagged_debtor_while_its_band_holds(tmp_path) -> None
 def test_stay_band_must_name_a_band() -> None:
     with pytest.raises(ValueError, match="watchlist.stay_band: band 'Z' is not one of the bands"):
         NightlyConfig.model_validate({"watchlist": {"stay_band": "Z"}})
+
+
+def test_stay_top_share_keeps_a_flagged_debtor_while_its_pd_ranks_high(tmp_path) -> None:
+    """Rank hysteresis: 4 live debtors, stay_top_share 0.5 (rank <= 2). X enters by the threshold
+    (PD 0.10), stays at PD 0.02 while ranked 2nd (0.02 >= min_pd 0.01), leaves when ranked 3rd;
+    Y (0.05, ranked 1st from night 2) is never flagged: the share alone flags nobody."""
+    cfg = NightlyConfig.model_validate({"watchlist": {"stay_top_share": 0.5}})
+    days = [dt.date(2024, 9, d) for d in (1, 2, 3, 4)]
+    previous, on = None, []
+    for day, pd_x, pd_w in zip(days, (0.10, 0.02, 0.02, 0.02), (0.001, 0.001, 0.03, 0.001), strict=True):
+        s = scored([("X", pd_x, False), ("Y", 0.05, False), ("W", pd_w, False), ("V", 0.0, False)])
+        f, eff = apply_overrides(flags_of(s), s, None, previous, cfg, day)
+        wl = pd.concat([s, f], axis=1).loc[f.any(axis=1)].assign(triggers="")
+        previous = watch_state(wl, s, eff, previous, day)
+        on.append(f.set_axis(s["debtor_id"]).any(axis=1).to_dict())
+    # night 3: W (0.03) outranks X (0.02): X is 3rd and leaves; night 4: X is 2nd again but off the list
+    assert [o["X"] for o in on] == [True, True, False, False]
+    assert not any(o["Y"] or o["W"] for o in on)
