@@ -23,6 +23,8 @@ __all__ = [
     "HEADLINE",
     "bootstrap_intervals",
     "choose_challenger",
+    "paired_difference",
+    "within_strata_auc",
     "ece_noise",
     "calibration_table",
     "capture_rate",
@@ -332,6 +334,99 @@ def bootstrap_intervals(
     return out
 
 
+def _within_auc(parts: Sequence[tuple[_Weighted, np.ndarray]], w: np.ndarray) -> float:
+    """Pair-weighted mean of the per-stratum weighted AUCs (pairs of one stratum only)."""
+    num = den = 0.0
+    for prep, idx in parts:
+        ws = w[idx]
+        pairs = float((ws * prep.y).sum() * (ws * (1 - prep.y)).sum())
+        if pairs > 0:
+            num += prep.metrics(ws)["auc"] * pairs
+            den += pairs
+    return num / den if den > 0 else float("nan")
+
+
+def _strata_parts(y: np.ndarray, p: np.ndarray, strata: np.ndarray) -> list[tuple[_Weighted, np.ndarray]]:
+    return [
+        (_Weighted(y[idx], p[idx]), idx) for idx in (np.flatnonzero(strata == s) for s in np.unique(strata))
+    ]
+
+
+def within_strata_auc(
+    y: Sequence[int] | np.ndarray, p: Sequence[float] | np.ndarray, strata: Sequence[Any] | np.ndarray
+) -> float:
+    """AUC over the (defaulter, non-defaulter) pairs that share a stratum.
+
+    Equal to the mean of the per-stratum AUCs weighted by their numbers of pairs; a single stratum
+    gives the plain AUC. Rolling-origin folds are scored by *different* models, each calibrated on its
+    own window: a pair across two folds compares those models' levels, not a ranking, so pooled
+    folds are ranked within each fold only. NaN when no stratum holds both classes.
+    """
+    ya, pa = _as_arrays(y, p)
+    codes, _ = pd.factorize(pd.Series(np.asarray(strata, dtype=object)), sort=True)
+    return _within_auc(_strata_parts(ya, pa, codes), np.ones(ya.size))
+
+
+def paired_difference(
+    y: Sequence[int] | np.ndarray,
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    groups: Sequence[Any] | np.ndarray | pd.Series,
+    strata: Sequence[Any] | np.ndarray | None = None,
+    *,
+    n_boot: int = 200,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+    """Point value and paired debtor-bootstrap interval of ``a - b`` in log-loss and AUC.
+
+    ``y``: 0/1 per row; ``a``, ``b``: the two models' PDs on the same rows; ``groups``: debtor id per
+    row (a drawn debtor brings all its rows, in every stratum); ``strata``: e.g. the rolling-origin
+    fold of each row (None = one stratum). Log-loss is the mean over all rows (a sum of per-row
+    terms, so pooling strata is exact); AUC counts only pairs within a stratum
+    (:func:`within_strata_auc`). Returns ``({"logloss", "auc"}, {"logloss": (low, high), "auc": ...})``.
+    """
+    ya, pa = _as_arrays(y, a)
+    pb = _as_arrays(ya, b)[1]
+    if pa.size != pb.size:
+        raise ValueError(f"a and b have {pa.size} and {pb.size} rows")
+    codes, _ = pd.factorize(pd.Series(np.asarray(groups, dtype=object)), sort=False)
+    n_groups = int(codes.max()) + 1 if codes.size else 0
+    if n_groups < 2:
+        raise ValueError(f"bootstrap by debtor needs at least 2 debtors, got {n_groups}")
+    stratum = (
+        np.zeros(ya.size, dtype="int64")
+        if strata is None
+        else pd.factorize(pd.Series(np.asarray(strata, dtype=object)), sort=True)[0]
+    )
+    parts = {k: _strata_parts(ya, p, stratum) for k, p in (("a", pa), ("b", pb))}
+    nll = {k: _Weighted(ya, p).nll for k, p in (("a", pa), ("b", pb))}
+    d_nll = nll["a"] - nll["b"]
+
+    def diff(w: np.ndarray) -> tuple[float, float]:
+        return (
+            float((w * d_nll).sum() / w.sum()),
+            _within_auc(parts["a"], w) - _within_auc(parts["b"], w),
+        )
+
+    point_ll, point_auc = diff(np.ones(ya.size))
+    rng = np.random.default_rng(seed)
+    draws = np.empty((n_boot, 2))
+    for i in range(n_boot):
+        counts = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups).astype("float64")
+        draws[i] = diff(counts[codes])
+    tail = (1 - level) / 2 * 100
+    ci = {}
+    for j, name in enumerate(("logloss", "auc")):
+        values = draws[:, j]
+        if np.isnan(values).all():
+            ci[name] = (float("nan"), float("nan"))
+        else:
+            lo, hi = np.nanpercentile(values, [tail, 100 - tail])
+            ci[name] = (float(lo), float(hi))
+    return {"logloss": point_ll, "auc": point_auc}, ci
+
+
 def ece_noise(
     p: Sequence[float] | np.ndarray, *, n_sim: int = 200, quantile: float = 0.95, seed: int = 0
 ) -> float:
@@ -363,16 +458,20 @@ def _ci(ci: tuple[float, float]) -> str:
     return f"[{ci[0]:+.4f}, {ci[1]:+.4f}]"
 
 
-def choose_challenger(diff: Mapping[str, tuple[float, float]], point: Mapping[str, float]) -> tuple[str, str]:
+def choose_challenger(
+    diff: Mapping[str, tuple[float, float]], point: Mapping[str, float], auc_name: str = "AUC difference"
+) -> tuple[str, str]:
     """LightGBM or the scorecard, from the paired bootstrap of ``lightgbm - scorecard`` on the test window.
 
     ``diff``: intervals of the differences (``logloss``, ``auc``); ``point``: the point differences.
     Lower log-loss wins when its interval excludes 0; otherwise higher AUC wins when its interval
     excludes 0; otherwise the scorecard, because it is simpler. Returns ``(kind, reason)``.
+    ``auc_name`` names the AUC in the reason (pooled folds: "AUC difference within folds",
+    :func:`paired_difference`).
     """
     ll, auc = diff["logloss"], diff["auc"]
     shown = (
-        f"log-loss difference {point['logloss']:+.4f} {_ci(ll)}, AUC difference {point['auc']:+.4f} {_ci(auc)}"
+        f"log-loss difference {point['logloss']:+.4f} {_ci(ll)}, {auc_name} {point['auc']:+.4f} {_ci(auc)}"
         " (LightGBM - scorecard, 95% debtor bootstrap)"
     )
     if ll[1] < 0:

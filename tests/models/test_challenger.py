@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from model_frames import make_fold_frame
+from sklearn.metrics import roc_auc_score
 
-from models.challenger import plan_folds
-from models.evaluate import choose_challenger
+from models.challenger import choose_on_folds, plan_folds
+from models.evaluate import choose_challenger, paired_difference, within_strata_auc
 from models.split import SplitParams
 from models.train import LGBMParams, TrainParams, train_pd_model
 
@@ -174,3 +175,85 @@ def test_a_test_window_with_enough_defaults_keeps_the_single_window_path(xor_fra
     assert outcome.folds.empty and outcome.fold_rows.empty
     assert "lightgbm-scorecard-folds" not in outcome.intervals
     assert "on the test window" in outcome.selection and "rolling-origin" not in outcome.selection
+
+
+def test_pooled_folds_are_ranked_within_each_fold() -> None:
+    """Two folds, each ranked perfectly by its own model, at PD levels 20x apart: every pair inside a
+    fold is in order (AUC 1), but the low fold's defaulter sits below the high fold's non-defaulters."""
+    y = np.array([1, 0, 0, 1, 0, 0])
+    p = np.array([0.02, 0.01, 0.01, 0.40, 0.20, 0.20])
+    fold = np.array([0, 0, 0, 1, 1, 1])
+    # pooled: 0.02 beats 2 of the 4 non-defaulters, 0.40 all 4: 6 of 8 pairs
+    assert roc_auc_score(y, p) == pytest.approx(0.75)
+    assert within_strata_auc(y, p, fold) == pytest.approx(1.0)
+    assert within_strata_auc(y, p, np.zeros(6)) == pytest.approx(0.75)  # one stratum: the plain AUC
+    # fold 1 half right (0.30 > 0.20, 0.10 < 0.20): (1.0 x 2 pairs + 0.5 x 2 pairs) / 4
+    y2, p2 = np.array([1, 0, 0, 1, 1, 0]), np.array([0.02, 0.01, 0.01, 0.30, 0.10, 0.20])
+    assert within_strata_auc(y2, p2, fold) == pytest.approx(0.75)
+
+
+def _hand_folds(lightgbm: list[tuple[float, float]], scorecard: list[tuple[float, float]]) -> pd.DataFrame:
+    """200 debtors in every fold, debtor i defaulting in fold f when (i + 7 f) % 10 == 0 (20 per fold);
+    per fold, each model gives every defaulter one PD and every non-defaulter another."""
+    parts = []
+    for f, ((lg_d, lg_n), (sc_d, sc_n)) in enumerate(zip(lightgbm, scorecard, strict=True)):
+        i = np.arange(200)
+        y = ((i + 7 * f) % 10 == 0).astype(int)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "fold": f,
+                    "debtor_id": [f"D{k}" for k in i],
+                    "y": y,
+                    "pd_lightgbm": np.where(y == 1, lg_d, lg_n),
+                    "pd_scorecard": np.where(y == 1, sc_d, sc_n),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+GOOD, FLAT = (0.5, 0.05), (0.1, 0.1)  # perfect ranking vs one PD at the default rate
+# per row, GOOD - FLAT in log-loss: defaulters ln(0.1 / 0.5), non-defaulters ln(0.9 / 0.95)
+GOOD_MINUS_FLAT = 0.1 * np.log(0.1 / 0.5) + 0.9 * np.log(0.9 / 0.95)  # -0.2096
+# ranks perfectly but too high on non-defaulters: 0.1 ln(0.1 / 0.5) + 0.9 ln(0.9 / (1 - b)) = 0
+TIED_LOGLOSS = (0.5, 1 - 0.9 * 0.2 ** (1 / 9))  # b = 0.2474
+
+
+@pytest.mark.parametrize(
+    ("lightgbm", "scorecard", "kind", "why", "logloss", "auc"),
+    [
+        ([GOOD] * 3, [FLAT] * 3, "lightgbm", "LightGBM has the lower log-loss", GOOD_MINUS_FLAT, 0.5),
+        ([FLAT] * 3, [GOOD] * 3, "scorecard", "the scorecard has the lower log-loss", -GOOD_MINUS_FLAT, -0.5),
+        # the same log-loss, but LightGBM ranks every fold perfectly: the AUC breaks the tie
+        ([TIED_LOGLOSS] * 3, [FLAT] * 3, "lightgbm", "log-loss tied; LightGBM ranks better", 0, 0.5),
+        # fold 0 won by LightGBM, fold 1 by the scorecard by as much, fold 2 identical: a tie
+        (
+            [GOOD, FLAT, FLAT],
+            [FLAT, GOOD, FLAT],
+            "scorecard",
+            "no clear winner, so the simpler scorecard",
+            0,
+            0,
+        ),
+    ],
+)
+def test_the_fold_rule_on_hand_made_folds(lightgbm, scorecard, kind, why, logloss, auc) -> None:
+    rows = _hand_folds(lightgbm, scorecard)
+    point, ci = paired_difference(
+        rows["y"], rows["pd_lightgbm"], rows["pd_scorecard"], rows["debtor_id"], rows["fold"], n_boot=100
+    )
+    assert point["logloss"] == pytest.approx(logloss, abs=1e-12)
+    assert point["auc"] == pytest.approx(auc, abs=1e-12)
+    assert ci["logloss"][0] <= point["logloss"] <= ci["logloss"][1]
+    got, reason, diff = choose_on_folds(rows, n_boot=100, seed=0)
+    assert (got, diff) == (kind, ci) and reason.startswith(why)
+    if why.startswith("LightGBM"):
+        assert diff["logloss"][1] < 0 and reason.endswith(
+            "lower log-loss in 3 of 3 folds and the higher AUC in 3 of 3"
+        )
+    if why.startswith("log-loss tied"):
+        assert ci["logloss"][0] < 0 < ci["logloss"][1] and ci["auc"] == (0.5, 0.5)
+    if why.startswith("no clear"):
+        assert ci["logloss"][0] < 0 < ci["logloss"][1] and ci["auc"][0] < 0 < ci["auc"][1]
+        assert reason.endswith("lower log-loss in 1 of 3 folds and the higher AUC in 1 of 3")
