@@ -34,23 +34,32 @@ from features.paydate import ALL_FEATURES, FEATURES, GAP_FEATURES, PERIOD_DAYS, 
 
 __all__ = [
     "PaydateParams",
+    "QUANTILE_LEVELS",
     "Z80",
     "baseline_days",
     "actual_cash",
+    "calibrate_and_evaluate",
     "cash_intervals",
     "cash_moments",
+    "cdf_at",
     "cdf_at_days",
     "cdf_weeks",
     "estimate_cash_shock",
     "evaluate",
     "fit_hazard",
+    "fit_recalibration",
     "forecast_frame",
+    "leave_one_out_knots",
+    "pit_bounds",
     "point_metrics",
     "predict_hazards",
     "quantile_days",
+    "recalibrate",
 ]
 
 Z80 = 1.2815515655446004  # standard normal 90 % quantile: a central 80 % interval is mean +- Z80 sd
+QUANTILE_LEVELS = np.round(np.linspace(0.0, 1.0, 21), 2)  # levels of the recalibration map's knots
+MIN_CALIBRATION_INVOICES = 200  # fewer held-out invoices: no recalibration (identity map)
 
 
 @dataclass(frozen=True)
@@ -171,6 +180,99 @@ def cdf_at_days(F: np.ndarray, days: int) -> np.ndarray:
     prev = F[:, j - 1] if j > 0 else np.zeros(n)
     frac = (days - PERIOD_DAYS * j) / PERIOD_DAYS
     return prev + frac * (F[:, j] - prev)
+
+
+def cdf_at(F: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """P(paid by T + ``days[i]``) of row i (:func:`cdf_at_days` with one day per row; F at the
+    horizon end beyond it, 0 for days <= 0)."""
+    n, horizon = F.shape
+    d = np.asarray(days, dtype=np.float64)
+    j = np.clip((d - 1) // PERIOD_DAYS, 0, max(horizon - 1, 0)).astype(np.int64)
+    idx = np.arange(n)
+    prev = np.where(j > 0, F[idx, np.maximum(j - 1, 0)], 0.0)
+    frac = np.clip((d - PERIOD_DAYS * j) / PERIOD_DAYS, 0.0, 1.0)
+    out = prev + frac * (F[idx, j] - prev)
+    return np.where(d <= 0, 0.0, out)
+
+
+def pit_bounds(F: np.ndarray, actual_days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Probability integral transform of the actual settlement day a (days after T) under the
+    model's CDF: ``(P(paid by a - 1), P(paid by a))`` per invoice. An invoice not settled within the
+    horizon (NaN) gets ``(F at the horizon end, 1)``.
+
+    The p10-p90 interval holds day a exactly when P(paid by a) >= 0.1 (a is not before the first
+    day the CDF reaches 0.1) and P(paid by a - 1) < 0.9 (the CDF reaches 0.9 on day a or later, or
+    never within the horizon): :func:`fit_recalibration` uses the upper bound for the lower
+    quantiles and the lower bound for the upper ones."""
+    a = np.asarray(actual_days, dtype=np.float64)
+    paid = ~np.isnan(a)
+    end = F[:, -1] if F.shape[1] else np.zeros(len(a))
+    day = np.where(paid, a, 0.0)
+    lo = np.where(paid, cdf_at(F, day - 1.0), end)
+    hi = np.where(paid, cdf_at(F, day), 1.0)
+    return lo, hi
+
+
+def fit_recalibration(lo: np.ndarray, hi: np.ndarray, median: bool = True) -> np.ndarray:
+    """Quantile recalibration map (Kuleshov et al., 2018) from held-out invoices: the knots
+    tau_j, one per level of :data:`QUANTILE_LEVELS`, such that a share level_j of the invoices was
+    settled by the day the model's CDF reached tau_j. The recalibrated CDF is G = R(F), R the
+    piecewise-linear map through (tau_j, level_j) (:func:`recalibrate`); its q-quantile is the
+    model's tau(q)-quantile.
+
+    ``lo``, ``hi``: :func:`pit_bounds` of held-out invoices (the model never trained on them); they
+    differ by the probability of the settlement day itself. Level q takes the empirical q-quantile
+    of w hi + (1 - w) lo with w = (0.9 - q) / 0.8 clipped to [0, 1]: the upper bound at 0.1 and the
+    lower one at 0.9, so the p10-p90 interval holds exactly 80 % of those invoices (see
+    :func:`pit_bounds`), and their mean at the median, which then splits them in halves (the point
+    that minimises the absolute error). ``median=False`` leaves the median at 0.5. tau_0 = 0,
+    tau_1 = 1; the knots are made strictly increasing, so R is monotone and G non-decreasing in the
+    day. Fewer than ``MIN_CALIBRATION_INVOICES`` invoices: the identity map."""
+    lo, hi = np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+    levels = QUANTILE_LEVELS
+    if len(lo) < MIN_CALIBRATION_INVOICES:
+        return levels.astype(np.float64)
+    knots = np.empty(len(levels))
+    for j, q in enumerate(levels):
+        w = min(1.0, max(0.0, (0.9 - q) / 0.8))
+        if q <= 0.0 or q >= 1.0:
+            knots[j] = q
+        elif q == 0.5 and not median:
+            knots[j] = 0.5
+        else:
+            knots[j] = np.quantile(w * hi + (1.0 - w) * lo, q)
+    knots = np.clip(np.maximum.accumulate(knots), 0.0, 1.0)
+    eps = 1e-9
+    for j in range(1, len(knots)):  # strictly increasing; the last knot stays at 1
+        knots[j] = max(knots[j], knots[j - 1] + eps)
+    knots[-1] = max(knots[-1], 1.0)
+    for j in range(len(knots) - 2, -1, -1):
+        knots[j] = min(knots[j], knots[j + 1] - eps)
+    return knots
+
+
+def leave_one_out_knots(pits: list[tuple[np.ndarray, np.ndarray]], median: bool = True) -> list[np.ndarray]:
+    """Per held-out snapshot, the map fitted on the other snapshots' :func:`pit_bounds` (so the
+    figures of a snapshot never use its own outcomes); with one snapshot, its own map."""
+    if len(pits) < 2:
+        return [fit_recalibration(*pits[0], median=median)] if pits else []
+    out = []
+    for i in range(len(pits)):
+        rest = [p for j, p in enumerate(pits) if j != i]
+        out.append(
+            fit_recalibration(
+                np.concatenate([p[0] for p in rest]), np.concatenate([p[1] for p in rest]), median
+            )
+        )
+    return out
+
+
+def recalibrate(F: np.ndarray, knots: np.ndarray | list[float] | None) -> np.ndarray:
+    """G = R(F): the weekly CDF through the recalibration map (:func:`fit_recalibration`); the
+    identity without knots. Monotone in F, so G stays non-decreasing in the week, in [0, 1]."""
+    if knots is None:
+        return F
+    return np.interp(F, np.asarray(knots, dtype=np.float64), QUANTILE_LEVELS)
 
 
 def quantile_days(F: np.ndarray, q: float) -> np.ndarray:
@@ -375,6 +477,8 @@ def evaluate(
     weeks: int = 13,
     shock_sd: float = 0.0,
     features: list[str] | tuple[str, ...] = FEATURES,
+    knots: np.ndarray | list[np.ndarray] | None = None,
+    cdfs: list[np.ndarray] | None = None,
 ) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
     """Held-out evaluation over test snapshots ``tests``: (T, open invoices at T with
     ``actual_days``, ``features.paydate.evaluation_invoices``).
@@ -387,13 +491,21 @@ def evaluate(
     shared shock ``shock_sd``), and ``cash_shock_sd``: :func:`estimate_cash_shock` of these weeks.
     ``per_snapshot``: the same figures per T; ``cash``: per T and week, forecast, interval,
     independent-invoice ``variance`` and actual. ``features``: the model's input columns.
+    ``knots``: a recalibration map (:func:`fit_recalibration`) applied to every snapshot's CDF, or
+    one per snapshot (:func:`leave_one_out_knots`); ``cdfs``: the model's CDFs of the snapshots
+    (:func:`cdf_weeks`), when already predicted.
     """
     H = horizon * PERIOD_DAYS
     pooled: dict[str, list[np.ndarray]] = {"pred": [], "p10": [], "p90": [], "actual": []}
     base_pool: dict[str, list[np.ndarray]] = {}
     per, cash = [], []
-    for T, inv in tests:
-        F = cdf_weeks(predict_hazards(booster, inv, T, horizon, features=features))
+    for i, (T, inv) in enumerate(tests):
+        F = (
+            cdfs[i]
+            if cdfs is not None
+            else cdf_weeks(predict_hazards(booster, inv, T, horizon, features=features))
+        )
+        F = recalibrate(F, knots[i] if isinstance(knots, list) else knots)
         pred, p10, p90 = quantile_days(F, 0.5), quantile_days(F, 0.1), quantile_days(F, 0.9)
         actual = inv["actual_days"].to_numpy(dtype=np.float64)
         row = {"as_of": pd.Timestamp(T, unit="D"), **point_metrics(pred, actual, H, p10, p90)}
@@ -435,3 +547,42 @@ def evaluate(
             cash_frame["expected_cash"], cash_frame["variance"], cash_frame["actual_cash"].where(seen)
         )
     return metrics, pd.DataFrame(per), cash_frame
+
+
+def calibrate_and_evaluate(
+    booster: lgb.Booster,
+    tests: list[tuple[int, pd.DataFrame]],
+    horizon: int,
+    weeks: int = 13,
+    features: list[str] | tuple[str, ...] = FEATURES,
+    median: bool = True,
+    cdfs: list[np.ndarray] | None = None,
+) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Quantile recalibration measured on held-out snapshots (``benchmarks/paydate.py``; **not used
+    by the training flow or the nightly**: a map fitted on earlier month-ends did not carry over
+    to later ones, see BENCHMARKS.md, session 5). A model trained before the test snapshots
+    predicts them; their outcomes give the map (:func:`fit_recalibration`, the 4th item), and the
+    figures of :func:`evaluate`, each snapshot recalibrated with the map of the *other* snapshots
+    (:func:`leave_one_out_knots`), so no figure uses its own outcomes. ``metrics`` also
+    holds ``uncalibrated_mae_days``, ``uncalibrated_within_7d`` and ``uncalibrated_coverage_80``
+    (the model's own quantiles); its ``cash_shock_sd`` is estimated from the recalibrated cash
+    forecasts. ``median``: recalibrate the median too (else only the other levels); ``cdfs``: the
+    model's CDFs of the snapshots, when already predicted."""
+    if cdfs is None:
+        cdfs = [cdf_weeks(predict_hazards(booster, inv, T, horizon, features=features)) for T, inv in tests]
+    pits = [
+        pit_bounds(F, inv["actual_days"].to_numpy(dtype=np.float64))
+        for F, (_, inv) in zip(cdfs, tests, strict=True)
+    ]
+    knots = (
+        fit_recalibration(np.concatenate([p[0] for p in pits]), np.concatenate([p[1] for p in pits]), median)
+        if pits
+        else QUANTILE_LEVELS.astype(np.float64)
+    )
+    metrics, per, cash = evaluate(
+        booster, tests, horizon, weeks, features=features, knots=leave_one_out_knots(pits, median), cdfs=cdfs
+    )
+    raw, _, _ = evaluate(booster, tests, horizon, weeks, features=features, cdfs=cdfs)
+    for key in ("mae_days", "within_7d", "coverage_80"):
+        metrics[f"uncalibrated_{key}"] = raw[key]
+    return metrics, per, cash, knots
