@@ -148,7 +148,8 @@ def register(app: typer.Typer) -> None:
                 def progress(msg: str) -> None:
                     status.update(f"ingest: {msg} ...")
 
-                fx = load_project(project).currency
+                project_cfg = load_project(project)
+                fx = project_cfg.currency
                 if source is not None:
                     cfg = load_config(source, expect=SourceConfig)
                     if path:
@@ -157,7 +158,14 @@ def register(app: typer.Typer) -> None:
                         cfg = cfg.model_copy(
                             update={"rules": cfg.rules.model_copy(update={"data_docs": False})}
                         )
-                    result = ingest_source(cfg, out, as_of=as_of_date, currency=fx, progress=progress)
+                    result = ingest_source(
+                        cfg,
+                        out,
+                        as_of=as_of_date,
+                        currency=fx,
+                        progress=progress,
+                        workers=project_cfg.compute.ingest_workers,
+                    )
                 else:
                     from pipelines.config.source import RulesConfig
 
@@ -169,6 +177,7 @@ def register(app: typer.Typer) -> None:
                         default_currency=currency,
                         currency=fx,
                         progress=progress,
+                        workers=project_cfg.compute.ingest_workers,
                     )
         except (TableError, ConfigError) as exc:
             fail(str(exc))

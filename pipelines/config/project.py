@@ -99,6 +99,12 @@ class ComputeConfig(ConfigModel):
         description="local engine: worker processes for the nightly's debtor buckets of an ingested folder "
         "(1: this process; 2 on a 2-core machine halves the score step's wall time for books of 2+ buckets)",
     )
+    ingest_workers: int | None = Field(
+        None,
+        ge=1,
+        description="ews ingest of large inputs (streamed): processes that validate and finish debtor "
+        "partitions; empty: min(2, usable CPUs); 1: one process. Not used when Data Docs are built",
+    )
 
 
 class ProjectConfig(ConfigModel):

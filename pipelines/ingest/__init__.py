@@ -101,6 +101,7 @@ def ingest_files(
     default_currency: str | None = None,
     currency: CurrencyConfig | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> IngestResult:
     """Ingest files that already use the canonical column names: ``{"invoices": path, ...}``.
 
@@ -116,7 +117,7 @@ def ingest_files(
         rules=settings or RulesConfig(),
         tables={t: FileSource(path=Path(p)) for t, p in files.items()},
     )
-    return ingest_source(source, out_dir, as_of=as_of, currency=currency, progress=progress)
+    return ingest_source(source, out_dir, as_of=as_of, currency=currency, progress=progress, workers=workers)
 
 
 def ingest_dir(
@@ -166,6 +167,7 @@ def ingest_source(
     stream: bool | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     partitions: int | None = None,
+    workers: int | None = None,
 ) -> IngestResult:
     """Ingest a mapped source (``kind: source`` config). See the module docstring for the steps.
 
@@ -177,7 +179,10 @@ def ingest_source(
     partition at a time (:mod:`pipelines.ingest.stream`; needs ``out_dir``). Default: when the
     inputs hold more than :data:`STREAM_ROWS` rows. ``partitions``: debtor partitions of the
     spill (default: the bucket count of the whole input). The outputs are the same either way,
-    except the Great Expectations batch count and the Data Docs pages.
+    except the Great Expectations batch count and the Data Docs pages. ``workers``: processes
+    that validate and finish the partitions of a streamed ingest (the project's
+    ``compute.ingest_workers``; default ``min(2, CPUs)``; one process when Data Docs are built:
+    they come from one Great Expectations context); the outputs are the same bytes for any count.
     """
     say = progress or (lambda _msg: None)
     as_of_date = as_of or dt.datetime.now(dt.UTC).date()
@@ -219,7 +224,7 @@ def ingest_source(
     lap("gx_setup")
     if out is not None and stage is not None:
         from pipelines.ingest.sources import estimated_rows
-        from pipelines.ingest.stream import spill_partitions
+        from pipelines.ingest.stream import default_workers, spill_partitions
 
         estimate = estimated_rows(source)
         if stream or (stream is None and sum(estimate.values()) > STREAM_ROWS):
@@ -236,6 +241,7 @@ def ingest_source(
                 say,
                 lap,
                 timings,
+                1 if validator.docs_dir is not None else (workers or default_workers()),
             )
 
     # Tables are read one block at a time and slimmed after their own checks (only the raw values
@@ -323,6 +329,7 @@ def _ingest_streamed(
     say: Progress,
     lap: Callable[[str], None],
     timings: dict[str, float],
+    workers: int,
 ) -> IngestResult:
     """:func:`ingest_source` in bounded memory (:mod:`pipelines.ingest.stream`); same outputs."""
     from pipelines.ingest.stream import publish_streamed, run_streamed
@@ -343,6 +350,7 @@ def _ingest_streamed(
             partitions=partitions,
             say=say,
             lap=lap,
+            workers=workers,
         )
         inputs: dict[str, str] = {}
         for state in states.values():

@@ -351,6 +351,67 @@ def _parquet_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_ro
     return chunks
 
 
+def parquet_pieces(
+    source: SourceConfig, block: str, chunk_rows: int
+) -> list[tuple[int, int, Callable[[], dict[str, RawTable]]]] | None:
+    """The chunks of a Parquet table block as ``(first row, rows, reader)``, cut at row-group
+    boundaries (runs of row groups of about ``chunk_rows`` rows), so that each chunk can be read on
+    its own, in any process. None: not a Parquet table file, or one row group (read it in batches
+    with :func:`chunk_loaders`). Each reader returns what the batch reader returns for those rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipelines.sources.read import _parquet_error
+
+    table = block.removeprefix("tables.") if block.startswith("tables.") else None
+    spec = source.tables.get(table) if table is not None else None  # type: ignore[call-overload]
+    if spec is None or table is None or spec.file_format() != "parquet":
+        return None
+    _csv, values = source.options_for(spec)
+    label = f"tables.{table}" if source.name != "files" else table
+    path = Path(spec.path)
+    present = preflight(path, "parquet", _csv, label)
+    rename = _resolve_columns(present, table, spec.columns, label, path)
+    columns = sorted(set(rename.values()), key=present.index)
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (OSError, pa.ArrowException) as exc:
+        raise _parquet_error(path, label, exc) from None
+    if meta.num_row_groups < 2:
+        return None
+    total = meta.num_rows
+    runs: list[list[int]] = [[]]
+    sizes = [0]
+    for g in range(meta.num_row_groups):
+        if sizes[-1] >= chunk_rows:
+            runs.append([])
+            sizes.append(0)
+        runs[-1].append(g)
+        sizes[-1] += meta.row_group(g).num_rows
+
+    def reader(groups: list[int], start: int) -> Callable[[], dict[str, RawTable]]:
+        def read() -> dict[str, RawTable]:
+            try:
+                pf = pq.ParquetFile(path)
+                got = pf.read_row_groups(groups, columns=columns, use_pandas_metadata=True)
+                frame = (
+                    got.replace_schema_metadata(pf.schema_arrow.metadata).to_pandas().reset_index(drop=True)
+                )
+            except (OSError, pa.ArrowException) as exc:
+                raise _parquet_error(path, label, exc) from None
+            rows = np.arange(start + 1, start + len(frame) + 1, dtype=np.int64)
+            return _chunk_table(table, frame, rename, present, path, values, rows, total)
+
+        return read
+
+    out = []
+    start = 0
+    for groups, n in zip(runs, sizes, strict=True):
+        out.append((start, n, reader(groups, start)))
+        start += n
+    return out
+
+
 def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: int) -> ChunkLoader:
     """A clean CSV (one record per physical line, every record with the header's fields) read in
     blocks by pyarrow, with the cell conversion of the whole-file reader; anything else raises

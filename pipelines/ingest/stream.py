@@ -34,10 +34,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import multiprocessing
+import os
 import pickle
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -64,7 +68,7 @@ from pipelines.ingest.currency import CurrencyPlan, convert_currencies, currency
 from pipelines.ingest.masks import arrow, isin, passing
 from pipelines.ingest.quarantine import quarantine_frame, reason_counts, row_reasons
 from pipelines.ingest.rules import _parse, clear_optional, cross_table, within_table
-from pipelines.ingest.sources import NotStreamable, RawTable, chunk_loaders, slim
+from pipelines.ingest.sources import NotStreamable, RawTable, chunk_loaders, parquet_pieces, slim
 from pipelines.sources.parse import parse_text
 
 LEDGER_TABLES = ("invoices", "payments", "statements")
@@ -139,6 +143,7 @@ class TableState:
     first: RawTable  # the first chunk: file, mapping, malformed rows, rows_in, repairs
     empty: pd.DataFrame  # raw columns, no rows
     rows: int = 0
+    chunks: int = 0  # chunks routed: spill keys ("raw" / "ids", table, partition, chunk)
     parts: set[int] = field(default_factory=set)
     validation: dict[str, Any] | None = None
     cleared: dict[str, Any] = field(default_factory=dict)
@@ -202,6 +207,25 @@ def _count(into: dict[str, int], counts: dict[str, int]) -> None:
 
 # ---------------------------------------------------------------- the streamed run
 
+_FORKED_RUN: StreamRun | None = None
+"""The run a forked worker process works for (set in the parent just before the pool forks)."""
+
+
+def _in_fork(method: str, part: Any) -> Any:
+    """One call of :meth:`StreamRun.each` in a worker process; its spill writes are flushed."""
+    run = _FORKED_RUN
+    assert run is not None, "the pool is forked from a run"
+    try:
+        return getattr(run, method)(part)
+    finally:
+        run.spill.flush()
+
+
+def default_workers() -> int:
+    """Processes for the streamed ingest when the config does not say: ``min(2, usable CPUs)``."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(2, cpus))
+
 
 @dataclass
 class StreamRun:
@@ -216,8 +240,51 @@ class StreamRun:
     currency: CurrencyConfig
     say: Callable[[str], None]
     lap: Callable[[str], None]
+    workers: int = 1
     states: dict[str, TableState] = field(default_factory=dict)
     far_ids: pd.Series = field(default_factory=lambda: pd.Series([], dtype="string"))
+    order: tuple[str, ...] = ()
+    shared: dict[str, pd.Series] = field(default_factory=dict)
+    plan: CurrencyPlan | None = None
+    far: pd.DataFrame | None = None
+    pieces: list[tuple[str, int, Callable[[], dict[str, RawTable]]]] = field(default_factory=list)
+
+    # ------------------------------------------------------------ work per partition, in processes
+
+    def each(self, method: str, parts: Iterable[Any]) -> Iterator[tuple[Any, Any]]:
+        """``(part, self.<method>(part))`` for every part, in the order of ``parts``.
+
+        With ``workers`` > 1 the calls run in a pool of that many processes, forked from this one
+        (they inherit the run: the table states, the spill, the Great Expectations context and the
+        inputs of the step, set as attributes before the call). A call reads and writes only the
+        spill files of its own part and returns what the parent merges, in part order: the
+        results, and so the outputs, are those of one process.
+        """
+        todo = list(parts)
+        if self.workers <= 1 or len(todo) <= 1:
+            for part in todo:
+                yield part, getattr(self, method)(part)
+            return
+        global _FORKED_RUN
+        self.spill.flush()  # a forked child must not inherit buffered spill writes
+        _FORKED_RUN = self
+        pool = ProcessPoolExecutor(
+            max_workers=min(self.workers, len(todo)), mp_context=multiprocessing.get_context("fork")
+        )
+        try:
+            futures: list[Future[Any]] = [pool.submit(_in_fork, method, part) for part in todo]
+            for part, future in zip(todo, futures, strict=True):
+                try:
+                    yield part, future.result()
+                except BrokenProcessPool as exc:
+                    raise RuntimeError(
+                        f"an ingest worker process died ({method}, {self.workers} processes): out of "
+                        "memory? Set rules.workers: 1 in the source config to validate one debtor "
+                        "partition at a time"
+                    ) from exc
+        finally:
+            _FORKED_RUN = None
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # ------------------------------------------------------------ 1. route
 
@@ -225,16 +292,29 @@ class StreamRun:
         loaders, block_of, whole = chunk_loaders(self.source, self.chunk_rows)
         blocks = list(dict.fromkeys(block_of[t] for t in order if t in block_of))
         for block in blocks:
-            try:
-                for piece in loaders[block]():
-                    for table, raw in piece.items():
-                        self._route_chunk(table, raw)
-            except NotStreamable:  # a damaged CSV: forget its chunks, read it whole
-                for table in [t for t, b in block_of.items() if b == block]:
-                    self._forget(table)
-                for piece in whole[block]():
-                    for table, raw in piece.items():
-                        self._route_chunk(table, raw)
+            pieces = parquet_pieces(self.source, block, self.chunk_rows) if self.workers > 1 else None
+            if pieces is not None:  # chunks read and routed in the worker processes
+                table = block.removeprefix("tables.")
+                self.pieces = [(table, start, read) for start, _n, read in pieces]
+                for c, got in self.each("_route_piece", range(len(pieces))):
+                    if c == 0:
+                        self.states[table] = TableState(table, got["first"], got["first"].frame)
+                    state = self.states[table]
+                    state.rows += got["rows"]
+                    state.chunks += 1
+                    state.parts |= got["parts"]
+                self.pieces = []
+            else:
+                try:
+                    for piece in loaders[block]():
+                        for table, raw in piece.items():
+                            self._route_chunk(table, raw)
+                except NotStreamable:  # a damaged CSV: forget its chunks, read it whole
+                    for table in [t for t, b in block_of.items() if b == block]:
+                        self._forget(table)
+                    for piece in whole[block]():
+                        for table, raw in piece.items():
+                            self._route_chunk(table, raw)
             self.say(f"read {block}")
             self.lap("read")
         self.spill.flush()
@@ -244,22 +324,40 @@ class StreamRun:
 
     def _forget(self, table: str) -> None:
         """Drop what was routed of ``table`` so far."""
-        self.states.pop(table, None)
+        state = self.states.pop(table, None)
         for p in range(self.partitions):
-            self.spill.drop(("raw", table, p))
-            self.spill.drop(("ids", table, p))
+            for c in range(state.chunks if state is not None else 0):
+                self.spill.drop(("raw", table, p, c))
+                self.spill.drop(("ids", table, p, c))
 
     def _route_chunk(self, table: str, raw: RawTable) -> None:
+        """Route one chunk in this process (the chunks of a table arrive in input order)."""
         state = self.states.get(table)
         if state is None:
             state = self.states[table] = TableState(
                 table, replace(raw, frame=raw.frame.iloc[:0]), raw.frame.iloc[:0]
             )
+        start, c = state.rows, state.chunks
+        state.rows += len(raw.frame)
+        state.chunks += 1
+        state.parts |= self._route_rows(table, raw, start, c)
+        self.spill.flush()
+
+    def _route_piece(self, c: int) -> dict[str, Any]:
+        """Read and route chunk ``c`` of a Parquet table (``self.pieces``; in a worker process)."""
+        table, start, read = self.pieces[c]
+        raw = read()[table]
+        first = replace(raw, frame=raw.frame.iloc[:0]) if c == 0 else None
+        return {"first": first, "rows": len(raw.frame), "parts": self._route_rows(table, raw, start, c)}
+
+    def _route_rows(self, table: str, raw: RawTable, start: int, c: int) -> set[int]:
+        """Spill the rows of chunk ``c`` (input positions from ``start``) by debtor partition, and
+        their invoice / payment ids by id hash; returns the debtor partitions written."""
         n = len(raw.frame)
-        rows = np.arange(state.rows, state.rows + n, dtype=np.int64)
-        state.rows += n
         if n == 0:
-            return
+            return set()
+        rows = np.arange(start, start + n, dtype=np.int64)
+        parts: set[int] = set()
         ids = parse_text(raw.frame["debtor_id"], is_id=True)[0] if "debtor_id" in raw.frame else None
         part = _partition(ids, self.partitions) if ids is not None else np.zeros(n, dtype=np.int64)
         order = np.argsort(part, kind="stable")
@@ -267,7 +365,7 @@ class StreamRun:
         for p in np.flatnonzero(np.diff(cuts)):
             sel = order[cuts[p] : cuts[p + 1]]
             self.spill.append(
-                ("raw", table, int(p)),
+                ("raw", table, int(p), c),
                 {
                     "frame": raw.frame.iloc[sel].reset_index(drop=True),
                     "rows": rows[sel],
@@ -276,7 +374,7 @@ class StreamRun:
                     "pre_bad": {k: m[sel] for k, m in raw.pre_bad.items()},
                 },
             )
-            state.parts.add(int(p))
+            parts.add(int(p))
         column = ID_COLUMN.get(table)
         if column is not None and column in raw.frame:
             import pyarrow as pa
@@ -290,13 +388,25 @@ class StreamRun:
             for q in np.unique(where):
                 sel = where == q
                 self.spill.append(
-                    ("ids", table, int(q)),
+                    ("ids", table, int(q), c),
                     {"hash": hashed[sel], "p": owner[sel], "id": ids.filter(pa.array(sel))},
                 )
+        return parts
+
+    def _pieces(self, kind: str, table: str, p: int) -> list[Any]:
+        """The spilled pieces of ``table`` in partition ``p``, chunk after chunk (input order)."""
+        state = self.states.get(table)
+        chunks = state.chunks if state is not None else 0
+        return [x for c in range(chunks) for x in self.spill.pieces((kind, table, p, c))]
+
+    def _drop(self, kind: str, table: str, p: int) -> None:
+        state = self.states.get(table)
+        for c in range(state.chunks if state is not None else 0):
+            self.spill.drop((kind, table, p, c))
 
     def _raw(self, table: str, p: int) -> tuple[RawTable, np.ndarray] | None:
         """The raw rows of ``table`` in partition ``p`` and their input positions (None: no rows)."""
-        pieces = list(self.spill.pieces(("raw", table, p)))
+        pieces = self._pieces("raw", table, p)
         state = self.states[table]
         if not pieces:
             if p != 0 or state.rows:
@@ -334,96 +444,65 @@ class StreamRun:
         """Invoice / payment ids found in more than one debtor partition, one id partition at a
         time: the ids' 64-bit hashes are sorted, hashes that repeat with two owning partitions are the
         candidates, and their ids are then compared exactly (a hash collision is no duplicate)."""
-        import pyarrow as pa
-
+        tables = [t for t in ID_COLUMN if t in self.states]
+        found: dict[str, list[pd.Series]] = {t: [] for t in tables}
+        for (table, _q), ids in self.each(
+            "_shared_part", [(t, q) for t in tables for q in range(self.partitions)]
+        ):
+            if ids is not None:
+                found[table].append(ids)
         out: dict[str, pd.Series] = {}
-        for table in ID_COLUMN:
-            if table not in self.states:
-                continue
-            found: list[pd.Series] = []
-            for q in range(self.partitions):
-                pieces = list(self.spill.pieces(("ids", table, q)))
-                if not pieces:
-                    continue
-                hashed = np.concatenate([x["hash"] for x in pieces])
-                owner = np.concatenate([x["p"] for x in pieces])
-                h = np.sort(hashed)  # one sort of the hashes; owners only for repeated hashes
-                repeated = h[1:][h[1:] == h[:-1]]
-                if not len(repeated):
-                    continue
-                rows = np.flatnonzero(pd.Series(hashed).isin(repeated).to_numpy())
-                owners = pd.Series(owner[rows]).groupby(hashed[rows]).nunique()
-                twice = owners.index[owners.to_numpy() > 1].to_numpy()
-                if not len(twice):
-                    continue
-                rows = rows[pd.Series(hashed[rows]).isin(twice).to_numpy()]
-                ids = pa.chunked_array([x["id"] for x in pieces], pa.string()).take(pa.array(rows))
-                pairs = pd.DataFrame({"id": ids.to_pandas(), "p": owner[rows]}).drop_duplicates()
-                counts = pairs["id"].value_counts()
-                found.append(pd.Series(counts.index[counts > 1], dtype="string"))
-            shared = pd.concat(found, ignore_index=True) if found else pd.Series([], dtype="string")
+        for table in tables:
+            shared = (
+                pd.concat(found[table], ignore_index=True) if found[table] else pd.Series([], dtype="string")
+            )
             out[ID_COLUMN[table]] = shared.sort_values(ignore_index=True)
         self.lap("shared_ids")
         return out
 
+    def _shared_part(self, key: tuple[str, int]) -> pd.Series | None:
+        """The ids of ``table`` in id partition ``q`` that occur in two debtor partitions (None: none)."""
+        import pyarrow as pa
+
+        table, q = key
+        pieces = self._pieces("ids", table, q)
+        if not pieces:
+            return None
+        hashed = np.concatenate([x["hash"] for x in pieces])
+        owner = np.concatenate([x["p"] for x in pieces])
+        h = np.sort(hashed)  # one sort of the hashes; owners only for repeated hashes
+        repeated = h[1:][h[1:] == h[:-1]]
+        if not len(repeated):
+            return None
+        rows = np.flatnonzero(pd.Series(hashed).isin(repeated).to_numpy())
+        owners = pd.Series(owner[rows]).groupby(hashed[rows]).nunique()
+        twice = owners.index[owners.to_numpy() > 1].to_numpy()
+        if not len(twice):
+            return None
+        rows = rows[pd.Series(hashed[rows]).isin(twice).to_numpy()]
+        ids = pa.chunked_array([x["id"] for x in pieces], pa.string()).take(pa.array(rows))
+        pairs = pd.DataFrame({"id": ids.to_pandas(), "p": owner[rows]}).drop_duplicates()
+        counts = pairs["id"].value_counts()
+        return pd.Series(counts.index[counts > 1], dtype="string")
+
     # ------------------------------------------------------------ 3. validate
 
     def validate(self, order: tuple[str, ...], shared: dict[str, pd.Series]) -> CurrencyPlan:
-        rules = self.source.rules
         counts: dict[str, int] = {}
         names: set[str] = set()
         far: list[pd.Series] = []
-        for p in range(self.partitions):
-            self.say(f"validating debtor partition {p + 1}/{self.partitions}")
-            local_invoices: pd.Series | None = None
-            for table in order:
-                state = self.states.get(table)
-                if state is None:
-                    continue
-                got = self._raw(table, p)
-                if got is None:
-                    continue
-                raw, rows = got
-                column = ID_COLUMN.get(table)
-                ids = {column: shared[column]} if column in shared and len(shared[column]) else None
-                typed, masks, summary = within_table(
-                    raw,
-                    self.validator,
-                    self.params,
-                    self.source.default_currency,
-                    self.lap,
-                    rules,
-                    ids,
-                    f"-part-{p:04d}",
-                )
+        self.order, self.shared = order, shared
+        for p, got in self.each("_validate_part", range(self.partitions)):
+            self.say(f"validated debtor partition {p + 1}/{self.partitions}")
+            for table, (summary, cleared) in got["tables"].items():
+                state = self.states[table]
                 state.merge_validation(summary)
-                if table == "debtors" and rules.optional_attributes == "clear":
-                    typed, cleared = clear_optional(typed, masks, replace(raw, source_row=rows))
-                    state.merge_cleared(cleared, rows, raw.source_row)
-                slim_raw = slim(raw, masks)
-                self.spill.put(
-                    ("typed", table, p),
-                    {
-                        "typed": typed,
-                        "masks": {k: np.flatnonzero(v) for k, v in masks.items()},
-                        "raw": slim_raw,
-                        "rows": rows,
-                        "source_row": raw.source_row,
-                    },
-                )
-                self.spill.drop(("raw", table, p))
-                if table == "invoices":
-                    ok = passing(masks, len(typed))
-                    _count(counts, currency_counts(typed["currency"][ok]))
-                    names.update(str(x) for x in typed["currency"].dropna().unique())
-                    local_invoices = typed["invoice_id"]
-                if table == "payments" and "invoices" in self.states:
-                    wanted = typed["invoice_id"].dropna()
-                    known = local_invoices if local_invoices is not None else pd.Series([], dtype="string")
-                    far_rows = ~isin(wanted, known)
-                    if "invoice_id" in shared and len(shared["invoice_id"]):
-                        far_rows |= isin(wanted, shared["invoice_id"])
-                    far.append(pd.Series(wanted[far_rows].unique(), dtype="string"))
+                if cleared is not None:
+                    state.merge_cleared(*cleared)
+            _count(counts, got["currencies"])
+            names.update(got["names"])
+            if got["far"] is not None:
+                far.append(got["far"])
         self.far_ids = (
             pd.Series(pd.concat(far, ignore_index=True).unique(), dtype="string")
             if far
@@ -434,6 +513,63 @@ class StreamRun:
         reporting, how = reporting_currency(counts, self.source.default_currency, self.currency)
         self.lap("validate")
         return CurrencyPlan(reporting, how, frozenset(names))
+
+    def _validate_part(self, p: int) -> dict[str, Any]:
+        """Step 3 on debtor partition ``p``: each table's rows checked (the typed rows, reason masks
+        and slim raw rows spilled for step 5); returns what :meth:`validate` merges."""
+        rules, shared = self.source.rules, self.shared
+        out: dict[str, Any] = {"tables": {}, "currencies": {}, "names": set(), "far": None}
+        local_invoices: pd.Series | None = None
+        for table in self.order:
+            state = self.states.get(table)
+            if state is None:
+                continue
+            got = self._raw(table, p)
+            if got is None:
+                continue
+            raw, rows = got
+            column = ID_COLUMN.get(table)
+            ids = {column: shared[column]} if column in shared and len(shared[column]) else None
+            typed, masks, summary = within_table(
+                raw,
+                self.validator,
+                self.params,
+                self.source.default_currency,
+                self.lap,
+                rules,
+                ids,
+                f"-part-{p:04d}",
+            )
+            cleared = None
+            if table == "debtors" and rules.optional_attributes == "clear":
+                typed, values = clear_optional(typed, masks, replace(raw, source_row=rows))
+                cleared = (values, rows, raw.source_row)
+            out["tables"][table] = (summary, cleared)
+            slim_raw = slim(raw, masks)
+            self.spill.put(
+                ("typed", table, p),
+                {
+                    "typed": typed,
+                    "masks": {k: np.flatnonzero(v) for k, v in masks.items()},
+                    "raw": slim_raw,
+                    "rows": rows,
+                    "source_row": raw.source_row,
+                },
+            )
+            self._drop("raw", table, p)
+            if table == "invoices":
+                ok = passing(masks, len(typed))
+                _count(out["currencies"], currency_counts(typed["currency"][ok]))
+                out["names"].update(str(x) for x in typed["currency"].dropna().unique())
+                local_invoices = typed["invoice_id"]
+            if table == "payments" and "invoices" in self.states:
+                wanted = typed["invoice_id"].dropna()
+                known = local_invoices if local_invoices is not None else pd.Series([], dtype="string")
+                far_rows = ~isin(wanted, known)
+                if "invoice_id" in shared and len(shared["invoice_id"]):
+                    far_rows |= isin(wanted, shared["invoice_id"])
+                out["far"] = pd.Series(wanted[far_rows].unique(), dtype="string")
+        return out
 
     def _load(
         self, table: str, p: int
@@ -470,13 +606,12 @@ class StreamRun:
         if len(far_ids) and "invoices" in self.states:
             wanted = pa.array(far_ids.to_numpy(dtype=object), pa.string())
             for q in range(self.partitions):
-                pieces = list(self.spill.pieces(("ids", "invoices", q)))
-                for x in pieces:
+                for x in self._pieces("ids", "invoices", q):
                     hit = pc.is_in(x["id"], value_set=wanted).to_numpy(zero_copy_only=False)
                     holders.update(np.unique(x["p"][hit]).tolist())
         for table in ID_COLUMN:
             for q in range(self.partitions):
-                self.spill.drop(("ids", table, q))
+                self._drop("ids", table, q)
         if not holders:
             return None
         self.say(f"looking up {len(far_ids):,} invoice ids named by payments of other debtors")
@@ -524,73 +659,27 @@ class StreamRun:
         far: pd.DataFrame | None,
         shared: dict[str, pd.Series],
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        rules = self.source.rules
-        broken = self._broken()
         section: dict[str, Any] | None = None
         items: dict[str, int] | None = {} if self.source.ar_export is not None else None
         present = [t for t in order if t in self.states]
-        for p in range(self.partitions):
-            self.say(f"cross-table checks, debtor partition {p + 1}/{self.partitions}")
-            typed, masks, raws, rows, srows = {}, {}, {}, {}, {}
-            for table in present:
-                typed[table], masks[table], raws[table], rows[table], srows[table] = self._load(table, p)
-            far_currency = elsewhere = None
-            if far is not None and "payments" in typed:
-                ids = typed["payments"]["invoice_id"]
-                local = (
-                    isin(ids, typed["invoices"]["invoice_id"])
-                    if "invoices" in typed
-                    else np.zeros(len(ids), bool)
-                )
-                twice = (
-                    isin(ids, shared["invoice_id"])
-                    if len(shared.get("invoice_id", []))
-                    else np.zeros(len(ids), bool)
-                )
-                pos = pd.Index(far.index).get_indexer(ids.fillna("\x00"))
-                known = pos >= 0
-                take = np.maximum(pos, 0)
-                currency = np.where(known, far["currency"].to_numpy(dtype=object)[take], None)
-                far_currency = (known & (~local | twice), currency)
-                elsewhere = (known & ~local, known & ~local & far["ok"].to_numpy(dtype=bool)[take])
-            fx, part_section = convert_currencies(
-                typed, masks, self.source.default_currency, self.currency, rules, plan, far_currency
-            )
-            self.lap("currency")
-            cross_table(typed, masks, rules, broken, elsewhere)
-            self.lap("cross_table")
-            section = _merge_section(section, part_section)
-            accepted: dict[str, pd.DataFrame] = {}
-            for table in present:
+        self.order, self.plan, self.far, self.shared = order, plan, far, shared
+        for p, got in self.each("_finish_part", range(self.partitions)):
+            self.say(f"cross-table checks done, debtor partition {p + 1}/{self.partitions}")
+            section = _merge_section(section, got["section"])
+            for table, t in got["tables"].items():
                 state = self.states[table]
-                frame = typed[table]
-                reasons = row_reasons(masks[table], len(frame))
-                ok = reasons.isna().to_numpy()
-                accepted[table] = conform(frame.loc[ok], table)
-                write_bucket_atomic(
-                    bucket_parts(accepted[table], self.partitions)[p], bucket_file(self.stage, table, p)
-                )
-                q = quarantine_frame(raws[table], frame, reasons, ~ok)
-                state.accepted += int(ok.sum())
-                state.quarantined += len(q)
-                _count(state.reasons, reason_counts(q["reason"]))
+                state.accepted += t["accepted"]
+                state.quarantined += t["quarantined"]
+                _count(state.reasons, t["reasons"])
                 if state.template is None:
-                    state.template = q.iloc[:0]
-                key = self._key(state, rows[table][~ok], srows[table][~ok], malformed=False)
-                self._spill_ordered("q", state, q, key, rows[table][~ok], state.ranges)
-                if table in fx:
-                    f = fx[table]
-                    keep = passing(masks[table], len(frame))[f.index.to_numpy()]
-                    at = f.index.to_numpy()[keep]
-                    f = f.loc[keep].reset_index(drop=True)
-                    if state.fx_template is None:
-                        state.fx_template = f.iloc[:0]
-                    self._spill_ordered("fx", state, f, rows[table][at], rows[table][at], state.fx_ranges)
+                    state.template = t["template"]
+                if state.fx_template is None and t["fx_template"] is not None:
+                    state.fx_template = t["fx_template"]
+                state.ranges |= t["ranges"]
+                state.fx_ranges |= t["fx_ranges"]
             if items is not None:
-                _count(items, ar_open_items(accepted, self.as_of))
-            for table in present:
-                self.spill.drop(("typed", table, p))
-            self.lap("finish")
+                _count(items, got["items"])
+        self.lap("finish")
         for table in present:  # rows that could not be split into columns (CSV)
             state = self.states[table]
             if state.malformed is None:
@@ -604,7 +693,9 @@ class StreamRun:
             state.quarantined += len(q)
             _count(state.reasons, reason_counts(q["reason"]))
             src = q["source_row"].to_numpy(dtype=np.int64)
-            self._spill_ordered("q", state, q, 2 * src + 1, np.zeros(len(q), np.int64), state.ranges)
+            state.ranges |= self._spill_ordered(
+                "q", state, q, 2 * src + 1, np.zeros(len(q), np.int64), self.partitions
+            )
             if state.template is None:
                 state.template = q.iloc[:0]
         open_items = None
@@ -618,6 +709,79 @@ class StreamRun:
                 "open_due_over_a_year": items.get("open_due_over_a_year", 0),
             }
         return section or {}, open_items
+
+    def _finish_part(self, p: int) -> dict[str, Any]:
+        """Step 5 on debtor partition ``p``: currency conversion, cross-table checks, the accepted rows
+        written as output bucket ``p``, the rejected rows and FX rows spilled by input position
+        (spill keys of this partition only); returns the counts :meth:`finish` merges."""
+        rules, far, shared, plan = self.source.rules, self.far, self.shared, self.plan
+        assert plan is not None
+        broken = self._broken()
+        present = [t for t in self.order if t in self.states]
+        typed, masks, raws, rows, srows = {}, {}, {}, {}, {}
+        for table in present:
+            typed[table], masks[table], raws[table], rows[table], srows[table] = self._load(table, p)
+        far_currency = elsewhere = None
+        if far is not None and "payments" in typed:
+            ids = typed["payments"]["invoice_id"]
+            local = (
+                isin(ids, typed["invoices"]["invoice_id"])
+                if "invoices" in typed
+                else np.zeros(len(ids), bool)
+            )
+            twice = (
+                isin(ids, shared["invoice_id"])
+                if len(shared.get("invoice_id", []))
+                else np.zeros(len(ids), bool)
+            )
+            pos = pd.Index(far.index).get_indexer(ids.fillna("\x00"))
+            known = pos >= 0
+            take = np.maximum(pos, 0)
+            currency = np.where(known, far["currency"].to_numpy(dtype=object)[take], None)
+            far_currency = (known & (~local | twice), currency)
+            elsewhere = (known & ~local, known & ~local & far["ok"].to_numpy(dtype=bool)[take])
+        fx, part_section = convert_currencies(
+            typed, masks, self.source.default_currency, self.currency, rules, plan, far_currency
+        )
+        self.lap("currency")
+        cross_table(typed, masks, rules, broken, elsewhere)
+        self.lap("cross_table")
+        out: dict[str, Any] = {"section": part_section, "tables": {}, "items": None}
+        accepted: dict[str, pd.DataFrame] = {}
+        for table in present:
+            state = self.states[table]
+            frame = typed[table]
+            reasons = row_reasons(masks[table], len(frame))
+            ok = reasons.isna().to_numpy()
+            accepted[table] = conform(frame.loc[ok], table)
+            write_bucket_atomic(
+                bucket_parts(accepted[table], self.partitions)[p], bucket_file(self.stage, table, p)
+            )
+            q = quarantine_frame(raws[table], frame, reasons, ~ok)
+            key = self._key(state, rows[table][~ok], srows[table][~ok], malformed=False)
+            t: dict[str, Any] = {
+                "accepted": int(ok.sum()),
+                "quarantined": len(q),
+                "reasons": reason_counts(q["reason"]),
+                "template": q.iloc[:0],
+                "fx_template": None,
+                "ranges": self._spill_ordered("q", state, q, key, rows[table][~ok], p),
+                "fx_ranges": set(),
+            }
+            if table in fx:
+                f = fx[table]
+                keep = passing(masks[table], len(frame))[f.index.to_numpy()]
+                at = f.index.to_numpy()[keep]
+                f = f.loc[keep].reset_index(drop=True)
+                t["fx_template"] = f.iloc[:0]
+                t["fx_ranges"] = self._spill_ordered("fx", state, f, rows[table][at], rows[table][at], p)
+            out["tables"][table] = t
+        if self.source.ar_export is not None:
+            out["items"] = ar_open_items(accepted, self.as_of)
+        for table in present:
+            self.spill.drop(("typed", table, p))
+        self.lap("finish")
+        return out
 
     def _key(
         self, state: TableState, rows: np.ndarray, source_rows: np.ndarray, *, malformed: bool
@@ -639,18 +803,22 @@ class StreamRun:
         frame: pd.DataFrame,
         key: np.ndarray,
         rows: np.ndarray,
-        ranges: set[int],
-    ) -> None:
+        part: int,
+    ) -> set[int]:
+        """Spill ``frame`` by range of input rows, under keys of debtor partition ``part`` (the
+        malformed rows: ``partitions``); returns the ranges written."""
         if not len(frame):
-            return
+            return set()
         where = self._range_of(state, key)
+        ranges = set()
         for r in np.unique(where):
             sel = where == r
             self.spill.append(
-                (kind, state.table, int(r)),
+                (kind, state.table, int(r), part),
                 {"frame": frame.loc[sel].reset_index(drop=True), "key": key[sel], "rows": rows[sel]},
             )
             ranges.add(int(r))
+        return ranges
 
     # ------------------------------------------------------------ 6. publish
 
@@ -661,14 +829,16 @@ class StreamRun:
         with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
             header = True
             for r in sorted(ranges):
-                pieces = list(self.spill.pieces((kind, state.table, r)))
+                keys = [(kind, state.table, r, p) for p in range(self.partitions + 1)]
+                pieces = [x for k in keys for x in self.spill.pieces(k)]
                 frame = pd.concat([x["frame"] for x in pieces], ignore_index=True)
                 key = np.concatenate([x["key"] for x in pieces])
                 rows = np.concatenate([x["rows"] for x in pieces])
                 frame = frame.iloc[np.lexsort((rows, key))]
                 out.write(frame.to_csv(index=False, header=header, lineterminator="\n"))
                 header = False
-                self.spill.drop((kind, state.table, r))
+                for k in keys:
+                    self.spill.drop(k)
             if header:
                 out.write(template.to_csv(index=False, lineterminator="\n"))
         return path
@@ -736,12 +906,14 @@ def run_streamed(
     partitions: int,
     say: Callable[[str], None],
     lap: Callable[[str], None],
+    workers: int = 1,
 ) -> tuple[dict[str, TableState], dict[str, Any], dict[str, Any] | None, StreamRun]:
     """Steps 1-5 (see the module docstring); returns the table states, the currency section, the
-    AR open items and the run (whose ``write_ordered`` / ``recut`` publish the rest)."""
+    AR open items and the run (whose ``write_ordered`` / ``recut`` publish the rest). ``workers``:
+    processes for steps 2, 3 and 5 (:meth:`StreamRun.each`); the outputs do not depend on it."""
     spill = Spill(out / f".spill-{uuid.uuid4().hex}")
     run = StreamRun(
-        source, stage, spill, partitions, chunk_rows, validator, params, as_of, currency, say, lap
+        source, stage, spill, partitions, chunk_rows, validator, params, as_of, currency, say, lap, workers
     )
     with output_errors(out):
         stage.mkdir(parents=True, exist_ok=True)
@@ -812,4 +984,4 @@ def publish_streamed(
     publish_ingest(stage, out, _stale_outputs(out, outputs))
 
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "publish_streamed", "run_streamed", "spill_partitions"]
+__all__ = ["DEFAULT_CHUNK_ROWS", "default_workers", "publish_streamed", "run_streamed", "spill_partitions"]

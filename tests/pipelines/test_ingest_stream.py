@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -152,7 +153,13 @@ def test_streamed_ingest_writes_the_same_bytes(
     book = books[kind]
     whole = _ingest(book, tmp_path / "whole", bucket_rows, stream=False)
     streamed = _ingest(
-        book, tmp_path / "streamed", bucket_rows, stream=True, chunk_rows=chunk_rows, partitions=partitions
+        book,
+        tmp_path / "streamed",
+        bucket_rows,
+        stream=True,
+        chunk_rows=chunk_rows,
+        partitions=partitions,
+        workers=2,  # partitions validated and finished in two forked processes
     )
     assert _outputs(tmp_path / "streamed") == _outputs(tmp_path / "whole")
     assert not list((tmp_path / "streamed").glob(".spill-*")) and not list(
@@ -181,6 +188,74 @@ def test_streamed_ingest_writes_the_same_bytes(
         for k in range(n):
             frame = read_portfolio(tmp_path / "streamed", bucket=k).invoices
             assert (bucket_codes(frame["debtor_id"], n) == k).all()
+
+
+def test_two_worker_processes_write_the_bytes_of_one(
+    books: dict[str, dict[str, Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Chunks routed, partitions validated and finished in two forked processes give the files of
+    one process, manifest included (same partitions, so the same Great Expectations batch count);
+    the calls did run in other processes. Parquet files of 50-row row groups, chunks of 100 rows:
+    3 invoice chunks, 2 payment chunks, read by the workers."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    from pipelines.ingest.stream import StreamRun
+
+    book = {}
+    for table, path in books["parquet"].items():
+        book[table] = tmp_path / f"{table}.parquet"
+        pq.write_table(pq.read_table(path), book[table], row_group_size=50)
+    calls = tmp_path / "pids"
+    for method in ("_route_piece", "_validate_part", "_finish_part"):
+        original = getattr(StreamRun, method)
+
+        def record(self, p, _original=original, _method=method):
+            (calls / f"{_method}-{p}-{os.getpid()}").touch()
+            return _original(self, p)
+
+        monkeypatch.setattr(StreamRun, method, record)
+    outs = {}
+    for workers in (1, 2):
+        calls.mkdir()
+        out = tmp_path / f"workers{workers}"
+        _ingest(book, out, 150, stream=True, chunk_rows=100, partitions=2, workers=workers)
+        outs[workers] = {
+            str(f.relative_to(out)): f.read_bytes() for f in sorted(out.rglob("*")) if f.is_file()
+        }
+        done = sorted(f.name.rsplit("-", 1)[0] for f in calls.iterdir())
+        pids = {int(f.name.rsplit("-", 1)[1]) for f in calls.iterdir()}
+        shutil.rmtree(calls)
+        if workers == 1:
+            assert pids == {os.getpid()} and not any(d.startswith("_route_piece") for d in done)
+        else:
+            assert os.getpid() not in pids, pids
+            # 241 invoice rows in row groups of 50: chunks of 100, 100, 41; 200 payments: 100, 100
+            assert [d for d in done if d.startswith("_route_piece")] == [
+                "_route_piece-0",
+                "_route_piece-0",
+            ] + [
+                "_route_piece-1",
+                "_route_piece-1",
+                "_route_piece-2",
+            ]
+        assert [d for d in done if not d.startswith("_route")] == [
+            "_finish_part-0",
+            "_finish_part-1",
+            "_validate_part-0",
+            "_validate_part-1",
+        ]
+    assert outs[2] == outs[1]
+    assert {"manifest.json", "quarantine/invoices.csv", "fx/invoices.csv"} <= set(outs[1])
+    # ~440 accepted ledger rows at bucket_rows 150: the 2 partitions re-cut into 3 buckets, 3 tables
+    assert sum(1 for name in outs[1] if name.endswith(".parquet")) == 3 * 3
+    manifest = json.loads(outs[1]["manifest.json"])
+    invoices = manifest["tables"]["invoices"]
+    assert invoices["validation"]["chunks"] == 2  # one GX batch per partition
+    assert (
+        invoices["rows_in"] == 241 == invoices["rows_accepted"] + invoices["rows_quarantined"]
+    )  # 240 + a copy
 
 
 def test_the_defects_span_partitions(book: dict[str, Path]) -> None:
