@@ -22,6 +22,9 @@ Ranking keys (all on the same live queue: overdue > ``queue.min_overdue``, not i
 - ``pd_x_dpd_rank``: PD x open balance x LGD x the DPD's percentile in that night's queue;
 - ``shrunk_dpd90``: ``shrunk`` and ``dpd90`` together;
 - ``dpd_order``: days past due, then overdue amount (``dpd_capture_top20``);
+- ``balance``: open balance (``balance_capture_top20``; ties by overdue amount here);
+- ``ead_inv_dpd90``: ``dpd90`` with the exposure over the horizon: open balance + the invoicing of
+  the last 90 days (the pace expected over the 90-day horizon; panels from session 5 on);
 - ``oracle``: the generator's true PD x open balance (the ceiling).
 
 The exposure "overdue + amount falling due within the horizon" is the open balance itself whenever
@@ -29,13 +32,21 @@ every open invoice falls due within the horizon (generated books: terms 30-60 da
 reported from the terms, not as a key.
 
 Flagging rules: ``today`` (the config), ``stay_band C``, ``threshold C`` (an earlier band),
-``threshold C + stay_band B``, and PD-trend
-triggers: flagged also where PD >= factor x the PD ``runs`` month-ends earlier and PD >= ``floor``.
+``threshold C + stay_band B``, PD-trend triggers: flagged also where PD >= factor x the PD ``runs``
+month-ends earlier and PD >= ``floor``; and (session 5) the ``rank`` trigger (PD among the top
+``triggers.rank.top_share`` of the night's live debtors and >= ``min_pd``) with the rank hysteresis
+``watchlist.stay_top_share``, alone and with ``stay_band``.
 
     nice python benchmarks/queue_ranking.py panel --data /tmp/ing_stress1 --model 1 --out p_stress1.parquet
     nice python benchmarks/queue_ranking.py panel --data /tmp/ing_stress1 --refit-every 1 \\
         --train-config train_cut.yaml --out p_stress1_wf1.parquet
-    nice python benchmarks/queue_ranking.py table p_stress1.parquet p_base1.parquet ... --truth-from DIR ...
+    nice python benchmarks/queue_ranking.py table p_stress1.parquet p_base1.parquet ... [--oracle-pd]
+    nice python benchmarks/queue_ranking.py misses p_stress1.parquet p_base1.parquet ...
+
+``table --oracle-pd`` drives every flagging rule by the generator's true PD (the rules' ceiling);
+``misses`` says what the queue's misses have in common (days past due, exposure size, PD
+percentiles, days to default, balance after T, recent invoicing) and how early the model's and the
+true PD rank the defaulters in their top 10 % (session 5).
 """
 
 from __future__ import annotations
@@ -55,7 +66,15 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-EXTRA = ["tenure_days", "paid_to_invoiced_365d", "payment_amount_90d"]
+EXTRA = [
+    "tenure_days",
+    "paid_to_invoiced_365d",
+    "payment_amount_90d",
+    "invoice_amount_90d",
+    "invoice_amount_365d",
+    "invoice_count_90d",
+    "payment_terms_mean_365d",
+]
 SHRINK_MONTHS = 6.0
 
 
@@ -121,7 +140,13 @@ def queue_keys(q: pd.DataFrame, lgd: pd.Series, dpd_threshold: float) -> dict[st
         "pd_x_dpd_rank": base * dpd_rank,
         "shrunk_dpd90": shrunk * ob * lgd * (1 + dpd / dpd_threshold),
         "dpd_order": dpd,  # ties by overdue amount in capture()
+        "balance": ob,  # balance_capture_top20
     }
+    if "invoice_amount_90d" in q:  # panels built before session 5 lack it
+        # EAD over the horizon: the open balance plus the invoicing expected in the next 90 days at the
+        # pace of the last 90 (the horizon and the window are both 90 days)
+        new = q["invoice_amount_90d"].astype("float64").fillna(0.0).clip(lower=0)
+        keys["ead_inv_dpd90"] = q["pd"] * (ob + new) * lgd * (1 + dpd / dpd_threshold)
     if "oracle_pd" in q:
         keys["oracle"] = q["oracle_pd"].astype("float64").fillna(0.0) * ob
     return keys
@@ -197,6 +222,20 @@ def watch_rows(panel: pd.DataFrame, cfg: Any) -> list[tuple[str, pd.Series]]:
                 today | trend_flags(panel, runs, factor, floor),
             )
         )
+    # session 5: the rank trigger (PD among the top share of the night's live debtors, PD >= 0.01)
+    # and the rank hysteresis (stay while in a wider top share), both from conf (triggers.rank,
+    # watchlist.stay_top_share), alone and with the band hysteresis
+    for top, stay, band in [(0.05, None, None), (0.05, 0.10, None), (0.05, 0.15, None), (0.05, None, "C"),
+                            (0.10, 0.20, None), (None, 0.10, None), (None, 0.20, None)]:  # fmt: skip
+        changes: dict[str, Any] = {"watchlist.stay_top_share": stay, "watchlist.stay_band": band}
+        if top is not None:
+            changes |= {"triggers.rank.enabled": True, "triggers.rank.top_share": top}
+        name = " + ".join(
+            ([f"rank top {top:g}"] if top else ["today"])
+            + ([f"stay_top_share {stay:g}"] if stay else [])
+            + ([f"stay_band {band}"] if band else [])
+        )
+        out.append((name, flag_panel(panel, dates, with_(**changes))))
     # trend entries held on the list while the band stays at or above C (as stay_band does)
     band_ok = assign_bands(panel["pd"], cfg).isin(["C", "D", "E"]) & ~panel["in_default"]
     trend = trend_flags(panel, 3, 2.0, 0.01)
@@ -230,6 +269,11 @@ def table(args: argparse.Namespace) -> None:
         panel = pd.read_parquet(path)
         panel["debtor_id"] = panel["debtor_id"].astype("string")
         live = ~panel["in_default"]
+        if args.oracle_pd:  # the rules' ceiling: every rule driven by the generator's true PD
+            from pipelines.scoring.watchlist import assign_bands
+
+            panel["pd"] = panel["oracle_pd"].astype("float64").fillna(0.0).where(live, 1.0)
+            panel["band"] = assign_bands(panel["pd"], cfg).where(live, "default").astype("string")
         seg_mean = panel.loc[live].groupby(["as_of", "segment"])["pd"].mean().rename("segment_mean_pd")
         panel = panel.merge(seg_mean.reset_index(), on=["as_of", "segment"], how="left")
         panel["bad_balance"] = np.where(
@@ -287,6 +331,108 @@ def table(args: argparse.Namespace) -> None:
     )
 
 
+def _top_rows(q: pd.DataFrame, key: pd.Series) -> pd.Series:
+    """True for the rows in the top 20 % (rounded up) of their month's queue, ordered as capture()."""
+    out = pd.Series(False, index=q.index)
+    frame = q.assign(_k=key.round(2))
+    for _, g in frame.groupby("as_of"):
+        g = g.sort_values(
+            ["_k", "overdue_amount", "debtor_id"], ascending=[False, False, True], kind="stable"
+        )
+        out.loc[g.index[: math.ceil(0.2 * len(g))]] = True
+    return out
+
+
+def misses(args: argparse.Namespace) -> None:
+    """What the queue's misses have in common, and how early the PD ranks the defaulters high.
+
+    Queue: the defaulted balance the shipped order (``dpd90``) leaves out of its top 20 % but the
+    oracle's top 20 % holds, by days past due at T, by open-balance quintile, its model / oracle PD
+    percentile in the queue, its days from T to the default, the growth of its open balance to the
+    next month-end (EAD after T) and its invoicing of the last 90 days / open balance.
+    Watchlist: for the defaults seen live, at the last (k = 0), second-last (k = 1) and third-last
+    (k = 2) month-end before the default: flagged by the config, in the model's / the oracle's top
+    10 % of the live PDs."""
+    from pipelines.config import load_config
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.scoring.queue import lgd_for
+
+    cfg = load_config(args.config, expect=NightlyConfig)
+    out = {}
+    for path in args.panels:
+        name = Path(path).stem
+        p = pd.read_parquet(path).sort_values(["debtor_id", "as_of"])
+        p["ob_next"] = p.groupby("debtor_id")["open_balance"].shift(-1)
+        p["bad_balance"] = np.where(
+            p["label"].fillna(0).astype(int) == 1, p["open_balance"].clip(lower=0), 0.0
+        )
+        live = ~p["in_default"]
+        q = p.loc[p["horizon_observed"] & live & (p["overdue_amount"].fillna(0.0) > cfg.queue.min_overdue)]
+        keys = queue_keys(q.assign(segment_mean_pd=q["pd"]), lgd_for(q["segment"], cfg.queue), 90.0)
+        tq, to = _top_rows(q, keys["dpd90"]), _top_rows(q, keys["oracle"])
+        bad = q["bad_balance"]
+        miss = ~tq & to & (bad > 0)
+        caught = tq & (bad > 0)
+        dpd_bin = pd.cut(q["dpd"].fillna(0.0), [-1, 30, 60, 1e9], labels=["0-30", "31-60", "61+"])
+        missed = float(bad[miss].sum())
+
+        def share(m: pd.Series, bad: pd.Series = bad, missed: float = missed) -> float | None:
+            return round(float(bad[m].sum()) / missed, 3) if missed else None
+
+        def pct(col: str, q: pd.DataFrame = q) -> pd.Series:
+            return q[col].astype("float64").fillna(0.0).groupby(q["as_of"]).rank(pct=True)
+
+        grow = q["ob_next"] / q["open_balance"].where(q["open_balance"] > 0)
+        inv = q["invoice_amount_90d"].astype("float64") / q["open_balance"].where(q["open_balance"] > 0)
+        days = (q["first_default_date"] - q["as_of"]).dt.days
+        big = q["open_balance"].groupby(q["as_of"]).rank(pct=True) > 0.8
+        r: dict[str, Any] = {
+            "missed_share_of_bad": round(float(bad[miss].sum() / bad.sum()), 4),
+            "miss_by_dpd": {str(k): share(miss & (dpd_bin == k)) for k in dpd_bin.cat.categories},
+            "bad_by_dpd": {
+                str(k): round(float(bad[dpd_bin == k].sum() / bad.sum()), 3) for k in dpd_bin.cat.categories
+            },
+            "miss_in_top_balance_quintile": share(miss & big),
+            "bad_in_top_balance_quintile": round(float(bad[big].sum() / bad.sum()), 3),
+            "miss_pd_pct_median": round(float(pct("pd")[miss].median()), 3),
+            "miss_oracle_pd_pct_median": round(float(pct("oracle_pd")[miss].median()), 3),
+            "days_to_default_median_missed_caught": [
+                float(days[miss].median()),
+                float(days[caught].median()),
+            ],
+            "balance_growth_next_month_median_missed_caught_good": [
+                round(float(grow[m].median()), 3) for m in (miss, caught, bad == 0)
+            ],
+            "invoiced_90d_over_balance_median_missed_caught_good": [
+                round(float(inv[m].median()), 3) for m in (miss, caught, bad == 0)
+            ],
+        }
+        rank = p["pd"].where(live).groupby(p["as_of"]).rank(pct=True, ascending=False)
+        orank = (
+            p["oracle_pd"].astype("float64").where(live).groupby(p["as_of"]).rank(pct=True, ascending=False)
+        )
+        d = p.assign(_r=rank, _o=orank).loc[live & (p["first_default_date"] > p["as_of"])]
+        d = d.assign(
+            k=d.groupby(["debtor_id", "first_default_date"])["as_of"].rank(ascending=False).astype(int) - 1
+        )
+        by_k = (
+            d.loc[d["k"] <= 2]
+            .groupby("k")
+            .agg(
+                n=("pd", "size"),
+                flagged=("flagged", "mean"),
+                model_top10=("_r", lambda x: (x <= 0.1).mean()),
+                oracle_top10=("_o", lambda x: (x <= 0.1).mean()),
+            )
+        )
+        r["defaults_by_month_end_before"] = by_k.round(3).reset_index().to_dict(orient="records")
+        out[name] = r
+        print(name, json.dumps(r))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps({name: {"missed_share_of_bad": r["missed_share_of_bad"]} for name, r in out.items()}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -305,8 +451,21 @@ def main() -> None:
     t.add_argument("--dpd-threshold", type=float, default=90.0)
     t.add_argument("--json")
     t.add_argument("--keys-only", action="store_true", help="ranking keys only, no flagging rules")
+    t.add_argument(
+        "--oracle-pd",
+        action="store_true",
+        help="drive the flagging rules by the true PD (truth.parquet's oracle_pd)",
+    )
+    m = sub.add_parser(
+        "misses", help="what the queue's misses have in common; how early the PD ranks defaulters"
+    )
+    m.add_argument("panels", nargs="+")
+    m.add_argument("--config", default="conf/nightly.yaml")
+    m.add_argument("--json")
     args = ap.parse_args()
-    if args.cmd == "panel":
+    if args.cmd == "misses":
+        misses(args)
+    elif args.cmd == "panel":
         if bool(args.model) == bool(args.refit_every):
             ap.error("give exactly one of --model and --refit-every")
         build_panel(args)
