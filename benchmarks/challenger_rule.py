@@ -134,6 +134,8 @@ def _rules(rows: pd.DataFrame, params) -> tuple[tuple[str, str, dict], tuple[str
 
 
 def judge(path: Path, params) -> dict[str, Any]:
+    if not (path / "meta.json").exists():
+        raise SystemExit(f"no saved evidence in {path}: run without --from-rows first")
     meta = json.loads((path / "meta.json").read_text())
     evidence = path / "folds.parquet"
     rows = pd.read_parquet(evidence if evidence.exists() else path / "test_window.parquet")
