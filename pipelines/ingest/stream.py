@@ -279,8 +279,8 @@ class StreamRun:
                 except BrokenProcessPool as exc:
                     raise RuntimeError(
                         f"an ingest worker process died ({method}, {self.workers} processes): out of "
-                        "memory? Set rules.workers: 1 in the source config to validate one debtor "
-                        "partition at a time"
+                        "memory? Set compute.ingest_workers: 1 in the project config (conf/ews.yaml) "
+                        "to work on one debtor partition at a time"
                     ) from exc
         finally:
             _FORKED_RUN = None
