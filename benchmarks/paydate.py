@@ -21,6 +21,14 @@ first test snapshot C from rows dated <= C only, then
   amount-weighted WAPE sum |forecast - actual| / sum actual, and the share of weeks whose actual lies
   in the 80 % interval, with the shock and without it (independent invoices).
 
+Finer hazard periods around the due date (session 5b, ``--fine-days``, ``paydate.fine_days``):
+per value, the same held-out model trained on a grid of periods of that many days from
+``--fine-before`` days before the due date to ``--fine-after`` days after it (weeks elsewhere),
+scored on the same test invoices (``due<N>``; ``usual<N>``: centred on the debtor's recent usual
+payment day, ``--fine-anchor``), with its training rows and the CPU seconds of its
+rows, fit and prediction next to the weekly model's; ``--grid-only`` skips the recalibration and
+the cash backtest below.
+
 Also, not shipped (session 5): the quantile recalibration of ``models.paydate``
 (``fit_recalibration``) fitted strictly before the month-ends it is scored on (``calibrated``,
 ``median_fixed``; ``same_window`` is the optimistic leave-one-month-out figure), for the invoices
@@ -38,6 +46,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +56,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 from features.ledger import day_number, prepare_ledger  # noqa: E402
-from features.paydate import PERIOD_DAYS, evaluation_invoices  # noqa: E402
+from features.paydate import PERIOD_DAYS, evaluation_invoices, training_rows  # noqa: E402
 from features.snapshots import month_ends  # noqa: E402
 from features.tables import Portfolio  # noqa: E402
 from models.paydate import (  # noqa: E402
@@ -60,6 +69,7 @@ from models.paydate import (  # noqa: E402
     fit_hazard,
     predict_hazards,
     recalibrate,
+    weekly_cdf,
 )
 from pipelines.config.train import TrainConfig  # noqa: E402
 from pipelines.engine import BUCKET_ROWS, Book  # noqa: E402
@@ -169,10 +179,46 @@ def run_regime(regime: str, args: argparse.Namespace) -> dict:
     p = plan(book, cfg, H)
     rows = bucket_rows(book, 0, p, H, n_max, params.seed)
     t1 = time.perf_counter()
+    c1 = time.process_time()
     booster = fit_hazard(rows["eval"], params)
     t2 = time.perf_counter()
+    c2 = time.process_time()
     cdfs = [cdf_weeks(predict_hazards(booster, inv, T, H)) for T, inv in rows["test"]]
+    c3 = time.process_time()
     raw, per, _ = evaluate(booster, rows["test"], H, WEEKS, cdfs=cdfs)
+    grids = {
+        "weekly": {
+            **invoice_figures(raw),
+            "cash_wape": raw["cash_wape"],
+            "cash_coverage_80": raw["cash_coverage_80"],
+            "train_rows": int(len(rows["eval"])),
+            "cpu_s": {"fit": round(c2 - c1, 1), "predict": round(c3 - c2, 1)},
+        }
+    }
+    ledger = prepare_ledger(portfolio)
+    for anchor, fd in ((a, d) for a in args.fine_anchor for d in args.fine_days):
+        fp = replace(
+            params, fine_days=fd, fine_before=args.fine_before, fine_after=args.fine_after, fine_anchor=anchor
+        )
+        g0 = time.process_time()
+        frows = training_rows(ledger, p.eval_train, p.eval_cut, H, n_max, params.seed, grid=fp.grid())
+        g1 = time.process_time()
+        fb = fit_hazard(frows, fp, fp.features())
+        g2 = time.process_time()
+        outs = [weekly_cdf(fb, inv, T, H, fp.features(), fp.grid()) for T, inv in rows["test"]]
+        g3 = time.process_time()
+        m, _, _ = evaluate(
+            fb, rows["test"], H, WEEKS, cdfs=[o[0] for o in outs], grids=[(o[1], o[2]) for o in outs]
+        )
+        grids[f"{anchor}{fd}"] = {
+            **invoice_figures(m),
+            "cash_wape": m["cash_wape"],
+            "cash_coverage_80": m["cash_coverage_80"],
+            "train_rows": int(len(frows)),
+            "cpu_s": {"rows": round(g1 - g0, 1), "fit": round(g2 - g1, 1), "predict": round(g3 - g2, 1)},
+        }
+    if args.grid_only:
+        return {"regime": regime, "seed": args.seed, "plan": p.describe(), "grids": grids}
     logged, _, _, _ = calibrate_and_evaluate(booster, rows["test"], H, WEEKS)
     # the map the flow stores when its data end at C: its held-out model on its own test month-ends
     pc = plan(book, cfg_flow, H, last=pd.Timestamp(p.test[0], unit="D"))
@@ -186,7 +232,6 @@ def run_regime(regime: str, args: argparse.Namespace) -> dict:
         m, _, _ = evaluate(booster, rows["test"], H, WEEKS, knots=knots, cdfs=cdfs)
         variants[name] = {**invoice_figures(m), "knots": [round(float(k), 4) for k in knots]}
     t3 = time.perf_counter()
-    ledger = prepare_ledger(portfolio)
     last = p.final_cut
     dates = [
         int(day_number(d))
@@ -222,6 +267,7 @@ def run_regime(regime: str, args: argparse.Namespace) -> dict:
         "train_rows": int(len(rows["eval"])),
         "invoices": int(raw["invoices"]),
         "raw": invoice_figures(raw),
+        "grids": grids,
         **variants,
         "same_window": invoice_figures(logged),
         "metrics": raw,
@@ -257,10 +303,50 @@ def main() -> None:
         default=TrainConfig().paydate.test_snapshots,
         help="the flow's paydate.test_snapshots when it fits the recalibration map and the cash shock",
     )
+    ap.add_argument(
+        "--fine-days", type=int, nargs="*", default=[], help="fine grids' period lengths to compare"
+    )
+    ap.add_argument(
+        "--fine-before", type=int, default=7, help="fine periods from this many days before the due date"
+    )
+    ap.add_argument(
+        "--fine-after", type=int, default=21, help="fine periods up to this many days after the due date"
+    )
+    ap.add_argument(
+        "--fine-anchor",
+        nargs="+",
+        choices=["due", "usual"],
+        default=["due"],
+        help="fine periods around the due date or the debtor's usual payment day",
+    )
+    ap.add_argument(
+        "--grid-only", action="store_true", help="only the weekly and fine grids' invoice figures"
+    )
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     results = []
+    if args.grid_only:
+        print(
+            f"{'regime':<10} {'seed':>4} {'grid':<8} {'MAE':>6} {'due':>6} {'due+late':>8} {'vs best':>8} "
+            f"{'±7d':>6} {'p10-p90':>8} {'cashWAPE':>8} {'cash80':>6} {'rows':>8} {'cpu rows/fit/pred':>18}"
+        )
+        for regime in args.regimes:
+            r = run_regime(regime, args)
+            results.append(r)
+            for name, m in r["grids"].items():
+                cpu = "/".join(str(m["cpu_s"].get(k, "-")) for k in ("rows", "fit", "predict"))
+                print(
+                    f"{regime:<10} {args.seed:>4} {name:<8} {m['mae_days']:>6.2f} {m['due_date_mae_days']:>6.2f} "
+                    f"{m['due_plus_lateness_mae_days']:>8.2f} {m['vs_better_baseline']:>+8.1%} "
+                    f"{m['within_7d']:>6.1%} {m['coverage_80']:>8.1%} {m['cash_wape']:>8.1%} "
+                    f"{m['cash_coverage_80']:>6.1%} {m['train_rows']:>8} {cpu:>18}",
+                    flush=True,
+                )
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2, default=str))
+        print(json.dumps(results, default=str))
+        return
     print(
         f"{'regime':<10} {'seed':>4} {'invoices':>8} {'variant':<13} {'MAE':>6} {'due':>6} {'due+late':>8} "
         f"{'vs best':>8} {'±7d':>6} {'p10-p90':>8} | {'cash':<13} {'WAPE':>6} {'cov80':>6} {'indep':>6} "
@@ -295,7 +381,10 @@ def main() -> None:
     print(
         json.dumps(
             [
-                {k: r[k] for k in ("regime", "seed", "raw", "calibrated", "median_fixed", "same_window")}
+                {
+                    k: r[k]
+                    for k in ("regime", "seed", "raw", "grids", "calibrated", "median_fixed", "same_window")
+                }
                 | {"cash": r["cash"]}
                 for r in results
             ],

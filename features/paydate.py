@@ -31,6 +31,8 @@ Pure: ledger arrays in, frames out; no IO.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -41,6 +43,8 @@ from features.ledger import Ledger, LedgerState, ledger_state
 __all__ = [
     "ALL_FEATURES",
     "CANDIDATE_FEATURES",
+    "FINE_FEATURES",
+    "FineGrid",
     "DEBTOR_FEATURES",
     "FEATURES",
     "INVOICE_FEATURES",
@@ -53,6 +57,7 @@ __all__ = [
     "settlement_days",
     "training_rows",
     "evaluation_invoices",
+    "period_ends",
 ]
 
 PERIOD_DAYS = 7
@@ -99,6 +104,10 @@ PERIOD_FEATURES: tuple[str, ...] = (
     "gap_to_recent_lateness",
 )
 FEATURES: tuple[str, ...] = INVOICE_FEATURES + DEBTOR_FEATURES + PERIOD_FEATURES
+GRID_FEATURES: tuple[str, ...] = ("period_days", "period_end_day")
+"""Period features of a fine grid (:class:`FineGrid`): the period's length in days and its last
+day (days after T); on the weekly grid they are 7 and 7(k + 1), so the weekly model omits them."""
+FINE_FEATURES: tuple[str, ...] = FEATURES + GRID_FEATURES
 CANDIDATE_FEATURES: tuple[str, ...] = (
     "amount_vs_usual",
     "open_rank",
@@ -107,13 +116,64 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
 )
 """Built only on request (``candidates=True``): measured in ``benchmarks/paydate_ablation.py`` and
 not used by the shipped model, because they did not lower the held-out MAE across the regimes."""
-ALL_FEATURES: tuple[str, ...] = FEATURES + CANDIDATE_FEATURES
+ALL_FEATURES: tuple[str, ...] = FINE_FEATURES + CANDIDATE_FEATURES
 GAP_FEATURES: dict[str, str] = {
     "gap_to_usual_lateness": "debtor_mean_lateness",
     "gap_to_recent_lateness": "debtor_late_median_last5",
 }
 """Period features ``dpd_at_period_end`` minus a debtor figure (NaN without settled invoices)."""
 LAST_N = 5
+ANCHORS = {"due": "days_to_due", "usual": "days_to_recent_usual"}
+PAD_DAY = np.int32(2**30)  # end day of the padding periods of :func:`period_ends` (beyond any horizon)
+
+
+@dataclass(frozen=True)
+class FineGrid:
+    """Hazard periods of ``days`` days around the due date (or the usual payment day,
+    :meth:`anchor_days`): period ends at due + o for o = -``before``, -``before`` + ``days``, ...
+    <= ``after`` (days relative to the due date), on top
+    of the weekly ends 7, 14, ..., 7 x horizon (days after T), which stay, so the weekly CDF of the
+    cash forecast is read off exactly. Ends outside 1 .. 7 x horizon are dropped."""
+
+    days: int = 1
+    before: int = 7
+    after: int = 21
+    anchor: str = "due"
+
+    def __post_init__(self) -> None:
+        if self.days < 1 or self.before < 0 or self.after < 0 or self.anchor not in ANCHORS:
+            raise ValueError(
+                f"fine grid: days >= 1, before >= 0, after >= 0, anchor one of {sorted(ANCHORS)}; got {self}"
+            )
+
+    def anchor_days(self, inv: pd.DataFrame) -> np.ndarray:
+        """Days from T to the day the fine periods are centred on, per open invoice: the due date
+        (``anchor`` "due") or the debtor's recent usual payment day (``anchor`` "usual": due date +
+        median lateness of its last 5 settlements, the due date without history)."""
+        return inv[ANCHORS[self.anchor]].to_numpy(dtype=np.float64)
+
+
+def period_ends(anchor_days: np.ndarray, horizon: int, grid: FineGrid | None = None) -> np.ndarray:
+    """End day (days after T) of each hazard period of each open invoice, int32 of shape
+    (n, periods), increasing along a row and padded with :data:`PAD_DAY` after the invoice's last
+    period. Period k of a row covers the days ends[k - 1] + 1 .. ends[k] (ends[-1] = 0). Without
+    ``grid``: the weekly ends 7(k + 1), k < ``horizon``, for every row. ``anchor_days``: days from T
+    to the day the fine periods are centred on (:meth:`FineGrid.anchor_days`)."""
+    d = np.asarray(anchor_days, dtype=np.float64)
+    weekly = (PERIOD_DAYS * np.arange(1, horizon + 1)).astype(np.int32)
+    base = np.broadcast_to(weekly, (len(d), horizon))
+    if grid is None:
+        return base.copy()
+    offsets = np.arange(-grid.before, grid.after + 1, grid.days, dtype=np.int64)
+    fine = np.rint(d).astype(np.int64)[:, None] + offsets[None, :]
+    fine = np.where((fine >= 1) & (fine <= PERIOD_DAYS * horizon), fine, PAD_DAY).astype(np.int32)
+    ends = np.sort(np.concatenate([base, fine], axis=1), axis=1)
+    dup = np.zeros(ends.shape, dtype=bool)
+    dup[:, 1:] = ends[:, 1:] == ends[:, :-1]
+    ends[dup] = PAD_DAY
+    ends.sort(axis=1)
+    width = int((ends < PAD_DAY).sum(axis=1).max()) if len(ends) else horizon
+    return np.ascontiguousarray(ends[:, :width])
 
 
 def global_positions(state: LedgerState) -> np.ndarray:
@@ -298,9 +358,13 @@ def _expand(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, k
 
 
-def period_rows(inv: pd.DataFrame, T: int, counts: np.ndarray | int) -> pd.DataFrame:
-    """Model input rows: ``counts[i]`` weeks (k = 0..counts[i]-1) of open invoice ``inv`` row i,
-    columns :data:`FEATURES` (float32), plus ``row`` (the position in ``inv``)."""
+def period_rows(
+    inv: pd.DataFrame, T: int, counts: np.ndarray | int, ends: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Model input rows: ``counts[i]`` periods (k = 0..counts[i]-1) of open invoice ``inv`` row i,
+    columns :data:`FEATURES` (float32), plus ``row`` (the position in ``inv``). ``ends``: the
+    periods' end days (:func:`period_ends` with a fine grid; then also :data:`GRID_FEATURES`); without
+    it, weeks."""
     if np.isscalar(counts):
         counts = np.full(len(inv), int(counts), dtype=np.int64)
     rows, k = _expand(np.asarray(counts))
@@ -308,32 +372,55 @@ def period_rows(inv: pd.DataFrame, T: int, counts: np.ndarray | int) -> pd.DataF
     for name in INVOICE_FEATURES + DEBTOR_FEATURES + CANDIDATE_FEATURES:
         if name in inv:
             out[name] = inv[name].to_numpy(dtype=np.float32)[rows]
-    dpd = (T + PERIOD_DAYS * (k + 1) - inv["due"].to_numpy(dtype=np.int64)[rows]).astype(np.float32)
+    if ends is None:
+        end = PERIOD_DAYS * (k + 1)
+    else:
+        end = ends[rows, k].astype(np.int64)
+        start = np.where(k > 0, ends[rows, np.maximum(k - 1, 0)], 0).astype(np.int64)
+    dpd = (T + end - inv["due"].to_numpy(dtype=np.int64)[rows]).astype(np.float32)
     out["period"] = k.astype(np.float32)
     out["dpd_at_period_end"] = dpd
     for name, source in GAP_FEATURES.items():
         if source in out:
             out[name] = dpd - out[source]
+    if ends is not None:
+        out["period_days"] = (end - start).astype(np.float32)
+        out["period_end_day"] = end.astype(np.float32)
     return pd.DataFrame(out)
 
 
-def person_periods(inv: pd.DataFrame, T: int, settled: np.ndarray, cut: int, horizon: int) -> pd.DataFrame:
+def person_periods(
+    inv: pd.DataFrame,
+    T: int,
+    settled: np.ndarray,
+    cut: int,
+    horizon: int,
+    grid: FineGrid | None = None,
+) -> pd.DataFrame:
     """Training rows of the invoices ``inv`` open at T (from :func:`open_invoices`).
 
     ``settled``: settlement day per sorted ledger position judged at ``cut`` (:func:`settlement_days`);
-    ``cut`` >= T: the training cut; ``horizon``: most weeks per invoice. Returns :func:`period_rows`
-    with ``label`` (int8: 1 in the week of settlement) and ``T``. Weeks not fully observed by ``cut``
-    are left out (censoring); an invoice open at ``cut`` contributes only zeros.
+    ``cut`` >= T: the training cut; ``horizon``: most weeks per invoice; ``grid``: finer periods
+    around the due date (:func:`period_ends`), else weeks. Returns :func:`period_rows` with ``label``
+    (int8: 1 in the period of settlement) and ``T``. Periods not fully observed by ``cut`` are left
+    out (censoring); an invoice open at ``cut`` contributes only zeros.
     """
     if cut < T:
         raise ValueError(f"training cut {cut} is before the snapshot {T}")
-    observed = min(horizon, (cut - T) // PERIOD_DAYS)
     s = settled[inv["pos"].to_numpy(dtype=np.int64)]
     paid = ~np.isnan(s) & (np.nan_to_num(s, nan=-np.inf) > T)
-    week = np.where(paid, (np.nan_to_num(s, nan=T + 1) - T - 1) // PERIOD_DAYS, observed).astype(np.int64)
+    ends = None
+    if grid is None:
+        observed = min(horizon, (cut - T) // PERIOD_DAYS)
+        week = np.where(paid, (np.nan_to_num(s, nan=T + 1) - T - 1) // PERIOD_DAYS, observed).astype(np.int64)
+    else:
+        ends = period_ends(grid.anchor_days(inv), horizon, grid)
+        observed = (ends <= cut - T).sum(axis=1)
+        after = np.nan_to_num(s, nan=T + 1) - T  # settlement day after T (>= 1 when paid)
+        week = np.where(paid, (ends < after[:, None]).sum(axis=1), observed).astype(np.int64)
     event = paid & (week < observed)
     counts = np.where(event, week + 1, observed)
-    rows = period_rows(inv, T, counts)
+    rows = period_rows(inv, T, counts, ends)
     r = rows["row"].to_numpy()
     label = (event[r] & (rows["period"].to_numpy() == week[r])).astype(np.int8)
     rows["label"] = label
@@ -357,10 +444,11 @@ def training_rows(
     max_invoices: int | None = None,
     seed: int = 7,
     candidates: bool = False,
+    grid: FineGrid | None = None,
 ) -> pd.DataFrame:
     """Person-period rows of every snapshot T in ``snapshots`` (days, each <= ``cut``), judged from
     rows dated <= ``cut`` only. ``max_invoices``: at most that many open invoices per snapshot
-    (a seeded uniform sample; the hazard stays unbiased)."""
+    (a seeded uniform sample; the hazard stays unbiased); ``grid``: :func:`person_periods`."""
     settled = settlement_days(ledger, cut)
     frames = []
     for T in snapshots:
@@ -368,7 +456,7 @@ def training_rows(
             raise ValueError(f"snapshot {T} is after the training cut {cut}")
         inv = open_invoices(ledger, ledger_state(ledger, T), candidates)
         inv = inv.iloc[_sample(len(inv), max_invoices, seed, T)].reset_index(drop=True)
-        frames.append(person_periods(inv, T, settled, cut, horizon))
+        frames.append(person_periods(inv, T, settled, cut, horizon, grid))
     if not frames:
         return period_rows(pd.DataFrame(columns=["due", *INVOICE_FEATURES, *DEBTOR_FEATURES]), 0, 0)
     return pd.concat(frames, ignore_index=True)

@@ -30,7 +30,17 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from features.paydate import ALL_FEATURES, FEATURES, GAP_FEATURES, PERIOD_DAYS, period_rows
+from features.paydate import (
+    ALL_FEATURES,
+    FEATURES,
+    FINE_FEATURES,
+    GAP_FEATURES,
+    PAD_DAY,
+    PERIOD_DAYS,
+    FineGrid,
+    period_ends,
+    period_rows,
+)
 
 __all__ = [
     "PaydateParams",
@@ -44,6 +54,7 @@ __all__ = [
     "cdf_at",
     "cdf_at_days",
     "cdf_weeks",
+    "grid_cdf",
     "estimate_cash_shock",
     "evaluate",
     "fit_hazard",
@@ -55,6 +66,7 @@ __all__ = [
     "predict_hazards",
     "quantile_days",
     "recalibrate",
+    "weekly_cdf",
 ]
 
 Z80 = 1.2815515655446004  # standard normal 90 % quantile: a central 80 % interval is mean +- Z80 sd
@@ -73,9 +85,23 @@ class PaydateParams:
     num_leaves: int = 31
     min_child_samples: int = 200
     seed: int = 7
+    fine_days: int = 0
+    fine_before: int = 7
+    fine_after: int = 21
+    fine_anchor: str = "due"
 
     def as_record(self) -> dict[str, int | float]:
         return asdict(self)
+
+    def grid(self) -> FineGrid | None:
+        """The hazard periods: ``None`` for weeks (``fine_days`` 0), else :class:`FineGrid`."""
+        if self.fine_days <= 0:
+            return None
+        return FineGrid(self.fine_days, self.fine_before, self.fine_after, self.fine_anchor)
+
+    def features(self) -> tuple[str, ...]:
+        """The model's input columns: :data:`FEATURES`, plus the period length and end day on a fine grid."""
+        return FEATURES if self.grid() is None else FINE_FEATURES
 
 
 def fit_hazard(
@@ -117,10 +143,12 @@ def predict_hazards(
     chunk: int = 200_000,
     features: list[str] | tuple[str, ...] = FEATURES,
     tol: float = 1e-4,
+    ends: np.ndarray | None = None,
 ) -> np.ndarray:
     """Weekly hazards, shape (len(inv), horizon), of the open invoices ``inv``
     (``features.paydate.open_invoices``) as of day T. ``features``: the model's input columns, in
-    its order.
+    its order. ``ends``: the periods' end days of a fine grid (``features.paydate.period_ends``);
+    then the hazards have its shape, 0 in the padding periods (:func:`grid_cdf`).
 
     Week by week: the rows of week k are those of week 0 with the period features moved on by k
     weeks (the same values :func:`features.paydate.period_rows` builds), predicted ``chunk`` rows at a
@@ -134,22 +162,34 @@ def predict_hazards(
             f"the payment-date model expects features this code does not build: {missing}; retrain with `ews train`"
         )
     n = len(inv)
-    out = np.zeros((n, horizon), dtype=np.float64)
+    periods = horizon if ends is None else ends.shape[1]
+    out = np.zeros((n, periods), dtype=np.float64)
     if n == 0:
         return out
-    base = period_rows(inv, T, 1)  # week 0, one row per invoice
+    base = period_rows(inv, T, 1, None if ends is None else ends[:, :1])  # period 0, one row per invoice
     X0 = base[list(features)].to_numpy(dtype=np.float32)
     dpd0 = base["dpd_at_period_end"].to_numpy(dtype=np.float32)
     col = {name: i for i, name in enumerate(features)}
     gaps = [(col[g], base[src].to_numpy(dtype=np.float32)) for g, src in GAP_FEATURES.items() if g in col]
     survival = np.ones(n)
     active = np.arange(n)
-    for k in range(horizon):
+    for k in range(periods):
+        if ends is not None:
+            active = active[ends[active, k] < PAD_DAY]
         if not len(active):
             break
         X = X0[active]
         if k:
-            dpd = dpd0[active] + np.float32(PERIOD_DAYS * k)
+            if ends is None:
+                shift = np.float32(PERIOD_DAYS * k)
+            else:
+                end = ends[active, k].astype(np.float32)
+                shift = end - ends[active, 0].astype(np.float32)
+                if "period_days" in col:
+                    X[:, col["period_days"]] = end - ends[active, k - 1].astype(np.float32)
+                if "period_end_day" in col:
+                    X[:, col["period_end_day"]] = end
+            dpd = dpd0[active] + shift
             if "period" in col:
                 X[:, col["period"]] = np.float32(k)
             if "dpd_at_period_end" in col:
@@ -162,6 +202,35 @@ def predict_hazards(
         survival[active] *= 1.0 - h
         active = active[survival[active] > tol]
     return out
+
+
+def grid_cdf(h: np.ndarray, ends: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """From the hazards of a fine grid (:func:`predict_hazards` with ``ends``): ``(F, F_week)``, the
+    CDF at each period end (padding periods repeat the last value) and the weekly CDF (n, ``horizon``)
+    that the cash forecast and ``p_paid_*`` use, read at the weekly ends, which every grid holds."""
+    F = cdf_weeks(h)
+    weekly = PERIOD_DAYS * np.arange(1, horizon + 1)
+    col = (ends[:, :, None] < weekly[None, None, :]).sum(axis=1)  # column of end 7(w + 1) per row
+    return F, np.take_along_axis(F, col, axis=1)
+
+
+def weekly_cdf(
+    booster: lgb.Booster,
+    inv: pd.DataFrame,
+    T: int,
+    horizon: int,
+    features: list[str] | tuple[str, ...] = FEATURES,
+    grid: FineGrid | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """``(F, ends, F_week)`` of the open invoices ``inv`` as of T on the model's grid
+    (``PaydateParams.grid()``; ``features``: its input columns): on weeks, ``ends`` is None and F is
+    F_week; on a fine grid F is the CDF at the period ends ``ends`` (:func:`grid_cdf`)."""
+    if grid is None:
+        F = cdf_weeks(predict_hazards(booster, inv, T, horizon, features=features))
+        return F, None, F
+    ends = period_ends(grid.anchor_days(inv), horizon, grid)
+    F, Fw = grid_cdf(predict_hazards(booster, inv, T, horizon, features=features, ends=ends), ends, horizon)
+    return F, ends, Fw
 
 
 def cdf_weeks(h: np.ndarray) -> np.ndarray:
@@ -275,9 +344,10 @@ def recalibrate(F: np.ndarray, knots: np.ndarray | list[float] | None) -> np.nda
     return np.interp(F, np.asarray(knots, dtype=np.float64), QUANTILE_LEVELS)
 
 
-def quantile_days(F: np.ndarray, q: float) -> np.ndarray:
+def quantile_days(F: np.ndarray, q: float, ends: np.ndarray | None = None) -> np.ndarray:
     """Days after T on which P(paid) first reaches ``q`` (float, whole days; NaN when it does not
-    within the horizon)."""
+    within the horizon). ``ends``: the periods' end days of a fine grid (the CDF is linear within a
+    period), else weeks."""
     n = F.shape[0]
     reached = q <= F
     ok = reached[:, -1] if F.shape[1] else np.zeros(n, dtype=bool)
@@ -286,7 +356,13 @@ def quantile_days(F: np.ndarray, q: float) -> np.ndarray:
     Fj = F[idx, j]
     prev = np.where(j > 0, F[idx, np.maximum(j - 1, 0)], 0.0)
     step = np.where(Fj > prev, Fj - prev, 1.0)
-    d = PERIOD_DAYS * j + PERIOD_DAYS * np.clip((q - prev) / step, 0.0, 1.0)
+    if ends is None:
+        start, length = PERIOD_DAYS * j, np.full(n, float(PERIOD_DAYS))
+    else:
+        end = np.where(ok, ends[idx, j], 0).astype(np.float64)
+        start = np.where(j > 0, ends[idx, np.maximum(j - 1, 0)], 0).astype(np.float64)
+        length = end - start
+    d = start + length * np.clip((q - prev) / step, 0.0, 1.0)
     days = np.maximum(np.ceil(d - 1e-9), 1.0)
     return np.where(ok, days, np.nan)
 
@@ -298,19 +374,24 @@ def _dates(T: int, days: np.ndarray) -> np.ndarray:
     return out
 
 
-def forecast_frame(F: np.ndarray, T: int) -> pd.DataFrame:
+def forecast_frame(
+    F: np.ndarray, T: int, ends: np.ndarray | None = None, F_week: np.ndarray | None = None
+) -> pd.DataFrame:
     """Per-invoice predictions from the CDF ``F`` (:func:`cdf_weeks`) as of day T: ``expected_paid_on``
     (median), ``paid_on_p10``, ``paid_on_p90`` (datetime64, NaT beyond the horizon),
-    ``p_paid_30d``, ``p_paid_60d``, ``p_paid_90d`` (non-decreasing) and ``p_paid_in_horizon``."""
+    ``p_paid_30d``, ``p_paid_60d``, ``p_paid_90d`` (non-decreasing) and ``p_paid_in_horizon``.
+    On a fine grid (:func:`weekly_cdf`): the quantiles from ``F`` at the period ends ``ends``, the
+    probabilities from the weekly ``F_week``."""
+    Fw = F if F_week is None else F_week
     return pd.DataFrame(
         {
-            "expected_paid_on": _dates(T, quantile_days(F, 0.5)),
-            "paid_on_p10": _dates(T, quantile_days(F, 0.1)),
-            "paid_on_p90": _dates(T, quantile_days(F, 0.9)),
-            "p_paid_30d": cdf_at_days(F, 30),
-            "p_paid_60d": cdf_at_days(F, 60),
-            "p_paid_90d": cdf_at_days(F, 90),
-            "p_paid_in_horizon": F[:, -1] if F.shape[1] else np.zeros(len(F)),
+            "expected_paid_on": _dates(T, quantile_days(F, 0.5, ends)),
+            "paid_on_p10": _dates(T, quantile_days(F, 0.1, ends)),
+            "paid_on_p90": _dates(T, quantile_days(F, 0.9, ends)),
+            "p_paid_30d": cdf_at_days(Fw, 30),
+            "p_paid_60d": cdf_at_days(Fw, 60),
+            "p_paid_90d": cdf_at_days(Fw, 90),
+            "p_paid_in_horizon": Fw[:, -1] if Fw.shape[1] else np.zeros(len(Fw)),
         }
     )
 
@@ -479,6 +560,7 @@ def evaluate(
     features: list[str] | tuple[str, ...] = FEATURES,
     knots: np.ndarray | list[np.ndarray] | None = None,
     cdfs: list[np.ndarray] | None = None,
+    grids: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
     """Held-out evaluation over test snapshots ``tests``: (T, open invoices at T with
     ``actual_days``, ``features.paydate.evaluation_invoices``).
@@ -493,7 +575,9 @@ def evaluate(
     independent-invoice ``variance`` and actual. ``features``: the model's input columns.
     ``knots``: a recalibration map (:func:`fit_recalibration`) applied to every snapshot's CDF, or
     one per snapshot (:func:`leave_one_out_knots`); ``cdfs``: the model's CDFs of the snapshots
-    (:func:`cdf_weeks`), when already predicted.
+    (:func:`cdf_weeks`), when already predicted. ``grids``: per snapshot ``(ends, F_week)`` of a fine
+    grid (:func:`weekly_cdf`; ``cdfs`` then holds the CDFs at the period ends): the quantiles come
+    from the grid, the cash from ``F_week`` (no ``knots`` then).
     """
     H = horizon * PERIOD_DAYS
     pooled: dict[str, list[np.ndarray]] = {"pred": [], "p10": [], "p90": [], "actual": []}
@@ -506,7 +590,8 @@ def evaluate(
             else cdf_weeks(predict_hazards(booster, inv, T, horizon, features=features))
         )
         F = recalibrate(F, knots[i] if isinstance(knots, list) else knots)
-        pred, p10, p90 = quantile_days(F, 0.5), quantile_days(F, 0.1), quantile_days(F, 0.9)
+        ends, Fw = grids[i] if grids is not None else (None, F)
+        pred, p10, p90 = (quantile_days(F, q, ends) for q in (0.5, 0.1, 0.9))
         actual = inv["actual_days"].to_numpy(dtype=np.float64)
         row = {"as_of": pd.Timestamp(T, unit="D"), **point_metrics(pred, actual, H, p10, p90)}
         for key, values in (("pred", pred), ("p10", p10), ("p90", p90), ("actual", actual)):
@@ -516,7 +601,7 @@ def evaluate(
             m = point_metrics(days, actual, H)
             row[f"{name}_mae_days"], row[f"{name}_within_7d"] = m["mae_days"], m["within_7d"]
         amount = inv["open_amount"].to_numpy(dtype=np.float64)
-        moments = cash_moments(amount, F, np.full(len(inv), -1), [], weeks)
+        moments = cash_moments(amount, Fw, np.full(len(inv), -1), [], weeks)
         table = cash_intervals(moments, T, weeks, shock_sd)
         table.insert(0, "as_of", pd.Timestamp(T, unit="D"))
         table["variance"] = table["week"].map(moments.groupby("week")["variance"].sum()).fillna(0.0)

@@ -59,7 +59,7 @@ class LoadedPaydate:
     """A registered payment-date version ready to predict: the booster and its spec
     (``features``: input columns in order; ``horizon_weeks``; ``period_days``; ``cash_shock_sd``: the
     relative sd of the shared weekly cash shock, ``models.paydate.estimate_cash_shock``, 0 for a
-    version trained before it was estimated)."""
+    version trained before it was estimated; ``grid``: the fine hazard periods, None for weeks)."""
 
     name: str
     version: str
@@ -71,6 +71,14 @@ class LoadedPaydate:
     period_days: int
     tags: dict[str, str] = field(default_factory=dict)
     cash_shock_sd: float = 0.0
+    grid: dict[str, Any] | None = None
+
+    def fine_grid(self) -> Any:
+        """The version's hazard periods (``features.paydate.FineGrid``), None for weeks (every
+        version trained before session 5b)."""
+        from features.paydate import FineGrid
+
+        return None if not self.grid else FineGrid(**self.grid)
 
 
 def log_paydate(
@@ -206,6 +214,7 @@ def load_paydate(
         period_days=int(spec["period_days"]),
         tags=dict(mv.tags),
         cash_shock_sd=float(spec.get("cash_shock_sd", 0.0)),
+        grid=spec.get("grid") or None,
     )
 
 

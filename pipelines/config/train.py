@@ -195,6 +195,22 @@ class PaydateConfig(ConfigModel):
     learning_rate: float = Field(0.15, gt=0, le=1)
     num_leaves: int = Field(31, ge=2, le=255)
     min_child_samples: int = Field(200, ge=1, description="fewest person-period rows per leaf")
+    fine_days: int = Field(
+        0,
+        ge=0,
+        le=7,
+        description="hazard periods of this many days around the due date (0: weeks only; "
+        "measured in BENCHMARKS.md, session 5b)",
+    )
+    fine_before: int = Field(
+        7, ge=0, le=60, description="fine periods from this many days before the anchor day"
+    )
+    fine_after: int = Field(
+        21, ge=0, le=120, description="fine periods up to this many days after the anchor day"
+    )
+    fine_anchor: Literal["due", "usual"] = Field(
+        "due", description="fine periods around the due date or the debtor's recent usual payment day"
+    )
 
     @model_validator(mode="after")
     def _enough_boosting(self) -> PaydateConfig:
@@ -216,6 +232,10 @@ class PaydateConfig(ConfigModel):
             num_leaves=self.num_leaves,
             min_child_samples=self.min_child_samples,
             seed=seed,
+            fine_days=self.fine_days,
+            fine_before=self.fine_before,
+            fine_after=self.fine_after,
+            fine_anchor=self.fine_anchor,
         )
 
 

@@ -104,9 +104,10 @@ def plan(book: Any, cfg: TrainConfig, horizon_weeks: int, last: pd.Timestamp | N
 
 
 def bucket_rows(
-    book: Any, k: int, p: PaydatePlan, horizon: int, max_invoices: int, seed: int
+    book: Any, k: int, p: PaydatePlan, horizon: int, max_invoices: int, seed: int, grid: Any = None
 ) -> dict[str, Any] | None:
-    """Bucket ``k``: training rows of the evaluation and of the final model, and the test invoices."""
+    """Bucket ``k``: training rows of the evaluation and of the final model, and the test invoices
+    (``grid``: the hazard periods, ``PaydateParams.grid()``)."""
     from features.ledger import prepare_ledger
     from features.paydate import evaluation_invoices, training_rows
     from pipelines.engine import has_ledger
@@ -116,15 +117,21 @@ def bucket_rows(
         return None
     ledger = prepare_ledger(part)
     return {
-        "eval": training_rows(ledger, p.eval_train, p.eval_cut, horizon, max_invoices, seed),
-        "final": training_rows(ledger, p.final_train, p.final_cut, horizon, max_invoices, seed),
+        "eval": training_rows(ledger, p.eval_train, p.eval_cut, horizon, max_invoices, seed, grid=grid),
+        "final": training_rows(ledger, p.final_train, p.final_cut, horizon, max_invoices, seed, grid=grid),
         "test": [(T, evaluation_invoices(ledger, T, p.final_cut, horizon)) for T in p.test],
     }
 
 
 @task(name="paydate-rows", cache_policy=NO_CACHE)
 def build_rows(
-    book: Any, p: PaydatePlan, horizon: int, seed: int, max_invoices: int, engine: Any = None
+    book: Any,
+    p: PaydatePlan,
+    horizon: int,
+    seed: int,
+    max_invoices: int,
+    engine: Any = None,
+    grid: Any = None,
 ) -> dict[str, Any]:
     """Person-period rows and test invoices of the whole book, bucket by bucket (at most
     ``max_invoices`` open invoices per training snapshot, split over the buckets)."""
@@ -134,7 +141,7 @@ def build_rows(
     parts = [
         r
         for r in map_buckets(
-            bucket_rows, book, p, horizon, per_bucket, seed, engine=engine, step="payment dates"
+            bucket_rows, book, p, horizon, per_bucket, seed, grid, engine=engine, step="payment dates"
         )
         if r is not None
     ]
@@ -155,11 +162,20 @@ def fit_and_evaluate(
     rows: dict[str, Any], params: Any
 ) -> tuple[Any, dict[str, float], pd.DataFrame, pd.DataFrame]:
     """Fit the evaluation model, score the held-out snapshots, then refit on every row (final)."""
-    from models.paydate import evaluate, fit_hazard
+    from models.paydate import evaluate, fit_hazard, weekly_cdf
 
-    held_out = fit_hazard(rows["eval"], params)
-    metrics, per_snapshot, cash = evaluate(held_out, rows["test"], params.horizon_weeks)
-    final = fit_hazard(rows["final"], params)
+    features, grid, H = params.features(), params.grid(), params.horizon_weeks
+    held_out = fit_hazard(rows["eval"], params, features)
+    outs = [weekly_cdf(held_out, inv, T, H, features, grid) for T, inv in rows["test"]]
+    metrics, per_snapshot, cash = evaluate(
+        held_out,
+        rows["test"],
+        H,
+        features=features,
+        cdfs=[o[0] for o in outs],
+        grids=None if grid is None else [(o[1], o[2]) for o in outs],
+    )
+    final = fit_hazard(rows["final"], params, features)
     return final, metrics, per_snapshot, cash
 
 
@@ -168,7 +184,9 @@ def train_paydate(
     data_dir: Path, cfg: TrainConfig, project: ProjectConfig, raw: bool = False, engine: str = "local"
 ) -> PaydateTrainResult:
     """Train, evaluate out of time, log, register and gate the payment-date model on the data dir."""
-    from features.paydate import FEATURES, PERIOD_DAYS
+    from dataclasses import asdict
+
+    from features.paydate import PERIOD_DAYS
     from pipelines.adapters.paydate_registry import gate_paydate, log_paydate, spec_record
     from pipelines.cluster import PrefectDaskEngine
     from pipelines.engine import open_feed
@@ -184,6 +202,7 @@ def train_paydate(
         params.seed,
         cfg.paydate.max_invoices_per_snapshot,
         PrefectDaskEngine() if engine == "dask" else None,
+        params.grid(),
     )
     logger.info(
         "payment-date rows: %d held-out training rows, %d final rows, %d test invoices",
@@ -193,10 +212,12 @@ def train_paydate(
     )
     booster, metrics, per_snapshot, cash = fit_and_evaluate(rows, params)
     described = p.describe()
+    grid = params.grid()
     spec = spec_record(
-        list(FEATURES),
+        list(params.features()),
         params.horizon_weeks,
         PERIOD_DAYS,
+        grid=None if grid is None else asdict(grid),
         trained_through=described["final_cut"],
         test_as_of=f"{described['test'][0]}..{described['test'][-1]}",
         plan=described,

@@ -90,13 +90,15 @@ def forecast_state(
     import pyarrow.compute as pc
 
     from features.paydate import open_invoices
-    from models.paydate import cash_moments, cdf_at_days, cdf_weeks, forecast_frame, predict_hazards
+    from models.paydate import cash_moments, cdf_at_days, forecast_frame, weekly_cdf
 
     if invoices is None or invoices.empty:
         return None
     T = state.T
     inv = open_invoices(ledger, state)
-    F = cdf_weeks(predict_hazards(loaded.booster, inv, T, loaded.horizon_weeks, features=loaded.features))
+    F, ends, Fw = weekly_cdf(
+        loaded.booster, inv, T, loaded.horizon_weeks, loaded.features, loaded.fine_grid()
+    )
     rows = ledger.inv_row[inv["pos"].to_numpy(dtype=np.int64)]
     code = inv["code"].to_numpy(dtype=np.int64)
     if "currency" in invoices:
@@ -117,13 +119,13 @@ def forecast_state(
             "due_date": inv["due"].to_numpy(dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]"),
         }
     )
-    out = pd.concat([out, forecast_frame(F, T)], axis=1)
+    out = pd.concat([out, forecast_frame(F, T, ends, Fw)], axis=1)
     out["segment"] = pd.array(
         np.where(seg_codes >= 0, np.array(names + [""], dtype=object)[seg_codes], None), dtype="string"
     )
     amount = out["open_amount"].to_numpy()
-    moments = cash_moments(amount, F, seg_codes, names, CASH_WEEKS)
-    out["expected_cash_30d"] = amount * cdf_at_days(F, 30)
+    moments = cash_moments(amount, Fw, seg_codes, names, CASH_WEEKS)
+    out["expected_cash_30d"] = amount * cdf_at_days(Fw, 30)
     return out, moments
 
 

@@ -10,8 +10,13 @@ import pytest
 from features.ledger import day_number, ledger_state, prepare_ledger
 from features.paydate import (
     FEATURES,
+    FINE_FEATURES,
+    PAD_DAY,
+    FineGrid,
     evaluation_invoices,
     open_invoices,
+    period_ends,
+    period_rows,
     person_periods,
     settlement_days,
     training_rows,
@@ -32,11 +37,13 @@ from models.paydate import (
     fit_hazard,
     fit_recalibration,
     forecast_frame,
+    grid_cdf,
     leave_one_out_knots,
     pit_bounds,
     predict_hazards,
     quantile_days,
     recalibrate,
+    weekly_cdf,
 )
 
 END = pd.Timestamp("2024-12-31")
@@ -157,6 +164,103 @@ def test_person_periods_by_hand() -> None:
     # a cut before the payment: A is censored as well (weeks ending by Feb 5: 3 full weeks)
     early = person_periods(o, T, settlement_days(ledger, day("2024-02-05")), day("2024-02-05"), 26)
     assert early.loc[early["row"] == 0, "label"].sum() == 0 and (early["row"] == 0).sum() == 3
+
+
+def test_fine_grid_periods_by_hand() -> None:
+    """Grid of 2-day periods from 3 days before to 3 days after the due date (ends due-3, -1, +1, +3)
+    on top of the weekly ends. Invoice A (due in 10 days, paid on day 31 after T = Jan 10): ends 7,
+    9, 11, 13, 14, 21, 28, 35, ... -> paid in period 7 (ends < 31: 7 of them); B (due in 17 days,
+    never paid): ends 7, 14, 16, 18, 20, 21, 28, ...; an invoice 20 days overdue keeps the weeks."""
+    g = FineGrid(days=2, before=3, after=3)
+    ends = period_ends(np.array([10.0, 17.0, -20.0]), 3, g)
+    pad = int(PAD_DAY)
+    assert ends.tolist() == [[7, 9, 11, 13, 14, 21], [7, 14, 16, 18, 20, 21], [7, 14, 21, pad, pad, pad]]
+    assert period_ends(np.array([10.0]), 3).tolist() == [[7, 14, 21]]  # no grid: weeks
+    inv = pd.DataFrame(
+        {
+            "invoice_id": ["A", "B"],
+            "debtor_id": ["X", "X"],
+            "issue_date": pd.to_datetime(["2023-12-21", "2023-12-28"]),
+            "due_date": pd.to_datetime(["2024-01-20", "2024-01-27"]),
+            "amount": [100.0, 50.0],
+            "disputed": [False, False],
+        }
+    )
+    pay = pd.DataFrame(
+        {
+            "payment_id": ["p1"],
+            "debtor_id": ["X"],
+            "invoice_id": ["A"],
+            "paid_on": pd.to_datetime(["2024-02-10"]),
+            "amount": [100.0],
+        }
+    )
+    ledger = prepare_ledger(Portfolio(invoices=inv, payments=pay))
+    T = day("2024-01-10")
+    o = open_invoices(ledger, ledger_state(ledger, T))
+    cut = day("2024-03-31")  # 81 days after T
+    rows = person_periods(o, T, settlement_days(ledger, cut), cut, 26, g)
+    a, b = rows[rows["row"] == 0], rows[rows["row"] == 1]
+    assert a["period"].tolist() == list(range(8)) and a["label"].tolist() == [0] * 7 + [1]
+    assert a["period_end_day"].tolist() == [7, 9, 11, 13, 14, 21, 28, 35]
+    assert a["period_days"].tolist() == [7, 2, 2, 2, 1, 7, 7, 7]
+    assert a["dpd_at_period_end"].tolist() == [-3, -1, 1, 3, 4, 11, 18, 25]
+    # B: censored at the last period ending by day 81: ends 7, 14, 16, 18, 20, 21, 28, ..., 77
+    assert len(b) == 14 and b["label"].sum() == 0 and b["period_end_day"].iloc[-1] == 77
+    # a cut on day 26 (Feb 5): A is censored after the periods ending by then (7 .. 21: 6 periods)
+    early = person_periods(o, T, settlement_days(ledger, day("2024-02-05")), day("2024-02-05"), 26, g)
+    assert early.loc[early["row"] == 0, "label"].sum() == 0 and (early["row"] == 0).sum() == 6
+
+
+def test_fine_grid_probabilities_by_hand() -> None:
+    """Row 1: ends 7, 9, 11, 14, hazards 0.2, 0.5, 0.5, 0 -> F = 0.2, 0.6, 0.8, 0.8; the periods'
+    probabilities 0.2, 0.4, 0.2, 0 add up to F at the end; weekly F (ends 7, 14) = 0.2, 0.8.
+    p10: 0.1/0.2 of days 1-7 -> 3.5 -> day 4; median: (0.5-0.2)/0.4 of days 8-9 -> 8.5 -> day 9;
+    p70: half of days 10-11 -> day 10; p90 never. Row 2 (weeks, padded): hazards 0.5, 1 -> F = 0.5,
+    1; median day 7; p90: 0.8 of week 2 -> 12.6 -> day 13."""
+    pad = int(PAD_DAY)
+    ends = np.array([[7, 9, 11, 14], [7, 14, pad, pad]], dtype=np.int32)
+    h = np.array([[0.2, 0.5, 0.5, 0.0], [0.5, 1.0, 0.0, 0.0]])
+    F, Fw = grid_cdf(h, ends, 2)
+    np.testing.assert_allclose(F, [[0.2, 0.6, 0.8, 0.8], [0.5, 1.0, 1.0, 1.0]])
+    np.testing.assert_allclose(np.diff(np.c_[np.zeros(2), F], axis=1).sum(axis=1), F[:, -1])
+    np.testing.assert_allclose(np.diff(np.c_[np.zeros(2), F], axis=1)[0], [0.2, 0.4, 0.2, 0.0])
+    np.testing.assert_allclose(Fw, [[0.2, 0.8], [0.5, 1.0]])
+    assert quantile_days(F, 0.1, ends).tolist() == [4.0, 2.0]
+    assert quantile_days(F, 0.5, ends).tolist() == [9.0, 7.0]
+    assert quantile_days(F, 0.7, ends)[0] == 10.0
+    p90 = quantile_days(F, 0.9, ends)
+    assert np.isnan(p90[0]) and p90[1] == 13.0
+
+
+def test_fine_grid_model_is_monotone_and_matches_every_row(trained) -> None:
+    """A model on 1-day periods from 7 days before to 14 after the due date: predicting period by
+    period equals predicting every row where it predicts; F is non-decreasing, the weekly F is F at
+    the weekly ends, and p10 <= median <= p90."""
+    ledger, _, _, T, inv = trained
+    params = PaydateParams(**{**FAST.as_record(), "fine_days": 1, "fine_before": 7, "fine_after": 14})
+    assert params.features() == FINE_FEATURES and PaydateParams().grid() is None
+    snaps = [day(s) for s in pd.date_range("2024-01-31", "2024-03-31", freq="ME")]
+    rows = training_rows(ledger, snaps, day("2024-04-30"), 16, 400, grid=params.grid())
+    booster = fit_hazard(rows, params, params.features())
+    F, ends, Fw = weekly_cdf(booster, inv, T, 16, params.features(), params.grid())
+    assert ends.shape[1] > 16 and Fw.shape == (len(inv), 16)
+    h = predict_hazards(booster, inv, T, 16, features=FINE_FEATURES, ends=ends)
+    counts = (ends < PAD_DAY).sum(axis=1)
+    full_rows = period_rows(inv, T, counts, ends)
+    full = np.zeros_like(h)
+    full[full_rows["row"].to_numpy(), full_rows["period"].to_numpy().astype(int)] = booster.predict(
+        full_rows[list(FINE_FEATURES)].to_numpy(dtype=np.float32)
+    )
+    done = h > 0
+    np.testing.assert_allclose(h[done], full[done], rtol=1e-6)
+    assert np.all(np.diff(F, axis=1) >= 0) and F.min() >= 0 and F.max() <= 1
+    for w in range(16):
+        col = (ends < 7 * (w + 1)).sum(axis=1)
+        np.testing.assert_array_equal(Fw[:, w], F[np.arange(len(F)), col])
+    q = [quantile_days(F, level, ends) for level in (0.1, 0.5, 0.9)]
+    ok = ~np.isnan(q[2])
+    assert ok.mean() > 0.5 and (q[0][ok] <= q[1][ok]).all() and (q[1][ok] <= q[2][ok]).all()
 
 
 def test_rows_after_the_cut_change_nothing(portfolio) -> None:

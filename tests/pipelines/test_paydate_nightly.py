@@ -132,3 +132,47 @@ def test_score_pass_forecast_equals_the_separate_pass(setup) -> None:
     pd.testing.assert_frame_equal(inside.cash, separate.cash, check_exact=True)
     pd.testing.assert_series_equal(inside.expected_cash_30d, separate.expected_cash_30d, check_exact=True)
     assert len(inside.invoices) > 100
+
+
+def test_fine_grid_version_forecast(setup) -> None:
+    """A version trained on 2-day periods around the due date (``paydate.fine_days``: the grid is in
+    its spec): the nightly takes the quantiles from the grid and the cash from the weekly CDF read
+    at the weekly ends, and the buckets still give the whole book."""
+    from dataclasses import asdict
+
+    from models.paydate import quantile_days, weekly_cdf
+    from pipelines.config.train import PaydateConfig
+
+    portfolio, _ = setup
+    params = PaydateConfig(fine_days=2, fine_after=14, n_estimators=40, min_child_samples=50).to_params(7)
+    params = PaydateParams(**{**params.as_record(), "horizon_weeks": 16})
+    grid = params.grid()
+    assert (grid.days, grid.before, grid.after, grid.anchor) == (2, 7, 14, "due")
+    ledger = prepare_ledger(portfolio)
+    snaps = [int(day_number(d)) for d in pd.date_range("2024-02-29", "2024-05-31", freq="ME")]
+    rows = training_rows(ledger, snaps, int(day_number(pd.Timestamp("2024-06-30"))), 16, grid=grid)
+    booster = fit_hazard(rows, params, params.features())
+    loaded = LoadedPaydate(
+        "ews-paydate", "2", None, "run", booster, list(params.features()), 16, PERIOD_DAYS, grid=asdict(grid)
+    )
+    assert loaded.fine_grid() == grid
+    from pipelines.adapters.paydate_registry import spec_record
+
+    spec = spec_record(list(params.features()), 16, PERIOD_DAYS, grid=asdict(grid))  # what the flow stores
+    assert spec["grid"] == {"days": 2, "before": 7, "after": 14, "anchor": "due"}
+    assert spec["features"][-2:] == ["period_days", "period_end_day"]
+    whole = forecast_book(Book.in_memory(portfolio, 10**9), AS_OF, loaded)
+    parts = forecast_book(Book.in_memory(portfolio, 1_500), AS_OF, loaded)
+    pd.testing.assert_frame_equal(whole.invoices, parts.invoices)
+    from features.ledger import ledger_state
+    from features.paydate import open_invoices
+
+    T = int(day_number(pd.Timestamp(AS_OF)))
+    inv = open_invoices(ledger, ledger_state(ledger, T))
+    F, ends, Fw = weekly_cdf(booster, inv, T, 16, params.features(), grid)
+    median = quantile_days(F, 0.5, ends)
+    ok = ~np.isnan(median)
+    got = (whole.invoices["expected_paid_on"].to_numpy()[ok] - np.datetime64(AS_OF)) // np.timedelta64(1, "D")
+    np.testing.assert_array_equal(got, median[ok])
+    total = whole.cash[whole.cash["segment"] == "all"]["expected_cash"].sum()
+    assert total == pytest.approx(float((inv["open_amount"].to_numpy() * Fw[:, 12]).sum()), rel=1e-9)
