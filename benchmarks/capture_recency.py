@@ -1,0 +1,250 @@
+"""Two candidates for the top of the ranking, each paired with ews's own LightGBM path (issue 9 part 1).
+
+Same books, cut and forward rows as ``benchmarks/regimes.py`` / ``capture_gap.py`` (the generated
+book and its modelling frame are read from ``--work``, as cached there). Per book, ews's split of
+the rows before the cut (``models.split.plan_split`` with ``conf/train.yaml``) and three LightGBM
+paths, each exactly as ``models.train.train_pd_model`` ships LightGBM: early-stopped on the
+validation window (fitted on the train window), then refitted on every labelled snapshot before the
+cut with the chosen tree count. Only the ranking is compared (AUC, capture@5 % of the forward
+rows), which no calibrator changes.
+
+* ``shipped``: ``conf/train.yaml`` as is.
+* ``recency<H>``: every training row weighted 0.5 ** (age / H), age = snapshots between its as-of
+  date and the latest labelled one (the validation rows, the latest, keep weight 1 in early stopping).
+* ``slow``: learning rate 0.02, up to 1,000 trees, 75 early-stopping rounds (the shipped: 0.05, 300, 30).
+
+Differences to ``shipped`` come with a paired 95 % debtor-bootstrap interval on the forward rows.
+
+    nice .venv/bin/python benchmarks/capture_recency.py --work /tmp/ews-regimes --seeds 1,2,3 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from capture_gap import cached_frame  # noqa: E402
+from regimes import HORIZON_DAYS, KEYS, book  # noqa: E402
+from train_forward import as_of_cut  # noqa: E402
+
+from models.split import plan_split, snapshot_summary  # noqa: E402
+from models.train import NON_FEATURES, _lgbm, _parts, prepare_matrix, select_features  # noqa: E402
+from pipelines.config import load_config  # noqa: E402
+from pipelines.config.train import TrainConfig  # noqa: E402
+from pipelines.synthetic import REGIMES  # noqa: E402
+
+
+def capture(y: np.ndarray, s: np.ndarray, share: float = 0.05) -> float:
+    """Share of the defaulters among the top ``share`` of rows by score (stable order on ties)."""
+    k = max(int(np.ceil(share * len(s))), 1)
+    top = np.argsort(-s, kind="stable")[:k]
+    return float(y[top].sum() / y.sum())
+
+
+def paired_intervals(
+    y: np.ndarray, scores: dict[str, np.ndarray], debtors: np.ndarray, n_boot: int, seed: int
+) -> dict[str, dict[str, list[float]]]:
+    """95 % debtor-bootstrap intervals of (candidate - shipped) AUC and capture@5 %."""
+    keys, inv = np.unique(debtors, return_inverse=True)
+    rows_of = np.argsort(inv, kind="stable")
+    starts = np.searchsorted(inv[rows_of], np.arange(len(keys)))
+    ends = np.append(starts[1:], len(inv))
+    rng = np.random.default_rng(seed)
+    diffs: dict[str, list[tuple[float, float]]] = {k: [] for k in scores if k != "shipped"}
+    for _ in range(n_boot):
+        pick = rng.integers(0, len(keys), len(keys))
+        idx = np.concatenate([rows_of[starts[d] : ends[d]] for d in pick])
+        yb = y[idx]
+        if yb.min() == yb.max():
+            continue
+        base = scores["shipped"][idx]
+        a0, c0 = roc_auc_score(yb, base), capture(yb, base)
+        for k in diffs:
+            s = scores[k][idx]
+            diffs[k].append((roc_auc_score(yb, s) - a0, capture(yb, s) - c0))
+    out = {}
+    for k, v in diffs.items():
+        arr = np.asarray(v)
+        out[k] = {
+            "d_auc_ci": [round(float(q), 4) for q in np.quantile(arr[:, 0], [0.025, 0.975])],
+            "d_capture_ci": [round(float(q), 4) for q in np.quantile(arr[:, 1], [0.025, 0.975])],
+        }
+    return out
+
+
+def ews_path(labelled_X, labelled_y, X, y, lgbm, seed: int, weights: dict | None = None):
+    """ews's LightGBM path: early-stopped on validation, refitted on every labelled snapshot."""
+    w = weights or {}
+    probe = _lgbm(lgbm, lgbm.n_estimators, seed)
+    probe.fit(
+        X["train"],
+        y["train"],
+        sample_weight=w.get("train"),
+        eval_X=(X["validation"],),
+        eval_y=(y["validation"],),
+        eval_metric="binary_logloss",
+        callbacks=[lgb.early_stopping(lgbm.early_stopping_rounds, verbose=False)],
+    )
+    best = int(probe.best_iteration_ or lgbm.n_estimators)
+    model = _lgbm(lgbm, best, seed).fit(labelled_X, labelled_y, sample_weight=w.get("all"))
+    return model, best
+
+
+def run(regime: str, seed: int, args: argparse.Namespace, params) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    data, gen = book(regime, seed, args.work, None, None)
+    frame = cached_frame(data)
+    truth = pd.read_parquet(data / "truth.parquet", columns=["debtor_id", "month_end", "oracle_pd"])
+    truth = truth.assign(debtor_id=truth["debtor_id"].astype(str), as_of=pd.to_datetime(truth["month_end"]))
+    observed = sorted(frame.loc[frame["horizon_observed"], "as_of"].unique())
+    cut = pd.Timestamp(observed[-args.forward - 1])
+    past = as_of_cut(frame, cut, HORIZON_DAYS)
+    plan = plan_split(snapshot_summary(past[["as_of", "label", "horizon_observed"]]), params.split)
+    labelled = past[past["label"].notna()].reset_index(drop=True)
+    parts = _parts(labelled, plan)
+    cands = [c for c in past.columns if c not in NON_FEATURES and c not in params.exclude]
+    cat = [c for c in cands if c in params.categorical or isinstance(past[c].dtype, pd.CategoricalDtype)]
+    kept, _ = select_features(labelled, cands)
+    cat = [c for c in cat if c in kept]
+    categories = {c: sorted(labelled[c].dropna().astype("string").astype(str).unique().tolist()) for c in cat}
+    trainval = {k: parts[k] for k in ("train", "validation")}
+    X = {k: prepare_matrix(v, kept, categories) for k, v in trainval.items()}
+    y = {k: v["label"].astype(int).to_numpy() for k, v in trainval.items()}
+    X_all, y_all = prepare_matrix(labelled, kept, categories), labelled["label"].astype(int).to_numpy()
+
+    fwd = frame[frame["as_of"].isin(observed[-args.forward :]) & frame["label"].notna()]
+    fwd = fwd.merge(truth[[*KEYS, "oracle_pd"]], on=KEYS, how="left")
+    fwd = fwd[fwd["oracle_pd"].notna()].reset_index(drop=True)
+    yf = fwd["label"].astype(int).to_numpy()
+    Xf = prepare_matrix(fwd, kept, categories)
+
+    dates = pd.DatetimeIndex(sorted(labelled["as_of"].unique()))
+
+    def age(rows: pd.DataFrame) -> np.ndarray:
+        return len(dates) - 1 - dates.get_indexer(pd.DatetimeIndex(rows["as_of"]))
+
+    scores: dict[str, np.ndarray] = {"oracle": fwd["oracle_pd"].clip(0, 1).to_numpy(float)}
+    trees: dict[str, int] = {}
+    cpu: dict[str, float] = {}
+    variants: dict[str, tuple[Any, dict | None]] = {"shipped": (params.lgbm, None)}
+    for h in args.half_lives:
+        w = {"train": 0.5 ** (age(parts["train"]) / h), "all": 0.5 ** (age(labelled) / h)}
+        variants[f"recency{h:g}"] = (params.lgbm, w)
+    if args.slow:
+        slow = dataclasses.replace(
+            params.lgbm, learning_rate=0.02, n_estimators=1000, early_stopping_rounds=75
+        )
+        variants["slow"] = (slow, None)
+    for name, (lg, w) in variants.items():
+        c = time.process_time()
+        model, best = ews_path(X_all, y_all, X, y, lg, params.seed, w)
+        scores[name] = model.predict(Xf, raw_score=True)
+        trees[name], cpu[name] = best, round(time.process_time() - c, 1)
+    metrics = {
+        k: {"auc": round(float(roc_auc_score(yf, s)), 4), "capture_5pct": round(capture(yf, s), 4)}
+        for k, s in scores.items()
+    }
+    o = metrics["oracle"]
+    for m in metrics.values():
+        m["auc_ratio"] = round(m["auc"] / o["auc"], 4)
+        m["capture_ratio"] = round(m["capture_5pct"] / o["capture_5pct"], 4)
+    ci = paired_intervals(
+        yf,
+        {k: v for k, v in scores.items() if k != "oracle"},
+        fwd["debtor_id"].to_numpy(),
+        args.boot,
+        params.seed,
+    )
+    return {
+        "regime": regime,
+        "seed": seed,
+        "book": f"{gen.debtors}x{gen.months}",
+        "cut": str(cut.date()),
+        "forward_rows": len(fwd),
+        "forward_defaults": int(yf.sum()),
+        "train_snapshots": len(plan.train),
+        "labelled_snapshots": len(dates),
+        "trees": trees,
+        "cpu_s": cpu,
+        "metrics": metrics,
+        "vs_shipped": ci,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--regimes", default=",".join(REGIMES))
+    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/ews-regimes"))
+    ap.add_argument("--config", type=Path, default=ROOT / "conf" / "train.yaml")
+    ap.add_argument("--forward", type=int, default=6)
+    ap.add_argument(
+        "--half-lives", type=float, nargs="*", default=[12.0], help="recency half-lives (snapshots)"
+    )
+    ap.add_argument(
+        "--no-slow", dest="slow", action="store_false", help="skip the learning-rate 0.02 variant"
+    )
+    ap.add_argument("--boot", type=int, default=200, help="debtor-bootstrap replicates")
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    params = load_config(args.config, expect=TrainConfig).to_params()
+    results = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for regime in args.regimes.split(","):
+            r = run(regime, seed, args, params)
+            results.append(r)
+            line = "  ".join(f"{k} {m['auc']:.4f}/{m['capture_5pct']:.3f}" for k, m in r["metrics"].items())
+            print(f"{regime} s{seed} ({r['forward_defaults']} def, trees {r['trees']}): {line}", flush=True)
+            for k, c in r["vs_shipped"].items():
+                print(f"    {k} - shipped: dAUC {c['d_auc_ci']}  dcap {c['d_capture_ci']}", flush=True)
+            if args.json:
+                args.json.write_text(json.dumps(results, indent=1))
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    summary = {
+        "books": len(results),
+        "cpu_s": round(ru.ru_utime + ru.ru_stime, 1),
+        "max_rss_kb": ru.ru_maxrss,
+    }
+    for k in results[0]["metrics"]:
+        if k in ("oracle", "shipped"):
+            continue
+        summary[k] = {
+            "mean_d_auc": round(
+                float(np.mean([r["metrics"][k]["auc"] - r["metrics"]["shipped"]["auc"] for r in results])), 4
+            ),
+            "mean_d_capture": round(
+                float(
+                    np.mean(
+                        [
+                            r["metrics"][k]["capture_5pct"] - r["metrics"]["shipped"]["capture_5pct"]
+                            for r in results
+                        ]
+                    )
+                ),
+                4,
+            ),
+            "capture_ge_090_oracle": sum(r["metrics"][k]["capture_ratio"] >= 0.90 for r in results),
+        }
+    summary["shipped_capture_ge_090_oracle"] = sum(
+        r["metrics"]["shipped"]["capture_ratio"] >= 0.90 for r in results
+    )
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
