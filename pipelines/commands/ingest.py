@@ -110,6 +110,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         from pipelines.ingest import TableError, ingest_files, ingest_source
+        from pipelines.ingest.stream import WorkerDiedError
 
         console = Console(stderr=False)
         err = Console(stderr=True)
@@ -181,6 +182,8 @@ def register(app: typer.Typer) -> None:
                     )
         except (TableError, ConfigError) as exc:
             fail(str(exc))
+        except WorkerDiedError as exc:  # a worker process was killed: one line, nothing published
+            fail(f"{exc}; nothing was published, the previous outputs in {out} are unchanged")
         except ValueError as exc:  # e.g. --path naming an input the source does not have
             fail(str(exc))
         print_summary(console, result.manifest, out)

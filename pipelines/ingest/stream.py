@@ -227,6 +227,11 @@ def default_workers() -> int:
     return max(1, min(2, cpus))
 
 
+class WorkerDiedError(RuntimeError):
+    """A worker process of a streamed ingest ended without a result (killed, most often out of memory).
+    Nothing was published: the run's staging folder is left for the next ingest to clean."""
+
+
 @dataclass
 class StreamRun:
     source: SourceConfig
@@ -277,7 +282,7 @@ class StreamRun:
                 try:
                     yield part, future.result()
                 except BrokenProcessPool as exc:
-                    raise RuntimeError(
+                    raise WorkerDiedError(
                         f"an ingest worker process died ({method}, {self.workers} processes): out of "
                         "memory? Set compute.ingest_workers: 1 in the project config (conf/ews.yaml) "
                         "to work on one debtor partition at a time"
@@ -984,4 +989,11 @@ def publish_streamed(
     publish_ingest(stage, out, _stale_outputs(out, outputs))
 
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "default_workers", "publish_streamed", "run_streamed", "spill_partitions"]
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "WorkerDiedError",
+    "default_workers",
+    "publish_streamed",
+    "run_streamed",
+    "spill_partitions",
+]

@@ -285,3 +285,61 @@ def test_parquet_and_a_clean_csv_are_read_in_chunks_and_a_damaged_csv_is_not(
         assert len(sizes) > 2 and sum(sizes) == 241, kind
     with pytest.raises(NotStreamable):
         chunks(books["damaged_csv"])
+
+
+def test_a_killed_worker_process_is_one_line_and_publishes_nothing(
+    books: dict[str, dict[str, Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker process that dies (the OOM killer, kill -9) while it validates a debtor partition:
+    `ews ingest` says so in one line with the setting to change (exit 2, no traceback), and the
+    output folder of the previous ingest is left exactly as it was. (The next ingest clearing the
+    staging folder is tested in test_hostile_s4.py.) Two debtor partitions: 300 ledger rows each."""
+    import os
+
+    import yaml
+    from typer.testing import CliRunner
+
+    import pipelines.ingest as ingest_pkg
+    from pipelines.cli import app
+    from pipelines.ingest.stream import StreamRun
+
+    parent = os.getpid()
+    original = StreamRun._validate_part
+
+    def dies_in_a_worker(self, p):
+        if os.getpid() != parent:
+            os._exit(137)  # as a SIGKILL'd process would, without a result
+        return original(self, p)
+
+    source = tmp_path / "source.yaml"
+    source.write_text(
+        yaml.safe_dump(
+            {
+                "kind": "source",
+                "name": "files",
+                "default_currency": "EUR",
+                "tables": {t: {"path": str(p)} for t, p in books["parquet"].items()},
+                "rules": {"data_docs": False, "bucket_rows": 300, "refuse_empty_table_rows": 10**6},
+            }
+        )
+    )
+    project = tmp_path / "ews.yaml"
+    conf = yaml.safe_load((Path(__file__).resolve().parents[2] / "conf" / "ews.yaml").read_text())
+    conf["compute"]["ingest_workers"] = 2
+    conf["currency"] = {"reporting": "EUR", "rates": {"USD": 0.5}}
+    project.write_text(yaml.safe_dump(conf))
+    out = tmp_path / "out"
+    args = ["ingest", "--source", str(source), "--as-of", AS_OF.isoformat(), "--out", str(out)]
+    args += ["--project-config", str(project)]
+    monkeypatch.setattr(ingest_pkg, "STREAM_ROWS", 0)  # this small book takes the streamed path
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    before = _outputs(out)
+    monkeypatch.setattr(StreamRun, "_validate_part", dies_in_a_worker)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.exception.__class__ is SystemExit
+    text = " ".join(result.output.split())
+    assert "an ingest worker process died" in text and "compute.ingest_workers: 1" in text, text
+    assert "nothing was published" in text
+    assert _outputs(out) == before
