@@ -266,8 +266,10 @@ def _header(path: Path, options: CsvOptions, label: str) -> list[str]:
                 f"column {names[0][:60]!r}. Wrong delimiter: set csv.delimiter: '{shown}' in the source config "
                 "(for `ews ingest --invoices ...` files, save them comma-separated)."
             )
-    if len(names) > 1 and not names[-1] and all(names[:-1]):
-        names = names[:-1]  # a trailing delimiter; rows ending in an empty field are repaired
+    while len(names) > 1 and not names[-1] and any(names[:-1]):
+        # trailing delimiters (Excel writes one per formatted empty column: `a;b;;;`); rows ending
+        # in empty fields are repaired, a value under a nameless column stays a malformed row
+        names = names[:-1]
     if any(not n for n in names):
         blank = [i + 1 for i, n in enumerate(names) if not n]
         raise TableError(
@@ -289,12 +291,30 @@ def _read_csv(path: Path, options: CsvOptions, label: str) -> RawFile:
     except UnicodeDecodeError:
         raise _encoding_error(path, options, label) from None
     lines, stray_cr = _count_lines(path, options.encoding)
-    if bad_rows or lines is None or stray_cr or lines - header_lines != table.num_rows:
+    if (
+        bad_rows
+        or lines is None
+        or stray_cr
+        or lines - header_lines != table.num_rows
+        or _has_empty_record(table)
+    ):
         return _read_csv_by_lines(path, options, label, names)
     # one physical line per record, each with the header's fields
     frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
     source_row = np.arange(1, len(frame) + 1, dtype=np.int64)
     return RawFile(path, frame, source_row, source_line=source_row + header_lines)
+
+
+def _has_empty_record(table: pa.Table) -> bool:
+    """True when some record has no value at all (a line of delimiters: `;;;;`, Excel's padding)."""
+    import pyarrow.compute as pc
+
+    if table.num_rows == 0 or table.num_columns == 0:
+        return False
+    empty = pc.is_null(table.column(0))
+    for col in table.columns[1:]:
+        empty = pc.and_(empty, pc.is_null(col))
+    return bool(pc.any(empty).as_py())
 
 
 def _read_arrow(
@@ -433,10 +453,11 @@ def _repair_records(
             next_free = i + 1
             continue
         fields = _split_fields(record, delim, quote)
-        if len(fields) == ncols + 1 and fields[-1] == "":  # a trailing delimiter
+        if len(fields) > ncols and not any(fields[ncols:]):  # trailing delimiters (empty fields)
             repairs["trailing_delimiter"] = repairs.get("trailing_delimiter", 0) + 1
-            record = record[: record.rfind(delim)]
-            fields.pop()
+            for _ in range(len(fields) - ncols):
+                record = record[: record.rfind(delim)]
+            del fields[ncols:]
         if len(fields) != ncols:
             if j > i:  # the joined lines do not form one record: only the first line is broken
                 detail = f"line {i + 1}: a quote opened here closes only on line {j + 1}, giving {len(fields)} field(s) instead of {ncols}; the next lines are read on their own"
@@ -473,7 +494,14 @@ def _read_csv_by_lines(path: Path, options: CsvOptions, label: str, names: list[
     stray_cr = sum(line.count("\r") for line in lines) if "\r" in text else 0
     lines = [line.replace("\r", " ") for line in lines] if stray_cr else lines
     first = options.skip_rows + 1
+    padding = 0
+    for i in range(first, len(lines)):  # a line of delimiters only (`;;;;`) is a blank line
+        if lines[i] and not lines[i].replace(delim, ""):
+            lines[i] = ""
+            padding += 1
     fixed, bad, consumed, repairs = _repair_records(lines, first, len(names), delim, quote)
+    if padding:
+        repairs["empty_record"] = padding
     if stray_cr:
         repairs["stray_carriage_return"] = stray_cr
     # records start on non-empty lines that no quoted value before them took

@@ -1,0 +1,115 @@
+"""Hostile inputs found in session 6 (BENCHMARKS.md "Hostile inputs tried", "Session 6 (s6-robust)"):
+each test is one finding, written before its fix. Tiny files in tmp_path; hand-computed values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pipelines.config.source import SourceConfig
+from pipelines.ingest import ingest_source
+
+AS_OF = dt.date(2024, 6, 30)
+
+
+def _excel_csv(path: Path, lines: list[str]) -> Path:
+    """What Excel (German locale) writes for "CSV (Trennzeichen-getrennt)": BOM, `;`, CRLF."""
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8-sig"))
+    return path
+
+
+def test_excel_saved_csv_with_padding_columns_rows_and_a_totals_row(tmp_path: Path) -> None:
+    """Before: exit 2 "header has empty column name(s) at position(s) [6, 7]. Name every column."
+    for a file Excel saved with two formatted empty columns; rows of `;` only were quarantined."""
+    inv = _excel_csv(
+        tmp_path / "Rechnungen.csv",
+        [
+            "Belegnr;Kundennr;Belegdatum;Fällig;Betrag;Währung;;",
+            "00042;0007;15/01/2024;14/02/2024;1.234,50;EUR;;",
+            "00043;0007;01/02/2024;02/03/2024;99,90;EUR;;",
+            "00044;0100;13/02/2024;14/03/2024;12.000,00;EUR;;",
+            "Summe;;;;13.334,40;;;",
+            ";;;;;;;",
+            ";;;;;;;",
+        ],
+    )
+    pay = _excel_csv(
+        tmp_path / "Zahlungen.csv",
+        ["Zahlungsnr;Kundennr;Belegnr;Valuta;Zahlbetrag;", "0001;0007;00042;20/02/2024;1.000,00;", ";;;;;"],
+    )
+    source = SourceConfig.model_validate(
+        {
+            "kind": "source",
+            "name": "excel",
+            "default_currency": "EUR",
+            "csv": {"delimiter": ";"},
+            "values": {"date_format": "d/m/Y", "decimal": ",", "thousands": "."},
+            "tables": {
+                "invoices": {
+                    "path": str(inv),
+                    "columns": {
+                        "invoice_id": "Belegnr",
+                        "debtor_id": "Kundennr",
+                        "issue_date": "Belegdatum",
+                        "due_date": "Fällig",
+                        "amount": "Betrag",
+                        "currency": "Währung",
+                    },
+                },
+                "payments": {
+                    "path": str(pay),
+                    "columns": {
+                        "payment_id": "Zahlungsnr",
+                        "debtor_id": "Kundennr",
+                        "invoice_id": "Belegnr",
+                        "paid_on": "Valuta",
+                        "amount": "Zahlbetrag",
+                    },
+                },
+            },
+        }
+    )
+    result = ingest_source(source, None, as_of=AS_OF)
+    inv_out = result.portfolio.invoices
+    assert inv_out["invoice_id"].tolist() == ["00042", "00043", "00044"]  # leading zeros kept
+    assert inv_out["debtor_id"].tolist() == ["0007", "0007", "0100"]
+    assert inv_out["amount"].tolist() == [1234.5, 99.9, 12000.0]
+    assert [str(d)[:10] for d in inv_out["due_date"]] == ["2024-02-14", "2024-03-02", "2024-03-14"]
+    assert result.portfolio.payments["amount"].tolist() == [1000.0]
+    q = result.quarantine["invoices"]
+    assert q["invoice_id"].tolist() == ["Summe"]  # the totals row, named by its reasons
+    assert q["reason"].iloc[0].startswith("missing_value:debtor_id")
+    tables = result.manifest["tables"]
+    assert (tables["invoices"]["rows_in"], tables["invoices"]["rows_accepted"]) == (4, 3)
+    assert tables["invoices"]["repairs"] == {"trailing_delimiter": 4, "empty_record": 2}
+    assert (tables["payments"]["rows_in"], tables["payments"]["rows_quarantined"]) == (1, 0)
+    assert tables["payments"]["repairs"] == {"trailing_delimiter": 1, "empty_record": 1}
+    for t in tables.values():
+        assert t["rows_in"] == t["rows_accepted"] + t["rows_quarantined"]
+
+
+def test_value_under_a_nameless_column_stays_a_malformed_row(tmp_path: Path) -> None:
+    """The padding repair only drops empty fields: a value under a nameless column is not lost."""
+    inv = _excel_csv(
+        tmp_path / "inv.csv",
+        [
+            "invoice_id;debtor_id;issue_date;due_date;amount;;",
+            "I1;D1;2024-01-15;2024-02-14;10;;",
+            "I2;D1;2024-01-16;2024-02-15;20;;note",
+        ],
+    )
+    source = SourceConfig.model_validate(
+        {
+            "kind": "source",
+            "name": "x",
+            "default_currency": "EUR",
+            "csv": {"delimiter": ";"},
+            "tables": {"invoices": {"path": str(inv)}},
+        }
+    )
+    result = ingest_source(source, None, as_of=AS_OF)
+    assert result.portfolio.invoices["invoice_id"].tolist() == ["I1"]
+    q = result.quarantine["invoices"]
+    assert q[["reason", "detail"]].values.tolist() == [
+        ["malformed_row", "line 3: 7 field(s), the header has 5"]
+    ]
