@@ -532,6 +532,9 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         kind = "invoices"
     allowed = _allowed(kind)
     mapping = {c: col for c, col in chosen.items() if c in allowed}
+    if kind == "payments" and "amount" not in mapping and "settled_amount" in chosen:
+        # a paid amount (`Zahlbetrag`, `Paid amount`) is the payment's amount in a payments file
+        mapping["amount"], why["amount"] = chosen["settled_amount"], "matched by name (a paid amount)"
     if kind == "payments" and "paid_on" not in mapping and "issue_date" in chosen:
         mapping["paid_on"], why["paid_on"] = chosen["issue_date"], "GUESS: the date column"
     missing = [c for c in _required(kind) if c not in mapping]

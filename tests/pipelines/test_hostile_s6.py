@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from pipelines.cli import app
 from pipelines.config.source import SourceConfig
 from pipelines.ingest import ingest_source
 
@@ -113,3 +116,23 @@ def test_value_under_a_nameless_column_stays_a_malformed_row(tmp_path: Path) -> 
     assert q[["reason", "detail"]].values.tolist() == [
         ["malformed_row", "line 3: 7 field(s), the header has 5"]
     ]
+
+
+def test_suggest_maps_a_paid_amount_column_of_a_payments_file(tmp_path: Path) -> None:
+    """Before: `Zahlbetrag` was taken as an AR export's settled amount and dropped, so the draft had
+    `# amount: ???` and `decimal: "."` for `1.000,00`."""
+    pay = _excel_csv(
+        tmp_path / "Zahlungen.csv",
+        [
+            "Zahlungsnr;Kundennr;Belegnr;Valuta;Zahlbetrag",
+            "0001;0007;00042;20/02/2024;1.000,00",
+            "0002;0007;00043;21/02/2024;99,90",
+            "0003;0100;;22/02/2024;12.000,00",
+        ],
+    )
+    draft = tmp_path / "draft.yaml"
+    made = CliRunner().invoke(app, ["sources", "suggest", str(pay), "--out", str(draft)])
+    assert made.exit_code == 0, made.output
+    cfg = SourceConfig.model_validate(__import__("yaml").safe_load(draft.read_text()))
+    assert cfg.tables["payments"].columns["amount"] == "Zahlbetrag"
+    assert (cfg.values.decimal, cfg.values.thousands, cfg.values.date_format) == (",", ".", "d/m/Y")
