@@ -419,7 +419,7 @@ def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: 
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from pipelines.sources.read import _count_lines, _encoding_error
+    from pipelines.sources.read import _count_lines, _encoding_error, _has_empty_record
 
     csv_opts, values = source.options_for(spec)
     label = f"tables.{table}" if source.name != "files" else table
@@ -471,7 +471,7 @@ def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: 
             start = 0
             pending: list[pa.RecordBatch] = []
             for batch in reader:
-                if bad:
+                if bad or _has_empty_record(batch):  # `;;;;` lines are blank lines of the whole read
                     raise NotStreamable(table)
                 pending.append(batch)
                 if sum(len(b) for b in pending) >= chunk_rows:

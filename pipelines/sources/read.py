@@ -305,7 +305,7 @@ def _read_csv(path: Path, options: CsvOptions, label: str) -> RawFile:
     return RawFile(path, frame, source_row, source_line=source_row + header_lines)
 
 
-def _has_empty_record(table: pa.Table) -> bool:
+def _has_empty_record(table: pa.Table | pa.RecordBatch) -> bool:
     """True when some record has no value at all (a line of delimiters: `;;;;`, Excel's padding)."""
     import pyarrow.compute as pc
 

@@ -343,3 +343,20 @@ def test_a_killed_worker_process_is_one_line_and_publishes_nothing(
     assert "an ingest worker process died" in text and "compute.ingest_workers: 1" in text, text
     assert "nothing was published" in text
     assert _outputs(out) == before
+
+
+def test_padding_lines_of_delimiters_only_stream_as_the_whole_read(
+    books: dict[str, dict[str, Path]], tmp_path: Path
+) -> None:
+    """Lines of delimiters only (`,,,,,,`: Excel's padding rows), one inside the CSV and two at its
+    end, are blank lines for the whole-file read (counted as repairs.empty_record); the streamed
+    read gave them as rows of empty cells (3 more quarantined rows, other bytes) before the fix."""
+    lines = books["csv"]["invoices"].read_text().splitlines()
+    padded = dict(books["csv"], invoices=tmp_path / "invoices.csv")
+    padded["invoices"].write_text("\n".join([*lines[:50], ",,,,,,", *lines[50:], ",,,,,,", ",,,,,,"]) + "\n")
+    whole = _ingest(padded, tmp_path / "whole", 150, stream=False)
+    _ingest(padded, tmp_path / "streamed", 150, stream=True, chunk_rows=60, partitions=2, workers=2)
+    assert _outputs(tmp_path / "streamed") == _outputs(tmp_path / "whole")
+    invoices = whole["tables"]["invoices"]
+    assert invoices["repairs"] == {"empty_record": 3}
+    assert invoices["rows_in"] == 241 == invoices["rows_accepted"] + invoices["rows_quarantined"]
