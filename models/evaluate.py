@@ -533,6 +533,7 @@ def gate_decision(
     vs_champion: tuple[Mapping[str, tuple[float, float]], Mapping[str, float]] | None = None,
     champion_note: str | None = None,
     champion_problem: str | None = None,
+    auc_interval: tuple[float, float] | None = None,
 ) -> GateDecision:
     """Decide whether the challenger may become champion.
 
@@ -543,11 +544,22 @@ def gate_decision(
     the challenger is the baseline itself, or when no comparison with the champion is possible
     (``champion_note`` says why, e.g. the champion trained on every test row). ``champion_problem``
     (the champion cannot score the rows) fails the gate: a human decides with ``ews models promote``.
+    ``auc_interval``: the 95 % debtor-bootstrap interval of the test AUC; when given (the roll-rate
+    model of a small book, whose test window holds a handful of defaults), the AUC floor fails only
+    when the whole interval lies below it.
     """
     reasons: list[str] = [f"ok challenger is the {kind} model"]
     ok = True
     auc, ece = float(challenger["auc"]), float(challenger["ece"])
-    if not auc >= thresholds.min_auc:
+    if auc_interval is not None:
+        low, high = (float(v) for v in auc_interval)
+        shown = f"test_auc {auc:.4f} [{low:.4f}, {high:.4f}]"
+        if not high >= thresholds.min_auc:
+            ok = False
+            reasons.append(f"FAIL {shown}: the whole interval is below min_auc {thresholds.min_auc:.4f}")
+        else:
+            reasons.append(f"ok {shown} reaches min_auc {thresholds.min_auc:.4f} (95% debtor interval)")
+    elif not auc >= thresholds.min_auc:
         ok = False
         reasons.append(f"FAIL test_auc {auc:.4f} < min_auc {thresholds.min_auc:.4f}")
     else:
@@ -561,7 +573,9 @@ def gate_decision(
         reasons.append(f"FAIL test_ece {ece:.4f} > {limit:.4f} ({rule})")
     else:
         reasons.append(f"ok test_ece {ece:.4f} <= {limit:.4f} ({rule})")
-    if vs_baseline is None:
+    if vs_baseline is None and kind == "rollrate":
+        reasons.append("ok no scorecard baseline: the book is too small to fit one out of time")
+    elif vs_baseline is None:
         reasons.append("ok the challenger is the scorecard baseline itself")
     else:
         worse, why = _worse("the scorecard baseline", *vs_baseline)

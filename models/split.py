@@ -18,9 +18,22 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["WINDOWS", "SplitParams", "SplitPlan", "check_defaults", "plan_split", "snapshot_summary"]
+__all__ = [
+    "WINDOWS",
+    "BookTooSmallError",
+    "SplitParams",
+    "SplitPlan",
+    "check_defaults",
+    "plan_split",
+    "snapshot_summary",
+]
 
 WINDOWS: tuple[str, ...] = ("train", "validation", "calibration", "test")
+
+
+class BookTooSmallError(ValueError):
+    """The observed snapshots cannot fill the out-of-time windows with ``min_defaults`` each (the
+    message gives the counts); ``ews train`` then falls back to the roll-rate model when allowed."""
 
 
 @dataclass(frozen=True)
@@ -131,13 +144,13 @@ def _pool(defaults: list[int], end: int, fixed: int | None, min_defaults: int) -
 
 def _too_small(
     summary: pd.DataFrame, snaps: pd.DatetimeIndex, params: SplitParams, filled: list[str]
-) -> ValueError:
+) -> BookTooSmallError:
     part = summary.loc[snaps]
     defaults, labelled = int(part["defaults"].sum()), int(part["labelled"].sum())
     need = 4 * params.min_defaults
     # whole snapshots overshoot each window's minimum, so a book needs somewhat more than 4 x min_defaults
     factor = max(math.ceil(need / max(defaults, 1) * 10) / 10, 1.2)
-    return ValueError(
+    return BookTooSmallError(
         f"the book is too small for an out-of-time evaluation: {len(snaps)} snapshots with observed labels "
         f"({_fmt(snaps[0])}..{_fmt(snaps[-1])}) hold {defaults} default labels among {labelled} rows, and the "
         f"train, validation, calibration and test windows need >= {params.min_defaults} defaults each "
@@ -183,7 +196,7 @@ def plan_split(summary: pd.DataFrame, params: SplitParams) -> SplitPlan:
     target = max(params.min_defaults, math.ceil(params.test_defaults_share * sum(defaults)))
     try:
         return _windows(summary, usable, defaults, params, target)
-    except ValueError:
+    except BookTooSmallError:
         if target == params.min_defaults:
             raise
         # a small book: the share would starve the earlier windows; pool the test window to min_defaults
@@ -260,7 +273,7 @@ def check_defaults(summary: pd.DataFrame, plan: SplitPlan, min_defaults: int) ->
             "test": "raise test_snapshots or leave it empty (auto), or use a larger portfolio",
         }
         worst = short.index[0]
-        raise ValueError(
+        raise BookTooSmallError(
             f"too few defaults in the {', '.join(short.index)} window(s) (need >= {min_defaults} each; {counts}). "
             f"Widen the window: {hints[worst]}, or lower split.min_defaults"
         )

@@ -54,6 +54,7 @@ __all__ = [
     "history",
     "list_versions",
     "load_model_version",
+    "log_rollrate",
     "log_training",
     "prepare_X",
     "promote",
@@ -64,7 +65,7 @@ __all__ = [
 DEFAULT_MODEL_NAME = "ews-pd"
 EXPERIMENT_NAME = "ews-train"
 DEFAULT_ARTIFACTS = Path("data/mlflow/artifacts")
-KIND_TAG = "ews.kind"  # lightgbm | scorecard: what the version's estimator is
+KIND_TAG = "ews.kind"  # lightgbm | scorecard | rollrate: what the version's estimator is
 TRAINED_THROUGH_TAG = "ews.trained_through"  # latest labelled snapshot the shipped model learned from
 DEFINITION_ARTIFACT = "definition.json"
 DEFINITION_TAG = "ews.definition"
@@ -404,6 +405,130 @@ def log_training(
         },
     )
     return LoggedTraining(run_id, version, info.model_uri, child, model_sha)
+
+
+def log_rollrate(
+    outcome: Any,
+    *,
+    params: Mapping[str, Any],
+    figures: Mapping[str, Any],
+    card: str,
+    provenance: Mapping[str, Any],
+    warnings: list[str],
+    documents: Mapping[str, Any] | None = None,
+    definition: Mapping[str, Any] | None = None,
+    name: str = DEFAULT_MODEL_NAME,
+    experiment: str = EXPERIMENT_NAME,
+    artifacts: str | Path | None = None,
+    tracking_uri: str | None = None,
+    who: str | None = None,
+) -> LoggedTraining:
+    """Log a :class:`models.rollrate.RollRateOutcome` (the small-book path) as one run and register
+    it as a new version of ``name`` with ``ews.kind = rollrate`` and the alias ``challenger``.
+
+    Params: the resolved config, the states and the prior; metrics: the out-of-time test figures
+    (``test_*``, ``test_*_ci_low/high``), the book's counts; artifacts: ``rollrate/transition_counts.csv``
+    (moves, rows from / columns to), ``rollrate/matrix.csv`` (smoothed), ``rollrate/states.csv``
+    (PD and observed outcomes per state), ``evaluation/test_rows.csv``, the calibration curve, the
+    feature schema, the drift reference and the model (scikit-learn flavour, like the other kinds)."""
+    configure(tracking_uri)
+    exp_id = _experiment_id(experiment, artifacts)
+    model = outcome.model
+    flat: dict[str, str] = {}
+    _flatten("", dict(params), flat)
+    counts_csv = model.transition_table().to_csv()
+    fingerprint = counts_csv + model.matrix_table().to_csv() + repr(model.params)
+    model_sha = hashlib.sha256(fingerprint.encode()).hexdigest()
+    with mlflow.start_run(experiment_id=exp_id, run_name="train") as run:
+        mlflow.log_params(flat)
+        mlflow.log_params(
+            {
+                "kind": "rollrate",
+                "rollrate_states": json.dumps(model.states_),
+                "rollrate_prior_strength": model.params.prior_strength,
+                "rollrate_horizon_months": model.months_,
+            }
+        )
+        tags = {f"ews.{k}": str(v) for k, v in provenance.items() if not isinstance(v, Mapping | list)}
+        tags.update(
+            {
+                "ews.model_sha256": model_sha,
+                "ews.warnings": " | ".join(warnings) if warnings else "none",
+                "ews.calibration": "none (transition frequencies)",
+                KIND_TAG: "rollrate",
+                "ews.selection": outcome.selection,
+            }
+        )
+        mlflow.set_tags(tags)
+        mlflow.log_metrics(_prefixed(outcome.metrics, "test_"))
+        mlflow.log_metrics(_interval_metrics(outcome.intervals.get("challenger", {}), "test_"))
+        mlflow.log_metric("ece_tolerance", outcome.ece_tolerance)
+        mlflow.log_metrics({f"book_{k}": float(v) for k, v in outcome.counts.items()})
+        mlflow.log_metrics({"test_rows": len(outcome.test), "test_defaults": int(outcome.test["y"].sum())})
+        mlflow.log_text(counts_csv, "rollrate/transition_counts.csv")
+        mlflow.log_text(model.matrix_table().to_csv(), "rollrate/matrix.csv")
+        mlflow.log_text(model.state_table().to_csv(index=False), "rollrate/states.csv")
+        mlflow.log_text(outcome.test.to_csv(index=False), "evaluation/test_rows.csv")
+        mlflow.log_text(outcome.calibration_curve.to_csv(index=False), "evaluation/calibration_curve.csv")
+        for path, fig in figures.items():
+            mlflow.log_figure(fig, path)
+        mlflow.log_dict(outcome.schema, "feature_schema.json")
+        mlflow.log_dict(outcome.reference, "reference.json")
+        mlflow.log_dict(dict(provenance), "provenance.json")
+        if definition is not None:
+            mlflow.log_dict(dict(definition), DEFINITION_ARTIFACT)
+            mlflow.set_tag(DEFINITION_TAG, json.dumps(dict(definition), sort_keys=True))
+        mlflow.log_dict({"test": [f"{d:%Y-%m-%d}" for d in outcome.test_window]}, "split.json")
+        for path, doc in (documents or {}).items():
+            mlflow.log_dict(dict(doc), path)
+        mlflow.log_text("\n".join(warnings) + ("\n" if warnings else ""), "warnings.txt")
+        mlflow.log_text(card, "model_card.md")
+        example = pd.DataFrame({c: [0.0, 15.0, 45.0, 75.0] for c in model.feature_names_in_})
+        signature = infer_signature(example, model.predict_proba(example))
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            serialization_format="cloudpickle",
+            pip_requirements=_requirements(),
+        )
+        run_id = run.info.run_id
+    client = MlflowClient()
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description="ews probability-of-default model (calibrated)")
+    mv = client.create_model_version(name, info.model_uri, run_id=run_id)
+    version = str(mv.version)
+    for key in ("auc", "ece", "brier"):
+        client.set_model_version_tag(name, version, f"ews.test_{key}", f"{outcome.metrics[key]:.6f}")
+    window = outcome.test_window
+    span = f"{window[0]:%Y-%m-%d}" + (f"..{window[-1]:%Y-%m-%d}" if len(window) > 1 else "")
+    client.set_model_version_tag(name, version, "ews.test_as_of", span)
+    client.set_model_version_tag(name, version, "ews.model_sha256", model_sha)
+    client.set_model_version_tag(name, version, KIND_TAG, "rollrate")
+    if outcome.train_last_as_of is not None:
+        client.set_model_version_tag(
+            name, version, TRAINED_THROUGH_TAG, outcome.train_last_as_of.strftime("%Y-%m-%d")
+        )
+    if definition is not None:
+        client.set_model_version_tag(
+            name, version, DEFINITION_TAG, json.dumps(dict(definition), sort_keys=True)
+        )
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    _append_event(
+        client,
+        name,
+        version,
+        {
+            "event": CHALLENGER,
+            "at": _now(None),
+            "by": _who(who),
+            "run_id": run_id,
+            "reason": f"rollrate: {outcome.selection}",
+        },
+    )
+    return LoggedTraining(run_id, version, info.model_uri, {}, model_sha)
 
 
 # ---------------------------------------------------------------------------------------------

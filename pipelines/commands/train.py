@@ -62,6 +62,10 @@ def register(app: typer.Typer) -> None:
                 f"error: {str(exc).splitlines()[0] if len(str(exc)) > 400 else exc}", fg="red", err=True
             )
             raise typer.Exit(2) from None
+        if result.kind == "rollrate":
+            print_rollrate(console, result)
+            train_paydate_step(console, data, config, raw, engine, scheduler)
+            return
         table = Table(title=f"ews-pd v{result.version}  (run {result.run_id[:12]})")
         ci = (result.intervals or {}).get("challenger", {})
         table.add_column("metric")
@@ -95,6 +99,30 @@ def register(app: typer.Typer) -> None:
         for reason in result.gate_reasons:
             console.print(f"  - {reason}")
         train_paydate_step(console, data, config, raw, engine, scheduler)
+
+
+def print_rollrate(console: Console, result: object) -> None:
+    """What ``ews train`` shows for the roll-rate model of a small book."""
+    ci = (result.intervals or {}).get("challenger", {})
+    console.print(f"[yellow]{result.selection.split('. ')[0]}[/]")
+    table = Table(title=f"ews-pd v{result.version}: roll-rate model  (run {result.run_id[:12]})")
+    table.add_column("metric (out of time)")
+    table.add_column("roll-rate", justify="right")
+    table.add_column("95% interval (debtors)", justify="right")
+    for key in ("auc", "brier", "ece", "logloss", "mean_pd", "default_rate"):
+        value = result.metrics.get(key, float("nan"))
+        low_high = f"{ci[key][0]:.4f}..{ci[key][1]:.4f}" if key in ci else ""
+        table.add_row(f"test_{key}", f"{value:.4f}", low_high)
+    console.print(table)
+    test = result.plan["test"]
+    console.print(
+        f"test month-ends {test[0]}..{test[-1]} ({len(test)}), each scored by the matrix fitted on the moves "
+        "observed by it; the registered matrix uses every month-end"
+    )
+    verdict = "[green]passed: now champion[/]" if result.promoted else "[yellow]failed: champion unchanged[/]"
+    console.print(f"gate {verdict}")
+    for reason in result.gate_reasons:
+        console.print(f"  - {reason}")
 
 
 def train_paydate_step(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -17,6 +17,7 @@ from pipelines.config import ConfigModel
 if TYPE_CHECKING:  # the model packages import LightGBM/scikit-learn: only load them when converting
     from models.evaluate import GateThresholds
     from models.paydate import PaydateParams
+    from models.rollrate import RollRateParams
     from models.scorecard import ScorecardParams
     from models.split import SplitParams
     from models.train import LGBMParams, TrainParams
@@ -239,6 +240,50 @@ class PaydateConfig(ConfigModel):
         )
 
 
+class RollRateConfig(ConfigModel):
+    """The small-book path (``models.rollrate``, docs/small_books.md): a roll-rate / provision-matrix
+    model, used by ``ews train`` when the book cannot fill the out-of-time windows of the LightGBM
+    protocol (``split.min_defaults`` per window). Below its own minimum the book is refused."""
+
+    enabled: bool = Field(True, description="use the roll-rate model when the windows cannot be filled")
+    dpd_edges: tuple[int, ...] = Field(
+        (30, 60),
+        description="upper edges (days) of the past-due buckets below the default threshold: 1-30, 31-60, 61-89",
+    )
+    split_current: str | None = Field(
+        None,
+        description="feature whose value > 0 splits 'current' (e.g. dpd_max_90d); null: no split "
+        "(measured: no better ranking, BENCHMARKS.md s6-small)",
+    )
+    prior_strength: float = Field(
+        10.0, gt=0, description="pseudo-moves pulling each state's row towards the pooled row"
+    )
+    min_months: int = Field(6, ge=4, description="fewest month-ends (3 for the horizon + 3 to fit on)")
+    min_transitions: int = Field(200, ge=1, description="fewest month-end moves of live debtors")
+    min_default_transitions: int = Field(3, ge=1, description="fewest month-end moves into default")
+
+    def to_params(self, definition: Any, cfg: Any) -> RollRateParams:
+        """``definition``: the project's ``DefaultDefinition`` (threshold, horizon); ``cfg``: the
+        train config (PD floor and ceiling, test defaults, bootstrap, seed)."""
+        from models.rollrate import RollRateParams
+
+        return RollRateParams(
+            dpd_edges=tuple(self.dpd_edges),
+            dpd_threshold=definition.dpd_threshold,
+            horizon_days=definition.horizon_days,
+            prior_strength=self.prior_strength,
+            split_current=self.split_current,
+            pd_floor=cfg.calibration.pd_floor,
+            pd_ceiling=cfg.calibration.pd_ceiling,
+            min_months=self.min_months,
+            min_transitions=self.min_transitions,
+            min_default_transitions=self.min_default_transitions,
+            test_defaults=cfg.split.min_defaults,
+            bootstrap_samples=cfg.evaluation.bootstrap_samples,
+            seed=cfg.seed,
+        )
+
+
 class TrainConfig(ConfigModel):
     kind: Literal["train"] = "train"
     project: Path = Field(Path("conf/ews.yaml"), description="project config (paths, default definition)")
@@ -254,6 +299,7 @@ class TrainConfig(ConfigModel):
     evaluation: EvaluationConfig = EvaluationConfig()
     gate: GateConfig = GateConfig()
     paydate: PaydateConfig = PaydateConfig()
+    rollrate: RollRateConfig = RollRateConfig()
     reference_features: int = Field(10, ge=1, description="top features kept in reference.json for drift")
 
     def to_params(self, horizon_days: int = 90) -> TrainParams:

@@ -200,11 +200,53 @@ def snapshots(book: Any, cfg: TrainConfig, project: ProjectConfig, engine: Any =
 
 
 @task(name="fit", cache_policy=NO_CACHE)
-def fit(dataset: pd.DataFrame, cfg: TrainConfig, horizon_days: int = 90) -> Any:
-    """Out-of-time split, LightGBM + scorecard, calibration and test evaluation."""
+def fit(dataset: pd.DataFrame, cfg: TrainConfig, horizon_days: int = 90, definition: Any = None) -> Any:
+    """Out-of-time split, LightGBM + scorecard, calibration and test evaluation; on a book that
+    cannot fill the windows (and with ``rollrate.enabled``), the roll-rate model instead
+    (:func:`fit_small_book`). ``definition``: the project's ``DefaultDefinition``."""
+    from models.split import BookTooSmallError
     from models.train import train_pd_model
 
-    return train_pd_model(dataset, cfg.to_params(horizon_days))
+    try:
+        return train_pd_model(dataset, cfg.to_params(horizon_days))
+    except BookTooSmallError as exc:
+        if not cfg.rollrate.enabled or definition is None:
+            raise
+        outcome = fit_small_book(dataset, cfg, definition, exc)
+    get_run_logger().warning(outcome.note)
+    return outcome
+
+
+def fit_small_book(dataset: pd.DataFrame, cfg: TrainConfig, definition: Any, why: Exception) -> Any:
+    """The roll-rate model (``models.rollrate``) of a book too small for the LightGBM protocol,
+    with ``note``: one line with the counts, why, and what a larger book would give. Below the
+    roll-rate model's own minimum, :class:`models.split.BookTooSmallError` with both messages."""
+    import dataclasses
+    import math
+
+    from models.rollrate import RollRateTooSmallError, evaluate_rollrate
+    from models.split import BookTooSmallError, snapshot_summary
+
+    try:
+        outcome = evaluate_rollrate(
+            dataset, cfg.rollrate.to_params(definition, cfg), cfg.features.segment_column
+        )
+    except RollRateTooSmallError as small:
+        raise BookTooSmallError(f"{why}; {small}") from None
+    summary = snapshot_summary(dataset)
+    observed = summary[summary["horizon_observed"]]
+    defaults, rows = int(observed["defaults"].sum()), int(observed["labelled"].sum())
+    need = 4 * cfg.split.min_defaults
+    factor = max(math.ceil(need / max(defaults, 1) * 10) / 10, 1.2)
+    note = (
+        f"small book: {defaults} default labels among {rows:,} labelled rows cannot fill the 4 out-of-time "
+        f"windows of the LightGBM/scorecard protocol (split.min_defaults {cfg.split.min_defaults} each), so "
+        f"ews trains the roll-rate model: PDs by days-past-due state from {outcome.counts['moves']:,} "
+        f"month-end moves ({outcome.counts['moves_to_default']} into default); about {factor}x the "
+        "defaults (more debtors or a longer history) would train the 55-feature model, which also ranks "
+        "debtors within a state"
+    )
+    return dataclasses.replace(outcome, note=note, selection=f"{note}. {outcome.selection}")
 
 
 @dataclass(frozen=True)
@@ -281,6 +323,8 @@ def log_and_register(
     from models.scorecard import scorecard_table
     from pipelines.adapters import registry
 
+    if outcome.kind == "rollrate":
+        return _log_rollrate(outcome, cfg, project, provenance, warnings, feed_reference)
     test = outcome.test
     y = test["y"].to_numpy()
     figures = {
@@ -367,6 +411,45 @@ def log_and_register(
             plt.close(fig)
 
 
+def _log_rollrate(
+    outcome: Any,
+    cfg: TrainConfig,
+    project: ProjectConfig,
+    provenance: dict[str, Any],
+    warnings: list[str],
+    feed_reference: dict[str, Any] | None,
+) -> Any:
+    """The roll-rate model of a small book to MLflow (``registry.log_rollrate``)."""
+    from models import plots
+    from models.rollrate import describe
+    from pipelines.adapters import registry
+
+    test = outcome.test
+    figures = {
+        "plots/calibration.png": plots.calibration_figure(
+            test["y"].to_numpy(), {"roll-rate (out of time)": test["pd"]}
+        )
+    }
+    try:
+        return registry.log_rollrate(
+            outcome,
+            params={"train": cfg.model_dump(mode="json"), "project": project.model_dump(mode="json")},
+            figures=figures,
+            card=describe(outcome),
+            provenance=provenance,
+            warnings=[*warnings, outcome.note],
+            documents={FEED_REFERENCE_ARTIFACT: feed_reference} if feed_reference else None,
+            definition=project.default_definition.to_params().as_record(),
+            name=cfg.model_name,
+            experiment=cfg.experiment,
+            artifacts=project.paths.mlflow_artifacts,
+            tracking_uri=project.paths.mlflow_tracking_uri,
+        )
+    finally:
+        for fig in figures.values():
+            plt.close(fig)
+
+
 def paired(y: Any, a: Any, b: Any, groups: Any, cfg: TrainConfig) -> tuple[dict, dict]:
     """Debtor-bootstrap intervals and point values of ``metric(a) - metric(b)`` (log-loss, AUC)."""
     from models.evaluate import bootstrap_intervals, classification_metrics
@@ -396,7 +479,7 @@ def gate(
     test = outcome.test
     y, groups = test["y"].to_numpy(), test["debtor_id"].astype("string").to_numpy()
     vs_baseline = None
-    if outcome.kind != "scorecard":
+    if outcome.kind == "lightgbm":
         vs_baseline = paired(y, test["pd"].to_numpy(), test["pd_baseline"].to_numpy(), groups, cfg)
     vs_champion, champion_metrics, note = None, None, champion.note
     if champion.pd is not None:
@@ -420,6 +503,7 @@ def gate(
         vs_champion=vs_champion,
         champion_note=note,
         champion_problem=champion.problem,
+        auc_interval=outcome.intervals["challenger"]["auc"] if outcome.kind == "rollrate" else None,
     )
     record_gate(
         logged.version,
@@ -449,8 +533,10 @@ def train(
     warnings = validate(result)
     dataset = snapshots(result.book, cfg, project, PrefectDaskEngine() if engine == "dask" else None)
     logger.info("modelling frame: %d rows, %d snapshots", len(dataset), dataset["as_of"].nunique())
-    outcome = fit(dataset, cfg, project.default_definition.horizon_days)
-    for col, why in sorted(outcome.dropped.items()):
+    outcome = fit(
+        dataset, cfg, project.default_definition.horizon_days, project.default_definition.to_params()
+    )
+    for col, why in sorted(getattr(outcome, "dropped", {}).items()):
         warnings.append(f"feature {col} dropped: {why} on the training rows")
     champion = champion_on_test(outcome, dataset, cfg, project)
     provenance = {
@@ -484,13 +570,15 @@ def train(
         gate_reasons=decision.reasons,
         champion_before=champion.version,
         metrics=outcome.metrics,
-        baseline_metrics=outcome.baseline_metrics,
+        baseline_metrics=getattr(outcome, "baseline_metrics", {}),
         model_sha256=logged.model_sha256,
-        plan=outcome.plan.describe(),
-        dropped=outcome.dropped,
+        plan=outcome.plan.describe()
+        if hasattr(outcome, "plan")
+        else {"test": [f"{d:%Y-%m-%d}" for d in outcome.test_window]},
+        dropped=getattr(outcome, "dropped", {}),
         kind=outcome.kind,
         selection=outcome.selection,
-        lightgbm_metrics=outcome.lightgbm_metrics,
+        lightgbm_metrics=getattr(outcome, "lightgbm_metrics", None),
         intervals=outcome.intervals,
     )
 

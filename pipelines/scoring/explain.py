@@ -13,7 +13,8 @@ def explain(
 ) -> tuple[Any, pd.DataFrame]:
     """(contributions, reasons in long form) of the rows ``Xs`` of the model input ``X``.
 
-    LightGBM: TreeSHAP; scorecard: points per characteristic (same sentences either way). A reason
+    LightGBM: TreeSHAP; scorecard: points per characteristic (same sentences either way); roll-rate
+    (small books): one sentence from the debtor's days-past-due state and what the book saw from it. A reason
     counts only when the value points the feature's risk direction relative to the typical value:
     the training reference's median, else tonight's median over ``X``. ``currency``: ISO code per
     debtor (index of ``Xs``) for amounts in the sentences, or None.
@@ -23,6 +24,8 @@ def explain(
     from models.reasons import model_contributions, reason_codes
 
     kind = getattr(loaded, "kind", "lightgbm")
+    if kind == "rollrate":
+        return _rollrate_reasons(Xs, loaded)
     model = getattr(loaded, "scorecard", None) if kind == "scorecard" else loaded.booster
     contrib = model_contributions(kind, model, Xs, loaded.categorical_features)
     centre = X.median(numeric_only=True)
@@ -42,3 +45,14 @@ def top_reasons(Xs: pd.DataFrame, X: pd.DataFrame, loaded: Any, currency: pd.Ser
     _, long = explain(Xs, X, loaded, 1, currency)
     wide = reasons_wide(long, 1)
     return wide["reason_1"].astype("string").rename_axis("debtor_id")
+
+
+def _rollrate_reasons(Xs: pd.DataFrame, loaded: Any) -> tuple[Any, pd.DataFrame]:
+    """A roll-rate version's contributions (the log-odds gap between the book's mean PD and the
+    state's, on the DPD column) and its one reason per debtor (``models.rollrate.reason_frame``)."""
+    from models.reasons import Contributions
+    from models.rollrate import reason_frame, rollrate_contributions
+
+    model = loaded.estimator[-1] if hasattr(loaded.estimator, "steps") else loaded.estimator
+    values, base = rollrate_contributions(model, Xs)
+    return Contributions(values, base), reason_frame(model, Xs)

@@ -158,3 +158,15 @@ def test_gate_ece_tolerance_scales_with_the_window() -> None:
         {"auc": 0.9, "ece": 0.0}, th, ece_tolerance=0.01, champion_problem="missing columns"
     )
     assert not blocked.passed and blocked.reasons[-1].startswith("FAIL champion comparison impossible")
+
+
+def test_the_rollrate_auc_floor_uses_the_interval() -> None:
+    th = GateThresholds(min_auc=0.70, ece_margin=0.005)
+    figures = {"auc": 0.66, "ece": 0.004}
+    ok = gate_decision(figures, th, ece_tolerance=0.0, kind="rollrate", auc_interval=(0.55, 0.71))
+    assert ok.passed and "ok test_auc 0.6600 [0.5500, 0.7100] reaches min_auc 0.7000" in ok.reasons[1]
+    assert ok.reasons[3] == "ok no scorecard baseline: the book is too small to fit one out of time"
+    below = gate_decision(figures, th, ece_tolerance=0.0, kind="rollrate", auc_interval=(0.55, 0.69))
+    assert not below.passed and below.reasons[1].startswith("FAIL test_auc 0.6600 [0.5500, 0.6900]")
+    # without an interval (LightGBM, scorecard) the point AUC is held to the floor
+    assert not gate_decision(figures, th, ece_tolerance=0.0).passed

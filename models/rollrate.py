@@ -1,0 +1,528 @@
+"""Roll-rate (provision-matrix) PD model: the small-book path.
+
+IFRS 9's simplified approach for trade receivables and CECL's roll-rate method. Each debtor is, at
+every month-end, in one state: its days-past-due bucket (``current``, then one bucket per pair of
+``dpd_edges``, the last up to the default definition's DPD threshold) or ``default`` (the book's
+default definition at that month-end; absorbing). Optionally ``current`` is split by a behavioural
+flag (a feature > 0, e.g. "past due at some point in the last 90 days").
+
+Fitting counts the debtors' moves between consecutive month-ends; a move counts only when both
+month-ends are on or before the as-of date of the fit (no leakage). Each row of counts is smoothed
+towards the pooled row (a Dirichlet prior of ``prior_strength`` pseudo-moves), so a bucket seen a
+few times borrows from the whole book and no PD is exactly 0 or 1; the horizon PD of a state is the
+probability of reaching ``default`` within the horizon's months (the matrix to that power), clipped
+to the calibration's PD floor and ceiling. The ranking is by state only: every debtor in one state
+gets the same PD.
+
+Pure: no MLflow, no Prefect. The estimator scores the model input the nightly prepares (the DPD
+feature, and the flag feature when the split is on) like any registered model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+__all__ = [
+    "DEFAULT_STATE",
+    "RollRateModel",
+    "RollRateOutcome",
+    "RollRateParams",
+    "RollRateTooSmallError",
+    "assign_states",
+    "check_book",
+    "evaluate_rollrate",
+    "horizon_months",
+    "horizon_pd",
+    "smoothed_matrix",
+    "state_names",
+    "transition_counts",
+]
+
+DEFAULT_STATE = "default"
+DPD_FEATURE = "dpd_current_max"
+# how a reason words the behavioural flag that splits ``current``
+SPLIT_WORDS = {
+    "dpd_max_90d": "past due at some point in the last 90 days",
+    "days_late_mean_90d": "paid late on average in the last 90 days",
+    "late30_count_90d": "paid an invoice more than 30 days late in the last 90 days",
+}
+
+
+class RollRateTooSmallError(ValueError):
+    """The book is below the roll-rate model's own minimum (months, moves or defaults observed)."""
+
+
+@dataclass(frozen=True)
+class RollRateParams:
+    """States, prior and limits of the roll-rate model.
+
+    ``dpd_edges``: upper edges (days) of the past-due buckets below the default threshold: (30, 60)
+    with ``dpd_threshold`` 90 gives 1-30, 31-60 and 61-89 days past due. ``split_current``: a
+    feature whose value > 0 moves a current debtor to ``current, late recently`` (None: no split).
+    ``prior_strength``: pseudo-moves of the Dirichlet prior towards the pooled row.
+    ``min_months`` / ``min_transitions`` / ``min_default_transitions``: below any of them the book is
+    refused (:class:`RollRateTooSmallError`). ``test_defaults``: default labels the out-of-time
+    test window pools (capped at half of the book's labelled defaults).
+    """
+
+    dpd_edges: tuple[int, ...] = (30, 60)
+    dpd_threshold: int = 90
+    horizon_days: int = 90
+    prior_strength: float = 10.0
+    split_current: str | None = None
+    pd_floor: float = 1e-4
+    pd_ceiling: float = 0.9999
+    min_months: int = 6
+    min_transitions: int = 200
+    min_default_transitions: int = 3
+    test_defaults: int = 30
+    bootstrap_samples: int = 200
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        edges = list(self.dpd_edges)
+        if not edges or edges != sorted(set(edges)) or edges[0] < 1 or edges[-1] >= self.dpd_threshold:
+            raise ValueError(
+                f"rollrate.dpd_edges must be increasing whole days in [1, {self.dpd_threshold - 1}] "
+                f"(below the DPD threshold of the default definition), got {edges}"
+            )
+        if self.prior_strength <= 0:
+            raise ValueError(f"rollrate.prior_strength must be > 0, got {self.prior_strength}")
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [DPD_FEATURE] + ([self.split_current] if self.split_current else [])
+
+
+def horizon_months(horizon_days: int) -> int:
+    """Month-end steps in the label horizon: 90 days -> 3, 180 -> 6, 365 -> 12."""
+    return max(1, round(horizon_days / 30.4375))
+
+
+def state_names(params: RollRateParams) -> list[str]:
+    """State labels in matrix order: current (split or not), the DPD buckets, then default."""
+    names = ["current"] + (["current, late recently"] if params.split_current else [])
+    lows = [1] + [e + 1 for e in params.dpd_edges]
+    highs = [*params.dpd_edges, params.dpd_threshold - 1]
+    names += [f"{lo}-{hi} days past due" for lo, hi in zip(lows, highs, strict=True)]
+    return [*names, DEFAULT_STATE]
+
+
+def assign_states(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
+    """State code per row (index into :func:`state_names`). ``frame`` holds the DPD feature, the
+    split feature when on, and optionally ``in_default_at_asof`` (True -> default). A missing DPD
+    counts as not past due."""
+    dpd = pd.to_numeric(frame[DPD_FEATURE], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    dpd = np.nan_to_num(dpd, nan=0.0)
+    split = 1 if params.split_current else 0
+    # 0 -> current; (0, e1] -> first bucket; ...; > last edge -> last bucket
+    bucket = np.searchsorted(np.asarray(params.dpd_edges, dtype="float64"), dpd, side="left")
+    code = np.where(dpd > 0, 1 + split + bucket, 0).astype(np.int64)
+    if split:
+        flag = pd.to_numeric(frame[params.split_current], errors="coerce").to_numpy(
+            dtype="float64", na_value=np.nan
+        )
+        code[(code == 0) & (np.nan_to_num(flag, nan=0.0) > 0)] = 1
+    if "in_default_at_asof" in frame.columns:
+        default = frame["in_default_at_asof"].fillna(False).to_numpy(dtype=bool)
+        code[default] = len(state_names(params)) - 1
+    return code
+
+
+def transition_counts(frame: pd.DataFrame, params: RollRateParams, as_of: Any = None) -> np.ndarray:
+    """Moves between consecutive month-ends, as an S x S count matrix (row: state at t, column:
+    state at the next month-end). Only rows dated on or before ``as_of`` (default: all) are read,
+    so a move counts only when both month-ends are known by then. Moves out of ``default`` are
+    not counted (absorbing). ``frame``: one row per (debtor_id, as_of) with the state inputs."""
+    rows = frame if as_of is None else frame[frame["as_of"] <= pd.Timestamp(as_of)]
+    n_states = len(state_names(params))
+    counts = np.zeros((n_states, n_states), dtype=np.int64)
+    if rows.empty:
+        return counts
+    snaps = np.sort(rows["as_of"].unique())
+    pos = pd.Series(np.arange(len(snaps)), index=pd.DatetimeIndex(snaps))
+    order = rows.sort_values(["debtor_id", "as_of"], kind="stable")
+    code = assign_states(order, params)
+    step = pos.reindex(pd.DatetimeIndex(order["as_of"])).to_numpy()
+    ids = order["debtor_id"].astype("string").to_numpy()
+    nxt = (ids[1:] == ids[:-1]) & (step[1:] == step[:-1] + 1) & (code[:-1] != n_states - 1)
+    np.add.at(counts, (code[:-1][nxt], code[1:][nxt]), 1)
+    return counts
+
+
+def smoothed_matrix(counts: np.ndarray, prior_strength: float) -> np.ndarray:
+    """Row-stochastic matrix: each non-default row is ``(counts + a * pooled) / (row total + a)``
+    with ``pooled`` the share of every destination over all moves; the default row stays in
+    default. Raises ``ValueError`` when no move was observed."""
+    n = counts.shape[0]
+    moves = counts[: n - 1].astype("float64")
+    total = moves.sum()
+    if total <= 0:
+        raise ValueError("no month-end moves observed: the roll-rate matrix cannot be estimated")
+    pooled = moves.sum(axis=0) / total
+    matrix = np.zeros((n, n))
+    matrix[: n - 1] = (moves + prior_strength * pooled) / (moves.sum(axis=1, keepdims=True) + prior_strength)
+    matrix[n - 1, n - 1] = 1.0
+    return matrix
+
+
+def horizon_pd(matrix: np.ndarray, months: int) -> np.ndarray:
+    """Probability of reaching the absorbing last state within ``months`` steps, per non-default
+    state (the last column of the matrix to the power ``months``)."""
+    power = np.linalg.matrix_power(matrix, months)
+    return power[:-1, -1].copy()
+
+
+def _fmt_int(n: int) -> str:
+    return f"{n:,}"
+
+
+class RollRateModel(ClassifierMixin, BaseEstimator):
+    """Roll-rate PD model: ``fit(frame, as_of=...)`` on the modelling frame (``debtor_id``,
+    ``as_of``, the state inputs, ``in_default_at_asof``; ``label`` for the counts shown in the
+    reasons), ``predict_proba(X)[:, 1]`` = horizon PD of each row's state (rows not in default).
+
+    Fitted attributes: ``states_``, ``counts_`` (moves), ``matrix_`` (smoothed), ``pd_``
+    (published PD per non-default state), ``outcomes_`` (per non-default state: the debtors
+    seen in it at a month-end whose horizon ended by the as-of date, and how many of them defaulted
+    within the horizon of such a month-end), ``base_pd_`` (the mean PD of the live debtors at the latest month-end), ``as_of_``,
+    ``months_`` and ``feature_names_in_``.
+    """
+
+    def __init__(self, params: RollRateParams = RollRateParams()) -> None:
+        self.params = params
+
+    def fit(self, frame: pd.DataFrame, y: Any = None, as_of: Any = None) -> RollRateModel:
+        p = self.params
+        rows = frame if as_of is None else frame[frame["as_of"] <= pd.Timestamp(as_of)]
+        cut = pd.Timestamp(rows["as_of"].max())
+        self.states_ = state_names(p)
+        self.counts_ = transition_counts(rows, p)
+        self.matrix_ = smoothed_matrix(self.counts_, p.prior_strength)
+        self.months_ = horizon_months(p.horizon_days)
+        self.pd_ = np.clip(horizon_pd(self.matrix_, self.months_), p.pd_floor, p.pd_ceiling)
+        n_live = len(self.states_) - 1
+        code = assign_states(rows, p)
+        known = np.zeros(len(rows), dtype=bool)
+        if "label" in rows.columns:
+            ends = pd.to_datetime(rows["as_of"]) + pd.Timedelta(days=p.horizon_days)
+            known = rows["label"].notna().to_numpy() & (ends <= cut).to_numpy()
+        labels = rows["label"].fillna(0).astype("int64").to_numpy() if "label" in rows.columns else code * 0
+        live = known & (code < n_live)
+        seen = pd.DataFrame(
+            {
+                "state": code[live],
+                "debtor": rows["debtor_id"].astype("string").to_numpy()[live],
+                "y": labels[live],
+            }
+        )
+        states = pd.RangeIndex(n_live)
+        self.outcomes_ = np.column_stack(
+            [
+                seen.groupby("state")["debtor"].nunique().reindex(states, fill_value=0).to_numpy(np.int64),
+                seen[seen["y"] == 1]
+                .groupby("state")["debtor"]
+                .nunique()
+                .reindex(states, fill_value=0)
+                .to_numpy(np.int64),
+            ]
+        )
+        latest = code[(rows["as_of"] == cut).to_numpy()]
+        latest = latest[latest < n_live]
+        self.base_pd_ = float(self.pd_[latest].mean()) if len(latest) else float(self.pd_.mean())
+        self.as_of_ = cut
+        self.feature_names_in_ = np.asarray(p.feature_names, dtype=object)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "pd_")
+
+    def state_of(self, X: pd.DataFrame) -> np.ndarray:
+        """State code per row of the model input (live debtors: never ``default``)."""
+        code = assign_states(X.drop(columns="in_default_at_asof", errors="ignore"), self.params)
+        return np.minimum(code, len(self.states_) - 2)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = self.pd_[self.state_of(X)]
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
+
+    def raw_score(self, X: pd.DataFrame) -> np.ndarray:
+        """Log-odds of the published PD."""
+        p = self.pd_[self.state_of(X)]
+        return np.log(p / (1.0 - p))
+
+    def reason(self, code: int) -> str:
+        """The sentence for one state: what it is and what this book saw from it."""
+        n, k = (int(v) for v in self.outcomes_[code])
+        name = self.states_[code]
+        flag = self.params.split_current or ""
+        recently = SPLIT_WORDS.get(flag, f"flagged by {flag.replace('_', ' ')}")
+        what = {
+            "current": "no invoice past due",
+            "current, late recently": f"no invoice past due now, but {recently}",
+        }.get(name, name)
+        within = f"{self.months_} month{'s' if self.months_ != 1 else ''}"
+        if n == 0:
+            return (
+                f"{what}; no debtor of this book was seen in that state long enough before the latest data "
+                f"to know the outcome, so its PD ({self.pd_[code]:.2%}) leans on the book's average"
+            )
+        return (
+            f"{what}; in this book {_fmt_int(k)} of {_fmt_int(n)} debtors in that state at a month-end "
+            f"defaulted within {within}"
+        )
+
+    def transition_table(self) -> pd.DataFrame:
+        """The move counts as a frame (rows: from, columns: to), ``default`` row included (zeros)."""
+        return pd.DataFrame(self.counts_, index=pd.Index(self.states_, name="from"), columns=self.states_)
+
+    def matrix_table(self) -> pd.DataFrame:
+        """The smoothed monthly matrix, rows: from, columns: to."""
+        return pd.DataFrame(self.matrix_, index=pd.Index(self.states_, name="from"), columns=self.states_)
+
+    def state_table(self) -> pd.DataFrame:
+        """Per non-default state: moves out, smoothed monthly default rate, horizon PD and the
+        observed outcomes (``debtors`` seen in the state, how many ``defaulted`` within the horizon)."""
+        live = self.states_[:-1]
+        return pd.DataFrame(
+            {
+                "state": live,
+                "moves": self.counts_[:-1].sum(axis=1),
+                "moves_to_default": self.counts_[:-1, -1],
+                "monthly_default_rate": self.matrix_[:-1, -1],
+                "pd": self.pd_,
+                "debtors": self.outcomes_[:, 0],
+                "defaulted": self.outcomes_[:, 1],
+            }
+        )
+
+
+def reason_frame(model: RollRateModel, X: pd.DataFrame) -> pd.DataFrame:
+    """One reason per row of the model input ``X``, in :func:`models.reasons.reason_codes`' long
+    form (``row``, ``rank`` 1, ``group``, ``feature``, ``value``, ``contribution`` in log-odds
+    against the book's mean PD, ``reason``): the debtor's state and what the book saw from it."""
+    code = model.state_of(X)
+    p = model.pd_[code]
+    base = math.log(model.base_pd_ / (1.0 - model.base_pd_))
+    from features.catalog import CATALOG
+
+    group = getattr(CATALOG.get(DPD_FEATURE), "group", "") or DPD_FEATURE
+    texts = np.array([model.reason(c) for c in range(len(model.states_) - 1)], dtype=object)
+    return pd.DataFrame(
+        {
+            "row": X.index.to_numpy(),
+            "rank": np.ones(len(X), dtype="int64"),
+            "group": np.full(len(X), group, dtype=object),
+            "feature": np.full(len(X), DPD_FEATURE, dtype=object),
+            "value": np.asarray(model.states_, dtype=object)[code],
+            "contribution": np.log(p / (1.0 - p)) - base,
+            "reason": texts[code] if len(X) else np.zeros(0, dtype=object),
+        }
+    )
+
+
+def rollrate_contributions(model: RollRateModel, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """(values, expected_value) of :class:`models.reasons.Contributions`: the whole log-odds gap
+    between the book's mean PD and the state's PD on the DPD column, 0 on the others."""
+    code = model.state_of(X)
+    p = model.pd_[code]
+    base = math.log(model.base_pd_ / (1.0 - model.base_pd_))
+    values = pd.DataFrame(0.0, index=X.index, columns=list(X.columns))
+    values[DPD_FEATURE] = np.log(p / (1.0 - p)) - base
+    return values, np.full(len(X), base)
+
+
+# ---------------------------------------------------------------------------------------------
+# minimum, out-of-time evaluation
+# ---------------------------------------------------------------------------------------------
+
+
+def check_book(frame: pd.DataFrame, params: RollRateParams) -> dict[str, int]:
+    """Counts the roll-rate model needs (month-ends, moves, moves into default); raise
+    :class:`RollRateTooSmallError` with them when the book is below its minimum."""
+    counts = transition_counts(frame, params)
+    figures = {
+        "months": int(frame["as_of"].nunique()),
+        "moves": int(counts[:-1].sum()),
+        "moves_to_default": int(counts[:-1, -1].sum()),
+    }
+    short = []
+    if figures["months"] < params.min_months:
+        short.append(f"{figures['months']} month-ends (need >= {params.min_months})")
+    if figures["moves"] < params.min_transitions:
+        short.append(f"{figures['moves']} month-end moves (need >= {params.min_transitions})")
+    if figures["moves_to_default"] < params.min_default_transitions:
+        short.append(
+            f"{figures['moves_to_default']} moves into default (need >= {params.min_default_transitions})"
+        )
+    if short:
+        raise RollRateTooSmallError(
+            "the book is also too small for the roll-rate model: " + ", ".join(short) + ". A longer "
+            "history or more debtors is needed (rollrate.min_months / min_transitions / "
+            "min_default_transitions in the train config)"
+        )
+    return figures
+
+
+@dataclass(frozen=True)
+class RollRateOutcome:
+    """A roll-rate training: the shipped model (fitted on every month-end), the out-of-time test
+    (``test``: ``debtor_id``, ``as_of``, ``segment``, ``y``, ``pd``; each test month-end scored by
+    the matrix fitted on the moves observed by it), ``metrics`` with ``intervals`` (debtor
+    bootstrap), ``ece_tolerance`` (chance ECE on the test rows), the book's ``counts``, and the
+    ``test_window`` / ``fit_months`` description."""
+
+    model: RollRateModel
+    metrics: dict[str, float]
+    intervals: dict[str, dict[str, tuple[float, float]]]
+    test: pd.DataFrame
+    ece_tolerance: float
+    counts: dict[str, int]
+    test_window: tuple[pd.Timestamp, ...]
+    calibration_curve: pd.DataFrame
+    reference: dict[str, Any]
+    schema: dict[str, Any]
+    kind: str = "rollrate"
+    selection: str = ""
+    train_last_as_of: pd.Timestamp | None = None
+    state_counts: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+
+
+def _test_window(labelled: pd.DataFrame, target: int, keep_months: int) -> list[pd.Timestamp]:
+    """The latest labelled month-ends pooled until they hold ``target`` defaults, leaving at least
+    ``keep_months`` month-ends of the frame before them for the fit."""
+    per = labelled.groupby("as_of")["label"].sum().sort_index()
+    dates = list(per.index)
+    chosen: list[pd.Timestamp] = []
+    total = 0
+    for ts in reversed(dates):
+        if len(dates) - len(chosen) <= keep_months:
+            break
+        chosen.insert(0, pd.Timestamp(ts))
+        total += int(per[ts])
+        if total >= target:
+            break
+    return chosen
+
+
+def evaluate_rollrate(
+    frame: pd.DataFrame, params: RollRateParams, segment_column: str = "segment"
+) -> RollRateOutcome:
+    """Out-of-time evaluation, then the shipped model on every month-end of ``frame`` (the train
+    flow's modelling frame). Raises :class:`RollRateTooSmallError` below the model's minimum."""
+    from models.evaluate import (
+        bootstrap_intervals,
+        calibration_table,
+        classification_metrics,
+        ece_noise,
+        reference_distribution,
+    )
+    from models.train import feature_schema, prepare_matrix
+
+    counts = check_book(frame, params)
+    labelled = frame[frame["label"].notna() & frame["horizon_observed"].astype(bool)]
+    n_def = int(labelled["label"].astype("int64").sum())
+    target = max(1, min(params.test_defaults, n_def // 2))
+    window = _test_window(labelled, target, params.min_months)
+    if not window:
+        raise RollRateTooSmallError(
+            f"the book has no labelled month-end after its first {params.min_months}: no out-of-time "
+            "test is possible; a longer history is needed"
+        )
+    parts = []
+    for ts in window:
+        fitted = RollRateModel(params).fit(frame, as_of=ts)
+        rows = labelled[labelled["as_of"] == ts]
+        seg = rows[segment_column] if segment_column in rows.columns else pd.Series("(all)", index=rows.index)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "debtor_id": rows["debtor_id"].astype("string").to_numpy(),
+                    "as_of": rows["as_of"].to_numpy(),
+                    "segment": seg.astype("string").to_numpy(),
+                    "y": rows["label"].astype("int64").to_numpy(),
+                    "pd": fitted.predict_proba(rows)[:, 1],
+                    "state": np.asarray(fitted.states_, dtype=object)[fitted.state_of(rows)],
+                }
+            )
+        )
+    test = pd.concat(parts, ignore_index=True)
+    y, p = test["y"].to_numpy(), test["pd"].to_numpy()
+    metrics = classification_metrics(y, p)
+    ci = bootstrap_intervals(
+        y, {"rollrate": p}, test["debtor_id"].to_numpy(), n_boot=params.bootstrap_samples, seed=params.seed
+    )["rollrate"]
+    model = RollRateModel(params).fit(frame)
+    names = params.feature_names
+    latest = frame[(frame["as_of"] == frame["as_of"].max()) & ~frame["in_default_at_asof"].astype(bool)]
+    ref_rows = prepare_matrix(latest if len(latest) else labelled, names, {})
+    reference = {
+        "sample": {"rows": len(ref_rows), "as_of": [model.as_of_.strftime("%Y-%m-%d")]},
+        "score": reference_distribution(pd.Series(model.predict_proba(ref_rows)[:, 1]), 10),
+        "top_features": names,
+        "features": {c: reference_distribution(ref_rows[c], 10) for c in names},
+        "medians": {c: float(m) for c, m in ref_rows.median().items() if np.isfinite(m)},
+    }
+    span = f"{window[0]:%Y-%m-%d}..{window[-1]:%Y-%m-%d}" if len(window) > 1 else f"{window[0]:%Y-%m-%d}"
+    selection = (
+        f"roll-rate model ({len(model.states_)} states, prior {params.prior_strength:g} moves): "
+        f"{counts['moves']:,} month-end moves, {counts['moves_to_default']} into default; "
+        f"tested out of time on {span} ({len(test):,} rows, {int(y.sum())} defaults), each month-end "
+        "scored by the matrix fitted on the moves observed by it"
+    )
+    return RollRateOutcome(
+        model=model,
+        metrics=metrics,
+        intervals={"challenger": ci},
+        test=test,
+        ece_tolerance=ece_noise(p, seed=params.seed),
+        counts=counts,
+        test_window=tuple(window),
+        calibration_curve=calibration_table(y, p),
+        reference=reference,
+        schema=feature_schema(names, {}),
+        selection=selection,
+        train_last_as_of=model.as_of_,
+        state_counts={
+            s: int(n) for s, n in zip(model.states_[:-1], model.counts_[:-1].sum(axis=1), strict=True)
+        },
+    )
+
+
+def describe(outcome: RollRateOutcome) -> str:
+    """A short model card (markdown) for the registry."""
+    m, ci = outcome.metrics, outcome.intervals["challenger"]
+    table = outcome.model.state_table()
+    lines = [
+        "# ews-pd: roll-rate model",
+        "",
+        "Used because the book cannot fill the out-of-time windows of the LightGBM protocol. Ranks by "
+        "days-past-due state only: every debtor in one state gets the same PD.",
+        "",
+        f"- moves observed: {outcome.counts['moves']:,} ({outcome.counts['moves_to_default']} into default)",
+        f"- out-of-time test: {outcome.selection}",
+        f"- AUC {m['auc']:.4f} [{ci['auc'][0]:.4f}, {ci['auc'][1]:.4f}], Brier {m['brier']:.5f}, "
+        f"ECE {m['ece']:.4f} [{ci['ece'][0]:.4f}, {ci['ece'][1]:.4f}]",
+        "",
+        "| state | moves | into default | PD |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {r.state} | {r.moves} | {r.moves_to_default} | {r.pd:.4f} |" for r in table.itertuples()]
+    return "\n".join(lines) + "\n"
+
+
+def states_in(X: pd.DataFrame, model: RollRateModel) -> Sequence[str]:
+    """State name per row of ``X`` (for tables and tests)."""
+    return list(np.asarray(model.states_, dtype=object)[model.state_of(X)])

@@ -1,0 +1,177 @@
+"""The roll-rate model (small books): moves, the smoothed matrix, the horizon PD, no leakage, reasons.
+
+Every expectation is computed by hand from the 4-debtor book below (4 month-ends, horizon 1 month).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.rollrate import (
+    RollRateModel,
+    RollRateParams,
+    RollRateTooSmallError,
+    check_book,
+    horizon_months,
+    horizon_pd,
+    reason_frame,
+    smoothed_matrix,
+    state_names,
+    transition_counts,
+)
+
+ENDS = pd.to_datetime(["2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30"])
+D = True  # in default at the month-end
+# per debtor: days past due at each month-end (None: in default), label (1 month horizon)
+BOOK = {
+    "A": ([0, 0, 10, 40], [0, 0, 0, None]),
+    "B": ([15, 45, 75, None], [0, 0, 1, None]),
+    "C": ([0, 0, 0, 0], [0, 0, 0, None]),
+    "D": ([70, None, None, 0], [1, None, None, None]),
+}
+# states: 0 current, 1 1-30, 2 31-60, 3 61-89, 4 default
+PARAMS = RollRateParams(horizon_days=30, prior_strength=10.0, pd_floor=1e-4, pd_ceiling=0.9999)
+
+
+def book(extra: pd.DataFrame | None = None) -> pd.DataFrame:
+    rows = []
+    for debtor, (dpds, labels) in BOOK.items():
+        for t, dpd, label in zip(ENDS, dpds, labels, strict=True):
+            rows.append(
+                {
+                    "debtor_id": debtor,
+                    "as_of": t,
+                    "dpd_current_max": 95.0 if dpd is None else float(dpd),
+                    "in_default_at_asof": dpd is None,
+                    "label": label,
+                }
+            )
+    frame = pd.DataFrame(rows)
+    if extra is not None:
+        frame = pd.concat([frame, extra], ignore_index=True)
+    return frame.assign(label=frame["label"].astype("Int64"))
+
+
+def test_states_and_moves_by_hand() -> None:
+    assert state_names(PARAMS) == [
+        "current",
+        "1-30 days past due",
+        "31-60 days past due",
+        "61-89 days past due",
+        "default",
+    ]
+    assert horizon_months(90) == 3 and horizon_months(30) == 1 and horizon_months(365) == 12
+    counts = transition_counts(book(), PARAMS)
+    expected = np.zeros((5, 5), dtype=int)
+    expected[0, 0] = 4  # A: 0->0 once, C: 0->0 three times
+    expected[0, 1] = 1  # A
+    expected[1, 2] = 2  # A (10 -> 40), B (15 -> 45)
+    expected[2, 3] = 1  # B (45 -> 75)
+    expected[3, 4] = 2  # B (75 -> default), D (70 -> default); D's moves out of default are not counted
+    np.testing.assert_array_equal(counts, expected)
+
+
+def test_smoothed_matrix_by_hand() -> None:
+    matrix = smoothed_matrix(transition_counts(book(), PARAMS), 10.0)
+    # pooled row over the 10 moves: (4, 1, 2, 1, 2) / 10; each row (counts + 10 * pooled) / (n + 10)
+    expected = np.array(
+        [
+            [8 / 15, 2 / 15, 2 / 15, 1 / 15, 2 / 15],  # current: (4,1,0,0,0) + (4,1,2,1,2), n = 5
+            [4 / 12, 1 / 12, 4 / 12, 1 / 12, 2 / 12],  # 1-30: (0,0,2,0,0) + prior, n = 2
+            [4 / 11, 1 / 11, 2 / 11, 2 / 11, 2 / 11],  # 31-60: (0,0,0,1,0) + prior, n = 1
+            [4 / 12, 1 / 12, 2 / 12, 1 / 12, 4 / 12],  # 61-89: (0,0,0,0,2) + prior, n = 2
+            [0, 0, 0, 0, 1],  # default is absorbing
+        ]
+    )
+    np.testing.assert_allclose(matrix, expected, rtol=0, atol=1e-12)
+    # no PD is 0 or 1: the current row never moved to default but gets 2/15 from the prior
+    model = RollRateModel(PARAMS).fit(book())
+    np.testing.assert_allclose(model.pd_, [2 / 15, 2 / 12, 2 / 11, 4 / 12], atol=1e-12)
+
+
+def test_horizon_pd_by_hand() -> None:
+    matrix = np.array([[0.9, 0.08, 0.02], [0.5, 0.3, 0.2], [0.0, 0.0, 1.0]])
+    # 2 months from state 0: 0.02 now, or 0.9 * 0.02 + 0.08 * 0.2 the month after = 0.054
+    # from state 1: 0.2 + 0.5 * 0.02 + 0.3 * 0.2 = 0.27
+    np.testing.assert_allclose(horizon_pd(matrix, 2), [0.054, 0.27], atol=1e-12)
+    np.testing.assert_allclose(horizon_pd(matrix, 1), [0.02, 0.2], atol=1e-12)
+    # floor and ceiling: a state that never defaults (prior from a book without defaults) is floored
+    params = RollRateParams(horizon_days=30, pd_floor=0.01, pd_ceiling=0.3)
+    model = RollRateModel(params).fit(book())
+    np.testing.assert_allclose(model.pd_, [2 / 15, 2 / 12, 2 / 11, 0.3], atol=1e-12)
+
+
+def test_a_month_end_after_the_as_of_date_changes_nothing() -> None:
+    cut = ENDS[2]
+    before = RollRateModel(PARAMS).fit(book(), as_of=cut)
+    # moves known by 2024-03-31: A 0->0, 0->1; B 1->2, 2->3; C 0->0 twice; D 3->4
+    assert before.counts_[:4].sum() == 7 and before.counts_[0, 0] == 3 and before.counts_[3, 4] == 1
+    later = pd.DataFrame(
+        {
+            "debtor_id": ["A", "B", "C", "D", "E"],
+            "as_of": pd.Timestamp("2024-05-31"),
+            "dpd_current_max": [80.0, 95.0, 50.0, 0.0, 0.0],
+            "in_default_at_asof": [False, True, False, False, False],
+            "label": [None] * 5,
+        }
+    )
+    after = RollRateModel(PARAMS).fit(book(later), as_of=cut)
+    np.testing.assert_array_equal(after.counts_, before.counts_)
+    np.testing.assert_array_equal(after.pd_, before.pd_)
+    np.testing.assert_array_equal(after.outcomes_, before.outcomes_)
+    # and the full fit does see the later month-end: A 40 -> 80 is a move 31-60 -> 61-89
+    full = RollRateModel(PARAMS).fit(book(later))
+    assert full.counts_[2, 3] == before.counts_[2, 3] + 1  # A: 40 -> 80
+
+
+def test_scores_and_reasons_are_by_state() -> None:
+    model = RollRateModel(PARAMS).fit(book())
+    X = pd.DataFrame({"dpd_current_max": [0.0, 20.0, 60.0, 61.0, np.nan]}, index=list("vwxyz"))
+    np.testing.assert_allclose(
+        model.predict_proba(X)[:, 1], [2 / 15, 2 / 12, 2 / 11, 4 / 12, 2 / 15], atol=1e-12
+    )
+    # debtors seen at a month-end whose 1-month horizon ended by 2024-04-30:
+    # 61-89: B (2024-03-31, defaulted) and D (2024-01-31, defaulted) -> 2 of 2
+    reasons = reason_frame(model, X)
+    assert reasons.loc[3, "reason"] == (
+        "61-89 days past due; in this book 2 of 2 debtors in that state at a month-end defaulted within 1 month"
+    )
+    # 1-30: A (2024-03-31) and B (2024-01-31), neither defaulted within a month
+    assert reasons.loc[1, "reason"].startswith("1-30 days past due; in this book 0 of 2 debtors")
+    assert reasons.loc[0, "reason"].startswith("no invoice past due; in this book 0 of 2 debtors")
+    # log-odds against the book's mean PD at the latest month-end: A 31-60, C current, D current
+    base = (2 / 11 + 2 / 15 + 2 / 15) / 3
+    assert model.base_pd_ == pytest.approx(base)
+    assert reasons.loc[3, "contribution"] == pytest.approx(np.log(0.5) - np.log(base / (1 - base)))
+    assert list(reasons["row"]) == list("vwxyz") and (reasons["rank"] == 1).all()
+
+
+def test_split_current_by_a_flag() -> None:
+    params = RollRateParams(horizon_days=30, split_current="dpd_max_90d")
+    frame = book().assign(dpd_max_90d=lambda f: f.groupby("debtor_id")["dpd_current_max"].cummax())
+    assert state_names(params)[:2] == ["current", "current, late recently"]
+    counts = transition_counts(frame, params)
+    # D's 0 at 2024-04-30 follows a default (not counted); A and C stay clean while current
+    assert counts[0, 0] == 4 and counts[1].sum() == 0 and counts[0, 2] == 1
+    model = RollRateModel(params).fit(frame)
+    assert model.reason(1).startswith(
+        "no invoice past due now, but past due at some point in the last 90 days"
+    )
+
+
+def test_below_the_minimum_the_book_is_refused_with_counts() -> None:
+    assert check_book(
+        book(), RollRateParams(min_months=4, min_transitions=10, min_default_transitions=2)
+    ) == {
+        "months": 4,
+        "moves": 10,
+        "moves_to_default": 2,
+    }
+    with pytest.raises(
+        RollRateTooSmallError, match=r"4 month-ends \(need >= 6\), 10 month-end moves \(need >= 200\)"
+    ):
+        check_book(book(), RollRateParams())
+    with pytest.raises(RollRateTooSmallError, match=r"2 moves into default \(need >= 3\)"):
+        check_book(book(), RollRateParams(min_months=4, min_transitions=10))

@@ -1,0 +1,106 @@
+"""A 100-debtor book end to end: ``ews train``'s flow falls back to the roll-rate model, registers
+it (``ews.kind = rollrate``), the gate promotes it, and the nightly scores and explains with it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from pipelines.synthetic import GeneratorParams, generate
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = {
+    "kind": "train",
+    "project": str(ROOT / "conf" / "ews.yaml"),
+    "evaluation": {"bootstrap_samples": 50},
+    # split.min_defaults stays 30: a 100-debtor book cannot fill four windows with 30 defaults each
+}
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory) -> Path:
+    from pipelines.ingest import ingest_dir
+
+    raw = tmp_path_factory.mktemp("book100")
+    generate(GeneratorParams(debtors=100, months=24, seed=3, annual_default_rate=0.08), raw)
+    ingest_dir(raw, raw / "ingested")  # validated once; train and score read it
+    return raw / "ingested"
+
+
+def test_a_100_debtor_book_trains_the_rollrate_model_and_scores(
+    prefect_harness, mlflow_uri, tmp_path, book
+) -> None:
+    from pipelines.flows.nightly import nightly
+    from pipelines.flows.train import run_train
+
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(SMALL))
+    result = run_train(book, config)
+    assert result.kind == "rollrate" and result.promoted, result.gate_reasons
+    assert result.selection.startswith("small book: ") and "split.min_defaults 30" in result.selection
+    assert any("no scorecard baseline" in r for r in result.gate_reasons)
+    client = MlflowClient()
+    mv = client.get_model_version("ews-pd", result.version)
+    assert mv.tags["ews.kind"] == "rollrate"
+    run = client.get_run(mv.run_id)
+    assert run.data.params["kind"] == "rollrate" and "test_auc_ci_low" in run.data.metrics
+    states = json.loads(run.data.params["rollrate_states"])
+    assert states[0] == "current" and states[-1] == "default"
+    moves = pd.read_csv(client.download_artifacts(mv.run_id, "rollrate/transition_counts.csv", str(tmp_path)))
+    assert (
+        list(moves.columns) == ["from", *states]
+        and moves[states].to_numpy().sum() == run.data.metrics["book_moves"]
+    )
+
+    cfg = tmp_path / "nightly.yaml"
+    cfg.write_text(f"kind: nightly\nproject: {ROOT / 'conf' / 'ews.yaml'}\nreport:\n  waterfalls: 2\n")
+    out = tmp_path / "runs"
+    last = pd.Timestamp(result.plan["test"][-1]) + pd.offsets.MonthEnd(3)  # the data's last month-end
+    nightly(as_of=last.date(), config_path=cfg, data_dir=book, out_dir=out)
+    folder = out / last.strftime("%Y-%m-%d")
+    scores = pd.read_parquet(folder / "scores.parquet")
+    live = scores[~scores["in_default"]]
+    assert len(scores) == 100 and live["pd"].between(1e-4, 0.9999).all()
+    assert live["pd"].nunique() <= len(states) - 1  # one PD per state: the ranking is by state only
+    queue = pd.read_csv(folder / "collections_queue.csv")
+    overdue = queue["top_reason"].dropna()
+    assert len(overdue) and overdue.str.contains(r"days past due; in this book \d+ of \d+ debtors").all()
+    watchlist = pd.read_csv(folder / "watchlist.csv")
+    html = (folder / "report.html").read_text()
+    if len(watchlist):
+        assert watchlist["reason_1"].str.contains("in this book").all()
+        assert "PD waterfall for" in html
+    assert json.loads((folder / "manifest.json").read_text())["model"]["version"] == result.version
+
+
+def test_below_the_rollrate_minimum_the_refusal_gives_both_counts() -> None:
+    from features.params import DefaultDefinition
+    from models.split import BookTooSmallError
+    from pipelines.config.train import TrainConfig
+    from pipelines.flows.train import fit_small_book
+
+    ends = pd.date_range("2024-01-31", periods=5, freq="ME")
+    frame = pd.DataFrame(
+        {
+            "debtor_id": ["A"] * 5 + ["B"] * 5,
+            "as_of": list(ends) * 2,
+            "dpd_current_max": [0, 0, 10, 40, 70, 0, 0, 0, 0, 0],
+            "in_default_at_asof": [False] * 10,
+            "label": pd.array([0, 0, 0, pd.NA, pd.NA] * 2, dtype="Int64"),
+            "horizon_observed": [True, True, True, False, False] * 2,
+        }
+    )
+    why = BookTooSmallError("the book is too small for an out-of-time evaluation: 3 snapshots ...")
+    with pytest.raises(BookTooSmallError) as caught:
+        fit_small_book(frame, TrainConfig(), DefaultDefinition(), why)
+    assert str(caught.value) == (
+        "the book is too small for an out-of-time evaluation: 3 snapshots ...; the book is also too small "
+        "for the roll-rate model: 5 month-ends (need >= 6), 8 month-end moves (need >= 200), 0 moves into "
+        "default (need >= 3). A longer history or more debtors is needed (rollrate.min_months / "
+        "min_transitions / min_default_transitions in the train config)"
+    )
