@@ -310,6 +310,7 @@ def check_ingest_out(out_dir: Path, inputs: list[Path]) -> None:
 INGEST_LOCK = ".ingest.lock"
 PUBLISHING = ".publishing"  # present while (or because) an ingest's files are being moved into place
 _INGEST_LEFTOVER = re.compile(r"^\.(staging|trash)-[0-9a-f]{32}$")
+_INGEST_SPILL = re.compile(r"^\.spill-[0-9a-f]{32}$")  # a streamed ingest's working files (stream.Spill)
 
 
 class IngestLockedError(OutputError):
@@ -334,7 +335,7 @@ def ingest_lock(out_dir: Path) -> Iterator[None]:
 
     Under the lock, what a killed ingest left is put right first: an interrupted publication is
     completed from its staging folder (it holds a complete, validated ingest) and leftover
-    ``.staging-*`` / ``.trash-*`` folders are removed. A folder this call created is removed again
+    ``.staging-*`` / ``.trash-*`` / ``.spill-*`` folders are removed. A folder this call created is removed again
     when the ingest fails before writing anything into it.
     """
     out_dir = Path(out_dir)
@@ -384,7 +385,7 @@ def _recover_ingest(out_dir: Path) -> None:
             marker.unlink(missing_ok=True)  # its manifest was in place; only the marker was left
     with output_errors(out_dir):
         for child in out_dir.iterdir():
-            if _INGEST_LEFTOVER.match(child.name):
+            if _INGEST_LEFTOVER.match(child.name) or _INGEST_SPILL.match(child.name):
                 if child.is_symlink() or not child.is_dir():
                     child.unlink(missing_ok=True)
                 else:

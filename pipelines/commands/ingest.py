@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import threading
 from pathlib import Path
 
 import typer
@@ -76,6 +79,38 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
             console.print(f"data docs:  {out / manifest['data_docs']}")
 
 
+class Terminated(BaseException):
+    """SIGTERM reached ``ews ingest``: raised in its main process so that its cleanup runs (the
+    staging and spill folders are removed; the output folder is left as it was)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"ews ingest got {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+class _StopOnTerm:
+    """Turn SIGTERM into :class:`Terminated` in this process while ingest runs (Python's default
+    ends the process at once, without its cleanup: the working files of a streamed ingest stayed in
+    the output folder). A forked worker process that inherits it ends as the signal says."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if os.getpid() != self.pid:  # a forked worker: die of the signal, the parent reports it
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated(signum)
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
 def register(app: typer.Typer) -> None:
     @app.command("ingest", help=HELP)
     def ingest(
@@ -143,6 +178,7 @@ def register(app: typer.Typer) -> None:
             fail("nothing to ingest: give --source conf/sources/NAME.yaml or --invoices F --payments F ...")
         if path and source is None:
             fail("--path only applies to --source")
+        stop = _StopOnTerm()
         try:
             with console.status("ingesting ...") as status:
 
@@ -186,4 +222,15 @@ def register(app: typer.Typer) -> None:
             fail(f"{exc}; nothing was published, the previous outputs in {out} are unchanged")
         except ValueError as exc:  # e.g. --path naming an input the source does not have
             fail(str(exc))
+        except Terminated as exc:  # kill, systemd stop, docker stop: the cleanup above has run
+            from pipelines.adapters.publish import interrupted_ingest
+
+            told = (
+                interrupted_ingest(out)
+                or f"nothing was published, the previous outputs in {out} are unchanged"
+            )
+            err.print(f"[red]stopped:[/] {exc}; {told}", highlight=False, soft_wrap=True)
+            raise typer.Exit(128 + exc.signum) from None
+        finally:
+            stop.restore()
         print_summary(console, result.manifest, out)

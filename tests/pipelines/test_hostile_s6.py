@@ -136,3 +136,68 @@ def test_suggest_maps_a_paid_amount_column_of_a_payments_file(tmp_path: Path) ->
     cfg = SourceConfig.model_validate(__import__("yaml").safe_load(draft.read_text()))
     assert cfg.tables["payments"].columns["amount"] == "Zahlbetrag"
     assert (cfg.values.decimal, cfg.values.thousands, cfg.values.date_format) == (",", ".", "d/m/Y")
+
+
+def _tiny_book(folder: Path) -> dict[str, Path]:
+    """Two debtors, 6 invoices paid 10 days late (canonical CSV)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    inv = ["invoice_id,debtor_id,issue_date,due_date,amount\n"]
+    pay = ["payment_id,debtor_id,invoice_id,paid_on,amount\n"]
+    for i in range(6):
+        issue = dt.date(2024, 1, 1) + dt.timedelta(days=9 * i)
+        inv.append(f"I{i},D{i % 2},{issue},{issue + dt.timedelta(days=30)},{100 + i}\n")
+        pay.append(f"P{i},D{i % 2},I{i},{issue + dt.timedelta(days=40)},{100 + i}\n")
+    files = {"invoices": folder / "invoices.csv", "payments": folder / "payments.csv"}
+    files["invoices"].write_text("".join(inv))
+    files["payments"].write_text("".join(pay))
+    return files
+
+
+def test_sigterm_of_a_streamed_ingest_leaves_no_working_files(tmp_path: Path, monkeypatch) -> None:
+    """Before: SIGTERM (kill, systemd/docker stop) ended `ews ingest` without its cleanup: the
+    streamed run's `.spill-<id>` working files (GBs at 1M debtors) stayed in --out for ever, as did
+    those a kill -9 left: the next ingest removed `.staging-*` but not `.spill-*`. Now: exit 143,
+    one line, the previous outputs unchanged, and the next ingest removes a kill -9's spill."""
+    import os
+    import signal
+
+    import pipelines.ingest as ingest_pkg
+    from pipelines.ingest.stream import StreamRun
+
+    files = _tiny_book(tmp_path / "in")
+    out = tmp_path / "out"
+    args = ["ingest", "--out", str(out), "--as-of", AS_OF.isoformat(), "--no-docs", "--currency", "EUR"]
+    args += ["--invoices", str(files["invoices"]), "--payments", str(files["payments"])]
+    monkeypatch.setattr(ingest_pkg, "STREAM_ROWS", 0)  # this tiny book takes the streamed path
+    assert CliRunner().invoke(app, args).exit_code == 0
+
+    def snapshot() -> dict[str, bytes]:
+        return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+    before = snapshot()
+    left_by_kill_9 = out / ".spill-0123456789abcdef0123456789abcdef"
+    left_by_kill_9.mkdir()
+    (left_by_kill_9 / "typed-invoices-0.pkl").write_bytes(b"x" * 100)
+    original = StreamRun.validate
+
+    def terminated(self, order, shared):
+        assert any(p.name.startswith(".spill-") and p != left_by_kill_9 for p in out.iterdir())
+        os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, order, shared)
+
+    monkeypatch.setattr(StreamRun, "validate", terminated)
+
+    def not_handled(signum, frame):  # what the test sees if ews leaves SIGTERM to Python's default
+        raise RuntimeError("SIGTERM not handled by ews ingest")
+
+    previous = signal.signal(signal.SIGTERM, not_handled)
+    try:
+        result = CliRunner().invoke(app, args)
+        assert signal.getsignal(signal.SIGTERM) is not_handled  # restored after the command
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 143, (result.output, result.exception)
+    assert "stopped: ews ingest got SIGTERM; nothing was published" in " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert snapshot() == before  # the kill -9 spill went with the recovery at the start of the run
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".ingest.lock"]
