@@ -30,6 +30,7 @@ import fcntl
 import hashlib
 import json
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,11 @@ def _latest_run(runs_dir: Path) -> Path | None:
     return latest_before(runs_dir, dt.date.max)
 
 
+MAX_REASON_CHARS = 2_000
+"""An override's reason is a note, not a document (an Excel cell holds at most 32,767 characters)."""
+MAX_BY_CHARS = 100
+
+
 def new_override(
     runs_dir: str | Path,
     debtor_id: str,
@@ -241,8 +247,18 @@ def new_override(
         raise OverrideError(
             "--reason is empty; say why (it is kept in the audit log), e.g. --reason 'paid in full on 3 Jan'"
         )
+    if len(reason.strip()) > MAX_REASON_CHARS:
+        raise OverrideError(
+            f"--reason is {len(reason.strip()):,} characters long; keep it to {MAX_REASON_CHARS:,} (it is "
+            "shown in the watchlist exports and the report) and put documents in your case file"
+        )
     if not by or not by.strip():
         raise OverrideError("--by is empty; give the name of the person deciding, e.g. --by 'A. Jansen'")
+    if len(by.strip()) > MAX_BY_CHARS or any(unicodedata.category(c)[0] == "C" for c in by.strip()):
+        raise OverrideError(
+            f"--by {by.strip()[:40]!r}: give a name on one line, at most {MAX_BY_CHARS} characters, "
+            "without tabs, line breaks or other control characters, e.g. --by 'A. Jansen'"
+        )
     if until is not None and until < today:
         raise OverrideError(
             f"--until {until} is in the past (today is {today}); give a later date or leave it out"

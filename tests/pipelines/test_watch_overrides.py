@@ -113,6 +113,12 @@ def test_cut_off_lines_are_found_against_the_recorded_head(tmp_path) -> None:
         ({"by": ""}, "--by is empty"),
         ({"until": dt.date(2024, 9, 1)}, "--until 2024-09-01 is in the past"),
         ({"band": "Z", "bands": ["A", "B"]}, "--band 'Z' is not a band"),
+        # s6-robust: a 100,000-character reason was logged and exported (an Excel cell holds 32,767)
+        ({"reason": "x" * 2001}, "--reason is 2,001 characters long; keep it to 2,000"),
+        ({"by": "-bob\tx"}, "--by '-bob.+': give a name on one line"),
+        ({"by": "anna\n=1+1"}, "give a name on one line, at most 100 characters"),
+        ({"by": "\u202eanna"}, "without tabs, line breaks or other control characters"),
+        ({"by": "a" * 101}, "at most 100 characters"),
     ],
 )
 def test_bad_override_requests(tmp_path, kwargs, message) -> None:
@@ -352,3 +358,10 @@ def test_stay_top_share_keeps_a_flagged_debtor_while_its_pd_ranks_high(tmp_path)
     # night 3: W (0.03) outranks X (0.02): X is 3rd and leaves; night 4: X is 2nd again but off the list
     assert [o["X"] for o in on] == [True, True, False, False]
     assert not any(o["Y"] or o["W"] for o in on)
+
+
+def test_long_reason_and_accented_name_within_limits_are_kept(tmp_path) -> None:
+    publish_scores(tmp_path, RUN, [("D1", 0.08, False)])
+    reason = "Zahlung zugesagt – 株式会社 🚀\nzweite Zeile " + "x" * 1960
+    got = new_override(tmp_path, "D1", "cleared", reason, " Jürgen Ødegård ", today=dt.date(2024, 9, 2))
+    assert (len(got.reason), got.by) == (len(reason), "Jürgen Ødegård")
