@@ -230,6 +230,15 @@ def _summary(console: Console, result: Any) -> None:
         f"{json.dumps(c['triggers'])}; queue {c['queue']:,} (expected loss {c['expected_loss']:,.0f}); "
         f"drift {m['drift']['status']}"
     )
+    ties = c.get("rank_ties")
+    if ties:
+        console.print(
+            f"[bold yellow]rank trigger:[/] {ties['flagged']:,} debtors flagged for a top share of "
+            f"{ties['asked']:,}: the model gives only {ties['distinct_pds']:,} distinct PDs tonight, and a PD "
+            "tied with one inside the share is flagged too (a small-book roll-rate model?). Lower "
+            "triggers.rank.top_share or raise triggers.rank.min_pd in the nightly config",
+            highlight=False,
+        )
     feed = m.get("feed") or {}
     if feed.get("override"):
         console.print(

@@ -523,6 +523,7 @@ def _counts(
         "in_default": int(scored["in_default"].sum()),
         "bands": {**{b: int(n) for b, n in bands.items()}, "default": int(scored["in_default"].sum())},
         "triggers": {name: int(flags[f"trigger_{name}"].sum()) for name in TRIGGERS},
+        **_rank_ties(scored, cfg),
         "flagged": int(len(wl["watchlist"])),
         "flagged_previous": 0 if previous is None else int(previous.attrs.get("flagged", 0)),
         "queue": int(len(q)),
@@ -534,6 +535,17 @@ def _counts(
         },
         "recoverable_amount": round(float(rq["recoverable_amount"].sum()), 2),
     }
+
+
+def _rank_ties(scored: pd.DataFrame, cfg: NightlyConfig) -> dict[str, Any]:
+    """``{"rank_ties": {...}}`` when ties made the rank trigger flag far more than its top_share."""
+    from pipelines.scoring.watchlist import rank_ties
+
+    rank = cfg.triggers.rank
+    if not rank.enabled:
+        return {}
+    ties = rank_ties(scored["pd"], ~scored["in_default"].astype(bool), rank.top_share, rank.min_pd)
+    return {} if ties is None else {"rank_ties": ties}
 
 
 def _model_info(loaded: Any) -> dict[str, Any]:

@@ -32,6 +32,18 @@ def in_top_share(pd_values: pd.Series, live: pd.Series, share: float, min_pd: fl
     return (live & top.fillna(False)).astype(bool)
 
 
+def rank_ties(pd_values: pd.Series, live: pd.Series, share: float, min_pd: float) -> dict[str, int] | None:
+    """When PDs tied with the last one inside ``share`` make :func:`in_top_share` flag more than
+    the share asks for (a model with few distinct PDs, e.g. the roll-rate model of small books):
+    ``{"asked": floor(share x live), "flagged": n, "distinct_pds": k}``; else None."""
+    flagged = int(in_top_share(pd_values, live, share, min_pd).sum())
+    asked = int(np.floor(share * int(live.astype(bool).sum()) + 1e-9))
+    if flagged <= max(asked, 1) * 1.5:
+        return None
+    distinct = int(pd_values.astype("float64")[live.astype(bool)].nunique())
+    return {"asked": asked, "flagged": flagged, "distinct_pds": distinct}
+
+
 def _band_rank(bands: pd.Series, cfg: NightlyConfig) -> pd.Series:
     """0 = safest band; <NA> for in-default or missing bands."""
     order = {b.name: i for i, b in enumerate(cfg.bands)}

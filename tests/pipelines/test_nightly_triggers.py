@@ -325,3 +325,20 @@ def test_rank_trigger_flags_the_top_share_of_live_debtors_above_its_floor() -> N
     flags = triggers(compare_with_previous(scores(rows), None), one, has_previous=False)
     assert flags["trigger_rank"].tolist() == [True] + [False] * 10
     assert trigger_labels(flags).iloc[0] == "threshold, rank"
+
+
+def test_rank_ties_are_reported_when_few_distinct_pds_flag_far_more_than_the_share() -> None:
+    """s6-robust: the small-book roll-rate model gives a handful of distinct PDs (4 on an 800-debtor
+    book), so the rank trigger (ties at their best rank) flagged 102 debtors for a top 5 % of 38,
+    silently. 20 live: one PD 0.5, ten 0.2, nine 0.001 (and one in default); top 10 % = 2; the 0.2
+    group's best rank is 2, so all ten are flagged with the 0.5: 11."""
+    from pipelines.scoring.watchlist import in_top_share, rank_ties
+
+    pd_values = pd.Series([0.5] + [0.2] * 10 + [0.001] * 9 + [1.0])
+    live = pd.Series([True] * 20 + [False])
+    assert int(in_top_share(pd_values, live, 0.1, 0.01).sum()) == 11
+    assert rank_ties(pd_values, live, 0.1, 0.01) == {"asked": 2, "flagged": 11, "distinct_pds": 3}
+    assert rank_ties(pd_values, live, 0.1, 0.3) is None  # min_pd above the tie: only the 0.5
+    assert rank_ties(pd_values, live, 0.7, 0.0) is None  # 14 asked, 20 flagged (rank 12 tie): < 1.5 x 14
+    distinct = pd.Series(np.linspace(0.9, 0.01, 20).tolist() + [1.0])
+    assert rank_ties(distinct, live, 0.1, 0.01) is None
