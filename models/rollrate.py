@@ -190,9 +190,9 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
     reasons), ``predict_proba(X)[:, 1]`` = horizon PD of each row's state (rows not in default).
 
     Fitted attributes: ``states_``, ``counts_`` (moves), ``matrix_`` (smoothed), ``pd_``
-    (published PD per non-default state), ``outcomes_`` (per non-default state: the debtors
-    seen in it at a month-end whose horizon ended by the as-of date, and how many of them defaulted
-    within the horizon of such a month-end), ``base_pd_`` (the mean PD of the live debtors at the latest month-end), ``as_of_``,
+    (published PD per non-default state), ``outcomes_`` (per non-default state: the times a
+    debtor was in it at a month-end whose horizon ended by the as-of date, and how many of those
+    were followed by a default within the horizon), ``base_pd_`` (the mean PD of the live debtors at the latest month-end), ``as_of_``,
     ``months_`` and ``feature_names_in_``.
     """
 
@@ -216,22 +216,10 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
             known = rows["label"].notna().to_numpy() & (ends <= cut).to_numpy()
         labels = rows["label"].fillna(0).astype("int64").to_numpy() if "label" in rows.columns else code * 0
         live = known & (code < n_live)
-        seen = pd.DataFrame(
-            {
-                "state": code[live],
-                "debtor": rows["debtor_id"].astype("string").to_numpy()[live],
-                "y": labels[live],
-            }
-        )
-        states = pd.RangeIndex(n_live)
         self.outcomes_ = np.column_stack(
             [
-                seen.groupby("state")["debtor"].nunique().reindex(states, fill_value=0).to_numpy(np.int64),
-                seen[seen["y"] == 1]
-                .groupby("state")["debtor"]
-                .nunique()
-                .reindex(states, fill_value=0)
-                .to_numpy(np.int64),
+                np.bincount(code[live], minlength=n_live)[:n_live],
+                np.bincount(code[live], weights=labels[live], minlength=n_live)[:n_live].astype(np.int64),
             ]
         )
         latest = code[(rows["as_of"] == cut).to_numpy()]
@@ -278,9 +266,11 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
                 f"{what}; no debtor of this book was seen in that state long enough before the latest data "
                 f"to know the outcome, so its PD ({self.pd_[code]:.2%}) leans on the book's average"
             )
+        times = "time" if n == 1 else "times"
+        were = "was" if k == 1 else "were"
         return (
-            f"{what}; in this book {_fmt_int(k)} of {_fmt_int(n)} debtors in that state at a month-end "
-            f"defaulted within {within}"
+            f"{what}; of the {_fmt_int(n)} {times} a debtor of this book was in that state at a month-end, "
+            f"{_fmt_int(k)} {were} followed by a default within {within}"
         )
 
     def transition_table(self) -> pd.DataFrame:
@@ -293,7 +283,8 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
 
     def state_table(self) -> pd.DataFrame:
         """Per non-default state: moves out, smoothed monthly default rate, horizon PD and the
-        observed outcomes (``debtors`` seen in the state, how many ``defaulted`` within the horizon)."""
+        observed outcomes (``observed``: debtor month-ends in the state with a known outcome;
+        ``defaulted``: those followed by a default within the horizon)."""
         live = self.states_[:-1]
         return pd.DataFrame(
             {
@@ -302,7 +293,7 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
                 "moves_to_default": self.counts_[:-1, -1],
                 "monthly_default_rate": self.matrix_[:-1, -1],
                 "pd": self.pd_,
-                "debtors": self.outcomes_[:, 0],
+                "observed": self.outcomes_[:, 0],
                 "defaulted": self.outcomes_[:, 1],
             }
         )

@@ -132,15 +132,17 @@ def test_scores_and_reasons_are_by_state() -> None:
     np.testing.assert_allclose(
         model.predict_proba(X)[:, 1], [2 / 15, 2 / 12, 2 / 11, 4 / 12, 2 / 15], atol=1e-12
     )
-    # debtors seen at a month-end whose 1-month horizon ended by 2024-04-30:
-    # 61-89: B (2024-03-31, defaulted) and D (2024-01-31, defaulted) -> 2 of 2
+    # month-ends whose 1-month horizon ended by 2024-04-30, per state:
+    # 61-89: B at 2024-03-31 and D at 2024-01-31, both followed by a default -> 2 of 2
     reasons = reason_frame(model, X)
     assert reasons.loc[3, "reason"] == (
-        "61-89 days past due; in this book 2 of 2 debtors in that state at a month-end defaulted within 1 month"
+        "61-89 days past due; of the 2 times a debtor of this book was in that state at a month-end, "
+        "2 were followed by a default within 1 month"
     )
-    # 1-30: A (2024-03-31) and B (2024-01-31), neither defaulted within a month
-    assert reasons.loc[1, "reason"].startswith("1-30 days past due; in this book 0 of 2 debtors")
-    assert reasons.loc[0, "reason"].startswith("no invoice past due; in this book 0 of 2 debtors")
+    # 1-30: A at 2024-03-31, B at 2024-01-31; current: A twice, C three times; no default followed
+    assert reasons.loc[1, "reason"].startswith("1-30 days past due; of the 2 times a debtor")
+    assert reasons.loc[0, "reason"].startswith("no invoice past due; of the 5 times a debtor")
+    assert reasons.loc[0, "reason"].endswith(", 0 were followed by a default within 1 month")
     # log-odds against the book's mean PD at the latest month-end: A 31-60, C current, D current
     base = (2 / 11 + 2 / 15 + 2 / 15) / 3
     assert model.base_pd_ == pytest.approx(base)
