@@ -341,7 +341,13 @@ def rollrate_contributions(model: RollRateModel, X: pd.DataFrame) -> tuple[pd.Da
 
 def check_book(frame: pd.DataFrame, params: RollRateParams) -> dict[str, int]:
     """Counts the roll-rate model needs (month-ends, moves, moves into default); raise
-    :class:`RollRateTooSmallError` with them when the book is below its minimum."""
+    :class:`RollRateTooSmallError` with them when the book is below its minimum. A
+    ``split_current`` that is not a column of ``frame`` raises ``ValueError`` naming it."""
+    if params.split_current and params.split_current not in frame.columns:
+        raise ValueError(
+            f"rollrate.split_current: {params.split_current!r} is not a feature column; use one of the "
+            "features (e.g. days_late_mean_90d, dpd_max_90d) or null"
+        )
     counts = transition_counts(frame, params)
     figures = {
         "months": int(frame["as_of"].nunique()),

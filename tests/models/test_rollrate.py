@@ -177,3 +177,5 @@ def test_below_the_minimum_the_book_is_refused_with_counts() -> None:
         check_book(book(), RollRateParams())
     with pytest.raises(RollRateTooSmallError, match=r"2 moves into default \(need >= 3\)"):
         check_book(book(), RollRateParams(min_months=4, min_transitions=10))
+    with pytest.raises(ValueError, match="rollrate.split_current: 'late_flag' is not a feature column"):
+        check_book(book(), RollRateParams(split_current="late_flag"))
