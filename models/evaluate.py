@@ -534,6 +534,7 @@ def gate_decision(
     champion_note: str | None = None,
     champion_problem: str | None = None,
     auc_interval: tuple[float, float] | None = None,
+    first_model_promotes: bool = False,
 ) -> GateDecision:
     """Decide whether the challenger may become champion.
 
@@ -546,7 +547,9 @@ def gate_decision(
     (the champion cannot score the rows) fails the gate: a human decides with ``ews models promote``.
     ``auc_interval``: the 95 % debtor-bootstrap interval of the test AUC; when given (the roll-rate
     model of a small book, whose test window holds a handful of defaults), the AUC floor fails only
-    when the whole interval lies below it.
+    when the whole interval lies below it. ``first_model_promotes`` (the roll-rate model of a small
+    book when there is no champion yet: without one the nightly scores nothing): a failed check is
+    kept as a ``WARN`` reason and the model is promoted.
     """
     reasons: list[str] = [f"ok challenger is the {kind} model"]
     ok = True
@@ -590,6 +593,13 @@ def gate_decision(
         reasons.append(why)
     else:
         reasons.append(f"ok {champion_note or 'no current champion'}")
+    if first_model_promotes and not ok:
+        reasons = [r.replace("FAIL ", "WARN ", 1) for r in reasons]
+        reasons.append(
+            "ok promoted with the warnings above: the first model of a small book (no champion yet; "
+            "without one the nightly scores nothing)"
+        )
+        ok = True
     return GateDecision(
         passed=ok,
         reasons=tuple(reasons),

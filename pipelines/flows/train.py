@@ -504,6 +504,7 @@ def gate(
         champion_note=note,
         champion_problem=champion.problem,
         auc_interval=outcome.intervals["challenger"]["auc"] if outcome.kind == "rollrate" else None,
+        first_model_promotes=outcome.kind == "rollrate" and champion.version is None,
     )
     record_gate(
         logged.version,

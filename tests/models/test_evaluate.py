@@ -170,3 +170,14 @@ def test_the_rollrate_auc_floor_uses_the_interval() -> None:
     assert not below.passed and below.reasons[1].startswith("FAIL test_auc 0.6600 [0.5500, 0.6900]")
     # without an interval (LightGBM, scorecard) the point AUC is held to the floor
     assert not gate_decision(figures, th, ece_tolerance=0.0).passed
+    # the first roll-rate model of a book (no champion): an ECE of 0.0122 > 0.0055 + 0.005 is a warning
+    late = {"auc": 0.9227, "ece": 0.0122}
+    kw = {"ece_tolerance": 0.0055, "kind": "rollrate", "auc_interval": (0.8746, 0.9602)}
+    assert not gate_decision(late, th, **kw).passed
+    first = gate_decision(late, th, **kw, first_model_promotes=True)
+    assert first.passed and first.reasons[2] == (
+        "WARN test_ece 0.0122 > 0.0105 (chance ECE of a calibrated model on these rows 0.0055 + margin 0.005)"
+    )
+    assert first.reasons[-1].startswith(
+        "ok promoted with the warnings above: the first model of a small book"
+    )
