@@ -41,7 +41,9 @@ def register(app: typer.Typer) -> None:
         Builds month-end snapshots (features + labels), splits them out of time (train, then
         calibration, then the latest fully observed snapshot as test), fits LightGBM and a WoE
         scorecard baseline, and moves the `champion` alias when the promotion gate in the config
-        passes. MLflow: MLFLOW_TRACKING_URI, else paths.mlflow_tracking_uri of the project config.
+        passes. A book too small for those windows (split.min_defaults each) gets the roll-rate
+        model instead (PDs by days-past-due state; rollrate: in the config, docs/small_books.md).
+        MLflow: MLFLOW_TRACKING_URI, else paths.mlflow_tracking_uri of the project config.
         With --engine dask the snapshots are built one Dask task per debtor bucket; LightGBM
         always trains on this machine (lightgbm.dask has open hang and early-stopping issues).
         """
