@@ -136,6 +136,15 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
         if t["rows_in"] and not t["rows_accepted"]:
             top = ", ".join(f"{k} ({v})" for k, v in sorted(t["reasons"].items(), key=lambda kv: -kv[1])[:3])
             out.append(f"{name}: none of {t['rows_in']} row(s) accepted ({top}); see quarantine/{name}.csv")
+        credit_notes = t["reasons"].get("amount_not_positive", 0) if name == "invoices" else 0
+        if credit_notes and t["rows_accepted"]:
+            out.append(
+                f"invoices: {credit_notes:,} row(s) with an amount <= 0 quarantined (amount_not_positive): "
+                "credit notes are not invoices in ews, so the invoices they reduce count in full (exposure "
+                "and days past due overstated). Export credit notes as payments of the invoice they correct "
+                "(tables.payments: invoice_id, paid_on = the credit note's date, amount > 0), or net them "
+                "in the export; see quarantine/invoices.csv"
+            )
         for column, entry in t.get("values_cleared", {}).items():
             reasons = ", ".join(f"{k} ({v})" for k, v in entry["reasons"].items())
             out.append(

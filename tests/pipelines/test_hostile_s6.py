@@ -201,3 +201,25 @@ def test_sigterm_of_a_streamed_ingest_leaves_no_working_files(tmp_path: Path, mo
     assert "Traceback" not in result.output
     assert snapshot() == before  # the kill -9 spill went with the recovery at the start of the run
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".ingest.lock"]
+
+
+def test_credit_notes_among_invoices_are_quarantined_with_a_warning_saying_how_to_load_them(
+    tmp_path: Path,
+) -> None:
+    """Before: a credit note (negative invoice) was quarantined as amount_not_positive without a
+    word in the summary: the invoice it reduces then counts in full, unknown to the user."""
+    from pipelines.ingest import ingest_files
+
+    files = _tiny_book(tmp_path / "in")
+    with files["invoices"].open("a") as fh:
+        fh.write("CN1,D0,2024-02-10,2024-02-10,-40\nCN2,D1,2024-02-11,2024-02-11,0\n")
+    manifest = ingest_files(files, None, as_of=AS_OF, default_currency="EUR").manifest
+    invoices = manifest["tables"]["invoices"]
+    assert (invoices["rows_in"], invoices["rows_accepted"], invoices["reasons"]) == (
+        8,
+        6,
+        {"amount_not_positive": 2},
+    )
+    (warning,) = [w for w in manifest["warnings"] if "amount_not_positive" in w]
+    assert warning.startswith("invoices: 2 row(s) with an amount <= 0 quarantined (amount_not_positive)")
+    assert "Export credit notes as payments of the invoice they correct" in warning
