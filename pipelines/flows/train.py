@@ -243,7 +243,7 @@ def fit_small_book(dataset: pd.DataFrame, cfg: TrainConfig, definition: Any, why
         f"windows of the LightGBM/scorecard protocol (split.min_defaults {cfg.split.min_defaults} each), so "
         f"ews trains the roll-rate model: PDs by days-past-due state from {outcome.counts['moves']:,} "
         f"month-end moves ({outcome.counts['moves_to_default']} into default); about {factor}x the "
-        "defaults (more debtors or a longer history) would train the 55-feature model, which also ranks "
+        "defaults (more debtors or a longer history) would train LightGBM or the scorecard on the behavioural features, which also rank "
         "debtors within a state"
     )
     return dataclasses.replace(outcome, note=note, selection=f"{note}. {outcome.selection}")
