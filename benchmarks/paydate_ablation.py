@@ -66,6 +66,28 @@ VARIANTS: dict[str, tuple[tuple[str, ...], int, float]] = {
     "+recent +pay day of month": (FEATURES + ("pay_dom_share", "days_to_pay_dom"), 80, 0.15),
     "+recent +all candidates": (FEATURES + CANDIDATE_FEATURES, 80, 0.15),
 }
+# session 6: the candidates of the error decomposition (benchmarks/paydate_diagnose.py)
+NEW = {
+    "part paid": ("days_since_part_paid",),
+    "recency hl": ("late_hl30", "late_hl90", "late_hl180", "gap_to_hl30"),
+    "last settlement": ("late_last", "days_since_settlement", "gap_to_last"),
+    "similar amount": ("late_similar_amount",),
+    "weekday rhythm": ("pay_wd_share", "days_to_pay_wd"),
+    "older open": ("older_open_max_dpd",),
+    "book shift": ("book_shift", "shifted_usual_late"),
+    "open excess": ("open_excess_late",),
+}
+VARIANTS["shipped"] = (FEATURES, 80, 0.15)
+for _name, _cols in NEW.items():
+    VARIANTS[f"+{_name}"] = (FEATURES + _cols, 80, 0.15)
+VARIANTS["+all session 6"] = (FEATURES + tuple(c for cols in NEW.values() for c in cols), 80, 0.15)
+STATE = (
+    "book shift",
+    "recency hl",
+    "last settlement",
+    "open excess",
+)  # the debtor's and the book's state at T
+VARIANTS["+state at T"] = (FEATURES + tuple(c for k in STATE for c in NEW[k]), 80, 0.15)
 
 
 def oracle_days(
@@ -78,16 +100,30 @@ def oracle_days(
     T: int,
     ledger,
     draws: int = 400,
+    health_at_t: bool = False,
+    legacy_month: bool = False,
 ) -> np.ndarray:
     """Median days after T of the generator's payment-day distribution of each open invoice, given
-    still open at T (NaN when no draw is after T)."""
+    still open at T (NaN when no draw is after T). ``health_at_t``: the debtor's health in the due
+    month when that is T's month or earlier, else its health in T's month (the latent state known
+    at T, none of the future: what a perfect estimate of the debtor's state at T would give).
+    ``legacy_month``: the health of the due month's own month-end (sessions 4-5; one month late)."""
     gp = regime_params(regime, seed=seed, debtors=debtors, months=months)
     folder = work / f"{regime}-{gp.debtors}x{gp.months}-s{seed}"
     truth = pd.read_parquet(folder / "truth.parquet", columns=["debtor_id", "month_end", "health", "segment"])
     segs = {s.name: s for s in gp.segments}
     ids = np.asarray(ledger.debtor_ids)[inv["code"].to_numpy()]
     due = inv["due"].to_numpy(dtype=np.int64)
-    due_month_end = (due.astype("datetime64[D]").astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
+    # the generator draws an invoice's delay with the health at the start of its due month, which
+    # truth.parquet holds as the health of the month-end before it (session 6; sessions 4-5 used the
+    # due month's own month-end, one month later: ``legacy_month``)
+    lag = 0 if legacy_month else 1
+    due_month_end = (due.astype("datetime64[D]").astype("datetime64[M]") + 1 - lag).astype(
+        "datetime64[D]"
+    ) - 1
+    if health_at_t:
+        t_month_end = (np.datetime64(int(T), "D").astype("datetime64[M]") + 1).astype("datetime64[D]") - 1
+        due_month_end = np.minimum(due_month_end, t_month_end)
     key = pd.DataFrame({"debtor_id": ids, "month_end": pd.to_datetime(due_month_end)})
     truth["month_end"] = pd.to_datetime(truth["month_end"])
     last = truth.sort_values("month_end").groupby("debtor_id").tail(1).set_index("debtor_id")

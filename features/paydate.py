@@ -113,15 +113,37 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "open_rank",
     "pay_dom_share",
     "days_to_pay_dom",
+    "days_since_part_paid",
+    "late_hl30",
+    "late_hl90",
+    "late_hl180",
+    "late_last",
+    "days_since_settlement",
+    "late_similar_amount",
+    "pay_wd_share",
+    "days_to_pay_wd",
+    "older_open_max_dpd",
+    "gap_to_hl30",
+    "gap_to_last",
+    "book_shift",
+    "shifted_usual_late",
+    "open_excess_late",
 )
+BOOK_SHIFT_DAYS = 28
+"""Window (days to T) of the settlements behind the ``book_shift`` candidate."""
+HALF_LIVES: tuple[int, ...] = (30, 90, 180)
+"""Half-lives in days of the recency-weighted lateness candidates ``late_hl<N>``."""
 """Built only on request (``candidates=True``): measured in ``benchmarks/paydate_ablation.py`` and
 not used by the shipped model, because they did not lower the held-out MAE across the regimes."""
 ALL_FEATURES: tuple[str, ...] = FINE_FEATURES + CANDIDATE_FEATURES
 GAP_FEATURES: dict[str, str] = {
     "gap_to_usual_lateness": "debtor_mean_lateness",
     "gap_to_recent_lateness": "debtor_late_median_last5",
+    "gap_to_hl30": "late_hl30",
+    "gap_to_last": "late_last",
 }
-"""Period features ``dpd_at_period_end`` minus a debtor figure (NaN without settled invoices)."""
+"""Period features ``dpd_at_period_end`` minus a debtor figure (NaN without settled invoices); a
+gap is built only when its debtor figure is (the last two: candidates only)."""
 LAST_N = 5
 ANCHORS = {"due": "days_to_due", "usual": "days_to_recent_usual"}
 PAD_DAY = np.int32(2**30)  # end day of the padding periods of :func:`period_ends` (beyond any horizon)
@@ -280,24 +302,42 @@ def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
     - ``pay_dom_share``: share of the debtor's payments of the last 365 days made on its most frequent
       day of the month (a monthly payment run shows as a high share; NaN without payments);
     - ``days_to_pay_dom``: days from the usual payment day (T + max(1, ``days_to_recent_usual``)) to
-      the next occurrence of that day of the month (the month's last day when it is shorter).
+      the next occurrence of that day of the month (the month's last day when it is shorter);
+    - ``days_since_part_paid``: days from the invoice's last part payment to T (NaN: none);
+    - ``late_hl<N>`` (N in :data:`HALF_LIVES`): mean lateness of the debtor's settled invoices, each
+      weighted 0.5 ** ((T - settlement day) / N) (NaN without settlements);
+    - ``late_last``: lateness of its latest settlement; ``days_since_settlement``: days from it to T;
+    - ``late_similar_amount``: median lateness of the debtor's settled invoices on the same side of
+      its median invoice amount (log) as this invoice (at or above / below; NaN when none);
+    - ``pay_wd_share``: share of its payments of the last 365 days on its most frequent weekday;
+      ``days_to_pay_wd``: days from the usual payment day to the next such weekday (0-6);
+    - ``older_open_max_dpd``: days past due at T of the debtor's oldest-due other open invoice due
+      before this one (NaN: none; oldest-first payers settle in that order);
+    - ``book_shift``: median over the settlements of the last :data:`BOOK_SHIFT_DAYS` days (of
+      debtors with earlier settlements) of their lateness minus the debtor's median lateness of the
+      settlements before that window: how much later the whole book pays now than usual;
+      ``shifted_usual_late``: ``debtor_late_median_last5`` + ``book_shift``;
+    - ``open_excess_late``: ``dpd_current_max`` - ``debtor_late_median_last5`` (its oldest open
+      invoice already later than it usually pays: a censored sign of a worse state).
     """
     T, n = state.T, state.n
     code = cols["code"]
-    usual_amount = _group_median(
-        state.inv_code.astype(np.int64), np.log1p(state.inv_amount.astype(np.float64)), n
-    )
+    log_amount = np.log1p(state.inv_amount.astype(np.float64))
+    icode = state.inv_code.astype(np.int64)
+    usual_amount = _group_median(icode, log_amount, n)
     cols["amount_vs_usual"] = cols["log_open_amount"] - usual_amount[code]
     cols["open_rank"] = _rank_in_group(code, cols["due"].astype(np.float64)).astype(np.float64)
     recent_pay = state.pay_date > T - 365
     pcode = state.pay_code[recent_pay].astype(np.int64)
-    pday = state.pay_date[recent_pay].astype("datetime64[D]")
-    dom = (pday - pday.astype("datetime64[M]")).astype(np.int64)  # 0-based day of the month
+    pday = state.pay_date[recent_pay].astype(np.int64)
+    pdt = pday.astype("datetime64[D]")
+    dom = (pdt - pdt.astype("datetime64[M]")).astype(np.int64)  # 0-based day of the month
     grid = np.bincount(pcode * 31 + dom, minlength=n * 31).reshape(n, 31)
     total = grid.sum(axis=1)
     mode = grid.argmax(axis=1)
     cols["pay_dom_share"] = np.where(total > 0, grid.max(axis=1) / np.maximum(total, 1), np.nan)[code]
-    anchor = (T + np.maximum(1.0, cols["days_to_recent_usual"])).astype(np.int64).astype("datetime64[D]")
+    anchor_day = (T + np.maximum(1.0, cols["days_to_recent_usual"])).astype(np.int64)
+    anchor = anchor_day.astype("datetime64[D]")
     month = anchor.astype("datetime64[M]")
     m = mode[code]
 
@@ -308,6 +348,65 @@ def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
     target = on(month)
     target = np.where(target < anchor, on(month + 1), target)
     cols["days_to_pay_dom"] = np.where(total[code] > 0, (target - anchor).astype(np.int64), np.nan)
+    wgrid = np.bincount(pcode * 7 + (pday + 3) % 7, minlength=n * 7).reshape(n, 7)  # 0 = Monday
+    wmode = wgrid.argmax(axis=1)
+    cols["pay_wd_share"] = np.where(total > 0, wgrid.max(axis=1) / np.maximum(total, 1), np.nan)[code]
+    to_wd = (wmode[code] - (anchor_day + 3) % 7) % 7
+    cols["days_to_pay_wd"] = np.where(total[code] > 0, to_wd.astype(np.float64), np.nan)
+    # the invoice's own part payments
+    sel = np.flatnonzero(state.open_mask)
+    last_piece = np.full(len(state.inv_code), -np.inf)
+    if len(state.pc_inv):
+        np.maximum.at(last_piece, state.pc_inv, state.pc_date.astype(np.float64))
+    lp = last_piece[sel]
+    cols["days_since_part_paid"] = np.where(np.isfinite(lp), T - lp, np.nan)
+    # recency-weighted lateness of the settled invoices
+    done = ~np.isnan(state.inv_settled)
+    dcode = icode[done]
+    sday = state.inv_settled[done]
+    late = sday - state.inv_due[done]
+    count = np.bincount(dcode, minlength=n)
+    for hl in HALF_LIVES:
+        w = 0.5 ** ((T - sday) / hl)
+        num = np.bincount(dcode, weights=w * late, minlength=n)
+        den = np.bincount(dcode, weights=w, minlength=n)
+        cols[f"late_hl{hl}"] = np.where(count > 0, num / np.where(den > 0, den, 1.0), np.nan)[code]
+    last = _rank_in_group(dcode, -sday) == 0
+    late_last = np.full(n, np.nan)
+    late_last[dcode[last]] = late[last]
+    day_last = np.full(n, np.nan)
+    day_last[dcode[last]] = sday[last]
+    cols["late_last"] = late_last[code]
+    cols["days_since_settlement"] = T - day_last[code]
+    big = log_amount[done] >= usual_amount[dcode]
+    med_big = _group_median(dcode[big], late[big], n)
+    med_small = _group_median(dcode[~big], late[~big], n)
+    inv_big = cols["log_open_amount"] >= usual_amount[code]
+    cols["late_similar_amount"] = np.where(inv_big, med_big[code], med_small[code])
+    # the oldest other open invoice due before this one
+    due = cols["due"].astype(np.float64)
+    order = np.lexsort((due, code))
+    c_sorted, d_sorted = code[order], due[order]
+    first = np.r_[True, c_sorted[1:] != c_sorted[:-1]] if len(order) else np.zeros(0, dtype=bool)
+    idx = np.arange(len(order))
+    start = np.maximum.accumulate(np.where(first, idx, 0)) if len(order) else idx
+    oldest_due = d_sorted[start]
+    older = np.full(len(order), np.nan)
+    has_older = d_sorted > oldest_due
+    older[has_older] = T - oldest_due[has_older]
+    out = np.empty(len(order))
+    out[order] = older
+    cols["older_open_max_dpd"] = out
+    # the whole book's recent lateness against each payer's own median before the window
+    cutoff = T - BOOK_SHIFT_DAYS
+    before = sday <= cutoff
+    med_before = _group_median(dcode[before], late[before], n)
+    recent = ~before & ~np.isnan(med_before[dcode])
+    resid = late[recent] - med_before[dcode[recent]]
+    shift = float(np.median(resid)) if len(resid) else 0.0
+    cols["book_shift"] = np.full(len(code), shift)
+    cols["shifted_usual_late"] = cols["debtor_late_median_last5"] + shift
+    cols["open_excess_late"] = cols["dpd_current_max"] - cols["debtor_late_median_last5"]
 
 
 def open_invoices(ledger: Ledger, state: LedgerState, candidates: bool = False) -> pd.DataFrame:

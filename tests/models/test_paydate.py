@@ -39,6 +39,7 @@ from models.paydate import (
     forecast_frame,
     grid_cdf,
     leave_one_out_knots,
+    median_days,
     pit_bounds,
     predict_hazards,
     quantile_days,
@@ -325,10 +326,29 @@ def test_quantiles_and_cdf_by_hand() -> None:
     assert quantile_days(F, 0.7)[0] == 13 and np.isnan(quantile_days(F, 0.9)[0])
     assert cdf_at_days(F, 10)[0] == pytest.approx(0.5 + 3 / 7 * 0.25)
     assert cdf_at_days(F, 0)[0] == 0 and cdf_at_days(F, 500)[0] == 0.75
+    # expected_paid_on: the median given paid within the horizon, P = 0.75: the day F reaches
+    # 0.375, 7 x 0.375 / 0.5 = 5.25 -> day 6 (the plain median would be day 7)
     out = forecast_frame(F, day("2024-01-01"))
-    assert out["expected_paid_on"].iloc[0] == pd.Timestamp("2024-01-08") and pd.isna(
+    assert out["expected_paid_on"].iloc[0] == pd.Timestamp("2024-01-07") and pd.isna(
         out["paid_on_p90"].iloc[0]
     )
+
+
+def test_median_given_paid_by_hand() -> None:
+    """``median_days``: the day the CDF reaches max(0.1, F_H / 2).
+
+    - hazards 0.5, 0.5, 0 (F_H = 0.75): 0.375 in week 0 -> 7 x 0.75 = 5.25 -> day 6;
+    - hazards 0.5, 1 (F_H = 1): the plain median, day 7;
+    - hazards 0.05, 0.1, 0 (F = 0.05, 0.145, 0.145): F_H / 2 = 0.0725 is below the p10 level, so
+      0.1: week 1, 7 + 7 x 0.05 / 0.095 = 10.68 -> day 11, the p10 day;
+    - hazards 0.05, 0, 0 (F_H = 0.05 < 0.1): empty, like p10."""
+    F = cdf_weeks(np.array([[0.5, 0.5, 0.0], [0.5, 1.0, 1.0], [0.05, 0.1, 0.0], [0.05, 0.0, 0.0]]))
+    got = median_days(F)
+    assert got[:3].tolist() == [6.0, 7.0, 11.0] and np.isnan(got[3])
+    assert quantile_days(F, 0.5)[1] == 7.0 and quantile_days(F, 0.1)[2] == 11.0
+    # on a fine grid: periods ending on days 3, 7 with F 0.2, 0.4 (F_H = 0.4): 0.2 at the end of day 3
+    ends = np.array([[3, 7]], dtype=np.int32)
+    assert median_days(np.array([[0.2, 0.4]]), ends).tolist() == [3.0]
 
 
 def test_interval_coverage_and_beats_the_baselines(trained) -> None:
@@ -549,3 +569,116 @@ def test_recalibration_ignores_rows_after_the_outcome_window(trained, portfolio)
     b = calibrate_and_evaluate(booster, [(T, short)], FAST.horizon_weeks)[3]
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, QUANTILE_LEVELS)  # it is not the identity
+
+
+def _session6_book() -> Portfolio:
+    """D1: six settled invoices (days late 20, 4, 5, -1, 10, 2 in settlement order; amounts 300,
+    300, 100, 100, 300, 100) and two open (100 due 2024-05-01, 300 due 2024-05-15); D2: one invoice
+    of 50 due 2024-05-01, 20 of it paid on Saturday 2024-04-20."""
+    issue = pd.to_datetime(
+        [
+            "2023-10-01",
+            "2023-11-01",
+            "2023-12-01",
+            "2024-01-01",
+            "2024-02-01",
+            "2024-03-01",
+            "2024-04-01",
+            "2024-04-15",
+        ]
+    )
+    inv = pd.DataFrame(
+        {
+            "invoice_id": [f"I{i}" for i in range(1, 9)] + ["J1"],
+            "debtor_id": ["D1"] * 8 + ["D2"],
+            "issue_date": list(issue) + [pd.Timestamp("2024-04-01")],
+            "due_date": list(issue + pd.Timedelta(days=30)) + [pd.Timestamp("2024-05-01")],
+            "amount": [300.0, 300.0, 100.0, 100.0, 300.0, 100.0, 100.0, 300.0, 50.0],
+            "currency": "EUR",
+            "disputed": False,
+        }
+    )
+    pay = pd.DataFrame(
+        {
+            "payment_id": [f"P{i}" for i in range(7)],
+            "debtor_id": ["D1"] * 6 + ["D2"],
+            "invoice_id": [f"I{i}" for i in range(1, 7)] + ["J1"],
+            "paid_on": pd.to_datetime(
+                [
+                    "2023-11-20",
+                    "2023-12-05",
+                    "2024-01-05",
+                    "2024-01-30",
+                    "2024-03-12",
+                    "2024-04-02",
+                    "2024-04-20",
+                ]
+            ),
+            "amount": [300.0, 300.0, 100.0, 100.0, 300.0, 100.0, 20.0],
+        }
+    )
+    return Portfolio(invoices=inv, payments=pay, debtors=pd.DataFrame({"debtor_id": ["D1", "D2"]}))
+
+
+def test_session6_candidate_features_by_hand() -> None:
+    """The session-6 candidates (``benchmarks/paydate_diagnose.py``, not shipped) on a hand-built book."""
+    portfolio = _session6_book()
+    ledger = prepare_ledger(portfolio)
+    T = day("2024-05-05")
+    got = open_invoices(ledger, ledger_state(ledger, T), candidates=True).sort_values(["code", "due"])
+    i7, i8, j1 = (got.iloc[i] for i in range(3))
+    assert (i7["days_to_due"], i8["days_to_due"], j1["days_to_due"]) == (-4.0, 10.0, -4.0)
+    # the invoice's own part payment: 2024-04-20 -> 15 days before T; D1's invoices have none
+    assert j1["days_since_part_paid"] == 15.0 and np.isnan(i7["days_since_part_paid"])
+    # recency weights 0.5 ** (age / 30) with the settlements 167, 152, 121, 96, 54, 33 days before T
+    w = 0.5 ** (np.array([167, 152, 121, 96, 54, 33]) / 30)
+    late = np.array([20, 4, 5, -1, 10, 2])
+    np.testing.assert_allclose(i7["late_hl30"], (w * late).sum() / w.sum())
+    np.testing.assert_allclose(
+        i8["late_hl180"],
+        ((0.5 ** (np.array([167, 152, 121, 96, 54, 33]) / 180)) * late).sum()
+        / (0.5 ** (np.array([167, 152, 121, 96, 54, 33]) / 180)).sum(),
+    )
+    assert np.isnan(j1["late_hl30"])  # D2 has settled nothing
+    assert (i7["late_last"], i7["days_since_settlement"]) == (2.0, 33.0)  # 2024-04-02, 2 days late
+    # median amount (log) of D1's 8 invoices lies between 100 and 300: the 300s settled 20, 4, 10 days
+    # late (median 10), the 100s 5, -1, 2 (median 2)
+    assert (i7["late_similar_amount"], i8["late_similar_amount"]) == (2.0, 10.0)
+    # D1 paid 4 of its 6 payments on a Tuesday; usual day T + 1 = Monday May 6 -> 1 day to a Tuesday,
+    # T + 14 (due + median of the last 5: 10 + 4) = Sunday May 19 -> 2; D2: its one payment on a Saturday
+    assert (i7["pay_wd_share"], i7["days_to_pay_wd"], i8["days_to_pay_wd"]) == (4 / 6, 1.0, 2.0)
+    assert (j1["pay_wd_share"], j1["days_to_pay_wd"]) == (1.0, 5.0)
+    # I8 has an older open invoice (I7, 4 days past due); I7 and J1 have none
+    assert (
+        i8["older_open_max_dpd"] == 4.0
+        and np.isnan(i7["older_open_max_dpd"])
+        and np.isnan(j1["older_open_max_dpd"])
+    )
+    # no settlement in the 28 days to T: no book shift; D1's oldest open invoice is 4 days past due,
+    # its usual (median of the last 5) is 4 days late
+    assert (i7["book_shift"], i7["shifted_usual_late"], i7["open_excess_late"]) == (0.0, 4.0, 0.0)
+    assert np.isnan(j1["open_excess_late"])
+    # on 2024-04-20 the one settlement of the last 28 days (2024-04-02, 2 days late) is 3 days earlier
+    # than D1's median of the settlements before (20, 4, 5, -1, 10 -> 5): the book pays 3 days earlier
+    T2 = day("2024-04-20")
+    at2 = open_invoices(ledger, ledger_state(ledger, T2), candidates=True).sort_values(["code", "due"])
+    assert at2["book_shift"].tolist() == [-3.0, -3.0, -3.0]
+    assert at2["shifted_usual_late"].iloc[0] == 1.0  # 4 - 3
+    assert at2["days_since_part_paid"].iloc[2] == 0.0  # paid on T2 itself
+
+
+def test_session6_candidates_ignore_rows_after_t() -> None:
+    """Rows dated after T (later invoices and payments) change none of the candidates at T."""
+    portfolio = _session6_book()
+    T = day("2024-03-20")
+    cut = pd.Timestamp("2024-03-20")
+    early = Portfolio(
+        invoices=portfolio.invoices[portfolio.invoices["issue_date"] <= cut],
+        payments=portfolio.payments[portfolio.payments["paid_on"] <= cut],
+        debtors=portfolio.debtors,
+    )
+    full = open_invoices(
+        prepare_ledger(portfolio), ledger_state(prepare_ledger(portfolio), T), candidates=True
+    )
+    part = open_invoices(prepare_ledger(early), ledger_state(prepare_ledger(early), T), candidates=True)
+    pd.testing.assert_frame_equal(full.drop(columns="pos"), part.drop(columns="pos"))
