@@ -56,15 +56,21 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     significant digits (no binary noise such as 0.30000000000000004), neutralised text, atomic."""
     safe = neutralise(frame)
     with atomic_path(path) as tmp:
-        safe.to_csv(
-            tmp,
-            index=False,
-            encoding="utf-8-sig",
-            lineterminator="\r\n",
-            date_format="%Y-%m-%d",
-            float_format="%.12g",
-        )
+        safe.to_csv(tmp, index=False, encoding="utf-8-sig", **CSV_FORMAT)
     return path
+
+
+CSV_FORMAT: dict[str, str] = {"lineterminator": "\r\n", "date_format": "%Y-%m-%d", "float_format": "%.12g"}
+"""The cell formats of :func:`write_csv` (also used by writers that stream a CSV in pieces)."""
+CSV_BOM = "\ufeff".encode()
+"""What ``encoding="utf-8-sig"`` puts at the start of every CSV file."""
+
+
+def csv_lines(frame: pd.DataFrame, header: bool = False) -> bytes:
+    """The UTF-8 lines :func:`write_csv` writes for ``frame`` (neutralised, same formats), without
+    the byte-order mark; with ``header``, the header line first. Cells are formatted one by one, so
+    the lines of a frame's row pieces, joined, are the lines of the whole frame."""
+    return neutralise(frame).to_csv(index=False, header=header, **CSV_FORMAT).encode("utf-8")
 
 
 def _number_format(col: str, dtype: object) -> str | None:

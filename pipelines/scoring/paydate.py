@@ -4,14 +4,18 @@ each debtor's ``expected_cash_30d`` in the collections queue, from the ``ews-pay
 Per debtor bucket (``pipelines.engine.map_buckets``): the open invoices at the as-of date and their
 features from one ledger state (``features.paydate.open_invoices``), weekly hazards in chunks
 (``models.paydate.predict_hazards``), the per-invoice forecast and the bucket's cash moments per week
-and segment. Buckets are combined by concatenation (invoices) and by summing moments (cash), so the
-work is vectorised and bounded by one bucket at any book size. Without a champion the nightly runs
-on and logs that the forecast was skipped.
+and segment. The nightly packs each bucket's forecast where it was made (:func:`pack_forecast`:
+sorted, compressed Arrow rows and the CSV lines already formatted) and :func:`write_invoice_files`
+merges the buckets by debtor into ``invoice_forecast.parquet`` / ``.csv`` one row group at a time,
+so the flow process never holds the whole book's rows; the files are those the whole frame would
+give. Cash moments are summed. Without a champion the nightly runs on and logs that the forecast
+was skipped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,13 +29,16 @@ __all__ = [
     "CASH_FILE",
     "INVOICE_COLUMNS",
     "INVOICE_FILE",
+    "PackedForecast",
     "PaydateForecast",
     "forecast_book",
     "forecast_bucket",
     "forecast_state",
     "combine_forecasts",
     "load_forecaster",
+    "pack_forecast",
     "paydate_outputs",
+    "write_invoice_files",
 ]
 
 INVOICE_FILE = "invoice_forecast"
@@ -52,6 +59,9 @@ INVOICE_COLUMNS = [
     "segment",
 ]
 CASH_WEEKS = 13
+ROW_GROUP_ROWS = 1024 * 1024  # pyarrow's default row group of ``DataFrame.to_parquet``
+BATCH_ROWS = 65_536  # rows per Arrow record batch of a packed bucket
+CSV_BLOCK_BYTES = 1 << 20  # CSV bytes per compressed block of a packed bucket (whole debtors)
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,95 @@ class PaydateForecast:
     invoices: pd.DataFrame
     cash: pd.DataFrame
     expected_cash_30d: pd.Series
+
+
+@dataclass(frozen=True)
+class PackedForecast:
+    """One bucket's forecast, compact for the trip from a worker process (:func:`pack_forecast`).
+
+    ``debtors``: ``expected_cash_30d`` per debtor, indexed by debtor_id in sorted order; ``rows``:
+    the debtor's invoice rows (same order); ``table``: the rows of ``invoice_forecast`` (by debtor,
+    then invoice id; ``p_paid_*`` rounded to 4 places) as a zstd-compressed Arrow IPC stream;
+    ``csv``: the same rows as the CSV lines of ``invoice_forecast.csv``, in zstd blocks of whole
+    debtors ``(compressed, size)``, with ``csv_bytes`` per debtor (None when a text cell holds a line
+    break: the flow process then formats the lines); ``moments``: cash moments per week and segment."""
+
+    debtors: pd.Series
+    rows: np.ndarray
+    table: bytes
+    csv: list[tuple[bytes, int]] | None
+    csv_bytes: np.ndarray | None
+    moments: pd.DataFrame
+
+
+def _ipc(table: Any) -> bytes:
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table, max_chunksize=BATCH_ROWS)
+    return sink.getvalue().to_pybytes()
+
+
+def _csv_blocks(lines: bytes, per_debtor: np.ndarray) -> list[tuple[bytes, int]]:
+    """``lines`` cut after whole debtors into blocks of about :data:`CSV_BLOCK_BYTES`, each zstd-compressed."""
+    import pyarrow as pa
+
+    ends = np.cumsum(per_debtor)
+    starts = ends - per_debtor
+    first = np.flatnonzero(np.r_[True, np.diff(starts // CSV_BLOCK_BYTES) > 0]) if len(ends) else []
+    cuts = [int(starts[i]) for i in first] + [len(lines)]
+    view = memoryview(lines)
+    return [
+        (pa.compress(view[a:b], codec="zstd", asbytes=True), b - a)
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
+    ]
+
+
+def pack_forecast(part: tuple[pd.DataFrame, pd.DataFrame] | None) -> PackedForecast | None:
+    """A bucket's forecast (:func:`forecast_state`) sorted by debtor and invoice id, rounded and
+    packed as :class:`PackedForecast` (the CSV lines formatted here, so the workers do it in
+    parallel); None for None."""
+    import pyarrow as pa
+
+    from pipelines.adapters.exports import csv_lines
+
+    if part is None:
+        return None
+    out, moments = part
+    inv = out.sort_values(["debtor_id", "invoice_id"], kind="stable", ignore_index=True)
+    debtors = inv.groupby("debtor_id", sort=True)["expected_cash_30d"].sum()
+    ids = inv["debtor_id"]
+    change = (
+        np.flatnonzero(np.r_[True, (ids.iloc[1:].to_numpy() != ids.iloc[:-1].to_numpy())]) if len(ids) else []
+    )
+    rows = np.diff(np.r_[change, len(ids)]).astype(np.int64)
+    if len(rows) != len(debtors) or not ids.iloc[change].reset_index(drop=True).equals(
+        pd.Series(debtors.index, dtype=ids.dtype)
+    ):
+        raise ValueError("payment-date forecast: a bucket's rows are not grouped by debtor_id")
+    frame = _rounded(inv[INVOICE_COLUMNS])
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    csv, csv_bytes = None, None
+    text = [c for c in ("invoice_id", "debtor_id", "currency", "segment") if c in frame]
+    breaks = any(frame[c].str.contains("[\r\n]", regex=True).fillna(False).any() for c in text)
+    if not breaks:
+        lines = csv_lines(frame)
+        buf = np.frombuffer(lines, dtype=np.uint8)
+        ends = np.flatnonzero((buf[:-1] == 13) & (buf[1:] == 10)) + 2
+        if len(ends) == len(frame):
+            last = ends[np.cumsum(rows) - 1] if len(rows) else ends[:0]
+            csv_bytes = np.diff(np.r_[0, last]).astype(np.int64)
+            csv = _csv_blocks(lines, csv_bytes)
+        else:
+            csv_bytes = None
+    return PackedForecast(debtors, rows, _ipc(table), csv, csv_bytes, moments)
+
+
+def _rounded(invoices: pd.DataFrame) -> pd.DataFrame:
+    """``invoice_forecast`` as written: the probabilities rounded to 4 places."""
+    return invoices.round({c: 4 for c in invoices.columns if c.startswith("p_paid_")})
 
 
 def forecast_bucket(
@@ -150,12 +249,135 @@ def combine_forecasts(
         inv = pd.concat([p[0] for p in parts], ignore_index=True)
         moments = pd.concat([p[1] for p in parts], ignore_index=True)
     else:
-        inv = pd.DataFrame({c: pd.Series(dtype="float64") for c in [*INVOICE_COLUMNS, "expected_cash_30d"]})
+        inv = _empty_invoices()
         moments = pd.DataFrame(columns=["week", "segment", "expected_cash", "variance", "invoices"])
     inv = inv.sort_values(["debtor_id", "invoice_id"], kind="stable", ignore_index=True)
     per_debtor = inv.groupby("debtor_id", sort=True)["expected_cash_30d"].sum()
     cash = cash_intervals(moments, int(day_number(pd.Timestamp(as_of))), CASH_WEEKS, loaded.cash_shock_sd)
     return PaydateForecast(inv[INVOICE_COLUMNS], cash, per_debtor)
+
+
+def _empty_invoices() -> pd.DataFrame:
+    """The forecast of a book without open invoices (float columns, no rows)."""
+    return pd.DataFrame({c: pd.Series(dtype="float64") for c in [*INVOICE_COLUMNS, "expected_cash_30d"]})
+
+
+class _Rows:
+    """The rows of a packed bucket (:attr:`PackedForecast.table`), handed out in order."""
+
+    def __init__(self, data: bytes) -> None:
+        import pyarrow as pa
+
+        self.reader = pa.ipc.open_stream(pa.py_buffer(data))
+        self.buf: Any = None
+
+    def take(self, n: int) -> Any:
+        import pyarrow as pa
+
+        pieces = []
+        while n > 0:
+            if self.buf is None or self.buf.num_rows == 0:
+                self.buf = pa.Table.from_batches([self.reader.read_next_batch()])
+            piece = self.buf.slice(0, n)
+            self.buf = self.buf.slice(piece.num_rows)
+            pieces.append(piece)
+            n -= piece.num_rows
+        return pa.concat_tables(pieces)
+
+
+class _Lines:
+    """The CSV bytes of a packed bucket (:attr:`PackedForecast.csv`), handed out in order."""
+
+    def __init__(self, blocks: list[tuple[bytes, int]]) -> None:
+        self.blocks = blocks
+        self.next = 0
+        self.buf = memoryview(b"")
+        self.pos = 0
+
+    def take(self, n: int) -> list[memoryview]:
+        import pyarrow as pa
+
+        pieces = []
+        while n > 0:
+            if self.pos == len(self.buf):
+                data, size = self.blocks[self.next]
+                self.next += 1
+                self.buf = memoryview(pa.decompress(data, size, codec="zstd", asbytes=True))
+                self.pos = 0
+            piece = self.buf[self.pos : self.pos + n]
+            self.pos += len(piece)
+            pieces.append(piece)
+            n -= len(piece)
+        return pieces
+
+
+def write_invoice_files(parts: list[PackedForecast | None], stage: Path) -> dict[str, Path]:
+    """``invoice_forecast.parquet`` and ``.csv`` in ``stage`` from the buckets' packed forecasts,
+    merged by debtor_id (each debtor's rows are in one bucket, already in invoice order): one
+    Parquet row group (:data:`ROW_GROUP_ROWS`) at a time and the CSV lines the buckets formatted,
+    so the memory is that of one row group, not of the book. The bytes are those of
+    ``write_parquet`` / ``write_csv`` on the whole sorted frame (tests/pipelines/test_paydate_nightly.py)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipelines.adapters.exports import CSV_BOM, csv_lines, write_csv, write_parquet
+    from pipelines.adapters.files import atomic_path
+
+    pq_path, csv_path = stage / f"{INVOICE_FILE}.parquet", stage / f"{INVOICE_FILE}.csv"
+    parts = [p for p in parts if p is not None and len(p.rows)]
+    if not parts:
+        empty = _rounded(_empty_invoices()[INVOICE_COLUMNS])
+        return {pq_path.name: write_parquet(empty, pq_path), csv_path.name: write_csv(empty, csv_path)}
+    ids = pd.concat([p.debtors.index.to_series() for p in parts], ignore_index=True)
+    if ids.duplicated().any():
+        raise ValueError(
+            "payment-date forecast: a debtor_id appears in two buckets (the buckets are cut by debtor)"
+        )
+    order = np.asarray(ids.argsort(kind="stable"))
+    part_of = np.repeat(np.arange(len(parts)), [len(p.rows) for p in parts])[order]
+    rows_of = np.concatenate([p.rows for p in parts])[order]
+    row_part = np.repeat(part_of, rows_of)
+    schema = pa.ipc.open_stream(pa.py_buffer(parts[0].table)).schema
+    rows = [_Rows(p.table) for p in parts]
+    lines_here = any(p.csv is None for p in parts)  # a line break in a text cell: format them here
+    with ExitStack() as stack:
+        writer = stack.enter_context(
+            pq.ParquetWriter(stack.enter_context(atomic_path(pq_path)), schema, compression="zstd")
+        )
+        fh = (
+            stack.enter_context(open(stack.enter_context(atomic_path(csv_path)), "wb"))
+            if lines_here
+            else None
+        )
+        for start in range(0, len(row_part), ROW_GROUP_ROWS):
+            which = row_part[start : start + ROW_GROUP_ROWS]
+            counts = np.bincount(which, minlength=len(parts))
+            cat = pa.concat_tables([rows[j].take(int(counts[j])) for j in np.flatnonzero(counts)])
+            at = np.empty(len(which), dtype=np.int64)
+            at[np.argsort(which, kind="stable")] = np.arange(len(which))
+            chunk = cat.take(pa.array(at)).combine_chunks()
+            writer.write_table(chunk, row_group_size=ROW_GROUP_ROWS)
+            if fh is not None:
+                fh.write((CSV_BOM if start == 0 else b"") + csv_lines(chunk.to_pandas(), header=start == 0))
+    if lines_here:
+        return {pq_path.name: pq_path, csv_path.name: csv_path}
+    bytes_of = np.concatenate([p.csv_bytes for p in parts])[order]
+    change = np.flatnonzero(np.r_[True, part_of[1:] != part_of[:-1]])
+    run_part, run_bytes = part_of[change].tolist(), np.add.reduceat(bytes_of, change).tolist()
+    lines = [_Lines(p.csv) for p in parts]
+    header = csv_lines(pd.DataFrame(columns=INVOICE_COLUMNS), header=True)
+    with atomic_path(csv_path) as tmp, open(tmp, "wb") as fh:
+        fh.write(CSV_BOM + header)
+        step = 65_536
+        for s in range(0, len(run_part), step):
+            fh.write(
+                b"".join(
+                    piece
+                    for j, n in zip(run_part[s : s + step], run_bytes[s : s + step], strict=True)
+                    for piece in lines[j].take(n)
+                )
+            )
+    return {pq_path.name: pq_path, csv_path.name: csv_path}
 
 
 def _logger() -> Any:
@@ -206,47 +428,60 @@ def paydate_outputs(
     tracking_uri: str | None,
     currency: str | None = None,
     engine: Any = None,
-    scored: tuple[Any, list[tuple[pd.DataFrame, pd.DataFrame] | None]] | None = None,
+    scored: tuple[Any, list[PackedForecast | None]] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Path]]:
     """With an ``ews-paydate`` champion: write ``invoice_forecast.parquet``/``.csv`` and
     ``cash_forecast.csv`` into ``stage`` and return the collections ``queue`` with
     ``expected_cash_30d`` (0 for debtors without open invoices) and the files written. Without one:
     the queue unchanged, no files, and a log line saying so.
 
-    ``scored``: (the champion from :func:`load_forecaster`, the buckets' forecasts made in the score
-    pass, ``pipelines.scoring.score.score_bucket(..., paydate=)``): then no bucket is read again;
-    without it, every bucket is read and forecast here."""
-    from pipelines.adapters.exports import write_csv, write_parquet
+    ``scored``: (the champion from :func:`load_forecaster`, the buckets' packed forecasts made in the
+    score pass, ``pipelines.scoring.score.score_bucket(..., paydate=)``): then no bucket is read
+    again; without it, every bucket is read and forecast here. Either way the invoice files are
+    merged from the packed buckets (:func:`write_invoice_files`)."""
+    from features.ledger import day_number
+    from models.paydate import cash_intervals
+    from pipelines.adapters.exports import write_csv
 
     logger = _logger()
     if scored is not None:
         loaded, parts = scored
-        fc = combine_forecasts(parts, as_of, loaded)
     else:
         loaded = load_forecaster(tracking_uri)
         if loaded is None:
             return queue, {}
-        fc = forecast_book(book, as_of, loaded, engine)
-    cash = fc.cash.round({"expected_cash": 2, "cash_low_80": 2, "cash_high_80": 2})
-    invoices = fc.invoices.round({c: 4 for c in fc.invoices.columns if c.startswith("p_paid_")})
+        from pipelines.engine import map_buckets
+
+        parts = map_buckets(
+            _packed_bucket, book, pd.Timestamp(as_of), loaded, engine=engine, step="payment dates"
+        )
+    found = [p for p in parts if p is not None]
+    moments = (
+        pd.concat([p.moments for p in found], ignore_index=True)
+        if found
+        else pd.DataFrame(columns=["week", "segment", "expected_cash", "variance", "invoices"])
+    )
+    cash = cash_intervals(moments, int(day_number(pd.Timestamp(as_of))), CASH_WEEKS, loaded.cash_shock_sd)
+    cash = cash.round({"expected_cash": 2, "cash_low_80": 2, "cash_high_80": 2})
     if currency:
         cash["currency"] = pd.Series(currency, index=cash.index, dtype="string")
-    files = {
-        f"{INVOICE_FILE}.parquet": write_parquet(invoices, stage / f"{INVOICE_FILE}.parquet"),
-        f"{INVOICE_FILE}.csv": write_csv(invoices, stage / f"{INVOICE_FILE}.csv"),
-        CASH_FILE: write_csv(cash, stage / CASH_FILE),
-    }
+    files = write_invoice_files(found, stage)
+    files[CASH_FILE] = write_csv(cash, stage / CASH_FILE)
     out = queue.copy()
     if "debtor_id" in out:
+        per_debtor = pd.concat([p.debtors for p in found]) if found else pd.Series(dtype="float64")
         ids = out["debtor_id"].astype("string")
-        out["expected_cash_30d"] = (
-            ids.map(fc.expected_cash_30d).astype("float64").fillna(0.0).round(2).to_numpy()
-        )
+        out["expected_cash_30d"] = ids.map(per_debtor).astype("float64").fillna(0.0).round(2).to_numpy()
     logger.info(
         "payment dates: %d open invoices forecast with %s v%s; expected cash in 13 weeks %.2f",
-        len(invoices),
+        int(sum(p.rows.sum() for p in found)),
         loaded.name,
         loaded.version,
         float(cash.loc[cash["segment"] == "all", "expected_cash"].sum()),
     )
     return out, files
+
+
+def _packed_bucket(book: Any, k: int, as_of: pd.Timestamp, loaded: Any) -> PackedForecast | None:
+    """:func:`forecast_bucket` packed (:func:`pack_forecast`) where it ran."""
+    return pack_forecast(forecast_bucket(book, k, as_of, loaded))

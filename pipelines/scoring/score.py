@@ -169,8 +169,9 @@ class ScoredBucket:
     """One debtor bucket scored: :func:`score_rows` output, the oldest open overdue invoice per
     debtor (``features.engine``), the main invoice currency of the live debtors, the report's
     portfolio sums (``features.portfolio.PortfolioParts``; None when not asked for) and the
-    payment-date forecast (``pipelines.scoring.paydate.forecast_state``; None when not asked for
-    or without invoices; once combined, the list of the buckets' forecasts)."""
+    payment-date forecast (``pipelines.scoring.paydate.forecast_state``, packed by
+    ``pack_forecast``; None when not asked for or without invoices; once combined, the list of the
+    buckets' packed forecasts)."""
 
     scores: pd.DataFrame
     X: pd.DataFrame
@@ -195,7 +196,8 @@ def score_bucket(
     with ``portfolio_dates``, the report's portfolio sums at those dates from the same ledger
     (DSO window ``cfg.report.dso_window_days``); with ``paydate`` (an ``ews-paydate`` champion), the
     payment-date forecast of the bucket's open invoices from the same ledger state
-    (``pipelines.scoring.paydate.forecast_state``). None when the bucket holds no ledger rows."""
+    (``pipelines.scoring.paydate.forecast_state``, packed: ``pack_forecast``). None when the bucket
+    holds no ledger rows."""
     from features.engine import build_bucket
     from pipelines.adapters.registry import prepare_X
     from pipelines.engine import has_ledger
@@ -206,10 +208,10 @@ def score_bucket(
         return None
     at_state = None
     if paydate is not None:
-        from pipelines.scoring.paydate import forecast_state
+        from pipelines.scoring.paydate import forecast_state, pack_forecast
 
-        def at_state(ledger: Any, state: Any) -> Any:
-            return forecast_state(part.invoices, ledger, state, paydate)
+        def at_state(ledger: Any, state: Any) -> Any:  # packed here: the workers sort and format the rows
+            return pack_forecast(forecast_state(part.invoices, ledger, state, paydate))
 
     built = build_bucket(
         part,
