@@ -37,6 +37,7 @@ from features.paydate import (
     GAP_FEATURES,
     PAD_DAY,
     PERIOD_DAYS,
+    PERIOD_FEATURES,
     FineGrid,
     period_ends,
     period_rows,
@@ -65,6 +66,7 @@ __all__ = [
     "pit_bounds",
     "point_metrics",
     "predict_hazards",
+    "split_thresholds",
     "quantile_days",
     "recalibrate",
     "weekly_cdf",
@@ -156,6 +158,12 @@ def predict_hazards(
     time, and only for the invoices still open with probability > ``tol``; later weeks of the others
     get hazard 0 (their F then differs from the full computation by less than ``tol``). Most invoices
     are settled within a few weeks, so this predicts far fewer than 26 rows per invoice.
+
+    On weeks, once an invoice's period features (``period``, ``dpd_at_period_end``, the gaps: the
+    only columns that change from week to week) are all past the model's last split on them
+    (:func:`split_thresholds`; NaN stays NaN), every tree sends its later rows down the same path
+    as this one: their hazard is copied from the week before instead of predicted (the same bits;
+    a long-overdue invoice past ``period`` 14.5 and 93.5 days past due on the shipped model).
     """
     missing = [f for f in features if f not in ALL_FEATURES]
     if missing:
@@ -174,6 +182,14 @@ def predict_hazards(
     gaps = [(col[g], base[src].to_numpy(dtype=np.float32)) for g, src in GAP_FEATURES.items() if g in col]
     survival = np.ones(n)
     active = np.arange(n)
+    moving = [c for c in dict.fromkeys((*PERIOD_FEATURES, *GAP_FEATURES)) if c in col]  # change weekly
+    splits = split_thresholds(booster, features) if ends is None else None
+    tops = (
+        [(col[c], float(splits[col[c]][-1])) for c in moving if col[c] in splits]
+        if splits is not None
+        else []
+    )
+    beyond_before = np.zeros(n, dtype=bool)  # per invoice: its previous row was past every top split
     for k in range(periods):
         if ends is not None:
             active = active[ends[active, k] < PAD_DAY]
@@ -197,12 +213,55 @@ def predict_hazards(
                 X[:, col["dpd_at_period_end"]] = dpd
             for j, source in gaps:
                 X[:, j] = dpd - source[active]
-        h = np.concatenate([booster.predict(X[s : s + chunk]) for s in range(0, len(active), chunk)])
-        h = np.clip(h, 0.0, 1.0)
+        if splits is not None:
+            beyond = np.ones(len(active), dtype=bool)
+            for j, top in tops:  # float64 as LightGBM compares; NaN-ness is the invoice's, fixed
+                v = X[:, j].astype(np.float64)
+                beyond &= np.isnan(v) | (v > top)
+            same = beyond & beyond_before[active]
+            beyond_before[active] = beyond
+            h = out[active, k - 1] if k else np.zeros(len(active))
+            new = np.flatnonzero(~same)
+            if len(new):
+                Xn = X[new]
+                h[new] = np.clip(
+                    np.concatenate([booster.predict(Xn[s : s + chunk]) for s in range(0, len(new), chunk)]),
+                    0.0,
+                    1.0,
+                )
+        else:
+            h = np.concatenate([booster.predict(X[s : s + chunk]) for s in range(0, len(active), chunk)])
+            h = np.clip(h, 0.0, 1.0)
         out[active, k] = h
         survival[active] *= 1.0 - h
         active = active[survival[active] > tol]
     return out
+
+
+def split_thresholds(
+    booster: lgb.Booster, features: list[str] | tuple[str, ...]
+) -> dict[int, np.ndarray] | None:
+    """Per input column the model splits on, its split thresholds (sorted, unique): two values with
+    the same place among them (``searchsorted(..., side="left")``, NaN apart) go the same way at
+    every node, so rows that differ only in such values get the same prediction. None when a split
+    is not a plain ``value <= threshold`` (categorical, or zero taken as missing) or a leaf is
+    linear: then no row's prediction is inferred."""
+    model = booster.dump_model()
+    found: dict[int, list[float]] = {}
+    stack = [t["tree_structure"] for t in model["tree_info"]]
+    while stack:
+        node = stack.pop()
+        if "leaf_coeff" in node or "leaf_features" in node:
+            return None
+        if "split_feature" not in node:
+            continue
+        if node.get("decision_type") != "<=" or node.get("missing_type") not in ("None", "NaN"):
+            return None
+        found.setdefault(int(node["split_feature"]), []).append(float(node["threshold"]))
+        stack.extend((node["left_child"], node["right_child"]))
+    if len(model.get("feature_names", features)) != len(features):
+        return None
+    return {j: np.unique(np.asarray(v, dtype=np.float64)) for j, v in found.items()}
 
 
 def grid_cdf(h: np.ndarray, ends: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:

@@ -316,6 +316,44 @@ def test_week_by_week_prediction_matches_every_row(trained) -> None:
     assert np.abs(cdf_weeks(fast) - cdf_weeks(full)).max() <= 1e-4
 
 
+def test_copied_hazards_are_the_predicted_ones(trained) -> None:
+    """A row whose period features are all past the model's last split on them, like the row of the
+    week before, is copied from that row, not predicted; every hazard is bit for bit LightGBM's for
+    its row. Every week is kept (``tol`` -1) and half the invoices are made long overdue (due 400
+    days before T), so many later weeks are copied: exactly the rows past the last splits twice in a row."""
+    from features.paydate import PERIOD_FEATURES, period_rows
+    from models.paydate import split_thresholds
+
+    _, _, booster, T, inv = trained
+    H = FAST.horizon_weeks
+    inv = inv.copy()
+    inv.loc[inv.index[::2], "due"] = T - 400
+
+    class Counting:
+        rows = 0
+
+        def predict(self, X):
+            Counting.rows += len(X)
+            return booster.predict(X)
+
+        def dump_model(self):
+            return booster.dump_model()
+
+    fast = predict_hazards(Counting(), inv, T, H, tol=-1.0)
+    rows = period_rows(inv, T, H)
+    full = booster.predict(rows[list(FEATURES)].to_numpy(dtype=np.float32)).reshape(len(inv), H)
+    np.testing.assert_array_equal(fast, np.clip(full, 0.0, 1.0))
+    splits = split_thresholds(booster, FEATURES)
+    beyond = np.ones(len(rows), dtype=bool)
+    for f in PERIOD_FEATURES:
+        if FEATURES.index(f) in splits:
+            v = rows[f].to_numpy(dtype=np.float64)
+            beyond &= np.isnan(v) | (v > splits[FEATURES.index(f)][-1])
+    beyond = beyond.reshape(len(inv), H)
+    copied = int((beyond[:, 1:] & beyond[:, :-1]).sum())
+    assert copied > 0.25 * len(inv) * 8 and Counting.rows == len(inv) * H - copied
+
+
 def test_quantiles_and_cdf_by_hand() -> None:
     """Hazards 0.5, 0.5, 0: F = 0.5, 0.75, 0.75 per week. Median: end of week 0 (day 7); p10 at
     0.1/0.5 of week 0 -> 1.4 -> day 2; p70: week 1, (0.7-0.5)/0.25 = 0.8 -> 7 + 5.6 -> day 13;
