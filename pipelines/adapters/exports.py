@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,9 +55,10 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
 def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     """CSV for Excel: UTF-8 with BOM, comma separator, CRLF, ISO dates, numbers with at most 12
     significant digits (no binary noise such as 0.30000000000000004), neutralised text, atomic."""
-    safe = neutralise(frame)
-    with atomic_path(path) as tmp:
-        safe.to_csv(tmp, index=False, encoding="utf-8-sig", **CSV_FORMAT)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(CSV_BOM)
+        for start in range(0, max(len(frame), 1), CSV_CHUNK_ROWS):
+            fh.write(csv_lines(frame.iloc[start : start + CSV_CHUNK_ROWS], header=start == 0))
     return path
 
 
@@ -66,11 +68,103 @@ CSV_BOM = "\ufeff".encode()
 """What ``encoding="utf-8-sig"`` puts at the start of every CSV file."""
 
 
+CSV_CHUNK_ROWS = 200_000  # rows formatted at a time by :func:`write_csv`
+
+
 def csv_lines(frame: pd.DataFrame, header: bool = False) -> bytes:
     """The UTF-8 lines :func:`write_csv` writes for ``frame`` (neutralised, same formats), without
     the byte-order mark; with ``header``, the header line first. Cells are formatted one by one, so
-    the lines of a frame's row pieces, joined, are the lines of the whole frame."""
-    return neutralise(frame).to_csv(index=False, header=header, **CSV_FORMAT).encode("utf-8")
+    the lines of a frame's row pieces, joined, are the lines of the whole frame.
+
+    The bytes are those of pandas' ``to_csv`` with :data:`CSV_FORMAT`; the cells are formatted
+    column by column (:func:`csv_cells`), and a frame with a column of another kind goes through
+    ``to_csv`` itself."""
+    return csv_lines_and_ends(frame, header)[0]
+
+
+def csv_lines_and_ends(frame: pd.DataFrame, header: bool = False) -> tuple[bytes, np.ndarray | None]:
+    """:func:`csv_lines` and where each row's line ends in them (None when ``to_csv`` wrote them)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    safe = neutralise(frame)
+    cells = [csv_cells(safe[c]) for c in safe.columns] if safe.columns.is_unique else [None]
+    if len(safe.columns) < 2 or isinstance(safe.columns, pd.MultiIndex) or any(c is None for c in cells):
+        return safe.to_csv(index=False, header=header, **CSV_FORMAT).encode("utf-8"), None
+    head = b""
+    if header:
+        head = (",".join(_csv_quote_one(str(c)) for c in safe.columns) + "\r\n").encode("utf-8")
+    if not len(safe):
+        return head, np.zeros(0, dtype=np.int64)
+    string = pa.large_string()
+    lines = pc.binary_join_element_wise(*cells, pa.scalar(",", string))
+    lines = pc.binary_join_element_wise(lines, pa.scalar("", string), pa.scalar("\r\n", string))
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset : lines.offset + len(lines) + 1]
+    body = lines.buffers()[2][int(offsets[0]) : int(offsets[-1])].to_pybytes()
+    return head + body, len(head) + (offsets[1:] - offsets[0])
+
+
+def _csv_quote_one(text: str) -> str:
+    """A cell as Python's csv writer (QUOTE_MINIMAL) writes it: quoted, quotes doubled, when it
+    holds a comma, a quote or a line break."""
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def csv_cells(column: pd.Series) -> Any:
+    """The cells ``to_csv`` (:data:`CSV_FORMAT`, ``na_rep`` "") writes for a neutralised column,
+    as an Arrow string array (quoted as the csv writer quotes), or None for a kind of column it
+    does not format here (then :func:`csv_lines` asks ``to_csv``). Floats: ``"%.12g" % x`` (each
+    distinct value formatted once); integers and booleans: ``str``; naive datetimes: the day
+    (years 1000-9999); text: as is, quoted when needed; missing values: empty."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = column.dtype
+    string = pa.large_string()
+    if isinstance(dtype, pd.StringDtype):
+        values = pa.array(column.to_numpy(dtype=object, na_value=None), type=string)
+        values = pc.fill_null(values, "")
+        risky = pc.match_substring_regex(values, '[,"\r\n]')
+        if pc.any(risky).as_py():
+            quote = pa.scalar('"', string)
+            quoted = pc.binary_join_element_wise(
+                quote, pc.replace_substring(values, '"', '""'), quote, pa.scalar("", string)
+            )
+            values = pc.if_else(risky, quoted, values)
+        return values
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        values = column.to_numpy()
+        bits = values.view(np.int64 if dtype.itemsize == 8 else np.int32 if dtype.itemsize == 4 else np.int16)
+        missing = np.isnan(values)
+        distinct, at = np.unique(bits, return_inverse=True)
+        fmt = CSV_FORMAT["float_format"]  # what pandas applies to each value: fmt % x
+        text = pa.array([fmt % x for x in distinct.view(dtype).tolist()], type=string)
+        out = pc.take(text, pa.array(at.reshape(-1)))
+        return pc.if_else(pa.array(missing), pa.scalar("", string), out) if missing.any() else out
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return pa.array(column.to_numpy()).cast(string)
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return pc.if_else(pa.array(column.to_numpy()), pa.scalar("True", string), pa.scalar("False", string))
+    if isinstance(dtype, pd.Int64Dtype | pd.Int32Dtype | pd.Int16Dtype | pd.Int8Dtype | pd.BooleanDtype):
+        values = pa.array(column.array.to_numpy(dtype=object, na_value=None))
+        text = (
+            values.cast(string)
+            if not pa.types.is_boolean(values.type)
+            else pc.if_else(values, "True", "False")
+        )
+        return pc.fill_null(text.cast(string), "")
+    if isinstance(dtype, np.dtype) and dtype.kind == "M":
+        values = column.to_numpy()
+        missing = np.isnat(values)
+        days = values.astype("datetime64[D]")
+        ok = days[~missing]
+        if len(ok) and (ok.min() < np.datetime64("1000-01-01") or ok.max() > np.datetime64("9999-12-31")):
+            return None
+        text = pa.array(np.datetime_as_string(days, unit="D"), type=string)
+        return pc.if_else(pa.array(missing), pa.scalar("", string), text) if missing.any() else text
+    return None
 
 
 def _number_format(col: str, dtype: object) -> str | None:

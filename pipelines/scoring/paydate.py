@@ -82,8 +82,9 @@ class PackedForecast:
     the debtor's invoice rows (same order); ``table``: the rows of ``invoice_forecast`` (by debtor,
     then invoice id; ``p_paid_*`` rounded to 4 places) as a zstd-compressed Arrow IPC stream;
     ``csv``: the same rows as the CSV lines of ``invoice_forecast.csv``, in zstd blocks of whole
-    debtors ``(compressed, size)``, with ``csv_bytes`` per debtor (None when a text cell holds a line
-    break: the flow process then formats the lines); ``moments``: cash moments per week and segment."""
+    debtors ``(compressed, size)``, with ``csv_bytes`` per debtor (None when pandas had to write the
+    lines, ``pipelines.adapters.exports.csv_lines_and_ends``: the flow process then formats them);
+    ``moments``: cash moments per week and segment."""
 
     debtors: pd.Series
     rows: np.ndarray
@@ -124,7 +125,7 @@ def pack_forecast(part: tuple[pd.DataFrame, pd.DataFrame] | None) -> PackedForec
     parallel); None for None."""
     import pyarrow as pa
 
-    from pipelines.adapters.exports import csv_lines
+    from pipelines.adapters.exports import csv_lines_and_ends
 
     if part is None:
         return None
@@ -143,18 +144,11 @@ def pack_forecast(part: tuple[pd.DataFrame, pd.DataFrame] | None) -> PackedForec
     frame = _rounded(inv[INVOICE_COLUMNS])
     table = pa.Table.from_pandas(frame, preserve_index=False)
     csv, csv_bytes = None, None
-    text = [c for c in ("invoice_id", "debtor_id", "currency", "segment") if c in frame]
-    breaks = any(frame[c].str.contains("[\r\n]", regex=True).fillna(False).any() for c in text)
-    if not breaks:
-        lines = csv_lines(frame)
-        buf = np.frombuffer(lines, dtype=np.uint8)
-        ends = np.flatnonzero((buf[:-1] == 13) & (buf[1:] == 10)) + 2
-        if len(ends) == len(frame):
-            last = ends[np.cumsum(rows) - 1] if len(rows) else ends[:0]
-            csv_bytes = np.diff(np.r_[0, last]).astype(np.int64)
-            csv = _csv_blocks(lines, csv_bytes)
-        else:
-            csv_bytes = None
+    lines, ends = csv_lines_and_ends(frame)
+    if ends is not None:  # else pandas wrote the lines (a column of an unusual kind): the flow formats them
+        last = ends[np.cumsum(rows) - 1] if len(rows) else ends[:0]
+        csv_bytes = np.diff(np.r_[0, last]).astype(np.int64)
+        csv = _csv_blocks(lines, csv_bytes)
     return PackedForecast(debtors, rows, _ipc(table), csv, csv_bytes, moments)
 
 
@@ -339,7 +333,7 @@ def write_invoice_files(parts: list[PackedForecast | None], stage: Path) -> dict
     row_part = np.repeat(part_of, rows_of)
     schema = pa.ipc.open_stream(pa.py_buffer(parts[0].table)).schema
     rows = [_Rows(p.table) for p in parts]
-    lines_here = any(p.csv is None for p in parts)  # a line break in a text cell: format them here
+    lines_here = any(p.csv is None for p in parts)  # lines pandas wrote: formatted here, in row groups
     with ExitStack() as stack:
         writer = stack.enter_context(
             pq.ParquetWriter(stack.enter_context(atomic_path(pq_path)), schema, compression="zstd")

@@ -178,49 +178,51 @@ def test_fine_grid_version_forecast(setup) -> None:
     assert total == pytest.approx(float((inv["open_amount"].to_numpy() * Fw[:, 12]).sum()), rel=1e-9)
 
 
-def test_streamed_invoice_files_are_the_whole_frames_files(setup, tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("cells", ["arrow", "pandas"])
+def test_streamed_invoice_files_are_the_whole_frames_files(setup, tmp_path, monkeypatch, cells) -> None:
     """``write_invoice_files`` merges the buckets' packed forecasts by debtor one row group at a
-    time; its files are byte for byte those ``write_parquet`` / ``write_csv`` write from the whole
-    sorted frame (several row groups, Arrow batches and CSV blocks here, so every cursor crosses a
-    boundary), also when a text cell holds a line break (the lines are then formatted in the flow
-    process) or starts like a formula."""
+    time; its files are byte for byte those pandas' ``to_parquet`` / ``to_csv`` write from the
+    whole sorted frame (several row groups, Arrow batches and CSV blocks here, so every cursor
+    crosses a boundary), also with a line break, a quote, a comma and a formula in text cells;
+    with ``cells`` "pandas" the lines come from ``to_csv`` in the workers and are formatted again
+    in the flow process."""
     import pyarrow.parquet as pq
 
-    from pipelines.adapters.exports import write_csv
+    from pipelines.adapters import exports
     from pipelines.scoring import paydate as P
 
     portfolio, loaded = setup
     cut = Book.in_memory(portfolio, 1_500)
     day = pd.Timestamp(AS_OF)
     raw = [P.forecast_bucket(cut, k, day, loaded) for k in range(cut.buckets)]
-    monkeypatch.setattr(P, "ROW_GROUP_ROWS", 100)
-    monkeypatch.setattr(P, "BATCH_ROWS", 37)
-    monkeypatch.setattr(P, "CSV_BLOCK_BYTES", 700)
-
-    def both(parts, name):
-        whole = P.combine_forecasts(parts, AS_OF, loaded).invoices
-        whole = whole.round({c: 4 for c in whole.columns if c.startswith("p_paid_")})
-        old, new = tmp_path / f"{name}_old", tmp_path / f"{name}_new"
-        old.mkdir()
-        new.mkdir()
-        whole.to_parquet(
-            old / "f.parquet", index=False, compression="zstd", engine="pyarrow", row_group_size=100
-        )
-        write_csv(whole, old / "f.csv")
-        packed = [P.pack_forecast(p) for p in parts]
-        files = P.write_invoice_files(packed, new)
-        assert (old / "f.parquet").read_bytes() == files["invoice_forecast.parquet"].read_bytes()
-        assert (old / "f.csv").read_bytes() == files["invoice_forecast.csv"].read_bytes()
-        assert sorted(p.name for p in new.iterdir()) == ["invoice_forecast.csv", "invoice_forecast.parquet"]
-        return whole, packed, pq.ParquetFile(files["invoice_forecast.parquet"]).metadata.num_row_groups
-
-    whole, packed, groups = both(raw, "plain")
-    assert len(whole) > 300 and groups == -(-len(whole) // 100) and all(p.csv is not None for p in packed)
-    assert sum(len(p.csv) for p in packed) > cut.buckets  # several CSV blocks per bucket
     out, moments = raw[1]
     out = out.copy()
     ids = out["invoice_id"].astype(object)
-    ids.iloc[0], ids.iloc[1] = "INV\r\n7", "=HYPERLINK(1)"
+    ids.iloc[0], ids.iloc[1], ids.iloc[2] = "INV\r\n7", "=HYPERLINK(1)", 'A "B", C'
     out["invoice_id"] = pd.array(ids, dtype="string")
-    _, packed, _ = both([raw[0], (out, moments), *raw[2:]], "breaks")
-    assert packed[1].csv is None and packed[0].csv is not None
+    raw[1] = (out, moments)
+    monkeypatch.setattr(P, "ROW_GROUP_ROWS", 100)
+    monkeypatch.setattr(P, "BATCH_ROWS", 37)
+    monkeypatch.setattr(P, "CSV_BLOCK_BYTES", 700)
+    whole = P.combine_forecasts(raw, AS_OF, loaded).invoices
+    whole = whole.round({c: 4 for c in whole.columns if c.startswith("p_paid_")})
+    whole.to_parquet(
+        tmp_path / "f.parquet", index=False, compression="zstd", engine="pyarrow", row_group_size=100
+    )
+    want = "\ufeff" + exports.neutralise(whole).to_csv(index=False, **exports.CSV_FORMAT)
+    if cells == "pandas":
+        monkeypatch.setattr(exports, "csv_cells", lambda column: None)  # every column through to_csv
+    packed = [P.pack_forecast(p) for p in raw]
+    assert all((p.csv is None) == (cells == "pandas") for p in packed)
+    assert cells == "pandas" or sum(len(p.csv) for p in packed) > cut.buckets  # several CSV blocks a bucket
+    files = P.write_invoice_files(packed, tmp_path / "new")
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == [
+        "invoice_forecast.csv",
+        "invoice_forecast.parquet",
+    ]
+    assert (tmp_path / "f.parquet").read_bytes() == files["invoice_forecast.parquet"].read_bytes()
+    assert files["invoice_forecast.csv"].read_bytes() == want.encode("utf-8")
+    assert len(whole) > 300 and pq.ParquetFile(
+        files["invoice_forecast.parquet"]
+    ).metadata.num_row_groups == -(-len(whole) // 100)
+    assert '"INV\r\n7"' in want and "'=HYPERLINK(1)" in want and '"A ""B"", C"' in want
