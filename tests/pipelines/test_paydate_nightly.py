@@ -178,8 +178,20 @@ def test_fine_grid_version_forecast(setup) -> None:
     assert total == pytest.approx(float((inv["open_amount"].to_numpy() * Fw[:, 12]).sum()), rel=1e-9)
 
 
+@pytest.fixture(scope="module")
+def bucket_forecasts(setup):
+    """The raw forecast of each bucket of the book cut into 3+ buckets (``forecast_bucket``)."""
+    from pipelines.scoring.paydate import forecast_bucket
+
+    portfolio, loaded = setup
+    cut = Book.in_memory(portfolio, 1_500)
+    return [forecast_bucket(cut, k, pd.Timestamp(AS_OF), loaded) for k in range(cut.buckets)]
+
+
 @pytest.mark.parametrize("cells", ["arrow", "pandas"])
-def test_streamed_invoice_files_are_the_whole_frames_files(setup, tmp_path, monkeypatch, cells) -> None:
+def test_streamed_invoice_files_are_the_whole_frames_files(
+    setup, bucket_forecasts, tmp_path, monkeypatch, cells
+) -> None:
     """``write_invoice_files`` merges the buckets' packed forecasts by debtor one row group at a
     time; its files are byte for byte those pandas' ``to_parquet`` / ``to_csv`` write from the
     whole sorted frame (several row groups, Arrow batches and CSV blocks here, so every cursor
@@ -191,10 +203,8 @@ def test_streamed_invoice_files_are_the_whole_frames_files(setup, tmp_path, monk
     from pipelines.adapters import exports
     from pipelines.scoring import paydate as P
 
-    portfolio, loaded = setup
-    cut = Book.in_memory(portfolio, 1_500)
-    day = pd.Timestamp(AS_OF)
-    raw = [P.forecast_bucket(cut, k, day, loaded) for k in range(cut.buckets)]
+    _, loaded = setup
+    raw = list(bucket_forecasts)
     out, moments = raw[1]
     out = out.copy()
     ids = out["invoice_id"].astype(object)
@@ -214,7 +224,7 @@ def test_streamed_invoice_files_are_the_whole_frames_files(setup, tmp_path, monk
         monkeypatch.setattr(exports, "csv_cells", lambda column: None)  # every column through to_csv
     packed = [P.pack_forecast(p) for p in raw]
     assert all((p.csv is None) == (cells == "pandas") for p in packed)
-    assert cells == "pandas" or sum(len(p.csv) for p in packed) > cut.buckets  # several CSV blocks a bucket
+    assert cells == "pandas" or sum(len(p.csv) for p in packed) > len(raw)  # several CSV blocks a bucket
     files = P.write_invoice_files(packed, tmp_path / "new")
     assert sorted(p.name for p in (tmp_path / "new").iterdir()) == [
         "invoice_forecast.csv",
