@@ -14,6 +14,7 @@ import typer
 from typer.core import TyperGroup
 
 from pipelines.cli import EXAMPLES, WORKFLOW, app
+from tests.conftest import seed_mlflow_db
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -68,7 +69,7 @@ def test_commands_are_listed_in_workflow_order() -> None:
     assert listed.index("train") < listed.index("models") < listed.index("score") < listed.index("backfill")
 
 
-def test_help_and_list_commands_import_no_heavy_library(tmp_path: Path) -> None:
+def test_help_and_list_commands_import_no_heavy_library(tmp_path: Path, mlflow_template: Path) -> None:
     """`ews --help`, command registration and `ews models list|history` on the local SQLite store load
     no pandas, MLflow, Prefect, LightGBM or GX."""
     code = (
@@ -84,7 +85,7 @@ def test_help_and_list_commands_import_no_heavy_library(tmp_path: Path) -> None:
     )
     from mlflow.tracking import MlflowClient
 
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = seed_mlflow_db(mlflow_template, tmp_path / "mlflow.db")
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # a real store with one version
     client.create_registered_model("ews-pd")
     version = client.create_model_version("ews-pd", str(tmp_path / "model"), run_id=None)

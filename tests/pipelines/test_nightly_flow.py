@@ -21,6 +21,8 @@ import pandas as pd
 import pytest
 from nightly_portfolio import write_portfolio
 
+from tests.conftest import seed_mlflow_db
+
 ROOT = Path(__file__).resolve().parents[2]
 DAY1 = dt.date(2024, 8, 30)
 DAY2 = dt.date(2024, 8, 31)
@@ -58,13 +60,16 @@ collectors:
 """
 
 
+ENGINE_FILES = ("scores.parquet", "watchlist.parquet", "collections_queue.parquet", "reason_codes.parquet")
+
+
 @pytest.fixture(scope="module")
-def env(tmp_path_factory, prefect_harness):
+def env(tmp_path_factory, prefect_harness, mlflow_template):
     """Data dir, trained champion, and two published nightly runs (DAY1 then DAY2)."""
     tmp = tmp_path_factory.mktemp("nightly")
     old_cwd, old_env = Path.cwd(), dict(os.environ)
     os.chdir(ROOT)
-    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = seed_mlflow_db(mlflow_template, tmp / "mlflow.db")
     os.environ["EWS_MLFLOW_ARTIFACTS"] = str(tmp / "mlartifacts")
     try:
         from pipelines.ingest import ingest_dir
@@ -96,6 +101,8 @@ def env(tmp_path_factory, prefect_harness):
         )
         out = tmp / "runs"
         first = nightly(as_of=DAY1, config_path=cfg, data_dir=data, out_dir=out)
+        # DAY1 as published into an empty folder (later tests rerun DAY1 there, after DAY2)
+        first_bytes = {name: (first.path / name).read_bytes() for name in ENGINE_FILES}
         second = nightly(as_of=DAY2, config_path=cfg, data_dir=data, out_dir=out)
         yield {
             "tmp": tmp,
@@ -104,6 +111,7 @@ def env(tmp_path_factory, prefect_harness):
             "cfg": cfg,
             "out": out,
             "first": first,
+            "first_bytes": first_bytes,
             "second": second,
             "version": trained.version,
             "paydate": paydate,
@@ -302,13 +310,18 @@ import sys, datetime as dt
 from pathlib import Path
 from pipelines.flows.nightly import nightly
 from pipelines.runtime import ensure_prefect_api
-ensure_prefect_api()  # as the ews command does: the temporary API server dies with this process
+ensure_prefect_api()  # as the ews command does (PREFECT_API_URL is set: the session's API)
 nightly(as_of=dt.date.fromisoformat(sys.argv[1]), config_path=Path(sys.argv[2]), data_dir=Path(sys.argv[3]), out_dir=Path(sys.argv[4]))
 """
 
 
 @pytest.mark.slow
 def test_killed_run_leaves_previous_outputs_and_rerun_is_identical(env) -> None:
+    """kill -9 of a nightly mid-way through its exports. The run talks to the session's Prefect API
+    (as `ews score` does with PREFECT_API_URL set) rather than starting a temporary server of its
+    own (~10 CPU-s): that the temporary server dies with a killed ews is test_runtime.py's test."""
+    from prefect.settings import PREFECT_API_URL
+
     run = env["out"] / DAY1.isoformat()
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     proc = subprocess.Popen(
@@ -322,7 +335,7 @@ def test_killed_run_leaves_previous_outputs_and_rerun_is_identical(env) -> None:
             str(env["out"]),
         ],
         cwd=ROOT,
-        env={**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120"},  # busy CI box
+        env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -361,11 +374,11 @@ def test_dask_engine_gives_byte_identical_outputs(env) -> None:
     cfg.write_text(env["cfg"].read_text().replace(str(ROOT / "conf" / "ews.yaml"), str(project)))
     got = run(as_of=DAY1, config_path=cfg, data_dir=env["data"], out_dir=env["tmp"] / "runs-dask")
     assert got.manifest["engine"] == "dask" and got.manifest["buckets"] == 1
-    # the same date on the local engine, also into a fresh folder (no previous run, no overrides)
-    local = run(as_of=DAY1, config_path=env["cfg"], data_dir=env["data"], out_dir=env["tmp"] / "runs-local")
-    assert local.manifest["engine"] == "local"
-    for name in ("scores.parquet", "watchlist.parquet", "collections_queue.parquet", "reason_codes.parquet"):
-        assert (got.path / name).read_bytes() == (local.path / name).read_bytes(), name
+    # the same date on the local engine, also into a fresh folder (no previous run, no overrides):
+    # the fixture's first run
+    assert env["first"].manifest["engine"] == "local"
+    for name in ENGINE_FILES:
+        assert (got.path / name).read_bytes() == env["first_bytes"][name], name
 
 
 def test_report_has_watchlist_and_waterfalls(env) -> None:

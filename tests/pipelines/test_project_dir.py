@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.project_dir import ProjectNotFoundError, find_project
+from tests.conftest import seed_mlflow_db
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "tests" / "data" / "ingest" / "base"
@@ -74,7 +75,7 @@ def test_outside_the_project_with_project_option(tmp_path: Path, monkeypatch) ->
     assert Path.cwd() == elsewhere  # restored
 
 
-def test_config_paths_resolve_in_the_project(tmp_path: Path) -> None:
+def test_config_paths_resolve_in_the_project(tmp_path: Path, mlflow_template: Path) -> None:
     """A real `ews models list` started two folders below the project: the project's relative MLflow
     URI is read in the project, not in the current directory."""
     from mlflow.tracking import MlflowClient
@@ -82,8 +83,8 @@ def test_config_paths_resolve_in_the_project(tmp_path: Path) -> None:
     proj = make_project(tmp_path / "proj")
     cwd = proj / "notebooks" / "scratch"
     cwd.mkdir(parents=True)
-    (proj / "data" / "mlflow").mkdir(parents=True)
-    uri = f"sqlite:///{proj / 'data' / 'mlflow' / 'mlflow.db'}"  # where the project's relative URI points
+    # where the project's relative URI points (an empty migrated database, copied)
+    uri = seed_mlflow_db(mlflow_template, proj / "data" / "mlflow" / "mlflow.db")
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     client.create_registered_model("ews-pd")
     client.create_model_version("ews-pd", str(proj / "model"), run_id=None)

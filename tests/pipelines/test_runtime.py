@@ -16,6 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.conftest import seed_mlflow_db
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "ingest" / "base"
 
@@ -30,8 +32,10 @@ def score_command(tmp_path: Path) -> list[str]:
     ]
 
 
-def start_score(tmp_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'ml.db'}"}
+def start_score(tmp_path: Path, mlflow_template: Path) -> subprocess.Popen:
+    """`ews score` against an empty MLflow registry (a copy of the session's migrated empty database)."""
+    uri = seed_mlflow_db(mlflow_template, tmp_path / "ml.db")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_TRACKING_URI": uri}
     env.pop("PREFECT_API_URL", None)  # the session harness sets it in this process only
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
     return subprocess.Popen(
@@ -67,9 +71,9 @@ def gone_within(procs: list[psutil.Process], seconds: float) -> list[psutil.Proc
 
 
 @pytest.mark.slow
-def test_kill_9_of_score_leaves_no_prefect_server(tmp_path: Path) -> None:
+def test_kill_9_of_score_leaves_no_prefect_server(tmp_path: Path, mlflow_template: Path) -> None:
     """Today: kill -9 of `ews score` left the temporary Prefect API server (about 200 MB) with parent 1."""
-    proc = start_score(tmp_path)
+    proc = start_score(tmp_path, mlflow_template)
     parent = psutil.Process(proc.pid)
     servers: list[psutil.Process] = []
     try:
@@ -93,10 +97,10 @@ def test_kill_9_of_score_leaves_no_prefect_server(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_score_user_error_is_one_line_and_stops_the_server(tmp_path: Path) -> None:
+def test_score_user_error_is_one_line_and_stops_the_server(tmp_path: Path, mlflow_template: Path) -> None:
     """No champion: exit 2, the message once without any traceback (Prefect's flow-run log
     included), and the temporary server is gone when ews exits."""
-    proc = start_score(tmp_path)
+    proc = start_score(tmp_path, mlflow_template)
     parent = psutil.Process(proc.pid)
     servers: list[psutil.Process] = []
     while proc.poll() is None:
