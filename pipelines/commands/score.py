@@ -159,7 +159,9 @@ def _check_as_of(data: Path, raw: bool, dates: list[dt.date], config: Path, acce
     window = data_window(data)
     for day in dates:
         try:
-            check_as_of(day, window, lag, data)
+            warning = check_as_of(day, window, lag, data)
+            if warning:
+                typer.secho(f"warning: {warning}", fg="yellow", err=True)
         except AsOfOutsideDataError as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None

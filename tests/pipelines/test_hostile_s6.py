@@ -223,3 +223,25 @@ def test_credit_notes_among_invoices_are_quarantined_with_a_warning_saying_how_t
     (warning,) = [w for w in manifest["warnings"] if "amount_not_positive" in w]
     assert warning.startswith("invoices: 2 row(s) with an amount <= 0 quarantined (amount_not_positive)")
     assert "Export credit notes as payments of the invoice they correct" in warning
+
+
+def test_an_as_of_weeks_after_the_data_is_scored_with_a_warning() -> None:
+    """Before: an 800-debtor book scored 31 days after its latest row (inside max_data_lag_days 35)
+    passed without a word while its watchlist went from 17 to 239 debtors (every invoice due in the
+    missing month looked unpaid). Now a warning from 8 days of lag; the refusal above 35 is unchanged."""
+    import pytest
+
+    from pipelines.scoring.data_window import StaleDataError, check_as_of
+
+    window = (dt.date(2023, 1, 2), dt.date(2024, 12, 31))
+    data = Path("data/ingested")
+    assert check_as_of(dt.date(2024, 12, 31), window, 35, data) is None
+    assert check_as_of(dt.date(2025, 1, 7), window, 35, data) is None  # 7 days: a weekly export
+    warning = check_as_of(dt.date(2025, 1, 31), window, 35, data)
+    assert warning is not None and warning.startswith(
+        "--as-of 2025-01-31 is 31 days after the latest invoice, payment or event in --data data/ingested "
+        "(2024-12-31): invoices due since then look unpaid"
+    )
+    assert "8 days after" in str(check_as_of(dt.date(2025, 1, 8), window, 35, data))
+    with pytest.raises(StaleDataError, match="36 days after"):
+        check_as_of(dt.date(2025, 2, 5), window, 35, data)
