@@ -318,9 +318,14 @@ def write_invoice_files(parts: list[PackedForecast | None], stage: Path) -> dict
     from pipelines.adapters.files import atomic_path
 
     pq_path, csv_path = stage / f"{INVOICE_FILE}.parquet", stage / f"{INVOICE_FILE}.csv"
-    parts = [p for p in parts if p is not None and len(p.rows)]
-    if not parts:
-        empty = _rounded(_empty_invoices()[INVOICE_COLUMNS])
+    found = [p for p in parts if p is not None]
+    parts = [p for p in found if len(p.rows)]
+    if not parts:  # no open invoice: the empty frame as the whole-frame writers got it
+        empty = (
+            pa.ipc.open_stream(pa.py_buffer(found[0].table)).read_all().to_pandas()
+            if found
+            else _rounded(_empty_invoices()[INVOICE_COLUMNS])
+        )
         return {pq_path.name: write_parquet(empty, pq_path), csv_path.name: write_csv(empty, csv_path)}
     ids = pd.concat([p.debtors.index.to_series() for p in parts], ignore_index=True)
     if ids.duplicated().any():

@@ -236,3 +236,22 @@ def test_streamed_invoice_files_are_the_whole_frames_files(
         files["invoice_forecast.parquet"]
     ).metadata.num_row_groups == -(-len(whole) // 100)
     assert '"INV\r\n7"' in want and "'=HYPERLINK(1)" in want and '"A ""B"", C"' in want
+
+
+def test_no_open_invoice_gives_the_empty_files_of_before(setup, bucket_forecasts, tmp_path) -> None:
+    """Buckets whose invoices are all paid (forecasts without rows) and a bucket without invoices:
+    the two files are the empty ones the whole-frame writers wrote (typed columns, header only)."""
+    from pipelines.adapters.exports import write_csv, write_parquet
+    from pipelines.scoring import paydate as P
+
+    _, loaded = setup
+    raw = [(out.iloc[:0], moments.iloc[:0]) for out, moments in bucket_forecasts[:2]] + [None]
+    whole = P.combine_forecasts(raw, AS_OF, loaded).invoices
+    assert whole.empty and str(whole["invoice_id"].dtype) == "string"
+    files = P.write_invoice_files([P.pack_forecast(p) for p in raw], tmp_path)
+    assert (
+        write_parquet(whole, tmp_path / "f.parquet").read_bytes()
+        == files["invoice_forecast.parquet"].read_bytes()
+    )
+    assert write_csv(whole, tmp_path / "f.csv").read_bytes() == files["invoice_forecast.csv"].read_bytes()
+    assert files["invoice_forecast.csv"].read_bytes().count(b"\r\n") == 1  # the header
