@@ -3,18 +3,26 @@
 Per ``ews generate`` regime (the books and plan of ``benchmarks/paydate_ablation.py``): the shipped
 model (``conf/train.yaml``'s ``paydate`` settings, :data:`features.paydate.FEATURES`) is fitted on
 the held-out plan and predicts the test month-ends; every open invoice settled within the horizon
-gets four absolute errors (model median, the baseline, the oracle that knows the generator's
-lateness distribution, ``paydate_ablation.oracle_days``, with the debtor's health in the due month
--- partly after T -- and with its health no later than T's month, ``oracle_t``: the latent state at
-T, none of the future). The invoices are grouped by one factor
-at a time (days to the due date at T, the debtor's lateness level, its trend, settled invoices,
-amount against the debtor's usual, disputed, part-paid, days since the last part payment, the
-debtor's payment-weekday rhythm, ...); per group: share of invoices, the three MAEs and the
-group's share of the total gap between model and oracle (sum of model minus oracle errors in the
-group / sum over all invoices). Also the weekday of the actual settlements and of the predicted
-medians.
+gets absolute errors of: the model's point forecast (``--median``: the median given paid within the
+horizon, ``models.paydate.median_days``, shipped since session 6, or the plain median), the
+baseline, the oracle that knows the generator's lateness distribution
+(``paydate_ablation.oracle_days``: the debtor's health at the start of the due month, partly after
+T), the oracle with the health no later than T (``oracle_t``: the latent state at T, none of the
+future) and sessions 4-5's oracle (one month late, ``oracle_old``). Also, as variants of the point
+forecast: the median given paid without the p10 floor (``cond``), only where P(paid in the horizon)
+>= 0.5 (``cond_half``), ``median_days`` (``shipped``), and the median with each week's probability
+spread over its days by the training window's weekday profile (``wd``), with the p10-p90 coverage
+of that profile.
 
-    nice .venv/bin/python benchmarks/paydate_diagnose.py --regimes base stress quiet contagion --seed 7
+The invoices are grouped by one factor at a time (days to the due date at T, the debtor's lateness
+level, its trend, settled invoices, amount against the debtor's usual, disputed, part-paid, days
+since the last part payment, the debtor's payment-weekday rhythm, the model's P(paid within the
+horizon), ...); per group: share of invoices, the MAEs, the model's bias (mean predicted - actual)
+and the group's share of the total gap between model and oracle (sum of model minus oracle errors
+in the group / sum over all invoices). Also the weekday of the actual settlements and of the
+predicted medians.
+
+    nice .venv/bin/python benchmarks/paydate_diagnose.py --regimes base stress quiet contagion --seed 7 [--median plain]
 
 Prints one table per regime and factor and ends with one JSON line.
 """
@@ -156,7 +164,7 @@ def run_regime(regime: str, args: argparse.Namespace) -> dict:
     for T in p.test:
         inv = evaluation_invoices(ledger, T, p.final_cut, H, True)
         F = cdf_weeks(predict_hazards(booster, inv, T, H))
-        inv["pred"] = quantile_days(F, 0.5)
+        inv["pred"] = quantile_days(F, 0.5) if args.median == "plain" else median_days(F)
         inv["pred_wd"] = quantile_days_profile(F, 0.5, T, profile)
         # the median given paid within the horizon with no floor (the MAE counts settled invoices only)
         inv["pred_cond"] = quantile_days(F / np.maximum(F[:, -1:], 1e-12), 0.5)
@@ -246,6 +254,12 @@ def run_regime(regime: str, args: argparse.Namespace) -> dict:
 def main() -> None:
     ap = book_arguments(__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--median",
+        choices=["given-paid", "plain"],
+        default="given-paid",
+        help="the model's point forecast: median given paid in the horizon (shipped since session 6) or plain",
+    )
     args = ap.parse_args()
     results = [run_regime(r, args) for r in args.regimes]
     if args.json:
