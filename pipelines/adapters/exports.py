@@ -494,9 +494,10 @@ def write_xlsx(
     safe = neutralise(frame)
     labels = labels or {}
     sheets = [(sheet, safe)]
-    if split_by is not None:
-        for value in pd.unique(safe[split_by].dropna()):
-            sheets.append((str(value), safe.loc[safe[split_by] == value]))
+    if split_by is not None:  # a sheet's tab is no cell: named by the value as written, not neutralised
+        raw = frame[split_by].astype("string")
+        for value in pd.unique(raw.dropna()):
+            sheets.append((str(value), safe.loc[(raw == value).fillna(False).to_numpy()]))
     specs = {c: _number_format(c, safe[c].dtype) for c in safe.columns}
     heads = {c: labels.get(c, str(c)) for c in safe.columns}
     widths = {c: _width(safe[c], heads[c], specs[c]) for c in safe.columns}

@@ -36,6 +36,11 @@ class Collector(ConfigModel):
     )
 
 
+RESERVED_SHEETS = frozenset({"all", "about", "history"})
+"""Sheets of the queue workbooks (``pipelines.adapters.exports.write_exports``: "all", "about") and
+Excel's reserved "History": a collector's sheet cannot take these names."""
+
+
 class TeamsConfig(ConfigModel):
     kind: Literal["teams"] = "teams"
     collectors: tuple[Collector, ...] = Field(min_length=1)
@@ -43,8 +48,18 @@ class TeamsConfig(ConfigModel):
     @model_validator(mode="after")
     def _unique_names(self) -> TeamsConfig:
         names = [c.name for c in self.collectors]
-        if len(set(names)) != len(names):
-            raise ValueError(f"collectors: names must be unique, got {names}")
+        if len({n.casefold() for n in names}) != len(names):
+            raise ValueError(f"collectors: names must be unique (Excel sheet names ignore case), got {names}")
+        taken = [n for n in names if n.casefold() in RESERVED_SHEETS]
+        if taken:
+            raise ValueError(
+                f"collectors: {taken} would be the name of an Excel sheet ews writes itself or Excel "
+                f"reserves ({', '.join(sorted(RESERVED_SHEETS))}, any case); rename the collector"
+            )
+        if any(n.startswith("'") or n.endswith("'") for n in names):
+            raise ValueError(
+                "collectors: a name is an Excel sheet name: it cannot start or end with an apostrophe"
+            )
         if UNASSIGNED in names:
             raise ValueError(f"collectors: {UNASSIGNED!r} is reserved for rows nobody covers")
         if any(len(n) > 31 or set(n) & set("[]:*?/\\") for n in names):

@@ -117,3 +117,41 @@ def test_recovery_rows_spread_knowing_the_collections_load() -> None:
     assert col["owner"].tolist() == ["x", "x"] and rec["owner"].tolist() == ["y", "y"]
     assert assign_owners(queue(2), team, None, "recovery")["owner"].tolist() == ["x", "y"]
     assert col["within_capacity"].all() and rec["within_capacity"].all()
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["Anna", "anna"], "unique .Excel sheet names ignore case"),
+        (["All", "Ben"], r"\['All'\] would be the name of an Excel sheet"),
+        (["ABOUT"], "would be the name of an Excel sheet"),
+        (["History"], "would be the name of an Excel sheet"),
+        (["'Ann'"], "cannot start or end with an apostrophe"),
+    ],
+)
+def test_collector_names_that_cannot_be_sheets_are_refused(tmp_path, names, message) -> None:
+    """s6-robust: `ews config check` passed these; the nightly then stopped at the exports with
+    xlsxwriter's DuplicateWorksheetName / InvalidWorksheetName and Prefect tracebacks (exit 1)."""
+    bad = tmp_path / "teams.yaml"
+    bad.write_text(
+        "kind: teams\ncollectors:\n" + "".join(f'  - {{name: "{n}", capacity: 3}}\n' for n in names)
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_config(bad, expect=TeamsConfig)
+
+
+def test_owner_sheets_are_named_as_written_and_their_cells_neutralised(tmp_path) -> None:
+    """s6-robust: an owner "=Boss" (a valid collector name) was neutralised to "'=Boss" before it
+    named its sheet, which Excel forbids: every nightly crashed at the exports (exit 1)."""
+    import datetime as dt
+    import zipfile
+
+    from pipelines.adapters.exports import write_xlsx
+
+    frame = pd.DataFrame({"debtor_id": ["D1", "D2", "D3"], "owner": ["=Boss", "Ben", "=Boss"]})
+    path = write_xlsx(frame, tmp_path / "q.xlsx", "all", dt.datetime(2024, 6, 30), split_by="owner")
+    book = zipfile.ZipFile(path)
+    workbook = book.read("xl/workbook.xml").decode()
+    assert [n for n in ("all", "=Boss", "Ben") if f'name="{n}"' in workbook] == ["all", "=Boss", "Ben"]
+    boss = book.read("xl/worksheets/sheet2.xml").decode()
+    assert boss.count("'=Boss") == 2 and "D1" in boss and "D3" in boss and "D2" not in boss
