@@ -157,11 +157,11 @@ def _check_as_of(data: Path, raw: bool, dates: list[dt.date], config: Path, acce
 
     lag = load_config(config, expect=NightlyConfig).max_data_lag_days
     window = data_window(data)
+    late: list[str] = []  # dates scored with a warning: said once, after every date passed
     for day in dates:
         try:
-            warning = check_as_of(day, window, lag, data)
-            if warning:
-                typer.secho(f"warning: {warning}", fg="yellow", err=True)
+            if warning := check_as_of(day, window, lag, data):
+                late.append(warning)
         except AsOfOutsideDataError as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None
@@ -170,6 +170,9 @@ def _check_as_of(data: Path, raw: bool, dates: list[dt.date], config: Path, acce
                 typer.secho(f"error: {exc}", fg="red", err=True)
                 raise typer.Exit(EXIT_FEED_REFUSED) from None
             typer.secho(f"warning: {exc} (accepted with --accept-feed)", fg="yellow", err=True)
+    if late:
+        more = f" (and {len(late) - 1:,} later date(s) of this run)" if len(late) > 1 else ""
+        typer.secho(f"warning: {late[0]}{more}", fg="yellow", err=True)
 
 
 def _check_out_dir(out: Path, dates: list[dt.date]) -> None:

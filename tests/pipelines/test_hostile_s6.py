@@ -245,3 +245,25 @@ def test_an_as_of_weeks_after_the_data_is_scored_with_a_warning() -> None:
     assert "8 days after" in str(check_as_of(dt.date(2025, 1, 8), window, 35, data))
     with pytest.raises(StaleDataError, match="36 days after"):
         check_as_of(dt.date(2025, 2, 5), window, 35, data)
+
+
+def test_a_backfill_into_stale_dates_warns_once(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The warning above, for a backfill of 28 daily dates 8-35 days after the data: one line with
+    the count (it was 28 lines); a run refused further on prints the refusal only."""
+    import pytest
+    import typer
+
+    import pipelines.scoring.data_window as window_mod
+    from pipelines.commands.score import _check_as_of
+
+    conf = Path(__file__).resolve().parents[2] / "conf" / "nightly.yaml"
+    monkeypatch.setattr(window_mod, "data_window", lambda _data: (dt.date(2023, 1, 2), dt.date(2024, 12, 31)))
+    days = [dt.date(2024, 12, 31) + dt.timedelta(days=k) for k in range(36)]  # lag 0..35
+    _check_as_of(tmp_path, False, days, conf, accept_feed=False)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: --as-of 2025-01-08 is 8 days after")
+    assert lines[0].endswith("(and 27 later date(s) of this run)")
+    with pytest.raises(typer.Exit):
+        _check_as_of(tmp_path, False, [*days, dt.date(2025, 2, 5)], conf, accept_feed=False)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --as-of 2025-02-05 is 36 days after")
