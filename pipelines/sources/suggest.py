@@ -191,6 +191,10 @@ DATE_LAYOUTS: tuple[tuple[str, str], ...] = (
     ("Y/m/d", "%Y/%m/%d"),
     ("d-m-Y", "%d-%m-%Y"),
     ("Ymd", "%Y%m%d"),
+    # two-digit years (Excel's short date format): written into the draft as strftime patterns
+    ("%d.%m.%y", "%d.%m.%y"),
+    ("%d/%m/%y", "%d/%m/%y"),
+    ("%m/%d/%y", "%m/%d/%y"),
 )
 BOOL_PAIRS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("true", "t"), ("false", "f")),
@@ -282,7 +286,7 @@ def _date(values: pd.Series) -> tuple[str | None, bool]:
         iso = pd.to_datetime(values, format="ISO8601", errors="coerce").notna().mean()
         return ("iso", False) if iso >= 0.9 else (None, False)
     best = max(good, key=lambda a: ok[a])
-    ambiguous = {"d/m/Y", "m/d/Y"} <= set(good)
+    ambiguous = {"d/m/Y", "m/d/Y"} <= set(good) or {"%d/%m/%y", "%m/%d/%y"} <= set(good)
     return best, ambiguous
 
 
@@ -659,7 +663,7 @@ def _render(
     ]
     ambiguous = any(c.date_ambiguous for c in dates)
     lines.append(
-        f"  date_format: {layout}"
+        f"  date_format: {_q(layout) if '%' in layout else layout}"
         + ("  # CHECK: day and month order is ambiguous in the sample (d/m/Y or m/d/Y?)" if ambiguous else "")
     )
     other = {c.name: c.date_layout for c in dates if c.date_layout != layout}
@@ -669,7 +673,9 @@ def _render(
             for canon, col in mapping.items()
             if col.kind == "date" and col.date_layout != layout
         }
-        lines.append("  date_formats: {" + ", ".join(f"{k}: {v}" for k, v in per.items()) + "}")
+        lines.append(
+            "  date_formats: {" + ", ".join(f"{k}: {_q(v) if '%' in v else v}" for k, v in per.items()) + "}"
+        )
     lines.append(f"  decimal: {_q(decimal)}")
     lines.append(f"  thousands: {_q(thousands) if thousands else 'null'}")
     if flag is not None and flag.kind == "bool":

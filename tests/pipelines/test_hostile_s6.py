@@ -267,3 +267,27 @@ def test_a_backfill_into_stale_dates_warns_once(tmp_path: Path, monkeypatch, cap
         _check_as_of(tmp_path, False, [*days, dt.date(2025, 2, 5)], conf, accept_feed=False)
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --as-of 2025-02-05 is 36 days after")
+
+
+def test_suggest_reads_two_digit_years(tmp_path: Path) -> None:
+    """Before: dates in Excel's short format (`15/01/24`) were not seen as dates, so the draft had
+    `date_format: iso` and `# issue_date: ???` / `# due_date: ???` for columns named Belegdatum / Fällig."""
+    import yaml
+
+    def draft(lines: list[str]) -> tuple[SourceConfig, str]:
+        path = _excel_csv(tmp_path / "inv.csv", lines)
+        out = tmp_path / "draft.yaml"
+        made = CliRunner().invoke(app, ["sources", "suggest", str(path), "--out", str(out), "--force"])
+        assert made.exit_code == 0, made.output
+        return SourceConfig.model_validate(yaml.safe_load(out.read_text())), out.read_text()
+
+    header = "Belegnr;Kundennr;Belegdatum;Fällig;Betrag"
+    cfg, _ = draft([header, "0001;07;15/01/24;14/02/24;1.234,50", "0002;08;13/02/24;14/03/24;99,90"])
+    assert cfg.values.date_format == "%d/%m/%y"
+    assert {"issue_date": "Belegdatum", "due_date": "Fällig"}.items() <= cfg.tables[
+        "invoices"
+    ].columns.items()
+    cfg, _ = draft([header, "0001;07;01/15/24;02/14/24;1.234,50", "0002;08;02/13/24;03/14/24;99,90"])
+    assert cfg.values.date_format == "%m/%d/%y"
+    _, text = draft([header, "0001;07;01/02/24;03/04/24;1.234,50", "0002;08;05/06/24;07/08/24;99,90"])
+    assert "CHECK: day and month order is ambiguous" in text
