@@ -295,6 +295,12 @@ _DOT_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][-+]?\d+)?$
 
 
 def _number(values: pd.Series) -> tuple[str, str | None] | None:
+    for group in ("'", " "):  # Swiss 1'234.50, French 1 234,50 (ingest reads both with `thousands`)
+        g = re.escape(group)
+        if values.str.contains(rf"\d{g}\d{{3}}(?:[.,]\d|$)", regex=True).any():
+            shape = rf"^[-+]?(\d{{1,3}}({g}\d{{3}})+|\d+)([.,]\d+)?$"
+            if values.str.match(shape).mean() >= 0.9:
+                return ("," if values.str.contains(r",\d+$", regex=True).any() else "."), group
     comma = values.str.match(_COMMA_DECIMAL).mean()
     dot = values.str.match(_DOT_DECIMAL).mean()
     if max(comma, dot) < 0.9:

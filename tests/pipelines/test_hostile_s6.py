@@ -291,3 +291,22 @@ def test_suggest_reads_two_digit_years(tmp_path: Path) -> None:
     assert cfg.values.date_format == "%m/%d/%y"
     _, text = draft([header, "0001;07;01/02/24;03/04/24;1.234,50", "0002;08;05/06/24;07/08/24;99,90"])
     assert "CHECK: day and month order is ambiguous" in text
+
+
+def test_suggest_reads_apostrophe_and_space_thousands(tmp_path: Path) -> None:
+    """Before: `1'234.50` (Swiss) and `1 234,50` (French) were not numbers to the draft, so an
+    amount column named Betrag / Amount was left `# amount: ???` with `decimal: "."`."""
+    import yaml
+
+    for amounts, expected in (
+        (["1'234.50", "99.90", "12'000.00"], (".", "'")),
+        (["1 234,50", "99,90"], (",", " ")),
+    ):
+        rows = [f"000{k};07;15.01.2024;14.02.2024;{a}" for k, a in enumerate(amounts)]
+        path = _excel_csv(tmp_path / "inv.csv", ["Rechnung;Kunde;Datum;Faellig;Betrag", *rows])
+        out = tmp_path / "draft.yaml"
+        made = CliRunner().invoke(app, ["sources", "suggest", str(path), "--out", str(out), "--force"])
+        assert made.exit_code == 0, made.output
+        cfg = SourceConfig.model_validate(yaml.safe_load(out.read_text()))
+        assert (cfg.values.decimal, cfg.values.thousands) == expected
+        assert cfg.tables["invoices"].columns["amount"] == "Betrag"
