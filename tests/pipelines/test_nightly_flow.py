@@ -324,6 +324,8 @@ def test_killed_run_leaves_previous_outputs_and_rerun_is_identical(env) -> None:
 
     run = env["out"] / DAY1.isoformat()
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    log = env["tmp"] / "killed-run.stderr"  # the run's own errors, if it ends before the kill
+    err = log.open("wb")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -337,20 +339,22 @@ def test_killed_run_leaves_previous_outputs_and_rerun_is_identical(env) -> None:
         cwd=ROOT,
         env={**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=err,
     )
     staging = env["out"] / ".staging"
     try:
         deadline = time.monotonic() + 240
         while not list(staging.glob(f"{DAY1.isoformat()}.*/scores.parquet")):  # mid-way: exports started
             assert proc.poll() is None, (
-                f"run finished before it could be killed: {proc.stderr.read()[-3000:]}"
+                f"run finished (exit {proc.returncode}) before it could be killed: "
+                f"{log.read_text(errors='replace')[-3000:]}"
             )
             assert time.monotonic() < deadline
             time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(timeout=60)
+        err.close()
     after = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
     assert after == before  # previous outputs untouched
     from pipelines.flows.nightly import nightly
