@@ -83,7 +83,9 @@ class ValueOptions(ConfigModel):
         default_factory=dict, description="per canonical column override of date_format"
     )
     decimal: Literal[".", ","] = Field(".", description="decimal separator of amounts")
-    thousands: Literal[",", ".", " ", "'", "_"] | None = Field(None, description="thousands separator")
+    thousands: Literal[",", ".", " ", "'", "_"] | None = Field(
+        None, description="thousands separator; ' ' also reads non-breaking spaces (U+00A0, U+202F)"
+    )
     true_values: tuple[str, ...] = Field(DEFAULT_TRUE, description="spellings of true (case-insensitive)")
     false_values: tuple[str, ...] = Field(DEFAULT_FALSE, description="spellings of false (case-insensitive)")
 

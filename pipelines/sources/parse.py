@@ -92,13 +92,17 @@ def parse_dates(raw: pd.Series, fmt: str) -> tuple[pd.Series, np.ndarray, np.nda
     return parsed, bad, out_of_range
 
 
+NBSP = "[\u00a0\u202f]"  # the non-breaking spaces a " " thousands separator also stands for
+
+
 def parse_numbers(
     raw: pd.Series, decimal: str = ".", thousands: str | None = None
 ) -> tuple[pd.Series, np.ndarray]:
     """``float64`` amounts and the mask of present-but-unparseable (or infinite) values.
 
     Handles a decimal comma (``1.234,56`` with ``decimal=","`` and ``thousands="."``) and scientific
-    notation (``5E+05``).
+    notation (``5E+05``). ``thousands=" "`` also reads the non-breaking spaces French spreadsheets
+    group with (``1\u00a0234,56``, ``1\u202f234,56``).
     """
     if pd.api.types.is_bool_dtype(raw.dtype):
         return raw.astype("float64").reset_index(drop=True), np.zeros(len(raw), dtype=bool)
@@ -108,6 +112,8 @@ def parse_numbers(
         bad = np.isinf(values)
         return out.where(~bad), bad
     text = _as_text(raw)
+    if thousands == " ":  # French exports group with a non-breaking (U+00A0) or narrow one (U+202F)
+        text = text.str.replace(NBSP, " ", regex=True)
     misread = _misgrouped(text, decimal, thousands)
     if thousands is not None:
         text = text.str.replace(thousands, "", regex=False)

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.sources.parse import NBSP
+
 __all__ = ["Draft", "suggest_source"]
 
 SAMPLE_ROWS = 2_000
@@ -295,6 +297,7 @@ _DOT_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][-+]?\d+)?$
 
 
 def _number(values: pd.Series) -> tuple[str, str | None] | None:
+    values = values.str.replace(NBSP, " ", regex=True)  # French 1\u202f234,50 groups like 1 234,50
     for group in ("'", " "):  # Swiss 1'234.50, French 1 234,50 (ingest reads both with `thousands`)
         g = re.escape(group)
         if values.str.contains(rf"\d{g}\d{{3}}(?:[.,]\d|$)", regex=True).any():

@@ -301,6 +301,7 @@ def test_suggest_reads_apostrophe_and_space_thousands(tmp_path: Path) -> None:
     for amounts, expected in (
         (["1'234.50", "99.90", "12'000.00"], (".", "'")),
         (["1 234,50", "99,90"], (",", " ")),
+        (["1\u202f234,50", "99,90", "12\u00a0000,00"], (",", " ")),  # French Excel's non-breaking spaces
     ):
         rows = [f"000{k};07;15.01.2024;14.02.2024;{a}" for k, a in enumerate(amounts)]
         path = _excel_csv(tmp_path / "inv.csv", ["Rechnung;Kunde;Datum;Faellig;Betrag", *rows])

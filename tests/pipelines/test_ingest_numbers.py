@@ -490,6 +490,23 @@ def test_thousands_separator_must_group_three_digits(tmp_path: Path) -> None:
     assert values.tolist()[0] == 1234.5 and values.tolist()[2] == 12345678.0
 
 
+def test_space_thousands_also_read_french_non_breaking_spaces() -> None:
+    """French Excel groups thousands with U+00A0 (or U+202F since Windows 10): with
+    ``thousands: " "`` both read like a space; without a thousands separator they stay unparseable."""
+    import pandas as pd
+
+    from pipelines.sources.parse import parse_numbers
+
+    text = pd.Series(
+        ["1\u00a0234,50", "12\u202f345\u202f678", "1 234,5", "99,90", "1\u00a023,4"], dtype="string"
+    )
+    values, bad = parse_numbers(text, ",", " ")
+    assert bad.tolist() == [False, False, False, False, True]  # '1 23,4' does not group three digits
+    assert values.tolist()[:4] == [1234.5, 12345678.0, 1234.5, 99.9]
+    _, unset = parse_numbers(text, ",", None)
+    assert unset.tolist()[:3] == [True, True, True]
+
+
 def test_an_absurd_fx_rate_cannot_push_an_amount_past_the_ceiling(tmp_path: Path) -> None:
     project = tmp_path / "ews.yaml"
     project.write_text("kind: project\ncurrency: {reporting: EUR, rates: {USD: 1.0e9, JPY: 0.0062}}\n")
