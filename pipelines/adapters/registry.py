@@ -371,18 +371,46 @@ def log_training(
             pip_requirements=_requirements(),
         )
         run_id = parent.info.run_id
+    version = _register_challenger(
+        name,
+        info.model_uri,
+        run_id,
+        outcome,
+        kind=outcome.kind,
+        test_span=outcome.plan.span("test"),
+        model_sha=model_sha,
+        definition=definition,
+        who=who,
+    )
+    return LoggedTraining(run_id, version, info.model_uri, child, model_sha)
+
+
+def _register_challenger(
+    name: str,
+    model_uri: str,
+    run_id: str,
+    outcome: Any,
+    *,
+    kind: str,
+    test_span: str,
+    model_sha: str,
+    definition: Mapping[str, Any] | None,
+    who: str | None,
+) -> str:
+    """Register the logged model as a new version of ``name``, tag it with its test figures, kind,
+    trained-through date and default definition, set the alias ``challenger`` and record why in the
+    version's decision history. Returns the version."""
     client = MlflowClient()
     try:
         client.get_registered_model(name)
     except MlflowException:
         client.create_registered_model(name, description="ews probability-of-default model (calibrated)")
-    mv = client.create_model_version(name, info.model_uri, run_id=run_id)
-    version = str(mv.version)
+    version = str(client.create_model_version(name, model_uri, run_id=run_id).version)
     for key in ("auc", "ece", "brier"):
         client.set_model_version_tag(name, version, f"ews.test_{key}", f"{outcome.metrics[key]:.6f}")
-    client.set_model_version_tag(name, version, "ews.test_as_of", outcome.plan.span("test"))
+    client.set_model_version_tag(name, version, "ews.test_as_of", test_span)
     client.set_model_version_tag(name, version, "ews.model_sha256", model_sha)
-    client.set_model_version_tag(name, version, KIND_TAG, outcome.kind)
+    client.set_model_version_tag(name, version, KIND_TAG, kind)
     if outcome.train_last_as_of is not None:
         client.set_model_version_tag(
             name, version, TRAINED_THROUGH_TAG, outcome.train_last_as_of.strftime("%Y-%m-%d")
@@ -401,10 +429,10 @@ def log_training(
             "at": _now(None),
             "by": _who(who),
             "run_id": run_id,
-            "reason": f"{outcome.kind}: {outcome.selection}",
+            "reason": f"{kind}: {outcome.selection}",
         },
     )
-    return LoggedTraining(run_id, version, info.model_uri, child, model_sha)
+    return version
 
 
 def log_rollrate(
@@ -493,40 +521,17 @@ def log_rollrate(
             pip_requirements=_requirements(),
         )
         run_id = run.info.run_id
-    client = MlflowClient()
-    try:
-        client.get_registered_model(name)
-    except MlflowException:
-        client.create_registered_model(name, description="ews probability-of-default model (calibrated)")
-    mv = client.create_model_version(name, info.model_uri, run_id=run_id)
-    version = str(mv.version)
-    for key in ("auc", "ece", "brier"):
-        client.set_model_version_tag(name, version, f"ews.test_{key}", f"{outcome.metrics[key]:.6f}")
     window = outcome.test_window
-    span = f"{window[0]:%Y-%m-%d}" + (f"..{window[-1]:%Y-%m-%d}" if len(window) > 1 else "")
-    client.set_model_version_tag(name, version, "ews.test_as_of", span)
-    client.set_model_version_tag(name, version, "ews.model_sha256", model_sha)
-    client.set_model_version_tag(name, version, KIND_TAG, "rollrate")
-    if outcome.train_last_as_of is not None:
-        client.set_model_version_tag(
-            name, version, TRAINED_THROUGH_TAG, outcome.train_last_as_of.strftime("%Y-%m-%d")
-        )
-    if definition is not None:
-        client.set_model_version_tag(
-            name, version, DEFINITION_TAG, json.dumps(dict(definition), sort_keys=True)
-        )
-    client.set_registered_model_alias(name, CHALLENGER, version)
-    _append_event(
-        client,
+    version = _register_challenger(
         name,
-        version,
-        {
-            "event": CHALLENGER,
-            "at": _now(None),
-            "by": _who(who),
-            "run_id": run_id,
-            "reason": f"rollrate: {outcome.selection}",
-        },
+        info.model_uri,
+        run_id,
+        outcome,
+        kind="rollrate",
+        test_span=f"{window[0]:%Y-%m-%d}" + (f"..{window[-1]:%Y-%m-%d}" if len(window) > 1 else ""),
+        model_sha=model_sha,
+        definition=definition,
+        who=who,
     )
     return LoggedTraining(run_id, version, info.model_uri, {}, model_sha)
 
