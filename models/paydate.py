@@ -180,6 +180,24 @@ def predict_hazards(
     dpd0 = base["dpd_at_period_end"].to_numpy(dtype=np.float32)
     col = {name: i for i, name in enumerate(features)}
     gaps = [(col[g], base[src].to_numpy(dtype=np.float32)) for g, src in GAP_FEATURES.items() if g in col]
+    trees = None
+    if ends is None:
+        from models.treewalk import compile_trees, weekly_hazards
+
+        trees = compile_trees(booster, len(features))
+    if trees is not None:
+        return weekly_hazards(
+            trees,
+            X0,
+            dpd0,
+            horizon,
+            tol,
+            col.get("period", -1),
+            col.get("dpd_at_period_end", -1),
+            np.asarray([j for j, _ in gaps], dtype=np.int64),
+            np.stack([source for _, source in gaps], axis=1) if gaps else np.zeros((n, 0), dtype=np.float32),
+            PERIOD_DAYS,
+        )
     survival = np.ones(n)
     active = np.arange(n)
     moving = [c for c in dict.fromkeys((*PERIOD_FEATURES, *GAP_FEATURES)) if c in col]  # change weekly
