@@ -203,6 +203,42 @@ def _walk(x, t, feature, threshold, default_left, missing, left, right, root, sl
 
 
 @njit(cache=True, nogil=True)
+def _holds(vals, read, k, lo, hi, monotone):
+    """The first week after ``k`` whose period features leave the intervals ``lo``/``hi`` of a
+    walk at week k (a change of NaN-ness counts); the horizon when none does. On ``monotone``
+    weeks by bisection on the upper bounds, else week by week."""
+    horizon, M = vals.shape
+    if monotone:
+        first = horizon
+        for m in range(M):
+            if math.isnan(vals[k, m]):
+                continue  # NaN in every week: the walk turns the same way
+            if lo[m] == np.inf:
+                return k + 1
+            a, b = k + 1, first  # the first week in [a, b) read above hi[m], else b
+            while a < b:
+                c = (a + b) // 2
+                if read[c, m] > hi[m]:
+                    b = c
+                else:
+                    a = c + 1
+            first = a
+        return first
+    nxt = k + 1
+    while nxt < horizon:
+        for m in range(M):
+            v = vals[nxt, m]
+            if math.isnan(v) != math.isnan(vals[k, m]):
+                return nxt
+            if not math.isnan(v):
+                c = 0.0 if abs(v) <= KZERO else v
+                if not (lo[m] < c <= hi[m]):
+                    return nxt
+        nxt += 1
+    return nxt
+
+
+@njit(cache=True, nogil=True)
 def _kernel(
     X0,
     dpd0,
@@ -236,6 +272,7 @@ def _kernel(
     lo = np.empty(M, dtype=np.float64)
     hi = np.empty(M, dtype=np.float64)
     vals = np.empty((horizon, M), dtype=np.float64)  # the period features of each week
+    read = np.empty((horizon, M), dtype=np.float64)  # as LightGBM reads them (NaN: unused)
     for i in range(n):
         for j in range(F):
             x[j] = np.float64(X0[i, j])
@@ -251,34 +288,35 @@ def _kernel(
                 x[gap_cols[g]] = np.float64(np.float32(d - sources[i, g]))
             for m in range(M):
                 vals[k, m] = x[moving[m]]
+        # monotone: each period feature NaN in every week or in none, and never smaller (as
+        # LightGBM reads it) than the week before; then a leaf holds until its first week above hi
+        monotone = True
+        for m in range(M):
+            nan = math.isnan(vals[0, m])
+            for k in range(horizon):
+                v = vals[k, m]
+                if math.isnan(v) != nan:
+                    monotone = False
+                read[k, m] = 0.0 if nan or math.isnan(v) or abs(v) <= KZERO else v
+                if k and read[k, m] < read[k - 1, m]:
+                    monotone = False
         survival = 1.0
+        nearest = 0  # the first week some tree must be walked again
+        raw = 0.0
         for k in range(horizon):
-            for m in range(M):
-                x[moving[m]] = vals[k, m]
-            raw = 0.0
-            for t in range(trees):
-                if k == 0 or k >= until[t]:
-                    leaf[t] = _walk(
-                        x, t, feature, threshold, default_left, missing, left, right, root, slot, lo, hi
-                    )
-                    nxt = k + 1
-                    while nxt < horizon:
-                        moved = False
-                        for m in range(M):
-                            v = vals[nxt, m]
-                            if math.isnan(v) != math.isnan(vals[k, m]):
-                                moved = True
-                                break
-                            if not math.isnan(v):
-                                c = 0.0 if abs(v) <= KZERO else v
-                                if not (lo[m] < c <= hi[m]):
-                                    moved = True
-                                    break
-                        if moved:
-                            break
-                        nxt += 1
-                    until[t] = nxt
-                raw += value[leaf[t]]
+            if k >= nearest:  # else every tree keeps its leaf: last week's sum
+                for m in range(M):
+                    x[moving[m]] = vals[k, m]
+                raw = 0.0
+                nearest = horizon
+                for t in range(trees):
+                    if k == 0 or k >= until[t]:
+                        leaf[t] = _walk(
+                            x, t, feature, threshold, default_left, missing, left, right, root, slot, lo, hi
+                        )
+                        until[t] = _holds(vals, read, k, lo, hi, monotone)
+                    nearest = min(nearest, until[t])
+                    raw += value[leaf[t]]
             p = 1.0 / (1.0 + math.exp(-1.0 * raw))
             h = min(max(p, 0.0), 1.0)
             out[i, k] = h
