@@ -354,14 +354,18 @@ def test_copied_hazards_are_the_predicted_ones(trained) -> None:
     assert copied > 0.25 * len(inv) * 8 and Counting.rows == len(inv) * H - copied
 
 
-def test_compiled_walk_is_lightgbm_bit_for_bit(trained) -> None:
+def test_compiled_walk_is_lightgbm_bit_for_bit(trained, monkeypatch) -> None:
     """``models.treewalk`` (the trees walked in numba, a tree walked again only when a period
     feature leaves the interval its path allows) gives LightGBM's hazards bit for bit: on every row
     with every week kept, and with the default ``tol`` the same matrix as the week-by-week LightGBM
     loop. Half the invoices are long overdue and a third have no lateness history (the gaps NaN),
     so leaves move and stay across weeks."""
+    import models.treewalk
     from models.treewalk import compile_trees
 
+    walks = []
+    walk = models.treewalk.weekly_hazards
+    monkeypatch.setattr(models.treewalk, "weekly_hazards", lambda *a: walks.append(1) or walk(*a))
     _, _, booster, T, inv = trained
     H = FAST.horizon_weeks
     inv = inv.copy()
@@ -378,11 +382,12 @@ def test_compiled_walk_is_lightgbm_bit_for_bit(trained) -> None:
 
     rows = period_rows(inv, T, H)
     full = np.clip(booster.predict(rows[list(FEATURES)].to_numpy(dtype=np.float32)), 0.0, 1.0)
-    walked = predict_hazards(booster, inv, T, H, tol=-1.0)
+    walked = predict_hazards(booster, inv, T, H, tol=-1.0, walk_from=0)
     assert walked.tobytes() == full.reshape(len(inv), H).tobytes()
-    default = predict_hazards(booster, inv, T, H)
+    default = predict_hazards(booster, inv, T, H, walk_from=0)
     assert default.tobytes() == predict_hazards(Plain(), inv, T, H).tobytes()
     assert 0 < (default == 0).sum() < default.size  # weeks were left out after the tolerance
+    assert len(walks) == 2  # the compiled walk, not LightGBM, gave ``walked`` and ``default``
 
 
 def test_quantiles_and_cdf_by_hand() -> None:
