@@ -868,8 +868,8 @@ def load_model_version(
     try:
         estimator, booster, schema, reference = _load_artifacts(name, version, run_id, kind)
     except (MlflowException, OSError, ValueError, KeyError) as exc:
-        try:
-            where = client.get_run(run_id).info.artifact_uri
+        try:  # a version registered from a path by hand has no run
+            where = client.get_run(run_id).info.artifact_uri if run_id else f"{mv.source} (no run)"
         except MlflowException:
             where = f"run {run_id}"
         raise ModelArtifactsError(

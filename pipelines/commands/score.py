@@ -145,6 +145,62 @@ def _check_tracking(config: Path) -> None:
         raise typer.Exit(2) from None
 
 
+def _registry_target(config: Path) -> tuple[str, str, str | None] | None:
+    """``(model_name, model_alias, project tracking URI)`` read from the YAML files as written, with
+    the configs' defaults; None when a file does not read as a mapping of the expected types (the
+    full validation, which imports Prefect for the cron and costs a second more, names the problem)."""
+    from pipelines.config import ConfigError, _read_yaml
+
+    try:
+        raw = _read_yaml(config)
+        name, alias = raw.get("model_name", "ews-pd"), raw.get("model_alias", "champion")
+        project = Path(raw.get("project", "conf/ews.yaml"))
+        paths = _read_yaml(project).get("paths", {}) if project.exists() else {}
+        uri = paths.get("mlflow_tracking_uri") if isinstance(paths, dict) else None
+    except (ConfigError, TypeError, ValueError, OSError):
+        return None
+    if (
+        not isinstance(name, str)
+        or not isinstance(alias, (str, int))
+        or not isinstance(uri, (str, type(None)))
+    ):
+        return None
+    return name, str(alias), uri
+
+
+def _check_model(config: Path) -> None:
+    """Before anything else: the model version to score (alias ``champion``) exists in the registry,
+    read without MLflow or Prefect for the local SQLite store, so a project that never trained fails
+    in about a second (before: 14-20 CPU-s of Prefect server, flow and features, then the same
+    error). Other problems of the version (unreadable files, a definition mismatch) are still found
+    by preflight and the flow."""
+    from pipelines.adapters.registry_view import public_uri, read_versions, tracking_uri
+
+    target = _registry_target(config)
+    if target is None:
+        return
+    name, key, given = target
+    if not tracking_uri(given).startswith("sqlite:///"):
+        _check_tracking(config)  # a tracking server is read through MLflow: an unreachable one fails first
+    records = read_versions(name, given)
+    if any((r.version == key) if key.isdigit() else (key in r.aliases) for r in records or []):
+        return
+    hint = (
+        "run `ews train --data DIR` (the gate promotes a passing model) or `ews models promote VERSION --reason ...`"
+        if key == "champion"
+        else "see `ews models list`"
+    )
+    if records is None:
+        hint = f"no model {name!r} is registered there yet: {hint}"
+    typer.secho(
+        f"error: model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in "
+        f"{public_uri(tracking_uri(given))} (model_name / model_alias in {config}): {hint}",
+        fg="red",
+        err=True,
+    )
+    raise typer.Exit(2)
+
+
 def _check_as_of(data: Path, raw: bool, dates: list[dt.date], config: Path, accept_feed: bool) -> None:
     """Before any work: every as-of date lies inside the ingested data (exit 2 before the first
     dated row, exit 3 more than max_data_lag_days after the last one unless --accept-feed)."""
@@ -463,6 +519,7 @@ def register(app: typer.Typer) -> None:
         day = _parse_date(as_of, "--as-of")
         check_data_dir(data, raw)
         check_engine(engine)
+        _check_model(config)
         _check_out_dir(out, [day])
         _check_tracking(config)
         _check_as_of(data, raw, [day], config, accept_feed)
@@ -498,6 +555,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         check_data_dir(data, raw)
         check_engine(engine)
+        _check_model(config)
         import pandas as pd
 
         dates = [ts.date() for ts in pd.date_range(d1, d2, freq=rule)]

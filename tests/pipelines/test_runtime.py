@@ -32,9 +32,24 @@ def score_command(tmp_path: Path) -> list[str]:
     ]
 
 
+def champion_without_files(uri: str) -> None:
+    """Register ``ews-pd`` v1 as champion with no files behind it (as after its artifacts folder was
+    deleted): `ews score` passes its pre-flow registry check, starts Prefect and the flow, and the
+    flow's load-champion step stops with a user error. (An empty registry is refused before Prefect
+    starts, since the pre-flow check, so it no longer gives these tests a running flow.)"""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("ews-pd")
+    client.create_model_version("ews-pd", source=str(ROOT / "no-such-model-folder"))
+    client.set_registered_model_alias("ews-pd", "champion", "1")
+
+
 def start_score(tmp_path: Path, mlflow_template: Path) -> subprocess.Popen:
-    """`ews score` against an empty MLflow registry (a copy of the session's migrated empty database)."""
+    """`ews score` against a registry whose champion's files are missing (a copy of the session's
+    migrated empty database, plus :func:`champion_without_files`)."""
     uri = seed_mlflow_db(mlflow_template, tmp_path / "ml.db")
+    champion_without_files(uri)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MLFLOW_TRACKING_URI": uri}
     env.pop("PREFECT_API_URL", None)  # the session harness sets it in this process only
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
@@ -98,8 +113,8 @@ def test_kill_9_of_score_leaves_no_prefect_server(tmp_path: Path, mlflow_templat
 
 @pytest.mark.slow
 def test_score_user_error_is_one_line_and_stops_the_server(tmp_path: Path, mlflow_template: Path) -> None:
-    """No champion: exit 2, the message once without any traceback (Prefect's flow-run log
-    included), and the temporary server is gone when ews exits."""
+    """A champion whose files are gone: exit 2, the message once without any traceback (Prefect's
+    flow-run log included), and the temporary server is gone when ews exits."""
     proc = start_score(tmp_path, mlflow_template)
     parent = psutil.Process(proc.pid)
     servers: list[psutil.Process] = []
@@ -109,7 +124,7 @@ def test_score_user_error_is_one_line_and_stops_the_server(tmp_path: Path, mlflo
     output = proc.stdout.read() if proc.stdout else ""
     assert proc.returncode == 2, output
     assert "Traceback" not in output, output
-    assert "no alias 'champion'" in output
+    assert "error: model 'ews-pd' version 1 is registered but its files cannot be read" in output, output
     assert not gone_within(servers, 15)
 
 
