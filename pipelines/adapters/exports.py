@@ -1,8 +1,10 @@
 """Exports for analysts and collections: CSV that opens cleanly in Excel, XLSX, and Parquet.
 
-Text cells starting with ``=``, ``+``, ``-``, ``@`` (or a tab / carriage return) would be run as
-formulas by spreadsheet programs ("CSV injection"); :func:`neutralise` prefixes them with an
-apostrophe, as OWASP recommends. Every writer goes through :func:`pipelines.adapters.files.atomic_path` (temporary file, one mode, rename).
+Text cells starting with ``=``, ``+``, ``-``, ``@`` (or a tab / carriage return / line feed) would
+be run as formulas by spreadsheet programs ("CSV injection"); :func:`neutralise` prefixes them with
+an apostrophe, as OWASP recommends. Their full-width forms (``＝`` ``＋`` ``－`` ``＠``, U+FF1D,
+U+FF0B, U+FF0D, U+FF20) are prefixed too: Excel in a Japanese environment reads ``＝cmd|' /C calc'!A0``
+as a formula (OWASP www-community issue 1088). Every writer goes through :func:`pipelines.adapters.files.atomic_path` (temporary file, one mode, rename).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pandas as pd
 
 from pipelines.adapters.files import atomic_path
 
-DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 # column name -> Excel number format (substring rules below cover the rest)
 _PERCENT = {"pd", "pd_prev", "pd_change", "lgd"}

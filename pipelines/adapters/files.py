@@ -43,6 +43,8 @@ __all__ = [
     "sha256_file",
     "write_bytes_atomic",
     "write_csv_atomic",
+    "write_ingest_csv",
+    "ingest_csv_text",
     "write_parquet_atomic",
     "write_text_atomic",
 ]
@@ -156,6 +158,21 @@ def write_parquet_atomic(df: pd.DataFrame, path: str | Path) -> Path:
 def write_csv_atomic(df: pd.DataFrame, path: str | Path) -> Path:
     """Write ``df`` (index dropped) as UTF-8 CSV atomically."""
     return write_text_atomic(df.to_csv(index=False, lineterminator="\n"), path)
+
+
+def ingest_csv_text(df: pd.DataFrame, header: bool = True) -> str:
+    """The lines of an ingest's quarantine / fx CSV for ``df``: rows as read from the user's files,
+    text cells that a spreadsheet would run as formulas prefixed with ``'``
+    (:func:`pipelines.adapters.exports.neutralise`): users open these files to see what was refused,
+    and `ews score` copies the quarantine files into its runs."""
+    from pipelines.adapters.exports import neutralise
+
+    return neutralise(df).to_csv(index=False, header=header, lineterminator="\n")
+
+
+def write_ingest_csv(df: pd.DataFrame, path: str | Path) -> Path:
+    """:func:`ingest_csv_text` of ``df`` written atomically."""
+    return write_text_atomic(ingest_csv_text(df), path)
 
 
 def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from pipelines.adapters.files import (
     output_errors,
     sha256_file,
     write_bucket_atomic,
-    write_csv_atomic,
+    write_ingest_csv,
     write_text_atomic,
 )
 
@@ -63,7 +63,7 @@ def publish_outputs(
         stage.mkdir(parents=True, exist_ok=True)
         outputs: dict[str, str] = {}
         for table, frame in sorted(fx.items()):  # converted rows: original amount, currency, rate
-            path = write_csv_atomic(frame, stage / "fx" / f"{table}.csv")
+            path = write_ingest_csv(frame, stage / "fx" / f"{table}.csv")
             outputs[f"fx/{table}.csv"] = sha256_file(path)
         n = bucket_count_for(accepted, manifest["rules"]["bucket_rows"])
         manifest["layout"] = {
@@ -77,7 +77,7 @@ def publish_outputs(
             for k, part in enumerate(bucket_parts(frame, n)):
                 path = write_bucket_atomic(part, bucket_file(stage, table, k))
                 outputs[str(path.relative_to(stage))] = sha256_file(path)
-            qpath = write_csv_atomic(quarantine[table], stage / "quarantine" / f"{table}.csv")
+            qpath = write_ingest_csv(quarantine[table], stage / "quarantine" / f"{table}.csv")
             outputs[f"quarantine/{table}.csv"] = sha256_file(qpath)
         manifest["outputs"] = outputs
         docs = validator.build_docs()

