@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.table import Table
 
@@ -31,6 +32,29 @@ def typed_id(text: str) -> str:
     return re.sub(_INVISIBLE, "", text).strip()
 
 
+class _DebtorIdCommand(typer.core.TyperCommand):
+    """A command taking a debtor id: an id that starts with ``-`` (``-X12``) is read by the option
+    parser as an unknown option; the error then says how to pass it (after ``--``)."""
+
+    def parse_args(self, ctx, args):  # type: ignore[no-untyped-def]
+        given = list(args)  # the parser consumes ``args``
+        try:
+            return super().parse_args(ctx, args)
+        except Exception as exc:  # typer's own copy of click's NoSuchOption (typer._click, private)
+            name = getattr(exc, "option_name", None)
+            if type(exc).__name__ != "NoSuchOption" or not name or name.startswith("--"):
+                raise
+            import shlex
+
+            token = next((a for a in given if a.startswith(name)), name)
+            rest = shlex.join([a for a in given if a != token])
+            exc.message = (
+                f"No such option: {name}. If {token!r} is a debtor id, put it after '--' so that it is "
+                f"not read as an option: ews watchlist {ctx.info_name} {rest} -- {shlex.quote(token)}"
+            )
+            raise
+
+
 def register(app: typer.Typer) -> None:
     watch_app = typer.Typer(
         help="The watchlist's memory: analysts' overrides (append-only audit log) and a debtor's history.",
@@ -38,7 +62,7 @@ def register(app: typer.Typer) -> None:
     )
     app.add_typer(watch_app, name="watchlist")
 
-    @watch_app.command("override")
+    @watch_app.command("override", cls=_DebtorIdCommand)
     def override(
         debtor: str = typer.Argument(..., help="debtor_id as in the latest published run"),
         status: str = typer.Option(..., "--status", help=STATUS_HELP),
@@ -82,7 +106,7 @@ def register(app: typer.Typer) -> None:
             f"until {line['until'] or 'further notice'}); applies from the next run. Log: {out / 'overrides.jsonl'}"
         )
 
-    @watch_app.command("history")
+    @watch_app.command("history", cls=_DebtorIdCommand)
     def history(
         debtor: str = typer.Argument(..., help="debtor_id"),
         out: Path = typer.Option(Path("data/runs"), "--out", help=OUT_HELP),

@@ -121,3 +121,22 @@ def test_ingest_quarantine_csv_cells_cannot_run_as_formulas_streamed_or_not(tmp_
     _ingest(files, tmp_path / "stream", bucket_rows=10**6, stream=True, chunk_rows=2, partitions=2, workers=1)
     assert _outputs(tmp_path / "stream") == _outputs(tmp_path / "mem")
 
+
+@pytest.mark.parametrize(
+    ("args", "fix"),
+    [
+        (
+            ["override", "-X1", "--status", "cleared", "--reason", "paid in full", "--by", "ann"],
+            "ews watchlist override --status cleared --reason 'paid in full' --by ann -- -X1",
+        ),
+        (["history", "--out", "runs", "-7"], "ews watchlist history --out runs -- -7"),
+    ],
+)
+def test_a_debtor_id_starting_with_a_dash_gets_the_fix_in_the_error(args: list[str], fix: str) -> None:
+    """Before: "No such option: -X" and nothing else (the id was read as options -X -1)."""
+    import re
+
+    result = CliRunner().invoke(app, ["watchlist", *args])
+    assert result.exit_code == 2
+    text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
+    assert f"is a debtor id, put it after '--' so that it is not read as an option: {fix}" in text, text
