@@ -153,6 +153,8 @@ def _registry_target(config: Path) -> tuple[str, str, str | None] | None:
 
     try:
         raw = _read_yaml(config)
+        if raw.get("kind") != "nightly":
+            return None
         name, alias = raw.get("model_name", "ews-pd"), raw.get("model_alias", "champion")
         project = Path(raw.get("project", "conf/ews.yaml"))
         paths = _read_yaml(project).get("paths", {}) if project.exists() else {}
@@ -519,8 +521,8 @@ def register(app: typer.Typer) -> None:
         day = _parse_date(as_of, "--as-of")
         check_data_dir(data, raw)
         check_engine(engine)
-        _check_model(config)
         _check_out_dir(out, [day])
+        _check_model(config)
         _check_tracking(config)
         _check_as_of(data, raw, [day], config, accept_feed)
         console = Console()
@@ -555,7 +557,6 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         check_data_dir(data, raw)
         check_engine(engine)
-        _check_model(config)
         import pandas as pd
 
         dates = [ts.date() for ts in pd.date_range(d1, d2, freq=rule)]
@@ -563,6 +564,7 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"error: no {freq} dates between {d1} and {d2}", fg="red", err=True)
             raise typer.Exit(2)
         _check_out_dir(out, dates)
+        _check_model(config)
         _check_tracking(config)
         _check_as_of(data, raw, dates, config, accept_feed)
         console = Console()

@@ -194,7 +194,11 @@ def test_failed_ingest_into_a_new_folder_leaves_no_folder(tmp_path: Path) -> Non
 def test_score_as_of_outside_the_data_is_refused_before_the_flow(tmp_path: Path, mlflow_uri) -> None:
     """Before: 4 years after the export, the run built every feature and was refused by the feed
     checks as default_share 80 % (the cause unnamed; with --accept-feed it published the crisis);
-    before the first row it was refused as exposure 0."""
+    before the first row it was refused as exposure 0. (A champion is registered, without files: a
+    registry without one is refused first, since s7-robust.)"""
+    from tests.pipelines.test_runtime import champion_without_files
+
+    champion_without_files(mlflow_uri)
     data = tmp_path / "data"
     assert _ingest(_ledger(tmp_path / "in"), data).exit_code == 0  # dates 2024-01-01 .. 2024-04-27
     nightly = tmp_path / "nightly.yaml"

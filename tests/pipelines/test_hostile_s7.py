@@ -140,3 +140,4 @@ def test_a_debtor_id_starting_with_a_dash_gets_the_fix_in_the_error(args: list[s
     assert result.exit_code == 2
     text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
     assert f"is a debtor id, put it after '--' so that it is not read as an option: {fix}" in text, text
+
