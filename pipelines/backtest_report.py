@@ -50,7 +50,8 @@ def _monthly_svg(months: list[dict[str, Any]]) -> str:
                 )
         ax.set_xticks(x, [m["as_of"] for m in rows], rotation=60, fontsize=7)
         ax.set_ylabel("capture in top 20 % (%)")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:  # no month with its horizon observed: no line, no legend
+            ax.legend(fontsize=7)
         return _svg(fig)
 
 

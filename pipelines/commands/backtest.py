@@ -22,6 +22,35 @@ def _date(value: str, option: str) -> dt.date:
         raise  # unreachable: _fail exits
 
 
+def _inside_the_data(data: Path, dates: list, d1: dt.date, d2: dt.date) -> list:
+    """The month-ends of ``dates`` inside the dated rows of an ingested ``data`` (a raw folder:
+    ``dates`` as given). None inside: exit 2 (before: a range after the data replayed 0 debtor-months
+    with exit 0 and every figure empty; one before it replayed the debtors' master rows and called
+    the model in-sample there). Some outside: left out, with a warning."""
+    from pipelines.engine import is_ingested
+    from pipelines.scoring.data_window import data_window
+
+    window = data_window(data) if is_ingested(data) else None
+    if window is None:
+        return dates
+    first, last = window
+    inside = [d for d in dates if first <= d.date() <= last]
+    if not inside:
+        _fail(
+            f"no month-end from {d1} to {d2} lies inside the data of --data {data} (dated rows from {first} "
+            f"to {last}): there is nothing to replay. Pass --from/--to between {first} and {last}"
+        )
+    if len(inside) < len(dates):
+        outside = [d.date().isoformat() for d in dates if d not in inside]
+        typer.secho(
+            f"warning: {len(outside):,} month-end(s) outside the data of --data {data} ({first} to {last}) "
+            f"left out: {', '.join(outside[:6])}{' ...' if len(outside) > 6 else ''}",
+            fg="yellow",
+            err=True,
+        )
+    return inside
+
+
 def register(app: typer.Typer) -> None:
     @app.command("backtest")
     def backtest(
@@ -71,7 +100,6 @@ def register(app: typer.Typer) -> None:
         import pandas as pd
         from rich.console import Console
 
-        from pipelines.adapters.registry import NoChampionError, load_model_version
         from pipelines.backtest import (
             BacktestResult,
             backtest_figures,
@@ -86,7 +114,6 @@ def register(app: typer.Typer) -> None:
         from pipelines.config.nightly import NightlyConfig
         from pipelines.config.project import ProjectConfig
         from pipelines.ingest import ingest_dir
-        from pipelines.scoring.score import IncompatibleModelError, check_definition
 
         d1, d2 = _date(start, "--from"), _date(end, "--to")
         if d2 < d1:
@@ -96,6 +123,7 @@ def register(app: typer.Typer) -> None:
             _fail(f"no month-end between {d1} and {d2}; widen --from/--to")
         if not data.is_dir():
             _fail(f"--data {data} is not a folder; point it at canonical files (invoices.parquet, ...)")
+        dates = _inside_the_data(data, dates, d1, d2)
         cfg = load_config(config, expect=NightlyConfig)
         project = load_config(cfg.project, expect=ProjectConfig)
         definition = project.default_definition.to_params()
@@ -109,6 +137,9 @@ def register(app: typer.Typer) -> None:
         console = Console()
         if refit_every and model is not None:
             _fail("--model and --refit-every exclude each other: walk-forward fits its own models")
+        from pipelines.adapters.registry import NoChampionError, load_model_version  # MLflow: seconds
+        from pipelines.scoring.score import IncompatibleModelError, check_definition
+
         loaded = None
         try:
             if not refit_every:

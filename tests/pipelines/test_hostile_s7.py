@@ -141,3 +141,34 @@ def test_a_debtor_id_starting_with_a_dash_gets_the_fix_in_the_error(args: list[s
     text = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
     assert f"is a debtor id, put it after '--' so that it is not read as an option: {fix}" in text, text
 
+
+def test_backtest_month_ends_outside_the_data_are_refused_or_left_out(tmp_path: Path) -> None:
+    """Before: `ews backtest` over month-ends after the data (2030) exited 0 with 0 debtor-months
+    and every figure empty; before the data (2019) it replayed the debtors' master rows and called
+    the model in-sample there. Now: none inside, exit 2 before any model is loaded; some outside,
+    left out with a warning (the data: 2024-01-01 .. 2024-04-27)."""
+    import datetime as dt
+
+    import typer
+
+    from pipelines.backtest import month_end_dates
+    from pipelines.commands.backtest import _inside_the_data
+    from tests.pipelines.test_hostile_s4 import _ingest, _ledger
+
+    data = tmp_path / "data"
+    assert _ingest(_ledger(tmp_path / "in"), data).exit_code == 0
+    args = ["backtest", "--data", str(data), "--out", str(tmp_path / "bt"), "--from", "2030-01-01"]
+    result = CliRunner().invoke(app, [*args, "--to", "2030-03-31"])
+    assert result.exit_code == 2, result.output
+    assert (
+        f"no month-end from 2030-01-01 to 2030-03-31 lies inside the data of --data {data} (dated rows "
+        "from 2024-01-01 to 2024-04-27): there is nothing to replay" in " ".join(result.output.split())
+    )
+    assert not (tmp_path / "bt").exists()
+    before = month_end_dates(dt.date(2019, 1, 1), dt.date(2019, 3, 31))
+    with pytest.raises(typer.Exit):
+        _inside_the_data(data, before, dt.date(2019, 1, 1), dt.date(2019, 3, 31))
+    dates = month_end_dates(dt.date(2023, 12, 1), dt.date(2024, 6, 30))
+    kept = _inside_the_data(data, dates, dt.date(2023, 12, 1), dt.date(2024, 6, 30))
+    assert [d.date().isoformat() for d in kept] == ["2024-01-31", "2024-02-29", "2024-03-31"]
+
