@@ -38,9 +38,9 @@ def check_data_dir(data: Path, raw: bool = False) -> None:
             err=True,
         )
         raise typer.Exit(2)
-    from pipelines.adapters.publish import interrupted_ingest
+    from pipelines.adapters.publish import interrupted_ingest, mixed_ingest
 
-    if not raw and (message := interrupted_ingest(data)) is not None:
+    if not raw and (message := interrupted_ingest(data) or mixed_ingest(data)) is not None:
         typer.secho(f"error: --data {message}", fg="red", err=True)
         raise typer.Exit(2)
 

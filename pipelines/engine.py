@@ -357,9 +357,9 @@ def open_feed(
             f"Validate it once with `ews ingest --out {data_dir.name}-ingested ...` and pass that folder, "
             "or add --raw to validate the raw files in memory on every run"
         )
-    from pipelines.adapters.publish import interrupted_ingest
+    from pipelines.adapters.publish import interrupted_ingest, mixed_ingest
 
-    if (message := interrupted_ingest(data_dir)) is not None:
+    if (message := interrupted_ingest(data_dir) or mixed_ingest(data_dir)) is not None:
         raise NotIngestedError(f"--data {message}")
     manifest = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))
     quarantine = {

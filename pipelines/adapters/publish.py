@@ -329,6 +329,45 @@ def interrupted_ingest(folder: Path) -> str | None:
     )
 
 
+def mixed_ingest(folder: Path) -> str | None:
+    """A one-line message when the tables of ingested ``folder`` are not the ones its manifest.json
+    lists (bucket files copied in from another ingest, one deleted, a folder assembled by hand): the
+    rows in each table's Parquet footers against the manifest's accepted rows, and every bucket file
+    against the manifest's outputs. Footers only: milliseconds at 1M debtors. None when they match
+    (or the manifest lists no outputs)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # read and reported by the readers
+    outputs = manifest.get("outputs")
+    if not isinstance(outputs, dict):
+        return None
+    fix = "Run `ews ingest ... --out` into it again (or into an empty folder) instead of copying files between ingests"
+    for table, info in (manifest.get("tables") or {}).items():
+        files = sorted((folder / table).glob("bucket=*/part-0.parquet"))
+        listed = sorted(rel for rel in outputs if rel.startswith(f"{table}/bucket="))
+        names = [str(f.relative_to(folder)) for f in files]
+        if names != listed:
+            odd = sorted(set(names) ^ set(listed))
+            return (
+                f"{folder}: the {table} files do not match its manifest.json ({', '.join(odd[:3])} "
+                f"{'not listed there' if odd[0] in names else 'listed there but missing'}). {fix}"
+            )
+        want = info.get("rows_accepted") if isinstance(info, dict) else None
+        got = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        if isinstance(want, int) and got != want:
+            return (
+                f"{folder}: {table} holds {got:,} rows in {len(files)} bucket file(s) while its manifest.json "
+                f"says this ingest accepted {want:,}: the files come from different `ews ingest` runs. {fix}"
+            )
+    return None
+
+
 @contextmanager
 def ingest_lock(out_dir: Path) -> Iterator[None]:
     """Hold ``OUT/.ingest.lock`` (non-blocking ``flock``) for a whole ingest into ``out_dir``.

@@ -172,3 +172,28 @@ def test_backtest_month_ends_outside_the_data_are_refused_or_left_out(tmp_path: 
     kept = _inside_the_data(data, dates, dt.date(2023, 12, 1), dt.date(2024, 6, 30))
     assert [d.date().isoformat() for d in kept] == ["2024-01-31", "2024-02-29", "2024-03-31"]
 
+
+def test_an_ingest_folder_with_a_table_from_another_ingest_is_refused(tmp_path: Path) -> None:
+    """Before: the invoices bucket of a newer ingest copied into an older ingest folder (other rows,
+    same layout) was scored with exit 0 and no word; a missing bucket file likewise. Now the readers
+    compare each table's Parquet footers and files with manifest.json: exit 2 naming table and fix."""
+    import pyarrow.parquet as pq
+
+    from tests.pipelines.test_hostile_s4 import _ingest, _ledger
+
+    old = tmp_path / "old"
+    assert _ingest(_ledger(tmp_path / "in12"), old).exit_code == 0  # 12 invoices, 12 payments
+    bucket = old / "invoices/bucket=0/part-0.parquet"
+    pq.write_table(pq.read_table(bucket).slice(0, 9), bucket)  # as another ingest's 9 invoices
+    args = ["--data", str(old), "--as-of", "2024-04-30"]
+    result = CliRunner().invoke(app, ["features", *args, "--out", str(tmp_path / "f.parquet")])
+    assert result.exit_code == 2, result.output
+    assert (
+        f"--data {old}: invoices holds 9 rows in 1 bucket file(s) while its manifest.json says this ingest "
+        "accepted 12: the files come from different `ews ingest` runs" in " ".join(result.output.split())
+    )
+    (old / "invoices/bucket=0/part-0.parquet").unlink()
+    result = CliRunner().invoke(app, ["features", *args, "--out", str(tmp_path / "f.parquet")])
+    assert result.exit_code == 2
+    assert "invoices/bucket=0/part-0.parquet listed there but missing" in " ".join(result.output.split())
+    assert not (tmp_path / "f.parquet").exists()
