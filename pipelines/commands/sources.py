@@ -32,6 +32,9 @@ def register(app: typer.Typer) -> None:
         ),
         name: str | None = typer.Option(None, "--name", help="source name; default: from the file name"),
         force: bool = typer.Option(False, "--force", help="overwrite --out if it exists"),
+        sheet: str | None = typer.Option(
+            None, "--sheet", help="an Excel workbook's sheet to map, by name (default: the first sheet)"
+        ),
     ) -> None:
         from pipelines.adapters.files import write_text_atomic
         from pipelines.sources.suggest import EXCEL_SUFFIXES, excel_to_csv, suggest_source
@@ -52,8 +55,15 @@ def register(app: typer.Typer) -> None:
                 source_file = file.with_suffix(".csv")
                 if source_file.exists() and not force:
                     fail(f"{source_file} exists (the CSV copy of {file}); pass --force to overwrite it")
-                sheet = excel_to_csv(file, source_file)
-                err.print(f"sheet {sheet!r} of {file} written as {source_file} (UTF-8 CSV)", highlight=False)
+                taken, others = excel_to_csv(file, source_file, 0 if sheet is None else sheet)
+                err.print(f"sheet {taken!r} of {file} written as {source_file} (UTF-8 CSV)", highlight=False)
+                if others and sheet is None:
+                    err.print(
+                        f"[yellow]note:[/] the workbook has {len(others) + 1} sheets; the first was taken. "
+                        f"Others: {', '.join(repr(o) for o in others[:8])}{' ...' if len(others) > 8 else ''}. "
+                        "Pick one with --sheet NAME (add --force to replace the CSV and the draft)",
+                        highlight=False,
+                    )
             draft = suggest_source(source_file, name)
         except (ValueError, OSError, UnicodeError) as exc:
             fail(str(exc))

@@ -562,8 +562,10 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 
 
-def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> str:
-    """Write one sheet of an Excel workbook as a UTF-8 CSV at ``target``; returns the sheet's name.
+def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> tuple[str, list[str]]:
+    """Write one sheet of an Excel workbook as a UTF-8 CSV at ``target``; returns the sheet's name
+    and the names of the workbook's other sheets. A sheet name that is not in the workbook raises
+    ``ValueError`` listing the names.
 
     Every row is written (title rows above the header too; suggest detects them). Cells hold their
     values: dates as ``YYYY-MM-DD``, numbers with a ``.`` decimal point, text as is. Raises ``ValueError`` when the file is not a readable workbook.
@@ -577,11 +579,17 @@ def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> str:
     except Exception as exc:  # zipfile.BadZipFile, KeyError, InvalidFileException ...
         raise ValueError(f"{path}: not a readable Excel workbook ({type(exc).__name__}: {exc})") from None
     try:
+        names = list(book.sheetnames)
+        if isinstance(sheet, str) and sheet not in names:
+            raise ValueError(
+                f"{path}: no sheet named {sheet!r}; its sheets: {', '.join(repr(n) for n in names)}"
+            )
         ws = book.worksheets[sheet] if isinstance(sheet, int) else book[sheet]
         rows = [["" if v is None else _cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
         name = ws.title
     finally:
         book.close()
+    others = [n for n in names if n != name]
     while rows and all(c == "" for c in rows[-1]):
         rows.pop()
     if not rows:
@@ -590,7 +598,7 @@ def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> str:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(r + [""] * (width - len(r)) for r in rows)
     write_text_atomic(buffer.getvalue(), target)
-    return name
+    return name, others
 
 
 def _cell(value: object) -> str:

@@ -197,3 +197,40 @@ def test_an_ingest_folder_with_a_table_from_another_ingest_is_refused(tmp_path: 
     assert result.exit_code == 2
     assert "invoices/bucket=0/part-0.parquet listed there but missing" in " ".join(result.output.split())
     assert not (tmp_path / "f.parquet").exists()
+
+
+def test_suggest_says_which_sheet_it_took_and_maps_the_one_named(tmp_path: Path) -> None:
+    """Before: a workbook whose first sheet is a summary was drafted from that sheet (invoice_id
+    mapped to its title, every other column missing) without a word about the sheet of open items."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "Summary"
+    book.active["A1"] = "Totals by customer"
+    items = book.create_sheet("Open items")
+    items.append(["Invoice", "Customer", "Invoice date", "Due date", "Amount"])
+    items.append(["INV1", "C1", "2024-01-05", "2024-02-04", 100])
+    items.append(["INV2", "C2", "2024-01-09", "2024-02-08", 250.5])
+    book.save(tmp_path / "ar.xlsx")
+    args = ["sources", "suggest", str(tmp_path / "ar.xlsx"), "--out", str(tmp_path / "d.yaml"), "--force"]
+    first = CliRunner().invoke(app, args)  # the summary: a title, no rows
+    assert first.exit_code == 2 and "has a header but no data rows" in first.output, first.output
+    assert (
+        "the workbook has 2 sheets; the first was taken. Others: 'Open items'. Pick one with --sheet NAME"
+        in (" ".join(first.output.split()))
+    )
+    wrong = CliRunner().invoke(app, [*args, "--sheet", "Open"])
+    assert (
+        wrong.exit_code == 2 and "no sheet named 'Open'; its sheets: 'Summary', 'Open items'" in wrong.output
+    )
+    named = CliRunner().invoke(app, [*args, "--sheet", "Open items"])
+    assert named.exit_code == 0 and "Others" not in named.output
+    draft = (tmp_path / "d.yaml").read_text()
+    for line in (
+        'invoice_id: "Invoice"',
+        'debtor_id: "Customer"',
+        'amount: "Amount"',
+        'due_date: "Due date"',
+    ):
+        assert line in draft, draft
+    assert (tmp_path / "ar.csv").read_text().splitlines()[1] == "INV1,C1,2024-01-05,2024-02-04,100"
