@@ -7,13 +7,26 @@ Test-suite speed (issue 12: the suite stays under 5 minutes on the 2-core CI box
 * The heaviest test files are collected first (:data:`HEAVY_FILES`) and xdist keeps that order
   (``--dist loadfile`` otherwise queues the files by their number of tests, so the few long
   end-to-end files started last and one worker idled while the other finished them).
+* Under xdist, ONE Prefect API server serves every worker (:class:`SharedPrefectServer`): the
+  controller starts it in ``pytest_configure``, hands its URL to the workers through
+  ``workerinput`` and stops it in ``pytest_unconfigure``; it dies with the controller even when
+  pytest is killed (``PR_SET_PDEATHSIG``). Without xdist, ``prefect_harness`` starts Prefect's own
+  test harness when a test first asks for it, as before.
 """
 
 from __future__ import annotations
 
 import fcntl
+import importlib.util
+import inspect
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,11 +68,104 @@ HEAVY_FILES = {
 }
 
 
+PREFECT_URL_KEY = "ews_prefect_api_url"  # workerinput keys: the shared server's API URL and pid
+PREFECT_PID_KEY = "ews_prefect_pid"
+PREFECT_STARTUP_TIMEOUT = 120.0
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec (Linux)
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class SharedPrefectServer:
+    """A Prefect API server on a temporary SQLite database, started (not waited for) by the xdist
+    controller and shared by its workers: the same command Prefect's ``prefect_test_harness``
+    runs, once per run instead of once per worker (its start-up and idle loop cost ~10 CPU-s)."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="ews-test-prefect-"))
+        self.port = _free_port()
+        self.api_url = f"http://127.0.0.1:{self.port}/api"
+        env = {
+            **os.environ,
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+            "PREFECT_HOME": str(self.folder / "home"),
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{self.folder / 'prefect.db'}",
+        }
+        env.pop("PREFECT_API_URL", None)
+        self.log = open(self.folder / "server.log", "wb")  # noqa: SIM115 -- closed in stop()
+        spec = importlib.util.find_spec("prefect")
+        assert spec is not None and spec.origin is not None, "prefect is not installed"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(spec.origin).parents[1])]
+            + ["--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1"]
+            + ["--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _uses_prefect(config: pytest.Config) -> bool:
+    """Whether any test file or conftest under the run's arguments asks for ``prefect_harness``
+    (a plain text scan, a few ms). A wrong "no" only costs speed: workers then start their own."""
+    for arg in config.args or [str(ROOT / "tests")]:
+        path = Path(arg.split("::", 1)[0])
+        path = path if path.is_absolute() else Path(config.invocation_params.dir) / path
+        files = path.rglob("*.py") if path.is_dir() else [path] if path.suffix == ".py" else []
+        if any("prefect_harness" in f.read_text(errors="ignore") for f in files if f.name != "conftest.py"):
+            return True
+    return False
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # xdist's --dist loadfile/loadscope reorders the files by number of tests unless told not to;
     # keep the order of pytest_collection_modifyitems below (heaviest first).
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
+    xdist_controller = not hasattr(config, "workerinput") and bool(getattr(config.option, "numprocesses", 0))
+    if xdist_controller and not config.option.collectonly and _uses_prefect(config):
+        config.stash[_PREFECT] = SharedPrefectServer()
+
+
+_PREFECT = pytest.StashKey[SharedPrefectServer]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist controller: tell each worker where the shared Prefect server listens."""
+    server = node.config.stash.get(_PREFECT, None)
+    if server is not None:
+        node.workerinput[PREFECT_URL_KEY] = server.api_url
+        node.workerinput[PREFECT_PID_KEY] = server.process.pid
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    server = config.stash.get(_PREFECT, None)
+    if server is not None:
+        server.stop()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -106,13 +212,71 @@ def seed_mlflow_db(template: Path, db: Path) -> str:
     return f"sqlite:///{db}"
 
 
-@pytest.fixture(scope="session")
-def prefect_harness():
-    """A temporary Prefect API for the whole session (starting one costs 5-10 s)."""
-    from prefect.testing.utilities import prefect_test_harness
+def _wait_for_shared_server(url: str, pid: int) -> None:
+    import httpx
+    import psutil
 
-    with prefect_test_harness(server_startup_timeout=120):
+    deadline = time.monotonic() + PREFECT_STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        try:  # an exited server stays a zombie until the controller reaps it at the end
+            exited = psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            exited = True
+        if exited:
+            pytest.fail(
+                f"the shared Prefect test server (pid {pid}, {url}) exited during start-up", pytrace=False
+            )
+        time.sleep(0.1)
+    pytest.fail(
+        f"the shared Prefect test server at {url} did not answer within {PREFECT_STARTUP_TIMEOUT:.0f} s",
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(request):
+    """A temporary Prefect API for the whole session: under xdist the controller's shared server,
+    otherwise Prefect's own test harness (starting one costs 5-10 s)."""
+    workerinput = getattr(request.config, "workerinput", {})
+    if PREFECT_URL_KEY not in workerinput:
+        from prefect.testing.utilities import prefect_test_harness
+
+        with prefect_test_harness(server_startup_timeout=int(PREFECT_STARTUP_TIMEOUT)):
+            yield
+        return
+
+    url = workerinput[PREFECT_URL_KEY]
+    _wait_for_shared_server(url, workerinput[PREFECT_PID_KEY])
+    import prefect.context
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    # as prefect_test_harness does, also for contexts copied before the fixture ran
+    with (
+        temporary_settings(updates={PREFECT_API_URL: url}),
+        prefect.context._temporary_global_settings_context(prefect.context.get_settings_context()),
+    ):
         yield
+
+        async def drain() -> None:  # send the buffered logs and events before the worker exits
+            try:
+                result = APILogWorker.instance().drain()
+                if inspect.isawaitable(result):
+                    await result
+            except RuntimeError:  # never started
+                pass
+            result = EventsWorker.drain_all()
+            if inspect.isawaitable(result):
+                await result
+
+        run_coro_as_sync(drain())
 
 
 @pytest.fixture
