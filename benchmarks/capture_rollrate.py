@@ -1,0 +1,329 @@
+"""The roll-rate model's information as LightGBM inputs, paired with ews's own LightGBM path (issue 9 part 1).
+
+Same books, cut, forward rows and LightGBM path as ``benchmarks/capture_recency.py`` (which reads the
+books and modelling frames ``benchmarks/regimes.py`` cached under ``--work``): early-stopped on ews's
+validation window, refitted on every labelled snapshot before the cut. Only the ranking of the forward
+rows is compared (AUC, capture@5 %), with a paired 95 % debtor-bootstrap interval of each difference to
+``shipped``.
+
+Candidate inputs, all computed per (debtor, as_of) from month-ends on or before that as-of date only:
+
+* ``rr_pd``: the roll-rate / provision-matrix PD (``models.rollrate``: DPD-bucket states of the
+  shipped ``rollrate:`` config, Dirichlet-smoothed monthly matrix, horizon power) of the row's state,
+  with the matrix counted from the book's moves that *ended* on or before the row's as-of date. The
+  training rows of an early as-of date see the dynamics known then; a forward row sees the moves up to
+  its own month-end, as the nightly would. Rows with no move yet: NaN.
+* ``rr_months_in_state``: consecutive month-ends the debtor has been in its current state (1 = just
+  moved in).
+* ``rr_last_move``: direction of the last month-end move: +1 worse, 0 same, -1 better (NaN without
+  a previous month-end).
+
+Variants: ``rr_pd`` (shipped features + rr_pd), ``trans`` (+ the two transition features),
+``rr_all`` (+ all three), ``rr_pd2`` (+ ``rr_pd2``: the horizon PD of a second-order chain whose
+state is the (previous, current) state pair, each pair's row smoothed towards its current state's
+first-order row; a row without a live previous month-end gets ``rr_pd``), and the control ``noise`` (+ one
+column of uniform random numbers: how far adding a useless input moves the early-stopped fit).
+``--fit-seeds K`` fits every variant with K LightGBM seeds (row and column subsampling 0.8) and averages
+their raw scores, so a difference is less the luck of one fit; the per-seed AUCs are kept (``seed_auc``);
+``trees`` and ``gain_share`` are the last seed's.
+
+    nice .venv/bin/python benchmarks/capture_rollrate.py --work /work/bench/s5-pd/regimes --seeds 1,2 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from capture_gap import cached_frame  # noqa: E402
+from capture_recency import capture, ews_path, paired_intervals  # noqa: E402
+from regimes import HORIZON_DAYS, KEYS, book  # noqa: E402
+from train_forward import as_of_cut  # noqa: E402
+
+from models.rollrate import (  # noqa: E402
+    RollRateParams,
+    assign_states,
+    horizon_months,
+    horizon_pd,
+    smoothed_matrix,
+    state_names,
+)
+from models.split import plan_split, snapshot_summary  # noqa: E402
+from models.train import NON_FEATURES, _parts, prepare_matrix, select_features  # noqa: E402
+from pipelines.config import load_config  # noqa: E402
+from pipelines.config.project import ProjectConfig  # noqa: E402
+from pipelines.config.train import TrainConfig  # noqa: E402
+from pipelines.synthetic import REGIMES  # noqa: E402
+
+RR_FEATURES = ["rr_pd", "rr_months_in_state", "rr_last_move", "rr_pd2"]
+
+
+def pair_horizon_pd(c3: np.ndarray, first: np.ndarray, strength: float, months: int) -> np.ndarray:
+    """Horizon PD per (previous, current) live state pair of a second-order chain.
+
+    ``c3[a, b, c]``: moves a -> b -> c over three consecutive month-ends (a, b live); ``first``: the
+    smoothed first-order matrix. Row (a, b) is ``(c3[a, b] + strength * first[b]) / (n + strength)``,
+    so a pair seen rarely falls back to its current state's row. Returns an (L, L) array, L live states.
+    """
+    n = first.shape[0]
+    live = n - 1
+    size = live * live + 1  # the pairs, then default (absorbing)
+    m = np.zeros((size, size))
+    for a in range(live):
+        for b in range(live):
+            row = (c3[a, b] + strength * first[b]) / (c3[a, b].sum() + strength)
+            i = a * live + b
+            m[i, b * live : (b + 1) * live] = row[:live]
+            m[i, -1] = row[-1]
+    m[-1, -1] = 1.0
+    return np.linalg.matrix_power(m, months)[:-1, -1].reshape(live, live)
+
+
+def rollrate_features(frame: pd.DataFrame, params: RollRateParams) -> pd.DataFrame:
+    """``rr_pd``, ``rr_months_in_state``, ``rr_last_move`` per row of ``frame`` (same index).
+
+    ``frame``: one row per (debtor_id, as_of) month-end with ``dpd_current_max`` and
+    ``in_default_at_asof``. The matrix behind a row's ``rr_pd`` counts only the moves whose later
+    month-end is on or before the row's as-of date (so a row never sees a later month-end)."""
+    order = frame.sort_values(["debtor_id", "as_of"], kind="stable")
+    snaps = np.sort(order["as_of"].unique())
+    step = np.searchsorted(snaps, order["as_of"].to_numpy())
+    code = assign_states(order, params)
+    n_states = len(state_names(params))
+    ids = order["debtor_id"].astype("string").to_numpy()
+    linked = np.zeros(len(order), dtype=bool)  # row i follows row i-1 of the same debtor one month-end later
+    linked[1:] = (ids[1:] == ids[:-1]) & (step[1:] == step[:-1] + 1)
+    move = linked[1:] & (code[:-1] != n_states - 1)
+    counts = np.zeros((len(snaps), n_states, n_states), dtype=np.int64)
+    np.add.at(counts, (step[1:][move], code[:-1][move], code[1:][move]), 1)
+    cum = np.cumsum(counts, axis=0)
+    months = horizon_months(params.horizon_days)
+    pd_by_date = np.full((len(snaps), n_states), np.nan)
+    for d in range(len(snaps)):
+        if cum[d, : n_states - 1].sum() > 0:
+            live = np.clip(
+                horizon_pd(smoothed_matrix(cum[d], params.prior_strength), months),
+                params.pd_floor,
+                params.pd_ceiling,
+            )
+            pd_by_date[d] = np.append(live, params.pd_ceiling)
+    rr_pd = pd_by_date[step, code]
+    # second order: moves a -> b -> c over three linked month-ends, b live (a default -> no pair)
+    live = n_states - 1
+    trip = linked[2:] & linked[1:-1] & (code[:-2] < live) & (code[1:-1] < live)
+    c3 = np.zeros((len(snaps), live, live, n_states), dtype=np.int64)
+    np.add.at(c3, (step[2:][trip], code[:-2][trip], code[1:-1][trip], code[2:][trip]), 1)
+    c3 = np.cumsum(c3, axis=0)
+    pair_pd = np.full((len(snaps), live, live), np.nan)
+    for d in range(len(snaps)):
+        if cum[d, : n_states - 1].sum() > 0:
+            first = smoothed_matrix(cum[d], params.prior_strength)
+            pair_pd[d] = np.clip(
+                pair_horizon_pd(c3[d], first, params.prior_strength, months),
+                params.pd_floor,
+                params.pd_ceiling,
+            )
+    prev = np.full(len(order), -1)
+    prev[1:] = np.where(linked[1:], code[:-1], -1)
+    has_pair = (prev >= 0) & (prev < live) & (code < live)
+    rr_pd2 = rr_pd.copy()
+    rr_pd2[has_pair] = pair_pd[step[has_pair], prev[has_pair], code[has_pair]]
+    same = np.zeros(len(order), dtype=bool)
+    same[1:] = linked[1:] & (code[1:] == code[:-1])
+    run = np.cumsum(~same)
+    months_in = pd.Series(np.ones(len(order)), index=order.index).groupby(run).cumsum().to_numpy()
+    last = np.full(len(order), np.nan)
+    last[1:] = np.where(linked[1:], np.sign(code[1:] - code[:-1]), np.nan)
+    out = pd.DataFrame(
+        {"rr_pd": rr_pd, "rr_months_in_state": months_in, "rr_last_move": last, "rr_pd2": rr_pd2},
+        index=order.index,
+    )
+    return out.reindex(frame.index)
+
+
+def run(regime: str, seed: int, args: argparse.Namespace, cfg: TrainConfig) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    params = cfg.to_params()
+    rr_params = cfg.rollrate.to_params(ProjectConfig().default_definition, cfg)
+    data, gen = book(regime, seed, args.work, None, None)
+    frame = cached_frame(data)
+    c = time.process_time()
+    frame = frame.join(rollrate_features(frame, rr_params))
+    # the control: one column of uniform noise, what adding any useless input does to the fit
+    frame["noise"] = np.random.default_rng(seed).random(len(frame))
+    rr_cpu = round(time.process_time() - c, 2)
+    truth = pd.read_parquet(data / "truth.parquet", columns=["debtor_id", "month_end", "oracle_pd"])
+    truth = truth.assign(debtor_id=truth["debtor_id"].astype(str), as_of=pd.to_datetime(truth["month_end"]))
+    observed = sorted(frame.loc[frame["horizon_observed"], "as_of"].unique())
+    cut = pd.Timestamp(observed[-args.forward - 1])
+    past = as_of_cut(frame, cut, HORIZON_DAYS)
+    plan = plan_split(snapshot_summary(past[["as_of", "label", "horizon_observed"]]), params.split)
+    labelled = past[past["label"].notna()].reset_index(drop=True)
+    parts = _parts(labelled, plan)
+    cands = [
+        c
+        for c in past.columns
+        if c not in NON_FEATURES and c not in params.exclude and c not in [*RR_FEATURES, "noise"]
+    ]
+    cat = [c for c in cands if c in params.categorical or isinstance(past[c].dtype, pd.CategoricalDtype)]
+    kept, _ = select_features(labelled, cands)
+    cat = [c for c in cat if c in kept]
+    categories = {c: sorted(labelled[c].dropna().astype("string").astype(str).unique().tolist()) for c in cat}
+
+    fwd = frame[frame["as_of"].isin(observed[-args.forward :]) & frame["label"].notna()]
+    fwd = fwd.merge(truth[[*KEYS, "oracle_pd"]], on=KEYS, how="left")
+    fwd = fwd[fwd["oracle_pd"].notna()].reset_index(drop=True)
+    yf = fwd["label"].astype(int).to_numpy()
+
+    variants = {
+        "shipped": kept,
+        "rr_pd": [*kept, "rr_pd"],
+        "trans": [*kept, "rr_months_in_state", "rr_last_move"],
+        "rr_all": [*kept, "rr_pd", "rr_months_in_state", "rr_last_move"],
+        "rr_pd2": [*kept, "rr_pd2"],
+        "noise": [*kept, "noise"],
+    }
+    variants = {k: v for k, v in variants.items() if k == "shipped" or k in args.variants}
+    scores: dict[str, np.ndarray] = {"oracle": fwd["oracle_pd"].clip(0, 1).to_numpy(float)}
+    trees: dict[str, int] = {}
+    cpu: dict[str, float] = {}
+    gain: dict[str, dict[str, float]] = {}
+    y = {k: parts[k]["label"].astype(int).to_numpy() for k in ("train", "validation")}
+    y_all = labelled["label"].astype(int).to_numpy()
+    seed_auc: dict[str, list[float]] = {}
+    for name, names in variants.items():
+        c = time.process_time()
+        X = {k: prepare_matrix(parts[k], names, categories) for k in ("train", "validation")}
+        X_all, Xf = prepare_matrix(labelled, names, categories), prepare_matrix(fwd, names, categories)
+        runs = []
+        for i in range(args.fit_seeds):  # fit seeds params.seed + i; scores averaged (raw)
+            model, best = ews_path(X_all, y_all, X, y, params.lgbm, params.seed + i)
+            runs.append(model.predict(Xf, raw_score=True))
+        scores[name] = np.mean(runs, axis=0)
+        seed_auc[name] = [round(float(roc_auc_score(yf, r)), 4) for r in runs]
+        trees[name], cpu[name] = best, round(time.process_time() - c, 1)
+        imp = pd.Series(model.booster_.feature_importance("gain"), index=model.booster_.feature_name())
+        imp = imp / imp.sum()
+        gain[name] = {f: round(float(imp.get(f, 0.0)), 4) for f in RR_FEATURES if f in names}
+        gain[name]["dpd_current_max"] = round(float(imp.get("dpd_current_max", 0.0)), 4)
+    metrics = {
+        k: {"auc": round(float(roc_auc_score(yf, s)), 4), "capture_5pct": round(capture(yf, s), 4)}
+        for k, s in scores.items()
+    }
+    o = metrics["oracle"]
+    for m in metrics.values():
+        m["auc_ratio"] = round(m["auc"] / o["auc"], 4)
+        m["capture_ratio"] = round(m["capture_5pct"] / o["capture_5pct"], 4)
+    ci = paired_intervals(
+        yf,
+        {k: v for k, v in scores.items() if k != "oracle"},
+        fwd["debtor_id"].to_numpy(),
+        args.boot,
+        params.seed,
+    )
+    # early-stage forward rows (0-60 DPD, live): the population the queue misses
+    early = (fwd["dpd_current_max"].fillna(0) <= 60).to_numpy()
+    early_auc = (
+        {k: round(float(roc_auc_score(yf[early], s[early])), 4) for k, s in scores.items()}
+        if 0 < yf[early].sum() < early.sum()
+        else {}
+    )
+    return {
+        "regime": regime,
+        "seed": seed,
+        "book": f"{gen.debtors}x{gen.months}",
+        "frame": sorted(p.name for p in data.glob("frame-*.parquet"))[-1],
+        "cut": str(cut.date()),
+        "forward_rows": len(fwd),
+        "forward_defaults": int(yf.sum()),
+        "early_rows": int(early.sum()),
+        "early_defaults": int(yf[early].sum()),
+        "trees": trees,
+        "fit_seeds": args.fit_seeds,
+        "seed_auc": seed_auc,
+        "cpu_s": cpu,
+        "rr_features_cpu_s": rr_cpu,
+        "gain_share": gain,
+        "metrics": metrics,
+        "early_auc": early_auc,
+        "vs_shipped": ci,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--regimes", default=",".join(REGIMES))
+    ap.add_argument("--seeds", default="1,2")
+    ap.add_argument("--work", type=Path, default=Path("/tmp/ews-regimes"))
+    ap.add_argument("--config", type=Path, default=ROOT / "conf" / "train.yaml")
+    ap.add_argument("--forward", type=int, default=6)
+    ap.add_argument("--boot", type=int, default=200, help="debtor-bootstrap replicates")
+    ap.add_argument(
+        "--fit-seeds",
+        type=int,
+        default=1,
+        help="LightGBM seeds per variant (seed, seed+1, ...); their raw scores are averaged",
+    )
+    ap.add_argument(
+        "--variants",
+        nargs="*",
+        default=["rr_pd", "trans", "rr_all", "rr_pd2", "noise"],
+        help="candidates to fit besides shipped",
+    )
+    ap.add_argument("--json", type=Path, default=None)
+    args = ap.parse_args()
+    cfg = load_config(args.config, expect=TrainConfig)
+    results = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for regime in args.regimes.split(","):
+            r = run(regime, seed, args, cfg)
+            results.append(r)
+            line = "  ".join(f"{k} {m['auc']:.4f}/{m['capture_5pct']:.3f}" for k, m in r["metrics"].items())
+            print(f"{regime} s{seed} ({r['forward_defaults']} def, trees {r['trees']}): {line}", flush=True)
+            print(f"    early-stage AUC {r['early_auc']}  gain share {r['gain_share']}", flush=True)
+            for k, c in r["vs_shipped"].items():
+                print(f"    {k} - shipped: dAUC {c['d_auc_ci']}  dcap {c['d_capture_ci']}", flush=True)
+            if args.json:
+                args.json.write_text(json.dumps(results, indent=1))
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    summary: dict[str, Any] = {
+        "books": len(results),
+        "cpu_s": round(ru.ru_utime + ru.ru_stime, 1),
+        "max_rss_kb": ru.ru_maxrss,
+    }
+    for k in args.variants:
+        d_auc = [r["metrics"][k]["auc"] - r["metrics"]["shipped"]["auc"] for r in results]
+        d_cap = [r["metrics"][k]["capture_5pct"] - r["metrics"]["shipped"]["capture_5pct"] for r in results]
+        ci = [r["vs_shipped"][k] for r in results]
+        summary[k] = {
+            "mean_d_auc": round(float(np.mean(d_auc)), 4),
+            "mean_d_capture": round(float(np.mean(d_cap)), 4),
+            "auc_sig_better": sum(c["d_auc_ci"][0] > 0 for c in ci),
+            "auc_sig_worse": sum(c["d_auc_ci"][1] < 0 for c in ci),
+            "cap_sig_better": sum(c["d_capture_ci"][0] > 0 for c in ci),
+            "cap_sig_worse": sum(c["d_capture_ci"][1] < 0 for c in ci),
+            "capture_ge_090_oracle": sum(r["metrics"][k]["capture_ratio"] >= 0.90 for r in results),
+            "auc_ge_095_oracle": sum(r["metrics"][k]["auc_ratio"] >= 0.95 for r in results),
+        }
+    summary["shipped_capture_ge_090_oracle"] = sum(
+        r["metrics"]["shipped"]["capture_ratio"] >= 0.90 for r in results
+    )
+    summary["shipped_auc_ge_095_oracle"] = sum(r["metrics"]["shipped"]["auc_ratio"] >= 0.95 for r in results)
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
