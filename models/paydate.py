@@ -188,9 +188,12 @@ def predict_hazards(
     gaps = [(col[g], base[src].to_numpy(dtype=np.float32)) for g, src in GAP_FEATURES.items() if g in col]
     trees = None
     if ends is None and n >= walk_from:
-        from models.treewalk import compile_trees, weekly_hazards
-
-        trees = compile_trees(booster, len(features))
+        try:
+            from models.treewalk import compile_trees, weekly_hazards
+        except (ImportError, RuntimeError):  # numba missing, or no cache directory it may write to
+            pass
+        else:
+            trees = compile_trees(booster, len(features))
     if trees is not None:
         return weekly_hazards(
             trees,

@@ -3,6 +3,8 @@ probabilities, interval coverage on generated data, and the cash forecast adding
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -388,6 +390,9 @@ def test_compiled_walk_is_lightgbm_bit_for_bit(trained, monkeypatch) -> None:
     assert default.tobytes() == predict_hazards(Plain(), inv, T, H).tobytes()
     assert 0 < (default == 0).sum() < default.size  # weeks were left out after the tolerance
     assert len(walks) == 2  # the compiled walk, not LightGBM, gave ``walked`` and ``default``
+    monkeypatch.setitem(sys.modules, "models.treewalk", None)  # numba unusable: LightGBM's loop
+    assert predict_hazards(booster, inv, T, H, walk_from=0).tobytes() == default.tobytes()
+    assert len(walks) == 2
 
 
 def test_quantiles_and_cdf_by_hand() -> None:
