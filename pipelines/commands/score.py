@@ -150,13 +150,16 @@ def _registry_target(config: Path) -> tuple[str, str, str | None] | None:
     the configs' defaults; None when a file does not read as a mapping of the expected types (the
     full validation, which imports Prefect for the cron and costs a second more, names the problem)."""
     from pipelines.config import ConfigError, _read_yaml
+    from pipelines.config.nightly import NightlyConfig
 
+    defaults = {key: field.default for key, field in NightlyConfig.model_fields.items()}
     try:
         raw = _read_yaml(config)
         if raw.get("kind") != "nightly":
             return None
-        name, alias = raw.get("model_name", "ews-pd"), raw.get("model_alias", "champion")
-        project = Path(raw.get("project", "conf/ews.yaml"))
+        name = raw.get("model_name", defaults["model_name"])
+        alias = raw.get("model_alias", defaults["model_alias"])
+        project = Path(raw.get("project", defaults["project"]))
         paths = _read_yaml(project).get("paths", {}) if project.exists() else {}
         uri = paths.get("mlflow_tracking_uri") if isinstance(paths, dict) else None
     except (ConfigError, TypeError, ValueError, OSError):
@@ -170,20 +173,29 @@ def _registry_target(config: Path) -> tuple[str, str, str | None] | None:
     return name, str(alias), uri
 
 
-def _check_model(config: Path) -> None:
-    """Before anything else: the model version to score (alias ``champion``) exists in the registry,
-    read without MLflow or Prefect for the local SQLite store, so a project that never trained fails
-    in about a second (before: 14-20 CPU-s of Prefect server, flow and features, then the same
-    error). Other problems of the version (unreadable files, a definition mismatch) are still found
-    by preflight and the flow."""
-    from pipelines.adapters.registry_view import public_uri, read_versions, tracking_uri
+def _check_registry(config: Path) -> None:
+    """Before Prefect starts: the tracking store answers (:func:`_check_tracking`, once) and the model
+    version to score (alias ``champion``) exists in it. The local SQLite store is read without MLflow
+    or Prefect, before the tracking check, so a project that never trained fails in about a second
+    (before: 14-20 CPU-s of Prefect server, flow and features, then the same error); a tracking
+    server is read through MLflow, so an unreachable one fails first. Other problems of the version
+    (unreadable files, a definition mismatch) are still found by preflight and the flow."""
+    from pipelines.adapters.registry_view import tracking_uri
 
     target = _registry_target(config)
-    if target is None:
-        return
-    name, key, given = target
-    if not tracking_uri(given).startswith("sqlite:///"):
-        _check_tracking(config)  # a tracking server is read through MLflow: an unreachable one fails first
+    local = target is not None and tracking_uri(target[2]).startswith("sqlite:///")
+    if not local:
+        _check_tracking(config)
+    if target is not None:
+        _require_version(config, *target)
+    if local:
+        _check_tracking(config)
+
+
+def _require_version(config: Path, name: str, key: str, given: str | None) -> None:
+    """Exit 2 with the command to run when ``name`` has no version or alias ``key`` in the store."""
+    from pipelines.adapters.registry_view import public_uri, read_versions, tracking_uri
+
     records = read_versions(name, given)
     if any((r.version == key) if key.isdigit() else (key in r.aliases) for r in records or []):
         return
@@ -522,8 +534,7 @@ def register(app: typer.Typer) -> None:
         check_data_dir(data, raw)
         check_engine(engine)
         _check_out_dir(out, [day])
-        _check_model(config)
-        _check_tracking(config)
+        _check_registry(config)
         _check_as_of(data, raw, [day], config, accept_feed)
         console = Console()
         with flow_runtime(), bucket_bars(console, f"nightly flow for {day}"):
@@ -564,8 +575,7 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"error: no {freq} dates between {d1} and {d2}", fg="red", err=True)
             raise typer.Exit(2)
         _check_out_dir(out, dates)
-        _check_model(config)
-        _check_tracking(config)
+        _check_registry(config)
         _check_as_of(data, raw, dates, config, accept_feed)
         console = Console()
         with flow_runtime(), Progress(*BUCKET_COLUMNS, console=console) as progress:
