@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 EVENT_KINDS: tuple[str, ...] = ("write_off", "agency_placement", "insolvency")
 PLAN_STATUSES: tuple[str, ...] = ("active", "broken", "completed", "cancelled")
+# Ceiling of a statement's days_past_due: ten years. Real arrears are written off long before; larger
+# values are data errors (1,000,000) or dates read as numbers (an Excel serial: 45,321 = 2024-01-30;
+# every day since 1910 is above this ceiling).
+MAX_DAYS_PAST_DUE = 3650
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,8 @@ class Column:
     allowed: tuple[str, ...] = ()  # text: the only values allowed
     latest: str = "as_of"  # dates: the latest allowed date, "as_of" (the run's as-of date) or "max_date"
     reason: str = ""  # quarantine reason of the min_value/pattern/allowed rule, when not the default
+    max_value: float | None = None  # numbers: highest plausible value (a ceiling of the contract)
+    max_reason: str = ""  # quarantine reason of the max_value rule (default implausible_<column>)
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,16 @@ STATEMENTS = TableSpec(
         Column("balance", "float", description="statement balance (may be negative)"),
         Column("amount_due", "float", description="amount due this period"),
         Column("amount_paid", "float", description="amount paid in the period, >= 0", min_value=0),
-        Column("days_past_due", "int", description="days past due at period end, >= 0", min_value=0),
+        Column(
+            "days_past_due",
+            "int",
+            description=f"days past due at period end, 0 to {MAX_DAYS_PAST_DUE:,} (ten years); above it "
+            "(1,000,000, an Excel date serial such as 45,321 in a mis-mapped column) the row is quarantined "
+            "as implausible_days_past_due",
+            min_value=0,
+            max_value=MAX_DAYS_PAST_DUE,
+            max_reason="implausible_days_past_due",
+        ),
         Column("credit_limit", "float", description="credit limit, >= 0", min_value=0),
     ),
     unique_together=("debtor_id", "period_end"),

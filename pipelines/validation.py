@@ -55,7 +55,7 @@ def _expect(kind: str, reason: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def _value_rules(col: Any) -> list[dict[str, Any]]:
-    """The min_value / pattern / allowed rules of one contract column."""
+    """The min_value / max_value / pattern / allowed rules of one contract column."""
     out = []
     if col.min_value is not None:
         if col.min_value == 0:
@@ -66,6 +66,15 @@ def _value_rules(col: Any) -> list[dict[str, Any]]:
         if col.strict_min:
             bounds["strict_min"] = True
         out.append(_expect("column_values_to_be_between", col.reason or default, column=col.name, **bounds))
+    if col.max_value is not None:
+        out.append(
+            _expect(
+                "column_values_to_be_between",
+                col.max_reason or f"implausible_{col.name}",
+                column=col.name,
+                max_value=col.max_value,
+            )
+        )
     if col.pattern is not None:
         out.append(
             _expect(
