@@ -47,6 +47,47 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+# Excel holds at most 32,767 characters in a cell; xlsxwriter cuts longer strings without a word.
+XLSX_CELL_MAX = 32_767
+
+
+def cut_for_excel(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """``frame`` whose text cells fit an Excel cell, and the number of cells cut per column.
+
+    A longer cell keeps its first characters and ends with a visible marker naming its full length
+    (``...[cut: 100,007 characters; the CSV/Parquet hold the full text]``), so nobody mistakes the
+    prefix for the whole value. The CSV and Parquet files are written from the uncut frame."""
+    cuts: dict[str, int] = {}
+    out = frame
+    for col in _text_columns(frame):
+        s = frame[col].astype("string")
+        lengths = s.str.len()
+        over = lengths.gt(XLSX_CELL_MAX).fillna(False).to_numpy()
+        if not over.any():
+            continue
+        if out is frame:
+            out = frame.copy()
+        cut = s.copy()
+        for i in np.flatnonzero(over):
+            text = s.iloc[i]
+            marker = f"...[cut: {len(text):,} characters; the CSV/Parquet hold the full text]"
+            cut.iloc[i] = text[: XLSX_CELL_MAX - len(marker)] + marker
+        out[col] = cut
+        cuts[str(col)] = int(over.sum())
+    return out, cuts
+
+
+def cut_note(cuts: dict[str, int]) -> str:
+    """One sentence naming the cells :func:`cut_for_excel` cut (empty when none)."""
+    if not cuts:
+        return ""
+    listed = ", ".join(f"{col} ({n:,})" for col, n in cuts.items())
+    return (
+        f"{sum(cuts.values()):,} cell(s) longer than Excel's {XLSX_CELL_MAX:,} characters were cut, each "
+        f"ending in '...[cut: N characters ...]': {listed}. The CSV and Parquet files hold the full text."
+    )
+
+
 def write_parquet(frame: pd.DataFrame, path: Path) -> Path:
     """Parquet (zstd), index dropped, atomic. Byte-identical for identical frames."""
     with atomic_path(path) as tmp:
@@ -475,6 +516,7 @@ def write_xlsx(
     totals: tuple[str, ...] = (),
     split_by: str | None = None,
     fast: bool = True,
+    cuts: dict[str, dict[str, int]] | None = None,
 ) -> Path:
     """XLSX with a bold frozen header, an autofilter over all rows, column widths fitted to the
     content and number formats (PD/LGD as %, amounts as #,##0.00, dates as yyyy-mm-dd). Text
@@ -488,12 +530,20 @@ def write_xlsx(
 
     Excel holds at most 1,048,575 data rows; larger frames raise ``ValueError``. ``fast=False``:
     every row through ``Worksheet.write_row`` (the same bytes, ~10x slower; for the tests).
+
+    Text longer than an Excel cell (32,767 characters) is cut with a visible marker
+    (:func:`cut_for_excel`), said in the "about" sheet (added if needed), and counted per column in
+    ``cuts[path.name]`` when ``cuts`` is given (the nightly puts it in its manifest and log).
     """
     import xlsxwriter
 
     if len(frame) > 1_048_574:
         raise ValueError(f"{path.name}: {len(frame)} rows do not fit in one Excel sheet; use the CSV/Parquet")
-    safe = neutralise(frame)
+    safe, cut = cut_for_excel(neutralise(frame))
+    if cut:
+        note = " ".join(t for t in (note, cut_note(cut)) if t)
+        if cuts is not None:
+            cuts[path.name] = cut
     labels = labels or {}
     sheets = [(sheet, safe)]
     if split_by is not None:  # a sheet's tab is no cell: named by the value as written, not neutralised
@@ -570,10 +620,11 @@ def write_queue(
     as_of: datetime,
     xlsx_rows: int,
     currency: str | None = None,
+    cuts: dict[str, dict[str, int]] | None = None,
 ) -> dict[str, Path]:
     """``stem``.parquet and .csv with every row; ``stem``.xlsx with the top ``xlsx_rows``: a sheet
     with them all, then one sheet per owner, human headers (amounts with ``currency``), fitted
-    widths and a totals row of the amounts, and an "about" sheet."""
+    widths and a totals row of the amounts, and an "about" sheet. ``cuts``: see :func:`write_xlsx`."""
     shown = (
         f"This workbook holds the top {xlsx_rows:,}; {stem}.csv and .parquet hold all."
         if len(frame) > xlsx_rows
@@ -593,6 +644,7 @@ def write_queue(
             labels=headers(list(frame.columns), currency),
             totals=tuple(c for c in frame.columns if c in AMOUNTS),
             split_by="owner" if "owner" in frame.columns else None,
+            cuts=cuts,
         ),
     }
 

@@ -33,6 +33,7 @@ from prefect.states import Failed
 
 from pipelines.adapters.exports import (
     QUEUE_TITLES,
+    cut_note,
     internal,
     published,
     watchlist_export,
@@ -475,9 +476,11 @@ def write_exports(
     quarantine: dict[str, Any],
     xlsx_rows: int = 100_000,
     currency: str | None = None,
-) -> dict[str, Path]:
+) -> tuple[dict[str, Path], dict[str, dict[str, int]]]:
     """Scores, watchlist, reason codes, the collections and recovery queues (CSV/Parquet: all rows;
-    XLSX: the top ``xlsx_rows``), drift and quarantine files."""
+    XLSX: the top ``xlsx_rows``), drift and quarantine files; and, per XLSX file, the text cells
+    cut to Excel's 32,767 characters (per column; the CSV/Parquet keep the full text)."""
+    cuts: dict[str, dict[str, int]] = {}
     stamp = dt.datetime.combine(as_of, dt.time())
     # the comparison with the previous run (pd_prev, band_prev, credit limits *_prev) stays out
     score_cols = [
@@ -490,11 +493,9 @@ def write_exports(
         "reason_codes.parquet": write_parquet(wl["reasons"], stage / "reason_codes.parquet"),
         "drift.csv": write_csv(drift_frame, stage / "drift.csv"),
     }
-    files.update(
-        write_queue(q, stage, "collections_queue", QUEUE_TITLES["collections_queue"], stamp, xlsx_rows)
-    )
-    files.update(write_queue(rq, stage, "recovery_queue", QUEUE_TITLES["recovery_queue"], stamp, xlsx_rows))
-    files.update(write_credit_limits(scored, stage, stamp, currency, xlsx_rows))
+    for frame, stem in ((q, "collections_queue"), (rq, "recovery_queue")):
+        files.update(write_queue(frame, stage, stem, QUEUE_TITLES[stem], stamp, xlsx_rows, cuts=cuts))
+    files.update(write_credit_limits(scored, stage, stamp, currency, xlsx_rows, cuts=cuts))
     for table, rows in quarantine.items():
         target = stage / "quarantine" / f"{table}.csv"
         if isinstance(rows, Path):  # the ingested folder's file, copied as it is
@@ -503,7 +504,7 @@ def write_exports(
             files[f"quarantine/{table}.csv"] = write_bytes_atomic(rows.read_bytes(), target)
         else:
             files[f"quarantine/{table}.csv"] = write_csv(rows, target)
-    return files
+    return files, cuts
 
 
 def _counts(
@@ -783,7 +784,7 @@ def run_nightly(
                     (forecaster, scored_book.paydate),
                 )
         with meter.step("exports"):
-            files = write_exports(
+            files, xlsx_cuts = write_exports(
                 stage,
                 as_of,
                 scored,
@@ -795,6 +796,8 @@ def run_nightly(
                 cfg.queue.xlsx_max_rows,
                 currency,
             )
+        for name, cut in xlsx_cuts.items():
+            logger.warning("%s: %s", name, cut_note(cut))
         files[STATE_FILE] = write_parquet(state, stage / STATE_FILE)
         files.update(paydate_files)
         counts = _counts(scored, wl, q, rq, previous, cfg)
@@ -857,6 +860,7 @@ def run_nightly(
                 "reflagged": int(wl["effects"]["reflagged"].sum()),
             },
             "feed": feed,
+            **({"xlsx_cut_cells": xlsx_cuts} if xlsx_cuts else {}),
             "feature_snapshot_hash": str(scored["feature_snapshot_hash"].iloc[0]) if len(scored) else None,
             "counts": counts,
             "drift": {

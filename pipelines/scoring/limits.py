@@ -243,7 +243,12 @@ CREDIT_LIMITS_TITLE = (
 
 
 def write_credit_limits(
-    scored: pd.DataFrame, stage: Path, as_of: datetime, currency: str | None, xlsx_rows: int
+    scored: pd.DataFrame,
+    stage: Path,
+    as_of: datetime,
+    currency: str | None,
+    xlsx_rows: int,
+    cuts: dict[str, dict[str, int]] | None = None,
 ) -> dict[str, Path]:
     """``credit_limits.csv`` (every debtor, largest exposure first, with a ``currency`` column) and
     ``credit_limits.xlsx`` (the top ``xlsx_rows``, human headers with the currency, an "about"
@@ -272,5 +277,6 @@ def write_credit_limits(
             totals=tuple(
                 c for c in ("exposure", "credit_limit_current", "credit_limit_recommended") if c in AMOUNTS
             ),
+            cuts=cuts,
         ),
     }

@@ -41,3 +41,41 @@ def test_days_past_due_above_ten_years_is_quarantined_and_rows_add_up(tmp_path: 
         ("C", "45321", "implausible_days_past_due"),
         ("C", "'-1", "negative_days_past_due"),
     ]
+
+
+def test_xlsx_cells_longer_than_excel_holds_are_cut_visibly_and_said(tmp_path: Path) -> None:
+    """Before: xlsxwriter cut a 50,001-character id to its first 32,767 characters without a
+    word (s7-robust). Now the cell ends in a marker naming the full length, the "about" sheet
+    and the ``cuts`` record say so, and the CSV and Parquet keep the whole text."""
+    import openpyxl
+    import pandas as pd
+
+    from pipelines.adapters.exports import write_queue
+
+    long_id = "D" + "9" * 50_000
+    name = "=Müller " + "é" * 40_000
+    frame = pd.DataFrame(
+        {
+            "rank": [1, 2],
+            "debtor_id": pd.Series([long_id, "D2"], dtype="string"),
+            "name": pd.Series([name, "short"], dtype="string"),
+            "exposure": [10.0, 20.0],
+        }
+    )
+    cuts: dict = {}
+    files = write_queue(frame, tmp_path, "q", "Queue", pd.Timestamp("2024-06-30"), 10, "EUR", cuts=cuts)
+    assert cuts == {"q.xlsx": {"debtor_id": 1, "name": 1}}
+    wb = openpyxl.load_workbook(files["q.xlsx"])
+    cell_id, cell_name = wb["all"]["B2"].value, wb["all"]["C2"].value
+    marker_id = "...[cut: 50,001 characters; the CSV/Parquet hold the full text]"
+    assert len(cell_id) == 32_767 and cell_id == long_id[: 32_767 - len(marker_id)] + marker_id
+    # neutralised first ('=' -> "'="), so the full text is 40,009 characters
+    assert cell_name.startswith("'=Müller é") and cell_name.endswith(
+        "[cut: 40,009 characters; the CSV/Parquet hold the full text]"
+    )
+    assert len(cell_name) == 32_767 and wb["all"]["B3"].value == "D2"
+    about = wb["about"]["A1"].value
+    assert "2 cell(s) longer than Excel's 32,767 characters were cut" in about
+    assert "debtor_id (1), name (1)" in about
+    assert pd.read_parquet(files["q.parquet"])["debtor_id"].iloc[0] == long_id
+    assert long_id in files["q.csv"].read_text(encoding="utf-8-sig")
