@@ -55,8 +55,11 @@ def register(app: typer.Typer) -> None:
                 source_file = file.with_suffix(".csv")
                 if source_file.exists() and not force:
                     fail(f"{source_file} exists (the CSV copy of {file}); pass --force to overwrite it")
-                taken, others = excel_to_csv(file, source_file, 0 if sheet is None else sheet)
+                converted = excel_to_csv(file, source_file, 0 if sheet is None else sheet)
+                taken, others = converted.name, converted.others
                 err.print(f"sheet {taken!r} of {file} written as {source_file} (UTF-8 CSV)", highlight=False)
+                for note in converted.notes:
+                    err.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
                 if others and sheet is None:
                     err.print(
                         f"[yellow]note:[/] the workbook has {len(others) + 1} sheets; the first was taken. "

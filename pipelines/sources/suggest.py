@@ -562,13 +562,103 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 
 
-def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> tuple[str, list[str]]:
-    """Write one sheet of an Excel workbook as a UTF-8 CSV at ``target``; returns the sheet's name
-    and the names of the workbook's other sheets. A sheet name that is not in the workbook raises
-    ``ValueError`` listing the names.
+@dataclass(frozen=True)
+class ExcelSheet:
+    """What :func:`excel_to_csv` converted: the sheet's name, the workbook's other sheets, and
+    notes for the user (merged ranges filled, hidden rows)."""
+
+    name: str
+    others: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+_XLSX_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_XLSX_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+
+
+def _cell_ref(ref: str) -> tuple[int, int]:
+    """``"B12"`` -> (row 12, column 2), both from 1."""
+    m = re.fullmatch(r"\$?([A-Za-z]{1,3})\$?(\d+)", ref)
+    if m is None:
+        raise ValueError(ref)
+    col = 0
+    for ch in m.group(1).upper():
+        col = col * 26 + ord(ch) - 64
+    return int(m.group(2)), col
+
+
+def _sheet_layout(path: Path, title: str) -> tuple[list[str], list[int]]:
+    """(merged ranges such as ``"A5:A7"``, hidden row numbers) of the sheet named ``title``, read
+    from the workbook's XML in one streamed pass (openpyxl's read-only mode does not keep them)."""
+    import posixpath
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        book = ET.fromstring(zf.read("xl/workbook.xml"))
+        rid = next(
+            (el.get(f"{_XLSX_REL}id") for el in book.iter(f"{_XLSX_MAIN}sheet") if el.get("name") == title),
+            None,
+        )
+        rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+        target = next((el.get("Target") for el in rels if el.get("Id") == rid), None)
+        if target is None:
+            return [], []
+        member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
+        merged: list[str] = []
+        hidden: list[int] = []
+        counter = 0
+        with zf.open(member) as fh:
+            for _, el in ET.iterparse(fh):
+                if el.tag == f"{_XLSX_MAIN}row":
+                    counter = int(el.get("r") or counter + 1)
+                    if el.get("hidden") in ("1", "true"):
+                        hidden.append(counter)
+                    el.clear()
+                elif el.tag == f"{_XLSX_MAIN}mergeCell" and el.get("ref"):
+                    merged.append(str(el.get("ref")))
+    return merged, hidden
+
+
+def _fill_merged(rows: list[list[str]], merged: list[str]) -> list[str]:
+    """Copy the value of each merged range that spans several rows into every cell of the range
+    (Excel shows it on each of those rows; openpyxl keeps it in the top-left cell only). Ranges in
+    one row (a title over several columns) are left as they are. Returns the ranges filled."""
+    filled = []
+    for ref in merged:
+        try:
+            first, _, last = ref.partition(":")
+            (r0, c0), (r1, c1) = _cell_ref(first), _cell_ref(last or first)
+        except ValueError:
+            continue
+        if r1 <= r0 or r0 > len(rows):
+            continue
+        top = rows[r0 - 1]
+        value = top[c0 - 1] if c0 - 1 < len(top) else ""
+        for r in range(r0, min(r1, len(rows)) + 1):
+            row = rows[r - 1]
+            if len(row) < c1:
+                row.extend([""] * (c1 - len(row)))
+            for c in range(c0, c1 + 1):
+                row[c - 1] = value
+        filled.append(ref)
+    return filled
+
+
+def _listed(items: list[str], limit: int = 8) -> str:
+    return ", ".join(items[:limit]) + (f" ... ({len(items):,} in all)" if len(items) > limit else "")
+
+
+def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> ExcelSheet:
+    """Write one sheet of an Excel workbook as a UTF-8 CSV at ``target``; returns the sheet's name,
+    the names of the workbook's other sheets and notes. A sheet name that is not in the workbook
+    raises ``ValueError`` listing the names.
 
     Every row is written (title rows above the header too; suggest detects them). Cells hold their
-    values: dates as ``YYYY-MM-DD``, numbers with a ``.`` decimal point, text as is. Raises ``ValueError`` when the file is not a readable workbook.
+    values: dates as ``YYYY-MM-DD``, numbers with a ``.`` decimal point, text as is. A merged range
+    spanning several rows (a customer merged over its invoices) gives its value to every row of the
+    range, as Excel shows it; hidden rows are written like the others and named in the notes.
+    Raises ``ValueError`` when the file is not a readable workbook.
     """
     from pipelines.adapters.files import write_text_atomic
 
@@ -590,15 +680,33 @@ def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> tuple[str, l
     finally:
         book.close()
     others = [n for n in names if n != name]
+    try:
+        merged, hidden = _sheet_layout(path, name)
+    except Exception:  # an unusual package layout: the values above are still right
+        merged, hidden = [], []
+    filled = _fill_merged(rows, merged)
     while rows and all(c == "" for c in rows[-1]):
         rows.pop()
     if not rows:
         raise ValueError(f"{path}: sheet {name!r} is empty")
+    notes = []
+    if filled:
+        notes.append(
+            f"sheet {name!r}: {len(filled):,} merged range(s) over several rows ({_listed(filled)}): each row "
+            "of a range got the range's value in the CSV, as Excel shows it"
+        )
+    hidden = [r for r in hidden if r <= len(rows)]
+    if hidden:
+        notes.append(
+            f"sheet {name!r}: {len(hidden):,} hidden row(s) (Excel rows {_listed([str(r) for r in hidden])}; "
+            "filtered out or hidden by hand) are in the CSV like the others: delete them from the CSV "
+            "if they should not be ingested"
+        )
     width = max(len(r) for r in rows)
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(r + [""] * (width - len(r)) for r in rows)
     write_text_atomic(buffer.getvalue(), target)
-    return name, others
+    return ExcelSheet(name, others, notes)
 
 
 def _cell(value: object) -> str:

@@ -9,6 +9,10 @@ import csv
 import datetime as dt
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -79,3 +83,40 @@ def test_xlsx_cells_longer_than_excel_holds_are_cut_visibly_and_said(tmp_path: P
     assert "debtor_id (1), name (1)" in about
     assert pd.read_parquet(files["q.parquet"])["debtor_id"].iloc[0] == long_id
     assert long_id in files["q.csv"].read_text(encoding="utf-8-sig")
+
+
+def test_xlsx_merged_customer_cells_fill_down_and_hidden_rows_are_named(tmp_path: Path) -> None:
+    """Before: a customer merged over its 3 invoice rows reached the CSV in the first row only (the
+    other 2 were quarantined missing_value:debtor_id by ingest), and hidden rows went unmentioned.
+    Now every row of a range spanning several rows gets its value (as Excel shows it); a title
+    merged across one row stays in its first cell; hidden rows are named."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "Open items"
+    ws["A1"] = "Open items as of 31.03.2024"
+    ws.merge_cells("A1:E1")
+    ws.append(["Invoice", "Customer", "Invoice date", "Due date", "Amount"])
+    for row in (
+        ["INV1", "C1", "2024-01-05", "2024-02-04", 100],
+        ["INV2", None, "2024-01-09", "2024-02-08", 250.5],
+        ["INV3", None, "2024-01-10", "2024-02-09", 80],
+        ["INV4", "C2", "2024-01-11", "2024-02-10", 40],
+        ["INV5", "C2", "2024-01-12", "2024-02-11", 41],
+    ):
+        ws.append(row)
+    ws.merge_cells("B3:B5")
+    ws.row_dimensions[6].hidden = True
+    ws.row_dimensions[7].hidden = True
+    book.save(tmp_path / "ar.xlsx")
+    result = CliRunner().invoke(
+        app, ["sources", "suggest", str(tmp_path / "ar.xlsx"), "--out", str(tmp_path / "d.yaml")]
+    )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "1 merged range(s) over several rows (B3:B5): each row of a range got the range's value" in said
+    assert "2 hidden row(s) (Excel rows 6, 7;" in said
+    lines = (tmp_path / "ar.csv").read_text().splitlines()
+    assert lines[0] == "Open items as of 31.03.2024,,,,"  # the one-row title is not spread
+    assert [line.split(",")[1] for line in lines[2:]] == ["C1", "C1", "C1", "C2", "C2"]
