@@ -62,6 +62,28 @@ def sha256_file(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def parquet_footer_digest(path: str | Path) -> str:
+    """``"<file size>:<SHA-256 of the Parquet footer>"``: a cheap fingerprint of a Parquet file's
+    content. The footer holds every row group's row count, byte sizes, offsets and column min/max
+    statistics, so another file (another ingest's bucket with the same row count) gives another
+    digest; only the footer (kilobytes) is read, never the data pages."""
+    import struct
+
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        if size < 12:
+            return f"{size}:"
+        fh.seek(size - 8)
+        tail = fh.read(8)
+        (length,) = struct.unpack("<I", tail[:4])
+        if tail[4:] != b"PAR1" or length > size - 12:
+            return f"{size}:"
+        fh.seek(size - 8 - length)
+        footer = fh.read(length)
+    return f"{size}:{hashlib.sha256(footer).hexdigest()}"
+
+
 def _umask() -> int:
     try:  # Linux: read it without changing it
         for line in Path("/proc/self/status").read_text().splitlines():

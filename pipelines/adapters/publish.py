@@ -333,11 +333,15 @@ def mixed_ingest(folder: Path) -> str | None:
     """A one-line message when the tables of ingested ``folder`` are not the ones its manifest.json
     lists (bucket files copied in from another ingest, one deleted, a folder assembled by hand): the
     rows in each table's Parquet footers against the manifest's accepted rows, and every bucket file
-    against the manifest's outputs. Footers only: milliseconds at 1M debtors. None when they match
+    against the manifest's outputs, then (ingests that record ``bucket_footers``) each bucket's size
+    and Parquet footer digest against the one recorded at ingest: a bucket of another ingest with
+    the same row count differs there. Footers only: milliseconds at 1M debtors. None when they match
     (or the manifest lists no outputs)."""
     import json
 
     import pyarrow.parquet as pq
+
+    from pipelines.adapters.files import parquet_footer_digest
 
     folder = Path(folder)
     try:
@@ -365,6 +369,15 @@ def mixed_ingest(folder: Path) -> str | None:
                 f"{folder}: {table} holds {got:,} rows in {len(files)} bucket file(s) while its manifest.json "
                 f"says this ingest accepted {want:,}: the files come from different `ews ingest` runs. {fix}"
             )
+        footers = manifest.get("bucket_footers")
+        if isinstance(footers, dict):  # ingests since session 8: size and footer of each bucket file
+            for f, name in zip(files, names, strict=True):
+                if name in footers and parquet_footer_digest(f) != footers[name]:
+                    return (
+                        f"{folder}: {name} is not the file this ingest wrote (its size or Parquet footer "
+                        f"differs from the one recorded in manifest.json; same row count): the files come "
+                        f"from different `ews ingest` runs. {fix}"
+                    )
     return None
 
 

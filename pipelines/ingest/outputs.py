@@ -18,6 +18,7 @@ from pipelines.adapters.files import (
     bucket_file,
     bucket_parts,
     output_errors,
+    parquet_footer_digest,
     sha256_file,
     write_bucket_atomic,
     write_ingest_csv,
@@ -62,6 +63,7 @@ def publish_outputs(
     with output_errors(out):
         stage.mkdir(parents=True, exist_ok=True)
         outputs: dict[str, str] = {}
+        footers: dict[str, str] = {}
         for table, frame in sorted(fx.items()):  # converted rows: original amount, currency, rate
             path = write_ingest_csv(frame, stage / "fx" / f"{table}.csv")
             outputs[f"fx/{table}.csv"] = sha256_file(path)
@@ -77,9 +79,11 @@ def publish_outputs(
             for k, part in enumerate(bucket_parts(frame, n)):
                 path = write_bucket_atomic(part, bucket_file(stage, table, k))
                 outputs[str(path.relative_to(stage))] = sha256_file(path)
+                footers[str(path.relative_to(stage))] = parquet_footer_digest(path)
             qpath = write_ingest_csv(quarantine[table], stage / "quarantine" / f"{table}.csv")
             outputs[f"quarantine/{table}.csv"] = sha256_file(qpath)
         manifest["outputs"] = outputs
+        manifest["bucket_footers"] = footers  # checked by the readers (publish.mixed_ingest)
         docs = validator.build_docs()
         manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
         write_text_atomic(json.dumps(manifest, indent=2, sort_keys=False) + "\n", stage / "manifest.json")

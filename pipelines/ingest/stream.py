@@ -58,6 +58,7 @@ from pipelines.adapters.files import (
     conform,
     ingest_csv_text,
     output_errors,
+    parquet_footer_digest,
     sha256_file,
     write_bucket_atomic,
     write_text_atomic,
@@ -956,6 +957,7 @@ def publish_streamed(
                 run.say(f"cutting {n} buckets")
                 run.recut(n)
             outputs: dict[str, str] = {}
+            footers: dict[str, str] = {}
             for table in sorted(states):
                 state = states[table]
                 if state.fx_template is not None:
@@ -974,12 +976,14 @@ def publish_streamed(
                 for k in range(n):
                     path = bucket_file(stage, table, k)
                     outputs[str(path.relative_to(stage))] = sha256_file(path)
+                    footers[str(path.relative_to(stage))] = parquet_footer_digest(path)
                 assert state.template is not None
                 qpath = run.write_ordered(
                     "q", state, state.ranges, state.template, stage / "quarantine" / f"{table}.csv"
                 )
                 outputs[f"quarantine/{table}.csv"] = sha256_file(qpath)
             manifest["outputs"] = outputs
+            manifest["bucket_footers"] = footers  # checked by the readers (publish.mixed_ingest)
             docs = run.validator.build_docs()
             manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
             import json

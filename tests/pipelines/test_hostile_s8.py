@@ -120,3 +120,32 @@ def test_xlsx_merged_customer_cells_fill_down_and_hidden_rows_are_named(tmp_path
     lines = (tmp_path / "ar.csv").read_text().splitlines()
     assert lines[0] == "Open items as of 31.03.2024,,,,"  # the one-row title is not spread
     assert [line.split(",")[1] for line in lines[2:]] == ["C1", "C1", "C1", "C2", "C2"]
+
+
+def test_a_bucket_of_another_ingest_with_the_same_row_count_is_refused(tmp_path: Path) -> None:
+    """Before: the mixed-folder check compared row counts only (s7-robust): a bucket holding other
+    rows, as many as the manifest says, was read with exit 0. Now each bucket's size and Parquet
+    footer digest are recorded at ingest and compared by the readers (footers only)."""
+    import shutil
+
+    from pipelines.adapters.publish import mixed_ingest
+    from tests.pipelines.test_hostile_s4 import _ingest, _ledger
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    assert _ingest(_ledger(tmp_path / "in12"), old).exit_code == 0  # 12 invoices, 12 payments
+    files = _ledger(tmp_path / "in12b")  # the same book, one invoice and its payment of another amount
+    for table in ("invoices", "payments"):
+        files[table].write_text(files[table].read_text().replace("100.50", "100.75"), encoding="utf-8")
+    assert _ingest(files, new).exit_code == 0
+    args = ["features", "--data", str(old), "--as-of", "2024-04-30", "--out", str(tmp_path / "f.parquet")]
+    assert mixed_ingest(old) is None and mixed_ingest(new) is None  # each folder as ingest wrote it
+    bucket = "invoices/bucket=0/part-0.parquet"
+    shutil.copyfile(new / bucket, old / bucket)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.output.split())
+    assert (
+        f"--data {old}: invoices/bucket=0/part-0.parquet is not the file this ingest wrote (its size or "
+        "Parquet footer differs from the one recorded in manifest.json; same row count)" in said
+    )
+    assert "Run `ews ingest ... --out` into it again" in said and not (tmp_path / "f.parquet").exists()
