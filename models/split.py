@@ -150,13 +150,21 @@ def _too_small(
     need = 4 * params.min_defaults
     # whole snapshots overshoot each window's minimum, so a book needs somewhat more than 4 x min_defaults
     factor = max(math.ceil(need / max(defaults, 1) * 10) / 10, 1.2)
+    needed = (
+        f"Needed: about {factor}x the defaults (a longer history or more debtors)"
+        if defaults
+        else f"Needed: at least {need} default labels, and this book has none: no debtor reached the default "
+        "definition (default_definition in the project config: dpd_threshold, event_kinds) within the "
+        "label horizon. Check that definition and that overdue invoices, payments and credit events are in "
+        "the data, or use a longer history or more debtors"
+    )
     return BookTooSmallError(
         f"the book is too small for an out-of-time evaluation: {len(snaps)} snapshots with observed labels "
         f"({_fmt(snaps[0])}..{_fmt(snaps[-1])}) hold {defaults} default labels among {labelled} rows, and the "
         f"train, validation, calibration and test windows need >= {params.min_defaults} defaults each "
         f"(>= {need} in all, plus {2 * params.gap_snapshots} gap snapshots). Filled before running out: "
-        f"{'; '.join(filled) or 'none'}. Needed: about {factor}x the defaults (a longer history or more "
-        "debtors), or a lower split.min_defaults (each window's figures then carry wide intervals)"
+        f"{'; '.join(filled) or 'none'}. {needed}; or a lower split.min_defaults (each window's figures then "
+        "carry wide intervals)"
     )
 
 

@@ -60,6 +60,16 @@ def test_book_too_small_is_refused_with_counts_and_need() -> None:
     assert "test: 4 snapshots, 12 defaults; calibration: 4 snapshots, 12 defaults" in msg
 
 
+def test_a_book_without_any_default_is_told_so_not_a_factor() -> None:
+    """Before: 'Needed: about 40.0x the defaults' for a book with 0 defaults (s7-robust)."""
+    with pytest.raises(ValueError) as info:
+        plan_split(_summary(10, defaults=0), SplitParams(min_defaults=10))
+    msg = str(info.value)
+    assert "hold 0 default labels" in msg and "x the defaults" not in msg
+    assert "Needed: at least 40 default labels, and this book has none: no debtor reached the default" in msg
+    assert "(default_definition in the project config: dpd_threshold, event_kinds)" in msg
+
+
 def test_gap_and_train_length() -> None:
     plan = plan_split(
         _summary(12), SplitParams(gap_snapshots=1, train_snapshots=4, **{**FIXED, "calibration_snapshots": 2})
