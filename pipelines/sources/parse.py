@@ -95,6 +95,34 @@ def parse_dates(raw: pd.Series, fmt: str) -> tuple[pd.Series, np.ndarray, np.nda
 NBSP = "[\u00a0\u202f]"  # the non-breaking spaces a " " thousands separator also stands for
 
 
+# How accounting exports decorate amounts: a currency symbol or ISO code before or after the number
+# (``€1.234,50``, ``1.234,50 EUR``, ``-$45.00``), a negative in parentheses (``(120.00)``) or with a
+# trailing minus (SAP: ``120,00-``).
+_PAREN = r"^\(\s*(.+?)\s*\)$"
+_MONEY_SIGN = r"(?:[€$£¥₹₽₺₩₪]|CHF|[A-Z]{3})"
+_LEAD_SIGN = rf"^([-+]?)\s*{_MONEY_SIGN}\s*"
+_TRAIL_SIGN = rf"\s*{_MONEY_SIGN}$"
+_TRAIL_MINUS = r"^([\d.,' ]*\d[\d.,' ]*)-$"
+
+
+def undecorate_amounts(text: pd.Series) -> pd.Series:
+    """Texts of amounts without an accounting export's decoration: ``€1.234,50 -> 1.234,50``,
+    ``1.234,50 EUR -> 1.234,50``, ``(120.00) -> -120.00``, ``-€45,00 -> -45,00``, ``120,00- -> -120,00``.
+    Separators are left for :func:`parse_numbers`."""
+    text = text.str.replace(_PAREN, r"-\1", regex=True)
+    text = text.str.replace(_LEAD_SIGN, r"\1", regex=True).str.replace(_TRAIL_SIGN, "", regex=True)
+    return text.str.replace(_TRAIL_MINUS, r"-\1", regex=True).str.strip()
+
+
+def _text_numbers(text: pd.Series, decimal: str, thousands: str | None) -> tuple[np.ndarray, np.ndarray]:
+    misread = _misgrouped(text, decimal, thousands)
+    if thousands is not None:
+        text = text.str.replace(thousands, "", regex=False)
+    if decimal != ".":
+        text = text.str.replace(decimal, ".", regex=False)
+    return pd.to_numeric(text, errors="coerce").astype("float64").to_numpy(), misread
+
+
 def parse_numbers(
     raw: pd.Series, decimal: str = ".", thousands: str | None = None
 ) -> tuple[pd.Series, np.ndarray]:
@@ -102,7 +130,9 @@ def parse_numbers(
 
     Handles a decimal comma (``1.234,56`` with ``decimal=","`` and ``thousands="."``) and scientific
     notation (``5E+05``). ``thousands=" "`` also reads the non-breaking spaces French spreadsheets
-    group with (``1\u00a0234,56``, ``1\u202f234,56``).
+    group with (``1\u00a0234,56``, ``1\u202f234,56``). Values that do not parse as they are are
+    read again without an accounting export's decoration (:func:`undecorate_amounts`: a currency
+    symbol or code, a negative in parentheses, a trailing minus); clean columns never pay for it.
     """
     if pd.api.types.is_bool_dtype(raw.dtype):
         return raw.astype("float64").reset_index(drop=True), np.zeros(len(raw), dtype=bool)
@@ -111,18 +141,23 @@ def parse_numbers(
         values = out.to_numpy()
         bad = np.isinf(values)
         return out.where(~bad), bad
-    text = _as_text(raw)
+    text = _as_text(raw).reset_index(drop=True)
     if thousands == " ":  # French exports group with a non-breaking (U+00A0) or narrow one (U+202F)
         text = text.str.replace(NBSP, " ", regex=True)
-    misread = _misgrouped(text, decimal, thousands)
-    if thousands is not None:
-        text = text.str.replace(thousands, "", regex=False)
-    if decimal != ".":
-        text = text.str.replace(decimal, ".", regex=False)
-    out = pd.to_numeric(text, errors="coerce").astype("float64").reset_index(drop=True)
-    values = out.to_numpy()
+    values, misread = _text_numbers(text, decimal, thousands)
     present = _present(raw)
     bad = present & (~np.isfinite(values) | misread)
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        again = undecorate_amounts(text.iloc[rows]).reset_index(drop=True)
+        changed = (again != text.iloc[rows].reset_index(drop=True)).to_numpy(dtype=bool, na_value=False)
+        if changed.any():
+            v2, m2 = _text_numbers(again, decimal, thousands)
+            ok = changed & np.isfinite(v2) & ~m2
+            values = values.copy()
+            values[rows[ok]] = v2[ok]
+            bad[rows[ok]] = False
+    out = pd.Series(values, dtype="float64")
     return out.where(~bad), bad
 
 

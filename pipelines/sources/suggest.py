@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.sources.parse import NBSP
+from pipelines.sources.parse import NBSP, undecorate_amounts
 
 __all__ = ["Draft", "suggest_source"]
 
@@ -297,7 +297,8 @@ _DOT_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][-+]?\d+)?$
 
 
 def _number(values: pd.Series) -> tuple[str, str | None] | None:
-    values = values.str.replace(NBSP, " ", regex=True)  # French 1\u202f234,50 groups like 1 234,50
+    # French 1\u202f234,50 groups like 1 234,50; an export's €1.234,50 or (120.00) is a number too
+    values = undecorate_amounts(values.str.replace(NBSP, " ", regex=True))
     for group in ("'", " "):  # Swiss 1'234.50, French 1 234,50 (ingest reads both with `thousands`)
         g = re.escape(group)
         if values.str.contains(rf"\d{g}\d{{3}}(?:[.,]\d|$)", regex=True).any():

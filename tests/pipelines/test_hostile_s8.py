@@ -149,3 +149,45 @@ def test_a_bucket_of_another_ingest_with_the_same_row_count_is_refused(tmp_path:
         "Parquet footer differs from the one recorded in manifest.json; same row count)" in said
     )
     assert "Run `ews ingest ... --out` into it again" in said and not (tmp_path / "f.parquet").exists()
+
+
+def test_german_ar_export_with_currency_symbols_and_parentheses_suggests_and_ingests(tmp_path: Path) -> None:
+    """A real AR export's shape: BOM, CRLF, ';', a title line, DD.MM.YYYY, '€1.234,50', '1.234,50 €',
+    a credit note '(120,00)', an SAP trailing minus '45,00-', a 'Total' row. Before: the draft had no
+    amount ('# amount: ???', decimal '.') and ingest quarantined every '€' amount unparseable_number."""
+    export = tmp_path / "OP.csv"
+    rows = [
+        "Offene Posten per 31.03.2024",
+        "Belegnr;Kunde;Belegdatum;Fällig;Betrag;Ausgeglichen am",
+        "R1;K1;05.01.2024;04.02.2024;€1.234,50;10.02.2024",
+        "R2;K1;09.01.2024;08.02.2024;2.000,00 €;",
+        "R3;K2;10.01.2024;09.02.2024;€80,00;",
+        "G1;K2;12.01.2024;12.01.2024;(120,00);",
+        "G2;K1;13.01.2024;13.01.2024;45,00-;",
+        "R4;K2;15.01.2024;14.02.2024;€ 99,90;",
+        "Total;;;;€3.249,40;",
+    ]
+    export.write_bytes(("\r\n".join(rows) + "\r\n").encode("utf-8-sig"))
+    draft = tmp_path / "op.yaml"
+    result = CliRunner().invoke(app, ["sources", "suggest", str(export), "--out", str(draft)])
+    assert result.exit_code == 0, result.output
+    text = draft.read_text()
+    assert 'amount: "Betrag"' in text and 'decimal: ","' in text and 'thousands: "."' in text
+    out = tmp_path / "ing"
+    args = ["ingest", "--source", str(draft), "--as-of", "2024-03-31", "--no-docs", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    import json
+
+    import pandas as pd
+
+    inv = json.loads((out / "manifest.json").read_text())["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (7, 4, 3)
+    got = pd.read_parquet(out / "invoices").sort_values("invoice_id")
+    assert got["amount"].tolist() == [1234.5, 2000.0, 80.0, 99.9]
+    q = pd.read_csv(out / "quarantine" / "invoices.csv", dtype=str, encoding="utf-8-sig")
+    assert sorted(zip(q["invoice_id"].fillna(""), q["reason"], strict=True)) == [
+        ("G1", "amount_not_positive"),
+        ("G2", "amount_not_positive"),
+        ("Total", "missing_value:debtor_id; missing_value:due_date; missing_value:issue_date"),
+    ]
