@@ -9,7 +9,10 @@ quantiles, cash moments, combined over buckets) as of the month-end before the l
 RSS sampled every 20 ms and the step's CPU seconds (process time: user + system of this process,
 which load on the shared box does not inflate), also per 100,000 open invoices. The model's trees
 and learning rate are ``conf/train.yaml``'s ``paydate`` section unless ``--trees``/``--learning-rate``
-say otherwise.
+say otherwise. ``--interval``: the version's rule for ``paid_on_p10`` / ``paid_on_p90``
+(``models.paydate.interval_days``; ``shaped`` with the within-week shape of the same training rows;
+without it the version is one of before session 8: ``first``); ``--out DIR``: also write the
+forecast's invoice rows (Parquet) and cash rows (CSV) there, to compare runs byte for byte.
 
     nice .venv/bin/python benchmarks/paydate_scale.py --data /work/bench/gen_100k_ingested
     nice .venv/bin/python benchmarks/paydate_scale.py --data /work/bench/gen_1m_buckets --buckets 1 --trees 150 --learning-rate 0.08
@@ -53,6 +56,8 @@ def main() -> None:
     ap.add_argument("--buckets", type=int, help="with --data: only the first K buckets")
     ap.add_argument("--trees", type=int, help="default: conf/train.yaml paydate.n_estimators")
     ap.add_argument("--learning-rate", type=float, help="default: conf/train.yaml paydate.learning_rate")
+    ap.add_argument("--interval", choices=["shaped", "mid", "first"], help="default: a version without one")
+    ap.add_argument("--out", type=Path, help="write invoices.parquet and cash.csv of the forecast here")
     args = ap.parse_args()
     if args.data:
         book = Book.ingested(args.data)
@@ -88,9 +93,15 @@ def main() -> None:
         min_child_samples=conf.min_child_samples,
     )
     rows = training_rows(prepare_ledger(small), [T0], int(day_number(as_of)), hp.horizon_weeks, 3000)
+    version = {}
+    if args.interval:
+        from models.paydate import fit_day_shape
+
+        version = {"interval": args.interval, "day_shape": fit_day_shape(rows).tolist()}
     loaded = LoadedPaydate(
-        "ews-paydate", "bench", None, "", fit_hazard(rows, hp), list(FEATURES), hp.horizon_weeks, PERIOD_DAYS
-    )
+        "ews-paydate", "bench", None, "", fit_hazard(rows, hp), list(FEATURES), hp.horizon_weeks, PERIOD_DAYS,
+        **version,
+    )  # fmt: skip
 
     del first, small
     proc = psutil.Process()
@@ -107,6 +118,10 @@ def main() -> None:
     seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     stop.set()
     thread.join()
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        fc.invoices.to_parquet(args.out / "invoices.parquet")
+        fc.cash.to_csv(args.out / "cash.csv", index=False)
     result = {
         "book": str(args.data) if args.data else f"generated {args.debtors} x {args.months}",
         "as_of": str(as_of.date()),
@@ -120,6 +135,7 @@ def main() -> None:
         "trees": hp.n_estimators,
         "learning_rate": hp.learning_rate,
         "horizon_weeks": hp.horizon_weeks,
+        "interval": args.interval,
     }
     print(
         f"{result['open_invoices']:,} open invoices, {result['book']} ({result['buckets']} buckets): "

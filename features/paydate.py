@@ -501,7 +501,8 @@ def person_periods(
     ``settled``: settlement day per sorted ledger position judged at ``cut`` (:func:`settlement_days`);
     ``cut`` >= T: the training cut; ``horizon``: most weeks per invoice; ``grid``: finer periods
     around the due date (:func:`period_ends`), else weeks. Returns :func:`period_rows` with ``label``
-    (int8: 1 in the period of settlement) and ``T``. Periods not fully observed by ``cut`` are left
+    (int8: 1 in the period of settlement), ``T`` and ``settled_day`` (int16: the settlement day after
+    T in the row of settlement, 0 elsewhere; ``models.paydate.fit_day_shape``). Periods not fully observed by ``cut`` are left
     out (censoring); an invoice open at ``cut`` contributes only zeros.
     """
     if cut < T:
@@ -524,6 +525,7 @@ def person_periods(
     label = (event[r] & (rows["period"].to_numpy() == week[r])).astype(np.int8)
     rows["label"] = label
     rows["T"] = np.int64(T)
+    rows["settled_day"] = np.where(label == 1, np.nan_to_num(s, nan=T)[r] - T, 0).astype(np.int16)
     return rows
 
 

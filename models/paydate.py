@@ -10,9 +10,11 @@ Conventions (docs/paydate.md):
 - week k covers the days T + 7k + 1 .. T + 7k + 7; within a week the CDF is linear (payment
   equally likely on each of its 7 days), so P(paid by T + d) is defined for every day d and is
   non-decreasing in d by construction (``h`` in [0, 1]);
-- the q-quantile is the first day on which that CDF reaches q (rounded up to a whole day):
-  ``paid_on_p10`` / ``paid_on_p90`` are the 10 % and 90 % quantiles; ``expected_paid_on`` is the
-  median given paid within the horizon (q = F_H / 2, at least 0.1; :func:`median_days`);
+- the q-quantile is the first day on which that CDF reaches q (rounded up to a whole day);
+  ``expected_paid_on`` is the median given paid within the horizon (q = F_H / 2, at least 0.1;
+  :func:`median_days`); ``paid_on_p10`` / ``paid_on_p90`` are the 10 % and 90 % quantiles counted
+  at mid-day (:func:`interval_days`, rule ``mid``; versions trained before session 8: the first
+  day reaching 0.1 / 0.9, rule ``first``);
 - beyond the horizon (``horizon_weeks``, 26 by default) nothing is predicted: a quantile the CDF
   does not reach within it is NaT (an empty cell in CSV and Excel), and ``p_paid_in_horizon`` holds
   F at the horizon end;
@@ -56,6 +58,10 @@ __all__ = [
     "cdf_at_days",
     "cdf_weeks",
     "grid_cdf",
+    "INTERVAL_RULES",
+    "SHAPE_ANCHOR",
+    "fit_day_shape",
+    "interval_days",
     "estimate_cash_shock",
     "evaluate",
     "fit_hazard",
@@ -68,6 +74,7 @@ __all__ = [
     "predict_hazards",
     "split_thresholds",
     "quantile_days",
+    "quantile_position",
     "recalibrate",
     "weekly_cdf",
 ]
@@ -93,6 +100,7 @@ class PaydateParams:
     fine_before: int = 7
     fine_after: int = 21
     fine_anchor: str = "due"
+    interval: str = "shaped"
 
     def as_record(self) -> dict[str, int | float]:
         return asdict(self)
@@ -435,6 +443,13 @@ def quantile_days(F: np.ndarray, q: float, ends: np.ndarray | None = None) -> np
     """Days after T on which P(paid) first reaches ``q`` (float, whole days; NaN when it does not
     within the horizon). ``ends``: the periods' end days of a fine grid (the CDF is linear within a
     period), else weeks."""
+    return np.maximum(np.ceil(quantile_position(F, q, ends) - 1e-9), 1.0)
+
+
+def quantile_position(F: np.ndarray, q: float, ends: np.ndarray | None = None) -> np.ndarray:
+    """Where the CDF, linear within each period (and so within each day), reaches ``q``: a real
+    number x of days after T (day d covers (d - 1, d]), NaN when not within the horizon.
+    :func:`quantile_days` is the day holding x, ``ceil(x)``."""
     n = F.shape[0]
     reached = q <= F
     ok = reached[:, -1] if F.shape[1] else np.zeros(n, dtype=bool)
@@ -450,11 +465,112 @@ def quantile_days(F: np.ndarray, q: float, ends: np.ndarray | None = None) -> np
         start = np.where(j > 0, ends[idx, np.maximum(j - 1, 0)], 0).astype(np.float64)
         length = end - start
     d = start + length * np.clip((q - prev) / step, 0.0, 1.0)
-    days = np.maximum(np.ceil(d - 1e-9), 1.0)
-    return np.where(ok, days, np.nan)
+    return np.where(ok, d, np.nan)
 
 
 MEDIAN_FLOOR = 0.1  # the median given paid is not taken below the p10 level
+INTERVAL_RULES = ("shaped", "mid", "first")  # how paid_on_p10 / paid_on_p90 are read (interval_days)
+SHAPE_ANCHOR = "days_to_recent_usual"  # the day a debtor usually pays an invoice (days after T)
+SHAPE_POSITIONS = (-3, 10)  # anchor day relative to the week's start: classes -3 (or before) .. 10 (or after)
+SHAPE_CLASSES = SHAPE_POSITIONS[1] - SHAPE_POSITIONS[0] + 2  # and one for debtors without an anchor
+
+
+def _shape_class(anchor: np.ndarray, week: np.ndarray) -> np.ndarray:
+    """Class of week ``week`` (0-based) of an invoice whose usual payment day is ``anchor`` days
+    after T: where that day falls from the week's first day's eve (``round(anchor) - 7 week``: 1..7
+    inside the week), clipped to :data:`SHAPE_POSITIONS`; the last class when ``anchor`` is NaN."""
+    lo, hi = SHAPE_POSITIONS
+    a = np.asarray(anchor, dtype=np.float64)
+    r = np.clip(np.round(np.nan_to_num(a, nan=0.0)) - PERIOD_DAYS * week, lo, hi) - lo
+    return np.where(np.isnan(a), SHAPE_CLASSES - 1, r).astype(np.int64)
+
+
+def fit_day_shape(rows: pd.DataFrame) -> np.ndarray:
+    """Within-week shape of the settlement day, from the training rows of a weekly model
+    (``features.paydate.person_periods``): for each class of :func:`_shape_class` (where the
+    debtor's usual payment day, :data:`SHAPE_ANCHOR` as of the row's T, falls relative to the week),
+    the share of the settlements of that class on each of the week's 7 days; shape (classes, 7),
+    each row summing to 1. Counts start at 0.5 per day (a class without settlements is uniform)."""
+    counts = np.full((SHAPE_CLASSES, PERIOD_DAYS), 0.5)
+    settled = rows["label"].to_numpy() == 1
+    if settled.any():
+        week = rows["period"].to_numpy(dtype=np.int64)[settled]
+        day = rows["settled_day"].to_numpy(dtype=np.int64)[settled] - PERIOD_DAYS * week - 1  # 0..6
+        ok = (day >= 0) & (day < PERIOD_DAYS)
+        cls = _shape_class(rows[SHAPE_ANCHOR].to_numpy(dtype=np.float64)[settled], week)
+        np.add.at(counts, (cls[ok], day[ok]), 1.0)
+    return counts / counts.sum(axis=1, keepdims=True)
+
+
+def _shaped_position(F: np.ndarray, q: float, shape: np.ndarray, anchor: np.ndarray) -> np.ndarray:
+    """:func:`quantile_position` on weeks with each week's probability spread over its 7 days by
+    ``shape`` (:func:`fit_day_shape`, the row of the week's class) instead of evenly; linear within
+    a day. NaN when not within the horizon."""
+    n = F.shape[0]
+    reached = q <= F
+    ok = reached[:, -1] if F.shape[1] else np.zeros(n, dtype=bool)
+    j = np.argmax(reached, axis=1)
+    idx = np.arange(n)
+    Fj = F[idx, j]
+    prev = np.where(j > 0, F[idx, np.maximum(j - 1, 0)], 0.0)
+    frac = np.clip((q - prev) / np.where(Fj > prev, Fj - prev, 1.0), 0.0, 1.0)
+    c = np.cumsum(np.asarray(shape, dtype=np.float64)[_shape_class(anchor, j)], axis=1)  # (n, 7)
+    c /= c[:, -1:]
+    i = np.minimum(
+        (c < frac[:, None] - 1e-12).sum(axis=1), PERIOD_DAYS - 1
+    )  # the day (0-based) reaching frac
+    below = np.where(i > 0, c[idx, np.maximum(i - 1, 0)], 0.0)
+    mass = c[idx, i] - below
+    within = np.clip((frac - below) / np.where(mass > 0, mass, 1.0), 0.0, 1.0)
+    return np.where(ok, PERIOD_DAYS * j + i + within, np.nan)
+
+
+def interval_days(
+    F: np.ndarray,
+    ends: np.ndarray | None = None,
+    rule: str = "mid",
+    shape: np.ndarray | None = None,
+    anchor: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(paid_on_p10, paid_on_p90)`` in days after T (float, whole days; NaN beyond the horizon).
+
+    ``first`` (versions trained before session 8): the first day on which the CDF reaches 0.1 /
+    0.9 (:func:`quantile_days`). A settlement day is a whole day while the levels fall inside one,
+    so the interval [p10, p90], both ends included, holds on average half a day's probability more
+    than 0.8 on each side: P(paid before p10) lies in [0.1 - m, 0.1) and P(paid by p90) in
+    [0.9, 0.9 + m), m the day's probability (a 7th of the week's). Measured out of time: 84-87.5 %
+    in base and quiet, whose weeks hold most of an invoice's probability (BENCHMARKS.md, session 8).
+
+    ``mid``: each day counts at its middle, as the mid-distribution quantile does for a discrete
+    variable: p10 is the first day whose middle the CDF reaches 0.1 at (``ceil(x10 + 0.5)``, x10
+    the real position of :func:`quantile_position`) and p90 the last day whose middle it reaches
+    0.9 at or after (``floor(x90 + 0.5)``), so P(paid before p10) lies in [0.1 - m/2, 0.1 + m/2)
+    and P(paid after p90) in (0.1 - m/2, 0.1 + m/2]: 0.1 each on average.
+
+    ``shaped`` (weeks only; the default since session 8): ``mid`` on the weekly CDF with each week's
+    probability spread over its days by ``shape`` (:func:`fit_day_shape`, from the model's training
+    rows: where in the week settlements fall, by where the debtor's usual payment day ``anchor``,
+    days after T, falls) instead of evenly: a debtor who pays within a day or two of its usual day
+    gets a narrower interval. Without ``shape`` or on a fine grid (``ends``): ``mid``.
+
+    Every rule leaves ``expected_paid_on`` alone (:func:`median_days`, on the even spread) and keeps
+    p10 <= it <= p90; the interval is empty exactly where the first-day quantiles are (F_H < 0.1,
+    F_H < 0.9)."""
+    if rule not in INTERVAL_RULES:
+        raise ValueError(f"unknown interval rule {rule!r}; expected one of {INTERVAL_RULES}")
+    if rule == "first":
+        return quantile_days(F, 0.1, ends), quantile_days(F, 0.9, ends)
+    if rule == "shaped" and shape is not None and ends is None:
+        if anchor is None:
+            anchor = np.full(F.shape[0], np.nan)
+        x10, x90 = _shaped_position(F, 0.1, shape, anchor), _shaped_position(F, 0.9, shape, anchor)
+    else:
+        x10, x90 = quantile_position(F, 0.1, ends), quantile_position(F, 0.9, ends)
+    median = median_days(F, ends)
+    lo = np.maximum(np.ceil(x10 + 0.5 - 1e-9), 1.0)
+    hi = np.maximum(np.floor(x90 + 0.5 + 1e-9), 1.0)
+    # NaN stays NaN: lo is NaN exactly where the median is (F_H < 0.1), hi wherever F_H < 0.9
+    return np.minimum(lo, median), np.maximum(hi, median)
 
 
 def median_days(F: np.ndarray, ends: np.ndarray | None = None) -> np.ndarray:
@@ -483,19 +599,28 @@ def _dates(T: int, days: np.ndarray) -> np.ndarray:
 
 
 def forecast_frame(
-    F: np.ndarray, T: int, ends: np.ndarray | None = None, F_week: np.ndarray | None = None
+    F: np.ndarray,
+    T: int,
+    ends: np.ndarray | None = None,
+    F_week: np.ndarray | None = None,
+    interval: str = "mid",
+    shape: np.ndarray | None = None,
+    anchor: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Per-invoice predictions from the CDF ``F`` (:func:`cdf_weeks`) as of day T: ``expected_paid_on``
     (the median given paid within the horizon, :func:`median_days`), ``paid_on_p10``, ``paid_on_p90`` (datetime64, NaT beyond the horizon),
     ``p_paid_30d``, ``p_paid_60d``, ``p_paid_90d`` (non-decreasing) and ``p_paid_in_horizon``.
     On a fine grid (:func:`weekly_cdf`): the quantiles from ``F`` at the period ends ``ends``, the
-    probabilities from the weekly ``F_week``."""
+    probabilities from the weekly ``F_week``. ``interval``: the rule of ``paid_on_p10`` /
+    ``paid_on_p90`` (:func:`interval_days`; the version's ``interval``, ``shape``, and the
+    invoices' :data:`SHAPE_ANCHOR`)."""
     Fw = F if F_week is None else F_week
+    p10, p90 = interval_days(F, ends, interval, shape, anchor)
     return pd.DataFrame(
         {
             "expected_paid_on": _dates(T, median_days(F, ends)),
-            "paid_on_p10": _dates(T, quantile_days(F, 0.1, ends)),
-            "paid_on_p90": _dates(T, quantile_days(F, 0.9, ends)),
+            "paid_on_p10": _dates(T, p10),
+            "paid_on_p90": _dates(T, p90),
             "p_paid_30d": cdf_at_days(Fw, 30),
             "p_paid_60d": cdf_at_days(Fw, 60),
             "p_paid_90d": cdf_at_days(Fw, 90),
@@ -669,6 +794,8 @@ def evaluate(
     knots: np.ndarray | list[np.ndarray] | None = None,
     cdfs: list[np.ndarray] | None = None,
     grids: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    interval: str = "mid",
+    shape: np.ndarray | None = None,
 ) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
     """Held-out evaluation over test snapshots ``tests``: (T, open invoices at T with
     ``actual_days``, ``features.paydate.evaluation_invoices``).
@@ -685,7 +812,8 @@ def evaluate(
     one per snapshot (:func:`leave_one_out_knots`); ``cdfs``: the model's CDFs of the snapshots
     (:func:`cdf_weeks`), when already predicted. ``grids``: per snapshot ``(ends, F_week)`` of a fine
     grid (:func:`weekly_cdf`; ``cdfs`` then holds the CDFs at the period ends): the quantiles come
-    from the grid, the cash from ``F_week`` (no ``knots`` then).
+    from the grid, the cash from ``F_week`` (no ``knots`` then). ``interval``: the rule of the
+    p10-p90 interval (:func:`interval_days`, with ``shape`` and each invoice's :data:`SHAPE_ANCHOR`).
     """
     H = horizon * PERIOD_DAYS
     pooled: dict[str, list[np.ndarray]] = {"pred": [], "p10": [], "p90": [], "actual": []}
@@ -699,7 +827,8 @@ def evaluate(
         )
         F = recalibrate(F, knots[i] if isinstance(knots, list) else knots)
         ends, Fw = grids[i] if grids is not None else (None, F)
-        pred, p10, p90 = median_days(F, ends), quantile_days(F, 0.1, ends), quantile_days(F, 0.9, ends)
+        anchor = inv[SHAPE_ANCHOR].to_numpy(dtype=np.float64) if SHAPE_ANCHOR in inv else None
+        pred, (p10, p90) = median_days(F, ends), interval_days(F, ends, interval, shape, anchor)
         actual = inv["actual_days"].to_numpy(dtype=np.float64)
         row = {"as_of": pd.Timestamp(T, unit="D"), **point_metrics(pred, actual, H, p10, p90)}
         for key, values in (("pred", pred), ("p10", p10), ("p90", p90), ("actual", actual)):
@@ -760,7 +889,9 @@ def calibrate_and_evaluate(
     holds ``uncalibrated_mae_days``, ``uncalibrated_within_7d`` and ``uncalibrated_coverage_80``
     (the model's own quantiles); its ``cash_shock_sd`` is estimated from the recalibrated cash
     forecasts. ``median``: recalibrate the median too (else only the other levels); ``cdfs``: the
-    model's CDFs of the snapshots, when already predicted."""
+    model's CDFs of the snapshots, when already predicted. The intervals here are read with the
+    ``first`` rule (:func:`interval_days`), the one the map's p10-p90 is built for
+    (:func:`pit_bounds`), as in session 5."""
     if cdfs is None:
         cdfs = [cdf_weeks(predict_hazards(booster, inv, T, horizon, features=features)) for T, inv in tests]
     pits = [
@@ -773,9 +904,16 @@ def calibrate_and_evaluate(
         else QUANTILE_LEVELS.astype(np.float64)
     )
     metrics, per, cash = evaluate(
-        booster, tests, horizon, weeks, features=features, knots=leave_one_out_knots(pits, median), cdfs=cdfs
+        booster,
+        tests,
+        horizon,
+        weeks,
+        features=features,
+        knots=leave_one_out_knots(pits, median),
+        cdfs=cdfs,
+        interval="first",
     )
-    raw, _, _ = evaluate(booster, tests, horizon, weeks, features=features, cdfs=cdfs)
+    raw, _, _ = evaluate(booster, tests, horizon, weeks, features=features, cdfs=cdfs, interval="first")
     for key in ("mae_days", "within_7d", "coverage_80"):
         metrics[f"uncalibrated_{key}"] = raw[key]
     return metrics, per, cash, knots

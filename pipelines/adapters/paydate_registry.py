@@ -19,6 +19,7 @@ from typing import Any
 
 import lightgbm as lgb
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -59,7 +60,10 @@ class LoadedPaydate:
     """A registered payment-date version ready to predict: the booster and its spec
     (``features``: input columns in order; ``horizon_weeks``; ``period_days``; ``cash_shock_sd``: the
     relative sd of the shared weekly cash shock, ``models.paydate.estimate_cash_shock``, 0 for a
-    version trained before it was estimated; ``grid``: the fine hazard periods, None for weeks)."""
+    version trained before it was estimated; ``grid``: the fine hazard periods, None for weeks;
+    ``interval``: the rule of ``paid_on_p10`` / ``paid_on_p90``, ``models.paydate.interval_days``,
+    ``first`` for a version trained before session 8; ``day_shape``: the within-week shape of the
+    ``shaped`` rule, ``models.paydate.fit_day_shape``, None without one)."""
 
     name: str
     version: str
@@ -72,6 +76,12 @@ class LoadedPaydate:
     tags: dict[str, str] = field(default_factory=dict)
     cash_shock_sd: float = 0.0
     grid: dict[str, Any] | None = None
+    interval: str = "first"
+    day_shape: list[list[float]] | None = None
+
+    def shape(self) -> np.ndarray | None:
+        """The version's within-week shape as an array (classes x 7), None without one."""
+        return None if not self.day_shape else np.asarray(self.day_shape, dtype=np.float64)
 
     def fine_grid(self) -> Any:
         """The version's hazard periods (``features.paydate.FineGrid``), None for weeks (every
@@ -215,6 +225,8 @@ def load_paydate(
         tags=dict(mv.tags),
         cash_shock_sd=float(spec.get("cash_shock_sd", 0.0)),
         grid=spec.get("grid") or None,
+        interval=str(spec.get("interval", "first")),
+        day_shape=spec.get("day_shape") or None,
     )
 
 

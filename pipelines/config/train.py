@@ -212,6 +212,12 @@ class PaydateConfig(ConfigModel):
     fine_anchor: Literal["due", "usual"] = Field(
         "due", description="fine periods around the due date or the debtor's recent usual payment day"
     )
+    interval: Literal["shaped", "mid", "first"] = Field(
+        "shaped",
+        description="paid_on_p10 / paid_on_p90: each day counted at its middle, the week's probability "
+        "spread over its days as in the training rows (shaped) or evenly (mid); or the first day the "
+        "CDF reaches 0.1 / 0.9 (first, before session 8). BENCHMARKS.md, session 8",
+    )
 
     @model_validator(mode="after")
     def _enough_boosting(self) -> PaydateConfig:
@@ -237,6 +243,7 @@ class PaydateConfig(ConfigModel):
             fine_before=self.fine_before,
             fine_after=self.fine_after,
             fine_anchor=self.fine_anchor,
+            interval=self.interval,
         )
 
 

@@ -183,7 +183,7 @@ def forecast_state(
     import pyarrow.compute as pc
 
     from features.paydate import open_invoices
-    from models.paydate import cash_moments, cdf_at_days, forecast_frame, weekly_cdf
+    from models.paydate import SHAPE_ANCHOR, cash_moments, cdf_at_days, forecast_frame, weekly_cdf
 
     if invoices is None or invoices.empty:
         return None
@@ -212,7 +212,8 @@ def forecast_state(
             "due_date": inv["due"].to_numpy(dtype=np.int64).astype("datetime64[D]").astype("datetime64[ns]"),
         }
     )
-    out = pd.concat([out, forecast_frame(F, T, ends, Fw)], axis=1)
+    anchor = inv[SHAPE_ANCHOR].to_numpy(dtype=np.float64)
+    out = pd.concat([out, forecast_frame(F, T, ends, Fw, loaded.interval, loaded.shape(), anchor)], axis=1)
     out["segment"] = pd.array(
         np.where(seg_codes >= 0, np.array(names + [""], dtype=object)[seg_codes], None), dtype="string"
     )

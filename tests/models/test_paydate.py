@@ -36,10 +36,12 @@ from models.paydate import (
     cdf_weeks,
     estimate_cash_shock,
     evaluate,
+    fit_day_shape,
     fit_hazard,
     fit_recalibration,
     forecast_frame,
     grid_cdf,
+    interval_days,
     leave_one_out_knots,
     median_days,
     pit_bounds,
@@ -622,8 +624,8 @@ def test_recalibration_out_of_time_coverage_and_monotone(trained, portfolio) -> 
     T2 = day("2024-07-31")
     later = evaluation_invoices(ledger, T2, day(str(END.date())), FAST.horizon_weeks)
     F2 = cdf_weeks(predict_hazards(booster, later, T2, FAST.horizon_weeks))
-    raw, _, _ = evaluate(booster, [(T2, later)], FAST.horizon_weeks, cdfs=[F2])
-    cal, _, _ = evaluate(booster, [(T2, later)], FAST.horizon_weeks, knots=knots, cdfs=[F2])
+    raw, _, _ = evaluate(booster, [(T2, later)], FAST.horizon_weeks, cdfs=[F2], interval="first")
+    cal, _, _ = evaluate(booster, [(T2, later)], FAST.horizon_weeks, knots=knots, cdfs=[F2], interval="first")
     assert raw["coverage_80"] > 0.86, raw  # the model's own interval is too wide here
     assert abs(cal["coverage_80"] - 0.80) <= 0.05, cal
     G = recalibrate(F2, knots)
@@ -761,3 +763,89 @@ def test_session6_candidates_ignore_rows_after_t() -> None:
     )
     part = open_invoices(prepare_ledger(early), ledger_state(prepare_ledger(early), T), candidates=True)
     pd.testing.assert_frame_equal(full.drop(columns="pos"), part.drop(columns="pos"))
+
+
+def test_interval_rules_by_hand() -> None:
+    """``interval_days``. F = 0.4, 0.8, 0.96, 1 per week: x10 = 7 x 0.1 / 0.4 = 1.75, x90 = 14 + 7 x
+    0.1 / 0.16 = 18.375, median 7 + 7 x 0.25 = 8.75 -> day 9. ``first``: ceil -> 2 and 19; ``mid``:
+    ceil(x10 + 0.5) = 3, floor(x90 + 0.5) = 18 (P(paid before day 3) = 2/7 x 0.4 = 0.114 and
+    P(paid after day 18) = 0.2 - 4/7 x 0.16 = 0.109, against 0.057 and 0.086 with ``first``).
+    F_H = 0.15: x10 = 7 x 0.1 / 0.15 = 4.67, ``mid`` gives ceil(5.17) = 6, clamped to the median
+    given paid (level 0.1: day 5), p90 empty; F_H = 0.05: everything empty."""
+    F = np.array([[0.4, 0.8, 0.96, 1.0], [0.15] * 4, [0.05] * 4])
+    np.testing.assert_array_equal(median_days(F), [9, 5, np.nan])
+    lo, hi = interval_days(F, rule="first")
+    np.testing.assert_array_equal(lo, [2, 5, np.nan])
+    np.testing.assert_array_equal(hi, [19, np.nan, np.nan])
+    lo, hi = interval_days(F, rule="mid")
+    np.testing.assert_array_equal(lo, [3, 5, np.nan])
+    np.testing.assert_array_equal(hi, [18, np.nan, np.nan])
+    assert cdf_at_days(F[:1], 2)[0] == pytest.approx(0.4 * 2 / 7)
+    assert 1 - cdf_at_days(F[:1], 18)[0] == pytest.approx(0.2 - 0.16 * 4 / 7)
+    out = forecast_frame(F, day("2024-01-01"), interval="first")
+    assert out["paid_on_p10"].iloc[0] == pd.Timestamp("2024-01-03")  # day 2, as before session 8
+    with pytest.raises(ValueError, match="unknown interval rule"):
+        interval_days(F, rule="last")
+
+
+def test_day_shape_and_shaped_interval_by_hand() -> None:
+    """``fit_day_shape``: per class of where the usual payment day falls relative to the week (its
+    day 1..7 inside, clipped to -3..10, one class without an anchor), the share of settlements on
+    each weekday, counts starting at 0.5. Settled in week 0 on day 3 and in week 1 on days 10 and 12
+    with the usual day on the week's day 3 (anchors 3.2 and 9.6 -> 10 - 7): class 3, days 2, 2, 4
+    of 7 (0-based) -> 2.5, 1.5 and 0.5 of 6.5; no anchor, day 7: 1.5 of 4.5; anchor 40 in week 2
+    (40 - 14 = 26 -> 10), day 15 = the week's first: 1.5 of 4.5; an open row counts nowhere.
+
+    ``shaped``: F = 0.4, 0.8, 0.9, 1 with the class-3 week spread 0, 0, .2, .6, .2, 0, 0. Anchor 3:
+    week 0 is class 3, 0.1 is 0.25 of it: day 4 (0-based 3) from 0.2 to 0.8 -> x10 = 3 + 0.05 / 0.6
+    = 3.083 -> p10 ceil(3.58) = 4 (``mid``: 3); week 2 is class -11 -> -3, even: x90 = 21 -> 21.
+    Anchor 17: week 0 is class 10, even -> p10 3; week 2 is class 3, 0.9 is all of it, reached at
+    the end of its day 5 -> x90 = 19 -> p90 19 (``mid``: 21). The median stays day 9."""
+    rows = pd.DataFrame(
+        {
+            "label": [1, 1, 1, 0, 1, 1],
+            "period": [0, 1, 1, 0, 0, 2],
+            "settled_day": [3, 10, 12, 0, 7, 15],
+            "days_to_recent_usual": [3.2, 9.6, 9.6, 3.0, np.nan, 40.0],
+        }
+    )
+    shape = fit_day_shape(rows)
+    assert shape.shape == (15, 7)
+    np.testing.assert_allclose(shape[3 + 3], np.array([0.5, 0.5, 2.5, 0.5, 1.5, 0.5, 0.5]) / 6.5)
+    np.testing.assert_allclose(shape[14], np.array([0.5] * 6 + [1.5]) / 4.5)
+    np.testing.assert_allclose(shape[13], np.array([1.5] + [0.5] * 6) / 4.5)
+    np.testing.assert_allclose(shape[0], np.full(7, 1 / 7))
+    hand = np.full((15, 7), 1 / 7)
+    hand[6] = [0, 0, 0.2, 0.6, 0.2, 0, 0]
+    F = np.array([[0.4, 0.8, 0.9, 1.0]] * 2)
+    lo, hi = interval_days(F, rule="shaped", shape=hand, anchor=np.array([3.0, 17.0]))
+    np.testing.assert_array_equal(lo, [4, 3])
+    np.testing.assert_array_equal(hi, [21, 19])
+    np.testing.assert_array_equal(interval_days(F, rule="mid")[0], [3, 3])
+    np.testing.assert_array_equal(interval_days(F, rule="mid")[1], [21, 21])
+    np.testing.assert_array_equal(median_days(F), [9, 9])
+    # without a shape (a fine grid, or no version shape) ``shaped`` is ``mid``
+    np.testing.assert_array_equal(interval_days(F, rule="shaped")[1], [21, 21])
+
+
+def test_shaped_interval_coverage_out_of_time(trained) -> None:
+    """On the test book (each debtor pays its usual lateness + N(0, 4 d)), the interval of the model
+    trained to 2024-04-30, at 2024-05-31 and two months later: ``first`` holds 87-90 % (too wide),
+    ``mid`` 83-88 %, ``shaped`` (the shape from the same training rows) 78-80 %; the median, and so
+    the MAE, is the same under every rule."""
+    ledger, rows, booster, T, inv = trained
+    shape = fit_day_shape(rows)
+    T2 = day("2024-07-31")
+    later = evaluation_invoices(ledger, T2, day(str(END.date())), FAST.horizon_weeks)
+    for when, snapshot in ((T, inv), (T2, later)):
+        F = cdf_weeks(predict_hazards(booster, snapshot, when, FAST.horizon_weeks))
+        got = {
+            rule: evaluate(
+                booster, [(when, snapshot)], FAST.horizon_weeks, cdfs=[F], interval=rule, shape=shape
+            )[0]
+            for rule in ("first", "mid", "shaped")
+        }
+        assert got["first"]["coverage_80"] > 0.86, got["first"]
+        assert abs(got["shaped"]["coverage_80"] - 0.80) <= 0.03, got["shaped"]
+        assert got["shaped"]["coverage_80"] < got["mid"]["coverage_80"] < got["first"]["coverage_80"]
+        assert got["first"]["mae_days"] == got["mid"]["mae_days"] == got["shaped"]["mae_days"]

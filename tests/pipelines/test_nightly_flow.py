@@ -646,6 +646,16 @@ def test_payment_date_forecasts_are_published(env) -> None:
     assert inv["open_amount"].sum() == pytest.approx(state.inv_remaining.sum())
     assert (inv["p_paid_30d"] <= inv["p_paid_60d"]).all() and (inv["p_paid_60d"] <= inv["p_paid_90d"]).all()
     assert (inv["expected_paid_on"].dropna() > pd.Timestamp(DAY2)).all()
+    both = inv.dropna(subset=["paid_on_p10", "paid_on_p90"])
+    assert len(both) > 100
+    assert (
+        (both["paid_on_p10"] <= both["expected_paid_on"]) & (both["expected_paid_on"] <= both["paid_on_p90"])
+    ).all()
+    from pipelines.adapters.paydate_registry import load_paydate
+
+    version = load_paydate()  # the train flow stored the interval rule and its within-week shape
+    assert version.interval == "shaped" and version.shape().shape == (15, 7)
+    np.testing.assert_allclose(version.shape().sum(axis=1), 1.0)
     csv = pd.read_csv(run / "invoice_forecast.csv", encoding="utf-8-sig")
     assert len(csv) == len(inv) and csv["invoice_id"].tolist() == inv["invoice_id"].tolist()
     cash = pd.read_csv(run / "cash_forecast.csv", encoding="utf-8-sig")

@@ -70,6 +70,7 @@ def test_files_and_queue_column(setup, tmp_path, mlflow_uri) -> None:
     promote(logged.version, "test", name="ews-paydate")
     back = load_paydate()
     assert back.version == logged.version and back.horizon_weeks == 16 and back.cash_shock_sd == 0.2
+    assert back.interval == "first" and back.shape() is None  # a spec of before session 8: as then
     queue = pd.DataFrame({"debtor_id": pd.array(["C00000", "C00001", "nobody"], dtype="string")})
     out, files = paydate_outputs.fn(tmp_path, Book.in_memory(portfolio, 10**9), AS_OF, queue, None, "EUR")
     assert set(files) == {"invoice_forecast.parquet", "invoice_forecast.csv", "cash_forecast.csv"}
@@ -176,6 +177,53 @@ def test_fine_grid_version_forecast(setup) -> None:
     np.testing.assert_array_equal(got, median[ok])
     total = whole.cash[whole.cash["segment"] == "all"]["expected_cash"].sum()
     assert total == pytest.approx(float((inv["open_amount"].to_numpy() * Fw[:, 12]).sum()), rel=1e-9)
+
+
+def test_a_shaped_version_in_the_nightly(setup) -> None:
+    """A version with ``interval: shaped`` and its within-week shape (as the train flow stores them in
+    ``paydate_spec.json``): the nightly's p10 / p90 are ``interval_days`` of the CDF with that shape and
+    each invoice's usual payment day, the buckets give the whole book, every other column is that of
+    the same booster read with the rule of before (``first``), and the interval is narrower on
+    average."""
+    import json
+
+    from features.ledger import ledger_state
+    from features.paydate import open_invoices
+    from models.paydate import SHAPE_ANCHOR, cdf_weeks, fit_day_shape, interval_days, predict_hazards
+    from pipelines.adapters.paydate_registry import spec_record
+
+    portfolio, first = setup
+    ledger = prepare_ledger(portfolio)
+    snaps = [int(day_number(d)) for d in pd.date_range("2023-12-31", "2024-05-31", freq="ME")]
+    shape = fit_day_shape(training_rows(ledger, snaps, int(day_number(pd.Timestamp("2024-06-30"))), 16))
+    spec = json.loads(
+        json.dumps(spec_record(list(FEATURES), 16, PERIOD_DAYS, interval="shaped", day_shape=shape.tolist()))
+    )
+    shaped = LoadedPaydate(
+        "ews-paydate", "3", None, "run", first.booster, list(FEATURES), 16, PERIOD_DAYS,
+        interval=spec["interval"], day_shape=spec["day_shape"],
+    )  # fmt: skip
+    np.testing.assert_array_equal(shaped.shape(), shape)  # JSON keeps every bit
+    whole = forecast_book(Book.in_memory(portfolio, 10**9), AS_OF, shaped)
+    parts = forecast_book(Book.in_memory(portfolio, 1_500), AS_OF, shaped)
+    pd.testing.assert_frame_equal(whole.invoices, parts.invoices)
+    before = forecast_book(Book.in_memory(portfolio, 10**9), AS_OF, first).invoices
+    same = [c for c in INVOICE_COLUMNS if c not in ("paid_on_p10", "paid_on_p90")]
+    pd.testing.assert_frame_equal(whole.invoices[same], before[same])
+    T = int(day_number(pd.Timestamp(AS_OF)))
+    inv = open_invoices(ledger, ledger_state(ledger, T))
+    F = cdf_weeks(predict_hazards(first.booster, inv, T, 16))
+    lo, hi = interval_days(F, None, "shaped", shape, inv[SHAPE_ANCHOR].to_numpy(dtype=np.float64))
+    rows = ledger.inv_row[inv["pos"].to_numpy(dtype=np.int64)]
+    ids = np.asarray(ledger.invoice_ids.take(rows).to_pandas(), dtype=object)
+    order = pd.Index(ids).get_indexer(whole.invoices["invoice_id"].to_numpy(dtype=object))
+    assert (order >= 0).all() and len(order) == len(ids)
+    for col, want in (("paid_on_p10", lo), ("paid_on_p90", hi)):
+        got = (whole.invoices[col] - pd.Timestamp(AS_OF)).dt.days.to_numpy(dtype=np.float64)
+        np.testing.assert_array_equal(got, want[order])
+    width = (whole.invoices["paid_on_p90"] - whole.invoices["paid_on_p10"]).dt.days
+    width0 = (before["paid_on_p90"] - before["paid_on_p10"]).dt.days
+    assert width.mean() < width0.mean() and (width < width0).mean() > 0.2
 
 
 @pytest.fixture(scope="module")
