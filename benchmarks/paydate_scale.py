@@ -11,7 +11,9 @@ which load on the shared box does not inflate), also per 100,000 open invoices. 
 and learning rate are ``conf/train.yaml``'s ``paydate`` section unless ``--trees``/``--learning-rate``
 say otherwise. ``--interval``: the version's rule for ``paid_on_p10`` / ``paid_on_p90``
 (``models.paydate.interval_days``; ``shaped`` with the within-week shape of the same training rows;
-without it the version is one of before session 8: ``first``); ``--out DIR``: also write the
+without it the version is one of before session 8: ``first``); ``--weekday-median``: the version's
+median spread by the same rows' settlement weekdays (``models.paydate.fit_weekday_profile``);
+``--out DIR``: also write the
 forecast's invoice rows (Parquet) and cash rows (CSV) there, to compare runs byte for byte.
 
     nice .venv/bin/python benchmarks/paydate_scale.py --data /work/bench/gen_100k_ingested
@@ -57,6 +59,7 @@ def main() -> None:
     ap.add_argument("--trees", type=int, help="default: conf/train.yaml paydate.n_estimators")
     ap.add_argument("--learning-rate", type=float, help="default: conf/train.yaml paydate.learning_rate")
     ap.add_argument("--interval", choices=["shaped", "mid", "first"], help="default: a version without one")
+    ap.add_argument("--weekday-median", action="store_true", help="the median spread by weekday (session 8)")
     ap.add_argument("--out", type=Path, help="write invoices.parquet and cash.csv of the forecast here")
     args = ap.parse_args()
     if args.data:
@@ -98,6 +101,10 @@ def main() -> None:
         from models.paydate import fit_day_shape
 
         version = {"interval": args.interval, "day_shape": fit_day_shape(rows).tolist()}
+    if args.weekday_median:
+        from models.paydate import fit_weekday_profile
+
+        version["weekdays"] = fit_weekday_profile(rows).tolist()
     loaded = LoadedPaydate(
         "ews-paydate", "bench", None, "", fit_hazard(rows, hp), list(FEATURES), hp.horizon_weeks, PERIOD_DAYS,
         **version,
@@ -136,6 +143,7 @@ def main() -> None:
         "learning_rate": hp.learning_rate,
         "horizon_weeks": hp.horizon_weeks,
         "interval": args.interval,
+        "weekday_median": args.weekday_median,
     }
     print(
         f"{result['open_invoices']:,} open invoices, {result['book']} ({result['buckets']} buckets): "

@@ -63,7 +63,9 @@ class LoadedPaydate:
     version trained before it was estimated; ``grid``: the fine hazard periods, None for weeks;
     ``interval``: the rule of ``paid_on_p10`` / ``paid_on_p90``, ``models.paydate.interval_days``,
     ``first`` for a version trained before session 8; ``day_shape``: the within-week shape of the
-    ``shaped`` rule, ``models.paydate.fit_day_shape``, None without one)."""
+    ``shaped`` rule, ``models.paydate.fit_day_shape``, None without one; ``weekdays``: the share of
+    settlements per weekday that ``expected_paid_on`` spreads each week by,
+    ``models.paydate.fit_weekday_profile``, None: evenly, as every version trained before session 8)."""
 
     name: str
     version: str
@@ -78,10 +80,15 @@ class LoadedPaydate:
     grid: dict[str, Any] | None = None
     interval: str = "first"
     day_shape: list[list[float]] | None = None
+    weekdays: list[float] | None = None
 
     def shape(self) -> np.ndarray | None:
         """The version's within-week shape as an array (classes x 7), None without one."""
         return None if not self.day_shape else np.asarray(self.day_shape, dtype=np.float64)
+
+    def weekday_profile(self) -> np.ndarray | None:
+        """The version's weekday profile of the median as an array (7), None without one."""
+        return None if not self.weekdays else np.asarray(self.weekdays, dtype=np.float64)
 
     def fine_grid(self) -> Any:
         """The version's hazard periods (``features.paydate.FineGrid``), None for weeks (every
@@ -227,6 +234,7 @@ def load_paydate(
         grid=spec.get("grid") or None,
         interval=str(spec.get("interval", "first")),
         day_shape=spec.get("day_shape") or None,
+        weekdays=spec.get("weekdays") or None,
     )
 
 

@@ -218,6 +218,11 @@ class PaydateConfig(ConfigModel):
         "spread over its days as in the training rows (shaped) or evenly (mid); or the first day the "
         "CDF reaches 0.1 / 0.9 (first, before session 8). BENCHMARKS.md, session 8",
     )
+    weekday_median: bool = Field(
+        False,
+        description="expected_paid_on with each week's probability spread over its days by the training "
+        "rows' share of settlements per weekday (false: evenly, the default). BENCHMARKS.md, session 8",
+    )
 
     @model_validator(mode="after")
     def _enough_boosting(self) -> PaydateConfig:
@@ -244,6 +249,7 @@ class PaydateConfig(ConfigModel):
             fine_after=self.fine_after,
             fine_anchor=self.fine_anchor,
             interval=self.interval,
+            weekday_median=self.weekday_median,
         )
 
 

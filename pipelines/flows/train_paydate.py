@@ -162,7 +162,7 @@ def fit_and_evaluate(
     rows: dict[str, Any], params: Any
 ) -> tuple[Any, dict[str, float], pd.DataFrame, pd.DataFrame]:
     """Fit the evaluation model, score the held-out snapshots, then refit on every row (final)."""
-    from models.paydate import evaluate, fit_day_shape, fit_hazard, weekly_cdf
+    from models.paydate import evaluate, fit_day_shape, fit_hazard, fit_weekday_profile, weekly_cdf
 
     features, grid, H = params.features(), params.grid(), params.horizon_weeks
     held_out = fit_hazard(rows["eval"], params, features)
@@ -176,6 +176,7 @@ def fit_and_evaluate(
         grids=None if grid is None else [(o[1], o[2]) for o in outs],
         interval=params.interval,
         shape=fit_day_shape(rows["eval"]) if grid is None else None,
+        weekdays=fit_weekday_profile(rows["eval"]) if grid is None and params.weekday_median else None,
     )
     final = fit_hazard(rows["final"], params, features)
     return final, metrics, per_snapshot, cash
@@ -189,7 +190,7 @@ def train_paydate(
     from dataclasses import asdict
 
     from features.paydate import PERIOD_DAYS
-    from models.paydate import fit_day_shape
+    from models.paydate import fit_day_shape, fit_weekday_profile
     from pipelines.adapters.paydate_registry import gate_paydate, log_paydate, spec_record
     from pipelines.cluster import PrefectDaskEngine
     from pipelines.engine import open_feed
@@ -223,6 +224,9 @@ def train_paydate(
         grid=None if grid is None else asdict(grid),
         interval=params.interval,
         day_shape=fit_day_shape(rows["final"]).tolist() if grid is None else None,
+        weekdays=fit_weekday_profile(rows["final"]).tolist()
+        if grid is None and params.weekday_median
+        else None,
         trained_through=described["final_cut"],
         test_as_of=f"{described['test'][0]}..{described['test'][-1]}",
         plan=described,

@@ -213,7 +213,13 @@ def forecast_state(
         }
     )
     anchor = inv[SHAPE_ANCHOR].to_numpy(dtype=np.float64)
-    out = pd.concat([out, forecast_frame(F, T, ends, Fw, loaded.interval, loaded.shape(), anchor)], axis=1)
+    out = pd.concat(
+        [
+            out,
+            forecast_frame(F, T, ends, Fw, loaded.interval, loaded.shape(), anchor, loaded.weekday_profile()),
+        ],
+        axis=1,
+    )
     out["segment"] = pd.array(
         np.where(seg_codes >= 0, np.array(names + [""], dtype=object)[seg_codes], None), dtype="string"
     )

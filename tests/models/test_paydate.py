@@ -39,6 +39,7 @@ from models.paydate import (
     fit_day_shape,
     fit_hazard,
     fit_recalibration,
+    fit_weekday_profile,
     forecast_frame,
     grid_cdf,
     interval_days,
@@ -849,3 +850,30 @@ def test_shaped_interval_coverage_out_of_time(trained) -> None:
         assert abs(got["shaped"]["coverage_80"] - 0.80) <= 0.03, got["shaped"]
         assert got["shaped"]["coverage_80"] < got["mid"]["coverage_80"] < got["first"]["coverage_80"]
         assert got["first"]["mae_days"] == got["mid"]["mae_days"] == got["shaped"]["mae_days"]
+
+
+def test_weekday_median_by_hand() -> None:
+    """``fit_weekday_profile``: T = Wednesday 2024-01-10; settled 1 day after (Thursday) and twice 5
+    days after (Monday), counts from 0.5: Monday 2.5, Thursday 1.5, the rest 0.5, of 6.5.
+
+    ``median_days`` with weekdays Monday-Friday 0.2 each, weekend 0: F = 0.2, 0.8, 0.95, 1 (week 1 =
+    days 8..14, Thursday..Wednesday); the median is half-way through week 1, the evenly spread day
+    7 + 3.5 -> day 11, a Sunday; by weekday the week's cumulative shares are .2 .4 .4 .4 .6 .8 1, so
+    0.5 is reached on its Monday, day 12."""
+    T = day("2024-01-10")
+    rows = pd.DataFrame({"label": [1, 1, 1, 0], "T": [T] * 4, "settled_day": [1, 5, 5, 0]})
+    np.testing.assert_allclose(fit_weekday_profile(rows), np.array([2.5, 0.5, 0.5, 1.5, 0.5, 0.5, 0.5]) / 6.5)
+    F = np.array([[0.2, 0.8, 0.95, 1.0]])
+    weekdays = np.array([0.2, 0.2, 0.2, 0.2, 0.2, 0.0, 0.0])
+    assert median_days(F)[0] == 11 and median_days(F, None, weekdays, T)[0] == 12
+    out = forecast_frame(F, T, weekdays=weekdays)
+    assert out["expected_paid_on"].iloc[0] == pd.Timestamp("2024-01-22")  # a Monday
+    assert out["paid_on_p10"].iloc[0] <= out["expected_paid_on"].iloc[0] <= out["paid_on_p90"].iloc[0]
+    assert forecast_frame(F, T)["expected_paid_on"].iloc[0] == pd.Timestamp("2024-01-21")  # before: a Sunday
+    # p10 stays on the median's side when the weekday median moves earlier: F_H = 0.15 (level 0.1),
+    # everything paid on Mondays, T = Sunday 2024-01-07: the median is day 1 (Monday); ``mid``'s p10
+    # would be day 5 (the even median), so p10 is clamped to day 1
+    F2, T2, monday = np.array([[0.15] * 4]), day("2024-01-07"), np.array([1.0, 0, 0, 0, 0, 0, 0])
+    assert median_days(F2, None, monday, T2)[0] == 1 and interval_days(F2, rule="mid")[0][0] == 5
+    out = forecast_frame(F2, T2, interval="mid", weekdays=monday)
+    assert out["paid_on_p10"].iloc[0] == out["expected_paid_on"].iloc[0] == pd.Timestamp("2024-01-08")

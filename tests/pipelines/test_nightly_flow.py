@@ -656,6 +656,7 @@ def test_payment_date_forecasts_are_published(env) -> None:
     version = load_paydate()  # the train flow stored the interval rule and its within-week shape
     assert version.interval == "shaped" and version.shape().shape == (15, 7)
     np.testing.assert_allclose(version.shape().sum(axis=1), 1.0)
+    assert version.weekday_profile() is None  # paydate.weekday_median is off by default
     csv = pd.read_csv(run / "invoice_forecast.csv", encoding="utf-8-sig")
     assert len(csv) == len(inv) and csv["invoice_id"].tolist() == inv["invoice_id"].tolist()
     cash = pd.read_csv(run / "cash_forecast.csv", encoding="utf-8-sig")

@@ -71,6 +71,7 @@ def test_files_and_queue_column(setup, tmp_path, mlflow_uri) -> None:
     back = load_paydate()
     assert back.version == logged.version and back.horizon_weeks == 16 and back.cash_shock_sd == 0.2
     assert back.interval == "first" and back.shape() is None  # a spec of before session 8: as then
+    assert back.weekday_profile() is None
     queue = pd.DataFrame({"debtor_id": pd.array(["C00000", "C00001", "nobody"], dtype="string")})
     out, files = paydate_outputs.fn(tmp_path, Book.in_memory(portfolio, 10**9), AS_OF, queue, None, "EUR")
     assert set(files) == {"invoice_forecast.parquet", "invoice_forecast.csv", "cash_forecast.csv"}
@@ -189,7 +190,14 @@ def test_a_shaped_version_in_the_nightly(setup) -> None:
 
     from features.ledger import ledger_state
     from features.paydate import open_invoices
-    from models.paydate import SHAPE_ANCHOR, cdf_weeks, fit_day_shape, interval_days, predict_hazards
+    from models.paydate import (
+        SHAPE_ANCHOR,
+        cdf_weeks,
+        fit_day_shape,
+        interval_days,
+        median_days,
+        predict_hazards,
+    )
     from pipelines.adapters.paydate_registry import spec_record
 
     portfolio, first = setup
@@ -224,6 +232,21 @@ def test_a_shaped_version_in_the_nightly(setup) -> None:
     width = (whole.invoices["paid_on_p90"] - whole.invoices["paid_on_p10"]).dt.days
     width0 = (before["paid_on_p90"] - before["paid_on_p10"]).dt.days
     assert width.mean() < width0.mean() and (width < width0).mean() > 0.2
+    # with the weekday profile of the median too: expected_paid_on by weekday, p10 <= it <= p90
+    profile = np.array([0.3, 0.2, 0.2, 0.15, 0.15, 0.0, 0.0])
+    both = LoadedPaydate(
+        "ews-paydate", "4", None, "run", first.booster, list(FEATURES), 16, PERIOD_DAYS,
+        interval="shaped", day_shape=spec["day_shape"], weekdays=profile.tolist(),
+    )  # fmt: skip
+    np.testing.assert_array_equal(both.weekday_profile(), profile)
+    out = forecast_book(Book.in_memory(portfolio, 10**9), AS_OF, both).invoices
+    got = (out["expected_paid_on"] - pd.Timestamp(AS_OF)).dt.days.to_numpy(dtype=np.float64)
+    np.testing.assert_array_equal(got, median_days(F, None, profile, T)[order])
+    assert (out["expected_paid_on"].dropna().dt.dayofweek < 5).all()  # never on a weekend
+    ok = out.dropna(subset=["paid_on_p10", "paid_on_p90"])
+    assert (
+        (ok["paid_on_p10"] <= ok["expected_paid_on"]) & (ok["expected_paid_on"] <= ok["paid_on_p90"])
+    ).all()
 
 
 @pytest.fixture(scope="module")

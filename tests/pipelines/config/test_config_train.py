@@ -86,7 +86,8 @@ def test_paydate_section_reaches_the_flow_and_the_model() -> None:
     p = cfg.paydate.to_params(cfg.seed)
     assert (p.horizon_weeks, p.n_estimators, p.learning_rate, p.seed) == (20, 40, 0.2, 7)
     assert (p.num_leaves, p.min_child_samples) == (31, 200)  # defaults kept
-    assert p.interval == "shaped"  # the default since session 8
+    assert p.interval == "shaped" and not p.weekday_median  # the defaults since session 8
+    assert cfg.paydate.model_copy(update={"weekday_median": True}).to_params(7).weekday_median
     assert cfg.paydate.model_copy(update={"interval": "first"}).to_params(7).interval == "first"
     assert (
         cfg.paydate.train_snapshots,
