@@ -215,10 +215,28 @@ def _require_version(config: Path, name: str, key: str, given: str | None) -> No
     raise typer.Exit(2)
 
 
+def _check_not_future(dates: list[dt.date]) -> None:
+    """Refuse an as-of date after today (UTC, plus one day for the time zones ahead of it)."""
+    today = dt.datetime.now(dt.UTC).date()
+    future = [d for d in dates if d > today + dt.timedelta(days=1)]
+    if not future:
+        return
+    more = f" ({len(future):,} date(s) of this run are)" if len(future) > 1 else ""
+    typer.secho(
+        f"error: --as-of {future[0]} is in the future{more}: today is {today} (UTC). A score needs the "
+        f"day to be over and its invoices, payments and events ingested: score a date up to {today}",
+        fg="red",
+        err=True,
+    )
+    raise typer.Exit(2)
+
+
 def _check_as_of(data: Path, raw: bool, dates: list[dt.date], config: Path, accept_feed: bool) -> None:
     """Before any work: every as-of date lies inside the ingested data (exit 2 before the first
-    dated row, exit 3 more than max_data_lag_days after the last one unless --accept-feed)."""
+    dated row, exit 3 more than max_data_lag_days after the last one unless --accept-feed) and is
+    not in the future (exit 2, also with --accept-feed or --raw; :func:`_check_not_future`)."""
     if raw:
+        _check_not_future(dates)
         return  # a raw folder is validated in the flow; its dates are not known before
     from pipelines.config import load_config
     from pipelines.config.nightly import NightlyConfig
@@ -240,6 +258,7 @@ def _check_as_of(data: Path, raw: bool, dates: list[dt.date], config: Path, acce
                 typer.secho(f"error: {exc}", fg="red", err=True)
                 raise typer.Exit(EXIT_FEED_REFUSED) from None
             typer.secho(f"warning: {exc} (accepted with --accept-feed)", fg="yellow", err=True)
+    _check_not_future(dates)  # after the data's own checks: a lag refusal (exit 3) says more
     if late:
         more = f" (and {len(late) - 1:,} later date(s) of this run)" if len(late) > 1 else ""
         typer.secho(f"warning: {late[0]}{more}", fg="yellow", err=True)
