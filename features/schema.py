@@ -113,6 +113,13 @@ PAYMENTS = TableSpec(
         Column(
             "amount", "float", required=True, description="amount paid, > 0", min_value=0, strict_min=True
         ),
+        Column(
+            "currency",
+            "str",
+            description="ISO-4217, optional: when given, the currency ews takes the payment in (its "
+            "invoice's; see conf/sources/README.md 8b); another one is quarantined as currency_mismatch",
+            pattern="^[A-Z]{3}$",
+        ),
     ),
 )
 

@@ -101,6 +101,21 @@ def _debtor_currency(
     return out
 
 
+def _check_payment_currency(
+    pay: pd.DataFrame, taken: np.ndarray, masks: dict[str, dict[str, np.ndarray]]
+) -> None:
+    """Payments whose own ``currency`` cell (optional) is not the currency ews takes them in (``taken``:
+    their invoice's, or for unallocated cash the debtor's) get ``currency_mismatch``: a USD payment
+    of an EUR invoice would otherwise be counted as EUR."""
+    if "currency" not in pay.columns or not pay["currency"].notna().any():
+        return
+    given = pay["currency"].to_numpy(dtype=object, na_value=None)
+    has = pay["currency"].notna().to_numpy()
+    mismatch = has & (given != taken)
+    if mismatch.any():
+        flag(masks["payments"], "currency_mismatch", mismatch)
+
+
 def convert_currencies(
     typed: dict[str, pd.DataFrame],
     masks: dict[str, dict[str, np.ndarray]],
@@ -144,6 +159,8 @@ def convert_currencies(
     if every <= {reporting} and fallback == reporting:  # one currency: nothing to convert
         if inv["currency"].hasnans:
             inv["currency"] = inv["currency"].fillna(reporting)
+        if "payments" in typed:
+            _check_payment_currency(typed["payments"], np.full(len(typed["payments"]), reporting), masks)
         return {}, section
     if fallback not in names:
         names.append(fallback)
@@ -170,6 +187,7 @@ def convert_currencies(
         pay_codes[loose] = _debtor_currency(inv, inv_codes, ok, pay["debtor_id"].iloc[loose])
         pay_codes[pay_codes < 0] = names.index(fallback)
         codes["payments"] = pay_codes
+        _check_payment_currency(pay, np.asarray(names, dtype=object)[pay_codes], masks)
     fx: dict[str, pd.DataFrame] = {}
     key = {"invoices": "invoice_id", "payments": "payment_id"}
     for table, code in codes.items():
@@ -184,6 +202,10 @@ def convert_currencies(
         }
         if table == "invoices":
             frame["currency"] = frame["currency"].where(~np.isfinite(rate), reporting)
+        elif "currency" in frame.columns and frame["currency"].notna().any():  # converted with the amount
+            frame["currency"] = frame["currency"].mask(
+                frame["currency"].notna() & np.isfinite(rate), reporting
+            )
         if not moved.any():
             continue
         original = frame["amount"].to_numpy(dtype=np.float64)
@@ -215,6 +237,14 @@ def convert_currencies(
 
 def currency_warnings(section: dict[str, Any], tables: dict[str, Any]) -> list[str]:
     out = []
+    mismatched = ((tables.get("payments") or {}).get("reasons") or {}).get("currency_mismatch", 0)
+    if mismatched:
+        out.append(
+            f"payments: {mismatched:,} row(s) quarantined (currency_mismatch): their currency column differs "
+            "from the currency of the invoice they pay (unallocated cash: of the debtor's invoices). ews takes "
+            "a payment in its invoice's currency: convert such payments in the export into the invoice's "
+            "currency, or leave their currency cell empty; see quarantine/payments.csv"
+        )
     if section.get("chosen_by") == "most_invoices":
         out.append(
             f"invoices are in several currencies and no reporting currency is configured: "

@@ -47,9 +47,14 @@ def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, d
                 if default_currency and raw.table == "invoices":
                     cols[name] = cols[name].fillna(default_currency)
         elif column.kind == "date":
+            fmt = values.strptime(name)
             cols[name], bad[f"unparseable_date:{name}"], bad[f"date_out_of_range:{name}"] = parse_dates(
-                src, values.strptime(name)
+                src, fmt
             )
+            swapped = _day_month_swapped(src, bad[f"unparseable_date:{name}"], fmt)
+            if swapped.any():
+                bad[f"unparseable_date:{name}"] &= ~swapped
+                bad[f"day_month_swapped:{name}"] = swapped
         elif column.kind == "float":
             cols[name], bad[f"unparseable_number:{name}"] = parse_numbers(
                 src, values.decimal, values.thousands
@@ -69,6 +74,19 @@ def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, d
     for reason, mask in raw.pre_bad.items():
         bad[reason] = bad.get(reason, np.zeros(n, dtype=bool)) | mask
     return pd.DataFrame(cols), {k: v for k, v in bad.items() if v.any()}
+
+
+def _day_month_swapped(src: pd.Series, unparseable: np.ndarray, fmt: str) -> np.ndarray:
+    """Rows whose date is not one in ``fmt`` but is one with day and month swapped (``02/13/2023``
+    under ``%d/%m/%Y``): an export that writes the month first. Only unparseable rows are tried."""
+    out = np.zeros(len(unparseable), dtype=bool)
+    if not unparseable.any() or "%d" not in fmt or "%m" not in fmt:
+        return out
+    swapped = fmt.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+    rows = np.flatnonzero(unparseable)
+    parsed, again, _ = parse_dates(src.iloc[rows], swapped)
+    out[rows] = parsed.notna().to_numpy() & ~again
+    return out
 
 
 def _implausible(frame: pd.DataFrame, table: str, rules: RulesConfig) -> dict[str, np.ndarray]:
@@ -128,6 +146,7 @@ def within_table(
     # an unparseable (or unstorable) value is also null after parsing: report it once, as such
     parse_reasons = (
         "unparseable_date",
+        "day_month_swapped",
         "unparseable_number",
         "unparseable_bool",
         "unparseable_id",

@@ -46,6 +46,8 @@ def test_readme_rules_state_every_schema_rule(table: str) -> None:
     for c in spec.columns:
         if c.min_value is not None:
             phrases.append(f"`{c.name}` {'>' if c.strict_min else '>='} {c.min_value:g}")
+        if c.max_value is not None:
+            phrases.append(f"`{c.name}` <= {c.max_value:g}")
         if c.allowed:
             phrases.append(f"`{c.name}` in " + ", ".join(f"`{v}`" for v in c.allowed))
     phrases += [f"`{later}` >= `{earlier}`" for later, earlier, _ in spec.not_before]

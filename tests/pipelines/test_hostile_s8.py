@@ -191,3 +191,140 @@ def test_german_ar_export_with_currency_symbols_and_parentheses_suggests_and_ing
         ("G2", "amount_not_positive"),
         ("Total", "missing_value:debtor_id; missing_value:due_date; missing_value:issue_date"),
     ]
+
+
+def test_a_payment_in_another_currency_than_its_invoice_is_quarantined(tmp_path: Path) -> None:
+    """Before: a payments file's `currency` column was ignored (listed in ignored_columns only), so a
+    USD payment of an EUR invoice was counted as EUR. Now the optional column is in the contract and
+    a payment whose currency is not its invoice's is quarantined currency_mismatch, with a warning."""
+    from pipelines.ingest import ingest_files
+
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount,currency\n"
+        "I1,D1,2024-01-05,2024-02-04,100,EUR\n"
+        "I2,D1,2024-01-09,2024-02-08,250,EUR\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "payments.csv").write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount,currency\n"
+        "P1,D1,I1,2024-02-01,100,USD\n"
+        "P2,D1,I2,2024-02-05,250,eur\n"
+        "P3,D1,I2,2024-02-06,1,\n"
+        "P4,D1,,2024-02-07,5,GBP\n",
+        encoding="utf-8",
+    )
+    files = {t: tmp_path / f"{t}.csv" for t in ("invoices", "payments")}
+    result = ingest_files(files, tmp_path / "out", as_of=dt.date(2024, 3, 31))
+    pay = result.manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (4, 2, 2)
+    assert pay["reasons"] == {"currency_mismatch": 2} and pay["ignored_columns"] == []
+    assert result.portfolio.payments["payment_id"].tolist() == ["P2", "P3"]
+    assert result.manifest["warnings"][0].startswith(
+        "payments: 2 row(s) quarantined (currency_mismatch): their currency column differs from the "
+        "currency of the invoice they pay"
+    )
+
+
+def test_a_month_first_feed_under_a_day_first_config_is_named(tmp_path: Path) -> None:
+    """Every date written m/d/Y while the source config says d/m/Y. Before: the rows with a day > 12
+    were quarantined unparseable_date with no word on the cause, and those with a day <= 12 were
+    accepted wrong by months. Now they are day_month_swapped:<column> with a warning naming the fix."""
+    (tmp_path / "inv.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        "I1,D1,01/15/2024,02/14/2024,100\n"  # 15 Jan: only month-first
+        "I2,D1,03/04/2024,04/03/2024,50\n"  # reads both ways: taken as 3 April / 4 March -> due before issue
+        "I3,D1,02/05/2024,03/06/2024,70\n",  # reads both ways: 2 May / 3 June, accepted (wrong)
+        encoding="utf-8",
+    )
+    (tmp_path / "src.yaml").write_text(
+        "kind: source\nname: mdy\ndefault_currency: EUR\nvalues: {date_format: d/m/Y}\n"
+        f"tables:\n  invoices: {{path: {tmp_path / 'inv.csv'}}}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    args = [
+        "ingest",
+        "--source",
+        str(tmp_path / "src.yaml"),
+        "--as-of",
+        "2024-12-31",
+        "--no-docs",
+        "--out",
+        str(out),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    import json
+
+    inv = json.loads((out / "manifest.json").read_text())["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (3, 1, 2)
+    assert inv["reasons"] == {
+        "day_month_swapped:issue_date": 1,
+        "day_month_swapped:due_date": 1,
+        "due_before_issue": 1,
+    }
+    said = " ".join(result.output.split())
+    assert "invoices.issue_date: 1 row(s) quarantined (day_month_swapped:issue_date)" in said
+    assert "Set values.date_format (or values.date_formats.issue_date) to the month-first layout" in said
+
+
+def test_an_as_of_date_in_the_future_is_refused_before_the_flow(
+    tmp_path: Path, monkeypatch, mlflow_uri
+) -> None:
+    """Before: `ews score --as-of` a date after today ran the flow (with --raw, or with
+    --accept-feed past the data-lag refusal) and published a run for a day not yet over."""
+    import pipelines.commands.score as score_cmd
+    from tests.pipelines.test_runtime import champion_without_files
+
+    champion_without_files(mlflow_uri)
+
+    def no_flow(*args, **kwargs):
+        raise AssertionError("the flow runtime was started")
+
+    monkeypatch.setattr(score_cmd, "flow_runtime", no_flow)
+    monkeypatch.chdir(ROOT)
+    today = dt.datetime.now(dt.UTC).date()
+    later = today + dt.timedelta(days=30)
+    data = ROOT / "tests" / "data" / "ingest" / "base"
+    out = tmp_path / "runs"
+    for extra in (["--as-of", str(later)], ["--from", str(today), "--to", str(later)]):
+        command = "score" if extra[0] == "--as-of" else "backfill"
+        result = CliRunner().invoke(
+            app, [command, "--data", str(data), "--raw", *extra, "--accept-feed", "--out", str(out)]
+        )
+        assert result.exit_code == 2, result.output
+        said = " ".join(result.output.split())
+        assert (
+            f"--as-of {later if command == 'score' else today + dt.timedelta(days=2)} is in the future"
+            in said
+        )
+        assert f"today is {today} (UTC)" in said and f"score a date up to {today}" in said
+        assert not out.exists()
+
+
+def test_one_customer_spelled_in_two_cases_is_warned_not_split_silently(tmp_path: Path) -> None:
+    """Invoices without a customer master: 'K1' on two invoices, 'k1' on one, 'K2 ' padded. Before:
+    'k1' became a second debtor without a word (its exposure and days past due split from K1's).
+    Ids stay case-sensitive (the contract); the manifest and the CLI now warn with the ids."""
+    from pipelines.ingest import ingest_files
+
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        "I1,K1,2024-01-05,2024-02-04,100\n"
+        "I2,K1,2024-01-09,2024-02-08,250\n"
+        "I3,k1,2024-01-10,2024-02-09,80\n"
+        "I4,K2 ,2024-01-11,2024-02-10,40\n"
+        "I5,K2,2024-01-12,2024-02-11,41\n",
+        encoding="utf-8",
+    )
+    result = ingest_files(
+        {"invoices": tmp_path / "invoices.csv"}, tmp_path / "out", as_of=dt.date(2024, 3, 31)
+    )
+    assert result.manifest["tables"]["invoices"]["rows_accepted"] == 5
+    assert sorted(set(result.portfolio.invoices["debtor_id"])) == ["K1", "K2", "k1"]  # K2 trimmed
+    assert result.manifest["warnings"] == [
+        "debtors: 1 debtor id(s) differ from another only by letter case ('K1' and 'k1'): ids are "
+        "case-sensitive, so each spelling is a separate debtor and the customer's invoices, exposure and "
+        "days past due are split between them. Spell each id one way in every export (and in the customer "
+        "master), then ingest again"
+    ]

@@ -155,6 +155,7 @@ def test_ar_export_becomes_invoices_payments_and_debtors() -> None:
         "invoice_id": ["4711", "4713"],
         "paid_on": [T("2024-02-03"), T("2024-03-20")],
         "amount": [1234.5, 1500.0],  # full settlement, partial settled amount
+        "currency": [None, None],  # in the invoice's currency (the optional column is not mapped)
     }
     qi, qp = result.quarantine["invoices"], result.quarantine["payments"]
     # source rows count data rows after the skipped title line and the header
