@@ -452,6 +452,21 @@ def quantile_position(F: np.ndarray, q: float, ends: np.ndarray | None = None) -
     """Where the CDF, linear within each period (and so within each day), reaches ``q``: a real
     number x of days after T (day d covers (d - 1, d]), NaN when not within the horizon.
     :func:`quantile_days` is the day holding x, ``ceil(x)``."""
+    ok, j, frac = _crossing(F, q)
+    n, idx = F.shape[0], np.arange(F.shape[0])
+    if ends is None:
+        start, length = PERIOD_DAYS * j, np.full(n, float(PERIOD_DAYS))
+    else:
+        end = np.where(ok, ends[idx, j], 0).astype(np.float64)
+        start = np.where(j > 0, ends[idx, np.maximum(j - 1, 0)], 0).astype(np.float64)
+        length = end - start
+    return np.where(ok, start + length * frac, np.nan)
+
+
+def _crossing(F: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row of the CDF ``F`` (rows x periods): whether it reaches ``q`` within the horizon, the
+    first period j where it does, and the fraction of period j's probability needed to reach
+    ``q`` (in [0, 1]; the CDF is linear within a period)."""
     n = F.shape[0]
     reached = q <= F
     ok = reached[:, -1] if F.shape[1] else np.zeros(n, dtype=bool)
@@ -459,15 +474,8 @@ def quantile_position(F: np.ndarray, q: float, ends: np.ndarray | None = None) -
     idx = np.arange(n)
     Fj = F[idx, j]
     prev = np.where(j > 0, F[idx, np.maximum(j - 1, 0)], 0.0)
-    step = np.where(Fj > prev, Fj - prev, 1.0)
-    if ends is None:
-        start, length = PERIOD_DAYS * j, np.full(n, float(PERIOD_DAYS))
-    else:
-        end = np.where(ok, ends[idx, j], 0).astype(np.float64)
-        start = np.where(j > 0, ends[idx, np.maximum(j - 1, 0)], 0).astype(np.float64)
-        length = end - start
-    d = start + length * np.clip((q - prev) / step, 0.0, 1.0)
-    return np.where(ok, d, np.nan)
+    frac = np.clip((q - prev) / np.where(Fj > prev, Fj - prev, 1.0), 0.0, 1.0)
+    return ok, j, frac
 
 
 MEDIAN_FLOOR = 0.1  # the median given paid is not taken below the p10 level
@@ -515,14 +523,8 @@ def _spread_position(F: np.ndarray, q: float, weights) -> np.ndarray:
     """:func:`quantile_position` on weeks with each week's probability spread over its 7 days in
     proportion to ``weights(j)`` ((n, 7) for the week j of each row where F reaches q); linear within
     a day. NaN when not within the horizon."""
-    n = F.shape[0]
-    reached = q <= F
-    ok = reached[:, -1] if F.shape[1] else np.zeros(n, dtype=bool)
-    j = np.argmax(reached, axis=1)
-    idx = np.arange(n)
-    Fj = F[idx, j]
-    prev = np.where(j > 0, F[idx, np.maximum(j - 1, 0)], 0.0)
-    frac = np.clip((q - prev) / np.where(Fj > prev, Fj - prev, 1.0), 0.0, 1.0)
+    ok, j, frac = _crossing(F, q)
+    n, idx = F.shape[0], np.arange(F.shape[0])
     c = np.cumsum(np.broadcast_to(weights(j), (n, PERIOD_DAYS)), axis=1)  # (n, 7)
     c /= c[:, -1:]
     i = np.minimum(
