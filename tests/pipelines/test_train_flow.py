@@ -22,7 +22,7 @@ FAST = {
     "project": str(ROOT / "conf" / "ews.yaml"),
     "snapshots": {"start": "2024-12-31"},  # 13 month-ends keep the test fast
     "split": {"min_defaults": 10},
-    "scorecard": {"max_n_prebins": 10},
+    "scorecard": {"max_n_prebins": 5},  # 10 -> 5: 3.66 -> 3.38 CPU-s per scorecard fit (40k rows x 54)
     "lightgbm": {"n_estimators": 60, "learning_rate": 0.1},
     "evaluation": {"bootstrap_samples": 50, "fold_defaults": 0},  # folds: only where tested (below)
     "gate": {"min_auc": 0.55, "ece_margin": 0.2},
