@@ -161,6 +161,31 @@ def run_lock(out_dir: Path, as_of: date) -> Iterator[Path]:
         os.close(fd)  # closing releases the flock
 
 
+def run_in_progress(out_dir: Path, as_of: date) -> str | None:
+    """The :class:`RunLockedError` message when another process holds the lock for ``as_of``, else
+    None: probed (a shared lock, released at once) by ``ews score`` / ``backfill`` before Prefect
+    starts, so that a second run is refused in a second instead of after the flow's start-up. The
+    flow's :func:`run_lock` stays the guard."""
+    path = Path(out_dir) / ".locks" / f"{as_of.isoformat()}.lock"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            return (
+                f"another nightly run for {as_of.isoformat()} is in progress (pid {holder}, lock {path}); "
+                "wait for it to finish"
+            )
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 def _cleanup_leftovers(out_dir: Path, as_of: date) -> None:
     """Remove staging folders and unreferenced versions of ``as_of`` (called under the lock)."""
     key = as_of.isoformat()

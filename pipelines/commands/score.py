@@ -265,9 +265,10 @@ def _check_as_of(data: Path, raw: bool, dates: list[dt.date], config: Path, acce
 
 
 def _check_out_dir(out: Path, dates: list[dt.date]) -> None:
-    """Before any work: refuse an OUTDIR whose run folders ews could not replace safely."""
+    """Before any work: refuse an OUTDIR whose run folders ews could not replace safely, or where
+    another run for one of the dates is in progress (its lock is held)."""
     from pipelines.adapters.files import OutputError
-    from pipelines.adapters.publish import check_out_dir
+    from pipelines.adapters.publish import check_out_dir, run_in_progress
 
     try:
         for day in dates:
@@ -275,6 +276,10 @@ def _check_out_dir(out: Path, dates: list[dt.date]) -> None:
     except OutputError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
+    for day in dates:
+        if (busy := run_in_progress(out, day)) is not None:
+            typer.secho(f"error: {busy}", fg="red", err=True)
+            raise typer.Exit(2)
 
 
 def _run_one(
@@ -553,6 +558,8 @@ def register(app: typer.Typer) -> None:
         check_data_dir(data, raw)
         check_engine(engine)
         _check_out_dir(out, [day])
+        if raw or accept_feed:  # no data-lag refusal can speak first
+            _check_not_future([day])
         _check_registry(config)
         _check_as_of(data, raw, [day], config, accept_feed)
         console = Console()
@@ -594,6 +601,8 @@ def register(app: typer.Typer) -> None:
             typer.secho(f"error: no {freq} dates between {d1} and {d2}", fg="red", err=True)
             raise typer.Exit(2)
         _check_out_dir(out, dates)
+        if raw or accept_feed:  # no data-lag refusal can speak first
+            _check_not_future(dates)
         _check_registry(config)
         _check_as_of(data, raw, dates, config, accept_feed)
         console = Console()
