@@ -130,12 +130,13 @@ def _refuse_header_only_ledger(tables: dict[str, Any], limit: int) -> None:
         )
 
 
-def case_warning(stage: Any) -> str | None:
-    """A warning when accepted debtor ids differ from each other only by letter case (``d0000002``
-    beside ``D0000002``): ids are case-sensitive text, so an export that spells one customer both
-    ways splits its invoices, exposure and days past due over two debtors (an AR export without a
-    customer master makes each spelling a debtor). Reads the staged debtors buckets' id column
-    (else the invoices'), about 0.5 CPU-s per million debtors."""
+def case_warnings(stage: Any) -> list[str]:
+    """Warnings about debtor ids that differ only by letter case (``d0000002`` beside
+    ``D0000002``). Ids are case-sensitive text: accepted ids that collide split one customer's
+    invoices, exposure and days past due over two debtors (an AR export without a customer master
+    makes each spelling a debtor); rows quarantined ``unknown_debtor`` whose id is a master's id in
+    another case are named with it. Reads the staged debtors buckets' id column (else the
+    invoices') and the quarantined rows' ids, about 0.5 CPU-s per million debtors."""
     from pathlib import Path
 
     import pyarrow as pa
@@ -148,23 +149,42 @@ def case_warning(stage: Any) -> str | None:
         if files:
             break
     else:
-        return None
+        return []
     ids = pc.unique(
         pa.chunked_array([pq.read_table(f, columns=["debtor_id"]).column(0).combine_chunks() for f in files])
     )
     folded = pc.utf8_lower(ids)
-    if len(pc.unique(folded)) == len(ids):
-        return None
-    table_ids = pa.table({"id": ids, "key": folded})
-    groups = table_ids.group_by("key").aggregate([("id", "list"), ("id", "count")])
-    clash = groups.filter(pc.greater(groups["id_count"], 1))
-    examples = [" and ".join(repr(x) for x in sorted(g)) for g in clash["id_list"].to_pylist()[:3]]
-    return (
-        f"debtors: {len(clash):,} debtor id(s) differ from another only by letter case ({'; '.join(examples)}"
-        f"{' ...' if len(clash) > 3 else ''}): ids are case-sensitive, so each spelling is a separate debtor "
-        "and the customer's invoices, exposure and days past due are split between them. Spell each id "
-        "one way in every export (and in the customer master), then ingest again"
-    )
+    out = []
+    if len(pc.unique(folded)) != len(ids):
+        table_ids = pa.table({"id": ids, "key": folded})
+        groups = table_ids.group_by("key").aggregate([("id", "list"), ("id", "count")])
+        clash = groups.filter(pc.greater(groups["id_count"], 1))
+        examples = [" and ".join(repr(x) for x in sorted(g)) for g in clash["id_list"].to_pylist()[:3]]
+        out.append(
+            f"debtors: {len(clash):,} debtor id(s) differ from another only by letter case ("
+            f"{'; '.join(examples)}{' ...' if len(clash) > 3 else ''}): ids are case-sensitive, so each "
+            "spelling is a separate debtor and the customer's invoices, exposure and days past due are split "
+            "between them. Spell each id one way in every export (and in the customer master), then ingest again"
+        )
+    known = dict(zip(folded.to_pylist(), ids.to_pylist(), strict=True)) if len(ids) <= 10_000_000 else {}
+    for table in ("invoices", "payments"):
+        qfile = stage / "quarantine" / f"{table}.csv"
+        if not known or not qfile.exists() or qfile.stat().st_size == 0:
+            continue
+        try:
+            q = pd.read_csv(qfile, usecols=["reason", "debtor_id"], dtype=str, keep_default_na=False)
+        except (ValueError, OSError):
+            continue
+        unknown = q.loc[q["reason"].str.contains("unknown_debtor", regex=False), "debtor_id"]
+        near = [(v, known[v.lower()]) for v in unknown if v.lower() in known and known[v.lower()] != v]
+        if near:
+            shown = ", ".join(f"{a!r} for {b!r}" for a, b in list(dict.fromkeys(near))[:3])
+            out.append(
+                f"{table}: {len(near):,} row(s) quarantined unknown_debtor name a debtor of the customer master "
+                f"in another letter case ({shown}): ids are case-sensitive. Spell them as in the master "
+                f"and ingest again; see quarantine/{table}.csv"
+            )
+    return out
 
 
 def table_warnings(tables: dict[str, Any]) -> list[str]:

@@ -59,7 +59,7 @@ def publish_outputs(
 ) -> None:
     """Write every output into ``stage``, then move them into ``out`` (manifest.json last)."""
     from pipelines.adapters.publish import publish_ingest
-    from pipelines.ingest.checks import case_warning
+    from pipelines.ingest.checks import case_warnings
 
     with output_errors(out):
         stage.mkdir(parents=True, exist_ok=True)
@@ -85,8 +85,7 @@ def publish_outputs(
             outputs[f"quarantine/{table}.csv"] = sha256_file(qpath)
         manifest["outputs"] = outputs
         manifest["bucket_footers"] = footers  # checked by the readers (publish.mixed_ingest)
-        if (split := case_warning(stage)) is not None:  # one customer spelled two ways
-            manifest["warnings"].append(split)
+        manifest["warnings"] += case_warnings(stage)  # one customer spelled two ways
         docs = validator.build_docs()
         manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
         write_text_atomic(json.dumps(manifest, indent=2, sort_keys=False) + "\n", stage / "manifest.json")

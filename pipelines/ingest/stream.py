@@ -946,7 +946,7 @@ def publish_streamed(
     """Write the rest of the outputs into the stage (buckets re-cut if needed, quarantine and FX
     CSVs in input order, Data Docs, manifest) and move them into ``out`` (manifest last)."""
     from pipelines.adapters.publish import publish_ingest
-    from pipelines.ingest.checks import case_warning
+    from pipelines.ingest.checks import case_warnings
     from pipelines.ingest.outputs import _stale_outputs
 
     stage, states = run.stage, run.states
@@ -985,8 +985,7 @@ def publish_streamed(
                 outputs[f"quarantine/{table}.csv"] = sha256_file(qpath)
             manifest["outputs"] = outputs
             manifest["bucket_footers"] = footers  # checked by the readers (publish.mixed_ingest)
-            if (split := case_warning(stage)) is not None:  # one customer spelled two ways
-                manifest["warnings"].append(split)
+            manifest["warnings"] += case_warnings(stage)  # one customer spelled two ways
             docs = run.validator.build_docs()
             manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
             import json

@@ -346,3 +346,14 @@ def test_one_customer_spelled_in_two_cases_is_warned_not_split_silently(tmp_path
         "days past due are split between them. Spell each id one way in every export (and in the customer "
         "master), then ingest again"
     ]
+    # with a customer master, 'k1' is quarantined unknown_debtor and the near match is named
+    (tmp_path / "debtors.csv").write_text("debtor_id,name\nK1,One\nK2,Two\n", encoding="utf-8")
+    files = {t: tmp_path / f"{t}.csv" for t in ("invoices", "debtors")}
+    result = ingest_files(files, tmp_path / "out2", as_of=dt.date(2024, 3, 31))
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["reasons"]) == (5, 4, {"unknown_debtor": 1})
+    assert result.manifest["warnings"] == [
+        "invoices: 1 row(s) quarantined unknown_debtor name a debtor of the customer master in another letter "
+        "case ('k1' for 'K1'): ids are case-sensitive. Spell them as in the master and ingest again; see "
+        "quarantine/invoices.csv"
+    ]
