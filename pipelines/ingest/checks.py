@@ -166,16 +166,20 @@ def case_warnings(stage: Any) -> list[str]:
             "spelling is a separate debtor and the customer's invoices, exposure and days past due are split "
             "between them. Spell each id one way in every export (and in the customer master), then ingest again"
         )
-    known = dict(zip(folded.to_pylist(), ids.to_pylist(), strict=True)) if len(ids) <= 10_000_000 else {}
+    known: dict[str, str] | None = None  # built only when some row is quarantined unknown_debtor
     for table in ("invoices", "payments"):
         qfile = stage / "quarantine" / f"{table}.csv"
-        if not known or not qfile.exists() or qfile.stat().st_size == 0:
+        if not qfile.exists() or qfile.stat().st_size == 0:
             continue
         try:
             q = pd.read_csv(qfile, usecols=["reason", "debtor_id"], dtype=str, keep_default_na=False)
         except (ValueError, OSError):
             continue
         unknown = q.loc[q["reason"].str.contains("unknown_debtor", regex=False), "debtor_id"]
+        if unknown.empty:
+            continue
+        if known is None:
+            known = dict(zip(folded.to_pylist(), ids.to_pylist(), strict=True))
         near = [(v, known[v.lower()]) for v in unknown if v.lower() in known and known[v.lower()] != v]
         if near:
             shown = ", ".join(f"{a!r} for {b!r}" for a, b in list(dict.fromkeys(near))[:3])
