@@ -6,6 +6,12 @@ written) -> deltas vs the previous run -> watchlist + reason codes -> collection
 publish (exports, report.html, manifest.json, quarantine/). Deltas come before the watchlist
 because the jump / migration / new-entrant triggers need them.
 
+The steps that only write files run beside the flow's thread (:class:`Beside`, one thread) as soon
+as their inputs exist: the payment-date files right after the feed checks, scores.parquet and the
+credit-limit files after the limits, the watchlist, queue, drift and quarantine files while the
+portfolio and report steps run. The flow takes each result where it needs it (the queue's
+expected cash; every file before publishing).
+
 Everything is written into a staging folder and published atomically as ``OUTDIR/<as_of>``
 (:mod:`pipelines.adapters.publish`); a lock refuses a second run for the same date. A rerun for the same
 inputs, model and config writes a byte-identical ``scores.parquet``.
@@ -59,7 +65,7 @@ from pipelines.feed_checks import (
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.limits import add_credit_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
-from pipelines.scoring.paydate import load_forecaster, paydate_outputs
+from pipelines.scoring.paydate import load_forecaster, payment_date_files, with_expected_cash
 from pipelines.scoring.plans import with_plan_payments
 from pipelines.scoring.queue import build_queues, text_by_debtor
 from pipelines.scoring.score import check_definition
@@ -117,7 +123,11 @@ class StepMeter:
         self.peak_rss_mib: dict[str, float] = {}
 
     @contextmanager
-    def step(self, name: str) -> Iterator[None]:
+    def step(self, name: str, thread: bool = False) -> Iterator[None]:
+        """Meter the block as step ``name``; ``thread``: a step run beside the flow's own thread
+        (:class:`Beside`), its CPU time that of its thread alone (the flow's steps of that time
+        count the whole process, so they include it)."""
+        clock = time.thread_time if thread else _cpu_time
         peak = [self._proc.memory_info().rss]
         stop = threading.Event()
 
@@ -125,22 +135,61 @@ class StepMeter:
             while not stop.wait(0.02):
                 peak[0] = max(peak[0], self._proc.memory_info().rss)
 
-        thread = threading.Thread(target=sample, daemon=True)
-        thread.start()
-        t, cpu = time.perf_counter(), _cpu_time()
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        t, cpu = time.perf_counter(), clock()
         try:
             yield
         finally:
             self.seconds[name] = round(time.perf_counter() - t, 3)
-            self.cpu_seconds[name] = round(_cpu_time() - cpu, 3)
+            self.cpu_seconds[name] = round(clock() - cpu, 3)
             stop.set()
-            thread.join()
+            sampler.join()
             peak[0] = max(peak[0], self._proc.memory_info().rss)
             self.peak_rss_mib[name] = round(peak[0] / 2**20, 1)
         if self._logger is not None:
             self._logger.info(
                 "%s: %.2f s, peak RSS %.0f MiB", name, self.seconds[name], self.peak_rss_mib[name]
             )
+
+
+class Beside:
+    """Steps run in one thread beside the flow's own: ``beside.run(name, task, *args)`` calls the
+    task there (in the flow run's context, metered as step ``name``) and returns its future; the
+    flow takes the result where it needs it (``future.result()``, which raises the task's error).
+
+    The tasks given to it write files from frames the flow no longer changes (shallow copies under
+    pandas' copy-on-write): Arrow decodes, sorts, formats, compresses and writes without holding
+    the GIL, so the second core works while the flow goes on. Leaving the block waits for the
+    running step (a failed run cleans its staging folder only after it)."""
+
+    def __init__(self, meter: StepMeter) -> None:
+        self._meter = meter
+        self._pool: Any = None
+
+    def __enter__(self) -> Beside:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nightly-beside")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, name: str, task: Any, *args: Any) -> Any:
+        import contextvars
+
+        # the task's own view of frames (and dicts of them) the flow goes on using
+        given = tuple(
+            a.copy(deep=False) if isinstance(a, pd.DataFrame) else dict(a) if isinstance(a, dict) else a
+            for a in args
+        )
+
+        def call() -> Any:
+            with self._meter.step(name, thread=True):
+                return task(*given)
+
+        return self._pool.submit(contextvars.copy_context().run, call)
 
 
 def default_as_of(timezone: str) -> dt.date:
@@ -464,30 +513,43 @@ def _calibration_table(loaded: Any) -> pd.DataFrame | None:
     return table[["mean_pd", "default_rate"]]
 
 
+@task(name="score-files", cache_policy=NO_CACHE)
+def write_score_files(
+    stage: Path,
+    stamp: dt.datetime,
+    scored: pd.DataFrame,
+    currency: str | None = None,
+    xlsx_rows: int = 100_000,
+) -> tuple[dict[str, Path], dict[str, dict[str, int]]]:
+    """scores.parquet and the credit-limit files (``pipelines.scoring.limits.write_credit_limits``):
+    what needs the scores with their limits and nothing after them; and the XLSX text cells cut
+    (:func:`write_exports`)."""
+    cuts: dict[str, dict[str, int]] = {}
+    # the comparison with the previous run (pd_prev, band_prev, credit limits *_prev) stays out
+    score_cols = [
+        c for c in scored.columns if not c.endswith("_prev") and c not in {"pd_change", "in_previous"}
+    ]
+    files = {"scores.parquet": write_parquet(published(scored[score_cols]), stage / "scores.parquet")}
+    files.update(write_credit_limits(scored, stage, stamp, currency, xlsx_rows, cuts=cuts))
+    return files, cuts
+
+
 @task(name="exports", cache_policy=NO_CACHE)
 def write_exports(
     stage: Path,
-    as_of: dt.date,
-    scored: pd.DataFrame,
+    stamp: dt.datetime,
     wl: dict[str, Any],
     q: pd.DataFrame,
     rq: pd.DataFrame,
     drift_frame: pd.DataFrame,
     quarantine: dict[str, Any],
     xlsx_rows: int = 100_000,
-    currency: str | None = None,
 ) -> tuple[dict[str, Path], dict[str, dict[str, int]]]:
-    """Scores, watchlist, reason codes, the collections and recovery queues (CSV/Parquet: all rows;
-    XLSX: the top ``xlsx_rows``), drift and quarantine files; and, per XLSX file, the text cells
-    cut to Excel's 32,767 characters (per column; the CSV/Parquet keep the full text)."""
+    """Watchlist, reason codes, the collections and recovery queues (CSV/Parquet: all rows; XLSX:
+    the top ``xlsx_rows``), drift and quarantine files; and, per XLSX file, the text cells cut to
+    Excel's 32,767 characters (per column; the CSV/Parquet keep the full text)."""
     cuts: dict[str, dict[str, int]] = {}
-    stamp = dt.datetime.combine(as_of, dt.time())
-    # the comparison with the previous run (pd_prev, band_prev, credit limits *_prev) stays out
-    score_cols = [
-        c for c in scored.columns if not c.endswith("_prev") and c not in {"pd_change", "in_previous"}
-    ]
     files = {
-        "scores.parquet": write_parquet(published(scored[score_cols]), stage / "scores.parquet"),
         "watchlist.parquet": write_parquet(published(wl["watchlist"]), stage / "watchlist.parquet"),
         "watchlist.csv": write_csv(watchlist_export(wl["watchlist"]), stage / "watchlist.csv"),
         "reason_codes.parquet": write_parquet(wl["reasons"], stage / "reason_codes.parquet"),
@@ -495,7 +557,6 @@ def write_exports(
     }
     for frame, stem in ((q, "collections_queue"), (rq, "recovery_queue")):
         files.update(write_queue(frame, stage, stem, QUEUE_TITLES[stem], stamp, xlsx_rows, cuts=cuts))
-    files.update(write_credit_limits(scored, stage, stamp, currency, xlsx_rows, cuts=cuts))
     for table, rows in quarantine.items():
         target = stage / "quarantine" / f"{table}.csv"
         if isinstance(rows, Path):  # the ingested folder's file, copied as it is
@@ -690,7 +751,7 @@ def run_nightly(
     out_dir = Path(out_dir)
     collectors = load_collectors(cfg)  # a broken teams file fails before any work
     policy = load_credit_policy(cfg.credit, [b.name for b in cfg.bands])  # so does a broken credit policy
-    with run_lock(out_dir, as_of):
+    with run_lock(out_dir, as_of), Beside(meter) as beside:
         check_log(out_dir, latest_before(out_dir, as_of))  # a tampered overrides log stops the run first
         with meter.step("load_champion"):
             loaded = load_champion(cfg, project)
@@ -735,10 +796,22 @@ def run_nightly(
         logger.info(
             "feed checks %s against %s", feed["status"], ", ".join(feed["references"]) or "no reference"
         )
+        stage = staging_dir(out_dir, as_of)
+        currency = reporting_currency(result.manifest, scored_book.currency)
+        stamp = dt.datetime.combine(as_of, dt.time())
+        # the payment-date files need only the score pass: written beside the steps below
+        forecast = None
+        if forecaster is not None:
+            forecast = beside.run(
+                "payment_dates", payment_date_files, stage, as_of, forecaster, scored_book.paydate, currency
+            )
         with meter.step("deltas"):
             scored = deltas(scores, previous)
         with meter.step("credit_limits"):  # docs/credit_limits.md; the limit_breach trigger reads them
             scored = add_credit_limits(scored, statics.debtors, policy)
+        score_written = beside.run(
+            "score_files", write_score_files, stage, stamp, scored, currency, cfg.queue.xlsx_max_rows
+        )
         active = active_overrides(out_dir, as_of)
         prev_state = None
         if prev_dir is not None and (prev_dir / STATE_FILE).exists():
@@ -747,7 +820,6 @@ def run_nightly(
             wl = watchlist(
                 scored, X, loaded, cfg, previous is not None, scored_book.currency, active, prev_state
             )
-        currency = reporting_currency(result.manifest, scored_book.currency)
         with meter.step("queue"):
             q, rq = queue(
                 scored,
@@ -764,42 +836,30 @@ def run_nightly(
                 prev_dir,
                 scored_book.currency,
             )
+        files: dict[str, Path] = {}
+        if forecast is not None:  # the queue's expected cash comes with the payment-date files
+            written = forecast.result()
+            q = with_expected_cash(q, written.expected_cash_30d)
+            files.update(written.files)
         owners = q.set_index("debtor_id")["owner"] if "owner" in q.columns else None
         state = watch_state(wl["watchlist"], scored, wl["effects"], prev_state, as_of, owners)
         wl["watchlist"] = with_state(wl["watchlist"], state)
         with meter.step("drift"):
             drift_frame = drift(scored, X, loaded, cfg)
-        stage = staging_dir(out_dir, as_of)
-        paydate_files: dict[str, Path] = {}
-        with meter.step("payment_dates"):  # the score pass's forecasts: invoice and cash files, queue column
-            if forecaster is not None:
-                q, paydate_files = paydate_outputs(
-                    stage,
-                    result.book,
-                    as_of,
-                    q,
-                    project.paths.mlflow_tracking_uri,
-                    currency,
-                    engine,
-                    (forecaster, scored_book.paydate),
-                )
-        with meter.step("exports"):
-            files, xlsx_cuts = write_exports(
-                stage,
-                as_of,
-                scored,
-                wl,
-                q,
-                rq,
-                drift_frame,
-                result.quarantine,
-                cfg.queue.xlsx_max_rows,
-                currency,
-            )
-        for name, cut in xlsx_cuts.items():
-            logger.warning("%s: %s", name, cut_note(cut))
+        # the other files beside the portfolio and report steps, which do not read them
+        exports = beside.run(
+            "exports",
+            write_exports,
+            stage,
+            stamp,
+            wl,
+            q,
+            rq,
+            drift_frame,
+            result.quarantine,
+            cfg.queue.xlsx_max_rows,
+        )
         files[STATE_FILE] = write_parquet(state, stage / STATE_FILE)
-        files.update(paydate_files)
         counts = _counts(scored, wl, q, rq, previous, cfg)
         previous_as_of = prev_dir.name if prev_dir is not None else None
         cfg_hash = config_hash(cfg)
@@ -836,6 +896,13 @@ def run_nightly(
                 port,
                 currency,
             )
+        score_files, score_cuts = score_written.result()
+        export_files, xlsx_cuts = exports.result()
+        xlsx_cuts.update(score_cuts)  # the queues', then the credit limits' (the order of before)
+        for name, cut in xlsx_cuts.items():
+            logger.warning("%s: %s", name, cut_note(cut))
+        files.update(score_files)
+        files.update(export_files)
         statuses = set(drift_frame["status"])
         manifest = {
             "as_of": as_of.isoformat(),

@@ -37,7 +37,10 @@ __all__ = [
     "combine_forecasts",
     "load_forecaster",
     "pack_forecast",
+    "PaymentDateFiles",
+    "payment_date_files",
     "paydate_outputs",
+    "with_expected_cash",
     "write_invoice_files",
 ]
 
@@ -425,42 +428,31 @@ def load_forecaster(tracking_uri: str | None) -> Any:
     return loaded
 
 
-@task(name="payment-dates", cache_policy=NO_CACHE)
-def paydate_outputs(
-    stage: Path,
-    book: Any,
-    as_of: dt.date,
-    queue: pd.DataFrame,
-    tracking_uri: str | None,
-    currency: str | None = None,
-    engine: Any = None,
-    scored: tuple[Any, list[PackedForecast | None]] | None = None,
-) -> tuple[pd.DataFrame, dict[str, Path]]:
-    """With an ``ews-paydate`` champion: write ``invoice_forecast.parquet``/``.csv`` and
-    ``cash_forecast.csv`` into ``stage`` and return the collections ``queue`` with
-    ``expected_cash_30d`` (0 for debtors without open invoices) and the files written. Without one:
-    the queue unchanged, no files, and a log line saying so.
+@dataclass(frozen=True)
+class PaymentDateFiles:
+    """What :func:`payment_date_files` wrote: the files by name, and ``expected_cash_30d`` per
+    debtor_id (the collections queue's column, :func:`with_expected_cash`)."""
 
-    ``scored``: (the champion from :func:`load_forecaster`, the buckets' packed forecasts made in the
-    score pass, ``pipelines.scoring.score.score_bucket(..., paydate=)``): then no bucket is read
-    again; without it, every bucket is read and forecast here. Either way the invoice files are
-    merged from the packed buckets (:func:`write_invoice_files`)."""
+    files: dict[str, Path]
+    expected_cash_30d: pd.Series
+
+
+@task(name="payment-date-files", cache_policy=NO_CACHE)
+def payment_date_files(
+    stage: Path,
+    as_of: dt.date,
+    loaded: Any,
+    parts: list[PackedForecast | None],
+    currency: str | None = None,
+) -> PaymentDateFiles:
+    """``invoice_forecast.parquet``/``.csv`` and ``cash_forecast.csv`` in ``stage`` from the
+    buckets' packed forecasts (``parts``, made by ``loaded``, the ``ews-paydate`` champion), and
+    ``expected_cash_30d`` per debtor. Needs nothing but the score pass: the nightly runs it beside
+    the watchlist and queue steps (most of it is Arrow's work, which does not hold the GIL)."""
     from features.ledger import day_number
     from models.paydate import cash_intervals
     from pipelines.adapters.exports import write_csv
 
-    logger = _logger()
-    if scored is not None:
-        loaded, parts = scored
-    else:
-        loaded = load_forecaster(tracking_uri)
-        if loaded is None:
-            return queue, {}
-        from pipelines.engine import map_buckets
-
-        parts = map_buckets(
-            _packed_bucket, book, pd.Timestamp(as_of), loaded, engine=engine, step="payment dates"
-        )
     found = [p for p in parts if p is not None]
     moments = (
         pd.concat([p.moments for p in found], ignore_index=True)
@@ -473,19 +465,53 @@ def paydate_outputs(
         cash["currency"] = pd.Series(currency, index=cash.index, dtype="string")
     files = write_invoice_files(found, stage)
     files[CASH_FILE] = write_csv(cash, stage / CASH_FILE)
-    out = queue.copy()
-    if "debtor_id" in out:
-        per_debtor = pd.concat([p.debtors for p in found]) if found else pd.Series(dtype="float64")
-        ids = out["debtor_id"].astype("string")
-        out["expected_cash_30d"] = ids.map(per_debtor).astype("float64").fillna(0.0).round(2).to_numpy()
-    logger.info(
+    per_debtor = pd.concat([p.debtors for p in found]) if found else pd.Series(dtype="float64")
+    _logger().info(
         "payment dates: %d open invoices forecast with %s v%s; expected cash in 13 weeks %.2f",
         int(sum(p.rows.sum() for p in found)),
         loaded.name,
         loaded.version,
         float(cash.loc[cash["segment"] == "all", "expected_cash"].sum()),
     )
-    return out, files
+    return PaymentDateFiles(files, per_debtor)
+
+
+def with_expected_cash(queue: pd.DataFrame, per_debtor: pd.Series) -> pd.DataFrame:
+    """The collections ``queue`` with ``expected_cash_30d`` (``per_debtor``, rounded to cents; 0 for
+    debtors without open invoices)."""
+    out = queue.copy()
+    if "debtor_id" in out:
+        ids = out["debtor_id"].astype("string")
+        out["expected_cash_30d"] = ids.map(per_debtor).astype("float64").fillna(0.0).round(2).to_numpy()
+    return out
+
+
+@task(name="payment-dates", cache_policy=NO_CACHE)
+def paydate_outputs(
+    stage: Path,
+    book: Any,
+    as_of: dt.date,
+    queue: pd.DataFrame,
+    tracking_uri: str | None,
+    currency: str | None = None,
+    engine: Any = None,
+) -> tuple[pd.DataFrame, dict[str, Path]]:
+    """The forecast in its own pass over the book (the nightly makes it in the score pass instead
+    and calls :func:`payment_date_files`): with an ``ews-paydate`` champion, every bucket read and
+    forecast, ``invoice_forecast.parquet``/``.csv`` and ``cash_forecast.csv`` written into ``stage``,
+    and the collections ``queue`` returned with ``expected_cash_30d`` (0 for debtors without open
+    invoices), with the files written. Without one: the queue unchanged, no files, and a log line
+    saying so."""
+    from pipelines.engine import map_buckets
+
+    loaded = load_forecaster(tracking_uri)
+    if loaded is None:
+        return queue, {}
+    parts = map_buckets(
+        _packed_bucket, book, pd.Timestamp(as_of), loaded, engine=engine, step="payment dates"
+    )
+    written = payment_date_files.fn(stage, as_of, loaded, parts, currency)
+    return with_expected_cash(queue, written.expected_cash_30d), written.files
 
 
 def _packed_bucket(book: Any, k: int, as_of: pd.Timestamp, loaded: Any) -> PackedForecast | None:
