@@ -65,7 +65,12 @@ from pipelines.feed_checks import (
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.limits import add_credit_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
-from pipelines.scoring.paydate import load_forecaster, payment_date_files, with_expected_cash
+from pipelines.scoring.paydate import (
+    forecast_rows,
+    load_forecaster,
+    payment_date_files,
+    with_expected_cash,
+)
 from pipelines.scoring.plans import with_plan_payments
 from pipelines.scoring.queue import build_queues, text_by_debtor
 from pipelines.scoring.score import check_definition
@@ -863,18 +868,20 @@ def run_nightly(
         counts = _counts(scored, wl, q, rq, previous, cfg)
         previous_as_of = prev_dir.name if prev_dir is not None else None
         cfg_hash = config_hash(cfg)
+        details = wl["watchlist"]["debtor_id"].head(cfg.report.debtor_details)  # debtor pages
         with meter.step("portfolio"):  # DSO/aging sums from the score pass, PD trends from earlier runs
             port = build_portfolio(
                 result.book,
                 as_of,
                 scored,
-                wl["watchlist"]["debtor_id"].head(cfg.report.debtor_details),
+                details,
                 cfg,
                 currency,
                 out_dir,
                 stage,
                 engine,
                 BookSums(sum_dates, scored_book.portfolio),
+                None if forecaster is None else forecast_rows(scored_book.paydate, details),
             )
         files.update(port.files)
         with meter.step("report"):

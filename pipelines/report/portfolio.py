@@ -262,11 +262,12 @@ _LIMIT_COLUMNS = (
 
 
 def read_run_outputs(
-    stage: Path | None, ids: pd.Index | None = None, skip_limits: bool = False
+    stage: Path | None, ids: pd.Index | None = None, skip_limits: bool = False, skip_forecast: bool = False
 ) -> dict[str, pd.DataFrame | None]:
     """The run's payment-date forecast (the invoices of ``ids`` only, when given), cash forecast and
     credit limits from ``stage`` (None when absent; ``skip_limits``: not ``credit_limits.csv``, the
-    scores carry the limits). CSVs are read as ews writes them (UTF-8 with BOM)."""
+    scores carry the limits; ``skip_forecast``: not ``invoice_forecast.parquet``, the caller has
+    those rows). CSVs are read as ews writes them (UTF-8 with BOM)."""
     out: dict[str, pd.DataFrame | None] = {
         "invoice_forecast": None,
         "cash_forecast": None,
@@ -276,7 +277,7 @@ def read_run_outputs(
         return out
     stage = Path(stage)
     path = stage / "invoice_forecast.parquet"
-    if path.exists():
+    if not skip_forecast and path.exists():
         table = pq.read_table(path)
         if ids is not None and "debtor_id" in table.column_names:
             wanted = pa.array(pd.Index(ids).astype(str).tolist(), pa.string())
@@ -315,13 +316,15 @@ def build_portfolio(
     stage: Path | None = None,
     engine: Any = None,
     sums: BookSums | None = None,
+    forecast: pd.DataFrame | None = None,
 ) -> PortfolioView:
     """The portfolio figures of a nightly run (see the module docstring).
 
     ``scored``: today's scores (``debtor_id``, ``pd``, ``band``, ``in_default``, ``segment``,
     ``open_balance``); ``detail_ids``: the watchlist debtors given a debtor page. ``sums``: the
     scoring pass's portfolio sums at :func:`figure_dates`; without them (or for other dates) the
-    buckets are read again.
+    buckets are read again. ``forecast``: the payment-date forecast rows of ``detail_ids``
+    (``pipelines.scoring.paydate.forecast_rows``); without them they are read from ``stage``.
     """
     rc = cfg.report
     day = pd.Timestamp(as_of)
@@ -347,7 +350,11 @@ def build_portfolio(
             ),
         }
     )
-    outputs = read_run_outputs(stage, ids, skip_limits=_LIMIT_COLUMNS[1] in scored.columns)
+    outputs = read_run_outputs(
+        stage, ids, skip_limits=_LIMIT_COLUMNS[1] in scored.columns, skip_forecast=forecast is not None
+    )
+    if forecast is not None:
+        outputs["invoice_forecast"] = forecast
     if outputs["credit_limits"] is None and _LIMIT_COLUMNS[1] in scored.columns:  # the scores carry them
         cols = ["debtor_id", *[c for c in _LIMIT_COLUMNS if c in scored.columns]]
         outputs["credit_limits"] = scored.loc[scored["debtor_id"].isin(ids), cols].reset_index(drop=True)

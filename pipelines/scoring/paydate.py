@@ -33,6 +33,7 @@ __all__ = [
     "PaydateForecast",
     "forecast_book",
     "forecast_bucket",
+    "forecast_rows",
     "forecast_state",
     "combine_forecasts",
     "load_forecaster",
@@ -387,6 +388,32 @@ def write_invoice_files(parts: list[PackedForecast | None], stage: Path) -> dict
                 )
             )
     return {pq_path.name: pq_path, csv_path.name: csv_path}
+
+
+def forecast_rows(parts: list[PackedForecast | None], ids: Any) -> pd.DataFrame | None:
+    """The rows of ``invoice_forecast`` for the debtors ``ids``, as reading them back from the
+    written Parquet file gives them (by debtor, then invoice id; the file's column types), taken
+    from the buckets' packed forecasts: only the buckets holding them are decoded, and the whole
+    file is never read. None when no bucket holds a row (the caller reads the file)."""
+    import pyarrow as pa
+
+    found = [p for p in parts if p is not None and len(p.rows)]
+    if not found:
+        return None
+    wanted = pd.Index(pd.array(ids, dtype="string"))
+    tables, owners = [], []
+    for p in found:
+        hit = np.flatnonzero(p.debtors.index.isin(wanted))
+        if not len(hit):
+            continue
+        starts = np.r_[0, np.cumsum(p.rows)[:-1]]
+        at = np.concatenate([np.arange(starts[h], starts[h] + p.rows[h]) for h in hit])
+        tables.append(pa.ipc.open_stream(pa.py_buffer(p.table)).read_all().take(pa.array(at)))
+        owners.append(pd.Series(np.repeat(p.debtors.index[hit].to_numpy(), p.rows[hit]), dtype="string"))
+    if not tables:
+        return pa.ipc.open_stream(pa.py_buffer(found[0].table)).schema.empty_table().to_pandas()
+    order = np.asarray(pd.concat(owners, ignore_index=True).argsort(kind="stable"))  # as the file's merge
+    return pa.concat_tables(tables).take(pa.array(order)).to_pandas()
 
 
 def _logger() -> Any:

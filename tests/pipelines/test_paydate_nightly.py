@@ -326,3 +326,28 @@ def test_no_open_invoice_gives_the_empty_files_of_before(setup, bucket_forecasts
     )
     assert write_csv(whole, tmp_path / "f.csv").read_bytes() == files["invoice_forecast.csv"].read_bytes()
     assert files["invoice_forecast.csv"].read_bytes().count(b"\r\n") == 1  # the header
+
+
+def test_forecast_rows_are_those_read_back_from_the_file(
+    setup, bucket_forecasts, tmp_path, monkeypatch
+) -> None:
+    """The report's debtor pages take their invoices' forecast from the packed buckets
+    (``forecast_rows``): the rows, order, column types and index that reading
+    invoice_forecast.parquet back and filtering it gives, for debtors of several buckets asked out
+    of order, an unknown id and no id."""
+    from pipelines.report.portfolio import read_run_outputs
+    from pipelines.scoring import paydate as P
+
+    monkeypatch.setattr(P, "BATCH_ROWS", 37)  # several Arrow batches a bucket
+    packed = [P.pack_forecast(p) for p in bucket_forecasts]
+    P.write_invoice_files(packed, tmp_path)
+    known = [p.debtors.index for p in packed if p is not None and len(p.rows)]
+    assert len(known) >= 3
+    pick = [known[2][-1], known[0][0], "nobody", known[1][len(known[1]) // 2], known[0][-1]]
+    for ids in (pick, [], ["nobody"]):
+        want = read_run_outputs(tmp_path, pd.Index(pd.array(ids, dtype="string")))["invoice_forecast"]
+        got = P.forecast_rows(packed, ids)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+    got = P.forecast_rows(packed, pick)
+    assert got["debtor_id"].nunique() == 4 and got["debtor_id"].is_monotonic_increasing
+    assert P.forecast_rows([None, P.pack_forecast(None)], pick) is None  # no rows: the caller reads the file
