@@ -167,8 +167,10 @@ def csv_cells(column: pd.Series) -> Any:
     dtype = column.dtype
     string = pa.large_string()
     if isinstance(dtype, pd.StringDtype):
-        values = pa.array(column.to_numpy(dtype=object, na_value=None), type=string)
-        values = pc.fill_null(values, "")
+        values = pa.array(column.array)  # Arrow-backed: the Arrow strings themselves, no Python objects
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        values = pc.fill_null(values.cast(string), "")
         risky = pc.match_substring_regex(values, '[,"\r\n]')
         if pc.any(risky).as_py():
             quote = pa.scalar('"', string)
