@@ -160,7 +160,8 @@ def csv_cells(column: pd.Series) -> Any:
     as an Arrow string array (quoted as the csv writer quotes), or None for a kind of column it
     does not format here (then :func:`csv_lines` asks ``to_csv``). Floats: ``"%.12g" % x`` (each
     distinct value formatted once); integers and booleans: ``str``; naive datetimes: the day
-    (years 1000-9999); text: as is, quoted when needed; missing values: empty."""
+    (years 1000-9999; each distinct day formatted once); text: as is, quoted when needed; missing
+    values: empty."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -207,7 +208,9 @@ def csv_cells(column: pd.Series) -> Any:
         ok = days[~missing]
         if len(ok) and (ok.min() < np.datetime64("1000-01-01") or ok.max() > np.datetime64("9999-12-31")):
             return None
-        text = pa.array(np.datetime_as_string(days, unit="D"), type=string)
+        at, distinct = pd.factorize(days.view(np.int64))  # few distinct days: each formatted once
+        text = pa.array(np.datetime_as_string(distinct.view("datetime64[D]"), unit="D"), type=string)
+        text = pc.take(text, pa.array(at))
         return pc.if_else(pa.array(missing), pa.scalar("", string), text) if missing.any() else text
     return None
 
