@@ -17,7 +17,14 @@ from pipelines.config.source import RulesConfig
 from pipelines.ingest.currency import CURRENCY_SYMBOLS
 from pipelines.ingest.masks import arrow, flag, index_in, isin, passing
 from pipelines.ingest.sources import RawTable
-from pipelines.sources.parse import parse_bools, parse_dates, parse_numbers, parse_text
+from pipelines.sources.parse import (
+    SIGN_CURRENCIES,
+    amount_signs,
+    parse_bools,
+    parse_dates,
+    parse_numbers,
+    parse_text,
+)
 
 # ---------------------------------------------------------------- parsing + rules
 
@@ -29,6 +36,7 @@ def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, d
     values = raw.values
     cols: dict[str, pd.Series] = {}
     bad: dict[str, np.ndarray] = {}
+    signs: dict[str, pd.Series] = {}
     for column in spec.columns:
         name = column.name
         src = (
@@ -59,6 +67,8 @@ def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, d
             cols[name], bad[f"unparseable_number:{name}"] = parse_numbers(
                 src, values.decimal, values.thousands
             )
+            if any(c.name == "currency" for c in spec.columns):
+                signs[name] = amount_signs(src, values.decimal, values.thousands)
         elif column.kind == "int":
             num, nbad = parse_numbers(src, values.decimal, values.thousands)
             v = num.to_numpy()
@@ -71,9 +81,36 @@ def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, d
                 src, values.true_values, values.false_values
             )
             cols[name] = parsed.fillna(False).astype(bool)
+    for name, sign in signs.items():
+        cols["currency"], bad[f"currency_sign_mismatch:{name}"] = _signed_currency(
+            cols["currency"], sign, bad[f"unparseable_number:{name}"]
+        )
     for reason, mask in raw.pre_bad.items():
         bad[reason] = bad.get(reason, np.zeros(n, dtype=bool)) | mask
     return pd.DataFrame(cols), {k: v for k, v in bad.items() if v.any()}
+
+
+def _signed_currency(
+    currency: pd.Series, sign: pd.Series, unparsed: np.ndarray
+) -> tuple[pd.Series, np.ndarray]:
+    """The row's currency checked against the sign written on its amount (``€1.234,50``, ``100 USD``;
+    :func:`pipelines.sources.parse.amount_signs`): a row whose currency the sign cannot stand for
+    (``$100`` on an EUR row) is marked, so that it is quarantined instead of read as 100 EUR. A row
+    without a currency takes the one its sign names unambiguously (``€``, ``£``, an ISO code)."""
+    has = sign.notna().to_numpy() & ~unparsed
+    mismatch = np.zeros(len(sign), dtype=bool)
+    if not has.any():
+        return currency, mismatch
+    out = currency.copy()
+    cur = currency.astype("string")
+    missing = cur.isna().to_numpy()
+    for sg in pd.unique(sign[has]):
+        names = SIGN_CURRENCIES.get(sg, frozenset({sg}))
+        rows = has & (sign == sg).to_numpy(dtype=bool, na_value=False)
+        mismatch |= rows & ~missing & ~cur.isin(names).to_numpy(dtype=bool, na_value=False)
+        if len(names) == 1:
+            out[rows & missing] = next(iter(names))
+    return out, mismatch
 
 
 def _day_month_swapped(src: pd.Series, unparseable: np.ndarray, fmt: str) -> np.ndarray:

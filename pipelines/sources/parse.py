@@ -123,6 +123,37 @@ def _text_numbers(text: pd.Series, decimal: str, thousands: str | None) -> tuple
     return pd.to_numeric(text, errors="coerce").astype("float64").to_numpy(), misread
 
 
+# The currencies a sign written on an amount can stand for ('$' and '¥' are shared by several).
+SIGN_CURRENCIES: dict[str, frozenset[str]] = {
+    "€": frozenset({"EUR"}),
+    "£": frozenset({"GBP"}),
+    "₹": frozenset({"INR"}),
+    "₽": frozenset({"RUB"}),
+    "₺": frozenset({"TRY"}),
+    "₩": frozenset({"KRW"}),
+    "₪": frozenset({"ILS"}),
+    "$": frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN", "ARS", "CLP", "COP", "TWD"}),
+    "¥": frozenset({"JPY", "CNY"}),
+}
+_SIGN_FOUND = rf"^[-+(]?\s*[-+]?\s*({_MONEY_SIGN})|({_MONEY_SIGN})\s*\)?-?$"
+
+
+def amount_signs(raw: pd.Series, decimal: str = ".", thousands: str | None = None) -> pd.Series:
+    """The currency sign or ISO code written on each amount (``€1.234,50 -> €``, ``1.234,50 EUR ->
+    EUR``), missing where there is none. Only values that do not parse as plain numbers are looked
+    at (as in :func:`parse_numbers`), so clean columns cost one parse."""
+    out = pd.Series(pd.NA, index=range(len(raw)), dtype="string")
+    if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_numeric_dtype(raw.dtype):
+        return out
+    text = _as_text(raw).reset_index(drop=True)
+    values, _ = _text_numbers(text, decimal, thousands)
+    rows = np.flatnonzero(~np.isfinite(values) & _present(raw))
+    if len(rows):
+        found = text.iloc[rows].str.strip().str.extract(_SIGN_FOUND)
+        out.iloc[rows] = found[0].fillna(found[1]).to_numpy()
+    return out
+
+
 def parse_numbers(
     raw: pd.Series, decimal: str = ".", thousands: str | None = None
 ) -> tuple[pd.Series, np.ndarray]:

@@ -225,6 +225,41 @@ def test_a_payment_in_another_currency_than_its_invoice_is_quarantined(tmp_path:
     )
 
 
+def test_an_amount_signed_in_another_currency_than_its_row_is_quarantined(tmp_path: Path) -> None:
+    """Before: the sign was stripped and never compared, so `$250.00` on an EUR row was read as
+    250 EUR. Now a sign the row's currency cannot be is quarantined currency_sign_mismatch:amount; a
+    row without a currency takes the one its sign names unambiguously (here EUR from `€`)."""
+    from pipelines.ingest import ingest_files
+
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount,currency\n"
+        "I1,D1,2024-01-05,2024-02-04,€100.00,EUR\n"
+        "I2,D1,2024-01-09,2024-02-08,$250.00,EUR\n"
+        "I3,D1,2024-01-10,2024-02-09,300 EUR,EUR\n"
+        "I4,D1,2024-01-11,2024-02-10,400 GBP,EUR\n"
+        "I5,D1,2024-01-12,2024-02-11,€40.00,\n"
+        "I6,D1,2024-01-13,2024-02-12,60,EUR\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "payments.csv").write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount,currency\n"
+        "P1,D1,I1,2024-02-01,€100.00,EUR\nP2,D1,I3,2024-02-02,£5.00,EUR\n",
+        encoding="utf-8",
+    )
+    files = {t: tmp_path / f"{t}.csv" for t in ("invoices", "payments")}
+    result = ingest_files(files, tmp_path / "out", as_of=dt.date(2024, 3, 31))
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (6, 4, 2)
+    assert inv["reasons"] == {"currency_sign_mismatch:amount": 2}
+    accepted = result.portfolio.invoices.sort_values("invoice_id")
+    assert accepted["invoice_id"].tolist() == ["I1", "I3", "I5", "I6"]
+    assert accepted["amount"].tolist() == [100.0, 300.0, 40.0, 60.0]
+    assert set(accepted["currency"]) == {"EUR"}
+    pay = result.manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (2, 1, 1)
+    assert pay["reasons"] == {"currency_sign_mismatch:amount": 1}
+
+
 def test_a_month_first_feed_under_a_day_first_config_is_named(tmp_path: Path) -> None:
     """Every date written m/d/Y while the source config says d/m/Y. Before: the rows with a day > 12
     were quarantined unparseable_date with no word on the cause, and those with a day <= 12 were
