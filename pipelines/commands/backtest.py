@@ -8,18 +8,7 @@ from pathlib import Path
 
 import typer
 
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg="red", err=True)
-    raise typer.Exit(2)
-
-
-def _date(value: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        _fail(f"{option} {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-06-30")
-        raise  # unreachable: _fail exits
+from pipelines.commands import fail, parse_date
 
 
 def _inside_the_data(data: Path, dates: list, d1: dt.date, d2: dt.date) -> list:
@@ -36,7 +25,7 @@ def _inside_the_data(data: Path, dates: list, d1: dt.date, d2: dt.date) -> list:
     first, last = window
     inside = [d for d in dates if first <= d.date() <= last]
     if not inside:
-        _fail(
+        fail(
             f"no month-end from {d1} to {d2} lies inside the data of --data {data} (dated rows from {first} "
             f"to {last}): there is nothing to replay. Pass --from/--to between {first} and {last}"
         )
@@ -115,14 +104,14 @@ def register(app: typer.Typer) -> None:
         from pipelines.config.project import ProjectConfig
         from pipelines.ingest import ingest_dir
 
-        d1, d2 = _date(start, "--from"), _date(end, "--to")
+        d1, d2 = parse_date(start, "--from"), parse_date(end, "--to")
         if d2 < d1:
-            _fail(f"--to {d2} is before --from {d1}")
+            fail(f"--to {d2} is before --from {d1}")
         dates = month_end_dates(d1, d2)
         if not dates:
-            _fail(f"no month-end between {d1} and {d2}; widen --from/--to")
+            fail(f"no month-end between {d1} and {d2}; widen --from/--to")
         if not data.is_dir():
-            _fail(f"--data {data} is not a folder; point it at canonical files (invoices.parquet, ...)")
+            fail(f"--data {data} is not a folder; point it at canonical files (invoices.parquet, ...)")
         dates = _inside_the_data(data, dates, d1, d2)
         cfg = load_config(config, expect=NightlyConfig)
         project = load_config(cfg.project, expect=ProjectConfig)
@@ -133,10 +122,10 @@ def register(app: typer.Typer) -> None:
             else (data / "truth.parquet" if (data / "truth.parquet").exists() else None)
         )
         if truth is not None and not truth.exists():
-            _fail(f"--truth {truth} not found")
+            fail(f"--truth {truth} not found")
         console = Console()
         if refit_every and model is not None:
-            _fail("--model and --refit-every exclude each other: walk-forward fits its own models")
+            fail("--model and --refit-every exclude each other: walk-forward fits its own models")
         from pipelines.adapters.registry import NoChampionError, load_model_version  # MLflow: seconds
         from pipelines.scoring.score import IncompatibleModelError, check_definition
 
@@ -148,7 +137,7 @@ def register(app: typer.Typer) -> None:
                 )
                 check_definition(loaded, definition, f"{cfg.project} (default_definition)")
         except (NoChampionError, IncompatibleModelError) as exc:
-            _fail(str(exc))
+            fail(str(exc))
         train_cfg = None
         if refit_every:
             from pipelines.config.train import TrainConfig
@@ -175,7 +164,7 @@ def register(app: typer.Typer) -> None:
                         lambda on: st.update(f"walk-forward: refitted on {on.date()} ..."),
                     )  # fmt: skip
                 except ValueError as exc:
-                    _fail(str(exc))
+                    fail(str(exc))
             scorer = walk_forward_scorer(refits, cfg)
             label = f"walk-forward, refit every {refit_every} month-end(s)"
         with console.status(f"replaying {len(dates)} month-ends with {label} ..."):

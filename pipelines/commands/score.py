@@ -22,6 +22,7 @@ from pipelines.cli_options import (
     check_data_dir,
     check_engine,
 )
+from pipelines.commands import fail, parse_date
 
 CONFIG_HELP = "nightly config (kind: nightly): bands, triggers, queue rules, drift limits, schedule."
 ACCEPT_FEED_HELP = (
@@ -70,8 +71,7 @@ def flow_runtime(also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
         try:
             ensure_prefect_api()
         except PrefectUnavailableError as exc:
-            typer.secho(f"error: {exc}", fg="red", err=True)
-            raise typer.Exit(2) from None
+            fail(str(exc))
         yield
 
 
@@ -115,16 +115,6 @@ def bucket_bars(console: Console, title: str, progress: Progress | None = None) 
                     bars.remove_task(row)
 
 
-def _parse_date(value: str, option: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        typer.secho(
-            f"error: {option} {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-06-30", fg="red", err=True
-        )
-        raise typer.Exit(2) from None
-
-
 def _check_tracking(config: Path) -> None:
     """Before starting Prefect: an unreachable MLflow tracking server fails in seconds, in one line."""
     from pipelines.adapters.registry import TrackingUnavailableError, configure
@@ -141,8 +131,7 @@ def _check_tracking(config: Path) -> None:
     try:
         configure(uri)
     except TrackingUnavailableError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
 
 
 def _registry_target(config: Path) -> tuple[str, str, str | None] | None:
@@ -206,13 +195,10 @@ def _require_version(config: Path, name: str, key: str, given: str | None) -> No
     )
     if records is None:
         hint = f"no model {name!r} is registered there yet: {hint}"
-    typer.secho(
-        f"error: model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in "
-        f"{public_uri(tracking_uri(given))} (model_name / model_alias in {config}): {hint}",
-        fg="red",
-        err=True,
+    fail(
+        f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in "
+        f"{public_uri(tracking_uri(given))} (model_name / model_alias in {config}): {hint}"
     )
-    raise typer.Exit(2)
 
 
 def _check_not_future(dates: list[dt.date]) -> None:
@@ -222,13 +208,10 @@ def _check_not_future(dates: list[dt.date]) -> None:
     if not future:
         return
     more = f" ({len(future):,} date(s) of this run are)" if len(future) > 1 else ""
-    typer.secho(
-        f"error: --as-of {future[0]} is in the future{more}: today is {today} (UTC). A score needs the "
-        f"day to be over and its invoices, payments and events ingested: score a date up to {today}",
-        fg="red",
-        err=True,
+    fail(
+        f"--as-of {future[0]} is in the future{more}: today is {today} (UTC). A score needs the "
+        f"day to be over and its invoices, payments and events ingested: score a date up to {today}"
     )
-    raise typer.Exit(2)
 
 
 def _check_as_of(data: Path, raw: bool, dates: list[dt.date], config: Path, accept_feed: bool) -> None:
@@ -251,12 +234,10 @@ def _check_as_of(data: Path, raw: bool, dates: list[dt.date], config: Path, acce
             if warning := check_as_of(day, window, lag, data):
                 late.append(warning)
         except AsOfOutsideDataError as exc:
-            typer.secho(f"error: {exc}", fg="red", err=True)
-            raise typer.Exit(2) from None
+            fail(str(exc))
         except StaleDataError as exc:
             if not accept_feed:
-                typer.secho(f"error: {exc}", fg="red", err=True)
-                raise typer.Exit(EXIT_FEED_REFUSED) from None
+                fail(str(exc), EXIT_FEED_REFUSED)
             typer.secho(f"warning: {exc} (accepted with --accept-feed)", fg="yellow", err=True)
     _check_not_future(dates)  # after the data's own checks: a lag refusal (exit 3) says more
     if late:
@@ -274,12 +255,10 @@ def _check_out_dir(out: Path, dates: list[dt.date]) -> None:
         for day in dates:
             check_out_dir(out, day)
     except OutputError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
     for day in dates:
         if (busy := run_in_progress(out, day)) is not None:
-            typer.secho(f"error: {busy}", fg="red", err=True)
-            raise typer.Exit(2)
+            fail(str(busy))
 
 
 def _run_one(
@@ -308,11 +287,9 @@ def _run_one(
             scheduler=scheduler,
         )
     except FeedCheckError as exc:
-        typer.secho(f"error: {as_of}: {exc}", fg="red", err=True)
-        raise typer.Exit(EXIT_FEED_REFUSED) from None
+        fail(f"{as_of}: {exc}", EXIT_FEED_REFUSED)
     except _user_errors() as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
-        raise typer.Exit(2) from None
+        fail(str(exc))
 
 
 def _summary(console: Console, result: Any) -> None:
@@ -554,7 +531,7 @@ def register(app: typer.Typer) -> None:
         and manifest.json atomically into OUTDIR/<as_of>/. Exit 2 with a message when there is no
         champion, the features do not fit the model, the feed is unusable or the date is locked.
         Exit 3 when feed checks refuse the feed (see README, "Feed checks"); --accept-feed overrides."""
-        day = _parse_date(as_of, "--as-of")
+        day = parse_date(as_of, "--as-of")
         check_data_dir(data, raw)
         check_engine(engine)
         _check_out_dir(out, [day])
@@ -584,22 +561,19 @@ def register(app: typer.Typer) -> None:
 
         Dates run oldest first, so that each run's deltas compare with the one before. Reruns of a date replace it atomically.
         A date refused by the feed checks stops the backfill with exit 3 (earlier dates stay published)."""
-        d1, d2 = _parse_date(start, "--from"), _parse_date(end, "--to")
+        d1, d2 = parse_date(start, "--from"), parse_date(end, "--to")
         if d2 < d1:
-            typer.secho(f"error: --to {d2} is before --from {d1}", fg="red", err=True)
-            raise typer.Exit(2)
+            fail(f"--to {d2} is before --from {d1}")
         rule = {"daily": "D", "weekly": "W-SUN", "month-end": "ME"}.get(freq)
         if rule is None:
-            typer.secho(f"error: --freq {freq!r}: use daily, weekly or month-end", fg="red", err=True)
-            raise typer.Exit(2)
+            fail(f"--freq {freq!r}: use daily, weekly or month-end")
         check_data_dir(data, raw)
         check_engine(engine)
         import pandas as pd
 
         dates = [ts.date() for ts in pd.date_range(d1, d2, freq=rule)]
         if not dates:
-            typer.secho(f"error: no {freq} dates between {d1} and {d2}", fg="red", err=True)
-            raise typer.Exit(2)
+            fail(f"no {freq} dates between {d1} and {d2}")
         _check_out_dir(out, dates)
         if raw or accept_feed:  # no data-lag refusal can speak first
             _check_not_future(dates)

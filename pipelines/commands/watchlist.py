@@ -10,13 +10,10 @@ import typer.core
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.commands import fail
+
 OUT_HELP = "the runs folder (OUTDIR of `ews score`); the audit log is OUTDIR/overrides.jsonl"
 CONFIG_HELP = "nightly config (kind: nightly): the bands --band may name"
-
-
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg="red", err=True)
-    raise typer.Exit(2)
 
 
 STATUS_HELP = "cleared | escalated | under_review | payment_plan (pipelines.scoring.overrides.STATUSES)"
@@ -91,7 +88,7 @@ def register(app: typer.Typer) -> None:
             try:
                 day = dt.date.fromisoformat(until)
             except ValueError:
-                _fail(f"--until {until!r} is not a date; use YYYY-MM-DD, e.g. 2026-03-31")
+                fail(f"--until {until!r} is not a date; use YYYY-MM-DD, e.g. 2026-03-31")
         bands = None
         if band is not None:
             bands = [b.name for b in load_config(config, expect=NightlyConfig).bands]
@@ -99,7 +96,7 @@ def register(app: typer.Typer) -> None:
             request = new_override(out, debtor, status, reason, by, until=day, band=band, bands=bands)
             line = append_override(out, request)
         except (OverrideError, AuditLogError) as exc:
-            _fail(str(exc))
+            fail(str(exc))
         Console().print(
             f"override {line['seq']}: {debtor} -> [bold]{status}[/] by {line['by']} "
             f"(PD {line['pd'] if line['pd'] is not None else 'n/a'} in run {line['run']}; "
@@ -121,9 +118,9 @@ def register(app: typer.Typer) -> None:
         try:
             runs, overrides = debtor_history(out, debtor)
         except AuditLogError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         if runs.empty and overrides.empty:
-            _fail(
+            fail(
                 f"debtor {debtor!r} is in no published run under {out} and has no override; check the id and --out"
             )
         console = Console()
