@@ -240,6 +240,55 @@ def run(regime: str, seed: int, args: argparse.Namespace, params) -> dict[str, A
     }
 
 
+def run_books(args: argparse.Namespace, run_one, detail=None) -> list[dict[str, Any]]:
+    """``run_one(regime, seed)`` over ``args.seeds`` x ``args.regimes``, printing each book's AUC /
+    capture per variant and its paired intervals against the shipped model (``detail(r)``: more
+    lines), the results rewritten to ``args.json`` after every book."""
+    results = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for regime in args.regimes.split(","):
+            r = run_one(regime, seed)
+            results.append(r)
+            line = "  ".join(f"{k} {m['auc']:.4f}/{m['capture_5pct']:.3f}" for k, m in r["metrics"].items())
+            print(f"{regime} s{seed} ({r['forward_defaults']} def, trees {r['trees']}): {line}", flush=True)
+            for extra in detail(r) if detail else ():
+                print(f"    {extra}", flush=True)
+            for k, c in r["vs_shipped"].items():
+                print(f"    {k} - shipped: dAUC {c['d_auc_ci']}  dcap {c['d_capture_ci']}", flush=True)
+            if args.json:
+                args.json.write_text(json.dumps(results, indent=1))
+    return results
+
+
+def summarise(results: list[dict[str, Any]], variants: list[str]) -> dict[str, Any]:
+    """The closing JSON line: books, CPU and memory, and per variant the mean AUC / capture
+    difference to the shipped model, the books where the paired interval says better or worse, and
+    the books at >= 0.90 x the oracle's capture and >= 0.95 x its AUC (also for the shipped model)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    summary: dict[str, Any] = {
+        "books": len(results),
+        "cpu_s": round(ru.ru_utime + ru.ru_stime, 1),
+        "max_rss_kb": ru.ru_maxrss,
+    }
+    for k in variants:
+        m = [(r["metrics"][k], r["metrics"]["shipped"]) for r in results]
+        ci = [r["vs_shipped"][k] for r in results]
+        summary[k] = {
+            "mean_d_auc": round(float(np.mean([v["auc"] - s["auc"] for v, s in m])), 4),
+            "mean_d_capture": round(float(np.mean([v["capture_5pct"] - s["capture_5pct"] for v, s in m])), 4),
+            "auc_sig_better": sum(c["d_auc_ci"][0] > 0 for c in ci),
+            "auc_sig_worse": sum(c["d_auc_ci"][1] < 0 for c in ci),
+            "cap_sig_better": sum(c["d_capture_ci"][0] > 0 for c in ci),
+            "cap_sig_worse": sum(c["d_capture_ci"][1] < 0 for c in ci),
+            "capture_ge_090_oracle": sum(v["capture_ratio"] >= 0.90 for v, _ in m),
+            "auc_ge_095_oracle": sum(v["auc_ratio"] >= 0.95 for v, _ in m),
+        }
+    shipped = [r["metrics"]["shipped"] for r in results]
+    summary["shipped_capture_ge_090_oracle"] = sum(s["capture_ratio"] >= 0.90 for s in shipped)
+    summary["shipped_auc_ge_095_oracle"] = sum(s["auc_ratio"] >= 0.95 for s in shipped)
+    return summary
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--regimes", default=",".join(REGIMES))
@@ -258,46 +307,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     params = load_config(args.config, expect=TrainConfig).to_params()
-    results = []
-    for seed in (int(s) for s in args.seeds.split(",")):
-        for regime in args.regimes.split(","):
-            r = run(regime, seed, args, params)
-            results.append(r)
-            line = "  ".join(f"{k} {m['auc']:.4f}/{m['capture_5pct']:.3f}" for k, m in r["metrics"].items())
-            print(f"{regime} s{seed} ({r['forward_defaults']} def, trees {r['trees']}): {line}", flush=True)
-            for k, c in r["vs_shipped"].items():
-                print(f"    {k} - shipped: dAUC {c['d_auc_ci']}  dcap {c['d_capture_ci']}", flush=True)
-            if args.json:
-                args.json.write_text(json.dumps(results, indent=1))
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    summary = {
-        "books": len(results),
-        "cpu_s": round(ru.ru_utime + ru.ru_stime, 1),
-        "max_rss_kb": ru.ru_maxrss,
-    }
-    for k in results[0]["metrics"]:
-        if k in ("oracle", "shipped"):
-            continue
-        summary[k] = {
-            "mean_d_auc": round(
-                float(np.mean([r["metrics"][k]["auc"] - r["metrics"]["shipped"]["auc"] for r in results])), 4
-            ),
-            "mean_d_capture": round(
-                float(
-                    np.mean(
-                        [
-                            r["metrics"][k]["capture_5pct"] - r["metrics"]["shipped"]["capture_5pct"]
-                            for r in results
-                        ]
-                    )
-                ),
-                4,
-            ),
-            "capture_ge_090_oracle": sum(r["metrics"][k]["capture_ratio"] >= 0.90 for r in results),
-        }
-    summary["shipped_capture_ge_090_oracle"] = sum(
-        r["metrics"]["shipped"]["capture_ratio"] >= 0.90 for r in results
-    )
+    results = run_books(args, lambda regime, seed: run(regime, seed, args, params))
+    summary = summarise(results, [k for k in results[0]["metrics"] if k not in ("oracle", "shipped")])
     print(json.dumps(summary))
 
 

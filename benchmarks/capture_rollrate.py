@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -48,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from capture_gap import cached_frame  # noqa: E402
-from capture_recency import capture, ews_path, paired_intervals  # noqa: E402
+from capture_recency import capture, ews_path, paired_intervals, run_books, summarise  # noqa: E402
 from regimes import HORIZON_DAYS, KEYS, book  # noqa: E402
 from train_forward import as_of_cut  # noqa: E402
 
@@ -286,42 +285,12 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     cfg = load_config(args.config, expect=TrainConfig)
-    results = []
-    for seed in (int(s) for s in args.seeds.split(",")):
-        for regime in args.regimes.split(","):
-            r = run(regime, seed, args, cfg)
-            results.append(r)
-            line = "  ".join(f"{k} {m['auc']:.4f}/{m['capture_5pct']:.3f}" for k, m in r["metrics"].items())
-            print(f"{regime} s{seed} ({r['forward_defaults']} def, trees {r['trees']}): {line}", flush=True)
-            print(f"    early-stage AUC {r['early_auc']}  gain share {r['gain_share']}", flush=True)
-            for k, c in r["vs_shipped"].items():
-                print(f"    {k} - shipped: dAUC {c['d_auc_ci']}  dcap {c['d_capture_ci']}", flush=True)
-            if args.json:
-                args.json.write_text(json.dumps(results, indent=1))
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    summary: dict[str, Any] = {
-        "books": len(results),
-        "cpu_s": round(ru.ru_utime + ru.ru_stime, 1),
-        "max_rss_kb": ru.ru_maxrss,
-    }
-    for k in args.variants:
-        d_auc = [r["metrics"][k]["auc"] - r["metrics"]["shipped"]["auc"] for r in results]
-        d_cap = [r["metrics"][k]["capture_5pct"] - r["metrics"]["shipped"]["capture_5pct"] for r in results]
-        ci = [r["vs_shipped"][k] for r in results]
-        summary[k] = {
-            "mean_d_auc": round(float(np.mean(d_auc)), 4),
-            "mean_d_capture": round(float(np.mean(d_cap)), 4),
-            "auc_sig_better": sum(c["d_auc_ci"][0] > 0 for c in ci),
-            "auc_sig_worse": sum(c["d_auc_ci"][1] < 0 for c in ci),
-            "cap_sig_better": sum(c["d_capture_ci"][0] > 0 for c in ci),
-            "cap_sig_worse": sum(c["d_capture_ci"][1] < 0 for c in ci),
-            "capture_ge_090_oracle": sum(r["metrics"][k]["capture_ratio"] >= 0.90 for r in results),
-            "auc_ge_095_oracle": sum(r["metrics"][k]["auc_ratio"] >= 0.95 for r in results),
-        }
-    summary["shipped_capture_ge_090_oracle"] = sum(
-        r["metrics"]["shipped"]["capture_ratio"] >= 0.90 for r in results
+    results = run_books(
+        args,
+        lambda regime, seed: run(regime, seed, args, cfg),
+        lambda r: [f"early-stage AUC {r['early_auc']}  gain share {r['gain_share']}"],
     )
-    summary["shipped_auc_ge_095_oracle"] = sum(r["metrics"]["shipped"]["auc_ratio"] >= 0.95 for r in results)
+    summary = summarise(results, args.variants)
     print(json.dumps(summary))
 
 
