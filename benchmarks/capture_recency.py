@@ -208,21 +208,7 @@ def run(regime: str, seed: int, args: argparse.Namespace, params) -> dict[str, A
         model, best = ews_path(X_all, y_all, X, y, lg, params.seed, w, g)
         scores[name] = model.predict(Xf, raw_score=True)
         trees[name], cpu[name] = best, round(time.process_time() - c, 1)
-    metrics = {
-        k: {"auc": round(float(roc_auc_score(yf, s)), 4), "capture_5pct": round(capture(yf, s), 4)}
-        for k, s in scores.items()
-    }
-    o = metrics["oracle"]
-    for m in metrics.values():
-        m["auc_ratio"] = round(m["auc"] / o["auc"], 4)
-        m["capture_ratio"] = round(m["capture_5pct"] / o["capture_5pct"], 4)
-    ci = paired_intervals(
-        yf,
-        {k: v for k, v in scores.items() if k != "oracle"},
-        fwd["debtor_id"].to_numpy(),
-        args.boot,
-        params.seed,
-    )
+    metrics, ci = forward_metrics(yf, scores, fwd["debtor_id"].to_numpy(), args.boot, params.seed)
     return {
         "regime": regime,
         "seed": seed,
@@ -238,6 +224,23 @@ def run(regime: str, seed: int, args: argparse.Namespace, params) -> dict[str, A
         "vs_shipped": ci,
         "seconds": round(time.perf_counter() - t0, 1),
     }
+
+
+def forward_metrics(
+    y: np.ndarray, scores: dict[str, np.ndarray], debtors: np.ndarray, n_boot: int, seed: int
+) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, list[float]]]]:
+    """Per score (``oracle`` among them): forward AUC and capture@5 %, both also as a ratio to the
+    oracle's; and the debtor-bootstrap intervals of each candidate minus ``shipped``."""
+    metrics = {
+        k: {"auc": round(float(roc_auc_score(y, s)), 4), "capture_5pct": round(capture(y, s), 4)}
+        for k, s in scores.items()
+    }
+    o = metrics["oracle"]
+    for m in metrics.values():
+        m["auc_ratio"] = round(m["auc"] / o["auc"], 4)
+        m["capture_ratio"] = round(m["capture_5pct"] / o["capture_5pct"], 4)
+    ci = paired_intervals(y, {k: v for k, v in scores.items() if k != "oracle"}, debtors, n_boot, seed)
+    return metrics, ci
 
 
 def run_books(args: argparse.Namespace, run_one, detail=None) -> list[dict[str, Any]]:

@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from capture_gap import cached_frame  # noqa: E402
-from capture_recency import capture, ews_path, paired_intervals, run_books, summarise  # noqa: E402
+from capture_recency import ews_path, forward_metrics, run_books, summarise  # noqa: E402
 from regimes import HORIZON_DAYS, KEYS, book  # noqa: E402
 from train_forward import as_of_cut  # noqa: E402
 
@@ -217,21 +217,7 @@ def run(regime: str, seed: int, args: argparse.Namespace, cfg: TrainConfig) -> d
         imp = imp / imp.sum()
         gain[name] = {f: round(float(imp.get(f, 0.0)), 4) for f in RR_FEATURES if f in names}
         gain[name]["dpd_current_max"] = round(float(imp.get("dpd_current_max", 0.0)), 4)
-    metrics = {
-        k: {"auc": round(float(roc_auc_score(yf, s)), 4), "capture_5pct": round(capture(yf, s), 4)}
-        for k, s in scores.items()
-    }
-    o = metrics["oracle"]
-    for m in metrics.values():
-        m["auc_ratio"] = round(m["auc"] / o["auc"], 4)
-        m["capture_ratio"] = round(m["capture_5pct"] / o["capture_5pct"], 4)
-    ci = paired_intervals(
-        yf,
-        {k: v for k, v in scores.items() if k != "oracle"},
-        fwd["debtor_id"].to_numpy(),
-        args.boot,
-        params.seed,
-    )
+    metrics, ci = forward_metrics(yf, scores, fwd["debtor_id"].to_numpy(), args.boot, params.seed)
     # early-stage forward rows (0-60 DPD, live): the population the queue misses
     early = (fwd["dpd_current_max"].fillna(0) <= 60).to_numpy()
     early_auc = (
