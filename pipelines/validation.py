@@ -15,6 +15,7 @@ same chunk and uniqueness expectations stay exact. Results are kept in an epheme
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import re
@@ -274,7 +275,7 @@ class Validator:
         positional = frame.reset_index(drop=True)
         for chunk_no, rows in enumerate(self._chunks(table, positional)):
             part = positional.iloc[rows] if rows is not None else positional
-            with _fingerprint(self.docs_dir is not None):
+            with _fingerprint(self.docs_dir is not None), _configurations_once():
                 result = checkpoint.run(
                     batch_parameters={"dataframe": part},
                     expectation_parameters=parameters,
@@ -333,7 +334,8 @@ class Validator:
         """Render Data Docs for every validation of this run; returns ``index.html`` (or None)."""
         if self.docs_dir is None:
             return None
-        self.context.build_data_docs(site_names=["ews"])
+        with _compiled_templates():
+            self.context.build_data_docs(site_names=["ews"])
         for page in sorted(Path(self.docs_dir).rglob("*.html")):
             _make_reproducible(page)
         index = Path(self.docs_dir) / "index.html"
@@ -361,6 +363,89 @@ def _fingerprint(wanted: bool) -> Iterator[None]:
         yield
     finally:
         engine.HASH_THRESHOLD = before
+
+
+_CONFIGURATIONS: contextvars.ContextVar[dict[int, tuple[Any, Any]] | None] = contextvars.ContextVar(
+    "ews_gx_configurations", default=None
+)
+
+
+class _BuiltOnce(property):
+    """GX's ``Expectation.configuration`` as wrapped by :func:`_configurations_once`."""
+
+
+@contextmanager
+def _configurations_once() -> Iterator[None]:
+    """Inside one checkpoint run, build each GX expectation's ``configuration`` once.
+
+    GX 1.x's ``Expectation.configuration`` is a property that rebuilds an
+    ``ExpectationConfiguration`` from the pydantic model (``.dict()``, ``camel_to_snake``) at every
+    read, and one validation reads it ~75 times per expectation: about a fifth of the CPU of a
+    small table's checkpoint run (measured in BENCHMARKS.md, s9-suite). The run never changes an
+    expectation while it validates, so the first value is the one every later read would build.
+    The property is wrapped once per process; outside this context (and in other threads, as the
+    cache is a context variable) it builds a new value at every read, as GX does. The validation
+    results are the same (compared on 65 tables, failures included, ids aside: GX draws them at
+    random anyway).
+    """
+    from great_expectations.expectations.expectation import Expectation
+
+    built = Expectation.__dict__["configuration"]
+    if not isinstance(built, _BuiltOnce):
+        fresh = built.fget
+
+        def configuration(self: Any) -> Any:
+            cache = _CONFIGURATIONS.get()
+            if cache is None:
+                return fresh(self)
+            hit = cache.get(id(self))
+            if hit is None:  # the cache holds self, so its id is not reused while the run lasts
+                hit = cache[id(self)] = (self, fresh(self))
+            return hit[1]
+
+        Expectation.configuration = _BuiltOnce(configuration, doc=built.__doc__)  # type: ignore[method-assign,assignment]
+    token = _CONFIGURATIONS.set({})
+    try:
+        yield
+    finally:
+        _CONFIGURATIONS.reset(token)
+
+
+_TEMPLATE_CODE: dict[str, bytes] = {}
+"""Compiled Data Docs templates of this process (jinja bytecode by template key), see _compiled_templates."""
+
+
+@contextmanager
+def _compiled_templates() -> Iterator[None]:
+    """Let GX's Data Docs views reuse the templates compiled by an earlier build in this process.
+
+    GX gives every page view a new jinja ``Environment``, so each ``build_data_docs`` parses and
+    compiles its ~50 templates again: about two thirds of the build's CPU on a small ingest
+    (measured in BENCHMARKS.md, s9-suite). For the build, GX's views get environments with an
+    in-memory jinja bytecode cache; jinja checks each entry against the template source's
+    checksum, and the compiled code is the same, so the pages are the same bytes. The module's
+    ``Environment`` name is restored afterwards.
+    """
+    import functools
+
+    import jinja2
+    from great_expectations.render.view import view
+
+    class Cache(jinja2.BytecodeCache):
+        def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            code = _TEMPLATE_CODE.get(bucket.key)
+            if code is not None:
+                bucket.bytecode_from_string(code)
+
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            _TEMPLATE_CODE[bucket.key] = bucket.bytecode_to_string()
+
+    before = view.Environment
+    view.Environment = functools.partial(before, bytecode_cache=Cache())
+    try:
+        yield
+    finally:
+        view.Environment = before
 
 
 def _key_codes(values: pd.Series) -> np.ndarray:
