@@ -33,6 +33,7 @@ without the DPD weight (``pay_pd`` holds the days past due already).
         --train-config train_cut.yaml --out P.parquet
     nice python benchmarks/queue_signals.py table P1.parquet P2.parquet ... [--reps 400] [--json out.json]
     nice python benchmarks/queue_signals.py watch P1.parquet P2.parquet ... [--json out.json]
+    nice python benchmarks/queue_signals.py pick P1.parquet P2.parquet ... [--json out.json]
 
 ``panel``: ``pipelines.backtest.replay`` from ``--history-from`` (earlier month-ends give the
 roll-rate moves and the PD trend; the figures use ``--from``..``--to`` only) plus the payment-date
@@ -41,7 +42,9 @@ the month-ends, its ratio to the oracle (true PD x exposure), the difference to 
 a 95 % interval from a Poisson bootstrap of debtors (one weight per debtor for every month-end and
 key: paired; and for the mean over the books), and the AUC inside the queue; ``watch``: the watchlist's
 precision, recall, strict lead time and list size with the PD replaced by its blend with ``pay_pd``
-(``mean``, ``geo``), for today's rules and the session-5 rank rules. Each ends with one JSON line.
+(``mean``, ``geo``), for today's rules and the session-5 rank rules; ``pick``: the shipped key or
+``pay_mean`` chosen month by month on the earlier month-ends whose horizon has ended. Each ends with
+one JSON line.
 """
 
 from __future__ import annotations
@@ -490,6 +493,74 @@ def watch(args: argparse.Namespace) -> None:
     )
 
 
+def pick(args: argparse.Namespace) -> None:
+    """Walk-forward choice between the shipped key and ``pay_mean``: at each month-end T, the key
+    that did better on the backtest's earlier month-ends whose horizon has ended by T (T' + 90 days
+    <= T, at least 30 defaulted queue rows; before that the shipped key), by their pooled capture
+    (``capture``) or by the AUC of pay_pd against the PD's on those rows (``auc``). Only what is
+    known at T; the figure pools the chosen keys' month-ends as ``table`` does."""
+    from sklearn.metrics import roc_auc_score
+
+    from pipelines.config import load_config
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.scoring.queue import lgd_for
+
+    cfg = load_config(args.config, expect=NightlyConfig)
+    out = []
+    for path in args.panels:
+        name = Path(path).stem
+        p = pd.read_parquet(path)
+        p["debtor_id"] = p["debtor_id"].astype("string")
+        p = p.loc[(p["as_of"] >= pd.Timestamp(args.start)) & (p["as_of"] <= pd.Timestamp(args.end))]
+        p = p.assign(pd_prev=np.nan, rr_pd=np.nan)
+        live = ~p["in_default"]
+        q = p.loc[p["horizon_observed"] & live & (p["overdue_amount"].fillna(0.0) > cfg.queue.min_overdue)]
+        q = q.sort_values(["as_of", "debtor_id"], ignore_index=True)
+        bad = np.where(q["label"].fillna(0).astype(int) == 1, q["open_balance"].clip(lower=0), 0.0)
+        keys = keys_for(q, lgd_for(q["segment"], cfg.queue), float(args.dpd_threshold))
+        y = (q["label"].fillna(0).astype(int) == 1).to_numpy()
+        ones = np.ones(len(q))
+        row: dict[str, Any] = {"book": name}
+        for k in ("shipped", "pay_mean", "oracle"):
+            row[k] = round(weighted_capture(orders(q, keys[k]), bad, ones), 4)
+        for crit in ("capture", "auc"):
+            chosen = keys["shipped"].to_numpy().copy()
+            picks = ""
+            for T in sorted(q["as_of"].unique()):
+                past = (q["as_of"] + pd.Timedelta(days=int(args.horizon_days)) <= T).to_numpy()
+                use = "shipped"
+                if y[past].sum() >= 30:
+                    if crit == "capture":
+                        sub, sb, w = q.loc[past], bad[past], np.ones(int(past.sum()))
+                        c = {
+                            k: weighted_capture(orders(sub, keys[k].loc[past]), sb, w)
+                            for k in ("shipped", "pay_mean")
+                        }
+                        use = "pay_mean" if c["pay_mean"] > c["shipped"] else "shipped"
+                    else:
+                        a_pd = roc_auc_score(y[past], q.loc[past, "pd"])
+                        a_pay = roc_auc_score(y[past], q.loc[past, "pay_pd"].fillna(0.0))
+                        use = "pay_mean" if a_pay > a_pd else "shipped"
+                at = (q["as_of"] == T).to_numpy()
+                chosen[at] = keys[use].to_numpy()[at]
+                picks += "m" if use == "pay_mean" else "s"
+            cap = weighted_capture(orders(q, pd.Series(chosen, index=q.index)), bad, ones)
+            row[f"pick_{crit}"] = round(cap, 4)
+            row[f"pick_{crit}_diff"] = round(cap - row["shipped"], 4)
+            row[f"pick_{crit}/oracle"] = round(cap / row["oracle"], 3)
+            row[f"pick_{crit}_months"] = picks
+        row["shipped/oracle"] = round(row["shipped"] / row["oracle"], 3)
+        out.append(row)
+        print(json.dumps(row), flush=True)
+    df = pd.DataFrame(out).set_index("book")
+    pd.set_option("display.width", 250)
+    print(df.to_string())
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps({c: {"better": int((df[f"pick_{c}_diff"] > 0).sum()), "worse": int((df[f"pick_{c}_diff"] < 0).sum()),
+                          "ge_095": int((df[f"pick_{c}/oracle"] >= 0.95).sum())} for c in ("capture", "auc")}))  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -519,8 +590,16 @@ def main() -> None:
     w.add_argument("--from", dest="start", default="2024-10-01")
     w.add_argument("--to", dest="end", default="2025-09-30")
     w.add_argument("--json")
+    k = sub.add_parser("pick", help="walk-forward choice between the shipped key and pay_mean")
+    k.add_argument("panels", nargs="+")
+    k.add_argument("--config", default="conf/nightly.yaml")
+    k.add_argument("--from", dest="start", default="2024-10-01")
+    k.add_argument("--to", dest="end", default="2025-09-30")
+    k.add_argument("--dpd-threshold", type=float, default=90.0)
+    k.add_argument("--horizon-days", type=float, default=90.0)
+    k.add_argument("--json")
     args = ap.parse_args()
-    {"panel": build_panel, "table": table, "watch": watch}[args.cmd](args)
+    {"panel": build_panel, "table": table, "watch": watch, "pick": pick}[args.cmd](args)
 
 
 if __name__ == "__main__":
