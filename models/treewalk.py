@@ -206,7 +206,9 @@ def _walk(x, t, feature, threshold, default_left, missing, left, right, root, sl
 def _holds(vals, read, k, lo, hi, monotone):
     """The first week after ``k`` whose period features leave the intervals ``lo``/``hi`` of a
     walk at week k (a change of NaN-ness counts); the horizon when none does. On ``monotone``
-    weeks by bisection on the upper bounds, else week by week."""
+    weeks by bisection on the upper bounds (only of the features the path bounds above: that of an
+    unbounded one ends where it starts; a 1M book's bucket: 13.4 -> 3.8 bisection steps a walk),
+    else week by week."""
     horizon, M = vals.shape
     if monotone:
         first = horizon
@@ -215,6 +217,8 @@ def _holds(vals, read, k, lo, hi, monotone):
                 continue  # NaN in every week: the walk turns the same way
             if lo[m] == np.inf:
                 return k + 1
+            if hi[m] == np.inf:
+                continue  # no upper bound on the path: no week reads above it
             a, b = k + 1, first  # the first week in [a, b) read above hi[m], else b
             while a < b:
                 c = (a + b) // 2
