@@ -11,7 +11,11 @@ which the trees' terms are summed differs from one ``predict(pred_contrib=True)`
 agree to ~1e-15 in log-odds, tested to 1e-9).
 
 A book has far fewer distinct patterns per tree than rows (a few hundred to a few thousand for a
-15-leaf tree), so this does a small fraction of the work of running TreeSHAP on every row.
+15-leaf tree), so this does a small fraction of the work of running TreeSHAP on every row. The
+keys, groups and sums per row run in compiled code when numba can be used
+(:mod:`models.treeshap_kernels`: the same groups and additions, so the same bits; 720,291 rows of
+a 1M book, 204 trees: 12.4-13.0 -> 8.0-8.2 CPU-s); else in numpy. Calls on fewer rows see fewer
+repeats: in 15,000-row chunks the same 72,172 rows hold 2.7x the patterns of one call.
 """
 
 from __future__ import annotations
@@ -111,6 +115,9 @@ class _Codes:
             zero.update(tree.zero)
             for f, thr in tree.thresholds.items():
                 numeric.setdefault(f, []).append(thr)
+        # the codes as one matrix (a row per column used), for the compiled grouping
+        self.row = {f: i for i, f in enumerate(sorted(used))}
+        self.matrix = np.empty((len(self.row), mat.shape[0]), dtype=np.int32)
         for f in sorted(used):
             col = mat[:, f].astype("float64", copy=False)
             col = np.where(np.abs(col) <= _ZERO, 0.0, col)  # as LightGBM's predictor reads it
@@ -128,7 +135,8 @@ class _Codes:
                 code = inverse.astype(np.int32).ravel()
                 code[nan] = len(values)
                 self.sizes[f] = len(values) + 1
-            self.codes[f] = code
+            self.matrix[self.row[f]] = code
+            self.codes[f] = self.matrix[self.row[f]]
 
     def local(self, tree: _Tree, f: int) -> tuple[np.ndarray, int]:
         """(code per row, number of codes) of column ``f`` for the splits of ``tree`` alone."""
@@ -142,6 +150,42 @@ class _Codes:
         lut[len(edges) + 1] = len(own) + 1
         lut[len(edges) + 2] = len(own) + 2
         return lut[self.codes[f]], len(own) + 3
+
+    def plan(self, tree: _Tree) -> tuple[np.ndarray, ...] | None:
+        """What :func:`models.treeshap_kernels.group_rows` needs to key ``tree``'s rows as
+        :func:`_key_groups` does (key = code of the first feature x size of the next + its code ...):
+        per feature the global codes, the table from global to the tree's own codes and the key's
+        multiplier. None when the key can reach 2^62 (:func:`_key_groups` renumbers it then)."""
+        size, luts, sizes = 1, [], []
+        for f in tree.features:
+            f = int(f)
+            if f in self.edges:
+                edges, own = self.edges[f], tree.thresholds[f]
+                lut = np.empty(len(edges) + 3, dtype=np.int64)
+                lut[0] = 0
+                lut[1 : len(edges) + 1] = np.searchsorted(own, edges, side="right")
+                lut[len(edges) + 1] = len(own) + 1
+                lut[len(edges) + 2] = len(own) + 2
+                m = len(own) + 3
+            else:
+                lut, m = np.arange(self.sizes[f], dtype=np.int64), self.sizes[f]
+            luts.append(lut)
+            sizes.append(m)
+            size *= m
+            if size >= _MAX_KEY:
+                return None
+        mult = np.ones(len(sizes), dtype=np.int64)
+        for j in range(len(sizes) - 2, -1, -1):
+            mult[j] = mult[j + 1] * sizes[j + 1]
+        offsets = np.zeros(len(luts) + 1, dtype=np.int64)
+        offsets[1:] = np.cumsum([len(lut) for lut in luts])
+        return (
+            self.matrix,
+            np.asarray([self.row[int(f)] for f in tree.features], dtype=np.int64),
+            np.concatenate(luts) if luts else np.zeros(0, dtype=np.int64),
+            offsets,
+            mult,
+        )
 
 
 def _groups(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -163,23 +207,51 @@ def pred_contrib(booster: lgb.Booster, mat: np.ndarray) -> np.ndarray:
         return out.T.copy()
     trees = _trees(booster)
     codes = _Codes(mat, trees)
+    compiled = _compiled()
+    table = group = first = None
+    if compiled is not None:
+        table = compiled.hash_table(n)  # key -> group, emptied after each tree
+        group = np.empty(n, dtype=np.int64)
+        first = np.empty(n, dtype=np.int64)
     for t, tree in enumerate(trees):
-        key = np.zeros(n, dtype=np.int64)
-        size = 1
-        for f in tree.features:
-            code, m = codes.local(tree, int(f))
-            if size * m >= _MAX_KEY:  # renumber the key so far densely before it overflows
-                _, key = _groups(key)
-                size = int(key.max()) + 1
-            key = key * m + code
-            size *= m
-        rows, group = _groups(key)
+        plan = codes.plan(tree) if compiled is not None else None
+        if plan is not None:  # the same groups as _key_groups, in compiled code (no key arrays)
+            groups = compiled.group_rows(*plan, *table, group, first)
+            rows, by_row = first[:groups], group
+        else:
+            rows, by_row = _key_groups(codes, tree, n)
         values = np.asarray(
             booster.predict(mat[rows], pred_contrib=True, start_iteration=t, num_iteration=1),
             dtype="float64",
         ).reshape(len(rows), width)
         by_feature = np.ascontiguousarray(values.T)
-        for f in tree.features:
-            out[f] += by_feature[f][group]
-        out[width - 1] += by_feature[width - 1][group]  # the tree's expected value
+        columns = np.append(tree.features, width - 1)  # the tree's features, then its expected value
+        if compiled is not None:
+            compiled.add_rows(out, by_feature, by_row, columns)
+        else:
+            for f in columns:
+                out[f] += by_feature[f][by_row]
     return out.T.copy()
+
+
+def _key_groups(codes: _Codes, tree: _Tree, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each path pattern of ``tree``, pattern per row), patterns in order of first row."""
+    key = np.zeros(n, dtype=np.int64)
+    size = 1
+    for f in tree.features:
+        code, m = codes.local(tree, int(f))
+        if size * m >= _MAX_KEY:  # renumber the key so far densely before it overflows
+            _, key = _groups(key)
+            size = int(key.max()) + 1
+        key = key * m + code
+        size *= m
+    return _groups(key)
+
+
+def _compiled() -> Any:
+    """:mod:`models.treeshap_kernels` (numba), or None when numba cannot be used."""
+    try:
+        import models.treeshap_kernels as kernels
+    except (ImportError, RuntimeError):  # numba missing, or no cache directory it may write to
+        return None
+    return kernels

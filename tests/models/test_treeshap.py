@@ -136,3 +136,33 @@ def test_empty_matrix() -> None:
     booster = _booster(False)
     X = _frame(10, 1)[0].iloc[:0]
     assert pred_contrib(booster, np.zeros((0, X.shape[1]))).shape == (0, X.shape[1] + 1)
+
+
+def test_group_rows_by_hand() -> None:
+    """Two features of 3 and 2 own codes (key = 2 x first + second): rows with codes (0,1) (2,0)
+    (0,1) (1,1) (2,0) (0,0) have keys 1 4 1 3 4 0: groups 0 1 0 2 1 3 in order of first row,
+    first rows 0 1 3 5, and the table is left empty for the next tree."""
+    from models.treeshap_kernels import group_rows, hash_table
+
+    codes = np.array([[7, 7, 7, 7, 7, 7], [0, 2, 0, 1, 2, 0], [1, 0, 1, 1, 0, 0]], dtype=np.int32)
+    rows = np.array([1, 2], dtype=np.int64)  # matrix rows of the tree's two features
+    luts = np.array([0, 1, 2, 0, 1], dtype=np.int64)  # global code -> own code, per feature
+    offsets = np.array([0, 3, 5], dtype=np.int64)
+    mult = np.array([2, 1], dtype=np.int64)
+    keys, groups, slots = hash_table(6)
+    group, first = np.empty(6, dtype=np.int64), np.empty(6, dtype=np.int64)
+    assert group_rows(codes, rows, luts, offsets, mult, keys, groups, slots, group, first) == 4
+    assert group.tolist() == [0, 1, 0, 2, 1, 3] and first[:4].tolist() == [0, 1, 3, 5]
+    assert (groups == -1).all()
+
+
+@pytest.mark.parametrize("zero_as_missing", [False, True])
+def test_compiled_grouping_gives_the_numpy_bytes(zero_as_missing: bool, monkeypatch) -> None:  # noqa: ANN001
+    """The compiled loops (models.treeshap_kernels) give pred_contrib's numpy path byte for byte."""
+    import models.treeshap
+
+    booster = _booster(zero_as_missing)
+    mat = to_matrix(booster, _hard_rows(booster))
+    compiled = pred_contrib(booster, mat)
+    monkeypatch.setattr(models.treeshap, "_compiled", lambda: None)
+    assert compiled.tobytes() == pred_contrib(booster, mat).tobytes()
