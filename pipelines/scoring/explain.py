@@ -28,11 +28,22 @@ def explain(
         return _rollrate_reasons(Xs, loaded)
     model = getattr(loaded, "scorecard", None) if kind == "scorecard" else loaded.booster
     contrib = model_contributions(kind, model, Xs, loaded.categorical_features)
-    centre = X.median(numeric_only=True)
-    medians = (getattr(loaded, "reference", None) or {}).get("medians") or {}
-    centre = pd.Series(medians, dtype="float64").reindex(centre.index).fillna(centre)
+    centre = typical_values(X, loaded)
     long = reason_codes(contrib, Xs, CATALOG, top_n, centre=centre, currency=currency)
     return contrib, long
+
+
+def typical_values(X: pd.DataFrame, loaded: Any) -> pd.Series:
+    """Per numeric column of ``X``: the training reference's median, else tonight's median over
+    ``X``, computed only for the columns the reference lacks (at 1M, ``X.median`` of every column
+    took 0.6-1.4 CPU-s, twice a night: the watchlist and the queue)."""
+    columns = X.iloc[:0].median(numeric_only=True).index  # the columns ``X.median`` would cover
+    medians = (getattr(loaded, "reference", None) or {}).get("medians") or {}
+    centre = pd.Series(medians, dtype="float64").reindex(columns)
+    missing = list(centre.index[centre.isna()])
+    if missing:
+        centre = centre.fillna(X[missing].median(numeric_only=True))
+    return centre
 
 
 def top_reasons(Xs: pd.DataFrame, X: pd.DataFrame, loaded: Any, currency: pd.Series | None) -> pd.Series:

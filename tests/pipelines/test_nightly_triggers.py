@@ -342,3 +342,16 @@ def test_rank_ties_are_reported_when_few_distinct_pds_flag_far_more_than_the_sha
     assert rank_ties(pd_values, live, 0.7, 0.0) is None  # 14 asked, 20 flagged (rank 12 tie): < 1.5 x 14
     distinct = pd.Series(np.linspace(0.9, 0.01, 20).tolist() + [1.0])
     assert rank_ties(distinct, live, 0.1, 0.01) is None
+
+
+def test_typical_values_take_the_reference_then_tonights_median() -> None:
+    """a = 1, 2, 10 and b = 3, NaN, 5 (s is a category, not covered): with a reference median of 7
+    for a only, a is 7 and b is tonight's median 4; without a reference, a is 2."""
+    from types import SimpleNamespace
+
+    from pipelines.scoring.explain import typical_values
+
+    X = pd.DataFrame({"a": [1.0, 2.0, 10.0], "s": pd.Categorical(["x", "y", "x"]), "b": [3.0, np.nan, 5.0]})
+    got = typical_values(X, SimpleNamespace(reference={"medians": {"a": 7.0, "z": 1.0}}))
+    pd.testing.assert_series_equal(got, pd.Series({"a": 7.0, "b": 4.0}))
+    assert typical_values(X, SimpleNamespace(reference=None)).to_dict() == {"a": 2.0, "b": 4.0}
