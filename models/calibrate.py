@@ -281,8 +281,12 @@ class CalibratedPD(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """``[[1 - PD, PD], ...]``, PD in ``[pd_floor, pd_ceiling]``."""
-        p = np.clip(self.calibrator.predict(self.raw_score(X)), self.pd_floor, self.pd_ceiling)
+        p = self.pd_from_raw(self.raw_score(X))
         return np.column_stack([1 - p, p])
+
+    def pd_from_raw(self, raw: np.ndarray) -> np.ndarray:
+        """The PD of rows whose raw score (:meth:`raw_score`) is ``raw``."""
+        return np.clip(self.calibrator.predict(raw), self.pd_floor, self.pd_ceiling)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype("int64")

@@ -782,6 +782,28 @@ class LoadedModel:
         fitted = getattr(self.estimator, "feature_names_in_", None)
         return np.asarray(self.estimator.predict_proba(_by_name(X, fitted))[:, 1], dtype="float64")
 
+    def pd_and_raw(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(predict_pd(X), raw_score(X))``, the model run once when it can be: when the last step
+        turns a raw score into the PD (``pd_from_raw``) and the steps before it leave ``X`` as it
+        is (same columns, dtypes and values), the PD is that of the raw score already computed
+        (the same bits; a 1M book's bucket: one LightGBM pass of ~0.3 CPU-s instead of two)."""
+        raw = self.raw_score(X)
+        last = self.estimator[-1] if hasattr(self.estimator, "steps") else self.estimator
+        from_raw = getattr(last, "pd_from_raw", None)
+        if from_raw is not None:
+            Xt = _by_name(X, getattr(self.estimator, "feature_names_in_", None))
+            if hasattr(self.estimator, "steps"):
+                Xt = self.estimator[:-1].transform(Xt)
+            same = Xt is X or (
+                isinstance(Xt, pd.DataFrame)
+                and list(Xt.columns) == list(X.columns)
+                and Xt.dtypes.equals(X.dtypes)
+                and Xt.equals(X)
+            )
+            if same:
+                return np.asarray(from_raw(raw), dtype="float64"), raw
+        return self.predict_pd(X), raw
+
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
         """The model's log-odds per row of ``X`` (before calibration)."""
         last = self.estimator[-1] if hasattr(self.estimator, "steps") else self.estimator

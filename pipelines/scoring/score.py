@@ -117,8 +117,13 @@ def score_rows(
     X_all.index = pd.Index(ids.to_numpy(), name="debtor_id")
     rows_hash = pd.util.hash_pandas_object(X_all, index=False)
     X = X_all.loc[~default]
-    pd_live = loaded.predict_pd(X) if len(X) else np.zeros(0)
-    raw_live = loaded.raw_score(X) if len(X) else np.zeros(0)
+    both = getattr(loaded, "pd_and_raw", None)  # the model run once (LoadedModel); else twice
+    if not len(X):
+        pd_live, raw_live = np.zeros(0), np.zeros(0)
+    elif both is not None:
+        pd_live, raw_live = both(X)
+    else:
+        pd_live, raw_live = loaded.predict_pd(X), loaded.raw_score(X)
 
     pd_all = np.ones(len(frame))
     raw_all = np.full(len(frame), np.nan)

@@ -119,6 +119,16 @@ def test_no_champion_until_gate_passes_then_load(mlflow_uri, outcome) -> None:
     shipped = outcome.final_estimator.predict_proba(outcome.X_test)[:, 1]
     np.testing.assert_allclose(loaded.predict_pd(X), shipped)
     np.testing.assert_allclose(loaded.raw_score(X), loaded.booster.predict(X, raw_score=True))
+    # both at once: the same bits with one LightGBM pass (the pipeline's cast leaves X as it is)
+    scorer = loaded.estimator[-1].scorer
+    calls: list[int] = []
+    predict = scorer.predict
+    scorer.predict = lambda data, **kw: calls.append(len(data)) or predict(data, **kw)
+    both = loaded.pd_and_raw(X)
+    del scorer.predict
+    assert calls == [len(X)]
+    assert both[0].tobytes() == loaded.predict_pd(X).tobytes()
+    assert both[1].tobytes() == loaded.raw_score(X).tobytes()
     contrib = loaded.booster.predict(X, pred_contrib=True)
     assert contrib.shape == (len(X), len(loaded.feature_names) + 1)
     with pytest.raises(ValueError, match="dpd_max_90d"):
@@ -208,6 +218,7 @@ def test_a_scorecard_champion_loads_and_scores(mlflow_uri, scorecard_outcome) ->
     # the raw score is the scorecard's logit, and calibration keeps its order
     raw = loaded.raw_score(X)
     assert roc_auc_score(out.test["y"], p) == pytest.approx(roc_auc_score(out.test["y"], raw), abs=0.002)
+    assert [a.tobytes() for a in loaded.pd_and_raw(X)] == [p.tobytes(), raw.tobytes()]
     assert MlflowClient().get_model_version("ews-pd", logged.version).tags["ews.kind"] == "scorecard"
 
 
@@ -283,3 +294,27 @@ def test_unreachable_tracking_server_fails_fast(monkeypatch) -> None:
             registry.list_versions()
     finally:
         hung.close()
+
+
+def test_pd_and_raw_runs_the_model_twice_when_a_step_changes_the_input() -> None:
+    """A pipeline step that moves ``a`` by 1: the PD is of the moved rows, the raw score of ``X``
+    as given, so both passes run (and give what predict_pd and raw_score give)."""
+    import lightgbm as lgb
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from models.calibrate import CalibratedPD, fit_calibrator
+    from pipelines.adapters.registry import LoadedModel
+
+    rng = np.random.default_rng(2)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    y = (X["a"] + 0.5 * rng.normal(size=300) > 0).astype(int)
+    est = lgb.LGBMClassifier(n_estimators=10, verbose=-1, n_jobs=1).fit(X, y)
+    raw = est.predict(X, raw_score=True)
+    model = CalibratedPD(est, fit_calibrator(raw, y.to_numpy(), "sigmoid"))
+    shift = FunctionTransformer(lambda f: f.assign(a=f["a"] + 1.0))
+    pipe = Pipeline([("shift", shift), ("model", model)])
+    loaded = LoadedModel("m", "1", None, "r", pipe, est.booster_, ["a", "b"], [], {}, {}, {})
+    pd_, raw_ = loaded.pd_and_raw(X)
+    assert pd_.tobytes() == loaded.predict_pd(X).tobytes() and raw_.tobytes() == raw.tobytes()
+    assert not np.array_equal(pd_, model.pd_from_raw(raw))  # not the PD of the unmoved rows
