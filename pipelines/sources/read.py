@@ -270,11 +270,9 @@ def _header(path: Path, options: CsvOptions, label: str) -> list[str]:
         # trailing delimiters (Excel writes one per formatted empty column: `a;b;;;`); rows ending
         # in empty fields are repaired, a value under a nameless column stays a malformed row
         names = names[:-1]
-    if any(not n for n in names):
-        blank = [i + 1 for i, n in enumerate(names) if not n]
-        raise TableError(
-            f"{label}: {path} header has empty column name(s) at position(s) {blank}. Name every column."
-        )
+    # a nameless column elsewhere (QuickBooks' first column holds its section labels) cannot be
+    # mapped, so it is read as ``unnamed_<position>`` and ignored like any column not mapped
+    names = [n or f"unnamed_{i + 1}" for i, n in enumerate(names)]
     _check_unique_columns(names, path, label)
     return names
 

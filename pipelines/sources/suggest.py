@@ -55,6 +55,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "numerofacture",
         "reference",
         "ref",
+        "num",  # QuickBooks: the transaction number
     ),
     "payment_id": (
         "paymentid",
@@ -84,6 +85,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "client",
         "noclient",
         "clientid",
+        "contactname",  # Xero: the customer is a contact, named (no customer number by default)
+        "contact",
+        "ac",  # Sage: "A/C", the customer's account reference
+        "acref",
+        "accountref",
     ),
     "issue_date": (
         "issuedate",
@@ -197,6 +203,10 @@ DATE_LAYOUTS: tuple[tuple[str, str], ...] = (
     ("%d.%m.%y", "%d.%m.%y"),
     ("%d/%m/%y", "%d/%m/%y"),
     ("%m/%d/%y", "%m/%d/%y"),
+    # month names (English), as Xero ("06 Jan 2023") and Sage / Oracle ("06-Jan-2023") write them
+    ("%d %b %Y", "%d %b %Y"),
+    ("%d-%b-%Y", "%d-%b-%Y"),
+    ("%d-%b-%y", "%d-%b-%y"),
 )
 BOOL_PAIRS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("true", "t"), ("false", "f")),
@@ -272,6 +282,13 @@ def _skip_rows(lines: list[str], delimiter: str) -> int:
     for i, (n, line) in enumerate(zip(counts, lines, strict=True)):
         cells = next(csv.reader([line], delimiter=delimiter)) if line.strip() else []
         if n == body and sum(bool(c.strip()) for c in cells) == n:
+            return i
+    # QuickBooks writes a nameless first column (its section labels: "Current", "Total for ...")
+    # under its title lines: the header is then the first line of the body's width with every
+    # other cell named
+    for i, (n, line) in enumerate(zip(counts, lines, strict=True)):
+        cells = next(csv.reader([line], delimiter=delimiter)) if line.strip() else []
+        if n == body and n > 2 and not cells[0].strip() and all(c.strip() for c in cells[1:]):
             return i
     return 0
 
@@ -451,8 +468,9 @@ def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
             taken.add(col.name)
     if _is_statements(chosen):
         return chosen, why  # no invoice ids or dates to guess
-    # by values: dates in time order, the first unique text column as the id, a repeated one as the debtor
-    free = [c for c in columns if c.name not in taken]
+    # by values: dates in time order, the first unique text column as the id, a repeated one as the debtor;
+    # never a column without a name in the file (read as unnamed_<position>)
+    free = [c for c in columns if c.name not in taken and not re.fullmatch(r"unnamed_\d+", c.name)]
     dates = [c for c in free if c.kind == "date"]
     if "issue_date" not in chosen and dates:
         chosen["issue_date"], why["issue_date"] = dates.pop(0), "GUESS: first date column"
@@ -499,6 +517,10 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict[str, object], list[str]]:
         on_bad_lines="skip",
         engine="python",
     )
+    # a nameless column is read by ingest as unnamed_<position> (pandas says "Unnamed: <index>")
+    frame.columns = [
+        f"unnamed_{i + 1}" if str(c).startswith("Unnamed: ") else c for i, c in enumerate(frame.columns)
+    ]
     opts: dict[str, object] = {
         "delimiter": delimiter,
         "encoding": "utf-8" if encoding == "utf-8-sig" else encoding,

@@ -1,0 +1,100 @@
+"""Session 10 (s10-robust): hostile inputs found through the ``ews`` commands (BENCHMARKS.md
+"Hostile inputs tried", "Session 10 (s10-robust)"). Each test was written before its fix and fails
+without it. Tiny hand-made files in tmp_path; hand-computed expected values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+
+from pipelines.config.source import SourceConfig
+from pipelines.ingest import ingest_source
+from pipelines.sources.suggest import suggest_source
+
+AS_OF = dt.date(2024, 12, 31)
+
+
+def _ingest_draft(text: str):
+    source = SourceConfig.model_validate(yaml.safe_load(text))
+    return ingest_source(source, None, as_of=AS_OF)
+
+
+def test_quickbooks_ar_aging_detail_drafts_and_ingests(tmp_path: Path) -> None:
+    """Before: the draft took the title "A/R Aging Detail" as invoice_id and found no other column
+    (skip_rows 0: the header's first cell is empty, so it was not seen as the header), and ingest
+    refused the file: "header has empty column name(s) at position(s) [1]. Name every column."
+    QuickBooks writes that nameless first column (its section labels) in every such export."""
+    path = tmp_path / "AR Aging Detail.csv"
+    path.write_text(
+        "A/R Aging Detail\n"
+        "Acme Ltd\n"
+        '"As of December 31, 2024"\n'
+        "\n"
+        ",Date,Transaction Type,Num,Customer,Due Date,Amount,Open Balance\n"
+        "Current\n"
+        ',12/15/2024,Invoice,1001,"Smith, Jones & Co",01/14/2025,"1,250.00","1,250.00"\n'
+        ",12/19/2024,Invoice,1002,O'Brien Ltd,01/18/2025,99.90,99.90\n"
+        "1 - 30 days past due\n"
+        ',11/22/2024,Invoice,1003,"Smith, Jones & Co",12/22/2024,"12,000.00","2,000.00"\n'
+        'Total for Current,,,,,,"$13,349.90","$3,349.90"\n'
+        "\n"
+        '"Friday, January 03, 2025 10:15 AM GMT-08:00"\n',
+        encoding="utf-8",
+    )
+    draft = suggest_source(path)
+    assert draft.mapping == {
+        "invoice_id": "Num",
+        "debtor_id": "Customer",
+        "due_date": "Due Date",
+        "issue_date": "Date",
+        "amount": "Amount",
+    }
+    assert "skip_rows: 4" in draft.text and "date_format: m/d/Y" in draft.text
+    assert 'thousands: ","' in draft.text
+    result = _ingest_draft(draft.text)
+    inv = result.portfolio.invoices
+    assert inv["invoice_id"].tolist() == ["1001", "1002", "1003"]
+    assert inv["debtor_id"].tolist() == ["Smith, Jones & Co", "O'Brien Ltd", "Smith, Jones & Co"]
+    assert inv["amount"].tolist() == [1250.0, 99.9, 12000.0]
+    assert [str(d)[:10] for d in inv["issue_date"]] == ["2024-12-15", "2024-12-19", "2024-11-22"]
+    entry = result.manifest["tables"]["invoices"]
+    # the two section labels and the time stamp are malformed lines, the totals row lacks ids
+    assert (entry["rows_in"], entry["rows_accepted"], entry["rows_quarantined"]) == (7, 3, 4)
+    assert "unnamed_1" in entry["ignored_columns"]
+
+
+def test_xero_and_sage_exports_map_their_customer_and_dates(tmp_path: Path) -> None:
+    """Before: Xero's "06 Jan 2023" dates were not seen as dates (issue_date, due_date: ???) and
+    the debtor was its GL AccountCode (200 on every row) instead of *ContactName; Sage's customer
+    account "A/C" was left out and the one-valued Type column ("SI") guessed as the debtor."""
+    xero = tmp_path / "Invoices.csv"
+    xero.write_text(
+        "*ContactName,EmailAddress,*InvoiceNumber,*InvoiceDate,*DueDate,Total,InvoiceAmountPaid,"
+        "Description,LineAmount,AccountCode,Currency,Status\n"
+        '"Smith, Jones & Co",,INV-0001,06 Jan 2023,05 Feb 2023,932.17,932.17,line 1,500.00,200,GBP,PAID\n'
+        '"Smith, Jones & Co",,INV-0001,06 Jan 2023,05 Feb 2023,932.17,932.17,line 2,432.17,200,GBP,PAID\n'
+        "Müller GmbH,,INV-0002,09 Jan 2023,08 Feb 2023,56.71,0.00,line 1,56.71,200,GBP,AUTHORISED\n",
+        encoding="utf-8",
+    )
+    draft = suggest_source(xero)
+    assert draft.mapping["debtor_id"] == "*ContactName"
+    assert (draft.mapping["issue_date"], draft.mapping["due_date"]) == ("*InvoiceDate", "*DueDate")
+    assert 'date_format: "%d %b %Y"' in draft.text
+    result = _ingest_draft(draft.text)
+    inv = result.portfolio.invoices
+    assert inv["invoice_id"].tolist() == ["INV-0001", "INV-0002"]  # the second line item: duplicate_row
+    assert [str(d)[:10] for d in inv["due_date"]] == ["2023-02-05", "2023-02-08"]
+    assert result.manifest["tables"]["invoices"]["reasons"] == {"duplicate_row": 1}
+
+    sage = tmp_path / "activity.csv"
+    sage.write_text(
+        "No,Type,A/C,Name,Date,Ref,Details,Due,Amount,Paid,O/S\n"
+        "1,SI,SMITH01,Smith Ltd,06/01/2023,1001,Goods,05/02/2023,932.17,932.17,0.00\n"
+        "2,SI,SMITH01,Smith Ltd,09/01/2023,1002,Goods,08/02/2023,56.71,0.00,56.71\n"
+        "3,SI,JONES02,Jones plc,10/01/2023,1003,Goods,09/02/2023,10.00,0.00,10.00\n",
+        encoding="utf-8",
+    )
+    draft = suggest_source(sage)
+    assert draft.mapping["debtor_id"] == "A/C" and draft.mapping["invoice_id"] == "Ref"
