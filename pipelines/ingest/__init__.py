@@ -299,7 +299,7 @@ def ingest_source(
         )
 
     lap("assemble")
-    refuse_empty_tables(tables_manifest, source)
+    refuse_empty_tables(tables_manifest, source, _lookalikes(tables_manifest, accepted, quarantine))
     open_items = ar_open_items(accepted, as_of_date) if source.ar_export is not None else None
     manifest = ingest_manifest(source, as_of_date, rules, inputs, tables_manifest, fx_manifest, open_items)
     fx = {
@@ -314,6 +314,33 @@ def ingest_source(
             shutil.rmtree(stage, ignore_errors=True)  # gone after success; cleaned after a failure
     lap("write")
     return IngestResult(Portfolio(**accepted), quarantine, manifest, out, timings)
+
+
+def _lookalikes(
+    tables: dict[str, Any], accepted: dict[str, pd.DataFrame], quarantine: dict[str, pd.DataFrame]
+) -> dict[str, list[tuple[str, str]]]:
+    """For a table about to be refused with every row ``unknown_debtor``: its ids that are ids of
+    the debtors table spelled another way (``00123`` for ``123``; :func:`checks.lookalike_ids`)."""
+    import pyarrow as pa
+
+    from pipelines.ingest.checks import lookalike_ids
+
+    debtors = accepted.get("debtors")
+    if debtors is None or debtors.empty:
+        return {}
+    known = pa.array(debtors["debtor_id"].astype(str).unique(), pa.string())
+    out = {}
+    for name, t in tables.items():
+        if (
+            name != "debtors"
+            and t["rows_in"]
+            and not t["rows_accepted"]
+            and t["reasons"].get("unknown_debtor")
+        ):
+            q = quarantine[name]
+            unknown = q.loc[q["reason"].str.contains("unknown_debtor", regex=False), "debtor_id"]
+            out[name] = lookalike_ids(unknown.dropna(), known)
+    return out
 
 
 def _ingest_streamed(

@@ -82,8 +82,12 @@ _EMPTY_HINTS: dict[str, str] = {
 }
 
 
-def refuse_empty_tables(tables: dict[str, Any], source: SourceConfig) -> None:
-    """Raise :class:`TableError` when a table with rows has none accepted (a broken feed or mapping)."""
+def refuse_empty_tables(
+    tables: dict[str, Any], source: SourceConfig, near: dict[str, list[tuple[str, str]]] | None = None
+) -> None:
+    """Raise :class:`TableError` when a table with rows has none accepted (a broken feed or mapping).
+    ``near``: per table, its ``unknown_debtor`` ids that are debtor ids spelled another way
+    (:func:`lookalike_ids`), named as the likely cause."""
     limit = source.rules.refuse_empty_table_rows
     _refuse_header_only_ledger(tables, limit)
     empty = [name for name, t in tables.items() if t["rows_in"] >= limit and not t["rows_accepted"]]
@@ -95,6 +99,8 @@ def refuse_empty_tables(tables: dict[str, Any], source: SourceConfig) -> None:
         top = sorted(t["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
         reasons = ", ".join(f"{k} ({v:,})" for k, v in top)
         hint = _EMPTY_HINTS.get(top[0][0].split(":", 1)[0], "") if top else ""
+        if top and top[0][0] == "unknown_debtor" and (near or {}).get(name):
+            hint = lookalike_hint(near[name], name)  # type: ignore[index]
         lines.append(
             f"{name}: none of {t['rows_in']:,} rows accepted ({t['input']}); reasons: {reasons}"
             + (f". Likely cause: {hint}" if hint else "")
@@ -130,13 +136,69 @@ def _refuse_header_only_ledger(tables: dict[str, Any], limit: int) -> None:
         )
 
 
+def spelling_key(ids: Any) -> Any:
+    """The key two spellings of one customer id share (a pyarrow string array in, one out): the id
+    in lower case, and an id of digits only (or a spreadsheet's number such as ``123.0``) without
+    its leading zeros, so ``D0000002`` ~ ``d0000002`` and ``00123`` ~ ``123`` ~ ``123.0``."""
+    import pyarrow.compute as pc
+
+    digits = pc.match_substring_regex(ids, r"^[0-9]+(\.0+)?$")
+    return pc.if_else(
+        digits, pc.replace_substring_regex(ids, r"^0*([0-9]+?)(\.0+)?$", r"\1"), pc.utf8_lower(ids)
+    )
+
+
+def _how(a: str, b: str) -> str:
+    return "letter case" if a.lower() == b.lower() else "leading zeros"
+
+
+_ZEROS_FIX = (
+    " (a spreadsheet read the ids as numbers and dropped their leading zeros: format the id column as "
+    "text before saving, or export every file from the same system)"
+)
+
+
+def _spelled(hows: set[str]) -> tuple[str, str]:
+    """(how the ids differ, what the rule is) for the warnings and the refusal."""
+    if hows == {"letter case"}:
+        return "in another letter case", "ids are case-sensitive"
+    if hows == {"leading zeros"}:
+        return "with other leading zeros", "ids are compared as written" + _ZEROS_FIX
+    return "in another letter case or with other leading zeros", "ids are compared as written" + _ZEROS_FIX
+
+
+def lookalike_ids(unknown: pd.Series, known: Any) -> list[tuple[str, str]]:
+    """(unknown id, the known id it spells another way) for each unknown id whose
+    :func:`spelling_key` is a known id's (``known``: a pyarrow array of distinct ids)."""
+    import pyarrow as pa
+
+    if unknown.empty or not len(known):
+        return []
+    by_key = dict(zip(spelling_key(known).to_pylist(), known.to_pylist(), strict=True))
+    values = unknown.astype(str).tolist()
+    keys = spelling_key(pa.array(values, pa.string())).to_pylist()
+    return [(v, by_key[k]) for v, k in zip(values, keys, strict=True) if k in by_key and by_key[k] != v]
+
+
+def lookalike_hint(near: list[tuple[str, str]], table: str) -> str:
+    """The refusal's likely cause when unknown ids are master ids spelled another way."""
+    pairs = list(dict.fromkeys(near))
+    shown = ", ".join(f"{a!r} for {b!r}" for a, b in pairs[:3])
+    how, rule = _spelled({_how(a, b) for a, b in pairs})
+    return (
+        f"{len(near):,} of these rows name a debtor of the debtors table {how} ({shown}): {rule}. "
+        f"Spell them one way in {table} and in the debtors file"
+    )
+
+
 def case_warnings(stage: Any) -> list[str]:
     """Warnings about debtor ids that differ only by letter case (``d0000002`` beside
-    ``D0000002``). Ids are case-sensitive text: accepted ids that collide split one customer's
-    invoices, exposure and days past due over two debtors (an AR export without a customer master
-    makes each spelling a debtor); rows quarantined ``unknown_debtor`` whose id is a master's id in
-    another case are named with it. Reads the staged debtors buckets' id column (else the
-    invoices') and the quarantined rows' ids, about 0.5 CPU-s per million debtors."""
+    ``D0000002``) or by leading zeros (``00123`` beside ``123``, a spreadsheet's numbers). Ids are
+    case-sensitive text: accepted ids that collide split one customer's invoices, exposure and days
+    past due over two debtors (an AR export without a customer master makes each spelling a
+    debtor); rows quarantined ``unknown_debtor`` whose id is a master's id spelled another way are
+    named with it. Reads the staged debtors buckets' id column (else the invoices') and the
+    quarantined rows' ids, about 0.5 CPU-s per million debtors."""
     from pathlib import Path
 
     import pyarrow as pa
@@ -153,20 +215,22 @@ def case_warnings(stage: Any) -> list[str]:
     ids = pc.unique(
         pa.chunked_array([pq.read_table(f, columns=["debtor_id"]).column(0).combine_chunks() for f in files])
     )
-    folded = pc.utf8_lower(ids)
+    folded = spelling_key(ids)
     out = []
     if len(pc.unique(folded)) != len(ids):
         table_ids = pa.table({"id": ids, "key": folded})
         groups = table_ids.group_by("key").aggregate([("id", "list"), ("id", "count")])
         clash = groups.filter(pc.greater(groups["id_count"], 1))
-        examples = [" and ".join(repr(x) for x in sorted(g)) for g in clash["id_list"].to_pylist()[:3]]
+        spelled = [sorted(g) for g in clash["id_list"].to_pylist()]
+        hows = {_how(g[0], x) for g in spelled for x in g[1:]}
+        examples = [" and ".join(repr(x) for x in g) for g in spelled[:3]]
+        _, rule = _spelled(hows)
         out.append(
-            f"debtors: {len(clash):,} debtor id(s) differ from another only by letter case ("
-            f"{'; '.join(examples)}{' ...' if len(clash) > 3 else ''}): ids are case-sensitive, so each "
-            "spelling is a separate debtor and the customer's invoices, exposure and days past due are split "
-            "between them. Spell each id one way in every export (and in the customer master), then ingest again"
+            f"debtors: {len(clash):,} debtor id(s) differ from another only by {' or '.join(sorted(hows))} ("
+            f"{'; '.join(examples)}{' ...' if len(clash) > 3 else ''}): {rule}, so each spelling is a separate "
+            "debtor and the customer's invoices, exposure and days past due are split between them. Spell each "
+            "id one way in every export (and in the customer master), then ingest again"
         )
-    known: dict[str, str] | None = None  # built only when some row is quarantined unknown_debtor
     for table in ("invoices", "payments"):
         qfile = stage / "quarantine" / f"{table}.csv"
         if not qfile.exists() or qfile.stat().st_size == 0:
@@ -176,17 +240,14 @@ def case_warnings(stage: Any) -> list[str]:
         except (ValueError, OSError):
             continue
         unknown = q.loc[q["reason"].str.contains("unknown_debtor", regex=False), "debtor_id"]
-        if unknown.empty:
-            continue
-        if known is None:
-            known = dict(zip(folded.to_pylist(), ids.to_pylist(), strict=True))
-        near = [(v, known[v.lower()]) for v in unknown if v.lower() in known and known[v.lower()] != v]
+        near = lookalike_ids(unknown, ids)
         if near:
             shown = ", ".join(f"{a!r} for {b!r}" for a, b in list(dict.fromkeys(near))[:3])
+            how, rule = _spelled({_how(a, b) for a, b in near})
             out.append(
                 f"{table}: {len(near):,} row(s) quarantined unknown_debtor name a debtor of the customer master "
-                f"in another letter case ({shown}): ids are case-sensitive. Spell them as in the master "
-                f"and ingest again; see quarantine/{table}.csv"
+                f"{how} ({shown}): {rule}. Spell them as in the master and ingest again; see "
+                f"quarantine/{table}.csv"
             )
     return out
 

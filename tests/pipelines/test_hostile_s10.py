@@ -98,3 +98,58 @@ def test_xero_and_sage_exports_map_their_customer_and_dates(tmp_path: Path) -> N
     )
     draft = suggest_source(sage)
     assert draft.mapping["debtor_id"] == "A/C" and draft.mapping["invoice_id"] == "Ref"
+
+
+def test_debtor_ids_that_lost_their_leading_zeros_are_named(tmp_path: Path) -> None:
+    """Before: a customer master saved through a spreadsheet (ids 7, 42 for 00007, 00042) gave
+    "Likely cause: no debtor id matches the debtors table: check both debtor_id mappings" when every
+    row was lost, and no word when some were: '42' beside '00042' became a second debtor, '123.0'
+    (a spreadsheet's number) another. Ids stay text compared as written (the contract)."""
+    import pytest
+
+    from pipelines.ingest import ingest_files
+    from pipelines.sources.read import TableError
+
+    inv = tmp_path / "invoices.csv"
+    inv.write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        "I1,00042,2024-01-05,2024-02-04,100\n"
+        "I2,42,2024-01-09,2024-02-08,250\n"
+        "I3,00123,2024-01-10,2024-02-09,80\n"
+        "I4,123.0,2024-01-11,2024-02-10,40\n"
+        "I5,K1,2024-01-12,2024-02-11,41\n",
+        encoding="utf-8",
+    )
+    result = ingest_files({"invoices": inv}, tmp_path / "out", as_of=dt.date(2024, 3, 31))
+    assert result.manifest["tables"]["invoices"]["rows_accepted"] == 5
+    (warning,) = result.manifest["warnings"]
+    assert warning.startswith(
+        "debtors: 2 debtor id(s) differ from another only by leading zeros ('00042' and '42'; "
+        "'00123' and '123.0'): ids are compared as written (a spreadsheet read the ids as numbers"
+    )
+    # with a customer master written with the zeros: '42' and '123.0' are unknown_debtor, named
+    (tmp_path / "debtors.csv").write_text("debtor_id,name\n00042,A\n00123,B\nK1,C\n", encoding="utf-8")
+    files = {t: tmp_path / f"{t}.csv" for t in ("invoices", "debtors")}
+    result = ingest_files(files, tmp_path / "out2", as_of=dt.date(2024, 3, 31))
+    entry = result.manifest["tables"]["invoices"]
+    assert (entry["rows_in"], entry["rows_accepted"], entry["reasons"]) == (5, 3, {"unknown_debtor": 2})
+    (warning,) = result.manifest["warnings"]
+    assert warning.startswith(
+        "invoices: 2 row(s) quarantined unknown_debtor name a debtor of the customer master with other "
+        "leading zeros ('42' for '00042', '123.0' for '00123'): ids are compared as written"
+    )
+    # every row lost: the refusal names the zeros instead of "check both debtor_id mappings"
+    inv.write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        + "".join(f"I{i},{d},2024-01-05,2024-02-04,10\n" for i, d in enumerate(["42", "123"] * 5)),
+        encoding="utf-8",
+    )
+    with pytest.raises(TableError) as err:
+        ingest_files(files, tmp_path / "out3", as_of=dt.date(2024, 3, 31))
+    assert (
+        "invoices: none of 10 rows accepted (" in str(err.value)
+        and "reasons: unknown_debtor (10). Likely cause: 10 of these rows name a debtor of the debtors table "
+        "with other leading zeros ('42' for '00042', '123' for '00123'): ids are compared as written"
+        in str(err.value)
+    )
+    assert not (tmp_path / "out3" / "manifest.json").exists()
