@@ -40,6 +40,8 @@ def pd_distribution_svg(pd_values: np.ndarray, bands: list[tuple[str, float]]) -
         x = np.clip(np.asarray(pd_values, dtype="float64"), 1e-4, 1.0)
         if len(x):
             ax.hist(x, bins=np.logspace(-4, 0, 49), color="#4c72b0", edgecolor="white", linewidth=0.3)
+        else:  # no live debtor: the axis the histogram would have had (log of an empty axis warns)
+            ax.set_xlim(1e-4, 1.0)
         ax.set_xscale("log")
         _percent_log_axis(ax.xaxis)
         ax.set_xlabel("PD (log scale)")
@@ -164,14 +166,20 @@ def pd_trend_svg(trend: pd.DataFrame, band_names: list[str]) -> str:
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.6), sharex=True, height_ratios=(3, 2))
         x = np.arange(len(trend))
         clip = lambda c: np.clip(trend[c].to_numpy(dtype="float64"), 1e-4, 1.0)  # noqa: E731
-        top.fill_between(x, clip("p10"), clip("p90"), color="#4c72b0", alpha=0.18, label="10-90 %")
-        top.fill_between(x, clip("p25"), clip("p75"), color="#4c72b0", alpha=0.35, label="25-75 %")
-        top.plot(x, clip("p50"), marker="o", markersize=3, color="#1d3557", label="median")
-        top.plot(x, clip("mean"), linestyle="--", color="#c44e52", label="mean")
-        top.set_yscale("log")
-        _percent_log_axis(top.yaxis)
+        if np.isfinite(clip("p50")).any():
+            top.fill_between(x, clip("p10"), clip("p90"), color="#4c72b0", alpha=0.18, label="10-90 %")
+            top.fill_between(x, clip("p25"), clip("p75"), color="#4c72b0", alpha=0.35, label="25-75 %")
+            top.plot(x, clip("p50"), marker="o", markersize=3, color="#1d3557", label="median")
+            top.plot(x, clip("mean"), linestyle="--", color="#c44e52", label="mean")
+            top.set_yscale("log")
+            _percent_log_axis(top.yaxis)
+            top.legend(loc="upper left", fontsize=7, ncol=4)
+        else:  # every debtor in default in every run: no live PD to draw (a log axis of NaN raises)
+            top.text(
+                0.5, 0.5, "no live debtors in these runs", ha="center", va="center", transform=top.transAxes
+            )
+            top.set_yticks([])
         top.set_ylabel("PD (live debtors)")
-        top.legend(loc="upper left", fontsize=7, ncol=4)
         top.set_title("PD distribution across runs")
         base = np.zeros(len(trend))
         colors = plt.get_cmap("RdYlGn_r")(np.linspace(0.05, 0.95, len(band_names)))

@@ -153,3 +153,26 @@ def test_debtor_ids_that_lost_their_leading_zeros_are_named(tmp_path: Path) -> N
         in str(err.value)
     )
     assert not (tmp_path / "out3" / "manifest.json").exists()
+
+
+def test_report_figures_of_a_book_with_every_debtor_in_default() -> None:
+    """Before: `ews score --accept-feed` of a book whose 300 debtors are all in default (an
+    insolvency event each) ended in exit 1 with three Prefect tracebacks from the report:
+    ValueError "Data cannot be log-scaled because all values are <= 0" (the PD trend of live
+    debtors is NaN when there are none), and a matplotlib UserWarning for the empty histogram."""
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+
+    from pipelines.report.plots import pd_distribution_svg, pd_trend_svg
+    from pipelines.report.portfolio import pd_history
+
+    scored = pd.DataFrame({"pd": [1.0, 1.0], "band": ["E", "E"], "in_default": [True, True]})
+    trend = pd_history(None, "2024-12-31", scored, ["A", "E"], 12)
+    assert np.isnan(trend.loc[0, "p50"]) and trend.loc[0, "share_E"] == 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        svg = pd_trend_svg(trend, ["A", "E"])
+        assert "no live debtors in these runs" in svg
+        assert pd_distribution_svg(np.array([]), [("A", 0.0), ("E", 0.2)]).startswith("<svg")
