@@ -155,3 +155,24 @@ def test_generated_suite_follows_a_schema_rule() -> None:
         "missing_value:currency",
     ) not in got  # optional
     assert len(got) == 5 + 1 + 1 + 1 + 1 + 4  # not-null x5, unique, amount, currency, pair, 2 dates x 2
+
+
+def test_row_query_only_when_data_docs_show_it(tmp_path: Path) -> None:
+    """Without Data Docs GX does not build ``unexpected_index_query`` (the rejected rows as a
+    ``df.filter`` text, read only by the pages; it copied the whole batch per expectation); the
+    rows rejected are the same, hand-counted: ids 0 and 9 repeat, row 5 has amount -1."""
+    queries, masks = {}, {}
+    for docs in (None, tmp_path / "docs"):
+        v = Validator(docs_dir=docs)
+        outcome = v.validate("invoices", _invoices(10), PARAMS)
+        store = v.context.validation_results_store
+        (key,) = store.list_keys()
+        failed = [r for r in store.get(key).results if not r.success]
+        queries[docs is not None] = {
+            r.expectation_config.meta["reason"]: r.result.get("unexpected_index_query") for r in failed
+        }
+        masks[docs is not None] = {k: np.flatnonzero(m).tolist() for k, m in outcome.masks.items()}
+    expected = {"duplicate_id:invoice_id": [0, 9], "amount_not_positive": [5]}
+    assert masks[False] == masks[True] == expected
+    assert queries[False] == {"duplicate_id:invoice_id": None, "amount_not_positive": None}
+    assert queries[True]["amount_not_positive"] == "df.filter(items=[5], axis=0)"
