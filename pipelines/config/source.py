@@ -38,6 +38,7 @@ DATE_FORMAT_ALIASES: dict[str, str] = {
     "d-m-Y": "%d-%m-%Y",
     "Y/m/d": "%Y/%m/%d",
     "Ymd": "%Y%m%d",
+    "excel": "excel",  # Excel date serial numbers (45321 = 2024-01-30), from a date column saved as General
 }
 
 DEFAULT_NA_VALUES: tuple[str, ...] = ("", "NA", "N/A", "n/a", "NULL", "null", "NaN", "nan", "None", "#N/A")
@@ -78,7 +79,9 @@ class CsvOptions(ConfigModel):
 class ValueOptions(ConfigModel):
     """How cell texts are turned into dates, numbers and booleans."""
 
-    date_format: str = Field("iso", description="date layout: iso, m/d/Y, d/m/Y, d.m.Y, ... or strftime")
+    date_format: str = Field(
+        "iso", description="date layout: iso, m/d/Y, d/m/Y, d.m.Y, excel (serial numbers), ... or strftime"
+    )
     date_formats: dict[str, str] = Field(
         default_factory=dict, description="per canonical column override of date_format"
     )

@@ -69,6 +69,9 @@ def ar_warnings(items: dict[str, Any] | None, rules: RulesConfig, source: Source
 _EMPTY_HINTS: dict[str, str] = {
     "unparseable_date": "the dates do not match values.date_format (or date_formats) in the source config",
     "day_month_swapped": "the dates are month-first: set values.date_format (or date_formats) to m/d/Y or alike",
+    "excel_serial_date": "the dates are Excel date serial numbers (45321 = 2024-01-30: a date column saved as "
+    "General): set values.date_format (or values.date_formats.<column>) to excel in a source config, or format "
+    "the column as a date in Excel before saving",
     "unparseable_number": "the numbers do not match values.decimal / values.thousands in the source config",
     "unparseable_bool": "add the file's spellings to values.true_values / values.false_values",
     "date_after_as_of": "every date is after the as-of date: check --as-of",
@@ -278,6 +281,15 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
                     f"both ways and were taken in the configured order: they are probably wrong by months. Set "
                     f"values.date_format (or values.date_formats.{column}) to the month-first layout (e.g. "
                     "m/d/Y) and ingest again; see quarantine/" + f"{name}.csv"
+                )
+            if reason.startswith("excel_serial_date:") and t["rows_accepted"]:
+                column = reason.split(":", 1)[1]
+                out.append(
+                    f"{name}.{column}: {n:,} row(s) quarantined ({reason}): Excel date serial numbers (45321 = "
+                    "2024-01-30), not dates in the configured date_format: cells formatted General in the "
+                    f"spreadsheet. Set values.date_formats.{column}: excel in a source config (ISO dates in the "
+                    "column are read too), or format the column as a date before saving; see quarantine/"
+                    + f"{name}.csv"
                 )
         for column, entry in t.get("values_cleared", {}).items():
             reasons = ", ".join(f"{k} ({v})" for k, v in entry["reasons"].items())

@@ -63,6 +63,10 @@ def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, d
             if swapped.any():
                 bad[f"unparseable_date:{name}"] &= ~swapped
                 bad[f"day_month_swapped:{name}"] = swapped
+            serial = _excel_serial(src, bad[f"unparseable_date:{name}"], fmt)
+            if serial.any():
+                bad[f"unparseable_date:{name}"] &= ~serial
+                bad[f"excel_serial_date:{name}"] = serial
         elif column.kind == "float":
             cols[name], bad[f"unparseable_number:{name}"] = parse_numbers(
                 src, values.decimal, values.thousands
@@ -126,6 +130,19 @@ def _day_month_swapped(src: pd.Series, unparseable: np.ndarray, fmt: str) -> np.
     return out
 
 
+def _excel_serial(src: pd.Series, unparseable: np.ndarray, fmt: str) -> np.ndarray:
+    """Rows whose date is not one in ``fmt`` but an Excel date serial number (``45321``): a date
+    column saved as General. Only unparseable rows are tried."""
+    out = np.zeros(len(unparseable), dtype=bool)
+    if not unparseable.any() or fmt == "excel":
+        return out
+    from pipelines.sources.parse import excel_serials
+
+    rows = np.flatnonzero(unparseable)
+    out[rows] = excel_serials(src.iloc[rows].astype("string").str.strip()).notna().to_numpy()
+    return out
+
+
 def _implausible(frame: pd.DataFrame, table: str, rules: RulesConfig) -> dict[str, np.ndarray]:
     """``implausible_amount:<column>`` masks: money values whose absolute value exceeds the ceiling.
 
@@ -184,6 +201,7 @@ def within_table(
     parse_reasons = (
         "unparseable_date",
         "day_month_swapped",
+        "excel_serial_date",
         "unparseable_number",
         "unparseable_bool",
         "unparseable_id",

@@ -70,12 +70,30 @@ def _in_storable_range(parsed: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return days.astype("datetime64[ns]").dt.normalize().reset_index(drop=True), mask
 
 
+# Excel stores a day as its count from 1899-12-30 (the serial of 1900-03-01 is 61: Excel's phantom
+# 1900-02-29 makes earlier serials one day off; no ledger date is that old). A fraction is the time.
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+EXCEL_SERIALS = (10_000, 2_958_465)  # 1927-05-18 .. 9999-12-31: smaller numbers are not taken as dates
+
+
+def excel_serials(text: pd.Series) -> pd.Series:
+    """Days of the values that are Excel date serial numbers (``45321`` or ``45321.5``), else NaT."""
+    num = pd.to_numeric(text.where(text.str.fullmatch(r"\d{5,7}(?:\.\d+)?", na=False)), errors="coerce")
+    ok = num.between(*EXCEL_SERIALS)
+    days = np.floor(num.where(ok).to_numpy(dtype="float64"))
+    # as seconds from the epoch, so 9999-12-31 stays representable (it is then out of storable range)
+    secs = np.where(np.isfinite(days), days * 86_400, np.nan)
+    out = pd.Series(secs, index=text.index).astype("Int64").astype("datetime64[s]")
+    return out + (EXCEL_EPOCH - pd.Timestamp("1970-01-01"))
+
+
 def parse_dates(raw: pd.Series, fmt: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """Dates at midnight (``datetime64[ns]``), the mask of present-but-unparseable values and the mask
     of real calendar days that cannot be stored (before 1677-09-22 or after 2262-04-11, such as the
     sentinel 9999-12-31); rows of either mask are ``NaT``.
 
-    ``fmt`` is a pandas ``format=`` (``"ISO8601"`` or a strftime pattern such as ``"%d.%m.%Y"``).
+    ``fmt`` is a pandas ``format=`` (``"ISO8601"`` or a strftime pattern such as ``"%d.%m.%Y"``), or
+    ``"excel"``: Excel date serial numbers (:func:`excel_serials`; ISO text in the column is read too).
     Typed datetime input (Parquet) is taken as is; time of day is dropped. A timezone offset
     (``Z``, ``-12:00``) is dropped per value: the calendar date *as written* is kept, not the UTC date.
     """
@@ -87,7 +105,12 @@ def parse_dates(raw: pd.Series, fmt: str) -> tuple[pd.Series, np.ndarray, np.nda
         return parsed, np.zeros(len(raw), dtype=bool), out_of_range
     text = _as_text(raw).reset_index(drop=True)
     present = _present(raw)
-    parsed, out_of_range = _in_storable_range(_to_datetime(text.mask(~present), fmt))
+    if fmt == "excel":  # serial numbers; a cell Excel kept as a date (ISO text) is read too
+        serial = excel_serials(text.mask(~present))
+        iso = _to_datetime(text.mask(~present | serial.notna().to_numpy()), "ISO8601").astype("datetime64[s]")
+        parsed, out_of_range = _in_storable_range(serial.fillna(iso))
+    else:
+        parsed, out_of_range = _in_storable_range(_to_datetime(text.mask(~present), fmt))
     bad = present & parsed.isna().to_numpy() & ~out_of_range
     return parsed, bad, out_of_range
 

@@ -176,3 +176,51 @@ def test_report_figures_of_a_book_with_every_debtor_in_default() -> None:
         svg = pd_trend_svg(trend, ["A", "E"])
         assert "no live debtors in these runs" in svg
         assert pd_distribution_svg(np.array([]), [("A", 0.0), ("E", 0.2)]).startswith("<svg")
+
+
+def test_excel_date_serials_are_named_and_read_with_date_format_excel(tmp_path: Path) -> None:
+    """Before: a date column saved as General (45321 for 2024-01-30) lost every row as
+    unparseable_date with "Likely cause: the dates do not match values.date_format", and no
+    date_format could read it (s4-robust: "Excel serials have no date_format")."""
+    import pytest
+
+    from pipelines.ingest import ingest_files
+    from pipelines.sources.read import TableError
+
+    # 45292 = 2024-01-01, 45322 = 2024-01-31, 45351 = 2024-02-29 (hand-counted from 1899-12-30)
+    rows = [("I1", "45292", "45322"), ("I2", "45322.75", "45351"), ("I3", "2024-02-01", "45351")]
+    rows += [(f"J{i}", "45292", "45322") for i in range(8)]
+    inv = tmp_path / "invoices.csv"
+    inv.write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        + "".join(f"{i},D1,{a},{b},10\n" for i, a, b in rows),
+        encoding="utf-8",
+    )
+    with pytest.raises(TableError) as err:
+        ingest_files({"invoices": inv}, None, as_of=AS_OF)
+    said = str(err.value)
+    assert "reasons: excel_serial_date:due_date (11), excel_serial_date:issue_date (10)" in said
+    assert "Likely cause: the dates are Excel date serial numbers (45321 = 2024-01-30" in said
+    assert "to excel in a source config" in said
+    source = SourceConfig.model_validate(
+        {
+            "kind": "source",
+            "name": "serials",
+            "default_currency": "EUR",
+            "values": {"date_format": "excel"},
+            "tables": {"invoices": {"path": str(inv)}},
+        }
+    )
+    result = ingest_source(source, None, as_of=AS_OF)
+    inv_out = result.portfolio.invoices.set_index("invoice_id")
+    assert [str(d)[:10] for d in inv_out.loc[["I1", "I2", "I3"], "issue_date"]] == [
+        "2024-01-01",
+        "2024-01-31",  # the time of day (.75) dropped
+        "2024-02-01",  # a cell Excel kept as a date (ISO text) is read too
+    ]
+    assert [str(d)[:10] for d in inv_out.loc[["I1", "I2", "I3"], "due_date"]] == [
+        "2024-01-31",
+        "2024-02-29",
+        "2024-02-29",
+    ]
+    assert result.manifest["tables"]["invoices"]["rows_accepted"] == 11

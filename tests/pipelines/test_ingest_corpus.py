@@ -89,7 +89,7 @@ CASES: dict[str, tuple[dict[str, str], dict[str, dict[int, str]]]] = {
                 5: "date_out_of_range:due_date; date_out_of_range:issue_date",
                 6: "date_too_late:due_date",
                 7: "unparseable_date:issue_date",
-                8: "unparseable_date:issue_date",
+                8: "excel_serial_date:issue_date",  # 45306: an Excel date serial, named (s10-robust)
                 9: "date_out_of_range:issue_date",
             }
         },
