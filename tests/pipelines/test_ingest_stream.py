@@ -360,3 +360,34 @@ def test_padding_lines_of_delimiters_only_stream_as_the_whole_read(
     invoices = whole["tables"]["invoices"]
     assert invoices["repairs"] == {"empty_record": 3}
     assert invoices["rows_in"] == 241 == invoices["rows_accepted"] + invoices["rows_quarantined"]
+
+
+def test_route_spills_each_id_once_by_id_partition_in_input_order(tmp_path: Path) -> None:
+    """Step 1's id spill: every invoice id of a chunk goes to id partition hash(id) % P, once, in
+    input order, with its debtor partition; a row without an id goes nowhere. Expected groups
+    written out by hand from the hashes (a plain loop over the rows)."""
+    from pipelines.ingest.sources import RawTable
+    from pipelines.ingest.stream import Spill, StreamRun
+
+    ids = ["I7", "I3", None, "I12", "I3", "I0", "I9", "I44", "I5", "I1", "I8", "I21"]  # I3 twice
+    debtors = ["D1", "D2", "D2", "D3", "D4", "D1", "D5", "D6", "D2", "D7", "D8", "D3"]
+    frame = pd.DataFrame({"invoice_id": ids, "debtor_id": debtors}, dtype="string")
+    raw = RawTable("invoices", frame, np.arange(12), tmp_path / "invoices.csv", None)
+    run = StreamRun(None, tmp_path, Spill(tmp_path / "spill"), 3, 100, None, {}, AS_OF, FX, print, print)
+    parts = run._route_rows("invoices", raw, 20, 0)
+    owner = bucket_codes(frame["debtor_id"], 3)
+    assert parts == set(owner.tolist())
+    hashed = pd.util.hash_array(np.asarray([i or "" for i in ids], dtype=object), categorize=False)
+    expected: dict[int, list[tuple[str, int]]] = {}
+    for i, value in enumerate(ids):
+        if value is not None:
+            expected.setdefault(int(hashed[i] % np.uint64(3)), []).append((value, int(owner[i])))
+    assert sorted(expected) == [0, 1, 2]  # the 11 ids fill all three id partitions
+    got = {}
+    for q in range(3):
+        (piece,) = run.spill.pieces(("ids", "invoices", q, 0))
+        got[q] = list(zip(piece["id"].to_pylist(), piece["p"].tolist(), strict=True))
+        assert piece["hash"].tolist() == [hashed[ids.index(v)] for v, _ in got[q]]
+    assert got == expected
+    assert sum(len(v) for v in got.values()) == 11
+    run.spill.close()
