@@ -92,10 +92,13 @@ def register(app: typer.Typer) -> None:
         bands = None
         if band is not None:
             bands = [b.name for b in load_config(config, expect=NightlyConfig).bands]
+        from pipelines.adapters.files import OutputError, output_errors
+
         try:
             request = new_override(out, debtor, status, reason, by, until=day, band=band, bands=bands)
-            line = append_override(out, request)
-        except (OverrideError, AuditLogError) as exc:
+            with output_errors(out / "overrides.jsonl", "--out"):  # a read-only folder, a full disk
+                line = append_override(out, request)
+        except (OverrideError, AuditLogError, OutputError) as exc:
             fail(str(exc))
         Console().print(
             f"override {line['seq']}: {debtor} -> [bold]{status}[/] by {line['by']} "

@@ -224,3 +224,42 @@ def test_excel_date_serials_are_named_and_read_with_date_format_excel(tmp_path: 
         "2024-02-29",
     ]
     assert result.manifest["tables"]["invoices"]["rows_accepted"] == 11
+
+
+def test_an_override_into_a_folder_it_cannot_write_is_one_line(tmp_path: Path) -> None:
+    """Before: `ews watchlist override ... --out RUNS` on a read-only file system (the runs folder
+    of a read-only project mount) ended in exit 1 with an OSError traceback from os.open. The
+    same error path, reached here without root-only mounts: the log's place taken by a folder."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    runs = tmp_path / "runs"
+    (runs / "2024-08-31").mkdir(parents=True)
+    import pandas as pd
+
+    pd.DataFrame({"debtor_id": ["D1"], "pd": [0.08], "in_default": [False], "band": ["D"]}).to_parquet(
+        runs / "2024-08-31" / "scores.parquet", index=False
+    )
+    (runs / "overrides.jsonl").mkdir()
+    res = CliRunner().invoke(
+        app,
+        [
+            "watchlist",
+            "override",
+            "D1",
+            "--status",
+            "escalated",
+            "--reason",
+            "x",
+            "--by",
+            "a",
+            "--out",
+            str(runs),
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
+    assert f"--out {runs / 'overrides.jsonl'}: cannot write: Is a directory" in res.output
+    assert "a folder is in the way of an output file; move it away" in res.output
