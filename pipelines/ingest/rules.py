@@ -291,8 +291,10 @@ def _before_first_invoice(
 
 def _isin_rest(values: pd.Series, known: pd.Series, found: np.ndarray) -> np.ndarray:
     """``isin(values, known)`` when the rows of ``found`` are already known to be in ``known`` (found
-    in a subset of it): only the other rows are looked up, so a clean table costs no second pass."""
-    rest = np.flatnonzero(~found)
+    in a subset of it): only the other rows are looked up, so a clean table costs no second pass.
+    Empty cells are never in ``known`` (``isin``): they are not looked up either, so unallocated
+    payments alone do not cost a hash table of every invoice id of the partition."""
+    rest = np.flatnonzero(~found & values.notna().to_numpy())
     out = found.copy()
     if len(rest):
         out[rest] = isin(values.iloc[rest], known)

@@ -346,3 +346,30 @@ def test_payment_plans_table_is_validated_and_quarantined_with_reasons(tmp_path:
     assert reasons == {3: "installment_amount_not_positive", 5: "unknown_plan_status"}
     m = result.manifest["tables"]["payment_plans"]
     assert m["rows_in"] == m["rows_accepted"] + m["rows_quarantined"] == 5
+
+
+def test_isin_rest_looks_up_only_the_rows_with_a_value_not_found_yet(monkeypatch) -> None:
+    """Cross-table checks: rows already found and empty cells (unallocated cash) are not looked up;
+    when no other row is left, the known ids are not hashed at all. Expected values by hand."""
+    from pipelines.ingest import rules
+
+    calls: list[list[str]] = []
+    real = rules.isin
+
+    def counted(values: pd.Series, known: pd.Series):
+        calls.append(values.tolist())
+        return real(values, known)
+
+    monkeypatch.setattr(rules, "isin", counted)
+    known = pd.Series(["I1", "I2", "I3"], dtype="string")
+    values = pd.Series(["I1", None, "I9", "I2", None], dtype="string")
+    got = rules._isin_rest(values, known, np.array([True, False, False, False, False]))
+    assert got.tolist() == [True, False, False, True, False]
+    assert calls == [["I9", "I2"]]  # not the empty cells, not the row found already
+    calls.clear()
+    got = rules._isin_rest(values, known, np.array([True, False, False, True, False]))
+    assert got.tolist() == [True, False, False, True, False] and calls == [["I9"]]
+    calls.clear()
+    only_empty = pd.Series(["I1", None, None], dtype="string")
+    got = rules._isin_rest(only_empty, known, np.array([True, False, False]))
+    assert got.tolist() == [True, False, False] and calls == []  # nothing left to look up
