@@ -507,16 +507,22 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict[str, object], list[str]]:
         raise ValueError(f"{path}: the file is empty")
     delimiter = _delimiter(lines)
     skip = _skip_rows(lines, delimiter)
-    frame = pd.read_csv(
-        io.StringIO(text),
-        sep=delimiter,
-        skiprows=skip,
-        dtype=str,
-        keep_default_na=False,
-        nrows=SAMPLE_ROWS,
-        on_bad_lines="skip",
-        engine="python",
-    )
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=delimiter,
+            skiprows=skip,
+            dtype=str,
+            keep_default_na=False,
+            nrows=SAMPLE_ROWS,
+            on_bad_lines="skip",
+            engine="python",
+        )
+    except (csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ValueError(
+            f"{path}: not readable as CSV text ({type(exc).__name__}: {exc}); export the table as CSV "
+            "(UTF-8, one header line)"
+        ) from None
     # a nameless column is read by ingest as unnamed_<position> (pandas says "Unnamed: <index>")
     frame.columns = [
         f"unnamed_{i + 1}" if str(c).startswith("Unnamed: ") else c for i, c in enumerate(frame.columns)
@@ -547,6 +553,16 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
             f"{path}: Excel files are not read by ingest; convert it first (`ews sources suggest` does: "
             "excel_to_csv) or save the sheet as CSV (UTF-8)"
         )
+    from pipelines.sources.read import sniff
+
+    found = sniff(path)  # an .xls workbook, a PDF, a gzip ... named as anything: say what it is
+    if found is not None:
+        what, fix = found
+        if what.startswith("an Excel (.xlsx)"):
+            fix = "name it .xlsx, then `ews sources suggest` converts its sheet"
+        elif what.startswith("an old Excel (.xls)"):
+            fix += " (or as .xlsx, which `ews sources suggest` converts)"
+        raise ValueError(f"{path} is {what}, not CSV text: {fix}")
     frame, opts, notes = _read(path)
     if frame.empty:
         raise ValueError(

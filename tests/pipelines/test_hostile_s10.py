@@ -263,3 +263,32 @@ def test_an_override_into_a_folder_it_cannot_write_is_one_line(tmp_path: Path) -
     assert "Traceback" not in res.output and len(res.output.strip().splitlines()) == 1
     assert f"--out {runs / 'overrides.jsonl'}: cannot write: Is a directory" in res.output
     assert "a folder is in the way of an output file; move it away" in res.output
+
+
+def test_suggest_names_a_binary_file_instead_of_a_traceback(tmp_path: Path) -> None:
+    """Before: `ews sources suggest` on an old Excel .xls (the UCI file's original format), on one
+    named .csv, or on random bytes printed a Python traceback (`_csv.Error: new-line character
+    seen in unquoted field`); ingest already named such files."""
+    import openpyxl
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    ole2 = bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00\r\x01\n\x02" * 200
+    (tmp_path / "credit.xls").write_bytes(ole2)
+    (tmp_path / "credit_named.csv").write_bytes(ole2)
+    rnd = __import__("random").Random(3)
+    (tmp_path / "noise.csv").write_bytes(bytes(rnd.randrange(256) for _ in range(3000)))
+    book = openpyxl.Workbook()
+    book.active.append(["invoice_id", "amount"])
+    book.save(tmp_path / "book_named.csv")
+    expected = {
+        "credit.xls": "is an old Excel (.xls) workbook, not CSV text: save the sheet as CSV UTF-8 in Excel",
+        "credit_named.csv": "is an old Excel (.xls) workbook, not CSV text",
+        "noise.csv": "not readable as CSV text (",
+        "book_named.csv": "is an Excel (.xlsx) workbook, not CSV text: name it .xlsx, then `ews sources suggest`",
+    }
+    for name, text in expected.items():
+        res = CliRunner().invoke(app, ["sources", "suggest", str(tmp_path / name)], env={"COLUMNS": "300"})
+        assert res.exit_code == 2, (name, res.output)
+        assert text in res.output and "Traceback" not in res.output, (name, res.output)
