@@ -191,11 +191,19 @@ def _ingest(raw: Path, out: Path) -> dict[str, float]:
     cmd = [sys.executable, "-m", "pipelines.cli", "ingest", "--no-docs", "--out", str(out)]
     for table, path in files.items():
         cmd += [f"--{table}", str(path)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
     t = time.perf_counter()
     subprocess.run(cmd, check=True, cwd=ROOT, env=dict(os.environ))
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {
-        "seconds": round(time.perf_counter() - t, 1),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 0),
+        "seconds": round(wall, 1),
+        "cpu_s": round(cpu, 1),  # the ingest child and its worker processes (user + system)
+        "peak_rss_mib": round(after.ru_maxrss / 1024, 0),
+        "load_average_before_after": [round(load, 1), round(os.getloadavg()[0], 1)],
+        "command": " ".join(cmd[1:]),
     }
 
 
@@ -243,6 +251,7 @@ def main() -> None:
         data = args.ingested or args.out / "ingested"
         ingest_figures = _ingest(args.data, data)
     load_before = os.getloadavg()
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     with TreeMeter() as meter:
         result = run(
@@ -258,6 +267,8 @@ def main() -> None:
     load_after = os.getloadavg()
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu_total = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime  # incl. setup, Dask workers
+    # the flow alone: the ingest child (and setup) before it excluded
+    cpu_flow = cpu_total - sum(r.ru_utime + r.ru_stime for r in cpu_before)
     peak_total = meter.peak["main_mib"]
     m = result.manifest
     secs, rss, cpu = m["timings_s"], m["peak_rss_mib"], m.get("cpu_s", {})
@@ -275,6 +286,7 @@ def main() -> None:
         "peak_rss_mib": round(peak_total, 0),
         "steps": {s: {"seconds": a, "peak_rss_mib": b, "cpu_s": c} for s, a, b, c in rows},
         "cpu_s_process_tree": round(cpu_total, 1),
+        "cpu_s_flow_tree": round(cpu_flow, 1),
         "load_average_before_after": [round(load_before[0], 1), round(load_after[0], 1)],
         "input_rows": {k: v["rows_in"] for k, v in m["inputs"].items()},
         "engine": args.engine,
@@ -284,6 +296,12 @@ def main() -> None:
         "peak_rss_tree_mib": round(meter.peak["tree_mib"], 0),
         "target": {"wall_s": 300, "peak_rss_mib": 6 * 1024},
     }
+    if ingest_figures:
+        figures["ingest_plus_flow"] = {
+            "wall_s": round(ingest_figures["seconds"] + wall, 1),
+            "cpu_s": round(ingest_figures["cpu_s"] + cpu_flow, 1),
+            "peak_rss_mib": max(ingest_figures["peak_rss_mib"], round(meter.peak["tree_mib"], 0)),
+        }
     lines = [
         "# Nightly scoring benchmark",
         "",
@@ -302,7 +320,9 @@ def main() -> None:
         "",
         (
             f"Ingest (`ews ingest`, full Great Expectations validation, a child process): "
-            f"{ingest_figures['seconds']:.1f} s, peak RSS {ingest_figures['peak_rss_mib']:,.0f} MiB. "
+            f"{ingest_figures['seconds']:.1f} s, {ingest_figures['cpu_s']:,.1f} CPU-s, "
+            f"peak RSS {ingest_figures['peak_rss_mib']:,.0f} MiB; with the flow: "
+            f"{figures['ingest_plus_flow']['wall_s']:.1f} s, {figures['ingest_plus_flow']['cpu_s']:,.1f} CPU-s. "
             if ingest_figures
             else "Input: an ingested folder (validated earlier by `ews ingest`). "
         )
@@ -314,7 +334,8 @@ def main() -> None:
         f"watchlist (reason codes computed for these only), {c['queue']:,} in the collections queue.",
         "",
         f"Load average (1 min) {load_before[0]:.1f} before, {load_after[0]:.1f} after; CPU time of the "
-        f"whole process tree (user + system, incl. setup and Dask workers) {cpu_total:,.1f} s.",
+        f"whole process tree (user + system, incl. setup and Dask workers) {cpu_total:,.1f} s, "
+        f"of the flow alone {cpu_flow:,.1f} s.",
         "",
         "| step | wall time (s) | CPU time, flow process (s) | peak RSS (MiB) |",
         "|---|---:|---:|---:|",
