@@ -62,9 +62,33 @@ def public_uri(uri: str) -> str:
     return urlunsplit(parts._replace(netloc=host))
 
 
+def sqlite_uri_problem(uri: str) -> str | None:
+    """What is wrong with a ``sqlite:`` tracking URI (None when it names a file): ``sqlite://x.db``
+    (two slashes: SQLAlchemy refuses it with a traceback) or an in-memory store (the registry would
+    vanish with the process)."""
+    if not uri.startswith("sqlite:"):
+        return None
+    path = uri.removeprefix("sqlite:///") if uri.startswith("sqlite:///") else None
+    if path is None or path in ("", ":memory:"):
+        return (
+            f"{uri!r} is not a SQLite file URL: write sqlite:/// then a path relative to the project folder "
+            "(sqlite:///data/mlflow/mlflow.db), or sqlite://// then an absolute path (sqlite:////srv/ews/mlflow.db)"
+        )
+    return None
+
+
 def tracking_uri(given: str | None = None) -> str:
-    """``MLFLOW_TRACKING_URI`` when set, else ``given`` (project config), else the local default."""
-    return os.environ.get("MLFLOW_TRACKING_URI") or given or DEFAULT_TRACKING_URI
+    """``MLFLOW_TRACKING_URI`` when set, else ``given`` (project config), else the local default.
+    A malformed SQLite URL raises :class:`pipelines.config.ConfigError` naming where it came from."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    uri = env or given or DEFAULT_TRACKING_URI
+    problem = sqlite_uri_problem(uri)
+    if problem is not None:
+        from pipelines.config import ConfigError
+
+        where = "MLFLOW_TRACKING_URI (environment)" if env else "paths.mlflow_tracking_uri (conf/ews.yaml)"
+        raise ConfigError(f"{where}: {problem}")
+    return uri
 
 
 def read_versions(name: str, given_uri: str | None = None) -> list[VersionRecord] | None:

@@ -35,6 +35,16 @@ class PathsConfig(ConfigModel):
     )
     mlflow_artifacts: Path = Path("data/mlflow/artifacts")
 
+    @field_validator("mlflow_tracking_uri")
+    @classmethod
+    def _sqlite_file(cls, v: str) -> str:
+        from pipelines.adapters.registry_view import sqlite_uri_problem
+
+        problem = sqlite_uri_problem(v)
+        if problem is not None:
+            raise ValueError(problem)
+        return v
+
 
 class CurrencyConfig(ConfigModel):
     """The reporting currency and the rates that convert every amount into it at ingest.

@@ -292,3 +292,34 @@ def test_suggest_names_a_binary_file_instead_of_a_traceback(tmp_path: Path) -> N
         res = CliRunner().invoke(app, ["sources", "suggest", str(tmp_path / name)], env={"COLUMNS": "300"})
         assert res.exit_code == 2, (name, res.output)
         assert text in res.output and "Traceback" not in res.output, (name, res.output)
+
+
+def test_a_sqlite_tracking_uri_with_two_slashes_is_a_config_error(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Before: `paths.mlflow_tracking_uri: sqlite://data/mlflow/mlflow.db` (two slashes, a typo of
+    the default) passed `ews config check` and `ews score` ended in exit 1 with SQLAlchemy's
+    traceback "ArgumentError: Invalid SQLite URL"; the same from MLFLOW_TRACKING_URI."""
+    import pytest
+
+    from pipelines.cli import main
+    from pipelines.config import ConfigError, load_config
+    from pipelines.config.project import ProjectConfig
+
+    project = tmp_path / "ews.yaml"
+    project.write_text("kind: project\npaths:\n  mlflow_tracking_uri: sqlite://data/mlflow/mlflow.db\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(project, expect=ProjectConfig)
+    assert "paths.mlflow_tracking_uri" in str(err.value)
+    assert "'sqlite://data/mlflow/mlflow.db' is not a SQLite file URL: write sqlite:/// then" in str(
+        err.value
+    )
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite://")  # in memory: the registry would vanish
+    monkeypatch.setattr("sys.argv", ["ews", "models", "list"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    said = capsys.readouterr().err
+    assert done.value.code == 2 and "Traceback" not in said
+    assert said.startswith(
+        "config error: MLFLOW_TRACKING_URI (environment): 'sqlite://' is not a SQLite file URL"
+    )
