@@ -626,9 +626,12 @@ def _cell_ref(ref: str) -> tuple[int, int]:
     return int(m.group(2)), col
 
 
-def _sheet_layout(path: Path, title: str) -> tuple[list[str], list[int]]:
-    """(merged ranges such as ``"A5:A7"``, hidden row numbers) of the sheet named ``title``, read
-    from the workbook's XML in one streamed pass (openpyxl's read-only mode does not keep them)."""
+def _sheet_layout(path: Path, title: str) -> tuple[list[str], list[int], list[str]]:
+    """(merged ranges such as ``"A5:A7"``, hidden row numbers, formula cells without a calculated
+    value) of the sheet named ``title``, read from the workbook's XML in one streamed pass
+    (openpyxl's read-only mode does not keep them). A formula has no calculated value when its
+    cached value is empty (openpyxl writes none) or when the workbook asks to be recalculated on
+    load (``fullCalcOnLoad``: xlsxwriter and other writers put 0 there as a placeholder)."""
     import posixpath
     import xml.etree.ElementTree as ET
     import zipfile
@@ -642,21 +645,28 @@ def _sheet_layout(path: Path, title: str) -> tuple[list[str], list[int]]:
         rels = ET.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
         target = next((el.get("Target") for el in rels if el.get("Id") == rid), None)
         if target is None:
-            return [], []
+            return [], [], []
+        calc = book.find(f"{_XLSX_MAIN}calcPr")
+        placeholders = calc is not None and calc.get("fullCalcOnLoad") in ("1", "true")
         member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(f"xl/{target}")
         merged: list[str] = []
         hidden: list[int] = []
+        stale: list[str] = []
         counter = 0
         with zf.open(member) as fh:
             for _, el in ET.iterparse(fh):
-                if el.tag == f"{_XLSX_MAIN}row":
+                if el.tag == f"{_XLSX_MAIN}c" and el.find(f"{_XLSX_MAIN}f") is not None:
+                    value = el.find(f"{_XLSX_MAIN}v")
+                    if placeholders or value is None or not (value.text or ""):
+                        stale.append(str(el.get("r") or "?"))
+                elif el.tag == f"{_XLSX_MAIN}row":
                     counter = int(el.get("r") or counter + 1)
                     if el.get("hidden") in ("1", "true"):
                         hidden.append(counter)
                     el.clear()
                 elif el.tag == f"{_XLSX_MAIN}mergeCell" and el.get("ref"):
                     merged.append(str(el.get("ref")))
-    return merged, hidden
+    return merged, hidden, stale
 
 
 def _fill_merged(rows: list[list[str]], merged: list[str]) -> list[str]:
@@ -720,9 +730,16 @@ def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> ExcelSheet:
         book.close()
     others = [n for n in names if n != name]
     try:
-        merged, hidden = _sheet_layout(path, name)
+        merged, hidden, stale = _sheet_layout(path, name)
     except Exception:  # an unusual package layout: the values above are still right
-        merged, hidden = [], []
+        merged, hidden, stale = [], [], []
+    if stale:
+        raise ValueError(
+            f"{path}: sheet {name!r} has {len(stale):,} formula cell(s) without a calculated value "
+            f"({_listed(stale)}): the workbook was written by a program and never calculated, so the CSV "
+            "would hold empty cells or 0 instead of the formulas' results. Open it in Excel or LibreOffice, "
+            "save it, then run `ews sources suggest` again"
+        )
     filled = _fill_merged(rows, merged)
     while rows and all(c == "" for c in rows[-1]):
         rows.pop()

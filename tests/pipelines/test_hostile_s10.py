@@ -323,3 +323,44 @@ def test_a_sqlite_tracking_uri_with_two_slashes_is_a_config_error(
     assert said.startswith(
         "config error: MLFLOW_TRACKING_URI (environment): 'sqlite://' is not a SQLite file URL"
     )
+
+
+def test_an_uncalculated_workbook_is_refused_instead_of_empty_amounts(tmp_path: Path) -> None:
+    """Before: an .xlsx written by a program (openpyxl: formulas without values; xlsxwriter: 0 as a
+    placeholder and "recalculate on load") was converted with empty / 0 amounts where the formulas
+    stood, and the draft then mapped `amount` to the `net` column, silently (VAT left out)."""
+    import openpyxl
+    import xlsxwriter
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    header = ["invoice_id", "debtor_id", "issue_date", "due_date", "net", "amount"]
+    book = openpyxl.Workbook()
+    book.active.append(header)
+    book.active.append(["I1", "D1", "2024-01-15", "2024-02-14", 100, "=E2*1.19"])
+    book.save(tmp_path / "openpyxl.xlsx")
+    wb = xlsxwriter.Workbook(str(tmp_path / "xlsxwriter.xlsx"))
+    ws = wb.add_worksheet()
+    ws.write_row(0, 0, header)
+    ws.write_row(1, 0, ["I1", "D1", "2024-01-15", "2024-02-14", 100])
+    ws.write_formula(1, 5, "=E2*1.19")  # cached value 0 until a spreadsheet calculates it
+    wb.close()
+    for name in ("openpyxl", "xlsxwriter"):
+        res = CliRunner().invoke(
+            app, ["sources", "suggest", str(tmp_path / f"{name}.xlsx")], env={"COLUMNS": "300"}
+        )
+        assert res.exit_code == 2, (name, res.output)
+        sheet = "Sheet" if name == "openpyxl" else "Sheet1"
+        assert f"sheet '{sheet}' has 1 formula cell(s) without a calculated value (F2)" in res.output
+        assert "Open it in Excel or LibreOffice, save it" in res.output and "Traceback" not in res.output
+        assert not (tmp_path / f"{name}.csv").exists()
+    book = openpyxl.Workbook()  # the same values typed in: converted as before
+    book.active.append(header)
+    book.active.append(["I1", "D1", "2024-01-15", "2024-02-14", 100, 119])
+    book.save(tmp_path / "values.xlsx")
+    res = CliRunner().invoke(
+        app, ["sources", "suggest", str(tmp_path / "values.xlsx")], env={"COLUMNS": "300"}
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "values.csv").read_text().splitlines()[1] == "I1,D1,2024-01-15,2024-02-14,100,119"
