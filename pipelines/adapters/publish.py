@@ -95,6 +95,19 @@ def check_out_dir(out_dir: Path, as_of: date) -> None:
     key = as_of.isoformat()
     if out_dir.exists() and not out_dir.is_dir():
         raise UnsafeOutputError(f"--out {out_dir}: is a file, not a folder; give a folder for the runs")
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):  # found before the flow starts
+        read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+        raise OutputError(
+            f"--out {out_dir}: cannot write: "
+            + (
+                f"{existing} is on a read-only file system; choose a folder on a writable disk"
+                if read_only
+                else f"{existing} is not writable for you; choose another folder or fix its permissions"
+            )
+        )
     if not out_dir.exists():
         return
     for name in _HIDDEN:
