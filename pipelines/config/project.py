@@ -102,6 +102,21 @@ class ComputeConfig(ConfigModel):
     workers: int = Field(2, ge=1, description="LocalCluster: worker processes")
     threads_per_worker: int = Field(1, ge=1, description="LocalCluster: threads per worker")
     memory_limit: str = Field("4GiB", description="LocalCluster: memory limit per worker (Dask syntax)")
+
+    @field_validator("memory_limit", mode="before")
+    @classmethod
+    def _dask_memory(cls, v: object) -> object:
+        """What Dask's LocalCluster reads: ``auto``, bytes (``2e9``, ``0``: no limit), a share of the
+        machine's memory (``0.5``) or an amount with a unit (``4GiB``, ``500 MB``). Checked here, as
+        it is read only by ``--engine dask`` (a wrong value would stop that run at cluster start)."""
+        text = str(v).strip()
+        if not re.fullmatch(r"(?i)auto|\d+(\.\d+)?(e\d+)?\s*([kmgtp]i?b|b)?", text):
+            raise ValueError(
+                f"{v!r} is not a memory amount Dask reads: write e.g. 4GiB, 500MB, auto, or a share of the "
+                "machine's memory such as 0.5"
+            )
+        return text
+
     processes: bool = Field(True, description="LocalCluster: workers are processes (False: threads)")
     local_processes: int = Field(
         1,

@@ -402,3 +402,22 @@ def test_score_into_a_read_only_out_is_refused_before_the_flow(tmp_path: Path) -
         f"error: --out {disk / 'runs'}: cannot write: {disk / 'runs'} is on a read-only file system" in said
     )
     assert "Traceback" not in said and "prefect" not in said.lower()
+
+
+def test_a_memory_limit_dask_cannot_read_is_a_config_error(tmp_path: Path) -> None:
+    """Before: `compute.memory_limit: lots` passed `ews config check` and `ews score` (exit 0): it
+    is read only by `--engine dask`, whose LocalCluster would then stop on it."""
+    import pytest
+
+    from pipelines.config import ConfigError, load_config
+    from pipelines.config.project import ProjectConfig
+
+    project = tmp_path / "ews.yaml"
+    for value in ("4GiB", "500 MB", "auto", "0.5", "2e9"):
+        project.write_text(f"kind: project\ncompute:\n  memory_limit: {value}\n")
+        assert load_config(project, expect=ProjectConfig).compute.memory_limit == value
+    project.write_text("kind: project\ncompute:\n  memory_limit: lots\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(project, expect=ProjectConfig)
+    assert "compute.memory_limit" in str(err.value)
+    assert "'lots' is not a memory amount Dask reads: write e.g. 4GiB, 500MB, auto" in str(err.value)
