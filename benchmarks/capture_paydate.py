@@ -68,7 +68,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from capture_gap import cached_frame  # noqa: E402
-from capture_recency import ews_path, forward_metrics, run_books, summarise  # noqa: E402
+from capture_recency import book_args, ews_path, forward_metrics, run_books, summarise  # noqa: E402
 from queue_signals import fit_paydate, paydate_view  # noqa: E402
 from regimes import HORIZON_DAYS, KEYS, book  # noqa: E402
 from train_forward import as_of_cut  # noqa: E402
@@ -81,7 +81,6 @@ from pipelines.config import load_config  # noqa: E402
 from pipelines.config.nightly import NightlyConfig  # noqa: E402
 from pipelines.config.project import ProjectConfig  # noqa: E402
 from pipelines.config.train import TrainConfig  # noqa: E402
-from pipelines.synthetic import REGIMES  # noqa: E402
 
 PAY_INPUTS = ["pay_pd", "pay_share30", "pay_share60", "pay_share90"]
 WEIGHTS = np.round(np.arange(11) / 10, 1)
@@ -333,13 +332,8 @@ def run(regime: str, seed: int, args: argparse.Namespace, cfg: TrainConfig) -> d
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--regimes", default=",".join(REGIMES))
-    ap.add_argument("--seeds", default="1,2,3")
-    ap.add_argument("--work", type=Path, default=Path("/tmp/ews-regimes"))
+    ap = book_args(__doc__, "1,2,3")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/ews-paypd"), help="payment-date panels")
-    ap.add_argument("--config", type=Path, default=ROOT / "conf" / "train.yaml")
-    ap.add_argument("--forward", type=int, default=6)
     ap.add_argument(
         "--refit-every", type=int, default=3, help="walk-forward payment-date refits (month-ends)"
     )
@@ -347,8 +341,6 @@ def main() -> None:
     ap.add_argument(
         "--fit-seeds", type=int, default=1, help="LightGBM seeds per input variant, raw scores averaged"
     )
-    ap.add_argument("--boot", type=int, default=200, help="debtor-bootstrap replicates")
-    ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     cfg = load_config(args.config, expect=TrainConfig)
 

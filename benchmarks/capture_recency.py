@@ -292,13 +292,21 @@ def summarise(results: list[dict[str, Any]], variants: list[str]) -> dict[str, A
     return summary
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def book_args(doc: str | None, seeds: str) -> argparse.ArgumentParser:
+    """The options every forward-protocol benchmark takes (books, cut, bootstrap, JSON out)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--regimes", default=",".join(REGIMES))
-    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--seeds", default=seeds)
     ap.add_argument("--work", type=Path, default=Path("/tmp/ews-regimes"))
     ap.add_argument("--config", type=Path, default=ROOT / "conf" / "train.yaml")
     ap.add_argument("--forward", type=int, default=6)
+    ap.add_argument("--boot", type=int, default=200, help="debtor-bootstrap replicates")
+    ap.add_argument("--json", type=Path, default=None)
+    return ap
+
+
+def main() -> None:
+    ap = book_args(__doc__, "1,2,3")
     ap.add_argument(
         "--half-lives", type=float, nargs="*", default=[12.0], help="recency half-lives (snapshots)"
     )
@@ -306,8 +314,6 @@ def main() -> None:
         "--no-slow", dest="slow", action="store_false", help="skip the learning-rate 0.02 variant"
     )
     ap.add_argument("--focal", type=float, nargs="*", default=[], help="focal-loss gammas (e.g. 2)")
-    ap.add_argument("--boot", type=int, default=200, help="debtor-bootstrap replicates")
-    ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     params = load_config(args.config, expect=TrainConfig).to_params()
     results = run_books(args, lambda regime, seed: run(regime, seed, args, params))

@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from capture_gap import cached_frame  # noqa: E402
-from capture_recency import ews_path, forward_metrics, run_books, summarise  # noqa: E402
+from capture_recency import book_args, ews_path, forward_metrics, run_books, summarise  # noqa: E402
 from regimes import HORIZON_DAYS, KEYS, book  # noqa: E402
 from train_forward import as_of_cut  # noqa: E402
 
@@ -64,7 +64,6 @@ from models.train import NON_FEATURES, _parts, prepare_matrix, select_features  
 from pipelines.config import load_config  # noqa: E402
 from pipelines.config.project import ProjectConfig  # noqa: E402
 from pipelines.config.train import TrainConfig  # noqa: E402
-from pipelines.synthetic import REGIMES  # noqa: E402
 
 RR_FEATURES = ["rr_pd", "rr_months_in_state", "rr_last_move", "rr_pd2"]
 
@@ -249,13 +248,7 @@ def run(regime: str, seed: int, args: argparse.Namespace, cfg: TrainConfig) -> d
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--regimes", default=",".join(REGIMES))
-    ap.add_argument("--seeds", default="1,2")
-    ap.add_argument("--work", type=Path, default=Path("/tmp/ews-regimes"))
-    ap.add_argument("--config", type=Path, default=ROOT / "conf" / "train.yaml")
-    ap.add_argument("--forward", type=int, default=6)
-    ap.add_argument("--boot", type=int, default=200, help="debtor-bootstrap replicates")
+    ap = book_args(__doc__, "1,2")
     ap.add_argument(
         "--fit-seeds",
         type=int,
@@ -268,7 +261,6 @@ def main() -> None:
         default=["rr_pd", "trans", "rr_all", "rr_pd2", "noise"],
         help="candidates to fit besides shipped",
     )
-    ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     cfg = load_config(args.config, expect=TrainConfig)
     results = run_books(
