@@ -107,18 +107,24 @@ def build_panel(args: argparse.Namespace) -> None:
         loaded = load_model_version(args.model, cfg.model_name, project.paths.mlflow_tracking_uri)
         score, model = model_scorer(loaded, cfg), f"v{loaded.version} {loaded.kind}"
     panel = replay(portfolio, dates, score, cfg, definition, cfg.partition_rows, extra=EXTRA)
-    truth = Path(args.data) / "truth.parquet"
-    if truth.exists():
-        t = pd.read_parquet(truth, columns=["debtor_id", "month_end", "oracle_pd"])
-        t = t.rename(columns={"month_end": "as_of"}).assign(
-            debtor_id=lambda x: x["debtor_id"].astype("string"), as_of=lambda x: pd.to_datetime(x["as_of"])
-        )
-        panel = panel.merge(t, on=["debtor_id", "as_of"], how="left")
+    panel = with_oracle(panel, Path(args.data))
     panel.attrs = {}
     out = Path(args.out)
     panel.to_parquet(out, index=False)
     (out.with_suffix(".json")).write_text(json.dumps({"model": model, "data": str(args.data)}) + "\n")
     print(f"{out}: {len(panel):,} rows, {model}, {time.perf_counter() - t0:.1f} s")
+
+
+def with_oracle(panel: pd.DataFrame, data: Path) -> pd.DataFrame:
+    """The panel with the generator's true PD (``oracle_pd`` of ``truth.parquet``) when the book has one."""
+    truth = data / "truth.parquet"
+    if not truth.exists():
+        return panel
+    t = pd.read_parquet(truth, columns=["debtor_id", "month_end", "oracle_pd"])
+    t = t.rename(columns={"month_end": "as_of"}).assign(
+        debtor_id=lambda x: x["debtor_id"].astype("string"), as_of=lambda x: pd.to_datetime(x["as_of"])
+    )
+    return panel.merge(t, on=["debtor_id", "as_of"], how="left")
 
 
 def queue_keys(q: pd.DataFrame, lgd: pd.Series, dpd_threshold: float) -> dict[str, pd.Series]:

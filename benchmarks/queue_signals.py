@@ -194,13 +194,9 @@ def build_panel(args: argparse.Namespace) -> None:
     ]
     pay = pd.concat(views, ignore_index=True)
     panel = panel.merge(pay, on=["debtor_id", "as_of"], how="left")
-    truth = Path(args.data) / "truth.parquet"
-    if truth.exists():
-        t = pd.read_parquet(truth, columns=["debtor_id", "month_end", "oracle_pd"])
-        t = t.rename(columns={"month_end": "as_of"}).assign(
-            debtor_id=lambda x: x["debtor_id"].astype("string"), as_of=lambda x: pd.to_datetime(x["as_of"])
-        )
-        panel = panel.merge(t, on=["debtor_id", "as_of"], how="left")
+    from queue_ranking import with_oracle
+
+    panel = with_oracle(panel, Path(args.data))
     panel.attrs = {}
     out = Path(args.out)
     panel.to_parquet(out, index=False)
