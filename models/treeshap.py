@@ -142,14 +142,19 @@ class _Codes:
         """(code per row, number of codes) of column ``f`` for the splits of ``tree`` alone."""
         if f not in self.edges:
             return self.codes[f], self.sizes[f]
+        lut, size = self._own_codes(tree, f, np.int32)
+        return lut[self.codes[f]], size
+
+    def _own_codes(self, tree: _Tree, f: int, dtype: type) -> tuple[np.ndarray, int]:
+        """(table from the global codes of column ``f`` to ``tree``'s own codes, number of own codes)."""
         edges, own = self.edges[f], tree.thresholds[f]
         # global interval g holds values in (edges[g-1], edges[g]]: own thresholds below them
-        lut = np.empty(len(edges) + 3, dtype=np.int32)
+        lut = np.empty(len(edges) + 3, dtype=dtype)
         lut[0] = 0
         lut[1 : len(edges) + 1] = np.searchsorted(own, edges, side="right")
         lut[len(edges) + 1] = len(own) + 1
         lut[len(edges) + 2] = len(own) + 2
-        return lut[self.codes[f]], len(own) + 3
+        return lut, len(own) + 3
 
     def plan(self, tree: _Tree) -> tuple[np.ndarray, ...] | None:
         """What :func:`models.treeshap_kernels.group_rows` needs to key ``tree``'s rows as
@@ -160,13 +165,7 @@ class _Codes:
         for f in tree.features:
             f = int(f)
             if f in self.edges:
-                edges, own = self.edges[f], tree.thresholds[f]
-                lut = np.empty(len(edges) + 3, dtype=np.int64)
-                lut[0] = 0
-                lut[1 : len(edges) + 1] = np.searchsorted(own, edges, side="right")
-                lut[len(edges) + 1] = len(own) + 1
-                lut[len(edges) + 2] = len(own) + 2
-                m = len(own) + 3
+                lut, m = self._own_codes(tree, f, np.int64)
             else:
                 lut, m = np.arange(self.sizes[f], dtype=np.int64), self.sizes[f]
             luts.append(lut)
