@@ -40,6 +40,30 @@ def _inside_the_data(data: Path, dates: list, d1: dt.date, d2: dt.date) -> list:
     return inside
 
 
+TRUTH_COLUMNS = ("debtor_id", "month_end", "oracle_pd")
+
+
+def _truth_problem(path: Path) -> str | None:
+    """Why ``--truth`` cannot be read (not Parquet, columns missing), or None."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        names = pq.read_schema(path).names
+    except (pa.ArrowInvalid, OSError) as exc:
+        return (
+            f"--truth {path} is not a readable Parquet file ({str(exc).splitlines()[0][:120]}): give the "
+            "truth.parquet that `ews generate` writes beside a synthetic book"
+        )
+    missing = [c for c in TRUTH_COLUMNS if c not in names]
+    if missing:
+        return (
+            f"--truth {path} lacks the column(s) {', '.join(missing)} (it has {', '.join(names[:8])}"
+            f"{' ...' if len(names) > 8 else ''}): give the truth.parquet that `ews generate` writes"
+        )
+    return None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("backtest")
     def backtest(
@@ -123,6 +147,10 @@ def register(app: typer.Typer) -> None:
         )
         if truth is not None and not truth.exists():
             fail(f"--truth {truth} not found")
+        if truth is not None:  # before the replay: a wrong file would stop it at the end
+            fail_on = _truth_problem(truth)
+            if fail_on:
+                fail(fail_on)
         console = Console()
         if refit_every and model is not None:
             fail("--model and --refit-every exclude each other: walk-forward fits its own models")

@@ -421,3 +421,31 @@ def test_a_memory_limit_dask_cannot_read_is_a_config_error(tmp_path: Path) -> No
         load_config(project, expect=ProjectConfig)
     assert "compute.memory_limit" in str(err.value)
     assert "'lots' is not a memory amount Dask reads: write e.g. 4GiB, 500MB, auto" in str(err.value)
+
+
+def test_backtest_names_a_truth_file_it_cannot_use_before_the_replay(tmp_path: Path) -> None:
+    """Before: `ews backtest --truth FILE` with a CSV (or any non-Parquet file) replayed every
+    month-end, then ended in exit 1 with pyarrow's traceback "Parquet magic bytes not found"; a
+    Parquet file without the truth columns likewise (KeyError-like ArrowInvalid)."""
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    root = Path(__file__).resolve().parents[2]
+    csv_truth = tmp_path / "truth.csv"
+    csv_truth.write_text("debtor_id,month_end,oracle_pd\nD1,2024-05-31,0.1\n")
+    other = tmp_path / "other.parquet"
+    pd.DataFrame({"debtor_id": ["D1"], "pd": [0.1]}).to_parquet(other)
+    data = root / "tests/data/ingest/base"
+    for truth, text in [
+        (csv_truth, f"--truth {csv_truth} is not a readable Parquet file (Parquet magic bytes not found"),
+        (other, f"--truth {other} lacks the column(s) month_end, oracle_pd (it has debtor_id, pd)"),
+    ]:
+        args = ["backtest", "--data", str(data), "--from", "2024-04-30", "--to", "2024-05-31"]
+        res = CliRunner().invoke(
+            app, [*args, "--out", str(tmp_path / "bt"), "--truth", str(truth)], env={"COLUMNS": "300"}
+        )
+        assert res.exit_code == 2, res.output
+        assert text in res.output and "Traceback" not in res.output
+        assert not (tmp_path / "bt").exists()
