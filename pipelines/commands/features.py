@@ -41,6 +41,40 @@ Exit code 2 on a user error (bad date, missing data dir or table); the message s
 """
 
 
+def _check_dates_in_data(data: Path, dates: list[pd.Timestamp]) -> None:
+    """An as-of date before the ingested data's first dated row stops (exit 2; before: "no bucket
+    holds invoices ...", about data that has them); one more than ``max_data_lag_days`` (35) after
+    its last row is built with a warning (every open invoice ages without its payments; `ews score`
+    refuses such a date)."""
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.scoring.data_window import data_window
+
+    window = data_window(data)
+    if window is None:
+        return
+    first, last = window
+    early = [d.date() for d in dates if d.date() < first]
+    if early:
+        typer.secho(
+            f"error: --as-of {early[0]} is before the first dated row of --data {data} (data from {first} to "
+            f"{last}): there is nothing to build features from. Use dates from {first} to {last}",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
+    lag = NightlyConfig.model_fields["max_data_lag_days"].default
+    late = [d.date() for d in dates if (d.date() - last).days > lag]
+    if late:
+        more = f" (and {len(late) - 1:,} later date(s))" if len(late) > 1 else ""
+        typer.secho(
+            f"warning: --as-of {late[0]}{more} is {(late[0] - last).days:,} days after the latest invoice, "
+            f"payment or event in --data {data} ({last}): every open invoice ages without the payments the "
+            "export does not hold, so these features describe no real state (`ews score` refuses such a date)",
+            fg="yellow",
+            err=True,
+        )
+
+
 def parse_as_of(text: str) -> list[pd.Timestamp]:
     """``"2024-06-30,2024-01..2024-03"`` -> sorted distinct dates (ranges expand to month-ends)."""
     import pandas as pd
@@ -120,6 +154,8 @@ def register(app: typer.Typer) -> None:
         dates = parse_as_of(as_of)
         check_data_dir(data, raw)
         check_engine(engine)
+        if not raw:
+            _check_dates_in_data(data, dates)
         if out.suffix != ".parquet":
             typer.secho(f"error: --out {out} must end in .parquet", fg="red", err=True)
             raise typer.Exit(2)

@@ -449,3 +449,29 @@ def test_backtest_names_a_truth_file_it_cannot_use_before_the_replay(tmp_path: P
         assert res.exit_code == 2, res.output
         assert text in res.output and "Traceback" not in res.output
         assert not (tmp_path / "bt").exists()
+
+
+def test_features_at_a_date_outside_the_data_are_named(tmp_path: Path) -> None:
+    """Before: `ews features --as-of 1900-01-31` on a book of 2024 said "no bucket holds invoices,
+    payments or statements: nothing to build features from" (it holds them), and a date years
+    after the data was built without a word (s4-robust, "not fixed")."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from tests.pipelines.test_features_cli import _data_dir
+
+    data = _data_dir(tmp_path)  # invoices 2024-01-01 / 02-01, payments 02-20 / 03-10
+    out = str(tmp_path / "f.parquet")
+    runner = CliRunner()
+    res = runner.invoke(app, ["features", "--data", str(data), "--as-of", "1900-01-31", "--out", out])
+    assert res.exit_code == 2, res.output
+    assert (
+        "--as-of 1900-01-31 is before the first dated row of --data" in res.output
+        and "(data from 2024-01-01 to 2024-03-10): there is nothing to build features from" in res.output
+    )
+    res = runner.invoke(
+        app, ["features", "--data", str(data), "--as-of", "2024-04-14,2024-06-30", "--out", out]
+    )
+    assert res.exit_code == 0, res.output  # 04-14 is 35 days after 03-10: no warning; 06-30 is 112
+    assert "warning: --as-of 2024-06-30 is 112 days after the latest invoice, payment or event" in res.output
+    assert "2024-04-14" not in res.output.split("warning:")[1]
