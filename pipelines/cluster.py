@@ -14,13 +14,11 @@ LightGBM training stays on one node: ``lightgbm.dask`` has open hang and early-s
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
-
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from pipelines.engine import each_done
 
@@ -127,16 +125,28 @@ def task_runner(settings: EngineSettings) -> Any:
     return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs=settings.cluster_kwargs())
 
 
-@task(name="share", cache_policy=NO_CACHE)
 def _share(payload: Any) -> Any:
     """Holds the book, the model and the config on the cluster once; bucket tasks read it there."""
     return payload
 
 
-@task(name="bucket", cache_policy=NO_CACHE)
 def _bucket(k: int, shared: Any) -> Any:
     """One debtor bucket."""
     return _call(k, shared)
+
+
+@functools.cache
+def _prefect_tasks() -> tuple[Any, Any]:
+    """``_share`` and ``_bucket`` as Prefect tasks, made on first use: importing Prefect at module
+    level cost `ews features` (local engine) the Prefect import, and Prefect's import replaces the
+    root logger's handlers with its console handler."""
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+
+    return (
+        task(name="share", cache_policy=NO_CACHE)(_share),
+        task(name="bucket", cache_policy=NO_CACHE)(_bucket),
+    )
 
 
 class PrefectDaskEngine:
@@ -156,6 +166,7 @@ class PrefectDaskEngine:
         """``[fn(book, k, *args) for k in ks]`` in order; ``on_done()`` as each result arrives (in order)."""
         from prefect import unmapped
 
-        shared = _share.submit((fn, book, args))
-        futures = _bucket.map(list(ks), unmapped(shared))
+        share, bucket = _prefect_tasks()
+        shared = share.submit((fn, book, args))
+        futures = bucket.map(list(ks), unmapped(shared))
         return each_done((future.result() for future in futures), on_done)
