@@ -160,6 +160,14 @@ def register(app: typer.Typer) -> None:
                 as_of_date = dt.date.fromisoformat(as_of)
             except ValueError:
                 fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD")
+            today = dt.datetime.now(dt.UTC).date()
+            if as_of_date > today + dt.timedelta(days=1):  # a day ahead for the time zones east of UTC
+                fail(
+                    f"--as-of {as_of_date} is in the future: today is {today} (UTC). Rows dated after today "
+                    "would be accepted, and one such date (a typo, a pre-dated invoice) hides how old the "
+                    f"export is from `ews score`'s data-lag check. Ingest as of a date up to {today}, or "
+                    "leave --as-of out (today)"
+                )
         files = {
             k: v
             for k, v in {

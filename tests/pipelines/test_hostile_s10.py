@@ -495,3 +495,25 @@ def test_the_local_engine_does_not_import_prefect() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False []"
+
+
+def test_ingest_as_of_a_future_date_is_refused(tmp_path: Path) -> None:
+    """Before: `ews ingest --as-of 2030-01-01` accepted rows dated up to 2030: one invoice typed
+    2029-06-01 in a book ending 2024-12-31 became the data's "latest row", and `ews score --as-of
+    2026-06-30` then passed the data-lag check (546 days stale) without a word."""
+    import datetime as dt_
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    inv = tmp_path / "invoices.csv"
+    inv.write_text("invoice_id,debtor_id,issue_date,due_date,amount\nI1,D1,2029-06-01,2029-07-01,10\n")
+    future = (dt_.datetime.now(dt_.UTC).date() + dt_.timedelta(days=2)).isoformat()
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app, ["ingest", "--invoices", str(inv), "--as-of", future, "--out", str(out)], env={"COLUMNS": "300"}
+    )
+    assert res.exit_code == 2, res.output
+    assert f"--as-of {future} is in the future: today is" in res.output and "Traceback" not in res.output
+    assert not out.exists()
