@@ -65,6 +65,9 @@ def ar_warnings(items: dict[str, Any] | None, rules: RulesConfig, source: Source
     return out
 
 
+# duplicate_row above this share of a table's rows: named (a line-item export) with its cost at scoring
+DUPLICATE_ROW_WARN_SHARE = 0.05
+
 # Optional debtor attributes: a bad value is cleared (default) instead of rejecting the debtor.
 _EMPTY_HINTS: dict[str, str] = {
     "unparseable_date": "the dates do not match values.date_format (or date_formats) in the source config",
@@ -270,6 +273,16 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
                 "and days past due overstated). Export credit notes as payments of the invoice they correct "
                 "(tables.payments: invoice_id, paid_on = the credit note's date, amount > 0), or net them "
                 "in the export; see quarantine/invoices.csv"
+            )
+        dups = t["reasons"].get("duplicate_row", 0)
+        if t["rows_accepted"] and dups >= 10 and dups / t["rows_in"] > DUPLICATE_ROW_WARN_SHARE:
+            out.append(
+                f"{name}: {dups:,} of {t['rows_in']:,} rows ({dups / t['rows_in']:.0%}) are copies of another row "
+                "in the mapped columns (duplicate_row; an export with one row per invoice line repeats the "
+                "invoice on each line): the first of each is kept, but the copies count as quarantined, and "
+                "`ews score` refuses a feed with more than max_quarantine_share (20 % by default, in the nightly "
+                "config) of a table quarantined. "
+                "Export one row per invoice (or the lines summed); see quarantine/" + f"{name}.csv"
             )
         for reason, n in sorted(t["reasons"].items()):
             if reason.startswith("day_month_swapped:"):

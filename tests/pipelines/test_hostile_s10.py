@@ -517,3 +517,26 @@ def test_ingest_as_of_a_future_date_is_refused(tmp_path: Path) -> None:
     assert res.exit_code == 2, res.output
     assert f"--as-of {future} is in the future: today is" in res.output and "Traceback" not in res.output
     assert not out.exists()
+
+
+def test_a_line_item_export_is_named_with_its_cost_at_scoring(tmp_path: Path) -> None:
+    """Before: a Xero invoice export (one row per invoice line, the invoice's columns repeated) gave
+    2,251 of 5,251 rows duplicate_row without a word; the nightly then refuses every feed whose
+    quarantine share is above max_quarantine_share (20 %). Now ingest says so (>= 10 copies, > 5 %)."""
+    from pipelines.ingest import ingest_files
+
+    lines = ["invoice_id,debtor_id,issue_date,due_date,amount"]
+    for i in range(12):  # 12 invoices of 2 lines each: 12 copies of 24 rows (50 %)
+        lines += [f"I{i},D1,2024-01-05,2024-02-04,{10 + i}"] * 2
+    inv = tmp_path / "invoices.csv"
+    inv.write_text("\n".join(lines) + "\n")
+    result = ingest_files({"invoices": inv}, None, as_of=AS_OF)
+    entry = result.manifest["tables"]["invoices"]
+    assert (entry["rows_in"], entry["rows_accepted"], entry["reasons"]) == (24, 12, {"duplicate_row": 12})
+    (warning,) = [w for w in result.manifest["warnings"] if "duplicate_row" in w]
+    assert warning.startswith("invoices: 12 of 24 rows (50%) are copies of another row in the mapped columns")
+    assert "refuses a feed with more than max_quarantine_share" in warning
+    inv.write_text("\n".join(lines[:20] + [f"J{i},D1,2024-01-05,2024-02-04,5" for i in range(200)]) + "\n")
+    result = ingest_files({"invoices": inv}, None, as_of=AS_OF)  # 9 copies: not named
+    assert result.manifest["tables"]["invoices"]["reasons"] == {"duplicate_row": 9}
+    assert not [w for w in result.manifest["warnings"] if "duplicate_row" in w]
