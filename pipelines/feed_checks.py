@@ -14,7 +14,7 @@ with two references and refuses the run when one moves beyond the limits in ``co
 Figures: rows delivered per table (``rows.<table>``), payments per invoice, the share of payments
 naming their invoice (``allocated_share``), the share of scored debtors in default, the total
 exposure (open balance) and the share of each table's rows quarantined at ingest (also against
-the absolute ``max_quarantine_share``). A refused run raises :class:`FeedCheckError` (the CLI
+the absolute ``max_quarantine_share``; exact copies of a kept row do not count: :func:`quarantine_share`). A refused run raises :class:`FeedCheckError` (the CLI
 exits with :data:`EXIT_FEED_REFUSED`); ``--accept-feed`` publishes anyway and the manifest
 records who accepted which failed checks, and when.
 """
@@ -92,6 +92,18 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
+def quarantine_share(table: Mapping[str, Any]) -> float | None:
+    """Share of a table's rows rejected at ingest, from its ingest manifest entry.
+
+    Exact copies of a kept row (``duplicate_row``: a line-item export repeats its invoice on every
+    line, an export sent twice repeats everything) lose nothing: the first copy is kept. They stay
+    in quarantine and in ``rows_quarantined`` but count neither here nor in the rows they are a
+    share of; a doubled feed is caught by ``rows.<table>`` instead.
+    """
+    copies = int(table.get("reasons", {}).get("duplicate_row", 0))
+    return _share(int(table["rows_quarantined"]) - copies, int(table["rows_in"]) - copies)
+
+
 def _allocated(portfolio: Any) -> float | None:
     """Share of payments naming an invoice: from a ``Portfolio``'s payments, or from a
     ``pipelines.engine.Book`` (an ingested folder: the Parquet null counts, nothing read)."""
@@ -112,9 +124,7 @@ def _table_figures(tables: Mapping[str, Mapping[str, Any]], allocated: float | N
     return {
         "rows": {name: int(t["rows_in"]) for name, t in sorted(tables.items())},
         "accepted": accepted,
-        "quarantine_share": {
-            name: _share(int(t["rows_quarantined"]), int(t["rows_in"])) for name, t in sorted(tables.items())
-        },
+        "quarantine_share": {name: quarantine_share(t) for name, t in sorted(tables.items())},
         "payments_per_invoice": _share(n_pay, n_inv) if n_inv else None,
         "allocated_share": allocated,
     }

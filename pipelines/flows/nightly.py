@@ -59,6 +59,7 @@ from pipelines.feed_checks import (
     feed_figures,
     load_training_reference,
     previous_figures,
+    quarantine_share,
     training_figures,
     write_rejected,
 )
@@ -241,7 +242,7 @@ def validate(result: Any, cfg: NightlyConfig) -> dict[str, Any]:
         )
     summary = {}
     for name, t in tables.items():
-        share = t["rows_quarantined"] / t["rows_in"] if t["rows_in"] else 0.0
+        share = quarantine_share(t) or 0.0
         summary[name] = {
             "rows_in": t["rows_in"],
             "rows_accepted": t["rows_accepted"],

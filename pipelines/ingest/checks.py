@@ -279,10 +279,10 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
             out.append(
                 f"{name}: {dups:,} of {t['rows_in']:,} rows ({dups / t['rows_in']:.0%}) are copies of another row "
                 "in the mapped columns (duplicate_row; an export with one row per invoice line repeats the "
-                "invoice on each line): the first of each is kept, but the copies count as quarantined, and "
-                "`ews score` refuses a feed with more than max_quarantine_share (20 % by default, in the nightly "
-                "config) of a table quarantined. "
-                "Export one row per invoice (or the lines summed); see quarantine/" + f"{name}.csv"
+                "invoice on each line): the first of each is kept and the copies are quarantined (they do not "
+                "count in the feed checks' quarantine share). Check that amount is mapped to the invoice's total, "
+                "not to a line amount, and that the export did not send rows twice; see quarantine/"
+                + f"{name}.csv"
             )
         for reason, n in sorted(t["reasons"].items()):
             if reason.startswith("day_month_swapped:"):

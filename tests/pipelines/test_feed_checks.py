@@ -194,6 +194,30 @@ def test_figures_of_an_ingested_feed_and_its_training_reference(tmp_path: Path) 
     assert ref["tables"]["rows"] == f["rows"]
 
 
+def test_exact_copies_of_a_kept_row_do_not_count_in_the_quarantine_share(tmp_path: Path) -> None:
+    """A line-item export repeats each invoice on every line: the copies are quarantined
+    duplicate_row (rows still add up) but lose nothing, so the share is of the other rows only."""
+    lines = INVOICES.splitlines()
+    copies = [lines[1]] * 3 + [lines[3]] * 2  # I1 three more times, I3 twice more
+    (tmp_path / "invoices.csv").write_text("\n".join(lines + copies) + "\n")
+    (tmp_path / "payments.csv").write_text(PAYMENTS)
+    result = ingest_dir(tmp_path, None, as_of=dt.date(2024, 6, 30))
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (9, 3, 6)
+    assert inv["reasons"] == {"duplicate_row": 5, "amount_not_positive": 1}
+    f = feed_figures(result.manifest["tables"], result.portfolio, pd.DataFrame({"in_default": [False]}))
+    assert f["quarantine_share"]["invoices"] == 0.25  # (6 - 5) / (9 - 5): I2 alone, as without the copies
+    assert f["rows"]["invoices"] == 9  # a feed sent twice still shows as rows delivered
+    with pytest.raises(FeedCheckError, match=r"quarantine_share.invoices: 25.0% today"):  # I2 alone is 25 %
+        evaluate_feed(f, CFG, previous=None, training=None)
+    halved = feed_figures(
+        {"invoices": {**inv, "rows_in": 25, "rows_accepted": 19, "rows_quarantined": 6}},
+        result.portfolio,
+        pd.DataFrame({"in_default": [False]}),
+    )
+    assert halved["quarantine_share"]["invoices"] == 0.05  # (6 - 5) / (25 - 5)
+
+
 def test_previous_run_without_feed_section_uses_inputs_and_scores() -> None:
     manifest = {"inputs": {"invoices": {"rows_in": 10, "rows_accepted": 9, "rows_quarantined": 1}}}
     scores = pd.DataFrame({"in_default": [True, False, False, False], "open_balance": [1.0, 2.0, None, 3.0]})

@@ -535,7 +535,8 @@ def test_a_line_item_export_is_named_with_its_cost_at_scoring(tmp_path: Path) ->
     assert (entry["rows_in"], entry["rows_accepted"], entry["reasons"]) == (24, 12, {"duplicate_row": 12})
     (warning,) = [w for w in result.manifest["warnings"] if "duplicate_row" in w]
     assert warning.startswith("invoices: 12 of 24 rows (50%) are copies of another row in the mapped columns")
-    assert "refuses a feed with more than max_quarantine_share" in warning
+    assert "do not count in the feed checks' quarantine share" in warning
+    assert entry["rows_quarantined"] == 12  # rows in = accepted + quarantined: the copies stay in quarantine
     inv.write_text("\n".join(lines[:20] + [f"J{i},D1,2024-01-05,2024-02-04,5" for i in range(200)]) + "\n")
     result = ingest_files({"invoices": inv}, None, as_of=AS_OF)  # 9 copies: not named
     assert result.manifest["tables"]["invoices"]["reasons"] == {"duplicate_row": 9}
