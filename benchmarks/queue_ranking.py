@@ -57,6 +57,7 @@ import json
 import math
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -193,20 +194,24 @@ def trend_flags(panel: pd.DataFrame, runs: int, factor: float, floor: float) -> 
     return fired.reindex(panel.index).fillna(False).astype(bool)
 
 
+def with_changes(cfg: Any, **changes: Any) -> Any:
+    """A copy of the config ``cfg`` with dotted keys changed (``**{"triggers.rank": 0.1}``)."""
+    data = cfg.model_dump()
+    for path, value in changes.items():
+        node = data
+        *head, last = path.split(".")
+        for h in head:
+            node = node[h]
+        node[last] = value
+    return type(cfg).model_validate(data)
+
+
 def watch_rows(panel: pd.DataFrame, cfg: Any) -> list[tuple[str, pd.Series]]:
     from pipelines.backtest import flag_panel
 
     dates = [pd.Timestamp(d) for d in sorted(panel["as_of"].unique())]
 
-    def with_(**changes: Any) -> Any:
-        data = cfg.model_dump()
-        for path, value in changes.items():
-            node = data
-            *head, last = path.split(".")
-            for h in head:
-                node = node[h]
-            node[last] = value
-        return type(cfg).model_validate(data)
+    with_ = partial(with_changes, cfg)
 
     from pipelines.scoring.watchlist import assign_bands
 

@@ -55,6 +55,7 @@ import json
 import math
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -425,15 +426,9 @@ def watch(args: argparse.Namespace) -> None:
 
     cfg = load_config(args.config, expect=NightlyConfig)
 
-    def with_(**changes: Any) -> Any:
-        data = cfg.model_dump()
-        for path, value in changes.items():
-            node = data
-            *head, last = path.split(".")
-            for h in head:
-                node = node[h]
-            node[last] = value
-        return type(cfg).model_validate(data)
+    from queue_ranking import with_changes
+
+    with_ = partial(with_changes, cfg)
 
     rules = {
         "today": cfg,
