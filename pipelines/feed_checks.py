@@ -14,9 +14,10 @@ with two references and refuses the run when one moves beyond the limits in ``co
 Figures: rows delivered per table (``rows.<table>``), payments per invoice, the share of payments
 naming their invoice (``allocated_share``), the share of scored debtors in default, the total
 exposure (open balance) and the share of each table's rows quarantined at ingest (also against
-the absolute ``max_quarantine_share``; exact copies of a kept row do not count: :func:`quarantine_share`). A refused run raises :class:`FeedCheckError` (the CLI
-exits with :data:`EXIT_FEED_REFUSED`); ``--accept-feed`` publishes anyway and the manifest
-records who accepted which failed checks, and when.
+the absolute ``max_quarantine_share``; exact copies of a kept row do not count:
+:func:`quarantine_share`). A refused run raises :class:`FeedCheckError` (the CLI exits with
+:data:`EXIT_FEED_REFUSED`); ``--accept-feed`` publishes anyway and the manifest records who
+accepted which failed checks, and when.
 """
 
 from __future__ import annotations

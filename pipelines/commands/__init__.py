@@ -21,3 +21,10 @@ def parse_date(value: str, option: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         fail(f"{option} {value!r} is not a date; use YYYY-MM-DD, e.g. 2024-06-30")
+
+
+def after_today(dates: list[dt.date]) -> tuple[dt.date, list[dt.date]]:
+    """(today in UTC, the ``dates`` after it): a date one day ahead is allowed, for the time zones
+    east of UTC where that day has begun."""
+    today = dt.datetime.now(dt.UTC).date()
+    return today, [d for d in dates if d > today + dt.timedelta(days=1)]

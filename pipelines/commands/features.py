@@ -17,6 +17,7 @@ from pipelines.cli_options import (
     check_data_dir,
     check_engine,
 )
+from pipelines.commands import fail
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,13 +56,10 @@ def _check_dates_in_data(data: Path, dates: list[pd.Timestamp]) -> None:
     first, last = window
     early = [d.date() for d in dates if d.date() < first]
     if early:
-        typer.secho(
-            f"error: --as-of {early[0]} is before the first dated row of --data {data} (data from {first} to "
-            f"{last}): there is nothing to build features from. Use dates from {first} to {last}",
-            fg="red",
-            err=True,
+        fail(
+            f"--as-of {early[0]} is before the first dated row of --data {data} (data from {first} to "
+            f"{last}): there is nothing to build features from. Use dates from {first} to {last}"
         )
-        raise typer.Exit(2)
     lag = NightlyConfig.model_fields["max_data_lag_days"].default
     late = [d.date() for d in dates if (d.date() - last).days > lag]
     if late:
@@ -157,14 +155,12 @@ def register(app: typer.Typer) -> None:
         if not raw:
             _check_dates_in_data(data, dates)
         if out.suffix != ".parquet":
-            typer.secho(f"error: --out {out} must end in .parquet", fg="red", err=True)
-            raise typer.Exit(2)
+            fail(f"--out {out} must end in .parquet")
         definition = None
         try:
             project = load_project(config)
         except (ConfigError, FileNotFoundError) as exc:
-            typer.secho(f"error: {exc}", fg="red", err=True)
-            raise typer.Exit(2) from None
+            fail(str(exc))
         if labels:
             definition = project.default_definition.to_params()
         settings = EngineSettings.from_config(project.compute, engine, scheduler)
@@ -201,8 +197,7 @@ def register(app: typer.Typer) -> None:
                     )
                 timings["features_seconds"] = round(time.perf_counter() - t0, 3)
         except (TableError, ValueError) as exc:
-            typer.secho(f"error: {exc}", fg="red", err=True)
-            raise typer.Exit(2) from None
+            fail(str(exc))
         quarantined = {
             name: t.get("rows_quarantined", 0) for name, t in result.manifest.get("tables", {}).items()
         }

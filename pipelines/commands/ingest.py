@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipelines.commands import after_today
 from pipelines.config import ConfigError, load_config
 from pipelines.config.project import load_project
 from pipelines.config.source import SourceConfig
@@ -160,8 +161,8 @@ def register(app: typer.Typer) -> None:
                 as_of_date = dt.date.fromisoformat(as_of)
             except ValueError:
                 fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD")
-            today = dt.datetime.now(dt.UTC).date()
-            if as_of_date > today + dt.timedelta(days=1):  # a day ahead for the time zones east of UTC
+            today, future = after_today([as_of_date])
+            if future:
                 fail(
                     f"--as-of {as_of_date} is in the future: today is {today} (UTC). Rows dated after today "
                     "would be accepted, and one such date (a typo, a pre-dated invoice) hides how old the "

@@ -22,7 +22,7 @@ from pipelines.cli_options import (
     check_data_dir,
     check_engine,
 )
-from pipelines.commands import fail, parse_date
+from pipelines.commands import after_today, fail, parse_date
 
 CONFIG_HELP = "nightly config (kind: nightly): bands, triggers, queue rules, drift limits, schedule."
 ACCEPT_FEED_HELP = (
@@ -203,8 +203,7 @@ def _require_version(config: Path, name: str, key: str, given: str | None) -> No
 
 def _check_not_future(dates: list[dt.date]) -> None:
     """Refuse an as-of date after today (UTC, plus one day for the time zones ahead of it)."""
-    today = dt.datetime.now(dt.UTC).date()
-    future = [d for d in dates if d > today + dt.timedelta(days=1)]
+    today, future = after_today(dates)
     if not future:
         return
     more = f" ({len(future):,} date(s) of this run are)" if len(future) > 1 else ""

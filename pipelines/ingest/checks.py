@@ -186,11 +186,16 @@ def lookalike_ids(unknown: pd.Series, known: Any) -> list[tuple[str, str]]:
     return [(v, by_key[k]) for v, k in zip(values, keys, strict=True) if k in by_key and by_key[k] != v]
 
 
+def _named(near: list[tuple[str, str]]) -> tuple[str, str, str]:
+    """(the first 3 distinct pairs as ``'a' for 'b'``, how they differ, the rule) of lookalike ids."""
+    pairs = list(dict.fromkeys(near))
+    how, rule = _spelled({_how(a, b) for a, b in pairs})
+    return ", ".join(f"{a!r} for {b!r}" for a, b in pairs[:3]), how, rule
+
+
 def lookalike_hint(near: list[tuple[str, str]], table: str) -> str:
     """The refusal's likely cause when unknown ids are master ids spelled another way."""
-    pairs = list(dict.fromkeys(near))
-    shown = ", ".join(f"{a!r} for {b!r}" for a, b in pairs[:3])
-    how, rule = _spelled({_how(a, b) for a, b in pairs})
+    shown, how, rule = _named(near)
     return (
         f"{len(near):,} of these rows name a debtor of the debtors table {how} ({shown}): {rule}. "
         f"Spell them one way in {table} and in the debtors file"
@@ -248,8 +253,7 @@ def case_warnings(stage: Any) -> list[str]:
         unknown = q.loc[q["reason"].str.contains("unknown_debtor", regex=False), "debtor_id"]
         near = lookalike_ids(unknown, ids)
         if near:
-            shown = ", ".join(f"{a!r} for {b!r}" for a, b in list(dict.fromkeys(near))[:3])
-            how, rule = _spelled({_how(a, b) for a, b in near})
+            shown, how, rule = _named(near)
             out.append(
                 f"{table}: {len(near):,} row(s) quarantined unknown_debtor name a debtor of the customer master "
                 f"{how} ({shown}): {rule}. Spell them as in the master and ingest again; see "
