@@ -552,6 +552,20 @@ def pick(args: argparse.Namespace) -> None:
                           "ge_095": int((df[f"pick_{c}/oracle"] >= 0.95).sum())} for c in ("capture", "auc")}))  # fmt: skip
 
 
+def _panels_args(parser: argparse.ArgumentParser) -> None:
+    """Panels, nightly config and the month-end window: the options of table, watch and pick."""
+    parser.add_argument("panels", nargs="+")
+    parser.add_argument("--config", default="conf/nightly.yaml")
+    parser.add_argument("--from", dest="start", default="2024-10-01")
+    parser.add_argument("--to", dest="end", default="2025-09-30")
+
+
+def _horizon_args(parser: argparse.ArgumentParser) -> None:
+    """The default definition's DPD threshold and horizon that pay_pd reads."""
+    parser.add_argument("--dpd-threshold", type=float, default=90.0)
+    parser.add_argument("--horizon-days", type=float, default=90.0)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -566,28 +580,17 @@ def main() -> None:
     p.add_argument("--paydate-cut", default="2024-10-29", help="payment-date rows dated up to this day only")
     p.add_argument("--out", required=True)
     t = sub.add_parser("table", help="capture of each key, paired intervals against the shipped key")
-    t.add_argument("panels", nargs="+")
-    t.add_argument("--config", default="conf/nightly.yaml")
-    t.add_argument("--from", dest="start", default="2024-10-01")
-    t.add_argument("--to", dest="end", default="2025-09-30")
-    t.add_argument("--dpd-threshold", type=float, default=90.0)
-    t.add_argument("--horizon-days", type=float, default=90.0)
+    _panels_args(t)
+    _horizon_args(t)
     t.add_argument("--reps", type=int, default=400)
     t.add_argument("--seed", type=int, default=9)
     t.add_argument("--json")
     w = sub.add_parser("watch", help="watchlist figures with the PD blended with the payment-date view")
-    w.add_argument("panels", nargs="+")
-    w.add_argument("--config", default="conf/nightly.yaml")
-    w.add_argument("--from", dest="start", default="2024-10-01")
-    w.add_argument("--to", dest="end", default="2025-09-30")
+    _panels_args(w)
     w.add_argument("--json")
     k = sub.add_parser("pick", help="walk-forward choice between the shipped key and pay_mean")
-    k.add_argument("panels", nargs="+")
-    k.add_argument("--config", default="conf/nightly.yaml")
-    k.add_argument("--from", dest="start", default="2024-10-01")
-    k.add_argument("--to", dest="end", default="2025-09-30")
-    k.add_argument("--dpd-threshold", type=float, default=90.0)
-    k.add_argument("--horizon-days", type=float, default=90.0)
+    _panels_args(k)
+    _horizon_args(k)
     k.add_argument("--json")
     args = ap.parse_args()
     {"panel": build_panel, "table": table, "watch": watch, "pick": pick}[args.cmd](args)
