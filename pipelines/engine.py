@@ -99,11 +99,16 @@ class Book:
         return None if share is None else 1.0 - share
 
     def last_observed(self) -> pd.Timestamp | None:
-        """The book's last issue, payment, event or statement date (``features.engine.last_observed_date``)."""
-        from pipelines.adapters.files import DATE_COLUMNS
+        """The book's last issue, payment, event or statement date (``features.engine.last_observed_date``);
+        for an ingested folder, a few rows dated long after the export's end do not count (its labels
+        are not observed past that end: ``pipelines.adapters.files.late_rows_end``)."""
+        from pipelines.adapters.files import DATE_COLUMNS, late_rows_end
 
         found = [b[1] for t, c in DATE_COLUMNS.items() if (b := self.bounds(t, c)) is not None]
-        return max(found).normalize() if found else None
+        if not found:
+            return None
+        end = late_rows_end(self.folder) if self.folder is not None else None
+        return min(max(found).normalize(), end) if end is not None else max(found).normalize()
 
     def read_tables(self, names: tuple[str, ...]) -> Portfolio:
         """Only the tables ``names`` of the whole book (small per-debtor tables such as ``debtors``

@@ -436,9 +436,32 @@ DATE_COLUMNS = {
 
 def last_observed(folder: str | Path) -> pd.Timestamp | None:
     """Latest issue_date, paid_on, event_date or period_end of an ingested folder (None when empty):
-    ``features.engine.last_observed_date`` of the whole book, without reading it."""
+    ``features.engine.last_observed_date`` of the whole book, without reading it; a few rows dated
+    long after the export's end (``manifest.json`` ``late_rows``: :func:`late_rows_end`) do not count."""
     found = [b[1] for t, c in DATE_COLUMNS.items() if (b := column_bounds(folder, t, c)) is not None]
-    return max(found).normalize() if found else None
+    if not found:
+        return None
+    end = late_rows_end(folder)
+    return max(found).normalize() if end is None else min(max(found).normalize(), end)
+
+
+def late_rows(folder: str | Path) -> dict | None:
+    """The manifest's ``late_rows`` entry of an ingested folder: a few rows dated long after the
+    export's end (mistyped dates: ``pipelines.ingest.staged.late_dates``), else None (also for a
+    folder without a manifest)."""
+    import json
+
+    try:
+        late = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8")).get("late_rows")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return late if isinstance(late, dict) and "export_end" in late else None
+
+
+def late_rows_end(folder: str | Path) -> pd.Timestamp | None:
+    """The export's end recorded by ingest when a few rows are dated long after it (:func:`late_rows`)."""
+    late = late_rows(folder)
+    return pd.Timestamp(late["export_end"]) if late else None
 
 
 ROW_GROUP_ROWS = 262_144

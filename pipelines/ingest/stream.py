@@ -953,6 +953,7 @@ def publish_streamed(
     from pipelines.adapters.publish import publish_ingest
     from pipelines.ingest.checks import case_warnings
     from pipelines.ingest.outputs import _stale_outputs
+    from pipelines.ingest.staged import staged_checks
 
     stage, states = run.stage, run.states
     try:
@@ -991,6 +992,7 @@ def publish_streamed(
             manifest["outputs"] = outputs
             manifest["bucket_footers"] = footers  # checked by the readers (publish.mixed_ingest)
             manifest["warnings"] += case_warnings(stage)  # one customer spelled two ways
+            staged_checks(stage, manifest)  # rows long after the export's end; statement months
             docs = run.validator.build_docs()
             manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
             import json

@@ -26,13 +26,31 @@ class StaleDataError(ValueError):
 
 def data_window(folder: Path) -> tuple[dt.date, dt.date] | None:
     """(first, last) date of an ingested folder over issue_date, paid_on, event_date and
-    period_end, from the Parquet statistics; None when it holds no dated row."""
-    from pipelines.adapters.files import DATE_COLUMNS, column_bounds
+    period_end, from the Parquet statistics; None when it holds no dated row. ``last`` is the
+    export's end recorded by ingest when a few rows are dated long after it (``late_rows`` in
+    manifest.json: a mistyped 2026-11-30 in an export that ends 2026-06-30 made it look fresh)."""
+    from pipelines.adapters.files import DATE_COLUMNS, column_bounds, late_rows_end
 
     found = [b for t, c in DATE_COLUMNS.items() if (b := column_bounds(folder, t, c)) is not None]
     if not found:
         return None
-    return min(pd.Timestamp(b[0]) for b in found).date(), max(pd.Timestamp(b[1]) for b in found).date()
+    last = max(pd.Timestamp(b[1]) for b in found)
+    if (end := late_rows_end(folder)) is not None:
+        last = min(last, end)
+    return min(pd.Timestamp(b[0]) for b in found).date(), last.date()
+
+
+def _late_note(data: Path) -> str:
+    """How many rows dated after the export's end were left out of its end, if any."""
+    from pipelines.adapters.files import late_rows
+
+    late = late_rows(data)
+    if not late:
+        return ""
+    return (
+        f", the export's end: {late.get('rows', 0):,} row(s) dated up to {late.get('last_date')} follow "
+        f"{late.get('gap_days', 0):,} days without any and are taken as mistyped dates (manifest.json late_rows)"
+    )
 
 
 WARN_LAG_DAYS = 7
@@ -59,7 +77,7 @@ def check_as_of(
     if lag > max_lag_days:
         raise StaleDataError(
             f"--as-of {as_of} is {lag:,} days after the latest invoice, payment or event in --data {data} "
-            f"({last}): every open invoice would age {lag:,} days without the payments the export does "
+            f"({last}{_late_note(data)}): every open invoice would age {lag:,} days without the payments the export does "
             f"not hold. Ingest a newer export, score a date up to {last + dt.timedelta(days=max_lag_days)} "
             "(max_data_lag_days in the nightly config), or pass --accept-feed to score it anyway"
         )

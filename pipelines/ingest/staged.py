@@ -1,0 +1,183 @@
+"""Checks over the staged debtor buckets of an ingest, the same for the in-memory and the streamed
+path (both stage ``<table>/bucket=<k>/part-0.parquet`` before publishing; every row of a debtor is
+in one bucket, so per-bucket counts add up):
+
+- :func:`late_dates`: a handful of rows dated long after the bulk of the export (a mistyped year
+  such as 2026-11-30 in an export that ends 2026-06-30). Taken as the latest date, they made a stale
+  export look fresh to ``ews score``'s data-lag check. The export's end (the last date before the
+  gap) is recorded in the manifest (``late_rows``) and read by
+  :func:`pipelines.scoring.data_window.data_window` and ``Book.last_observed``.
+- :func:`statement_gaps`: monthly statements with months missing between a debtor's first and last
+  statement, or two statements in one calendar month (the statement features count calendar months:
+  ``features/statements.py``).
+
+Both only warn: rows are kept (they may be right) and ``rows_in = accepted + quarantined`` holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.adapters.files import DATE_COLUMNS
+
+__all__ = ["LATE_GAP_DAYS", "export_end", "late_dates", "statement_gaps"]
+
+LATE_GAP_DAYS = 35
+"""A silence longer than this (``max_data_lag_days``' default) between the bulk and a few later rows."""
+LATE_MAX_SHARE = 0.01
+LATE_MAX_ROWS = 100
+"""The rows after the silence: at most 1 % of the dated rows and at most 100 ("a handful")."""
+LATE_PACE_SHARE = 0.1
+"""... and fewer than a tenth of what the bulk's pace over its last 90 days gives over their span
+(at least 7 days): a business back from a long shutdown has its normal pace after the gap."""
+_ID_COLUMNS = {
+    "invoices": "invoice_id",
+    "payments": "payment_id",
+    "events": "debtor_id",
+    "statements": "debtor_id",
+}
+
+
+def _files(stage: Path, table: str) -> list[Path]:
+    return sorted((stage / table).glob("bucket=*/part-0.parquet"))
+
+
+def _dates(path: Path, column: str) -> Any:
+    """The column of one bucket file as date32 (nulls dropped)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    col = pq.read_table(path, columns=[column]).column(0)
+    return pc.drop_null(pc.cast(col, "date32") if str(col.type) != "date32[day]" else col)
+
+
+def export_end(counts: dict[dt.date, int]) -> tuple[dt.date, int] | None:
+    """(the export's end, rows after it) when a few rows follow the bulk of the dated rows after a
+    silence of more than :data:`LATE_GAP_DAYS` days (see the constants), else None.
+    ``counts``: dated rows per day, all tables together."""
+    days = sorted(counts)
+    rows = np.array([counts[d] for d in days], dtype=np.int64)
+    cap = min(LATE_MAX_ROWS, int(rows.sum() * LATE_MAX_SHARE))
+    if cap < 1 or len(days) < 2:
+        return None
+    ordinal = np.array([d.toordinal() for d in days], dtype=np.int64)
+    after = np.cumsum(rows[::-1])[::-1]  # rows on or after each day
+    found = None
+    for i in range(len(days) - 2, -1, -1):
+        tail = int(after[i + 1])
+        if tail > cap:
+            break
+        if ordinal[i + 1] - ordinal[i] <= LATE_GAP_DAYS:
+            continue
+        pace = rows[(ordinal > ordinal[i] - 90) & (ordinal <= ordinal[i])].sum() / 90
+        span = max(7, int(ordinal[-1] - ordinal[i + 1]) + 1)
+        if tail < LATE_PACE_SHARE * pace * span:
+            found = (days[i], tail)  # keep looking back: two typos after one gap are cut together
+    return found
+
+
+def late_dates(stage: Path) -> tuple[list[str], dict[str, Any] | None]:
+    """(warnings, the manifest's ``late_rows`` entry or None) for the staged buckets in ``stage``."""
+    import pyarrow.compute as pc
+
+    counts: dict[dt.date, int] = {}
+    for table, column in DATE_COLUMNS.items():
+        for path in _files(stage, table):
+            vc = pc.value_counts(_dates(path, column))
+            for day, n in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
+                counts[day] = counts.get(day, 0) + n
+    found = export_end(counts)
+    if found is None:
+        return [], None
+    end, tail = found
+    examples: list[str] = []
+    for table, column in DATE_COLUMNS.items():
+        for path in _files(stage, table):
+            frame = pd.read_parquet(path, columns=[_ID_COLUMNS[table], column])
+            late = frame.loc[frame[column] > pd.Timestamp(end)].sort_values([column, _ID_COLUMNS[table]])
+            examples += [
+                f"{table}.{column} {pd.Timestamp(d).date()} ({_ID_COLUMNS[table]} {i!r})"
+                for i, d in zip(late[_ID_COLUMNS[table]], late[column], strict=True)
+            ]
+    last = max(counts)
+    gap = min(d for d in counts if d > end) - end
+    entry = {
+        "export_end": end.isoformat(),
+        "last_date": last.isoformat(),
+        "rows": tail,
+        "gap_days": gap.days,
+        "examples": examples[:5],
+    }
+    warning = (
+        f"dates: {tail:,} row(s) dated after {end}, the end of the bulk of the export, follow "
+        f"{gap.days:,} days with no dated row ({'; '.join(examples[:5])}{' ...' if len(examples) > 5 else ''}): "
+        "probably mistyped dates. They are kept, but ews takes "
+        f"{end} as the end of the export (manifest.json late_rows), so `ews score` measures the "
+        "export's age from it and a stale export is not hidden by them. Correct these dates in the "
+        "source system and export again; if they are right, the feed is thin after "
+        f"{end} (an export cut short?)"
+    )
+    return [warning], entry
+
+
+def statement_gaps(stage: Path) -> list[str]:
+    """Warnings about statements that are not one per debtor and calendar month between a
+    debtor's first and last statement: missing months, and two statements in one month."""
+    missing_debtors = missing_months = extra = 0
+    gap_examples: list[str] = []
+    extra_examples: list[str] = []
+    for path in _files(stage, "statements"):
+        frame = pd.read_parquet(path, columns=["debtor_id", "period_end"]).dropna()
+        if frame.empty:
+            continue
+        month = frame["period_end"].dt.year.to_numpy() * 12 + frame["period_end"].dt.month.to_numpy() - 1
+        code = pd.factorize(frame["debtor_id"])[0]
+        order = np.lexsort((frame["period_end"].to_numpy(), month, code))
+        code, month = code[order], month[order]
+        ids = frame["debtor_id"].to_numpy()[order]
+        ends = frame["period_end"].to_numpy()[order]
+        same = np.r_[False, code[1:] == code[:-1]]
+        step = np.r_[0, np.diff(month)]
+        gaps = same & (step > 1)
+        twice = same & (step == 0)
+        missing_debtors += len(np.unique(code[gaps]))
+        missing_months += int((step[gaps] - 1).sum())
+        extra += int(twice.sum())
+        for i in np.flatnonzero(gaps)[: 3 - len(gap_examples)]:
+            y, m = divmod(int(month[i - 1]) + 1, 12)
+            gap_examples.append(f"{ids[i]!r} has none for {y:04d}-{m + 1:02d}")
+        for i in np.flatnonzero(twice)[: 3 - len(extra_examples)]:
+            extra_examples.append(
+                f"{ids[i]!r} on {pd.Timestamp(ends[i - 1]).date()} and {pd.Timestamp(ends[i]).date()}"
+            )
+    out = []
+    if missing_months:
+        out.append(
+            f"statements: {missing_debtors:,} debtor(s) miss {missing_months:,} monthly statement(s) between "
+            f"their first and last one ({'; '.join(gap_examples)}{' ...' if missing_debtors > 3 else ''}). "
+            "The statement features count calendar months (a missing month reads as no activity and "
+            "breaks month-to-month streaks): export every month of every account, or check the export's "
+            "filters"
+        )
+    if extra:
+        out.append(
+            f"statements: {extra:,} statement(s) fall in a calendar month that already has one for the same "
+            f"debtor ({'; '.join(extra_examples)}{' ...' if extra > 3 else ''}): the statement features "
+            "expect one statement per debtor and month, so that month counts twice in their windows. Export "
+            "the month-end statements only (drop interim or mid-month statements)"
+        )
+    return out
+
+
+def staged_checks(stage: Path, manifest: dict[str, Any]) -> None:
+    """Add the warnings of :func:`late_dates` and :func:`statement_gaps` to ``manifest`` (and its
+    ``late_rows`` entry when some rows follow the export's end)."""
+    warnings, late = late_dates(stage)
+    if late is not None:
+        manifest["late_rows"] = late
+    manifest["warnings"] += warnings + statement_gaps(stage)

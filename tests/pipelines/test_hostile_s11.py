@@ -1,0 +1,124 @@
+"""Session 11 (s11-robust): hostile and real-world inputs found through the ``ews`` commands
+(BENCHMARKS.md "Hostile inputs tried", "Session 11 (s11-robust)"). Each test was written before its
+fix and fails without it. Tiny hand-made files in tmp_path; hand-computed expected values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from pipelines.config.source import FileSource, RulesConfig, SourceConfig
+from pipelines.ingest import ingest_source
+
+
+def _ingest(files: dict[str, Path], out: Path | None, as_of: dt.date, **options):
+    rules = RulesConfig(data_docs=False)
+    source = SourceConfig(name="files", rules=rules, tables={t: FileSource(path=p) for t, p in files.items()})
+    return ingest_source(source, out, as_of=as_of, **options)
+
+
+# ------------------------------------------------------------ a mistyped date hides a stale export
+
+
+def test_export_end_finds_a_handful_of_rows_after_a_long_silence() -> None:
+    """1,000 days with 2 rows each (2,000 rows: at most 20 late rows, pace 2 a day). One row 40
+    days after the last day: 1 < 0.1 x 2 x 7 = 1.4, a typo. Three days of 2 rows after a 40-day
+    shutdown: 6 rows >= 1.4, the business is back (not cut). A 35-day silence is not enough."""
+    from pipelines.ingest.staged import export_end
+
+    start = dt.date(2022, 1, 1)
+    bulk = {start + dt.timedelta(days=i): 2 for i in range(1000)}
+    last = start + dt.timedelta(days=999)
+    assert export_end(bulk) is None
+    typo = {**bulk, last + dt.timedelta(days=40): 1}
+    assert export_end(typo) == (last, 1)
+    two = {**typo, last + dt.timedelta(days=200): 1}  # two typos after the gap are cut together
+    assert export_end(two) == (last, 2)
+    back = {**bulk, **{last + dt.timedelta(days=40 + i): 2 for i in range(3)}}
+    assert export_end(back) is None
+    assert export_end({**bulk, last + dt.timedelta(days=35): 1}) is None
+    assert export_end({start: 50, start + dt.timedelta(days=90): 1}) is None  # 51 rows: no handful
+
+
+def _typo_book(tmp_path: Path) -> Path:
+    """200 invoices, two a day from 2024-01-01 to 2024-04-09, then one dated 2024-09-30 (a typo:
+    174 days later: 21 days of April + 31 + 30 + 31 + 31 + 30)."""
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i // 2) for i in range(200)]
+    lines = [f"I{i},D{i % 7},{d},{d + dt.timedelta(days=30)},100\n" for i, d in enumerate(days)]
+    lines.append("ITYPO,D1,2024-09-30,2024-10-30,100\n")
+    path = tmp_path / "invoices.csv"
+    path.write_text("invoice_id,debtor_id,issue_date,due_date,amount\n" + "".join(lines), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_mistyped_late_date_does_not_hide_a_stale_export(tmp_path: Path, stream: bool) -> None:
+    """Before: the latest dated row (2024-09-30, a typo) was the data's end, so `ews score --as-of
+    2024-10-31` passed the data-lag check (31 days <= 35) of an export that ends 2024-04-09 (205
+    days stale), and training took labels as observed up to 2024-09-30. Ingest kept the row
+    without a word. Now: a warning naming the row, manifest late_rows, and the export's end used by
+    the data-lag check and Book.last_observed; the same in the streamed path."""
+    from pipelines.engine import Book
+    from pipelines.scoring.data_window import StaleDataError, check_as_of, data_window
+
+    out = tmp_path / "out"
+    options = {"stream": True, "partitions": 2, "workers": 1} if stream else {}
+    manifest = _ingest({"invoices": _typo_book(tmp_path)}, out, dt.date(2024, 10, 31), **options).manifest
+    entry = manifest["tables"]["invoices"]
+    assert (entry["rows_in"], entry["rows_accepted"]) == (201, 201)  # kept: the date may be right
+    assert manifest["late_rows"] == {
+        "export_end": "2024-04-09",
+        "last_date": "2024-09-30",
+        "rows": 1,
+        "gap_days": 174,
+        "examples": ["invoices.issue_date 2024-09-30 (invoice_id 'ITYPO')"],
+    }
+    (warning,) = manifest["warnings"]
+    assert warning.startswith(
+        "dates: 1 row(s) dated after 2024-04-09, the end of the bulk of the export, follow 174 days with "
+        "no dated row (invoices.issue_date 2024-09-30 (invoice_id 'ITYPO')): probably mistyped dates."
+    )
+    assert data_window(out) == (dt.date(2024, 1, 1), dt.date(2024, 4, 9))
+    assert Book.ingested(out).last_observed() == dt.datetime(2024, 4, 9)
+    with pytest.raises(StaleDataError) as err:
+        check_as_of(dt.date(2024, 10, 31), data_window(out), 35, out)
+    assert "is 205 days after the latest invoice, payment or event in --data" in str(err.value)
+    assert "(2024-04-09, the export's end: 1 row(s) dated up to 2024-09-30 follow 174 days" in str(err.value)
+
+
+# ------------------------------------------------------------ statements: gaps and extra statements
+
+_STATEMENTS = {
+    "D1": ["2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30", "2024-05-31", "2024-06-30"],
+    "D2": ["2024-01-31", "2024-02-29", "2024-04-30", "2024-06-30"],  # March and May missing
+    "D3": ["2024-01-31", "2024-02-15", "2024-02-29", "2024-03-31"],  # a mid-month extra
+    "D4": ["2024-01-31", "2024-05-31"],  # February, March, April missing
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_statement_gaps_and_extra_statements_are_named(tmp_path: Path, stream: bool) -> None:
+    """Before: statements with months missing and a second statement in one month were accepted
+    without a word (s10-robust: 500 UCI accounts without July, 300 with an extra 2005-08-15). Now
+    warned with counts and examples, in the streamed path too (2 partitions: counts add up)."""
+    path = tmp_path / "statements.csv"
+    path.write_text(
+        "debtor_id,period_end,balance\n"
+        + "".join(f"{d},{p},100\n" for d, ends in _STATEMENTS.items() for p in ends),
+        encoding="utf-8",
+    )
+    options = {"stream": True, "partitions": 2, "workers": 1} if stream else {}
+    manifest = _ingest({"statements": path}, tmp_path / "out", dt.date(2024, 6, 30), **options).manifest
+    assert manifest["tables"]["statements"]["rows_accepted"] == 16
+    gaps, extra = manifest["warnings"]
+    # D2: 2 months, D4: 3 months -> 2 debtors, 5 months
+    assert gaps.startswith(
+        "statements: 2 debtor(s) miss 5 monthly statement(s) between their first and last one ("
+    )
+    assert "'D2' has none for 2024-03" in gaps and "'D4' has none for 2024-02" in gaps
+    assert extra.startswith(
+        "statements: 1 statement(s) fall in a calendar month that already has one for the same debtor "
+        "('D3' on 2024-02-15 and 2024-02-29)"
+    )
