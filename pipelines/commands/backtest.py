@@ -64,6 +64,53 @@ def _truth_problem(path: Path) -> str | None:
     return None
 
 
+TRUTH_MIN_SHARE = 0.9
+TRUTH_MAX_OTHER_SEGMENT = 0.1
+"""--truth must hold at least 90 % of the book's debtors, at most 10 % of them in another segment."""
+
+
+def _truth_mismatch(path: Path, portfolio) -> str | None:
+    """Why ``--truth`` is not the truth of this book, or None: fewer than :data:`TRUTH_MIN_SHARE`
+    of the book's debtors in it, or (the same ids, as every generated book has) other segments for
+    more than :data:`TRUTH_MAX_OTHER_SEGMENT` of them. Before: another book's truth gave exit 0 and
+    oracle figures of the wrong book."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    names = pq.read_schema(path).names
+    truth = pd.read_parquet(path, columns=[c for c in ("debtor_id", "segment") if c in names])
+    truth = truth.drop_duplicates("debtor_id").astype({"debtor_id": "string"}).set_index("debtor_id")
+    book = portfolio.debtors
+    if book is None or book.empty:
+        ledger = [f["debtor_id"] for f in (portfolio.invoices, portfolio.statements) if f is not None]
+        book = pd.DataFrame({"debtor_id": pd.concat(ledger).unique()}) if ledger else pd.DataFrame()
+    if book.empty:
+        return None
+    ids = pd.Index(book["debtor_id"].astype("string").unique())
+    found = ids.isin(truth.index)
+    fix = "give the truth.parquet that `ews generate` wrote beside this book, or leave --truth out"
+    if found.mean() < TRUTH_MIN_SHARE:
+        missing = ids[~found][:3].tolist()
+        return (
+            f"--truth {path} is not the truth of --data: only {int(found.sum()):,} of its {len(ids):,} debtors "
+            f"({found.mean():.0%}) are in it (not in it: {', '.join(map(repr, missing))}; it holds "
+            f"{len(truth):,} debtors, e.g. {', '.join(map(repr, truth.index[:3].tolist()))}): {fix}"
+        )
+    if "segment" in truth and "segment" in book:
+        both = book.drop_duplicates("debtor_id").astype({"debtor_id": "string"}).set_index("debtor_id")
+        both = both[["segment"]].join(truth["segment"], rsuffix="_truth", how="inner").dropna()
+        differ = both["segment"].astype(str) != both["segment_truth"].astype(str)
+        if len(both) and differ.mean() > TRUTH_MAX_OTHER_SEGMENT:
+            first = both.loc[differ].iloc[0]
+            return (
+                f"--truth {path} is not the truth of --data: the same debtor ids, but {int(differ.sum()):,} of "
+                f"{len(both):,} debtors have another segment in it ({both.index[differ][0]!r}: "
+                f"{first['segment']!r} in --data, {first['segment_truth']!r} in --truth): the truth of another "
+                f"generated book; {fix}"
+            )
+    return None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("backtest")
     def backtest(
@@ -179,6 +226,8 @@ def register(app: typer.Typer) -> None:
                 portfolio = read_portfolio(data)
             else:  # raw canonical files: validated in memory
                 portfolio = ingest_dir(data, None, as_of=max(d2, dt.datetime.now(dt.UTC).date())).portfolio
+        if truth is not None and (wrong := _truth_mismatch(truth, portfolio)):
+            fail(wrong)  # before the replay
         if loaded is not None:
             scorer, label = model_scorer(loaded, cfg), f"{loaded.name} v{loaded.version}"
             leak = leakage(loaded, dates, definition.horizon_days)

@@ -122,3 +122,43 @@ def test_statement_gaps_and_extra_statements_are_named(tmp_path: Path, stream: b
         "statements: 1 statement(s) fall in a calendar month that already has one for the same debtor "
         "('D3' on 2024-02-15 and 2024-02-29)"
     )
+
+
+# ------------------------------------------------------------ backtest --truth of another book
+
+
+def test_backtest_refuses_the_truth_of_another_book(tmp_path: Path) -> None:
+    """Before: `ews backtest --truth` of another generated book was accepted (exit 0, oracle
+    figures of the wrong book): every generated book names its debtors D0000001, D0000002, ...
+    Now refused when under 90 % of the book's debtors are in it, or more than 10 % of them have
+    another segment there."""
+    import pandas as pd
+
+    from features.tables import Portfolio
+    from pipelines.commands.backtest import _truth_mismatch
+
+    segments = ["retail", "wholesale"] * 5
+    book = Portfolio(debtors=pd.DataFrame({"debtor_id": [f"D{i}" for i in range(10)], "segment": segments}))
+
+    def truth(ids: list[str], segs: list[str]) -> Path:
+        path = tmp_path / f"truth{len(list(tmp_path.iterdir()))}.parquet"
+        pd.DataFrame({"debtor_id": ids, "segment": segs, "month_end": pd.Timestamp("2024-01-31")}).to_parquet(
+            path
+        )
+        return path
+
+    own = truth([f"D{i}" for i in range(10)], segments)
+    assert _truth_mismatch(own, book) is None
+    one_differs = truth([f"D{i}" for i in range(10)], ["construction", *segments[1:]])
+    assert _truth_mismatch(one_differs, book) is None  # 1 of 10: not more than 10 %
+    shifted = truth([f"D{i}" for i in range(4, 20)], ["retail"] * 16)  # D4..D9 of 10: 60 %
+    assert _truth_mismatch(shifted, book).startswith(
+        f"--truth {shifted} is not the truth of --data: only 6 of its 10 debtors (60%) are in it "
+        "(not in it: 'D0', 'D1', 'D2'; it holds 16 debtors, e.g. 'D4', 'D5', 'D6'): give the truth.parquet"
+    )
+    other = truth([f"D{i}" for i in range(10)], ["wholesale", "retail", "retail", *segments[3:]])
+    assert _truth_mismatch(other, book) == (
+        f"--truth {other} is not the truth of --data: the same debtor ids, but 2 of 10 debtors have another "
+        "segment in it ('D0': 'retail' in --data, 'wholesale' in --truth): the truth of another generated "
+        "book; give the truth.parquet that `ews generate` wrote beside this book, or leave --truth out"
+    )
