@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -106,6 +107,18 @@ def _watchlist_rows(watchlist: pd.DataFrame, reason_columns: list[str], limit: i
     return rows
 
 
+COUNT_METRICS = ("_rows", "_defaults", "_snapshots")
+
+
+def metric_text(key: str, value: float) -> str:
+    """A model metric as the report prints it: counts (``test_rows``, ``test_defaults``,
+    ``test_snapshots``) as integers with thousands separators, every other figure with 4 decimals."""
+    v = float(value)
+    if key.endswith(COUNT_METRICS) and np.isfinite(v):
+        return f"{round(v):,}"
+    return f"{v:.4f}"
+
+
 def render_report(
     *,
     as_of: str,
@@ -167,7 +180,7 @@ def render_report(
         }
         for i, w in enumerate(waterfalls)
     ]
-    metrics = {k: float(v) for k, v in model.get("metrics", {}).items()}
+    metrics = {k: metric_text(k, v) for k, v in model.get("metrics", {}).items()}
     return template.render(
         as_of=as_of,
         model={**model, "metrics": metrics},

@@ -175,7 +175,12 @@ def report_html(tmp_path_factory) -> Path:
     )
     html = render_report(
         as_of="2024-06-30",
-        model={"name": "ews-pd", "version": "7", "alias": "champion", "metrics": {"test_auc": 0.81}},
+        model={
+            "name": "ews-pd",
+            "version": "7",
+            "alias": "champion",
+            "metrics": {"test_auc": 0.81, "test_rows": 3180.0, "test_defaults": 13.0},
+        },
         config_hash="f" * 64,
         scored=scored,
         previous=prev,
@@ -230,6 +235,10 @@ def test_report_is_self_contained_and_escaped(report_html: Path) -> None:
     assert ">4,000<" in html and ">1,000<" in html and ">25.0%<" in html  # feed-check figures
     assert "data:image/png" not in html and html.count("<svg") >= 3  # distribution, calibration, waterfall
     assert "log-odds" not in html  # the waterfall speaks PD
+    # model metrics: counts as integers (before: 3180.0000 and 13.0000), figures with 4 decimals
+    metrics = html[html.index('id="metrics-table"') :]
+    metrics = metrics[: metrics.index("</table>")]
+    assert ">3,180<" in metrics and ">13<" in metrics and ">0.8100<" in metrics and ".0000" not in metrics
     assert 'href="#wf-d' in html  # the watchlist row links to its waterfall
 
 
