@@ -275,6 +275,7 @@ LABELS: dict[str, str] = {
     "credit_limit_aggressive": "Aggressive credit limit",
     "credit_limit_rule": "Why this limit (rule)",
     "limit_note": "Limit breach",
+    "expected_cash_30d": "Expected cash in 30 days",
 }
 AMOUNTS = frozenset(
     {
@@ -295,6 +296,7 @@ AMOUNTS = frozenset(
         "credit_limit_recommended",
         "credit_limit_conservative",
         "credit_limit_aggressive",
+        "expected_cash_30d",
     }
 )
 

@@ -550,10 +550,12 @@ def write_exports(
     drift_frame: pd.DataFrame,
     quarantine: dict[str, Any],
     xlsx_rows: int = 100_000,
+    currency: str | None = None,
 ) -> tuple[dict[str, Path], dict[str, dict[str, int]]]:
     """Watchlist, reason codes, the collections and recovery queues (CSV/Parquet: all rows; XLSX:
-    the top ``xlsx_rows``), drift and quarantine files; and, per XLSX file, the text cells cut to
-    Excel's 32,767 characters (per column; the CSV/Parquet keep the full text)."""
+    the top ``xlsx_rows``, amounts headed with the reporting ``currency``), drift and quarantine
+    files; and, per XLSX file, the text cells cut to Excel's 32,767 characters (per column; the
+    CSV/Parquet keep the full text)."""
     cuts: dict[str, dict[str, int]] = {}
     files = {
         "watchlist.parquet": write_parquet(published(wl["watchlist"]), stage / "watchlist.parquet"),
@@ -562,7 +564,9 @@ def write_exports(
         "drift.csv": write_csv(drift_frame, stage / "drift.csv"),
     }
     for frame, stem in ((q, "collections_queue"), (rq, "recovery_queue")):
-        files.update(write_queue(frame, stage, stem, QUEUE_TITLES[stem], stamp, xlsx_rows, cuts=cuts))
+        files.update(
+            write_queue(frame, stage, stem, QUEUE_TITLES[stem], stamp, xlsx_rows, currency, cuts=cuts)
+        )
     for table, rows in quarantine.items():
         target = stage / "quarantine" / f"{table}.csv"
         if isinstance(rows, Path):  # the ingested folder's file, copied as it is
@@ -864,6 +868,7 @@ def run_nightly(
             drift_frame,
             result.quarantine,
             cfg.queue.xlsx_max_rows,
+            currency,
         )
         files[STATE_FILE] = write_parquet(state, stage / STATE_FILE)
         counts = _counts(scored, wl, q, rq, previous, cfg)

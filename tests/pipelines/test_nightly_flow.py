@@ -166,6 +166,16 @@ def test_outputs_are_published_with_manifest(env) -> None:
     assert set(m["cpu_s"]) == set(m["timings_s"]) and all(v >= 0 for v in m["cpu_s"].values())
     assert m["drift"]["variables"][0]["variable"] == "score"
     assert m["outputs"]["scores.parquet"] and (run / "quarantine").is_dir()
+    # the queue workbooks head their amounts with the reporting currency and name every column
+    # (before: "Exposure at default" without it, and the raw name expected_cash_30d)
+    for stem in ("collections_queue", "recovery_queue"):
+        book = openpyxl.load_workbook(run / f"{stem}.xlsx", read_only=True)
+        header = [c.value for c in next(book["all"].iter_rows(max_row=1))]
+        cols = pd.read_parquet(run / f"{stem}.parquet").columns
+        assert "Exposure at default (EUR)" in header and "Overdue amount (EUR)" in header, header
+        assert not set(header) & set(cols), header  # no column shown by its raw name
+        if "expected_cash_30d" in cols:
+            assert "Expected cash in 30 days (EUR)" in header
 
 
 def test_scores_cover_every_debtor_and_defaults(env) -> None:
