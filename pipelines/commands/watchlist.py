@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 import typer.core
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -127,9 +128,18 @@ def register(app: typer.Typer) -> None:
                 f"debtor {debtor!r} is in no published run under {out} and has no override; check the id and --out"
             )
         console = Console()
-        table = Table(title=f"{debtor}: runs in {out}")
-        for col in ("as of", "PD", "band", "flagged", "triggers", "status", "days on list", "owner"):
-            table.add_column(col)
+        # dates, PDs, bands and statuses are never cut (an 80-column terminal showed "2025-11…");
+        # triggers and owners wrap
+        table = Table(
+            title=f"{debtor}: runs in {out}", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+        )
+        for col in ("as of", "PD", "band", "flag", "triggers", "status", "days on list", "owner"):
+            table.add_column(
+                col,
+                no_wrap=col in {"as of", "PD", "band", "flag", "status"},
+                overflow="fold",
+                min_width={"triggers": 9, "owner": 10}.get(col),
+            )
         for r in runs.itertuples(index=False):
             table.add_row(
                 r.as_of,
@@ -145,22 +155,22 @@ def register(app: typer.Typer) -> None:
         if overrides.empty:
             console.print("no overrides")
             return
-        table = Table(title=f"{debtor}: overrides (audit log)")
-        for col in ("#", "at (UTC)", "status", "band", "by", "reason", "until", "run reviewed", "PD then"):
-            table.add_column(col)
+        # one paragraph per override: nine columns did not fit 80 characters (dates and the reason
+        # were cut to "2026-12…" and "pa…")
+        console.print(f"{debtor}: overrides (audit log)", style="bold")
         for o in overrides.itertuples(index=False):
-            table.add_row(
-                str(o.seq),
-                o.at.strftime("%Y-%m-%d %H:%M"),
-                o.status,
-                o.band or "",
-                o.by,
-                o.reason,
-                "" if pd.isna(o.until) else o.until.date().isoformat(),
-                o.run.date().isoformat(),
-                "" if o.pd != o.pd else f"{o.pd:.4f}",
+            facts = [f"by {o.by}", f"run reviewed {o.run.date().isoformat()}"]
+            if o.pd == o.pd:
+                facts.append(f"PD then {o.pd:.4f}")
+            if o.band:
+                facts.append(f"band {o.band}")
+            if not pd.isna(o.until):
+                facts.append(f"until {o.until.date().isoformat()}")
+            console.print(
+                f"#{o.seq} {o.at.strftime('%Y-%m-%d %H:%M')} UTC  {o.status}  ({', '.join(facts)})\n    {o.reason}",
+                highlight=False,
+                markup=False,
             )
-        console.print(table)
 
 
 def demo_override(console, runs_dir: Path, run: Path) -> str | None:

@@ -24,7 +24,7 @@ from pipelines.scoring.overrides import (
     new_override,
     read_log,
 )
-from pipelines.scoring.watch_state import apply_overrides, debtor_history, watch_state, with_state
+from pipelines.scoring.watch_state import STATE_FILE, apply_overrides, debtor_history, watch_state, with_state
 from pipelines.scoring.watchlist import assign_bands
 
 CFG = NightlyConfig()  # threshold band D (PD >= 0.07); jump +0.03 and +50 %
@@ -279,6 +279,39 @@ def test_history_lists_runs_and_overrides(tmp_path) -> None:
     assert "checked with the customer" in res.output
     res = invoke("watchlist", "history", "NOPE", "--out", str(tmp_path))
     assert res.exit_code == 2 and "in no published run" in res.output
+
+
+def test_history_at_80_columns_cuts_no_date_status_or_reason(tmp_path) -> None:
+    # s11-small: at 80 columns (a pipe, CliRunner) the tables cut "2025-11-30" to "2025-11…", the
+    # status to "under_…", the owner to "unassi…" and the reason to "paid in…"
+    run = publish_scores(tmp_path, RUN, [("D0000099", 0.7714, False)])
+    pd.DataFrame({"debtor_id": ["D0000099"], "triggers": ["threshold, jump"]}).to_parquet(
+        run / "watchlist.parquet"
+    )
+    state = pd.DataFrame(
+        {"debtor_id": ["D0000099"], "status": ["under_review"], "days_on_list": [31], "owner": ["unassigned"]}
+    )
+    state.to_parquet(run / STATE_FILE)
+    reason = "paid in full on 3 March, remittance advice checked with the bank statement"
+    append_override(
+        tmp_path, Override("D0000099", "cleared", reason, "anna", RUN, 0.7714, None, None), now=NOW
+    )
+    res = CliRunner().invoke(
+        app, ["watchlist", "history", "D0000099", "--out", str(tmp_path)], env={"COLUMNS": "80"}
+    )
+    assert res.exit_code == 0, res.output
+    assert max(len(line) for line in res.output.splitlines()) <= 80
+    for text in (
+        "2024-08-31",
+        "0.7714",
+        "under_review",
+        "unassigned",
+        "threshold",
+        "2024-09-01 09:30 UTC",
+        reason,
+    ):
+        assert text in res.output, (text, res.output)
+    assert "…" not in res.output
 
 
 def test_check_log_uses_the_head_in_the_previous_manifest(tmp_path) -> None:
