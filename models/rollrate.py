@@ -56,7 +56,14 @@ SPLIT_WORDS = {
 
 
 class RollRateTooSmallError(ValueError):
-    """The book is below the roll-rate model's own minimum (months, moves or defaults observed)."""
+    """The book is below the roll-rate model's own minimum (months, moves or defaults observed).
+    ``figures``: the counts (``months``, ``moves``, ``moves_to_default``); ``short``: what is short,
+    e.g. ``["1 move into default (need >= 3)"]``."""
+
+    def __init__(self, message: str, figures: dict[str, int] | None = None, short: list[str] | None = None):
+        super().__init__(message)
+        self.figures = figures or {}
+        self.short = short or []
 
 
 @dataclass(frozen=True)
@@ -360,14 +367,17 @@ def check_book(frame: pd.DataFrame, params: RollRateParams) -> dict[str, int]:
     if figures["moves"] < params.min_transitions:
         short.append(f"{figures['moves']} month-end moves (need >= {params.min_transitions})")
     if figures["moves_to_default"] < params.min_default_transitions:
+        k = figures["moves_to_default"]
         short.append(
-            f"{figures['moves_to_default']} moves into default (need >= {params.min_default_transitions})"
+            f"{k} move{'' if k == 1 else 's'} into default (need >= {params.min_default_transitions})"
         )
     if short:
         raise RollRateTooSmallError(
             "the book is also too small for the roll-rate model: " + ", ".join(short) + ". A longer "
             "history or more debtors is needed (rollrate.min_months / min_transitions / "
-            "min_default_transitions in the train config)"
+            "min_default_transitions in the train config)",
+            figures,
+            short,
         )
     return figures
 

@@ -232,7 +232,7 @@ def fit_small_book(dataset: pd.DataFrame, cfg: TrainConfig, definition: Any, why
             dataset, cfg.rollrate.to_params(definition, cfg), cfg.features.segment_column
         )
     except RollRateTooSmallError as small:
-        raise BookTooSmallError(f"{why}; {small}") from None
+        raise BookTooSmallError(small_book_refusal(dataset, definition, small, why)) from None
     summary = snapshot_summary(dataset)
     observed = summary[summary["horizon_observed"]]
     defaults, rows = int(observed["defaults"].sum()), int(observed["labelled"].sum())
@@ -247,6 +247,30 @@ def fit_small_book(dataset: pd.DataFrame, cfg: TrainConfig, definition: Any, why
         "debtors within a state"
     )
     return dataclasses.replace(outcome, note=note, selection=f"{note}. {outcome.selection}")
+
+
+def small_book_refusal(dataset: pd.DataFrame, definition: Any, small: Any, why: Exception) -> str:
+    """The refusal of a book below even the roll-rate minimum, plain first: the book's size and
+    defaults, what the smallest model needs, what to do; then both detailed messages. ``small``: the
+    :class:`models.rollrate.RollRateTooSmallError` (its ``figures`` and ``short``)."""
+    figures = getattr(small, "figures", {}) or {}
+    if not figures or not getattr(small, "short", None):
+        return f"{why}; {small}"
+    ends = pd.to_datetime(dataset["as_of"])
+    k = figures["moves_to_default"]
+    kinds = [{"write_off": "write-off"}.get(k_, k_.replace("_", " ")) for k_ in definition.event_kinds]
+    events = " or ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
+    what = f"{definition.dpd_threshold}+ days past due" + (f", or a {events} event" if events else "")
+    return (
+        f"cannot train a PD model on this book yet: {dataset['debtor_id'].nunique():,} debtors over "
+        f"{ends.nunique()} month-ends ({ends.min().date()}..{ends.max().date()}) show {k} move"
+        f"{'' if k == 1 else 's'} into default ({what}) from one month-end to the next. The smallest "
+        f"model ews trains (the roll-rate model) is short of: {'; '.join(small.short)}. What to do: "
+        "export a longer history if your system holds one, or train again when more months are in; "
+        "the roll-rate minimums can be lowered in the train config (rollrate.min_default_transitions, "
+        "min_months, min_transitions), but PDs then rest on one or two defaults. Details: "
+        f"{why}; {small}"
+    )
 
 
 @dataclass(frozen=True)

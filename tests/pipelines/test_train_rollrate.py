@@ -100,7 +100,15 @@ def test_below_the_rollrate_minimum_the_refusal_gives_both_counts() -> None:
     why = BookTooSmallError("the book is too small for an out-of-time evaluation: 3 snapshots ...")
     with pytest.raises(BookTooSmallError) as caught:
         fit_small_book(frame, TrainConfig(), DefaultDefinition(), why)
+    # plain first (s11-small): the book, its defaults, what the smallest model lacks, what to do
     assert str(caught.value) == (
+        "cannot train a PD model on this book yet: 2 debtors over 5 month-ends (2024-01-31..2024-05-31) "
+        "show 0 moves into default (90+ days past due, or a write-off, agency placement or insolvency event) "
+        "from one month-end to the next. The smallest model ews trains (the roll-rate model) is short of: "
+        "5 month-ends (need >= 6); 8 month-end moves (need >= 200); 0 moves into default (need >= 3). "
+        "What to do: export a longer history if your system holds one, or train again when more months are "
+        "in; the roll-rate minimums can be lowered in the train config (rollrate.min_default_transitions, "
+        "min_months, min_transitions), but PDs then rest on one or two defaults. Details: "
         "the book is too small for an out-of-time evaluation: 3 snapshots ...; the book is also too small "
         "for the roll-rate model: 5 month-ends (need >= 6), 8 month-end moves (need >= 200), 0 moves into "
         "default (need >= 3). A longer history or more debtors is needed (rollrate.min_months / "
