@@ -277,8 +277,17 @@ def _static(name: str, description: str, reason: str) -> FeatureInfo:
 
 
 CATALOG: dict[str, FeatureInfo] = {
-    "segment": _static("segment", "Debtor segment or industry (static attribute).", "segment {value}"),
-    "country": _static("country", "Debtor country, ISO-3166 alpha-2 (static attribute).", "country {value}"),
+    # a reason is shown only where the value raises the PD: the sentence says so (before: "country FR")
+    "segment": _static(
+        "segment",
+        "Debtor segment or industry (static attribute).",
+        "segment {value}: the model gives this segment a higher PD",
+    ),
+    "country": _static(
+        "country",
+        "Debtor country, ISO-3166 alpha-2 (static attribute).",
+        "country {value}: the model gives debtors there a higher PD",
+    ),
 }
 for _module in _FAMILIES:
     CATALOG.update({n: _info(r.info) for n, r in REGISTERED.items() if r.fn.__module__ == _module.__name__})
