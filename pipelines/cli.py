@@ -169,6 +169,24 @@ def main() -> None:
     ) as exc:  # pipelines.adapters.registry.TrackingUnavailableError: MLflow does not answer
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         sys.exit(2)
+    except (OSError, RuntimeError) as exc:  # a path given by the user that no file can have
+        if not _path_error(exc):
+            raise
+        from pipelines.sources.read import path_problem
+
+        name = getattr(exc, "filename", None) or str(exc).removeprefix("Symlink loop from ").strip("'")
+        typer.secho(f"error: {name}: {path_problem(exc)}", fg=typer.colors.RED, err=True)
+        sys.exit(2)
+
+
+def _path_error(exc: BaseException) -> bool:
+    """A symlink loop or a name too long: the path typed is wrong (Python 3.11's pathlib raises
+    RuntimeError("Symlink loop from ...") where 3.13 raises OSError ELOOP)."""
+    import errno
+
+    if isinstance(exc, RuntimeError):
+        return str(exc).startswith("Symlink loop from")
+    return getattr(exc, "errno", None) in (errno.ELOOP, errno.ENAMETOOLONG)
 
 
 if __name__ == "__main__":

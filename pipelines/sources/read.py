@@ -98,6 +98,20 @@ class RawFile:
 
 
 def _check_path(path: Path, label: str) -> None:
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long, no permission
+        raise TableError(f"{label}: {path} cannot be opened: {path_problem(exc)}") from None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
+        raise TableError(
+            f"{label}: {path} is {kind}, not a file: ews reads each input twice (hash, then rows), so save the "
+            "table to a file first and pass that file"
+        )
     if not path.exists():
         raise TableError(
             f"{label}: file {path} not found. Check the path (relative paths start at the current directory)."
@@ -108,6 +122,20 @@ def _check_path(path: Path, label: str) -> None:
         raise TableError(
             f"{label}: file {path} is empty (0 bytes). Export the table again with a header row and data."
         )
+
+
+def path_problem(exc: BaseException) -> str:
+    """One line for an OS error about a path itself (a symlink loop, a name too long), with the fix."""
+    import errno
+
+    code = getattr(exc, "errno", None)
+    if code == errno.ELOOP or "Symlink loop" in str(exc):
+        return "a symbolic link loop (a link that points back at itself, directly or through other links): fix or remove the link"
+    if code == errno.ENAMETOOLONG:
+        return "the name is too long for the file system (at most 255 bytes per name): choose a shorter name"
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied: fix the permissions or choose another path"
+    return str(getattr(exc, "strerror", None) or exc)
 
 
 # (magic bytes at offset 0, what the file is, the fix); checked when a file is read as CSV or Parquet

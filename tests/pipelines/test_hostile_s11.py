@@ -162,3 +162,46 @@ def test_backtest_refuses_the_truth_of_another_book(tmp_path: Path) -> None:
         "segment in it ('D0': 'retail' in --data, 'wholesale' in --truth): the truth of another generated "
         "book; give the truth.parquet that `ews generate` wrote beside this book, or leave --truth out"
     )
+
+
+# ------------------------------------------------------------ paths no file can have
+
+
+def test_symlink_loops_long_names_and_pipes_are_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Before: `ews ingest --invoices LOOP` (a symlink loop) ended in RuntimeError "Symlink loop
+    from ..." with a traceback, a name of 300 characters (input or --out) in OSError [Errno 36]
+    with a traceback, and a named pipe or /dev/zero was "empty (0 bytes)"."""
+    import os
+
+    from pipelines.cli import main
+    from pipelines.sources.read import TableError
+
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    pay = tmp_path / "payments.csv"
+    pay.write_text("payment_id,debtor_id,paid_on,amount\nP1,D1,2024-01-05,10\n", encoding="utf-8")
+    long = tmp_path / ("a" * 300 + ".csv")
+    for given, text in [
+        (tmp_path / "loop1", "a symbolic link loop (a link that points back at itself"),
+        (long, "the name is too long for the file system (at most 255 bytes per name)"),
+    ]:
+        argv = [
+            "ews",
+            "ingest",
+            "--invoices",
+            str(given),
+            "--payments",
+            str(pay),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+        monkeypatch.setattr("sys.argv", argv)
+        with pytest.raises(SystemExit) as exit_:
+            main()
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and text in err and "Traceback" not in err, err
+    fifo = tmp_path / "fifo.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(TableError) as err:
+        _ingest({"invoices": fifo, "payments": pay}, None, dt.date(2024, 12, 31))
+    assert f"invoices: {fifo} is a named pipe (FIFO), not a file" in str(err.value)
