@@ -177,8 +177,9 @@ def predict_hazards(
     as this one: their hazard is copied from the week before instead of predicted (the same bits;
     a long-overdue invoice past ``period`` 14.5 and 93.5 days past due on the shipped model).
 
-    From ``walk_from`` open invoices on (weeks only), the trees are walked in compiled code
-    instead (:mod:`models.treewalk`: the same bits, about half the CPU on a 1M book's bucket);
+    From ``walk_from`` open invoices on (weeks only, at most 63), the trees are decided in compiled
+    code instead (:mod:`models.treewalk`: the same bits, about a quarter of LightGBM's CPU on a 1M
+    book's bucket);
     fewer invoices do not pay for loading (and, the first time, compiling) it.
     """
     missing = [f for f in features if f not in ALL_FEATURES]
@@ -199,11 +200,11 @@ def predict_hazards(
     trees = None
     if ends is None and n >= walk_from:
         try:
-            from models.treewalk import compile_trees, weekly_hazards
+            from models.treewalk import MAX_WEEKS, compile_trees, weekly_hazards
         except (ImportError, RuntimeError):  # numba missing, or no cache directory it may write to
             pass
         else:
-            trees = compile_trees(booster, len(features))
+            trees = compile_trees(booster, len(features)) if horizon <= MAX_WEEKS else None
     if trees is not None:
         return weekly_hazards(
             trees,

@@ -1,20 +1,26 @@
-"""The weekly hazards of a LightGBM binary model walked in compiled code (numba), exactly as
-LightGBM predicts them, but without walking again the trees whose leaf cannot have moved.
+"""The weekly hazards of a LightGBM binary model computed in compiled code (numba), exactly as
+LightGBM predicts them, each tree decided once per invoice for all its weeks.
 
 From one week to the next only the period features of an invoice change (``period``,
-``dpd_at_period_end``, the gaps; ``features.paydate.PERIOD_FEATURES``). When a tree is walked,
-the walk records, per period feature, the interval its value may move within without turning at
-any node of the path (``value <= threshold`` goes left). Next week the tree keeps its leaf when
-every period feature is still within its interval (NaN stays NaN); only the other trees are
-walked. On a 1M book's bucket 5.9 of the 80 trees are walked again a week (BENCHMARKS.md, session 7).
+``dpd_at_period_end``, the gaps; ``features.paydate.PERIOD_FEATURES``). The trees are not walked
+node by node: as in QuickScorer (Lucchese et al., SIGIR 2015), each tree's leaves, numbered left to
+right, are the bits of a mask, and every node that turns right clears the bits of its left
+subtree's leaves; the leaf reached is the lowest bit left. Per invoice, the nodes on the other
+(static) features turn the same way in every week: per feature, its nodes sorted by threshold are
+cleared up to the first one the value does not exceed. A node on a period feature gets the set of
+weeks in which it turns right, as a bit mask of weeks (on values that never decrease over the
+weeks, one cut week per node, found in one pass over the feature's nodes sorted by threshold;
+otherwise week by week). A tree's leaf then changes only at the weeks where one of its period nodes
+changes side; each run of weeks adds its leaf's value to those weeks' raw scores.
 
-Bit for bit LightGBM's ``Booster.predict``: the same walk (inputs whose absolute value is at most
-1e-35f read as 0, NaN read as 0 at nodes whose missing type is not NaN, the missing-value
-direction at NaN / zero nodes), the leaves summed in tree order from 0.0 in float64, and the
-sigmoid ``1 / (1 + exp(-raw))`` with the C library's ``exp``. Models this does not cover
-(categorical splits, linear trees, several classes, averaged output, another objective or
-sigmoid) give None from :func:`compile_trees`; :func:`models.paydate.predict_hazards` then asks
-LightGBM. Pure: arrays in, arrays out.
+Bit for bit LightGBM's ``Booster.predict``: the same decisions (inputs whose absolute value is at
+most 1e-35f read as 0, NaN read as 0 at nodes whose missing type is not NaN, the missing-value
+direction at NaN / zero nodes), each week's leaves summed in tree order from 0.0 in float64 (the
+trees are taken in order, each fully before the next), and the sigmoid ``1 / (1 + exp(-raw))`` with
+the C library's ``exp``. Models this does not cover (categorical splits, linear trees, several
+classes, averaged output, another objective or sigmoid, more than 63 leaves in a tree) give None
+from :func:`compile_trees`; :func:`models.paydate.predict_hazards` then asks LightGBM, as it does
+beyond :data:`MAX_WEEKS` weeks. Pure: arrays in, arrays out.
 """
 
 from __future__ import annotations
@@ -26,18 +32,26 @@ from typing import Any
 
 import numpy as np
 from numba import njit
+from numba.cpython.unsafe.numbers import trailing_zeros
 
-__all__ = ["Trees", "compile_trees", "weekly_hazards"]
+__all__ = ["MAX_WEEKS", "Trees", "compile_trees", "weekly_hazards"]
 
 KZERO = float(np.float32(1e-35))  # LightGBM's kZeroThreshold (1e-35f)
 MISSING = {"None": 0, "Zero": 1, "NaN": 2}
+MAX_WEEKS = 63  # weeks of an invoice as the bits of an int64
+MAX_LEAVES = 63  # leaves of a tree as the bits of an int64
 
 
 @dataclass(frozen=True)
 class Trees:
     """The trees of a model as flat arrays. Node ``i``: ``feature[i]``, ``threshold[i]``,
     ``default_left[i]``, ``missing[i]`` (0 None, 1 Zero, 2 NaN), children ``left[i]`` /
-    ``right[i]`` (a node number, or ``-(leaf + 1)``); ``root[t]`` likewise per tree; ``value[leaf]``."""
+    ``right[i]`` (a node number, or ``-(leaf + 1)``); ``root[t]`` likewise per tree; ``value[leaf]``.
+    Derived (:func:`make_trees`): ``tree_of[i]``; ``clear[i]``, the leaf mask of its tree without
+    the leaves of its left subtree (bit j: the tree's j-th leaf from the left); ``leaf_start[t]``;
+    the nodes by feature and missing type, each group sorted by threshold: ``by_kind[by_kind_start[
+    3 f + kind]:...]``, and of those the ones whose default direction is right, ``right_default``
+    (likewise)."""
 
     feature: np.ndarray
     threshold: np.ndarray
@@ -47,6 +61,13 @@ class Trees:
     right: np.ndarray
     root: np.ndarray
     value: np.ndarray
+    tree_of: np.ndarray
+    clear: np.ndarray
+    leaf_start: np.ndarray
+    by_kind_start: np.ndarray
+    by_kind: np.ndarray
+    right_default_start: np.ndarray
+    right_default: np.ndarray
 
 
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -101,11 +122,14 @@ def _compile(model: dict, n_features: int) -> Trees | None:
 
     try:
         for tree in model["tree_info"]:
+            first = len(values)
             roots.append(add(tree["tree_structure"]))
+            if len(values) - first > MAX_LEAVES:
+                raise _Unsupported
     except _Unsupported:
         return None
     cols = list(zip(*nodes, strict=True)) if nodes else [[]] * 6
-    return Trees(
+    return make_trees(
         feature=np.asarray(cols[0], dtype=np.int64),
         threshold=np.asarray(cols[1], dtype=np.float64),
         default_left=np.asarray(cols[2], dtype=np.bool_),
@@ -114,11 +138,67 @@ def _compile(model: dict, n_features: int) -> Trees | None:
         right=np.asarray(cols[5], dtype=np.int64),
         root=np.asarray(roots, dtype=np.int64),
         value=np.asarray(values, dtype=np.float64),
+        n_features=n_features,
     )
 
 
 class _Unsupported(Exception):
     pass
+
+
+def make_trees(
+    feature: np.ndarray,
+    threshold: np.ndarray,
+    default_left: np.ndarray,
+    missing: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    root: np.ndarray,
+    value: np.ndarray,
+    n_features: int,
+) -> Trees:
+    """:class:`Trees` of the node arrays (leaves numbered left to right within each tree, the trees'
+    leaves one after the other, as :func:`_compile` numbers them), with the derived arrays."""
+    tree_of = np.zeros(len(feature), dtype=np.int64)
+    clear = np.zeros(len(feature), dtype=np.int64)
+    leaf_start = np.zeros(len(root), dtype=np.int64)
+
+    def leaves(ref: int, t: int) -> tuple[int, int]:  # the first leaf under ref and their count
+        if ref < 0:
+            return -ref - 1, 1
+        tree_of[ref] = t
+        first, n_left = leaves(int(left[ref]), t)
+        _, n_right = leaves(int(right[ref]), t)
+        clear[ref] = ~(((1 << n_left) - 1) << (first - int(leaf_start[t])))
+        return first, n_left + n_right
+
+    for t, ref in enumerate(root.tolist()):
+        node = ref
+        while node >= 0:  # the tree's first leaf from the left
+            node = int(left[node])
+        leaf_start[t] = -node - 1
+        leaves(ref, t)
+    groups = feature * 3 + missing
+    by_kind = np.lexsort((threshold, groups)).astype(np.int64)
+    right_default = by_kind[~default_left[by_kind]]
+    edges = np.arange(3 * n_features + 1)
+    return Trees(
+        feature=feature,
+        threshold=threshold,
+        default_left=default_left,
+        missing=missing,
+        left=left,
+        right=right,
+        root=root,
+        value=value,
+        tree_of=tree_of,
+        clear=clear,
+        leaf_start=leaf_start,
+        by_kind_start=np.searchsorted(groups[by_kind], edges).astype(np.int64),
+        by_kind=by_kind,
+        right_default_start=np.searchsorted(groups[right_default], edges).astype(np.int64),
+        right_default=right_default,
+    )
 
 
 def weekly_hazards(
@@ -137,14 +217,20 @@ def weekly_hazards(
     week by week as ``models.paydate.predict_hazards`` moves them: ``period_col`` takes k,
     ``dpd_col`` ``dpd0`` (week 0's days past due) + ``period_days`` x k (float32), ``gap_cols[g]`` that minus
     ``gap_sources[:, g]`` (float32); -1 for a column the model lacks. An invoice's later weeks stay
-    0 once its survival is at most ``tol``."""
+    0 once its survival is at most ``tol``. At most :data:`MAX_WEEKS` weeks."""
     n = X0.shape[0]
+    if horizon > MAX_WEEKS:
+        raise ValueError(f"at most {MAX_WEEKS} weeks, not {horizon}")
     out = np.zeros((n, horizon), dtype=np.float64)
     if n == 0 or horizon == 0:
         return out
     moving = np.asarray(
         [c for c in dict.fromkeys([period_col, dpd_col, *gap_cols.tolist()]) if c >= 0], dtype=np.int64
     )
+    periodic = np.flatnonzero(np.isin(trees.feature, moving)).astype(np.int64)  # in tree order
+    position = np.full(len(trees.feature), -1, dtype=np.int64)  # a node's place in ``periodic``
+    position[periodic] = np.arange(len(periodic))
+    by_kind, right_default = trees.by_kind, trees.right_default
     _kernel(
         np.ascontiguousarray(X0, dtype=np.float32),
         np.ascontiguousarray(dpd0, dtype=np.float32),
@@ -155,91 +241,37 @@ def weekly_hazards(
         moving,
         int(period_days),
         float(tol),
-        trees.feature,
-        trees.threshold,
-        trees.default_left,
-        trees.missing,
-        trees.left,
-        trees.right,
-        trees.root,
+        trees.by_kind_start,
+        trees.threshold[by_kind],
+        trees.default_left[by_kind],
+        trees.tree_of[by_kind],
+        trees.clear[by_kind],
+        position[by_kind],
+        trees.right_default_start,
+        trees.tree_of[right_default],
+        trees.clear[right_default],
+        np.searchsorted(trees.tree_of[periodic], np.arange(len(trees.root) + 1)).astype(np.int64),
+        trees.clear[periodic],
+        trees.leaf_start,
         trees.value,
         out,
     )
     return out
 
 
-@njit(cache=True, nogil=True)
-def _walk(x, t, feature, threshold, default_left, missing, left, right, root, slot, lo, hi):
-    """The leaf of tree ``t`` for the row ``x``; ``lo``/``hi``: per period feature, the interval
-    (lo, hi] its value (read as LightGBM reads it) may move within without turning at a node of
-    the path (lo = +inf: no such interval, zero-ness decided)."""
-    for m in range(lo.shape[0]):
-        lo[m] = -np.inf
-        hi[m] = np.inf
-    node = root[t]
-    while node >= 0:
-        f = feature[node]
-        v = x[f]
-        nan = math.isnan(v)
-        if not nan and abs(v) <= KZERO:
-            v = 0.0
-        kind = missing[node]
-        if nan and kind != 2:
-            v = 0.0
-        m = slot[f]
-        if (kind == 1 and -KZERO <= v <= KZERO) or (kind == 2 and nan):
-            go_left = default_left[node]
-            if m >= 0 and not nan:
-                lo[m] = np.inf
-        else:
-            go_left = v <= threshold[node]
-            if m >= 0 and not nan:
-                if go_left:
-                    hi[m] = min(hi[m], threshold[node])
-                else:
-                    lo[m] = max(lo[m], threshold[node])
-        node = left[node] if go_left else right[node]
-    return -node - 1
-
-
-@njit(cache=True, nogil=True)
-def _holds(vals, read, k, lo, hi, monotone):
-    """The first week after ``k`` whose period features leave the intervals ``lo``/``hi`` of a
-    walk at week k (a change of NaN-ness counts); the horizon when none does. On ``monotone``
-    weeks by bisection on the upper bounds (only of the features the path bounds above: that of an
-    unbounded one ends where it starts; a 1M book's bucket: 13.4 -> 3.8 bisection steps a walk),
-    else week by week."""
-    horizon, M = vals.shape
-    if monotone:
-        first = horizon
-        for m in range(M):
-            if math.isnan(vals[k, m]):
-                continue  # NaN in every week: the walk turns the same way
-            if lo[m] == np.inf:
-                return k + 1
-            if hi[m] == np.inf:
-                continue  # no upper bound on the path: no week reads above it
-            a, b = k + 1, first  # the first week in [a, b) read above hi[m], else b
-            while a < b:
-                c = (a + b) // 2
-                if read[c, m] > hi[m]:
-                    b = c
-                else:
-                    a = c + 1
-            first = a
-        return first
-    nxt = k + 1
-    while nxt < horizon:
-        for m in range(M):
-            v = vals[nxt, m]
-            if math.isnan(v) != math.isnan(vals[k, m]):
-                return nxt
-            if not math.isnan(v):
-                c = 0.0 if abs(v) <= KZERO else v
-                if not (lo[m] < c <= hi[m]):
-                    return nxt
-        nxt += 1
-    return nxt
+@njit(cache=True, nogil=True, inline="always")
+def _goes_left(v, kind, threshold, default_left):
+    """LightGBM's turn at a numerical node for the input ``v`` (float32 read as float64): |v| <=
+    1e-35f reads as 0, NaN as 0 unless the node's missing type is NaN; the default direction at a
+    zero (missing type Zero) or NaN (missing type NaN) input, else ``v <= threshold``."""
+    nan = math.isnan(v)
+    if not nan and abs(v) <= KZERO:
+        v = 0.0
+    if nan and kind != 2:
+        v = 0.0
+    if (kind == 1 and -KZERO <= v <= KZERO) or (kind == 2 and nan):
+        return default_left
+    return v <= threshold
 
 
 @njit(cache=True, nogil=True)
@@ -253,30 +285,41 @@ def _kernel(
     moving,
     period_days,
     tol,
-    feature,
-    threshold,
-    default_left,
-    missing,
-    left,
-    right,
-    root,
+    group_start,
+    group_threshold,
+    group_default_left,
+    group_tree,
+    group_clear,
+    group_position,
+    right_default_start,
+    right_default_tree,
+    right_default_clear,
+    periodic_start,
+    periodic_clear,
+    leaf_start,
     value,
     out,
 ):
+    """The nodes by feature and missing type, each group sorted by threshold (``group_*``), those
+    of them whose default direction is right (``right_default_*``), the nodes on period features in
+    tree order (``periodic_*``; ``group_position``: a node's place there, else -1)."""
     n, F = X0.shape
     horizon = out.shape[1]
-    trees = root.shape[0]
+    trees = leaf_start.shape[0]
     M = moving.shape[0]
     slot = np.full(F, -1, dtype=np.int64)
     for m in range(M):
         slot[moving[m]] = m
+    every = (np.int64(1) << horizon) - 1  # all weeks
     x = np.empty(F, dtype=np.float64)
-    leaf = np.zeros(trees, dtype=np.int64)
-    until = np.zeros(trees, dtype=np.int64)  # per tree: the first week it must be walked again
-    lo = np.empty(M, dtype=np.float64)
-    hi = np.empty(M, dtype=np.float64)
     vals = np.empty((horizon, M), dtype=np.float64)  # the period features of each week
     read = np.empty((horizon, M), dtype=np.float64)  # as LightGBM reads them (NaN: unused)
+    monotone = np.empty(M, dtype=np.bool_)
+    leaves = np.empty(trees, dtype=np.int64)  # per tree: the leaves not cleared by static nodes
+    weeks = np.zeros(periodic_clear.shape[0], dtype=np.int64)  # per period node: weeks turning right
+    turns = np.empty(trees, dtype=np.int64)  # per tree: bit k, a period node changes side at week k
+    segment = np.empty(horizon + 1, dtype=np.int64)  # per week: its run of weeks alike in every tree
+    raw = np.empty(horizon, dtype=np.float64)  # per run of weeks alike
     for i in range(n):
         for j in range(F):
             x[j] = np.float64(X0[i, j])
@@ -285,43 +328,86 @@ def _kernel(
         for k in range(1, horizon):
             d = np.float32(dpd0[i] + np.float32(period_days * k))
             if period_col >= 0:
-                x[period_col] = np.float64(np.float32(k))
+                vals[k, slot[period_col]] = np.float64(np.float32(k))
             if dpd_col >= 0:
-                x[dpd_col] = np.float64(d)
+                vals[k, slot[dpd_col]] = np.float64(d)
             for g in range(gap_cols.shape[0]):
-                x[gap_cols[g]] = np.float64(np.float32(d - sources[i, g]))
-            for m in range(M):
-                vals[k, m] = x[moving[m]]
-        # monotone: each period feature NaN in every week or in none, and never smaller (as
-        # LightGBM reads it) than the week before; then a leaf holds until its first week above hi
-        monotone = True
+                vals[k, slot[gap_cols[g]]] = np.float64(np.float32(d - sources[i, g]))
+        # monotone: NaN in every week or in none, and never smaller (as LightGBM reads it) than
+        # the week before; then a node turns right from one week on (or in none or every week)
         for m in range(M):
             nan = math.isnan(vals[0, m])
+            monotone[m] = True
             for k in range(horizon):
                 v = vals[k, m]
                 if math.isnan(v) != nan:
-                    monotone = False
+                    monotone[m] = False
                 read[k, m] = 0.0 if nan or math.isnan(v) or abs(v) <= KZERO else v
                 if k and read[k, m] < read[k - 1, m]:
-                    monotone = False
-        survival = 1.0
-        nearest = 0  # the first week some tree must be walked again
-        raw = 0.0
+                    monotone[m] = False
+        for t in range(trees):
+            leaves[t] = -1
+        for f in range(F):
+            m = slot[f]
+            v = x[f]
+            nan = math.isnan(v)
+            zero = not nan and abs(v) <= KZERO
+            for kind in range(3):
+                g = 3 * f + kind
+                if m < 0:  # static: the same side in every week
+                    if (kind == 1 and (nan or zero)) or (kind == 2 and nan):  # the default side
+                        for q in range(right_default_start[g], right_default_start[g + 1]):
+                            leaves[right_default_tree[q]] &= right_default_clear[q]
+                    else:  # right while the threshold is below the value (read as LightGBM does)
+                        r = 0.0 if nan or zero else v
+                        for q in range(group_start[g], group_start[g + 1]):
+                            if not group_threshold[q] < r:
+                                break
+                            leaves[group_tree[q]] &= group_clear[q]
+                elif monotone[m] and kind != 1 and not nan:  # right from the first week above
+                    c = 0
+                    for q in range(group_start[g], group_start[g + 1]):
+                        while c < horizon and not read[c, m] > group_threshold[q]:
+                            c += 1
+                        weeks[group_position[q]] = every & ~((np.int64(1) << c) - 1)
+                else:  # week by week
+                    for q in range(group_start[g], group_start[g + 1]):
+                        w = np.int64(0)
+                        for k in range(horizon):
+                            if not _goes_left(vals[k, m], kind, group_threshold[q], group_default_left[q]):
+                                w |= np.int64(1) << k
+                        weeks[group_position[q]] = w
+        # the weeks where some tree changes leaf cut the horizon into runs of weeks alike
+        cuts = np.int64(0)
+        for t in range(trees):
+            own = np.int64(0)
+            for q in range(periodic_start[t], periodic_start[t + 1]):
+                w = weeks[q]
+                own |= w ^ (w << 1)
+            turns[t] = own & every & ~np.int64(1)
+            cuts |= turns[t]
+        runs = 0
         for k in range(horizon):
-            if k >= nearest:  # else every tree keeps its leaf: last week's sum
-                for m in range(M):
-                    x[moving[m]] = vals[k, m]
-                raw = 0.0
-                nearest = horizon
-                for t in range(trees):
-                    if k == 0 or k >= until[t]:
-                        leaf[t] = _walk(
-                            x, t, feature, threshold, default_left, missing, left, right, root, slot, lo, hi
-                        )
-                        until[t] = _holds(vals, read, k, lo, hi, monotone)
-                    nearest = min(nearest, until[t])
-                    raw += value[leaf[t]]
-            p = 1.0 / (1.0 + math.exp(-1.0 * raw))
+            runs += (cuts >> k) & 1
+            segment[k] = runs
+            raw[k] = 0.0
+        segment[horizon] = runs + 1
+        for t in range(trees):
+            first, last = periodic_start[t], periodic_start[t + 1]
+            a = 0
+            while a < horizon:  # the tree's runs of weeks with one leaf
+                mask = leaves[t]
+                for q in range(first, last):  # without a branch: clear or all ones
+                    mask &= periodic_clear[q] | (((weeks[q] >> a) & 1) - 1)
+                leaf_value = value[leaf_start[t] + trailing_zeros(mask)]
+                later = turns[t] >> (a + 1)
+                b = horizon if later == 0 else a + 1 + trailing_zeros(later)
+                for s in range(segment[a], segment[b]):
+                    raw[s] += leaf_value
+                a = b
+        survival = 1.0
+        for k in range(horizon):
+            p = 1.0 / (1.0 + math.exp(-1.0 * raw[segment[k]]))
             h = min(max(p, 0.0), 1.0)
             out[i, k] = h
             survival *= 1.0 - h

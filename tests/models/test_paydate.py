@@ -360,8 +360,9 @@ def test_copied_hazards_are_the_predicted_ones(trained) -> None:
 
 
 def test_compiled_walk_is_lightgbm_bit_for_bit(trained, monkeypatch) -> None:
-    """``models.treewalk`` (the trees walked in numba, a tree walked again only when a period
-    feature leaves the interval its path allows) gives LightGBM's hazards bit for bit: on every row
+    """``models.treewalk`` (the trees decided in numba once per invoice for all its weeks, leaf
+    masks cut into runs of weeks by the nodes on period features) gives LightGBM's hazards bit for
+    bit: on every row
     with every week kept, and with the default ``tol`` the same matrix as the week-by-week LightGBM
     loop. Half the invoices are long overdue and a third have no lateness history (the gaps NaN),
     so leaves move and stay across weeks."""
