@@ -96,6 +96,8 @@ def run_book(
     variants = {"rollrate": base}
     for split in args.splits:
         variants[f"rollrate_split_{split}"] = base.__class__(**{**base.__dict__, "split_current": split})
+    if args.monotone:
+        variants["rollrate_monotone"] = base.__class__(**{**base.__dict__, "monotone": not base.monotone})
     for prior in args.priors:
         variants[f"rollrate_prior{prior:g}"] = base.__class__(**{**base.__dict__, "prior_strength": prior})
     states = {}
@@ -179,6 +181,7 @@ def main() -> None:
     ap.add_argument("--config", type=Path, default=ROOT / "conf" / "train.yaml")
     ap.add_argument("--splits", default="dpd_max_90d,days_late_mean_90d", help="current-split features")
     ap.add_argument("--priors", default="2,50", help="other prior strengths")
+    ap.add_argument("--monotone", action="store_true", help="also the model with rollrate.monotone flipped")
     ap.add_argument("--ews-at", default="1000", help="book sizes where ews's LightGBM path is also trained")
     ap.add_argument("--boot", type=int, default=200)
     ap.add_argument("--json", type=Path, default=None)
@@ -232,6 +235,14 @@ def main() -> None:
             "better": sum(c[0] > 0 for c in ci),
             "worse": sum(c[1] < 0 for c in ci),
         }
+        for metric in ("brier", "ece"):  # lower is better: mean difference and books up / down
+            dm = [
+                r["metrics"][name][metric] - r["metrics"]["rollrate"][metric]
+                for r in results
+                if name in r["metrics"]
+            ]
+            summary[name][f"mean_{metric}_diff"] = round(float(np.mean(dm)), 5) if dm else None
+            summary[name][f"{metric}_lower_higher"] = [sum(v < 0 for v in dm), sum(v > 0 for v in dm)]
         print(
             f"{name}: mean AUC - rollrate {summary[name]['mean_auc_diff']}, significantly better in "
             f"{summary[name]['better']} of {len(ci)} books, worse in {summary[name]['worse']}"

@@ -10,8 +10,9 @@ Fitting counts the debtors' moves between consecutive month-ends; a move counts 
 month-ends are on or before the as-of date of the fit (no leakage). Each row of counts is smoothed
 towards the pooled row (a Dirichlet prior of ``prior_strength`` pseudo-moves), so a bucket seen a
 few times borrows from the whole book and no PD is exactly 0 or 1; the horizon PD of a state is the
-probability of reaching ``default`` within the horizon's months (the matrix to that power), clipped
-to the calibration's PD floor and ceiling. The ranking is by state only: every debtor in one state
+probability of reaching ``default`` within the horizon's months (the matrix to that power), made
+non-decreasing from ``current`` through each past-due bucket (``monotone``: a run of states whose PDs
+go down gets their weighted mean), then clipped to the calibration's PD floor and ceiling. The ranking is by state only: every debtor in one state
 gets the same PD.
 
 Pure: no MLflow, no Prefect. The estimator scores the model input the nightly prepares (the DPD
@@ -73,7 +74,8 @@ class RollRateParams:
     ``dpd_edges``: upper edges (days) of the past-due buckets below the default threshold: (30, 60)
     with ``dpd_threshold`` 90 gives 1-30, 31-60 and 61-89 days past due. ``split_current``: a
     feature whose value > 0 moves a current debtor to ``current, late recently`` (None: no split).
-    ``prior_strength``: pseudo-moves of the Dirichlet prior towards the pooled row.
+    ``prior_strength``: pseudo-moves of the Dirichlet prior towards the pooled row. ``monotone``:
+    PDs made non-decreasing along the state order (:func:`monotone_pd`).
     ``min_months`` / ``min_transitions`` / ``min_default_transitions``: below any of them the book is
     refused (:class:`RollRateTooSmallError`). ``test_defaults``: default labels the out-of-time
     test window pools (capped at half of the book's labelled defaults).
@@ -84,6 +86,7 @@ class RollRateParams:
     horizon_days: int = 90
     prior_strength: float = 10.0
     split_current: str | None = None
+    monotone: bool = True
     pd_floor: float = 1e-4
     pd_ceiling: float = 0.9999
     min_months: int = 6
@@ -187,6 +190,20 @@ def horizon_pd(matrix: np.ndarray, months: int) -> np.ndarray:
     return power[:-1, -1].copy()
 
 
+def monotone_pd(pd_: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``pd_`` made non-decreasing along the state order (current, then each past-due bucket) by
+    weighted pool-adjacent-violators: a run of states whose PDs go down is replaced by the
+    ``weights``-weighted mean of their PDs. E.g. PDs (0.0024, 0.0022, 0.024) with weights
+    (863, 1430, 257) -> (0.002275, 0.002275, 0.024)."""
+    blocks: list[list[float]] = []  # [weighted sum, weight, size]
+    for p, w in zip(pd_.astype("float64"), weights.astype("float64"), strict=True):
+        blocks.append([p * w, w, 1])
+        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] > blocks[-1][0] / blocks[-1][1]:
+            s, w2, n = blocks.pop()
+            blocks[-1] = [blocks[-1][0] + s, blocks[-1][1] + w2, blocks[-1][2] + n]
+    return np.concatenate([np.full(int(n), s / w) for s, w, n in blocks])
+
+
 def _fmt_int(n: int) -> str:
     return f"{n:,}"
 
@@ -214,7 +231,12 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         self.counts_ = transition_counts(rows, p)
         self.matrix_ = smoothed_matrix(self.counts_, p.prior_strength)
         self.months_ = horizon_months(p.horizon_days)
-        self.pd_ = np.clip(horizon_pd(self.matrix_, self.months_), p.pd_floor, p.pd_ceiling)
+        pd_ = horizon_pd(self.matrix_, self.months_)
+        if getattr(
+            p, "monotone", False
+        ):  # a later past-due state never gets a lower PD (weights: moves + prior)
+            pd_ = monotone_pd(pd_, self.counts_[:-1].sum(axis=1) + p.prior_strength)
+        self.pd_ = np.clip(pd_, p.pd_floor, p.pd_ceiling)
         n_live = len(self.states_) - 1
         code = assign_states(rows, p)
         known = np.zeros(len(rows), dtype=bool)

@@ -474,6 +474,7 @@ def log_rollrate(
                 "kind": "rollrate",
                 "rollrate_states": json.dumps(model.states_),
                 "rollrate_prior_strength": model.params.prior_strength,
+                "rollrate_monotone": getattr(model.params, "monotone", False),
                 "rollrate_horizon_months": model.months_,
             }
         )

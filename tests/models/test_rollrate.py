@@ -179,3 +179,36 @@ def test_below_the_minimum_the_book_is_refused_with_counts() -> None:
         check_book(book(), RollRateParams(min_months=4, min_transitions=10))
     with pytest.raises(ValueError, match="rollrate.split_current: 'late_flag' is not a feature column"):
         check_book(book(), RollRateParams(split_current="late_flag"))
+
+
+def test_pds_never_fall_from_one_past_due_state_to_the_next() -> None:
+    """s11-small: on a 100-debtor book 'current' got a higher PD than '1-30 days past due' (0.24 %
+    vs 0.22 %), and on short histories whole matrices ranked backwards (forward AUC 0.31-0.45)."""
+    from models.rollrate import monotone_pd
+
+    # pool-adjacent-violators by hand: (0.0024 x 863 + 0.0022 x 1430) / 2293 = 0.00227527...
+    np.testing.assert_allclose(
+        monotone_pd(np.array([0.0024, 0.0022, 0.024]), np.array([863.0, 1430.0, 257.0])),
+        [5.2172 / 2293, 5.2172 / 2293, 0.024],
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        monotone_pd(np.array([0.03, 0.01, 0.02, 0.5]), np.ones(4)), [0.02, 0.02, 0.02, 0.5]
+    )
+    # one move per debtor, 1-month horizon: current (3 stay, 1 defaults), 1-30 (4 cure), 31-60 -> 61-89,
+    # 61-89 -> default; pooled row (7, 0, 0, 1, 2) / 10, prior 10
+    moves = [(0, 0)] * 3 + [(0, None)] + [(15, 0)] * 4 + [(40, 70), (70, None)]
+    frame = pd.DataFrame(
+        [
+            {"debtor_id": f"X{i}", "as_of": t, "dpd_current_max": 95.0 if d is None else float(d),
+             "in_default_at_asof": d is None, "label": pd.NA}
+            for i, pair in enumerate(moves)
+            for t, d in zip(ENDS[:2], pair, strict=True)
+        ]
+    ).assign(label=lambda f: f["label"].astype("Int64"))  # fmt: skip
+    free = RollRateModel(RollRateParams(horizon_days=30, monotone=False)).fit(frame)
+    # current (1 + 10 x 0.2) / 14 = 3/14 above 1-30 (0 + 2) / 14; 31-60 2/11; 61-89 (1 + 2) / 11
+    np.testing.assert_allclose(free.pd_, [3 / 14, 2 / 14, 2 / 11, 3 / 11], atol=1e-12)
+    shipped = RollRateModel(RollRateParams(horizon_days=30)).fit(frame)
+    # current and 1-30 pooled with weights 4 + 10 each: 5/28 (< 2/11, so 31-60 stays)
+    np.testing.assert_allclose(shipped.pd_, [5 / 28, 5 / 28, 2 / 11, 3 / 11], atol=1e-12)
