@@ -195,9 +195,35 @@ def _require_version(config: Path, name: str, key: str, given: str | None) -> No
     )
     if records is None:
         hint = f"no model {name!r} is registered there yet: {hint}"
+    elif key == "champion" and records:
+        hint = _unpromoted_hint(name, records)
     fail(
         f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in "
         f"{public_uri(tracking_uri(given))} (model_name / model_alias in {config}): {hint}"
+    )
+
+
+def _unpromoted_hint(name: str, records: list) -> str:
+    """What to do when versions exist but none is champion: the latest version, why its gate failed
+    (retraining on the same data repeats the verdict) and the command that accepts it."""
+    latest = max(records, key=lambda r: int(r.version) if str(r.version).isdigit() else -1)
+    tags = latest.tags or {}
+    kind = tags.get("ews.kind", "")
+    auc = tags.get("ews.test_auc")
+    what = ", ".join(x for x in (kind, f"test AUC {float(auc):.4f}" if auc else "") if x)
+    fails = [
+        r.strip()[5:] for r in tags.get("ews.gate.reasons", "").split("; ") if r.strip().startswith("FAIL ")
+    ]
+    verdict = (
+        f"failed its promotion gate: {'; '.join(fails)}"
+        if tags.get("ews.gate") == "failed" and fails
+        else "is not champion"
+    )
+    return (
+        f"{name} v{latest.version}{f' ({what})' if what else ''} is registered but {verdict}. Training again "
+        "on the same data gives the same verdict. To score with it anyway, accept it: "
+        f'`ews models promote {latest.version} --reason "..."` (kept in `ews models history`); or change the '
+        "data or the train config and run `ews train` again"
     )
 
 

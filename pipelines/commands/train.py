@@ -100,6 +100,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"gate {verdict}")
         for reason in result.gate_reasons:
             console.print(f"  - {reason}")
+        print_no_champion(console, result)
         train_paydate_step(console, data, config, raw, engine, scheduler)
 
 
@@ -125,6 +126,19 @@ def print_rollrate(console: Console, result: object) -> None:
     console.print(f"gate {verdict}")
     for reason in result.gate_reasons:
         console.print(f"  - {reason}")
+    print_no_champion(console, result)
+
+
+def print_no_champion(console: Console, result: object) -> None:
+    """A failed gate with no champion before it leaves the book with no model to score with: say so,
+    and how to accept this version (a first-time user otherwise meets it only in `ews score`)."""
+    if result.promoted or result.champion_before is not None:
+        return
+    console.print(
+        f"[yellow]no champion yet: `ews score` cannot run until a version is promoted. Training again on "
+        f"the same data gives the same verdict; to accept v{result.version} as it is: "
+        f'ews models promote {result.version} --reason "..."[/]'
+    )
 
 
 def train_paydate_step(
