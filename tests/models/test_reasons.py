@@ -234,6 +234,15 @@ def test_every_catalog_feature_has_a_plain_sentence_for_any_value() -> None:
     assert render_reason(FULL["segment"], "segment", "retail", "EUR") == (
         "segment retail: the model gives this segment a higher PD"
     )
+    # "only" at exactly 0 reads as nothing (s11-small: "only EUR 0 paid in the last 90 days")
+    zero = {n: render_reason(FULL[n], n, 0.0, "EUR") for n in FULL}
+    assert zero["payment_amount_90d"] == "nothing paid in the last 90 days"
+    assert zero["payment_count_365d"] == "no payment in the last year"
+    assert zero["paid_to_invoiced_90d"] == "paid none of the amount invoiced in the last 90 days"
+    assert not [t for t in zero.values() if "only 0" in t or "only EUR 0" in t or "only 0%" in t], zero
+    assert render_reason(FULL["payment_amount_90d"], "payment_amount_90d", 12.0, "EUR") == (
+        "only EUR 12 paid in the last 90 days"
+    )
     # directions are declared: 0 ("either way") only where the risk reading is genuinely two-sided
     either = {n for n, i in FULL.items() if i.direction == 0}
     assert either == {
