@@ -10,8 +10,12 @@ subtree's leaves; the leaf reached is the lowest bit left. Per invoice, the node
 cleared up to the first one the value does not exceed. A node on a period feature gets the set of
 weeks in which it turns right, as a bit mask of weeks (on values that never decrease over the
 weeks, one cut week per node, found in one pass over the feature's nodes sorted by threshold;
-otherwise week by week). A tree's leaf then changes only at the weeks where one of its period nodes
-changes side; each run of weeks adds its leaf's value to those weeks' raw scores.
+otherwise week by week). The weeks where some node changes side cut the horizon into runs of weeks
+alike in every tree. When every such node turns right from one week on (values that never decrease
+and no missing-type-Zero node changing side: every invoice of the 1M book's bucket 3), the runs are
+taken in order, each clearing the bits of the nodes turning right from its first week, one raw
+score per run, and the invoice stops at the tolerance; otherwise each tree's own runs of weeks
+(where one of its period nodes changes side) add its leaf's value to the runs they cover.
 
 Bit for bit LightGBM's ``Booster.predict``: the same decisions (inputs whose absolute value is at
 most 1e-35f read as 0, NaN read as 0 at nodes whose missing type is not NaN, the missing-value
@@ -227,9 +231,6 @@ def weekly_hazards(
     moving = np.asarray(
         [c for c in dict.fromkeys([period_col, dpd_col, *gap_cols.tolist()]) if c >= 0], dtype=np.int64
     )
-    periodic = np.flatnonzero(np.isin(trees.feature, moving)).astype(np.int64)  # in tree order
-    position = np.full(len(trees.feature), -1, dtype=np.int64)  # a node's place in ``periodic``
-    position[periodic] = np.arange(len(periodic))
     by_kind, right_default = trees.by_kind, trees.right_default
     _kernel(
         np.ascontiguousarray(X0, dtype=np.float32),
@@ -246,12 +247,9 @@ def weekly_hazards(
         trees.default_left[by_kind],
         trees.tree_of[by_kind],
         trees.clear[by_kind],
-        position[by_kind],
         trees.right_default_start,
         trees.tree_of[right_default],
         trees.clear[right_default],
-        np.searchsorted(trees.tree_of[periodic], np.arange(len(trees.root) + 1)).astype(np.int64),
-        trees.clear[periodic],
         trees.leaf_start,
         trees.value,
         out,
@@ -290,19 +288,15 @@ def _kernel(
     group_default_left,
     group_tree,
     group_clear,
-    group_position,
     right_default_start,
     right_default_tree,
     right_default_clear,
-    periodic_start,
-    periodic_clear,
     leaf_start,
     value,
     out,
 ):
-    """The nodes by feature and missing type, each group sorted by threshold (``group_*``), those
-    of them whose default direction is right (``right_default_*``), the nodes on period features in
-    tree order (``periodic_*``; ``group_position``: a node's place there, else -1)."""
+    """The nodes by feature and missing type, each group sorted by threshold (``group_*``), and
+    those of them whose default direction is right (``right_default_*``)."""
     n, F = X0.shape
     horizon = out.shape[1]
     trees = leaf_start.shape[0]
@@ -315,9 +309,13 @@ def _kernel(
     vals = np.empty((horizon, M), dtype=np.float64)  # the period features of each week
     read = np.empty((horizon, M), dtype=np.float64)  # as LightGBM reads them (NaN: unused)
     monotone = np.empty(M, dtype=np.bool_)
-    leaves = np.empty(trees, dtype=np.int64)  # per tree: the leaves not cleared by static nodes
-    weeks = np.zeros(periodic_clear.shape[0], dtype=np.int64)  # per period node: weeks turning right
-    turns = np.empty(trees, dtype=np.int64)  # per tree: bit k, a period node changes side at week k
+    leaves = np.empty(trees, dtype=np.int64)  # per tree: the leaves not cleared in every week
+    first = np.empty(trees, dtype=np.int64)  # per tree: its first node that changes side, or -1
+    then = np.empty(group_threshold.shape[0], dtype=np.int64)  # the tree's next such node, or -1
+    weeks = np.empty(group_threshold.shape[0], dtype=np.int64)  # such a node's weeks turning right
+    turns = np.empty(trees, dtype=np.int64)  # per tree: bit k, one of its nodes changes side at week k
+    at = np.empty(horizon, dtype=np.int64)  # per week: the first node turning right from that week on
+    after = np.empty(group_threshold.shape[0], dtype=np.int64)  # the next node turning right then
     segment = np.empty(horizon + 1, dtype=np.int64)  # per week: its run of weeks alike in every tree
     raw = np.empty(horizon, dtype=np.float64)  # per run of weeks alike
     for i in range(n):
@@ -347,6 +345,12 @@ def _kernel(
                     monotone[m] = False
         for t in range(trees):
             leaves[t] = -1
+            first[t] = -1
+            turns[t] = 0
+        for k in range(horizon):
+            at[k] = -1
+        cuts = np.int64(0)  # bit k: some tree changes leaf at week k
+        switches = True  # every node that changes side turns right from one week on
         for f in range(F):
             m = slot[f]
             v = x[f]
@@ -364,28 +368,60 @@ def _kernel(
                             if not group_threshold[q] < r:
                                 break
                             leaves[group_tree[q]] &= group_clear[q]
-                elif monotone[m] and kind != 1 and not nan:  # right from the first week above
+                else:  # the weeks each node turns right: none, all, or a node that changes side
+                    fast = monotone[m] and kind != 1 and not nan  # right from the first week above
                     c = 0
                     for q in range(group_start[g], group_start[g + 1]):
-                        while c < horizon and not read[c, m] > group_threshold[q]:
-                            c += 1
-                        weeks[group_position[q]] = every & ~((np.int64(1) << c) - 1)
-                else:  # week by week
-                    for q in range(group_start[g], group_start[g + 1]):
-                        w = np.int64(0)
-                        for k in range(horizon):
-                            if not _goes_left(vals[k, m], kind, group_threshold[q], group_default_left[q]):
-                                w |= np.int64(1) << k
-                        weeks[group_position[q]] = w
-        # the weeks where some tree changes leaf cut the horizon into runs of weeks alike
-        cuts = np.int64(0)
-        for t in range(trees):
-            own = np.int64(0)
-            for q in range(periodic_start[t], periodic_start[t + 1]):
-                w = weeks[q]
-                own |= w ^ (w << 1)
-            turns[t] = own & every & ~np.int64(1)
-            cuts |= turns[t]
+                        if fast:
+                            while c < horizon and not read[c, m] > group_threshold[q]:
+                                c += 1
+                            w = every & ~((np.int64(1) << c) - 1)
+                            if 0 < c < horizon:
+                                after[q] = at[c]
+                                at[c] = q
+                        else:  # week by week
+                            w = np.int64(0)
+                            for k in range(horizon):
+                                if not _goes_left(
+                                    vals[k, m], kind, group_threshold[q], group_default_left[q]
+                                ):
+                                    w |= np.int64(1) << k
+                            if w != every and w != 0:
+                                switches = False
+                        t = group_tree[q]
+                        if w == every:
+                            leaves[t] &= group_clear[q]
+                        elif w != 0:
+                            weeks[q] = w
+                            then[q] = first[t]
+                            first[t] = q
+                            change = (w ^ (w << 1)) & every & ~np.int64(1)
+                            turns[t] |= change
+                            cuts |= change
+        if switches:  # week by week, each run of weeks alike: the nodes turning right then
+            survival = 1.0
+            a = 0
+            while a < horizon:
+                q = at[a]
+                while q >= 0:
+                    leaves[group_tree[q]] &= group_clear[q]
+                    q = after[q]
+                total = 0.0
+                for t in range(trees):
+                    total += value[leaf_start[t] + trailing_zeros(leaves[t])]
+                p = 1.0 / (1.0 + math.exp(-1.0 * total))
+                h = min(max(p, 0.0), 1.0)
+                later = cuts >> (a + 1)
+                b = horizon if later == 0 else a + 1 + trailing_zeros(later)
+                for k in range(a, b):
+                    out[i, k] = h
+                    survival *= 1.0 - h
+                    if not survival > tol:
+                        break
+                if not survival > tol:
+                    break
+                a = b
+            continue
         runs = 0
         for k in range(horizon):
             runs += (cuts >> k) & 1
@@ -393,12 +429,18 @@ def _kernel(
             raw[k] = 0.0
         segment[horizon] = runs + 1
         for t in range(trees):
-            first, last = periodic_start[t], periodic_start[t + 1]
+            if first[t] < 0:  # the same leaf in every week
+                leaf_value = value[leaf_start[t] + trailing_zeros(leaves[t])]
+                for s in range(runs + 1):
+                    raw[s] += leaf_value
+                continue
             a = 0
             while a < horizon:  # the tree's runs of weeks with one leaf
                 mask = leaves[t]
-                for q in range(first, last):  # without a branch: clear or all ones
-                    mask &= periodic_clear[q] | (((weeks[q] >> a) & 1) - 1)
+                q = first[t]
+                while q >= 0:  # without a branch: clear or all ones
+                    mask &= group_clear[q] | (((weeks[q] >> a) & 1) - 1)
+                    q = then[q]
                 leaf_value = value[leaf_start[t] + trailing_zeros(mask)]
                 later = turns[t] >> (a + 1)
                 b = horizon if later == 0 else a + 1 + trailing_zeros(later)

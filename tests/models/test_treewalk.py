@@ -69,9 +69,7 @@ def _booster(trees: list[str]) -> lgb.Booster:
 
 
 # features: 0 s (static), 1 period, 2 dpd_at_period_end, 3 gap (= dpd - source)
-MODEL = [
-    # T0: period <= 2.5 -> 0.1; else gap <= 8 (Zero, default right) -> -0.2 / 0.3
-    _tree(0, [(1, 2.5, NONE, -1, 1), (3, 8.0, ZERO, -2, -3)], [0.1, -0.2, 0.3]),
+REST = [
     # T1: s <= 1.5 (None: NaN reads 0) -> dpd <= 20 (NaN, default right) -> 0.05 / -0.4; else 0.7
     _tree(1, [(0, 1.5, NONE, 1, -3), (2, 20.0, NAN, -1, -2)], [0.05, -0.4, 0.7]),
     # T2: gap <= -10 (NaN, default left) -> 0.2; else dpd <= 40 -> -0.1; else period <= 4.5 -> 0.15 / -0.25
@@ -81,6 +79,14 @@ MODEL = [
         [0.2, -0.1, 0.15, -0.25],
     ),
 ]
+
+
+def _model(gap_node: int) -> lgb.Booster:
+    """T0: period <= 2.5 -> 0.1; else gap <= 8 (missing type ``gap_node``, default right) ->
+    -0.2 / 0.3; then T1, T2."""
+    return _booster([_tree(0, [(1, 2.5, NONE, -1, 1), (3, 8.0, gap_node, -2, -3)], [0.1, -0.2, 0.3]), *REST])
+
+
 H = 8
 
 
@@ -104,15 +110,28 @@ def _sigmoid(raw: float) -> float:
     return 1.0 / (1.0 + math.exp(-raw))
 
 
-def test_runs_of_weeks_by_hand_and_as_lightgbm() -> None:
-    """Per invoice (s, dpd at week 0, gap source), the leaves of T0 + T1 + T2 by week, by hand:
+def _check_tolerance(booster, X0, source, period_days, got) -> None:
+    """With ``tol`` 0.2 the weeks after the first with survival <= 0.2 are 0, the others as ``got``."""
+    cut = _hazards(booster, X0, source, period_days, tol=0.2)
+    survival = np.cumprod(1.0 - got, axis=1)
+    for i in range(len(X0)):
+        assert (survival[i, :-1] <= 0.2).any()  # the tolerance cuts every invoice within the horizon
+        last = int(np.argmax(survival[i] <= 0.2))
+        assert cut[i, : last + 1].tolist() == got[i, : last + 1].tolist() and not cut[i, last + 1 :].any()
+
+
+@pytest.mark.parametrize("gap_node", [ZERO, NAN])
+def test_runs_of_weeks_by_hand_and_as_lightgbm(gap_node: int) -> None:
+    """Per invoice (s, dpd at week 0, gap source), the leaves of T0 + T1 + T2 by week, by hand
+    (with T0's gap node of missing type NaN, every node turns right from one week on: the weeks'
+    shortcut; with Zero, B turns right, left, right):
 
     - A (0, -14, 0): gap -14, -7, 0, 7, 14, ... T0 0.1 x3, then gap 7 <= 8: -0.2, then 0.3;
       T1 dpd <= 20 up to week 4 (dpd 14; week 2: dpd 0 is not NaN) 0.05, then -0.4; T2 0.2 in week
       0 (gap -14), then -0.1.
-    - B (NaN, -21, 0): s NaN reads 0 at a None node; week 3 the gap is exactly 0 at T0's Zero node:
-      default right 0.3, week 4 gap 7: -0.2, week 5 gap 14: 0.3 (right, left, right).
-    - C (0, -21, NaN): the gap NaN: T0's Zero node turns right (0.3) from week 3, T2's NaN node left
+    - B (NaN, -21, 0): s NaN reads 0 at a None node; week 3 the gap is exactly 0 at T0's node: Zero,
+      default right 0.3 (NaN: 0 <= 8, -0.2), week 4 gap 7: -0.2, week 5 gap 14: 0.3.
+    - C (0, -21, NaN): the gap NaN: T0's node turns right (0.3) from week 3, T2's NaN node left
       (0.2) in every week.
     - D (1.5, 6, 46): s 1.5 and dpd 20 in week 2 are ties (left); gap -40, -33, ..., 2, 9: T0
       -0.2 in weeks 3-6, 0.3 in week 7; T2 0.2 up to week 4 (gap -12), week 5 gap -5, dpd 41 > 40,
@@ -120,7 +139,7 @@ def test_runs_of_weeks_by_hand_and_as_lightgbm() -> None:
     - E (1e-36, 1e-36, 1e-36): |x| <= 1e-35f reads 0; dpd 0, 7, ..., 49: T0 0.3 from week 3 (gap
       21), T1 -0.4 from week 3, T2 -0.1, then -0.25 from week 6 (dpd 42).
     """
-    booster = _booster(MODEL)
+    booster = _model(gap_node)
     nan = np.float32("nan")
     X0 = np.array(
         [[0, 0, -14, -14], [nan, 0, -21, -21], [0, 0, -21, nan], [1.5, 0, 6, -40], [1e-36, 0, 1e-36, 0]],
@@ -134,7 +153,12 @@ def test_runs_of_weeks_by_hand_and_as_lightgbm() -> None:
         0: [(0.1, 0.05, 0.2), (0.1, 0.05, -0.1), (0.1, 0.05, -0.1), (-0.2, 0.05, -0.1), (0.3, 0.05, -0.1)]
         + [(0.3, -0.4, -0.1)] * 3,
         1: [(0.1, 0.05, 0.2)] * 2
-        + [(0.1, 0.05, -0.1), (0.3, 0.05, -0.1), (-0.2, 0.05, -0.1), (0.3, 0.05, -0.1)]
+        + [
+            (0.1, 0.05, -0.1),
+            (0.3 if gap_node == ZERO else -0.2, 0.05, -0.1),
+            (-0.2, 0.05, -0.1),
+            (0.3, 0.05, -0.1),
+        ]
         + [(0.3, -0.4, -0.1)] * 2,
         2: [(0.1, 0.05, 0.2)] * 3 + [(0.3, 0.05, 0.2)] * 3 + [(0.3, -0.4, 0.2)] * 2,
         3: [(0.1, 0.05, 0.2)] * 3
@@ -145,14 +169,15 @@ def test_runs_of_weeks_by_hand_and_as_lightgbm() -> None:
     }
     for i, weeks in by_hand.items():
         assert got[i].tolist() == [_sigmoid(0.0 + a + b + c) for a, b, c in weeks], i
+    _check_tolerance(booster, X0, source, 7, got)
 
 
-def test_falling_values_and_the_tolerance() -> None:
+def test_falling_values() -> None:
     """``period_days`` -7: dpd and the gap fall week by week (decided week by week, not by the
     rising-values shortcut). F (0, 30, 9): gap 21, 14, 7, 0, -7, -14, -21, -28: T0 0.1 x3, then
     gap 0 (Zero node, default right) 0.3, then -0.2; T1 dpd 30, 23 -> -0.4, then 16 ... -> 0.05;
-    T2 -0.1 while the gap > -10, then 0.2. With ``tol`` 0.2 the weeks after survival <= 0.2 are 0."""
-    booster = _booster(MODEL)
+    T2 -0.1 while the gap > -10, then 0.2."""
+    booster = _model(ZERO)
     X0 = np.array([[0, 0, 30, 21], [2, 0, 5, np.float32("nan")]], dtype=np.float32)
     source = np.array([9, np.float32("nan")], dtype=np.float32)
     got = _hazards(booster, X0, source, -7)
@@ -161,12 +186,7 @@ def test_falling_values_and_the_tolerance() -> None:
     weeks = [(0.1, -0.4, -0.1)] * 2 + [(0.1, 0.05, -0.1), (0.3, 0.05, -0.1), (-0.2, 0.05, -0.1)]
     weeks += [(-0.2, 0.05, 0.2)] * 3
     assert got[0].tolist() == [_sigmoid(0.0 + a + b + c) for a, b, c in weeks]
-    cut = _hazards(booster, X0, source, -7, tol=0.2)
-    survival = np.cumprod(1.0 - got, axis=1)
-    for i in range(len(X0)):
-        last = int(np.argmax(survival[i] <= 0.2)) if (survival[i] <= 0.2).any() else H - 1
-        assert 0 < last < H - 1  # the tolerance cuts both invoices within the horizon
-        assert cut[i, : last + 1].tolist() == got[i, : last + 1].tolist() and not cut[i, last + 1 :].any()
+    _check_tolerance(booster, X0, source, -7, got)
 
 
 def test_leaf_masks_up_to_63_leaves() -> None:
