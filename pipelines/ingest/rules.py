@@ -160,6 +160,28 @@ def _implausible(frame: pd.DataFrame, table: str, rules: RulesConfig) -> dict[st
     return out
 
 
+TOTALS_LABEL = (
+    r"(?i)^\s*(?:(?:grand|sub|sub-|report|overall)\s*totals?|totals?|sum|sums|summe|gesamt|gesamtsumme|"
+    r"zwischensumme|endsumme|somme|total g[eé]n[eé]ral|totaal|totale|totaux|totals? for .+|"
+    r"totals? \(.*\))\s*[:.]?\s*$"
+)
+"""An id cell that is a spreadsheet's totals label ("Total", "Grand total", "Summe", "Total for
+Acme Ltd"): the row sums the others. A fully filled one (a date, a debtor id "Total") was accepted
+as an invoice of debtor "Total" holding the whole book's amount (s11-robust)."""
+
+
+def _totals_rows(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``totals_row`` mask: rows whose debtor, invoice or payment id is a totals label."""
+    import pyarrow.compute as pc
+
+    hit = np.zeros(len(frame), dtype=bool)
+    for column in ("debtor_id", "invoice_id", "payment_id"):
+        if column in frame and len(frame):
+            found = pc.match_substring_regex(arrow(frame[column].astype("string")), TOTALS_LABEL)
+            hit |= pc.fill_null(found, False).to_numpy(zero_copy_only=False)
+    return {"totals_row": hit} if hit.any() else {}
+
+
 def within_table(
     raw: RawTable,
     validator: Any,
@@ -180,6 +202,7 @@ def within_table(
     lap("setup")
     frame, masks = _parse(raw, default_currency)
     masks.update(_implausible(frame, raw.table, rules))
+    masks.update(_totals_rows(frame))
     n = len(frame)
     dup = _duplicate_rows(raw.frame, DUPLICATE_KEYS[raw.table])
     if dup.any():

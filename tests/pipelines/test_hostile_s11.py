@@ -205,3 +205,32 @@ def test_symlink_loops_long_names_and_pipes_are_one_line(tmp_path: Path, monkeyp
     with pytest.raises(TableError) as err:
         _ingest({"invoices": fifo, "payments": pay}, None, dt.date(2024, 12, 31))
     assert f"invoices: {fifo} is a named pipe (FIFO), not a file" in str(err.value)
+
+
+# ------------------------------------------------------------ totals rows
+
+
+def test_a_filled_totals_row_is_quarantined_not_a_debtor(tmp_path: Path) -> None:
+    """Before: a spreadsheet's totals row with every cell filled ("Total" as invoice and debtor id,
+    a date, the sum of the book: 350) was accepted as an invoice of debtor "Total" holding the whole
+    book's amount (exposure counted twice, the largest debtor of the queue). A customer named
+    "TotalEnergies" or "Total Energies SE" stays a customer."""
+    inv = tmp_path / "invoices.csv"
+    inv.write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        "I1,TotalEnergies,2024-01-05,2024-02-04,100\n"
+        "I2,Total Energies SE,2024-01-06,2024-02-05,200\n"
+        "I3,D3,2024-01-07,2024-02-06,50\n"
+        "Total,Total,2024-12-31,2024-12-31,350\n"
+        ",Grand total:,2024-12-31,2024-12-31,350\n"
+        "Summe,,,,350\n",
+        encoding="utf-8",
+    )
+    result = _ingest({"invoices": inv}, None, dt.date(2024, 12, 31))
+    assert result.portfolio.invoices["debtor_id"].tolist() == ["TotalEnergies", "Total Energies SE", "D3"]
+    q = result.quarantine["invoices"]
+    assert q["reason"].tolist() == [
+        "totals_row",
+        "missing_value:invoice_id; totals_row",
+        "missing_value:debtor_id; missing_value:due_date; missing_value:issue_date; totals_row",
+    ]
