@@ -234,3 +234,66 @@ def test_a_filled_totals_row_is_quarantined_not_a_debtor(tmp_path: Path) -> None
         "missing_value:invoice_id; totals_row",
         "missing_value:debtor_id; missing_value:due_date; missing_value:issue_date; totals_row",
     ]
+
+
+# ------------------------------------------------------------ most of a table lost, exit 0 without a word
+
+
+def test_a_table_mostly_quarantined_is_named_at_ingest(tmp_path: Path) -> None:
+    """Before: a hand-made CSV with amounts written "1,234.50" (thousands separators) lost 8,265 of
+    10,259 invoices to unparseable_number:amount (and 7,350 payments to invoice_quarantined) with
+    exit 0 and no warning; `ews score` then refuses the feed (max_quarantine_share). Here 20 of 60
+    rows: 33 %; an exact copy (duplicate_row) counts in neither side, as in the feed checks; 12 of
+    60 (20 %) is not more than the share; a table under 50 rows is not named (min_basis)."""
+    inv = tmp_path / "invoices.csv"
+
+    def write(bad: int, good: int, copy: bool = True) -> None:
+        amounts = ['"1,234.50"'] * bad + ["99.90"] * good
+        lines = [f"I{i},D1,2024-01-05,2024-02-04,{a}\n" for i, a in enumerate(amounts)]
+        extra = lines[-1] if copy else ""
+        inv.write_text(
+            "invoice_id,debtor_id,issue_date,due_date,amount\n" + "".join(lines) + extra, encoding="utf-8"
+        )
+
+    write(20, 40)
+    manifest = _ingest({"invoices": inv}, None, dt.date(2024, 12, 31)).manifest
+    assert manifest["tables"]["invoices"]["reasons"] == {"duplicate_row": 1, "unparseable_number:amount": 20}
+    assert manifest["warnings"] == [
+        "invoices: 20 of 60 rows (33%) quarantined, 20 of them unparseable_number:amount. Likely cause: the "
+        "numbers do not match values.decimal / values.thousands in the source config. `ews score` refuses a "
+        "feed with more than max_quarantine_share (20 %) of a table's rows quarantined: fix the file or the "
+        "source config and ingest again; see quarantine/invoices.csv"
+    ]
+    write(12, 48)
+    assert _ingest({"invoices": inv}, None, dt.date(2024, 12, 31)).manifest["warnings"] == []
+    write(20, 29, copy=False)  # 49 rows
+    assert _ingest({"invoices": inv}, None, dt.date(2024, 12, 31)).manifest["warnings"] == []
+
+
+# ------------------------------------------------------------ the header not where ews looks
+
+
+def test_debtor_ids_that_differ_only_by_inner_spaces_are_named(tmp_path: Path) -> None:
+    """Before: 'D 0000001' (a space typed inside) beside 'D0000001' in the customer master: 3
+    invoices quarantined unknown_debtor (3 payments invoice_quarantined) without the cause, and
+    without a master a second debtor without a word (letter case and leading zeros were named)."""
+    inv = tmp_path / "invoices.csv"
+    inv.write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        "I1,AB 12,2024-01-05,2024-02-04,100\n"
+        "I2,AB12,2024-01-09,2024-02-08,250\n"
+        "I3,K1,2024-01-10,2024-02-09,80\n",
+        encoding="utf-8",
+    )
+    (warning,) = _ingest({"invoices": inv}, tmp_path / "o1", dt.date(2024, 3, 31)).manifest["warnings"]
+    assert warning.startswith(
+        "debtors: 1 debtor id(s) differ from another only by spaces ('AB 12' and 'AB12'): ids are compared "
+        "as written, spaces inside them included, so each spelling is a separate debtor"
+    )
+    (tmp_path / "debtors.csv").write_text("debtor_id,name\nAB12,A\nK1,C\n", encoding="utf-8")
+    files = {"invoices": inv, "debtors": tmp_path / "debtors.csv"}
+    (warning,) = _ingest(files, tmp_path / "o2", dt.date(2024, 3, 31)).manifest["warnings"]
+    assert warning.startswith(
+        "invoices: 1 row(s) quarantined unknown_debtor name a debtor of the customer master with other "
+        "spaces ('AB 12' for 'AB12'): ids are compared as written, spaces inside them included."
+    )
