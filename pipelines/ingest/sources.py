@@ -64,10 +64,35 @@ def _resolve_columns(
     if missing:
         raise TableError(
             f"{label}: {path} is missing required column(s) {missing} for table {table}. Columns in the "
-            f"file: {present}. Fix: add them to the file, or map them in a source config "
-            f"(tables.{table}.columns: {{{missing[0]}: <your column name>}})."
+            f"file: {present}. {_header_hint(path, present, missing)}Fix: add them to the file, or map them in "
+            f"a source config (tables.{table}.columns: {{{missing[0]}: <your column name>}})."
         )
     return rename
+
+
+def _header_hint(path: Path, present: list[str], missing: list[str]) -> str:
+    """Why the required columns were not found, when it shows: names that differ only by letter case
+    or spaces ('Invoice_Id'), or the canonical header further down the file (title lines above it)."""
+    alike = {str(p).strip().lower(): str(p) for p in present}
+    near = [f"{alike[m]!r} for {m!r}" for m in missing if m in alike]
+    if near:
+        return f"Column names are case-sensitive and exact: {', '.join(near)}. "
+    if path.suffix.lower() == ".parquet":
+        return ""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            head = [fh.readline() for _ in range(30)]
+    except OSError:
+        return ""
+    for number, line in enumerate(head[1:], start=2):
+        cells = {c.strip().strip('"').strip() for c in line.replace(";", ",").replace("\t", ",").split(",")}
+        if all(m in cells for m in missing):
+            return (
+                f"The header is on line {number}: the file starts with {number - 1} other line(s) (a title such "
+                f"as {head[0].strip()[:60]!r}): delete them, or set csv.skip_rows: {number - 1} in a source config "
+                "(`ews sources suggest FILE` drafts one). "
+            )
+    return ""
 
 
 def _ar_columns(present: list[str], spec: ARExportSource, path: Path) -> dict[str, str]:

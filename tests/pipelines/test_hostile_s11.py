@@ -273,6 +273,31 @@ def test_a_table_mostly_quarantined_is_named_at_ingest(tmp_path: Path) -> None:
 # ------------------------------------------------------------ the header not where ews looks
 
 
+def test_a_header_under_title_lines_or_in_other_case_is_named(tmp_path: Path) -> None:
+    """Before: "is missing required column(s) [...] Columns in the file: ['Open items report']" for
+    a file with two title lines above the canonical header, and for 'Invoice_Id, Debtor_Id, ...'
+    the same message without saying that the names differ only by letter case."""
+    from pipelines.sources.read import TableError
+
+    body = "invoice_id,debtor_id,issue_date,due_date,amount\nI1,D1,2024-01-05,2024-02-04,10\n"
+    titled = tmp_path / "invoices.csv"
+    titled.write_text("Open items report\nPrinted 2024-12-31\n" + body, encoding="utf-8")
+    with pytest.raises(TableError) as err:
+        _ingest({"invoices": titled}, None, dt.date(2024, 12, 31))
+    assert (
+        "The header is on line 3: the file starts with 2 other line(s) (a title such as 'Open items report'): "
+        "delete them, or set csv.skip_rows: 2 in a source config" in str(err.value)
+    )
+    cased = tmp_path / "cased.csv"
+    cased.write_text("Invoice_ID,Debtor_Id,issue_date,Due_Date ,amount\nI1,D1,2024-01-05,2024-02-04,10\n")
+    with pytest.raises(TableError) as err:
+        _ingest({"invoices": cased}, None, dt.date(2024, 12, 31))
+    assert (
+        "Column names are case-sensitive and exact: 'Invoice_ID' for 'invoice_id', 'Debtor_Id' for "
+        "'debtor_id', 'Due_Date' for 'due_date'. Fix:" in str(err.value)
+    )
+
+
 def test_debtor_ids_that_differ_only_by_inner_spaces_are_named(tmp_path: Path) -> None:
     """Before: 'D 0000001' (a space typed inside) beside 'D0000001' in the customer master: 3
     invoices quarantined unknown_debtor (3 payments invoice_quarantined) without the cause, and
