@@ -17,7 +17,7 @@ from pipelines.cli_options import (
     check_data_dir,
     check_engine,
 )
-from pipelines.commands import fail
+from pipelines.commands import after_today, fail
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,6 +59,13 @@ def _check_dates_in_data(data: Path, dates: list[pd.Timestamp]) -> None:
         fail(
             f"--as-of {early[0]} is before the first dated row of --data {data} (data from {first} to "
             f"{last}): there is nothing to build features from. Use dates from {first} to {last}"
+        )
+    today, future = after_today([d.date() for d in dates])
+    if future:
+        more = f" ({len(future):,} of the dates are)" if len(future) > 1 else ""
+        fail(
+            f"--as-of {future[0]} is in the future{more}: today is {today} (UTC), and the data end on {last}. "
+            f"Features describe a day that is over: use dates up to {today}"
         )
     lag = NightlyConfig.model_fields["max_data_lag_days"].default
     late = [d.date() for d in dates if (d.date() - last).days > lag]

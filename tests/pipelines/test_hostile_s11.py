@@ -298,6 +298,32 @@ def test_a_header_under_title_lines_or_in_other_case_is_named(tmp_path: Path) ->
     )
 
 
+def test_features_refuse_dates_in_the_future(tmp_path: Path) -> None:
+    """Before: `ews features --as-of 2023-01..2999-12` built 11,724 month-ends (11,698 after the
+    data, 11,677 after today) in 46 CPU-s with one warning; score and ingest refuse a future date."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from pipelines.commands import after_today
+    from tests.pipelines.test_features_cli import _data_dir
+
+    data = _data_dir(tmp_path)  # invoices 2024-01-01 / 02-01, payments 02-20 / 03-10
+    today, _ = after_today([])
+    args = [
+        "features",
+        "--data",
+        str(data),
+        "--as-of",
+        "2024-03..2999-12",
+        "--out",
+        str(tmp_path / "f.parquet"),
+    ]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    assert res.exit_code == 2, res.output
+    assert "is in the future (" in res.output and f"today is {today} (UTC)" in res.output
+    assert not (tmp_path / "f.parquet").exists()
+
+
 def test_debtor_ids_that_differ_only_by_inner_spaces_are_named(tmp_path: Path) -> None:
     """Before: 'D 0000001' (a space typed inside) beside 'D0000001' in the customer master: 3
     invoices quarantined unknown_debtor (3 payments invoice_quarantined) without the cause, and
