@@ -251,6 +251,14 @@ def _first_bad_byte(path: Path, encoding: str) -> tuple[int, int, str]:
 
 
 def _encoding_error(path: Path, options: CsvOptions, label: str) -> TableError:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(head) == 4 and head[1::2] == b"\x00\x00"):
+        return TableError(
+            f'{label}: {path} is UTF-16 text (byte order mark {head[:2].hex(" ")}; Excel\'s "Unicode Text" or a '
+            'PowerShell export), not UTF-8: save it from Excel as "CSV UTF-8 (comma delimited)", or convert it '
+            "(iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8.csv)"
+        )
     line, offset, bad = _first_bad_byte(path, options.encoding)
     where = f" at line {line} (byte {offset}: {bad})" if offset >= 0 else ""
     return TableError(

@@ -164,7 +164,8 @@ TABLE_ERRORS: dict[str, tuple[dict[str, str], list[str]]] = {
     ),
     "wrong_encoding_utf16": (
         {"invoices": "inv_utf16.csv"},
-        ["inv_utf16.csv is not valid utf-8 text at line 1"],
+        # before s11: "is not valid utf-8 text at line 1 (byte 0: ff fe 69 00) ... latin-1 or cp1252"
+        ["inv_utf16.csv is UTF-16 text (byte order mark ff fe;", 'save it from Excel as "CSV UTF-8'],
     ),
     "missing_column": (
         {"invoices": "inv_missing_column.csv"},
