@@ -496,7 +496,10 @@ def drift(scored: pd.DataFrame, X: pd.DataFrame, loaded: Any, cfg: NightlyConfig
             current[col] = X[col]
     as_of = pd.Timestamp(scored["as_of"].iloc[0]).date() if len(scored) else dt.date.today()
     calendar = _calendar_shifts(as_of, ref, current)
-    return drift_table(current, refs, cfg.drift.warning, cfg.drift.alert, calendar)
+    rows = (ref.get("sample") or {}).get("rows")  # the reference's sample size: its own noise
+    return drift_table(
+        current, refs, cfg.drift.warning, cfg.drift.alert, calendar, int(rows) if rows else None
+    )
 
 
 CALIBRATION_ARTIFACT = "evaluation/calibration_curve.csv"  # logged by the train flow

@@ -110,3 +110,27 @@ def test_calendar_shift_is_the_time_since_the_reference_sample() -> None:
     assert got["st_months_observed"] == pytest.approx(365 / (365.25 / 12))
     assert "dpd_max_90d" not in got
     assert _calendar_shifts(dt.date(2025, 2, 14), {}, ["tenure_days"]) == {"tenure_days": 0.0}
+
+
+def test_a_small_book_is_not_alerted_by_chance() -> None:
+    """s11-small: a 100-debtor book (88 live debtors, a 92-row reference, days past due in 8 bins)
+    showed 'alert' (PSI 0.276) on an unchanged book: with these counts PSI passes 0.25 on ~23 % of
+    draws from one distribution and 0.1 on ~80 %. The limits rise to the chance levels."""
+    from models.drift import chance_psi, reference_from_entry
+
+    shares = np.array([36, 1, 10, 8, 11, 7, 9, 10]) / 92  # the reference of that book
+    entry = {"kind": "numeric", "cuts": [0, 1.8, 5, 10.6, 14, 22.6, 33.9], "proportions": shares.tolist()}
+    ref = reference_from_entry(entry)  # bins (-inf, 0], (0, 1.8], ..., (33.9, inf)
+    low95, low99 = chance_psi(np.append(shares, 0.0), 88, 92)
+    assert 0.3 < low95 < low99 < 0.6  # simulated; the fixed limits are 0.1 / 0.25
+    # today: 88 debtors, more of them 1-30 days past due (PSI ~0.28, as seen)
+    today = pd.Series(np.repeat([0, 1, 3, 8, 12, 18, 28, 40], [16, 4, 14, 8, 12, 10, 14, 10]).astype(float))
+    small = drift_table({"dpd": today}, {"dpd": ref}, 0.1, 0.25, reference_rows=92)
+    # sum (a - e) ln(a / e): e.g. the first bin (16/88 - 36/92) ln((16/88) / (36/92)) = 0.1602; in all 0.2767
+    assert small.loc[0, "psi"] == pytest.approx(0.2767, abs=5e-4)
+    assert small.loc[0, "status"] == "ok"  # 0.2767 < the 95 % chance level (~0.38); before: "alert"
+    assert small.loc[0, "chance_psi"] == pytest.approx(low99)
+    # the same shares on 100 times the rows: chance is tiny and the shift is an alert
+    big = drift_table({"dpd": pd.Series(np.repeat(today.to_numpy(), 100))}, {"dpd": ref}, reference_rows=9200)
+    assert big.loc[0, "psi"] == pytest.approx(small.loc[0, "psi"]) and big.loc[0, "status"] == "alert"
+    assert big.loc[0, "chance_psi"] < 0.01
