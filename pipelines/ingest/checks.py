@@ -75,6 +75,9 @@ _EMPTY_HINTS: dict[str, str] = {
     "excel_serial_date": "the dates are Excel date serial numbers (45321 = 2024-01-30: a date column saved as "
     "General): set values.date_format (or values.date_formats.<column>) to excel in a source config, or format "
     "the column as a date in Excel before saving",
+    "excel_scientific_id": "the ids are long numbers that Excel showed and saved in scientific notation "
+    "(1.23457E+11), so different ids became one: format the id column as Text (or Number, 0 decimals) before "
+    "saving, or export the CSV from the source system directly",
     "unparseable_number": "the numbers do not match values.decimal / values.thousands in the source config",
     "unparseable_bool": "add the file's spellings to values.true_values / values.false_values",
     "date_after_as_of": "every date is after the as-of date: check --as-of",
@@ -346,6 +349,12 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
                     f"both ways and were taken in the configured order: they are probably wrong by months. Set "
                     f"values.date_format (or values.date_formats.{column}) to the month-first layout (e.g. "
                     "m/d/Y) and ingest again; see quarantine/" + f"{name}.csv"
+                )
+            if reason.startswith("excel_scientific_id:") and t["rows_accepted"]:
+                out.append(
+                    f"{name}.{reason.split(':', 1)[1]}: {n:,} row(s) quarantined ({reason}): "
+                    + _EMPTY_HINTS["excel_scientific_id"]
+                    + f"; see quarantine/{name}.csv"
                 )
             if reason.startswith("excel_serial_date:") and t["rows_accepted"]:
                 column = reason.split(":", 1)[1]

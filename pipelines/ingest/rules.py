@@ -170,16 +170,34 @@ Acme Ltd"): the row sums the others. A fully filled one (a date, a debtor id "To
 as an invoice of debtor "Total" holding the whole book's amount (s11-robust)."""
 
 
-def _totals_rows(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """``totals_row`` mask: rows whose debtor, invoice or payment id is a totals label."""
+EXCEL_SCIENTIFIC = r"(?i)^[+-]?[0-9]\.[0-9]+E\+?[0-9]+$"
+"""An id as Excel shows a long number in a General cell (``1.23457E+11``): saved that way, every
+12-digit id from 123456500000 to 123457499999 becomes that one text, so different customers or
+invoices share it. Before: the 120 debtors of a book became one debtor, exit 0 (s11-robust)."""
+
+
+def _id_masks(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``totals_row`` (a debtor, invoice or payment id that is a totals label) and
+    ``excel_scientific_id:<column>`` (an id in Excel's scientific notation) masks."""
     import pyarrow.compute as pc
 
-    hit = np.zeros(len(frame), dtype=bool)
+    out: dict[str, np.ndarray] = {}
+    totals = np.zeros(len(frame), dtype=bool)
     for column in ("debtor_id", "invoice_id", "payment_id"):
-        if column in frame and len(frame):
-            found = pc.match_substring_regex(arrow(frame[column].astype("string")), TOTALS_LABEL)
-            hit |= pc.fill_null(found, False).to_numpy(zero_copy_only=False)
-    return {"totals_row": hit} if hit.any() else {}
+        if column not in frame or not len(frame):
+            continue
+        ids = arrow(frame[column].astype("string"))
+        totals |= pc.fill_null(pc.match_substring_regex(ids, TOTALS_LABEL), False).to_numpy(
+            zero_copy_only=False
+        )
+        sci = pc.fill_null(pc.match_substring_regex(ids, EXCEL_SCIENTIFIC), False).to_numpy(
+            zero_copy_only=False
+        )
+        if sci.any():
+            out[f"excel_scientific_id:{column}"] = sci
+    if totals.any():
+        out["totals_row"] = totals
+    return out
 
 
 def within_table(
@@ -202,7 +220,7 @@ def within_table(
     lap("setup")
     frame, masks = _parse(raw, default_currency)
     masks.update(_implausible(frame, raw.table, rules))
-    masks.update(_totals_rows(frame))
+    masks.update(_id_masks(frame))
     n = len(frame)
     dup = _duplicate_rows(raw.frame, DUPLICATE_KEYS[raw.table])
     if dup.any():

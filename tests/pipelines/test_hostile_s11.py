@@ -370,3 +370,39 @@ def test_score_of_an_ingest_without_a_ledger_stops_before_the_flow(tmp_path: Pat
         f"--data {tmp_path / 'ing'} holds no dated invoice, payment, event or statement"
         in capsys.readouterr().err
     )
+
+
+def test_ids_in_excel_scientific_notation_are_not_ids(tmp_path: Path) -> None:
+    """Before: customer ids 123456700000..123456700833 saved by Excel as "1.23457E+11" (a General
+    cell) made the 120 debtors of a book one debtor, exit 0 without a word. Now each such id is
+    quarantined excel_scientific_id:<column> with the fix (a table of them only is refused)."""
+    from pipelines.sources.read import TableError
+
+    inv = tmp_path / "invoices.csv"
+    inv.write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        "I1,1.23457E+11,2024-01-05,2024-02-04,100\n"
+        "I2,1.23457E+11,2024-01-09,2024-02-08,250\n"
+        "1.2E+5,K1,2024-01-10,2024-02-09,80\n"
+        "I4,1E5,2024-01-10,2024-02-09,80\n"  # no decimal point: not Excel's display, kept
+        "I5,K2,2024-01-10,2024-02-09,80\n",
+        encoding="utf-8",
+    )
+    result = _ingest({"invoices": inv}, None, dt.date(2024, 3, 31))
+    assert result.portfolio.invoices["invoice_id"].tolist() == ["I4", "I5"]
+    assert result.quarantine["invoices"]["reason"].tolist() == [
+        "excel_scientific_id:debtor_id",
+        "excel_scientific_id:debtor_id",
+        "excel_scientific_id:invoice_id",
+    ]
+    assert result.manifest["warnings"][0].startswith(
+        "invoices.debtor_id: 2 row(s) quarantined (excel_scientific_id:debtor_id): the ids are long numbers "
+        "that Excel showed and saved in scientific notation (1.23457E+11)"
+    )
+    rows = "".join(f"I{i},1.2345{i}E+11,2024-01-05,2024-02-04,100\n" for i in range(10))  # 10 rows: refused
+    inv.write_text("invoice_id,debtor_id,issue_date,due_date,amount\n" + rows)
+    with pytest.raises(TableError) as err:
+        _ingest({"invoices": inv}, None, dt.date(2024, 3, 31))
+    assert "reasons: excel_scientific_id:debtor_id (10). Likely cause: the ids are long numbers" in str(
+        err.value
+    )
