@@ -419,6 +419,33 @@ def test_portfolio_without_the_optional_outputs(tmp_path: Path) -> None:
     assert view.credit_limits["credit_limit_recommended"].tolist() == [2000.0, 2000.0]
 
 
+def test_a_first_run_with_nobody_flagged_says_so(tmp_path: Path) -> None:
+    """s11-small: the first run of a 100-debtor book flagged nobody and showed an empty watchlist
+    table, 'Override rate: 0.0% -- 0 ... of 0', a near-empty 'PD distribution across runs' plot and
+    'How each of the 0 flagged debtors ...' with nothing under it."""
+    today = scores([0.12, 0.02, 0.25, 0.5], ["a", "b", "c", "n"])
+    book = portfolio(BOOK.invoices.to_dict("records"), BOOK.payments.to_dict("records"))
+    view = build_portfolio(Book.in_memory(book, 100), pd.Timestamp("2024-06-30").date(), today,
+                           pd.Index([]), CFG, "EUR", tmp_path / "none", None)  # fmt: skip
+    overrides = {"days": 30, "rate": 0.0, "debtors": 0, "flagged": 0, "since": "2024-06-01", "in_force": 0,
+                 "kept_off": 0, "reflagged": 0, "rows": []}  # fmt: skip
+    html = render_report(
+        as_of="2024-06-30", model={"name": "m", "version": "1"}, config_hash="0" * 64, scored=today,
+        previous=None, previous_as_of=None, watchlist=today.head(0).assign(triggers="", reason_1=""),
+        reason_columns=["reason_1"], counts={"scored": 4, "in_default": 0, "flagged": 0, "queue": 0,
+        "expected_loss": 0.0, "bands": {}, "triggers": {}}, drift=pd.DataFrame(columns=["variable", "psi",
+        "status", "missing_share", "reference_missing"]), calibration=None, waterfalls=[], cfg=CFG,
+        portfolio=view, overrides=overrides,
+    )  # fmt: skip
+    assert 'id="wl-empty"' in html and "No debtor is on the watchlist tonight" in html
+    assert "the first run in this output folder" in html
+    assert (
+        'id="override-rate">none flagged<' in html and "0.0%" not in html.split('id="override-rate"')[1][:40]
+    )
+    assert 'id="pd-trend-first"' in html and 'id="pd-trend"' not in html
+    assert 'id="wf-none"' in html and "How each of the 0" not in html
+
+
 def test_month_end_figures_are_reused_from_the_previous_run(tmp_path: Path) -> None:
     """A run keeps the month-ends its predecessor computed (portfolio_figures.csv) and computes only
     the new dates; the figures equal a computation from the ledger alone."""
