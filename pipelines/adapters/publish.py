@@ -93,6 +93,14 @@ def check_out_dir(out_dir: Path, as_of: date) -> None:
     """
     out_dir = Path(out_dir)
     key = as_of.isoformat()
+    try:
+        os.stat(out_dir)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # a symlink loop, a name too long: before the flow, not inside it
+        from pipelines.sources.read import path_problem
+
+        raise OutputError(f"--out {out_dir}: cannot write: {path_problem(exc)}") from None
     if out_dir.exists() and not out_dir.is_dir():
         raise UnsafeOutputError(f"--out {out_dir}: is a file, not a folder; give a folder for the runs")
     existing = out_dir

@@ -80,6 +80,23 @@ def _check_dates_in_data(data: Path, dates: list[pd.Timestamp]) -> None:
         )
 
 
+def _unwritable(out: Path) -> str | None:
+    """Why no file can be written at ``out`` (a name too long, a symlink loop on the way), before
+    the features are built: before, the build ran, then OutputError's traceback (exit 1)."""
+    import os
+
+    from pipelines.sources.read import path_problem
+
+    for path in (out, out.with_suffix(".json")):
+        try:
+            os.stat(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            return path_problem(exc)
+    return None
+
+
 def parse_as_of(text: str) -> list[pd.Timestamp]:
     """``"2024-06-30,2024-01..2024-03"`` -> sorted distinct dates (ranges expand to month-ends)."""
     import pandas as pd
@@ -163,6 +180,8 @@ def register(app: typer.Typer) -> None:
             _check_dates_in_data(data, dates)
         if out.suffix != ".parquet":
             fail(f"--out {out} must end in .parquet")
+        if problem := _unwritable(out):
+            fail(f"--out {out}: cannot write: {problem}")
         definition = None
         try:
             project = load_project(config)

@@ -403,3 +403,30 @@ def test_ids_in_excel_scientific_notation_are_not_ids(tmp_path: Path) -> None:
     assert "reasons: excel_scientific_id:debtor_id (10). Likely cause: the ids are long numbers" in str(
         err.value
     )
+
+
+def test_an_out_path_no_file_can_have_stops_before_the_work(tmp_path: Path) -> None:
+    """Before: `ews score --out LOOP` (a symlink loop) started Prefect and the flow (11.1+1.0
+    CPU-s) and ended on "OutputError(... Too many levels of symbolic links (LOOP/.locks) ...)" in
+    the flow-run log; `ews features --out NAME` with a 300-character name built the features, then
+    ended in OutputError's traceback (exit 1). Now both stop before any work, one line, exit 2."""
+    from typer.testing import CliRunner
+
+    from pipelines.adapters.files import OutputError
+    from pipelines.adapters.publish import check_out_dir
+    from pipelines.cli import app
+    from tests.pipelines.test_features_cli import _data_dir
+
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    with pytest.raises(OutputError) as err:
+        check_out_dir(tmp_path / "loop1", dt.date(2024, 12, 31))
+    assert str(err.value).startswith(f"--out {tmp_path / 'loop1'}: cannot write: a symbolic link loop")
+    data = _data_dir(tmp_path)
+    for out, text in [
+        (tmp_path / ("b" * 300 + ".parquet"), "cannot write: the name is too long for the file system"),
+        (tmp_path / "loop1" / "f.parquet", "cannot write: a symbolic link loop"),
+    ]:
+        args = ["features", "--data", str(data), "--as-of", "2024-03-31", "--out", str(out)]
+        res = CliRunner().invoke(app, args, env={"COLUMNS": "500"})
+        assert res.exit_code == 2 and text in res.output and "Traceback" not in res.output, res.output
