@@ -329,6 +329,15 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
                 "(tables.payments: invoice_id, paid_on = the credit note's date, amount > 0), or net them "
                 "in the export; see quarantine/invoices.csv"
             )
+        reversals = t["reasons"].get("amount_not_positive", 0) if name == "payments" else 0
+        if reversals and t["rows_accepted"]:
+            out.append(
+                f"payments: {reversals:,} row(s) with an amount <= 0 quarantined (amount_not_positive): refunds, "
+                "reversed or bounced payments and charge-backs are not payments in ews. If they reverse an "
+                "earlier payment (a bounced direct debit), that payment still counts and its invoice looks "
+                "paid: leave both out of the export (or net them), and export refunds of overpayments as "
+                "nothing; see quarantine/payments.csv"
+            )
         dups = t["reasons"].get("duplicate_row", 0)
         if t["rows_accepted"] and dups >= 10 and dups / t["rows_in"] > DUPLICATE_ROW_WARN_SHARE:
             out.append(

@@ -262,9 +262,15 @@ def parse_bools(
 
 
 # Characters nobody means to type: a byte-order mark or zero-width space pasted into an id would make
-# it differ from the same id elsewhere; NUL and other control characters (tab and line feed kept).
-_INVISIBLE = r"[\ufeff\u200b\u200c\u200d\u2060\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
-_INVISIBLE_RE2 = r"[\x{feff}\x{200b}-\x{200d}\x{2060}\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+# it differ from the same id elsewhere; NUL and other control characters (tab and line feed kept);
+# the invisible direction marks a copy from a right-to-left application or a web page adds (U+200E,
+# U+200F, U+061C; embeddings and overrides U+202A-U+202E; isolates U+2066-U+2069): before, 'D0000001'
+# with a trailing U+200E was an unknown debtor (s11-robust).
+_INVISIBLE = r"[\ufeff\u200b-\u200f\u2060\u061c\u202a-\u202e\u2066-\u2069\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_INVISIBLE_RE2 = (
+    r"[\x{feff}\x{200b}-\x{200f}\x{2060}\x{061c}\x{202a}-\x{202e}\x{2066}-\x{2069}"
+    r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+)
 
 
 # Bytes that can start or belong to an :data:`_INVISIBLE` character in UTF-8: the control bytes and
