@@ -47,9 +47,12 @@ def assign_owners(
     (:func:`share_capacity` makes it one capacity across queues).
     """
     n = len(queue)
-    if not collectors:
+    if not collectors:  # no teams file: no capacity is known, so "today's work" is left empty, not False
         return pd.DataFrame(
-            {"owner": pd.Series(UNASSIGNED, index=queue.index, dtype="string"), "within_capacity": False},
+            {
+                "owner": pd.Series(UNASSIGNED, index=queue.index, dtype="string"),
+                "within_capacity": pd.Series(pd.NA, index=queue.index, dtype="boolean"),
+            },
             index=queue.index,
         )
 
@@ -116,9 +119,11 @@ def share_capacity(owners: Sequence[pd.DataFrame], collectors: Sequence[Collecto
     in queue q (rows in rank order) works the top quota_q of each, quota_q = k x n_q / sum(n)
     rounded by largest remainder (ties: the earlier queue), or all rows when sum(n) <= k.
     ``owners``: per queue, ``owner`` per row in rank order. New frames."""
+    out = [f.copy() for f in owners]
+    if not collectors:  # no capacity known: within_capacity stays empty (assign_owners)
+        return out
     capacity = {c.name: c.capacity for c in collectors}
     counts = [f["owner"].astype("string").value_counts() for f in owners]
-    out = [f.copy() for f in owners]
     for f in out:
         f["within_capacity"] = False
     for name, cap in capacity.items():

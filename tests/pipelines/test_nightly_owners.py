@@ -28,7 +28,11 @@ def queue(n: int, country: str = "DE", segment: str = "retail") -> pd.DataFrame:
 
 def test_without_teams_everything_is_unassigned() -> None:
     got = assign_owners(queue(3), (), None, "collections")
-    assert got["owner"].tolist() == ["unassigned"] * 3 and not got["within_capacity"].any()
+    assert got["owner"].tolist() == ["unassigned"] * 3
+    # no capacity known: empty, not False on every row (s11-small: a lead read "Today: FALSE" x 56)
+    assert got["within_capacity"].isna().all()
+    col, rec = assign_queues([(queue(3), "collections"), (queue(2), "recovery")], (), None)
+    assert col["within_capacity"].isna().all() and rec["within_capacity"].isna().all()
 
 
 def test_work_is_spread_in_proportion_to_capacity() -> None:
