@@ -43,6 +43,17 @@ def check_data_dir(data: Path, raw: bool = False) -> None:
     if not raw and (message := interrupted_ingest(data) or mixed_ingest(data)) is not None:
         typer.secho(f"error: --data {message}", fg="red", err=True)
         raise typer.Exit(2)
+    from pipelines.scoring.data_window import data_window
+
+    if not raw and data_window(data) is None:  # before any flow: train and score started one first
+        typer.secho(
+            f"error: --data {data} holds no dated invoice, payment, event or statement (an ingest of the "
+            "debtors table alone?): there is nothing to build features from. Ingest the ledger too "
+            "(--invoices and --payments, or --statements) into that folder",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
 
 
 def check_engine(engine: str | None) -> None:

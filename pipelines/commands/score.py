@@ -248,18 +248,11 @@ def _check_as_of(data: Path, raw: bool, dates: list[dt.date], config: Path, acce
         return  # a raw folder is validated in the flow; its dates are not known before
     from pipelines.config import load_config
     from pipelines.config.nightly import NightlyConfig
-    from pipelines.engine import is_ingested
     from pipelines.feed_checks import EXIT_FEED_REFUSED
     from pipelines.scoring.data_window import AsOfOutsideDataError, StaleDataError, check_as_of, data_window
 
     lag = load_config(config, expect=NightlyConfig).max_data_lag_days
-    window = data_window(data)
-    if window is None and is_ingested(data):
-        fail(
-            f"--data {data} holds no dated invoice, payment, event or statement (an ingest of the debtors "
-            "table alone?): there is nothing to score. Ingest the ledger too (--invoices and --payments, or "
-            "--statements) into that folder"
-        )
+    window = data_window(data)  # None (no dated row) was refused by check_data_dir
     late: list[str] = []  # dates scored with a warning: said once, after every date passed
     for day in dates:
         try:

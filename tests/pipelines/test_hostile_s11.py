@@ -353,23 +353,24 @@ def test_debtor_ids_that_differ_only_by_inner_spaces_are_named(tmp_path: Path) -
 def test_score_of_an_ingest_without_a_ledger_stops_before_the_flow(tmp_path: Path, capsys) -> None:
     """Before: `ews ingest --debtors d.csv` alone (exit 0), then `ews score` started Prefect and the
     flow (10.7+0.8 CPU-s) to end on "no accepted invoices in the data dir; the nightly flow needs
-    invoices.(csv|parquet)", a flow-run log line with state Failed. Now exit 2 in the checks made
-    before the flow (``_check_as_of``, after the champion's)."""
+    invoices.(csv|parquet)", a flow-run log line with state Failed; `ews train` likewise (11.2+1.2
+    CPU-s, "no accepted invoices or statements in the data dir"). Now exit 2 in the --data check
+    every command makes before its flow (``check_data_dir``: score, backfill, features, train)."""
     import typer
 
-    from pipelines.commands.score import _check_as_of
+    from pipelines.cli_options import check_data_dir
 
     deb = tmp_path / "debtors.csv"
     deb.write_text("debtor_id,name\nD1,A\nD2,B\n", encoding="utf-8")
     _ingest({"debtors": deb}, tmp_path / "ing", dt.date(2024, 12, 31))
-    config = Path(__file__).resolve().parents[2] / "conf/nightly.yaml"
     with pytest.raises(typer.Exit) as exit_:
-        _check_as_of(tmp_path / "ing", False, [dt.date(2024, 12, 31)], config, False)
+        check_data_dir(tmp_path / "ing")
     assert exit_.value.exit_code == 2
     assert (
         f"--data {tmp_path / 'ing'} holds no dated invoice, payment, event or statement"
         in capsys.readouterr().err
     )
+    check_data_dir(tmp_path / "ing", raw=True)  # a raw folder is validated in the flow
 
 
 def test_ids_in_excel_scientific_notation_are_not_ids(tmp_path: Path) -> None:
