@@ -266,10 +266,17 @@ def small_book_refusal(dataset: pd.DataFrame, definition: Any, small: Any, why: 
         f"{ends.nunique()} month-ends ({ends.min().date()}..{ends.max().date()}) show {k} move"
         f"{'' if k == 1 else 's'} into default ({what}) from one month-end to the next. The smallest "
         f"model ews trains (the roll-rate model) is short of: {'; '.join(small.short)}. What to do: "
-        "export a longer history if your system holds one, or train again when more months are in; "
-        "the roll-rate minimums can be lowered in the train config (rollrate.min_default_transitions, "
-        "min_months, min_transitions), but PDs then rest on one or two defaults. Details: "
-        f"{why}; {small}"
+        + (
+            "no debtor of this book has reached default yet, so there is nothing to learn a PD from: "
+            "check the default definition (default_definition in conf/ews.yaml: dpd_threshold, event_kinds) "
+            "and that overdue invoices and credit events are in the export; else export a longer history "
+            "or train again when defaults have happened. Details: "
+            if k == 0
+            else "export a longer history if your system holds one, or train again when more months are in; "
+            "the roll-rate minimums can be lowered in the train config (rollrate.min_default_transitions, "
+            "min_months, min_transitions), but PDs then rest on one or two defaults. Details: "
+        )
+        + f"{why}; {small}"
     )
 
 

@@ -106,11 +106,20 @@ def test_below_the_rollrate_minimum_the_refusal_gives_both_counts() -> None:
         "show 0 moves into default (90+ days past due, or a write-off, agency placement or insolvency event) "
         "from one month-end to the next. The smallest model ews trains (the roll-rate model) is short of: "
         "5 month-ends (need >= 6); 8 month-end moves (need >= 200); 0 moves into default (need >= 3). "
-        "What to do: export a longer history if your system holds one, or train again when more months are "
-        "in; the roll-rate minimums can be lowered in the train config (rollrate.min_default_transitions, "
-        "min_months, min_transitions), but PDs then rest on one or two defaults. Details: "
+        "What to do: no debtor of this book has reached default yet, so there is nothing to learn a PD from: "
+        "check the default definition (default_definition in conf/ews.yaml: dpd_threshold, event_kinds) and "
+        "that overdue invoices and credit events are in the export; else export a longer history or train "
+        "again when defaults have happened. Details: "
         "the book is too small for an out-of-time evaluation: 3 snapshots ...; the book is also too small "
         "for the roll-rate model: 5 month-ends (need >= 6), 8 month-end moves (need >= 200), 0 moves into "
         "default (need >= 3). A longer history or more debtors is needed (rollrate.min_months / "
         "min_transitions / min_default_transitions in the train config)"
     )
+    # one debtor defaulted (A: 70 days past due, then in default): the advice is a longer history
+    frame.loc[4, ["dpd_current_max", "in_default_at_asof"]] = [95, True]
+    with pytest.raises(BookTooSmallError) as caught:
+        fit_small_book(frame, TrainConfig(), DefaultDefinition(), why)
+    text = str(caught.value)
+    assert "show 1 move into default" in text and "1 move into default (need >= 3)" in text
+    assert "What to do: export a longer history if your system holds one" in text
+    assert "nothing to learn a PD from" not in text
