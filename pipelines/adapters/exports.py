@@ -252,7 +252,7 @@ LABELS: dict[str, str] = {
     "exposure": "Exposure at default",
     "lgd": "LGD",
     "expected_loss": "Expected loss",
-    "priority": "Priority (expected loss x days-past-due weight)",
+    "priority": "Priority: expected loss x days-past-due weight",
     "overdue_amount": "Overdue amount",
     "disputed_amount": "Disputed amount",
     "overdue_amount_1_30": "Overdue 1-30 days",

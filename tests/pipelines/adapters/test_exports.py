@@ -258,3 +258,17 @@ def test_csv_cells_are_pandas_to_csv_byte_for_byte(tmp_path, monkeypatch) -> Non
     assert write_csv(f.iloc[:0], tmp_path / "e.csv").read_bytes() == (
         "\ufeff" + neutralise(f.iloc[:0]).to_csv(index=False, **exports.CSV_FORMAT)
     ).encode("utf-8")
+
+
+def test_amount_headers_read_once_with_the_currency() -> None:
+    """s11-small: the queue workbook read 'Priority (expected loss x days-past-due weight) (EUR)'."""
+    from pipelines.adapters.exports import headers
+
+    got = headers(["priority", "exposure", "pd", "expected_cash_30d"], "EUR")
+    assert got == {
+        "priority": "Priority: expected loss x days-past-due weight (EUR)",
+        "exposure": "Exposure at default (EUR)",
+        "pd": "PD",
+        "expected_cash_30d": "Expected cash in 30 days (EUR)",
+    }
+    assert headers(["priority"], None) == {"priority": "Priority: expected loss x days-past-due weight"}
