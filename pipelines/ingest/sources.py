@@ -6,6 +6,7 @@ wide -> long reshaping. The readers and cell parsers themselves are in ``pipelin
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -70,6 +71,26 @@ def _resolve_columns(
     return rename
 
 
+# Letters of other scripts drawn like Latin ones (a header typed on a Cyrillic or Greek keyboard, or
+# pasted from a document): 'аmount' with a Cyrillic a looks like 'amount' in every message.
+_LOOKALIKE = str.maketrans(
+    "аеорсухіјѕԁһӏАВЕКМНОРСТХІЈЅαβεικνορτυχΑΒΕΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdhlABEKMHOPCTXIJSabeiknoptuxABEHIKMNOPTYX",
+)
+
+
+def _ascii_fold(name: str) -> str:
+    """``name`` with look-alike letters of other scripts and full-width forms made Latin, lower case."""
+    return unicodedata.normalize("NFKC", name).translate(_LOOKALIKE).strip().lower()
+
+
+def _foreign(name: str) -> str:
+    """The non-ASCII characters of ``name`` by code point and Unicode name."""
+    return ", ".join(
+        f"U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in dict.fromkeys(name) if not c.isascii()
+    )
+
+
 def _header_hint(path: Path, present: list[str], missing: list[str]) -> str:
     """Why the required columns were not found, when it shows: names that differ only by letter case
     or spaces ('Invoice_Id'), or the canonical header further down the file (title lines above it)."""
@@ -77,6 +98,11 @@ def _header_hint(path: Path, present: list[str], missing: list[str]) -> str:
     near = [f"{alike[m]!r} for {m!r}" for m in missing if m in alike]
     if near:
         return f"Column names are case-sensitive and exact: {', '.join(near)}. "
+    folded = {_ascii_fold(str(p)): str(p) for p in present if not str(p).isascii()}
+    near = [(folded[m], m) for m in missing if m in folded]
+    if near:
+        shown = ", ".join(f"{p!r} for {m!r} ({_foreign(p)})" for p, m in near)
+        return f"These names only look like the required ones: {shown}: retype them in the header. "
     if path.suffix.lower() == ".parquet":
         return ""
     try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -290,7 +291,10 @@ def _header(path: Path, options: CsvOptions, label: str) -> list[str]:
             + ". The first line must name the columns."
         )
     names = next(csv.reader(io.StringIO(line), delimiter=options.delimiter, quotechar=options.quotechar))
-    names = [n.strip() for n in names]
+    from pipelines.sources.parse import _INVISIBLE
+
+    # as in the values: a zero-width space or direction mark in a name would hide the column
+    names = [re.sub(_INVISIBLE, "", n).strip() for n in names]
     if len(names) == 1:
         counts = {d: line.count(d) for d in _DELIMITER_NAMES if d != options.delimiter}
         best = max(counts, key=lambda d: counts[d])

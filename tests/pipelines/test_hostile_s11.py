@@ -462,3 +462,26 @@ def test_direction_marks_in_ids_and_reversed_payments(tmp_path: Path) -> None:
         "debit), that payment still counts and its invoice looks paid: leave both out of the export (or net "
         "them), and export refunds of overpayments as nothing; see quarantine/payments.csv"
     ]
+
+
+def test_invisible_and_look_alike_characters_in_header_names(tmp_path: Path) -> None:
+    """Before: a header 'amount' + U+200B (zero-width space) or 'debtor_id' + U+200E was "missing
+    required column(s) ['amount']" (the values drop those characters, the names did not), and
+    'аmount' with a Cyrillic а (U+0430) was the same message with a name that looks identical."""
+    from pipelines.sources.read import TableError
+
+    rows = "I1,D1,2024-01-05,2024-02-04,10\n"
+    hidden = tmp_path / "invoices.csv"
+    hidden.write_text(
+        "invoice_id,debtor_id\u200e,issue_date,due_date,amount\u200b\n" + rows, encoding="utf-8"
+    )
+    result = _ingest({"invoices": hidden}, None, dt.date(2024, 12, 31))
+    assert result.portfolio.invoices["amount"].tolist() == [10.0]
+    cyrillic = tmp_path / "cyrillic.csv"
+    cyrillic.write_text("invoice_id,debtor_id,issue_date,due_date,\u0430mount\n" + rows, encoding="utf-8")
+    with pytest.raises(TableError) as err:
+        _ingest({"invoices": cyrillic}, None, dt.date(2024, 12, 31))
+    assert (
+        "These names only look like the required ones: '\u0430mount' for 'amount' (U+0430 CYRILLIC SMALL "
+        "LETTER A): retype them in the header." in str(err.value)
+    )
