@@ -485,3 +485,26 @@ def test_invisible_and_look_alike_characters_in_header_names(tmp_path: Path) -> 
         "These names only look like the required ones: '\u0430mount' for 'amount' (U+0430 CYRILLIC SMALL "
         "LETTER A): retype them in the header." in str(err.value)
     )
+
+
+def test_a_debtor_lost_with_its_master_row_is_named(tmp_path: Path) -> None:
+    """Before: the customer master with D1 twice (the second row with another name: an appended
+    export) rejected both rows (duplicate_id:debtor_id) and took D1's 2 invoices and 1 payment
+    with them (debtor_quarantined): D1 left scoring and the queues without a word."""
+    (tmp_path / "debtors.csv").write_text("debtor_id,name\nD1,Acme\nD1,Acme GmbH\nD2,Beta\nD2,Beta\n")
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        "I1,D1,2024-01-05,2024-02-04,10\nI2,D1,2024-01-06,2024-02-05,10\nI3,D2,2024-01-07,2024-02-06,10\n"
+    )
+    (tmp_path / "payments.csv").write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I1,2024-01-20,10\nP2,D2,I3,2024-01-21,10\n"
+    )
+    files = {t: tmp_path / f"{t}.csv" for t in ("debtors", "invoices", "payments")}
+    manifest = _ingest(files, None, dt.date(2024, 3, 31)).manifest
+    assert manifest["tables"]["debtors"]["reasons"] == {"duplicate_id:debtor_id": 2, "duplicate_row": 1}
+    assert manifest["warnings"] == [
+        "debtors: 2 master row(s) rejected (duplicate_id:debtor_id (2)) take 2 invoices, 1 payments row(s) with "
+        "them (debtor_quarantined): those debtors are left out of features, scoring and the queues. Two rows "
+        "for one debtor_id with other attributes are both rejected: keep one row per debtor in the customer "
+        "master; see quarantine/debtors.csv"
+    ]
