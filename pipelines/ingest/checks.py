@@ -312,6 +312,16 @@ def _large_share(name: str, t: dict[str, Any]) -> list[str]:
     ]
 
 
+_NOT_POSITIVE = {
+    "invoices": "credit notes are not invoices in ews, so the invoices they reduce count in full (exposure and "
+    "days past due overstated). Export credit notes as payments of the invoice they correct (tables.payments: "
+    "invoice_id, paid_on = the credit note's date, amount > 0), or net them in the export",
+    "payments": "refunds, reversed or bounced payments and charge-backs are not payments in ews. If they reverse "
+    "an earlier payment (a bounced direct debit), that payment still counts and its invoice looks paid: leave "
+    "both out of the export (or net them), and export refunds of overpayments as nothing",
+}
+
+
 def _lost_debtors(tables: dict[str, Any]) -> list[str]:
     """Ledger rows quarantined debtor_quarantined: a debtor whose master row was rejected (two rows
     for one id with other attributes, a bad attribute under rules.optional_attributes: quarantine)
@@ -340,23 +350,11 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
             top = ", ".join(f"{k} ({v})" for k, v in sorted(t["reasons"].items(), key=lambda kv: -kv[1])[:3])
             out.append(f"{name}: none of {t['rows_in']} row(s) accepted ({top}); see quarantine/{name}.csv")
         out += _large_share(name, t)
-        credit_notes = t["reasons"].get("amount_not_positive", 0) if name == "invoices" else 0
-        if credit_notes and t["rows_accepted"]:
+        not_positive = t["reasons"].get("amount_not_positive", 0)
+        if not_positive and t["rows_accepted"] and name in _NOT_POSITIVE:
             out.append(
-                f"invoices: {credit_notes:,} row(s) with an amount <= 0 quarantined (amount_not_positive): "
-                "credit notes are not invoices in ews, so the invoices they reduce count in full (exposure "
-                "and days past due overstated). Export credit notes as payments of the invoice they correct "
-                "(tables.payments: invoice_id, paid_on = the credit note's date, amount > 0), or net them "
-                "in the export; see quarantine/invoices.csv"
-            )
-        reversals = t["reasons"].get("amount_not_positive", 0) if name == "payments" else 0
-        if reversals and t["rows_accepted"]:
-            out.append(
-                f"payments: {reversals:,} row(s) with an amount <= 0 quarantined (amount_not_positive): refunds, "
-                "reversed or bounced payments and charge-backs are not payments in ews. If they reverse an "
-                "earlier payment (a bounced direct debit), that payment still counts and its invoice looks "
-                "paid: leave both out of the export (or net them), and export refunds of overpayments as "
-                "nothing; see quarantine/payments.csv"
+                f"{name}: {not_positive:,} row(s) with an amount <= 0 quarantined (amount_not_positive): "
+                f"{_NOT_POSITIVE[name]}; see quarantine/{name}.csv"
             )
         dups = t["reasons"].get("duplicate_row", 0)
         if t["rows_accepted"] and dups >= 10 and dups / t["rows_in"] > DUPLICATE_ROW_WARN_SHARE:
