@@ -290,6 +290,15 @@ def _skip_rows(lines: list[str], delimiter: str) -> int:
         cells = next(csv.reader([line], delimiter=delimiter)) if line.strip() else []
         if n == body and n > 2 and not cells[0].strip() and all(c.strip() for c in cells[1:]):
             return i
+    # SAP's list export (ALV "unconverted"): every line framed by the delimiter (|Customer|...|), a
+    # title and a line of dashes above the header: the first framed line with every inner cell named
+    # and not all dashes
+    for i, (n, line) in enumerate(zip(counts, lines, strict=True)):
+        cells = next(csv.reader([line], delimiter=delimiter)) if line.strip() else []
+        inner = [c.strip() for c in cells[1:-1]]
+        framed = n == body and n > 3 and not cells[0].strip() and not cells[-1].strip() and all(inner)
+        if framed and not all(set(c) <= set("-=_") for c in inner):
+            return i
     return 0
 
 
@@ -524,8 +533,9 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict[str, object], list[str]]:
             "(UTF-8, one header line)"
         ) from None
     # a nameless column is read by ingest as unnamed_<position> (pandas says "Unnamed: <index>")
-    frame.columns = [
-        f"unnamed_{i + 1}" if str(c).startswith("Unnamed: ") else c for i, c in enumerate(frame.columns)
+    frame.columns = [  # names as ingest reads them: trimmed (SAP pads them to the column's width)
+        f"unnamed_{i + 1}" if str(c).startswith("Unnamed: ") else str(c).strip()
+        for i, c in enumerate(frame.columns)
     ]
     opts: dict[str, object] = {
         "delimiter": delimiter,

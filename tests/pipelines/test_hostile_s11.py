@@ -500,3 +500,44 @@ def test_a_debtor_lost_with_its_master_row_is_named(tmp_path: Path) -> None:
         "for one debtor_id with other attributes are both rejected: keep one row per debtor in the customer "
         "master; see quarantine/debtors.csv"
     ]
+
+
+def test_sap_list_export_framed_by_pipes_drafts_and_ingests(tmp_path: Path) -> None:
+    """Before: SAP's list export (FBL5N as "unconverted" text: a title, a line of dashes, every line
+    framed by '|', names padded to the column width, d.m.Y dates, 1.234,56 amounts) was drafted
+    with debtor_id: "Customer Line Items" (the title) and the four other required columns ???.
+    Now the framed header is found (skip_rows: 2), names are trimmed as ingest trims them, and
+    the draft ingests: 4 rows in = 2 accepted + 2 (the dashed rule, the totals line)."""
+    import yaml
+
+    from pipelines.sources.suggest import suggest_source
+
+    export = tmp_path / "fbl5n.csv"
+    export.write_text(
+        "Customer Line Items\n"
+        + "-" * 62
+        + "\n|Customer  |DocumentNo|Doc. Date |Net due dt|    Amount in LC|LCurr|\n"
+        + "|"
+        + "-" * 60
+        + "|\n"
+        "|0000001   |0000100001|06.01.2023|05.02.2023|          932,17|EUR  |\n"
+        "|0000002   |0000100002|09.01.2023|08.02.2023|        5.056,71|EUR  |\n"
+        "|          |          |          |          |        5.988,88|EUR  |\n",
+        encoding="utf-8",
+    )
+    draft = suggest_source(export)
+    assert draft.mapping == {
+        "invoice_id": "DocumentNo",
+        "debtor_id": "Customer",
+        "due_date": "Net due dt",
+        "issue_date": "Doc. Date",
+        "amount": "Amount in LC",
+        "currency": "LCurr",
+    }
+    assert "skip_rows: 2" in draft.text and 'decimal: ","' in draft.text
+    source = SourceConfig.model_validate(yaml.safe_load(draft.text))
+    result = ingest_source(source, None, as_of=dt.date(2024, 12, 31))
+    inv = result.portfolio.invoices
+    assert inv["debtor_id"].tolist() == ["0000001", "0000002"] and inv["amount"].tolist() == [932.17, 5056.71]
+    entry = result.manifest["tables"]["invoices"]
+    assert (entry["rows_in"], entry["rows_accepted"], entry["rows_quarantined"]) == (4, 2, 2)
