@@ -344,13 +344,19 @@ def backtest_figures(
 def leakage(loaded: Any, dates: Sequence[pd.Timestamp], horizon_days: int) -> dict[str, Any]:
     """Which month-ends the version saw the outcome of: ``trained_through`` S (tag
     ``ews.trained_through``; None when absent), ``labels_seen_until`` S + horizon, the in-sample
-    dates (< S + horizon) and the ``snapshots.end`` a leak-free model for ``dates`` needs."""
-    tag = (getattr(loaded, "tags", None) or {}).get("ews.trained_through")
+    dates (< S + horizon) and the ``snapshots.end`` a leak-free model for ``dates`` needs. A roll-rate
+    version (``ews.kind`` rollrate) saw outcomes up to S itself: its matrix counts the moves between
+    month-ends up to S."""
+    tags = getattr(loaded, "tags", None) or {}
+    tag = tags.get("ews.trained_through")
     first = min(dates)
     cut = (first - pd.Timedelta(days=horizon_days)).date().isoformat()
     if not tag:
         return {"trained_through": None, "labels_seen_until": None, "in_sample": None, "leak_free_end": cut}
-    seen = pd.Timestamp(tag) + pd.Timedelta(days=horizon_days)
+    # a roll-rate matrix counts the moves observed by its last month-end, no label beyond it (s11-small:
+    # "labels observed up to 2026-03-31" for a book whose data end on 2025-12-31)
+    rollrate = tags.get("ews.kind") == "rollrate"
+    seen = pd.Timestamp(tag) + pd.Timedelta(days=0 if rollrate else horizon_days)
     inside = [d.date().isoformat() for d in dates if d < seen]
     return {
         "trained_through": tag,

@@ -182,6 +182,10 @@ def test_leakage_names_the_in_sample_month_ends_and_the_cut() -> None:
     assert seen["leak_free_end"] == "2023-11-02"
     assert leakage(Version({"ews.trained_through": "2023-10-31"}), DATES, 90)["in_sample"] == []
     assert leakage(Version({}), DATES, 90)["in_sample"] is None
+    # a roll-rate matrix through 2024-02-29 saw the moves up to that month-end only (before: + 90 days,
+    # "labels observed up to 2024-05-29", past the data of a book ending on 2024-02-29)
+    roll = leakage(Version({"ews.trained_through": "2024-02-29", "ews.kind": "rollrate"}), DATES, 90)
+    assert roll["labels_seen_until"] == "2024-02-29" and roll["in_sample"] == ["2024-01-31"]
 
 
 def test_stay_days_keep_a_flag_between_triggers_and_lengthen_the_run() -> None:
