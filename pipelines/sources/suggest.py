@@ -156,6 +156,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "bezahltam",
         "zahldatum",
         "ausgleichsdatum",
+        "dateclosed",
+        "closedon",
+        "closeddate",
+        "clearing",
         "datepaiement",
     ),
     "settled_amount": (
@@ -233,6 +237,7 @@ class Column:
     true_values: tuple[str, ...] = ()
     false_values: tuple[str, ...] = ()
     unique: bool = False
+    distinct: int = 0
 
 
 @dataclass
@@ -371,7 +376,13 @@ def _profile(frame: pd.DataFrame) -> list[Column]:
         raw = frame[name].astype("string").str.strip()
         values = raw[raw.notna() & (raw != "")]
         samples = [str(v) for v in values.drop_duplicates().head(3)]
-        col = Column(str(name), "empty", samples, unique=bool(len(values)) and values.is_unique)
+        col = Column(
+            str(name),
+            "empty",
+            samples,
+            unique=bool(len(values)) and values.is_unique,
+            distinct=values.nunique(),
+        )
         if values.empty:
             out.append(col)
             continue
@@ -496,12 +507,18 @@ def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
         unique = [c for c in ids if c.unique]
         if unique:
             chosen[key], why[key] = unique[0], "GUESS: first column with unique values"
+    if "debtor_id" not in chosen and "name" in chosen:  # NetSuite's "Name" is its only customer column
+        chosen["debtor_id"], why["debtor_id"] = (
+            chosen.pop("name"),
+            "GUESS: the customer name (no customer id found)",
+        )
+        why.pop("name", None)
     if "debtor_id" not in chosen:
         repeated = [c for c in ids if not c.unique and c.name not in {x.name for x in chosen.values()}]
-        if repeated:
+        if repeated:  # the most distinct values: a customer, not a document type (NetSuite's Type: Invoice)
             chosen["debtor_id"], why["debtor_id"] = (
-                repeated[0],
-                "GUESS: first text column with repeated values",
+                max(repeated, key=lambda c: c.distinct),
+                "GUESS: the text column with repeated values and the most distinct ones",
             )
     return chosen, why
 
@@ -812,6 +829,25 @@ def _slug(stem: str) -> str:
     return re.sub(r"[^a-z0-9_]+", "_", stem.lower()).strip("_") or "source"
 
 
+_SIGN_NOTE = "$ is also CAD, AUD, NZD, SGD, HKD, MXN ...: set the right code, and its rate in conf/ews.yaml"
+
+
+def _signed_currency(amount: Column | None) -> tuple[str, str | None]:
+    """(the draft's default currency, the sign the amount samples carry or None): the one currency
+    a sign names (USD for '$'), else EUR."""
+    from pipelines.sources.parse import SIGN_CURRENCIES, amount_signs
+
+    if amount is None or not amount.samples:
+        return "EUR", None
+    found = amount_signs(pd.Series(amount.samples, dtype="string"), amount.decimal or ".", amount.thousands)
+    signs = set(found.dropna())
+    if len(signs) != 1:
+        return "EUR", None
+    sign = signs.pop()
+    names = sorted(SIGN_CURRENCIES.get(sign, frozenset({sign})))
+    return ("USD" if sign == "$" else names[0]), sign
+
+
 def _render(
     path: Path,
     name: str,
@@ -843,7 +879,10 @@ def _render(
     lines.append(
         "# CHECK: the currency of rows with an empty currency cell (ISO-4217); remove if every row has one"
     )
-    lines.append("default_currency: EUR" if currency is None else "# default_currency: EUR")
+    code, sign = _signed_currency(mapping.get("amount"))
+    if sign:  # "$932.17": EUR would quarantine every row currency_sign_mismatch:amount
+        lines.append(f"# CHECK: the amounts carry {sign!r}" + (f" ({_SIGN_NOTE})" if sign == "$" else ""))
+    lines.append(f"default_currency: {code}" if currency is None else f"# default_currency: {code}")
     lines += [
         "csv:",
         f"  delimiter: {_q(str(opts['delimiter']))}" + ("  # tab" if opts["delimiter"] == "\t" else ""),

@@ -541,3 +541,28 @@ def test_sap_list_export_framed_by_pipes_drafts_and_ingests(tmp_path: Path) -> N
     assert inv["debtor_id"].tolist() == ["0000001", "0000002"] and inv["amount"].tolist() == [932.17, 5056.71]
     entry = result.manifest["tables"]["invoices"]
     assert (entry["rows_in"], entry["rows_accepted"], entry["rows_quarantined"]) == (4, 2, 2)
+
+
+def test_netsuite_open_invoices_export_drafts_its_customer_settlement_and_currency(tmp_path: Path) -> None:
+    """Before: a NetSuite invoice export (Type, Date, Document Number, Name "Parent Co : Child",
+    Due Date/Receive By, Amount "$5,056.71", Amount Remaining, Status, Date Closed) was drafted with
+    debtor_id: "Type" (Invoice / Credit Memo / Total), as plain invoices (Date Closed not seen as
+    the settlement: every invoice open) and default_currency: EUR (every "$" amount then
+    currency_sign_mismatch: the ingest refused the table)."""
+    from pipelines.sources.suggest import suggest_source
+
+    export = tmp_path / "netsuite.csv"
+    export.write_text(
+        "Type,Date,Document Number,Name,Due Date/Receive By,Amount,Amount Remaining,Status,Date Closed\n"
+        "Invoice,1/6/2023,INV1,Parent Co : A,2/5/2023,$932.17,$0.00,Paid In Full,3/1/2023\n"
+        'Invoice,1/9/2023,INV2,Parent Co : A,2/8/2023,"$5,056.71",$0.00,Paid In Full,2/27/2023\n'
+        "Invoice,1/10/2023,INV3,Parent Co : B,2/9/2023,$80.00,$80.00,Open,\n"
+        "Invoice,1/11/2023,INV4,Parent Co : C,2/10/2023,$99.90,$99.90,Open,\n"
+        "Credit Memo,1/12/2023,CM1,Parent Co : C,1/12/2023,($12.00),($12.00),Open,\n",
+        encoding="utf-8",
+    )
+    draft = suggest_source(export)
+    assert draft.kind == "ar_export"
+    assert draft.mapping["debtor_id"] == "Name" and "name" not in draft.mapping
+    assert 'settled_on: "Date Closed"' in draft.text
+    assert "default_currency: USD" in draft.text and "# CHECK: the amounts carry '$'" in draft.text
