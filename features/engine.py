@@ -42,6 +42,7 @@ __all__ = [
     "as_of_dates",
     "build_bucket",
     "combine",
+    "debtor_feature",
     "exists_mask",
     "last_observed_date",
     "ledger_columns",
@@ -127,13 +128,19 @@ def _keys(ids: pd.Index, t: pd.Timestamp) -> dict[str, object]:
 # ------------------------------------------------------------------------ per state, per date
 
 
+def debtor_feature(state: LedgerState, name: str) -> np.ndarray:
+    """The ledger feature ``name`` per debtor code at ``state`` (float64, read-only), computed once
+    per state: the PD's features and the payment-date model's debtor features read the same array."""
+    return state.memo(("feature", name), lambda: np.array(FUNCTIONS[name](state), dtype=np.float64))
+
+
 def _ledger_features(
     ledger: Ledger, state: LedgerState, t: pd.Timestamp, names: list[str], params: FeatureParams
 ) -> pd.DataFrame:
     keep = exists_mask(ledger, state.T)
     cols = _keys(ledger.debtor_ids[keep], t)
     for name in names:
-        cols[name] = np.asarray(FUNCTIONS[name](state), dtype=np.float64)[keep]
+        cols[name] = debtor_feature(state, name)[keep]
     if "tenure" in params.families:
         cols["segment"] = ledger.segment[keep]
         cols["country"] = ledger.country[keep]

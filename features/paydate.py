@@ -36,8 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-import features.engine  # noqa: F401 - importing the engine registers every feature family
-from features.catalog import FUNCTIONS
+from features.engine import debtor_feature  # importing the engine registers every feature family
 from features.ledger import Ledger, LedgerState, ledger_state
 
 __all__ = [
@@ -441,7 +440,7 @@ def open_invoices(ledger: Ledger, state: LedgerState, candidates: bool = False) 
     cols["debtor_settled_count"] = lateness["count"][code]
     cols["days_to_usual"] = cols["days_to_due"] + np.nan_to_num(cols["debtor_mean_lateness"], nan=0.0)
     for name in DEBTOR_FEATURES:
-        cols[name] = np.asarray(FUNCTIONS[name](state), dtype=np.float64)[code]
+        cols[name] = debtor_feature(state, name)[code]  # computed once per state (the PD's features)
     _recent_lateness(state, cols)
     if candidates:
         _candidates(state, cols)

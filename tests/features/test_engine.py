@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+import features.catalog
 from features.build import build_features
-from features.engine import build_bucket
+from features.engine import build_bucket, debtor_feature
 from features.labels import build_labels
 from features.params import DefaultDefinition
+from features.paydate import open_invoices
 from tests.features.ledgers import inv, pay, portfolio
 
 T = pd.Timestamp("2024-06-30")
@@ -72,3 +74,34 @@ def test_bucket_outputs_equal_the_features_and_labels_functions() -> None:
     assert list(flags.columns) == ["debtor_id", "as_of", "in_default_at_asof"]
     assert flags["in_default_at_asof"].tolist() == got.defaults["in_default_at_asof"].tolist()
     assert got.oldest_open["oldest_invoice_id"].tolist() == ["a1", "b1", "c1"] * 2  # b pays on 04-29
+
+
+def test_debtor_features_are_computed_once_per_state(monkeypatch) -> None:
+    """The payment-date forecast reads the PD's ledger features of the same state
+    (``debtor_feature``): ``open_invoice_count`` is computed once per bucket state, not twice. By hand
+    at T: a has a1 and a2 open (a3 paid), b has b1 open: 2, 2, 1 per open invoice."""
+    calls = []
+    count = features.catalog.FUNCTIONS["open_invoice_count"]
+    monkeypatch.setitem(
+        features.catalog.FUNCTIONS, "open_invoice_count", lambda s: calls.append(1) or count(s)
+    )
+    p = portfolio(
+        [
+            inv("a1", "a", "2024-05-01", "2024-05-31", 100.0),
+            inv("a2", "a", "2024-06-01", "2024-07-01", 50.0),
+            inv("a3", "a", "2024-04-01", "2024-05-01", 70.0),
+            inv("b1", "b", "2024-06-01", "2024-07-01", 30.0),
+        ],
+        [pay("p1", "a", "2024-05-02", 70.0, "a3")],
+    )
+    seen = {}
+
+    def forecast(ledger, state):
+        seen["first"] = debtor_feature(state, "open_invoice_count")
+        seen["open"] = open_invoices(ledger, state)
+
+    built = build_bucket(p, [T], at_state=forecast)
+    assert built.features.set_index("debtor_id")["open_invoice_count"].to_dict() == {"a": 2.0, "b": 1.0}
+    assert seen["open"]["open_invoice_count"].tolist() == [2.0, 2.0, 1.0]
+    assert len(calls) == 1
+    assert not seen["first"].flags.writeable
