@@ -178,7 +178,7 @@ def predict_hazards(
     a long-overdue invoice past ``period`` 14.5 and 93.5 days past due on the shipped model).
 
     From ``walk_from`` open invoices on (weeks only, at most 63), the trees are decided in compiled
-    code instead (:mod:`models.treewalk`: the same bits, about a quarter of LightGBM's CPU on a 1M
+    code instead (:mod:`models.treewalk`: the same bits, about an eighth of LightGBM's CPU on a 1M
     book's bucket);
     fewer invoices do not pay for loading (and, the first time, compiling) it.
     """
