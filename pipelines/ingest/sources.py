@@ -91,6 +91,15 @@ def _foreign(name: str) -> str:
     )
 
 
+def _options(source: SourceConfig, spec: Any) -> tuple[Any, ValueOptions]:
+    """The csv and value options of one input (``source.options_for``), with Excel's ``sep=`` first
+    line read (:func:`pipelines.sources.read.excel_sep`)."""
+    from pipelines.sources.read import excel_sep
+
+    csv_opts, values = source.options_for(spec)
+    return excel_sep(spec.path, spec.file_format(), csv_opts), values
+
+
 def _header_hint(path: Path, present: list[str], missing: list[str]) -> str:
     """Why the required columns were not found, when it shows: names that differ only by letter case
     or spaces ('Invoice_Id'), or the canonical header further down the file (title lines above it)."""
@@ -151,7 +160,7 @@ def plan_loaders(source: SourceConfig) -> tuple[dict[str, Loader], dict[str, str
     loaders: dict[str, Loader] = {}
     block_of: dict[str, str] = {}
     for table, spec in source.tables.items():
-        csv_opts, values = source.options_for(spec)
+        csv_opts, values = _options(source, spec)
         label = f"tables.{table}" if source.name != "files" else table
         present = preflight(spec.path, spec.file_format(), csv_opts, label)
         rename = _resolve_columns(present, table, spec.columns, label, spec.path)
@@ -159,7 +168,7 @@ def plan_loaders(source: SourceConfig) -> tuple[dict[str, Loader], dict[str, str
         block_of[table] = f"tables.{table}"
     if source.ar_export is not None:
         spec = source.ar_export
-        csv_opts, values = source.options_for(spec)
+        csv_opts, values = _options(source, spec)
         present = preflight(spec.path, spec.file_format(), csv_opts, "ar_export")
         wanted = _ar_columns(present, spec, spec.path)
         loaders["ar_export"] = _ar_loader(spec, csv_opts, values, wanted, present)
@@ -472,7 +481,7 @@ def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: 
 
     from pipelines.sources.read import _count_lines, _encoding_error, _has_empty_record
 
-    csv_opts, values = source.options_for(spec)
+    csv_opts, values = _options(source, spec)
     label = f"tables.{table}" if source.name != "files" else table
     path = Path(spec.path)
     present = preflight(path, "csv", csv_opts, label)

@@ -192,6 +192,22 @@ def _check_format(path: Path, fmt: str, label: str) -> None:
     )
 
 
+def excel_sep(path: Path, fmt: str, options: CsvOptions) -> CsvOptions:
+    """``options`` for a CSV whose first line is Excel's ``sep=;`` hint (Excel writes and reads it):
+    that line skipped and its delimiter used. Before, the header was read as one column 'sep='."""
+    if fmt != "csv" or options.skip_rows or not Path(path).is_file():  # never open a FIFO: it would block
+        return options
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return options  # named by the path checks
+    found = re.match(rb"^(?:\xef\xbb\xbf)?sep=([,;|\t])\r?\n", head)
+    if found is None:
+        return options
+    return options.model_copy(update={"skip_rows": 1, "delimiter": found.group(1).decode()})
+
+
 def preflight(path: Path, fmt: str, options: CsvOptions, label: str) -> list[str]:
     """Cheap table-level checks (exists, not empty, readable header) -> the file's column names.
 

@@ -566,3 +566,22 @@ def test_netsuite_open_invoices_export_drafts_its_customer_settlement_and_curren
     assert draft.mapping["debtor_id"] == "Name" and "name" not in draft.mapping
     assert 'settled_on: "Date Closed"' in draft.text
     assert "default_currency: USD" in draft.text and "# CHECK: the amounts carry '$'" in draft.text
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_excel_sep_first_line_is_read(tmp_path: Path, stream: bool) -> None:
+    """Before: a CSV saved for Excel with its "sep=;" first line was refused: "missing required
+    column(s) [...] Columns in the file: ['sep=']". Now that line is skipped and its delimiter used
+    (both ingest paths); rows in = 2 = accepted."""
+    inv = tmp_path / "invoices.csv"
+    inv.write_text(
+        "sep=;\r\ninvoice_id;debtor_id;issue_date;due_date;amount\r\n"
+        "I1;D1;2024-01-05;2024-02-04;10.5\r\nI2;D2;2024-01-06;2024-02-05;20\r\n",
+        encoding="utf-8",
+    )
+    options = {"stream": True, "partitions": 2, "workers": 1} if stream else {}
+    _ingest({"invoices": inv}, tmp_path / "out", dt.date(2024, 12, 31), **options)
+    from pipelines.adapters.files import read_portfolio
+
+    got = read_portfolio(tmp_path / "out").invoices.sort_values("invoice_id")
+    assert got["invoice_id"].tolist() == ["I1", "I2"] and got["amount"].tolist() == [10.5, 20.0]
