@@ -68,7 +68,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from capture_gap import cached_frame  # noqa: E402
-from capture_recency import book_args, ews_path, forward_metrics, run_books, summarise  # noqa: E402
+from capture_recency import book_args, book_head, ews_path, forward_metrics, run_books, summarise  # noqa: E402
 from queue_signals import fit_paydate, paydate_view  # noqa: E402
 from regimes import HORIZON_DAYS, KEYS, book  # noqa: E402
 from train_forward import as_of_cut  # noqa: E402
@@ -307,12 +307,7 @@ def run(regime: str, seed: int, args: argparse.Namespace, cfg: TrainConfig) -> d
         for k, v in {"train": labelled["pay_pd"].to_numpy(float), **pay_w}.items()
     }
     return {
-        "regime": regime,
-        "seed": seed,
-        "book": f"{gen.debtors}x{gen.months}",
-        "cut": str(cut.date()),
-        "forward_rows": len(fwd),
-        "forward_defaults": int(yf.sum()),
+        **book_head(regime, seed, gen, cut, fwd, yf),
         "test_rows": len(y["test"]),
         "test_defaults": int(y["test"].sum()),
         "chosen_w": chosen,

@@ -210,12 +210,7 @@ def run(regime: str, seed: int, args: argparse.Namespace, params) -> dict[str, A
         trees[name], cpu[name] = best, round(time.process_time() - c, 1)
     metrics, ci = forward_metrics(yf, scores, fwd["debtor_id"].to_numpy(), args.boot, params.seed)
     return {
-        "regime": regime,
-        "seed": seed,
-        "book": f"{gen.debtors}x{gen.months}",
-        "cut": str(cut.date()),
-        "forward_rows": len(fwd),
-        "forward_defaults": int(yf.sum()),
+        **book_head(regime, seed, gen, cut, fwd, yf),
         "train_snapshots": len(plan.train),
         "labelled_snapshots": len(dates),
         "trees": trees,
@@ -223,6 +218,21 @@ def run(regime: str, seed: int, args: argparse.Namespace, params) -> dict[str, A
         "metrics": metrics,
         "vs_shipped": ci,
         "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def book_head(
+    regime: str, seed: int, gen: Any, cut: pd.Timestamp, fwd: pd.DataFrame, yf: np.ndarray
+) -> dict[str, Any]:
+    """The first keys of a capture benchmark's result for one book: regime, seed, book size, cut and
+    the forward rows with their defaults."""
+    return {
+        "regime": regime,
+        "seed": seed,
+        "book": f"{gen.debtors}x{gen.months}",
+        "cut": str(cut.date()),
+        "forward_rows": len(fwd),
+        "forward_defaults": int(yf.sum()),
     }
 
 

@@ -47,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from capture_gap import cached_frame  # noqa: E402
-from capture_recency import book_args, ews_path, forward_metrics, run_books, summarise  # noqa: E402
+from capture_recency import book_args, book_head, ews_path, forward_metrics, run_books, summarise  # noqa: E402
 from regimes import HORIZON_DAYS, KEYS, book  # noqa: E402
 from train_forward import as_of_cut  # noqa: E402
 
@@ -225,13 +225,8 @@ def run(regime: str, seed: int, args: argparse.Namespace, cfg: TrainConfig) -> d
         else {}
     )
     return {
-        "regime": regime,
-        "seed": seed,
-        "book": f"{gen.debtors}x{gen.months}",
+        **book_head(regime, seed, gen, cut, fwd, yf),
         "frame": sorted(p.name for p in data.glob("frame-*.parquet"))[-1],
-        "cut": str(cut.date()),
-        "forward_rows": len(fwd),
-        "forward_defaults": int(yf.sum()),
         "early_rows": int(early.sum()),
         "early_defaults": int(yf[early].sum()),
         "trees": trees,
