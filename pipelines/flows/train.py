@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,6 +133,25 @@ def snapshot_dates(portfolio: Any, cfg: TrainConfig) -> list[pd.Timestamp]:
             "set snapshots.start/end in the train config or provide a longer history"
         )
     return snaps
+
+
+def require_observed_labels(dataset: pd.DataFrame, observed_until: Any, horizon_days: int) -> None:
+    """Refuse, with the dates and the way out, a modelling frame in which no snapshot's label
+    horizon is observed (the export ends less than one horizon after the first snapshot)."""
+    if dataset.empty or dataset["horizon_observed"].astype(bool).any():
+        return
+    snaps = pd.DatetimeIndex(dataset["as_of"].unique()).sort_values()
+    end = pd.Timestamp(observed_until) if observed_until is not None else snaps[-1]
+    need = snaps[0] + pd.Timedelta(days=horizon_days)
+    months = max(1, math.ceil((need - end).days / 30.4))
+    raise DataError(
+        f"no training snapshot has an observed label: the data end on {end:%Y-%m-%d} and the label "
+        f"horizon is {horizon_days} days (default_definition.horizon_days in the project config), so "
+        f"even the first snapshot ({snaps[0]:%Y-%m-%d}; snapshots {snaps[0]:%Y-%m-%d}..{snaps[-1]:%Y-%m-%d}) "
+        f"needs data until {need:%Y-%m-%d}. Export about {months} more month(s) of history (and "
+        "more for the out-of-time windows), or shorten horizon_days, or start the snapshots earlier "
+        "(snapshots.min_history_months or snapshots.start in the train config)"
+    )
 
 
 def build_dataset(
@@ -565,6 +585,7 @@ def train(
     warnings = validate(result)
     dataset = snapshots(result.book, cfg, project, PrefectDaskEngine() if engine == "dask" else None)
     logger.info("modelling frame: %d rows, %d snapshots", len(dataset), dataset["as_of"].nunique())
+    require_observed_labels(dataset, result.book.last_observed(), project.default_definition.horizon_days)
     outcome = fit(
         dataset, cfg, project.default_definition.horizon_days, project.default_definition.to_params()
     )

@@ -49,3 +49,29 @@ def test_a_book_below_what_is_possible_is_refused_with_counts(small_book) -> Non
         ValueError, match=r"too small for an out-of-time evaluation: \d+ snapshots .* hold \d+ default"
     ):
         train_pd_model(short, cfg.to_params())
+
+
+def test_an_export_shorter_than_one_horizon_is_refused_with_its_dates() -> None:
+    """UCI-like: statements to 2005-09-30, snapshots from 2005-07-31, a 90-day horizon."""
+    import pandas as pd
+
+    from pipelines.flows.train import DataError, require_observed_labels
+
+    frame = pd.DataFrame(
+        {
+            "as_of": pd.to_datetime(["2005-07-31", "2005-08-31", "2005-09-30"] * 2),
+            "horizon_observed": [False] * 6,
+        }
+    )
+    with pytest.raises(DataError) as refused:
+        require_observed_labels(frame, pd.Timestamp("2005-09-30"), 90)
+    said = str(refused.value)
+    # 2005-07-31 + 90 days = 2005-10-29; 29 days short -> about 1 more month
+    for text in (
+        "data end on 2005-09-30",
+        "horizon is 90 days",
+        "needs data until 2005-10-29",
+        "about 1 more",
+    ):
+        assert text in said, said
+    require_observed_labels(frame.assign(horizon_observed=[True] + [False] * 5), None, 90)  # one is enough
