@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -141,6 +142,19 @@ def print_no_champion(console: Console, result: object) -> None:
     )
 
 
+def holds_invoices(data: Path) -> bool:
+    """False when ``data`` is an ``ews ingest`` folder whose manifest accepted no invoice (a statements
+    book), or a raw folder without an invoices file; True otherwise (the flow then decides)."""
+    manifest = Path(data) / "manifest.json"
+    if manifest.is_file():
+        try:
+            tables = json.loads(manifest.read_text(encoding="utf-8")).get("tables", {})
+        except (OSError, ValueError):
+            return True
+        return bool(tables.get("invoices", {}).get("rows_accepted"))
+    return not Path(data).is_dir() or any(Path(data).glob("invoices.*"))
+
+
 def train_paydate_step(
     console: Console, data: Path, config: Path, raw: bool, engine: str | None, scheduler: str | None
 ) -> None:
@@ -149,6 +163,12 @@ def train_paydate_step(
     from pipelines.commands.score import bucket_bars, flow_runtime
     from pipelines.flows.train_paydate import run_train_paydate
 
+    if not holds_invoices(data):
+        console.print(
+            "payment-date model: skipped, the book has no invoices (monthly statements carry no "
+            "invoice due dates to learn payment dates from); forecasts and cash-in need an invoice ledger"
+        )
+        return
     try:
         with (
             flow_runtime(also=TRAIN_USER_ERRORS),

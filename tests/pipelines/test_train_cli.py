@@ -101,3 +101,28 @@ def test_champion_on_answers_by_the_as_of_date_of_scored_runs(mlflow_uri, tmp_pa
 def test_train_command_rejects_a_missing_data_dir(tmp_path) -> None:
     result = runner.invoke(app, ["train", "--data", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "is not a folder" in result.output
+
+
+def test_a_statements_book_skips_the_payment_date_model(tmp_path) -> None:
+    """A statements book has no invoice due dates: `ews train` says it skips ews-paydate, no flow run."""
+    import json
+
+    from pipelines.commands.train import holds_invoices
+
+    ingested = tmp_path / "ing"
+    ingested.mkdir()
+    tables = {
+        "statements": {"rows_in": 5, "rows_accepted": 5},
+        "invoices": {"rows_in": 2, "rows_accepted": 0},
+    }
+    (ingested / "manifest.json").write_text(json.dumps({"tables": tables}))
+    assert not holds_invoices(ingested)
+    tables["invoices"]["rows_accepted"] = 1
+    (ingested / "manifest.json").write_text(json.dumps({"tables": tables}))
+    assert holds_invoices(ingested)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "statements.csv").write_text("debtor_id,period_end\n")
+    assert not holds_invoices(raw)
+    (raw / "invoices.csv").write_text("invoice_id\n")
+    assert holds_invoices(raw)
