@@ -236,9 +236,10 @@ def validate(result: Any, cfg: NightlyConfig) -> dict[str, Any]:
     """Refuse a feed without invoices; summarise rows in / accepted / quarantined per table (the
     quarantine limits are feed checks, see :func:`check_feed`)."""
     tables = result.manifest["tables"]
-    if not tables.get("invoices", {}).get("rows_accepted"):
+    if not any(tables.get(t, {}).get("rows_accepted") for t in ("invoices", "statements")):
         raise DataQualityError(
-            "no accepted invoices in the data dir; the nightly flow needs invoices.(csv|parquet)"
+            "no accepted invoices or statements in the data dir; the nightly flow needs a ledger: "
+            "invoices.(csv|parquet) or statements.(csv|parquet)"
         )
     summary = {}
     for name, t in tables.items():

@@ -465,12 +465,15 @@ def debtor_pages(view: PortfolioView, ids: list[str], max_invoices: int = 12) ->
     histories = _grouped(_records(hist, ["debtor_id", "as_of", "pd", "band"]))
     items = _invoice_rows(view.open_items, view.invoice_forecast)
     has_forecast = "expected_paid_on" in items.columns
-    items = items.sort_values(
-        ["debtor_id", "dpd", "open_amount"], ascending=[True, False, False], kind="stable"
-    )
-    cols = ["debtor_id", "invoice_id", "due_date", "open_amount", "dpd", "disputed"]
-    cols += ["expected_paid_on", "paid_on_p10", "paid_on_p90", "p_paid_30d"]
-    invoices = _grouped(_records(items, cols))
+    invoices: dict[str, list[dict[str, Any]]] = {}
+    statements_book = "debtor_id" not in items.columns  # no invoice ledger read: monthly statements
+    if not statements_book:
+        items = items.sort_values(
+            ["debtor_id", "dpd", "open_amount"], ascending=[True, False, False], kind="stable"
+        )
+        cols = ["debtor_id", "invoice_id", "due_date", "open_amount", "dpd", "disputed"]
+        cols += ["expected_paid_on", "paid_on_p10", "paid_on_p90", "p_paid_30d"]
+        invoices = _grouped(_records(items, cols))
     limits: dict[str, dict[str, Any]] = {}
     if view.credit_limits is not None and "debtor_id" in view.credit_limits:
         cl = view.credit_limits
@@ -510,6 +513,7 @@ def debtor_pages(view: PortfolioView, ids: list[str], max_invoices: int = 12) ->
             "open_total": float(sum(r["open_amount"] for r in inv)),
             "open_count": len(inv),
             "has_forecast": has_forecast,
+            "statements": statements_book,
             "limit": limits.get(debtor),
         }
     return pages

@@ -149,9 +149,53 @@ def score_rows(
     scores["model_name"] = pd.Series(loaded.name, index=scores.index, dtype="string")
     scores["model_version"] = pd.Series(str(loaded.version), index=scores.index, dtype="string")
     scores["feature_hash"] = rows_hash.to_numpy()
+    exposure = statement_exposure(frame) if "open_balance" not in frame else {}
     for col in EXPOSURE + LIMIT_INPUTS:
-        scores[col] = frame[col].astype("float64").to_numpy() if col in frame else np.nan
+        if col in exposure:
+            scores[col] = exposure[col]
+        else:
+            scores[col] = frame[col].astype("float64").to_numpy() if col in frame else np.nan
     return scores, X
+
+
+def statement_exposure(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The exposure columns of a statements book (no invoices), from each debtor's latest statement
+    on or before T: ``open_balance`` = its balance (clipped at 0), ``dpd_current_max`` = its days past
+    due. A statement gives one days-past-due figure per account, so an account past due counts its
+    whole balance as overdue, in the aging bucket of those days; no part of it is known to be
+    disputed. For the credit-limit policy, the amount "invoiced" is the new charges on the statements
+    (mean per month over the last 6, from ``st_spending_to_limit_6m`` x ``st_credit_limit``) and the
+    payment terms are one statement cycle. Empty when the frame has no statement features
+    (``st_balance_last``, ``st_dpd_last``)."""
+    if "st_balance_last" not in frame or "st_dpd_last" not in frame:
+        return {}
+    balance = np.clip(frame["st_balance_last"].to_numpy(dtype="float64", na_value=np.nan), 0.0, None)
+    dpd = frame["st_dpd_last"].to_numpy(dtype="float64", na_value=np.nan)
+    overdue = np.where(np.nan_to_num(dpd) > 0, np.nan_to_num(balance), 0.0)
+    out = {"open_balance": balance, "overdue_amount": overdue, "dpd_current_max": dpd}
+    edges = {
+        "overdue_amount_1_30": (0, 30),
+        "overdue_amount_31_60": (30, 60),
+        "overdue_amount_61_90": (60, 90),
+    }
+    for col, (low, high) in edges.items():
+        out[col] = np.where((dpd > low) & (dpd <= high), overdue, 0.0)
+    out["overdue_amount_90p"] = np.where(dpd > 90, overdue, 0.0)
+    out["open_disputed_amount"] = np.zeros(len(frame))
+    # the credit-limit policy's volume x terms: new charges per month (the mean over the last 6
+    # statements, from the features' share of the limit) over one statement cycle
+    if "st_spending_to_limit_6m" in frame and "st_credit_limit" in frame:
+        per_month = np.clip(
+            frame["st_spending_to_limit_6m"].to_numpy(dtype="float64", na_value=np.nan)
+            * frame["st_credit_limit"].to_numpy(dtype="float64", na_value=np.nan),
+            0.0,
+            None,
+        )
+        cycle = 365.25 / 12
+        out["invoice_amount_90d"] = per_month * 90 / cycle
+        out["invoice_amount_365d"] = per_month * 365 / cycle
+        out["payment_terms_mean_365d"] = np.where(np.isnan(per_month), np.nan, cycle)
+    return out
 
 
 def with_snapshot_hash(scores: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:

@@ -1,0 +1,92 @@
+"""A statements book (monthly statements, no invoices) through the nightly's pieces: the feed is
+accepted, exposure and aging come from the latest statement, the credit-limit policy reads the
+statements' new charges, and the report's debtor pages say there is no invoice detail."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.tables import Portfolio
+from pipelines.config.nightly import NightlyConfig
+from pipelines.engine import Book
+from pipelines.flows.nightly import DataQualityError, validate
+from pipelines.report import render_report
+from pipelines.report.portfolio import build_portfolio
+from pipelines.scoring.score import statement_exposure
+from pipelines.scoring.watchlist import assign_bands
+
+CFG = NightlyConfig()
+
+
+def _table(rows: int) -> dict:
+    return {"rows_in": rows, "rows_accepted": rows, "rows_quarantined": 0, "input_sha256": "0" * 64}
+
+
+def test_a_statements_feed_is_accepted_and_an_empty_ledger_refused() -> None:
+    feed = SimpleNamespace(manifest={"tables": {"statements": _table(12), "debtors": _table(3)}})
+    assert validate.fn(feed, CFG)["statements"]["rows_accepted"] == 12
+    with pytest.raises(DataQualityError, match="no accepted invoices or statements"):
+        validate.fn(SimpleNamespace(manifest={"tables": {"debtors": _table(3)}}), CFG)
+
+
+def test_exposure_aging_and_volume_from_the_latest_statement() -> None:
+    frame = pd.DataFrame(
+        {
+            "st_balance_last": [1000.0, 500.0, 800.0, -20.0, np.nan],
+            "st_dpd_last": [0.0, 45.0, 120.0, 10.0, np.nan],
+            "st_spending_to_limit_6m": [0.25, -0.1, 0.5, np.nan, 0.1],
+            "st_credit_limit": [2000.0, 1000.0, np.nan, 100.0, 300.0],
+        }
+    )
+    got = statement_exposure(frame)
+    np.testing.assert_array_equal(got["open_balance"], [1000.0, 500.0, 800.0, 0.0, np.nan])
+    np.testing.assert_array_equal(
+        got["overdue_amount"], [0.0, 500.0, 800.0, 0.0, 0.0]
+    )  # whole balance when past due
+    np.testing.assert_array_equal(got["overdue_amount_31_60"], [0.0, 500.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(got["overdue_amount_90p"], [0.0, 0.0, 800.0, 0.0, 0.0])
+    np.testing.assert_array_equal(got["overdue_amount_1_30"], [0.0] * 5)  # D4: past due, nothing open
+    np.testing.assert_array_equal(got["dpd_current_max"], frame["st_dpd_last"].to_numpy())
+    # new charges per month: 0.25 x 2000 = 500; negative charges count 0; no limit: unknown
+    cycle = 365.25 / 12
+    np.testing.assert_allclose(
+        got["invoice_amount_90d"], [500 * 90 / cycle, 0.0, np.nan, np.nan, 30 * 90 / cycle]
+    )
+    np.testing.assert_array_equal(np.isnan(got["payment_terms_mean_365d"]), [False, False, True, True, False])
+    assert statement_exposure(frame.drop(columns="st_dpd_last")) == {}  # an invoice book: untouched
+
+
+def test_report_pages_of_a_statements_book_say_there_is_no_invoice_detail(tmp_path) -> None:
+    statements = pd.DataFrame(
+        {
+            "debtor_id": pd.Series(["a", "a", "b"], dtype="string"),
+            "period_end": pd.to_datetime(["2024-05-31", "2024-06-30", "2024-06-30"]),
+            "balance": [900.0, 1000.0, 400.0],
+            "amount_due": [900.0, 1000.0, 0.0],
+            "amount_paid": [0.0, 0.0, 100.0],
+            "days_past_due": pd.array([15, 45, 0], dtype="Int64"),
+            "credit_limit": [2000.0, 2000.0, 500.0],
+        }
+    )
+    today = pd.DataFrame({"debtor_id": pd.Series(["a", "b"], dtype="string"), "pd": [0.3, 0.01]})
+    today["in_default"] = False
+    today["band"] = assign_bands(today["pd"], CFG)
+    today = today.assign(name=["Firm a", "Firm b"], segment="retail", as_of=pd.Timestamp("2024-06-30"),
+                         open_balance=[1000.0, 400.0], overdue_amount=[1000.0, 0.0])  # fmt: skip
+    book = Book.in_memory(Portfolio(statements=statements), 100)
+    view = build_portfolio(book, pd.Timestamp("2024-06-30").date(), today, pd.Index(["a"]), CFG, "EUR",
+                           tmp_path / "none", None)  # fmt: skip
+    html = render_report(
+        as_of="2024-06-30", model={"name": "m", "version": "1"}, config_hash="0" * 64, scored=today,
+        previous=None, previous_as_of=None, watchlist=today.head(1).assign(triggers="threshold", reason_1="late", pd_change=np.nan, band_prev=None),
+        reason_columns=["reason_1"], counts={"scored": 2, "in_default": 0, "flagged": 1, "queue": 1,
+        "expected_loss": 0.0, "bands": {}, "triggers": {}}, drift=pd.DataFrame(columns=["variable", "psi",
+        "status", "missing_share", "reference_missing"]), calibration=None, waterfalls=[], cfg=CFG,
+        portfolio=view,
+    )  # fmt: skip
+    assert "holds monthly statements, not invoices: no invoice detail" in html
+    assert "Open invoices (0" not in html and "No open invoice at as-of." not in html
