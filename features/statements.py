@@ -22,7 +22,13 @@ import pandas as pd
 from features import grouped
 from features.register import REGISTERED, feature
 
-__all__ = ["StatementState", "build_statement_features", "statement_columns", "statement_state"]
+__all__ = [
+    "StatementState",
+    "build_statement_features",
+    "statement_columns",
+    "statement_state",
+    "with_statement_dpd",
+]
 
 
 @dataclass(eq=False)
@@ -517,3 +523,12 @@ def build_statement_features(statements: pd.DataFrame, as_of: Sequence[date | pd
             {"debtor_id": pd.array([], dtype="string"), "as_of": pd.Series([], dtype="datetime64[ns]")}
         )
     return pd.concat(frames, ignore_index=True).astype({n: "float64" for n in names})
+
+
+def with_statement_dpd(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``dpd_current_max`` (days past due at T, the DPD state of the roll-rate model)
+    taken from ``st_dpd_last`` when a statements book has no invoice features; ``frame`` itself
+    otherwise."""
+    if "dpd_current_max" in frame.columns or "st_dpd_last" not in frame.columns:
+        return frame
+    return frame.assign(dpd_current_max=frame["st_dpd_last"])

@@ -93,6 +93,7 @@ def replay(
     and labels from one prepared ledger per bucket. ``extra``: feature columns carried as they are
     (to study other ranking keys on the same rows, ``benchmarks/queue_ranking.py``)."""
     from pipelines.engine import Book, bucket_result
+    from pipelines.scoring.score import exposure_columns
     from pipelines.scoring.watchlist import assign_bands
 
     book = Book.in_memory(portfolio, rows_per_partition)
@@ -105,6 +106,7 @@ def replay(
         feats, labels = built.features, built.defaults
         for T in dates:
             f = feats.loc[feats["as_of"] == T].reset_index(drop=True)
+            exposure = exposure_columns(f)  # the invoice features, or a statements book's latest statement
             lab = labels.loc[labels["as_of"] == T].set_index("debtor_id")
             ids = f["debtor_id"].astype("string")
             in_default = ids.map(lab["in_default_at_asof"]).fillna(False).astype(bool).to_numpy()
@@ -120,9 +122,9 @@ def replay(
                         "segment": f["segment"].astype("string").to_numpy() if "segment" in f else pd.NA,
                         "in_default": in_default,
                         "pd": pd_all,
-                        "open_balance": f["open_balance"].astype("float64").to_numpy(),
-                        "overdue_amount": f["overdue_amount"].astype("float64").to_numpy(),
-                        "dpd": f["dpd_current_max"].astype("float64").to_numpy(),
+                        "open_balance": exposure["open_balance"],
+                        "overdue_amount": exposure["overdue_amount"],
+                        "dpd": exposure["dpd_current_max"],
                         "label": ids.map(lab["label"]).astype("Int64").to_numpy(),
                         "first_default_date": ids.map(lab["first_default_date"]).to_numpy(
                             dtype="datetime64[ns]"

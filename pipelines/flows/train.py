@@ -244,12 +244,13 @@ def fit_small_book(dataset: pd.DataFrame, cfg: TrainConfig, definition: Any, why
     import dataclasses
     import math
 
+    from features.statements import with_statement_dpd
     from models.rollrate import RollRateTooSmallError, evaluate_rollrate
     from models.split import BookTooSmallError, snapshot_summary
 
     try:
         outcome = evaluate_rollrate(
-            dataset, cfg.rollrate.to_params(definition, cfg), cfg.features.segment_column
+            with_statement_dpd(dataset), cfg.rollrate.to_params(definition, cfg), cfg.features.segment_column
         )
     except RollRateTooSmallError as small:
         raise BookTooSmallError(small_book_refusal(dataset, definition, small, why)) from None

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.statements import with_statement_dpd
 from pipelines.config.nightly import NightlyConfig
 from pipelines.scoring.watchlist import DEFAULT_BAND, assign_bands
 
@@ -109,6 +110,7 @@ def score_rows(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`score_debtors` without ``feature_snapshot_hash``: every column is per row, so a debtor
     bucket is scored on its own (:func:`with_snapshot_hash` adds the hash over all buckets)."""
+    features = with_statement_dpd(features)  # a roll-rate model of a statements book reads its DPD
     check_compatible(features, loaded)
     frame = features.sort_values("debtor_id", kind="stable").reset_index(drop=True)
     ids = frame["debtor_id"].astype("string")
@@ -149,13 +151,21 @@ def score_rows(
     scores["model_name"] = pd.Series(loaded.name, index=scores.index, dtype="string")
     scores["model_version"] = pd.Series(str(loaded.version), index=scores.index, dtype="string")
     scores["feature_hash"] = rows_hash.to_numpy()
-    exposure = statement_exposure(frame) if "open_balance" not in frame else {}
-    for col in EXPOSURE + LIMIT_INPUTS:
-        if col in exposure:
-            scores[col] = exposure[col]
-        else:
-            scores[col] = frame[col].astype("float64").to_numpy() if col in frame else np.nan
+    for col, values in exposure_columns(frame).items():
+        scores[col] = values
     return scores, X
+
+
+def exposure_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """:data:`EXPOSURE` and :data:`LIMIT_INPUTS` of each row of a feature frame (float64; NaN when
+    absent): the invoice features, or for a statements book :func:`statement_exposure`."""
+    derived = statement_exposure(frame) if "open_balance" not in frame else {}
+    return {
+        col: derived[col]
+        if col in derived
+        else (frame[col].astype("float64").to_numpy() if col in frame else np.full(len(frame), np.nan))
+        for col in EXPOSURE + LIMIT_INPUTS
+    }
 
 
 def statement_exposure(frame: pd.DataFrame) -> dict[str, np.ndarray]:

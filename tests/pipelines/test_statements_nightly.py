@@ -90,3 +90,23 @@ def test_report_pages_of_a_statements_book_say_there_is_no_invoice_detail(tmp_pa
     )  # fmt: skip
     assert "holds monthly statements, not invoices: no invoice detail" in html
     assert "Open invoices (0" not in html and "No open invoice at as-of." not in html
+
+
+def test_a_statements_frame_gives_the_roll_rate_its_dpd_and_the_backtest_its_exposure() -> None:
+    """A 400-debtor statements book crashed `ews train` (roll-rate path) with "error: 'dpd_current_max'"
+    and `ews backtest` with KeyError 'open_balance'."""
+    from features.statements import with_statement_dpd
+    from pipelines.scoring.score import EXPOSURE, exposure_columns
+
+    st = pd.DataFrame({"st_dpd_last": [0.0, 61.0], "st_balance_last": [10.0, 20.0]})
+    assert with_statement_dpd(st)["dpd_current_max"].tolist() == [0.0, 61.0]
+    invoices = pd.DataFrame({"dpd_current_max": [5.0], "st_dpd_last": [99.0], "open_balance": [7.0]})
+    assert with_statement_dpd(invoices) is invoices  # an invoice book keeps its own
+    got = exposure_columns(st)
+    assert got["open_balance"].tolist() == [10.0, 20.0] and got["overdue_amount_61_90"].tolist() == [
+        0.0,
+        20.0,
+    ]
+    inv = exposure_columns(invoices)
+    assert inv["open_balance"].tolist() == [7.0] and inv["dpd_current_max"].tolist() == [5.0]
+    assert np.isnan(inv["overdue_amount"]).all() and set(EXPOSURE) <= set(inv)
