@@ -39,6 +39,13 @@ def register(app: typer.Typer) -> None:
         ),
         out: Path = typer.Option(..., "--out", help="Output folder (created; existing tables are replaced)."),
         fmt: str = typer.Option("parquet", "--format", help="Ledger table format: parquet or csv."),
+        ledger: str = typer.Option(
+            "invoices",
+            "--ledger",
+            help="invoices: invoices and payments; statements: one monthly statement per debtor and "
+            "month-end instead (balance, amount due, amount paid, days past due, credit limit), read off "
+            "the same generated ledger, as a bank or leasing export would give it.",
+        ),
         defects: float = typer.Option(
             0.0, "--defects", min=0.0, max=0.49, help="Share of extra corrupted rows in invoices/payments."
         ),
@@ -56,7 +63,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Generate a synthetic receivables portfolio with known ground truth.
 
-        Writes debtors, invoices, payments and events (parquet or csv), truth.parquet and generate-summary.json.
+        Writes debtors, invoices, payments and events (parquet or csv), or with --ledger statements debtors,
+        statements and events, plus truth.parquet and generate-summary.json.
 
         truth.parquet has one row per debtor per month-end: latent health, oracle PD (probability of default
         within 90 days given the latent state) and the realised first-default date.
@@ -68,6 +76,12 @@ def register(app: typer.Typer) -> None:
         console = Console()
         if fmt not in ("parquet", "csv"):
             console.print(f"[red]--format must be parquet or csv, got {fmt!r}[/]")
+            raise typer.Exit(2)
+        if ledger not in ("invoices", "statements"):
+            console.print(f"[red]--ledger must be invoices or statements, got {ledger!r}[/]")
+            raise typer.Exit(2)
+        if ledger == "statements" and defects:
+            console.print("[red]--defects corrupts invoice and payment rows: not with --ledger statements[/]")
             raise typer.Exit(2)
         try:
             start_date = dt.date.fromisoformat(start)
@@ -101,6 +115,10 @@ def register(app: typer.Typer) -> None:
                 defects=defects,
                 progress=lambda done, total: bar.update(task, completed=done),
             )
+        if ledger == "statements":
+            from pipelines.synthetic.statements import convert_to_statements
+
+            summary = convert_to_statements(out, fmt, summary)
         rows = ", ".join(f"{k} {v:,}" for k, v in summary["rows"].items())
         d, o = summary["defaults"], summary["oracle"]
         console.print(
