@@ -17,12 +17,14 @@ Registry conventions (registered model ``ews-pd``):
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import json
+import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -362,14 +364,15 @@ def log_training(
             mlflow.log_text(booster_text, "model/booster.txt")
         example = _input_example(outcome.X_test)
         signature = infer_signature(example, outcome.final_estimator.predict_proba(outcome.X_test.head(5)))
-        info = mlflow.sklearn.log_model(
-            outcome.final_estimator,
-            name="model",
-            signature=signature,
-            input_example=example,
-            serialization_format="cloudpickle",
-            pip_requirements=_requirements(),
-        )
+        with _pickle_note_once():
+            info = mlflow.sklearn.log_model(
+                outcome.final_estimator,
+                name="model",
+                signature=signature,
+                input_example=example,
+                serialization_format="cloudpickle",
+                pip_requirements=_requirements(),
+            )
         run_id = parent.info.run_id
     version = _register_challenger(
         name,
@@ -514,13 +517,14 @@ def log_rollrate(
         mlflow.log_text(card, "model_card.md")
         example = pd.DataFrame({c: [0.0, 15.0, 45.0, 75.0] for c in model.feature_names_in_})
         signature = infer_signature(example, model.predict_proba(example))
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=signature,
-            serialization_format="cloudpickle",
-            pip_requirements=_requirements(),
-        )
+        with _pickle_note_once():
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=signature,
+                serialization_format="cloudpickle",
+                pip_requirements=_requirements(),
+            )
         run_id = run.info.run_id
     window = outcome.test_window
     version = _register_challenger(
@@ -935,6 +939,20 @@ def _load_artifacts(name: str, version: str, run_id: str, kind: str) -> tuple[An
     schema = mlflow.artifacts.load_dict(f"runs:/{run_id}/feature_schema.json")
     reference = mlflow.artifacts.load_dict(f"runs:/{run_id}/reference.json")
     return estimator, booster, schema, reference
+
+
+@contextlib.contextmanager
+def _pickle_note_once() -> Iterator[None]:
+    """Silence MLflow's warning that a cloudpickled model runs code when loaded, printed on every
+    ``ews train``: ews loads only models it logged itself, and README ("Train and manage models")
+    says the registry must be writable by trusted users only."""
+    log = logging.getLogger("mlflow.sklearn")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def prepare_X(frame: pd.DataFrame, loaded: LoadedModel) -> pd.DataFrame:
