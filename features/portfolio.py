@@ -406,3 +406,66 @@ def expected_loss_by(frame: pd.DataFrame, by: str, order: list[str] | None = Non
     with np.errstate(divide="ignore", invalid="ignore"):
         out["el_rate"] = np.where(out["exposure"] > 0, out["expected_loss"] / out["exposure"], np.nan)
     return out
+
+
+def statement_parts(
+    statements: pd.DataFrame, dates: list[pd.Timestamp], window_days: int = 90, ids: pd.Index | None = None
+) -> PortfolioParts:
+    """:class:`PortfolioParts` of a statements book (no invoices) at each of ``dates``, from each
+    debtor's latest statement on or before the date (statements older than 45 days before it count
+    no more: the account has left the book):
+
+    - ``receivables`` = the balances (negative balances, credits owed to the debtor, count 0), each
+      in the aging bucket of its statement's days past due; ``open_invoices`` = accounts with a
+      balance;
+    - ``sales_window`` and ``monthly_sales`` = the new charges on the statements (balance - (previous
+      balance - amount paid), at least 0), dated on the statement's period end, so DSO both ways
+      reads them as a ledger's sales;
+    - ``open_items`` is empty (no invoices); ``limits`` = the latest statement's ``credit_limit`` of ``ids``.
+    """
+    st = statements.sort_values(["debtor_id", "period_end"], kind="stable", ignore_index=True)
+    debtor = st["debtor_id"].astype("string").to_numpy(dtype=object)
+    end = st["period_end"].to_numpy(dtype="datetime64[D]")
+    balance = st["balance"].to_numpy(dtype="float64", na_value=0.0) if "balance" in st else np.zeros(len(st))
+    paid = (
+        st["amount_paid"].to_numpy(dtype="float64", na_value=0.0)
+        if "amount_paid" in st
+        else np.zeros(len(st))
+    )
+    dpd = (
+        st["days_past_due"].to_numpy(dtype="float64", na_value=0.0)
+        if "days_past_due" in st
+        else np.zeros(len(st))
+    )
+    same = np.r_[False, debtor[1:] == debtor[:-1]]
+    prior = np.where(same, np.r_[0.0, balance[:-1]], np.nan)
+    charges = np.clip(np.where(same, balance - (prior - paid), 0.0), 0.0, None)
+    rows = []
+    for T in dates:
+        t = np.datetime64(pd.Timestamp(T).date(), "D")
+        dated = end <= t
+        last = dated & ~np.r_[dated[1:] & (debtor[1:] == debtor[:-1]), False]  # latest per debtor <= T
+        last &= end > t - np.timedelta64(45, "D")
+        open_ = np.clip(balance[last], 0.0, None)
+        bucket = np.searchsorted(_AGING_EDGES, dpd[last], side="left")
+        row = {"date": pd.Timestamp(T).normalize(), "receivables": float(open_.sum())}
+        for i, name in enumerate(AGING_BUCKETS):
+            row[name] = float(open_[bucket == i].sum())
+        row["open_invoices"] = int((open_ > 0).sum())
+        window = dated & (end > t - np.timedelta64(window_days, "D"))
+        row["sales_window"] = float(charges[window].sum())
+        rows.append(row)
+    at = pd.DataFrame(rows).set_index("date")
+    last_day = np.datetime64(pd.Timestamp(max(dates)).date(), "D") if dates else None
+    upto = end <= last_day if last_day is not None else np.zeros(len(st), dtype=bool)
+    months = pd.DatetimeIndex(end[upto]).to_period("M").start_time
+    monthly = pd.Series(charges[upto], index=months).groupby(level=0).sum().sort_index()
+    limits = pd.Series([], dtype="float64")
+    if ids is not None and len(ids) and "credit_limit" in st:
+        latest = st.loc[st["period_end"] <= pd.Timestamp(max(dates))].drop_duplicates(
+            "debtor_id", keep="last"
+        )
+        limits = latest.set_index(latest["debtor_id"].astype("string"))["credit_limit"].astype("float64")
+        limits = limits.reindex(pd.Index(ids, dtype="string"))
+    items = pd.DataFrame({c: pd.Series(dtype=t) for c, t in _OPEN_ITEM_COLUMNS.items()})
+    return PortfolioParts(at=at, monthly_sales=monthly, open_items=items, limits=limits)

@@ -34,6 +34,7 @@ from features.portfolio import (
     expected_loss_by,
     portfolio_bucket,
     report_dates,
+    statement_parts,
 )
 from features.tables import Portfolio
 from pipelines.config.nightly import NightlyConfig
@@ -73,7 +74,7 @@ class PortfolioView:
     per run (``as_of``, ``debtors``, ``p10`` ... ``p90``, ``mean`` over live debtors, ``share_<band>``);
     ``history``: ``as_of``, ``debtor_id``, ``pd``, ``band`` of the detail debtors across runs;
     ``open_items``: their open invoices at as-of; ``limits``: their credit limit from the debtors
-    table. The optional frames are the run's own outputs (None when the run did not write them).
+    table; ``statements``: the book holds monthly statements, not invoices. The optional frames are the run's own outputs (None when the run did not write them).
     ``files``: what :func:`build_portfolio` wrote into the run (``portfolio_figures.csv``).
     """
 
@@ -93,6 +94,7 @@ class PortfolioView:
     credit_limits: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    statements: bool = False  # a statements book: no invoices to show on the debtor pages
 
 
 def _bucket_parts(
@@ -101,13 +103,17 @@ def _bucket_parts(
     """:func:`features.portfolio.portfolio_bucket` on bucket ``k`` of ``book`` (None without ledger rows)."""
     from pipelines.engine import has_ledger
 
-    if book.folder is not None:  # only the tables the figures read (no events, statements)
+    if book.folder is not None:  # only the tables the figures read (no events)
         from pipelines.adapters.files import read_portfolio
 
-        part = read_portfolio(book.folder, bucket=k, tables=("invoices", "payments", "debtors"))
+        part = read_portfolio(book.folder, bucket=k, tables=("invoices", "payments", "debtors", "statements"))
     else:
         part = book.read(k)
-    if not has_ledger(part) or part.invoices is None or part.invoices.empty:
+    if part.invoices is None or part.invoices.empty:
+        if part.statements is not None and not part.statements.empty:  # a statements book
+            return statement_parts(part.statements, dates, window_days, ids)
+        return None
+    if not has_ledger(part):
         return None
     return portfolio_bucket(part, dates, window_days, ids)
 
@@ -331,12 +337,10 @@ def build_portfolio(
     key = day.date().isoformat()
     ids = pd.Index(pd.array(detail_ids, dtype="string"))
     todo, cached = figure_dates(as_of, cfg, out_dir)
-    if sums is not None and list(sums.dates) == todo:
-        parts = sums.parts
-        if parts is not None:
-            items, limits = detail_items(book, ids, day, rc.dso_window_days)
-            parts = replace(parts, open_items=items, limits=limits)
-    else:
+    if sums is not None and list(sums.dates) == todo and sums.parts is not None:
+        items, limits = detail_items(book, ids, day, rc.dso_window_days)
+        parts = replace(sums.parts, open_items=items, limits=limits)
+    else:  # no sums from the scoring pass, or a statements book (the pass sums invoices only)
         parts = portfolio_parts(book, todo, rc.dso_window_days, ids, engine)
     names = [b.name for b in cfg.bands] + [DEFAULT_BAND]
     el_frame = pd.DataFrame(
@@ -359,10 +363,18 @@ def build_portfolio(
         cols = ["debtor_id", *[c for c in _LIMIT_COLUMNS if c in scored.columns]]
         outputs["credit_limits"] = scored.loc[scored["debtor_id"].isin(ids), cols].reset_index(drop=True)
     notes, files = [], {}
+    statements_book = (
+        book.bounds("invoices", "issue_date") is None and book.bounds("statements", "period_end") is not None
+    )
     if parts is None:
-        notes.append("the book holds no invoices: no DSO or aging")
+        notes.append("the book holds no invoices or statements: no DSO or aging")
         figures, items, limits = pd.DataFrame(), pd.DataFrame(), pd.Series([], dtype="float64")
     else:
+        if statements_book:
+            notes.append(
+                "a statements book: receivables are the latest statements' balances, aged by their days "
+                "past due; DSO reads the statements' new charges as sales"
+            )
         figures = pd.concat([f for f in (cached, _figures(parts, rc.dso_window_days)) if len(f)]).sort_index()
         figures.index = pd.DatetimeIndex(figures.index, name="date").as_unit("ns")
         items, limits = parts.open_items, parts.limits
@@ -384,6 +396,7 @@ def build_portfolio(
         limits=limits,
         notes=notes,
         files=files,
+        statements=statements_book,
         **outputs,
     )
 
@@ -466,7 +479,7 @@ def debtor_pages(view: PortfolioView, ids: list[str], max_invoices: int = 12) ->
     items = _invoice_rows(view.open_items, view.invoice_forecast)
     has_forecast = "expected_paid_on" in items.columns
     invoices: dict[str, list[dict[str, Any]]] = {}
-    statements_book = "debtor_id" not in items.columns  # no invoice ledger read: monthly statements
+    statements_book = view.statements or "debtor_id" not in items.columns
     if not statements_book:
         items = items.sort_values(
             ["debtor_id", "dpd", "open_amount"], ascending=[True, False, False], kind="stable"

@@ -90,6 +90,8 @@ def test_report_pages_of_a_statements_book_say_there_is_no_invoice_detail(tmp_pa
     )  # fmt: skip
     assert "holds monthly statements, not invoices: no invoice detail" in html
     assert "Open invoices (0" not in html and "No open invoice at as-of." not in html
+    assert 'id="dso-table"' in html and "a statements book: receivables are the latest statements" in html
+    assert view.aging.loc["2024-06-30", "receivables"] == 1400.0  # a's June balance 1,000 + b's 400
 
 
 def test_a_statements_frame_gives_the_roll_rate_its_dpd_and_the_backtest_its_exposure() -> None:
@@ -110,3 +112,46 @@ def test_a_statements_frame_gives_the_roll_rate_its_dpd_and_the_backtest_its_exp
     inv = exposure_columns(invoices)
     assert inv["open_balance"].tolist() == [7.0] and inv["dpd_current_max"].tolist() == [5.0]
     assert np.isnan(inv["overdue_amount"]).all() and set(EXPOSURE) <= set(inv)
+
+
+def test_dso_and_aging_of_a_statements_book() -> None:
+    """Receivables from the latest statement per debtor (45 days at most), aged by its days past due;
+    sales = new charges = balance - (previous balance - amount paid)."""
+    from features.portfolio import statement_parts
+
+    statements = pd.DataFrame(
+        {
+            "debtor_id": pd.Series(["D1", "D1", "D2", "D3"], dtype="string"),
+            "period_end": pd.to_datetime(["2024-01-31", "2024-02-29", "2024-01-31", "2023-12-31"]),
+            "balance": [100.0, 150.0, 200.0, 80.0],
+            "amount_paid": [0.0, 50.0, 0.0, 0.0],
+            "days_past_due": pd.array([0, 10, 40, 200], dtype="Int64"),
+            "credit_limit": [500.0, 600.0, 300.0, 100.0],
+        }
+    )
+    dates = [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-02-29")]
+    parts = statement_parts(statements, dates, 90, pd.Index(["D1", "X"], dtype="string"))
+    at = parts.at
+    # Jan: D1 100 current, D2 200 31-60, D3 80 >180 (its December statement is 31 days old)
+    assert at.loc["2024-01-31", ["receivables", "current", "31-60", ">180", "open_invoices"]].tolist() == [
+        380.0,
+        100.0,
+        200.0,
+        80.0,
+        3,
+    ]
+    # Feb: D1 150 1-30, D2 still 200 (29 days old), D3 gone (60 days); D1's new charges 150 - (100 - 50)
+    assert at.loc["2024-02-29", ["receivables", "1-30", "31-60", ">180", "open_invoices"]].tolist() == [
+        350.0,
+        150.0,
+        200.0,
+        0.0,
+        2,
+    ]
+    assert at["sales_window"].tolist() == [0.0, 100.0]
+    assert parts.monthly_sales.to_dict() == {
+        pd.Timestamp("2023-12-01"): 0.0,
+        pd.Timestamp("2024-01-01"): 0.0,
+        pd.Timestamp("2024-02-01"): 100.0,
+    }
+    assert parts.limits["D1"] == 600.0 and np.isnan(parts.limits["X"]) and parts.open_items.empty
