@@ -22,7 +22,7 @@ from pipelines.adapters.files import atomic_path
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 # column name -> Excel number format (substring rules below cover the rest)
-_PERCENT = {"pd", "pd_prev", "pd_change", "lgd"}
+_PERCENT = {"pd", "pd_prev", "pd_change", "lgd", "pay_pd"}
 _INTEGER = {"rank", "dpd", "n"}
 
 
@@ -276,6 +276,7 @@ LABELS: dict[str, str] = {
     "credit_limit_rule": "Why this limit (rule)",
     "limit_note": "Limit breach",
     "expected_cash_30d": "Expected cash in 30 days",
+    "pay_pd": "Chance an open invoice reaches default days overdue unpaid",
 }
 AMOUNTS = frozenset(
     {

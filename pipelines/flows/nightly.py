@@ -853,7 +853,7 @@ def run_nightly(
         files: dict[str, Path] = {}
         if forecast is not None:  # the queue's expected cash comes with the payment-date files
             written = forecast.result()
-            q = with_expected_cash(q, written.expected_cash_30d)
+            q = with_expected_cash(q, written.expected_cash_30d, written.pay_pd)
             files.update(written.files)
         owners = q.set_index("debtor_id")["owner"] if "owner" in q.columns else None
         state = watch_state(wl["watchlist"], scored, wl["effects"], prev_state, as_of, owners)

@@ -1,5 +1,5 @@
 """Nightly payment-date outputs: ``invoice_forecast.parquet`` / ``.csv``, ``cash_forecast.csv`` and
-each debtor's ``expected_cash_30d`` in the collections queue, from the ``ews-paydate`` champion.
+each debtor's ``expected_cash_30d`` and ``pay_pd`` in the collections queue, from the ``ews-paydate`` champion.
 
 Per debtor bucket (``pipelines.engine.map_buckets``): the open invoices at the as-of date and their
 features from one ledger state (``features.paydate.open_invoices``), weekly hazards in chunks
@@ -38,6 +38,7 @@ __all__ = [
     "combine_forecasts",
     "load_forecaster",
     "pack_forecast",
+    "pay_pd_of_invoices",
     "PaymentDateFiles",
     "payment_date_files",
     "paydate_outputs",
@@ -88,7 +89,9 @@ class PackedForecast:
     ``csv``: the same rows as the CSV lines of ``invoice_forecast.csv``, in zstd blocks of whole
     debtors ``(compressed, size)``, with ``csv_bytes`` per debtor (None when pandas had to write the
     lines, ``pipelines.adapters.exports.csv_lines_and_ends``: the flow process then formats them);
-    ``moments``: cash moments per week and segment."""
+    ``moments``: cash moments per week and segment; ``pay_pd``: :func:`pay_pd_of_invoices`' largest
+    value per debtor (same index as ``debtors``), None when the forecast was made without a default
+    definition."""
 
     debtors: pd.Series
     rows: np.ndarray
@@ -96,6 +99,7 @@ class PackedForecast:
     csv: list[tuple[bytes, int]] | None
     csv_bytes: np.ndarray | None
     moments: pd.DataFrame
+    pay_pd: pd.Series | None = None
 
 
 def _ipc(table: Any) -> bytes:
@@ -136,6 +140,7 @@ def pack_forecast(part: tuple[pd.DataFrame, pd.DataFrame] | None) -> PackedForec
     out, moments = part
     inv = out.sort_values(["debtor_id", "invoice_id"], kind="stable", ignore_index=True)
     debtors = inv.groupby("debtor_id", sort=True)["expected_cash_30d"].sum()
+    pay_pd = inv.groupby("debtor_id", sort=True)["pay_pd"].max() if "pay_pd" in inv else None
     ids = inv["debtor_id"]
     change = (
         np.flatnonzero(np.r_[True, (ids.iloc[1:].to_numpy() != ids.iloc[:-1].to_numpy())]) if len(ids) else []
@@ -153,7 +158,7 @@ def pack_forecast(part: tuple[pd.DataFrame, pd.DataFrame] | None) -> PackedForec
         last = ends[np.cumsum(rows) - 1] if len(rows) else ends[:0]
         csv_bytes = np.diff(np.r_[0, last]).astype(np.int64)
         csv = _csv_blocks(lines, csv_bytes)
-    return PackedForecast(debtors, rows, _ipc(table), csv, csv_bytes, moments)
+    return PackedForecast(debtors, rows, _ipc(table), csv, csv_bytes, moments, pay_pd)
 
 
 def _rounded(invoices: pd.DataFrame) -> pd.DataFrame:
@@ -178,11 +183,12 @@ def forecast_bucket(
 
 
 def forecast_state(
-    invoices: pd.DataFrame | None, ledger: Any, state: Any, loaded: Any
+    invoices: pd.DataFrame | None, ledger: Any, state: Any, loaded: Any, definition: Any = None
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """The forecast of one bucket from its prepared ledger (``features.ledger.prepare_ledger``) and
     its ledger state at the as-of date; ``invoices``: the bucket's invoices table (for ``currency``).
-    None without invoices."""
+    With ``definition`` (``features.params.DefaultDefinition``), each invoice's ``pay_pd``
+    (:func:`pay_pd_of_invoices`) too. None without invoices."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -230,7 +236,29 @@ def forecast_state(
     amount = out["open_amount"].to_numpy()
     moments = cash_moments(amount, Fw, seg_codes, names, CASH_WEEKS)
     out["expected_cash_30d"] = amount * cdf_at_days(Fw, 30)
+    if definition is not None:
+        due = inv["due"].to_numpy(dtype=np.int64)
+        out["pay_pd"] = pay_pd_of_invoices(Fw, due, T, definition.dpd_threshold, definition.horizon_days)
     return out, moments
+
+
+def pay_pd_of_invoices(
+    Fw: np.ndarray, due: np.ndarray, T: int, dpd_threshold: int, horizon_days: int
+) -> np.ndarray:
+    """The payment-date model's own PD of each open invoice at day T: the probability that it is still
+    unpaid on the day it reaches ``dpd_threshold`` days past due, for an invoice that reaches it
+    within ``horizon_days`` after T (0 for the others: past the threshold already, or later than the
+    horizon). ``Fw``: the weekly CDF of the payment day (``models.paydate.weekly_cdf``, linear within a
+    week: ``models.paydate.cdf_at``); ``due``: due days (days since the epoch). A debtor's value is the
+    largest over its open invoices (they are taken as moving together), as measured in BENCHMARKS.md
+    (s9-queue, s10-paypd)."""
+    from models.paydate import cdf_at
+
+    reach = np.asarray(due, dtype=np.int64) + int(dpd_threshold) - int(T)
+    within = (reach >= 1) & (reach <= int(horizon_days))
+    if not len(reach):
+        return np.zeros(0)
+    return np.where(within, 1.0 - cdf_at(Fw, np.maximum(reach, 1)), 0.0)
 
 
 def forecast_book(book: Any, as_of: dt.date, loaded: Any, engine: Any = None) -> PaydateForecast:
@@ -462,6 +490,7 @@ class PaymentDateFiles:
 
     files: dict[str, Path]
     expected_cash_30d: pd.Series
+    pay_pd: pd.Series | None = None
 
 
 @task(name="payment-date-files", cache_policy=NO_CACHE)
@@ -500,16 +529,29 @@ def payment_date_files(
         loaded.version,
         float(cash.loc[cash["segment"] == "all", "expected_cash"].sum()),
     )
-    return PaymentDateFiles(files, per_debtor)
+    return PaymentDateFiles(files, per_debtor, pay_pd_by_debtor(found))
 
 
-def with_expected_cash(queue: pd.DataFrame, per_debtor: pd.Series) -> pd.DataFrame:
+def pay_pd_by_debtor(parts: list[PackedForecast | None]) -> pd.Series | None:
+    """``pay_pd`` per debtor_id over the buckets' packed forecasts (None when they carry none)."""
+    found = [p.pay_pd for p in parts if p is not None and p.pay_pd is not None]
+    if not found:
+        return None
+    return pd.concat(found).sort_index(kind="stable")
+
+
+def with_expected_cash(
+    queue: pd.DataFrame, per_debtor: pd.Series, pay_pd: pd.Series | None = None
+) -> pd.DataFrame:
     """The collections ``queue`` with ``expected_cash_30d`` (``per_debtor``, rounded to cents; 0 for
-    debtors without open invoices)."""
+    debtors without open invoices) and, when given, ``pay_pd`` (per debtor_id, rounded to 4 places as
+    the ``p_paid_*`` of ``invoice_forecast``; 0 for debtors without open invoices)."""
     out = queue.copy()
     if "debtor_id" in out:
         ids = out["debtor_id"].astype("string")
         out["expected_cash_30d"] = ids.map(per_debtor).astype("float64").fillna(0.0).round(2).to_numpy()
+        if pay_pd is not None:
+            out["pay_pd"] = ids.map(pay_pd).astype("float64").fillna(0.0).round(4).to_numpy()
     return out
 
 

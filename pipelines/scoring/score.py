@@ -270,7 +270,7 @@ def score_bucket(
         from pipelines.scoring.paydate import forecast_state, pack_forecast
 
         def at_state(ledger: Any, state: Any) -> Any:  # packed here: the workers sort and format the rows
-            return pack_forecast(forecast_state(part.invoices, ledger, state, paydate))
+            return pack_forecast(forecast_state(part.invoices, ledger, state, paydate, definition))
 
     built = build_bucket(
         part,

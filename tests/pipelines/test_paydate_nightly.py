@@ -351,3 +351,101 @@ def test_forecast_rows_are_those_read_back_from_the_file(
     got = P.forecast_rows(packed, pick)
     assert got["debtor_id"].nunique() == 4 and got["debtor_id"].is_monotonic_increasing
     assert P.forecast_rows([None, P.pack_forecast(None)], pick) is None  # no rows: the caller reads the file
+
+
+def test_pay_pd_of_invoices_by_hand() -> None:
+    """The chance an open invoice is still unpaid on the day it reaches the default threshold (90 days
+    past due), for invoices reaching it within the 90-day horizon; 0 for the others. Day T = 100,
+    weekly CDFs over 5 weeks, linear within a week (``models.paydate.cdf_at``)."""
+    from pipelines.scoring.paydate import pay_pd_of_invoices
+
+    Fw = np.array(
+        [
+            [0.1, 0.2, 0.3, 0.4, 0.5],  # due 40: reaches 90 DPD on day 130 = T + 30
+            [0.1, 0.2, 0.3, 0.4, 0.5],  # due 105: reaches it at T + 95, after the horizon
+            [0.1, 0.2, 0.3, 0.4, 0.5],  # due 5: past 90 DPD already (T + -5)
+            [0.25, 0.5, 0.6, 0.7, 0.8],  # due 17: T + 7, the end of week 1
+            [
+                0.25,
+                0.5,
+                0.6,
+                0.7,
+                0.8,
+            ],  # due 100: T + 90, the horizon's last day (beyond the CDF: F at its end)
+            [0.25, 0.5, 0.6, 0.7, 0.8],  # due 10: T + 0, reached today: not within (T, T + 90]
+        ]
+    )
+    due = np.array([40, 105, 5, 17, 100, 10])
+    got = pay_pd_of_invoices(Fw, due, 100, 90, 90)
+    # T + 30: week 5 (days 29-35), 2 of 7 days into it: F = 0.4 + 2/7 x (0.5 - 0.4); unpaid = 1 - F
+    want = [1 - (0.4 + 2 / 7 * 0.1), 0.0, 0.0, 1 - 0.25, 1 - 0.8, 0.0]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    assert pay_pd_of_invoices(np.zeros((0, 5)), np.zeros(0, dtype=np.int64), 100, 90, 90).shape == (0,)
+
+
+def test_pay_pd_per_debtor_in_the_queue() -> None:
+    """A debtor's ``pay_pd`` is the largest over its open invoices (packed per bucket); the queue
+    column is rounded to 4 places, 0 for a debtor without open invoices; the other columns as before."""
+    from pipelines.scoring.paydate import pack_forecast, pay_pd_by_debtor, with_expected_cash
+
+    inv = pd.DataFrame(
+        {
+            "invoice_id": pd.array(["I2", "I1", "I3"], dtype="string"),
+            "debtor_id": pd.array(["D1", "D1", "D2"], dtype="string"),
+            "open_amount": [100.0, 50.0, 10.0],
+            "currency": pd.array(["EUR"] * 3, dtype="string"),
+            "due_date": pd.to_datetime(["2024-06-01"] * 3),
+            **{c: [pd.NaT] * 3 for c in ("expected_paid_on", "paid_on_p10", "paid_on_p90")},
+            **{c: [0.5] * 3 for c in ("p_paid_30d", "p_paid_60d", "p_paid_90d", "p_paid_in_horizon")},
+            "segment": pd.array(["retail"] * 3, dtype="string"),
+            "expected_cash_30d": [10.0, 5.0, 1.0],
+            "pay_pd": [0.123456, 0.7, 0.0],
+        }
+    )
+    moments = pd.DataFrame(columns=["week", "segment", "expected_cash", "variance", "invoices"])
+    packed = pack_forecast((inv, moments))
+    assert packed.pay_pd.to_dict() == {"D1": 0.7, "D2": 0.0}
+    without = pack_forecast((inv.drop(columns="pay_pd"), moments))
+    assert without.pay_pd is None and pay_pd_by_debtor([without, None]) is None
+    assert without.table == packed.table and without.csv == packed.csv  # invoice_forecast unchanged
+    per = pay_pd_by_debtor([packed, None])
+    queue = pd.DataFrame({"debtor_id": pd.array(["D2", "D1", "D9"], dtype="string"), "rank": [1, 2, 3]})
+    out = with_expected_cash(queue, packed.debtors, per)
+    assert out.columns.tolist() == ["debtor_id", "rank", "expected_cash_30d", "pay_pd"]
+    assert out["pay_pd"].tolist() == [0.0, 0.7, 0.0] and out["expected_cash_30d"].tolist() == [1.0, 15.0, 0.0]
+    per = pd.Series([0.123456], index=pd.Index(["D1"], dtype="string"))
+    assert with_expected_cash(queue, packed.debtors, per)["pay_pd"].tolist() == [0.0, 0.1235, 0.0]
+    assert "pay_pd" not in with_expected_cash(queue, packed.debtors).columns
+
+
+def test_pay_pd_in_the_score_pass(setup) -> None:
+    """The score pass's ``pay_pd`` per debtor is :func:`pay_pd_of_invoices` on the model's weekly CDF
+    of each open invoice, the largest per debtor, whole book or cut into buckets alike."""
+    from features.ledger import ledger_state
+    from features.params import DefaultDefinition
+    from features.paydate import open_invoices
+    from models.paydate import weekly_cdf
+    from pipelines.scoring.paydate import forecast_state, pack_forecast, pay_pd_by_debtor, pay_pd_of_invoices
+
+    portfolio, loaded = setup
+    definition = DefaultDefinition(dpd_threshold=60, horizon_days=90)
+    T = int(day_number(pd.Timestamp(AS_OF)))
+    ledger = prepare_ledger(portfolio)
+    state = ledger_state(ledger, T)
+    inv = open_invoices(ledger, state)
+    _, _, Fw = weekly_cdf(loaded.booster, inv, T, loaded.horizon_weeks, loaded.features, loaded.fine_grid())
+    each = pay_pd_of_invoices(Fw, inv["due"].to_numpy(), T, 60, 90)
+    ids = pd.array(ledger.debtor_ids[inv["code"].to_numpy(dtype=np.int64)], dtype="string")
+    want = pd.Series(each).groupby(pd.Series(ids)).max()
+    assert (want > 0.05).sum() > 5 and (want < 0.01).sum() > 5
+    cut = Book.in_memory(portfolio, 1_500)
+    packed = []
+    for k in range(cut.buckets):
+        part = cut.read(k)
+        led = prepare_ledger(part)
+        packed.append(
+            pack_forecast(forecast_state(part.invoices, led, ledger_state(led, T), loaded, definition))
+        )
+    got = pay_pd_by_debtor(packed)
+    np.testing.assert_allclose(got.to_numpy(), want.reindex(got.index).to_numpy(), rtol=1e-12)
+    assert got.index.tolist() == sorted(want.index.tolist())
