@@ -47,10 +47,14 @@ def fit_scorecard(
 ):
     """Fit the WoE scorecard on ``X`` (model columns, one row per debtor and as-of) and 0/1 ``y``.
 
-    Returns a fitted ``optbinning.Scorecard`` (``predict_proba(X)[:, 1]`` is the PD).
+    Returns a fitted ``optbinning.Scorecard`` (``predict_proba(X)[:, 1]`` is the PD). A column
+    without a single value in these rows (a year window not yet half observed in the early
+    month-ends of a short export: ``features.catalog``) is left out: optbinning cannot bin an empty
+    column, and it carries nothing to learn here; predictions read only the binned columns.
     """
     BinningProcess, Scorecard = _optbinning()
-    frame = X.copy()
+    frame = X[[c for c in X.columns if X[c].notna().any()]].copy()
+    categorical = [c for c in categorical if c in frame.columns]
     for col in categorical:
         frame[col] = frame[col].astype("object")
     process = BinningProcess(

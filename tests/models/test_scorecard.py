@@ -29,3 +29,20 @@ def test_scorecard_learns_monotone_risk_and_categories() -> None:
     table = scorecard_table(model)
     assert {"Variable", "Bin", "WoE", "Points"} <= set(table.columns)
     assert set(table["Variable"]) >= {"dpd", "segment"}
+
+
+def test_a_column_without_values_in_the_fit_rows_is_left_out() -> None:
+    """The early month-ends of a short export hold no year-window values (NaN by the catalog's rule):
+    the scorecard fits without that column, exactly as if it were absent, and predicts on frames
+    that carry it (with values, at later month-ends)."""
+    rng = np.random.default_rng(1)
+    n = 2000
+    X = pd.DataFrame({"dpd": rng.gamma(2, 10, size=n), "year": np.full(n, np.nan)})
+    y = (rng.random(n) < 1 / (1 + np.exp(3 - 0.06 * X["dpd"]))).astype(int)
+    model = fit_scorecard(X, y, [])
+    alone = fit_scorecard(X[["dpd"]], y, [])
+    later = X.assign(year=rng.normal(size=n))
+    np.testing.assert_array_equal(
+        scorecard_predict(model, later, []), scorecard_predict(alone, X[["dpd"]], [])
+    )
+    assert set(scorecard_table(model)["Variable"]) == {"dpd"}
