@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.schema import STATEMENTS
 from pipelines.sources.parse import parse_numbers
 
 __all__ = ["UCIData", "read_uci", "read_uci_labels", "read_uci_statements", "uci_long"]
@@ -42,15 +43,7 @@ REQUIRED = ("ID", "LIMIT_BAL", *[c for cols in PERIOD_COLUMNS for c in cols])
 LABEL = "DEFAULT"
 LABEL_ALIASES = ("DEFAULT", "default.payment.next.month", "default payment next month")
 DOCUMENTED = {"SEX": {1, 2}, "EDUCATION": {1, 2, 3, 4}, "MARRIAGE": {1, 2, 3}}
-STATEMENT_COLUMNS = [
-    "debtor_id",
-    "period_end",
-    "balance",
-    "amount_due",
-    "amount_paid",
-    "days_past_due",
-    "credit_limit",
-]
+STATEMENT_COLUMNS = STATEMENTS.names  # the data contract's order (features/schema.py)
 
 
 @dataclass(frozen=True)

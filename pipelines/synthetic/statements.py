@@ -26,17 +26,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.schema import STATEMENTS
+
 __all__ = ["STATEMENT_COLUMNS", "convert_to_statements", "statements_from_ledger"]
 
-STATEMENT_COLUMNS = [
-    "debtor_id",
-    "period_end",
-    "balance",
-    "amount_due",
-    "amount_paid",
-    "days_past_due",
-    "credit_limit",
-]
+STATEMENT_COLUMNS = STATEMENTS.names  # the data contract's order (features/schema.py)
 
 
 def statements_from_ledger(
