@@ -26,10 +26,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.evaluate import choose_challenger, classification_metrics, paired_difference
+from models.evaluate import (
+    bootstrap_intervals,
+    choose_challenger,
+    classification_metrics,
+    paired_difference,
+)
 from models.split import SplitParams, SplitPlan, _pool
 
-__all__ = ["Fold", "choose_on_folds", "fold_table", "plan_folds"]
+__all__ = ["Evidence", "Fold", "choose_on_folds", "fold_table", "plan_folds", "rule_evidence"]
 
 KINDS = ("lightgbm", "scorecard")
 
@@ -180,6 +185,13 @@ def choose_on_folds(
 
     Returns ``(kind, reason, intervals of lightgbm - scorecard)`` (``logloss``, ``auc`` within folds).
     """
+    return _fold_rule(rows, n_boot=n_boot, seed=seed)[:3]
+
+
+def _fold_rule(
+    rows: pd.DataFrame, *, n_boot: int, seed: int
+) -> tuple[str, str, dict[str, tuple[float, float]], dict[str, float]]:
+    """:func:`choose_on_folds` and the point values of the differences."""
     point, diff = paired_difference(
         rows["y"].to_numpy(),
         rows["pd_lightgbm"].to_numpy(dtype="float64"),
@@ -201,9 +213,84 @@ def choose_on_folds(
         f"; LightGBM has the lower log-loss in {ll_wins} of {len(folds)} folds and the higher AUC in "
         f"{auc_wins} of {len(folds)}"
     )
-    return kind, reason, diff
+    return kind, reason, diff, point
 
 
 def pooled_counts(rows: pd.DataFrame) -> tuple[int, int]:
     """``(rows, defaults)`` of the pooled evaluation rows."""
     return int(len(rows)), int(np.asarray(rows["y"]).sum())
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The body of evidence the challenger rule judged on, kept so that the gate compares the
+    challenger with the other kind on the *same* rows, intervals and point values (issue 9 part 4:
+    the rule can never pick a kind that the gate then finds significantly worse than the other).
+
+    ``kind``, ``reason``: the rule's decision; ``where``: the rows in words (the test window, or the
+    pooled rolling-origin folds); ``intervals`` / ``point``: ``lightgbm - scorecard`` (``logloss``,
+    ``auc``; within folds on pooled folds); ``rows``, ``defaults``, ``folds`` (1 = the test window).
+    """
+
+    kind: str
+    reason: str
+    where: str
+    intervals: dict[str, tuple[float, float]]
+    point: dict[str, float]
+    rows: int
+    defaults: int
+    folds: int = 1
+
+    def versus(self) -> tuple[dict[str, tuple[float, float]], dict[str, float]]:
+        """``(intervals, point)`` of ``lightgbm - scorecard``: the gate's ``vs_baseline`` of a
+        LightGBM challenger (a scorecard challenger is the baseline itself)."""
+        return dict(self.intervals), dict(self.point)
+
+
+def window_evidence(window: pd.DataFrame, *, n_boot: int, seed: int, where: str) -> Evidence:
+    """The rule on one window (``debtor_id``, ``y``, ``pd_lightgbm``, ``pd_scorecard``): the paired
+    debtor bootstrap of :func:`models.evaluate.bootstrap_intervals` (the replicates depend only on
+    the debtors and the seed, so they are those of the training's own intervals)."""
+    y = window["y"].to_numpy()
+    preds = {k: window[f"pd_{k}"].to_numpy(dtype="float64") for k in KINDS}
+    ci = bootstrap_intervals(
+        y,
+        preds,
+        window["debtor_id"].astype("string").to_numpy(),
+        pairs=[("lightgbm", "scorecard")],
+        n_boot=n_boot,
+        seed=seed,
+    )["lightgbm-scorecard"]
+    m = {k: classification_metrics(y, p) for k, p in preds.items()}
+    point = {x: m["lightgbm"][x] - m["scorecard"][x] for x in ("logloss", "auc")}
+    kind, reason = choose_challenger(ci, point)
+    return Evidence(
+        kind, reason, where, {x: ci[x] for x in ("logloss", "auc")}, point, len(window), int(y.sum())
+    )
+
+
+def folds_evidence(rows: pd.DataFrame, *, n_boot: int, seed: int, where: str) -> Evidence:
+    """The rule on pooled fold rows (:func:`choose_on_folds`), as :class:`Evidence`."""
+    kind, reason, ci, point = _fold_rule(rows, n_boot=n_boot, seed=seed)
+    return Evidence(
+        kind,
+        reason,
+        where,
+        dict(ci),
+        dict(point),
+        int(len(rows)),
+        int(np.asarray(rows["y"]).sum()),
+        int(rows["fold"].nunique()),
+    )
+
+
+def rule_evidence(window: pd.DataFrame, folds: pd.DataFrame | None, *, n_boot: int, seed: int) -> Evidence:
+    """The rule's evidence from saved rows (benchmarks): the pooled folds when there are two or
+    more, else the test window."""
+    if folds is not None and folds["fold"].nunique() >= 2:
+        rows = folds.assign(debtor_id=folds["debtor_id"].astype("string"))
+        n_def = int(rows["y"].sum())
+        where = f"{rows['fold'].nunique()} pooled rolling-origin folds ({len(rows):,} rows, {n_def} defaults)"
+        return folds_evidence(rows, n_boot=n_boot, seed=seed, where=where)
+    where = f"the test window ({len(window):,} rows, {int(window['y'].sum())} defaults)"
+    return window_evidence(window, n_boot=n_boot, seed=seed, where=where)

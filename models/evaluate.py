@@ -465,7 +465,10 @@ def choose_challenger(
 
     ``diff``: intervals of the differences (``logloss``, ``auc``); ``point``: the point differences.
     Lower log-loss wins when its interval excludes 0; otherwise higher AUC wins when its interval
-    excludes 0; otherwise the scorecard, because it is simpler. Returns ``(kind, reason)``.
+    excludes 0; otherwise the scorecard, because it is simpler. LightGBM never wins while its AUC
+    is lower with the whole interval below 0: the gate refuses a challenger that is significantly
+    worse than the scorecard on either measure (:func:`gate_decision`), so the rule must not pick
+    one (the measures disagree: the simpler scorecard). Returns ``(kind, reason)``.
     ``auc_name`` names the AUC in the reason (pooled folds: "AUC difference within folds",
     :func:`paired_difference`).
     """
@@ -474,6 +477,12 @@ def choose_challenger(
         f"log-loss difference {point['logloss']:+.4f} {_ci(ll)}, {auc_name} {point['auc']:+.4f} {_ci(auc)}"
         " (LightGBM - scorecard, 95% debtor bootstrap)"
     )
+    if ll[1] < 0 and auc[1] < 0:
+        return (
+            "scorecard",
+            "the measures disagree (LightGBM has the lower log-loss, the scorecard ranks better), so "
+            f"the simpler scorecard: {shown}",
+        )
     if ll[1] < 0:
         return "lightgbm", f"LightGBM has the lower log-loss: {shown}"
     if ll[0] > 0:
@@ -511,10 +520,12 @@ class GateDecision:
 
 
 def _worse(
-    name: str, diff: Mapping[str, tuple[float, float]], point: Mapping[str, float]
+    name: str, diff: Mapping[str, tuple[float, float]], point: Mapping[str, float], on: str | None = None
 ) -> tuple[bool, str]:
     ll, auc = diff["logloss"], diff["auc"]
     shown = f"log-loss {point['logloss']:+.4f} {_ci(ll)}, AUC {point['auc']:+.4f} {_ci(auc)} vs {name}"
+    if on:
+        shown += f", on {on}"
     if ll[0] > 0:
         return True, f"FAIL worse than {name}: higher log-loss with the whole interval above 0 ({shown})"
     if auc[1] < 0:
@@ -535,6 +546,8 @@ def gate_decision(
     champion_problem: str | None = None,
     auc_interval: tuple[float, float] | None = None,
     first_model_promotes: bool = False,
+    baseline_evidence: str | None = None,
+    first_model: bool = False,
 ) -> GateDecision:
     """Decide whether the challenger may become champion.
 
@@ -546,10 +559,21 @@ def gate_decision(
     (``champion_note`` says why, e.g. the champion trained on every test row). ``champion_problem``
     (the champion cannot score the rows) fails the gate: a human decides with ``ews models promote``.
     ``auc_interval``: the 95 % debtor-bootstrap interval of the test AUC; when given (the roll-rate
-    model of a small book, whose test window holds a handful of defaults), the AUC floor fails only
-    when the whole interval lies below it. ``first_model_promotes`` (the roll-rate model of a small
-    book when there is no champion yet: without one the nightly scores nothing): a failed check is
-    kept as a ``WARN`` reason and the model is promoted.
+    model of a small book, whose test window holds a handful of defaults, and the first model of any
+    book, ``pipelines.flows.train.gate``), the AUC floor fails only when the whole interval lies below
+    it. ``first_model_promotes`` (the roll-rate model of a small book when there is no champion yet:
+    without one the nightly scores nothing): a failed check is kept as a ``WARN`` reason and the
+    model is promoted.
+
+    ``baseline_evidence``: the body of evidence ``vs_baseline`` was measured on, named in the reason
+    (the challenger rule's own: the test window, or the pooled rolling-origin folds when the test
+    window was underpowered, :class:`models.challenger.Evidence`), so the rule and the gate never
+    judge LightGBM against the scorecard on different rows. ``first_model`` (no champion yet): when
+    the ECE limit is the *only* failed check, it is kept as a ``WARN`` and the model is promoted.
+    Without a champion the nightly scores nothing, and the shipped calibrator is refitted on the
+    calibration and test windows, so a level missed on the test window (e.g. after a shock) is the
+    evaluation model's, not the shipped one's. A model worse than the scorecard or below the AUC
+    floor is still refused.
     """
     reasons: list[str] = [f"ok challenger is the {kind} model"]
     ok = True
@@ -578,9 +602,16 @@ def gate_decision(
     rule = (
         f"chance ECE of a calibrated model on these rows {ece_tolerance:.4f} + margin {thresholds.ece_margin}"
     )
-    if not ece <= limit:
+    ece_failed = not ece <= limit
+    if ece_failed:
         ok = False
-        reasons.append(f"FAIL test_ece {ece:.4f} > {limit:.4f} ({rule})")
+        level = ""
+        if "mean_pd" in challenger and "default_rate" in challenger and challenger["default_rate"] > 0:
+            level = (
+                f"; mean PD {float(challenger['mean_pd']):.2%} vs {float(challenger['default_rate']):.2%} "
+                "defaulted on the test window"
+            )
+        reasons.append(f"FAIL test_ece {ece:.4f} > {limit:.4f} ({rule}{level})")
     else:
         reasons.append(f"ok test_ece {ece:.4f} <= {limit:.4f} ({rule})")
     if vs_baseline is None and kind == "rollrate":
@@ -588,7 +619,7 @@ def gate_decision(
     elif vs_baseline is None:
         reasons.append("ok the challenger is the scorecard baseline itself")
     else:
-        worse, why = _worse("the scorecard baseline", *vs_baseline)
+        worse, why = _worse("the scorecard baseline", *vs_baseline, on=baseline_evidence)
         ok = ok and not worse
         reasons.append(why)
     if champion_problem is not None:
@@ -600,6 +631,15 @@ def gate_decision(
         reasons.append(why)
     else:
         reasons.append(f"ok {champion_note or 'no current champion'}")
+    only_ece = ece_failed and sum(r.startswith("FAIL ") for r in reasons) == 1
+    if first_model and not ok and only_ece and not first_model_promotes:
+        reasons = [r.replace("FAIL ", "WARN ", 1) if r.startswith("FAIL test_ece") else r for r in reasons]
+        reasons.append(
+            "ok promoted with the ECE warning above: the first model of this book (no champion yet; without "
+            "one the nightly scores nothing); the shipped model's calibrator is refitted on the calibration "
+            "and test windows, and the next `ews train` is held to the limit against this champion"
+        )
+        ok = True
     if first_model_promotes and not ok:
         reasons = [r.replace("FAIL ", "WARN ", 1) for r in reasons]
         reasons.append(

@@ -33,7 +33,7 @@ from models.calibrate import (
     fit_calibrator,
     raw_score,
 )
-from models.challenger import choose_on_folds, fold_table, plan_folds
+from models.challenger import Evidence, _fold_rule, fold_table, plan_folds
 from models.evaluate import (
     bootstrap_intervals,
     calibration_table,
@@ -128,7 +128,9 @@ class TrainingOutcome:
     ``uncalibrated``, ``lightgbm``, ``baseline``, ``lightgbm-scorecard`` paired differences).
     ``test``: one row per test row with ``y``, ``pd``, ``pd_raw``, ``pd_lightgbm``, ``pd_baseline``.
     ``ece_tolerance``: the chance ECE of a calibrated model on the test rows (gate).
-    ``train_last_as_of``: latest snapshot the shipped model trained on.
+    ``train_last_as_of``: latest snapshot the shipped model trained on. ``evidence``: the rows,
+    intervals and point values the challenger rule judged LightGBM against the scorecard on (the
+    gate compares on the same; None when ``challenger`` is fixed by config).
     """
 
     final_estimator: Pipeline
@@ -163,6 +165,7 @@ class TrainingOutcome:
     train_last_as_of: pd.Timestamp | None = None
     folds: pd.DataFrame = field(default_factory=pd.DataFrame)
     fold_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    evidence: Evidence | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,18 +463,25 @@ def _choose(
     categories: dict[str, list[str]],
     categorical: list[str],
     params: TrainParams,
-) -> tuple[str, str, pd.DataFrame, pd.DataFrame, dict[str, tuple[float, float]]]:
+) -> tuple[str, str, pd.DataFrame, pd.DataFrame, dict[str, tuple[float, float]], Evidence]:
     """LightGBM or the scorecard: on the test window when it holds ``fold_defaults`` defaults, else
     on rolling-origin folds (:mod:`models.challenger`) when the book allows two or more.
 
-    Returns ``(kind, reason, fold table, pooled fold rows, fold intervals of lightgbm - scorecard)``
-    (the last three empty on the single-window path)."""
+    Returns ``(kind, reason, fold table, pooled fold rows, fold intervals of lightgbm - scorecard,
+    evidence)`` (the fold items empty on the single-window path); ``evidence`` is what the gate
+    compares the challenger with the scorecard on."""
     kind, reason = choose_challenger(test_ci, test_point)
     test_rows = labelled[labelled["as_of"].isin(plan.test)]
     n_def = int(test_rows["label"].astype("int64").sum())
     here = f"test window {plan.span('test')}, {len(test_rows):,} rows, {n_def} defaults"
+
+    def window(why: str) -> Evidence:
+        ci = {m: test_ci[m] for m in ("logloss", "auc")}
+        return Evidence(kind, why, f"the {here}", ci, dict(test_point), len(test_rows), n_def)
+
     if n_def >= params.fold_defaults:
-        return kind, f"{reason}; on the {here}", pd.DataFrame(), pd.DataFrame(), {}
+        why = f"{reason}; on the {here}"
+        return kind, why, pd.DataFrame(), pd.DataFrame(), {}, window(why)
     folds = plan_folds(
         summary,
         plan.test,
@@ -485,13 +495,8 @@ def _choose(
             f"the snapshots before it cannot fill another fold (train, validation and calibration windows of "
             f">= {params.split.min_defaults} defaults each, ending {params.horizon_days} days before the fold)"
         )
-        return (
-            kind,
-            f"{reason}; on the {here} (< {params.fold_defaults}: {why})",
-            pd.DataFrame(),
-            pd.DataFrame(),
-            {},
-        )
+        why = f"{reason}; on the {here} (< {params.fold_defaults}: {why})"
+        return kind, why, pd.DataFrame(), pd.DataFrame(), {}, window(why)
     pooled, trees = [], []
     for i, fold in enumerate(folds):
         fold_parts = _parts(labelled, fold.plan)
@@ -512,15 +517,27 @@ def _choose(
         trees.append(ev.best)
     rows = pd.concat(pooled, ignore_index=True)
     table = fold_table(folds, rows, trees)
-    fold_kind, fold_reason, fold_ci = choose_on_folds(rows, n_boot=params.bootstrap_samples, seed=params.seed)
+    fold_kind, fold_reason, fold_ci, fold_point = _fold_rule(
+        rows, n_boot=params.bootstrap_samples, seed=params.seed
+    )
     spans = ", ".join(table["evaluation"])
+    counts = f"{len(rows):,} rows, {int(rows['y'].sum())} defaults"
     reason = (
-        f"{fold_reason}; pooled over {len(folds)} rolling-origin folds ({len(rows):,} rows, "
-        f"{int(rows['y'].sum())} defaults; evaluated {spans}, each fitted only on snapshots whose "
+        f"{fold_reason}; pooled over {len(folds)} rolling-origin folds ({counts}; evaluated {spans}, each fitted only on snapshots whose "
         f"{params.horizon_days}-day horizon ended before it), because the {here} (< {params.fold_defaults}); "
         f"that window alone: {reason}"
     )
-    return fold_kind, reason, table, rows, fold_ci
+    evidence = Evidence(
+        fold_kind,
+        reason,
+        f"the {len(folds)} pooled rolling-origin folds ({counts}, AUC within folds)",
+        dict(fold_ci),
+        dict(fold_point),
+        int(len(rows)),
+        int(rows["y"].sum()),
+        len(folds),
+    )
+    return fold_kind, reason, table, rows, fold_ci, evidence
 
 
 def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> TrainingOutcome:
@@ -603,9 +620,10 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
     timings["evaluate_s"] = time.perf_counter() - t
     folds, fold_rows = pd.DataFrame(), pd.DataFrame()
     fold_ci: dict[str, tuple[float, float]] = {}
+    evidence = None
     if params.challenger == "auto":
         t = time.perf_counter()
-        kind, selection, folds, fold_rows, fold_ci = _choose(
+        kind, selection, folds, fold_rows, fold_ci, evidence = _choose(
             intervals["lightgbm-scorecard"],
             point,
             summary,
@@ -721,6 +739,7 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
         train_last_as_of=pd.Timestamp(labelled["as_of"].max()),
         folds=folds,
         fold_rows=fold_rows,
+        evidence=evidence,
     )
 
 

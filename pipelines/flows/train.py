@@ -522,7 +522,12 @@ def paired(y: Any, a: Any, b: Any, groups: Any, cfg: TrainConfig) -> tuple[dict,
 def gate(
     logged: Any, outcome: Any, champion: ChampionOnTest, cfg: TrainConfig, project: ProjectConfig
 ) -> Any:
-    """Sample-size aware promotion gate; moves ``champion`` when it passes; decision stored as tags."""
+    """Sample-size aware promotion gate; moves ``champion`` when it passes; decision stored as tags.
+
+    A LightGBM challenger is compared with the scorecard on the evidence the challenger rule used
+    (``outcome.evidence``: the test window, or the pooled rolling-origin folds), so the rule and the
+    gate cannot disagree; with the kind fixed by config, on the test window. The champion is
+    compared on the test rows it never trained on."""
     import numpy as np
 
     from models.evaluate import classification_metrics, gate_decision
@@ -530,8 +535,10 @@ def gate(
 
     test = outcome.test
     y, groups = test["y"].to_numpy(), test["debtor_id"].astype("string").to_numpy()
-    vs_baseline = None
-    if outcome.kind == "lightgbm":
+    vs_baseline, evidence = None, getattr(outcome, "evidence", None)
+    if outcome.kind == "lightgbm" and evidence is not None:
+        vs_baseline = evidence.versus()
+    elif outcome.kind == "lightgbm":
         vs_baseline = paired(y, test["pd"].to_numpy(), test["pd_baseline"].to_numpy(), groups, cfg)
     vs_champion, champion_metrics, note = None, None, champion.note
     if champion.pd is not None:
@@ -545,6 +552,7 @@ def gate(
         else:
             champion_metrics = classification_metrics(ys, champion.pd[seen])
             vs_champion = paired(ys, test["pd"].to_numpy()[seen], champion.pd[seen], groups[seen], cfg)
+    first = champion.version is None and champion.problem is None
     decision = gate_decision(
         outcome.metrics,
         cfg.gate.to_params(),
@@ -555,8 +563,11 @@ def gate(
         vs_champion=vs_champion,
         champion_note=note,
         champion_problem=champion.problem,
-        auc_interval=outcome.intervals["challenger"]["auc"] if outcome.kind == "rollrate" else None,
+        # the AUC floor on the 95% interval: a small book's roll-rate model, and any first model
+        auc_interval=outcome.intervals["challenger"]["auc"] if outcome.kind == "rollrate" or first else None,
         first_model_promotes=outcome.kind == "rollrate" and champion.version is None,
+        baseline_evidence=None if evidence is None else evidence.where,
+        first_model=first,
     )
     record_gate(
         logged.version,

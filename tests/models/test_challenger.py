@@ -8,7 +8,7 @@ import pytest
 from model_frames import make_fold_frame
 from sklearn.metrics import roc_auc_score
 
-from models.challenger import choose_on_folds, plan_folds
+from models.challenger import choose_on_folds, plan_folds, rule_evidence
 from models.evaluate import choose_challenger, paired_difference, within_strata_auc
 from models.split import SplitParams
 from models.train import LGBMParams, TrainParams, train_pd_model
@@ -175,6 +175,38 @@ def test_a_test_window_with_enough_defaults_keeps_the_single_window_path(xor_fra
     assert outcome.folds.empty and outcome.fold_rows.empty
     assert "lightgbm-scorecard-folds" not in outcome.intervals
     assert "on the test window" in outcome.selection and "rolling-origin" not in outcome.selection
+    # the gate compares on what the rule saw: the test window's paired intervals
+    ev = outcome.evidence
+    assert ev.kind == outcome.kind and ev.folds == 1 and ev.where.startswith("the test window ")
+    assert ev.versus()[0] == {m: outcome.intervals["lightgbm-scorecard"][m] for m in ("logloss", "auc")}
+    assert ev.point["logloss"] == outcome.lightgbm_metrics["logloss"] - outcome.baseline_metrics["logloss"]
+    assert (ev.rows, ev.defaults) == (len(outcome.test), int(outcome.test["y"].sum()))
+
+
+def test_the_gate_gets_the_pooled_folds_the_rule_chose_on(xor_outcome) -> None:
+    ev, rows = xor_outcome.evidence, xor_outcome.fold_rows
+    assert ev.kind == xor_outcome.kind == "lightgbm" and ev.reason == xor_outcome.selection
+    assert ev.intervals == xor_outcome.intervals["lightgbm-scorecard-folds"]
+    assert (ev.rows, ev.defaults, ev.folds) == (len(rows), int(rows["y"].sum()), len(xor_outcome.folds))
+    assert (
+        ev.where
+        == f"the {ev.folds} pooled rolling-origin folds ({ev.rows:,} rows, {ev.defaults} defaults, AUC within folds)"
+    )
+    # point log-loss difference: the mean over all pooled rows of the per-row log-loss differences
+    y = rows["y"].to_numpy()
+    nll = {
+        k: -(y * np.log(rows[f"pd_{k}"]) + (1 - y) * np.log(1 - rows[f"pd_{k}"]))
+        for k in ("lightgbm", "scorecard")
+    }
+    assert ev.point["logloss"] == pytest.approx(float((nll["lightgbm"] - nll["scorecard"]).mean()), abs=1e-12)
+    assert ev.point["auc"] == pytest.approx(
+        within_strata_auc(y, rows["pd_lightgbm"], rows["fold"])
+        - within_strata_auc(y, rows["pd_scorecard"], rows["fold"])
+    )
+    # the benchmarks' replay from saved rows gives the same decision and intervals
+    window = xor_outcome.test.rename(columns={"pd_baseline": "pd_scorecard"})
+    again = rule_evidence(window, rows, n_boot=PARAMS.bootstrap_samples, seed=PARAMS.seed)
+    assert (again.kind, again.intervals, again.point) == (ev.kind, ev.intervals, ev.point)
 
 
 def test_pooled_folds_are_ranked_within_each_fold() -> None:

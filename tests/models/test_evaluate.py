@@ -185,3 +185,70 @@ def test_the_rollrate_auc_floor_uses_the_interval() -> None:
     assert first.reasons[-1].startswith(
         "ok promoted with the warnings above: the first model of a small book"
     )
+
+
+def test_the_rule_never_picks_lightgbm_when_its_auc_is_significantly_lower() -> None:
+    # s12: log-loss favours LightGBM, AUC the scorecard, both intervals clear of 0: the gate would
+    # refuse a LightGBM challenger ("lower AUC with the whole interval below 0"), so the rule does not
+    # pick it
+    point = {"logloss": -0.004, "auc": -0.02}
+    kind, why = choose_challenger({"logloss": (-0.006, -0.001), "auc": (-0.03, -0.005)}, point)
+    assert kind == "scorecard"
+    assert why.startswith(
+        "the measures disagree (LightGBM has the lower log-loss, the scorecard ranks better)"
+    )
+
+
+@pytest.mark.parametrize("ll", [(-0.02, -0.01), (-0.02, 0.01), (0.01, 0.02)])
+@pytest.mark.parametrize("auc", [(-0.05, -0.01), (-0.05, 0.01), (0.01, 0.05)])
+def test_whatever_the_rule_picks_the_gate_finds_not_worse_on_the_same_evidence(ll, auc) -> None:
+    # every sign pattern of the two intervals (below 0, across 0, above 0): a LightGBM pick is never
+    # refused as worse than the scorecard when the gate sees the rule's own intervals and points
+    th = GateThresholds(min_auc=0.7, ece_margin=0.005)
+    diff = {"logloss": ll, "auc": auc}
+    point = {"logloss": sum(ll) / 2, "auc": sum(auc) / 2}
+    kind, _ = choose_challenger(diff, point)
+    vs = (diff, point) if kind == "lightgbm" else None
+    decision = gate_decision({"auc": 0.8, "ece": 0.0}, th, ece_tolerance=0.01, kind=kind, vs_baseline=vs)
+    assert decision.passed, decision.reasons
+    # LightGBM only where it is better on one measure and not worse on the other
+    assert (kind == "lightgbm") == (
+        (ll[1] < 0 and not auc[1] < 0) or (not ll[0] > 0 and auc[0] > 0 and ll[1] >= 0)
+    )
+
+
+def test_first_model_promotes_with_a_warning_when_the_ece_limit_is_the_only_failure() -> None:
+    th = GateThresholds(min_auc=0.70, ece_margin=0.005)
+    # s11-small's 3,000 x 36 contagion book: ECE 0.0105 > 0.0016 + 0.005, mean PD 2.2x the default rate
+    late = {"auc": 0.9223, "ece": 0.0105, "mean_pd": 0.0154, "default_rate": 0.0070}
+    shown = (
+        "test_ece 0.0105 > 0.0066 (chance ECE of a calibrated model on these rows 0.0016 + margin 0.005; "
+        "mean PD 1.54% vs 0.70% defaulted on the test window)"
+    )
+    kept = gate_decision(late, th, ece_tolerance=0.0016)
+    assert not kept.passed and kept.reasons[2] == f"FAIL {shown}"
+    first = gate_decision(late, th, ece_tolerance=0.0016, first_model=True)
+    assert first.passed and first.reasons[2] == f"WARN {shown}"
+    assert first.reasons[-1].startswith(
+        "ok promoted with the ECE warning above: the first model of this book"
+    )
+    # not when anything else fails too: worse than the scorecard on the rule's evidence, or below the floor
+    worse = ({"logloss": (0.001, 0.004), "auc": (-0.03, 0.01)}, {"logloss": 0.002, "auc": -0.01})
+    both = gate_decision(
+        late,
+        th,
+        ece_tolerance=0.0016,
+        vs_baseline=worse,
+        baseline_evidence="the 2 pooled rolling-origin folds (10,000 rows, 300 defaults, AUC within folds)",
+        first_model=True,
+    )
+    assert not both.passed and both.reasons[2] == f"FAIL {shown}"
+    assert both.reasons[3] == (
+        "FAIL worse than the scorecard baseline: higher log-loss with the whole interval above 0 (log-loss "
+        "+0.0020 [+0.0010, +0.0040], AUC -0.0100 [-0.0300, +0.0100] vs the scorecard baseline, on the 2 pooled "
+        "rolling-origin folds (10,000 rows, 300 defaults, AUC within folds))"
+    )
+    low = gate_decision({**late, "auc": 0.65}, th, ece_tolerance=0.0016, first_model=True)
+    assert not low.passed and "FAIL test_auc 0.6500 < min_auc 0.7000" in low.reasons
+    # a champion exists (first_model False): the ECE limit holds
+    assert not gate_decision(late, th, ece_tolerance=0.0016, champion_note="x").passed

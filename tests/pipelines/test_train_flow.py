@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pandas as pd
@@ -151,10 +152,61 @@ def test_gate_failure_keeps_the_champion(prefect_harness, mlflow_uri, tmp_path, 
     logged = train_flow.log_and_register.fn(outcome, cfg, project, provenance, [])
     decision = train_flow.gate.fn(logged, outcome, train_flow.ChampionOnTest(), cfg, project)
     assert not decision.passed and any(r.startswith("FAIL test_auc") for r in decision.reasons)
+    # a first model's AUC floor is held to the 95% debtor interval of its test AUC (s12)
+    assert decision.reasons[1].endswith("]: the whole interval is below min_auc 0.9990")
     client = MlflowClient()
     assert str(client.get_model_version_by_alias("ews-pd", "challenger").version) == logged.version
     with pytest.raises(Exception, match="alias"):
         client.get_model_version_by_alias("ews-pd", "champion")
+    # s12: a LightGBM challenger is compared with the scorecard on the evidence the rule chose on
+    # (outcome.evidence), not on the test window alone; a first model whose only failure is the ECE
+    # limit is promoted with a WARN; with a champion the limit holds
+    from models.challenger import Evidence
+
+    cfg = load_config(_config(tmp_path), expect=TrainConfig)  # min_auc 0.55
+    lgbm = dataclasses.replace(outcome, kind="lightgbm", metrics=outcome.lightgbm_metrics)
+    where = "the 2 pooled rolling-origin folds (9,000 rows, 150 defaults, AUC within folds)"
+    worse = Evidence(
+        "lightgbm",
+        "r",
+        where,
+        {"logloss": (0.001, 0.003), "auc": (-0.01, 0.02)},
+        {"logloss": 0.002, "auc": 0.005},
+        9000,
+        150,
+        2,
+    )
+    none = train_flow.ChampionOnTest()
+    refused = train_flow.gate.fn(logged, dataclasses.replace(lgbm, evidence=worse), none, cfg, project)
+    assert not refused.passed
+    assert refused.reasons[3] == (
+        "FAIL worse than the scorecard baseline: higher log-loss with the whole interval above 0 (log-loss +0.0020 "
+        f"[+0.0010, +0.0030], AUC +0.0050 [-0.0100, +0.0200] vs the scorecard baseline, on {where})"
+    )
+    better = Evidence(
+        "lightgbm",
+        "r",
+        where,
+        {"logloss": (-0.003, -0.001), "auc": (-0.01, 0.02)},
+        {"logloss": -0.002, "auc": 0.005},
+        9000,
+        150,
+        2,
+    )
+    off = dataclasses.replace(lgbm, evidence=better, metrics={**lgbm.metrics, "ece": 0.5})
+    held = train_flow.gate.fn(
+        logged, off, train_flow.ChampionOnTest(version="7", note="no comparison"), cfg, project
+    )
+    assert not held.passed and held.reasons[2].startswith("FAIL test_ece 0.5000 > ")
+    # against a champion the point AUC is held to the floor
+    assert held.reasons[1].startswith("ok test_auc ") and "[" not in held.reasons[1]
+    warned = train_flow.gate.fn(logged, off, none, cfg, project)
+    assert warned.passed and warned.reasons[2].startswith("WARN test_ece 0.5000 > ")
+    assert warned.reasons[3].startswith("ok not worse than the scorecard baseline (log-loss -0.0020")
+    assert str(client.get_model_version_by_alias("ews-pd", "champion").version) == logged.version
+    assert (
+        "WARN test_ece 0.5000" in client.get_model_version("ews-pd", logged.version).tags["ews.gate.reasons"]
+    )
 
 
 def test_unobserved_test_window_is_refused(dataset, tmp_path) -> None:
