@@ -517,6 +517,41 @@ class GateDecision:
     reasons: tuple[str, ...]
     challenger: dict[str, float] = field(default_factory=dict)
     champion: dict[str, float] | None = None
+    summary: str = ""
+
+
+def _plain(reason: str, challenger: Mapping[str, float]) -> str:
+    """One failed or warned check in plain words."""
+    if " test_auc " in f" {reason}":
+        return f"it ranks too poorly (test AUC {float(challenger.get('auc', float('nan'))):.2f}, below the floor)"
+    if " test_ece " in f" {reason}":
+        if challenger.get("default_rate", 0) > 0 and "mean_pd" in challenger:
+            return (
+                f"its PDs missed the default rate of the test window (mean PD {float(challenger['mean_pd']):.2%} "
+                f"vs {float(challenger['default_rate']):.2%} defaulted) by more than chance"
+            )
+        return "its PDs are further from the observed default rates than chance allows"
+    if "worse than the scorecard" in reason:
+        return "it is worse than the simpler scorecard"
+    if "worse than the champion" in reason:
+        return "it is worse than the current champion"
+    if "champion comparison impossible" in reason:
+        return "the current champion cannot be compared with it"
+    return reason.split(" ", 1)[-1]
+
+
+def _summary(passed: bool, reasons: Sequence[str], challenger: Mapping[str, float]) -> str:
+    """The decision in one plain sentence (``ews models history`` puts it before the checks)."""
+    warned = [_plain(r, challenger) for r in reasons if r.startswith("WARN ")]
+    failed = [_plain(r, challenger) for r in reasons if r.startswith("FAIL ")]
+    if not passed:
+        return "Not promoted, the champion stays: " + "; ".join(failed) + "."
+    if warned:
+        return (
+            "Promoted with a warning, as the first model of this book (without a champion nothing is "
+            "scored): " + "; ".join(warned) + "."
+        )
+    return "Promoted: every check passed."
 
 
 def _worse(
@@ -652,4 +687,5 @@ def gate_decision(
         reasons=tuple(reasons),
         challenger={k: float(v) for k, v in challenger.items()},
         champion=None if champion is None else {k: float(v) for k, v in champion.items()},
+        summary=_summary(ok, reasons, challenger),
     )

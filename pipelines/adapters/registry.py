@@ -630,6 +630,8 @@ def record_gate(
         "champion_version": champion_version,
     }
     reason = "; ".join(decision.reasons)
+    if decision.summary:  # the decision in plain words first (ews models history)
+        reason = f"{decision.summary} Checks: {reason}"
     if decision.passed:
         _move_champion(client, name, version, by=by, at=when, reason=reason, mode="gate", figures=figures)
     else:

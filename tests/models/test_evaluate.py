@@ -252,3 +252,23 @@ def test_first_model_promotes_with_a_warning_when_the_ece_limit_is_the_only_fail
     assert not low.passed and "FAIL test_auc 0.6500 < min_auc 0.7000" in low.reasons
     # a champion exists (first_model False): the ECE limit holds
     assert not gate_decision(late, th, ece_tolerance=0.0016, champion_note="x").passed
+
+
+def test_the_decision_in_plain_words() -> None:
+    th = GateThresholds(min_auc=0.70, ece_margin=0.005)
+    late = {"auc": 0.9223, "ece": 0.0105, "mean_pd": 0.0169, "default_rate": 0.0077}
+    assert (
+        gate_decision({**late, "ece": 0.001}, th, ece_tolerance=0.0016).summary
+        == "Promoted: every check passed."
+    )
+    assert gate_decision(late, th, ece_tolerance=0.0016, first_model=True).summary == (
+        "Promoted with a warning, as the first model of this book (without a champion nothing is scored): its "
+        "PDs missed the default rate of the test window (mean PD 1.69% vs 0.77% defaulted) by more than chance."
+    )
+    worse = ({"logloss": (0.001, 0.004), "auc": (-0.03, 0.01)}, {"logloss": 0.002, "auc": -0.01})
+    refused = gate_decision({**late, "auc": 0.65}, th, ece_tolerance=0.0016, vs_baseline=worse)
+    assert refused.summary == (
+        "Not promoted, the champion stays: it ranks too poorly (test AUC 0.65, below the floor); its PDs missed "
+        "the default rate of the test window (mean PD 1.69% vs 0.77% defaulted) by more than chance; it is worse "
+        "than the simpler scorecard."
+    )

@@ -207,6 +207,24 @@ def test_gate_failure_keeps_the_champion(prefect_harness, mlflow_uri, tmp_path, 
     assert (
         "WARN test_ece 0.5000" in client.get_model_version("ews-pd", logged.version).tags["ews.gate.reasons"]
     )
+    from pipelines.adapters.registry import history
+
+    # ews models history: the decisions in plain words before the checks
+    events = history()
+    failed = [r.split(" Checks: ")[0] for r in events.loc[events["event"] == "gate_failed", "reason"]]
+    assert any(
+        f.startswith("Not promoted, the champion stays: it ranks too poorly (test AUC ") for f in failed
+    )
+    assert "Not promoted, the champion stays: it is worse than the simpler scorecard." in failed
+    reasons = events.loc[events["event"] == "champion", "reason"].tolist()
+    assert len(reasons) == 1 and reasons[-1].startswith(
+        "Promoted with a warning, as the first model of this book (without a champion nothing is scored): its PDs "
+        "missed the default rate of the test window"
+    )
+    assert (
+        reasons[-1].endswith(warned.reasons[-1])
+        and " Checks: ok challenger is the lightgbm model; " in reasons[-1]
+    )
 
 
 def test_unobserved_test_window_is_refused(dataset, tmp_path) -> None:
