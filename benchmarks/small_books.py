@@ -100,12 +100,27 @@ def run_book(
         variants["rollrate_monotone"] = base.__class__(**{**base.__dict__, "monotone": not base.monotone})
     for prior in args.priors:
         variants[f"rollrate_prior{prior:g}"] = base.__class__(**{**base.__dict__, "prior_strength": prior})
-    states = {}
+    for within in args.within:  # "+"-joined features; "none" = one PD per state
+        feats = () if within == "none" else tuple(within.split("+"))
+        variants[f"rollrate_within_{within}"] = base.__class__(**{**base.__dict__, "within_state": feats})
+    states, notes = {}, {}
+    live_last = (rows["as_of"] == rows["as_of"].max()).to_numpy() & ~rows["in_default_at_asof"].astype(
+        bool
+    ).to_numpy()
+    result["live_last"] = int(live_last.sum())
+    result["distinct_needed"] = min(1000, int(live_last.sum()) // 5)
     for name, params in variants.items():
         model = RollRateModel(params).fit(past)
         scores[name] = model.predict_proba(rows)[:, 1]
         states[name] = model.state_table().round(6).to_dict(orient="list")
+        w = getattr(model, "within_", None)
+        notes[name] = {
+            "within_note": w.note if w is not None else "",
+            "within_coef": [round(float(v), 4) for v in w.coef] if w is not None else [],
+            "distinct_live_last": int(np.unique(scores[name][live_last]).size),
+        }
     result["states"] = states["rollrate"]
+    result["variants"] = notes
     if debtors in args.ews_at:
         t = time.process_time()
         try:
@@ -138,6 +153,10 @@ def run_book(
         }
         if name != "rollrate":
             metrics[name]["auc_minus_rollrate_ci"] = [round(v, 4) for v in ci[f"{name}-rollrate"]["auc"]]
+            for key, digits in (("brier", 6), ("ece", 5), ("logloss", 5)):
+                metrics[name][f"{key}_minus_rollrate_ci"] = [
+                    round(v, digits) for v in ci[f"{name}-rollrate"][key]
+                ]
     o = metrics["oracle"]["auc"]
     for m in metrics.values():
         m["auc_ratio"] = round(m["auc"] / o, 4) if o == o else None
@@ -182,12 +201,18 @@ def main() -> None:
     ap.add_argument("--splits", default="dpd_max_90d,days_late_mean_90d", help="current-split features")
     ap.add_argument("--priors", default="2,50", help="other prior strengths")
     ap.add_argument("--monotone", action="store_true", help="also the model with rollrate.monotone flipped")
+    ap.add_argument(
+        "--within",
+        default="",
+        help="comma-separated within-state variants ('+'-joined features, or none): rollrate.within_state flipped to each",
+    )
     ap.add_argument("--ews-at", default="1000", help="book sizes where ews's LightGBM path is also trained")
     ap.add_argument("--boot", type=int, default=200)
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
     args.splits = [s for s in args.splits.split(",") if s]
     args.priors = [float(p) for p in args.priors.split(",") if p]
+    args.within = [w for w in args.within.split(",") if w]
     args.ews_at = {int(n) for n in args.ews_at.split(",") if n}
     cfg = load_config(args.config, expect=TrainConfig)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -213,7 +238,13 @@ def main() -> None:
                     print(
                         f"  {name:34s} AUC {m['auc']:.4f} [{m['auc_ci'][0]:.3f}, {m['auc_ci'][1]:.3f}] "
                         f"Brier {m['brier']:.5f} ECE {m['ece']:.4f} cap5 {m['capture_5pct']:.3f}"
-                        + (f"  - rollrate [{diff[0]:+.4f}, {diff[1]:+.4f}]" if diff else ""),
+                        + (f"  - rollrate [{diff[0]:+.4f}, {diff[1]:+.4f}]" if diff else "")
+                        + (
+                            f"  distinct live PDs {r['variants'][name]['distinct_live_last']} "
+                            f"(need {r['distinct_needed']}) {r['variants'][name]['within_note'][:150]}"
+                            if name in r["variants"]
+                            else ""
+                        ),
                         flush=True,
                     )
     print(markdown(results))
@@ -235,6 +266,12 @@ def main() -> None:
             "better": sum(c[0] > 0 for c in ci),
             "worse": sum(c[1] < 0 for c in ci),
         }
+        for key in ("brier", "ece", "logloss"):  # lower is better: interval wholly below / above 0
+            cis = [r["metrics"][name][f"{key}_minus_rollrate_ci"] for r in results if name in r["metrics"]]
+            summary[name][f"{key}_significantly_lower_higher"] = [
+                sum(c[1] < 0 for c in cis),
+                sum(c[0] > 0 for c in cis),
+            ]
         for metric in ("brier", "ece"):  # lower is better: mean difference and books up / down
             dm = [
                 r["metrics"][name][metric] - r["metrics"]["rollrate"][metric]
@@ -243,6 +280,13 @@ def main() -> None:
             ]
             summary[name][f"mean_{metric}_diff"] = round(float(np.mean(dm)), 5) if dm else None
             summary[name][f"{metric}_lower_higher"] = [sum(v < 0 for v in dm), sum(v > 0 for v in dm)]
+        if all(name in r["variants"] for r in results):
+            summary[name]["distinct_met"] = sum(
+                r["variants"][name]["distinct_live_last"] >= r["distinct_needed"] for r in results
+            )
+            summary[name]["within_used"] = sum(
+                r["variants"][name]["within_note"].startswith("used") for r in results
+            )
         print(
             f"{name}: mean AUC - rollrate {summary[name]['mean_auc_diff']}, significantly better in "
             f"{summary[name]['better']} of {len(ci)} books, worse in {summary[name]['worse']}"
