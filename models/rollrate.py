@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -75,7 +75,10 @@ class RollRateParams:
     with ``dpd_threshold`` 90 gives 1-30, 31-60 and 61-89 days past due. ``split_current``: a
     feature whose value > 0 moves a current debtor to ``current, late recently`` (None: no split).
     ``prior_strength``: pseudo-moves of the Dirichlet prior towards the pooled row. ``monotone``:
-    PDs made non-decreasing along the state order (:func:`monotone_pd`).
+    PDs made non-decreasing along the state order (:func:`monotone_pd`). ``within_state``: features
+    that resolve the PD inside a state (:class:`WithinState`; empty: one PD per state);
+    ``within_penalty``: ridge penalty on their coefficients (per standard deviation);
+    ``within_min_defaults``: fewest default labels the adjustment's fit needs.
     ``min_months`` / ``min_transitions`` / ``min_default_transitions``: below any of them the book is
     refused (:class:`RollRateTooSmallError`). ``test_defaults``: default labels the out-of-time
     test window pools (capped at half of the book's labelled defaults).
@@ -87,6 +90,9 @@ class RollRateParams:
     prior_strength: float = 10.0
     split_current: str | None = None
     monotone: bool = True
+    within_state: tuple[str, ...] = ()
+    within_penalty: float = 1.0
+    within_min_defaults: int = 3
     pd_floor: float = 1e-4
     pd_ceiling: float = 0.9999
     min_months: int = 6
@@ -108,7 +114,8 @@ class RollRateParams:
 
     @property
     def feature_names(self) -> list[str]:
-        return [DPD_FEATURE] + ([self.split_current] if self.split_current else [])
+        names = [DPD_FEATURE] + ([self.split_current] if self.split_current else [])
+        return names + [f for f in self.within_state if f not in names]
 
 
 def horizon_months(horizon_days: int) -> int:
@@ -167,6 +174,20 @@ def transition_counts(frame: pd.DataFrame, params: RollRateParams, as_of: Any = 
     return counts
 
 
+def next_states(frame: pd.DataFrame, code: np.ndarray) -> np.ndarray:
+    """Per row of ``frame`` (``debtor_id``, ``as_of``; ``code``: its state), the debtor's state at
+    the next month-end of the frame, or -1 when the frame has no row of that debtor there."""
+    snaps = np.sort(frame["as_of"].unique())
+    step = np.searchsorted(snaps, frame["as_of"].to_numpy())
+    ids = frame["debtor_id"].astype("string").to_numpy()
+    order = np.lexsort((step, ids))
+    out = np.full(len(frame), -1, dtype=np.int64)
+    a, b = order[:-1], order[1:]
+    follows = (ids[a] == ids[b]) & (step[b] == step[a] + 1)
+    out[a[follows]] = code[b[follows]]
+    return out
+
+
 def smoothed_matrix(counts: np.ndarray, prior_strength: float) -> np.ndarray:
     """Row-stochastic matrix: each non-default row is ``(counts + a * pooled) / (row total + a)``
     with ``pooled`` the share of every destination over all moves; the default row stays in
@@ -202,6 +223,212 @@ def monotone_pd(pd_: np.ndarray, weights: np.ndarray) -> np.ndarray:
             s, w2, n = blocks.pop()
             blocks[-1] = [blocks[-1][0] + s, blocks[-1][1] + w2, blocks[-1][2] + n]
     return np.concatenate([np.full(int(n), s / w) for s, w, n in blocks])
+
+
+# ---------------------------------------------------------------------------------------------
+# resolution inside a state (issue 9: min(1,000, n/5) distinct PDs among the live debtors)
+# ---------------------------------------------------------------------------------------------
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    return np.log(p / (1.0 - p))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def within_inputs(frame: pd.DataFrame, features: Sequence[str]) -> np.ndarray:
+    """The adjustment's inputs, rows x features: ``sign(x) log(1 + |x|)`` of each feature (days and
+    counts are skewed; a 200-days-late debtor is not 20x a 10-days-late one); NaN stays NaN."""
+    cols = [
+        pd.to_numeric(frame[f], errors="coerce").to_numpy(dtype="float64", na_value=np.nan) for f in features
+    ]
+    x = np.column_stack(cols) if cols else np.zeros((len(frame), 0))
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def state_bands(level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per state, the log-odds band a debtor's adjusted PD must stay in so that the states keep
+    their order: from half-way to the next lower state level to half-way to the next higher one
+    (unbounded at the ends). States sharing one level (pooled by ``monotone``) share one band.
+    E.g. levels (-6, -4, -4, -1) -> lows (-inf, -5, -5, -2.5), highs (-5, -2.5, -2.5, inf)."""
+    lo = np.full(len(level), -np.inf)
+    hi = np.full(len(level), np.inf)
+    for s, v in enumerate(level):
+        below, above = level[level < v], level[level > v]
+        if below.size:
+            lo[s] = (below.max() + v) / 2
+        if above.size:
+            hi[s] = (above.min() + v) / 2
+    return lo, hi
+
+
+def squash(level: np.ndarray, u: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``level + u`` kept strictly inside ``(lo, hi)`` without ties: above the level,
+    ``level + (hi - level) tanh(u / (hi - level))``, below it the same towards ``lo`` (an infinite
+    end leaves that side as it is). Slope 1 at ``u = 0``, strictly increasing, so the order of the
+    debtors inside a state is kept. E.g. level -5, band (-6, -4): u = 0.1 -> -4.9003, u = 3 -> -4.0050."""
+    up = np.where(np.isfinite(hi), hi - level, np.inf)
+    down = np.where(np.isfinite(lo), level - lo, np.inf)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        above = np.where(np.isinf(up), u, up * np.tanh(u / up))
+        below = np.where(np.isinf(down), u, down * np.tanh(u / down))
+    return level + np.where(u >= 0, above, below)
+
+
+@dataclass(frozen=True)
+class WithinState:
+    """A debtor's PD inside its state: ``logit PD = level[s] + shift[s] + sum_k coef[k] * z[k]``,
+    kept strictly inside the state's band (:func:`state_bands`, :func:`squash`), where ``z[k] = (x[k] - centre[s, k]) /
+    scale[k]`` is the transformed feature (:func:`within_inputs`, a missing value taken as the
+    state's median ``fill[s, k]``) centred on the state's mean and scaled by the pooled
+    within-state standard deviation. ``coef >= 0``: a feature can only raise the PD of a debtor
+    whose value is above its state's mean (the features are risk-raising: days past due, overdue
+    share, days late). The band is kept with :func:`squash` (no ties at its ends). ``shift[s]`` makes the state's mean PD over the fit's rows equal to the
+    state PD, so the matrix's calibration is kept. ``kept``: whether the adjustment is used (False:
+    one PD per state); ``note``: why."""
+
+    features: tuple[str, ...]
+    level: np.ndarray
+    fill: np.ndarray
+    centre: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    shift: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    kept: bool
+    note: str
+
+    def terms(self, x: np.ndarray, code: np.ndarray) -> np.ndarray:
+        """``coef[k] * z[k]`` per row and feature (log-odds)."""
+        filled = np.where(np.isnan(x), self.fill[code], x)
+        return (filled - self.centre[code]) / self.scale * self.coef
+
+    def logodds(self, x: np.ndarray, code: np.ndarray) -> np.ndarray:
+        """Adjusted log-odds per row (``code``: live state per row)."""
+        if not self.kept:
+            return self.level[code]
+        u = self.shift[code] + self.terms(x, code).sum(axis=1)
+        return squash(self.level[code], u, self.lo[code], self.hi[code])
+
+
+def _fit_coef(state: np.ndarray, z: np.ndarray, y: np.ndarray, n_states: int, penalty: float) -> np.ndarray:
+    """Ridge logistic coefficients >= 0 of ``z``, with one free intercept per state (``state``:
+    code per row): coordinate Newton steps, the coefficients projected on >= 0 (convex problem)."""
+    coef = np.zeros(z.shape[1])
+    icpt = np.zeros(n_states)
+    for _ in range(100):
+        step = 0.0
+        for s in range(n_states):
+            m = state == s
+            if not m.any():
+                continue
+            p = _sigmoid(icpt[s] + z[m] @ coef)
+            grad, hess = float((y[m] - p).sum()), float((p * (1 - p)).sum()) + 1e-6
+            delta = float(np.clip(grad / hess, -5, 5))
+            icpt[s] += delta
+            step = max(step, abs(delta))
+        for k in range(z.shape[1]):
+            p = _sigmoid(icpt[state] + z @ coef)
+            grad = float(z[:, k] @ (y - p)) - penalty * coef[k]
+            hess = float((z[:, k] ** 2) @ (p * (1 - p))) + penalty
+            new = max(0.0, coef[k] + grad / hess)
+            step = max(step, abs(new - coef[k]))
+            coef[k] = new
+        if step < 1e-8:
+            break
+    return coef
+
+
+def _calibrate_shift(level: float, lo: float, hi: float, adj: np.ndarray, params: RollRateParams) -> float:
+    """The shift c with mean(PD) = sigmoid(level), PD = sigmoid(squash(level, c + adj, lo, hi))
+    clipped to the PD floor and ceiling (bisection)."""
+    target = float(_sigmoid(np.array(level)))
+    a, b = -30.0, 30.0
+    for _ in range(80):
+        c = (a + b) / 2
+        pd_ = _sigmoid(squash(np.array(level), c + adj, np.array(lo), np.array(hi)))
+        if np.clip(pd_, params.pd_floor, params.pd_ceiling).mean() < target:
+            a = c
+        else:
+            b = c
+    return (a + b) / 2
+
+
+def fit_within_state(
+    x: np.ndarray,
+    code: np.ndarray,
+    nxt: np.ndarray,
+    level: np.ndarray,
+    features: Sequence[str],
+    params: RollRateParams,
+) -> WithinState:
+    """Fit :class:`WithinState` on the month-end rows of live debtors (``x``: transformed inputs,
+    ``code``: state, ``nxt``: state at the next month-end, -1 when unknown; ``level``: logit of the
+    state PDs). The coefficients are those of rolling forward (a worse state or default at the next
+    month-end) on the features, with one intercept per state: the moves the matrix counts, so a
+    book with few default labels still has hundreds of events. Centres, scale and the calibration
+    shifts come from every row; ``kept`` is True here (the out-of-time check is the caller's)."""
+    n_states, k = len(level), x.shape[1]
+    fill = np.zeros((n_states, k))
+    centre = np.zeros((n_states, k))
+    finite = np.isfinite(x)
+    overall = np.array([np.median(x[finite[:, j], j]) if finite[:, j].any() else 0.0 for j in range(k)])
+    for s in range(n_states):
+        rows = x[code == s]
+        for j in range(k):
+            v = rows[:, j][np.isfinite(rows[:, j])]
+            fill[s, j] = float(np.median(v)) if v.size else overall[j]
+    filled = np.where(np.isnan(x), fill[code], x)
+    for s in range(n_states):
+        if (code == s).any():
+            centre[s] = filled[code == s].mean(axis=0)
+    dev = filled - centre[code]
+    scale = np.sqrt((dev**2).mean(axis=0)) if len(x) else np.ones(k)
+    usable = scale > 1e-9
+    scale = np.where(usable, scale, 1.0)
+    z = dev / scale
+    coef = np.zeros(k)
+    moved = nxt >= 0
+    if usable.any() and moved.any():
+        rolled = (nxt[moved] > code[moved]).astype("float64")
+        coef[usable] = _fit_coef(code[moved], z[moved][:, usable], rolled, n_states, params.within_penalty)
+    if params.monotone:
+        lo, hi = state_bands(level)
+    else:
+        lo, hi = np.full(n_states, -np.inf), np.full(n_states, np.inf)
+    adj = z @ coef
+    shift = np.array(
+        [
+            _calibrate_shift(level[s], lo[s], hi[s], adj[code == s], params) if (code == s).any() else 0.0
+            for s in range(n_states)
+        ]
+    )
+    return WithinState(tuple(features), level, fill, centre, scale, coef, shift, lo, hi, True, "")
+
+
+def _logloss_worse(
+    y: np.ndarray, p_new: np.ndarray, p_old: np.ndarray, groups: np.ndarray, params: RollRateParams
+) -> tuple[float, float, float]:
+    """(difference, low, high) of the log-loss of ``p_new`` minus ``p_old`` on the same rows, with a
+    95 % bootstrap interval resampling debtors (``groups``)."""
+
+    def loss(p: np.ndarray) -> np.ndarray:
+        p = np.clip(p, 1e-15, 1 - 1e-15)
+        return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+    diff = loss(p_new) - loss(p_old)
+    codes, _ = pd.factorize(pd.Series(groups), sort=False)
+    n_groups = int(codes.max()) + 1
+    per = np.bincount(codes, weights=diff, minlength=n_groups)
+    size = np.bincount(codes, minlength=n_groups).astype("float64")
+    rng = np.random.default_rng(params.seed)
+    draws = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=params.bootstrap_samples)
+    reps = (draws @ per) / (draws @ size)
+    lo, hi = np.percentile(reps, [2.5, 97.5])
+    return float(diff.mean()), float(lo), float(hi)
 
 
 def _fmt_int(n: int) -> str:
@@ -251,16 +478,101 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
                 np.bincount(code[live], weights=labels[live], minlength=n_live)[:n_live].astype(np.int64),
             ]
         )
-        latest = code[(rows["as_of"] == cut).to_numpy()]
-        latest = latest[latest < n_live]
-        self.base_pd_ = float(self.pd_[latest].mean()) if len(latest) else float(self.pd_.mean())
+        present = [f for f in p.within_state if f in rows.columns]
+        self.within_ = self._fit_within(rows, code, known, labels, present) if present else None
+        at_cut = (rows["as_of"] == cut).to_numpy() & (code < n_live)
+        base = [DPD_FEATURE] + ([p.split_current] if p.split_current else [])
+        self.feature_names_in_ = np.asarray(base + [f for f in present if f not in base], dtype=object)
+        self.base_pd_ = float(self.pd_.mean())
+        if at_cut.any():
+            self.base_pd_ = float(self._pd(rows[at_cut], code[at_cut]).mean())
         self.as_of_ = cut
-        self.feature_names_in_ = np.asarray(p.feature_names, dtype=object)
         self.classes_ = np.array([0, 1])
         return self
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "pd_")
+
+    def _fit_within(
+        self, rows: pd.DataFrame, code: np.ndarray, known: np.ndarray, labels: np.ndarray, features: list[str]
+    ) -> WithinState:
+        """:class:`WithinState` on the month-ends of live debtors, kept only when it does not make
+        the out-of-time log-loss worse: fitted on what was known at the start of a hold-out (the
+        latest month-ends whose horizon has ended, pooled until they hold a third of those
+        month-ends' default labels, at least one, leaving two before them), compared there with
+        one PD per state (worse = the 95 % debtor-bootstrap interval of the log-loss difference
+        wholly above 0); the shipped adjustment is fitted on every month-end. ``features``: the
+        ``within_state`` features the frame holds (a book without them keeps one PD per state)."""
+        p = self.params
+        feats = list(features)
+        level = _logit(self.pd_)
+        n_live = len(self.states_) - 1
+        live = code < n_live
+        x_all = within_inputs(rows, feats)
+        nxt = next_states(rows, code)
+        dates = rows["as_of"].to_numpy()
+        full = fit_within_state(x_all[live], code[live], nxt[live], level, feats, p)
+        if not (full.coef > 0).any():
+            note = "not used: inside the states the features do not raise the odds of rolling forward"
+            return replace(full, kept=False, note=note)
+        use = known & live
+        y, d = labels[use].astype("float64"), dates[use]
+        ends = np.unique(d)
+        n_def = int(y.sum())
+        need, held, total = max(1, math.ceil(n_def / 3)), 0, 0.0
+        while held < len(ends) - 2 and total < need:
+            held += 1
+            total += y[d == ends[-held]].sum()
+        if held == 0:
+            note = f"not used: {len(ends)} month-ends with known outcomes leave no out-of-time check"
+            return replace(full, kept=False, note=note)
+        start = ends[-held]
+        before = live & (dates <= start)
+        early_nxt = np.where(dates[before] < start, nxt[before], -1)  # moves known at the start
+        early = fit_within_state(x_all[before], code[before], early_nxt, level, feats, p)
+        check = use & (dates >= start)
+        yc = labels[check].astype("float64")
+        p_new = np.clip(_sigmoid(early.logodds(x_all[check], code[check])), p.pd_floor, p.pd_ceiling)
+        ids = rows["debtor_id"].astype("string").to_numpy()[check]
+        diff, lo, hi = _logloss_worse(yc, p_new, self.pd_[code[check]], ids, p)
+        span = pd.Timestamp(start).strftime("%Y-%m-%d") + (
+            f"..{pd.Timestamp(ends[-1]):%Y-%m-%d}" if held > 1 else ""
+        )
+        shown = (
+            f"log-loss {diff:+.5f} [{lo:+.5f}, {hi:+.5f}] against one PD per state on {span} "
+            f"({int(check.sum()):,} rows, {int(yc.sum())} defaults)"
+        )
+        if lo > 1e-12:  # (a difference of rounding only is not worse)
+            return replace(full, kept=False, note=f"not used: out of time it was worse ({shown})")
+        return replace(full, note=f"used: out of time it was not worse ({shown})")
+
+    def logodds_parts(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(code, state, parts)`` per row of ``X``: the state, the state's share of the published
+        log-odds (its level, plus the calibration shift when the PD is resolved inside states) and
+        each ``within_state`` feature's share (rows x features, 0 without the adjustment), which
+        sum to the log-odds of :meth:`predict_proba` (the state's share also takes the PD floor /
+        ceiling). A feature's share is its term scaled by the state band's clip when one applies."""
+        code = self.state_of(X)
+        w = getattr(self, "within_", None)
+        final = _logit(self._pd(X, code))
+        if w is None or not w.kept:
+            return code, final, np.zeros((len(X), len(w.features) if w is not None else 0))
+        terms = w.terms(within_inputs(X, w.features), code)
+        level, lo, hi = w.level[code], w.lo[code], w.hi[code]
+        state = squash(level, w.shift[code], lo, hi)  # the state's PD for a debtor at its state's mean
+        raw = terms.sum(axis=1)
+        adj = squash(level, w.shift[code] + raw, lo, hi) - state
+        scale = np.divide(adj, raw, out=np.zeros_like(adj), where=raw != 0)
+        parts = terms * scale[:, None]
+        return code, final - parts.sum(axis=1), parts
+
+    def _pd(self, X: pd.DataFrame, code: np.ndarray) -> np.ndarray:
+        """Published PD per row: the state's, or resolved inside the state (:class:`WithinState`)."""
+        w = getattr(self, "within_", None)
+        if w is None or not w.kept:
+            return self.pd_[code]
+        p = _sigmoid(w.logodds(within_inputs(X, w.features), code))
+        return np.clip(p, self.params.pd_floor, self.params.pd_ceiling)
 
     def state_of(self, X: pd.DataFrame) -> np.ndarray:
         """State code per row of the model input (live debtors: never ``default``)."""
@@ -268,7 +580,7 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         return np.minimum(code, len(self.states_) - 2)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = self.pd_[self.state_of(X)]
+        p = self._pd(X, self.state_of(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -276,7 +588,7 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
 
     def raw_score(self, X: pd.DataFrame) -> np.ndarray:
         """Log-odds of the published PD."""
-        p = self.pd_[self.state_of(X)]
+        p = self._pd(X, self.state_of(X))
         return np.log(p / (1.0 - p))
 
     def reason(self, code: int) -> str:
@@ -328,38 +640,66 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         )
 
 
-def reason_frame(model: RollRateModel, X: pd.DataFrame) -> pd.DataFrame:
-    """One reason per row of the model input ``X``, in :func:`models.reasons.reason_codes`' long
-    form (``row``, ``rank`` 1, ``group``, ``feature``, ``value``, ``contribution`` in log-odds
-    against the book's mean PD, ``reason``): the debtor's state and what the book saw from it."""
-    code = model.state_of(X)
-    p = model.pd_[code]
+def reason_frame(
+    model: RollRateModel,
+    X: pd.DataFrame,
+    centre: pd.Series | None = None,
+    currency: str | pd.Series | None = None,
+) -> pd.DataFrame:
+    """Reasons per row of the model input ``X``, in :func:`models.reasons.reason_codes`' long form
+    (``row``, ``rank``, ``group``, ``feature``, ``value``, ``contribution`` in log-odds, ``reason``):
+    rank 1 is the debtor's state and what the book saw from it (contribution against the book's mean
+    PD); when the PD is resolved inside the state, the within-state features that raise this
+    debtor's PD above its state's follow, worded by the catalog like any feature's reason
+    (``centre`` and ``currency`` as in :func:`models.reasons.reason_codes`)."""
+    code, state, parts = model.logodds_parts(X)
     base = math.log(model.base_pd_ / (1.0 - model.base_pd_))
     from features.catalog import CATALOG
 
     group = getattr(CATALOG.get(DPD_FEATURE), "group", "") or DPD_FEATURE
     texts = np.array([model.reason(c) for c in range(len(model.states_) - 1)], dtype=object)
-    return pd.DataFrame(
+    first = pd.DataFrame(
         {
             "row": X.index.to_numpy(),
             "rank": np.ones(len(X), dtype="int64"),
             "group": np.full(len(X), group, dtype=object),
             "feature": np.full(len(X), DPD_FEATURE, dtype=object),
             "value": np.asarray(model.states_, dtype=object)[code],
-            "contribution": np.log(p / (1.0 - p)) - base,
+            "contribution": state - base,
             "reason": texts[code] if len(X) else np.zeros(0, dtype=object),
         }
     )
+    w = getattr(model, "within_", None)
+    if w is None or not w.kept or not len(X):
+        return first
+    from models.reasons import Contributions, reason_codes
+
+    feats = list(w.features)
+    values = pd.DataFrame(parts, index=X.index, columns=feats)
+    shown = X[feats]
+    typical = centre.reindex(feats) if centre is not None else None
+    more = reason_codes(
+        Contributions(values, np.zeros(len(X))), shown, CATALOG, len(feats), centre=typical, currency=currency
+    )
+    more["rank"] = more["rank"] + 1
+    order = pd.Series(np.arange(len(X)), index=X.index)
+    both = pd.concat([first, more], ignore_index=True)
+    both["_at"] = order.reindex(both["row"]).to_numpy()
+    return both.sort_values(["_at", "rank"], kind="stable").drop(columns="_at").reset_index(drop=True)
 
 
 def rollrate_contributions(model: RollRateModel, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """(values, expected_value) of :class:`models.reasons.Contributions`: the whole log-odds gap
-    between the book's mean PD and the state's PD on the DPD column, 0 on the others."""
-    code = model.state_of(X)
-    p = model.pd_[code]
+    """(values, expected_value) of :class:`models.reasons.Contributions`: the log-odds gap between
+    the book's mean PD and the debtor's state on the DPD column, each ``within_state`` feature's
+    share of the resolution inside the state on its own column (:meth:`RollRateModel.logodds_parts`),
+    0 on the others; they sum to the published PD's log-odds."""
+    _, state, parts = model.logodds_parts(X)
     base = math.log(model.base_pd_ / (1.0 - model.base_pd_))
     values = pd.DataFrame(0.0, index=X.index, columns=list(X.columns))
-    values[DPD_FEATURE] = np.log(p / (1.0 - p)) - base
+    values[DPD_FEATURE] = state - base
+    w = getattr(model, "within_", None)
+    for k, name in enumerate(w.features if w is not None and w.kept else ()):
+        values[name] = values[name].to_numpy() + parts[:, k]
     return values, np.full(len(X), base)
 
 
@@ -494,7 +834,7 @@ def evaluate_rollrate(
         y, {"rollrate": p}, test["debtor_id"].to_numpy(), n_boot=params.bootstrap_samples, seed=params.seed
     )["rollrate"]
     model = RollRateModel(params).fit(frame)
-    names = params.feature_names
+    names = [str(f) for f in model.feature_names_in_]
     latest = frame[(frame["as_of"] == frame["as_of"].max()) & ~frame["in_default_at_asof"].astype(bool)]
     ref_rows = prepare_matrix(latest if len(latest) else labelled, names, {})
     reference = {
@@ -511,6 +851,9 @@ def evaluate_rollrate(
         f"tested out of time on {span} ({len(test):,} rows, {int(y.sum())} defaults), each month-end "
         "scored by the matrix fitted on the moves observed by it"
     )
+    w = model.within_
+    if w is not None:
+        selection += f"; PD inside each state by {', '.join(w.features)}: {w.note}"
     return RollRateOutcome(
         model=model,
         metrics=metrics,
@@ -538,7 +881,13 @@ def describe(outcome: RollRateOutcome) -> str:
         "# ews-pd: roll-rate model",
         "",
         "Used because the book cannot fill the out-of-time windows of the LightGBM protocol. Ranks by "
-        "days-past-due state only: every debtor in one state gets the same PD.",
+        "days-past-due state; inside a state, "
+        + (
+            f"by {', '.join(outcome.model.within_.features)} ({outcome.model.within_.note})."
+            if outcome.model.within_ is not None and outcome.model.within_.kept
+            else "every debtor gets the state's PD"
+            + (f" ({outcome.model.within_.note})." if outcome.model.within_ is not None else ".")
+        ),
         "",
         f"- moves observed: {outcome.counts['moves']:,} ({outcome.counts['moves_to_default']} into default)",
         f"- out-of-time test: {outcome.selection}",

@@ -469,6 +469,11 @@ def log_rollrate(
     _flatten("", dict(params), flat)
     counts_csv = model.transition_table().to_csv()
     fingerprint = counts_csv + model.matrix_table().to_csv() + repr(model.params)
+    within = getattr(model, "within_", None)
+    if within is not None:  # the resolution inside the states: its fitted numbers and whether it is used
+        fingerprint += repr(
+            (within.kept, within.coef.tolist(), within.shift.tolist(), within.centre.tolist())
+        )
     model_sha = hashlib.sha256(fingerprint.encode()).hexdigest()
     with mlflow.start_run(experiment_id=exp_id, run_name="train") as run:
         mlflow.log_params(flat)
@@ -479,6 +484,10 @@ def log_rollrate(
                 "rollrate_prior_strength": model.params.prior_strength,
                 "rollrate_monotone": getattr(model.params, "monotone", False),
                 "rollrate_horizon_months": model.months_,
+                "rollrate_within_state": json.dumps(list(getattr(model.params, "within_state", ()))),
+                "rollrate_within_used": bool(
+                    getattr(model, "within_", None) is not None and model.within_.kept
+                ),
             }
         )
         tags = {f"ews.{k}": str(v) for k, v in provenance.items() if not isinstance(v, Mapping | list)}

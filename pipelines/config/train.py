@@ -277,6 +277,13 @@ class RollRateConfig(ConfigModel):
         "pool-adjacent-violators over the states, weights = moves + prior); measured on 72 generated "
         "books: AUC up on the 16 it changes, Brier never higher (BENCHMARKS.md s11-small)",
     )
+    within_state: tuple[str, ...] = Field(
+        ("dpd_max_180d", "overdue_share"),
+        description="risk-raising features that resolve the PD inside a state (logistic on the odds of "
+        "rolling forward, each state's mean PD kept, states kept in order); used only when it does not "
+        "make the out-of-time log-loss worse; empty: one PD per state (BENCHMARKS.md s12-rollrate)",
+    )
+    within_penalty: float = Field(1.0, gt=0, description="ridge penalty on the within-state coefficients")
     min_months: int = Field(6, ge=4, description="fewest month-ends (3 for the horizon + 3 to fit on)")
     min_transitions: int = Field(200, ge=1, description="fewest month-end moves of live debtors")
     min_default_transitions: int = Field(3, ge=1, description="fewest month-end moves into default")
@@ -293,6 +300,8 @@ class RollRateConfig(ConfigModel):
             prior_strength=self.prior_strength,
             split_current=self.split_current,
             monotone=self.monotone,
+            within_state=tuple(self.within_state),
+            within_penalty=self.within_penalty,
             pd_floor=cfg.calibration.pd_floor,
             pd_ceiling=cfg.calibration.pd_ceiling,
             min_months=self.min_months,

@@ -25,7 +25,7 @@ def explain(
 
     kind = getattr(loaded, "kind", "lightgbm")
     if kind == "rollrate":
-        return _rollrate_reasons(Xs, loaded)
+        return _rollrate_reasons(Xs, loaded, typical_values(X, loaded), currency)
     model = getattr(loaded, "scorecard", None) if kind == "scorecard" else loaded.booster
     contrib = model_contributions(kind, model, Xs, loaded.categorical_features)
     centre = typical_values(X, loaded)
@@ -58,12 +58,16 @@ def top_reasons(Xs: pd.DataFrame, X: pd.DataFrame, loaded: Any, currency: pd.Ser
     return wide["reason_1"].astype("string").rename_axis("debtor_id")
 
 
-def _rollrate_reasons(Xs: pd.DataFrame, loaded: Any) -> tuple[Any, pd.DataFrame]:
+def _rollrate_reasons(
+    Xs: pd.DataFrame, loaded: Any, centre: pd.Series, currency: pd.Series | None
+) -> tuple[Any, pd.DataFrame]:
     """A roll-rate version's contributions (the log-odds gap between the book's mean PD and the
-    state's, on the DPD column) and its one reason per debtor (``models.rollrate.reason_frame``)."""
+    state's on the DPD column, the resolution inside the state on its features' columns) and its
+    reasons (``models.rollrate.reason_frame``: the state first, then the features that raise the PD
+    above the state's)."""
     from models.reasons import Contributions
     from models.rollrate import reason_frame, rollrate_contributions
 
     model = loaded.estimator[-1] if hasattr(loaded.estimator, "steps") else loaded.estimator
     values, base = rollrate_contributions(model, Xs)
-    return Contributions(values, base), reason_frame(model, Xs)
+    return Contributions(values, base), reason_frame(model, Xs, centre, currency)
