@@ -316,10 +316,28 @@ _NOT_POSITIVE = {
     "invoices": "credit notes are not invoices in ews, so the invoices they reduce count in full (exposure and "
     "days past due overstated). Export credit notes as payments of the invoice they correct (tables.payments: "
     "invoice_id, paid_on = the credit note's date, amount > 0), or net them in the export",
-    "payments": "refunds, reversed or bounced payments and charge-backs are not payments in ews. If they reverse "
-    "an earlier payment (a bounced direct debit), that payment still counts and its invoice looks paid: leave "
-    "both out of the export (or net them), and export refunds of overpayments as nothing",
+    "payments": "a payment of 0 moves no money: leave it out of the export",
 }
+
+
+def _reversals(t: dict[str, Any]) -> list[str]:
+    """Negative payments netted against the payment they reverse, or matching none (s12)."""
+    r = t["reasons"]
+    out = []
+    if r.get("reversal"):
+        out.append(
+            f"payments: {r['reversal']:,} negative payment(s) (reversed or bounced payments, charge-backs) netted "
+            f"out the payment they reverse (same debtor and invoice, same amount, dated on or before): both rows "
+            f"quarantined (reversal, reversed_payment), so those invoices are open again; see quarantine/payments.csv"
+        )
+    if r.get("reversal_unmatched"):
+        out.append(
+            f"payments: {r['reversal_unmatched']:,} negative payment(s) match no earlier payment of the same debtor, "
+            "invoice and amount (reversal_unmatched): quarantined. A refund of an overpayment needs nothing; a "
+            "reversal of a payment outside this export, or of a part of one, means that invoice still looks paid: "
+            "net it in the export; see quarantine/payments.csv"
+        )
+    return out
 
 
 def _lost_debtors(tables: dict[str, Any]) -> list[str]:
@@ -356,6 +374,8 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
                 f"{name}: {not_positive:,} row(s) with an amount <= 0 quarantined (amount_not_positive): "
                 f"{_NOT_POSITIVE[name]}; see quarantine/{name}.csv"
             )
+        if name == "payments":
+            out += _reversals(t)
         dups = t["reasons"].get("duplicate_row", 0)
         if t["rows_accepted"] and dups >= 10 and dups / t["rows_in"] > DUPLICATE_ROW_WARN_SHARE:
             out.append(

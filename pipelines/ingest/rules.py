@@ -350,6 +350,72 @@ def cross_table(
     broken: dict[str, pd.DataFrame] | None = None,
     elsewhere: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
+    """Reference checks between tables (:func:`_references`; the reversals are netted against the
+    payments they reverse (:func:`net_reversals`) before the overpayment check, or at the end when
+    that check does not run)."""
+    _references(typed, masks, rules, broken, elsewhere)
+    net_reversals(typed, masks)
+
+
+def net_reversals(typed: dict[str, pd.DataFrame], masks: dict[str, dict[str, np.ndarray]]) -> None:
+    """A negative payment (a reversal: bounced direct debit, charge-back, cancelled receipt) nets out
+    the payment it reverses: an accepted payment of the same debtor and invoice (or both
+    unallocated), of the same amount to the cent, dated on or before it (the latest such one, each
+    payment reversed once). Both rows are quarantined, the payment ``reversed_payment`` and the
+    reversal ``reversal``, so the invoice is open again. A negative payment without such a payment is
+    ``reversal_unmatched``. Before, every negative payment was ``amount_not_positive`` and the payment
+    it reversed still counted (the invoice looked paid). A payment of 0 stays ``amount_not_positive``."""
+    pay = typed.get("payments")
+    m = masks.get("payments")
+    if pay is None or m is None or not len(pay) or "amount_not_positive" not in m:
+        return
+    n = len(pay)
+    amount = pd.to_numeric(pay["amount"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    only_sign = passing({k: v for k, v in m.items() if k != "amount_not_positive"}, n)
+    reversal = np.flatnonzero(only_sign & (amount < 0))
+    if not len(reversal):
+        return
+    ok = passing(m, n)
+    # only the payments of debtors with a reversal are candidates (1M payments: 0.08 CPU-s, not 6.7)
+    ok &= pay["debtor_id"].isin(pay["debtor_id"].iloc[reversal].dropna().unique()).to_numpy(dtype=bool)
+    sub = np.flatnonzero(ok)
+    sub = np.union1d(sub, reversal)  # the rows read below; other rows keep placeholders
+    debtor = np.full(n, "", dtype=object)
+    invoice = np.full(n, "", dtype=object)
+    debtor[sub] = pay["debtor_id"].iloc[sub].astype("string").fillna("").to_numpy(dtype=object)
+    invoice[sub] = pay["invoice_id"].iloc[sub].astype("string").fillna("").to_numpy(dtype=object)
+    day = pay["paid_on"].to_numpy(dtype="datetime64[ns]")
+    cents = np.round(np.abs(np.nan_to_num(amount)) * 100).astype(np.int64)
+    open_: dict[tuple[Any, Any, int], list[int]] = {}
+    for row in np.flatnonzero(ok)[np.argsort(day[ok], kind="stable")]:
+        open_.setdefault((debtor[row], invoice[row], int(cents[row])), []).append(int(row))
+    reversed_ = np.zeros(n, dtype=bool)
+    matched = np.zeros(n, dtype=bool)
+    for row in reversal[np.argsort(day[reversal], kind="stable")]:
+        rows = open_.get((debtor[row], invoice[row], int(cents[row])), [])
+        earlier = [r for r in rows if day[r] <= day[row]]
+        if earlier:
+            rows.remove(earlier[-1])
+            reversed_[earlier[-1]] = True
+            matched[row] = True
+    m["amount_not_positive"] = m["amount_not_positive"] & ~(only_sign & (amount < 0))
+    unmatched = np.zeros(n, dtype=bool)
+    unmatched[reversal] = True
+    unmatched &= ~matched
+    flag(m, "reversed_payment", reversed_)
+    flag(m, "reversal", matched)
+    flag(m, "reversal_unmatched", unmatched)
+    if not m["amount_not_positive"].any():
+        del m["amount_not_positive"]
+
+
+def _references(
+    typed: dict[str, pd.DataFrame],
+    masks: dict[str, dict[str, np.ndarray]],
+    rules: RulesConfig,
+    broken: dict[str, pd.DataFrame] | None = None,
+    elsewhere: tuple[np.ndarray, np.ndarray] | None = None,
+) -> None:
     """Reference checks between tables, applied to rows that passed their own table's checks.
 
     ``broken``: per table, the malformed rows with the ids salvaged from them; a reference to such
@@ -437,6 +503,12 @@ def cross_table(
     too_early[rows[early]] = True
     flag(masks["payments"], "paid_before_issue", too_early)
     rows, inv_rows = rows[~early], inv_rows[~early]
+    # reversals first: a payment made again after a bounced one is not an overpayment
+    net_reversals(typed, masks)
+    kept = ~masks["payments"].get("reversed_payment", np.zeros(len(pay), dtype=bool))[rows]
+    rows, inv_rows = rows[kept], inv_rows[kept]
+    if not len(rows):  # every allocated payment was reversed
+        return
     # cumulative paid per invoice, in (invoice, paid_on, file order); flag payments above the limit
     paid_on = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows].astype(np.int64)
     order = np.lexsort((rows, paid_on, inv_rows))

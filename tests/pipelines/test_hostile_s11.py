@@ -470,12 +470,12 @@ def test_direction_marks_in_ids_and_reversed_payments(tmp_path: Path) -> None:
     deb.write_text("debtor_id,name\nD1,A\n", encoding="utf-8")
     result = _ingest({"invoices": inv, "payments": pay, "debtors": deb}, None, dt.date(2024, 3, 31))
     assert result.portfolio.invoices["debtor_id"].tolist() == ["D1", "D1", "D1"]
-    assert result.manifest["tables"]["payments"]["reasons"] == {"amount_not_positive": 1}
+    # s12: the reversal nets out the payment it reverses (was: amount_not_positive, P1 still counted)
+    assert result.manifest["tables"]["payments"]["reasons"] == {"reversal": 1, "reversed_payment": 1}
     assert result.manifest["warnings"] == [
-        "payments: 1 row(s) with an amount <= 0 quarantined (amount_not_positive): refunds, reversed or bounced "
-        "payments and charge-backs are not payments in ews. If they reverse an earlier payment (a bounced direct "
-        "debit), that payment still counts and its invoice looks paid: leave both out of the export (or net "
-        "them), and export refunds of overpayments as nothing; see quarantine/payments.csv"
+        "payments: 1 negative payment(s) (reversed or bounced payments, charge-backs) netted out the payment they "
+        "reverse (same debtor and invoice, same amount, dated on or before): both rows quarantined (reversal, "
+        "reversed_payment), so those invoices are open again; see quarantine/payments.csv"
     ]
 
 
