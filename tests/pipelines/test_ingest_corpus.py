@@ -44,7 +44,8 @@ PAYMENT_CASES = {
     "pay_debtor_mismatch": {"payments": {2: "debtor_mismatch"}},
     "pay_after_as_of": {"payments": {2: "date_after_as_of:paid_on"}},
     "pay_missing_paid_on": {"payments": {2: "missing_value:paid_on"}},
-    "pay_not_positive": {"payments": {2: "reversal_unmatched"}},  # s12: a negative payment matching no payment
+    # s12: a negative payment matching no payment of the export (was amount_not_positive)
+    "pay_not_positive": {"payments": {2: "reversal_unmatched"}},
     "pay_duplicate_id": {"payments": {1: "duplicate_id:payment_id", 2: "duplicate_id:payment_id"}},
 }
 CASES: dict[str, tuple[dict[str, str], dict[str, dict[int, str]]]] = {
