@@ -473,9 +473,10 @@ def test_direction_marks_in_ids_and_reversed_payments(tmp_path: Path) -> None:
     # s12: the reversal nets out the payment it reverses (was: amount_not_positive, P1 still counted)
     assert result.manifest["tables"]["payments"]["reasons"] == {"reversal": 1, "reversed_payment": 1}
     assert result.manifest["warnings"] == [
+        "payments: none of 2 row(s) accepted (reversal (1), reversed_payment (1)); see quarantine/payments.csv",
         "payments: 1 negative payment(s) (reversed or bounced payments, charge-backs) netted out the payment they "
         "reverse (same debtor and invoice, same amount, dated on or before): both rows quarantined (reversal, "
-        "reversed_payment), so those invoices are open again; see quarantine/payments.csv"
+        "reversed_payment), so those invoices are open again; see quarantine/payments.csv",
     ]
 
 
