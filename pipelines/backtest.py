@@ -185,6 +185,8 @@ def _capture(frame: pd.DataFrame, key: list[str], ascending: list[bool]) -> tupl
 def _order_keys(order: str) -> tuple[list[str], list[bool]]:
     return {
         "queue": (["priority", "expected_loss", "overdue_amount"], [False, False, False]),
+        "pd_key": (["priority_pd_key", "expected_loss", "overdue_amount"], [False, False, False]),
+        "blend_key": (["priority_blend_key", "expected_loss", "overdue_amount"], [False, False, False]),
         "dpd": (["dpd", "overdue_amount"], [False, False]),
         "balance": (["open_balance"], [False]),
         "oracle": (["oracle_el"], [False]),
@@ -268,22 +270,37 @@ def _median(values: pd.Series) -> float | None:
 
 
 def backtest_figures(
-    panel: pd.DataFrame, cfg: NightlyConfig, truth: pd.DataFrame | None = None
+    panel: pd.DataFrame, cfg: NightlyConfig, truth: pd.DataFrame | None = None, key: str = "pd"
 ) -> dict[str, Any]:
     """The backtest's figures from :func:`replay`'s panel (see the module docstring).
 
     ``truth``: the generator's ``truth.parquet`` (``debtor_id``, ``month_end``, ``oracle_pd``) or
-    None. Returns ``{"figures": {...}, "months": [...], "curves": {...}, "lead_times": frame}``."""
+    None. ``key``: the priority's PD as the nightly's (``pipelines.scoring.queue.queue_key_for``):
+    ``pd``, or ``blend`` = (PD + ``pay_pd``) / 2 from the panel's ``pay_pd`` column. With that column
+    the queue is also measured in both keys' orders (``pd_key_capture_top20``,
+    ``blend_key_capture_top20``). Returns ``{"figures": {...}, "months": [...], "curves": {...},
+    "lead_times": frame}``."""
+    from models.queue_key import blended_pd
     from pipelines.scoring.queue import lgd_for, priority
 
     dates = sorted(panel["as_of"].unique())
     dates = [pd.Timestamp(d) for d in dates]
     p = panel.copy()
-    el = p["pd"] * p["open_balance"].clip(lower=0) * lgd_for(p["segment"], cfg.queue)
+    scale = p["open_balance"].clip(lower=0) * lgd_for(p["segment"], cfg.queue)
+    el = p["pd"] * scale
     p["expected_loss"] = el.round(2)
+    orders = ["queue", "dpd", "balance"]
+    if "pay_pd" in p.columns:
+        blend_el = pd.Series(blended_pd(p["pd"], p["pay_pd"]), index=p.index) * scale
+        p["priority_pd_key"] = priority(el, p["dpd"], cfg.queue).round(2)
+        p["priority_blend_key"] = priority(blend_el, p["dpd"], cfg.queue).round(2)
+        orders += ["pd_key", "blend_key"]
+        if key == "blend":
+            el = blend_el
+    elif key == "blend":
+        raise ValueError("the blend key needs the panel's pay_pd column")
     p["priority"] = priority(el, p["dpd"], cfg.queue).round(2)
     p["bad_balance"] = np.where(p["label"].fillna(0).astype(int) == 1, p["open_balance"].clip(lower=0), 0.0)
-    orders = ["queue", "dpd", "balance"]
     if truth is not None:
         t = truth[["debtor_id", "month_end", "oracle_pd"]].rename(columns={"month_end": "as_of"})
         t = t.assign(debtor_id=t["debtor_id"].astype("string"), as_of=pd.to_datetime(t["as_of"]))
@@ -372,8 +389,13 @@ DEFINITIONS: dict[str, str] = {
     "queue_capture_top20": "share of the open balance at T of the live-queue debtors that defaulted within "
     "the horizon held by the top 20 % of the queue (by count, rounded up) in the queue's order: priority = "
     "PD x open balance x LGD x (1 + days past due / queue.dpd_weight_days), or expected loss when that is "
-    "null; pooled over the month-ends with an observed horizon",
+    "null, the PD being (PD + pay_pd) / 2 with the blend key (settings.queue_key, as the nightly's "
+    "queue.priority); pooled over the month-ends with an observed horizon",
     "oracle_capture_top20": "the same queue ordered by the generator's true PD x open balance (the ceiling)",
+    "pd_key_capture_top20": "the same queue ranked with the PD key (PD in the priority; with --compare-keys "
+    "or the blend key)",
+    "blend_key_capture_top20": "the same queue ranked with the blend key ((PD + pay_pd) / 2 in the priority; "
+    "pay_pd from a payment-date model fitted on rows up to the PD version's labels_seen_until)",
     "watchlist_precision": "flagged live debtor-months that defaulted within the horizon / flagged live debtor-months",
     "watchlist_recall": "flagged live debtor-months that defaulted within the horizon / live debtor-months that did",
     "lead_time_median_days": "strict: days from the first month-end of the unbroken run of flagged month-ends "
@@ -436,13 +458,15 @@ def leakage_note(leak: dict[str, Any]) -> str:
 
 
 ROW_COLUMNS = ["as_of", "debtor_id", "segment", "in_default", "pd", "band", "flagged", "open_balance",
-               "overdue_amount", "dpd", "label", "first_default_date", "horizon_observed"]  # fmt: skip
+               "overdue_amount", "dpd", "label", "first_default_date", "horizon_observed",
+               "pay_pd"]  # fmt: skip
 
 
 def write_backtest(result: BacktestResult, out: Path, panel: pd.DataFrame | None = None) -> dict[str, Path]:
     """``backtest.json`` and a self-contained ``backtest.html`` (inline SVG plots) in ``out``;
     with ``panel`` (:func:`replay`'s rows) also ``backtest_rows.parquet``: one row per debtor and
-    month-end (PD, band, flag, balances, label), to audit or re-cut the figures."""
+    month-end (PD, band, flag, balances, label; ``pay_pd`` when the panel has it), to audit or
+    re-cut the figures."""
     from pipelines.adapters.files import atomic_path, write_text_atomic
     from pipelines.backtest_report import render_backtest
 

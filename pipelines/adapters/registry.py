@@ -653,6 +653,43 @@ def record_gate(
     return decision.passed
 
 
+QUEUE_KEY_TAG = "ews.queue_key"
+
+
+def record_queue_key(
+    run_id: str,
+    version: str,
+    choice: Any,
+    *,
+    name: str = DEFAULT_MODEL_NAME,
+    at: datetime | None = None,
+    tracking_uri: str | None = None,
+) -> None:
+    """The collections queue's key chosen for ``version`` at training time
+    (``models.queue_key.KeyChoice``): param ``queue_key`` and metrics ``queue_key_*`` on the run, tags
+    ``ews.queue_key`` (``pd`` or ``blend``, read by the nightly's ``queue.priority: auto``) and
+    ``ews.queue_key.reason`` on the version, and a ``queue_key`` event in its history."""
+    configure(tracking_uri)
+    client = MlflowClient()
+    client.log_param(run_id, "queue_key", choice.key)
+    for key, value in choice.metrics().items():
+        client.log_metric(run_id, key, value)
+    client.set_model_version_tag(name, version, QUEUE_KEY_TAG, choice.key)
+    client.set_model_version_tag(name, version, f"{QUEUE_KEY_TAG}.reason", choice.reason[:4000])
+    _append_event(
+        client,
+        name,
+        version,
+        {
+            "event": "queue_key",
+            "at": _now(at),
+            "by": "ews train",
+            "mode": choice.key,
+            "reason": choice.reason,
+        },
+    )
+
+
 def _run_metrics(client: MlflowClient, run_id: str | None) -> dict[str, float]:
     if not run_id:
         return {}

@@ -36,7 +36,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 _WORKSPACE = "default"  # MLflow 3's workspace column; ews uses the default workspace only
 # same instant: the old champion retires before the new one takes over
-_EVENT_RANK = {CHALLENGER: 0, "gate_failed": 1, "retired": 2, CHAMPION: 3}
+_EVENT_RANK = {CHALLENGER: 0, "queue_key": 0.5, "gate_failed": 1, "retired": 2, CHAMPION: 3}
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,9 @@ def _number(tags: dict[str, str], key: str) -> float:
 
 def version_rows(records: list[VersionRecord] | None) -> list[dict[str, Any]]:
     """One row per version: ``version``, ``created`` (aware UTC datetime), ``aliases``, ``test_auc``,
-    ``test_ece``, ``test_as_of``, ``gate``, ``champion_periods`` (``from..until`` spans), ``run_id``."""
+    ``test_ece``, ``test_as_of``, ``gate``, ``queue_key`` (the collections queue's key chosen at
+    training, ``pd`` or ``blend``; empty for versions trained before it was chosen),
+    ``champion_periods`` (``from..until`` spans), ``run_id``."""
     promotions = [e for e in decision_events(records) if e["event"] == CHAMPION]
     periods: dict[str, list[str]] = {}
     for i, row in enumerate(promotions):
@@ -217,6 +219,7 @@ def version_rows(records: list[VersionRecord] | None) -> list[dict[str, Any]]:
             "test_ece": _number(r.tags, "ews.test_ece"),
             "test_as_of": r.tags.get("ews.test_as_of", ""),
             "gate": r.tags.get("ews.gate", "manual" if "ews.promotion.manual" in r.tags else ""),
+            "queue_key": r.tags.get("ews.queue_key", ""),
             "champion_periods": "; ".join(periods.get(r.version, [])),
             "run_id": r.run_id,
         }

@@ -111,6 +111,32 @@ def _truth_mismatch(path: Path, portfolio) -> str | None:
     return None
 
 
+def with_pay_pd(panel, portfolio, dates, leak, train_config: Path, cfg, definition):
+    """(panel with ``pay_pd``, the payment-date model's cut, problem or None): the payment-date model
+    fitted as ``ews train`` fits it (``--train-config``'s ``paydate``), from rows dated up to the day
+    the PD version's labels were seen until (``leak["labels_seen_until"]``; without it, the first
+    month-end replayed), and its ``pay_pd`` per debtor at each month-end
+    (``pipelines.flows.queue_key``)."""
+    import pandas as pd
+
+    from pipelines.config import load_config
+    from pipelines.config.train import TrainConfig
+    from pipelines.engine import Book
+    from pipelines.flows.queue_key import fit_paydate_at, pay_pd_at
+    from pipelines.flows.train import DataError
+
+    cut = pd.Timestamp(leak.get("labels_seen_until") or min(dates))
+    train_cfg = load_config(train_config, expect=TrainConfig)
+    book = Book.in_memory(portfolio, cfg.partition_rows)
+    try:
+        loaded = fit_paydate_at(book, train_cfg, cut)
+    except DataError as exc:
+        return panel, cut.date().isoformat(), f"no payment-date model from rows up to {cut.date()} ({exc})"
+    pay = pay_pd_at(book, list(dates), loaded, definition)
+    out = panel.merge(pay, on=["as_of", "debtor_id"], how="left")
+    return out, cut.date().isoformat(), None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("backtest")
     def backtest(
@@ -143,6 +169,12 @@ def register(app: typer.Typer) -> None:
             False,
             "--rows",
             help="also write backtest_rows.parquet: PD, flag, balances, label per debtor-month",
+        ),
+        compare_keys: bool = typer.Option(
+            False,
+            "--compare-keys",
+            help="also measure the queue with both keys, PD and (PD + pay_pd) / 2 (fits a payment-date "
+            "model; done anyway when the queue's key is the blend)",
         ),
     ) -> None:
         """Replay the nightly scoring on past month-ends and measure the queue and the watchlist.
@@ -249,7 +281,20 @@ def register(app: typer.Typer) -> None:
         truth_frame = (
             pd.read_parquet(truth, columns=["debtor_id", "month_end", "oracle_pd"]) if truth else None
         )
-        res = backtest_figures(panel, cfg, truth_frame)
+        from pipelines.scoring.queue import queue_key_for
+
+        tags = loaded.tags if loaded is not None else None
+        key, key_why = queue_key_for(cfg.queue.priority, tags, pd.Series(dtype="float64"))
+        paydate_cut = None
+        if key == "blend" or compare_keys:
+            with console.status("payment-date model cut at the PD model's labels, pay_pd per month-end ..."):
+                panel, paydate_cut, problem = with_pay_pd(
+                    panel, portfolio, dates, leak, train_config, cfg, definition
+                )
+            if problem:
+                key, key_why = "pd", f"{key_why}; {problem}: ranked by the PD"
+                console.print(f"[yellow]{problem}[/]")
+        res = backtest_figures(panel, cfg, truth_frame, key)
         result = BacktestResult(
             figures=res["figures"],
             months=res["months"],
@@ -267,6 +312,9 @@ def register(app: typer.Typer) -> None:
                 "dpd_threshold": definition.dpd_threshold,
                 "top_share": 0.2,
                 "config": str(config),
+                "queue_key": key,
+                "queue_key_why": key_why,
+                "paydate_cut": paydate_cut,
             },
         )
         files = write_backtest(result, out, panel if rows else None)

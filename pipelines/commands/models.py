@@ -55,7 +55,8 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Option("ews-pd", help=MODEL_HELP),
         project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
     ) -> None:
-        """Versions with aliases, test AUC/ECE, gate outcome and the periods each was champion."""
+        """Versions with aliases, test AUC/ECE, gate outcome, the queue key chosen at training (pd or
+        blend) and the periods each was champion."""
         from pipelines.adapters.registry_view import public_uri, read_versions, tracking_uri, version_rows
 
         uri = _uri(project)
@@ -69,7 +70,7 @@ def register(app: typer.Typer) -> None:
         for row in rows:
             row["created"] = row["created"].strftime("%Y-%m-%d %H:%M")
             row["test_auc"], row["test_ece"] = f"{row['test_auc']:.4f}", f"{row['test_ece']:.4f}"
-        columns = ["version", "aliases", "created", "test_as_of", "test_auc", "test_ece", "gate"]
+        columns = ["version", "aliases", "created", "test_as_of", "test_auc", "test_ece", "gate", "queue_key"]
         _print_table(console, f"{name} versions", rows, [*columns, "champion_periods"])
 
     @models_app.command("history")
@@ -77,7 +78,8 @@ def register(app: typer.Typer) -> None:
         name: str = typer.Option("ews-pd", help=MODEL_HELP),
         project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
     ) -> None:
-        """Every registry decision, oldest first: new challenger, gate failed, champion, retired."""
+        """Every registry decision, oldest first: new challenger, queue key (pd or blend, with its
+        evidence), gate failed, champion, retired."""
         from pipelines.adapters.registry_view import decision_events, read_versions
 
         rows = decision_events(read_versions(name, _uri(project)))

@@ -95,6 +95,7 @@ def register(app: typer.Typer) -> None:
         )
         if result.dropped:
             console.print(f"[yellow]dropped features[/]: {result.dropped}")
+        console.print(f"collections queue key: {result.queue_key_reason}")
         verdict = (
             "[green]passed: now champion[/]" if result.promoted else "[yellow]failed: champion unchanged[/]"
         )
@@ -123,6 +124,7 @@ def print_rollrate(console: Console, result: object) -> None:
         f"test month-ends {test[0]}..{test[-1]} ({len(test)}), each scored by the matrix fitted on the moves "
         "observed by it; the registered matrix uses every month-end"
     )
+    console.print(f"collections queue key: {result.queue_key_reason}")
     verdict = "[green]passed: now champion[/]" if result.promoted else "[yellow]failed: champion unchanged[/]"
     console.print(f"gate {verdict}")
     for reason in result.gate_reasons:

@@ -184,6 +184,12 @@ class QueueConfig(ConfigModel):
         gt=0.0,
         description="rank by priority = expected loss x (1 + days past due / this); null: by expected loss",
     )
+    priority: Literal["auto", "pd", "blend"] = Field(
+        "auto",
+        description="the PD in the priority: pd = the model's PD; blend = (PD + pay_pd) / 2 (pay_pd: the "
+        "payment-date model's own PD); auto = the key the model version chose at training time on its "
+        "test window (tag ews.queue_key; pd for versions without it)",
+    )
     xlsx_max_rows: int = Field(
         100_000,
         ge=1,

@@ -69,11 +69,12 @@ from pipelines.scoring.overrides import active_overrides, check_log, log_head
 from pipelines.scoring.paydate import (
     forecast_rows,
     load_forecaster,
+    pay_pd_by_debtor,
     payment_date_files,
     with_expected_cash,
 )
 from pipelines.scoring.plans import with_plan_payments
-from pipelines.scoring.queue import build_queues, text_by_debtor
+from pipelines.scoring.queue import build_queues, queue_key_for, text_by_debtor
 from pipelines.scoring.score import check_definition
 from pipelines.scoring.watch_state import (
     STATE_FILE,
@@ -414,6 +415,8 @@ def queue(
     collectors: tuple[Any, ...] = (),
     prev_dir: Path | None = None,
     currencies: pd.Series | None = None,
+    pay_pd: pd.Series | None = None,
+    key: str = "pd",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The collections queue (live debtors, by expected loss weighted by days past due) and the recovery queue (debtors in
     default, by age-weighted recoverable amount), each row with its next action and rule.
@@ -422,7 +425,8 @@ def queue(
     overrides in force (``overrides``: :func:`pipelines.scoring.overrides.active_overrides`); the
     top reason from the watchlist (flagged debtors) or from the model (``X``, ``loaded``). ``currency``: the currency of every amount
     (ingest's reporting currency). Owners: ``collectors`` (``conf/teams.yaml``), keeping the owner
-    of each debtor in the previous run's queues (``prev_dir``)."""
+    of each debtor in the previous run's queues (``prev_dir``). ``key``: the priority's PD, ``pd`` or
+    ``blend`` with ``pay_pd`` (:func:`pipelines.scoring.queue.queue_key_for`)."""
     from pipelines.scoring.explain import top_reasons
     from pipelines.scoring.owners import previous_owners
     from pipelines.scoring.plans import broken_plans, plans_in_force
@@ -458,7 +462,7 @@ def queue(
                 if (path := prev_dir / name).exists() and "owner" in pq_columns(path)
             ]
         )
-    return build_queues(frame, oldest, cfg, plans, collectors, previous, broken)
+    return build_queues(frame, oldest, cfg, plans, collectors, previous, broken, pay_pd, key)
 
 
 def _calendar_shifts(as_of: dt.date, reference: dict[str, Any], columns: Any) -> dict[str, float]:
@@ -653,6 +657,7 @@ def write_report(
     overrides: dict[str, Any] | None = None,
     portfolio: Any = None,
     currency: str | None = None,
+    queue_key: tuple[str, str] | None = None,
 ) -> Path:
     """report.html with the portfolio sections (``portfolio``: :func:`pipelines.report.portfolio.build_portfolio`)
     and PD waterfalls of the ``cfg.report.waterfalls`` highest-PD flagged debtors:
@@ -682,7 +687,10 @@ def write_report(
     ]
     html = render_report(
         as_of=as_of.isoformat(),
-        model=_model_info(loaded),
+        model={
+            **_model_info(loaded),
+            **({"queue_key": queue_key[0], "queue_key_why": queue_key[1]} if queue_key else {}),
+        },
         config_hash=cfg_hash,
         scored=scored,
         previous=previous,
@@ -834,6 +842,9 @@ def run_nightly(
             wl = watchlist(
                 scored, X, loaded, cfg, previous is not None, scored_book.currency, active, prev_state
             )
+        pay_pd = None if forecaster is None else pay_pd_by_debtor(scored_book.paydate)
+        key, key_why = queue_key_for(cfg.queue.priority, loaded.tags, pay_pd)
+        logger.info("collections queue ranked by the %s key (%s)", key, key_why)
         with meter.step("queue"):
             q, rq = queue(
                 scored,
@@ -849,6 +860,8 @@ def run_nightly(
                 collectors,
                 prev_dir,
                 scored_book.currency,
+                pay_pd,
+                key,
             )
         files: dict[str, Path] = {}
         if forecast is not None:  # the queue's expected cash comes with the payment-date files
@@ -912,6 +925,7 @@ def run_nightly(
                 override_summary(out_dir, as_of, wl["watchlist"], wl["effects"]),
                 port,
                 currency,
+                (key, key_why),
             )
         score_files, score_cuts = score_written.result()
         export_files, xlsx_cuts = exports.result()
@@ -930,6 +944,7 @@ def run_nightly(
             "buckets": result.book.buckets,
             "inputs": inputs,
             "model": {k: v for k, v in _model_info(loaded).items() if k != "metrics"},
+            "queue_key": {"key": key, "why": key_why},
             "config": {
                 "hash": cfg_hash,
                 "project_hash": config_hash(project),

@@ -64,6 +64,8 @@ class TrainResult:
     selection: str = ""
     lightgbm_metrics: dict[str, float] | None = None
     intervals: dict[str, Any] | None = None
+    queue_key: str = "pd"
+    queue_key_reason: str = ""
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -518,6 +520,17 @@ def paired(y: Any, a: Any, b: Any, groups: Any, cfg: TrainConfig) -> tuple[dict,
     return ci, {k: ma[k] - mb[k] for k in ("logloss", "auc")}
 
 
+@task(name="queue-key", cache_policy=NO_CACHE)
+def queue_key(
+    outcome: Any, dataset: pd.DataFrame, book: Any, cfg: TrainConfig, project: ProjectConfig
+) -> Any:
+    """The collections queue's key for this model, chosen on its test window
+    (``pipelines.flows.queue_key.queue_key_evidence``)."""
+    from pipelines.flows.queue_key import queue_key_evidence
+
+    return queue_key_evidence(outcome, dataset, book, cfg, project)
+
+
 @task(name="gate", cache_policy=NO_CACHE)
 def gate(
     logged: Any, outcome: Any, champion: ChampionOnTest, cfg: TrainConfig, project: ProjectConfig
@@ -604,6 +617,8 @@ def train(
     for col, why in sorted(getattr(outcome, "dropped", {}).items()):
         warnings.append(f"feature {col} dropped: {why} on the training rows")
     champion = champion_on_test(outcome, dataset, cfg, project)
+    key = queue_key(outcome, dataset, result.book, cfg, project)
+    logger.info("queue key: %s", key.reason)
     provenance = {
         "data_hash": _data_hash(result.manifest),
         "config_hash": config_hash(cfg),
@@ -618,6 +633,15 @@ def train(
     }
     feed_ref = training_reference(result.manifest.get("tables", {}), result.book, dataset)
     logged = log_and_register(outcome, cfg, project, provenance, warnings, feed_ref)
+    from pipelines.adapters.registry import record_queue_key
+
+    record_queue_key(
+        logged.run_id,
+        logged.version,
+        key,
+        name=cfg.model_name,
+        tracking_uri=project.paths.mlflow_tracking_uri,
+    )
     decision = gate(logged, outcome, champion, cfg, project)
     logger.info(
         "registered %s v%s, %s (test_auc %.4f, test_ece %.4f); gate %s",
@@ -645,6 +669,8 @@ def train(
         selection=outcome.selection,
         lightgbm_metrics=getattr(outcome, "lightgbm_metrics", None),
         intervals=outcome.intervals,
+        queue_key=key.key,
+        queue_key_reason=key.reason,
     )
 
 

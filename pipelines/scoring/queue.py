@@ -3,6 +3,9 @@
 - The collections queue holds live debtors: overdue and not in default. Its expected loss is
   PD x EAD x LGD, where EAD is the exposure (open balance); it is ranked by ``priority`` = expected
   loss x (1 + days past due / ``queue.dpd_weight_days``), or by expected loss when that is null.
+  With the ``blend`` key (:func:`queue_key_for`) the PD in the priority is (PD + pay_pd) / 2,
+  ``pay_pd`` being the payment-date model's own PD (``models.queue_key``); ``expected_loss`` stays
+  PD x EAD x LGD.
 - The recovery queue holds debtors already in default with an open balance, ranked by the
   recoverable amount (exposure x (1 - LGD)) weighted by age: halved every
   ``recovery.age_half_life_days`` days past due.
@@ -39,6 +42,27 @@ def priority(expected_loss: pd.Series, dpd: pd.Series, cfg: QueueConfig) -> pd.S
         return expected_loss.astype("float64")
     days = dpd.astype("float64").fillna(0.0).clip(lower=0.0)
     return expected_loss.astype("float64") * (1.0 + days / cfg.dpd_weight_days)
+
+
+def queue_key_for(setting: str, tags: dict[str, str] | None, pay_pd: pd.Series | None) -> tuple[str, str]:
+    """(key, why) of the collections queue's priority: ``setting`` is ``queue.priority`` (``auto``,
+    ``pd`` or ``blend``), ``tags`` the PD model version's tags (``ews.queue_key``: the key chosen at
+    training, ``pipelines.flows.queue_key``), ``pay_pd`` per debtor_id or None without an
+    ``ews-paydate`` champion (then always ``pd``)."""
+    chosen = (tags or {}).get("ews.queue_key", "")
+    if setting == "pd":
+        return "pd", "queue.priority: pd"
+    if setting == "auto" and chosen != "blend":
+        why = "chose pd at training" if chosen else "records no queue key (trained before it was chosen)"
+        return "pd", f"queue.priority: auto; the model version {why}"
+    source = (
+        "queue.priority: blend"
+        if setting == "blend"
+        else "queue.priority: auto; the model version chose blend at training"
+    )
+    if pay_pd is None:
+        return "pd", f"{source}, but no ews-paydate champion gives pay_pd: ranked by the PD"
+    return "blend", source
 
 
 def text_by_debtor(ids: pd.Series, values: pd.Series | None) -> pd.Series:
@@ -88,6 +112,8 @@ def build_queues(
     collectors: Sequence[Collector] = (),
     previous_owner: pd.Series | None = None,
     broken: pd.Series | None = None,
+    pay_pd: pd.Series | None = None,
+    key: str = "pd",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(collections queue, recovery queue) from one row per debtor.
 
@@ -109,6 +135,9 @@ def build_queues(
     ``owner`` and ``within_capacity`` come from :func:`pipelines.scoring.owners.assign_queues`
     with ``collectors`` (none: every row ``unassigned``) and last night's owner per debtor_id: a
     collector working both queues has one daily capacity, split between them.
+
+    ``key`` ``blend`` (:func:`queue_key_for`): the priority's PD is (PD + ``pay_pd``) / 2 (``pay_pd``
+    per debtor_id, 0 where absent; ``models.queue_key.blended_pd``); ``expected_loss`` is unchanged.
     """
     qc, rc = cfg.queue, cfg.recovery
     default = scored["in_default"].astype(bool)
@@ -118,6 +147,12 @@ def build_queues(
     c = _common(scored.loc[live], oldest, plans, qc, broken)
     el = c["pd"] * c["exposure"] * c["lgd"]
     c["expected_loss"] = el.round(2)
+    if key == "blend":
+        from models.queue_key import blended_pd
+
+        ids = c["debtor_id"].astype("string")
+        pay = ids.map(pay_pd) if pay_pd is not None else pd.Series(np.nan, index=c.index)
+        el = pd.Series(blended_pd(c["pd"], pay), index=c.index) * c["exposure"] * c["lgd"]
     c["priority"] = priority(el, c["dpd"], qc).round(2)
     c = pd.concat([c, choose_actions(c, qc.rules, qc.default_action, "queue.rules")], axis=1)
     collections = _ranked(

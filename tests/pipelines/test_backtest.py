@@ -141,6 +141,23 @@ def test_queue_order_follows_the_days_past_due_weight(panel) -> None:
     assert capture(90.0) == pytest.approx(4000 / 7400)
 
 
+def test_the_blend_key_and_both_keys_side_by_side(panel) -> None:
+    """pay_pd 0.9 for A, none for the others (0). Jan with the blend: A (0.30 + 0.9) / 2 x 1000 x 0.45
+    x (1 + 61/90) = 453 beats D (0.20 + 0) / 2 x 3000 x 0.45 x (1 + 12/90) = 153, so A's 1000 is caught;
+    Feb and Mar every PD is halved alike: B tops as before -> 5000 / 7400 against the PD key's 4000."""
+    p = panel.assign(pay_pd=panel["debtor_id"].map({"A": 0.9}).astype("float64"))
+    blend = backtest_figures(p, CFG, key="blend")["figures"]
+    assert blend["queue_capture_top20"] == pytest.approx(5000 / 7400)
+    assert blend["blend_key_capture_top20"] == pytest.approx(5000 / 7400)
+    assert blend["pd_key_capture_top20"] == pytest.approx(4000 / 7400)
+    same = backtest_figures(p, CFG, key="pd")["figures"]
+    assert same["queue_capture_top20"] == pytest.approx(4000 / 7400)
+    assert same["blend_key_capture_top20"] == pytest.approx(5000 / 7400)
+    assert "pd_key_capture_top20" not in backtest_figures(panel, CFG)["figures"]
+    with pytest.raises(ValueError, match="pay_pd"):
+        backtest_figures(panel, CFG, key="blend")
+
+
 def test_without_truth_no_oracle_and_unobserved_months_left_out(panel) -> None:
     late = panel.copy()
     late.loc[late["as_of"] == DATES[-1], "horizon_observed"] = False

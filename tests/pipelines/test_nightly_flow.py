@@ -684,6 +684,19 @@ def test_payment_date_forecasts_are_published(env) -> None:
     np.testing.assert_allclose(
         got.to_numpy(), per_debtor.reindex(got.index).fillna(0).round(2).to_numpy(), rtol=1e-3, atol=0.5
     )
+    # pay_pd: an invoice reaching 90 DPD within the 90-day horizon is unpaid then with at least the
+    # chance it is unpaid 90 days after T (1 - p_paid_90d); 0 for a debtor with no such invoice
+    T = pd.Timestamp(DAY2)
+    reach = (inv["due_date"] + pd.Timedelta(days=90) - T).dt.days
+    within = inv.assign(floor=1 - inv["p_paid_90d"]).loc[(reach >= 1) & (reach <= 90)]
+    floor = within.groupby("debtor_id")["floor"].max().reindex(q["debtor_id"]).to_numpy()
+    pay = q["pay_pd"].to_numpy()
+    assert ((pay >= np.nan_to_num(floor, nan=0.0) - 1e-4) & (pay <= 1.0)).all()
+    assert (pay[np.isnan(floor)] == 0.0).all() and (pay > 0.01).sum() > 3
+    assert q.columns[-2:].tolist() == ["expected_cash_30d", "pay_pd"]
     m = json.loads((run / "manifest.json").read_text())
     assert {"invoice_forecast.parquet", "invoice_forecast.csv", "cash_forecast.csv"} <= set(m["outputs"])
     assert "payment_dates" in m["timings_s"]
+    assert m["queue_key"]["key"] in ("pd", "blend") and m["queue_key"]["why"].startswith(
+        "queue.priority: auto"
+    )

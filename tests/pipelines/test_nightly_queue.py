@@ -60,14 +60,19 @@ def test_live_and_defaulted_debtors_go_to_separate_queues() -> None:
     assert r["next_action"].iloc[0] == "agency_referral"  # 120 days past due, not disputed
 
 
-def test_collections_ranked_by_expected_loss_weighted_by_days_past_due() -> None:
-    frame = debtors().assign(
+def same_exposure() -> pd.DataFrame:
+    """Live a, b, e with the same exposure (1000) and 5, 80, 60 days past due."""
+    return debtors().assign(
         pd=[0.10, 0.10, 1.0, 0.50, 0.09],
         segment="retail",
         open_balance=[1000.0, 1000.0, 500.0, 800.0, 1000.0],
         overdue_amount=[100.0, 100.0, 500.0, 0.0, 100.0],
         dpd_current_max=[5.0, 80.0, 120.0, 0.0, 60.0],
     )
+
+
+def test_collections_ranked_by_expected_loss_weighted_by_days_past_due() -> None:
+    frame = same_exposure()
     none = pd.DataFrame(columns=["debtor_id", "oldest_invoice_id", "oldest_due_date"])
     # EL = PD x 1000 x 0.45: a 45, b 45, e 40.5; priority = EL x (1 + dpd / 90):
     # a 45 x 1.0556 = 47.5, b 45 x 1.8889 = 85, e 40.5 x 1.6667 = 67.5
@@ -82,6 +87,44 @@ def test_collections_ranked_by_expected_loss_weighted_by_days_past_due() -> None
     assert q["priority"].tolist() == pytest.approx(q["expected_loss"].tolist())
     with pytest.raises(ValueError, match="dpd_weight_days"):
         NightlyConfig.model_validate({"queue": {"dpd_weight_days": 0}})
+
+
+def test_the_blend_key_ranks_by_pd_and_pay_pd() -> None:
+    """key blend: the priority's PD is (PD + pay_pd) / 2; expected_loss stays PD x exposure x LGD.
+    EL = PD x 1000 x 0.45 (a 45, b 45, e 40.5); blended PD a (0.10 + 0) / 2 = 0.05, b (0.10 + 0.30) / 2
+    = 0.20, e (0.09 + 0.95) / 2 = 0.52 (a has no pay_pd: 0); priority = blended EL x (1 + dpd / 90):
+    a 22.5 x 1.0556 = 23.75, b 90 x 1.8889 = 170, e 234 x 1.6667 = 390."""
+    frame = same_exposure()
+    none = pd.DataFrame(columns=["debtor_id", "oldest_invoice_id", "oldest_due_date"])
+    pay = pd.Series([0.30, 0.95, 0.5], index=pd.Index(["b", "e", "c"], dtype="string"))
+    q, r = build_queues(frame, none, NightlyConfig(), pay_pd=pay, key="blend")
+    assert q["debtor_id"].tolist() == ["e", "b", "a"]
+    assert q["priority"].tolist() == pytest.approx([390.0, 170.0, 23.75])
+    assert q["expected_loss"].tolist() == pytest.approx([40.5, 45.0, 45.0])
+    same, r_pd = build_queues(frame, none, NightlyConfig(), pay_pd=pay, key="pd")  # pay_pd unused
+    assert same["debtor_id"].tolist() == ["b", "e", "a"] and same["priority"].tolist() == pytest.approx(
+        [85.0, 67.5, 47.5]
+    )
+    pd.testing.assert_frame_equal(r, r_pd)  # the recovery queue does not use the key
+
+
+def test_queue_key_for_reads_the_setting_the_version_and_pay_pd() -> None:
+    from pipelines.scoring.queue import queue_key_for
+
+    pay = pd.Series([0.1], index=pd.Index(["a"], dtype="string"))
+    blend = {"ews.queue_key": "blend"}
+    assert queue_key_for("auto", blend, pay)[0] == "blend"
+    assert queue_key_for("auto", {"ews.queue_key": "pd"}, pay) == (
+        "pd",
+        "queue.priority: auto; the model version chose pd at training",
+    )
+    assert "records no queue key" in queue_key_for("auto", {}, pay)[1]
+    assert queue_key_for("pd", blend, pay)[0] == "pd" and queue_key_for("blend", {}, pay)[0] == "blend"
+    key, why = queue_key_for("auto", blend, None)
+    assert key == "pd" and "no ews-paydate champion" in why
+    assert NightlyConfig().queue.priority == "auto"
+    with pytest.raises(ValueError, match="priority"):
+        NightlyConfig.model_validate({"queue": {"priority": "mean"}})
 
 
 def test_recovery_ranked_by_recoverable_amount_weighted_by_age() -> None:

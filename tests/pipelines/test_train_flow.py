@@ -106,6 +106,15 @@ def test_train_flow_logs_registers_gates_and_reproduces(
     events = [e for e in decision_events(read_versions("ews-pd", mlflow_uri)) if e["event"] == "challenger"]
     assert events[0]["reason"] == f"{first.kind}: {first.selection}"
     assert len(tags["ews.data_hash"]) == 64 and len(tags["ews.config_hash"]) == 64 and tags["ews.git_commit"]
+    # the queue key chosen on the test window: on the run, on the version, in the history
+    mv1 = client.get_model_version("ews-pd", "1")
+    assert first.queue_key in ("pd", "blend") and mv1.tags["ews.queue_key"] == first.queue_key
+    assert (
+        run.data.params["queue_key"] == first.queue_key
+        and mv1.tags["ews.queue_key.reason"] == first.queue_key_reason
+    )
+    keyed = [e for e in decision_events(read_versions("ews-pd", mlflow_uri)) if e["event"] == "queue_key"]
+    assert keyed[0]["reason"] == first.queue_key_reason and keyed[0]["mode"] == first.queue_key
     paths = {a.path for a in client.list_artifacts(first.run_id)}
     paths |= {
         a.path for d in ("plots", "evaluation", "model") for a in client.list_artifacts(first.run_id, d)
@@ -136,6 +145,7 @@ def test_train_flow_logs_registers_gates_and_reproduces(
     assert second.version == "2" and second.champion_before == "1"
     assert second.model_sha256 == first.model_sha256
     assert second.metrics == first.metrics
+    assert (second.queue_key, second.queue_key_reason) == (first.queue_key, first.queue_key_reason)
     # v1 learned from every test row of v2, so no fair comparison: the other checks decide
     assert second.promoted
     mv2 = client.get_model_version("ews-pd", "2")

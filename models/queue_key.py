@@ -1,0 +1,170 @@
+"""The collections queue's ranking key, chosen at training time on out-of-time evidence.
+
+Two keys rank the live queue (overdue, not in default): ``pd`` = PD x exposure x LGD x (1 + days past
+due / ``dpd_weight_days``), the key shipped since session 4, and ``blend`` = the same with the PD
+replaced by (PD + pay_pd) / 2, where ``pay_pd`` is the payment-date model's own PD of the debtor
+(the chance an open invoice is still unpaid when it reaches the default threshold within the
+horizon; 0 for a debtor without such an invoice). On 16 generated books the blend caught more of the
+defaulted balance on 12 and less on 4 (BENCHMARKS.md, s9-queue): a trade per book, so ``ews train``
+chooses per book (:func:`choose_key`): the blend only when, on the training's test window, where
+the PD model and a payment-date model cut at the window's start both predict out of time, its
+``queue_capture_top20`` is ahead of the PD key's with a 95 % debtor-bootstrap interval above 0.
+
+The capture is ``ews backtest``'s ``queue_capture_top20``: per month-end, the share of the exposure
+of the queue's debtors that defaulted within the horizon held by the top 20 % of the queue (by count,
+rounded up), pooled over the month-ends. Pure: no MLflow, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+KEYS = ("pd", "blend")
+TOP_SHARE = 0.2
+
+
+def blended_pd(pd_: Any, pay_pd: Any) -> np.ndarray:
+    """(PD + pay_pd) / 2 per row; a missing ``pay_pd`` (no open invoice) counts as 0."""
+    pay = pd.Series(np.asarray(pay_pd, dtype="float64")).fillna(0.0).to_numpy()
+    return (np.asarray(pd_, dtype="float64") + pay) / 2.0
+
+
+def queue_orders(frame: pd.DataFrame, key: np.ndarray, tie: np.ndarray | None = None) -> list[np.ndarray]:
+    """Per month-end (``as_of``), the positions of ``frame``'s rows in the queue's order: ``key``
+    rounded to cents as the nightly's ``priority``, ties by ``tie`` (the expected loss, rounded to
+    cents; none: skipped), then overdue amount, then debtor_id (as ``pipelines.scoring.queue``)."""
+    order = pd.DataFrame(
+        {
+            "k": np.round(np.asarray(key, dtype="float64"), 2),
+            "e": np.zeros(len(frame)) if tie is None else np.round(np.asarray(tie, dtype="float64"), 2),
+            "o": frame["overdue_amount"].astype("float64").to_numpy(),
+            "d": frame["debtor_id"].astype("string").to_numpy(),
+            "t": frame["as_of"].to_numpy(),
+            "i": np.arange(len(frame)),
+        }
+    )
+    order = order.sort_values(
+        ["t", "k", "e", "o", "d"], ascending=[True, False, False, False, True], kind="stable"
+    )
+    return [g.to_numpy() for _, g in order.groupby("t", sort=True)["i"]]
+
+
+def weighted_capture(orders: list[np.ndarray], bad: np.ndarray, w: np.ndarray) -> float:
+    """Pooled share of the bad balance in the top 20 % of each month-end's queue, rows weighted by
+    ``w`` (a bootstrap's debtor counts; all 1: the plain figure, the top ceil(0.2 x n) rows): the
+    first rows whose cumulative weight reaches ceil(0.2 x total weight), the row straddling the cut
+    counted in part. NaN without bad balance."""
+    top = total = 0.0
+    for idx in orders:
+        ww = w[idx]
+        cut = math.ceil(TOP_SHARE * ww.sum())
+        cum = np.cumsum(ww)
+        take = np.clip(cut - (cum - ww), 0.0, ww)
+        b = bad[idx]
+        top += float((take * b).sum())
+        total += float((ww * b).sum())
+    return top / total if total else float("nan")
+
+
+@dataclass(frozen=True)
+class KeyChoice:
+    """The key chosen (``key``: ``pd`` or ``blend``) and its evidence: the pooled captures of both
+    keys, the difference blend - pd with its 95 % debtor-bootstrap interval, the queue's rows,
+    debtors, defaulted rows and month-ends, and ``reason`` (one plain sentence)."""
+
+    key: str
+    reason: str
+    capture_pd: float = float("nan")
+    capture_blend: float = float("nan")
+    delta: float = float("nan")
+    delta_low: float = float("nan")
+    delta_high: float = float("nan")
+    rows: int = 0
+    defaults: int = 0
+    snapshots: list[str] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, float]:
+        """The figures as MLflow metrics (``queue_key_*``; NaN ones left out)."""
+        values = {
+            "queue_key_capture_pd": self.capture_pd,
+            "queue_key_capture_blend": self.capture_blend,
+            "queue_key_delta": self.delta,
+            "queue_key_delta_low": self.delta_low,
+            "queue_key_delta_high": self.delta_high,
+            "queue_key_rows": float(self.rows),
+            "queue_key_defaults": float(self.defaults),
+        }
+        return {k: float(v) for k, v in values.items() if np.isfinite(v)}
+
+
+def keep_pd(reason: str, **figures: Any) -> KeyChoice:
+    """The PD key, with why the blend was not chosen."""
+    return KeyChoice("pd", reason, **figures)
+
+
+def choose_key(
+    frame: pd.DataFrame,
+    dpd_weight_days: float | None = 90.0,
+    n_boot: int = 200,
+    seed: int = 0,
+    min_defaults: int = 30,
+) -> KeyChoice:
+    """The queue key for a model from its out-of-time rows.
+
+    ``frame``: the live queue rows of the test window, one per (``as_of``, ``debtor_id``), with
+    ``pd`` (the model's out-of-time PD), ``pay_pd`` (from a payment-date model fitted only on rows
+    dated up to the window's start; NaN = no open invoice), ``open_balance``, ``overdue_amount``,
+    ``dpd``, ``lgd`` and ``label`` (default within the horizon). The blend is chosen when its pooled
+    capture minus the PD key's has a 95 % interval above 0 (Poisson bootstrap of debtors, one weight
+    per debtor for every month-end and both keys: paired; ``n_boot`` replicates, ``seed``), with at
+    least ``min_defaults`` defaulted rows in the queue; else the PD key."""
+    if frame.empty:
+        return keep_pd("no live queue rows in the test window")
+    f = frame.reset_index(drop=True)
+    y = f["label"].fillna(0).astype(int).to_numpy() == 1
+    ob = f["open_balance"].astype("float64").clip(lower=0.0).fillna(0.0).to_numpy()
+    bad = np.where(y, ob, 0.0)
+    snaps = sorted(pd.Timestamp(t).date().isoformat() for t in f["as_of"].unique())
+    base = {"rows": int(len(f)), "defaults": int(y.sum()), "snapshots": snaps}
+    if y.sum() < min_defaults or not bad.sum():
+        return keep_pd(
+            f"{int(y.sum())} defaulted rows in the test window's queue (fewer than {min_defaults}): "
+            "too few to choose the blend",
+            **base,
+        )
+    dpd = f["dpd"].astype("float64").fillna(0.0).clip(lower=0.0).to_numpy()
+    w = 1.0 + dpd / dpd_weight_days if dpd_weight_days else np.ones(len(f))
+    lgd = f["lgd"].astype("float64").to_numpy()
+    pd_ = f["pd"].astype("float64").to_numpy()
+    el = pd_ * ob * lgd
+    orders = {
+        "pd": queue_orders(f, el * w, el),
+        "blend": queue_orders(f, blended_pd(pd_, f["pay_pd"]) * ob * lgd * w, el),
+    }
+    ones = np.ones(len(f))
+    cap = {k: weighted_capture(o, bad, ones) for k, o in orders.items()}
+    codes, uniq = pd.factorize(f["debtor_id"].astype("string"))
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_boot):
+        wb = rng.poisson(1.0, len(uniq)).astype("float64")[codes]
+        diffs.append(weighted_capture(orders["blend"], bad, wb) - weighted_capture(orders["pd"], bad, wb))
+    d = np.asarray([x for x in diffs if np.isfinite(x)])
+    lo, hi = (float(v) for v in np.quantile(d, [0.025, 0.975])) if len(d) else (float("nan"),) * 2
+    delta = cap["blend"] - cap["pd"]
+    figures = dict(
+        capture_pd=cap["pd"], capture_blend=cap["blend"], delta=delta, delta_low=lo, delta_high=hi, **base
+    )
+    said = (
+        f"queue capture on the test window ({snaps[0]}..{snaps[-1]}, {len(f):,} queue rows, "
+        f"{int(y.sum())} defaulted): blend {cap['blend']:.4f} vs PD {cap['pd']:.4f}, "
+        f"difference {delta:+.4f} [95 % {lo:+.4f}, {hi:+.4f}]"
+    )
+    if lo > 0:
+        return KeyChoice("blend", f"blend chosen: {said}", **figures)
+    return keep_pd(f"PD key kept (the blend is not ahead inside its interval): {said}", **figures)

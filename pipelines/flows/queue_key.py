@@ -1,0 +1,213 @@
+"""The queue key of a trained PD model, chosen on the training's test window (``models.queue_key``).
+
+``ews train`` fits, besides the registered payment-date model, one **cut at the first test
+snapshot**: trained as the registered one (``paydate`` settings of the train config, the latest
+``paydate.train_snapshots`` month-ends) but from rows dated up to that day only, so that its
+``pay_pd`` on every test snapshot is out of time, as the PD model's test predictions are. The live
+queue of each test snapshot (overdue, not in default, overdue amount above the default
+``queue.min_overdue``) is ranked by both keys with the default queue settings (LGD, days-past-due
+weight) and the blend is chosen only when it is ahead inside its debtor-bootstrap interval.
+The same cut model gives ``ews backtest`` its ``pay_pd`` (:func:`fit_paydate_at`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["fit_paydate_at", "pay_pd_at", "queue_key_evidence", "window_queue_rows"]
+
+
+def _final_rows(
+    book: Any, k: int, train: list[int], cut: int, horizon: int, per_bucket: int, seed: int, grid: Any
+) -> pd.DataFrame | None:
+    from features.ledger import prepare_ledger
+    from features.paydate import training_rows
+    from pipelines.engine import has_ledger
+
+    part = book.read(k)
+    if not has_ledger(part) or part.invoices is None or part.invoices.empty:
+        return None
+    return training_rows(prepare_ledger(part), train, cut, horizon, per_bucket, seed, grid=grid)
+
+
+def fit_paydate_at(book: Any, train_cfg: Any, cut: pd.Timestamp, engine: Any = None) -> Any:
+    """A payment-date model as ``ews train`` fits the registered one, from rows dated up to ``cut``
+    only (outcomes censored at ``cut``; the latest ``paydate.train_snapshots`` month-ends up to a week
+    before it), in a ``LoadedPaydate`` (not registered). Raises ``DataError`` when the history up to
+    ``cut`` is too short for the plan."""
+    from features.paydate import PERIOD_DAYS
+    from models.paydate import fit_day_shape, fit_hazard
+    from pipelines.adapters.paydate_registry import LoadedPaydate
+    from pipelines.engine import map_buckets
+    from pipelines.flows.train import DataError
+    from pipelines.flows.train_paydate import plan
+
+    params = train_cfg.paydate.to_params(train_cfg.seed)
+    p = plan(book, train_cfg, params.horizon_weeks, last=cut)
+    per_bucket = max(1, train_cfg.paydate.max_invoices_per_snapshot // max(1, book.buckets))
+    grid = params.grid()
+    parts = [
+        r
+        for r in map_buckets(
+            _final_rows,
+            book,
+            p.final_train,
+            p.final_cut,
+            params.horizon_weeks,
+            per_bucket,
+            params.seed,
+            grid,
+            engine=engine,
+            step="payment dates (cut)",
+        )
+        if r is not None
+    ]
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if rows.empty:
+        raise DataError(f"payment-date model cut at {pd.Timestamp(cut).date()}: no training rows")
+    features = list(params.features())
+    return LoadedPaydate(
+        name="ews-paydate (cut, not registered)",
+        version="0",
+        alias=None,
+        run_id="",
+        booster=fit_hazard(rows, params, features),
+        features=features,
+        horizon_weeks=params.horizon_weeks,
+        period_days=PERIOD_DAYS,
+        interval=params.interval,
+        day_shape=fit_day_shape(rows).tolist() if grid is None else None,
+        grid=None if grid is None else asdict(grid),
+    )
+
+
+def _bucket_pay_pd(book: Any, k: int, dates: list[int], loaded: Any, definition: Any) -> pd.DataFrame | None:
+    from features.ledger import ledger_state, prepare_ledger
+    from features.paydate import open_invoices
+    from models.paydate import weekly_cdf
+    from pipelines.engine import has_ledger
+    from pipelines.scoring.paydate import pay_pd_of_invoices
+
+    part = book.read(k)
+    if not has_ledger(part) or part.invoices is None or part.invoices.empty:
+        return None
+    ledger = prepare_ledger(part)
+    out = []
+    for T in dates:
+        inv = open_invoices(ledger, ledger_state(ledger, T))
+        if inv.empty:
+            continue
+        _, _, Fw = weekly_cdf(
+            loaded.booster, inv, T, loaded.horizon_weeks, loaded.features, loaded.fine_grid()
+        )
+        each = pay_pd_of_invoices(
+            Fw, inv["due"].to_numpy(), T, definition.dpd_threshold, definition.horizon_days
+        )
+        ids = pd.array(ledger.debtor_ids[inv["code"].to_numpy(dtype=np.int64)], dtype="string")
+        per = pd.Series(each).groupby(pd.Series(ids), sort=True).max()
+        out.append(
+            pd.DataFrame(
+                {
+                    "as_of": pd.Timestamp(T, unit="D"),
+                    "debtor_id": per.index.astype("string"),
+                    "pay_pd": per.to_numpy(),
+                }
+            )
+        )
+    return pd.concat(out, ignore_index=True) if out else None
+
+
+def pay_pd_at(
+    book: Any, dates: list[pd.Timestamp], loaded: Any, definition: Any, engine: Any = None
+) -> pd.DataFrame:
+    """``pay_pd`` per (``as_of``, ``debtor_id``) with an open invoice at each of ``dates``, from
+    ``loaded`` (``pipelines.scoring.paydate.pay_pd_of_invoices``, the largest per debtor), as the
+    nightly's score pass computes it."""
+    from features.ledger import day_number
+    from pipelines.engine import map_buckets
+
+    days = [int(day_number(pd.Timestamp(d))) for d in dates]
+    parts = [
+        r
+        for r in map_buckets(_bucket_pay_pd, book, days, loaded, definition, engine=engine, step="pay_pd")
+        if r is not None
+    ]
+    if not parts:
+        return pd.DataFrame({"as_of": pd.Series(dtype="datetime64[ns]"), "debtor_id": pd.Series(dtype="string"),
+                             "pay_pd": pd.Series(dtype="float64")})  # fmt: skip
+    out = pd.concat(parts, ignore_index=True)
+    out["as_of"] = out["as_of"].astype("datetime64[ns]")
+    return out.sort_values(["as_of", "debtor_id"], ignore_index=True)
+
+
+def window_queue_rows(test: pd.DataFrame, dataset: pd.DataFrame, queue_cfg: Any) -> pd.DataFrame:
+    """The live queue rows of the test window: ``test`` (``debtor_id``, ``as_of``, ``y``, ``pd``:
+    the model's out-of-time PDs) joined to the modelling frame's exposure columns, kept when not in
+    default and overdue above ``queue_cfg.min_overdue``; with ``lgd`` (``queue_cfg.lgd``), ``dpd``,
+    ``open_balance``, ``overdue_amount`` and ``label``."""
+    from pipelines.scoring.queue import lgd_for
+
+    cols = ["debtor_id", "as_of", "open_balance", "overdue_amount", "dpd_current_max", "in_default_at_asof"]
+    if "segment" in dataset.columns:
+        cols.append("segment")
+    keys = test[["debtor_id", "as_of", "y", "pd"]].assign(
+        debtor_id=test["debtor_id"].astype("string"), as_of=pd.to_datetime(test["as_of"])
+    )
+    right = dataset[cols].assign(
+        debtor_id=dataset["debtor_id"].astype("string"), as_of=pd.to_datetime(dataset["as_of"])
+    )
+    rows = keys.merge(right, on=["debtor_id", "as_of"], how="left", validate="one_to_one")
+    live = ~rows["in_default_at_asof"].fillna(False).astype(bool)
+    live &= rows["overdue_amount"].astype("float64").fillna(0.0) > queue_cfg.min_overdue
+    q = rows.loc[live].reset_index(drop=True)
+    segment = q["segment"] if "segment" in q.columns else pd.Series(pd.NA, index=q.index, dtype="string")
+    return pd.DataFrame(
+        {
+            "as_of": q["as_of"],
+            "debtor_id": q["debtor_id"],
+            "pd": q["pd"].astype("float64"),
+            "open_balance": q["open_balance"].astype("float64"),
+            "overdue_amount": q["overdue_amount"].astype("float64"),
+            "dpd": q["dpd_current_max"].astype("float64"),
+            "lgd": lgd_for(segment, queue_cfg).to_numpy(),
+            "label": q["y"].astype("int64"),
+        }
+    )
+
+
+def queue_key_evidence(
+    outcome: Any, dataset: pd.DataFrame, book: Any, cfg: Any, project: Any, engine: Any = None
+) -> Any:
+    """The :class:`models.queue_key.KeyChoice` of a trained PD model (``outcome``: ``train_pd_model``
+    or the roll-rate model, with ``test``), from its test window and a payment-date model cut at
+    the window's first snapshot; the PD key, with why, when that model cannot be fitted."""
+    from models.queue_key import choose_key, keep_pd
+    from pipelines.config.nightly import QueueConfig
+    from pipelines.flows.train import DataError
+
+    queue_cfg = QueueConfig()
+    test = outcome.test
+    dates = sorted(pd.to_datetime(test["as_of"]).unique())
+    if not dates:
+        return keep_pd("no test window")
+    cut = pd.Timestamp(dates[0])
+    try:
+        loaded = fit_paydate_at(book, cfg, cut, engine)
+    except DataError as exc:
+        return keep_pd(f"no payment-date model can be fitted from rows dated up to {cut.date()}: {exc}")
+    rows = window_queue_rows(test, dataset, queue_cfg)
+    pay = pay_pd_at(
+        book, [pd.Timestamp(d) for d in dates], loaded, project.default_definition.to_params(), engine
+    )
+    rows = rows.merge(pay, on=["as_of", "debtor_id"], how="left")
+    return choose_key(
+        rows,
+        queue_cfg.dpd_weight_days,
+        n_boot=cfg.evaluation.bootstrap_samples,
+        seed=cfg.seed,
+        min_defaults=cfg.split.min_defaults,
+    )
