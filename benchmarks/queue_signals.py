@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
 import sys
 import time
 from functools import partial
@@ -292,20 +291,11 @@ def orders(q: pd.DataFrame, key: pd.Series) -> list[np.ndarray]:
 
 
 def weighted_capture(order: list[np.ndarray], bad: np.ndarray, w: np.ndarray) -> float:
-    """Pooled share of the bad balance in the top 20 % (rounded up, by count) of each month-end's
-    queue; rows weighted by ``w`` (a bootstrap's debtor counts; all 1 gives ``ews backtest``'s
-    figure): the first rows whose cumulative weight reaches ceil(0.2 x total weight), the row
-    straddling the cut counted in part."""
-    top = tot = 0.0
-    for idx in order:
-        ww = w[idx]
-        cut = math.ceil(0.2 * ww.sum())
-        cum = np.cumsum(ww)
-        take = np.clip(cut - (cum - ww), 0.0, ww)
-        b = bad[idx]
-        top += float((take * b).sum())
-        tot += float((ww * b).sum())
-    return top / tot if tot else float("nan")
+    """Pooled share of the bad balance in the top 20 % of each month-end's queue, rows weighted by
+    ``w``: ``models.queue_key.weighted_capture`` (the product's choice of the queue key uses it)."""
+    from models.queue_key import weighted_capture as capture
+
+    return capture(order, bad, w)
 
 
 def table(args: argparse.Namespace) -> None:
