@@ -525,10 +525,18 @@ def build_statement_features(statements: pd.DataFrame, as_of: Sequence[date | pd
     return pd.concat(frames, ignore_index=True).astype({n: "float64" for n in names})
 
 
+# invoice features the roll-rate model reads -> their statement counterparts (a statements book has
+# no invoice features): the DPD state, and the highest DPD of the last 180 days / 6 statements
+# that rollrate.within_state uses to resolve the PD inside a state
+STATEMENT_ALIASES = {"dpd_current_max": "st_dpd_last", "dpd_max_180d": "st_dpd_max_6m"}
+
+
 def with_statement_dpd(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with ``dpd_current_max`` (days past due at T, the DPD state of the roll-rate model)
-    taken from ``st_dpd_last`` when a statements book has no invoice features; ``frame`` itself
-    otherwise."""
+    """``frame`` with the roll-rate model's invoice features taken from their statement counterparts
+    (:data:`STATEMENT_ALIASES`) when a statements book has no invoice features (no
+    ``dpd_current_max``); ``frame`` itself otherwise."""
     if "dpd_current_max" in frame.columns or "st_dpd_last" not in frame.columns:
         return frame
-    return frame.assign(dpd_current_max=frame["st_dpd_last"])
+    return frame.assign(
+        **{name: frame[src] for name, src in STATEMENT_ALIASES.items() if src in frame.columns}
+    )

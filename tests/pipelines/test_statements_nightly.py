@@ -100,8 +100,12 @@ def test_a_statements_frame_gives_the_roll_rate_its_dpd_and_the_backtest_its_exp
     from features.statements import with_statement_dpd
     from pipelines.scoring.score import EXPOSURE, exposure_columns
 
-    st = pd.DataFrame({"st_dpd_last": [0.0, 61.0], "st_balance_last": [10.0, 20.0]})
-    assert with_statement_dpd(st)["dpd_current_max"].tolist() == [0.0, 61.0]
+    st = pd.DataFrame(
+        {"st_dpd_last": [0.0, 61.0], "st_balance_last": [10.0, 20.0], "st_dpd_max_6m": [30.0, 61.0]}
+    )
+    aliased = with_statement_dpd(st)
+    assert aliased["dpd_current_max"].tolist() == [0.0, 61.0]
+    assert aliased["dpd_max_180d"].tolist() == [30.0, 61.0]  # rollrate.within_state's DPD of 6 statements
     invoices = pd.DataFrame({"dpd_current_max": [5.0], "st_dpd_last": [99.0], "open_balance": [7.0]})
     assert with_statement_dpd(invoices) is invoices  # an invoice book keeps its own
     got = exposure_columns(st)
