@@ -278,6 +278,12 @@ LABELS: dict[str, str] = {
     "expected_cash_30d": "Expected cash in 30 days",
     "pay_pd": "Chance an open invoice reaches default days overdue unpaid",
 }
+# the collections queue's priority header per ranking key (``queue.priority``; the blend ranks by the
+# mean of the PD and pay_pd, pipelines.scoring.queue)
+PRIORITY_LABELS = {
+    "pd": LABELS["priority"],
+    "blend": "Priority: expected loss at the mean of PD and pay_pd x days-past-due weight",
+}
 AMOUNTS = frozenset(
     {
         "exposure",
@@ -302,12 +308,12 @@ AMOUNTS = frozenset(
 )
 
 
-def headers(columns: list[str], currency: str | None) -> dict[str, str]:
+def headers(columns: list[str], currency: str | None, key: str = "pd") -> dict[str, str]:
     """Human header per column: :data:`LABELS` (else the column name), amounts with the currency,
-    e.g. ``exposure`` -> ``Exposure at default (EUR)``."""
+    e.g. ``exposure`` -> ``Exposure at default (EUR)``; ``priority`` after the ranking ``key``."""
     out = {}
     for col in columns:
-        label = LABELS.get(col, col)
+        label = PRIORITY_LABELS.get(key, LABELS["priority"]) if col == "priority" else LABELS.get(col, col)
         out[col] = f"{label} ({currency})" if currency and col in AMOUNTS else label
     return out
 
@@ -629,10 +635,12 @@ def write_queue(
     xlsx_rows: int,
     currency: str | None = None,
     cuts: dict[str, dict[str, int]] | None = None,
+    key: str = "pd",
 ) -> dict[str, Path]:
     """``stem``.parquet and .csv with every row; ``stem``.xlsx with the top ``xlsx_rows``: a sheet
-    with them all, then one sheet per owner, human headers (amounts with ``currency``), fitted
-    widths and a totals row of the amounts, and an "about" sheet. ``cuts``: see :func:`write_xlsx`."""
+    with them all, then one sheet per owner, human headers (amounts with ``currency``; the priority
+    named after the ranking ``key``, :data:`PRIORITY_LABELS`), fitted widths and a totals row of the
+    amounts, and an "about" sheet. ``cuts``: see :func:`write_xlsx`."""
     shown = (
         f"This workbook holds the top {xlsx_rows:,}; {stem}.csv and .parquet hold all."
         if len(frame) > xlsx_rows
@@ -649,7 +657,7 @@ def write_queue(
             as_of,
             note=f"{title}, as of {as_of.date()}: {len(frame):,} debtors.{money} {shown} "
             "One sheet per owner follows the sheet 'all'.",
-            labels=headers(list(frame.columns), currency),
+            labels=headers(list(frame.columns), currency, key),
             totals=tuple(c for c in frame.columns if c in AMOUNTS),
             split_by="owner" if "owner" in frame.columns else None,
             cuts=cuts,

@@ -559,9 +559,11 @@ def write_exports(
     quarantine: dict[str, Any],
     xlsx_rows: int = 100_000,
     currency: str | None = None,
+    queue_key: str = "pd",
 ) -> tuple[dict[str, Path], dict[str, dict[str, int]]]:
     """Watchlist, reason codes, the collections and recovery queues (CSV/Parquet: all rows; XLSX:
-    the top ``xlsx_rows``, amounts headed with the reporting ``currency``), drift and quarantine
+    the top ``xlsx_rows``, amounts headed with the reporting ``currency``, the collections queue's
+    priority named after its ranking ``queue_key``), drift and quarantine
     files; and, per XLSX file, the text cells cut to Excel's 32,767 characters (per column; the
     CSV/Parquet keep the full text)."""
     cuts: dict[str, dict[str, int]] = {}
@@ -573,7 +575,17 @@ def write_exports(
     }
     for frame, stem in ((q, "collections_queue"), (rq, "recovery_queue")):
         files.update(
-            write_queue(frame, stage, stem, QUEUE_TITLES[stem], stamp, xlsx_rows, currency, cuts=cuts)
+            write_queue(
+                frame,
+                stage,
+                stem,
+                QUEUE_TITLES[stem],
+                stamp,
+                xlsx_rows,
+                currency,
+                cuts=cuts,
+                key=queue_key if stem == "collections_queue" else "pd",
+            )
         )
     for table, rows in quarantine.items():
         target = stage / "quarantine" / f"{table}.csv"
@@ -886,6 +898,7 @@ def run_nightly(
             result.quarantine,
             cfg.queue.xlsx_max_rows,
             currency,
+            key,
         )
         files[STATE_FILE] = write_parquet(state, stage / STATE_FILE)
         counts = _counts(scored, wl, q, rq, previous, cfg)

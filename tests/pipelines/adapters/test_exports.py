@@ -272,3 +272,12 @@ def test_amount_headers_read_once_with_the_currency() -> None:
         "expected_cash_30d": "Expected cash in 30 days (EUR)",
     }
     assert headers(["priority"], None) == {"priority": "Priority: expected loss x days-past-due weight"}
+
+
+def test_the_priority_header_names_the_key_that_ranks_the_queue() -> None:
+    """s12-queue: a queue ranked by the blend was headed 'expected loss x days-past-due weight'."""
+    from pipelines.adapters.exports import headers
+
+    blend = "Priority: expected loss at the mean of PD and pay_pd x days-past-due weight (EUR)"
+    assert headers(["priority", "pd"], "EUR", "blend") == {"priority": blend, "pd": "PD"}
+    assert headers(["priority"], "EUR", "pd") == headers(["priority"], "EUR")
