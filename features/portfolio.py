@@ -426,17 +426,11 @@ def statement_parts(
     st = statements.sort_values(["debtor_id", "period_end"], kind="stable", ignore_index=True)
     debtor = st["debtor_id"].astype("string").to_numpy(dtype=object)
     end = st["period_end"].to_numpy(dtype="datetime64[D]")
-    balance = st["balance"].to_numpy(dtype="float64", na_value=0.0) if "balance" in st else np.zeros(len(st))
-    paid = (
-        st["amount_paid"].to_numpy(dtype="float64", na_value=0.0)
-        if "amount_paid" in st
-        else np.zeros(len(st))
-    )
-    dpd = (
-        st["days_past_due"].to_numpy(dtype="float64", na_value=0.0)
-        if "days_past_due" in st
-        else np.zeros(len(st))
-    )
+
+    def column(name: str) -> np.ndarray:  # optional in the contract: absent or missing counts 0
+        return st[name].to_numpy(dtype="float64", na_value=0.0) if name in st else np.zeros(len(st))
+
+    balance, paid, dpd = column("balance"), column("amount_paid"), column("days_past_due")
     same = np.r_[False, debtor[1:] == debtor[:-1]]
     prior = np.where(same, np.r_[0.0, balance[:-1]], np.nan)
     charges = np.clip(np.where(same, balance - (prior - paid), 0.0), 0.0, None)

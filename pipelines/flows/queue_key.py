@@ -194,6 +194,10 @@ def queue_key_evidence(
     dates = sorted(pd.to_datetime(test["as_of"]).unique())
     if not dates:
         return keep_pd("no test window")
+    if book.bounds("invoices", "issue_date") is None:
+        return keep_pd(
+            "the book holds no invoices (monthly statements): no payment-date model, ranked by the PD"
+        )
     cut = pd.Timestamp(dates[0])
     try:
         loaded = fit_paydate_at(book, cfg, cut, engine)

@@ -244,7 +244,6 @@ def fit_small_book(dataset: pd.DataFrame, cfg: TrainConfig, definition: Any, why
     with ``note``: one line with the counts, why, and what a larger book would give. Below the
     roll-rate model's own minimum, :class:`models.split.BookTooSmallError` with both messages."""
     import dataclasses
-    import math
 
     from features.statements import with_statement_dpd
     from models.rollrate import RollRateTooSmallError, evaluate_rollrate

@@ -74,7 +74,8 @@ class PortfolioView:
     per run (``as_of``, ``debtors``, ``p10`` ... ``p90``, ``mean`` over live debtors, ``share_<band>``);
     ``history``: ``as_of``, ``debtor_id``, ``pd``, ``band`` of the detail debtors across runs;
     ``open_items``: their open invoices at as-of; ``limits``: their credit limit from the debtors
-    table; ``statements``: the book holds monthly statements, not invoices. The optional frames are the run's own outputs (None when the run did not write them).
+    table; ``statements``: the book holds monthly statements, not invoices. The optional frames
+    are the run's own outputs (None when the run did not write them).
     ``files``: what :func:`build_portfolio` wrote into the run (``portfolio_figures.csv``).
     """
 
@@ -479,8 +480,7 @@ def debtor_pages(view: PortfolioView, ids: list[str], max_invoices: int = 12) ->
     items = _invoice_rows(view.open_items, view.invoice_forecast)
     has_forecast = "expected_paid_on" in items.columns
     invoices: dict[str, list[dict[str, Any]]] = {}
-    statements_book = view.statements or "debtor_id" not in items.columns
-    if not statements_book:
+    if "debtor_id" in items.columns:  # absent when the book has no ledger at all
         items = items.sort_values(
             ["debtor_id", "dpd", "open_amount"], ascending=[True, False, False], kind="stable"
         )
@@ -526,7 +526,7 @@ def debtor_pages(view: PortfolioView, ids: list[str], max_invoices: int = 12) ->
             "open_total": float(sum(r["open_amount"] for r in inv)),
             "open_count": len(inv),
             "has_forecast": has_forecast,
-            "statements": statements_book,
+            "statements": view.statements,
             "limit": limits.get(debtor),
         }
     return pages

@@ -159,3 +159,24 @@ def test_dso_and_aging_of_a_statements_book() -> None:
         pd.Timestamp("2024-02-01"): 100.0,
     }
     assert parts.limits["D1"] == 600.0 and np.isnan(parts.limits["X"]) and parts.open_items.empty
+
+
+def test_the_queue_key_of_a_statements_book_is_the_pd_without_a_payment_date_fit() -> None:
+    """`ews train` said 'no payment-date model can be fitted from rows dated up to ...: no training
+    rows' after reading every bucket; a statements book has no invoices to fit one from."""
+    from pipelines.flows.queue_key import queue_key_evidence
+
+    statements = pd.DataFrame(
+        {
+            "debtor_id": pd.Series(["a"], dtype="string"),
+            "period_end": pd.to_datetime(["2024-06-30"]),
+            "balance": [10.0],
+            "days_past_due": pd.array([0], dtype="Int64"),
+        }
+    )
+    outcome = SimpleNamespace(
+        test=pd.DataFrame({"as_of": pd.to_datetime(["2024-06-30"]), "debtor_id": ["a"]})
+    )
+    book = Book.in_memory(Portfolio(statements=statements), 100)
+    choice = queue_key_evidence(outcome, pd.DataFrame(), book, None, None)
+    assert choice.key == "pd" and "holds no invoices (monthly statements)" in choice.reason
