@@ -15,8 +15,11 @@ rows of the ``--forward`` month-ends after it:
   sizes of ``--ews-at`` (default 1000); "refused" with the message when it cannot fill its windows;
 - ``oracle``: the generator's exact PD (``truth.parquet``).
 
-AUC, Brier and ECE get 95 % debtor-bootstrap intervals (``models.evaluate.bootstrap_intervals``);
-each variant's AUC difference against ``rollrate`` gets a paired interval on the same replicates.
+``ece_chance``: the median ECE a perfectly calibrated model would show on the same rows by chance
+(``models.evaluate.ece_noise``; tied PDs share a bin, so one PD per state has fewer bins and a lower
+chance ECE than PDs resolved inside the states). AUC, Brier and ECE get 95 % debtor-bootstrap
+intervals (``models.evaluate.bootstrap_intervals``); each variant's AUC difference against
+``rollrate`` gets a paired interval on the same replicates.
 
     nice python benchmarks/small_books.py --work /tmp/ews-small [--seeds 1,2] [--json out.json]
 
@@ -41,7 +44,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from train_forward import as_of_cut  # noqa: E402
 
-from models.evaluate import bootstrap_intervals, classification_metrics  # noqa: E402
+from models.evaluate import bootstrap_intervals, classification_metrics, ece_noise  # noqa: E402
 from models.rollrate import RollRateModel, RollRateTooSmallError, check_book  # noqa: E402
 from models.train import train_pd_model  # noqa: E402
 from pipelines.config import load_config  # noqa: E402
@@ -103,6 +106,8 @@ def run_book(
     for within in args.within:  # "+"-joined features; "none" = one PD per state
         feats = () if within == "none" else tuple(within.split("+"))
         variants[f"rollrate_within_{within}"] = base.__class__(**{**base.__dict__, "within_state": feats})
+    for sd in args.gain_sd:  # the scale on the within-state adjustment (prior sd around 1; 0: scale 1)
+        variants[f"rollrate_gain_sd{sd:g}"] = base.__class__(**{**base.__dict__, "within_gain_sd": sd})
     states, notes = {}, {}
     live_last = (rows["as_of"] == rows["as_of"].max()).to_numpy() & ~rows["in_default_at_asof"].astype(
         bool
@@ -117,6 +122,7 @@ def run_book(
         notes[name] = {
             "within_note": w.note if w is not None else "",
             "within_coef": [round(float(v), 4) for v in w.coef] if w is not None else [],
+            "within_gain": round(float(getattr(w, "gain", 1.0)), 4) if w is not None and w.kept else None,
             "distinct_live_last": int(np.unique(scores[name][live_last]).size),
         }
     result["states"] = states["rollrate"]
@@ -146,8 +152,9 @@ def run_book(
             "auc_ci": [round(v, 4) for v in ci[name]["auc"]],
             "brier": round(m["brier"], 5),
             "brier_ci": [round(v, 5) for v in ci[name]["brier"]],
-            "ece": round(m["ece"], 4),
+            "ece": round(m["ece"], 6),
             "ece_ci": [round(v, 4) for v in ci[name]["ece"]],
+            "ece_chance": round(ece_noise(p, quantile=0.5, seed=seed), 6),
             "capture_5pct": round(m["capture_5pct"], 3),
             "distinct_pd": int(np.unique(p).size),
         }
@@ -206,6 +213,11 @@ def main() -> None:
         default="",
         help="comma-separated within-state variants ('+'-joined features, or none): rollrate.within_state flipped to each",
     )
+    ap.add_argument(
+        "--gain-sd",
+        default="",
+        help="comma-separated rollrate.within_gain_sd variants (the scale on the within-state adjustment)",
+    )
     ap.add_argument("--ews-at", default="1000", help="book sizes where ews's LightGBM path is also trained")
     ap.add_argument("--boot", type=int, default=200)
     ap.add_argument("--json", type=Path, default=None)
@@ -213,6 +225,7 @@ def main() -> None:
     args.splits = [s for s in args.splits.split(",") if s]
     args.priors = [float(p) for p in args.priors.split(",") if p]
     args.within = [w for w in args.within.split(",") if w]
+    args.gain_sd = [float(v) for v in args.gain_sd.split(",") if v]
     args.ews_at = {int(n) for n in args.ews_at.split(",") if n}
     cfg = load_config(args.config, expect=TrainConfig)
     args.work.mkdir(parents=True, exist_ok=True)

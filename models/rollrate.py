@@ -79,6 +79,10 @@ class RollRateParams:
     that resolve the PD inside a state (:class:`WithinState`; empty: one PD per state);
     ``within_penalty``: ridge penalty on their coefficients (per standard deviation);
     ``within_min_defaults``: fewest default labels the adjustment's fit needs.
+    ``within_gain_sd``: prior standard deviation, around 1, of the scale on the adjustment fitted on
+    the horizon's default labels (:func:`fit_gain`, at least 1, used only when checked out of time);
+    0 (the default) keeps the scale at 1 (BENCHMARKS.md s13-rollrate: Brier and log-loss lower, ECE
+    not, so not shipped on).
     ``min_months`` / ``min_transitions`` / ``min_default_transitions``: below any of them the book is
     refused (:class:`RollRateTooSmallError`). ``test_defaults``: default labels the out-of-time
     test window pools (capped at half of the book's labelled defaults).
@@ -93,6 +97,7 @@ class RollRateParams:
     within_state: tuple[str, ...] = ()
     within_penalty: float = 1.0
     within_min_defaults: int = 3
+    within_gain_sd: float = 0.0
     pd_floor: float = 1e-4
     pd_ceiling: float = 0.9999
     min_months: int = 6
@@ -287,7 +292,9 @@ class WithinState:
     whose value is above its state's mean (the features are risk-raising: days past due, overdue
     share, days late). The band is kept with :func:`squash` (no ties at its ends). ``shift[s]`` makes the state's mean PD over the fit's rows equal to the
     state PD, so the matrix's calibration is kept. ``kept``: whether the adjustment is used (False:
-    one PD per state); ``note``: why."""
+    one PD per state); ``note``: why. ``gain``: the scale on the adjustment (:func:`fit_gain`; the
+    terms are ``gain * coef[k] * z[k]``); a version registered before the scale existed has none
+    and reads the class default 1.0, so it scores as it did."""
 
     features: tuple[str, ...]
     level: np.ndarray
@@ -300,11 +307,12 @@ class WithinState:
     hi: np.ndarray
     kept: bool
     note: str
+    gain: float = 1.0
 
     def terms(self, x: np.ndarray, code: np.ndarray) -> np.ndarray:
-        """``coef[k] * z[k]`` per row and feature (log-odds)."""
+        """``gain * coef[k] * z[k]`` per row and feature (log-odds)."""
         filled = np.where(np.isnan(x), self.fill[code], x)
-        return (filled - self.centre[code]) / self.scale * self.coef
+        return (filled - self.centre[code]) / self.scale * (self.coef * self.gain)
 
     def logodds(self, x: np.ndarray, code: np.ndarray) -> np.ndarray:
         """Adjusted log-odds per row (``code``: live state per row)."""
@@ -407,6 +415,77 @@ def fit_within_state(
         ]
     )
     return WithinState(tuple(features), level, fill, centre, scale, coef, shift, lo, hi, True, "")
+
+
+GAIN_MAX = 4.0
+
+
+def fit_gain(adj: np.ndarray, state: np.ndarray, y: np.ndarray, sd: float) -> tuple[float, float, float]:
+    """``(gain, mle, information)``: the slope of the horizon's default labels ``y`` on the
+    within-state adjustment ``adj`` (log-odds per row, at gain 1; ``state``: code per row) with one
+    free intercept per state, ``logit P(y) = a[state] + g adj`` (maximum likelihood, Newton), shrunk
+    towards 1 by its precision: ``gain = (mle * info + 1 / sd**2) / (info + 1 / sd**2)`` with
+    ``info`` = 1 / the variance of the estimate (observed information, the intercepts profiled out),
+    clipped to [0, GAIN_MAX]. The adjustment is fitted on one-month rolls; a 3-month PD compounds
+    them, so the labels' slope is above 1 (1.64 on the s12 benchmark books). States whose rows are
+    all 0 or all 1 say nothing about the slope and are left out; when none is left, the adjustment
+    does not vary, or ``sd`` is 0: ``(1.0, nan, 0.0)``.
+
+    E.g. one state, 10 rows at adj +0.5 with 4 defaults and 10 at -0.5 with 1: mle = logit 0.4 -
+    logit 0.1 = 1.79176, variance 1 / (10 x 0.4 x 0.6) + 1 / (10 x 0.1 x 0.9) = 1.52778, info
+    0.65455; sd 0.5: gain = (1.79176 x 0.65455 + 4) / 4.65455 = 1.11134."""
+    if sd <= 0 or not len(y):
+        return 1.0, float("nan"), 0.0
+    y = y.astype("float64")
+    codes = np.unique(state)
+    keep = np.zeros(len(y), dtype=bool)
+    for s in codes:
+        m = state == s
+        if 0 < y[m].sum() < m.sum():
+            keep |= m
+    a, yk = adj[keep], y[keep]
+    if not keep.any() or np.ptp(a) <= 1e-12:
+        return 1.0, float("nan"), 0.0
+    _, idx = np.unique(state[keep], return_inverse=True)
+    n_s = int(idx.max()) + 1
+    design = np.column_stack([np.eye(n_s)[idx], a])
+    rate = np.array([yk[idx == s].mean() for s in range(n_s)])
+    beta = np.concatenate([np.log(rate / (1 - rate)), [1.0]])
+    hess = np.eye(n_s + 1)
+    for _ in range(100):
+        p = _sigmoid(design @ beta)
+        grad = design.T @ (yk - p)
+        hess = (design * (p * (1 - p))[:, None]).T @ design + 1e-9 * np.eye(n_s + 1)
+        step = np.linalg.solve(hess, grad)
+        step *= min(1.0, 2.0 / max(1e-12, float(np.abs(step).max())))  # at most 2 log-odds a step
+        beta += step
+        beta[-1] = float(np.clip(beta[-1], -2 * GAIN_MAX, 2 * GAIN_MAX))
+        if np.abs(step).max() < 1e-10:
+            break
+    p = _sigmoid(design @ beta)
+    hess = (design * (p * (1 - p))[:, None]).T @ design + 1e-9 * np.eye(n_s + 1)
+    mle = float(beta[-1])
+    info = float(1.0 / np.linalg.inv(hess)[-1, -1])
+    prior = 1.0 / sd**2
+    gain = (mle * info + prior) / (info + prior)
+    return float(np.clip(gain, 0.0, GAIN_MAX)), mle, info
+
+
+def rescale(
+    w: WithinState, gain: float, x: np.ndarray, code: np.ndarray, params: RollRateParams
+) -> WithinState:
+    """``w`` with the scale ``gain`` on its adjustment and the shifts solved again so that each
+    state's mean PD over the fit's rows (``x``, ``code``) stays the state's PD."""
+    adj = replace(w, gain=1.0).terms(x, code).sum(axis=1) * gain
+    shift = np.array(
+        [
+            _calibrate_shift(w.level[s], w.lo[s], w.hi[s], adj[code == s], params)
+            if (code == s).any()
+            else 0.0
+            for s in range(len(w.level))
+        ]
+    )
+    return replace(w, gain=float(gain), shift=shift)
 
 
 def _logloss_worse(
@@ -544,7 +623,62 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         )
         if lo > 1e-12:  # (a difference of rounding only is not worse)
             return replace(full, kept=False, note=f"not used: out of time it was worse ({shown})")
-        return replace(full, note=f"used: out of time it was not worse ({shown})")
+        note = f"used: out of time it was not worse ({shown})"
+        if p.within_gain_sd <= 0:
+            return replace(full, note=note)
+        return self._scaled(
+            full, early, note, x_all, code, labels, dates, use, live, before, check, p_new, ids
+        )
+
+    def _scaled(
+        self,
+        full: WithinState,
+        early: WithinState,
+        note: str,
+        x_all: np.ndarray,
+        code: np.ndarray,
+        labels: np.ndarray,
+        dates: np.ndarray,
+        use: np.ndarray,
+        live: np.ndarray,
+        before: np.ndarray,
+        check: np.ndarray,
+        p_new: np.ndarray,
+        ids: np.ndarray,
+    ) -> WithinState:
+        """``full`` with the scale on its adjustment (:func:`fit_gain`, at least 1: the adjustment is
+        fitted on one-month rolls and a horizon PD compounds them), used only when checked out of time:
+        the hold-out's model (``early``, fitted on what was known at the hold-out's start, scoring
+        ``p_new`` on the hold-out rows ``check``) rescaled by the scale fitted on the labels known at
+        that start must be above 1 and not make the hold-out's log-loss worse (the same 95 % debtor
+        interval as the adjustment's own check); the shipped scale is fitted on every known label."""
+        p = self.params
+        y = labels.astype("float64")
+        seen = use & (dates + np.timedelta64(p.horizon_days, "D") <= dates[check].min())
+        g_early, _, _ = fit_gain(
+            early.terms(x_all[seen], code[seen]).sum(axis=1), code[seen], y[seen], p.within_gain_sd
+        )
+        if g_early <= 1.0:
+            return replace(
+                full, note=f"{note}; scale 1 (fitted before the hold-out: {g_early:.2f}, at most 1)"
+            )
+        scaled = rescale(early, g_early, x_all[before], code[before], p)
+        p_scaled = np.clip(_sigmoid(scaled.logodds(x_all[check], code[check])), p.pd_floor, p.pd_ceiling)
+        diff, lo, hi = _logloss_worse(y[check], p_scaled, p_new, ids, p)
+        shown = f"log-loss {diff:+.5f} [{lo:+.5f}, {hi:+.5f}] against scale 1"
+        if lo > 1e-12:
+            return replace(
+                full, note=f"{note}; scale 1: {g_early:.2f} fitted before the hold-out was worse ({shown})"
+            )
+        gain, mle, info = fit_gain(
+            full.terms(x_all[use], code[use]).sum(axis=1), code[use], y[use], p.within_gain_sd
+        )
+        gain = max(1.0, gain)
+        return replace(
+            rescale(full, gain, x_all[live], code[live], p),
+            note=f"{note}; scale {gain:.2f} (labels' slope {mle:.2f}, information {info:.1f}; on the hold-out "
+            f"{g_early:.2f}: {shown})",
+        )
 
     def logodds_parts(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(code, state, parts)`` per row of ``X``: the state, the state's share of the published

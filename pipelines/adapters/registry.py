@@ -474,6 +474,8 @@ def log_rollrate(
         fingerprint += repr(
             (within.kept, within.coef.tolist(), within.shift.tolist(), within.centre.tolist())
         )
+        if getattr(within, "gain", 1.0) != 1.0:  # the scale on the adjustment (s13; none before it)
+            fingerprint += repr(within.gain)
     model_sha = hashlib.sha256(fingerprint.encode()).hexdigest()
     with mlflow.start_run(experiment_id=exp_id, run_name="train") as run:
         mlflow.log_params(flat)
@@ -488,6 +490,7 @@ def log_rollrate(
                 "rollrate_within_used": bool(
                     getattr(model, "within_", None) is not None and model.within_.kept
                 ),
+                "rollrate_within_gain": float(getattr(getattr(model, "within_", None), "gain", 1.0)),
             }
         )
         tags = {f"ews.{k}": str(v) for k, v in provenance.items() if not isinstance(v, Mapping | list)}

@@ -9,8 +9,12 @@ month (15, 45, 75 days past due, then default), and so do debtors 2 and 12; debt
 
 from __future__ import annotations
 
+import pickle
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from models.rollrate import (
     RollRateModel,
@@ -190,3 +194,79 @@ def test_a_book_without_the_features_keeps_one_pd_per_state() -> None:
     assert model.within_ is None and list(model.feature_names_in_) == ["dpd_current_max"]
     live = live_last(frame)
     np.testing.assert_array_equal(model.predict_proba(live)[:, 1], model.pd_[model.state_of(live)])
+
+
+def test_the_scale_on_the_adjustment_by_hand() -> None:
+    """s13: the labels' slope on the adjustment, with one intercept per state, shrunk towards 1."""
+    from models.rollrate import fit_gain
+
+    # one state; 10 rows at adj +0.5 with 4 defaults, 10 at -0.5 with 1 (a second state's rows are all
+    # 0: no information on the slope, left out). mle = logit 0.4 - logit 0.1 = 1.791759;
+    # variance 1 / (10 x 0.4 x 0.6) + 1 / (10 x 0.1 x 0.9) = 1.527778 -> information 0.654545;
+    # sd 0.5 (prior information 4): (1.791759 x 0.654545 + 4) / 4.654545 = 1.111341
+    adj = np.r_[np.full(10, 0.5), np.full(10, -0.5), np.linspace(-3, 3, 7)]
+    y = np.r_[np.ones(4), np.zeros(6), np.ones(1), np.zeros(9), np.zeros(7)]
+    state = np.r_[np.zeros(20, dtype=int), np.ones(7, dtype=int)]
+    gain, mle, info = fit_gain(adj, state, y, 0.5)
+    np.testing.assert_allclose([mle, info, gain], [1.791759, 0.654545, 1.111341], atol=2e-6)
+    # a wide prior keeps nearly the labels' slope: (1.791759 x 0.654545 + 0.01) / 0.664545 = 1.779847
+    np.testing.assert_allclose(fit_gain(adj, state, y, 10.0)[0], 1.779847, atol=2e-6)
+    # sd 0, or no state with both outcomes: scale 1
+    assert fit_gain(adj, state, y, 0.0)[0] == 1.0
+    assert fit_gain(adj[20:], state[20:], y[20:], 0.5) == (1.0, pytest.approx(np.nan, nan_ok=True), 0.0)
+
+
+def test_the_scale_is_used_only_above_1_and_checked_out_of_time() -> None:
+    """Off by default (scale 1). On the hand-built book the labels known before the check's hold-out
+    give a slope below 1: scale 1, the same PDs as without it. With the rolling debtors' values raised
+    by 40 the labels separate (slope at its cap, no information): a scale just above 1, checked on the
+    hold-out, equal to :func:`fit_gain` on every known label; each state's mean PD and the
+    contributions hold with it."""
+    from models.rollrate import fit_gain, within_inputs
+
+    frame = book()
+    off = RollRateModel(PARAMS).fit(frame)
+    assert off.within_.gain == 1.0 and "; scale" not in off.within_.note
+    on = RollRateModel(replace(PARAMS, within_gain_sd=0.5)).fit(frame)
+    assert on.within_.gain == 1.0
+    assert on.within_.note.endswith("; scale 1 (fitted before the hold-out: 0.90, at most 1)")
+    X = live_last(frame)
+    np.testing.assert_array_equal(on.predict_proba(X), off.predict_proba(X))
+
+    ids = frame["debtor_id"].str[1:].astype(int)
+    raised = frame.assign(dpd_max_180d=np.where(ids.isin(list(ROLLERS)), ids + 40.0, ids).astype(float))
+    model = RollRateModel(replace(PARAMS, within_gain_sd=0.5)).fit(raised)
+    w = model.within_
+    assert (
+        w.kept and "; scale 1.04 (labels' slope 8.00" in w.note and "on the hold-out 1.03: log-loss" in w.note
+    )
+    rows = raised[~raised["in_default_at_asof"] & raised["label"].notna()]
+    code = model.state_of(rows)
+    adj = w.terms(within_inputs(rows, w.features), code).sum(axis=1) / w.gain
+    assert w.gain == fit_gain(adj, code, rows["label"].astype(float).to_numpy(), 0.5)[0] > 1.0
+    live = raised[~raised["in_default_at_asof"]]
+    code, p = model.state_of(live), model.predict_proba(live)[:, 1]
+    for s in np.unique(code):
+        np.testing.assert_allclose(p[code == s].mean(), model.pd_[s], rtol=1e-9)
+    X = live_last(raised)[["dpd_current_max", "dpd_max_180d", "overdue_share"]]
+    values, base = rollrate_contributions(model, X)
+    p = model.predict_proba(X)[:, 1]
+    np.testing.assert_allclose(values.to_numpy().sum(axis=1) + base, np.log(p / (1 - p)), atol=1e-9)
+
+
+def test_an_older_registered_version_without_the_scale_scores_as_before() -> None:
+    """A model pickled (the registry's scikit-learn flavour) before the scale existed has no ``gain``
+    on its adjustment nor ``within_gain_sd`` in its params: it loads and scores as it did (scale 1),
+    and its contributions still add up."""
+    frame = book()
+    model = RollRateModel(PARAMS).fit(frame)
+    X = live_last(frame)[["dpd_current_max", "dpd_max_180d"]]
+    before = model.predict_proba(X)
+    vars(model.within_).pop("gain")  # what an s12 pickle holds
+    vars(model.params).pop("within_gain_sd")
+    old = pickle.loads(pickle.dumps(model))
+    assert "gain" not in vars(old.within_) and old.within_.gain == 1.0
+    np.testing.assert_array_equal(old.predict_proba(X), before)
+    values, base = rollrate_contributions(old, X)
+    p = before[:, 1]
+    np.testing.assert_allclose(values.to_numpy().sum(axis=1) + base, np.log(p / (1 - p)), atol=1e-9)
