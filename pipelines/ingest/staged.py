@@ -6,7 +6,10 @@ in one bucket, so per-bucket counts add up):
   such as 2026-11-30 in an export that ends 2026-06-30). Taken as the latest date, they made a stale
   export look fresh to ``ews score``'s data-lag check. The export's end (the last date before the
   gap) is recorded in the manifest (``late_rows``) and read by
-  :func:`pipelines.scoring.data_window.data_window` and ``Book.last_observed``.
+  :func:`pipelines.scoring.data_window.data_window` and ``Book.last_observed``. Rows after the
+  silence that read as a ledger that resumed slowly (:data:`RESUMED_MIN_SPAN_DAYS`) are not cut: the
+  check is over the whole book, so one dormant customer coming back never trips it; a whole ledger
+  back from a shutdown at a trickle should not be read as typos either.
 - :func:`statement_gaps`: monthly statements with months missing between a debtor's first and last
   statement, or two statements in one calendar month (the statement features count calendar months:
   ``features/statements.py``).
@@ -35,6 +38,12 @@ LATE_MAX_ROWS = 100
 LATE_PACE_SHARE = 0.1
 """... and fewer than a tenth of what the bulk's pace over its last 90 days gives over their span
 (at least 7 days): a business back from a long shutdown has its normal pace after the gap."""
+RESUMED_MIN_DAYS = 3
+RESUMED_MIN_SPAN_DAYS = 14
+"""... unless they read as a ledger that resumed slowly (a business back from a shutdown, a seasonal
+trade): on at least 3 distinct days spanning at least 14 days, with no silence of more than
+:data:`LATE_GAP_DAYS` between them. Mistyped dates (a wrong year or month) are a day or a few
+consecutive days, or isolated rows far apart."""
 _ID_COLUMNS = {
     "invoices": "invoice_id",
     "payments": "payment_id",
@@ -76,9 +85,19 @@ def export_end(counts: dict[dt.date, int]) -> tuple[dt.date, int] | None:
             continue
         pace = rows[(ordinal > ordinal[i] - 90) & (ordinal <= ordinal[i])].sum() / 90
         span = max(7, int(ordinal[-1] - ordinal[i + 1]) + 1)
-        if tail < LATE_PACE_SHARE * pace * span:
+        if tail < LATE_PACE_SHARE * pace * span and not _resumed(ordinal[i + 1 :]):
             found = (days[i], tail)  # keep looking back: two typos after one gap are cut together
     return found
+
+
+def _resumed(late: np.ndarray) -> bool:
+    """Whether the dated days after a silence (ordinals, increasing) read as a ledger that resumed:
+    see :data:`RESUMED_MIN_SPAN_DAYS`."""
+    return (
+        len(late) >= RESUMED_MIN_DAYS
+        and int(late[-1] - late[0]) >= RESUMED_MIN_SPAN_DAYS
+        and int(np.diff(late).max()) <= LATE_GAP_DAYS
+    )
 
 
 def late_dates(stage: Path) -> tuple[list[str], dict[str, Any] | None]:
