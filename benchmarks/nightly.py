@@ -233,6 +233,9 @@ def main() -> None:
         help="abort (exit 3) above this RSS: protects the shared box",
     )
     args = parser.parse_args()
+    from pipelines.runtime import keep_freed_memory
+
+    keep_freed_memory()  # as the `ews` command line does (the ingest child inherits it)
     _watchdog(args.max_rss_gib)
 
     os.chdir(ROOT)

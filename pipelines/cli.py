@@ -159,6 +159,9 @@ def main() -> None:
     Heavy libraries (pandas, MLflow, Prefect, LightGBM) are imported inside the commands that use
     them, so that ``ews --help`` and the list commands answer quickly.
     """
+    from pipelines.runtime import keep_freed_memory
+
+    keep_freed_memory()
     try:
         app()
     except ConfigError as exc:

@@ -9,6 +9,12 @@
   A normal exit still stops it through Prefect's ``atexit`` hook, after the run logs are sent.
   Elsewhere (macOS) only the normal stop applies; start a shared server (`prefect server start`)
   and set ``PREFECT_API_URL`` there.
+* :func:`keep_freed_memory`: on Linux, freed memory is kept for reuse by the process instead of
+  being given back to the system at once (glibc's ``M_MMAP_THRESHOLD`` / ``M_TRIM_THRESHOLD``, and
+  Arrow's buffers from the same allocator). The ingest and the nightly allocate and free frames of
+  tens of MB per debtor bucket; each time the memory went back to the system, the next frame faulted
+  it in again and the kernel zeroed it: at 1M debtors that was ~190 of ~700 CPU-s, system time
+  (BENCHMARKS.md, "Session 13 (s13-scale)"). Results are the same bytes.
 * :func:`quiet_user_errors`: Prefect logs every exception that ends a task or flow run with its
   traceback. For user errors (bad config, unusable feed, unsafe output folder...) the command line
   prints one line instead, so the flow-run log keeps the message and drops the traceback.
@@ -27,10 +33,68 @@ from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
-__all__ = ["PrefectUnavailableError", "ensure_prefect_api", "quiet_user_errors"]
+__all__ = [
+    "PrefectUnavailableError",
+    "ensure_prefect_api",
+    "keep_freed_memory",
+    "quiet_user_errors",
+    "release_freed_memory",
+]
 
 _PR_SET_PDEATHSIG = 1
 STARTUP_TIMEOUT_S = 120  # Prefect's default (20 s) is too short for a first start on a busy machine
+
+
+MALLOC_SETTINGS = {
+    # glibc reads these when a process starts (worker processes spawned later inherit them);
+    # this process gets the same values through mallopt() below
+    "MALLOC_MMAP_THRESHOLD_": 1 << 30,  # blocks up to 1 GiB from the heap, not a fresh mmap each
+    "MALLOC_TRIM_THRESHOLD_": 2**31 - 1,  # the heap's free top is kept (2 GiB: mallopt's int limit)
+}
+_MALLOPT = {"MALLOC_MMAP_THRESHOLD_": -3, "MALLOC_TRIM_THRESHOLD_": -1}  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+
+
+def keep_freed_memory() -> dict[str, str]:
+    """Keep freed memory in the process for reuse (Linux with glibc; elsewhere nothing is done).
+
+    Sets glibc's mmap and trim thresholds in this process (``mallopt``) and in the environment (for
+    the worker processes it starts), and Arrow's default memory pool to the system allocator
+    (``ARROW_DEFAULT_MEMORY_POOL=system``), so Arrow's buffers are kept the same way. A variable the
+    user has set already is left as it is. Returns the settings applied. Call it before the work
+    starts (the command line does, in :func:`pipelines.cli.main`)."""
+    if not sys.platform.startswith("linux"):
+        return {}
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        return {}
+    applied: dict[str, str] = {}
+    for name, value in MALLOC_SETTINGS.items():
+        if name in os.environ:
+            continue
+        if mallopt(_MALLOPT[name], ctypes.c_int(value)) == 1:
+            os.environ[name] = applied[name] = str(value)
+            _KEPT.append(name)
+    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+        os.environ["ARROW_DEFAULT_MEMORY_POOL"] = applied["ARROW_DEFAULT_MEMORY_POOL"] = "system"
+        if "pyarrow" in sys.modules:  # imported already: it has read the variable
+            import pyarrow as pa
+
+            pa.set_memory_pool(pa.system_memory_pool())
+    return applied
+
+
+_KEPT: list[str] = []  # the settings keep_freed_memory applied in this process
+
+
+def release_freed_memory() -> None:
+    """Give the free memory this process keeps back to the system (glibc's ``malloc_trim``), when
+    :func:`keep_freed_memory` set the thresholds here. The nightly calls it after each of its
+    steps: within a step freed frames are reused, and what the step leaves free does not add to
+    the next step's peak (kept memory is also fragmented: without it the 1M nightly's process
+    peaked ~400 MiB higher)."""
+    if _KEPT:
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 class PrefectUnavailableError(RuntimeError):

@@ -63,6 +63,7 @@ from pipelines.feed_checks import (
     training_figures,
     write_rejected,
 )
+from pipelines.runtime import release_freed_memory
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.limits import add_credit_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
@@ -154,6 +155,8 @@ class StepMeter:
             sampler.join()
             peak[0] = max(peak[0], self._proc.memory_info().rss)
             self.peak_rss_mib[name] = round(peak[0] / 2**20, 1)
+            if not thread:
+                release_freed_memory()  # what the step freed goes back (pipelines.runtime)
         if self._logger is not None:
             self._logger.info(
                 "%s: %.2f s, peak RSS %.0f MiB", name, self.seconds[name], self.peak_rss_mib[name]

@@ -152,3 +152,49 @@ def test_score_with_hung_tracking_server_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert "is unreachable" in done.stderr and "Starting temporary server" not in done.stderr
+
+
+FREED = """
+import ctypes, os, sys
+if sys.argv[1] == "tuned":
+    from pipelines.runtime import keep_freed_memory
+    keep_freed_memory()
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+n = 256 << 20
+block = ctypes.c_void_p(libc.malloc(ctypes.c_size_t(n)))
+ctypes.memset(block, 1, n)
+held = rss()
+libc.free(block)
+import pyarrow as pa
+print(held - rss(), os.environ.get("MALLOC_TRIM_THRESHOLD_"), pa.default_memory_pool().backend_name)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt (Linux)")
+def test_keep_freed_memory_keeps_a_freed_block_for_reuse() -> None:
+    """A freed 256 MiB block stays in the process (no fresh, zeroed pages for the next frame), the
+    worker processes inherit the settings, Arrow allocates from the same heap; a user's own
+    setting wins."""
+
+    def run(mode: str, **env: str) -> list[str]:
+        out = subprocess.run(
+            [sys.executable, "-c", FREED, mode],
+            env={k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "ARROW_DEFAULT"))}
+            | {"PYTHONPATH": str(ROOT)}
+            | env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout.split()
+        return out
+
+    released, trim, pool = run("plain")
+    assert int(released) >= 128 and trim == "None" and pool != "system"  # glibc unmaps the block at once
+    released, trim, pool = run("tuned")
+    assert int(released) <= 16 and trim == "2147483647" and pool == "system"
+    released, trim, pool = run("tuned", MALLOC_TRIM_THRESHOLD_="0", MALLOC_MMAP_THRESHOLD_="131072")
+    assert int(released) >= 128 and trim == "0" and pool == "system"  # the user's values are kept
