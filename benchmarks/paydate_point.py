@@ -29,6 +29,14 @@ that the point is clamped into it):
   its recent median lateness, an older open invoice's days past due, the days since the invoice's
   last part payment).
 
+- ``auto``: ``q50+state`` only when, fitted on the earlier point month-ends, it beats the hazard's
+  median on the latest 3 (out of time, rows dated <= C): a choice a flow could make;
+- ``bias`` (``--bias-days N``): the shipped median shifted by the book's recent bias, the median of
+  (settlement day - forecast median) of the invoices open N days before T that the same hazard
+  expected within N / 2 days (each observed by T, or known to be later: no row after T);
+  ``bias_c``: the same shift computed once at the cut C (T = C) and kept for every test month-end,
+  as a training flow would store it with the version.
+
 Per variant against ``shipped``: the paired difference of the absolute errors with a 95 % interval
 from a bootstrap over debtors (``--boot`` draws). CPU seconds of the point model's fit and
 prediction beside the hazard's.
@@ -115,6 +123,21 @@ def hazard_inputs(booster, inv: pd.DataFrame, T: int, H: int) -> tuple[pd.DataFr
     return out, F
 
 
+def recent_bias(hazard, ledger, T: int, days: int, H: int) -> float:
+    """Median of (settlement day - forecast median) over the invoices open ``days`` before T that the
+    hazard expected within ``days // 2`` days; judged from rows dated <= T (later: +infinity)."""
+    T0 = T - days
+    inv0 = open_invoices(ledger, ledger_state(ledger, T0))
+    m0 = median_days(cdf_weeks(predict_hazards(hazard, inv0, T0, H)))
+    s0 = settlement_days(ledger, T)[inv0["pos"].to_numpy(dtype=np.int64)] - T0
+    short = m0 <= days // 2
+    if not short.any():
+        return 0.0
+    r = np.where(np.isnan(s0[short]), np.inf, s0[short] - m0[short])
+    b = float(np.median(r))
+    return b if np.isfinite(b) else 0.0
+
+
 def fit_point(X: np.ndarray, y: np.ndarray, args, seed: int) -> lgb.Booster:
     model = lgb.LGBMRegressor(
         objective="quantile",
@@ -178,9 +201,11 @@ def run(regime: str, seed: int, args) -> dict:
     need = PERIOD_DAYS * H if not args.cap_days else args.cap_days
     point_T = [s for s in snaps if s + need <= C][-args.point_snapshots :]
     folds = args.folds
+    if args.no_point:
+        point_T = []
     rng = np.random.default_rng([seed, 13])
     fold_of = rng.integers(0, folds, size=len(ledger.debtor_ids))
-    if args.hazard_inputs == "oof":
+    if args.hazard_inputs == "oof" and point_T:
         oof = [fit_hazard(rows.loc[fold_of[rows["code"].to_numpy()] != k], params) for k in range(folds)]
     else:  # out of time: per group of 3 point month-ends, a hazard trained as the flow would at its first
         oot = {}
@@ -222,7 +247,11 @@ def run(regime: str, seed: int, args) -> dict:
                 h, _ = hazard_inputs(oof[k], inv.iloc[sel].reset_index(drop=True), T, H)
                 hz.iloc[sel] = h.to_numpy()
         train_parts.append(pd.concat([inv, hz], axis=1).assign(T=T))
-    train = pd.concat(train_parts, ignore_index=True)
+    train = (
+        pd.concat(train_parts, ignore_index=True)
+        if train_parts
+        else pd.DataFrame(columns=["hz_median", "T", "actual_days"], dtype=np.float64)
+    )
     train = train.loc[train["hz_median"].notna()].reset_index(drop=True)
     variants_in = {
         "q50": BASE_INPUTS + HAZARD_INPUTS,
@@ -230,6 +259,8 @@ def run(regime: str, seed: int, args) -> dict:
         "q50+state": BASE_INPUTS + HAZARD_INPUTS + STATE,
         "q50res+state": BASE_INPUTS + HAZARD_INPUTS + STATE,
     }
+    if args.no_point:
+        variants_in = {}
     points, cpu_fit = {}, {}
     for name, cols in variants_in.items():
         y = train["actual_days"].to_numpy(dtype=np.float64)
@@ -265,6 +296,9 @@ def run(regime: str, seed: int, args) -> dict:
         choice["q50"] = choice["mae_q50_state"] < choice["mae_hazard"]
     # test month-ends
     pooled: dict[str, list] = {}
+    bias_seen: list[float] = []
+    # as a training flow would store it: once, at its cut C, with the model it ships
+    bias_c = recent_bias(hazard, ledger, C, args.bias_days, H) if args.bias_days else 0.0
     cpu_hz, cpu_pt = 0.0, 0.0
     n_test = 0
     for T in p.test:
@@ -292,6 +326,12 @@ def run(regime: str, seed: int, args) -> dict:
                 pt = np.where(pt >= args.cap_days - 1, med, pt)
             preds[name] = np.where(np.isnan(med), np.nan, np.minimum(np.maximum(pt, p10), hi))
         preds["auto"] = preds["q50+state"] if choice["q50"] else med
+        if args.bias_days:  # the recent bias: forecasts made bias_days before T, settled by T
+            b = recent_bias(hazard, ledger, T, args.bias_days, H)
+            bias_seen.append(b)
+            for name, shift in (("bias", b), ("bias_c", bias_c)):
+                shifted = np.maximum(med + np.round(shift), 1.0)
+                preds[name] = np.where(np.isnan(med), np.nan, np.minimum(np.maximum(shifted, p10), hi))
         base = baseline_days(inv, T)
         for key, val in (
             *preds.items(),
@@ -323,6 +363,8 @@ def run(regime: str, seed: int, args) -> dict:
         res[name]["diff_vs_shipped"] = boot_diff(d, cat["code"][paid], args.boot, seed)
     out["variants"] = res
     out["choice"] = choice
+    out["bias_days_seen"] = bias_seen
+    out["bias_at_cut"] = bias_c
     out["cpu_s"] = {
         "hazard_fit": round(c_hfit, 2),
         "hazard_predict_test": round(cpu_hz, 2),
@@ -336,6 +378,14 @@ def main() -> None:
     ap = book_arguments(__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[7, 2])
     ap.add_argument("--folds", type=int, default=3)
+    ap.add_argument("--no-point", action="store_true", help="no point models (shipped, shaped, bias only)")
+    ap.add_argument(
+        "--bias-days",
+        type=int,
+        default=0,
+        help="variant `bias`: shift the median by the median residual of the forecasts made this many "
+        "days before T of invoices the model expected within half of it (settled by T; 0: off)",
+    )
     ap.add_argument(
         "--cap-days",
         type=int,
