@@ -76,18 +76,29 @@ def export_end(counts: dict[dt.date, int]) -> tuple[dt.date, int] | None:
         return None
     ordinal = np.array([d.toordinal() for d in days], dtype=np.int64)
     after = np.cumsum(rows[::-1])[::-1]  # rows on or after each day
-    found = None
+    found, cut = None, len(days)  # cut: index of the first day after the latest cut found
     for i in range(len(days) - 2, -1, -1):
         tail = int(after[i + 1])
         if tail > cap:
             break
         if ordinal[i + 1] - ordinal[i] <= LATE_GAP_DAYS:
             continue
-        pace = rows[(ordinal > ordinal[i] - 90) & (ordinal <= ordinal[i])].sum() / 90
+        pace = _pace(rows, ordinal, i)
         span = max(7, int(ordinal[-1] - ordinal[i + 1]) + 1)
-        if tail < LATE_PACE_SHARE * pace * span and not _resumed(ordinal[i + 1 :]):
-            found = (days[i], tail)  # keep looking back: two typos after one gap are cut together
+        # a ledger that resumed before a later cut (typos after it) is judged without those rows
+        if tail < LATE_PACE_SHARE * pace * span and not _resumed(ordinal[i + 1 : cut]):
+            found, cut = (days[i], tail), i + 1  # keep looking back: typos after one gap are cut together
     return found
+
+
+def _pace(rows: np.ndarray, ordinal: np.ndarray, i: int) -> float:
+    """Rows a day over the 90 days to day ``i``; when the days since the silence before ``i`` are a
+    ledger that resumed slowly, the pace before that silence (a trickle is not the ledger's pace: a
+    typed-wrong batch after it is still cut)."""
+    silences = np.flatnonzero(np.diff(ordinal[: i + 1]) > LATE_GAP_DAYS)
+    if len(silences) and _resumed(ordinal[silences[-1] + 1 : i + 1]):
+        i = int(silences[-1])
+    return float(rows[(ordinal > ordinal[i] - 90) & (ordinal <= ordinal[i])].sum() / 90)
 
 
 def _resumed(late: np.ndarray) -> bool:

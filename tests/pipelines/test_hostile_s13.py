@@ -63,3 +63,20 @@ def test_a_resumed_ledger_is_scored_as_fresh(tmp_path: Path) -> None:
     assert not [w for w in manifest["warnings"] if w.startswith("dates:")]
     assert data_window(out) == (START, dt.date(2024, 7, 21))
     check_as_of(dt.date(2024, 7, 31), data_window(out), 35, out)  # no StaleDataError
+
+
+def test_a_typo_batch_after_a_resumed_ledger_is_cut_alone() -> None:
+    """s13-review: the resumed ledger of the first test (10 rows on days 40, 47, .. 103 after the
+    bulk's last day), then 300 silent days and a wrong year typed in one sitting (3 rows on days 403,
+    404, 405). Before: the typos were not cut at their own silence (pace over the 90 days before it:
+    10 rows / 90 = 0.11 a day; 3 >= 0.1 x 0.11 x 7) and the resumed rows were cut with them, the
+    export's end taken as the bulk's (13 late rows: `ews score` refused a live book as stale). Now the
+    pace before a slow resumption is the bulk's (10 a day: 3 < 0.1 x 10 x 7 = 7), the typos alone
+    are cut, and the resumed rows are judged without them."""
+    from pipelines.ingest.staged import export_end
+
+    bulk = {START + dt.timedelta(days=i): 10 for i in range(1000)}
+    last = START + dt.timedelta(days=999)
+    resumed = [40 + 7 * k for k in range(10)]
+    late = {last + dt.timedelta(days=d): 1 for d in [*resumed, 403, 404, 405]}
+    assert export_end({**bulk, **late}) == (last + dt.timedelta(days=103), 3)
