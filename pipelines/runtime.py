@@ -52,6 +52,7 @@ MALLOC_SETTINGS = {
     "MALLOC_TRIM_THRESHOLD_": 2**31 - 1,  # the heap's free top is kept (2 GiB: mallopt's int limit)
 }
 _MALLOPT = {"MALLOC_MMAP_THRESHOLD_": -3, "MALLOC_TRIM_THRESHOLD_": -1}  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+_TUNABLE = {"MALLOC_MMAP_THRESHOLD_": "mmap_threshold", "MALLOC_TRIM_THRESHOLD_": "trim_threshold"}
 
 
 def keep_freed_memory() -> dict[str, str]:
@@ -60,7 +61,7 @@ def keep_freed_memory() -> dict[str, str]:
     Sets glibc's mmap and trim thresholds in this process (``mallopt``) and in the environment (for
     the worker processes it starts), and Arrow's default memory pool to the system allocator
     (``ARROW_DEFAULT_MEMORY_POOL=system``), so Arrow's buffers are kept the same way. A variable the
-    user has set already is left as it is. Returns the settings applied. Call it before the work
+    user has set already (or its ``GLIBC_TUNABLES`` entry) is left as it is. Returns the settings applied. Call it before the work
     starts (the command line does, in :func:`pipelines.cli.main`)."""
     if not sys.platform.startswith("linux"):
         return {}
@@ -70,8 +71,8 @@ def keep_freed_memory() -> dict[str, str]:
         return {}
     applied: dict[str, str] = {}
     for name, value in MALLOC_SETTINGS.items():
-        if name in os.environ:
-            continue
+        if name in os.environ or f"glibc.malloc.{_TUNABLE[name]}=" in os.environ.get("GLIBC_TUNABLES", ""):
+            continue  # the user's own value (GLIBC_TUNABLES is glibc's newer spelling of it)
         if mallopt(_MALLOPT[name], ctypes.c_int(value)) == 1:
             os.environ[name] = applied[name] = str(value)
             _KEPT.append(name)

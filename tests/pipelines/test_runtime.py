@@ -182,7 +182,11 @@ def test_keep_freed_memory_keeps_a_freed_block_for_reuse() -> None:
     def run(mode: str, **env: str) -> list[str]:
         out = subprocess.run(
             [sys.executable, "-c", FREED, mode],
-            env={k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "ARROW_DEFAULT"))}
+            env={
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("MALLOC_", "ARROW_DEFAULT", "GLIBC_TUNABLES"))
+            }
             | {"PYTHONPATH": str(ROOT)}
             | env,
             capture_output=True,
@@ -198,3 +202,17 @@ def test_keep_freed_memory_keeps_a_freed_block_for_reuse() -> None:
     assert int(released) <= 16 and trim == "2147483647" and pool == "system"
     released, trim, pool = run("tuned", MALLOC_TRIM_THRESHOLD_="0", MALLOC_MMAP_THRESHOLD_="131072")
     assert int(released) >= 128 and trim == "0" and pool == "system"  # the user's values are kept
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt (Linux)")
+def test_keep_freed_memory_leaves_the_users_glibc_tunables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """s13-review: thresholds the user gave as glibc tunables (the newer spelling of MALLOC_*_) are
+    the user's values too: nothing is applied (before, mallopt overrode them and a 256 MiB block
+    freed under ``trim_threshold=0:mmap_threshold=131072`` stayed in the process)."""
+    from pipelines.runtime import keep_freed_memory
+
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0:glibc.malloc.mmap_threshold=131072")
+    assert keep_freed_memory() == {}
