@@ -93,9 +93,11 @@ def release_freed_memory() -> None:
     :func:`keep_freed_memory` set the thresholds here. The nightly calls it after each of its
     steps: within a step freed frames are reused, and what the step leaves free does not add to
     the next step's peak (kept memory is also fragmented: without it the 1M nightly's process
-    peaked ~400 MiB higher)."""
-    if _KEPT:
-        ctypes.CDLL(None).malloc_trim(0)
+    peaked ~400 MiB higher). A process started by one that did (a served flow run, the ingest
+    child) has the thresholds from its environment, and is trimmed too."""
+    trim = str(MALLOC_SETTINGS["MALLOC_TRIM_THRESHOLD_"])
+    if _KEPT or (sys.platform.startswith("linux") and os.environ.get("MALLOC_TRIM_THRESHOLD_") == trim):
+        getattr(ctypes.CDLL(None), "malloc_trim", lambda _: 0)(0)
 
 
 class PrefectUnavailableError(RuntimeError):

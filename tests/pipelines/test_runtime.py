@@ -216,3 +216,37 @@ def test_keep_freed_memory_leaves_the_users_glibc_tunables(monkeypatch: pytest.M
     monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
     monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0:glibc.malloc.mmap_threshold=131072")
     assert keep_freed_memory() == {}
+
+
+INHERITED = """
+import ctypes, os
+from pipelines.runtime import release_freed_memory
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+n = 256 << 20
+block = ctypes.c_void_p(libc.malloc(ctypes.c_size_t(n)))
+ctypes.memset(block, 1, n)
+held = rss()
+libc.free(block)
+kept = held - rss()
+release_freed_memory()
+print(kept, held - rss())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim (Linux)")
+def test_release_freed_memory_in_a_process_that_inherited_the_thresholds() -> None:
+    """s13-review: a served flow run or the ingest child gets the thresholds from the environment
+    `ews` set, not from keep_freed_memory: the 256 MiB block it frees is kept, and
+    release_freed_memory gives it back there too (before: 0 MiB given back, the nightly's steps
+    in a served run were never trimmed)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
+    env |= {"PYTHONPATH": str(ROOT), "MALLOC_TRIM_THRESHOLD_": "2147483647"}
+    env |= {"MALLOC_MMAP_THRESHOLD_": "1073741824"}
+    out = subprocess.run(
+        [sys.executable, "-c", INHERITED], env=env, capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    kept, released = map(int, out.stdout.split())
+    assert kept <= 16 and released >= 128, out.stdout
