@@ -76,7 +76,7 @@ def export_end(counts: dict[dt.date, int]) -> tuple[dt.date, int] | None:
         return None
     ordinal = np.array([d.toordinal() for d in days], dtype=np.int64)
     after = np.cumsum(rows[::-1])[::-1]  # rows on or after each day
-    found, cut = None, len(days)  # cut: index of the first day after the latest cut found
+    found = None
     for i in range(len(days) - 2, -1, -1):
         tail = int(after[i + 1])
         if tail > cap:
@@ -85,9 +85,8 @@ def export_end(counts: dict[dt.date, int]) -> tuple[dt.date, int] | None:
             continue
         pace = _pace(rows, ordinal, i)
         span = max(7, int(ordinal[-1] - ordinal[i + 1]) + 1)
-        # a ledger that resumed before a later cut (typos after it) is judged without those rows
-        if tail < LATE_PACE_SHARE * pace * span and not _resumed(ordinal[i + 1 : cut]):
-            found, cut = (days[i], tail), i + 1  # keep looking back: typos after one gap are cut together
+        if tail < LATE_PACE_SHARE * pace * span and not _resumed(ordinal[i + 1 :]):
+            found = (days[i], tail)  # keep looking back: two typos after one gap are cut together
     return found
 
 
@@ -103,12 +102,12 @@ def _pace(rows: np.ndarray, ordinal: np.ndarray, i: int) -> float:
 
 def _resumed(late: np.ndarray) -> bool:
     """Whether the dated days after a silence (ordinals, increasing) read as a ledger that resumed:
-    see :data:`RESUMED_MIN_SPAN_DAYS`."""
-    return (
-        len(late) >= RESUMED_MIN_DAYS
-        and int(late[-1] - late[0]) >= RESUMED_MIN_SPAN_DAYS
-        and int(np.diff(late).max()) <= LATE_GAP_DAYS
-    )
+    see :data:`RESUMED_MIN_SPAN_DAYS`. The days up to the next silence are judged: what follows it
+    (typos after the resumed ledger, a second slow resumption) is judged at that silence."""
+    silences = np.flatnonzero(np.diff(late) > LATE_GAP_DAYS)
+    if len(silences):
+        late = late[: silences[0] + 1]
+    return len(late) >= RESUMED_MIN_DAYS and int(late[-1] - late[0]) >= RESUMED_MIN_SPAN_DAYS
 
 
 def late_dates(stage: Path) -> tuple[list[str], dict[str, Any] | None]:

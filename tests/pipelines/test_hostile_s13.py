@@ -80,3 +80,9 @@ def test_a_typo_batch_after_a_resumed_ledger_is_cut_alone() -> None:
     resumed = [40 + 7 * k for k in range(10)]
     late = {last + dt.timedelta(days=d): 1 for d in [*resumed, 403, 404, 405]}
     assert export_end({**bulk, **late}) == (last + dt.timedelta(days=103), 3)
+    # a seasonal ledger: the same slow resumption, 60 days' pause, a second one (days 163 .. 226).
+    # Before: cut at the bulk's end (20 rows: a silence over 35 inside them); now each run reads as
+    # resumed at its own silence (pace before the second: the bulk's, 10 < 0.1 x 10 x 64, but 10
+    # days spanning 63)
+    second = {last + dt.timedelta(days=163 + 7 * k): 1 for k in range(10)}
+    assert export_end({**bulk, **{last + dt.timedelta(days=d): 1 for d in resumed}, **second}) is None
