@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pipelines.engine import each_done
+from pipelines.runtime import release_freed_memory
 
 __all__ = [
     "Engine",
@@ -69,8 +70,15 @@ class EngineSettings:
 
 
 def _call(k: int, shared: tuple[Callable[..., Any], Any, tuple[Any, ...]]) -> Any:
+    """One bucket on a Dask worker. A worker started by `ews` inherits its allocator thresholds
+    (:func:`pipelines.runtime.keep_freed_memory`; they win over Dask's own trim threshold), so what
+    the bucket freed is given back when it ends: else Dask's memory monitor counts it as the
+    worker's unmanaged memory against ``memory_limit`` (s13-review)."""
     fn, book, args = shared
-    return fn(book, k, *args)
+    try:
+        return fn(book, k, *args)
+    finally:
+        release_freed_memory()
 
 
 @dataclass

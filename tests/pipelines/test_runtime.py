@@ -250,3 +250,36 @@ def test_release_freed_memory_in_a_process_that_inherited_the_thresholds() -> No
     )
     kept, released = map(int, out.stdout.split())
     assert kept <= 16 and released >= 128, out.stdout
+
+
+BUCKET = """
+import ctypes, os
+from pipelines.cluster import _call
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+def bucket(book, k):
+    n = 256 << 20
+    block = ctypes.c_void_p(libc.malloc(ctypes.c_size_t(n)))
+    ctypes.memset(block, 1, n)
+    held = rss()
+    libc.free(block)
+    return held
+held = _call(3, (bucket, None, ()))
+print(held - rss())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim (Linux)")
+def test_a_dask_bucket_gives_back_what_it_freed() -> None:
+    """s13-review: a Dask worker started by `ews` inherits the thresholds (they win over Dask's own
+    trim threshold); a bucket's freed 256 MiB went on counting against the worker's memory_limit.
+    The bucket call (pipelines.cluster._call, both Dask paths) gives it back when the bucket ends."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
+    env |= {"PYTHONPATH": str(ROOT), "MALLOC_TRIM_THRESHOLD_": "2147483647"}
+    env |= {"MALLOC_MMAP_THRESHOLD_": "1073741824"}
+    out = subprocess.run(
+        [sys.executable, "-c", BUCKET], env=env, capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert int(out.stdout) >= 128, out.stdout
