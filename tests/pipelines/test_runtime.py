@@ -154,15 +154,24 @@ def test_score_with_hung_tracking_server_is_one_line(tmp_path: Path) -> None:
     assert "is unreachable" in done.stderr and "Starting temporary server" not in done.stderr
 
 
-FREED = """
-import ctypes, os, sys
-if sys.argv[1] == "tuned":
-    from pipelines.runtime import keep_freed_memory
-    keep_freed_memory()
+# the scripts below read the process's resident memory in MiB around a freed block
+MALLOC = """
+import ctypes, os
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+"""
+
+FREED = (
+    """
+import sys
+if sys.argv[1] == "tuned":
+    from pipelines.runtime import keep_freed_memory
+    keep_freed_memory()
+"""
+    + MALLOC
+    + """
 n = 256 << 20
 block = ctypes.c_void_p(libc.malloc(ctypes.c_size_t(n)))
 ctypes.memset(block, 1, n)
@@ -171,6 +180,7 @@ libc.free(block)
 import pyarrow as pa
 print(held - rss(), os.environ.get("MALLOC_TRIM_THRESHOLD_"), pa.default_memory_pool().backend_name)
 """
+)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt (Linux)")
@@ -218,13 +228,10 @@ def test_keep_freed_memory_leaves_the_users_glibc_tunables(monkeypatch: pytest.M
     assert keep_freed_memory() == {}
 
 
-INHERITED = """
-import ctypes, os
+INHERITED = (
+    MALLOC
+    + """
 from pipelines.runtime import release_freed_memory
-libc = ctypes.CDLL(None)
-libc.malloc.restype = ctypes.c_void_p
-def rss():
-    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
 n = 256 << 20
 block = ctypes.c_void_p(libc.malloc(ctypes.c_size_t(n)))
 ctypes.memset(block, 1, n)
@@ -234,6 +241,7 @@ kept = held - rss()
 release_freed_memory()
 print(kept, held - rss())
 """
+)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim (Linux)")
@@ -252,13 +260,10 @@ def test_release_freed_memory_in_a_process_that_inherited_the_thresholds() -> No
     assert kept <= 16 and released >= 128, out.stdout
 
 
-BUCKET = """
-import ctypes, os
+BUCKET = (
+    MALLOC
+    + """
 from pipelines.cluster import _call
-libc = ctypes.CDLL(None)
-libc.malloc.restype = ctypes.c_void_p
-def rss():
-    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
 def bucket(book, k):
     n = 256 << 20
     block = ctypes.c_void_p(libc.malloc(ctypes.c_size_t(n)))
@@ -269,6 +274,7 @@ def bucket(book, k):
 held = _call(3, (bucket, None, ()))
 print(held - rss())
 """
+)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim (Linux)")
