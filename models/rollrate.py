@@ -451,7 +451,6 @@ def fit_gain(adj: np.ndarray, state: np.ndarray, y: np.ndarray, sd: float) -> tu
     design = np.column_stack([np.eye(n_s)[idx], a])
     rate = np.array([yk[idx == s].mean() for s in range(n_s)])
     beta = np.concatenate([np.log(rate / (1 - rate)), [1.0]])
-    hess = np.eye(n_s + 1)
     for _ in range(100):
         p = _sigmoid(design @ beta)
         grad = design.T @ (yk - p)

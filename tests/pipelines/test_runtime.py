@@ -161,6 +161,13 @@ libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 def rss():
     return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") >> 20
+def freed_block():  # the resident MiB while a 256 MiB block was in use; the block is freed
+    n = 256 << 20
+    block = ctypes.c_void_p(libc.malloc(ctypes.c_size_t(n)))
+    ctypes.memset(block, 1, n)
+    held = rss()
+    libc.free(block)
+    return held
 """
 
 FREED = (
@@ -172,11 +179,7 @@ if sys.argv[1] == "tuned":
 """
     + MALLOC
     + """
-n = 256 << 20
-block = ctypes.c_void_p(libc.malloc(ctypes.c_size_t(n)))
-ctypes.memset(block, 1, n)
-held = rss()
-libc.free(block)
+held = freed_block()
 import pyarrow as pa
 print(held - rss(), os.environ.get("MALLOC_TRIM_THRESHOLD_"), pa.default_memory_pool().backend_name)
 """
@@ -228,15 +231,22 @@ def test_keep_freed_memory_leaves_the_users_glibc_tunables(monkeypatch: pytest.M
     assert keep_freed_memory() == {}
 
 
+def _with_inherited_thresholds(script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` in a Python process that has the thresholds `ews` sets from its environment only
+    (as a served flow run, the ingest child or a Dask worker gets them)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
+    env |= {"PYTHONPATH": str(ROOT), "MALLOC_TRIM_THRESHOLD_": "2147483647"}
+    env |= {"MALLOC_MMAP_THRESHOLD_": "1073741824"}
+    return subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True, cwd=ROOT
+    )
+
+
 INHERITED = (
     MALLOC
     + """
 from pipelines.runtime import release_freed_memory
-n = 256 << 20
-block = ctypes.c_void_p(libc.malloc(ctypes.c_size_t(n)))
-ctypes.memset(block, 1, n)
-held = rss()
-libc.free(block)
+held = freed_block()
 kept = held - rss()
 release_freed_memory()
 print(kept, held - rss())
@@ -250,12 +260,7 @@ def test_release_freed_memory_in_a_process_that_inherited_the_thresholds() -> No
     `ews` set, not from keep_freed_memory: the 256 MiB block it frees is kept, and
     release_freed_memory gives it back there too (before: 0 MiB given back, the nightly's steps
     in a served run were never trimmed)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
-    env |= {"PYTHONPATH": str(ROOT), "MALLOC_TRIM_THRESHOLD_": "2147483647"}
-    env |= {"MALLOC_MMAP_THRESHOLD_": "1073741824"}
-    out = subprocess.run(
-        [sys.executable, "-c", INHERITED], env=env, capture_output=True, text=True, check=True, cwd=ROOT
-    )
+    out = _with_inherited_thresholds(INHERITED)
     kept, released = map(int, out.stdout.split())
     assert kept <= 16 and released >= 128, out.stdout
 
@@ -264,14 +269,7 @@ BUCKET = (
     MALLOC
     + """
 from pipelines.cluster import _call
-def bucket(book, k):
-    n = 256 << 20
-    block = ctypes.c_void_p(libc.malloc(ctypes.c_size_t(n)))
-    ctypes.memset(block, 1, n)
-    held = rss()
-    libc.free(block)
-    return held
-held = _call(3, (bucket, None, ()))
+held = _call(3, (lambda book, k: freed_block(), None, ()))
 print(held - rss())
 """
 )
@@ -282,10 +280,5 @@ def test_a_dask_bucket_gives_back_what_it_freed() -> None:
     """s13-review: a Dask worker started by `ews` inherits the thresholds (they win over Dask's own
     trim threshold); a bucket's freed 256 MiB went on counting against the worker's memory_limit.
     The bucket call (pipelines.cluster._call, both Dask paths) gives it back when the bucket ends."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
-    env |= {"PYTHONPATH": str(ROOT), "MALLOC_TRIM_THRESHOLD_": "2147483647"}
-    env |= {"MALLOC_MMAP_THRESHOLD_": "1073741824"}
-    out = subprocess.run(
-        [sys.executable, "-c", BUCKET], env=env, capture_output=True, text=True, check=True, cwd=ROOT
-    )
+    out = _with_inherited_thresholds(BUCKET)
     assert int(out.stdout) >= 128, out.stdout
