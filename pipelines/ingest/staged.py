@@ -9,7 +9,8 @@ in one bucket, so per-bucket counts add up):
   :func:`pipelines.scoring.data_window.data_window` and ``Book.last_observed``. Rows after the
   silence that read as a ledger that resumed slowly (:data:`RESUMED_MIN_SPAN_DAYS`) are not cut: the
   check is over the whole book, so one dormant customer coming back never trips it; a whole ledger
-  back from a shutdown at a trickle should not be read as typos either.
+  back from a shutdown at a trickle should not be read as typos either, nor a new customer's first
+  rows after the silence (a debtor with no earlier dated row: s14-robust).
 - :func:`statement_gaps`: monthly statements with months missing between a debtor's first and last
   statement, or two statements in one calendar month (the statement features count calendar months:
   ``features/statements.py``).
@@ -65,10 +66,13 @@ def _dates(path: Path, column: str) -> Any:
     return pc.drop_null(pc.cast(col, "date32") if str(col.type) != "date32[day]" else col)
 
 
-def export_end(counts: dict[dt.date, int]) -> tuple[dt.date, int] | None:
+def export_end(counts: dict[dt.date, int], newest_first: dt.date | None = None) -> tuple[dt.date, int] | None:
     """(the export's end, rows after it) when a few rows follow the bulk of the dated rows after a
     silence of more than :data:`LATE_GAP_DAYS` days (see the constants), else None.
-    ``counts``: dated rows per day, all tables together."""
+    ``counts``: dated rows per day, all tables together. ``newest_first``: the latest first dated
+    day among the debtors with rows after the silences (:func:`_newest_first_day`); a silence
+    before it is no cut, since a mistyped date cannot make a customer that has no earlier row (a new
+    customer's first invoices after a silence are new business, however few)."""
     days = sorted(counts)
     rows = np.array([counts[d] for d in days], dtype=np.int64)
     cap = min(LATE_MAX_ROWS, int(rows.sum() * LATE_MAX_SHARE))
@@ -83,6 +87,8 @@ def export_end(counts: dict[dt.date, int]) -> tuple[dt.date, int] | None:
             break
         if ordinal[i + 1] - ordinal[i] <= LATE_GAP_DAYS:
             continue
+        if newest_first is not None and newest_first > days[i]:
+            continue  # a debtor first seen after this silence: real rows follow it
         pace = _pace(rows, ordinal, i)
         span = max(7, int(ordinal[-1] - ordinal[i + 1]) + 1)
         if tail < LATE_PACE_SHARE * pace * span and not _resumed(ordinal[i + 1 :]):
@@ -110,6 +116,42 @@ def _resumed(late: np.ndarray) -> bool:
     return len(late) >= RESUMED_MIN_DAYS and int(late[-1] - late[0]) >= RESUMED_MIN_SPAN_DAYS
 
 
+def _newest_first_day(stage: Path, end: dt.date) -> dt.date | None:
+    """The latest first dated day (all tables) among the debtors with a dated row after ``end``.
+    Read only when a cut is found: the ids of the rows after ``end``, then those debtors' rows
+    (every row of a debtor is in one bucket; buckets are sorted by ``debtor_id``, so the Parquet
+    row-group statistics skip the rest)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    newest: dt.date | None = None
+    buckets: dict[str, list[tuple[Path, str]]] = {}
+    for table, column in DATE_COLUMNS.items():
+        for path in _files(stage, table):
+            buckets.setdefault(path.parent.name, []).append((path, column))
+    for files in buckets.values():
+        ids: set[str] = set()
+        for path, column in files:
+            col = pq.read_table(path, columns=[column]).column(0)
+            after = pc.fill_null(pc.greater(pc.cast(col, "date32"), pa.scalar(end, pa.date32())), False)
+            if pc.any(after).as_py():
+                ids.update(pq.read_table(path, columns=["debtor_id"]).column(0).filter(after).to_pylist())
+        if not ids:
+            continue
+        parts = [
+            pq.read_table(path, columns=["debtor_id", column], filters=[("debtor_id", "in", sorted(ids))])
+            .rename_columns(["debtor_id", "day"])
+            .cast(pa.schema([("debtor_id", pa.large_string()), ("day", pa.date32())]))
+            for path, column in files
+        ]
+        firsts = pa.concat_tables(parts).group_by("debtor_id").aggregate([("day", "min")]).column("day_min")
+        day = pc.max(firsts).as_py()
+        if day is not None:
+            newest = day if newest is None else max(newest, day)
+    return newest
+
+
 def late_dates(stage: Path) -> tuple[list[str], dict[str, Any] | None]:
     """(warnings, the manifest's ``late_rows`` entry or None) for the staged buckets in ``stage``."""
     import pyarrow.compute as pc
@@ -121,6 +163,8 @@ def late_dates(stage: Path) -> tuple[list[str], dict[str, Any] | None]:
             for day, n in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
                 counts[day] = counts.get(day, 0) + n
     found = export_end(counts)
+    if found is not None:  # judged again knowing which debtors are new after the silence
+        found = export_end(counts, newest_first=_newest_first_day(stage, found[0]))
     if found is None:
         return [], None
     end, tail = found

@@ -1,0 +1,83 @@
+"""Hostile inputs, session 14 (s14-robust; BENCHMARKS.md "Hostile inputs tried", "Session 14
+(s14-robust)"). Each test was written before its fix and fails without it. Tiny hand-made files,
+hand-computed values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from pipelines.config.source import FileSource, RulesConfig, SourceConfig
+from pipelines.ingest import ingest_source
+
+START = dt.date(2024, 1, 1)
+LAST = dt.date(2024, 4, 9)  # the bulk: 1,000 invoices, ten a day from START (100 days)
+
+
+def _ingest_invoices(tmp_path: Path, lines: list[str], as_of: dt.date):
+    path = tmp_path / "invoices.csv"
+    path.write_text("invoice_id,debtor_id,issue_date,due_date,amount\n" + "".join(lines), encoding="utf-8")
+    source = SourceConfig(
+        name="files", rules=RulesConfig(data_docs=False), tables={"invoices": FileSource(path=path)}
+    )
+    out = tmp_path / "out"
+    return out, ingest_source(source, out, as_of=as_of).manifest
+
+
+def _bulk() -> list[str]:
+    """1,000 invoices of 7 customers D0..D6, ten a day from 2024-01-01 to 2024-04-09."""
+    days = [START + dt.timedelta(days=i // 10) for i in range(1000)]
+    return [f"I{i},D{i % 7},{d},{d + dt.timedelta(days=30)},100\n" for i, d in enumerate(days)]
+
+
+def test_a_new_customers_first_invoices_after_a_silence_are_not_cut_as_typos(tmp_path: Path) -> None:
+    """The ledger is silent for 40 days after 2024-04-09, then a new customer D9 gets its first three
+    invoices on 2024-05-19, 05-24 and 05-28 (3 days spanning 9 < 14: not a slow resumption by the
+    s13 rule; 3 < 0.1 x 10 x 10 = 10 by pace). Before: 'probably mistyped dates', the export's end
+    taken as 2024-04-09, so `ews score --as-of 2024-05-31` was refused as 52 days stale (exit 3).
+    A mistyped date cannot make a customer that has no earlier row: rows of a debtor whose first
+    dated row is after the silence are new business. Now: no warning, no late_rows, data window to
+    2024-05-28, the as-of passes (3 days); rows in 1,003 = 1,003 accepted + 0 quarantined."""
+    from pipelines.scoring.data_window import check_as_of, data_window
+
+    new = [LAST + dt.timedelta(days=d) for d in (40, 45, 49)]
+    assert new[-1] == dt.date(2024, 5, 28)
+    lines = _bulk() + [f"N{k},D9,{d},{d + dt.timedelta(days=30)},250\n" for k, d in enumerate(new)]
+    out, manifest = _ingest_invoices(tmp_path, lines, dt.date(2024, 5, 31))
+    entry = manifest["tables"]["invoices"]
+    assert (entry["rows_in"], entry["rows_accepted"], entry["rows_quarantined"]) == (1003, 1003, 0)
+    assert manifest.get("late_rows") is None
+    assert not [w for w in manifest["warnings"] if w.startswith("dates:")]
+    assert data_window(out) == (START, dt.date(2024, 5, 28))
+    check_as_of(dt.date(2024, 5, 31), data_window(out), 35, out)  # no StaleDataError
+
+
+def test_typos_of_known_customers_after_a_new_customer_are_still_cut(tmp_path: Path) -> None:
+    """The same bulk and new customer D9 (one invoice, 2024-05-19, 40 days after the bulk), then two
+    invoices of the known customer D3 typed a year late (2025-03-10, 2025-03-11: 296 silent days
+    after D9's). The typos are cut at their own silence: the export's end is D9's day, 2 late rows;
+    D9's row is not (its debtor has no row before the first silence)."""
+    d9 = LAST + dt.timedelta(days=40)
+    typos = [dt.date(2025, 3, 10), dt.date(2025, 3, 11)]
+    lines = _bulk() + [f"N0,D9,{d9},{d9 + dt.timedelta(days=30)},250\n"]
+    lines += [f"T{k},D3,{d},{d + dt.timedelta(days=30)},100\n" for k, d in enumerate(typos)]
+    out, manifest = _ingest_invoices(tmp_path, lines, dt.date(2025, 3, 31))
+    late = manifest["late_rows"]
+    assert (late["export_end"], late["rows"], late["gap_days"]) == ("2024-05-19", 2, 295)
+    assert late["examples"] == [
+        "invoices.issue_date 2025-03-10 (invoice_id 'T0')",
+        "invoices.issue_date 2025-03-11 (invoice_id 'T1')",
+    ]
+
+
+def test_export_end_takes_rows_of_debtors_new_after_the_silence_as_real() -> None:
+    """export_end alone (per-day counts): the latest first day among the debtors with rows after
+    the silence decides. A new debtor first seen after the gap: that gap is no cut; a debtor seen
+    before it (a known customer's mistyped date): cut as in s11."""
+    from pipelines.ingest.staged import export_end
+
+    bulk = {START + dt.timedelta(days=i): 10 for i in range(100)}
+    tail = {LAST + dt.timedelta(days=d): 1 for d in (40, 45, 49)}
+    assert export_end({**bulk, **tail}) == (LAST, 3)  # by counts alone: typos
+    assert export_end({**bulk, **tail}, newest_first=LAST + dt.timedelta(days=40)) is None
+    assert export_end({**bulk, **tail}, newest_first=LAST - dt.timedelta(days=30)) == (LAST, 3)
