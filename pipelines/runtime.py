@@ -61,8 +61,11 @@ def keep_freed_memory() -> dict[str, str]:
     Sets glibc's mmap and trim thresholds in this process (``mallopt``) and in the environment (for
     the worker processes it starts), and Arrow's default memory pool to the system allocator
     (``ARROW_DEFAULT_MEMORY_POOL=system``), so Arrow's buffers are kept the same way. A variable the
-    user has set already (or its ``GLIBC_TUNABLES`` entry) is left as it is. Returns the settings applied. Call it before the work
-    starts (the command line does, in :func:`pipelines.cli.main`)."""
+    user has set already (or its ``GLIBC_TUNABLES`` entry) is left as it is. Arrow's pool is switched
+    only together with a threshold applied here: with the user's own thresholds, or a C library whose
+    ``mallopt`` sets nothing, Arrow keeps its own allocator (its buffers would otherwise follow
+    thresholds ews did not choose). Returns the settings applied. Call it before the work starts (the
+    command line does, in :func:`pipelines.cli.main`)."""
     if not sys.platform.startswith("linux"):
         return {}
     try:
@@ -76,7 +79,7 @@ def keep_freed_memory() -> dict[str, str]:
         if mallopt(_MALLOPT[name], ctypes.c_int(value)) == 1:
             os.environ[name] = applied[name] = str(value)
             _KEPT.append(name)
-    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+    if applied and "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
         os.environ["ARROW_DEFAULT_MEMORY_POOL"] = applied["ARROW_DEFAULT_MEMORY_POOL"] = "system"
         if "pyarrow" in sys.modules:  # imported already: it has read the variable
             import pyarrow as pa

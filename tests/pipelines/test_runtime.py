@@ -214,7 +214,58 @@ def test_keep_freed_memory_keeps_a_freed_block_for_reuse() -> None:
     released, trim, pool = run("tuned")
     assert int(released) <= 16 and trim == "2147483647" and pool == "system"
     released, trim, pool = run("tuned", MALLOC_TRIM_THRESHOLD_="0", MALLOC_MMAP_THRESHOLD_="131072")
-    assert int(released) >= 128 and trim == "0" and pool == "system"  # the user's values are kept
+    assert int(released) >= 128 and trim == "0" and pool != "system"  # the user's values are kept
+
+
+POOL = """
+import os, sys
+import pipelines.runtime as rt
+if sys.argv[1] == "no-mallopt":  # a C library whose mallopt sets nothing (musl's is a stub returning 0)
+    rt.ctypes = type("C", (), {"CDLL": lambda *_: type("L", (), {"mallopt": lambda *_: 0})(), "c_int": int})
+applied = rt.keep_freed_memory()
+import pyarrow as pa
+print(",".join(sorted(applied)) or "-", os.environ.get("ARROW_DEFAULT_MEMORY_POOL"), pa.default_memory_pool().backend_name)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt (Linux)")
+def test_arrow_keeps_its_allocator_when_no_glibc_setting_is_applied() -> None:
+    """s14-robust: Arrow's pool goes to the system allocator only together with a glibc threshold
+    that keep_freed_memory applied (so Arrow's buffers are kept like malloc's). Before, it was set
+    (and reported as applied) with the user's own thresholds, in either spelling, and when mallopt set
+    nothing: Arrow's buffers then followed thresholds ews did not choose."""
+
+    def run(mode: str, **env: str) -> list[str]:
+        keep = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("MALLOC_", "ARROW_DEFAULT", "GLIBC_TUNABLES"))
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", POOL, mode],
+            env=keep | {"PYTHONPATH": str(ROOT)} | env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
+        return done.stdout.split()
+
+    both = "ARROW_DEFAULT_MEMORY_POOL,MALLOC_MMAP_THRESHOLD_,MALLOC_TRIM_THRESHOLD_"
+    assert run("plain") == [both, "system", "system"]
+    tunables = "glibc.malloc.trim_threshold=0:glibc.malloc.mmap_threshold=131072"
+    applied, env, pool = run("plain", GLIBC_TUNABLES=tunables)
+    assert (applied, env) == ("-", "None") and pool != "system"
+    applied, env, pool = run("plain", MALLOC_TRIM_THRESHOLD_="0", MALLOC_MMAP_THRESHOLD_="131072")
+    assert (applied, env) == ("-", "None") and pool != "system"
+    applied, env, pool = run("no-mallopt")
+    assert (applied, env) == ("-", "None") and pool != "system"
+    # one threshold the user's, the other applied here: Arrow follows the applied one
+    assert run("plain", MALLOC_TRIM_THRESHOLD_="0") == [
+        "ARROW_DEFAULT_MEMORY_POOL,MALLOC_MMAP_THRESHOLD_",
+        "system",
+        "system",
+    ]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt (Linux)")
