@@ -621,6 +621,13 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         raise ValueError(
             f"{path}: no column looks like any canonical column; map it by hand (conf/sources/README.md)"
         )
+    debtor = mapping.get("debtor_id")
+    if debtor is not None and frame[debtor.name].str.contains(" : ", regex=False).any():
+        why["debtor_id"] = (
+            why.get("debtor_id", "")
+            + "; NetSuite writes a sub-customer 'Parent : Child': each full name is one debtor (the child), "
+            "its parent is not summed over its children (conf/sources/README.md, customer hierarchies)"
+        )
     text = _render(path, name or _slug(path.stem), kind, opts, mapping, why, columns, missing, notes)
     return Draft(text, kind, {c: col.name for c, col in mapping.items()}, notes)
 

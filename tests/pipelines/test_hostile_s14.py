@@ -81,3 +81,69 @@ def test_export_end_takes_rows_of_debtors_new_after_the_silence_as_real() -> Non
     assert export_end({**bulk, **tail}) == (LAST, 3)  # by counts alone: typos
     assert export_end({**bulk, **tail}, newest_first=LAST + dt.timedelta(days=40)) is None
     assert export_end({**bulk, **tail}, newest_first=LAST - dt.timedelta(days=30)) == (LAST, 3)
+
+
+NETSUITE = (
+    "Type,Date,Document Number,Name,Due Date/Receive By,Amount,Amount Remaining,Status,Date Closed\n"
+    "Invoice,1/6/2023,INV1,Acme Holdings : Berlin,2/5/2023,$932.17,$0.00,Paid In Full,3/1/2023\n"
+    'Invoice,1/9/2023,INV2,Acme Holdings : Berlin,2/8/2023,"$5,056.71",$0.00,Paid In Full,2/27/2023\n'
+    "Invoice,1/10/2023,INV3,Beta Group : Berlin,2/9/2023,$80.00,$80.00,Open,\n"
+    "Invoice,1/11/2023,INV4,Acme Holdings : Berlin : Site 2,2/10/2023,$99.90,$99.90,Open,\n"
+    "Invoice,1/12/2023,INV5,Acme Holdings,2/11/2023,$10.00,$10.00,Open,\n"
+    "Invoice,1/13/2023,INV6,=Evil : Child,2/12/2023,$10.00,$10.00,Open,\n"
+)
+
+
+def test_netsuite_parent_child_names_are_one_debtor_each_through_ingest_and_exports(tmp_path: Path) -> None:
+    """NetSuite names a sub-customer 'Parent : Child' (a job or a subsidiary; nested 'A : B : C').
+    ews's decision: the debtor is the child, its id the full name (so 'Berlin' under two parents stays
+    two debtors); the parent invoiced itself is a debtor of its own; there is no group level (the
+    contract has no place for one), which the draft now says on the debtor line (before: nothing).
+    The names survive the mapping, the ingest (6 rows = 6 accepted, 2 settlements) and the queue
+    exports: CSV and XLSX cells are the names as written, the formula-leading one neutralised."""
+    import openpyxl
+    import pandas as pd
+
+    from pipelines.adapters.exports import write_queue
+    from pipelines.adapters.files import read_portfolio
+    from pipelines.config import load_config
+    from pipelines.sources.suggest import suggest_source
+
+    export = tmp_path / "netsuite.csv"
+    export.write_text(NETSUITE, encoding="utf-8")
+    draft = suggest_source(export)
+    line = next(x for x in draft.text.splitlines() if x.strip().startswith("debtor_id:"))
+    assert (
+        line.strip().startswith('debtor_id: "Name"')
+        and "'Parent : Child': each full name is one debtor" in line
+    )
+    config = tmp_path / "ns.yaml"
+    config.write_text(draft.text, encoding="utf-8")
+    manifest = ingest_source(
+        load_config(config, SourceConfig), tmp_path / "out", as_of=dt.date(2023, 3, 31)
+    ).manifest
+    entry = manifest["tables"]["invoices"]
+    assert (entry["rows_in"], entry["rows_accepted"], entry["rows_quarantined"]) == (6, 6, 0)
+    book = read_portfolio(tmp_path / "out")
+    ids = sorted(book.invoices["debtor_id"].unique())
+    assert ids == [
+        "=Evil : Child",
+        "Acme Holdings",
+        "Acme Holdings : Berlin",
+        "Acme Holdings : Berlin : Site 2",
+        "Beta Group : Berlin",
+    ]
+    assert sorted(book.payments["invoice_id"]) == ["INV1", "INV2"]
+    queue = pd.DataFrame({"rank": range(1, 6), "debtor_id": ids, "owner": "unassigned", "exposure": 10.0})
+    files = write_queue(
+        queue, tmp_path / "runs", "collections_queue", "Queue", pd.Timestamp("2023-03-31"), 100, "USD"
+    )
+    csv_ids = pd.read_csv(files["collections_queue.csv"], dtype=str, encoding="utf-8-sig")[
+        "debtor_id"
+    ].tolist()
+    sheet = openpyxl.load_workbook(files["collections_queue.xlsx"])["all"]
+    xlsx_ids = [sheet.cell(row=r, column=2).value for r in range(2, 7)]
+    assert csv_ids == xlsx_ids == ["'=Evil : Child", *ids[1:]]
+    from pipelines.commands.watchlist import typed_id
+
+    assert typed_id(" Acme Holdings : Berlin : Site 2\u200b ") == "Acme Holdings : Berlin : Site 2"
