@@ -510,6 +510,9 @@ def _references(
     if not len(rows):  # every allocated payment was reversed
         return
     # cumulative paid per invoice, in (invoice, paid_on, file order); flag payments above the limit
+    # made when the invoice was already paid in full (paid twice). The payment that takes an open
+    # invoice above its amount settles it, and its excess is credit on the account (features/ledger):
+    # quarantined, it left the invoice open and a customer who paid too much heading for a default
     paid_on = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows].astype(np.int64)
     order = np.lexsort((rows, paid_on, inv_rows))
     rows, inv_rows = rows[order], inv_rows[order]
@@ -521,7 +524,8 @@ def _references(
     invoice_amount = inv["amount"].to_numpy(dtype=np.float64)[inv_rows]
     limit = invoice_amount * (1 + rules.overpayment_tolerance) + rules.overpayment_tolerance_abs
     over = np.zeros(len(pay), dtype=bool)
-    over[rows[paid_so_far > limit]] = True
+    settled_before = paid_so_far - amount >= invoice_amount - rules.overpayment_tolerance_abs
+    over[rows[(paid_so_far > limit) & settled_before]] = True
     flag(masks["payments"], "overpays_invoice", over)
 
 

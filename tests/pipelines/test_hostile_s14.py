@@ -147,3 +147,43 @@ def test_netsuite_parent_child_names_are_one_debtor_each_through_ingest_and_expo
     from pipelines.commands.watchlist import typed_id
 
     assert typed_id(" Acme Holdings : Berlin : Site 2\u200b ") == "Acme Holdings : Berlin : Site 2"
+
+
+def test_a_payment_above_its_invoice_settles_it_and_the_excess_stays_on_account(tmp_path: Path) -> None:
+    """Over-payments as customers make them: 150 paid on an invoice of 100 (a round sum, fees
+    added), 50 + 50 on one of 80 (the second payment crosses the amount). Before: the payment that
+    took the invoice above its amount (+1 % + 0.01) was quarantined `overpays_invoice`, so the invoice
+    stayed open: I1 was 56 days past due on 2024-03-31 and the debtor heading for a default it never
+    made (one row, a false crisis). Now a payment is `overpays_invoice` only when its invoice was
+    already paid in full before it (paid twice: P3); the one that crosses settles the invoice and its
+    excess is credit on the account (70 = 50 + 20). Rows in 5 = 4 accepted + 1 quarantined."""
+    import pandas as pd
+
+    from features.build import build_features
+
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        "I1,D1,2024-01-05,2024-02-04,100\n"
+        "I2,D1,2024-01-06,2024-02-05,100\n"
+        "I3,D1,2024-01-07,2024-02-06,80\n"
+    )
+    (tmp_path / "payments.csv").write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\n"
+        "P1,D1,I1,2024-01-20,150\n"  # settles I1, 50 on account
+        "P2,D1,I2,2024-01-25,100\n"
+        "P3,D1,I2,2024-02-01,100\n"  # I2 paid twice: the second one stays out
+        "P4,D1,I3,2024-01-26,50\n"
+        "P5,D1,I3,2024-01-27,50\n"  # crosses 80: settles I3, 20 on account
+    )
+    source = SourceConfig(
+        name="files",
+        rules=RulesConfig(data_docs=False),
+        tables={t: FileSource(path=tmp_path / f"{t}.csv") for t in ("invoices", "payments")},
+    )
+    result = ingest_source(source, None, as_of=dt.date(2024, 3, 31))
+    pay = result.manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (5, 4, 1)
+    assert result.quarantine["payments"][["payment_id", "reason"]].values.tolist() == [["P3", "overpays_invoice"]]
+    feats = build_features(result.portfolio, [pd.Timestamp("2024-03-31")]).iloc[0]
+    assert feats["open_balance"] == 0.0 and feats["dpd_current_max"] == 0.0
+    assert feats["credit_on_account"] == 70.0

@@ -71,10 +71,12 @@ def _dirty_book(folder: Path) -> dict[str, Path]:
     payments.loc[1, "debtor_id"] = other[1]
     payments.loc[1, "invoice_id"] = "I003"  # names a duplicated invoice id: invoice_quarantined
     payments.loc[2, "invoice_id"] = "I999"  # unknown invoice
-    payments.loc[3, "amount"] = str(float(payments.loc[3, "amount"]) * 3)  # overpays
+    payments.loc[3, "amount"] = str(float(payments.loc[3, "amount"]) * 3)  # settles, the excess on account
     payments.loc[4, "invoice_id"] = None  # unallocated cash
     payments.loc[5, "payment_id"] = "P006"  # payment id twice
     payments.loc[6, "invoice_id"] = "I008"  # the invoice with a negative amount
+    cols = ["debtor_id", "invoice_id", "paid_on", "amount"]
+    payments.loc[7, cols] = payments.loc[3, cols]  # P003's invoice paid again: overpays_invoice
     files = {}
     for name, frame in (("debtors", debtors), ("invoices", invoices), ("payments", payments)):
         files[name] = folder / f"{name}.csv"
