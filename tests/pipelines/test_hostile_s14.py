@@ -183,7 +183,9 @@ def test_a_payment_above_its_invoice_settles_it_and_the_excess_stays_on_account(
     result = ingest_source(source, None, as_of=dt.date(2024, 3, 31))
     pay = result.manifest["tables"]["payments"]
     assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (5, 4, 1)
-    assert result.quarantine["payments"][["payment_id", "reason"]].values.tolist() == [["P3", "overpays_invoice"]]
+    assert result.quarantine["payments"][["payment_id", "reason"]].values.tolist() == [
+        ["P3", "overpays_invoice"]
+    ]
     feats = build_features(result.portfolio, [pd.Timestamp("2024-03-31")]).iloc[0]
     assert feats["open_balance"] == 0.0 and feats["dpd_current_max"] == 0.0
     assert feats["credit_on_account"] == 70.0
