@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import numpy as np
@@ -360,9 +361,36 @@ def _lost_debtors(tables: dict[str, Any]) -> list[str]:
     ]
 
 
+_OPEN_COLUMN = re.compile(r"open|remaining|outstanding|balance|offen|rest|solde|\bdue\b", re.IGNORECASE)
+
+
+def _no_payments(tables: dict[str, Any]) -> list[str]:
+    """Invoices ingested without any payments table: nothing is paid, so every invoice is open and
+    old ones are defaults. An ERP's invoice list (QuickBooks Invoice List, a Business Central ledger
+    read as invoices) holds paid invoices beside open ones, with only today's open balance (s14)."""
+    inv = tables.get("invoices")
+    if not inv or "payments" in tables or inv["rows_accepted"] < AR_MIN_INVOICES:
+        return []
+    ignored = [c for c in inv.get("ignored_columns", []) if _OPEN_COLUMN.search(c)]
+    hint = (
+        f" (the file's {', '.join(repr(c) for c in ignored[:3])} is ignored: ews needs the day each invoice was "
+        "paid, not what is open today)"
+        if ignored
+        else ""
+    )
+    return [
+        f"invoices: {inv['rows_accepted']:,} invoices accepted and no payments table: nothing is paid in ews, so "
+        "every invoice is open (its full amount is exposure, and one 90 days past due is a default)"
+        + hint
+        + ". Ingest the payments too (--payments FILE, or tables.payments in a source config), or map an export "
+        "with one row per invoice and the date it was paid (closed, cleared) as an ar_export (settled_on). An "
+        "open-items report alone is right only for today's balances: pair it with the payments export"
+    ]
+
+
 def table_warnings(tables: dict[str, Any]) -> list[str]:
     """Human-readable warnings for the manifest and the CLI (values cleared, ...)."""
-    out = _lost_debtors(tables)
+    out = _lost_debtors(tables) + _no_payments(tables)
     for name, t in tables.items():
         if t["rows_in"] and not t["rows_accepted"]:
             top = ", ".join(f"{k} ({v})" for k, v in sorted(t["reasons"].items(), key=lambda kv: -kv[1])[:3])

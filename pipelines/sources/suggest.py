@@ -316,7 +316,10 @@ def _date(values: pd.Series) -> tuple[str | None, bool]:
     needed = min(0.8, 1 - 1 / len(values)) if len(values) >= 3 else 1.0
     good = [alias for alias, share in ok.items() if share >= needed]
     if not good:
-        iso = pd.to_datetime(values, format="ISO8601", errors="coerce").notna().mean()
+        # ISO 8601 with its dashes (and maybe a time): a bare number such as QuickBooks' invoice number
+        # 1001 is a year to pandas' ISO parser, so the column was taken for dates
+        dashed = values.where(values.str.match(r"^\s*\d{4}-\d{2}"))
+        iso = pd.to_datetime(dashed, format="ISO8601", errors="coerce").notna().mean()
         return ("iso", False) if iso >= 0.9 else (None, False)
     best = max(good, key=lambda a: ok[a])
     ambiguous = {"d/m/Y", "m/d/Y"} <= set(good) or {"%d/%m/%y", "%m/%d/%y"} <= set(good)

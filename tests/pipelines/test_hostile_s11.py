@@ -75,7 +75,7 @@ def test_a_mistyped_late_date_does_not_hide_a_stale_export(tmp_path: Path, strea
         "gap_days": 174,
         "examples": ["invoices.issue_date 2024-09-30 (invoice_id 'ITYPO')"],
     }
-    (warning,) = manifest["warnings"]
+    (warning,) = [w for w in manifest["warnings"] if "no payments table" not in w]  # invoices alone: s14
     assert warning.startswith(
         "dates: 1 row(s) dated after 2024-04-09, the end of the bulk of the export, follow 174 days with "
         "no dated row (invoices.issue_date 2024-09-30 (invoice_id 'ITYPO')): probably mistyped dates."
@@ -255,19 +255,24 @@ def test_a_table_mostly_quarantined_is_named_at_ingest(tmp_path: Path) -> None:
             "invoice_id,debtor_id,issue_date,due_date,amount\n" + "".join(lines) + extra, encoding="utf-8"
         )
 
+    def warnings(
+        manifest: dict,
+    ) -> list[str]:  # an invoices file alone is also warned about (s14): not this test's
+        return [w for w in manifest["warnings"] if "no payments table" not in w]
+
     write(20, 40)
     manifest = _ingest({"invoices": inv}, None, dt.date(2024, 12, 31)).manifest
     assert manifest["tables"]["invoices"]["reasons"] == {"duplicate_row": 1, "unparseable_number:amount": 20}
-    assert manifest["warnings"] == [
+    assert warnings(manifest) == [
         "invoices: 20 of 60 rows (33%) quarantined, 20 of them unparseable_number:amount. Likely cause: the "
         "numbers do not match values.decimal / values.thousands in the source config. `ews score` refuses a "
         "feed with more than max_quarantine_share (20 %) of a table's rows quarantined: fix the file or the "
         "source config and ingest again; see quarantine/invoices.csv"
     ]
     write(12, 48)
-    assert _ingest({"invoices": inv}, None, dt.date(2024, 12, 31)).manifest["warnings"] == []
+    assert warnings(_ingest({"invoices": inv}, None, dt.date(2024, 12, 31)).manifest) == []
     write(20, 29, copy=False)  # 49 rows
-    assert _ingest({"invoices": inv}, None, dt.date(2024, 12, 31)).manifest["warnings"] == []
+    assert warnings(_ingest({"invoices": inv}, None, dt.date(2024, 12, 31)).manifest) == []
 
 
 # ------------------------------------------------------------ the header not where ews looks

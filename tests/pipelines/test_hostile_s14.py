@@ -189,3 +189,56 @@ def test_a_payment_above_its_invoice_settles_it_and_the_excess_stays_on_account(
     feats = build_features(result.portfolio, [pd.Timestamp("2024-03-31")]).iloc[0]
     assert feats["open_balance"] == 0.0 and feats["dpd_current_max"] == 0.0
     assert feats["credit_on_account"] == 70.0
+
+
+def test_invoices_without_any_payments_table_are_named_as_all_open(tmp_path: Path) -> None:
+    """QuickBooks Online's "Invoice List" report (title lines, a nameless first column, m/d/Y,
+    "1,392.74", `Parent:Child` customers) lists paid invoices beside open ones, with today's "Open
+    balance" only. Drafted and ingested as it comes: 24 = 24 + 0 and, before, no word, though no
+    invoice is paid in ews: every one open, the paid ones past due 90 days defaults. Now a warning
+    names it, and the ignored 'Open balance' column; with a payments table there is none."""
+    from pipelines.config import load_config
+    from pipelines.sources.suggest import suggest_source
+
+    lines = ["Invoice List", "Craig's Design and Landscaping Services", "All Dates", ""]
+    lines.append(",Date,No.,Customer,Memo/Description,Due date,Amount,Open balance")
+    for i in range(24):
+        issue = dt.date(2024, 1, 2) + dt.timedelta(days=7 * i)
+        due = issue + dt.timedelta(days=30)
+        customer = ["Amy's Bird Sanctuary", "Freeman Sporting Goods:0969 Ocean View Road", "Cool Cars"][i % 3]
+        amount = f'"1,{100 + i}.50"'
+        lines.append(
+            f",{issue:%m/%d/%Y},{1001 + i},{customer},,{due:%m/%d/%Y},{amount},{amount if i > 20 else '0.00'}"
+        )
+    lines += ["", "", "Thursday, Dec 04, 2024 09:12:44 AM GMT-08:00"]
+    export = tmp_path / "invoice_list.csv"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    draft = suggest_source(export)
+    assert draft.mapping == {
+        "debtor_id": "Customer",
+        "due_date": "Due date",
+        "issue_date": "Date",
+        "amount": "Amount",
+        "invoice_id": "No.",
+    }
+    config = tmp_path / "qbo.yaml"
+    config.write_text(draft.text, encoding="utf-8")
+    manifest = ingest_source(load_config(config, SourceConfig), None, as_of=dt.date(2024, 12, 4)).manifest
+    entry = manifest["tables"]["invoices"]
+    assert (entry["rows_in"], entry["rows_accepted"]) == (25, 24)  # the time stamp line: malformed_row
+    found = [w for w in manifest["warnings"] if "no payments table" in w]
+    assert len(found) == 1 and "24 invoices accepted" in found[0] and "'Open balance' is ignored" in found[0]
+    # with a payments table (even one payment), nothing is said
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        + "".join(f"I{i},D{i % 3},2024-01-{i + 1:02d},2024-02-{i + 1:02d},100\n" for i in range(24))
+    )
+    (tmp_path / "payments.csv").write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D0,I0,2024-01-20,100\n"
+    )
+    source = SourceConfig(
+        name="files",
+        rules=RulesConfig(data_docs=False),
+        tables={t: FileSource(path=tmp_path / f"{t}.csv") for t in ("invoices", "payments")},
+    )
+    assert not [w for w in ingest_source(source, None, as_of=dt.date(2024, 12, 4)).manifest["warnings"]]
