@@ -157,6 +157,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "zahldatum",
         "ausgleichsdatum",
         "dateclosed",
+        "closedatdate",  # Dynamics 365 Business Central's customer ledger entries
         "closedon",
         "closeddate",
         "clearing",
@@ -632,7 +633,51 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
             "its parent is not summed over its children (conf/sources/README.md, customer hierarchies)"
         )
     text = _render(path, name or _slug(path.stem), kind, opts, mapping, why, columns, missing, notes)
+    if kind in ("invoices", "ar_export"):
+        text += _mixed_documents(frame, {col.name for col in mapping.values()})
     return Draft(text, kind, {c: col.name for c, col in mapping.items()}, notes)
+
+
+# document types of a ledger export that are not invoices (Business Central, NetSuite, SAP's
+# document type codes: DZ payment, DG credit memo, DA / AB clearing), and the invoices' own
+_NOT_INVOICE_TYPES = frozenset(
+    {
+        "payment",
+        "payments",
+        "credit memo",
+        "credit note",
+        "refund",
+        "receipt",
+        "journal",
+        "dz",
+        "dg",
+        "da",
+        "ab",
+    }
+)
+_INVOICE_TYPES = frozenset({"invoice", "invoices", "rv", "dr", "finance charge memo", "reminder"})
+
+
+def _mixed_documents(frame: pd.DataFrame, mapped: set[str]) -> str:
+    """A CHECK note when an unmapped column says the rows are of several document types (a customer
+    ledger: invoices, payments and credit memos in one list). Every row is then read as an invoice:
+    the negative ones are quarantined and nothing settles the invoices they paid (s14)."""
+    for name in frame.columns:
+        if name in mapped:
+            continue
+        values = frame[name].str.strip().str.lower()
+        seen = set(values[values != ""].unique())
+        if len(seen) < 2 or not seen <= _NOT_INVOICE_TYPES | _INVOICE_TYPES or not seen & _NOT_INVOICE_TYPES:
+            continue
+        kinds = ", ".join(sorted(frame[name].str.strip().loc[values != ""].unique())[:6])
+        return (
+            f"# CHECK: column {name!r} mixes document types ({kinds}): ews reads every row as an invoice, so\n"
+            "#   payments and credit memos (negative amounts) are quarantined and the invoices they settled look\n"
+            "#   open. Export the invoice rows only (filter the document type: Invoice; SAP: RV) with the date each\n"
+            "#   was paid, as an ar_export (settled_on: Business Central 'Closed at Date', SAP 'Clearing date',\n"
+            "#   NetSuite 'Date Closed'), or give the payments as their own file (tables.payments)\n"
+        )
+    return ""
 
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")

@@ -242,3 +242,64 @@ def test_invoices_without_any_payments_table_are_named_as_all_open(tmp_path: Pat
         tables={t: FileSource(path=tmp_path / f"{t}.csv") for t in ("invoices", "payments")},
     )
     assert not [w for w in ingest_source(source, None, as_of=dt.date(2024, 12, 4)).manifest["warnings"]]
+
+
+BC_HEADER = (
+    "Posting Date,Document Type,Document No.,Customer No.,Customer Name,Description,Original Amount,"
+    "Amount,Remaining Amount,Due Date,Open,Closed at Date,Entry No.\n"
+)
+
+
+def _bc_ledger(with_payments: bool) -> str:
+    """Dynamics 365 Business Central's Customer Ledger Entries, opened in Excel and saved as CSV
+    (US dates, "4,386.49"), with 'Closed at Date' added to the page: 21 invoices of 3 customers, 14
+    paid (a payment entry each, negative), 1 credit memo per customer (negative)."""
+    rows = []
+    for i in range(21):
+        issue = dt.date(2024, 9, 2) + dt.timedelta(days=3 * i)
+        due, paid = issue + dt.timedelta(days=30), issue + dt.timedelta(days=25)
+        num, who = f"1,{100 + i}.00", f"C{i % 3},Cust {i % 3}"
+        closed, rest, open_ = (f"{paid:%m/%d/%Y}", "0.00", "No") if i < 14 else ("", f'"{num}"', "Yes")
+        rows.append(
+            f'{issue:%m/%d/%Y},Invoice,1030{i:02d},{who},Invoice,"{num}","{num}",{rest},{due:%m/%d/%Y},{open_},{closed},{2 * i}\n'
+        )
+        if with_payments and i < 14:
+            rows.append(
+                f'{paid:%m/%d/%Y},Payment,G0{i:02d},{who},Payment,"-{num}","-{num}",0.00,{paid:%m/%d/%Y},No,'
+                f"{paid:%m/%d/%Y},{2 * i + 1}\n"
+            )
+    if with_payments:
+        rows += [
+            f"11/20/2024,Credit Memo,CM{k},C{k},Cust {k},Credit,-50.00,-50.00,-50.00,11/20/2024,Yes,,{90 + k}\n"
+            for k in range(3)
+        ]
+    return BC_HEADER + "".join(rows)
+
+
+def test_a_customer_ledger_of_several_document_types_is_named_and_its_invoices_settle(tmp_path: Path) -> None:
+    """Business Central's Customer Ledger Entries as exported hold invoices, payments and credit memos
+    in one list. Before: drafted as invoices with no word, ingest read every row as an invoice (the
+    14 payments and 3 credit memos quarantined amount_not_positive, warned as credit notes) and none
+    of the 21 invoices was paid: all open. Now the draft says the column mixes document types and
+    what to export; 'Closed at Date' is read as the settlement, so the invoice rows alone make an
+    ar_export whose 14 paid invoices settle: invoices 21 = 21 + 0, payments 14 derived."""
+    from pipelines.config import load_config
+    from pipelines.sources.suggest import suggest_source
+
+    mixed = tmp_path / "cle_all.csv"
+    mixed.write_text(_bc_ledger(with_payments=True), encoding="utf-8")
+    draft = suggest_source(mixed)
+    assert (
+        "# CHECK: column 'Document Type' mixes document types (Credit Memo, Invoice, Payment)" in draft.text
+    )
+    invoices_only = tmp_path / "cle_invoices.csv"
+    invoices_only.write_text(_bc_ledger(with_payments=False), encoding="utf-8")
+    draft = suggest_source(invoices_only)
+    assert draft.kind == "ar_export" and 'settled_on: "Closed at Date"' in draft.text
+    assert "mixes document types" not in draft.text  # one type: nothing to say
+    config = tmp_path / "bc.yaml"
+    config.write_text(draft.text, encoding="utf-8")
+    manifest = ingest_source(load_config(config, SourceConfig), None, as_of=dt.date(2024, 12, 4)).manifest
+    inv, pay = manifest["tables"]["invoices"], manifest["tables"]["payments"]
+    assert (inv["rows_in"], inv["rows_accepted"], pay["rows_accepted"]) == (21, 21, 14)
+    assert manifest["ar_export"]["open"] == 7
