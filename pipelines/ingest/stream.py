@@ -26,6 +26,14 @@ Called by :func:`pipelines.ingest.ingest_source` for large inputs (or when asked
    re-cut; the quarantine and FX tables are merged back into input order one range of input rows
    at a time; manifest and Data Docs as in the in-memory path.
 
+Steps 3 and 5 run in **one pass** (:meth:`StreamRun.fused`) when the currency plan can be told
+from the invoices' currency cells seen in step 1 (a configured reporting currency or source
+default, or one currency, or none): a partition is validated and finished in one call, and its
+typed rows are never spilled, unless one of its payments names an invoice of another partition
+(then it waits for step 4, as in two passes). The plan of the validated rows is checked against
+the assumed one; if they differ, the pass is dropped and the partitions are validated again in
+two passes (the raw rows stay in the spill until then).
+
 The outputs are those of the in-memory ingest, byte for byte, except the number of Great
 Expectations batches in ``validation.chunks`` and the Data Docs pages (one validation per batch).
 """
@@ -66,7 +74,13 @@ from pipelines.adapters.files import (
 from pipelines.config.project import CurrencyConfig
 from pipelines.config.source import SourceConfig
 from pipelines.ingest.checks import ar_open_items
-from pipelines.ingest.currency import CurrencyPlan, convert_currencies, currency_counts, reporting_currency
+from pipelines.ingest.currency import (
+    CURRENCY_SYMBOLS,
+    CurrencyPlan,
+    convert_currencies,
+    currency_counts,
+    reporting_currency,
+)
 from pipelines.ingest.masks import arrow, isin, passing
 from pipelines.ingest.quarantine import quarantine_frame, reason_counts, row_reasons
 from pipelines.ingest.rules import _parse, clear_optional, cross_table, within_table
@@ -157,6 +171,7 @@ class TableState:
     fx_template: pd.DataFrame | None = None
     ranges: set[int] = field(default_factory=set)
     fx_ranges: set[int] = field(default_factory=set)
+    currencies: list[pd.Series] = field(default_factory=list)  # invoices: each chunk's distinct texts
 
     @property
     def malformed(self) -> pd.DataFrame | None:
@@ -200,6 +215,28 @@ def _partition(ids: pd.Series, n: int) -> np.ndarray:
     codes = bucket_codes(ids, n)
     codes[ids.isna().to_numpy()] = 0
     return codes
+
+
+def _currency_texts(table: str, raw: RawTable) -> list[pd.Series]:
+    """The distinct currency cells of an invoices chunk, as read (for :meth:`StreamRun.assumed_plan`)."""
+    if table != "invoices" or "currency" not in raw.frame:
+        return []
+    return [raw.frame["currency"].drop_duplicates().reset_index(drop=True)]
+
+
+def _as_spilled(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as the spill gives it back: each Arrow-backed column in one chunk (pandas pickles
+    ``combine_chunks()``). A bucket file's bytes depend on the chunks (Parquet pages are cut per
+    chunk written), so the rows a fused pass never spills are written in the same bytes."""
+    out = {}
+    for name, col in frame.items():
+        arr = col.array
+        if hasattr(arr, "_pa_array") and arr._pa_array.num_chunks != 1:
+            like = arr.__class__.__new__(arr.__class__)
+            like.__setstate__(arr.__getstate__())  # what unpickling does
+            col = pd.Series(like, index=col.index, name=name)
+        out[name] = col
+    return pd.DataFrame(out, index=frame.index) if out else frame
 
 
 def _count(into: dict[str, int], counts: dict[str, int]) -> None:
@@ -255,6 +292,9 @@ class StreamRun:
     plan: CurrencyPlan | None = None
     far: pd.DataFrame | None = None
     pieces: list[tuple[str, int, Callable[[], dict[str, RawTable]]]] = field(default_factory=list)
+    fusing: bool = False  # in a fused pass (steps 3 and 5 together, :meth:`fused`)
+    kept: tuple[int, dict[str, dict[str, Any]]] | None = None  # a fused pass: partition, typed rows
+    quiet: Any = None  # a validator without Data Docs (:meth:`_recheck`)
 
     # ------------------------------------------------------------ work per partition, in processes
 
@@ -310,6 +350,7 @@ class StreamRun:
                     state.rows += got["rows"]
                     state.chunks += 1
                     state.parts |= got["parts"]
+                    state.currencies += got["currencies"]
                 self.pieces = []
             else:
                 try:
@@ -348,6 +389,7 @@ class StreamRun:
         state.rows += len(raw.frame)
         state.chunks += 1
         state.parts |= self._route_rows(table, raw, start, c)
+        state.currencies += _currency_texts(table, raw)
         self.spill.flush()
 
     def _route_piece(self, c: int) -> dict[str, Any]:
@@ -355,7 +397,13 @@ class StreamRun:
         table, start, read = self.pieces[c]
         raw = read()[table]
         first = replace(raw, frame=raw.frame.iloc[:0]) if c == 0 else None
-        return {"first": first, "rows": len(raw.frame), "parts": self._route_rows(table, raw, start, c)}
+        parts = self._route_rows(table, raw, start, c)
+        return {
+            "first": first,
+            "rows": len(raw.frame),
+            "parts": parts,
+            "currencies": _currency_texts(table, raw),
+        }
 
     def _route_rows(self, table: str, raw: RawTable, start: int, c: int) -> set[int]:
         """Spill the rows of chunk ``c`` (input positions from ``start``) by debtor partition, and
@@ -500,19 +548,27 @@ class StreamRun:
     # ------------------------------------------------------------ 3. validate
 
     def validate(self, order: tuple[str, ...], shared: dict[str, pd.Series]) -> CurrencyPlan:
-        counts: dict[str, int] = {}
-        names: set[str] = set()
-        far: list[pd.Series] = []
         self.order, self.shared = order, shared
+        checked = []
         for p, got in self.each("_validate_part", range(self.partitions)):
             self.say(f"validated debtor partition {p + 1}/{self.partitions}")
+            checked.append(got)
+        self._merge_checked(checked)
+        plan = self._plan(checked)
+        if "invoices" in self.states:
+            self.lap("validate")
+        return plan
+
+    def _merge_checked(self, checked: list[dict[str, Any]]) -> None:
+        """What step 3 found in each partition (in partition order): validation summaries, cleared
+        values and the invoice ids payments name outside their partition."""
+        far: list[pd.Series] = []
+        for got in checked:
             for table, (summary, cleared) in got["tables"].items():
                 state = self.states[table]
                 state.merge_validation(summary)
                 if cleared is not None:
                     state.merge_cleared(*cleared)
-            _count(counts, got["currencies"])
-            names.update(got["names"])
             if got["far"] is not None:
                 far.append(got["far"])
         self.far_ids = (
@@ -520,55 +576,49 @@ class StreamRun:
             if far
             else pd.Series([], dtype="string")
         )
+
+    def _plan(self, checked: list[dict[str, Any]]) -> CurrencyPlan:
+        """The currency plan from the accepted invoices' currencies of every partition."""
         if "invoices" not in self.states:
             return CurrencyPlan(None, "no invoices", frozenset())
+        counts: dict[str, int] = {}
+        names: set[str] = set()
+        for got in checked:
+            _count(counts, got["currencies"])
+            names.update(got["names"])
         reporting, how = reporting_currency(counts, self.source.default_currency, self.currency)
-        self.lap("validate")
         return CurrencyPlan(reporting, how, frozenset(names))
 
     def _validate_part(self, p: int) -> dict[str, Any]:
         """Step 3 on debtor partition ``p``: each table's rows checked (the typed rows, reason masks
-        and slim raw rows spilled for step 5); returns what :meth:`validate` merges."""
-        rules, shared = self.source.rules, self.shared
+        and slim raw rows spilled for step 5, or, in :meth:`fused` runs, kept in ``self.kept`` and
+        the raw rows left in the spill); returns what :meth:`validate` merges."""
+        shared = self.shared
         out: dict[str, Any] = {"tables": {}, "currencies": {}, "names": set(), "far": None}
         local_invoices: pd.Series | None = None
+        kept: dict[str, dict[str, Any]] = {}
         for table in self.order:
-            state = self.states.get(table)
-            if state is None:
+            if table not in self.states:
                 continue
-            got = self._raw(table, p)
+            got = self._check_table(table, p, self.validator)
             if got is None:
                 continue
-            raw, rows = got
-            column = ID_COLUMN.get(table)
-            ids = {column: shared[column]} if column in shared and len(shared[column]) else None
-            typed, masks, summary = within_table(
-                raw,
-                self.validator,
-                self.params,
-                self.source.default_currency,
-                self.lap,
-                rules,
-                ids,
-                f"-part-{p:04d}",
-            )
-            cleared = None
-            if table == "debtors" and rules.optional_attributes == "clear":
-                typed, values = clear_optional(typed, masks, replace(raw, source_row=rows))
-                cleared = (values, rows, raw.source_row)
+            typed, masks, raw, rows, summary, cleared = got
             out["tables"][table] = (summary, cleared)
             slim_raw = slim(raw, masks)
-            self.spill.put(
-                ("typed", table, p),
-                {
-                    "typed": typed,
-                    "masks": {k: np.flatnonzero(v) for k, v in masks.items()},
-                    "raw": slim_raw,
-                    "rows": rows,
-                    "source_row": raw.source_row,
-                },
-            )
-            self._drop("raw", table, p)
+            if self.fusing:  # as the spill would give them back
+                typed = _as_spilled(typed)
+                slim_raw = replace(slim_raw, frame=_as_spilled(slim_raw.frame))
+            kept[table] = {
+                "typed": typed,
+                "masks": {k: np.flatnonzero(v) for k, v in masks.items()},
+                "raw": slim_raw,
+                "rows": rows,
+                "source_row": raw.source_row,
+            }
+            if not self.fusing:
+                self.spill.put(("typed", table, p), kept.pop(table))
+                self._drop("raw", table, p)
             if table == "invoices":
                 ok = passing(masks, len(typed))
                 _count(out["currencies"], currency_counts(typed["currency"][ok]))
@@ -581,13 +631,115 @@ class StreamRun:
                 if "invoice_id" in shared and len(shared["invoice_id"]):
                     far_rows |= isin(wanted, shared["invoice_id"])
                 out["far"] = pd.Series(wanted[far_rows].unique(), dtype="string")
+        if self.fusing:
+            self.kept = (p, kept)
         return out
+
+    def _check_table(
+        self, table: str, p: int, validator: Any
+    ) -> tuple[pd.DataFrame, dict[str, np.ndarray], RawTable, np.ndarray, dict[str, Any], Any] | None:
+        """``table``'s raw rows of partition ``p`` checked (None: no rows): typed frame, reason
+        masks, raw table, input positions, validation summary and cleared values."""
+        rules = self.source.rules
+        got = self._raw(table, p)
+        if got is None:
+            return None
+        raw, rows = got
+        column = ID_COLUMN.get(table)
+        ids = {column: self.shared[column]} if column in self.shared and len(self.shared[column]) else None
+        typed, masks, summary = within_table(
+            raw, validator, self.params, self.source.default_currency, self.lap, rules, ids, f"-part-{p:04d}"
+        )
+        cleared = None
+        if table == "debtors" and rules.optional_attributes == "clear":
+            typed, values = clear_optional(typed, masks, replace(raw, source_row=rows))
+            cleared = (values, rows, raw.source_row)
+        return typed, masks, raw, rows, summary, cleared
+
+    # ------------------------------------------------------------ 3 + 5 in one pass
+
+    def assumed_plan(self) -> CurrencyPlan | None:
+        """The currency plan step 3 will give, from the invoices' currency cells seen while routing
+        (their distinct texts parsed as :func:`pipelines.ingest.rules._parse` does); None when it
+        depends on how many invoices are accepted per currency (several currencies, no reporting
+        currency configured). :meth:`fused` checks it against the plan of the validated rows."""
+        if "invoices" not in self.states:
+            return CurrencyPlan(None, "no invoices", frozenset())
+        texts = self.states["invoices"].currencies
+        cells = (
+            pd.concat(texts, ignore_index=True).drop_duplicates().reset_index(drop=True)
+            if texts
+            else pd.Series([pd.NA], dtype="string")  # no currency column: every cell empty
+        )
+        parsed = parse_text(cells, upper=True)[0].replace(CURRENCY_SYMBOLS)
+        default = self.source.default_currency
+        if default:
+            parsed = parsed.fillna(default)
+        names = frozenset(str(x) for x in parsed.dropna().unique())
+        reporting, how = reporting_currency(dict.fromkeys(names, 1), default, self.currency)
+        if how == "most_invoices":
+            return None
+        return CurrencyPlan(reporting, how, names)
+
+    def fused(
+        self, order: tuple[str, ...], shared: dict[str, pd.Series], assumed: CurrencyPlan
+    ) -> tuple[CurrencyPlan, dict[int, dict[str, Any]]] | None:
+        """Steps 3 and 5 in one pass over the partitions, with the currency plan ``assumed`` before
+        validation: a partition is finished right after its checks (its typed rows are never
+        spilled) unless one of its payments names an invoice id outside it (its typed rows are
+        spilled, as in two passes, and it is finished after step 4). Returns the plan and the
+        finished partitions' results for :meth:`finish`; None when the validated rows give another
+        plan (then nothing of this pass is kept: the raw rows are still in the spill, and the run
+        goes on in two passes: :meth:`validate`, :meth:`far_invoices`, :meth:`finish`)."""
+        self.order, self.shared, self.plan, self.far = order, shared, assumed, None
+        self.fusing = True
+        try:
+            results = dict(self.each("_fused_part", range(self.partitions)))
+        finally:
+            self.fusing = False
+        checked = [results[p]["checked"] for p in range(self.partitions)]
+        finished = {p: r["finished"] for p, r in results.items() if r["finished"] is not None}
+        plan = self._plan(checked)
+        if plan != assumed:
+            for p, got in finished.items():
+                for table, t in got["tables"].items():
+                    for kind, ranges in (("q", t["ranges"]), ("fx", t["fx_ranges"])):
+                        for r in ranges:
+                            self.spill.drop((kind, table, r, p))
+            self.say("currencies other than those read while routing: validating again, in two passes")
+            return None
+        self._merge_checked(checked)
+        self.lap("validate")
+        return plan, finished
+
+    def _fused_part(self, p: int) -> dict[str, Any]:
+        """:meth:`fused` on partition ``p`` (in a worker process)."""
+        try:
+            checked = self._validate_part(p)
+            assert self.kept is not None and self.kept[0] == p
+            if checked["far"] is not None and len(checked["far"]):  # finished after step 4
+                for table, payload in self.kept[1].items():
+                    self.spill.put(("typed", table, p), payload)
+                return {"checked": checked, "finished": None}
+            return {"checked": checked, "finished": self._finish_part(p)}
+        finally:
+            self.kept = None
+
+    def drop_raw(self) -> None:
+        """Remove the raw rows a :meth:`fused` pass left in the spill."""
+        for table in self.states:
+            for p in range(self.partitions):
+                self._drop("raw", table, p)
 
     def _load(
         self, table: str, p: int
     ) -> tuple[pd.DataFrame, dict[str, np.ndarray], RawTable, np.ndarray, np.ndarray]:
-        """typed frame, reason masks, slim raw table, global rows and source rows of ``table`` in ``p``."""
-        got = self.spill.get(("typed", table, p))
+        """typed frame, reason masks, slim raw table, global rows and source rows of ``table`` in ``p``
+        (from ``self.kept`` right after :meth:`_validate_part` in a fused pass, else the spill)."""
+        if self.kept is not None and self.kept[0] == p:
+            got = self.kept[1].get(table)
+        else:
+            got = self.spill.get(("typed", table, p))
         if got is None:
             state = self.states[table]
             raw = replace(
@@ -606,10 +758,12 @@ class StreamRun:
 
     # ------------------------------------------------------------ 4. invoices of another partition
 
-    def far_invoices(self, plan: CurrencyPlan) -> pd.DataFrame | None:
+    def far_invoices(self, plan: CurrencyPlan, finished: Iterable[int] = ()) -> pd.DataFrame | None:
         """For the invoice ids payments name outside their partition: the first row's currency, and
         whether an invoice with that id is accepted (after its own cross-table checks). The id
-        spill tells which partitions hold them; only those rows are checked."""
+        spill tells which partitions hold them; only those rows are checked. A holder partition
+        already ``finished`` by a fused pass has no typed rows in the spill: its invoices and
+        debtors are checked again from their raw rows (:meth:`_recheck`)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -629,14 +783,16 @@ class StreamRun:
         self.say(f"looking up {len(far_ids):,} invoice ids named by payments of other debtors")
         found = []
         broken = self._broken()
+        again = set(finished)
         for p in sorted(holders):
             typed, masks = {}, {}
-            inv, inv_masks, _raw, rows, _src = self._load("invoices", p)
+            load = self._recheck if p in again else self._load
+            inv, inv_masks, _raw, rows, _src = load("invoices", p)
             hit = isin(inv["invoice_id"], far_ids)
             typed["invoices"] = inv.loc[hit].reset_index(drop=True)
             masks["invoices"] = {k: m[hit] for k, m in inv_masks.items()}
             if "debtors" in self.states:
-                typed["debtors"], masks["debtors"], *_ = self._load("debtors", p)
+                typed["debtors"], masks["debtors"], *_ = load("debtors", p)
             before = typed["invoices"]["currency"].copy()
             convert_currencies(
                 typed, masks, self.source.default_currency, self.currency, self.source.rules, plan
@@ -659,6 +815,25 @@ class StreamRun:
         first.index = first.index.astype("string")
         return first
 
+    def _recheck(
+        self, table: str, p: int
+    ) -> tuple[pd.DataFrame, dict[str, np.ndarray], RawTable, np.ndarray, np.ndarray]:
+        """:meth:`_load` for a partition finished by a fused pass: its raw rows checked again (the
+        same typed rows and masks), by a validator that adds no Data Docs page."""
+        if self.quiet is None:
+            v = self.validator
+            if getattr(v, "docs_dir", None) is None:
+                self.quiet = v
+            else:
+                from pipelines.validation import Validator
+
+                self.quiet = Validator(v.expectations_dir, None, v.chunk_rows, v.run_time)
+        got = self._check_table(table, p, self.quiet)
+        if got is None:
+            return self._load(table, p)
+        typed, masks, raw, rows, _summary, _cleared = got
+        return typed, masks, slim(raw, masks), rows, raw.source_row
+
     def _broken(self) -> dict[str, pd.DataFrame]:
         return {t: s.malformed for t, s in self.states.items() if s.malformed is not None}
 
@@ -670,13 +845,21 @@ class StreamRun:
         plan: CurrencyPlan,
         far: pd.DataFrame | None,
         shared: dict[str, pd.Series],
+        finished: dict[int, dict[str, Any]] | None = None,
     ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Step 5 on every partition but those ``finished`` by a fused pass (their results given);
+        the results merged in partition order."""
         section: dict[str, Any] | None = None
         items: dict[str, int] | None = {} if self.source.ar_export is not None else None
         present = [t for t in order if t in self.states]
         self.order, self.plan, self.far, self.shared = order, plan, far, shared
-        for p, got in self.each("_finish_part", range(self.partitions)):
+        results = dict(finished or {})
+        todo = [p for p in range(self.partitions) if p not in results]
+        for p, got in self.each("_finish_part", todo):
             self.say(f"cross-table checks done, debtor partition {p + 1}/{self.partitions}")
+            results[p] = got
+        for p in range(self.partitions):
+            got = results.pop(p)
             section = _merge_section(section, got["section"])
             for table, t in got["tables"].items():
                 state = self.states[table]
@@ -933,9 +1116,17 @@ def run_streamed(
         run.route(order)
         run.states = {t: run.states[t] for t in order if t in run.states}
         shared = run.shared_ids()
-        plan = run.validate(order, shared)
-        far = run.far_invoices(plan)
-        section, open_items = run.finish(order, plan, far, shared)
+        assumed = run.assumed_plan()
+        fused = run.fused(order, shared, assumed) if assumed is not None else None
+        if fused is not None:  # steps 3 and 5 in one pass
+            plan, finished = fused
+            far = run.far_invoices(plan, finished)
+            run.drop_raw()
+            section, open_items = run.finish(order, plan, far, shared, finished)
+        else:
+            plan = run.validate(order, shared)
+            far = run.far_invoices(plan)
+            section, open_items = run.finish(order, plan, far, shared)
     except BaseException:
         spill.close()
         raise

@@ -178,14 +178,14 @@ def test_sigterm_of_a_streamed_ingest_leaves_no_working_files(tmp_path: Path, mo
     left_by_kill_9 = out / ".spill-0123456789abcdef0123456789abcdef"
     left_by_kill_9.mkdir()
     (left_by_kill_9 / "typed-invoices-0.pkl").write_bytes(b"x" * 100)
-    original = StreamRun.validate
+    original = StreamRun.shared_ids  # between routing and validation, the spill written
 
-    def terminated(self, order, shared):
+    def terminated(self):
         assert any(p.name.startswith(".spill-") and p != left_by_kill_9 for p in out.iterdir())
         os.kill(os.getpid(), signal.SIGTERM)
-        return original(self, order, shared)
+        return original(self)
 
-    monkeypatch.setattr(StreamRun, "validate", terminated)
+    monkeypatch.setattr(StreamRun, "shared_ids", terminated)
 
     def not_handled(signum, frame):  # what the test sees if ews leaves SIGTERM to Python's default
         raise RuntimeError("SIGTERM not handled by ews ingest")

@@ -147,12 +147,29 @@ def _ingest(files: dict[str, Path], out: Path, bucket_rows: int, **stream) -> di
 def test_streamed_ingest_writes_the_same_bytes(
     books: dict[str, dict[str, Path]],
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     kind: str,
     bucket_rows: int,
     chunk_rows: int,
     partitions: int | None,
 ) -> None:
+    from pipelines.ingest.stream import StreamRun
+
     book = books[kind]
+    seen: dict[str, list] = {"fused": [], "recheck": []}
+    fused, recheck = StreamRun.fused, StreamRun._recheck
+
+    def record_fused(self, *args):
+        got = fused(self, *args)
+        seen["fused"].append(None if got is None else sorted(got[1]))
+        return got
+
+    def record_recheck(self, table, p):
+        seen["recheck"].append((table, p))
+        return recheck(self, table, p)
+
+    monkeypatch.setattr(StreamRun, "fused", record_fused)
+    monkeypatch.setattr(StreamRun, "_recheck", record_recheck)
     whole = _ingest(book, tmp_path / "whole", bucket_rows, stream=False)
     streamed = _ingest(
         book,
@@ -164,6 +181,13 @@ def test_streamed_ingest_writes_the_same_bytes(
         workers=2,  # partitions validated and finished in two forked processes
     )
     assert _outputs(tmp_path / "streamed") == _outputs(tmp_path / "whole")
+    # validated and finished in one pass (the reporting currency is configured), but for the
+    # partitions whose payments name invoices of another partition (finished after the lookup)
+    finished = {"damaged_csv": [1, 4], "csv": [3]}[kind]
+    assert seen["fused"] == [finished]
+    # csv: the invoice a payment of another debtor names is in partition 3, finished in the one
+    # pass: its invoices and debtors were checked again from the raw rows for the lookup
+    assert seen["recheck"] == ([("invoices", 3), ("debtors", 3)] if kind == "csv" else [])
     assert not list((tmp_path / "streamed").glob(".spill-*")) and not list(
         (tmp_path / "streamed").glob(".staging*")
     )
@@ -393,3 +417,105 @@ def test_route_spills_each_id_once_by_id_partition_in_input_order(tmp_path: Path
     assert got == expected
     assert sum(len(v) for v in got.values()) == 11
     run.spill.close()
+
+
+def test_the_currency_plan_read_while_routing(tmp_path: Path) -> None:
+    """The plan a fused pass assumes, from the invoices' distinct currency cells (parsed as the
+    validation parses them: trimmed, upper case, the euro sign, the default for empty cells); none
+    when it depends on the accepted rows per currency (several, no reporting currency configured)."""
+    from pipelines.ingest.currency import CurrencyPlan
+    from pipelines.ingest.stream import Spill, StreamRun, TableState
+
+    def plan(
+        cells: list | None, default: str | None = None, fx: CurrencyConfig | None = None, table="invoices"
+    ):
+        source = SourceConfig(
+            name="files", default_currency=default, tables={"invoices": FileSource(path=tmp_path / "i.csv")}
+        )
+        run = StreamRun(
+            source,
+            tmp_path,
+            Spill(tmp_path / f"s{len(seen)}"),
+            2,
+            10,
+            None,
+            {},
+            AS_OF,
+            fx or CurrencyConfig(),
+            print,
+            print,
+        )
+        texts = [] if cells is None else [pd.Series(cells, dtype="string")]
+        run.states[table] = TableState(table, None, pd.DataFrame(), currencies=texts)
+        seen.append(run)
+        return run.assumed_plan()
+
+    seen: list = []
+    assert plan(["eur", " EUR", "€", None]) == CurrencyPlan("EUR", "single", frozenset({"EUR"}))
+    assert plan(["EUR", "usd"]) is None  # the most invoices decide
+    assert plan(["EUR", "usd"], fx=FX) == CurrencyPlan("EUR", "config", frozenset({"EUR", "USD"}))
+    assert plan([None, "EUR"], default="CHF") == CurrencyPlan(
+        "CHF", "default_currency", frozenset({"CHF", "EUR"})
+    )
+    assert plan(None) == CurrencyPlan(None, "none", frozenset())  # no currency column
+    assert plan(["EUR"], table="payments") == CurrencyPlan(None, "no invoices", frozenset())
+    for run in seen:
+        run.spill.close()
+
+
+def test_a_wrong_assumed_plan_is_validated_again_in_two_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The only EUR invoice is rejected (amount -5), the accepted one has no currency: the routed
+    cells say one currency (EUR, "single"), the accepted rows say none ("none": the empty cell stays
+    empty, where "single" would fill it with EUR). The fused pass is dropped and the partitions are
+    validated again in two passes: the files of the in-memory ingest."""
+    from pipelines.ingest.stream import StreamRun
+
+    (tmp_path / "in").mkdir()
+    files = {"invoices": tmp_path / "in" / "invoices.csv", "payments": tmp_path / "in" / "payments.csv"}
+    files["invoices"].write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount,currency\n"
+        "I1,D0,2024-01-02,2024-02-01,-5,EUR\nI2,D1,2024-01-03,2024-02-02,100,\nI3,D2,2024-01-04,2024-02-03,50,\n"
+    )
+    files["payments"].write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I2,2024-02-10,100\nP2,D2,I3,2024-02-11,50\n"
+    )
+    seen = []
+    fused = StreamRun.fused
+
+    def record(self, *args):
+        got = fused(self, *args)
+        seen.append(got)
+        return got
+
+    monkeypatch.setattr(StreamRun, "fused", record)
+    rules = RulesConfig(data_docs=False, bucket_rows=10**6, refuse_empty_table_rows=10**6)
+    source = SourceConfig(name="files", rules=rules, tables={t: FileSource(path=p) for t, p in files.items()})
+    whole = ingest_source(source, tmp_path / "whole", as_of=AS_OF, stream=False).manifest
+    ingest_source(
+        source, tmp_path / "streamed", as_of=AS_OF, stream=True, chunk_rows=2, partitions=2, workers=1
+    )
+    assert _outputs(tmp_path / "streamed") == _outputs(tmp_path / "whole")
+    assert whole["currency"]["chosen_by"] == "none"
+    assert seen == [None]  # the fused pass was tried and dropped
+    assert not list((tmp_path / "streamed").glob(".spill-*"))
+
+
+def test_rows_kept_in_memory_are_chunked_as_the_spill_gives_them_back() -> None:
+    """A fused pass writes typed rows that were never pickled: their Arrow columns must come in one
+    chunk, as unpickled ones do, or a bucket file's pages (cut per chunk) and so its bytes differ."""
+    import pickle
+
+    from pipelines.ingest.stream import _as_spilled
+
+    ids = pd.concat(
+        [pd.Series(["a", "b"], dtype="string"), pd.Series(["c"], dtype="string")], ignore_index=True
+    )
+    frame = pd.DataFrame({"invoice_id": ids, "amount": [1.0, 2.0, 3.0]})
+    assert frame["invoice_id"].array._pa_array.num_chunks == 2
+    got = _as_spilled(frame)
+    back = pickle.loads(pickle.dumps(frame, protocol=pickle.HIGHEST_PROTOCOL))
+    assert got["invoice_id"].array._pa_array.num_chunks == 1 == back["invoice_id"].array._pa_array.num_chunks
+    assert got["invoice_id"].tolist() == ["a", "b", "c"] and got["invoice_id"].dtype == ids.dtype
+    pd.testing.assert_frame_equal(got, back)
