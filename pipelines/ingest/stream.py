@@ -417,14 +417,19 @@ class StreamRun:
         part = _partition(ids, self.partitions) if ids is not None else np.zeros(n, dtype=np.int64)
         order = np.argsort(part, kind="stable")
         cuts = np.searchsorted(part[order], np.arange(self.partitions + 1))
+        # input positions as 4-byte offsets in the chunk, and no source rows when they are the
+        # positions + 1 (a Parquet file): 12 of 16 bytes a row less spill (1.1 GB at 1M debtors)
+        offsets = order.astype(np.int32) if n <= np.iinfo(np.int32).max else order
+        next_row = raw.source_row.dtype == np.int64 and np.array_equal(raw.source_row, rows + 1)
         for p in np.flatnonzero(np.diff(cuts)):
             sel = order[cuts[p] : cuts[p + 1]]
             self.spill.append(
                 ("raw", table, int(p), c),
                 {
                     "frame": raw.frame.iloc[sel].reset_index(drop=True),
-                    "rows": rows[sel],
-                    "source_row": raw.source_row[sel],
+                    "start": start,
+                    "at": offsets[cuts[p] : cuts[p + 1]],
+                    "source_row": None if next_row else raw.source_row[sel],
                     "source_line": None if raw.source_line is None else raw.source_line[sel],
                     "pre_bad": {k: m[sel] for k, m in raw.pre_bad.items()},
                 },
@@ -436,7 +441,9 @@ class StreamRun:
 
             key = parse_text(raw.frame[column], is_id=True)[0]
             has = key.notna().to_numpy()
-            key, owner = key[has], part[has]
+            key = key[has]
+            # the owning debtor partition in 2 bytes, not 8 (0.55 GB less spill at 1M debtors)
+            owner = part[has].astype(np.int16 if self.partitions <= np.iinfo(np.int16).max else np.int32)
             hashed = pd.util.hash_array(key.array, categorize=False)  # hashes the Arrow strings
             ids = arrow(key).cast(pa.string())
             where = (hashed % np.uint64(self.partitions)).astype(np.int64)
@@ -488,15 +495,21 @@ class StreamRun:
         )
         lines = [x["source_line"] for x in pieces]
         pre = {k for x in pieces for k in x["pre_bad"]}
+        at = [x["start"] + x["at"].astype(np.int64) for x in pieces]
         raw = replace(
             state.first,
             frame=frame,
-            source_row=np.concatenate([x["source_row"] for x in pieces]),
+            source_row=np.concatenate(
+                [
+                    r + 1 if x["source_row"] is None else x["source_row"]
+                    for r, x in zip(at, pieces, strict=True)
+                ]
+            ),
             source_line=None if lines[0] is None else np.concatenate(lines),
             pre_bad={k: np.concatenate([x["pre_bad"][k] for x in pieces]) for k in pre},
             malformed=None,
         )
-        return raw, np.concatenate([x["rows"] for x in pieces])
+        return raw, np.concatenate(at)
 
     # ------------------------------------------------------------ 2. ids in several partitions
 
