@@ -239,6 +239,7 @@ class Column:
     false_values: tuple[str, ...] = ()
     unique: bool = False
     distinct: int = 0
+    excel_serial: bool = False  # whole numbers that read as Excel date serials (20000 .. 73050)
 
 
 @dataclass
@@ -399,6 +400,12 @@ def _profile(frame: pd.DataFrame) -> list[Column]:
             col.kind, (col.true_values, col.false_values) = "bool", flags
         elif number is not None:
             col.kind, (col.decimal, col.thousands) = "number", number
+            # a date column saved as General in Excel: 45321 is 2024-01-30 (1954-10-03 .. 2099-12-31);
+            # taken as dates only for a column named like one (amounts can be such numbers too)
+            serial = values.str.fullmatch(r"\d{5}(?:\.0+)?")
+            if serial.all():
+                days = values.astype(float)
+                col.excel_serial = bool(((days >= 20000) & (days <= 73050)).all())
         else:
             col.kind = "text"
         out.append(col)
@@ -487,7 +494,14 @@ def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
         ]
     for canonical in order:
         col = _by_name(columns, canonical, taken)
-        if col is not None and col.kind in WANTS[canonical].split("|"):
+        if col is not None and col.excel_serial and "date" in WANTS[canonical].split("|"):
+            col.kind, col.date_layout = "date", "excel"
+            chosen[canonical], why[canonical] = (
+                col,
+                "matched by name (Excel date serial numbers: 45321 = 2024-01-30)",
+            )
+            taken.add(col.name)
+        elif col is not None and col.kind in WANTS[canonical].split("|"):
             chosen[canonical], why[canonical] = col, "matched by name"
             taken.add(col.name)
     if _is_statements(chosen):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
+
 from pipelines.config.source import FileSource, RulesConfig, SourceConfig
 from pipelines.ingest import ingest_source
 
@@ -102,7 +104,6 @@ def test_netsuite_parent_child_names_are_one_debtor_each_through_ingest_and_expo
     The names survive the mapping, the ingest (6 rows = 6 accepted, 2 settlements) and the queue
     exports: CSV and XLSX cells are the names as written, the formula-leading one neutralised."""
     import openpyxl
-    import pandas as pd
 
     from pipelines.adapters.exports import write_queue
     from pipelines.adapters.files import read_portfolio
@@ -157,8 +158,6 @@ def test_a_payment_above_its_invoice_settles_it_and_the_excess_stays_on_account(
     made (one row, a false crisis). Now a payment is `overpays_invoice` only when its invoice was
     already paid in full before it (paid twice: P3); the one that crosses settles the invoice and its
     excess is credit on the account (70 = 50 + 20). Rows in 5 = 4 accepted + 1 quarantined."""
-    import pandas as pd
-
     from features.build import build_features
 
     (tmp_path / "invoices.csv").write_text(
@@ -303,3 +302,42 @@ def test_a_customer_ledger_of_several_document_types_is_named_and_its_invoices_s
     inv, pay = manifest["tables"]["invoices"], manifest["tables"]["payments"]
     assert (inv["rows_in"], inv["rows_accepted"], pay["rows_accepted"]) == (21, 21, 14)
     assert manifest["ar_export"]["open"] == 7
+
+
+def test_an_excel_saved_csv_with_serial_dates_is_drafted_and_read(tmp_path: Path) -> None:
+    """A German Excel CSV as saved: UTF-8 BOM, ';', CRLF, '1.017,25', ids with leading zeros, the
+    date columns formatted General (serials: 45321 = 2024-01-30) and a 'Summe' totals row. Before:
+    the draft left issue_date and due_date '???' (the serials are numbers; `values.date_format:
+    excel` existed for ingest only) and ingest refused the table. Now both are mapped by name with
+    date_format excel; ingest 13 = 12 + 1 (the totals row), dates and zeros as in the sheet. A
+    number column not named like a date (the amount) is never read as dates."""
+    from pipelines.config import load_config
+    from pipelines.sources.suggest import suggest_source
+
+    rows = ["Rechnungsnr;Kunde;Belegdatum;Fällig;Betrag"]
+    for i in range(12):
+        rows.append(f"R{i + 1:04d};{i % 3 + 1:07d};{45321 + 2 * i};{45351 + 2 * i};1.{17 * i:03d},25")
+    rows.append("Summe;;;;12.345,00")
+    export = tmp_path / "rechnungen.csv"
+    export.write_bytes(("\ufeff" + "\r\n".join(rows) + "\r\n").encode("utf-8"))
+    draft = suggest_source(export)
+    assert "date_format: excel" in draft.text
+    assert draft.mapping == {
+        "debtor_id": "Kunde",
+        "due_date": "Fällig",
+        "issue_date": "Belegdatum",
+        "amount": "Betrag",
+        "invoice_id": "Rechnungsnr",
+    }
+    config = tmp_path / "de.yaml"
+    config.write_text(draft.text, encoding="utf-8")
+    result = ingest_source(load_config(config, SourceConfig), None, as_of=dt.date(2024, 12, 4))
+    entry = result.manifest["tables"]["invoices"]
+    assert (entry["rows_in"], entry["rows_accepted"], entry["rows_quarantined"]) == (13, 12, 1)
+    first = result.portfolio.invoices.sort_values("invoice_id").iloc[0]
+    assert (first["debtor_id"], first["issue_date"], first["due_date"], first["amount"]) == (
+        "0000001",
+        pd.Timestamp("2024-01-30"),
+        pd.Timestamp("2024-02-29"),
+        1000.25,
+    )
