@@ -649,6 +649,7 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
     text = _render(path, name or _slug(path.stem), kind, opts, mapping, why, columns, missing, notes)
     if kind in ("invoices", "ar_export"):
         text += _mixed_documents(frame, {col.name for col in mapping.values()})
+    text += _grouped_by_customer(frame)
     return Draft(text, kind, {c: col.name for c, col in mapping.items()}, notes)
 
 
@@ -692,6 +693,27 @@ def _mixed_documents(frame: pd.DataFrame, mapped: set[str]) -> str:
             "#   NetSuite 'Date Closed'), or give the payments as their own file (tables.payments)\n"
         )
     return ""
+
+
+def _grouped_by_customer(frame: pd.DataFrame) -> str:
+    """A CHECK note for a report grouped by customer: the customer on a row of its own above its
+    invoices and a 'Total <customer>' row under them (Xero's Aged Receivables Detail). ews needs the
+    customer on every row; what the draft maps as the customer is then a guess from the wrong column."""
+    if frame.shape[1] < 3 or frame.empty:
+        return ""
+    first = frame.iloc[:, 0].fillna("").str.strip()
+    rest_empty = (frame.iloc[:, 1:].fillna("").apply(lambda c: c.str.strip()) == "").all(axis=1)
+    labels = set(first[rest_empty & (first != "")])
+    grouped = sorted(label for label in labels if (first == f"Total {label}").any())
+    if len(grouped) < 2:
+        return ""
+    return (
+        f"# CHECK: the report is grouped by customer ({', '.join(repr(g) for g in grouped[:3])}"
+        f"{' ...' if len(grouped) > 3 else ''} on rows of their own,\n"
+        "#   with 'Total ...' rows): ews needs the customer on every row, so debtor_id above is wrong. Export\n"
+        "#   a list with a customer column instead (Xero: Sales > Invoices > Export, read since session 10;\n"
+        "#   an aged receivables report also holds open invoices only: add the payments export)\n"
+    )
 
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")

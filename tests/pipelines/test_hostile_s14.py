@@ -341,3 +341,27 @@ def test_an_excel_saved_csv_with_serial_dates_is_drafted_and_read(tmp_path: Path
         pd.Timestamp("2024-02-29"),
         1000.25,
     )
+
+
+def test_a_report_grouped_by_customer_is_named_in_the_draft(tmp_path: Path) -> None:
+    """Xero's Aged Receivables Detail as exported: 4 title lines, the contact on a row of its own
+    above its invoices, one column per ageing bucket, a 'Total <contact>' row. Before: drafted with
+    debtor_id 'Invoice Date' (the column the contact rows fill) and issue_date '???', no word on why;
+    ingest then refused the table. Now the draft says the report is grouped by customer and what to
+    export instead."""
+    from pipelines.sources.suggest import suggest_source
+
+    lines = ["Aged Receivables Detail", "Demo Company (UK)", "As at 30 November 2024", ""]
+    lines.append("Invoice Date,Invoice Number,Invoice Reference,Due Date,Current,1 Month,Older,Total")
+    for k, contact in enumerate(["Acme Ltd", "Beta Trading", "Carbon & Sons"]):
+        lines.append(contact)
+        lines += [f"0{i + 1} Oct 2024,INV-{k}{i},PO {i},0{i + 1} Nov 2024,,100.00,,100.00" for i in range(2)]
+        lines += [f"Total {contact},,,,,200.00,,200.00", ""]
+    export = tmp_path / "aged.csv"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    text = suggest_source(export).text
+    assert (
+        "# CHECK: the report is grouped by customer ('Acme Ltd', 'Beta Trading', 'Carbon & Sons' on rows"
+        in text
+    )
+    assert "Xero: Sales > Invoices > Export" in text
