@@ -29,7 +29,7 @@ import pandas as pd
 
 from pipelines.adapters.files import DATE_COLUMNS
 
-__all__ = ["LATE_GAP_DAYS", "export_end", "late_dates", "statement_gaps"]
+__all__ = ["LATE_GAP_DAYS", "day_counts", "export_end", "feed_lag", "late_dates", "statement_gaps"]
 
 LATE_GAP_DAYS = 35
 """A silence longer than this (``max_data_lag_days``' default) between the bulk and a few later rows."""
@@ -152,16 +152,70 @@ def _newest_first_day(stage: Path, end: dt.date) -> dt.date | None:
     return newest
 
 
-def late_dates(stage: Path) -> tuple[list[str], dict[str, Any] | None]:
-    """(warnings, the manifest's ``late_rows`` entry or None) for the staged buckets in ``stage``."""
+def day_counts(stage: Path) -> dict[str, dict[dt.date, int]]:
+    """Dated rows per day of each table's staged buckets (``DATE_COLUMNS``)."""
     import pyarrow.compute as pc
 
-    counts: dict[dt.date, int] = {}
+    out: dict[str, dict[dt.date, int]] = {}
     for table, column in DATE_COLUMNS.items():
+        counts = out.setdefault(table, {})
         for path in _files(stage, table):
             vc = pc.value_counts(_dates(path, column))
             for day, n in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
                 counts[day] = counts.get(day, 0) + n
+    return out
+
+
+FEED_LAG_EXPECTED_ROWS = 7
+"""A ledger table whose latest row is d days before the other's is warned about when its pace over
+the 90 days before gives more than this many rows in those d days (the chance of none by luck is
+then under 0.1 %: e^-7): a payment feed a day behind the invoice feed, not a quiet day."""
+
+
+def feed_lag(per_table: dict[str, dict[dt.date, int]], end: dt.date | None = None) -> list[str]:
+    """A warning when the invoices or the payments stop days before the other table (one feed sent
+    a day or more behind): the invoices paid in the missing days look unpaid, days past due and the
+    queue run high (s14: 12 of 120 debtors' balances, up to 14 more days past due, for one day)."""
+    inv, pay = per_table.get("invoices", {}), per_table.get("payments", {})
+    if not inv or not pay:
+        return []
+    ends = {"invoices": max(inv), "payments": max(pay)}
+    if end is not None:  # rows after the export's end (mistyped dates) do not count
+        ends = {
+            t: max((d for d in c if d <= end), default=ends[t])
+            for t, c in (("invoices", inv), ("payments", pay))
+        }
+    behind, ahead = sorted(ends, key=lambda t: ends[t])
+    lag = (ends[ahead] - ends[behind]).days
+    if lag < 1:
+        return []
+    counts = per_table[behind]
+    last = ends[behind]
+    pace = sum(n for d, n in counts.items() if last - dt.timedelta(days=90) < d <= last) / 90
+    if pace * lag <= FEED_LAG_EXPECTED_ROWS:
+        return []
+    one = behind[:-1]
+    return [
+        f"{behind}: the latest {one} is dated {last}, {lag:,} day(s) before the latest of the {ahead} ({ends[ahead]}), "
+        f"while the book has {pace:,.1f} {behind} a day: the {behind} feed looks {lag:,} day(s) behind. "
+        + (
+            "Invoices paid since then look unpaid (days past due, the watchlist and the queue run high). "
+            if behind == "payments"
+            else "Payments of invoices issued since then name invoices the export does not hold (unknown_invoice). "
+        )
+        + f"Send both feeds up to the same day, or score {last} (`ews score --as-of {last}`)"
+    ]
+
+
+def late_dates(
+    stage: Path, per_table: dict[str, dict[dt.date, int]] | None = None
+) -> tuple[list[str], dict[str, Any] | None]:
+    """(warnings, the manifest's ``late_rows`` entry or None) for the staged buckets in ``stage``
+    (``per_table``: :func:`day_counts` of it, when read already)."""
+    counts: dict[dt.date, int] = {}
+    for table_counts in (day_counts(stage) if per_table is None else per_table).values():
+        for day, n in table_counts.items():
+            counts[day] = counts.get(day, 0) + n
     found = export_end(counts)
     if found is not None:  # judged again knowing which debtors are new after the silence
         found = export_end(counts, newest_first=_newest_first_day(stage, found[0]))
@@ -250,7 +304,9 @@ def statement_gaps(stage: Path) -> list[str]:
 def staged_checks(stage: Path, manifest: dict[str, Any]) -> None:
     """Add the warnings of :func:`late_dates` and :func:`statement_gaps` to ``manifest`` (and its
     ``late_rows`` entry when some rows follow the export's end)."""
-    warnings, late = late_dates(stage)
+    per_table = day_counts(stage)
+    warnings, late = late_dates(stage, per_table)
     if late is not None:
         manifest["late_rows"] = late
-    manifest["warnings"] += warnings + statement_gaps(stage)
+    end = dt.date.fromisoformat(late["export_end"]) if late is not None else None
+    manifest["warnings"] += warnings + feed_lag(per_table, end) + statement_gaps(stage)
