@@ -341,6 +341,29 @@ def _reversals(t: dict[str, Any]) -> list[str]:
     return out
 
 
+_ID_OF = {"invoices": "invoice_id", "payments": "payment_id"}
+
+
+def _conflicting_ids(name: str, t: dict[str, Any]) -> list[str]:
+    """Rows whose id appears again with other values (duplicate_id): every copy is quarantined, so
+    the payment does not count (its invoice looks unpaid) or the invoice and its payments drop out.
+    A feed that sends a corrected row again beside the old one does this (s14)."""
+    column = _ID_OF.get(name)
+    n = t["reasons"].get(f"duplicate_id:{column}", 0) if column else 0
+    if not n or not t["rows_accepted"]:
+        return []
+    effect = (
+        "those payments do not count, so the invoices they paid look unpaid"
+        if name == "payments"
+        else "those invoices are left out, with their payments (invoice_quarantined)"
+    )
+    return [
+        f"{name}: {n:,} row(s) share a {column} with another row of other values (duplicate_id:{column}): every copy "
+        f"is quarantined and {effect}. A feed that sends a corrected row again beside the old one does this: "
+        f"export each {column} once (the latest version); see quarantine/{name}.csv"
+    ]
+
+
 def _lost_debtors(tables: dict[str, Any]) -> list[str]:
     """Ledger rows quarantined debtor_quarantined: a debtor whose master row was rejected (two rows
     for one id with other attributes, a bad attribute under rules.optional_attributes: quarantine)
@@ -404,6 +427,7 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
             )
         if name == "payments":
             out += _reversals(t)
+        out += _conflicting_ids(name, t)
         dups = t["reasons"].get("duplicate_row", 0)
         if t["rows_accepted"] and dups >= 10 and dups / t["rows_in"] > DUPLICATE_ROW_WARN_SHARE:
             out.append(

@@ -428,3 +428,30 @@ def test_ingest_warns_about_a_payment_feed_a_day_behind(tmp_path: Path) -> None:
     assert warning.startswith(
         "payments: the latest payment is dated 2024-04-06, 3 day(s) before the latest of the invoices (2024-04-09)"
     )
+
+
+def test_a_payment_sent_again_corrected_is_named(tmp_path: Path) -> None:
+    """A daily feed that sends yesterday's payment again with a corrected amount (P2: 100 then 90, one
+    payment_id). Exact copies of yesterday's rows are harmless (duplicate_row, the first kept: on the
+    120-debtor book the buckets were byte-identical); a corrected copy quarantines both (duplicate_id),
+    so I2 looks unpaid: before, without a word. Rows in 3 = 1 + 2, now with a warning saying why."""
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\nI1,D1,2024-01-05,2024-02-04,100\nI2,D1,2024-01-06,2024-02-05,100\n"
+    )
+    (tmp_path / "payments.csv").write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\n"
+        "P1,D1,I1,2024-01-20,100\nP2,D1,I2,2024-01-21,100\nP2,D1,I2,2024-01-21,90\n"
+    )
+    source = SourceConfig(
+        name="files",
+        rules=RulesConfig(data_docs=False),
+        tables={t: FileSource(path=tmp_path / f"{t}.csv") for t in ("invoices", "payments")},
+    )
+    manifest = ingest_source(source, None, as_of=dt.date(2024, 3, 31)).manifest
+    pay = manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["reasons"]) == (3, 1, {"duplicate_id:payment_id": 2})
+    (warning,) = [w for w in manifest["warnings"] if "duplicate_id" in w]
+    assert warning.startswith(
+        "payments: 2 row(s) share a payment_id with another row of other values (duplicate_id:payment_id): "
+        "every copy is quarantined and those payments do not count, so the invoices they paid look unpaid."
+    )
