@@ -19,11 +19,26 @@ LAST = dt.date(2024, 4, 9)  # the bulk: 1,000 invoices, ten a day from START (10
 def _ingest_invoices(tmp_path: Path, lines: list[str], as_of: dt.date):
     path = tmp_path / "invoices.csv"
     path.write_text("invoice_id,debtor_id,issue_date,due_date,amount\n" + "".join(lines), encoding="utf-8")
+    return tmp_path / "out", _files(tmp_path, ("invoices",), as_of, tmp_path / "out").manifest
+
+
+def _files(tmp_path: Path, tables: tuple[str, ...], as_of: dt.date, out: Path | None = None):
+    """Ingest the canonical ``<table>.csv`` files of ``tmp_path``; the IngestResult."""
     source = SourceConfig(
-        name="files", rules=RulesConfig(data_docs=False), tables={"invoices": FileSource(path=path)}
+        name="files",
+        rules=RulesConfig(data_docs=False),
+        tables={t: FileSource(path=tmp_path / f"{t}.csv") for t in tables},
     )
-    out = tmp_path / "out"
-    return out, ingest_source(source, out, as_of=as_of).manifest
+    return ingest_source(source, out, as_of=as_of)
+
+
+def _drafted(tmp_path: Path, text: str, as_of: dt.date, out: Path | None = None):
+    """Ingest through a draft source config as `ews sources suggest` wrote it; the IngestResult."""
+    from pipelines.config import load_config
+
+    config = tmp_path / "draft.yaml"
+    config.write_text(text, encoding="utf-8")
+    return ingest_source(load_config(config, SourceConfig), out, as_of=as_of)
 
 
 def _bulk() -> list[str]:
@@ -107,7 +122,6 @@ def test_netsuite_parent_child_names_are_one_debtor_each_through_ingest_and_expo
 
     from pipelines.adapters.exports import write_queue
     from pipelines.adapters.files import read_portfolio
-    from pipelines.config import load_config
     from pipelines.sources.suggest import suggest_source
 
     export = tmp_path / "netsuite.csv"
@@ -118,11 +132,7 @@ def test_netsuite_parent_child_names_are_one_debtor_each_through_ingest_and_expo
         line.strip().startswith('debtor_id: "Name"')
         and "'Parent : Child': each full name is one debtor" in line
     )
-    config = tmp_path / "ns.yaml"
-    config.write_text(draft.text, encoding="utf-8")
-    manifest = ingest_source(
-        load_config(config, SourceConfig), tmp_path / "out", as_of=dt.date(2023, 3, 31)
-    ).manifest
+    manifest = _drafted(tmp_path, draft.text, dt.date(2023, 3, 31), tmp_path / "out").manifest
     entry = manifest["tables"]["invoices"]
     assert (entry["rows_in"], entry["rows_accepted"], entry["rows_quarantined"]) == (6, 6, 0)
     book = read_portfolio(tmp_path / "out")
@@ -174,12 +184,7 @@ def test_a_payment_above_its_invoice_settles_it_and_the_excess_stays_on_account(
         "P4,D1,I3,2024-01-26,50\n"
         "P5,D1,I3,2024-01-27,50\n"  # crosses 80: settles I3, 20 on account
     )
-    source = SourceConfig(
-        name="files",
-        rules=RulesConfig(data_docs=False),
-        tables={t: FileSource(path=tmp_path / f"{t}.csv") for t in ("invoices", "payments")},
-    )
-    result = ingest_source(source, None, as_of=dt.date(2024, 3, 31))
+    result = _files(tmp_path, ("invoices", "payments"), dt.date(2024, 3, 31))
     pay = result.manifest["tables"]["payments"]
     assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (5, 4, 1)
     assert result.quarantine["payments"][["payment_id", "reason"]].values.tolist() == [
@@ -196,7 +201,6 @@ def test_invoices_without_any_payments_table_are_named_as_all_open(tmp_path: Pat
     balance" only. Drafted and ingested as it comes: 24 = 24 + 0 and, before, no word, though no
     invoice is paid in ews: every one open, the paid ones past due 90 days defaults. Now a warning
     names it, and the ignored 'Open balance' column; with a payments table there is none."""
-    from pipelines.config import load_config
     from pipelines.sources.suggest import suggest_source
 
     lines = ["Invoice List", "Craig's Design and Landscaping Services", "All Dates", ""]
@@ -220,9 +224,7 @@ def test_invoices_without_any_payments_table_are_named_as_all_open(tmp_path: Pat
         "amount": "Amount",
         "invoice_id": "No.",
     }
-    config = tmp_path / "qbo.yaml"
-    config.write_text(draft.text, encoding="utf-8")
-    manifest = ingest_source(load_config(config, SourceConfig), None, as_of=dt.date(2024, 12, 4)).manifest
+    manifest = _drafted(tmp_path, draft.text, dt.date(2024, 12, 4)).manifest
     entry = manifest["tables"]["invoices"]
     assert (entry["rows_in"], entry["rows_accepted"]) == (25, 24)  # the time stamp line: malformed_row
     found = [w for w in manifest["warnings"] if "no payments table" in w]
@@ -235,12 +237,7 @@ def test_invoices_without_any_payments_table_are_named_as_all_open(tmp_path: Pat
     (tmp_path / "payments.csv").write_text(
         "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D0,I0,2024-01-20,100\n"
     )
-    source = SourceConfig(
-        name="files",
-        rules=RulesConfig(data_docs=False),
-        tables={t: FileSource(path=tmp_path / f"{t}.csv") for t in ("invoices", "payments")},
-    )
-    assert not [w for w in ingest_source(source, None, as_of=dt.date(2024, 12, 4)).manifest["warnings"]]
+    assert not _files(tmp_path, ("invoices", "payments"), dt.date(2024, 12, 4)).manifest["warnings"]
 
 
 BC_HEADER = (
@@ -282,7 +279,6 @@ def test_a_customer_ledger_of_several_document_types_is_named_and_its_invoices_s
     of the 21 invoices was paid: all open. Now the draft says the column mixes document types and
     what to export; 'Closed at Date' is read as the settlement, so the invoice rows alone make an
     ar_export whose 14 paid invoices settle: invoices 21 = 21 + 0, payments 14 derived."""
-    from pipelines.config import load_config
     from pipelines.sources.suggest import suggest_source
 
     mixed = tmp_path / "cle_all.csv"
@@ -296,9 +292,7 @@ def test_a_customer_ledger_of_several_document_types_is_named_and_its_invoices_s
     draft = suggest_source(invoices_only)
     assert draft.kind == "ar_export" and 'settled_on: "Closed at Date"' in draft.text
     assert "mixes document types" not in draft.text  # one type: nothing to say
-    config = tmp_path / "bc.yaml"
-    config.write_text(draft.text, encoding="utf-8")
-    manifest = ingest_source(load_config(config, SourceConfig), None, as_of=dt.date(2024, 12, 4)).manifest
+    manifest = _drafted(tmp_path, draft.text, dt.date(2024, 12, 4)).manifest
     inv, pay = manifest["tables"]["invoices"], manifest["tables"]["payments"]
     assert (inv["rows_in"], inv["rows_accepted"], pay["rows_accepted"]) == (21, 21, 14)
     assert manifest["ar_export"]["open"] == 7
@@ -311,7 +305,6 @@ def test_an_excel_saved_csv_with_serial_dates_is_drafted_and_read(tmp_path: Path
     excel` existed for ingest only) and ingest refused the table. Now both are mapped by name with
     date_format excel; ingest 13 = 12 + 1 (the totals row), dates and zeros as in the sheet. A
     number column not named like a date (the amount) is never read as dates."""
-    from pipelines.config import load_config
     from pipelines.sources.suggest import suggest_source
 
     rows = ["Rechnungsnr;Kunde;Belegdatum;Fällig;Betrag"]
@@ -329,9 +322,7 @@ def test_an_excel_saved_csv_with_serial_dates_is_drafted_and_read(tmp_path: Path
         "amount": "Betrag",
         "invoice_id": "Rechnungsnr",
     }
-    config = tmp_path / "de.yaml"
-    config.write_text(draft.text, encoding="utf-8")
-    result = ingest_source(load_config(config, SourceConfig), None, as_of=dt.date(2024, 12, 4))
+    result = _drafted(tmp_path, draft.text, dt.date(2024, 12, 4))
     entry = result.manifest["tables"]["invoices"]
     assert (entry["rows_in"], entry["rows_accepted"], entry["rows_quarantined"]) == (13, 12, 1)
     first = result.portfolio.invoices.sort_values("invoice_id").iloc[0]
@@ -415,12 +406,7 @@ def test_ingest_warns_about_a_payment_feed_a_day_behind(tmp_path: Path) -> None:
         (tmp_path / "payments.csv").write_text(
             "payment_id,debtor_id,invoice_id,paid_on,amount\n" + "".join(pays)
         )
-        source = SourceConfig(
-            name="files",
-            rules=RulesConfig(data_docs=False),
-            tables={t: FileSource(path=tmp_path / f"{t}.csv") for t in ("invoices", "payments")},
-        )
-        manifest = ingest_source(source, tmp_path / "out", as_of=LAST).manifest
+        manifest = _files(tmp_path, ("invoices", "payments"), LAST, tmp_path / "out").manifest
         return [w for w in manifest["warnings"] if "feed looks" in w]
 
     assert warned(LAST - dt.timedelta(days=1)) == []
@@ -442,12 +428,7 @@ def test_a_payment_sent_again_corrected_is_named(tmp_path: Path) -> None:
         "payment_id,debtor_id,invoice_id,paid_on,amount\n"
         "P1,D1,I1,2024-01-20,100\nP2,D1,I2,2024-01-21,100\nP2,D1,I2,2024-01-21,90\n"
     )
-    source = SourceConfig(
-        name="files",
-        rules=RulesConfig(data_docs=False),
-        tables={t: FileSource(path=tmp_path / f"{t}.csv") for t in ("invoices", "payments")},
-    )
-    manifest = ingest_source(source, None, as_of=dt.date(2024, 3, 31)).manifest
+    manifest = _files(tmp_path, ("invoices", "payments"), dt.date(2024, 3, 31)).manifest
     pay = manifest["tables"]["payments"]
     assert (pay["rows_in"], pay["rows_accepted"], pay["reasons"]) == (3, 1, {"duplicate_id:payment_id": 2})
     (warning,) = [w for w in manifest["warnings"] if "duplicate_id" in w]
