@@ -188,7 +188,7 @@ class QueueConfig(ConfigModel):
         "auto",
         description="the PD in the priority: pd = the model's PD; blend = (PD + pay_pd) / 2 (pay_pd: the "
         "payment-date model's own PD); auto = the key the model version chose at training time on its "
-        "test window (tag ews.queue_key; pd for versions without it)",
+        "pooled rolling-origin folds or test window (tag ews.queue_key; pd for versions without it)",
     )
     xlsx_max_rows: int = Field(
         100_000,

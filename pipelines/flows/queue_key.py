@@ -8,17 +8,25 @@ queue of each test snapshot (overdue, not in default, overdue amount above the d
 ``queue.min_overdue``) is ranked by both keys with the default queue settings (LGD, days-past-due
 weight) and the blend is chosen only when it is ahead inside its debtor-bootstrap interval.
 The same cut model gives ``ews backtest`` its ``pay_pd`` (:func:`fit_paydate_at`).
+
+When the challenger was chosen on pooled rolling-origin folds (``outcome.fold_rows``: the test
+window held fewer than ``evaluation.fold_defaults`` defaults), the key is chosen on those folds
+pooled (:func:`fold_queue_rows`): each fold's rows carry the PD of the shipped kind from the models
+fitted for that fold (on snapshots whose horizon ended before it) and ``pay_pd`` from a
+payment-date model cut at the fold's first month-end, so every figure is out of time. A fold whose
+history is too short for that payment-date model is left out; with fewer than two folds left, the
+test window decides, as before.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["fit_paydate_at", "pay_pd_at", "queue_key_evidence", "window_queue_rows"]
+__all__ = ["fit_paydate_at", "fold_queue_rows", "pay_pd_at", "queue_key_evidence", "window_queue_rows"]
 
 
 def _final_rows(
@@ -34,20 +42,42 @@ def _final_rows(
     return training_rows(prepare_ledger(part), train, cut, horizon, per_bucket, seed, grid=grid)
 
 
-def fit_paydate_at(book: Any, train_cfg: Any, cut: pd.Timestamp, engine: Any = None) -> Any:
+def fit_paydate_at(
+    book: Any,
+    train_cfg: Any,
+    cut: pd.Timestamp,
+    engine: Any = None,
+    full_only: bool = False,
+    cache: dict[pd.Timestamp, Any] | None = None,
+) -> Any:
     """A payment-date model as ``ews train`` fits the registered one, from rows dated up to ``cut``
     only (outcomes censored at ``cut``; the latest ``paydate.train_snapshots`` month-ends up to a week
     before it), in a ``LoadedPaydate`` (not registered). Raises ``DataError`` when the history up to
-    ``cut`` is too short for the plan."""
+    ``cut`` is too short for the plan (``ews train``'s, with its held-out windows) or, with
+    ``full_only``, when fewer than ``paydate.train_snapshots`` month-ends precede it (the held-out
+    windows are then not needed: a rolling-origin fold's model, trained as the registered one).
+    ``cache``: models by cut, filled and reused (both ways train on the same month-ends)."""
     from features.paydate import PERIOD_DAYS
     from models.paydate import fit_day_shape, fit_hazard
     from pipelines.adapters.paydate_registry import LoadedPaydate
     from pipelines.engine import map_buckets
     from pipelines.flows.train import DataError
-    from pipelines.flows.train_paydate import plan
+    from pipelines.flows.train_paydate import final_snapshots, plan
 
     params = train_cfg.paydate.to_params(train_cfg.seed)
-    p = plan(book, train_cfg, params.horizon_weeks, last=cut)
+    if full_only:
+        final_train, final_cut = final_snapshots(book, train_cfg, cut)
+        need = train_cfg.paydate.train_snapshots
+        if len(final_train) < need:
+            raise DataError(
+                f"payment-date model cut at {pd.Timestamp(cut).date()}: {len(final_train)} month-ends "
+                f"before it to train on, fewer than paydate.train_snapshots ({need})"
+            )
+    else:
+        p = plan(book, train_cfg, params.horizon_weeks, last=cut)
+        final_train, final_cut = p.final_train, p.final_cut
+    if cache is not None and pd.Timestamp(cut) in cache:
+        return cache[pd.Timestamp(cut)]
     per_bucket = max(1, train_cfg.paydate.max_invoices_per_snapshot // max(1, book.buckets))
     grid = params.grid()
     parts = [
@@ -55,8 +85,8 @@ def fit_paydate_at(book: Any, train_cfg: Any, cut: pd.Timestamp, engine: Any = N
         for r in map_buckets(
             _final_rows,
             book,
-            p.final_train,
-            p.final_cut,
+            final_train,
+            final_cut,
             params.horizon_weeks,
             per_bucket,
             params.seed,
@@ -70,7 +100,7 @@ def fit_paydate_at(book: Any, train_cfg: Any, cut: pd.Timestamp, engine: Any = N
     if rows.empty:
         raise DataError(f"payment-date model cut at {pd.Timestamp(cut).date()}: no training rows")
     features = list(params.features())
-    return LoadedPaydate(
+    loaded = LoadedPaydate(
         name="ews-paydate (cut, not registered)",
         version="0",
         alias=None,
@@ -83,6 +113,9 @@ def fit_paydate_at(book: Any, train_cfg: Any, cut: pd.Timestamp, engine: Any = N
         day_shape=fit_day_shape(rows).tolist() if grid is None else None,
         grid=None if grid is None else asdict(grid),
     )
+    if cache is not None:
+        cache[pd.Timestamp(cut)] = loaded
+    return loaded
 
 
 def _bucket_pay_pd(book: Any, k: int, dates: list[int], loaded: Any, definition: Any) -> pd.DataFrame | None:
@@ -179,12 +212,52 @@ def window_queue_rows(test: pd.DataFrame, dataset: pd.DataFrame, queue_cfg: Any)
     )
 
 
+def fold_queue_rows(
+    outcome: Any,
+    dataset: pd.DataFrame,
+    book: Any,
+    cfg: Any,
+    definition: Any,
+    queue_cfg: Any,
+    engine: Any = None,
+    cache: dict[pd.Timestamp, Any] | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """The live queue rows of the challenger's pooled rolling-origin folds (``outcome.fold_rows``;
+    the PD of ``outcome.kind``, ``pd_lightgbm`` or ``pd_scorecard``) with ``fold`` and ``pay_pd``
+    from a payment-date model cut at each fold's first month-end; and the folds left out, with why
+    (no payment-date model from the rows dated up to that day). Empty without fold rows.
+    ``cache``: :func:`fit_paydate_at`'s."""
+    from pipelines.flows.train import DataError
+
+    folds = getattr(outcome, "fold_rows", None)
+    column = "pd_lightgbm" if outcome.kind == "lightgbm" else "pd_scorecard"
+    if folds is None or folds.empty or column not in folds.columns:
+        return pd.DataFrame(), []
+    parts, skipped = [], []
+    for fold, part in folds.groupby("fold", sort=True):
+        dates = sorted(pd.to_datetime(part["as_of"]).unique())
+        cut = pd.Timestamp(dates[0])
+        try:
+            loaded = fit_paydate_at(book, cfg, cut, engine, full_only=True, cache=cache)
+        except DataError as exc:
+            skipped.append(f"fold {fold} ({cut.date()}): {exc}")
+            continue
+        rows = window_queue_rows(part.assign(pd=part[column]), dataset, queue_cfg)
+        pay = pay_pd_at(book, [pd.Timestamp(d) for d in dates], loaded, definition, engine)
+        parts.append(rows.merge(pay, on=["as_of", "debtor_id"], how="left").assign(fold=int(fold)))
+    return (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()), skipped
+
+
 def queue_key_evidence(
     outcome: Any, dataset: pd.DataFrame, book: Any, cfg: Any, project: Any, engine: Any = None
 ) -> Any:
     """The :class:`models.queue_key.KeyChoice` of a trained PD model (``outcome``: ``train_pd_model``
-    or the roll-rate model, with ``test``), from its test window and a payment-date model cut at
-    the window's first snapshot; the PD key, with why, when that model cannot be fitted."""
+    or the roll-rate model, with ``test``): on the challenger's pooled rolling-origin folds when it
+    was chosen on two or more (:func:`fold_queue_rows`), else on its test window with a
+    payment-date model cut at the window's first snapshot; the PD key, with why, when no
+    payment-date model can be fitted. The test window's own verdict is always computed: on pooled
+    folds it is appended to the reason and kept as ``window`` (metrics ``queue_key_window_*``); the
+    fold ending with the test window reuses its payment-date model (same cut, same month-ends)."""
     from models.queue_key import choose_key, keep_pd
     from pipelines.config.nightly import QueueConfig
     from pipelines.flows.train import DataError
@@ -198,20 +271,33 @@ def queue_key_evidence(
         return keep_pd(
             "the book holds no invoices (monthly statements): no payment-date model, ranked by the PD"
         )
-    cut = pd.Timestamp(dates[0])
-    try:
-        loaded = fit_paydate_at(book, cfg, cut, engine)
-    except DataError as exc:
-        return keep_pd(f"no payment-date model can be fitted from rows dated up to {cut.date()}: {exc}")
-    rows = window_queue_rows(test, dataset, queue_cfg)
-    pay = pay_pd_at(
-        book, [pd.Timestamp(d) for d in dates], loaded, project.default_definition.to_params(), engine
-    )
-    rows = rows.merge(pay, on=["as_of", "debtor_id"], how="left")
-    return choose_key(
-        rows,
-        queue_cfg.dpd_weight_days,
+    definition = project.default_definition.to_params()
+    rule = dict(
+        dpd_weight_days=queue_cfg.dpd_weight_days,
         n_boot=cfg.evaluation.bootstrap_samples,
         seed=cfg.seed,
         min_defaults=cfg.split.min_defaults,
     )
+    models: dict[pd.Timestamp, Any] = {}
+    cut = pd.Timestamp(dates[0])
+    try:
+        loaded = fit_paydate_at(book, cfg, cut, engine, cache=models)
+    except DataError as exc:
+        window = keep_pd(f"no payment-date model can be fitted from rows dated up to {cut.date()}: {exc}")
+    else:
+        rows = window_queue_rows(test, dataset, queue_cfg)
+        pay = pay_pd_at(book, [pd.Timestamp(d) for d in dates], loaded, definition, engine)
+        window = choose_key(rows.merge(pay, on=["as_of", "debtor_id"], how="left"), **rule)
+    pooled, skipped = fold_queue_rows(outcome, dataset, book, cfg, definition, queue_cfg, engine, models)
+    if not pooled.empty and pooled["fold"].nunique() >= 2:
+        left_out = f" (left out: {'; '.join(skipped)})" if skipped else ""
+        where = f"the challenger's {pooled['fold'].nunique()} pooled rolling-origin folds{left_out}"
+        choice = choose_key(pooled, where=where, **rule)
+        return replace(
+            choice, reason=f"{choice.reason}; the test window alone: {window.reason}", window=window
+        )
+    if skipped:
+        return replace(
+            window, reason=f"{window.reason} (the folds' payment-date models: {'; '.join(skipped)})"
+        )
+    return window

@@ -523,7 +523,7 @@ def paired(y: Any, a: Any, b: Any, groups: Any, cfg: TrainConfig) -> tuple[dict,
 def queue_key(
     outcome: Any, dataset: pd.DataFrame, book: Any, cfg: TrainConfig, project: ProjectConfig
 ) -> Any:
-    """The collections queue's key for this model, chosen on its test window
+    """The collections queue's key for this model, chosen on its pooled folds or test window
     (``pipelines.flows.queue_key.queue_key_evidence``)."""
     from pipelines.flows.queue_key import queue_key_evidence
 

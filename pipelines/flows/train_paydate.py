@@ -69,11 +69,12 @@ class PaydateTrainResult:
     rows: int
 
 
-def plan(book: Any, cfg: TrainConfig, horizon_weeks: int, last: pd.Timestamp | None = None) -> PaydatePlan:
-    """The snapshots of :class:`PaydatePlan`; raises :class:`DataError` when the history is too short.
-    ``last``: plan as if the data ended on that day (a backtest of the plan; default: the data's end)."""
+def _month_end_days(
+    book: Any, cfg: TrainConfig, last: pd.Timestamp | None
+) -> tuple[list[int], int, pd.Timestamp, pd.Timestamp]:
+    """The training month-ends as days (``snapshots`` of the train config, up to ``last`` or the
+    data's end), the last day, and the first and last month-end's bounds (for messages)."""
     from features.ledger import day_number
-    from features.paydate import PERIOD_DAYS
     from features.snapshots import month_ends
 
     first, data_last = data_window(book)
@@ -85,7 +86,26 @@ def plan(book: Any, cfg: TrainConfig, horizon_weeks: int, last: pd.Timestamp | N
     )
     end = pd.Timestamp(cfg.snapshots.end) if cfg.snapshots.end else last
     snaps = [int(day_number(s)) for s in month_ends(start, min(end, last))] if start <= end else []
-    last_day = int(day_number(last))
+    return snaps, int(day_number(last)), start, last
+
+
+def final_snapshots(book: Any, cfg: TrainConfig, last: pd.Timestamp | None = None) -> tuple[list[int], int]:
+    """The month-ends (days) the registered model trains on when the data end on ``last``, the
+    latest ``paydate.train_snapshots`` at least one period before it, and its cut (the last day):
+    :class:`PaydatePlan`'s ``final_train`` and ``final_cut``, without the held-out windows that
+    :func:`plan` also needs."""
+    from features.paydate import PERIOD_DAYS
+
+    snaps, last_day, _, _ = _month_end_days(book, cfg, last)
+    return [s for s in snaps if s <= last_day - PERIOD_DAYS][-cfg.paydate.train_snapshots :], last_day
+
+
+def plan(book: Any, cfg: TrainConfig, horizon_weeks: int, last: pd.Timestamp | None = None) -> PaydatePlan:
+    """The snapshots of :class:`PaydatePlan`; raises :class:`DataError` when the history is too short.
+    ``last``: plan as if the data ended on that day (a backtest of the plan; default: the data's end)."""
+    from features.paydate import PERIOD_DAYS
+
+    snaps, last_day, start, last = _month_end_days(book, cfg, last)
     span = PERIOD_DAYS * horizon_weeks
     test = [s for s in snaps if s + span <= last_day][-cfg.paydate.test_snapshots :]
     if not test:
@@ -99,8 +119,7 @@ def plan(book: Any, cfg: TrainConfig, horizon_weeks: int, last: pd.Timestamp | N
             f"payment-date model: no month-end before the first test snapshot {pd.Timestamp(test[0], unit='D').date()} "
             "to train on; it needs a longer history"
         )
-    final_train = [s for s in snaps if s <= last_day - PERIOD_DAYS][-cfg.paydate.train_snapshots :]
-    return PaydatePlan(eval_train, test[0], test, final_train, last_day)
+    return PaydatePlan(eval_train, test[0], test, *final_snapshots(book, cfg, last))
 
 
 def bucket_rows(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -110,3 +111,43 @@ def test_the_dpd_weight_enters_both_keys() -> None:
     )
     assert choose_key(frame, 90.0, n_boot=5, min_defaults=1).capture_pd == 1.0
     assert choose_key(frame, None, n_boot=5, min_defaults=1).capture_pd == 0.0
+
+
+def test_pooled_folds_count_every_month_end_of_every_fold() -> None:
+    """The 40 month-ends of the blend case split into two folds of 20: the same captures (pooled over
+    month-ends), the fold count recorded, the rows named in the reason; fold 0 alone (20 defaulted
+    rows) is too few."""
+    days = pd.date_range("2021-01-31", periods=40, freq="ME")
+    frame = pd.concat([_month(t, 5 * i, "blend").assign(fold=i // 20) for i, t in enumerate(days)])
+    where = "the challenger's 2 pooled rolling-origin folds"
+    got = choose_key(frame, 90.0, n_boot=100, seed=1, min_defaults=30, where=where)
+    assert got.key == "blend" and (got.capture_pd, got.capture_blend) == (0.0, 1.0) and got.folds == 2
+    assert got.reason.startswith(
+        f"blend chosen: queue capture on {where} (2021-01-31..2024-04-30, 200 queue rows"
+    )
+    assert got.metrics()["queue_key_folds"] == 2.0
+    one = choose_key(frame[frame["fold"] == 0], 90.0, n_boot=10, min_defaults=30, where="fold 0")
+    assert (
+        one.key == "pd"
+        and one.folds == 1
+        and one.reason.startswith("20 defaulted rows in the queue of fold 0")
+    )
+    both = dataclasses.replace(got, window=one).metrics()  # the test window's own verdict beside the folds'
+    assert both["queue_key_window_defaults"] == 20.0 and both["queue_key_defaults"] == 40.0
+    assert "queue_key_window_delta" not in both  # too few defaulted rows: no comparison made
+
+
+def test_the_point_rule_takes_a_lead_the_interval_rule_cannot_confirm() -> None:
+    """40 month-ends where neither key catches the defaulter, one where only the blend does: captures
+    0 and 100 / (41 x 100) = 1/41. A bootstrap leaves that one debtor out with chance e^-1 > 2.5 %, so
+    the interval's low end is 0: the point rule (shipped) takes the blend, the interval rule
+    (``need_interval``, session 12's) keeps the PD key."""
+    days = pd.date_range("2021-01-31", periods=41, freq="ME")
+    frame = pd.concat([_month(t, 5 * i, "blend" if i == 40 else "pd") for i, t in enumerate(days)])
+    got = choose_key(frame, 90.0, n_boot=200, seed=3, min_defaults=30)
+    assert got.key == "blend" and math.isclose(got.capture_blend, 1 / 41) and got.capture_pd == 0.0
+    assert got.delta_low == 0.0 and got.delta_high > 0
+    strict = choose_key(frame, 90.0, n_boot=200, seed=3, min_defaults=30, need_interval=True)
+    assert strict.key == "pd" and strict.reason.startswith(
+        "PD key kept (the blend is not ahead inside its interval)"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -35,3 +36,86 @@ def test_queue_rows_are_the_live_overdue_test_rows_with_their_exposure() -> None
     assert rows["pd"].tolist() == [0.1, 0.3]
     above = window_queue_rows(test, dataset, cfg.model_copy(update={"min_overdue": 20.0}))
     assert above["debtor_id"].tolist() == ["b"]
+
+
+def _tiny_book():
+    from features.tables import Portfolio
+    from pipelines.engine import Book
+    from tests.pipelines.nightly_portfolio import make_portfolio
+
+    tables = make_portfolio(n_debtors=120, months=20, seed=5)  # invoices from 2023-01, data end 2024-08-31
+    return Book.in_memory(Portfolio(invoices=tables["invoices"], payments=tables["payments"]), 10**6)
+
+
+def test_a_fold_cut_trains_on_the_latest_month_ends_without_the_held_out_windows() -> None:
+    """Snapshots from the first invoice (2023-01-0x) + 3 months: 2023-04-30 on. Cut 2023-08-15: the
+    month-ends up to a week before it are 2023-04-30..2023-07-31, the latest 4 kept. ``plan`` refuses
+    that cut (no month-end followed by 26 observed weeks); the fold model (``full_only``) does not,
+    and refuses a cut with fewer than ``paydate.train_snapshots`` month-ends before it."""
+    from pipelines.config.train import TrainConfig
+    from pipelines.flows.queue_key import fit_paydate_at
+    from pipelines.flows.train import DataError
+    from pipelines.flows.train_paydate import final_snapshots, plan
+
+    book = _tiny_book()
+    cfg = TrainConfig.model_validate({"paydate": {"train_snapshots": 4}})
+    days, cut = final_snapshots(book, cfg, pd.Timestamp("2023-08-15"))
+    assert [str(pd.Timestamp(d, unit="D").date()) for d in days] == [
+        "2023-04-30",
+        "2023-05-31",
+        "2023-06-30",
+        "2023-07-31",
+    ]
+    assert pd.Timestamp(cut, unit="D") == pd.Timestamp("2023-08-15")
+    with pytest.raises(DataError, match="observed weeks"):
+        plan(book, cfg, 26, last=pd.Timestamp("2023-08-15"))
+    with pytest.raises(
+        DataError, match="3 month-ends before it to train on, fewer than paydate.train_snapshots"
+    ):
+        fit_paydate_at(book, cfg, pd.Timestamp("2023-07-31"), full_only=True)
+
+
+def test_fold_queue_rows_carry_each_folds_pd_and_a_pay_pd_cut_at_its_start() -> None:
+    """Three folds of the challenger (2023-07-31 | 2023-08-31, 2023-09-30 | 2023-10-31), a scorecard
+    challenger: the rows carry pd_scorecard (0.2), not pd_lightgbm (0.7); fold 0 is left out (3
+    month-ends before its cut, 4 needed); fold 1's pay_pd comes from a payment-date model cut at
+    2023-08-31 (not at fold 2's 2023-10-31, which gives other values), fold 2's from one cut there."""
+    from types import SimpleNamespace
+
+    from pipelines.config.nightly import QueueConfig
+    from pipelines.config.project import ProjectConfig
+    from pipelines.config.train import TrainConfig
+    from pipelines.flows.queue_key import fit_paydate_at, fold_queue_rows, pay_pd_at
+
+    book = _tiny_book()
+    cfg = TrainConfig.model_validate({"paydate": {"train_snapshots": 4}})
+    definition = ProjectConfig().default_definition.to_params()
+    ids = [f"C{i:05d}" for i in range(40)]
+    dates = {0: ["2023-07-31"], 1: ["2023-08-31", "2023-09-30"], 2: ["2023-10-31"]}
+    fold_rows = pd.concat(
+        pd.DataFrame({"fold": f, "debtor_id": ids, "as_of": pd.Timestamp(t), "y": 0, "pd_lightgbm": 0.7, "pd_scorecard": 0.2})
+        for f, ts in dates.items()
+        for t in ts
+    )  # fmt: skip
+    dataset = fold_rows[["debtor_id", "as_of"]].assign(
+        open_balance=100.0, overdue_amount=10.0, dpd_current_max=5.0, in_default_at_asof=False
+    )
+    outcome = SimpleNamespace(kind="scorecard", fold_rows=fold_rows)
+    rows, skipped = fold_queue_rows(outcome, dataset, book, cfg, definition, QueueConfig())
+    assert skipped == [
+        "fold 0 (2023-07-31): payment-date model cut at 2023-07-31: 3 month-ends before it to train on, "
+        "fewer than paydate.train_snapshots (4)"
+    ]
+    assert sorted(rows["fold"].unique()) == [1, 2] and len(rows) == 3 * 40 and (rows["pd"] == 0.2).all()
+    keys = ["as_of", "debtor_id"]
+    for fold, cut in ((1, "2023-08-31"), (2, "2023-10-31")):
+        part = rows[rows["fold"] == fold].set_index(keys)["pay_pd"]
+        at = [pd.Timestamp(t) for t in dates[fold]]
+        own = pay_pd_at(book, at, fit_paydate_at(book, cfg, pd.Timestamp(cut), full_only=True), definition)
+        own = own.set_index(keys)["pay_pd"].reindex(part.index)
+        assert own.notna().sum() > 10
+        pd.testing.assert_series_equal(part, own, check_names=False)
+    later = fit_paydate_at(book, cfg, pd.Timestamp("2023-10-31"), full_only=True)
+    other = pay_pd_at(book, [pd.Timestamp("2023-08-31")], later, definition).set_index(keys)["pay_pd"]
+    first = rows[rows["fold"] == 1].set_index(keys)["pay_pd"]
+    assert not np.allclose(first.reindex(other.index).to_numpy(), other.to_numpy(), equal_nan=True)
