@@ -15,6 +15,12 @@ weight per debtor for every month-end and key: paired), and for their mean over 
 books' bootstraps are independent: the replicate-wise mean). The PD and blend captures are checked
 against ``backtest.json``'s ``pd_key_capture_top20`` / ``blend_key_capture_top20``. Ends with one
 JSON line.
+
+``--chosen FILE`` (session 14): a JSON object book -> key (``pd`` / ``blend``), the key another rule
+chose for the same version (e.g. ``ews train`` choosing on pooled rolling-origin folds): its capture
+("new") and the differences new - after (the key the version recorded: today's rule), new - before
+(the PD key) and new - DPD order, with the same paired intervals. ``--today FILE``: the same kind of
+object, the key of today's rule where it is not the recorded one ("after").
 """
 
 from __future__ import annotations
@@ -31,13 +37,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 
-def book_table(folder: Path, reps: int, rng: np.random.Generator) -> tuple[dict, dict[str, np.ndarray]]:
+def book_table(
+    folder: Path, reps: int, rng: np.random.Generator, new: str | None = None, today: str | None = None
+) -> tuple[dict, dict[str, np.ndarray]]:
     from models.queue_key import blended_pd, queue_orders, weighted_capture
     from pipelines.config.nightly import QueueConfig
     from pipelines.scoring.queue import lgd_for
 
     meta = json.loads((folder / "backtest.json").read_text())
-    chosen = meta["settings"].get("queue_key", "pd")
+    chosen = today or meta["settings"].get("queue_key", "pd")
     rows = pd.read_parquet(folder / "backtest_rows.parquet")
     qc = QueueConfig()
     live = rows["horizon_observed"] & ~rows["in_default"].astype(bool)
@@ -63,21 +71,28 @@ def book_table(folder: Path, reps: int, rng: np.random.Generator) -> tuple[dict,
         "oracle": queue_orders(q, q["oracle_pd"].fillna(0.0).to_numpy() * ob * 100),
     }
     orders["after"] = orders[chosen]
+    if new is not None:
+        orders["new"] = orders[new]
     ones = np.ones(len(q))
     cap = {k: weighted_capture(o, bad, ones) for k, o in orders.items()}
     fig = meta["figures"]
     codes, uniq = pd.factorize(q["debtor_id"])
     boots: dict[str, list[float]] = {"after-pd": [], "blend-pd": [], "after-dpd": [], "pd-dpd": []}
+    if new is not None:
+        boots.update({"new-after": [], "new-pd": [], "new-dpd": []})
     for _ in range(reps):
         wb = rng.poisson(1.0, len(uniq)).astype("float64")[codes]
         c = {k: weighted_capture(orders[k], bad, wb) for k in ("pd", "blend", "dpd")}
         c["after"] = c[chosen]
+        if new is not None:
+            c["new"] = c[new]
         for name in boots:
             a, b = name.split("-")
             boots[name].append(c[a] - c[b])
     out = {
         "book": folder.parent.name,
         "key": chosen,
+        **({"new_key": new, "new": cap["new"]} if new is not None else {}),
         "queue_rows": int(len(q)),
         "defaults": int((bad > 0).sum()),
         "oracle": cap["oracle"],
@@ -104,11 +119,20 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reps", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--chosen", type=Path, help="JSON book -> key chosen by another rule (the 'new' columns)")
+    ap.add_argument(
+        "--today", type=Path, help="JSON book -> key of today's rule ('after'), instead of the recorded one"
+    )
     args = ap.parse_args(argv)
+    chosen = json.loads(args.chosen.read_text()) if args.chosen else {}
+    today = json.loads(args.today.read_text()) if args.today else {}
     rng = np.random.default_rng(args.seed)
     books, reps = [], {}
     for folder in args.folders:
-        row, arrays = book_table(folder, args.reps, rng)
+        name = folder.parent.name
+        row, arrays = book_table(
+            folder, args.reps, rng, chosen.get(name) if chosen else None, today.get(name)
+        )
         books.append(row)
         for k, v in arrays.items():
             reps.setdefault(k, []).append(v)
@@ -127,8 +151,20 @@ def main(argv: list[str] | None = None) -> None:
             f"| {b['blend']:.4f} ({b['blend'] / o:.3f}) | {b['after']:.4f} ({b['after'] / o:.3f}) | {b['dpd']:.4f} "
             f"| {cell(b['after-pd'])} | {cell(b['blend-pd'])} | {cell(b['after-dpd'])} |"
         )
+    if chosen:
+        print("\n| book | today's key | new key | today (/ oracle) | new (/ oracle) | new - today [95 %] | new - PD key [95 %] | new - DPD [95 %] |")  # fmt: skip
+        print("|---|---|---|---|---|---|---|---|")
+        for b in books:
+            o = b["oracle"]
+            print(
+                f"| {b['book']} | {b['key']} | {b['new_key']} | {b['after']:.4f} ({b['after'] / o:.3f}) "
+                f"| {b['new']:.4f} ({b['new'] / o:.3f}) | {cell(b['new-after'])} | {cell(b['new-pd'])} | {cell(b['new-dpd'])} |"
+            )
     summary = {}
-    for k in ("after-pd", "blend-pd", "after-dpd", "pd-dpd"):
+    for k in [
+        *("after-pd", "blend-pd", "after-dpd", "pd-dpd"),
+        *(("new-after", "new-pd", "new-dpd") if chosen else ()),
+    ]:
         d = np.array([b[k][0] for b in books])
         mean_reps = np.nanmean(np.vstack(reps[k]), axis=0)
         lo, hi = np.nanquantile(mean_reps, [0.025, 0.975])
@@ -141,10 +177,12 @@ def main(argv: list[str] | None = None) -> None:
             "mean": float(d.mean()),
             "mean_ci": [float(lo), float(hi)],
         }
-    for name in ("pd", "blend", "after"):
+    for name in ("pd", "blend", "after", *(("new",) if chosen else ())):
         summary[f"{name}_ge_095_oracle"] = int(sum(b[name] >= 0.95 * b["oracle"] for b in books))
         summary[f"{name}_ahead_of_dpd"] = int(sum(b[name] > b["dpd"] for b in books))
     summary["blend_chosen"] = int(sum(b["key"] == "blend" for b in books))
+    if chosen:
+        summary["new_blend_chosen"] = int(sum(b["new_key"] == "blend" for b in books))
     if args.json:
         args.json.write_text(json.dumps({"books": books, "summary": summary}, indent=1) + "\n")
     print(json.dumps({"books": len(books), "summary": summary}))
