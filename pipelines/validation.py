@@ -340,7 +340,9 @@ class Validator:
             return [None]
         k = int(np.ceil(n / self.chunk_rows))
         part = _key_codes(frame[CHUNK_KEY[table]]) % k
-        order = np.argsort(part, kind="stable")
+        from pipelines.adapters.files import group_order
+
+        order = group_order(part, k)
         bounds = np.searchsorted(part[order], np.arange(1, k))
         return [rows for rows in np.split(order, bounds) if len(rows)]
 

@@ -64,6 +64,7 @@ from pipelines.adapters.files import (
     bucket_file,
     bucket_parts,
     conform,
+    group_order,
     ingest_csv_text,
     output_errors,
     parquet_footer_digest,
@@ -415,7 +416,7 @@ class StreamRun:
         parts: set[int] = set()
         ids = parse_text(raw.frame["debtor_id"], is_id=True)[0] if "debtor_id" in raw.frame else None
         part = _partition(ids, self.partitions) if ids is not None else np.zeros(n, dtype=np.int64)
-        order = np.argsort(part, kind="stable")
+        order = group_order(part, self.partitions)
         cuts = np.searchsorted(part[order], np.arange(self.partitions + 1))
         # input positions as 4-byte offsets in the chunk, and no source rows when they are the
         # positions + 1 (a Parquet file): 12 of 16 bytes a row less spill (1.1 GB at 1M debtors)
@@ -450,7 +451,7 @@ class StreamRun:
             # rows grouped by id partition with one stable sort (each group in input order, as a
             # mask would give it), not one pass over the chunk per partition: P passes cost
             # ~0.29 CPU-s per 1M-row chunk at P = 46, the sort ~0.12 (BENCHMARKS.md, s10-nightly)
-            by_q = np.argsort(where, kind="stable")
+            by_q = group_order(where, self.partitions)
             cuts = np.searchsorted(where[by_q], np.arange(self.partitions + 1))
             for q in np.flatnonzero(np.diff(cuts)):
                 sel = by_q[cuts[q] : cuts[q + 1]]
