@@ -10,10 +10,12 @@ chooses per book (:func:`choose_key`) on rows where the PD model and a payment-d
 predict out of time: the challenger's pooled rolling-origin folds when it was chosen on them, else
 the test window. The blend is chosen when its pooled ``queue_capture_top20`` is ahead of the PD
 key's (with at least ``min_defaults`` defaulted queue rows); the 95 % debtor-bootstrap interval of
-the difference is reported with it. Session 12 asked for the interval above 0 on the test window
-alone: too little evidence to leave the PD key on most books; on pooled folds that rule lost a
-significant gain on one of 16 books, the point rule was significantly worse than it on none of 24
-(BENCHMARKS.md, s14-queue). ``need_interval=True`` gives the interval rule.
+the difference is reported with it; with fewer defaulted rows no comparison is made and the blend
+is taken (``fallback``). Session 12 asked for the interval above 0 on the test window alone, and kept
+the PD key without evidence: too little to leave the PD key on most books; on pooled folds that rule
+lost a significant gain on one of 16 books, the point rule was significantly worse than it on none
+of 28, and the blend where the evidence is too thin on none of 10 (BENCHMARKS.md, s14-queue).
+``need_interval=True`` gives the interval rule, ``fallback="pd"`` the old default.
 
 The capture is ``ews backtest``'s ``queue_capture_top20``: per month-end, the share of the exposure
 of the queue's debtors that defaulted within the horizon held by the top 20 % of the queue (by count,
@@ -31,6 +33,10 @@ import pandas as pd
 
 KEYS = ("pd", "blend")
 TOP_SHARE = 0.2
+BLEND_PRIOR = (
+    "ahead of the PD key on 7 of 10 generated books whose evidence was this thin, significantly on 3, "
+    "significantly behind on none (BENCHMARKS.md, s14-queue)"
+)
 
 
 def blended_pd(pd_: Any, pay_pd: Any) -> np.ndarray:
@@ -127,6 +133,7 @@ def choose_key(
     min_defaults: int = 30,
     where: str = "the test window",
     need_interval: bool = False,
+    fallback: str = "blend",
 ) -> KeyChoice:
     """The queue key for a model from its out-of-time rows.
 
@@ -134,12 +141,17 @@ def choose_key(
     ``pd`` (the model's out-of-time PD), ``pay_pd`` (from a payment-date model fitted only on rows
     dated up to the window's start; NaN = no open invoice), ``open_balance``, ``overdue_amount``,
     ``dpd``, ``lgd`` and ``label`` (default within the horizon). The blend is chosen when its pooled
-    capture minus the PD key's has a 95 % interval above 0 (Poisson bootstrap of debtors, one weight
-    per debtor for every month-end and both keys: paired; ``n_boot`` replicates, ``seed``), with at
-    least ``min_defaults`` defaulted rows in the queue; else the PD key. ``where``: the rows in words
-    (the test window, or pooled rolling-origin folds: then ``frame`` has a ``fold`` column, each
-    month-end in one fold, and the capture is pooled over every month-end of every fold)."""
+    capture is above the PD key's, with at least ``min_defaults`` defaulted rows in the queue; else
+    the PD key. The difference comes with a 95 % interval (Poisson bootstrap of debtors, one weight
+    per debtor for every month-end and both keys: paired; ``n_boot`` replicates, ``seed``);
+    ``need_interval``: the blend only when that interval is above 0 (session 12's rule). With fewer
+    defaulted rows (no comparison possible), ``fallback``: ``blend`` (the key ahead on most generated
+    books; such books are small, where the PD model is weakest) or ``pd`` (before session 14). ``where``:
+    the rows in words (the test window, or pooled rolling-origin folds: then ``frame`` has a ``fold``
+    column, each month-end in one fold, and the capture is pooled over every month-end of every fold)."""
     if frame.empty:
+        if fallback == "blend":
+            return KeyChoice("blend", f"no live queue rows in {where}; the blend, {BLEND_PRIOR}")
         return keep_pd(f"no live queue rows in {where}")
     f = frame.reset_index(drop=True)
     y = f["label"].fillna(0).astype(int).to_numpy() == 1
@@ -149,11 +161,10 @@ def choose_key(
     folds = int(f["fold"].nunique()) if "fold" in f.columns else 1
     base = {"rows": int(len(f)), "defaults": int(y.sum()), "snapshots": snaps, "folds": folds}
     if y.sum() < min_defaults or not bad.sum():
-        return keep_pd(
-            f"{int(y.sum())} defaulted rows in the queue of {where} (fewer than {min_defaults}): "
-            "too few to choose the blend",
-            **base,
-        )
+        few = f"{int(y.sum())} defaulted rows in the queue of {where} (fewer than {min_defaults})"
+        if fallback == "blend":
+            return KeyChoice("blend", f"{few}: too few to compare the keys; the blend, {BLEND_PRIOR}", **base)
+        return keep_pd(f"{few}: too few to choose the blend", **base)
     dpd = f["dpd"].astype("float64").fillna(0.0).clip(lower=0.0).to_numpy()
     w = 1.0 + dpd / dpd_weight_days if dpd_weight_days else np.ones(len(f))
     lgd = f["lgd"].astype("float64").to_numpy()

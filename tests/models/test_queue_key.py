@@ -88,9 +88,13 @@ def test_the_pd_key_is_kept_when_the_blend_is_behind_or_unsure() -> None:
     # blend: (0.10 + 0.9) / 2 = 0.5 first, the defaulter (0.05 + 0) / 2 last: both keys catch 0
     assert got.key == "pd" and got.capture_pd == 0.0 and got.capture_blend == 0.0 and got.delta == 0.0
     assert got.reason.startswith("PD key kept")
-    few = choose_key(frame.iloc[:50], 90.0, n_boot=10, seed=1, min_defaults=30)  # 10 defaulted rows
-    assert few.key == "pd" and few.defaults == 10 and "fewer than 30" in few.reason
-    assert choose_key(frame.iloc[:0]).key == "pd"
+    # 10 defaulted rows: no comparison; the blend by default (session 14), the PD key with fallback="pd"
+    few = choose_key(frame.iloc[:50], 90.0, n_boot=10, seed=1, min_defaults=30)
+    assert few.key == "blend" and few.defaults == 10 and "fewer than 30" in few.reason
+    assert "too few to compare the keys; the blend" in few.reason and np.isnan(few.delta)
+    old = choose_key(frame.iloc[:50], 90.0, n_boot=10, seed=1, min_defaults=30, fallback="pd")
+    assert old.key == "pd" and old.reason.endswith("too few to choose the blend")
+    assert choose_key(frame.iloc[:0]).key == "blend" and choose_key(frame.iloc[:0], fallback="pd").key == "pd"
 
 
 def test_the_dpd_weight_enters_both_keys() -> None:
@@ -126,7 +130,9 @@ def test_pooled_folds_count_every_month_end_of_every_fold() -> None:
         f"blend chosen: queue capture on {where} (2021-01-31..2024-04-30, 200 queue rows"
     )
     assert got.metrics()["queue_key_folds"] == 2.0
-    one = choose_key(frame[frame["fold"] == 0], 90.0, n_boot=10, min_defaults=30, where="fold 0")
+    one = choose_key(
+        frame[frame["fold"] == 0], 90.0, n_boot=10, min_defaults=30, where="fold 0", fallback="pd"
+    )
     assert (
         one.key == "pd"
         and one.folds == 1
