@@ -463,33 +463,54 @@ def test_the_currency_plan_read_while_routing(tmp_path: Path) -> None:
         run.spill.close()
 
 
-def test_a_wrong_assumed_plan_is_validated_again_in_two_passes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("amounts", "currencies", "chosen_by", "fused_pass"),
+    [
+        # the only EUR invoice is rejected (amount -5), the accepted ones have no currency: the routed
+        # cells say one currency (EUR, "single"), the accepted rows say none ("none": the empty cells
+        # stay empty, where "single" would fill them with EUR): the pass is tried and dropped
+        (("-5", "100", "50"), ("EUR", "", ""), "none", [None]),
+        # two currencies and no reporting currency configured: the invoices accepted per currency
+        # choose it (EUR, most invoices; USD without a rate is quarantined): never tried
+        (("80", "100", "50"), ("EUR", "USD", "EUR"), "most_invoices", []),
+    ],
+)
+def test_an_unknown_or_wrong_currency_plan_is_validated_in_two_passes(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    amounts: tuple[str, ...],
+    currencies: tuple[str, ...],
+    chosen_by: str,
+    fused_pass: list,
 ) -> None:
-    """The only EUR invoice is rejected (amount -5), the accepted one has no currency: the routed
-    cells say one currency (EUR, "single"), the accepted rows say none ("none": the empty cell stays
-    empty, where "single" would fill it with EUR). The fused pass is dropped and the partitions are
-    validated again in two passes: the files of the in-memory ingest."""
+    """When the currency plan cannot be told while routing, or the validated rows give another one,
+    the partitions are validated in two passes: the files of the in-memory ingest."""
     from pipelines.ingest.stream import StreamRun
 
     (tmp_path / "in").mkdir()
     files = {"invoices": tmp_path / "in" / "invoices.csv", "payments": tmp_path / "in" / "payments.csv"}
-    files["invoices"].write_text(
-        "invoice_id,debtor_id,issue_date,due_date,amount,currency\n"
-        "I1,D0,2024-01-02,2024-02-01,-5,EUR\nI2,D1,2024-01-03,2024-02-02,100,\nI3,D2,2024-01-04,2024-02-03,50,\n"
-    )
+    rows = [
+        f"I{i + 1},D{i},2024-01-0{i + 2},2024-02-0{i + 1},{a},{c}\n"
+        for i, (a, c) in enumerate(zip(amounts, currencies, strict=True))
+    ]
+    files["invoices"].write_text("invoice_id,debtor_id,issue_date,due_date,amount,currency\n" + "".join(rows))
     files["payments"].write_text(
         "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I2,2024-02-10,100\nP2,D2,I3,2024-02-11,50\n"
     )
-    seen = []
-    fused = StreamRun.fused
+    seen: dict[str, list] = {"fused": [], "validate": []}
+    fused, validate = StreamRun.fused, StreamRun.validate
 
-    def record(self, *args):
+    def record_fused(self, *args):
         got = fused(self, *args)
-        seen.append(got)
+        seen["fused"].append(got)
         return got
 
-    monkeypatch.setattr(StreamRun, "fused", record)
+    def record_validate(self, *args):
+        seen["validate"].append(True)
+        return validate(self, *args)
+
+    monkeypatch.setattr(StreamRun, "fused", record_fused)
+    monkeypatch.setattr(StreamRun, "validate", record_validate)
     rules = RulesConfig(data_docs=False, bucket_rows=10**6, refuse_empty_table_rows=10**6)
     source = SourceConfig(name="files", rules=rules, tables={t: FileSource(path=p) for t, p in files.items()})
     whole = ingest_source(source, tmp_path / "whole", as_of=AS_OF, stream=False).manifest
@@ -497,8 +518,8 @@ def test_a_wrong_assumed_plan_is_validated_again_in_two_passes(
         source, tmp_path / "streamed", as_of=AS_OF, stream=True, chunk_rows=2, partitions=2, workers=1
     )
     assert _outputs(tmp_path / "streamed") == _outputs(tmp_path / "whole")
-    assert whole["currency"]["chosen_by"] == "none"
-    assert seen == [None]  # the fused pass was tried and dropped
+    assert whole["currency"]["chosen_by"] == chosen_by
+    assert seen == {"fused": fused_pass, "validate": [True]}  # validated in two passes, once
     assert not list((tmp_path / "streamed").glob(".spill-*"))
 
 
