@@ -405,7 +405,7 @@ def _ingest_streamed(
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if run is not None:
-            run.spill.close()
+            run.close()
     lap("write")
     return IngestResult(None, {}, manifest, out, timings)
 
