@@ -168,8 +168,11 @@ def day_counts(stage: Path) -> dict[str, dict[dt.date, int]]:
 
 FEED_LAG_EXPECTED_ROWS = 7
 """A ledger table whose latest row is d days before the other's is warned about when its pace over
-the 90 days before gives more than this many rows in those d days (the chance of none by luck is
-then under 0.1 %: e^-7): a payment feed a day behind the invoice feed, not a quiet day."""
+the 13 weeks before, weekday by weekday, gives more than this many rows in those d days (the chance
+of none by luck is then under 0.1 %: e^-7): a payment feed a day behind the invoice feed, not a
+quiet day, and not a weekend of a book whose payments are booked on working days only."""
+
+FEED_LAG_WEEKS = 13
 
 
 def feed_lag(per_table: dict[str, dict[dt.date, int]], end: dt.date | None = None) -> list[str]:
@@ -191,8 +194,14 @@ def feed_lag(per_table: dict[str, dict[dt.date, int]], end: dt.date | None = Non
         return []
     counts = per_table[behind]
     last = ends[behind]
-    pace = sum(n for d, n in counts.items() if last - dt.timedelta(days=90) < d <= last) / 90
-    if pace * lag <= FEED_LAG_EXPECTED_ROWS:
+    span = 7 * FEED_LAG_WEEKS
+    recent = [(d, n) for d, n in counts.items() if last - dt.timedelta(days=span) < d <= last]
+    pace = sum(n for _, n in recent) / span
+    per_weekday = [0.0] * 7
+    for d, n in recent:
+        per_weekday[d.weekday()] += n / FEED_LAG_WEEKS
+    expected = sum(per_weekday[(last + dt.timedelta(days=k)).weekday()] for k in range(1, lag + 1))
+    if expected <= FEED_LAG_EXPECTED_ROWS:
         return []
     one = behind[:-1]
     return [

@@ -386,6 +386,13 @@ def test_a_payment_feed_a_day_behind_the_invoice_feed_is_named() -> None:
     typo = {**daily(10, end - dt.timedelta(days=1)), dt.date(2026, 11, 30): 1}
     assert feed_lag({"invoices": typo, "payments": daily(8, end - dt.timedelta(days=1))}, end) == []
     assert feed_lag({"invoices": daily(10, end), "payments": daily(8, end)}) == []
+    # payments booked Monday to Friday only (10 a working day: 7.1 a day on average), invoices to
+    # Sunday 2024-12-29, payments to Friday 12-27: none expected on the weekend, not warned (by the
+    # average pace, 14.3 > 7, it was); with Monday 12-30 missing too, 10 expected: warned
+    workdays = {d: n for d, n in daily(10, dt.date(2024, 12, 27)).items() if d.weekday() < 5}
+    assert feed_lag({"invoices": daily(10, dt.date(2024, 12, 29)), "payments": workdays}) == []
+    (warning,) = feed_lag({"invoices": daily(10, dt.date(2024, 12, 30)), "payments": workdays})
+    assert warning.startswith("payments: the latest payment is dated 2024-12-27, 3 day(s) before")
 
 
 def test_ingest_warns_about_a_payment_feed_a_day_behind(tmp_path: Path) -> None:
