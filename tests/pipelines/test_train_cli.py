@@ -126,3 +126,31 @@ def test_a_statements_book_skips_the_payment_date_model(tmp_path) -> None:
     assert not holds_invoices(raw)
     (raw / "invoices.csv").write_text("invoice_id\n")
     assert holds_invoices(raw)
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        (None, "config file not found"),
+        ("kind: train\nsplit: {min_defaults: -3}\n", "problem(s)"),
+        ("kind: train\nproject: elsewhere/ews.yaml\n", "elsewhere/ews.yaml: config file not found"),
+    ],
+)
+def test_train_refuses_a_bad_config_before_prefect_starts(tmp_path, monkeypatch, body, needle) -> None:
+    """A missing or invalid train config (or the project config it names) is reported before the
+    temporary Prefect server starts: the Prefect runtime must not be entered at all."""
+    import pipelines.commands.score as score_cmd
+
+    def no_prefect(*_args, **_kwargs):
+        raise AssertionError("Prefect runtime entered before the config was checked")
+
+    monkeypatch.setattr(score_cmd, "flow_runtime", no_prefect)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "raw").mkdir()
+    config = tmp_path / "train.yaml"
+    if body is not None:
+        config.write_text(body, encoding="utf-8")
+    result = runner.invoke(app, ["train", "--data", "raw", "--raw", "--config", str(config)])
+    assert result.exit_code == 2, result.output
+    assert needle in result.output
+    assert "Traceback" not in result.output
