@@ -38,7 +38,25 @@ def register(app: typer.Typer) -> None:
                 failed += 1
                 console.print(f"[red]FAIL[/] {exc}", highlight=False)
                 continue
-            console.print(f"[green]ok[/]   {path}  kind={cfg.kind}  hash={config_hash(cfg)[:12]}")
+            note = ""
+            if cfg.kind == "source":  # the files' headers against the mapping and the row options
+                from pipelines.ingest.sources import check_inputs
+                from pipelines.sources.read import TableError
+
+                try:
+                    missing = check_inputs(cfg)  # type: ignore[arg-type]
+                except TableError as exc:
+                    failed += 1
+                    console.print(f"[red]FAIL[/] {path}: {exc}", highlight=False, soft_wrap=True)
+                    continue
+                note = (
+                    f"  (headers not checked: {', '.join(missing)} not found)"
+                    if missing
+                    else "  (headers checked)"
+                )
+            console.print(
+                f"[green]ok[/]   {path}  kind={cfg.kind}  hash={config_hash(cfg)[:12]}{note}", highlight=False
+            )
         if failed:
             raise typer.Exit(2)
 

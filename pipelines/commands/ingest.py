@@ -48,18 +48,35 @@ def _parse_paths(items: list[str]) -> dict[str, Path]:
 def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
     """Rows in / accepted / quarantined per table, and where the outputs are."""
     table = Table(title=f"ingest {manifest['source']['name']} (as of {manifest['as_of']})")
-    for col in ("table", "rows in", "accepted", "quarantined", "top reasons"):
-        table.add_column(col, justify="right" if col.startswith(("rows", "acc", "quar")) else "left")
+    filtering = any("rows_filtered" in t for t in manifest["tables"].values())
+    heads = (
+        "table",
+        "rows in",
+        "accepted",
+        "quarantined",
+        *(("filtered",) if filtering else ()),
+        "top reasons",
+    )
+    for col in heads:
+        table.add_column(col, justify="right" if col.startswith(("rows", "acc", "quar", "filt")) else "left")
     for name, t in manifest["tables"].items():
         top = sorted(t["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]
-        table.add_row(
+        shown = [
             name,
-            f"{t['rows_in']:,}",
+            f"{t.get('rows_read', t['rows_in']):,}",
             f"{t['rows_accepted']:,}",
             f"{t['rows_quarantined']:,}",
-            ", ".join(f"{k} ({v})" for k, v in top),
-        )
+        ]
+        if filtering:
+            shown.append(f"{t.get('rows_filtered', 0):,}")
+        table.add_row(*shown, ", ".join(f"{k} ({v})" for k, v in top))
     console.print(table)
+    for name, t in manifest["tables"].items():
+        if t.get("filtered"):
+            why = ", ".join(
+                f"{k} ({v:,})" for k, v in sorted(t["filtered"].items(), key=lambda kv: (-kv[1], kv[0]))
+            )
+            console.print(f"{name}: rows left out by the source config's row options: {why}", highlight=False)
     fx = manifest.get("currency") or {}
     if fx.get("reporting") and any(fx.get("converted_rows", {}).values()):
         moved = ", ".join(f"{t} {n:,}" for t, n in fx["converted_rows"].items() if n)

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from features.schema import TABLES
 from pipelines.config import ConfigModel
@@ -133,6 +133,50 @@ def _check_date_format(v: str) -> str:
     )
 
 
+class RowCondition(ConfigModel):
+    """Rows whose cell in ``column`` is one of ``values`` (trimmed, case-insensitive; ``""`` for an
+    empty cell)."""
+
+    column: str = Field(min_length=1, description="a column of the file (its header name)")
+    values: tuple[str, ...] = Field(min_length=1, description="cell values, e.g. [Invoice] or [RV, DR]")
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_as_text(cls, v: object) -> object:
+        # `values: [1, 2]` in YAML: document type codes are text
+        if isinstance(v, list | tuple):
+            return [
+                str(x).lower() if isinstance(x, bool) else str(x) if isinstance(x, int | float) else x
+                for x in v
+            ]
+        return v
+
+
+class RowFilter(ConfigModel):
+    """Which rows of a file are this table's: a customer ledger holds invoices, payments and credit
+    memos in one list. Rows left out are counted in the manifest (``filtered``), never lost."""
+
+    keep: RowCondition | None = Field(None, description="only rows matching this are read")
+    drop: RowCondition | None = Field(None, description="rows matching this are left out")
+
+    @model_validator(mode="after")
+    def _one_given(self) -> RowFilter:
+        if self.keep is None and self.drop is None:
+            raise ValueError(
+                "give keep, drop or both, e.g. {keep: {column: Document Type, values: [Invoice]}}"
+            )
+        return self
+
+
+class GroupColumn(ConfigModel):
+    """A report grouped by customer that names the group on a row of its own in ``column`` (a column
+    the detail rows use for something else, e.g. Xero's invoice date): the name goes into a new
+    column ``into`` on every row of the group."""
+
+    column: str = Field(min_length=1, description="the column where a group's own row names it")
+    into: str = Field(min_length=1, description="name of the new column that holds the group on every row")
+
+
 class FileSource(ConfigModel):
     """One input file. ``columns`` maps canonical name -> column name in the file."""
 
@@ -141,6 +185,32 @@ class FileSource(ConfigModel):
     columns: dict[str, str] = Field(default_factory=dict, description="canonical column -> file column")
     csv: CsvOptions | None = Field(None, description="overrides of the source-level csv options")
     values: ValueOptions | None = Field(None, description="overrides of the source-level value options")
+    fill_down: tuple[str | GroupColumn, ...] = Field(
+        (),
+        description="columns whose empty cells take the value above (a report grouped by customer); "
+        "rows holding only these columns (the group's own row) and the groups' total rows are left out",
+    )
+    rows: RowFilter | None = Field(
+        None, description="which rows of the file are read (e.g. by document type)"
+    )
+    negate_amount: bool = Field(
+        False, description="the file writes amounts with the opposite sign (a ledger's payments: negative)"
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_row_options(self, handler: Any) -> Any:
+        # row options left at their defaults are not dumped: the config hash of a source written before
+        # they existed (in every ingest manifest) stays the same
+        data = handler(self)
+        if isinstance(data, dict):
+            for key, default in (("fill_down", ()), ("rows", None), ("negate_amount", False)):
+                if key in data and getattr(self, key) == default:
+                    del data[key]
+        return data
+
+    def shapes_rows(self) -> bool:
+        """True when rows are filtered, filled down or their sign reversed while reading."""
+        return bool(self.fill_down) or self.rows is not None or self.negate_amount
 
     def file_format(self) -> str:
         if self.format:
@@ -170,6 +240,11 @@ class ARExportSource(FileSource):
         if self.settled_on is None and self.settled_amount is None:
             raise ValueError(
                 "give settled_on (and optionally settled_amount): the column(s) that hold settlement"
+            )
+        if self.negate_amount:
+            raise ValueError(
+                "negate_amount applies to a table's file (tables.payments: a ledger's payment rows); an AR "
+                "export's rows are invoices, whose amounts are positive"
             )
         allowed = set(TABLES["invoices"].names) | (set(TABLES["debtors"].names) - {"debtor_id"})
         unknown = sorted(set(self.columns) - allowed)

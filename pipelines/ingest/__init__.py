@@ -461,6 +461,10 @@ def table_entry(
         "repairs": raw.repairs,
         "validation": validation,
     }
+    if raw.filtered is not None:  # the input's row options left rows out: rows read = in + filtered
+        entry["rows_read"] = raw.rows_in + sum(raw.filtered.values())
+        entry["rows_filtered"] = sum(raw.filtered.values())
+        entry["filtered"] = raw.filtered
     if raw.rows_in != accepted + quarantined:  # pragma: no cover - invariant
         raise AssertionError(f"{table}: rows lost in ingest ({entry})")
     return entry

@@ -71,6 +71,8 @@ def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, d
             cols[name], bad[f"unparseable_number:{name}"] = parse_numbers(
                 src, values.decimal, values.thousands
             )
+            if raw.negate_amount and name == "amount":  # a ledger's credits: payments written negative
+                cols[name] = -cols[name]
             if any(c.name == "currency" for c in spec.columns):
                 signs[name] = amount_signs(src, values.decimal, values.thousands)
         elif column.kind == "int":

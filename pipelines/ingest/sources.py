@@ -19,7 +19,8 @@ from features.schema import TABLES
 from pipelines.config.source import ARExportSource, FileSource, SourceConfig, ValueOptions
 from pipelines.ingest.masks import passing
 from pipelines.sources.ar_export import split_ar_export
-from pipelines.sources.read import TableError, preflight, read_file
+from pipelines.sources.read import RawFile, TableError, preflight, read_file
+from pipelines.sources.rows import check_columns, shape_rows
 from pipelines.sources.uci import REQUIRED as UCI_REQUIRED
 from pipelines.sources.uci import read_uci
 
@@ -41,6 +42,8 @@ class RawTable:
     rows_in: int = 0
     source_line: np.ndarray | None = None  # physical line of each row's record (CSV), else None
     repairs: dict[str, int] = field(default_factory=dict)
+    filtered: dict[str, int] | None = None  # rows left out by the input's row options, by reason
+    negate_amount: bool = False  # the input writes amounts with the opposite sign
 
 
 # ---------------------------------------------------------------- loading + mapping
@@ -162,14 +165,18 @@ def plan_loaders(source: SourceConfig) -> tuple[dict[str, Loader], dict[str, str
     for table, spec in source.tables.items():
         csv_opts, values = _options(source, spec)
         label = f"tables.{table}" if source.name != "files" else table
-        present = preflight(spec.path, spec.file_format(), csv_opts, label)
+        present = check_columns(
+            spec, preflight(spec.path, spec.file_format(), csv_opts, label), label, spec.path
+        )
         rename = _resolve_columns(present, table, spec.columns, label, spec.path)
         loaders[f"tables.{table}"] = _table_loader(table, spec, csv_opts, values, label, rename, present)
         block_of[table] = f"tables.{table}"
     if source.ar_export is not None:
         spec = source.ar_export
         csv_opts, values = _options(source, spec)
-        present = preflight(spec.path, spec.file_format(), csv_opts, "ar_export")
+        present = check_columns(
+            spec, preflight(spec.path, spec.file_format(), csv_opts, "ar_export"), "ar_export", spec.path
+        )
         wanted = _ar_columns(present, spec, spec.path)
         loaders["ar_export"] = _ar_loader(spec, csv_opts, values, wanted, present)
         tables = ["invoices", "payments"]
@@ -200,7 +207,7 @@ def _table_loader(
     present: list[str],
 ) -> Loader:
     def load() -> dict[str, RawTable]:
-        raw = read_file(spec.path, spec.file_format(), csv_opts, label)
+        raw, filtered = _shaped(read_file(spec.path, spec.file_format(), csv_opts, label), spec, csv_opts)
         frame = raw.frame
         used = set(rename.values())
         return {
@@ -216,17 +223,29 @@ def _table_loader(
                 rows_in=raw.rows_in,
                 source_line=raw.source_line,
                 repairs=raw.repairs,
+                filtered=filtered,
+                negate_amount=spec.negate_amount,
             )
         }
 
     return load
 
 
+def _shaped(raw: RawFile, spec: FileSource, csv_opts: Any) -> tuple[RawFile, dict[str, int] | None]:
+    """The file with the input's row options applied (:func:`pipelines.sources.rows.shape_rows`) and
+    the rows left out by reason; None when the input has no row options."""
+    if not (spec.fill_down or spec.rows is not None):
+        return raw, None
+    return shape_rows(raw, spec, tuple(csv_opts.na_values), csv_opts.delimiter)
+
+
 def _ar_loader(
     spec: ARExportSource, csv_opts: Any, values: ValueOptions, wanted: dict[str, str], present: list[str]
 ) -> Loader:
     def load() -> dict[str, RawTable]:
-        raw = read_file(spec.path, spec.file_format(), csv_opts, "ar_export")
+        raw, filtered = _shaped(
+            read_file(spec.path, spec.file_format(), csv_opts, "ar_export"), spec, csv_opts
+        )
         parts = split_ar_export(
             raw.frame,
             wanted,
@@ -253,6 +272,7 @@ def _ar_loader(
                 rows_in=len(frame) + (0 if malformed is None else len(malformed)),
                 source_line=None if raw.source_line is None else raw.source_line[positions],
                 repairs=raw.repairs if table == "invoices" else {},
+                filtered=filtered if table == "invoices" else None,
             )
         return out
 
@@ -304,6 +324,16 @@ def slim(raw: RawTable, masks: dict[str, np.ndarray]) -> RawTable:
     return replace(raw, frame=raw.frame.iloc[kept].reset_index(drop=True), kept=kept, pre_bad={})
 
 
+def check_inputs(source: SourceConfig) -> list[str]:
+    """What ``ews config check`` checks of a source's files: each existing input's header against the
+    mapping and the row options (:class:`TableError` on the first problem). The inputs not found are
+    returned (their headers cannot be checked: the paths may be given with ``--path`` at ingest)."""
+    missing = [str(p) for p in input_paths(source) if not Path(p).exists()]
+    if not missing:
+        plan_loaders(source)
+    return missing
+
+
 def input_paths(source: SourceConfig) -> list[Path]:
     """Every input file a source config reads."""
     paths = [src.path for src in source.tables.values()]
@@ -342,7 +372,9 @@ def chunk_loaders(
         table = block.removeprefix("tables.") if block.startswith("tables.") else None
         spec = source.tables.get(table) if table is not None else None  # type: ignore[call-overload]
         whole[block] = _sliced(load, chunk_rows)
-        if spec is not None and table is not None and spec.file_format() == "parquet":
+        if spec is not None and spec.shapes_rows():
+            out[block] = whole[block]  # rows filtered or filled down: the file is read whole
+        elif spec is not None and table is not None and spec.file_format() == "parquet":
             out[block] = _parquet_chunks(source, table, spec, chunk_rows)
         elif spec is not None and table is not None:
             out[block] = _csv_chunks(source, table, spec, chunk_rows)
@@ -425,7 +457,7 @@ def parquet_pieces(
 
     table = block.removeprefix("tables.") if block.startswith("tables.") else None
     spec = source.tables.get(table) if table is not None else None  # type: ignore[call-overload]
-    if spec is None or table is None or spec.file_format() != "parquet":
+    if spec is None or table is None or spec.file_format() != "parquet" or spec.shapes_rows():
         return None
     _csv, values = source.options_for(spec)
     label = f"tables.{table}" if source.name != "files" else table

@@ -419,6 +419,8 @@ def _by_name(columns: list[Column], canonical: str, taken: set[str]) -> Column |
         if col.name in taken:
             continue
         key = _norm(col.name)
+        if canonical == "currency" and key.startswith("current"):  # an aged report's 'Current' bucket
+            continue
         for rank, word in enumerate(words):
             if key == word:
                 scored.append((0, rank, col))
@@ -614,7 +616,13 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
             f"{path}: has a header but no data rows; the formats (dates, numbers, yes/no) are guessed from "
             "the values: export some rows, or copy conf/sources/example_tables.yaml and map the columns by hand"
         )
-    columns = _profile(frame)
+    grouped = _grouped_by_customer(frame)
+    if grouped is not None:  # fill the group's name into a column of its own, drop its rows and totals
+        frame = _filled_down(frame, grouped)
+    types = _document_types(frame)
+    # a customer ledger: the columns are read from its invoice rows (payments and credit memos are
+    # negative, their numbers are other series)
+    columns = _profile(frame if types is None else frame.loc[types.invoice_rows].reset_index(drop=True))
     chosen, why = _map(columns)
     is_invoice = {"issue_date", "due_date", "amount"} <= set(chosen) or "invoice_id" in chosen
     if "settled_on" in chosen and is_invoice:
@@ -646,74 +654,179 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
             + "; NetSuite writes a sub-customer 'Parent : Child': each full name is one debtor (the child), "
             "its parent is not summed over its children (conf/sources/README.md, customer hierarchies)"
         )
-    text = _render(path, name or _slug(path.stem), kind, opts, mapping, why, columns, missing, notes)
-    if kind in ("invoices", "ar_export"):
-        text += _mixed_documents(frame, {col.name for col in mapping.values()})
-    text += _grouped_by_customer(frame)
+    extra: list[str] = []
+    if grouped is not None:
+        extra += _group_lines(grouped)
+    if types is not None and kind in ("invoices", "ar_export"):
+        extra += _document_lines(types, kind)
+    text = _render(path, name or _slug(path.stem), kind, opts, mapping, why, columns, missing, notes, extra)
+    if types is not None and kind == "invoices" and types.payments:
+        text = text.replace(
+            "# payments come from another file: add tables.payments (see conf/sources/README.md)\n", ""
+        )
+        text += _payments_block(path, types, mapping, frame)
+    if types is not None and kind not in ("invoices", "ar_export"):
+        text += _mixed_documents(types)
     return Draft(text, kind, {c: col.name for c, col in mapping.items()}, notes)
 
 
-# document types of a ledger export that are not invoices (Business Central, NetSuite, SAP's
-# document type codes: DZ payment, DG credit memo, DA / AB clearing), and the invoices' own
-_NOT_INVOICE_TYPES = frozenset(
-    {
-        "payment",
-        "payments",
-        "credit memo",
-        "credit note",
-        "refund",
-        "receipt",
-        "journal",
-        "dz",
-        "dg",
-        "da",
-        "ab",
-    }
+# document types of a customer ledger (Business Central, NetSuite, SAP's codes): invoices, payments
+# (DZ), credit memos and others (DG credit memo, DA / AB clearing)
+_PAYMENT_TYPES = frozenset({"payment", "payments", "receipt", "dz"})
+_NOT_INVOICE_TYPES = _PAYMENT_TYPES | frozenset(
+    {"credit memo", "credit note", "refund", "journal", "dg", "da", "ab"}
 )
 _INVOICE_TYPES = frozenset({"invoice", "invoices", "rv", "dr", "finance charge memo", "reminder"})
 
 
-def _mixed_documents(frame: pd.DataFrame, mapped: set[str]) -> str:
-    """A CHECK note when an unmapped column says the rows are of several document types (a customer
-    ledger: invoices, payments and credit memos in one list). Every row is then read as an invoice:
-    the negative ones are quarantined and nothing settles the invoices they paid (s14)."""
+@dataclass(frozen=True)
+class DocumentTypes:
+    """A column that says which rows are invoices, payments and other documents (a customer ledger)."""
+
+    column: str
+    invoices: list[str]  # the values as written
+    payments: list[str]
+    others: list[str]
+    invoice_rows: pd.Series  # bool per row of the sample
+
+    @property
+    def seen(self) -> list[str]:
+        return sorted(self.invoices + self.payments + self.others)
+
+
+def _document_types(frame: pd.DataFrame) -> DocumentTypes | None:
+    """The column that mixes document types (a customer ledger: invoices, payments and credit memos in
+    one list), if any: read whole, every row would be an invoice (s14)."""
     for name in frame.columns:
-        if name in mapped:
-            continue
-        values = frame[name].str.strip().str.lower()
-        seen = set(values[values != ""].unique())
+        values = frame[name].fillna("").str.strip()
+        folded = values.str.lower()
+        seen = set(folded[folded != ""].unique())
         if len(seen) < 2 or not seen <= _NOT_INVOICE_TYPES | _INVOICE_TYPES or not seen & _NOT_INVOICE_TYPES:
             continue
-        kinds = ", ".join(sorted(frame[name].str.strip().loc[values != ""].unique())[:6])
-        return (
-            f"# CHECK: column {name!r} mixes document types ({kinds}): ews reads every row as an invoice, so\n"
-            "#   payments and credit memos (negative amounts) are quarantined and the invoices they settled look\n"
-            "#   open. Export the invoice rows only (filter the document type: Invoice; SAP: RV) with the date each\n"
-            "#   was paid, as an ar_export (settled_on: Business Central 'Closed at Date', SAP 'Clearing date',\n"
-            "#   NetSuite 'Date Closed'), or give the payments as their own file (tables.payments)\n"
+        if not seen & _INVOICE_TYPES:
+            continue
+        written = sorted(values.loc[folded != ""].unique())
+        return DocumentTypes(
+            str(name),
+            [v for v in written if v.lower() in _INVOICE_TYPES],
+            [v for v in written if v.lower() in _PAYMENT_TYPES],
+            [v for v in written if v.lower() not in _INVOICE_TYPES | _PAYMENT_TYPES],
+            folded.isin(_INVOICE_TYPES),
         )
-    return ""
+    return None
 
 
-def _grouped_by_customer(frame: pd.DataFrame) -> str:
-    """A CHECK note for a report grouped by customer: the customer on a row of its own above its
-    invoices and a 'Total <customer>' row under them (Xero's Aged Receivables Detail). ews needs the
-    customer on every row; what the draft maps as the customer is then a guess from the wrong column."""
+def _flow(values: list[str]) -> str:
+    return "[" + ", ".join(_q(v) for v in values) + "]"
+
+
+def _document_lines(types: DocumentTypes, kind: str) -> list[str]:
+    """The invoices' row filter, with what the other rows are."""
+    others = [v for v in types.payments + types.others]
+    why = (
+        f"# column {types.column!r} mixes document types ({', '.join(types.seen)}): the invoices are the "
+        f"{', '.join(repr(v) for v in types.invoices)} rows"
+    )
+    if kind == "ar_export":
+        why += "; their settlement column gives the payments, so the " + ", ".join(repr(v) for v in others)
+        why += " rows are left out (counted as filtered)"
+    return [why, f"rows: {{keep: {{column: {_q(types.column)}, values: {_flow(types.invoices)}}}}}"]
+
+
+def _payments_block(path: Path, types: DocumentTypes, mapping: dict[str, Column], frame: pd.DataFrame) -> str:
+    """``tables.payments`` from the same file: its payment rows, their sign reversed when they are
+    written negative (a ledger's credits)."""
+    pick = {"payment_id": "invoice_id", "debtor_id": "debtor_id", "paid_on": "issue_date", "amount": "amount"}
+    cols = {p: mapping[i].name for p, i in pick.items() if i in mapping}
+    if "currency" in mapping:
+        cols["currency"] = mapping["currency"].name
+    rows = frame.loc[frame[types.column].fillna("").str.strip().isin(types.payments)]
+    negative = False
+    if "amount" in cols:
+        amounts = rows[cols["amount"]].fillna("").str.strip()
+        amounts = amounts[amounts != ""]
+        negative = bool(len(amounts)) and amounts.str.contains(r"^\(|^[^0-9]*-|-$", regex=True).mean() > 0.5
+    lines = [
+        "  payments:  # the payment rows of the same file",
+        f"    path: {_q(str(path))}",
+        f"    rows: {{keep: {{column: {_q(types.column)}, values: {_flow(types.payments)}}}}}",
+    ]
+    if types.others:
+        lines.append(
+            f"    # left out: {', '.join(repr(v) for v in types.others)}; add a credit memo type to values to load "
+            "credit memos as unallocated credits (they then settle the oldest open invoice)"
+        )
+    if negative:
+        lines.append("    negate_amount: true  # the payments are written negative (credits of the ledger)")
+    lines.append("    columns:  # canonical name: column in the file")
+    for canonical, name in cols.items():
+        lines.append(f"      {canonical}: {_q(name)}")
+    lines.append(
+        "      # invoice_id: no column names the invoice a payment settles: the payments are unallocated "
+        "cash, applied to the debtor's oldest open invoice first (map it if the export has one)"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _mixed_documents(types: DocumentTypes) -> str:
+    """A CHECK note when a ledger of several document types is not drafted as invoices."""
+    return (
+        f"# CHECK: column {types.column!r} mixes document types ({', '.join(types.seen)}): keep each table's\n"
+        "#   rows with a row filter (rows: {keep: {column: ..., values: [...]}}, conf/sources/README.md)\n"
+    )
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """A report grouped by customer: the column where a group's own row names it, and the groups."""
+
+    column: str
+    into: str
+    labels: list[str]
+
+
+def _grouped_by_customer(frame: pd.DataFrame) -> Grouped | None:
+    """A report grouped by customer: the customer on a row of its own above its invoices and a
+    'Total <customer>' (or 'Total for <customer>') row under them (Xero's Aged Receivables Detail,
+    QuickBooks' Open Invoices). ews needs the customer on every row: the draft fills it down."""
     if frame.shape[1] < 3 or frame.empty:
-        return ""
+        return None
     first = frame.iloc[:, 0].fillna("").str.strip()
     rest_empty = (frame.iloc[:, 1:].fillna("").apply(lambda c: c.str.strip()) == "").all(axis=1)
     labels = set(first[rest_empty & (first != "")])
-    grouped = sorted(label for label in labels if (first == f"Total {label}").any())
+    totals = set(first)
+    grouped = sorted(label for label in labels if {f"Total {label}", f"Total for {label}"} & totals)
     if len(grouped) < 2:
-        return ""
-    return (
-        f"# CHECK: the report is grouped by customer ({', '.join(repr(g) for g in grouped[:3])}"
-        f"{' ...' if len(grouped) > 3 else ''} on rows of their own,\n"
-        "#   with 'Total ...' rows): ews needs the customer on every row, so debtor_id above is wrong. Export\n"
-        "#   a list with a customer column instead (Xero: Sales > Invoices > Export, read since session 10;\n"
-        "#   an aged receivables report also holds open invoices only: add the payments export)\n"
+        return None
+    into = next(n for n in ("Customer", "Customer (group)", "ews_customer") if n not in frame.columns)
+    return Grouped(str(frame.columns[0]), into, grouped)
+
+
+def _filled_down(frame: pd.DataFrame, grouped: Grouped) -> pd.DataFrame:
+    """The sample as ingest will read it with the drafted ``fill_down``."""
+    import numpy as np
+
+    from pipelines.config.source import FileSource, GroupColumn
+    from pipelines.sources.read import RawFile
+    from pipelines.sources.rows import shape_rows
+
+    spec = FileSource(
+        path=Path("sample.csv"), fill_down=(GroupColumn(column=grouped.column, into=grouped.into),)
     )
+    raw = RawFile(Path("sample.csv"), frame.reset_index(drop=True), np.arange(1, len(frame) + 1))
+    shaped, _ = shape_rows(raw, spec, ("",), ",")
+    return shaped.frame.astype(object).where(shaped.frame.notna(), "").astype(str)
+
+
+def _group_lines(grouped: Grouped) -> list[str]:
+    shown = ", ".join(repr(g) for g in grouped.labels[:3]) + (" ..." if len(grouped.labels) > 3 else "")
+    return [
+        f"# the report is grouped by customer ({shown} on rows of their own in {grouped.column!r}, with "
+        "'Total ...' rows): the customer is filled down into a column of its own; the group rows and totals "
+        "are left out (counted as filtered). CHECK: an aged receivables report holds open invoices only "
+        "(today's balance): add the payments export",
+        f"fill_down: [{{column: {_q(grouped.column)}, into: {_q(grouped.into)}}}]",
+    ]
 
 
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
@@ -949,6 +1062,7 @@ def _render(
     columns: list[Column],
     missing: list[str],
     notes: list[str],
+    extra: list[str] | None = None,
 ) -> str:
     dates = [c for c in mapping.values() if c.kind == "date"]
     layouts = Counter(c.date_layout for c in dates)
@@ -1022,6 +1136,7 @@ def _render(
         )
     if kind == "ar_export":
         lines.append(f"{indent}# a blank {settle['settled_on'].name!r} means the invoice is open")
+    lines += [f"{indent}{line}" for line in extra or []]
     unused = [c.name for c in columns if c.name not in {col.name for col in mapping.values()}]
     if unused:
         lines.append("# columns not mapped (ignored by ingest): " + ", ".join(unused))

@@ -284,9 +284,15 @@ def test_a_customer_ledger_of_several_document_types_is_named_and_its_invoices_s
     mixed = tmp_path / "cle_all.csv"
     mixed.write_text(_bc_ledger(with_payments=True), encoding="utf-8")
     draft = suggest_source(mixed)
-    assert (
-        "# CHECK: column 'Document Type' mixes document types (Credit Memo, Invoice, Payment)" in draft.text
-    )
+    # s15: the draft keeps the invoice rows itself (a row filter) instead of a CHECK
+    assert "# column 'Document Type' mixes document types (Credit Memo, Invoice, Payment)" in draft.text
+    assert 'rows: {keep: {column: "Document Type", values: ["Invoice"]}}' in draft.text
+    mixed_manifest = _drafted(tmp_path, draft.text, dt.date(2024, 12, 4)).manifest
+    assert mixed_manifest["tables"]["invoices"]["filtered"] == {
+        "Document Type: Credit Memo": 3,
+        "Document Type: Payment": 14,
+    }
+    assert mixed_manifest["tables"]["payments"]["rows_accepted"] == 14
     invoices_only = tmp_path / "cle_invoices.csv"
     invoices_only.write_text(_bc_ledger(with_payments=False), encoding="utf-8")
     draft = suggest_source(invoices_only)
@@ -351,11 +357,9 @@ def test_a_report_grouped_by_customer_is_named_in_the_draft(tmp_path: Path) -> N
     export = tmp_path / "aged.csv"
     export.write_text("\n".join(lines) + "\n", encoding="utf-8")
     text = suggest_source(export).text
-    assert (
-        "# CHECK: the report is grouped by customer ('Acme Ltd', 'Beta Trading', 'Carbon & Sons' on rows"
-        in text
-    )
-    assert "Xero: Sales > Invoices > Export" in text
+    # s15: the draft fills the contact down into a column of its own (test_hostile_s15)
+    assert "# the report is grouped by customer ('Acme Ltd', 'Beta Trading', 'Carbon & Sons' on rows" in text
+    assert 'fill_down: [{column: "Invoice Date", into: "Customer"}]' in text
 
 
 def test_a_payment_feed_a_day_behind_the_invoice_feed_is_named() -> None:

@@ -1,0 +1,308 @@
+"""Hostile inputs, session 15 (s15-robust; BENCHMARKS.md "Hostile inputs tried", "Session 15
+(s15-robust)"): exports as ERPs write them, which need rows filtered or a group's customer filled
+down before they are tables. Each test was written before its fix and fails without it. Tiny
+hand-made files, hand-computed values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.config import ConfigError, load_config
+from pipelines.config.source import SourceConfig
+from pipelines.ingest import TableError, ingest_source
+
+AS_OF = dt.date(2024, 12, 4)
+
+BC_HEADER = (
+    "Posting Date,Document Type,Document No.,Customer No.,Customer Name,Description,Original Amount,"
+    "Amount,Remaining Amount,Due Date,Open,Entry No.\n"
+)
+
+
+def _bc_ledger() -> str:
+    """Business Central's Customer Ledger Entries as its default page exports them (no settlement
+    date): 21 invoices of 3 customers (1,100.00 .. 1,120.00), 14 of them paid by a payment entry each
+    (negative, posted 25 days after the invoice, the invoice not named on the payment's row) and one
+    credit memo of -50.00 per customer."""
+    rows = []
+    for i in range(21):
+        issue = dt.date(2024, 9, 2) + dt.timedelta(days=3 * i)
+        due, paid = issue + dt.timedelta(days=30), issue + dt.timedelta(days=25)
+        num, who = f"1,{100 + i}.00", f"C{i % 3},Cust {i % 3}"
+        rest, open_ = ("0.00", "No") if i < 14 else (f'"{num}"', "Yes")
+        rows.append(
+            f'{issue:%m/%d/%Y},Invoice,1030{i:02d},{who},Invoice,"{num}","{num}",{rest},{due:%m/%d/%Y},{open_},{2 * i}\n'
+        )
+        if i < 14:
+            rows.append(
+                f'{paid:%m/%d/%Y},Payment,G0{i:02d},{who},Payment,"-{num}","-{num}",0.00,{paid:%m/%d/%Y},No,'
+                f"{2 * i + 1}\n"
+            )
+    rows += [
+        f"11/20/2024,Credit Memo,CM{k},C{k},Cust {k},Credit,-50.00,-50.00,-50.00,11/20/2024,Yes,{90 + k}\n"
+        for k in range(3)
+    ]
+    return BC_HEADER + "".join(rows)
+
+
+def _draft_and_ingest(tmp_path: Path, export: Path, out: Path | None = None, **options):
+    """`ews sources suggest` -> the draft on disk -> `ews config check`'s checks -> ingest."""
+    from pipelines.ingest.sources import check_inputs
+    from pipelines.sources.suggest import suggest_source
+
+    draft = suggest_source(export)
+    config = tmp_path / "draft.yaml"
+    config.write_text(draft.text, encoding="utf-8")
+    source = load_config(config, SourceConfig)
+    check_inputs(source)  # what `ews config check` runs on a source whose files exist
+    return draft, ingest_source(source, out, as_of=AS_OF, **options)
+
+
+def test_a_business_central_ledger_is_drafted_with_row_filters_and_ingested_as_two_tables(
+    tmp_path: Path,
+) -> None:
+    """Before: the draft mapped the whole ledger as invoices with a CHECK comment; ingest read 38
+    rows as invoices: 17 quarantined amount_not_positive, none of the invoices paid. Now the draft
+    keeps the Invoice rows as invoices and the Payment rows (sign reversed) as payments, from the
+    same file: invoices 38 read = 21 accepted + 0 quarantined + 17 filtered (14 Payment, 3 Credit
+    Memo), payments 38 = 14 + 0 + 24, the 14 payments unallocated (applied to the oldest open
+    invoice first) for 1,100 + ... + 1,113 = 15,491.00."""
+    export = tmp_path / "cle.csv"
+    export.write_text(_bc_ledger(), encoding="utf-8")
+    draft, result = _draft_and_ingest(tmp_path, export)
+    assert 'rows: {keep: {column: "Document Type", values: ["Invoice"]}}' in draft.text
+    assert 'rows: {keep: {column: "Document Type", values: ["Payment"]}}' in draft.text
+    assert "negate_amount: true" in draft.text
+    inv, pay = result.manifest["tables"]["invoices"], result.manifest["tables"]["payments"]
+    assert (inv["rows_read"], inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (
+        38,
+        21,
+        21,
+        0,
+    )
+    assert inv["rows_filtered"] == 17
+    assert inv["filtered"] == {"Document Type: Credit Memo": 3, "Document Type: Payment": 14}
+    assert (pay["rows_read"], pay["rows_in"], pay["rows_accepted"], pay["rows_filtered"]) == (38, 14, 14, 24)
+    assert pay["filtered"] == {"Document Type: Credit Memo": 3, "Document Type: Invoice": 21}
+    payments = result.portfolio.payments
+    assert payments["amount"].sum() == pytest.approx(sum(1100 + i for i in range(14)))
+    assert (payments["amount"] > 0).all() and payments["invoice_id"].isna().all()
+    assert sorted(payments["debtor_id"].unique()) == ["C0", "C1", "C2"]
+    assert not any("credit note" in w for w in result.manifest["warnings"])
+
+
+def _fbl5n() -> str:
+    """SAP FBL5N (customer line items, cleared and open) as a spreadsheet export: 'RV' invoices and
+    'DZ' payments (negative) in one list, German separators, the clearing date and document on both.
+    12 invoices of 2 customers, 8 cleared by a DZ payment each; one SAP trailing minus."""
+    lines = [
+        "Account;Assignment;DocumentNo;Type;Doc. Date;Net due date;Amount in LC;LCurr;Clrng doc.;Clearing"
+    ]
+    for i in range(12):
+        issue = dt.date(2024, 6, 3) + dt.timedelta(days=7 * i)
+        due, paid = issue + dt.timedelta(days=30), issue + dt.timedelta(days=28)
+        amount = f"{1000 + 10 * i:,}".replace(",", ".") + ",00"
+        cleared = i < 8
+        clearing = (f"14{i:08d}", f"{paid:%d.%m.%Y}") if cleared else ("", "")
+        lines.append(
+            f"{100 + i % 2};{9000 + i};90{i:06d};RV;{issue:%d.%m.%Y};{due:%d.%m.%Y};{amount};EUR;"
+            f"{clearing[0]};{clearing[1]}"
+        )
+        if cleared:
+            sign = f"{amount}-" if i == 0 else f"-{amount}"
+            lines.append(
+                f"{100 + i % 2};{9000 + i};14{i:08d};DZ;{paid:%d.%m.%Y};{paid:%d.%m.%Y};{sign};EUR;"
+                f"{clearing[0]};{clearing[1]}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def test_an_fbl5n_line_item_list_is_drafted_as_an_ar_export_of_its_invoice_rows(tmp_path: Path) -> None:
+    """Before: drafted as an ar_export of every row: the 8 DZ rows were quarantined as invoices
+    (amount_not_positive) and their derived payments as reversal_unmatched: 20 = 12 + 8, 40 %
+    quarantined. Now the draft keeps the RV rows (the clearing date makes each paid invoice's
+    payment): invoices 20 read = 12 + 0 + 8 filtered (DZ), 8 payments derived, matched to their
+    invoices, 4 invoices open."""
+    export = tmp_path / "fbl5n.csv"
+    export.write_text(_fbl5n(), encoding="utf-8")
+    draft, result = _draft_and_ingest(tmp_path, export)
+    assert draft.kind == "ar_export"
+    assert 'rows: {keep: {column: "Type", values: ["RV"]}}' in draft.text
+    inv, pay = result.manifest["tables"]["invoices"], result.manifest["tables"]["payments"]
+    assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"], inv["rows_filtered"]) == (
+        20,
+        12,
+        0,
+        8,
+    )
+    assert inv["filtered"] == {"Type: DZ": 8}
+    assert (pay["rows_in"], pay["rows_accepted"]) == (8, 8)
+    assert result.manifest["ar_export"]["open"] == 4
+    payments = result.portfolio.payments.sort_values("paid_on")
+    assert list(payments["invoice_id"]) == [f"90{i:06d}" for i in range(8)]
+    assert payments["amount"].iloc[0] == 1000.0
+
+
+def _source(tmp_path: Path, block: str) -> Path:
+    config = tmp_path / "src.yaml"
+    config.write_text("kind: source\nname: t\nrules: {data_docs: false}\n" + block, encoding="utf-8")
+    return config
+
+
+def test_a_row_filter_on_a_column_the_file_lacks_is_named_with_the_fix(tmp_path: Path) -> None:
+    """`ews config check` and ingest name the filter's key, the column and the file's columns."""
+    from pipelines.ingest.sources import check_inputs
+
+    export = tmp_path / "cle.csv"
+    export.write_text(_bc_ledger(), encoding="utf-8")
+    config = _source(
+        tmp_path,
+        f"tables:\n  invoices:\n    path: {export}\n    rows: {{keep: {{column: Doc Type, values: [Invoice]}}}}\n"
+        "    columns: {invoice_id: Document No., debtor_id: Customer No., issue_date: Posting Date,"
+        " due_date: Due Date, amount: Amount}\n    values: {date_format: m/d/Y, thousands: ','}\n",
+    )
+    source = load_config(config, SourceConfig)
+    for run in (lambda: check_inputs(source), lambda: ingest_source(source, None, as_of=AS_OF)):
+        with pytest.raises(TableError) as err:
+            run()
+        text = str(err.value)
+        assert "tables.invoices.rows.keep.column" in text and "'Doc Type'" in text
+        assert "'Document Type'" in text  # the file's columns are listed
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ("{keep: {column: Type}}", "values"),
+        ("{keep: {column: Type, values: []}}", "values"),
+        ("{}", "give keep, drop or both"),
+        ("{keep: {column: '', values: [RV]}}", "column"),
+    ],
+)
+def test_a_malformed_row_filter_is_refused_by_config_check(tmp_path: Path, rows: str, expected: str) -> None:
+    config = _source(tmp_path, f"tables:\n  invoices:\n    path: x.csv\n    rows: {rows}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(config, SourceConfig)
+    assert "rows" in str(err.value) and expected in str(err.value)
+
+
+def _xero_ard() -> str:
+    """Xero's Aged Receivables Detail as exported (s14's shape): 4 title lines, the contact alone on
+    a line above its invoices, a 'Total <contact>' row, a blank line; a grand 'Total' at the end. A
+    contact named 'Total Logistics' (a company, not a total)."""
+    lines = ["Aged Receivables Detail", "Demo Company (UK)", "As at 30 November 2024", ""]
+    lines.append("Invoice Date,Invoice Number,Invoice Reference,Due Date,Current,1 Month,Older,Total")
+    for k, contact in enumerate(["Acme Ltd", "Total Logistics", "Carbon & Sons"]):
+        lines.append(contact)
+        lines += [
+            f"0{i + 1} Oct 2024,INV-{k}{i},PO {i},0{i + 1} Nov 2024,,{100 + k}.00,,{100 + k}.00"
+            for i in range(2)
+        ]
+        lines += [f"Total {contact},,,,,{2 * (100 + k)}.00,,{2 * (100 + k)}.00", ""]
+    lines.append("Total,,,,,606.00,,606.00")
+    return "\n".join(lines) + "\n"
+
+
+def test_a_report_grouped_by_customer_is_filled_down_and_its_totals_dropped(tmp_path: Path) -> None:
+    """Before: the draft mapped debtor_id to 'Invoice Date' (the column the contact rows fill) with a
+    CHECK, and ingest refused the table (no issue_date). Now the draft fills the contact down into a
+    column of its own (`fill_down: [{column: Invoice Date, into: Customer}]`); ingest: 13 rows read
+    (3 contact lines, 6 invoices, 3 'Total <contact>' and the grand total) = 6 accepted + 0
+    quarantined + 7 filtered (group_header 3, group_total 4); each invoice carries its contact. The
+    ageing bucket 'Current' (empty: every invoice is overdue) was drafted as the currency column."""
+    export = tmp_path / "aged.csv"
+    export.write_text(_xero_ard(), encoding="utf-8")
+    draft, result = _draft_and_ingest(tmp_path, export)
+    assert 'fill_down: [{column: "Invoice Date", into: "Customer"}]' in draft.text
+    assert draft.mapping["debtor_id"] == "Customer" and draft.mapping["issue_date"] == "Invoice Date"
+    assert "currency" not in draft.mapping  # the empty 'Current' bucket is no currency column
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"], inv["rows_filtered"]) == (
+        13,
+        6,
+        0,
+        7,
+    )
+    assert inv["filtered"] == {"group_header": 3, "group_total": 4}
+    invoices = result.portfolio.invoices.sort_values("invoice_id")
+    assert list(invoices["debtor_id"]) == ["Acme Ltd"] * 2 + ["Total Logistics"] * 2 + ["Carbon & Sons"] * 2
+    assert list(invoices["amount"]) == [100.0, 100.0, 101.0, 101.0, 102.0, 102.0]
+    assert invoices["issue_date"].iloc[0] == pd.Timestamp("2024-10-01")
+
+
+def test_a_customer_named_on_its_first_row_only_is_filled_down_in_place(tmp_path: Path) -> None:
+    """Sage's customer activity / an Excel report with 'repeat item labels' off: the customer cell is
+    filled on a group's first row only, and a 'Totals:' row closes each group. `fill_down:
+    [Customer]`: 7 read = 4 accepted + 0 quarantined + 3 filtered (group_total); without it the 2
+    rows with an empty customer were quarantined missing_value:debtor_id."""
+    export = tmp_path / "activity.csv"
+    export.write_text(
+        "Customer,Invoice,Date,Due,Amount\n"
+        "ACME01,I1,2024-10-01,2024-10-31,100\n,I2,2024-10-05,2024-11-04,50\nTotals:,,,,150\n"
+        "BETA02,I3,2024-10-02,2024-11-01,70\n,I4,2024-10-09,2024-11-08,30\nTotals:,,,,100\n"
+        "Grand Total,,,,250\n",
+        encoding="utf-8",
+    )
+    block = (
+        f"tables:\n  invoices:\n    path: {export}\n    fill_down: [Customer]\n"
+        "    columns: {invoice_id: Invoice, debtor_id: Customer, issue_date: Date, due_date: Due, amount: Amount}\n"
+    )
+    result = ingest_source(load_config(_source(tmp_path, block), SourceConfig), None, as_of=AS_OF)
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"]) == (7, 4, 0)
+    assert inv["filtered"] == {"group_total": 3}
+    got = result.portfolio.invoices.sort_values("invoice_id")["debtor_id"].tolist()
+    assert got == ["ACME01", "ACME01", "BETA02", "BETA02"]
+
+
+def test_filtered_tables_stream_as_they_read_whole(tmp_path: Path) -> None:
+    """The streamed ingest (chunks of 5 rows, 2 workers) writes what the in-memory one writes for a
+    filtered ledger: the same manifest row accounting and the same accepted rows."""
+    export = tmp_path / "cle.csv"
+    export.write_text(_bc_ledger(), encoding="utf-8")
+    _, whole = _draft_and_ingest(tmp_path, export, tmp_path / "a")
+    _, streamed = _draft_and_ingest(tmp_path, export, tmp_path / "b", stream=True, chunk_rows=5, workers=2)
+    for table in ("invoices", "payments"):
+        a, b = whole.manifest["tables"][table], streamed.manifest["tables"][table]
+        keys = ("rows_read", "rows_in", "rows_accepted", "rows_quarantined", "rows_filtered", "filtered")
+        assert [a[k] for k in keys] == [b[k] for k in keys]
+    from pipelines.adapters.files import read_portfolio
+
+    left, right = read_portfolio(tmp_path / "a"), read_portfolio(tmp_path / "b")
+    pd.testing.assert_frame_equal(
+        left.payments.sort_values("payment_id").reset_index(drop=True),
+        right.payments.sort_values("payment_id").reset_index(drop=True),
+    )
+
+
+def test_keep_and_drop_count_each_row_once_under_the_condition_that_left_it_out(tmp_path: Path) -> None:
+    """keep Type in [RV, dr] (case-insensitive), drop Status 'reversed': 6 rows read = 2 accepted + 0
+    quarantined + 4 filtered (Type: DZ 2, Type: (empty) 1, Status: Reversed 1: the DZ row that is also
+    reversed counts once, under Type)."""
+    export = tmp_path / "items.csv"
+    export.write_text(
+        "Doc,Cust,Type,Status,Date,Due,Amount\n"
+        "1,A,RV,,2024-10-01,2024-10-31,100\n2,A,DR,,2024-10-02,2024-11-01,50\n"
+        "3,A,RV,Reversed,2024-10-03,2024-11-02,70\n4,A,DZ,,2024-10-04,2024-10-04,-100\n"
+        "5,A,DZ,reversed,2024-10-05,2024-10-05,-20\n6,A,,,2024-10-06,2024-11-05,5\n",
+        encoding="utf-8",
+    )
+    block = (
+        f"tables:\n  invoices:\n    path: {export}\n"
+        "    rows: {keep: {column: Type, values: [RV, dr]}, drop: {column: Status, values: [REVERSED]}}\n"
+        "    columns: {invoice_id: Doc, debtor_id: Cust, issue_date: Date, due_date: Due, amount: Amount}\n"
+    )
+    result = ingest_source(load_config(_source(tmp_path, block), SourceConfig), None, as_of=AS_OF)
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"], inv["rows_filtered"]) == (
+        6,
+        2,
+        0,
+        4,
+    )
+    assert inv["filtered"] == {"Status: Reversed": 1, "Type: (empty)": 1, "Type: DZ": 2}
+    assert sorted(result.portfolio.invoices["invoice_id"]) == ["1", "2"]
