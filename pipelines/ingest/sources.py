@@ -512,13 +512,14 @@ def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: 
     import pyarrow.csv as pacsv
 
     from pipelines.sources.read import _count_lines, _encoding_error, _has_empty_record
+    from pipelines.sources.read import header_lines as read_header_lines
 
     csv_opts, values = _options(source, spec)
     label = f"tables.{table}" if source.name != "files" else table
     path = Path(spec.path)
     present = preflight(path, "csv", csv_opts, label)
     rename = _resolve_columns(present, table, spec.columns, label, path)
-    header_lines = csv_opts.skip_rows + 1
+    header_lines = read_header_lines(path, csv_opts)
 
     def chunks() -> Iterator[dict[str, RawTable]]:
         lines, stray_cr = _count_lines(path, csv_opts.encoding)

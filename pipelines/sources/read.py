@@ -291,15 +291,34 @@ def _check_unique_columns(names: list[str], path: Path, label: str) -> None:
         raise TableError(f"{label}: {path} has duplicated column name(s) {dups}. Rename them in the file.")
 
 
-def _header(path: Path, options: CsvOptions, label: str) -> list[str]:
+def _header_record(path: Path, options: CsvOptions, label: str) -> tuple[str, int]:
+    """The header record after ``skip_rows`` lines, and the physical lines it spans: a quoted header
+    cell may hold a line break (``"Invoice\nNo"``, a spreadsheet cell with wrapped text)."""
     try:
         with open(path, encoding=options.encoding, newline="") as fh:
             for _ in range(options.skip_rows):
                 fh.readline()
             line = fh.readline()
+            span = 1
+            while line.count(options.quotechar) % 2 and span < MAX_LINES_PER_RECORD:
+                more = fh.readline()
+                if not more:
+                    break
+                line, span = line + more, span + 1
     except UnicodeDecodeError:
         raise _encoding_error(path, options, label) from None
-    line = line.lstrip("\ufeff").rstrip("\r\n")
+    if line.count(options.quotechar) % 2:  # never closed: read the first line alone, as before
+        line, span = line.splitlines(keepends=True)[0] if line else line, 1
+    return line.lstrip("\ufeff").rstrip("\r\n"), span
+
+
+def header_lines(path: Path, options: CsvOptions) -> int:
+    """Physical lines above the first data record: ``skip_rows`` and the header's own."""
+    return options.skip_rows + _header_record(path, options, "")[1]
+
+
+def _header(path: Path, options: CsvOptions, label: str) -> list[str]:
+    line, _span = _header_record(path, options, label)
     if not line.strip():
         raise TableError(
             f"{label}: {path} has no header line"
@@ -309,8 +328,10 @@ def _header(path: Path, options: CsvOptions, label: str) -> list[str]:
     names = next(csv.reader(io.StringIO(line), delimiter=options.delimiter, quotechar=options.quotechar))
     from pipelines.sources.parse import _INVISIBLE
 
-    # as in the values: a zero-width space or direction mark in a name would hide the column
+    # as in the values: a zero-width space or direction mark in a name would hide the column; a line
+    # break inside a quoted name (wrapped text in a spreadsheet cell) reads as one space
     names = [re.sub(_INVISIBLE, "", n).strip() for n in names]
+    names = [re.sub(r"\s*[\r\n]+\s*", " ", n) if ("\n" in n or "\r" in n) else n for n in names]
     if len(names) == 1:
         counts = {d: line.count(d) for d in _DELIMITER_NAMES if d != options.delimiter}
         best = max(counts, key=lambda d: counts[d])
@@ -335,9 +356,9 @@ def _header(path: Path, options: CsvOptions, label: str) -> list[str]:
 
 def _read_csv(path: Path, options: CsvOptions, label: str) -> RawFile:
     names = _header(path, options, label)
-    header_lines = options.skip_rows + 1
+    skip = header_lines(path, options)
     try:
-        table, bad_rows = _read_arrow(path, options, names)
+        table, bad_rows = _read_arrow(path, options, names, skip=skip, encoding=options.encoding)
     except pa.ArrowInvalid as exc:
         if "UTF8" in str(exc) or "utf-8" in str(exc).lower():
             raise _encoding_error(path, options, label) from None
@@ -345,18 +366,12 @@ def _read_csv(path: Path, options: CsvOptions, label: str) -> RawFile:
     except UnicodeDecodeError:
         raise _encoding_error(path, options, label) from None
     lines, stray_cr = _count_lines(path, options.encoding)
-    if (
-        bad_rows
-        or lines is None
-        or stray_cr
-        or lines - header_lines != table.num_rows
-        or _has_empty_record(table)
-    ):
+    if bad_rows or lines is None or stray_cr or lines - skip != table.num_rows or _has_empty_record(table):
         return _read_csv_by_lines(path, options, label, names)
     # one physical line per record, each with the header's fields
     frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)
     source_row = np.arange(1, len(frame) + 1, dtype=np.int64)
-    return RawFile(path, frame, source_row, source_line=source_row + header_lines)
+    return RawFile(path, frame, source_row, source_line=source_row + skip)
 
 
 def _has_empty_record(table: pa.Table | pa.RecordBatch) -> bool:
@@ -372,7 +387,12 @@ def _has_empty_record(table: pa.Table | pa.RecordBatch) -> bool:
 
 
 def _read_arrow(
-    source: Path | io.BytesIO, options: CsvOptions, names: list[str], *, skip: int | None = None
+    source: Path | io.BytesIO,
+    options: CsvOptions,
+    names: list[str],
+    *,
+    skip: int | None = None,
+    encoding: str = "utf-8",
 ) -> tuple[pa.Table, list[tuple[int | None, str]]]:
     """pyarrow's read of ``source`` as text columns, and the rows it skipped (line number or None, text)."""
     bad_rows: list[tuple[int | None, str]] = []
@@ -386,7 +406,7 @@ def _read_arrow(
         read_options=pacsv.ReadOptions(
             column_names=names,
             skip_rows=options.skip_rows + 1 if skip is None else skip,
-            encoding=options.encoding if skip is None else "utf-8",
+            encoding=options.encoding if skip is None else encoding,
             use_threads=True,
             block_size=1 << 24,
         ),
@@ -547,7 +567,7 @@ def _read_csv_by_lines(path: Path, options: CsvOptions, label: str, names: list[
     delim, quote = options.delimiter, options.quotechar
     stray_cr = sum(line.count("\r") for line in lines) if "\r" in text else 0
     lines = [line.replace("\r", " ") for line in lines] if stray_cr else lines
-    first = options.skip_rows + 1
+    first = header_lines(path, options)
     padding = 0
     for i in range(first, len(lines)):  # a line of delimiters only (`;;;;`) is a blank line
         if lines[i] and not lines[i].replace(delim, ""):

@@ -282,6 +282,24 @@ def _delimiter(lines: list[str]) -> str:
     return best
 
 
+def _records(lines: list[str]) -> tuple[list[str], list[int]]:
+    """Physical lines joined into records where a quoted cell holds a line break (a header cell with
+    wrapped text, ``"Invoice\nNo"``), the break read as a space; and each record's span in lines."""
+    records: list[str] = []
+    spans: list[int] = []
+    k = 0
+    while k < len(lines):
+        record, span = lines[k], 1
+        while record.count('"') % 2 and k + span < len(lines) and span < 20:
+            record, span = record + " " + lines[k + span], span + 1
+        if record.count('"') % 2:  # never closed: the line alone
+            record, span = lines[k], 1
+        records.append(record)
+        spans.append(span)
+        k += span
+    return records, spans
+
+
 def _skip_rows(lines: list[str], delimiter: str) -> int:
     """Lines above the header: those whose field count differs from the body's."""
     counts = [len(next(csv.reader([ln], delimiter=delimiter))) if ln.strip() else 0 for ln in lines]
@@ -548,16 +566,17 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict[str, object], list[str]]:
     data = path.read_bytes()[:1_000_000]
     encoding = _encoding(data)
     text = data.decode(encoding, errors="replace")
-    lines = text.splitlines()[:200]
-    if not lines:
+    physical = text.splitlines()[:200]
+    if not physical:
         raise ValueError(f"{path}: the file is empty")
+    lines, spans = _records(physical)
     delimiter = _delimiter(lines)
     skip = _skip_rows(lines, delimiter)
     try:
         frame = pd.read_csv(
             io.StringIO(text),
             sep=delimiter,
-            skiprows=skip,
+            skiprows=sum(spans[:skip]),  # physical lines: a title cell may wrap too
             dtype=str,
             keep_default_na=False,
             nrows=SAMPLE_ROWS,
@@ -570,14 +589,17 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict[str, object], list[str]]:
             "(UTF-8, one header line)"
         ) from None
     # a nameless column is read by ingest as unnamed_<position> (pandas says "Unnamed: <index>")
-    frame.columns = [  # names as ingest reads them: trimmed (SAP pads them to the column's width)
-        f"unnamed_{i + 1}" if str(c).startswith("Unnamed: ") else str(c).strip()
+    frame.columns = [  # names as ingest reads them: trimmed (SAP pads them to the column's width), a
+        # line break in a wrapped header cell read as one space
+        f"unnamed_{i + 1}"
+        if str(c).startswith("Unnamed: ")
+        else re.sub(r"\s*[\r\n]+\s*", " ", str(c).strip())
         for i, c in enumerate(frame.columns)
     ]
     opts: dict[str, object] = {
         "delimiter": delimiter,
         "encoding": "utf-8" if encoding == "utf-8-sig" else encoding,
-        "skip_rows": skip,
+        "skip_rows": sum(spans[:skip]),
     }
     notes = []
     if encoding == "cp1252":
@@ -672,11 +694,30 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
 
 # document types of a customer ledger (Business Central, NetSuite, SAP's codes): invoices, payments
 # (DZ), credit memos and others (DG credit memo, DA / AB clearing)
-_PAYMENT_TYPES = frozenset({"payment", "payments", "receipt", "dz"})
-_NOT_INVOICE_TYPES = _PAYMENT_TYPES | frozenset(
-    {"credit memo", "credit note", "refund", "journal", "dg", "da", "ab"}
+# (English, German, French, Spanish: Business Central's Belegart / type de document in its languages)
+_PAYMENT_TYPES = frozenset(
+    {"payment", "payments", "receipt", "dz", "zahlung", "paiement", "règlement", "reglement", "pago", "cobro"}
 )
-_INVOICE_TYPES = frozenset({"invoice", "invoices", "rv", "dr", "finance charge memo", "reminder"})
+_NOT_INVOICE_TYPES = _PAYMENT_TYPES | frozenset(
+    {
+        "credit memo",
+        "credit note",
+        "refund",
+        "journal",
+        "dg",
+        "da",
+        "ab",
+        "gutschrift",
+        "erstattung",
+        "avoir",
+        "remboursement",
+        "abono",
+        "reembolso",
+    }
+)
+_INVOICE_TYPES = frozenset(
+    {"invoice", "invoices", "rv", "dr", "finance charge memo", "reminder", "rechnung", "facture", "factura"}
+)
 
 
 @dataclass(frozen=True)
@@ -761,11 +802,37 @@ def _payments_block(path: Path, types: DocumentTypes, mapping: dict[str, Column]
     lines.append("    columns:  # canonical name: column in the file")
     for canonical, name in cols.items():
         lines.append(f"      {canonical}: {_q(name)}")
-    lines.append(
-        "      # invoice_id: no column names the invoice a payment settles: the payments are unallocated "
-        "cash, applied to the debtor's oldest open invoice first (map it if the export has one)"
-    )
+    applied = _applied_to(types, mapping, frame, rows, set(cols.values()))
+    if applied is not None:
+        lines.append(
+            f"      invoice_id: {_q(applied)}  # GUESS: its values on the payment rows are invoice numbers "
+            "of the invoice rows (the invoice each payment settles)"
+        )
+    else:
+        lines.append(
+            "      # invoice_id: no column names the invoice a payment settles: the payments are unallocated "
+            "cash, applied to the debtor's oldest open invoice first (map it if the export has one)"
+        )
     return "\n".join(lines) + "\n"
+
+
+def _applied_to(
+    types: DocumentTypes, mapping: dict[str, Column], frame: pd.DataFrame, rows: pd.DataFrame, used: set[str]
+) -> str | None:
+    """The column whose cells on the payment rows are invoice numbers of the invoice rows (Business
+    Central's 'Applies-to Doc. No.'): at least 80 % of its non-empty payment-row cells, 2 or more."""
+    if "invoice_id" not in mapping:
+        return None
+    numbers = set(frame.loc[types.invoice_rows.to_numpy(), mapping["invoice_id"].name].fillna("").str.strip())
+    numbers.discard("")
+    for name in frame.columns:
+        if name in used or name == types.column:
+            continue
+        cells = rows[name].fillna("").str.strip()
+        cells = cells[cells != ""]
+        if len(cells) >= 2 and cells.isin(numbers).mean() >= 0.8:
+            return str(name)
+    return None
 
 
 def _mixed_documents(types: DocumentTypes) -> str:

@@ -306,3 +306,101 @@ def test_keep_and_drop_count_each_row_once_under_the_condition_that_left_it_out(
     )
     assert inv["filtered"] == {"Status: Reversed": 1, "Type: (empty)": 1, "Type: DZ": 2}
     assert sorted(result.portfolio.invoices["invoice_id"]) == ["1", "2"]
+
+
+def _wrapped_header() -> str:
+    """A spreadsheet saved as CSV whose header cells wrap (a line break inside the quoted name), a
+    title line above: the header record spans lines 2-6; the bad date is on line 10."""
+    return (
+        "Open items per 30.11.2024\n"
+        '"Invoice\nNo","Customer","Invoice\nDate","Due\nDate","Amount\n(EUR)"\n'
+        "I1,D1,2024-10-01,2024-10-31,100.00\nI2,D1,2024-10-05,2024-11-04,50.00\n"
+        "I3,D2,2024-10-07,2024-11-06,70.00\nI4,D2,2024-13-07,2024-11-06,30.00\n"
+    )
+
+
+def test_header_cells_with_line_breaks_are_drafted_and_read(tmp_path: Path) -> None:
+    """Before: the draft took the header's 5 lines for titles (`skip_rows: 5`), the first invoice for
+    the header and left debtor_id '???'; ingest read the first physical line '"Invoice' as the
+    header. Now a line break in a quoted header cell reads as a space ('Invoice No'), the draft
+    maps every column with `skip_rows: 1`, and ingest (whole and streamed) reads 4 = 3 + 1, the
+    quarantined row named at its physical line 10."""
+    export = tmp_path / "wrapped.csv"
+    export.write_text(_wrapped_header(), encoding="utf-8")
+    draft, whole = _draft_and_ingest(tmp_path, export, tmp_path / "a")
+    assert "skip_rows: 1" in draft.text
+    assert draft.mapping == {
+        "invoice_id": "Invoice No",
+        "debtor_id": "Customer",
+        "due_date": "Due Date",
+        "issue_date": "Invoice Date",
+        "amount": "Amount (EUR)",
+    }
+    _, streamed = _draft_and_ingest(tmp_path, export, tmp_path / "b", stream=True, chunk_rows=2, workers=1)
+    for result in (whole, streamed):
+        inv = result.manifest["tables"]["invoices"]
+        assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (4, 3, 1)
+    for out in ("a", "b"):
+        quarantined = pd.read_csv(tmp_path / out / "quarantine" / "invoices.csv")
+        assert quarantined["source_line"].tolist() == [10]
+        assert quarantined["reason"].tolist() == ["unparseable_date:issue_date"]
+
+
+def test_a_german_business_central_ledger_is_drafted_with_its_document_types(tmp_path: Path) -> None:
+    """Business Central in German ('Debitorenposten': Belegart Rechnung / Zahlung / Gutschrift, ';',
+    decimal comma, d.m.Y): 6 invoices of 2 customers, 4 paid, 1 credit memo. Before: no document
+    type was recognised: the draft read all 11 rows as invoices (5 quarantined amount_not_positive).
+    Now: invoices 11 read = 6 + 0 + 5 filtered, payments 11 = 4 + 0 + 7 (sign reversed)."""
+    lines = ["Buchungsdatum;Belegart;Belegnr.;Debitornr.;Beschreibung;Betrag;Fälligkeitsdatum"]
+    for i in range(6):
+        issue = dt.date(2024, 9, 2) + dt.timedelta(days=5 * i)
+        lines.append(
+            f"{issue:%d.%m.%Y};Rechnung;RE{i:04d};K{i % 2};Rechnung;1.{200 + i},00;{issue + dt.timedelta(days=30):%d.%m.%Y}"
+        )
+        if i < 4:
+            paid = issue + dt.timedelta(days=20)
+            lines.append(
+                f"{paid:%d.%m.%Y};Zahlung;ZA{i:04d};K{i % 2};Zahlung;-1.{200 + i},00;{paid:%d.%m.%Y}"
+            )
+    lines.append("15.11.2024;Gutschrift;GU0001;K0;Gutschrift;-50,00;15.11.2024")
+    export = tmp_path / "debitorenposten.csv"
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    draft, result = _draft_and_ingest(tmp_path, export)
+    assert 'rows: {keep: {column: "Belegart", values: ["Rechnung"]}}' in draft.text
+    assert 'rows: {keep: {column: "Belegart", values: ["Zahlung"]}}' in draft.text
+    inv, pay = result.manifest["tables"]["invoices"], result.manifest["tables"]["payments"]
+    assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"], inv["rows_filtered"]) == (
+        11,
+        6,
+        0,
+        5,
+    )
+    assert (pay["rows_read"], pay["rows_accepted"], pay["rows_quarantined"], pay["rows_filtered"]) == (
+        11,
+        4,
+        0,
+        7,
+    )
+    assert result.portfolio.payments["amount"].sum() == pytest.approx(1200 + 1201 + 1202 + 1203)
+
+
+def test_payment_rows_that_name_their_invoice_are_drafted_allocated(tmp_path: Path) -> None:
+    """Business Central's page with 'Applies-to Doc. No.' shown: each payment row names the invoice
+    it settles. Before (the row options alone): the draft left the payments unallocated. Now the
+    column whose payment-row values are the invoice rows' numbers is drafted as the payments'
+    invoice_id: the 14 payments are each on their invoice (103000..103013)."""
+    ledger = _bc_ledger().splitlines()
+    rows = [ledger[0] + ",Applies-to Doc. No."]
+    for line in ledger[1:]:
+        cells = line.split(",")
+        if cells[1] == "Payment":  # G0<i> pays invoice 1030<i>
+            rows.append(line + f",1030{cells[2][2:]}")
+        else:
+            rows.append(line + ",")
+    export = tmp_path / "cle_applied.csv"
+    export.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    draft, result = _draft_and_ingest(tmp_path, export)
+    assert 'invoice_id: "Applies-to Doc. No."' in draft.text
+    payments = result.portfolio.payments.sort_values("payment_id")
+    assert payments["invoice_id"].tolist() == [f"1030{i:02d}" for i in range(14)]
+    assert result.manifest["tables"]["payments"]["rows_accepted"] == 14
