@@ -45,6 +45,7 @@ __all__ = [
     "FINE_FEATURES",
     "FineGrid",
     "DEBTOR_FEATURES",
+    "DEBTOR_LEVEL",
     "FEATURES",
     "INVOICE_FEATURES",
     "PERIOD_DAYS",
@@ -103,6 +104,18 @@ PERIOD_FEATURES: tuple[str, ...] = (
     "gap_to_recent_lateness",
 )
 FEATURES: tuple[str, ...] = INVOICE_FEATURES + DEBTOR_FEATURES + PERIOD_FEATURES
+DEBTOR_LEVEL: tuple[str, ...] = (
+    "debtor_mean_lateness",
+    "debtor_std_lateness",
+    "debtor_early_share",
+    "debtor_settled_count",
+    "debtor_late_median",
+    "debtor_late_median_last5",
+    "debtor_late_trend",
+    *DEBTOR_FEATURES,
+)
+"""The features that are the debtor's, not the invoice's: the same on all its open invoices
+(``models.treewalk.weekly_hazards`` keeps their trees' work from one invoice to the next)."""
 GRID_FEATURES: tuple[str, ...] = ("period_days", "period_end_day")
 """Period features of a fine grid (:class:`FineGrid`): the period's length in days and its last
 day (days after T); on the weekly grid they are 7 and 7(k + 1), so the weekly model omits them."""

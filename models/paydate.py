@@ -34,6 +34,7 @@ import pandas as pd
 
 from features.paydate import (
     ALL_FEATURES,
+    DEBTOR_LEVEL,
     FEATURES,
     FINE_FEATURES,
     GAP_FEATURES,
@@ -217,6 +218,7 @@ def predict_hazards(
             np.asarray([j for j, _ in gaps], dtype=np.int64),
             np.stack([source for _, source in gaps], axis=1) if gaps else np.zeros((n, 0), dtype=np.float32),
             PERIOD_DAYS,
+            np.asarray([col[c] for c in DEBTOR_LEVEL if c in col], dtype=np.int64),
         )
     survival = np.ones(n)
     active = np.arange(n)

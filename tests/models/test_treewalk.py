@@ -212,3 +212,28 @@ def test_leaf_masks_up_to_63_leaves() -> None:
     trees = compile_trees(booster, 4)
     with pytest.raises(ValueError, match="at most 63 weeks"):
         weekly_hazards(trees, X0, X0[:, 2], MAX_WEEKS + 1, -1.0, 1, 2, np.array([3]), source[:, None], 7)
+
+
+def test_shared_columns_kept_from_the_row_before() -> None:
+    """``shared`` = [s]: rows whose s has the bits of the row before keep the leaves its nodes
+    cleared there; any other bits clear them again (0 -> 1.6 turns T1 right: 0.7; 1.6 -> NaN reads
+    0; NaN -> NaN kept; 0.0 -> -0.0 other bits; the tie 1.5 then 2.0). The same bits as LightGBM's
+    ``predict`` and as without ``shared``; a period column named in it (dpd) is not kept."""
+    booster = _model(NAN)
+    nan, neg0 = np.float32("nan"), np.float32(-0.0)
+    s = np.array([0, 0, 1.6, 1.6, nan, nan, 0, neg0, 1.5, 2.0, 2.0], dtype=np.float32)
+    X0 = np.zeros((len(s), 4), dtype=np.float32)
+    X0[:, 0] = s
+    X0[:, 2] = np.array([-14, 6, -21, 30, -7, 1e-36, 15, -14, 20, 40, -3], dtype=np.float32)
+    source = np.array([0, 46, 0, nan, 9, 0, 3, 0, 1, -5, 0], dtype=np.float32)
+    X0[:, 3] = X0[:, 2] - source
+    trees = compile_trees(booster, 4)
+    assert trees is not None
+    want = np.clip(booster.predict(_rows(X0, source, 7)), 0.0, 1.0).reshape(len(X0), H)
+    plain = weekly_hazards(trees, X0, X0[:, 2], H, -1.0, 1, 2, np.array([3]), source[:, None], 7)
+    for shared in ([0], [0, 2]):
+        got = weekly_hazards(
+            trees, X0, X0[:, 2], H, -1.0, 1, 2, np.array([3]), source[:, None], 7, np.array(shared)
+        )
+        assert got.tobytes() == want.tobytes() == plain.tobytes(), shared
+    assert got[2, 0] == _sigmoid(0.0 + 0.1 + 0.7 + 0.2)  # T0 week 0, T1 right on s = 1.6, T2 gap -21
