@@ -686,7 +686,7 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         text = text.replace(
             "# payments come from another file: add tables.payments (see conf/sources/README.md)\n", ""
         )
-        text += _payments_block(path, types, mapping, frame)
+        text += _payments_block(path, types, mapping, frame, grouped)
     if types is not None and kind not in ("invoices", "ar_export"):
         text += _mixed_documents(types)
     return Draft(text, kind, {c: col.name for c, col in mapping.items()}, notes)
@@ -774,7 +774,9 @@ def _document_lines(types: DocumentTypes, kind: str) -> list[str]:
     return [why, f"rows: {{keep: {{column: {_q(types.column)}, values: {_flow(types.invoices)}}}}}"]
 
 
-def _payments_block(path: Path, types: DocumentTypes, mapping: dict[str, Column], frame: pd.DataFrame) -> str:
+def _payments_block(
+    path: Path, types: DocumentTypes, mapping: dict[str, Column], frame: pd.DataFrame, grouped: Grouped | None
+) -> str:
     """``tables.payments`` from the same file: its payment rows, their sign reversed when they are
     written negative (a ledger's credits)."""
     pick = {"payment_id": "invoice_id", "debtor_id": "debtor_id", "paid_on": "issue_date", "amount": "amount"}
@@ -792,6 +794,8 @@ def _payments_block(path: Path, types: DocumentTypes, mapping: dict[str, Column]
         f"    path: {_q(str(path))}",
         f"    rows: {{keep: {{column: {_q(types.column)}, values: {_flow(types.payments)}}}}}",
     ]
+    if grouped is not None:  # the payment rows are grouped by customer too
+        lines.append(f"    {_group_lines(grouped)[1]}")
     if types.others:
         lines.append(
             f"    # left out: {', '.join(repr(v) for v in types.others)}; add a credit memo type to values to load "

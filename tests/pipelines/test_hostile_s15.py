@@ -404,3 +404,56 @@ def test_payment_rows_that_name_their_invoice_are_drafted_allocated(tmp_path: Pa
     payments = result.portfolio.payments.sort_values("payment_id")
     assert payments["invoice_id"].tolist() == [f"1030{i:02d}" for i in range(14)]
     assert result.manifest["tables"]["payments"]["rows_accepted"] == 14
+
+
+def _qbo_transactions() -> str:
+    """QuickBooks Online's "Transaction List by Customer" as exported: title lines, a nameless first
+    column naming each customer on a row of its own, 'Total for <customer>' rows, invoices and
+    payments in one list ('Transaction Type'), payments negative with their reference in 'Num' (R1001
+    pays 1001), a time stamp at the end. 2 customers x 3 invoices (1001..1006), 2 of each paid."""
+    rows = [
+        "Craig's Design and Landscaping Services",
+        "Transaction List by Customer",
+        "January - November, 2024",
+        "",
+    ]
+    rows.append(",Date,Transaction Type,Num,Due Date,Amount")
+    n = 1001
+    for k, cust in enumerate(["Amy's Bird Sanctuary", "Cool Cars"]):
+        rows.append(f'"{cust}",,,,,')
+        for i in range(3):
+            d = dt.date(2024, 9, 2 + 7 * i + k)
+            rows.append(
+                f',{d:%m/%d/%Y},Invoice,{n},{d + dt.timedelta(days=30):%m/%d/%Y},"{100 * (k + 1) + i:,.2f}"'
+            )
+            if i < 2:
+                p = d + dt.timedelta(days=20)
+                rows.append(f',{p:%m/%d/%Y},Payment,R{n},,"-{100 * (k + 1) + i:,.2f}"')
+            n += 1
+        rows.append(f'"Total for {cust}",,,,,"{100 * (k + 1) + 2:,.2f}"')
+    rows += ["", "", '"Wednesday, Dec 04, 2024 10:05:12 AM GMT-08:00"']
+    return "\n".join(rows) + "\n"
+
+
+def test_a_grouped_report_of_invoices_and_payments_fills_down_in_both_tables(tmp_path: Path) -> None:
+    """The group rows and the document types together: the draft fills the customer down in the
+    payments block too (the first version of the payments block did not: every payment was then
+    quarantined missing_value:debtor_id). Invoices 16 read = 6 + 1 (the time stamp line,
+    malformed_row) + 9 filtered (group_header 2, group_total 2, Transaction Type: Payment 4 ...);
+    payments 4 accepted, sign reversed, each on its customer."""
+    export = tmp_path / "transactions.csv"
+    export.write_text(_qbo_transactions(), encoding="utf-8")
+    draft, result = _draft_and_ingest(tmp_path, export)
+    assert draft.text.count('fill_down: [{column: "unnamed_1", into: "Customer"}]') == 2
+    inv, pay = result.manifest["tables"]["invoices"], result.manifest["tables"]["payments"]
+    assert inv["filtered"] == {"Transaction Type: Payment": 4, "group_header": 2, "group_total": 2}
+    assert (inv["rows_accepted"], inv["rows_quarantined"]) == (6, 1)
+    assert pay["filtered"] == {"Transaction Type: Invoice": 6, "group_header": 2, "group_total": 2}
+    payments = result.portfolio.payments.sort_values("paid_on")
+    assert payments["debtor_id"].tolist() == [
+        "Amy's Bird Sanctuary",
+        "Cool Cars",
+        "Amy's Bird Sanctuary",
+        "Cool Cars",
+    ]
+    assert payments["amount"].sum() == pytest.approx(100 + 101 + 200 + 201)
