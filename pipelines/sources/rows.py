@@ -119,13 +119,13 @@ def _fill_down(
     frame, malformed = raw.frame, raw.malformed
     columns = list(frame.columns)
     groups = [_name(g) for g in spec.fill_down]
-    # a short line holding only a group column's cell (the group's name on a line of its own)
-    mal_fields = [str(line).split(delimiter) for line in malformed["raw_line"].fillna("")]
+    into = {_name(g): g.into for g in spec.fill_down if isinstance(g, GroupColumn)}
     positions = {c: columns.index(c) for c in groups}
+    # a short line holding only group columns' cells (the group's name on a line of its own)
+    mal_fields = [str(line).split(delimiter) for line in malformed["raw_line"].fillna("")]
     mal_header = np.array(
         [
-            bool(fields)
-            and any(f.strip() for f in fields)
+            any(f.strip() for f in fields)
             and all(not f.strip() or k in positions.values() for k, f in enumerate(fields))
             for fields in mal_fields
         ],
@@ -133,61 +133,77 @@ def _fill_down(
     )
     n = len(frame)
     blank = {c: _blank(frame[c], na_values) for c in columns}
-    others = [c for c in columns if c not in groups]
     only_groups = np.ones(n, dtype=bool)
-    for c in others:
-        only_groups &= blank[c]
+    for c in columns:
+        if c not in groups:
+            only_groups &= blank[c]
     any_group = np.zeros(n, dtype=bool)
     for c in groups:
         any_group |= ~blank[c]
     header = only_groups & any_group
-    # every row in file order: the frame's rows and the malformed group rows (by source_row)
-    order_rows = np.concatenate([raw.source_row, malformed["source_row"].to_numpy()[mal_header]])
-    is_frame = np.concatenate([np.ones(n, dtype=bool), np.zeros(int(mal_header.sum()), dtype=bool)])
-    index = np.concatenate([np.arange(n), np.flatnonzero(mal_header)])
-    order = np.argsort(order_rows, kind="stable")
-    first_cell = _first_cells(frame, columns, blank)
-    current: dict[str, str | None] = dict.fromkeys(groups)
-    filled = {c: frame[c].astype("string").copy() for c in groups}
-    into = {_name(g): g.into for g in spec.fill_down if isinstance(g, GroupColumn)}
-    into_values = {c: pd.Series(pd.NA, index=frame.index, dtype="string") for c in into}
-    drop = np.zeros(n, dtype=bool)
-    for k in order:
-        i = int(index[k])
-        if not is_frame[k]:  # a malformed group row: its name in the group column's position
-            fields = mal_fields[i]
-            for c, pos in positions.items():
-                if pos < len(fields) and fields[pos].strip():
-                    current[c] = fields[pos].strip()
-            continue
-        if header[i]:
-            for c in groups:
-                if not blank[c][i]:
-                    current[c] = str(frame[c].iat[i]).strip()
-            drop[i] = True
-            filtered["group_header"] += 1
-            continue
-        label = first_cell[i]
-        if label is not None and any(_group_total(label, current[c]) for c in groups):
-            drop[i] = True
-            filtered["group_total"] += 1
-            continue
-        for c in groups:
-            if c in into:
-                into_values[c].iat[i] = current[c]
-            elif blank[c][i]:
-                filled[c].iat[i] = current[c]
-            else:
-                current[c] = str(frame[c].iat[i]).strip()
-    filtered["group_header"] += int(mal_header.sum())
-    if not filtered["group_header"]:
-        del filtered["group_header"]
+    # every row in file order: the frame's rows, then the malformed group rows placed by source_row
+    mal_rows = np.flatnonzero(mal_header)
+    order = np.argsort(
+        np.concatenate([raw.source_row, malformed["source_row"].to_numpy()[mal_rows]]), kind="stable"
+    )
+    m = n + len(mal_rows)
+    is_header = np.concatenate([header, np.ones(len(mal_rows), dtype=bool)])[order]
+    first = np.concatenate(
+        [np.array(_first_cells(frame, columns, blank), dtype=object), [None] * len(mal_rows)]
+    )[order]
+    cells: dict[str, np.ndarray] = {}  # per group column: its stripped cell per row (None if empty)
+    for c in groups:
+        own = (
+            frame[c].astype("string").str.strip().astype(object).where(~pd.Series(blank[c]), None).to_numpy()
+        )
+        mal = [
+            fields[positions[c]].strip() or None if positions[c] < len(fields) else None
+            for fields in (mal_fields[k] for k in mal_rows)
+        ]
+        cells[c] = np.concatenate([own, np.array(mal, dtype=object)])[order]
+    # a total line's label in the row's first cell: the report's total alone, or a group's (checked
+    # against the group above it); never a group's own row
+    candidate = np.array(
+        [
+            not h and t is not None and _TOTAL_HINT.search(t) is not None
+            for h, t in zip(is_header, first, strict=True)
+        ],
+        dtype=bool,
+    )
+    total = np.zeros(m, dtype=bool)
+    for _ in range(2):  # a candidate that is no total (a customer 'Total Logistics') names a group
+        current = {c: _forward(cells[c], _sources(c, into, is_header, total, candidate)) for c in groups}
+        total = candidate & np.array(
+            [
+                _group_total(str(first[k]), None)
+                or any(_group_total(str(first[k]), current[c][k]) for c in groups)
+                if candidate[k]
+                else False
+                for k in range(m)
+            ],
+            dtype=bool,
+        )
+        candidate = total
+    current = {
+        c: _forward(cells[c], _sources(c, into, is_header, total, np.zeros(m, dtype=bool))) for c in groups
+    }
+    back = np.empty(m, dtype=np.int64)
+    back[order] = np.arange(m)
+    at = back[:n]  # each frame row's place in file order
+    drop = (is_header | total)[at]
+    filtered["group_header"] += int(header.sum()) + len(mal_rows)
+    filtered["group_total"] += int(total.sum())
+    for reason in ("group_header", "group_total"):
+        if not filtered[reason]:
+            del filtered[reason]
     new = frame.copy()
     for c in groups:
-        if c not in into:
-            new[c] = filled[c]
-    for c, name in into.items():
-        new[name] = into_values[c]
+        group = current[c][at]
+        if c in into:
+            new[into[c]] = pd.Series(group, index=new.index, dtype="string")
+        else:
+            own = new[c].astype("string").to_numpy(dtype=object)
+            new[c] = pd.Series(np.where(blank[c], group, own), index=new.index, dtype="string")
     keep = ~drop
     return replace(
         raw,
@@ -196,6 +212,26 @@ def _fill_down(
         source_line=None if raw.source_line is None else raw.source_line[keep],
         malformed=malformed.loc[~mal_header].reset_index(drop=True),
     )
+
+
+# a first cell that may be a total line's label (confirmed by _group_total)
+_TOTAL_HINT = re.compile(rf"(?i)^\s*{_TOTAL_WORDS}\s*[:.]?\s*$|^\s*(?:sub)?totals?\b|\btotal\s*[:.]?\s*$")
+
+
+def _sources(
+    column: str, into: dict[str, str], is_header: np.ndarray, total: np.ndarray, candidate: np.ndarray
+) -> np.ndarray:
+    """Rows whose cell names the group from there on: a group's own rows (``into``), or every row
+    with a value that is no total line (in place); unconfirmed candidates count as values."""
+    if column in into:
+        return is_header.copy()
+    return ~(total | (candidate & ~total))
+
+
+def _forward(values: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Each row's last non-empty value among the source rows at or above it (None before the first)."""
+    picked = pd.Series(np.where(sources, values, None), dtype=object)
+    return picked.ffill().where(picked.ffill().notna(), None).to_numpy(dtype=object)
 
 
 def _first_cells(frame: pd.DataFrame, columns: list[str], blank: dict[str, np.ndarray]) -> list[str | None]:

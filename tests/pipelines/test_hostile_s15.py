@@ -238,12 +238,13 @@ def test_a_customer_named_on_its_first_row_only_is_filled_down_in_place(tmp_path
     """Sage's customer activity / an Excel report with 'repeat item labels' off: the customer cell is
     filled on a group's first row only, and a 'Totals:' row closes each group. `fill_down:
     [Customer]`: 7 read = 4 accepted + 0 quarantined + 3 filtered (group_total); without it the 2
-    rows with an empty customer were quarantined missing_value:debtor_id."""
+    rows with an empty customer were quarantined missing_value:debtor_id. A customer called 'Total
+    Logistics' on its first row is a customer, not a total."""
     export = tmp_path / "activity.csv"
     export.write_text(
         "Customer,Invoice,Date,Due,Amount\n"
         "ACME01,I1,2024-10-01,2024-10-31,100\n,I2,2024-10-05,2024-11-04,50\nTotals:,,,,150\n"
-        "BETA02,I3,2024-10-02,2024-11-01,70\n,I4,2024-10-09,2024-11-08,30\nTotals:,,,,100\n"
+        "Total Logistics,I3,2024-10-02,2024-11-01,70\n,I4,2024-10-09,2024-11-08,30\nTotals:,,,,100\n"
         "Grand Total,,,,250\n",
         encoding="utf-8",
     )
@@ -256,7 +257,7 @@ def test_a_customer_named_on_its_first_row_only_is_filled_down_in_place(tmp_path
     assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"]) == (7, 4, 0)
     assert inv["filtered"] == {"group_total": 3}
     got = result.portfolio.invoices.sort_values("invoice_id")["debtor_id"].tolist()
-    assert got == ["ACME01", "ACME01", "BETA02", "BETA02"]
+    assert got == ["ACME01", "ACME01", "Total Logistics", "Total Logistics"]
 
 
 def test_filtered_tables_stream_as_they_read_whole(tmp_path: Path) -> None:
