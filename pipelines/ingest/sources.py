@@ -207,7 +207,9 @@ def _table_loader(
     present: list[str],
 ) -> Loader:
     def load() -> dict[str, RawTable]:
-        raw, filtered = _shaped(read_file(spec.path, spec.file_format(), csv_opts, label), spec, csv_opts)
+        raw, filtered = _shaped(
+            read_file(spec.path, spec.file_format(), csv_opts, label), spec, csv_opts, label
+        )
         frame = raw.frame
         used = set(rename.values())
         return {
@@ -231,12 +233,14 @@ def _table_loader(
     return load
 
 
-def _shaped(raw: RawFile, spec: FileSource, csv_opts: Any) -> tuple[RawFile, dict[str, int] | None]:
+def _shaped(
+    raw: RawFile, spec: FileSource, csv_opts: Any, label: str
+) -> tuple[RawFile, dict[str, int] | None]:
     """The file with the input's row options applied (:func:`pipelines.sources.rows.shape_rows`) and
     the rows left out by reason; None when the input has no row options."""
     if not (spec.fill_down or spec.rows is not None):
         return raw, None
-    return shape_rows(raw, spec, tuple(csv_opts.na_values), csv_opts.delimiter)
+    return shape_rows(raw, spec, tuple(csv_opts.na_values), csv_opts.delimiter, label)
 
 
 def _ar_loader(
@@ -244,7 +248,7 @@ def _ar_loader(
 ) -> Loader:
     def load() -> dict[str, RawTable]:
         raw, filtered = _shaped(
-            read_file(spec.path, spec.file_format(), csv_opts, "ar_export"), spec, csv_opts
+            read_file(spec.path, spec.file_format(), csv_opts, "ar_export"), spec, csv_opts, "ar_export"
         )
         parts = split_ar_export(
             raw.frame,

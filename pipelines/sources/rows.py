@@ -97,7 +97,7 @@ def _blank(values: pd.Series, na_values: tuple[str, ...]) -> np.ndarray:
 
 
 def shape_rows(
-    raw: RawFile, spec: FileSource, na_values: tuple[str, ...], delimiter: str
+    raw: RawFile, spec: FileSource, na_values: tuple[str, ...], delimiter: str, label: str = "input"
 ) -> tuple[RawFile, dict[str, int]]:
     """``raw`` with ``fill_down`` and ``rows`` applied, and the counts of the rows left out by reason.
 
@@ -109,8 +109,26 @@ def shape_rows(
     if spec.fill_down:
         raw = _fill_down(raw, spec, na_values, delimiter, filtered)
     if spec.rows is not None:
+        before = raw
         raw = _filter(raw, spec, filtered)
+        if before.rows_in and not raw.rows_in:
+            raise TableError(_nothing_kept(before, spec, label))
     return raw, dict(sorted(filtered.items()))
+
+
+def _nothing_kept(raw: RawFile, spec: FileSource, label: str) -> str:
+    """The message for a row filter that leaves no row: its values beside the column's own."""
+    rows = spec.rows
+    assert rows is not None
+    cond, key = (rows.keep, "keep") if rows.keep is not None else (rows.drop, "drop")
+    assert cond is not None
+    seen = raw.frame[cond.column].astype("string").str.strip().fillna("").replace("", "(empty)")
+    counts = ", ".join(f"{v} ({n:,})" for v, n in sorted(seen.value_counts().items())[:12])
+    return (
+        f"{label}: the row filter leaves none of the {raw.rows_in:,} rows of {raw.path} "
+        f"({label}.rows.{key}: column {cond.column!r}, values {list(cond.values)}). The column holds: "
+        f"{counts}. Fix the values (compared trimmed and case-insensitively)."
+    )
 
 
 def _fill_down(

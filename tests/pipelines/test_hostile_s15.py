@@ -458,3 +458,22 @@ def test_a_grouped_report_of_invoices_and_payments_fills_down_in_both_tables(tmp
         "Cool Cars",
     ]
     assert payments["amount"].sum() == pytest.approx(100 + 101 + 200 + 201)
+
+
+def test_a_row_filter_that_matches_no_row_is_named_with_the_values_seen(tmp_path: Path) -> None:
+    """`values: [Invoices]` for a column of 'Invoice' rows. Before: invoices 0 rows in, 38 filtered,
+    and the ingest refused because the payments' debtors were unknown ('check both debtor_id
+    mappings'): the cause was not named. Now exit 2 naming the filter, its values and the column's
+    values with their counts."""
+    export = tmp_path / "cle.csv"
+    export.write_text(_bc_ledger(), encoding="utf-8")
+    block = (
+        f"tables:\n  invoices:\n    path: {export}\n    rows: {{keep: {{column: Document Type, values: [Invoices]}}}}\n"
+        "    columns: {invoice_id: Document No., debtor_id: Customer No., issue_date: Posting Date,"
+        " due_date: Due Date, amount: Amount}\n    values: {date_format: m/d/Y, thousands: ','}\n"
+    )
+    with pytest.raises(TableError) as err:
+        ingest_source(load_config(_source(tmp_path, block), SourceConfig), None, as_of=AS_OF)
+    text = str(err.value)
+    assert "tables.invoices.rows.keep" in text and "['Invoices']" in text
+    assert "Credit Memo (3), Invoice (21), Payment (14)" in text
