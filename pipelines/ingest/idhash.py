@@ -27,6 +27,11 @@ def _fnv1a_splitmix(offsets, data, out):  # pragma: no cover - compiled
         out[i] = h
 
 
+def hash_compiled() -> bool:
+    """Whether the hash is compiled (or loaded from numba's cache) in this process already."""
+    return bool(_fnv1a_splitmix.signatures)
+
+
 def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """uint64 hash of each text of ``ids`` (Arrow strings without nulls)."""
     if isinstance(ids, pa.ChunkedArray):

@@ -567,3 +567,46 @@ def test_id_hashes_are_fnv1a_with_a_splitmix_finish() -> None:
         assert id_hashes(arr).tolist() == expected
         assert id_hashes(pa.chunked_array([arr[:2], arr[2:]])).tolist() == expected
     assert len(set(expected)) == len(texts)
+
+
+@pytest.mark.parametrize("how", ["hash", "dictionary", "every hash the same"])
+def test_duplicate_rows_by_id_hash_are_those_of_the_dictionary_codes(
+    how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exact duplicate rows of a table keyed by one id (first copy kept) are the same whether the
+    key is grouped by its hash or by Arrow's dictionary codes, and when every hash collides (the
+    candidates are compared exactly); repeated nulls and empty texts are rows like others."""
+    import pipelines.ingest.rules as rules
+
+    if how == "dictionary":
+        monkeypatch.setattr(rules, "HASHED_KEY_ROWS", 10**9)
+        monkeypatch.setattr(rules, "hash_compiled", lambda: False)
+    else:
+        monkeypatch.setattr(rules, "HASHED_KEY_ROWS", 0)
+    if how == "every hash the same":
+        monkeypatch.setattr(rules, "id_hashes", lambda ids: np.zeros(len(ids), dtype=np.uint64))
+    frame = pd.DataFrame(
+        {
+            "invoice_id": pd.array(["A", "B", "A", "A", None, None, "", "", "C", "B"], dtype="string"),
+            "amount": [1.0, 2.0, 1.0, 3.0, 5.0, 5.0, 7.0, 7.0, 9.0, 2.5],
+        }
+    )
+    # row 2 repeats row 0; row 5 repeats row 4 (null id); row 7 repeats row 6 (empty id); rows 3
+    # and 9 share an id with an earlier row but not the amount
+    expected = [False, False, True, False, False, True, False, True, False, False]
+    assert rules._duplicate_rows(frame, ("invoice_id",)).tolist() == expected
+
+
+def test_repeated_texts_give_every_null_the_same_hash() -> None:
+    """Null slots whose bytes differ (Arrow does not define them) still count as one repeated
+    value; a text found once is no candidate."""
+    import pyarrow as pa
+
+    from pipelines.ingest.rules import _repeated_texts
+
+    validity = pa.py_buffer(bytes([0b11001]))  # rows 1 and 2 null, over the bytes "y" and "z"
+    offsets = pa.py_buffer(np.array([0, 1, 2, 3, 4, 5], dtype=np.int32).tobytes())
+    arr = pa.Array.from_buffers(pa.string(), 5, [validity, offsets, pa.py_buffer(b"xyzwx")], null_count=2)
+    assert arr.to_pylist() == ["x", None, None, "w", "x"]
+    assert _repeated_texts(arr).tolist() == [0, 1, 2, 4]
+    assert _repeated_texts(pa.array(["a", None, "b"])).tolist() == []
