@@ -362,6 +362,24 @@ def _before_first_invoice(
     return out
 
 
+def _accepted_positions(
+    first: np.ndarray, inv_ok: np.ndarray, accepted_rows: np.ndarray, pay_ids: pd.Series, inv_ids: pd.Series
+) -> np.ndarray:
+    """``index_in(pay_ids, inv_ids.iloc[accepted_rows])`` (the first accepted invoice with each
+    payment's invoice id) from ``first``, each payment's first invoice row with its id among all
+    invoice rows (-1: none, or no id). Where that row is accepted, no accepted row comes before it;
+    where it is rejected, a later accepted row with the id is looked up (those payments only)."""
+    pos = np.full(len(first), -1, dtype=np.int64)
+    has = first >= 0
+    hit = np.zeros(len(first), dtype=bool)
+    hit[has] = inv_ok[first[has]]
+    pos[hit] = (np.cumsum(inv_ok, dtype=np.int64) - 1)[first[hit]]  # rank among the accepted rows
+    again = np.flatnonzero(has & ~hit)
+    if len(again) and len(accepted_rows):
+        pos[again] = index_in(pay_ids.iloc[again], inv_ids.iloc[accepted_rows])
+    return pos
+
+
 def _isin_rest(values: pd.Series, known: pd.Series, found: np.ndarray) -> np.ndarray:
     """``isin(values, known)`` when the rows of ``found`` are already known to be in ``known`` (found
     in a subset of it): only the other rows are looked up, so a clean table costs no second pass.
@@ -380,11 +398,12 @@ def cross_table(
     rules: RulesConfig,
     broken: dict[str, pd.DataFrame] | None = None,
     elsewhere: tuple[np.ndarray, np.ndarray] | None = None,
+    invoice_row: np.ndarray | None = None,
 ) -> None:
     """Reference checks between tables (:func:`_references`; the reversals are netted against the
     payments they reverse (:func:`net_reversals`) before the overpayment check, or at the end when
     that check does not run)."""
-    _references(typed, masks, rules, broken, elsewhere)
+    _references(typed, masks, rules, broken, elsewhere, invoice_row)
     net_reversals(typed, masks)
 
 
@@ -446,6 +465,7 @@ def _references(
     rules: RulesConfig,
     broken: dict[str, pd.DataFrame] | None = None,
     elsewhere: tuple[np.ndarray, np.ndarray] | None = None,
+    invoice_row: np.ndarray | None = None,
 ) -> None:
     """Reference checks between tables, applied to rows that passed their own table's checks.
 
@@ -454,6 +474,9 @@ def _references(
     ``elsewhere`` (streamed ingest, one debtor partition): per payment row, whether its invoice id
     is an invoice row of another partition, and whether that invoice is accepted there. Such an
     invoice belongs to another debtor, so an accepted one makes the payment ``debtor_mismatch``.
+    ``invoice_row`` (streamed ingest): per payment row, the first invoice row with its invoice id
+    (-1: none, or no id), found while the partition was validated: the invoice ids are then not
+    looked up again (:func:`_accepted_positions`).
     """
     broken = broken or {}
 
@@ -502,8 +525,13 @@ def _references(
     ok = passing(masks["payments"], len(pay))
     allocated = pay["invoice_id"].notna().to_numpy()
     # position of each payment's invoice among the accepted invoices (-1: none)
-    pos = index_in(pay["invoice_id"], inv["invoice_id"].iloc[accepted_rows])
-    in_any = _isin_rest(pay["invoice_id"], _ids("invoices", "invoice_id"), pos >= 0)
+    if invoice_row is None:
+        pos = index_in(pay["invoice_id"], inv["invoice_id"].iloc[accepted_rows])
+        found = pos >= 0
+    else:
+        pos = _accepted_positions(invoice_row, inv_ok, accepted_rows, pay["invoice_id"], inv["invoice_id"])
+        found = (pos >= 0) | (invoice_row >= 0)
+    in_any = _isin_rest(pay["invoice_id"], _ids("invoices", "invoice_id"), found)
     far_ok = np.zeros(len(pay), dtype=bool)
     if elsewhere is not None:
         in_any = in_any | elsewhere[0]

@@ -83,7 +83,7 @@ from pipelines.ingest.currency import (
     reporting_currency,
 )
 from pipelines.ingest.idhash import id_hashes
-from pipelines.ingest.masks import arrow, isin, passing
+from pipelines.ingest.masks import arrow, index_in, isin, passing
 from pipelines.ingest.quarantine import quarantine_frame, reason_counts, row_reasons
 from pipelines.ingest.rules import _parse, clear_optional, cross_table, within_table
 from pipelines.ingest.sources import NotStreamable, RawTable, chunk_loaders, parquet_pieces, slim
@@ -646,9 +646,19 @@ class StreamRun:
                 out["names"].update(str(x) for x in typed["currency"].dropna().unique())
                 local_invoices = typed["invoice_id"]
             if table == "payments" and "invoices" in self.states:
-                wanted = typed["invoice_id"].dropna()
-                known = local_invoices if local_invoices is not None else pd.Series([], dtype="string")
-                far_rows = ~isin(wanted, known)
+                # each payment's first invoice row of this partition with its invoice id (-1: none)
+                named = typed["invoice_id"]
+                has_id = named.notna().to_numpy()
+                first = (
+                    index_in(named, local_invoices)
+                    if local_invoices is not None
+                    else np.full(len(named), -1, dtype=np.int64)
+                )
+                first[~has_id] = -1
+                if self.fusing:  # the finish of this partition uses it (cross_table's invoice_row)
+                    kept["payments"]["invoice_row"] = first
+                wanted = named[has_id]
+                far_rows = first[has_id] < 0
                 if "invoice_id" in shared and len(shared["invoice_id"]):
                     far_rows |= isin(wanted, shared["invoice_id"])
                 out["far"] = pd.Series(wanted[far_rows].unique(), dtype="string")
@@ -740,6 +750,7 @@ class StreamRun:
             assert self.kept is not None and self.kept[0] == p
             if checked["far"] is not None and len(checked["far"]):  # finished after step 4
                 for table, payload in self.kept[1].items():
+                    payload.pop("invoice_row", None)
                     self.spill.put(("typed", table, p), payload)
                 return {"checked": checked, "finished": None}
             return {"checked": checked, "finished": self._finish_part(p)}
@@ -956,6 +967,9 @@ class StreamRun:
         typed, masks, raws, rows, srows = {}, {}, {}, {}, {}
         for table in present:
             typed[table], masks[table], raws[table], rows[table], srows[table] = self._load(table, p)
+        invoice_row = None  # found by _validate_part in a fused pass
+        if self.kept is not None and self.kept[0] == p and "payments" in self.kept[1]:
+            invoice_row = self.kept[1]["payments"].get("invoice_row")
         far_currency = elsewhere = None
         if far is not None and "payments" in typed:
             ids = typed["payments"]["invoice_id"]
@@ -979,7 +993,7 @@ class StreamRun:
             typed, masks, self.source.default_currency, self.currency, rules, plan, far_currency
         )
         self.lap("currency")
-        cross_table(typed, masks, rules, broken, elsewhere)
+        cross_table(typed, masks, rules, broken, elsewhere, invoice_row)
         self.lap("cross_table")
         out: dict[str, Any] = {"section": part_section, "tables": {}, "items": None}
         accepted: dict[str, pd.DataFrame] = {}

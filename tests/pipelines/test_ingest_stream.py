@@ -610,3 +610,24 @@ def test_repeated_texts_give_every_null_the_same_hash() -> None:
     assert arr.to_pylist() == ["x", None, None, "w", "x"]
     assert _repeated_texts(arr).tolist() == [0, 1, 2, 4]
     assert _repeated_texts(pa.array(["a", None, "b"])).tolist() == []
+
+
+def test_accepted_positions_from_the_first_invoice_row_are_those_of_a_lookup() -> None:
+    """A payment's accepted invoice found from its first invoice row with the id (the fused pass's
+    lookup) is the one a lookup among the accepted invoices gives: a first copy that is rejected
+    leads to a later accepted copy; a rejected id, an unknown id and no id give -1."""
+    from pipelines.ingest.masks import index_in
+    from pipelines.ingest.rules import _accepted_positions
+
+    inv_ids = pd.Series(["A", "B", "A", "C", None, "D", "B"], dtype="string")
+    inv_ok = np.array([False, True, True, True, False, False, False])  # the first A is rejected
+    accepted = np.flatnonzero(inv_ok)  # rows 1 (B), 2 (A), 3 (C)
+    pay_ids = pd.Series(["A", "B", "C", "D", "E", None, "A"], dtype="string")
+    first = index_in(pay_ids, inv_ids)
+    first[pay_ids.isna().to_numpy()] = -1
+    assert first.tolist() == [0, 1, 3, 5, -1, -1, 0]
+    got = _accepted_positions(first, inv_ok, accepted, pay_ids, inv_ids)
+    # A -> accepted row 2 (position 1 among the accepted), B -> row 1 (0), C -> row 3 (2), D only
+    # rejected, E unknown, no id
+    assert got.tolist() == [1, 0, 2, -1, -1, -1, 1]
+    assert got.tolist() == index_in(pay_ids, inv_ids.iloc[accepted]).tolist()
