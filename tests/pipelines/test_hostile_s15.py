@@ -438,9 +438,9 @@ def _qbo_transactions() -> str:
 
 def test_a_grouped_report_of_invoices_and_payments_fills_down_in_both_tables(tmp_path: Path) -> None:
     """The group rows and the document types together: the draft fills the customer down in the
-    payments block too (the first version of the payments block did not: every payment was then
-    quarantined missing_value:debtor_id). Invoices 16 read = 6 + 1 (the time stamp line,
-    malformed_row) + 9 filtered (group_header 2, group_total 2, Transaction Type: Payment 4 ...);
+    payments block too (the first version of the payments block did not: config check and ingest
+    then stopped, "no column 'Customer'"). Invoices 15 read = 6 + 1 (the time stamp line,
+    malformed_row) + 8 filtered (group_header 2, group_total 2, Transaction Type: Payment 4);
     payments 4 accepted, sign reversed, each on its customer."""
     export = tmp_path / "transactions.csv"
     export.write_text(_qbo_transactions(), encoding="utf-8")
