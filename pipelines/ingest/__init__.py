@@ -465,6 +465,8 @@ def table_entry(
         entry["rows_read"] = raw.rows_in + sum(raw.filtered.values())
         entry["rows_filtered"] = sum(raw.filtered.values())
         entry["filtered"] = raw.filtered
+    if raw.negate_amount:  # the input's amounts were read with their sign reversed
+        entry["amount_negated"] = True
     if raw.rows_in != accepted + quarantined:  # pragma: no cover - invariant
         raise AssertionError(f"{table}: rows lost in ingest ({entry})")
     return entry

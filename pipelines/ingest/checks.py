@@ -341,6 +341,23 @@ def _reversals(t: dict[str, Any]) -> list[str]:
     return out
 
 
+def _negated(name: str, t: dict[str, Any]) -> list[str]:
+    """``negate_amount`` on a file whose amounts were already positive: most rows end up negative
+    (payments: reversals matching nothing; invoices: amount_not_positive) and the cause is the option."""
+    if not t.get("amount_negated") or not t["rows_in"]:
+        return []
+    r = t["reasons"]
+    negative = r.get("reversal_unmatched", 0) + r.get("reversal", 0) if name == "payments" else 0
+    negative += r.get("amount_not_positive", 0)
+    if 2 * negative < t["rows_in"]:
+        return []
+    return [
+        f"{name}: {negative:,} of {t['rows_in']:,} rows quarantined with an amount <= 0 after negate_amount "
+        f"reversed the file's signs: if the file writes these amounts positive already, remove negate_amount "
+        f"from this table's block of the source config"
+    ]
+
+
 _ID_OF = {"invoices": "invoice_id", "payments": "payment_id"}
 
 
@@ -427,6 +444,7 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
             )
         if name == "payments":
             out += _reversals(t)
+        out += _negated(name, t)
         out += _conflicting_ids(name, t)
         dups = t["reasons"].get("duplicate_row", 0)
         if t["rows_accepted"] and dups >= 10 and dups / t["rows_in"] > DUPLICATE_ROW_WARN_SHARE:

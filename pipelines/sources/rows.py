@@ -107,7 +107,10 @@ def shape_rows(
     quarantined."""
     filtered: Counter[str] = Counter()
     if spec.fill_down:
+        read = raw.rows_in
         raw = _fill_down(raw, spec, na_values, delimiter, filtered)
+        if read and not raw.rows_in:
+            raise TableError(_nothing_filled(raw.path, read, spec, filtered, label))
     if spec.rows is not None:
         before = raw
         raw = _filter(raw, spec, filtered)
@@ -116,18 +119,36 @@ def shape_rows(
     return raw, dict(sorted(filtered.items()))
 
 
+def _nothing_filled(path: Path, read: int, spec: FileSource, filtered: Counter[str], label: str) -> str:
+    """The message for a ``fill_down`` that leaves no row: every row was a group's own row or a total."""
+    why = ", ".join(f"{k} {v:,}" for k, v in sorted(filtered.items()))
+    return (
+        f"{label}: fill_down leaves none of the {read:,} rows of {path} ({why}): every row holds nothing but "
+        f"the {label}.fill_down column(s) {[_name(g) for g in spec.fill_down]}, or a total. Check that the "
+        "listed columns are the report's group columns and that the file's detail rows are below its header."
+    )
+
+
 def _nothing_kept(raw: RawFile, spec: FileSource, label: str) -> str:
-    """The message for a row filter that leaves no row: its values beside the column's own."""
+    """The message for a row filter that leaves no row: its values beside the column's own (each
+    condition's, when keep and drop are both given)."""
     rows = spec.rows
     assert rows is not None
-    cond, key = (rows.keep, "keep") if rows.keep is not None else (rows.drop, "drop")
-    assert cond is not None
-    seen = raw.frame[cond.column].astype("string").str.strip().fillna("").replace("", "(empty)")
-    counts = ", ".join(f"{v} ({n:,})" for v, n in sorted(seen.value_counts().items())[:12])
+    both = rows.keep is not None and rows.drop is not None
+    parts, held = [], []
+    for key in ("keep", "drop"):
+        cond = getattr(rows, key)
+        if cond is None:
+            continue
+        parts.append(f"{label}.rows.{key}: column {cond.column!r}, values {list(cond.values)}")
+        seen = raw.frame[cond.column].astype("string").str.strip().fillna("").replace("", "(empty)")
+        counts = ", ".join(f"{v} ({n:,})" for v, n in sorted(seen.value_counts().items())[:12])
+        held.append(
+            f"The column {cond.column!r} holds: {counts}." if both else f"The column holds: {counts}."
+        )
     return (
         f"{label}: the row filter leaves none of the {raw.rows_in:,} rows of {raw.path} "
-        f"({label}.rows.{key}: column {cond.column!r}, values {list(cond.values)}). The column holds: "
-        f"{counts}. Fix the values (compared trimmed and case-insensitively)."
+        f"({'; '.join(parts)}). {' '.join(held)} Fix the values (compared trimmed and case-insensitively)."
     )
 
 
