@@ -319,6 +319,70 @@ def _clear_static(
                 leaves[group_tree[q]] &= group_clear[q]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _moving_nodes(
+    v,
+    f,
+    m,
+    horizon,
+    every,
+    vals,
+    read,
+    monotone,
+    full,
+    leaves,
+    at,
+    after,
+    weeks,
+    then,
+    first,
+    turns,
+    group_start,
+    group_threshold,
+    group_default_left,
+    group_tree,
+    group_clear,
+):
+    """The nodes of period column ``f`` (slot ``m``, week-0 value ``v``): cleared in ``leaves`` when
+    right in every week; a node turning right from week c on (0 < c < horizon) linked into ``at`` /
+    ``after``; with ``full``, every node that changes side recorded for the trees' own runs
+    (``weeks``, ``then``, ``first``, ``turns``). Returns the weeks where some node changes side
+    (bits), with the sign bit set when a node changes side otherwise than once to the right."""
+    cuts = np.int64(0)
+    nan = math.isnan(v)
+    for kind in range(3):
+        g = 3 * f + kind
+        fast = monotone[m] and kind != 1 and not nan  # right from the first week above
+        c = 0
+        for q in range(group_start[g], group_start[g + 1]):
+            if fast:
+                while c < horizon and not read[c, m] > group_threshold[q]:
+                    c += 1
+                w = every & ~((np.int64(1) << c) - 1)
+                if 0 < c < horizon:
+                    after[q] = at[c]
+                    at[c] = q
+            else:  # week by week
+                w = np.int64(0)
+                for k in range(horizon):
+                    if not _goes_left(vals[k, m], kind, group_threshold[q], group_default_left[q]):
+                        w |= np.int64(1) << k
+                if w != every and w != 0:
+                    cuts |= np.int64(1) << 63
+            t = group_tree[q]
+            if w == every:
+                leaves[t] &= group_clear[q]
+            elif w != 0:
+                change = (w ^ (w << 1)) & every & ~np.int64(1)
+                cuts |= change
+                if full:
+                    weeks[q] = w
+                    then[q] = first[t]
+                    first[t] = q
+                    turns[t] |= change
+    return cuts
+
+
 @njit(cache=True, nogil=True)
 def _kernel(
     X0,
@@ -426,7 +490,6 @@ def _kernel(
         for k in range(horizon):
             at[k] = -1
         cuts = np.int64(0)  # bit k: some tree changes leaf at week k
-        switches = True  # every node that changes side turns right from one week on
         for f in range(F):
             m = slot[f]
             v = x[f]
@@ -445,37 +508,64 @@ def _kernel(
                         right_default_clear,
                     )
                 continue
-            nan = math.isnan(v)
-            for kind in range(3):
-                g = 3 * f + kind
-                # the weeks each node turns right: none, all, or a node that changes side
-                fast = monotone[m] and kind != 1 and not nan  # right from the first week above
-                c = 0
-                for q in range(group_start[g], group_start[g + 1]):
-                    if fast:
-                        while c < horizon and not read[c, m] > group_threshold[q]:
-                            c += 1
-                        w = every & ~((np.int64(1) << c) - 1)
-                        if 0 < c < horizon:
-                            after[q] = at[c]
-                            at[c] = q
-                    else:  # week by week
-                        w = np.int64(0)
-                        for k in range(horizon):
-                            if not _goes_left(vals[k, m], kind, group_threshold[q], group_default_left[q]):
-                                w |= np.int64(1) << k
-                        if w != every and w != 0:
-                            switches = False
-                    t = group_tree[q]
-                    if w == every:
-                        leaves[t] &= group_clear[q]
-                    elif w != 0:
-                        weeks[q] = w
-                        then[q] = first[t]
-                        first[t] = q
-                        change = (w ^ (w << 1)) & every & ~np.int64(1)
-                        turns[t] |= change
-                        cuts |= change
+            cuts |= _moving_nodes(
+                v,
+                f,
+                m,
+                horizon,
+                every,
+                vals,
+                read,
+                monotone,
+                False,
+                leaves,
+                at,
+                after,
+                weeks,
+                then,
+                first,
+                turns,
+                group_start,
+                group_threshold,
+                group_default_left,
+                group_tree,
+                group_clear,
+            )
+        if cuts < 0:  # some node changes side otherwise than once to the right: the trees' own runs
+            for t in range(trees):
+                first[t] = -1
+                turns[t] = 0
+            for k in range(horizon):
+                at[k] = -1
+            cuts = np.int64(0)
+            for f in range(F):
+                m = slot[f]
+                if m >= 0:
+                    cuts |= _moving_nodes(
+                        x[f],
+                        f,
+                        m,
+                        horizon,
+                        every,
+                        vals,
+                        read,
+                        monotone,
+                        True,
+                        leaves,
+                        at,
+                        after,
+                        weeks,
+                        then,
+                        first,
+                        turns,
+                        group_start,
+                        group_threshold,
+                        group_default_left,
+                        group_tree,
+                        group_clear,
+                    )
+        switches = cuts >= 0
+        cuts &= every
         if switches:  # week by week, each run of weeks alike: the nodes turning right then
             survival = 1.0
             a = 0
