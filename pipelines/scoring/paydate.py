@@ -67,6 +67,7 @@ CASH_WEEKS = 13
 ROW_GROUP_ROWS = 1024 * 1024  # pyarrow's default row group of ``DataFrame.to_parquet``
 BATCH_ROWS = 65_536  # rows per Arrow record batch of a packed bucket
 CSV_BLOCK_BYTES = 1 << 20  # CSV bytes per compressed block of a packed bucket (whole debtors)
+MERGE_RUNS = 65_536  # runs of debtors (one bucket's, next to each other) merged into the CSV at a time
 
 
 @dataclass(frozen=True)
@@ -401,21 +402,33 @@ def write_invoice_files(parts: list[PackedForecast | None], stage: Path) -> dict
         return {pq_path.name: pq_path, csv_path.name: csv_path}
     bytes_of = np.concatenate([p.csv_bytes for p in parts])[order]
     change = np.flatnonzero(np.r_[True, part_of[1:] != part_of[:-1]])
-    run_part, run_bytes = part_of[change].tolist(), np.add.reduceat(bytes_of, change).tolist()
+    run_part, run_bytes = part_of[change], np.add.reduceat(bytes_of, change)
     lines = [_Lines(p.csv) for p in parts]
     header = csv_lines(pd.DataFrame(columns=INVOICE_COLUMNS), header=True)
     with atomic_path(csv_path) as tmp, open(tmp, "wb") as fh:
         fh.write(CSV_BOM + header)
-        step = 65_536
-        for s in range(0, len(run_part), step):
-            fh.write(
-                b"".join(
-                    piece
-                    for j, n in zip(run_part[s : s + step], run_bytes[s : s + step], strict=True)
-                    for piece in lines[j].take(n)
-                )
-            )
+        for s in range(0, len(run_part), MERGE_RUNS):
+            fh.write(_merged_lines(lines, run_part[s : s + MERGE_RUNS], run_bytes[s : s + MERGE_RUNS]))
     return {pq_path.name: pq_path, csv_path.name: csv_path}
+
+
+def _merged_lines(lines: list[_Lines], part: np.ndarray, size: np.ndarray) -> Any:
+    """The next ``size[r]`` bytes of bucket ``part[r]``'s lines for every run r, in run order: each
+    bucket's bytes taken at once, then the runs copied out of them in compiled code
+    (``pipelines.scoring.runs``; without numba, piece by piece)."""
+    try:
+        from pipelines.scoring.runs import gather_runs
+    except (ImportError, RuntimeError):  # numba missing, or no cache directory it may write to
+        return b"".join(
+            piece for j, n in zip(part.tolist(), size.tolist(), strict=True) for piece in lines[j].take(n)
+        )
+    need = np.zeros(len(lines), dtype=np.int64)
+    np.add.at(need, part, size)
+    src = b"".join(piece for j in np.flatnonzero(need) for piece in lines[j].take(int(need[j])))
+    by = np.argsort(part, kind="stable")  # the runs as they lie in src: by bucket, then in order
+    starts = np.empty(len(part), dtype=np.int64)
+    starts[by] = np.cumsum(size[by]) - size[by]
+    return gather_runs(np.frombuffer(src, dtype=np.uint8), starts, size)
 
 
 def forecast_rows(parts: list[PackedForecast | None], ids: Any) -> pd.DataFrame | None:

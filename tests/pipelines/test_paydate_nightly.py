@@ -259,16 +259,19 @@ def bucket_forecasts(setup):
     return [forecast_bucket(cut, k, pd.Timestamp(AS_OF), loaded) for k in range(cut.buckets)]
 
 
-@pytest.mark.parametrize("cells", ["arrow", "pandas"])
+@pytest.mark.parametrize("cells,merge", [("arrow", "compiled"), ("arrow", "python"), ("pandas", "compiled")])
 def test_streamed_invoice_files_are_the_whole_frames_files(
-    setup, bucket_forecasts, tmp_path, monkeypatch, cells
+    setup, bucket_forecasts, tmp_path, monkeypatch, cells, merge
 ) -> None:
     """``write_invoice_files`` merges the buckets' packed forecasts by debtor one row group at a
     time; its files are byte for byte those pandas' ``to_parquet`` / ``to_csv`` write from the
-    whole sorted frame (several row groups, Arrow batches and CSV blocks here, so every cursor
-    crosses a boundary), also with a line break, a quote, a comma and a formula in text cells;
-    with ``cells`` "pandas" the lines come from ``to_csv`` in the workers and are formatted again
-    in the flow process."""
+    whole sorted frame (several row groups, Arrow batches, CSV blocks and runs merged at a time
+    here, so every cursor crosses a boundary), also with a line break, a quote, a comma and a
+    formula in text cells; with ``cells`` "pandas" the lines come from ``to_csv`` in the workers
+    and are formatted again in the flow process; with ``merge`` "python" the CSV runs are copied
+    without numba (``pipelines.scoring.runs`` not importable)."""
+    import sys
+
     import pyarrow.parquet as pq
 
     from pipelines.adapters import exports
@@ -285,6 +288,9 @@ def test_streamed_invoice_files_are_the_whole_frames_files(
     monkeypatch.setattr(P, "ROW_GROUP_ROWS", 100)
     monkeypatch.setattr(P, "BATCH_ROWS", 37)
     monkeypatch.setattr(P, "CSV_BLOCK_BYTES", 700)
+    monkeypatch.setattr(P, "MERGE_RUNS", 7)
+    if merge == "python":
+        monkeypatch.setitem(sys.modules, "pipelines.scoring.runs", None)  # importing it raises ImportError
     whole = P.combine_forecasts(raw, AS_OF, loaded).invoices
     whole = whole.round({c: 4 for c in whole.columns if c.startswith("p_paid_")})
     whole.to_parquet(
@@ -449,3 +455,13 @@ def test_pay_pd_in_the_score_pass(setup) -> None:
     got = pay_pd_by_debtor(packed)
     np.testing.assert_allclose(got.to_numpy(), want.reindex(got.index).to_numpy(), rtol=1e-12)
     assert got.index.tolist() == sorted(want.index.tolist())
+
+
+def test_gather_runs_by_hand() -> None:
+    """Runs copied out of a buffer in run order: b"abcdef", (start, size) (4, 2), (0, 1), (2, 0),
+    (1, 3) -> b"ef" + b"a" + b"" + b"bcd"."""
+    from pipelines.scoring.runs import gather_runs
+
+    src = np.frombuffer(b"abcdef", dtype=np.uint8)
+    got = gather_runs(src, np.array([4, 0, 2, 1]), np.array([2, 1, 0, 3]))
+    assert got.tobytes() == b"efabcd"
