@@ -147,6 +147,31 @@ def csv_lines_and_ends(frame: pd.DataFrame, header: bool = False) -> tuple[bytes
     return head + body, len(head) + (offsets[1:] - offsets[0])
 
 
+_FRACTIONS: list[Any] = []
+
+
+def _ten_thousandths(k: np.ndarray) -> Any:
+    """``"%.12g" % (k / 1e4)`` for integral floats ``k`` with ``|k| < 1e12`` whose ``k / 1e4`` is
+    the double nearest to the decimal k x 10^-4 (not -0.0), as an Arrow string array, without a
+    Python string per value. That decimal, of at most 12 significant digits and at least 1e-4 in
+    absolute value (or 0), is the value's shortest text, so ``%.12g`` (12 significant digits,
+    trailing zeros and a bare point dropped, no exponent from 1e-4 up to below 1e12) prints just
+    its digits: sign, whole part, then the fraction's digits without trailing zeros."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    string = pa.large_string()
+    if not _FRACTIONS:
+        _FRACTIONS.append(
+            pa.array(["." + f"{f:04d}".rstrip("0") if f else "" for f in range(10_000)], type=string)
+        )
+    a = np.abs(k).astype(np.int64)
+    whole = pa.array(a // 10_000).cast(string)
+    fraction = pc.take(_FRACTIONS[0], pa.array(a % 10_000))
+    sign = pc.if_else(pa.array(k < 0), pa.scalar("-", string), pa.scalar("", string))
+    return pc.binary_join_element_wise(sign, whole, fraction, pa.scalar("", string))
+
+
 def _csv_quote_one(text: str) -> str:
     """A cell as Python's csv writer (QUOTE_MINIMAL) writes it: quoted, quotes doubled, when it
     holds a comma, a quote or a line break."""
@@ -182,13 +207,23 @@ def csv_cells(column: pd.Series) -> Any:
         return values
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
         values = column.to_numpy()
-        bits = values.view(np.int64 if dtype.itemsize == 8 else np.int32 if dtype.itemsize == 4 else np.int16)
-        missing = np.isnan(values)
+        v = values.astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf, not fast
+            k = np.rint(v * 1e4)
+            fast = (np.abs(k) < 1e12) & (k / 1e4 == v) & ~((v == 0) & np.signbit(v))  # NaN, inf, -0: not
+        rest = np.flatnonzero(~fast & ~np.isnan(v))
+        bits = values[rest].view(
+            np.int64 if dtype.itemsize == 8 else np.int32 if dtype.itemsize == 4 else np.int16
+        )
         distinct, at = np.unique(bits, return_inverse=True)
         fmt = CSV_FORMAT["float_format"]  # what pandas applies to each value: fmt % x
         text = pa.array([fmt % x for x in distinct.view(dtype).tolist()], type=string)
-        out = pc.take(text, pa.array(at.reshape(-1)))
-        return pc.if_else(pa.array(missing), pa.scalar("", string), out) if missing.any() else out
+        n_fast = int(fast.sum())
+        pick = np.full(len(v), n_fast + len(distinct), dtype=np.int64)  # NaN: the empty cell
+        pick[fast] = np.arange(n_fast)
+        pick[rest] = n_fast + at.reshape(-1)
+        texts = pa.concat_arrays([_ten_thousandths(k[fast]), text, pa.array([""], type=string)])
+        return pc.take(texts, pa.array(pick))
     if isinstance(dtype, np.dtype) and dtype.kind in "iu":
         return pa.array(column.to_numpy()).cast(string)
     if isinstance(dtype, np.dtype) and dtype.kind == "b":

@@ -260,6 +260,47 @@ def test_csv_cells_are_pandas_to_csv_byte_for_byte(tmp_path, monkeypatch) -> Non
     ).encode("utf-8")
 
 
+def test_float_cells_of_ten_thousandths_as_python_formats_them() -> None:
+    """Floats that are a decimal of at most 4 places and 12 significant digits (cents, rounded
+    probabilities) are formatted without Python (``_ten_thousandths``), the others one by one; every
+    cell is ``"%.12g" % x``: the fast path's edges (1e-4, 99999999.9999, -0.5, 0.0, 1e8 = 10^12
+    ten-thousandths, 5e-5, -0.0, 1e-5), binary noise (0.1 + 0.2), float32 and float16 values, and
+    random cents, ten-thousandths and other floats."""
+    from pipelines.adapters.exports import CSV_FORMAT, csv_cells
+
+    fmt = CSV_FORMAT["float_format"]  # "%.12g", what pandas' to_csv applies to each float
+    rng = np.random.default_rng(5)
+    edges = [1e-4, -1e-4, 99999999.9999, -99999999.9999, -0.5, 0.5, 0.0, 1e8, 5e-5, -0.0, 1e-5, 0.1 + 0.2]
+    values = np.r_[
+        edges,
+        [2.5, -12.34, 100.0, 0.0101, 1234567.8, 3.0001, np.nan, np.inf, -np.inf, 1e300],
+        rng.integers(-(10**10), 10**10, 3000) / 100,
+        rng.integers(-(10**12) + 1, 10**12, 3000) / 1e4,
+        rng.normal(0, 1e4, 3000),
+    ]
+    for dtype in (np.float64, np.float32, np.float16):
+        with np.errstate(over="ignore"):
+            x = values.astype(dtype)
+        got = csv_cells(pd.Series(x)).to_pylist()
+        assert got == ["" if np.isnan(v) else fmt % v for v in x.tolist()], dtype
+    got = csv_cells(pd.Series(edges)).to_pylist()
+    assert got == [
+        "0.0001",
+        "-0.0001",
+        "99999999.9999",
+        "-99999999.9999",
+        "-0.5",
+        "0.5",
+        "0",
+        "100000000",
+    ] + [
+        "5e-05",
+        "-0",
+        "1e-05",
+        "0.3",
+    ]
+
+
 def test_amount_headers_read_once_with_the_currency() -> None:
     """s11-small: the queue workbook read 'Priority (expected loss x days-past-due weight) (EUR)'."""
     from pipelines.adapters.exports import headers
