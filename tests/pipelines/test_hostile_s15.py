@@ -477,3 +477,34 @@ def test_a_row_filter_that_matches_no_row_is_named_with_the_values_seen(tmp_path
     text = str(err.value)
     assert "tables.invoices.rows.keep" in text and "['Invoices']" in text
     assert "Credit Memo (3), Invoice (21), Payment (14)" in text
+
+
+def test_row_options_read_a_parquet_ledger_with_numeric_type_codes(tmp_path: Path) -> None:
+    """A Parquet ledger (typed columns: a numeric document type, None in the group column): `keep`
+    values are text and match the number 1; `fill_down` fills the None cells. 4 read = 3 + 0 + 1
+    filtered ('Type: 2'); invoices 1, 2 on G1, 4 on G2. (Passed on the first try: a regression test.)"""
+    pd.DataFrame(
+        {
+            "Doc": ["1", "2", "3", "4"],
+            "Group": ["G1", None, None, "G2"],
+            "Type": [1, 1, 2, 1],
+            "Date": pd.to_datetime(["2024-10-01", "2024-10-02", "2024-10-03", "2024-10-04"]),
+            "Due": pd.to_datetime(["2024-10-31", "2024-11-01", "2024-11-02", "2024-11-03"]),
+            "Amount": [100.0, 50.0, -20.0, 70.0],
+        }
+    ).to_parquet(tmp_path / "ledger.parquet")
+    block = (
+        f"tables:\n  invoices:\n    path: {tmp_path / 'ledger.parquet'}\n    rows: {{keep: {{column: Type, values: [1]}}}}\n"
+        "    fill_down: [Group]\n"
+        "    columns: {invoice_id: Doc, debtor_id: Group, issue_date: Date, due_date: Due, amount: Amount}\n"
+    )
+    result = ingest_source(load_config(_source(tmp_path, block), SourceConfig), None, as_of=AS_OF)
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"], inv["filtered"]) == (
+        4,
+        3,
+        0,
+        {"Type: 2": 1},
+    )
+    got = result.portfolio.invoices.sort_values("invoice_id")
+    assert got["debtor_id"].tolist() == ["G1", "G1", "G2"] and got["amount"].tolist() == [100.0, 50.0, 70.0]
