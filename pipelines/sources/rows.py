@@ -243,13 +243,18 @@ def _fill_down(
         else:
             own = new[c].astype("string").to_numpy(dtype=object)
             new[c] = pd.Series(np.where(blank[c], group, own), index=new.index, dtype="string")
-    keep = ~drop
+    return _kept(raw, new, ~drop, ~mal_header)
+
+
+def _kept(raw: RawFile, frame: pd.DataFrame, keep: np.ndarray, mal_keep: np.ndarray) -> RawFile:
+    """``raw`` with the rows ``keep`` of ``frame`` (its frame, or a changed copy) and the malformed
+    rows ``mal_keep``, their source rows and lines with them."""
     return replace(
         raw,
-        frame=new.loc[keep].reset_index(drop=True),
+        frame=frame.loc[keep].reset_index(drop=True),
         source_row=raw.source_row[keep],
         source_line=None if raw.source_line is None else raw.source_line[keep],
-        malformed=malformed.loc[~mal_header].reset_index(drop=True),
+        malformed=raw.malformed.loc[mal_keep].reset_index(drop=True),
     )
 
 
@@ -311,14 +316,7 @@ def _filter(raw: RawFile, spec: FileSource, filtered: Counter[str]) -> RawFile:
             mgone = known & (~mhit if cond is rows.keep else mhit) & ~mal_out
             _count(malformed[cond.column], mgone, cond.column, filtered)
             mal_out |= mgone
-    keep = ~out
-    return replace(
-        raw,
-        frame=frame.loc[keep].reset_index(drop=True),
-        source_row=raw.source_row[keep],
-        source_line=None if raw.source_line is None else raw.source_line[keep],
-        malformed=malformed.loc[~mal_out].reset_index(drop=True),
-    )
+    return _kept(raw, frame, ~out, ~mal_out)
 
 
 def _count(values: pd.Series, mask: np.ndarray, column: str, filtered: Counter[str]) -> None:
