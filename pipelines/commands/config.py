@@ -20,7 +20,10 @@ def register(app: typer.Typer) -> None:
             None, help="YAML files to check. Default: every *.yaml under conf/."
         ),
     ) -> None:
-        """Validate config files; exit 2 and name the file and key on the first bad one."""
+        """Validate config files; exit 2 and name the file and key on the first bad one.
+
+        A source config's input files, when they all exist, are read up to their headers: a mapped
+        column or a row option (rows, fill_down) naming a column the file lacks fails the check."""
         console = Console()
         paths = files or sorted(Path("conf").rglob("*.yaml"))
         if not paths:

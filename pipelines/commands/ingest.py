@@ -51,7 +51,7 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
     filtering = any("rows_filtered" in t for t in manifest["tables"].values())
     heads = (
         "table",
-        "rows in",
+        "rows read" if filtering else "rows in",  # read = in + filtered (the manifest's rows_read)
         "accepted",
         "quarantined",
         *(("filtered",) if filtering else ()),

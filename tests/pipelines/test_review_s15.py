@@ -105,3 +105,41 @@ def test_negate_amount_on_payments_written_positive_is_named_as_the_likely_cause
     )
     assert plain.manifest["tables"]["payments"]["rows_accepted"] == 2
     assert not [w for w in plain.manifest["warnings"] if "negate_amount" in w]
+
+
+def test_the_ingest_summary_heads_the_rows_of_a_filtered_file_rows_read(tmp_path: Path) -> None:
+    """The summary's first count is the manifest's rows_read when rows were filtered (3 read = 2
+    accepted + 0 quarantined + 1 filtered): before, it was headed "rows in", the manifest's name for
+    the 2 rows left after the filter."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    export = tmp_path / "items.csv"
+    export.write_text(
+        "Doc,Cust,Type,Date,Due,Amount\n1,A,RV,2024-10-01,2024-10-31,100\n"
+        "2,A,DZ,2024-10-02,2024-10-02,-100\n3,B,RV,2024-10-03,2024-11-02,70\n",
+        encoding="utf-8",
+    )
+    block = (
+        f"tables:\n  invoices:\n    path: {export}\n    rows: {{keep: {{column: Type, values: [RV]}}}}\n"
+        f"    columns: {INVOICE_COLUMNS}\n"
+    )
+    res = CliRunner().invoke(
+        app,
+        [
+            "ingest",
+            "--source",
+            str(_config(tmp_path, block)),
+            "--out",
+            str(tmp_path / "out"),
+            "--as-of",
+            "2024-12-04",
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert res.exit_code == 0, res.output
+    assert "rows read" in res.output and "rows in" not in res.output
+    row = next(line for line in res.output.splitlines() if "invoices" in line and "│" in line)
+    assert [c.strip() for c in row.split("│")[1:6]] == ["invoices", "3", "2", "0", "1"]
+    assert "invoices: rows left out by the source config's row options: Type: DZ (1)" in res.output
