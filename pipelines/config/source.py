@@ -177,6 +177,23 @@ class GroupColumn(ConfigModel):
     into: str = Field(min_length=1, description="name of the new column that holds the group on every row")
 
 
+class Clearing(ConfigModel):
+    """A ledger's payment rows joined to the invoice rows they cleared, in the same file: SAP FBL5N's
+    ``Clearing Document`` (the clearing payment's document number, on the invoices and the payments
+    it cleared), Business Central's ``Closed by Entry No.`` (the ``Entry No.`` of the entry that
+    closed this one, on either side). Rows linked so, directly or through a shared value, form one
+    clearing; its payments are allocated over its invoices (conf/sources/README.md, section 6c)."""
+
+    column: str = Field(
+        min_length=1, description="the column naming the document or entry that cleared a row"
+    )
+    key: str | None = Field(
+        None,
+        description="the column whose values `column` names (BC: Entry No.); default: the payments' "
+        "payment_id column (SAP: the document number)",
+    )
+
+
 class FileSource(ConfigModel):
     """One input file. ``columns`` maps canonical name -> column name in the file."""
 
@@ -196,6 +213,11 @@ class FileSource(ConfigModel):
     negate_amount: bool = Field(
         False, description="the file writes amounts with the opposite sign (a ledger's payments: negative)"
     )
+    clearing: Clearing | None = Field(
+        None,
+        description="tables.payments of a ledger: the invoice of each payment from the clearing document "
+        "or closing entry it shares with the invoice rows of tables.invoices (the same file)",
+    )
 
     @model_serializer(mode="wrap")
     def _omit_row_options(self, handler: Any) -> Any:
@@ -203,14 +225,21 @@ class FileSource(ConfigModel):
         # they existed (in every ingest manifest) stays the same
         data = handler(self)
         if isinstance(data, dict):
-            for key, default in (("fill_down", ()), ("rows", None), ("negate_amount", False)):
+            for key, default in (
+                ("fill_down", ()),
+                ("rows", None),
+                ("negate_amount", False),
+                ("clearing", None),
+            ):
                 if key in data and getattr(self, key) == default:
                     del data[key]
         return data
 
     def shapes_rows(self) -> bool:
         """True when rows are filtered, filled down or their sign reversed while reading."""
-        return bool(self.fill_down) or self.rows is not None or self.negate_amount
+        return (
+            bool(self.fill_down) or self.rows is not None or self.negate_amount or self.clearing is not None
+        )
 
     def file_format(self) -> str:
         if self.format:
@@ -240,6 +269,11 @@ class ARExportSource(FileSource):
         if self.settled_on is None and self.settled_amount is None:
             raise ValueError(
                 "give settled_on (and optionally settled_amount): the column(s) that hold settlement"
+            )
+        if self.clearing is not None:
+            raise ValueError(
+                "clearing applies to tables.payments (a ledger's payment rows joined to its invoice rows); "
+                "an AR export's rows are invoices, whose settlement column already makes their payments"
             )
         if self.negate_amount:
             raise ValueError(
@@ -395,7 +429,33 @@ class SourceConfig(ConfigModel):
                 produced[t] = block
         if not produced:
             raise ValueError("no input: give at least one of tables, ar_export or uci_wide")
+        self._clearing_joins()
         return self
+
+    def _clearing_joins(self) -> None:
+        """``clearing`` only on tables.payments, beside tables.invoices of the same file, and not with a
+        mapped invoice_id (the join gives it)."""
+        for table, src in self.tables.items():
+            if src.clearing is None:
+                continue
+            if table != "payments":
+                raise ValueError(
+                    f"tables.{table}.clearing: clearing applies to tables.payments (the payment rows of a "
+                    "ledger, joined to its invoice rows); move it there"
+                )
+            inv = self.tables.get("invoices")
+            if inv is None or Path(inv.path).resolve() != Path(src.path).resolve():
+                raise ValueError(
+                    "tables.payments.clearing joins the payment rows to the invoice rows of the same file: "
+                    f"tables.invoices must read {src.path} too"
+                    + (f" (it reads {inv.path})" if inv is not None else " (there is no tables.invoices)")
+                    + "; with separate files, map invoice_id instead"
+                )
+            if "invoice_id" in src.columns:
+                raise ValueError(
+                    "tables.payments: give either columns.invoice_id or clearing (which gives each payment "
+                    "its invoice), not both"
+                )
 
     def options_for(self, src: FileSource | None) -> tuple[CsvOptions, ValueOptions]:
         """The csv and value options of one input: source-level ones with the file's overrides."""

@@ -462,11 +462,15 @@ def table_entry(
         "validation": validation,
     }
     if raw.filtered is not None:  # the input's row options left rows out: rows read = in + filtered
-        entry["rows_read"] = raw.rows_in + sum(raw.filtered.values())
+        # a payment split over the invoices its clearing cleared is one row read, several rows in
+        added = (getattr(raw, "clearing", None) or {}).get("pieces_added", 0)
+        entry["rows_read"] = raw.rows_in - added + sum(raw.filtered.values())
         entry["rows_filtered"] = sum(raw.filtered.values())
         entry["filtered"] = raw.filtered
     if raw.negate_amount:  # the input's amounts were read with their sign reversed
         entry["amount_negated"] = True
+    if getattr(raw, "clearing", None):  # tables.payments.clearing: the join's counts
+        entry["clearing"] = raw.clearing
     if raw.rows_in != accepted + quarantined:  # pragma: no cover - invariant
         raise AssertionError(f"{table}: rows lost in ingest ({entry})")
     return entry

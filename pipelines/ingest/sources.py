@@ -44,6 +44,7 @@ class RawTable:
     repairs: dict[str, int] = field(default_factory=dict)
     filtered: dict[str, int] | None = None  # rows left out by the input's row options, by reason
     negate_amount: bool = False  # the input writes amounts with the opposite sign
+    clearing: dict[str, Any] | None = None  # tables.payments.clearing: the join's counts (manifest)
 
 
 # ---------------------------------------------------------------- loading + mapping
@@ -169,7 +170,10 @@ def plan_loaders(source: SourceConfig) -> tuple[dict[str, Loader], dict[str, str
             spec, preflight(spec.path, spec.file_format(), csv_opts, label), label, spec.path
         )
         rename = _resolve_columns(present, table, spec.columns, label, spec.path)
-        loaders[f"tables.{table}"] = _table_loader(table, spec, csv_opts, values, label, rename, present)
+        join = _clearing_plan(source, spec, present, label) if spec.clearing is not None else None
+        loaders[f"tables.{table}"] = _table_loader(
+            table, spec, csv_opts, values, label, rename, present, join
+        )
         block_of[table] = f"tables.{table}"
     if source.ar_export is not None:
         spec = source.ar_export
@@ -205,32 +209,120 @@ def _table_loader(
     label: str,
     rename: dict[str, str],
     present: list[str],
+    join: _ClearingPlan | None = None,
 ) -> Loader:
     def load() -> dict[str, RawTable]:
-        raw, filtered = _shaped(
-            read_file(spec.path, spec.file_format(), csv_opts, label), spec, csv_opts, label
-        )
+        whole = read_file(spec.path, spec.file_format(), csv_opts, label)
+        raw, filtered = _shaped(whole, spec, csv_opts, label)
         frame = raw.frame
         used = set(rename.values())
+        mapped = pd.DataFrame({c: frame[src].reset_index(drop=True) for c, src in rename.items()})
+        source_row, source_line, summary = raw.source_row, raw.source_line, None
+        if join is not None:
+            mapped, source_row, source_line, summary = _joined(join, whole, raw, mapped, values)
+            used |= {join.column, join.key}
+            filtered = filtered if filtered is not None else {}
         return {
             table: RawTable(
                 table=table,
-                frame=pd.DataFrame({c: frame[src].reset_index(drop=True) for c, src in rename.items()}),
-                source_row=raw.source_row,
+                frame=mapped,
+                source_row=source_row,
                 file=raw.path,
                 values=values,
                 malformed=_canonical_malformed(raw.malformed, rename),
                 ignored_columns=[c for c in present if c not in used],
                 column_map={c: src for c, src in rename.items() if c != src},
-                rows_in=raw.rows_in,
-                source_line=raw.source_line,
+                rows_in=len(mapped) + len(raw.malformed),
+                source_line=source_line,
                 repairs=raw.repairs,
                 filtered=filtered,
                 negate_amount=spec.negate_amount,
+                clearing=summary,
             )
         }
 
     return load
+
+
+@dataclass
+class _ClearingPlan:
+    """What the payments' clearing join needs: the invoices' input and the columns of both."""
+
+    invoices: FileSource
+    inv_csv: Any
+    inv_label: str
+    column: str
+    key: str
+    invoice_id: str
+    invoice_amount: str
+    payment_id: str
+    payment_amount: str
+    negate: bool
+
+
+def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], label: str) -> _ClearingPlan:
+    """The join of ``tables.payments.clearing`` (the config validated that tables.invoices reads the
+    same file); raises TableError naming a column the file lacks."""
+    assert spec.clearing is not None
+    inv = source.tables["invoices"]
+    inv_csv, _ = _options(source, inv)
+    key = spec.clearing.key or spec.columns.get("payment_id", "payment_id")
+    wanted = {
+        f"{label}.clearing.column": spec.clearing.column,
+        f"{label}.clearing.key": key,
+        "tables.invoices.columns.invoice_id": inv.columns.get("invoice_id", "invoice_id"),
+        "tables.invoices.columns.amount": inv.columns.get("amount", "amount"),
+    }
+    for where, column in wanted.items():
+        if column not in present:
+            raise TableError(
+                f"{label}: {spec.path} has no column {column!r} ({where} in the source config). Columns in "
+                f"the file: {present}. Fix the column name (as in the file's header)."
+            )
+    return _ClearingPlan(
+        invoices=inv,
+        inv_csv=inv_csv,
+        inv_label="tables.invoices",
+        column=spec.clearing.column,
+        key=key,
+        invoice_id=wanted["tables.invoices.columns.invoice_id"],
+        invoice_amount=wanted["tables.invoices.columns.amount"],
+        payment_id=spec.columns.get("payment_id", "payment_id"),
+        payment_amount=spec.columns.get("amount", "amount"),
+        negate=spec.negate_amount,
+    )
+
+
+def _joined(
+    join: _ClearingPlan, whole: RawFile, raw: RawFile, mapped: pd.DataFrame, values: ValueOptions
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """The payments with the invoice each cleared (:func:`pipelines.sources.clearing.join_clearing`):
+    a payment clearing several invoices split into one row per invoice, on its own source row."""
+    from pipelines.sources.clearing import join_clearing
+
+    inv_raw, _ = _shaped(whole, join.invoices, join.inv_csv, join.inv_label)
+    result = join_clearing(
+        inv_raw.frame,
+        raw.frame,
+        column=join.column,
+        key=join.key,
+        invoice_id=join.invoice_id,
+        invoice_amount=join.invoice_amount,
+        payment_id=join.payment_id,
+        payment_amount=join.payment_amount,
+        decimal=values.decimal,
+        thousands=values.thousands,
+        negate=join.negate,
+    )
+    pos = result.positions
+    out = mapped.iloc[pos].reset_index(drop=True)
+    out["invoice_id"] = pd.array(result.invoice_id, dtype="string")
+    for column, new in (("payment_id", result.payment_id), ("amount", result.amount)):
+        given = pd.Series(new, dtype="object")
+        if given.notna().any():
+            out[column] = out[column].astype("string").where(given.isna().to_numpy(), given.astype("string"))
+    source_line = None if raw.source_line is None else raw.source_line[pos]
+    return out, raw.source_row[pos], source_line, result.summary(join.column, join.key)
 
 
 def _shaped(
