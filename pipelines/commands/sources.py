@@ -17,7 +17,8 @@ separator, yes/no spellings, and which canonical column it is (from the header's
 values). A file with invoice columns and a settlement-date column becomes an ar_export; a payments
 file tables.payments; else tables.invoices. A ledger mixing document types (Invoice / Payment /
 Credit Memo, SAP's RV / DZ) gets a row filter per table (rows: keep, and negate_amount for payments
-written negative); a report grouped by customer gets fill_down (conf/sources/README.md, section 6b).
+written negative; with SAP's Clearing Document or BC's Closed by Entry No., clearing and the credit
+memos, section 6c); a report grouped by customer gets fill_down (conf/sources/README.md, section 6b).
 Every guess carries a comment (GUESS / CHECK): correct it, then `ews config check FILE` and
 `ews ingest --source FILE --out DIR`.
 """

@@ -647,6 +647,10 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
     columns = _profile(frame if types is None else frame.loc[types.invoice_rows].reset_index(drop=True))
     chosen, why = _map(columns)
     is_invoice = {"issue_date", "due_date", "amount"} <= set(chosen) or "invoice_id" in chosen
+    clearing = _clearing_columns(frame) if types is not None and types.payments else None
+    if clearing is not None and is_invoice:  # the payment rows join their invoices: two tables
+        chosen.pop("settled_on", None)
+        chosen.pop("settled_amount", None)
     if "settled_on" in chosen and is_invoice:
         kind = "ar_export"
     elif _is_statements(chosen):
@@ -686,7 +690,7 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         text = text.replace(
             "# payments come from another file: add tables.payments (see conf/sources/README.md)\n", ""
         )
-        text += _payments_block(path, types, mapping, frame, grouped)
+        text += _payments_block(path, types, mapping, frame, grouped, clearing)
     if types is not None and kind not in ("invoices", "ar_export"):
         text += _mixed_documents(types)
     return Draft(text, kind, {c: col.name for c, col in mapping.items()}, notes)
@@ -774,16 +778,68 @@ def _document_lines(types: DocumentTypes, kind: str) -> list[str]:
     return [why, f"rows: {{keep: {{column: {_q(types.column)}, values: {_flow(types.invoices)}}}}}"]
 
 
+# a ledger's clearing reference (conf/sources/README.md 6c): SAP's clearing document as FBL5N exports
+# it (English, German), Business Central's closing entry and the entry number it names
+_CLEARING_DOCUMENT = frozenset(
+    {
+        "clearingdocument",
+        "clearingdoc",
+        "clrngdoc",
+        "clearingdocno",
+        "ausgleichsbeleg",
+        "ausglbeleg",
+        "ausgleichsbelegnr",
+    }
+)
+_CLOSED_BY_ENTRY = frozenset(
+    {
+        "closedbyentryno",
+        "closedbyentrynumber",
+        "geschlossenvonlfdnr",
+        "geschlossenvonlaufendenr",
+        "geschlossendurchlfdnr",
+    }
+)
+_ENTRY_NO = frozenset({"entryno", "entrynumber", "lfdnr", "laufendenr", "postenr", "postennr"})
+# credit memo types, loaded with the payments when the clearing join allocates them to their invoices
+_CREDIT_MEMO_TYPES = frozenset(
+    {"credit memo", "credit note", "dg", "gutschrift", "avoir", "abono", "nota de crédito", "nota de credito"}
+)
+
+
+def _clearing_columns(frame: pd.DataFrame) -> tuple[str, str | None] | None:
+    """(the clearing column, the key it names or None for the payments' own number) when the file has
+    one: SAP's ``Clearing Document`` / ``Ausgleichsbeleg``, or Business Central's ``Closed by Entry
+    No.`` beside ``Entry No.``."""
+    names = {_norm(str(c)): str(c) for c in frame.columns}
+    for norm, name in names.items():
+        if norm in _CLEARING_DOCUMENT:
+            return name, None
+    closed = next((name for norm, name in names.items() if norm in _CLOSED_BY_ENTRY), None)
+    entry = next((name for norm, name in names.items() if norm in _ENTRY_NO), None)
+    if closed is not None and entry is not None:
+        return closed, entry
+    return None
+
+
 def _payments_block(
-    path: Path, types: DocumentTypes, mapping: dict[str, Column], frame: pd.DataFrame, grouped: Grouped | None
+    path: Path,
+    types: DocumentTypes,
+    mapping: dict[str, Column],
+    frame: pd.DataFrame,
+    grouped: Grouped | None,
+    clearing: tuple[str, str | None] | None = None,
 ) -> str:
     """``tables.payments`` from the same file: its payment rows, their sign reversed when they are
-    written negative (a ledger's credits)."""
+    written negative (a ledger's credits); with a clearing column, the credit memos too and the
+    join that allocates them to the invoices they cleared."""
     pick = {"payment_id": "invoice_id", "debtor_id": "debtor_id", "paid_on": "issue_date", "amount": "amount"}
     cols = {p: mapping[i].name for p, i in pick.items() if i in mapping}
     if "currency" in mapping:
         cols["currency"] = mapping["currency"].name
-    rows = frame.loc[frame[types.column].fillna("").str.strip().isin(types.payments)]
+    credits = [v for v in types.others if v.lower() in _CREDIT_MEMO_TYPES] if clearing is not None else []
+    kept = sorted(types.payments + credits)
+    rows = frame.loc[frame[types.column].fillna("").str.strip().isin(kept)]
     negative = False
     if "amount" in cols:
         amounts = rows[cols["amount"]].fillna("").str.strip()
@@ -792,13 +848,24 @@ def _payments_block(
     lines = [
         "  payments:  # the payment rows of the same file",
         f"    path: {_q(str(path))}",
-        f"    rows: {{keep: {{column: {_q(types.column)}, values: {_flow(types.payments)}}}}}",
+        f"    rows: {{keep: {{column: {_q(types.column)}, values: {_flow(kept)}}}}}",
     ]
     if grouped is not None:  # the payment rows are grouped by customer too
         lines.append(f"    {_group_lines(grouped)[1]}")
-    if types.others:
+    others = [v for v in types.others if v not in credits]
+    if credits:
         lines.append(
-            f"    # left out: {', '.join(repr(v) for v in types.others)}; add a credit memo type to values to load "
+            f"    # credit memos ({', '.join(repr(v) for v in credits)}) settle the invoices they cleared, on their "
+            "own date, like a payment (conf/sources/README.md 6c)"
+        )
+    if clearing is not None:
+        key = f", key: {_q(clearing[1])}" if clearing[1] else ""
+        lines.append(
+            f"    clearing: {{column: {_q(clearing[0])}{key}}}  # each payment row on the invoices it cleared"
+        )
+    if others:
+        lines.append(
+            f"    # left out: {', '.join(repr(v) for v in others)}; add a credit memo type to values to load "
             "credit memos as unallocated credits (they then settle the oldest open invoice)"
         )
     if negative:
@@ -806,8 +873,10 @@ def _payments_block(
     lines.append("    columns:  # canonical name: column in the file")
     for canonical, name in cols.items():
         lines.append(f"      {canonical}: {_q(name)}")
-    applied = _applied_to(types, mapping, frame, rows, set(cols.values()))
-    if applied is not None:
+    applied = None if clearing is not None else _applied_to(types, mapping, frame, rows, set(cols.values()))
+    if clearing is not None:
+        lines.append("      # invoice_id: given by clearing")
+    elif applied is not None:
         lines.append(
             f"      invoice_id: {_q(applied)}  # GUESS: its values on the payment rows are invoice numbers "
             "of the invoice rows (the invoice each payment settles)"

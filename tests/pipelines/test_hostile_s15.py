@@ -130,7 +130,10 @@ def test_an_fbl5n_line_item_list_is_drafted_as_an_ar_export_of_its_invoice_rows(
     export = tmp_path / "fbl5n.csv"
     export.write_text(_fbl5n(), encoding="utf-8")
     draft, result = _draft_and_ingest(tmp_path, export)
-    assert draft.kind == "ar_export"
+    # s16-ledger: the file's clearing document ('Clrng doc.') now drafts the two tables joined on it
+    # (conf/sources/README.md 6c) instead of the ar_export; the same payments on the same invoices
+    assert draft.kind == "invoices"
+    assert 'clearing: {column: "Clrng doc."}' in draft.text
     assert 'rows: {keep: {column: "Type", values: ["RV"]}}' in draft.text
     inv, pay = result.manifest["tables"]["invoices"], result.manifest["tables"]["payments"]
     assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"], inv["rows_filtered"]) == (
@@ -140,8 +143,8 @@ def test_an_fbl5n_line_item_list_is_drafted_as_an_ar_export_of_its_invoice_rows(
         8,
     )
     assert inv["filtered"] == {"Type: DZ": 8}
-    assert (pay["rows_in"], pay["rows_accepted"]) == (8, 8)
-    assert result.manifest["ar_export"]["open"] == 4
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_filtered"]) == (8, 8, 12)
+    assert pay["clearing"]["rows_allocated"] == 8
     payments = result.portfolio.payments.sort_values("paid_on")
     assert list(payments["invoice_id"]) == [f"90{i:06d}" for i in range(8)]
     assert payments["amount"].iloc[0] == 1000.0
