@@ -77,6 +77,15 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
                 f"{k} ({v:,})" for k, v in sorted(t["filtered"].items(), key=lambda kv: (-kv[1], kv[0]))
             )
             console.print(f"{name}: rows left out by the source config's row options: {why}", highlight=False)
+        c = t.get("clearing")
+        if c:  # a payment split over the invoices it cleared: rows in = read - filtered + pieces added
+            left = ", ".join(f"{k} ({v:,})" for k, v in c["unallocated"].items()) or "none"
+            console.print(
+                f"{name}: joined on {c['column']!r}: {c['rows_allocated']:,} row(s) on the invoices they cleared, "
+                f"{c['rows_split']:,} split over several invoices (+{c['pieces_added']:,} rows: {t['rows_in']:,} "
+                f"rows in); left unallocated: {left}",
+                highlight=False,
+            )
     fx = manifest.get("currency") or {}
     if fx.get("reporting") and any(fx.get("converted_rows", {}).values()):
         moved = ", ".join(f"{t} {n:,}" for t, n in fx["converted_rows"].items() if n)

@@ -205,6 +205,16 @@ def test_an_fbl5n_ledger_is_joined_on_the_clearing_document(tmp_path: Path) -> N
     assert pd.isna(payments.loc["1400000903", "invoice_id"])
     assert payments.loc[f"14{0:04d}{0:02d}", "invoice_id"] == "91000000"
     assert _settlement(result.portfolio, AS_OF) == _expected()
+    from rich.console import Console
+
+    from pipelines.commands.ingest import print_summary
+
+    console = Console(record=True, width=300)
+    print_summary(console, result.manifest, None)
+    assert (
+        "payments: joined on 'Clearing Document': 126 row(s) on the invoices they cleared, 1 split over "
+        "several invoices (+2 rows: 132 rows in); left unallocated: clears_no_invoice (3), no_clearing (1)"
+    ) in console.export_text()
     before = _ingest(
         tmp_path,
         _fbl5n(),
