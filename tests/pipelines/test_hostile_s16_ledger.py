@@ -424,3 +424,40 @@ def test_suggest_drafts_a_german_fbl5n_ledger(tmp_path: Path) -> None:
     draft, result = _draft_and_ingest(tmp_path, german, "fbl5n_de.csv")
     assert 'clearing: {column: "Ausgleichsbeleg"}' in draft.text
     assert _settlement(result.portfolio, AS_OF) == _expected()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "  invoices:\n",
+            '  invoices:\n    clearing: {column: "Clearing Document"}\n',
+            "tables.invoices.clearing: clearing applies to tables.payments",
+        ),
+        (
+            "paid_on: Posting Date,",
+            "paid_on: Posting Date, invoice_id: Clearing Document,",
+            "either columns.invoice_id or clearing",
+        ),
+    ],
+)
+def test_a_misplaced_clearing_is_refused_with_the_fix(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    export = tmp_path / "fbl5n.csv"
+    export.write_text(_fbl5n(), encoding="utf-8")
+    path = tmp_path / "source.yaml"
+    path.write_text(FBL5N_CONFIG.format(path=export).replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=expected):
+        load_config(path, SourceConfig)
+
+
+def test_clearing_on_an_ar_export_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "source.yaml"
+    path.write_text(
+        "kind: source\nname: x\nar_export:\n  path: x.csv\n  settled_on: Clearing date\n"
+        "  clearing: {column: Clearing Document}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError, match="clearing applies to tables.payments"):
+        load_config(path, SourceConfig)
