@@ -30,7 +30,9 @@ import regimes  # noqa: E402
 import unseen_book  # noqa: E402
 
 from models.evaluate import bootstrap_intervals, classification_metrics  # noqa: E402
+from models.rollrate import RollRateModel, check_book  # noqa: E402
 from pipelines.config import load_config  # noqa: E402
+from pipelines.config.project import ProjectConfig  # noqa: E402
 from pipelines.config.train import TrainConfig  # noqa: E402
 
 
@@ -75,6 +77,7 @@ def main() -> None:
     ap.add_argument("--drop", action="append", default=[])
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--scores", type=Path, default=None, help="write the forward rows' scores (parquet)")
     args = ap.parse_args()
     args.debtors = args.months = None
     cfg = load_config(args.config, expect=TrainConfig)
@@ -92,6 +95,31 @@ def main() -> None:
         return out
 
     regimes.forward_test = keep
+    shipped_train = regimes.train_pd_model
+
+    def train_or_rollrate(past, params):
+        """What ``ews train`` does: LightGBM/scorecard, else the roll-rate model when the out-of-time
+        windows cannot be filled (README, "small books")."""
+        try:
+            return shipped_train(past, params)
+        except ValueError as exc:
+            r_params = cfg.rollrate.to_params(ProjectConfig().default_definition, cfg)
+            check_book(past, r_params)
+            print(f"LightGBM/scorecard refused ({str(exc)[:90]}...): the roll-rate model", flush=True)
+            model = RollRateModel(r_params).fit(past)
+            none = SimpleNamespace(method="rollrate")
+            return SimpleNamespace(
+                kind="rollrate",
+                final_estimator=model,
+                selection="refused: " + str(exc)[:200],
+                folds=[],
+                best_iteration=None,
+                calibration=none,
+                feature_names=[],
+                categories={},
+            )
+
+    regimes.train_pd_model = train_or_rollrate
     r = regimes.run_regime(args.variant, args, cfg, params)
     r["labels"] = labels
     r["seed"] = args.seed
@@ -129,6 +157,15 @@ def main() -> None:
                 f" ECE {m['ece']:.5f} mean {m['mean_pd']:.4f}"
             )
         print("  CI:", json.dumps(r["ci"]))
+        if args.scores:
+            truth = pd.read_parquet(data / "truth.parquet")
+            truth = truth.assign(
+                as_of=pd.to_datetime(truth["month_end"]), debtor_id=truth["debtor_id"].astype(str)
+            )
+            rows = test[["debtor_id", "as_of", "y"]].assign(**{k: v for k, v in scores.items()})
+            rows.merge(
+                truth[["debtor_id", "as_of", "state"]], on=["debtor_id", "as_of"], how="left"
+            ).to_parquet(args.scores)
     if args.json:
         meta = {"config": str(args.config), "lgbm": dataclasses.asdict(params.lgbm)}
         args.json.write_text(json.dumps({"meta": meta, "results": [r]}, indent=1, default=str) + "\n")
