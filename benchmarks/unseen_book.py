@@ -163,6 +163,7 @@ def simulate(v: Variant, seed: int) -> dict[str, pd.DataFrame]:
         state = "H"
         route: str | None = None
         path: list[tuple[int, str]] = []
+        spell: list[str | None] = []  # the distress mechanism per month of path (diagnostic only)
         stop_day: dt.date | None = None
         default_day: dt.date | None = None
         mech = None
@@ -217,6 +218,7 @@ def simulate(v: Variant, seed: int) -> dict[str, pd.DataFrame]:
                 if state == "D":
                     d_month += 1
             path.append((m, state))
+            spell.append(mech if state in ("D", "S") else None)
             # orders this month
             lam = rate[i] * o_mult
             grow = 1.0
@@ -269,6 +271,7 @@ def simulate(v: Variant, seed: int) -> dict[str, pd.DataFrame]:
                 open_at_onset = set()
             if state == "S":
                 path += [(mm, "S") for mm in range(m + 1, v.months)]
+                spell += [mech] * (v.months - m - 1)
                 break
         # route B: the bust-out invoice on the stop day
         if stop_day is not None and route == "B" and stop_day <= as_of:
@@ -314,7 +317,7 @@ def simulate(v: Variant, seed: int) -> dict[str, pd.DataFrame]:
                     }
                 )
             invoices.append({k: x[k] for k in INVOICE_COLUMNS})
-        truth += _truth_rows(v, did, hazard_of, path, q_i[i], default_day, onboard)
+        truth += _truth_rows(v, did, hazard_of, path, q_i[i], default_day, onboard, spell)
 
     tables = {
         "debtors": pd.DataFrame(debtors),
@@ -349,7 +352,7 @@ def _p_event_by(T: dt.date, s_lo: dt.date, s_hi: dt.date) -> float:
     return tot / nd
 
 
-def _truth_rows(v, did, hazard_of, path, q, default_day, onboard):
+def _truth_rows(v, did, hazard_of, path, q, default_day, onboard, spell):
     """Exact PD at every month end while onboarded and not yet in default, from the latent chain.
 
     ``path``: the chain's state in each month (the simulator's own record). The next three months'
@@ -358,7 +361,7 @@ def _truth_rows(v, did, hazard_of, path, q, default_day, onboard):
     starts = month_starts(replace(v, months=v.months + 4))
     ends = [month_end(d) for d in starts]
     rows = []
-    for m, state in path:
+    for (m, state), mech in zip(path, spell, strict=True):
         T = ends[m]
         if onboard > T:
             continue
@@ -381,7 +384,14 @@ def _truth_rows(v, did, hazard_of, path, q, default_day, onboard):
                 h = hazard_of(mm)
                 pH, pD = pH * (1 - h) + pD * v.r, pH * h + pD * (1 - q - v.r)
         rows.append(
-            {"debtor_id": did, "month_end": T, "state": state, "oracle_pd": pd_, "default_day": default_day}
+            {
+                "debtor_id": did,
+                "month_end": T,
+                "state": state,
+                "mechanism": mech,
+                "oracle_pd": pd_,
+                "default_day": default_day,
+            }
         )
     return rows
 
