@@ -253,6 +253,95 @@ def forward_metrics(
     return metrics, ci
 
 
+def input_candidates(
+    regime: str, seed: int, args: argparse.Namespace, cfg: TrainConfig, extra, variants
+) -> dict[str, Any]:
+    """Candidate LightGBM inputs on ews's own path, paired with ``shipped`` on the forward rows.
+
+    ``extra(frame)`` returns the candidate columns (same index; computed per (debtor, as_of) from
+    month-ends on or before that row's as-of date only); ``variants`` maps a name to the candidate
+    columns it adds to the shipped feature set. ``args.fit_seeds`` LightGBM seeds per variant, raw
+    scores averaged; ``trees`` and ``gain_share`` (of the candidates and ``dpd_current_max``) are the
+    last seed's. Also the AUC on the early-stage forward rows (0-60 DPD), the queue's misses."""
+    t0 = time.perf_counter()
+    params = cfg.to_params()
+    data, gen = book(regime, seed, args.work, None, None)
+    frame = cached_frame(data)
+    c = time.process_time()
+    added = extra(frame)
+    frame = frame.join(added)
+    extra_cpu = round(time.process_time() - c, 2)
+    truth = pd.read_parquet(data / "truth.parquet", columns=["debtor_id", "month_end", "oracle_pd"])
+    truth = truth.assign(debtor_id=truth["debtor_id"].astype(str), as_of=pd.to_datetime(truth["month_end"]))
+    observed = sorted(frame.loc[frame["horizon_observed"], "as_of"].unique())
+    cut = pd.Timestamp(observed[-args.forward - 1])
+    past = as_of_cut(frame, cut, HORIZON_DAYS)
+    plan = plan_split(snapshot_summary(past[["as_of", "label", "horizon_observed"]]), params.split)
+    labelled = past[past["label"].notna()].reset_index(drop=True)
+    parts = _parts(labelled, plan)
+    cands = [
+        c
+        for c in past.columns
+        if c not in NON_FEATURES and c not in params.exclude and c not in added.columns
+    ]
+    cat = [c for c in cands if c in params.categorical or isinstance(past[c].dtype, pd.CategoricalDtype)]
+    kept, _ = select_features(labelled, cands)
+    cat = [c for c in cat if c in kept]
+    categories = {c: sorted(labelled[c].dropna().astype("string").astype(str).unique().tolist()) for c in cat}
+
+    fwd = frame[frame["as_of"].isin(observed[-args.forward :]) & frame["label"].notna()]
+    fwd = fwd.merge(truth[[*KEYS, "oracle_pd"]], on=KEYS, how="left")
+    fwd = fwd[fwd["oracle_pd"].notna()].reset_index(drop=True)
+    yf = fwd["label"].astype(int).to_numpy()
+
+    sets = {"shipped": kept, **{k: [*kept, *v] for k, v in variants.items()}}
+    scores: dict[str, np.ndarray] = {"oracle": fwd["oracle_pd"].clip(0, 1).to_numpy(float)}
+    trees: dict[str, int] = {}
+    cpu: dict[str, float] = {}
+    gain: dict[str, dict[str, float]] = {}
+    y = {k: parts[k]["label"].astype(int).to_numpy() for k in ("train", "validation")}
+    y_all = labelled["label"].astype(int).to_numpy()
+    seed_auc: dict[str, list[float]] = {}
+    for name, names in sets.items():
+        c = time.process_time()
+        X = {k: prepare_matrix(parts[k], names, categories) for k in ("train", "validation")}
+        X_all, Xf = prepare_matrix(labelled, names, categories), prepare_matrix(fwd, names, categories)
+        runs = []
+        for i in range(args.fit_seeds):  # fit seeds params.seed + i; scores averaged (raw)
+            model, best = ews_path(X_all, y_all, X, y, params.lgbm, params.seed + i)
+            runs.append(model.predict(Xf, raw_score=True))
+        scores[name] = np.mean(runs, axis=0)
+        seed_auc[name] = [round(float(roc_auc_score(yf, r)), 4) for r in runs]
+        trees[name], cpu[name] = best, round(time.process_time() - c, 1)
+        imp = pd.Series(model.booster_.feature_importance("gain"), index=model.booster_.feature_name())
+        imp = imp / imp.sum()
+        gain[name] = {f: round(float(imp.get(f, 0.0)), 4) for f in added.columns if f in names}
+        gain[name]["dpd_current_max"] = round(float(imp.get("dpd_current_max", 0.0)), 4)
+    metrics, ci = forward_metrics(yf, scores, fwd["debtor_id"].to_numpy(), args.boot, params.seed)
+    early = (fwd["dpd_current_max"].fillna(0) <= 60).to_numpy()
+    early_auc = (
+        {k: round(float(roc_auc_score(yf[early], s[early])), 4) for k, s in scores.items()}
+        if 0 < yf[early].sum() < early.sum()
+        else {}
+    )
+    return {
+        **book_head(regime, seed, gen, cut, fwd, yf),
+        "frame": sorted(p.name for p in data.glob("frame-*.parquet"))[-1],
+        "early_rows": int(early.sum()),
+        "early_defaults": int(yf[early].sum()),
+        "trees": trees,
+        "fit_seeds": args.fit_seeds,
+        "seed_auc": seed_auc,
+        "cpu_s": cpu,
+        "extra_cpu_s": extra_cpu,
+        "gain_share": gain,
+        "metrics": metrics,
+        "early_auc": early_auc,
+        "vs_shipped": ci,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
 def run_books(args: argparse.Namespace, run_one, detail=None) -> list[dict[str, Any]]:
     """``run_one(regime, seed)`` over ``args.seeds`` x ``args.regimes``, printing each book's AUC /
     capture per variant and its paired intervals against the shipped model (``detail(r)``: more

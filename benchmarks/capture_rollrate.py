@@ -35,21 +35,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from capture_gap import cached_frame  # noqa: E402
-from capture_recency import book_args, book_head, ews_path, forward_metrics, run_books, summarise  # noqa: E402
-from regimes import HORIZON_DAYS, KEYS, book  # noqa: E402
-from train_forward import as_of_cut  # noqa: E402
+from capture_recency import book_args, input_candidates, run_books, summarise  # noqa: E402
 
 from models.rollrate import (  # noqa: E402
     RollRateParams,
@@ -59,8 +54,6 @@ from models.rollrate import (  # noqa: E402
     smoothed_matrix,
     state_names,
 )
-from models.split import plan_split, snapshot_summary  # noqa: E402
-from models.train import NON_FEATURES, _parts, prepare_matrix, select_features  # noqa: E402
 from pipelines.config import load_config  # noqa: E402
 from pipelines.config.project import ProjectConfig  # noqa: E402
 from pipelines.config.train import TrainConfig  # noqa: E402
@@ -152,94 +145,23 @@ def rollrate_features(frame: pd.DataFrame, params: RollRateParams) -> pd.DataFra
 
 
 def run(regime: str, seed: int, args: argparse.Namespace, cfg: TrainConfig) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    params = cfg.to_params()
     rr_params = cfg.rollrate.to_params(ProjectConfig().default_definition, cfg)
-    data, gen = book(regime, seed, args.work, None, None)
-    frame = cached_frame(data)
-    c = time.process_time()
-    frame = frame.join(rollrate_features(frame, rr_params))
-    # the control: one column of uniform noise, what adding any useless input does to the fit
-    frame["noise"] = np.random.default_rng(seed).random(len(frame))
-    rr_cpu = round(time.process_time() - c, 2)
-    truth = pd.read_parquet(data / "truth.parquet", columns=["debtor_id", "month_end", "oracle_pd"])
-    truth = truth.assign(debtor_id=truth["debtor_id"].astype(str), as_of=pd.to_datetime(truth["month_end"]))
-    observed = sorted(frame.loc[frame["horizon_observed"], "as_of"].unique())
-    cut = pd.Timestamp(observed[-args.forward - 1])
-    past = as_of_cut(frame, cut, HORIZON_DAYS)
-    plan = plan_split(snapshot_summary(past[["as_of", "label", "horizon_observed"]]), params.split)
-    labelled = past[past["label"].notna()].reset_index(drop=True)
-    parts = _parts(labelled, plan)
-    cands = [
-        c
-        for c in past.columns
-        if c not in NON_FEATURES and c not in params.exclude and c not in [*RR_FEATURES, "noise"]
-    ]
-    cat = [c for c in cands if c in params.categorical or isinstance(past[c].dtype, pd.CategoricalDtype)]
-    kept, _ = select_features(labelled, cands)
-    cat = [c for c in cat if c in kept]
-    categories = {c: sorted(labelled[c].dropna().astype("string").astype(str).unique().tolist()) for c in cat}
 
-    fwd = frame[frame["as_of"].isin(observed[-args.forward :]) & frame["label"].notna()]
-    fwd = fwd.merge(truth[[*KEYS, "oracle_pd"]], on=KEYS, how="left")
-    fwd = fwd[fwd["oracle_pd"].notna()].reset_index(drop=True)
-    yf = fwd["label"].astype(int).to_numpy()
+    def extra(frame: pd.DataFrame) -> pd.DataFrame:
+        out = rollrate_features(frame, rr_params)
+        # the control: one column of uniform noise, what adding any useless input does to the fit
+        return out.assign(noise=np.random.default_rng(seed).random(len(frame)))
 
     variants = {
-        "shipped": kept,
-        "rr_pd": [*kept, "rr_pd"],
-        "trans": [*kept, "rr_months_in_state", "rr_last_move"],
-        "rr_all": [*kept, "rr_pd", "rr_months_in_state", "rr_last_move"],
-        "rr_pd2": [*kept, "rr_pd2"],
-        "noise": [*kept, "noise"],
+        "rr_pd": ["rr_pd"],
+        "trans": ["rr_months_in_state", "rr_last_move"],
+        "rr_all": ["rr_pd", "rr_months_in_state", "rr_last_move"],
+        "rr_pd2": ["rr_pd2"],
+        "noise": ["noise"],
     }
-    variants = {k: v for k, v in variants.items() if k == "shipped" or k in args.variants}
-    scores: dict[str, np.ndarray] = {"oracle": fwd["oracle_pd"].clip(0, 1).to_numpy(float)}
-    trees: dict[str, int] = {}
-    cpu: dict[str, float] = {}
-    gain: dict[str, dict[str, float]] = {}
-    y = {k: parts[k]["label"].astype(int).to_numpy() for k in ("train", "validation")}
-    y_all = labelled["label"].astype(int).to_numpy()
-    seed_auc: dict[str, list[float]] = {}
-    for name, names in variants.items():
-        c = time.process_time()
-        X = {k: prepare_matrix(parts[k], names, categories) for k in ("train", "validation")}
-        X_all, Xf = prepare_matrix(labelled, names, categories), prepare_matrix(fwd, names, categories)
-        runs = []
-        for i in range(args.fit_seeds):  # fit seeds params.seed + i; scores averaged (raw)
-            model, best = ews_path(X_all, y_all, X, y, params.lgbm, params.seed + i)
-            runs.append(model.predict(Xf, raw_score=True))
-        scores[name] = np.mean(runs, axis=0)
-        seed_auc[name] = [round(float(roc_auc_score(yf, r)), 4) for r in runs]
-        trees[name], cpu[name] = best, round(time.process_time() - c, 1)
-        imp = pd.Series(model.booster_.feature_importance("gain"), index=model.booster_.feature_name())
-        imp = imp / imp.sum()
-        gain[name] = {f: round(float(imp.get(f, 0.0)), 4) for f in RR_FEATURES if f in names}
-        gain[name]["dpd_current_max"] = round(float(imp.get("dpd_current_max", 0.0)), 4)
-    metrics, ci = forward_metrics(yf, scores, fwd["debtor_id"].to_numpy(), args.boot, params.seed)
-    # early-stage forward rows (0-60 DPD, live): the population the queue misses
-    early = (fwd["dpd_current_max"].fillna(0) <= 60).to_numpy()
-    early_auc = (
-        {k: round(float(roc_auc_score(yf[early], s[early])), 4) for k, s in scores.items()}
-        if 0 < yf[early].sum() < early.sum()
-        else {}
-    )
-    return {
-        **book_head(regime, seed, gen, cut, fwd, yf),
-        "frame": sorted(p.name for p in data.glob("frame-*.parquet"))[-1],
-        "early_rows": int(early.sum()),
-        "early_defaults": int(yf[early].sum()),
-        "trees": trees,
-        "fit_seeds": args.fit_seeds,
-        "seed_auc": seed_auc,
-        "cpu_s": cpu,
-        "rr_features_cpu_s": rr_cpu,
-        "gain_share": gain,
-        "metrics": metrics,
-        "early_auc": early_auc,
-        "vs_shipped": ci,
-        "seconds": round(time.perf_counter() - t0, 1),
-    }
+    out = input_candidates(regime, seed, args, cfg, extra, {k: variants[k] for k in args.variants})
+    out["rr_features_cpu_s"] = out.pop("extra_cpu_s")
+    return out
 
 
 def main() -> None:
