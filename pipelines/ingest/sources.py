@@ -159,11 +159,16 @@ def _ar_columns(present: list[str], spec: ARExportSource, path: Path) -> dict[st
 Loader = Callable[[], dict[str, RawTable]]
 
 
-def plan_loaders(source: SourceConfig) -> tuple[dict[str, Loader], dict[str, str]]:
-    """Check every input's header now; return a loader per input block and the block of each table."""
+def plan_loaders(
+    source: SourceConfig, existing_only: bool = False
+) -> tuple[dict[str, Loader], dict[str, str]]:
+    """Check every input's header now; return a loader per input block and the block of each table.
+    ``existing_only`` (``ews config check``): the inputs whose file is not found are passed over."""
     loaders: dict[str, Loader] = {}
     block_of: dict[str, str] = {}
     for table, spec in source.tables.items():
+        if existing_only and not Path(spec.path).exists():
+            continue
         csv_opts, values = _options(source, spec)
         label = f"tables.{table}" if source.name != "files" else table
         present = check_columns(
@@ -175,7 +180,7 @@ def plan_loaders(source: SourceConfig) -> tuple[dict[str, Loader], dict[str, str
             table, spec, csv_opts, values, label, rename, present, join
         )
         block_of[table] = f"tables.{table}"
-    if source.ar_export is not None:
+    if source.ar_export is not None and not (existing_only and not Path(source.ar_export.path).exists()):
         spec = source.ar_export
         csv_opts, values = _options(source, spec)
         present = check_columns(
@@ -187,7 +192,7 @@ def plan_loaders(source: SourceConfig) -> tuple[dict[str, Loader], dict[str, str
         if "debtor_id" in wanted and set(wanted) & (set(TABLES["debtors"].names) - {"debtor_id"}):
             tables.append("debtors")
         block_of.update({t: "ar_export" for t in tables})
-    if source.uci_wide is not None:
+    if source.uci_wide is not None and not (existing_only and not Path(source.uci_wide.path).exists()):
         path = Path(source.uci_wide.path)
         present = preflight(path, "csv", source.csv, "uci_wide")
         missing = [c for c in UCI_REQUIRED if c not in present]
@@ -420,14 +425,25 @@ def slim(raw: RawTable, masks: dict[str, np.ndarray]) -> RawTable:
     return replace(raw, frame=raw.frame.iloc[kept].reset_index(drop=True), kept=kept, pre_bad={})
 
 
-def check_inputs(source: SourceConfig) -> list[str]:
+def check_inputs(source: SourceConfig) -> list[tuple[str, Path]]:
     """What ``ews config check`` checks of a source's files: each existing input's header against the
     mapping and the row options (:class:`TableError` on the first problem). The inputs not found are
-    returned (their headers cannot be checked: the paths may be given with ``--path`` at ingest)."""
-    missing = [str(p) for p in input_paths(source) if not Path(p).exists()]
-    if not missing:
-        plan_loaders(source)
+    returned as (block, path): their headers cannot be checked (the paths may be given with
+    ``--path`` at ingest); the others are checked all the same."""
+    missing = [(block, Path(p)) for block, p in input_blocks(source) if not Path(p).exists()]
+    plan_loaders(source, existing_only=True)
     return missing
+
+
+def input_blocks(source: SourceConfig) -> list[tuple[str, Path]]:
+    """Every input of a source config as (block, file): ``tables.<t>``, ``ar_export``, ``uci_wide``."""
+    out = [(f"tables.{t}", Path(src.path)) for t, src in source.tables.items()]
+    out += [
+        (name, Path(blk.path))
+        for name, blk in (("ar_export", source.ar_export), ("uci_wide", source.uci_wide))
+        if blk is not None
+    ]
+    return out
 
 
 def input_paths(source: SourceConfig) -> list[Path]:
