@@ -293,21 +293,41 @@ def _check_unique_columns(names: list[str], path: Path, label: str) -> None:
 
 def _header_record(path: Path, options: CsvOptions, label: str) -> tuple[str, int]:
     """The header record after ``skip_rows`` lines, and the physical lines it spans: a quoted header
-    cell may hold a line break (``"Invoice\nNo"``, a spreadsheet cell with wrapped text)."""
+    cell may hold a line break (``"Invoice\nNo"``, a spreadsheet cell with wrapped text).
+
+    The rule (as csv reads quotes): a quote opens a value only at the start of a field (``12" pipe``
+    is a character), and the header is joined over lines only while such a quote is open. A joined
+    header must also have as many fields as the record after it; else the quote was a stray one (a
+    header cell ``"Amount`` never closed) and the first line alone is the header, so that no data
+    line is swallowed into it."""
+    delim, quote = options.delimiter, options.quotechar
     try:
         with open(path, encoding=options.encoding, newline="") as fh:
             for _ in range(options.skip_rows):
                 fh.readline()
             line = fh.readline()
-            span = 1
-            while line.count(options.quotechar) % 2 and span < MAX_LINES_PER_RECORD:
+            span, stray = 1, False
+            while _quote_open(line, delim, quote) and span < MAX_LINES_PER_RECORD:
                 more = fh.readline()
                 if not more:
                     break
                 line, span = line + more, span + 1
+            if span > 1 and not _quote_open(line, delim, quote):
+                after = fh.readline()  # the record after the joined header (itself possibly joined)
+                for _ in range(MAX_LINES_PER_RECORD - 1):
+                    if not _quote_open(after, delim, quote):
+                        break
+                    more = fh.readline()
+                    if not more:
+                        break
+                    after += more
+                fields = len(_split_fields(line.rstrip("\r\n"), delim, quote))
+                if after.strip() and fields != len(_split_fields(after.rstrip("\r\n"), delim, quote)):
+                    stray = True
     except UnicodeDecodeError:
         raise _encoding_error(path, options, label) from None
-    if line.count(options.quotechar) % 2:  # never closed: read the first line alone, as before
+    if stray or _quote_open(line, delim, quote):  # never closed, or a stray
+        # quote: the first line alone (_header reads its quote as a character)
         line, span = line.splitlines(keepends=True)[0] if line else line, 1
     return line.lstrip("\ufeff").rstrip("\r\n"), span
 
@@ -325,7 +345,12 @@ def _header(path: Path, options: CsvOptions, label: str) -> list[str]:
             + (f" after skipping {options.skip_rows} line(s)" if options.skip_rows else "")
             + ". The first line must name the columns."
         )
-    names = next(csv.reader(io.StringIO(line), delimiter=options.delimiter, quotechar=options.quotechar))
+    if _quote_open(line, options.delimiter, options.quotechar):  # a stray quote that never closes
+        # (`"Amount` in a header line): a character, dropped, not the start of a value that would
+        # take the rest of the line
+        names = [n.replace(options.quotechar, "") for n in line.split(options.delimiter)]
+    else:
+        names = next(csv.reader(io.StringIO(line), delimiter=options.delimiter, quotechar=options.quotechar))
     from pipelines.sources.parse import _INVISIBLE
 
     # as in the values: a zero-width space or direction mark in a name would hide the column; a line

@@ -282,17 +282,27 @@ def _delimiter(lines: list[str]) -> str:
     return best
 
 
-def _records(lines: list[str]) -> tuple[list[str], list[int]]:
+def _records(lines: list[str], delimiter: str | None = None) -> tuple[list[str], list[int]]:
     """Physical lines joined into records where a quoted cell holds a line break (a header cell with
-    wrapped text, ``"Invoice\nNo"``), the break read as a space; and each record's span in lines."""
+    wrapped text, ``"Invoice\nNo"``), the break read as a space; and each record's span in lines.
+
+    As csv reads quotes: a quote opens a value only at the start of a field, so a line with an inch
+    mark in a value (``12" pipe``) is a record of its own. ``delimiter`` None: any of , ; tab |."""
+    from pipelines.sources.read import _quote_open
+
+    delims = [delimiter] if delimiter else [",", ";", "\t", "|"]
+
+    def open_(text: str) -> bool:
+        return any(_quote_open(text, d, '"') for d in delims)
+
     records: list[str] = []
     spans: list[int] = []
     k = 0
     while k < len(lines):
         record, span = lines[k], 1
-        while record.count('"') % 2 and k + span < len(lines) and span < 20:
+        while open_(record) and k + span < len(lines) and span < 20:
             record, span = record + " " + lines[k + span], span + 1
-        if record.count('"') % 2:  # never closed: the line alone
+        if open_(record):  # never closed: the line alone
             record, span = lines[k], 1
         records.append(record)
         spans.append(span)
@@ -569,7 +579,7 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict[str, object], list[str]]:
     physical = text.splitlines()[:200]
     if not physical:
         raise ValueError(f"{path}: the file is empty")
-    lines, spans = _records(physical)
+    lines, spans = _records(physical, _delimiter(physical))
     delimiter = _delimiter(lines)
     skip = _skip_rows(lines, delimiter)
     try:

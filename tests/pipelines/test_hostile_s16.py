@@ -7,6 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from pipelines.config import load_config
+from pipelines.config.source import SourceConfig
+from pipelines.ingest import ingest_source
+
 AS_OF = dt.date(2024, 12, 4)
 
 
@@ -51,3 +55,89 @@ def test_config_check_checks_the_inputs_that_exist_when_one_is_missing(tmp_path:
     text = " ".join(res.output.split())
     assert "headers checked: tables.invoices" in text
     assert "not checked: tables.payments" in text and "pay.csv not found" in text
+
+
+# ------------------------------------------------------------ 2. unbalanced quotes near the header
+
+
+def test_a_stray_quote_in_the_header_does_not_swallow_the_first_data_line(tmp_path: Path) -> None:
+    """A header cell that starts with a quote that never closes on its line (`"Amount`), and a
+    first data line with one quote in a value (`12" pipe`): before, the header record ran on into
+    the data line (the quotes balanced there), so the header had 9 names, one of them holding a
+    line break, and the first invoice vanished. Now a header joined over lines must have as many
+    fields as the record after it; else the first line alone is the header."""
+    export = tmp_path / "stray.csv"
+    export.write_text(
+        'Invoice,Customer,Date,Due,"Amount,Description\n'
+        'I1,D1,2024-10-01,2024-10-31,100,12" pipe\n'
+        "I2,D2,2024-10-05,2024-11-04,50,valve\n",
+        encoding="utf-8",
+    )
+    block = (
+        f"tables:\n  invoices:\n    path: {export}\n"
+        "    columns: {invoice_id: Invoice, debtor_id: Customer, issue_date: Date, due_date: Due, amount: Amount}\n"
+    )
+    result = ingest_source(load_config(_source(tmp_path, block), SourceConfig), None, as_of=AS_OF)
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (2, 2, 0)
+    assert sorted(result.portfolio.invoices["invoice_id"]) == ["I1", "I2"]
+
+
+def test_a_wrapped_header_cell_is_still_one_header_record(tmp_path: Path) -> None:
+    """The rule of the test above keeps s15's wrapped header cells (`"Invoice\nNo"`): the joined
+    header has 5 fields, as has the record after it."""
+    from pipelines.sources.read import CsvOptions, _header_record
+
+    export = tmp_path / "wrapped.csv"
+    export.write_text(
+        '"Invoice\nNo",Customer,Date,Due,Amount\nI1,D1,2024-10-01,2024-10-31,100\n', encoding="utf-8"
+    )
+    line, span = _header_record(export, CsvOptions(), "x")
+    assert span == 2 and line == '"Invoice\nNo",Customer,Date,Due,Amount'
+
+
+def test_suggest_does_not_join_a_line_with_an_inch_mark_to_the_next(tmp_path: Path) -> None:
+    """A quote inside an unquoted value (`12" pipe`) is a character, not a quote that opens a value
+    (as csv reads it). Before, suggest's `_records` joined such a line with the next ones until the
+    quotes balanced: 4 sampled lines became 2 records, so the draft's skip_rows (in records) and
+    the sample were off. Now a line is joined only when a quote opens a value and is not closed."""
+    from pipelines.sources.suggest import _records
+
+    lines = [
+        "Invoice,Customer,Date,Due,Amount,Description",
+        'I1,D1,2024-10-01,2024-10-31,100,12" pipe',
+        "I2,D2,2024-10-05,2024-11-04,50,valve",
+        'I3,D2,2024-10-05,2024-11-04,50,3" hose',
+        "I4,D2,2024-10-05,2024-11-04,50,valve",
+    ]
+    records, spans = _records(lines)
+    assert spans == [1, 1, 1, 1, 1] and records == lines
+    wrapped = ['"Invoice', 'No",Customer', "I1,D1"]
+    assert _records(wrapped) == (['"Invoice No",Customer', "I1,D1"], [2, 1])
+
+
+def test_suggest_drafts_a_file_whose_descriptions_hold_inch_marks(tmp_path: Path) -> None:
+    """A title line above a header, and inch marks in the description of the first rows: the draft
+    finds the header below the title (`skip_rows: 1`) and maps the columns."""
+    from pipelines.sources.suggest import suggest_source
+
+    export = tmp_path / "inch.csv"
+    body = "".join(
+        f'I{k},D{k % 3},2024-10-{k + 1:02d},2024-11-{k + 1:02d},{100 + k}.00,{k + 1}" pipe\n'
+        for k in range(8)
+    )
+    export.write_text(
+        "Open invoices\nInvoice,Customer,Date,Due Date,Amount,Description\n" + body, encoding="utf-8"
+    )
+    draft = suggest_source(export)
+    assert "skip_rows: 1" in draft.text
+    assert draft.mapping["invoice_id"] == "Invoice" and draft.mapping["debtor_id"] == "Customer"
+    source = load_config(_write(tmp_path, draft.text), SourceConfig)
+    inv = ingest_source(source, None, as_of=AS_OF).manifest["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"]) == (8, 8)
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "draft.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
