@@ -243,7 +243,63 @@ def _fill_down(
         else:
             own = new[c].astype("string").to_numpy(dtype=object)
             new[c] = pd.Series(np.where(blank[c], group, own), index=new.index, dtype="string")
-    return _kept(raw, new, ~drop, ~mal_header)
+    # a row still without its group (above the first group: nothing to copy) is quarantined with
+    # its own reason, naming the column and the fix, rather than as a missing value
+    orphan = np.zeros(n, dtype=bool)
+    orphan_col = np.full(n, None, dtype=object)
+    for c in groups:
+        none = pd.isna(pd.Series(current[c][at], dtype=object)).to_numpy(dtype=bool) & ~drop & ~orphan
+        if c not in into:
+            none &= blank[c]
+        orphan_col[none] = into.get(c, c)
+        orphan |= none
+    out = _kept(raw, new, ~drop & ~orphan, ~mal_header)
+    if orphan.any():
+        out = replace(out, malformed=_orphans(raw, new, orphan, orphan_col, into, delimiter, out.malformed))
+    return out
+
+
+def _orphans(
+    raw: RawFile,
+    frame: pd.DataFrame,
+    orphan: np.ndarray,
+    column: np.ndarray,
+    into: dict[str, str],
+    delimiter: str,
+    malformed: pd.DataFrame,
+) -> pd.DataFrame:
+    """The rows above a report's first group (a fill_down column empty, nothing above to copy) as
+    malformed rows: reason ``fill_down_no_value_above``, the detail naming the line, the column and
+    the fix; their cells kept (a row filter applied after still sees them)."""
+    rows = np.flatnonzero(orphan)
+    lines = raw.source_line[rows] if raw.source_line is not None else None
+    cells = frame.iloc[rows].reset_index(drop=True)
+    details = []
+    for k, r in enumerate(rows):
+        where = f"line {int(lines[k])}" if lines is not None else f"row {int(raw.source_row[r])}"
+        col = str(column[r])
+        what = (
+            f"the column {col!r} (fill_down into) has no group row above this one to take its name from"
+            if col in into.values()
+            else f"the cell in column {col!r} is empty and fill_down has no value above it to copy"
+        )
+        details.append(
+            f"{where}: {what} (no value above: the row comes before the report's first group). Fix: "
+            f"write the {col!r} value on this row in the file, or delete the rows above the first group."
+        )
+    raw_line = cells.astype("string").fillna("").agg(delimiter.join, axis=1) if len(cells.columns) else ""
+    extra = pd.DataFrame(
+        {
+            "source_row": pd.Series(raw.source_row[rows], dtype="int64"),
+            "source_line": pd.Series(lines if lines is not None else [pd.NA] * len(rows), dtype="Int64"),
+            "raw_line": pd.Series(raw_line, dtype="string"),
+            "reason": pd.Series(["fill_down_no_value_above"] * len(rows), dtype="string"),
+            "detail": pd.Series(details, dtype="string"),
+        }
+        | {c: cells[c].astype("string") for c in cells.columns}
+    )
+    merged = pd.concat([malformed, extra], ignore_index=True)
+    return merged.sort_values("source_row", kind="stable").reset_index(drop=True)
 
 
 def _kept(raw: RawFile, frame: pd.DataFrame, keep: np.ndarray, mal_keep: np.ndarray) -> RawFile:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
+
 from pipelines.config import load_config
 from pipelines.config.source import SourceConfig
 from pipelines.ingest import ingest_source
@@ -141,3 +143,41 @@ def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "draft.yaml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# ------------------------------------------------------------ 3. fill_down with nothing above
+
+
+def test_fill_down_with_no_value_above_is_quarantined_with_its_own_reason(tmp_path: Path) -> None:
+    """The first invoice comes before any customer is named (`,I0,...` on line 2). Before: it was
+    quarantined `missing_value:debtor_id` (the hint: "check the column mapping"), with no word of
+    fill_down. Now: reason `fill_down_no_value_above`, the detail naming the line, the column and
+    the fix. 6 read = 3 accepted + 1 quarantined + 2 filtered (group_total)."""
+    export = tmp_path / "activity.csv"
+    export.write_text(
+        "Customer,Invoice,Date,Due,Amount\n"
+        ",I0,2024-09-01,2024-10-01,40\n"
+        "ACME01,I1,2024-10-01,2024-10-31,100\n,I2,2024-10-05,2024-11-04,50\nTotals:,,,,150\n"
+        "BETA02,I3,2024-10-02,2024-11-01,70\nTotals:,,,,70\n",
+        encoding="utf-8",
+    )
+    block = (
+        f"tables:\n  invoices:\n    path: {export}\n    fill_down: [Customer]\n"
+        "    columns: {invoice_id: Invoice, debtor_id: Customer, issue_date: Date, due_date: Due, amount: Amount}\n"
+    )
+    out = tmp_path / "out"
+    result = ingest_source(load_config(_source(tmp_path, block), SourceConfig), out, as_of=AS_OF)
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"], inv["rows_filtered"]) == (
+        6,
+        3,
+        1,
+        2,
+    )
+    assert inv["reasons"] == {"fill_down_no_value_above": 1}
+    q = pd.read_csv(out / "quarantine" / "invoices.csv")
+    assert q["source_line"].tolist() == [2] and q["invoice_id"].tolist() == ["I0"]
+    detail = q["detail"].iloc[0]
+    assert (
+        "'Customer'" in detail and "line 2" in detail and "fill_down" in detail and "no value above" in detail
+    )
