@@ -180,6 +180,8 @@ def _fill_down(
     for c in groups:
         any_group |= ~blank[c]
     header = only_groups & any_group
+    # a group's own row that also carries its balance (names the group too), unless it is a total
+    shape = _balance_rows(frame, spec, groups, blank, any_group & ~header)
     # every row in file order: the frame's rows, then the malformed group rows placed by source_row
     mal_rows = np.flatnonzero(mal_header)
     order = np.argsort(
@@ -190,6 +192,10 @@ def _fill_down(
     first = np.concatenate(
         [np.array(_first_cells(frame, columns, blank), dtype=object), [None] * len(mal_rows)]
     )[order]
+    shape_o = np.concatenate([shape, np.zeros(len(mal_rows), dtype=bool)])[order]
+    hint = np.array([t is not None and _TOTAL_HINT.search(t) is not None for t in first], dtype=bool)
+    balance = shape_o & ~hint
+    is_header |= balance
     cells: dict[str, np.ndarray] = {}  # per group column: its stripped cell per row (None if empty)
     for c in groups:
         own = (
@@ -202,13 +208,7 @@ def _fill_down(
         cells[c] = np.concatenate([own, np.array(mal, dtype=object)])[order]
     # a total line's label in the row's first cell: the report's total alone, or a group's (checked
     # against the group above it); never a group's own row
-    candidate = np.array(
-        [
-            not h and t is not None and _TOTAL_HINT.search(t) is not None
-            for h, t in zip(is_header, first, strict=True)
-        ],
-        dtype=bool,
-    )
+    candidate = ~is_header & hint
     total = np.zeros(m, dtype=bool)
     for _ in range(2):  # a candidate that is no total (a customer 'Total Logistics') names a group
         current = {c: _forward(cells[c], _sources(c, into, is_header, total, candidate)) for c in groups}
@@ -223,6 +223,9 @@ def _fill_down(
             dtype=bool,
         )
         candidate = total
+    late = shape_o & hint & ~total  # 'Total Logistics' with its balance: no total, a group's row
+    balance |= late
+    is_header |= late
     current = {
         c: _forward(cells[c], _sources(c, into, is_header, total, np.zeros(m, dtype=bool))) for c in groups
     }
@@ -231,8 +234,9 @@ def _fill_down(
     at = back[:n]  # each frame row's place in file order
     drop = (is_header | total)[at]
     filtered["group_header"] += int(header.sum()) + len(mal_rows)
+    filtered["group_balance"] += int(balance.sum())
     filtered["group_total"] += int(total.sum())
-    for reason in ("group_header", "group_total"):
+    for reason in ("group_header", "group_balance", "group_total"):
         if not filtered[reason]:
             del filtered[reason]
     new = frame.copy()
@@ -300,6 +304,40 @@ def _orphans(
     )
     merged = pd.concat([malformed, extra], ignore_index=True)
     return merged.sort_values("source_row", kind="stable").reset_index(drop=True)
+
+
+# a cell that is an amount: sign, currency sign or code, digits with separators, parentheses
+_AMOUNT = re.compile(
+    r"\(?\s*[-+]?\s*(?:[A-Za-z]{3}\s?|[$\u20ac\u00a3\u00a5\u20b9])?\s*[-+]?\d[\d,.'\s]*\s*(?:[A-Za-z]{3})?\s*\)?-?"
+)
+# the mapped columns a group's balance row leaves empty: its document's number and dates
+_DOCUMENT_COLUMNS = ("invoice_id", "payment_id", "issue_date", "due_date", "paid_on")
+
+
+def _balance_rows(
+    frame: pd.DataFrame, spec: FileSource, groups: list[str], blank: dict[str, np.ndarray], maybe: np.ndarray
+) -> np.ndarray:
+    """Rows that name a group and carry its balance (Sage's account row with credit limit and
+    balance, an Excel pivot's subtotals at the top of a group): a group cell filled, the mapped
+    document number and dates empty (when they are not group columns), every other cell an amount.
+    Without a mapped document number in the file, no row is taken for one (a bad row stays bad)."""
+    mapped = [spec.columns.get(k, k) for k in _DOCUMENT_COLUMNS]
+    mapped = [c for c in dict.fromkeys(mapped) if c in frame.columns and c not in groups]
+    if not any(spec.columns.get(k, k) in mapped for k in ("invoice_id", "payment_id")):
+        return np.zeros(len(frame), dtype=bool)
+    out = maybe.copy()
+    for c in mapped:
+        out &= blank[c]
+    rows = np.flatnonzero(out)
+    if not len(rows):
+        return out
+    for c in frame.columns:
+        if c in groups or c in mapped:
+            continue
+        text = frame[c].iloc[rows].astype("string").str.strip()
+        ok = blank[c][rows] | text.str.fullmatch(_AMOUNT).fillna(False).to_numpy(dtype=bool)
+        out[rows[~ok]] = False
+    return out
 
 
 def _kept(raw: RawFile, frame: pd.DataFrame, keep: np.ndarray, mal_keep: np.ndarray) -> RawFile:

@@ -181,3 +181,122 @@ def test_fill_down_with_no_value_above_is_quarantined_with_its_own_reason(tmp_pa
     assert (
         "'Customer'" in detail and "line 2" in detail and "fill_down" in detail and "no value above" in detail
     )
+
+
+# ------------------------------------------------------------ 4. group rows that carry the group's balance
+
+
+def _pivot_top() -> str:
+    """An aged report as an Excel pivot table writes it with 'subtotals at top of group' (the
+    default of the compact and outline forms), saved as CSV: the contact's own row carries the
+    contact's balance in the value columns, its invoices below; a 'Grand Total' at the end."""
+    return (
+        "Invoice Date,Invoice Number,Due Date,Current,Older,Total\n"
+        "Acme Ltd,,,,300.00,300.00\n"
+        "01 Oct 2024,INV-1,31 Oct 2024,,100.00,100.00\n"
+        "05 Oct 2024,INV-2,04 Nov 2024,,200.00,200.00\n"
+        "Beta GmbH,,,50.00,,50.00\n"
+        "20 Nov 2024,INV-3,20 Dec 2024,50.00,,50.00\n"
+        "Total Logistics,,,,\u00a31\u00a0234.50,\u00a31\u00a0234.50\n"
+        "02 Oct 2024,INV-4,01 Nov 2024,,\u00a31\u00a0234.50,\u00a31\u00a0234.50\n"
+        "Grand Total,,,50.00,\u00a31\u00a0534.50,\u00a31\u00a0584.50\n"
+    )
+
+
+def test_a_group_row_with_the_groups_balance_names_the_group_and_is_filtered(tmp_path: Path) -> None:
+    """Before: the contact rows (name + balance) were no group rows (cells besides the group's),
+    so they were quarantined and no invoice had a contact: 8 read = 0 accepted + 7 quarantined + 1
+    filtered (the grand total). Now such a row (an empty invoice number and dates, its other cells
+    amounts) is the group's own row, counted `group_balance`: 8 = 4 + 0 + 4, each invoice on its
+    contact ('Total Logistics' a contact, its balance written '£1 234.50')."""
+    export = tmp_path / "pivot.csv"
+    export.write_text(_pivot_top(), encoding="utf-8")
+    block = (
+        f"tables:\n  invoices:\n    path: {export}\n"
+        "    fill_down: [{column: Invoice Date, into: Contact}]\n"
+        "    columns: {invoice_id: Invoice Number, debtor_id: Contact, issue_date: Invoice Date,"
+        " due_date: Due Date, amount: Total}\n    values: {date_format: '%d %b %Y', thousands: ' '}\n"
+    )
+    result = ingest_source(load_config(_source(tmp_path, block), SourceConfig), None, as_of=AS_OF)
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"], inv["rows_filtered"]) == (
+        8,
+        4,
+        0,
+        4,
+    )
+    assert inv["filtered"] == {"group_balance": 3, "group_total": 1}
+    got = result.portfolio.invoices.sort_values("invoice_id")
+    assert got["debtor_id"].tolist() == ["Acme Ltd", "Acme Ltd", "Beta GmbH", "Total Logistics"]
+    assert got["amount"].tolist() == [100.0, 200.0, 50.0, 1234.5]
+
+
+def _sage_aged_detailed() -> str:
+    """Sage 50's Aged Debtors Analysis (Detailed) as CSV (hand-built after its layout: not a file
+    from Sage): the account's row (A/C, Name, Credit Limit, Balance), its transactions below with
+    the account cells empty, 'Totals:' per account and 'Grand Totals:'."""
+    return (
+        "A/C,Name,Credit Limit,No,Type,Date,Ref,Due,Balance\n"
+        "ACME01,Acme Ltd,5000.00,,,,,,330.00\n"
+        ",,,101,SI,01/10/2024,INV-1,31/10/2024,200.00\n"
+        ",,,102,SI,05/10/2024,INV-2,04/11/2024,130.00\n"
+        ",,,,,,,Totals:,330.00\n"
+        'BETA02,Beta GmbH,"2,000.00",,,,,,70.00\n'
+        ",,,103,SI,07/10/2024,INV-3,06/11/2024,70.00\n"
+        ",,,104,SI,09/10/2024,,08/11/2024,15.00\n"
+        ",,,,,,,Totals:,85.00\n"
+        ",,,,,,,Grand Totals:,415.00\n"
+    )
+
+
+def test_an_account_row_with_its_balance_is_filtered_in_place(tmp_path: Path) -> None:
+    """In place (`fill_down: [A/C, Name]`): the account rows carry credit limit and balance.
+    Before: 9 read = 3 accepted + 3 quarantined (the 2 account rows, missing values; the row
+    without a Ref) + 3 filtered (group_total). Now: 9 = 3 + 1 (the detail row without a Ref, its
+    dates written, stays a bad row: `missing_value:invoice_id`) + 5 filtered (group_balance 2,
+    group_total 3)."""
+    export = tmp_path / "sage.csv"
+    export.write_text(_sage_aged_detailed(), encoding="utf-8")
+    block = (
+        f"tables:\n  invoices:\n    path: {export}\n    fill_down: [A/C, Name]\n"
+        "    columns: {invoice_id: Ref, debtor_id: A/C, issue_date: Date, due_date: Due, amount: Balance}\n"
+        "    values: {date_format: d/m/Y, thousands: ','}\n"
+    )
+    result = ingest_source(load_config(_source(tmp_path, block), SourceConfig), None, as_of=AS_OF)
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"], inv["rows_filtered"]) == (
+        9,
+        3,
+        1,
+        5,
+    )
+    assert inv["filtered"] == {"group_balance": 2, "group_total": 3}
+    assert inv["reasons"] == {"missing_value:invoice_id": 1}
+    got = result.portfolio.invoices.sort_values("invoice_id")
+    assert got["debtor_id"].tolist() == ["ACME01", "ACME01", "BETA02"]
+
+
+def test_a_row_with_a_text_cell_beside_the_group_is_no_balance_row(tmp_path: Path) -> None:
+    """The rule's edge: a row naming its account, with no Ref and no dates, but a document type
+    (text, not an amount) is a detail row with its number missing: quarantined, not filtered."""
+    export = tmp_path / "sage.csv"
+    export.write_text(
+        _sage_aged_detailed().replace(
+            ",,,,,,,Grand Totals:", "ACME01,Acme Ltd,,105,SI,,,,40.00\n,,,,,,,Grand Totals:"
+        ),
+        encoding="utf-8",
+    )
+    block = (
+        f"tables:\n  invoices:\n    path: {export}\n    fill_down: [A/C, Name]\n"
+        "    columns: {invoice_id: Ref, debtor_id: A/C, issue_date: Date, due_date: Due, amount: Balance}\n"
+        "    values: {date_format: d/m/Y, thousands: ','}\n"
+    )
+    result = ingest_source(load_config(_source(tmp_path, block), SourceConfig), None, as_of=AS_OF)
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"], inv["rows_filtered"]) == (
+        10,
+        3,
+        2,
+        5,
+    )
+    assert inv["filtered"] == {"group_balance": 2, "group_total": 3}
