@@ -213,6 +213,11 @@ class FileSource(ConfigModel):
     negate_amount: bool = Field(
         False, description="the file writes amounts with the opposite sign (a ledger's payments: negative)"
     )
+    ids_from_rows: bool = Field(
+        False,
+        description="tables.payments: a payment with an empty payment_id gets one made from its row's cells "
+        "and its place in a run of equal adjacent rows (row-<hash>-<n>; QuickBooks leaves Num empty)",
+    )
     clearing: Clearing | None = Field(
         None,
         description="tables.payments of a ledger: the invoice of each payment from the clearing document "
@@ -230,6 +235,7 @@ class FileSource(ConfigModel):
                 ("rows", None),
                 ("negate_amount", False),
                 ("clearing", None),
+                ("ids_from_rows", False),
             ):
                 if key in data and getattr(self, key) == default:
                     del data[key]
@@ -238,7 +244,11 @@ class FileSource(ConfigModel):
     def shapes_rows(self) -> bool:
         """True when rows are filtered, filled down or their sign reversed while reading."""
         return (
-            bool(self.fill_down) or self.rows is not None or self.negate_amount or self.clearing is not None
+            bool(self.fill_down)
+            or self.rows is not None
+            or self.negate_amount
+            or self.clearing is not None
+            or self.ids_from_rows
         )
 
     def file_format(self) -> str:
@@ -274,6 +284,11 @@ class ARExportSource(FileSource):
             raise ValueError(
                 "clearing applies to tables.payments (a ledger's payment rows joined to its invoice rows); "
                 "an AR export's rows are invoices, whose settlement column already makes their payments"
+            )
+        if self.ids_from_rows:
+            raise ValueError(
+                "ids_from_rows applies to tables.payments (payments exported without a number); an AR "
+                "export's payments are made from its invoices (invoice_id + payment_id_suffix)"
             )
         if self.negate_amount:
             raise ValueError(
@@ -434,7 +449,19 @@ class SourceConfig(ConfigModel):
 
     def _clearing_joins(self) -> None:
         """``clearing`` only on tables.payments, beside tables.invoices of the same file, and not with a
-        mapped invoice_id (the join gives it)."""
+        mapped invoice_id (the join gives it). ``ids_from_rows`` only on tables.payments, not with
+        ``clearing`` (whose join keys on the payments' document numbers)."""
+        for table, src in self.tables.items():
+            if src.ids_from_rows and table != "payments":
+                raise ValueError(
+                    f"tables.{table}.ids_from_rows: ids_from_rows applies to tables.payments (payments "
+                    "exported without a number); an invoice needs its own number: fix the export or the mapping"
+                )
+            if src.ids_from_rows and src.clearing is not None:
+                raise ValueError(
+                    "tables.payments: ids_from_rows and clearing do not go together (the clearing join "
+                    "keys on the payments' document numbers); a ledger's payments have numbers: remove ids_from_rows"
+                )
         for table, src in self.tables.items():
             if src.clearing is None:
                 continue

@@ -223,6 +223,15 @@ def _table_loader(
         used = set(rename.values())
         mapped = pd.DataFrame({c: frame[src].reset_index(drop=True) for c, src in rename.items()})
         source_row, source_line, summary = raw.source_row, raw.source_line, None
+        repairs = raw.repairs
+        if spec.ids_from_rows:  # payments exported without a number (QuickBooks' empty Num)
+            from pipelines.sources.rowids import ids_from_rows
+
+            mapped["payment_id"], made = ids_from_rows(
+                frame, mapped.get("payment_id"), rename.get("payment_id"), tuple(csv_opts.na_values)
+            )
+            if made:
+                repairs = {**repairs, "payment_id_from_row": made}
         if join is not None:
             mapped, source_row, source_line, summary = _joined(join, whole, raw, mapped, values)
             used |= {join.column, join.key}
@@ -239,7 +248,7 @@ def _table_loader(
                 column_map={c: src for c, src in rename.items() if c != src},
                 rows_in=len(mapped) + len(raw.malformed),
                 source_line=source_line,
-                repairs=raw.repairs,
+                repairs=repairs,
                 filtered=filtered,
                 negate_amount=spec.negate_amount,
                 clearing=summary,

@@ -656,6 +656,11 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
     # negative, their numbers are other series)
     columns = _profile(frame if types is None else frame.loc[types.invoice_rows].reset_index(drop=True))
     chosen, why = _map(columns)
+    paid = _payment_type_column(frame) if types is None else None
+    if paid is not None:  # every row a payment (a transaction list of payments): a payments file
+        for was, now in (("invoice_id", "payment_id"), ("issue_date", "paid_on")):
+            if was in chosen and now not in chosen:
+                chosen[now], why[now] = chosen.pop(was), f"{why.get(was, '')}; every {paid!r} is a payment"
     is_invoice = {"issue_date", "due_date", "amount"} <= set(chosen) or "invoice_id" in chosen
     clearing = _clearing_columns(frame) if types is not None and types.payments else None
     if clearing is not None and is_invoice:  # the payment rows join their invoices: two tables
@@ -695,6 +700,14 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         extra += _group_lines(grouped)
     if types is not None and kind in ("invoices", "ar_export"):
         extra += _document_lines(types, kind)
+    pid = mapping.get("payment_id") if kind == "payments" else None
+    if pid is not None and (frame[pid.name].fillna("").str.strip() == "").any():
+        empty = int((frame[pid.name].fillna("").str.strip() == "").sum())
+        extra += [
+            f"# {pid.name!r} is empty on {empty} of {len(frame)} sampled rows (QuickBooks leaves a payment's Num "
+            "empty): such a payment gets an id from its row (conf/sources/README.md, ids_from_rows)",
+            "ids_from_rows: true",
+        ]
     text = _render(path, name or _slug(path.stem), kind, opts, mapping, why, columns, missing, notes, extra)
     if types is not None and kind == "invoices" and types.payments:
         text = text.replace(
@@ -747,6 +760,17 @@ class DocumentTypes:
     @property
     def seen(self) -> list[str]:
         return sorted(self.invoices + self.payments + self.others)
+
+
+def _payment_type_column(frame: pd.DataFrame) -> str | None:
+    """A column whose every value is a payment type (``Transaction Type`` = Payment): the file is a
+    list of payments, though its columns (Num, Date) read like an invoice's."""
+    for name in frame.columns:
+        folded = frame[name].fillna("").str.strip().str.lower()
+        seen = set(folded[folded != ""].unique())
+        if seen and seen <= _PAYMENT_TYPES and (folded != "").all():
+            return str(name)
+    return None
 
 
 def _document_types(frame: pd.DataFrame) -> DocumentTypes | None:

@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from pipelines.config import load_config
 from pipelines.config.source import SourceConfig
@@ -300,3 +301,95 @@ def test_a_row_with_a_text_cell_beside_the_group_is_no_balance_row(tmp_path: Pat
         5,
     )
     assert inv["filtered"] == {"group_balance": 2, "group_total": 3}
+
+
+# ------------------------------------------------------------ 5. payments without a number
+
+
+def _qbo_payments(rows: int = 1) -> str:
+    """QuickBooks Online's payments as a Transaction List (Transaction Type = Payment): `Num` is
+    empty unless a reference was typed. Amy paid 100.00 twice on 10/02 (two payments, adjacent rows
+    of an export sorted by date); Cool Cars paid 200.00 with a reference and 50.00 without."""
+    body = (
+        "10/02/2024,Payment,,Amy's Bird Sanctuary,,100.00\n"
+        "10/02/2024,Payment,,Amy's Bird Sanctuary,,100.00\n"
+        "10/03/2024,Payment,R1003,Cool Cars,,200.00\n"
+        "10/05/2024,Payment,,Cool Cars,,50.00\n"
+    )
+    return "Date,Transaction Type,Num,Customer,Memo/Description,Amount\n" + body * rows
+
+
+def _qbo_config(tmp_path: Path, payments: Path, option: str = "    ids_from_rows: true\n") -> Path:
+    invoices = tmp_path / "inv.csv"
+    invoices.write_text(
+        "Num,Customer,Date,Due Date,Amount\n1001,Amy's Bird Sanctuary,09/02/2024,10/02/2024,300.00\n"
+        "1002,Cool Cars,09/03/2024,10/03/2024,250.00\n",
+        encoding="utf-8",
+    )
+    return _source(
+        tmp_path,
+        "values: {date_format: m/d/Y}\ntables:\n"
+        f"  invoices:\n    path: {invoices}\n"
+        "    columns: {invoice_id: Num, debtor_id: Customer, issue_date: Date, due_date: Due Date, amount: Amount}\n"
+        f"  payments:\n    path: {payments}\n{option}"
+        "    columns: {payment_id: Num, debtor_id: Customer, paid_on: Date, amount: Amount}\n",
+    )
+
+
+def test_payments_without_a_number_get_ids_from_their_rows(tmp_path: Path) -> None:
+    """Before (no option): the 3 payments without a Num were quarantined (the second equal one of
+    10/02 as duplicate_row, the others missing_value:payment_id): 4 = 1 + 3.
+    Now `ids_from_rows: true` gives each an id from its row's cells and its place in a run of equal
+    adjacent rows: the two equal payments of 10/02 stay two (…-1, …-2), 350.00 paid in all, and a
+    second run gives the same ids."""
+    payments = tmp_path / "pay.csv"
+    payments.write_text(_qbo_payments(), encoding="utf-8")
+    before = ingest_source(
+        load_config(_qbo_config(tmp_path, payments, option=""), SourceConfig), None, as_of=AS_OF
+    ).manifest["tables"]["payments"]
+    assert (before["rows_in"], before["rows_accepted"]) == (4, 1)
+    assert before["reasons"] == {"duplicate_row": 1, "missing_value:payment_id": 2}
+    source = load_config(_qbo_config(tmp_path, payments), SourceConfig)
+    runs = [ingest_source(source, None, as_of=AS_OF) for _ in range(2)]
+    pay = runs[0].manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (4, 4, 0)
+    got = runs[0].portfolio.payments.sort_values("paid_on")
+    ids = got["payment_id"].tolist()
+    assert ids[2] == "R1003" and len(set(ids)) == 4
+    assert ids[0].startswith("row-") and ids[0][:-2] == ids[1][:-2]
+    assert sorted(i[-2:] for i in ids[:2]) == ["-1", "-2"]
+    assert got["amount"].sum() == 450.0
+    assert runs[1].portfolio.payments.sort_values("paid_on")["payment_id"].tolist() == ids
+
+
+def test_a_payments_file_appended_to_itself_is_still_caught_as_duplicate_rows(tmp_path: Path) -> None:
+    """The same export twice in one file (8 rows): equal rows that are not adjacent get the same id,
+    so each copy is an exact duplicate_row (4 accepted + 4 quarantined), not 4 more payments."""
+    payments = tmp_path / "pay.csv"
+    payments.write_text(_qbo_payments(rows=2), encoding="utf-8")
+    result = ingest_source(load_config(_qbo_config(tmp_path, payments), SourceConfig), None, as_of=AS_OF)
+    pay = result.manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (8, 4, 4)
+    assert pay["reasons"] == {"duplicate_row": 4}
+    assert result.portfolio.payments["amount"].sum() == 450.0
+
+
+def test_ids_from_rows_is_refused_outside_tables_payments(tmp_path: Path) -> None:
+    from pipelines.config import ConfigError
+
+    config = _source(tmp_path, "tables:\n  invoices:\n    path: x.csv\n    ids_from_rows: true\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(config, SourceConfig)
+    assert "ids_from_rows" in str(err.value) and "tables.payments" in str(err.value)
+
+
+def test_suggest_drafts_ids_from_rows_when_the_payment_number_is_empty(tmp_path: Path) -> None:
+    """`ews sources suggest` on the payments export: Num is mapped to payment_id and, being empty
+    on rows of the sample, the draft sets `ids_from_rows: true` with a comment."""
+    from pipelines.sources.suggest import suggest_source
+
+    payments = tmp_path / "pay.csv"
+    payments.write_text(_qbo_payments(), encoding="utf-8")
+    draft = suggest_source(payments)
+    assert draft.mapping.get("payment_id") == "Num"
+    assert "ids_from_rows: true" in draft.text

@@ -1,0 +1,55 @@
+"""Ids for payments exported without a number (``ids_from_rows`` of ``tables.payments``).
+
+QuickBooks leaves a payment's ``Num`` empty unless a reference was typed. Such a payment gets the id
+``row-<hash>-<n>``: ``<hash>`` the first 12 hex digits of the SHA-256 of the row's cells (every
+column of the file as read, trimmed, the id's own column left out), ``<n>`` its place (1, 2, ...)
+in a run of equal adjacent rows. So:
+
+- two equal payments of a day (adjacent rows: an export sorted by any of its columns puts equal rows
+  together) stay two payments, ``...-1`` and ``...-2``;
+- a rerun on the same file gives the same ids (a later export with rows added keeps them too);
+- an export appended to itself repeats each row away from its first copy: the copy gets the same id,
+  so it is an exact copy (``duplicate_row``), quarantined, not a second payment. Equal rows that
+  are not adjacent are read so too (one kept): the safe side, as cash counted twice would mark
+  invoices paid that are not.
+
+A row with a number keeps it. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+
+
+def ids_from_rows(
+    frame: pd.DataFrame, ids: pd.Series | None, id_column: str | None, na_values: tuple[str, ...]
+) -> tuple[pd.Series, int]:
+    """The payment ids with the empty ones made from their rows, and how many were made."""
+    n = len(frame)
+    if ids is None:
+        ids = pd.Series(pd.NA, index=range(n), dtype="string")
+    ids = ids.reset_index(drop=True).astype("string")
+    text = ids.str.strip()
+    empty = (text.isna() | text.isin(list(na_values)) | (text == "")).to_numpy(dtype=bool)
+    if not empty.any():
+        return ids, 0
+    cells = [c for c in frame.columns if c != id_column]
+    parts = frame[cells].reset_index(drop=True).astype("string").apply(lambda s: s.str.strip()).fillna("")
+    content = parts.agg("\x1f".join, axis=1).to_numpy(dtype=object) if cells else np.full(n, "", dtype=object)
+    digest = np.array(
+        [
+            hashlib.sha256(str(c).encode("utf-8")).hexdigest()[:12] if e else ""
+            for c, e in zip(content, empty, strict=True)
+        ],
+        dtype=object,
+    )
+    out = ids.to_numpy(dtype=object).copy()
+    run = 0
+    for k in np.flatnonzero(empty):
+        same = k > 0 and empty[k - 1] and digest[k - 1] == digest[k]
+        run = run + 1 if same else 1
+        out[k] = f"row-{digest[k]}-{run}"
+    return pd.Series(out, dtype="string"), int(empty.sum())
