@@ -77,6 +77,13 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
                 f"{k} ({v:,})" for k, v in sorted(t["filtered"].items(), key=lambda kv: (-kv[1], kv[0]))
             )
             console.print(f"{name}: rows left out by the source config's row options: {why}", highlight=False)
+        made = (t.get("repairs") or {}).get("payment_id_from_row", 0)
+        if made:  # ids_from_rows: say it, so that the ids row-<hash>-<n> in the outputs are no surprise
+            console.print(
+                f"{name}: {made:,} payment(s) without a number got an id from their row (ids_from_rows: "
+                "row-<hash>-<n>)",
+                highlight=False,
+            )
         c = t.get("clearing")
         if c:  # a payment split over the invoices it cleared: rows in = read - filtered + pieces added
             left = ", ".join(f"{k} ({v:,})" for k, v in c["unallocated"].items()) or "none"

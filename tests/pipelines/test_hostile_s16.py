@@ -360,6 +360,32 @@ def test_payments_without_a_number_get_ids_from_their_rows(tmp_path: Path) -> No
     assert sorted(i[-2:] for i in ids[:2]) == ["-1", "-2"]
     assert got["amount"].sum() == 450.0
     assert runs[1].portfolio.payments.sort_values("paid_on")["payment_id"].tolist() == ids
+    assert pay["repairs"] == {"payment_id_from_row": 3}
+
+
+def test_ews_ingest_says_how_many_payment_ids_it_made(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    payments = tmp_path / "pay.csv"
+    payments.write_text(_qbo_payments(), encoding="utf-8")
+    config = _qbo_config(tmp_path, payments)
+    res = CliRunner().invoke(
+        app,
+        [
+            "ingest",
+            "--source",
+            str(config),
+            "--as-of",
+            "2024-12-04",
+            "--out",
+            str(tmp_path / "out"),
+            "--no-docs",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "payments: 3 payment(s) without a number got an id from their row" in " ".join(res.output.split())
 
 
 def test_a_payments_file_appended_to_itself_is_still_caught_as_duplicate_rows(tmp_path: Path) -> None:
