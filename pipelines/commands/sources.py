@@ -9,7 +9,7 @@ from rich.console import Console
 
 HELP = """Guess a source config (kind: source) from one CSV export and print or write it.
 
-An Excel workbook (.xlsx) is first converted: its first sheet is written beside it as FILE.csv
+An Excel workbook (.xlsx) is first converted: its first visible sheet is written beside it as FILE.csv
 (UTF-8, ISO dates), which the draft then reads.
 
 Detects the encoding, delimiter and title lines, then per column the date layout, the decimal
@@ -37,7 +37,9 @@ def register(app: typer.Typer) -> None:
         name: str | None = typer.Option(None, "--name", help="source name; default: from the file name"),
         force: bool = typer.Option(False, "--force", help="overwrite --out if it exists"),
         sheet: str | None = typer.Option(
-            None, "--sheet", help="an Excel workbook's sheet to map, by name (default: the first sheet)"
+            None,
+            "--sheet",
+            help="an Excel workbook's sheet to map, by name (default: the first visible sheet)",
         ),
     ) -> None:
         from pipelines.adapters.files import write_text_atomic
@@ -66,7 +68,7 @@ def register(app: typer.Typer) -> None:
                     err.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
                 if others and sheet is None:
                     err.print(
-                        f"[yellow]note:[/] the workbook has {len(others) + 1} sheets; the first was taken. "
+                        f"[yellow]note:[/] the workbook has {len(others) + 1} sheets; the first visible one was taken. "
                         f"Others: {', '.join(repr(o) for o in others[:8])}{' ...' if len(others) > 8 else ''}. "
                         "Pick one with --sheet NAME (add --force to replace the CSV and the draft)",
                         highlight=False,

@@ -1128,6 +1128,13 @@ def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> ExcelSheet:
             raise ValueError(
                 f"{path}: no sheet named {sheet!r}; its sheets: {', '.join(repr(n) for n in names)}"
             )
+        hidden_sheets = [
+            w.title for w in book.worksheets if getattr(w, "sheet_state", "visible") != "visible"
+        ]
+        if isinstance(sheet, int) and sheet == 0 and len(hidden_sheets) < len(names):
+            # the default: the first sheet the user sees (an export's hidden tips or lookups sheet
+            # may come first)
+            sheet = next(k for k, n in enumerate(names) if n not in hidden_sheets)
         ws = book.worksheets[sheet] if isinstance(sheet, int) else book[sheet]
         rows = [["" if v is None else _cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
         name = ws.title
@@ -1151,6 +1158,11 @@ def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> ExcelSheet:
     if not rows:
         raise ValueError(f"{path}: sheet {name!r} is empty")
     notes = []
+    if hidden_sheets and name not in hidden_sheets:
+        notes.append(
+            f"the workbook's hidden sheet(s) {', '.join(repr(h) for h in hidden_sheets)} were passed over: the "
+            f"first visible sheet {name!r} was taken (--sheet NAME picks another)"
+        )
     if filled:
         notes.append(
             f"sheet {name!r}: {len(filled):,} merged range(s) over several rows ({_listed(filled)}): each row "

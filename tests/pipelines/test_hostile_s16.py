@@ -419,3 +419,34 @@ def test_suggest_drafts_ids_from_rows_when_the_payment_number_is_empty(tmp_path:
     draft = suggest_source(payments)
     assert draft.mapping.get("payment_id") == "Num"
     assert "ids_from_rows: true" in draft.text
+
+
+# ------------------------------------------------------------ 6. a new user's walk: an Excel AR export
+
+
+def test_suggest_takes_the_first_visible_sheet_of_a_workbook(tmp_path: Path) -> None:
+    """An Excel export whose first sheet is hidden (export tips): before, `ews sources suggest`
+    converted the hidden sheet (two lines of tips) and drafted it as invoices. Now it takes the
+    first visible sheet and names the hidden one."""
+    import openpyxl
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    book = openpyxl.Workbook()
+    tips = book.active
+    tips.title = "Export Tips"
+    tips["A1"], tips["A2"] = "Tips for working with exported reports", "Do not change the layout"
+    tips.sheet_state = "hidden"
+    ws = book.create_sheet("Invoice List")
+    ws.append(["Invoice No", "Customer", "Invoice Date", "Due Date", "Amount"])
+    for k in range(6):
+        ws.append([f"INV-{k}", f"C{k % 2}", dt.date(2024, 10, 1 + k), dt.date(2024, 11, 1 + k), 100.0 + k])
+    path = tmp_path / "ar.xlsx"
+    book.save(path)
+    res = CliRunner().invoke(app, ["sources", "suggest", str(path), "--out", str(tmp_path / "draft.yaml")])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "sheet 'Invoice List' of" in text and "hidden" in text and "'Export Tips'" in text
+    draft = (tmp_path / "draft.yaml").read_text(encoding="utf-8")
+    assert 'invoice_id: "Invoice No"' in draft
