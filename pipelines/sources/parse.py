@@ -111,6 +111,16 @@ def parse_dates(raw: pd.Series, fmt: str) -> tuple[pd.Series, np.ndarray, np.nda
         parsed, out_of_range = _in_storable_range(serial.fillna(iso))
     else:
         parsed, out_of_range = _in_storable_range(_to_datetime(text.mask(~present), fmt))
+        if fmt != "ISO8601":  # a date Excel kept as a date, written YYYY-MM-DD by the conversion beside
+            # dates typed as text in the column's layout: ISO is unambiguous in any layout
+            iso = present & parsed.isna().to_numpy() & ~out_of_range
+            iso &= text.str.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*").fillna(False).to_numpy(dtype=bool)
+            if iso.any():
+                more, more_out = _in_storable_range(
+                    _to_datetime(text.where(pd.Series(iso, index=text.index)).str.strip(), "ISO8601")
+                )
+                parsed = parsed.where(~pd.Series(iso, index=parsed.index), more)
+                out_of_range = out_of_range | (iso & more_out)
     bad = present & parsed.isna().to_numpy() & ~out_of_range
     return parsed, bad, out_of_range
 

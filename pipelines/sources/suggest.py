@@ -162,6 +162,10 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "closeddate",
         "clearing",
         "datepaiement",
+        "datefullypaid",
+        "fullypaiddate",
+        "fullypaidon",
+        "fullypaidondate",
     ),
     "settled_amount": (
         "settledamount",
@@ -338,10 +342,13 @@ def _skip_rows(lines: list[str], delimiter: str) -> int:
 
 
 def _date(values: pd.Series) -> tuple[str | None, bool]:
-    ok = {
-        alias: pd.to_datetime(values, format=fmt, errors="coerce").notna().mean()
-        for alias, fmt in DATE_LAYOUTS
-    }
+    # a cell Excel kept as a date is ISO text after the conversion, beside dates typed as text in
+    # another layout: ingest reads ISO in any layout, so it counts for every layout that reads the rest
+    iso = values.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False)
+    ok = {}
+    for alias, fmt in DATE_LAYOUTS:
+        read = pd.to_datetime(values, format=fmt, errors="coerce").notna()
+        ok[alias] = (read | iso).mean() if alias != "iso" and read.any() else read.mean()
     # most values parse: one bad date in a handful of rows (31.02.2024) must not hide the layout
     needed = min(0.8, 1 - 1 / len(values)) if len(values) >= 3 else 1.0
     good = [alias for alias, share in ok.items() if share >= needed]

@@ -450,3 +450,46 @@ def test_suggest_takes_the_first_visible_sheet_of_a_workbook(tmp_path: Path) -> 
     assert "sheet 'Invoice List' of" in text and "hidden" in text and "'Export Tips'" in text
     draft = (tmp_path / "draft.yaml").read_text(encoding="utf-8")
     assert 'invoice_id: "Invoice No"' in draft
+
+
+def _mixed_dates_csv() -> str:
+    """A sheet converted from Excel whose invoice dates are half real dates (written ISO by the
+    conversion) and half text typed as d/m/Y; 'Date Fully Paid' and 'Amount Paid' settle them."""
+    rows = ["Invoice No,Customer ID,Invoice Date,Due Date,Amount,Amount Paid,Date Fully Paid"]
+    for k in range(8):
+        issue = dt.date(2024, 9, 2 + 3 * k)
+        cell = issue.isoformat() if k % 2 == 0 else f"{issue:%d/%m/%Y}"
+        due = issue + dt.timedelta(days=30)
+        paid = f"{100 + k}.00,{issue + dt.timedelta(days=20)}" if k < 4 else ","
+        rows.append(f"INV-{k},C{k % 3},{cell},{due},{100 + k}.00,{paid}")
+    return "\n".join(rows) + "\n"
+
+
+def test_a_date_column_of_excel_dates_and_typed_text_is_drafted_and_read(tmp_path: Path) -> None:
+    """Before: 'Invoice Date' (ISO and d/m/Y text mixed) was no date column to suggest, so
+    issue_date was drafted from 'Date Fully Paid' (GUESS: first date column), and the settlement
+    columns were not recognised (a plain invoices draft). Now the column is drafted with its typed
+    layout (d/m/Y; an ISO date is read in any layout: unambiguous) and the file as an ar_export
+    settled by 'Date Fully Paid' / 'Amount Paid': 8 invoices accepted, 4 paid."""
+    export = tmp_path / "ar.csv"
+    export.write_text(_mixed_dates_csv(), encoding="utf-8")
+    from pipelines.sources.suggest import suggest_source
+
+    draft = suggest_source(export)
+    assert draft.kind == "ar_export"
+    assert draft.mapping["issue_date"] == "Invoice Date"
+    assert draft.mapping["settled_on"] == "Date Fully Paid" and draft.mapping["settled_amount"] == "Amount Paid"
+    result = ingest_source(load_config(_write(tmp_path, draft.text), SourceConfig), None, as_of=AS_OF)
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"]) == (8, 8)
+    got = result.portfolio.invoices.sort_values("invoice_id")["issue_date"].dt.date.tolist()
+    assert got == [dt.date(2024, 9, 2 + 3 * k) for k in range(8)]
+    assert len(result.portfolio.payments) == 4
+
+
+def test_iso_text_in_a_d_m_y_column_is_read_as_iso() -> None:
+    from pipelines.sources.parse import parse_dates
+
+    parsed, bad, _ = parse_dates(pd.Series(["2024-03-05", "05/03/2024", "2024-13-05", "31/02/2024"]), "%d/%m/%Y")
+    assert parsed.iloc[0] == pd.Timestamp("2024-03-05") and parsed.iloc[1] == pd.Timestamp("2024-03-05")
+    assert bad.tolist() == [False, False, True, True]
