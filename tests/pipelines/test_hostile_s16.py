@@ -478,7 +478,9 @@ def test_a_date_column_of_excel_dates_and_typed_text_is_drafted_and_read(tmp_pat
     draft = suggest_source(export)
     assert draft.kind == "ar_export"
     assert draft.mapping["issue_date"] == "Invoice Date"
-    assert draft.mapping["settled_on"] == "Date Fully Paid" and draft.mapping["settled_amount"] == "Amount Paid"
+    assert (
+        draft.mapping["settled_on"] == "Date Fully Paid" and draft.mapping["settled_amount"] == "Amount Paid"
+    )
     result = ingest_source(load_config(_write(tmp_path, draft.text), SourceConfig), None, as_of=AS_OF)
     inv = result.manifest["tables"]["invoices"]
     assert (inv["rows_in"], inv["rows_accepted"]) == (8, 8)
@@ -490,6 +492,8 @@ def test_a_date_column_of_excel_dates_and_typed_text_is_drafted_and_read(tmp_pat
 def test_iso_text_in_a_d_m_y_column_is_read_as_iso() -> None:
     from pipelines.sources.parse import parse_dates
 
-    parsed, bad, _ = parse_dates(pd.Series(["2024-03-05", "05/03/2024", "2024-13-05", "31/02/2024"]), "%d/%m/%Y")
+    parsed, bad, _ = parse_dates(
+        pd.Series(["2024-03-05", "05/03/2024", "2024-13-05", "31/02/2024"]), "%d/%m/%Y"
+    )
     assert parsed.iloc[0] == pd.Timestamp("2024-03-05") and parsed.iloc[1] == pd.Timestamp("2024-03-05")
     assert bad.tolist() == [False, False, True, True]
