@@ -68,7 +68,8 @@ def register(app: typer.Typer) -> None:
                     err.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
                 if others and sheet is None:
                     err.print(
-                        f"[yellow]note:[/] the workbook has {len(others) + 1} sheets; the first visible one was taken. "
+                        f"[yellow]note:[/] the workbook has {len(others) + 1} sheets; the first "
+                        f"{'visible one ' if any('hidden sheet' in n for n in converted.notes) else ''}was taken. "
                         f"Others: {', '.join(repr(o) for o in others[:8])}{' ...' if len(others) > 8 else ''}. "
                         "Pick one with --sheet NAME (add --force to replace the CSV and the draft)",
                         highlight=False,

@@ -568,6 +568,16 @@ def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
             "GUESS: the customer name (no customer id found)",
         )
         why.pop("name", None)
+    debtor = chosen.get("debtor_id")
+    if "name" not in chosen and debtor is not None and _norm(debtor.name).endswith(("id", "no", "number")):
+        # 'Customer ID' beside 'Customer': the other column named like the customer is its name
+        named = _by_name(
+            [c for c in free if c.kind == "text" and c.name not in {x.name for x in chosen.values()}],
+            "debtor_id",
+            set(),
+        )
+        if named is not None and named.distinct <= debtor.distinct:
+            chosen["name"], why["name"] = named, f"GUESS: the customer's name beside {debtor.name!r}"
     if "debtor_id" not in chosen:
         repeated = [c for c in ids if not c.unique and c.name not in {x.name for x in chosen.values()}]
         if repeated:  # the most distinct values: a customer, not a document type (NetSuite's Type: Invoice)

@@ -497,3 +497,25 @@ def test_iso_text_in_a_d_m_y_column_is_read_as_iso() -> None:
     )
     assert parsed.iloc[0] == pd.Timestamp("2024-03-05") and parsed.iloc[1] == pd.Timestamp("2024-03-05")
     assert bad.tolist() == [False, False, True, True]
+
+
+def test_a_customer_name_column_beside_the_customer_id_is_drafted_as_the_name(tmp_path: Path) -> None:
+    """'Customer ID' and 'Customer' (the name): before, the name was left unmapped (both match
+    debtor_id by name; the id took it), so every export of the run had an empty 'Debtor name'. Now
+    the name column is drafted as `name` (an AR export: the debtors table gets it)."""
+    from pipelines.sources.suggest import suggest_source
+
+    export = tmp_path / "ar.csv"
+    export.write_text(
+        _mixed_dates_csv()
+        .replace("Customer ID,", "Customer ID,Customer,")
+        .replace(",C0,", ",C0,Acme Ltd,")
+        .replace(",C1,", ",C1,Beta GmbH,")
+        .replace(",C2,", ",C2,Carbon & Sons,"),
+        encoding="utf-8",
+    )
+    draft = suggest_source(export)
+    assert draft.mapping["debtor_id"] == "Customer ID" and draft.mapping.get("name") == "Customer"
+    result = ingest_source(load_config(_write(tmp_path, draft.text), SourceConfig), None, as_of=AS_OF)
+    names = result.portfolio.debtors.set_index("debtor_id")["name"].to_dict()
+    assert names == {"C0": "Acme Ltd", "C1": "Beta GmbH", "C2": "Carbon & Sons"}
