@@ -190,18 +190,43 @@ def _id_masks(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 
     if "debtor_id" not in frame or not len(frame):
         return {}
+    out = _totals_in_id(frame)
     ids = arrow(frame["debtor_id"])
     either = pc.fill_null(pc.match_substring_regex(ids, f"{TOTALS_LABEL}|{EXCEL_SCIENTIFIC[4:]}"), False)
     rows = np.flatnonzero(either.to_numpy(zero_copy_only=False))
     if not len(rows):
-        return {}
+        return out
     sci = pc.match_substring_regex(ids.take(rows), EXCEL_SCIENTIFIC).to_numpy(zero_copy_only=False)
-    out = {}
     for reason, hit in (("excel_scientific_id:debtor_id", rows[sci]), ("totals_row", rows[~sci])):
         if len(hit):
-            out[reason] = np.zeros(len(frame), dtype=bool)
+            out[reason] = out.get(reason, np.zeros(len(frame), dtype=bool))
             out[reason][hit] = True
     return out
+
+
+TOTALS_IN_ID = "totals_in_id"
+"""The key under which :func:`_id_masks` hands the rows of :func:`_totals_in_id` on (their
+missing_value reasons are dropped, then the key is merged into ``totals_row``)."""
+
+
+def _totals_in_id(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Rows without a debtor whose document number is a totals label (a sheet's last row 'Total' in
+    its first column, the invoice number's): a totals row too, not a row missing its debtor and dates.
+    Only the rows with no debtor id are matched (a cheap null test first)."""
+    key = "invoice_id" if "invoice_id" in frame else "payment_id" if "payment_id" in frame else None
+    if key is None:
+        return {}
+    empty = frame["debtor_id"].isna().to_numpy(dtype=bool)
+    if not empty.any():
+        return {}
+    rows = np.flatnonzero(empty)
+    label = frame[key].iloc[rows].astype("string").str.fullmatch(TOTALS_LABEL[4:], case=False)
+    hit = rows[label.fillna(False).to_numpy(dtype=bool)]
+    if not len(hit):
+        return {}
+    mask = np.zeros(len(frame), dtype=bool)
+    mask[hit] = True
+    return {TOTALS_IN_ID: mask}
 
 
 def within_table(
@@ -257,6 +282,12 @@ def within_table(
             column = reason.split(":", 1)[1]
             for kind in parse_reasons:
                 masks[reason] = masks[reason] & ~masks.get(f"{kind}:{column}", np.zeros(n, dtype=bool))
+    totals = masks.pop(TOTALS_IN_ID, None)
+    if totals is not None:  # a totals label under the document number: one reason, totals_row
+        for reason in list(masks):
+            if reason.startswith("missing_value:"):
+                masks[reason] = masks[reason] & ~totals
+        masks["totals_row"] = masks.get("totals_row", np.zeros(n, dtype=bool)) | totals
     masks = {k: v for k, v in masks.items() if v.any()}
     return frame, masks, outcome.summary()
 

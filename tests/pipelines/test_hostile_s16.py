@@ -519,3 +519,20 @@ def test_a_customer_name_column_beside_the_customer_id_is_drafted_as_the_name(tm
     result = ingest_source(load_config(_write(tmp_path, draft.text), SourceConfig), None, as_of=AS_OF)
     names = result.portfolio.debtors.set_index("debtor_id")["name"].to_dict()
     assert names == {"C0": "Acme Ltd", "C1": "Beta GmbH", "C2": "Carbon & Sons"}
+
+
+def test_a_totals_row_under_the_invoice_number_is_a_totals_row(tmp_path: Path) -> None:
+    """The sheet's last row 'Total,,,,,68827441.33' (the label in the first column, the invoice
+    number's): before, quarantined as missing_value:debtor_id, missing_value:due_date and
+    missing_value:issue_date ('check the column mapping'). Now `totals_row` alone, as a totals
+    label in the debtor id column was already."""
+    export = tmp_path / "ar.csv"
+    export.write_text(INVOICES + "Total,,,,150\n", encoding="utf-8")
+    block = (
+        f"tables:\n  invoices:\n    path: {export}\n"
+        "    columns: {invoice_id: Invoice, debtor_id: Customer, issue_date: Date, due_date: Due, amount: Amount}\n"
+    )
+    result = ingest_source(load_config(_source(tmp_path, block), SourceConfig), None, as_of=AS_OF)
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (3, 2, 1)
+    assert inv["reasons"] == {"totals_row": 1}
