@@ -524,4 +524,6 @@ class SourceConfig(ConfigModel):
                 inputs = [*tables, *(k for k in ("ar_export", "uci_wide") if getattr(self, k) is not None)]
                 raise ValueError(f"--path {key}=...: this source has no input {key!r}; inputs: {inputs}")
         update["tables"] = tables
-        return self.model_copy(update=update)
+        moved = self.model_copy(update=update)
+        moved._clearing_joins()  # model_copy skips the validators: a clearing join keeps its one file
+        return moved
