@@ -272,6 +272,9 @@ class _ClearingPlan:
     payment_id: str
     payment_amount: str
     negate: bool
+    invoice_currency: str | None = None
+    payment_currency: str | None = None
+    default_currency: str | None = None
 
 
 def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], label: str) -> _ClearingPlan:
@@ -304,6 +307,9 @@ def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], l
         payment_id=spec.columns.get("payment_id", "payment_id"),
         payment_amount=spec.columns.get("amount", "amount"),
         negate=spec.negate_amount,
+        invoice_currency=inv.columns.get("currency") if "currency" in inv.columns else None,
+        payment_currency=spec.columns.get("currency") if "currency" in spec.columns else None,
+        default_currency=source.default_currency,
     )
 
 
@@ -327,6 +333,9 @@ def _joined(
         decimal=values.decimal,
         thousands=values.thousands,
         negate=join.negate,
+        invoice_currency=join.invoice_currency,
+        payment_currency=join.payment_currency,
+        default_currency=join.default_currency,
     )
     pos = result.positions
     out = mapped.iloc[pos].reset_index(drop=True)

@@ -81,6 +81,14 @@ def _cents(values: pd.Series, decimal: str, thousands: str | None, sign: int) ->
     return out
 
 
+def _currency(frame: pd.DataFrame, column: str | None, n: int, default: str) -> np.ndarray:
+    """Each row's currency code (upper case; ``default`` for an empty cell or no column)."""
+    if column is None:
+        return np.full(n, default, dtype=object)
+    text = frame[column].astype("string").str.strip().str.upper().fillna("")
+    return np.where(text == "", default, text.to_numpy(dtype=object)).astype(object)
+
+
 def _amount_text(cents: int, sign: int, decimal: str) -> str:
     text = f"{sign * cents / 100:.2f}"
     return text.replace(".", decimal) if decimal != "." else text
@@ -99,8 +107,17 @@ def join_clearing(
     decimal: str = ".",
     thousands: str | None = None,
     negate: bool = False,
+    invoice_currency: str | None = None,
+    payment_currency: str | None = None,
+    default_currency: str | None = None,
 ) -> ClearingJoin:
-    """Allocate ``payments`` (file columns) over the ``invoices`` they cleared (see the module)."""
+    """Allocate ``payments`` (file columns) over the ``invoices`` they cleared (see the module).
+
+    With ``payment_currency`` (the payments' currency column; ``invoice_currency`` the invoices',
+    ``default_currency`` for an empty cell), a payment takes only the invoices of its own currency:
+    amounts of two currencies are not comparable (a clearing in local currency of a USD and a EUR
+    invoice by one EUR payment). A payment whose currency no invoice of its clearing has stays
+    unallocated (``other_currency``); one with no currency at all takes any invoice, as before."""
     ni, npay = len(invoices), len(payments)
     refs = np.concatenate([_text(invoices[column]), _text(payments[column])])
     keys = np.concatenate([_text(invoices[key]), _text(payments[key])])
@@ -125,21 +142,36 @@ def join_clearing(
     pay_cents = _cents(payments[payment_amount], decimal, thousands, -1 if negate else 1)
     sign = -1 if negate else 1
 
-    # each clearing's invoices in file order
-    by_label: dict[int, list[int]] = {}
+    default = (default_currency or "").strip().upper()
+    # without the payments' currency a payment is in its invoice's (the contract): any invoice
+    pay_cur, inv_cur = np.full(npay, "", dtype=object), np.full(ni, "", dtype=object)
+    if payment_currency:
+        pay_cur = _currency(payments, payment_currency, npay, default)
+        inv_cur = _currency(invoices, invoice_currency, ni, default)
+    # each clearing's invoices in file order, all of them ('') and by currency
+    by_label: dict[tuple[int, str], list[int]] = {}
     for i in np.flatnonzero(inv_open > 0):
-        by_label.setdefault(int(label[i]), []).append(int(i))
+        by_label.setdefault((int(label[i]), ""), []).append(int(i))
+        if inv_cur[i]:
+            by_label.setdefault((int(label[i]), str(inv_cur[i])), []).append(int(i))
     comp_size = np.bincount(label)
 
     out = ClearingJoin(np.empty(0, dtype=np.int64), [], [], [])
     positions: list[int] = []
     reasons: Counter[str] = Counter()
-    cursor: dict[int, int] = {}  # per clearing: its first invoice with an open amount
+    cursor: dict[tuple[int, str], int] = {}  # per clearing (and currency): its first open invoice
     for p in range(npay):
         lab = int(label[ni + p])
-        invs = by_label.get(lab)
+        group = (lab, str(pay_cur[p]))
+        invs = by_label.get(group)
         if not invs:
-            reasons["no_clearing" if comp_size[lab] == 1 and refs[ni + p] == "" else "clears_no_invoice"] += 1
+            if by_label.get((lab, "")):
+                reason = "other_currency"
+            elif comp_size[lab] == 1 and refs[ni + p] == "":
+                reason = "no_clearing"
+            else:
+                reason = "clears_no_invoice"
+            reasons[reason] += 1
             positions.append(p)
             out.invoice_id.append(None)
             out.payment_id.append(None)
@@ -154,16 +186,19 @@ def join_clearing(
             out.amount.append(None)
             continue
         pieces: list[tuple[str | None, int]] = []
-        j = cursor.get(lab, 0)
+        j = cursor.get(group, 0)
         while left > 0 and j < len(invs):
             i = invs[j]
+            if inv_open[i] == 0:  # covered by a payment of the clearing's other list
+                j += 1
+                continue
             take = min(left, int(inv_open[i]))
             pieces.append((str(inv_ids[i]), take))
             inv_open[i] -= take
             left -= take
             if inv_open[i] == 0:
                 j += 1
-        cursor[lab] = j
+        cursor[group] = j
         if left > 0:
             pieces.append((None, left))
         if pieces[0][0] is None:  # the clearing's invoices were covered by its earlier payments

@@ -4,8 +4,10 @@ its fix. Hand-built files; expected figures computed by hand in each test."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from pipelines.config import load_config
@@ -40,3 +42,48 @@ def test_path_override_of_one_side_of_a_clearing_join_is_refused(tmp_path: Path)
         source.with_paths({"payments": tmp_path / "new.csv"})
     moved = source.with_paths({"payments": tmp_path / "new.csv", "invoices": tmp_path / "new.csv"})
     assert moved.tables["invoices"].path == moved.tables["payments"].path == tmp_path / "new.csv"
+
+
+def _ingest(tmp_path: Path, text: str, config: str = LEDGER):
+    from pipelines.ingest import ingest_source
+    from pipelines.ingest.sources import check_inputs
+
+    export = tmp_path / "ledger.csv"
+    export.write_text(text, encoding="utf-8")
+    path = tmp_path / "source.yaml"
+    path.write_text(config.format(path=export), encoding="utf-8")
+    source = load_config(path, SourceConfig)
+    check_inputs(source)
+    return ingest_source(source, None, as_of=dt.date(2024, 12, 4))
+
+
+HEADER = (
+    "Customer;Document Number;Document Type;Document Date;Net Due Date;Amount;Currency;Clearing Document\n"
+)
+
+
+def test_a_clearing_of_two_currencies_allocates_a_payment_over_its_own_currency(tmp_path: Path) -> None:
+    """A customer ledger with the amounts in document currency: K1's EUR payment 1400000001 of
+    1,400.00 clears the USD invoice 9000001 (1,000.00 USD) and the EUR invoice 9000002 (500.00 EUR)
+    (SAP clears across currencies in local currency). Before: the payment's cents were allocated
+    over both invoices in file order, USD cents as EUR cents: 1,000.00 'EUR' on the USD invoice
+    (quarantined currency_mismatch) and 400.00 on 9000002, which stayed 100.00 open though paid.
+    Now a payment takes only the invoices of its own currency: by hand, 500.00 on 9000002 (paid in
+    full) and 900.00 left unallocated (its row 1400000001/unallocated): 2 rows in = 2 accepted. The
+    USD invoice gets no EUR money (it stays open: its USD amount is not known in EUR here)."""
+    text = HEADER + (
+        "K1;9000001;RV;2024-03-01;2024-03-31;1000.00;USD;1400000001\n"
+        "K1;9000002;RV;2024-03-05;2024-04-04;500.00;EUR;1400000001\n"
+        "K1;1400000001;DZ;2024-04-10;2024-04-10;-1400.00;EUR;1400000001\n"
+    )
+    result = _ingest(tmp_path, text)
+    pay = result.manifest["tables"]["payments"]
+    assert (pay["rows_read"], pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (3, 2, 2, 0)
+    payments = result.portfolio.payments.set_index("payment_id")
+    assert payments.loc["1400000001/9000002", ["invoice_id", "amount", "currency"]].tolist() == [
+        "9000002",
+        500.0,
+        "EUR",
+    ]
+    assert pd.isna(payments.loc["1400000001/unallocated", "invoice_id"])
+    assert payments.loc["1400000001/unallocated", "amount"] == 900.0
