@@ -178,8 +178,9 @@ def join_clearing(
             out.amount.append(None)
             continue
         left = int(pay_cents[p])
-        if left <= 0:  # no amount to allocate: the row is quarantined or netted on its own
-            reasons["amount_not_positive"] += 1
+        if left <= 0 or not pay_ids[p]:  # no amount to allocate, or no number to make pieces' ids
+            # of: the row goes on whole (quarantined, or netted on its own)
+            reasons["amount_not_positive" if left <= 0 else "no_payment_id"] += 1
             positions.append(p)
             out.invoice_id.append(None)
             out.payment_id.append(None)

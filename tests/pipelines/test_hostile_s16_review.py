@@ -87,3 +87,22 @@ def test_a_clearing_of_two_currencies_allocates_a_payment_over_its_own_currency(
     ]
     assert pd.isna(payments.loc["1400000001/unallocated", "invoice_id"])
     assert payments.loc["1400000001/unallocated", "amount"] == 900.0
+
+
+def test_a_split_payment_without_a_number_is_quarantined_whole(tmp_path: Path) -> None:
+    """K1's payment row of 1,500.00 has no document number but the clearing document of the two
+    invoices it cleared (1,000.00 and 500.00). Before: split into '/9000001' and '/9000002', ids made
+    from nothing, both accepted, while the same row clearing one invoice is quarantined
+    missing_value:payment_id (two such rows in one clearing would share the ids). Now the row is not
+    split: by hand, payments 1 read = 0 accepted + 1 quarantined (missing_value:payment_id), 2
+    filtered; both invoices open."""
+    text = HEADER + (
+        "K1;9000001;RV;2024-03-01;2024-03-31;1000.00;EUR;1400000001\n"
+        "K1;9000002;RV;2024-03-05;2024-04-04;500.00;EUR;1400000001\n"
+        "K1;;DZ;2024-04-10;2024-04-10;-1500.00;EUR;1400000001\n"
+    )
+    result = _ingest(tmp_path, text)
+    pay = result.manifest["tables"]["payments"]
+    assert (pay["rows_read"], pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (3, 1, 0, 1)
+    assert pay["reasons"] == {"missing_value:payment_id": 1}
+    assert pay["clearing"]["unallocated"] == {"no_payment_id": 1}
