@@ -111,8 +111,9 @@ def parse_dates(raw: pd.Series, fmt: str) -> tuple[pd.Series, np.ndarray, np.nda
         parsed, out_of_range = _in_storable_range(serial.fillna(iso))
     else:
         parsed, out_of_range = _in_storable_range(_to_datetime(text.mask(~present), fmt))
-        if fmt != "ISO8601":  # a date Excel kept as a date, written YYYY-MM-DD by the conversion beside
-            # dates typed as text in the column's layout: ISO is unambiguous in any layout
+        if fmt != "ISO8601" and not fmt.startswith("%Y-"):  # a date Excel kept as a date, written
+            # YYYY-MM-DD by the conversion beside dates typed as text in the column's layout: ISO is
+            # unambiguous in any layout but a year-first dash one (%Y-%d-%m), whose own text it is
             iso = present & parsed.isna().to_numpy() & ~out_of_range
             iso &= text.str.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*").fillna(False).to_numpy(dtype=bool)
             if iso.any():

@@ -106,3 +106,18 @@ def test_a_split_payment_without_a_number_is_quarantined_whole(tmp_path: Path) -
     assert (pay["rows_read"], pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (3, 1, 0, 1)
     assert pay["reasons"] == {"missing_value:payment_id": 1}
     assert pay["clearing"]["unallocated"] == {"no_payment_id": 1}
+
+
+def test_the_iso_fallback_does_not_read_a_year_day_month_column_as_iso() -> None:
+    """s16-robust's fallback reads a YYYY-MM-DD cell that fails the column's layout as ISO (Excel's
+    real dates beside d/m/Y text). In a year-first dash layout (``%Y-%d-%m``) such text is the
+    layout's own: '2024-13-04' is 13 April; '2024-04-13' (month 13) is a bad date there. Before: read
+    silently as ISO, 13 April too. Now unparseable. A d/m/Y column keeps the fallback."""
+    from pipelines.sources.parse import parse_dates
+
+    cells = pd.Series(["2024-13-04", "2024-04-13"], dtype="string")
+    parsed, bad, _ = parse_dates(cells, "%Y-%d-%m")
+    assert parsed[0] == pd.Timestamp("2024-04-13") and pd.isna(parsed[1])
+    assert bad.tolist() == [False, True]
+    parsed, bad, _ = parse_dates(pd.Series(["13/04/2024", "2024-04-13"], dtype="string"), "%d/%m/%Y")
+    assert parsed.tolist() == [pd.Timestamp("2024-04-13")] * 2 and bad.tolist() == [False, False]
