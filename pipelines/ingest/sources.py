@@ -275,6 +275,11 @@ class _ClearingPlan:
     invoice_currency: str | None = None
     payment_currency: str | None = None
     default_currency: str | None = None
+    issue_date: str | None = None  # the invoices' issue date column and its pandas format
+    issue_format: str = "ISO8601"
+    paid_on: str | None = None  # the payments' date column and its pandas format
+    paid_format: str = "ISO8601"
+    prepayment_days: int = 0
 
 
 def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], label: str) -> _ClearingPlan:
@@ -282,7 +287,8 @@ def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], l
     same file); raises TableError naming a column the file lacks."""
     assert spec.clearing is not None
     inv = source.tables["invoices"]
-    inv_csv, _ = _options(source, inv)
+    inv_csv, inv_values = _options(source, inv)
+    _, pay_values = _options(source, spec)
     key = spec.clearing.key or spec.columns.get("payment_id", "payment_id")
     wanted = {
         f"{label}.clearing.column": spec.clearing.column,
@@ -310,7 +316,25 @@ def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], l
         invoice_currency=inv.columns.get("currency") if "currency" in inv.columns else None,
         payment_currency=spec.columns.get("currency") if "currency" in spec.columns else None,
         default_currency=source.default_currency,
+        issue_date=inv.columns.get("issue_date", "issue_date"),
+        issue_format=inv_values.strptime("issue_date"),
+        paid_on=spec.columns.get("paid_on", "paid_on"),
+        paid_format=pay_values.strptime("paid_on"),
+        prepayment_days=source.rules.prepayment_days,
     )
+
+
+def _days(frame: pd.DataFrame, column: str | None, fmt: str) -> np.ndarray | None:
+    """A date column as day numbers (NaN where empty or unparseable: no constraint), None without it."""
+    from pipelines.sources.parse import parse_dates
+
+    if column is None or column not in frame:
+        return None
+    parsed, _, _ = parse_dates(frame[column], fmt)
+    days = parsed.to_numpy(dtype="datetime64[D]").astype("datetime64[D]")
+    out = days.astype(np.int64).astype(np.float64)
+    out[np.isnat(days)] = np.nan
+    return out
 
 
 def _joined(
@@ -336,6 +360,9 @@ def _joined(
         invoice_currency=join.invoice_currency,
         payment_currency=join.payment_currency,
         default_currency=join.default_currency,
+        issue_day=_days(inv_raw.frame, join.issue_date, join.issue_format),
+        paid_day=_days(raw.frame, join.paid_on, join.paid_format),
+        prepayment_days=join.prepayment_days,
     )
     pos = result.positions
     out = mapped.iloc[pos].reset_index(drop=True)

@@ -110,6 +110,9 @@ def join_clearing(
     invoice_currency: str | None = None,
     payment_currency: str | None = None,
     default_currency: str | None = None,
+    issue_day: np.ndarray | None = None,
+    paid_day: np.ndarray | None = None,
+    prepayment_days: int = 0,
 ) -> ClearingJoin:
     """Allocate ``payments`` (file columns) over the ``invoices`` they cleared (see the module).
 
@@ -117,7 +120,12 @@ def join_clearing(
     ``default_currency`` for an empty cell), a payment takes only the invoices of its own currency:
     amounts of two currencies are not comparable (a clearing in local currency of a USD and a EUR
     invoice by one EUR payment). A payment whose currency no invoice of its clearing has stays
-    unallocated (``other_currency``); one with no currency at all takes any invoice, as before."""
+    unallocated (``other_currency``); one with no currency at all takes any invoice, as before.
+
+    With ``issue_day`` / ``paid_day`` (the invoices' issue and the payments' dates as day numbers,
+    NaN unknown), a payment takes only the invoices issued at most ``prepayment_days`` after it: cash
+    on account applied to an invoice of months later stays unallocated cash (on account, as it was),
+    not a piece the ingest would quarantine as paid_before_issue, leaving the invoice open."""
     ni, npay = len(invoices), len(payments)
     refs = np.concatenate([_text(invoices[column]), _text(payments[column])])
     keys = np.concatenate([_text(invoices[key]), _text(payments[key])])
@@ -188,18 +196,19 @@ def join_clearing(
             continue
         pieces: list[tuple[str | None, int]] = []
         j = cursor.get(group, 0)
-        while left > 0 and j < len(invs):
-            i = invs[j]
-            if inv_open[i] == 0:  # covered by a payment of the clearing's other list
-                j += 1
-                continue
+        while j < len(invs) and inv_open[invs[j]] == 0:  # covered (by this list or the other one)
+            j += 1
+        cursor[group] = j
+        latest = paid_day[p] + prepayment_days if paid_day is not None else np.nan
+        for i in invs[j:]:
+            if left <= 0:
+                break
+            if inv_open[i] == 0 or (issue_day is not None and issue_day[i] > latest):
+                continue  # covered, or issued after the payment beyond a prepayment: not this one's
             take = min(left, int(inv_open[i]))
             pieces.append((str(inv_ids[i]), take))
             inv_open[i] -= take
             left -= take
-            if inv_open[i] == 0:
-                j += 1
-        cursor[group] = j
         if left > 0:
             pieces.append((None, left))
         if pieces[0][0] is None:  # the clearing's invoices were covered by its earlier payments

@@ -121,3 +121,25 @@ def test_the_iso_fallback_does_not_read_a_year_day_month_column_as_iso() -> None
     assert bad.tolist() == [False, True]
     parsed, bad, _ = parse_dates(pd.Series(["13/04/2024", "2024-04-13"], dtype="string"), "%d/%m/%Y")
     assert parsed.tolist() == [pd.Timestamp("2024-04-13")] * 2 and bad.tolist() == [False, False]
+
+
+def test_a_payment_on_account_is_not_allocated_to_an_invoice_issued_months_later(tmp_path: Path) -> None:
+    """K1's payment of 1,000.00 on 2024-01-01 clears, with its one clearing document, the invoice
+    9000001 of 2024-01-10 (600.00) and the invoice 9000002 of 2024-06-01 (400.00; cash on account
+    applied when it came). Before: split in file order, its 400.00 piece on 9000002 dated 152 days
+    before that invoice's issue, beyond prepayment_days (31): quarantined paid_before_issue, so
+    9000002 stayed open for ever. Now a payment takes only the invoices issued no more than
+    prepayment_days after it: by hand 600.00 on 9000001 and 400.00 left unallocated cash (on account,
+    as it was): payments 3 read = 2 in (1 row + 1 piece) + 2 filtered, 2 accepted, 0 quarantined."""
+    text = HEADER + (
+        "K1;1400000001;DZ;2024-01-01;2024-01-01;-1000.00;EUR;1400000001\n"
+        "K1;9000001;RV;2024-01-10;2024-02-09;600.00;EUR;1400000001\n"
+        "K1;9000002;RV;2024-06-01;2024-07-01;400.00;EUR;1400000001\n"
+    )
+    result = _ingest(tmp_path, text)
+    pay = result.manifest["tables"]["payments"]
+    assert (pay["rows_read"], pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (3, 2, 2, 0)
+    payments = result.portfolio.payments.set_index("payment_id")
+    assert payments.loc["1400000001/9000001", ["invoice_id", "amount"]].tolist() == ["9000001", 600.0]
+    assert pd.isna(payments.loc["1400000001/unallocated", "invoice_id"])
+    assert payments.loc["1400000001/unallocated", "amount"] == 400.0
