@@ -156,10 +156,11 @@ def ews_path(
     return model, best
 
 
-def run(regime: str, seed: int, args: argparse.Namespace, params) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    data, gen = book(regime, seed, args.work, None, None)
-    frame = cached_frame(data)
+def forward_setup(data: Path, frame: pd.DataFrame, args: argparse.Namespace, params, leave_out=frozenset()):
+    """The forward protocol's pieces for one book: the cut (``args.forward`` observed month-ends
+    before the last), the labelled rows a user had at the cut and their train/validation/... parts,
+    the shipped feature selection on them (``leave_out``: candidate columns kept out of it) with
+    its categories, and the forward rows that have an oracle PD."""
     truth = pd.read_parquet(data / "truth.parquet", columns=["debtor_id", "month_end", "oracle_pd"])
     truth = truth.assign(debtor_id=truth["debtor_id"].astype(str), as_of=pd.to_datetime(truth["month_end"]))
     observed = sorted(frame.loc[frame["horizon_observed"], "as_of"].unique())
@@ -168,19 +169,28 @@ def run(regime: str, seed: int, args: argparse.Namespace, params) -> dict[str, A
     plan = plan_split(snapshot_summary(past[["as_of", "label", "horizon_observed"]]), params.split)
     labelled = past[past["label"].notna()].reset_index(drop=True)
     parts = _parts(labelled, plan)
-    cands = [c for c in past.columns if c not in NON_FEATURES and c not in params.exclude]
+    cands = [
+        c for c in past.columns if c not in NON_FEATURES and c not in params.exclude and c not in leave_out
+    ]
     cat = [c for c in cands if c in params.categorical or isinstance(past[c].dtype, pd.CategoricalDtype)]
     kept, _ = select_features(labelled, cands)
     cat = [c for c in cat if c in kept]
     categories = {c: sorted(labelled[c].dropna().astype("string").astype(str).unique().tolist()) for c in cat}
+    fwd = frame[frame["as_of"].isin(observed[-args.forward :]) & frame["label"].notna()]
+    fwd = fwd.merge(truth[[*KEYS, "oracle_pd"]], on=KEYS, how="left")
+    fwd = fwd[fwd["oracle_pd"].notna()].reset_index(drop=True)
+    return cut, labelled, plan, parts, kept, categories, fwd
+
+
+def run(regime: str, seed: int, args: argparse.Namespace, params) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    data, gen = book(regime, seed, args.work, None, None)
+    frame = cached_frame(data)
+    cut, labelled, plan, parts, kept, categories, fwd = forward_setup(data, frame, args, params)
     trainval = {k: parts[k] for k in ("train", "validation")}
     X = {k: prepare_matrix(v, kept, categories) for k, v in trainval.items()}
     y = {k: v["label"].astype(int).to_numpy() for k, v in trainval.items()}
     X_all, y_all = prepare_matrix(labelled, kept, categories), labelled["label"].astype(int).to_numpy()
-
-    fwd = frame[frame["as_of"].isin(observed[-args.forward :]) & frame["label"].notna()]
-    fwd = fwd.merge(truth[[*KEYS, "oracle_pd"]], on=KEYS, how="left")
-    fwd = fwd[fwd["oracle_pd"].notna()].reset_index(drop=True)
     yf = fwd["label"].astype(int).to_numpy()
     Xf = prepare_matrix(fwd, kept, categories)
 
@@ -271,27 +281,9 @@ def input_candidates(
     added = extra(frame)
     frame = frame.join(added)
     extra_cpu = round(time.process_time() - c, 2)
-    truth = pd.read_parquet(data / "truth.parquet", columns=["debtor_id", "month_end", "oracle_pd"])
-    truth = truth.assign(debtor_id=truth["debtor_id"].astype(str), as_of=pd.to_datetime(truth["month_end"]))
-    observed = sorted(frame.loc[frame["horizon_observed"], "as_of"].unique())
-    cut = pd.Timestamp(observed[-args.forward - 1])
-    past = as_of_cut(frame, cut, HORIZON_DAYS)
-    plan = plan_split(snapshot_summary(past[["as_of", "label", "horizon_observed"]]), params.split)
-    labelled = past[past["label"].notna()].reset_index(drop=True)
-    parts = _parts(labelled, plan)
-    cands = [
-        c
-        for c in past.columns
-        if c not in NON_FEATURES and c not in params.exclude and c not in added.columns
-    ]
-    cat = [c for c in cands if c in params.categorical or isinstance(past[c].dtype, pd.CategoricalDtype)]
-    kept, _ = select_features(labelled, cands)
-    cat = [c for c in cat if c in kept]
-    categories = {c: sorted(labelled[c].dropna().astype("string").astype(str).unique().tolist()) for c in cat}
-
-    fwd = frame[frame["as_of"].isin(observed[-args.forward :]) & frame["label"].notna()]
-    fwd = fwd.merge(truth[[*KEYS, "oracle_pd"]], on=KEYS, how="left")
-    fwd = fwd[fwd["oracle_pd"].notna()].reset_index(drop=True)
+    cut, labelled, _, parts, kept, categories, fwd = forward_setup(
+        data, frame, args, params, set(added.columns)
+    )
     yf = fwd["label"].astype(int).to_numpy()
 
     sets = {"shipped": kept, **{k: [*kept, *v] for k, v in variants.items()}}
