@@ -46,7 +46,13 @@ from pipelines.adapters.files import conform, find_table_files, sha256_file
 from pipelines.config import config_hash
 from pipelines.config.project import CurrencyConfig
 from pipelines.config.source import FileSource, RulesConfig, SourceConfig
-from pipelines.ingest.checks import ar_open_items, ar_warnings, refuse_empty_tables, table_warnings
+from pipelines.ingest.checks import (
+    ar_open_items,
+    ar_undated_settlements,
+    ar_warnings,
+    refuse_empty_tables,
+    table_warnings,
+)
 from pipelines.ingest.currency import convert_currencies, currency_warnings
 from pipelines.ingest.masks import passing
 from pipelines.ingest.outputs import publish_outputs
@@ -430,7 +436,8 @@ def ingest_manifest(
         "currency": fx_manifest,
         "warnings": currency_warnings(fx_manifest, tables_manifest)
         + table_warnings(tables_manifest)
-        + ar_warnings(open_items, rules, source),
+        + ar_warnings(open_items, rules, source)
+        + ar_undated_settlements(tables_manifest, source),
     }
     if open_items is not None:
         manifest["ar_export"] = open_items

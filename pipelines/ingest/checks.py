@@ -92,6 +92,28 @@ _EMPTY_HINTS: dict[str, str] = {
 }
 
 
+def ar_undated_settlements(tables: dict[str, Any], source: SourceConfig) -> list[str]:
+    """Name the AR export's settled amounts without a settlement date (typically part payments:
+    the export fills the amount paid so far and leaves the date empty until the invoice is closed).
+    Their payments are quarantined ``missing_value:paid_on``, whose generic hint would send the user
+    to the column mapping; the fix is a date for them, which only the export can give."""
+    spec = source.ar_export
+    payments = tables.get("payments")
+    if spec is None or spec.settled_amount is None or not payments:
+        return []
+    n = payments["reasons"].get("missing_value:paid_on", 0)
+    if not n:
+        return []
+    date = f" ({spec.settled_on!r} is empty there)" if spec.settled_on else ""
+    return [
+        f"ar_export: {n:,} invoice(s) show an amount settled ({spec.settled_amount!r}) but no settlement "
+        f"date{date}, typically part payments: ews cannot place a payment without its date, so they are "
+        "quarantined (missing_value:paid_on, see quarantine/payments.csv) and those invoices count as "
+        "unpaid. Fix: export the date of the last payment into the settlement date column, or export the "
+        "payments as their own file (tables.payments) with their dates"
+    ]
+
+
 def refuse_empty_tables(
     tables: dict[str, Any], source: SourceConfig, near: dict[str, list[tuple[str, str]]] | None = None
 ) -> None:

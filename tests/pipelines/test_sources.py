@@ -193,6 +193,19 @@ def test_ar_export_becomes_invoices_payments_and_debtors() -> None:
     assert tables["invoices"]["columns"]["due_date"] == "Fällig"
 
 
+def test_ar_export_part_payment_without_a_date_is_named_with_the_fix() -> None:
+    """A settled amount without a settlement date (row 6 of the example: a part payment) is
+    quarantined missing_value:paid_on; the run says why and what to map, not just "check the column
+    mapping" (s16-robust's walk: 25 such rows went unexplained)."""
+    result = ingest_source(_load("example_ar_export"), None, as_of=AS_OF)
+    lines = [w for w in result.manifest["warnings"] if "no settlement date" in w]
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "ar_export: 1 invoice(s) show an amount settled ('Ausgleichsbetrag') but no settlement date"
+    )
+    assert "'Ausgeglichen am'" in lines[0] and "quarantine/payments.csv" in lines[0]
+
+
 def test_separate_tables_with_per_file_overrides() -> None:
     result = ingest_source(_load("example_tables"), None, as_of=AS_OF)
     inv, pay = result.portfolio.invoices, result.portfolio.payments
