@@ -200,7 +200,8 @@ def join_clearing(
             j += 1
         cursor[group] = j
         latest = paid_day[p] + prepayment_days if paid_day is not None else np.nan
-        for i in invs[j:]:
+        for k in range(j, len(invs)):  # by index: no copy of a large clearing's list per payment
+            i = invs[k]
             if left <= 0:
                 break
             if inv_open[i] == 0 or (issue_day is not None and issue_day[i] > latest):
