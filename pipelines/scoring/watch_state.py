@@ -6,7 +6,8 @@ previous run's file to carry the episode on:
 
 - a debtor flagged tonight that was on the previous run's list keeps its ``first_flagged_on``;
   otherwise its episode starts tonight. ``days_on_list`` = as-of - first_flagged_on (days).
-- ``status``: the override's ``escalated`` / ``under_review`` when one is in force; else ``new`` on
+- ``status``: the override's ``escalated`` / ``under_review`` / ``payment_plan`` when one is in force
+  (a plan does not keep a debtor on the list; flagged, it reads as the plan the queue follows); else ``new`` on
   the first night of an episode and ``under_review`` after it. A debtor cleared by an analyst is
   kept off the list (``on_list`` false, status ``cleared``) until its PD rises by the jump trigger
   (``triggers.jump`` of the nightly config) above its PD at clearing; it is then flagged again as
@@ -34,6 +35,7 @@ import pandas as pd
 
 from pipelines.config.nightly import NightlyConfig
 from pipelines.scoring.ids import in_ids
+from pipelines.scoring.plans import PLAN_STATUS
 
 __all__ = ["STATE_FILE", "UNASSIGNED", "apply_overrides", "debtor_history", "watch_state", "with_state"]
 
@@ -248,6 +250,8 @@ def watch_state(
     status = pd.Series(np.where(st["days_on_list"].fillna(0) > 0, "under_review", "new"), index=st.index)
     keep = eff["status"].isin(KEEPS_ON_LIST).fillna(False).astype(bool)
     status = status.where(~keep, eff["status"])
+    plan = (eff["status"] == PLAN_STATUS).fillna(False).astype(bool)  # reads as the queue's monitor_plan
+    status = status.where(~plan, PLAN_STATUS)
     cleared = (eff["status"] == "cleared").fillna(False).astype(bool) & eff["void_seq"].isna()
     status = status.where(~cleared, "cleared")
     off = ~st["on_list"] & ~cleared

@@ -264,6 +264,21 @@ def test_escalation_never_flags_a_debtor_in_default_and_band_override_flags(tmp_
     assert not f.loc["U"].any()
 
 
+def test_a_flagged_debtor_on_an_agreed_plan_shows_the_plan_as_its_status(tmp_path) -> None:
+    # s16-robust's walk: after `--status payment_plan` the watchlist said under_review while the
+    # queue said monitor_plan; the analyst's decision must read the same in both
+    d1, d2, d3 = dt.date(2024, 9, 1), dt.date(2024, 9, 2), dt.date(2024, 9, 3)
+    _, s1, _ = night(tmp_path, d1, [("P", 0.30, False), ("Q", 0.30, False)], None)
+    append_override(tmp_path, ov("P", "payment_plan", run=d1, pd_=0.30), now=NOW)
+    _, s2, wl2 = night(tmp_path, d2, [("P", 0.30, False), ("Q", 0.30, False)], s1.reset_index())
+    assert s2.loc["P", "on_list"] and s2.loc["P", "status"] == "payment_plan"
+    assert s2.loc["Q", "status"] == "under_review"  # no override: unchanged
+    assert wl2.set_index("debtor_id").loc["P", "status"] == "payment_plan"
+    assert s2.loc["P", "days_on_list"] == 1  # the episode goes on
+    _, s3, _ = night(tmp_path, d3, [("P", 0.01, False), ("Q", 0.30, False)], s2.reset_index())
+    assert not s3.loc["P", "on_list"] and s3.loc["P", "status"] == "payment_plan"  # off the list, as before
+
+
 def test_history_lists_runs_and_overrides(tmp_path) -> None:
     publish_scores(tmp_path, dt.date(2024, 8, 30), [("D1", 0.05, False)])
     run = publish_scores(tmp_path, RUN, [("D1", 0.09, False)])
