@@ -168,6 +168,13 @@ def join_clearing(
     positions: list[int] = []
     reasons: Counter[str] = Counter()
     cursor: dict[tuple[int, str], int] = {}  # per clearing (and currency): its first open invoice
+
+    def emit(p: int, invoice: str | None, piece_id: str | None = None, amount: str | None = None) -> None:
+        positions.append(p)
+        out.invoice_id.append(invoice)
+        out.payment_id.append(piece_id)
+        out.amount.append(amount)
+
     for p in range(npay):
         lab = int(label[ni + p])
         group = (lab, str(pay_cur[p]))
@@ -180,19 +187,13 @@ def join_clearing(
             else:
                 reason = "clears_no_invoice"
             reasons[reason] += 1
-            positions.append(p)
-            out.invoice_id.append(None)
-            out.payment_id.append(None)
-            out.amount.append(None)
+            emit(p, None)
             continue
         left = int(pay_cents[p])
         if left <= 0 or not pay_ids[p]:  # no amount to allocate, or no number to make pieces' ids
             # of: the row goes on whole (quarantined, or netted on its own)
             reasons["amount_not_positive" if left <= 0 else "no_payment_id"] += 1
-            positions.append(p)
-            out.invoice_id.append(None)
-            out.payment_id.append(None)
-            out.amount.append(None)
+            emit(p, None)
             continue
         pieces: list[tuple[str | None, int]] = []
         j = cursor.get(group, 0)
@@ -217,18 +218,17 @@ def join_clearing(
         else:
             out.rows_allocated += 1
         if len(pieces) == 1:
-            positions.append(p)
-            out.invoice_id.append(pieces[0][0])
-            out.payment_id.append(None)
-            out.amount.append(None)
+            emit(p, pieces[0][0])
             continue
         out.rows_split += 1
         out.pieces_added += len(pieces) - 1
         for inv, cents in pieces:
-            positions.append(p)
-            out.invoice_id.append(inv)
-            out.payment_id.append(f"{pay_ids[p]}/{inv if inv is not None else 'unallocated'}")
-            out.amount.append(_amount_text(cents, sign, decimal))
+            emit(
+                p,
+                inv,
+                f"{pay_ids[p]}/{inv if inv is not None else 'unallocated'}",
+                _amount_text(cents, sign, decimal),
+            )
     out.positions = np.asarray(positions, dtype=np.int64)
     out.unallocated = dict(sorted(reasons.items()))
     return out
