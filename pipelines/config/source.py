@@ -192,6 +192,20 @@ class Clearing(ConfigModel):
         description="the column whose values `column` names (BC: Entry No.); default: the payments' "
         "payment_id column (SAP: the document number)",
     )
+    scope: tuple[str, ...] = Field(
+        (),
+        description="columns whose values a reference and the key it names must share (SAP numbers "
+        "documents per company code and fiscal year: [Company Code, Clearing date])",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler: Any) -> Any:
+        # keys left at their defaults are not dumped: a ledger config's hash (in its ingest manifests)
+        # stays what it was before they existed
+        data = handler(self)
+        if isinstance(data, dict) and "scope" in data and not self.scope:
+            del data["scope"]
+        return data
 
 
 class FileSource(ConfigModel):

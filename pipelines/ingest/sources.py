@@ -234,7 +234,7 @@ def _table_loader(
                 repairs = {**repairs, "payment_id_from_row": made}
         if join is not None:
             mapped, source_row, source_line, summary = _joined(join, whole, raw, mapped, values)
-            used |= {join.column, join.key}
+            used |= {join.column, join.key, *join.scope}
             filtered = filtered if filtered is not None else {}
         return {
             table: RawTable(
@@ -280,6 +280,9 @@ class _ClearingPlan:
     paid_on: str | None = None  # the payments' date column and its pandas format
     paid_format: str = "ISO8601"
     prepayment_days: int = 0
+    due_date: str | None = None  # the invoices' due date column and its pandas format
+    due_format: str = "ISO8601"
+    scope: tuple[str, ...] = ()  # columns qualifying references and keys (clearing.scope)
 
 
 def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], label: str) -> _ClearingPlan:
@@ -296,6 +299,8 @@ def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], l
         "tables.invoices.columns.invoice_id": inv.columns.get("invoice_id", "invoice_id"),
         "tables.invoices.columns.amount": inv.columns.get("amount", "amount"),
     }
+    for i, column in enumerate(spec.clearing.scope):
+        wanted[f"{label}.clearing.scope[{i}]"] = column
     for where, column in wanted.items():
         if column not in present:
             raise TableError(
@@ -321,6 +326,9 @@ def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], l
         paid_on=spec.columns.get("paid_on", "paid_on"),
         paid_format=pay_values.strptime("paid_on"),
         prepayment_days=source.rules.prepayment_days,
+        due_date=inv.columns.get("due_date", "due_date"),
+        due_format=inv_values.strptime("due_date"),
+        scope=spec.clearing.scope,
     )
 
 
@@ -335,6 +343,17 @@ def _days(frame: pd.DataFrame, column: str | None, fmt: str) -> np.ndarray | Non
     out = days.astype(np.int64).astype(np.float64)
     out[np.isnat(days)] = np.nan
     return out
+
+
+def _scope(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray | None:
+    """Each row's cells of the ``clearing.scope`` columns, trimmed and joined (None without any)."""
+    if not columns:
+        return None
+    parts = [frame[c].astype("string").str.strip().fillna("") for c in columns]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + "\x1e" + part
+    return text.to_numpy(dtype=object)
 
 
 def _joined(
@@ -363,6 +382,9 @@ def _joined(
         issue_day=_days(inv_raw.frame, join.issue_date, join.issue_format),
         paid_day=_days(raw.frame, join.paid_on, join.paid_format),
         prepayment_days=join.prepayment_days,
+        due_day=_days(inv_raw.frame, join.due_date, join.due_format),
+        invoice_scope=_scope(inv_raw.frame, join.scope),
+        payment_scope=_scope(raw.frame, join.scope),
     )
     pos = result.positions
     out = mapped.iloc[pos].reset_index(drop=True)

@@ -8,8 +8,10 @@ Entry No.``: an invoice closed by its payment, or a part payment or credit memo 
 it was applied to). Rows linked by these references, directly (a row's reference is another row's
 key) or through a shared reference (rows cleared by one document), form one *clearing*.
 
-Within a clearing, the payment rows (cash and credit memos, in the file's order) are allocated over
-its invoice rows (in the file's order), each invoice taking its open amount: a payment that clears
+Within a clearing, the payment rows (cash and credit memos, earliest payment date first, then in the
+file's order) are allocated over its invoice rows (oldest due date first, then in the file's order;
+an invoice without a due date after those with one), each invoice taking its open amount, whatever
+order the export is sorted in (by amount, by document number): a payment that clears
 three invoices becomes three payments of the invoices' amounts (``<payment_id>/<invoice_id>``), a
 part payment takes part of an invoice, which stays open for the rest until a later payment of the
 clearing covers it. What a clearing's payments pay beyond its invoices stays unallocated cash
@@ -17,6 +19,12 @@ clearing covers it. What a clearing's payments pay beyond its invoices stays una
 invoice row (a reversal and the payment it reverses; an invoice not in the export) or without any
 reference stay unallocated (as before: applied to the debtor's oldest open invoice first), counted
 by reason. Pure: no I/O.
+
+SAP numbers documents per company code and fiscal year: the same clearing document number comes back
+every year (and in every company code). ``scope`` values (per row: the cells of the config's
+``clearing.scope`` columns, e.g. the company code and the clearing date) qualify both a row's
+reference and its key, so that only rows sharing them link: FBL5N writes the clearing date beside
+the clearing document on every row it cleared, the clearing payment's own row included.
 """
 
 from __future__ import annotations
@@ -71,6 +79,21 @@ def _text(values: pd.Series) -> np.ndarray:
     return np.where(text.isin(list(_NONE)), "", text.to_numpy(dtype=object)).astype(object)
 
 
+def _scoped(text: np.ndarray, scope: np.ndarray | None) -> np.ndarray:
+    """References or keys qualified by the row's scope (``scope`` + a separator + the value); an
+    empty value stays empty (it names nothing)."""
+    if scope is None:
+        return text
+    return np.where(text == "", "", scope.astype(object) + "\x1f" + text).astype(object)
+
+
+def _order(day: np.ndarray | None, n: int) -> np.ndarray:
+    """Row positions by day (NaN: unknown, last), then by position (the file's order)."""
+    if day is None:
+        return np.arange(n)
+    return np.lexsort((np.arange(n), np.where(np.isnan(day), np.inf, day)))
+
+
 def _cents(values: pd.Series, decimal: str, thousands: str | None, sign: int) -> np.ndarray:
     """Amounts in integer cents (times ``sign``); -1 where a cell does not parse or is <= 0."""
     numbers, bad = parse_numbers(values.reset_index(drop=True), decimal, thousands)
@@ -113,6 +136,9 @@ def join_clearing(
     issue_day: np.ndarray | None = None,
     paid_day: np.ndarray | None = None,
     prepayment_days: int = 0,
+    due_day: np.ndarray | None = None,
+    invoice_scope: np.ndarray | None = None,
+    payment_scope: np.ndarray | None = None,
 ) -> ClearingJoin:
     """Allocate ``payments`` (file columns) over the ``invoices`` they cleared (see the module).
 
@@ -125,10 +151,19 @@ def join_clearing(
     With ``issue_day`` / ``paid_day`` (the invoices' issue and the payments' dates as day numbers,
     NaN unknown), a payment takes only the invoices issued at most ``prepayment_days`` after it: cash
     on account applied to an invoice of months later stays unallocated cash (on account, as it was),
-    not a piece the ingest would quarantine as paid_before_issue, leaving the invoice open."""
+    not a piece the ingest would quarantine as paid_before_issue, leaving the invoice open.
+
+    ``due_day`` (the invoices' due dates as day numbers, NaN unknown) orders a clearing's invoices,
+    oldest due first; ``paid_day`` orders its payments, earliest first; ties keep the file's order.
+    ``invoice_scope`` / ``payment_scope`` (text per row, see the module) qualify references and keys.
+    The output rows stay in the payments' file order."""
     ni, npay = len(invoices), len(payments)
-    refs = np.concatenate([_text(invoices[column]), _text(payments[column])])
-    keys = np.concatenate([_text(invoices[key]), _text(payments[key])])
+    refs = np.concatenate(
+        [_scoped(_text(invoices[column]), invoice_scope), _scoped(_text(payments[column]), payment_scope)]
+    )
+    keys = np.concatenate(
+        [_scoped(_text(invoices[key]), invoice_scope), _scoped(_text(payments[key]), payment_scope)]
+    )
     # a bipartite graph of rows and values: a row is linked to its reference and to its own key
     values, codes = np.unique(np.concatenate([refs, keys]), return_inverse=True)
     ref_code, key_code = codes[: ni + npay], codes[ni + npay :]
@@ -156,9 +191,10 @@ def join_clearing(
     if payment_currency:
         pay_cur = _currency(payments, payment_currency, npay, default)
         inv_cur = _currency(invoices, invoice_currency, ni, default)
-    # each clearing's invoices in file order, all of them ('') and by currency
+    # each clearing's invoices, oldest due first (then file order), all of them ('') and by currency
     by_label: dict[tuple[int, str], list[int]] = {}
-    for i in np.flatnonzero(inv_open > 0):
+    inv_order = _order(due_day, ni)
+    for i in inv_order[inv_open[inv_order] > 0]:
         by_label.setdefault((int(label[i]), ""), []).append(int(i))
         if inv_cur[i]:
             by_label.setdefault((int(label[i]), str(inv_cur[i])), []).append(int(i))
@@ -175,7 +211,9 @@ def join_clearing(
         out.payment_id.append(piece_id)
         out.amount.append(amount)
 
-    for p in range(npay):
+    # allocated earliest payment first; written in the file's order (None: the row goes on whole)
+    allocation: list[list[tuple[str | None, int]] | None] = [None] * npay
+    for p in _order(paid_day, npay).tolist():
         lab = int(label[ni + p])
         group = (lab, str(pay_cur[p]))
         invs = by_label.get(group)
@@ -187,13 +225,11 @@ def join_clearing(
             else:
                 reason = "clears_no_invoice"
             reasons[reason] += 1
-            emit(p, None)
             continue
         left = int(pay_cents[p])
         if left <= 0 or not pay_ids[p]:  # no amount to allocate, or no number to make pieces' ids
             # of: the row goes on whole (quarantined, or netted on its own)
             reasons["amount_not_positive" if left <= 0 else "no_payment_id"] += 1
-            emit(p, None)
             continue
         pieces: list[tuple[str | None, int]] = []
         j = cursor.get(group, 0)
@@ -217,6 +253,11 @@ def join_clearing(
             reasons["exceeds_cleared_invoices"] += 1
         else:
             out.rows_allocated += 1
+        allocation[p] = pieces
+    for p, pieces in enumerate(allocation):
+        if pieces is None:
+            emit(p, None)
+            continue
         if len(pieces) == 1:
             emit(p, pieces[0][0])
             continue

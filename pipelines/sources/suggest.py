@@ -851,6 +851,12 @@ _CLOSED_BY_ENTRY = frozenset(
         "geschlossendurchlfdnr",
     }
 )
+# SAP numbers documents per company code and fiscal year: the columns that tell two documents of one
+# number apart (the clearing date: the same on every row a clearing document cleared, its own included)
+_COMPANY_CODE = frozenset({"companycode", "cocd", "compcode", "buchungskreis", "bukrs", "bukr"})
+_CLEARING_DATE = frozenset(
+    {"clearingdate", "clrngdate", "clearingdt", "ausgleichsdatum", "ausgldatum", "augdt"}
+)
 _ENTRY_NO = frozenset({"entryno", "entrynumber", "lfdnr", "laufendenr", "postenr", "postennr"})
 # credit memo types, loaded with the payments when the clearing join allocates them to their invoices
 _CREDIT_MEMO_TYPES = frozenset(
@@ -871,6 +877,17 @@ def _clearing_columns(frame: pd.DataFrame) -> tuple[str, str | None] | None:
     if closed is not None and entry is not None:
         return closed, entry
     return None
+
+
+def _clearing_scope(frame: pd.DataFrame) -> list[str]:
+    """SAP: the company code and clearing date columns that qualify a clearing document's number."""
+    names = {_norm(str(c)): str(c) for c in frame.columns}
+    return [
+        name
+        for group in (_COMPANY_CODE, _CLEARING_DATE)
+        for name in [next((n for norm, n in names.items() if norm in group), None)]
+        if name is not None
+    ]
 
 
 def _payments_block(
@@ -911,6 +928,13 @@ def _payments_block(
         )
     if clearing is not None:
         key = f", key: {_q(clearing[1])}" if clearing[1] else ""
+        scope = _clearing_scope(frame) if not clearing[1] else []
+        if scope:
+            lines.append(
+                "    # SAP numbers documents per company code and fiscal year: a clearing document is its number "
+                f"with its {' and '.join(repr(c) for c in scope)} (conf/sources/README.md 6c)"
+            )
+            key += f", scope: {_flow(scope)}"
         lines.append(
             f"    clearing: {{column: {_q(clearing[0])}{key}}}  # each payment row on the invoices it cleared"
         )
