@@ -230,17 +230,16 @@ def new_override(
     until: dt.date | None = None,
     band: str | None = None,
     bands: list[str] | None = None,
-    today: dt.date | None = None,
     run: Path | None = None,
 ) -> Override:
     """Check an override request against the latest published run in ``runs_dir`` (or ``run``,
     the published run folder the analyst reviewed).
 
     Raises :class:`OverrideError` (one line naming the value and the fix) for an unknown status,
-    an empty reason or name, an ``until`` before ``today`` (UTC), a band not in ``bands`` or a
-    debtor that is not in the latest published run."""
+    an empty reason or name, an ``until`` before the as-of date of that run (not the wall clock: a
+    backfill reviews runs of earlier dates), a band not in ``bands`` or a debtor that is not in
+    the latest published run."""
     runs_dir = Path(runs_dir)
-    today = today or dt.datetime.now(dt.UTC).date()
     if status not in STATUSES:
         raise OverrideError(f"--status {status!r} is not a status; use one of: {', '.join(STATUSES)}")
     if not reason or not reason.strip():
@@ -258,10 +257,6 @@ def new_override(
         raise OverrideError(
             f"--by {by.strip()[:40]!r}: give a name on one line, at most {MAX_BY_CHARS} characters, "
             "without tabs, line breaks or other control characters, e.g. --by 'A. Jansen'"
-        )
-    if until is not None and until < today:
-        raise OverrideError(
-            f"--until {until} is in the past (today is {today}); give a later date or leave it out"
         )
     if band is not None and bands is not None and band not in bands:
         raise OverrideError(
@@ -281,13 +276,19 @@ def new_override(
         raise OverrideError(
             f"debtor {debtor_id!r} is not in the latest published run {run} (scores.parquet); check the id"
         )
+    reviewed = dt.date.fromisoformat(run.name)
+    if until is not None and until < reviewed:
+        raise OverrideError(
+            f"--until {until} is before the as-of date {reviewed} of the run it overrides ({run}): an "
+            f"override applies to the runs after it; give {reviewed} or later, or leave it out"
+        )
     pd_now = None if bool(scores["in_default"].iloc[0]) else float(scores["pd"].iloc[0])
     return Override(
         debtor_id=debtor_id,
         status=status,
         reason=reason.strip(),
         by=by.strip(),
-        run=dt.date.fromisoformat(run.name),
+        run=reviewed,
         pd=pd_now,
         band=band,
         until=until,

@@ -194,3 +194,50 @@ def test_a_scope_column_the_file_lacks_is_named(tmp_path: Path) -> None:
 
     with pytest.raises(TableError, match=r"no column 'Fiscal Year' \(tables.payments.clearing.scope\[0\]"):
         _ingest(tmp_path, YEARS, ', scope: ["Fiscal Year"]')
+
+
+# ---------------------------------------------------------------- item 4: override --until
+
+
+def _published(runs: Path, day: str) -> None:
+    (runs / day).mkdir(parents=True)
+    pd.DataFrame({"debtor_id": ["D1"], "pd": [0.2], "in_default": [False]}).to_parquet(
+        runs / day / "scores.parquet"
+    )
+
+
+def test_override_until_is_checked_against_the_run_not_the_wall_clock(tmp_path: Path) -> None:
+    """A backfill: the latest published run is as of 2024-11-30 (the box's clock says 2026). Before:
+    `--until 2024-12-31` refused 'is in the past (today is 2026-...)', so no plan could be recorded
+    for the backfilled month. Now `until` is checked against the as-of date of the run reviewed:
+    2024-12-31 accepted (and in force for the run of 2024-12-31: as-of > run, <= until); 2024-11-30
+    accepted (the day itself, inclusive); 2024-11-29 refused, naming the run's date; exit 2 and one
+    line in the CLI."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from pipelines.scoring.overrides import OverrideError, active_overrides, append_override, new_override
+
+    runs = tmp_path / "runs"
+    _published(runs, "2024-11-30")
+    plan = new_override(runs, "D1", "payment_plan", "3 instalments", "anna", until=dt.date(2024, 12, 31))
+    append_override(runs, plan)
+    assert active_overrides(runs, dt.date(2024, 12, 31))["until"].tolist() == [pd.Timestamp("2024-12-31")]
+    assert active_overrides(runs, dt.date(2025, 1, 31)).empty
+    assert new_override(runs, "D1", "cleared", "x", "anna", until=dt.date(2024, 11, 30)).until == dt.date(
+        2024, 11, 30
+    )
+    import pytest
+
+    with pytest.raises(
+        OverrideError, match="--until 2024-11-29 is before the as-of date 2024-11-30 of the run"
+    ):
+        new_override(runs, "D1", "cleared", "x", "anna", until=dt.date(2024, 11, 29))
+    res = CliRunner().invoke(
+        app,
+        ["watchlist", "override", "D1", "--status", "cleared", "--reason", "x", "--by", "a",
+         "--until", "2024-11-29", "--out", str(runs)],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1 and "2024-11-30" in res.output

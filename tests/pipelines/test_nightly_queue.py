@@ -259,7 +259,7 @@ def test_plans_in_force_from_table_and_overrides(tmp_path) -> None:
     now = dt.datetime(2024, 6, 29, 9, 0, tzinfo=dt.UTC)
 
     def decide(debtor: str, status: str, reason: str, until: dt.date | None = None) -> None:
-        new = new_override(tmp_path, debtor, status, reason, "anna", until, today=now.date())
+        new = new_override(tmp_path, debtor, status, reason, "anna", until)
         append_override(tmp_path, new, now=now)
 
     decide("f", "payment_plan", "3 monthly instalments agreed by phone")

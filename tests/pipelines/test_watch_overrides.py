@@ -111,7 +111,11 @@ def test_cut_off_lines_are_found_against_the_recorded_head(tmp_path) -> None:
         ({"reason": "  "}, "--reason is empty"),
         ({"reason": ""}, "--reason is empty"),
         ({"by": ""}, "--by is empty"),
-        ({"until": dt.date(2024, 9, 1)}, "--until 2024-09-01 is in the past"),
+        # s17: against the reviewed run's as-of date (RUN, 2024-08-31), not the wall clock
+        (
+            {"until": dt.date(2024, 8, 30)},
+            "--until 2024-08-30 is before the as-of date 2024-08-31 of the run",
+        ),
         ({"band": "Z", "bands": ["A", "B"]}, "--band 'Z' is not a band"),
         # s6-robust: a 100,000-character reason was logged and exported (an Excel cell holds 32,767)
         ({"reason": "x" * 2001}, "--reason is 2,001 characters long; keep it to 2,000"),
@@ -128,7 +132,6 @@ def test_bad_override_requests(tmp_path, kwargs, message) -> None:
         "status": "cleared",
         "reason": "paid",
         "by": "anna",
-        "today": dt.date(2024, 9, 2),
     }
     with pytest.raises(OverrideError, match=message):
         new_override(tmp_path, **{**args, **kwargs})
@@ -154,7 +157,10 @@ def test_cli_bad_override_is_one_line_exit_2(tmp_path) -> None:
         (["D9", "--status", "cleared", "--reason", "x", "--by", "a"], "not in the latest published run"),
         (["D1", "--status", "cleared", "--by", "a"], "--reason is empty"),
         (["D1", "--status", "gone", "--reason", "x", "--by", "a"], "is not a status"),
-        (["D1", "--status", "cleared", "--reason", "x", "--by", "a", "--until", "2001-01-01"], "in the past"),
+        (
+            ["D1", "--status", "cleared", "--reason", "x", "--by", "a", "--until", "2001-01-01"],
+            "is before the as-of date",
+        ),
         (["D1", "--status", "cleared", "--reason", "x", "--by", "a", "--until", "soon"], "is not a date"),
     ]:
         res = invoke("watchlist", "override", *args, "--out", str(tmp_path))
@@ -411,5 +417,11 @@ def test_stay_top_share_keeps_a_flagged_debtor_while_its_pd_ranks_high(tmp_path)
 def test_long_reason_and_accented_name_within_limits_are_kept(tmp_path) -> None:
     publish_scores(tmp_path, RUN, [("D1", 0.08, False)])
     reason = "Zahlung zugesagt – 株式会社 🚀\nzweite Zeile " + "x" * 1960
-    got = new_override(tmp_path, "D1", "cleared", reason, " Jürgen Ødegård ", today=dt.date(2024, 9, 2))
+    got = new_override(
+        tmp_path,
+        "D1",
+        "cleared",
+        reason,
+        " Jürgen Ødegård ",
+    )
     assert (len(got.reason), got.by) == (len(reason), "Jürgen Ødegård")
