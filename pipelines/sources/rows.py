@@ -319,8 +319,11 @@ def _balance_rows(
 ) -> np.ndarray:
     """Rows that name a group and carry its balance (Sage's account row with credit limit and
     balance, an Excel pivot's subtotals at the top of a group): a group cell filled, the mapped
-    document number and dates empty (when they are not group columns), every other cell an amount.
-    Without a mapped document number in the file, no row is taken for one (a bad row stays bad)."""
+    document number and dates empty (when they are not group columns), every other cell an amount
+    or in a column that no row with a document number fills (the account's phone number or e-mail:
+    a column of the group rows only; a detail row's text, such as its document type, is in a column
+    detail rows use, so such a row stays a bad detail row). Without a mapped document number in the
+    file, no row is taken for one (a bad row stays bad)."""
     mapped = [spec.columns.get(k, k) for k in _DOCUMENT_COLUMNS]
     mapped = [c for c in dict.fromkeys(mapped) if c in frame.columns and c not in groups]
     if not any(spec.columns.get(k, k) in mapped for k in ("invoice_id", "payment_id")):
@@ -331,8 +334,15 @@ def _balance_rows(
     rows = np.flatnonzero(out)
     if not len(rows):
         return out
+    ids = [spec.columns.get(k, k) for k in ("invoice_id", "payment_id")]
+    detail = np.zeros(len(frame), dtype=bool)
+    for c in ids:
+        if c in mapped:
+            detail |= ~blank[c]
     for c in frame.columns:
         if c in groups or c in mapped:
+            continue
+        if detail.any() and blank[c][detail].all():  # a column of the group rows only (a phone number)
             continue
         text = frame[c].iloc[rows].astype("string").str.strip()
         ok = blank[c][rows] | text.str.fullmatch(_AMOUNT).fillna(False).to_numpy(dtype=bool)

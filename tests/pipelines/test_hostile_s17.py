@@ -241,3 +241,57 @@ def test_override_until_is_checked_against_the_run_not_the_wall_clock(tmp_path: 
     )  # fmt: skip
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert len(res.output.strip().splitlines()) == 1 and "2024-11-30" in res.output
+
+
+# ---------------------------------------------------------------- item 5: group rows, payment ids
+
+
+def test_an_account_row_with_a_phone_number_beside_its_balance_is_a_group_row(tmp_path: Path) -> None:
+    """Sage 50's Aged Debtors (Detailed) shape of s16-robust with the account's telephone number on
+    its row (text cells: '0044-20-7946-0958', 'Tel. 01234 567890'; a number written with spaces
+    only, '+44 20 7946 0958', already read as an amount), a column no transaction row fills.
+    Before: the two account rows were quarantined (a text cell beside the balance: no group row):
+    9 read = 3 accepted + 3 quarantined + 3 filtered. Now by hand 9 = 3 + 1 (the row without a Ref,
+    as in s16) + 5 filtered (group_balance 2, group_total 3), each invoice on its account. A
+    document type beside the group (a column the transactions use) still makes a bad detail row."""
+    from pipelines.ingest import ingest_source
+
+    text = (
+        "A/C,Name,Telephone,Credit Limit,No,Type,Date,Ref,Due,Balance\n"
+        "ACME01,Acme Ltd,0044-20-7946-0958,5000.00,,,,,,330.00\n"
+        ",,,,101,SI,01/10/2024,INV-1,31/10/2024,200.00\n"
+        ",,,,102,SI,05/10/2024,INV-2,04/11/2024,130.00\n"
+        ",,,,,,,,Totals:,330.00\n"
+        'BETA02,Beta GmbH,Tel. 01234 567890,"2,000.00",,,,,,70.00\n'
+        ",,,,103,SI,07/10/2024,INV-3,06/11/2024,70.00\n"
+        ",,,,104,SI,09/10/2024,,08/11/2024,15.00\n"
+        ",,,,,,,,Totals:,85.00\n"
+        ",,,,,,,,Grand Totals:,415.00\n"
+    )
+    export = tmp_path / "sage.csv"
+    config = tmp_path / "source.yaml"
+    config.write_text(
+        f"kind: source\nname: sage\ntables:\n  invoices:\n    path: {export}\n    fill_down: [A/C, Name]\n"
+        "    columns: {invoice_id: Ref, debtor_id: A/C, issue_date: Date, due_date: Due, amount: Balance}\n"
+        "    values: {date_format: d/m/Y, thousands: ','}\n",
+        encoding="utf-8",
+    )
+
+    def run(body: str):
+        export.write_text(body, encoding="utf-8")
+        result = ingest_source(load_config(config, SourceConfig), None, as_of=dt.date(2024, 12, 4))
+        inv = result.manifest["tables"]["invoices"]
+        return result, (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"], inv["rows_filtered"])
+
+    result, counts = run(text)
+    assert counts == (9, 3, 1, 5)
+    inv = result.manifest["tables"]["invoices"]
+    assert inv["filtered"] == {"group_balance": 2, "group_total": 3}
+    assert inv["reasons"] == {"missing_value:invoice_id": 1}
+    got = result.portfolio.invoices.sort_values("invoice_id")
+    assert got["debtor_id"].tolist() == ["ACME01", "ACME01", "BETA02"]
+    # the edge of s16: a row naming its account with a document type and no Ref stays a bad row
+    _, counts = run(
+        text.replace(",,,,,,,,Grand Totals:", "ACME01,Acme Ltd,,,105,SI,,,,40.00\n,,,,,,,,Grand Totals:")
+    )
+    assert counts == (10, 3, 2, 5)
