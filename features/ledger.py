@@ -5,9 +5,10 @@ numbers, amounts in integer cents, stable sort orders). :func:`ledger_state` the
 as of one as-of date T from rows dated <= T only:
 
 - invoices with ``issue_date <= T``; payments with ``paid_on <= T``; events with ``event_date <= T``;
-- a payment is *allocated* when its ``invoice_id`` names an invoice of the same debtor issued by T;
-  any other payment (no invoice id, unknown invoice, or an invoice not yet issued at T) is
-  *unallocated cash*;
+- a payment is *allocated* when its ``invoice_id`` names an invoice of the same debtor issued by T
+  and, when it has an ``allocated_on`` day (a ledger's clearing date), that day is <= T: which
+  invoice a payment went to is not known before it was applied; any other payment (no invoice id,
+  unknown invoice, an invoice not yet issued at T, or applied after T) is *unallocated cash*;
 - unallocated cash is applied to the oldest open invoice first (docs/architecture.md): invoices in order of
   (issue_date, due_date, invoice_id) absorb, after their allocated payments, the debtor's unallocated
   payments in order of (paid_on, payment_id). Cash paid before an invoice exists waits on account
@@ -125,6 +126,9 @@ class Ledger:
     first_invoice: np.ndarray = field(repr=False)
     inv_row: np.ndarray = field(default_factory=lambda: _EMPTY_I, repr=False)
     invoice_ids: pa.Array | pa.ChunkedArray | None = field(default=None, repr=False)
+    # day (int32, sorted payment order) from which a payment is applied to its invoice: the later of
+    # its paid day and its allocated_on; None when no payment has an allocated_on (= the paid day)
+    pay_alloc: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -253,6 +257,7 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         disputed = np.zeros(0, dtype=bool)
 
     pay = portfolio.payments
+    pay_alloc: np.ndarray | None = None
     if pay is not None and not pay.empty:
         pcode = _codes(pay["debtor_id"], ids_arrow, "payments")
         pdate = day_number(pay["paid_on"])
@@ -261,6 +266,11 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         pay_amount = pay["amount"].to_numpy(dtype=np.float64)[porder]
         _check_amounts(pay_amount, "payments")
         del pcode, pdate
+        if "allocated_on" in pay and pay["allocated_on"].notna().any():
+            raw = np.asarray(pay["allocated_on"], dtype="datetime64[ns]")[porder]
+            later = np.where(np.isnat(raw), pay_date, np.maximum(day_number(raw), pay_date))
+            pay_alloc = later.astype(np.int32)
+            del raw, later
         if "invoice_id" in pay and inv_rank is not None:
             value_set = _arrow(inv["invoice_id"], combine=True)
             pos = pc.fill_null(pc.index_in(_arrow(pay["invoice_id"]), value_set=value_set), -1)
@@ -335,6 +345,7 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         first_invoice=first_invoice,
         inv_row=inv_row,
         invoice_ids=invoice_ids,
+        pay_alloc=pay_alloc,
     )
 
 
@@ -488,6 +499,8 @@ def ledger_state(ledger: Ledger, T: int) -> LedgerState:
     paid = ledger.pay_date <= T
     pay_inv = ledger.pay_inv
     alloc = paid & (pay_inv >= 0)
+    if ledger.pay_alloc is not None:  # applied to its invoice after T: cash on account at T
+        alloc &= ledger.pay_alloc <= T
     alloc[alloc] = ledger.inv_issue[pay_inv[alloc]] <= T
     unalloc = paid & ~alloc
 

@@ -230,8 +230,8 @@ def open_cents_walk(ledger: Ledger, days: list[int]) -> Iterator[tuple[np.ndarra
     are updated, so 13 dates cost about one ledger state.
 
     How ``ledger_state`` settles invoices, and why this equals it: a payment naming an invoice of its
-    debtor (``pay_inv``) is applied to that invoice from the later of its payment day and the
-    invoice's issue day on; before that (and every payment naming none) it is cash the debtor's open
+    debtor (``pay_inv``) is applied to that invoice from the latest of its payment day, its
+    ``allocated_on`` day (``ledger.pay_alloc``) and the invoice's issue day on; before that (and every payment naming none) it is cash the debtor's open
     invoices take oldest first (``features.ledger.waterfall``). Invoices issued by T are a prefix of
     each debtor's invoices in ledger order (ordered by issue day), so the waterfall gives invoice i
     ``clip(U - C, 0, cap_i)`` with ``cap_i`` = its amount less the payments applied to it (>= 0),
@@ -245,7 +245,10 @@ def open_cents_walk(ledger: Ledger, days: list[int]) -> Iterator[tuple[np.ndarra
     pay_inv = np.asarray(ledger.pay_inv, dtype=np.int64)
     named = pay_inv >= 0
     # the day from which a named payment is applied to its invoice
-    applied_from = np.asarray(ledger.pay_date, dtype=np.int64).copy()
+    applied_from = np.asarray(
+        ledger.pay_date if ledger.pay_alloc is None else ledger.pay_alloc, dtype=np.int64
+    )
+    applied_from = applied_from.copy()
     applied_from[named] = np.maximum(applied_from[named], ledger.inv_issue[pay_inv[named]])
     paid_step = np.searchsorted(bounds, ledger.pay_date, side="left")  # first date index it counts at
     applied_step = np.searchsorted(bounds, applied_from, side="left")

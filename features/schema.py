@@ -37,6 +37,9 @@ class Column:
     reason: str = ""  # quarantine reason of the min_value/pattern/allowed rule, when not the default
     max_value: float | None = None  # numbers: highest plausible value (a ceiling of the contract)
     max_reason: str = ""  # quarantine reason of the max_value rule (default implausible_<column>)
+    # written only when a source gives it (absent from the tables of every other source, which keep
+    # their bytes); parsed like any column, no suite rules of its own
+    sparse: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,14 @@ PAYMENTS = TableSpec(
         Column("debtor_id", "str", required=True, description="debtor key"),
         Column("invoice_id", "str", description="allocated invoice; empty = unallocated cash"),
         Column("paid_on", "date", required=True, description="value date of the payment"),
+        Column(
+            "allocated_on",
+            "date",
+            description="optional: the day the payment was applied to invoice_id (a ledger's clearing "
+            "date); before it the payment is unallocated cash (point in time); empty = from paid_on",
+            latest="max_date",
+            sparse=True,
+        ),
         Column(
             "amount", "float", required=True, description="amount paid, > 0", min_value=0, strict_min=True
         ),

@@ -155,7 +155,7 @@ def expectation_suite(table: str) -> dict[str, Any]:
             )
         )
     for col in spec.columns:
-        expectations += _date_rules(col) if col.kind == "date" else []
+        expectations += _date_rules(col) if col.kind == "date" and not col.sparse else []
     return {
         "name": table,
         "meta": {

@@ -203,7 +203,8 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
     Columns are put in contract order; extra columns are dropped. Values must already be valid for
     their dtype (this is the last step of ingest, and what :func:`read_portfolio` applies on read).
     A missing optional column (one a newer contract added, absent from a folder an older ews wrote)
-    is read as empty; a missing required column raises ``TableError`` naming it and the fix.
+    is read as empty, except a sparse one (``features.schema.Column.sparse``), left out; a missing
+    required column raises ``TableError`` naming it and the fix.
     """
     from pipelines.sources.read import TableError
 
@@ -215,9 +216,11 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
             "run `ews ingest --out DIR` on the source files again and use DIR"
         )
     out = {}
+    sparse = {c.name for c in spec.columns if c.sparse}
     for name, dtype in dtypes(table).items():
         if name not in df.columns:
-            out[name] = pd.Series([None] * len(df), dtype=dtype)  # empty: NaN, <NA>, NaT
+            if name not in sparse:  # a sparse column is kept only where a source gave it
+                out[name] = pd.Series([None] * len(df), dtype=dtype)  # empty: NaN, <NA>, NaT
             continue
         col = df[name]
         if dtype == "datetime64[ns]":

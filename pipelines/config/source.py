@@ -120,8 +120,11 @@ class ValueOptions(ConfigModel):
         return self
 
     def strptime(self, column: str) -> str:
-        """The pandas ``format=`` for one canonical date column."""
-        fmt = self.date_formats.get(column, self.date_format)
+        """The pandas ``format=`` for one canonical date column (``allocated_on``, a ledger's clearing
+        date, is written like the payment's own date unless given)."""
+        fmt = self.date_formats.get(column) or self.date_formats.get(
+            "paid_on" if column == "allocated_on" else column, self.date_format
+        )
         return DATE_FORMAT_ALIASES.get(fmt, fmt)
 
 
@@ -198,13 +201,22 @@ class Clearing(ConfigModel):
         "documents per company code and fiscal year: [Company Code, Clearing date])",
     )
 
+    date: str | None = Field(
+        None,
+        description="the column of the day a row was cleared (FBL5N: Clearing date; BC: Closed at Date): "
+        "a payment is applied to the invoices it cleared from that day on, before it it is cash on "
+        "account (payments.allocated_on; point in time)",
+    )
+
     @model_serializer(mode="wrap")
     def _omit_defaults(self, handler: Any) -> Any:
         # keys left at their defaults are not dumped: a ledger config's hash (in its ingest manifests)
         # stays what it was before they existed
         data = handler(self)
-        if isinstance(data, dict) and "scope" in data and not self.scope:
-            del data["scope"]
+        if isinstance(data, dict):
+            for key, default in (("scope", ()), ("date", None)):
+                if key in data and getattr(self, key) == default:
+                    del data[key]
         return data
 
 

@@ -40,6 +40,8 @@ def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, d
     signs: dict[str, pd.Series] = {}
     for column in spec.columns:
         name = column.name
+        if column.sparse and name not in raw.frame.columns:
+            continue  # written only when the source gives it (features.schema.Column.sparse)
         src = (
             raw.frame[name] if name in raw.frame.columns else pd.Series(pd.NA, index=range(n), dtype="string")
         )

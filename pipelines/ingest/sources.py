@@ -234,7 +234,12 @@ def _table_loader(
                 repairs = {**repairs, "payment_id_from_row": made}
         if join is not None:
             mapped, source_row, source_line, summary = _joined(join, whole, raw, mapped, values)
-            used |= {join.column, join.key, *join.scope}
+            used |= {
+                join.column,
+                join.key,
+                *join.scope,
+                *([join.clearing_date] if join.clearing_date else []),
+            }
             filtered = filtered if filtered is not None else {}
         return {
             table: RawTable(
@@ -283,6 +288,7 @@ class _ClearingPlan:
     due_date: str | None = None  # the invoices' due date column and its pandas format
     due_format: str = "ISO8601"
     scope: tuple[str, ...] = ()  # columns qualifying references and keys (clearing.scope)
+    clearing_date: str | None = None  # the day a row was cleared (clearing.date): payments.allocated_on
 
 
 def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], label: str) -> _ClearingPlan:
@@ -301,6 +307,8 @@ def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], l
     }
     for i, column in enumerate(spec.clearing.scope):
         wanted[f"{label}.clearing.scope[{i}]"] = column
+    if spec.clearing.date is not None:
+        wanted[f"{label}.clearing.date"] = spec.clearing.date
     for where, column in wanted.items():
         if column not in present:
             raise TableError(
@@ -329,6 +337,7 @@ def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], l
         due_date=inv.columns.get("due_date", "due_date"),
         due_format=inv_values.strptime("due_date"),
         scope=spec.clearing.scope,
+        clearing_date=spec.clearing.date,
     )
 
 
@@ -385,10 +394,13 @@ def _joined(
         due_day=_days(inv_raw.frame, join.due_date, join.due_format),
         invoice_scope=_scope(inv_raw.frame, join.scope),
         payment_scope=_scope(raw.frame, join.scope),
+        clearing_date=join.clearing_date,
     )
     pos = result.positions
     out = mapped.iloc[pos].reset_index(drop=True)
     out["invoice_id"] = pd.array(result.invoice_id, dtype="string")
+    if join.clearing_date is not None:  # the day each allocation was made: before it, cash on account
+        out["allocated_on"] = pd.array(result.allocated_on, dtype="string")
     for column, new in (("payment_id", result.payment_id), ("amount", result.amount)):
         given = pd.Series(new, dtype="object")
         if given.notna().any():

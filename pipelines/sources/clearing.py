@@ -49,12 +49,14 @@ _NONE = ("", "0")
 class ClearingJoin:
     """The payment rows after the join: ``positions`` (each output row's payment row; a split row
     repeats), ``invoice_id`` (None = unallocated), ``payment_id`` / ``amount`` (text; None = the
-    row's own cell), and the counts for the manifest."""
+    row's own cell), ``allocated_on`` (the clearing date cell, text, of a row given an invoice; None
+    without one or without ``clearing_date``), and the counts for the manifest."""
 
     positions: np.ndarray
     invoice_id: list[str | None]
     payment_id: list[str | None]
     amount: list[str | None]
+    allocated_on: list[str | None] = field(default_factory=list)
     rows_allocated: int = 0
     rows_split: int = 0
     pieces_added: int = 0
@@ -139,6 +141,7 @@ def join_clearing(
     due_day: np.ndarray | None = None,
     invoice_scope: np.ndarray | None = None,
     payment_scope: np.ndarray | None = None,
+    clearing_date: str | None = None,
 ) -> ClearingJoin:
     """Allocate ``payments`` (file columns) over the ``invoices`` they cleared (see the module).
 
@@ -156,7 +159,11 @@ def join_clearing(
     ``due_day`` (the invoices' due dates as day numbers, NaN unknown) orders a clearing's invoices,
     oldest due first; ``paid_day`` orders its payments, earliest first; ties keep the file's order.
     ``invoice_scope`` / ``payment_scope`` (text per row, see the module) qualify references and keys.
-    The output rows stay in the payments' file order."""
+    The output rows stay in the payments' file order.
+
+    ``clearing_date`` (the column of the day a row was cleared: FBL5N's ``Clearing date``, BC's
+    ``Closed at Date``) dates each allocation: the payment row's own cell, else its invoice row's
+    (``allocated_on``; the payment is cash on account before it: point in time)."""
     ni, npay = len(invoices), len(payments)
     refs = np.concatenate(
         [_scoped(_text(invoices[column]), invoice_scope), _scoped(_text(payments[column]), payment_scope)]
@@ -180,6 +187,8 @@ def join_clearing(
     label = label[: ni + npay]
 
     inv_ids = _text(invoices[invoice_id])
+    inv_cleared = _text(invoices[clearing_date]) if clearing_date else None
+    pay_cleared = _text(payments[clearing_date]) if clearing_date else None
     inv_open = _cents(invoices[invoice_amount], decimal, thousands, 1)
     pay_ids = _text(payments[payment_id])
     pay_cents = _cents(payments[payment_amount], decimal, thousands, -1 if negate else 1)
@@ -205,14 +214,17 @@ def join_clearing(
     reasons: Counter[str] = Counter()
     cursor: dict[tuple[int, str], int] = {}  # per clearing (and currency): its first open invoice
 
-    def emit(p: int, invoice: str | None, piece_id: str | None = None, amount: str | None = None) -> None:
+    def emit(p: int, i: int | None, piece_id: str | None = None, amount: str | None = None) -> None:
         positions.append(p)
-        out.invoice_id.append(invoice)
+        out.invoice_id.append(None if i is None else str(inv_ids[i]))
         out.payment_id.append(piece_id)
         out.amount.append(amount)
+        if pay_cleared is not None and inv_cleared is not None:
+            day = None if i is None else str(pay_cleared[p] or inv_cleared[i]) or None
+            out.allocated_on.append(day)
 
     # allocated earliest payment first; written in the file's order (None: the row goes on whole)
-    allocation: list[list[tuple[str | None, int]] | None] = [None] * npay
+    allocation: list[list[tuple[int | None, int]] | None] = [None] * npay
     for p in _order(paid_day, npay).tolist():
         lab = int(label[ni + p])
         group = (lab, str(pay_cur[p]))
@@ -231,7 +243,7 @@ def join_clearing(
             # of: the row goes on whole (quarantined, or netted on its own)
             reasons["amount_not_positive" if left <= 0 else "no_payment_id"] += 1
             continue
-        pieces: list[tuple[str | None, int]] = []
+        pieces: list[tuple[int | None, int]] = []
         j = cursor.get(group, 0)
         while j < len(invs) and inv_open[invs[j]] == 0:  # covered (by this list or the other one)
             j += 1
@@ -244,7 +256,7 @@ def join_clearing(
             if inv_open[i] == 0 or (issue_day is not None and issue_day[i] > latest):
                 continue  # covered, or issued after the payment beyond a prepayment: not this one's
             take = min(left, int(inv_open[i]))
-            pieces.append((str(inv_ids[i]), take))
+            pieces.append((int(i), take))
             inv_open[i] -= take
             left -= take
         if left > 0:
@@ -267,7 +279,7 @@ def join_clearing(
             emit(
                 p,
                 inv,
-                f"{pay_ids[p]}/{inv if inv is not None else 'unallocated'}",
+                f"{pay_ids[p]}/{inv_ids[inv] if inv is not None else 'unallocated'}",
                 _amount_text(cents, sign, decimal),
             )
     out.positions = np.asarray(positions, dtype=np.int64)

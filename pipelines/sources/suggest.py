@@ -857,6 +857,8 @@ _COMPANY_CODE = frozenset({"companycode", "cocd", "compcode", "buchungskreis", "
 _CLEARING_DATE = frozenset(
     {"clearingdate", "clrngdate", "clearingdt", "ausgleichsdatum", "ausgldatum", "augdt"}
 )
+# the day a row was cleared (BC: the day an entry was closed): dates each allocation (point in time)
+_CLOSED_AT = frozenset({"closedatdate", "closedat", "closedon", "geschlossenam", "geschlossenamdatum"})
 _ENTRY_NO = frozenset({"entryno", "entrynumber", "lfdnr", "laufendenr", "postenr", "postennr"})
 # credit memo types, loaded with the payments when the clearing join allocates them to their invoices
 _CREDIT_MEMO_TYPES = frozenset(
@@ -888,6 +890,12 @@ def _clearing_scope(frame: pd.DataFrame) -> list[str]:
         for name in [next((n for norm, n in names.items() if norm in group), None)]
         if name is not None
     ]
+
+
+def _cleared_on(frame: pd.DataFrame) -> str | None:
+    """The column of the day a row was cleared or closed (FBL5N's Clearing date, BC's Closed at Date)."""
+    names = {_norm(str(c)): str(c) for c in frame.columns}
+    return next((n for norm, n in names.items() if norm in _CLEARING_DATE | _CLOSED_AT), None)
 
 
 def _payments_block(
@@ -929,12 +937,19 @@ def _payments_block(
     if clearing is not None:
         key = f", key: {_q(clearing[1])}" if clearing[1] else ""
         scope = _clearing_scope(frame) if not clearing[1] else []
+        cleared = _cleared_on(frame)
         if scope:
             lines.append(
                 "    # SAP numbers documents per company code and fiscal year: a clearing document is its number "
                 f"with its {' and '.join(repr(c) for c in scope)} (conf/sources/README.md 6c)"
             )
             key += f", scope: {_flow(scope)}"
+        if cleared is not None:
+            lines.append(
+                f"    # {cleared!r}: a payment counts on the invoices it cleared from that day on, before it as "
+                "cash on account (point in time: conf/sources/README.md 6c)"
+            )
+            key += f", date: {_q(cleared)}"
         lines.append(
             f"    clearing: {{column: {_q(clearing[0])}{key}}}  # each payment row on the invoices it cleared"
         )

@@ -383,7 +383,10 @@ def test_suggest_drafts_the_clearing_join_of_an_fbl5n_ledger(tmp_path: Path) -> 
     Document`: the same counts and settlement days as the hand-written config."""
     draft, result = _draft_and_ingest(tmp_path, _fbl5n(), "fbl5n.csv")
     assert draft.kind == "invoices"
-    assert 'clearing: {column: "Clearing Document", scope: ["Clearing date"]}' in draft.text  # s17: scope
+    assert (
+        'clearing: {column: "Clearing Document", scope: ["Clearing date"], date: "Clearing date"}'
+        in draft.text
+    )
     assert 'values: ["DG", "DZ"]' in draft.text
     pay = result.manifest["tables"]["payments"]
     assert (pay["rows_read"], pay["rows_in"], pay["rows_accepted"], pay["rows_filtered"]) == (
@@ -401,7 +404,7 @@ def test_suggest_drafts_the_clearing_join_of_a_business_central_ledger(tmp_path:
     credit memo left out)."""
     draft, result = _draft_and_ingest(tmp_path, _bc(), "cle.csv")
     assert draft.kind == "invoices"
-    assert 'clearing: {column: "Closed by Entry No.", key: "Entry No."}' in draft.text
+    assert 'clearing: {column: "Closed by Entry No.", key: "Entry No.", date: "Closed at Date"}' in draft.text
     assert 'values: ["Credit Memo", "Payment"]' in draft.text
     pay = result.manifest["tables"]["payments"]
     assert (pay["rows_read"], pay["rows_in"], pay["rows_accepted"], pay["rows_filtered"]) == (
@@ -422,7 +425,10 @@ def test_suggest_drafts_a_german_fbl5n_ledger(tmp_path: Path) -> None:
         "Hauswährung;Ausgleichsbeleg;Ausgleichsdatum",
     )
     draft, result = _draft_and_ingest(tmp_path, german, "fbl5n_de.csv")
-    assert 'clearing: {column: "Ausgleichsbeleg", scope: ["Ausgleichsdatum"]}' in draft.text  # s17: scope
+    assert (
+        'clearing: {column: "Ausgleichsbeleg", scope: ["Ausgleichsdatum"], date: "Ausgleichsdatum"}'
+        in draft.text
+    )
     assert _settlement(result.portfolio, AS_OF) == _expected()
 
 

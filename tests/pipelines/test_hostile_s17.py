@@ -175,7 +175,10 @@ def test_suggest_drafts_the_scope_of_an_sap_clearing(tmp_path: Path) -> None:
     export = tmp_path / "fbl5n.csv"
     export.write_text(YEARS, encoding="utf-8")
     draft = suggest_source(export)
-    assert 'clearing: {column: "Clearing Document", scope: ["Company Code", "Clearing date"]}' in draft.text
+    assert (
+        'clearing: {column: "Clearing Document", scope: ["Company Code", "Clearing date"], date: "Clearing date"}'
+        in draft.text
+    )
     config = tmp_path / "draft.yaml"
     config.write_text(draft.text, encoding="utf-8")
     source = load_config(config, SourceConfig)
@@ -194,6 +197,105 @@ def test_a_scope_column_the_file_lacks_is_named(tmp_path: Path) -> None:
 
     with pytest.raises(TableError, match=r"no column 'Fiscal Year' \(tables.payments.clearing.scope\[0\]"):
         _ingest(tmp_path, YEARS, ', scope: ["Fiscal Year"]')
+
+
+# ---------------------------------------------------------------- item 1: point in time of a clearing
+
+# K1's older invoice 9000001 (1,000.00, due 2024-02-09) is left open (disputed, say). The part payment
+# 1400000001 of 400.00 (2024-03-20) stays open until 2024-04-15, when the final payment 1400000002
+# (600.00) clears it with the newer invoice 9000002 (1,000.00, due 2024-03-31).
+PIT_FULL = HEADER + (
+    "1000;K1;9000001;RV;2024-01-10;2024-02-09;1000.00;;\n"
+    "1000;K1;9000002;RV;2024-03-01;2024-03-31;1000.00;1400000002;2024-04-15\n"
+    "1000;K1;1400000001;DZ;2024-03-20;2024-03-20;-400.00;1400000002;2024-04-15\n"
+    "1000;K1;1400000002;DZ;2024-04-15;2024-04-15;-600.00;1400000002;2024-04-15\n"
+)
+# the same ledger exported on 2024-03-31: the part payment open, naming nothing yet
+PIT_AT_T = HEADER + (
+    "1000;K1;9000001;RV;2024-01-10;2024-02-09;1000.00;;\n"
+    "1000;K1;9000002;RV;2024-03-01;2024-03-31;1000.00;;\n"
+    "1000;K1;1400000001;DZ;2024-03-20;2024-03-20;-400.00;;\n"
+)
+
+
+def _features(result, as_of: str) -> pd.DataFrame:
+    from features.build import build_features
+
+    return build_features(result.portfolio, [as_of]).reset_index(drop=True)
+
+
+def test_features_before_a_clearing_do_not_see_it(tmp_path: Path) -> None:
+    """Features as of 2024-03-31 from the export of 2024-12 must equal those from the export as it
+    was on 2024-03-31 (DESIGN: nothing after T). Before (the join keeps the final clearing only),
+    the part payment sat on 9000002 from its own day on: at T 9000001 1,000.00 open and 9000002
+    600.00, while the export of T (the payment open, applied oldest first) gives 9000001 600.00 and
+    9000002 1,000.00: the which-invoice was known 16 days early (e.g. overdue_amount differs). With
+    ``clearing.date`` the part payment carries allocated_on 2024-04-15 and is cash on account until
+    then: by hand at T 9000001 600.00 open, 9000002 1,000.00 open (the T export's state); at
+    2024-04-30 9000002 paid on 2024-04-15 and 9000001 1,000.00 open (the full export's)."""
+    from features.ledger import day_number, ledger_state, prepare_ledger
+
+    for sub in ("t", "b", "n"):
+        (tmp_path / sub).mkdir()
+    at_t = _ingest(tmp_path / "t", PIT_AT_T)
+    before = _ingest(tmp_path / "b", PIT_FULL)
+    assert not _features(before, "2024-03-31").equals(_features(at_t, "2024-03-31"))
+    now = _ingest(tmp_path / "n", PIT_FULL, ', date: "Clearing date"')
+    pay = now.portfolio.payments.set_index("payment_id")
+    assert pay.loc["1400000001", "allocated_on"] == pd.Timestamp("2024-04-15")
+    pd.testing.assert_frame_equal(_features(now, "2024-03-31"), _features(at_t, "2024-03-31"))
+
+    def open_amounts(result, day: str) -> dict[str, float]:
+        ledger = prepare_ledger(result.portfolio)
+        state = ledger_state(ledger, int(day_number(pd.Timestamp(day))))
+        ids = ledger.invoice_ids.to_pylist()
+        rows = ledger.inv_row if state.inv_rows is None else ledger.inv_row[state.inv_rows]
+        return {ids[r]: float(v) for r, v in zip(rows, state.inv_remaining, strict=True)}
+
+    assert open_amounts(now, "2024-03-31") == {"9000001": 600.0, "9000002": 1000.0}
+    assert open_amounts(now, "2024-04-30") == {"9000001": 1000.0, "9000002": 0.0}
+
+
+def test_allocations_after_t_can_be_scrambled_without_changing_features_at_t() -> None:
+    """DESIGN's point-in-time test for ``allocated_on``: payments applied after T (allocated_on > T)
+    have their invoice_id moved to another invoice of the debtor: the features at T are unchanged
+    (they are cash on account at T, applied oldest first), while the features after the allocation
+    do change. Canonical tables, by hand: debtor D1, invoices I1 (2024-01-05, due 02-04, 500.00) and
+    I2 (2024-02-01, due 03-02, 300.00); payment P1 (2024-02-10, 300.00) applied to I2 on 2024-03-15."""
+    from features.build import build_features
+    from features.tables import Portfolio
+
+    invoices = pd.DataFrame(
+        {
+            "invoice_id": pd.array(["I1", "I2"], dtype="string"),
+            "debtor_id": pd.array(["D1", "D1"], dtype="string"),
+            "issue_date": pd.to_datetime(["2024-01-05", "2024-02-01"]),
+            "due_date": pd.to_datetime(["2024-02-04", "2024-03-02"]),
+            "amount": [500.0, 300.0],
+        }
+    )
+
+    def payments(invoice: str) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "payment_id": pd.array(["P1"], dtype="string"),
+                "debtor_id": pd.array(["D1"], dtype="string"),
+                "invoice_id": pd.array([invoice], dtype="string"),
+                "paid_on": pd.to_datetime(["2024-02-10"]),
+                "allocated_on": pd.to_datetime(["2024-03-15"]),
+                "amount": [300.0],
+            }
+        )
+
+    on_i2 = build_features(
+        Portfolio(invoices=invoices, payments=payments("I2")), ["2024-02-29", "2024-03-31"]
+    )
+    on_i1 = build_features(
+        Portfolio(invoices=invoices, payments=payments("I1")), ["2024-02-29", "2024-03-31"]
+    )
+    t = on_i2["as_of"] == pd.Timestamp("2024-02-29")
+    pd.testing.assert_frame_equal(on_i2[t].reset_index(drop=True), on_i1[t].reset_index(drop=True))
+    assert not on_i2[~t].reset_index(drop=True).equals(on_i1[~t].reset_index(drop=True))
 
 
 # ---------------------------------------------------------------- item 4: override --until
