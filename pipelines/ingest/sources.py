@@ -51,9 +51,15 @@ class RawTable:
 
 
 def _resolve_columns(
-    present: list[str], table: str, mapping: dict[str, str], label: str, path: Path
+    present: list[str],
+    table: str,
+    mapping: dict[str, str],
+    label: str,
+    path: Path,
+    made: tuple[str, ...] = (),
 ) -> dict[str, str]:
-    """canonical -> file column for ``table``; raises TableError on a missing mapped/required column."""
+    """canonical -> file column for ``table``; raises TableError on a missing mapped/required column
+    (``made``: required columns ingest makes when the file lacks them: ids_from_rows' payment_id)."""
     spec = TABLES[table]
     rename: dict[str, str] = {}
     for canonical in spec.names:
@@ -65,7 +71,7 @@ def _resolve_columns(
                 f"{label}: {path} has no column {src!r} (mapped to {table}.{canonical} in the source "
                 f"config). Columns in the file: {present}. Fix the mapping under columns."
             )
-    missing = [c for c in spec.required if c not in rename]
+    missing = [c for c in spec.required if c not in rename and c not in made]
     if missing:
         raise TableError(
             f"{label}: {path} is missing required column(s) {missing} for table {table}. Columns in the "
@@ -174,7 +180,8 @@ def plan_loaders(
         present = check_columns(
             spec, preflight(spec.path, spec.file_format(), csv_opts, label), label, spec.path
         )
-        rename = _resolve_columns(present, table, spec.columns, label, spec.path)
+        made = ("payment_id",) if spec.ids_from_rows else ()
+        rename = _resolve_columns(present, table, spec.columns, label, spec.path, made)
         join = _clearing_plan(source, spec, present, label) if spec.clearing is not None else None
         loaders[f"tables.{table}"] = _table_loader(
             table, spec, csv_opts, values, label, rename, present, join

@@ -531,6 +531,12 @@ def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
         ]
     for canonical in order:
         col = _by_name(columns, canonical, taken)
+        if canonical == "debtor_id" and col is not None and col.distinct == 1:
+            # one value on every sampled row (Xero's payments: 'Account', the bank account they went
+            # to): no customer column; another customer-named column with several values is
+            other = _by_name(columns, canonical, taken | {col.name})
+            if other is not None and other.distinct > 1:
+                col = other
         if col is not None and col.excel_serial and "date" in WANTS[canonical].split("|"):
             col.kind, col.date_layout = "date", "excel"
             chosen[canonical], why[canonical] = (
@@ -678,6 +684,21 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         for was, now in (("invoice_id", "payment_id"), ("issue_date", "paid_on")):
             if was in chosen and now not in chosen:
                 chosen[now], why[now] = chosen.pop(was), f"{why.get(was, '')}; every {paid!r} is a payment"
+    if (
+        types is None
+        and paid is None
+        and {"invoice_id", "issue_date", "amount"} <= set(chosen)
+        and not {"due_date", "payment_id", "paid_on", "settled_on"} & set(chosen)
+        and sum(c.kind == "date" for c in columns) == 1
+        and not chosen["invoice_id"].unique
+    ):
+        # one date, no due date, an invoice number that repeats (Xero's payments received: Date,
+        # ContactName, InvoiceNumber, Amount): the payments of those invoices, not invoices
+        chosen["paid_on"], why["paid_on"] = (
+            chosen.pop("issue_date"),
+            f"GUESS: the only date; no due date and {chosen['invoice_id'].name!r} repeats: payments of invoices",
+        )
+        why["invoice_id"] = "GUESS: the invoice each payment paid"
     is_invoice = {"issue_date", "due_date", "amount"} <= set(chosen) or "invoice_id" in chosen
     clearing = _clearing_columns(frame) if types is not None and types.payments else None
     if clearing is not None and is_invoice:  # the payment rows join their invoices: two tables
@@ -718,7 +739,14 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
     if types is not None and kind in ("invoices", "ar_export"):
         extra += _document_lines(types, kind)
     pid = mapping.get("payment_id") if kind == "payments" else None
-    if pid is not None and (frame[pid.name].fillna("").str.strip() == "").any():
+    if kind == "payments" and pid is None:
+        missing = [c for c in missing if c != "payment_id"]
+        extra += [
+            "# no payment number column: each payment gets an id from its row (conf/sources/README.md, "
+            "ids_from_rows)",
+            "ids_from_rows: true",
+        ]
+    elif pid is not None and (frame[pid.name].fillna("").str.strip() == "").any():
         empty = int((frame[pid.name].fillna("").str.strip() == "").sum())
         extra += [
             f"# {pid.name!r} is empty on {empty} of {len(frame)} sampled rows (QuickBooks leaves a payment's Num "

@@ -397,3 +397,53 @@ def test_an_account_row_with_a_phone_number_beside_its_balance_is_a_group_row(tm
         text.replace(",,,,,,,,Grand Totals:", "ACME01,Acme Ltd,,,105,SI,,,,40.00\n,,,,,,,,Grand Totals:")
     )
     assert counts == (10, 3, 2, 5)
+
+
+# ---------------------------------------------------------------- item 6: a new user's walk (Xero)
+
+XERO_PAYMENTS = (
+    "Date,ContactName,InvoiceNumber,Reference,Amount,Account\n"
+    '13/02/2023,Acme Ltd,INV-0001,,"2,185.73",090 - Business Bank Account\n'
+    '27/02/2023,Acme Ltd,INV-0002,,"2,809.59",090 - Business Bank Account\n'
+    "28/02/2023,Beta GmbH,INV-0003,,500.00,090 - Business Bank Account\n"
+    "28/02/2023,Beta GmbH,INV-0003,,500.00,090 - Business Bank Account\n"
+    "03/03/2023,Gamma SA,INV-0004,,120.00,090 - Business Bank Account\n"
+    "10/03/2023,Delta BV,INV-0005,,99.95,090 - Business Bank Account\n"
+)
+
+
+def test_suggest_drafts_a_xero_payments_file_as_payments(tmp_path: Path) -> None:
+    """Xero's payments received as a user exports them (hand-built after its shape): the date, the
+    contact, the invoice paid, an empty Reference, the amount and the bank account it went to; no
+    payment number, no due date. Before: drafted as **invoices** (issue_date: Date, due_date
+    missing) with debtor_id: Account (the bank account, one value for every row): config check
+    failed on due_date and every payment would have been one debtor's invoice. Now: a payments
+    draft, debtor_id: ContactName (a customer column with several values before one with a single
+    value), invoice_id: InvoiceNumber, paid_on: Date, ids_from_rows (no payment number); ingest by
+    hand 6 rows = 6 accepted (the two equal payments of Beta are adjacent: two payments), 1,000.00
+    paid on INV-0003."""
+    from pipelines.ingest import ingest_source
+    from pipelines.ingest.sources import check_inputs
+    from pipelines.sources.suggest import suggest_source
+
+    export = tmp_path / "xero_payments.csv"
+    export.write_text(XERO_PAYMENTS, encoding="utf-8")
+    draft = suggest_source(export)
+    assert draft.kind == "payments"
+    assert draft.mapping == {
+        "debtor_id": "ContactName",
+        "invoice_id": "InvoiceNumber",
+        "paid_on": "Date",
+        "amount": "Amount",
+    }
+    assert "ids_from_rows: true" in draft.text
+    config = tmp_path / "draft.yaml"
+    config.write_text(draft.text, encoding="utf-8")
+    source = load_config(config, SourceConfig)
+    check_inputs(source)
+    result = ingest_source(source, None, as_of=dt.date(2024, 12, 4))
+    pay = result.manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (6, 6, 0)
+    got = result.portfolio.payments
+    assert got.loc[got["invoice_id"] == "INV-0003", "amount"].sum() == 1000.0
+    assert sorted(got["debtor_id"].unique()) == ["Acme Ltd", "Beta GmbH", "Delta BV", "Gamma SA"]
