@@ -900,6 +900,7 @@ class RollRateOutcome:
     train_last_as_of: pd.Timestamp | None = None
     state_counts: dict[str, int] = field(default_factory=dict)
     note: str = ""
+    small_book: Any = None  # models.smallbook.SmallBookChoice when the feature model was tried
 
 
 def _test_window(labelled: pd.DataFrame, target: int, keep_months: int) -> list[pd.Timestamp]:

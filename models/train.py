@@ -130,7 +130,9 @@ class TrainingOutcome:
     ``ece_tolerance``: the chance ECE of a calibrated model on the test rows (gate).
     ``train_last_as_of``: latest snapshot the shipped model trained on. ``evidence``: the rows,
     intervals and point values the challenger rule judged LightGBM against the scorecard on (the
-    gate compares on the same; None when ``challenger`` is fixed by config).
+    gate compares on the same; None when ``challenger`` is fixed by config). ``note`` and
+    ``small_book``: set when a small book's roll-rate model was challenged and this model won
+    (``models.smallbook.SmallBookChoice``; ``pipelines.flows.train.challenge_small_book``).
     """
 
     final_estimator: Pipeline
@@ -166,6 +168,8 @@ class TrainingOutcome:
     folds: pd.DataFrame = field(default_factory=pd.DataFrame)
     fold_rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     evidence: Evidence | None = None
+    note: str = ""
+    small_book: Any = None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -292,6 +292,18 @@ class RollRateConfig(ConfigModel):
         "3-month PD), used only when not worse out of time; 0: scale 1. Off by default: on 59 36-month "
         "books Brier significantly lower on 12 and never higher, ECE not lower on most (BENCHMARKS.md s13-rollrate)",
     )
+    challenge: bool = Field(
+        False,
+        description="on such a book also train LightGBM/the scorecard at challenge_min_defaults per window "
+        "and ship it instead of the roll-rate model only when it is better on pooled rolling-origin "
+        "folds (models.smallbook; docs/small_books.md)",
+    )
+    challenge_min_defaults: int = Field(
+        15,
+        ge=5,
+        description="per-window default minimum of that feature model; a book that cannot fill its "
+        "windows and 2 rolling-origin folds at it gets the roll-rate model without a comparison",
+    )
     min_months: int = Field(6, ge=4, description="fewest month-ends (3 for the horizon + 3 to fit on)")
     min_transitions: int = Field(200, ge=1, description="fewest month-end moves of live debtors")
     min_default_transitions: int = Field(3, ge=1, description="fewest month-end moves into default")

@@ -235,8 +235,50 @@ def fit(dataset: pd.DataFrame, cfg: TrainConfig, horizon_days: int = 90, definit
         if not cfg.rollrate.enabled or definition is None:
             raise
         outcome = fit_small_book(dataset, cfg, definition, exc)
+    if cfg.rollrate.challenge and cfg.rollrate.challenge_min_defaults < cfg.split.min_defaults:
+        outcome = challenge_small_book(outcome, dataset, cfg, definition, horizon_days)
     get_run_logger().warning(outcome.note)
     return outcome
+
+
+def challenge_small_book(
+    rollrate: Any, dataset: pd.DataFrame, cfg: TrainConfig, definition: Any, horizon_days: int
+) -> Any:
+    """The roll-rate outcome ``rollrate`` of a small book, or LightGBM/the scorecard trained at
+    ``rollrate.challenge_min_defaults`` per window when it is better on pooled rolling-origin folds
+    (:func:`models.smallbook.small_book_choice`). Either way the outcome carries ``small_book`` (the
+    choice, for MLflow) and the reason in its ``note`` and ``selection``."""
+    import dataclasses
+
+    from features.statements import with_statement_dpd
+    from models.smallbook import small_book_choice
+
+    choice = small_book_choice(
+        dataset,
+        cfg.to_params(horizon_days),
+        cfg.rollrate.to_params(definition, cfg),
+        cfg.rollrate.challenge_min_defaults,
+        rollrate_frame=with_statement_dpd(dataset),
+    )
+    if choice.choice == "feature":
+        feature = choice.feature
+        note = (
+            f"{rollrate.note.split('; about')[0]}; but {NAMES_SHIPPED[feature.kind]} trained at "
+            f"{choice.min_defaults} defaults per window is better out of time, so it ships: {choice.reason}"
+        )
+        return dataclasses.replace(
+            feature,
+            selection=f"{note}. Within the feature models: {feature.selection}",
+            note=note,
+            small_book=choice,
+        )
+    note = f"{rollrate.note}. Roll-rate model kept: {choice.reason}"
+    return dataclasses.replace(
+        rollrate, note=note, selection=f"{note}. {rollrate.selection.split('. ', 1)[-1]}", small_book=choice
+    )
+
+
+NAMES_SHIPPED = {"lightgbm": "LightGBM", "scorecard": "the scorecard"}
 
 
 def fit_small_book(dataset: pd.DataFrame, cfg: TrainConfig, definition: Any, why: Exception) -> Any:

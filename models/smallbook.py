@@ -1,0 +1,229 @@
+"""The roll-rate model or a feature model on a small book, chosen on pooled rolling-origin folds.
+
+A book that cannot fill the four out-of-time windows at ``split.min_defaults`` (30) each gets the
+roll-rate model (``models.rollrate``). The roll-rate states are days-past-due buckets: on a book where
+defaults come from debtors going silent at 0-59 DPD they miss most of the risk (BENCHMARKS.md,
+s16-unseen), while on ``ews generate``'s books, where distress shows as DPD, the roll-rate is as good
+as or better than LightGBM trained with a lower minimum (s6-small, s16-unseen). So the choice is made
+per book, on its own out-of-time evidence. The rule (pre-registered in session 17, before it was
+measured on the unseen simulator's books):
+
+1. **Floor.** The feature model is tried only when the book fills the four windows at
+   ``min_defaults`` (``rollrate.challenge_min_defaults``, 15) defaults each *and* the earlier
+   snapshots give at least two rolling-origin folds at that minimum (``models.challenger``: each fold
+   refits LightGBM and the scorecard, with their calibration, on snapshots whose label horizon ended
+   before the fold's first evaluation snapshot). Below it only the roll-rate model is tried.
+2. **Feature model.** ``models.train.train_pd_model`` with that minimum: LightGBM or the scorecard
+   as its own challenger rule picks it on those folds, refitted on every labelled snapshot.
+3. **Roll-rate on the same rows.** For each fold, the roll-rate model fitted on the month-end moves
+   (and the labels) known at the fold's first evaluation snapshot, scoring the fold's rows: no fold
+   sees its own future (the feature models see even less: labels known 90 days before it).
+4. **Decision**, as the challenger rule (``models.evaluate.choose_challenger``), with the roll-rate
+   model as the simpler one: the paired debtor bootstrap (95 %) of ``feature - roll-rate`` on the
+   pooled fold rows, log-loss over all rows, AUC within folds. The feature model ships when its
+   log-loss is lower with the interval below 0 (unless its AUC is at the same time significantly
+   lower: the measures disagree), or when the log-loss is tied and its AUC is higher with the
+   interval above 0. Otherwise, including every unclear case, the roll-rate model.
+
+Pure: frames and parameters in, a :class:`SmallBookChoice` out; logging is ``pipelines``' job.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models.evaluate import classification_metrics, paired_difference
+from models.rollrate import RollRateModel, RollRateParams
+
+__all__ = ["SmallBookChoice", "choose_small_book", "rollrate_on_folds", "small_book_choice"]
+
+NAMES = {"lightgbm": "LightGBM", "scorecard": "the scorecard"}
+
+
+def _ci(v: tuple[float, float]) -> str:
+    return f"[{v[0]:+.4f}, {v[1]:+.4f}]"
+
+
+def choose_small_book(
+    diff: Mapping[str, tuple[float, float]], point: Mapping[str, float], feature_kind: str
+) -> tuple[str, str]:
+    """``"feature"`` or ``"rollrate"`` from the paired bootstrap of ``feature - roll-rate``.
+
+    ``diff``: 95 % intervals of the differences (``logloss``, ``auc`` within folds); ``point``: the
+    point differences; ``feature_kind``: ``lightgbm`` or ``scorecard`` (named in the reason).
+    Lower log-loss wins when its interval excludes 0; otherwise higher AUC when its interval
+    excludes 0; otherwise, and when the two measures disagree, the simpler roll-rate model.
+    Returns ``(choice, reason)``."""
+    name = NAMES.get(feature_kind, feature_kind)
+    ll, auc = diff["logloss"], diff["auc"]
+    shown = (
+        f"log-loss difference {point['logloss']:+.4f} {_ci(ll)}, AUC difference within folds "
+        f"{point['auc']:+.4f} {_ci(auc)} ({name} - roll-rate, 95% debtor bootstrap)"
+    )
+    if ll[1] < 0 and auc[1] < 0:
+        return "rollrate", (
+            f"the measures disagree ({name} has the lower log-loss, the roll-rate model ranks better), "
+            f"so the simpler roll-rate model: {shown}"
+        )
+    if ll[1] < 0:
+        return "feature", f"{name} has the lower log-loss: {shown}"
+    if ll[0] > 0:
+        return "rollrate", f"the roll-rate model has the lower log-loss: {shown}"
+    if auc[0] > 0:
+        return "feature", f"log-loss tied; {name} ranks better: {shown}"
+    if auc[1] < 0:
+        return "rollrate", f"log-loss tied; the roll-rate model ranks better: {shown}"
+    return "rollrate", f"no clear winner, so the simpler roll-rate model: {shown}"
+
+
+def rollrate_on_folds(frame: pd.DataFrame, fold_rows: pd.DataFrame, params: RollRateParams) -> np.ndarray:
+    """The roll-rate PD of each pooled fold row (``fold``, ``debtor_id``, ``as_of``): per fold, the
+    model fitted on ``frame`` as of the fold's first evaluation snapshot (moves and labels known by
+    then), scoring the fold's rows (their state inputs taken from ``frame``)."""
+    keys = ["debtor_id", "as_of"]
+    inputs = frame.assign(debtor_id=frame["debtor_id"].astype("string"))
+    rows = fold_rows[["fold", *keys]].assign(debtor_id=fold_rows["debtor_id"].astype("string"))
+    rows = rows.reset_index(drop=True).assign(_pos=np.arange(len(fold_rows)))
+    merged = rows.merge(inputs, on=keys, how="left", validate="many_to_one")
+    out = np.full(len(fold_rows), np.nan)
+    for _, part in merged.groupby("fold", sort=True):
+        first = pd.Timestamp(part["as_of"].min())
+        model = RollRateModel(params).fit(frame, as_of=first)
+        out[part["_pos"].to_numpy()] = model.predict_proba(part)[:, 1]
+    return out
+
+
+@dataclass(frozen=True)
+class SmallBookChoice:
+    """What :func:`small_book_choice` decided and on what.
+
+    ``choice``: ``"feature"`` (ship ``feature``, a ``models.train.TrainingOutcome``) or
+    ``"rollrate"``; ``reason``: one sentence with the counts and intervals; ``floor``: True when the
+    feature model could not be compared (below the floor: ``feature`` may still be None);
+    ``intervals`` / ``point``: ``feature - roll-rate`` (``logloss``, ``auc`` within folds);
+    ``rows``: the pooled fold rows (``fold``, ``debtor_id``, ``as_of``, ``y``, ``pd_feature``,
+    ``pd_rollrate``); ``table``: one row per fold with both models' AUC and log-loss."""
+
+    choice: str
+    reason: str
+    floor: bool
+    min_defaults: int
+    feature: Any = None
+    feature_kind: str = ""
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    point: dict[str, float] = field(default_factory=dict)
+    rows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    table: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def record(self) -> dict[str, Any]:
+        """Flat figures for MLflow (params and metrics)."""
+        out: dict[str, Any] = {
+            "small_book_choice": self.choice if not self.floor else "rollrate (floor)",
+            "small_book_min_defaults": self.min_defaults,
+            "small_book_feature_kind": self.feature_kind or "none",
+        }
+        if len(self.rows):
+            out["small_book_folds"] = int(self.rows["fold"].nunique())
+            out["small_book_fold_rows"] = int(len(self.rows))
+            out["small_book_fold_defaults"] = int(self.rows["y"].sum())
+            for m in ("logloss", "auc"):
+                out[f"feature_minus_rollrate_folds_{m}"] = float(self.point[m])
+                out[f"feature_minus_rollrate_folds_{m}_ci_low"] = float(self.intervals[m][0])
+                out[f"feature_minus_rollrate_folds_{m}_ci_high"] = float(self.intervals[m][1])
+        return out
+
+
+def _fold_table(rows: pd.DataFrame) -> pd.DataFrame:
+    out = []
+    for fold, part in rows.groupby("fold", sort=True):
+        y = part["y"].to_numpy()
+        entry = {
+            "fold": int(fold),
+            "first": pd.Timestamp(part["as_of"].min()).strftime("%Y-%m-%d"),
+            "rows": len(part),
+            "defaults": int(y.sum()),
+        }
+        for name in ("feature", "rollrate"):
+            m = classification_metrics(y, part[f"pd_{name}"].to_numpy())
+            entry[f"{name}_auc"], entry[f"{name}_logloss"] = m["auc"], m["logloss"]
+        out.append(entry)
+    return pd.DataFrame(out)
+
+
+def small_book_choice(
+    frame: pd.DataFrame,
+    train_params: Any,
+    rollrate_params: RollRateParams,
+    min_defaults: int,
+    rollrate_frame: pd.DataFrame | None = None,
+) -> SmallBookChoice:
+    """The rule of the module doc on a book that cannot fill the windows at
+    ``train_params.split.min_defaults``. ``frame``: the modelling frame (``train_pd_model``'s input);
+    ``rollrate_frame``: the same rows as the roll-rate model reads them (default ``frame``);
+    ``min_defaults``: the lower per-window minimum of the feature model."""
+    from models.split import BookTooSmallError
+    from models.train import train_pd_model
+
+    rr_frame = frame if rollrate_frame is None else rollrate_frame
+    low = dataclasses.replace(
+        train_params,
+        split=dataclasses.replace(train_params.split, min_defaults=min_defaults),
+        challenger="auto",
+    )
+    try:
+        feature = train_pd_model(frame, low)
+    except BookTooSmallError as exc:
+        why = str(exc).split(". ")[0]
+        return SmallBookChoice(
+            "rollrate",
+            f"only the roll-rate model was tried: LightGBM and the scorecard cannot fill their windows "
+            f"even at {min_defaults} defaults each ({why})",
+            True,
+            min_defaults,
+        )
+    if len(feature.fold_rows) == 0 or feature.fold_rows["fold"].nunique() < 2:
+        return SmallBookChoice(
+            "rollrate",
+            f"only the roll-rate model was tried: at {min_defaults} defaults per window the snapshots "
+            "give fewer than 2 rolling-origin folds to compare it with LightGBM or the scorecard on",
+            True,
+            min_defaults,
+            feature_kind=feature.kind,
+        )
+    rows = feature.fold_rows[["fold", "debtor_id", "as_of", "y"]].copy()
+    rows["pd_feature"] = feature.fold_rows[f"pd_{feature.kind}"].to_numpy(dtype="float64")
+    rows["pd_rollrate"] = rollrate_on_folds(rr_frame, rows, rollrate_params)
+    point, ci = paired_difference(
+        rows["y"].to_numpy(),
+        rows["pd_feature"].to_numpy(),
+        rows["pd_rollrate"].to_numpy(),
+        rows["debtor_id"].astype("string").to_numpy(),
+        rows["fold"].to_numpy(),
+        n_boot=train_params.bootstrap_samples,
+        seed=train_params.seed,
+    )
+    choice, why = choose_small_book(ci, point, feature.kind)
+    n_folds, n_def = int(rows["fold"].nunique()), int(rows["y"].sum())
+    reason = (
+        f"{why}; on {n_folds} pooled rolling-origin folds ({len(rows):,} rows, {n_def} defaults; "
+        f"{NAMES[feature.kind]} trained at {min_defaults} defaults per window, each fold fitted only on "
+        "snapshots before it, the roll-rate model on the moves known at its first month-end)"
+    )
+    return SmallBookChoice(
+        choice,
+        reason,
+        False,
+        min_defaults,
+        feature=feature,
+        feature_kind=feature.kind,
+        intervals=dict(ci),
+        point=dict(point),
+        rows=rows,
+        table=_fold_table(rows),
+    )
