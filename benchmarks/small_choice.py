@@ -119,7 +119,9 @@ def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str,
             r["today"] = "rollrate"
             scores["today"] = scores["rollrate"]
             t = time.process_time()
-            choice = small_book_choice(past, params, rr_params, args.min_defaults)
+            choice = small_book_choice(
+                past, params, rr_params, args.min_defaults, fold_defaults=args.fold_defaults
+            )
             r["rule_cpu_s"] = round(time.process_time() - t, 1)
             r["rule"] = choice.reason
             r["rule_floor"] = choice.floor
@@ -197,6 +199,12 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=36)
     ap.add_argument("--forward", type=int, default=6)
     ap.add_argument("--min-defaults", type=int, default=15)
+    ap.add_argument(
+        "--fold-defaults",
+        type=int,
+        default=None,
+        help="per-window minimum of the comparison folds (default: --min-defaults)",
+    )
     ap.add_argument("--work", type=Path, default=Path("/tmp/s17-small"))
     ap.add_argument("--config", type=Path, default=ROOT / "conf" / "train.yaml")
     ap.add_argument("--boot", type=int, default=200)

@@ -156,17 +156,66 @@ def _fold_table(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _folds_at(frame: pd.DataFrame, feature: Any, params: Any, fold_defaults: int) -> tuple[pd.DataFrame, int]:
+    """The feature model's kind refitted on rolling-origin folds whose windows hold ``fold_defaults``
+    defaults each (``models.challenger.plan_folds`` back from ``feature``'s test window; each fold
+    fitted, early-stopped and calibrated only on snapshots whose horizon ended before it). Returns
+    the pooled rows (``fold``, ``debtor_id``, ``as_of``, ``y``, ``pd_feature``) and the fold count."""
+    from models.challenger import plan_folds
+    from models.split import snapshot_summary
+    from models.train import _evaluate, _parts
+
+    fold_params = dataclasses.replace(
+        params, split=dataclasses.replace(params.split, min_defaults=fold_defaults)
+    )
+    summary = snapshot_summary(frame[["as_of", "label", "horizon_observed"]])
+    folds = plan_folds(
+        summary,
+        feature.plan.test,
+        fold_params.split,
+        horizon_days=params.horizon_days,
+        target_defaults=params.fold_defaults,
+        max_folds=params.max_folds,
+    )
+    if len(folds) < 2:
+        return pd.DataFrame(), len(folds)
+    labelled = frame[frame["label"].notna()]
+    pooled = []
+    for i, fold in enumerate(folds):
+        parts = _parts(labelled, fold.plan)
+        ev = _evaluate(
+            parts, feature.feature_names, feature.categories, feature.categorical, fold_params, record=False
+        )
+        rows = parts["test"]
+        pooled.append(
+            pd.DataFrame(
+                {
+                    "fold": i,
+                    "debtor_id": rows["debtor_id"].to_numpy(),
+                    "as_of": rows["as_of"].to_numpy(),
+                    "y": ev.y["test"],
+                    "pd_feature": ev.candidates[feature.kind].pd_test,
+                }
+            )
+        )
+    return pd.concat(pooled, ignore_index=True), len(folds)
+
+
 def small_book_choice(
     frame: pd.DataFrame,
     train_params: Any,
     rollrate_params: RollRateParams,
     min_defaults: int,
     rollrate_frame: pd.DataFrame | None = None,
+    fold_defaults: int | None = None,
 ) -> SmallBookChoice:
     """The rule of the module doc on a book that cannot fill the windows at
     ``train_params.split.min_defaults``. ``frame``: the modelling frame (``train_pd_model``'s input);
     ``rollrate_frame``: the same rows as the roll-rate model reads them (default ``frame``);
-    ``min_defaults``: the lower per-window minimum of the feature model."""
+    ``min_defaults``: the lower per-window minimum of the feature model; ``fold_defaults``: the
+    per-window minimum of the comparison folds (None: ``min_defaults``, the folds of the feature
+    model's own challenger rule; lower: folds planned and refitted at that minimum, see
+    :func:`_folds_at`)."""
     from models.split import BookTooSmallError
     from models.train import train_pd_model
 
@@ -187,17 +236,24 @@ def small_book_choice(
             True,
             min_defaults,
         )
-    if len(feature.fold_rows) == 0 or feature.fold_rows["fold"].nunique() < 2:
+    at = min_defaults if fold_defaults is None else fold_defaults
+    if at == min_defaults and len(feature.fold_rows) and feature.fold_rows["fold"].nunique() >= 2:
+        rows = feature.fold_rows[["fold", "debtor_id", "as_of", "y"]].copy()
+        rows["pd_feature"] = feature.fold_rows[f"pd_{feature.kind}"].to_numpy(dtype="float64")
+    elif at == min_defaults:
+        rows = pd.DataFrame()
+    else:
+        rows, _ = _folds_at(frame, feature, low, at)
+    if len(rows) == 0:
         return SmallBookChoice(
             "rollrate",
-            f"only the roll-rate model was tried: at {min_defaults} defaults per window the snapshots "
+            f"only the roll-rate model was tried: at {at} defaults per window the snapshots "
             "give fewer than 2 rolling-origin folds to compare it with LightGBM or the scorecard on",
             True,
             min_defaults,
+            feature=feature,
             feature_kind=feature.kind,
         )
-    rows = feature.fold_rows[["fold", "debtor_id", "as_of", "y"]].copy()
-    rows["pd_feature"] = feature.fold_rows[f"pd_{feature.kind}"].to_numpy(dtype="float64")
     rows["pd_rollrate"] = rollrate_on_folds(rr_frame, rows, rollrate_params)
     point, ci = paired_difference(
         rows["y"].to_numpy(),
@@ -212,8 +268,8 @@ def small_book_choice(
     n_folds, n_def = int(rows["fold"].nunique()), int(rows["y"].sum())
     reason = (
         f"{why}; on {n_folds} pooled rolling-origin folds ({len(rows):,} rows, {n_def} defaults; "
-        f"{NAMES[feature.kind]} trained at {min_defaults} defaults per window, each fold fitted only on "
-        "snapshots before it, the roll-rate model on the moves known at its first month-end)"
+        f"{NAMES[feature.kind]} ships trained at {min_defaults} defaults per window, the folds' at {at}, each fold "
+        "fitted only on snapshots before it, the roll-rate model on the moves known at its first month-end)"
     )
     return SmallBookChoice(
         choice,

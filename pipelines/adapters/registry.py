@@ -281,6 +281,7 @@ def log_training(
         tags["ews.kind"] = outcome.kind
         tags["ews.selection"] = outcome.selection
         mlflow.set_tags(tags)
+        _log_small_book(outcome)
         with mlflow.start_run(experiment_id=exp_id, run_name="lightgbm", nested=True) as run:
             child["lightgbm"] = run.info.run_id
             choice = outcome.calibrations.get("lightgbm", outcome.calibration)
@@ -438,6 +439,24 @@ def _register_challenger(
     return version
 
 
+def _log_small_book(outcome: Any) -> None:
+    """A small book's roll-rate-or-feature-model choice (``models.smallbook``), when it was made:
+    params ``small_book_*`` (choice, minimum, the feature model's kind), the tag
+    ``ews.small_book_reason``, metrics ``small_book_fold_*`` and ``feature_minus_rollrate_folds_*``
+    (point and 95 % interval), the per-fold table ``evaluation/small_book_folds.csv``."""
+    choice = getattr(outcome, "small_book", None)
+    if choice is None:
+        return
+    record = choice.record()
+    mlflow.log_params({k: v for k, v in record.items() if isinstance(v, str) or k.endswith("min_defaults")})
+    mlflow.log_metrics(
+        {k: float(v) for k, v in record.items() if not isinstance(v, str) and not k.endswith("min_defaults")}
+    )
+    mlflow.set_tag("ews.small_book_reason", choice.reason)
+    if len(choice.table):
+        mlflow.log_text(choice.table.to_csv(index=False), "evaluation/small_book_folds.csv")
+
+
 def log_rollrate(
     outcome: Any,
     *,
@@ -504,6 +523,7 @@ def log_rollrate(
             }
         )
         mlflow.set_tags(tags)
+        _log_small_book(outcome)
         mlflow.log_metrics(_prefixed(outcome.metrics, "test_"))
         mlflow.log_metrics(_interval_metrics(outcome.intervals.get("challenger", {}), "test_"))
         mlflow.log_metric("ece_tolerance", outcome.ece_tolerance)

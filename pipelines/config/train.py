@@ -302,7 +302,13 @@ class RollRateConfig(ConfigModel):
         15,
         ge=5,
         description="per-window default minimum of that feature model; a book that cannot fill its "
-        "windows and 2 rolling-origin folds at it gets the roll-rate model without a comparison",
+        "windows at it gets the roll-rate model without a comparison",
+    )
+    challenge_fold_defaults: int | None = Field(
+        None,
+        ge=5,
+        description="per-window default minimum of the rolling-origin folds the two are compared on; "
+        "null: challenge_min_defaults; fewer than 2 folds: the roll-rate model without a comparison",
     )
     min_months: int = Field(6, ge=4, description="fewest month-ends (3 for the horizon + 3 to fit on)")
     min_transitions: int = Field(200, ge=1, description="fewest month-end moves of live debtors")

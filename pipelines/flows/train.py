@@ -259,6 +259,7 @@ def challenge_small_book(
         cfg.rollrate.to_params(definition, cfg),
         cfg.rollrate.challenge_min_defaults,
         rollrate_frame=with_statement_dpd(dataset),
+        fold_defaults=cfg.rollrate.challenge_fold_defaults,
     )
     if choice.choice == "feature":
         feature = choice.feature
