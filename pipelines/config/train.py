@@ -305,7 +305,7 @@ class RollRateConfig(ConfigModel):
         "windows at it gets the roll-rate model without a comparison",
     )
     challenge_fold_defaults: int | None = Field(
-        None,
+        10,
         ge=5,
         description="per-window default minimum of the rolling-origin folds the two are compared on; "
         "null: challenge_min_defaults; fewer than 2 folds: the roll-rate model without a comparison",
