@@ -29,7 +29,7 @@ The comparison folds may use their own, lower per-window minimum (``fold_default
 ``rollrate.challenge_fold_defaults``: 10 in ``conf/train.yaml``). This was added *after* the rule
 above was first measured (at 15 the unseen simulator's small books gave fewer than 2 folds), and was
 then checked on fresh seeds; both are in BENCHMARKS.md "Session 17 (s17-small)". The option is off by
-default (``rollrate.challenge``): it changed the shipped model on 1 of 35 books, not significantly.
+default (``rollrate.challenge``): it changed the shipped model on 1 of 37 books, not significantly.
 
 Pure: frames and parameters in, a :class:`SmallBookChoice` out; logging is ``pipelines``' job.
 """
