@@ -431,6 +431,10 @@ class LedgerState:
     ev_date: np.ndarray
     ev_kind: np.ndarray
     inv_rows: np.ndarray | None = None
+    # the day each invoice left the open list (NaN while open): the settlement day counted from the
+    # day its pieces were applied (a payment's allocated_on, if later than paid_on); None when no
+    # payment has an allocated_on (then it is ``inv_settled``). See :meth:`closed_days`.
+    inv_closed: np.ndarray | None = None
     _memo: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ shared helpers
@@ -450,6 +454,12 @@ class LedgerState:
     def max_by(self, code: np.ndarray, values: np.ndarray, *, fill: float) -> np.ndarray:
         """Per-debtor maximum over rows with debtor ``code`` (``fill`` where a debtor has no rows)."""
         return grouped.max_by(code, self.n, values, fill=fill)
+
+    def closed_days(self) -> np.ndarray:
+        """Day each invoice issued by T stopped being open (NaN while open): ``inv_settled``, except
+        that a piece counts from the day it was applied to the invoice, so that an invoice open at an
+        earlier T' (its payment still cash on account then) is never settled on a day <= T'."""
+        return self.inv_settled if self.inv_closed is None else self.inv_closed
 
     @cached_property
     def open_mask(self) -> np.ndarray:
@@ -485,6 +495,30 @@ def _rows(mask: np.ndarray) -> np.ndarray | None:
 
 def _pick(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
     return values if rows is None else values[rows]
+
+
+def _settled_days(
+    pc_inv: np.ndarray, pc_day: np.ndarray, pc_cents: np.ndarray, cents: np.ndarray, remaining: np.ndarray
+) -> np.ndarray:
+    """Per invoice, the first piece day at which its cumulative pieces reach its amount (NaN while
+    any of it remains open)."""
+    settled = np.full(len(cents), np.nan)
+    if len(pc_inv):
+        lo = int(pc_day.min())
+        span = int(pc_day.max()) - lo + 1
+        order = np.argsort(pc_inv * span + (pc_day.astype(np.int64) - lo), kind="stable")
+        s_inv = pc_inv[order]
+        cum = group_cumsum(s_inv, pc_cents[order])
+        done = np.flatnonzero(cum >= cents[s_inv])
+        del cum
+        # first piece per invoice reaching the amount: done rows are in (invoice, day) order
+        d_inv = s_inv[done]
+        first = np.ones(len(d_inv), dtype=bool)
+        first[1:] = d_inv[1:] != d_inv[:-1]
+        settled[d_inv[first]] = pc_day[order[done[first]]]
+        del order, s_inv, done, d_inv, first
+    settled[remaining > 0] = np.nan
+    return settled
 
 
 def ledger_state(ledger: Ledger, T: int) -> LedgerState:
@@ -529,28 +563,18 @@ def ledger_state(ledger: Ledger, T: int) -> LedgerState:
     pc_inv = np.concatenate([a_inv, w_inv])
     pc_date = np.concatenate([ledger.pay_date[alloc], ledger.pay_date[w_pay]])
     pc_cents = np.concatenate([a_cents, w_cents])
-    del a_inv, a_cents, w_inv, w_pay, w_cents, u_idx
+    del a_inv, a_cents, w_inv, w_cents, u_idx
 
     applied = np.minimum(np.bincount(pc_inv, weights=pc_cents, minlength=n_issued).astype(np.int64), cents)
     remaining = cents - applied
 
-    # settlement day: first piece date at which the cumulative pieces reach the invoice amount
-    settled = np.full(n_issued, np.nan)
-    if len(pc_inv):
-        lo = int(pc_date.min())
-        span = int(pc_date.max()) - lo + 1
-        order = np.argsort(pc_inv * span + (pc_date.astype(np.int64) - lo), kind="stable")
-        s_inv = pc_inv[order]
-        cum = group_cumsum(s_inv, pc_cents[order])
-        done = np.flatnonzero(cum >= cents[s_inv])
-        del cum
-        # first piece per invoice reaching the amount: done rows are in (invoice, date) order
-        d_inv = s_inv[done]
-        first = np.ones(len(d_inv), dtype=bool)
-        first[1:] = d_inv[1:] != d_inv[:-1]
-        settled[d_inv[first]] = pc_date[order[done[first]]]
-        del order, s_inv, done, d_inv, first
-    settled[remaining > 0] = np.nan
+    settled = _settled_days(pc_inv, pc_date, pc_cents, cents, remaining)
+    closed = None
+    if ledger.pay_alloc is not None:  # the day each piece was applied (allocated_on, if later)
+        pc_applied = np.concatenate([ledger.pay_alloc[alloc], ledger.pay_date[w_pay]])
+        closed = _settled_days(pc_inv, pc_applied, pc_cents, cents, remaining)
+        del pc_applied
+    del w_pay
     applied_total = np.bincount(icode, weights=applied, minlength=n)
     del applied, cents
 
@@ -572,6 +596,7 @@ def ledger_state(ledger: Ledger, T: int) -> LedgerState:
         inv_disputed=_pick(ledger.inv_disputed, issued),
         inv_remaining=remaining / 100.0,
         inv_settled=settled,
+        inv_closed=closed,
         pc_code=icode[pc_inv],
         pc_inv=pc_inv,
         pc_date=pc_date,

@@ -219,10 +219,12 @@ def global_positions(state: LedgerState) -> np.ndarray:
 
 def settlement_days(ledger: Ledger, cut: int) -> np.ndarray:
     """Settlement day of every ledger invoice judged from rows dated <= ``cut`` (float, NaN while
-    open at ``cut`` or not issued by then), indexed by sorted ledger position."""
+    open at ``cut`` or not issued by then), indexed by sorted ledger position. A payment applied
+    after it was paid (``allocated_on``) settles from the day it was applied: the invoice was open
+    (the payment cash on account) at the snapshots before (``LedgerState.closed_days``)."""
     state = ledger_state(ledger, cut)
     out = np.full(len(ledger.inv_code), np.nan)
-    out[global_positions(state)] = state.inv_settled
+    out[global_positions(state)] = state.closed_days()
     return out
 
 

@@ -190,3 +190,50 @@ def test_features_do_not_depend_on_row_order(case: tuple[Portfolio, pd.Timestamp
         debtors=p.debtors,
     )
     pd.testing.assert_frame_equal(build_features(p, [T]), build_features(shuffled, [T]))
+
+
+def test_pay_date_rows_of_an_invoice_cleared_after_t_with_cash_paid_before_it() -> None:
+    """s17-review: a payment paid before T and applied to its invoice after T (``allocated_on``) is
+    cash on account at T, so its invoice is open at T; the pay-date model's training rows and
+    evaluation must then see the invoice settled when it was applied, after T. Debtor D1: I1 (issued
+    2024-01-05, due 02-04, 500.00), I2 (issued 02-01, due 03-02, 300.00); P1 (paid 2024-02-10,
+    300.00) applied to I2 on 2024-03-15. At T = 2024-02-29 P1 sits on I1 (oldest first): I1 200.00
+    and I2 300.00 open. Before: settled on 02-10 (P1's paid day, < T) as judged at the cut, so I2
+    was 'never paid' in training (8 zero weeks) and its evaluation days were -19. By hand: I2 settled
+    on 2024-03-15, 15 days after T: label 1 in week (15 - 1) // 7 = 2 (0-based), so 3 rows;
+    evaluation 15 days; I1 never settled: 8 zero weeks, NaN days. Without allocated_on, P1 is on I2
+    from 02-10: I2 not open at T (one invoice)."""
+    from features.ledger import day_number, prepare_ledger
+    from features.paydate import evaluation_invoices, training_rows
+
+    invoices = pd.DataFrame(
+        {
+            "invoice_id": pd.array(["I1", "I2"], dtype="string"),
+            "debtor_id": pd.array(["D1", "D1"], dtype="string"),
+            "issue_date": pd.to_datetime(["2024-01-05", "2024-02-01"]),
+            "due_date": pd.to_datetime(["2024-02-04", "2024-03-02"]),
+            "amount": [500.0, 300.0],
+        }
+    )
+    payments = pd.DataFrame(
+        {
+            "payment_id": pd.array(["P1"], dtype="string"),
+            "debtor_id": pd.array(["D1"], dtype="string"),
+            "invoice_id": pd.array(["I2"], dtype="string"),
+            "paid_on": pd.to_datetime(["2024-02-10"]),
+            "allocated_on": pd.to_datetime(["2024-03-15"]),
+            "amount": [300.0],
+        }
+    )
+    T, cut = (int(day_number(pd.Timestamp(d))) for d in ("2024-02-29", "2024-06-30"))
+    ledger = prepare_ledger(Portfolio(invoices=invoices, payments=payments))
+    ev = evaluation_invoices(ledger, T, cut, 8).sort_values("pos")
+    assert ev["pos"].tolist() == [0, 1]  # I1, I2 (sorted by issue day)
+    np.testing.assert_array_equal(ev["actual_days"].to_numpy(), [np.nan, 15.0])
+    rows = training_rows(ledger, [T], cut, 8)
+    i1, i2 = rows[rows["row"] == 0], rows[rows["row"] == 1]
+    assert i1["label"].tolist() == [0] * 8
+    assert i2["label"].tolist() == [0, 0, 1] and i2["settled_day"].tolist() == [0, 0, 15]
+
+    plain = prepare_ledger(Portfolio(invoices=invoices, payments=payments.drop(columns="allocated_on")))
+    assert evaluation_invoices(plain, T, cut, 8)["pos"].tolist() == [0]
