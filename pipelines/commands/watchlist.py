@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
         cleared: off the watchlist until its PD jumps again (triggers.jump) above its PD now;
         escalated / under_review: kept on the watchlist; payment_plan: an agreed plan until --until.
         Appends one line to OUTDIR/overrides.jsonl (hash-chained, fsynced, never rewritten).
-        Exit 2 with one line for an unknown debtor or status, --until before the as-of date of the
+        Exit 2 with one line for an unknown debtor or status, --until on or before the as-of date of the
         latest published run (the run reviewed; not today: a backfill works) or an empty reason."""
         from pipelines.config import load_config
         from pipelines.config.nightly import NightlyConfig

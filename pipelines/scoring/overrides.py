@@ -236,8 +236,8 @@ def new_override(
     the published run folder the analyst reviewed).
 
     Raises :class:`OverrideError` (one line naming the value and the fix) for an unknown status,
-    an empty reason or name, an ``until`` before the as-of date of that run (not the wall clock: a
-    backfill reviews runs of earlier dates), a band not in ``bands`` or a debtor that is not in
+    an empty reason or name, an ``until`` on or before the as-of date of that run (it would be in
+    force for no run; not the wall clock: a backfill reviews runs of earlier dates), a band not in ``bands`` or a debtor that is not in
     the latest published run."""
     runs_dir = Path(runs_dir)
     if status not in STATUSES:
@@ -277,10 +277,12 @@ def new_override(
             f"debtor {debtor_id!r} is not in the latest published run {run} (scores.parquet); check the id"
         )
     reviewed = dt.date.fromisoformat(run.name)
-    if until is not None and until < reviewed:
+    if until is not None and until <= reviewed:  # in force for runs as of > reviewed and <= until
+        first = reviewed + dt.timedelta(days=1)
         raise OverrideError(
-            f"--until {until} is before the as-of date {reviewed} of the run it overrides ({run}): an "
-            f"override applies to the runs after it; give {reviewed} or later, or leave it out"
+            f"--until {until} is {'before the' if until < reviewed else 'the'} as-of date {reviewed} of the "
+            f"run it overrides ({run}): an override applies to the runs after it; give {first} or "
+            "later, or leave it out"
         )
     pd_now = None if bool(scores["in_default"].iloc[0]) else float(scores["pd"].iloc[0])
     return Override(

@@ -312,8 +312,8 @@ def test_override_until_is_checked_against_the_run_not_the_wall_clock(tmp_path: 
     """A backfill: the latest published run is as of 2024-11-30 (the box's clock says 2026). Before:
     `--until 2024-12-31` refused 'is in the past (today is 2026-...)', so no plan could be recorded
     for the backfilled month. Now `until` is checked against the as-of date of the run reviewed:
-    2024-12-31 accepted (and in force for the run of 2024-12-31: as-of > run, <= until); 2024-11-30
-    accepted (the day itself, inclusive); 2024-11-29 refused, naming the run's date; exit 2 and one
+    2024-12-31 accepted (and in force for the run of 2024-12-31: as-of > run, <= until); 2024-11-29
+    refused, naming the run's date; exit 2 and one
     line in the CLI."""
     from typer.testing import CliRunner
 
@@ -326,9 +326,7 @@ def test_override_until_is_checked_against_the_run_not_the_wall_clock(tmp_path: 
     append_override(runs, plan)
     assert active_overrides(runs, dt.date(2024, 12, 31))["until"].tolist() == [pd.Timestamp("2024-12-31")]
     assert active_overrides(runs, dt.date(2025, 1, 31)).empty
-    assert new_override(runs, "D1", "cleared", "x", "anna", until=dt.date(2024, 11, 30)).until == dt.date(
-        2024, 11, 30
-    )
+    # 2024-11-30 itself is refused: in force for no run (test_override_until_the_reviewed_runs_own_date_is_refused)
     import pytest
 
     with pytest.raises(
@@ -447,3 +445,32 @@ def test_suggest_drafts_a_xero_payments_file_as_payments(tmp_path: Path) -> None
     got = result.portfolio.payments
     assert got.loc[got["invoice_id"] == "INV-0003", "amount"].sum() == 1000.0
     assert sorted(got["debtor_id"].unique()) == ["Acme Ltd", "Beta GmbH", "Delta BV", "Gamma SA"]
+
+
+def test_override_until_the_reviewed_runs_own_date_is_refused(tmp_path: Path) -> None:
+    """s17-review: an override recorded on the run of 2024-11-30 applies to runs after it (as-of >
+    2024-11-30) up to ``until`` (inclusive), so ``--until 2024-11-30`` puts it in force for no run at
+    all. Before: accepted, logged, and silently never applied (active_overrides empty on every date
+    after the run); now refused with the run's date and the first date that works, exit 2, one line.
+    The day after the run (2024-12-01) is in force for the run of 2024-12-01 only."""
+    import pytest
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from pipelines.scoring.overrides import OverrideError, active_overrides, append_override, new_override
+
+    runs = tmp_path / "runs"
+    _published(runs, "2024-11-30")
+    with pytest.raises(OverrideError, match=r"--until 2024-11-30 .* give 2024-12-01 or later"):
+        new_override(runs, "D1", "cleared", "x", "anna", until=dt.date(2024, 11, 30))
+    res = CliRunner().invoke(
+        app,
+        ["watchlist", "override", "D1", "--status", "cleared", "--reason", "x", "--by", "a",
+         "--until", "2024-11-30", "--out", str(runs)],
+        env={"COLUMNS": "200"},
+    )  # fmt: skip
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert len(res.output.strip().splitlines()) == 1 and "2024-12-01" in res.output
+    append_override(runs, new_override(runs, "D1", "cleared", "x", "anna", until=dt.date(2024, 12, 1)))
+    assert active_overrides(runs, dt.date(2024, 12, 1))["debtor_id"].tolist() == ["D1"]
+    assert active_overrides(runs, dt.date(2024, 12, 2)).empty
