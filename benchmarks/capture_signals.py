@@ -31,7 +31,8 @@ Two parts.
 ews's feature set (``capture_gap.ceilings``: every frame column informative before the cut; 300
 trees, ews's settings) fitted on the **exact oracle PD** (cross-entropy on a probability target)
 instead of 0/1 labels, on the rows before the cut (``oracle_target_oot``) or on the forward rows
-themselves (``oracle_target_insample``, the projection of the oracle onto the features), with and
+themselves (``oracle_target_insample``, the projection of the oracle onto the features;
+``oracle_target_fwd_cv``: the same 5-fold by debtor, out of fold), with and
 without the candidates; ``labels_oot``: the same on the labels. Per score: forward AUC, capture@5 %
 and, for the forward defaulters that were distressed (not yet stopped) at T, how many sit in the
 score's top 5 %, by distress mechanism (``truth.parquet``).
@@ -62,7 +63,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import capture_recency  # noqa: E402
 import unseen  # noqa: E402
-from capture_gap import _m, _top, cached_frame  # noqa: E402
+from capture_gap import _cv, _m, _top, cached_frame  # noqa: E402
 from capture_recency import book_args, input_candidates, run_books, summarise  # noqa: E402
 from regimes import HORIZON_DAYS, KEYS  # noqa: E402
 from train_forward import as_of_cut  # noqa: E402
@@ -241,6 +242,13 @@ def ceilings(variant: str, seed: int, args) -> dict[str, Any]:
         )
         scores[f"oracle_target_insample{tag}"] = (
             lgb.LGBMRegressor(objective="cross_entropy", **kw).fit(Xf, oracle).predict(Xf, raw_score=True)
+        )
+        scores[f"oracle_target_fwd_cv{tag}"] = _cv(
+            lambda: lgb.LGBMRegressor(objective="cross_entropy", **kw),
+            Xf,
+            oracle,
+            fwd["debtor_id"].to_numpy(),
+            params.seed,
         )
     metrics = {k: _m(y, v) for k, v in scores.items()}
     o = metrics["oracle"]
