@@ -197,10 +197,25 @@ def _distressed_top(fwd: pd.DataFrame, y: np.ndarray, scores: dict[str, np.ndarr
     out: dict[str, Any] = {"distressed_defaulters": int(d.sum())}
     names = sorted(set(mech[d]))
     out["by_mechanism"] = {m: int((d & (mech == m)).sum()) for m in names}
+    months = fwd["months_distressed"].to_numpy() if "months_distressed" in fwd else np.zeros(len(fwd))
+    spell = np.where(months >= 3, "D3+", np.where(months == 2, "D2", "D1"))
+    out["by_months_distressed"] = {b: int((d & (spell == b)).sum()) for b in ("D1", "D2", "D3+")}
     for k, s in scores.items():
         top = _top(s)
-        out[k] = {"all": int((d & top).sum()), **{m: int((d & top & (mech == m)).sum()) for m in names}}
+        out[k] = {
+            "all": int((d & top).sum()),
+            **{m: int((d & top & (mech == m)).sum()) for m in names},
+            **{b: int((d & top & (spell == b)).sum()) for b in ("D1", "D2", "D3+")},
+        }
     return out
+
+
+def months_distressed(truth: pd.DataFrame) -> pd.Series:
+    """Consecutive month-ends in state D up to and including each truth row (0 when not D)."""
+    t = truth.sort_values(["debtor_id", "as_of"])
+    is_d = t["state"].eq("D")
+    run = (~is_d).groupby(t["debtor_id"]).cumsum()
+    return is_d.groupby([t["debtor_id"], run]).cumsum().where(is_d, 0).reindex(truth.index)
 
 
 def ceilings(variant: str, seed: int, args) -> dict[str, Any]:
@@ -211,7 +226,8 @@ def ceilings(variant: str, seed: int, args) -> dict[str, Any]:
     frame = frame.join(signal_features(frame, data, seed))
     truth = pd.read_parquet(data / "truth.parquet")
     truth = truth.assign(debtor_id=truth["debtor_id"].astype(str), as_of=pd.to_datetime(truth["month_end"]))
-    tcols = [c for c in ("oracle_pd", "state", "mechanism") if c in truth]
+    truth["months_distressed"] = months_distressed(truth)
+    tcols = [c for c in ("oracle_pd", "state", "mechanism", "months_distressed") if c in truth]
     frame = frame.merge(truth[[*KEYS, *tcols]], on=KEYS, how="left")
     observed = sorted(frame.loc[frame["horizon_observed"], "as_of"].unique())
     cut = pd.Timestamp(observed[-args.forward - 1])
@@ -219,7 +235,7 @@ def ceilings(variant: str, seed: int, args) -> dict[str, Any]:
     before = past[past["label"].notna() & past["oracle_pd"].notna()].reset_index(drop=True)
     fwd = frame[frame["as_of"].isin(observed[-args.forward :]) & frame["label"].notna()]
     fwd = fwd[fwd["oracle_pd"].notna()].reset_index(drop=True)
-    extra = {*SIGNALS, "noise", "oracle_pd", "state", "mechanism"}
+    extra = {*SIGNALS, "noise", "oracle_pd", "state", "mechanism", "months_distressed"}
     cand = [c for c in frame.columns if c not in NON_FEATURES and c not in extra]
     feats, _ = select_features(before, cand)
     cats = {c: sorted(before[c].dropna().astype(str).unique()) for c in feats if c in params.categorical}
@@ -298,6 +314,7 @@ def main() -> None:
                         flush=True,
                     )
                 print("  distressed defaulters:", r["distressed"]["by_mechanism"], flush=True)
+                print("  by months in distress at T:", r["distressed"]["by_months_distressed"], flush=True)
                 if args.json:
                     args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
         return
