@@ -23,7 +23,7 @@ amounts as written; ``tenure_days`` and ``open_balance`` of the same frame row):
   own earlier row; NaN for the first three), in months of the debtor's usual invoicing
   (``invoice_amount_365d`` / 12).
 * ``new_credit_share_30d``: amount invoiced in (T-30, T] over the open balance now.
-* control ``noise``: one column of uniform random numbers.
+* control ``noise``: one column of uniform random numbers (``noise_b``, ``noise_c``: other draws).
 
 Two parts.
 
@@ -94,6 +94,8 @@ VARIANTS = {
     "size": ["inv_size_3m_vs_prior", "inv_max_3m_vs_prior"],
     "exposure": ["paid_vs_invoiced_growth", "open_change_3m", "new_credit_share_30d"],
     "noise": ["noise"],
+    "noise_b": ["noise_b"],
+    "noise_c": ["noise_c"],
 }
 MIN_PRIOR_DAYS = 60
 
@@ -128,7 +130,7 @@ def signal_features(frame: pd.DataFrame, data: Path, seed: int = 0) -> pd.DataFr
     pc, pday, pamt = pc[pok], days(pay["paid_on"])[pok], pay["amount"].to_numpy(float)[pok]
     book_start = iday.min() - 1 if len(iday) else np.inf  # the ledger's first day, as a window bound
 
-    out = pd.DataFrame(index=frame.index, columns=[*SIGNALS, "noise"], dtype=float)
+    out = pd.DataFrame(index=frame.index, columns=[*SIGNALS, "noise", "noise_b", "noise_c"], dtype=float)
     as_of = pd.to_datetime(frame["as_of"])
     for t in sorted(as_of.unique()):
         rows = np.flatnonzero((as_of == t).to_numpy())
@@ -187,6 +189,8 @@ def signal_features(frame: pd.DataFrame, data: Path, seed: int = 0) -> pd.DataFr
     )
     out["open_change_3m"] = change.reindex(frame.index)
     out["noise"] = np.random.default_rng(seed).random(len(frame))
+    out["noise_b"] = np.random.default_rng(seed + 100).random(len(frame))  # more draws of the control
+    out["noise_c"] = np.random.default_rng(seed + 200).random(len(frame))
     return out.astype(float)
 
 
@@ -235,7 +239,7 @@ def ceilings(variant: str, seed: int, args) -> dict[str, Any]:
     before = past[past["label"].notna() & past["oracle_pd"].notna()].reset_index(drop=True)
     fwd = frame[frame["as_of"].isin(observed[-args.forward :]) & frame["label"].notna()]
     fwd = fwd[fwd["oracle_pd"].notna()].reset_index(drop=True)
-    extra = {*SIGNALS, "noise", "oracle_pd", "state", "mechanism", "months_distressed"}
+    extra = {*SIGNALS, "noise", "noise_b", "noise_c", "oracle_pd", "state", "mechanism", "months_distressed"}
     cand = [c for c in frame.columns if c not in NON_FEATURES and c not in extra]
     feats, _ = select_features(before, cand)
     cats = {c: sorted(before[c].dropna().astype(str).unique()) for c in feats if c in params.categorical}
