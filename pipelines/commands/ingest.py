@@ -93,6 +93,13 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
                 f"rows in); left unallocated: {left}",
                 highlight=False,
             )
+            if c.get("clearing_date_unreadable"):
+                console.print(
+                    f"{name}: {c['clearing_date_unreadable']:,} allocated row(s) with a clearing date cell "
+                    "that is not a date (e.g. 0001-01-01, 00.00.0000): read as empty (the other row's "
+                    "date, else applied from the payment date)",
+                    highlight=False,
+                )
     fx = manifest.get("currency") or {}
     if fx.get("reporting") and any(fx.get("converted_rows", {}).values()):
         moved = ", ".join(f"{t} {n:,}" for t, n in fx["converted_rows"].items() if n)

@@ -296,6 +296,7 @@ class _ClearingPlan:
     due_format: str = "ISO8601"
     scope: tuple[str, ...] = ()  # columns qualifying references and keys (clearing.scope)
     clearing_date: str | None = None  # the day a row was cleared (clearing.date): payments.allocated_on
+    cleared_format: str = "ISO8601"  # its pandas format (allocated_on's: paid_on's unless given)
 
 
 def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], label: str) -> _ClearingPlan:
@@ -345,6 +346,7 @@ def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], l
         due_format=inv_values.strptime("due_date"),
         scope=spec.clearing.scope,
         clearing_date=spec.clearing.date,
+        cleared_format=pay_values.strptime("allocated_on"),
     )
 
 
@@ -402,6 +404,8 @@ def _joined(
         invoice_scope=_scope(inv_raw.frame, join.scope),
         payment_scope=_scope(raw.frame, join.scope),
         clearing_date=join.clearing_date,
+        invoice_cleared_day=_days(inv_raw.frame, join.clearing_date, join.cleared_format),
+        payment_cleared_day=_days(raw.frame, join.clearing_date, join.cleared_format),
     )
     pos = result.positions
     out = mapped.iloc[pos].reset_index(drop=True)

@@ -61,9 +61,11 @@ class ClearingJoin:
     rows_split: int = 0
     pieces_added: int = 0
     unallocated: dict[str, int] = field(default_factory=dict)
+    # allocated output rows whose payment or invoice row held a clearing date cell that is not a date
+    cleared_unreadable: int = 0
 
     def summary(self, column: str, key: str) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "column": column,
             "key": key,
             "rows_allocated": self.rows_allocated,
@@ -71,6 +73,9 @@ class ClearingJoin:
             "pieces_added": self.pieces_added,
             "unallocated": self.unallocated,
         }
+        if self.cleared_unreadable:  # only then: every other ledger's manifest keeps its bytes
+            out["clearing_date_unreadable"] = self.cleared_unreadable
+        return out
 
 
 def _text(values: pd.Series) -> np.ndarray:
@@ -142,6 +147,8 @@ def join_clearing(
     invoice_scope: np.ndarray | None = None,
     payment_scope: np.ndarray | None = None,
     clearing_date: str | None = None,
+    invoice_cleared_day: np.ndarray | None = None,
+    payment_cleared_day: np.ndarray | None = None,
 ) -> ClearingJoin:
     """Allocate ``payments`` (file columns) over the ``invoices`` they cleared (see the module).
 
@@ -163,7 +170,12 @@ def join_clearing(
 
     ``clearing_date`` (the column of the day a row was cleared: FBL5N's ``Clearing date``, BC's
     ``Closed at Date``) dates each allocation: the payment row's own cell, else its invoice row's
-    (``allocated_on``; the payment is cash on account before it: point in time)."""
+    (``allocated_on``; the payment is cash on account before it: point in time). With
+    ``invoice_cleared_day`` / ``payment_cleared_day`` (those cells as day numbers, NaN where empty or
+    not a date), a cell that is not a date (Business Central's blank 0001-01-01, SAP's 00.00.0000)
+    counts as empty: it only dates the allocation, so it never costs the payment (no date: applied
+    from the payment's own day, as without ``clearing_date``); such rows are counted
+    (``cleared_unreadable``)."""
     ni, npay = len(invoices), len(payments)
     refs = np.concatenate(
         [_scoped(_text(invoices[column]), invoice_scope), _scoped(_text(payments[column]), payment_scope)]
@@ -189,6 +201,13 @@ def join_clearing(
     inv_ids = _text(invoices[invoice_id])
     inv_cleared = _text(invoices[clearing_date]) if clearing_date else None
     pay_cleared = _text(payments[clearing_date]) if clearing_date else None
+    inv_unread = pay_unread = None  # a cell with text that is not a date (None: every cell is read)
+    if inv_cleared is not None and invoice_cleared_day is not None:
+        inv_unread = (inv_cleared != "") & np.isnan(invoice_cleared_day)
+        inv_cleared = np.where(inv_unread, "", inv_cleared).astype(object)
+    if pay_cleared is not None and payment_cleared_day is not None:
+        pay_unread = (pay_cleared != "") & np.isnan(payment_cleared_day)
+        pay_cleared = np.where(pay_unread, "", pay_cleared).astype(object)
     inv_open = _cents(invoices[invoice_amount], decimal, thousands, 1)
     pay_ids = _text(payments[payment_id])
     pay_cents = _cents(payments[payment_amount], decimal, thousands, -1 if negate else 1)
@@ -222,6 +241,10 @@ def join_clearing(
         if pay_cleared is not None and inv_cleared is not None:
             day = None if i is None else str(pay_cleared[p] or inv_cleared[i]) or None
             out.allocated_on.append(day)
+            if i is not None and (
+                (pay_unread is not None and pay_unread[p]) or (inv_unread is not None and inv_unread[i])
+            ):
+                out.cleared_unreadable += 1
 
     # allocated earliest payment first; written in the file's order (None: the row goes on whole)
     allocation: list[list[tuple[int | None, int]] | None] = [None] * npay

@@ -474,3 +474,37 @@ def test_override_until_the_reviewed_runs_own_date_is_refused(tmp_path: Path) ->
     append_override(runs, new_override(runs, "D1", "cleared", "x", "anna", until=dt.date(2024, 12, 1)))
     assert active_overrides(runs, dt.date(2024, 12, 1))["debtor_id"].tolist() == ["D1"]
     assert active_overrides(runs, dt.date(2024, 12, 2)).empty
+
+
+def test_an_unreadable_clearing_date_does_not_drop_the_payment(tmp_path: Path) -> None:
+    """s17-review: ``clearing.date`` only dates an allocation; a cell that is not a date must not cost
+    the payment. Business Central's OData export writes a blank date as 0001-01-01, SAP tables
+    dumps as 00.00.0000 / 0000-00-00. Before: the payment of 1,000.00 was quarantined
+    (date_out_of_range:allocated_on or unparseable_date:allocated_on; with the bad cell on the
+    INVOICE row the payment row was quarantined for a value its own row does not hold), its invoice
+    left open. Now an unreadable cell counts as empty: the invoice row's date is used (a), else
+    none: the payment is applied from its paid day, as without clearing.date (b, c); counted in the
+    join summary (clearing_date_unreadable) and said on the ingest line. By hand: 1 payment row in =
+    1 accepted + 0 quarantined in each case."""
+    D = ', date: "Clearing date"'
+    cases = {
+        # (a) the payment row's own cell is BC's blank date, the invoice row's is readable
+        "a": ("2024-04-15", "0001-01-01", pd.Timestamp("2024-04-15")),
+        # (b) the invoice row's cell is garbage, the payment row's empty
+        "b": ("garbage", "", pd.NaT),
+        # (c) both unreadable
+        "c": ("0000-00-00", "00.00.0000", pd.NaT),
+    }
+    for name, (inv_cell, pay_cell, want) in cases.items():
+        (tmp_path / name).mkdir()
+        text = HEADER + (
+            f"1000;K1;9000001;RV;2024-03-01;2024-03-31;1000.00;1400000001;{inv_cell}\n"
+            f"1000;K1;1400000001;DZ;2024-04-10;2024-04-10;-1000.00;1400000001;{pay_cell}\n"
+        )
+        result = _ingest(tmp_path / name, text, D)
+        pay = result.manifest["tables"]["payments"]
+        assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (1, 1, 0), name
+        assert pay["clearing"]["clearing_date_unreadable"] == 1, name
+        row = result.portfolio.payments.iloc[0]
+        assert row["invoice_id"] == "9000001" and row["amount"] == 1000.0, name
+        assert (pd.isna(row["allocated_on"]) and pd.isna(want)) or row["allocated_on"] == want, name
