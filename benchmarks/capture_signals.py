@@ -39,6 +39,8 @@ score's top 5 %, by distress mechanism (``truth.parquet``).
 
 Default (both book kinds): ``capture_recency.input_candidates`` (ews's own LightGBM path on what a
 user had at the cut, ``--fit-seeds`` seeds averaged, paired debtor bootstrap against ``shipped``).
+``--base-plus noise``: the noise column is added to ``shipped`` and to every variant, so each variant's
+interval is paired against the shipped features plus noise.
 
     nice -n 19 .venv/bin/python benchmarks/capture_signals.py --unseen --regimes large --seeds 1,2 \
         --work /work/bench/s17-signals/unseen [--ceilings] --json out.json
@@ -301,9 +303,23 @@ def main() -> None:
         "--fit-seeds", type=int, default=3, help="LightGBM seeds per variant, raw scores averaged"
     )
     ap.add_argument("--variants", nargs="*", default=list(VARIANTS), help="candidates besides shipped")
+    ap.add_argument(
+        "--base-plus",
+        nargs="*",
+        default=[],
+        help="candidate columns added to the `shipped` side too (e.g. noise: candidates paired against noise)",
+    )
     args = ap.parse_args()
     if args.unseen:
         capture_recency.book = unseen.book
+    if args.base_plus:
+        setup = capture_recency.forward_setup
+
+        def with_base(*a, **k):
+            cut, labelled, plan, parts, kept, categories, fwd = setup(*a, **k)
+            return cut, labelled, plan, parts, [*kept, *args.base_plus], categories, fwd
+
+        capture_recency.forward_setup = with_base
     if args.ceilings:
         results = []
         for seed in (int(s) for s in args.seeds.split(",")):
