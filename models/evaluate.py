@@ -458,6 +458,44 @@ def _ci(ci: tuple[float, float]) -> str:
     return f"[{ci[0]:+.4f}, {ci[1]:+.4f}]"
 
 
+def paired_rule(
+    diff: Mapping[str, tuple[float, float]],
+    point: Mapping[str, float],
+    *,
+    richer: str,
+    simpler: str,
+    label: str,
+    auc_name: str = "AUC difference",
+) -> tuple[bool, str]:
+    """The richer model or the simpler one, from the paired bootstrap of ``richer - simpler``.
+
+    ``diff``: 95 % intervals of the differences (``logloss``, ``auc``); ``point``: the point
+    differences; ``richer`` / ``simpler``: the models' names in the reason (``simpler`` without its
+    article: "the simpler scorecard"); ``label``: the difference as the reason shows it. Lower
+    log-loss wins when its interval excludes 0; otherwise higher AUC wins when its interval excludes
+    0; otherwise, and when the two measures disagree (lower log-loss, AUC significantly lower), the
+    simpler model. Returns ``(richer wins, reason)``."""
+    ll, auc = diff["logloss"], diff["auc"]
+    shown = (
+        f"log-loss difference {point['logloss']:+.4f} {_ci(ll)}, {auc_name} {point['auc']:+.4f} {_ci(auc)}"
+        f" ({label}, 95% debtor bootstrap)"
+    )
+    if ll[1] < 0 and auc[1] < 0:
+        return False, (
+            f"the measures disagree ({richer} has the lower log-loss, the {simpler} ranks better), so "
+            f"the simpler {simpler}: {shown}"
+        )
+    if ll[1] < 0:
+        return True, f"{richer} has the lower log-loss: {shown}"
+    if ll[0] > 0:
+        return False, f"the {simpler} has the lower log-loss: {shown}"
+    if auc[0] > 0:
+        return True, f"log-loss tied; {richer} ranks better: {shown}"
+    if auc[1] < 0:
+        return False, f"log-loss tied; the {simpler} ranks better: {shown}"
+    return False, f"no clear winner, so the simpler {simpler}: {shown}"
+
+
 def choose_challenger(
     diff: Mapping[str, tuple[float, float]], point: Mapping[str, float], auc_name: str = "AUC difference"
 ) -> tuple[str, str]:
@@ -470,28 +508,12 @@ def choose_challenger(
     worse than the scorecard on either measure (:func:`gate_decision`), so the rule must not pick
     one (the measures disagree: the simpler scorecard). Returns ``(kind, reason)``.
     ``auc_name`` names the AUC in the reason (pooled folds: "AUC difference within folds",
-    :func:`paired_difference`).
+    :func:`paired_difference`). The rule is :func:`paired_rule`'s.
     """
-    ll, auc = diff["logloss"], diff["auc"]
-    shown = (
-        f"log-loss difference {point['logloss']:+.4f} {_ci(ll)}, {auc_name} {point['auc']:+.4f} {_ci(auc)}"
-        " (LightGBM - scorecard, 95% debtor bootstrap)"
+    wins, reason = paired_rule(
+        diff, point, richer="LightGBM", simpler="scorecard", label="LightGBM - scorecard", auc_name=auc_name
     )
-    if ll[1] < 0 and auc[1] < 0:
-        return (
-            "scorecard",
-            "the measures disagree (LightGBM has the lower log-loss, the scorecard ranks better), so "
-            f"the simpler scorecard: {shown}",
-        )
-    if ll[1] < 0:
-        return "lightgbm", f"LightGBM has the lower log-loss: {shown}"
-    if ll[0] > 0:
-        return "scorecard", f"the scorecard has the lower log-loss: {shown}"
-    if auc[0] > 0:
-        return "lightgbm", f"log-loss tied; LightGBM ranks better: {shown}"
-    if auc[1] < 0:
-        return "scorecard", f"log-loss tied; the scorecard ranks better: {shown}"
-    return "scorecard", f"no clear winner, so the simpler scorecard: {shown}"
+    return ("lightgbm" if wins else "scorecard"), reason
 
 
 @dataclass(frozen=True)

@@ -44,16 +44,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.evaluate import classification_metrics, paired_difference
+from models.evaluate import classification_metrics, paired_difference, paired_rule
 from models.rollrate import RollRateModel, RollRateParams
 
 __all__ = ["SmallBookChoice", "choose_small_book", "rollrate_on_folds", "small_book_choice"]
 
 NAMES = {"lightgbm": "LightGBM", "scorecard": "the scorecard"}
-
-
-def _ci(v: tuple[float, float]) -> str:
-    return f"[{v[0]:+.4f}, {v[1]:+.4f}]"
 
 
 def choose_small_book(
@@ -64,28 +60,18 @@ def choose_small_book(
     ``diff``: 95 % intervals of the differences (``logloss``, ``auc`` within folds); ``point``: the
     point differences; ``feature_kind``: ``lightgbm`` or ``scorecard`` (named in the reason).
     Lower log-loss wins when its interval excludes 0; otherwise higher AUC when its interval
-    excludes 0; otherwise, and when the two measures disagree, the simpler roll-rate model.
-    Returns ``(choice, reason)``."""
+    excludes 0; otherwise, and when the two measures disagree, the simpler roll-rate model (the
+    challenger rule's :func:`models.evaluate.paired_rule`). Returns ``(choice, reason)``."""
     name = NAMES.get(feature_kind, feature_kind)
-    ll, auc = diff["logloss"], diff["auc"]
-    shown = (
-        f"log-loss difference {point['logloss']:+.4f} {_ci(ll)}, AUC difference within folds "
-        f"{point['auc']:+.4f} {_ci(auc)} ({name} - roll-rate, 95% debtor bootstrap)"
+    wins, reason = paired_rule(
+        diff,
+        point,
+        richer=name,
+        simpler="roll-rate model",
+        label=f"{name} - roll-rate",
+        auc_name="AUC difference within folds",
     )
-    if ll[1] < 0 and auc[1] < 0:
-        return "rollrate", (
-            f"the measures disagree ({name} has the lower log-loss, the roll-rate model ranks better), "
-            f"so the simpler roll-rate model: {shown}"
-        )
-    if ll[1] < 0:
-        return "feature", f"{name} has the lower log-loss: {shown}"
-    if ll[0] > 0:
-        return "rollrate", f"the roll-rate model has the lower log-loss: {shown}"
-    if auc[0] > 0:
-        return "feature", f"log-loss tied; {name} ranks better: {shown}"
-    if auc[1] < 0:
-        return "rollrate", f"log-loss tied; the roll-rate model ranks better: {shown}"
-    return "rollrate", f"no clear winner, so the simpler roll-rate model: {shown}"
+    return ("feature" if wins else "rollrate"), reason
 
 
 def rollrate_on_folds(frame: pd.DataFrame, fold_rows: pd.DataFrame, params: RollRateParams) -> np.ndarray:
@@ -169,7 +155,7 @@ def _folds_at(frame: pd.DataFrame, feature: Any, params: Any, fold_defaults: int
     the pooled rows (``fold``, ``debtor_id``, ``as_of``, ``y``, ``pd_feature``) and the fold count."""
     from models.challenger import plan_folds
     from models.split import snapshot_summary
-    from models.train import _evaluate, _parts
+    from models.train import fold_rows
 
     fold_params = dataclasses.replace(
         params, split=dataclasses.replace(params.split, min_defaults=fold_defaults)
@@ -186,25 +172,12 @@ def _folds_at(frame: pd.DataFrame, feature: Any, params: Any, fold_defaults: int
     if len(folds) < 2:
         return pd.DataFrame(), len(folds)
     labelled = frame[frame["label"].notna()]
-    pooled = []
-    for i, fold in enumerate(folds):
-        parts = _parts(labelled, fold.plan)
-        ev = _evaluate(
-            parts, feature.feature_names, feature.categories, feature.categorical, fold_params, record=False
-        )
-        rows = parts["test"]
-        pooled.append(
-            pd.DataFrame(
-                {
-                    "fold": i,
-                    "debtor_id": rows["debtor_id"].to_numpy(),
-                    "as_of": rows["as_of"].to_numpy(),
-                    "y": ev.y["test"],
-                    "pd_feature": ev.candidates[feature.kind].pd_test,
-                }
-            )
-        )
-    return pd.concat(pooled, ignore_index=True), len(folds)
+    pooled, _ = fold_rows(
+        labelled, folds, feature.feature_names, feature.categories, feature.categorical, fold_params
+    )
+    rows = pooled[["fold", "debtor_id", "as_of", "y"]].copy()
+    rows["pd_feature"] = pooled[f"pd_{feature.kind}"].to_numpy()
+    return rows, len(folds)
 
 
 def small_book_choice(

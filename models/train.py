@@ -457,6 +457,38 @@ def _evaluate(
     return _Evaluated(lgbm_eval, best, scorecard_eval, cands, X, y)
 
 
+def fold_rows(
+    labelled: pd.DataFrame,
+    folds: list[Any],
+    kept: list[str],
+    categories: dict[str, list[str]],
+    categorical: list[str],
+    params: TrainParams,
+) -> tuple[pd.DataFrame, list[int]]:
+    """LightGBM and the scorecard refitted (early-stopped, calibrated) on each rolling-origin fold of
+    ``folds`` (``models.challenger.plan_folds``), pooled: one row per test row of each fold (``fold``,
+    ``debtor_id``, ``as_of``, ``y``, ``pd_lightgbm``, ``pd_scorecard``), and each fold's tree count."""
+    pooled, trees = [], []
+    for i, fold in enumerate(folds):
+        fold_parts = _parts(labelled, fold.plan)
+        ev = _evaluate(fold_parts, kept, categories, categorical, params, record=False)
+        rows = fold_parts["test"]
+        pooled.append(
+            pd.DataFrame(
+                {
+                    "fold": i,
+                    "debtor_id": rows["debtor_id"].to_numpy(),
+                    "as_of": rows["as_of"].to_numpy(),
+                    "y": ev.y["test"],
+                    "pd_lightgbm": ev.candidates["lightgbm"].pd_test,
+                    "pd_scorecard": ev.candidates["scorecard"].pd_test,
+                }
+            )
+        )
+        trees.append(ev.best)
+    return pd.concat(pooled, ignore_index=True), trees
+
+
 def _choose(
     test_ci: dict[str, tuple[float, float]],
     test_point: dict[str, float],
@@ -501,25 +533,7 @@ def _choose(
         )
         why = f"{reason}; on the {here} (< {params.fold_defaults}: {why})"
         return kind, why, pd.DataFrame(), pd.DataFrame(), {}, window(why)
-    pooled, trees = [], []
-    for i, fold in enumerate(folds):
-        fold_parts = _parts(labelled, fold.plan)
-        ev = _evaluate(fold_parts, kept, categories, categorical, params, record=False)
-        rows = fold_parts["test"]
-        pooled.append(
-            pd.DataFrame(
-                {
-                    "fold": i,
-                    "debtor_id": rows["debtor_id"].to_numpy(),
-                    "as_of": rows["as_of"].to_numpy(),
-                    "y": ev.y["test"],
-                    "pd_lightgbm": ev.candidates["lightgbm"].pd_test,
-                    "pd_scorecard": ev.candidates["scorecard"].pd_test,
-                }
-            )
-        )
-        trees.append(ev.best)
-    rows = pd.concat(pooled, ignore_index=True)
+    rows, trees = fold_rows(labelled, folds, kept, categories, categorical, params)
     table = fold_table(folds, rows, trees)
     fold_kind, fold_reason, fold_ci, fold_point = _fold_rule(
         rows, n_boot=params.bootstrap_samples, seed=params.seed
