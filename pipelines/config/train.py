@@ -358,6 +358,19 @@ class TrainConfig(ConfigModel):
     rollrate: RollRateConfig = RollRateConfig()
     reference_features: int = Field(10, ge=1, description="top features kept in reference.json for drift")
 
+    @model_validator(mode="after")
+    def _challenge_below_split(self) -> TrainConfig:
+        # rollrate.challenge trains the feature model below split.min_defaults; at or above it the
+        # challenge would be skipped without a word (the book did not fill the windows at that minimum)
+        rr = self.rollrate
+        if rr.challenge and rr.challenge_min_defaults >= self.split.min_defaults:
+            raise ValueError(
+                f"rollrate.challenge_min_defaults {rr.challenge_min_defaults} must be below split.min_defaults "
+                f"{self.split.min_defaults} (a book that fills the windows at split.min_defaults trains "
+                "LightGBM anyway): lower it, e.g. 15, or set rollrate.challenge: false"
+            )
+        return self
+
     def to_params(self, horizon_days: int = 90) -> TrainParams:
         """``horizon_days``: the project's label horizon (``default_definition.horizon_days``); the
         rolling-origin folds fit only on snapshots whose horizon ended before each fold."""

@@ -43,6 +43,12 @@ TRAIN_INVALID = {
         "snapshots",
         "2024-06-30 is before snapshots.start 2025-06-30",
     ],
+    # s17-review: before, rollrate.challenge was silently skipped (no comparison, no message)
+    "train_challenge_not_below.yaml": [
+        "train_challenge_not_below.yaml",
+        "rollrate.challenge_min_defaults 30",
+        "split.min_defaults 30",
+    ],
 }
 INVALID.update(TRAIN_INVALID)
 
