@@ -533,9 +533,11 @@ def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
         col = _by_name(columns, canonical, taken)
         if canonical == "debtor_id" and col is not None and col.distinct == 1:
             # one value on every sampled row (Xero's payments: 'Account', the bank account they went
-            # to): no customer column; another customer-named column with several values is
+            # to): no customer column; another customer-named column with several values is, when
+            # they repeat (a customer has several rows; a new value on every row is a reference,
+            # such as the customer's PO number beside a one-customer sample's 'Customer')
             other = _by_name(columns, canonical, taken | {col.name})
-            if other is not None and other.distinct > 1:
+            if other is not None and other.distinct > 1 and not other.unique:
                 col = other
         if col is not None and col.excel_serial and "date" in WANTS[canonical].split("|"):
             col.kind, col.date_layout = "date", "excel"

@@ -447,6 +447,28 @@ def test_suggest_drafts_a_xero_payments_file_as_payments(tmp_path: Path) -> None
     assert sorted(got["debtor_id"].unique()) == ["Acme Ltd", "Beta GmbH", "Delta BV", "Gamma SA"]
 
 
+def test_suggest_keeps_a_one_customer_column_beside_a_reference_column(tmp_path: Path) -> None:
+    """s17-review: 5346542 lets a customer-named column with one value give way to another with
+    several (Xero's payments: Account, the bank account, before ContactName). A one-customer sample
+    (one customer's ledger, or the first 2,000 rows of an export sorted by customer) with a
+    Customer Reference column (the customer's PO number, a new value on every row) then drafted
+    debtor_id: Customer Reference: every invoice its own debtor. 0822d69 drafted Customer. Now the
+    one-value column gives way only to a column whose values repeat (a customer has several rows;
+    Xero's ContactName does): debtor_id Customer, 30 invoices of one debtor."""
+    from pipelines.sources.suggest import suggest_source
+
+    rows = ["Invoice No,Customer,Customer Reference,Date,Due Date,Amount"]
+    rows += [
+        f"INV-{i:04d},ACME Ltd,PO-{1000 + i},{i % 28 + 1:02d}/03/2024,{i % 28 + 1:02d}/04/2024,{100 + i}.00"
+        for i in range(30)
+    ]
+    export = tmp_path / "acme.csv"
+    export.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    draft = suggest_source(export)
+    assert draft.kind == "invoices"
+    assert draft.mapping["debtor_id"] == "Customer"
+
+
 def test_override_until_the_reviewed_runs_own_date_is_refused(tmp_path: Path) -> None:
     """s17-review: an override recorded on the run of 2024-11-30 applies to runs after it (as-of >
     2024-11-30) up to ``until`` (inclusive), so ``--until 2024-11-30`` puts it in force for no run at
