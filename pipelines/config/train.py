@@ -196,6 +196,13 @@ class PaydateConfig(ConfigModel):
     learning_rate: float = Field(0.15, gt=0, le=1)
     num_leaves: int = Field(31, ge=2, le=255)
     min_child_samples: int = Field(200, ge=1, description="fewest person-period rows per leaf")
+    rows_per_leaf: int = Field(
+        6000,
+        ge=0,
+        description="leaves per tree lowered to one per this many training rows (at least 7, at most "
+        "num_leaves): small books overfit the full tree, their p10-p90 too narrow (BENCHMARKS.md, "
+        "session 17 lead); 0: always num_leaves",
+    )
     fine_days: int = Field(
         0,
         ge=0,
@@ -243,6 +250,7 @@ class PaydateConfig(ConfigModel):
             learning_rate=self.learning_rate,
             num_leaves=self.num_leaves,
             min_child_samples=self.min_child_samples,
+            rows_per_leaf=self.rows_per_leaf,
             seed=seed,
             fine_days=self.fine_days,
             fine_before=self.fine_before,
