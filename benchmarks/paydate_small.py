@@ -11,7 +11,9 @@ interval), and reports:
 - the pooled held-out figures the gate reads (MAE, the better baseline's MAE, coverage);
 - 95 % intervals from a bootstrap over debtors (``--boot`` draws): the coverage, and the MAE minus
   the better baseline's (paired);
-- the decision of today's gate (:func:`pipelines.adapters.paydate_registry.gate_decision`).
+- the decision of today's gate (:func:`pipelines.adapters.paydate_registry.gate_decision`);
+- ``--compare``: the same against the full tree (``paydate.rows_per_leaf`` 0, before session 17),
+  with a paired debtor-bootstrap interval of the MAE difference.
 
     nice -n 19 .venv/bin/python benchmarks/paydate_small.py --work /tmp/ews-paysmall \\
         --sizes 150 300 1000 --months 24 --seeds 1 2 --json /tmp/paysmall.json
@@ -23,6 +25,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from paydate import load  # noqa: E402
 
+from features.paydate import PERIOD_DAYS  # noqa: E402
 from models.paydate import (  # noqa: E402
     SHAPE_ANCHOR,
     baseline_days,
@@ -43,7 +47,6 @@ from models.paydate import (  # noqa: E402
     median_days,
     predict_hazards,
 )
-from features.paydate import PERIOD_DAYS  # noqa: E402
 from pipelines.adapters.paydate_registry import gate_decision  # noqa: E402
 from pipelines.config.train import TrainConfig  # noqa: E402
 from pipelines.engine import BUCKET_ROWS, Book  # noqa: E402
@@ -96,7 +99,23 @@ def bootstrap(inv: dict[str, np.ndarray], boot: int) -> dict[str, list[float]]:
     }
 
 
-def run(regime: str, debtors: int, months: int, seed: int, work: Path, boot: int) -> dict:
+def paired_mae(a: dict[str, np.ndarray], b: dict[str, np.ndarray], boot: int) -> list[float]:
+    """95 % interval over debtors of MAE(b) - MAE(a) on the same test invoices."""
+    paid = ~np.isnan(a["err"])
+    codes, idx = np.unique(a["code"][paid], return_inverse=True)
+    d = np.bincount(idx, weights=(b["err"] - a["err"])[paid], minlength=len(codes))
+    n = np.bincount(idx, minlength=len(codes)).astype(float)
+    rng = np.random.default_rng(1)
+    draws = np.empty(boot)
+    for i in range(boot):
+        w = np.bincount(rng.integers(0, len(codes), len(codes)), minlength=len(codes))
+        draws[i] = (w * d).sum() / (w * n).sum()
+    return [float(v) for v in np.quantile(draws, [0.025, 0.975])]
+
+
+def run(
+    regime: str, debtors: int, months: int, seed: int, work: Path, boot: int, compare: bool = False
+) -> dict:
     c0 = time.process_time()
     portfolio = load(regime, seed, work, debtors, months)
     cfg = TrainConfig()
@@ -112,6 +131,17 @@ def run(regime: str, debtors: int, months: int, seed: int, work: Path, boot: int
     assert abs(inv["inside"].mean() - metrics["coverage_80"]) < 1e-12, "coverage differs from evaluate()"
     decision = gate_decision(metrics)
     better = min(metrics["due_date_mae_days"], metrics["due_plus_lateness_mae_days"])
+    extra = {}
+    if compare:  # the same plan with the full tree (rows_per_leaf 0, before session 17)
+        full = fit_hazard(rows["eval"], replace(params, rows_per_leaf=0))
+        m0, _, _ = evaluate(full, rows["test"], H, interval="shaped", shape=shape)
+        extra = {
+            "leaves": params.leaves_for(len(rows["eval"])),
+            "full_mae_days": m0["mae_days"],
+            "full_coverage_80": m0["coverage_80"],
+            "full_gate": "pass" if gate_decision(m0).passed else "FAIL",
+            "mae_minus_full_ci": paired_mae(per_invoice(rows, full, shape, H), inv, boot),
+        }
     return {
         "regime": regime,
         "debtors": debtors,
@@ -126,6 +156,7 @@ def run(regime: str, debtors: int, months: int, seed: int, work: Path, boot: int
         **bootstrap(inv, boot),
         "gate_today": "pass" if decision.passed else "FAIL",
         "gate_reasons": list(decision.reasons),
+        **extra,
         "cpu_s": round(time.process_time() - c0, 1),
     }
 
@@ -138,6 +169,7 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=24)
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--boot", type=int, default=1000)
+    ap.add_argument("--compare", action="store_true", help="also the full tree (rows_per_leaf 0)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     results = []
@@ -149,9 +181,19 @@ def main() -> None:
     for seed in args.seeds:
         for debtors in args.sizes:
             for regime in args.regimes:
-                r = run(regime, debtors, args.months, seed, args.work, args.boot)
+                r = run(regime, debtors, args.months, seed, args.work, args.boot, args.compare)
                 results.append(r)
                 d, c = r["mae_minus_better_ci"], r["coverage_ci"]
+                if args.compare:
+                    f = r["mae_minus_full_ci"]
+                    print(
+                        f"| {regime} | {debtors:,} | {seed} | full tree: {r['full_mae_days']:.2f} d, "
+                        f"{r['full_coverage_80']:.1%}, gate {r['full_gate']} | {r['leaves']} leaves: "
+                        f"{r['mae_days']:.2f} d, MAE - full [{f[0]:+.3f}, {f[1]:+.3f}] | "
+                        f"{r['coverage_80']:.1%} | gate {r['gate_today']} |",
+                        flush=True,
+                    )
+                    continue
                 print(
                     f"| {regime} | {debtors:,} | {seed} | {r['test_invoices']:,} ({r['debtors_in_test']}) | "
                     f"{r['mae_days']:.2f} / {r['better_baseline_mae_days']:.2f} | [{d[0]:+.2f}, {d[1]:+.2f}] | "

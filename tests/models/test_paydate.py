@@ -4,6 +4,7 @@ probabilities, interval coverage on generated data, and the cash forecast adding
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -878,3 +879,25 @@ def test_weekday_median_by_hand() -> None:
     assert median_days(F2, None, monday, T2)[0] == 1 and interval_days(F2, rule="mid")[0][0] == 5
     out = forecast_frame(F2, T2, interval="mid", weekdays=monday)
     assert out["paid_on_p10"].iloc[0] == out["expected_paid_on"].iloc[0] == pd.Timestamp("2024-01-08")
+
+
+def test_leaves_follow_the_training_rows_by_hand() -> None:
+    """``rows_per_leaf`` 6000, ``num_leaves`` 31: 13,000 rows -> 2, raised to 7; 60,000 -> 10;
+    200,000 -> 33, capped at 31; ``rows_per_leaf`` 0 -> always 31."""
+    p = PaydateParams(num_leaves=31, rows_per_leaf=6000)
+    assert [p.leaves_for(n) for n in (13_000, 60_000, 186_000, 200_000)] == [7, 10, 31, 31]
+    assert PaydateParams(num_leaves=31, rows_per_leaf=0).leaves_for(13_000) == 31
+    assert PaydateParams(num_leaves=5, rows_per_leaf=6000).leaves_for(13_000) == 5
+
+
+def test_fit_uses_the_leaves_of_its_rows(trained) -> None:
+    """The fitted trees have at most ``leaves_for(len(rows))`` leaves; the full tree (0) grows more."""
+    _, rows, *_ = trained
+    small = replace(FAST, num_leaves=31, rows_per_leaf=len(rows) // 9)  # -> 9 leaves
+    assert small.leaves_for(len(rows)) == 9
+    leaves = [t["num_leaves"] for t in fit_hazard(rows, small).dump_model()["tree_info"]]
+    assert max(leaves) <= 9
+    full = [
+        t["num_leaves"] for t in fit_hazard(rows, replace(small, rows_per_leaf=0)).dump_model()["tree_info"]
+    ]
+    assert max(full) > 9
