@@ -12,12 +12,19 @@ logit) to a PD. Every candidate is strictly increasing in ``s``, so calibration 
   in log-odds between the centroids of the isotonic blocks and extrapolated along the end segments,
   so it is strictly increasing instead of a staircase. Offered only when the fitting rows hold at
   least ``min_isotonic_defaults`` defaults (a staircase fitted on a few defaults is noise).
+* ``none``     -- the identity, ``PD = 1 / (1 + exp(-s))``: the scorer's own probability. A candidate
+  only for the shipped model's calibrator (:data:`SHIPPED_METHODS`), where it wins unless a fitted
+  map beats it out of time.
 
 :func:`choose_calibration` picks the method on the calibration window alone (out-of-sample scores
 of the scoring model): rolling origin over its snapshots, or debtor-grouped K-fold when it holds one
 snapshot; the lowest held-out log-loss wins, ties go to the simpler method. The test window never
 takes part in the choice. The PD is clipped
 to ``[pd_floor, pd_ceiling]`` (config): a published PD is never exactly 0 or 1.
+
+The shipped model is refitted on every labelled snapshot, so its raw score is not on the scale the
+out-of-time model's calibrator was fitted on (``models.train``: its calibrator is chosen with the same
+function on debtor-grouped out-of-fold raw scores of the refit, candidates :data:`SHIPPED_METHODS`).
 
 :class:`CalibratedPD` is the shipped estimator: a fitted scorer (LightGBM or the scorecard) plus a
 calibrator fitted on scores of rows that scorer never trained on, plus the floor and ceiling. It is
@@ -39,6 +46,7 @@ from sklearn.metrics import log_loss
 
 __all__ = [
     "METHODS",
+    "SHIPPED_METHODS",
     "CalibratedPD",
     "CalibrationChoice",
     "CalibrationMethod",
@@ -47,9 +55,11 @@ __all__ = [
     "fit_calibrator",
 ]
 
-CalibrationMethod = Literal["auto", "sigmoid", "beta", "isotonic"]
+CalibrationMethod = Literal["auto", "none", "sigmoid", "beta", "isotonic"]
 # simplest first: ties in out-of-time log-loss go to the earlier entry
 METHODS: tuple[str, ...] = ("sigmoid", "beta", "isotonic")
+# the shipped (refitted) model's candidates: the identity first, so a map must beat it out of time
+SHIPPED_METHODS: tuple[str, ...] = ("none", "sigmoid", "beta")
 _EPS = 1e-12
 
 
@@ -71,7 +81,9 @@ class ScoreCalibrator(BaseEstimator):
     def fit(self, s: np.ndarray, y: np.ndarray) -> ScoreCalibrator:
         s = np.asarray(s, dtype="float64")
         y = np.asarray(y, dtype="int64")
-        if self.method == "sigmoid":
+        if self.method == "none":
+            pass
+        elif self.method == "sigmoid":
             lr = LogisticRegression(C=1e6, max_iter=1000).fit(s[:, None], y)
             self.coef_ = np.array([max(float(lr.coef_[0, 0]), _EPS)])
             self.intercept_ = float(lr.intercept_[0])
@@ -103,12 +115,16 @@ class ScoreCalibrator(BaseEstimator):
             self.knots_x_ = x
             self.knots_z_ = logit(rate)
         else:
-            raise ValueError(f"unknown calibration method {self.method!r}; choose one of {list(METHODS)}")
+            raise ValueError(
+                f"unknown calibration method {self.method!r}; choose one of {['none', *METHODS]}"
+            )
         return self
 
     def log_odds(self, s: np.ndarray) -> np.ndarray:
         """Calibrated log-odds per raw score (strictly increasing in ``s``)."""
         s = np.asarray(s, dtype="float64")
+        if self.method == "none":
+            return s
         if self.method == "sigmoid":
             return self.coef_[0] * s + self.intercept_
         if self.method == "beta":
@@ -201,6 +217,8 @@ def choose_calibration(
     min_isotonic_defaults: int = 200,
     pd_floor: float = 1e-4,
     pd_ceiling: float = 1 - 1e-4,
+    candidates: tuple[str, ...] = METHODS,
+    note: str = "the test window is not used",
 ) -> tuple[ScoreCalibrator, CalibrationChoice]:
     """Pick the calibration method on the calibration window alone and return it fitted there.
 
@@ -211,14 +229,15 @@ def choose_calibration(
     (:func:`_selection_folds`: rolling origin over the snapshots when there are several, else
     debtor-grouped K-fold); the lowest wins, ties (within 1e-6) to the simpler one. ``isotonic`` is
     a candidate only when the window holds ``min_isotonic_defaults`` defaults. A fixed ``method``
-    skips the comparison.
+    skips the comparison. ``candidates``: the methods compared, simplest first (``none``, the
+    identity, is offered for the shipped model only); ``note`` ends the logged rule.
     """
     s_fit = np.asarray(s_fit, dtype="float64")
     y_fit = np.asarray(y_fit, dtype="int64")
     defaults = int(y_fit.sum())
     if method != "auto":
         return fit_calibrator(s_fit, y_fit, method), CalibrationChoice(method=method, rule="fixed by config")
-    candidates = [m for m in METHODS if m != "isotonic" or defaults >= min_isotonic_defaults]
+    tried = [m for m in candidates if m != "isotonic" or defaults >= min_isotonic_defaults]
     folds, how = _selection_folds(
         y_fit,
         None if times is None else np.asarray(times),
@@ -228,18 +247,18 @@ def choose_calibration(
     )
     losses: dict[str, float] = {}
     n_eval = sum(len(ev) for _, ev in folds)
-    for m in candidates:
+    for m in tried:
         total = 0.0
         for fit, ev in folds:
             p = fit_calibrator(s_fit[fit], y_fit[fit], m).predict(s_fit[ev])
             total += _logloss(y_fit[ev], p, pd_floor, pd_ceiling) * len(ev)
         losses[m] = total / n_eval
-    best = candidates[0]
-    for m in candidates[1:]:
+    best = tried[0]
+    for m in tried[1:]:
         if losses[m] < losses[best] - 1e-6:
             best = m
-    rule = f"lowest held-out log-loss, {how} ({n_eval} rows); the test window is not used"
-    if "isotonic" not in candidates:
+    rule = f"lowest held-out log-loss, {how} ({n_eval} rows); {note}"
+    if "isotonic" in candidates and "isotonic" not in tried:
         rule += f"; isotonic not tried: {defaults} defaults < {min_isotonic_defaults}"
     return fit_calibrator(s_fit, y_fit, best), CalibrationChoice(method=best, oot_logloss=losses, rule=rule)
 

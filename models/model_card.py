@@ -35,6 +35,7 @@ class CardInfo:
     selection: str = ""
     intervals: Mapping[str, Mapping[str, tuple[float, float]]] | None = None
     trained_through: str = ""
+    shipped_calibration: str = ""
 
 
 def _fmt(value: float) -> str:
@@ -78,7 +79,7 @@ def render_model_card(info: CardInfo) -> str:
         "only; each is calibrated on its raw score with "
         f"**{info.calibration_method}** ({info.calibration_rule}). The registered model is then refitted on "
         f"every labelled snapshot (through {info.trained_through or 'the test window'}) with the same "
-        "settings, and its calibrator is fitted on the out-of-time scores of the calibration and test windows.",
+        f"settings; its own calibrator: {info.shipped_calibration or 'fitted on the out-of-time scores of the calibration and test windows'}.",
         "",
         "## Test metrics against the baseline",
         "",

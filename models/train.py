@@ -25,6 +25,7 @@ from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
 from models.calibrate import (
+    SHIPPED_METHODS,
     CalibratedPD,
     CalibrationChoice,
     CalibrationMethod,
@@ -98,6 +99,7 @@ class TrainParams:
     scorecard: ScorecardParams = ScorecardParams()
     calibration: CalibrationMethod = "auto"
     min_isotonic_defaults: int = 200
+    calibration_oof_folds: int = 5
     pd_floor: float = 1e-4
     pd_ceiling: float = 1 - 1e-4
     bootstrap_samples: int = 200
@@ -162,6 +164,7 @@ class TrainingOutcome:
     selection: str = ""
     lightgbm_metrics: dict[str, float] = field(default_factory=dict)
     calibrations: dict[str, CalibrationChoice] = field(default_factory=dict)
+    shipped_calibration: CalibrationChoice | None = None
     intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     ece_tolerance: float = float("nan")
     train_last_as_of: pd.Timestamp | None = None
@@ -575,9 +578,11 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
     3. Both are evaluated on the pooled test window, with debtor-bootstrap intervals; the challenger
        is the one that wins there (:func:`models.evaluate.choose_challenger`).
     4. The shipped model is the challenger *refitted on every labelled snapshot* (same tree count),
-       so it learns from the most recent labels; its calibrator is the chosen method fitted on the
-       out-of-time scores of the calibration and test windows (rows the scoring models never trained
-       on), applied to the refitted model's raw score, and floored/ceilinged.
+       so it learns from the most recent labels; its calibrator (:func:`_shipped_calibrator`) is
+       chosen and fitted on out-of-fold raw scores of that refit (debtor-grouped folds over every
+       labelled row, the identity among the candidates), applied to the refitted model's raw
+       score, and floored/ceilinged. ``calibration_oof_folds: 0``: the method chosen in step 2,
+       fitted on the out-of-time scores of the calibration and test windows (before session 17).
 
     Raises ``ValueError`` with the counts when the book cannot fill the windows.
     """
@@ -667,10 +672,8 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
     else:
         ship_scorer = fit_scorecard(X_all, y_all, categorical, params.scorecard)
         model, scorecard = lgbm_eval, ship_scorer
-    ship_calibrator = fit_calibrator(
-        np.concatenate([chosen.s_cal, chosen.s_test]),
-        np.concatenate([y["calibration"], y_test]),
-        chosen.choice.method,
+    ship_calibrator, ship_choice = _shipped_calibrator(
+        kind, chosen, y, X_all, y_all, labelled, best, categorical, params
     )
     shipped = CalibratedPD(
         ship_scorer, ship_calibrator, kind, tuple(categorical), params.pd_floor, params.pd_ceiling
@@ -752,6 +755,7 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
         selection=selection,
         lightgbm_metrics=metrics["lightgbm"],
         calibrations={k: c.choice for k, c in cands.items()},
+        shipped_calibration=ship_choice,
         intervals=ci,
         ece_tolerance=ece_noise(chosen.pd_test, seed=params.seed),
         train_last_as_of=pd.Timestamp(labelled["as_of"].max()),
@@ -759,6 +763,87 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
         fold_rows=fold_rows,
         evidence=evidence,
     )
+
+
+def out_of_fold_raw(
+    kind: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    debtors: np.ndarray,
+    best: int,
+    categorical: list[str],
+    params: TrainParams,
+) -> np.ndarray | None:
+    """Raw scores of every row from a model of the shipped kind and settings (LightGBM with ``best``
+    trees, or the scorecard) fitted without that row's debtor: ``params.calibration_oof_folds``
+    folds of debtors (seeded). ``None`` when a fold's fitting rows lack a class."""
+    k = params.calibration_oof_folds
+    codes = pd.factorize(pd.Series(debtors))[0]
+    fold = np.random.default_rng(params.seed).permutation(codes.max() + 1)[codes] % k
+    out = np.empty(len(y), dtype="float64")
+    for f in range(k):
+        fit, held = fold != f, fold == f
+        if not held.any():
+            continue
+        if not 0 < y[fit].sum() < fit.sum():
+            return None
+        if kind == "lightgbm":
+            scorer: Any = _lgbm(params.lgbm, best, params.seed).fit(X[fit], y[fit])
+        else:
+            scorer = fit_scorecard(X[fit], y[fit], categorical, params.scorecard)
+        out[held] = raw_score(scorer, kind, X[held], categorical)
+    return out
+
+
+def _shipped_calibrator(
+    kind: str,
+    chosen: _Candidate,
+    y: dict[str, np.ndarray],
+    X_all: pd.DataFrame,
+    y_all: np.ndarray,
+    labelled: pd.DataFrame,
+    best: int,
+    categorical: list[str],
+    params: TrainParams,
+) -> tuple[ScoreCalibrator, CalibrationChoice]:
+    """The calibrator of the model that ships (refitted on every labelled snapshot).
+
+    With ``calibration_oof_folds`` >= 2: chosen and fitted on debtor-grouped out-of-fold raw scores
+    of the refit's kind and settings over every labelled row, so it sits on the refit's own scale;
+    candidates :data:`models.calibrate.SHIPPED_METHODS` (the identity first), held-out log-loss by
+    rolling origin over the snapshots. With 0 (before session 17): the method chosen for the test
+    figures, fitted on the out-of-time model's scores of the calibration and test windows, which
+    corrects that model's level error in those windows on a refit that already learnt them
+    (BENCHMARKS.md, s17-calib)."""
+    windows = "fitted on the out-of-time scores of the calibration and test windows"
+    if params.calibration_oof_folds >= 2:
+        s_oof = out_of_fold_raw(
+            kind, X_all, y_all, labelled["debtor_id"].astype("string").to_numpy(), best, categorical, params
+        )
+        if s_oof is not None:
+            cal, choice = choose_calibration(
+                s_oof,
+                y_all,
+                params.calibration,
+                times=labelled["as_of"].to_numpy(),
+                groups=labelled["debtor_id"].astype("string").to_numpy(),
+                seed=params.seed,
+                min_isotonic_defaults=params.min_isotonic_defaults,
+                pd_floor=params.pd_floor,
+                pd_ceiling=params.pd_ceiling,
+                candidates=SHIPPED_METHODS,
+                note=f"on {params.calibration_oof_folds}-fold out-of-fold raw scores (by debtor) of the refit",
+            )
+            return cal, choice
+        windows += (
+            f" ({params.calibration_oof_folds}-fold out-of-fold scores impossible: a fold lacks a class)"
+        )
+    cal = fit_calibrator(
+        np.concatenate([chosen.s_cal, chosen.s_test]),
+        np.concatenate([y["calibration"], y["test"]]),
+        chosen.choice.method,
+    )
+    return cal, CalibrationChoice(method=chosen.choice.method, rule=f"{chosen.choice.method}, {windows}")
 
 
 def _reference_rows(

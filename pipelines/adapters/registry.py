@@ -277,7 +277,8 @@ def log_training(
         tags = {f"ews.{k}": str(v) for k, v in provenance.items() if not isinstance(v, Mapping | list)}
         tags["ews.model_sha256"] = model_sha
         tags["ews.warnings"] = " | ".join(warnings) if warnings else "none"
-        tags["ews.calibration"] = outcome.calibration.method
+        shipped_cal = getattr(outcome, "shipped_calibration", None)
+        tags["ews.calibration"] = (shipped_cal or outcome.calibration).method
         tags["ews.kind"] = outcome.kind
         tags["ews.selection"] = outcome.selection
         mlflow.set_tags(tags)
@@ -325,6 +326,16 @@ def log_training(
             mlflow.log_metrics(_interval_metrics(outcome.intervals.get(key, {}), prefix))
         mlflow.log_metrics(_prefixed(outcome.calibration.oot_logloss, "calibration_oot_logloss_"))
         mlflow.log_metrics(_prefixed(outcome.calibration.test_logloss, "calibration_test_logloss_"))
+        shipped_cal = getattr(outcome, "shipped_calibration", None)
+        if shipped_cal is not None:
+            # the registered (refitted) model's own calibrator, chosen apart from the test figures'
+            mlflow.log_params(
+                {
+                    "shipped_calibration_method": shipped_cal.method,
+                    "shipped_calibration_rule": shipped_cal.rule,
+                }
+            )
+            mlflow.log_metrics(_prefixed(shipped_cal.oot_logloss, "shipped_calibration_oof_logloss_"))
         mlflow.log_metric("ece_tolerance", outcome.ece_tolerance)
         mlflow.log_metric("best_iteration", outcome.best_iteration)
         if len(outcome.folds):

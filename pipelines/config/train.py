@@ -126,12 +126,27 @@ class CalibrationConfig(ConfigModel):
     """How the raw score becomes a PD (``models.calibrate``). Every method is strictly increasing,
     so calibration keeps the ranking; the PD is then clipped to ``[pd_floor, pd_ceiling]``."""
 
-    method: Literal["auto", "sigmoid", "beta", "isotonic"] = Field(
+    method: Literal["auto", "none", "sigmoid", "beta", "isotonic"] = Field(
         "auto", description="auto = lowest out-of-time log-loss (calibration window -> test window)"
     )
     min_isotonic_defaults: int = Field(
         200, ge=10, description="isotonic is tried only with this many defaults in the calibration window"
     )
+    oof_folds: int = Field(
+        5,
+        ge=0,
+        le=20,
+        description="the shipped (refitted) model's calibrator: chosen (none/sigmoid/beta) and fitted on "
+        "this many debtor-grouped out-of-fold raw scores of the refit; 0 = fitted on the out-of-time "
+        "scores of the calibration and test windows (before session 17)",
+    )
+
+    @model_validator(mode="after")
+    def _folds(self) -> CalibrationConfig:
+        if self.oof_folds == 1:
+            raise ValueError("calibration.oof_folds must be 0 (off) or at least 2")
+        return self
+
     pd_floor: float = Field(1e-4, gt=0, lt=0.5, description="lowest published PD (never exactly 0)")
     pd_ceiling: float = Field(0.9999, gt=0.5, lt=1, description="highest published PD (never exactly 1)")
 
@@ -390,6 +405,7 @@ class TrainConfig(ConfigModel):
             scorecard=self.scorecard.to_params(),
             calibration=self.calibration.method,
             min_isotonic_defaults=self.calibration.min_isotonic_defaults,
+            calibration_oof_folds=self.calibration.oof_folds,
             pd_floor=self.calibration.pd_floor,
             pd_ceiling=self.calibration.pd_ceiling,
             bootstrap_samples=self.evaluation.bootstrap_samples,

@@ -469,6 +469,11 @@ def log_and_register(
             baseline_metrics=outcome.baseline_metrics,
             calibration_method=outcome.calibration.method,
             calibration_rule=outcome.calibration.rule,
+            shipped_calibration=(
+                f"**{outcome.shipped_calibration.method}** ({outcome.shipped_calibration.rule})"
+                if getattr(outcome, "shipped_calibration", None) is not None
+                else ""
+            ),
             n_features=len(outcome.feature_names),
             best_iteration=outcome.best_iteration,
             dropped=outcome.dropped,

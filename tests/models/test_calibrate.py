@@ -93,3 +93,32 @@ def test_pd_floor_and_ceiling() -> None:
 def test_calibration_needs_both_classes() -> None:
     with pytest.raises(ValueError, match="0 defaults among 50 rows.*Widen the calibration window"):
         fit_calibrator(np.zeros(50), np.zeros(50, dtype=int), "sigmoid")
+
+
+def test_identity_is_the_raw_probability_and_wins_on_calibrated_scores() -> None:
+    # hand-built: y ~ Bernoulli(expit(s)), so the raw score is already the PD; with the identity as
+    # a candidate nothing fitted beats it out of time (s17-calib: the shipped model's candidates)
+    from models.calibrate import SHIPPED_METHODS
+
+    s, y = _scores(6000, 11, shift=0.0)
+    times = np.repeat(np.arange(6).astype("datetime64[M]"), 1000)
+    cal = fit_calibrator(s, y, "none")
+    assert np.array_equal(cal.predict(s), expit(s)) and np.array_equal(cal.log_odds(s), s)
+    fitted, choice = choose_calibration(s, y, times=times, candidates=SHIPPED_METHODS, note="on OOF")
+    assert choice.method == "none" and set(choice.oot_logloss) == {"none", "sigmoid", "beta"}
+    assert choice.rule.endswith("; on OOF") and "rolling origin over the 6 snapshots" in choice.rule
+    # the identity's held-out log-loss is the raw log-loss of snapshots 2-6 (by hand)
+    p = np.clip(expit(s[1000:]), 1e-4, 1 - 1e-4)
+    by_hand = -np.mean(y[1000:] * np.log(p) + (1 - y[1000:]) * np.log(1 - p))
+    assert choice.oot_logloss["none"] == pytest.approx(by_hand, rel=1e-12)
+    # scores that overstate every PD by 1.5 in log-odds: a fitted map wins, close to the true shift
+    s2, y2 = _scores(6000, 12, shift=1.5)
+    fitted, choice = choose_calibration(s2, y2, times=times, candidates=SHIPPED_METHODS)
+    assert (
+        choice.method in {"sigmoid", "beta"}
+        and choice.oot_logloss["none"] > choice.oot_logloss[choice.method]
+    )
+    assert fitted.predict(s2).mean() == pytest.approx(y2.mean(), abs=0.003)
+    # the calibration window's choice (test figures) does not offer the identity
+    _, window = choose_calibration(s, y, times=times)
+    assert "none" not in window.oot_logloss

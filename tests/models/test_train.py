@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -203,3 +204,41 @@ def test_intervals_and_challenger_choice_are_reported(outcome) -> None:
     assert "test window is not used" in outcome.calibration.rule
     assert set(outcome.calibration.test_logloss) == set(outcome.calibration.oot_logloss)
     assert 0 < outcome.ece_tolerance < 0.05
+
+
+def test_shipped_calibrator_is_chosen_on_out_of_fold_scores_of_the_refit(outcome, modelling_frame) -> None:
+    # s17-calib: the registered (refitted) model's calibrator sits on the refit's own scale
+    shipped = outcome.shipped_calibration
+    assert shipped.method in {"none", "sigmoid", "beta"} and set(shipped.oot_logloss) == {
+        "none",
+        "sigmoid",
+        "beta",
+    }
+    assert shipped.method == min(shipped.oot_logloss, key=shipped.oot_logloss.get) or shipped.method == "none"
+    assert "5-fold out-of-fold raw scores (by debtor) of the refit" in shipped.rule
+    assert outcome.final_estimator[-1].calibrator.method == shipped.method
+    # 0 folds: the window calibrator as before session 17 (the test figures' method, cal + test rows)
+    old = train_pd_model(modelling_frame, dataclasses.replace(FAST, calibration_oof_folds=0))
+    assert old.shipped_calibration.method == old.calibration.method
+    assert "calibration and test windows" in old.shipped_calibration.rule
+    assert old.metrics == outcome.metrics  # the test figures do not depend on the shipped calibrator
+
+
+def test_out_of_fold_scores_never_see_their_debtor() -> None:
+    # hand-built: a feature that names the debtor and a label that is the debtor's coin flip. A model
+    # that saw the debtor reads the label off that feature; one that did not has nothing to go on
+    from sklearn.metrics import roc_auc_score
+
+    from models.train import _lgbm, out_of_fold_raw
+
+    rng = np.random.default_rng(3)
+    debtors = np.repeat(np.arange(400), 10)
+    y = np.repeat((rng.random(400) < 0.3).astype("int64"), 10)
+    X = pd.DataFrame({"who": debtors.astype("float64"), "noise": rng.normal(size=debtors.size)})
+    params = dataclasses.replace(FAST, lgbm=LGBMParams(n_estimators=60, min_child_samples=5))
+    in_sample = _lgbm(params.lgbm, 60, params.seed).fit(X, y).predict(X, raw_score=True)
+    assert roc_auc_score(y, in_sample) > 0.8
+    oof = out_of_fold_raw("lightgbm", X, y, debtors.astype(str), 60, [], params)
+    assert abs(roc_auc_score(y, oof) - 0.5) < 0.1
+    # a fold whose fitting rows hold one class cannot be scored
+    assert out_of_fold_raw("lightgbm", X, np.zeros_like(y), debtors.astype(str), 60, [], params) is None

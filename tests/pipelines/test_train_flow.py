@@ -91,6 +91,13 @@ def test_train_flow_logs_registers_gates_and_reproduces(
     ):
         assert key in run.data.metrics, key
     assert run.data.metrics["test_auc"] == pytest.approx(first.metrics["auc"])
+    # s17-calib: the registered model's own calibrator (chosen on out-of-fold scores of the refit)
+    assert run.data.params["shipped_calibration_method"] in {"none", "sigmoid", "beta"}
+    assert "out-of-fold raw scores" in run.data.params["shipped_calibration_rule"]
+    assert {f"shipped_calibration_oof_logloss_{m}" for m in ("none", "sigmoid", "beta")} <= set(
+        run.data.metrics
+    )
+    assert run.data.tags["ews.calibration"] == run.data.params["shipped_calibration_method"]
     tags = run.data.tags
     # the test window holds < evaluation.fold_defaults (300) defaults: the challenger is chosen on
     # rolling-origin folds, logged with their counts; `ews models history` shows why

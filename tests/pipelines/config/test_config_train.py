@@ -16,6 +16,11 @@ ROOT = CONF.parents[1]
 
 TRAIN_INVALID = {
     "train_unknown_key.yaml": ["train_unknown_key.yaml", "lightgbm.num_leafs", "unknown key"],
+    "train_oof_folds_one.yaml": [
+        "train_oof_folds_one.yaml",
+        "calibration",
+        "calibration.oof_folds must be 0 (off) or at least 2",
+    ],
     "train_bad_calibration.yaml": [
         "train_bad_calibration.yaml",
         "calibration.method",
