@@ -84,6 +84,7 @@ __all__ = [
 Z80 = 1.2815515655446004  # standard normal 90 % quantile: a central 80 % interval is mean +- Z80 sd
 QUANTILE_LEVELS = np.round(np.linspace(0.0, 1.0, 21), 2)  # levels of the recalibration map's knots
 MIN_CALIBRATION_INVOICES = 200  # fewer held-out invoices: no recalibration (identity map)
+COVERAGE_DRAWS = 400  # debtor-bootstrap draws of the held-out coverage's interval (the gate reads it)
 WALK_FROM = 50_000  # open invoices from which predict_hazards walks the trees in compiled code
 
 
@@ -843,6 +844,31 @@ def point_metrics(
     return out
 
 
+def coverage_interval(
+    p10: np.ndarray,
+    p90: np.ndarray,
+    actual: np.ndarray,
+    debtor: np.ndarray,
+    draws: int = COVERAGE_DRAWS,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """95 % interval of the p10-p90 coverage (as :func:`point_metrics` counts it) from a bootstrap
+    over debtors: a small book's held-out invoices are few and clustered by debtor."""
+    lo = np.where(np.isnan(p10), np.inf, p10)
+    hi = np.where(np.isnan(p90), np.inf, p90)
+    act = np.where(np.isnan(actual), np.inf, actual)
+    codes, idx = np.unique(debtor, return_inverse=True)
+    inside = np.bincount(idx, weights=((lo <= act) & (act <= hi)).astype(np.float64), minlength=len(codes))
+    count = np.bincount(idx, minlength=len(codes)).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    shares = np.empty(draws)
+    for i in range(draws):
+        w = np.bincount(rng.integers(0, len(codes), len(codes)), minlength=len(codes))
+        shares[i] = (w * inside).sum() / (w * count).sum()
+    low, high = np.quantile(shares, [0.025, 0.975])
+    return float(low), float(high)
+
+
 def evaluate(
     booster: lgb.Booster,
     tests: list[tuple[int, pd.DataFrame]],
@@ -862,7 +888,8 @@ def evaluate(
 
     Returns ``(metrics, per_snapshot, cash)``. ``metrics`` pools every test invoice: the model's
     ``mae_days``, ``within_7d``, ``coverage_80``, ``paid_in_horizon``, ``invoices``, then each
-    baseline's ``<name>_mae_days`` / ``<name>_within_7d``, and ``cash_wape``: the mean over
+    baseline's ``<name>_mae_days`` / ``<name>_within_7d``, ``coverage_80_ci_low`` / ``_high`` (when the
+    invoices carry their debtor ``code``: :func:`coverage_interval`), and ``cash_wape``: the mean over
     snapshots and weeks of |forecast - actual| / actual (weeks with actual cash), and
     ``cash_coverage_80``: the share of those weeks whose actual lies in the 80 % interval (with the
     shared shock ``shock_sd``), and ``cash_shock_sd``: :func:`estimate_cash_shock` of these weeks.
@@ -877,7 +904,7 @@ def evaluate(
     ``weekdays``: the weekday profile of the median (:func:`median_days`).
     """
     H = horizon * PERIOD_DAYS
-    pooled: dict[str, list[np.ndarray]] = {"pred": [], "p10": [], "p90": [], "actual": []}
+    pooled: dict[str, list[np.ndarray]] = {"pred": [], "p10": [], "p90": [], "actual": [], "code": []}
     base_pool: dict[str, list[np.ndarray]] = {}
     per, cash = [], []
     for i, (T, inv) in enumerate(tests):
@@ -895,6 +922,8 @@ def evaluate(
         row = {"as_of": pd.Timestamp(T, unit="D"), **point_metrics(pred, actual, H, p10, p90)}
         for key, values in (("pred", pred), ("p10", p10), ("p90", p90), ("actual", actual)):
             pooled[key].append(values)
+        if "code" in inv:
+            pooled["code"].append(inv["code"].to_numpy(dtype=np.int64))
         for name, days in baseline_days(inv, T).items():
             base_pool.setdefault(name, []).append(days)
             m = point_metrics(days, actual, H)
@@ -909,6 +938,9 @@ def evaluate(
         per.append(row)
     cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in pooled.items()}
     metrics = point_metrics(cat["pred"], cat["actual"], H, cat["p10"], cat["p90"])
+    if len(cat["code"]) == len(cat["actual"]) > 0:
+        low, high = coverage_interval(cat["p10"], cat["p90"], cat["actual"], cat["code"])
+        metrics["coverage_80_ci_low"], metrics["coverage_80_ci_high"] = low, high
     for name, parts in base_pool.items():
         m = point_metrics(np.concatenate(parts), cat["actual"], H)
         metrics[f"{name}_mae_days"], metrics[f"{name}_within_7d"] = m["mae_days"], m["within_7d"]

@@ -35,6 +35,7 @@ from models.paydate import (
     cash_moments,
     cdf_at_days,
     cdf_weeks,
+    coverage_interval,
     estimate_cash_shock,
     evaluate,
     fit_day_shape,
@@ -901,3 +902,38 @@ def test_fit_uses_the_leaves_of_its_rows(trained) -> None:
         t["num_leaves"] for t in fit_hazard(rows, replace(small, rows_per_leaf=0)).dump_model()["tree_info"]
     ]
     assert max(full) > 9
+
+
+def test_coverage_interval_by_hand() -> None:
+    """Debtor A: 2 invoices both inside; debtor B: 2 invoices, 0 inside (one paid after p90, one
+    not paid in the horizon = +inf). Every bootstrap draw is AA (1.0), AB/BA (0.5) or BB (0.0), so
+    the interval's ends lie in {0, 0.5, 1} and with 400 draws the 2.5 % / 97.5 % quantiles are 0 and 1.
+    One debtor only: no spread, both ends equal the coverage."""
+    p10, p90 = np.array([5.0, 5.0, 5.0, 5.0]), np.array([20.0, 20.0, 20.0, 20.0])
+    actual = np.array([6.0, 20.0, 21.0, np.nan])
+    low, high = coverage_interval(p10, p90, actual, np.array([1, 1, 2, 2]))
+    assert (low, high) == (0.0, 1.0)
+    assert coverage_interval(p10, p90, actual, np.array([7, 7, 7, 7])) == (0.5, 0.5)
+
+
+def test_paydate_gate_reads_the_coverage_interval() -> None:
+    """69 % alone fails the 70-90 % band; with an interval reaching 73 % it passes; an interval
+    wholly below (60-68 %) fails; the MAE check is unchanged."""
+    from pipelines.adapters.paydate_registry import gate_decision as paydate_gate
+
+    m = {"mae_days": 8.0, "due_date_mae_days": 12.0, "due_plus_lateness_mae_days": 10.0, "coverage_80": 0.69}
+    assert not paydate_gate(m).passed
+    wide = paydate_gate({**m, "coverage_80_ci_low": 0.65, "coverage_80_ci_high": 0.73})
+    assert wide.passed and "[95 % 65.0%, 73.0%]" in wide.reasons[1]
+    assert not paydate_gate({**m, "coverage_80_ci_low": 0.60, "coverage_80_ci_high": 0.68}).passed
+    assert not paydate_gate(
+        {**m, "mae_days": 10.5, "coverage_80_ci_low": 0.65, "coverage_80_ci_high": 0.73}
+    ).passed
+
+
+def test_evaluate_reports_the_coverage_interval(trained) -> None:
+    """The held-out figures carry a debtor-bootstrap interval around the pooled coverage."""
+    _, _, booster, T, inv = trained
+    metrics, _, _ = evaluate(booster, [(T, inv)], FAST.horizon_weeks)
+    assert metrics["coverage_80_ci_low"] <= metrics["coverage_80"] <= metrics["coverage_80_ci_high"]
+    assert metrics["coverage_80_ci_high"] - metrics["coverage_80_ci_low"] > 0.005
