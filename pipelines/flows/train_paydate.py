@@ -262,7 +262,16 @@ def train_paydate(
         booster,
         spec=spec,
         metrics=metrics,
-        params={"paydate": {**cfg.paydate.model_dump(), "seed": params.seed}, "plan": described},
+        params={
+            "paydate": {
+                **cfg.paydate.model_dump(),
+                "seed": params.seed,
+                # the leaves per tree rows_per_leaf gave the held-out and the registered model
+                "leaves_eval": params.leaves_for(len(rows["eval"])),
+                "leaves_final": params.leaves_for(len(rows["final"])),
+            },
+            "plan": described,
+        },
         tables={"evaluation/paydate_snapshots.csv": per_snapshot, "evaluation/cash_backtest.csv": cash},
         provenance=provenance,
         experiment=cfg.experiment,

@@ -88,6 +88,10 @@ def env(tmp_path_factory, prefect_harness, mlflow_template):
         from pipelines.flows.train_paydate import run_train_paydate
 
         paydate = run_train_paydate(data, train_cfg)  # the second step of `ews train`
+        import mlflow
+
+        logged = mlflow.get_run(paydate.run_id).data.params  # the leaves rows_per_leaf gave (6000)
+        assert logged["paydate.leaves_final"] == str(min(31, max(7, paydate.rows // 6000))), logged
         if not paydate.promoted:
             promote(paydate.version, "test setup", name="ews-paydate")
 
