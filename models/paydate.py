@@ -86,8 +86,6 @@ QUANTILE_LEVELS = np.round(np.linspace(0.0, 1.0, 21), 2)  # levels of the recali
 MIN_CALIBRATION_INVOICES = 200  # fewer held-out invoices: no recalibration (identity map)
 COVERAGE_DRAWS = 400  # debtor-bootstrap draws of the held-out coverage's interval (the gate reads it)
 WALK_FROM = 50_000  # open invoices from which predict_hazards walks the trees in compiled code
-
-
 MIN_LEAVES = 7  # fewest leaves per tree under ``PaydateParams.rows_per_leaf``
 
 
@@ -836,12 +834,18 @@ def point_metrics(
         "invoices": float(len(actual)),
     }
     if p10 is not None and p90 is not None:
-        inf = np.inf
-        lo = np.where(np.isnan(p10), inf, p10)
-        hi = np.where(np.isnan(p90), inf, p90)
-        act = np.where(paid, actual, inf)
-        out["coverage_80"] = float(((lo <= act) & (act <= hi)).mean()) if len(act) else float("nan")
+        inside = in_interval(p10, p90, actual)
+        out["coverage_80"] = float(inside.mean()) if len(inside) else float("nan")
     return out
+
+
+def in_interval(p10: np.ndarray, p90: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Per invoice: the actual day lies in [p10, p90], NaN (beyond the horizon) being +infinity on
+    every side (what ``coverage_80`` counts)."""
+    lo = np.where(np.isnan(p10), np.inf, p10)
+    hi = np.where(np.isnan(p90), np.inf, p90)
+    act = np.where(np.isnan(actual), np.inf, actual)
+    return (lo <= act) & (act <= hi)
 
 
 def coverage_interval(
@@ -854,11 +858,8 @@ def coverage_interval(
 ) -> tuple[float, float]:
     """95 % interval of the p10-p90 coverage (as :func:`point_metrics` counts it) from a bootstrap
     over debtors: a small book's held-out invoices are few and clustered by debtor."""
-    lo = np.where(np.isnan(p10), np.inf, p10)
-    hi = np.where(np.isnan(p90), np.inf, p90)
-    act = np.where(np.isnan(actual), np.inf, actual)
     codes, idx = np.unique(debtor, return_inverse=True)
-    inside = np.bincount(idx, weights=((lo <= act) & (act <= hi)).astype(np.float64), minlength=len(codes))
+    inside = np.bincount(idx, weights=in_interval(p10, p90, actual).astype(np.float64), minlength=len(codes))
     count = np.bincount(idx, minlength=len(codes)).astype(np.float64)
     rng = np.random.default_rng(seed)
     shares = np.empty(draws)

@@ -19,6 +19,7 @@ Rows are built debtor bucket by debtor bucket (``pipelines.engine.map_buckets``)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,7 @@ def bucket_rows(
         "eval": training_rows(ledger, p.eval_train, p.eval_cut, horizon, max_invoices, seed, grid=grid),
         "final": training_rows(ledger, p.final_train, p.final_cut, horizon, max_invoices, seed, grid=grid),
         "test": [(T, evaluation_invoices(ledger, T, p.final_cut, horizon)) for T in p.test],
+        "debtors": len(ledger.debtor_ids),  # codes 0..n-1 of this bucket
     }
 
 
@@ -166,8 +168,21 @@ def build_rows(
     ]
     if not parts:
         raise DataError("payment-date model: no bucket holds invoices")
+    # debtor codes count from 0 in every bucket: shifted per bucket so that ``code`` names one debtor
+    # across the book (the held-out coverage's bootstrap resamples by it)
+    shift = list(accumulate([0] + [r["debtors"] for r in parts[:-1]]))
     tests = [
-        (T, pd.concat([r["test"][i][1] for r in parts], ignore_index=True)) for i, T in enumerate(p.test)
+        (
+            T,
+            pd.concat(
+                [
+                    r["test"][i][1].assign(code=r["test"][i][1]["code"] + s)
+                    for r, s in zip(parts, shift, strict=True)
+                ],
+                ignore_index=True,
+            ),
+        )
+        for i, T in enumerate(p.test)
     ]
     return {
         "eval": pd.concat([r["eval"] for r in parts], ignore_index=True),

@@ -937,3 +937,22 @@ def test_evaluate_reports_the_coverage_interval(trained) -> None:
     metrics, _, _ = evaluate(booster, [(T, inv)], FAST.horizon_weeks)
     assert metrics["coverage_80_ci_low"] <= metrics["coverage_80"] <= metrics["coverage_80_ci_high"]
     assert metrics["coverage_80_ci_high"] - metrics["coverage_80_ci_low"] > 0.005
+
+
+def test_test_invoice_codes_name_one_debtor_across_buckets(portfolio) -> None:
+    """The train flow concatenates the buckets' test invoices; each bucket's debtor codes start at
+    0, so without the per-bucket shift debtors of different buckets share a code and the coverage
+    bootstrap resamples them together. One bucket vs several: the same invoices and the same number
+    of distinct debtor codes."""
+    from pipelines.engine import Book
+    from pipelines.flows.train_paydate import PaydatePlan, build_rows
+
+    snaps = [day(s) for s in pd.date_range("2023-10-31", "2024-03-31", freq="ME")]
+    p = PaydatePlan(snaps, day("2024-04-30"), [day("2024-05-31")], snaps, day(str(END.date())))
+    one = build_rows.fn(Book.in_memory(portfolio, 10**9), p, FAST.horizon_weeks, 7, 3000)
+    many_book = Book.in_memory(portfolio, 2000)
+    assert many_book.buckets >= 3
+    many = build_rows.fn(many_book, p, FAST.horizon_weeks, 7, 3000)
+    a, b = one["test"][0][1], many["test"][0][1]
+    assert len(a) == len(b) > 300
+    assert b["code"].nunique() == a["code"].nunique() > 20
