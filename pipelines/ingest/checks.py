@@ -450,6 +450,25 @@ def _no_payments(tables: dict[str, Any]) -> list[str]:
     ]
 
 
+def _scope_differs(t: dict[str, Any]) -> list[str]:
+    """Clearings kept apart by ``clearing.scope`` cells that differ between their rows (the join's
+    ``scope_differs``): rows, column and fix."""
+    split = (t.get("clearing") or {}).get("scope_differs")
+    if not split:
+        return []
+    return [
+        f"payments: {split['clearings']:,} clearing(s) whose rows name the same clearing document but differ "
+        "in a clearing.scope column, so they were not joined: their "
+        f"{split['payment_rows']:,} payment row(s) are unallocated (cash on account, applied to the oldest open "
+        f"invoice first; counted scope_differs) and their {split['invoice_rows']:,} invoice row(s) stay open. "
+        + "; ".join(split.get("examples", []))
+        + (" ..." if split["clearings"] > len(split.get("examples", [])) else "")
+        + ". Fix: write the scope columns alike on every row of a clearing in the export (a cell left "
+        "empty, a date written another way), or take that column out of tables.payments.clearing.scope "
+        "when the export holds one fiscal year of one company code."
+    ]
+
+
 def table_warnings(tables: dict[str, Any]) -> list[str]:
     """Human-readable warnings for the manifest and the CLI (values cleared, ...)."""
     out = _lost_debtors(tables) + _no_payments(tables)
@@ -466,6 +485,7 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
             )
         if name == "payments":
             out += _reversals(t)
+            out += _scope_differs(t)
         out += _negated(name, t)
         out += _conflicting_ids(name, t)
         dups = t["reasons"].get("duplicate_row", 0)

@@ -417,7 +417,45 @@ def _joined(
         if given.notna().any():
             out[column] = out[column].astype("string").where(given.isna().to_numpy(), given.astype("string"))
     source_line = None if raw.source_line is None else raw.source_line[pos]
-    return out, raw.source_row[pos], source_line, result.summary(join.column, join.key)
+    summary = result.summary(join.column, join.key)
+    if result.scope_split:  # said by the ingest's warnings (pipelines.ingest.checks.table_warnings)
+        summary["scope_differs"]["examples"] = _scope_examples(join, inv_raw, raw, result.scope_split)
+    return out, raw.source_row[pos], source_line, summary
+
+
+def _scope_examples(
+    join: _ClearingPlan, inv_raw: RawFile, raw: RawFile, split: list[tuple[list[int], list[int]]]
+) -> list[str]:
+    """The first clearings the scope split (see :func:`pipelines.sources.clearing.join_clearing`):
+    the clearing reference, the lines of its payment and invoice rows, and the scope columns whose
+    cells differ between them, with the cells."""
+
+    def where(rows: RawFile, positions: list[int]) -> str:
+        lines = rows.source_line if rows.source_line is not None else rows.source_row
+        word = "line" if rows.source_line is not None else "row"
+        nums = [str(int(lines[k])) for k in positions[:5]] + (["..."] if len(positions) > 5 else [])
+        return f"{word}{'s' if len(positions) > 1 else ''} {', '.join(nums)}"
+
+    def cells(frame: pd.DataFrame, column: str, positions: list[int]) -> list[str]:
+        text = frame[column].iloc[positions].astype("string").str.strip().fillna("")
+        return list(dict.fromkeys(text.tolist()))
+
+    out = []
+    for ps, is_ in split[:5]:
+        number = cells(raw.frame, join.column, ps)[0]
+        differ = []
+        for column in join.scope:
+            mine, theirs = cells(raw.frame, column, ps), cells(inv_raw.frame, column, is_)
+            if set(mine) != set(theirs):
+                shown = ", ".join(repr(v) if v else "empty" for v in mine)
+                other = ", ".join(repr(v) if v else "empty" for v in theirs)
+                differ.append(f"{column!r} {shown} on the payment's, {other} on the invoices'")
+        out.append(
+            f"{join.column} {number!r}: payment {where(raw, ps)}, invoice {where(inv_raw, is_)} ("
+            + ("; ".join(differ) or "the scope cells differ")
+            + ")"
+        )
+    return out
 
 
 def _shaped(

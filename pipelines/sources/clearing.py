@@ -63,6 +63,9 @@ class ClearingJoin:
     unallocated: dict[str, int] = field(default_factory=dict)
     # allocated output rows whose payment or invoice row held a clearing date cell that is not a date
     cleared_unreadable: int = 0
+    # clearings the scope kept apart though one reference links them: (payment rows, invoice rows)
+    # of each, the payments alone without an invoice, the invoices alone without a payment
+    scope_split: list[tuple[list[int], list[int]]] = field(default_factory=list)
 
     def summary(self, column: str, key: str) -> dict[str, object]:
         out: dict[str, object] = {
@@ -75,6 +78,12 @@ class ClearingJoin:
         }
         if self.cleared_unreadable:  # only then: every other ledger's manifest keeps its bytes
             out["clearing_date_unreadable"] = self.cleared_unreadable
+        if self.scope_split:  # likewise
+            out["scope_differs"] = {
+                "clearings": len(self.scope_split),
+                "payment_rows": sum(len(p) for p, _ in self.scope_split),
+                "invoice_rows": sum(len(i) for _, i in self.scope_split),
+            }
         return out
 
 
@@ -92,6 +101,50 @@ def _scoped(text: np.ndarray, scope: np.ndarray | None) -> np.ndarray:
     if scope is None:
         return text
     return np.where(text == "", "", scope.astype(object) + "\x1f" + text).astype(object)
+
+
+def _components(refs: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The clearing of each row (a component label): rows linked by their references, directly (a
+    row's reference is another row's key) or through a shared reference."""
+    n = len(refs)
+    # a bipartite graph of rows and values: a row is linked to its reference and to its own key
+    values, codes = np.unique(np.concatenate([refs, keys]), return_inverse=True)
+    ref_code, key_code = codes[:n], codes[n:]
+    rows = np.arange(n)
+    # a key is linked only when some row names it: two rows sharing a key but named by none stay apart
+    named = np.zeros(len(values), dtype=bool)
+    named[ref_code[refs != ""]] = True
+    has_ref, has_key = refs != "", (keys != "") & named[key_code]
+    src = np.concatenate([rows[has_ref], rows[has_key]])
+    dst = n + np.concatenate([ref_code[has_ref], key_code[has_key]])
+    size = n + len(values)
+    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(size, size))
+    _, label = connected_components(graph, directed=False)
+    return label[:n]
+
+
+def _scope_split(
+    label: np.ndarray, bare: np.ndarray, refs: np.ndarray, ni: int
+) -> list[tuple[list[int], list[int]]]:
+    """Clearings that the scope split into payments without an invoice and invoices without a
+    payment, though their references (without the scope) link them: a scope cell empty or written
+    otherwise on some rows of one clearing (a damaged export). Per such clearing (``bare``: the
+    labels without the scope), its lone payment positions and lone invoice positions."""
+    size = int(label.max()) + 1 if len(label) else 0
+    invs = np.bincount(label[:ni], minlength=size)
+    pays = np.bincount(label[ni:], minlength=size)
+    linked = refs != ""
+    lone_pay = np.flatnonzero(linked[ni:] & (invs[label[ni:]] == 0))
+    lone_inv = np.flatnonzero(linked[:ni] & (pays[label[:ni]] == 0))
+    if not len(lone_pay) or not len(lone_inv):
+        return []
+    by_bare: dict[int, tuple[list[int], list[int]]] = {}
+    for p in lone_pay.tolist():
+        by_bare.setdefault(int(bare[ni + p]), ([], []))[0].append(p)
+    for i in lone_inv.tolist():
+        if int(bare[i]) in by_bare:
+            by_bare[int(bare[i])][1].append(i)
+    return [(ps, is_) for _, (ps, is_) in sorted(by_bare.items(), key=lambda kv: kv[1][0][0]) if is_]
 
 
 def _order(day: np.ndarray | None, n: int) -> np.ndarray:
@@ -177,26 +230,21 @@ def join_clearing(
     from the payment's own day, as without ``clearing_date``); such rows are counted
     (``cleared_unreadable``)."""
     ni, npay = len(invoices), len(payments)
-    refs = np.concatenate(
-        [_scoped(_text(invoices[column]), invoice_scope), _scoped(_text(payments[column]), payment_scope)]
-    )
-    keys = np.concatenate(
-        [_scoped(_text(invoices[key]), invoice_scope), _scoped(_text(payments[key]), payment_scope)]
-    )
-    # a bipartite graph of rows and values: a row is linked to its reference and to its own key
-    values, codes = np.unique(np.concatenate([refs, keys]), return_inverse=True)
-    ref_code, key_code = codes[: ni + npay], codes[ni + npay :]
-    rows = np.arange(ni + npay)
-    # a key is linked only when some row names it: two rows sharing a key but named by none stay apart
-    named = np.zeros(len(values), dtype=bool)
-    named[ref_code[refs != ""]] = True
-    has_ref, has_key = refs != "", (keys != "") & named[key_code]
-    src = np.concatenate([rows[has_ref], rows[has_key]])
-    dst = ni + npay + np.concatenate([ref_code[has_ref], key_code[has_key]])
-    size = ni + npay + len(values)
-    graph = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(size, size))
-    _, label = connected_components(graph, directed=False)
-    label = label[: ni + npay]
+    bare_refs = np.concatenate([_text(invoices[column]), _text(payments[column])])
+    bare_keys = np.concatenate([_text(invoices[key]), _text(payments[key])])
+    scoped = invoice_scope is not None or payment_scope is not None
+    if scoped:
+        refs = np.concatenate(
+            [_scoped(bare_refs[:ni], invoice_scope), _scoped(bare_refs[ni:], payment_scope)]
+        )
+        keys = np.concatenate(
+            [_scoped(bare_keys[:ni], invoice_scope), _scoped(bare_keys[ni:], payment_scope)]
+        )
+    else:
+        refs, keys = bare_refs, bare_keys
+    label = _components(refs, keys)
+    out_split = _scope_split(label, _components(bare_refs, bare_keys), refs, ni) if scoped else []
+    split_pay = {p for ps, _ in out_split for p in ps}
 
     inv_ids = _text(invoices[invoice_id])
     inv_cleared = _text(invoices[clearing_date]) if clearing_date else None
@@ -257,6 +305,8 @@ def join_clearing(
                 reason = "other_currency"
             elif comp_size[lab] == 1 and refs[ni + p] == "":
                 reason = "no_clearing"
+            elif p in split_pay:  # its invoices are in a clearing of the same number, other scope cells
+                reason = "scope_differs"
             else:
                 reason = "clears_no_invoice"
             reasons[reason] += 1
@@ -307,4 +357,5 @@ def join_clearing(
             )
     out.positions = np.asarray(positions, dtype=np.int64)
     out.unallocated = dict(sorted(reasons.items()))
+    out.scope_split = out_split
     return out

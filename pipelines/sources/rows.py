@@ -181,7 +181,7 @@ def _fill_down(
         any_group |= ~blank[c]
     header = only_groups & any_group
     # a group's own row that also carries its balance (names the group too), unless it is a total
-    shape = _balance_rows(frame, spec, groups, blank, any_group & ~header)
+    shape, texty = _balance_rows(frame, spec, groups, blank, any_group & ~header)
     # every row in file order: the frame's rows, then the malformed group rows placed by source_row
     mal_rows = np.flatnonzero(mal_header)
     order = np.argsort(
@@ -193,6 +193,7 @@ def _fill_down(
         [np.array(_first_cells(frame, columns, blank), dtype=object), [None] * len(mal_rows)]
     )[order]
     shape_o = np.concatenate([shape, np.zeros(len(mal_rows), dtype=bool)])[order]
+    texty_o = np.concatenate([texty, np.zeros(len(mal_rows), dtype=bool)])[order]
     hint = np.array([t is not None and _TOTAL_HINT.search(t) is not None for t in first], dtype=bool)
     balance = shape_o & ~hint
     is_header |= balance
@@ -229,6 +230,17 @@ def _fill_down(
     current = {
         c: _forward(cells[c], _sources(c, into, is_header, total, np.zeros(m, dtype=bool))) for c in groups
     }
+    # a row taken for a group's own row only by a text cell in a column of the group rows (a phone
+    # number) must open its group: one that repeats the group in force above it (a damaged detail
+    # row inside its group, with a note) is a detail row, quarantined for what it lacks
+    inside = balance & texty_o & ~_opens(cells, current, groups)
+    if inside.any():
+        balance &= ~inside
+        is_header &= ~inside
+        current = {
+            c: _forward(cells[c], _sources(c, into, is_header, total, np.zeros(m, dtype=bool)))
+            for c in groups
+        }
     back = np.empty(m, dtype=np.int64)
     back[order] = np.arange(m)
     at = back[:n]  # each frame row's place in file order
@@ -314,26 +326,41 @@ _AMOUNT = re.compile(
 _DOCUMENT_COLUMNS = ("invoice_id", "payment_id", "issue_date", "due_date", "paid_on")
 
 
+def _opens(cells: dict[str, np.ndarray], current: dict[str, np.ndarray], groups: list[str]) -> np.ndarray:
+    """Rows (file order) whose own group cells name another group than the one in force on the row
+    above (the first row opens one): a group's own row starts its group."""
+    m = len(next(iter(cells.values()))) if cells else 0
+    out = np.zeros(m, dtype=bool)
+    for c in groups:
+        above = np.concatenate([np.array([None], dtype=object), current[c][:-1]]) if m else current[c]
+        own = cells[c]
+        out |= np.array([v is not None and v != a for v, a in zip(own, above, strict=True)], dtype=bool)
+    return out
+
+
 def _balance_rows(
     frame: pd.DataFrame, spec: FileSource, groups: list[str], blank: dict[str, np.ndarray], maybe: np.ndarray
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Rows that name a group and carry its balance (Sage's account row with credit limit and
     balance, an Excel pivot's subtotals at the top of a group): a group cell filled, the mapped
     document number and dates empty (when they are not group columns), every other cell an amount
     or in a column that no row with a document number fills (the account's phone number or e-mail:
     a column of the group rows only; a detail row's text, such as its document type, is in a column
     detail rows use, so such a row stays a bad detail row). Without a mapped document number in the
-    file, no row is taken for one (a bad row stays bad)."""
+    file, no row is taken for one (a bad row stays bad). Also returns the rows taken only thanks to
+    a text cell in such a column (``_fill_down`` keeps them as group rows only where they open their
+    group)."""
     mapped = [spec.columns.get(k, k) for k in _DOCUMENT_COLUMNS]
     mapped = [c for c in dict.fromkeys(mapped) if c in frame.columns and c not in groups]
+    texty = np.zeros(len(frame), dtype=bool)
     if not any(spec.columns.get(k, k) in mapped for k in ("invoice_id", "payment_id")):
-        return np.zeros(len(frame), dtype=bool)
+        return np.zeros(len(frame), dtype=bool), texty
     out = maybe.copy()
     for c in mapped:
         out &= blank[c]
     rows = np.flatnonzero(out)
     if not len(rows):
-        return out
+        return out, texty
     ids = [spec.columns.get(k, k) for k in ("invoice_id", "payment_id")]
     detail = np.zeros(len(frame), dtype=bool)
     for c in ids:
@@ -342,12 +369,13 @@ def _balance_rows(
     for c in frame.columns:
         if c in groups or c in mapped:
             continue
-        if detail.any() and blank[c][detail].all():  # a column of the group rows only (a phone number)
-            continue
         text = frame[c].iloc[rows].astype("string").str.strip()
         ok = blank[c][rows] | text.str.fullmatch(_AMOUNT).fillna(False).to_numpy(dtype=bool)
+        if detail.any() and blank[c][detail].all():  # a column of the group rows only (a phone number)
+            texty[rows[~ok]] = True
+            continue
         out[rows[~ok]] = False
-    return out
+    return out, texty & out
 
 
 def _kept(raw: RawFile, frame: pd.DataFrame, keep: np.ndarray, mal_keep: np.ndarray) -> RawFile:
