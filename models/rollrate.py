@@ -47,7 +47,16 @@ __all__ = [
 ]
 
 DEFAULT_STATE = "default"
+SILENT_STATE = "silent"
 DPD_FEATURE = "dpd_current_max"
+# what the silent state reads (all known at T: payments paid_on <= T, invoices issued <= T)
+SILENT_FEATURES = (
+    "days_since_last_payment",
+    "tenure_days",
+    "days_since_last_invoice",
+    "invoice_count_365d",
+    "overdue_invoice_count",
+)
 # how a reason words the behavioural flag that splits ``current``
 SPLIT_WORDS = {
     "dpd_max_90d": "past due at some point in the last 90 days",
@@ -83,6 +92,13 @@ class RollRateParams:
     the horizon's default labels (:func:`fit_gain`, at least 1, used only when checked out of time);
     0 (the default) keeps the scale at 1 (BENCHMARKS.md s13-rollrate: Brier and log-loss lower, ECE
     not, so not shipped on).
+    ``silent`` (off by default): a live debtor with an overdue balance that has made no
+    payment for at least ``silent_payment_days`` (N) days (never paid: its whole tenure) *and*
+    issued no invoice for at least
+    ``silent_invoice_days`` (M) and ``silent_invoice_gaps`` times its usual gap between invoices
+    (365 days / its invoices of the last year) is in the state ``silent`` instead of its past-due
+    bucket (:func:`silent_mask`): it stopped paying and stopped buying. The state has its own
+    transition row; ``monotone`` orders the past-due buckets only.
     ``min_months`` / ``min_transitions`` / ``min_default_transitions``: below any of them the book is
     refused (:class:`RollRateTooSmallError`). ``test_defaults``: default labels the out-of-time
     test window pools (capped at half of the book's labelled defaults).
@@ -98,6 +114,11 @@ class RollRateParams:
     within_penalty: float = 1.0
     within_min_defaults: int = 3
     within_gain_sd: float = 0.0
+    # repr=False: a version fitted with the state off keeps the model fingerprint of before (registry)
+    silent: bool = field(default=False, repr=False)
+    silent_payment_days: int = field(default=45, repr=False)
+    silent_invoice_days: int = field(default=30, repr=False)
+    silent_invoice_gaps: float = field(default=2.0, repr=False)
     pd_floor: float = 1e-4
     pd_ceiling: float = 0.9999
     min_months: int = 6
@@ -116,10 +137,16 @@ class RollRateParams:
             )
         if self.prior_strength <= 0:
             raise ValueError(f"rollrate.prior_strength must be > 0, got {self.prior_strength}")
+        if self.silent_payment_days < 0 or self.silent_invoice_days < 0 or self.silent_invoice_gaps < 0:
+            raise ValueError(
+                "rollrate.silent_payment_days, silent_invoice_days and silent_invoice_gaps must be >= 0, got "
+                f"{self.silent_payment_days}, {self.silent_invoice_days}, {self.silent_invoice_gaps}"
+            )
 
     @property
     def feature_names(self) -> list[str]:
         names = [DPD_FEATURE] + ([self.split_current] if self.split_current else [])
+        names += [f for f in (SILENT_FEATURES if getattr(self, "silent", False) else ()) if f not in names]
         return names + [f for f in self.within_state if f not in names]
 
 
@@ -134,13 +161,55 @@ def state_names(params: RollRateParams) -> list[str]:
     lows = [1] + [e + 1 for e in params.dpd_edges]
     highs = [*params.dpd_edges, params.dpd_threshold - 1]
     names += [f"{lo}-{hi} days past due" for lo, hi in zip(lows, highs, strict=True)]
+    if getattr(params, "silent", False):  # (a version pickled before session 18 has no such field)
+        names.append(SILENT_STATE)
     return [*names, DEFAULT_STATE]
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def silence(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(days without a payment, days without an invoice, usual days between invoices)`` per row
+    of ``frame`` (the :data:`SILENT_FEATURES`, known at the row's month-end). A debtor that never
+    paid has gone without a payment for its whole tenure; the usual gap is 365 days over the
+    invoices of the last year (365 when there were none)."""
+    paid = _column(frame, "days_since_last_payment")
+    paid = np.where(np.isnan(paid), _column(frame, "tenure_days"), paid)
+    invoiced = _column(frame, "days_since_last_invoice")
+    count = np.nan_to_num(_column(frame, "invoice_count_365d"), nan=0.0)
+    return paid, invoiced, 365.0 / np.maximum(count, 1.0)
+
+
+def silent_mask(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
+    """Per row: an overdue balance (``dpd_current_max`` > 0), no payment for at least
+    ``silent_payment_days`` and no invoice for at least ``max(silent_invoice_days,
+    silent_invoice_gaps x usual gap)`` days (:func:`silence`). All False when the state is off or
+    the frame lacks a :data:`SILENT_FEATURES` column (e.g. a statements book: no payments).
+    E.g. N 45, M 30, 2 gaps: 50 days without a payment, 40 without an invoice, 24 invoices in the
+    last year (gap 15.2 days, 2 gaps 30.4) -> silent; with 6 invoices (2 gaps 121.7 days) -> not."""
+    if not getattr(params, "silent", False) or any(c not in frame.columns for c in SILENT_FEATURES):
+        return np.zeros(len(frame), dtype=bool)
+    dpd = np.nan_to_num(_column(frame, DPD_FEATURE), nan=0.0)
+    paid, invoiced, gap = silence(frame)
+    need = np.maximum(float(params.silent_invoice_days), params.silent_invoice_gaps * gap)
+    with np.errstate(invalid="ignore"):
+        return (dpd > 0) & (paid >= params.silent_payment_days) & (invoiced >= need)
+
+
+def chain_states(params: RollRateParams) -> np.ndarray:
+    """Codes of the states ``monotone`` orders: current (split or not) and the past-due buckets
+    (not ``silent``, not ``default``)."""
+    names = state_names(params)
+    return np.array([i for i, n in enumerate(names[:-1]) if n != SILENT_STATE], dtype=np.int64)
 
 
 def assign_states(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
     """State code per row (index into :func:`state_names`). ``frame`` holds the DPD feature, the
-    split feature when on, and optionally ``in_default_at_asof`` (True -> default). A missing DPD
-    counts as not past due."""
+    split feature when on, the :data:`SILENT_FEATURES` when ``silent`` is on (:func:`silent_mask`:
+    such a row is ``silent`` instead of its past-due bucket), and optionally
+    ``in_default_at_asof`` (True -> default). A missing DPD counts as not past due."""
     dpd = pd.to_numeric(frame[DPD_FEATURE], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     dpd = np.nan_to_num(dpd, nan=0.0)
     split = 1 if params.split_current else 0
@@ -152,6 +221,8 @@ def assign_states(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
             dtype="float64", na_value=np.nan
         )
         code[(code == 0) & (np.nan_to_num(flag, nan=0.0) > 0)] = 1
+    if getattr(params, "silent", False):
+        code[silent_mask(frame, params)] = len(state_names(params)) - 2
     if "in_default_at_asof" in frame.columns:
         default = frame["in_default_at_asof"].fillna(False).to_numpy(dtype=bool)
         code[default] = len(state_names(params)) - 1
@@ -530,6 +601,9 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
 
     def fit(self, frame: pd.DataFrame, y: Any = None, as_of: Any = None) -> RollRateModel:
         p = self.params
+        if getattr(p, "silent", False) and any(c not in frame.columns for c in SILENT_FEATURES):
+            # no payments / invoices to read silence from (e.g. a statements book): the state is left out
+            p = self.params = replace(p, silent=False)
         rows = frame if as_of is None else frame[frame["as_of"] <= pd.Timestamp(as_of)]
         cut = pd.Timestamp(rows["as_of"].max())
         self.states_ = state_names(p)
@@ -539,8 +613,9 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         pd_ = horizon_pd(self.matrix_, self.months_)
         if getattr(
             p, "monotone", False
-        ):  # a later past-due state never gets a lower PD (weights: moves + prior)
-            pd_ = monotone_pd(pd_, self.counts_[:-1].sum(axis=1) + p.prior_strength)
+        ):  # a later past-due state never gets a lower PD (weights: moves + prior); silent is outside the order
+            chain = chain_states(p)
+            pd_[chain] = monotone_pd(pd_[chain], self.counts_[chain].sum(axis=1) + p.prior_strength)
         self.pd_ = np.clip(pd_, p.pd_floor, p.pd_ceiling)
         n_live = len(self.states_) - 1
         code = assign_states(rows, p)
@@ -560,6 +635,7 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         self.within_ = self._fit_within(rows, code, known, labels, present) if present else None
         at_cut = (rows["as_of"] == cut).to_numpy() & (code < n_live)
         base = [DPD_FEATURE] + ([p.split_current] if p.split_current else [])
+        base += [f for f in (SILENT_FEATURES if getattr(p, "silent", False) else ()) if f not in base]
         self.feature_names_in_ = np.asarray(base + [f for f in present if f not in base], dtype=object)
         self.base_pd_ = float(self.pd_.mean())
         if at_cut.any():
@@ -724,15 +800,19 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         p = self._pd(X, self.state_of(X))
         return np.log(p / (1.0 - p))
 
-    def reason(self, code: int) -> str:
-        """The sentence for one state: what it is and what this book saw from it."""
+    def reason(self, code: int, what: str | None = None) -> str:
+        """The sentence for one state: what it is (``what``: a debtor's own wording of it, see
+        :func:`silent_words`) and what this book saw from it."""
         n, k = (int(v) for v in self.outcomes_[code])
         name = self.states_[code]
         flag = self.params.split_current or ""
         recently = SPLIT_WORDS.get(flag, f"flagged by {flag.replace('_', ' ')}")
-        what = {
+        p = self.params
+        what = what or {
             "current": "no invoice past due",
             "current, late recently": f"no invoice past due now, but {recently}",
+            SILENT_STATE: f"silent: an overdue balance, no payment for {getattr(p, 'silent_payment_days', 0)}+ "
+            f"days and no new invoice for {getattr(p, 'silent_invoice_days', 0)}+ days",
         }.get(name, name)
         within = f"{self.months_} month{'s' if self.months_ != 1 else ''}"
         if n == 0:
@@ -773,6 +853,26 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         )
 
 
+def silent_words(X: pd.DataFrame) -> np.ndarray:
+    """Per row of ``X`` (the :data:`SILENT_FEATURES` and the DPD feature), the plain words of its
+    silence, e.g. "no payment for 75 days and no new invoice for 64 days while 3 invoices are
+    overdue (oldest 41 days past due)"; a debtor that never paid: "no payment in its 75 days as a
+    customer ..."."""
+    never = np.isnan(_column(X, "days_since_last_payment"))
+    paid, invoiced, _ = silence(X)
+    count = np.nan_to_num(_column(X, "overdue_invoice_count"), nan=0.0)
+    dpd = np.nan_to_num(_column(X, DPD_FEATURE), nan=0.0)
+    out = []
+    for nv, pdays, idays, k, d in zip(never, paid, invoiced, count, dpd, strict=True):
+        pay = (
+            f"no payment in its {pdays:.0f} days as a customer" if nv else f"no payment for {pdays:.0f} days"
+        )
+        inv = f"no new invoice for {idays:.0f} days"
+        many = f"{k:.0f} invoices are" if k != 1 else "1 invoice is"
+        out.append(f"silent: {pay} and {inv} while {many} overdue (oldest {d:.0f} days past due)")
+    return np.asarray(out, dtype=object)
+
+
 def reason_frame(
     model: RollRateModel,
     X: pd.DataFrame,
@@ -791,6 +891,11 @@ def reason_frame(
 
     group = getattr(CATALOG.get(DPD_FEATURE), "group", "") or DPD_FEATURE
     texts = np.array([model.reason(c) for c in range(len(model.states_) - 1)], dtype=object)
+    texts = texts[code] if len(X) else np.zeros(0, dtype=object)
+    quiet = np.asarray(model.states_, dtype=object)[code] == SILENT_STATE
+    if quiet.any():  # the silent state in the debtor's own figures
+        sc = int(code[quiet][0])
+        texts[quiet] = [model.reason(sc, what) for what in silent_words(X[quiet])]
     first = pd.DataFrame(
         {
             "row": X.index.to_numpy(),
@@ -799,7 +904,7 @@ def reason_frame(
             "feature": np.full(len(X), DPD_FEATURE, dtype=object),
             "value": np.asarray(model.states_, dtype=object)[code],
             "contribution": state - base,
-            "reason": texts[code] if len(X) else np.zeros(0, dtype=object),
+            "reason": texts,
         }
     )
     w = getattr(model, "within_", None)
@@ -985,6 +1090,13 @@ def evaluate_rollrate(
         f"tested out of time on {span} ({len(test):,} rows, {int(y.sum())} defaults), each month-end "
         "scored by the matrix fitted on the moves observed by it"
     )
+    if getattr(model.params, "silent", False):
+        n_silent = int(model.counts_[model.states_.index(SILENT_STATE)].sum())
+        selection += (
+            f"; state 'silent' (an overdue balance, no payment for {params.silent_payment_days}+ days, no invoice "
+            f"for {params.silent_invoice_days}+ days and {params.silent_invoice_gaps:g}+ usual gaps): "
+            f"{n_silent:,} moves out of it"
+        )
     w = model.within_
     if w is not None:
         selection += f"; PD inside each state by {', '.join(w.features)}: {w.note}"

@@ -499,6 +499,10 @@ def log_rollrate(
     _flatten("", dict(params), flat)
     counts_csv = model.transition_table().to_csv()
     fingerprint = counts_csv + model.matrix_table().to_csv() + repr(model.params)
+    silent = getattr(model.params, "silent", False)
+    if silent:  # the silent state's rule (its fields are left out of the params' repr)
+        rule = model.params
+        fingerprint += repr((rule.silent_payment_days, rule.silent_invoice_days, rule.silent_invoice_gaps))
     within = getattr(model, "within_", None)
     if within is not None:  # the resolution inside the states: its fitted numbers and whether it is used
         fingerprint += repr(
@@ -523,6 +527,15 @@ def log_rollrate(
                 "rollrate_within_gain": float(getattr(getattr(model, "within_", None), "gain", 1.0)),
             }
         )
+        if silent:
+            mlflow.log_params(
+                {
+                    "rollrate_silent": True,
+                    "rollrate_silent_payment_days": model.params.silent_payment_days,
+                    "rollrate_silent_invoice_days": model.params.silent_invoice_days,
+                    "rollrate_silent_invoice_gaps": model.params.silent_invoice_gaps,
+                }
+            )
         tags = {f"ews.{k}": str(v) for k, v in provenance.items() if not isinstance(v, Mapping | list)}
         tags.update(
             {

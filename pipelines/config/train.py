@@ -315,6 +315,21 @@ class RollRateConfig(ConfigModel):
         "3-month PD), used only when not worse out of time; 0: scale 1. Off by default: on 59 36-month "
         "books Brier significantly lower on 12 and never higher, ECE not lower on most (BENCHMARKS.md s13-rollrate)",
     )
+    silent: bool = Field(
+        False,
+        description="true: a live debtor with an overdue balance, no payment for silent_payment_days and no "
+        "invoice for silent_invoice_days (and silent_invoice_gaps x its usual gap between invoices) is in the "
+        "state 'silent', with its own transition row (it stopped paying and buying) "
+        "(docs/small_books.md; BENCHMARKS.md s18-silent)",
+    )
+    silent_payment_days: int = Field(45, ge=1, description="fewest days without a payment for 'silent'")
+    silent_invoice_days: int = Field(30, ge=0, description="fewest days without an invoice for 'silent'")
+    silent_invoice_gaps: float = Field(
+        2.0,
+        ge=0,
+        description="and at least this many of the debtor's usual gaps between invoices (365 days / its "
+        "invoices of the last year), so a debtor that orders once a quarter is not silent after 30 days",
+    )
     challenge: bool = Field(
         False,
         description="on such a book also train LightGBM/the scorecard at challenge_min_defaults per window "
@@ -352,6 +367,10 @@ class RollRateConfig(ConfigModel):
             within_state=tuple(self.within_state),
             within_penalty=self.within_penalty,
             within_gain_sd=self.within_gain_sd,
+            silent=self.silent,
+            silent_payment_days=self.silent_payment_days,
+            silent_invoice_days=self.silent_invoice_days,
+            silent_invoice_gaps=self.silent_invoice_gaps,
             pd_floor=cfg.calibration.pd_floor,
             pd_ceiling=cfg.calibration.pd_ceiling,
             min_months=self.min_months,
