@@ -96,7 +96,7 @@ class RollRateParams:
     payment for at least ``silent_payment_days`` (N) days (never paid: its whole tenure) *and*
     issued no invoice for at least
     ``silent_invoice_days`` (M) and ``silent_invoice_gaps`` times its usual gap between invoices
-    (365 days / its invoices of the last year) is in the state ``silent`` instead of its past-due
+    (the last year, or its tenure when shorter, over its invoices in it) is in the state ``silent`` instead of its past-due
     bucket (:func:`silent_mask`): it stopped paying and stopped buying. The state has its own
     transition row; ``monotone`` orders the past-due buckets only.
     ``min_months`` / ``min_transitions`` / ``min_default_transitions``: below any of them the book is
@@ -173,13 +173,15 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
 def silence(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(days without a payment, days without an invoice, usual days between invoices)`` per row
     of ``frame`` (the :data:`SILENT_FEATURES`, known at the row's month-end). A debtor that never
-    paid has gone without a payment for its whole tenure; the usual gap is 365 days over the
-    invoices of the last year (365 when there were none)."""
+    paid has gone without a payment for its whole tenure; the usual gap is the last year (or the
+    whole tenure when shorter) over its invoices in that time (at least one)."""
     paid = _column(frame, "days_since_last_payment")
     paid = np.where(np.isnan(paid), _column(frame, "tenure_days"), paid)
     invoiced = _column(frame, "days_since_last_invoice")
     count = np.nan_to_num(_column(frame, "invoice_count_365d"), nan=0.0)
-    return paid, invoiced, 365.0 / np.maximum(count, 1.0)
+    span = np.fmin(_column(frame, "tenure_days"), 365.0)  # a debtor of 4 months: its 4 months
+    span = np.where(np.isnan(span), 365.0, np.maximum(span, 1.0))
+    return paid, invoiced, span / np.maximum(count, 1.0)
 
 
 def silent_mask(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
@@ -188,7 +190,8 @@ def silent_mask(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
     silent_invoice_gaps x usual gap)`` days (:func:`silence`). All False when the state is off or
     the frame lacks a :data:`SILENT_FEATURES` column (e.g. a statements book: no payments).
     E.g. N 45, M 30, 2 gaps: 50 days without a payment, 40 without an invoice, 24 invoices in the
-    last year (gap 15.2 days, 2 gaps 30.4) -> silent; with 6 invoices (2 gaps 121.7 days) -> not."""
+    last year (gap 15.2 days, 2 gaps 30.4) -> silent; with 6 invoices (2 gaps 121.7 days) -> not;
+    a debtor of 120 days with 6 invoices (gap 20, 2 gaps 40) -> silent."""
     if not getattr(params, "silent", False) or any(c not in frame.columns for c in SILENT_FEATURES):
         return np.zeros(len(frame), dtype=bool)
     dpd = np.nan_to_num(_column(frame, DPD_FEATURE), nan=0.0)

@@ -327,8 +327,8 @@ class RollRateConfig(ConfigModel):
     silent_invoice_gaps: float = Field(
         2.0,
         ge=0,
-        description="and at least this many of the debtor's usual gaps between invoices (365 days / its "
-        "invoices of the last year), so a debtor that orders once a quarter is not silent after 30 days",
+        description="and at least this many of the debtor's usual gaps between invoices (the last year, or its "
+        "tenure when shorter, over its invoices in it), so a debtor that orders once a quarter is not silent after 30 days",
     )
     challenge: bool = Field(
         False,
