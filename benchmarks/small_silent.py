@@ -79,6 +79,7 @@ def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str,
         silent_payment_days=args.silent_payment_days,
         silent_invoice_days=args.silent_invoice_days,
         silent_invoice_gaps=args.silent_invoice_gaps,
+        silent_max_dpd=args.silent_max_dpd,
     )
     r: dict[str, Any] = {"book": spec, "cut": str(cut.date()), "rows": len(rows), "defaults": int(y.sum())}
     scores: dict[str, np.ndarray] = {"oracle": test["oracle_pd"].clip(0, 1).to_numpy()}
@@ -217,6 +218,9 @@ def main() -> None:
     ap.add_argument("--silent-payment-days", type=int, default=45)
     ap.add_argument("--silent-invoice-days", type=int, default=30)
     ap.add_argument("--silent-invoice-gaps", type=float, default=2.0)
+    ap.add_argument(
+        "--silent-max-dpd", type=int, default=None, help="89: v1 (any past-due bucket); default: v2 (<= 60)"
+    )
     ap.add_argument("--work", type=Path, default=Path("/tmp/s18-silent"))
     ap.add_argument("--config", type=Path, default=ROOT / "conf" / "train.yaml")
     ap.add_argument("--boot", type=int, default=200)

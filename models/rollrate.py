@@ -97,7 +97,10 @@ class RollRateParams:
     issued no invoice for at least
     ``silent_invoice_days`` (M) and ``silent_invoice_gaps`` times its usual gap between invoices
     (the last year, or its tenure when shorter, over its invoices in it) is in the state ``silent`` instead of its past-due
-    bucket (:func:`silent_mask`): it stopped paying and stopped buying. The state has its own
+    bucket (:func:`silent_mask`): it stopped paying and stopped buying. Only a debtor at most
+    ``silent_max_dpd`` days past due (None: the last edge of ``dpd_edges``, 60) can be silent: the
+    last past-due bucket already rolls into default (session 18: silent debtors taken from 61-89
+    days got a lower PD there and lost AUC on generated books). The state has its own
     transition row; ``monotone`` orders the past-due buckets only.
     ``min_months`` / ``min_transitions`` / ``min_default_transitions``: below any of them the book is
     refused (:class:`RollRateTooSmallError`). ``test_defaults``: default labels the out-of-time
@@ -119,6 +122,7 @@ class RollRateParams:
     silent_payment_days: int = field(default=45, repr=False)
     silent_invoice_days: int = field(default=30, repr=False)
     silent_invoice_gaps: float = field(default=2.0, repr=False)
+    silent_max_dpd: int | None = field(default=None, repr=False)
     pd_floor: float = 1e-4
     pd_ceiling: float = 0.9999
     min_months: int = 6
@@ -185,7 +189,8 @@ def silence(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def silent_mask(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
-    """Per row: an overdue balance (``dpd_current_max`` > 0), no payment for at least
+    """Per row: an overdue balance at most ``silent_max_dpd`` days past due (``dpd_current_max``
+    in (0, the last of ``dpd_edges``] by default), no payment for at least
     ``silent_payment_days`` and no invoice for at least ``max(silent_invoice_days,
     silent_invoice_gaps x usual gap)`` days (:func:`silence`). All False when the state is off or
     the frame lacks a :data:`SILENT_FEATURES` column (e.g. a statements book: no payments).
@@ -195,10 +200,12 @@ def silent_mask(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
     if not getattr(params, "silent", False) or any(c not in frame.columns for c in SILENT_FEATURES):
         return np.zeros(len(frame), dtype=bool)
     dpd = np.nan_to_num(_column(frame, DPD_FEATURE), nan=0.0)
+    top = getattr(params, "silent_max_dpd", None)
+    top = params.dpd_edges[-1] if top is None else top
     paid, invoiced, gap = silence(frame)
     need = np.maximum(float(params.silent_invoice_days), params.silent_invoice_gaps * gap)
     with np.errstate(invalid="ignore"):
-        return (dpd > 0) & (paid >= params.silent_payment_days) & (invoiced >= need)
+        return (dpd > 0) & (dpd <= top) & (paid >= params.silent_payment_days) & (invoiced >= need)
 
 
 def chain_states(params: RollRateParams) -> np.ndarray:
@@ -1096,7 +1103,7 @@ def evaluate_rollrate(
     if getattr(model.params, "silent", False):
         n_silent = int(model.counts_[model.states_.index(SILENT_STATE)].sum())
         selection += (
-            f"; state 'silent' (an overdue balance, no payment for {params.silent_payment_days}+ days, no invoice "
+            f"; state 'silent' (an overdue balance up to {params.silent_max_dpd or params.dpd_edges[-1]} days past due, no payment for {params.silent_payment_days}+ days, no invoice "
             f"for {params.silent_invoice_days}+ days and {params.silent_invoice_gaps:g}+ usual gaps): "
             f"{n_silent:,} moves out of it"
         )

@@ -502,7 +502,14 @@ def log_rollrate(
     silent = getattr(model.params, "silent", False)
     if silent:  # the silent state's rule (its fields are left out of the params' repr)
         rule = model.params
-        fingerprint += repr((rule.silent_payment_days, rule.silent_invoice_days, rule.silent_invoice_gaps))
+        fingerprint += repr(
+            (
+                rule.silent_payment_days,
+                rule.silent_invoice_days,
+                rule.silent_invoice_gaps,
+                rule.silent_max_dpd,
+            )
+        )
     within = getattr(model, "within_", None)
     if within is not None:  # the resolution inside the states: its fitted numbers and whether it is used
         fingerprint += repr(
@@ -534,6 +541,7 @@ def log_rollrate(
                     "rollrate_silent_payment_days": model.params.silent_payment_days,
                     "rollrate_silent_invoice_days": model.params.silent_invoice_days,
                     "rollrate_silent_invoice_gaps": model.params.silent_invoice_gaps,
+                    "rollrate_silent_max_dpd": model.params.silent_max_dpd or model.params.dpd_edges[-1],
                 }
             )
         tags = {f"ews.{k}": str(v) for k, v in provenance.items() if not isinstance(v, Mapping | list)}

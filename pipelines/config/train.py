@@ -330,6 +330,12 @@ class RollRateConfig(ConfigModel):
         description="and at least this many of the debtor's usual gaps between invoices (the last year, or its "
         "tenure when shorter, over its invoices in it), so a debtor that orders once a quarter is not silent after 30 days",
     )
+    silent_max_dpd: int | None = Field(
+        None,
+        ge=1,
+        description="a debtor more days past due than this stays in its bucket (null: the last of dpd_edges, 60): "
+        "the last bucket already rolls into default",
+    )
     challenge: bool = Field(
         False,
         description="on such a book also train LightGBM/the scorecard at challenge_min_defaults per window "
@@ -371,6 +377,7 @@ class RollRateConfig(ConfigModel):
             silent_payment_days=self.silent_payment_days,
             silent_invoice_days=self.silent_invoice_days,
             silent_invoice_gaps=self.silent_invoice_gaps,
+            silent_max_dpd=self.silent_max_dpd,
             pd_floor=cfg.calibration.pd_floor,
             pd_ceiling=cfg.calibration.pd_ceiling,
             min_months=self.min_months,

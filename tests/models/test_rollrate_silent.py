@@ -125,7 +125,7 @@ ENDS = pd.to_datetime(["2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30"])
 # per debtor: days past due per month-end (None: in default), silent or not, label (1-month horizon)
 PANEL = {
     "A": ([0, 10, 40, 0], [0, 0, 1, 0], [0, 0, 0, None]),
-    "B": ([20, 50, 70, None], [0, 1, 1, 0], [0, 0, 1, None]),
+    "B": ([20, 50, 55, None], [0, 1, 1, 0], [0, 0, 1, None]),
     "C": ([0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, None]),
     "D": ([15, 45, 75, None], [0, 0, 0, 0], [0, 0, 1, None]),
 }
@@ -166,7 +166,7 @@ def test_the_silent_transition_row_and_pd_by_hand() -> None:
         "silent",
         "default",
     ]
-    # states: A 0,1,4,0  B 1,4,4,5  C 0,0,0,0  D 1,2,3,5
+    # states: A 0,1,4,0  B 1,4,4,5 (50 and 55 days past due, silent)  C 0,0,0,0  D 1,2,3,5
     expected = np.zeros((6, 6), dtype=int)
     expected[0, 0] = 3  # C three times
     expected[0, 1] = 1  # A
@@ -190,6 +190,19 @@ def test_the_silent_transition_row_and_pd_by_hand() -> None:
     np.testing.assert_array_equal(model.outcomes_[4], [3, 1])
     # the silent features are the model's inputs (the nightly prepares them)
     assert list(model.feature_names_in_) == ["dpd_current_max", *SILENT_FEATURES]
+
+
+def test_the_last_past_due_bucket_stays_itself() -> None:
+    """A silent debtor 70 days past due stays in 61-89 (silent_max_dpd: null = the last edge, 60);
+    with silent_max_dpd 89 (session 18's first rule) it is silent; 60 days past due is silent."""
+    frame = _panel()
+    frame.loc[(frame["debtor_id"] == "B") & (frame["as_of"] == ENDS[2]), "dpd_current_max"] = 70.0
+    row = frame[(frame["debtor_id"] == "B") & (frame["as_of"] == ENDS[2])]
+    assert states_in(row, RollRateModel(SILENT).fit(frame)) == ["61-89 days past due"]
+    v1 = RollRateParams(**{**SILENT.__dict__, "silent_max_dpd": 89})
+    assert states_in(row, RollRateModel(v1).fit(frame)) == ["silent"]
+    at60 = row.assign(dpd_current_max=60.0)
+    assert states_in(at60, RollRateModel(SILENT).fit(frame)) == ["silent"]
 
 
 def test_a_frame_without_payments_leaves_the_state_out() -> None:

@@ -1,0 +1,105 @@
+"""A small book whose defaults come from debtors that stop paying and buying (the independent
+simulator ``benchmarks/unseen_book.py``, 600 debtors, seed 2, trained through 2024-09-30: too few
+defaults for the four windows, so the roll-rate model) through ``ews train`` and ``ews score`` with
+``rollrate.silent`` on: the state is fitted, logged and registered, and the nightly's watchlist
+explains a silent debtor in its own figures ("silent: no payment for 75 days and ...")."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def silent_book(tmp_path_factory) -> Path:
+    from pipelines.ingest import ingest_dir
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import unseen_book
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    raw = tmp_path_factory.mktemp("silent600")
+    unseen_book.write_book("small", 2, raw)
+    ingest_dir(raw, raw / "ingested")
+    return raw / "ingested"
+
+
+def test_the_silent_state_through_train_and_score(prefect_harness, mlflow_uri, tmp_path, silent_book) -> None:
+    train_cfg = tmp_path / "train.yaml"
+    train_cfg.write_text(
+        yaml.safe_dump(
+            {
+                "kind": "train",
+                "project": str(ROOT / "conf" / "ews.yaml"),
+                "snapshots": {"end": "2024-09-30"},
+                "evaluation": {"bootstrap_samples": 50},
+                "rollrate": {"silent": True},
+            }
+        )
+    )
+    trained = CliRunner().invoke(app, ["train", "--data", str(silent_book), "--config", str(train_cfg)])
+    assert trained.exit_code == 0, trained.output
+    client = MlflowClient()
+    mv = max(client.search_model_versions("name='ews-pd'"), key=lambda v: int(v.version))
+    run = client.get_run(mv.run_id)
+    assert mv.tags["ews.kind"] == "rollrate"
+    params = run.data.params
+    states = json.loads(params["rollrate_states"])
+    assert states[-2:] == ["silent", "default"] and params["rollrate_silent"] == "True"
+    assert params["rollrate_silent_payment_days"] == "45" and params["rollrate_silent_invoice_days"] == "30"
+    table = pd.read_csv(client.download_artifacts(mv.run_id, "rollrate/states.csv", str(tmp_path)))
+    silent = table.set_index("state").loc["silent"]
+    assert silent["moves"] > 0 and 1e-4 <= silent["pd"] <= 0.9999
+    # the chain of past-due states stays non-decreasing
+    chain = table[table["state"] != "silent"]["pd"].to_numpy()
+    assert (chain[1:] >= chain[:-1]).all()
+    assert "state 'silent'" in run.data.tags["ews.selection"]
+
+    nightly_cfg = tmp_path / "nightly.yaml"
+    nightly_cfg.write_text(
+        f"kind: nightly\nproject: {ROOT / 'conf' / 'ews.yaml'}\nreport:\n  waterfalls: 2\n"
+    )
+    out = tmp_path / "runs"
+    scored = CliRunner().invoke(
+        app,
+        [
+            "score",
+            "--data",
+            str(silent_book),
+            "--as-of",
+            "2024-12-31",
+            "--out",
+            str(out),
+            "--config",
+            str(nightly_cfg),
+        ],
+    )
+    assert scored.exit_code == 0, scored.output
+    folder = out / "2024-12-31"
+    scores = pd.read_parquet(folder / "scores.parquet")
+    live = scores[~scores["in_default"]]
+    assert live["pd"].between(1e-4, 0.9999).all()
+    assert live["pd"].nunique() >= min(1000, len(live) // 5)
+    watchlist = pd.read_csv(folder / "watchlist.csv")
+    said = watchlist["reason_1"].dropna()
+    quiet = said[said.str.startswith("silent: no payment")]
+    assert len(quiet), said.head(10).tolist()
+    pattern = (
+        r"^silent: no payment (for \d+ days|in its \d+ days as a customer) and no new invoice for \d+ days "
+        r"while (\d+ invoices are|1 invoice is) overdue \(oldest \d+ days past due\); of the [\d,]+ times? a "
+        r"debtor of this book was in that state at a month-end, [\d,]+ (was|were) followed by a default within 3 months$"
+    )
+    assert all(re.match(pattern, text) for text in quiet), quiet.tolist()
