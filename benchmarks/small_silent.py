@@ -10,6 +10,8 @@ what a user had on the cut and scores the labelled rows of the ``--forward`` mon
   windows cannot be filled) the roll-rate model of the config;
 - ``silent``: the same, with ``rollrate.silent`` on (and ``--silent-payment-days`` etc.) where the
   roll-rate model ships; ``today`` where the windows fill (the state does not apply);
+- ``overlay``: ``today``'s PD, raised to ``silent``'s for a debtor in the silent state (never lowered;
+  every other debtor keeps ``today``'s PD exactly);
 - ``baseline``: ``benchmarks/baseline.py`` (16 features + plain LightGBM) on the same labelled rows;
 - ``oracle``: the simulator's exact PD.
 
@@ -49,6 +51,7 @@ from models.rollrate import (  # noqa: E402
     RollRateTooSmallError,
     chain_states,
     check_book,
+    silent_mask,
 )
 from models.split import BookTooSmallError, check_defaults, plan_split, snapshot_summary  # noqa: E402
 from models.train import prepare_matrix, train_pd_model  # noqa: E402
@@ -59,7 +62,13 @@ from pipelines.config.train import TrainConfig  # noqa: E402
 KEYS = ["debtor_id", "as_of"]
 PROJECT = ProjectConfig()
 HORIZON = PROJECT.default_definition.horizon_days
-PAIRS = [("silent", "today"), ("silent", "baseline"), ("today", "baseline")]
+PAIRS = [
+    ("silent", "today"),
+    ("silent", "baseline"),
+    ("today", "baseline"),
+    ("overlay", "today"),
+    ("overlay", "baseline"),
+]
 METRICS = ("auc", "capture_5pct", "brier", "logloss", "ece")
 
 
@@ -95,7 +104,9 @@ def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str,
             pass
     try:
         shipped = train_pd_model(past, params)
-        scores["today"] = scores["silent"] = shipped.final_estimator.predict_proba(rows)[:, 1]
+        scores["today"] = scores["silent"] = scores["overlay"] = shipped.final_estimator.predict_proba(rows)[
+            :, 1
+        ]
         r["today"] = r["silent"] = shipped.kind
     except BookTooSmallError as exc:
         r["today_refused"] = str(exc)[:200]
@@ -110,6 +121,12 @@ def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str,
         model = RollRateModel(quiet).fit(past)
         scores["today"] = today.predict_proba(rows)[:, 1]
         scores["silent"] = model.predict_proba(rows)[:, 1]
+        # overlay: today's PD, raised to the silent model's for a silent debtor (never lowered)
+        quiet_rows = silent_mask(rows, model.params)
+        scores["overlay"] = np.where(
+            quiet_rows, np.maximum(scores["today"], scores["silent"]), scores["today"]
+        )
+        r["overlay_raised"] = int((scores["overlay"] > scores["today"]).sum())
         table = model.state_table()
         s = model.states_.index(SILENT_STATE)
         state = np.asarray(model.states_, dtype=object)[model.state_of(rows)]
@@ -168,7 +185,7 @@ def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str,
     return r
 
 
-def line(r: dict[str, Any]) -> str:
+def line(r: dict[str, Any], variant: str = "silent") -> str:
     m = r.get("metrics", {})
 
     def fig(name: str) -> str:
@@ -192,12 +209,12 @@ def line(r: dict[str, Any]) -> str:
         if st
         else "- | - | -"
     )
-    sdiff = "silent-today"
+    sdiff = f"{variant}-today"
     return (
         f"| {r['book']} | {r.get('rows_with_oracle', 0):,} / {r['defaults']} | {r['today']} | {silent} "
-        f"| {fig('silent')} | {fig('today')} | {fig('baseline')} | {fig('oracle')} "
+        f"| {fig(variant)} | {fig('today')} | {fig('baseline')} | {fig('oracle')} "
         f"| {d(sdiff, 'auc')} / {d(sdiff, 'capture_5pct')} / {d(sdiff, 'brier', 5)} / {d(sdiff, 'ece', 4)} "
-        f"| {d('silent-baseline', 'auc')} / {d('silent-baseline', 'capture_5pct')} "
+        f"| {d(f'{variant}-baseline', 'auc')} / {d(f'{variant}-baseline', 'capture_5pct')} "
         f"| {d('today-baseline', 'auc')} / {d('today-baseline', 'capture_5pct')} |"
     )
 
