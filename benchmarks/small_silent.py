@@ -176,9 +176,7 @@ def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str,
             k: [round(float(v), 5) for v in ci[name][k]] for k in METRICS if k in ci[name]
         }
     r["diff"] = {
-        f"{a}-{b}": {
-            k: [round(float(v), 5) for v in ci[f"{a}-{b}"][k]] for k in METRICS if k in ci[f"{a}-{b}"]
-        }
+        f"{a}-{b}": {k: [float(v) for v in ci[f"{a}-{b}"][k]] for k in METRICS if k in ci[f"{a}-{b}"]}
         for a, b in PAIRS
     }
     r["cpu_s"] = round(time.process_time() - t0, 1)
