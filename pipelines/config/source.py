@@ -249,6 +249,12 @@ class FileSource(ConfigModel):
         description="tables.payments of a ledger: the invoice of each payment from the clearing document "
         "or closing entry it shares with the invoice rows of tables.invoices (the same file)",
     )
+    id_scope: tuple[str, ...] = Field(
+        (),
+        description="tables.invoices / tables.payments / ar_export: columns whose cells qualify the table's "
+        "own document number, for numbers that restart per company code and fiscal year (SAP: [Company Code, "
+        "Fiscal Year]): the id is the cells and the number joined by '/' (1000/2024/9000001)",
+    )
 
     @model_serializer(mode="wrap")
     def _omit_row_options(self, handler: Any) -> Any:
@@ -262,6 +268,7 @@ class FileSource(ConfigModel):
                 ("negate_amount", False),
                 ("clearing", None),
                 ("ids_from_rows", False),
+                ("id_scope", ()),
             ):
                 if key in data and getattr(self, key) == default:
                     del data[key]
@@ -275,6 +282,7 @@ class FileSource(ConfigModel):
             or self.negate_amount
             or self.clearing is not None
             or self.ids_from_rows
+            or bool(self.id_scope)
         )
 
     def file_format(self) -> str:
@@ -477,6 +485,26 @@ class SourceConfig(ConfigModel):
         """``clearing`` only on tables.payments, beside tables.invoices of the same file, and not with a
         mapped invoice_id (the join gives it). ``ids_from_rows`` only on tables.payments, not with
         ``clearing`` (whose join keys on the payments' document numbers)."""
+        for table, src in self.tables.items():
+            if src.id_scope and table not in ("invoices", "payments"):
+                raise ValueError(
+                    f"tables.{table}.id_scope: id_scope qualifies document numbers (tables.invoices' invoice_id, "
+                    "tables.payments' payment_id, ar_export's invoice_id); remove it here"
+                )
+            if src.id_scope and src.ids_from_rows:
+                raise ValueError(
+                    f"tables.{table}: id_scope qualifies the document numbers of the file and ids_from_rows makes "
+                    "ids for payments without one: they do not go together; keep the one your export needs"
+                )
+        inv, pay = self.tables.get("invoices"), self.tables.get("payments")
+        if inv is not None and inv.id_scope and pay is not None and "invoice_id" in pay.columns:
+            raise ValueError(
+                "tables.invoices.id_scope makes each invoice id its scope cells and number "
+                f"({'/'.join(inv.id_scope)}/<number>), but tables.payments.columns.invoice_id reads "
+                f"{pay.columns['invoice_id']!r}, the bare numbers, which would name no invoice: join a ledger's "
+                "payments with tables.payments.clearing instead, or remove id_scope (and export one fiscal year "
+                "per company code per file)"
+            )
         for table, src in self.tables.items():
             if src.ids_from_rows and table != "payments":
                 raise ValueError(

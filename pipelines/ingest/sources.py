@@ -231,6 +231,16 @@ def _table_loader(
         mapped = pd.DataFrame({c: frame[src].reset_index(drop=True) for c, src in rename.items()})
         source_row, source_line, summary = raw.source_row, raw.source_line, None
         repairs = raw.repairs
+        pre_bad: dict[str, np.ndarray] = {}
+        if spec.id_scope:  # numbers that restart per company code and year: qualified by those cells
+            from pipelines.sources.rowids import scoped_ids
+
+            own = "invoice_id" if table == "invoices" else "payment_id"
+            if own in mapped:
+                used |= set(spec.id_scope)
+                mapped[own], pre_bad = scoped_ids(
+                    mapped[own], frame, spec.id_scope, tuple(csv_opts.na_values)
+                )
         if spec.ids_from_rows:  # payments exported without a number (QuickBooks' empty Num)
             from pipelines.sources.rowids import ids_from_rows
 
@@ -240,7 +250,10 @@ def _table_loader(
             if made:
                 repairs = {**repairs, "payment_id_from_row": made}
         if join is not None:
-            mapped, source_row, source_line, summary = _joined(join, whole, raw, mapped, values)
+            mapped, source_row, source_line, summary, pos = _joined(
+                join, whole, raw, mapped, values, csv_opts
+            )
+            pre_bad = {k: m[pos] for k, m in pre_bad.items()}
             used |= {
                 join.column,
                 join.key,
@@ -264,6 +277,7 @@ def _table_loader(
                 filtered=filtered,
                 negate_amount=spec.negate_amount,
                 clearing=summary,
+                pre_bad=pre_bad,
             )
         }
 
@@ -297,6 +311,7 @@ class _ClearingPlan:
     scope: tuple[str, ...] = ()  # columns qualifying references and keys (clearing.scope)
     clearing_date: str | None = None  # the day a row was cleared (clearing.date): payments.allocated_on
     cleared_format: str = "ISO8601"  # its pandas format (allocated_on's: paid_on's unless given)
+    payment_scoped: bool = False  # tables.payments.id_scope: the pieces are named by the qualified ids
 
 
 def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], label: str) -> _ClearingPlan:
@@ -347,6 +362,7 @@ def _clearing_plan(source: SourceConfig, spec: FileSource, present: list[str], l
         scope=spec.clearing.scope,
         clearing_date=spec.clearing.date,
         cleared_format=pay_values.strptime("allocated_on"),
+        payment_scoped=bool(spec.id_scope),
     )
 
 
@@ -375,13 +391,31 @@ def _scope(frame: pd.DataFrame, columns: tuple[str, ...]) -> np.ndarray | None:
 
 
 def _joined(
-    join: _ClearingPlan, whole: RawFile, raw: RawFile, mapped: pd.DataFrame, values: ValueOptions
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None, dict[str, Any]]:
+    join: _ClearingPlan,
+    whole: RawFile,
+    raw: RawFile,
+    mapped: pd.DataFrame,
+    values: ValueOptions,
+    csv_opts: Any,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None, dict[str, Any], np.ndarray]:
     """The payments with the invoice each cleared (:func:`pipelines.sources.clearing.join_clearing`):
-    a payment clearing several invoices split into one row per invoice, on its own source row."""
+    a payment clearing several invoices split into one row per invoice, on its own source row (the
+    last item: each output row's position in ``mapped``). Ids qualified by ``id_scope`` (the
+    invoices' and the payments') name the invoices and the pieces."""
     from pipelines.sources.clearing import join_clearing
 
     inv_raw, _ = _shaped(whole, join.invoices, join.inv_csv, join.inv_label)
+    invoice_ids = None
+    if join.invoices.id_scope:
+        from pipelines.sources.rowids import scoped_ids
+
+        invoice_ids, _ = scoped_ids(
+            inv_raw.frame[join.invoice_id],
+            inv_raw.frame,
+            join.invoices.id_scope,
+            tuple(join.inv_csv.na_values),
+        )
+    payment_ids = mapped["payment_id"] if "payment_id" in mapped and join.payment_scoped else None
     result = join_clearing(
         inv_raw.frame,
         raw.frame,
@@ -406,6 +440,8 @@ def _joined(
         clearing_date=join.clearing_date,
         invoice_cleared_day=_days(inv_raw.frame, join.clearing_date, join.cleared_format),
         payment_cleared_day=_days(raw.frame, join.clearing_date, join.cleared_format),
+        invoice_ids=invoice_ids,
+        payment_ids=payment_ids,
     )
     pos = result.positions
     out = mapped.iloc[pos].reset_index(drop=True)
@@ -420,7 +456,7 @@ def _joined(
     summary = result.summary(join.column, join.key)
     if result.scope_split:  # said by the ingest's warnings (pipelines.ingest.checks.table_warnings)
         summary["scope_differs"]["examples"] = _scope_examples(join, inv_raw, raw, result.scope_split)
-    return out, raw.source_row[pos], source_line, summary
+    return out, raw.source_row[pos], source_line, summary, pos
 
 
 def _scope_examples(
@@ -475,8 +511,16 @@ def _ar_loader(
         raw, filtered = _shaped(
             read_file(spec.path, spec.file_format(), csv_opts, "ar_export"), spec, csv_opts, "ar_export"
         )
+        frame, scope_bad = raw.frame, {}
+        if spec.id_scope:  # numbers that restart per company code and year: qualified by those cells
+            from pipelines.sources.rowids import scoped_ids
+
+            frame = frame.copy()
+            frame[wanted["invoice_id"]], scope_bad = scoped_ids(
+                frame[wanted["invoice_id"]], frame, spec.id_scope, tuple(csv_opts.na_values)
+            )
         parts = split_ar_export(
-            raw.frame,
+            frame,
             wanted,
             spec.settled_on,
             spec.settled_amount,
@@ -485,6 +529,7 @@ def _ar_loader(
             values.thousands,
         )
         used = set(wanted.values()) | {c for c in (spec.settled_on, spec.settled_amount) if c}
+        used |= set(spec.id_scope)
         ignored = [c for c in present if c not in used]
         out: dict[str, RawTable] = {}
         for table, (frame, positions) in parts.items():
@@ -502,6 +547,7 @@ def _ar_loader(
                 source_line=None if raw.source_line is None else raw.source_line[positions],
                 repairs=raw.repairs if table == "invoices" else {},
                 filtered=filtered if table == "invoices" else None,
+                pre_bad={k: m[positions] for k, m in scope_bad.items()} if table == "invoices" else {},
             )
         return out
 

@@ -202,6 +202,8 @@ def join_clearing(
     clearing_date: str | None = None,
     invoice_cleared_day: np.ndarray | None = None,
     payment_cleared_day: np.ndarray | None = None,
+    invoice_ids: pd.Series | None = None,
+    payment_ids: pd.Series | None = None,
 ) -> ClearingJoin:
     """Allocate ``payments`` (file columns) over the ``invoices`` they cleared (see the module).
 
@@ -228,7 +230,11 @@ def join_clearing(
     not a date), a cell that is not a date (Business Central's blank 0001-01-01, SAP's 00.00.0000)
     counts as empty: it only dates the allocation, so it never costs the payment (no date: applied
     from the payment's own day, as without ``clearing_date``); such rows are counted
-    (``cleared_unreadable``)."""
+    (``cleared_unreadable``).
+
+    ``invoice_ids`` / ``payment_ids`` (per row, in the frames' order) replace the id columns' cells
+    as the names of the invoices and of the pieces (ids qualified by ``id_scope``); the references
+    and keys are the file's cells either way."""
     ni, npay = len(invoices), len(payments)
     bare_refs = np.concatenate([_text(invoices[column]), _text(payments[column])])
     bare_keys = np.concatenate([_text(invoices[key]), _text(payments[key])])
@@ -246,7 +252,7 @@ def join_clearing(
     out_split = _scope_split(label, _components(bare_refs, bare_keys), refs, ni) if scoped else []
     split_pay = {p for ps, _ in out_split for p in ps}
 
-    inv_ids = _text(invoices[invoice_id])
+    inv_ids = _text(invoices[invoice_id] if invoice_ids is None else invoice_ids)
     inv_cleared = _text(invoices[clearing_date]) if clearing_date else None
     pay_cleared = _text(payments[clearing_date]) if clearing_date else None
     inv_unread = pay_unread = None  # a cell with text that is not a date (None: every cell is read)
@@ -257,7 +263,7 @@ def join_clearing(
         pay_unread = (pay_cleared != "") & np.isnan(payment_cleared_day)
         pay_cleared = np.where(pay_unread, "", pay_cleared).astype(object)
     inv_open = _cents(invoices[invoice_amount], decimal, thousands, 1)
-    pay_ids = _text(payments[payment_id])
+    pay_ids = _text(payments[payment_id] if payment_ids is None else payment_ids)
     pay_cents = _cents(payments[payment_amount], decimal, thousands, -1 if negate else 1)
     sign = -1 if negate else 1
 

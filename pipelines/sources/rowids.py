@@ -1,4 +1,5 @@
-"""Ids for payments exported without a number (``ids_from_rows`` of ``tables.payments``).
+"""Ids for payments exported without a number (``ids_from_rows`` of ``tables.payments``), and ids
+qualified by their company code and fiscal year (``id_scope``: :func:`scoped_ids`).
 
 QuickBooks leaves a payment's ``Num`` empty unless a reference was typed. Such a payment gets the id
 ``row-<hash>-<n>``: ``<hash>`` the first 12 hex digits of the SHA-256 of the row's cells (every
@@ -53,3 +54,35 @@ def ids_from_rows(
         run = run + 1 if same else 1
         out[k] = f"row-{digest[k]}-{run}"
     return pd.Series(out, dtype="string"), int(empty.sum())
+
+
+def scoped_ids(
+    ids: pd.Series, frame: pd.DataFrame, columns: tuple[str, ...], na_values: tuple[str, ...]
+) -> tuple[pd.Series, dict[str, np.ndarray]]:
+    """``ids`` (a table's own document numbers) qualified by the row's cells in ``columns``
+    (``id_scope``): the cells and the number joined by '/' (``1000/2024/9000001``), trimmed, a whole
+    number read as a float (``2024.0``) written as one. An empty number stays empty (it is missing);
+    a row with a number and an empty scope cell keeps its bare number and is flagged per column
+    (``empty_id_scope:<column>``: quarantined, since a later export with the cell filled would name
+    it otherwise)."""
+    n = len(frame)
+    number = ids.reset_index(drop=True).astype("string").str.strip()
+    has = ~(number.isna() | number.isin(list(na_values)) | (number == "")).to_numpy(dtype=bool)
+    text = number.fillna("").to_numpy(dtype=object)
+    out = np.full(n, "", dtype=object)
+    bad: dict[str, np.ndarray] = {}
+    parts = []
+    for column in columns:
+        cell = frame[column].reset_index(drop=True).astype("string").str.strip()
+        cell = cell.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+        empty = (cell.isna() | cell.isin(list(na_values)) | (cell == "")).to_numpy(dtype=bool)
+        if (has & empty).any():
+            bad[f"empty_id_scope:{column}"] = has & empty
+        parts.append(cell.fillna("").to_numpy(dtype=object))
+    for part in parts:
+        out = out + part + "/"
+    missing = np.zeros(n, dtype=bool)
+    for mask in bad.values():
+        missing |= mask
+    qualified = np.where(has & ~missing, out + text, np.where(has, text, None))
+    return pd.Series(qualified, dtype="string"), bad

@@ -70,6 +70,8 @@ def check_columns(spec: FileSource, present: list[str], label: str, path: Path) 
             cond = getattr(spec.rows, key)
             if cond is not None:
                 wanted.append((f"rows.{key}.column", cond.column))
+    for k, column in enumerate(spec.id_scope):
+        wanted.append((f"id_scope[{k}]", column))
     for key, column in wanted:
         if column not in present:
             raise TableError(

@@ -740,6 +740,12 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         extra += _group_lines(grouped)
     if types is not None and kind in ("invoices", "ar_export"):
         extra += _document_lines(types, kind)
+    # numbers that restart per year as ids: not beside payments that name their invoice by the bare number
+    id_scope = _id_scope(frame) if kind in ("invoices", "ar_export") else []
+    if kind == "invoices" and types is not None and types.payments and clearing is None:
+        id_scope = []
+    if id_scope:
+        extra += _id_scope_lines(id_scope)
     pid = mapping.get("payment_id") if kind == "payments" else None
     if kind == "payments" and pid is None:
         missing = [c for c in missing if c != "payment_id"]
@@ -760,7 +766,7 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         text = text.replace(
             "# payments come from another file: add tables.payments (see conf/sources/README.md)\n", ""
         )
-        text += _payments_block(path, types, mapping, frame, grouped, clearing)
+        text += _payments_block(path, types, mapping, frame, grouped, clearing, id_scope)
     if types is not None and kind not in ("invoices", "ar_export"):
         text += _mixed_documents(types)
     return Draft(text, kind, {c: col.name for c, col in mapping.items()}, notes)
@@ -911,6 +917,29 @@ def _clearing_columns(frame: pd.DataFrame) -> tuple[str, str | None] | None:
     return None
 
 
+# SAP's fiscal year of a document (GJAHR): its number ranges restart each year
+_FISCAL_YEAR = frozenset({"fiscalyear", "fiscyear", "fyear", "geschaeftsjahr", "gjahr"})
+
+
+def _id_scope(frame: pd.DataFrame) -> list[str]:
+    """SAP: the company code and fiscal year columns that qualify a document's own number (its id),
+    when the file has a fiscal year column."""
+    names = {_norm(str(c)): str(c) for c in frame.columns}
+    year = next((n for norm, n in names.items() if norm in _FISCAL_YEAR), None)
+    if year is None:
+        return []
+    company = next((n for norm, n in names.items() if norm in _COMPANY_CODE), None)
+    return [c for c in (company, year) if c is not None]
+
+
+def _id_scope_lines(scope: list[str]) -> list[str]:
+    return [
+        f"# SAP numbers documents per company code and fiscal year: each id is {' / '.join(scope)} / number "
+        "(1000/2024/9000001; conf/sources/README.md 6c)",
+        f"id_scope: {_flow(scope)}",
+    ]
+
+
 def _clearing_scope(frame: pd.DataFrame) -> list[str]:
     """SAP: the company code and clearing date columns that qualify a clearing document's number."""
     names = {_norm(str(c)): str(c) for c in frame.columns}
@@ -935,6 +964,7 @@ def _payments_block(
     frame: pd.DataFrame,
     grouped: Grouped | None,
     clearing: tuple[str, str | None] | None = None,
+    id_scope: list[str] | None = None,
 ) -> str:
     """``tables.payments`` from the same file: its payment rows, their sign reversed when they are
     written negative (a ledger's credits); with a clearing column, the credit memos too and the
@@ -958,6 +988,8 @@ def _payments_block(
     ]
     if grouped is not None:  # the payment rows are grouped by customer too
         lines.append(f"    {_group_lines(grouped)[1]}")
+    if id_scope:
+        lines += [f"    {line}" for line in _id_scope_lines(id_scope)]
     others = [v for v in types.others if v not in credits]
     if credits:
         lines.append(

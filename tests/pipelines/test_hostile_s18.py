@@ -189,3 +189,184 @@ def test_clearings_of_two_years_under_one_number_give_no_scope_warning(tmp_path:
     clearing = result.manifest["tables"]["payments"]["clearing"]
     assert "scope_differs" not in clearing and clearing["unallocated"] == {}
     assert not [w for w in result.manifest["warnings"] if "clearing.scope" in w]
+
+
+# ---------------------------------------------------------------- item 1: numbers per year as ids
+
+FBL5N_IDS = """kind: source
+name: fbl5n
+csv: {{delimiter: ";"}}
+rules: {{data_docs: false}}
+tables:
+  invoices:
+    path: {path}
+    rows: {{keep: {{column: "Document Type", values: ["RV"]}}}}{inv_scope}
+    columns: {{invoice_id: Document Number, debtor_id: Customer, issue_date: Document Date, due_date: Net Due Date, amount: Amount}}
+  payments:
+    path: {path}
+    rows: {{keep: {{column: "Document Type", values: ["DZ"]}}}}
+    negate_amount: true{pay_scope}
+    clearing: {{column: "Clearing Document", scope: ["Company Code", "Clearing date"], date: "Clearing date"}}
+    columns: {{payment_id: Document Number, debtor_id: Customer, paid_on: Document Date, amount: Amount}}
+"""
+
+ID_SCOPE = '\n    id_scope: ["Company Code", "Fiscal Year"]'
+
+YEAR_HEADER = (
+    "Company Code;Fiscal Year;Customer;Document Number;Document Type;Document Date;Net Due Date;Amount;"
+    "Clearing Document;Clearing date\n"
+)
+TWO_YEARS = YEAR_HEADER + (
+    # 2023: K1's invoice 9000001 cleared by its payment 1400000001
+    "1000;2023;K1;9000001;RV;2023-11-20;2023-12-20;600.00;1400000001;2023-12-20\n"
+    "1000;2023;K1;1400000001;DZ;2023-12-20;2023-12-20;-600.00;1400000001;2023-12-20\n"
+    # 2024: the number ranges restart: K2's invoice 9000001 and its payment 1400000001
+    "1000;2024;K2;9000001;RV;2024-01-05;2024-02-04;500.00;1400000001;2024-02-10\n"
+    "1000;2024;K2;1400000001;DZ;2024-02-10;2024-02-10;-500.00;1400000001;2024-02-10\n"
+    "1000;2024;K1;9000002;RV;2024-03-01;2024-03-31;250.00;;\n"
+)
+
+
+def _ids_config(scoped: bool) -> str:
+    return FBL5N_IDS.replace("{inv_scope}", ID_SCOPE if scoped else "").replace(
+        "{pay_scope}", ID_SCOPE if scoped else ""
+    )
+
+
+def test_document_numbers_of_two_fiscal_years_get_ids_qualified_by_their_scope(tmp_path: Path) -> None:
+    """Invoice 9000001 and payment 1400000001 of 2023 (K1) and of 2024 (K2) in one FBL5N export:
+    SAP's number ranges restart each fiscal year. `clearing.scope` keeps the two clearings apart,
+    but the ids clash. Without `id_scope` (before: the only way) by hand: invoices 5 read = 3 in + 2
+    filtered = 1 accepted (9000002) + 2 quarantined duplicate_id:invoice_id; payments 2 in = 0 + 2
+    duplicate_id:payment_id: both years' business lost. With `id_scope: [Company Code, Fiscal
+    Year]` on both tables each id is its scope cells and its number joined by '/': invoices 3 + 0,
+    payments 2 + 0, each payment on its own year's invoice (600.00, 500.00); the same ids from a
+    later export with a row added (stable across runs)."""
+    before = _ingest_config(tmp_path, TWO_YEARS, _ids_config(False))
+    inv, pay = before.manifest["tables"]["invoices"], before.manifest["tables"]["payments"]
+    assert (inv["rows_accepted"], inv["reasons"]) == (1, {"duplicate_id:invoice_id": 2})
+    assert (pay["rows_accepted"], pay["reasons"]) == (0, {"duplicate_id:payment_id": 2})
+    result = _ingest_config(tmp_path, TWO_YEARS, _ids_config(True))
+    assert _counts(result, "invoices") == (5, 3, 0, 2)
+    assert _counts(result, "payments") == (5, 2, 0, 3)
+    invoices = result.portfolio.invoices.set_index("invoice_id")
+    assert sorted(invoices.index) == ["1000/2023/9000001", "1000/2024/9000001", "1000/2024/9000002"]
+    assert invoices.loc["1000/2024/9000001", "debtor_id"] == "K2"
+    payments = {
+        str(r.payment_id): (str(r.invoice_id), float(r.amount))
+        for r in result.portfolio.payments.itertuples()
+    }
+    assert payments == {
+        "1000/2023/1400000001": ("1000/2023/9000001", 600.0),
+        "1000/2024/1400000001": ("1000/2024/9000001", 500.0),
+    }
+    later = TWO_YEARS + "2000;2024;K1;9000001;RV;2024-11-10;2024-12-10;90.00;;\n"  # company code 2000
+    again = _ingest_config(tmp_path, later, _ids_config(True))
+    assert set(invoices.index) < set(again.portfolio.invoices["invoice_id"])
+
+
+def test_a_split_payment_names_its_pieces_by_the_qualified_ids(tmp_path: Path) -> None:
+    """K1's 2024 payment 1400000003 of 900.00 clears its invoices 9000001 (600.00) and 9000002
+    (300.00) of 2024; 2023 has another 9000001 (K1, open). By hand: two pieces
+    '1000/2024/1400000003/1000/2024/9000001' 600.00 and '.../1000/2024/9000002' 300.00; the 2023
+    invoice stays open; invoices 3 + 0, payments 3 read = 2 in (+1 piece) + 2 filtered."""
+    text = YEAR_HEADER + (
+        "1000;2023;K1;9000001;RV;2023-11-20;2023-12-20;450.00;;\n"
+        "1000;2024;K1;9000001;RV;2024-01-05;2024-02-04;600.00;1400000003;2024-02-10\n"
+        "1000;2024;K1;9000002;RV;2024-01-06;2024-02-05;300.00;1400000003;2024-02-10\n"
+        "1000;2024;K1;1400000003;DZ;2024-02-10;2024-02-10;-900.00;1400000003;2024-02-10\n"
+    )
+    result = _ingest_config(tmp_path, text, _ids_config(True))
+    assert _counts(result, "invoices") == (4, 3, 0, 1)
+    assert _counts(result, "payments") == (4, 2, 0, 3)
+    pieces = {
+        str(r.payment_id): (str(r.invoice_id), float(r.amount))
+        for r in result.portfolio.payments.itertuples()
+    }
+    assert pieces == {
+        "1000/2024/1400000003/1000/2024/9000001": ("1000/2024/9000001", 600.0),
+        "1000/2024/1400000003/1000/2024/9000002": ("1000/2024/9000002", 300.0),
+    }
+
+
+def test_an_empty_id_scope_cell_is_quarantined_with_its_column(tmp_path: Path) -> None:
+    """A row whose Fiscal Year cell is empty cannot be given its qualified id (a later export with
+    the year would rename it): quarantined `empty_id_scope:Fiscal Year`, the others read. By hand:
+    invoices 5 read = 3 in + 2 filtered = 2 accepted + 1 quarantined."""
+    text = TWO_YEARS.replace("1000;2024;K1;9000002", "1000;;K1;9000002")
+    result = _ingest_config(tmp_path, text, _ids_config(True))
+    inv = result.manifest["tables"]["invoices"]
+    assert _counts(result, "invoices") == (5, 2, 1, 2)
+    assert inv["reasons"] == {"empty_id_scope:Fiscal Year": 1}
+
+
+def test_id_scope_is_checked_against_the_file_and_the_other_tables(tmp_path: Path) -> None:
+    """A scope column the file lacks is named with the key (config check, exit 2 in the CLI); on
+    tables.debtors, or on tables.invoices while tables.payments maps invoice_id to the bare numbers
+    of another file, it is a config error naming the fix."""
+    import pytest
+
+    from pipelines.sources.read import TableError
+
+    with pytest.raises(TableError, match=r"no column 'Fiscal Yr' \(tables.invoices.id_scope\[1\]"):
+        _ingest_config(tmp_path, TWO_YEARS, _ids_config(True).replace('"Fiscal Year"]', '"Fiscal Yr"]', 1))
+    inv = tmp_path / "inv.csv"
+    inv.write_text("Invoice,Year,Customer,Date,Due,Amount\nI1,2024,D1,2024-10-01,2024-10-31,100\n")
+    pay = tmp_path / "pay.csv"
+    pay.write_text("Ref,Invoice,Date,Amount\nP1,I1,2024-10-20,100\n")
+    config = tmp_path / "bad.yaml"
+    for block, message in (
+        (
+            f"tables:\n  invoices:\n    path: {inv}\n    id_scope: [Year]\n"
+            "    columns: {invoice_id: Invoice, debtor_id: Customer, issue_date: Date, due_date: Due, amount: Amount}\n"
+            f"  payments:\n    path: {pay}\n"
+            "    columns: {payment_id: Ref, invoice_id: Invoice, paid_on: Date, amount: Amount}\n",
+            "tables.payments.columns.invoice_id",
+        ),
+        (
+            f"tables:\n  debtors:\n    path: {inv}\n    id_scope: [Year]\n    columns: {{debtor_id: Customer}}\n",
+            "tables.debtors.id_scope",
+        ),
+    ):
+        config.write_text("kind: source\nname: t\n" + block, encoding="utf-8")
+        with pytest.raises(Exception, match="id_scope") as err:
+            load_config(config, SourceConfig)
+        assert message in str(err.value), str(err.value)
+
+
+def test_suggest_drafts_id_scope_beside_a_fiscal_year_column(tmp_path: Path) -> None:
+    """`ews sources suggest` on the two-year export: before, no id_scope (both years' invoice
+    9000001 quarantined duplicate_id when ingested); now both blocks carry `id_scope: ["Company
+    Code", "Fiscal Year"]` and the draft ingests as the hand-written config: invoices 3 + 0,
+    payments 2 + 0."""
+    from pipelines.ingest import ingest_source
+    from pipelines.ingest.sources import check_inputs
+    from pipelines.sources.suggest import suggest_source
+
+    export = tmp_path / "fbl5n.csv"
+    export.write_text(TWO_YEARS, encoding="utf-8")
+    draft = suggest_source(export)
+    assert draft.text.count('id_scope: ["Company Code", "Fiscal Year"]') == 2, draft.text
+    config = tmp_path / "draft.yaml"
+    config.write_text(draft.text, encoding="utf-8")
+    source = load_config(config, SourceConfig)
+    check_inputs(source)
+    result = ingest_source(source, None, as_of=AS_OF)
+    assert _counts(result, "invoices")[1:3] == (3, 0)
+    assert _counts(result, "payments")[1:3] == (2, 0)
+
+
+def test_an_ar_export_with_id_scope_qualifies_invoices_and_their_payments(tmp_path: Path) -> None:
+    """FBL5N's invoice rows read as an AR export (settled by their clearing date, README 6b): the
+    two years' 9000001 are two invoices, each paid: ids '1000/2023/9000001' and '1000/2024/9000001',
+    their derived payments '<id>-S'. By hand invoices 3 + 0, payments 2 + 0."""
+    config = (
+        'kind: source\nname: ar\ncsv: {{delimiter: ";"}}\nrules: {{data_docs: false}}\nar_export:\n'
+        '  path: {path}\n  rows: {{keep: {{column: "Document Type", values: ["RV"]}}}}\n'
+        '  id_scope: ["Company Code", "Fiscal Year"]\n  settled_on: Clearing date\n'
+        "  columns: {{invoice_id: Document Number, debtor_id: Customer, issue_date: Document Date, "
+        "due_date: Net Due Date, amount: Amount}}\n"
+    )
+    result = _ingest_config(tmp_path, TWO_YEARS, config)
+    assert _counts(result, "invoices")[1:3] == (3, 0)
+    assert sorted(result.portfolio.payments["payment_id"]) == ["1000/2023/9000001-S", "1000/2024/9000001-S"]
