@@ -100,11 +100,14 @@ def exists_mask(ledger: Ledger, T: int) -> np.ndarray:
 
 
 def last_observed_date(portfolio: Portfolio) -> pd.Timestamp | None:
-    """Latest issue_date, paid_on, event_date or period_end in the portfolio (None when empty)."""
+    """Latest issue_date, paid_on, allocated_on, event_date or period_end in the portfolio (None
+    when empty): a ledger's clearing (a payment's ``allocated_on``) after its last payment shows that
+    the export was taken on that day or later."""
     found = []
     for table, col in (
         ("invoices", "issue_date"),
         ("payments", "paid_on"),
+        ("payments", "allocated_on"),
         ("events", "event_date"),
         ("statements", "period_end"),
     ):

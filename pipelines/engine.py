@@ -99,12 +99,13 @@ class Book:
         return None if share is None else 1.0 - share
 
     def last_observed(self) -> pd.Timestamp | None:
-        """The book's last issue, payment, event or statement date (``features.engine.last_observed_date``);
-        for an ingested folder, a few rows dated long after the export's end do not count (its labels
-        are not observed past that end: ``pipelines.adapters.files.late_rows_end``)."""
-        from pipelines.adapters.files import DATE_COLUMNS, late_rows_end
+        """The book's last issue, payment, clearing (``allocated_on``), event or statement date
+        (``features.engine.last_observed_date``); for an ingested folder, a few rows dated long after
+        the export's end do not count (its labels are not observed past that end:
+        ``pipelines.adapters.files.late_rows_end``)."""
+        from pipelines.adapters.files import OBSERVED_COLUMNS, late_rows_end
 
-        found = [b[1] for t, c in DATE_COLUMNS.items() if (b := self.bounds(t, c)) is not None]
+        found = [b[1] for t, c in OBSERVED_COLUMNS if (b := self.bounds(t, c)) is not None]
         if not found:
             return None
         end = late_rows_end(self.folder) if self.folder is not None else None

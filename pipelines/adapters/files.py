@@ -448,11 +448,17 @@ DATE_COLUMNS = {
 }
 
 
+# the dates that show how far a book is observed (labels' window): DATE_COLUMNS and the day a
+# ledger's clearing applied a payment (payments.allocated_on, a sparse column)
+OBSERVED_COLUMNS: tuple[tuple[str, str], ...] = (*DATE_COLUMNS.items(), ("payments", "allocated_on"))
+
+
 def last_observed(folder: str | Path) -> pd.Timestamp | None:
-    """Latest issue_date, paid_on, event_date or period_end of an ingested folder (None when empty):
-    ``features.engine.last_observed_date`` of the whole book, without reading it; a few rows dated
-    long after the export's end (``manifest.json`` ``late_rows``: :func:`late_rows_end`) do not count."""
-    found = [b[1] for t, c in DATE_COLUMNS.items() if (b := column_bounds(folder, t, c)) is not None]
+    """Latest issue_date, paid_on, allocated_on, event_date or period_end of an ingested folder (None
+    when empty): ``features.engine.last_observed_date`` of the whole book, without reading it; a few
+    rows dated long after the export's end (``manifest.json`` ``late_rows``: :func:`late_rows_end`)
+    do not count."""
+    found = [b[1] for t, c in OBSERVED_COLUMNS if (b := column_bounds(folder, t, c)) is not None]
     if not found:
         return None
     end = late_rows_end(folder)

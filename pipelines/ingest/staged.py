@@ -152,6 +152,27 @@ def _newest_first_day(stage: Path, end: dt.date) -> dt.date | None:
     return newest
 
 
+def _names(path: Path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(path).names)
+
+
+def _allocated_days(stage: Path) -> dict[dt.date, int]:
+    """Payments per day of ``allocated_on`` (a ledger's clearing date; a sparse column, absent from
+    most books): the last observed date reads it, so the late-rows cut judges it too."""
+    import pyarrow.compute as pc
+
+    counts: dict[dt.date, int] = {}
+    for path in _files(stage, "payments"):
+        if "allocated_on" not in _names(path):
+            continue
+        vc = pc.value_counts(_dates(path, "allocated_on"))
+        for day, n in zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist(), strict=True):
+            counts[day] = counts.get(day, 0) + n
+    return counts
+
+
 def day_counts(stage: Path) -> dict[str, dict[dt.date, int]]:
     """Dated rows per day of each table's staged buckets (``DATE_COLUMNS``)."""
     import pyarrow.compute as pc
@@ -225,6 +246,8 @@ def late_dates(
     for table_counts in (day_counts(stage) if per_table is None else per_table).values():
         for day, n in table_counts.items():
             counts[day] = counts.get(day, 0) + n
+    for day, n in _allocated_days(stage).items():  # a mistyped clearing date is cut like any other
+        counts[day] = counts.get(day, 0) + n
     found = export_end(counts)
     if found is not None:  # judged again knowing which debtors are new after the silence
         found = export_end(counts, newest_first=_newest_first_day(stage, found[0]))
@@ -232,8 +255,10 @@ def late_dates(
         return [], None
     end, tail = found
     examples: list[str] = []
-    for table, column in DATE_COLUMNS.items():
+    for table, column in (*DATE_COLUMNS.items(), ("payments", "allocated_on")):
         for path in _files(stage, table):
+            if column == "allocated_on" and column not in _names(path):
+                continue
             frame = pd.read_parquet(path, columns=[_ID_COLUMNS[table], column])
             late = frame.loc[frame[column] > pd.Timestamp(end)].sort_values([column, _ID_COLUMNS[table]])
             examples += [

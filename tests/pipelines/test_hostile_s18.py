@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
+
 from pipelines.config import load_config
 from pipelines.config.source import SourceConfig
 
@@ -370,3 +372,77 @@ def test_an_ar_export_with_id_scope_qualifies_invoices_and_their_payments(tmp_pa
     result = _ingest_config(tmp_path, TWO_YEARS, config)
     assert _counts(result, "invoices")[1:3] == (3, 0)
     assert sorted(result.portfolio.payments["payment_id"]) == ["1000/2023/9000001-S", "1000/2024/9000001-S"]
+
+
+# ---------------------------------------------------------------- item 2: clearings and the observation window
+
+CLEARED_LATE = HEADER + (
+    "1000;K1;9000001;RV;2024-01-02;2024-02-01;1000.00;1400000001;2024-05-15\n"
+    # paid on 2024-02-10, cleared with its invoice only on 2024-05-15
+    "1000;K1;1400000001;DZ;2024-02-10;2024-02-10;-1000.00;1400000001;2024-05-15\n"
+    "1000;K2;9000002;RV;2024-03-01;2024-03-31;300.00;;\n"
+)
+
+
+def test_a_clearing_after_the_last_payment_extends_the_observed_window(tmp_path: Path) -> None:
+    """The export's latest issue date is 2024-03-01 and its latest payment 2024-02-10, but it holds
+    a clearing of 2024-05-15 (`clearing.date`: the payment's allocated_on): the export was taken on
+    that day or later, so the book is observed up to it. Before: the last observed date was
+    2024-03-01 (allocated_on not read), so the label of 2024-02-01 (horizon 90 days: up to
+    2024-05-01) counted as not observed and was left out of training. Now by hand: 2024-05-15, in
+    memory (`features.engine.last_observed_date`) and for the ingested folder (`Book.last_observed`);
+    the label as of 2024-02-01 is observed, 0 for K1 (invoice paid 2024-02-10, 9 days late)."""
+    from features.engine import last_observed_date
+    from features.labels import build_labels
+    from pipelines.engine import Book
+    from pipelines.ingest import ingest_source
+
+    config = FBL5N.replace('scope: ["Company Code", "Clearing date"]', 'date: "Clearing date"')
+    export = tmp_path / "ledger.csv"
+    export.write_text(CLEARED_LATE, encoding="utf-8")
+    path = tmp_path / "source.yaml"
+    path.write_text(config.format(path=export), encoding="utf-8")
+    out = tmp_path / "out"
+    result = ingest_source(load_config(path, SourceConfig), out, as_of=AS_OF)
+    pay = result.portfolio.payments
+    assert str(pay["allocated_on"].iloc[0])[:10] == "2024-05-15"
+    assert last_observed_date(result.portfolio) == pd.Timestamp("2024-05-15")
+    assert Book.ingested(out).last_observed() == pd.Timestamp("2024-05-15")
+    labels = build_labels(result.portfolio, ["2024-02-01"])
+    k1 = labels.set_index("debtor_id").loc["K1"]
+    assert bool(k1["horizon_observed"]) and int(k1["label"]) == 0
+
+
+def test_a_mistyped_clearing_date_long_after_the_export_does_not_extend_it(tmp_path: Path) -> None:
+    """120 invoices issued daily from 2024-01-01 (to 2024-04-29), each paid 20 days later and cleared
+    3 days after that (the last clearing 2024-05-22); one clearing date typed 2024-11-15 instead of
+    2024-01-24. Read as it was, the book would look observed to 2024-11-15 and every label window up
+    to then observed (no default seen after the real export's end counted as none). The late-rows
+    cut judges the clearing dates too: by hand the export ends 2024-05-22 (manifest late_rows, one row
+    after a 177-day silence), and the folder's last observed date is 2024-05-22."""
+    from pipelines.engine import Book
+    from pipelines.ingest import ingest_source
+
+    day = pd.Timestamp("2024-01-01")
+    lines = []
+    for i in range(120):
+        issue = day + pd.Timedelta(days=i)
+        paid = issue + pd.Timedelta(days=20)
+        cleared = paid + pd.Timedelta(days=3) if i else pd.Timestamp("2024-11-15")
+        c, f = f"K{i % 30}", "%Y-%m-%d"
+        due = (issue + pd.Timedelta(days=30)).strftime(f)
+        lines.append(f"1000;{c};{9000000 + i};RV;{issue:{f}};{due};100.00;{1400000000 + i};{cleared:{f}}\n")
+        lines.append(
+            f"1000;{c};{1400000000 + i};DZ;{paid:{f}};{paid:{f}};-100.00;{1400000000 + i};{cleared:{f}}\n"
+        )
+    config = FBL5N.replace('scope: ["Company Code", "Clearing date"]', 'date: "Clearing date"')
+    export = tmp_path / "ledger.csv"
+    export.write_text(HEADER + "".join(lines), encoding="utf-8")
+    path = tmp_path / "source.yaml"
+    path.write_text(config.format(path=export), encoding="utf-8")
+    out = tmp_path / "out"
+    result = ingest_source(load_config(path, SourceConfig), out, as_of=AS_OF)
+    assert _counts(result, "payments")[1:3] == (120, 0)
+    late = result.manifest["late_rows"]
+    assert (late["export_end"], late["last_date"], late["rows"]) == ("2024-05-22", "2024-11-15", 1)
+    assert Book.ingested(out).last_observed() == pd.Timestamp("2024-05-22")
