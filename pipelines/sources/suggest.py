@@ -75,6 +75,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "customernumber",
         "customer",
         "custno",
+        "partner",  # Odoo: the customer is a partner (its journal items' 'Partner'); SAP: business partner
         "accountno",
         "account",
         "kundennr",
@@ -777,6 +778,8 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
 # (English, German, French, Spanish: Business Central's Belegart / type de document in its languages)
 _PAYMENT_TYPES = frozenset(
     {"payment", "payments", "receipt", "dz", "zahlung", "paiement", "règlement", "reglement", "pago", "cobro"}
+    # Odoo's journal items name their journal: customer payments are booked in the bank (or cash) journal
+    | {"bank", "cash"}
 )
 _NOT_INVOICE_TYPES = _PAYMENT_TYPES | frozenset(
     {
@@ -797,6 +800,7 @@ _NOT_INVOICE_TYPES = _PAYMENT_TYPES | frozenset(
 )
 _INVOICE_TYPES = frozenset(
     {"invoice", "invoices", "rv", "dr", "finance charge memo", "reminder", "rechnung", "facture", "factura"}
+    | {"customer invoices"}  # Odoo's sales journal
 )
 
 
@@ -876,6 +880,8 @@ _CLEARING_DOCUMENT = frozenset(
         "ausgleichsbeleg",
         "ausglbeleg",
         "ausgleichsbelegnr",
+        "matching",  # Odoo: the reconciliation's matching number (A<n> full, P<n> partial) on each row
+        "matchingnumber",
     }
 )
 _CLOSED_BY_ENTRY = frozenset(
@@ -896,6 +902,9 @@ _CLEARING_DATE = frozenset(
 # the day a row was cleared (BC: the day an entry was closed): dates each allocation (point in time)
 _CLOSED_AT = frozenset({"closedatdate", "closedat", "closedon", "geschlossenam", "geschlossenamdatum"})
 _ENTRY_NO = frozenset({"entryno", "entrynumber", "lfdnr", "laufendenr", "postenr", "postennr"})
+# a ledger with the amounts in two columns (Odoo's journal items): the invoices' and the payments'
+_DEBIT = frozenset({"debit", "soll"})
+_CREDIT = frozenset({"credit", "haben"})
 # credit memo types, loaded with the payments when the clearing join allocates them to their invoices
 _CREDIT_MEMO_TYPES = frozenset(
     {"credit memo", "credit note", "dg", "gutschrift", "avoir", "abono", "nota de crédito", "nota de credito"}
@@ -971,6 +980,10 @@ def _payments_block(
     join that allocates them to the invoices they cleared."""
     pick = {"payment_id": "invoice_id", "debtor_id": "debtor_id", "paid_on": "issue_date", "amount": "amount"}
     cols = {p: mapping[i].name for p, i in pick.items() if i in mapping}
+    if "amount" in cols and _norm(cols["amount"]) in _DEBIT:  # Odoo: invoices in Debit, payments in Credit
+        credit = next((str(c) for c in frame.columns if _norm(str(c)) in _CREDIT), None)
+        if credit is not None:
+            cols["amount"] = credit
     if "currency" in mapping:
         cols["currency"] = mapping["currency"].name
     credits = [v for v in types.others if v.lower() in _CREDIT_MEMO_TYPES] if clearing is not None else []

@@ -446,3 +446,66 @@ def test_a_mistyped_clearing_date_long_after_the_export_does_not_extend_it(tmp_p
     late = result.manifest["late_rows"]
     assert (late["export_end"], late["last_date"], late["rows"]) == ("2024-05-22", "2024-11-15", 1)
     assert Book.ingested(out).last_observed() == pd.Timestamp("2024-05-22")
+
+
+# ---------------------------------------------------------------- item 5: a new user's walk (Odoo)
+
+ODOO = (
+    "Date,Journal Entry,Journal,Account,Partner,Label,Reference,Due Date,Matching,Debit,Credit\n"
+    "2024-01-05,INV/2024/00001,Customer Invoices,121000 Account Receivable,Acme Ltd,INV/2024/00001,,2024-02-04,A1,1000.00,0.00\n"
+    "2024-01-10,INV/2024/00002,Customer Invoices,121000 Account Receivable,Acme Ltd,INV/2024/00002,,2024-02-09,P2,500.00,0.00\n"
+    "2024-01-12,INV/2024/00003,Customer Invoices,121000 Account Receivable,Beta GmbH,INV/2024/00003,,2024-02-11,A3,300.00,0.00\n"
+    "2024-01-20,INV/2024/00004,Customer Invoices,121000 Account Receivable,Beta GmbH,INV/2024/00004,,2024-02-19,,700.00,0.00\n"
+    "2024-02-01,PBNK1/2024/00001,Bank,121000 Account Receivable,Acme Ltd,Customer Payment INV/2024/00001,INV/2024/00001,2024-02-01,A1,0.00,1000.00\n"
+    "2024-02-08,PBNK1/2024/00002,Bank,121000 Account Receivable,Acme Ltd,Customer Payment INV/2024/00002,INV/2024/00002,2024-02-08,P2,0.00,200.00\n"
+    "2024-02-15,PBNK1/2024/00003,Bank,121000 Account Receivable,Beta GmbH,Customer Payment,,2024-02-15,,0.00,150.00\n"
+    "2024-02-20,PBNK1/2024/00004,Bank,121000 Account Receivable,Beta GmbH,Customer Payment INV/2024/00003,INV/2024/00003,2024-02-20,A3,0.00,300.00\n"
+)
+
+
+def test_suggest_drafts_odoo_journal_items_as_a_ledger_joined_on_its_matching_number(tmp_path: Path) -> None:
+    """Odoo's Journal Items export (receivable lines, the list view's columns; hand-built after its
+    layout): invoices in journal 'Customer Invoices' (Debit), customer payments in 'Bank' (Credit),
+    the reconciliation's matching number (A<n> full, P<n> partial) on the rows it matched. Before:
+    one invoices table, `invoice_id: Reference` (empty on invoice rows), `debtor_id: Account` (the
+    receivable account, one value), the payments and the matching ignored. Now: invoices = the
+    'Customer Invoices' rows (`invoice_id: Journal Entry`, `debtor_id: Partner`, `amount: Debit`),
+    payments = the 'Bank' rows joined on `Matching` with `amount: Credit`; by hand invoices 8 read =
+    4 + 0 + 4 filtered, payments 8 read = 4 in + 4 filtered, 4 accepted: 1,000.00 on INV/2024/00001,
+    200.00 on INV/2024/00002 (partial), 300.00 on INV/2024/00003, 150.00 unallocated (no match)."""
+    from pipelines.ingest import ingest_source
+    from pipelines.ingest.sources import check_inputs
+    from pipelines.sources.suggest import suggest_source
+
+    export = tmp_path / "journal_items.csv"
+    export.write_text(ODOO, encoding="utf-8")
+    draft = suggest_source(export)
+    for line in (
+        'rows: {keep: {column: "Journal", values: ["Customer Invoices"]}}',
+        'invoice_id: "Journal Entry"',
+        'debtor_id: "Partner"',
+        'amount: "Debit"',
+        'rows: {keep: {column: "Journal", values: ["Bank"]}}',
+        'clearing: {column: "Matching"}',
+        'amount: "Credit"',
+    ):
+        assert line in draft.text, (line, draft.text)
+    assert "negate_amount" not in draft.text
+    config = tmp_path / "odoo.yaml"
+    config.write_text(draft.text, encoding="utf-8")
+    source = load_config(config, SourceConfig)
+    check_inputs(source)
+    result = ingest_source(source, None, as_of=AS_OF)
+    assert _counts(result, "invoices") == (8, 4, 0, 4)
+    assert _counts(result, "payments") == (8, 4, 0, 4)
+    got = {
+        str(r.payment_id): (None if pd.isna(r.invoice_id) else str(r.invoice_id), float(r.amount))
+        for r in result.portfolio.payments.itertuples()
+    }
+    assert got == {
+        "PBNK1/2024/00001": ("INV/2024/00001", 1000.0),
+        "PBNK1/2024/00002": ("INV/2024/00002", 200.0),
+        "PBNK1/2024/00003": (None, 150.0),
+        "PBNK1/2024/00004": ("INV/2024/00003", 300.0),
+    }
+    assert sorted(result.portfolio.invoices["debtor_id"].unique()) == ["Acme Ltd", "Beta GmbH"]
