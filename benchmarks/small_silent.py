@@ -89,6 +89,7 @@ def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str,
         silent_invoice_days=args.silent_invoice_days,
         silent_invoice_gaps=args.silent_invoice_gaps,
         silent_max_dpd=args.silent_max_dpd,
+        silent_as="state",
     )
     r: dict[str, Any] = {"book": spec, "cut": str(cut.date()), "rows": len(rows), "defaults": int(y.sum())}
     scores: dict[str, np.ndarray] = {"oracle": test["oracle_pd"].clip(0, 1).to_numpy()}
@@ -127,6 +128,11 @@ def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str,
             quiet_rows, np.maximum(scores["today"], scores["silent"]), scores["today"]
         )
         r["overlay_raised"] = int((scores["overlay"] > scores["today"]).sum())
+        # the product's overlay (rollrate.silent, silent_as "overlay") gives the same numbers
+        product = RollRateModel(dataclasses.replace(quiet, silent_as="overlay")).fit(past)
+        r["overlay_product_max_abs_diff"] = float(
+            np.abs(product.predict_proba(rows)[:, 1] - scores["overlay"]).max()
+        )
         table = model.state_table()
         s = model.states_.index(SILENT_STATE)
         state = np.asarray(model.states_, dtype=object)[model.state_of(rows)]

@@ -92,16 +92,18 @@ class RollRateParams:
     the horizon's default labels (:func:`fit_gain`, at least 1, used only when checked out of time);
     0 (the default) keeps the scale at 1 (BENCHMARKS.md s13-rollrate: Brier and log-loss lower, ECE
     not, so not shipped on).
-    ``silent`` (off by default): a live debtor with an overdue balance that has made no
-    payment for at least ``silent_payment_days`` (N) days (never paid: its whole tenure) *and*
-    issued no invoice for at least
-    ``silent_invoice_days`` (M) and ``silent_invoice_gaps`` times its usual gap between invoices
-    (the last year, or its tenure when shorter, over its invoices in it) is in the state ``silent`` instead of its past-due
-    bucket (:func:`silent_mask`): it stopped paying and stopped buying. Only a debtor at most
-    ``silent_max_dpd`` days past due (None: the last edge of ``dpd_edges``, 60) can be silent: the
-    last past-due bucket already rolls into default (session 18: silent debtors taken from 61-89
-    days got a lower PD there and lost AUC on generated books). The state has its own
-    transition row; ``monotone`` orders the past-due buckets only.
+    ``silent`` (off by default): a live debtor with an overdue balance at most ``silent_max_dpd``
+    days past due (None: the last edge of ``dpd_edges``, 60; the last bucket already rolls into
+    default) that has made no payment for at least ``silent_payment_days`` (N) days (never paid:
+    its whole tenure) *and* issued no invoice for at least ``silent_invoice_days`` (M) and
+    ``silent_invoice_gaps`` times its usual gap between invoices (the last year, or its tenure when
+    shorter, over its invoices in it) is silent (:func:`silent_mask`): it stopped paying and
+    buying. ``silent_as``: "overlay" (the default): every debtor keeps the PD of the model without
+    silence, and a silent debtor gets the higher of that and its PD in a second model where
+    ``silent`` is a state with its own transition row (:attr:`RollRateModel.silent_model_`):
+    silence only raises a PD, nobody else's moves; "state": that second model is the model (silent
+    debtors leave their buckets, which moves the buckets' own PDs; session 18 measured both).
+    ``monotone`` orders the past-due buckets only, not ``silent``.
     ``min_months`` / ``min_transitions`` / ``min_default_transitions``: below any of them the book is
     refused (:class:`RollRateTooSmallError`). ``test_defaults``: default labels the out-of-time
     test window pools (capped at half of the book's labelled defaults).
@@ -123,6 +125,7 @@ class RollRateParams:
     silent_invoice_days: int = field(default=30, repr=False)
     silent_invoice_gaps: float = field(default=2.0, repr=False)
     silent_max_dpd: int | None = field(default=None, repr=False)
+    silent_as: str = field(default="overlay", repr=False)
     pd_floor: float = 1e-4
     pd_ceiling: float = 0.9999
     min_months: int = 6
@@ -141,6 +144,8 @@ class RollRateParams:
             )
         if self.prior_strength <= 0:
             raise ValueError(f"rollrate.prior_strength must be > 0, got {self.prior_strength}")
+        if self.silent_as not in ("overlay", "state"):
+            raise ValueError(f"rollrate silent_as must be 'overlay' or 'state', got {self.silent_as!r}")
         if self.silent_payment_days < 0 or self.silent_invoice_days < 0 or self.silent_invoice_gaps < 0:
             raise ValueError(
                 "rollrate.silent_payment_days, silent_invoice_days and silent_invoice_gaps must be >= 0, got "
@@ -165,9 +170,15 @@ def state_names(params: RollRateParams) -> list[str]:
     lows = [1] + [e + 1 for e in params.dpd_edges]
     highs = [*params.dpd_edges, params.dpd_threshold - 1]
     names += [f"{lo}-{hi} days past due" for lo, hi in zip(lows, highs, strict=True)]
-    if getattr(params, "silent", False):  # (a version pickled before session 18 has no such field)
+    if _silent_state(params):
         names.append(SILENT_STATE)
     return [*names, DEFAULT_STATE]
+
+
+def _silent_state(params: RollRateParams) -> bool:
+    """Whether ``silent`` is one of the states (on, as a state rather than an overlay). A version
+    pickled before session 18 has none of these fields."""
+    return bool(getattr(params, "silent", False)) and getattr(params, "silent_as", "overlay") == "state"
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -231,7 +242,7 @@ def assign_states(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
             dtype="float64", na_value=np.nan
         )
         code[(code == 0) & (np.nan_to_num(flag, nan=0.0) > 0)] = 1
-    if getattr(params, "silent", False):
+    if _silent_state(params):
         code[silent_mask(frame, params)] = len(state_names(params)) - 2
     if "in_default_at_asof" in frame.columns:
         default = frame["in_default_at_asof"].fillna(False).to_numpy(dtype=bool)
@@ -616,6 +627,9 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
             p = self.params = replace(p, silent=False)
         rows = frame if as_of is None else frame[frame["as_of"] <= pd.Timestamp(as_of)]
         cut = pd.Timestamp(rows["as_of"].max())
+        self.silent_model_ = None
+        if getattr(p, "silent", False) and not _silent_state(p):  # the overlay: a second model with the state
+            self.silent_model_ = RollRateModel(replace(p, silent_as="state")).fit(frame, as_of=as_of)
         self.states_ = state_names(p)
         self.counts_ = transition_counts(rows, p)
         self.matrix_ = smoothed_matrix(self.counts_, p.prior_strength)
@@ -786,12 +800,31 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         return code, final - parts.sum(axis=1), parts
 
     def _pd(self, X: pd.DataFrame, code: np.ndarray) -> np.ndarray:
-        """Published PD per row: the state's, or resolved inside the state (:class:`WithinState`)."""
+        """Published PD per row: the state's, or resolved inside the state (:class:`WithinState`);
+        with the silent overlay, a silent debtor's is the higher of that and the silent model's."""
+        p = self._pd_without_silence(X, code)
+        quiet_model = getattr(self, "silent_model_", None)
+        if quiet_model is None:
+            return p
+        quiet = silent_mask(X, quiet_model.params)
+        if quiet.any():
+            rows = X[quiet]
+            p[quiet] = np.maximum(p[quiet], quiet_model._pd(rows, quiet_model.state_of(rows)))
+        return p
+
+    def _pd_without_silence(self, X: pd.DataFrame, code: np.ndarray) -> np.ndarray:
         w = getattr(self, "within_", None)
         if w is None or not w.kept:
-            return self.pd_[code]
+            return np.array(self.pd_[code], dtype="float64")
         p = _sigmoid(w.logodds(within_inputs(X, w.features), code))
         return np.clip(p, self.params.pd_floor, self.params.pd_ceiling)
+
+    def raised_by_silence(self, X: pd.DataFrame) -> np.ndarray:
+        """Per row of ``X``: True when the silent overlay raised the debtor's PD."""
+        if getattr(self, "silent_model_", None) is None:
+            return np.zeros(len(X), dtype=bool)
+        code = self.state_of(X)
+        return self._pd(X, code) > self._pd_without_silence(X, code)
 
     def state_of(self, X: pd.DataFrame) -> np.ndarray:
         """State code per row of the model input (live debtors: never ``default``)."""
@@ -902,17 +935,25 @@ def reason_frame(
     group = getattr(CATALOG.get(DPD_FEATURE), "group", "") or DPD_FEATURE
     texts = np.array([model.reason(c) for c in range(len(model.states_) - 1)], dtype=object)
     texts = texts[code] if len(X) else np.zeros(0, dtype=object)
-    quiet = np.asarray(model.states_, dtype=object)[code] == SILENT_STATE
+    values = np.asarray(model.states_, dtype=object)[code]
+    quiet = values == SILENT_STATE
     if quiet.any():  # the silent state in the debtor's own figures
         sc = int(code[quiet][0])
         texts[quiet] = [model.reason(sc, what) for what in silent_words(X[quiet])]
+    raised = model.raised_by_silence(X) if len(X) else np.zeros(0, dtype=bool)
+    if raised.any():  # the overlay: the silent state's sentence, from the silent model
+        holder = model.silent_model_
+        sc = holder.states_.index(SILENT_STATE)
+        texts[raised] = [holder.reason(sc, what) for what in silent_words(X[raised])]
+        values = values.copy()
+        values[raised] = SILENT_STATE
     first = pd.DataFrame(
         {
             "row": X.index.to_numpy(),
             "rank": np.ones(len(X), dtype="int64"),
             "group": np.full(len(X), group, dtype=object),
             "feature": np.full(len(X), DPD_FEATURE, dtype=object),
-            "value": np.asarray(model.states_, dtype=object)[code],
+            "value": values,
             "contribution": state - base,
             "reason": texts,
         }
@@ -1101,11 +1142,18 @@ def evaluate_rollrate(
         "scored by the matrix fitted on the moves observed by it"
     )
     if getattr(model.params, "silent", False):
-        n_silent = int(model.counts_[model.states_.index(SILENT_STATE)].sum())
+        holder = model.silent_model_ if model.silent_model_ is not None else model
+        s = holder.states_.index(SILENT_STATE)
+        rule = (
+            f"an overdue balance up to {params.silent_max_dpd or params.dpd_edges[-1]} days past due, no payment "
+            f"for {params.silent_payment_days}+ days, no invoice for {params.silent_invoice_days}+ days and "
+            f"{params.silent_invoice_gaps:g}+ usual gaps"
+        )
+        moves = f"{int(holder.counts_[s].sum()):,} moves out of it, PD {holder.pd_[s]:.2%}"
         selection += (
-            f"; state 'silent' (an overdue balance up to {params.silent_max_dpd or params.dpd_edges[-1]} days past due, no payment for {params.silent_payment_days}+ days, no invoice "
-            f"for {params.silent_invoice_days}+ days and {params.silent_invoice_gaps:g}+ usual gaps): "
-            f"{n_silent:,} moves out of it"
+            f"; a silent debtor ({rule}) gets the higher of its PD and the silent state's ({moves})"
+            if model.silent_model_ is not None
+            else f"; state 'silent' ({rule}): {moves}"
         )
     w = model.within_
     if w is not None:

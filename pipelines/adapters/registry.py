@@ -508,8 +508,12 @@ def log_rollrate(
                 rule.silent_invoice_days,
                 rule.silent_invoice_gaps,
                 rule.silent_max_dpd,
+                getattr(rule, "silent_as", "overlay"),
             )
         )
+    quiet_model = getattr(model, "silent_model_", None)
+    if quiet_model is not None:  # the overlay's state model
+        fingerprint += quiet_model.transition_table().to_csv() + quiet_model.matrix_table().to_csv()
     within = getattr(model, "within_", None)
     if within is not None:  # the resolution inside the states: its fitted numbers and whether it is used
         fingerprint += repr(
@@ -542,8 +546,13 @@ def log_rollrate(
                     "rollrate_silent_invoice_days": model.params.silent_invoice_days,
                     "rollrate_silent_invoice_gaps": model.params.silent_invoice_gaps,
                     "rollrate_silent_max_dpd": model.params.silent_max_dpd or model.params.dpd_edges[-1],
+                    "rollrate_silent_as": getattr(model.params, "silent_as", "overlay"),
                 }
             )
+        if quiet_model is not None:  # the state model behind the overlay: its moves, matrix and PDs
+            mlflow.log_text(quiet_model.transition_table().to_csv(), "rollrate/silent_transition_counts.csv")
+            mlflow.log_text(quiet_model.matrix_table().to_csv(), "rollrate/silent_matrix.csv")
+            mlflow.log_text(quiet_model.state_table().to_csv(index=False), "rollrate/silent_states.csv")
         tags = {f"ews.{k}": str(v) for k, v in provenance.items() if not isinstance(v, Mapping | list)}
         tags.update(
             {

@@ -29,7 +29,10 @@ SILENT = RollRateParams(
     silent_invoice_days=30,
     silent_invoice_gaps=2.0,
     within_state=(),
+    silent_as="state",
 )
+# the product's default: the overlay (a silent debtor gets the higher of its PD and the state model's)
+OVERLAY = RollRateParams(**{**SILENT.__dict__, "silent_as": "overlay"})
 
 
 def _regular(debtor: str, last_issue: str, paid_on: str | None, later: list[dict] = ()) -> tuple[list, list]:
@@ -205,10 +208,40 @@ def test_the_last_past_due_bucket_stays_itself() -> None:
     assert states_in(at60, RollRateModel(SILENT).fit(frame)) == ["silent"]
 
 
+def test_the_overlay_only_raises_silent_debtors_by_hand() -> None:
+    """Overlay: the model without silence (states A 0,1,2,0; B 1,2,2,5; C 0,0,0,0; D 1,2,3,5; 12
+    moves, pooled (4, 1, 4, 1, 2) / 12, prior 12) scores everyone; a silent debtor gets the higher
+    of that and the silent state model's PD (above: silent 3/15)."""
+    params = RollRateParams(**{**OVERLAY.__dict__, "prior_strength": 12.0})
+    model = RollRateModel(params).fit(_panel())
+    assert model.states_ == state_names(RollRateParams()) and model.silent_model_ is not None
+    # without silence: current (3,1,0,0,0)+prior n 4 -> 2/16; 1-30 (0,0,3,0,0) -> 2/15;
+    # 31-60 (1,0,1,1,1) -> 3/16; 61-89 (0,0,0,0,1) -> 3/13
+    np.testing.assert_allclose(model.pd_, [2 / 16, 2 / 15, 3 / 16, 3 / 13], atol=1e-12)
+    plain = RollRateModel(RollRateParams(**{**params.__dict__, "silent": False})).fit(_panel())
+    np.testing.assert_array_equal(model.pd_, plain.pd_)
+    march = _panel()[lambda f: f["as_of"] == ENDS[2]].set_index("debtor_id")
+    # A (40 days, silent): 3/16 -> 3/15; B (55 days, silent): 3/16 -> 3/15; C, D as without silence
+    np.testing.assert_allclose(model.predict_proba(march)[:, 1], [3 / 15, 3 / 15, 2 / 16, 3 / 13], atol=1e-12)
+    np.testing.assert_array_equal(model.raised_by_silence(march), [True, True, False, False])
+    reasons = reason_frame(model, march)
+    assert reasons.loc[0, "value"] == "silent" and reasons.loc[0, "reason"] == (
+        "silent: no payment for 60 days and no new invoice for 90 days while 2 invoices are overdue "
+        "(oldest 40 days past due); of the 3 times a debtor of this book was in that state at a month-end, "
+        "1 was followed by a default within 1 month"
+    )
+    assert reasons.loc[2, "reason"].startswith("no invoice past due; of the ")
+    assert reasons.loc[3, "reason"].startswith("61-89 days past due; of the ")
+    # the silent features are inputs of the overlay model too (the nightly prepares them)
+    assert list(model.feature_names_in_) == ["dpd_current_max", *SILENT_FEATURES]
+
+
 def test_a_frame_without_payments_leaves_the_state_out() -> None:
     frame = _panel().drop(columns=["days_since_last_payment"])
     model = RollRateModel(SILENT).fit(frame)
     assert "silent" not in model.states_ and list(model.feature_names_in_) == ["dpd_current_max"]
+    overlay = RollRateModel(OVERLAY).fit(frame)
+    assert overlay.silent_model_ is None and list(overlay.feature_names_in_) == ["dpd_current_max"]
 
 
 def test_negative_limits_are_refused() -> None:

@@ -1,8 +1,9 @@
 """A small book whose defaults come from debtors that stop paying and buying (the independent
 simulator ``benchmarks/unseen_book.py``, 600 debtors, seed 2, trained through 2024-09-30: too few
 defaults for the four windows, so the roll-rate model) through ``ews train`` and ``ews score`` with
-``rollrate.silent`` on: the state is fitted, logged and registered, and the nightly's watchlist
-explains a silent debtor in its own figures ("silent: no payment for 75 days and ...")."""
+``rollrate.silent`` on: the model without silence scores everyone, a silent debtor gets the higher
+of that and the silent state model's PD; both are logged and registered, and the nightly's
+watchlist explains a silent debtor in its own figures ("silent: no payment for 75 days and ...")."""
 
 from __future__ import annotations
 
@@ -58,15 +59,16 @@ def test_the_silent_state_through_train_and_score(prefect_harness, mlflow_uri, t
     assert mv.tags["ews.kind"] == "rollrate"
     params = run.data.params
     states = json.loads(params["rollrate_states"])
-    assert states[-2:] == ["silent", "default"] and params["rollrate_silent"] == "True"
-    assert params["rollrate_silent_payment_days"] == "45" and params["rollrate_silent_invoice_days"] == "30"
+    assert "silent" not in states and params["rollrate_silent"] == "True"
+    assert params["rollrate_silent_as"] == "overlay" and params["rollrate_silent_payment_days"] == "45"
+    assert params["rollrate_silent_invoice_days"] == "30" and params["rollrate_silent_max_dpd"] == "60"
     table = pd.read_csv(client.download_artifacts(mv.run_id, "rollrate/states.csv", str(tmp_path)))
-    silent = table.set_index("state").loc["silent"]
+    chain = table["pd"].to_numpy()
+    assert (chain[1:] >= chain[:-1]).all()  # the past-due states stay non-decreasing
+    quiet = pd.read_csv(client.download_artifacts(mv.run_id, "rollrate/silent_states.csv", str(tmp_path)))
+    silent = quiet.set_index("state").loc["silent"]
     assert silent["moves"] > 0 and 1e-4 <= silent["pd"] <= 0.9999
-    # the chain of past-due states stays non-decreasing
-    chain = table[table["state"] != "silent"]["pd"].to_numpy()
-    assert (chain[1:] >= chain[:-1]).all()
-    assert "state 'silent'" in run.data.tags["ews.selection"]
+    assert "gets the higher of its PD and the silent state's" in run.data.tags["ews.selection"]
 
     nightly_cfg = tmp_path / "nightly.yaml"
     nightly_cfg.write_text(
@@ -97,6 +99,7 @@ def test_the_silent_state_through_train_and_score(prefect_harness, mlflow_uri, t
     said = watchlist["reason_1"].dropna()
     quiet = said[said.str.startswith("silent: no payment")]
     assert len(quiet), said.head(10).tolist()
+    print(f"{len(quiet)} of {len(said)} watchlist reasons are silent ones, e.g. {quiet.iloc[0]!r}")
     pattern = (
         r"^silent: no payment (for \d+ days|in its \d+ days as a customer) and no new invoice for \d+ days "
         r"while (\d+ invoices are|1 invoice is) overdue \(oldest \d+ days past due\); of the [\d,]+ times? a "
