@@ -453,7 +453,15 @@ def _filter(raw: RawFile, spec: FileSource, filtered: Counter[str]) -> RawFile:
     return _kept(raw, frame, ~out, ~mal_out)
 
 
+# a keep filter on a column of many values (Odoo's payments kept by a zero debit: the invoices left
+# out hold every amount) counts the rows it leaves out under one key, not one per value
+FILTERED_VALUES_SHOWN = 20
+
+
 def _count(values: pd.Series, mask: np.ndarray, column: str, filtered: Counter[str]) -> None:
     if mask.any():
         shown = values.astype("string").str.strip().fillna("").to_numpy()[mask]
-        filtered.update(f"{column}: {v or '(empty)'}" for v in shown)
+        counts = Counter(f"{column}: {v or '(empty)'}" for v in shown)
+        if len(counts) > FILTERED_VALUES_SHOWN:
+            counts = Counter({f"{column}: {len(counts):,} other values": int(mask.sum())})
+        filtered.update(counts)

@@ -739,8 +739,9 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
     extra: list[str] = []
     if grouped is not None:
         extra += _group_lines(grouped)
+    sides = _debit_sides(frame, mapping) if types is not None and clearing is not None else None
     if types is not None and kind in ("invoices", "ar_export"):
-        extra += _document_lines(types, kind)
+        extra += _document_lines(types, kind, sides)
     # numbers that restart per year as ids: not beside payments that name their invoice by the bare number
     id_scope = _id_scope(frame) if kind in ("invoices", "ar_export") else []
     if kind == "invoices" and types is not None and types.payments and clearing is None:
@@ -767,7 +768,7 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         text = text.replace(
             "# payments come from another file: add tables.payments (see conf/sources/README.md)\n", ""
         )
-        text += _payments_block(path, types, mapping, frame, grouped, clearing, id_scope)
+        text += _payments_block(path, types, mapping, frame, grouped, clearing, id_scope, sides)
     if types is not None and kind not in ("invoices", "ar_export"):
         text += _mixed_documents(types)
     return Draft(text, kind, {c: col.name for c, col in mapping.items()}, notes)
@@ -856,8 +857,10 @@ def _flow(values: list[str]) -> str:
     return "[" + ", ".join(_q(v) for v in values) + "]"
 
 
-def _document_lines(types: DocumentTypes, kind: str) -> list[str]:
-    """The invoices' row filter, with what the other rows are."""
+def _document_lines(types: DocumentTypes, kind: str, sides: tuple[str, list[str]] | None = None) -> list[str]:
+    """The invoices' row filter, with what the other rows are (``sides``: the debit column and its
+    zero cells, when the ledger writes invoices and credits in two columns: the credit-side rows of
+    the invoices' journal, credit notes, are left out of the invoices)."""
     others = [v for v in types.payments + types.others]
     why = (
         f"# column {types.column!r} mixes document types ({', '.join(types.seen)}): the invoices are the "
@@ -866,7 +869,27 @@ def _document_lines(types: DocumentTypes, kind: str) -> list[str]:
     if kind == "ar_export":
         why += "; their settlement column gives the payments, so the " + ", ".join(repr(v) for v in others)
         why += " rows are left out (counted as filtered)"
-    return [why, f"rows: {{keep: {{column: {_q(types.column)}, values: {_flow(types.invoices)}}}}}"]
+    drop = ""
+    if sides is not None:
+        why += (
+            f" with a debit (a credit note of that journal, {sides[0]!r} empty or 0, goes with the payments)"
+        )
+        drop = f", drop: {{column: {_q(sides[0])}, values: {_flow(sides[1])}}}"
+    return [why, f"rows: {{keep: {{column: {_q(types.column)}, values: {_flow(types.invoices)}}}{drop}}}"]
+
+
+def _debit_sides(frame: pd.DataFrame, mapping: dict[str, Column]) -> tuple[str, list[str]] | None:
+    """(the invoices' debit column, its cells that are zero or empty in the sample) when the ledger
+    writes invoices in a debit column and payments and credit notes in a credit column (Odoo's journal
+    items); None otherwise."""
+    amount = mapping.get("amount")
+    if amount is None or _norm(amount.name) not in _DEBIT:
+        return None
+    if not any(_norm(str(c)) in _CREDIT for c in frame.columns):
+        return None
+    cells = frame[amount.name].fillna("").astype(str).str.strip()
+    zeros = sorted(set(cells[cells.str.fullmatch(r"[0.,\s]*")].tolist()))
+    return (amount.name, zeros) if zeros else None
 
 
 # a ledger's clearing reference (conf/sources/README.md 6c): SAP's clearing document as FBL5N exports
@@ -974,6 +997,7 @@ def _payments_block(
     grouped: Grouped | None,
     clearing: tuple[str, str | None] | None = None,
     id_scope: list[str] | None = None,
+    sides: tuple[str, list[str]] | None = None,
 ) -> str:
     """``tables.payments`` from the same file: its payment rows, their sign reversed when they are
     written negative (a ledger's credits); with a clearing column, the credit memos too and the
@@ -999,6 +1023,12 @@ def _payments_block(
         f"    path: {_q(str(path))}",
         f"    rows: {{keep: {{column: {_q(types.column)}, values: {_flow(kept)}}}}}",
     ]
+    if sides is not None:  # the credit side: payments and the credit notes of the invoices' journal
+        lines[-1:] = [
+            f"    # the rows on the credit side ({sides[0]!r} empty or 0): payments and credit notes, which "
+            "settle the invoices they are matched with like a payment (conf/sources/README.md 6c)",
+            f"    rows: {{keep: {{column: {_q(sides[0])}, values: {_flow(sides[1])}}}}}",
+        ]
     if grouped is not None:  # the payment rows are grouped by customer too
         lines.append(f"    {_group_lines(grouped)[1]}")
     if id_scope:

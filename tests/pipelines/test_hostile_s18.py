@@ -469,8 +469,9 @@ def test_suggest_drafts_odoo_journal_items_as_a_ledger_joined_on_its_matching_nu
     the reconciliation's matching number (A<n> full, P<n> partial) on the rows it matched. Before:
     one invoices table, `invoice_id: Reference` (empty on invoice rows), `debtor_id: Account` (the
     receivable account, one value), the payments and the matching ignored. Now: invoices = the
-    'Customer Invoices' rows (`invoice_id: Journal Entry`, `debtor_id: Partner`, `amount: Debit`),
-    payments = the 'Bank' rows joined on `Matching` with `amount: Credit`; by hand invoices 8 read =
+    'Customer Invoices' rows with a debit (`invoice_id: Journal Entry`, `debtor_id: Partner`,
+    `amount: Debit`), payments = the credit-side rows (Debit 0.00) joined on `Matching` with
+    `amount: Credit`; by hand invoices 8 read =
     4 + 0 + 4 filtered, payments 8 read = 4 in + 4 filtered, 4 accepted: 1,000.00 on INV/2024/00001,
     200.00 on INV/2024/00002 (partial), 300.00 on INV/2024/00003, 150.00 unallocated (no match)."""
     from pipelines.ingest import ingest_source
@@ -481,11 +482,11 @@ def test_suggest_drafts_odoo_journal_items_as_a_ledger_joined_on_its_matching_nu
     export.write_text(ODOO, encoding="utf-8")
     draft = suggest_source(export)
     for line in (
-        'rows: {keep: {column: "Journal", values: ["Customer Invoices"]}}',
+        'rows: {keep: {column: "Journal", values: ["Customer Invoices"]}, drop: {column: "Debit", values: ["0.00"]}}',
         'invoice_id: "Journal Entry"',
         'debtor_id: "Partner"',
         'amount: "Debit"',
-        'rows: {keep: {column: "Journal", values: ["Bank"]}}',
+        'rows: {keep: {column: "Debit", values: ["0.00"]}}',
         'clearing: {column: "Matching"}',
         'amount: "Credit"',
     ):
@@ -509,3 +510,56 @@ def test_suggest_drafts_odoo_journal_items_as_a_ledger_joined_on_its_matching_nu
         "PBNK1/2024/00004": ("INV/2024/00003", 300.0),
     }
     assert sorted(result.portfolio.invoices["debtor_id"].unique()) == ["Acme Ltd", "Beta GmbH"]
+
+
+def test_suggest_keeps_odoo_credit_notes_with_the_payments(tmp_path: Path) -> None:
+    """Odoo books a credit note (RINV/...) in the sales journal, 'Customer Invoices', on the credit
+    side, and reconciles it with the invoice it reverses (here INV/2024/00004, 700.00, matching A9).
+    Before (the draft of the test above): the credit note read as an invoice of 0.00 (quarantined
+    amount_not_positive) and INV/2024/00004 open for good, though credited in full. Now the draft
+    splits the rows by side (the invoices: 'Customer Invoices' rows with a debit; the payments: the
+    rows whose Debit is 0.00, credit notes included): by hand invoices 9 read = 4 + 0 + 5 filtered,
+    payments 9 read = 5 + 0 + 4 filtered, RINV/2024/00001 700.00 on INV/2024/00004."""
+    from pipelines.ingest import ingest_source
+    from pipelines.sources.suggest import suggest_source
+
+    text = ODOO.replace("2024-02-19,,700.00,0.00", "2024-02-19,A9,700.00,0.00") + (
+        "2024-02-25,RINV/2024/00001,Customer Invoices,121000 Account Receivable,Beta GmbH,"
+        "Reversal of INV/2024/00004,,2024-02-25,A9,0.00,700.00\n"
+    )
+    export = tmp_path / "journal_items.csv"
+    export.write_text(text, encoding="utf-8")
+    config = tmp_path / "odoo.yaml"
+    config.write_text(suggest_source(export).text, encoding="utf-8")
+    result = ingest_source(load_config(config, SourceConfig), None, as_of=AS_OF)
+    assert _counts(result, "invoices") == (9, 4, 0, 5)
+    assert _counts(result, "payments") == (9, 5, 0, 4)
+    pay = result.portfolio.payments.set_index("payment_id")
+    assert (pay.loc["RINV/2024/00001", "invoice_id"], float(pay.loc["RINV/2024/00001", "amount"])) == (
+        "INV/2024/00004",
+        700.0,
+    )
+
+
+def test_a_keep_filter_on_a_column_of_many_values_counts_them_under_one_key(tmp_path: Path) -> None:
+    """The Odoo draft keeps the payments by a zero debit, so the rows it leaves out are the invoices,
+    each with its own amount: before, the manifest's `filtered` had one key per amount (25 here; the
+    150-debtor walk: 12,363 keys, and `ews ingest` printed them all). Now more than 20 values left
+    out by one condition are counted under one key: by hand {"Debit: 25 other values": 25}."""
+    from pipelines.ingest import ingest_source
+    from pipelines.sources.suggest import suggest_source
+
+    rows = "".join(
+        f"2024-01-{d:02d},INV/2024/{d:05d},Customer Invoices,121000 Account Receivable,Acme Ltd,INV/2024/{d:05d},,"
+        f"2024-02-{d:02d},A{d},{100 + d}.00,0.00\n"
+        f"2024-02-{d:02d},PBNK1/2024/{d:05d},Bank,121000 Account Receivable,Acme Ltd,Customer Payment,,"
+        f"2024-02-{d:02d},A{d},0.00,{100 + d}.00\n"
+        for d in range(1, 26)
+    )
+    export = tmp_path / "journal_items.csv"
+    export.write_text(ODOO.splitlines(keepends=True)[0] + rows, encoding="utf-8")
+    config = tmp_path / "odoo.yaml"
+    config.write_text(suggest_source(export).text, encoding="utf-8")
+    result = ingest_source(load_config(config, SourceConfig), None, as_of=AS_OF)
+    assert _counts(result, "payments") == (50, 25, 0, 25)
+    assert result.manifest["tables"]["payments"]["filtered"] == {"Debit: 25 other values": 25}
