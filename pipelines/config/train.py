@@ -318,8 +318,9 @@ class RollRateConfig(ConfigModel):
     silent: bool = Field(
         False,
         description="true: a live debtor with an overdue balance, no payment for silent_payment_days and no "
-        "invoice for silent_invoice_days (and silent_invoice_gaps x its usual gap between invoices) is in the "
-        "state 'silent', with its own transition row (it stopped paying and buying) "
+        "invoice for silent_invoice_days (and silent_invoice_gaps x its usual gap between invoices) stopped "
+        "paying and buying: its PD is raised to its PD in a second roll-rate model where 'silent' is a state "
+        "with its own transition row (never lowered; nobody else's PD moves) "
         "(docs/small_books.md; BENCHMARKS.md s18-silent)",
     )
     silent_payment_days: int = Field(45, ge=1, description="fewest days without a payment for 'silent'")
