@@ -558,6 +558,7 @@ def interval_days(
     shape: np.ndarray | None = None,
     anchor: np.ndarray | None = None,
     median: np.ndarray | None = None,
+    levels: tuple[float, float] = (0.1, 0.9),
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(paid_on_p10, paid_on_p90)`` in days after T (float, whole days; NaN beyond the horizon).
 
@@ -582,17 +583,30 @@ def interval_days(
 
     Every rule leaves ``expected_paid_on`` alone and keeps p10 <= it <= p90 (``median``: the
     version's, :func:`median_days`; by default the even spread's); the interval is empty exactly
-    where the first-day quantiles are (F_H < 0.1, F_H < 0.9)."""
+    where the first-day quantiles are (F_H < 0.1, F_H < 0.9).
+
+    ``levels``: the CDF levels read as the interval's ends, (0.1, 0.9) (what every version reads);
+    other levels are measured by ``benchmarks/paydate_coverage.py`` (levels fitted on held-out
+    invoices did not carry over to later month-ends: BENCHMARKS.md, session 18). The clamp to
+    ``median`` keeps p10 <= it <= p90 at any levels."""
     if rule not in INTERVAL_RULES:
         raise ValueError(f"unknown interval rule {rule!r}; expected one of {INTERVAL_RULES}")
+    q_lo, q_hi = float(levels[0]), float(levels[1])
+    if not 0.0 < q_lo < q_hi < 1.0:
+        raise ValueError(f"interval levels must satisfy 0 < low < high < 1, got {levels}")
     if rule == "first":
-        return quantile_days(F, 0.1, ends), quantile_days(F, 0.9, ends)
+        lo, hi = quantile_days(F, q_lo, ends), quantile_days(F, q_hi, ends)
+        if (q_lo, q_hi) == (0.1, 0.9):  # as before session 8: untouched
+            return lo, hi
+        if median is None:
+            median = median_days(F, ends)
+        return np.minimum(lo, median), np.maximum(hi, median)
     if rule == "shaped" and shape is not None and ends is None:
         if anchor is None:
             anchor = np.full(F.shape[0], np.nan)
-        x10, x90 = _shaped_position(F, 0.1, shape, anchor), _shaped_position(F, 0.9, shape, anchor)
+        x10, x90 = _shaped_position(F, q_lo, shape, anchor), _shaped_position(F, q_hi, shape, anchor)
     else:
-        x10, x90 = quantile_position(F, 0.1, ends), quantile_position(F, 0.9, ends)
+        x10, x90 = quantile_position(F, q_lo, ends), quantile_position(F, q_hi, ends)
     if median is None:
         median = median_days(F, ends)
     lo = np.maximum(np.ceil(x10 + 0.5 - 1e-9), 1.0)

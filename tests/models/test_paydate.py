@@ -792,6 +792,30 @@ def test_interval_rules_by_hand() -> None:
         interval_days(F, rule="last")
 
 
+def test_interval_levels_by_hand() -> None:
+    """``interval_days(..., levels=...)``: the interval's ends read at other CDF levels (what
+    ``benchmarks/paydate_coverage.py`` measures). F = 0.4, 0.8, 0.96, 1: at (0.05, 0.95) x05 = 7 x
+    0.05 / 0.4 = 0.875 and x95 = 14 + 7 x 0.15 / 0.16 = 20.5625, so ``mid`` gives ceil(1.375) = 2 and
+    floor(21.0625) = 21, ``first`` ceil -> 1 and 21; F_H = 0.15: x05 = 7 x 0.05 / 0.15 = 2.33 -> day
+    3 (below the median 5), no p95; F_H = 0.05: the median is empty, so p05 is too. Levels (0.3,
+    0.4), narrower than the median allows: x30 = 5.25 -> 6, x40 = 7 -> day 7, raised to the median
+    9 (p10 <= median <= p90 at any levels)."""
+    F = np.array([[0.4, 0.8, 0.96, 1.0], [0.15] * 4, [0.05] * 4])
+    lo, hi = interval_days(F, rule="mid", levels=(0.05, 0.95))
+    np.testing.assert_array_equal(lo, [2, 3, np.nan])
+    np.testing.assert_array_equal(hi, [21, np.nan, np.nan])
+    lo, hi = interval_days(F, rule="first", levels=(0.05, 0.95))  # row 3: day 7, but no median
+    np.testing.assert_array_equal(lo, [1, 3, np.nan])
+    np.testing.assert_array_equal(hi, [21, np.nan, np.nan])
+    lo, hi = interval_days(F[:1], rule="mid", levels=(0.3, 0.4))
+    np.testing.assert_array_equal(lo, [6])
+    np.testing.assert_array_equal(hi, [9])
+    default = interval_days(F, rule="mid")
+    np.testing.assert_array_equal(interval_days(F, rule="mid", levels=(0.1, 0.9))[0], default[0])
+    with pytest.raises(ValueError, match="interval levels"):
+        interval_days(F, rule="mid", levels=(0.9, 0.1))
+
+
 def test_day_shape_and_shaped_interval_by_hand() -> None:
     """``fit_day_shape``: per class of where the usual payment day falls relative to the week (its
     day 1..7 inside, clipped to -3..10, one class without an anchor), the share of settlements on
