@@ -34,6 +34,8 @@ def fitted(tmp_path_factory):
             "split": cfg.split.model_copy(update={"min_defaults": 8}),
             "evaluation": cfg.evaluation.model_copy(update={"bootstrap_samples": 10, "fold_defaults": 0}),
             "lightgbm": cfg.lightgbm.model_copy(update={"n_estimators": 40}),
+            # 2 out-of-fold refits for each refit's shipped calibrator, not 5 (not what this file tests)
+            "calibration": cfg.calibration.model_copy(update={"oof_folds": 2}),
         }
     )
     seen: list[pd.Timestamp] = []

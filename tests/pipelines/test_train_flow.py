@@ -27,6 +27,9 @@ FAST = {
     "lightgbm": {"n_estimators": 60, "learning_rate": 0.1},
     "evaluation": {"bootstrap_samples": 50, "fold_defaults": 0},  # folds: only where tested (below)
     "gate": {"min_auc": 0.55, "ece_margin": 0.2},
+    # 2 out-of-fold refits for the shipped calibrator, not 5 (~4x less of that cost); the default 5
+    # is trained end to end in tests/models/test_train.py and tests/pipelines/test_train_small_book.py
+    "calibration": {"oof_folds": 2},
 }
 
 
@@ -162,7 +165,11 @@ def test_train_flow_logs_registers_gates_and_reproduces(
 
 
 def test_gate_failure_keeps_the_champion(prefect_harness, mlflow_uri, tmp_path, dataset) -> None:
-    cfg = load_config(_config(tmp_path, gate={"min_auc": 0.999}), expect=TrainConfig)
+    # oof_folds 0: the shipped calibrator from the windows, as before session 17 (no refits); this test
+    # checks the gate, the test above the out-of-fold calibrator (~8 CPU-s of scorecard refits saved)
+    cfg = load_config(
+        _config(tmp_path, gate={"min_auc": 0.999}, calibration={"oof_folds": 0}), expect=TrainConfig
+    )
     project = ProjectConfig()
     outcome = train_flow.fit.fn(dataset, cfg)
     provenance = {"data_hash": "d", "config_hash": "c", "git_commit": "g"}
