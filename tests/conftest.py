@@ -36,8 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # Seconds per file, summed over its tests (`pytest -n 2 --dist loadfile` at 17f70b3, load 7-10,
-# BENCHMARKS.md "Session 18 (s18-suite)"; the files whose trainings s18 made cheaper at their new
-# cost). Only the order matters: heaviest first. Files not listed keep their collection order after
+# BENCHMARKS.md "Session 18 (s18-suite)"). Only the order matters: heaviest first. Files not listed keep their collection order after
 # these, so a new file that takes more than ~5 s belongs here: listed too late, a 40 s file started
 # last on one worker while the other idled (s18: test_train_rollrate_challenge, 40 s of idle).
 HEAVY_FILES = {
@@ -47,6 +46,7 @@ HEAVY_FILES = {
     "tests/pipelines/test_notebooks.py": 44,
     "tests/pipelines/test_train_rollrate_challenge.py": 39,
     "tests/pipelines/test_backtest_refit.py": 30,
+    "tests/pipelines/test_train_rollrate_silent.py": 25,  # f00dc0a: 22.0 CPU-s serial, wall estimated
     "tests/pipelines/test_ingest_corpus.py": 28,
     "tests/models/test_challenger.py": 28,
     "tests/pipelines/adapters/test_registry.py": 23,
@@ -68,6 +68,7 @@ HEAVY_FILES = {
     "tests/pipelines/test_hostile_s11.py": 6,
     "tests/test_layout.py": 6,
     "tests/pipelines/test_hostile_s10.py": 6,
+    "tests/pipelines/test_hostile_s18.py": 6,  # 5.3 CPU-s serial
     "tests/features/test_point_in_time.py": 5,
     "tests/pipelines/test_synthetic_regimes.py": 5,
     "tests/pipelines/test_hostile_s8.py": 5,
