@@ -60,20 +60,24 @@ def scoped_ids(
     ids: pd.Series, frame: pd.DataFrame, columns: tuple[str, ...], na_values: tuple[str, ...]
 ) -> tuple[pd.Series, dict[str, np.ndarray]]:
     """``ids`` (a table's own document numbers) qualified by the row's cells in ``columns``
-    (``id_scope``): the cells and the number joined by '/' (``1000/2024/9000001``), trimmed, a whole
-    number read as a float (``2024.0``) written as one. An empty number stays empty (it is missing);
-    a row with a number and an empty scope cell keeps its bare number and is flagged per column
-    (``empty_id_scope:<column>``: quarantined, since a later export with the cell filled would name
-    it otherwise)."""
+    (``id_scope``): the cells and the number joined by '/' (``1000/2024/9000001``), each read as a
+    bare id is (:func:`pipelines.sources.parse.parse_text`: trimmed, a whole float of a Parquet
+    file without its ``.0``), a whole number written as a float in a text file (``2024.0``) written
+    as one. An empty number stays empty (it is missing), one that cannot be an id (``null``) stays
+    bare (refused as a bare one is); a row with a number and an empty scope cell keeps its bare
+    number and is flagged per column (``empty_id_scope:<column>``: quarantined, since a later export
+    with the cell filled would name it otherwise)."""
+    from pipelines.sources.parse import parse_text
+
     n = len(frame)
-    number = ids.reset_index(drop=True).astype("string").str.strip()
-    has = ~(number.isna() | number.isin(list(na_values)) | (number == "")).to_numpy(dtype=bool)
+    number, not_id = parse_text(ids.reset_index(drop=True), is_id=True)
+    has = ~(number.isna() | number.isin(list(na_values))).to_numpy(dtype=bool)
     text = number.fillna("").to_numpy(dtype=object)
     out = np.full(n, "", dtype=object)
     bad: dict[str, np.ndarray] = {}
     parts = []
     for column in columns:
-        cell = frame[column].reset_index(drop=True).astype("string").str.strip()
+        cell = parse_text(frame[column].reset_index(drop=True))[0]
         cell = cell.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
         empty = (cell.isna() | cell.isin(list(na_values)) | (cell == "")).to_numpy(dtype=bool)
         if (has & empty).any():
@@ -84,5 +88,5 @@ def scoped_ids(
     missing = np.zeros(n, dtype=bool)
     for mask in bad.values():
         missing |= mask
-    qualified = np.where(has & ~missing, out + text, np.where(has, text, None))
+    qualified = np.where(has & ~missing & ~not_id, out + text, np.where(has, text, None))
     return pd.Series(qualified, dtype="string"), bad
