@@ -562,10 +562,15 @@ def _plain(reason: str, challenger: Mapping[str, float]) -> str:
     return reason.split(" ", 1)[-1]
 
 
-def _summary(passed: bool, reasons: Sequence[str], challenger: Mapping[str, float]) -> str:
-    """The decision in one plain sentence (``ews models history`` puts it before the checks)."""
+def _summary(
+    passed: bool, reasons: Sequence[str], challenger: Mapping[str, float], first_model: bool = False
+) -> str:
+    """The decision in one plain sentence (``ews models history`` puts it before the checks).
+    ``first_model``: there is no champion to stay (the registry adds how to accept the version)."""
     warned = [_plain(r, challenger) for r in reasons if r.startswith("WARN ")]
     failed = [_plain(r, challenger) for r in reasons if r.startswith("FAIL ")]
+    if not passed and first_model:
+        return "Not promoted, and this book has no champion yet: " + "; ".join(failed) + "."
     if not passed:
         return "Not promoted, the champion stays: " + "; ".join(failed) + "."
     if warned:
@@ -709,5 +714,5 @@ def gate_decision(
         reasons=tuple(reasons),
         challenger={k: float(v) for k, v in challenger.items()},
         champion=None if champion is None else {k: float(v) for k, v in champion.items()},
-        summary=_summary(ok, reasons, challenger),
+        summary=_summary(ok, reasons, challenger, first_model or first_model_promotes),
     )

@@ -13,7 +13,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +189,9 @@ def gate_decision(
     return GateDecision(passed, reasons, challenger={k: float(v) for k, v in metrics.items()})
 
 
+NO_FORECAST = "the nightly writes no invoice or cash-in forecast (the PD scores are not affected)"
+
+
 def gate_paydate(
     version: str,
     metrics: Mapping[str, float],
@@ -197,12 +200,20 @@ def gate_paydate(
     tracking_uri: str | None = None,
 ) -> GateDecision:
     """:func:`gate_decision` recorded on ``version`` (``registry.record_gate``: tags, events, and
-    ``champion`` moved when it passed)."""
+    ``champion`` moved when it passed); returned with the plain sentence ``ews models history`` shows
+    (when it failed without a champion: what is missing and the command that accepts it)."""
     decision = gate_decision(metrics)
     registry.configure(tracking_uri)
     previous = registry._champion_version(MlflowClient(), name)
-    registry.record_gate(version, decision, champion_version=previous, name=name, tracking_uri=tracking_uri)
-    return decision
+    registry.record_gate(
+        version,
+        decision,
+        champion_version=previous,
+        name=name,
+        tracking_uri=tracking_uri,
+        without_champion=NO_FORECAST,
+    )
+    return replace(decision, summary=registry.gate_summary(decision, name, version, previous, NO_FORECAST))
 
 
 def load_paydate(

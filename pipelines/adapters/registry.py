@@ -673,8 +673,13 @@ def record_gate(
     who: str | None = None,
     at: datetime | None = None,
     tracking_uri: str | None = None,
+    without_champion: str = "`ews score` cannot run",
 ) -> bool:
     """Write the gate decision on ``version`` as tags; move ``champion`` to it when it passed.
+
+    The history's reason leads with the decision in plain words (``decision.summary``, else the
+    failed checks); when it failed and ``name`` has no champion, it also says what is missing until
+    one is promoted (``without_champion``) and the exact command that accepts ``version``.
 
     Tags: ``ews.gate`` (passed/failed), ``ews.gate.reasons``, ``ews.gate.at``, ``ews.gate.by``,
     ``ews.gate.challenger.<metric>``, ``ews.gate.champion.version`` and ``ews.gate.champion.<metric>``
@@ -703,8 +708,9 @@ def record_gate(
         "champion_version": champion_version,
     }
     reason = "; ".join(decision.reasons)
-    if decision.summary:  # the decision in plain words first (ews models history)
-        reason = f"{decision.summary} Checks: {reason}"
+    summary = gate_summary(decision, name, version, champion_version, without_champion)
+    if summary:  # the decision in plain words first (ews models history)
+        reason = f"{summary} Checks: {reason}"
     if decision.passed:
         _move_champion(client, name, version, by=by, at=when, reason=reason, mode="gate", figures=figures)
     else:
@@ -715,6 +721,35 @@ def record_gate(
             {"event": "gate_failed", "at": when, "by": by, "reason": reason, "figures": figures},
         )
     return decision.passed
+
+
+def gate_summary(
+    decision: GateDecision,
+    name: str,
+    version: str,
+    champion_version: str | None,
+    without_champion: str = "`ews score` cannot run",
+) -> str:
+    """The decision in plain words as ``ews models history`` shows it: ``decision.summary`` (for a
+    failed gate without one, e.g. the payment-date gate's, the failed checks); when the gate failed
+    and ``name`` has no champion, :func:`accept_hint` after it."""
+    summary = decision.summary
+    if not summary and not decision.passed:
+        summary = "Not promoted: " + "; ".join(r[5:] for r in decision.reasons if r.startswith("FAIL ")) + "."
+    if not decision.passed and champion_version is None:
+        summary = f"{summary} {accept_hint(name, version, without_champion)}"
+    return summary
+
+
+def accept_hint(name: str, version: str, without_champion: str = "`ews score` cannot run") -> str:
+    """What a failed gate means when ``name`` has no champion, and the exact command that accepts
+    ``version`` anyway (the gate's verdict does not change when the same data is trained again)."""
+    command = f"ews models promote {version}" + ("" if name == DEFAULT_MODEL_NAME else f" --name {name}")
+    return (
+        f"Until a version of {name} is champion, {without_champion}; training again on the same data gives "
+        f'the same verdict. To accept v{version} as it is: `{command} --reason "..."` (the reason is kept '
+        "in `ews models history`)."
+    )
 
 
 QUEUE_KEY_TAG = "ews.queue_key"

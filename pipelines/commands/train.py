@@ -149,8 +149,11 @@ def print_rollrate(console: Console, result: object) -> None:
 
 
 def print_no_champion(console: Console, result: object) -> None:
-    """A failed gate with no champion before it leaves the book with no model to score with: say so,
-    and how to accept this version (a first-time user otherwise meets it only in `ews score`)."""
+    """A failed gate with no champion before it leaves the book with no model to score with: say so
+    in plain words, and how to accept this version (a first-time user otherwise meets it only in
+    `ews score`)."""
+    if not result.promoted and getattr(result, "gate_summary", ""):
+        console.print(f"[yellow]{result.gate_summary}[/]")
     if result.promoted or result.champion_before is not None:
         return
     console.print(
@@ -208,3 +211,5 @@ def train_paydate_step(
     )
     for reason in pay.gate_reasons:
         console.print(f"  - {reason}")
+    if not pay.promoted and pay.gate_summary:  # in plain words; without a champion: the command to accept it
+        console.print(f"[yellow]{pay.gate_summary}[/]")

@@ -66,6 +66,7 @@ class TrainResult:
     intervals: dict[str, Any] | None = None
     queue_key: str = "pd"
     queue_key_reason: str = ""
+    gate_summary: str = ""  # the decision in plain words (models.evaluate.gate_decision)
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -718,6 +719,7 @@ def train(
         intervals=outcome.intervals,
         queue_key=key.key,
         queue_key_reason=key.reason,
+        gate_summary=decision.summary,
     )
 
 

@@ -68,6 +68,7 @@ class PaydateTrainResult:
     metrics: dict[str, float]
     plan: dict[str, Any]
     rows: int
+    gate_summary: str = ""  # the decision in plain words (failed without a champion: how to accept it)
 
 
 def _month_end_days(
@@ -312,6 +313,7 @@ def train_paydate(
         metrics=metrics,
         plan=described,
         rows=int(len(rows["final"])),
+        gate_summary=decision.summary,
     )
 
 

@@ -236,10 +236,24 @@ def test_gate_failure_keeps_the_champion(prefect_harness, mlflow_uri, tmp_path, 
     # ews models history: the decisions in plain words before the checks
     events = history()
     failed = [r.split(" Checks: ")[0] for r in events.loc[events["event"] == "gate_failed", "reason"]]
-    assert any(
-        f.startswith("Not promoted, the champion stays: it ranks too poorly (test AUC ") for f in failed
+    # s18: both refusals were of a first model: no champion stays; what is missing and the command
+    accept = (
+        " Until a version of ews-pd is champion, `ews score` cannot run; training again on the same data gives the "
+        f'same verdict. To accept v{logged.version} as it is: `ews models promote {logged.version} --reason "..."` '
+        "(the reason is kept in `ews models history`)."
     )
-    assert "Not promoted, the champion stays: it is worse than the simpler scorecard." in failed
+    assert any(
+        f.startswith("Not promoted, and this book has no champion yet: it ranks too poorly (test AUC ")
+        and f.endswith(accept)
+        for f in failed
+    )
+    assert (
+        "Not promoted, and this book has no champion yet: it is worse than the simpler scorecard." + accept
+        in failed
+    )
+    # with a champion (v7 above) it stays, and no command is offered
+    assert any(f.startswith("Not promoted, the champion stays: its PDs ") for f in failed)
+    assert sum("ews models promote" in f for f in failed) == 2
     reasons = events.loc[events["event"] == "champion", "reason"].tolist()
     assert len(reasons) == 1 and reasons[-1].startswith(
         "Promoted with a warning, as the first model of this book (without a champion nothing is scored): its PDs "

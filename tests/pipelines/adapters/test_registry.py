@@ -318,3 +318,71 @@ def test_pd_and_raw_runs_the_model_twice_when_a_step_changes_the_input() -> None
     pd_, raw_ = loaded.pd_and_raw(X)
     assert pd_.tobytes() == loaded.predict_pd(X).tobytes() and raw_.tobytes() == raw.tobytes()
     assert not np.array_equal(pd_, model.pd_from_raw(raw))  # not the PD of the unmoved rows
+
+
+def test_a_failed_gate_without_a_champion_says_why_and_the_command_that_accepts_it(
+    mlflow_uri, tmp_path
+) -> None:
+    """s18-firstrun: a new user's first `ews train` whose gate fails leaves nothing to score with.
+    Before, `ews models history` said "Not promoted, the champion stays: ..." (there was none) and no
+    command; the payment-date gate's history had no plain sentence at all."""
+    from models.evaluate import GateDecision
+    from pipelines.adapters.paydate_registry import gate_paydate
+
+    client = MlflowClient()
+    for name in ("ews-pd", "ews-paydate"):
+        client.create_registered_model(name)
+        for _ in range(2):
+            client.create_model_version(name, source=str(tmp_path / "model"))
+    # hand-built: the test AUC interval wholly below the floor (0.62 [0.55, 0.68] < 0.70), no champion
+    th = GateThresholds(min_auc=0.70, ece_margin=0.005)
+    low = {"auc": 0.62, "ece": 0.001, "mean_pd": 0.02, "default_rate": 0.02}
+    refused = gate_decision(low, th, ece_tolerance=0.002, auc_interval=(0.55, 0.68), first_model=True)
+    assert not refused.passed
+    assert refused.summary == (
+        "Not promoted, and this book has no champion yet: it ranks too poorly (test AUC 0.62, below the floor)."
+    )
+    assert registry.record_gate("1", refused, champion_version=None) is False
+    reason = registry.history()["reason"].iloc[-1]
+    assert reason.startswith(
+        "Not promoted, and this book has no champion yet: it ranks too poorly (test AUC 0.62, below the floor). "
+        "Until a version of ews-pd is champion, `ews score` cannot run; training again on the same data gives "
+        'the same verdict. To accept v1 as it is: `ews models promote 1 --reason "..."` (the reason is kept in '
+        "`ews models history`). Checks: ok challenger is the lightgbm model; FAIL test_auc 0.6200 [0.5500, 0.6800]"
+    )
+    # with a champion the hint is not given (it stays and scores)
+    with_champion = gate_decision(low, th, ece_tolerance=0.002, auc_interval=(0.55, 0.68), champion_note="x")
+    assert with_champion.summary.startswith("Not promoted, the champion stays: it ranks too poorly")
+    registry.record_gate("2", with_champion, champion_version="1")
+    assert "ews models promote" not in registry.history()["reason"].iloc[-1]
+    # the payment-date gate: coverage 62.0 % with its interval [58.0 %, 66.0 %] wholly under the 70-90 % band
+    pay = {
+        "mae_days": 9.0,
+        "due_date_mae_days": 15.0,
+        "due_plus_lateness_mae_days": 12.0,
+        "coverage_80": 0.62,
+        "coverage_80_ci_low": 0.58,
+        "coverage_80_ci_high": 0.66,
+    }
+    first = gate_paydate("1", pay)
+    hint = (
+        "Until a version of ews-paydate is champion, the nightly writes no invoice or cash-in forecast (the PD "
+        "scores are not affected); training again on the same data gives the same verdict. To accept v1 as it "
+        'is: `ews models promote 1 --name ews-paydate --reason "..."` (the reason is kept in `ews models history`).'
+    )
+    assert not first.passed
+    assert first.summary == (
+        "Not promoted: p10-p90 coverage 62.0% [95 % 58.0%, 66.0%] (band 70%..90%). " + hint
+    )
+    assert (
+        registry.history("ews-paydate")["reason"].iloc[-1].startswith(first.summary + " Checks: ok MAE 9.00")
+    )
+    # the command it names works: v1 becomes the payment-date champion
+    registry.promote("1", "reviewed", name="ews-paydate")
+    assert str(client.get_model_version_by_alias("ews-paydate", "champion").version) == "1"
+    second = gate_paydate("2", pay)
+    assert second.summary == "Not promoted: p10-p90 coverage 62.0% [95 % 58.0%, 66.0%] (band 70%..90%)."
+    assert (
+        GateDecision(True, ("ok x",)).summary == ""
+        and gate_paydate("2", {**pay, "coverage_80_ci_high": 0.75}).passed
+    )
