@@ -632,9 +632,11 @@ def gate_decision(
     window was underpowered, :class:`models.challenger.Evidence`), so the rule and the gate never
     judge LightGBM against the scorecard on different rows. ``first_model`` (no champion yet): when
     the ECE limit is the *only* failed check, it is kept as a ``WARN`` and the model is promoted.
-    Without a champion the nightly scores nothing, and the shipped calibrator is refitted on the
-    calibration and test windows, so a level missed on the test window (e.g. after a shock) is the
-    evaluation model's, not the shipped one's. A model worse than the scorecard or below the AUC
+    Without a champion the nightly scores nothing, and the shipped model is refitted on every labelled
+    snapshot, the test window included, with its own calibrator (``calibration.oof_folds``: chosen on
+    out-of-fold scores of that refit; 0: the window calibrator refitted on the calibration and test
+    windows), so a level missed on the test window (e.g. after a shock) is the evaluation model's, not
+    the shipped one's. A model worse than the scorecard or below the AUC
     floor is still refused.
     """
     reasons: list[str] = [f"ok challenger is the {kind} model"]
@@ -698,8 +700,9 @@ def gate_decision(
         reasons = [r.replace("FAIL ", "WARN ", 1) if r.startswith("FAIL test_ece") else r for r in reasons]
         reasons.append(
             "ok promoted with the ECE warning above: the first model of this book (no champion yet; without "
-            "one the nightly scores nothing); the shipped model's calibrator is refitted on the calibration "
-            "and test windows, and the next `ews train` is held to the limit against this champion"
+            "one the nightly scores nothing); the shipped model is refitted on every labelled snapshot, the "
+            "test window included, with its own calibrator (calibration.oof_folds), and the next `ews train` "
+            "is held to the limit against this champion"
         )
         ok = True
     if first_model_promotes and not ok:
