@@ -329,7 +329,8 @@ def test_a_failed_gate_without_a_champion_says_why_and_the_command_that_accepts_
     from models.evaluate import GateDecision
     from pipelines.adapters.paydate_registry import gate_paydate
 
-    client = MlflowClient()
+    registry.configure(mlflow_uri)
+    client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
     for name in ("ews-pd", "ews-paydate"):
         client.create_registered_model(name)
         for _ in range(2):
@@ -342,8 +343,8 @@ def test_a_failed_gate_without_a_champion_says_why_and_the_command_that_accepts_
     assert refused.summary == (
         "Not promoted, and this book has no champion yet: it ranks too poorly (test AUC 0.62, below the floor)."
     )
-    assert registry.record_gate("1", refused, champion_version=None) is False
-    reason = registry.history()["reason"].iloc[-1]
+    assert registry.record_gate("1", refused, champion_version=None, tracking_uri=mlflow_uri) is False
+    reason = registry.history(tracking_uri=mlflow_uri)["reason"].iloc[-1]
     assert reason.startswith(
         "Not promoted, and this book has no champion yet: it ranks too poorly (test AUC 0.62, below the floor). "
         "Until a version of ews-pd is champion, `ews score` cannot run; training again on the same data gives "
@@ -353,8 +354,8 @@ def test_a_failed_gate_without_a_champion_says_why_and_the_command_that_accepts_
     # with a champion the hint is not given (it stays and scores)
     with_champion = gate_decision(low, th, ece_tolerance=0.002, auc_interval=(0.55, 0.68), champion_note="x")
     assert with_champion.summary.startswith("Not promoted, the champion stays: it ranks too poorly")
-    registry.record_gate("2", with_champion, champion_version="1")
-    assert "ews models promote" not in registry.history()["reason"].iloc[-1]
+    registry.record_gate("2", with_champion, champion_version="1", tracking_uri=mlflow_uri)
+    assert "ews models promote" not in registry.history(tracking_uri=mlflow_uri)["reason"].iloc[-1]
     # the payment-date gate: coverage 62.0 % with its interval [58.0 %, 66.0 %] wholly under the 70-90 % band
     pay = {
         "mae_days": 9.0,
@@ -364,7 +365,7 @@ def test_a_failed_gate_without_a_champion_says_why_and_the_command_that_accepts_
         "coverage_80_ci_low": 0.58,
         "coverage_80_ci_high": 0.66,
     }
-    first = gate_paydate("1", pay)
+    first = gate_paydate("1", pay, tracking_uri=mlflow_uri)
     hint = (
         "Until a version of ews-paydate is champion, the nightly writes no invoice or cash-in forecast (the PD "
         "scores are not affected); training again on the same data gives the same verdict. To accept v1 as it "
@@ -375,14 +376,16 @@ def test_a_failed_gate_without_a_champion_says_why_and_the_command_that_accepts_
         "Not promoted: p10-p90 coverage 62.0% [95 % 58.0%, 66.0%] (band 70%..90%). " + hint
     )
     assert (
-        registry.history("ews-paydate")["reason"].iloc[-1].startswith(first.summary + " Checks: ok MAE 9.00")
+        registry.history("ews-paydate", tracking_uri=mlflow_uri)["reason"]
+        .iloc[-1]
+        .startswith(first.summary + " Checks: ok MAE 9.00")
     )
     # the command it names works: v1 becomes the payment-date champion
-    registry.promote("1", "reviewed", name="ews-paydate")
+    registry.promote("1", "reviewed", name="ews-paydate", tracking_uri=mlflow_uri)
     assert str(client.get_model_version_by_alias("ews-paydate", "champion").version) == "1"
-    second = gate_paydate("2", pay)
+    second = gate_paydate("2", pay, tracking_uri=mlflow_uri)
     assert second.summary == "Not promoted: p10-p90 coverage 62.0% [95 % 58.0%, 66.0%] (band 70%..90%)."
     assert (
         GateDecision(True, ("ok x",)).summary == ""
-        and gate_paydate("2", {**pay, "coverage_80_ci_high": 0.75}).passed
+        and gate_paydate("2", {**pay, "coverage_80_ci_high": 0.75}, tracking_uri=mlflow_uri).passed
     )
