@@ -7,6 +7,7 @@ row; ``p`` a PD in [0, 1] per row (the probability of default within the label h
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -545,7 +546,11 @@ class GateDecision:
 def _plain(reason: str, challenger: Mapping[str, float]) -> str:
     """One failed or warned check in plain words."""
     if " test_auc " in f" {reason}":
-        return f"it ranks too poorly (test AUC {float(challenger.get('auc', float('nan'))):.2f}, below the floor)"
+        floor = re.search(r"min_auc (\d\.\d+)", reason)
+        return (
+            f"it ranks too poorly (test AUC {float(challenger.get('auc', float('nan'))):.2f}, below the floor"
+            + (f" {float(floor.group(1)):.2f})" if floor else ")")
+        )
     if " test_ece " in f" {reason}":
         if challenger.get("default_rate", 0) > 0 and "mean_pd" in challenger:
             return (

@@ -268,7 +268,7 @@ def test_the_decision_in_plain_words() -> None:
     worse = ({"logloss": (0.001, 0.004), "auc": (-0.03, 0.01)}, {"logloss": 0.002, "auc": -0.01})
     refused = gate_decision({**late, "auc": 0.65}, th, ece_tolerance=0.0016, vs_baseline=worse)
     assert refused.summary == (
-        "Not promoted, the champion stays: it ranks too poorly (test AUC 0.65, below the floor); its PDs missed "
+        "Not promoted, the champion stays: it ranks too poorly (test AUC 0.65, below the floor 0.70); its PDs missed "
         "the default rate of the test window (mean PD 1.69% vs 0.77% defaulted) by more than chance; it is worse "
         "than the simpler scorecard."
     )

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "ingest" / "base"
 REASONS = (
     "ok challenger is the lightgbm model; ok test_auc 0.9222 >= min_auc 0.7000; FAIL test_ece 0.0105 > "
-    "0.0066 (chance ECE of a calibrated model on these rows 0.0016 + margin 0.005); ok no current champion"
+    "0.0066 (chance ECE of a calibrated model on these rows 0.0016 + margin 0.005; mean PD 1.69% vs 0.77% "
+    "defaulted on the test window); ok no current champion"
 )
 
 
@@ -55,6 +56,8 @@ def test_score_with_a_registered_version_that_failed_its_gate_names_it_and_the_w
         "ews-pd v1 (lightgbm, test AUC 0.9222) is registered but failed its promotion gate: test_ece 0.0105"
         in text
     )
+    # s18: the ECE check's own "; mean PD ..." is kept (before: cut at its "; ", the parenthesis left open)
+    assert "+ margin 0.005; mean PD 1.69% vs 0.77% defaulted on the test window). Training again" in text
     assert "Training again on the same data gives the same verdict" in text
     assert 'ews models promote 1 --reason "..."' in text
     assert "ok test_auc" not in text and not out.exists()  # only the failed checks
