@@ -784,10 +784,13 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         log-odds (its level, plus the calibration shift when the PD is resolved inside states) and
         each ``within_state`` feature's share (rows x features, 0 without the adjustment), which
         sum to the log-odds of :meth:`predict_proba` (the state's share also takes the PD floor /
-        ceiling). A feature's share is its term scaled by the state band's clip when one applies."""
+        ceiling). A feature's share is its term scaled by the state band's clip when one applies. A
+        debtor whose PD the silent overlay raised gets the silent model's shares (its PD is that
+        model's), none when that model does not resolve PDs inside its states."""
         code = self.state_of(X)
         w = getattr(self, "within_", None)
-        final = _logit(self._pd(X, code))
+        published = self._pd(X, code)
+        final = _logit(published)
         if w is None or not w.kept:
             return code, final, np.zeros((len(X), len(w.features) if w is not None else 0))
         terms = w.terms(within_inputs(X, w.features), code)
@@ -797,6 +800,13 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         adj = squash(level, w.shift[code] + raw, lo, hi) - state
         scale = np.divide(adj, raw, out=np.zeros_like(adj), where=raw != 0)
         parts = terms * scale[:, None]
+        quiet_model = getattr(self, "silent_model_", None)
+        if quiet_model is not None:  # a PD raised by the silent overlay is the silent model's: its shares
+            raised = published > self._pd_without_silence(X, code)
+            if raised.any():
+                qw = getattr(quiet_model, "within_", None)
+                same = qw is not None and qw.kept and tuple(qw.features) == tuple(w.features)
+                parts[raised] = quiet_model.logodds_parts(X[raised])[2] if same else 0.0
         return code, final - parts.sum(axis=1), parts
 
     def _pd(self, X: pd.DataFrame, code: np.ndarray) -> np.ndarray:
