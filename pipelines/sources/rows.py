@@ -236,6 +236,8 @@ def _fill_down(
     # number) must open its group: one that repeats the group in force above it (a damaged detail
     # row inside its group, with a note) is a detail row, quarantined for what it lacks
     inside = balance & texty_o & ~_opens(cells, current, groups)
+    if inside.any():  # but an exact copy of the row that opened the group (a page break) is its row again
+        inside &= ~_copies_opening(frame, order, n, is_header & ~inside, inside)
     if inside.any():
         balance &= ~inside
         is_header &= ~inside
@@ -337,6 +339,23 @@ def _opens(cells: dict[str, np.ndarray], current: dict[str, np.ndarray], groups:
         above = np.concatenate([np.array([None], dtype=object), current[c][:-1]]) if m else current[c]
         own = cells[c]
         out |= np.array([v is not None and v != a for v, a in zip(own, above, strict=True)], dtype=bool)
+    return out
+
+
+def _copies_opening(
+    frame: pd.DataFrame, order: np.ndarray, n: int, opening: np.ndarray, rows: np.ndarray
+) -> np.ndarray:
+    """Per row in file order: among ``rows``, those whose cells (trimmed) equal, cell for cell,
+    those of the last ``opening`` row above them (a group's own row printed again inside its
+    group, as a report does after a page break)."""
+    out = np.zeros(len(order), dtype=bool)
+    seen = np.maximum.accumulate(np.where(opening, np.arange(len(order)), -1))
+    above = np.concatenate([[-1], seen[:-1]]) if len(order) else seen
+    text = frame.astype("string").apply(lambda c: c.str.strip()).fillna("")
+    for k in np.flatnonzero(rows):
+        j = above[k]
+        if j >= 0 and order[k] < n and order[j] < n:
+            out[k] = bool((text.iloc[order[k]] == text.iloc[order[j]]).all())
     return out
 
 

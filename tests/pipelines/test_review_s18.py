@@ -61,3 +61,30 @@ def test_id_scope_on_a_parquet_export_writes_float_numbers_as_the_bare_ids_do(tm
         "1000/2023/1400000001": ("1000/2023/9000001", 600.0),
         "1000/2024/1400000001": ("1000/2024/9000001", 500.0),
     }
+
+
+def test_a_group_row_printed_again_inside_its_group_stays_a_group_row(tmp_path: Path) -> None:
+    """A Sage report printed with a page break repeats the account's own row (telephone, credit
+    limit, balance) inside its group. At 17f70b3 it was a group_balance row; daf38e5 (a row taken
+    for a group row only by a text cell in a group-rows column must open its group) made it a
+    detail row, quarantined for its missing number and dates. An exact copy of the row that opened
+    the group is that group's row again; s18-robust's note row (its text in a column the opening
+    row leaves empty) stays a detail row (test_hostile_s18). By hand: 5 rows read = 2 invoices +
+    0 quarantined + 3 filtered (group_balance 2: the account row and its copy; group_total 1)."""
+    from tests.pipelines.test_hostile_s18 import SAGE, _counts, _ingest_config
+
+    text = (
+        "A/C,Name,Telephone,Credit Limit,No,Type,Date,Ref,Due,Balance,Note\n"
+        "ACME01,Acme Ltd,0044-20-7946-0958,5000.00,,,,,,370.00,\n"
+        ",,,,101,SI,01/10/2024,INV-1,31/10/2024,200.00,\n"
+        "ACME01,Acme Ltd,0044-20-7946-0958,5000.00,,,,,,370.00,\n"
+        ",,,,102,SI,05/10/2024,INV-2,04/11/2024,170.00,\n"
+        ",,,,,,,,Totals:,370.00,\n"
+    )
+    result = _ingest_config(tmp_path, text, SAGE)
+    table = result.manifest["tables"]["invoices"]
+    assert _counts(result, "invoices") == (5, 2, 0, 3)
+    assert table["filtered"] == {"group_balance": 2, "group_total": 1} and table["reasons"] == {}
+    invoices = result.portfolio.invoices.set_index("invoice_id")
+    assert invoices["debtor_id"].to_dict() == {"INV-1": "ACME01", "INV-2": "ACME01"}
+    assert invoices["amount"].to_dict() == {"INV-1": 200.0, "INV-2": 170.0}
