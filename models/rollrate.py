@@ -92,8 +92,8 @@ class RollRateParams:
     the horizon's default labels (:func:`fit_gain`, at least 1, used only when checked out of time);
     0 (the default) keeps the scale at 1 (BENCHMARKS.md s13-rollrate: Brier and log-loss lower, ECE
     not, so not shipped on).
-    ``silent`` (off by default): a live debtor with an overdue balance at most ``silent_max_dpd``
-    days past due (None: the last edge of ``dpd_edges``, 60; the last bucket already rolls into
+    ``silent`` (False here; ``conf/train.yaml`` turns it on): a live debtor with an overdue balance
+    at most ``silent_max_dpd`` days past due (None: the last edge of ``dpd_edges``, 60; the last bucket already rolls into
     default) that has made no payment for at least ``silent_payment_days`` (N) days (never paid:
     its whole tenure) *and* issued no invoice for at least ``silent_invoice_days`` (M) and
     ``silent_invoice_gaps`` times its usual gap between invoices (the last year, or its tenure when

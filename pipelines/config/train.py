@@ -316,7 +316,7 @@ class RollRateConfig(ConfigModel):
         "books Brier significantly lower on 12 and never higher, ECE not lower on most (BENCHMARKS.md s13-rollrate)",
     )
     silent: bool = Field(
-        False,
+        True,
         description="true: a live debtor with an overdue balance, no payment for silent_payment_days and no "
         "invoice for silent_invoice_days (and silent_invoice_gaps x its usual gap between invoices) stopped "
         "paying and buying: its PD is raised to its PD in a second roll-rate model where 'silent' is a state "
