@@ -359,6 +359,18 @@ class RollRateConfig(ConfigModel):
     min_transitions: int = Field(200, ge=1, description="fewest month-end moves of live debtors")
     min_default_transitions: int = Field(3, ge=1, description="fewest month-end moves into default")
 
+    @model_validator(mode="after")
+    def _edges_increasing(self) -> RollRateConfig:
+        # the past-due buckets and the silent state's default cap read the last edge: an empty or
+        # unordered list gave no bucket (or overlapping ones) without a word at `ews config check`
+        edges = list(self.dpd_edges)
+        if not edges or edges[0] < 1 or any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+            raise ValueError(
+                f"rollrate.dpd_edges {edges} must be one or more increasing whole days past due, each "
+                "at least 1 (e.g. [30, 60] for the buckets 1-30, 31-60, 61-89)"
+            )
+        return self
+
     def to_params(self, definition: Any, cfg: Any) -> RollRateParams:
         """``definition``: the project's ``DefaultDefinition`` (threshold, horizon); ``cfg``: the
         train config (PD floor and ceiling, test defaults, bootstrap, seed)."""

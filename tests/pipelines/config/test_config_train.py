@@ -54,6 +54,12 @@ TRAIN_INVALID = {
         "rollrate.challenge_min_defaults 30",
         "split.min_defaults 30",
     ],
+    # session 18: an empty list passed `ews config check` (the silent state reads the last edge)
+    "train_rollrate_no_edges.yaml": [
+        "train_rollrate_no_edges.yaml",
+        "rollrate",
+        "rollrate.dpd_edges [] must be one or more increasing whole days past due",
+    ],
 }
 INVALID.update(TRAIN_INVALID)
 
