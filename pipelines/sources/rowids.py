@@ -66,7 +66,9 @@ def scoped_ids(
     as one. An empty number stays empty (it is missing), one that cannot be an id (``null``) stays
     bare (refused as a bare one is); a row with a number and an empty scope cell keeps its bare
     number and is flagged per column (``empty_id_scope:<column>``: quarantined, since a later export
-    with the cell filled would name it otherwise)."""
+    with the cell filled would name it otherwise). A scope cell of digits only is read without its
+    leading zeros (``0001`` and ``1`` are one company code: a spreadsheet drops the zeros SAP
+    writes); the number itself is kept as written."""
     from pipelines.sources.parse import parse_text
 
     n = len(frame)
@@ -79,6 +81,9 @@ def scoped_ids(
     for column in columns:
         cell = parse_text(frame[column].reset_index(drop=True))[0]
         cell = cell.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+        # a cell of digits only without its leading zeros: SAP writes company code 0001, a
+        # spreadsheet the same cell as 1 (one document, one id); 0A01 keeps them, 0000 is 0
+        cell = cell.str.replace(r"^0+(\d+)$", r"\1", regex=True)
         empty = (cell.isna() | cell.isin(list(na_values)) | (cell == "")).to_numpy(dtype=bool)
         if (has & empty).any():
             bad[f"empty_id_scope:{column}"] = has & empty
