@@ -236,8 +236,8 @@ def _fill_down(
     # number) must open its group: one that repeats the group in force above it (a damaged detail
     # row inside its group, with a note) is a detail row, quarantined for what it lacks
     inside = balance & texty_o & ~_opens(cells, current, groups)
-    if inside.any():  # but an exact copy of the row that opened the group (a page break) is its row again
-        inside &= ~_copies_opening(frame, order, n, is_header & ~inside, inside)
+    if inside.any():  # but the row that opened the group printed again (a page break) is its row again
+        inside &= ~_repeats_opening(frame, order, n, is_header & ~inside, inside, blank, groups)
     if inside.any():
         balance &= ~inside
         is_header &= ~inside
@@ -342,20 +342,33 @@ def _opens(cells: dict[str, np.ndarray], current: dict[str, np.ndarray], groups:
     return out
 
 
-def _copies_opening(
-    frame: pd.DataFrame, order: np.ndarray, n: int, opening: np.ndarray, rows: np.ndarray
+def _repeats_opening(
+    frame: pd.DataFrame,
+    order: np.ndarray,
+    n: int,
+    opening: np.ndarray,
+    rows: np.ndarray,
+    blank: dict[str, np.ndarray],
+    groups: list[str],
 ) -> np.ndarray:
-    """Per row in file order: among ``rows``, those whose cells (trimmed) equal, cell for cell,
-    those of the last ``opening`` row above them (a group's own row printed again inside its
-    group, as a report does after a page break)."""
+    """Per row in file order: among ``rows``, those whose every text cell (not an amount, outside the
+    group columns) is in a column that the last ``opening`` row above them fills too: a group's own
+    row printed again inside its group, as a report does after a page break (its telephone again;
+    its credit limit or balance may differ), unlike a detail row with a note in a column its
+    group's opening row leaves empty."""
     out = np.zeros(len(order), dtype=bool)
     seen = np.maximum.accumulate(np.where(opening, np.arange(len(order)), -1))
     above = np.concatenate([[-1], seen[:-1]]) if len(order) else seen
-    text = frame.astype("string").apply(lambda c: c.str.strip()).fillna("")
+    others = [c for c in frame.columns if c not in groups]
     for k in np.flatnonzero(rows):
         j = above[k]
-        if j >= 0 and order[k] < n and order[j] < n:
-            out[k] = bool((text.iloc[order[k]] == text.iloc[order[j]]).all())
+        if j < 0 or order[k] >= n or order[j] >= n:
+            continue
+        r, o = int(order[k]), int(order[j])
+        text = [
+            c for c in others if not blank[c][r] and _AMOUNT.fullmatch(str(frame[c].iloc[r]).strip()) is None
+        ]
+        out[k] = all(not blank[c][o] for c in text)
     return out
 
 
