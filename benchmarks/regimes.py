@@ -22,8 +22,13 @@ final model was fitted before the refit protocol), and the same two with plain L
 time (and without each ``--drop a+b`` set of columns).
 
     nice .venv/bin/python benchmarks/regimes.py --work /tmp/ews-regimes [--ablations] [--json out.json]
+        [--boot 200] [--scores-dir DIR]
 
-Prints one table row per regime and variant; ``--json`` writes every figure.
+Prints one table row per regime and variant; ``--json`` writes every figure. ``--boot N`` adds Brier and
+ECE per variant and N-draw debtor-bootstrap 95 % intervals (``models.evaluate.bootstrap_intervals``) of
+AUC / capture@5 % / Brier of ews, the baseline, the oracle and the paired ews - baseline;
+``--scores-dir`` writes each book's forward rows with every variant's score (paired comparisons
+between commits on the same rows).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from train_forward import as_of_cut  # noqa: E402
 
 from features.catalog import CATALOG  # noqa: E402
 from features.params import FAMILIES  # noqa: E402
-from models.evaluate import classification_metrics  # noqa: E402
+from models.evaluate import bootstrap_intervals, classification_metrics  # noqa: E402
 from models.train import TrainParams, _lgbm, prepare_matrix, train_pd_model  # noqa: E402
 from pipelines.config import load_config  # noqa: E402
 from pipelines.config.project import ProjectConfig  # noqa: E402
@@ -189,10 +194,32 @@ def run_regime(
             "folds": len(outcome.folds),
             "trees": outcome.best_iteration,
             "calibration": outcome.calibration.method,
+            "shipped_calibration": getattr(getattr(outcome, "shipped_calibration", None), "method", None),
             "metrics": {k: _metrics(y[covered], v[covered]) for k, v in scores.items()},
             "seconds": round(time.perf_counter() - t0, 1),
         }
     )
+    n_boot = getattr(args, "boot", 0)
+    if n_boot:  # Brier / ECE per variant, debtor-bootstrap intervals of ews, baseline, ews - baseline
+        for name, p in scores.items():
+            m = classification_metrics(y[covered], p[covered])
+            result["metrics"][name].update({"brier": round(m["brier"], 6), "ece": round(m["ece"], 5)})
+        ci = bootstrap_intervals(
+            y[covered],
+            {k: scores[k][covered] for k in ("ews", "baseline", "oracle")},
+            test["debtor_id"].to_numpy()[covered],
+            pairs=[("ews", "baseline")],
+            n_boot=n_boot,
+            seed=0,
+        )
+        result["ci"] = {
+            k: {m: [round(x, 4) for x in v[m]] for m in ("auc", "capture_5pct", "brier") if m in v}
+            for k, v in ci.items()
+        }
+    scores_dir = getattr(args, "scores_dir", None)
+    if scores_dir:  # the forward rows' scores, for paired comparisons between commits
+        scores_dir.mkdir(parents=True, exist_ok=True)
+        test[[*KEYS, "y"]].assign(**scores).to_parquet(scores_dir / f"{regime}-s{args.seed}.parquet")
     o = result["metrics"]["oracle"]
     for m in result["metrics"].values():
         m["auc_ratio"] = round(m["auc"] / o["auc"], 4)
@@ -250,6 +277,13 @@ def main() -> None:
         default=[],
         help="also fit without these columns (a+b), ews LightGBM settings",
     )
+    ap.add_argument(
+        "--boot",
+        type=int,
+        default=0,
+        help="Brier, ECE and this many debtor-bootstrap draws (95 %% intervals)",
+    )
+    ap.add_argument("--scores-dir", type=Path, default=None, help="write each book's forward scores here")
     ap.add_argument("--json", type=Path, default=None, help="write all figures here")
     ap.add_argument(
         "--from-json", type=Path, default=None, help="only print the Markdown tables of a --json file"
@@ -275,12 +309,16 @@ def main() -> None:
         )
         for name, m in r["metrics"].items():
             cr = "n/a" if m["capture_ratio"] is None else f"{m['capture_ratio']:.3f}"
+            extra = f" Brier {m['brier']:.6f} ECE {m['ece']:.5f}" if "brier" in m else ""
             print(
-                f"{regime:10s} {name:30s} {m['auc']:.4f} {m['auc_ratio']:.4f} {m['capture_5pct']:.4f} {cr:>6s}",
+                f"{regime:10s} {name:30s} {m['auc']:.4f} {m['auc_ratio']:.4f} {m['capture_5pct']:.4f} {cr:>6s}{extra}",
                 flush=True,
             )
+        if "ci" in r:
+            print(f"{regime:10s} CI: {json.dumps(r['ci'])}", flush=True)
     if args.json:
         meta = {"config": str(args.config), "seed": args.seed, "lgbm": dataclasses.asdict(params.lgbm)}
+        meta["boot"] = args.boot
         args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str) + "\n")
     print(markdown(results))
 
