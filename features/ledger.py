@@ -129,6 +129,10 @@ class Ledger:
     # day (int32, sorted payment order) from which a payment is applied to its invoice: the later of
     # its paid day and its allocated_on; None when no payment has an allocated_on (= the paid day)
     pay_alloc: np.ndarray | None = field(default=None, repr=False)
+    # True where a payment (sorted payment order) is a credit memo (payments.kind = credit): it
+    # reduces what is open like cash but is no payment for the behaviour features; None when the
+    # book has no credit memo (every payment cash)
+    pay_credit: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -258,6 +262,7 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
 
     pay = portfolio.payments
     pay_alloc: np.ndarray | None = None
+    pay_credit: np.ndarray | None = None
     if pay is not None and not pay.empty:
         pcode = _codes(pay["debtor_id"], ids_arrow, "payments")
         pdate = day_number(pay["paid_on"])
@@ -271,6 +276,11 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
             later = np.where(np.isnat(raw), pay_date, np.maximum(day_number(raw), pay_date))
             pay_alloc = later.astype(np.int32)
             del raw, later
+        if "kind" in pay:
+            credit = (pay["kind"].astype("string") == "credit").fillna(False).to_numpy(dtype=bool)
+            if credit.any():
+                pay_credit = credit[porder]
+            del credit
         if "invoice_id" in pay and inv_rank is not None:
             value_set = _arrow(inv["invoice_id"], combine=True)
             pos = pc.fill_null(pc.index_in(_arrow(pay["invoice_id"]), value_set=value_set), -1)
@@ -346,6 +356,7 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         inv_row=inv_row,
         invoice_ids=invoice_ids,
         pay_alloc=pay_alloc,
+        pay_credit=pay_credit,
     )
 
 
@@ -435,6 +446,11 @@ class LedgerState:
     # day its pieces were applied (a payment's allocated_on, if later than paid_on); None when no
     # payment has an allocated_on (then it is ``inv_settled``). See :meth:`closed_days`.
     inv_closed: np.ndarray | None = None
+    # credit memos (payments.kind = credit): per payment row (``pay_*``) and per piece (``pc_*``);
+    # None when the book has none. They settle invoices like cash (open amounts, settlement days,
+    # defaults) but the behaviour and timing features count cash only (:meth:`cash_payments`).
+    pay_credit: np.ndarray | None = None
+    pc_credit: np.ndarray | None = None
     _memo: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ shared helpers
@@ -454,6 +470,14 @@ class LedgerState:
     def max_by(self, code: np.ndarray, values: np.ndarray, *, fill: float) -> np.ndarray:
         """Per-debtor maximum over rows with debtor ``code`` (``fill`` where a debtor has no rows)."""
         return grouped.max_by(code, self.n, values, fill=fill)
+
+    def cash_payments(self, sel: np.ndarray) -> np.ndarray:
+        """``sel`` (a mask over ``pay_*``) without the credit memos (``sel`` itself when there are none)."""
+        return sel if self.pay_credit is None else sel & ~self.pay_credit
+
+    def cash_pieces(self, sel: np.ndarray) -> np.ndarray:
+        """``sel`` (a mask over ``pc_*``) without the credit memos' pieces (``sel`` itself when none)."""
+        return sel if self.pc_credit is None else sel & ~self.pc_credit
 
     def closed_days(self) -> np.ndarray:
         """Day each invoice issued by T stopped being open (NaN while open): ``inv_settled``, except
@@ -562,6 +586,11 @@ def ledger_state(ledger: Ledger, T: int) -> LedgerState:
 
     pc_inv = np.concatenate([a_inv, w_inv])
     pc_date = np.concatenate([ledger.pay_date[alloc], ledger.pay_date[w_pay]])
+    pc_credit = (
+        None
+        if ledger.pay_credit is None
+        else np.concatenate([ledger.pay_credit[alloc], ledger.pay_credit[w_pay]])
+    )
     pc_cents = np.concatenate([a_cents, w_cents])
     del a_inv, a_cents, w_inv, w_cents, u_idx
 
@@ -611,4 +640,6 @@ def ledger_state(ledger: Ledger, T: int) -> LedgerState:
         ev_date=ledger.ev_date[ev],
         ev_kind=ledger.ev_kind[ev],
         inv_rows=issued,
+        pay_credit=None if ledger.pay_credit is None else _pick(ledger.pay_credit, pay_rows),
+        pc_credit=pc_credit,
     )

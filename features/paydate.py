@@ -341,7 +341,7 @@ def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
     usual_amount = _group_median(icode, log_amount, n)
     cols["amount_vs_usual"] = cols["log_open_amount"] - usual_amount[code]
     cols["open_rank"] = _rank_in_group(code, cols["due"].astype(np.float64)).astype(np.float64)
-    recent_pay = state.pay_date > T - 365
+    recent_pay = state.cash_payments(state.pay_date > T - 365)  # the days it pays: cash only
     pcode = state.pay_code[recent_pay].astype(np.int64)
     pday = state.pay_date[recent_pay].astype(np.int64)
     pdt = pday.astype("datetime64[D]")
@@ -370,8 +370,9 @@ def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
     # the invoice's own part payments
     sel = np.flatnonzero(state.open_mask)
     last_piece = np.full(len(state.inv_code), -np.inf)
-    if len(state.pc_inv):
-        np.maximum.at(last_piece, state.pc_inv, state.pc_date.astype(np.float64))
+    cash = state.cash_pieces(np.ones(len(state.pc_inv), dtype=bool))
+    if cash.any():
+        np.maximum.at(last_piece, state.pc_inv[cash], state.pc_date[cash].astype(np.float64))
     lp = last_piece[sel]
     cols["days_since_part_paid"] = np.where(np.isfinite(lp), T - lp, np.nan)
     # recency-weighted lateness of the settled invoices

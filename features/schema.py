@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 EVENT_KINDS: tuple[str, ...] = ("write_off", "agency_placement", "insolvency")
+PAYMENT_KINDS: tuple[str, ...] = ("cash", "credit")  # payments.kind (sparse): a credit memo is no cash
 PLAN_STATUSES: tuple[str, ...] = ("active", "broken", "completed", "cancelled")
 # Ceiling of a statement's days_past_due: ten years. Real arrears are written off long before; larger
 # values are data errors (1,000,000) or dates read as numbers (an Excel serial: 45,321 = 2024-01-30;
@@ -130,6 +131,13 @@ PAYMENTS = TableSpec(
             description="ISO-4217, optional: when given, the currency ews takes the payment in (its "
             "invoice's; see conf/sources/README.md 8b); another one is quarantined as currency_mismatch",
             pattern="^[A-Z]{3}$",
+        ),
+        Column(
+            "kind",
+            "str",
+            description="optional: cash | credit (a credit memo: it reduces what is open, as a payment does, "
+            "but is no cash for the payment behaviour features); empty = cash",
+            sparse=True,
         ),
     ),
 )

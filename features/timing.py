@@ -1,7 +1,8 @@
 """Payment timing family: how many days late the debtor pays, by window (amount-weighted).
 
 Days late of a payment piece = paid day - due day of the invoice it settles (negative = early).
-Windows select pieces paid in (T - w, T].
+Windows select pieces paid in (T - w, T]; a credit memo's pieces (payments.kind = credit) are no
+payment and are left out.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def _mean(s: LedgerState, window: int) -> np.ndarray:
 
 
 def _mean_compute(s: LedgerState, window: int) -> np.ndarray:
-    sel = s.in_window(s.pc_date, window)
+    sel = s.cash_pieces(s.in_window(s.pc_date, window))
     code, w = s.pc_code[sel], s.pc_amount[sel]
     return s.ratio(s.sum_by(code, w * s.pc_days_late[sel]), s.sum_by(code, w))
 
@@ -48,7 +49,7 @@ def weighted_quantile_by(
 
 
 def _p90(s: LedgerState, window: int) -> np.ndarray:
-    sel = s.in_window(s.pc_date, window)
+    sel = s.cash_pieces(s.in_window(s.pc_date, window))
     return weighted_quantile_by(s.n, s.pc_code[sel], s.pc_days_late[sel], s.pc_amount[sel], 0.9)
 
 
@@ -91,7 +92,7 @@ def days_late_trend_90_365(s: LedgerState) -> np.ndarray:
 @feature("timing", "365 days", "days", "payment timing varies by {value:.0f} days (standard deviation)", 1)
 def days_late_std_365d(s: LedgerState) -> np.ndarray:
     """Amount-weighted standard deviation of days late of payments in (T-365, T] (days; NaN without)."""
-    sel = s.in_window(s.pc_date, 365)
+    sel = s.cash_pieces(s.in_window(s.pc_date, 365))
     code, w, x = s.pc_code[sel], s.pc_amount[sel], s.pc_days_late[sel]
     wsum = s.sum_by(code, w)
     mean = s.ratio(s.sum_by(code, w * x), wsum)

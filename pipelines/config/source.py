@@ -249,6 +249,12 @@ class FileSource(ConfigModel):
         description="tables.payments of a ledger: the invoice of each payment from the clearing document "
         "or closing entry it shares with the invoice rows of tables.invoices (the same file)",
     )
+    credit: RowCondition | None = Field(
+        None,
+        description="tables.payments: the rows that are credit memos (e.g. {column: Document Type, values: "
+        "[DG]}): they reduce what is open like a payment but are no cash for the payment behaviour features "
+        "(payments.kind = credit; every other row cash)",
+    )
     id_scope: tuple[str, ...] = Field(
         (),
         description="tables.invoices / tables.payments / ar_export: columns whose cells qualify the table's "
@@ -269,6 +275,7 @@ class FileSource(ConfigModel):
                 ("clearing", None),
                 ("ids_from_rows", False),
                 ("id_scope", ()),
+                ("credit", None),
             ):
                 if key in data and getattr(self, key) == default:
                     del data[key]
@@ -283,6 +290,7 @@ class FileSource(ConfigModel):
             or self.clearing is not None
             or self.ids_from_rows
             or bool(self.id_scope)
+            or self.credit is not None
         )
 
     def file_format(self) -> str:
@@ -486,6 +494,12 @@ class SourceConfig(ConfigModel):
         mapped invoice_id (the join gives it). ``ids_from_rows`` only on tables.payments, not with
         ``clearing`` (whose join keys on the payments' document numbers)."""
         for table, src in self.tables.items():
+            if src.credit is not None and table != "payments":
+                raise ValueError(
+                    f"tables.{table}.credit: credit marks the credit memos among a table's payments; move it to "
+                    "tables.payments (the ledger's rows read as payments, e.g. values [DG, DZ] with credit "
+                    "{column: Document Type, values: [DG]})"
+                )
             if src.id_scope and table not in ("invoices", "payments"):
                 raise ValueError(
                     f"tables.{table}.id_scope: id_scope qualifies document numbers (tables.invoices' invoice_id, "

@@ -50,9 +50,16 @@ def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, d
             cols[name], bad[f"unparseable_id:{name}"] = parse_text(
                 src,
                 upper=name in ("currency", "country"),
-                lower=(raw.table, name) in (("events", "kind"), ("payment_plans", "status")),
+                lower=(raw.table, name)
+                in (("events", "kind"), ("payment_plans", "status"), ("payments", "kind")),
                 is_id=name.endswith("_id"),
             )
+            if (raw.table, name) == ("payments", "kind"):  # sparse: no suite rule, checked here
+                from features.schema import PAYMENT_KINDS
+
+                bad["unknown_payment_kind"] = (
+                    cols[name].notna() & ~cols[name].isin(list(PAYMENT_KINDS))
+                ).to_numpy(dtype=bool)
             if name == "currency":
                 cols[name] = cols[name].replace(CURRENCY_SYMBOLS)
                 if default_currency and raw.table == "invoices":

@@ -241,6 +241,13 @@ def _table_loader(
                 mapped[own], pre_bad = scoped_ids(
                     mapped[own], frame, spec.id_scope, tuple(csv_opts.na_values)
                 )
+        if spec.credit is not None:  # a ledger's credit memos: payments.kind credit, the other rows cash
+            from pipelines.sources.rows import matches
+
+            used.add(spec.credit.column)
+            mapped["kind"] = pd.array(
+                np.where(matches(frame[spec.credit.column], spec.credit), "credit", "cash"), dtype="string"
+            )
         if spec.ids_from_rows:  # payments exported without a number (QuickBooks' empty Num)
             from pipelines.sources.rowids import ids_from_rows
 

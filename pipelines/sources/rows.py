@@ -72,6 +72,8 @@ def check_columns(spec: FileSource, present: list[str], label: str, path: Path) 
                 wanted.append((f"rows.{key}.column", cond.column))
     for k, column in enumerate(spec.id_scope):
         wanted.append((f"id_scope[{k}]", column))
+    if spec.credit is not None:
+        wanted.append(("credit.column", spec.credit.column))
     for key, column in wanted:
         if column not in present:
             raise TableError(
@@ -456,7 +458,7 @@ def _first_cells(frame: pd.DataFrame, columns: list[str], blank: dict[str, np.nd
     return [None if pd.isna(v) else str(v) for v in out]
 
 
-def _matches(values: pd.Series, cond: RowCondition) -> np.ndarray:
+def matches(values: pd.Series, cond: RowCondition) -> np.ndarray:
     """Rows whose cell is one of the condition's values (trimmed, case-insensitive; "" = empty)."""
     text = values.astype("string").str.strip().fillna("").str.casefold()
     wanted = [v.strip().casefold() for v in cond.values]
@@ -472,13 +474,13 @@ def _filter(raw: RawFile, spec: FileSource, filtered: Counter[str]) -> RawFile:
     for cond in (rows.keep, rows.drop):  # each row counted under the first condition that leaves it out
         if cond is None:
             continue
-        hit = _matches(frame[cond.column], cond)
+        hit = matches(frame[cond.column], cond)
         gone = (~hit if cond is rows.keep else hit) & ~out
         _count(frame[cond.column], gone, cond.column, filtered)
         out |= gone
         if cond.column in malformed.columns:  # a damaged line whose leading cells were read
             known = malformed[cond.column].notna().to_numpy()
-            mhit = _matches(malformed[cond.column], cond)
+            mhit = matches(malformed[cond.column], cond)
             mgone = known & (~mhit if cond is rows.keep else mhit) & ~mal_out
             _count(malformed[cond.column], mgone, cond.column, filtered)
             mal_out |= mgone

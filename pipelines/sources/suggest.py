@@ -1037,8 +1037,15 @@ def _payments_block(
     if credits:
         lines.append(
             f"    # credit memos ({', '.join(repr(v) for v in credits)}) settle the invoices they cleared, on their "
-            "own date, like a payment (conf/sources/README.md 6c)"
+            "own date, like a payment, but are no cash for the payment behaviour features (conf/sources/README.md 6c)"
         )
+        lines.append(f"    credit: {{column: {_q(types.column)}, values: {_flow(credits)}}}")
+    elif sides is not None and types.invoices:
+        lines.append(
+            f"    # the credit side's rows of the invoices' journal ({', '.join(repr(v) for v in types.invoices)}) are "
+            "credit notes: they settle their invoices but are no cash (conf/sources/README.md 6c)"
+        )
+        lines.append(f"    credit: {{column: {_q(types.column)}, values: {_flow(sorted(types.invoices))}}}")
     if clearing is not None:
         key = f", key: {_q(clearing[1])}" if clearing[1] else ""
         scope = _clearing_scope(frame) if not clearing[1] else []
@@ -1060,8 +1067,9 @@ def _payments_block(
         )
     if others:
         lines.append(
-            f"    # left out: {', '.join(repr(v) for v in others)}; add a credit memo type to values to load "
-            "credit memos as unallocated credits (they then settle the oldest open invoice)"
+            f"    # left out: {', '.join(repr(v) for v in others)}; add a credit memo type to values (and to "
+            "credit: {column, values}) to load credit memos as unallocated credits (they then settle the oldest "
+            "open invoice; no cash)"
         )
     if negative:
         lines.append("    negate_amount: true  # the payments are written negative (credits of the ledger)")

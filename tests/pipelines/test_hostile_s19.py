@@ -183,3 +183,218 @@ def test_a_row_with_another_phone_column_than_its_opening_row_stays_a_detail_row
     result = _ingest_config(tmp_path, text, SAGE)
     assert _counts(result, "invoices") == (8, 2, 1, 5)
     assert result.manifest["tables"]["invoices"]["filtered"] == {"group_balance": 2, "group_total": 3}
+
+
+# ---------------------------------------------------------------- item 1: credit memos are not cash
+
+LEDGER = """kind: source
+name: fbl5n
+csv: {{delimiter: ";"}}
+rules: {{data_docs: false}}
+tables:
+  invoices:
+    path: {path}
+    rows: {{keep: {{column: "Document Type", values: ["RV"]}}}}
+    columns: {{invoice_id: Document Number, debtor_id: Customer, issue_date: Document Date, due_date: Net Due Date, amount: Amount}}
+  payments:
+    path: {path}
+    rows: {{keep: {{column: "Document Type", values: ["DG", "DZ"]}}}}
+    negate_amount: true
+    clearing: {{column: "Clearing Document"}}{credit}
+    columns: {{payment_id: Document Number, debtor_id: Customer, paid_on: Document Date, amount: Amount}}
+"""
+CREDIT = '\n    credit: {{column: "Document Type", values: ["DG"]}}'
+
+MEMOS = "Customer;Document Number;Document Type;Document Date;Net Due Date;Amount;Clearing Document\n" + (
+    # K1: 9000001 paid 30 days late; 9000002 paid 400.00 early and credited 100.00 39 days late;
+    # 9000003 open
+    "K1;9000001;RV;2024-01-10;2024-02-09;1000.00;1400000001\n"
+    "K1;1400000001;DZ;2024-03-10;2024-03-10;-1000.00;1400000001\n"
+    "K1;9000002;RV;2024-04-02;2024-05-02;500.00;1400000003\n"
+    "K1;1400000002;DZ;2024-04-25;2024-04-25;-400.00;1400000003\n"
+    "K1;1700000001;DG;2024-06-10;2024-06-10;-100.00;1400000003\n"
+    "K1;9000003;RV;2024-05-15;2024-06-14;200.00;\n"
+    # K2 never pays: its one invoice (due 2024-02-04) credited in full on 2024-04-20, 76 days past due
+    "K2;9000010;RV;2024-01-05;2024-02-04;800.00;1400000010\n"
+    "K2;1700000002;DG;2024-04-20;2024-04-20;-800.00;1400000010\n"
+)
+
+
+def _features_at(result, as_of: str):
+    from features.build import build_features
+
+    return build_features(result.portfolio, [as_of]).set_index("debtor_id")
+
+
+def test_a_credit_memo_reduces_the_open_amount_but_is_no_payment(tmp_path: Path) -> None:
+    """An FBL5N ledger whose credit memos (DG) clear invoices beside the payments (DZ). Before (no
+    way to tell them apart: s16-ledger) a memo was cash paid on its day. With `credit: {column:
+    Document Type, values: [DG]}` the payments carry `kind` (cash / credit) and the memos count only
+    for what is open. By hand at T = 2024-06-30:
+
+    - K1 paid 1,000.00 (2024-03-10, 30 days late) and 400.00 (2024-04-25, 7 days early), credited
+      100.00 (2024-06-10): payment_amount_365d 1,400 (before 1,500), _90d 400 (500),
+      payment_count_365d 2 (3), _90d 1 (2), days_since_last_payment 66 (20),
+      days_late_mean_365d (30*1000 - 7*400) / 1400 = 19.43 (before (27200 + 39*100) / 1500 = 20.73),
+      _90d -7 (2.2), paid_to_invoiced_365d 1400 / (1700 - 100 credited) = 0.875 (1500 / 1700),
+      _90d 400 / (700 - 100) = 0.667 (500 / 700);
+    - K2 never paid: payment_count_365d 0 (before 1), payment_amount_365d 0 (800),
+      days_since_last_payment NaN (71), paid_to_invoiced_365d 0 / (800 - 800): NaN (1.0);
+    - open amounts are the memos' business: both sides the same, 9000002 settled on 2024-06-10
+      (dpd_max_90d 38 = 2024-06-09 - 2024-05-02), 9000003 open 16 days past due; K2's invoice
+      closed on 2024-04-20 (dpd_max_90d 75 = 2024-04-19 - 2024-02-04), before the 90 days past due
+      of 2024-05-04, so its label at 2024-02-29 (horizon to 2024-05-29, observed) is 0 on both
+      sides.
+    """
+    import numpy as np
+
+    from features.labels import build_labels
+
+    before = _ingest_config(tmp_path, MEMOS, LEDGER.replace("{credit}", ""))
+    now = _ingest_config(tmp_path, MEMOS, LEDGER.replace("{credit}", CREDIT))
+    assert _counts(now, "payments") == (8, 4, 0, 4)
+    pay = now.portfolio.payments.set_index("payment_id")
+    assert pay["kind"].to_dict() == {
+        "1400000001": "cash",
+        "1400000002": "cash",
+        "1700000001": "credit",
+        "1700000002": "credit",
+    }
+    assert "kind" not in before.portfolio.payments.columns
+    b, f = _features_at(before, "2024-06-30"), _features_at(now, "2024-06-30")
+    expect_now = {
+        "payment_amount_365d": (1400.0, 0.0),
+        "payment_amount_90d": (400.0, 0.0),
+        "payment_count_365d": (2.0, 0.0),
+        "payment_count_90d": (1.0, 0.0),
+        "days_since_last_payment": (66.0, np.nan),
+        "days_late_mean_365d": (27200 / 1400, np.nan),
+        "days_late_mean_90d": (-7.0, np.nan),
+        "paid_to_invoiced_365d": (0.875, np.nan),
+        "paid_to_invoiced_90d": (400 / 600, np.nan),
+        "dpd_current_max": (16.0, 0.0),
+        "dpd_max_90d": (38.0, 75.0),
+    }
+    expect_before = {
+        "payment_amount_365d": (1500.0, 800.0),
+        "payment_amount_90d": (500.0, 800.0),
+        "payment_count_365d": (3.0, 1.0),
+        "payment_count_90d": (2.0, 1.0),
+        "days_since_last_payment": (20.0, 71.0),
+        "days_late_mean_365d": (31100 / 1500, 76.0),
+        "days_late_mean_90d": (2.2, 76.0),
+        "paid_to_invoiced_365d": (1500 / 1700, 1.0),
+        "paid_to_invoiced_90d": (500 / 700, np.nan),
+        "dpd_current_max": (16.0, 0.0),
+        "dpd_max_90d": (38.0, 75.0),
+    }
+    for frame, expect in ((f, expect_now), (b, expect_before)):
+        for name, (k1, k2) in expect.items():
+            got = [float(frame.loc["K1", name]), float(frame.loc["K2", name])]
+            np.testing.assert_allclose(got, [k1, k2], rtol=1e-9, err_msg=name)
+    for result in (before, now):
+        labels = build_labels(result.portfolio, ["2024-02-29"]).set_index("debtor_id")
+        assert int(labels.loc["K2", "label"]) == 0
+        assert not bool(labels.loc["K2", "in_default_at_asof"])
+
+
+def test_suggest_drafts_the_credit_memos_of_a_ledger_as_credit(tmp_path: Path) -> None:
+    """`ews sources suggest` on the FBL5N ledger above keeps the DG rows with the payments (s16) and
+    now marks them `credit: {column: "Document Type", values: ["DG"]}`: ingested, by hand payments 8
+    read = 4 + 0 + 4 filtered, kinds cash for the DZ rows and credit for the DG rows (before: the
+    draft had no `credit` line and the payments no `kind`)."""
+    from pipelines.ingest import ingest_source
+    from pipelines.sources.suggest import suggest_source
+
+    export = tmp_path / "fbl5n.csv"
+    export.write_text(MEMOS.replace(";", ","), encoding="utf-8")
+    draft = suggest_source(export)
+    assert 'credit: {column: "Document Type", values: ["DG"]}' in draft.text, draft.text
+    config = tmp_path / "fbl5n.yaml"
+    config.write_text(draft.text, encoding="utf-8")
+    result = ingest_source(load_config(config, SourceConfig), None, as_of=AS_OF)
+    assert _counts(result, "payments") == (8, 4, 0, 4)
+    kinds = result.portfolio.payments.set_index("payment_id")["kind"].to_dict()
+    assert kinds == {
+        "1400000001": "cash",
+        "1400000002": "cash",
+        "1700000001": "credit",
+        "1700000002": "credit",
+    }
+
+
+ODOO = (
+    "Date,Journal Entry,Journal,Account,Partner,Label,Reference,Due Date,Matching,Debit,Credit\n"
+    "2024-01-05,INV/2024/00001,Customer Invoices,121000 Account Receivable,Acme Ltd,INV/2024/00001,,2024-02-04,A1,1000.00,0.00\n"
+    "2024-01-20,INV/2024/00004,Customer Invoices,121000 Account Receivable,Beta GmbH,INV/2024/00004,,2024-02-19,A9,700.00,0.00\n"
+    "2024-02-01,PBNK1/2024/00001,Bank,121000 Account Receivable,Acme Ltd,Customer Payment INV/2024/00001,INV/2024/00001,2024-02-01,A1,0.00,1000.00\n"
+    "2024-02-25,RINV/2024/00001,Customer Invoices,121000 Account Receivable,Beta GmbH,"
+    "Reversal of INV/2024/00004,,2024-02-25,A9,0.00,700.00\n"
+)
+
+
+def test_suggest_drafts_odoo_credit_notes_as_credit(tmp_path: Path) -> None:
+    """Odoo's credit note (RINV/..., journal 'Customer Invoices', credit side) reconciled with the
+    invoice it reverses: s18's draft took it with the payments (cash). Now the draft marks the credit
+    side's rows of the invoices' journal `credit`: by hand payments 4 read = 2 + 0 + 2 filtered,
+    PBNK1/2024/00001 cash 1,000.00 on INV/2024/00001, RINV/2024/00001 credit 700.00 on
+    INV/2024/00004; Beta's features at 2024-03-31: no payment (count 0, days since last payment NaN;
+    before 1 and 35)."""
+    import math
+
+    from pipelines.ingest import ingest_source
+    from pipelines.sources.suggest import suggest_source
+
+    export = tmp_path / "journal_items.csv"
+    export.write_text(ODOO, encoding="utf-8")
+    draft = suggest_source(export)
+    assert 'credit: {column: "Journal", values: ["Customer Invoices"]}' in draft.text, draft.text
+    config = tmp_path / "odoo.yaml"
+    config.write_text(draft.text, encoding="utf-8")
+    result = ingest_source(load_config(config, SourceConfig), None, as_of=AS_OF)
+    assert _counts(result, "payments") == (4, 2, 0, 2)
+    pay = result.portfolio.payments.set_index("payment_id")
+    assert {k: (r.invoice_id, r.kind, float(r.amount)) for k, r in pay.iterrows()} == {
+        "PBNK1/2024/00001": ("INV/2024/00001", "cash", 1000.0),
+        "RINV/2024/00001": ("INV/2024/00004", "credit", 700.0),
+    }
+    beta = _features_at(result, "2024-03-31").loc["Beta GmbH"]
+    assert float(beta["payment_count_365d"]) == 0.0
+    assert math.isnan(float(beta["days_since_last_payment"]))
+
+
+def test_credit_is_checked_against_the_file_and_the_table(tmp_path: Path) -> None:
+    """`credit` names a column the file lacks: `check_inputs` (what `ews config check` runs) names
+    `tables.payments.credit.column` and the file's columns; `credit` on tables.invoices is a config
+    error naming where it goes; a canonical payments file whose `kind` column holds another word
+    than cash / credit: that row quarantined `unknown_payment_kind` (by hand 3 = 2 + 1)."""
+    import pytest
+
+    from pipelines.config import ConfigError
+    from pipelines.sources.read import TableError
+
+    config = LEDGER.replace("{credit}", '\n    credit: {{column: "Doc Type", values: ["DG"]}}')
+    with pytest.raises(TableError, match=r"tables\.payments\.credit\.column.*Document Type"):
+        _ingest_config(tmp_path, MEMOS, config)
+    wrong = LEDGER.replace("{credit}", "").replace(
+        "    columns: {{invoice_id",
+        '    credit: {{column: "Document Type", values: ["DG"]}}\n    columns: {{invoice_id',
+    )
+    with pytest.raises(ConfigError, match=r"tables\.invoices\.credit.*tables\.payments"):
+        _ingest_config(tmp_path, MEMOS, wrong)
+    tables = """kind: source
+name: canonical
+rules: {{data_docs: false}}
+tables:
+  payments:
+    path: {path}
+"""
+    text = (
+        "payment_id,debtor_id,paid_on,amount,kind\n"
+        "P1,K1,2024-03-01,100.00,cash\nP2,K1,2024-03-02,50.00,Credit\nP3,K1,2024-03-03,20.00,refund\n"
+    )
+    result = _ingest_config(tmp_path, text, tables)
+    t = result.manifest["tables"]["payments"]
+    assert (t["rows_in"], t["rows_accepted"], t["rows_quarantined"]) == (3, 2, 1)
+    assert result.manifest["tables"]["payments"]["reasons"] == {"unknown_payment_kind": 1}
+    assert result.portfolio.payments["kind"].tolist() == ["cash", "credit"]
