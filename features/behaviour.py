@@ -59,8 +59,10 @@ def unallocated_share_365d(s: LedgerState) -> np.ndarray:
 @feature("behaviour", "history to T", "days", "no payment for {value:.0f} days", 1)
 def days_since_last_payment(s: LedgerState) -> np.ndarray:
     """Days from the last payment (paid_on <= T) to T (days; NaN if the debtor never paid)."""
-    cash = s.cash_payments(np.ones(len(s.pay_code), dtype=bool))
-    last = s.max_by(s.pay_code[cash], s.pay_date[cash].astype(np.float64), fill=np.nan)
+    code, day = s.pay_code, s.pay_date
+    if s.pay_credit is not None:  # cash only (no copy of the arrays without credit memos)
+        code, day = code[~s.pay_credit], day[~s.pay_credit]
+    last = s.max_by(code, day.astype(np.float64), fill=np.nan)
     return s.T - last
 
 

@@ -370,9 +370,11 @@ def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
     # the invoice's own part payments
     sel = np.flatnonzero(state.open_mask)
     last_piece = np.full(len(state.inv_code), -np.inf)
-    cash = state.cash_pieces(np.ones(len(state.pc_inv), dtype=bool))
-    if cash.any():
-        np.maximum.at(last_piece, state.pc_inv[cash], state.pc_date[cash].astype(np.float64))
+    pc_inv, pc_date = state.pc_inv, state.pc_date
+    if state.pc_credit is not None:  # cash only (no copy of the arrays without credit memos)
+        pc_inv, pc_date = pc_inv[~state.pc_credit], pc_date[~state.pc_credit]
+    if len(pc_inv):
+        np.maximum.at(last_piece, pc_inv, pc_date.astype(np.float64))
     lp = last_piece[sel]
     cols["days_since_part_paid"] = np.where(np.isfinite(lp), T - lp, np.nan)
     # recency-weighted lateness of the settled invoices
