@@ -255,6 +255,12 @@ class FileSource(ConfigModel):
         "[DG]}): they reduce what is open like a payment but are no cash for the payment behaviour features "
         "(payments.kind = credit; every other row cash)",
     )
+    invoice_prefix: str | None = Field(
+        None,
+        min_length=1,
+        description="tables.payments: text written before the invoice number in the invoice_id column's cells "
+        "(NetSuite's Applied To Transaction: 'Invoice #INV1001'), removed from the cells that start with it",
+    )
     id_scope: tuple[str, ...] = Field(
         (),
         description="tables.invoices / tables.payments / ar_export: columns whose cells qualify the table's "
@@ -276,6 +282,7 @@ class FileSource(ConfigModel):
                 ("ids_from_rows", False),
                 ("id_scope", ()),
                 ("credit", None),
+                ("invoice_prefix", None),
             ):
                 if key in data and getattr(self, key) == default:
                     del data[key]
@@ -291,6 +298,7 @@ class FileSource(ConfigModel):
             or self.ids_from_rows
             or bool(self.id_scope)
             or self.credit is not None
+            or self.invoice_prefix is not None
         )
 
     def file_format(self) -> str:
@@ -494,6 +502,16 @@ class SourceConfig(ConfigModel):
         mapped invoice_id (the join gives it). ``ids_from_rows`` only on tables.payments, not with
         ``clearing`` (whose join keys on the payments' document numbers)."""
         for table, src in self.tables.items():
+            if src.invoice_prefix is not None and (table != "payments" or "invoice_id" not in src.columns):
+                raise ValueError(
+                    f"tables.{table}.invoice_prefix: invoice_prefix removes the text before the invoice number "
+                    "in the cells of tables.payments' columns.invoice_id (NetSuite: 'Invoice #'); "
+                    + (
+                        "map invoice_id to that column, or remove invoice_prefix"
+                        if table == "payments"
+                        else "move it to tables.payments"
+                    )
+                )
             if src.credit is not None and table != "payments":
                 raise ValueError(
                     f"tables.{table}.credit: credit marks the credit memos among a table's payments; move it to "

@@ -241,6 +241,13 @@ def _table_loader(
                 mapped[own], pre_bad = scoped_ids(
                     mapped[own], frame, spec.id_scope, tuple(csv_opts.na_values)
                 )
+        if spec.invoice_prefix is not None and "invoice_id" in mapped:  # NetSuite: 'Invoice #INV1001'
+            cells = mapped["invoice_id"].astype("string")
+            trimmed = cells.str.strip()
+            mapped["invoice_id"] = cells.where(
+                ~trimmed.str.startswith(spec.invoice_prefix).fillna(False),
+                trimmed.str.slice(len(spec.invoice_prefix)),
+            )
         if spec.credit is not None:  # a ledger's credit memos: payments.kind credit, the other rows cash
             from pipelines.sources.rows import matches
 

@@ -1010,7 +1010,9 @@ def _payments_block(
             cols["amount"] = credit
     if "currency" in mapping:
         cols["currency"] = mapping["currency"].name
-    credits = [v for v in types.others if v.lower() in _CREDIT_MEMO_TYPES] if clearing is not None else []
+    # credit memos go with the payments (left out, the invoices they credited would stay open for good):
+    # marked `credit`, they settle what they were applied to (or the oldest open invoice) and are no cash
+    credits = [v for v in types.others if v.lower() in _CREDIT_MEMO_TYPES]
     kept = sorted(types.payments + credits)
     rows = frame.loc[frame[types.column].fillna("").str.strip().isin(kept)]
     negative = False
@@ -1036,7 +1038,8 @@ def _payments_block(
     others = [v for v in types.others if v not in credits]
     if credits:
         lines.append(
-            f"    # credit memos ({', '.join(repr(v) for v in credits)}) settle the invoices they cleared, on their "
+            f"    # credit memos ({', '.join(repr(v) for v in credits)}) settle the invoices they "
+            f"{'cleared' if clearing is not None else 'were applied to (else the oldest open one)'}, on their "
             "own date, like a payment, but are no cash for the payment behaviour features (conf/sources/README.md 6c)"
         )
         lines.append(f"    credit: {{column: {_q(types.column)}, values: {_flow(credits)}}}")
@@ -1081,9 +1084,14 @@ def _payments_block(
         lines.append("      # invoice_id: given by clearing")
     elif applied is not None:
         lines.append(
-            f"      invoice_id: {_q(applied)}  # GUESS: its values on the payment rows are invoice numbers "
+            f"      invoice_id: {_q(applied[0])}  # GUESS: its values on the payment rows are invoice numbers "
             "of the invoice rows (the invoice each payment settles)"
+            + (f", written after {applied[1]!r}" if applied[1] else "")
         )
+        if applied[1]:
+            lines.append(
+                f"    invoice_prefix: {_q(applied[1])}  # removed from the invoice_id cells that start with it"
+            )
     else:
         lines.append(
             "      # invoice_id: no column names the invoice a payment settles: the payments are unallocated "
@@ -1094,9 +1102,11 @@ def _payments_block(
 
 def _applied_to(
     types: DocumentTypes, mapping: dict[str, Column], frame: pd.DataFrame, rows: pd.DataFrame, used: set[str]
-) -> str | None:
+) -> tuple[str, str] | None:
     """The column whose cells on the payment rows are invoice numbers of the invoice rows (Business
-    Central's 'Applies-to Doc. No.'): at least 80 % of its non-empty payment-row cells, 2 or more."""
+    Central's 'Applies-to Doc. No.'): at least 80 % of its non-empty payment-row cells, 2 or more;
+    or such numbers all written after one text (NetSuite's 'Applied To Transaction': 'Invoice
+    #INV1001'). Returns the column and that text ('' when none)."""
     if "invoice_id" not in mapping:
         return None
     numbers = set(frame.loc[types.invoice_rows.to_numpy(), mapping["invoice_id"].name].fillna("").str.strip())
@@ -1107,7 +1117,13 @@ def _applied_to(
         cells = rows[name].fillna("").str.strip()
         cells = cells[cells != ""]
         if len(cells) >= 2 and cells.isin(numbers).mean() >= 0.8:
-            return str(name)
+            return str(name), ""
+        if len(cells) >= 2 and numbers:
+            found = cells.str.extract(r"^(.*[\s#])([^\s#]+)$")  # 'Invoice #' + 'INV1001'
+            common = found[0].dropna().mode()
+            same = found[0] == common.iloc[0] if len(common) else None
+            if same is not None and same.mean() >= 0.8 and found[1][same].isin(numbers).mean() >= 0.8:
+                return str(name), str(common.iloc[0])
     return None
 
 

@@ -70,12 +70,15 @@ def test_a_business_central_ledger_is_drafted_with_row_filters_and_ingested_as_t
     keeps the Invoice rows as invoices and the Payment rows (sign reversed) as payments, from the
     same file: invoices 38 read = 21 accepted + 0 quarantined + 17 filtered (14 Payment, 3 Credit
     Memo), payments 38 = 14 + 0 + 24, the 14 payments unallocated (applied to the oldest open
-    invoice first) for 1,100 + ... + 1,113 = 15,491.00."""
+    invoice first) for 1,100 + ... + 1,113 = 15,491.00. Since s19-robust the credit memos go with the
+    payments, marked `credit` (no cash; left out, what they credited stayed open): payments 38 = 17
+    + 0 + 21, the 14 payments cash 15,491.00 and the 3 memos credit 150.00, all unallocated."""
     export = tmp_path / "cle.csv"
     export.write_text(_bc_ledger(), encoding="utf-8")
     draft, result = _draft_and_ingest(tmp_path, export)
     assert 'rows: {keep: {column: "Document Type", values: ["Invoice"]}}' in draft.text
-    assert 'rows: {keep: {column: "Document Type", values: ["Payment"]}}' in draft.text
+    assert 'rows: {keep: {column: "Document Type", values: ["Credit Memo", "Payment"]}}' in draft.text
+    assert 'credit: {column: "Document Type", values: ["Credit Memo"]}' in draft.text
     assert "negate_amount: true" in draft.text
     inv, pay = result.manifest["tables"]["invoices"], result.manifest["tables"]["payments"]
     assert (inv["rows_read"], inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (
@@ -86,10 +89,12 @@ def test_a_business_central_ledger_is_drafted_with_row_filters_and_ingested_as_t
     )
     assert inv["rows_filtered"] == 17
     assert inv["filtered"] == {"Document Type: Credit Memo": 3, "Document Type: Payment": 14}
-    assert (pay["rows_read"], pay["rows_in"], pay["rows_accepted"], pay["rows_filtered"]) == (38, 14, 14, 24)
-    assert pay["filtered"] == {"Document Type: Credit Memo": 3, "Document Type: Invoice": 21}
+    assert (pay["rows_read"], pay["rows_in"], pay["rows_accepted"], pay["rows_filtered"]) == (38, 17, 17, 21)
+    assert pay["filtered"] == {"Document Type: Invoice": 21}
     payments = result.portfolio.payments
-    assert payments["amount"].sum() == pytest.approx(sum(1100 + i for i in range(14)))
+    cash = payments["kind"] == "cash"
+    assert payments.loc[cash, "amount"].sum() == pytest.approx(sum(1100 + i for i in range(14)))
+    assert payments.loc[~cash, "amount"].tolist() == [50.0, 50.0, 50.0]
     assert (payments["amount"] > 0).all() and payments["invoice_id"].isna().all()
     assert sorted(payments["debtor_id"].unique()) == ["C0", "C1", "C2"]
     assert not any("credit note" in w for w in result.manifest["warnings"])
@@ -354,7 +359,8 @@ def test_a_german_business_central_ledger_is_drafted_with_its_document_types(tmp
     """Business Central in German ('Debitorenposten': Belegart Rechnung / Zahlung / Gutschrift, ';',
     decimal comma, d.m.Y): 6 invoices of 2 customers, 4 paid, 1 credit memo. Before: no document
     type was recognised: the draft read all 11 rows as invoices (5 quarantined amount_not_positive).
-    Now: invoices 11 read = 6 + 0 + 5 filtered, payments 11 = 4 + 0 + 7 (sign reversed)."""
+    Now: invoices 11 read = 6 + 0 + 5 filtered, payments 11 = 4 + 0 + 7 (sign reversed); since
+    s19-robust the Gutschrift goes with the payments, marked `credit`: payments 11 = 5 + 0 + 6."""
     lines = ["Buchungsdatum;Belegart;Belegnr.;Debitornr.;Beschreibung;Betrag;Fälligkeitsdatum"]
     for i in range(6):
         issue = dt.date(2024, 9, 2) + dt.timedelta(days=5 * i)
@@ -371,7 +377,8 @@ def test_a_german_business_central_ledger_is_drafted_with_its_document_types(tmp
     export.write_text("\n".join(lines) + "\n", encoding="utf-8")
     draft, result = _draft_and_ingest(tmp_path, export)
     assert 'rows: {keep: {column: "Belegart", values: ["Rechnung"]}}' in draft.text
-    assert 'rows: {keep: {column: "Belegart", values: ["Zahlung"]}}' in draft.text
+    assert 'rows: {keep: {column: "Belegart", values: ["Gutschrift", "Zahlung"]}}' in draft.text
+    assert 'credit: {column: "Belegart", values: ["Gutschrift"]}' in draft.text
     inv, pay = result.manifest["tables"]["invoices"], result.manifest["tables"]["payments"]
     assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"], inv["rows_filtered"]) == (
         11,
@@ -381,11 +388,14 @@ def test_a_german_business_central_ledger_is_drafted_with_its_document_types(tmp
     )
     assert (pay["rows_read"], pay["rows_accepted"], pay["rows_quarantined"], pay["rows_filtered"]) == (
         11,
-        4,
+        5,
         0,
-        7,
+        6,
     )
-    assert result.portfolio.payments["amount"].sum() == pytest.approx(1200 + 1201 + 1202 + 1203)
+    payments = result.portfolio.payments
+    cash = payments["kind"] == "cash"
+    assert payments.loc[cash, "amount"].sum() == pytest.approx(1200 + 1201 + 1202 + 1203)
+    assert payments.loc[~cash, "amount"].tolist() == [50.0]
 
 
 def test_payment_rows_that_name_their_invoice_are_drafted_allocated(tmp_path: Path) -> None:
@@ -406,8 +416,9 @@ def test_payment_rows_that_name_their_invoice_are_drafted_allocated(tmp_path: Pa
     draft, result = _draft_and_ingest(tmp_path, export)
     assert 'invoice_id: "Applies-to Doc. No."' in draft.text
     payments = result.portfolio.payments.sort_values("payment_id")
-    assert payments["invoice_id"].tolist() == [f"1030{i:02d}" for i in range(14)]
-    assert result.manifest["tables"]["payments"]["rows_accepted"] == 14
+    cash = payments[payments["kind"] == "cash"]  # the 3 credit memos (s19-robust) name no invoice
+    assert cash["invoice_id"].tolist() == [f"1030{i:02d}" for i in range(14)]
+    assert result.manifest["tables"]["payments"]["rows_accepted"] == 17
 
 
 def _qbo_transactions() -> str:

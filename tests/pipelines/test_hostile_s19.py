@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
+
 from pipelines.config import load_config
 from pipelines.config.source import SourceConfig
 
@@ -398,3 +400,95 @@ tables:
     assert (t["rows_in"], t["rows_accepted"], t["rows_quarantined"]) == (3, 2, 1)
     assert result.manifest["tables"]["payments"]["reasons"] == {"unknown_payment_kind": 1}
     assert result.portfolio.payments["kind"].tolist() == ["cash", "credit"]
+
+
+# ---------------------------------------------------------------- item 4: a new user's walk (NetSuite)
+
+NETSUITE = (
+    "Date,Type,Document Number,Name,Due Date/Receive By,Amount,Applied To Transaction\n"
+    '1/15/2024,Invoice,INV1001,1001 Acme Ltd,2/14/2024,"1,000.00",\n'
+    "1/20/2024,Invoice,INV1002,1001 Acme Ltd,2/19/2024,500.00,\n"
+    "1/22/2024,Invoice,INV1003,1002 Beta GmbH,2/21/2024,300.00,\n"
+    '2/1/2024,Payment,PYMT2001,1001 Acme Ltd,,"1,000.00",Invoice #INV1001\n'
+    "2/20/2024,Credit Memo,CM3001,1001 Acme Ltd,,500.00,Invoice #INV1002\n"
+    "2/25/2024,Payment,PYMT2002,1002 Beta GmbH,,150.00,\n"
+    "3/1/2024,Payment,PYMT2003,1002 Beta GmbH,,100.00,Invoice #INV1003\n"
+)
+
+
+def test_suggest_reads_netsuites_applied_to_transaction_and_its_credit_memos(tmp_path: Path) -> None:
+    """NetSuite's transaction search (hand-built after its CSV: Type Invoice / Payment / Credit
+    Memo, 'Applied To Transaction' = 'Invoice #INV1001' on the rows applied to an invoice). Before:
+    the draft kept the Payment rows only (the credit memo left out: INV1002, credited in full, open
+    for good) and mapped no invoice_id ('no column names the invoice'): every payment unallocated
+    cash. Now the draft keeps the credit memos with the payments, marked `credit`, and reads the
+    invoice from 'Applied To Transaction' without its 'Invoice #' (`invoice_prefix`). By hand
+    payments 7 read = 4 in + 3 filtered = 4 + 0: PYMT2001 cash 1,000.00 on INV1001, CM3001 credit
+    500.00 on INV1002, PYMT2002 cash 150.00 unallocated, PYMT2003 cash 100.00 on INV1003; open at
+    2024-03-31: INV1003 50.00 (300 - 100 - the 150 on account), the rest settled."""
+    from pipelines.ingest import ingest_source
+    from pipelines.sources.suggest import suggest_source
+
+    export = tmp_path / "transactions.csv"
+    export.write_text(NETSUITE, encoding="utf-8")
+    draft = suggest_source(export)
+    for line in (
+        'rows: {keep: {column: "Type", values: ["Credit Memo", "Payment"]}}',
+        'credit: {column: "Type", values: ["Credit Memo"]}',
+        'invoice_id: "Applied To Transaction"',
+        'invoice_prefix: "Invoice #"',
+    ):
+        assert line in draft.text, (line, draft.text)
+    config = tmp_path / "ns.yaml"
+    config.write_text(draft.text, encoding="utf-8")
+    result = ingest_source(load_config(config, SourceConfig), None, as_of=AS_OF)
+    assert _counts(result, "payments") == (7, 4, 0, 3)
+    pay = result.portfolio.payments.set_index("payment_id")
+    got = {
+        k: (None if pd.isna(r.invoice_id) else r.invoice_id, r.kind, float(r.amount))
+        for k, r in pay.iterrows()
+    }
+    assert got == {
+        "PYMT2001": ("INV1001", "cash", 1000.0),
+        "CM3001": ("INV1002", "credit", 500.0),
+        "PYMT2002": (None, "cash", 150.0),
+        "PYMT2003": ("INV1003", "cash", 100.0),
+    }
+    from features.ledger import day_number, ledger_state, prepare_ledger
+
+    ledger = prepare_ledger(result.portfolio)
+    state = ledger_state(ledger, int(day_number(pd.Timestamp("2024-03-31"))))
+    ids = [ledger.invoice_ids[int(r)].as_py() for r in ledger.inv_row]
+    assert dict(zip(ids, state.inv_remaining.tolist(), strict=True)) == {
+        "INV1001": 0.0,
+        "INV1002": 0.0,
+        "INV1003": 50.0,
+    }
+
+
+def test_invoice_prefix_is_checked(tmp_path: Path) -> None:
+    """`invoice_prefix` on tables.invoices, or on payments that map no invoice_id: a config error
+    naming the key and the fix."""
+    import pytest
+
+    from pipelines.config import ConfigError
+
+    base = """kind: source
+name: ns
+tables:
+  invoices:
+    path: {path}
+    rows: {{keep: {{column: Type, values: [Invoice]}}}}
+    columns: {{invoice_id: Document Number, debtor_id: Name, issue_date: Date, due_date: Due Date/Receive By, amount: Amount}}
+    values: {{date_format: m/d/Y, thousands: ','}}{inv}
+  payments:
+    path: {path}
+    rows: {{keep: {{column: Type, values: [Payment]}}}}
+    columns: {{payment_id: Document Number, debtor_id: Name, paid_on: Date, amount: Amount}}
+    values: {{date_format: m/d/Y, thousands: ','}}{pay}
+"""
+    prefix = '\n    invoice_prefix: "Invoice #"'
+    with pytest.raises(ConfigError, match=r"tables\.invoices\.invoice_prefix"):
+        _ingest_config(tmp_path, NETSUITE, base.replace("{inv}", prefix).replace("{pay}", ""))
+    with pytest.raises(ConfigError, match=r"tables\.payments\.invoice_prefix.*invoice_id"):
+        _ingest_config(tmp_path, NETSUITE, base.replace("{inv}", "").replace("{pay}", prefix))
