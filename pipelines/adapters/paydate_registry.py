@@ -165,12 +165,27 @@ def log_paydate(
 def gate_decision(
     metrics: Mapping[str, float], coverage_band: tuple[float, float] = (0.7, 0.9)
 ) -> GateDecision:
-    """Promote when the test MAE in days is below the better baseline's and the p10-p90 coverage is
-    within ``coverage_band``. With ``coverage_80_ci_low`` / ``_high`` (a debtor-bootstrap 95 %
-    interval, :func:`models.paydate.coverage_interval`) the coverage fails only when that interval
-    lies wholly outside the band: on a small book a few debtors move it by several points."""
+    """Promote when the test MAE in days is not worse than the better baseline's and the p10-p90
+    coverage is within ``coverage_band``. With ``mae_diff_ci_low`` / ``_high`` (the 95 % paired
+    debtor-bootstrap interval of model - better baseline, :func:`models.paydate.mae_difference_interval`)
+    the MAE fails only when that interval lies wholly above 0; without it (a version logged before
+    session 19) the point MAE must be below the baseline's. With ``coverage_80_ci_low`` / ``_high``
+    (a debtor-bootstrap 95 % interval, :func:`models.paydate.coverage_interval`) the coverage fails
+    only when that interval lies wholly outside the band: on a small book a few debtors move it by
+    several points."""
     mae = float(metrics["mae_days"])
     base = min(float(metrics["due_date_mae_days"]), float(metrics["due_plus_lateness_mae_days"]))
+    mae_text = f"MAE {mae:.2f} days vs the better baseline {base:.2f}"
+    if "mae_diff_ci_low" in metrics and "mae_diff_ci_high" in metrics:
+        d_low, d_high = float(metrics["mae_diff_ci_low"]), float(metrics["mae_diff_ci_high"])
+        mae_ok = not d_low > 0
+        mae_text += f": difference {mae - base:+.2f} days [95 % {d_low:+.2f}, {d_high:+.2f}]"
+        if not mae_ok:
+            mae_text += ", worse with the whole interval above 0"
+        elif not mae < base:
+            mae_text += ", not significantly worse"
+    else:
+        mae_ok = mae < base
     cover = float(metrics["coverage_80"])
     band = f"band {coverage_band[0]:.0%}..{coverage_band[1]:.0%}"
     if "coverage_80_ci_low" in metrics and "coverage_80_ci_high" in metrics:
@@ -181,7 +196,7 @@ def gate_decision(
         cover_ok = coverage_band[0] <= cover <= coverage_band[1]
         cover_text = f"p10-p90 coverage {cover:.1%} ({band})"
     checks = [
-        (mae < base, f"MAE {mae:.2f} days vs the better baseline {base:.2f}"),
+        (mae_ok, mae_text),
         (cover_ok, cover_text),
     ]
     reasons = tuple(("ok " if ok else "FAIL ") + text for ok, text in checks)

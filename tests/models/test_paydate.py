@@ -46,6 +46,7 @@ from models.paydate import (
     grid_cdf,
     interval_days,
     leave_one_out_knots,
+    mae_difference_interval,
     median_days,
     pit_bounds,
     predict_hazards,
@@ -955,12 +956,62 @@ def test_paydate_gate_reads_the_coverage_interval() -> None:
     ).passed
 
 
+def test_mae_difference_interval_by_hand() -> None:
+    """Debtor A: 2 paid invoices, model errors 1 and 3 days, baseline 2 and 2; debtor B: 1 paid
+    invoice, model 5, baseline 1, and 1 unpaid in the horizon (no error counted). A draw AA gives
+    MAE 2 - 2 = 0, BB 5 - 1 = +4, AB / BA (9 - 5) / 3 = +4/3: with 400 draws (AA and BB each about
+    1 in 4) the 2.5 % / 97.5 % quantiles are 0 and +4 (the pooled point: 9/3 - 5/3 = +4/3). One
+    debtor only (A): no spread, both ends equal its difference, 0."""
+    actual = np.array([10.0, 10.0, 10.0, np.nan])
+    model = np.array([11.0, 7.0, 15.0, 3.0])
+    base = np.array([12.0, 8.0, 9.0, 40.0])
+    assert mae_difference_interval(model, base, actual, np.array([1, 1, 2, 2]), 26 * 7) == (0.0, 4.0)
+    assert mae_difference_interval(model[:2], base[:2], actual[:2], np.array([1, 1]), 26 * 7) == (0.0, 0.0)
+    # a prediction beyond the horizon (NaN) counts as the horizon, as point_metrics counts it
+    late = mae_difference_interval(np.array([np.nan]), np.array([10.0]), np.array([12.0]), np.array([1]), 20)
+    assert late == (8.0 - 2.0, 8.0 - 2.0)
+
+
+def test_paydate_gate_reads_the_mae_interval() -> None:
+    """s18-firstrun: the MAE line compared points, so a model as good as the baseline failed about
+    half the time by chance. With the paired debtor interval of model - better baseline it fails
+    only when the whole interval lies above 0; a point below the baseline passes as before."""
+    from pipelines.adapters.paydate_registry import gate_decision as paydate_gate
+
+    m = {
+        "mae_days": 10.5,
+        "due_date_mae_days": 12.0,
+        "due_plus_lateness_mae_days": 10.0,
+        "coverage_80": 0.80,
+    }
+    # no interval (a version logged before): the point rule, 10.50 >= 10.00 fails
+    assert not paydate_gate(m).passed
+    tied = paydate_gate({**m, "mae_diff_ci_low": -0.4, "mae_diff_ci_high": 1.4})
+    assert tied.passed and tied.reasons[0] == (
+        "ok MAE 10.50 days vs the better baseline 10.00: difference +0.50 days [95 % -0.40, +1.40], "
+        "not significantly worse"
+    )
+    worse = paydate_gate({**m, "mae_diff_ci_low": 0.2, "mae_diff_ci_high": 0.8})
+    assert not worse.passed and worse.reasons[0] == (
+        "FAIL MAE 10.50 days vs the better baseline 10.00: difference +0.50 days [95 % +0.20, +0.80], "
+        "worse with the whole interval above 0"
+    )
+    better = paydate_gate({**m, "mae_days": 8.0, "mae_diff_ci_low": -3.0, "mae_diff_ci_high": -1.0})
+    assert better.passed and better.reasons[0] == (
+        "ok MAE 8.00 days vs the better baseline 10.00: difference -2.00 days [95 % -3.00, -1.00]"
+    )
+
+
 def test_evaluate_reports_the_coverage_interval(trained) -> None:
     """The held-out figures carry a debtor-bootstrap interval around the pooled coverage."""
     _, _, booster, T, inv = trained
     metrics, _, _ = evaluate(booster, [(T, inv)], FAST.horizon_weeks)
     assert metrics["coverage_80_ci_low"] <= metrics["coverage_80"] <= metrics["coverage_80_ci_high"]
     assert metrics["coverage_80_ci_high"] - metrics["coverage_80_ci_low"] > 0.005
+    # ... and one around the MAE difference with the better baseline (here due + lateness)
+    base = min(metrics["due_date_mae_days"], metrics["due_plus_lateness_mae_days"])
+    assert metrics["mae_diff_ci_low"] <= metrics["mae_days"] - base <= metrics["mae_diff_ci_high"]
+    assert metrics["mae_diff_ci_high"] - metrics["mae_diff_ci_low"] > 0.01
 
 
 def test_test_invoice_codes_name_one_debtor_across_buckets(portfolio) -> None:
