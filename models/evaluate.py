@@ -560,6 +560,8 @@ def _plain(reason: str, challenger: Mapping[str, float]) -> str:
         return "its PDs are further from the observed default rates than chance allows"
     if "worse than the scorecard" in reason:
         return "it is worse than the simpler scorecard"
+    if "worse than the book's default rate" in reason:
+        return "it is worse than giving every debtor the book's default rate"
     if "worse than the champion" in reason:
         return "it is worse than the current champion"
     if "champion comparison impossible" in reason:
@@ -612,9 +614,9 @@ def gate_decision(
     champion_note: str | None = None,
     champion_problem: str | None = None,
     auc_interval: tuple[float, float] | None = None,
-    first_model_promotes: bool = False,
     baseline_evidence: str | None = None,
     first_model: bool = False,
+    baseline_name: str = "the scorecard baseline",
 ) -> GateDecision:
     """Decide whether the challenger may become champion.
 
@@ -628,9 +630,9 @@ def gate_decision(
     ``auc_interval``: the 95 % debtor-bootstrap interval of the test AUC; when given (the roll-rate
     model of a small book, whose test window holds a handful of defaults, and the first model of any
     book, ``pipelines.flows.train.gate``), the AUC floor fails only when the whole interval lies below
-    it. ``first_model_promotes`` (the roll-rate model of a small book when there is no champion yet:
-    without one the nightly scores nothing): a failed check is kept as a ``WARN`` reason and the
-    model is promoted.
+    it. ``baseline_name``: what ``vs_baseline`` compares with (the roll-rate model: "the book's
+    default rate", every debtor at the default rate known at the month-end,
+    :func:`models.rollrate.evaluate_rollrate`).
 
     ``baseline_evidence``: the body of evidence ``vs_baseline`` was measured on, named in the reason
     (the challenger rule's own: the test window, or the pooled rolling-origin folds when the test
@@ -641,8 +643,10 @@ def gate_decision(
     snapshot, the test window included, with its own calibrator (``calibration.oof_folds``: chosen on
     out-of-fold scores of that refit; 0: the window calibrator refitted on the calibration and test
     windows), so a level missed on the test window (e.g. after a shock) is the evaluation model's, not
-    the shipped one's. A model worse than the scorecard or below the AUC
-    floor is still refused.
+    the shipped one's (a roll-rate model's shipped matrix is refitted on the moves of every month-end,
+    the test window's included). A model worse than its baseline or with its whole AUC interval below
+    the floor is still refused, the first roll-rate model of a small book included (before session
+    19 that one was promoted whatever failed).
     """
     reasons: list[str] = [f"ok challenger is the {kind} model"]
     ok = True
@@ -688,7 +692,7 @@ def gate_decision(
     elif vs_baseline is None:
         reasons.append("ok the challenger is the scorecard baseline itself")
     else:
-        worse, why = _worse("the scorecard baseline", *vs_baseline, on=baseline_evidence)
+        worse, why = _worse(baseline_name, *vs_baseline, on=baseline_evidence)
         ok = ok and not worse
         reasons.append(why)
     if champion_problem is not None:
@@ -701,20 +705,18 @@ def gate_decision(
     else:
         reasons.append(f"ok {champion_note or 'no current champion'}")
     only_ece = ece_failed and sum(r.startswith("FAIL ") for r in reasons) == 1
-    if first_model and not ok and only_ece and not first_model_promotes:
+    if first_model and not ok and only_ece:
         reasons = [r.replace("FAIL ", "WARN ", 1) if r.startswith("FAIL test_ece") else r for r in reasons]
+        shipped = (
+            "the shipped matrix is refitted on the moves of every month-end, the test window's included"
+            if kind == "rollrate"
+            else "the shipped model is refitted on every labelled snapshot, the test window included, with "
+            "its own calibrator (calibration.oof_folds)"
+        )
         reasons.append(
             "ok promoted with the ECE warning above: the first model of this book (no champion yet; without "
-            "one the nightly scores nothing); the shipped model is refitted on every labelled snapshot, the "
-            "test window included, with its own calibrator (calibration.oof_folds), and the next `ews train` "
-            "is held to the limit against this champion"
-        )
-        ok = True
-    if first_model_promotes and not ok:
-        reasons = [r.replace("FAIL ", "WARN ", 1) for r in reasons]
-        reasons.append(
-            "ok promoted with the warnings above: the first model of a small book (no champion yet; "
-            "without one the nightly scores nothing)"
+            f"one the nightly scores nothing); {shipped}, and the next `ews train` is held to the limit "
+            "against this champion"
         )
         ok = True
     return GateDecision(
@@ -722,5 +724,5 @@ def gate_decision(
         reasons=tuple(reasons),
         challenger={k: float(v) for k, v in challenger.items()},
         champion=None if champion is None else {k: float(v) for k, v in champion.items()},
-        summary=_summary(ok, reasons, challenger, first_model or first_model_promotes),
+        summary=_summary(ok, reasons, challenger, first_model),
     )

@@ -38,6 +38,7 @@ __all__ = [
     "RollRateTooSmallError",
     "assign_states",
     "check_book",
+    "default_rate_known",
     "evaluate_rollrate",
     "horizon_months",
     "horizon_pd",
@@ -1046,8 +1047,9 @@ def check_book(frame: pd.DataFrame, params: RollRateParams) -> dict[str, int]:
 @dataclass(frozen=True)
 class RollRateOutcome:
     """A roll-rate training: the shipped model (fitted on every month-end), the out-of-time test
-    (``test``: ``debtor_id``, ``as_of``, ``segment``, ``y``, ``pd``; each test month-end scored by
-    the matrix fitted on the moves observed by it), ``metrics`` with ``intervals`` (debtor
+    (``test``: ``debtor_id``, ``as_of``, ``segment``, ``y``, ``pd``, ``state``, ``pd_baseline``;
+    each test month-end scored by the matrix fitted on the moves observed by it, and at the book's
+    default rate known then, :func:`default_rate_known`, the gate's baseline), ``metrics`` with ``intervals`` (debtor
     bootstrap), ``ece_tolerance`` (chance ECE on the test rows), the book's ``counts``, and the
     ``test_window`` / ``fit_months`` description."""
 
@@ -1067,6 +1069,16 @@ class RollRateOutcome:
     state_counts: dict[str, int] = field(default_factory=dict)
     note: str = ""
     small_book: Any = None  # models.smallbook.SmallBookChoice when the feature model was tried
+
+
+def default_rate_known(fitted: RollRateModel) -> float:
+    """The gate's baseline for a roll-rate model: the book's default rate known at the model's cut,
+    i.e. the share of live month-end rows whose horizon ended by then that went into default
+    (``outcomes_``; no label of a later horizon), clipped to the PD bounds; without such rows the
+    model's own mean PD at the cut. Every debtor of that month-end gets it: no ranking."""
+    rows, defaults = (int(v) for v in fitted.outcomes_.sum(axis=0))
+    rate = defaults / rows if rows else fitted.base_pd_
+    return float(np.clip(rate, fitted.params.pd_floor, fitted.params.pd_ceiling))
 
 
 def _test_window(labelled: pd.DataFrame, target: int, keep_months: int) -> list[pd.Timestamp]:
@@ -1124,6 +1136,7 @@ def evaluate_rollrate(
                     "y": rows["label"].astype("int64").to_numpy(),
                     "pd": fitted.predict_proba(rows)[:, 1],
                     "state": np.asarray(fitted.states_, dtype=object)[fitted.state_of(rows)],
+                    "pd_baseline": default_rate_known(fitted),
                 }
             )
         )

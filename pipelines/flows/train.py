@@ -599,7 +599,8 @@ def gate(
     vs_baseline, evidence = None, getattr(outcome, "evidence", None)
     if outcome.kind == "lightgbm" and evidence is not None:
         vs_baseline = evidence.versus()
-    elif outcome.kind == "lightgbm":
+    elif outcome.kind in ("lightgbm", "rollrate") and "pd_baseline" in test.columns:
+        # LightGBM: the scorecard; roll-rate: the book's default rate known at each test month-end
         vs_baseline = paired(y, test["pd"].to_numpy(), test["pd_baseline"].to_numpy(), groups, cfg)
     vs_champion, champion_metrics, note = None, None, champion.note
     if champion.pd is not None:
@@ -626,9 +627,9 @@ def gate(
         champion_problem=champion.problem,
         # the AUC floor on the 95% interval: a small book's roll-rate model, and any first model
         auc_interval=outcome.intervals["challenger"]["auc"] if outcome.kind == "rollrate" or first else None,
-        first_model_promotes=outcome.kind == "rollrate" and champion.version is None,
         baseline_evidence=None if evidence is None else evidence.where,
         first_model=first,
+        baseline_name="the book's default rate" if outcome.kind == "rollrate" else "the scorecard baseline",
     )
     record_gate(
         logged.version,

@@ -178,13 +178,68 @@ def test_the_rollrate_auc_floor_uses_the_interval() -> None:
     late = {"auc": 0.9227, "ece": 0.0122}
     kw = {"ece_tolerance": 0.0055, "kind": "rollrate", "auc_interval": (0.8746, 0.9602)}
     assert not gate_decision(late, th, **kw).passed
-    first = gate_decision(late, th, **kw, first_model_promotes=True)
+    first = gate_decision(late, th, **kw, first_model=True)
     assert first.passed and first.reasons[2] == (
         "WARN test_ece 0.0122 > 0.0105 (chance ECE of a calibrated model on these rows 0.0055 + margin 0.005)"
     )
     assert first.reasons[-1].startswith(
-        "ok promoted with the warnings above: the first model of a small book"
+        "ok promoted with the ECE warning above: the first model of this book (no champion yet; without one "
+        "the nightly scores nothing); the shipped matrix is refitted on the moves of every month-end"
     )
+
+
+# the roll-rate model's baseline: every debtor at the book's default rate known at the month-end
+RATE = "the book's default rate"
+
+
+def test_a_first_rollrate_model_is_refused_when_significantly_worse() -> None:
+    """s19: the first roll-rate model of a book was promoted whatever failed (s11-small's 1,000 x 15
+    book: test AUC 0.380 [0.235, 0.516], promoted with a WARN). It now passes what any first model
+    passes: the AUC floor on its interval and not worse than its baseline (here the book's default
+    rate); only an ECE-only failure is a warning. Failures that chance explains do not block."""
+    th = GateThresholds(min_auc=0.70, ece_margin=0.005)
+    kw = {"ece_tolerance": 0.0055, "kind": "rollrate", "first_model": True, "baseline_name": RATE}
+    tied = ({"logloss": (-0.004, 0.001), "auc": (-0.10, 0.02)}, {"logloss": -0.001, "auc": -0.04})
+    # the whole AUC interval below the floor: refused, in plain words
+    weak = gate_decision({"auc": 0.38, "ece": 0.004}, th, **kw, auc_interval=(0.235, 0.516), vs_baseline=tied)
+    assert not weak.passed and weak.reasons[1] == (
+        "FAIL test_auc 0.3800 [0.2350, 0.5160]: the whole interval is below min_auc 0.7000"
+    )
+    assert weak.summary == (
+        "Not promoted, and this book has no champion yet: it ranks too poorly (test AUC 0.38, below the floor 0.70)."
+    )
+    # significantly worse than the book's default rate (log-loss), AUC interval reaching the floor
+    worse = ({"logloss": (0.002, 0.009), "auc": (-0.05, 0.30)}, {"logloss": 0.005, "auc": 0.2})
+    bad = gate_decision({"auc": 0.70, "ece": 0.004}, th, **kw, auc_interval=(0.55, 0.82), vs_baseline=worse)
+    assert not bad.passed and bad.reasons[3] == (
+        "FAIL worse than the book's default rate: higher log-loss with the whole interval above 0 (log-loss "
+        "+0.0050 [+0.0020, +0.0090], AUC +0.2000 [-0.0500, +0.3000] vs the book's default rate)"
+    )
+    assert bad.summary == (
+        "Not promoted, and this book has no champion yet: it is worse than giving every debtor the book's "
+        "default rate."
+    )
+    # ... and when that failure comes with an ECE failure, the ECE is not a mere warning either
+    both = gate_decision({"auc": 0.70, "ece": 0.02}, th, **kw, auc_interval=(0.55, 0.82), vs_baseline=worse)
+    assert not both.passed and both.reasons[2].startswith("FAIL test_ece 0.0200 > 0.0105")
+    # chance-level at small n: AUC 0.66 [0.55, 0.71] reaches the floor, the default rate is not
+    # significantly better, only the ECE fails: promoted with the warning
+    small = gate_decision({"auc": 0.66, "ece": 0.0122}, th, **kw, auc_interval=(0.55, 0.71), vs_baseline=tied)
+    assert small.passed and small.reasons[2].startswith("WARN test_ece 0.0122 > 0.0105")
+    assert small.reasons[3] == (
+        "ok not worse than the book's default rate (log-loss -0.0010 [-0.0040, +0.0010], AUC -0.0400 "
+        "[-0.1000, +0.0200] vs the book's default rate)"
+    )
+    # with a champion the ECE limit holds for a roll-rate model too
+    kept = {k: v for k, v in kw.items() if k != "first_model"}
+    assert not gate_decision(
+        {"auc": 0.66, "ece": 0.0122},
+        th,
+        **kept,
+        auc_interval=(0.55, 0.71),
+        vs_baseline=tied,
+        champion_note="x",
+    ).passed
 
 
 def test_the_rule_never_picks_lightgbm_when_its_auc_is_significantly_lower() -> None:

@@ -14,6 +14,7 @@ from models.rollrate import (
     RollRateParams,
     RollRateTooSmallError,
     check_book,
+    default_rate_known,
     horizon_months,
     horizon_pd,
     reason_frame,
@@ -212,3 +213,16 @@ def test_pds_never_fall_from_one_past_due_state_to_the_next() -> None:
     shipped = RollRateModel(RollRateParams(horizon_days=30)).fit(frame)
     # current and 1-30 pooled with weights 4 + 10 each: 5/28 (< 2/11, so 31-60 stays)
     np.testing.assert_allclose(shipped.pd_, [5 / 28, 5 / 28, 2 / 11, 3 / 11], atol=1e-12)
+
+
+def test_the_gates_baseline_is_the_default_rate_known_at_the_cut() -> None:
+    """The roll-rate gate's baseline (s19): live month-end rows whose 1-month horizon ended by the
+    cut. At 2024-03-31: January (A 0, B 0, C 0, D 1 at 70 DPD) and February (A, B, C 0; D in default,
+    no label) = 1 default in 7 rows; March's horizon ends 2024-04-30, after the cut. At 2024-04-30
+    March counts too (A 0, B 1, C 0): 2 in 10. At 2024-02-29 no horizon has ended: the model's own
+    mean PD at the cut."""
+    frame = book()
+    assert default_rate_known(RollRateModel(PARAMS).fit(frame, as_of="2024-03-31")) == pytest.approx(1 / 7)
+    assert default_rate_known(RollRateModel(PARAMS).fit(frame, as_of="2024-04-30")) == pytest.approx(2 / 10)
+    early = RollRateModel(PARAMS).fit(frame, as_of="2024-02-29")
+    assert default_rate_known(early) == pytest.approx(early.base_pd_)
