@@ -83,6 +83,36 @@ def test_a_100_debtor_book_trains_the_rollrate_model_and_scores(
     assert json.loads((folder / "manifest.json").read_text())["model"]["version"] == result.version
 
 
+def test_a_first_rollrate_model_below_the_floor_is_not_promoted(
+    prefect_harness, mlflow_uri, tmp_path, book
+) -> None:
+    """s19: the first roll-rate model of a book was promoted whatever failed (its failed checks
+    turned into WARNs). The same book with ``gate.min_auc: 1.0`` (its whole AUC interval below the
+    floor): refused, and `ews train` / `ews models history` say why and how to accept it."""
+    from pipelines.adapters.registry import history
+    from pipelines.flows.train import run_train
+
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump({**SMALL, "gate": {"min_auc": 1.0}}))
+    result = run_train(book, config)
+    assert result.kind == "rollrate" and not result.promoted, result.gate_reasons
+    assert (
+        result.gate_reasons[1].startswith("FAIL test_auc ")
+        and "below min_auc 1.0000" in result.gate_reasons[1]
+    )
+    assert not any(r.startswith("WARN ") for r in result.gate_reasons)
+    assert result.gate_summary.startswith(
+        "Not promoted, and this book has no champion yet: it ranks too poorly (test AUC "
+    ) and result.gate_summary.endswith(", below the floor 1.00).")
+    events = history()
+    failed = events.loc[(events["event"] == "gate_failed") & (events["version"] == result.version), "reason"]
+    assert len(failed) == 1 and (
+        f'To accept v{result.version} as it is: `ews models promote {result.version} --reason "..."`'
+        in failed.iloc[0]
+    )
+    assert "champion" not in MlflowClient().get_registered_model("ews-pd").aliases
+
+
 def test_below_the_rollrate_minimum_the_refusal_gives_both_counts() -> None:
     from features.params import DefaultDefinition
     from models.split import BookTooSmallError
