@@ -196,6 +196,14 @@ def judge(path: Path, cfg: TrainConfig) -> dict[str, Any]:
     fwd = pd.read_parquet(path / "forward.parquet")
     fwd = fwd[fwd["oracle_pd"].notna()]
     figures = {k: _fwd(fwd, f"pd_{k}") for k in KINDS} | {"oracle": _fwd(fwd, "oracle_pd")}
+    # s19: the forward ECE against the gate's own limit on those rows (chance ECE of a calibrated
+    # model + the margin), and the forward mean PD against the forward default rate
+    for k in KINDS:
+        figures[k]["ece_limit"] = round(
+            ece_noise(fwd[f"pd_{k}"].to_numpy(), seed=params.seed) + cfg.gate.ece_margin, 4
+        )
+        figures[k]["mean_pd"] = round(float(fwd[f"pd_{k}"].mean()), 5)
+    figures["default_rate"] = round(float(fwd["y"].mean()), 5)
     before = meta["before"]
     return res | {
         "test_defaults": meta["test_defaults"],
