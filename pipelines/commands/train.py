@@ -55,6 +55,7 @@ def register(app: typer.Typer) -> None:
         check_data_dir(data, raw)
         check_engine(engine)
         check_train_config(config)
+        check_payments(data)
         try:
             with (
                 flow_runtime(also=TRAIN_USER_ERRORS),
@@ -105,6 +106,33 @@ def register(app: typer.Typer) -> None:
             console.print(f"  - {reason}")
         print_no_champion(console, result)
         train_paydate_step(console, data, config, raw, engine, scheduler)
+
+
+def check_payments(data: Path) -> None:
+    """Before Prefect starts: an ingest folder of invoices without any payment (an open-items report
+    ingested alone, such as Sage's aged debtors) is refused, exit 2: nothing was ever paid there, so
+    every old invoice would be a default and the payment-date model has no settlement to learn from
+    (it failed late, naming neither cause nor fix)."""
+    manifest = Path(data) / "manifest.json"
+    if not manifest.is_file():
+        return
+    try:
+        tables = json.loads(manifest.read_text(encoding="utf-8")).get("tables", {})
+    except (OSError, ValueError):
+        return
+    invoices = int(tables.get("invoices", {}).get("rows_accepted") or 0)
+    payments = int(tables.get("payments", {}).get("rows_accepted") or 0)
+    if invoices and not payments:
+        typer.secho(
+            f"error: {data} holds {invoices:,} invoices and no payments: nothing was ever paid there, so every "
+            "invoice stays open (each one 90 days past due a default) and there is no payment history to learn "
+            "from. An open-items report (aged debtors) gives today's balances only. Ingest the payments too "
+            "(tables.payments in the source config, or --payments FILE), or an export with the date each invoice "
+            "was paid (ar_export, settled_on); conf/sources/README.md",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
 
 
 def check_train_config(config: Path) -> None:

@@ -561,7 +561,11 @@ def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
     if "due_date" not in chosen and dates:
         chosen["due_date"], why["due_date"] = dates.pop(0), "GUESS: next date column"
     numbers = [c for c in free if c.kind == "number" and c.name not in {x.name for x in chosen.values()}]
-    if "amount" not in chosen and numbers:
+    # an open item's amount by name (Sage's aged debtors: 'Balance' beside the item's running 'No')
+    open_amount = [c for c in numbers if _norm(c.name) in _OPEN_AMOUNT]
+    if "amount" not in chosen and open_amount:
+        chosen["amount"], why["amount"] = open_amount[0], "GUESS: the open amount (a report of open items)"
+    elif "amount" not in chosen and numbers:
         chosen["amount"], why["amount"] = numbers[0], "GUESS: first number column"
     ids = [
         c for c in free if c.kind in ("text", "number") and c.name not in {x.name for x in chosen.values()}
@@ -739,6 +743,10 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
     extra: list[str] = []
     if grouped is not None:
         extra += _group_lines(grouped)
+    elif types is None and kind == "invoices":
+        accounts = _account_rows(frame, mapping)
+        if accounts:
+            extra += _account_lines(accounts)
     sides = _debit_sides(frame, mapping) if types is not None and clearing is not None else None
     if types is not None and kind in ("invoices", "ar_export"):
         extra += _document_lines(types, kind, sides)
@@ -1133,6 +1141,42 @@ def _mixed_documents(types: DocumentTypes) -> str:
         f"# CHECK: column {types.column!r} mixes document types ({', '.join(types.seen)}): keep each table's\n"
         "#   rows with a row filter (rows: {keep: {column: ..., values: [...]}}, conf/sources/README.md)\n"
     )
+
+
+# an open item's amount in an aged receivables report (read after the amount names of ``NAMES``)
+_OPEN_AMOUNT = frozenset(
+    {"balance", "openbalance", "outstanding", "amountdue", "amountoutstanding", "remaining", "saldo", "offen"}
+)
+
+
+def _account_rows(frame: pd.DataFrame, mapping: dict[str, Column]) -> list[str]:
+    """A report that names each account on a row of its own above its items (Sage 50's Aged Debtors
+    Detailed: the account row with its name, telephone, credit limit and balance; the items below it
+    with their document number and no account): the account column and, when filled on the same
+    rows only, the customer's name column, to fill down. Empty when the items carry their account."""
+    inv, deb = mapping.get("invoice_id"), mapping.get("debtor_id")
+    if inv is None or deb is None:
+        return []
+    filled = {c: (frame[c].fillna("").str.strip() != "").to_numpy() for c in frame.columns}
+    doc, acct = filled[inv.name], filled[deb.name]
+    if doc.sum() < 2 or (acct & ~doc).sum() < 2 or (acct & doc).sum() > 0.2 * doc.sum():
+        return []
+    names = [
+        str(c)
+        for c in frame.columns
+        if c != deb.name and _norm(str(c)) in SYNONYMS["name"] and (filled[c] == acct).all()
+    ]
+    return [deb.name, *names[:1]]
+
+
+def _account_lines(columns: list[str]) -> list[str]:
+    return [
+        f"# each account is named on a row of its own above its items ({columns[0]!r} empty on the item rows: "
+        "Sage's aged debtors): it is filled down; the account rows (printed again after a page break too) and "
+        "the totals are left out (counted as filtered). CHECK: an aged debtors report holds open items only "
+        "(today's balance): add the payments export",
+        f"fill_down: {_flow(columns)}",
+    ]
 
 
 @dataclass(frozen=True)
