@@ -7,7 +7,8 @@ or before ``as_of``, its ``status`` is ``active`` (or empty: the source keeps on
 monthly from ``first_due``). A ``completed`` or ``cancelled`` plan is not in force.
 
 In its window a plan is **kept** when the debtor's payments since the plan was agreed (value dates
-``agreed_on`` .. ``as_of``, any invoice) cover the instalments due by ``as_of``: those whose due
+``agreed_on`` .. ``as_of``, any invoice; cash only: a credit memo, ``payments.kind`` = credit, reduces
+what is owed but pays no instalment) cover the instalments due by ``as_of``: those whose due
 date is at least :data:`LATE_DAYS` days before ``as_of``, times ``installment_amount`` (the
 reporting currency, as the payments after ingest). It is **broken** when they do not, or when its
 ``status`` is ``broken``: the debtor then gets the normal action rules and the rule says the plan
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 GRACE_DAYS = 30
@@ -37,7 +39,8 @@ def check_plans(
 
     One row per debtor (index ``debtor_id``): ``agreed_on``, ``first_due``, ``installments``,
     ``installment_amount``, ``due_count`` (instalments due by ``as_of``), ``due`` (their amount;
-    NaN without ``installment_amount``), ``paid`` (payments since ``agreed_on``), ``kept`` (bool)
+    NaN without ``installment_amount``), ``paid`` (payments since ``agreed_on``; cash only: a credit
+    memo, ``kind`` = credit, pays no instalment), ``kept`` (bool)
     and ``text`` (the plan, or why it counts as broken). ``payments``: ``debtor_id``, ``paid_on``,
     ``amount`` (the payments of at least these debtors; empty: nobody paid) or None (not checked:
     a plan is kept on its status alone, as without ``installment_amount``)."""
@@ -94,7 +97,8 @@ def check_plans(
     paid = pd.Series(0.0, index=p.index)
     if payments is not None and len(payments):
         pay = payments.loc[
-            payments["debtor_id"].astype("string").isin(set(ids)), ["debtor_id", "paid_on", "amount"]
+            payments["debtor_id"].astype("string").isin(set(ids)) & ~_credit_memos(payments),
+            ["debtor_id", "paid_on", "amount"],
         ]
         pay = pay.assign(debtor_id=pay["debtor_id"].astype("string"))
         start = pay["debtor_id"].map(pd.Series(p["agreed_on"].to_numpy(), index=ids.to_numpy()))
@@ -128,10 +132,18 @@ def check_plans(
     return p.set_index(ids.rename("debtor_id"))[cols]
 
 
+def _credit_memos(payments: pd.DataFrame) -> np.ndarray:
+    """Rows of ``payments`` that are credit memos (``kind`` = credit): they reduce what is owed but
+    pay no instalment of a plan (all False without the column)."""
+    if "kind" not in payments:
+        return np.zeros(len(payments), dtype=bool)
+    return (payments["kind"].astype("string") == "credit").fillna(False).to_numpy(dtype=bool)
+
+
 def plan_payments(book: Any, plans: pd.DataFrame | None) -> pd.DataFrame | None:
     """The payments (``debtor_id``, ``paid_on``, ``amount``) of the debtors with a row in
-    ``plans``, read from ``book`` (a ``pipelines.engine.Book``): only their debtor buckets and rows.
-    None without plans."""
+    ``plans``, read from ``book`` (a ``pipelines.engine.Book``): only their debtor buckets and rows,
+    cash only (a credit memo, ``payments.kind`` = credit, pays no instalment). None without plans."""
     cols = ["debtor_id", "paid_on", "amount"]
     if plans is None or not len(plans):
         return None
@@ -140,7 +152,7 @@ def plan_payments(book: Any, plans: pd.DataFrame | None) -> pd.DataFrame | None:
         pay = book.frames.payments
         if pay is None:
             return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(cols, DTYPES, strict=True)})
-        frame = pay.loc[pay["debtor_id"].astype("string").isin(ids), cols]
+        frame = pay.loc[pay["debtor_id"].astype("string").isin(ids) & ~_credit_memos(pay), cols]
     else:
         import pyarrow.parquet as pq
 
@@ -151,9 +163,11 @@ def plan_payments(book: Any, plans: pd.DataFrame | None) -> pd.DataFrame | None:
         paths = [q for q in paths if q.is_file()] or [
             q for q in [book.folder / "payments.parquet"] if q.is_file()
         ]
-        parts = [
-            pq.read_table(q, columns=cols, filters=[("debtor_id", "in", ids)]).to_pandas() for q in paths
-        ]
+        parts = []
+        for q in paths:
+            kind = ["kind"] if "kind" in pq.read_schema(q).names else []
+            part = pq.read_table(q, columns=cols + kind, filters=[("debtor_id", "in", ids)]).to_pandas()
+            parts.append(part.loc[~_credit_memos(part), cols])
         frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
     return pd.DataFrame(
         {
