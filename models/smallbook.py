@@ -151,8 +151,9 @@ def _fold_table(rows: pd.DataFrame) -> pd.DataFrame:
 def _folds_at(frame: pd.DataFrame, feature: Any, params: Any, fold_defaults: int) -> tuple[pd.DataFrame, int]:
     """The feature model's kind refitted on rolling-origin folds whose windows hold ``fold_defaults``
     defaults each (``models.challenger.plan_folds`` back from ``feature``'s test window; each fold
-    fitted, early-stopped and calibrated only on snapshots whose horizon ended before it). Returns
-    the pooled rows (``fold``, ``debtor_id``, ``as_of``, ``y``, ``pd_feature``) and the fold count."""
+    fitted, early-stopped and calibrated only on snapshots whose horizon ended before it). Only that
+    kind is fitted: the other is not compared here. Returns the pooled rows (``fold``,
+    ``debtor_id``, ``as_of``, ``y``, ``pd_feature``) and the fold count."""
     from models.challenger import plan_folds
     from models.split import snapshot_summary
     from models.train import fold_rows
@@ -173,7 +174,13 @@ def _folds_at(frame: pd.DataFrame, feature: Any, params: Any, fold_defaults: int
         return pd.DataFrame(), len(folds)
     labelled = frame[frame["label"].notna()]
     pooled, _ = fold_rows(
-        labelled, folds, feature.feature_names, feature.categories, feature.categorical, fold_params
+        labelled,
+        folds,
+        feature.feature_names,
+        feature.categories,
+        feature.categorical,
+        fold_params,
+        kinds=(feature.kind,),
     )
     rows = pooled[["fold", "debtor_id", "as_of", "y"]].copy()
     rows["pd_feature"] = pooled[f"pd_{feature.kind}"].to_numpy()

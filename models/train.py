@@ -381,22 +381,13 @@ def _candidate(
         pd_ceiling=params.pd_ceiling,
     )
     # for the record only (``record``): every candidate fitted on the calibration window, scored on
-    # the test window (the choice above never sees it)
+    # the test window (the choice above never sees it); the chosen one is ``cal``, already fitted there
     tried = (choice.oot_logloss or {choice.method: float("nan")}) if record else {}
-    test_losses = {
-        m: float(
-            log_loss(
-                y["test"],
-                np.clip(
-                    fit_calibrator(s_cal, y["calibration"], m).predict(s_test),
-                    params.pd_floor,
-                    params.pd_ceiling,
-                ),
-                labels=[0, 1],
-            )
-        )
-        for m in tried
-    }
+    test_losses = {}
+    for m in tried:
+        fitted = cal if m == choice.method else fit_calibrator(s_cal, y["calibration"], m)
+        p_test = np.clip(fitted.predict(s_test), params.pd_floor, params.pd_ceiling)
+        test_losses[m] = float(log_loss(y["test"], p_test, labels=[0, 1]))
     if record:
         choice = dataclasses.replace(choice, test_logloss=test_losses)
     pd_test = np.clip(cal.predict(s_test), params.pd_floor, params.pd_ceiling)
@@ -414,14 +405,18 @@ def _parts(labelled: pd.DataFrame, plan: SplitPlan) -> dict[str, pd.DataFrame]:
 
 @dataclass(frozen=True)
 class _Evaluated:
-    """Both candidates fitted on one split and scored on its test window (see :func:`_evaluate`)."""
+    """The candidates fitted on one split and scored on its test window (see :func:`_evaluate`):
+    ``lightgbm``/``best`` or ``scorecard`` is None when that kind was not asked for."""
 
-    lightgbm: lgb.LGBMClassifier
-    best: int
+    lightgbm: lgb.LGBMClassifier | None
+    best: int | None
     scorecard: Any
     candidates: dict[str, _Candidate]
     X: dict[str, pd.DataFrame]
     y: dict[str, np.ndarray]
+
+
+KINDS: tuple[str, ...] = ("lightgbm", "scorecard")
 
 
 def _evaluate(
@@ -432,29 +427,40 @@ def _evaluate(
     params: TrainParams,
     timings: dict[str, float] | None = None,
     record: bool = True,
+    kinds: Sequence[str] = KINDS,
 ) -> _Evaluated:
     """Steps 1-2 of :func:`train_pd_model` on one split: LightGBM early-stopped on validation and
     refitted on train + validation, the scorecard on train + validation, each calibrated on the
     calibration window, both scored on the test window (``record``: also each calibration method's
-    test log-loss, for the record)."""
+    test log-loss, for the record). ``kinds``: the candidates to fit (both by default; a caller that
+    reads one kind's scores fits only that one: each kind's fit and calibration depend only on the
+    split and ``params``, so its scores are the same either way)."""
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        raise ValueError(f"kinds must be a non-empty subset of {list(KINDS)}, got {list(kinds)}")
     timings = {} if timings is None else timings
     X = {name: prepare_matrix(part, kept, categories) for name, part in parts.items()}
     y = {name: _labels(part) for name, part in parts.items()}
+    lgbm_eval, best, scorecard_eval = None, None, None
     t = time.perf_counter()
-    lgbm_eval, best = fit_lgbm(
-        X["train"], y["train"], X["validation"], y["validation"], params.lgbm, params.seed
-    )
+    if "lightgbm" in kinds:
+        lgbm_eval, best = fit_lgbm(
+            X["train"], y["train"], X["validation"], y["validation"], params.lgbm, params.seed
+        )
     timings["lgbm_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    fit_X = pd.concat([X["train"], X["validation"]])
-    fit_y = np.concatenate([y["train"], y["validation"]])
-    scorecard_eval = fit_scorecard(fit_X, fit_y, categorical, params.scorecard)
+    if "scorecard" in kinds:
+        fit_X = pd.concat([X["train"], X["validation"]])
+        fit_y = np.concatenate([y["train"], y["validation"]])
+        scorecard_eval = fit_scorecard(fit_X, fit_y, categorical, params.scorecard)
     timings["scorecard_s"] = time.perf_counter() - t
     t = time.perf_counter()
     cal_rows = parts["calibration"]
+    scorers = {"lightgbm": lgbm_eval, "scorecard": scorecard_eval}
     cands = {
-        "lightgbm": _candidate("lightgbm", lgbm_eval, X, y, categorical, params, cal_rows, record),
-        "scorecard": _candidate("scorecard", scorecard_eval, X, y, categorical, params, cal_rows, record),
+        kind: _candidate(kind, scorers[kind], X, y, categorical, params, cal_rows, record)
+        for kind in KINDS
+        if kind in kinds
     }
     timings["calibrate_s"] = time.perf_counter() - t
     return _Evaluated(lgbm_eval, best, scorecard_eval, cands, X, y)
@@ -467,14 +473,17 @@ def fold_rows(
     categories: dict[str, list[str]],
     categorical: list[str],
     params: TrainParams,
-) -> tuple[pd.DataFrame, list[int]]:
+    kinds: Sequence[str] = KINDS,
+) -> tuple[pd.DataFrame, list[int | None]]:
     """LightGBM and the scorecard refitted (early-stopped, calibrated) on each rolling-origin fold of
     ``folds`` (``models.challenger.plan_folds``), pooled: one row per test row of each fold (``fold``,
-    ``debtor_id``, ``as_of``, ``y``, ``pd_lightgbm``, ``pd_scorecard``), and each fold's tree count."""
+    ``debtor_id``, ``as_of``, ``y``, ``pd_lightgbm``, ``pd_scorecard``), and each fold's tree count.
+    ``kinds``: only these are fitted and get a ``pd_`` column (the tree counts are None without
+    LightGBM)."""
     pooled, trees = [], []
     for i, fold in enumerate(folds):
         fold_parts = _parts(labelled, fold.plan)
-        ev = _evaluate(fold_parts, kept, categories, categorical, params, record=False)
+        ev = _evaluate(fold_parts, kept, categories, categorical, params, record=False, kinds=kinds)
         rows = fold_parts["test"]
         pooled.append(
             pd.DataFrame(
@@ -483,8 +492,7 @@ def fold_rows(
                     "debtor_id": rows["debtor_id"].to_numpy(),
                     "as_of": rows["as_of"].to_numpy(),
                     "y": ev.y["test"],
-                    "pd_lightgbm": ev.candidates["lightgbm"].pd_test,
-                    "pd_scorecard": ev.candidates["scorecard"].pd_test,
+                    **{f"pd_{kind}": cand.pd_test for kind, cand in ev.candidates.items()},
                 }
             )
         )

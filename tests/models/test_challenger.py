@@ -10,8 +10,8 @@ from sklearn.metrics import roc_auc_score
 
 from models.challenger import choose_on_folds, plan_folds, rule_evidence
 from models.evaluate import choose_challenger, paired_difference, within_strata_auc
-from models.split import SplitParams
-from models.train import LGBMParams, TrainParams, train_pd_model
+from models.split import SplitParams, snapshot_summary
+from models.train import LGBMParams, TrainParams, fold_rows, train_pd_model
 
 HORIZON = 90
 # one-snapshot test window (~30 defaults): too few to separate the models; folds pool ~200 defaults
@@ -153,6 +153,32 @@ def test_rows_at_or_after_a_folds_origin_minus_the_horizon_never_move_its_scores
     assert not np.array_equal(
         again.fold_rows.loc[later, "pd_lightgbm"], rows.loc[rows["fold"] > fold, "pd_lightgbm"]
     )
+
+
+def test_a_fold_fitted_for_one_kind_scores_as_when_both_are_fitted(xor_frame, xor_outcome) -> None:
+    """``fold_rows(kinds=...)`` (the small-book comparison reads one kind): only that kind is fitted,
+    and its PDs are bit for bit those of the fold fitted for both kinds."""
+    summary = snapshot_summary(xor_frame[["as_of", "label", "horizon_observed"]])
+    folds = plan_folds(
+        summary,
+        xor_outcome.plan.test,
+        PARAMS.split,
+        horizon_days=HORIZON,
+        target_defaults=PARAMS.fold_defaults,
+        max_folds=PARAMS.max_folds,
+    )
+    assert len(folds) == len(xor_outcome.folds)  # the folds the training pooled
+    labelled = xor_frame[xor_frame["label"].notna()]
+    both = xor_outcome.fold_rows[xor_outcome.fold_rows["fold"] == 0]
+    args = (labelled, folds[:1], xor_outcome.feature_names, xor_outcome.categories, xor_outcome.categorical)
+    for kind, other in (("lightgbm", "scorecard"), ("scorecard", "lightgbm")):
+        rows, trees = fold_rows(*args, PARAMS, kinds=(kind,))
+        assert f"pd_{other}" not in rows.columns
+        np.testing.assert_array_equal(rows[f"pd_{kind}"].to_numpy(), both[f"pd_{kind}"].to_numpy())
+        np.testing.assert_array_equal(rows["y"].to_numpy(), both["y"].to_numpy())
+        assert trees == ([int(xor_outcome.folds["lightgbm_trees"].iloc[0])] if kind == "lightgbm" else [None])
+    with pytest.raises(ValueError, match="kinds must be a non-empty subset"):
+        fold_rows(*args, PARAMS, kinds=("rollrate",))
 
 
 def test_pooled_folds_find_a_clear_scorecard_win_that_the_test_window_alone_cannot() -> None:
