@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -179,6 +181,25 @@ def test_a_fold_fitted_for_one_kind_scores_as_when_both_are_fitted(xor_frame, xo
         assert trees == ([int(xor_outcome.folds["lightgbm_trees"].iloc[0])] if kind == "lightgbm" else [None])
     with pytest.raises(ValueError, match="kinds must be a non-empty subset"):
         fold_rows(*args, PARAMS, kinds=("rollrate",))
+
+
+def test_the_small_book_folds_score_the_feature_models_kind(xor_frame, xor_outcome) -> None:
+    """``models.smallbook._folds_at`` fits the feature model's kind alone: with the training's own
+    folds (the same minimum; the last two of them) its PDs are that kind's column of the training's
+    pooled fold rows."""
+    from models.smallbook import _folds_at
+
+    as_scorecard = dataclasses.replace(xor_outcome, kind="scorecard")
+    rows, n = _folds_at(
+        xor_frame, as_scorecard, dataclasses.replace(PARAMS, max_folds=2), PARAMS.split.min_defaults
+    )
+    pooled = xor_outcome.fold_rows
+    last_two = pooled[pooled["fold"] >= len(xor_outcome.folds) - 2]
+    assert n == 2 and len(rows) == len(last_two) > 0
+    assert list(rows.columns) == ["fold", "debtor_id", "as_of", "y", "pd_feature"]
+    np.testing.assert_array_equal(rows["pd_feature"].to_numpy(), last_two["pd_scorecard"].to_numpy())
+    np.testing.assert_array_equal(rows["as_of"].to_numpy(), last_two["as_of"].to_numpy())
+    np.testing.assert_array_equal(rows["y"].to_numpy(), last_two["y"].to_numpy())
 
 
 def test_pooled_folds_find_a_clear_scorecard_win_that_the_test_window_alone_cannot() -> None:
