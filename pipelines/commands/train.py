@@ -48,14 +48,14 @@ def register(app: typer.Typer) -> None:
         With --engine dask the snapshots are built one Dask task per debtor bucket; LightGBM
         always trains on this machine (lightgbm.dask has open hang and early-stopping issues).
         """
+        check_data_dir(data, raw)
+        check_payments(data)  # before anything imports Prefect (its log handlers keep the console)
         from pipelines.commands.score import bucket_bars, flow_runtime
         from pipelines.flows.train import run_train
 
         console = Console(stderr=False)
-        check_data_dir(data, raw)
         check_engine(engine)
         check_train_config(config)
-        check_payments(data)
         try:
             with (
                 flow_runtime(also=TRAIN_USER_ERRORS),
