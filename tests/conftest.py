@@ -35,47 +35,49 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-# Seconds per file, summed over its tests (`pytest -n 2 --dist loadfile` at 17f70b3, load 7-10,
-# BENCHMARKS.md "Session 18 (s18-suite)"). Only the order matters: heaviest first. Files not listed keep their collection order after
-# these, so a new file that takes more than ~5 s belongs here: listed too late, a 40 s file started
-# last on one worker while the other idled (s18: test_train_rollrate_challenge, 40 s of idle).
+# Seconds per file, summed over its tests (`pytest -n 2 --dist loadfile`, main 31fa2c5 with s19-suite's
+# commits, load 6.4-8.3, BENCHMARKS.md "Session 19 (s19-suite)"). Only the order matters: heaviest first.
+# Files not listed keep their collection order after these, so a new file that takes more than ~5 s
+# belongs here: listed too late, a 40 s file started last on one worker while the other idled (s18:
+# test_train_rollrate_challenge, 40 s of idle).
 HEAVY_FILES = {
-    "tests/pipelines/test_nightly_flow.py": 121,
-    "tests/pipelines/test_train_flow.py": 87,
-    "tests/pipelines/test_runtime.py": 49,
-    "tests/pipelines/test_notebooks.py": 44,
-    "tests/pipelines/test_train_rollrate_challenge.py": 39,
-    "tests/pipelines/test_backtest_refit.py": 30,
-    "tests/pipelines/test_train_rollrate_silent.py": 25,  # f00dc0a: 22.0 CPU-s serial, wall estimated
-    "tests/pipelines/test_ingest_corpus.py": 28,
-    "tests/models/test_challenger.py": 28,
-    "tests/pipelines/adapters/test_registry.py": 23,
-    "tests/pipelines/test_hostile_s4.py": 22,
-    "tests/models/test_train.py": 21,
-    "tests/pipelines/test_ingest_stream.py": 21,
-    "tests/pipelines/test_output_safety.py": 19,
-    "tests/pipelines/test_synthetic.py": 19,
-    "tests/pipelines/test_train_small_book.py": 18,
-    "tests/pipelines/test_ingest.py": 16,
-    "tests/pipelines/test_train_rollrate.py": 10,
+    "tests/pipelines/test_nightly_flow.py": 98,
+    "tests/pipelines/test_train_flow.py": 58,
+    "tests/pipelines/test_train_rollrate_challenge.py": 40,
+    "tests/pipelines/test_runtime.py": 39,
+    "tests/pipelines/test_notebooks.py": 28,
+    "tests/pipelines/test_ingest_corpus.py": 23,
+    "tests/models/test_challenger.py": 22,
+    "tests/models/test_train.py": 22,
+    "tests/pipelines/adapters/test_registry.py": 20,
+    "tests/pipelines/test_hostile_s4.py": 19,
+    "tests/pipelines/test_ingest_stream.py": 19,
+    "tests/pipelines/test_output_safety.py": 16,
+    "tests/pipelines/test_backtest_refit.py": 15,
+    "tests/pipelines/test_ingest.py": 15,
+    "tests/pipelines/test_train_rollrate_silent.py": 15,
+    "tests/pipelines/test_train_small_book.py": 14,
+    "tests/pipelines/test_train_rollrate.py": 12,
+    "tests/pipelines/test_synthetic.py": 11,
+    "tests/models/test_paydate.py": 10,
     "tests/pipelines/test_ingest_numbers.py": 10,
-    "tests/pipelines/test_nightly_cli.py": 9,
-    "tests/models/test_paydate.py": 8,
-    "tests/pipelines/test_project_dir.py": 8,
     "tests/pipelines/test_report.py": 7,
-    "tests/pipelines/test_hostile_s15.py": 6,
-    "tests/pipelines/test_train_cli.py": 6,
-    "tests/pipelines/test_hostile_s11.py": 6,
-    "tests/test_layout.py": 6,
+    "tests/pipelines/test_train_cli.py": 7,
     "tests/pipelines/test_hostile_s10.py": 6,
-    "tests/pipelines/test_hostile_s18.py": 6,  # 5.3 CPU-s serial
+    "tests/pipelines/test_hostile_s11.py": 6,
+    "tests/pipelines/test_hostile_s18.py": 6,
+    "tests/pipelines/test_nightly_cli.py": 6,
+    "tests/test_layout.py": 6,
     "tests/features/test_point_in_time.py": 5,
-    "tests/pipelines/test_synthetic_regimes.py": 5,
-    "tests/pipelines/test_hostile_s8.py": 5,
-    "tests/models/test_treewalk.py": 5,
+    "tests/pipelines/test_hostile_s15.py": 5,
+    "tests/pipelines/test_hostile_s17.py": 5,
+    "tests/pipelines/test_ingest_buckets.py": 5,
+    "tests/pipelines/test_project_dir.py": 5,
+    "tests/models/test_treewalk.py": 4,
+    "tests/pipelines/test_hostile_s8.py": 4,
     "tests/pipelines/test_paydate_nightly.py": 4,
-    "tests/pipelines/test_hostile_s17.py": 4,
-    "tests/pipelines/test_hostile_s16.py": 4,
+    "tests/pipelines/test_synthetic_regimes.py": 4,
+    "tests/pipelines/test_hostile_s16.py": 3,
 }
 
 
