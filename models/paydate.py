@@ -875,12 +875,23 @@ def coverage_interval(
     over debtors: a small book's held-out invoices are few and clustered by debtor."""
     codes, idx = np.unique(debtor, return_inverse=True)
     inside = np.bincount(idx, weights=in_interval(p10, p90, actual).astype(np.float64), minlength=len(codes))
-    count = np.bincount(idx, minlength=len(codes)).astype(np.float64)
+    return _debtor_ratio_interval(
+        inside, np.bincount(idx, minlength=len(codes)).astype(np.float64), draws, seed
+    )
+
+
+def _debtor_ratio_interval(
+    numerator: np.ndarray, count: np.ndarray, draws: int, seed: int
+) -> tuple[float, float]:
+    """95 % interval of ``sum(numerator) / sum(count)`` (per-debtor sums) from a bootstrap over
+    debtors: each draw weighs every debtor by the times it was drawn (:func:`coverage_interval`,
+    :func:`mae_difference_interval`)."""
+    n = len(count)
     rng = np.random.default_rng(seed)
     shares = np.empty(draws)
     for i in range(draws):
-        w = np.bincount(rng.integers(0, len(codes), len(codes)), minlength=len(codes))
-        shares[i] = (w * inside).sum() / (w * count).sum()
+        w = np.bincount(rng.integers(0, n, n), minlength=n)
+        shares[i] = (w * numerator).sum() / (w * count).sum()
     low, high = np.quantile(shares, [0.025, 0.975])
     return float(low), float(high)
 
@@ -908,14 +919,9 @@ def mae_difference_interval(
         return np.bincount(idx, weights=np.abs(pred - actual[paid]), minlength=len(codes))
 
     diff = errors(predicted) - errors(baseline)
-    count = np.bincount(idx, minlength=len(codes)).astype(np.float64)
-    rng = np.random.default_rng(seed)
-    shares = np.empty(draws)
-    for i in range(draws):
-        w = np.bincount(rng.integers(0, len(codes), len(codes)), minlength=len(codes))
-        shares[i] = (w * diff).sum() / (w * count).sum()
-    low, high = np.quantile(shares, [0.025, 0.975])
-    return float(low), float(high)
+    return _debtor_ratio_interval(
+        diff, np.bincount(idx, minlength=len(codes)).astype(np.float64), draws, seed
+    )
 
 
 def evaluate(
