@@ -1,6 +1,7 @@
 """Review of session 19 (s19-review; BENCHMARKS.md "Hostile inputs tried", "Session 19
-(s19-review)"): defects found in the code session 19 landed. Each test failed on main before its
-fix; hand-built inputs, expected values by hand."""
+(s19-review)"): defects found in the code session 19 landed (each such test failed on main before
+its fix), and a guard where a session-19 change had no test that could fail (said in its docstring);
+hand-built inputs, expected values by hand or recomputed independently."""
 
 from __future__ import annotations
 
@@ -67,3 +68,46 @@ def test_plan_payments_of_an_ingested_folder_leave_the_credit_memos_out(tmp_path
     assert read is not None and sorted(read["amount"].tolist()) == [100.0, 100.0]
     assert read["debtor_id"].tolist() == ["r", "r"]
     _check_k_and_r(read)
+
+
+def test_each_calibration_methods_test_log_loss_is_its_own() -> None:
+    """58aa392 reuses the chosen calibrator for its own test log-loss record instead of refitting
+    it; every other method is still fitted on the calibration window. The record
+    (``calibration_test_logloss_<method>`` in MLflow) had no test of its values: each method's entry
+    must equal the log-loss of that method fitted on the calibration window's scores, recomputed
+    here. Scores of a real scorecard; 4 as-of dates x 300 debtors, 3 methods tried (isotonic at
+    >= 20 defaults). A guard (passes on a64c72e and on main; fails when every entry is the chosen
+    calibrator's, the mutation that left the suite green)."""
+    import dataclasses
+
+    import numpy as np
+    from sklearn.metrics import log_loss
+
+    from models.calibrate import fit_calibrator
+    from models.scorecard import fit_scorecard
+    from models.train import TrainParams, _candidate
+
+    rng = np.random.default_rng(11)
+    n = 300
+    X, y, rows = {}, {}, {}
+    for k, window in enumerate(("train", "validation", "calibration", "test")):
+        x = rng.normal(size=(n, 2))
+        X[window] = pd.DataFrame({"a": x[:, 0], "b": x[:, 1]})
+        y[window] = (rng.random(n) < 1 / (1 + np.exp(-(1.5 * x[:, 0] - 2.0)))).astype("int64")
+        rows[window] = pd.DataFrame(
+            {
+                "as_of": pd.Timestamp("2024-01-31") + pd.DateOffset(months=k),
+                "debtor_id": [f"d{i}" for i in range(n)],
+            }
+        )
+    params = dataclasses.replace(TrainParams(), min_isotonic_defaults=20)
+    fit_X = pd.concat([X["train"], X["validation"]])
+    scorer = fit_scorecard(fit_X, np.concatenate([y["train"], y["validation"]]), [], params.scorecard)
+    cand = _candidate("scorecard", scorer, X, y, [], params, rows["calibration"], record=True)
+    losses = cand.choice.test_logloss
+    assert sorted(losses) == ["beta", "isotonic", "sigmoid"]
+    for method, got in losses.items():
+        fitted = fit_calibrator(cand.s_cal, y["calibration"], method)
+        p = np.clip(fitted.predict(cand.s_test), params.pd_floor, params.pd_ceiling)
+        assert got == float(log_loss(y["test"], p, labels=[0, 1])), method
+    assert len(set(losses.values())) == 3  # three different calibrators: a copy of one would show
