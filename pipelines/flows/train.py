@@ -129,6 +129,20 @@ def snapshot_dates(portfolio: Any, cfg: TrainConfig) -> list[pd.Timestamp]:
         else first + pd.DateOffset(months=cfg.snapshots.min_history_months)
     )
     end = pd.Timestamp(cfg.snapshots.end) if cfg.snapshots.end else last
+    if end < start:
+        where = (
+            f"snapshots.start {start.date()}"
+            if cfg.snapshots.start
+            else f"{cfg.snapshots.min_history_months} months of history after the first invoice or statement "
+            f"({first.date()}; snapshots.min_history_months), i.e. {start.date()}"
+        )
+        upto = f"snapshots.end {end.date()}" if cfg.snapshots.end else f"the data end on {end.date()}"
+        raise DataError(
+            f"no training snapshot possible: the data span {first.date()}..{last.date()} and the first snapshot "
+            f"needs {where}, but {upto}. Export a longer history (training needs the default horizon and "
+            "out-of-time windows after the first snapshot: in practice a year or more), or set snapshots.start "
+            "and snapshots.end in the train config (conf/train.yaml)"
+        )
     snaps = [pd.Timestamp(s) for s in month_ends(start, end)]
     if not snaps:
         raise DataError(

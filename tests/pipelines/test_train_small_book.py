@@ -75,3 +75,56 @@ def test_an_export_shorter_than_one_horizon_is_refused_with_its_dates() -> None:
     ):
         assert text in said, said
     require_observed_labels(frame.assign(horizon_observed=[True] + [False] * 5), None, 90)  # one is enough
+
+
+def test_a_history_shorter_than_the_first_snapshot_is_refused_with_its_dates() -> None:
+    """Two months of invoices (first 2024-09-05, last payment 2024-11-05) and the default 3 months of
+    history before the first snapshot: 2024-12-05 is after the data end. Before: month_ends' bare
+    "snapshot end 2024-11-05 is before start 2024-12-05"."""
+    import pandas as pd
+
+    from features.tables import Portfolio
+    from pipelines.flows.train import DataError
+
+    frames = Portfolio(
+        invoices=pd.DataFrame(
+            {
+                "invoice_id": ["I1", "I2"],
+                "debtor_id": ["D1", "D1"],
+                "issue_date": pd.to_datetime(["2024-09-05", "2024-10-20"]),
+                "due_date": pd.to_datetime(["2024-10-05", "2024-11-19"]),
+                "amount": [100.0, 50.0],
+            }
+        ),
+        payments=pd.DataFrame(
+            {
+                "payment_id": ["P1"],
+                "debtor_id": ["D1"],
+                "invoice_id": ["I1"],
+                "paid_on": pd.to_datetime(["2024-11-05"]),
+                "amount": [100.0],
+            }
+        ),
+    )
+    cfg = load_config(ROOT / "conf" / "train.yaml", expect=TrainConfig)
+    with pytest.raises(DataError) as refused:
+        snapshot_dates(frames, cfg)
+    said = str(refused.value)
+    for text in (
+        "data span 2024-09-05..2024-11-05",
+        "3 months of history after the first invoice or statement (2024-09-05",
+        "i.e. 2024-12-05",
+        "the data end on 2024-11-05",
+        "Export a longer history",
+        "snapshots.start",
+    ):
+        assert text in said, said
+    with pytest.raises(DataError, match="snapshots.start 2025-01-31, but snapshots.end 2024-12-31"):
+        snapshot_dates(
+            frames,
+            cfg.model_copy(
+                update={
+                    "snapshots": cfg.snapshots.model_copy(update={"start": "2025-01-31", "end": "2024-12-31"})
+                }
+            ),
+        )
