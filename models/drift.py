@@ -20,6 +20,7 @@ __all__ = [
     "Reference",
     "binned_shares",
     "chance_psi",
+    "coarsen",
     "drift_table",
     "psi",
     "reference_from_entry",
@@ -119,6 +120,31 @@ def chance_psi(
     return [float(np.quantile(values, q)) for q in quantiles]
 
 
+def coarsen(ref: Reference, width: float, start: float = 0.0) -> Reference:
+    """A numeric reference with its bins merged so that no bin is narrower than ``width`` (from
+    ``start``, the smallest possible value): an inner edge is kept only when it lies at least
+    ``width`` above the last kept edge (or ``start``); the shares of merged bins are summed.
+
+    For day counts that move with the weekday (days since the last invoice: nobody is at 0-1 days
+    on a Sunday, a fifth of the book on a Wednesday), whose training quantiles give bins 1-2 days
+    wide. E.g. edges 1, 2, 4, 6, 11, 20, 83 with width 7 keep 11, 20, 83."""
+    if ref.edges is None:
+        return ref
+    kept: list[float] = []
+    shares: list[float] = []
+    acc, last = ref.shares[0], float(start)
+    for j, edge in enumerate(ref.edges[1:-1]):
+        if edge - last >= width:
+            kept.append(float(edge))
+            shares.append(acc)
+            acc, last = 0.0, float(edge)
+        acc += ref.shares[j + 1]
+    shares.append(acc)
+    return Reference(
+        shares=tuple(shares), edges=(-np.inf, *kept, np.inf), missing=ref.missing, closed=ref.closed
+    )
+
+
 def drift_table(
     current: Mapping[str, pd.Series],
     reference: Mapping[str, Reference],
@@ -126,6 +152,7 @@ def drift_table(
     alert: float = 0.25,
     calendar: Mapping[str, float] | None = None,
     reference_rows: int | None = None,
+    min_width: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """PSI of each variable of ``current`` that has a reference.
 
@@ -133,6 +160,9 @@ def drift_table(
     the time elapsed since the reference in their unit. Their values are moved back by it before
     binning, so the PSI measures a change of the book's make-up rather than its ageing, and their
     status is ``calendar``: they never raise a warning or an alert.
+
+    ``min_width``: variables whose reference bins are merged to at least this width first
+    (:func:`coarsen`; day counts that move with the weekday).
 
     Sample-size aware: a warning needs a PSI above ``warning`` and above the PSI chance alone
     reaches on 5 % of runs with these row counts (``n`` today, ``reference_rows`` in the reference;
@@ -144,11 +174,14 @@ def drift_table(
     ``reference_missing`` and ``chance_psi``. Variables without a reference are skipped.
     """
     calendar = calendar or {}
+    min_width = min_width or {}
     rows = []
     for name, values in current.items():
         ref = reference.get(name)
         if ref is None:
             continue
+        if name in min_width:
+            ref = coarsen(ref, float(min_width[name]))
         if name in calendar:
             values = pd.to_numeric(values, errors="coerce") - float(calendar[name])
         actual = binned_shares(values, ref)

@@ -488,7 +488,7 @@ def _calendar_shifts(as_of: dt.date, reference: dict[str, Any], columns: Any) ->
 def drift(scored: pd.DataFrame, X: pd.DataFrame, loaded: Any, cfg: NightlyConfig) -> pd.DataFrame:
     """PSI of the live PDs and of the model's top features against the stored training reference.
     Calendar-like features (account age) are measured net of the time since the reference and
-    never alert."""
+    never alert; ``days_since_*`` features in bins of at least a week (:data:`RECENCY_BIN_DAYS`)."""
     from models.drift import drift_table, reference_from_entry
 
     ref = loaded.reference or {}
@@ -505,9 +505,18 @@ def drift(scored: pd.DataFrame, X: pd.DataFrame, loaded: Any, cfg: NightlyConfig
     as_of = pd.Timestamp(scored["as_of"].iloc[0]).date() if len(scored) else dt.date.today()
     calendar = _calendar_shifts(as_of, ref, current)
     rows = (ref.get("sample") or {}).get("rows")  # the reference's sample size: its own noise
+    weekly = {col: RECENCY_BIN_DAYS for col in current if col.startswith("days_since_")}
     return drift_table(
-        current, refs, cfg.drift.warning, cfg.drift.alert, calendar, int(rows) if rows else None
+        current, refs, cfg.drift.warning, cfg.drift.alert, calendar, int(rows) if rows else None, weekly
     )
+
+
+RECENCY_BIN_DAYS = 7
+"""The narrowest drift bin of a ``days_since_*`` feature, in days. Invoices and payments follow the
+working week, so these counts move with the weekday of the as-of date: on a generated 1,000-debtor
+book (base, seed 1) days_since_last_invoice's training bins (edges 1, 2, 4, 6, 11, 20, 83 days) gave
+a PSI of 0.20-1.62 at every month-end of 2025-06..12 (an alert on 6 of 7, chance 0.03); merged to a
+week (11, 20, 83) 0.03-0.06. A real change (debtors who stop invoicing) still moves the wide bins."""
 
 
 CALIBRATION_ARTIFACT = "evaluation/calibration_curve.csv"  # logged by the train flow

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.drift import Reference, binned_shares, drift_table, psi, reference_from_values, status
+from models.drift import Reference, binned_shares, coarsen, drift_table, psi, reference_from_values, status
 
 
 def test_psi_hand_computed() -> None:
@@ -134,3 +134,36 @@ def test_a_small_book_is_not_alerted_by_chance() -> None:
     big = drift_table({"dpd": pd.Series(np.repeat(today.to_numpy(), 100))}, {"dpd": ref}, reference_rows=9200)
     assert big.loc[0, "psi"] == pytest.approx(small.loc[0, "psi"]) and big.loc[0, "status"] == "alert"
     assert big.loc[0, "chance_psi"] < 0.01
+
+
+def test_coarsen_merges_bins_narrower_than_a_week_by_hand() -> None:
+    ref = Reference(
+        shares=(0.14, 0.18, 0.11, 0.07, 0.11, 0.09, 0.10, 0.10, 0.10),
+        edges=(-np.inf, 1.0, 2.0, 4.0, 6.0, 11.0, 20.0, 83.0, 528.0, np.inf),
+        missing=0.0,
+        closed="right",
+    )
+    week = coarsen(ref, 7.0)
+    # kept: 11 (>= 0 + 7), 20 (>= 11 + 7), 83, 528; (-inf, 11] = 0.14 + 0.18 + 0.11 + 0.07 + 0.11
+    assert week.edges == (-np.inf, 11.0, 20.0, 83.0, 528.0, np.inf)
+    assert week.shares == pytest.approx((0.61, 0.09, 0.10, 0.10, 0.10))
+    assert week.closed == "right" and week.missing == 0.0
+    assert coarsen(ref, 0.5).edges == ref.edges  # every bin already wider: unchanged
+
+
+def test_days_since_the_last_invoice_on_another_weekday_is_no_drift_in_weekly_bins() -> None:
+    """Training month-ends on weekdays: a fifth of the debtors invoiced that day (0 days), the rest
+    spread over 1-90 days. Scored on a Sunday: the same debtors, every count 2 days higher (the last
+    working day was Friday). Daily bins alert; weekly bins see the same book."""
+    rng = np.random.default_rng(7)
+    weekday = pd.Series(np.where(rng.random(3000) < 0.2, 0.0, rng.integers(1, 90, 3000).astype(float)))
+    ref = {"days_since_last_invoice": reference_from_values(weekday)}
+    sunday = {"days_since_last_invoice": weekday + 2.0}
+    daily = drift_table(sunday, ref)
+    assert daily.loc[0, "status"] == "alert", daily
+    weekly = drift_table(sunday, ref, min_width={"days_since_last_invoice": 7.0})
+    assert weekly.loc[0, "status"] == "ok" and weekly.loc[0, "psi"] < 0.1, weekly
+    # a real change: half the book stopped invoicing two months ago
+    stopped = weekday.where(rng.random(3000) < 0.5, weekday + 60.0)
+    moved = drift_table({"days_since_last_invoice": stopped}, ref, min_width={"days_since_last_invoice": 7.0})
+    assert moved.loc[0, "status"] == "alert", moved
