@@ -6,34 +6,15 @@ hand-built files after the exports' layouts, expected figures computed by hand."
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+from hostile_sources import AS_OF
+from hostile_sources import counts as _counts
+from hostile_sources import ingest_config as _ingest_config
 
 from pipelines.config import load_config
 from pipelines.config.source import SourceConfig
-
-AS_OF = dt.date(2024, 12, 4)
-
-
-def _ingest_config(tmp_path: Path, text: str, config: str, name: str = "export.csv"):
-    from pipelines.ingest import ingest_source
-    from pipelines.ingest.sources import check_inputs
-
-    export = tmp_path / name
-    export.write_text(text, encoding="utf-8")
-    path = tmp_path / "source.yaml"
-    path.write_text(config.format(path=export), encoding="utf-8")
-    source = load_config(path, SourceConfig)
-    check_inputs(source)
-    return ingest_source(source, None, as_of=AS_OF)
-
-
-def _counts(result, table: str) -> tuple[int, int, int, int]:
-    t = result.manifest["tables"][table]
-    return (t["rows_read"], t["rows_accepted"], t["rows_quarantined"], t.get("rows_filtered", 0))
-
 
 # ---------------------------------------------------------------- item 4: a bad detail row with a note
 
