@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features import grouped
-from features.tables import Portfolio
+from features.tables import Portfolio, credit_memos
 
 __all__ = [
     "Ledger",
@@ -276,8 +276,8 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
             later = np.where(np.isnat(raw), pay_date, np.maximum(day_number(raw), pay_date))
             pay_alloc = later.astype(np.int32)
             del raw, later
-        if "kind" in pay:
-            credit = (pay["kind"].astype("string") == "credit").fillna(False).to_numpy(dtype=bool)
+        if "kind" in pay:  # sparse: no mask to build for books without it (42.6M payments at 1M)
+            credit = credit_memos(pay)
             if credit.any():
                 pay_credit = credit[porder]
             del credit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import numpy as np
 import pandas as pd
 
 
@@ -25,3 +26,11 @@ class Portfolio:
     def present(self) -> dict[str, pd.DataFrame]:
         """The tables that are not ``None``, by canonical name."""
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+def credit_memos(payments: pd.DataFrame) -> np.ndarray:
+    """Rows of a payments table that are credit memos (``kind`` = credit, ``features.schema``): they
+    reduce what is open but are no cash (all False without the column)."""
+    if "kind" not in payments:
+        return np.zeros(len(payments), dtype=bool)
+    return (payments["kind"].astype("string") == "credit").fillna(False).to_numpy(dtype=bool)

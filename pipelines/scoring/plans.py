@@ -20,8 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from features.tables import credit_memos
 
 GRACE_DAYS = 30
 LATE_DAYS = 7  # an instalment counts as due this many days after its due date
@@ -97,7 +98,7 @@ def check_plans(
     paid = pd.Series(0.0, index=p.index)
     if payments is not None and len(payments):
         pay = payments.loc[
-            payments["debtor_id"].astype("string").isin(set(ids)) & ~_credit_memos(payments),
+            payments["debtor_id"].astype("string").isin(set(ids)) & ~credit_memos(payments),
             ["debtor_id", "paid_on", "amount"],
         ]
         pay = pay.assign(debtor_id=pay["debtor_id"].astype("string"))
@@ -132,14 +133,6 @@ def check_plans(
     return p.set_index(ids.rename("debtor_id"))[cols]
 
 
-def _credit_memos(payments: pd.DataFrame) -> np.ndarray:
-    """Rows of ``payments`` that are credit memos (``kind`` = credit): they reduce what is owed but
-    pay no instalment of a plan (all False without the column)."""
-    if "kind" not in payments:
-        return np.zeros(len(payments), dtype=bool)
-    return (payments["kind"].astype("string") == "credit").fillna(False).to_numpy(dtype=bool)
-
-
 def plan_payments(book: Any, plans: pd.DataFrame | None) -> pd.DataFrame | None:
     """The payments (``debtor_id``, ``paid_on``, ``amount``) of the debtors with a row in
     ``plans``, read from ``book`` (a ``pipelines.engine.Book``): only their debtor buckets and rows,
@@ -152,7 +145,7 @@ def plan_payments(book: Any, plans: pd.DataFrame | None) -> pd.DataFrame | None:
         pay = book.frames.payments
         if pay is None:
             return pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(cols, DTYPES, strict=True)})
-        frame = pay.loc[pay["debtor_id"].astype("string").isin(ids) & ~_credit_memos(pay), cols]
+        frame = pay.loc[pay["debtor_id"].astype("string").isin(ids) & ~credit_memos(pay), cols]
     else:
         import pyarrow.parquet as pq
 
@@ -167,7 +160,7 @@ def plan_payments(book: Any, plans: pd.DataFrame | None) -> pd.DataFrame | None:
         for q in paths:
             kind = ["kind"] if "kind" in pq.read_schema(q).names else []
             part = pq.read_table(q, columns=cols + kind, filters=[("debtor_id", "in", ids)]).to_pandas()
-            parts.append(part.loc[~_credit_memos(part), cols])
+            parts.append(part.loc[~credit_memos(part), cols])
         frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
     return pd.DataFrame(
         {
