@@ -47,6 +47,8 @@ PAYMENT_CASES = {
     # s12: a negative payment matching no payment of the export (was amount_not_positive)
     "pay_not_positive": {"payments": {2: "reversal_unmatched"}},
     "pay_duplicate_id": {"payments": {1: "duplicate_id:payment_id", 2: "duplicate_id:payment_id"}},
+    # s19: payments.kind is cash | credit (any case; empty = cash); "refund" is neither
+    "pay_unknown_kind": {"payments": {2: "unknown_payment_kind"}},
 }
 CASES: dict[str, tuple[dict[str, str], dict[str, dict[int, str]]]] = {
     **{k: ({"invoices": k, "payments": "base/payments_i1"}, v) for k, v in INVOICE_CASES.items()},
