@@ -64,6 +64,8 @@ def quarantine_frame(
         q[c] = values
     q["raw_line"] = pd.Series(pd.NA, index=range(len(q)), dtype="string")
     q["detail"] = pd.Series(pd.NA, index=range(len(q)), dtype="string")
+    if raw.table == "payments" and "kind" in cols and len(q):
+        q["detail"] = _unknown_kind_detail(q, raw.column_map.get("kind", "kind"))
     if raw.malformed is not None and len(raw.malformed):
         m = raw.malformed
         extra = pd.DataFrame(
@@ -80,6 +82,25 @@ def quarantine_frame(
         q = pd.concat([q, extra], ignore_index=True)
         q = q.sort_values("source_row", kind="stable").reset_index(drop=True)
     return q
+
+
+def _unknown_kind_detail(q: pd.DataFrame, column: str) -> pd.Series:
+    """The detail of a row quarantined ``unknown_payment_kind``: the word written, the file column and
+    the words allowed (``payments.kind`` is read in any case, an empty cell is cash)."""
+    from features.schema import PAYMENT_KINDS
+
+    hit = q["reason"].str.contains("unknown_payment_kind", regex=False).fillna(False).to_numpy(dtype=bool)
+    out = q["detail"].copy()
+    if not hit.any():
+        return out
+    allowed = " or ".join(PAYMENT_KINDS)
+    out[hit] = [
+        f"column {column!r} (payments.kind) holds {str(v).strip()!r}: allowed {allowed} (any case; an empty "
+        "cell is cash). Write one of them, or leave the column out and mark credit memos with "
+        "tables.payments.credit: {column, values}"
+        for v in q.loc[hit, "kind"]
+    ]
+    return out
 
 
 def reason_counts(reasons: pd.Series) -> dict[str, int]:
