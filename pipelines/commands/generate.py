@@ -49,6 +49,15 @@ def register(app: typer.Typer) -> None:
         defects: float = typer.Option(
             0.0, "--defects", min=0.0, max=0.49, help="Share of extra corrupted rows in invoices/payments."
         ),
+        credit_memos: float = typer.Option(
+            0.0,
+            "--credit-memos",
+            min=0.0,
+            max=0.5,
+            help="Share of fully paid invoices that get a credit memo (a payments row with kind=credit, "
+            "dated after the invoice): half of those with one payment credited in full (no cash), the others "
+            "partly (10-50 % of the last payment). 0 (default): no memos, the book as before.",
+        ),
         start: str = typer.Option("2023-01-01", "--start", help="First day of the history (YYYY-MM-01)."),
         annual_default_rate: float | None = typer.Option(
             None,
@@ -79,6 +88,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         if ledger not in ("invoices", "statements"):
             console.print(f"[red]--ledger must be invoices or statements, got {ledger!r}[/]")
+            raise typer.Exit(2)
+        if ledger == "statements" and credit_memos:
+            console.print("[red]--credit-memos adds payment rows: not with --ledger statements[/]")
             raise typer.Exit(2)
         if ledger == "statements" and defects:
             console.print("[red]--defects corrupts invoice and payment rows: not with --ledger statements[/]")
@@ -113,6 +125,7 @@ def register(app: typer.Typer) -> None:
                 out,
                 fmt=fmt,
                 defects=defects,
+                credit_memos=credit_memos,
                 progress=lambda done, total: bar.update(task, completed=done),
             )
         if ledger == "statements":

@@ -22,6 +22,7 @@ from sklearn.metrics import roc_auc_score
 from pipelines.synthetic.core import Economy, simulate_chunk
 from pipelines.synthetic.defects import DEFECT_KINDS, inject_defects
 from pipelines.synthetic.dynamics import downturn_drift, sudden_hazard, systematic_shocks
+from pipelines.synthetic.memos import add_credit_memos
 from pipelines.synthetic.oracle import build_oracle_table, calibrate_alpha
 from pipelines.synthetic.params import GeneratorParams, month_grid
 
@@ -94,13 +95,15 @@ def generate(
     *,
     fmt: str = "parquet",
     defects: float = 0.0,
+    credit_memos: float = 0.0,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Write debtors/invoices/payments/events (+ truth.parquet) for ``params`` into ``out_dir``.
 
     ``fmt`` chooses parquet or csv for the ledger tables (truth is always parquet). ``defects`` is the
     share of extra corrupted rows appended to invoices and payments (see ``defects.py``).
-    ``progress(done_debtors, total_debtors)`` is called after each chunk. Returns the summary that is
+    ``credit_memos``: the share of fully paid invoices that get a credit memo (``memos.py``; 0: none,
+    the book as before). ``progress(done_debtors, total_debtors)`` is called after each chunk. Returns the summary that is
     also written to ``generate-summary.json`` (AUC and rates are ``null`` when undefined, e.g. a
     history shorter than the seasoning period has no defaults).
     """
@@ -108,6 +111,8 @@ def generate(
         raise ValueError(f"format must be parquet or csv, got {fmt!r}")
     if not 0.0 <= defects < 0.5:
         raise ValueError(f"defects must be in [0, 0.5), got {defects}")
+    if not 0.0 <= credit_memos <= 0.5:
+        raise ValueError(f"credit_memos must be in [0, 0.5], got {credit_memos}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     eco = build_economy(params)
@@ -116,12 +121,17 @@ def generate(
     stops = exposure = 0
     labels, oracles = [], []
     injected: dict[str, dict[str, int]] = {}
+    memo_counts: dict[str, int] = {}
     n_chunks = -(-params.debtors // params.chunk_debtors)
     for chunk in range(n_chunks):
         lo = chunk * params.chunk_debtors
         hi = min(params.debtors, lo + params.chunk_debtors)
         res = simulate_chunk(params, chunk, lo, hi, eco)
         tables = res.tables
+        if credit_memos > 0:
+            tables, made = add_credit_memos(tables, credit_memos, params.seed, chunk)
+            for k, v in made.items():
+                memo_counts[k] = memo_counts.get(k, 0) + v
         if defects > 0:
             tables, counts = inject_defects(tables, defects, params.seed, chunk, csv=fmt == "csv")
             for table, by_kind in counts.items():
@@ -173,6 +183,9 @@ def generate(
         "defects_injected": {t: dict(sorted(k.items())) for t, k in sorted(injected.items())},
         "defect_kinds": list(DEFECT_KINDS),
     }
+    if credit_memos > 0:  # absent without memos: every book generated before stays byte-identical
+        summary["params"]["credit_memos"] = credit_memos
+        summary["credit_memos"] = dict(sorted(memo_counts.items()))
     if params.regime != "base":  # absent for base: the committed sample stays byte-identical
         summary["params"]["regime"] = params.regime
     tmp = out / f".{SUMMARY_FILE}.tmp"
