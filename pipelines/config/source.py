@@ -142,6 +142,23 @@ class RowCondition(ConfigModel):
 
     column: str = Field(min_length=1, description="a column of the file (its header name)")
     values: tuple[str, ...] = Field(min_length=1, description="cell values, e.g. [Invoice] or [RV, DR]")
+    also: RowCondition | None = Field(
+        None,
+        description="rows matching this other condition match too (either one): Odoo's payments are the "
+        "rows with a zero debit, also: the bank journal's rows (a refund to a customer is on the debit side)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_also(self, handler: Any) -> Any:
+        # not dumped when absent: a config's hash (in its ingest manifests) stays what it was before
+        data = handler(self)
+        if isinstance(data, dict) and self.also is None:
+            data.pop("also", None)
+        return data
+
+    def columns(self) -> list[str]:
+        """The file columns this condition reads (its own, then its ``also``'s)."""
+        return [self.column, *(self.also.columns() if self.also is not None else [])]
 
     @field_validator("values", mode="before")
     @classmethod
@@ -255,6 +272,14 @@ class FileSource(ConfigModel):
         "[DG]}): they reduce what is open like a payment but are no cash for the payment behaviour features "
         "(payments.kind = credit; every other row cash)",
     )
+    debit: str | None = Field(
+        None,
+        min_length=1,
+        description="tables.payments of a ledger with two amount columns (Odoo's journal items: Debit, Credit): "
+        "the debit column; each row's amount is its columns.amount cell (the credit) less this one, so a row "
+        "on the debit side (a refund paid out to the customer) is a negative payment, netted against the "
+        "payment or credit note it refunds",
+    )
     invoice_prefix: str | None = Field(
         None,
         min_length=1,
@@ -283,6 +308,7 @@ class FileSource(ConfigModel):
                 ("id_scope", ()),
                 ("credit", None),
                 ("invoice_prefix", None),
+                ("debit", None),
             ):
                 if key in data and getattr(self, key) == default:
                     del data[key]
@@ -299,6 +325,7 @@ class FileSource(ConfigModel):
             or bool(self.id_scope)
             or self.credit is not None
             or self.invoice_prefix is not None
+            or self.debit is not None
         )
 
     def file_format(self) -> str:
@@ -517,6 +544,16 @@ class SourceConfig(ConfigModel):
                     f"tables.{table}.credit: credit marks the credit memos among a table's payments; move it to "
                     "tables.payments (the ledger's rows read as payments, e.g. values [DG, DZ] with credit "
                     "{column: Document Type, values: [DG]})"
+                )
+            if src.debit is not None and (table != "payments" or src.negate_amount):
+                raise ValueError(
+                    f"tables.{table}.debit: debit names the debit column of a ledger whose payments' amount is "
+                    "the credit column (columns.amount) less the debit; "
+                    + (
+                        "it reads the signs as the two columns give them: remove negate_amount"
+                        if table == "payments"
+                        else "it belongs on tables.payments"
+                    )
                 )
             if src.id_scope and table not in ("invoices", "payments"):
                 raise ValueError(

@@ -226,21 +226,24 @@ def _table_loader(
     def load() -> dict[str, RawTable]:
         whole = read_file(spec.path, spec.file_format(), csv_opts, label)
         raw, filtered = _shaped(whole, spec, csv_opts, label)
+        pre_bad: dict[str, np.ndarray] = {}
+        if spec.debit is not None and "amount" in rename:  # Odoo: amount = Credit - Debit
+            raw, pre_bad = _net_debit(raw, rename["amount"], spec.debit, values)
         frame = raw.frame
-        used = set(rename.values())
+        used = set(rename.values()) | ({spec.debit} if spec.debit is not None else set())
         mapped = pd.DataFrame({c: frame[src].reset_index(drop=True) for c, src in rename.items()})
         source_row, source_line, summary = raw.source_row, raw.source_line, None
         repairs = raw.repairs
-        pre_bad: dict[str, np.ndarray] = {}
         if spec.id_scope:  # numbers that restart per company code and year: qualified by those cells
             from pipelines.sources.rowids import scoped_ids
 
             own = "invoice_id" if table == "invoices" else "payment_id"
             if own in mapped:
                 used |= set(spec.id_scope)
-                mapped[own], pre_bad = scoped_ids(
+                mapped[own], scope_bad = scoped_ids(
                     mapped[own], frame, spec.id_scope, tuple(csv_opts.na_values)
                 )
+                pre_bad = {**pre_bad, **scope_bad}
         if spec.invoice_prefix is not None and "invoice_id" in mapped:  # NetSuite: 'Invoice #INV1001'
             cells = mapped["invoice_id"].astype("string")
             trimmed = cells.str.strip()
@@ -249,11 +252,11 @@ def _table_loader(
                 trimmed.str.slice(len(spec.invoice_prefix)),
             )
         if spec.credit is not None:  # a ledger's credit memos: payments.kind credit, the other rows cash
-            from pipelines.sources.rows import matches
+            from pipelines.sources.rows import matches_in
 
-            used.add(spec.credit.column)
+            used |= set(spec.credit.columns())
             mapped["kind"] = pd.array(
-                np.where(matches(frame[spec.credit.column], spec.credit), "credit", "cash"), dtype="string"
+                np.where(matches_in(frame, spec.credit), "credit", "cash"), dtype="string"
             )
         if spec.ids_from_rows:  # payments exported without a number (QuickBooks' empty Num)
             from pipelines.sources.rowids import ids_from_rows
@@ -296,6 +299,40 @@ def _table_loader(
         }
 
     return load
+
+
+def _net_debit(raw: Any, amount: str, debit: str, values: ValueOptions) -> tuple[Any, dict[str, np.ndarray]]:
+    """``tables.payments.debit``: each row's amount cell replaced by the credit (``amount``) less the
+    debit, written as text in the file's decimal notation, where the debit cell holds a number other
+    than 0 (elsewhere the cell stays as written, so a file without debits reads as before). A debit
+    that is not a number marks the row ``unparseable_number:debit`` (quarantined, not read as 0)."""
+    import dataclasses
+
+    from pipelines.sources.parse import parse_numbers
+
+    frame = raw.frame
+    deb, deb_bad = parse_numbers(frame[debit], values.decimal, values.thousands)
+    cred, cred_bad = parse_numbers(frame[amount], values.decimal, values.thousands)
+    d = deb.to_numpy(dtype="float64", na_value=np.nan)
+    c = cred.to_numpy(dtype="float64", na_value=np.nan)
+    bad = np.asarray(deb_bad, dtype=bool)
+    rows = ~bad & np.isfinite(d) & (d != 0) & ~np.asarray(cred_bad, dtype=bool)
+    if not rows.any():
+        return raw, ({"unparseable_number:debit": bad} if bad.any() else {})
+    cents = np.round((np.nan_to_num(c[rows]) - d[rows]) * 100).astype(np.int64)
+    frame = frame.copy()
+    if pd.api.types.is_numeric_dtype(frame[amount].dtype):  # Parquet: numbers stay numbers
+        column = frame[amount].astype("float64").to_numpy(copy=True)
+        column[rows] = cents / 100
+        frame[amount] = column
+        return dataclasses.replace(raw, frame=frame), ({"unparseable_number:debit": bad} if bad.any() else {})
+    text = [
+        f"{'-' if v < 0 else ''}{abs(v) // 100}{values.decimal}{abs(v) % 100:02d}" for v in cents.tolist()
+    ]
+    column = frame[amount].astype("string")
+    column[rows] = text
+    frame[amount] = column
+    return dataclasses.replace(raw, frame=frame), ({"unparseable_number:debit": bad} if bad.any() else {})
 
 
 @dataclass

@@ -69,11 +69,18 @@ def check_columns(spec: FileSource, present: list[str], label: str, path: Path) 
         for key in ("keep", "drop"):
             cond = getattr(spec.rows, key)
             if cond is not None:
-                wanted.append((f"rows.{key}.column", cond.column))
+                wanted += [
+                    (f"rows.{key}" + ".also" * depth + ".column", column)
+                    for depth, column in enumerate(cond.columns())
+                ]
     for k, column in enumerate(spec.id_scope):
         wanted.append((f"id_scope[{k}]", column))
     if spec.credit is not None:
-        wanted.append(("credit.column", spec.credit.column))
+        wanted += [
+            ("credit" + ".also" * depth + ".column", c) for depth, c in enumerate(spec.credit.columns())
+        ]
+    if spec.debit is not None:
+        wanted.append(("debit", spec.debit))
     for key, column in wanted:
         if column not in present:
             raise TableError(
@@ -465,6 +472,14 @@ def matches(values: pd.Series, cond: RowCondition) -> np.ndarray:
     return text.isin(wanted).to_numpy(dtype=bool)
 
 
+def matches_in(frame: pd.DataFrame, cond: RowCondition) -> np.ndarray:
+    """Rows of ``frame`` matching ``cond`` or its ``also`` condition (either one)."""
+    hit = matches(frame[cond.column], cond)
+    if cond.also is not None:
+        hit = hit | matches_in(frame, cond.also)
+    return hit
+
+
 def _filter(raw: RawFile, spec: FileSource, filtered: Counter[str]) -> RawFile:
     rows = spec.rows
     assert rows is not None
@@ -474,13 +489,15 @@ def _filter(raw: RawFile, spec: FileSource, filtered: Counter[str]) -> RawFile:
     for cond in (rows.keep, rows.drop):  # each row counted under the first condition that leaves it out
         if cond is None:
             continue
-        hit = matches(frame[cond.column], cond)
+        hit = matches_in(frame, cond)
         gone = (~hit if cond is rows.keep else hit) & ~out
         _count(frame[cond.column], gone, cond.column, filtered)
         out |= gone
-        if cond.column in malformed.columns:  # a damaged line whose leading cells were read
+        if all(
+            c in malformed.columns for c in cond.columns()
+        ):  # a damaged line whose leading cells were read
             known = malformed[cond.column].notna().to_numpy()
-            mhit = matches(malformed[cond.column], cond)
+            mhit = matches_in(malformed, cond)
             mgone = known & (~mhit if cond is rows.keep else mhit) & ~mal_out
             _count(malformed[cond.column], mgone, cond.column, filtered)
             mal_out |= mgone

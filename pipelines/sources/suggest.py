@@ -805,6 +805,9 @@ _NOT_INVOICE_TYPES = _PAYMENT_TYPES | frozenset(
         "remboursement",
         "abono",
         "reembolso",
+        # Odoo's other journals: write-offs and exchange differences reconciled with the receivable
+        "miscellaneous operations",
+        "exchange difference",
     }
 )
 _INVOICE_TYPES = frozenset(
@@ -1034,11 +1037,25 @@ def _payments_block(
         f"    rows: {{keep: {{column: {_q(types.column)}, values: {_flow(kept)}}}}}",
     ]
     if sides is not None:  # the credit side: payments and the credit notes of the invoices' journal
+        also = ""
+        if types.payments:  # and the bank journal's debit side: refunds paid out to customers
+            also = f", also: {{column: {_q(types.column)}, values: {_flow(sorted(types.payments))}}}"
         lines[-1:] = [
             f"    # the rows on the credit side ({sides[0]!r} empty or 0): payments and credit notes, which "
-            "settle the invoices they are matched with like a payment (conf/sources/README.md 6c)",
-            f"    rows: {{keep: {{column: {_q(sides[0])}, values: {_flow(sides[1])}}}}}",
+            "settle the invoices they are matched with like a payment (conf/sources/README.md 6c)"
+            + (
+                f"; also every row of the {', '.join(repr(v) for v in types.payments)} journal: a refund paid "
+                f"out to a customer is on its debit side, read as a negative payment (debit: {sides[0]!r})"
+                if also
+                else ""
+            ),
+            f"    rows: {{keep: {{column: {_q(sides[0])}, values: {_flow(sides[1])}{also}}}}}",
         ]
+        if also:
+            lines.append(
+                f"    debit: {_q(sides[0])}  # amount = {cols.get('amount', 'Credit')!r} - {sides[0]!r}: a refund "
+                "is negative, netted against the payment or credit note it refunds (conf/sources/README.md 6c)"
+            )
     if grouped is not None:  # the payment rows are grouped by customer too
         lines.append(f"    {_group_lines(grouped)[1]}")
     if id_scope:
@@ -1055,8 +1072,17 @@ def _payments_block(
         lines.append(
             f"    # the credit side's rows of the invoices' journal ({', '.join(repr(v) for v in types.invoices)}) are "
             "credit notes: they settle their invoices but are no cash (conf/sources/README.md 6c)"
+            + (
+                f"; those of {', '.join(repr(v) for v in others)} (write-offs, exchange differences) are no cash "
+                "either"
+                if others
+                else ""
+            )
         )
-        lines.append(f"    credit: {{column: {_q(types.column)}, values: {_flow(sorted(types.invoices))}}}")
+        lines.append(
+            f"    credit: {{column: {_q(types.column)}, values: {_flow(sorted(types.invoices + others))}}}"
+        )
+        others = []  # read by side: nothing left out by journal
     if clearing is not None:
         key = f", key: {_q(clearing[1])}" if clearing[1] else ""
         scope = _clearing_scope(frame) if not clearing[1] else []

@@ -467,7 +467,7 @@ def test_suggest_drafts_odoo_journal_items_as_a_ledger_joined_on_its_matching_nu
         'invoice_id: "Journal Entry"',
         'debtor_id: "Partner"',
         'amount: "Debit"',
-        'rows: {keep: {column: "Debit", values: ["0.00"]}}',
+        'rows: {keep: {column: "Debit", values: ["0.00"], also: {column: "Journal", values: ["Bank"]}}}',
         'clearing: {column: "Matching"}',
         'amount: "Credit"',
     ):
