@@ -84,6 +84,16 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
                 "row-<hash>-<n>)",
                 highlight=False,
             )
+        a = t.get("applied")
+        if a and (
+            a["payments_split"] or a["main_lines_left_out"]
+        ):  # applied_amount: NetSuite's applied lines
+            console.print(
+                f"{name}: {a['payments_split']:,} payment(s) listed once per invoice split into each invoice's part "
+                f"(applied_amount; +{a['pieces_added']:,} row(s) for what was left unapplied, "
+                f"{a['main_lines_left_out']:,} main line(s) with nothing left out)",
+                highlight=False,
+            )
         c = t.get("clearing")
         if c:  # a payment split over the invoices it cleared: rows in = read - filtered + pieces added
             left = ", ".join(f"{k} ({v:,})" for k, v in c["unallocated"].items()) or "none"

@@ -280,6 +280,14 @@ class FileSource(ConfigModel):
         "on the debit side (a refund paid out to the customer) is a negative payment, netted against the "
         "payment or credit note it refunds",
     )
+    applied_amount: str | None = Field(
+        None,
+        min_length=1,
+        description="tables.payments: the column of the part of a payment applied to the invoice its row names "
+        "(NetSuite's Applied To Link Amount, beside Applied To Transaction): a payment listed once per invoice, "
+        "its total repeated in columns.amount, is split into one row per invoice (<payment>/<invoice>) and "
+        "what it leaves unapplied (<payment>/unallocated)",
+    )
     invoice_prefix: str | None = Field(
         None,
         min_length=1,
@@ -309,6 +317,7 @@ class FileSource(ConfigModel):
                 ("credit", None),
                 ("invoice_prefix", None),
                 ("debit", None),
+                ("applied_amount", None),
             ):
                 if key in data and getattr(self, key) == default:
                     del data[key]
@@ -326,6 +335,7 @@ class FileSource(ConfigModel):
             or self.credit is not None
             or self.invoice_prefix is not None
             or self.debit is not None
+            or self.applied_amount is not None
         )
 
     def file_format(self) -> str:
@@ -553,6 +563,20 @@ class SourceConfig(ConfigModel):
                         "it reads the signs as the two columns give them: remove negate_amount"
                         if table == "payments"
                         else "it belongs on tables.payments"
+                    )
+                )
+            if src.applied_amount is not None and (
+                table != "payments" or "invoice_id" not in src.columns or src.clearing is not None
+            ):
+                raise ValueError(
+                    f"tables.{table}.applied_amount: applied_amount splits a payment listed once per invoice "
+                    "(tables.payments, with columns.invoice_id naming each row's invoice); "
+                    + (
+                        "move it to tables.payments"
+                        if table != "payments"
+                        else "a clearing join allocates the payments itself: remove one of them"
+                        if src.clearing is not None
+                        else "map invoice_id to the column naming the invoice (NetSuite: Applied To Transaction)"
                     )
                 )
             if src.id_scope and table not in ("invoices", "payments"):

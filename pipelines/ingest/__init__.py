@@ -471,6 +471,7 @@ def table_entry(
     if raw.filtered is not None:  # the input's row options left rows out: rows read = in + filtered
         # a payment split over the invoices its clearing cleared is one row read, several rows in
         added = (getattr(raw, "clearing", None) or {}).get("pieces_added", 0)
+        added += (getattr(raw, "applied", None) or {}).get("pieces_added", 0)
         entry["rows_read"] = raw.rows_in - added + sum(raw.filtered.values())
         entry["rows_filtered"] = sum(raw.filtered.values())
         entry["filtered"] = raw.filtered
@@ -478,6 +479,8 @@ def table_entry(
         entry["amount_negated"] = True
     if getattr(raw, "clearing", None):  # tables.payments.clearing: the join's counts
         entry["clearing"] = raw.clearing
+    if getattr(raw, "applied", None):  # tables.payments.applied_amount: the split's counts
+        entry["applied"] = raw.applied
     if raw.rows_in != accepted + quarantined:  # pragma: no cover - invariant
         raise AssertionError(f"{table}: rows lost in ingest ({entry})")
     return entry

@@ -45,6 +45,7 @@ class RawTable:
     filtered: dict[str, int] | None = None  # rows left out by the input's row options, by reason
     negate_amount: bool = False  # the input writes amounts with the opposite sign
     clearing: dict[str, Any] | None = None  # tables.payments.clearing: the join's counts (manifest)
+    applied: dict[str, int] | None = None  # tables.payments.applied_amount: the split's counts (manifest)
 
 
 # ---------------------------------------------------------------- loading + mapping
@@ -266,6 +267,15 @@ def _table_loader(
             )
             if made:
                 repairs = {**repairs, "payment_id_from_row": made}
+        applied = None
+        if spec.applied_amount is not None and {"payment_id", "invoice_id", "amount"} <= set(mapped.columns):
+            used.add(spec.applied_amount)  # NetSuite: one payment listed once per invoice it was applied to
+            mapped, source_row, source_line, pre_bad, applied, left_out = _split_applied(
+                mapped, frame[spec.applied_amount], source_row, source_line, pre_bad, values
+            )
+            filtered = dict(filtered or {})
+            if left_out:
+                filtered["payment_main_line"] = left_out
         if join is not None:
             mapped, source_row, source_line, summary, pos = _joined(
                 join, whole, raw, mapped, values, csv_opts
@@ -295,10 +305,63 @@ def _table_loader(
                 negate_amount=spec.negate_amount,
                 clearing=summary,
                 pre_bad=pre_bad,
+                applied=applied,
             )
         }
 
     return load
+
+
+def _split_applied(
+    mapped: pd.DataFrame,
+    applied: pd.Series,
+    source_row: np.ndarray,
+    source_line: np.ndarray | None,
+    pre_bad: dict[str, np.ndarray],
+    values: ValueOptions,
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None, dict[str, np.ndarray], dict[str, int], int]:
+    """``tables.payments.applied_amount`` (:func:`pipelines.sources.applied.split_applied`): the rows
+    after the split, their source rows and lines, the row marks moved with them, the counts for the
+    manifest and the number of main lines left out."""
+    from pipelines.sources.applied import split_applied
+
+    sp = split_applied(
+        mapped["payment_id"],
+        mapped["invoice_id"],
+        mapped["amount"],
+        applied.reset_index(drop=True),
+        values.decimal,
+        values.thousands,
+    )
+    pos = sp.positions
+    out = mapped.iloc[pos].reset_index(drop=True)
+    changed = np.asarray([v is not None for v in sp.payment_id], dtype=bool)
+    if changed.any():
+        ids = out["payment_id"].astype("string")
+        ids[changed] = [v for v in sp.payment_id if v is not None]
+        out["payment_id"] = ids
+        cents = np.asarray([v for v in sp.amount if v is not None], dtype=np.int64)
+        if pd.api.types.is_numeric_dtype(out["amount"].dtype):  # Parquet: numbers stay numbers
+            column = out["amount"].astype("float64").to_numpy(copy=True)
+            column[changed] = cents / 100
+            out["amount"] = column
+        else:
+            text = [
+                f"{'-' if c < 0 else ''}{abs(c) // 100}{values.decimal}{abs(c) % 100:02d}"
+                for c in cents.tolist()
+            ]
+            column = out["amount"].astype("string")
+            column[changed] = text
+            out["amount"] = column
+        if sp.no_invoice.any():
+            invoices = out["invoice_id"].astype("string")
+            invoices[sp.no_invoice] = pd.NA
+            out["invoice_id"] = invoices
+    bad = {k: m[pos] for k, m in pre_bad.items()}
+    for reason, mask in sp.bad.items():
+        bad[reason] = bad.get(reason, np.zeros(len(pos), dtype=bool)) | mask
+    lines = None if source_line is None else source_line[pos]
+    return out, source_row[pos], lines, bad, sp.summary(), sp.main_lines_left_out
 
 
 def _net_debit(raw: Any, amount: str, debit: str, values: ValueOptions) -> tuple[Any, dict[str, np.ndarray]]:

@@ -81,6 +81,8 @@ def check_columns(spec: FileSource, present: list[str], label: str, path: Path) 
         ]
     if spec.debit is not None:
         wanted.append(("debit", spec.debit))
+    if spec.applied_amount is not None:
+        wanted.append(("applied_amount", spec.applied_amount))
     for key, column in wanted:
         if column not in present:
             raise TableError(

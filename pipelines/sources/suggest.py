@@ -960,6 +960,10 @@ def _clearing_columns(frame: pd.DataFrame) -> tuple[str, str | None] | None:
     return None
 
 
+# the part of a payment applied to the invoice its row names (NetSuite's transaction search:
+# Applied To Link Amount beside Applied To Transaction)
+_APPLIED_AMOUNT = frozenset({"appliedtolinkamount", "appliedamount", "amountapplied", "appliedtoamount"})
+
 # SAP's fiscal year of a document (GJAHR): its number ranges restart each year
 _FISCAL_YEAR = frozenset({"fiscalyear", "fiscyear", "fyear", "geschaeftsjahr", "gjahr"})
 
@@ -1125,6 +1129,13 @@ def _payments_block(
         if applied[1]:
             lines.append(
                 f"    invoice_prefix: {_q(applied[1])}  # removed from the invoice_id cells that start with it"
+            )
+        part = next((str(c) for c in frame.columns if _norm(str(c)) in _APPLIED_AMOUNT), None)
+        if part is not None and "amount" in cols:
+            lines.append(
+                f"    applied_amount: {_q(part)}  # a payment applied to several invoices is listed once per "
+                f"invoice, its total in {cols['amount']!r} on each row: split into each invoice's part (this "
+                "column) and what is left unapplied (conf/sources/README.md 6c)"
             )
     else:
         lines.append(

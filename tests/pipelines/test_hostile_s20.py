@@ -256,3 +256,164 @@ def test_debit_is_checked_against_the_file_and_the_table(tmp_path: Path) -> None
         "PBNK1/2024/00006": "reversal",
     }
     assert _counts(result, "payments")[:3] == (12, 6, 3)
+
+
+# ---------------------------------------------------------------- item 3: a NetSuite payment applied to several invoices
+
+# NetSuite transaction search (Type, Document Number, Name, Amount, Applied To Transaction) with the
+# applied amount (Applied To Link Amount): a payment applied to several invoices is listed once per
+# invoice, its total repeated in Amount on each row
+NETSUITE_MULTI = (
+    "Date,Type,Document Number,Name,Due Date/Receive By,Amount,Applied To Transaction,Applied To Link Amount\n"
+    '1/15/2024,Invoice,INV1001,1001 Acme Ltd,2/14/2024,"1,000.00",,\n'
+    "1/20/2024,Invoice,INV1002,1001 Acme Ltd,2/19/2024,500.00,,\n"
+    "1/22/2024,Invoice,INV1003,1002 Beta GmbH,2/21/2024,300.00,,\n"
+    "1/25/2024,Invoice,INV1004,1001 Acme Ltd,2/24/2024,400.00,,\n"
+    "1/26/2024,Invoice,INV1005,1003 Gamma SA,2/25/2024,80.00,,\n"
+    "1/27/2024,Invoice,INV1006,1003 Gamma SA,2/26/2024,40.00,,\n"
+    '2/1/2024,Payment,PYMT2001,1001 Acme Ltd,,"1,500.00",Invoice #INV1001,"1,000.00"\n'
+    '2/1/2024,Payment,PYMT2001,1001 Acme Ltd,,"1,500.00",Invoice #INV1002,500.00\n'
+    "2/20/2024,Payment,PYMT2002,1001 Acme Ltd,,500.00,Invoice #INV1004,400.00\n"
+    "3/1/2024,Payment,PYMT2003,1002 Beta GmbH,,300.00,Invoice #INV1003,300.00\n"
+    "3/5/2024,Payment,PYMT2004,1002 Beta GmbH,,50.00,,\n"
+    "3/6/2024,Payment,PYMT2005,1003 Gamma SA,,100.00,Invoice #INV1005,80.00\n"
+    "3/6/2024,Payment,PYMT2005,1003 Gamma SA,,100.00,Invoice #INV1006,40.00\n"
+)
+
+NETSUITE_CONFIG = """kind: source
+name: netsuite
+rules: {{data_docs: false}}
+values: {{date_format: m/d/Y, thousands: ","}}
+tables:
+  invoices:
+    path: {path}
+    rows: {{keep: {{column: Type, values: [Invoice]}}}}
+    columns: {{invoice_id: Document Number, debtor_id: Name, issue_date: Date, due_date: Due Date/Receive By, amount: Amount}}
+  payments:
+    path: {path}
+    rows: {{keep: {{column: Type, values: [Payment]}}}}
+    invoice_prefix: "Invoice #"{applied}
+    columns: {{payment_id: Document Number, debtor_id: Name, paid_on: Date, amount: Amount, invoice_id: Applied To Transaction}}
+"""
+
+
+def _ns_config(applied: str = "") -> str:
+    text = NETSUITE_CONFIG.format(path="{path}", applied=applied)
+    return text.replace("{", "{{").replace("}", "}}").replace("{{path}}", "{path}")
+
+
+def _pay_rows(result) -> dict[str, tuple[str | None, float]]:
+    import pandas as pd
+
+    return {
+        str(r.payment_id): (None if pd.isna(r.invoice_id) else str(r.invoice_id), float(r.amount))
+        for r in result.portfolio.payments.itertuples()
+    }
+
+
+def test_a_netsuite_payment_applied_to_several_invoices_is_split_by_application_line(tmp_path: Path) -> None:
+    """Acme's PYMT2001 (1,500.00) applied to INV1001 (1,000.00) and INV1002 (500.00) is listed twice,
+    1,500.00 on each row; PYMT2002 (500.00) applied 400.00 to INV1004, 100.00 left unapplied; Gamma's
+    PYMT2005 (100.00) claims 80.00 + 40.00 = 120.00. Before (s19's config): PYMT2001's two rows
+    quarantined duplicate_id (the 1,500.00 lost: INV1001 and INV1002 open for good), PYMT2005 too,
+    PYMT2002's 500.00 all on INV1004 (400.00: the 100.00 left unapplied read as paid on it).
+
+    Now (`applied_amount: Applied To Link Amount`) each row is the payment's part of its invoice:
+    PYMT2001/INV1001 1,000.00, PYMT2001/INV1002 500.00; PYMT2002/INV1004 400.00 and
+    PYMT2002/unallocated 100.00 (one row added: cash on account); PYMT2003 (applied in full to one
+    invoice) and PYMT2004 (applied to none) as they are; PYMT2005's rows kept whole and quarantined
+    applied_exceeds_payment (and duplicate_id, their ids unchanged). By hand: payments 13 read = 7 in + 6 filtered; rows in 7 + 1 piece =
+    8 = 6 accepted + 2 quarantined; the accepted parts add up to the payments: 1,500 + 500 + 300 + 50
+    = 2,350."""
+    before = _ingest_config(tmp_path, NETSUITE_MULTI, _ns_config())
+    assert _pay_rows(before) == {
+        "PYMT2002": ("INV1004", 500.0),
+        "PYMT2003": ("INV1003", 300.0),
+        "PYMT2004": (None, 50.0),
+    }
+    assert before.manifest["tables"]["payments"]["reasons"] == {"duplicate_id:payment_id": 4}
+    config = _ns_config('\n    applied_amount: "Applied To Link Amount"')
+    result = _ingest_config(tmp_path, NETSUITE_MULTI, config)
+    t = result.manifest["tables"]["payments"]
+    assert (t["rows_read"], t["rows_filtered"], t["rows_in"], t["rows_accepted"], t["rows_quarantined"]) == (
+        13,
+        6,
+        8,
+        6,
+        2,
+    )
+    assert t["applied"] == {"payments_split": 2, "pieces_added": 1, "main_lines_left_out": 0}
+    assert _pay_rows(result) == {
+        "PYMT2001/INV1001": ("INV1001", 1000.0),
+        "PYMT2001/INV1002": ("INV1002", 500.0),
+        "PYMT2002/INV1004": ("INV1004", 400.0),
+        "PYMT2002/unallocated": (None, 100.0),
+        "PYMT2003": ("INV1003", 300.0),
+        "PYMT2004": (None, 50.0),
+    }
+    assert sum(v[1] for v in _pay_rows(result).values()) == 2350.0
+    q = result.quarantine["payments"]
+    assert q["reason"].tolist() == ["applied_exceeds_payment; duplicate_id:payment_id"] * 2
+    assert q["source_row"].tolist() == [12, 13]
+    assert _counts(result, "invoices") == (13, 6, 0, 7)
+
+
+def test_suggest_drafts_netsuites_applied_amount(tmp_path: Path) -> None:
+    """`ews sources suggest` on the same search: before, `Applied To Link Amount` was left unmapped
+    (the draft ingested as the "before" above); now the draft writes `applied_amount: "Applied To
+    Link Amount"` beside `invoice_prefix`, and ingests as the hand-written config: 6 accepted, 2
+    quarantined, the same parts."""
+    from pipelines.sources.suggest import suggest_source
+
+    export = tmp_path / "netsuite.csv"
+    export.write_text(NETSUITE_MULTI, encoding="utf-8")
+    draft = suggest_source(export).text
+    assert 'applied_amount: "Applied To Link Amount"' in draft, draft
+    escaped = draft.replace("{", "{{").replace("}", "}}").replace(str(export), "{path}")
+    result = _ingest_config(tmp_path, NETSUITE_MULTI, escaped, name="netsuite.csv")
+    assert _counts(result, "payments") == (13, 6, 2, 6)
+    assert sorted(_pay_rows(result)) == [
+        "PYMT2001/INV1001",
+        "PYMT2001/INV1002",
+        "PYMT2002/INV1004",
+        "PYMT2002/unallocated",
+        "PYMT2003",
+        "PYMT2004",
+    ]
+
+
+def test_applied_amount_main_line_and_checks(tmp_path: Path) -> None:
+    """The same search with the payments' main line listed too (Main Line: both; the main line names
+    no invoice): PYMT2001's main line carries nothing left (1,500 = 1,000 + 500) and is left out
+    (filtered payment_main_line); PYMT2002's carries the 100.00 unapplied (PYMT2002/unallocated, no
+    row added). By hand 15 read = 8 in + 7 filtered (6 invoices, 1 main line) = 6 + 2. Rows of one
+    payment with two totals are quarantined payment_total_differs. `applied_amount` on a payments
+    table without invoice_id: a config error naming the key and the fix."""
+    import pytest
+
+    from pipelines.config import ConfigError
+
+    lines = NETSUITE_MULTI.splitlines(keepends=True)
+    main1 = '2/1/2024,Payment,PYMT2001,1001 Acme Ltd,,"1,500.00",,\n'
+    main2 = "2/20/2024,Payment,PYMT2002,1001 Acme Ltd,,500.00,,\n"
+    text = "".join(lines[:7] + [main1] + lines[7:9] + [main2] + lines[9:])
+    result = _ingest_config(tmp_path, text, _ns_config('\n    applied_amount: "Applied To Link Amount"'))
+    t = result.manifest["tables"]["payments"]
+    assert _counts(result, "payments") == (15, 6, 2, 7)
+    assert t["filtered"]["payment_main_line"] == 1
+    assert t["applied"] == {"payments_split": 2, "pieces_added": 0, "main_lines_left_out": 1}
+    assert _pay_rows(result)["PYMT2002/unallocated"] == (None, 100.0)
+    # PYMT2001's second row says 1,400.00: which total is the payment's cannot be told
+    differs = NETSUITE_MULTI.replace(
+        '1001 Acme Ltd,,"1,500.00",Invoice #INV1002', "1001 Acme Ltd,,1400.00,Invoice #INV1002"
+    )
+    result = _ingest_config(tmp_path, differs, _ns_config('\n    applied_amount: "Applied To Link Amount"'))
+    reasons = result.manifest["tables"]["payments"]["reasons"]
+    assert reasons["payment_total_differs"] == 2
+    no_invoice = (
+        _ns_config('\n    applied_amount: "Applied To Link Amount"')
+        .replace(", invoice_id: Applied To Transaction", "")
+        .replace('    invoice_prefix: "Invoice #"\n', "")
+    )
+    with pytest.raises(ConfigError, match=r"tables\.payments\.applied_amount.*map invoice_id"):
+        _ingest_config(tmp_path, NETSUITE_MULTI, no_invoice)
