@@ -366,6 +366,8 @@ def _date(values: pd.Series) -> tuple[str | None, bool]:
 
 _COMMA_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?([eE][-+]?\d+)?$")
 _DOT_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][-+]?\d+)?$")
+# a German spreadsheet's whole amounts with a thousands dot and no decimals (Excel's #.##0): 1.500, 12.000
+_DOT_THOUSANDS = re.compile(r"^[-+]?[1-9]\d{0,2}(\.\d{3})+$")
 
 
 def _number(values: pd.Series) -> tuple[str, str | None] | None:
@@ -385,6 +387,12 @@ def _number(values: pd.Series) -> tuple[str, str | None] | None:
     has_dot = values.str.contains(".", regex=False).any()
     if not has_comma and not has_dot:
         return "", None  # whole numbers: no evidence about the decimal separator
+    if not has_comma:
+        dotted = values[values.str.contains(".", regex=False)]
+        if len(dotted) >= 2 and dotted.str.match(_DOT_THOUSANDS).all():
+            # every dotted value is a whole number grouped by thousands (1.500, 12.000; never 1.5 or
+            # 1.50): read as 1500, not 1.5 (a 3-decimal currency's 1.500 would be written 0.250 too)
+            return ",", "."
     if (
         comma >= dot
         and (has_comma or not has_dot)

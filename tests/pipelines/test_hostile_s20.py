@@ -417,3 +417,40 @@ def test_applied_amount_main_line_and_checks(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"tables\.payments\.applied_amount.*map invoice_id"):
         _ingest_config(tmp_path, NETSUITE_MULTI, no_invoice)
+
+
+# ---------------------------------------------------------------- item 5: amounts in other locales' groupings
+
+# a German spreadsheet saved as CSV (semicolon, UTF-8 with BOM) whose amounts are whole euros in
+# Excel's #.##0 format: 1.500 is one thousand five hundred
+GERMAN_WHOLE = "\ufeff" + (
+    "Rechnungsnummer;Kunde;Rechnungsdatum;Fällig am;Betrag\r\n"
+    "RE-1001;K100;05.09.2024;05.10.2024;1.500\r\n"
+    "RE-1002;K100;20.10.2024;19.11.2024;750\r\n"
+    "RE-1003;K200;10.09.2024;10.10.2024;12.000\r\n"
+    "RE-1004;K200;12.09.2024;12.10.2024;2.250\r\n"
+)
+
+
+def test_suggest_reads_german_whole_amounts_with_a_thousands_dot(tmp_path: Path) -> None:
+    """Every dotted amount of the sample is a whole number grouped by thousands (1.500, 12.000,
+    2.250; none like 1.5 or 1.50). Before: the draft said decimal "." and ingest read 1.5, 12.0
+    and 2.25 (wrong numbers, no warning: 16,500 of 16,500 euros misread as 16.5 + 750). Now the
+    draft says decimal ",", thousands "." and ingest reads 1,500, 750, 12,000 and 2,250 (4 = 4 + 0).
+    Guard: a sample with 1.5 or 0.250 beside such values keeps the decimal dot."""
+    import pandas as pd
+
+    from pipelines.sources.suggest import _number, suggest_source
+
+    export = tmp_path / "rechnungen.csv"
+    export.write_text(GERMAN_WHOLE, encoding="utf-8")
+    draft = suggest_source(export).text
+    assert 'decimal: ","' in draft and 'thousands: "."' in draft, draft
+    escaped = draft.replace("{", "{{").replace("}", "}}").replace(str(export), "{path}")
+    result = _ingest_config(tmp_path, GERMAN_WHOLE, escaped, name="rechnungen.csv")
+    t = result.manifest["tables"]["invoices"]
+    assert (t["rows_in"], t["rows_accepted"], t["rows_quarantined"]) == (4, 4, 0)
+    amounts = result.portfolio.invoices.set_index("invoice_id")["amount"].astype(float).to_dict()
+    assert amounts == {"RE-1001": 1500.0, "RE-1002": 750.0, "RE-1003": 12000.0, "RE-1004": 2250.0}
+    assert _number(pd.Series(["1.500", "1.5"])) == (".", None)
+    assert _number(pd.Series(["1.500", "0.250"])) == (".", None)
