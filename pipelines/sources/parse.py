@@ -339,7 +339,8 @@ def parse_text(
     an id (``is_id``: infinite numbers and the texts ``nan``, ``inf``, ``null``, ``none``).
 
     Numbers from Parquet become text; whole floats lose their ``.0`` (ids stored as floats by
-    spreadsheets: ``1001.0 -> "1001"``; ``1e20 -> "100000000000000000000"``).
+    spreadsheets: ``1001.0 -> "1001"``; ``1e20 -> "100000000000000000000"``). An id written with
+    Excel's text marker before a digit (``'00123``) loses the apostrophe (``00123``).
     """
     bad = np.zeros(len(raw), dtype=bool)
     if pd.api.types.is_float_dtype(raw.dtype):
@@ -354,4 +355,8 @@ def parse_text(
     text = text.mask(text == "")
     if is_id:
         bad = bad | text.str.lower().isin(_NOT_AN_ID).to_numpy(dtype=bool, na_value=False)
+        # Excel's text marker: '00123 (a number kept as text, its leading zeros kept) is the id 00123
+        quoted = text.str.match(r"'\d").to_numpy(dtype=bool, na_value=False)
+        if quoted.any():
+            text = text.mask(pd.Series(quoted), text.str.slice(1))
     return text, bad

@@ -454,3 +454,36 @@ def test_suggest_reads_german_whole_amounts_with_a_thousands_dot(tmp_path: Path)
     assert amounts == {"RE-1001": 1500.0, "RE-1002": 750.0, "RE-1003": 12000.0, "RE-1004": 2250.0}
     assert _number(pd.Series(["1.500", "1.5"])) == (".", None)
     assert _number(pd.Series(["1.500", "0.250"])) == (".", None)
+
+
+# ---------------------------------------------------------------- item 5: Excel's text marker on ids
+
+
+def test_an_id_written_with_excels_text_marker_is_the_same_id(tmp_path: Path) -> None:
+    """A CSV written for Excel keeps an id's leading zeros with the text marker: `'00123` (the
+    invoices), while the payments file writes `00123`. Before: two debtors `'00123` and `00123`,
+    the payment quarantined debtor_mismatch (its invoice I1 belonged to `'00123`): invoices 2 = 2 +
+    0, payments 1 = 0 + 1. Now the apostrophe before a digit is dropped from ids: one debtor 00123,
+    payments 1 = 1 + 0 (P1 on I1); `'t Hoen BV` (a Dutch name used as id) keeps its apostrophe."""
+    from hostile_sources import AS_OF
+
+    from pipelines.ingest import ingest_files
+
+    inv = tmp_path / "invoices.csv"
+    inv.write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        "I1,'00123,2024-09-05,2024-10-05,100.00\n"
+        "I2,00123,2024-10-20,2024-11-19,50.00\n"
+        "I3,'t Hoen BV,2024-10-21,2024-11-20,70.00\n"
+        "'0042,'t Hoen BV,2024-10-22,2024-11-21,30.00\n",
+        encoding="utf-8",
+    )
+    pay = tmp_path / "payments.csv"
+    pay.write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,00123,I1,2024-11-05,100.00\n", encoding="utf-8"
+    )
+    result = ingest_files({"invoices": inv, "payments": pay}, None, as_of=AS_OF)
+    t = result.manifest["tables"]
+    assert (t["payments"]["rows_in"], t["payments"]["rows_accepted"]) == (1, 1)
+    invoices = result.portfolio.invoices.set_index("invoice_id")["debtor_id"].to_dict()
+    assert invoices == {"I1": "00123", "I2": "00123", "I3": "'t Hoen BV", "0042": "'t Hoen BV"}
