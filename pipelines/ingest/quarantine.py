@@ -66,6 +66,13 @@ def quarantine_frame(
     q["detail"] = pd.Series(pd.NA, index=range(len(q)), dtype="string")
     if raw.table == "payments" and "kind" in cols and len(q):
         q["detail"] = _unknown_kind_detail(q, raw.column_map.get("kind", "kind"))
+    if len(q):
+        again = q["reason"].str.contains("repeated_header", regex=False).fillna(False).to_numpy(dtype=bool)
+        if again.any():
+            q.loc[again, "detail"] = (
+                "this row is the file's header again: two exports joined into one file (e.g. cat jan.csv "
+                "feb.csv)? Nothing is lost by leaving it out; delete the repeated header lines"
+            )
     if raw.malformed is not None and len(raw.malformed):
         m = raw.malformed
         extra = pd.DataFrame(

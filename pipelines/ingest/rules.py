@@ -103,7 +103,31 @@ def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, d
         )
     for reason, mask in raw.pre_bad.items():
         bad[reason] = bad.get(reason, np.zeros(n, dtype=bool)) | mask
+    bad["repeated_header"] = _repeated_header(raw)
     return pd.DataFrame(cols), {k: v for k, v in bad.items() if v.any()}
+
+
+def _repeated_header(raw: RawTable) -> np.ndarray:
+    """Rows that are the file's header again (two exports joined into one file: ``cat jan.csv
+    feb.csv``): at least two cells, and 80 % of the row's columns, hold their own column's name."""
+    n = len(raw.frame)
+    out = np.zeros(n, dtype=bool)
+    columns = [c for c in raw.frame.columns if pd.api.types.is_string_dtype(raw.frame[c].dtype)]
+    if n == 0 or len(columns) < 2 or len(columns) < 0.8 * len(raw.frame.columns):
+        return out
+    names = [str(raw.column_map.get(c, c)) for c in columns]
+    # a cheap first pass (one exact comparison, about 30 ms per million rows): the first two columns
+    first = (raw.frame[columns[0]] == names[0]).to_numpy(dtype=bool, na_value=False)
+    first = first | (raw.frame[columns[1]] == names[1]).to_numpy(dtype=bool, na_value=False)
+    rows = np.flatnonzero(first)
+    if not len(rows):
+        return out
+    hits = np.zeros(len(rows), dtype=np.int64)
+    for c, name in zip(columns, names, strict=True):
+        text = raw.frame[c].iloc[rows].astype("string").str.strip().str.casefold()
+        hits += (text == name.strip().casefold()).to_numpy(dtype=bool, na_value=False)
+    out[rows] = (hits >= 2) & (hits >= 0.8 * len(raw.frame.columns))
+    return out
 
 
 def _signed_currency(

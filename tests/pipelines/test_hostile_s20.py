@@ -487,3 +487,51 @@ def test_an_id_written_with_excels_text_marker_is_the_same_id(tmp_path: Path) ->
     assert (t["payments"]["rows_in"], t["payments"]["rows_accepted"]) == (1, 1)
     invoices = result.portfolio.invoices.set_index("invoice_id")["debtor_id"].to_dict()
     assert invoices == {"I1": "00123", "I2": "00123", "I3": "'t Hoen BV", "0042": "'t Hoen BV"}
+
+
+# ---------------------------------------------------------------- item 5: two exports joined into one file
+
+
+def test_a_header_line_repeated_inside_the_file_is_named(tmp_path: Path) -> None:
+    """Two monthly exports joined with `cat` (or copied one under the other in a spreadsheet): the
+    second file's header line sits among the rows. Before: that row quarantined with the parse
+    errors of its cells (unparseable_date:due_date; unparseable_date:issue_date;
+    unparseable_number:amount) and no detail. Now its reason includes repeated_header and its detail
+    says what it is: by hand 4 in = 3 accepted + 1 quarantined (source row 3). In a source config
+    the row is compared with the file's own column names (`Rechnungsnummer`, ...)."""
+    from hostile_sources import AS_OF
+
+    from pipelines.ingest import ingest_files
+
+    head = "invoice_id,debtor_id,issue_date,due_date,amount\n"
+    inv = tmp_path / "invoices.csv"
+    inv.write_text(
+        head
+        + "I1,D1,2024-09-05,2024-10-05,100.00\nI2,D1,2024-10-20,2024-11-19,50.00\n"
+        + head
+        + "I3,D2,2024-11-01,2024-12-01,80.00\n",
+        encoding="utf-8",
+    )
+    result = ingest_files({"invoices": inv}, None, as_of=AS_OF)
+    t = result.manifest["tables"]["invoices"]
+    assert (t["rows_in"], t["rows_accepted"], t["rows_quarantined"]) == (4, 3, 1)
+    q = result.quarantine["invoices"]
+    assert q["source_row"].tolist() == [3]
+    assert q["reason"].iloc[0].split("; ")[0] == "repeated_header"
+    assert q["detail"].iloc[0].startswith("this row is the file's header again: two exports joined")
+    german = GERMAN_WHOLE.replace(
+        "RE-1003;", "Rechnungsnummer;Kunde;Rechnungsdatum;Fällig am;Betrag\r\nRE-1003;"
+    )
+    config = """kind: source
+name: de
+csv: {{delimiter: ";"}}
+rules: {{data_docs: false}}
+values: {{date_format: d.m.Y, decimal: ",", thousands: "."}}
+tables:
+  invoices:
+    path: {path}
+    columns: {{invoice_id: Rechnungsnummer, debtor_id: Kunde, issue_date: Rechnungsdatum, due_date: Fällig am, amount: Betrag}}
+"""
+    result = _ingest_config(tmp_path, german, config)
+    assert result.manifest["tables"]["invoices"]["reasons"]["repeated_header"] == 1
+    assert result.quarantine["invoices"]["source_row"].tolist() == [3]
