@@ -197,6 +197,7 @@ def evaluate(book: str, new: Path, old: Path | None, ref: Path | None, reps: int
         sides[name] = flag(panel, cfg, extra)
     stored = panel["flagged"].to_numpy(dtype=bool)
     check = bool((sides["default"] == stored).all())
+    same = [name for name, f in sides.items() if (f == stored).all()]  # the rules the replay itself used
     panels = {"today": panel}
     if old is not None:
         op = pd.read_parquet(old / "backtest_rows.parquet")
@@ -240,7 +241,7 @@ def evaluate(book: str, new: Path, old: Path | None, ref: Path | None, reps: int
         lo, hi = np.nanquantile(d, [0.025, 0.975])
         return [ones[a][metric] - ones[b][metric], float(lo), float(hi)]
 
-    out = {"book": book, "default_equals_stored": check, "live_per_night": prep["default"]["live_per_night"],
+    out = {"book": book, "default_equals_stored": check, "stored_equals": same, "live_per_night": prep["default"]["live_per_night"],
            "rules": {}}  # fmt: skip
     for k, v in prep.items():
         row = {
@@ -272,7 +273,7 @@ def main(argv: list[str] | None = None) -> None:
         parts = [Path(p) if p else None for p in paths.split(",")] + [None, None]
         res = evaluate(name, parts[0], parts[1], parts[2], args.reps, args.seed)
         results.append(res)
-        print(f"## {name} (default = stored flags: {res['default_equals_stored']}; "
+        print(f"## {name} (stored flags = {', '.join(res['stored_equals']) or 'none of these rules'}; "
               f"live per month-end {res['live_per_night']:.0f})")  # fmt: skip
         print("| rule | precision (x base rate) | recall | strict lead (share) | first-flag | list / month-end (min-max; share of live) |"
               " recall - default [95 %] | precision - default | lead - default | recall - old | precision - old |")  # fmt: skip

@@ -69,11 +69,14 @@ class RankTrigger(ConfigModel):
     """Flag a live debtor whose PD is among the highest ``top_share`` of tonight's live debtors
     (its rank, highest PD first, ties at their best rank, is at most ``top_share`` x the live count)
     and at least ``min_pd``. A relative threshold: the list's size follows the book, not the
-    calibration of the bands (band D sits far above the 90-day base rate of most books)."""
+    calibration of the bands (band D sits far above the 90-day base rate of most books, and where
+    the calibrator puts the PD level moves the absolute bands' list). On by default since session 20,
+    beside the absolute triggers (a portfolio-wide rise of the PDs still grows the list through them):
+    strict lead >= 60 d on 12 of 12 backtest books (0 of 12 without), BENCHMARKS.md s20-watch."""
 
-    enabled: bool = False
-    top_share: float = Field(0.05, gt=0.0, le=1.0, description="share of live debtors, e.g. 0.05 = top 5 %")
-    min_pd: float = Field(0.01, ge=0.0, lt=1.0, description="never flag a PD below this by rank alone")
+    enabled: bool = True
+    top_share: float = Field(0.10, gt=0.0, le=1.0, description="share of live debtors, e.g. 0.10 = top 10 %")
+    min_pd: float = Field(0.005, ge=0.0, lt=1.0, description="never flag a PD below this by rank alone")
 
 
 class LimitBreachTrigger(ConfigModel):
@@ -129,7 +132,7 @@ class WatchlistConfig(ConfigModel):
         ),
     )
     stay_top_share: float | None = Field(
-        None,
+        0.20,
         gt=0.0,
         le=1.0,
         description=(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -309,7 +311,8 @@ def test_previous_limits_are_carried_and_a_first_run_has_no_previous_breach() ->
 def test_rank_trigger_flags_the_top_share_of_live_debtors_above_its_floor() -> None:
     """10 live debtors and 1 in default, top_share 0.2 -> rank <= 2 of the 10 live: a (0.30) and the
     two tied at 0.20 (ties take their best rank, 2); the defaulted debtor (PD 1.0) counts in neither
-    the ranks nor the live count. With min_pd 0.25 only a is left. Off by default."""
+    the ranks nor the live count. With min_pd 0.25 only a is left. On by default since session 20
+    (top 10 %, min_pd 0.005): 1 of 10 live, a alone; disabled, nobody."""
     rows = [("a", 0.30, False), ("b", 0.20, False), ("c", 0.20, False), ("z", 1.0, True)]
     rows += [(f"x{i}", 0.001 * i, False) for i in range(1, 8)]
     on = NightlyConfig.model_validate({"triggers": {"rank": {"enabled": True, "top_share": 0.2}}})
@@ -319,7 +322,9 @@ def test_rank_trigger_flags_the_top_share_of_live_debtors_above_its_floor() -> N
         {"triggers": {"rank": {"enabled": True, "top_share": 0.2, "min_pd": 0.25}}}
     )
     assert run(scores(rows), None, floor)["trigger_rank"].sum() == 1
-    assert not run(scores(rows), None)["trigger_rank"].any()  # CFG: disabled
+    assert run(scores(rows), None)["trigger_rank"].tolist() == [True] + [False] * 10  # CFG: the default
+    off = NightlyConfig.model_validate({"triggers": {"rank": {"enabled": False}}})
+    assert not run(scores(rows), None, off)["trigger_rank"].any()
     # 0.1 x 10 live = 1: a alone; 'rank' is named in the watchlist's trigger labels
     one = NightlyConfig.model_validate({"triggers": {"rank": {"enabled": True, "top_share": 0.1}}})
     flags = triggers(compare_with_previous(scores(rows), None), one, has_previous=False)
@@ -355,3 +360,66 @@ def test_typical_values_take_the_reference_then_tonights_median() -> None:
     got = typical_values(X, SimpleNamespace(reference={"medians": {"a": 7.0, "z": 1.0}}))
     pd.testing.assert_series_equal(got, pd.Series({"a": 7.0, "b": 4.0}))
     assert typical_values(X, SimpleNamespace(reference=None)).to_dict() == {"a": 2.0, "b": 4.0}
+
+
+def test_shipped_rules_flag_the_top_tenth_whatever_the_level_and_grow_with_every_pd() -> None:
+    """Session 20: conf/nightly.yaml's watchlist rules are the defaults: the rank trigger (top 10 %,
+    PD >= 0.005) beside the absolute ones. 20 live debtors d01..d20 with PD 0.002 x i (0.002..0.040),
+    all below band D, first run (no jump, migration or new entrant): 0.10 x 20 = 2 by rank, d20 and
+    d19. At half the level (0.001..0.020) the same two (the calibrator's level does not move the
+    list); at a tenth (<= 0.004) nobody: the floor. Every PD x 3 (0.006..0.120): band D (>= 0.07)
+    holds d12..d20 (0.072..0.120), so the list grows to 9; the rank trigger alone would keep 2."""
+    from pipelines.config import load_config
+
+    shipped = load_config(Path(__file__).resolve().parents[2] / "conf" / "nightly.yaml", expect=NightlyConfig)
+    assert shipped.triggers == CFG.triggers and shipped.watchlist == CFG.watchlist
+
+    def flagged(scale: float, cfg: NightlyConfig = CFG) -> list[str]:
+        rows = [(f"d{i:02d}", 0.002 * i * scale, False) for i in range(1, 21)]
+        out = run(scores(rows), None, cfg)
+        hit = out[[c for c in out.columns if c.startswith("trigger_")]].any(axis=1)
+        return sorted(out.index[hit])
+
+    assert flagged(1.0) == ["d19", "d20"]
+    assert flagged(0.5) == ["d19", "d20"]
+    assert flagged(0.1) == []
+    assert flagged(3.0) == [f"d{i:02d}" for i in range(12, 21)]
+    rank_only = NightlyConfig.model_validate(
+        {
+            "triggers": {
+                "threshold": {"enabled": False},
+                "migration": {"enabled": False},
+                "new_entrant": {"enabled": False},
+            }
+        }  # fmt: skip
+    )
+    assert flagged(3.0, rank_only) == ["d19", "d20"]
+
+
+def test_shipped_rules_keep_a_flagged_debtor_until_it_leaves_the_top_fifth() -> None:
+    """``watchlist.stay_top_share`` 0.20 by default: 20 live debtors in band A (no absolute trigger
+    can fire: PD < 0.01, rises < 0.03). X has the highest PD at the first month-end (0.0099, flagged
+    by rank), the 4th at the second (0.0083 < 0.0088, 0.0086, 0.0084: inside 0.20 x 20 = 4, kept),
+    the 5th at the third (0.0081 < 0.0082 too: off). The two highest others (0.0088, 0.0086) are
+    flagged by rank from the second; without the hold X is off at the second month-end."""
+    from pipelines.backtest import flag_panel
+
+    others = {f"k{k:02d}": 0.0050 + 0.0002 * k for k in range(1, 20)}
+    months = [pd.Timestamp("2025-01-31"), pd.Timestamp("2025-02-28"), pd.Timestamp("2025-03-31")]
+    x_pd = (0.0099, 0.0083, 0.0081)
+    rows = [(T, "X", x_pd[i]) for i, T in enumerate(months)]
+    rows += [(T, d, p) for T in months for d, p in others.items()]
+    panel = pd.DataFrame(rows, columns=["as_of", "debtor_id", "pd"]).assign(in_default=False)
+    panel["debtor_id"] = panel["debtor_id"].astype("string")
+    panel["band"] = assign_bands(panel["pd"], CFG)
+    assert set(panel["band"]) == {"A"}
+    by = flag_panel(panel, months, CFG).groupby(panel["debtor_id"]).agg(list).to_dict()
+    assert by["X"] == [True, True, False]
+    assert by["k19"] == [True, True, True] and by["k18"] == [False, True, True]
+    assert sum(v[1] for v in by.values()) == 3  # X (held), k19, k18
+    no_hold = NightlyConfig.model_validate({"watchlist": {"stay_top_share": None}})
+    assert flag_panel(panel, months, no_hold).groupby(panel["debtor_id"]).agg(list).to_dict()["X"] == [
+        True,
+        False,
+        False,
+    ]
