@@ -389,9 +389,13 @@ def _number(values: pd.Series) -> tuple[str, str | None] | None:
         return "", None  # whole numbers: no evidence about the decimal separator
     if not has_comma:
         dotted = values[values.str.contains(".", regex=False)]
-        if len(dotted) >= 2 and dotted.str.match(_DOT_THOUSANDS).all():
+        bare = values.str.fullmatch(r"[-+]?\d+").any()  # #.##0 writes 750 without a dot
+        grouped = dotted.str.contains(r"\.\d{3}\.", regex=True).any()  # 1.250.000: two groups
+        if len(dotted) >= 2 and dotted.str.match(_DOT_THOUSANDS).all() and (bare or grouped):
             # every dotted value is a whole number grouped by thousands (1.500, 12.000; never 1.5 or
-            # 1.50): read as 1500, not 1.5 (a 3-decimal currency's 1.500 would be written 0.250 too)
+            # 1.50) and the column shows the grouping (750 bare, or 1.250.000): read as 1500, not 1.5.
+            # Without that evidence a 3-decimal currency's amounts (KWD, BHD, OMR, JOD, TND: 12.000,
+            # 250.750, every value with its 3 decimals) look the same: the dot stays the decimal
             return ",", "."
     if (
         comma >= dot
