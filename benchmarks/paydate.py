@@ -56,12 +56,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
 from features.ledger import day_number, prepare_ledger  # noqa: E402
-from features.paydate import PERIOD_DAYS, evaluation_invoices, training_rows  # noqa: E402
+from features.paydate import (  # noqa: E402
+    MEMO_RULES,
+    PERIOD_DAYS,
+    evaluation_invoices,
+    memo_share,
+    training_rows,
+)
 from features.snapshots import month_ends  # noqa: E402
 from features.tables import Portfolio  # noqa: E402
 from models.paydate import (  # noqa: E402
     actual_cash,
     calibrate_and_evaluate,
+    cash_actuals,
     cash_intervals,
     cash_moments,
     cdf_weeks,
@@ -79,11 +86,15 @@ from pipelines.synthetic import generate, regime_params  # noqa: E402
 WEEKS = 13
 
 
-def load(regime: str, seed: int, work: Path, debtors: int | None, months: int | None) -> Portfolio:
+def load(
+    regime: str, seed: int, work: Path, debtors: int | None, months: int | None, credit_memos: float = 0.0
+) -> Portfolio:
     params = regime_params(regime, seed=seed, debtors=debtors, months=months)
     out = work / f"{regime}-{params.debtors}x{params.months}-s{seed}"
+    if credit_memos > 0:
+        out = out.with_name(f"{out.name}-m{credit_memos:g}")
     if not (out / "generate-summary.json").exists():
-        generate(params, out)
+        generate(params, out, credit_memos=credit_memos)
     tables = {}
     for name in ("invoices", "payments", "debtors", "events"):
         path = out / f"{name}.parquet"
@@ -100,20 +111,21 @@ def cash_inputs(
     for T in dates:
         inv = evaluation_invoices(ledger, T, T + PERIOD_DAYS * WEEKS, WEEKS)
         F = cdf_weeks(predict_hazards(booster, inv, T, horizon))
-        out.append((T, inv["open_amount"].to_numpy(), inv["actual_days"].to_numpy(), F))
+        cash, days = cash_actuals(inv)  # cash only: memos after T are no cash
+        out.append((T, inv["open_amount"].to_numpy(), days, F, cash))
     return out
 
 
 def cash_backtest(inputs, shock_sd: float, knots=None) -> pd.DataFrame:
     frames = []
-    for T, amount, actual, F in inputs:
+    for T, amount, actual, F, cash_amount in inputs:
         G = recalibrate(F, knots)
         moments = cash_moments(amount, G, np.full(len(amount), -1), [], WEEKS)
         table = cash_intervals(moments, T, WEEKS, shock_sd)
         indep = cash_intervals(moments, T, WEEKS)
         table["indep_low_80"], table["indep_high_80"] = indep["cash_low_80"], indep["cash_high_80"]
         table.insert(0, "as_of", pd.Timestamp(T, unit="D"))
-        table["actual_cash"] = actual_cash(amount, actual, WEEKS)
+        table["actual_cash"] = actual_cash(cash_amount, actual, WEEKS)
         frames.append(table)
     out = pd.concat(frames, ignore_index=True)
     out["ape"] = (out["expected_cash"] - out["actual_cash"]).abs() / out["actual_cash"].where(
@@ -165,7 +177,7 @@ def run_regime(regime: str, args: argparse.Namespace) -> dict:
     other two; optimistic, same model and same months). Cash, as the flow ships it, from X on, and
     with the map of X's held-out model."""
     t0 = time.perf_counter()
-    portfolio = load(regime, args.seed, args.work, args.debtors, args.months)
+    portfolio = load(regime, args.seed, args.work, args.debtors, args.months, args.credit_memos)
     cfg = TrainConfig()
     # the flow as shipped with `paydate.test_snapshots` = --test-snapshots gives the map and the shock;
     # the invoice figures stay on the default plan's 3 test month-ends
@@ -177,7 +189,7 @@ def run_regime(regime: str, args: argparse.Namespace) -> dict:
     n_max = cfg.paydate.max_invoices_per_snapshot
     book = Book.in_memory(portfolio, BUCKET_ROWS)
     p = plan(book, cfg, H)
-    rows = bucket_rows(book, 0, p, H, n_max, params.seed)
+    rows = bucket_rows(book, 0, p, H, n_max, params.seed, memos=args.memos)
     t1 = time.perf_counter()
     c1 = time.process_time()
     booster = fit_hazard(rows["eval"], params)
@@ -201,7 +213,9 @@ def run_regime(regime: str, args: argparse.Namespace) -> dict:
             params, fine_days=fd, fine_before=args.fine_before, fine_after=args.fine_after, fine_anchor=anchor
         )
         g0 = time.process_time()
-        frows = training_rows(ledger, p.eval_train, p.eval_cut, H, n_max, params.seed, grid=fp.grid())
+        frows = training_rows(
+            ledger, p.eval_train, p.eval_cut, H, n_max, params.seed, grid=fp.grid(), memos=args.memos
+        )
         g1 = time.process_time()
         fb = fit_hazard(frows, fp, fp.features())
         g2 = time.process_time()
@@ -223,7 +237,7 @@ def run_regime(regime: str, args: argparse.Namespace) -> dict:
     # the map the flow stores when its data end at C: its held-out model on its own test month-ends
     pc = plan(book, cfg_flow, H, last=pd.Timestamp(p.test[0], unit="D"))
     assert pc.final_train == p.eval_train and pc.final_cut == p.eval_cut  # its final model is `booster`
-    rc = bucket_rows(book, 0, pc, H, n_max, params.seed)
+    rc = bucket_rows(book, 0, pc, H, n_max, params.seed, memos=args.memos)
     held_c = fit_hazard(rc["eval"], params)
     variants = {}
     cdfs_c = [cdf_weeks(predict_hazards(held_c, inv, T, H)) for T, inv in rc["test"]]
@@ -239,7 +253,7 @@ def run_regime(regime: str, args: argparse.Namespace) -> dict:
     ]
     dates = [d for d in dates if d + PERIOD_DAYS * WEEKS <= last][-args.cash_month_ends :]
     px = plan(book, cfg_flow, H, last=pd.Timestamp(dates[0], unit="D"))
-    rx = bucket_rows(book, 0, px, H, n_max, params.seed)
+    rx = bucket_rows(book, 0, px, H, n_max, params.seed, memos=args.memos)
     held_x = fit_hazard(rx["eval"], params)
     final_x = fit_hazard(rx["final"], params)
     cdfs_x = [cdf_weeks(predict_hazards(held_x, inv, T, H)) for T, inv in rx["test"]]
@@ -247,6 +261,14 @@ def run_regime(regime: str, args: argparse.Namespace) -> dict:
     mx_raw, _, _ = evaluate(held_x, rx["test"], H, WEEKS, cdfs=cdfs_x)
     cash_raw = cash_backtest(inputs, mx_raw["cash_shock_sd"])
     cash_variants = {"uncalibrated": cash_figures(cash_raw, mx_raw["cash_shock_sd"])}
+    credited, closed = memo_share(ledger, px.final_train, px.final_cut, H)
+    if closed > 0:  # session 20: the open amounts lowered by the share memos took in the training window
+        share = credited / closed
+        scaled = [(T, a * (1.0 - share), d, F, c) for T, a, d, F, c in inputs]
+        cash_variants["memo_share"] = {
+            **cash_figures(cash_backtest(scaled, mx_raw["cash_shock_sd"]), mx_raw["cash_shock_sd"]),
+            "share": share,
+        }
     for name, median in (("calibrated", True), ("median_fixed", False)):
         mx, _, _, knots_x = calibrate_and_evaluate(held_x, rx["test"], H, WEEKS, median=median, cdfs=cdfs_x)
         cash = cash_backtest(inputs, mx["cash_shock_sd"], knots_x)
@@ -291,6 +313,18 @@ def book_arguments(description: str) -> argparse.ArgumentParser:
     ap.add_argument("--debtors", type=int, default=2000)
     ap.add_argument("--months", type=int, default=36)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--credit-memos",
+        type=float,
+        default=0.0,
+        help="books with credit memos on this share of fully paid invoices (ews generate --credit-memos)",
+    )
+    ap.add_argument(
+        "--memos",
+        choices=list(MEMO_RULES),
+        default="censor",
+        help="how the training rows take an invoice a credit memo closed (features.paydate.MEMO_RULES)",
+    )
     return ap
 
 

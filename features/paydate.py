@@ -55,6 +55,10 @@ __all__ = [
     "period_rows",
     "person_periods",
     "settlement_days",
+    "settlements",
+    "memo_after",
+    "memo_share",
+    "MEMO_RULES",
     "training_rows",
     "evaluation_invoices",
     "period_ends",
@@ -221,10 +225,74 @@ def settlement_days(ledger: Ledger, cut: int) -> np.ndarray:
     """Settlement day of every ledger invoice judged from rows dated <= ``cut`` (float, NaN while
     open at ``cut`` or not issued by then), indexed by sorted ledger position. A payment applied
     after it was paid (``allocated_on``) settles from the day it was applied: the invoice was open
-    (the payment cash on account) at the snapshots before (``LedgerState.closed_days``)."""
+    (the payment cash on account) at the snapshots before (``LedgerState.closed_days``). A credit
+    memo closes an invoice too: :func:`settlements` says which were closed by one."""
+    return settlements(ledger, cut)[0]
+
+
+MEMO_RULES = ("censor", "settle", "open")
+"""How the training rows take an invoice a credit memo closed (:func:`person_periods`): ``censor``
+(shipped since session 20: open until the memo, then censored: the hazard of cash), ``settle`` (as
+before session 20: a settlement on the memo's day) or ``open`` (never settled: kept open, label 0, up
+to the cut or the horizon: the hazard of cash with the memo as a competing risk, measured only)."""
+
+
+def settlements(ledger: Ledger, cut: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(days, memo_closed)`` judged from rows dated <= ``cut``, indexed by sorted ledger position:
+    ``days`` as :func:`settlement_days`; ``memo_closed``: True where the invoice was closed by a
+    credit memo (``payments.kind`` = credit), i.e. no cash piece is dated on its settlement day: it
+    was never paid in full in cash. None when the ledger holds no memo (every closure is cash)."""
     state = ledger_state(ledger, cut)
+    pos = global_positions(state)
     out = np.full(len(ledger.inv_code), np.nan)
-    out[global_positions(state)] = state.closed_days()
+    out[pos] = state.closed_days()
+    if state.pc_credit is None:
+        return out, None
+    cash_day = np.zeros(len(state.inv_code), dtype=bool)
+    on_day = ~state.pc_credit & (state.pc_date == state.inv_settled[state.pc_inv])
+    cash_day[state.pc_inv[on_day]] = True
+    memo = np.zeros(len(ledger.inv_code), dtype=bool)
+    memo[pos] = ~np.isnan(state.inv_settled) & ~cash_day
+    return out, memo
+
+
+def memo_share(ledger: Ledger, snapshots: list[int], cut: int, horizon: int) -> tuple[float, float]:
+    """``(credited, closed)``: over the invoices open at each month-end T of ``snapshots`` that
+    closed within ``horizon`` weeks and by ``cut`` (from rows dated <= ``cut`` only), the amount
+    credit memos dated after T took of them, and their open amount at T. ``credited / closed`` is the
+    share of the open amount that closes without cash (0, 0 without memos). Sums, so that buckets add up."""
+    if ledger.pay_credit is None:
+        return 0.0, 0.0
+    settled, _ = settlements(ledger, cut)
+    state_cut = ledger_state(ledger, cut)
+    sel = state_cut.pc_credit
+    m_pos = global_positions(state_cut)[state_cut.pc_inv[sel]]
+    m_day, m_amount = state_cut.pc_date[sel], state_cut.pc_amount[sel]
+    credited = closed = 0.0
+    for T in snapshots:
+        state = ledger_state(ledger, T)
+        open_ = np.flatnonzero(state.open_mask)
+        pos = global_positions(state)[open_]
+        s = settled[pos]
+        done = ~np.isnan(s) & (np.nan_to_num(s, nan=-np.inf) <= T + PERIOD_DAYS * horizon)
+        closed += float(state.inv_remaining[open_][done].sum())
+        mark = np.zeros(len(ledger.inv_code), dtype=bool)
+        mark[pos[done]] = True
+        take = mark[m_pos] & (m_day > T) & (m_day <= T + PERIOD_DAYS * horizon)
+        credited += float(m_amount[take].sum())
+    return credited, closed
+
+
+def memo_after(ledger: Ledger, T: int, until: int) -> np.ndarray:
+    """Per sorted ledger position, the amount of credit memos dated in (T, ``until``] applied to the
+    invoice (from rows dated <= ``until``; zeros without memos): the part of an invoice's open amount
+    at T that was credited, not paid."""
+    out = np.zeros(len(ledger.inv_code))
+    if ledger.pay_credit is None:
+        return out
+    state = ledger_state(ledger, until)
+    sel = state.pc_credit & (state.pc_date > T)
+    np.add.at(out, global_positions(state)[state.pc_inv[sel]], state.pc_amount[sel])
     return out
 
 
@@ -512,6 +580,8 @@ def person_periods(
     cut: int,
     horizon: int,
     grid: FineGrid | None = None,
+    memo: np.ndarray | None = None,
+    memos: str = "censor",
 ) -> pd.DataFrame:
     """Training rows of the invoices ``inv`` open at T (from :func:`open_invoices`).
 
@@ -521,10 +591,26 @@ def person_periods(
     (int8: 1 in the period of settlement), ``T`` and ``settled_day`` (int16: the settlement day after
     T in the row of settlement, 0 elsewhere; ``models.paydate.fit_day_shape``). Periods not fully observed by ``cut`` are left
     out (censoring); an invoice open at ``cut`` contributes only zeros.
+
+    ``memo``: per sorted ledger position, closed by a credit memo (:func:`settlements`; None: none
+    was); ``memos``: how such an invoice counts (:data:`MEMO_RULES`): ``censor`` keeps its periods that
+    end before the memo's day, all 0 (it was not paid in cash; when it would have been is unknown).
     """
     if cut < T:
         raise ValueError(f"training cut {cut} is before the snapshot {T}")
+    if memos not in MEMO_RULES:
+        raise ValueError(f"unknown memo rule {memos!r}; expected one of {MEMO_RULES}")
     s = settled[inv["pos"].to_numpy(dtype=np.int64)]
+    credited = None
+    if memo is not None and memos != "settle":
+        credited = (
+            memo[inv["pos"].to_numpy(dtype=np.int64)] & ~np.isnan(s) & (np.nan_to_num(s, nan=-np.inf) > T)
+        )
+        if memos == "open":  # never settled: open to the cut, as an invoice nobody paid
+            s = np.where(credited, np.nan, s)
+            credited = None
+        elif not credited.any():
+            credited = None
     paid = ~np.isnan(s) & (np.nan_to_num(s, nan=-np.inf) > T)
     ends = None
     if grid is None:
@@ -537,6 +623,9 @@ def person_periods(
         week = np.where(paid, (ends < after[:, None]).sum(axis=1), observed).astype(np.int64)
     event = paid & (week < observed)
     counts = np.where(event, week + 1, observed)
+    if credited is not None:  # censored at the memo: the periods before the one holding its day
+        event &= ~credited
+        counts = np.where(credited & (week < observed), week, counts)
     rows = period_rows(inv, T, counts, ends)
     r = rows["row"].to_numpy()
     label = (event[r] & (rows["period"].to_numpy() == week[r])).astype(np.int8)
@@ -563,18 +652,19 @@ def training_rows(
     seed: int = 7,
     candidates: bool = False,
     grid: FineGrid | None = None,
+    memos: str = "censor",
 ) -> pd.DataFrame:
     """Person-period rows of every snapshot T in ``snapshots`` (days, each <= ``cut``), judged from
     rows dated <= ``cut`` only. ``max_invoices``: at most that many open invoices per snapshot
-    (a seeded uniform sample; the hazard stays unbiased); ``grid``: :func:`person_periods`."""
-    settled = settlement_days(ledger, cut)
+    (a seeded uniform sample; the hazard stays unbiased); ``grid``, ``memos``: :func:`person_periods`."""
+    settled, memo = settlements(ledger, cut)
     frames = []
     for T in snapshots:
         if cut < T:
             raise ValueError(f"snapshot {T} is after the training cut {cut}")
         inv = open_invoices(ledger, ledger_state(ledger, T), candidates)
         inv = inv.iloc[_sample(len(inv), max_invoices, seed, T)].reset_index(drop=True)
-        frames.append(person_periods(inv, T, settled, cut, horizon, grid))
+        frames.append(person_periods(inv, T, settled, cut, horizon, grid, memo, memos))
     if not frames:
         return period_rows(pd.DataFrame(columns=["due", *INVOICE_FEATURES, *DEBTOR_FEATURES]), 0, 0)
     return pd.concat(frames, ignore_index=True)
@@ -584,11 +674,26 @@ def evaluation_invoices(
     ledger: Ledger, T: int, until: int, horizon: int, candidates: bool = False
 ) -> pd.DataFrame:
     """The invoices open at T (:func:`open_invoices`) with ``actual_days``: days from T to their
-    settlement judged from rows dated <= ``until``, NaN when not settled within ``horizon`` weeks
-    (``until`` must be at least T + 7 * horizon, so that NaN means "not paid in the horizon")."""
+    settlement in cash judged from rows dated <= ``until``, NaN when not settled within ``horizon`` weeks
+    (``until`` must be at least T + 7 * horizon, so that NaN means "not paid in the horizon") or
+    closed by a credit memo (never paid in cash).
+
+    In a book with credit memos also ``closed_days`` (days from T to the closing, by cash or memo,
+    NaN while open) and ``cash_amount`` (the open amount at T less the memos dated after T within the
+    horizon: the cash the invoice brought; ``models.paydate.actual_cash`` counts it in the week of
+    ``closed_days``); without memos neither column is added (both would equal ``actual_days`` and
+    ``open_amount``)."""
     if until < T + PERIOD_DAYS * horizon:
         raise ValueError(f"evaluation at {T} needs data up to {T + PERIOD_DAYS * horizon}, has {until}")
     inv = open_invoices(ledger, ledger_state(ledger, T), candidates)
-    s = settlement_days(ledger, T + PERIOD_DAYS * horizon)[inv["pos"].to_numpy(dtype=np.int64)]
+    pos = inv["pos"].to_numpy(dtype=np.int64)
+    end = T + PERIOD_DAYS * horizon
+    s, memo = settlements(ledger, end)
+    s = s[pos]
     inv["actual_days"] = s - T
+    if memo is not None:
+        inv["closed_days"] = s - T
+        inv["actual_days"] = np.where(memo[pos], np.nan, s - T)
+        cash = inv["open_amount"].to_numpy(dtype=np.float64) - memo_after(ledger, T, end)[pos]
+        inv["cash_amount"] = np.maximum(np.round(cash, 2), 0.0)
     return inv

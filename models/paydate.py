@@ -52,6 +52,8 @@ __all__ = [
     "Z80",
     "baseline_days",
     "actual_cash",
+    "cash_actuals",
+    "cash_amounts",
     "calibrate_and_evaluate",
     "cash_intervals",
     "cash_moments",
@@ -801,9 +803,31 @@ def estimate_cash_shock(
     return float(need[max(0, int(np.ceil(level * len(need) - 1e-9)) - 1)])
 
 
+def cash_amounts(open_amount: np.ndarray, memo_share: float = 0.0) -> np.ndarray:
+    """The cash the forecast expects of each open invoice once settled: its open amount at T less
+    the share credit memos took of the open amounts in the training window (session 20: the hazard
+    is of cash, an invoice a memo closed censored at the memo, so the memos still to come are not in
+    it). ``open_amount`` itself (the same array) without memos."""
+    if not memo_share:
+        return open_amount
+    return np.asarray(open_amount, dtype=np.float64) * (1.0 - float(memo_share))
+
+
+def cash_actuals(inv: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """``(amount, days)`` of :func:`actual_cash` for held-out invoices
+    (``features.paydate.evaluation_invoices``): the cash each brought and the day after T it closed.
+    In a book with credit memos, the open amount at T less the memos after T (``cash_amount``: 0 for
+    an invoice credited in full) in the week it closed (``closed_days``); else the open amount in the
+    week it was settled (``actual_days``)."""
+    if "cash_amount" in inv:
+        return inv["cash_amount"].to_numpy(dtype=np.float64), inv["closed_days"].to_numpy(dtype=np.float64)
+    return inv["open_amount"].to_numpy(dtype=np.float64), inv["actual_days"].to_numpy(dtype=np.float64)
+
+
 def actual_cash(amount: np.ndarray, actual_days: np.ndarray, weeks: int = 13) -> np.ndarray:
-    """Open amount at T of the invoices settled in each of the ``weeks`` weeks after T (the
-    quantity :func:`cash_moments` forecasts), from their settlement day after T (NaN: not settled)."""
+    """Cash of the invoices settled in each of the ``weeks`` weeks after T (the quantity
+    :func:`cash_moments` forecasts): ``amount`` per invoice (its open amount at T, less what credit
+    memos took: :func:`cash_actuals`) in the week of its settlement day after T (NaN: not settled)."""
     days = np.asarray(actual_days, dtype=np.float64)
     ok = ~np.isnan(days)
     week = ((days[ok] - 1) // PERIOD_DAYS).astype(np.int64)
@@ -937,6 +961,7 @@ def evaluate(
     interval: str = "mid",
     shape: np.ndarray | None = None,
     weekdays: np.ndarray | None = None,
+    memo_share: float = 0.0,
 ) -> tuple[dict[str, float], pd.DataFrame, pd.DataFrame]:
     """Held-out evaluation over test snapshots ``tests``: (T, open invoices at T with
     ``actual_days``, ``features.paydate.evaluation_invoices``).
@@ -956,7 +981,9 @@ def evaluate(
     grid (:func:`weekly_cdf`; ``cdfs`` then holds the CDFs at the period ends): the quantiles come
     from the grid, the cash from ``F_week`` (no ``knots`` then). ``interval``: the rule of the
     p10-p90 interval (:func:`interval_days`, with ``shape`` and each invoice's :data:`SHAPE_ANCHOR`);
-    ``weekdays``: the weekday profile of the median (:func:`median_days`).
+    ``weekdays``: the weekday profile of the median (:func:`median_days`). ``memo_share``: the
+    share of the open amount credit memos took in the training window (``features.paydate.memo_share``):
+    the cash forecast expects each open amount less that share (:func:`cash_amounts`).
     """
     H = horizon * PERIOD_DAYS
     pooled: dict[str, list[np.ndarray]] = {"pred": [], "p10": [], "p90": [], "actual": [], "code": []}
@@ -983,12 +1010,12 @@ def evaluate(
             base_pool.setdefault(name, []).append(days)
             m = point_metrics(days, actual, H)
             row[f"{name}_mae_days"], row[f"{name}_within_7d"] = m["mae_days"], m["within_7d"]
-        amount = inv["open_amount"].to_numpy(dtype=np.float64)
+        amount = cash_amounts(inv["open_amount"].to_numpy(dtype=np.float64), memo_share)
         moments = cash_moments(amount, Fw, np.full(len(inv), -1), [], weeks)
         table = cash_intervals(moments, T, weeks, shock_sd)
         table.insert(0, "as_of", pd.Timestamp(T, unit="D"))
         table["variance"] = table["week"].map(moments.groupby("week")["variance"].sum()).fillna(0.0)
-        table["actual_cash"] = actual_cash(amount, actual, weeks)
+        table["actual_cash"] = actual_cash(*cash_actuals(inv), weeks)
         cash.append(table)
         per.append(row)
     cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in pooled.items()}

@@ -24,7 +24,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from models.evaluate import GateDecision
+from models.evaluate import GateDecision, _summary
 from pipelines.adapters import registry
 from pipelines.adapters.registry import (
     CHALLENGER,
@@ -36,6 +36,8 @@ from pipelines.adapters.registry import (
 __all__ = [
     "PAYDATE_MODEL_NAME",
     "LoadedPaydate",
+    "PaydateChampion",
+    "champion_on_test",
     "LoggedPaydate",
     "gate_decision",
     "gate_paydate",
@@ -46,6 +48,7 @@ __all__ = [
 PAYDATE_MODEL_NAME = "ews-paydate"
 SPEC_ARTIFACT = "paydate_spec.json"
 BOOSTER_ARTIFACT = "model/booster.txt"
+HELD_OUT_ARTIFACT = "model/held_out.txt"  # the held-out model (session 20), trained to the plan's eval_cut
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,10 @@ class LoadedPaydate:
     ``first`` for a version trained before session 8; ``day_shape``: the within-week shape of the
     ``shaped`` rule, ``models.paydate.fit_day_shape``, None without one; ``weekdays``: the share of
     settlements per weekday that ``expected_paid_on`` spreads each week by,
-    ``models.paydate.fit_weekday_profile``, None: evenly, as every version trained before session 8)."""
+    ``models.paydate.fit_weekday_profile``, None: evenly, as every version trained before session 8;
+    ``memo_share``: the share of the open amount credit memos took in its training window, which the
+    cash forecast takes off each open amount, ``models.paydate.cash_amounts``, 0 without memos and for
+    every version trained before session 20)."""
 
     name: str
     version: str
@@ -81,6 +87,8 @@ class LoadedPaydate:
     interval: str = "first"
     day_shape: list[list[float]] | None = None
     weekdays: list[float] | None = None
+    memo_share: float = 0.0
+    plan: dict[str, Any] = field(default_factory=dict)
 
     def shape(self) -> np.ndarray | None:
         """The version's within-week shape as an array (classes x 7), None without one."""
@@ -101,6 +109,7 @@ class LoadedPaydate:
 def log_paydate(
     booster: lgb.Booster,
     *,
+    held_out: lgb.Booster | None = None,
     spec: Mapping[str, Any],
     metrics: Mapping[str, float],
     params: Mapping[str, Any],
@@ -112,7 +121,9 @@ def log_paydate(
     tracking_uri: str | None = None,
 ) -> LoggedPaydate:
     """One MLflow run (``paydate``) with params, test metrics, tables and the booster; a new version
-    of ``name`` with alias ``challenger``."""
+    of ``name`` with alias ``challenger``. ``held_out``: the held-out model whose test figures the
+    metrics are (``model/held_out.txt``; the gate of a later version compares with it on its own
+    test month-ends, :func:`champion_on_test`)."""
     registry.configure(tracking_uri)
     exp_id = registry._experiment_id(experiment, artifacts)
     text = booster.model_to_string()
@@ -129,6 +140,8 @@ def log_paydate(
         mlflow.log_dict(dict(spec), SPEC_ARTIFACT)
         mlflow.log_dict(dict(provenance), "provenance.json")
         mlflow.log_text(text, BOOSTER_ARTIFACT)
+        if held_out is not None:
+            mlflow.log_text(held_out.model_to_string(), HELD_OUT_ARTIFACT)
         info = mlflow.lightgbm.log_model(booster, name="model", pip_requirements=registry._requirements())
         run_id = run.info.run_id
     client = MlflowClient()
@@ -162,25 +175,165 @@ def log_paydate(
     return LoggedPaydate(run_id, version, sha)
 
 
+@dataclass(frozen=True)
+class PaydateChampion:
+    """The current ``ews-paydate`` champion on the challenger's held-out invoices
+    (:func:`champion_on_test`): ``version`` (None: no champion); ``mae_days`` / ``challenger_mae_days``
+    on the test month-ends it never saw (``month_ends``, ``invoices``); ``interval``: the 95 % paired
+    debtor-bootstrap interval of challenger - champion MAE (:func:`models.paydate.mae_difference_interval`);
+    ``note``: why there is no fair comparison (it trained on the outcomes of every test month-end);
+    ``problem``: it cannot predict them (the gate fails: a human decides)."""
+
+    version: str | None = None
+    mae_days: float = float("nan")
+    challenger_mae_days: float = float("nan")
+    interval: tuple[float, float] | None = None
+    month_ends: tuple[str, ...] = ()
+    invoices: int = 0
+    note: str | None = None
+    problem: str | None = None
+
+
+def _predicted_days(loaded: LoadedPaydate, inv: pd.DataFrame, T: int) -> np.ndarray:
+    """``expected_paid_on`` of a registered version (days after T) as the nightly reads it."""
+    from models.paydate import median_days, weekly_cdf
+
+    F, ends, _ = weekly_cdf(loaded.booster, inv, T, loaded.horizon_weeks, loaded.features, loaded.fine_grid())
+    return median_days(F, ends, loaded.weekday_profile(), T)
+
+
+def _held_out(loaded: LoadedPaydate) -> lgb.Booster | None:
+    """The held-out model logged with ``loaded`` (None for versions logged before session 20)."""
+    if "eval_cut" not in loaded.plan:
+        return None
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                run_id=loaded.run_id, artifact_path=HELD_OUT_ARTIFACT, dst_path=tmp
+            )
+            return lgb.Booster(model_file=local)
+    except (MlflowException, OSError, lgb.basic.LightGBMError):
+        return None
+
+
+def champion_on_test(
+    tests: list[tuple[int, pd.DataFrame]],
+    predicted: list[np.ndarray],
+    horizon_weeks: int,
+    *,
+    name: str = PAYDATE_MODEL_NAME,
+    tracking_uri: str | None = None,
+) -> PaydateChampion:
+    """The current champion and the challenger on the same held-out invoices: the challenger's test
+    month-ends ``tests`` (T, ``features.paydate.evaluation_invoices``), ``predicted``: its held-out
+    model's ``expected_paid_on`` per month-end (days after T). The champion predicts them with its
+    own held-out model (logged since session 20, trained on rows dated <= its plan's ``eval_cut``), on
+    the month-ends not before that cut: it saw none of their outcomes, so both are out of time (the
+    champion's is trained on older rows when its data ended earlier). A version logged before
+    session 20 has only its registered model, trained through its ``ews.trained_through`` day: the
+    month-ends from that day on. As the PD gate (``pipelines.flows.train.champion_on_test``): no
+    champion, no comparison; one that saw every test month-end, a ``note``; one that cannot predict
+    them, a ``problem``."""
+    from features.ledger import day_number
+    from models.paydate import PERIOD_DAYS, mae_difference_interval, point_metrics
+
+    try:
+        loaded = load_paydate(CHAMPION, name, tracking_uri)
+    except ModelArtifactsError as exc:
+        version = registry._champion_version(MlflowClient(), name)
+        return PaydateChampion(version, problem=str(exc))
+    except registry.NoChampionError:
+        return PaydateChampion()
+    held_out = _held_out(loaded)
+    if held_out is not None:  # its held-out model, trained on rows dated <= its plan's eval_cut
+        through, which = str(loaded.plan["eval_cut"]), "held-out model"
+        loaded = replace(loaded, booster=held_out)
+    else:  # a version logged before session 20: the registered model, trained through its data's end
+        through = (
+            loaded.tags.get(registry.TRAINED_THROUGH_TAG)
+            or loaded.tags.get("ews.test_as_of", "").split("..")[-1]
+        )
+        which = "registered model"
+    start = int(day_number(pd.Timestamp(through))) if through else None
+    keep = [i for i, (T, _) in enumerate(tests) if start is None or start <= T]
+    if not keep:
+        return PaydateChampion(
+            loaded.version,
+            note=f"champion v{loaded.version}'s {which} trained through {through}, after every test month-end: "
+            "no fair comparison, the gate relies on the other checks",
+        )
+    try:
+        theirs = [_predicted_days(loaded, tests[i][1], tests[i][0]) for i in keep]
+    except (ValueError, KeyError) as exc:
+        return PaydateChampion(
+            loaded.version, problem=f"champion v{loaded.version} cannot predict the test invoices: {exc}"
+        )
+    ours = np.concatenate([np.asarray(predicted[i], dtype=np.float64) for i in keep])
+    theirs_all = np.concatenate(theirs)
+    actual = np.concatenate([tests[i][1]["actual_days"].to_numpy(dtype=np.float64) for i in keep])
+    code = np.concatenate([tests[i][1]["code"].to_numpy(dtype=np.int64) for i in keep])
+    H = horizon_weeks * PERIOD_DAYS
+    return PaydateChampion(
+        loaded.version,
+        mae_days=point_metrics(theirs_all, actual, H)["mae_days"],
+        challenger_mae_days=point_metrics(ours, actual, H)["mae_days"],
+        interval=mae_difference_interval(ours, theirs_all, actual, code, H),
+        month_ends=tuple(str(pd.Timestamp(tests[i][0], unit="D").date()) for i in keep),
+        invoices=int(len(actual)),
+    )
+
+
+def _vs_champion(champion: PaydateChampion) -> tuple[bool, str]:
+    """The champion check of :func:`gate_decision`: (passed, reason without its ok/FAIL word)."""
+    if champion.problem is not None:
+        return False, f"champion comparison impossible: {champion.problem}"
+    if champion.version is None:
+        return True, "no current champion"
+    if champion.interval is None:
+        return True, champion.note or f"champion v{champion.version}: no comparison"
+    low, high = (float(v) for v in champion.interval)
+    diff = champion.challenger_mae_days - champion.mae_days
+    on = (
+        f"on {champion.invoices} held-out invoices of {len(champion.month_ends)} test month-end(s) "
+        f"{champion.month_ends[0]}..{champion.month_ends[-1]} it never saw"
+    )
+    shown = (
+        f"MAE {champion.challenger_mae_days:.2f} vs {champion.mae_days:.2f} days of champion v{champion.version}: "
+        f"difference {diff:+.2f} [95 % {low:+.2f}, {high:+.2f}] {on}"
+    )
+    if not (np.isfinite(low) and np.isfinite(high)):  # fail closed: nothing says it is not worse
+        return False, f"champion comparison impossible: no interval of the MAE difference ({shown})"
+    if low > 0:
+        return False, f"worse than the champion: higher MAE with the whole interval above 0 ({shown})"
+    return True, f"not worse than the champion ({shown})"
+
+
 def gate_decision(
-    metrics: Mapping[str, float], coverage_band: tuple[float, float] = (0.7, 0.9)
+    metrics: Mapping[str, float],
+    coverage_band: tuple[float, float] = (0.7, 0.9),
+    champion: PaydateChampion | None = None,
 ) -> GateDecision:
     """Promote when the test MAE in days is not worse than the better baseline's and the p10-p90
     coverage is within ``coverage_band``. With ``mae_diff_ci_low`` / ``_high`` (the 95 % paired
     debtor-bootstrap interval of model - better baseline, :func:`models.paydate.mae_difference_interval`)
-    the MAE fails only when that interval lies wholly above 0; without it (a version logged before
-    session 19) the point MAE must be below the baseline's. With ``coverage_80_ci_low`` / ``_high``
+    the MAE fails only when that interval lies wholly above 0, or is not a number (fail closed);
+    without it (a version logged before session 19) the point MAE must be below the baseline's. With
+    ``coverage_80_ci_low`` / ``_high``
     (a debtor-bootstrap 95 % interval, :func:`models.paydate.coverage_interval`) the coverage fails
     only when that interval lies wholly outside the band: on a small book a few debtors move it by
-    several points."""
+    several points. ``champion`` (:func:`champion_on_test`, session 20): the challenger also fails
+    when its MAE is worse than the current champion's on the same held-out invoices with the whole
+    paired interval above 0 (or no interval: fail closed), or when the champion cannot predict them."""
     mae = float(metrics["mae_days"])
     base = min(float(metrics["due_date_mae_days"]), float(metrics["due_plus_lateness_mae_days"]))
     mae_text = f"MAE {mae:.2f} days vs the better baseline {base:.2f}"
     if "mae_diff_ci_low" in metrics and "mae_diff_ci_high" in metrics:
         d_low, d_high = float(metrics["mae_diff_ci_low"]), float(metrics["mae_diff_ci_high"])
-        mae_ok = not d_low > 0
+        mae_ok = bool(d_low <= 0 and np.isfinite(d_high))  # NaN fails closed
         mae_text += f": difference {mae - base:+.2f} days [95 % {d_low:+.2f}, {d_high:+.2f}]"
-        if not mae_ok:
+        if not np.isfinite(d_low) or not np.isfinite(d_high):
+            mae_text += ", no interval: not shown to be not worse"
+        elif not mae_ok:
             mae_text += ", worse with the whole interval above 0"
         elif not mae < base:
             mae_text += ", not significantly worse"
@@ -199,9 +352,17 @@ def gate_decision(
         (mae_ok, mae_text),
         (cover_ok, cover_text),
     ]
+    if champion is not None:
+        checks.append(_vs_champion(champion))
     reasons = tuple(("ok " if ok else "FAIL ") + text for ok, text in checks)
     passed = all(ok for ok, _ in checks)
-    return GateDecision(passed, reasons, challenger={k: float(v) for k, v in metrics.items()})
+    compared = champion is not None and champion.interval is not None
+    return GateDecision(
+        passed,
+        reasons,
+        challenger={k: float(v) for k, v in metrics.items()},
+        champion={"mae_days": float(champion.mae_days)} if compared else None,
+    )
 
 
 NO_FORECAST = "the nightly writes no invoice or cash-in forecast (the PD scores are not affected)"
@@ -213,11 +374,22 @@ def gate_paydate(
     *,
     name: str = PAYDATE_MODEL_NAME,
     tracking_uri: str | None = None,
+    champion: PaydateChampion | None = None,
 ) -> GateDecision:
     """:func:`gate_decision` recorded on ``version`` (``registry.record_gate``: tags, events, and
     ``champion`` moved when it passed); returned with the plain sentence ``ews models history`` shows
-    (when it failed without a champion: what is missing and the command that accepts it)."""
-    decision = gate_decision(metrics)
+    (when it failed without a champion: what is missing and the command that accepts it; when it
+    failed against the champion, :func:`models.evaluate` 's plain words as the PD gate's, and the
+    command that promotes it anyway). ``champion``: :func:`champion_on_test`."""
+    decision = gate_decision(metrics, champion=champion)
+    if not decision.passed and any(
+        r.startswith(("FAIL worse than the champion", "FAIL champion comparison")) for r in decision.reasons
+    ):
+        decision = replace(
+            decision,
+            summary=_summary(False, decision.reasons, decision.challenger)
+            + f" {registry.promote_hint(name, version)}",
+        )
     registry.configure(tracking_uri)
     previous = registry._champion_version(MlflowClient(), name)
     registry.record_gate(
@@ -268,6 +440,8 @@ def load_paydate(
         interval=str(spec.get("interval", "first")),
         day_shape=spec.get("day_shape") or None,
         weekdays=spec.get("weekdays") or None,
+        memo_share=float(spec.get("memo_share", 0.0)),
+        plan=dict(spec.get("plan") or {}),
     )
 
 

@@ -695,7 +695,7 @@ def record_gate(
         "ews.gate.by": by,
         "ews.gate.champion.version": champion_version or "none",
     }
-    for key in ("auc", "ece", "brier"):
+    for key in ("auc", "ece", "brier", "mae_days"):  # mae_days: the payment-date gate's
         if key in decision.challenger:
             tags[f"ews.gate.challenger.{key}"] = f"{decision.challenger[key]:.6f}"
         if decision.champion and key in decision.champion:
@@ -741,10 +741,23 @@ def gate_summary(
     return summary
 
 
+def promote_command(name: str, version: str) -> str:
+    """The command that makes ``version`` of ``name`` champion by hand (without its reason)."""
+    return f"ews models promote {version}" + ("" if name == DEFAULT_MODEL_NAME else f" --name {name}")
+
+
+def promote_hint(name: str, version: str) -> str:
+    """How to use ``version`` anyway after a gate that refused it against the champion."""
+    return (
+        f"The champion keeps forecasting; to use v{version} anyway: "
+        f'`{promote_command(name, version)} --reason "..."` (the reason is kept in `ews models history`).'
+    )
+
+
 def accept_hint(name: str, version: str, without_champion: str = "`ews score` cannot run") -> str:
     """What a failed gate means when ``name`` has no champion, and the exact command that accepts
     ``version`` anyway (the gate's verdict does not change when the same data is trained again)."""
-    command = f"ews models promote {version}" + ("" if name == DEFAULT_MODEL_NAME else f" --name {name}")
+    command = promote_command(name, version)
     return (
         f"Until a version of {name} is champion, {without_champion}; training again on the same data gives "
         f'the same verdict. To accept v{version} as it is: `{command} --reason "..."` (the reason is kept '

@@ -125,12 +125,20 @@ def plan(book: Any, cfg: TrainConfig, horizon_weeks: int, last: pd.Timestamp | N
 
 
 def bucket_rows(
-    book: Any, k: int, p: PaydatePlan, horizon: int, max_invoices: int, seed: int, grid: Any = None
+    book: Any,
+    k: int,
+    p: PaydatePlan,
+    horizon: int,
+    max_invoices: int,
+    seed: int,
+    grid: Any = None,
+    memos: str = "censor",
 ) -> dict[str, Any] | None:
     """Bucket ``k``: training rows of the evaluation and of the final model, and the test invoices
-    (``grid``: the hazard periods, ``PaydateParams.grid()``)."""
+    (``grid``: the hazard periods, ``PaydateParams.grid()``; ``memos``: how an invoice a credit memo
+    closed counts, ``features.paydate.MEMO_RULES``; the flow: ``censor``)."""
     from features.ledger import prepare_ledger
-    from features.paydate import evaluation_invoices, training_rows
+    from features.paydate import evaluation_invoices, memo_share, training_rows
     from pipelines.engine import has_ledger
 
     part = book.read(k)
@@ -138,10 +146,19 @@ def bucket_rows(
         return None
     ledger = prepare_ledger(part)
     return {
-        "eval": training_rows(ledger, p.eval_train, p.eval_cut, horizon, max_invoices, seed, grid=grid),
-        "final": training_rows(ledger, p.final_train, p.final_cut, horizon, max_invoices, seed, grid=grid),
+        "eval": training_rows(
+            ledger, p.eval_train, p.eval_cut, horizon, max_invoices, seed, grid=grid, memos=memos
+        ),
+        "final": training_rows(
+            ledger, p.final_train, p.final_cut, horizon, max_invoices, seed, grid=grid, memos=memos
+        ),
         "test": [(T, evaluation_invoices(ledger, T, p.final_cut, horizon)) for T in p.test],
         "debtors": len(ledger.debtor_ids),  # codes 0..n-1 of this bucket
+        # (credited, closed) of each window: the share of the open amount credit memos took
+        "memo": {
+            "eval": memo_share(ledger, p.eval_train, p.eval_cut, horizon),
+            "final": memo_share(ledger, p.final_train, p.final_cut, horizon),
+        },
     }
 
 
@@ -185,23 +202,40 @@ def build_rows(
         )
         for i, T in enumerate(p.test)
     ]
+    memo = {}
+    for window in ("eval", "final"):  # the buckets' sums, then the share (0 without memos)
+        credited = sum(r["memo"][window][0] for r in parts)
+        closed = sum(r["memo"][window][1] for r in parts)
+        memo[window] = credited / closed if closed > 0 else 0.0
     return {
         "eval": pd.concat([r["eval"] for r in parts], ignore_index=True),
         "final": pd.concat([r["final"] for r in parts], ignore_index=True),
         "test": tests,
+        "memo_share": memo,
     }
 
 
 @task(name="paydate-fit-evaluate", cache_policy=NO_CACHE)
 def fit_and_evaluate(
     rows: dict[str, Any], params: Any
-) -> tuple[Any, dict[str, float], pd.DataFrame, pd.DataFrame]:
-    """Fit the evaluation model, score the held-out snapshots, then refit on every row (final)."""
-    from models.paydate import evaluate, fit_day_shape, fit_hazard, fit_weekday_profile, weekly_cdf
+) -> tuple[Any, dict[str, float], pd.DataFrame, pd.DataFrame, list[Any], Any]:
+    """Fit the evaluation model, score the held-out snapshots, then refit on every row (final).
+    Also returns the held-out model's ``expected_paid_on`` (days after T) per test snapshot (the
+    champion comparison of the gate reads them) and the held-out model (logged with the version: a
+    later challenger's gate compares with it)."""
+    from models.paydate import (
+        evaluate,
+        fit_day_shape,
+        fit_hazard,
+        fit_weekday_profile,
+        median_days,
+        weekly_cdf,
+    )
 
     features, grid, H = params.features(), params.grid(), params.horizon_weeks
     held_out = fit_hazard(rows["eval"], params, features)
     outs = [weekly_cdf(held_out, inv, T, H, features, grid) for T, inv in rows["test"]]
+    weekdays = fit_weekday_profile(rows["eval"]) if grid is None and params.weekday_median else None
     metrics, per_snapshot, cash = evaluate(
         held_out,
         rows["test"],
@@ -211,10 +245,12 @@ def fit_and_evaluate(
         grids=None if grid is None else [(o[1], o[2]) for o in outs],
         interval=params.interval,
         shape=fit_day_shape(rows["eval"]) if grid is None else None,
-        weekdays=fit_weekday_profile(rows["eval"]) if grid is None and params.weekday_median else None,
+        weekdays=weekdays,
+        memo_share=rows.get("memo_share", {}).get("eval", 0.0),
     )
+    predicted = [median_days(o[0], o[1], weekdays, T) for o, (T, _) in zip(outs, rows["test"], strict=True)]
     final = fit_hazard(rows["final"], params, features)
-    return final, metrics, per_snapshot, cash
+    return final, metrics, per_snapshot, cash, predicted, held_out
 
 
 @flow(name="train-paydate", log_prints=True)
@@ -226,7 +262,7 @@ def train_paydate(
 
     from features.paydate import PERIOD_DAYS
     from models.paydate import fit_day_shape, fit_weekday_profile
-    from pipelines.adapters.paydate_registry import gate_paydate, log_paydate, spec_record
+    from pipelines.adapters.paydate_registry import champion_on_test, gate_paydate, log_paydate, spec_record
     from pipelines.cluster import PrefectDaskEngine
     from pipelines.engine import open_feed
 
@@ -249,7 +285,10 @@ def train_paydate(
         len(rows["final"]),
         sum(len(inv) for _, inv in rows["test"]),
     )
-    booster, metrics, per_snapshot, cash = fit_and_evaluate(rows, params)
+    booster, metrics, per_snapshot, cash, predicted, held_out = fit_and_evaluate(rows, params)
+    champion = champion_on_test(
+        rows["test"], predicted, params.horizon_weeks, tracking_uri=project.paths.mlflow_tracking_uri
+    )
     described = p.describe()
     grid = params.grid()
     spec = spec_record(
@@ -266,6 +305,7 @@ def train_paydate(
         test_as_of=f"{described['test'][0]}..{described['test'][-1]}",
         plan=described,
         cash_shock_sd=metrics.get("cash_shock_sd", 0.0),
+        **({"memo_share": rows["memo_share"]["final"]} if rows["memo_share"]["final"] > 0 else {}),
     )
     provenance = {
         "data_hash": _data_hash(feed.manifest),
@@ -276,6 +316,7 @@ def train_paydate(
     }
     logged = log_paydate(
         booster,
+        held_out=held_out,
         spec=spec,
         metrics=metrics,
         params={
@@ -294,7 +335,9 @@ def train_paydate(
         artifacts=project.paths.mlflow_artifacts,
         tracking_uri=project.paths.mlflow_tracking_uri,
     )
-    decision = gate_paydate(logged.version, metrics, tracking_uri=project.paths.mlflow_tracking_uri)
+    decision = gate_paydate(
+        logged.version, metrics, tracking_uri=project.paths.mlflow_tracking_uri, champion=champion
+    )
     logger.info(
         "registered ews-paydate v%s: test MAE %.2f days (baselines: due date %.2f, due + lateness %.2f), "
         "p10-p90 coverage %.1f%%; gate %s",

@@ -194,7 +194,14 @@ def forecast_state(
     import pyarrow.compute as pc
 
     from features.paydate import open_invoices
-    from models.paydate import SHAPE_ANCHOR, cash_moments, cdf_at_days, forecast_frame, weekly_cdf
+    from models.paydate import (
+        SHAPE_ANCHOR,
+        cash_amounts,
+        cash_moments,
+        cdf_at_days,
+        forecast_frame,
+        weekly_cdf,
+    )
 
     if invoices is None or invoices.empty:
         return None
@@ -234,7 +241,7 @@ def forecast_state(
     out["segment"] = pd.array(
         np.where(seg_codes >= 0, np.array(names + [""], dtype=object)[seg_codes], None), dtype="string"
     )
-    amount = out["open_amount"].to_numpy()
+    amount = cash_amounts(out["open_amount"].to_numpy(), getattr(loaded, "memo_share", 0.0))
     moments = cash_moments(amount, Fw, seg_codes, names, CASH_WEEKS)
     out["expected_cash_30d"] = amount * cdf_at_days(Fw, 30)
     if definition is not None:
