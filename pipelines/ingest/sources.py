@@ -324,6 +324,7 @@ def _split_applied(
     after the split, their source rows and lines, the row marks moved with them, the counts for the
     manifest and the number of main lines left out."""
     from pipelines.sources.applied import split_applied
+    from pipelines.sources.parse import write_mills
 
     sp = split_applied(
         mapped["payment_id"],
@@ -340,19 +341,8 @@ def _split_applied(
         ids = out["payment_id"].astype("string")
         ids[changed] = [v for v in sp.payment_id if v is not None]
         out["payment_id"] = ids
-        cents = np.asarray([v for v in sp.amount if v is not None], dtype=np.int64)
-        if pd.api.types.is_numeric_dtype(out["amount"].dtype):  # Parquet: numbers stay numbers
-            column = out["amount"].astype("float64").to_numpy(copy=True)
-            column[changed] = cents / 100
-            out["amount"] = column
-        else:
-            text = [
-                f"{'-' if c < 0 else ''}{abs(c) // 100}{values.decimal}{abs(c) % 100:02d}"
-                for c in cents.tolist()
-            ]
-            column = out["amount"].astype("string")
-            column[changed] = text
-            out["amount"] = column
+        mills = np.asarray([v for v in sp.amount if v is not None], dtype=np.int64)
+        out["amount"] = write_mills(out["amount"], changed, mills, values.decimal)
         if sp.no_invoice.any():
             invoices = out["invoice_id"].astype("string")
             invoices[sp.no_invoice] = pd.NA
@@ -371,7 +361,7 @@ def _net_debit(raw: Any, amount: str, debit: str, values: ValueOptions) -> tuple
     that is not a number marks the row ``unparseable_number:debit`` (quarantined, not read as 0)."""
     import dataclasses
 
-    from pipelines.sources.parse import parse_numbers
+    from pipelines.sources.parse import parse_numbers, to_mills, write_mills
 
     frame = raw.frame
     deb, deb_bad = parse_numbers(frame[debit], values.decimal, values.thousands)
@@ -382,19 +372,9 @@ def _net_debit(raw: Any, amount: str, debit: str, values: ValueOptions) -> tuple
     rows = ~bad & np.isfinite(d) & (d != 0) & ~np.asarray(cred_bad, dtype=bool)
     if not rows.any():
         return raw, ({"unparseable_number:debit": bad} if bad.any() else {})
-    cents = np.round((np.nan_to_num(c[rows]) - d[rows]) * 100).astype(np.int64)
+    mills = (to_mills(np.nan_to_num(c[rows])) - to_mills(d[rows])).astype(np.int64)
     frame = frame.copy()
-    if pd.api.types.is_numeric_dtype(frame[amount].dtype):  # Parquet: numbers stay numbers
-        column = frame[amount].astype("float64").to_numpy(copy=True)
-        column[rows] = cents / 100
-        frame[amount] = column
-        return dataclasses.replace(raw, frame=frame), ({"unparseable_number:debit": bad} if bad.any() else {})
-    text = [
-        f"{'-' if v < 0 else ''}{abs(v) // 100}{values.decimal}{abs(v) % 100:02d}" for v in cents.tolist()
-    ]
-    column = frame[amount].astype("string")
-    column[rows] = text
-    frame[amount] = column
+    frame[amount] = write_mills(frame[amount], rows, mills, values.decimal)
     return dataclasses.replace(raw, frame=frame), ({"unparseable_number:debit": bad} if bad.any() else {})
 
 

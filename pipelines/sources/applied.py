@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from pipelines.sources.parse import parse_numbers
+from pipelines.sources.parse import parse_numbers, to_mills
 
 __all__ = ["AppliedSplit", "split_applied"]
 
@@ -32,13 +32,13 @@ __all__ = ["AppliedSplit", "split_applied"]
 @dataclass
 class AppliedSplit:
     """The rows after the split: ``positions`` (each output row's input row; a remainder row repeats
-    the payment's last row), ``payment_id`` and ``amount`` (cents; None = the row's own cell),
+    the payment's last row), ``payment_id`` and ``amount`` (thousandths; None = the row's own cell),
     ``no_invoice`` (True: a remainder row, no invoice), ``bad`` (reason -> mask over the output
     rows), and the counts for the manifest."""
 
     positions: np.ndarray
     payment_id: list[str | None]
-    amount: list[int | None]  # cents, signed as the file writes the payment's total
+    amount: list[int | None]  # thousandths, signed as the file writes the payment's total
     no_invoice: np.ndarray
     bad: dict[str, np.ndarray] = field(default_factory=dict)
     payments_split: int = 0
@@ -73,8 +73,9 @@ def split_applied(
     inv = _text(invoice_id)
     total_v, total_bad = parse_numbers(amount.reset_index(drop=True), decimal, thousands)
     app_v, app_bad = parse_numbers(applied.reset_index(drop=True), decimal, thousands)
-    total_c = np.round(total_v.to_numpy(dtype="float64", na_value=np.nan) * 100)
-    app_c = np.round(app_v.to_numpy(dtype="float64", na_value=np.nan) * 100)
+    # thousandths, not cents: a 3-decimal currency's 0.625 stays 0.625 (parse.MILLS)
+    total_c = to_mills(total_v.to_numpy(dtype="float64", na_value=np.nan))
+    app_c = to_mills(app_v.to_numpy(dtype="float64", na_value=np.nan))
     app_ok = np.isfinite(app_c) & ~np.asarray(app_bad, dtype=bool)
     tot_ok = np.isfinite(total_c) & ~np.asarray(total_bad, dtype=bool)
 
@@ -113,11 +114,8 @@ def split_applied(
             continue
         total = totals.pop()
         sign = -1 if total_c[rows[0]] < 0 else 1
-        if (
-            len(apply_rows) == 1
-            and not app_ok[apply_rows[0]]
-            and not str(applied.iloc[apply_rows[0]]).strip()
-        ):
+        cell = applied.iloc[apply_rows[0]] if len(apply_rows) == 1 else None
+        if len(apply_rows) == 1 and not app_ok[apply_rows[0]] and (pd.isna(cell) or not str(cell).strip()):
             parts = [total]  # one invoice, no applied cell: the whole payment is its
         elif not all(app_ok[r] for r in apply_rows):
             mark("unreadable_applied_amount", rows)
@@ -131,9 +129,9 @@ def split_applied(
         if len(apply_rows) == 1 and left == 0 and not main_rows:
             continue  # applied in full to one invoice: the row as it is
         out.payments_split += 1
-        for r, cents in zip(apply_rows, parts, strict=True):
+        for r, part in zip(apply_rows, parts, strict=True):
             new_id[r] = f"{p}/{inv[r]}"
-            new_amount[r] = sign * cents
+            new_amount[r] = sign * part
         for k, r in enumerate(main_rows):
             if k == 0 and left > 0:
                 new_id[r] = f"{p}/unallocated"

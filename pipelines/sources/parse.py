@@ -360,3 +360,34 @@ def parse_text(
         if quoted.any():
             text = text.mask(pd.Series(quoted), text.str.slice(1))
     return text, bad
+
+
+# Amounts a source option computes (a payment's applied part, Credit - Debit) are kept in thousandths:
+# whole cents would lose the third decimal of KWD, BHD, OMR, JOD and TND amounts (0.625 -> 0.62).
+MILLS = 1000
+
+
+def to_mills(values: np.ndarray) -> np.ndarray:
+    """Amounts (floats) in thousandths, rounded (NaN stays NaN)."""
+    return np.round(np.asarray(values, dtype="float64") * MILLS)
+
+
+def _mills_text(value: int, decimal: str) -> str:
+    whole, frac = divmod(abs(value), MILLS)
+    digits = f"{frac:03d}"
+    return f"{'-' if value < 0 else ''}{whole}{decimal}{digits[:2] if digits[2] == '0' else digits}"
+
+
+def write_mills(
+    column: pd.Series, rows: np.ndarray, mills: np.ndarray, decimal: str
+) -> pd.Series | np.ndarray:
+    """``column`` with the ``rows`` (mask) replaced by ``mills`` (thousandths, in row order): numbers
+    stay numbers (Parquet), text is written in the file's ``decimal`` notation with two decimals, or
+    three where the third is not 0 (``-12.34``, ``0.625``), so it parses back to the same amount."""
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        numbers = column.astype("float64").to_numpy(copy=True)
+        numbers[rows] = np.asarray(mills, dtype=np.int64) / MILLS
+        return numbers
+    text = column.astype("string")
+    text[rows] = [_mills_text(int(v), decimal) for v in np.asarray(mills, dtype=np.int64).tolist()]
+    return text
