@@ -1,15 +1,19 @@
-"""A candidate for the small-book model, measured only: roll-rate states on days past due *in excess of the
-debtor's usual lateness* (issue 9; the cause found in session 20, ``benchmarks/unseen_small_why.py``).
+"""Two candidates for the small-book model, measured only (issue 9; the cause found in session 20,
+``benchmarks/unseen_small_why.py``): ``excess``, roll-rate states on days past due *in excess of the
+debtor's usual lateness*; ``signed``, the usual lateness as a within-state input allowed to lower a PD.
 
 On the unseen simulator's small books the 31-60 DPD bucket is mostly chronically late but safe payers, and
 the roll-rate model (states = DPD buckets, within-state inputs that can only raise a PD) ranks them with
 the distressed. Here the state input ``dpd_current_max`` is replaced, in the frame the model is fitted on
 and scores, by ``max(0, dpd_current_max - max(0, days_late_mean_365d))`` when the debtor is past due (both
 known at the month-end; a debtor in default stays in default: ``in_default_at_asof``). Everything else is
-the shipped ``rollrate`` config (within-state inputs, silent overlay). Forward protocol of
+the shipped ``rollrate`` config (within-state inputs, silent overlay). ``signed``: the shipped states,
+``days_late_mean_365d`` added as the last ``within_state`` input, whose coefficient is not projected on
+>= 0 (``models.rollrate._fit_coef`` wrapped here: the other inputs keep >= 0; bands unchanged). Forward protocol of
 ``small_choice.py`` / ``unseen.py``: fitted on what a user had at the cut, scored on the labelled rows of
 the ``--forward`` month-ends after it, with the baseline (``benchmarks/baseline.py``) and the oracle. Writes
-one scores file per book for ``benchmarks/pooled_scores.py`` (``rollrate``, ``excess``, ``baseline``).
+one scores file per book for ``benchmarks/pooled_scores.py`` (``rollrate``, ``excess``, ``signed``,
+``baseline``).
 
     nice -n 19 .venv/bin/python benchmarks/rollrate_excess.py --work W --books unseen:small:8,base:300:1 \
         --months 36 --out DIR
@@ -18,10 +22,12 @@ one scores file per book for ``benchmarks/pooled_scores.py`` (``rollrate``, ``ex
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +37,7 @@ import small_choice  # noqa: E402
 from baseline import BASELINE_FEATURES, baseline_features, fit_baseline  # noqa: E402
 from train_forward import as_of_cut  # noqa: E402
 
+import models.rollrate as rollrate  # noqa: E402
 from models.evaluate import classification_metrics  # noqa: E402
 from models.rollrate import DPD_FEATURE, RollRateModel  # noqa: E402
 from models.train import prepare_matrix  # noqa: E402
@@ -47,6 +54,51 @@ def excess_dpd(frame: pd.DataFrame) -> pd.DataFrame:
     dpd = pd.to_numeric(frame[DPD_FEATURE], errors="coerce")
     usual = pd.to_numeric(frame["days_late_mean_365d"], errors="coerce").clip(lower=0).fillna(0)
     return frame.assign(**{DPD_FEATURE: dpd.where(~(dpd > 0), (dpd - usual).clip(lower=0))})
+
+
+USUAL = "days_late_mean_365d"
+_FIT_COEF = rollrate._fit_coef
+
+
+def _fit_coef_last_free(
+    state: np.ndarray, z: np.ndarray, y: np.ndarray, n_states: int, penalty: float
+) -> np.ndarray:
+    """``models.rollrate._fit_coef`` with the last column's coefficient free in sign (same Newton steps)."""
+    coef = np.zeros(z.shape[1])
+    icpt = np.zeros(n_states)
+    free = z.shape[1] - 1
+    for _ in range(100):
+        step = 0.0
+        for s in range(n_states):
+            m = state == s
+            if not m.any():
+                continue
+            p = rollrate._sigmoid(icpt[s] + z[m] @ coef)
+            grad, hess = float((y[m] - p).sum()), float((p * (1 - p)).sum()) + 1e-6
+            delta = float(np.clip(grad / hess, -5, 5))
+            icpt[s] += delta
+            step = max(step, abs(delta))
+        for k in range(z.shape[1]):
+            p = rollrate._sigmoid(icpt[state] + z @ coef)
+            grad = float(z[:, k] @ (y - p)) - penalty * coef[k]
+            hess = float((z[:, k] ** 2) @ (p * (1 - p))) + penalty
+            new = coef[k] + grad / hess
+            new = new if k == free else max(0.0, new)
+            step = max(step, abs(new - coef[k]))
+            coef[k] = new
+        if step < 1e-8:
+            break
+    return coef
+
+
+def fit_signed(past: pd.DataFrame, params) -> RollRateModel:
+    """The roll-rate model with ``USUAL`` as a last within-state input of free sign."""
+    signed = dataclasses.replace(params, within_state=(*params.within_state, USUAL))
+    rollrate._fit_coef = _fit_coef_last_free
+    try:
+        return RollRateModel(signed).fit(past)
+    finally:
+        rollrate._fit_coef = _FIT_COEF
 
 
 def main() -> None:
@@ -76,6 +128,14 @@ def main() -> None:
         ex_rows = ex.loc[rows.index]
         scores["excess"] = (
             RollRateModel(r_params).fit(as_of_cut(ex, cut, HORIZON_DAYS)).predict_proba(ex_rows)[:, 1]
+        )
+        signed = fit_signed(past, r_params)
+        scores["signed"] = signed.predict_proba(rows)[:, 1]
+        w = signed.within_
+        coef = dict(zip(w.features, np.round(w.coef, 4), strict=True)) if w is not None else {}
+        print(
+            f"{spec}: signed within-state {'kept' if w is not None and w.kept else 'not kept'} {coef}",
+            flush=True,
         )
         base = baseline_features(portfolio, sorted(frame["as_of"].unique()))
         before = past[past["label"].notna()]
