@@ -1,6 +1,7 @@
-"""Two candidates for the small-book model, measured only (issue 9; the cause found in session 20,
+"""Three candidates for the small-book model, measured only (issue 9; the cause found in session 20,
 ``benchmarks/unseen_small_why.py``): ``excess``, roll-rate states on days past due *in excess of the
-debtor's usual lateness*; ``signed``, the usual lateness as a within-state input allowed to lower a PD.
+debtor's usual lateness*; ``signed``, the usual lateness as a within-state input allowed to lower a PD;
+``label``, the same fitted on the horizon's default label instead of rolling forward.
 
 On the unseen simulator's small books the 31-60 DPD bucket is mostly chronically late but safe payers, and
 the roll-rate model (states = DPD buckets, within-state inputs that can only raise a PD) ranks them with
@@ -9,11 +10,14 @@ and scores, by ``max(0, dpd_current_max - max(0, days_late_mean_365d))`` when th
 known at the month-end; a debtor in default stays in default: ``in_default_at_asof``). Everything else is
 the shipped ``rollrate`` config (within-state inputs, silent overlay). ``signed``: the shipped states,
 ``days_late_mean_365d`` added as the last ``within_state`` input, whose coefficient is not projected on
->= 0 (``models.rollrate._fit_coef`` wrapped here: the other inputs keep >= 0; bands unchanged). Forward protocol of
+>= 0 (``models.rollrate._fit_coef`` wrapped here: the other inputs keep >= 0; bands unchanged).
+``label``: ``signed`` with ``models.rollrate.next_states`` wrapped during the fit (label 1 -> a worse
+state, 0 -> the same, unknown -> none); the within-state out-of-time check then reads labels whose
+horizon may reach into its hold-out (the forward test itself only sees labels known at the cut). Forward protocol of
 ``small_choice.py`` / ``unseen.py``: fitted on what a user had at the cut, scored on the labelled rows of
 the ``--forward`` month-ends after it, with the baseline (``benchmarks/baseline.py``) and the oracle. Writes
 one scores file per book for ``benchmarks/pooled_scores.py`` (``rollrate``, ``excess``, ``signed``,
-``baseline``).
+``label``, ``baseline``).
 
     nice -n 19 .venv/bin/python benchmarks/rollrate_excess.py --work W --books unseen:small:8,base:300:1 \
         --months 36 --out DIR
@@ -101,6 +105,24 @@ def fit_signed(past: pd.DataFrame, params) -> RollRateModel:
         rollrate._fit_coef = _FIT_COEF
 
 
+def _label_next(frame: pd.DataFrame, code: np.ndarray) -> np.ndarray:
+    """In place of ``models.rollrate.next_states``: a "worse state" where the row's default label is 1,
+    the same state where it is 0, none where it is unknown (the within-state fit's target becomes the
+    horizon's default label)."""
+    label = pd.to_numeric(frame["label"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    return np.where(np.isnan(label), -1, np.where(label > 0, code + 1, code)).astype(np.int64)
+
+
+def fit_label(past: pd.DataFrame, params) -> RollRateModel:
+    """``fit_signed`` with the within-state inputs fitted on the default labels."""
+    nxt = rollrate.next_states
+    rollrate.next_states = _label_next
+    try:
+        return fit_signed(past, params)
+    finally:
+        rollrate.next_states = nxt
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--books", required=True)
@@ -135,6 +157,15 @@ def main() -> None:
         coef = dict(zip(w.features, np.round(w.coef, 4), strict=True)) if w is not None else {}
         print(
             f"{spec}: signed within-state {'kept' if w is not None and w.kept else 'not kept'} {coef}",
+            flush=True,
+        )
+        lab = fit_label(past, r_params)
+        scores["label"] = lab.predict_proba(rows)[:, 1]
+        w = lab.within_
+        coef = dict(zip(w.features, np.round(w.coef, 4), strict=True)) if w is not None else {}
+        note = w.note[:60] if w is not None else ""
+        print(
+            f"{spec}: label within-state {'kept' if w is not None and w.kept else 'not kept'} {coef} {note}",
             flush=True,
         )
         base = baseline_features(portfolio, sorted(frame["as_of"].unique()))
