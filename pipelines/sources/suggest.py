@@ -240,6 +240,9 @@ class Column:
     date_ambiguous: bool = False
     decimal: str | None = None
     thousands: str | None = None
+    # every dotted value looks like whole thousands (1.500, 12.000) but nothing in the sample shows the
+    # grouping: 1,500 (#.##0) or 1.5 (a 3-decimal currency)? Drafted as a decimal dot, with a CHECK line
+    decimal_ambiguous: bool = False
     true_values: tuple[str, ...] = ()
     false_values: tuple[str, ...] = ()
     unique: bool = False
@@ -370,9 +373,29 @@ _DOT_DECIMAL = re.compile(r"^[-+]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?([eE][-+]?\d+)?$
 _DOT_THOUSANDS = re.compile(r"^[-+]?[1-9]\d{0,2}(\.\d{3})+$")
 
 
-def _number(values: pd.Series) -> tuple[str, str | None] | None:
+def _undecorated(values: pd.Series) -> pd.Series:
     # French 1\u202f234,50 groups like 1 234,50; an export's €1.234,50 or (120.00) is a number too
-    values = undecorate_amounts(values.str.replace(NBSP, " ", regex=True))
+    return undecorate_amounts(values.str.replace(NBSP, " ", regex=True))
+
+
+def _thousands_dot(values: pd.Series) -> bool | None:
+    """For undecorated amounts without a comma whose every dotted value is a whole number grouped by
+    thousands (1.500, 12.000; never 1.5 or 0.250): True when the column shows the grouping (a value
+    written bare, 750, as Excel's #.##0 writes hundreds, or two groups, 1.250.000), None when nothing
+    does (a 3-decimal currency's 12.000 and 250.750, KWD, BHD, OMR, JOD, TND, look the same); False
+    for any other column."""
+    if values.str.contains(",", regex=False).any():
+        return False
+    dotted = values[values.str.contains(".", regex=False)]
+    if len(dotted) < 2 or not dotted.str.match(_DOT_THOUSANDS).all():
+        return False
+    bare = values.str.fullmatch(r"[-+]?\d+").any()
+    grouped = dotted.str.contains(r"\.\d{3}\.", regex=True).any()
+    return True if bare or grouped else None
+
+
+def _number(values: pd.Series) -> tuple[str, str | None] | None:
+    values = _undecorated(values)
     for group in ("'", " "):  # Swiss 1'234.50, French 1 234,50 (ingest reads both with `thousands`)
         g = re.escape(group)
         if values.str.contains(rf"\d{g}\d{{3}}(?:[.,]\d|$)", regex=True).any():
@@ -387,16 +410,8 @@ def _number(values: pd.Series) -> tuple[str, str | None] | None:
     has_dot = values.str.contains(".", regex=False).any()
     if not has_comma and not has_dot:
         return "", None  # whole numbers: no evidence about the decimal separator
-    if not has_comma:
-        dotted = values[values.str.contains(".", regex=False)]
-        bare = values.str.fullmatch(r"[-+]?\d+").any()  # #.##0 writes 750 without a dot
-        grouped = dotted.str.contains(r"\.\d{3}\.", regex=True).any()  # 1.250.000: two groups
-        if len(dotted) >= 2 and dotted.str.match(_DOT_THOUSANDS).all() and (bare or grouped):
-            # every dotted value is a whole number grouped by thousands (1.500, 12.000; never 1.5 or
-            # 1.50) and the column shows the grouping (750 bare, or 1.250.000): read as 1500, not 1.5.
-            # Without that evidence a 3-decimal currency's amounts (KWD, BHD, OMR, JOD, TND: 12.000,
-            # 250.750, every value with its 3 decimals) look the same: the dot stays the decimal
-            return ",", "."
+    if _thousands_dot(values) is True:  # 1.500, 750, 12.000: read as 1500, not 1.5
+        return ",", "."
     if (
         comma >= dot
         and (has_comma or not has_dot)
@@ -448,6 +463,7 @@ def _profile(frame: pd.DataFrame) -> list[Column]:
             col.kind, (col.true_values, col.false_values) = "bool", flags
         elif number is not None:
             col.kind, (col.decimal, col.thousands) = "number", number
+            col.decimal_ambiguous = number == (".", None) and _thousands_dot(_undecorated(values)) is None
             # a date column saved as General in Excel: 45321 is 2024-01-30 (1954-10-03 .. 2099-12-31);
             # taken as dates only for a column named like one (amounts can be such numbers too)
             serial = values.str.fullmatch(r"\d{5}(?:\.0+)?")
@@ -1575,7 +1591,17 @@ def _render(
         lines.append(
             "  date_formats: {" + ", ".join(f"{k}: {_q(v) if '%' in v else v}" for k, v in per.items()) + "}"
         )
-    lines.append(f"  decimal: {_q(decimal)}")
+    unsure = [c.name for c in numbers if c.decimal_ambiguous and decimal == "."]
+    lines.append(
+        f"  decimal: {_q(decimal)}"
+        + (
+            f"  # CHECK: {unsure[0]!r} writes every amount like 1.500 or 12.000: 1.5 (a 3-decimal currency: KWD, "
+            'BHD, OMR, JOD, TND) as drafted, or 1,500 (whole amounts, Excel\'s #.##0): then decimal: "," and '
+            'thousands: "."'
+            if unsure
+            else ""
+        )
+    )
     lines.append(f"  thousands: {_q(thousands) if thousands else 'null'}")
     if flag is not None and flag.kind == "bool":
         lines.append("  true_values: [" + ", ".join(_q(v) for v in flag.true_values) + "]")

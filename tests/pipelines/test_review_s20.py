@@ -34,6 +34,8 @@ def test_suggest_reads_a_three_decimal_currency_as_decimals(tmp_path: Path) -> N
     export.write_text(KWD, encoding="utf-8")
     draft = suggest_source(export).text
     assert 'decimal: "."' in draft and "thousands: null" in draft, draft
+    # nothing in the sample tells the dinar's 12.000 from a German 12.000: the draft says so
+    assert "# CHECK: 'Amount' writes every amount like 1.500 or 12.000" in draft, draft
     escaped = draft.replace("{", "{{").replace("}", "}}").replace(str(export), "{path}")
     result = _ingest_config(tmp_path, KWD, escaped, name="invoices_kwd.csv")
     t = result.manifest["tables"]["invoices"]
@@ -44,6 +46,13 @@ def test_suggest_reads_a_three_decimal_currency_as_decimals(tmp_path: Path) -> N
     assert _number(pd.Series(["1.500", "12.000", "750"])) == (",", ".")
     assert _number(pd.Series(["1.500", "1.250.000"])) == (",", ".")
     assert _number(pd.Series(["1.500", "12.000", "2.250"])) == (".", None)
+    # with the evidence, or with a value like 1.5, no CHECK line: d4b6585's German sample, a plain one
+    german = tmp_path / "rechnungen.csv"
+    german.write_text(KWD.replace("250.750", "750").replace(",KWD", ",EUR"), encoding="utf-8")
+    assert "CHECK: 'Amount'" not in suggest_source(german).text
+    plain = tmp_path / "plain.csv"
+    plain.write_text(KWD.replace("250.750", "250.75"), encoding="utf-8")
+    assert "CHECK: 'Amount'" not in suggest_source(plain).text
 
 
 # ---------------------------------------------------------------- amounts rewritten by the new source options
