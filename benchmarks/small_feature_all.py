@@ -22,11 +22,13 @@ labels known at the fold's first month-end (``train_forward.as_of_cut``); the ro
 over the pooled fold rows (strata = fold), the product's small-book rule: the feature model when its
 log-loss is significantly lower (or tied and its AUC significantly higher), else the roll-rate model.
 The tree count and the kind are chosen on the same folds (a mild optimism of the choice).
+``point_fm`` / ``point_fmreg`` (added after the first results, so post hoc): the feature model whenever
+its pooled fold log-loss is lower in point, no interval asked.
 
 Forward protocol of ``small_choice.py`` / ``unseen.py``: cut = ``--forward`` observed snapshots before
 the last one, scored on the labelled rows of the month-ends after it. Writes one scores file per book
 for ``benchmarks/pooled_scores.py`` (``rollrate``, ``fm``, ``fmreg``, ``chosen_fm``, ``chosen_fmreg``,
-``baseline``, ``oracle``) and a JSON line per book (choices, tree counts, fold figures).
+``point_fm``, ``point_fmreg``, ``baseline``, ``oracle``) and a JSON line per book (choices, tree counts, fold figures).
 
     nice -n 19 .venv/bin/python benchmarks/small_feature_all.py --work W \
         --books unseen:small:1,base:300:1 --out DIR
@@ -153,6 +155,9 @@ def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str,
         choice, why = choose_small_book(ci, point, "lightgbm")
         scores[name] = model(name).fit(past, trees).predict(rows)
         scores[f"chosen_{name}"] = scores[name] if choice == "feature" else scores["rollrate"]
+        # Added after the first results (post hoc, BENCHMARKS s20-smallfm): the feature model whenever
+        # its pooled fold log-loss is lower than the roll-rate's in point, no interval asked.
+        scores[f"point_{name}"] = scores[name] if point["logloss"] < 0 else scores["rollrate"]
         r[name] = {
             "trees": trees,
             "fold_logloss": {str(n): round(v, 5) for n, v in losses.items()},
