@@ -37,7 +37,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from pipelines.sources.parse import parse_numbers
+from pipelines.sources.parse import MILLS, mills_text, parse_numbers
 
 __all__ = ["ClearingJoin", "join_clearing"]
 
@@ -154,13 +154,14 @@ def _order(day: np.ndarray | None, n: int) -> np.ndarray:
     return np.lexsort((np.arange(n), np.where(np.isnan(day), np.inf, day)))
 
 
-def _cents(values: pd.Series, decimal: str, thousands: str | None, sign: int) -> np.ndarray:
-    """Amounts in integer cents (times ``sign``); -1 where a cell does not parse or is <= 0."""
+def _mills(values: pd.Series, decimal: str, thousands: str | None, sign: int) -> np.ndarray:
+    """Amounts in integer thousandths (times ``sign``), not cents: a 3-decimal currency's 0.625 stays
+    0.625 (parse.MILLS); -1 where a cell does not parse or is <= 0."""
     numbers, bad = parse_numbers(values.reset_index(drop=True), decimal, thousands)
     v = numbers.to_numpy(dtype=np.float64) * sign
     ok = ~bad & np.isfinite(v) & (v > 0)
     out = np.full(len(v), -1, dtype=np.int64)
-    out[ok] = np.round(v[ok] * 100).astype(np.int64)
+    out[ok] = np.round(v[ok] * MILLS).astype(np.int64)
     return out
 
 
@@ -170,11 +171,6 @@ def _currency(frame: pd.DataFrame, column: str | None, n: int, default: str) -> 
         return np.full(n, default, dtype=object)
     text = frame[column].astype("string").str.strip().str.upper().fillna("")
     return np.where(text == "", default, text.to_numpy(dtype=object)).astype(object)
-
-
-def _amount_text(cents: int, sign: int, decimal: str) -> str:
-    text = f"{sign * cents / 100:.2f}"
-    return text.replace(".", decimal) if decimal != "." else text
 
 
 def join_clearing(
@@ -262,9 +258,9 @@ def join_clearing(
     if pay_cleared is not None and payment_cleared_day is not None:
         pay_unread = (pay_cleared != "") & np.isnan(payment_cleared_day)
         pay_cleared = np.where(pay_unread, "", pay_cleared).astype(object)
-    inv_open = _cents(invoices[invoice_amount], decimal, thousands, 1)
+    inv_open = _mills(invoices[invoice_amount], decimal, thousands, 1)
     pay_ids = _text(payments[payment_id] if payment_ids is None else payment_ids)
-    pay_cents = _cents(payments[payment_amount], decimal, thousands, -1 if negate else 1)
+    pay_mills = _mills(payments[payment_amount], decimal, thousands, -1 if negate else 1)
     sign = -1 if negate else 1
 
     default = (default_currency or "").strip().upper()
@@ -317,7 +313,7 @@ def join_clearing(
                 reason = "clears_no_invoice"
             reasons[reason] += 1
             continue
-        left = int(pay_cents[p])
+        left = int(pay_mills[p])
         if left <= 0 or not pay_ids[p]:  # no amount to allocate, or no number to make pieces' ids
             # of: the row goes on whole (quarantined, or netted on its own)
             reasons["amount_not_positive" if left <= 0 else "no_payment_id"] += 1
@@ -354,12 +350,12 @@ def join_clearing(
             continue
         out.rows_split += 1
         out.pieces_added += len(pieces) - 1
-        for inv, cents in pieces:
+        for inv, mills in pieces:
             emit(
                 p,
                 inv,
                 f"{pay_ids[p]}/{inv_ids[inv] if inv is not None else 'unallocated'}",
-                _amount_text(cents, sign, decimal),
+                mills_text(sign * mills, decimal),
             )
     out.positions = np.asarray(positions, dtype=np.int64)
     out.unallocated = dict(sorted(reasons.items()))

@@ -372,7 +372,8 @@ def to_mills(values: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(values, dtype="float64") * MILLS)
 
 
-def _mills_text(value: int, decimal: str) -> str:
+def mills_text(value: int, decimal: str) -> str:
+    """Thousandths as text in ``decimal`` notation: two decimals, three where the third is not 0."""
     whole, frac = divmod(abs(value), MILLS)
     digits = f"{frac:03d}"
     return f"{'-' if value < 0 else ''}{whole}{decimal}{digits[:2] if digits[2] == '0' else digits}"
@@ -389,5 +390,5 @@ def write_mills(
         numbers[rows] = np.asarray(mills, dtype=np.int64) / MILLS
         return numbers
     text = column.astype("string")
-    text[rows] = [_mills_text(int(v), decimal) for v in np.asarray(mills, dtype=np.int64).tolist()]
+    text[rows] = [mills_text(int(v), decimal) for v in np.asarray(mills, dtype=np.int64).tolist()]
     return text

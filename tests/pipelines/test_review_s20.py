@@ -167,3 +167,44 @@ def test_odoo_debit_keeps_the_fils_of_a_three_decimal_currency(tmp_path: Path) -
     q = result.quarantine["payments"].set_index("source_row")
     assert q["reason"].to_dict() == {2: "reversed_payment", 3: "reversal"}
     assert q["amount"].astype(str).to_dict() == {2: "12.345", 3: "-12.345"}
+
+
+# ---------------------------------------------------------------- the clearing join in a 3-decimal currency
+
+
+def test_clearing_keeps_the_fils_of_a_three_decimal_currency() -> None:
+    """The clearing join (``tables.payments.clearing``, SAP FBL5N / Business Central) allocated in
+    whole cents: a KWD payment of 1.250 clearing two invoices of 0.625 became 0.62 + 0.62 (62.5 cents
+    rounded half to even) and an invented 0.01 of unallocated cash. In thousandths, by hand: 0.625 +
+    0.625, no third piece; a 2-decimal clearing writes its pieces with 2 decimals as before."""
+    from pipelines.sources.clearing import join_clearing
+
+    def join(inv_amounts: list[str], pay_amount: str):
+        invoices = pd.DataFrame(
+            {
+                "Doc": [f"INV{k + 1}" for k in range(len(inv_amounts))],
+                "Amount": inv_amounts,
+                "Clearing": ["CL1"] * len(inv_amounts),
+            }
+        )
+        payments = pd.DataFrame({"Doc": ["P1"], "Amount": [pay_amount], "Clearing": ["CL1"]})
+        return join_clearing(
+            invoices,
+            payments,
+            column="Clearing",
+            key="Doc",
+            invoice_id="Doc",
+            invoice_amount="Amount",
+            payment_id="Doc",
+            payment_amount="Amount",
+        )
+
+    kwd = join(["0.625", "0.625"], "1.250")
+    assert kwd.payment_id == ["P1/INV1", "P1/INV2"]
+    assert kwd.amount == ["0.625", "0.625"]
+    assert kwd.invoice_id == ["INV1", "INV2"]
+    part = join(["3.125", "2.000"], "4.500")  # 3.125 whole, 1.375 of the second
+    assert part.amount == ["3.125", "1.375"]
+    eur = join(["60.00", "40.05"], "110.10")  # the rest, 10.05, stays unallocated
+    assert eur.payment_id == ["P1/INV1", "P1/INV2", "P1/unallocated"]
+    assert eur.amount == ["60.00", "40.05", "10.05"]
