@@ -248,12 +248,25 @@ def settlements(ledger: Ledger, cut: int) -> tuple[np.ndarray, np.ndarray | None
     out[pos] = state.closed_days()
     if state.pc_credit is None:
         return out, None
+    memo = np.zeros(len(ledger.inv_code), dtype=bool)
+    memo[pos] = ~np.isnan(state.inv_settled) & ~_cash_on_settlement_day(state)
+    return out, memo
+
+
+def _cash_on_settlement_day(state: LedgerState) -> np.ndarray:
+    """Per invoice of ``state`` (a ledger with ``kind``): a cash piece is dated on its settlement day."""
     cash_day = np.zeros(len(state.inv_code), dtype=bool)
     on_day = ~state.pc_credit & (state.pc_date == state.inv_settled[state.pc_inv])
     cash_day[state.pc_inv[on_day]] = True
-    memo = np.zeros(len(ledger.inv_code), dtype=bool)
-    memo[pos] = ~np.isnan(state.inv_settled) & ~cash_day
-    return out, memo
+    return cash_day
+
+
+def _cash_settled(state: LedgerState) -> np.ndarray:
+    """Per invoice of ``state``: settled by T with cash (a cash piece dated on its settlement day).
+    An invoice a credit memo closed is not a payment: the debtor's lateness history leaves it out.
+    Without memos: every settled invoice (the same arrays as before)."""
+    done = ~np.isnan(state.inv_settled)
+    return done if state.pc_credit is None else done & _cash_on_settlement_day(state)
 
 
 def memo_share(ledger: Ledger, snapshots: list[int], cut: int, horizon: int) -> tuple[float, float]:
@@ -297,9 +310,10 @@ def memo_after(ledger: Ledger, T: int, until: int) -> np.ndarray:
 
 
 def _lateness(state: LedgerState) -> dict[str, np.ndarray]:
-    """Per debtor, over its invoices settled by T (lateness = settlement day - due day): ``mean``,
-    ``std``, ``early_share`` (settled before the due date) and ``count``; NaN when none settled."""
-    done = ~np.isnan(state.inv_settled)
+    """Per debtor, over its invoices settled in cash by T (lateness = settlement day - due day; an
+    invoice a credit memo closed is left out): ``mean``, ``std``, ``early_share`` (settled before
+    the due date) and ``count``; NaN when none settled."""
+    done = _cash_settled(state)
     code = state.inv_code[done]
     late = state.inv_settled[done] - state.inv_due[done]
     count = np.bincount(code, minlength=state.n).astype(np.float64)
@@ -354,11 +368,11 @@ def _recent_lateness(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
     - ``days_to_recent_usual``: ``days_to_due`` + ``debtor_late_median_last5`` (0 without history).
 
     Medians resist what a mean does not: the invoices a debtor pays early, and disputes. NaN without
-    settled invoices.
+    settled invoices. Settled in cash: an invoice a credit memo closed is left out.
     """
     n = state.n
     code = cols["code"]
-    done = ~np.isnan(state.inv_settled)
+    done = _cash_settled(state)
     dcode = state.inv_code[done].astype(np.int64)
     sday = state.inv_settled[done]
     late = sday - state.inv_due[done]
@@ -445,8 +459,8 @@ def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
         np.maximum.at(last_piece, pc_inv, pc_date.astype(np.float64))
     lp = last_piece[sel]
     cols["days_since_part_paid"] = np.where(np.isfinite(lp), T - lp, np.nan)
-    # recency-weighted lateness of the settled invoices
-    done = ~np.isnan(state.inv_settled)
+    # recency-weighted lateness of the invoices settled in cash
+    done = _cash_settled(state)
     dcode = icode[done]
     sday = state.inv_settled[done]
     late = sday - state.inv_due[done]

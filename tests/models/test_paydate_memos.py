@@ -185,3 +185,43 @@ def test_the_cash_forecast_takes_the_memo_share_off_the_open_amounts() -> None:
     F = np.tile([0.5, 1.0], (3, 1))
     moments = cash_moments(cash_amounts(amount, 0.25), F, np.full(3, -1), [], weeks=2)
     assert moments["expected_cash"].tolist() == [900.0, 900.0]
+
+
+def test_a_memo_closure_is_not_in_the_debtors_lateness_history() -> None:
+    """s20-review's open item: the debtor-history features took I1, closed by memo C1 on 04-10, as
+    settled 10 days after its due date. At 2024-05-15, with a new open invoice I4 (due 05-31), D1's
+    invoices settled in cash are I2 (cash 04-20, due 03-31: 20 days late) and I3 (cash 04-16, due
+    04-04: 12 days): mean 16, std 4, median 16, count 2, none early. Without ``kind`` every closing is
+    cash, as before session 20: I1 counts (10, 20, 12): mean 14, count 3, median 12."""
+    as_of = day("2024-05-15")
+
+    def features(with_kind: bool) -> pd.Series:
+        book = memo_book(with_kind)
+        i4 = pd.DataFrame(
+            {
+                "invoice_id": pd.array(["I4"], dtype="string"),
+                "debtor_id": pd.array(["D1"], dtype="string"),
+                "issue_date": pd.to_datetime(["2024-05-01"]),
+                "due_date": pd.to_datetime(["2024-05-31"]),
+                "amount": [500.0],
+                "currency": pd.array(["EUR"], dtype="string"),
+            }
+        )
+        book = Portfolio(invoices=pd.concat([book.invoices, i4], ignore_index=True), payments=book.payments)
+        ledger = prepare_ledger(book)
+        rows = open_invoices(ledger, ledger_state(ledger, as_of), candidates=True)
+        assert len(rows) == 1  # I4 only
+        return rows.iloc[0]
+
+    cash = features(True)
+    assert cash["debtor_mean_lateness"] == 16.0
+    assert cash["debtor_std_lateness"] == 4.0
+    assert cash["debtor_settled_count"] == 2.0
+    assert cash["debtor_early_share"] == 0.0
+    assert cash["debtor_late_median"] == 16.0
+    assert cash["late_last"] == 20.0  # I2, settled last (04-20)
+    assert cash["days_since_settlement"] == as_of - day("2024-04-20")
+    old = features(False)
+    assert old["debtor_mean_lateness"] == 14.0
+    assert old["debtor_settled_count"] == 3.0
+    assert old["debtor_late_median"] == 12.0
