@@ -321,6 +321,10 @@ def within_table(
             if reason.startswith("missing_value:"):
                 masks[reason] = masks[reason] & ~totals
         masks["totals_row"] = masks.get("totals_row", np.zeros(n, dtype=bool)) | totals
+    header = masks.pop("repeated_header", None)
+    if header is not None:  # the file's header again: one reason, not its cells' parse or GX failures
+        masks = {k: v & ~header for k, v in masks.items()}
+        masks["repeated_header"] = header
     masks = {k: v for k, v in masks.items() if v.any()}
     return frame, masks, outcome.summary()
 

@@ -36,6 +36,8 @@ INVOICE_CASES = {
     "inv_unknown_debtor": {"invoices": {2: "unknown_debtor"}},
     "inv_malformed_row": {"invoices": {2: "malformed_row"}},
     "inv_two_defects": {"invoices": {2: "amount_not_positive; due_before_issue"}},
+    # s20: two exports joined (cat jan.csv feb.csv): the second header is a row, named as such
+    "inv_repeated_header": {"invoices": {2: "repeated_header"}},
 }
 PAYMENT_CASES = {
     "pay_unknown_invoice": {"payments": {2: "unknown_invoice"}},
@@ -108,6 +110,11 @@ CASES: dict[str, tuple[dict[str, str], dict[str, dict[int, str]]]] = {
             "invoices": {1: "debtor_quarantined", 2: "debtor_quarantined"},
             "payments": {1: "debtor_quarantined"},
         },
+    ),
+    # s20: '00123 (Excel's text marker keeping the leading zeros) is the invoice 00123 the payment names
+    "inv_excel_text_marker": (
+        {"invoices": "inv_excel_text_marker", "payments": "pay_excel_text_marker"},
+        {},
     ),
     "deb_bare_cr": ({"debtors": "deb_bare_cr"}, {}),  # a CR inside a name is not a line break
     "deb_multiline_value": ({"debtors": "deb_multiline_value"}, {}),  # quoted line breaks, CRLF, blank lines
