@@ -60,6 +60,7 @@ __all__ = [
     "memo_share",
     "MEMO_RULES",
     "training_rows",
+    "training_window",
     "evaluation_invoices",
     "period_ends",
 ]
@@ -242,7 +243,11 @@ def settlements(ledger: Ledger, cut: int) -> tuple[np.ndarray, np.ndarray | None
     ``days`` as :func:`settlement_days`; ``memo_closed``: True where the invoice was closed by a
     credit memo (``payments.kind`` = credit), i.e. no cash piece is dated on its settlement day: it
     was never paid in full in cash. None when the ledger holds no memo (every closure is cash)."""
-    state = ledger_state(ledger, cut)
+    return _settlements(ledger, ledger_state(ledger, cut))
+
+
+def _settlements(ledger: Ledger, state: LedgerState) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`settlements` from the ledger state at the cut, ``state``, when already built."""
     pos = global_positions(state)
     out = np.full(len(ledger.inv_code), np.nan)
     out[pos] = state.closed_days()
@@ -273,27 +278,51 @@ def memo_share(ledger: Ledger, snapshots: list[int], cut: int, horizon: int) -> 
     """``(credited, closed)``: over the invoices open at each month-end T of ``snapshots`` that
     closed within ``horizon`` weeks and by ``cut`` (from rows dated <= ``cut`` only), the amount
     credit memos dated after T took of them, and their open amount at T. ``credited / closed`` is the
-    share of the open amount that closes without cash (0, 0 without memos). Sums, so that buckets add up."""
+    share of the open amount that closes without cash (0, 0 without memos). Sums, so that buckets add
+    up. :func:`training_window` gives the same sums beside the training rows of the same window."""
     if ledger.pay_credit is None:
         return 0.0, 0.0
-    settled, _ = settlements(ledger, cut)
     state_cut = ledger_state(ledger, cut)
-    sel = state_cut.pc_credit
-    m_pos = global_positions(state_cut)[state_cut.pc_inv[sel]]
-    m_day, m_amount = state_cut.pc_date[sel], state_cut.pc_amount[sel]
+    settled, _ = _settlements(ledger, state_cut)
+    pieces = _memo_pieces(state_cut)
     credited = closed = 0.0
     for T in snapshots:
-        state = ledger_state(ledger, T)
-        open_ = np.flatnonzero(state.open_mask)
-        pos = global_positions(state)[open_]
-        s = settled[pos]
-        done = ~np.isnan(s) & (np.nan_to_num(s, nan=-np.inf) <= T + PERIOD_DAYS * horizon)
-        closed += float(state.inv_remaining[open_][done].sum())
-        mark = np.zeros(len(ledger.inv_code), dtype=bool)
-        mark[pos[done]] = True
-        take = mark[m_pos] & (m_day > T) & (m_day <= T + PERIOD_DAYS * horizon)
-        credited += float(m_amount[take].sum())
+        c, o = _memo_sums(ledger, ledger_state(ledger, T), settled, pieces, horizon)
+        credited += c
+        closed += o
     return credited, closed
+
+
+def _memo_pieces(state_cut: LedgerState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The credit memos of the ledger state at the cut: (sorted ledger position of the invoice,
+    day, amount) per memo piece."""
+    sel = state_cut.pc_credit
+    return (
+        global_positions(state_cut)[state_cut.pc_inv[sel]],
+        state_cut.pc_date[sel],
+        state_cut.pc_amount[sel],
+    )
+
+
+def _memo_sums(
+    ledger: Ledger,
+    state: LedgerState,
+    settled: np.ndarray,
+    pieces: tuple[np.ndarray, np.ndarray, np.ndarray],
+    horizon: int,
+) -> tuple[float, float]:
+    """:func:`memo_share`'s two sums for the one month-end ``state.T``."""
+    T = state.T
+    m_pos, m_day, m_amount = pieces
+    open_ = np.flatnonzero(state.open_mask)
+    pos = global_positions(state)[open_]
+    s = settled[pos]
+    done = ~np.isnan(s) & (np.nan_to_num(s, nan=-np.inf) <= T + PERIOD_DAYS * horizon)
+    closed = float(state.inv_remaining[open_][done].sum())
+    mark = np.zeros(len(ledger.inv_code), dtype=bool)
+    mark[pos[done]] = True
+    take = mark[m_pos] & (m_day > T) & (m_day <= T + PERIOD_DAYS * horizon)
+    return float(m_amount[take].sum()), closed
 
 
 def memo_after(ledger: Ledger, T: int, until: int) -> np.ndarray:
@@ -671,17 +700,59 @@ def training_rows(
     """Person-period rows of every snapshot T in ``snapshots`` (days, each <= ``cut``), judged from
     rows dated <= ``cut`` only. ``max_invoices``: at most that many open invoices per snapshot
     (a seeded uniform sample; the hazard stays unbiased); ``grid``, ``memos``: :func:`person_periods`."""
-    settled, memo = settlements(ledger, cut)
+    return _window(ledger, snapshots, cut, horizon, max_invoices, seed, candidates, grid, memos, False)[0]
+
+
+def training_window(
+    ledger: Ledger,
+    snapshots: list[int],
+    cut: int,
+    horizon: int,
+    max_invoices: int | None = None,
+    seed: int = 7,
+    candidates: bool = False,
+    grid: FineGrid | None = None,
+    memos: str = "censor",
+) -> tuple[pd.DataFrame, tuple[float, float]]:
+    """``(training_rows(...), memo_share(...))`` of one window, from one ledger state per snapshot
+    and one at the cut (each built once, not once per function)."""
+    return _window(ledger, snapshots, cut, horizon, max_invoices, seed, candidates, grid, memos, True)
+
+
+def _window(
+    ledger: Ledger,
+    snapshots: list[int],
+    cut: int,
+    horizon: int,
+    max_invoices: int | None,
+    seed: int,
+    candidates: bool,
+    grid: FineGrid | None,
+    memos: str,
+    with_memo_share: bool,
+) -> tuple[pd.DataFrame, tuple[float, float]]:
+    state_cut = ledger_state(ledger, cut)
+    settled, memo = _settlements(ledger, state_cut)
+    pieces = _memo_pieces(state_cut) if with_memo_share and ledger.pay_credit is not None else None
+    del state_cut
+    credited = closed = 0.0
     frames = []
     for T in snapshots:
         if cut < T:
             raise ValueError(f"snapshot {T} is after the training cut {cut}")
-        inv = open_invoices(ledger, ledger_state(ledger, T), candidates)
+        state = ledger_state(ledger, T)
+        inv = open_invoices(ledger, state, candidates)
         inv = inv.iloc[_sample(len(inv), max_invoices, seed, T)].reset_index(drop=True)
         frames.append(person_periods(inv, T, settled, cut, horizon, grid, memo, memos))
+        if pieces is not None:
+            c, o = _memo_sums(ledger, state, settled, pieces, horizon)
+            credited += c
+            closed += o
     if not frames:
-        return period_rows(pd.DataFrame(columns=["due", *INVOICE_FEATURES, *DEBTOR_FEATURES]), 0, 0)
-    return pd.concat(frames, ignore_index=True)
+        rows = period_rows(pd.DataFrame(columns=["due", *INVOICE_FEATURES, *DEBTOR_FEATURES]), 0, 0)
+    else:
+        rows = pd.concat(frames, ignore_index=True)
+    return rows, (credited, closed)
 
 
 def evaluation_invoices(

@@ -138,27 +138,27 @@ def bucket_rows(
     (``grid``: the hazard periods, ``PaydateParams.grid()``; ``memos``: how an invoice a credit memo
     closed counts, ``features.paydate.MEMO_RULES``; the flow: ``censor``)."""
     from features.ledger import prepare_ledger
-    from features.paydate import evaluation_invoices, memo_share, training_rows
+    from features.paydate import evaluation_invoices, training_window
     from pipelines.engine import has_ledger
 
     part = book.read(k)
     if not has_ledger(part) or part.invoices is None or part.invoices.empty:
         return None
     ledger = prepare_ledger(part)
+    # the rows and the memo share of a window from the same ledger states
+    eval_rows, eval_memo = training_window(
+        ledger, p.eval_train, p.eval_cut, horizon, max_invoices, seed, grid=grid, memos=memos
+    )
+    final_rows, final_memo = training_window(
+        ledger, p.final_train, p.final_cut, horizon, max_invoices, seed, grid=grid, memos=memos
+    )
     return {
-        "eval": training_rows(
-            ledger, p.eval_train, p.eval_cut, horizon, max_invoices, seed, grid=grid, memos=memos
-        ),
-        "final": training_rows(
-            ledger, p.final_train, p.final_cut, horizon, max_invoices, seed, grid=grid, memos=memos
-        ),
+        "eval": eval_rows,
+        "final": final_rows,
         "test": [(T, evaluation_invoices(ledger, T, p.final_cut, horizon)) for T in p.test],
         "debtors": len(ledger.debtor_ids),  # codes 0..n-1 of this bucket
         # (credited, closed) of each window: the share of the open amount credit memos took
-        "memo": {
-            "eval": memo_share(ledger, p.eval_train, p.eval_cut, horizon),
-            "final": memo_share(ledger, p.final_train, p.final_cut, horizon),
-        },
+        "memo": {"eval": eval_memo, "final": final_memo},
     }
 
 

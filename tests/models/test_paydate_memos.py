@@ -29,6 +29,7 @@ from features.paydate import (
     settlement_days,
     settlements,
     training_rows,
+    training_window,
 )
 from features.tables import Portfolio
 from models.paydate import actual_cash, cash_actuals, cash_amounts, cash_moments
@@ -172,6 +173,30 @@ def test_memo_share_by_hand() -> None:
     assert memo_share(ledger, [T], CUT, 8) == (1500.0, 2400.0)
     assert memo_share(ledger, [T], day("2024-04-08"), 8) == (0.0, 0.0)
     assert memo_share(prepare_ledger(memo_book(with_kind=False)), [T], CUT, 8) == (0.0, 0.0)
+
+
+def test_the_training_window_gives_rows_and_memo_share_from_one_state_per_day(monkeypatch) -> None:
+    """s20-review / session 21: ``bucket_rows`` built the training rows of a window, then
+    ``memo_share`` built the ledger state at the cut twice more and every snapshot's again. One
+    window of 2 month-ends (02-29, 03-31) cut at 06-30: ledger states at 06-30, 02-29 and 03-31, 3 in
+    all (before: 3 + 2 x 2 = 7 for the rows and the share). At 02-29 nothing is open (I1, I2 issued
+    03-01); at 03-31 as in :func:`test_memo_share_by_hand`: (1,500.00, 2,400.00). The rows are
+    :func:`training_rows`' own; without memos the sums are (0, 0)."""
+    import features.paydate as fp
+
+    ledger = prepare_ledger(memo_book())
+    snaps = [day("2024-02-29"), T]
+    built: list[int] = []
+    real = fp.ledger_state
+    monkeypatch.setattr(fp, "ledger_state", lambda ledger, at: built.append(int(at)) or real(ledger, at))
+    rows, sums = training_window(ledger, snaps, CUT, 8)
+    assert sorted(built) == sorted([CUT, *snaps])
+    assert sums == (1500.0, 2400.0)
+    monkeypatch.setattr(fp, "ledger_state", real)
+    pd.testing.assert_frame_equal(rows, training_rows(ledger, snaps, CUT, 8))
+    assert sums == memo_share(ledger, snaps, CUT, 8)
+    plain = prepare_ledger(memo_book(with_kind=False))
+    assert training_window(plain, snaps, CUT, 8)[1] == (0.0, 0.0)
 
 
 def test_the_cash_forecast_takes_the_memo_share_off_the_open_amounts() -> None:
