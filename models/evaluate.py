@@ -30,6 +30,7 @@ __all__ = [
     "calibration_table",
     "capture_rate",
     "classification_metrics",
+    "decision_summary",
     "expected_calibration_error",
     "gate_decision",
     "ks_statistic",
@@ -569,11 +570,13 @@ def _plain(reason: str, challenger: Mapping[str, float]) -> str:
     return reason.split(" ", 1)[-1]
 
 
-def _summary(
+def decision_summary(
     passed: bool, reasons: Sequence[str], challenger: Mapping[str, float], first_model: bool = False
 ) -> str:
-    """The decision in one plain sentence (``ews models history`` puts it before the checks).
-    ``first_model``: there is no champion to stay (the registry adds how to accept the version)."""
+    """The decision in one plain sentence (``ews models history`` puts it before the checks), from
+    the ``ok`` / ``WARN`` / ``FAIL`` reasons of a gate (this module's, or the payment-date gate's,
+    ``pipelines.adapters.paydate_registry``). ``first_model``: there is no champion to stay (the
+    registry adds how to accept the version)."""
     warned = [_plain(r, challenger) for r in reasons if r.startswith("WARN ")]
     failed = [_plain(r, challenger) for r in reasons if r.startswith("FAIL ")]
     if not passed and first_model:
@@ -724,5 +727,5 @@ def gate_decision(
         reasons=tuple(reasons),
         challenger={k: float(v) for k, v in challenger.items()},
         champion=None if champion is None else {k: float(v) for k, v in champion.items()},
-        summary=_summary(ok, reasons, challenger, first_model),
+        summary=decision_summary(ok, reasons, challenger, first_model),
     )

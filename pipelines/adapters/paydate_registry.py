@@ -24,7 +24,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from models.evaluate import GateDecision, _summary
+from models.evaluate import GateDecision, decision_summary
 from pipelines.adapters import registry
 from pipelines.adapters.registry import (
     CHALLENGER,
@@ -37,6 +37,7 @@ __all__ = [
     "PAYDATE_MODEL_NAME",
     "LoadedPaydate",
     "PaydateChampion",
+    "champion_failed",
     "champion_on_test",
     "LoggedPaydate",
     "gate_decision",
@@ -71,7 +72,10 @@ class LoadedPaydate:
     ``models.paydate.fit_weekday_profile``, None: evenly, as every version trained before session 8;
     ``memo_share``: the share of the open amount credit memos took in its training window, which the
     cash forecast takes off each open amount, ``models.paydate.cash_amounts``, 0 without memos and for
-    every version trained before session 20)."""
+    every version trained before session 20; ``held_out_weekdays``: the weekday profile of its held-out
+    model, fitted on that model's training rows (dated <= the plan's ``eval_cut``), which the gate of a
+    later version predicts with, :func:`champion_on_test`; None without a profile and for every version
+    trained before session 21)."""
 
     name: str
     version: str
@@ -89,6 +93,7 @@ class LoadedPaydate:
     weekdays: list[float] | None = None
     memo_share: float = 0.0
     plan: dict[str, Any] = field(default_factory=dict)
+    held_out_weekdays: list[float] | None = None
 
     def shape(self) -> np.ndarray | None:
         """The version's within-week shape as an array (classes x 7), None without one."""
@@ -229,7 +234,11 @@ def champion_on_test(
     model's ``expected_paid_on`` per month-end (days after T). The champion predicts them with its
     own held-out model (logged since session 20, trained on rows dated <= its plan's ``eval_cut``), on
     the month-ends not before that cut: it saw none of their outcomes, so both are out of time (the
-    champion's is trained on older rows when its data ended earlier). A version logged before
+    champion's is trained on older rows when its data ended earlier). With ``paydate.weekday_median``
+    the champion's median is spread by its held-out model's weekday profile (logged since session 21,
+    fitted on the same rows), not by the final model's, which counts the settlements of the compared
+    invoices up to the final cut; a session-20 version with a profile but not its held-out one gets a
+    ``note``. A version logged before
     session 20 has only its registered model, trained through its ``ews.trained_through`` day: the
     month-ends from that day on. As the PD gate (``pipelines.flows.train.champion_on_test``): no
     champion, no comparison; one that saw every test month-end, a ``note``; one that cannot predict
@@ -247,7 +256,18 @@ def champion_on_test(
     held_out = _held_out(loaded)
     if held_out is not None:  # its held-out model, trained on rows dated <= its plan's eval_cut
         through, which = str(loaded.plan["eval_cut"]), "held-out model"
-        loaded = replace(loaded, booster=held_out)
+        if loaded.weekdays and not loaded.held_out_weekdays:
+            # paydate.weekday_median on, logged in session 20: only the final model's profile is
+            # known, fitted through the final cut, past the month-ends compared (their outcomes)
+            return PaydateChampion(
+                loaded.version,
+                note=f"champion v{loaded.version}'s weekday profile of the median was fitted through "
+                f"{loaded.plan.get('final_cut', loaded.tags.get(registry.TRAINED_THROUGH_TAG, 'its data end'))}, "
+                "after the test month-ends, and its held-out model's was not logged: no fair comparison, "
+                "the gate relies on the other checks",
+            )
+        # the held-out model with its own weekday profile (None: evenly, as it was evaluated)
+        loaded = replace(loaded, booster=held_out, weekdays=loaded.held_out_weekdays)
     else:  # a version logged before session 20: the registered model, trained through its data's end
         through = (
             loaded.tags.get(registry.TRAINED_THROUGH_TAG)
@@ -306,6 +326,13 @@ def _vs_champion(champion: PaydateChampion) -> tuple[bool, str]:
     if low > 0:
         return False, f"worse than the champion: higher MAE with the whole interval above 0 ({shown})"
     return True, f"not worse than the champion ({shown})"
+
+
+def champion_failed(champion: PaydateChampion | None) -> bool:
+    """The challenger fails :func:`gate_decision`'s check against ``champion`` (worse with the whole
+    interval above 0, no interval, or a champion that cannot predict the invoices): the flag
+    :func:`gate_paydate` reads, from the same check, not from its reason's words."""
+    return champion is not None and not _vs_champion(champion)[0]
 
 
 def gate_decision(
@@ -382,12 +409,10 @@ def gate_paydate(
     failed against the champion, :func:`models.evaluate` 's plain words as the PD gate's, and the
     command that promotes it anyway). ``champion``: :func:`champion_on_test`."""
     decision = gate_decision(metrics, champion=champion)
-    if not decision.passed and any(
-        r.startswith(("FAIL worse than the champion", "FAIL champion comparison")) for r in decision.reasons
-    ):
+    if champion_failed(champion):  # refused against the champion: the command that promotes it anyway
         decision = replace(
             decision,
-            summary=_summary(False, decision.reasons, decision.challenger)
+            summary=decision_summary(False, decision.reasons, decision.challenger)
             + f" {registry.promote_hint(name, version)}",
         )
     registry.configure(tracking_uri)
@@ -442,6 +467,7 @@ def load_paydate(
         weekdays=spec.get("weekdays") or None,
         memo_share=float(spec.get("memo_share", 0.0)),
         plan=dict(spec.get("plan") or {}),
+        held_out_weekdays=spec.get("held_out_weekdays") or None,
     )
 
 

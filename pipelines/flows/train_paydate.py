@@ -301,6 +301,12 @@ def train_paydate(
         weekdays=fit_weekday_profile(rows["final"]).tolist()
         if grid is None and params.weekday_median
         else None,
+        # the held-out model's own profile (its rows, dated <= eval_cut): a later gate predicts with it
+        **(
+            {"held_out_weekdays": fit_weekday_profile(rows["eval"]).tolist()}
+            if grid is None and params.weekday_median
+            else {}
+        ),
         trained_through=described["final_cut"],
         test_as_of=f"{described['test'][0]}..{described['test'][-1]}",
         plan=described,

@@ -209,3 +209,104 @@ def test_a_challenger_worse_than_the_champion_is_not_promoted(mlflow_uri) -> Non
             assert legacy.interval[0] > 0 and legacy.month_ends == ("2024-03-31",)
         else:
             assert legacy.interval is None and "registered model trained through 2024-06-30" in legacy.note
+
+
+def test_the_refusal_against_the_champion_is_a_flag_not_words() -> None:
+    """Session 21: ``gate_paydate`` told a refusal against the champion by matching its reason's first
+    words, and built the sentence with the private ``models.evaluate._summary``. ``champion_failed``
+    reads the check itself: worse with the interval above 0, no interval, or a champion that cannot
+    predict: True; not worse, no champion, a note, or no comparison asked: False.
+    ``decision_summary`` is the PD gate's plain sentence."""
+    from models.evaluate import decision_summary
+    from pipelines.adapters.paydate_registry import champion_failed
+
+    assert champion_failed(champion(0.4, 1.6))
+    assert champion_failed(champion(float("nan"), float("nan")))
+    assert champion_failed(PaydateChampion("1", problem="champion v1 cannot predict: x"))
+    assert not champion_failed(champion(-0.2, 1.6))
+    assert not champion_failed(PaydateChampion())
+    assert not champion_failed(PaydateChampion("1", note="champion v1 trained through 2024-06-30"))
+    assert not champion_failed(None)
+    # the MAE check fails, the champion's passes: refused, but not against the champion
+    worse_than_baseline = {**PASSING, "mae_diff_ci_low": 0.5, "mae_diff_ci_high": 1.0}
+    d = gate_decision(worse_than_baseline, champion=champion(-0.2, 1.6))
+    assert not d.passed and not champion_failed(champion(-0.2, 1.6))
+    refused = gate_decision(PASSING, champion=champion(0.4, 1.6))
+    assert decision_summary(False, refused.reasons, refused.challenger) == (
+        "Not promoted, the champion stays: it is worse than the current champion."
+    )
+
+
+WEDNESDAY = [0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]  # 0 = Monday
+FRIDAY = [0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_the_champion_predicts_with_its_held_out_models_weekday_profile(mlflow_uri) -> None:
+    """s20-review's open item: with ``paydate.weekday_median`` the gate predicted the champion's held-out
+    model with the weekday profile of its final model, fitted on rows through the final cut
+    (2024-06-30), which hold the settlements of the compared invoices (T = 2024-03-31, a Sunday). A
+    profile is logged for the held-out model now (``held_out_weekdays``). Here the held-out profile puts
+    every settlement on a Wednesday and the final one on a Friday: the champion's ``expected_paid_on``
+    is then a Wednesday, T + 3 + 7j (j whole weeks), every day of it; with the final profile a Friday,
+    T + 5 + 7j. A challenger predicting exactly the Wednesdays ties it: interval [0, 0] (before: the
+    champion's Fridays, a different MAE). A session-20 version with a profile but no held-out one: a
+    note, no comparison (its only profile saw the outcomes)."""
+    day = lambda s: int(day_number(pd.Timestamp(s)))  # noqa: E731
+    ledger = prepare_ledger(book())
+    params = PaydateParams(
+        horizon_weeks=8, n_estimators=15, rows_per_leaf=0, num_leaves=7, min_child_samples=20
+    )
+    snaps = [day(s) for s in ("2023-09-30", "2023-10-31", "2023-11-30", "2023-12-31", "2024-01-31")]
+    held = fit_hazard(training_rows(ledger, snaps, day("2024-02-29"), 8), params)
+    final = fit_hazard(
+        training_rows(ledger, [*snaps, day("2024-02-29"), day("2024-03-31")], day("2024-06-30"), 8), params
+    )
+    T = day("2024-03-31")
+    assert pd.Timestamp(T, unit="D").day_name() == "Sunday"
+    tests = [(T, evaluation_invoices(ledger, T, day("2024-06-30"), 8))]
+    plan = {"eval_cut": "2024-02-29", "final_cut": "2024-06-30"}
+
+    def register_with(**profiles) -> str:
+        spec = spec_record(
+            list(FEATURES), 8, 7, trained_through="2024-06-30", test_as_of="2024-06-30", plan=plan, **profiles
+        )
+        logged = log_paydate(
+            final,
+            held_out=held,
+            spec=spec,
+            metrics=PASSING,
+            params={},
+            tables={},
+            provenance={},
+            tracking_uri=mlflow_uri,
+        )
+        registry.promote(logged.version, "test", name="ews-paydate", tracking_uri=mlflow_uri)
+        return logged.version
+
+    registry.configure(mlflow_uri)
+    v1 = register_with(weekdays=FRIDAY, held_out_weekdays=WEDNESDAY)
+    loaded = load_paydate("champion", tracking_uri=mlflow_uri)
+    assert loaded.held_out_weekdays == WEDNESDAY and loaded.weekdays == FRIDAY
+    wednesdays = _predicted_days(replace(loaded, booster=held, weekdays=WEDNESDAY), tests[0][1], T)
+    fridays = _predicted_days(replace(loaded, booster=held), tests[0][1], T)
+    paid = ~np.isnan(wednesdays)
+    assert paid.sum() > 20
+    assert set((wednesdays[paid] % 7).astype(int)) == {3} and set((fridays[paid] % 7).astype(int)) == {5}
+    same = champion_on_test(tests, [wednesdays], 8, tracking_uri=mlflow_uri)
+    assert same.version == v1 and same.interval == (0.0, 0.0)
+    assert same.mae_days == same.challenger_mae_days
+
+    v2 = register_with(weekdays=FRIDAY)  # session 20: the final profile only
+    legacy = champion_on_test(tests, [wednesdays], 8, tracking_uri=mlflow_uri)
+    assert legacy.version == v2 and legacy.interval is None
+    assert legacy.note == (
+        f"champion v{v2}'s weekday profile of the median was fitted through 2024-06-30, after the test "
+        "month-ends, and its held-out model's was not logged: no fair comparison, the gate relies on the "
+        "other checks"
+    )
+    assert gate_decision(PASSING, champion=legacy).passed
+
+    register_with()  # no profile (the default): evenly, as before
+    even = _predicted_days(replace(loaded, booster=held, weekdays=None), tests[0][1], T)
+    assert champion_on_test(tests, [even], 8, tracking_uri=mlflow_uri).interval == (0.0, 0.0)
