@@ -11,6 +11,7 @@ order, so both engines give byte-identical outputs.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -232,8 +233,12 @@ def each_done(results: Iterable[T], on_done: Callable[[], None]) -> list[T]:
 _SHARED: tuple[Callable[..., Any], Any, tuple[Any, ...]] | None = None
 
 
-def _pool_init(shared: tuple[Callable[..., Any], Any, tuple[Any, ...]]) -> None:
+def _pool_init(shared: tuple[Callable[..., Any], Any, tuple[Any, ...]], parent: int | None = None) -> None:
     global _SHARED
+    if parent is not None:  # a kill -9 of the parent must not leave this worker computing its bucket
+        from pipelines.runtime import die_with_parent
+
+        die_with_parent(parent)
     _SHARED = shared
 
 
@@ -278,7 +283,7 @@ class LocalPool:
             max_workers=workers,
             mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded flow process
             initializer=_pool_init,
-            initargs=((fn, book, args),),
+            initargs=((fn, book, args), os.getpid()),
         ) as pool:
             return each_done(pool.map(_pool_call, ks), on_done)
 

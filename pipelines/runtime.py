@@ -35,6 +35,7 @@ from typing import Any
 
 __all__ = [
     "PrefectUnavailableError",
+    "die_with_parent",
     "ensure_prefect_api",
     "keep_freed_memory",
     "quiet_user_errors",
@@ -111,14 +112,20 @@ def _death_signal_preexec(parent: int) -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the child get SIGTERM when ``parent`` dies (Linux only)."""
     if not sys.platform.startswith("linux"):
         return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    return partial(die_with_parent, parent)
 
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
 
-    return preexec
+def die_with_parent(parent: int) -> None:
+    """Called in a child process: the kernel sends it SIGTERM when ``parent`` (the thread that
+    started it) ends, however it ends (Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere nothing is done).
+    Exits at once when ``parent`` is gone already. The temporary Prefect server gets it before its
+    ``exec``, the local engine's worker processes (:class:`pipelines.engine.LocalPool`) at start-up:
+    without it a ``kill -9`` of ``ews score`` left them computing their debtor bucket with parent 1."""
+    if not sys.platform.startswith("linux"):
+        return
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def ensure_prefect_api() -> None:
