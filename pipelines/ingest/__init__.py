@@ -46,6 +46,7 @@ from pipelines.adapters.files import conform, find_table_files, sha256_file
 from pipelines.config import config_hash
 from pipelines.config.project import CurrencyConfig
 from pipelines.config.source import FileSource, RulesConfig, SourceConfig
+from pipelines.ingest import decimals
 from pipelines.ingest.checks import (
     ar_open_items,
     ar_undated_settlements,
@@ -258,6 +259,7 @@ def ingest_source(
     masks: dict[str, dict[str, np.ndarray]] = {}
     validation: dict[str, dict[str, Any]] = {}
     cleared: dict[str, dict[str, Any]] = {}
+    currencies: set[str] = set()  # the invoices' (a payment without a currency is in its invoice's)
     for table in TABLE_ORDER:
         if table not in block_of:
             continue
@@ -268,6 +270,13 @@ def ingest_source(
             for raw in block.values():
                 inputs.setdefault(str(raw.file), sha256_file(raw.file))
             lap("read")
+        if table == "invoices":
+            currencies = decimals.currency_set(
+                [raws[table].frame["currency"]] if "currency" in raws[table].frame else [],
+                source.default_currency,
+            )
+        found = decimals.suspects(table, decimals.tally(raws[table], source.default_currency), currencies)
+        raws[table] = decimals.flagged(raws[table], found, source.default_currency, currencies)
         say(f"validating {table}")
         typed[table], masks[table], validation[table] = within_table(
             raws[table], validator, params, source.default_currency, lap, rules
@@ -481,6 +490,8 @@ def table_entry(
         entry["clearing"] = raw.clearing
     if getattr(raw, "applied", None):  # tables.payments.applied_amount: the split's counts
         entry["applied"] = raw.applied
+    if getattr(raw, "decimal_suspects", None):  # amounts like 1.500 under decimal '.' (ingest.decimals)
+        entry["thousands_as_decimal"] = raw.decimal_suspects
     if raw.rows_in != accepted + quarantined:  # pragma: no cover - invariant
         raise AssertionError(f"{table}: rows lost in ingest ({entry})")
     return entry

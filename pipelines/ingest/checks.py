@@ -80,6 +80,9 @@ _EMPTY_HINTS: dict[str, str] = {
     "(1.23457E+11), so different ids became one: format the id column as Text (or Number, 0 decimals) before "
     "saving, or export the CSV from the source system directly",
     "unparseable_number": "the numbers do not match values.decimal / values.thousands in the source config",
+    "thousands_as_decimal": "the amounts are whole amounts grouped by thousands (1.500 = 1,500; Excel's #.##0) "
+    "but values.decimal reads the separator as a decimal one: swap values.decimal and values.thousands in the "
+    "source config",
     "unparseable_bool": "add the file's spellings to values.true_values / values.false_values",
     "date_after_as_of": "every date is after the as-of date: check --as-of",
     "date_too_old": "every date is before rules.min_date: check the date format or rules.min_date",
@@ -469,6 +472,30 @@ def _scope_differs(t: dict[str, Any]) -> list[str]:
     ]
 
 
+def _thousands_as_decimal(name: str, reason: str, n: int, t: dict[str, Any]) -> str:
+    """Rows quarantined ``thousands_as_decimal:<column>`` (:mod:`pipelines.ingest.decimals`): the
+    column, how many of its amounts have the shape, examples as read, and the fix."""
+    column = reason.split(":", 1)[1]
+    info = (t.get("thousands_as_decimal") or {}).get(column, {})
+    sep = next((s for _r, s in info.get("examples", []) if s), "1.500")
+    d = "," if "," in sep else "."
+    other = "." if d == "," else ","
+    shown = ", ".join(
+        f"row {r} {s!r} (read {float(s.replace(d, '.')):g}, meant {s.replace(d, '')})"
+        for r, s in info.get("examples", [])
+    )
+    return (
+        f"{name}.{column} (column {t.get('columns', {}).get(column, column)!r} of {t.get('input', '?')}): {n:,} "
+        f"row(s) quarantined ({reason}): {info.get('rows', n):,} of the "
+        f"{info.get('with_separator', n):,} amounts written with a {d!r} have exactly three digits after it ({shown}), "
+        f"the way whole amounts grouped by thousands are written (Excel's #.##0), and their currency has two "
+        f"decimals or none, so values.decimal {d!r} would read them 1,000 times too small. Fix: set "
+        f"values.decimal: {other!r} and values.thousands: {d!r} in the source config and ingest again. If they "
+        "are amounts in a 3-decimal currency (KWD, BHD, OMR, JOD, TND, IQD, LYD), map the currency column "
+        "(or set default_currency) instead; see quarantine/" + f"{name}.csv"
+    )
+
+
 def table_warnings(tables: dict[str, Any]) -> list[str]:
     """Human-readable warnings for the manifest and the CLI (values cleared, ...)."""
     out = _lost_debtors(tables) + _no_payments(tables)
@@ -509,6 +536,8 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
                     f"values.date_format (or values.date_formats.{column}) to the month-first layout (e.g. "
                     "m/d/Y) and ingest again; see quarantine/" + f"{name}.csv"
                 )
+            if reason.startswith("thousands_as_decimal:"):
+                out.append(_thousands_as_decimal(name, reason, n, t))
             if reason.startswith("excel_scientific_id:") and t["rows_accepted"]:
                 out.append(
                     f"{name}.{reason.split(':', 1)[1]}: {n:,} row(s) quarantined ({reason}): "

@@ -73,6 +73,18 @@ def quarantine_frame(
                 "this row is the file's header again: two exports joined into one file (e.g. cat jan.csv "
                 "feb.csv)? Nothing is lost by leaving it out; delete the repeated header lines"
             )
+        grouped = (
+            q["reason"].str.contains("thousands_as_decimal", regex=False).fillna(False).to_numpy(dtype=bool)
+        )
+        if grouped.any():
+            d = raw.values.decimal
+            q.loc[grouped, "detail"] = (
+                f"an amount with exactly three digits after values.decimal {d!r} in a currency of two decimals or "
+                f"none, in a column whose amounts are (nearly) all written so: a whole amount grouped by "
+                f"thousands (1{d}500 = 1500)? Set values.decimal: {'.' if d == ',' else ','!r} and values.thousands: "
+                f"{d!r}; amounts in a 3-decimal currency (KWD, BHD, ...): map the currency column or set "
+                "default_currency"
+            )
     if raw.malformed is not None and len(raw.malformed):
         m = raw.malformed
         extra = pd.DataFrame(

@@ -46,6 +46,7 @@ class RawTable:
     negate_amount: bool = False  # the input writes amounts with the opposite sign
     clearing: dict[str, Any] | None = None  # tables.payments.clearing: the join's counts (manifest)
     applied: dict[str, int] | None = None  # tables.payments.applied_amount: the split's counts (manifest)
+    decimal_suspects: dict[str, Any] | None = None  # amounts like 1.500 under decimal '.' (ingest.decimals)
 
 
 # ---------------------------------------------------------------- loading + mapping

@@ -82,6 +82,7 @@ from pipelines.ingest.currency import (
     currency_counts,
     reporting_currency,
 )
+from pipelines.ingest.decimals import DecimalTally, currency_set, flagged, suspects, tally
 from pipelines.ingest.idhash import id_hashes
 from pipelines.ingest.masks import arrow, index_in, isin, passing
 from pipelines.ingest.quarantine import quarantine_frame, reason_counts, row_reasons
@@ -174,6 +175,7 @@ class TableState:
     ranges: set[int] = field(default_factory=set)
     fx_ranges: set[int] = field(default_factory=set)
     currencies: list[pd.Series] = field(default_factory=list)  # invoices: each chunk's distinct texts
+    decimals: DecimalTally = field(default_factory=DecimalTally)  # amounts like 1.500 (ingest.decimals)
 
     @property
     def malformed(self) -> pd.DataFrame | None:
@@ -298,6 +300,7 @@ class StreamRun:
     kept: tuple[int, dict[str, dict[str, Any]]] | None = None  # a fused pass: partition, typed rows
     quiet: Any = None  # a validator without Data Docs (:meth:`_recheck`)
     dropping: Any = None  # the thread removing the raw rows (:meth:`drop_raw`)
+    currencies: set[str] = field(default_factory=set)  # the invoices' (ingest.decimals, after routing)
 
     # ------------------------------------------------------------ work per partition, in processes
 
@@ -359,6 +362,7 @@ class StreamRun:
                     state.chunks += 1
                     state.parts |= got["parts"]
                     state.currencies += got["currencies"]
+                    state.decimals.add(got["decimals"])
                 self.pieces = []
             else:
                 try:
@@ -377,6 +381,12 @@ class StreamRun:
         missing = [t for t in block_of if t not in self.states]
         if missing:  # pragma: no cover - every loader yields at least one chunk per table
             raise AssertionError(f"no rows read for {missing}")
+        invoices = self.states.get("invoices")
+        self.currencies = currency_set(invoices.currencies if invoices else [], self.source.default_currency)
+        for table, state in self.states.items():  # whole columns decided before any row is checked
+            found = suspects(table, state.decimals, self.currencies)
+            if found:
+                state.first = replace(state.first, decimal_suspects=found)
 
     def _forget(self, table: str) -> None:
         """Drop what was routed of ``table`` so far."""
@@ -398,6 +408,7 @@ class StreamRun:
         state.chunks += 1
         state.parts |= self._route_rows(table, raw, start, c)
         state.currencies += _currency_texts(table, raw)
+        state.decimals.add(tally(raw, self.source.default_currency))
         self.spill.flush()
 
     def _route_piece(self, c: int) -> dict[str, Any]:
@@ -411,6 +422,7 @@ class StreamRun:
             "rows": len(raw.frame),
             "parts": parts,
             "currencies": _currency_texts(table, raw),
+            "decimals": tally(raw, self.source.default_currency),
         }
 
     def _route_rows(self, table: str, raw: RawTable, start: int, c: int) -> set[int]:
@@ -676,6 +688,7 @@ class StreamRun:
         if got is None:
             return None
         raw, rows = got
+        raw = flagged(raw, raw.decimal_suspects or {}, self.source.default_currency, self.currencies)
         column = ID_COLUMN.get(table)
         ids = {column: self.shared[column]} if column in self.shared and len(self.shared[column]) else None
         typed, masks, summary = within_table(

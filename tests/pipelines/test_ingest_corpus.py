@@ -38,6 +38,12 @@ INVOICE_CASES = {
     "inv_two_defects": {"invoices": {2: "amount_not_positive; due_before_issue"}},
     # s20: two exports joined (cat jan.csv feb.csv): the second header is a row, named as such
     "inv_repeated_header": {"invoices": {2: "repeated_header"}},
+    # s21: whole euros in #.##0 (1.500, 12.000) under the decimal dot would read 1.5 and 12.0
+    "inv_thousands_as_decimal": {
+        "invoices": {2: "thousands_as_decimal:amount", 3: "thousands_as_decimal:amount"}
+    },
+    # s21: the same shapes in Kuwaiti dinars are 3-decimal amounts: all accepted
+    "inv_three_decimal_kwd": {},
 }
 PAYMENT_CASES = {
     "pay_unknown_invoice": {"payments": {2: "unknown_invoice"}},

@@ -1,0 +1,229 @@
+"""Amounts whose separator is the other one: a German export's whole amounts (Excel's ``#.##0``:
+``1.500``, ``12.000``, ``750``) read under ``values.decimal: "."`` become 1.5 and 12.0, without a
+parse error. So do ``1,500`` and ``12,000`` (``#,##0``) under ``decimal: ","``.
+
+A column is suspect when (nearly) every value written with the decimal separator has exactly three
+digits after it and one to three before (``1.500``; never ``0.500``, ``1500.000`` or ``12.50``), in
+rows whose currency has two decimals or none (EUR, USD, JPY, or not known): a 3-decimal currency
+(:data:`THREE_DECIMAL`: KWD, BHD, OMR, JOD, TND, IQD, LYD) writes its amounts that way, and its rows
+are neither counted nor flagged. The rows of such a shape in a suspect column are quarantined
+``thousands_as_decimal:<column>`` (:mod:`pipelines.ingest.checks` says why and the fix): a wrong
+amount x 1/1000 must not reach the features, and a feed that loses many rows is refused by
+``ews score`` (``max_quarantine_share``) until the config is fixed. Values written bare (``750``) or
+with other decimals are not touched.
+
+The counts are taken on every input chunk before any row is checked (:class:`DecimalTally`), so the
+streamed ingest and the in-memory one decide alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from features.schema import TABLES
+from pipelines.ingest.sources import RawTable
+
+# ISO 4217 currencies with three minor digits
+THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+REASON = "thousands_as_decimal"
+MIN_ROWS = 2  # rows of the shape in a column, at least
+MIN_SHARE = 0.9  # of the values written with the decimal separator (2-decimal or unknown currency)
+EXAMPLES = 3
+
+
+@dataclass
+class ColumnTally:
+    """One column's counts: values written with the decimal separator and those of the shape, by
+    currency (``""``: no currency known), and the first examples (source row, text)."""
+
+    with_separator: dict[str, int] = field(default_factory=dict)
+    shaped: dict[str, int] = field(default_factory=dict)
+    examples: list[tuple[int, str, str]] = field(default_factory=list)  # (source row, text, currency)
+
+
+@dataclass
+class DecimalTally:
+    """The counts of one table across its chunks."""
+
+    columns: dict[str, ColumnTally] = field(default_factory=dict)
+
+    def add(self, other: DecimalTally) -> None:
+        for name, t in other.columns.items():
+            mine = self.columns.setdefault(name, ColumnTally())
+            for attr in ("with_separator", "shaped"):
+                into = getattr(mine, attr)
+                for k, v in getattr(t, attr).items():
+                    into[k] = into.get(k, 0) + v
+            mine.examples = sorted(mine.examples + t.examples)[:EXAMPLES]
+
+
+def _columns(table: str, frame: pd.DataFrame) -> list[str]:
+    """The money columns of ``table`` present as text (Parquet numbers are what they are)."""
+    return [
+        c.name
+        for c in TABLES[table].columns
+        if c.kind == "float"
+        and c.name in frame.columns
+        and (pd.api.types.is_string_dtype(frame[c.name].dtype) or frame[c.name].dtype == object)
+    ]
+
+
+def _shape(decimal: str) -> str:
+    d = "\\" + decimal
+    return rf"^[-+]?[1-9]\d{{0,2}}{d}\d{{3}}$"
+
+
+# each row's currency, as a class: another (2 decimals or none, known), 3 decimals, not known
+OTHER, THREE, UNKNOWN = 0, 1, 2
+_CLASS_NAMES = ("other", "three", "unknown")
+
+
+def _class_of(code: str | None) -> int:
+    return UNKNOWN if not code else THREE if code.strip().upper() in THREE_DECIMAL else OTHER
+
+
+def _currency_classes(frame: pd.DataFrame, default_currency: str | None) -> np.ndarray:
+    """Each row's currency class (:data:`OTHER`, :data:`THREE`, :data:`UNKNOWN`) as ingest reads the
+    currency (trimmed, any case; an empty cell takes ``default_currency``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    fallback = _class_of(default_currency)
+    if "currency" not in frame.columns:
+        return np.full(len(frame), fallback, dtype=np.int8)
+    cur = pc.utf8_upper(
+        pc.utf8_trim_whitespace(pa.array(frame["currency"], type=pa.string(), from_pandas=True))
+    )
+    empty = pc.fill_null(pc.equal(cur, ""), True).to_numpy(zero_copy_only=False)
+    three = pc.fill_null(pc.is_in(cur, pa.array(sorted(THREE_DECIMAL))), False).to_numpy(zero_copy_only=False)
+    out = np.where(three, THREE, OTHER).astype(np.int8)
+    out[empty] = fallback
+    return out
+
+
+def _candidates(text: pd.Series, decimal: str) -> tuple[np.ndarray, np.ndarray]:
+    """Masks: values holding the decimal separator; values of the shape ``1.500`` (a cheap length
+    test first: the separator fourth from the end, so 2-decimal columns cost no regex)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pc.utf8_trim_whitespace(pa.array(text, type=pa.string(), from_pandas=True))
+    at = pc.find_substring(arr, decimal)
+    has = pc.greater_equal(at, 0).fill_null(False).to_numpy(zero_copy_only=False)
+    fourth = pc.equal(pc.subtract(pc.utf8_length(arr), at), 4).fill_null(False).to_numpy(zero_copy_only=False)
+    shaped = np.zeros(len(text), dtype=bool)
+    rows = np.flatnonzero(fourth & has)
+    if len(rows):
+        shaped[rows] = pc.match_substring_regex(arr.take(pa.array(rows)), _shape(decimal)).to_numpy(
+            zero_copy_only=False
+        )
+    return has, shaped
+
+
+def _by_class(mask: np.ndarray, classes: np.ndarray) -> dict[str, int]:
+    counts = np.bincount(classes[mask], minlength=3)
+    return {_CLASS_NAMES[k]: int(v) for k, v in enumerate(counts) if v}
+
+
+def tally(raw: RawTable, default_currency: str | None) -> DecimalTally:
+    """The counts of one chunk of a table (raw cells under canonical names)."""
+    table, frame, source_row, decimal = raw.table, raw.frame, raw.source_row, raw.values.decimal
+    out = DecimalTally()
+    columns = _columns(table, frame)
+    if not columns or not len(frame):
+        return out
+    classes: np.ndarray | None = None
+    for name in columns:
+        has, shaped = _candidates(frame[name], decimal)
+        if not has.any():
+            continue
+        if classes is None:
+            classes = _currency_classes(frame, default_currency)
+        t = out.columns[name] = ColumnTally()
+        t.with_separator = _by_class(has, classes)
+        if shaped.any():
+            t.shaped = _by_class(shaped, classes)
+            rows = np.flatnonzero(shaped & (classes != THREE))[:EXAMPLES]
+            t.examples = [
+                (int(source_row[r]), str(frame[name].iloc[r]).strip(), _CLASS_NAMES[classes[r]]) for r in rows
+            ]
+    return out
+
+
+def _three(kind: str, table: str, invoice_currencies: set[str]) -> bool:
+    """A 3-decimal currency: the row's own, or (no currency in a row of another table than the
+    invoices: a payment is taken in its invoice's currency) every invoice's."""
+    if kind != "unknown":
+        return kind == "three"
+    return table != "invoices" and bool(invoice_currencies) and invoice_currencies <= THREE_DECIMAL
+
+
+def suspects(table: str, t: DecimalTally, invoice_currencies: set[str]) -> dict[str, dict[str, object]]:
+    """The suspect columns of ``table`` and their figures: rows of the shape, values written with
+    the separator (2-decimal or unknown currency), the first examples."""
+    out: dict[str, dict[str, object]] = {}
+    for name, c in sorted(t.columns.items()):
+        shaped = sum(v for k, v in c.shaped.items() if not _three(k, table, invoice_currencies))
+        written = sum(v for k, v in c.with_separator.items() if not _three(k, table, invoice_currencies))
+        if shaped >= MIN_ROWS and shaped >= MIN_SHARE * written:
+            out[name] = {
+                "rows": shaped,
+                "with_separator": written,
+                "examples": [[r, s] for r, s, k in c.examples if not _three(k, table, invoice_currencies)],
+            }
+    return out
+
+
+def currency_set(texts: list[pd.Series], default_currency: str | None) -> set[str]:
+    """The invoices' currencies (trimmed, upper case; ``default_currency`` for empty cells), from
+    the invoices' currency cells (several chunks' distinct texts)."""
+    cells = pd.concat(texts, ignore_index=True) if texts else pd.Series([pd.NA], dtype="string")
+    codes = cells.astype("string").str.strip().str.upper().replace("", pd.NA).fillna(default_currency or "")
+    return {str(c) for c in codes.unique() if c}
+
+
+def suspect_mask(
+    table: str,
+    frame: pd.DataFrame,
+    columns: list[str],
+    decimal: str,
+    default_currency: str | None,
+    invoice_currencies: set[str],
+) -> dict[str, np.ndarray]:
+    """``thousands_as_decimal:<column>`` masks of one table (or debtor partition) for the suspect
+    ``columns``: the rows of the shape whose currency is not a 3-decimal one."""
+    out: dict[str, np.ndarray] = {}
+    if not columns or not len(frame):
+        return out
+    classes = _currency_classes(frame, default_currency)
+    three = classes == THREE
+    if _three("unknown", table, invoice_currencies):
+        three |= classes == UNKNOWN
+    for name in columns:
+        _has, shaped = _candidates(frame[name], decimal)
+        mask = shaped & ~three
+        if mask.any():
+            out[f"{REASON}:{name}"] = mask
+    return out
+
+
+def flagged(
+    raw: RawTable,
+    suspect: dict[str, dict[str, object]],
+    default_currency: str | None,
+    invoice_currencies: set[str],
+) -> RawTable:
+    """``raw`` with the rows of its ``suspect`` columns marked (``pre_bad``) and the figures kept for
+    the manifest (``decimal_suspects``); ``raw`` itself when nothing is suspect."""
+    if not suspect:
+        return raw
+    masks = suspect_mask(
+        raw.table, raw.frame, list(suspect), raw.values.decimal, default_currency, invoice_currencies
+    )
+    pre = dict(raw.pre_bad)
+    for k, m in masks.items():
+        pre[k] = pre[k] | m if k in pre else m
+    return replace(raw, pre_bad=pre, decimal_suspects=suspect)

@@ -1,0 +1,196 @@
+"""Hostile inputs, session 21 (s21-robust; BENCHMARKS.md "Hostile inputs tried", "Session 21
+(s21-robust)"): the items session 20 left open. Each test failed on the code before its fix (main
+5f5473c) unless it says it is a guard; files are hand-written after the exports' layouts (not exports
+from the systems named), expected figures computed by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hostile_sources import ingest_config as _ingest_config
+
+# ---------------------------------------------------------------- item 1: 1.500 under decimal "."
+
+# a German Excel sheet saved as CSV (semicolon, UTF-8 with BOM, CRLF) whose amounts are whole euros
+# in #.##0: 1.500 is one thousand five hundred; the source config was written by hand with the
+# decimal dot (or kept from an English export of the same system)
+GERMAN = "\ufeff" + (
+    "Rechnungsnummer;Kunde;Rechnungsdatum;Fällig am;Betrag;Währung\r\n"
+    "RE-1001;K100;05.09.2024;05.10.2024;1.500;EUR\r\n"
+    "RE-1002;K100;20.10.2024;19.11.2024;750;EUR\r\n"
+    "RE-1003;K200;10.09.2024;10.10.2024;12.000;EUR\r\n"
+    "RE-1004;K200;12.09.2024;12.10.2024;2.250;EUR\r\n"
+)
+GERMAN_CONFIG = """kind: source
+name: rechnungen
+rules: {{data_docs: false}}
+csv: {{delimiter: ";"}}
+values: {{date_format: d.m.Y, decimal: ".", thousands: null}}
+tables:
+  invoices:
+    path: {path}
+    columns: {{invoice_id: Rechnungsnummer, debtor_id: Kunde, issue_date: Rechnungsdatum, due_date: Fällig am,
+               amount: Betrag, currency: Währung}}
+"""
+
+
+def test_whole_thousands_read_as_decimals_are_quarantined_with_the_fix(tmp_path: Path) -> None:
+    """Before: 4 = 4 + 0, RE-1001 1.5, RE-1003 12.0, RE-1004 2.25 (16,500.00 euros read as 765.75,
+    no warning). Now the three amounts written like 1.500 (every value with a dot has exactly three
+    digits after it, in EUR) are quarantined thousands_as_decimal:amount, 4 = 1 + 3, with a
+    warning naming the file's column, rows and the fix; 750 is accepted as 750."""
+    result = _ingest_config(tmp_path, GERMAN, GERMAN_CONFIG, name="rechnungen.csv")
+    t = result.manifest["tables"]["invoices"]
+    assert (t["rows_in"], t["rows_accepted"], t["rows_quarantined"]) == (4, 1, 3)
+    assert t["reasons"] == {"thousands_as_decimal:amount": 3}
+    assert t["thousands_as_decimal"] == {
+        "amount": {"rows": 3, "with_separator": 3, "examples": [[1, "1.500"], [3, "12.000"], [4, "2.250"]]}
+    }
+    assert result.portfolio.invoices.set_index("invoice_id")["amount"].to_dict() == {"RE-1002": 750.0}
+    q = result.quarantine["invoices"]
+    assert q["invoice_id"].tolist() == ["RE-1001", "RE-1003", "RE-1004"]
+    assert q["amount"].tolist() == ["1.500", "12.000", "2.250"]  # as written
+    assert q["detail"].str.contains("values.decimal: ','", regex=False).all()
+    (warning,) = [w for w in result.manifest["warnings"] if "thousands_as_decimal" in w]
+    for part in (
+        "invoices.amount (column 'Betrag' of ",
+        "rechnungen.csv",
+        "3 of the 3 amounts written with a '.'",
+        "row 1 '1.500' (read 1.5, meant 1500)",
+        "row 3 '12.000' (read 12, meant 12000)",
+        "values.decimal: ',' and values.thousands: '.'",
+        "KWD",
+    ):
+        assert part in warning, (part, warning)
+
+
+def test_the_fixed_config_reads_them_and_three_decimal_currencies_are_not_touched(tmp_path: Path) -> None:
+    """Guards (pass before and after): with decimal ',' / thousands '.' the same file reads 1,500 /
+    750 / 12,000 / 2,250 (4 = 4 + 0). The same amounts in Kuwaiti dinars (3 decimals) are 1.5 / 750
+    / 12.0 / 2.25, accepted, no warning; so in a file without a currency column under
+    default_currency: KWD. A file mixing the two: only its EUR rows of the shape are quarantined
+    (2 of them, RE-1001 and RE-1003), the KWD row RE-1004 is read 2.25 dinars (and quarantined
+    no_fx_rate:KWD: no rate into EUR is configured)."""
+    fixed = GERMAN_CONFIG.replace('decimal: ".", thousands: null', 'decimal: ",", thousands: "."')
+    result = _run(tmp_path / "a", GERMAN, fixed, name="rechnungen.csv")
+    amounts = result.portfolio.invoices.set_index("invoice_id")["amount"].to_dict()
+    assert amounts == {"RE-1001": 1500.0, "RE-1002": 750.0, "RE-1003": 12000.0, "RE-1004": 2250.0}
+
+    kwd = GERMAN.replace(";EUR", ";KWD")
+    result = _run(tmp_path / "b", kwd, GERMAN_CONFIG, name="kwd.csv")
+    t = result.manifest["tables"]["invoices"]
+    assert (t["rows_in"], t["rows_accepted"], "thousands_as_decimal" in t) == (4, 4, False)
+    amounts = result.portfolio.invoices.set_index("invoice_id")["amount"].to_dict()
+    assert amounts == {"RE-1001": 1.5, "RE-1002": 750.0, "RE-1003": 12.0, "RE-1004": 2.25}
+    assert not [w for w in result.manifest["warnings"] if "thousands_as_decimal" in w]
+
+    no_column = "\n".join(line.rsplit(";", 1)[0] for line in GERMAN.split("\r\n"))
+    config = GERMAN_CONFIG.replace(", currency: Währung", "").replace(
+        "rules:", "default_currency: KWD\nrules:"
+    )
+    result = _run(tmp_path / "c", no_column, config, name="kwd.csv")
+    assert result.manifest["tables"]["invoices"]["rows_accepted"] == 4
+
+    mixed = GERMAN.replace("2.250;EUR", "2.250;KWD")
+    result = _run(tmp_path / "d", mixed, GERMAN_CONFIG, name="mixed.csv")
+    t = result.manifest["tables"]["invoices"]
+    assert t["reasons"]["thousands_as_decimal:amount"] == 2
+    reasons = result.quarantine["invoices"].set_index("invoice_id")["reason"].to_dict()
+    assert reasons["RE-1001"] == reasons["RE-1003"] == "thousands_as_decimal:amount"
+    assert reasons["RE-1004"] == "no_fx_rate:KWD"  # read 2.25 dinars; no rate to EUR configured
+
+
+def _run(folder: Path, text: str, config: str, name: str):
+    folder.mkdir()
+    return _ingest_config(folder, text, config, name=name)
+
+
+def test_payments_without_a_currency_take_their_invoices_currency(tmp_path: Path) -> None:
+    """A payments file has no currency column: a payment is in its invoice's currency. Receipts of
+    1.500 and 12.000 against EUR invoices (1,500 and 12,000 read right under the German config of the
+    invoices? no: both files under decimal '.') are quarantined thousands_as_decimal:amount; the
+    same receipts against KWD invoices are 1.5 and 12.0 dinars, accepted."""
+    from hostile_sources import AS_OF
+
+    from pipelines.config.source import SourceConfig
+    from pipelines.ingest import ingest_source
+
+    for code, expected in (("EUR", (2, 0, 2)), ("KWD", (2, 2, 0))):
+        folder = tmp_path / code
+        folder.mkdir()
+        inv = folder / "invoices.csv"
+        inv.write_text(
+            "invoice_id,debtor_id,issue_date,due_date,amount,currency\n"
+            f"I1,D1,2024-09-01,2024-10-01,1.500,{code}\n"
+            f"I2,D1,2024-09-02,2024-10-02,12.000,{code}\n",
+            encoding="utf-8",
+        )
+        pay = folder / "payments.csv"
+        pay.write_text(
+            "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I1,2024-10-01,1.500\nP2,D1,I2,2024-10-02,12.000\n",
+            encoding="utf-8",
+        )
+        source = SourceConfig.model_validate(
+            {
+                "kind": "source",
+                "name": "files",
+                "rules": {"data_docs": False},
+                "tables": {"invoices": {"path": str(inv)}, "payments": {"path": str(pay)}},
+            }
+        )
+        result = ingest_source(source, None, as_of=AS_OF)
+        p = result.manifest["tables"]["payments"]
+        assert (p["rows_in"], p["rows_accepted"], p["rows_quarantined"]) == expected, (code, p)
+
+
+def test_us_whole_thousands_under_a_decimal_comma_and_streamed_equals_in_memory(tmp_path: Path) -> None:
+    """The mirror case: a US export's whole dollars in #,##0 (1,500, 12,000, 750) under a German
+    config (decimal ',', no thousands) read 1.5 and 12.0; now quarantined thousands_as_decimal:amount
+    (3 = 1 + 2) with the fix decimal '.' / thousands ','. The streamed ingest (chunks of 2 rows)
+    writes the same files as the in-memory one (the manifest's Great Expectations batch count aside)."""
+    from pipelines.config import load_config
+    from pipelines.config.source import SourceConfig
+    from pipelines.ingest import ingest_source
+    from pipelines.ingest.sources import check_inputs
+
+    export = tmp_path / "invoices.csv"
+    export.write_text(
+        'Invoice,Customer,Date,Due,Amount,Currency\nA1,C1,09/05/2024,10/05/2024,"1,500",USD\n'
+        'A2,C1,09/06/2024,10/06/2024,750,USD\nA3,C2,09/07/2024,10/07/2024,"12,000",USD\n',
+        encoding="utf-8",
+    )
+    config = tmp_path / "source.yaml"
+    config.write_text(
+        "kind: source\nname: us\nrules: {data_docs: false}\n"
+        "values: {date_format: m/d/Y, decimal: ',', thousands: null}\n"
+        f"tables:\n  invoices:\n    path: {export}\n"
+        "    columns: {invoice_id: Invoice, debtor_id: Customer, issue_date: Date, due_date: Due, amount: Amount,"
+        " currency: Currency}\n",
+        encoding="utf-8",
+    )
+    source = load_config(config, SourceConfig)
+    check_inputs(source)
+    from hostile_sources import AS_OF
+
+    outs = {}
+    for name, options in (("memory", {}), ("stream", {"stream": True, "chunk_rows": 2, "workers": 1})):
+        result = ingest_source(source, tmp_path / name, as_of=AS_OF, **options)
+        t = result.manifest["tables"]["invoices"]
+        assert (t["rows_in"], t["rows_accepted"], t["reasons"]) == (3, 1, {"thousands_as_decimal:amount": 2})
+        (warning,) = [w for w in result.manifest["warnings"] if "thousands_as_decimal" in w]
+        assert "values.decimal: '.' and values.thousands: ','" in warning, warning
+        assert "row 1 '1,500' (read 1.5, meant 1500)" in warning, warning
+        files = {}
+        for path in sorted((tmp_path / name).rglob("*")):
+            rel = str(path.relative_to(tmp_path / name))
+            if path.is_file() and not rel.startswith("data_docs"):
+                data = path.read_bytes()
+                if rel == "manifest.json":
+                    manifest = json.loads(data)
+                    for table in manifest["tables"].values():
+                        table["validation"].pop("chunks")
+                    data = json.dumps(manifest, indent=1).encode()
+                files[rel] = data
+        outs[name] = files
+    assert outs["memory"] == outs["stream"]
