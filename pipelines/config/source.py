@@ -89,6 +89,12 @@ class ValueOptions(ConfigModel):
     thousands: Literal[",", ".", " ", "'", "_"] | None = Field(
         None, description="thousands separator; ' ' also reads non-breaking spaces (U+00A0, U+202F)"
     )
+    thousands_grouping: Literal["thousands", "indian"] = Field(
+        "thousands",
+        description="how the thousands separator groups digits: thousands (1,234,567.50) or indian, as Tally "
+        "and other Indian exports write lakh and crore (12,34,567.50: three digits, then pairs); any other "
+        "grouping is unparseable_number",
+    )
     true_values: tuple[str, ...] = Field(DEFAULT_TRUE, description="spellings of true (case-insensitive)")
     false_values: tuple[str, ...] = Field(DEFAULT_FALSE, description="spellings of false (case-insensitive)")
 
@@ -110,8 +116,18 @@ class ValueOptions(ConfigModel):
     def _known_formats(cls, v: dict[str, str]) -> dict[str, str]:
         return {k: _check_date_format(f) for k, f in v.items()}
 
+    @model_serializer(mode="wrap")
+    def _omit_grouping(self, handler: Any) -> Any:
+        # not dumped when the default: a config's hash (in its ingest manifests) stays what it was before
+        data = handler(self)
+        if isinstance(data, dict) and self.thousands_grouping == "thousands":
+            data.pop("thousands_grouping", None)
+        return data
+
     @model_validator(mode="after")
     def _separators_differ(self) -> ValueOptions:
+        if self.thousands_grouping == "indian" and self.thousands is None:
+            raise ValueError("thousands_grouping: indian needs the separator too: thousands: ','")
         if self.thousands == self.decimal:
             raise ValueError(f"thousands and decimal separators are both {self.decimal!r}")
         clash = {s.lower() for s in self.true_values} & {s.lower() for s in self.false_values}

@@ -79,14 +79,14 @@ def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, d
                 bad[f"excel_serial_date:{name}"] = serial
         elif column.kind == "float":
             cols[name], bad[f"unparseable_number:{name}"] = parse_numbers(
-                src, values.decimal, values.thousands
+                src, values.decimal, values.thousands, values.thousands_grouping
             )
             if raw.negate_amount and name == "amount":  # a ledger's credits: payments written negative
                 cols[name] = -cols[name]
             if any(c.name == "currency" for c in spec.columns):
-                signs[name] = amount_signs(src, values.decimal, values.thousands)
+                signs[name] = amount_signs(src, values.decimal, values.thousands, values.thousands_grouping)
         elif column.kind == "int":
-            num, nbad = parse_numbers(src, values.decimal, values.thousands)
+            num, nbad = parse_numbers(src, values.decimal, values.thousands, values.thousands_grouping)
             v = num.to_numpy()
             frac = np.isfinite(v) & (np.round(v) != v)
             bad[f"unparseable_number:{name}"] = nbad | frac

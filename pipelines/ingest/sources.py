@@ -334,6 +334,7 @@ def _split_applied(
         applied.reset_index(drop=True),
         values.decimal,
         values.thousands,
+        values.thousands_grouping,
     )
     pos = sp.positions
     out = mapped.iloc[pos].reset_index(drop=True)
@@ -365,8 +366,8 @@ def _net_debit(raw: Any, amount: str, debit: str, values: ValueOptions) -> tuple
     from pipelines.sources.parse import parse_numbers, to_mills, write_mills
 
     frame = raw.frame
-    deb, deb_bad = parse_numbers(frame[debit], values.decimal, values.thousands)
-    cred, cred_bad = parse_numbers(frame[amount], values.decimal, values.thousands)
+    deb, deb_bad = parse_numbers(frame[debit], values.decimal, values.thousands, values.thousands_grouping)
+    cred, cred_bad = parse_numbers(frame[amount], values.decimal, values.thousands, values.thousands_grouping)
     d = deb.to_numpy(dtype="float64", na_value=np.nan)
     c = cred.to_numpy(dtype="float64", na_value=np.nan)
     bad = np.asarray(deb_bad, dtype=bool)
@@ -522,6 +523,7 @@ def _joined(
         payment_amount=join.payment_amount,
         decimal=values.decimal,
         thousands=values.thousands,
+        grouping=values.thousands_grouping,
         negate=join.negate,
         invoice_currency=join.invoice_currency,
         payment_currency=join.payment_currency,
@@ -622,6 +624,7 @@ def _ar_loader(
             spec.payment_id_suffix,
             values.decimal,
             values.thousands,
+            values.thousands_grouping,
         )
         used = set(wanted.values()) | {c for c in (spec.settled_on, spec.settled_amount) if c}
         used |= set(spec.id_scope)

@@ -64,6 +64,7 @@ def split_applied(
     applied: pd.Series,
     decimal: str,
     thousands: str | None,
+    grouping: str = "thousands",
 ) -> AppliedSplit:
     """Each payment's rows split by the invoice each names (module docstring). The amounts are read
     as the table's amounts are (``decimal``, ``thousands``); a total written negative gives parts
@@ -71,8 +72,8 @@ def split_applied(
     n = len(payment_id)
     pid = _text(payment_id)
     inv = _text(invoice_id)
-    total_v, total_bad = parse_numbers(amount.reset_index(drop=True), decimal, thousands)
-    app_v, app_bad = parse_numbers(applied.reset_index(drop=True), decimal, thousands)
+    total_v, total_bad = parse_numbers(amount.reset_index(drop=True), decimal, thousands, grouping)
+    app_v, app_bad = parse_numbers(applied.reset_index(drop=True), decimal, thousands, grouping)
     # thousandths, not cents: a 3-decimal currency's 0.625 stays 0.625 (parse.MILLS)
     total_c = to_mills(total_v.to_numpy(dtype="float64", na_value=np.nan))
     app_c = to_mills(app_v.to_numpy(dtype="float64", na_value=np.nan))

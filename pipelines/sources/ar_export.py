@@ -27,6 +27,7 @@ def split_ar_export(
     payment_id_suffix: str,
     decimal: str = ".",
     thousands: str | None = None,
+    grouping: str = "thousands",
 ) -> dict[str, tuple[pd.DataFrame, np.ndarray]]:
     """Split a raw AR frame (file column names) into raw canonical-named frames.
 
@@ -50,7 +51,7 @@ def split_ar_export(
     has_date = has_date.to_numpy(dtype=bool, na_value=False)
     if settled_amount is not None:
         amount_raw = col(settled_amount)
-        amount_num, amount_bad = parse_numbers(amount_raw, decimal, thousands)
+        amount_num, amount_bad = parse_numbers(amount_raw, decimal, thousands, grouping)
         nonzero = amount_bad | (amount_num.fillna(0).to_numpy() != 0)
         take = (has_date & ~(amount_num.to_numpy() == 0)) | nonzero
         amount = amount_raw.where(amount_raw.notna(), col(columns.get("amount")))

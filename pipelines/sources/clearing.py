@@ -154,10 +154,10 @@ def _order(day: np.ndarray | None, n: int) -> np.ndarray:
     return np.lexsort((np.arange(n), np.where(np.isnan(day), np.inf, day)))
 
 
-def _mills(values: pd.Series, decimal: str, thousands: str | None, sign: int) -> np.ndarray:
+def _mills(values: pd.Series, decimal: str, thousands: str | None, sign: int, grouping: str) -> np.ndarray:
     """Amounts in integer thousandths (times ``sign``), not cents: a 3-decimal currency's 0.625 stays
     0.625 (parse.MILLS); -1 where a cell does not parse or is <= 0."""
-    numbers, bad = parse_numbers(values.reset_index(drop=True), decimal, thousands)
+    numbers, bad = parse_numbers(values.reset_index(drop=True), decimal, thousands, grouping)
     v = numbers.to_numpy(dtype=np.float64) * sign
     ok = ~bad & np.isfinite(v) & (v > 0)
     out = np.full(len(v), -1, dtype=np.int64)
@@ -185,6 +185,7 @@ def join_clearing(
     payment_amount: str,
     decimal: str = ".",
     thousands: str | None = None,
+    grouping: str = "thousands",
     negate: bool = False,
     invoice_currency: str | None = None,
     payment_currency: str | None = None,
@@ -258,9 +259,9 @@ def join_clearing(
     if pay_cleared is not None and payment_cleared_day is not None:
         pay_unread = (pay_cleared != "") & np.isnan(payment_cleared_day)
         pay_cleared = np.where(pay_unread, "", pay_cleared).astype(object)
-    inv_open = _mills(invoices[invoice_amount], decimal, thousands, 1)
+    inv_open = _mills(invoices[invoice_amount], decimal, thousands, 1, grouping)
     pay_ids = _text(payments[payment_id] if payment_ids is None else payment_ids)
-    pay_mills = _mills(payments[payment_amount], decimal, thousands, -1 if negate else 1)
+    pay_mills = _mills(payments[payment_amount], decimal, thousands, -1 if negate else 1, grouping)
     sign = -1 if negate else 1
 
     default = (default_currency or "").strip().upper()

@@ -148,8 +148,10 @@ def undecorate_amounts(text: pd.Series) -> pd.Series:
     return text.str.replace(_TRAIL_MINUS, r"-\1", regex=True).str.strip()
 
 
-def _text_numbers(text: pd.Series, decimal: str, thousands: str | None) -> tuple[np.ndarray, np.ndarray]:
-    misread = _misgrouped(text, decimal, thousands)
+def _text_numbers(
+    text: pd.Series, decimal: str, thousands: str | None, grouping: str = "thousands"
+) -> tuple[np.ndarray, np.ndarray]:
+    misread = _misgrouped(text, decimal, thousands, grouping)
     if thousands is not None:
         text = text.str.replace(thousands, "", regex=False)
     if decimal != ".":
@@ -172,7 +174,9 @@ SIGN_CURRENCIES: dict[str, frozenset[str]] = {
 _SIGN_FOUND = rf"^[-+(]?\s*[-+]?\s*({_MONEY_SIGN})|({_MONEY_SIGN})\s*\)?-?$"
 
 
-def amount_signs(raw: pd.Series, decimal: str = ".", thousands: str | None = None) -> pd.Series:
+def amount_signs(
+    raw: pd.Series, decimal: str = ".", thousands: str | None = None, grouping: str = "thousands"
+) -> pd.Series:
     """The currency sign or ISO code written on each amount (``€1.234,50 -> €``, ``1.234,50 EUR ->
     EUR``), missing where there is none. Only values that do not parse as plain numbers are looked
     at (as in :func:`parse_numbers`), so clean columns cost one parse."""
@@ -180,7 +184,7 @@ def amount_signs(raw: pd.Series, decimal: str = ".", thousands: str | None = Non
     if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_numeric_dtype(raw.dtype):
         return out
     text = _as_text(raw).reset_index(drop=True)
-    values, _ = _text_numbers(text, decimal, thousands)
+    values, _ = _text_numbers(text, decimal, thousands, grouping)
     rows = np.flatnonzero(~np.isfinite(values) & _present(raw))
     if len(rows):
         found = text.iloc[rows].str.strip().str.extract(_SIGN_FOUND)
@@ -189,7 +193,7 @@ def amount_signs(raw: pd.Series, decimal: str = ".", thousands: str | None = Non
 
 
 def parse_numbers(
-    raw: pd.Series, decimal: str = ".", thousands: str | None = None
+    raw: pd.Series, decimal: str = ".", thousands: str | None = None, grouping: str = "thousands"
 ) -> tuple[pd.Series, np.ndarray]:
     """``float64`` amounts and the mask of present-but-unparseable (or infinite) values.
 
@@ -198,6 +202,8 @@ def parse_numbers(
     group with (``1\u00a0234,56``, ``1\u202f234,56``). Values that do not parse as they are are
     read again without an accounting export's decoration (:func:`undecorate_amounts`: a currency
     symbol or code, a negative in parentheses, a trailing minus); clean columns never pay for it.
+    ``grouping="indian"``: the separator groups as India's lakh and crore do (``12,34,567.50``: three
+    digits, then twos); any other grouping (``1,0,00``, ``123,456``) is unparseable.
     """
     if pd.api.types.is_bool_dtype(raw.dtype):
         return raw.astype("float64").reset_index(drop=True), np.zeros(len(raw), dtype=bool)
@@ -209,7 +215,7 @@ def parse_numbers(
     text = _as_text(raw).reset_index(drop=True)
     if thousands == " ":  # French exports group with a non-breaking (U+00A0) or narrow one (U+202F)
         text = text.str.replace(NBSP, " ", regex=True)
-    values, misread = _text_numbers(text, decimal, thousands)
+    values, misread = _text_numbers(text, decimal, thousands, grouping)
     present = _present(raw)
     bad = present & (~np.isfinite(values) | misread)
     if bad.any():
@@ -217,7 +223,7 @@ def parse_numbers(
         again = undecorate_amounts(text.iloc[rows]).reset_index(drop=True)
         changed = (again != text.iloc[rows].reset_index(drop=True)).to_numpy(dtype=bool, na_value=False)
         if changed.any():
-            v2, m2 = _text_numbers(again, decimal, thousands)
+            v2, m2 = _text_numbers(again, decimal, thousands, grouping)
             ok = changed & np.isfinite(v2) & ~m2
             values = values.copy()
             values[rows[ok]] = v2[ok]
@@ -226,7 +232,9 @@ def parse_numbers(
     return out.where(~bad), bad
 
 
-def _misgrouped(text: pd.Series, decimal: str, thousands: str | None) -> np.ndarray:
+def _misgrouped(
+    text: pd.Series, decimal: str, thousands: str | None, grouping: str = "thousands"
+) -> np.ndarray:
     """Values a separator would silently misread by a factor of 10**k, as a bool array.
 
     With ``decimal=","`` a ``.`` can only be a thousands separator: ``1.234`` without
@@ -242,7 +250,10 @@ def _misgrouped(text: pd.Series, decimal: str, thousands: str | None) -> np.ndar
     if thousands is None:
         return dotted
     t, d = re.escape(thousands), re.escape(decimal)
-    grouped = rf"^[-+]?\d{{1,3}}(?:{t}\d{{3}})+(?:{d}\d*)?(?:[eE][-+]?\d+)?$"
+    if grouping == "indian":  # 1,000 / 12,34,567: three digits last, pairs before (lakh, crore)
+        grouped = rf"^[-+]?\d{{1,2}}(?:{t}\d{{2}})*{t}\d{{3}}(?:{d}\d*)?(?:[eE][-+]?\d+)?$"
+    else:
+        grouped = rf"^[-+]?\d{{1,3}}(?:{t}\d{{3}})+(?:{d}\d*)?(?:[eE][-+]?\d+)?$"
     has_sep = text.str.contains(thousands, regex=False).to_numpy(dtype=bool, na_value=False)
     ok = text.str.match(grouped).to_numpy(dtype=bool, na_value=False)
     return dotted | (has_sep & ~ok)

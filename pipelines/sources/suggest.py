@@ -243,6 +243,7 @@ class Column:
     # every dotted value looks like whole thousands (1.500, 12.000) but nothing in the sample shows the
     # grouping: 1,500 (#.##0) or 1.5 (a 3-decimal currency)? Drafted as a decimal dot, with a CHECK line
     decimal_ambiguous: bool = False
+    grouping: str = "thousands"  # indian: 12,34,567.50 (lakh and crore; Tally and other Indian exports)
     true_values: tuple[str, ...] = ()
     false_values: tuple[str, ...] = ()
     unique: bool = False
@@ -378,6 +379,20 @@ def _undecorated(values: pd.Series) -> pd.Series:
     return undecorate_amounts(values.str.replace(NBSP, " ", regex=True))
 
 
+# India's lakh and crore grouping (Tally): three digits last, pairs before: 1,00,000.00, 12,34,567.50
+_INDIAN = re.compile(r"^[-+]?\d{1,2}(,\d{2})*,\d{3}(\.\d+)?$")
+
+
+def _indian(values: pd.Series) -> bool:
+    """Undecorated amounts grouped the Indian way: a pair group shows it (1,00,000; 12,34,567.50),
+    and nearly every value is so grouped or not grouped at all (750.00)."""
+    grouped = values[values.str.contains(",", regex=False)]
+    if grouped.empty or not grouped.str.contains(r"\d,\d{2},", regex=True).any():
+        return False
+    plain = values.str.fullmatch(r"[-+]?\d+(\.\d+)?")
+    return bool((values.str.match(_INDIAN) | plain).mean() >= 0.9)
+
+
 def _thousands_dot(values: pd.Series) -> bool | None:
     """For undecorated amounts without a comma whose every dotted value is a whole number grouped by
     thousands (1.500, 12.000; never 1.5 or 0.250): True when the column shows the grouping (a value
@@ -396,6 +411,8 @@ def _thousands_dot(values: pd.Series) -> bool | None:
 
 def _number(values: pd.Series) -> tuple[str, str | None] | None:
     values = _undecorated(values)
+    if _indian(values):
+        return ".", ","
     for group in ("'", " "):  # Swiss 1'234.50, French 1 234,50 (ingest reads both with `thousands`)
         g = re.escape(group)
         if values.str.contains(rf"\d{g}\d{{3}}(?:[.,]\d|$)", regex=True).any():
@@ -464,6 +481,7 @@ def _profile(frame: pd.DataFrame) -> list[Column]:
         elif number is not None:
             col.kind, (col.decimal, col.thousands) = "number", number
             col.decimal_ambiguous = number == (".", None) and _thousands_dot(_undecorated(values)) is None
+            col.grouping = "indian" if number == (".", ",") and _indian(_undecorated(values)) else "thousands"
             # a date column saved as General in Excel: 45321 is 2024-01-30 (1954-10-03 .. 2099-12-31);
             # taken as dates only for a column named like one (amounts can be such numbers too)
             serial = values.str.fullmatch(r"\d{5}(?:\.0+)?")
@@ -1523,7 +1541,9 @@ def _signed_currency(amount: Column | None) -> tuple[str, str | None]:
 
     if amount is None or not amount.samples:
         return "EUR", None
-    found = amount_signs(pd.Series(amount.samples, dtype="string"), amount.decimal or ".", amount.thousands)
+    found = amount_signs(
+        pd.Series(amount.samples, dtype="string"), amount.decimal or ".", amount.thousands, amount.grouping
+    )
     signs = set(found.dropna())
     if len(signs) != 1:
         return "EUR", None
@@ -1565,6 +1585,8 @@ def _render(
         "# CHECK: the currency of rows with an empty currency cell (ISO-4217); remove if every row has one"
     )
     code, sign = _signed_currency(mapping.get("amount"))
+    if code == "EUR" and not sign and any(c.grouping == "indian" for c in numbers):
+        code = "INR"  # lakh and crore are written in India (Tally)
     if sign:  # "$932.17": EUR would quarantine every row currency_sign_mismatch:amount
         lines.append(f"# CHECK: the amounts carry {sign!r}" + (f" ({_SIGN_NOTE})" if sign == "$" else ""))
     lines.append(f"default_currency: {code}" if currency is None else f"# default_currency: {code}")
@@ -1603,6 +1625,8 @@ def _render(
         )
     )
     lines.append(f"  thousands: {_q(thousands) if thousands else 'null'}")
+    if thousands == "," and any(c.grouping == "indian" for c in numbers):
+        lines.append("  thousands_grouping: indian  # lakh and crore: 12,34,567.50")
     if flag is not None and flag.kind == "bool":
         lines.append("  true_values: [" + ", ".join(_q(v) for v in flag.true_values) + "]")
         lines.append("  false_values: [" + ", ".join(_q(v) for v in flag.false_values) + "]")

@@ -194,3 +194,92 @@ def test_us_whole_thousands_under_a_decimal_comma_and_streamed_equals_in_memory(
                 files[rel] = data
         outs[name] = files
     assert outs["memory"] == outs["stream"]
+
+
+# ---------------------------------------------------------------- item 2: Indian lakh grouping (Tally)
+
+# TallyPrime's Bills Receivable (Display > Statements of Accounts > Outstandings > Receivables, F12:
+# Show Opening Amount) saved as CSV: amounts in lakh and crore (1,00,000.00 is one hundred thousand
+# rupees, 12,34,567.50 is 1,234,567.50), dates like 1-Apr-24
+TALLY = (
+    "Date,Ref. No.,Party's Name,Opening Amount,Pending Amount,Due on,Overdue by days\n"
+    '1-Apr-24,SI/24-25/001,Sharma Traders,"1,00,000.00","1,00,000.00",1-May-24,217\n'
+    '15-Apr-24,SI/24-25/002,Sharma Traders,"12,34,567.50","2,34,567.50",15-May-24,203\n'
+    '2-May-24,SI/24-25/003,Gupta & Sons,"5,000.00","5,000.00",1-Jun-24,186\n'
+    "9-May-24,SI/24-25/004,Gupta & Sons,750.00,750.00,8-Jun-24,179\n"
+    '20-May-24,SI/24-25/005,Gupta & Sons,"1,0,00.00","1,0,00.00",19-Jun-24,168\n'
+)
+TALLY_CONFIG = """kind: source
+name: tally
+rules: {{data_docs: false}}
+default_currency: INR
+values: {{date_format: "%d-%b-%y", decimal: ".", thousands: ","{grouping}}}
+tables:
+  invoices:
+    path: {path}
+    columns: {{invoice_id: Ref. No., debtor_id: Party's Name, issue_date: Date, due_date: Due on,
+               amount: Opening Amount}}
+"""
+
+
+def test_indian_grouping_is_read_with_thousands_grouping_indian(tmp_path: Path) -> None:
+    """Before (and now without the option): 1,00,000.00 and 12,34,567.50 are unparseable_number with
+    thousands ',' (a 3-digit separator; the deliberate rule of test_ingest_numbers), 5 = 2 + 3. With
+    values.thousands_grouping: indian: 1,00,000.00 = 100,000.00, 12,34,567.50 = 1,234,567.50, 5,000.00
+    and 750.00 as before; the malformed 1,0,00.00 stays unparseable_number (5 = 4 + 1). 123,456.00
+    (western grouping) under indian is unparseable too."""
+    import pandas as pd
+
+    from pipelines.sources.parse import parse_numbers
+
+    before = _run(tmp_path / "a", TALLY, TALLY_CONFIG.replace("{grouping}", ""), name="bills.csv")
+    t = before.manifest["tables"]["invoices"]
+    assert (t["rows_in"], t["rows_accepted"], t["reasons"]) == (5, 2, {"unparseable_number:amount": 3})
+
+    config = TALLY_CONFIG.replace("{grouping}", ", thousands_grouping: indian")
+    result = _run(tmp_path / "b", TALLY, config, name="bills.csv")
+    t = result.manifest["tables"]["invoices"]
+    assert (t["rows_in"], t["rows_accepted"], t["reasons"]) == (5, 4, {"unparseable_number:amount": 1})
+    amounts = result.portfolio.invoices.set_index("invoice_id")["amount"].to_dict()
+    assert amounts == {
+        "SI/24-25/001": 100000.0,
+        "SI/24-25/002": 1234567.5,
+        "SI/24-25/003": 5000.0,
+        "SI/24-25/004": 750.0,
+    }
+    q = result.quarantine["invoices"]
+    assert q["invoice_id"].tolist() == ["SI/24-25/005"] and q["amount"].tolist() == ["1,0,00.00"]
+    values, bad = parse_numbers(
+        pd.Series(["1,00,00,000", "-2,50,000.75", "123,456.00", "1,0,00", "12,3,456"], dtype="string"),
+        ".",
+        ",",
+        "indian",
+    )
+    assert bad.tolist() == [False, False, True, True, True]
+    assert values.tolist()[:2] == [10000000.0, -250000.75]
+
+
+def test_suggest_drafts_thousands_grouping_indian_and_config_check_names_a_missing_separator(
+    tmp_path: Path,
+) -> None:
+    """`ews sources suggest` on the Tally file drafts thousands ',' with thousands_grouping: indian
+    (before: the amount columns were no numbers, so the draft mapped amount to Overdue by days and
+    said thousands: null); the draft ingests the whole file as the hand-written config (5 = 4 + 1). thousands_grouping: indian without a
+    separator is a config error naming the fix."""
+    import pydantic
+    import pytest
+
+    from pipelines.config.source import ValueOptions
+    from pipelines.sources.suggest import suggest_source
+
+    export = tmp_path / "bills.csv"
+    export.write_text(TALLY.rsplit("20-May-24", 1)[0], encoding="utf-8")  # the four good rows
+    draft = suggest_source(export).text
+    assert 'thousands: ","' in draft and "thousands_grouping: indian" in draft, draft
+    assert 'amount: "Opening Amount"' in draft and "default_currency: INR" in draft, draft
+    escaped = draft.replace("{", "{{").replace("}", "}}").replace(str(export), "{path}")
+    result = _run(tmp_path / "d", TALLY, escaped, name="bills.csv")
+    t = result.manifest["tables"]["invoices"]
+    assert (t["rows_in"], t["rows_accepted"], t["reasons"]) == (5, 4, {"unparseable_number:amount": 1})
+    with pytest.raises(pydantic.ValidationError, match="thousands: ','"):
+        ValueOptions(thousands_grouping="indian")
