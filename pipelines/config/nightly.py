@@ -138,7 +138,8 @@ class WatchlistConfig(ConfigModel):
         description=(
             "a flagged debtor also stays on the watchlist while its PD is among the highest this share "
             "of tonight's live debtors and at least triggers.rank.min_pd (hysteresis for the rank "
-            "trigger: enter in the top triggers.rank.top_share, leave outside this share); null: off"
+            "trigger: enter in the top triggers.rank.top_share, leave outside this share); null: off; "
+            "off too while triggers.rank.enabled is false"
         ),
     )
 

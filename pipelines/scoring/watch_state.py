@@ -116,11 +116,14 @@ def holding(scored: pd.DataFrame, cfg: NightlyConfig) -> np.ndarray | None:
     """What keeps a flagged debtor on the list tonight (``stay_on_list``'s ``holding``): its band at
     or above ``watchlist.stay_band`` (:func:`holding_band`, needs ``band``) or its PD among the
     highest ``watchlist.stay_top_share`` of tonight's live debtors and at least
-    ``triggers.rank.min_pd`` (needs ``pd`` and ``in_default``); None when neither is set."""
+    ``triggers.rank.min_pd`` (needs ``pd`` and ``in_default``; the rank trigger's hysteresis, so off
+    while ``triggers.rank.enabled`` is false); None when neither is set."""
     from pipelines.scoring.watchlist import in_top_share
 
     band = holding_band(scored["band"], cfg) if "band" in scored.columns else None
-    share = cfg.watchlist.stay_top_share
+    # the rank trigger's hold: turning the trigger off turns it off too (before, `enabled: false` alone
+    # left every debtor flagged by another trigger on the list while its PD was in the top fifth)
+    share = cfg.watchlist.stay_top_share if cfg.triggers.rank.enabled else None
     if share is None:
         return band
     live = ~scored["in_default"].astype(bool)

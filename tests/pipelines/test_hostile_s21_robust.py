@@ -283,3 +283,34 @@ def test_suggest_drafts_thousands_grouping_indian_and_config_check_names_a_missi
     assert (t["rows_in"], t["rows_accepted"], t["reasons"]) == (5, 4, {"unparseable_number:amount": 1})
     with pytest.raises(pydantic.ValidationError, match="thousands: ','"):
         ValueOptions(thousands_grouping="indian")
+
+
+# ---------------------------------------------------------------- item 3: the rank trigger off, its hold too
+
+
+def test_turning_the_rank_trigger_off_turns_its_hold_off(tmp_path: Path) -> None:
+    """`triggers.rank.enabled: false` alone (the shipped watchlist.stay_top_share 0.20 left as it
+    is). 21 live debtors: X at PD 0.08 (band D: the threshold trigger fires) at the first month-end,
+    0.02 (band B, no trigger) at the second; 20 others at 0.0050-0.0088 (band A). Before: X stayed
+    on the list at the second month-end (its PD the highest of 21, inside the top 0.20 x 21 = 4.2).
+    Now: off, as with the rules before session 20; with the rank trigger on (the default) X is
+    flagged at both (by rank at the second: top 0.10 x 21 = 2.1)."""
+    import pandas as pd
+
+    from pipelines.backtest import flag_panel
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.scoring.watchlist import assign_bands
+
+    months = [pd.Timestamp("2025-01-31"), pd.Timestamp("2025-02-28")]
+    rows = [(months[0], "X", 0.08), (months[1], "X", 0.02)]
+    rows += [(T, f"k{k:02d}", 0.0050 + 0.0002 * (k - 1)) for T in months for k in range(1, 21)]
+    panel = pd.DataFrame(rows, columns=["as_of", "debtor_id", "pd"]).assign(in_default=False)
+    panel["debtor_id"] = panel["debtor_id"].astype("string")
+    off = NightlyConfig.model_validate({"triggers": {"rank": {"enabled": False}}})
+    panel["band"] = assign_bands(panel["pd"], off)
+    assert off.watchlist.stay_top_share == 0.20
+    by = flag_panel(panel, months, off).groupby(panel["debtor_id"]).agg(list).to_dict()
+    assert by["X"] == [True, False]
+    assert not any(v[0] or v[1] for k, v in by.items() if k != "X")
+    on = flag_panel(panel, months, NightlyConfig()).groupby(panel["debtor_id"]).agg(list).to_dict()
+    assert on["X"] == [True, True]
