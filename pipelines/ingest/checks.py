@@ -352,16 +352,18 @@ def _reversals(t: dict[str, Any]) -> list[str]:
     out = []
     if r.get("reversal"):
         out.append(
-            f"payments: {r['reversal']:,} negative payment(s) (reversed or bounced payments, charge-backs) netted "
-            f"out the payment they reverse (same debtor and invoice, same amount, dated on or before): both rows "
-            f"quarantined (reversal, reversed_payment), so those invoices are open again; see quarantine/payments.csv"
+            f"payments: {r['reversal']:,} negative payment(s) (a bounced or reversed payment, a charge-back, a "
+            "refund) cancel an earlier payment of the same debtor and amount, made to the same invoice or to no "
+            "invoice: both rows are quarantined (reversal, reversed_payment), so neither counts. An invoice the "
+            "cancelled payment paid is open again; a refund of cash on account (an overpayment, a credit note "
+            "paid back) only takes that cash off the account; see quarantine/payments.csv"
         )
     if r.get("reversal_unmatched"):
         out.append(
             f"payments: {r['reversal_unmatched']:,} negative payment(s) match no earlier payment of the same debtor, "
-            "invoice and amount (reversal_unmatched): quarantined. A refund of an overpayment needs nothing; a "
-            "reversal of a payment outside this export, or of a part of one, means that invoice still looks paid: "
-            "net it in the export; see quarantine/payments.csv"
+            "invoice and amount (reversal_unmatched): quarantined. A refund of part of an overpayment leaves that "
+            "part counted as cash on account; a reversal of a payment outside this export, or of a part of one, "
+            "means that invoice still looks paid: net it in the export; see quarantine/payments.csv"
         )
     return out
 

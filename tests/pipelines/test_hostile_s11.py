@@ -479,9 +479,12 @@ def test_direction_marks_in_ids_and_reversed_payments(tmp_path: Path) -> None:
     assert result.manifest["tables"]["payments"]["reasons"] == {"reversal": 1, "reversed_payment": 1}
     assert result.manifest["warnings"] == [
         "payments: none of 2 row(s) accepted (reversal (1), reversed_payment (1)); see quarantine/payments.csv",
-        "payments: 1 negative payment(s) (reversed or bounced payments, charge-backs) netted out the payment they "
-        "reverse (same debtor and invoice, same amount, dated on or before): both rows quarantined (reversal, "
-        "reversed_payment), so those invoices are open again; see quarantine/payments.csv",
+        # s21: worded for refunds too (an Odoo refund of cash on account reopens no invoice)
+        "payments: 1 negative payment(s) (a bounced or reversed payment, a charge-back, a refund) cancel an earlier "
+        "payment of the same debtor and amount, made to the same invoice or to no invoice: both rows are "
+        "quarantined (reversal, reversed_payment), so neither counts. An invoice the cancelled payment paid is "
+        "open again; a refund of cash on account (an overpayment, a credit note paid back) only takes that cash "
+        "off the account; see quarantine/payments.csv",
     ]
 
 

@@ -66,7 +66,7 @@ def test_a_reversal_nets_out_the_payment_it_reverses(tmp_path: Path) -> None:
     warnings = result.manifest["warnings"]
     assert any(
         w.startswith(
-            "payments: 1 negative payment(s) (reversed or bounced payments, charge-backs) netted out"
+            "payments: 1 negative payment(s) (a bounced or reversed payment, a charge-back, a refund) cancel"
         )
         for w in warnings
     )

@@ -314,3 +314,34 @@ def test_turning_the_rank_trigger_off_turns_its_hold_off(tmp_path: Path) -> None
     assert not any(v[0] or v[1] for k, v in by.items() if k != "X")
     on = flag_panel(panel, months, NightlyConfig()).groupby(panel["debtor_id"]).agg(list).to_dict()
     assert on["X"] == [True, True]
+
+
+# ---------------------------------------------------------------- item 4: the reversal warning for refunds
+
+
+def test_the_reversal_warning_says_what_a_refund_does(tmp_path: Path) -> None:
+    """s20's Odoo journal (refunds of Acme's 200.00 overpayment and of Delta's 100.00 credit note,
+    both cash on account: no invoice). Before: "2 negative payment(s) (reversed or bounced payments,
+    charge-backs) netted out the payment they reverse (same debtor and invoice ...): ..., so those
+    invoices are open again": no invoice reopens here. Now the warning names refunds and says both
+    outcomes: an invoice a cancelled payment paid is open again, a refund of cash on account only
+    takes that cash off the account; every invoice's open amount is as before (the refunds touch
+    unallocated rows only: the accepted payments are 1,000 / 700 / 480 / 20 / 300 on invoices)."""
+    from test_hostile_s20 import ODOO_REFUNDS, _odoo_config
+
+    config = _odoo_config(
+        also=", also: {column: Journal, values: [Bank]}",
+        writeoff=", Miscellaneous Operations",
+        debit="\n    debit: Debit",
+    )
+    result = _ingest_config(tmp_path, ODOO_REFUNDS, config)
+    (warning,) = [w for w in result.manifest["warnings"] if "(reversal, reversed_payment)" in w]
+    assert warning == (
+        "payments: 2 negative payment(s) (a bounced or reversed payment, a charge-back, a refund) cancel an earlier "
+        "payment of the same debtor and amount, made to the same invoice or to no invoice: both rows are "
+        "quarantined (reversal, reversed_payment), so neither counts. An invoice the cancelled payment paid is "
+        "open again; a refund of cash on account (an overpayment, a credit note paid back) only takes that cash "
+        "off the account; see quarantine/payments.csv"
+    )
+    assert "those invoices are open again" not in " ".join(result.manifest["warnings"])
+    assert result.portfolio.payments["invoice_id"].notna().all()
