@@ -66,7 +66,7 @@ def test_whole_thousands_read_as_decimals_are_quarantined_with_the_fix(tmp_path:
 
 
 def test_the_fixed_config_reads_them_and_three_decimal_currencies_are_not_touched(tmp_path: Path) -> None:
-    """Guards (pass before and after): with decimal ',' / thousands '.' the same file reads 1,500 /
+    """Guards (pass on main too), all but the last part: with decimal ',' / thousands '.' the same file reads 1,500 /
     750 / 12,000 / 2,250 (4 = 4 + 0). The same amounts in Kuwaiti dinars (3 decimals) are 1.5 / 750
     / 12.0 / 2.25, accepted, no warning; so in a file without a currency column under
     default_currency: KWD. A file mixing the two: only its EUR rows of the shape are quarantined
