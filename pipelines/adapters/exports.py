@@ -585,6 +585,7 @@ def write_xlsx(
     ``cuts[path.name]`` when ``cuts`` is given (the nightly puts it in its manifest and log).
     """
     import xlsxwriter
+    from xlsxwriter.exceptions import FileCreateError
 
     if len(frame) > 1_048_574:
         raise ValueError(f"{path.name}: {len(frame)} rows do not fit in one Excel sheet; use the CSV/Parquet")
@@ -649,7 +650,15 @@ def write_xlsx(
             about = wb.add_worksheet("about")
             about.set_column(0, 0, 120)
             about.write_string(0, 0, note)
-        wb.close()
+        try:
+            wb.close()
+        except FileCreateError as exc:
+            # xlsxwriter wraps the OSError of a full disk or a file size limit; unwrapped, atomic_path
+            # turns it into the one-line OutputError every other writer gives (no traceback)
+            cause = exc.args[0] if exc.args else None
+            if isinstance(cause, OSError):
+                raise cause from None
+            raise
     return path
 
 

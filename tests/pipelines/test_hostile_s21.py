@@ -77,3 +77,49 @@ def test_kill_9_of_the_nightly_leaves_no_bucket_worker_running(tmp_path: Path) -
                 os.kill(w, signal.SIGKILL)
         if parent.poll() is None:
             parent.kill()
+
+
+# ---------------------------------------------------------------- a full disk while an XLSX is written
+
+XLSX_UNDER_LIMIT = """
+import resource, sys
+from pathlib import Path
+import pandas as pd
+from pipelines.adapters.exports import write_xlsx
+from pipelines.adapters.files import OutputError
+frame = pd.DataFrame({"debtor_id": ["D1", "D2"], "exposure": [100.0, 250.5]})
+out = Path(sys.argv[1])
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))  # writes past 4 KiB fail (EFBIG), as on a full disk
+try:
+    write_xlsx(frame, out / "queue.xlsx")
+except OutputError as exc:
+    print("OutputError:", exc)
+except Exception as exc:
+    print("other:", type(exc).__module__, type(exc).__name__, exc)
+finally:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+print("left:", sorted(p.name for p in out.iterdir()))
+"""
+
+
+def test_a_full_disk_while_an_xlsx_is_written_is_one_line_without_traceback(tmp_path: Path) -> None:
+    """A nightly into a tmpfs with ~700 KiB free (/work/bench/s21-chaos/disk.py): the disk filled up
+    while xlsxwriter zipped credit_limits.xlsx. Before: xlsxwriter's FileCreateError (it wraps the
+    OSError) is no OSError, so it escaped the writers' OutputError: Prefect logged the score-files
+    task's failure with a 3-part traceback, and had it been the run's first error the user would
+    have got the traceback and exit 1. Now the same one-line OutputError as every other writer,
+    naming the file and the fix, and the temporary file is removed. Here a 4 KiB file size limit
+    (RLIMIT_FSIZE: EFBIG) stands for the full disk."""
+    proc = subprocess.run(
+        [sys.executable, "-c", XLSX_UNDER_LIMIT, str(tmp_path)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"OutputError: {tmp_path / 'queue.xlsx'}: cannot write: File too large"), lines
+    assert lines[1] == "left: []", lines  # no half-written XLSX, no temporary file
