@@ -494,6 +494,35 @@ def _profile(frame: pd.DataFrame) -> list[Column]:
     return out
 
 
+# a status column's values for documents that are no invoice (Zoho Books: Void, Draft)
+_NOT_ISSUED = ("void", "voided", "draft", "cancelled", "canceled")
+
+
+def _void_lines(frame: pd.DataFrame) -> list[str]:
+    """``rows.drop`` for the invoices a status column marks void or draft (Zoho Books' ``Invoice
+    Status``): they were never owed, and read as invoices they stay open for good (defaults)."""
+    for name in frame.columns:
+        if _norm(str(name)) not in ("status", "invoicestatus", "documentstatus"):
+            continue
+        values = frame[name].dropna().astype(str).str.strip()
+        seen = sorted({v for v in values.unique() if v.lower() in _NOT_ISSUED})
+        if seen:
+            return [
+                "rows: {drop: {column: "
+                + _q(str(name))
+                + ", values: ["
+                + ", ".join(_q(v) for v in seen)
+                + "]}}"
+                "  # never owed: a voided or draft invoice would stay open for good; CHECK the other statuses"
+            ]
+    return []
+
+
+def _internal_id(col: Column) -> bool:
+    """A database key rather than a document number: every sampled value all digits, 12 or more."""
+    return bool(col.samples) and all(re.fullmatch(r"\d{12,}", v) for v in col.samples)
+
+
 def _by_name(columns: list[Column], canonical: str, taken: set[str]) -> Column | None:
     words = SYNONYMS[canonical]
     scored = []
@@ -503,6 +532,8 @@ def _by_name(columns: list[Column], canonical: str, taken: set[str]) -> Column |
         key = _norm(col.name)
         if canonical == "currency" and key.startswith("current"):  # an aged report's 'Current' bucket
             continue
+        if "paymentterm" in key or key.endswith(("terms", "termslabel")):
+            continue  # Zoho's 'Payment Terms' (30) and 'Payment Terms Label' (Net 30): no payment id
         for rank, word in enumerate(words):
             if key == word:
                 scored.append((0, rank, col))
@@ -578,6 +609,16 @@ def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
         ]
     for canonical in order:
         col = _by_name(columns, canonical, taken)
+        if canonical == "invoice_id" and col is not None and _internal_id(col):
+            # Zoho: 'Invoice ID' is the system's key (4600000000101), 'Invoice Number' (INV-000101)
+            # is what the payments export names: take the number when there is one
+            number = _by_name(columns, canonical, taken | {col.name})
+            if (
+                number is not None
+                and not _internal_id(number)
+                and _norm(number.name).endswith(("number", "no"))
+            ):
+                col = number
         if canonical == "debtor_id" and col is not None and col.distinct == 1:
             # one value on every sampled row (Xero's payments: 'Account', the bank account they went
             # to): no customer column; another customer-named column with several values is, when
@@ -773,7 +814,22 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         # a paid amount (`Zahlbetrag`, `Paid amount`) is the payment's amount in a payments file
         mapping["amount"], why["amount"] = chosen["settled_amount"], "matched by name (a paid amount)"
     if kind == "payments" and "paid_on" not in mapping and "issue_date" in chosen:
-        mapping["paid_on"], why["paid_on"] = chosen["issue_date"], "GUESS: the date column"
+        own = next(
+            (
+                c
+                for c in columns
+                if c.kind == "date" and _norm(c.name) in ("date", "transactiondate", "receiptdate")
+            ),
+            None,
+        )
+        if own is not None and _norm(chosen["issue_date"].name).startswith("invoice"):
+            # Zoho's payments export: 'Date' is the payment's, 'Invoice Date' the invoice's it was applied to
+            mapping["paid_on"], why["paid_on"] = (
+                own,
+                (f"GUESS: the payment's date ({chosen['issue_date'].name!r} is the invoice's)"),
+            )
+        else:
+            mapping["paid_on"], why["paid_on"] = chosen["issue_date"], "GUESS: the date column"
     missing = [c for c in _required(kind) if c not in mapping]
     if len(missing) == len(_required(kind)):
         raise ValueError(
@@ -802,7 +858,16 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         id_scope = []
     if id_scope:
         extra += _id_scope_lines(id_scope)
+    if kind in ("invoices", "ar_export") and types is None:
+        extra += _void_lines(frame)
     pid = mapping.get("payment_id") if kind == "payments" else None
+    part = next((str(c) for c in frame.columns if _norm(str(c)) in _APPLIED_AMOUNT), None)
+    if kind == "payments" and types is None and part is not None and {"invoice_id", "amount"} <= set(mapping):
+        extra += [  # Zoho's payments received: one row per invoice a payment was applied to
+            f"applied_amount: {_q(part)}  # a payment applied to several invoices is listed once per invoice, "
+            f"its total in {mapping['amount'].name!r} on each row: split into each invoice's part (this column) and "
+            "what is left unapplied (conf/sources/README.md 6c)"
+        ]
     if kind == "payments" and pid is None:
         missing = [c for c in missing if c != "payment_id"]
         extra += [
@@ -1008,7 +1073,9 @@ def _clearing_columns(frame: pd.DataFrame) -> tuple[str, str | None] | None:
 
 # the part of a payment applied to the invoice its row names (NetSuite's transaction search:
 # Applied To Link Amount beside Applied To Transaction)
-_APPLIED_AMOUNT = frozenset({"appliedtolinkamount", "appliedamount", "amountapplied", "appliedtoamount"})
+_APPLIED_AMOUNT = frozenset(
+    {"appliedtolinkamount", "appliedamount", "amountapplied", "appliedtoamount", "amountappliedtoinvoice"}
+)
 
 # SAP's fiscal year of a document (GJAHR): its number ranges restart each year
 _FISCAL_YEAR = frozenset({"fiscalyear", "fiscyear", "fyear", "geschaeftsjahr", "gjahr"})

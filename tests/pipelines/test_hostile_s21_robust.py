@@ -345,3 +345,88 @@ def test_the_reversal_warning_says_what_a_refund_does(tmp_path: Path) -> None:
     )
     assert "those invoices are open again" not in " ".join(result.manifest["warnings"])
     assert result.portfolio.payments["invoice_id"].notna().all()
+
+
+# ---------------------------------------------------------------- item 5: a new user's walk, Zoho Books
+
+ROOT = Path(__file__).resolve().parents[2]
+ZOHO = ROOT / "tests" / "data" / "sources"
+
+
+def test_zoho_books_exports_are_drafted_and_ingested(tmp_path: Path) -> None:
+    """Zoho Books' Invoices export (one row per item line) and Payments Received export (one row per
+    invoice a payment was applied to), hand-written after the exports' layouts: 8 invoice rows (INV-000101
+    on two item lines, INV-000104 Void, INV-000106 Draft), 4 payment rows (payment 1 of 1,750.00 applied
+    1,250.00 + 500.00, payment 3 an advance of 200.00 on no invoice).
+
+    Before, `ews sources suggest`: the invoices file was drafted as a *payments* table (its 'Payment
+    Terms' matched payment_id); the payments file's paid_on was 'Invoice Date' (the applied invoice's
+    date, not the payment's 'Date') and it had no applied_amount, so payment 1 was two rows of 1,750.00
+    with one id (duplicate_id, both quarantined). Now: an invoices table keyed by 'Invoice Number' (what the
+    payments name; 'Invoice ID' is Zoho's internal key) without the Void and Draft rows, payments dated
+    'Date' and split by 'Amount Applied to Invoice'. By hand: invoices 8 read = 2 filtered + 6 in = 5
+    accepted + 1 duplicate_row (INV-000101's second line), amounts 1,250.00 / 800.00 / 2,400.00 / 300.00
+    / 975.50; payments 4 = 4: 1/INV-000101 1,250.00 and 1/INV-000102 500.00 on 2024-10-08, 2 300.00,
+    3 200.00 unallocated (cash 2,250.00 = 1,750 + 300 + 200); open INV-000102 300.00, INV-000103
+    2,400.00, INV-000107 975.50, as the export's Balance says. conf/sources/example_zoho_books.yaml
+    (the drafts joined) ingests the same."""
+    import shutil
+
+    import pandas as pd
+
+    from pipelines.config import load_config
+    from pipelines.config.source import SourceConfig
+    from pipelines.ingest import ingest_source
+    from pipelines.ingest.sources import check_inputs
+    from pipelines.sources.suggest import suggest_source
+
+    drafts = {}
+    for name in ("zoho_invoices.csv", "zoho_customer_payments.csv"):
+        shutil.copy(ZOHO / name, tmp_path / name)
+        drafts[name] = suggest_source(tmp_path / name)
+    inv, pay = drafts["zoho_invoices.csv"], drafts["zoho_customer_payments.csv"]
+    assert inv.kind == "invoices" and pay.kind == "payments"
+    assert inv.mapping["invoice_id"] == "Invoice Number" and "payment_id" not in inv.mapping
+    assert 'rows: {drop: {column: "Invoice Status", values: ["Draft", "Void"]}}' in inv.text
+    assert pay.mapping["paid_on"] == "Date" and pay.mapping["invoice_id"] == "Invoice Number"
+    assert 'applied_amount: "Amount Applied to Invoice"' in pay.text
+    # the user joins the two drafts: the payments table under the invoices' tables block
+    block = pay.text[pay.text.index("  payments:") :].split("\n# ")[0]
+    text = inv.text.replace("tables:\n", "tables:\n" + block.rstrip() + "\n", 1)
+    config = tmp_path / "zoho.yaml"
+    config.write_text(text, encoding="utf-8")
+    from hostile_sources import AS_OF
+
+    example = ROOT / "conf" / "sources" / "example_zoho_books.yaml"
+    for source in (load_config(config, SourceConfig), load_config(example, SourceConfig)):
+        check_inputs(source)
+        result = ingest_source(source, None, as_of=AS_OF)
+        i, p = result.manifest["tables"]["invoices"], result.manifest["tables"]["payments"]
+        assert (i["rows_read"], i["rows_filtered"], i["rows_in"], i["rows_accepted"]) == (8, 2, 6, 5)
+        assert i["reasons"] == {"duplicate_row": 1}
+        assert (p["rows_in"], p["rows_accepted"], p["rows_quarantined"]) == (4, 4, 0)
+        amounts = result.portfolio.invoices.set_index("invoice_id")["amount"].to_dict()
+        assert amounts == {
+            "INV-000101": 1250.0,
+            "INV-000102": 800.0,
+            "INV-000103": 2400.0,
+            "INV-000105": 300.0,
+            "INV-000107": 975.5,
+        }
+        frame = result.portfolio.payments
+        payments = {
+            str(pid): (None if pd.isna(inv) else str(inv), float(amount))
+            for pid, inv, amount in zip(
+                frame["payment_id"], frame["invoice_id"], frame["amount"], strict=True
+            )
+        }
+        assert payments == {
+            "1/INV-000101": ("INV-000101", 1250.0),
+            "1/INV-000102": ("INV-000102", 500.0),
+            "2": ("INV-000105", 300.0),
+            "3": (None, 200.0),
+        }
+        assert (
+            str(result.portfolio.payments.set_index("payment_id").loc["1/INV-000101", "paid_on"].date())
+            == "2024-10-08"
+        )
