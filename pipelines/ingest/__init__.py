@@ -259,24 +259,38 @@ def ingest_source(
     masks: dict[str, dict[str, np.ndarray]] = {}
     validation: dict[str, dict[str, Any]] = {}
     cleared: dict[str, dict[str, Any]] = {}
-    currencies: set[str] = set()  # the invoices' (a payment without a currency is in its invoice's)
+    currencies: set[str] | None = None  # the invoices' (a payment without a currency is in its invoice's)
+
+    def read(table: str) -> None:
+        say(f"reading {table}")
+        block = loaders[block_of[table]]()
+        raws.update(block)
+        for raw in block.values():
+            inputs.setdefault(str(raw.file), sha256_file(raw.file))
+        lap("read")
+
     for table in TABLE_ORDER:
         if table not in block_of:
             continue
         if table not in raws:
-            say(f"reading {table}")
-            block = loaders[block_of[table]]()
-            raws.update(block)
-            for raw in block.values():
-                inputs.setdefault(str(raw.file), sha256_file(raw.file))
-            lap("read")
-        if table == "invoices":
+            read(table)
+        tallied = decimals.tally(raws[table], source.default_currency)
+        if (
+            table != "invoices"
+            and "invoices" in block_of
+            and "invoices" not in raws
+            and decimals.unknown_shaped(tallied)
+        ):
+            # the debtors' amounts like 1.500 without a currency are in the invoices' (a dinar book's
+            # 5.000 is five): read the invoices now, as the streamed ingest knows them before any check
+            read("invoices")
+        if currencies is None and "invoices" in raws:  # read, not yet checked
             currencies = decimals.currency_set(
-                [raws[table].frame["currency"]] if "currency" in raws[table].frame else [],
+                [raws["invoices"].frame["currency"]] if "currency" in raws["invoices"].frame else [],
                 source.default_currency,
             )
-        found = decimals.suspects(table, decimals.tally(raws[table], source.default_currency), currencies)
-        raws[table] = decimals.flagged(raws[table], found, source.default_currency, currencies)
+        found = decimals.suspects(table, tallied, currencies or set())
+        raws[table] = decimals.flagged(raws[table], found, source.default_currency, currencies or set())
         say(f"validating {table}")
         typed[table], masks[table], validation[table] = within_table(
             raws[table], validator, params, source.default_currency, lap, rules

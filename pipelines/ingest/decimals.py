@@ -153,6 +153,12 @@ def tally(raw: RawTable, default_currency: str | None) -> DecimalTally:
     return out
 
 
+def unknown_shaped(t: DecimalTally) -> bool:
+    """Values of the shape in rows without a known currency: whether they are flagged depends on the
+    invoices' currencies (:func:`suspects`)."""
+    return any(c.shaped.get("unknown") for c in t.columns.values())
+
+
 def _three(kind: str, table: str, invoice_currencies: set[str]) -> bool:
     """A 3-decimal currency: the row's own, or (no currency in a row of another table than the
     invoices: a payment is taken in its invoice's currency) every invoice's."""
