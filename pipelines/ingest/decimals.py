@@ -19,6 +19,7 @@ streamed ingest and the in-memory one decide alike.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -104,13 +105,44 @@ def _currency_classes(frame: pd.DataFrame, default_currency: str | None) -> np.n
     return out
 
 
-def _candidates(text: pd.Series, decimal: str) -> tuple[np.ndarray, np.ndarray]:
-    """Masks: values holding the decimal separator; values of the shape ``1.500`` (a cheap length
-    test first: the separator fourth from the end, so 2-decimal columns cost no regex)."""
+def _read_as(arr: Any, decimal: str) -> Any:
+    """The texts as :func:`pipelines.sources.parse.parse_numbers` reads them: without an accounting
+    export's decoration (``1.500 €``, ``€1.500``, ``(1.500)``, ``1.500-``; ``undecorate_amounts``).
+    Only the values that do not start with a digit (after a sign) or end with one and hold the shape
+    inside pay for it (a decorated 2-decimal column, ``1.234,50 €``, does not)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    arr = pc.utf8_trim_whitespace(pa.array(text, type=pa.string(), from_pandas=True))
+    from pipelines.sources.parse import undecorate_amounts
+
+    first = pc.utf8_slice_codeunits(arr, 0, 1)
+    second = pc.utf8_slice_codeunits(arr, 1, 2)
+    digit_first = pc.or_(
+        pc.utf8_is_digit(first), pc.and_(pc.is_in(first, pa.array(["-", "+"])), pc.utf8_is_digit(second))
+    )
+    plain = pc.and_(digit_first, pc.utf8_is_digit(pc.utf8_slice_codeunits(arr, -1)))
+    rows = np.flatnonzero(~plain.fill_null(True).to_numpy(zero_copy_only=False))
+    if len(rows):
+        d = "\\" + decimal  # the shape inside a decorated value: €1.500, (12.000), 2.250 EUR
+        inside = rf"(?:^|[^\d.,'])[1-9]\d{{0,2}}{d}\d{{3}}(?:[^\d.,']|$)"
+        hit = pc.match_substring_regex(arr.take(pa.array(rows)), inside).to_numpy(zero_copy_only=False)
+        rows = rows[hit]
+    if not len(rows):
+        return arr
+    text = pd.Series(arr.take(pa.array(rows)).to_pylist(), dtype="string")
+    out = np.asarray(arr.to_pylist(), dtype=object)
+    out[rows] = undecorate_amounts(text).to_numpy(dtype=object, na_value=None)
+    return pa.array(out, type=pa.string())
+
+
+def _candidates(text: pd.Series, decimal: str) -> tuple[np.ndarray, np.ndarray, Any]:
+    """Masks: values holding the decimal separator; values of the shape ``1.500`` (a cheap length
+    test first: the separator fourth from the end, so 2-decimal columns cost no regex), judged on
+    the texts as the parse reads them (:func:`_read_as`), which come third."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = _read_as(pc.utf8_trim_whitespace(pa.array(text, type=pa.string(), from_pandas=True)), decimal)
     at = pc.find_substring(arr, decimal)
     has = pc.greater_equal(at, 0).fill_null(False).to_numpy(zero_copy_only=False)
     fourth = pc.equal(pc.subtract(pc.utf8_length(arr), at), 4).fill_null(False).to_numpy(zero_copy_only=False)
@@ -120,7 +152,7 @@ def _candidates(text: pd.Series, decimal: str) -> tuple[np.ndarray, np.ndarray]:
         shaped[rows] = pc.match_substring_regex(arr.take(pa.array(rows)), _shape(decimal)).to_numpy(
             zero_copy_only=False
         )
-    return has, shaped
+    return has, shaped, arr
 
 
 def _by_class(mask: np.ndarray, classes: np.ndarray) -> dict[str, int]:
@@ -137,7 +169,7 @@ def tally(raw: RawTable, default_currency: str | None) -> DecimalTally:
         return out
     classes: np.ndarray | None = None
     for name in columns:
-        has, shaped = _candidates(frame[name], decimal)
+        has, shaped, read = _candidates(frame[name], decimal)
         if not has.any():
             continue
         if classes is None:
@@ -148,7 +180,7 @@ def tally(raw: RawTable, default_currency: str | None) -> DecimalTally:
             t.shaped = _by_class(shaped, classes)
             rows = np.flatnonzero(shaped & (classes != THREE))[:EXAMPLES]
             t.examples = [
-                (int(source_row[r]), str(frame[name].iloc[r]).strip(), _CLASS_NAMES[classes[r]]) for r in rows
+                (int(source_row[r]), str(read[int(r)].as_py()), _CLASS_NAMES[classes[r]]) for r in rows
             ]
     return out
 
@@ -209,7 +241,7 @@ def suspect_mask(
     if _three("unknown", table, invoice_currencies):
         three |= classes == UNKNOWN
     for name in columns:
-        _has, shaped = _candidates(frame[name], decimal)
+        _has, shaped, _read = _candidates(frame[name], decimal)
         mask = shaped & ~three
         if mask.any():
             out[f"{REASON}:{name}"] = mask
