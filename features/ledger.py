@@ -1,7 +1,7 @@
 """Invoice-ledger state as of a date: what was open, paid, settled and late at T.
 
 :func:`prepare_ledger` converts the canonical tables once (integer debtor codes, dates as day
-numbers, amounts in integer cents, stable sort orders). :func:`ledger_state` then derives the state
+numbers, amounts in integer thousandths, stable sort orders). :func:`ledger_state` then derives the state
 as of one as-of date T from rows dated <= T only:
 
 - invoices with ``issue_date <= T``; payments with ``paid_on <= T``; events with ``event_date <= T``;
@@ -62,16 +62,21 @@ def _days_or_nan(values: pd.Series) -> np.ndarray:
     return out
 
 
-# Largest amount (currency units) whose integer cents, summed over a debtor, stay exact in float64.
+# Largest amount (currency units) a ledger takes (ingest's ``rules.max_amount`` is at most this).
 MAX_AMOUNT = 1e13
+MILLS = 1000
+"""Amounts inside :func:`ledger_state` are integer thousandths of the currency unit (before session
+21: cents, so a 3-decimal currency, KWD, BHD, OMR, lost its third decimal: 1.125 open read 1.12). A
+2-decimal amount gives the same floats (10 c / 1000 is c / 100 to the bit). Sums stay exact in float64
+up to 2**53 thousandths (9.0e12 units) per debtor."""
 
 
-def _cents(amount: np.ndarray) -> np.ndarray:
-    return np.rint(np.asarray(amount, dtype=np.float64) * 100.0).astype(np.int64)
+def _mills(amount: np.ndarray) -> np.ndarray:
+    return np.rint(np.asarray(amount, dtype=np.float64) * MILLS).astype(np.int64)
 
 
 def _check_amounts(values: np.ndarray, table: str) -> None:
-    """Raise ``ValueError`` on non-finite or absurd amounts (they would overflow integer cents)."""
+    """Raise ``ValueError`` on non-finite or absurd amounts (they would overflow integer thousandths)."""
     with np.errstate(invalid="ignore"):
         bad = ~(np.abs(values) <= MAX_AMOUNT)
     if bad.any():
@@ -100,7 +105,7 @@ class Ledger:
 
     Debtors are integer codes ``0..n-1`` into ``debtor_ids``. Invoices are sorted by (code,
     issue day, due day, invoice_id); payments by (code, paid day, payment_id). Days are int64 days
-    since the epoch; days are int32, amounts float64 currency units (integer cents inside :func:`ledger_state`). ``pay_inv`` is the position
+    since the epoch; days are int32, amounts float64 currency units (integer thousandths inside :func:`ledger_state`, :data:`MILLS`). ``pay_inv`` is the position
     of the allocated invoice in the sorted invoice arrays, -1 when none of the same debtor.
     ``inv_row`` is the row of each sorted invoice in the input frame, whose ``invoice_id`` column
     is ``invoice_ids`` (Arrow, not copied).
@@ -376,26 +381,26 @@ def run_starts(code: np.ndarray) -> np.ndarray:
 
 
 def waterfall(
-    icode: np.ndarray, icap: np.ndarray, pcode: np.ndarray, pcents: np.ndarray, n: int
+    icode: np.ndarray, icap: np.ndarray, pcode: np.ndarray, pmills: np.ndarray, n: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Apply cash to open invoices oldest first, per debtor, in integer cents.
+    """Apply cash to open invoices oldest first, per debtor, in integer thousandths.
 
     ``icode``/``icap``: invoice debtor codes (sorted, oldest first within a debtor) and capacity
-    (open cents). ``pcode``/``pcents``: unallocated payments (sorted, earliest first). Returns pieces
-    ``(invoice_pos, payment_pos, cents)``: payment ``payment_pos`` pays ``cents`` of invoice
+    (open mills). ``pcode``/``pmills``: unallocated payments (sorted, earliest first). Returns pieces
+    ``(invoice_pos, payment_pos, mills)``: payment ``payment_pos`` pays ``mills`` of invoice
     ``invoice_pos``. Both streams are laid on one axis per debtor; overlaps of their intervals are
     the pieces.
     """
     if len(icode) == 0 or len(pcode) == 0:
         return _EMPTY_I, _EMPTY_I, _EMPTY_I
     cap_tot = np.bincount(icode, weights=icap, minlength=n).astype(np.int64)
-    pay_tot = np.bincount(pcode, weights=pcents, minlength=n).astype(np.int64)
+    pay_tot = np.bincount(pcode, weights=pmills, minlength=n).astype(np.int64)
     span = np.maximum(cap_tot, pay_tot)
     base = np.concatenate(([0], np.cumsum(span)[:-1])).astype(np.int64)
     iend = base[icode] + group_cumsum(icode, icap)
     istart = iend - icap
-    pend = base[pcode] + group_cumsum(pcode, pcents)
-    pstart = pend - pcents
+    pend = base[pcode] + group_cumsum(pcode, pmills)
+    pstart = pend - pmills
     # every interval start is the previous end or a debtor's base: the breakpoints are the union of
     # three sorted arrays, merged by a stable (run-detecting) sort
     points = np.sort(np.concatenate([base, iend, pend]), kind="stable")
@@ -522,18 +527,18 @@ def _pick(values: np.ndarray, rows: np.ndarray | None) -> np.ndarray:
 
 
 def _settled_days(
-    pc_inv: np.ndarray, pc_day: np.ndarray, pc_cents: np.ndarray, cents: np.ndarray, remaining: np.ndarray
+    pc_inv: np.ndarray, pc_day: np.ndarray, pc_mills: np.ndarray, mills: np.ndarray, remaining: np.ndarray
 ) -> np.ndarray:
     """Per invoice, the first piece day at which its cumulative pieces reach its amount (NaN while
     any of it remains open)."""
-    settled = np.full(len(cents), np.nan)
+    settled = np.full(len(mills), np.nan)
     if len(pc_inv):
         lo = int(pc_day.min())
         span = int(pc_day.max()) - lo + 1
         order = np.argsort(pc_inv * span + (pc_day.astype(np.int64) - lo), kind="stable")
         s_inv = pc_inv[order]
-        cum = group_cumsum(s_inv, pc_cents[order])
-        done = np.flatnonzero(cum >= cents[s_inv])
+        cum = group_cumsum(s_inv, pc_mills[order])
+        done = np.flatnonzero(cum >= mills[s_inv])
         del cum
         # first piece per invoice reaching the amount: done rows are in (invoice, day) order
         d_inv = s_inv[done]
@@ -563,7 +568,7 @@ def ledger_state(ledger: Ledger, T: int) -> LedgerState:
     unalloc = paid & ~alloc
 
     amount = _pick(ledger.inv_amount, issued)
-    cents = _cents(amount)
+    mills = _mills(amount)
     icode = _pick(ledger.inv_code, issued)
     inv_due = _pick(ledger.inv_due, issued)
 
@@ -574,13 +579,13 @@ def ledger_state(ledger: Ledger, T: int) -> LedgerState:
         local[issued] = np.arange(n_issued)
         a_inv = local[pay_inv[alloc]]
         del local
-    a_cents = _cents(ledger.pay_amount[alloc])
-    alloc_sum = np.bincount(a_inv, weights=a_cents, minlength=n_issued).astype(np.int64)
-    cap = np.maximum(cents - alloc_sum, 0)
+    a_mills = _mills(ledger.pay_amount[alloc])
+    alloc_sum = np.bincount(a_inv, weights=a_mills, minlength=n_issued).astype(np.int64)
+    cap = np.maximum(mills - alloc_sum, 0)
     del alloc_sum
 
     u_idx = np.flatnonzero(unalloc)
-    w_inv, w_pay, w_cents = waterfall(icode, cap, ledger.pay_code[u_idx], _cents(ledger.pay_amount[u_idx]), n)
+    w_inv, w_pay, w_mills = waterfall(icode, cap, ledger.pay_code[u_idx], _mills(ledger.pay_amount[u_idx]), n)
     del cap
     w_pay = u_idx[w_pay]
 
@@ -591,27 +596,27 @@ def ledger_state(ledger: Ledger, T: int) -> LedgerState:
         if ledger.pay_credit is None
         else np.concatenate([ledger.pay_credit[alloc], ledger.pay_credit[w_pay]])
     )
-    pc_cents = np.concatenate([a_cents, w_cents])
-    del a_inv, a_cents, w_inv, w_cents, u_idx
+    pc_mills = np.concatenate([a_mills, w_mills])
+    del a_inv, a_mills, w_inv, w_mills, u_idx
 
-    applied = np.minimum(np.bincount(pc_inv, weights=pc_cents, minlength=n_issued).astype(np.int64), cents)
-    remaining = cents - applied
+    applied = np.minimum(np.bincount(pc_inv, weights=pc_mills, minlength=n_issued).astype(np.int64), mills)
+    remaining = mills - applied
 
-    settled = _settled_days(pc_inv, pc_date, pc_cents, cents, remaining)
+    settled = _settled_days(pc_inv, pc_date, pc_mills, mills, remaining)
     closed = None
     if ledger.pay_alloc is not None:  # the day each piece was applied (allocated_on, if later)
         pc_applied = np.concatenate([ledger.pay_alloc[alloc], ledger.pay_date[w_pay]])
-        closed = _settled_days(pc_inv, pc_applied, pc_cents, cents, remaining)
+        closed = _settled_days(pc_inv, pc_applied, pc_mills, mills, remaining)
         del pc_applied
     del w_pay
     applied_total = np.bincount(icode, weights=applied, minlength=n)
-    del applied, cents
+    del applied, mills
 
     pay_rows = _rows(paid)
     pay_code = _pick(ledger.pay_code, pay_rows)
     pay_amount = _pick(ledger.pay_amount, pay_rows)
     paid_total = np.bincount(pay_code, weights=pay_amount, minlength=n)
-    credit = np.maximum(np.round(paid_total - applied_total / 100.0, 2), 0.0)
+    credit = np.maximum(np.round(paid_total - applied_total / MILLS, 3), 0.0)
 
     ev = ledger.ev_date <= T
     return LedgerState(
@@ -623,13 +628,13 @@ def ledger_state(ledger: Ledger, T: int) -> LedgerState:
         inv_due=inv_due,
         inv_amount=amount,
         inv_disputed=_pick(ledger.inv_disputed, issued),
-        inv_remaining=remaining / 100.0,
+        inv_remaining=remaining / MILLS,
         inv_settled=settled,
         inv_closed=closed,
         pc_code=icode[pc_inv],
         pc_inv=pc_inv,
         pc_date=pc_date,
-        pc_amount=pc_cents / 100.0,
+        pc_amount=pc_mills / MILLS,
         pc_due=inv_due[pc_inv],
         pay_code=pay_code,
         pay_date=_pick(ledger.pay_date, pay_rows),

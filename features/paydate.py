@@ -780,5 +780,6 @@ def evaluation_invoices(
         inv["closed_days"] = s - T
         inv["actual_days"] = np.where(memo[pos], np.nan, s - T)
         cash = inv["open_amount"].to_numpy(dtype=np.float64) - memo_after(ledger, T, end)[pos]
-        inv["cash_amount"] = np.maximum(np.round(cash, 2), 0.0)
+        # to the thousandth, the ledger's unit (features.ledger.MILLS): a 3-decimal currency keeps it
+        inv["cash_amount"] = np.maximum(np.round(cash, 3), 0.0)
     return inv

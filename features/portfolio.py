@@ -32,9 +32,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.ledger import (
+    MILLS,
     Ledger,
     LedgerState,
-    _cents,
+    _mills,
     day_number,
     group_cumsum,
     ledger_state,
@@ -51,7 +52,7 @@ __all__ = [
     "dso_table",
     "expected_loss_by",
     "ledger_parts",
-    "open_cents_walk",
+    "open_mills_walk",
     "portfolio_bucket",
     "report_dates",
     "standard_dso",
@@ -152,20 +153,20 @@ def ledger_parts(
 ) -> PortfolioParts:
     """:func:`portfolio_bucket` from a prepared ledger (``features.ledger.prepare_ledger``), so that
     the scoring pass, which prepares each bucket's ledger anyway, computes the figures without a
-    second read. The sums of every date come from one walk of the ledger (:func:`open_cents_walk`),
+    second read. The sums of every date come from one walk of the ledger (:func:`open_mills_walk`),
     not one ledger state per date; only the open items of ``ids`` read the state at the last date."""
     dates = sorted({pd.Timestamp(d).normalize() for d in dates})
     if not dates:
         raise ValueError("no date given for the portfolio figures")
     days = [int(day_number(t)) for t in dates]
     if _walkable(ledger):
-        walk = open_cents_walk(ledger, days)
+        walk = open_mills_walk(ledger, days)
     else:  # negative amounts: the waterfall of ledger_state decides; one state per date
-        walk = (_state_cents(ledger_state(ledger, T)) for T in days)
+        walk = (_state_mills(ledger_state(ledger, T)) for T in days)
     rows = []
-    for t, T, (issued, remaining_cents) in zip(dates, days, walk, strict=True):
-        remaining_all = remaining_cents / 100.0
-        open_ = remaining_cents > 0
+    for t, T, (issued, remaining_mills) in zip(dates, days, walk, strict=True):
+        remaining_all = remaining_mills / MILLS
+        open_ = remaining_mills > 0
         remaining = remaining_all[open_]
         due = _pick(ledger.inv_due, issued)
         dpd = T - due[open_].astype(np.int64)
@@ -216,16 +217,16 @@ def _walkable(ledger: Ledger) -> bool:
     return not (ledger.inv_amount < 0).any() and not (ledger.pay_amount < 0).any()
 
 
-def _state_cents(state: LedgerState) -> tuple[np.ndarray | None, np.ndarray]:
-    return state.inv_rows, np.rint(state.inv_remaining * 100.0).astype(np.int64)
+def _state_mills(state: LedgerState) -> tuple[np.ndarray | None, np.ndarray]:
+    return state.inv_rows, np.rint(state.inv_remaining * MILLS).astype(np.int64)
 
 
-def open_cents_walk(ledger: Ledger, days: list[int]) -> Iterator[tuple[np.ndarray | None, np.ndarray]]:
+def open_mills_walk(ledger: Ledger, days: list[int]) -> Iterator[tuple[np.ndarray | None, np.ndarray]]:
     """The open amount of every invoice at each day T of ``days`` (ascending), from one walk of the ledger.
 
     Yields, per T, ``(issued, remaining)``: the ledger positions of the invoices issued by T (None:
-    all of them) and their unpaid amount at T in integer cents, in ledger order, equal to
-    ``features.ledger.ledger_state(ledger, T)``'s ``inv_rows`` and ``inv_remaining`` x 100. Each payment
+    all of them) and their unpaid amount at T in integer thousandths (``features.ledger.MILLS``), in ledger order, equal to
+    ``features.ledger.ledger_state(ledger, T)``'s ``inv_rows`` and ``inv_remaining`` x 1000. Each payment
     is visited once, at the first date it counts for; per date only vectors of the invoices' length
     are updated, so 13 dates cost about one ledger state.
 
@@ -240,8 +241,8 @@ def open_cents_walk(ledger: Ledger, days: list[int]) -> Iterator[tuple[np.ndarra
     """
     n, n_inv = ledger.n, len(ledger.inv_code)
     bounds = np.asarray(days, dtype=np.int64)
-    cents = _cents(ledger.inv_amount)
-    pay_cents = _cents(ledger.pay_amount)
+    mills = _mills(ledger.inv_amount)
+    pay_mills = _mills(ledger.pay_amount)
     pay_inv = np.asarray(ledger.pay_inv, dtype=np.int64)
     named = pay_inv >= 0
     # the day from which a named payment is applied to its invoice
@@ -269,17 +270,17 @@ def open_cents_walk(ledger: Ledger, days: list[int]) -> Iterator[tuple[np.ndarra
     for k, T in enumerate(days):
         a = a_order[a_cuts[k] : a_cuts[k + 1]]
         if len(a):
-            applied += np.bincount(pay_inv[a], weights=pay_cents[a], minlength=n_inv).astype(np.int64)
+            applied += np.bincount(pay_inv[a], weights=pay_mills[a], minlength=n_inv).astype(np.int64)
         u = u_order[u_cuts[k] : u_cuts[k + 1]]
         if len(u):
-            pool += np.bincount(ledger.pay_code[u], weights=pay_cents[u], minlength=n).astype(np.int64)
+            pool += np.bincount(ledger.pay_code[u], weights=pay_mills[u], minlength=n).astype(np.int64)
         b = b_order[b_cuts[k] : b_cuts[k + 1]]
         if len(b):
-            pool -= np.bincount(ledger.pay_code[b], weights=pay_cents[b], minlength=n).astype(np.int64)
+            pool -= np.bincount(ledger.pay_code[b], weights=pay_mills[b], minlength=n).astype(np.int64)
         issued_mask = ledger.inv_issue <= T
         issued = None if issued_mask.all() else np.flatnonzero(issued_mask)
         code = _pick(inv_code, issued)
-        cap = np.maximum(_pick(cents, issued) - _pick(applied, issued), 0)
+        cap = np.maximum(_pick(mills, issued) - _pick(applied, issued), 0)
         before = group_cumsum(code, cap) - cap  # caps of the debtor's earlier invoices
         taken = np.clip(pool[code] - before, 0, cap)
         yield issued, cap - taken

@@ -145,7 +145,7 @@ def test_expected_loss_by_band() -> None:
     assert got["debtors"].dtype == "int64" and got.loc["total", "debtors"] == 4
 
 
-# The one-walk open amounts (features.portfolio.open_cents_walk) against hand-computed cents and
+# The one-walk open amounts (features.portfolio.open_mills_walk) against hand-computed thousandths and
 # against one ledger state per date. Debtor C (amounts in EUR):
 #   INV7 issued 01-05, 100; INV8 issued 01-20, 250; INV9 issued 02-10, 80
 #   P5 01-10, 60, names no invoice (cash on account: INV7 takes it, oldest first)
@@ -168,14 +168,14 @@ WALK_PAYMENTS = [
 
 
 def _walk_by_invoice(ledger, days: list[int]) -> list[dict[str, int]]:
-    from features.portfolio import open_cents_walk
+    from features.portfolio import open_mills_walk
 
     out = []
-    for issued, cents in open_cents_walk(ledger, days):
+    for issued, mills in open_mills_walk(ledger, days):
         pos = np.arange(len(ledger.inv_code)) if issued is None else issued
         ids = np.asarray(ledger.invoice_ids.to_pylist(), dtype=object)[ledger.inv_row[pos]]
         out.append(
-            {i: int(c) for i, c in zip(ids, cents, strict=True) if i.startswith("INV") and i >= "INV7"}
+            {i: int(c) for i, c in zip(ids, mills, strict=True) if i.startswith("INV") and i >= "INV7"}
         )
     return out
 
@@ -187,20 +187,20 @@ def test_one_walk_open_amounts_by_hand() -> None:
     days = [int(day_number(pd.Timestamp(d))) for d in ("2024-01-31", "2024-02-12", "2024-02-29")]
     got = _walk_by_invoice(ledger, days)
     # 01-31: pool 60 (P5) + 100 (P6, INV9 not issued) = 160: INV7 100 -> 0, INV8 250 - 60 = 190
-    assert got[0] == {"INV7": 0, "INV8": 19000}
+    assert got[0] == {"INV7": 0, "INV8": 190000}
     # 02-12: P6 now applies to INV9 (issued 02-10; 100 >= 80 -> INV9 0) and leaves the pool;
     # pool 60: INV7 100 - 60 = 40, INV8 250
-    assert got[1] == {"INV7": 4000, "INV8": 25000, "INV9": 0}
+    assert got[1] == {"INV7": 40000, "INV8": 250000, "INV9": 0}
     # 02-29: P7 pays INV8 in full; pool 60 + 50 (P8) = 110: INV7 100 -> 0, the 10 left has nowhere to go
     assert got[2] == {"INV7": 0, "INV8": 0, "INV9": 0}
 
 
 def test_one_walk_equals_one_state_per_date() -> None:
-    """Same cents, same invoices, same order as ledger_state at every date, on a random book with
+    """Same thousandths, same invoices, same order as ledger_state at every date, on a random book with
     cash on account, payments before their invoice, other debtors' invoices and overpayments; and
     the same PortfolioParts sums (bit for bit) as the per-state computation."""
     from features.ledger import day_number, ledger_state, prepare_ledger
-    from features.portfolio import ledger_parts, open_cents_walk
+    from features.portfolio import ledger_parts, open_mills_walk
 
     rng = np.random.default_rng(5)
     n_inv, n_pay, debtors = 600, 500, [f"D{i}" for i in range(25)]
@@ -223,12 +223,12 @@ def test_one_walk_equals_one_state_per_date() -> None:
     ledger = prepare_ledger(book)
     dates = report_dates(pd.Timestamp("2024-03-20"), months=12)
     days = [int(day_number(t)) for t in dates]
-    for T, (issued, cents) in zip(days, open_cents_walk(ledger, days), strict=True):
+    for T, (issued, mills) in zip(days, open_mills_walk(ledger, days), strict=True):
         state = ledger_state(ledger, T)
         assert (issued is None) == (state.inv_rows is None)
         if issued is not None:
             np.testing.assert_array_equal(issued, state.inv_rows)
-        np.testing.assert_array_equal(cents / 100.0, state.inv_remaining)
+        np.testing.assert_array_equal(mills / 1000.0, state.inv_remaining)
     walked = ledger_parts(ledger, dates)
     # the per-state computation of the same sums, written out once here
     for t, T in zip(dates, days, strict=True):

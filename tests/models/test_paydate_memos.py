@@ -250,3 +250,41 @@ def test_a_memo_closure_is_not_in_the_debtors_lateness_history() -> None:
     assert old["debtor_mean_lateness"] == 14.0
     assert old["debtor_settled_count"] == 3.0
     assert old["debtor_late_median"] == 12.0
+
+
+def test_a_three_decimal_currency_keeps_its_thousandths() -> None:
+    """s20-review / session 21: the ledger state counted in whole cents and the held-out
+    ``cash_amount`` was rounded to 2 decimals, so a Kuwaiti dinar book lost its fils. D1, KWD:
+    I1 1.125 issued 03-01, paid in cash 1.125 on 04-10; I2 2.500, memo C1 of 0.625 on 04-05, cash
+    1.875 on 04-20. At T = 03-31 both are open: 1.125 and 2.500 (before: 1.12, rint(112.5) = 112).
+    Cash they bring: 1.125 in week 2 (T + 10), 2.500 - 0.625 = 1.875 in week 3 (T + 20) (before:
+    1.12 and 2.50 - 0.62 = 1.88). The memo share of the window: 0.625 of 3.625."""
+    invoices = pd.DataFrame(
+        {
+            "invoice_id": pd.array(["I1", "I2"], dtype="string"),
+            "debtor_id": pd.array(["D1", "D1"], dtype="string"),
+            "issue_date": pd.to_datetime(["2024-03-01", "2024-03-01"]),
+            "due_date": pd.to_datetime(["2024-03-31", "2024-03-31"]),
+            "amount": [1.125, 2.5],
+            "currency": pd.array(["KWD"] * 2, dtype="string"),
+        }
+    )
+    payments = pd.DataFrame(
+        {
+            "payment_id": pd.array(["P1", "C1", "P2"], dtype="string"),
+            "debtor_id": pd.array(["D1"] * 3, dtype="string"),
+            "invoice_id": pd.array(["I1", "I2", "I2"], dtype="string"),
+            "paid_on": pd.to_datetime(["2024-04-10", "2024-04-05", "2024-04-20"]),
+            "amount": [1.125, 0.625, 1.875],
+            "kind": pd.array(["cash", "credit", "cash"], dtype="string"),
+        }
+    )
+    ledger = prepare_ledger(Portfolio(invoices=invoices, payments=payments))
+    assert ledger_state(ledger, T).inv_remaining.tolist() == [1.125, 2.5]
+    inv = by_invoice(evaluation_invoices(ledger, T, CUT, 8))
+    assert inv["open_amount"].tolist() == [1.125, 2.5]
+    assert inv["cash_amount"].tolist() == [1.125, 1.875]
+    assert actual_cash(*cash_actuals(inv), weeks=4).tolist() == [0.0, 1.125, 1.875, 0.0]
+    assert memo_share(ledger, [T], CUT, 8) == (0.625, 3.625)
+    later = ledger_state(ledger, day("2024-04-06"))  # after the memo, before any cash
+    assert later.inv_remaining.tolist() == [1.125, 1.875]
