@@ -23,12 +23,14 @@ over the pooled fold rows (strata = fold), the product's small-book rule: the fe
 log-loss is significantly lower (or tied and its AUC significantly higher), else the roll-rate model.
 The tree count and the kind are chosen on the same folds (a mild optimism of the choice).
 ``point_fm`` / ``point_fmreg`` (added after the first results, so post hoc): the feature model whenever
-its pooled fold log-loss is lower in point, no interval asked.
+its pooled fold log-loss is lower in point, no interval asked. ``floor_fm`` / ``floor_fmreg`` (session 21,
+pre-registered before its figures): the point rule only when the pooled fold rows hold at least
+``--min-fold-defaults`` (25) defaults, else the roll-rate model.
 
 Forward protocol of ``small_choice.py`` / ``unseen.py``: cut = ``--forward`` observed snapshots before
 the last one, scored on the labelled rows of the month-ends after it. Writes one scores file per book
 for ``benchmarks/pooled_scores.py`` (``rollrate``, ``fm``, ``fmreg``, ``chosen_fm``, ``chosen_fmreg``,
-``point_fm``, ``point_fmreg``, ``baseline``, ``oracle``) and a JSON line per book (choices, tree counts, fold figures).
+``point_fm``, ``point_fmreg``, ``floor_fm``, ``floor_fmreg``, ``baseline``, ``oracle``) and a JSON line per book (choices, tree counts, fold figures).
 
     nice -n 19 .venv/bin/python benchmarks/small_feature_all.py --work W \
         --books unseen:small:1,base:300:1 --out DIR
@@ -158,6 +160,10 @@ def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str,
         # Added after the first results (post hoc, BENCHMARKS s20-smallfm): the feature model whenever
         # its pooled fold log-loss is lower than the roll-rate's in point, no interval asked.
         scores[f"point_{name}"] = scores[name] if point["logloss"] < 0 else scores["rollrate"]
+        # Session 21 (pre-registered before its figures): the point rule only when the pooled fold
+        # rows hold at least --min-fold-defaults defaults.
+        floor_ok = int(fy.sum()) >= args.min_fold_defaults
+        scores[f"floor_{name}"] = scores[f"point_{name}"] if floor_ok else scores["rollrate"]
         r[name] = {
             "trees": trees,
             "fold_logloss": {str(n): round(v, 5) for n, v in losses.items()},
@@ -168,6 +174,7 @@ def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str,
             "point": {k: round(float(v), 5) for k, v in point.items()},
             "ci": {k: [round(float(a), 5), round(float(b), 5)] for k, (a, b) in ci.items()},
             "reason": why,
+            "floor_choice": "feature" if floor_ok and point["logloss"] < 0 else "rollrate",
         }
     base = baseline_features(portfolio, sorted(frame["as_of"].unique()))
     before = past[past["label"].notna()]
@@ -202,6 +209,9 @@ def main() -> None:
         "--inner", type=int, default=6, help="labelled month-ends before the cut in the inner folds"
     )
     ap.add_argument("--fold-months", type=int, default=2)
+    ap.add_argument(
+        "--min-fold-defaults", type=int, default=25, help="floor_* columns: fewest pooled fold defaults"
+    )
     ap.add_argument("--work", type=Path, required=True)
     ap.add_argument("--config", type=Path, default=ROOT / "conf" / "train.yaml")
     ap.add_argument("--out", type=Path, required=True)
