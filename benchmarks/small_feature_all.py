@@ -16,7 +16,7 @@ the inner folds; no calibration (the raw LightGBM probability, clipped to ``[pd_
 
 **Inner folds** (never the forward rows): the last ``--inner`` labelled month-ends before the cut, in
 folds of ``--fold-months`` consecutive month-ends. Each fold's feature model is fitted on the rows and
-labels known at the fold's first month-end (``train_forward.as_of_cut``); the roll-rate model as
+labels known at the fold's first month-end (``models.smallbook.all_labelled_folds``, the product's code); the roll-rate model as
 ``models.smallbook.rollrate_on_folds`` (the moves known at that month-end). **Kind** (``chosen_fm``,
 ``chosen_fmreg``): ``models.smallbook.choose_small_book`` on ``paired_difference(feature - roll-rate)``
 over the pooled fold rows (strata = fold), the product's small-book rule: the feature model when its
@@ -54,51 +54,26 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import small_choice  # noqa: E402
 from baseline import BASELINE_FEATURES, baseline_features, fit_baseline  # noqa: E402
-from train_forward import as_of_cut  # noqa: E402
 
 from models.evaluate import classification_metrics, paired_difference  # noqa: E402
 from models.rollrate import RollRateModel  # noqa: E402
-from models.smallbook import choose_small_book, rollrate_on_folds  # noqa: E402
-from models.train import NON_FEATURES, _lgbm, prepare_matrix, select_features  # noqa: E402
+from models.smallbook import (  # noqa: E402
+    TREE_COUNTS,
+    AllLabelledFit,
+    all_labelled_folds,
+    choose_small_book,
+    known_at,
+    rollrate_on_folds,
+)
+from models.train import prepare_matrix  # noqa: E402
 from pipelines.config import load_config  # noqa: E402
 from pipelines.config.project import ProjectConfig  # noqa: E402
 from pipelines.config.train import TrainConfig  # noqa: E402
 
 KEYS = ["debtor_id", "as_of"]
 HORIZON_DAYS = ProjectConfig().default_definition.horizon_days
-TREES = (25, 50, 100, 150, 200, 300)
+TREES = TREE_COUNTS
 REGULARISED = {"num_leaves": 7, "max_depth": 3, "min_child_samples": 200, "reg_lambda": 20.0}
-
-
-class FeatureModel:
-    """ews's LightGBM on every labelled row given (features selected on them), ``trees`` trees."""
-
-    def __init__(self, lgbm, categorical, seed: int, floor: float, ceiling: float) -> None:
-        self.lgbm, self.categorical, self.seed = lgbm, tuple(categorical), seed
-        self.floor, self.ceiling = floor, ceiling
-
-    def fit(self, frame: pd.DataFrame, trees: int = max(TREES)) -> FeatureModel:
-        labelled = frame[frame["label"].notna()]
-        candidates = [c for c in frame.columns if c not in NON_FEATURES]
-        self.names, _ = select_features(labelled, candidates)
-        cats = [c for c in self.names if c in self.categorical]
-        self.cats = {
-            c: sorted(labelled[c].dropna().astype("string").astype(str).unique().tolist()) for c in cats
-        }
-        self.model = _lgbm(self.lgbm, trees, self.seed).fit(
-            prepare_matrix(labelled, self.names, self.cats), labelled["label"].astype(int).to_numpy()
-        )
-        return self
-
-    def predict(self, rows: pd.DataFrame, trees: int | None = None) -> np.ndarray:
-        p = self.model.predict_proba(prepare_matrix(rows, self.names, self.cats), num_iteration=trees)[:, 1]
-        return np.clip(p, self.floor, self.ceiling)
-
-
-def inner_folds(past: pd.DataFrame, months: int, per_fold: int) -> list[list[pd.Timestamp]]:
-    """The last ``months`` labelled month-ends of ``past`` in folds of ``per_fold`` consecutive ones."""
-    labelled = sorted(past.loc[past["label"].notna(), "as_of"].unique())[-months:]
-    return [[pd.Timestamp(t) for t in labelled[i : i + per_fold]] for i in range(0, len(labelled), per_fold)]
 
 
 def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str, Any]:
@@ -111,25 +86,19 @@ def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str,
     rows = frame[frame["as_of"].isin(observed[-args.forward :]) & frame["label"].notna()]
     test = rows[KEYS].merge(truth, on=KEYS, how="left")
     y = rows["label"].astype(int).to_numpy()
-    past = as_of_cut(frame, cut, HORIZON_DAYS)
+    past = known_at(frame, cut, HORIZON_DAYS)
     sets = {"fm": params.lgbm, "fmreg": dataclasses.replace(params.lgbm, **REGULARISED)}
+    fitting = {name: dataclasses.replace(params, lgbm=lgbm) for name, lgbm in sets.items()}
 
-    def model(name: str) -> FeatureModel:
-        return FeatureModel(sets[name], params.categorical, params.seed, params.pd_floor, params.pd_ceiling)
-
-    # Inner rolling-origin folds: labels known at the cut, each fold fitted on what was known at its start.
-    folds = inner_folds(past, args.inner, args.fold_months)
-    parts = []
-    for k, months in enumerate(folds):
-        part = past[past["as_of"].isin(months) & past["label"].notna()]
-        entry = part[KEYS].assign(fold=k, y=part["label"].astype(int).to_numpy())
-        known = as_of_cut(past, months[0], HORIZON_DAYS)
-        for name in sets:
-            fitted = model(name).fit(known)
-            for n in TREES:
-                entry[f"{name}_{n}"] = fitted.predict(part, n)
-        parts.append(entry)
-    fold_rows = pd.concat(parts, ignore_index=True)
+    # Inner rolling-origin folds (models.smallbook.all_labelled_folds, the product's): labels known at
+    # the cut, each fold fitted on what was known at its first month-end.
+    fold_rows, folds = None, []
+    for name in sets:
+        rows_n, folds = all_labelled_folds(past, fitting[name], args.inner, args.fold_months, TREES)
+        if fold_rows is None:
+            fold_rows = rows_n[["fold", *KEYS, "y"]].copy()
+        for n in TREES:
+            fold_rows[f"{name}_{n}"] = rows_n[f"pd_feature_{n}"].to_numpy()
     fold_rows["rollrate"] = rollrate_on_folds(past, fold_rows, rr_params)
     r: dict[str, Any] = {
         "book": spec,
@@ -155,7 +124,7 @@ def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str,
             seed=params.seed,
         )
         choice, why = choose_small_book(ci, point, "lightgbm")
-        scores[name] = model(name).fit(past, trees).predict(rows)
+        scores[name] = AllLabelledFit.fit(past, fitting[name], trees).predict(rows)
         scores[f"chosen_{name}"] = scores[name] if choice == "feature" else scores["rollrate"]
         # Added after the first results (post hoc, BENCHMARKS s20-smallfm): the feature model whenever
         # its pooled fold log-loss is lower than the roll-rate's in point, no interval asked.

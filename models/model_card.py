@@ -36,6 +36,9 @@ class CardInfo:
     intervals: Mapping[str, Mapping[str, tuple[float, float]]] | None = None
     trained_through: str = ""
     shipped_calibration: str = ""
+    # a small book's LightGBM fitted on every labelled month-end (rollrate.all_labelled): why there is
+    # no test window; the windows are then its inner folds and the baseline the roll-rate model
+    no_test_window: str = ""
 
 
 def _fmt(value: float) -> str:
@@ -71,21 +74,36 @@ def render_model_card(info: CardInfo) -> str:
             f"| {window} | {row['snapshots']} | {row['first']} | {row['last']} | {row['labelled']:,} "
             f"| {row['defaults']:,} | {row['default_rate']:.2%} |"
         )
-    lines += [
-        "",
-        f"Registered model: **{info.kind}** ({info.selection}). LightGBM: {info.best_iteration} trees "
-        f"(early stopping on the validation window), {info.n_features} features; baseline: WoE scorecard "
-        "(optbinning) with logistic regression. Test figures come from models fitted on train + validation "
-        "only; each is calibrated on its raw score with "
-        f"**{info.calibration_method}** ({info.calibration_rule}). The registered model is then refitted on "
-        f"every labelled snapshot (through {info.trained_through or 'the test window'}) with the same "
-        f"settings; its own calibrator: {info.shipped_calibration or 'fitted on the out-of-time scores of the calibration and test windows'}.",
-        "",
-        "## Test metrics against the baseline",
-        "",
-        "| metric | model | 95% interval (debtor bootstrap) | baseline |",
-        "|---|---|---|---|",
-    ]
+    if info.no_test_window:
+        lines += [
+            "",
+            f"Registered model: **{info.kind}** ({info.selection}). LightGBM: {info.best_iteration} trees (the "
+            f"count with the lowest pooled log-loss on the inner folds above), {info.n_features} features, fitted on "
+            f"every labelled snapshot (through {info.trained_through}); calibration: **{info.calibration_method}** "
+            f"({info.calibration_rule}). {info.no_test_window[0].upper()}{info.no_test_window[1:]}: each fold's "
+            "model was fitted on the labels known at its first month-end; baseline: the roll-rate model on the same rows.",
+            "",
+            "## Inner-fold (out-of-time) metrics against the roll-rate model",
+            "",
+            "| metric | model | 95% interval (debtor bootstrap) | baseline |",
+            "|---|---|---|---|",
+        ]
+    else:
+        lines += [
+            "",
+            f"Registered model: **{info.kind}** ({info.selection}). LightGBM: {info.best_iteration} trees "
+            f"(early stopping on the validation window), {info.n_features} features; baseline: WoE scorecard "
+            "(optbinning) with logistic regression. Test figures come from models fitted on train + validation "
+            "only; each is calibrated on its raw score with "
+            f"**{info.calibration_method}** ({info.calibration_rule}). The registered model is then refitted on "
+            f"every labelled snapshot (through {info.trained_through or 'the test window'}) with the same "
+            f"settings; its own calibrator: {info.shipped_calibration or 'fitted on the out-of-time scores of the calibration and test windows'}.",
+            "",
+            "## Test metrics against the baseline",
+            "",
+            "| metric | model | 95% interval (debtor bootstrap) | baseline |",
+            "|---|---|---|---|",
+        ]
     ci = (info.intervals or {}).get("challenger", {})
     for key in METRIC_NAMES:
         low_high = f"{_fmt(ci[key][0])}..{_fmt(ci[key][1])}" if key in ci else ""

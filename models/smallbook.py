@@ -112,14 +112,23 @@ class SmallBookChoice:
     point: dict[str, float] = field(default_factory=dict)
     rows: pd.DataFrame = field(default_factory=pd.DataFrame)
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
+    all_labelled: bool = False
+    trees: int = 0
+    fold_logloss: dict[str, float] = field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
-        """Flat figures for MLflow (params and metrics)."""
+        """Flat figures for MLflow (params and metrics). ``all_labelled`` (``rollrate.all_labelled``):
+        also the path, the tree count and each candidate tree count's pooled fold log-loss; then
+        ``small_book_min_defaults`` is the fold-defaults floor of :func:`all_labelled_rule`."""
         out: dict[str, Any] = {
             "small_book_choice": self.choice if not self.floor else "rollrate (floor)",
             "small_book_min_defaults": self.min_defaults,
             "small_book_feature_kind": self.feature_kind or "none",
         }
+        if self.all_labelled:
+            out["small_book_path"] = "all_labelled"
+            out["small_book_trees"] = self.trees
+            out.update({f"small_book_fold_logloss_{k}": float(v) for k, v in self.fold_logloss.items()})
         if len(self.rows):
             out["small_book_folds"] = int(self.rows["fold"].nunique())
             out["small_book_fold_rows"] = int(len(self.rows))
@@ -268,4 +277,350 @@ def small_book_choice(
         point=dict(point),
         rows=rows,
         table=_fold_table(rows),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The feature model fitted on every labelled month-end (session 21; BENCHMARKS.md s20-smallfm, s21-small)
+# ---------------------------------------------------------------------------------------------
+
+TREE_COUNTS: tuple[int, ...] = (25, 50, 100, 150, 200, 300)
+
+
+def known_at(frame: pd.DataFrame, cut: pd.Timestamp, horizon_days: int) -> pd.DataFrame:
+    """The modelling frame as it stood on ``cut``: rows up to it, labels whose horizon ends after it
+    masked (``label`` NA, ``horizon_observed`` False)."""
+    past = frame[frame["as_of"] <= cut].copy()
+    unseen = past["as_of"] + pd.Timedelta(days=horizon_days) > cut
+    past.loc[unseen, "label"] = pd.NA
+    past.loc[unseen, "horizon_observed"] = False
+    return past
+
+
+def inner_folds(frame: pd.DataFrame, months: int, per_fold: int) -> list[list[pd.Timestamp]]:
+    """The last ``months`` labelled month-ends of ``frame`` in folds of ``per_fold`` consecutive ones
+    (the earliest first)."""
+    labelled = sorted(frame.loc[frame["label"].notna(), "as_of"].unique())[-months:]
+    return [[pd.Timestamp(t) for t in labelled[i : i + per_fold]] for i in range(0, len(labelled), per_fold)]
+
+
+@dataclass(frozen=True)
+class AllLabelledFit:
+    """ews's LightGBM (the train config's parameters, ``trees`` trees, no early stopping) fitted on
+    every labelled row of a frame, the features selected on those rows (``models.train.feature_set``);
+    ``predict``: the raw LightGBM probability clipped to ``[pd_floor, pd_ceiling]``."""
+
+    model: Any
+    kept: list[str]
+    dropped: dict[str, str]
+    categorical: list[str]
+    categories: dict[str, list[str]]
+    pd_floor: float
+    pd_ceiling: float
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, params: Any, trees: int) -> AllLabelledFit:
+        from models.train import _lgbm, feature_set, prepare_matrix
+
+        labelled = frame[frame["label"].notna()]
+        kept, dropped, categorical, categories = feature_set(frame, labelled, params)
+        model = _lgbm(params.lgbm, trees, params.seed).fit(
+            prepare_matrix(labelled, kept, categories), labelled["label"].astype(int).to_numpy()
+        )
+        return cls(model, kept, dropped, categorical, categories, params.pd_floor, params.pd_ceiling)
+
+    def predict(self, rows: pd.DataFrame, trees: int | None = None) -> np.ndarray:
+        from models.train import prepare_matrix
+
+        X = prepare_matrix(rows, self.kept, self.categories)
+        return np.clip(self.model.predict_proba(X, num_iteration=trees)[:, 1], self.pd_floor, self.pd_ceiling)
+
+
+def all_labelled_folds(
+    frame: pd.DataFrame,
+    params: Any,
+    months: int,
+    per_fold: int,
+    trees: tuple[int, ...] = TREE_COUNTS,
+) -> tuple[pd.DataFrame, list[list[pd.Timestamp]]]:
+    """The inner rolling-origin folds of :func:`inner_folds`: for each, :class:`AllLabelledFit` on
+    the rows and labels known at the fold's first month-end (:func:`known_at`, ``params.horizon_days``)
+    scores the fold's labelled rows at every tree count of ``trees``. Returns the pooled rows
+    (``fold``, ``debtor_id``, ``as_of``, ``y``, ``pd_feature_<trees>``) and the folds."""
+    keys = ["debtor_id", "as_of"]
+    folds = inner_folds(frame, months, per_fold)
+    parts = []
+    for k, ends in enumerate(folds):
+        part = frame[frame["as_of"].isin(ends) & frame["label"].notna()]
+        entry = part[keys].assign(fold=k, y=part["label"].astype(int).to_numpy())
+        fitted = AllLabelledFit.fit(known_at(frame, ends[0], params.horizon_days), params, max(trees))
+        for n in trees:
+            entry[f"pd_feature_{n}"] = fitted.predict(part, n)
+        parts.append(entry)
+    rows = pd.concat(parts, ignore_index=True)
+    return rows[["fold", *keys, "y", *[f"pd_feature_{n}" for n in trees]]], folds
+
+
+def all_labelled_rule(logloss_diff: float, fold_defaults: int, min_fold_defaults: int) -> tuple[str, str]:
+    """The session-21 rule (pre-registered, BENCHMARKS.md s21-small): the feature model when the
+    pooled inner-fold rows hold at least ``min_fold_defaults`` defaults *and* its pooled fold
+    log-loss minus the roll-rate model's (``logloss_diff``) is below 0 in point; else the roll-rate
+    model. Returns ``(choice, reason)``."""
+    if fold_defaults < min_fold_defaults:
+        return "rollrate", (
+            f"the inner folds hold {fold_defaults} defaults, fewer than {min_fold_defaults} "
+            "(rollrate.all_labelled_min_fold_defaults): too few to choose on, so the roll-rate model"
+        )
+    if logloss_diff < 0:
+        return "feature", f"LightGBM has the lower pooled fold log-loss ({logloss_diff:+.5f})"
+    return (
+        "rollrate",
+        f"LightGBM's pooled fold log-loss is not lower ({logloss_diff:+.5f}), so the roll-rate model",
+    )
+
+
+def all_labelled_choice(
+    frame: pd.DataFrame,
+    train_params: Any,
+    rollrate_params: RollRateParams,
+    *,
+    rollrate_frame: pd.DataFrame | None = None,
+    months: int = 6,
+    per_fold: int = 2,
+    min_fold_defaults: int = 25,
+    trees: tuple[int, ...] = TREE_COUNTS,
+) -> SmallBookChoice:
+    """LightGBM fitted on every labelled month-end of a small book, or the roll-rate model
+    (``rollrate.all_labelled``; BENCHMARKS.md s20-smallfm, s21-small).
+
+    1. **Inner folds** (:func:`all_labelled_folds`): the last ``months`` labelled month-ends in folds
+       of ``per_fold``, each scored by LightGBM fitted on what was known at its first month-end, and
+       by the roll-rate model fitted likewise (:func:`rollrate_on_folds`, on ``rollrate_frame``).
+    2. **Tree count**: the one of ``trees`` with the lowest pooled fold log-loss.
+    3. **Kind**: :func:`all_labelled_rule` (``min_fold_defaults``). The paired debtor-bootstrap
+       intervals of ``LightGBM - roll-rate`` (log-loss; AUC within folds) are reported, not used.
+    4. **Shipped** when chosen: LightGBM with that tree count refitted on every labelled row, no
+       calibrator (the raw probability, clipped), as a ``models.train.TrainingOutcome`` whose
+       ``test`` rows are the inner folds' out-of-time rows (there is no test window): see
+       :func:`all_labelled_outcome`.
+
+    The tree count and the kind are chosen on the same folds (a mild optimism of the choice)."""
+    rr_frame = frame if rollrate_frame is None else rollrate_frame
+    rows, folds = all_labelled_folds(frame, train_params, months, per_fold, trees)
+    y = rows["y"].to_numpy()
+    n_def = int(y.sum())
+    if len(folds) < 2 or n_def == 0 or n_def == len(y):
+        return SmallBookChoice(
+            "rollrate",
+            f"only the roll-rate model was tried: the last {months} labelled month-ends give "
+            f"{len(folds)} inner fold(s) with {n_def} defaults among {len(y):,} rows, nothing to compare on",
+            True,
+            min_fold_defaults,
+            feature_kind="lightgbm",
+            all_labelled=True,
+        )
+    rows["pd_rollrate"] = rollrate_on_folds(rr_frame, rows, rollrate_params)
+    losses = {str(n): classification_metrics(y, rows[f"pd_feature_{n}"].to_numpy())["logloss"] for n in trees}
+    best = int(min(losses, key=losses.get))
+    losses["rollrate"] = classification_metrics(y, rows["pd_rollrate"].to_numpy())["logloss"]
+    rows["pd_feature"] = rows[f"pd_feature_{best}"]
+    rows = rows[["fold", "debtor_id", "as_of", "y", "pd_feature", "pd_rollrate"]]
+    point, ci = paired_difference(
+        y,
+        rows["pd_feature"].to_numpy(),
+        rows["pd_rollrate"].to_numpy(),
+        rows["debtor_id"].astype("string").to_numpy(),
+        rows["fold"].to_numpy(),
+        n_boot=train_params.bootstrap_samples,
+        seed=train_params.seed,
+    )
+    choice, why = all_labelled_rule(float(point["logloss"]), n_def, min_fold_defaults)
+    spans = ", ".join(
+        f"{t[0]:%Y-%m-%d}" if len(t) == 1 else f"{t[0]:%Y-%m-%d}..{t[-1]:%Y-%m-%d}" for t in folds
+    )
+    reason = (
+        f"{why}; on {len(folds)} pooled inner rolling-origin folds ({len(rows):,} rows, {n_def} defaults; "
+        f"evaluated {spans}; log-loss {point['logloss']:+.5f} [{ci['logloss'][0]:+.5f}, {ci['logloss'][1]:+.5f}], "
+        f"AUC within folds {point['auc']:+.4f} [{ci['auc'][0]:+.4f}, {ci['auc'][1]:+.4f}], LightGBM - roll-rate; "
+        f"LightGBM with {best} trees, fitted on every labelled month-end, each fold's on the labels known at its "
+        "first month-end, the roll-rate model on the moves known then)"
+    )
+    out = SmallBookChoice(
+        choice,
+        reason,
+        False,
+        min_fold_defaults,
+        feature_kind="lightgbm",
+        intervals=dict(ci),
+        point=dict(point),
+        rows=rows,
+        table=_fold_table(rows),
+        all_labelled=True,
+        trees=best,
+        fold_logloss=losses,
+    )
+    if choice == "feature":
+        out = dataclasses.replace(out, feature=all_labelled_outcome(frame, train_params, out))
+    return out
+
+
+def all_labelled_outcome(frame: pd.DataFrame, params: Any, choice: SmallBookChoice) -> Any:
+    """The shipped ``models.train.TrainingOutcome`` of :func:`all_labelled_choice`: LightGBM with
+    ``choice.trees`` trees fitted on every labelled row of ``frame``, behind an identity calibrator
+    (``none``: the raw probability, clipped), so the registry, the gate and the nightly (TreeSHAP
+    reasons) treat it as any LightGBM. There is no test window: ``test`` and every ``test_*`` figure
+    are the inner folds' out-of-time rows (``pd``: each fold's model; ``pd_baseline``: the roll-rate
+    model on the same rows, the baseline the gate compares with through ``evidence``); ``windows``:
+    one row per inner fold plus the rows the shipped model was fitted on; ``plan``: train = the
+    month-ends before the folds, test = the folds' month-ends."""
+    from sklearn.pipeline import Pipeline
+
+    from models.calibrate import CalibratedPD, CalibrationChoice, ScoreCalibrator
+    from models.challenger import Evidence
+    from models.evaluate import bootstrap_intervals, calibration_table, ece_noise, segment_table
+    from models.split import SplitPlan
+    from models.train import (
+        FeatureCaster,
+        TrainingOutcome,
+        _importance,
+        drift_reference,
+        feature_schema,
+        prepare_matrix,
+    )
+
+    labelled = frame[frame["label"].notna()]
+    fitted = AllLabelledFit.fit(frame, params, choice.trees)
+    y_all = labelled["label"].astype(int).to_numpy()
+    X_all = prepare_matrix(labelled, fitted.kept, fitted.categories)
+    identity = ScoreCalibrator("none").fit(fitted.model.predict(X_all, raw_score=True), y_all)
+    rule = (
+        "none: the raw LightGBM probability, clipped; a small book fitted on every labelled month-end "
+        "leaves no window to calibrate on (rollrate.all_labelled)"
+    )
+    calibration = CalibrationChoice(method="none", rule=rule)
+    shipped = CalibratedPD(
+        fitted.model, identity, "lightgbm", tuple(fitted.categorical), params.pd_floor, params.pd_ceiling
+    )
+    final = Pipeline(
+        [("prepare", FeatureCaster(list(fitted.kept), fitted.categories)), ("calibrated", shipped)]
+    )
+
+    rows = choice.rows
+    keys = ["debtor_id", "as_of"]
+    fold_frame = rows[keys].merge(frame, on=keys, how="left", validate="one_to_one")
+    y = rows["y"].to_numpy()
+    p, p_rr = rows["pd_feature"].to_numpy(), rows["pd_rollrate"].to_numpy()
+    seg_col = params.segment_column
+    segments = (
+        fold_frame[seg_col].astype("string")
+        if seg_col in fold_frame.columns
+        else pd.Series("(all)", index=rows.index)
+    )
+    test = pd.DataFrame(
+        {
+            "debtor_id": rows["debtor_id"].to_numpy(),
+            "as_of": rows["as_of"].to_numpy(),
+            "segment": segments.astype("string").to_numpy(),
+            "y": y,
+            "pd": p,
+            "pd_raw": p,
+            "pd_lightgbm": p,
+            "pd_baseline": p_rr,
+        }
+    )
+    ci = bootstrap_intervals(
+        y,
+        {"lightgbm": p, "rollrate": p_rr},
+        rows["debtor_id"].astype("string").to_numpy(),
+        n_boot=params.bootstrap_samples,
+        seed=params.seed,
+    )
+    metrics = classification_metrics(y, p)
+    baseline = classification_metrics(y, p_rr)
+    fold_ends = tuple(sorted(pd.Timestamp(t) for t in rows["as_of"].unique()))
+    ends = tuple(sorted(pd.Timestamp(t) for t in labelled["as_of"].unique()))
+    plan = SplitPlan(
+        train=tuple(t for t in ends if t < fold_ends[0]), validation=(), calibration=(), test=fold_ends
+    )
+    table = choice.table
+    windows = pd.DataFrame(
+        [
+            {
+                "window": f"fold_{int(r['fold'])}",
+                "snapshots": int(rows.loc[rows["fold"] == r["fold"], "as_of"].nunique()),
+                "first": r["first"],
+                "last": pd.Timestamp(rows.loc[rows["fold"] == r["fold"], "as_of"].max()).strftime("%Y-%m-%d"),
+                "labelled": int(r["rows"]),
+                "defaults": int(r["defaults"]),
+                "default_rate": r["defaults"] / r["rows"] if r["rows"] else float("nan"),
+            }
+            for _, r in table.iterrows()
+        ]
+        + [
+            {
+                "window": "fitted_on",
+                "snapshots": len(ends),
+                "first": ends[0].strftime("%Y-%m-%d"),
+                "last": ends[-1].strftime("%Y-%m-%d"),
+                "labelled": len(labelled),
+                "defaults": int(y_all.sum()),
+                "default_rate": float(y_all.mean()),
+            }
+        ]
+    ).set_index("window")
+    importance = _importance(fitted.model, fitted.kept)
+    n_folds, n_def = int(rows["fold"].nunique()), int(y.sum())
+    where = (
+        f"the {n_folds} pooled inner rolling-origin folds ({len(rows):,} rows, {n_def} defaults, AUC within folds; "
+        "no test window: a small book fitted on every labelled month-end)"
+    )
+    evidence = Evidence(
+        "lightgbm",
+        choice.reason,
+        where,
+        {m: tuple(choice.intervals[m]) for m in ("logloss", "auc")},
+        {m: float(choice.point[m]) for m in ("logloss", "auc")},
+        len(rows),
+        n_def,
+        n_folds,
+    )
+    return TrainingOutcome(
+        final_estimator=final,
+        model=fitted.model,
+        scorecard=None,
+        calibration=calibration,
+        feature_names=list(fitted.kept),
+        categorical=list(fitted.categorical),
+        categories=fitted.categories,
+        dropped=fitted.dropped,
+        plan=plan,
+        windows=windows,
+        best_iteration=choice.trees,
+        metrics=metrics,
+        baseline_metrics=baseline,
+        uncalibrated_metrics=metrics,
+        segments=segment_table(y, p, test["segment"]),
+        baseline_segments=segment_table(y, p_rr, test["segment"]),
+        calibration_curve=calibration_table(y, p),
+        test=test,
+        X_test=prepare_matrix(fold_frame, fitted.kept, fitted.categories),
+        importance=importance,
+        reference=drift_reference(
+            frame, labelled, plan, fitted.kept, fitted.categories, final, importance, params
+        ),
+        schema=feature_schema(fitted.kept, fitted.categories),
+        kind="lightgbm",
+        lightgbm_metrics=metrics,
+        calibrations={"lightgbm": calibration},
+        shipped_calibration=calibration,
+        intervals={
+            "challenger": ci["lightgbm"],
+            "uncalibrated": ci["lightgbm"],
+            "lightgbm": ci["lightgbm"],
+            "baseline": ci["rollrate"],
+        },
+        ece_tolerance=ece_noise(p, seed=params.seed),
+        train_last_as_of=pd.Timestamp(labelled["as_of"].max()),
+        evidence=evidence,
+        small_book=choice,
     )

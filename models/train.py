@@ -53,7 +53,9 @@ __all__ = [
     "LGBMParams",
     "TrainParams",
     "TrainingOutcome",
+    "drift_reference",
     "feature_schema",
+    "feature_set",
     "fit_lgbm",
     "prepare_matrix",
     "select_features",
@@ -569,6 +571,35 @@ def _choose(
     return fold_kind, reason, table, rows, fold_ci, evidence
 
 
+def feature_set(
+    data: pd.DataFrame, labelled: pd.DataFrame, params: TrainParams
+) -> tuple[list[str], dict[str, str], list[str], dict[str, list[str]]]:
+    """``(kept, dropped, categorical, categories)``: the model's features among ``data``'s columns
+    (not keys or labels, not ``params.exclude``), selected on the ``labelled`` rows, the categorical
+    ones among them and their levels. Raises ``ValueError`` on a column neither numeric nor
+    categorical, or when no feature is usable."""
+    candidates = [c for c in data.columns if c not in NON_FEATURES and c not in params.exclude]
+    categorical = [
+        c for c in candidates if c in params.categorical or isinstance(data[c].dtype, pd.CategoricalDtype)
+    ]
+    non_numeric = [
+        c for c in candidates if c not in categorical and not pd.api.types.is_numeric_dtype(data[c].dtype)
+    ]
+    if non_numeric:
+        raise ValueError(
+            f"columns {non_numeric} are neither numeric nor declared categorical; add them to "
+            "features.categorical or features.exclude"
+        )
+    kept, dropped = select_features(labelled, candidates)
+    if not kept:
+        raise ValueError(f"no usable feature columns: all candidates are constant or empty ({dropped})")
+    categorical = [c for c in categorical if c in kept]
+    categories = {
+        c: sorted(labelled[c].dropna().astype("string").astype(str).unique().tolist()) for c in categorical
+    }
+    return kept, dropped, categorical, categories
+
+
 def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> TrainingOutcome:
     """Split, fit, calibrate, evaluate, pick the challenger and refit it on every labelled snapshot.
 
@@ -605,25 +636,7 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
     labelled = data[data["label"].notna()]
     parts = _parts(labelled, plan)
 
-    candidates = [c for c in data.columns if c not in NON_FEATURES and c not in params.exclude]
-    categorical = [
-        c for c in candidates if c in params.categorical or isinstance(data[c].dtype, pd.CategoricalDtype)
-    ]
-    non_numeric = [
-        c for c in candidates if c not in categorical and not pd.api.types.is_numeric_dtype(data[c].dtype)
-    ]
-    if non_numeric:
-        raise ValueError(
-            f"columns {non_numeric} are neither numeric nor declared categorical; add them to "
-            "features.categorical or features.exclude"
-        )
-    kept, dropped = select_features(labelled, candidates)
-    if not kept:
-        raise ValueError(f"no usable feature columns: all candidates are constant or empty ({dropped})")
-    categorical = [c for c in categorical if c in kept]
-    categories = {
-        c: sorted(labelled[c].dropna().astype("string").astype(str).unique().tolist()) for c in categorical
-    }
+    kept, dropped, categorical, categories = feature_set(data, labelled, params)
     timings["prepare_s"] = time.perf_counter() - t0
     evaluated = _evaluate(parts, kept, categories, categorical, params, timings)
     X, y, best = evaluated.X, evaluated.y, evaluated.best
@@ -707,25 +720,7 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
         }
     )
     importance = _importance(model, kept)
-    ref_rows = _reference_rows(data, labelled, plan, kept, categories)
-    ref_scores = pd.Series(final.predict_proba(ref_rows)[:, 1])
-    top = importance["feature"].head(params.reference_features).tolist()
-    reference = {
-        "sample": {
-            "rows": len(ref_rows),
-            "as_of": sorted({pd.Timestamp(v).strftime("%Y-%m-%d") for v in ref_rows.attrs.get("as_of", [])}),
-        },
-        "score": reference_distribution(ref_scores, params.reference_bins),
-        "top_features": top,
-        "features": {c: reference_distribution(ref_rows[c], params.reference_bins) for c in top},
-        # typical value per numeric feature: reason codes count a value as risk-raising only on
-        # the side of it that the feature's direction names (models.reasons.reason_codes)
-        "medians": {
-            c: float(m)
-            for c, m in ref_rows[[c for c in kept if c not in categories]].median().items()
-            if np.isfinite(m)
-        },
-    }
+    reference = drift_reference(data, labelled, plan, kept, categories, final, importance, params)
     ci = {
         "challenger": intervals[kind],
         "uncalibrated": intervals[f"{kind}_raw"],
@@ -852,6 +847,39 @@ def _shipped_calibrator(
         chosen.choice.method,
     )
     return cal, CalibrationChoice(method=chosen.choice.method, rule=f"{chosen.choice.method}, {windows}")
+
+
+def drift_reference(
+    data: pd.DataFrame,
+    labelled: pd.DataFrame,
+    plan: SplitPlan,
+    kept: list[str],
+    categories: dict[str, list[str]],
+    final: Pipeline,
+    importance: pd.DataFrame,
+    params: TrainParams,
+) -> dict[str, Any]:
+    """``reference.json`` of a shipped model ``final``: the score and top-feature distributions of
+    :func:`_reference_rows` (drift) and the typical value of each numeric feature (reasons)."""
+    ref_rows = _reference_rows(data, labelled, plan, kept, categories)
+    ref_scores = pd.Series(final.predict_proba(ref_rows)[:, 1])
+    top = importance["feature"].head(params.reference_features).tolist()
+    return {
+        "sample": {
+            "rows": len(ref_rows),
+            "as_of": sorted({pd.Timestamp(v).strftime("%Y-%m-%d") for v in ref_rows.attrs.get("as_of", [])}),
+        },
+        "score": reference_distribution(ref_scores, params.reference_bins),
+        "top_features": top,
+        "features": {c: reference_distribution(ref_rows[c], params.reference_bins) for c in top},
+        # typical value per numeric feature: reason codes count a value as risk-raising only on
+        # the side of it that the feature's direction names (models.reasons.reason_codes)
+        "medians": {
+            c: float(m)
+            for c, m in ref_rows[[c for c in kept if c not in categories]].median().items()
+            if np.isfinite(m)
+        },
+    }
 
 
 def _reference_rows(

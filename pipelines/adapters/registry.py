@@ -300,16 +300,19 @@ def log_training(
             mlflow.log_metrics(_prefixed(choice.test_logloss, "calibration_test_logloss_"))
             mlflow.log_text(outcome.importance.to_csv(index=False), "feature_importance.csv")
             mlflow.log_text(booster_text, "model/booster.txt")
-        with mlflow.start_run(experiment_id=exp_id, run_name="scorecard", nested=True) as run:
-            child["scorecard"] = run.info.run_id
-            choice = outcome.calibrations.get("scorecard", outcome.calibration)
-            mlflow.log_params({"calibration_method": choice.method, "calibration_rule": choice.rule})
-            mlflow.log_metrics(_prefixed(outcome.baseline_metrics, "test_"))
-            mlflow.log_metrics(_interval_metrics(outcome.intervals.get("baseline", {}), "test_"))
-            mlflow.log_metrics(_prefixed(choice.oot_logloss, "calibration_oot_logloss_"))
-            mlflow.log_metrics(_prefixed(choice.test_logloss, "calibration_test_logloss_"))
-            if scorecard_table is not None:
-                mlflow.log_text(scorecard_table.to_csv(index=False), "scorecard_table.csv")
+        # no scorecard on a small book's LightGBM fitted on every labelled month-end
+        # (models.smallbook.all_labelled_outcome): its baseline_test_* are the roll-rate model's
+        if outcome.scorecard is not None:
+            with mlflow.start_run(experiment_id=exp_id, run_name="scorecard", nested=True) as run:
+                child["scorecard"] = run.info.run_id
+                choice = outcome.calibrations.get("scorecard", outcome.calibration)
+                mlflow.log_params({"calibration_method": choice.method, "calibration_rule": choice.rule})
+                mlflow.log_metrics(_prefixed(outcome.baseline_metrics, "test_"))
+                mlflow.log_metrics(_interval_metrics(outcome.intervals.get("baseline", {}), "test_"))
+                mlflow.log_metrics(_prefixed(choice.oot_logloss, "calibration_oot_logloss_"))
+                mlflow.log_metrics(_prefixed(choice.test_logloss, "calibration_test_logloss_"))
+                if scorecard_table is not None:
+                    mlflow.log_text(scorecard_table.to_csv(index=False), "scorecard_table.csv")
         mlflow.log_params({"kind": outcome.kind, "calibration_method": outcome.calibration.method})
         mlflow.log_metrics(_prefixed(outcome.metrics, "test_"))
         mlflow.log_metrics(_prefixed(outcome.baseline_metrics, "baseline_test_"))

@@ -355,6 +355,26 @@ class RollRateConfig(ConfigModel):
         description="per-window default minimum of the rolling-origin folds the two are compared on; "
         "null: challenge_min_defaults; fewer than 2 folds: the roll-rate model without a comparison",
     )
+    all_labelled: bool = Field(
+        True,
+        description="on such a book also fit LightGBM on every labelled month-end (tree count from inner "
+        "rolling-origin folds) and ship it instead of the roll-rate model when the folds hold at least "
+        "all_labelled_min_fold_defaults defaults and its pooled fold log-loss is lower "
+        "(models.smallbook.all_labelled_choice; BENCHMARKS.md s21-small); takes the place of challenge",
+    )
+    all_labelled_months: int = Field(
+        6, ge=2, description="the last labelled month-ends that form the inner folds of all_labelled"
+    )
+    all_labelled_fold_months: int = Field(2, ge=1, description="consecutive month-ends per inner fold")
+    all_labelled_min_fold_defaults: int = Field(
+        25,
+        ge=1,
+        description="fewest defaults over the pooled inner folds for all_labelled to choose LightGBM",
+    )
+    all_labelled_trees: tuple[int, ...] = Field(
+        (25, 50, 100, 150, 200, 300),
+        description="candidate tree counts of all_labelled (the lowest pooled fold log-loss wins)",
+    )
     min_months: int = Field(6, ge=4, description="fewest month-ends (3 for the horizon + 3 to fit on)")
     min_transitions: int = Field(200, ge=1, description="fewest month-end moves of live debtors")
     min_default_transitions: int = Field(3, ge=1, description="fewest month-end moves into default")
@@ -425,6 +445,15 @@ class TrainConfig(ConfigModel):
         # rollrate.challenge trains the feature model below split.min_defaults; at or above it the
         # challenge would be skipped without a word (the book did not fill the windows at that minimum)
         rr = self.rollrate
+        if rr.challenge and rr.all_labelled:
+            raise ValueError(
+                "rollrate.challenge and rollrate.all_labelled are both true: they are two ways to challenge "
+                "the roll-rate model of a small book; keep one (all_labelled: BENCHMARKS.md s21-small)"
+            )
+        if any(t < 1 for t in rr.all_labelled_trees) or not rr.all_labelled_trees:
+            raise ValueError(
+                f"rollrate.all_labelled_trees {list(rr.all_labelled_trees)} must be one or more tree counts >= 1"
+            )
         if rr.challenge and rr.challenge_min_defaults >= self.split.min_defaults:
             raise ValueError(
                 f"rollrate.challenge_min_defaults {rr.challenge_min_defaults} must be below split.min_defaults "

@@ -250,7 +250,9 @@ def fit(dataset: pd.DataFrame, cfg: TrainConfig, horizon_days: int = 90, definit
         if not cfg.rollrate.enabled or definition is None:
             raise
         outcome = fit_small_book(dataset, cfg, definition, exc)
-    if cfg.rollrate.challenge and cfg.rollrate.challenge_min_defaults < cfg.split.min_defaults:
+    if cfg.rollrate.all_labelled:
+        outcome = all_labelled_small_book(outcome, dataset, cfg, definition, horizon_days)
+    elif cfg.rollrate.challenge and cfg.rollrate.challenge_min_defaults < cfg.split.min_defaults:
         outcome = challenge_small_book(outcome, dataset, cfg, definition, horizon_days)
     get_run_logger().warning(outcome.note)
     return outcome
@@ -295,6 +297,52 @@ def challenge_small_book(
 
 
 NAMES_SHIPPED = {"lightgbm": "LightGBM", "scorecard": "the scorecard"}
+
+NO_TEST_WINDOW = (
+    "no test window: a small book's LightGBM fitted on every labelled month-end, so every test_* figure "
+    "is the inner folds' out-of-time rows"
+)
+
+
+def all_labelled_small_book(
+    rollrate: Any, dataset: pd.DataFrame, cfg: TrainConfig, definition: Any, horizon_days: int
+) -> Any:
+    """The roll-rate outcome ``rollrate`` of a small book, or LightGBM fitted on every labelled
+    month-end when the rule of :func:`models.smallbook.all_labelled_choice` picks it on the inner
+    folds (``rollrate.all_labelled``). Either way the outcome carries ``small_book`` (the choice and
+    the fold figures, for MLflow) and the reason in its ``note`` and ``selection``."""
+    import dataclasses
+
+    from features.statements import with_statement_dpd
+    from models.smallbook import all_labelled_choice
+
+    rr = cfg.rollrate
+    choice = all_labelled_choice(
+        dataset,
+        cfg.to_params(horizon_days),
+        rr.to_params(definition, cfg),
+        rollrate_frame=with_statement_dpd(dataset),
+        months=rr.all_labelled_months,
+        per_fold=rr.all_labelled_fold_months,
+        min_fold_defaults=rr.all_labelled_min_fold_defaults,
+        trees=tuple(rr.all_labelled_trees),
+    )
+    if choice.choice == "feature":
+        note = (
+            f"{rollrate.note.split('; about')[0]}; but LightGBM fitted on every labelled month-end "
+            f"({choice.trees} trees, no calibrator) ships: {choice.reason}; {NO_TEST_WINDOW}"
+        )
+        return dataclasses.replace(choice.feature, selection=note, note=note)
+    note = f"{rollrate.note}. Roll-rate model kept: {choice.reason}"
+    return dataclasses.replace(
+        rollrate, note=note, selection=f"{note}. {rollrate.selection.split('. ', 1)[-1]}", small_book=choice
+    )
+
+
+def _no_test_window(outcome: Any) -> bool:
+    """True for :func:`all_labelled_small_book`'s LightGBM (its ``test`` is the inner folds)."""
+    choice = getattr(outcome, "small_book", None)
+    return bool(getattr(choice, "all_labelled", False)) and choice.choice == "feature"
 
 
 def fit_small_book(dataset: pd.DataFrame, cfg: TrainConfig, definition: Any, why: Exception) -> Any:
@@ -438,20 +486,24 @@ def log_and_register(
         return _log_rollrate(outcome, cfg, project, provenance, warnings, feed_reference)
     test = outcome.test
     y = test["y"].to_numpy()
+    if _no_test_window(outcome):
+        curves = {
+            "LightGBM (inner folds, uncalibrated)": test["pd"],
+            "roll-rate (inner folds)": test["pd_baseline"],
+        }
+        roc, calibration = curves, curves
+    else:
+        roc = {"LightGBM (calibrated)": test["pd_lightgbm"], "scorecard (calibrated)": test["pd_baseline"]}
+        calibration = {
+            f"{outcome.kind} (calibrated)": test["pd"],
+            f"{outcome.kind} (uncalibrated)": test["pd_raw"],
+            "LightGBM" if outcome.kind == "scorecard" else "scorecard": test[
+                "pd_lightgbm" if outcome.kind == "scorecard" else "pd_baseline"
+            ],
+        }
     figures = {
-        "plots/roc.png": plots.roc_figure(
-            y, {"LightGBM (calibrated)": test["pd_lightgbm"], "scorecard (calibrated)": test["pd_baseline"]}
-        ),
-        "plots/calibration.png": plots.calibration_figure(
-            y,
-            {
-                f"{outcome.kind} (calibrated)": test["pd"],
-                f"{outcome.kind} (uncalibrated)": test["pd_raw"],
-                "LightGBM" if outcome.kind == "scorecard" else "scorecard": test[
-                    "pd_lightgbm" if outcome.kind == "scorecard" else "pd_baseline"
-                ],
-            },
-        ),
+        "plots/roc.png": plots.roc_figure(y, roc),
+        "plots/calibration.png": plots.calibration_figure(y, calibration),
         "plots/feature_importance.png": plots.importance_figure(outcome.importance),
         "plots/shap_summary.png": plots.shap_summary_figure(
             outcome.model.booster_,
@@ -495,6 +547,7 @@ def log_and_register(
             segments=outcome.segments,
             kind=outcome.kind,
             selection=outcome.selection,
+            no_test_window=NO_TEST_WINDOW if _no_test_window(outcome) else "",
             intervals=outcome.intervals,
             trained_through=outcome.train_last_as_of.strftime("%Y-%m-%d")
             if outcome.train_last_as_of is not None
@@ -514,7 +567,7 @@ def log_and_register(
             card=card,
             provenance=provenance,
             warnings=warnings,
-            scorecard_table=scorecard_table(outcome.scorecard),
+            scorecard_table=None if outcome.scorecard is None else scorecard_table(outcome.scorecard),
             documents={FEED_REFERENCE_ARTIFACT: feed_reference} if feed_reference else None,
             definition=project.default_definition.to_params().as_record(),
             name=cfg.model_name,
@@ -603,6 +656,8 @@ def gate(
     (``outcome.evidence``: the test window, or the pooled rolling-origin folds), so the rule and the
     gate cannot disagree; with the kind fixed by config, on the test window. The champion is
     compared on the test rows it never trained on."""
+    import dataclasses
+
     import numpy as np
 
     from models.evaluate import classification_metrics, gate_decision
@@ -643,8 +698,17 @@ def gate(
         auc_interval=outcome.intervals["challenger"]["auc"] if outcome.kind == "rollrate" or first else None,
         baseline_evidence=None if evidence is None else evidence.where,
         first_model=first,
-        baseline_name="the book's default rate" if outcome.kind == "rollrate" else "the scorecard baseline",
+        baseline_name="the book's default rate"
+        if outcome.kind == "rollrate"
+        else "the roll-rate model"
+        if _no_test_window(outcome)
+        else "the scorecard baseline",
     )
+    if _no_test_window(outcome):
+        # every test_* line reads the inner folds' out-of-time rows: said in the decision itself
+        decision = dataclasses.replace(
+            decision, reasons=(decision.reasons[0], f"ok {NO_TEST_WINDOW}", *decision.reasons[1:])
+        )
     record_gate(
         logged.version,
         decision,

@@ -24,7 +24,12 @@ def _config(tmp_path: Path, **extra) -> Path:
     cfg = {
         "kind": "train",
         "project": str(ROOT / "conf" / "ews.yaml"),
-        "rollrate": {"challenge": True, "challenge_min_defaults": 15, "challenge_fold_defaults": 10},
+        "rollrate": {
+            "challenge": True,
+            "challenge_min_defaults": 15,
+            "challenge_fold_defaults": 10,
+            "all_labelled": False,
+        },
         **extra,
     }
     path = tmp_path / "train.yaml"

@@ -47,7 +47,9 @@ def test_the_silent_state_through_train_and_score(prefect_harness, mlflow_uri, t
                 "project": str(ROOT / "conf" / "ews.yaml"),
                 "snapshots": {"end": "2024-09-30"},
                 "evaluation": {"bootstrap_samples": 50},
-                "rollrate": {"silent": True},
+                # the roll-rate path: with rollrate.all_labelled (on since session 21) this book gets
+                # LightGBM fitted on every labelled month-end (tests/pipelines/test_train_all_labelled.py)
+                "rollrate": {"silent": True, "all_labelled": False},
             }
         )
     )

@@ -54,6 +54,17 @@ TRAIN_INVALID = {
         "rollrate.challenge_min_defaults 30",
         "split.min_defaults 30",
     ],
+    # s21-small: rollrate.all_labelled (on by default) and rollrate.challenge are two ways to do one thing
+    "train_challenge_and_all_labelled.yaml": [
+        "train_challenge_and_all_labelled.yaml",
+        "rollrate.challenge and rollrate.all_labelled are both true",
+        "keep one",
+    ],
+    "train_all_labelled_trees.yaml": [
+        "train_all_labelled_trees.yaml",
+        "rollrate.all_labelled_trees [0, 50]",
+        "tree counts >= 1",
+    ],
     # session 18: an empty list passed `ews config check` (the silent state reads the last edge)
     "train_rollrate_no_edges.yaml": [
         "train_rollrate_no_edges.yaml",

@@ -1,0 +1,122 @@
+"""A small book's LightGBM fitted on every labelled month-end (``models.smallbook.all_labelled_*``,
+``rollrate.all_labelled``): the session-21 rule on hand-built fold figures, the inner folds, and that
+no fold's model reads a label that was not known at the fold's first month-end."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.smallbook import all_labelled_folds, all_labelled_rule, inner_folds, known_at
+from models.train import LGBMParams, TrainParams
+
+
+@pytest.mark.parametrize(
+    ("diff", "defaults", "expected", "says"),
+    [
+        (-0.00005, 25, "feature", "LightGBM has the lower pooled fold log-loss (-0.00005)"),
+        (-0.01, 80, "feature", "LightGBM has the lower pooled fold log-loss (-0.01000)"),
+        # the floor: 24 defaults are too few whatever the log-loss says
+        (-0.01, 24, "rollrate", "the inner folds hold 24 defaults, fewer than 25"),
+        (-0.01, 0, "rollrate", "the inner folds hold 0 defaults, fewer than 25"),
+        # a tie is not lower
+        (0.0, 40, "rollrate", "LightGBM's pooled fold log-loss is not lower (+0.00000)"),
+        (+0.002, 40, "rollrate", "LightGBM's pooled fold log-loss is not lower (+0.00200)"),
+    ],
+)
+def test_the_rule_on_hand_built_fold_figures(diff, defaults, expected, says) -> None:
+    choice, reason = all_labelled_rule(diff, defaults, 25)
+    assert choice == expected
+    assert reason.startswith(says), reason
+
+
+def _ends(n: int) -> list[pd.Timestamp]:
+    return [pd.Timestamp(t) for t in pd.date_range("2023-01-31", periods=n, freq="ME")]
+
+
+def test_inner_folds_are_the_last_labelled_month_ends_in_consecutive_groups() -> None:
+    ends = _ends(8)
+    frame = pd.DataFrame({"as_of": ends, "label": pd.array([0, 1, 0, 0, 1, 0, None, None], dtype="Int64")})
+    # labelled: Jan..Jun 2023; the last 5 in folds of 2: [Feb, Mar], [Apr, May], [Jun]
+    assert inner_folds(frame, 5, 2) == [[ends[1], ends[2]], [ends[3], ends[4]], [ends[5]]]
+    assert inner_folds(frame, 6, 3) == [ends[0:3], ends[3:6]]
+
+
+def test_known_at_masks_every_label_whose_horizon_ends_after_the_cut() -> None:
+    ends = _ends(6)
+    frame = pd.DataFrame(
+        {"as_of": ends, "label": pd.array([1] * 6, dtype="Int64"), "horizon_observed": [True] * 6}
+    )
+    past = known_at(frame, ends[4], 90)  # 2023-05-31: Jan..Feb known (+90 d <= May 31), Mar..May not
+    assert list(past["as_of"]) == ends[:5]
+    assert past["label"].notna().tolist() == [True, True, False, False, False]
+    assert past["horizon_observed"].tolist() == [True, True, False, False, False]
+
+
+def _synthetic(seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    ends, debtors = _ends(16), 300
+    parts = []
+    for t in ends:
+        x1, x2 = rng.normal(size=debtors), rng.normal(size=debtors)
+        p = 1 / (1 + np.exp(-(-2.5 + 1.2 * x1 - 0.6 * x2)))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "debtor_id": [f"D{i:03d}" for i in range(debtors)],
+                    "as_of": t,
+                    "x1": x1,
+                    "x2": x2,
+                    "segment": rng.choice(["a", "b"], debtors),
+                    "label": pd.array((rng.random(debtors) < p).astype(int), dtype="Int64"),
+                    "horizon_observed": True,
+                }
+            )
+        )
+    frame = pd.concat(parts, ignore_index=True)
+    last = frame["as_of"] > ends[-4]  # the last 3 month-ends: horizon not over yet
+    frame.loc[last, "label"] = pd.NA
+    frame.loc[last, "horizon_observed"] = False
+    return frame
+
+
+PARAMS = TrainParams(lgbm=LGBMParams(min_child_samples=20), categorical=("segment",), horizon_days=90)
+
+
+def test_no_fold_reads_a_label_unknown_at_its_first_month_end() -> None:
+    frame = _synthetic()
+    rows, folds = all_labelled_folds(frame, PARAMS, 6, 2, trees=(25, 50))
+    assert len(folds) == 3 and rows.groupby("fold")["as_of"].nunique().tolist() == [2, 2, 2]
+    first = folds[-1][0]
+    last_fold = rows["fold"] == 2
+    # flip every label of the two month-ends before the last fold's first one (their 90-day horizon
+    # ends after it): the last fold's scores must not move
+    unknown = (frame["as_of"] < first) & (frame["as_of"] + pd.Timedelta(days=90) > first)
+    assert frame.loc[unknown, "as_of"].nunique() == 2
+    flipped = frame.copy()
+    flipped.loc[unknown, "label"] = 1 - flipped.loc[unknown, "label"]
+    again, _ = all_labelled_folds(flipped, PARAMS, 6, 2, trees=(25, 50))
+    for n in (25, 50):
+        np.testing.assert_array_equal(
+            again.loc[last_fold, f"pd_feature_{n}"].to_numpy(),
+            rows.loc[last_fold, f"pd_feature_{n}"].to_numpy(),
+        )
+    # ... while flipping labels that were known at it does move them (the check can fail)
+    known = frame["as_of"] + pd.Timedelta(days=90) <= first
+    moved = frame.copy()
+    moved.loc[known, "label"] = 1 - moved.loc[known, "label"]
+    other, _ = all_labelled_folds(moved, PARAMS, 6, 2, trees=(25,))
+    assert not np.allclose(other.loc[last_fold, "pd_feature_25"], rows.loc[last_fold, "pd_feature_25"])
+
+
+def test_a_fold_model_scores_at_each_tree_count_of_one_fit() -> None:
+    frame = _synthetic(1)
+    rows, _ = all_labelled_folds(frame, PARAMS, 4, 2, trees=(10, 40))
+    # fewer trees: less spread away from the base rate
+    assert rows["pd_feature_10"].std() < rows["pd_feature_40"].std()
+    wider = dataclasses.replace(PARAMS, pd_floor=0.2, pd_ceiling=0.3)
+    clipped, _ = all_labelled_folds(frame, wider, 4, 2, trees=(40,))
+    assert clipped["pd_feature_40"].between(0.2, 0.3).all()
