@@ -593,3 +593,34 @@ def pd_isna(value: object) -> bool:
     import pandas as pd
 
     return bool(pd.isna(value))
+
+
+def test_conversion_into_a_three_decimal_reporting_currency_keeps_the_mills(tmp_path: Path) -> None:
+    """150 USD at 0.30712 KWD is 46.068 KWD (by hand): rounded to cents it was 46.07, and the payment of
+    the same 150 USD converted alike, so only the third decimal tells the two apart."""
+    (tmp_path / "ews.yaml").write_text(
+        "kind: project\ncurrency:\n  reporting: KWD\n  rates: {USD: 0.30712}\n", encoding="utf-8"
+    )
+    files = {
+        "debtors": tmp_path / "deb.csv",
+        "invoices": tmp_path / "inv.csv",
+        "payments": tmp_path / "pay.csv",
+    }
+    files["debtors"].write_text("debtor_id,name\nD1,Acme\n", encoding="utf-8")
+    files["invoices"].write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount,currency\n"
+        "I1,D1,2024-01-01,2024-01-31,10,KWD\n"
+        "I2,D1,2024-02-01,2024-03-02,150,USD\n"
+        "I3,D1,2024-02-05,2024-03-06,7,USD\n",
+        encoding="utf-8",
+    )
+    files["payments"].write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I2,2024-02-20,100\n", encoding="utf-8"
+    )
+    code, text, manifest = _run(tmp_path, files, "--project-config", str(tmp_path / "ews.yaml"))
+    assert code == 0, text
+    p = read_portfolio(tmp_path / "out")
+    # 150 x 0.30712 = 46.068; 7 x 0.30712 = 2.14984 -> 2.150; 100 x 0.30712 = 30.712
+    assert p.invoices.set_index("invoice_id")["amount"].to_dict() == {"I1": 10.0, "I2": 46.068, "I3": 2.15}
+    assert p.payments.set_index("payment_id")["amount"].to_dict() == {"P1": 30.712}
+    assert manifest["currency"]["reporting"] == "KWD"
