@@ -346,19 +346,26 @@ def all_labelled_folds(
     """The inner rolling-origin folds of :func:`inner_folds`: for each, :class:`AllLabelledFit` on
     the rows and labels known at the fold's first month-end (:func:`known_at`, ``params.horizon_days``)
     scores the fold's labelled rows at every tree count of ``trees``. Returns the pooled rows
-    (``fold``, ``debtor_id``, ``as_of``, ``y``, ``pd_feature_<trees>``) and the folds."""
+    (``fold``, ``debtor_id``, ``as_of``, ``y``, ``pd_feature_<trees>``) and the folds. A fold whose
+    first month-end knows no label of each kind yet (a short history: the first labelled month-ends
+    come less than a horizon after the first snapshot) has nothing to fit on and is left out."""
     keys = ["debtor_id", "as_of"]
-    folds = inner_folds(frame, months, per_fold)
-    parts = []
-    for k, ends in enumerate(folds):
+    columns = ["fold", *keys, "y", *[f"pd_feature_{n}" for n in trees]]
+    parts, kept = [], []
+    for ends in inner_folds(frame, months, per_fold):
+        known = known_at(frame, ends[0], params.horizon_days)
+        if known["label"].dropna().nunique() < 2:
+            continue
         part = frame[frame["as_of"].isin(ends) & frame["label"].notna()]
-        entry = part[keys].assign(fold=k, y=part["label"].astype(int).to_numpy())
-        fitted = AllLabelledFit.fit(known_at(frame, ends[0], params.horizon_days), params, max(trees))
+        entry = part[keys].assign(fold=len(kept), y=part["label"].astype(int).to_numpy())
+        fitted = AllLabelledFit.fit(known, params, max(trees))
         for n in trees:
             entry[f"pd_feature_{n}"] = fitted.predict(part, n)
         parts.append(entry)
-    rows = pd.concat(parts, ignore_index=True)
-    return rows[["fold", *keys, "y", *[f"pd_feature_{n}" for n in trees]]], folds
+        kept.append(ends)
+    if not parts:
+        return pd.DataFrame(columns=columns), kept
+    return pd.concat(parts, ignore_index=True)[columns], kept
 
 
 def all_labelled_rule(logloss_diff: float, fold_defaults: int, min_fold_defaults: int) -> tuple[str, str]:
@@ -413,7 +420,8 @@ def all_labelled_choice(
         return SmallBookChoice(
             "rollrate",
             f"only the roll-rate model was tried: the last {months} labelled month-ends give "
-            f"{len(folds)} inner fold(s) with {n_def} defaults among {len(y):,} rows, nothing to compare on",
+            f"{len(folds)} inner fold(s) with labels of both kinds known at their first month-end, with "
+            f"{n_def} defaults among {len(y):,} rows, nothing to compare on",
             True,
             min_fold_defaults,
             feature_kind="lightgbm",

@@ -91,3 +91,63 @@ def test_whole_thousands_with_a_currency_sign_or_in_parentheses_are_quarantined(
     reasons = result.quarantine["invoices"].set_index("invoice_id")["reason"].to_dict()
     assert reasons["RE-1003"] == reasons["RE-1004"] == "thousands_as_decimal:amount", reasons
     assert result.portfolio.invoices["amount"].tolist() == [750.0]
+
+
+# ---------------------------------------------------------------- rollrate.all_labelled on a short history
+
+
+def _months_frame(n_ends: int, debtors: int = 200, seed: int = 0) -> pd.DataFrame:
+    """A modelling frame of ``n_ends`` month-ends from 2023-01-31, two features, labels drawn from a
+    logistic model; the last 3 month-ends unlabelled (their 90-day horizon is not over)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    ends = pd.date_range("2023-01-31", periods=n_ends, freq="ME")
+    parts = []
+    for t in ends:
+        x1, x2 = rng.normal(size=debtors), rng.normal(size=debtors)
+        p = 1 / (1 + np.exp(-(-2.0 + 1.2 * x1 - 0.6 * x2)))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "debtor_id": [f"D{i:03d}" for i in range(debtors)],
+                    "as_of": t,
+                    "x1": x1,
+                    "x2": x2,
+                    "label": pd.array((rng.random(debtors) < p).astype(int), dtype="Int64"),
+                    "horizon_observed": True,
+                }
+            )
+        )
+    frame = pd.concat(parts, ignore_index=True)
+    last = frame["as_of"] > ends[-4]
+    frame.loc[last, "label"] = pd.NA
+    frame.loc[last, "horizon_observed"] = False
+    return frame
+
+
+def test_all_labelled_leaves_out_folds_with_nothing_known_yet_instead_of_failing_the_training() -> None:
+    """A small book with 10 month-ends (Jan..Oct 2023): Jan..Jul labelled, the inner folds are the
+    last 6 labelled month-ends, [Feb, Mar], [Apr, May], [Jun, Jul]. At Feb 28 and at Apr 30 no label
+    is known yet (Jan 31 + 90 d is May 1); at Jun 30 January's, February's and March's are (Mar 31 +
+    90 d is Jun 29). On main the first fold's LightGBM was fitted on no labelled row and raised "no usable
+    feature columns: all candidates are constant or empty (... 'all null')", which failed `ews train`
+    (a 600 x 13 stress book, exit 2) where 5f5473c trained the roll-rate model. Now the folds without
+    labels of both kinds known at their start are left out: one fold remains, so the roll-rate model
+    is kept and the reason says why; a 16-month-end frame keeps all three folds (guard)."""
+    from models.rollrate import RollRateParams
+    from models.smallbook import all_labelled_choice, all_labelled_folds
+    from models.train import LGBMParams, TrainParams
+
+    params = TrainParams(lgbm=LGBMParams(min_child_samples=20), categorical=(), horizon_days=90)
+    short = _months_frame(10)
+    rows, folds = all_labelled_folds(short, params, 6, 2, trees=(25,))
+    assert [[t.strftime("%Y-%m-%d") for t in f] for f in folds] == [["2023-06-30", "2023-07-31"]]
+    assert rows["fold"].unique().tolist() == [0] and rows["as_of"].nunique() == 2
+    assert len(rows) == 400
+    choice = all_labelled_choice(short, params, RollRateParams(), trees=(25,))
+    assert choice.choice == "rollrate" and choice.floor
+    assert "give 1 inner fold(s) with labels of both kinds known at their first month-end" in choice.reason
+
+    rows, folds = all_labelled_folds(_months_frame(16), params, 6, 2, trees=(25,))
+    assert len(folds) == 3 and rows["fold"].unique().tolist() == [0, 1, 2]
