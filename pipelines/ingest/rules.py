@@ -503,14 +503,15 @@ def net_reversals(typed: dict[str, pd.DataFrame], masks: dict[str, dict[str, np.
     debtor[sub] = pay["debtor_id"].iloc[sub].astype("string").fillna("").to_numpy(dtype=object)
     invoice[sub] = pay["invoice_id"].iloc[sub].astype("string").fillna("").to_numpy(dtype=object)
     day = pay["paid_on"].to_numpy(dtype="datetime64[ns]")
-    cents = np.round(np.abs(np.nan_to_num(amount)) * 100).astype(np.int64)
+    # matched in thousandths: a dinar refund of 12.344 does not cancel a payment of 12.345
+    mills = np.round(np.abs(np.nan_to_num(amount)) * 1000).astype(np.int64)
     open_: dict[tuple[Any, Any, int], list[int]] = {}
     for row in np.flatnonzero(ok)[np.argsort(day[ok], kind="stable")]:
-        open_.setdefault((debtor[row], invoice[row], int(cents[row])), []).append(int(row))
+        open_.setdefault((debtor[row], invoice[row], int(mills[row])), []).append(int(row))
     reversed_ = np.zeros(n, dtype=bool)
     matched = np.zeros(n, dtype=bool)
     for row in reversal[np.argsort(day[reversal], kind="stable")]:
-        rows = open_.get((debtor[row], invoice[row], int(cents[row])), [])
+        rows = open_.get((debtor[row], invoice[row], int(mills[row])), [])
         earlier = [r for r in rows if day[r] <= day[row]]
         if earlier:
             rows.remove(earlier[-1])

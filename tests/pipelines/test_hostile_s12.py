@@ -88,3 +88,35 @@ def test_a_bounced_payment_leaves_its_invoice_open(tmp_path: Path) -> None:
     assert result.portfolio.payments["payment_id"].tolist() == ["P3"]
     feats = build_features(result.portfolio, ["2024-03-31"]).set_index("debtor_id")
     assert feats.loc["D1", "dpd_current_max"] == 56
+
+
+def test_a_dinar_reversal_matches_to_the_fils(tmp_path: Path) -> None:
+    """KWD counts thousandths (fils): -12.344 is no reversal of a payment of 12.345 (matched in whole
+    cents both were 1,234 and P1 was cancelled); -7.250 does reverse P3's 7.250."""
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount,currency\n"
+        "I1,D1,2024-01-05,2024-02-04,20.500,KWD\n"
+        "I2,D1,2024-01-06,2024-02-05,7.250,KWD\n"
+    )
+    (tmp_path / "payments.csv").write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\n"
+        "P1,D1,I1,2024-01-10,12.345\n"
+        "P2,D1,I1,2024-01-20,-12.344\n"
+        "P3,D1,I2,2024-01-21,7.250\n"
+        "P4,D1,I2,2024-01-22,-7.250\n"
+    )
+    files = {t: tmp_path / f"{t}.csv" for t in ("invoices", "payments")}
+    source = SourceConfig(
+        name="files",
+        rules=RulesConfig(data_docs=False),
+        tables={t: FileSource(path=p) for t, p in files.items()},
+    )
+    result = ingest_source(source, None, as_of=dt.date(2024, 3, 31))
+    pay = result.manifest["tables"]["payments"]
+    assert pay["rows_in"] == 4 == pay["rows_accepted"] + pay["rows_quarantined"]
+    accepted = result.portfolio.payments.set_index("payment_id")["amount"].to_dict()
+    assert accepted == {"P1": 12.345}
+    reasons = dict(
+        zip(result.quarantine["payments"]["payment_id"], result.quarantine["payments"]["reason"], strict=True)
+    )
+    assert reasons == {"P2": "reversal_unmatched", "P3": "reversed_payment", "P4": "reversal"}
