@@ -151,3 +151,32 @@ def test_all_labelled_leaves_out_folds_with_nothing_known_yet_instead_of_failing
 
     rows, folds = all_labelled_folds(_months_frame(16), params, 6, 2, trees=(25,))
     assert len(folds) == 3 and rows["fold"].unique().tolist() == [0, 1, 2]
+
+
+# ---------------------------------------------------------------- the 90 % of ingest.decimals (a guard)
+
+
+def test_a_column_is_suspect_only_when_nine_in_ten_of_its_dotted_amounts_have_the_shape(
+    tmp_path: Path,
+) -> None:
+    """Guard (passes on main; a mutation of ingest.decimals.MIN_SHARE from 0.9 to 0.6 survived every
+    session-21 test): 10 EUR invoices under values.decimal '.', all written with a dot. 8 like 1.500
+    and 2 like 12.50 (80 %): a genuine 2-decimal column with round amounts, nothing quarantined,
+    10 = 10 + 0. 9 like 1.500 and 1 like 12.50 (90 %): the 9 are quarantined thousands_as_decimal,
+    10 = 1 + 9."""
+    from hostile_sources import ingest_config
+
+    config = (
+        "kind: source\nname: shares\nrules: {{data_docs: false}}\nvalues: {{decimal: '.'}}\n"
+        "tables:\n  invoices:\n    path: {path}\n"
+    )
+    for shaped, expected in ((8, (10, 0, {})), (9, (1, 9, {"thousands_as_decimal:amount": 9}))):
+        lines = ["invoice_id,debtor_id,issue_date,due_date,amount,currency"]
+        for i in range(10):
+            amount = f"{i + 1}.500" if i < shaped else f"{i + 1}2.50"
+            lines.append(f"I{i},D1,2024-09-{i + 1:02d},2024-10-{i + 1:02d},{amount},EUR")
+        folder = tmp_path / str(shaped)
+        folder.mkdir()
+        result = ingest_config(folder, "\n".join(lines) + "\n", config, name="invoices.csv")
+        t = result.manifest["tables"]["invoices"]
+        assert (t["rows_accepted"], t["rows_quarantined"], t["reasons"]) == expected, (shaped, t)
