@@ -169,6 +169,21 @@ def _refuse_header_only_ledger(tables: dict[str, Any], limit: int) -> None:
             "ingest refused: " + "; ".join(lines) + ". A ledger needs both tables: export the empty one "
             "again (a cut-off or filtered export?). Nothing was written."
         )
+    debtors, invoices = tables.get("debtors"), tables.get("invoices")
+    if (
+        debtors
+        and invoices
+        and debtors["rows_in"] == 0
+        and invoices["rows_in"] >= limit
+        and debtors.get("input") != invoices.get("input")
+    ):
+        # every invoice would be unknown_debtor, and the refusal blamed the debtor_id mappings
+        raise TableError(
+            f"ingest refused: debtors: {debtors['input']} has a header but no rows, while invoices has "
+            f"{invoices['rows_in']:,} rows ({invoices['input']}), so every invoice would name an unknown "
+            "debtor. Export the customer master again (a cut-off or filtered export?), or leave the debtors "
+            "table out: the debtors are then taken from the invoices. Nothing was written."
+        )
 
 
 def spelling_key(ids: Any) -> Any:

@@ -196,6 +196,16 @@ TABLE_ERRORS: dict[str, tuple[dict[str, str], list[str]]] = {
             "Nothing was written",
         ],
     ),
+    # s21-chaos: the refusal said "no debtor id matches the debtors table: check both debtor_id mappings"
+    "header_only_debtors_beside_invoices": (
+        {"debtors": "deb_header_only.csv", "invoices": "inv_ten_rows.csv"},
+        [
+            "debtors:",
+            "deb_header_only.csv has a header but no rows, while invoices has 10 rows",
+            "leave the debtors table out",
+            "Nothing was written",
+        ],
+    ),
     "blank_header_line": ({"invoices": "inv_blank_header.csv"}, ["inv_blank_header.csv has no header line"]),
     "not_parquet": (
         {"invoices": "not_parquet.parquet"},
