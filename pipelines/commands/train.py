@@ -90,11 +90,7 @@ def register(app: typer.Typer) -> None:
             )
         console.print(table)
         console.print(f"challenger: {result.selection}")
-        test, cal = result.plan["test"], result.plan["calibration"]
-        console.print(
-            f"test window {test[0]}..{test[-1]} ({len(test)} snapshots); calibration {cal[0]}..{cal[-1]}; "
-            "the registered model is refitted on every labelled snapshot"
-        )
+        console.print(windows_line(result.plan))
         if result.dropped:
             console.print(f"[yellow]dropped features[/]: {result.dropped}")
         console.print(f"collections queue key: {result.queue_key_reason}")
@@ -106,6 +102,23 @@ def register(app: typer.Typer) -> None:
             console.print(f"  - {reason}")
         print_no_champion(console, result)
         train_paydate_step(console, data, config, raw, engine, scheduler)
+
+
+def windows_line(plan: dict[str, list[str]]) -> str:
+    """The line under the metrics table: the test and calibration windows, or, for a small book's
+    LightGBM fitted on every labelled month-end (no calibration window, ``rollrate.all_labelled``),
+    that its test_* figures are the inner folds' out-of-time month-ends (an empty calibration window
+    raised IndexError after the model was registered, and the payment-date model was never trained)."""
+    test, cal = plan["test"], plan.get("calibration") or []
+    if not cal:
+        return (
+            f"no test window: every test_* figure is the inner folds' out-of-time month-ends {test[0]}..{test[-1]} "
+            f"({len(test)}); the registered model is LightGBM fitted on every labelled snapshot, no calibrator"
+        )
+    return (
+        f"test window {test[0]}..{test[-1]} ({len(test)} snapshots); calibration {cal[0]}..{cal[-1]}; "
+        "the registered model is refitted on every labelled snapshot"
+    )
 
 
 def check_payments(data: Path) -> None:

@@ -97,6 +97,15 @@ def test_lightgbm_on_every_labelled_month_end_ships_gates_on_the_folds_and_expla
     assert "no test window" in mine[mine["event"] == "challenger"]["reason"].iloc[0]
     loaded = load_model_version("champion", "ews-pd")
     assert loaded.kind == "lightgbm"
+    # `ews train`'s line under the table: no calibration window here (it raised IndexError after the
+    # model was registered, so the payment-date model was never trained)
+    from pipelines.commands.train import windows_line
+
+    assert result.plan["calibration"] == []
+    assert windows_line(result.plan) == (
+        "no test window: every test_* figure is the inner folds' out-of-time month-ends 2024-04-30..2024-09-30 "
+        "(6); the registered model is LightGBM fitted on every labelled snapshot, no calibrator"
+    )
 
     cfg = tmp_path / "nightly.yaml"
     cfg.write_text(f"kind: nightly\nproject: {ROOT / 'conf' / 'ews.yaml'}\nreport:\n  waterfalls: 2\n")
