@@ -489,18 +489,37 @@ def _scope_differs(t: dict[str, Any]) -> list[str]:
     ]
 
 
+REASON_TAD = "thousands_as_decimal"
+
+
+def _separators(info: dict[str, Any]) -> tuple[str, str, str]:
+    """The decimal separator the suspect amounts were read with, the other one, and the examples as
+    read (``row 1 '1.500' (read 1.5, meant 1500)``) of one ``thousands_as_decimal`` column entry."""
+    sep = next((s for _r, s in info.get("examples", []) if s), "1.500")
+    d = "," if "," in sep else "."
+    shown = ", ".join(
+        f"row {r} {s!r} (read {float(s.replace(d, '.')):g}, meant {s.replace(d, '')})"
+        for r, s in info.get("examples", [])
+    )
+    return d, ("." if d == "," else ","), shown
+
+
+def _cleared_thousands(info: dict[str, Any]) -> str:
+    """The fix for values cleared ``thousands_as_decimal`` (an optional attribute, rows kept)."""
+    d, other, shown = _separators(info)
+    return (
+        f"They look like whole amounts grouped by thousands read as decimals ({shown}): set values.decimal: "
+        f"{other!r} and values.thousands: {d!r} in the source config and ingest again (amounts in a 3-decimal "
+        "currency, KWD, BHD, ...: map the currency column or set default_currency). "
+    )
+
+
 def _thousands_as_decimal(name: str, reason: str, n: int, t: dict[str, Any]) -> str:
     """Rows quarantined ``thousands_as_decimal:<column>`` (:mod:`pipelines.ingest.decimals`): the
     column, how many of its amounts have the shape, examples as read, and the fix."""
     column = reason.split(":", 1)[1]
     info = (t.get("thousands_as_decimal") or {}).get(column, {})
-    sep = next((s for _r, s in info.get("examples", []) if s), "1.500")
-    d = "," if "," in sep else "."
-    other = "." if d == "," else ","
-    shown = ", ".join(
-        f"row {r} {s!r} (read {float(s.replace(d, '.')):g}, meant {s.replace(d, '')})"
-        for r, s in info.get("examples", [])
-    )
+    d, other, shown = _separators(info)
     return (
         f"{name}.{column} (column {t.get('columns', {}).get(column, column)!r} of {t.get('input', '?')}): {n:,} "
         f"row(s) quarantined ({reason}): {info.get('rows', n):,} of the "
@@ -572,9 +591,15 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
                 )
         for column, entry in t.get("values_cleared", {}).items():
             reasons = ", ".join(f"{k} ({v})" for k, v in entry["reasons"].items())
+            grouped = (t.get("thousands_as_decimal") or {}).get(column)
             out.append(
                 f"{name}.{column}: {entry['rows']:,} invalid value(s) cleared, rows kept ({reasons}; "
-                f"first source rows {entry['first_source_rows']}). Set rules.optional_attributes: "
-                "quarantine to reject such rows instead."
+                f"first source rows {entry['first_source_rows']}). "
+                + (
+                    _cleared_thousands(grouped)
+                    if grouped and f"{REASON_TAD}:{column}" in entry["reasons"]
+                    else ""
+                )
+                + "Set rules.optional_attributes: quarantine to reject such rows instead."
             )
     return out

@@ -180,3 +180,32 @@ def test_a_column_is_suspect_only_when_nine_in_ten_of_its_dotted_amounts_have_th
         result = ingest_config(folder, "\n".join(lines) + "\n", config, name="invoices.csv")
         t = result.manifest["tables"]["invoices"]
         assert (t["rows_accepted"], t["rows_quarantined"], t["reasons"]) == expected, (shaped, t)
+
+
+def test_credit_limits_cleared_as_whole_thousands_say_the_fix(tmp_path: Path) -> None:
+    """A euro book's debtors file (no currency column) with credit limits 5.000 and 12.500 under
+    values.decimal '.': ingest.decimals finds the shape (2 of 2 dotted values) and, credit_limit
+    being an optional attribute (rules.optional_attributes: clear, the default), clears both values and
+    keeps the rows. On main the warning was the generic one ("2 invalid value(s) cleared, rows kept
+    (thousands_as_decimal:credit_limit (2); ...). Set rules.optional_attributes: quarantine to reject
+    such rows instead."), which names no fix for the numbers. Now it also says the values look like
+    whole amounts grouped by thousands (5.000 read 5, meant 5000) and to set values.decimal ',' and
+    values.thousands '.' (or map a 3-decimal currency)."""
+    from pipelines.ingest import ingest_source
+
+    (tmp_path / "debtors.csv").write_text(
+        "debtor_id,name,credit_limit\nD1,Nord GmbH,5.000\nD2,Sued AG,12.500\n"
+    )
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount,currency\n"
+        "I1,D1,2024-09-01,2024-10-01,1500.00,EUR\nI2,D2,2024-09-02,2024-10-02,12000.00,EUR\n"
+    )
+    source = _files_source({"debtors": tmp_path / "debtors.csv", "invoices": tmp_path / "invoices.csv"})
+    result = ingest_source(source, None, as_of=AS_OF)
+    d = result.manifest["tables"]["debtors"]
+    assert (d["rows_in"], d["rows_accepted"], d["rows_quarantined"]) == (2, 2, 0)
+    assert result.portfolio.debtors["credit_limit"].isna().all()
+    (warning,) = [w for w in result.manifest["warnings"] if w.startswith("debtors.credit_limit:")]
+    assert "2 invalid value(s) cleared, rows kept" in warning, warning
+    assert "row 1 '5.000' (read 5, meant 5000)" in warning, warning
+    assert "values.decimal: ',' and values.thousands: '.'" in warning, warning
