@@ -77,7 +77,10 @@ def register(app: typer.Typer) -> None:
         table.add_column(f"challenger: {result.kind}", justify="right")
         table.add_column("95% interval (debtors)", justify="right")
         table.add_column("LightGBM", justify="right")
-        table.add_column("scorecard", justify="right")
+        # a small book's LightGBM fitted on every labelled month-end is compared with the roll-rate model
+        table.add_column(
+            "scorecard" if result.plan.get("calibration") else "roll-rate model", justify="right"
+        )
         lgbm = result.lightgbm_metrics or {}
         for key, value in result.metrics.items():
             low_high = f"{ci[key][0]:.4f}..{ci[key][1]:.4f}" if key in ci else ""

@@ -248,6 +248,18 @@ def fold_queue_rows(
     return (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()), skipped
 
 
+def _where(outcome: Any) -> str:
+    """The rows of ``outcome.test`` in words: a small book's LightGBM fitted on every labelled
+    month-end (``rollrate.all_labelled``) has no test window, its ``test`` is the inner folds."""
+    from pipelines.flows.train import _no_test_window
+
+    return (
+        "the inner folds' out-of-time month-ends (no test window)"
+        if _no_test_window(outcome)
+        else "the test window"
+    )
+
+
 def queue_key_evidence(
     outcome: Any, dataset: pd.DataFrame, book: Any, cfg: Any, project: Any, engine: Any = None
 ) -> Any:
@@ -287,7 +299,9 @@ def queue_key_evidence(
     else:
         rows = window_queue_rows(test, dataset, queue_cfg)
         pay = pay_pd_at(book, [pd.Timestamp(d) for d in dates], loaded, definition, engine)
-        window = choose_key(rows.merge(pay, on=["as_of", "debtor_id"], how="left"), **rule)
+        window = choose_key(
+            rows.merge(pay, on=["as_of", "debtor_id"], how="left"), where=_where(outcome), **rule
+        )
     pooled, skipped = fold_queue_rows(outcome, dataset, book, cfg, definition, queue_cfg, engine, models)
     if not pooled.empty and pooled["fold"].nunique() >= 2:
         left_out = f" (left out: {'; '.join(skipped)})" if skipped else ""

@@ -60,6 +60,11 @@ def test_lightgbm_on_every_labelled_month_end_ships_gates_on_the_folds_and_expla
     assert result.selection.startswith("small book: ") and "split.min_defaults 30" in result.selection
     assert "LightGBM fitted on every labelled month-end" in result.selection
     assert "no test window" in result.selection
+    # the queue key's evidence is named as the folds, not "the test window" (s21-firstsmall)
+    assert "the inner folds' out-of-time month-ends (no test window)" in result.queue_key_reason, (
+        result.queue_key_reason
+    )
+    assert "test window (" not in result.queue_key_reason
     client = MlflowClient()
     mv = client.get_model_version("ews-pd", result.version)
     run = client.get_run(mv.run_id)
