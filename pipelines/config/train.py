@@ -282,6 +282,16 @@ class RollRateConfig(ConfigModel):
     protocol (``split.min_defaults`` per window). Below its own minimum the book is refused."""
 
     enabled: bool = Field(True, description="use the roll-rate model when the windows cannot be filled")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _challenge_alone_keeps_its_meaning(cls, data: Any) -> Any:
+        # a config written before session 21 with `challenge: true` (and no all_labelled) asked for the
+        # session-17 comparison: it gets it, not an error on upgrade; both set true is still refused
+        if isinstance(data, dict) and data.get("challenge") is True and "all_labelled" not in data:
+            return {**data, "all_labelled": False}
+        return data
+
     dpd_edges: tuple[int, ...] = Field(
         (30, 60),
         description="upper edges (days) of the past-due buckets below the default threshold: 1-30, 31-60, 61-89",

@@ -153,3 +153,13 @@ def test_paydate_section_reaches_the_flow_and_the_model() -> None:
     assert got["test"] == ["2024-12-31", "2025-01-31"]
     assert got["eval_train"] == ["2024-08-31", "2024-09-30", "2024-10-31", "2024-11-30"]
     assert got["final_train"] == ["2025-02-28", "2025-03-31", "2025-04-30", "2025-05-31"]
+
+
+def test_challenge_alone_still_means_the_session_17_comparison(tmp_path: Path) -> None:
+    """A train config of session 20 with `rollrate: {challenge: true}` was refused after 31e3b06 turned
+    rollrate.all_labelled on by default; it now loads with all_labelled off (its author's choice)."""
+    path = tmp_path / "train.yaml"
+    path.write_text("kind: train\nrollrate:\n  challenge: true\n", encoding="utf-8")
+    rr = load_config(path, TrainConfig).rollrate
+    assert (rr.challenge, rr.all_labelled) == (True, False)
+    assert TrainConfig().rollrate.all_labelled is True and TrainConfig().rollrate.challenge is False
