@@ -544,8 +544,8 @@ class GateDecision:
     summary: str = ""
 
 
-def _plain(reason: str, challenger: Mapping[str, float]) -> str:
-    """One failed or warned check in plain words."""
+def _plain(reason: str, challenger: Mapping[str, float], where: str = "the test window") -> str:
+    """One failed or warned check in plain words (``where``: the rows the test_* figures read)."""
     if " test_auc " in f" {reason}":
         floor = re.search(r"min_auc (\d\.\d+)", reason)
         return (
@@ -555,7 +555,7 @@ def _plain(reason: str, challenger: Mapping[str, float]) -> str:
     if " test_ece " in f" {reason}":
         if challenger.get("default_rate", 0) > 0 and "mean_pd" in challenger:
             return (
-                f"its PDs missed the default rate of the test window (mean PD {float(challenger['mean_pd']):.2%} "
+                f"its PDs missed the default rate of {where} (mean PD {float(challenger['mean_pd']):.2%} "
                 f"vs {float(challenger['default_rate']):.2%} defaulted) by more than chance"
             )
         return "its PDs are further from the observed default rates than chance allows"
@@ -571,14 +571,18 @@ def _plain(reason: str, challenger: Mapping[str, float]) -> str:
 
 
 def decision_summary(
-    passed: bool, reasons: Sequence[str], challenger: Mapping[str, float], first_model: bool = False
+    passed: bool,
+    reasons: Sequence[str],
+    challenger: Mapping[str, float],
+    first_model: bool = False,
+    where: str = "the test window",
 ) -> str:
     """The decision in one plain sentence (``ews models history`` puts it before the checks), from
     the ``ok`` / ``WARN`` / ``FAIL`` reasons of a gate (this module's, or the payment-date gate's,
     ``pipelines.adapters.paydate_registry``). ``first_model``: there is no champion to stay (the
     registry adds how to accept the version)."""
-    warned = [_plain(r, challenger) for r in reasons if r.startswith("WARN ")]
-    failed = [_plain(r, challenger) for r in reasons if r.startswith("FAIL ")]
+    warned = [_plain(r, challenger, where) for r in reasons if r.startswith("WARN ")]
+    failed = [_plain(r, challenger, where) for r in reasons if r.startswith("FAIL ")]
     if not passed and first_model:
         return "Not promoted, and this book has no champion yet: " + "; ".join(failed) + "."
     if not passed:
@@ -620,6 +624,7 @@ def gate_decision(
     baseline_evidence: str | None = None,
     first_model: bool = False,
     baseline_name: str = "the scorecard baseline",
+    no_test_window: bool = False,
 ) -> GateDecision:
     """Decide whether the challenger may become champion.
 
@@ -713,6 +718,10 @@ def gate_decision(
         shipped = (
             "the shipped matrix is refitted on the moves of every month-end, the test window's included"
             if kind == "rollrate"
+            else "the shipped model is LightGBM fitted on every labelled month-end, the inner folds' "
+            "included, without a calibrator (rollrate.all_labelled): the level it missed on the folds is "
+            "not corrected"
+            if no_test_window
             else "the shipped model is refitted on every labelled snapshot, the test window included, with "
             "its own calibrator (calibration.oof_folds)"
         )
@@ -727,5 +736,7 @@ def gate_decision(
         reasons=tuple(reasons),
         challenger={k: float(v) for k, v in challenger.items()},
         champion=None if champion is None else {k: float(v) for k, v in champion.items()},
-        summary=decision_summary(ok, reasons, challenger, first_model),
+        summary=decision_summary(
+            ok, reasons, challenger, first_model, "the inner folds" if no_test_window else "the test window"
+        ),
     )

@@ -703,6 +703,7 @@ def gate(
         else "the roll-rate model"
         if _no_test_window(outcome)
         else "the scorecard baseline",
+        no_test_window=_no_test_window(outcome),
     )
     if _no_test_window(outcome):
         # every test_* line reads the inner folds' out-of-time rows: said in the decision itself

@@ -65,6 +65,12 @@ def test_lightgbm_on_every_labelled_month_end_ships_gates_on_the_folds_and_expla
         result.queue_key_reason
     )
     assert "test window (" not in result.queue_key_reason
+    # the first model's ECE warning names the folds and does not promise a calibrator this path lacks
+    assert "test window" not in result.gate_summary, result.gate_summary
+    warned = [r for r in result.gate_reasons if "promoted with the ECE warning" in r]
+    assert warned and all("without a calibrator" in r and "its own calibrator" not in r for r in warned), (
+        warned
+    )
     client = MlflowClient()
     mv = client.get_model_version("ews-pd", result.version)
     run = client.get_run(mv.run_id)
