@@ -251,11 +251,11 @@ def fold_queue_rows(
 def _where(outcome: Any) -> str:
     """The rows of ``outcome.test`` in words: a small book's LightGBM fitted on every labelled
     month-end (``rollrate.all_labelled``) has no test window, its ``test`` is the inner folds."""
-    from pipelines.flows.train import _no_test_window
+    from pipelines.flows.train import has_no_test_window
 
     return (
         "the inner folds' out-of-time month-ends (no test window)"
-        if _no_test_window(outcome)
+        if has_no_test_window(outcome)
         else "the test window"
     )
 

@@ -339,7 +339,7 @@ def all_labelled_small_book(
     )
 
 
-def _no_test_window(outcome: Any) -> bool:
+def has_no_test_window(outcome: Any) -> bool:
     """True for :func:`all_labelled_small_book`'s LightGBM (its ``test`` is the inner folds)."""
     choice = getattr(outcome, "small_book", None)
     return bool(getattr(choice, "all_labelled", False)) and choice.choice == "feature"
@@ -486,7 +486,7 @@ def log_and_register(
         return _log_rollrate(outcome, cfg, project, provenance, warnings, feed_reference)
     test = outcome.test
     y = test["y"].to_numpy()
-    if _no_test_window(outcome):
+    if has_no_test_window(outcome):
         curves = {
             "LightGBM (inner folds, uncalibrated)": test["pd"],
             "roll-rate (inner folds)": test["pd_baseline"],
@@ -547,7 +547,7 @@ def log_and_register(
             segments=outcome.segments,
             kind=outcome.kind,
             selection=outcome.selection,
-            no_test_window=NO_TEST_WINDOW if _no_test_window(outcome) else "",
+            no_test_window=NO_TEST_WINDOW if has_no_test_window(outcome) else "",
             intervals=outcome.intervals,
             trained_through=outcome.train_last_as_of.strftime("%Y-%m-%d")
             if outcome.train_last_as_of is not None
@@ -701,11 +701,11 @@ def gate(
         baseline_name="the book's default rate"
         if outcome.kind == "rollrate"
         else "the roll-rate model"
-        if _no_test_window(outcome)
+        if has_no_test_window(outcome)
         else "the scorecard baseline",
-        no_test_window=_no_test_window(outcome),
+        no_test_window=has_no_test_window(outcome),
     )
-    if _no_test_window(outcome):
+    if has_no_test_window(outcome):
         # every test_* line reads the inner folds' out-of-time rows: said in the decision itself
         decision = dataclasses.replace(
             decision, reasons=(decision.reasons[0], f"ok {NO_TEST_WINDOW}", *decision.reasons[1:])
