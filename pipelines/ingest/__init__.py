@@ -491,6 +491,10 @@ def table_entry(
         "repairs": raw.repairs,
         "validation": validation,
     }
+    malformed = getattr(raw, "malformed", None)
+    if malformed is not None and len(malformed) and (malformed["reason"] == "cut_last_line").any():
+        cut = malformed.loc[malformed["reason"] == "cut_last_line"].iloc[0]  # the file's last record
+        entry["cut_last_line"] = {"source_row": int(cut["source_row"]), "detail": str(cut["detail"])}
     if raw.filtered is not None:  # the input's row options left rows out: rows read = in + filtered
         # a payment split over the invoices its clearing cleared is one row read, several rows in
         added = (getattr(raw, "clearing", None) or {}).get("pieces_added", 0)

@@ -92,6 +92,7 @@ _EMPTY_HINTS: dict[str, str] = {
     "unknown_invoice": "no invoice id matches the invoices table: check both invoice_id mappings",
     "invoice_quarantined": "every invoice was rejected: see the invoices table first",
     "malformed_row": "rows do not split into the header's columns: check csv.delimiter and csv.quotechar",
+    "cut_last_line": "the file ends inside its last line: export it again",
 }
 
 
@@ -551,6 +552,12 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
             out += _scope_differs(t)
         out += _negated(name, t)
         out += _conflicting_ids(name, t)
+        if t.get("cut_last_line"):
+            cut = t["cut_last_line"]
+            out.append(
+                f"{name}: {t['input']} looks cut off: source row {cut['source_row']:,} was quarantined "
+                f"(cut_last_line; {cut['detail']}); see quarantine/{name}.csv"
+            )
         dups = t["reasons"].get("duplicate_row", 0)
         if t["rows_accepted"] and dups >= 10 and dups / t["rows_in"] > DUPLICATE_ROW_WARN_SHARE:
             out.append(

@@ -895,7 +895,13 @@ def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: 
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from pipelines.sources.read import _count_lines, _encoding_error, _has_empty_record
+    from pipelines.sources.read import (
+        _count_lines,
+        _encoding_error,
+        _has_empty_record,
+        _tail_lines,
+        cut_last_value,
+    )
     from pipelines.sources.read import header_lines as read_header_lines
 
     csv_opts, values = _options(source, spec)
@@ -909,6 +915,11 @@ def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: 
         lines, stray_cr = _count_lines(path, csv_opts.encoding)
         if lines is None or stray_cr:
             raise NotStreamable(table)
+        tail = _tail_lines(path, csv_opts.encoding, header_lines)
+        if tail is not None and cut_last_value(
+            tail, len(present), csv_opts.delimiter, csv_opts.quotechar, csv_opts.na_values
+        ):
+            raise NotStreamable(table)  # the line-by-line read quarantines the cut record
         expected = lines - header_lines
         bad: list[int | None] = []
 

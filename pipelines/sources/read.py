@@ -21,6 +21,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -379,9 +380,109 @@ def _header(path: Path, options: CsvOptions, label: str) -> list[str]:
     return names
 
 
+# A file cut while it was written or copied (a full disk, a transfer stopped early) ends inside a
+# record: the fields it lost are missing (a malformed row), but a cut inside the last field reads
+# as a value (`30.27` cut to `3`). Many exports end without a line break (the UCI file does), so
+# that alone is no defect: the last record is quarantined (``cut_last_line``) only when the file
+# ends without a line break AND its last value ends unlike the last field of each of the records
+# above it, which all end alike (see :func:`_end_form`).
+CUT_CHECK_ROWS = 100  # the records above the last one that show its column's form
+CUT_MIN_ROWS = 5  # fewer (non-empty) values above it: not judged
+
+
+def _end_form(value: str) -> str:
+    """The form of the end of a value: its last character that is not a digit (a letter as ``a``)
+    and a ``9`` per digit after it: ``30.27`` -> ``.99``, ``-5.00`` -> ``.99``, ``1,234.50`` ->
+    ``.99``, ``2025-06-30`` -> ``-99``, ``INV-0012`` -> ``-9999``, ``Acme GmbH`` -> ``a``;
+    digits only -> ``''``. A value cut short loses its end: ``3`` (``''``), ``30.2`` (``.9``),
+    ``2025-06-3`` (``-9``)."""
+    k = len(value)
+    while k and value[k - 1] in "0123456789":
+        k -= 1
+    if k == 0:
+        return ""
+    c = value[k - 1]
+    return ("a" if c.isalpha() else c) + "9" * (len(value) - k)
+
+
+def _last_field(line: str, ncols: int, delim: str, quote: str) -> str | None:
+    """The value of the last column in a plain line (no quote, the header's fields, trailing
+    delimiters allowed), stripped; None for any other line."""
+    if not line or quote in line:
+        return None
+    fields = line.split(delim)
+    if len(fields) < ncols or any(f.strip() for f in fields[ncols:]):
+        return None
+    return fields[ncols - 1].strip()
+
+
+def cut_last_value(
+    lines: list[str], ncols: int, delim: str, quote: str, na_values: Any = ()
+) -> tuple[str, str, int] | None:
+    """``(value, a value above, values compared)`` when the last of ``lines`` (data lines of a file
+    that ends without a line break) looks cut inside its last field: the last
+    :data:`CUT_CHECK_ROWS` plain records above it (at least :data:`CUT_MIN_ROWS` with a value in
+    that column) all end in one form and the last value does not. None otherwise."""
+    if not lines:
+        return None
+    value = _last_field(lines[-1], ncols, delim, quote)
+    if not value or value in na_values:
+        return None
+    forms: set[str] = set()
+    example = ""
+    seen = 0
+    for line in reversed(lines[:-1]):
+        above = _last_field(line, ncols, delim, quote)
+        if not above or above in na_values:
+            continue
+        forms.add(_end_form(above))
+        if len(forms) > 1:
+            return None
+        example = example or above
+        seen += 1
+        if seen == CUT_CHECK_ROWS:
+            break
+    if seen < CUT_MIN_ROWS or _end_form(value) in forms:
+        return None
+    return value, example, seen
+
+
+def _tail_lines(path: Path, encoding: str, skip: int) -> list[str] | None:
+    """The data lines at the end of a file that ends without a line break (enough of them for
+    :func:`cut_last_value`); None when it ends with one, or for encodings where a line break is not
+    the byte 0x0A (those files are read line by line, which judges the whole text)."""
+    if "\n\r".encode(encoding, errors="replace") != b"\n\r":
+        return None
+    size = path.stat().st_size
+    want = 4 * (CUT_CHECK_ROWS + 2)
+    block = 1 << 16
+    with open(path, "rb") as fh:
+        fh.seek(max(size - 1, 0))
+        if fh.read(1) in (b"\n", b"\r", b""):
+            return None
+        while True:
+            start = max(size - block, 0)
+            fh.seek(start)
+            data = fh.read(size - start)
+            if start == 0 or data.count(b"\n") >= want:
+                break
+            block *= 4
+    text = data.decode(encoding, errors="replace").removeprefix("\ufeff")
+    if "\n" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    else:  # classic Mac: CR ends the lines
+        lines = text.split("\r")
+    return lines[skip:] if start == 0 else lines[1:]  # the first line of a block may be a part
+
+
 def _read_csv(path: Path, options: CsvOptions, label: str) -> RawFile:
     names = _header(path, options, label)
     skip = header_lines(path, options)
+    tail = _tail_lines(path, options.encoding, skip)
+    if tail is not None and cut_last_value(
+        tail, len(names), options.delimiter, options.quotechar, options.na_values
+    ):
+        return _read_csv_by_lines(path, options, label, names)  # it quarantines the cut record
     try:
         table, bad_rows = _read_arrow(path, options, names, skip=skip, encoding=options.encoding)
     except pa.ArrowInvalid as exc:
@@ -599,6 +700,18 @@ def _read_csv_by_lines(path: Path, options: CsvOptions, label: str, names: list[
             lines[i] = ""
             padding += 1
     fixed, bad, consumed, repairs = _repair_records(lines, first, len(names), delim, quote)
+    last = len(lines) - 1
+    if text[-1:] not in ("\n", "\r") and last >= first and last not in {i for i, *_ in bad}:
+        cut = cut_last_value(lines[first:], len(names), delim, quote, options.na_values)
+        if cut is not None and not any(lo <= last <= hi for lo, hi in consumed):
+            value, example, seen = cut
+            detail = (
+                f"line {last + 1}: the file ends inside this line (no line break after it), and its last value "
+                f"{value!r} ({names[-1]}) ends unlike the {seen} values above it (such as {example!r}): the file "
+                "was probably cut off while it was written or copied, and rows after this one may be missing "
+                "too; export the file again"
+            )
+            bad.append((last, lines[last], "cut_last_line", detail))
     if padding:
         repairs["empty_record"] = padding
     if stray_cr:

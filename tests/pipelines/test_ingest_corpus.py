@@ -57,6 +57,10 @@ PAYMENT_CASES = {
     "pay_duplicate_id": {"payments": {1: "duplicate_id:payment_id", 2: "duplicate_id:payment_id"}},
     # s19: payments.kind is cash | credit (any case; empty = cash); "refund" is neither
     "pay_unknown_kind": {"payments": {2: "unknown_payment_kind"}},
+    # s22: the file cut inside its last amount (30.27 -> 3, no final line break): it was a payment of 3.00
+    "pay_cut_last_line": {"payments": {7: "cut_last_line"}},
+    # s22: the same file uncut: no final line break alone is no defect (the UCI file has none)
+    "pay_no_final_line_break": {},
 }
 CASES: dict[str, tuple[dict[str, str], dict[str, dict[int, str]]]] = {
     **{k: ({"invoices": k, "payments": "base/payments_i1"}, v) for k, v in INVOICE_CASES.items()},

@@ -1,0 +1,163 @@
+"""Hostile inputs and failures, session 22 (s22-hostile; BENCHMARKS.md "Hostile inputs tried",
+"Session 22 (s22-hostile)"): the open items of s21-chaos and s21-review. Each test failed on the code
+before its fix (main 00c21a4) unless it says it is a guard; every expected number is by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.adapters.files import read_portfolio
+from pipelines.cli import app
+from pipelines.config.source import FileSource, RulesConfig, SourceConfig
+from pipelines.ingest import ingest_source
+from pipelines.sources.read import _end_form, cut_last_value
+
+AS_OF = dt.date(2024, 6, 30)
+
+# ---------------------------------------------------------------- 1. a CSV cut inside its last line
+
+
+def _book(folder: Path, cut: str) -> dict[str, Path]:
+    """12 debtors, 24 invoices of 100.00-123.00, one payment of 10.50-33.50 per invoice; the
+    payments file's last line ends in ``cut`` instead of its amount 33.50, without a line break."""
+    folder.mkdir(parents=True, exist_ok=True)
+    debtors = ["debtor_id,name"] + [f"D{i:02d},Firm {i}" for i in range(12)]
+    invoices = ["invoice_id,debtor_id,issue_date,due_date,amount,currency"] + [
+        f"I{i:02d},D{i % 12:02d},2024-01-{i + 1:02d},2024-02-{i + 1:02d},{100 + i}.00,EUR" for i in range(24)
+    ]
+    payments = ["payment_id,debtor_id,invoice_id,paid_on,amount"] + [
+        f"P{i:02d},D{i % 12:02d},I{i:02d},2024-03-{i + 1:02d},{10 + i}.50" for i in range(24)
+    ]
+    payments[-1] = payments[-1].rsplit(",", 1)[0] + "," + cut
+    files = {}
+    for name, lines in (("debtors", debtors), ("invoices", invoices), ("payments", payments)):
+        files[name] = folder / f"{name}.csv"
+        files[name].write_text("\n".join(lines) + ("\n" if name != "payments" else ""))
+    return files
+
+
+def _ingest(files: dict[str, Path], out: Path, **stream) -> dict:
+    rules = RulesConfig(data_docs=False, refuse_empty_table_rows=10**6)
+    source = SourceConfig(name="files", rules=rules, tables={t: FileSource(path=p) for t, p in files.items()})
+    return ingest_source(source, out, as_of=AS_OF, **stream).manifest
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    found = {}
+    for path in sorted(out.rglob("*")):
+        rel = str(path.relative_to(out))
+        if path.is_file():
+            data = path.read_bytes()
+            if rel == "manifest.json":
+                manifest = json.loads(data)
+                for table in manifest["tables"].values():
+                    table["validation"].pop("chunks")  # Great Expectations batches: one per chunk
+                data = json.dumps(manifest, indent=1).encode()
+            found[rel] = data
+    return found
+
+
+def test_end_forms_by_hand() -> None:
+    assert [_end_form(v) for v in ("30.27", "-5.00", "1,234.50", "3", "30.2", "30.")] == [
+        ".99",
+        ".99",
+        ".99",
+        "",
+        ".9",
+        ".",
+    ]
+    assert [_end_form(v) for v in ("2025-06-30", "2025-06-3", "INV-0012", "Acme GmbH", "12,50")] == [
+        "-99",
+        "-9",
+        "-9999",
+        "a",
+        ",99",
+    ]
+
+
+def test_what_is_judged_cut_and_what_is_not() -> None:
+    """Guard: only a last value unlike every one of at least 5 alike values above it."""
+    above = [f"P{i},{i}.50" for i in range(5)]
+    assert cut_last_value([*above, "P9,3"], 2, ",", '"') == ("3", "4.50", 5)
+    assert cut_last_value([*above[1:], "P9,3"], 2, ",", '"') is None  # 4 values above: not judged
+    assert cut_last_value([*above, "P9,33.50"], 2, ",", '"') is None  # intact
+    hundred = [f"P{i},{i}.50" for i in range(100)]
+    assert cut_last_value(["P0,7", *hundred, "P9,3"], 2, ",", '"') == ("3", "99.50", 100)  # the last 100
+    assert cut_last_value([*above[:3], "P7,7", *above[3:], "P9,3"], 2, ",", '"') is None  # two forms
+    assert cut_last_value([*above, "P9"], 2, ",", '"') is None  # a field lost: malformed_row's case
+    assert cut_last_value([*[f"{i},1,0" for i in range(9)], "9,1,1"], 3, ",", '"') is None  # UCI's 0/1
+    assert cut_last_value([*above, 'P9,"3'], 2, ",", '"') is None  # a quote: unterminated_quote's case
+
+
+@pytest.mark.parametrize("path", ["reader", "line_by_line", "streamed"])
+def test_a_csv_cut_inside_its_last_amount_is_quarantined_on_every_read_path(
+    path: str, tmp_path: Path
+) -> None:
+    """s21-chaos: `...,2025-06-30,30.27` cut to `...,2025-06-30,3` (no final line break) was read
+    as a payment of 3.00, exit 0, no word. Now that record is quarantined (cut_last_line) and the
+    warning names the file and the row: by pyarrow's read, by the line-by-line read (the file has a
+    broken line elsewhere) and by the streamed read alike; the same file uncut is read in full."""
+    files = _book(tmp_path / "book", "3")
+    if path == "line_by_line":
+        lines = files["payments"].read_text().split("\n")
+        lines.insert(3, "PX,D00,I00,2024-03-30,1.50,extra")  # one field too many: read line by line
+        files["payments"].write_text("\n".join(lines))
+    stream = {"stream": True, "chunk_rows": 5, "partitions": 2, "workers": 1} if path == "streamed" else {}
+    manifest = _ingest(files, tmp_path / "out", **stream)
+    pay = manifest["tables"]["payments"]
+    last = 25 if path == "line_by_line" else 24
+    assert pay["reasons"].get("cut_last_line") == 1
+    assert pay["rows_in"] == last == pay["rows_accepted"] + pay["rows_quarantined"]
+    q = pd.read_csv(tmp_path / "out" / "quarantine" / "payments.csv", dtype=str)
+    row = q.loc[q["reason"] == "cut_last_line"].iloc[0]
+    assert (row["source_row"], row["source_line"], row["payment_id"], row["amount"]) == (
+        str(last),
+        str(last + 1),
+        "P23",
+        "3",
+    )
+    assert row["detail"] == (
+        f"line {last + 1}: the file ends inside this line (no line break after it), and its last value '3' "
+        "(amount) ends unlike the 23 values above it (such as '32.50'): the file was probably cut off while "
+        "it was written or copied, and rows after this one may be missing too; export the file again"
+    )
+    warning = [w for w in manifest["warnings"] if "cut_last_line" in w]
+    assert len(warning) == 1
+    assert warning[0].startswith(
+        f"payments: {files['payments']} looks cut off: source row {last} was quarantined"
+    )
+    if path == "streamed":
+        assert _outputs(tmp_path / "out") == _outputs(_whole(files, tmp_path / "whole"))
+
+
+def _whole(files: dict[str, Path], out: Path) -> Path:
+    _ingest(files, out)
+    return out
+
+
+def test_the_same_file_uncut_without_a_final_line_break_is_read_in_full(tmp_path: Path) -> None:
+    """Guard: no final line break alone is no defect (many exports end so)."""
+    manifest = _ingest(_book(tmp_path / "book", "33.50"), tmp_path / "out")
+    pay = manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["reasons"]) == (24, 24, {})
+    assert not [w for w in manifest["warnings"] if "cut" in w]
+
+
+def test_the_cli_names_the_cut_file_and_row_and_exits_0(tmp_path: Path) -> None:
+    files = _book(tmp_path / "book", "3")
+    args = ["ingest", "--out", str(tmp_path / "out"), "--as-of", AS_OF.isoformat(), "--no-docs"]
+    for table, p in files.items():
+        args += [f"--{table}", str(p)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "looks cut off: source row 24 was quarantined (cut_last_line; line 25:" in flat
+    assert "Traceback" not in result.output
+    accepted = read_portfolio(tmp_path / "out").payments
+    assert len(accepted) == 23 and round(float(accepted["amount"].sum()), 2) == 494.5  # 23 x 10.50 + 0+...+22
