@@ -28,6 +28,13 @@ Figures (pooled over the month-ends whose horizon is fully observed; per month i
   ``lead_time_first_flag_median_days``: from the first flag in the 365 days before the default,
   unbroken or not (median over the defaults flagged at all in that year: ``..._share``).
   All three are reported side by side; the target (60 days) is read on the strict one.
+- ``watchlist_list_share``: flagged live debtor-months / live debtor-months (the list's size).
+- ``list_sizes``: the same watchlist figures for lists of chosen sizes (:data:`LIST_SHARES`, ``ews
+  backtest --list-shares``), re-flagged on the same PDs (:func:`list_size_figures`): for each share s
+  the rank trigger at top s (held while in the top s x ``stay_top_share`` / ``top_share``, as
+  configured) alone (``rule: rank``: the list a team sizes with ``triggers.rank.top_share``, the
+  absolute triggers off) and beside the config's other triggers (``rule: rules``). A team reads its
+  precision, recall and lead time at each size from its own history and sets ``triggers.rank``.
 
 Leakage: a version tagged ``ews.trained_through`` S learned labels observed up to S + horizon.
 Month-ends before that date are **in-sample** (the model saw what happened after them); the
@@ -51,9 +58,20 @@ from features.params import DefaultDefinition, FeatureParams
 from features.tables import Portfolio
 from pipelines.config.nightly import NightlyConfig
 
-__all__ = ["BacktestResult", "backtest_figures", "leakage", "model_scorer", "replay", "write_backtest"]
+__all__ = [
+    "BacktestResult",
+    "backtest_figures",
+    "leakage",
+    "list_size_figures",
+    "model_scorer",
+    "replay",
+    "write_backtest",
+]
 
 TOP_SHARE = 0.2
+LIST_SHARES = (0.02, 0.05, 0.10, 0.20)
+"""The list sizes (shares of the live debtors) ``list_sizes`` reports by default."""
+ABSOLUTE_TRIGGERS = ("threshold", "jump", "migration", "new_entrant", "limit_breach")
 ORDERS = ("queue", "dpd", "balance", "oracle")
 
 # PD per live debtor (index debtor_id) from the features as of one date (one row per debtor)
@@ -334,12 +352,14 @@ def backtest_figures(
     flagged = sum(m["flagged"] for m in scored)
     defaults = sum(m["defaults"] for m in scored)
     hits = sum(m["flagged_defaults"] for m in scored)
+    live_months = sum(m["live"] for m in scored)
     leads = _lead_times(p, dates)
     was = leads.loc[leads["flagged_last"]]
     figures: dict[str, Any] = {
         **{f"{o}_capture_top20": (caught[o] / total if total else None) for o in orders},
         "watchlist_precision": hits / flagged if flagged else None,
         "watchlist_recall": hits / defaults if defaults else None,
+        "watchlist_list_share": flagged / live_months if live_months else None,
         "lead_time_median_days": _median(was["lead_days"]),
         "lead_time_flagged_share": len(was) / len(leads) if len(leads) else None,
         "lead_time_episode_median_days": _median(leads.loc[leads["in_episode"], "episode_lead_days"]),
@@ -358,6 +378,71 @@ def backtest_figures(
     curve_out = {o: (curves[o] / total).round(6).tolist() if total else [] for o in orders}
     return {"figures": figures, "months": months, "curves": {"share": grid.round(4).tolist(), **curve_out},
             "lead_times": leads}  # fmt: skip
+
+
+def list_size_config(cfg: NightlyConfig, share: float, rule: str) -> NightlyConfig:
+    """``cfg`` with the rank trigger on at ``top_share`` = ``share``, held while in the top ``share``
+    x ``stay_top_share`` / ``top_share`` of ``cfg`` (capped at 1; no hold when ``stay_top_share`` is
+    null). ``rule`` ``rank``: every other trigger and ``stay_band`` off (a list of about ``share`` of
+    the live debtors); ``rules``: the other triggers as configured."""
+    t, w = cfg.triggers, cfg.watchlist
+    ratio = w.stay_top_share / t.rank.top_share if w.stay_top_share is not None else None
+    stay = min(1.0, ratio * share) if ratio is not None else None
+    update: dict[str, Any] = {"rank": t.rank.model_copy(update={"enabled": True, "top_share": share})}
+    hold: dict[str, Any] = {"stay_top_share": stay}
+    if rule == "rank":
+        update |= {name: getattr(t, name).model_copy(update={"enabled": False}) for name in ABSOLUTE_TRIGGERS}
+        hold["stay_band"] = None
+    elif rule != "rules":
+        raise ValueError(f"rule must be 'rank' or 'rules', got {rule!r}")
+    return cfg.model_copy(
+        update={"triggers": t.model_copy(update=update), "watchlist": w.model_copy(update=hold)}
+    )
+
+
+def list_size_figures(
+    panel: pd.DataFrame, cfg: NightlyConfig, shares: Sequence[float] = LIST_SHARES
+) -> list[dict[str, Any]]:
+    """The watchlist's figures for lists of each size in ``shares``, re-flagged on ``panel``'s PDs
+    (:func:`replay`'s rows; nothing is re-scored) with :func:`list_size_config`, rule ``rank`` then
+    ``rules`` per share. Each row: ``share``, ``rule``, ``top_share``, ``stay_top_share``,
+    ``list_share`` (flagged live debtor-months / live debtor-months, month-ends with an observed
+    horizon), ``list_share_max`` (the largest month-end's), ``flagged_per_month`` (mean),
+    ``precision``, ``recall``, ``lead_time_median_days`` (strict) and ``lead_time_flagged_share``,
+    as the backtest's watchlist figures."""
+    dates = [pd.Timestamp(d) for d in sorted(panel["as_of"].unique())]
+    observed = (panel["horizon_observed"] & ~panel["in_default"]).to_numpy(dtype=bool)
+    bad = (panel["label"].fillna(0).astype(int) == 1).to_numpy()
+    as_of = panel["as_of"].to_numpy()
+    months = sorted(set(as_of[observed]))
+    live_per_month = np.array([int((observed & (as_of == T)).sum()) for T in months])
+    out = []
+    for share in shares:
+        for rule in ("rank", "rules"):
+            c = list_size_config(cfg, float(share), rule)
+            flagged = flag_panel(panel, dates, c).to_numpy(dtype=bool)
+            on = flagged & observed
+            per_month = np.array([int((on & (as_of == T)).sum()) for T in months])
+            n_live, n_on = int(observed.sum()), int(on.sum())
+            hits, defaults = int((on & bad).sum()), int((observed & bad).sum())
+            leads = _lead_times(panel.assign(flagged=flagged), dates)
+            was = leads.loc[leads["flagged_last"]]
+            out.append(
+                {
+                    "share": float(share),
+                    "rule": rule,
+                    "top_share": float(share),
+                    "stay_top_share": c.watchlist.stay_top_share,
+                    "list_share": n_on / n_live if n_live else None,
+                    "list_share_max": float((per_month / live_per_month).max()) if len(months) else None,
+                    "flagged_per_month": float(per_month.mean()) if len(months) else None,
+                    "precision": hits / n_on if n_on else None,
+                    "recall": hits / defaults if defaults else None,
+                    "lead_time_median_days": _median(was["lead_days"]),
+                    "lead_time_flagged_share": len(was) / len(leads) if len(leads) else None,
+                }
+            )
+    return out
 
 
 def leakage(loaded: Any, dates: Sequence[pd.Timestamp], horizon_days: int) -> dict[str, Any]:
@@ -406,6 +491,13 @@ DEFINITIONS: dict[str, str] = {
     f"{EPISODE_GAP_MONTHS + 1} month-ends before the default (lead_time_episode_share)",
     "lead_time_first_flag_median_days": "first flag: days from the first flagged month-end in the 365 days "
     "before the default, whatever came between (lead_time_first_flag_share)",
+    "watchlist_list_share": "flagged live debtor-months / live debtor-months: the list's size as a share of the live book",
+    "list_sizes": "the watchlist's precision, recall and strict lead time for lists of each share s of the live "
+    "debtors (settings.list_shares), re-flagged on the same PDs: rule 'rank' = the rank trigger alone at "
+    "triggers.rank.top_share s, held while in the top s x stay_top_share / top_share (the absolute triggers "
+    "off); rule 'rules' = the same rank trigger beside the config's other triggers. list_share: the list's "
+    "actual size (ties and the hold make it differ from s); set triggers.rank in the nightly config to the "
+    "size chosen",
 }
 
 
@@ -419,6 +511,7 @@ class BacktestResult:
     lead_times: pd.DataFrame
     leakage: dict[str, Any]
     settings: dict[str, Any] = field(default_factory=dict)
+    list_sizes: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> str:
         body = {
@@ -426,6 +519,7 @@ class BacktestResult:
             "definitions": DEFINITIONS,
             "leakage": self.leakage,
             "settings": self.settings,
+            "list_sizes": self.list_sizes,
             "months": self.months,
             "curves": self.curves,
         }

@@ -74,6 +74,54 @@ def _lead_svg(lead_days: np.ndarray) -> str:
         return _svg(fig)
 
 
+RULES = {"rank": "rank trigger alone", "rules": "rank trigger + the other triggers"}
+
+
+def _values(rows: list[dict[str, Any]], key: str, scale: float = 100.0) -> list[float]:
+    return [np.nan if r[key] is None else r[key] * scale for r in rows]
+
+
+def _list_sizes_svg(rows: list[dict[str, Any]]) -> str:
+    """Precision and recall (left axis) and the strict lead time (right axis) against the list's
+    actual size, one line per rule."""
+    with matplotlib.rc_context(_SVG_RC):
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        lead_ax = ax.twinx()
+        for rule, label in RULES.items():
+            mine = [r for r in rows if r["rule"] == rule and r["list_share"] is not None]
+            if not mine:
+                continue
+            x = np.array([r["list_share"] for r in mine]) * 100
+            style = "-" if rule == "rank" else "--"
+            ax.plot(
+                x, _values(mine, "precision"), style, marker="o", color="#4c72b0", label=f"precision, {label}"
+            )
+            ax.plot(x, _values(mine, "recall"), style, marker="s", color="#55a868", label=f"recall, {label}")
+            lead_ax.plot(
+                x, _values(mine, "lead_time_median_days", 1.0), style, marker="^", color="#c44e52",
+                label=f"strict lead, {label}",
+            )  # fmt: skip
+        lead_ax.axhline(60, color="#c44e52", linewidth=0.6, linestyle=":")
+        ax.set_xlabel("list size: flagged live debtors a month-end (% of the live debtors)")
+        ax.set_ylabel("precision / recall (%)")
+        lead_ax.set_ylabel("median strict lead (days)")
+        handles = ax.get_legend_handles_labels()
+        more = lead_ax.get_legend_handles_labels()
+        if handles[0] or more[0]:
+            ax.legend(handles[0] + more[0], handles[1] + more[1], fontsize=6, loc="upper left")
+        return _svg(fig)
+
+
+def _list_sizes_table(rows: list[dict[str, Any]]) -> str:
+    cols = ["rule", "top_share", "stay_top_share", "list_share", "list_share_max", "flagged_per_month",
+            "precision", "recall", "lead_time_median_days", "lead_time_flagged_share"]  # fmt: skip
+    head = "".join(f"<th>{escape(c)}</th>" for c in cols)
+    body = "".join(
+        "<tr>" + "".join(f"<td class='num'>{_fmt(r.get(c))}</td>" for c in cols) + "</tr>" for r in rows
+    )
+    return f"<table id='list_sizes'><tr>{head}</tr>{body}</table>"
+
+
 def _fmt(value: Any) -> str:
     if value is None:
         return "n/a"
@@ -118,6 +166,12 @@ table {{ border-collapse: collapse; margin: 8px 0; }} td, th {{ border-bottom: 1
 {_monthly_svg(result.months)}
 <h2>Lead time of the watchlist</h2>
 {_lead_svg(lead_days)}
+<h2>Watchlist by list size</h2>
+<p>The same PDs, re-flagged with the rank trigger at each top share of the live debtors (held while in the
+top share x stay_top_share / top_share), alone and beside the other triggers: choose the list a team can work
+and set <code>triggers.rank</code> in the nightly config (see backtest.json, definitions.list_sizes).</p>
+{_list_sizes_svg(getattr(result, "list_sizes", []))}
+{_list_sizes_table(getattr(result, "list_sizes", []))}
 <h2>Per month-end</h2>
 <table id="months"><tr>{head}</tr>{body}</table>
 </body></html>

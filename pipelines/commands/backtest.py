@@ -137,6 +137,27 @@ def with_pay_pd(panel, portfolio, dates, leak, train_config: Path, cfg, definiti
     return out, cut.date().isoformat(), None
 
 
+def parse_shares(value: str) -> list[float]:
+    """``--list-shares``: comma-separated shares of the live debtors in (0, 1], e.g. 0.02,0.05,0.1,0.2;
+    a clear error (exit 2) otherwise."""
+    shares = []
+    for part in [p.strip() for p in value.split(",") if p.strip()]:
+        try:
+            share = float(part.rstrip("%")) / (100 if part.endswith("%") else 1)
+        except ValueError:
+            fail(
+                f"--list-shares {value!r}: {part!r} is not a number; give shares of the live debtors, e.g. 0.02,0.05,0.1,0.2"
+            )
+        if not 0 < share <= 1:
+            fail(
+                f"--list-shares {value!r}: {part!r} is not a share in (0, 1]; e.g. 0.05 or 5% for the top 5 %"
+            )
+        shares.append(share)
+    if not shares:
+        fail(f"--list-shares {value!r} names no share; e.g. 0.02,0.05,0.1,0.2")
+    return sorted(set(shares))
+
+
 def register(app: typer.Typer) -> None:
     @app.command("backtest")
     def backtest(
@@ -176,6 +197,13 @@ def register(app: typer.Typer) -> None:
             help="also measure the queue with both keys, PD and (PD + pay_pd) / 2 (fits a payment-date "
             "model; done anyway when the queue's key is the blend)",
         ),
+        list_shares: str = typer.Option(
+            "0.02,0.05,0.10,0.20",
+            "--list-shares",
+            help="list sizes (shares of the live debtors) at which to report the watchlist's precision, "
+            "recall and lead time (list_sizes: the rank trigger at each top share, alone and beside the "
+            "other triggers), to choose triggers.rank.top_share",
+        ),
     ) -> None:
         """Replay the nightly scoring on past month-ends and measure the queue and the watchlist.
 
@@ -197,6 +225,7 @@ def register(app: typer.Typer) -> None:
             backtest_figures,
             leakage,
             leakage_note,
+            list_size_figures,
             model_scorer,
             month_end_dates,
             replay,
@@ -208,6 +237,7 @@ def register(app: typer.Typer) -> None:
         from pipelines.ingest import ingest_dir
 
         d1, d2 = parse_date(start, "--from"), parse_date(end, "--to")
+        shares = parse_shares(list_shares)
         if d2 < d1:
             fail(f"--to {d2} is before --from {d1}")
         dates = month_end_dates(d1, d2)
@@ -315,11 +345,18 @@ def register(app: typer.Typer) -> None:
                 "queue_key": key,
                 "queue_key_why": key_why,
                 "paydate_cut": paydate_cut,
+                "list_shares": shares,
             },
+            list_sizes=list_size_figures(panel, cfg, shares),
         )
         files = write_backtest(result, out, panel if rows else None)
         for key, value in result.figures.items():
             console.print(f"{key:32s} {value if not isinstance(value, float) else round(value, 4)}")
+        console.print("list size (rule, top share): list share, precision, recall, strict lead (days)")
+        for row in result.list_sizes:
+            figures = [row[k] for k in ("list_share", "precision", "recall", "lead_time_median_days")]
+            text = ", ".join("n/a" if v is None else f"{v:.3f}" if v < 10 else f"{v:.1f}" for v in figures)
+            console.print(f"  {row['rule']:5s} top {row['share']:.0%}: {text}")
         note = leakage_note(leak)
         console.print(f"[bold {'red' if 'IN-SAMPLE' in note else 'green'}]{note}[/]")
         console.print("outputs: " + "  ".join(str(f) for f in files.values()))

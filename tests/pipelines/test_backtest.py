@@ -261,3 +261,93 @@ def test_rank_trigger_and_stay_top_share_on_a_hand_built_panel() -> None:
         flags = flag_panel(panel, DATES, cfg).groupby(panel["debtor_id"]).agg(list).to_dict()
         assert flags["X"] == expected_x
         assert flags["Y"] == [False, True, True] and flags["W"] == flags["V"] == [False] * 3
+
+
+def _list_size_panel() -> pd.DataFrame:
+    """10 live debtors at 3 month-ends, PDs fixed by hand; D1, D6 and D9 default on 2024-04-15, 04-20
+    and 04-25 (label 1 at every month-end: each date is within 90 days of 2024-01-31)."""
+    from pipelines.scoring.watchlist import assign_bands
+
+    pds = {
+        "D0": (0.50, 0.50, 0.50), "D1": (0.40, 0.40, 0.40), "D2": (0.30, 0.30, 0.30),
+        "D3": (0.20, 0.20, 0.20), "D4": (0.10, 0.10, 0.10), "D5": (0.05, 0.05, 0.05),
+        "D6": (0.60, 0.35, 0.045), "D7": (0.03, 0.03, 0.03), "D8": (0.02, 0.02, 0.02),
+        "D9": (0.01, 0.01, 0.01),
+    }  # fmt: skip
+    default_on = {"D1": "2024-04-15", "D6": "2024-04-20", "D9": "2024-04-25"}
+    rows = [(T, d, pds[d][i]) for i, T in enumerate(DATES) for d in pds]
+    p = pd.DataFrame(rows, columns=["as_of", "debtor_id", "pd"])
+    p["debtor_id"] = p["debtor_id"].astype("string")
+    p["in_default"] = False
+    p["horizon_observed"] = True
+    p["first_default_date"] = pd.to_datetime(p["debtor_id"].map(default_on))
+    p["label"] = p["first_default_date"].notna().astype("Int64")
+    p["band"] = assign_bands(p["pd"], NightlyConfig())
+    return p
+
+
+def test_list_sizes_by_hand() -> None:
+    """The shipped rules (rank top 10 %, held in the top 20 %, threshold band D = PD >= 0.07, jump,
+    migration, new entrant, limit breach) re-flagged at other list sizes. Ranks of the 10 live
+    debtors (highest PD first): Jan D6 D0 D1 D2 D3 D4 D5 D7 D8 D9; Feb D0 D1 D6 D2 ...; Mar D0 D1 D2
+    D3 D4 D5 D6 D7 D8 D9. Defaulted debtor-months: D1, D6, D9 x 3 = 9.
+
+    rank alone, top 10 % (rank 1), held in the top 20 % (rank <= 2): Jan D6; Feb D0 (D6 3rd: off);
+    Mar D0 -> 3 flagged, 1 hit (D6 in Jan): precision 1/3, recall 1/9; no default flagged at its
+    last month-end (Mar 31): no lead time, share 0 of 3.
+    rank alone, top 20 % (rank <= 2), held in the top 40 % (rank <= 4): Jan D6 D0; Feb D0 D1 + D6
+    held (3rd); Mar D0 D1 (D6 7th) -> 7 flagged (7 / 30 live debtor-months), 4 hits (D6 Jan, Feb;
+    D1 Feb, Mar): precision 4/7, recall 4/9; D1's run Feb 29 - Mar 31 -> 2024-04-15: 46 days, 1 of 3.
+    rank alone, top 50 % (rank <= 5), held in the top 100 %: Jan D6 D0 D1 D2 D3; Feb D0 D1 D6 D2 D3;
+    Mar D0-D4 + D6 held -> 16 flagged, 6 hits (D1, D6 each month): precision 6/16, recall 6/9;
+    leads D1 Jan 31 -> Apr 15 = 75 d, D6 Jan 31 -> Apr 20 = 80 d: median 77.5, 2 of 3.
+    beside the other triggers, top 10 %: the threshold adds band D and up (PD >= 0.07): Jan D0-D4
+    and D6, Feb the same, Mar D0-D4 (D6 at 0.045 is band C; nothing rises, so no jump, migration or
+    new entrant) -> 17 flagged, 5 hits (D1 x 3, D6 Jan, Feb): precision 5/17, recall 5/9; D1 75 d."""
+    from pipelines.backtest import list_size_figures
+
+    panel = _list_size_panel()
+    rows = {(r["rule"], r["share"]): r for r in list_size_figures(panel, NightlyConfig(), [0.1, 0.2, 0.5])}
+    expected = {
+        ("rank", 0.1): (0.2, 3 / 30, 1 / 3, 1 / 9, None, 0.0),
+        ("rank", 0.2): (0.4, 7 / 30, 4 / 7, 4 / 9, 46.0, 1 / 3),
+        ("rank", 0.5): (1.0, 16 / 30, 6 / 16, 6 / 9, 77.5, 2 / 3),
+        ("rules", 0.1): (0.2, 17 / 30, 5 / 17, 5 / 9, 75.0, 1 / 3),
+    }
+    keys = ("stay_top_share", "list_share", "precision", "recall", "lead_time_median_days",
+            "lead_time_flagged_share")  # fmt: skip
+    for case, (stay, share, precision, recall, lead, lead_share) in expected.items():
+        r = rows[case]
+        assert [r[k] for k in keys if k != "lead_time_median_days"] == pytest.approx(
+            [stay, share, precision, recall, lead_share]
+        ), case
+        assert r["lead_time_median_days"] == (None if lead is None else pytest.approx(lead)), case
+    assert rows[("rank", 0.2)]["list_share_max"] == pytest.approx(3 / 10)
+    assert rows[("rank", 0.5)]["flagged_per_month"] == pytest.approx(16 / 3)
+    # top 50 % beside the threshold: D4 (0.10, band D) added in Jan and Feb -> 18 flagged, the same 6 hits
+    assert rows[("rules", 0.5)]["precision"] == pytest.approx(6 / 18)
+
+
+def test_list_sizes_without_a_hold_and_the_config_rule_unchanged() -> None:
+    """stay_top_share null: no hold at any size (rank top 20 %: Jan D6 D0, Feb D0 D1, Mar D0 D1 ->
+    6 flagged, 3 hits (D6 Jan, D1 Feb, Mar): 3/6, 3/9). The 'rules' row at the configured top share
+    is the config's own watchlist: the same precision, recall and lead time as backtest_figures."""
+    from pipelines.backtest import flag_panel, list_size_config, list_size_figures
+
+    panel = _list_size_panel()
+    off = NightlyConfig.model_validate({"watchlist": {"stay_top_share": None}})
+    row = [r for r in list_size_figures(panel, off, [0.2]) if r["rule"] == "rank"][0]
+    assert row["stay_top_share"] is None
+    assert (row["precision"], row["recall"]) == pytest.approx((3 / 6, 3 / 9))
+    cfg = NightlyConfig()
+    assert list_size_config(cfg, 0.1, "rules") == cfg
+    flagged = panel.assign(flagged=flag_panel(panel, DATES, cfg), open_balance=100.0, overdue_amount=0.0,
+                           dpd=0.0, segment="s")  # fmt: skip
+    f = backtest_figures(flagged, cfg)["figures"]
+    same = [r for r in list_size_figures(panel, cfg, [0.1]) if r["rule"] == "rules"][0]
+    assert (same["precision"], same["recall"], same["lead_time_median_days"]) == pytest.approx(
+        (f["watchlist_precision"], f["watchlist_recall"], f["lead_time_median_days"])
+    )
+    assert f["watchlist_list_share"] == pytest.approx(same["list_share"]) == pytest.approx(17 / 30)
+    with pytest.raises(ValueError, match="rule must be"):
+        list_size_config(cfg, 0.1, "other")

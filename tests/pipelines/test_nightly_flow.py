@@ -485,8 +485,25 @@ def test_backtest_cli_writes_json_and_html_and_flags_in_sample_months(env, tmp_p
     html = (out / "backtest.html").read_text(encoding="utf-8")
     assert "IN-SAMPLE" in html and html.count("<svg") >= 3 and "http" not in html.split("<svg")[0]
     assert "IN-SAMPLE" in res.output
+    # the watchlist at the default list sizes, the rank trigger alone and beside the other triggers
+    sizes = body["list_sizes"]
+    assert body["settings"]["list_shares"] == [0.02, 0.05, 0.1, 0.2] and len(sizes) == 8
+    assert [(r["share"], r["rule"]) for r in sizes[:2]] == [(0.02, "rank"), (0.02, "rules")]
+    assert [r["stay_top_share"] for r in sizes if r["rule"] == "rank"] == pytest.approx([0.04, 0.1, 0.2, 0.4])
+    assert (
+        "id='list_sizes'" in html and "Watchlist by list size" in html and "list_sizes" in body["definitions"]
+    )
+    assert 0.0 <= f["watchlist_list_share"] <= 1.0 and "rank  top 2%" in res.output
     bad = CliRunner().invoke(app, [*args[:8], "2024-01-01", *args[9:]])  # --to before --from
     assert bad.exit_code == 2 and "before --from" in bad.output
+    for shares, why in (
+        ("0.05,1.5", "not a share in (0, 1]"),
+        ("top5", "is not a number"),
+        (",", "names no share"),
+    ):
+        bad = CliRunner().invoke(app, [*args, "--list-shares", shares])
+        assert bad.exit_code == 2 and why in bad.output and "Traceback" not in bad.output, shares
+    assert not (out / "backtest.json").exists() or body == json.loads((out / "backtest.json").read_text())
 
 
 # ------------------------------------------------------------------------------- feed checks
