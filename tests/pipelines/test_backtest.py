@@ -351,3 +351,12 @@ def test_list_sizes_without_a_hold_and_the_config_rule_unchanged() -> None:
     assert f["watchlist_list_share"] == pytest.approx(same["list_share"]) == pytest.approx(17 / 30)
     with pytest.raises(ValueError, match="rule must be"):
         list_size_config(cfg, 0.1, "other")
+    # March's horizon not observed: counted out of precision, recall and the list's size (as the
+    # backtest's own figures), not out of the runs. Rank top 20 %, held in the top 40 %: Jan D6 D0,
+    # Feb D0 D1 D6 -> 5 of 20 live debtor-months, 3 hits of 6: 3/5, 3/6; D1's lead still 46 days
+    late = panel.assign(horizon_observed=panel["as_of"] < DATES[2])
+    row = [r for r in list_size_figures(late, cfg, [0.2]) if r["rule"] == "rank"][0]
+    assert (row["list_share"], row["precision"], row["recall"]) == pytest.approx((5 / 20, 3 / 5, 3 / 6))
+    assert row["lead_time_median_days"] == pytest.approx(46.0) and row["flagged_per_month"] == pytest.approx(
+        2.5
+    )
