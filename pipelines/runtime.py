@@ -37,7 +37,10 @@ __all__ = [
     "PrefectUnavailableError",
     "die_with_parent",
     "ensure_prefect_api",
+    "is_prefect_api_failure",
     "keep_freed_memory",
+    "prefect_database_problem",
+    "prefect_failure",
     "quiet_user_errors",
     "release_freed_memory",
 ]
@@ -105,7 +108,171 @@ def release_freed_memory() -> None:
 
 
 class PrefectUnavailableError(RuntimeError):
-    """The temporary Prefect API server did not come up. The message says what to do."""
+    """The temporary Prefect API server did not come up, or failed during the run. The message says
+    what to do."""
+
+
+# The temporary server's database grows with every run (flow and task runs, their logs): below this
+# much free room (disk space, or a process-wide file-size limit above the file's size) it is refused
+# before it starts, instead of failing with HTTP 500 and tracebacks half-way (s21-chaos).
+PREFECT_DB_ROOM = 64 << 20
+SERVER_LINES = 200  # the temporary server's last output lines kept (shown only in a failure's diagnosis)
+_server_output: Any = None  # collections.deque of those lines while ews runs the server
+
+
+def prefect_database() -> Any:
+    """The file of the temporary Prefect server's SQLite database (a ``Path``), or None when the
+    server uses another database (PostgreSQL)."""
+    from pathlib import Path
+
+    from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, PREFECT_HOME
+
+    url = PREFECT_API_DATABASE_CONNECTION_URL.value() or ""
+    if not url:
+        return Path(PREFECT_HOME.value()) / "prefect.db"
+    if not url.startswith("sqlite") or ":memory:" in url or "///" not in url:
+        return None
+    return Path(url.split("///", 1)[1].split("?", 1)[0])
+
+
+def _kib(n: float) -> str:
+    return f"{n / 1024:,.0f} KiB" if n < 1 << 30 else f"{n / (1 << 30):,.1f} GiB"
+
+
+def prefect_database_problem() -> str | None:
+    """Why the temporary server's SQLite database cannot grow, or None: its folder is not writable,
+    its disk has less than :data:`PREFECT_DB_ROOM` free, or the process's file-size limit
+    (``ulimit -f``, RLIMIT_FSIZE; the server inherits it) leaves it less room than that."""
+    import resource
+    import shutil
+
+    db = prefect_database()
+    if db is None:
+        return None
+    folder = db.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    size = db.stat().st_size if db.is_file() else 0
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    fix = (
+        "free disk space there, or set PREFECT_HOME to a folder on another disk (or PREFECT_API_URL to a running "
+        "Prefect server)"
+    )
+    if not os.access(folder, os.W_OK):
+        return f"its folder {folder} is not writable (permission denied or a read-only disk): {fix}"
+    if free is not None and free < PREFECT_DB_ROOM:
+        return (
+            f"its disk has {_kib(free)} free (ews needs {PREFECT_DB_ROOM >> 20} MiB there for the run's records): "
+            + fix
+        )
+    soft, _hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY and soft < size + PREFECT_DB_ROOM:
+        return (
+            f"the file-size limit of this process (ulimit -f: {_kib(soft)}) leaves it no room to grow (it holds "
+            f"{_kib(size)}; ews needs {PREFECT_DB_ROOM >> 20} MiB more): raise the limit (ulimit -f unlimited), "
+            "or set PREFECT_API_URL to a Prefect server started without it"
+        )
+    return None
+
+
+def _server_said() -> str:
+    """The temporary server's last error line (an exception's last line), or ''."""
+    lines = list(_server_output or ())
+    for line in reversed(lines):
+        text = line.strip()
+        if (
+            text
+            and not text.startswith(("File ", "^", "(Background", "Traceback", "The above"))
+            and ("Error" in text or "error" in text or "full" in text)
+        ):
+            if ": " in text and not text.startswith(("sqlite3", "sqlalchemy", "OSError", "PermissionError")):
+                text = text.split(" - ", 1)[-1]
+            return text[:200]
+    return ""
+
+
+def is_prefect_api_failure(exc: BaseException) -> bool:
+    """True for a Prefect API that failed under a run: an HTTP 5xx answer or no answer at all
+    (the temporary server gone)."""
+    import httpx
+
+    if isinstance(exc, httpx.HTTPStatusError):
+        return exc.response.status_code >= 500
+    return isinstance(exc, httpx.TransportError)
+
+
+def prefect_failure(exc: BaseException, outcome: str) -> str:
+    """One line for a Prefect API failure during a run (HTTP 5xx, the server gone): what failed, the
+    server's last error, ``outcome`` (what the run left: "nothing was published for ..."), the cause
+    when ews can tell it (:func:`prefect_database_problem`) and the fix. Prefect's own complaints
+    about the logs it can no longer send are silenced from here on (the process is ending)."""
+    import re
+
+    from prefect.settings import PREFECT_API_URL
+
+    logging.raiseExceptions = False  # Prefect's log worker: "--- Error logging to API ---" at exit
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    try:
+        request = getattr(exc, "request", None)
+    except RuntimeError:  # an httpx error without its request
+        request = None
+    what = f"HTTP {status}" if status else type(exc).__name__
+    if request is not None:
+        path = re.sub(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", "<id>", request.url.path
+        )
+        what += f" on {request.method} {path}"
+    if PREFECT_API_URL.value():
+        return (
+            f"the Prefect API at {PREFECT_API_URL.value()} failed during the run ({what}); {outcome}. See that "
+            "server's log, then run again"
+        )
+    said = _server_said()
+    db = prefect_database()
+    problem = prefect_database_problem()
+    where = f"its database {db}" if db is not None else "its database"
+    return (
+        f"the temporary Prefect API server failed during the run ({what}"
+        + (f"; the server said: {said}" if said else "")
+        + f"); {outcome}. "
+        + (
+            f"Cause: {where}: {problem}"
+            if problem
+            else f"Likely cause: {where} could not be written (a full disk?): free disk space there or set "
+            "PREFECT_HOME to a folder on another disk, then run again"
+        )
+    )
+
+
+def _capture_server_output(popen: Callable[..., Any]) -> Callable[..., Any]:
+    """``Popen`` for the temporary server with its output read by a thread of ews into memory (the
+    last :data:`SERVER_LINES` lines): its tracebacks (HTTP 500 from a database that cannot be
+    written) no longer reach the user's terminal, and a failure's message can quote its last error.
+    A pipe, not a file: it works on a full disk and under a file-size limit."""
+    import collections
+    import subprocess
+    import threading
+
+    global _server_output
+    _server_output = lines = collections.deque(maxlen=SERVER_LINES)
+
+    def start(*args: Any, **kwargs: Any) -> Any:
+        proc = popen(*args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kwargs)
+        pipe = proc.stdout
+        proc.stdout = None  # Prefect's start-up error reads it to its end: the thread reads it instead
+
+        def drain() -> None:
+            for raw in iter(pipe.readline, b""):
+                lines.append(raw.decode("utf-8", "replace").rstrip())
+            pipe.close()
+
+        threading.Thread(target=drain, name="prefect-server-output", daemon=True).start()
+        return proc
+
+    return start
 
 
 def _death_signal_preexec(parent: int) -> Callable[[], None] | None:
@@ -146,22 +313,31 @@ def ensure_prefect_api() -> None:
     server = srv.SubprocessASGIServer()  # the instance Prefect's clients use when no URL is set
     if server.running:
         return
+    problem = prefect_database_problem()
+    if problem is not None:
+        raise PrefectUnavailableError(
+            f"the temporary Prefect API server cannot keep its records: its database {prefect_database()}: "
+            f"{problem}; nothing was run"
+        )
     # The server's telemetry heartbeat writes to the fresh SQLite database while it is being
     # migrated on a first run ("database is locked" with a traceback); ews never phones home anyway.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     preexec = _death_signal_preexec(os.getpid())
     real = srv.subprocess
-    if preexec is not None:
-        # Prefect's module calls subprocess.Popen(...) to start uvicorn; add the preexec_fn to it only.
-        srv.subprocess = SimpleNamespace(**{**vars(real), "Popen": partial(real.Popen, preexec_fn=preexec)})
+    # Prefect's module calls subprocess.Popen(...) to start uvicorn; add the preexec_fn and the
+    # output capture to it only.
+    popen = real.Popen if preexec is None else partial(real.Popen, preexec_fn=preexec)
+    srv.subprocess = SimpleNamespace(**{**vars(real), "Popen": _capture_server_output(popen)})
     try:
         # start() registers server.stop with atexit: it runs after Prefect has sent the run logs
         server.start(timeout=max(STARTUP_TIMEOUT_S, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
     except RuntimeError as exc:
         server.stop()
+        said = _server_said()
         raise PrefectUnavailableError(
-            f"the temporary Prefect API server did not start ({str(exc).splitlines()[0]}); "
-            "start one with `prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+            f"the temporary Prefect API server did not start ({str(exc).splitlines()[0]}"
+            + (f"; the server said: {said}" if said else "")
+            + "); start one with `prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
         ) from None
     finally:
         srv.subprocess = real

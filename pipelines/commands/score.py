@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,19 +62,38 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+def prefect_api_failures() -> tuple[type[BaseException], ...]:
+    """The exception kinds of a Prefect API that fails under a run (logged by Prefect without a
+    traceback; :func:`flow_runtime` turns them into one line)."""
+    import httpx
+
+    return (httpx.HTTPStatusError, httpx.TransportError)
+
+
 @contextmanager
 def flow_runtime(also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Around commands that run flows: a Prefect API that dies with this process, and user errors
     logged by Prefect without a traceback (see :mod:`pipelines.runtime`). ``also``: further
     exception kinds the command reports as one-line user errors (``ews train``: ValueError)."""
-    from pipelines.runtime import PrefectUnavailableError, ensure_prefect_api, quiet_user_errors
+    from pipelines.runtime import (
+        PrefectUnavailableError,
+        ensure_prefect_api,
+        is_prefect_api_failure,
+        prefect_failure,
+        quiet_user_errors,
+    )
 
-    with quiet_user_errors(_user_errors() + also):
+    with quiet_user_errors(_user_errors() + also + prefect_api_failures()):
         try:
             ensure_prefect_api()
         except PrefectUnavailableError as exc:
             fail(str(exc))
-        yield
+        try:
+            yield
+        except Exception as exc:
+            if not is_prefect_api_failure(exc):
+                raise
+            fail(prefect_failure(exc, "the run stopped"))
 
 
 # "count": "3/8 debtor buckets", "2/5 dates"; empty on a run's title line (whose bar pulses)
@@ -303,7 +323,10 @@ def _run_one(
 ) -> Any:
     from pipelines.feed_checks import EXIT_FEED_REFUSED, FeedCheckError
     from pipelines.flows.nightly import preflight, run
+    from pipelines.runtime import is_prefect_api_failure, prefect_failure
 
+    target = Path(out) / as_of.isoformat()
+    before = os.readlink(target) if target.is_symlink() else None
     try:
         preflight(config)  # a definition mismatch is refused before any flow run (no traceback)
         return run(
@@ -320,6 +343,16 @@ def _run_one(
         fail(f"{as_of}: {exc}", EXIT_FEED_REFUSED)
     except _user_errors() as exc:
         fail(str(exc))
+    except Exception as exc:
+        if not is_prefect_api_failure(exc):
+            raise
+        after = os.readlink(target) if target.is_symlink() else None
+        done = (
+            f"the run for {as_of} was published ({target}) before the failure"
+            if after is not None and after != before
+            else f"nothing was published for {as_of}"
+        )
+        fail(prefect_failure(exc, done))
 
 
 def _summary(console: Console, result: Any) -> None:

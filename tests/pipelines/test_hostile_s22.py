@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -161,3 +162,128 @@ def test_the_cli_names_the_cut_file_and_row_and_exits_0(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
     accepted = read_portfolio(tmp_path / "out").payments
     assert len(accepted) == 23 and round(float(accepted["amount"].sum()), 2) == 494.5  # 23 x 10.50 + 0+...+22
+
+
+# ---------------------------------------------------------------- 2. the temporary Prefect server's database
+
+MIDRUN = """
+import resource, sys
+import typer
+from prefect import flow, task
+from prefect.server.api import server as srv
+from pipelines.commands.score import flow_runtime
+
+@task
+def step(k: int) -> int:
+    return k + 1
+
+@flow
+def two_steps() -> int:
+    a = step(1)
+    # the server's database can no longer grow: what a disk filling up under PREFECT_HOME does
+    resource.prlimit(srv.SubprocessASGIServer().server_process.pid, resource.RLIMIT_FSIZE, (0, 0))
+    return step(a)
+
+try:
+    with flow_runtime():
+        two_steps()
+except typer.Exit as exc:
+    sys.exit(exc.exit_code)
+"""
+
+
+def _prefect_env(tmp_path: Path) -> dict[str, str]:
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_HOME": str(tmp_path / "prefect")}
+    env.pop("PREFECT_API_URL", None)  # the session harness sets it in this process only
+    return env
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_a_file_size_limit_below_the_prefect_database_is_one_line_before_the_server(
+    tmp_path: Path, mlflow_template: Path
+) -> None:
+    """s21-chaos: `ulimit -f 200` for `ews score`: the temporary Prefect server's SQLite failed
+    (disk I/O error), exit 1 with Prefect's tracebacks (HTTP 500); on a fresh PREFECT_HOME the
+    server restarted 12 times over 2 minutes with a traceback each, then a message that said to
+    start a server. Now: exit 2 before the server starts, one line naming the database, the limit
+    and the fix; no server process, nothing published."""
+    import resource
+    import subprocess
+
+    from tests.conftest import seed_mlflow_db
+    from tests.pipelines.test_runtime import champion_without_files, score_command
+
+    uri = seed_mlflow_db(mlflow_template, tmp_path / "ml.db")
+    champion_without_files(uri)
+    home = tmp_path / "prefect"
+    home.mkdir()
+    (home / "prefect.db").write_bytes(b"\0" * 300 * 1024)  # the database as a user's home holds it
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200 * 1024, 200 * 1024))
+
+    proc = subprocess.run(
+        score_command(tmp_path),
+        cwd=ROOT,
+        env={**_prefect_env(tmp_path), "MLFLOW_TRACKING_URI": uri},
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        timeout=300,
+    )
+    flat = " ".join((proc.stdout + proc.stderr).split())
+    assert proc.returncode == 2, flat
+    assert "Traceback" not in flat and "Starting temporary server" not in flat
+    assert (
+        f"error: the temporary Prefect API server cannot keep its records: its database {home / 'prefect.db'}: "
+        "the file-size limit of this process (ulimit -f: 200 KiB) leaves it no room to grow (it holds 300 KiB; "
+        "ews needs 64 MiB more): raise the limit (ulimit -f unlimited), or set PREFECT_API_URL to a Prefect "
+        "server started without it; nothing was run"
+    ) in flat
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_a_prefect_database_that_fails_during_the_run_is_one_line(tmp_path: Path) -> None:
+    """The temporary server's database stops growing during a flow (a disk filling up under
+    PREFECT_HOME): before, Prefect's HTTP 500 traceback (and the server's own tracebacks) reached the
+    user, exit 1. Now exit 2 with one line (what failed, the server's last error, the fix), no
+    traceback anywhere in the output, and the server gone when the command ends."""
+    import subprocess
+
+    import psutil
+
+    script = tmp_path / "midrun.py"
+    script.write_text(MIDRUN)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        env=_prefect_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    children: list[psutil.Process] = []
+    while proc.poll() is None and not children:
+        try:
+            children = [c for c in psutil.Process(proc.pid).children() if "uvicorn" in " ".join(c.cmdline())]
+        except (psutil.NoSuchProcess, psutil.ZombieProcess):
+            break
+    output, _ = proc.communicate(timeout=300)
+    flat = " ".join(output.split())
+    assert proc.returncode == 2, output
+    assert "Traceback" not in output and "Error logging to API" not in output, output
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output
+    assert errors[0] == (
+        "error: the temporary Prefect API server failed during the run (HTTP 500 on POST /api/flow_runs/<id>/set_state; "
+        "the server said: sqlalchemy.exc.OperationalError: (sqlite3.OperationalError) disk I/O error); the run "
+        f"stopped. Likely cause: its database {tmp_path / 'prefect' / 'prefect.db'} could not be written (a full "
+        "disk?): free disk space there or set PREFECT_HOME to a folder on another disk, then run again"
+    ), flat
+    assert children and not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
