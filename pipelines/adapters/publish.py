@@ -175,11 +175,30 @@ def run_lock(out_dir: Path, as_of: date) -> Iterator[Path]:
         _cleanup_leftovers(Path(out_dir), as_of)
         try:
             yield path
+        except OutputError as exc:
+            _cleanup_leftovers(Path(out_dir), as_of)
+            raise type(exc)(outside_staging(str(exc), Path(out_dir), as_of)) from None
         except BaseException:
             _cleanup_leftovers(Path(out_dir), as_of)  # this run's staging folder (and unpublished version)
             raise
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def outside_staging(message: str, out_dir: Path, as_of: date) -> str:
+    """An output error's ``message`` without the staging folder it names (removed by the time the
+    user reads it): ``OUT/.staging/<as_of>.<id>/scores.csv: cannot write: CAUSE; FIX`` becomes
+    ``--out OUT: cannot write: CAUSE (scores.csv of the run for <as_of>; its staging folder was
+    removed, nothing was published); FIX``. Other messages are returned as they are."""
+    staging = re.escape(str(out_dir / ".staging")) + "/" + re.escape(as_of.isoformat()) + r"\.[0-9a-f]{32}/"
+    found = re.match(f"^{staging}(.+?): cannot write: (.*?)(; [^;]*)?$", message, re.S)
+    if found is None:
+        return re.sub(staging, "", message)
+    name, cause, fix = found.group(1), found.group(2), found.group(3) or ""
+    return (
+        f"--out {out_dir}: cannot write: {re.sub(staging, '', cause)} ({name} of the run for {as_of.isoformat()}; "
+        f"its staging folder was removed, nothing was published){fix}"
+    )
 
 
 def run_in_progress(out_dir: Path, as_of: date) -> str | None:

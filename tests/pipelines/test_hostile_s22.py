@@ -287,3 +287,28 @@ def test_a_prefect_database_that_fails_during_the_run_is_one_line(tmp_path: Path
         "disk?): free disk space there or set PREFECT_HOME to a folder on another disk, then run again"
     ), flat
     assert children and not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+
+
+# ---------------------------------------------------------------- 3. a full disk names the output folder
+
+
+def test_a_full_disk_names_the_output_folder_not_the_removed_staging_file(tmp_path: Path) -> None:
+    """s21-chaos: `error: OUT/.staging/2025-06-30.<id>/invoice_forecast.parquet: cannot write: ...`
+    named a file inside the staging folder, which was removed by the time the user read it. Now
+    the line names --out and the output's name; the staging folder is gone as before."""
+    import errno
+
+    from pipelines.adapters.files import OutputError, atomic_path
+    from pipelines.adapters.publish import run_lock, staging_dir
+
+    out = tmp_path / "runs"
+    day = dt.date(2025, 6, 30)
+    with pytest.raises(OutputError) as info, run_lock(out, day):
+        stage = staging_dir(out, day)
+        with atomic_path(stage / "invoice_forecast.parquet"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert str(info.value) == (
+        f"--out {out}: cannot write: No space left on device (invoice_forecast.parquet of the run for 2025-06-30; "
+        "its staging folder was removed, nothing was published); free disk space or choose a folder on another disk"
+    )
+    assert list((out / ".staging").iterdir()) == [] and not (out / "2025-06-30").exists()
