@@ -250,7 +250,9 @@ def csv_cells(column: pd.Series) -> Any:
     return None
 
 
-def _number_format(col: str, dtype: object) -> str | None:
+def _number_format(col: str, dtype: object, places: int = 2) -> str | None:
+    """The XLSX number format of a column; an amount (:data:`AMOUNTS`) of a 3-decimal currency
+    (``places`` 3: KWD, BHD, ...) shows its third decimal, every other number as before."""
     if col in _PERCENT:
         return "0.00%"
     if col in _INTEGER or pd.api.types.is_integer_dtype(dtype):
@@ -258,7 +260,7 @@ def _number_format(col: str, dtype: object) -> str | None:
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "yyyy-mm-dd"
     if pd.api.types.is_float_dtype(dtype):
-        return "#,##0.00"
+        return "#,##0.000" if places == 3 and col in AMOUNTS else "#,##0.00"
     return None
 
 
@@ -362,9 +364,9 @@ def _width(series: pd.Series, header: str, spec: str | None) -> float:
         content = 8
     elif spec == "yyyy-mm-dd":
         content = 10
-    elif spec in ("0", "#,##0.00") and pd.api.types.is_numeric_dtype(s.dtype):
+    elif spec in ("0", "#,##0.00", "#,##0.000") and pd.api.types.is_numeric_dtype(s.dtype):
         biggest = float(s.abs().max())
-        content = len(f"{biggest:,.0f}") + (3 if spec == "#,##0.00" else 0) + 1
+        content = len(f"{biggest:,.0f}") + {"#,##0.00": 3, "#,##0.000": 4}.get(spec, 0) + 1
     else:
         content = int(s.astype("string").str.len().max())
     return float(min(max(content, min(len(header), 24), 4) + 2, 60))
@@ -566,9 +568,11 @@ def write_xlsx(
     split_by: str | None = None,
     fast: bool = True,
     cuts: dict[str, dict[str, int]] | None = None,
+    places: int = 2,
 ) -> Path:
     """XLSX with a bold frozen header, an autofilter over all rows, column widths fitted to the
-    content and number formats (PD/LGD as %, amounts as #,##0.00, dates as yyyy-mm-dd). Text
+    content and number formats (PD/LGD as %, amounts as #,##0.00, or #,##0.000 with ``places`` 3, a
+    3-decimal reporting currency's; dates as yyyy-mm-dd). Text
     neutralised and always written as text (never as a formula or a URL); atomic. ``as_of`` fixes
     the document dates; ``note`` goes into a last sheet "about".
 
@@ -600,7 +604,7 @@ def write_xlsx(
         raw = frame[split_by].astype("string")
         for value in pd.unique(raw.dropna()):
             sheets.append((str(value), safe.loc[(raw == value).fillna(False).to_numpy()]))
-    specs = {c: _number_format(c, safe[c].dtype) for c in safe.columns}
+    specs = {c: _number_format(c, safe[c].dtype, places) for c in safe.columns}
     heads = {c: labels.get(c, str(c)) for c in safe.columns}
     widths = {c: _width(safe[c], heads[c], specs[c]) for c in safe.columns}
     with atomic_path(path) as tmp:
@@ -644,7 +648,11 @@ def write_xlsx(
                     letter = _column_letter(j)
                     value = float(pd.to_numeric(part[col], errors="coerce").sum())
                     ws.write_formula(
-                        n + 1, j, f"=SUBTOTAL(109,{letter}2:{letter}{n + 1})", total_fmt[col], round(value, 2)
+                        n + 1,
+                        j,
+                        f"=SUBTOTAL(109,{letter}2:{letter}{n + 1})",
+                        total_fmt[col],
+                        round(value, places),
                     )
         if note:
             about = wb.add_worksheet("about")
@@ -684,7 +692,10 @@ def write_queue(
     """``stem``.parquet and .csv with every row; ``stem``.xlsx with the top ``xlsx_rows``: a sheet
     with them all, then one sheet per owner, human headers (amounts with ``currency``; the priority
     named after the ranking ``key``, :data:`PRIORITY_LABELS`), fitted widths and a totals row of the
-    amounts, and an "about" sheet. ``cuts``: see :func:`write_xlsx`."""
+    amounts, and an "about" sheet. ``cuts``: see :func:`write_xlsx`. Amounts show the currency's
+    decimals (``pipelines.ingest.decimals.money_places``: a third for KWD, BHD, ...)."""
+    from pipelines.ingest.decimals import money_places
+
     shown = (
         f"This workbook holds the top {xlsx_rows:,}; {stem}.csv and .parquet hold all."
         if len(frame) > xlsx_rows
@@ -705,6 +716,7 @@ def write_queue(
             totals=tuple(c for c in frame.columns if c in AMOUNTS),
             split_by="owner" if "owner" in frame.columns else None,
             cuts=cuts,
+            places=money_places(currency),
         ),
     }
 

@@ -63,6 +63,7 @@ from pipelines.feed_checks import (
     training_figures,
     write_rejected,
 )
+from pipelines.ingest.decimals import money_places
 from pipelines.runtime import release_freed_memory
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.limits import add_credit_limits, write_credit_limits
@@ -436,7 +437,9 @@ def queue(
 
     day = pd.Timestamp(as_of)
     table, paid = getattr(portfolio, "payment_plans", None), getattr(portfolio, "payments", None)
-    plans, broken = plans_in_force(table, overrides, day, paid), broken_plans(table, paid, day)
+    places = money_places(currency)  # the reporting currency's decimals: KWD's amounts keep their fils
+    plans = plans_in_force(table, overrides, day, paid, places)
+    broken = broken_plans(table, paid, day, places)
     frame = scored.copy()
     ids = frame["debtor_id"].astype("string")
     debtors = getattr(portfolio, "debtors", None)
@@ -465,7 +468,7 @@ def queue(
                 if (path := prev_dir / name).exists() and "owner" in pq_columns(path)
             ]
         )
-    return build_queues(frame, oldest, cfg, plans, collectors, previous, broken, pay_pd, key)
+    return build_queues(frame, oldest, cfg, plans, collectors, previous, broken, pay_pd, key, places)
 
 
 def _calendar_shifts(as_of: dt.date, reference: dict[str, Any], columns: Any) -> dict[str, float]:
@@ -617,7 +620,10 @@ def _counts(
     rq: pd.DataFrame,
     previous: pd.DataFrame | None,
     cfg: NightlyConfig,
+    places: int = 2,
 ) -> dict[str, Any]:
+    """The manifest's counts; the queues' sums rounded to ``places`` decimals (the reporting
+    currency's, ``pipelines.ingest.decimals.money_places``)."""
     flags = wl["flags"]
     band_names = [b.name for b in cfg.bands]
     bands = scored["band"].value_counts().reindex(band_names, fill_value=0)
@@ -632,12 +638,12 @@ def _counts(
         "flagged_previous": 0 if previous is None else int(previous.attrs.get("flagged", 0)),
         "queue": int(len(q)),
         "queue_actions": {str(k): int(v) for k, v in q["next_action"].value_counts().sort_index().items()},
-        "expected_loss": round(float(q["expected_loss"].sum()), 2),
+        "expected_loss": round(float(q["expected_loss"].sum()), places),
         "recovery": int(len(rq)),
         "recovery_actions": {
             str(k): int(v) for k, v in rq["next_action"].value_counts().sort_index().items()
         },
-        "recoverable_amount": round(float(rq["recoverable_amount"].sum()), 2),
+        "recoverable_amount": round(float(rq["recoverable_amount"].sum()), places),
     }
 
 
@@ -890,7 +896,7 @@ def run_nightly(
         files: dict[str, Path] = {}
         if forecast is not None:  # the queue's expected cash comes with the payment-date files
             written = forecast.result()
-            q = with_expected_cash(q, written.expected_cash_30d, written.pay_pd)
+            q = with_expected_cash(q, written.expected_cash_30d, written.pay_pd, money_places(currency))
             files.update(written.files)
         owners = q.set_index("debtor_id")["owner"] if "owner" in q.columns else None
         state = watch_state(wl["watchlist"], scored, wl["effects"], prev_state, as_of, owners)
@@ -913,7 +919,7 @@ def run_nightly(
             key,
         )
         files[STATE_FILE] = write_parquet(state, stage / STATE_FILE)
-        counts = _counts(scored, wl, q, rq, previous, cfg)
+        counts = _counts(scored, wl, q, rq, previous, cfg, money_places(currency))
         previous_as_of = prev_dir.name if prev_dir is not None else None
         cfg_hash = config_hash(cfg)
         details = wl["watchlist"]["debtor_id"].head(cfg.report.debtor_details)  # debtor pages

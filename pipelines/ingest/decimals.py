@@ -30,6 +30,17 @@ from pipelines.ingest.sources import RawTable
 # ISO 4217 currencies with three minor digits
 THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
 REASON = "thousands_as_decimal"
+HALF_UNIT = {2: 0.005, 3: 0.0005}  # half the smallest unit of an amount with that many decimals
+
+
+def money_places(currency: str | None) -> int:
+    """Decimals an amount in ``currency`` (ISO 4217) is written and compared with: 3 for
+    :data:`THREE_DECIMAL` (a Kuwaiti dinar's 12.345: fils, the ledger's thousandths), else 2 (also
+    when the currency is not known). The outputs round every amount to them: a 2-decimal book's
+    files keep their bytes, a 3-decimal book keeps its third decimal."""
+    return 3 if currency and str(currency).strip().upper() in THREE_DECIMAL else 2
+
+
 MIN_ROWS = 2  # rows of the shape in a column, at least
 MIN_SHARE = 0.9  # of the values written with the decimal separator (2-decimal or unknown currency)
 EXAMPLES = 3

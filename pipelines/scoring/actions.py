@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.nightly import ActionRule
+from pipelines.ingest.decimals import HALF_UNIT
 
 RESOLVE_DISPUTE = "resolve_dispute"
 MONITOR_PLAN = "monitor_plan"
 AGENCY = "agency_referral"
-CENT = 0.005  # amounts below half a cent count as zero
 
 
 # rule field -> (quantity compared, operator, words); the quantities are prepared in choose_actions
@@ -62,7 +62,7 @@ def _matches(rule: ActionRule, values: dict[str, pd.Series], index: pd.Index) ->
 
 
 def choose_actions(
-    frame: pd.DataFrame, rules: Sequence[ActionRule], default_action: str, where: str
+    frame: pd.DataFrame, rules: Sequence[ActionRule], default_action: str, where: str, places: int = 2
 ) -> pd.DataFrame:
     """``next_action``, ``action_rule`` and ``dispute_action`` per row of ``frame`` (same index).
 
@@ -71,14 +71,17 @@ def choose_actions(
     balance, currency) and ``plan`` (text describing a kept payment plan; empty or missing when
     none) and optional ``plan_broken`` (why the debtor's payment plan counts as broken,
     :func:`pipelines.scoring.plans.broken_plans`: appended to ``action_rule``). ``where`` names the
-    rule list in ``action_rule`` (e.g. ``queue.rules``).
+    rule list in ``action_rule`` (e.g. ``queue.rules``). ``places``: the decimals of the reporting
+    currency (``pipelines.ingest.decimals.money_places``): an amount below half its smallest unit
+    (half a cent; half a fils for KWD) counts as zero.
     """
+    half = HALF_UNIT[places]
     idx = frame.index
     dpd = frame["dpd"].astype("float64").fillna(0.0)
     disputed = frame["disputed_amount"].astype("float64").fillna(0.0).clip(lower=0.0)
     overdue = frame["overdue_amount"].astype("float64").fillna(0.0)
     undisputed = (overdue - disputed).clip(lower=0.0)
-    in_dispute = disputed > CENT
+    in_dispute = disputed > half
     plan = frame["plan"].astype("string").fillna("") if "plan" in frame else pd.Series("", index=idx)
 
     action = pd.Series(pd.NA, index=idx, dtype="string")
@@ -88,7 +91,7 @@ def choose_actions(
     action[on_plan] = MONITOR_PLAN
     why[on_plan] = "payment plan kept: " + plan[on_plan]
 
-    whole = action.isna() & in_dispute & (undisputed <= CENT)
+    whole = action.isna() & in_dispute & (undisputed <= half)
     action[whole] = RESOLVE_DISPUTE
     why[whole] = "whole overdue balance in dispute"
 

@@ -254,6 +254,7 @@ def write_credit_limits(
     ``credit_limits.xlsx`` (the top ``xlsx_rows``, human headers with the currency, an "about"
     sheet); nothing when ``scored`` carries no limits."""
     from pipelines.adapters.exports import AMOUNTS, headers, write_csv, write_xlsx
+    from pipelines.ingest.decimals import money_places
 
     if "credit_limit_recommended" not in scored.columns:
         return {}
@@ -278,5 +279,6 @@ def write_credit_limits(
                 c for c in ("exposure", "credit_limit_current", "credit_limit_recommended") if c in AMOUNTS
             ),
             cuts=cuts,
+            places=money_places(currency),
         ),
     }

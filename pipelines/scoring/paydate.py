@@ -528,6 +528,7 @@ def payment_date_files(
     from features.ledger import day_number
     from models.paydate import cash_intervals
     from pipelines.adapters.exports import write_csv
+    from pipelines.ingest.decimals import money_places
 
     found = [p for p in parts if p is not None]
     moments = (
@@ -536,17 +537,19 @@ def payment_date_files(
         else pd.DataFrame(columns=["week", "segment", "expected_cash", "variance", "invoices"])
     )
     cash = cash_intervals(moments, int(day_number(pd.Timestamp(as_of))), CASH_WEEKS, loaded.cash_shock_sd)
-    cash = cash.round({"expected_cash": 2, "cash_low_80": 2, "cash_high_80": 2})
+    places = money_places(currency)  # a 3-decimal currency (KWD, ...) keeps its third decimal
+    cash = cash.round({"expected_cash": places, "cash_low_80": places, "cash_high_80": places})
     if currency:
         cash["currency"] = pd.Series(currency, index=cash.index, dtype="string")
     files = write_invoice_files(found, stage)
     files[CASH_FILE] = write_csv(cash, stage / CASH_FILE)
     per_debtor = pd.concat([p.debtors for p in found]) if found else pd.Series(dtype="float64")
     _logger().info(
-        "payment dates: %d open invoices forecast with %s v%s; expected cash in 13 weeks %.2f",
+        "payment dates: %d open invoices forecast with %s v%s; expected cash in 13 weeks %.*f",
         int(sum(p.rows.sum() for p in found)),
         loaded.name,
         loaded.version,
+        places,
         float(cash.loc[cash["segment"] == "all", "expected_cash"].sum()),
     )
     return PaymentDateFiles(files, per_debtor, pay_pd_by_debtor(found))
@@ -561,15 +564,16 @@ def pay_pd_by_debtor(parts: list[PackedForecast | None]) -> pd.Series | None:
 
 
 def with_expected_cash(
-    queue: pd.DataFrame, per_debtor: pd.Series, pay_pd: pd.Series | None = None
+    queue: pd.DataFrame, per_debtor: pd.Series, pay_pd: pd.Series | None = None, places: int = 2
 ) -> pd.DataFrame:
-    """The collections ``queue`` with ``expected_cash_30d`` (``per_debtor``, rounded to cents; 0 for
-    debtors without open invoices) and, when given, ``pay_pd`` (per debtor_id, rounded to 4 places as
-    the ``p_paid_*`` of ``invoice_forecast``; 0 for debtors without open invoices)."""
+    """The collections ``queue`` with ``expected_cash_30d`` (``per_debtor``, rounded to ``places``
+    decimals, the reporting currency's: ``pipelines.ingest.decimals.money_places``; 0 for debtors
+    without open invoices) and, when given, ``pay_pd`` (per debtor_id, rounded to 4 places as the
+    ``p_paid_*`` of ``invoice_forecast``; 0 for debtors without open invoices)."""
     out = queue.copy()
     if "debtor_id" in out:
         ids = out["debtor_id"].astype("string")
-        out["expected_cash_30d"] = ids.map(per_debtor).astype("float64").fillna(0.0).round(2).to_numpy()
+        out["expected_cash_30d"] = ids.map(per_debtor).astype("float64").fillna(0.0).round(places).to_numpy()
         if pay_pd is not None:
             out["pay_pd"] = ids.map(pay_pd).astype("float64").fillna(0.0).round(4).to_numpy()
     return out
@@ -599,8 +603,10 @@ def paydate_outputs(
     parts = map_buckets(
         _packed_bucket, book, pd.Timestamp(as_of), loaded, engine=engine, step="payment dates"
     )
+    from pipelines.ingest.decimals import money_places
+
     written = payment_date_files.fn(stage, as_of, loaded, parts, currency)
-    return with_expected_cash(queue, written.expected_cash_30d), written.files
+    return with_expected_cash(queue, written.expected_cash_30d, places=money_places(currency)), written.files
 
 
 def _packed_bucket(book: Any, k: int, as_of: pd.Timestamp, loaded: Any) -> PackedForecast | None:

@@ -23,10 +23,10 @@ from typing import Any
 import pandas as pd
 
 from features.tables import credit_memos
+from pipelines.ingest.decimals import HALF_UNIT
 
 GRACE_DAYS = 30
 LATE_DAYS = 7  # an instalment counts as due this many days after its due date
-CENT = 0.005
 PLAN_STATUS = "payment_plan"  # the override status of an agreed plan
 KEPT_STATUS = "active"
 BROKEN_STATUS = "broken"
@@ -34,7 +34,7 @@ DTYPES = ("string", "datetime64[ns]", "float64")
 
 
 def check_plans(
-    plans: pd.DataFrame | None, payments: pd.DataFrame | None, as_of: pd.Timestamp
+    plans: pd.DataFrame | None, payments: pd.DataFrame | None, as_of: pd.Timestamp, places: int = 2
 ) -> pd.DataFrame:
     """The latest plan per debtor in its window on ``as_of``, checked against the payments.
 
@@ -44,7 +44,9 @@ def check_plans(
     memo, ``kind`` = credit, pays no instalment), ``kept`` (bool)
     and ``text`` (the plan, or why it counts as broken). ``payments``: ``debtor_id``, ``paid_on``,
     ``amount`` (the payments of at least these debtors; empty: nobody paid) or None (not checked:
-    a plan is kept on its status alone, as without ``installment_amount``)."""
+    a plan is kept on its status alone, as without ``installment_amount``). ``places``: the reporting
+    currency's decimals (``pipelines.ingest.decimals.money_places``): ``paid`` is rounded to them,
+    the texts print amounts with them, and a plan is short by more than half that unit."""
     cols = [
         "agreed_on",
         "first_due",
@@ -106,13 +108,14 @@ def check_plans(
         mine = pay.loc[(pay["paid_on"] >= start) & (pay["paid_on"] <= day)]
         paid = ids.map(mine.groupby("debtor_id")["amount"].sum()).astype("float64").fillna(0.0)
         paid.index = p.index
-    p["paid"] = paid.round(2)
+    p["paid"] = paid.round(places)
+    half = HALF_UNIT[places]
     checked = p["due"].notna()
-    short = checked & (p["paid"] < p["due"] - CENT)
+    short = checked & (p["paid"] < p["due"] - half)
     p["kept"] = (p["status"] != BROKEN_STATUS) & ~short
     texts = []
     for r in p.itertuples(index=False):
-        each = "" if pd.isna(r.installment_amount) else f" x {r.installment_amount:,.2f}"
+        each = "" if pd.isna(r.installment_amount) else f" x {r.installment_amount:,.{places}f}"
         plan = (
             f"{r.installments}{each} from {r.first_due.date()} (payment_plans, agreed {r.agreed_on.date()})"
         )
@@ -122,9 +125,10 @@ def check_plans(
             texts.append(f"{plan}; schedule not checked: no installment_amount")
         elif pd.isna(r.due):
             texts.append(plan)
-        elif r.paid < r.due - CENT:
+        elif r.paid < r.due - half:
             texts.append(
-                f"payment plan broken: {r.paid:,.2f} paid since {r.agreed_on.date()} of {r.due:,.2f} due by "
+                f"payment plan broken: {r.paid:,.{places}f} paid since {r.agreed_on.date()} of "
+                f"{r.due:,.{places}f} due by "
                 f"{day.date()} ({r.due_count} of {r.installments} instalments): {plan}"
             )
         else:
@@ -179,10 +183,12 @@ def with_plan_payments(statics: Any, book: Any) -> Any:
     return dataclasses.replace(statics, payments=plan_payments(book, getattr(statics, "payment_plans", None)))
 
 
-def broken_plans(plans: pd.DataFrame | None, payments: pd.DataFrame | None, as_of: pd.Timestamp) -> pd.Series:
+def broken_plans(
+    plans: pd.DataFrame | None, payments: pd.DataFrame | None, as_of: pd.Timestamp, places: int = 2
+) -> pd.Series:
     """Why the plan of each debtor whose plan is broken on ``as_of`` counts as broken (index
-    ``debtor_id``; :func:`check_plans`)."""
-    checked = check_plans(plans, payments, as_of)
+    ``debtor_id``; :func:`check_plans`, ``places`` its decimals)."""
+    checked = check_plans(plans, payments, as_of, places)
     return checked.loc[~checked["kept"].astype(bool), "text"].astype("string").sort_index()
 
 
@@ -191,6 +197,7 @@ def plans_in_force(
     overrides: pd.DataFrame | None,
     as_of: pd.Timestamp,
     payments: pd.DataFrame | None = None,
+    places: int = 2,
 ) -> pd.Series:
     """Text describing the plan kept per debtor (index ``debtor_id``), e.g.
     ``"6 x 250.00 from 2024-05-31 (payment_plans, agreed 2024-05-02)"``.
@@ -200,7 +207,7 @@ def plans_in_force(
     (:func:`check_plans`); None: not checked (status only). ``overrides``: the analysts' decisions in
     force (:func:`pipelines.scoring.overrides.active_overrides`) or None; those with status
     ``payment_plan`` count. A plan from the table wins over an override for the same debtor (it
-    carries the schedule), kept or broken.
+    carries the schedule), kept or broken. ``places``: the decimals of the amounts (:func:`check_plans`).
     """
     day = pd.Timestamp(as_of).normalize()
     found: dict[str, str] = {}
@@ -210,7 +217,7 @@ def plans_in_force(
         for r in agreed.itertuples(index=False):
             found[str(r.debtor_id)] = f"override by {r.by} on {pd.Timestamp(r.at).date()}: {r.reason}"
             agreed_at[str(r.debtor_id)] = pd.Timestamp(r.at).tz_localize(None).normalize()
-    checked = check_plans(plans, payments, day)
+    checked = check_plans(plans, payments, day, places)
     for debtor, r in checked.iterrows():
         if bool(r["kept"]):
             found[str(debtor)] = str(r["text"])

@@ -114,6 +114,7 @@ def build_queues(
     broken: pd.Series | None = None,
     pay_pd: pd.Series | None = None,
     key: str = "pd",
+    places: int = 2,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(collections queue, recovery queue) from one row per debtor.
 
@@ -127,8 +128,9 @@ def build_queues(
     ``action_rule``.
 
     Collections: live debtors whose overdue amount exceeds ``queue.min_overdue``; expected loss =
-    PD x exposure x LGD (rounded to cents); ranked by :func:`priority` (expected loss weighted by
-    days past due; rounded to cents), then expected loss, overdue amount and debtor_id. Recovery: debtors in default with a positive exposure; ``recoverable_amount`` =
+    PD x exposure x LGD (rounded to ``places`` decimals, the reporting currency's: 2, or 3 for KWD,
+    BHD, ..., ``pipelines.ingest.decimals.money_places``); ranked by :func:`priority` (expected loss
+    weighted by days past due; rounded alike), then expected loss, overdue amount and debtor_id. Recovery: debtors in default with a positive exposure; ``recoverable_amount`` =
     exposure x (1 - LGD), ``recovery_priority`` = that x 0.5 ** (days past due / half life);
     ranked by priority, then exposure, then debtor_id. ``rank`` starts at 1 in each queue.
 
@@ -146,15 +148,15 @@ def build_queues(
 
     c = _common(scored.loc[live], oldest, plans, qc, broken)
     el = c["pd"] * c["exposure"] * c["lgd"]
-    c["expected_loss"] = el.round(2)
+    c["expected_loss"] = el.round(places)
     if key == "blend":
         from models.queue_key import blended_pd
 
         ids = c["debtor_id"].astype("string")
         pay = ids.map(pay_pd) if pay_pd is not None else pd.Series(np.nan, index=c.index)
         el = pd.Series(blended_pd(c["pd"], pay), index=c.index) * c["exposure"] * c["lgd"]
-    c["priority"] = priority(el, c["dpd"], qc).round(2)
-    c = pd.concat([c, choose_actions(c, qc.rules, qc.default_action, "queue.rules")], axis=1)
+    c["priority"] = priority(el, c["dpd"], qc).round(places)
+    c = pd.concat([c, choose_actions(c, qc.rules, qc.default_action, "queue.rules", places)], axis=1)
     collections = _ranked(
         c,
         ["priority", "expected_loss", "overdue_amount"],
@@ -162,11 +164,11 @@ def build_queues(
     )
 
     r = _common(scored.loc[dead], oldest, plans, qc, broken)
-    r["expected_loss"] = (r["exposure"] * r["lgd"]).round(2)
-    r["recoverable_amount"] = (r["exposure"] * (1.0 - r["lgd"])).round(2)
+    r["expected_loss"] = (r["exposure"] * r["lgd"]).round(places)
+    r["recoverable_amount"] = (r["exposure"] * (1.0 - r["lgd"])).round(places)
     age = r["dpd"].astype("float64").fillna(0.0).clip(lower=0.0)
-    r["recovery_priority"] = (r["recoverable_amount"] * 0.5 ** (age / rc.age_half_life_days)).round(2)
-    r = pd.concat([r, choose_actions(r, rc.rules, rc.default_action, "recovery.rules")], axis=1)
+    r["recovery_priority"] = (r["recoverable_amount"] * 0.5 ** (age / rc.age_half_life_days)).round(places)
+    r = pd.concat([r, choose_actions(r, rc.rules, rc.default_action, "recovery.rules", places)], axis=1)
     recovery = _ranked(
         r,
         ["recovery_priority", "exposure"],

@@ -721,3 +721,45 @@ def test_payment_date_forecasts_are_published(env) -> None:
     assert m["queue_key"]["key"] in ("pd", "blend") and m["queue_key"]["why"].startswith(
         "queue.priority: auto"
     )
+
+
+def test_a_three_decimal_reporting_currency_keeps_its_thousandths(env, tmp_path) -> None:
+    """The nightly rounds amounts to the reporting currency's decimals: the same data with ingest's
+    reporting currency KWD (3 decimals) gives the queues, the manifest's sums, the cash forecast and
+    the workbooks in thousandths; the EUR run of the fixture (2 decimals) stays in cents."""
+    import shutil
+    import zipfile
+
+    from pipelines.flows.nightly import nightly
+
+    data = tmp_path / "kwd"
+    shutil.copytree(env["data"], data)
+    manifest = json.loads((data / "manifest.json").read_text())
+    assert manifest["currency"]["reporting"] == "EUR"
+    manifest["currency"]["reporting"] = "KWD"
+    (data / "manifest.json").write_text(json.dumps(manifest))
+    kwd = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=data, out_dir=tmp_path / "runs").path
+    eur = env["out"] / DAY2.isoformat()
+    for name, cols in (
+        ("collections_queue.parquet", ["expected_loss", "priority", "expected_cash_30d"]),
+        ("recovery_queue.parquet", ["recoverable_amount", "recovery_priority"]),
+        ("cash_forecast.csv", ["expected_cash", "cash_low_80", "cash_high_80"]),
+    ):
+        read = (
+            pd.read_parquet if name.endswith(".parquet") else lambda p: pd.read_csv(p, encoding="utf-8-sig")
+        )
+        k, e = read(kwd / name), read(eur / name)
+        for col in cols:
+            kv, ev = k[col].to_numpy(dtype=float), e[col].to_numpy(dtype=float)
+            np.testing.assert_array_equal(kv, np.round(kv, 3))
+            np.testing.assert_array_equal(ev, np.round(ev, 2))
+            assert (kv != np.round(kv, 2)).any(), (name, col)  # a third decimal is kept somewhere
+    q = pd.read_parquet(kwd / "collections_queue.parquet")
+    counts = json.loads((kwd / "manifest.json").read_text())["counts"]
+    assert counts["expected_loss"] == round(float(q["expected_loss"].sum()), 3)
+    cash = pd.read_csv(kwd / "cash_forecast.csv", encoding="utf-8-sig")
+    assert (cash["currency"] == "KWD").all()
+    with zipfile.ZipFile(kwd / "collections_queue.xlsx") as z:
+        assert 'formatCode="#,##0.000"' in z.read("xl/styles.xml").decode()
+    with zipfile.ZipFile(eur / "collections_queue.xlsx") as z:
+        assert 'formatCode="#,##0.000"' not in z.read("xl/styles.xml").decode()
