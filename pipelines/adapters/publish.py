@@ -13,7 +13,12 @@ A run writes everything into a staging folder, renames it into ``.versions/`` an
 sees either the previous complete folder or the new one, never a mix. A run killed at any point
 leaves the previous folder in place; its leftovers are removed by the next run for that date.
 A non-blocking ``flock`` on ``.locks/<as_of>.lock`` stops two runs for the same date; the kernel
-releases it when the process dies, so a killed run never leaves a stale lock.
+releases it when the process dies, so a killed run never leaves a stale lock. Runs of different
+dates may run at once, but a run reads the earlier runs at several moments (deltas, feed checks and
+watch state from the latest one; the PD history from all): it notes them when it starts
+(:func:`earlier_runs`) and is refused at publication when one was published, replaced or removed
+meanwhile (:class:`EarlierRunsChangedError`); the check and the swap hold ``.locks/publish.lock``,
+so no other publication falls between them.
 
 Nothing outside OUTDIR is ever followed or deleted: :func:`check_out_dir` refuses (with
 :class:`UnsafeOutputError`) an ``OUTDIR/<as_of>`` that is a symlink ews did not make, a file or a
@@ -37,9 +42,11 @@ from features.schema import TABLES
 from pipelines.adapters.files import OutputError, output_errors, write_text_atomic
 
 __all__ = [
+    "EarlierRunsChangedError",
     "RunLockedError",
     "UnsafeOutputError",
     "check_out_dir",
+    "earlier_runs",
     "latest_before",
     "published_runs",
     "publish",
@@ -52,6 +59,11 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 class RunLockedError(RuntimeError):
     """Another run for the same as-of date is in progress."""
+
+
+class EarlierRunsChangedError(RunLockedError):
+    """Another run published, replaced or removed an earlier date while this run read the earlier
+    runs: publishing would mix two states of the folder."""
 
 
 class UnsafeOutputError(OutputError):
@@ -270,14 +282,62 @@ def _fsync_tree(root: Path) -> None:
         _fsync_dir(Path(dirpath))
 
 
-def publish(staging: Path, out_dir: Path, as_of: date) -> Path:
+def earlier_runs(out_dir: Path, as_of: date) -> dict[str, str]:
+    """The published runs before ``as_of``, each with what identifies its version (the ``.versions``
+    folder its link names; for a plain folder its manifest's change time and size)."""
+    found = {}
+    key = as_of.isoformat()
+    for run in published_runs(Path(out_dir)):
+        if run.name >= key:
+            break
+        if run.is_symlink():
+            found[run.name] = os.readlink(run)
+        else:
+            manifest = run / "manifest.json"
+            st = manifest.stat() if manifest.exists() else run.stat()
+            found[run.name] = f"folder {st.st_mtime_ns} {st.st_size}"
+    return found
+
+
+def _check_earlier(out_dir: Path, as_of: date, earlier: dict[str, str]) -> None:
+    now = earlier_runs(out_dir, as_of)
+    if now == earlier:
+        return
+    changes = [f"published {d}" for d in sorted(set(now) - set(earlier))]
+    changes += [f"replaced {d}" for d in sorted(set(now) & set(earlier)) if now[d] != earlier[d]]
+    changes += [f"removed {d}" for d in sorted(set(earlier) - set(now))]
+    raise EarlierRunsChangedError(
+        f"while this run for {as_of.isoformat()} read the earlier runs in {out_dir}, another run "
+        f"{', '.join(changes)}: its deltas, feed checks, watchlist state and PD history would mix two states "
+        f"of the folder, so nothing was published; run {as_of.isoformat()} again once the other run has ended"
+    )
+
+
+@contextmanager
+def _publish_lock(out_dir: Path) -> Iterator[None]:
+    """Held while a run checks the earlier runs and swaps its folder in (milliseconds; waits)."""
+    locks = Path(out_dir) / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    fd = os.open(locks / "publish.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def publish(staging: Path, out_dir: Path, as_of: date, earlier: dict[str, str] | None = None) -> Path:
     """Make ``staging`` the published ``out_dir/<as_of>`` in one atomic rename; returns that path.
 
     Call while holding :func:`run_lock`. The previous version is deleted only after the swap.
+    ``earlier``: the :func:`earlier_runs` the run read; :class:`EarlierRunsChangedError` when they
+    changed since (checked under the folder's publish lock, with the swap).
     """
     out_dir = Path(out_dir)
     check_out_dir(out_dir, as_of)
-    with output_errors(out_dir):
+    with output_errors(out_dir), _publish_lock(out_dir):
+        if earlier is not None:
+            _check_earlier(out_dir, as_of, earlier)
         return _swap_in(staging, out_dir, as_of)
 
 

@@ -47,7 +47,7 @@ from pipelines.adapters.exports import (
     write_parquet,
     write_queue,
 )
-from pipelines.adapters.publish import latest_before, publish, run_lock, staging_dir
+from pipelines.adapters.publish import earlier_runs, latest_before, publish, run_lock, staging_dir
 from pipelines.config import ConfigError, config_hash, load_config
 from pipelines.config.credit import load_credit_policy
 from pipelines.config.nightly import NightlyConfig
@@ -745,14 +745,20 @@ def write_report(
 
 @task(name="publish", cache_policy=NO_CACHE)
 def publish_run(
-    stage: Path, out_dir: Path, as_of: dt.date, manifest: dict[str, Any], files: dict[str, Path]
+    stage: Path,
+    out_dir: Path,
+    as_of: dt.date,
+    manifest: dict[str, Any],
+    files: dict[str, Path],
+    earlier: dict[str, str] | None = None,
 ) -> Path:
-    """Write manifest.json (with output hashes) into the staging folder and publish it atomically."""
+    """Write manifest.json (with output hashes) into the staging folder and publish it atomically,
+    unless the earlier runs the run read (``earlier``) changed meanwhile."""
     from pipelines.adapters.files import sha256_file, write_text_atomic
 
     manifest["outputs"] = {name: sha256_file(path) for name, path in sorted(files.items())}
     write_text_atomic(json.dumps(manifest, indent=2) + "\n", stage / "manifest.json")
-    return publish(stage, out_dir, as_of)
+    return publish(stage, out_dir, as_of, earlier)
 
 
 # ------------------------------------------------------------------------------------------- flow
@@ -804,6 +810,7 @@ def run_nightly(
     collectors = load_collectors(cfg)  # a broken teams file fails before any work
     policy = load_credit_policy(cfg.credit, [b.name for b in cfg.bands])  # so does a broken credit policy
     with run_lock(out_dir, as_of), Beside(meter) as beside:
+        earlier = earlier_runs(out_dir, as_of)  # before the first read: checked again at publication
         check_log(out_dir, latest_before(out_dir, as_of))  # a tampered overrides log stops the run first
         with meter.step("load_champion"):
             loaded = load_champion(cfg, project)
@@ -1004,7 +1011,7 @@ def run_nightly(
             "peak_rss_mib": meter.peak_rss_mib,
         }
         with meter.step("publish"):
-            path = publish_run(stage, out_dir, as_of, manifest, files)
+            path = publish_run(stage, out_dir, as_of, manifest, files, earlier)
         clear_rejected(out_dir, as_of)
         res = NightlyResult(as_of, path, manifest)
         logger.info("published %s", res.path)

@@ -312,3 +312,69 @@ def test_a_full_disk_names_the_output_folder_not_the_removed_staging_file(tmp_pa
         "its staging folder was removed, nothing was published); free disk space or choose a folder on another disk"
     )
     assert list((out / ".staging").iterdir()) == [] and not (out / "2025-06-30").exists()
+
+
+# ---------------------------------------------------------------- 4. concurrent runs of different dates
+
+
+def _publish_copy(out: Path, day: dt.date, files: dict[str, bytes]) -> Path:
+    from pipelines.adapters.publish import publish, run_lock, staging_dir
+
+    with run_lock(out, day):
+        stage = staging_dir(out, day)
+        for name, data in files.items():
+            (stage / name).write_bytes(data)
+        return publish(stage, out, day)
+
+
+def test_an_earlier_date_published_while_a_run_read_the_earlier_runs_refuses_its_publication(
+    tmp_path: Path,
+) -> None:
+    """s21-chaos: a run reads the earlier runs at several moments (latest_before after the score
+    step; published_runs in the portfolio step): 05-31 published between them gave a run whose
+    deltas compared with 04-30 and whose history held 05-31. Now the run notes the earlier runs
+    when it starts and publication is refused (nothing published) when they changed; unchanged, or
+    a later date published meanwhile: published."""
+    from pipelines.adapters.publish import (
+        EarlierRunsChangedError,
+        RunLockedError,
+        earlier_runs,
+        publish,
+        run_lock,
+        staging_dir,
+    )
+
+    out = tmp_path / "runs"
+    run = {"scores.parquet": b"s", "manifest.json": b"{}"}
+    apr, may, jun, jul = (dt.date(2025, m, d) for m, d in ((4, 30), (5, 31), (6, 30), (7, 31)))
+    _publish_copy(out, apr, run)
+    earlier = earlier_runs(out, jun)
+    assert list(earlier) == ["2025-04-30"] and earlier["2025-04-30"].startswith(".versions/2025-04-30.")
+    _publish_copy(out, may, run)  # the other run, between this run's reads
+    _publish_copy(out, jul, run)  # a later date: never read by this run
+    with pytest.raises(EarlierRunsChangedError) as info, run_lock(out, jun):
+        stage = staging_dir(out, jun)
+        (stage / "scores.parquet").write_bytes(b"june")
+        publish(stage, out, jun, earlier)
+    assert isinstance(info.value, RunLockedError)  # a user error of `ews score`: exit 2, one line
+    assert str(info.value) == (
+        f"while this run for 2025-06-30 read the earlier runs in {out}, another run published 2025-05-31: its "
+        "deltas, feed checks, watchlist state and PD history would mix two states of the folder, so nothing was "
+        "published; run 2025-06-30 again once the other run has ended"
+    )
+    assert not (out / "2025-06-30").exists() and not list((out / ".staging").iterdir())
+    # a rerun that read the folder as it now is publishes; 04-30 replaced meanwhile is refused too
+    earlier = earlier_runs(out, jun)
+    _publish_copy(out, apr, {"scores.parquet": b"s2", "manifest.json": b"{}"})
+    with (
+        pytest.raises(EarlierRunsChangedError, match="another run replaced 2025-04-30: "),
+        run_lock(out, jun),
+    ):
+        stage = staging_dir(out, jun)
+        (stage / "scores.parquet").write_bytes(b"june")
+        publish(stage, out, jun, earlier)
+    with run_lock(out, jun):
+        stage = staging_dir(out, jun)
+        (stage / "scores.parquet").write_bytes(b"june")
+        publish(stage, out, jun, earlier_runs(out, jun))
+    assert (out / "2025-06-30" / "scores.parquet").read_bytes() == b"june"

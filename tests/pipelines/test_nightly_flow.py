@@ -763,3 +763,42 @@ def test_a_three_decimal_reporting_currency_keeps_its_thousandths(env, tmp_path)
         assert 'formatCode="#,##0.000"' in z.read("xl/styles.xml").decode()
     with zipfile.ZipFile(eur / "collections_queue.xlsx") as z:
         assert 'formatCode="#,##0.000"' not in z.read("xl/styles.xml").decode()
+
+
+def test_an_earlier_date_published_between_a_runs_reads_refuses_its_publication(
+    env, tmp_path, monkeypatch
+) -> None:
+    """s22 (s21-chaos' open item): a run of DAY2 reads the earlier runs when it starts (overrides
+    log, deltas, feed checks, watch state: DAY1) and again in its portfolio step (the PD history).
+    The interleaving forced here: another run publishes DAY1 - 1 day after the first reads (when the
+    staging folder is made). Before: DAY2 was published with deltas against DAY1 and a history that
+    held the new run. Now: refused at publication (EarlierRunsChangedError, exit 2 in `ews score`),
+    nothing published for DAY2, staging removed, DAY1 untouched."""
+    import shutil
+
+    import pipelines.flows.nightly as nightly_module
+    from pipelines.adapters.publish import EarlierRunsChangedError, publish, run_lock, staging_dir
+
+    out = tmp_path / "runs"
+    shutil.copytree((env["out"] / DAY1.isoformat()).resolve(), out / DAY1.isoformat())  # a plain copy
+    before = _published(out / DAY1.isoformat())
+    other = DAY1 - dt.timedelta(days=1)
+    real = nightly_module.staging_dir
+
+    def staging_after_another_publication(out_dir: Path, as_of: dt.date) -> Path:
+        if as_of == DAY2:
+            with run_lock(out_dir, other):
+                stage = staging_dir(out_dir, other)
+                shutil.copytree(out / DAY1.isoformat(), stage, dirs_exist_ok=True)
+                publish(stage, out_dir, other)
+        return real(out_dir, as_of)
+
+    monkeypatch.setattr(nightly_module, "staging_dir", staging_after_another_publication)
+    from pipelines.flows.nightly import nightly
+
+    with pytest.raises(EarlierRunsChangedError, match=f"another run published {other.isoformat()}: "):
+        nightly(as_of=DAY2, config_path=env["cfg"], data_dir=env["data"], out_dir=out)
+    assert not (out / DAY2.isoformat()).exists()
+    assert not list((out / ".staging").glob(f"{DAY2.isoformat()}.*"))
+    assert _published(out / DAY1.isoformat()) == before
+    assert (out / other.isoformat() / "scores.parquet").exists()
