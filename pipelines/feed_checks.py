@@ -11,7 +11,8 @@ with two references and refuses the run when one moves beyond the limits in ``co
   train flow: table figures, plus default share and exposure of every training snapshot; the
   snapshot nearest before the as-of date is used).
 
-Figures: rows delivered per table (``rows.<table>``), payments per invoice, the share of payments
+Figures: rows delivered per table (``rows.<table>``), scored debtors and accepted invoices per
+debtor (the book's size: half the debtors, or half their invoices, gone), payments per invoice, the share of payments
 naming their invoice (``allocated_share``), the share of scored debtors in default, the total
 exposure (open balance) and the share of each table's rows quarantined at ingest (also against
 the absolute ``max_quarantine_share``; exact copies of a kept row do not count:
@@ -210,6 +211,8 @@ def format_figure(check: str, value: float | None) -> str:
         return f"{value:.1%}"
     if check.startswith("payments_per_invoice"):
         return f"{value:.3f}"
+    if check.startswith("invoices_per_debtor"):
+        return f"{value:,.1f}"
     if math.isinf(value):
         return "inf"
     return f"{value:,.0f}"
@@ -263,6 +266,32 @@ def _compare(
         checks.append(_ratio(f"rows.{table}", against, value, prev, max(value, prev), limits.rows))
     acc, acc_ref = today.get("accepted", {}), ref.get("accepted", {})
     debtors = min(today.get("debtors") or 0, ref.get("debtors") or 0)
+    if today.get("debtors") is not None and ref.get("debtors") is not None:
+        checks.append(
+            _ratio(
+                "debtors",
+                against,
+                today["debtors"],
+                ref["debtors"],
+                max(today["debtors"], ref["debtors"]),
+                limits.debtors,
+            )
+        )
+    per_debtor = [
+        a["invoices"] / f["debtors"] if f.get("debtors") and "invoices" in a else None
+        for f, a in ((today, acc), (ref, acc_ref))
+    ]
+    if None not in per_debtor:
+        checks.append(
+            _ratio(
+                "invoices_per_debtor",
+                against,
+                per_debtor[0],
+                per_debtor[1],
+                debtors,
+                limits.invoices_per_debtor,
+            )
+        )
     scalars = [
         ("payments_per_invoice", _ratio, min(acc.get("invoices", 0), acc_ref.get("invoices", 0))),
         ("allocated_share", _points, min(acc.get("payments", 0), acc_ref.get("payments", 0))),

@@ -329,6 +329,8 @@ class FeedLimits(ConfigModel):
     DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     rows: RatioLimit = Field(description="rows delivered per table (rows in, before quarantine)")
+    debtors: RatioLimit = Field(description="scored debtors (the book's size)")
+    invoices_per_debtor: RatioLimit = Field(description="accepted invoices / scored debtors (basis: debtors)")
     payments_per_invoice: RatioLimit = Field(description="accepted payments / accepted invoices")
     exposure: RatioLimit = Field(description="total open balance of the scored debtors (basis: debtors)")
     default_share: ShareLimit = Field(description="share of scored debtors already in default")
@@ -346,6 +348,8 @@ class PreviousLimits(FeedLimits):
 
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "rows": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
+        "debtors": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
+        "invoices_per_debtor": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
         "payments_per_invoice": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
         "exposure": {"min_ratio": 0.5, "max_ratio": 2.0, "min_basis": 20},
         "default_share": {"max_increase": 0.10, "max_decrease": 0.10, "min_basis": 50},
@@ -359,6 +363,10 @@ class TrainingLimits(FeedLimits):
 
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "rows": {"min_ratio": 0.25, "max_ratio": 4.0, "min_basis": 50},
+        # the model knows the book's size: half its debtors, or half their invoices, gone in a new
+        # output folder (no previous run) was published with exit 0 (s21-chaos)
+        "debtors": {"min_ratio": 0.67, "max_ratio": 4.0, "min_basis": 50},
+        "invoices_per_debtor": {"min_ratio": 0.67, "max_ratio": 4.0, "min_basis": 50},
         "payments_per_invoice": {"min_ratio": 0.5, "max_ratio": 2.0, "min_basis": 50},
         "exposure": {"min_ratio": 0.2, "max_ratio": 5.0, "min_basis": 20},
         "default_share": {"max_increase": 0.15, "max_decrease": 0.15, "min_basis": 50},

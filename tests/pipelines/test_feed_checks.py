@@ -47,8 +47,9 @@ def test_unchanged_feed_passes_every_check() -> None:
     feed = evaluate_feed(figures(), CFG, previous=("prev", figures()), training=("train", figures()))
     assert feed["status"] == "passed" and feed["override"] is None
     assert set(statuses(feed).values()) == {"ok"}
-    # 3 absolute quarantine limits + per reference: 3 row counts, ppi, allocated, default, exposure, 3 quarantine
-    assert len(feed["checks"]) == 3 + 2 * 10
+    # 3 absolute quarantine limits + per reference: 3 row counts, debtors, invoices per debtor, ppi,
+    # allocated, default, exposure, 3 quarantine
+    assert len(feed["checks"]) == 3 + 2 * 12
 
 
 def test_empty_payments_is_refused_naming_each_check_with_figures() -> None:

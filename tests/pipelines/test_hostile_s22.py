@@ -378,3 +378,60 @@ def test_an_earlier_date_published_while_a_run_read_the_earlier_runs_refuses_its
         (stage / "scores.parquet").write_bytes(b"june")
         publish(stage, out, jun, earlier_runs(out, jun))
     assert (out / "2025-06-30" / "scores.parquet").read_bytes() == b"june"
+
+
+# ---------------------------------------------------------------- 5. half the book gone, no previous run
+
+
+def _book_figures(debtors: int, invoices: int, payments: int, exposure: float) -> dict:
+    return {
+        "rows": {"invoices": invoices, "payments": payments, "debtors": debtors},
+        "accepted": {"invoices": invoices, "payments": payments, "debtors": debtors},
+        "quarantine_share": {"invoices": 0.0, "payments": 0.0, "debtors": 0.0},
+        "payments_per_invoice": payments / invoices,
+        "allocated_share": 1.0,
+        "debtors": debtors,
+        "default_share": 0.063,
+        "exposure": exposure,
+    }
+
+
+@pytest.mark.parametrize(
+    ("today", "failed"),
+    [
+        # s21-chaos' feeds in a new output folder (training data only), each published with exit 0:
+        # half the debtors gone with their rows: rows ratio 0.51 (inside 0.25-4), exposure 0.52 (inside 0.2-5)
+        (
+            (750, 83_822, 82_905, 38_310_362.44),
+            ["debtors: 750 today vs 1,500 in train (limit: ratio 0.67 to 4, checked from 50 debtors)"],
+        ),
+        # half the debtors' invoices and payments gone, the debtors file whole: 1,500 debtors scored
+        (
+            (1_500, 83_822, 82_905, 38_310_362.44),
+            [
+                "invoices_per_debtor: 55.9 today vs 109.7 in train (limit: ratio 0.67 to 4, checked from 50 debtors)"
+            ],
+        ),
+        ((1_500, 164_580, 162_838, 73_174_299.06), []),  # the good feed
+        ((1_100, 120_000, 119_000, 53_000_000.0), []),  # a third fewer debtors (ratio 0.733): passes
+    ],
+)
+def test_half_the_book_gone_is_refused_against_the_training_data_alone(
+    today: tuple, failed: list[str]
+) -> None:
+    """Half the debtors, or half their invoices, gone with no previous run in the output folder:
+    before, every training-data check passed (exit 0, published); now `debtors` (750 / 1,500 =
+    0.50) or `invoices_per_debtor` (83,822 / 1,500 = 55.88 vs 164,580 / 1,500 = 109.72: 0.509) is
+    below 0.67 and the run is refused (exit 3) with the counts."""
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.feed_checks import FeedCheckError, evaluate_feed
+
+    train = ("train", _book_figures(1_500, 164_580, 162_838, 73_174_299.06))
+    if not failed:
+        feed = evaluate_feed(_book_figures(*today), NightlyConfig(), previous=None, training=train)
+        assert feed["status"] == "passed"
+        return
+    with pytest.raises(FeedCheckError) as info:
+        evaluate_feed(_book_figures(*today), NightlyConfig(), previous=None, training=train)
+    lines = [line.removeprefix("  - ") for line in str(info.value).splitlines()[1:-1]]
+    assert lines == failed
