@@ -260,6 +260,7 @@ def ingest_source(
     validation: dict[str, dict[str, Any]] = {}
     cleared: dict[str, dict[str, Any]] = {}
     currencies: set[str] | None = None  # the invoices' (a payment without a currency is in its invoice's)
+    lookup: decimals.CurrencyLookup | None = None  # the invoices' classes by id, in a mixed book
 
     def read(table: str) -> None:
         say(f"reading {table}")
@@ -289,8 +290,18 @@ def ingest_source(
                 [raws["invoices"].frame["currency"]] if "currency" in raws["invoices"].frame else [],
                 source.default_currency,
             )
+        if table == "payments" and lookup is not None:  # by invoice / debtor in a EUR / KWD book
+            tallied = decimals.tally(raws[table], source.default_currency, lookup)
         found = decimals.suspects(table, tallied, currencies or set())
-        raws[table] = decimals.flagged(raws[table], found, source.default_currency, currencies or set())
+        raws[table] = decimals.flagged(
+            raws[table],
+            found,
+            source.default_currency,
+            currencies or set(),
+            decimals.payment_lookup(table, lookup),
+        )
+        if table == "invoices" and decimals.mixed(currencies or set()):
+            lookup = decimals.currency_lookup([raws[table].frame], source.default_currency)
         say(f"validating {table}")
         typed[table], masks[table], validation[table] = within_table(
             raws[table], validator, params, source.default_currency, lap, rules

@@ -97,9 +97,81 @@ def _class_of(code: str | None) -> int:
     return UNKNOWN if not code else THREE if code.strip().upper() in THREE_DECIMAL else OTHER
 
 
-def _currency_classes(frame: pd.DataFrame, default_currency: str | None) -> np.ndarray:
+@dataclass(frozen=True)
+class CurrencyLookup:
+    """The invoices' currency classes, for payments without a currency of their own in a book whose
+    invoices mix 3-decimal currencies and others (a EUR / KWD book): a payment is in the currency of
+    the invoice it names, else of its debtor when all the debtor's invoices share one class
+    (``ingest.currency`` converts it so too). ``invoice``: invoice id (as written, trimmed) -> class
+    (an id written twice with both classes is left out); ``debtor``: debtor id -> class."""
+
+    invoice: pd.Series
+    debtor: pd.Series
+
+    def classes(self, frame: pd.DataFrame) -> np.ndarray:
+        """Each row's class by its ``invoice_id``, else its ``debtor_id``; :data:`UNKNOWN` for neither."""
+        out = np.full(len(frame), UNKNOWN, dtype=np.int8)
+        for column, known in (("invoice_id", self.invoice), ("debtor_id", self.debtor)):
+            if column not in frame.columns or not len(known):
+                continue
+            todo = out == UNKNOWN
+            ids = frame[column].astype("string").str.strip()
+            found = ids.map(known).to_numpy(dtype=np.float64, na_value=np.nan)
+            hit = todo & ~np.isnan(found)
+            out[hit] = found[hit].astype(np.int8)
+        return out
+
+
+def mixed(invoice_currencies: set[str]) -> bool:
+    """Invoices in a 3-decimal currency and in another: a payment's own class needs a lookup."""
+    return bool(invoice_currencies & THREE_DECIMAL) and bool(invoice_currencies - THREE_DECIMAL)
+
+
+def currency_lookup(frames: list[pd.DataFrame], default_currency: str | None) -> CurrencyLookup:
+    """The :class:`CurrencyLookup` of the invoices' raw rows (``invoice_id``, ``debtor_id``,
+    ``currency``; several chunks or partitions)."""
+    parts = []
+    for frame in frames:
+        if not len(frame) or "invoice_id" not in frame.columns:
+            continue
+        parts.append(
+            pd.DataFrame(
+                {
+                    "invoice_id": frame["invoice_id"].astype("string").str.strip(),
+                    "debtor_id": frame["debtor_id"].astype("string").str.strip()
+                    if "debtor_id" in frame.columns
+                    else pd.Series(pd.NA, index=frame.index, dtype="string"),
+                    "cls": _currency_classes(frame, default_currency),
+                }
+            )
+        )
+    empty = pd.Series([], dtype="int8", index=pd.Index([], dtype="string"))
+    if not parts:
+        return CurrencyLookup(empty, empty)
+    rows = pd.concat(parts, ignore_index=True)
+    rows = rows.loc[rows["cls"] != UNKNOWN]
+
+    def single(key: str) -> pd.Series:
+        got = rows.dropna(subset=[key]).groupby(key, sort=True)["cls"].agg(["min", "max"])
+        return got.loc[got["min"] == got["max"], "min"].astype("int8")
+
+    return CurrencyLookup(single("invoice_id"), single("debtor_id"))
+
+
+def _currency_classes(
+    frame: pd.DataFrame, default_currency: str | None, lookup: CurrencyLookup | None = None
+) -> np.ndarray:
     """Each row's currency class (:data:`OTHER`, :data:`THREE`, :data:`UNKNOWN`) as ingest reads the
-    currency (trimmed, any case; an empty cell takes ``default_currency``)."""
+    currency (trimmed, any case; an empty cell takes ``default_currency``); with ``lookup``, a row
+    with neither takes its invoice's or its debtor's (:class:`CurrencyLookup`)."""
+    out = _own_classes(frame, default_currency)
+    if lookup is not None and (out == UNKNOWN).any():
+        found = lookup.classes(frame)
+        out = np.where(out == UNKNOWN, found, out).astype(np.int8)
+    return out
+
+
+def _own_classes(frame: pd.DataFrame, default_currency: str | None) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -171,8 +243,9 @@ def _by_class(mask: np.ndarray, classes: np.ndarray) -> dict[str, int]:
     return {_CLASS_NAMES[k]: int(v) for k, v in enumerate(counts) if v}
 
 
-def tally(raw: RawTable, default_currency: str | None) -> DecimalTally:
-    """The counts of one chunk of a table (raw cells under canonical names)."""
+def tally(raw: RawTable, default_currency: str | None, lookup: CurrencyLookup | None = None) -> DecimalTally:
+    """The counts of one chunk of a table (raw cells under canonical names); ``lookup``: the
+    payments' classes by invoice / debtor in a mixed book (:func:`payment_lookup`)."""
     table, frame, source_row, decimal = raw.table, raw.frame, raw.source_row, raw.values.decimal
     out = DecimalTally()
     columns = _columns(table, frame)
@@ -184,7 +257,7 @@ def tally(raw: RawTable, default_currency: str | None) -> DecimalTally:
         if not has.any():
             continue
         if classes is None:
-            classes = _currency_classes(frame, default_currency)
+            classes = _currency_classes(frame, default_currency, payment_lookup(table, lookup))
         t = out.columns[name] = ColumnTally()
         t.with_separator = _by_class(has, classes)
         if shaped.any():
@@ -194,6 +267,11 @@ def tally(raw: RawTable, default_currency: str | None) -> DecimalTally:
                 (int(source_row[r]), str(read[int(r)].as_py()), _CLASS_NAMES[classes[r]]) for r in rows
             ]
     return out
+
+
+def payment_lookup(table: str, lookup: CurrencyLookup | None) -> CurrencyLookup | None:
+    """``lookup`` for the payments, None for the other tables."""
+    return lookup if table == "payments" else None
 
 
 def unknown_shaped(t: DecimalTally) -> bool:
@@ -241,13 +319,14 @@ def suspect_mask(
     decimal: str,
     default_currency: str | None,
     invoice_currencies: set[str],
+    lookup: CurrencyLookup | None = None,
 ) -> dict[str, np.ndarray]:
     """``thousands_as_decimal:<column>`` masks of one table (or debtor partition) for the suspect
     ``columns``: the rows of the shape whose currency is not a 3-decimal one."""
     out: dict[str, np.ndarray] = {}
     if not columns or not len(frame):
         return out
-    classes = _currency_classes(frame, default_currency)
+    classes = _currency_classes(frame, default_currency, payment_lookup(table, lookup))
     three = classes == THREE
     if _three("unknown", table, invoice_currencies):
         three |= classes == UNKNOWN
@@ -264,13 +343,14 @@ def flagged(
     suspect: dict[str, dict[str, object]],
     default_currency: str | None,
     invoice_currencies: set[str],
+    lookup: CurrencyLookup | None = None,
 ) -> RawTable:
     """``raw`` with the rows of its ``suspect`` columns marked (``pre_bad``) and the figures kept for
     the manifest (``decimal_suspects``); ``raw`` itself when nothing is suspect."""
     if not suspect:
         return raw
     masks = suspect_mask(
-        raw.table, raw.frame, list(suspect), raw.values.decimal, default_currency, invoice_currencies
+        raw.table, raw.frame, list(suspect), raw.values.decimal, default_currency, invoice_currencies, lookup
     )
     pre = dict(raw.pre_bad)
     for k, m in masks.items():

@@ -82,7 +82,17 @@ from pipelines.ingest.currency import (
     currency_counts,
     reporting_currency,
 )
-from pipelines.ingest.decimals import DecimalTally, currency_set, flagged, suspects, tally
+from pipelines.ingest.decimals import (
+    CurrencyLookup,
+    DecimalTally,
+    currency_lookup,
+    currency_set,
+    flagged,
+    mixed,
+    payment_lookup,
+    suspects,
+    tally,
+)
 from pipelines.ingest.idhash import id_hashes
 from pipelines.ingest.masks import arrow, index_in, isin, passing
 from pipelines.ingest.quarantine import quarantine_frame, reason_counts, row_reasons
@@ -301,6 +311,7 @@ class StreamRun:
     quiet: Any = None  # a validator without Data Docs (:meth:`_recheck`)
     dropping: Any = None  # the thread removing the raw rows (:meth:`drop_raw`)
     currencies: set[str] = field(default_factory=set)  # the invoices' (ingest.decimals, after routing)
+    lookup: CurrencyLookup | None = None  # the invoices' classes by id in a mixed book (after routing them)
 
     # ------------------------------------------------------------ work per partition, in processes
 
@@ -377,6 +388,8 @@ class StreamRun:
                             self._route_chunk(table, raw)
             self.say(f"read {block}")
             self.lap("read")
+            if "invoices" in self.states and block == block_of.get("invoices") and self.lookup is None:
+                self._invoice_lookup()
         self.spill.flush()
         missing = [t for t in block_of if t not in self.states]
         if missing:  # pragma: no cover - every loader yields at least one chunk per table
@@ -387,6 +400,23 @@ class StreamRun:
             found = suspects(table, state.decimals, self.currencies)
             if found:
                 state.first = replace(state.first, decimal_suspects=found)
+
+    def _invoice_lookup(self) -> None:
+        """After the invoices are routed, in a book whose invoices mix 3-decimal currencies and
+        others: their classes by invoice and debtor id, read back from the spill, for the payments
+        without a currency (:class:`pipelines.ingest.decimals.CurrencyLookup`), as the in-memory
+        ingest builds it from the whole invoices table."""
+        state = self.states["invoices"]
+        if not mixed(currency_set(state.currencies, self.source.default_currency)):
+            return
+        self.spill.flush()
+        frames = []
+        for p in range(self.partitions):
+            got = self._raw("invoices", p)
+            if got is not None:
+                raw, rows = got
+                frames.append(raw.frame.iloc[np.argsort(rows, kind="stable")])
+        self.lookup = currency_lookup(frames, self.source.default_currency)
 
     def _forget(self, table: str) -> None:
         """Drop what was routed of ``table`` so far."""
@@ -408,7 +438,7 @@ class StreamRun:
         state.chunks += 1
         state.parts |= self._route_rows(table, raw, start, c)
         state.currencies += _currency_texts(table, raw)
-        state.decimals.add(tally(raw, self.source.default_currency))
+        state.decimals.add(tally(raw, self.source.default_currency, self.lookup))
         self.spill.flush()
 
     def _route_piece(self, c: int) -> dict[str, Any]:
@@ -422,7 +452,7 @@ class StreamRun:
             "rows": len(raw.frame),
             "parts": parts,
             "currencies": _currency_texts(table, raw),
-            "decimals": tally(raw, self.source.default_currency),
+            "decimals": tally(raw, self.source.default_currency, self.lookup),
         }
 
     def _route_rows(self, table: str, raw: RawTable, start: int, c: int) -> set[int]:
@@ -688,7 +718,13 @@ class StreamRun:
         if got is None:
             return None
         raw, rows = got
-        raw = flagged(raw, raw.decimal_suspects or {}, self.source.default_currency, self.currencies)
+        raw = flagged(
+            raw,
+            raw.decimal_suspects or {},
+            self.source.default_currency,
+            self.currencies,
+            payment_lookup(table, self.lookup),
+        )
         column = ID_COLUMN.get(table)
         ids = {column: self.shared[column]} if column in self.shared and len(self.shared[column]) else None
         typed, masks, summary = within_table(

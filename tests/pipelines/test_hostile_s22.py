@@ -435,3 +435,40 @@ def test_half_the_book_gone_is_refused_against_the_training_data_alone(
         evaluate_feed(_book_figures(*today), NightlyConfig(), previous=None, training=train)
     lines = [line.removeprefix("  - ") for line in str(info.value).splitlines()[1:-1]]
     assert lines == failed
+
+
+# ---------------------------------------------------------------- 6. payments without a currency in a EUR / KWD book
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_eur_kwd_book_streamed_writes_what_the_in_memory_ingest_writes(
+    workers: int, tmp_path: Path
+) -> None:
+    """The payments' currency class by invoice / debtor (corpus case
+    test_payments_without_a_currency_take_their_invoice_or_debtor_currency_in_a_eur_kwd_book) is
+    decided alike by the streamed ingest (the lookup read back from the routed invoices; with 2
+    worker processes forked after it) and the in-memory one: same bytes, P4 and P5 quarantined."""
+    from pipelines.config.project import CurrencyConfig
+
+    data = ROOT / "tests" / "data" / "ingest"
+    files = {
+        "debtors": data / "base" / "debtors.csv",
+        "invoices": data / "inv_eur_kwd.csv",
+        "payments": data / "pay_eur_kwd_no_currency.csv",
+    }
+    rules = RulesConfig(data_docs=False, refuse_empty_table_rows=10**6)
+    source = SourceConfig(name="files", rules=rules, tables={t: FileSource(path=p) for t, p in files.items()})
+    fx = CurrencyConfig(reporting="EUR", rates={"KWD": 3.0})
+    whole = ingest_source(source, tmp_path / "whole", as_of=AS_OF, currency=fx, stream=False).manifest
+    ingest_source(
+        source,
+        tmp_path / "streamed",
+        as_of=AS_OF,
+        currency=fx,
+        stream=True,
+        chunk_rows=2,
+        partitions=2,
+        workers=workers,
+    )
+    assert _outputs(tmp_path / "streamed") == _outputs(tmp_path / "whole")
+    assert whole["tables"]["payments"]["reasons"] == {"thousands_as_decimal:amount": 2}

@@ -454,3 +454,27 @@ def test_cli_exit_0_without_traceback_when_every_table_is_hostile(tmp_path: Path
     assert tables["payments"]["reasons"] == {"date_out_of_range:paid_on": 1}
     q = pd.read_csv(tmp_path / "out" / "quarantine" / "invoices.csv", dtype=str)
     assert q.loc[q["invoice_id"] == "I4", "due_date"].tolist() == ["9999-12-31"]  # as read
+
+
+def test_payments_without_a_currency_take_their_invoice_or_debtor_currency_in_a_eur_kwd_book() -> None:
+    """s22 (s21-review's open item): a book with EUR and KWD invoices whose payments carry no
+    currency. Before, every payment counted as a 2-decimal one for the thousands check: 5 of 5
+    dotted amounts of the shape 1.500, so all five were quarantined thousands_as_decimal, the KWD
+    payments 12.500 / 5.250 / 3.125 too. Now a payment takes its invoice's class (P1, P2), else its
+    debtor's (P3, unallocated: D2's invoices are all KWD): the KWD payments are kept, and the EUR
+    ones (1.500 and 2.250 under decimal '.', 2 of 2 EUR dotted amounts: whole euros grouped by
+    thousands) are still quarantined."""
+    from pipelines.config.project import CurrencyConfig
+
+    files = _files({"invoices": "inv_eur_kwd", "payments": "pay_eur_kwd_no_currency"})
+    result = ingest_files(
+        files, None, as_of=AS_OF, currency=CurrencyConfig(reporting="EUR", rates={"KWD": 3.0})
+    )
+    q = result.quarantine["payments"]
+    assert dict(zip(q["source_row"], q["reason"], strict=True)) == {
+        4: "thousands_as_decimal:amount",
+        5: "thousands_as_decimal:amount",
+    }
+    pay = result.portfolio.payments.set_index("payment_id")
+    assert pay["amount"].round(3).to_dict() == {"P1": 37.5, "P2": 15.75, "P3": 9.38}  # KWD x 3.0, in cents
+    assert result.quarantine["invoices"].empty
