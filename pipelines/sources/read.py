@@ -385,7 +385,7 @@ def _header(path: Path, options: CsvOptions, label: str) -> list[str]:
 # as a value (`30.27` cut to `3`). Many exports end without a line break (the UCI file does), so
 # that alone is no defect: the last record is quarantined (``cut_last_line``) only when the file
 # ends without a line break AND its last value ends unlike the last field of each of the records
-# above it, which all end alike (see :func:`_end_form`).
+# above it, which all end alike (see :func:`_end_form`), as one of them cut short would (a prefix).
 CUT_CHECK_ROWS = 100  # the records above the last one that show its column's form
 CUT_MIN_ROWS = 5  # fewer (non-empty) values above it: not judged
 
@@ -405,6 +405,16 @@ def _end_form(value: str) -> str:
     return ("a" if c.isalpha() else c) + "9" * (len(value) - k)
 
 
+def _shortened(form: str, full: str) -> bool:
+    """Whether a value ending in ``form`` can be a value ending in ``full`` cut short (a prefix of
+    it): not when ``full`` is digits only (a prefix of digits is digits, and ends alike), nor when
+    both end in the same character and ``form`` has at least as many digits after it (``INV-10000``
+    is no cut of an ``INV-9999``, ``30.275`` none of a ``30.27``)."""
+    if not full:
+        return False
+    return form[:1] != full[:1] or len(form) < len(full)
+
+
 def _last_field(line: str, ncols: int, delim: str, quote: str) -> str | None:
     """The value of the last column in a plain line (no quote, the header's fields, trailing
     delimiters allowed), stripped; None for any other line."""
@@ -422,7 +432,8 @@ def cut_last_value(
     """``(value, a value above, values compared)`` when the last of ``lines`` (data lines of a file
     that ends without a line break) looks cut inside its last field: the last
     :data:`CUT_CHECK_ROWS` plain records above it (at least :data:`CUT_MIN_ROWS` with a value in
-    that column) all end in one form and the last value does not. None otherwise."""
+    that column) all end in one form and the last value ends as a value of that form cut short
+    (:func:`_shortened`). None otherwise."""
     if not lines:
         return None
     value = _last_field(lines[-1], ncols, delim, quote)
@@ -442,7 +453,7 @@ def cut_last_value(
         seen += 1
         if seen == CUT_CHECK_ROWS:
             break
-    if seen < CUT_MIN_ROWS or _end_form(value) in forms:
+    if seen < CUT_MIN_ROWS or not _shortened(_end_form(value), forms.pop()):
         return None
     return value, example, seen
 
