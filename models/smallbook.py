@@ -335,6 +335,13 @@ class AllLabelledFit:
         X = prepare_matrix(rows, self.kept, self.categories)
         return np.clip(self.model.predict_proba(X, num_iteration=trees)[:, 1], self.pd_floor, self.pd_ceiling)
 
+    def raw(self, rows: pd.DataFrame, trees: int | None = None) -> np.ndarray:
+        """LightGBM's raw score (log-odds) of ``rows`` with the first ``trees`` trees."""
+        from models.train import prepare_matrix
+
+        X = prepare_matrix(rows, self.kept, self.categories)
+        return np.asarray(self.model.predict(X, raw_score=True, num_iteration=trees), dtype="float64")
+
 
 def all_labelled_folds(
     frame: pd.DataFrame,
@@ -342,15 +349,18 @@ def all_labelled_folds(
     months: int,
     per_fold: int,
     trees: tuple[int, ...] = TREE_COUNTS,
+    raw: bool = False,
 ) -> tuple[pd.DataFrame, list[list[pd.Timestamp]]]:
     """The inner rolling-origin folds of :func:`inner_folds`: for each, :class:`AllLabelledFit` on
     the rows and labels known at the fold's first month-end (:func:`known_at`, ``params.horizon_days``)
     scores the fold's labelled rows at every tree count of ``trees``. Returns the pooled rows
-    (``fold``, ``debtor_id``, ``as_of``, ``y``, ``pd_feature_<trees>``) and the folds. A fold whose
+    (``fold``, ``debtor_id``, ``as_of``, ``y``, ``pd_feature_<trees>``; with ``raw`` also each fold
+    model's raw score ``raw_feature_<trees>``, for ``benchmarks/small_calib.py``) and the folds. A fold whose
     first month-end knows no label of each kind yet (a short history: the first labelled month-ends
     come less than a horizon after the first snapshot) has nothing to fit on and is left out."""
     keys = ["debtor_id", "as_of"]
     columns = ["fold", *keys, "y", *[f"pd_feature_{n}" for n in trees]]
+    columns += [f"raw_feature_{n}" for n in trees] if raw else []
     parts, kept = [], []
     for ends in inner_folds(frame, months, per_fold):
         known = known_at(frame, ends[0], params.horizon_days)
@@ -361,6 +371,8 @@ def all_labelled_folds(
         fitted = AllLabelledFit.fit(known, params, max(trees))
         for n in trees:
             entry[f"pd_feature_{n}"] = fitted.predict(part, n)
+        for n in trees if raw else ():
+            entry[f"raw_feature_{n}"] = fitted.raw(part, n)
         parts.append(entry)
         kept.append(ends)
     if not parts:

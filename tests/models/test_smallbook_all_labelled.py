@@ -120,3 +120,19 @@ def test_a_fold_model_scores_at_each_tree_count_of_one_fit() -> None:
     wider = dataclasses.replace(PARAMS, pd_floor=0.2, pd_ceiling=0.3)
     clipped, _ = all_labelled_folds(frame, wider, 4, 2, trees=(40,))
     assert clipped["pd_feature_40"].between(0.2, 0.3).all()
+
+
+def test_raw_fold_scores_are_the_log_odds_of_the_fold_pds_and_change_nothing_else() -> None:
+    """``raw=True`` (``benchmarks/small_calib.py``) adds each fold model's raw score; the PDs are its
+    logistic transform, clipped, and the same as without it (``ews train`` does not ask for them)."""
+    from scipy.special import expit
+
+    frame = _synthetic(1)
+    plain, folds = all_labelled_folds(frame, PARAMS, 4, 2, trees=(10, 40))
+    rows, again = all_labelled_folds(frame, PARAMS, 4, 2, trees=(10, 40), raw=True)
+    assert folds == again and not any(c.startswith("raw_") for c in plain.columns)
+    pd.testing.assert_frame_equal(rows[plain.columns], plain)
+    for n in (10, 40):
+        expected = np.clip(expit(rows[f"raw_feature_{n}"]), PARAMS.pd_floor, PARAMS.pd_ceiling)
+        np.testing.assert_allclose(rows[f"pd_feature_{n}"], expected, rtol=0, atol=1e-12)
+    assert rows["raw_feature_10"].std() < rows["raw_feature_40"].std()
