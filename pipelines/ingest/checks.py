@@ -552,6 +552,15 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
             out += _scope_differs(t)
         out += _negated(name, t)
         out += _conflicting_ids(name, t)
+        unlike = (t.get("repairs") or {}).get("last_value_unlike_column")
+        if unlike is not None:
+            last = t.get("rows_read", t["rows_in"])
+            out.append(
+                f"{name}: {t['input']} ends without a line break, and the last value of its last line (source row "
+                f"{last:,}) ends as only {unlike} of the values above it do, like one of the others cut short: if "
+                "the file was cut off while it was written or copied, that value is wrong and rows after it are "
+                "missing; check the end of the file and export it again (the row was kept)"
+            )
         if t.get("cut_last_line"):
             cut = t["cut_last_line"]
             out.append(

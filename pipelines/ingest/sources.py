@@ -896,11 +896,13 @@ def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: 
     import pyarrow.csv as pacsv
 
     from pipelines.sources.read import (
+        UNLIKE_KEY,
         _count_lines,
         _encoding_error,
         _has_empty_record,
         _tail_lines,
         cut_last_value,
+        last_value_note,
     )
     from pipelines.sources.read import header_lines as read_header_lines
 
@@ -920,6 +922,8 @@ def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: 
             tail, len(present), csv_opts.delimiter, csv_opts.quotechar, csv_opts.na_values
         ):
             raise NotStreamable(table)  # the line-by-line read quarantines the cut record
+        unlike = None if tail is None else last_value_note(tail, len(present), csv_opts)
+        repairs = {} if unlike is None else {UNLIKE_KEY: unlike}  # as the whole read notes it
         expected = lines - header_lines
         bad: list[int | None] = []
 
@@ -930,7 +934,7 @@ def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: 
         def chunk(frame: pd.DataFrame, start: int) -> dict[str, RawTable]:
             rows = np.arange(start + 1, start + len(frame) + 1, dtype=np.int64)
             return _chunk_table(
-                table, frame, rename, present, path, values, rows, expected, rows + header_lines
+                table, frame, rename, present, path, values, rows, expected, rows + header_lines, repairs
             )
 
         try:
@@ -1025,6 +1029,7 @@ def _chunk_table(
     rows: np.ndarray,
     rows_in: int,
     source_line: np.ndarray | None = None,
+    repairs: dict[str, int] | None = None,
 ) -> dict[str, RawTable]:
     """One chunk of a streamed input as ``{table: RawTable}``: canonical names, source rows."""
     used = set(rename.values())
@@ -1039,5 +1044,6 @@ def _chunk_table(
             column_map={c: src for c, src in rename.items() if c != src},
             rows_in=rows_in,
             source_line=source_line,
+            repairs=dict(repairs or {}),
         )
     }

@@ -416,11 +416,17 @@ def _shortened(form: str, full: str) -> bool:
 
 
 def _last_field(line: str, ncols: int, delim: str, quote: str) -> str | None:
-    """The value of the last column in a plain line (no quote, the header's fields, trailing
-    delimiters allowed), stripped; None for any other line."""
-    if not line or quote in line:
+    """The value of the last column in a line of the header's fields (trailing delimiters allowed;
+    quoted values before it, as generated exports quote their ids), stripped; None for any other
+    line and for a quoted last value."""
+    if not line:
         return None
-    fields = line.split(delim)
+    if quote in line:
+        if quote in line.rsplit(delim, 1)[-1] or _quote_open(line, delim, quote):
+            return None
+        fields = _split_fields(line, delim, quote)
+    else:
+        fields = line.split(delim)
     if len(fields) < ncols or any(f.strip() for f in fields[ncols:]):
         return None
     return fields[ncols - 1].strip()
@@ -456,6 +462,45 @@ def cut_last_value(
     if seen < CUT_MIN_ROWS or not _shortened(_end_form(value), forms.pop()):
         return None
     return value, example, seen
+
+
+UNLIKE_SHARE = 0.05  # a last value whose end form fewer than this share of the values above share
+UNLIKE_KEY = "last_value_unlike_column"  # RawFile.repairs: counted, not repaired (a warning)
+
+
+def unlike_last_value(
+    lines: list[str], ncols: int, delim: str, quote: str, na_values: Any = ()
+) -> int | None:
+    """For a file that ends without a line break whose column's values end in several forms (an
+    export that drops trailing zeros: ``1796.2``, ``1321.3``, ``30.27``), so that
+    :func:`cut_last_value` cannot judge it: the number of values above the last (of the last
+    :data:`CUT_CHECK_ROWS`, at least 20) that end as it does, when that is under
+    :data:`UNLIKE_SHARE` of them and its form is that of the column's most frequent form cut short
+    (``30`` or ``3`` under mostly ``.99``). The row is kept: ingest only warns. None otherwise."""
+    if not lines:
+        return None
+    value = _last_field(lines[-1], ncols, delim, quote)
+    if not value or value in na_values:
+        return None
+    counts: dict[str, int] = {}
+    seen = 0
+    for line in reversed(lines[:-1]):
+        above = _last_field(line, ncols, delim, quote)
+        if not above or above in na_values:
+            continue
+        form = _end_form(above)
+        counts[form] = counts.get(form, 0) + 1
+        seen += 1
+        if seen == CUT_CHECK_ROWS:
+            break
+    if seen < 20 or len(counts) < 2:
+        return None
+    top = min(counts, key=lambda f: (-counts[f], f))
+    form = _end_form(value)
+    same = counts.get(form, 0)
+    if same >= UNLIKE_SHARE * seen or not _shortened(form, top):
+        return None
+    return same
 
 
 def _tail_lines(path: Path, encoding: str, skip: int) -> list[str] | None:
@@ -494,6 +539,19 @@ def _read_csv(path: Path, options: CsvOptions, label: str) -> RawFile:
         tail, len(names), options.delimiter, options.quotechar, options.na_values
     ):
         return _read_csv_by_lines(path, options, label, names)  # it quarantines the cut record
+    raw = _read_csv_whole(path, options, label, names, skip)
+    unlike = None if tail is None else last_value_note(tail, len(names), options)
+    if unlike is not None and UNLIKE_KEY not in raw.repairs:
+        raw.repairs = {**raw.repairs, UNLIKE_KEY: unlike}
+    return raw
+
+
+def last_value_note(tail: list[str], ncols: int, options: CsvOptions) -> int | None:
+    """:func:`unlike_last_value` of a file's tail lines with its options."""
+    return unlike_last_value(tail, ncols, options.delimiter, options.quotechar, options.na_values)
+
+
+def _read_csv_whole(path: Path, options: CsvOptions, label: str, names: list[str], skip: int) -> RawFile:
     try:
         table, bad_rows = _read_arrow(path, options, names, skip=skip, encoding=options.encoding)
     except pa.ArrowInvalid as exc:

@@ -472,3 +472,51 @@ def test_a_eur_kwd_book_streamed_writes_what_the_in_memory_ingest_writes(
     )
     assert _outputs(tmp_path / "streamed") == _outputs(tmp_path / "whole")
     assert whole["tables"]["payments"]["reasons"] == {"thousands_as_decimal:amount": 2}
+
+
+def _float_book(folder: Path, last: str) -> dict[str, Path]:
+    """As ``ews generate --format csv`` writes: quoted ids, amounts as floats (``25.5``: trailing
+    zeros dropped), no single end form; 40 payments, the last one's amount ``last``, no final line break."""
+    folder.mkdir(parents=True, exist_ok=True)
+    debtors = ["debtor_id,name"] + [f'"D{i:02d}",Firm {i}' for i in range(8)]
+    invoices = ["invoice_id,debtor_id,issue_date,due_date,amount,currency"] + [
+        f'"I{i:02d}","D{i % 8:02d}",2024-01-{i % 28 + 1:02d},2024-02-{i % 28 + 1:02d},1000.0,EUR'
+        for i in range(40)
+    ]
+    amounts = [f"{20 + i}.5" if i % 10 == 3 else f"{20 + i}.{(i * 37) % 90 + 10}" for i in range(40)]
+    amounts[-1] = last
+    payments = ["payment_id,debtor_id,invoice_id,paid_on,amount"] + [
+        f'"P{i:02d}","D{i % 8:02d}","I{i:02d}",2024-03-{i % 28 + 1:02d},{a}' for i, a in enumerate(amounts)
+    ]
+    files = {}
+    for name, lines in (("debtors", debtors), ("invoices", invoices), ("payments", payments)):
+        files[name] = folder / f"{name}.csv"
+        files[name].write_text("\n".join(lines) + ("\n" if name != "payments" else ""))
+    return files
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_cut_in_a_column_of_several_forms_is_named_and_the_row_kept(stream: bool, tmp_path: Path) -> None:
+    """s21-chaos' own case: the generated book's payments.csv (quoted ids, float amounts: 95 of the
+    last 100 end `.99`, 4 `.9`, 1 plain) cut to `...,30`: the quoted lines were never judged and the
+    column has no single form, so 4d9e1b1 read it silently. Now the lines with quoted ids are
+    judged, and a last value whose form (`30`: plain) fewer than 5 % of the values above share,
+    like the column's usual form cut short, is named in a warning with the file and the row; the
+    row is kept (a payment of 30 in such a column may be right). Streamed = in-memory bytes."""
+    files = _float_book(tmp_path / "book", "3")
+    kw = {"stream": True, "chunk_rows": 7, "partitions": 2, "workers": 1} if stream else {}
+    manifest = _ingest(files, tmp_path / "out", **kw)
+    pay = manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["repairs"]) == (40, 40, {"last_value_unlike_column": 0})
+    warning = [w for w in manifest["warnings"] if "ends without a line break" in w]
+    assert warning == [
+        f"payments: {files['payments']} ends without a line break, and the last value of its last line (source "
+        "row 40) ends as only 0 of the values above it do, like one of the others cut short: if the file was cut "
+        "off while it was written or copied, that value is wrong and rows after it are missing; check the end of "
+        "the file and export it again (the row was kept)"
+    ]
+    if stream:
+        assert _outputs(tmp_path / "out") == _outputs(_whole(files, tmp_path / "whole"))
+    uncut = _ingest(_float_book(tmp_path / "uncut", "59.53"), tmp_path / "out_uncut")
+    assert uncut["tables"]["payments"]["repairs"] == {}
+    assert not [w for w in uncut["warnings"] if "line break" in w]
