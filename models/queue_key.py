@@ -45,14 +45,18 @@ def blended_pd(pd_: Any, pay_pd: Any) -> np.ndarray:
     return (np.asarray(pd_, dtype="float64") + pay) / 2.0
 
 
-def queue_orders(frame: pd.DataFrame, key: np.ndarray, tie: np.ndarray | None = None) -> list[np.ndarray]:
+def queue_orders(
+    frame: pd.DataFrame, key: np.ndarray, tie: np.ndarray | None = None, places: int = 2
+) -> list[np.ndarray]:
     """Per month-end (``as_of``), the positions of ``frame``'s rows in the queue's order: ``key``
-    rounded to cents as the nightly's ``priority``, ties by ``tie`` (the expected loss, rounded to
-    cents; none: skipped), then overdue amount, then debtor_id (as ``pipelines.scoring.queue``)."""
+    rounded to ``places`` decimals as the nightly's ``priority`` (the reporting currency's: 2, or 3
+    for KWD, BHD, ..., ``pipelines.ingest.decimals.money_places``), ties by ``tie`` (the expected
+    loss, rounded alike; none: skipped), then overdue amount, then debtor_id (as
+    ``pipelines.scoring.queue``)."""
     order = pd.DataFrame(
         {
-            "k": np.round(np.asarray(key, dtype="float64"), 2),
-            "e": np.zeros(len(frame)) if tie is None else np.round(np.asarray(tie, dtype="float64"), 2),
+            "k": np.round(np.asarray(key, dtype="float64"), places),
+            "e": np.zeros(len(frame)) if tie is None else np.round(np.asarray(tie, dtype="float64"), places),
             "o": frame["overdue_amount"].astype("float64").to_numpy(),
             "d": frame["debtor_id"].astype("string").to_numpy(),
             "t": frame["as_of"].to_numpy(),
@@ -134,6 +138,7 @@ def choose_key(
     where: str = "the test window",
     need_interval: bool = False,
     fallback: str = "blend",
+    places: int = 2,
 ) -> KeyChoice:
     """The queue key for a model from its out-of-time rows.
 
@@ -148,7 +153,8 @@ def choose_key(
     defaulted rows (no comparison possible), ``fallback``: ``blend`` (the key ahead on most generated
     books; such books are small, where the PD model is weakest) or ``pd`` (before session 14). ``where``:
     the rows in words (the test window, or pooled rolling-origin folds: then ``frame`` has a ``fold``
-    column, each month-end in one fold, and the capture is pooled over every month-end of every fold)."""
+    column, each month-end in one fold, and the capture is pooled over every month-end of every fold).
+    ``places``: the decimals the nightly rounds the priority to (:func:`queue_orders`)."""
     if frame.empty:
         if fallback == "blend":
             return KeyChoice("blend", f"no live queue rows in {where}; the blend, {BLEND_PRIOR}")
@@ -171,8 +177,8 @@ def choose_key(
     pd_ = f["pd"].astype("float64").to_numpy()
     el = pd_ * ob * lgd
     orders = {
-        "pd": queue_orders(f, el * w, el),
-        "blend": queue_orders(f, blended_pd(pd_, f["pay_pd"]) * ob * lgd * w, el),
+        "pd": queue_orders(f, el * w, el, places),
+        "blend": queue_orders(f, blended_pd(pd_, f["pay_pd"]) * ob * lgd * w, el, places),
     }
     ones = np.ones(len(f))
     cap = {k: weighted_capture(o, bad, ones) for k, o in orders.items()}

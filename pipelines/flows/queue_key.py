@@ -261,7 +261,13 @@ def _where(outcome: Any) -> str:
 
 
 def queue_key_evidence(
-    outcome: Any, dataset: pd.DataFrame, book: Any, cfg: Any, project: Any, engine: Any = None
+    outcome: Any,
+    dataset: pd.DataFrame,
+    book: Any,
+    cfg: Any,
+    project: Any,
+    engine: Any = None,
+    currency: str | None = None,
 ) -> Any:
     """The :class:`models.queue_key.KeyChoice` of a trained PD model (``outcome``: ``train_pd_model``
     or the roll-rate model, with ``test``): on the challenger's pooled rolling-origin folds when it
@@ -269,10 +275,13 @@ def queue_key_evidence(
     payment-date model cut at the window's first snapshot; the PD key, with why, when no
     payment-date model can be fitted. The test window's own verdict is always computed: on pooled
     folds it is appended to the reason and kept as ``window`` (metrics ``queue_key_window_*``); the
-    fold ending with the test window reuses its payment-date model (same cut, same month-ends)."""
+    fold ending with the test window reuses its payment-date model (same cut, same month-ends).
+    ``currency``: the reporting currency (ingest's): the queues' order is read at its decimals, as the
+    nightly ranks them."""
     from models.queue_key import choose_key, keep_pd
     from pipelines.config.nightly import QueueConfig
     from pipelines.flows.train import DataError
+    from pipelines.ingest.decimals import money_places
 
     queue_cfg = QueueConfig()
     test = outcome.test
@@ -289,6 +298,7 @@ def queue_key_evidence(
         n_boot=cfg.evaluation.bootstrap_samples,
         seed=cfg.seed,
         min_defaults=cfg.split.min_defaults,
+        places=money_places(currency),
     )
     models: dict[pd.Timestamp, Any] = {}
     cut = pd.Timestamp(dates[0])

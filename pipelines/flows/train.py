@@ -637,13 +637,18 @@ def paired(y: Any, a: Any, b: Any, groups: Any, cfg: TrainConfig) -> tuple[dict,
 
 @task(name="queue-key", cache_policy=NO_CACHE)
 def queue_key(
-    outcome: Any, dataset: pd.DataFrame, book: Any, cfg: TrainConfig, project: ProjectConfig
+    outcome: Any,
+    dataset: pd.DataFrame,
+    book: Any,
+    cfg: TrainConfig,
+    project: ProjectConfig,
+    currency: str | None = None,
 ) -> Any:
     """The collections queue's key for this model, chosen on its pooled folds or test window
-    (``pipelines.flows.queue_key.queue_key_evidence``)."""
+    (``pipelines.flows.queue_key.queue_key_evidence``; ``currency``: ingest's reporting currency)."""
     from pipelines.flows.queue_key import queue_key_evidence
 
-    return queue_key_evidence(outcome, dataset, book, cfg, project)
+    return queue_key_evidence(outcome, dataset, book, cfg, project, currency=currency)
 
 
 @task(name="gate", cache_policy=NO_CACHE)
@@ -745,7 +750,8 @@ def train(
     for col, why in sorted(getattr(outcome, "dropped", {}).items()):
         warnings.append(f"feature {col} dropped: {why} on the training rows")
     champion = champion_on_test(outcome, dataset, cfg, project)
-    key = queue_key(outcome, dataset, result.book, cfg, project)
+    reporting = (result.manifest.get("currency") or {}).get("reporting")
+    key = queue_key(outcome, dataset, result.book, cfg, project, reporting)
     logger.info("queue key: %s", key.reason)
     provenance = {
         "data_hash": _data_hash(result.manifest),

@@ -46,6 +46,14 @@ def test_queue_orders_round_to_cents_then_break_ties_by_overdue_then_id() -> Non
     # the expected loss breaks the tie before the overdue amount: b (3.0) before c (2.0) and a (1.0)
     got = queue_orders(frame, np.array([5.004, 5.001, 5.0, 1.0]), np.array([3.0, 1.0, 2.0, 0.0]))
     assert [list(o) for o in got] == [[0, 2, 1], [3]]
+    # a 3-decimal reporting currency (KWD): the nightly ranks the priority in fils, so 5.004 > 5.001 > 5.000
+    got = queue_orders(frame, np.array([5.004, 5.001, 5.0, 1.0]), places=3)
+    assert [list(o) for o in got] == [[0, 1, 2], [3]]
+    # a tie in the key broken by the expected loss in fils: b 2.0006 (2.001) before a 2.0004 (2.000);
+    # in cents both are 2.00, the overdue amounts tie too, so a comes before b by its id
+    key, tie = np.array([5.0, 5.0, 4.0, 1.0]), np.array([2.0006, 2.0004, 1.0, 0.0])
+    assert [list(o) for o in queue_orders(frame, key, tie, places=3)] == [[0, 1, 2], [3]]
+    assert [list(o) for o in queue_orders(frame, key, tie)] == [[1, 0, 2], [3]]
 
 
 def _month(t: pd.Timestamp, start: int, defaulter_first_by: str) -> pd.DataFrame:
