@@ -249,7 +249,6 @@ def test_a_file_size_limit_below_the_prefect_database_is_one_line_before_the_ser
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.slow
 def _uvicorn_children(pid: int) -> list:
     """The uvicorn children of process ``pid`` now. A child that ends while it is looked at is passed
     over: the script runs short-lived helper processes before its server starts (``file -b`` for
@@ -272,6 +271,7 @@ def _uvicorn_children(pid: int) -> list:
     return found
 
 
+@pytest.mark.slow
 def test_a_prefect_database_that_fails_during_the_run_is_one_line(tmp_path: Path) -> None:
     """The temporary server's database stops growing during a flow (a disk filling up under
     PREFECT_HOME): before, Prefect's HTTP 500 traceback (and the server's own tracebacks) reached the
