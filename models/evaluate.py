@@ -625,6 +625,7 @@ def gate_decision(
     first_model: bool = False,
     baseline_name: str = "the scorecard baseline",
     no_test_window: bool = False,
+    shipped_calibrator: str | None = None,
 ) -> GateDecision:
     """Decide whether the challenger may become champion.
 
@@ -683,6 +684,9 @@ def gate_decision(
     rule = (
         f"chance ECE of a calibrated model on these rows {ece_tolerance:.4f} + margin {thresholds.ece_margin}"
     )
+    if no_test_window and shipped_calibrator:
+        # the fold rows are scored by the fold models' raw probabilities; the shipped model has its own
+        rule += f"; the inner folds' models, uncalibrated; the shipped model: {shipped_calibrator}"
     ece_failed = not ece <= limit
     if ece_failed:
         ok = False
@@ -721,6 +725,9 @@ def gate_decision(
             else "the shipped model is LightGBM fitted on every labelled month-end, the inner folds' "
             "included, without a calibrator (rollrate.all_labelled): the level it missed on the folds is "
             "not corrected"
+            if no_test_window and (shipped_calibrator or "no calibrator") == "no calibrator"
+            else "the shipped model is LightGBM fitted on every labelled month-end, the inner folds' "
+            f"included, with its own {shipped_calibrator}"
             if no_test_window
             else "the shipped model is refitted on every labelled snapshot, the test window included, with "
             "its own calibrator (calibration.oof_folds)"

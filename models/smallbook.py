@@ -380,6 +380,44 @@ def all_labelled_folds(
     return pd.concat(parts, ignore_index=True)[columns], kept
 
 
+def all_labelled_refit_calibrator(
+    frame: pd.DataFrame, params: Any, trees: int, fitted: AllLabelledFit | None = None
+) -> tuple[Any, Any] | None:
+    """The large book's calibrator of a refit (``models.train._shipped_calibrator``'s path) for the
+    all-labelled LightGBM: debtor-grouped out-of-fold raw scores (``calibration_oof_folds`` folds) of
+    LightGBM with ``trees`` trees over every labelled row of ``frame`` (the shipped model's features,
+    :class:`AllLabelledFit`), then :func:`models.calibrate.choose_calibration` (none / sigmoid / beta,
+    rolling origin over the month-ends). ``fitted``: the shipped fit (its features), else refitted.
+    None when a fold lacks a class (then: no calibrator)."""
+    from models.calibrate import SHIPPED_METHODS, choose_calibration
+    from models.train import out_of_fold_raw, prepare_matrix
+
+    labelled = frame[frame["label"].notna()]
+    fitted = AllLabelledFit.fit(frame, params, trees) if fitted is None else fitted
+    X = prepare_matrix(labelled, fitted.kept, fitted.categories)
+    y = labelled["label"].astype(int).to_numpy()
+    debtors = labelled["debtor_id"].astype("string").to_numpy()
+    s = out_of_fold_raw("lightgbm", X, y, debtors, trees, list(fitted.categorical), params)
+    if s is None:
+        return None
+    try:
+        return choose_calibration(
+            s,
+            y,
+            params.calibration,
+            times=labelled["as_of"].to_numpy(),
+            groups=debtors,
+            seed=params.seed,
+            min_isotonic_defaults=params.min_isotonic_defaults,
+            pd_floor=params.pd_floor,
+            pd_ceiling=params.pd_ceiling,
+            candidates=SHIPPED_METHODS,
+            note=f"on {params.calibration_oof_folds}-fold out-of-fold raw scores (by debtor) of the refit",
+        )
+    except ValueError:  # no rolling-origin or debtor fold with both classes
+        return None
+
+
 def all_labelled_rule(logloss_diff: float, fold_defaults: int, min_fold_defaults: int) -> tuple[str, str]:
     """The session-21 rule (pre-registered, BENCHMARKS.md s21-small): the feature model when the
     pooled inner-fold rows hold at least ``min_fold_defaults`` defaults *and* its pooled fold
@@ -408,6 +446,7 @@ def all_labelled_choice(
     per_fold: int = 2,
     min_fold_defaults: int = 25,
     trees: tuple[int, ...] = TREE_COUNTS,
+    calibrate: bool = False,
 ) -> SmallBookChoice:
     """LightGBM fitted on every labelled month-end of a small book, or the roll-rate model
     (``rollrate.all_labelled``; BENCHMARKS.md s20-smallfm, s21-small).
@@ -418,8 +457,10 @@ def all_labelled_choice(
     2. **Tree count**: the one of ``trees`` with the lowest pooled fold log-loss.
     3. **Kind**: :func:`all_labelled_rule` (``min_fold_defaults``). The paired debtor-bootstrap
        intervals of ``LightGBM - roll-rate`` (log-loss; AUC within folds) are reported, not used.
-    4. **Shipped** when chosen: LightGBM with that tree count refitted on every labelled row, no
-       calibrator (the raw probability, clipped), as a ``models.train.TrainingOutcome`` whose
+    4. **Shipped** when chosen: LightGBM with that tree count refitted on every labelled row; with
+       ``calibrate`` (``rollrate.all_labelled_calibration``) behind :func:`all_labelled_refit_calibrator`
+       (the large book's refit calibrator, on debtor-grouped out-of-fold raw scores of the refit),
+       else no calibrator (the raw probability, clipped); as a ``models.train.TrainingOutcome`` whose
        ``test`` rows are the inner folds' out-of-time rows (there is no test window): see
        :func:`all_labelled_outcome`.
 
@@ -480,15 +521,22 @@ def all_labelled_choice(
         fold_logloss=losses,
     )
     if choice == "feature":
-        out = dataclasses.replace(out, feature=all_labelled_outcome(frame, train_params, out))
+        out = dataclasses.replace(
+            out, feature=all_labelled_outcome(frame, train_params, out, calibrate=calibrate)
+        )
     return out
 
 
-def all_labelled_outcome(frame: pd.DataFrame, params: Any, choice: SmallBookChoice) -> Any:
+def all_labelled_outcome(
+    frame: pd.DataFrame, params: Any, choice: SmallBookChoice, calibrate: bool = False
+) -> Any:
     """The shipped ``models.train.TrainingOutcome`` of :func:`all_labelled_choice`: LightGBM with
-    ``choice.trees`` trees fitted on every labelled row of ``frame``, behind an identity calibrator
+    ``choice.trees`` trees fitted on every labelled row of ``frame``, behind the calibrator of
+    :func:`all_labelled_refit_calibrator` (``calibrate``, ``rollrate.all_labelled_calibration``: the
+    large book's refit calibrator, none / sigmoid / beta) or, without ``calibrate``, the identity
     (``none``: the raw probability, clipped), so the registry, the gate and the nightly (TreeSHAP
-    reasons) treat it as any LightGBM. There is no test window: ``test`` and every ``test_*`` figure
+    reasons) treat it as any LightGBM. The fold rows' ``pd`` stays each fold model's raw probability
+    (the calibrator sits on the refit's scale, not on the fold models'). There is no test window: ``test`` and every ``test_*`` figure
     are the inner folds' out-of-time rows (``pd``: each fold's model; ``pd_baseline``: the roll-rate
     model on the same rows, the baseline the gate compares with through ``evidence``); ``windows``:
     one row per inner fold plus the rows the shipped model was fitted on; ``plan``: train = the
@@ -512,14 +560,20 @@ def all_labelled_outcome(frame: pd.DataFrame, params: Any, choice: SmallBookChoi
     fitted = AllLabelledFit.fit(frame, params, choice.trees)
     y_all = labelled["label"].astype(int).to_numpy()
     X_all = prepare_matrix(labelled, fitted.kept, fitted.categories)
-    identity = ScoreCalibrator("none").fit(fitted.model.predict(X_all, raw_score=True), y_all)
-    rule = (
-        "none: the raw LightGBM probability, clipped; a small book fitted on every labelled month-end "
-        "leaves no window to calibrate on (rollrate.all_labelled)"
-    )
-    calibration = CalibrationChoice(method="none", rule=rule)
+    got = all_labelled_refit_calibrator(frame, params, choice.trees, fitted) if calibrate else None
+    if got is not None:
+        calibrator, calibration = got
+    else:
+        calibrator = ScoreCalibrator("none").fit(fitted.model.predict(X_all, raw_score=True), y_all)
+        rule = "none: the raw LightGBM probability, clipped; " + (
+            f"the refit's {params.calibration_oof_folds}-fold out-of-fold scores leave a fold without a "
+            "class (rollrate.all_labelled_calibration)"
+            if calibrate
+            else "rollrate.all_labelled_calibration is off"
+        )
+        calibration = CalibrationChoice(method="none", rule=rule)
     shipped = CalibratedPD(
-        fitted.model, identity, "lightgbm", tuple(fitted.categorical), params.pd_floor, params.pd_ceiling
+        fitted.model, calibrator, "lightgbm", tuple(fitted.categorical), params.pd_floor, params.pd_ceiling
     )
     final = Pipeline(
         [("prepare", FeatureCaster(list(fitted.kept), fitted.categories)), ("calibrated", shipped)]

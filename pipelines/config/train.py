@@ -381,6 +381,12 @@ class RollRateConfig(ConfigModel):
         ge=1,
         description="fewest defaults over the pooled inner folds for all_labelled to choose LightGBM",
     )
+    all_labelled_calibration: bool = Field(
+        True,
+        description="put the large book's refit calibrator (none / sigmoid / beta, chosen on debtor-grouped "
+        "out-of-fold raw scores of the refit, models.smallbook.all_labelled_refit_calibrator) behind the "
+        "all_labelled LightGBM; false: the raw probability, clipped (BENCHMARKS.md s22-calib)",
+    )
     all_labelled_trees: tuple[int, ...] = Field(
         (25, 50, 100, 150, 200, 300),
         description="candidate tree counts of all_labelled (the lowest pooled fold log-loss wins)",

@@ -67,6 +67,7 @@ class TrainResult:
     queue_key: str = "pd"
     queue_key_reason: str = ""
     gate_summary: str = ""  # the decision in plain words (models.evaluate.gate_decision)
+    shipped_calibration: str = ""  # the registered model's calibrator (method), when it has its own
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -326,16 +327,28 @@ def all_labelled_small_book(
         per_fold=rr.all_labelled_fold_months,
         min_fold_defaults=rr.all_labelled_min_fold_defaults,
         trees=tuple(rr.all_labelled_trees),
+        calibrate=rr.all_labelled_calibration,
     )
     if choice.choice == "feature":
+        method = choice.feature.shipped_calibration.method
         note = (
             f"{rollrate.note.split('; about')[0]}; but LightGBM fitted on every labelled month-end "
-            f"({choice.trees} trees, no calibrator) ships: {choice.reason}; {NO_TEST_WINDOW}"
+            f"({choice.trees} trees, {calibrator_words(method)}) ships: {choice.reason}; {NO_TEST_WINDOW}"
         )
         return dataclasses.replace(choice.feature, selection=note, note=note)
     note = f"{rollrate.note}. Roll-rate model kept: {choice.reason}"
     return dataclasses.replace(
         rollrate, note=note, selection=f"{note}. {rollrate.selection.split('. ', 1)[-1]}", small_book=choice
+    )
+
+
+def calibrator_words(method: str) -> str:
+    """How a small book's all-labelled LightGBM is calibrated, in the words of the train line, the
+    history and the gate: ``no calibrator`` or ``calibrator <method>`` (the refit's out-of-fold scores)."""
+    if method == "none":
+        return "no calibrator"
+    return (
+        f"calibrator {method}, chosen on the refit's out-of-fold scores (rollrate.all_labelled_calibration)"
     )
 
 
@@ -709,6 +722,9 @@ def gate(
         if has_no_test_window(outcome)
         else "the scorecard baseline",
         no_test_window=has_no_test_window(outcome),
+        shipped_calibrator=calibrator_words(outcome.shipped_calibration.method)
+        if has_no_test_window(outcome)
+        else None,
     )
     if has_no_test_window(outcome):
         # every test_* line reads the inner folds' out-of-time rows: said in the decision itself
@@ -806,6 +822,7 @@ def train(
         queue_key=key.key,
         queue_key_reason=key.reason,
         gate_summary=decision.summary,
+        shipped_calibration=getattr(getattr(outcome, "shipped_calibration", None), "method", "") or "",
     )
 
 

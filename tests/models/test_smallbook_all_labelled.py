@@ -136,3 +136,95 @@ def test_raw_fold_scores_are_the_log_odds_of_the_fold_pds_and_change_nothing_els
         expected = np.clip(expit(rows[f"raw_feature_{n}"]), PARAMS.pd_floor, PARAMS.pd_ceiling)
         np.testing.assert_allclose(rows[f"pd_feature_{n}"], expected, rtol=0, atol=1e-12)
     assert rows["raw_feature_10"].std() < rows["raw_feature_40"].std()
+
+
+# --- session 22: the all-labelled LightGBM's calibrator (rollrate.all_labelled_calibration) --------------
+
+
+def _choice(frame: pd.DataFrame, trees: int = 40):
+    from models.smallbook import SmallBookChoice, _fold_table
+
+    rows, _ = all_labelled_folds(frame, PARAMS, 6, 2, trees=(trees,))
+    rows["pd_feature"] = rows[f"pd_feature_{trees}"]
+    rows["pd_rollrate"] = float(rows["y"].mean())
+    rows = rows[["fold", "debtor_id", "as_of", "y", "pd_feature", "pd_rollrate"]]
+    return SmallBookChoice(
+        "feature",
+        "hand-built",
+        False,
+        25,
+        feature_kind="lightgbm",
+        intervals={"logloss": (-0.01, 0.01), "auc": (-0.1, 0.1)},
+        point={"logloss": 0.0, "auc": 0.0},
+        rows=rows,
+        table=_fold_table(rows),
+        all_labelled=True,
+        trees=trees,
+    )
+
+
+def test_the_shipped_pd_is_the_refit_calibrator_on_the_raw_score_or_the_raw_pd_when_off() -> None:
+    from models.smallbook import AllLabelledFit, all_labelled_outcome
+    from models.train import prepare_matrix
+
+    frame = _synthetic(2)
+    choice = _choice(frame)
+    labelled = frame[frame["label"].notna()]
+    fit = AllLabelledFit.fit(frame, PARAMS, 40)
+    raw = fit.model.predict(prepare_matrix(labelled, fit.kept, fit.categories), raw_score=True)
+
+    off = all_labelled_outcome(frame, PARAMS, choice, calibrate=False)
+    assert (
+        off.shipped_calibration.method == "none" and "all_labelled_calibration is off" in off.calibration.rule
+    )
+    # off: the raw LightGBM probability, clipped, as before session 22
+    np.testing.assert_array_equal(off.final_estimator.predict_proba(labelled)[:, 1], fit.predict(labelled))
+
+    on = all_labelled_outcome(frame, PARAMS, choice, calibrate=True)
+    cal = on.final_estimator.named_steps["calibrated"].calibrator
+    assert on.shipped_calibration.method in ("none", "sigmoid", "beta")
+    assert on.shipped_calibration.method == cal.method
+    assert "5-fold out-of-fold raw scores (by debtor) of the refit" in on.shipped_calibration.rule
+    assert set(on.shipped_calibration.oot_logloss) == {"none", "sigmoid", "beta"}
+    expected = np.clip(cal.predict(raw), PARAMS.pd_floor, PARAMS.pd_ceiling)
+    np.testing.assert_allclose(on.final_estimator.predict_proba(labelled)[:, 1], expected, rtol=0, atol=1e-12)
+    # the booster is the same either way; the fold rows keep the fold models' raw probabilities
+    assert on.model.booster_.model_to_string() == off.model.booster_.model_to_string()
+    np.testing.assert_array_equal(on.test["pd"], off.test["pd"])
+
+
+def test_the_refit_calibrator_corrects_a_level_the_raw_model_misses() -> None:
+    """LightGBM with many trees on 300 debtors x 13 labelled month-ends is over-confident; the
+    chosen map (sigmoid or beta, picked over the identity on held-out month-ends) is flatter, so on
+    fresh rows of the same process its log-loss is lower than the raw model's."""
+    from sklearn.metrics import log_loss
+
+    from models.smallbook import AllLabelledFit, all_labelled_refit_calibrator
+
+    frame = _synthetic(3)
+    deep = dataclasses.replace(PARAMS, lgbm=LGBMParams(min_child_samples=5, num_leaves=31))
+    cal, how = all_labelled_refit_calibrator(frame, deep, 300)
+    assert how.method in ("sigmoid", "beta"), how
+    assert how.oot_logloss[how.method] < how.oot_logloss["none"]
+    fit = AllLabelledFit.fit(frame, deep, 300)
+    fresh = _synthetic(4)
+    fresh = fresh[fresh["label"].notna()]
+    y = fresh["label"].astype(int).to_numpy()
+    raw_pd = fit.predict(fresh)
+    cal_pd = np.clip(cal.predict(fit.raw(fresh)), deep.pd_floor, deep.pd_ceiling)
+    assert log_loss(y, cal_pd) < log_loss(y, raw_pd)
+
+
+def test_no_calibrator_when_a_debtor_fold_holds_every_default() -> None:
+    """One defaulting debtor: the debtor fold holding it leaves the other folds' fit without a
+    default, so no out-of-fold score can be made and the refit gets no calibrator."""
+    from models.smallbook import all_labelled_outcome, all_labelled_refit_calibrator
+
+    frame = _synthetic(5)
+    frame.loc[frame["label"].notna(), "label"] = 0
+    frame.loc[frame["label"].notna() & (frame["debtor_id"] == "D007"), "label"] = 1
+    assert all_labelled_refit_calibrator(frame, PARAMS, 25) is None
+    choice = _choice(frame, 25)
+    outcome = all_labelled_outcome(frame, PARAMS, choice, calibrate=True)
+    assert outcome.shipped_calibration.method == "none"
+    assert "out-of-fold scores leave a fold without a class" in outcome.shipped_calibration.rule

@@ -68,15 +68,25 @@ def test_lightgbm_on_every_labelled_month_end_ships_gates_on_the_folds_and_expla
     # the first model's ECE warning names the folds and does not promise a calibrator this path lacks
     assert "test window" not in result.gate_summary, result.gate_summary
     warned = [r for r in result.gate_reasons if "promoted with the ECE warning" in r]
-    assert warned and all("without a calibrator" in r and "its own calibrator" not in r for r in warned), (
+    method = result.shipped_calibration
+    assert method in ("sigmoid", "beta"), method
+    # session 22: the shipped model has the refit's calibrator, and the warning says so
+    assert warned and all(f"with its own calibrator {method}, chosen on the refit" in r for r in warned), (
         warned
+    )
+    assert "without a calibrator" not in " ".join(result.gate_reasons)
+    ece_line = [r for r in result.gate_reasons if "test_ece" in r]
+    assert (
+        ece_line
+        and "the inner folds' models, uncalibrated; the shipped model: calibrator " + method in (ece_line[0])
     )
     client = MlflowClient()
     mv = client.get_model_version("ews-pd", result.version)
     run = client.get_run(mv.run_id)
     p, m = run.data.params, run.data.metrics
     assert p["small_book_choice"] == "feature" and p["small_book_path"] == "all_labelled"
-    assert p["small_book_min_defaults"] == "25" and p["shipped_calibration_method"] == "none"
+    assert p["small_book_min_defaults"] == "25" and p["shipped_calibration_method"] == method
+    assert "out-of-fold raw scores (by debtor) of the refit" in p["shipped_calibration_rule"]
     # the rule: >= 25 fold defaults and the lower pooled fold log-loss, in point
     assert m["small_book_fold_defaults"] >= 25 and m["feature_minus_rollrate_folds_logloss"] < 0
     assert m["small_book_folds"] == 3
@@ -96,6 +106,11 @@ def test_lightgbm_on_every_labelled_month_end_ships_gates_on_the_folds_and_expla
     assert mv.tags["ews.trained_through"] == "2024-09-30"
     card = Path(client.download_artifacts(mv.run_id, "model_card.md", str(tmp_path))).read_text()
     assert "Inner-fold (out-of-time) metrics against the roll-rate model" in card
+    assert f"calibration: **{method}** (lowest held-out log-loss" in card
+    assert (
+        "scores with its raw probability (no calibrator: the registered model's sits on the refit's scale)"
+        in card
+    )
     # the gate reads the inner folds and says so
     assert result.promoted, result.gate_reasons
     assert any(r.startswith("ok no test window") for r in result.gate_reasons)
@@ -113,10 +128,12 @@ def test_lightgbm_on_every_labelled_month_end_ships_gates_on_the_folds_and_expla
     from pipelines.commands.train import windows_line
 
     assert result.plan["calibration"] == []
-    assert windows_line(result.plan) == (
+    assert windows_line(result.plan, method) == (
         "no test window: every test_* figure is the inner folds' out-of-time month-ends 2024-04-30..2024-09-30 "
-        "(6); the registered model is LightGBM fitted on every labelled snapshot, no calibrator"
+        "(6), the fold models uncalibrated; the registered model is LightGBM fitted on every labelled snapshot, "
+        f"calibrator {method}, chosen on the refit's out-of-fold scores (rollrate.all_labelled_calibration)"
     )
+    assert windows_line(result.plan).endswith("labelled snapshot, no calibrator")
 
     cfg = tmp_path / "nightly.yaml"
     cfg.write_text(f"kind: nightly\nproject: {ROOT / 'conf' / 'ews.yaml'}\nreport:\n  waterfalls: 2\n")
