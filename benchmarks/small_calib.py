@@ -47,6 +47,7 @@ from models.rollrate import RollRateModel  # noqa: E402
 from models.smallbook import (  # noqa: E402
     AllLabelledFit,
     all_labelled_folds,
+    all_labelled_refit_calibrator,
     all_labelled_rule,
     known_at,
     rollrate_on_folds,
@@ -100,40 +101,10 @@ def fold_calibrator(rows: pd.DataFrame, params: Any, min_fold_defaults: int) -> 
 def refit_calibrator(
     frame: pd.DataFrame, params: Any, trees: int, fitted: AllLabelledFit | None = None
 ) -> tuple[Any, Any] | None:
-    """The pre-registered candidate (measured, not shipped: BENCHMARKS.md s22-calib): the large
-    book's calibrator of a refit (``models.train._shipped_calibrator``'s path) for the all-labelled
-    LightGBM: debtor-grouped out-of-fold raw scores (``calibration_oof_folds`` folds) of LightGBM with
-    ``trees`` trees over every labelled row of ``frame`` (the shipped model's features,
-    :class:`models.smallbook.AllLabelledFit`), then :func:`models.calibrate.choose_calibration`
-    (none / sigmoid / beta, rolling origin over the month-ends). ``fitted``: the shipped fit (its
-    features), else refitted. None when a fold lacks a class (then: no calibrator)."""
-    from models.calibrate import SHIPPED_METHODS, choose_calibration
-    from models.train import out_of_fold_raw, prepare_matrix
-
-    labelled = frame[frame["label"].notna()]
-    fitted = AllLabelledFit.fit(frame, params, trees) if fitted is None else fitted
-    X = prepare_matrix(labelled, fitted.kept, fitted.categories)
-    y = labelled["label"].astype(int).to_numpy()
-    debtors = labelled["debtor_id"].astype("string").to_numpy()
-    s = out_of_fold_raw("lightgbm", X, y, debtors, trees, list(fitted.categorical), params)
-    if s is None:
-        return None
-    try:
-        return choose_calibration(
-            s,
-            y,
-            params.calibration,
-            times=labelled["as_of"].to_numpy(),
-            groups=debtors,
-            seed=params.seed,
-            min_isotonic_defaults=params.min_isotonic_defaults,
-            pd_floor=params.pd_floor,
-            pd_ceiling=params.pd_ceiling,
-            candidates=SHIPPED_METHODS,
-            note=f"on {params.calibration_oof_folds}-fold out-of-fold raw scores (by debtor) of the refit",
-        )
-    except ValueError:  # no rolling-origin or debtor fold with both classes
-        return None
+    """The pre-registered candidate (BENCHMARKS.md s22-calib; shipped by s22-calib2 as
+    ``rollrate.all_labelled_calibration``): the product's
+    :func:`models.smallbook.all_labelled_refit_calibrator`."""
+    return all_labelled_refit_calibrator(frame, params, trees, fitted)
 
 
 def run_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str, Any]:

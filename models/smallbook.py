@@ -389,31 +389,14 @@ def all_labelled_refit_calibrator(
     :class:`AllLabelledFit`), then :func:`models.calibrate.choose_calibration` (none / sigmoid / beta,
     rolling origin over the month-ends). ``fitted``: the shipped fit (its features), else refitted.
     None when a fold lacks a class (then: no calibrator)."""
-    from models.calibrate import SHIPPED_METHODS, choose_calibration
-    from models.train import out_of_fold_raw, prepare_matrix
+    from models.train import prepare_matrix, refit_oof_calibration
 
     labelled = frame[frame["label"].notna()]
     fitted = AllLabelledFit.fit(frame, params, trees) if fitted is None else fitted
     X = prepare_matrix(labelled, fitted.kept, fitted.categories)
     y = labelled["label"].astype(int).to_numpy()
-    debtors = labelled["debtor_id"].astype("string").to_numpy()
-    s = out_of_fold_raw("lightgbm", X, y, debtors, trees, list(fitted.categorical), params)
-    if s is None:
-        return None
     try:
-        return choose_calibration(
-            s,
-            y,
-            params.calibration,
-            times=labelled["as_of"].to_numpy(),
-            groups=debtors,
-            seed=params.seed,
-            min_isotonic_defaults=params.min_isotonic_defaults,
-            pd_floor=params.pd_floor,
-            pd_ceiling=params.pd_ceiling,
-            candidates=SHIPPED_METHODS,
-            note=f"on {params.calibration_oof_folds}-fold out-of-fold raw scores (by debtor) of the refit",
-        )
+        return refit_oof_calibration("lightgbm", X, y, labelled, trees, list(fitted.categorical), params)
     except ValueError:  # no rolling-origin or debtor fold with both classes
         return None
 

@@ -798,6 +798,40 @@ def out_of_fold_raw(
     return out
 
 
+def refit_oof_calibration(
+    kind: str,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    labelled: pd.DataFrame,
+    trees: int,
+    categorical: list[str],
+    params: Any,
+) -> tuple[ScoreCalibrator, CalibrationChoice] | None:
+    """The calibrator of a refit over every labelled row (``labelled``: their ``debtor_id`` and
+    ``as_of``; ``X``, ``y``: the same rows): debtor-grouped out-of-fold raw scores
+    (``calibration_oof_folds`` folds) of the refit's kind with ``trees`` trees, then
+    :func:`models.calibrate.choose_calibration` among :data:`models.calibrate.SHIPPED_METHODS` by
+    rolling origin over the month-ends. None when a debtor fold lacks a class. The large book's
+    shipped model and the small book's all-labelled LightGBM (``models.smallbook``) both use it."""
+    debtors = labelled["debtor_id"].astype("string").to_numpy()
+    s_oof = out_of_fold_raw(kind, X, y, debtors, trees, categorical, params)
+    if s_oof is None:
+        return None
+    return choose_calibration(
+        s_oof,
+        y,
+        params.calibration,
+        times=labelled["as_of"].to_numpy(),
+        groups=debtors,
+        seed=params.seed,
+        min_isotonic_defaults=params.min_isotonic_defaults,
+        pd_floor=params.pd_floor,
+        pd_ceiling=params.pd_ceiling,
+        candidates=SHIPPED_METHODS,
+        note=f"on {params.calibration_oof_folds}-fold out-of-fold raw scores (by debtor) of the refit",
+    )
+
+
 def _shipped_calibrator(
     kind: str,
     chosen: _Candidate,
@@ -820,24 +854,9 @@ def _shipped_calibrator(
     (BENCHMARKS.md, s17-calib)."""
     windows = "fitted on the out-of-time scores of the calibration and test windows"
     if params.calibration_oof_folds >= 2:
-        s_oof = out_of_fold_raw(
-            kind, X_all, y_all, labelled["debtor_id"].astype("string").to_numpy(), best, categorical, params
-        )
-        if s_oof is not None:
-            cal, choice = choose_calibration(
-                s_oof,
-                y_all,
-                params.calibration,
-                times=labelled["as_of"].to_numpy(),
-                groups=labelled["debtor_id"].astype("string").to_numpy(),
-                seed=params.seed,
-                min_isotonic_defaults=params.min_isotonic_defaults,
-                pd_floor=params.pd_floor,
-                pd_ceiling=params.pd_ceiling,
-                candidates=SHIPPED_METHODS,
-                note=f"on {params.calibration_oof_folds}-fold out-of-fold raw scores (by debtor) of the refit",
-            )
-            return cal, choice
+        got = refit_oof_calibration(kind, X_all, y_all, labelled, best, categorical, params)
+        if got is not None:
+            return got
         windows += (
             f" ({params.calibration_oof_folds}-fold out-of-fold scores impossible: a fold lacks a class)"
         )
