@@ -31,8 +31,8 @@ def _flat(text: str) -> str:
 
 
 def _ews(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``ews ARGS`` in its own process, as a user runs it (in the test process a flow's console logger
-    would keep the CliRunner's closed stream for the next flow)."""
+    """``ews ARGS`` in its own process, as a user runs it: the commands after ``ews train`` (in one
+    test process a second flow's console logger would write to the first CliRunner's closed stream)."""
     from prefect.settings import PREFECT_API_URL
 
     return subprocess.run(
@@ -61,20 +61,19 @@ def test_ews_train_and_score_on_the_all_labelled_path(prefect_harness, mlflow_ur
     result = runner.invoke(app, ["ingest", *inputs, "--no-docs", "--out", str(ing)])
     assert result.exit_code == 0, result.output
 
-    # the shipped train config, its project path made absolute (before 65ad073: IndexError, exit 1,
-    # after ews-pd v1 was registered); in its own process: run in this one, its flow's console logger
-    # kept CliRunner's closed stream and a later test's flow in the same pytest worker failed
-    # ("I/O operation on closed file": test_train_all_labelled.py after this file under -n 2)
+    # the shipped train config, its project path made absolute; in this process, so a failure shows
+    # the exception (before 65ad073: IndexError, exit 1, after ews-pd v1 was registered)
     cfg = yaml.safe_load((ROOT / "conf" / "train.yaml").read_text())
     cfg["project"] = str(ROOT / "conf" / "ews.yaml")
     config = tmp_path / "train.yaml"
     config.write_text(yaml.safe_dump(cfg))
 
-    result = _ews("train", "--data", str(ing), "--config", str(config), cwd=tmp_path)
-    output = result.stdout + result.stderr
-    text = _flat(output)
-    assert result.returncode == 0, output
-    assert "Traceback" not in output
+    result = runner.invoke(
+        app, ["train", "--data", str(ing), "--config", str(config)], env={"COLUMNS": "300"}
+    )
+    text = _flat(result.output)
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and result.exception is None
     assert "LightGBM fitted on every labelled month-end" in text, text
     assert "no test window: every test_* figure is the inner folds' out-of-time month-ends 2024-" in text
     assert "gate passed: now champion" in text
