@@ -11,7 +11,7 @@ import pandas as pd
 
 from pipelines.config.project import CurrencyConfig
 from pipelines.config.source import RulesConfig
-from pipelines.ingest.decimals import THREE_DECIMAL
+from pipelines.ingest.decimals import money_places
 from pipelines.ingest.masks import arrow, flag, index_in, passing
 
 # ---------------------------------------------------------------- currencies
@@ -211,7 +211,7 @@ def convert_currencies(
             continue
         original = frame["amount"].to_numpy(dtype=np.float64)
         # a 3-decimal reporting currency (KWD, ...) keeps its mills: 150 USD at 0.30712 is 46.068 KWD
-        places = 3 if reporting.upper() in THREE_DECIMAL else 2
+        places = money_places(reporting)
         converted = np.where(moved, np.round(original * np.nan_to_num(rate, nan=1.0), places), original)
         frame["amount"] = converted
         # a converted amount is checked against the ceiling again (a rate can be absurd too)
