@@ -291,6 +291,8 @@ PROBE = """<script>
   }
   var rows = Array.prototype.map.call(document.querySelectorAll("#watchlist-table > tbody > tr:not(.wl-detail)"),
     function (tr) { return Math.round(tr.getBoundingClientRect().height); });
+  var why = Array.prototype.map.call(document.querySelectorAll("#watchlist-table td.why"),  // the reasons' right edge
+    function (td) { return Math.round(td.getBoundingClientRect().right); });
   document.querySelectorAll("#watchlist-table details.more").forEach(function (d) { d.open = true; });
   var cards = document.querySelectorAll(".debtor-card"), c = null, text = "";
   cards.forEach(function (card) {  // the widest extent and the smallest height of the opened pages
@@ -309,7 +311,7 @@ PROBE = """<script>
   var out = parent.document, pre = out.createElement("pre");
   pre.id = "layout-probe";
   pre.textContent = JSON.stringify({width: W, scroll_width: document.documentElement.scrollWidth,
-    over: over.slice(0, 10), rows: rows, text: text, pages: cards.length, card: c});
+    over: over.slice(0, 10), rows: rows, why: why, text: text, pages: cards.length, card: c});
   out.body.appendChild(pre);
 })();
 </script>"""
@@ -347,7 +349,10 @@ def test_report_layout_at_desktop_and_phone_width(report_html: Path, tmp_path: P
     got = json.loads(html_lib.unescape(found.group(1)))
     assert got["width"] == width
     assert got["scroll_width"] <= width and got["over"] == [], got
-    assert len(got["rows"]) == 3 and max(got["rows"]) <= 120, got["rows"]
+    # sane heights: a desktop row, or at 420 px a card holding every column, the reasons included
+    assert len(got["rows"]) == 3 and max(got["rows"]) <= (120 if width > 640 else 200), got["rows"]
+    # the reasons are read without scrolling sideways (at 420 px the rows are cards, one per debtor)
+    assert len(got["why"]) == 3 and max(got["why"]) <= width, got["why"]
     card = got["card"]
     assert got["pages"] == 3
     assert card["height"] > 100 and card["left"] >= 0 and card["right"] <= width, card
