@@ -301,6 +301,8 @@ LABELS: dict[str, str] = {
     "oldest_due_date": "Its due date",
     "plan": "Payment plan in force",
     "recoverable_amount": "Recoverable amount",
+    "event": "Event (insolvency, agency placement, write-off)",
+    "event_on": "Event date",
     "recovery_priority": "Recoverable amount, age-weighted",
     "in_default": "In default",
     "invoiced_per_month": "Invoiced per month (recent)",

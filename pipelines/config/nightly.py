@@ -29,6 +29,20 @@ Action = Literal[
 ``resolve_dispute`` (the overdue balance is in dispute) and ``monitor_plan`` (an agreed payment
 plan is kept)."""
 
+EventAction = Literal[
+    "file_claim",
+    "agency_follow_up",
+    "written_off_recovery",
+    "reminder",
+    "call",
+    "payment_plan",
+    "final_notice",
+    "agency_referral",
+    "legal_review",
+    "write_off_review",
+]
+"""Actions for a debtor with an event (``events`` table): the three event actions, or any rule action."""
+
 
 class Band(ConfigModel):
     name: str = Field(min_length=1, description="label shown to analysts, e.g. 'A'")
@@ -225,6 +239,23 @@ class RecoveryConfig(ConfigModel):
         ActionRule(action="agency_referral", min_dpd=90),
     )
     default_action: Action = "final_notice"
+
+
+class EventActionsConfig(ConfigModel):
+    """The next action of a debtor with an event dated on or before the as-of date, in either queue,
+    before any payment plan, dispute or rule: what the event leaves to do. An insolvency wins over the
+    other kinds (collection is stayed; the creditor files a claim with the administrator); otherwise the
+    latest event counts. null: the event sets no action (plans, disputes and rules decide)."""
+
+    insolvency: EventAction | None = Field(
+        "file_claim", description="insolvency: file the claim with the insolvency administrator (no dunning)"
+    )
+    agency_placement: EventAction | None = Field(
+        "agency_follow_up", description="already placed with a collection agency: follow the agency up"
+    )
+    write_off: EventAction | None = Field(
+        "written_off_recovery", description="already written off: recovery of the written-off balance"
+    )
 
 
 class ReasonsConfig(ConfigModel):
@@ -426,6 +457,7 @@ class NightlyConfig(ConfigModel):
         description="credit-limit policy (kind: credit); absent file: the default policy (docs/credit_limits.md)",
     )
     queue: QueueConfig = QueueConfig()
+    event_actions: EventActionsConfig = EventActionsConfig()
     recovery: RecoveryConfig = RecoveryConfig()
     reasons: ReasonsConfig = ReasonsConfig()
     drift: DriftConfig = DriftConfig()

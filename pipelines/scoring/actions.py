@@ -2,6 +2,11 @@
 
 Order of precedence for one row:
 
+0. an event dated on or before the as-of date (``events`` table; :func:`latest_events`) whose kind
+   has an action in ``event_actions`` (``conf/nightly.yaml``): an insolvency gives ``file_claim``
+   (collection is stayed: no notice, agency or legal action), an agency placement
+   ``agency_follow_up``, a write-off ``written_off_recovery`` (``action_rule`` names the event and
+   its date);
 1. an agreed payment plan that is kept -> ``monitor_plan`` (a broken plan: the rules below, and
    ``action_rule`` says why the plan counts as broken);
 2. the whole overdue balance is in dispute -> ``resolve_dispute``;
@@ -16,7 +21,7 @@ part in ``next_action`` and ``resolve_dispute`` in ``dispute_action`` for the di
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -41,6 +46,50 @@ CONDITIONS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# when one debtor has several events, an insolvency decides (the stay binds whatever came later);
+# otherwise the latest event, and on one day the more severe kind
+EVENT_ORDER = {"agency_placement": 0, "write_off": 1, "insolvency": 2}
+
+
+def latest_events(events: pd.DataFrame | None, as_of: pd.Timestamp) -> pd.DataFrame:
+    """One row per debtor with an event dated on or before ``as_of``: ``debtor_id``, ``event`` (its
+    kind) and ``event_on`` (its date): the latest insolvency if there is one, else the latest event
+    (on one day: write-off before agency placement). Events after ``as_of`` are not known yet."""
+    out = pd.DataFrame(
+        {
+            "debtor_id": pd.array([], dtype="string"),
+            "event": pd.array([], dtype="string"),
+            "event_on": pd.Series([], dtype="datetime64[ns]"),
+        }
+    )
+    if events is None or events.empty:
+        return out
+    e = events.loc[
+        pd.to_datetime(events["event_date"]) <= pd.Timestamp(as_of), ["debtor_id", "event_date", "kind"]
+    ]
+    e = e.loc[e["kind"].astype("string").isin(list(EVENT_ORDER))]
+    if e.empty:
+        return out
+    kind = e["kind"].astype("string")
+    e = e.assign(
+        debtor_id=e["debtor_id"].astype("string"),
+        event=kind,
+        event_on=pd.to_datetime(e["event_date"]).astype("datetime64[ns]"),
+        insolvent=(kind == "insolvency").astype("int8"),
+        order=kind.map(EVENT_ORDER).astype("int8"),
+    )
+    e = e.sort_values(["debtor_id", "insolvent", "event_on", "order"], kind="stable")
+    last = e.drop_duplicates("debtor_id", keep="last")
+    return last[["debtor_id", "event", "event_on"]].sort_values("debtor_id", ignore_index=True)
+
+
+def with_events(oldest: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """``oldest`` (one row per debtor with an open overdue invoice) joined with :func:`latest_events`
+    (outer: a debtor with an event and nothing overdue gets a row), sorted by debtor_id."""
+    merged = oldest.merge(events, on="debtor_id", how="outer")
+    return merged.sort_values("debtor_id", kind="stable", ignore_index=True)
+
+
 def describe_rule(rule: ActionRule, where: str) -> str:
     """``where`` plus the rule's conditions in words, e.g. ``queue.rules[1]: days past due >= 60``."""
     parts = []
@@ -62,7 +111,12 @@ def _matches(rule: ActionRule, values: dict[str, pd.Series], index: pd.Index) ->
 
 
 def choose_actions(
-    frame: pd.DataFrame, rules: Sequence[ActionRule], default_action: str, where: str, places: int = 2
+    frame: pd.DataFrame,
+    rules: Sequence[ActionRule],
+    default_action: str,
+    where: str,
+    places: int = 2,
+    event_actions: Mapping[str, str | None] | None = None,
 ) -> pd.DataFrame:
     """``next_action``, ``action_rule`` and ``dispute_action`` per row of ``frame`` (same index).
 
@@ -73,7 +127,9 @@ def choose_actions(
     :func:`pipelines.scoring.plans.broken_plans`: appended to ``action_rule``). ``where`` names the
     rule list in ``action_rule`` (e.g. ``queue.rules``). ``places``: the decimals of the reporting
     currency (``pipelines.ingest.decimals.money_places``): an amount below half its smallest unit
-    (half a cent; half a fils for KWD) counts as zero.
+    (half a cent; half a fils for KWD) counts as zero. ``event_actions``: action per event kind
+    (``conf/nightly.yaml`` ``event_actions``; None or a kind mapped to None: no action), applied to
+    rows whose optional ``event`` / ``event_on`` columns (:func:`latest_events`) name one.
     """
     half = HALF_UNIT[places]
     idx = frame.index
@@ -87,7 +143,15 @@ def choose_actions(
     action = pd.Series(pd.NA, index=idx, dtype="string")
     why = pd.Series(pd.NA, index=idx, dtype="string")
 
-    on_plan = plan != ""
+    if event_actions and "event" in frame:
+        kind = frame["event"].astype("string")
+        act = kind.map(lambda k: event_actions.get(k) if isinstance(k, str) else None).astype("string")
+        hit = act.notna() & ~(in_dispute & (act == AGENCY))  # a dispute is never referred to an agency
+        on = pd.to_datetime(frame["event_on"]).dt.strftime("%Y-%m-%d")
+        action[hit] = act[hit]
+        why[hit] = kind[hit].str.replace("_", " ") + " on " + on[hit] + " (event_actions." + kind[hit] + ")"
+
+    on_plan = action.isna() & (plan != "")
     action[on_plan] = MONITOR_PLAN
     why[on_plan] = "payment plan kept: " + plan[on_plan]
 

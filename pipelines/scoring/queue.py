@@ -101,6 +101,7 @@ def _ranked(q: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:
 IDENTITY = ["as_of", "debtor_id", "name", "segment", "country", "currency"]
 ACTION = ["next_action", "action_rule", "dispute_action"]
 RISK = ["exposure", "lgd", "expected_loss"]
+EVENT = ["event", "event_on"]  # recovery queue: the latest event (kind, date) known at as-of
 DETAIL = ["overdue_amount", "disputed_amount", *AGING, "dpd", "oldest_invoice_id", "oldest_due_date", "plan"]
 
 
@@ -122,10 +123,12 @@ def build_queues(
     default), ``band``, ``open_balance`` (currency), ``overdue_amount``, the aging buckets,
     ``open_disputed_amount`` and ``dpd_current_max``; optional ``country``, ``currency``,
     ``top_reason``. ``oldest``: the oldest open overdue invoice per debtor (``debtor_id``,
-    ``oldest_invoice_id``, ``oldest_due_date``). ``plans``: text of the payment plan in force per
-    debtor_id (:func:`pipelines.scoring.plans.plans_in_force`) or None; ``broken``: why the plan
-    of a debtor counts as broken (:func:`pipelines.scoring.plans.broken_plans`), said in its
-    ``action_rule``.
+    ``oldest_invoice_id``, ``oldest_due_date``; optional ``event``, ``event_on``: the debtor's
+    latest event at as-of, :func:`pipelines.scoring.actions.with_events`: it sets the action per
+    ``cfg.event_actions`` in both queues, and both are columns of the recovery queue). ``plans``:
+    text of the payment plan in force per debtor_id (:func:`pipelines.scoring.plans.plans_in_force`)
+    or None; ``broken``: why the plan of a debtor counts as broken
+    (:func:`pipelines.scoring.plans.broken_plans`), said in its ``action_rule``.
 
     Collections: live debtors whose overdue amount exceeds ``queue.min_overdue``; expected loss =
     PD x exposure x LGD (rounded to ``places`` decimals, the reporting currency's: 2, or 3 for KWD,
@@ -156,7 +159,8 @@ def build_queues(
         pay = ids.map(pay_pd) if pay_pd is not None else pd.Series(np.nan, index=c.index)
         el = pd.Series(blended_pd(c["pd"], pay), index=c.index) * c["exposure"] * c["lgd"]
     c["priority"] = priority(el, c["dpd"], qc).round(places)
-    c = pd.concat([c, choose_actions(c, qc.rules, qc.default_action, "queue.rules", places)], axis=1)
+    events = cfg.event_actions.model_dump()
+    c = pd.concat([c, choose_actions(c, qc.rules, qc.default_action, "queue.rules", places, events)], axis=1)
     collections = _ranked(
         c,
         ["priority", "expected_loss", "overdue_amount"],
@@ -168,11 +172,16 @@ def build_queues(
     r["recoverable_amount"] = (r["exposure"] * (1.0 - r["lgd"])).round(places)
     age = r["dpd"].astype("float64").fillna(0.0).clip(lower=0.0)
     r["recovery_priority"] = (r["recoverable_amount"] * 0.5 ** (age / rc.age_half_life_days)).round(places)
-    r = pd.concat([r, choose_actions(r, rc.rules, rc.default_action, "recovery.rules", places)], axis=1)
+    r = pd.concat(
+        [r, choose_actions(r, rc.rules, rc.default_action, "recovery.rules", places, events)], axis=1
+    )
+    for column, dtype in (("event", "string"), ("event_on", "datetime64[ns]")):
+        if column not in r:  # ``oldest`` without the events' columns
+            r[column] = pd.Series(pd.NA if dtype == "string" else pd.NaT, index=r.index, dtype=dtype)
     recovery = _ranked(
         r,
         ["recovery_priority", "exposure"],
-        [*IDENTITY, *ACTION, "exposure", "lgd", "recoverable_amount", "recovery_priority", *DETAIL],
+        [*IDENTITY, *ACTION, "exposure", "lgd", "recoverable_amount", "recovery_priority", *DETAIL, *EVENT],
     )
     pairs = ((collections, "collections"), (recovery, "recovery"))
     for (frame, _), owners in zip(pairs, assign_queues(pairs, collectors, previous_owner), strict=True):

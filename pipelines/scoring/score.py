@@ -226,8 +226,8 @@ def with_snapshot_hash(scores: pd.DataFrame, columns: pd.Index) -> pd.DataFrame:
 @dataclass(frozen=True)
 class ScoredBucket:
     """One debtor bucket scored: :func:`score_rows` output, the oldest open overdue invoice per
-    debtor (``features.engine``), the main invoice currency of the live debtors, the report's
-    portfolio sums (``features.portfolio.PortfolioParts``; None when not asked for) and the
+    debtor (``features.engine``) with its latest event (``pipelines.scoring.actions.with_events``),
+    the main invoice currency of the live debtors, the report's portfolio sums (``features.portfolio.PortfolioParts``; None when not asked for) and the
     payment-date forecast (``pipelines.scoring.paydate.forecast_state``, packed by
     ``pack_forecast``; None when not asked for or without invoices; once combined, the list of the
     buckets' packed forecasts)."""
@@ -260,6 +260,7 @@ def score_bucket(
     from features.engine import build_bucket
     from pipelines.adapters.registry import prepare_X
     from pipelines.engine import has_ledger
+    from pipelines.scoring.actions import latest_events, with_events
     from pipelines.scoring.watchlist import debtor_currency
 
     part = book.read(k)
@@ -288,7 +289,7 @@ def score_bucket(
     return ScoredBucket(
         scores=scores,
         X=X,
-        oldest=built.oldest_open.drop(columns="as_of"),
+        oldest=with_events(built.oldest_open.drop(columns="as_of"), latest_events(part.events, as_of)),
         currency=debtor_currency(part.invoices, X.index),
         portfolio=built.portfolio,
         paydate=built.at_state[0] if built.at_state else None,

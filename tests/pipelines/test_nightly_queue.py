@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from pipelines.config.nightly import NightlyConfig
-from pipelines.scoring.actions import choose_actions
+from pipelines.scoring.actions import choose_actions, latest_events, with_events
 from pipelines.scoring.overrides import active_overrides, append_override, new_override
 from pipelines.scoring.plans import plans_in_force
 from pipelines.scoring.queue import build_queues
@@ -233,6 +233,90 @@ def test_kept_payment_plan_gets_monitor_plan_before_any_rule() -> None:
     got = choose_actions(frame, cfg.rules, cfg.default_action, "queue.rules")
     assert got["next_action"].tolist() == ["monitor_plan", "agency_referral"]
     assert got["action_rule"].iloc[0] == "payment plan kept: 6 x 100.00 from 2024-06-01"
+
+
+def test_latest_events_known_at_as_of_insolvency_first() -> None:
+    events = pd.DataFrame(
+        {
+            "debtor_id": ["a", "a", "b", "b", "c", "d", "d"],
+            "event_date": pd.to_datetime(
+                ["2024-03-01", "2024-05-01", "2024-04-01", "2024-04-01", "2024-07-02", "2024-01-05", "2024-06-01"]
+            ),
+            "kind": ["insolvency", "agency_placement", "agency_placement", "write_off", "insolvency",
+                     "agency_placement", "write_off"],
+        }
+    )  # fmt: skip
+    got = latest_events(events, AS_OF)
+    # a: the insolvency decides though a placement came later; b: one day, the write-off is the more
+    # severe; c: its insolvency is after as-of (not known yet); d: the latest
+    assert got["debtor_id"].tolist() == ["a", "b", "d"]
+    assert got["event"].tolist() == ["insolvency", "write_off", "write_off"]
+    assert got["event_on"].dt.strftime("%Y-%m-%d").tolist() == ["2024-03-01", "2024-04-01", "2024-06-01"]
+    assert latest_events(None, AS_OF).empty and latest_events(events.iloc[:0], AS_OF).empty
+
+
+def test_events_set_the_action_before_plans_disputes_and_rules() -> None:
+    """An insolvent debtor is not dunned or sent to an agency: the claim is filed; a debtor already
+    with an agency or written off is followed up, not referred or reviewed again."""
+    cfg = NightlyConfig()
+    events = cfg.event_actions.model_dump()
+    on = pd.to_datetime(["2024-06-01", "2024-05-15", "2024-04-30", None, "2024-06-20"])
+    frame = rows(
+        dpd=[23.0, 130.0, 800.0, 130.0, 95.0],
+        exposure=[50_000.0, 20_000.0, 5_000.0, 20_000.0, 5_000.0],
+        overdue_amount=[100.0, 100.0, 100.0, 100.0, 500.0],
+        disputed_amount=[0.0, 0.0, 0.0, 0.0, 100.0],
+        plan=["3 x 100.00 from 2024-05-01", "", "", "", ""],
+        event=pd.array(
+            ["insolvency", "agency_placement", "write_off", pd.NA, "agency_placement"], dtype="string"
+        ),
+        event_on=on,
+    )
+    rc = cfg.recovery
+    got = choose_actions(frame, rc.rules, rc.default_action, "recovery.rules", 2, events)
+    assert got["next_action"].tolist() == [
+        "file_claim",  # before its payment plan and the default action (final_notice at 23 days)
+        "agency_follow_up",  # not legal_review at 130 days and 20,000
+        "written_off_recovery",  # not write_off_review at 800 days
+        "legal_review",  # no event: the rules
+        "agency_follow_up",
+    ]
+    assert got["action_rule"].iloc[0] == "insolvency on 2024-06-01 (event_actions.insolvency)"
+    assert got["action_rule"].iloc[1] == "agency placement on 2024-05-15 (event_actions.agency_placement)"
+    assert got["dispute_action"].tolist() == ["", "", "", "", "resolve_dispute"]
+    # a kind mapped to null sets nothing: the rules decide; without event_actions nothing changes
+    off = {**events, "agency_placement": None}
+    got = choose_actions(frame, rc.rules, rc.default_action, "recovery.rules", 2, off)
+    assert got["next_action"].tolist()[1] == "legal_review"
+    plain = choose_actions(frame, rc.rules, rc.default_action, "recovery.rules")
+    assert plain["next_action"].tolist() == ["monitor_plan", "legal_review", "write_off_review",
+                                             "legal_review", "final_notice"]  # fmt: skip
+    # mapped to agency_referral, a debtor with a balance in dispute still is not referred
+    agency = {**events, "agency_placement": "agency_referral"}
+    got = choose_actions(frame, rc.rules, rc.default_action, "recovery.rules", 2, agency)
+    assert (
+        got["next_action"].tolist()[1] == "agency_referral"
+        and got["next_action"].iloc[4] == "final_notice"  # the agency rule skipped too: the default
+    )
+
+
+def test_recovery_queue_shows_the_event_and_its_action() -> None:
+    oldest = pd.DataFrame(
+        {"debtor_id": pd.array(["c"], dtype="string"), "oldest_invoice_id": ["I1"],
+         "oldest_due_date": pd.to_datetime(["2024-02-29"])}
+    )  # fmt: skip
+    events = pd.DataFrame(
+        {"debtor_id": ["c"], "event_date": pd.to_datetime(["2024-06-10"]), "kind": ["insolvency"]}
+    )
+    _, r = build_queues(debtors(), with_events(oldest, latest_events(events, AS_OF)), NightlyConfig())
+    row = r.set_index("debtor_id").loc["c"]
+    assert row["next_action"] == "file_claim" and row["event"] == "insolvency"
+    assert row["event_on"] == pd.Timestamp("2024-06-10") and row["oldest_invoice_id"] == "I1"
+    assert row["action_rule"] == "insolvency on 2024-06-10 (event_actions.insolvency)"
+    # without events the columns are there, empty, and the rules decide (120 days: agency referral)
+    _, r = build_queues(debtors(), oldest, NightlyConfig())
+    assert r["event"].isna().all() and r["event_on"].isna().all()
+    assert r["next_action"].tolist() == ["agency_referral"]
 
 
 def plan_table() -> pd.DataFrame:

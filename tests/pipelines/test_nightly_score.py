@@ -98,3 +98,38 @@ def test_wrong_feature_type_is_refused(model_and_features) -> None:
     bad = feats.assign(late_share_180d=feats["late_share_180d"].astype(str))
     with pytest.raises(IncompatibleModelError, match=r"late_share_180d .*model expects numeric"):
         score_debtors(bad, pd.Series(dtype=bool), None, loaded, prepare_X, CFG)
+
+
+def test_score_bucket_carries_each_debtors_latest_event_known_at_as_of(model_and_features) -> None:
+    """The recovery queue's event action reads the event the scoring pass found in the bucket's
+    ``events`` rows (``pipelines.scoring.actions.with_events``): none dated after the as-of date."""
+    from nightly_portfolio import typed_tables
+
+    from features.params import DefaultDefinition
+    from features.tables import Portfolio
+    from pipelines.engine import Book
+    from pipelines.scoring.score import score_bucket
+
+    base, feats = model_and_features
+    names = ["dpd_current_max", "open_balance"]  # features the engine builds (the fixture's are made up)
+    y = (feats["dpd_current_max"] > 60).astype(int)
+    clf = lgb.LGBMClassifier(n_estimators=5, num_leaves=3, verbose=-1, random_state=0).fit(feats[names], y)
+    fields = {"estimator": clf, "booster": clf.booster_, "feature_names": names, "categorical_features": []}
+    loaded = LoadedModel(**{**base.__dict__, **fields, "categories": {}})
+    as_of = pd.Timestamp("2024-08-29")
+    typed = typed_tables(n_debtors=40, months=10, seed=5)
+    a, b, c = sorted(typed["debtors"]["debtor_id"])[:3]
+    events = pd.DataFrame(
+        {
+            "debtor_id": pd.Series([a, a, b, c], dtype="string"),
+            "event_date": pd.to_datetime(["2024-06-03", "2024-08-01", "2024-08-20", "2024-08-30"]),
+            "kind": pd.Series(["insolvency", "agency_placement", "write_off", "insolvency"], dtype="string"),
+            "amount": [100.0, 100.0, 50.0, 10.0],
+        }
+    )
+    book = Book.in_memory(Portfolio(**typed, events=events), 10**9)
+    got = score_bucket(book, 0, as_of, DefaultDefinition(), loaded, CFG).oldest.set_index("debtor_id")
+    assert got.loc[a, "event"] == "insolvency" and got.loc[a, "event_on"] == pd.Timestamp("2024-06-03")
+    assert got.loc[b, "event"] == "write_off" and got.loc[b, "event_on"] == pd.Timestamp("2024-08-20")
+    assert c not in got.index or pd.isna(got.loc[c, "event"])  # its insolvency is after as-of
+    assert got["event"].notna().sum() == 2 and got.index.is_monotonic_increasing
