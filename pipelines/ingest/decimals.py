@@ -26,6 +26,7 @@ import pandas as pd
 
 from features.schema import TABLES
 from pipelines.ingest.sources import RawTable
+from pipelines.sources.parse import parse_text
 
 # ISO 4217 currencies with three minor digits
 THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
@@ -102,8 +103,9 @@ class CurrencyLookup:
     """The invoices' currency classes, for payments without a currency of their own in a book whose
     invoices mix 3-decimal currencies and others (a EUR / KWD book): a payment is in the currency of
     the invoice it names, else of its debtor when all the debtor's invoices share one class
-    (``ingest.currency`` converts it so too). ``invoice``: invoice id (as written, trimmed) -> class
-    (an id written twice with both classes is left out); ``debtor``: debtor id -> class."""
+    (``ingest.currency`` converts it so too). ``invoice``: invoice id (as ingest repairs it:
+    :func:`id_keys`) -> class (an id written twice with both classes is left out); ``debtor``:
+    debtor id -> class."""
 
     invoice: pd.Series
     debtor: pd.Series
@@ -115,11 +117,18 @@ class CurrencyLookup:
             if column not in frame.columns or not len(known):
                 continue
             todo = out == UNKNOWN
-            ids = frame[column].astype("string").str.strip()
-            found = ids.map(known).to_numpy(dtype=np.float64, na_value=np.nan)
+            found = id_keys(frame[column]).map(known).to_numpy(dtype=np.float64, na_value=np.nan)
             hit = todo & ~np.isnan(found)
             out[hit] = found[hit].astype(np.int8)
         return out
+
+
+def id_keys(raw: pd.Series) -> pd.Series:
+    """Raw id cells as ingest writes the ids (:func:`pipelines.sources.parse.parse_text`: trimmed,
+    without invisible characters, Excel's text marker ``'00123`` and a float's ``.0`` dropped), on a
+    fresh index: a payment's ``'00102`` names the invoice written ``00102`` (before, the lookup
+    compared the cells as written, and such a KWD payment counted as a 2-decimal one)."""
+    return parse_text(raw, is_id=True)[0]
 
 
 def mixed(invoice_currencies: set[str]) -> bool:
@@ -137,10 +146,10 @@ def currency_lookup(frames: list[pd.DataFrame], default_currency: str | None) ->
         parts.append(
             pd.DataFrame(
                 {
-                    "invoice_id": frame["invoice_id"].astype("string").str.strip(),
-                    "debtor_id": frame["debtor_id"].astype("string").str.strip()
+                    "invoice_id": id_keys(frame["invoice_id"]).to_numpy(),
+                    "debtor_id": id_keys(frame["debtor_id"]).to_numpy()
                     if "debtor_id" in frame.columns
-                    else pd.Series(pd.NA, index=frame.index, dtype="string"),
+                    else pd.array([pd.NA] * len(frame), dtype="string"),
                     "cls": _currency_classes(frame, default_currency),
                 }
             )
