@@ -390,6 +390,12 @@ class StreamRun:
             self.lap("read")
             if "invoices" in self.states and block == block_of.get("invoices") and self.lookup is None:
                 self._invoice_lookup()
+                if (
+                    self.lookup is not None
+                    and block_of.get("payments") == block
+                    and "payments" in self.states
+                ):
+                    self._retally("payments")  # one file gave both (an ar_export): tallied without it
         self.spill.flush()
         missing = [t for t in block_of if t not in self.states]
         if missing:  # pragma: no cover - every loader yields at least one chunk per table
@@ -417,6 +423,27 @@ class StreamRun:
                 raw, rows = got
                 frames.append(raw.frame.iloc[np.argsort(rows, kind="stable")])
         self.lookup = currency_lookup(frames, self.source.default_currency)
+
+    def _retally(self, table: str) -> None:
+        """The decimal counts of ``table`` again, from its routed rows with the invoices' lookup:
+        its chunks were tallied before the lookup existed because one input gave both tables (an
+        ``ar_export``'s derived payments), where the in-memory ingest tallies them with it. Before,
+        such a streamed book counted a KWD settlement's ``12.500`` as a 2-decimal amount: 11 of 12
+        dotted settlements of the shape made the column suspect and a EUR ``1.500`` was quarantined,
+        which the in-memory ingest kept (EUR: 1 of 2). The counts add up over any split of the rows,
+        and the examples are the first source rows of each partition (:meth:`DecimalTally.add`)."""
+        state = self.states[table]
+        state.decimals = DecimalTally()
+        for p in range(self.partitions):
+            got = self._raw(table, p)
+            if got is None:
+                continue
+            raw, rows = got
+            order = np.argsort(rows, kind="stable")
+            raw = replace(
+                raw, frame=raw.frame.iloc[order].reset_index(drop=True), source_row=raw.source_row[order]
+            )
+            state.decimals.add(tally(raw, self.source.default_currency, self.lookup))
 
     def _forget(self, table: str) -> None:
         """Drop what was routed of ``table`` so far."""

@@ -90,3 +90,70 @@ def test_a_payment_takes_the_currency_of_its_invoice_named_as_ingest_repairs_the
     pay = read_portfolio(tmp_path / "out").payments.set_index("payment_id")
     assert pay["amount"].round(3).to_dict() == {"P1": 37.5, "P2": 15.75}
     assert pay["invoice_id"].to_dict() == {"P1": "00102", "P2": "00103"}
+
+
+# ------------------------------------- 3. one file gives invoices and payments (ar_export), streamed
+
+
+def _ar_source(folder: Path) -> SourceConfig:
+    """An AR export of a EUR / KWD book, one row per invoice, settlement as columns (the derived
+    payments carry no currency): ten KWD invoices settled with amounts of the shape ``10.000`` ...
+    ``19.125``, and two EUR invoices settled ``1.500`` and ``12.50``."""
+    from pipelines.config.source import ARExportSource, ValueOptions
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ["Doc No,Customer,Doc Date,Net Due,Amount,Curr,Cleared On,Cleared Amt"]
+    for i in range(10):
+        lines.append(
+            f"K{i},DK{i % 3},2024-01-{i + 1:02d},2024-02-{i + 1:02d},{20 + i}.000,KWD,"
+            f"2024-02-{i + 10:02d},{10 + i}.{i * 125 % 1000:03d}"
+        )
+    lines += [
+        "E1,DE1,2024-01-05,2024-02-05,2000.00,EUR,2024-02-01,1.500",
+        "E2,DE1,2024-01-06,2024-02-06,3000.00,EUR,2024-02-02,12.50",
+    ]
+    path = folder / "open_items.csv"
+    path.write_text("\n".join(lines) + "\n")
+    columns = {
+        "invoice_id": "Doc No",
+        "debtor_id": "Customer",
+        "issue_date": "Doc Date",
+        "due_date": "Net Due",
+        "amount": "Amount",
+        "currency": "Curr",
+    }
+    return SourceConfig(
+        name="ar_mixed",
+        values=ValueOptions(date_format="Y-m-d", decimal=".", thousands=None),
+        rules=RulesConfig(data_docs=False, refuse_empty_table_rows=10**6),
+        ar_export=ARExportSource(
+            path=path, columns=columns, settled_on="Cleared On", settled_amount="Cleared Amt"
+        ),
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_ar_export_of_a_eur_kwd_book_streamed_writes_what_the_in_memory_ingest_writes(
+    workers: int, tmp_path: Path
+) -> None:
+    """The in-memory ingest counts each derived payment in its invoice's class: EUR 1 of 2 dotted
+    settlements of the shape (``1.500``; ``12.50`` is not), so the column is not suspect and every
+    payment is kept. Before (f14efac), the streamed ingest tallied the payments while it read the
+    one file, before the invoices' lookup existed: 11 of 12 of the shape in rows of no known class,
+    the column suspect, and E1's ``1.500`` quarantined ``thousands_as_decimal:amount`` (payments
+    and quarantine files differed). Now the payments are tallied again once the lookup is built."""
+    source = _ar_source(tmp_path / "raw")
+    whole = ingest_source(source, tmp_path / "whole", as_of=AS_OF, currency=FX, stream=False).manifest
+    assert whole["tables"]["payments"]["reasons"] == {}
+    assert whole["tables"]["payments"]["rows_accepted"] == 12
+    ingest_source(
+        source,
+        tmp_path / "streamed",
+        as_of=AS_OF,
+        currency=FX,
+        stream=True,
+        chunk_rows=2,
+        partitions=2,
+        workers=workers,
+    )
+    assert _outputs(tmp_path / "streamed") == _outputs(tmp_path / "whole")
