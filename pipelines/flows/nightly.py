@@ -63,7 +63,7 @@ from pipelines.feed_checks import (
     training_figures,
     write_rejected,
 )
-from pipelines.ingest.decimals import money_places
+from pipelines.ingest.decimals import money_places, output_currency
 from pipelines.runtime import release_freed_memory
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.limits import add_credit_limits, write_credit_limits
@@ -390,18 +390,6 @@ def _currency_of(currency: pd.Series | None, ids: pd.Index) -> pd.Series:
     if currency is None:
         return pd.Series(None, index=ids, dtype="object")
     return currency.reindex(ids).astype("object").where(lambda c: c.notna(), None)
-
-
-def reporting_currency(manifest: dict[str, Any], currency: pd.Series | None) -> str | None:
-    """The currency of every amount: ingest's reporting currency, else (older ingest outputs) the
-    main currency of most debtors (``currency``: per debtor, from the buckets); None when unknown."""
-    code = (manifest.get("currency") or {}).get("reporting")
-    if code:
-        return str(code)
-    if currency is None or not currency.notna().any():
-        return None
-    counts = currency.dropna().astype("string").value_counts()
-    return str(counts.sort_index().idxmax())
 
 
 @task(name="queue", cache_policy=NO_CACHE)
@@ -856,7 +844,7 @@ def run_nightly(
             "feed checks %s against %s", feed["status"], ", ".join(feed["references"]) or "no reference"
         )
         stage = staging_dir(out_dir, as_of)
-        currency = reporting_currency(result.manifest, scored_book.currency)
+        currency = output_currency(result.manifest, scored_book.currency, project.currency.reporting)
         stamp = dt.datetime.combine(as_of, dt.time())
         # the payment-date files need only the score pass: written beside the steps below
         forecast = None

@@ -25,6 +25,7 @@ from pipelines.config import config_hash, load_config
 from pipelines.config.project import ProjectConfig
 from pipelines.config.train import TrainConfig
 from pipelines.feed_checks import FEED_REFERENCE_ARTIFACT, training_reference
+from pipelines.ingest.decimals import feed_currency
 
 __all__ = [
     "DataError",
@@ -658,7 +659,7 @@ def queue_key(
     currency: str | None = None,
 ) -> Any:
     """The collections queue's key for this model, chosen on its pooled folds or test window
-    (``pipelines.flows.queue_key.queue_key_evidence``; ``currency``: ingest's reporting currency)."""
+    (``pipelines.flows.queue_key.queue_key_evidence``; ``currency``: ``pipelines.ingest.decimals.feed_currency``)."""
     from pipelines.flows.queue_key import queue_key_evidence
 
     return queue_key_evidence(outcome, dataset, book, cfg, project, currency=currency)
@@ -766,8 +767,12 @@ def train(
     for col, why in sorted(getattr(outcome, "dropped", {}).items()):
         warnings.append(f"feature {col} dropped: {why} on the training rows")
     champion = champion_on_test(outcome, dataset, cfg, project)
-    reporting = (result.manifest.get("currency") or {}).get("reporting")
-    key = queue_key(outcome, dataset, result.book, cfg, project, reporting)
+    # the amounts' currency as `ews score` finds it: the manifest's, the data's, the project config's
+    book = result.book
+    currency = feed_currency(
+        result.manifest, (book.read(k).invoices for k in range(book.buckets)), project.currency.reporting
+    )
+    key = queue_key(outcome, dataset, book, cfg, project, currency)
     logger.info("queue key: %s", key.reason)
     provenance = {
         "data_hash": _data_hash(result.manifest),

@@ -18,6 +18,7 @@ streamed ingest and the in-memory one decide alike.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,6 +41,41 @@ def money_places(currency: str | None) -> int:
     when the currency is not known). The outputs round every amount to them: a 2-decimal book's
     files keep their bytes, a 3-decimal book keeps its third decimal."""
     return 3 if currency and str(currency).strip().upper() in THREE_DECIMAL else 2
+
+
+def output_currency(
+    manifest: dict[str, Any], currency: pd.Series | None, configured: str | None = None
+) -> str | None:
+    """The currency of every amount a command writes or ranks (``ews score``, ``ews train``'s queue
+    key, ``ews backtest``): ingest's reporting currency (``manifest["currency"]["reporting"]``),
+    else (an ingest output without one) the main currency of most debtors (``currency``: per
+    debtor, the data's ``currency`` column), else ``configured`` (the project config's
+    ``currency.reporting``); None when unknown (:func:`money_places` then gives 2)."""
+    code = (manifest.get("currency") or {}).get("reporting")
+    if code:
+        return str(code)
+    if currency is not None and currency.notna().any():
+        counts = currency.dropna().astype("string").value_counts()
+        return str(counts.sort_index().idxmax())
+    return str(configured) if configured else None
+
+
+def feed_currency(
+    manifest: dict[str, Any], invoices: Iterable[pd.DataFrame | None], configured: str | None = None
+) -> str | None:
+    """:func:`output_currency` of a feed: ``invoices`` (its invoice tables, e.g. one per bucket;
+    iterated only when the manifest names no reporting currency) give each debtor's main
+    currency (``pipelines.scoring.watchlist.debtor_currency``)."""
+    if (manifest.get("currency") or {}).get("reporting"):
+        return output_currency(manifest, None)
+    from pipelines.scoring.watchlist import debtor_currency
+
+    parts = [
+        debtor_currency(inv, pd.Index(inv["debtor_id"].astype("string").unique()))
+        for inv in invoices
+        if inv is not None and "currency" in inv.columns and len(inv)
+    ]
+    return output_currency(manifest, pd.concat(parts) if parts else None, configured)
 
 
 MIN_ROWS = 2  # rows of the shape in a column, at least

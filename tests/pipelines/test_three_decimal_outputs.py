@@ -225,3 +225,43 @@ def test_workbook_amounts_show_the_third_decimal(tmp_path) -> None:
         assert "<v>1.481</v>" in sheet and "<v>11.684</v>" in sheet  # the cells: as stored
         # the totals row's cached value of expected_loss (1.481 + 0.002): the currency's decimals
         assert ("<v>1.483</v>" if currency == "KWD" else "<v>1.48</v>") in sheet
+
+
+def test_the_amounts_currency_without_a_reporting_currency_in_the_manifest(tmp_path) -> None:
+    """s23: ``ews train`` chose the queue key at the decimals of ingest's manifest only; an ingest
+    output without a reporting currency (an older ingest) gave 2 decimals for a dinar book, where
+    ``ews score`` reads the data's currency. ``feed_currency``: the manifest's, else the main
+    currency of most debtors (per debtor: of most of its invoices), else the project config's."""
+    import json
+
+    from pipelines.engine import open_feed
+    from pipelines.ingest import ingest_dir
+    from pipelines.ingest.decimals import feed_currency
+
+    def untouched():  # the manifest names it: the invoices are not read
+        raise AssertionError("invoices read although the manifest names the reporting currency")
+        yield
+
+    assert feed_currency({"currency": {"reporting": "KWD"}}, untouched(), "EUR") == "KWD"
+    # K1: 2 KWD invoices and 1 EUR -> KWD; K2: KWD; K3: EUR -> KWD on 2 of 3 debtors
+    a = pd.DataFrame({"debtor_id": ["K1", "K1", "K1"], "currency": ["KWD", "EUR", "KWD"]})
+    b = pd.DataFrame({"debtor_id": ["K2", "K3"], "currency": ["KWD", "EUR"]})
+    assert feed_currency({}, iter([a, b]), "EUR") == "KWD"
+    assert feed_currency({"currency": {"reporting": None}}, iter([a.iloc[1:2], b]), "KWD") == "EUR"
+    blank = pd.DataFrame({"debtor_id": ["K1"], "currency": pd.Series([None], dtype="string")})
+    assert feed_currency({"currency": {}}, iter([blank, None]), "BHD") == "BHD"  # the config's
+    assert feed_currency({}, iter([blank]), None) is None
+    # an ingest output whose manifest lost its currency section, read as `ews train` reads it
+    raw, out = tmp_path / "raw", tmp_path / "ingested"
+    raw.mkdir()
+    kwd = kwd_book()
+    kwd.invoices.to_parquet(raw / "invoices.parquet", index=False)
+    kwd.payments.to_parquet(raw / "payments.parquet", index=False)
+    ingest_dir(raw, out, as_of=AS_OF)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["currency"]["reporting"] == "KWD"
+    del manifest["currency"]
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    feed = open_feed(out)
+    book = feed.book
+    assert feed_currency(feed.manifest, (book.read(k).invoices for k in range(book.buckets)), "EUR") == "KWD"
