@@ -288,7 +288,11 @@ def _median(values: pd.Series) -> float | None:
 
 
 def backtest_figures(
-    panel: pd.DataFrame, cfg: NightlyConfig, truth: pd.DataFrame | None = None, key: str = "pd"
+    panel: pd.DataFrame,
+    cfg: NightlyConfig,
+    truth: pd.DataFrame | None = None,
+    key: str = "pd",
+    places: int = 2,
 ) -> dict[str, Any]:
     """The backtest's figures from :func:`replay`'s panel (see the module docstring).
 
@@ -296,7 +300,9 @@ def backtest_figures(
     None. ``key``: the priority's PD as the nightly's (``pipelines.scoring.queue.queue_key_for``):
     ``pd``, or ``blend`` = (PD + ``pay_pd``) / 2 from the panel's ``pay_pd`` column. With that column
     the queue is also measured in both keys' orders (``pd_key_capture_top20``,
-    ``blend_key_capture_top20``). Returns ``{"figures": {...}, "months": [...], "curves": {...},
+    ``blend_key_capture_top20``). ``places``: the decimals of the reporting currency
+    (``pipelines.ingest.decimals.money_places``) to which the expected loss, the priorities and
+    ``bad_balance_in_queue`` are rounded, as the nightly's queue rounds them. Returns ``{"figures": {...}, "months": [...], "curves": {...},
     "lead_times": frame}``."""
     from models.queue_key import blended_pd
     from pipelines.scoring.queue import lgd_for, priority
@@ -306,18 +312,18 @@ def backtest_figures(
     p = panel.copy()
     scale = p["open_balance"].clip(lower=0) * lgd_for(p["segment"], cfg.queue)
     el = p["pd"] * scale
-    p["expected_loss"] = el.round(2)
+    p["expected_loss"] = el.round(places)
     orders = ["queue", "dpd", "balance"]
     if "pay_pd" in p.columns:
         blend_el = pd.Series(blended_pd(p["pd"], p["pay_pd"]), index=p.index) * scale
-        p["priority_pd_key"] = priority(el, p["dpd"], cfg.queue).round(2)
-        p["priority_blend_key"] = priority(blend_el, p["dpd"], cfg.queue).round(2)
+        p["priority_pd_key"] = priority(el, p["dpd"], cfg.queue).round(places)
+        p["priority_blend_key"] = priority(blend_el, p["dpd"], cfg.queue).round(places)
         orders += ["pd_key", "blend_key"]
         if key == "blend":
             el = blend_el
     elif key == "blend":
         raise ValueError("the blend key needs the panel's pay_pd column")
-    p["priority"] = priority(el, p["dpd"], cfg.queue).round(2)
+    p["priority"] = priority(el, p["dpd"], cfg.queue).round(places)
     p["bad_balance"] = np.where(p["label"].fillna(0).astype(int) == 1, p["open_balance"].clip(lower=0), 0.0)
     if truth is not None:
         t = truth[["debtor_id", "month_end", "oracle_pd"]].rename(columns={"month_end": "as_of"})
@@ -373,7 +379,7 @@ def backtest_figures(
         "debtor_months_live": int(sum(m["live"] for m in scored)),
         "queue_debtor_months": int(sum(m["queue"] for m in scored)),
         "defaults_in_horizon": int(defaults),
-        "bad_balance_in_queue": round(total, 2),
+        "bad_balance_in_queue": round(total, places),
     }
     curve_out = {o: (curves[o] / total).round(6).tolist() if total else [] for o in orders}
     return {"figures": figures, "months": months, "curves": {"share": grid.round(4).tolist(), **curve_out},

@@ -4,6 +4,7 @@ precision / recall and lead time (:mod:`pipelines.backtest`)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import typer
@@ -235,6 +236,7 @@ def register(app: typer.Typer) -> None:
         from pipelines.config.nightly import NightlyConfig
         from pipelines.config.project import ProjectConfig
         from pipelines.ingest import ingest_dir
+        from pipelines.ingest.decimals import feed_currency, money_places
 
         d1, d2 = parse_date(start, "--from"), parse_date(end, "--to")
         shares = parse_shares(list_shares)
@@ -286,8 +288,12 @@ def register(app: typer.Typer) -> None:
         with console.status(f"reading {data} ..."):
             if is_ingested(data):  # an `ews ingest` output: validated already
                 portfolio = read_portfolio(data)
+                manifest = json.loads((data / "manifest.json").read_text(encoding="utf-8"))
             else:  # raw canonical files: validated in memory
-                portfolio = ingest_dir(data, None, as_of=max(d2, dt.datetime.now(dt.UTC).date())).portfolio
+                ingested = ingest_dir(data, None, as_of=max(d2, dt.datetime.now(dt.UTC).date()))
+                portfolio, manifest = ingested.portfolio, ingested.manifest
+        # amounts rounded to the reporting currency's decimals, found as `ews score` finds it
+        places = money_places(feed_currency(manifest, [portfolio.invoices], project.currency.reporting))
         if truth is not None and (wrong := _truth_mismatch(truth, portfolio)):
             fail(wrong)  # before the replay
         if loaded is not None:
@@ -324,7 +330,7 @@ def register(app: typer.Typer) -> None:
             if problem:
                 key, key_why = "pd", f"{key_why}; {problem}: ranked by the PD"
                 console.print(f"[yellow]{problem}[/]")
-        res = backtest_figures(panel, cfg, truth_frame, key)
+        res = backtest_figures(panel, cfg, truth_frame, key, places)
         result = BacktestResult(
             figures=res["figures"],
             months=res["months"],

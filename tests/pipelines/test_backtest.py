@@ -360,3 +360,40 @@ def test_list_sizes_without_a_hold_and_the_config_rule_unchanged() -> None:
     assert row["lead_time_median_days"] == pytest.approx(46.0) and row["flagged_per_month"] == pytest.approx(
         2.5
     )
+
+
+def test_queue_figures_keep_a_three_decimal_currencys_thousandths() -> None:
+    """s23: ``ews backtest`` rounded the expected loss and the priority to cents whatever the
+    currency. A Kuwaiti dinar book (3 decimals), as of 2024-01-31, LGD 1, no days-past-due weight:
+
+        debtor  invoice                     paid         PD    expected loss   bad
+        P       10.014, due 2023-12-15      never        0.50  5.007           yes (90 dpd 03-14)
+        Q       20.024, due 2023-12-15      2024-02-10   0.25  5.006           no
+
+    In fils P ranks first: the top 20 % of the queue (1 of 2) holds P's 10.014, capture 1.0. In
+    cents both read 5.01 (priority and expected loss), the next key, the overdue amount, puts Q
+    first: capture 0.0, and the bad balance 10.01."""
+    book = portfolio(
+        [
+            inv("P1", "P", "2023-11-15", "2023-12-15", 10.014),
+            inv("Q1", "Q", "2023-11-15", "2023-12-15", 20.024),
+            inv("Z1", "Z", "2024-07-31", "2024-08-30", 1.0),
+        ],
+        [pay("pQ", "Q", "2024-02-10", 20.024, "Q1")],
+    )
+    pds = {"P": 0.5, "Q": 0.25}
+
+    def score(live: pd.DataFrame) -> pd.Series:
+        ids = live["debtor_id"].astype("string")
+        return pd.Series(ids.map(pds).to_numpy(dtype="float64"), index=ids.to_numpy())
+
+    queue = CFG.queue.model_copy(
+        update={"dpd_weight_days": None, "lgd": CFG.queue.lgd.model_copy(update={"default": 1.0})}
+    )
+    cfg = CFG.model_copy(update={"queue": queue})
+    panel = replay(book, [pd.Timestamp("2024-01-31")], score, cfg, DefaultDefinition())
+    fils = backtest_figures(panel, cfg, places=3)["figures"]
+    assert fils["queue_capture_top20"] == 1.0 and fils["bad_balance_in_queue"] == 10.014
+    cents = backtest_figures(panel, cfg, places=2)["figures"]
+    assert cents["queue_capture_top20"] == 0.0 and cents["bad_balance_in_queue"] == 10.01
+    assert backtest_figures(panel, cfg)["figures"] == cents  # 2 decimals unless told
