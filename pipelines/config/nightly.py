@@ -7,7 +7,7 @@ comes from this config; ``conf/nightly.yaml`` is the shipped default.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -29,19 +29,9 @@ Action = Literal[
 ``resolve_dispute`` (the overdue balance is in dispute) and ``monitor_plan`` (an agreed payment
 plan is kept)."""
 
-EventAction = Literal[
-    "file_claim",
-    "agency_follow_up",
-    "written_off_recovery",
-    "reminder",
-    "call",
-    "payment_plan",
-    "final_notice",
-    "agency_referral",
-    "legal_review",
-    "write_off_review",
-]
-"""Actions for a debtor with an event (``events`` table): the three event actions, or any rule action."""
+EventAction = Literal[("file_claim", "agency_follow_up", "written_off_recovery", *get_args(Action))]
+"""Actions for a debtor with an event (``events`` table): these three, or any rule :data:`Action`
+(one Literal, so a wrong value gets one message listing every allowed action)."""
 
 
 class Band(ConfigModel):
