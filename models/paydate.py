@@ -95,7 +95,8 @@ MIN_LEAVES = 7  # fewest leaves per tree under ``PaydateParams.rows_per_leaf``
 @dataclass(frozen=True)
 class PaydateParams:
     """Horizon and LightGBM settings of the hazard model (defaults: those of ``conf/train.yaml``'s
-    ``paydate`` section, ``pipelines.config.train.PaydateConfig``)."""
+    ``paydate`` section, ``pipelines.config.train.PaydateConfig``, except ``recency_half_life_days``:
+    0 here, no sample weights, so a fit built from these defaults alone is unweighted)."""
 
     horizon_weeks: int = 26
     n_estimators: int = 80
@@ -110,6 +111,7 @@ class PaydateParams:
     fine_anchor: str = "due"
     interval: str = "shaped"
     weekday_median: bool = False
+    recency_half_life_days: float = 0.0  # conf/train.yaml: 91 (session 23); 0 here: unweighted
 
     def as_record(self) -> dict[str, int | float]:
         return asdict(self)
@@ -134,13 +136,31 @@ class PaydateParams:
         return FEATURES if self.grid() is None else FINE_FEATURES
 
 
+def recency_weights(rows: pd.DataFrame, half_life_days: float) -> np.ndarray:
+    """Sample weights of training rows (``features.paydate.training_rows``) that give the recent
+    economy more weight: 0.5 ** (age / ``half_life_days``), age = days from the end of the row's
+    period (T + 7 x (period + 1) on weeks; T + ``period_end_day`` on a fine grid) to the latest
+    period end of the rows, normalised to mean 1. Measured against the age at the training cut:
+    the same weights, since every period of the rows ends by the cut and the mean-1 scaling cancels
+    a common shift (BENCHMARKS.md, session 23: s22's W1)."""
+    T = rows["T"].to_numpy(dtype=np.float64)
+    if "period_end_day" in rows.columns:
+        end = T + rows["period_end_day"].to_numpy(dtype=np.float64)
+    else:
+        end = T + PERIOD_DAYS * (rows["period"].to_numpy(dtype=np.float64) + 1.0)
+    w = 0.5 ** ((end.max() - end) / half_life_days)
+    return w / w.mean()
+
+
 def fit_hazard(
     rows: pd.DataFrame,
     params: PaydateParams = PaydateParams(),
     features: list[str] | tuple[str, ...] = FEATURES,
 ) -> lgb.Booster:
     """LightGBM binary classifier of ``label`` on ``features`` (default :data:`features.paydate.FEATURES`;
-    1 thread, deterministic). Raises ``ValueError`` when the rows hold no settlement or only settlements."""
+    1 thread, deterministic), the rows weighted by :func:`recency_weights` when
+    ``params.recency_half_life_days`` > 0. Raises ``ValueError`` when the rows hold no settlement or
+    only settlements."""
     y = rows["label"].to_numpy()
     if len(y) == 0 or y.min() == y.max():
         raise ValueError(
@@ -161,7 +181,10 @@ def fit_hazard(
         random_state=params.seed,
         verbose=-1,
     )
-    model.fit(rows[list(features)].to_numpy(dtype=np.float32), y)
+    weights = (
+        recency_weights(rows, params.recency_half_life_days) if params.recency_half_life_days > 0 else None
+    )
+    model.fit(rows[list(features)].to_numpy(dtype=np.float32), y, sample_weight=weights)
     return model.booster_
 
 
