@@ -11,8 +11,12 @@ with two references and refuses the run when one moves beyond the limits in ``co
   train flow: table figures, plus default share and exposure of every training snapshot; the
   snapshot nearest before the as-of date is used).
 
-Figures: rows delivered per table (``rows.<table>``), scored debtors and accepted invoices per
-debtor (the book's size: half the debtors, or half their invoices, gone), payments per invoice, the share of payments
+Figures: rows delivered per table (``rows.<table>``), scored debtors and invoices per debtor
+issued in the :data:`RECENT_DAYS` days up to the as-of date (``invoices_per_debtor_90d``; the book's
+size: half the debtors, or half their invoices, gone; a window every export covers, so a rolling
+export of the last 12 months compares like with like with a training on 36; against a reference
+without that figure, from before session 23: accepted invoices per debtor, ``invoices_per_debtor``),
+payments per invoice, the share of payments
 naming their invoice (``allocated_share``), the share of scored debtors in default, the total
 exposure (open balance) and the share of each table's rows quarantined at ingest (also against
 the absolute ``max_quarantine_share``; exact copies of a kept row do not count:
@@ -33,6 +37,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from pipelines.config.nightly import FeedLimits, NightlyConfig, RatioLimit, ShareLimit
@@ -54,6 +59,12 @@ __all__ = [
 ]
 
 EXIT_FEED_REFUSED = 3
+# invoices_per_debtor counts the invoices issued in the last RECENT_DAYS days before the as-of date
+# (the feature RECENT_COLUMN, summed over the debtors): a rolling export of the last 12 months was
+# refused against a training on 36 months of whole tables (40.8 vs 128.0 invoices per debtor, s23)
+RECENT_DAYS = 90
+RECENT_COLUMN = "invoice_count_90d"
+RECENT = "invoices_90d"  # the figure: invoices issued in the window, over the scored debtors
 FEED_REFERENCE_ARTIFACT = "feed_reference.json"
 FAILED, OK, SMALL, NO_REFERENCE = "failed", "ok", "too small to check", "no reference"
 
@@ -132,25 +143,33 @@ def _table_figures(tables: Mapping[str, Mapping[str, Any]], allocated: float | N
     }
 
 
-def _snapshot_figures(frame: pd.DataFrame, default_col: str) -> dict[str, Any]:
-    """Debtors, share in default and total open balance of one row per debtor."""
+def _snapshot_figures(frame: pd.DataFrame, default_col: str, recent: int | None = None) -> dict[str, Any]:
+    """Debtors, share in default and total open balance of one row per debtor; ``recent``: the
+    invoices issued in the :data:`RECENT_DAYS` days up to the as-of date (left out when None)."""
     n = len(frame)
     balance = frame.get("open_balance")
-    return {
+    out = {
         "debtors": int(n),
         "default_share": float(frame[default_col].astype(bool).mean()) if n else None,
         "exposure": float(balance.fillna(0.0).sum()) if balance is not None and n else None,
     }
+    if recent is not None:
+        out[RECENT] = int(recent)
+    return out
 
 
 def feed_figures(
-    tables: Mapping[str, Mapping[str, Any]], portfolio: Any, scores: pd.DataFrame
+    tables: Mapping[str, Mapping[str, Any]],
+    portfolio: Any,
+    scores: pd.DataFrame,
+    recent_invoices: int | None = None,
 ) -> dict[str, Any]:
     """Today's figures: ingest ``tables`` (manifest), the ``portfolio`` and the ``scores`` (one row
-    per debtor with ``in_default`` and ``open_balance``)."""
+    per debtor with ``in_default`` and ``open_balance``); ``recent_invoices``: invoices issued in the
+    :data:`RECENT_DAYS` days up to the as-of date (``ScoredBucket.recent_invoices``)."""
     return {
         **_table_figures(tables, _allocated(portfolio)),
-        **_snapshot_figures(scores, "in_default"),
+        **_snapshot_figures(scores, "in_default", recent_invoices),
     }
 
 
@@ -159,11 +178,18 @@ def training_reference(
 ) -> dict[str, Any]:
     """What the train flow stores as ``feed_reference.json``: the table figures of the training
     feed and, per training snapshot (``dataset``: one row per debtor and as_of with
-    ``in_default_at_asof`` and ``open_balance``), the debtors, default share and exposure."""
+    ``in_default_at_asof``, ``open_balance`` and :data:`RECENT_COLUMN`), the debtors, default
+    share, exposure and the invoices issued in the :data:`RECENT_DAYS` days up to it."""
     snaps = []
     for as_of, rows in dataset.groupby("as_of", sort=True):
+        recent = None
+        if RECENT_COLUMN in rows:
+            recent = int(np.nan_to_num(rows[RECENT_COLUMN].to_numpy(dtype="float64"), nan=0.0).sum())
         snaps.append(
-            {"as_of": pd.Timestamp(as_of).date().isoformat(), **_snapshot_figures(rows, "in_default_at_asof")}
+            {
+                "as_of": pd.Timestamp(as_of).date().isoformat(),
+                **_snapshot_figures(rows, "in_default_at_asof", recent),
+            }
         )
     return {
         "version": 1,
@@ -277,14 +303,26 @@ def _compare(
                 limits.debtors,
             )
         )
-    per_debtor = [
-        a["invoices"] / f["debtors"] if f.get("debtors") and "invoices" in a else None
-        for f, a in ((today, acc), (ref, acc_ref))
-    ]
+    check, per_debtor = (
+        "invoices_per_debtor_90d",
+        [
+            f[RECENT] / f["debtors"] if f.get("debtors") and f.get(RECENT) is not None else None
+            for f in (today, ref)
+        ],
+    )
+    if None in per_debtor or not ref.get(RECENT):
+        # a reference from before the recent window (or none in it): whole tables, as before
+        check, per_debtor = (
+            "invoices_per_debtor",
+            [
+                a["invoices"] / f["debtors"] if f.get("debtors") and "invoices" in a else None
+                for f, a in ((today, acc), (ref, acc_ref))
+            ],
+        )
     if None not in per_debtor:
         checks.append(
             _ratio(
-                "invoices_per_debtor",
+                check,
                 against,
                 per_debtor[0],
                 per_debtor[1],

@@ -351,7 +351,10 @@ class FeedLimits(ConfigModel):
 
     rows: RatioLimit = Field(description="rows delivered per table (rows in, before quarantine)")
     debtors: RatioLimit = Field(description="scored debtors (the book's size)")
-    invoices_per_debtor: RatioLimit = Field(description="accepted invoices / scored debtors (basis: debtors)")
+    invoices_per_debtor: RatioLimit = Field(
+        description="invoices issued in the 90 days up to the as-of date / scored debtors (basis: debtors; "
+        "accepted invoices / scored debtors against a reference without that figure)"
+    )
     payments_per_invoice: RatioLimit = Field(description="accepted payments / accepted invoices")
     exposure: RatioLimit = Field(description="total open balance of the scored debtors (basis: debtors)")
     default_share: ShareLimit = Field(description="share of scored debtors already in default")

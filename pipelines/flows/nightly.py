@@ -269,13 +269,16 @@ def check_feed(
     loaded: Any,
     cfg: NightlyConfig,
     accept: bool,
+    recent_invoices: int | None = None,
 ) -> dict[str, Any]:
     """Feed checks of today's feed against the previous run and the champion's training data.
 
-    ``previous``: (as-of, manifest, scores) of the previous published run, or None. Returns the
+    ``previous``: (as-of, manifest, scores) of the previous published run, or None;
+    ``recent_invoices``: the scored book's invoices issued in the feed checks' recent window
+    (``ScoredBucket.recent_invoices``). Returns the
     manifest's ``feed`` section; raises :class:`pipelines.feed_checks.FeedCheckError` when a check
     fails and ``accept`` is false."""
-    today = feed_figures(result.manifest["tables"], result.book, scores)
+    today = feed_figures(result.manifest["tables"], result.book, scores, recent_invoices)
     prev = None
     if previous is not None:
         prev = (f"the previous run {previous[0]}", previous_figures(previous[1], previous[2]))
@@ -836,7 +839,9 @@ def run_nightly(
         prev_run = None if prev_dir is None else (prev_dir.name, prev_manifest, previous)
         try:
             with meter.step("feed_checks"):
-                feed = check_feed(result, scores, as_of, prev_run, loaded, cfg, accept_feed)
+                feed = check_feed(
+                    result, scores, as_of, prev_run, loaded, cfg, accept_feed, scored_book.recent_invoices
+                )
         except FeedCheckError as exc:
             write_rejected(out_dir, as_of, exc.feed)
             raise

@@ -230,7 +230,9 @@ class ScoredBucket:
     the main invoice currency of the live debtors, the report's portfolio sums (``features.portfolio.PortfolioParts``; None when not asked for) and the
     payment-date forecast (``pipelines.scoring.paydate.forecast_state``, packed by
     ``pack_forecast``; None when not asked for or without invoices; once combined, the list of the
-    buckets' packed forecasts)."""
+    buckets' packed forecasts), and the invoices its debtors were issued in the
+    :data:`pipelines.feed_checks.RECENT_DAYS` days up to the as-of date (the feed check
+    ``invoices_per_debtor``; None for a book without invoice features, e.g. statements)."""
 
     scores: pd.DataFrame
     X: pd.DataFrame
@@ -238,6 +240,7 @@ class ScoredBucket:
     currency: pd.Series
     portfolio: Any = None
     paydate: Any = None
+    recent_invoices: int | None = None
 
 
 def score_bucket(
@@ -293,7 +296,18 @@ def score_bucket(
         currency=debtor_currency(part.invoices, X.index),
         portfolio=built.portfolio,
         paydate=built.at_state[0] if built.at_state else None,
+        recent_invoices=recent_invoices(built.features),
     )
+
+
+def recent_invoices(features: pd.DataFrame) -> int | None:
+    """Invoices issued in the feed checks' recent window (``invoice_count_90d``) summed over the
+    rows of a feature frame (one as-of date); None when the frame has no such column."""
+    from pipelines.feed_checks import RECENT_COLUMN
+
+    if RECENT_COLUMN not in features:
+        return None
+    return int(np.nan_to_num(features[RECENT_COLUMN].to_numpy(dtype="float64"), nan=0.0).sum())
 
 
 def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
@@ -317,4 +331,13 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
 
         portfolio = combine_parts(parts)
     paydate = [b.paydate for b in found]
-    return ScoredBucket(with_snapshot_hash(scores, X.columns), X, oldest, currency, portfolio, paydate)
+    recent = [b.recent_invoices for b in found if b.recent_invoices is not None]
+    return ScoredBucket(
+        with_snapshot_hash(scores, X.columns),
+        X,
+        oldest,
+        currency,
+        portfolio,
+        paydate,
+        sum(recent) if recent else None,
+    )

@@ -157,3 +157,90 @@ def test_an_ar_export_of_a_eur_kwd_book_streamed_writes_what_the_in_memory_inges
         workers=workers,
     )
     assert _outputs(tmp_path / "streamed") == _outputs(tmp_path / "whole")
+
+
+# ------------------------------------- 1. a rolling export against a training on the whole history
+
+
+def _figures(invoices: int, debtors: int, recent: int | None) -> dict:
+    """Feed figures of a 1,500-debtor book; ``recent``: invoices issued in the last 90 days."""
+    out = {
+        "rows": {"invoices": invoices, "debtors": debtors},
+        "accepted": {"invoices": invoices, "debtors": debtors},
+        "quarantine_share": {"invoices": 0.0, "debtors": 0.0},
+        "debtors": debtors,
+    }
+    if recent is not None:
+        out["invoices_90d"] = recent
+    return out
+
+
+@pytest.mark.parametrize(
+    ("today", "train", "failed"),
+    [
+        # the last 12 months of a 36-month book (61,135 of 192,012 invoices), 16,100 in 90 days vs
+        # 16,000 at training: 10.73 vs 10.67 per debtor, ratio 1.006. Before: 40.8 vs 128.0 (0.32), refused
+        ((61_135, 1_500, 16_100), (192_012, 1_500, 16_000), []),
+        # every second invoice of each debtor gone: 8,050 in 90 days, 5.37 vs 10.67 (ratio 0.503)
+        (
+            (96_006, 1_500, 8_050),
+            (192_012, 1_500, 16_000),
+            [
+                "invoices_per_debtor_90d: 5.4 today vs 10.7 in train (limit: ratio 0.67 to 4, checked from 50 debtors)"
+            ],
+        ),
+        # a model trained before session 23 has no 90-day figure: whole tables, as before (refused)
+        (
+            (61_135, 1_500, 16_100),
+            (192_012, 1_500, None),
+            [
+                "invoices_per_debtor: 40.8 today vs 128.0 in train (limit: ratio 0.67 to 4, checked from 50 debtors)"
+            ],
+        ),
+    ],
+)
+def test_invoices_per_debtor_compares_the_last_90_days_with_the_training_snapshot(
+    today: tuple, train: tuple, failed: list[str]
+) -> None:
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.feed_checks import FeedCheckError, evaluate_feed
+
+    reference = ("train", _figures(*train))
+    if not failed:
+        feed = evaluate_feed(_figures(*today), NightlyConfig(), previous=None, training=reference)
+        assert feed["status"] == "passed"
+        check = next(c for c in feed["checks"] if c["check"].startswith("invoices_per_debtor"))
+        assert check["check"] == "invoices_per_debtor_90d"
+        assert check["value"] == pytest.approx(16_100 / 1_500) and check["reference"] == pytest.approx(
+            16_000 / 1_500
+        )
+        return
+    with pytest.raises(FeedCheckError) as info:
+        evaluate_feed(_figures(*today), NightlyConfig(), previous=None, training=reference)
+    assert [line.removeprefix("  - ") for line in str(info.value).splitlines()[1:-1]] == failed
+
+
+def test_the_training_reference_holds_each_snapshots_invoices_of_the_last_90_days() -> None:
+    """feed_reference.json per training snapshot: the sum of ``invoice_count_90d`` over its debtors
+    (NaN counted as none): 3 + 1 = 4 at 2024-04-30, 2 + 0 = 2 at 2024-05-31."""
+    import pandas as pd
+
+    from pipelines.feed_checks import training_figures, training_reference
+
+    dataset = pd.DataFrame(
+        {
+            "debtor_id": ["D1", "D2", "D1", "D2"],
+            "as_of": pd.to_datetime(["2024-04-30", "2024-04-30", "2024-05-31", "2024-05-31"]),
+            "in_default_at_asof": [False, False, False, True],
+            "open_balance": [10.0, 20.0, 5.0, 7.5],
+            "invoice_count_90d": [3.0, 1.0, 2.0, float("nan")],
+        }
+    )
+    tables = {"invoices": {"rows_in": 9, "rows_accepted": 9, "rows_quarantined": 0}}
+    ref = training_reference(tables, None, dataset)
+    assert [(s["as_of"], s["invoices_90d"]) for s in ref["snapshots"]] == [
+        ("2024-04-30", 4),
+        ("2024-05-31", 2),
+    ]
+    figures, snap = training_figures(ref, dt.date(2024, 6, 15))
+    assert (snap, figures["invoices_90d"], figures["debtors"]) == ("2024-05-31", 2, 2)

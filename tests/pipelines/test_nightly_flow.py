@@ -611,6 +611,62 @@ def test_units_change_refused_against_the_training_reference(env) -> None:
     assert not (env["tmp"] / "runs_cents" / DAY2.isoformat()).exists()
 
 
+def _recent(invoices: pd.DataFrame, day: dt.date) -> int:
+    """Invoices issued in the 90 days up to ``day``: (day - 90, day]."""
+    issue = pd.to_datetime(invoices["issue_date"])
+    return int(((issue > pd.Timestamp(day) - pd.Timedelta(days=90)) & (issue <= pd.Timestamp(day))).sum())
+
+
+def _rolling_export(tables) -> None:
+    """The last 9 months only (invoices issued from 2023-12-01 and their payments; the debtors file
+    whole), as an ERP's rolling export; training saw all 20 months."""
+    inv = tables["invoices"]
+    tables["invoices"] = inv[pd.to_datetime(inv["issue_date"]) >= pd.Timestamp("2023-12-01")]
+    pay = tables["payments"]
+    tables["payments"] = pay[pay["invoice_id"].isin(set(tables["invoices"]["invoice_id"]))]
+
+
+def _every_second_invoice(tables) -> None:
+    """Every second invoice of each debtor (by issue date) gone with its payments."""
+    inv = tables["invoices"].sort_values(["debtor_id", "issue_date", "invoice_id"], kind="stable")
+    tables["invoices"] = inv[inv.groupby("debtor_id").cumcount() % 2 == 0]
+    pay = tables["payments"]
+    tables["payments"] = pay[pay["invoice_id"].isin(set(tables["invoices"]["invoice_id"]))]
+
+
+def test_invoices_per_debtor_counts_the_last_90_days_so_a_rolling_export_passes(env) -> None:
+    """s23: invoices_per_debtor compared the whole invoices tables, so a rolling export of the last
+    9 months against a training on 20 was refused (accepted invoices per debtor about 9 / 20 of the
+    training's: below 0.67; exit 3 in `ews score`). Now both sides count the invoices issued in the
+    90 days up to their date, which every such export holds: the figure is that of the whole feed,
+    and the run is published. Every second invoice gone is still refused by the same check."""
+    from pipelines.feed_checks import FeedCheckError
+    from pipelines.flows.nightly import nightly
+
+    raw_inv = pd.read_parquet(env["raw"] / "invoices.parquet")
+    first = env["first"].manifest["feed"]
+    assert first["figures"]["invoices_90d"] == _recent(raw_inv, DAY1)  # wired from the scored buckets
+    check = {c["check"]: c for c in first["checks"] if c["against"].startswith("the training data")}
+    assert "invoices_per_debtor" not in check
+    # the training snapshot 2024-07-31: invoices issued 2024-05-03..2024-07-31 over its 700 debtors
+    assert check["invoices_per_debtor_90d"]["reference"] == pytest.approx(
+        _recent(raw_inv, dt.date(2024, 7, 31)) / 700
+    )
+    data = _feed_copy(env, "rolling_9_months", _rolling_export)
+    rolling = pd.read_parquet(env["tmp"] / "rolling_9_months" / "raw" / "invoices.parquet")
+    assert len(rolling) / len(raw_inv) < 0.67 * 0.9  # the whole-table ratio refused before
+    res = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=data, out_dir=env["tmp"] / "runs_rolling")
+    feed = res.manifest["feed"]
+    assert feed["status"] == "passed"
+    assert feed["figures"]["invoices_90d"] == _recent(raw_inv, DAY2) == _recent(rolling, DAY2)
+    halved = _feed_copy(env, "every_second_invoice", _every_second_invoice)
+    with pytest.raises(
+        FeedCheckError, match=r"invoices_per_debtor_90d: [\d.]+ today vs [\d.]+ in the training"
+    ):
+        nightly(as_of=DAY2, config_path=env["cfg"], data_dir=halved, out_dir=env["tmp"] / "runs_halved")
+    assert not (env["tmp"] / "runs_halved" / DAY2.isoformat()).exists()
+
+
 @pytest.mark.parametrize(
     ("name", "change", "checks"),
     [
