@@ -83,6 +83,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "kunde",
         "debitor",
         "debitornr",
+        "konto",  # DATEV's OPOS list, SAP FBL5N in German: the customer's (debtor) account number
+        "kontonr",
+        "kontonummer",
+        "debitorenkonto",
+        "personenkonto",
         "client",
         "noclient",
         "clientid",
@@ -534,6 +539,8 @@ def _by_name(columns: list[Column], canonical: str, taken: set[str]) -> Column |
             continue
         if "paymentterm" in key or key.endswith(("terms", "termslabel")):
             continue  # Zoho's 'Payment Terms' (30) and 'Payment Terms Label' (Net 30): no payment id
+        if canonical == "debtor_id" and key.startswith("gegen"):
+            continue  # DATEV's 'Gegenkonto': the contra account (revenue, bank), not the customer
         for rank, word in enumerate(words):
             if key == word:
                 scored.append((0, rank, col))
@@ -860,6 +867,13 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         extra += _id_scope_lines(id_scope)
     if kind in ("invoices", "ar_export") and types is None:
         extra += _void_lines(frame)
+    two = _two_sides(frame, mapping) if kind == "invoices" and types is None and grouped is None else None
+    if two is not None:
+        extra += [
+            f"# the rows with a {two.debit!r} are the invoices; those with a {two.credit!r} (payments, credit notes) "
+            "are the payments below",
+            f"rows: {{drop: {{column: {_q(two.debit)}, values: {_flow(two.debit_empty)}}}}}",
+        ]
     pid = mapping.get("payment_id") if kind == "payments" else None
     part = next((str(c) for c in frame.columns if _norm(str(c)) in _APPLIED_AMOUNT), None)
     if kind == "payments" and types is None and part is not None and {"invoice_id", "amount"} <= set(mapping):
@@ -888,6 +902,17 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
             "# payments come from another file: add tables.payments (see conf/sources/README.md)\n", ""
         )
         text += _payments_block(path, types, mapping, frame, grouped, clearing, id_scope, sides)
+    if two is not None:
+        text = text.replace(
+            "# payments come from another file: add tables.payments (see conf/sources/README.md)\n", ""
+        )
+        text = re.sub(  # the credit column is the payments' amount: not among the columns left out
+            rf"^(# columns not mapped \(ignored by ingest\): .*?){re.escape(two.credit)}(, )?",
+            lambda m: m.group(1),
+            text,
+            flags=re.M,
+        ).replace(", \n", "\n")
+        text += _two_sided_payments(path, two, mapping, frame)
     if types is not None and kind not in ("invoices", "ar_export"):
         text += _mixed_documents(types)
     return Draft(text, kind, {c: col.name for c, col in mapping.items()}, notes)
@@ -1050,6 +1075,82 @@ _ENTRY_NO = frozenset({"entryno", "entrynumber", "lfdnr", "laufendenr", "postenr
 # a ledger with the amounts in two columns (Odoo's journal items): the invoices' and the payments'
 _DEBIT = frozenset({"debit", "soll"})
 _CREDIT = frozenset({"credit", "haben"})
+# the same two sides in a ledger without a document type column (DATEV's OPOS list: Sollbetrag and
+# Habenbetrag; a Kontoblatt's Umsatz Soll / Umsatz Haben): a row is an invoice when its debit is filled
+_DEBIT_AMOUNT = _DEBIT | frozenset({"sollbetrag", "betragsoll", "umsatzsoll", "debitamount"})
+_CREDIT_AMOUNT = _CREDIT | frozenset({"habenbetrag", "betraghaben", "umsatzhaben", "creditamount"})
+
+
+@dataclass(frozen=True)
+class TwoSides:
+    """A ledger whose rows are invoices when ``debit`` is filled and payments (or credit notes) when
+    ``credit`` is, with no column naming the document type; ``*_empty``: the sample's cells of
+    each column that are empty or zero."""
+
+    debit: str
+    credit: str
+    debit_empty: list[str]
+    credit_empty: list[str]
+
+
+def _two_sides(frame: pd.DataFrame, mapping: dict[str, Column]) -> TwoSides | None:
+    """:class:`TwoSides` when the mapped amount is a debit column beside a credit column and the
+    sample's rows fill one or the other (both kinds present); None otherwise. Read whole, the
+    credit-side rows were invoices without an amount (DATEV's OPOS list: 51,054 of 110,832 rows
+    quarantined missing_value:amount, every payment lost, s23)."""
+    amount = mapping.get("amount")
+    if amount is None or _norm(amount.name) not in _DEBIT_AMOUNT:
+        return None
+    credit = next((str(c) for c in frame.columns if _norm(str(c)) in _CREDIT_AMOUNT), None)
+    if credit is None:
+        return None
+
+    def empty(column: str) -> tuple[pd.Series, list[str]]:
+        cells = frame[column].fillna("").astype(str).str.strip()
+        zero = cells.str.fullmatch(r"[0.,\s]*")
+        return zero, sorted(set(cells[zero].tolist()))
+
+    debit_zero, debit_empty = empty(amount.name)
+    credit_zero, credit_empty = empty(credit)
+    if not (debit_zero & ~credit_zero).any() or not (credit_zero & ~debit_zero).any():
+        return None
+    return TwoSides(amount.name, credit, debit_empty, credit_empty)
+
+
+def _two_sided_payments(path: Path, sides: TwoSides, mapping: dict[str, Column], frame: pd.DataFrame) -> str:
+    """``tables.payments`` from the same file: its credit-side rows, each naming the invoice it
+    settles in the invoices' number column (DATEV: Belegfeld 1), with an id made from the row."""
+    lines = [
+        f"  payments:  # the rows of the same file with a {sides.credit!r}: payments (and credit notes)",
+        f"    path: {_q(str(path))}",
+        f"    rows: {{drop: {{column: {_q(sides.credit)}, values: {_flow(sides.credit_empty)}}}}}",
+        "    # no payment number column: each payment gets an id from its row (conf/sources/README.md, ids_from_rows)",
+        "    ids_from_rows: true",
+    ]
+    contra = next((str(c) for c in frame.columns if _norm(str(c)).startswith("gegen")), None)
+    lines.append(
+        "    # CHECK: credit notes and cash discounts (Skonto) booked on this side are read as cash; mark them as "
+        "credits by the column that tells them apart, e.g. credit: {column: "
+        + (_q(contra) if contra is not None else "COLUMN")
+        + ', values: ["8736"]} (conf/sources/README.md 6c)'
+    )
+    lines.append("    columns:  # canonical name: column in the file")
+    for canonical, source in (
+        ("debtor_id", "debtor_id"),
+        ("invoice_id", "invoice_id"),
+        ("paid_on", "issue_date"),
+    ):
+        if source in mapping:
+            note = (
+                "  # the invoice each payment settles (empty: cash on account)"
+                if canonical == "invoice_id"
+                else ""
+            )
+            lines.append(f"      {canonical}: {_q(mapping[source].name)}{note}")
+    lines.append(f"      amount: {_q(sides.credit)}")
+    return "\n".join(lines) + "\n"
+
+
 # credit memo types, loaded with the payments when the clearing join allocates them to their invoices
 _CREDIT_MEMO_TYPES = frozenset(
     {"credit memo", "credit note", "dg", "gutschrift", "avoir", "abono", "nota de crédito", "nota de credito"}

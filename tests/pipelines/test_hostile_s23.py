@@ -244,3 +244,82 @@ def test_the_training_reference_holds_each_snapshots_invoices_of_the_last_90_day
     ]
     figures, snap = training_figures(ref, dt.date(2024, 6, 15))
     assert (snap, figures["invoices_90d"], figures["debtors"]) == ("2024-05-31", 2, 2)
+
+
+# ------------------------------------- 5. a new user's walk: DATEV's OPOS list (all items, by account)
+
+
+def test_a_datev_opos_list_is_drafted_as_invoices_and_payments_of_one_file(tmp_path: Path) -> None:
+    """DATEV's OPOS list of the debtors (Postenumfang: alle Posten, ungerafft), opened in Excel and
+    saved as CSV (';', cp1252, d.m.Y, 1.234,56): Konto, Rechnungsnummer, Datum, Fälligkeit,
+    Sollbetrag, Habenbetrag, Saldo, Gegenkonto, Buchungstext (the columns as c-entron documents the
+    export). An invoice is a row with a Sollbetrag; a payment (or credit note, cash discount) a row
+    with a Habenbetrag naming the invoice in Rechnungsnummer (Belegfeld 1), or none (cash on account).
+    Before (f14efac) the draft took 'Buchungstext' for the customer and read every row as an invoice
+    (payments come from another file): the Haben rows were invoices without an amount. Now the
+    customer is 'Konto' and the draft reads the file twice: 8 invoices (7 rows filtered), 7 payments
+    (8 filtered), amounts by hand."""
+    from typer.testing import CliRunner
+
+    from pipelines.adapters.files import read_portfolio
+    from pipelines.cli import app
+    from pipelines.config import load_config
+
+    root = Path(__file__).resolve().parents[2]
+    draft, out = tmp_path / "datev.yaml", tmp_path / "out"
+    runner = CliRunner()
+    made = runner.invoke(
+        app, ["sources", "suggest", str(root / "tests/data/sources/datev_opos.csv"), "--out", str(draft)]
+    )
+    assert made.exit_code == 0, made.output
+    cfg = load_config(draft)
+    assert cfg.tables["invoices"].columns["debtor_id"] == "Konto"
+    assert cfg.tables["payments"].columns == {
+        "debtor_id": "Konto",
+        "invoice_id": "Rechnungsnummer",
+        "paid_on": "Datum",
+        "amount": "Habenbetrag",
+    }
+    assert runner.invoke(app, ["config", "check", str(draft)]).exit_code == 0
+    ran = runner.invoke(
+        app, ["ingest", "--source", str(draft), "--out", str(out), "--as-of", "2024-06-30", "--no-docs"]
+    )
+    assert ran.exit_code == 0 and "Traceback" not in ran.output, ran.output
+    tables = json.loads((out / "manifest.json").read_text())["tables"]
+    assert {t: (v["rows_in"], v["rows_accepted"], v["rows_quarantined"]) for t, v in tables.items()} == {
+        "invoices": (8, 8, 0),
+        "payments": (7, 7, 0),
+    }
+    book = read_portfolio(out)
+    inv = book.invoices.set_index("invoice_id")
+    # 1,190 + 2,380 + 595 + 4,760 + 833 + 1,428 + 357 + 238
+    assert inv["amount"].sum() == pytest.approx(11_781.00)
+    assert inv.loc["RE24007", "debtor_id"] == "10001"
+    assert str(inv.loc["RE24007", "due_date"].date()) == "2024-03-31"
+    pay = book.payments.sort_values(["debtor_id", "paid_on", "amount"])
+    assert pay["amount"].round(2).tolist() == [35.70, 1154.30, 1000.00, 4760.00, 119.00, 714.00, 100.00]
+    assert pay["invoice_id"].fillna("").tolist() == [
+        "RE24001",
+        "RE24001",
+        "RE24007",
+        "RE24003",
+        "RE24009",
+        "RE24009",
+        "",
+    ]
+
+
+def test_the_datev_example_config_marks_the_cash_discount_and_the_credit_note(monkeypatch) -> None:
+    """conf/sources/example_datev_opos.yaml (the draft plus credit: Gegenkonto 8736 Skonto, 8400 on
+    the Haben side a credit note): the 35.70 discount on RE24001 and the 119.00 credit note on
+    RE24009 are credits, the other five payments cash (1,154.30 + 1,000.00 + 4,760.00 + 714.00 +
+    100.00 = 7,728.30). A guard of the example (written with this session's suggest change)."""
+    from pipelines.config import load_config
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(root)  # the example's paths are relative to the repository root
+    cfg = load_config(root / "conf" / "sources" / "example_datev_opos.yaml")
+    result = ingest_source(cfg.model_copy(update={"rules": RulesConfig(data_docs=False)}), None, as_of=AS_OF)
+    pay = result.portfolio.payments
+    assert pay.groupby("kind")["amount"].sum().round(2).to_dict() == {"cash": 7728.30, "credit": 154.70}
+    assert sorted(pay.loc[pay["kind"] == "credit", "invoice_id"]) == ["RE24001", "RE24009"]
