@@ -867,6 +867,8 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         extra += _id_scope_lines(id_scope)
     if kind in ("invoices", "ar_export") and types is None:
         extra += _void_lines(frame)
+    if kind in ("invoices", "payments", "ar_export") and "currency" not in mapping:
+        extra += _three_decimal_lines(frame, mapping.get("amount"))
     two = _two_sides(frame, mapping) if kind == "invoices" and types is None and grouped is None else None
     if two is not None:
         extra += [
@@ -1079,6 +1081,28 @@ _CREDIT = frozenset({"credit", "haben"})
 # Habenbetrag; a Kontoblatt's Umsatz Soll / Umsatz Haben): a row is an invoice when its debit is filled
 _DEBIT_AMOUNT = _DEBIT | frozenset({"sollbetrag", "betragsoll", "umsatzsoll", "debitamount"})
 _CREDIT_AMOUNT = _CREDIT | frozenset({"habenbetrag", "betraghaben", "umsatzhaben", "creditamount"})
+
+
+def _three_decimal_lines(frame: pd.DataFrame, amount: Column | None) -> list[str]:
+    """A CHECK line when (nearly) every amount written with the decimal separator has three decimals
+    (``1,234.567``, ``12.500``): a ledger in KWD, BHD, ... whose draft says ``default_currency: EUR``
+    would be read as euros (rounded to cents in the outputs), or quarantined where the amounts read
+    like whole thousands (s23: a KWD ledger exported with ',' thousands and '.' decimals). Not when
+    the separators themselves are in doubt (:attr:`Column.decimal_ambiguous` has its own line)."""
+    if amount is None or amount.kind != "number" or amount.decimal_ambiguous:
+        return []
+    d = re.escape(amount.decimal or ".")
+    cells = frame[amount.name].fillna("").astype(str).str.strip()
+    written = cells[cells.str.contains(rf"\d{d}\d", regex=True)]
+    three = written.str.contains(rf"\d{d}\d{{3}}(?!\d)", regex=True)
+    if len(written) < 5 or three.mean() < 0.9:
+        return []
+    return [
+        f"# CHECK: {int(three.sum())} of the {len(written)} amounts in {amount.name!r} have three decimals "
+        f"(e.g. {written[three].iloc[0]!r}): a 3-decimal currency (KWD, BHD, OMR, JOD, TND, IQD, LYD)? Then set "
+        "default_currency to it (under a 2-decimal currency they are read in that one and rounded to cents, or "
+        "quarantined where they look like 1.500; conf/sources/README.md 4)"
+    ]
 
 
 @dataclass(frozen=True)

@@ -323,3 +323,52 @@ def test_the_datev_example_config_marks_the_cash_discount_and_the_credit_note(mo
     pay = result.portfolio.payments
     assert pay.groupby("kind")["amount"].sum().round(2).to_dict() == {"cash": 7728.30, "credit": 154.70}
     assert sorted(pay.loc[pay["kind"] == "credit", "invoice_id"]) == ["RE24001", "RE24009"]
+
+
+# ------------------------------------- 4. a 3-decimal currency in a USD-style export (1,234.567)
+
+KWD_INVOICES = """Invoice,Customer,Date,Due,Amount
+A1,C1,2024-01-05,2024-02-04,"1,234.567"
+A2,C1,2024-01-20,2024-02-19,12.500
+A3,C2,2024-02-01,2024-03-02,"12,000.000"
+A4,C2,2024-02-10,2024-03-11,250.125
+A5,C3,2024-02-15,2024-03-16,"2,500.750"
+A6,C3,2024-03-01,2024-03-31,7.000
+"""
+
+
+def test_a_kwd_ledger_exported_usd_style_is_drafted_with_a_check_and_read_in_fils(tmp_path: Path) -> None:
+    """A Kuwaiti dinar ledger written with ',' thousands and '.' decimals, no currency column. The
+    draft's separators are right (decimal '.', thousands ','), its default currency EUR: under EUR
+    ingest reads 1,234.567 as 1234.567 euros without a word. Before (f14efac) the draft said nothing
+    of the three decimals; now it carries a CHECK naming the 3-decimal currencies (6 of 6 amounts),
+    and with default_currency KWD every amount is read in dinars and fils, nothing quarantined. A
+    2-decimal export (1,234.50) gets no such line."""
+    from pipelines.config import load_config
+    from pipelines.sources.suggest import suggest_source
+
+    path = tmp_path / "kwd.csv"
+    path.write_text(KWD_INVOICES)
+    text = suggest_source(path).text
+    check = [line.strip() for line in text.splitlines() if "3-decimal currency (KWD" in line]
+    assert len(check) == 1 and check[0].startswith(
+        "# CHECK: 6 of the 6 amounts in 'Amount' have three decimals"
+    )
+    assert 'decimal: "."' in text and 'thousands: ","' in text
+    draft = tmp_path / "kwd.yaml"
+    draft.write_text(text.replace("default_currency: EUR", "default_currency: KWD"))
+    cfg = load_config(draft)
+    cfg = cfg.model_copy(update={"rules": RulesConfig(data_docs=False)})
+    result = ingest_source(cfg, None, as_of=AS_OF)
+    inv = result.portfolio.invoices.set_index("invoice_id")
+    assert inv["amount"].to_dict() == {
+        "A1": 1234.567,
+        "A2": 12.5,
+        "A3": 12000.0,
+        "A4": 250.125,
+        "A5": 2500.75,
+        "A6": 7.0,
+    }
+    assert set(inv["currency"]) == {"KWD"} and result.quarantine["invoices"].empty
+    us = Path(__file__).resolve().parents[2] / "tests" / "data" / "ingest" / "numbers" / "ar_export_us.csv"
+    assert "3-decimal currency (KWD" not in suggest_source(us).text
