@@ -126,9 +126,12 @@ def check_tracking_server(uri: str) -> None:
 def configure(tracking_uri: str | None = None) -> str:
     """Point MLflow at the tracking store and return the URI in use.
 
-    ``MLFLOW_TRACKING_URI`` wins over ``tracking_uri``; the default is a SQLite file under data/.
-    The folder of a local SQLite file is created. A tracking server (http/https) that does not
-    answer raises :class:`TrackingUnavailableError` within seconds.
+    ``MLFLOW_TRACKING_URI`` (the caller's environment) wins over ``tracking_uri``; without either,
+    the store this process was last configured with, else a SQLite file under data/. The folder of
+    a local SQLite file is created. A tracking server (http/https) that does not answer raises
+    :class:`TrackingUnavailableError` within seconds. The environment is left as it was: MLflow's
+    setters also write ``MLFLOW_TRACKING_URI`` and ``MLFLOW_REGISTRY_URI`` into it, which a later
+    call in this process (another project's URI) and every child process read as the user's own.
     """
     uri = view.tracking_uri(tracking_uri)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -138,8 +141,17 @@ def configure(tracking_uri: str | None = None) -> str:
     if uri.startswith("sqlite:///"):
         db = Path(uri.removeprefix("sqlite:///"))
         db.parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    callers = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    try:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+    finally:
+        for key, value in callers.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    view.remember_configured(uri)
     return uri
 
 

@@ -77,11 +77,24 @@ def sqlite_uri_problem(uri: str) -> str | None:
     return None
 
 
+# The store of this process's last ``pipelines.adapters.registry.configure``: the store of a later call
+# that names none. Kept here, not in the environment: MLflow's set_tracking_uri also writes
+# MLFLOW_TRACKING_URI into os.environ, and the next configure read it back as the user's own, so a
+# second project's URI in the same process was ignored (BENCHMARKS.md, s23-determinism).
+_CONFIGURED: list[str] = []
+
+
+def remember_configured(uri: str) -> None:
+    """Record ``uri`` as the store this process's MLflow now points at (``registry.configure``)."""
+    _CONFIGURED[:] = [uri]
+
+
 def tracking_uri(given: str | None = None) -> str:
-    """``MLFLOW_TRACKING_URI`` when set, else ``given`` (project config), else the local default.
-    A malformed SQLite URL raises :class:`pipelines.config.ConfigError` naming where it came from."""
+    """``MLFLOW_TRACKING_URI`` when set, else ``given`` (project config), else the store this process
+    was last configured with (:func:`remember_configured`), else the local default. A malformed
+    SQLite URL raises :class:`pipelines.config.ConfigError` naming where it came from."""
     env = os.environ.get("MLFLOW_TRACKING_URI")
-    uri = env or given or DEFAULT_TRACKING_URI
+    uri = env or given or (_CONFIGURED[0] if _CONFIGURED else None) or DEFAULT_TRACKING_URI
     problem = sqlite_uri_problem(uri)
     if problem is not None:
         from pipelines.config import ConfigError

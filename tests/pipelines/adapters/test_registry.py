@@ -393,3 +393,60 @@ def test_a_failed_gate_without_a_champion_says_why_and_the_command_that_accepts_
         GateDecision(True, ("ok x",)).summary == ""
         and gate_paydate("2", {**pay, "coverage_80_ci_high": 0.75}, tracking_uri=mlflow_uri).passed
     )
+
+
+def test_two_projects_in_one_process_each_register_in_their_own_store(
+    tmp_path, monkeypatch, mlflow_template, outcome
+) -> None:
+    """Two projects' stores (their ``paths.mlflow_tracking_uri``), no ``MLFLOW_TRACKING_URI`` of the
+    user's, one process (a notebook, ``ews serve``, a test worker): each model is v1 of its own store.
+    Before s23-determinism MLflow's setters wrote the first store into ``MLFLOW_TRACKING_URI`` and
+    ``MLFLOW_REGISTRY_URI``; ``configure`` then read it back as the user's own, so the second project
+    registered v2 in the first store (its gate compared with the first project's champion), and a
+    child process started afterwards inherited the first store."""
+    import os
+
+    from tests.conftest import seed_mlflow_db
+
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("EWS_MLFLOW_ARTIFACTS", str(tmp_path / "mlartifacts"))
+    a = seed_mlflow_db(mlflow_template, tmp_path / "a" / "mlflow.db")
+    b = seed_mlflow_db(mlflow_template, tmp_path / "b" / "mlflow.db")
+
+    first, second = _log(outcome, tracking_uri=a), _log(outcome, tracking_uri=b)
+
+    assert (first.version, second.version) == ("1", "1")
+    for uri, run_id in ((a, first.run_id), (b, second.run_id)):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        assert [(str(v.version), v.run_id) for v in client.search_model_versions("name='ews-pd'")] == [
+            ("1", run_id)
+        ]
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+
+
+def test_configure_keeps_the_callers_environment(tmp_path, monkeypatch) -> None:
+    """The user's ``MLFLOW_TRACKING_URI`` wins and stays; a call naming no store stays on this
+    process's last one (``ews demo`` prints the store its training used); MLflow's own globals follow."""
+    import os
+
+    from pipelines.adapters import registry_view
+
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(registry_view, "_CONFIGURED", [])
+    monkeypatch.chdir(tmp_path)  # the default store is relative: data/mlflow/mlflow.db
+    a, b = (f"sqlite:///{tmp_path / name / 'mlflow.db'}" for name in ("a", "b"))
+    assert registry.configure(None) == registry_view.DEFAULT_TRACKING_URI
+    assert registry.configure(a) == a and registry.configure(b) == b
+    assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == (b, b)
+    assert registry.configure(None) == b
+    assert "MLFLOW_TRACKING_URI" not in os.environ and "MLFLOW_REGISTRY_URI" not in os.environ
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", a)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", "sqlite:///elsewhere.db")
+    assert registry.configure(b) == a
+    assert (mlflow.get_tracking_uri(), mlflow.get_registry_uri()) == (a, a)
+    assert (os.environ["MLFLOW_TRACKING_URI"], os.environ["MLFLOW_REGISTRY_URI"]) == (
+        a,
+        "sqlite:///elsewhere.db",
+    )
