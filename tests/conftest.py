@@ -265,6 +265,13 @@ def prefect_harness(request):
 
     url = workerinput[PREFECT_URL_KEY]
     _wait_for_shared_server(url, workerinput[PREFECT_PID_KEY])
+    # Prefect's console log handler takes sys.stderr when its logging is first set up (the first
+    # `import prefect.main`); here that is the session's stream, as prefect_test_harness does. Left
+    # to a test's first in-process `ews` command, it took CliRunner's stream, closed when the command
+    # returned, and every later flow of the worker failed ("I/O operation on closed file").
+    from prefect.logging.configuration import ensure_logging_setup
+
+    ensure_logging_setup()
     import prefect.context
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
@@ -294,10 +301,18 @@ def prefect_harness(request):
 
 @pytest.fixture
 def mlflow_uri(tmp_path, monkeypatch, mlflow_template) -> str:
-    """MLflow on a throwaway SQLite file; restores the environment afterwards."""
+    """MLflow on a throwaway SQLite file; restores the environment afterwards. MLflow's own
+    process-wide store (its globals, set by an earlier test's in-process ``ews``) is this test's too:
+    a test that runs ``ews`` in a child process and reads the result with ``MlflowClient()`` read
+    another test's registry before (s23-determinism: ews-pd v1 "not found", or another test's model)."""
+    import mlflow
+
     uri = seed_mlflow_db(mlflow_template, tmp_path / "mlflow.db")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
     monkeypatch.setenv("EWS_MLFLOW_ARTIFACTS", str(tmp_path / "mlartifacts"))
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
     return uri
 
 

@@ -779,6 +779,7 @@ def train(
         "config_hash": config_hash(cfg),
         "project_config_hash": config_hash(project),
         "git_commit": git_commit(),
+        "code_dir": str(ROOT),
         "data_dir": str(Path(data_dir).resolve()),
         "inputs": {
             n: t.get("input_sha256", "") for n, t in sorted(result.manifest.get("tables", {}).items())

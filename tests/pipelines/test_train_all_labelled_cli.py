@@ -31,8 +31,8 @@ def _flat(text: str) -> str:
 
 
 def _ews(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    """``ews ARGS`` in its own process, as a user runs it: the commands after ``ews train`` (in one
-    test process a second flow's console logger would write to the first CliRunner's closed stream)."""
+    """``ews ARGS`` in its own process, as a user runs it, on this tree's code (``PYTHONPATH``: the
+    venv's editable install may point at another clone, whose code then ran, s23-determinism)."""
     from prefect.settings import PREFECT_API_URL
 
     return subprocess.run(
@@ -43,6 +43,7 @@ def _ews(*args: str, cwd: Path) -> subprocess.CompletedProcess:
             **os.environ,
             "PREFECT_API_URL": PREFECT_API_URL.value(),
             "EWS_PROJECT": str(ROOT),
+            "PYTHONPATH": str(ROOT),
             "COLUMNS": "300",
         },
         capture_output=True,
@@ -61,19 +62,18 @@ def test_ews_train_and_score_on_the_all_labelled_path(prefect_harness, mlflow_ur
     result = runner.invoke(app, ["ingest", *inputs, "--no-docs", "--out", str(ing)])
     assert result.exit_code == 0, result.output
 
-    # the shipped train config, its project path made absolute; in this process, so a failure shows
-    # the exception (before 65ad073: IndexError, exit 1, after ews-pd v1 was registered)
+    # the shipped train config, its project path made absolute (before 65ad073: IndexError, exit 1,
+    # after ews-pd v1 was registered); in its own process, as a user runs it
     cfg = yaml.safe_load((ROOT / "conf" / "train.yaml").read_text())
     cfg["project"] = str(ROOT / "conf" / "ews.yaml")
     config = tmp_path / "train.yaml"
     config.write_text(yaml.safe_dump(cfg))
 
-    result = runner.invoke(
-        app, ["train", "--data", str(ing), "--config", str(config)], env={"COLUMNS": "300"}
-    )
-    text = _flat(result.output)
-    assert result.exit_code == 0, result.output
-    assert "Traceback" not in result.output and result.exception is None
+    result = _ews("train", "--data", str(ing), "--config", str(config), cwd=tmp_path)
+    output = result.stdout + result.stderr
+    text = _flat(output)
+    assert result.returncode == 0, output
+    assert "Traceback" not in output
     assert "LightGBM fitted on every labelled month-end" in text, text
     assert "no test window: every test_* figure is the inner folds' out-of-time month-ends 2024-" in text
     assert "gate passed: now champion" in text
@@ -84,10 +84,13 @@ def test_ews_train_and_score_on_the_all_labelled_path(prefect_harness, mlflow_ur
     assert history.returncode == 0, history.stdout + history.stderr
     assert "no test window" in _flat(history.stdout), history.stdout
 
-    client = MlflowClient()
+    # this test's store, named: a bare MlflowClient() followed MLflow's process-wide store, which an
+    # earlier test's in-process ews had set, and read its ews-pd (s23-determinism)
+    client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
     mv = client.get_model_version("ews-pd", "1")
     run = client.get_run(mv.run_id)
     p, m = run.data.params, run.data.metrics
+    assert run.data.tags["ews.code_dir"] == str(ROOT)  # the code under test trained it
     assert p["small_book_path"] == "all_labelled" and p["small_book_choice"] == "feature"
     assert p["small_book_feature_kind"] == "lightgbm"
     assert m["small_book_folds"] == 3 and m["small_book_fold_defaults"] >= 25
