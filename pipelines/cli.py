@@ -159,9 +159,10 @@ def main() -> None:
     Heavy libraries (pandas, MLflow, Prefect, LightGBM) are imported inside the commands that use
     them, so that ``ews --help`` and the list commands answer quickly.
     """
-    from pipelines.runtime import keep_freed_memory
+    from pipelines.runtime import keep_freed_memory, pin_numeric_threads
 
     keep_freed_memory()
+    pin_numeric_threads()
     try:
         app()
     except ConfigError as exc:

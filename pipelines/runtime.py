@@ -15,6 +15,10 @@
   tens of MB per debtor bucket; each time the memory went back to the system, the next frame faulted
   it in again and the kernel zeroed it: at 1M debtors that was ~190 of ~700 CPU-s, system time
   (BENCHMARKS.md, "Session 13 (s13-scale)"). Results are the same bytes.
+* :func:`pin_numeric_threads`: one BLAS thread in ews and the workers it starts, whatever the caller's
+  environment: a matrix product split over threads sums in another order, and the same ``ews train``
+  gave the roll-rate model's PDs in other last bits under another ``OPENBLAS_NUM_THREADS``
+  (BENCHMARKS.md, "Session 23 (s23-determinism)"). LightGBM has its own pin (``lgbm.n_jobs``, 1).
 * :func:`quiet_user_errors`: Prefect logs every exception that ends a task or flow run with its
   traceback. For user errors (bad config, unusable feed, unsafe output folder...) the command line
   prints one line instead, so the flow-run log keeps the message and drops the traceback.
@@ -38,7 +42,9 @@ __all__ = [
     "die_with_parent",
     "ensure_prefect_api",
     "is_prefect_api_failure",
+    "blas_threads",
     "keep_freed_memory",
+    "pin_numeric_threads",
     "prefect_database_problem",
     "prefect_failure",
     "quiet_user_errors",
@@ -341,6 +347,35 @@ def ensure_prefect_api() -> None:
         ) from None
     finally:
         srv.subprocess = real
+
+
+BLAS_THREAD_VARIABLES = (
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+def pin_numeric_threads() -> int:
+    """One BLAS thread in this process (``threadpoolctl``) and in the worker processes it starts
+    (the BLAS libraries' variables, set even when the caller set them: the figures must not depend
+    on them). On the same book, ``ews train`` under ``OPENBLAS_NUM_THREADS`` 1 and 2 chose the same
+    model, but 267 of 4,408 roll-rate fold PDs differed by up to 4e-17. Returns
+    :func:`blas_threads`. Call it before the work starts (:func:`pipelines.cli.main` does)."""
+    from threadpoolctl import threadpool_limits
+
+    for name in BLAS_THREAD_VARIABLES:
+        os.environ[name] = "1"
+    threadpool_limits(limits=1, user_api="blas")  # kept: not used as a context manager
+    return blas_threads()
+
+
+def blas_threads() -> int:
+    """The threads of the BLAS libraries loaded in this process (the largest; 0 when none is)."""
+    from threadpoolctl import threadpool_info
+
+    return max((int(p["num_threads"]) for p in threadpool_info() if p.get("user_api") == "blas"), default=0)
 
 
 class _DropUserTraceback(logging.Filter):

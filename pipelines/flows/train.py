@@ -754,6 +754,7 @@ def train(
     snapshots are built one task per debtor bucket on the flow's ``DaskTaskRunner``; LightGBM then
     trains on this node (``lightgbm.dask`` has open hang and early-stopping issues)."""
     from pipelines.cluster import PrefectDaskEngine
+    from pipelines.runtime import blas_threads
 
     logger = get_run_logger()
     result = ingest(Path(data_dir), project.currency, raw)
@@ -780,6 +781,7 @@ def train(
         "project_config_hash": config_hash(project),
         "git_commit": git_commit(),
         "code_dir": str(ROOT),
+        "blas_threads": blas_threads(),
         "data_dir": str(Path(data_dir).resolve()),
         "inputs": {
             n: t.get("input_sha256", "") for n, t in sorted(result.manifest.get("tables", {}).items())
@@ -841,7 +843,11 @@ def run_train(
 ) -> TrainResult:
     """Load the train config (and the project config it names) and run the flow, on the engine of
     the project config's ``compute`` or of ``engine``/``scheduler`` (``dask``: prefect-dask's
-    ``DaskTaskRunner`` on the scheduler address or a fresh LocalCluster for this run)."""
+    ``DaskTaskRunner`` on the scheduler address or a fresh LocalCluster for this run). One BLAS
+    thread while it runs (:func:`pipelines.runtime.pin_numeric_threads`, for callers other than
+    the command line)."""
+    from threadpoolctl import threadpool_limits
+
     from pipelines.cluster import EngineSettings, task_runner
 
     config_path = Path(config_path)
@@ -849,7 +855,8 @@ def run_train(
     project = load_project(cfg, config_path)
     settings = EngineSettings.from_config(project.compute, engine, scheduler)
     flow_fn = train.with_options(task_runner=task_runner(settings)) if settings.kind == "dask" else train
-    return flow_fn(Path(data_dir), cfg, project, raw, settings.kind)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return flow_fn(Path(data_dir), cfg, project, raw, settings.kind)
 
 
 def load_project(cfg: TrainConfig, config_path: Path) -> ProjectConfig:

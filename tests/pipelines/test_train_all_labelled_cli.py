@@ -91,6 +91,7 @@ def test_ews_train_and_score_on_the_all_labelled_path(prefect_harness, mlflow_ur
     run = client.get_run(mv.run_id)
     p, m = run.data.params, run.data.metrics
     assert run.data.tags["ews.code_dir"] == str(ROOT)  # the code under test trained it
+    assert run.data.tags["ews.blas_threads"] == "1"  # whatever this worker's environment says
     assert p["small_book_path"] == "all_labelled" and p["small_book_choice"] == "feature"
     assert p["small_book_feature_kind"] == "lightgbm"
     assert m["small_book_folds"] == 3 and m["small_book_fold_defaults"] >= 25
