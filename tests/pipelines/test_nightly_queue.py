@@ -373,3 +373,21 @@ def test_queue_rows_carry_plan_and_dispute_actions() -> None:
     assert got.loc["a", "next_action"] == "reminder" and got.loc["a", "dispute_action"] == "resolve_dispute"
     assert got.loc["e", "next_action"] == "monitor_plan"
     assert got.loc["e", "plan"] == "override by anna on 2024-06-10: agreed"
+
+
+def test_an_event_dated_on_the_as_of_day_is_known_the_next_day_is_not() -> None:
+    """s23-review: the events' as-of boundary, as the ledger's (``event_date <= T``,
+    features/ledger.py): an insolvency dated 2024-06-30 (the as-of date) sets file_claim; one dated
+    2024-07-01 is not known yet, so the debtor's earlier agency placement (2024-06-29) decides.
+    Fails with ``<`` in :func:`latest_events` (the insolvency on the day left out)."""
+    events = pd.DataFrame(
+        {
+            "debtor_id": ["e", "f", "f"],
+            "event_date": pd.to_datetime(["2024-06-30", "2024-06-29", "2024-07-01"]),
+            "kind": ["insolvency", "agency_placement", "insolvency"],
+        }
+    )
+    got = latest_events(events, AS_OF)
+    assert got["debtor_id"].tolist() == ["e", "f"]
+    assert got["event"].tolist() == ["insolvency", "agency_placement"]
+    assert got["event_on"].dt.strftime("%Y-%m-%d").tolist() == ["2024-06-30", "2024-06-29"]

@@ -48,3 +48,23 @@ def test_minimal_file_equals_defaults() -> None:
     cfg = load_config(CONF / "valid" / "nightly_minimal.yaml", expect=NightlyConfig)
     assert cfg == NightlyConfig()
     assert cfg.band_index("D") == 3
+
+
+def test_event_actions_take_any_rule_action_and_name_the_allowed_ones(tmp_path: Path) -> None:
+    """s23-review (ea01543): an event kind may be mapped to a rule action (a placement back to
+    agency_referral) or to null; a wrong value gets one message naming the key and every allowed
+    action, the three event actions and the seven rule actions."""
+    ok = tmp_path / "nightly_events.yaml"
+    ok.write_text("kind: nightly\nevent_actions:\n  agency_placement: agency_referral\n  write_off: null\n")
+    cfg = load_config(ok, expect=NightlyConfig)
+    assert cfg.event_actions.agency_placement == "agency_referral"
+    assert cfg.event_actions.write_off is None and cfg.event_actions.insolvency == "file_claim"
+    bad = tmp_path / "nightly_bad_event.yaml"
+    bad.write_text("kind: nightly\nevent_actions:\n  insolvency: send_flowers\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(bad, expect=NightlyConfig)
+    text = str(info.value)
+    assert "nightly_bad_event.yaml" in text and "event_actions.insolvency" in text and "send_flowers" in text
+    for action in ("file_claim", "agency_follow_up", "written_off_recovery", "reminder", "call",
+                   "payment_plan", "final_notice", "agency_referral", "legal_review", "write_off_review"):  # fmt: skip
+        assert f"'{action}'" in text, action
