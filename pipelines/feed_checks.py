@@ -11,7 +11,9 @@ with two references and refuses the run when one moves beyond the limits in ``co
   train flow: table figures, plus default share and exposure of every training snapshot; the
   snapshot nearest before the as-of date is used).
 
-Figures: rows delivered per table (``rows.<table>``), scored debtors and invoices per debtor
+Figures: rows delivered per table (``rows.<table>``; against the training data, a table spanning
+fewer days than the training's is compared by rows per month of each span, ``rows_per_month.<table>``:
+a rolling export of the last months), scored debtors and invoices per debtor
 issued in the :data:`RECENT_DAYS` days up to the as-of date (``invoices_per_debtor_90d``; the book's
 size: half the debtors, or half their invoices, gone; a window every export covers, so a rolling
 export of the last 12 months compares like with like with a training on 36; against a reference
@@ -41,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.nightly import FeedLimits, NightlyConfig, RatioLimit, ShareLimit
+from pipelines.ingest.masks import NOT_DAMAGE
 
 __all__ = [
     "EXIT_FEED_REFUSED",
@@ -65,6 +68,11 @@ EXIT_FEED_REFUSED = 3
 RECENT_DAYS = 90
 RECENT_COLUMN = "invoice_count_90d"
 RECENT = "invoices_90d"  # the figure: invoices issued in the window, over the scored debtors
+# a table whose dates span fewer days than the training table's (a rolling export of the last 6
+# months against a training on 36) is compared with the training data by rows per month of each
+# side's own span (rows_per_month.<table>); whole rows refused it (31,526 vs 192,012 invoices, s23)
+DAYS = "days"
+MONTH_DAYS = 30.4375
 FEED_REFERENCE_ARTIFACT = "feed_reference.json"
 FAILED, OK, SMALL, NO_REFERENCE = "failed", "ok", "too small to check", "no reference"
 
@@ -109,11 +117,15 @@ def quarantine_share(table: Mapping[str, Any]) -> float | None:
     """Share of a table's rows rejected at ingest, from its ingest manifest entry.
 
     Exact copies of a kept row (``duplicate_row``: a line-item export repeats its invoice on every
-    line, an export sent twice repeats everything) lose nothing: the first copy is kept. They stay
-    in quarantine and in ``rows_quarantined`` but count neither here nor in the rows they are a
-    share of; a doubled feed is caught by ``rows.<table>`` instead.
+    line, an export sent twice repeats everything) lose nothing: the first copy is kept. Nor do the
+    payments of invoices issued before a rolling export's window (``invoice_before_export``). They
+    stay in quarantine and in ``rows_quarantined`` but count neither here nor in the rows they are a
+    share of (:data:`~pipelines.ingest.masks.NOT_DAMAGE`); a doubled feed is caught by
+    ``rows.<table>`` instead, and the before-export payments are a figure of their own
+    (``before_export``).
     """
-    copies = int(table.get("reasons", {}).get("duplicate_row", 0))
+    reasons = table.get("reasons", {})
+    copies = min(sum(int(reasons.get(r, 0)) for r in NOT_DAMAGE), int(table["rows_quarantined"]))
     return _share(int(table["rows_quarantined"]) - copies, int(table["rows_in"]) - copies)
 
 
@@ -129,6 +141,25 @@ def _allocated(portfolio: Any) -> float | None:
     return None
 
 
+def table_days(book: Any, end: dt.date | None = None) -> dict[str, int]:
+    """Days each dated table of ``book`` spans (``pipelines.adapters.files.DATE_COLUMNS``): from its
+    first date to ``end`` (the as-of date; default: its last date), both counted. Empty for an
+    object without ``bounds`` (a ``pipelines.engine.Book`` has them)."""
+    from pipelines.adapters.files import DATE_COLUMNS
+
+    bounds = getattr(book, "bounds", None)
+    if not callable(bounds):
+        return {}
+    out = {}
+    for table, column in sorted(DATE_COLUMNS.items()):
+        found = bounds(table, column)
+        if found is None:
+            continue
+        last = pd.Timestamp(end) if end is not None else found[1]
+        out[table] = max(1, int((last.normalize() - found[0].normalize()).days) + 1)
+    return out
+
+
 def _table_figures(tables: Mapping[str, Mapping[str, Any]], allocated: float | None) -> dict[str, Any]:
     """Figures of the ingested tables (an ingest manifest's ``tables``); the same for a nightly
     run and for a training. ``allocated``: share of payments naming an invoice (:func:`_allocated`)."""
@@ -138,6 +169,11 @@ def _table_figures(tables: Mapping[str, Mapping[str, Any]], allocated: float | N
         "rows": {name: int(t["rows_in"]) for name, t in sorted(tables.items())},
         "accepted": accepted,
         "quarantine_share": {name: quarantine_share(t) for name, t in sorted(tables.items())},
+        "before_export": {
+            name: int(t["reasons"]["invoice_before_export"])
+            for name, t in sorted(tables.items())
+            if t.get("reasons", {}).get("invoice_before_export")
+        },
         "payments_per_invoice": _share(n_pay, n_inv) if n_inv else None,
         "allocated_share": allocated,
     }
@@ -163,14 +199,19 @@ def feed_figures(
     portfolio: Any,
     scores: pd.DataFrame,
     recent_invoices: int | None = None,
+    days: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """Today's figures: ingest ``tables`` (manifest), the ``portfolio`` and the ``scores`` (one row
     per debtor with ``in_default`` and ``open_balance``); ``recent_invoices``: invoices issued in the
-    :data:`RECENT_DAYS` days up to the as-of date (``ScoredBucket.recent_invoices``)."""
-    return {
+    :data:`RECENT_DAYS` days up to the as-of date (``ScoredBucket.recent_invoices``); ``days``: the
+    days each dated table spans up to the as-of date (:func:`table_days`)."""
+    out = {
         **_table_figures(tables, _allocated(portfolio)),
         **_snapshot_figures(scores, "in_default", recent_invoices),
     }
+    if days:
+        out[DAYS] = dict(sorted(days.items()))
+    return out
 
 
 def training_reference(
@@ -191,11 +232,11 @@ def training_reference(
                 **_snapshot_figures(rows, "in_default_at_asof", recent),
             }
         )
-    return {
-        "version": 1,
-        "tables": _table_figures(tables, _allocated(portfolio)),
-        "snapshots": snaps,
-    }
+    figures = _table_figures(tables, _allocated(portfolio))
+    days = table_days(portfolio)
+    if days:
+        figures[DAYS] = days
+    return {"version": 1, "tables": figures, "snapshots": snaps}
 
 
 def training_figures(
@@ -246,7 +287,7 @@ def format_figure(check: str, value: float | None) -> str:
 
 def _unit(check: str) -> str:
     """What the ``min_basis`` of a check counts."""
-    if check.startswith(("rows.", "quarantine_share")):
+    if check.startswith(("rows.", "rows_per_month.", "quarantine_share")):
         return "rows"
     return {"payments_per_invoice": "invoices", "allocated_share": "payments"}.get(check, "debtors")
 
@@ -281,15 +322,35 @@ def _points(check: str, against: str, value: float, ref: float, basis: int, limi
 
 
 def _compare(
-    today: Mapping[str, Any], ref: Mapping[str, Any], against: str, limits: FeedLimits
+    today: Mapping[str, Any],
+    ref: Mapping[str, Any],
+    against: str,
+    limits: FeedLimits,
+    per_month: bool = False,
 ) -> list[FeedCheck]:
+    """The checks of ``today`` against one reference; ``per_month`` (the training data): a table
+    spanning fewer days than the reference's is compared by rows per month of each one's span."""
     checks = []
     rows_ref = ref.get("rows") or {}
+    days, days_ref = today.get(DAYS) or {}, ref.get(DAYS) or {}
     for table in sorted(set(today["rows"]) | set(rows_ref)):
         if table not in rows_ref:
             continue  # a table the reference did not have: nothing to compare with
         value, prev = today["rows"].get(table, 0), rows_ref[table]
-        checks.append(_ratio(f"rows.{table}", against, value, prev, max(value, prev), limits.rows))
+        basis = max(value, prev)
+        if per_month and value and days.get(table) and days_ref.get(table) and days[table] < days_ref[table]:
+            checks.append(
+                _ratio(
+                    f"rows_per_month.{table}",
+                    against,
+                    value * MONTH_DAYS / days[table],
+                    prev * MONTH_DAYS / days_ref[table],
+                    basis,
+                    limits.rows,
+                )
+            )
+            continue
+        checks.append(_ratio(f"rows.{table}", against, value, prev, basis, limits.rows))
     acc, acc_ref = today.get("accepted", {}), ref.get("accepted", {})
     debtors = min(today.get("debtors") or 0, ref.get("debtors") or 0)
     if today.get("debtors") is not None and ref.get("debtors") is not None:
@@ -385,7 +446,7 @@ def evaluate_feed(
     if previous is not None:
         checks += _compare(figures, previous[1], previous[0], cfg.feed_checks.previous)
     if training is not None:
-        checks += _compare(figures, training[1], training[0], cfg.feed_checks.training)
+        checks += _compare(figures, training[1], training[0], cfg.feed_checks.training, per_month=True)
     failed = [c for c in checks if c.status == FAILED]
     refs = [r[0] for r in (previous, training) if r is not None]
     feed: dict[str, Any] = {

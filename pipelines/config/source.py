@@ -446,6 +446,14 @@ class RulesConfig(ConfigModel):
         description="a payment allocated to an invoice may be dated up to this many days before the "
         "invoice's issue date (a prepayment); earlier ones are quarantined as paid_before_issue",
     )
+    export_start_days: int = Field(
+        90,
+        ge=0,
+        description="a payment naming an invoice the feed does not hold, paid at most this many days "
+        "after its debtor's first invoice in the feed, pays an invoice issued before the export's "
+        "window (a rolling export): quarantined as invoice_before_export, which the feed checks "
+        "report apart from damage; later ones are unknown_invoice",
+    )
     ar_max_open_share: float = Field(
         0.5,
         ge=0,

@@ -60,6 +60,7 @@ from pipelines.feed_checks import (
     load_training_reference,
     previous_figures,
     quarantine_share,
+    table_days,
     training_figures,
     write_rejected,
 )
@@ -278,7 +279,9 @@ def check_feed(
     (``ScoredBucket.recent_invoices``). Returns the
     manifest's ``feed`` section; raises :class:`pipelines.feed_checks.FeedCheckError` when a check
     fails and ``accept`` is false."""
-    today = feed_figures(result.manifest["tables"], result.book, scores, recent_invoices)
+    today = feed_figures(
+        result.manifest["tables"], result.book, scores, recent_invoices, table_days(result.book, as_of)
+    )
     prev = None
     if previous is not None:
         prev = (f"the previous run {previous[0]}", previous_figures(previous[1], previous[2]))

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.source import RulesConfig, SourceConfig
-from pipelines.ingest.masks import isin
+from pipelines.ingest.masks import NOT_DAMAGE, isin
 from pipelines.sources.read import TableError
 
 # ---------------------------------------------------------------- AR export plausibility
@@ -90,6 +90,8 @@ _EMPTY_HINTS: dict[str, str] = {
     "unknown_debtor": "no debtor id matches the debtors table: check both debtor_id mappings",
     "debtor_quarantined": "every debtor was rejected: see the debtors table first",
     "unknown_invoice": "no invoice id matches the invoices table: check both invoice_id mappings",
+    "invoice_before_export": "the payments name invoices issued before the invoices file starts (a rolling "
+    "export): send the invoices they pay, or leave them (they are not counted as damage)",
     "invoice_quarantined": "every invoice was rejected: see the invoices table first",
     "malformed_row": "rows do not split into the header's columns: check csv.delimiter and csv.quotechar",
     "cut_last_line": "the file ends inside its last line: export it again",
@@ -332,17 +334,20 @@ _PARTIAL_HINTS = {
     "debtor_quarantined": "their debtors were quarantined: see the debtors table first",
     "unknown_debtor": "their debtor ids are not in the debtors table: check the debtor_id of both files",
     "unknown_invoice": "their invoice ids are not in the invoices table: check the invoice_id of both files",
+    "invoice_before_export": "they name invoices the invoices file does not hold, paid within "
+    "rules.export_start_days of their debtor's first invoice in it: invoices issued before the file starts "
+    "(a rolling export), or wrong invoice ids",
 }
 
 
 def _large_share(name: str, t: dict[str, Any]) -> list[str]:
     """The warning of :data:`QUARANTINE_WARN_SHARE` for one table's manifest entry, or none."""
-    copies = t["reasons"].get("duplicate_row", 0)
+    copies = min(sum(t["reasons"].get(r, 0) for r in NOT_DAMAGE), t["rows_quarantined"])
     rows, lost = t["rows_in"] - copies, t["rows_quarantined"] - copies
     if not t["rows_accepted"] or rows < QUARANTINE_WARN_ROWS or lost / rows <= QUARANTINE_WARN_SHARE:
         return []
     reason, count = min(
-        ((k, v) for k, v in t["reasons"].items() if k != "duplicate_row"), key=lambda kv: (-kv[1], kv[0])
+        ((k, v) for k, v in t["reasons"].items() if k not in NOT_DAMAGE), key=lambda kv: (-kv[1], kv[0])
     )
     kind = reason.split(":", 1)[0]
     hint = _PARTIAL_HINTS.get(kind) or _EMPTY_HINTS.get(kind, "")

@@ -79,8 +79,10 @@ def test_ledger_accepts_valid_rows_with_canonical_dtypes(tmp_path: Path) -> None
     assert pay["payment_id"].tolist() == ["P1", "P2", "P3"]
     assert pay["invoice_id"].isna().tolist() == [False, False, True]  # unallocated cash is valid
     q = result.quarantine["payments"]
+    # P4 names I77, 60 days after D1's first invoice (within rules.export_start_days, 90): an
+    # invoice issued before the file starts, as a rolling export has (s23-rolling; was unknown_invoice)
     assert dict(zip(q["source_row"], q["reason"], strict=True)) == {
-        4: "unknown_invoice",
+        4: "invoice_before_export",
         5: "date_after_as_of:paid_on",
     }
     assert result.quarantine["invoices"]["reason"].tolist() == ["due_before_issue"]
@@ -97,12 +99,12 @@ def test_outputs_manifest_and_invariant(tmp_path: Path) -> None:
     assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (4, 3, 1)
     pay = manifest["tables"]["payments"]
     assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (5, 3, 2)
-    assert pay["reasons"] == {"date_after_as_of:paid_on": 1, "unknown_invoice": 1}
+    assert pay["reasons"] == {"date_after_as_of:paid_on": 1, "invoice_before_export": 1}
     assert manifest["inputs"][str(files["invoices"])] == sha256_file(files["invoices"])
     assert inv["input_sha256"] == sha256_file(files["invoices"])
     assert inv["validation"]["expectations"] == 13
     q = pd.read_csv(out / "quarantine" / "payments.csv", dtype=str)
-    assert q["reason"].tolist() == ["unknown_invoice", "date_after_as_of:paid_on"]
+    assert q["reason"].tolist() == ["invoice_before_export", "date_after_as_of:paid_on"]
     assert q["payment_id"].tolist() == ["P4", "P5"]
     # own-table rejects keep the text as read; cross-table rejects show the parsed value
     assert q["amount"].tolist() == ["10.0", "200.5"]

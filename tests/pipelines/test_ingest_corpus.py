@@ -46,7 +46,9 @@ INVOICE_CASES = {
     "inv_three_decimal_kwd": {},
 }
 PAYMENT_CASES = {
-    "pay_unknown_invoice": {"payments": {2: "unknown_invoice"}},
+    # I99 paid 50 days after D1's first invoice: within rules.export_start_days (90), an invoice
+    # issued before the file starts (s23-rolling; was unknown_invoice)
+    "pay_unknown_invoice": {"payments": {2: "invoice_before_export"}},
     "pay_unknown_debtor": {"payments": {2: "unknown_debtor"}},
     "pay_overpays_invoice": {"payments": {2: "overpays_invoice"}},
     "pay_debtor_mismatch": {"payments": {2: "debtor_mismatch"}},
