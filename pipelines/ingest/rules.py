@@ -405,6 +405,22 @@ def _repeated_texts(values: Any) -> np.ndarray:
     return np.flatnonzero(np.isin(hashed, repeated))
 
 
+def _days_after_first_invoice(
+    pay: pd.DataFrame, inv: pd.DataFrame, accepted_rows: np.ndarray, candidates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, days): the ``candidates`` payment rows whose debtor has an accepted invoice, and how
+    many days after that debtor's first accepted invoice each was paid (negative: before it)."""
+    rows = np.flatnonzero(candidates)
+    if not len(rows) or not len(accepted_rows):
+        return rows[:0], np.zeros(0, dtype="timedelta64[D]")
+    first = inv.iloc[accepted_rows].groupby("debtor_id", observed=True)["issue_date"].min()
+    pos = index_in(pay["debtor_id"].iloc[rows], first.index.to_series())
+    has = pos >= 0
+    first_day = first.to_numpy(dtype="datetime64[ns]")[pos[has]]
+    paid = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows[has]]
+    return rows[has], paid - first_day
+
+
 def _before_first_invoice(
     pay: pd.DataFrame,
     inv: pd.DataFrame,
@@ -417,16 +433,8 @@ def _before_first_invoice(
     Such cash would wait on account and silently settle invoices issued years later.
     """
     out = np.zeros(len(pay), dtype=bool)
-    rows = np.flatnonzero(candidates)
-    if not len(rows) or not len(accepted_rows):
-        return out
-    accepted = inv.iloc[accepted_rows]
-    first = accepted.groupby("debtor_id", observed=True)["issue_date"].min()
-    pos = index_in(pay["debtor_id"].iloc[rows], first.index.to_series())
-    has = pos >= 0
-    first_day = first.to_numpy(dtype="datetime64[ns]")[pos[has]]
-    paid = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows[has]]
-    out[rows[has][paid < first_day - np.timedelta64(rules.prepayment_days, "D")]] = True
+    rows, after = _days_after_first_invoice(pay, inv, accepted_rows, candidates)
+    out[rows[after < -np.timedelta64(rules.prepayment_days, "D")]] = True
     return out
 
 
@@ -443,15 +451,8 @@ def _before_export(
     14.9 % of the payments, 97 % of them within 90 days of the debtor's first invoice in the
     window). Per debtor, so a streamed ingest (debtor partitions) finds the same rows."""
     out = np.zeros(len(pay), dtype=bool)
-    rows = np.flatnonzero(candidates)
-    if not len(rows) or not len(accepted_rows):
-        return out
-    first = inv.iloc[accepted_rows].groupby("debtor_id", observed=True)["issue_date"].min()
-    pos = index_in(pay["debtor_id"].iloc[rows], first.index.to_series())
-    has = pos >= 0
-    first_day = first.to_numpy(dtype="datetime64[ns]")[pos[has]]
-    paid = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows[has]]
-    out[rows[has][paid <= first_day + np.timedelta64(rules.export_start_days, "D")]] = True
+    rows, after = _days_after_first_invoice(pay, inv, accepted_rows, candidates)
+    out[rows[after <= np.timedelta64(rules.export_start_days, "D")]] = True
     return out
 
 
