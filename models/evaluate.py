@@ -626,6 +626,7 @@ def gate_decision(
     baseline_name: str = "the scorecard baseline",
     no_test_window: bool = False,
     shipped_calibrator: str | None = None,
+    fold_scoring: str = "uncalibrated",
 ) -> GateDecision:
     """Decide whether the challenger may become champion.
 
@@ -685,8 +686,9 @@ def gate_decision(
         f"chance ECE of a calibrated model on these rows {ece_tolerance:.4f} + margin {thresholds.ece_margin}"
     )
     if no_test_window and shipped_calibrator:
-        # the fold rows are scored by the fold models' raw probabilities; the shipped model has its own
-        rule += f"; the inner folds' models, uncalibrated; the shipped model: {shipped_calibrator}"
+        # the fold rows are scored by the fold models (raw, or each behind its own calibrator); the shipped
+        # model has its own
+        rule += f"; the inner folds' models, {fold_scoring}; the shipped model: {shipped_calibrator}"
     ece_failed = not ece <= limit
     if ece_failed:
         ok = False

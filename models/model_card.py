@@ -39,6 +39,9 @@ class CardInfo:
     # a small book's LightGBM fitted on every labelled month-end (rollrate.all_labelled): why there is
     # no test window; the windows are then its inner folds and the baseline the roll-rate model
     no_test_window: str = ""
+    fold_scoring: str = (
+        "uncalibrated (raw probabilities: the registered model's calibrator sits on the refit's scale)"
+    )
 
 
 def _fmt(value: float) -> str:
@@ -81,8 +84,8 @@ def render_model_card(info: CardInfo) -> str:
             f"count with the lowest pooled log-loss on the inner folds above), {info.n_features} features, fitted on "
             f"every labelled snapshot (through {info.trained_through}); calibration: **{info.calibration_method}** "
             f"({info.calibration_rule}). {info.no_test_window[0].upper()}{info.no_test_window[1:]}: each fold's "
-            "model was fitted on the labels known at its first month-end and scores with its raw probability (no "
-            "calibrator: the registered model's sits on the refit's scale); baseline: the roll-rate model on the same rows.",
+            f"model was fitted on the labels known at its first month-end and scores {info.fold_scoring}; baseline: "
+            "the roll-rate model on the same rows.",
             "",
             "## Inner-fold (out-of-time) metrics against the roll-rate model",
             "",

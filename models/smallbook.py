@@ -115,6 +115,16 @@ class SmallBookChoice:
     all_labelled: bool = False
     trees: int = 0
     fold_logloss: dict[str, float] = field(default_factory=dict)
+    fold_calibrated: bool = False
+
+    def fold_scoring(self) -> str:
+        """How the inner folds' LightGBM models score their rows, in words (model card, gate)."""
+        if self.fold_calibrated:
+            return (
+                "each behind its own calibrator (none / sigmoid / beta, chosen as the registered model's, on "
+                "debtor-grouped out-of-fold scores of the fold's training rows)"
+            )
+        return "uncalibrated (raw probabilities: the registered model's calibrator sits on the refit's scale)"
 
     def record(self) -> dict[str, Any]:
         """Flat figures for MLflow (params and metrics). ``all_labelled`` (``rollrate.all_labelled``):
@@ -343,6 +353,45 @@ class AllLabelledFit:
         return np.asarray(self.model.predict(X, raw_score=True, num_iteration=trees), dtype="float64")
 
 
+def fold_calibrators(
+    known: pd.DataFrame, fitted: AllLabelledFit, params: Any, trees: tuple[int, ...]
+) -> dict[int, Any]:
+    """The shipped model's calibrator rebuilt for one inner fold's model (session 23, BENCHMARKS.md
+    s23-folds): for each tree count of ``trees``, :func:`models.calibrate.choose_calibration` (none /
+    sigmoid / beta, rolling origin over the month-ends) on debtor-grouped out-of-fold raw scores
+    (``models.train.out_of_fold_raw``, ``params.calibration_oof_folds`` folds) of LightGBM with
+    ``fitted``'s features over the labelled rows of ``known`` (the fold's training rows only).
+    Empty when a debtor fold lacks a class; a tree count whose choice fails is left out (raw PD)."""
+    from models.calibrate import SHIPPED_METHODS, choose_calibration
+    from models.train import out_of_fold_raw, prepare_matrix
+
+    labelled = known[known["label"].notna()]
+    X = prepare_matrix(labelled, fitted.kept, fitted.categories)
+    y = labelled["label"].astype(int).to_numpy()
+    debtors = labelled["debtor_id"].astype("string").to_numpy()
+    oof = out_of_fold_raw("lightgbm", X, y, debtors, max(trees), list(fitted.categorical), params, at=trees)
+    if oof is None:
+        return {}
+    out = {}
+    for i, n in enumerate(trees):
+        try:
+            out[n], _ = choose_calibration(
+                oof[:, i],
+                y,
+                params.calibration,
+                times=labelled["as_of"].to_numpy(),
+                groups=debtors,
+                seed=params.seed,
+                min_isotonic_defaults=params.min_isotonic_defaults,
+                pd_floor=params.pd_floor,
+                pd_ceiling=params.pd_ceiling,
+                candidates=SHIPPED_METHODS,
+            )
+        except ValueError:  # no rolling-origin or debtor fold with both classes
+            continue
+    return out
+
+
 def all_labelled_folds(
     frame: pd.DataFrame,
     params: Any,
@@ -350,6 +399,7 @@ def all_labelled_folds(
     per_fold: int,
     trees: tuple[int, ...] = TREE_COUNTS,
     raw: bool = False,
+    calibrate: bool = False,
 ) -> tuple[pd.DataFrame, list[list[pd.Timestamp]]]:
     """The inner rolling-origin folds of :func:`inner_folds`: for each, :class:`AllLabelledFit` on
     the rows and labels known at the fold's first month-end (:func:`known_at`, ``params.horizon_days``)
@@ -357,7 +407,11 @@ def all_labelled_folds(
     (``fold``, ``debtor_id``, ``as_of``, ``y``, ``pd_feature_<trees>``; with ``raw`` also each fold
     model's raw score ``raw_feature_<trees>``, for ``benchmarks/small_calib.py``) and the folds. A fold whose
     first month-end knows no label of each kind yet (a short history: the first labelled month-ends
-    come less than a horizon after the first snapshot) has nothing to fit on and is left out."""
+    come less than a horizon after the first snapshot) has nothing to fit on and is left out.
+    ``calibrate`` (``rollrate.all_labelled_calibration``): each fold's PDs go through the fold's own
+    :func:`fold_calibrators`, as the shipped refit's do through its calibrator, so the tree count and the
+    kind are chosen on the pipeline that ships (raw fold PDs sit below their rows' default rate: held-out
+    LightGBM on a rare outcome, BENCHMARKS.md s23-folds)."""
     keys = ["debtor_id", "as_of"]
     columns = ["fold", *keys, "y", *[f"pd_feature_{n}" for n in trees]]
     columns += [f"raw_feature_{n}" for n in trees] if raw else []
@@ -369,8 +423,13 @@ def all_labelled_folds(
         part = frame[frame["as_of"].isin(ends) & frame["label"].notna()]
         entry = part[keys].assign(fold=len(kept), y=part["label"].astype(int).to_numpy())
         fitted = AllLabelledFit.fit(known, params, max(trees))
+        maps = fold_calibrators(known, fitted, params, trees) if calibrate else {}
         for n in trees:
-            entry[f"pd_feature_{n}"] = fitted.predict(part, n)
+            entry[f"pd_feature_{n}"] = (
+                np.clip(maps[n].predict(fitted.raw(part, n)), params.pd_floor, params.pd_ceiling)
+                if n in maps
+                else fitted.predict(part, n)
+            )
         for n in trees if raw else ():
             entry[f"raw_feature_{n}"] = fitted.raw(part, n)
         parts.append(entry)
@@ -449,7 +508,7 @@ def all_labelled_choice(
 
     The tree count and the kind are chosen on the same folds (a mild optimism of the choice)."""
     rr_frame = frame if rollrate_frame is None else rollrate_frame
-    rows, folds = all_labelled_folds(frame, train_params, months, per_fold, trees)
+    rows, folds = all_labelled_folds(frame, train_params, months, per_fold, trees, calibrate=calibrate)
     y = rows["y"].to_numpy()
     n_def = int(y.sum())
     if len(folds) < 2 or n_def == 0 or n_def == len(y):
@@ -487,7 +546,8 @@ def all_labelled_choice(
         f"evaluated {spans}; log-loss {point['logloss']:+.5f} [{ci['logloss'][0]:+.5f}, {ci['logloss'][1]:+.5f}], "
         f"AUC within folds {point['auc']:+.4f} [{ci['auc'][0]:+.4f}, {ci['auc'][1]:+.4f}], LightGBM - roll-rate; "
         f"LightGBM with {best} trees, fitted on every labelled month-end, each fold's on the labels known at its "
-        "first month-end, the roll-rate model on the moves known then)"
+        + ("first month-end behind its own out-of-fold calibrator" if calibrate else "first month-end")
+        + ", the roll-rate model on the moves known then)"
     )
     out = SmallBookChoice(
         choice,
@@ -502,6 +562,7 @@ def all_labelled_choice(
         all_labelled=True,
         trees=best,
         fold_logloss=losses,
+        fold_calibrated=calibrate,
     )
     if choice == "feature":
         out = dataclasses.replace(
@@ -518,8 +579,9 @@ def all_labelled_outcome(
     :func:`all_labelled_refit_calibrator` (``calibrate``, ``rollrate.all_labelled_calibration``: the
     large book's refit calibrator, none / sigmoid / beta) or, without ``calibrate``, the identity
     (``none``: the raw probability, clipped), so the registry, the gate and the nightly (TreeSHAP
-    reasons) treat it as any LightGBM. The fold rows' ``pd`` stays each fold model's raw probability
-    (the calibrator sits on the refit's scale, not on the fold models'). There is no test window: ``test`` and every ``test_*`` figure
+    reasons) treat it as any LightGBM. The fold rows' ``pd`` is what the choice read: each fold
+    model's raw probability, or, when the folds were calibrated (``choice.fold_calibrated``), the fold
+    model behind its own calibrator (:func:`fold_calibrators`; the refit's sits on the refit's scale). There is no test window: ``test`` and every ``test_*`` figure
     are the inner folds' out-of-time rows (``pd``: each fold's model; ``pd_baseline``: the roll-rate
     model on the same rows, the baseline the gate compares with through ``evidence``); ``windows``:
     one row per inner fold plus the rows the shipped model was fitted on; ``plan``: train = the

@@ -776,14 +776,17 @@ def out_of_fold_raw(
     best: int,
     categorical: list[str],
     params: TrainParams,
+    at: tuple[int, ...] = (),
 ) -> np.ndarray | None:
     """Raw scores of every row from a model of the shipped kind and settings (LightGBM with ``best``
     trees, or the scorecard) fitted without that row's debtor: ``params.calibration_oof_folds``
-    folds of debtors (seeded). ``None`` when a fold's fitting rows lack a class."""
+    folds of debtors (seeded). ``None`` when a fold's fitting rows lack a class. ``at`` (LightGBM
+    only): one column per tree count of ``at`` (the first ``n`` trees of each fold's fit of ``best``),
+    shape ``(rows, len(at))``."""
     k = params.calibration_oof_folds
     codes = pd.factorize(pd.Series(debtors))[0]
     fold = np.random.default_rng(params.seed).permutation(codes.max() + 1)[codes] % k
-    out = np.empty(len(y), dtype="float64")
+    out = np.empty((len(y), len(at)) if at else len(y), dtype="float64")
     for f in range(k):
         fit, held = fold != f, fold == f
         if not held.any():
@@ -794,7 +797,12 @@ def out_of_fold_raw(
             scorer: Any = _lgbm(params.lgbm, best, params.seed).fit(X[fit], y[fit])
         else:
             scorer = fit_scorecard(X[fit], y[fit], categorical, params.scorecard)
-        out[held] = raw_score(scorer, kind, X[held], categorical)
+        if at:
+            out[held] = np.column_stack(
+                [scorer.predict(X[held], raw_score=True, num_iteration=n) for n in at]
+            )
+        else:
+            out[held] = raw_score(scorer, kind, X[held], categorical)
     return out
 
 

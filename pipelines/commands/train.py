@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
             )
         console.print(table)
         console.print(f"challenger: {result.selection}")
-        console.print(windows_line(result.plan, result.shipped_calibration))
+        console.print(windows_line(result.plan, result.shipped_calibration, result.fold_calibrated))
         if result.dropped:
             console.print(f"[yellow]dropped features[/]: {result.dropped}")
         console.print(f"collections queue key: {result.queue_key_reason}")
@@ -107,19 +107,21 @@ def register(app: typer.Typer) -> None:
         train_paydate_step(console, data, config, raw, engine, scheduler)
 
 
-def windows_line(plan: dict[str, list[str]], calibration: str = "none") -> str:
+def windows_line(plan: dict[str, list[str]], calibration: str = "none", fold_calibrated: bool = False) -> str:
     """The line under the metrics table: the test and calibration windows, or, for a small book's
     LightGBM fitted on every labelled month-end (no calibration window, ``rollrate.all_labelled``),
     that its test_* figures are the inner folds' out-of-time month-ends (an empty calibration window
     raised IndexError after the model was registered, and the payment-date model was never trained)
-    and the registered model's calibrator (``calibration``: its method)."""
+    and the registered model's calibrator (``calibration``: its method); ``fold_calibrated``: the fold
+    models scored through their own calibrators (``models.smallbook.fold_calibrators``)."""
     from pipelines.flows.train import calibrator_words
 
     test, cal = plan["test"], plan.get("calibration") or []
     if not cal:
         return (
             f"no test window: every test_* figure is the inner folds' out-of-time month-ends {test[0]}..{test[-1]} "
-            f"({len(test)}), the fold models uncalibrated; the registered model is LightGBM fitted on every "
+            f"({len(test)}), the fold models {'each behind its own calibrator' if fold_calibrated else 'uncalibrated'}; "
+            "the registered model is LightGBM fitted on every "
             f"labelled snapshot, {calibrator_words(calibration or 'none')}"
         )
     return (

@@ -69,6 +69,7 @@ class TrainResult:
     queue_key_reason: str = ""
     gate_summary: str = ""  # the decision in plain words (models.evaluate.gate_decision)
     shipped_calibration: str = ""  # the registered model's calibrator (method), when it has its own
+    fold_calibrated: bool = False  # all-labelled path: each inner fold's model behind its own calibrator
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -502,7 +503,9 @@ def log_and_register(
     y = test["y"].to_numpy()
     if has_no_test_window(outcome):
         curves = {
-            "LightGBM (inner folds, uncalibrated)": test["pd"],
+            "LightGBM (inner folds, each fold's calibrator)"
+            if outcome.small_book.fold_calibrated
+            else "LightGBM (inner folds, uncalibrated)": test["pd"],
             "roll-rate (inner folds)": test["pd_baseline"],
         }
         roc, calibration = curves, curves
@@ -562,6 +565,7 @@ def log_and_register(
             kind=outcome.kind,
             selection=outcome.selection,
             no_test_window=NO_TEST_WINDOW if has_no_test_window(outcome) else "",
+            fold_scoring=outcome.small_book.fold_scoring() if has_no_test_window(outcome) else "",
             intervals=outcome.intervals,
             trained_through=outcome.train_last_as_of.strftime("%Y-%m-%d")
             if outcome.train_last_as_of is not None
@@ -726,6 +730,9 @@ def gate(
         shipped_calibrator=calibrator_words(outcome.shipped_calibration.method)
         if has_no_test_window(outcome)
         else None,
+        fold_scoring="each behind its own out-of-fold calibrator"
+        if has_no_test_window(outcome) and outcome.small_book.fold_calibrated
+        else "uncalibrated",
     )
     if has_no_test_window(outcome):
         # every test_* line reads the inner folds' out-of-time rows: said in the decision itself
@@ -831,6 +838,7 @@ def train(
         queue_key_reason=key.reason,
         gate_summary=decision.summary,
         shipped_calibration=getattr(getattr(outcome, "shipped_calibration", None), "method", "") or "",
+        fold_calibrated=bool(getattr(getattr(outcome, "small_book", None), "fold_calibrated", False)),
     )
 
 

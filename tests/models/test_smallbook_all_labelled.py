@@ -228,3 +228,106 @@ def test_no_calibrator_when_a_debtor_fold_holds_every_default() -> None:
     outcome = all_labelled_outcome(frame, PARAMS, choice, calibrate=True)
     assert outcome.shipped_calibration.method == "none"
     assert "out-of-fold scores leave a fold without a class" in outcome.shipped_calibration.rule
+
+
+# --- session 23: the inner folds score the pipeline that ships (BENCHMARKS.md s23-folds) ---------------
+
+
+def test_out_of_fold_raw_at_several_tree_counts_is_each_count_fitted_alone() -> None:
+    """``at``: the first ``n`` trees of each debtor fold's fit of ``best`` trees are the fit of ``n``
+    trees (same seed, same rows), so one fit per debtor fold serves every candidate tree count."""
+    from models.train import out_of_fold_raw, prepare_matrix
+
+    frame = _synthetic(6)
+    labelled = frame[frame["label"].notna()]
+    X = prepare_matrix(labelled, ["x1", "x2"], {})
+    y = labelled["label"].astype(int).to_numpy()
+    debtors = labelled["debtor_id"].astype("string").to_numpy()
+    both = out_of_fold_raw("lightgbm", X, y, debtors, 40, [], PARAMS, at=(10, 40))
+    assert both.shape == (len(y), 2)
+    for i, n in enumerate((10, 40)):
+        np.testing.assert_allclose(
+            both[:, i], out_of_fold_raw("lightgbm", X, y, debtors, n, [], PARAMS), atol=1e-12
+        )
+    assert not np.allclose(both[:, 0], both[:, 1])
+
+
+def test_calibrated_fold_pds_are_the_fold_models_behind_their_own_out_of_fold_calibrator() -> None:
+    """``calibrate``: each fold's PD is its raw score through the calibrator chosen (none / sigmoid /
+    beta) on debtor-grouped out-of-fold raw scores of the fold's OWN training rows (labels known at
+    its first month-end), rebuilt here step by step; a label the fold could not know moves nothing."""
+    from models.calibrate import SHIPPED_METHODS, choose_calibration
+    from models.smallbook import AllLabelledFit
+    from models.train import out_of_fold_raw, prepare_matrix
+
+    frame = _synthetic(7)
+    deep = dataclasses.replace(PARAMS, lgbm=LGBMParams(min_child_samples=5, num_leaves=31))
+    plain, folds = all_labelled_folds(frame, deep, 6, 2, trees=(25, 200))
+    rows, again = all_labelled_folds(frame, deep, 6, 2, trees=(25, 200), raw=True, calibrate=True)
+    assert folds == again
+    pd.testing.assert_frame_equal(
+        rows[["fold", "debtor_id", "as_of", "y"]], plain[["fold", "debtor_id", "as_of", "y"]]
+    )
+    methods = set()
+    for k, ends in enumerate(folds):
+        known = known_at(frame, ends[0], 90)
+        fit = AllLabelledFit.fit(known, deep, 200)
+        lab = known[known["label"].notna()]
+        debtors = lab["debtor_id"].astype("string").to_numpy()
+        y = lab["label"].astype(int).to_numpy()
+        X = prepare_matrix(lab, fit.kept, fit.categories)
+        part = rows["fold"] == k
+        for n in (25, 200):
+            oof = out_of_fold_raw("lightgbm", X, y, debtors, n, list(fit.categorical), deep)
+            cal, how = choose_calibration(
+                oof,
+                y,
+                deep.calibration,
+                times=lab["as_of"].to_numpy(),
+                groups=debtors,
+                seed=deep.seed,
+                min_isotonic_defaults=deep.min_isotonic_defaults,
+                pd_floor=deep.pd_floor,
+                pd_ceiling=deep.pd_ceiling,
+                candidates=SHIPPED_METHODS,
+            )
+            methods.add(how.method)
+            expected = np.clip(
+                cal.predict(rows.loc[part, f"raw_feature_{n}"].to_numpy()), deep.pd_floor, deep.pd_ceiling
+            )
+            np.testing.assert_allclose(rows.loc[part, f"pd_feature_{n}"].to_numpy(), expected, atol=1e-12)
+    # the deep trees are over-confident: a map other than the identity is chosen, so the PDs moved
+    assert methods - {"none"}
+    assert not np.allclose(rows["pd_feature_200"], plain["pd_feature_200"])
+    # the last fold: flipping the labels it could not know yet (and its own rows') moves none of its PDs
+    first = folds[-1][0]
+    unknown = frame["as_of"] + pd.Timedelta(days=90) > first
+    flipped = frame.copy()
+    flipped.loc[unknown, "label"] = 1 - flipped.loc[unknown, "label"]
+    moved, _ = all_labelled_folds(flipped, deep, 6, 2, trees=(25, 200), calibrate=True)
+    last = rows["fold"] == len(folds) - 1
+    for n in (25, 200):
+        np.testing.assert_array_equal(
+            moved.loc[last, f"pd_feature_{n}"].to_numpy(), rows.loc[last, f"pd_feature_{n}"].to_numpy()
+        )
+
+
+def test_the_choice_reads_calibrated_fold_pds_when_the_shipped_model_is_calibrated() -> None:
+    """``all_labelled_choice(calibrate=True)``: the tree count and the kind rule read the calibrated
+    fold PDs (``all_labelled_folds(calibrate=True)``), with ``calibrate=False`` the raw ones."""
+    from models.rollrate import RollRateParams
+    from models.smallbook import all_labelled_choice
+
+    frame = _synthetic(7)
+    # the roll-rate model's state input: days past due from x1 (0 / 45 / 75 days), nobody in default
+    frame["dpd_current_max"] = np.select([frame["x1"] > 1.5, frame["x1"] > 0.5], [75.0, 45.0], 0.0)
+    frame["in_default_at_asof"] = False
+    deep = dataclasses.replace(
+        PARAMS, lgbm=LGBMParams(min_child_samples=5, num_leaves=31), bootstrap_samples=20
+    )
+    for calibrate in (False, True):
+        choice = all_labelled_choice(frame, deep, RollRateParams(), trees=(25, 200), calibrate=calibrate)
+        folds, _ = all_labelled_folds(frame, deep, 6, 2, trees=(25, 200), calibrate=calibrate)
+        np.testing.assert_array_equal(
+            choice.rows["pd_feature"].to_numpy(), folds[f"pd_feature_{choice.trees}"].to_numpy()
+        )
