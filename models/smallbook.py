@@ -362,8 +362,7 @@ def fold_calibrators(
     (``models.train.out_of_fold_raw``, ``params.calibration_oof_folds`` folds) of LightGBM with
     ``fitted``'s features over the labelled rows of ``known`` (the fold's training rows only).
     Empty when a debtor fold lacks a class; a tree count whose choice fails is left out (raw PD)."""
-    from models.calibrate import SHIPPED_METHODS, choose_calibration
-    from models.train import out_of_fold_raw, prepare_matrix
+    from models.train import oof_calibration, out_of_fold_raw, prepare_matrix
 
     labelled = known[known["label"].notna()]
     X = prepare_matrix(labelled, fitted.kept, fitted.categories)
@@ -375,18 +374,7 @@ def fold_calibrators(
     out = {}
     for i, n in enumerate(trees):
         try:
-            out[n], _ = choose_calibration(
-                oof[:, i],
-                y,
-                params.calibration,
-                times=labelled["as_of"].to_numpy(),
-                groups=debtors,
-                seed=params.seed,
-                min_isotonic_defaults=params.min_isotonic_defaults,
-                pd_floor=params.pd_floor,
-                pd_ceiling=params.pd_ceiling,
-                candidates=SHIPPED_METHODS,
-            )
+            out[n], _ = oof_calibration(oof[:, i], y, labelled, params)
         except ValueError:  # no rolling-origin or debtor fold with both classes
             continue
     return out

@@ -825,18 +825,34 @@ def refit_oof_calibration(
     s_oof = out_of_fold_raw(kind, X, y, debtors, trees, categorical, params)
     if s_oof is None:
         return None
+    return oof_calibration(
+        s_oof,
+        y,
+        labelled,
+        params,
+        f"on {params.calibration_oof_folds}-fold out-of-fold raw scores (by debtor) of the refit",
+    )
+
+
+def oof_calibration(
+    s_oof: np.ndarray, y: np.ndarray, labelled: pd.DataFrame, params: Any, note: str = ""
+) -> tuple[ScoreCalibrator, CalibrationChoice]:
+    """The shipped calibrator's choice (:func:`models.calibrate.choose_calibration` among
+    :data:`models.calibrate.SHIPPED_METHODS`, rolling origin over ``labelled``'s month-ends, debtor
+    groups) on debtor-grouped out-of-fold raw scores ``s_oof`` of ``labelled``'s rows (labels ``y``).
+    Raises ValueError when no rolling-origin or debtor fold has both classes."""
     return choose_calibration(
         s_oof,
         y,
         params.calibration,
         times=labelled["as_of"].to_numpy(),
-        groups=debtors,
+        groups=labelled["debtor_id"].astype("string").to_numpy(),
         seed=params.seed,
         min_isotonic_defaults=params.min_isotonic_defaults,
         pd_floor=params.pd_floor,
         pd_ceiling=params.pd_ceiling,
         candidates=SHIPPED_METHODS,
-        note=f"on {params.calibration_oof_folds}-fold out-of-fold raw scores (by debtor) of the refit",
+        note=note,
     )
 
 
