@@ -858,3 +858,32 @@ def test_an_earlier_date_published_between_a_runs_reads_refuses_its_publication(
     assert not list((out / ".staging").glob(f"{DAY2.isoformat()}.*"))
     assert _published(out / DAY1.isoformat()) == before
     assert (out / other.isoformat() / "scores.parquet").exists()
+
+
+def _kwd_amounts(tables) -> None:
+    """The fixture's book in Kuwaiti dinars at 1.1 dinars per euro: every amount has three decimals
+    (123.45 -> 135.795), each payment still settles its invoice exactly."""
+    for table in ("invoices", "payments"):
+        tables[table]["amount"] = (tables[table]["amount"] * 1.1).round(3)
+    tables["invoices"]["currency"] = "KWD"
+
+
+def test_backtest_cli_rounds_the_queue_figures_to_a_three_decimal_currencys_fils(env, tmp_path) -> None:
+    """s23-review (b84a9cc's wiring): ``ews backtest`` finds the data's currency as ``ews score``
+    does and rounds the queue figures to its decimals. The fixture's book in dinars (ingest's
+    reporting currency KWD, amounts in fils): bad_balance_in_queue keeps its third decimal. Fails
+    when the command leaves ``places`` out of ``backtest_figures`` (cents, the test of b84a9cc
+    calls the function and passed so)."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    data = _feed_copy(env, "kwd_amounts", _kwd_amounts)
+    assert json.loads((data / "manifest.json").read_text())["currency"]["reporting"] == "KWD"
+    out = tmp_path / "bt"
+    args = ["--project", str(ROOT), "backtest", "--data", str(data), "--from", "2024-03-15",
+            "--to", "2024-05-31", "--out", str(out), "--config", str(env["cfg"])]  # fmt: skip
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    bad = json.loads((out / "backtest.json").read_text())["figures"]["bad_balance_in_queue"]
+    assert bad == round(bad, 3) and bad != round(bad, 2), bad
