@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
+from threadpoolctl import threadpool_limits
 
 from pipelines.config import load_config
 from pipelines.config.project import ProjectConfig
@@ -151,8 +152,12 @@ def test_train_flow_logs_registers_gates_and_reproduces(
 
     # same data (here read from the ingest output: the same rows as the raw files validated in
     # memory) + config + seed: same model file and metrics; the gate compares on the same test rows
-    second = train_flow.run_train(ingested, config)
+    # under a caller's two BLAS threads (a notebook, a worker): run_train pins one while it runs, so
+    # the same model bytes (s23-review: without the pin the run recorded ews.blas_threads 2)
+    with threadpool_limits(limits=2, user_api="blas"):
+        second = train_flow.run_train(ingested, config)
     assert second.version == "2" and second.champion_before == "1"
+    assert client.get_run(second.run_id).data.tags["ews.blas_threads"] == "1"
     assert second.model_sha256 == first.model_sha256
     assert second.metrics == first.metrics
     assert (second.queue_key, second.queue_key_reason) == (first.queue_key, first.queue_key_reason)
