@@ -405,54 +405,25 @@ def _repeated_texts(values: Any) -> np.ndarray:
     return np.flatnonzero(np.isin(hashed, repeated))
 
 
-def _days_after_first_invoice(
-    pay: pd.DataFrame, inv: pd.DataFrame, accepted_rows: np.ndarray, candidates: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, days): the ``candidates`` payment rows whose debtor has an accepted invoice, and how
-    many days after that debtor's first accepted invoice each was paid (negative: before it)."""
+def _by_first_invoice(
+    pay: pd.DataFrame,
+    inv: pd.DataFrame,
+    accepted_rows: np.ndarray,
+    candidates: np.ndarray,
+    test: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """The ``candidates`` payment rows whose debtor has an accepted invoice and whose days after the
+    debtor's first accepted invoice (negative: before it; ``timedelta64``) pass ``test``."""
+    out = np.zeros(len(pay), dtype=bool)
     rows = np.flatnonzero(candidates)
     if not len(rows) or not len(accepted_rows):
-        return rows[:0], np.zeros(0, dtype="timedelta64[D]")
+        return out
     first = inv.iloc[accepted_rows].groupby("debtor_id", observed=True)["issue_date"].min()
     pos = index_in(pay["debtor_id"].iloc[rows], first.index.to_series())
     has = pos >= 0
     first_day = first.to_numpy(dtype="datetime64[ns]")[pos[has]]
     paid = pay["paid_on"].to_numpy(dtype="datetime64[ns]")[rows[has]]
-    return rows[has], paid - first_day
-
-
-def _before_first_invoice(
-    pay: pd.DataFrame,
-    inv: pd.DataFrame,
-    accepted_rows: np.ndarray,
-    candidates: np.ndarray,
-    rules: RulesConfig,
-) -> np.ndarray:
-    """Unallocated payments dated more than ``prepayment_days`` before their debtor's first accepted invoice.
-
-    Such cash would wait on account and silently settle invoices issued years later.
-    """
-    out = np.zeros(len(pay), dtype=bool)
-    rows, after = _days_after_first_invoice(pay, inv, accepted_rows, candidates)
-    out[rows[after < -np.timedelta64(rules.prepayment_days, "D")]] = True
-    return out
-
-
-def _before_export(
-    pay: pd.DataFrame,
-    inv: pd.DataFrame,
-    accepted_rows: np.ndarray,
-    candidates: np.ndarray,
-    rules: RulesConfig,
-) -> np.ndarray:
-    """Payments naming an unknown invoice (``candidates``) paid at most ``export_start_days`` after
-    their debtor's first accepted invoice: a rolling export (the last 12 months of invoices with
-    every payment made in them) carries the payments of invoices issued before its window (s23:
-    14.9 % of the payments, 97 % of them within 90 days of the debtor's first invoice in the
-    window). Per debtor, so a streamed ingest (debtor partitions) finds the same rows."""
-    out = np.zeros(len(pay), dtype=bool)
-    rows, after = _days_after_first_invoice(pay, inv, accepted_rows, candidates)
-    out[rows[after <= np.timedelta64(rules.export_start_days, "D")]] = True
+    out[rows[has][test(paid - first_day)]] = True
     return out
 
 
@@ -632,15 +603,23 @@ def _references(
         in_any = in_any | elsewhere[0]
         far_ok = elsewhere[1] & (pos < 0)
     unknown = ok & allocated & ~in_any
-    before = _before_export(pay, inv, accepted_rows, unknown, rules)
+    # paid at most export_start_days after the debtor's first accepted invoice: a rolling export (the
+    # last 12 months of invoices with every payment made in them) carries the payments of invoices
+    # issued before its window (s23: 14.9 % of the payments, 97 % of them within 90 days of the
+    # debtor's first invoice in the window). Per debtor: a streamed ingest finds the same rows
+    window = np.timedelta64(rules.export_start_days, "D")
+    before = _by_first_invoice(pay, inv, accepted_rows, unknown, lambda days: days <= window)
     flag(masks["payments"], "invoice_before_export", before)
     flag(masks["payments"], "unknown_invoice", unknown & ~before)
     flag(masks["payments"], "invoice_quarantined", ok & allocated & in_any & (pos < 0) & ~far_ok)
     ok = passing(masks["payments"], len(pay))
+    prepay = np.timedelta64(rules.prepayment_days, "D")
     flag(
         masks["payments"],
         "paid_before_first_invoice",
-        _before_first_invoice(pay, inv, accepted_rows, ok & ~allocated, rules),
+        # unallocated cash dated more than prepayment_days before the debtor's first accepted
+        # invoice would wait on account and silently settle invoices issued years later
+        _by_first_invoice(pay, inv, accepted_rows, ok & ~allocated, lambda days: days < -prepay),
     )
     mismatch = ok & allocated & far_ok  # the accepted invoice is another debtor's
     rows = np.flatnonzero(ok & allocated & ~far_ok)
