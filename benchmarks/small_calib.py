@@ -70,7 +70,8 @@ def fold_calibrator(rows: pd.DataFrame, params: Any, min_fold_defaults: int) -> 
     ties to the simpler), fitted on every fold row. ``none`` (the raw probability) when the rows hold
     fewer than ``min_fold_defaults`` defaults or no rolling-origin or debtor fold has both classes.
     Returns ``(ScoreCalibrator, CalibrationChoice)``."""
-    from models.calibrate import SHIPPED_METHODS, CalibrationChoice, ScoreCalibrator, choose_calibration
+    from models.calibrate import CalibrationChoice, ScoreCalibrator
+    from models.train import oof_calibration
 
     y = rows["y"].to_numpy(dtype="int64")
     s = rows["raw_feature"].to_numpy(dtype="float64")
@@ -80,18 +81,8 @@ def fold_calibrator(rows: pd.DataFrame, params: Any, min_fold_defaults: int) -> 
         rule = f"none: {where} are too few to calibrate on (fewer than {min_fold_defaults} defaults)"
         return ScoreCalibrator("none").fit(s, y), CalibrationChoice(method="none", rule=rule)
     try:
-        return choose_calibration(
-            s,
-            y,
-            params.calibration,
-            times=rows["as_of"].to_numpy(),
-            groups=rows["debtor_id"].astype("string").to_numpy(),
-            seed=params.seed,
-            min_isotonic_defaults=params.min_isotonic_defaults,
-            pd_floor=params.pd_floor,
-            pd_ceiling=params.pd_ceiling,
-            candidates=SHIPPED_METHODS,
-            note=f"on {where}, each fold's model fitted only on the month-ends before it",
+        return oof_calibration(
+            s, y, rows, params, f"on {where}, each fold's model fitted only on the month-ends before it"
         )
     except ValueError as exc:
         rule = f"none: {where} leave no fold to choose a calibrator on ({exc})"

@@ -25,6 +25,7 @@ from sklearn.metrics import log_loss
 from sklearn.pipeline import Pipeline
 
 from models.calibrate import (
+    METHODS,
     SHIPPED_METHODS,
     CalibratedPD,
     CalibrationChoice,
@@ -371,16 +372,8 @@ def _candidate(
 ) -> _Candidate:
     s_cal = raw_score(scorer, kind, X["calibration"], categorical)
     s_test = raw_score(scorer, kind, X["test"], categorical)
-    cal, choice = choose_calibration(
-        s_cal,
-        y["calibration"],
-        params.calibration,
-        times=cal_rows["as_of"].to_numpy(),
-        groups=cal_rows["debtor_id"].astype("string").to_numpy(),
-        seed=params.seed,
-        min_isotonic_defaults=params.min_isotonic_defaults,
-        pd_floor=params.pd_floor,
-        pd_ceiling=params.pd_ceiling,
+    cal, choice = oof_calibration(
+        s_cal, y["calibration"], cal_rows, params, "the test window is not used", candidates=METHODS
     )
     # for the record only (``record``): every candidate fitted on the calibration window, scored on
     # the test window (the choice above never sees it); the chosen one is ``cal``, already fitted there
@@ -835,11 +828,18 @@ def refit_oof_calibration(
 
 
 def oof_calibration(
-    s_oof: np.ndarray, y: np.ndarray, labelled: pd.DataFrame, params: Any, note: str = ""
+    s_oof: np.ndarray,
+    y: np.ndarray,
+    labelled: pd.DataFrame,
+    params: Any,
+    note: str = "",
+    candidates: tuple[str, ...] = SHIPPED_METHODS,
 ) -> tuple[ScoreCalibrator, CalibrationChoice]:
     """The shipped calibrator's choice (:func:`models.calibrate.choose_calibration` among
-    :data:`models.calibrate.SHIPPED_METHODS`, rolling origin over ``labelled``'s month-ends, debtor
-    groups) on debtor-grouped out-of-fold raw scores ``s_oof`` of ``labelled``'s rows (labels ``y``).
+    ``candidates``, by default :data:`models.calibrate.SHIPPED_METHODS`, rolling origin over
+    ``labelled``'s month-ends, debtor groups, the run's seed, floor and ceiling) on raw scores
+    ``s_oof`` of ``labelled``'s rows (labels ``y``): debtor-grouped out-of-fold scores, or a
+    calibration window's (``candidates`` :data:`models.calibrate.METHODS`).
     Raises ValueError when no rolling-origin or debtor fold has both classes."""
     return choose_calibration(
         s_oof,
@@ -851,7 +851,7 @@ def oof_calibration(
         min_isotonic_defaults=params.min_isotonic_defaults,
         pd_floor=params.pd_floor,
         pd_ceiling=params.pd_ceiling,
-        candidates=SHIPPED_METHODS,
+        candidates=candidates,
         note=note,
     )
 
