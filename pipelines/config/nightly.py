@@ -29,6 +29,8 @@ Action = Literal[
 ``resolve_dispute`` (the overdue balance is in dispute) and ``monitor_plan`` (an agreed payment
 plan is kept)."""
 
+EventKind = Literal["insolvency", "agency_placement", "write_off"]
+"""The kinds of the events table (DESIGN.md)."""
 EventAction = Literal[("file_claim", "agency_follow_up", "written_off_recovery", *get_args(Action))]
 """Actions for a debtor with an event (``events`` table): these three, or any rule :data:`Action`
 (one Literal, so a wrong value gets one message listing every allowed action)."""
@@ -222,6 +224,11 @@ class RecoveryConfig(ConfigModel):
     age_half_life_days: int = Field(
         365, ge=1, description="recoverable amount counts half after this many days past due"
     )
+    lgd_by_event: dict[EventKind, float] = Field(
+        default_factory=lambda: {"insolvency": 0.95},
+        description="LGD of a debtor whose governing event (events table, as of the date) is this kind, "
+        "instead of queue.lgd; an empty mapping: queue.lgd for every debtor",
+    )
     rules: tuple[ActionRule, ...] = (
         ActionRule(action="write_off_review", min_dpd=720),
         ActionRule(action="write_off_review", min_dpd=180, max_exposure=250.0),
@@ -229,6 +236,14 @@ class RecoveryConfig(ConfigModel):
         ActionRule(action="agency_referral", min_dpd=90),
     )
     default_action: Action = "final_notice"
+
+    @field_validator("lgd_by_event")
+    @classmethod
+    def _event_lgd_in_unit_interval(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in value.items() if not 0.0 < v <= 1.0}
+        if bad:
+            raise ValueError(f"LGD must lie in (0, 1]; got {bad}")
+        return value
 
 
 class EventActionsConfig(ConfigModel):

@@ -8,7 +8,8 @@
   PD x EAD x LGD.
 - The recovery queue holds debtors already in default with an open balance, ranked by the
   recoverable amount (exposure x (1 - LGD)) weighted by age: halved every
-  ``recovery.age_half_life_days`` days past due.
+  ``recovery.age_half_life_days`` days past due. A debtor whose governing event (an insolvency wins
+  over later events, else the latest) has an LGD in ``recovery.lgd_by_event`` gets that LGD.
 
 Each row carries its next action and the rule that chose it (:mod:`pipelines.scoring.actions`).
 """
@@ -168,6 +169,9 @@ def build_queues(
     )
 
     r = _common(scored.loc[dead], oldest, plans, qc, broken)
+    if "event" in r and rc.lgd_by_event:
+        by_event = r["event"].astype("string").map(pd.Series(rc.lgd_by_event, dtype="float64"))
+        r["lgd"] = by_event.astype("float64").fillna(r["lgd"])
     r["expected_loss"] = (r["exposure"] * r["lgd"]).round(places)
     r["recoverable_amount"] = (r["exposure"] * (1.0 - r["lgd"])).round(places)
     age = r["dpd"].astype("float64").fillna(0.0).clip(lower=0.0)

@@ -319,6 +319,41 @@ def test_recovery_queue_shows_the_event_and_its_action() -> None:
     assert r["next_action"].tolist() == ["agency_referral"]
 
 
+def test_insolvency_lgd_ranks_the_insolvent_claim_below_a_collectable_default() -> None:
+    """Two defaults of the same size and age: the insolvent one recovers 500 x (1 - 0.95) = 25, the
+    other 500 x (1 - 0.45) = 275 (queue.lgd), so the collectable one comes first."""
+    two = pd.concat([debtors(), debtors().iloc[[2]].assign(debtor_id="f", name="F")], ignore_index=True)
+    two["debtor_id"] = two["debtor_id"].astype("string")
+    oldest = pd.DataFrame(
+        {"debtor_id": pd.array(["c", "f"], dtype="string"), "oldest_invoice_id": ["I1", "I2"],
+         "oldest_due_date": pd.to_datetime(["2024-02-29", "2024-02-29"])}
+    )  # fmt: skip
+    events = pd.DataFrame(
+        {"debtor_id": ["c", "c"], "event_date": pd.to_datetime(["2024-05-01", "2024-06-10"]),
+         "kind": ["insolvency", "agency_placement"]}
+    )  # fmt: skip
+    joined = with_events(oldest, latest_events(events, AS_OF))
+    _, r = build_queues(two, joined, NightlyConfig())
+    assert r["debtor_id"].tolist() == ["f", "c"]
+    got = r.set_index("debtor_id")
+    # the insolvency governs c although an agency placement came later
+    assert got.loc["c", "event"] == "insolvency" and got.loc["c", "lgd"] == 0.95
+    assert got.loc["c", "recoverable_amount"] == 25.0
+    assert got.loc["f", "lgd"] == 0.45 and got.loc["f", "recoverable_amount"] == 275.0
+    assert got.loc["c", "recovery_priority"] == pytest.approx(round(25.0 * 0.5 ** (120 / 365), 2))
+    # {} (or a kind not listed) keeps queue.lgd: the two tie on amount, then debtor_id orders them
+    off = NightlyConfig.model_validate({"recovery": {"lgd_by_event": {}}})
+    _, r = build_queues(two, joined, off)
+    assert r["debtor_id"].tolist() == ["c", "f"] and r["lgd"].tolist() == [0.45, 0.45]
+    agency = NightlyConfig.model_validate({"recovery": {"lgd_by_event": {"agency_placement": 0.7}}})
+    _, r = build_queues(two, joined, agency)
+    assert r["lgd"].tolist() == [0.45, 0.45]  # c's governing event is the insolvency, not listed
+    with pytest.raises(ValueError, match="LGD must lie in"):
+        NightlyConfig.model_validate({"recovery": {"lgd_by_event": {"insolvency": 1.5}}})
+    with pytest.raises(ValueError, match="insolvency"):
+        NightlyConfig.model_validate({"recovery": {"lgd_by_event": {"bankruptcy": 0.9}}})
+
+
 def plan_table() -> pd.DataFrame:
     return pd.DataFrame(
         {
