@@ -1070,6 +1070,8 @@ _CLOSED_BY_ENTRY = frozenset(
 _COMPANY_CODE = frozenset({"companycode", "cocd", "compcode", "buchungskreis", "bukrs", "bukr"})
 _CLEARING_DATE = frozenset(
     {"clearingdate", "clrngdate", "clearingdt", "ausgleichsdatum", "ausgldatum", "augdt"}
+    # the classic FBL5N list's short headings: 'Clearing' (AUGDT) beside 'Clrng doc.' (AUGBL)
+    | {"clearing", "ausgl"}
 )
 # the day a row was cleared (BC: the day an entry was closed): dates each allocation (point in time)
 _CLOSED_AT = frozenset({"closedatdate", "closedat", "closedon", "geschlossenam", "geschlossenamdatum"})
@@ -1181,6 +1183,10 @@ _CREDIT_MEMO_TYPES = frozenset(
 )
 
 
+# SAP's accounting document type (AB), kept with the payments of a ledger joined on its clearing document
+_SAP_ADJUSTMENT_TYPES = frozenset({"ab"})
+
+
 def _clearing_columns(frame: pd.DataFrame) -> tuple[str, str | None] | None:
     """(the clearing column, the key it names or None for the payments' own number) when the file has
     one: SAP's ``Clearing Document`` / ``Ausgleichsbeleg``, or Business Central's ``Closed by Entry
@@ -1266,6 +1272,15 @@ def _payments_block(
     # credit memos go with the payments (left out, the invoices they credited would stay open for good):
     # marked `credit`, they settle what they were applied to (or the oldest open invoice) and are no cash
     credits = [v for v in types.others if v.lower() in _CREDIT_MEMO_TYPES]
+    # SAP's accounting documents (AB) on a cleared ledger: a payment's reversal (FB08: a returned direct
+    # debit, positive, clearing the DZ it reverses) or a manual clearing's posting. Left out, a reversed
+    # payment was read as cash on account (s24); with the payments, the reversal nets it out
+    adjustments = (
+        [v for v in types.others if v.lower() in _SAP_ADJUSTMENT_TYPES]
+        if clearing and not clearing[1]
+        else []
+    )
+    credits += adjustments
     kept = sorted(types.payments + credits)
     rows = frame.loc[frame[types.column].fillna("").str.strip().isin(kept)]
     negative = False
@@ -1305,11 +1320,17 @@ def _payments_block(
     others = [v for v in types.others if v not in credits]
     if credits:
         lines.append(
-            f"    # credit memos ({', '.join(repr(v) for v in credits)}) settle the invoices they "
+            f"    # credit memos ({', '.join(repr(v) for v in credits if v not in adjustments)}) settle the invoices they "
             f"{'cleared' if clearing is not None else 'were applied to (else the oldest open one)'}, on their "
             "own date, like a payment, but are no cash for the payment behaviour features (conf/sources/README.md 6c)"
         )
         lines.append(f"    credit: {{column: {_q(types.column)}, values: {_flow(credits)}}}")
+        if adjustments:
+            lines.append(
+                f"    # {', '.join(repr(v) for v in adjustments)}: SAP's accounting documents, kept with the payments "
+                "and no cash: a reversal of a payment (positive, a returned direct debit) nets out the payment it "
+                "reverses (reversal / reversed_payment); a credit one settles what it cleared (conf/sources/README.md 6c)"
+            )
     elif sides is not None and types.invoices:
         lines.append(
             f"    # the credit side's rows of the invoices' journal ({', '.join(repr(v) for v in types.invoices)}) are "

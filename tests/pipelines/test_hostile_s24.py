@@ -1,0 +1,178 @@
+"""Hostile inputs, session 24 (s24-export; BENCHMARKS.md "Hostile inputs tried", "Session 24
+(s24-export)"): a new user's walk with SAP FBL5N's line items saved as a spreadsheet, and DATEV's
+leftovers from s23-hostile. Each test failed on the code before its fix (main b18b173) unless it
+says it is a guard; every expected number is by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.ledger import day_number, ledger_state, prepare_ledger
+from pipelines.config import load_config
+from pipelines.config.source import SourceConfig
+from pipelines.ingest import ingest_source
+from pipelines.ingest.sources import check_inputs
+from pipelines.sources.suggest import suggest_source
+
+AS_OF = dt.date(2024, 6, 30)
+ROOT = Path(__file__).resolve().parents[2]
+FBL5N = ROOT / "tests" / "data" / "sources" / "sap_fbl5n.txt"
+
+
+def _settlement(portfolio, as_of: dt.date) -> dict[str, tuple[dt.date | None, float]]:
+    """Each invoice's settlement day and open amount at ``as_of``, as the features see them."""
+    ledger = prepare_ledger(portfolio)
+    state = ledger_state(ledger, int(day_number(pd.Timestamp(as_of))))
+    rows = ledger.inv_row if state.inv_rows is None else ledger.inv_row[state.inv_rows]
+    ids = portfolio.invoices["invoice_id"].to_numpy()[rows]
+    out = {}
+    for inv, settled, remaining in zip(ids, state.inv_settled, state.inv_remaining, strict=True):
+        day = None if np.isnan(settled) else dt.date(1970, 1, 1) + dt.timedelta(days=int(settled))
+        out[str(inv)] = (day, round(float(remaining), 2))
+    return out
+
+
+def _draft_and_ingest(tmp_path: Path, export: Path, out: Path | None = None, **kw):
+    """`ews sources suggest` -> the draft on disk -> `ews config check`'s checks -> ingest."""
+    draft = suggest_source(export)
+    config = tmp_path / "draft.yaml"
+    config.write_text(draft.text, encoding="utf-8")
+    source = load_config(config, SourceConfig)
+    check_inputs(source)
+    return draft, ingest_source(source, out, as_of=AS_OF, **kw)
+
+
+def _sums(result) -> tuple[float, float, float]:
+    """(invoiced, cash paid, credited) of the accepted rows, in cents."""
+    inv = result.portfolio.invoices
+    pay = result.portfolio.payments
+    kind = pay["kind"].astype(str)
+    return (
+        round(float(inv["amount"].sum()), 2),
+        round(float(pay.loc[kind == "cash", "amount"].sum()), 2),
+        round(float(pay.loc[kind == "credit", "amount"].sum()), 2),
+    )
+
+
+# ----------------------------------------------------------------- 1. SAP FBL5N, saved as a spreadsheet
+
+# tests/data/sources/sap_fbl5n.txt, by hand: 8 RV invoices, 1,190.00 + 2,380.00 + 1,234.56 +
+# 5,000.00 + 10,000.00 + 800.00 + 12,345.67 + 1,000,000.00 = 1,032,950.23; cash (DZ) 3,570.00 +
+# 1,234.56 (paid again after the returned debit) + 2,000.00 (part payment, open) + 9,000.00 +
+# 500.00 (on account) + 1,000,000.00 = 1,016,304.56; credit memos (DG) 1,000.00 + 800.00 = 1,800.00.
+# The DZ 1400000002 of 1,234.56 was returned: reversed by the AB 100000001, which cleared it.
+SAMPLE_SUMS = (1032950.23, 1016304.56, 1800.00)
+SAMPLE_STATE = {
+    "90000001": (dt.date(2024, 2, 2), 0.0),  # DZ 1400000001 clears 90000001 and 90000002
+    "90000002": (dt.date(2024, 2, 2), 0.0),
+    "90000003": (dt.date(2024, 4, 5), 0.0),  # paid again on 05.04 after the returned debit
+    "90000004": (None, 3000.0),  # 5,000.00 less the open part payment of 2,000.00
+    "90000005": (dt.date(2024, 2, 20), 0.0),  # DG 1,000.00 + DZ 9,000.00
+    "90000006": (dt.date(2024, 2, 10), 0.0),  # credited in full on 10.02 (cleared by hand on 12.02, AB)
+    "90000007": (None, 11845.67),  # 12,345.67 less 500.00 on account
+    "90000008": (dt.date(2024, 5, 15), 0.0),  # 1.000.000,00 and 1.000.000,00-
+}
+
+
+def test_a_returned_direct_debit_reversed_by_an_ab_document_is_no_cash(tmp_path: Path) -> None:
+    """Before: the draft kept DZ and DG with the payments and left AB out; the returned debit's DZ
+    (its clearing, the AB reversal, holds no invoice) was read as 1,234.56 of cash on account, the
+    AB row filtered: cash 1,017,539.12, nothing quarantined. Now the draft keeps AB with the
+    payments (credit, no cash): the reversal nets the DZ out, both quarantined."""
+    draft, result = _draft_and_ingest(tmp_path, FBL5N)
+    assert 'rows: {keep: {column: "Document Type", values: ["AB", "DG", "DZ"]}}' in draft.text
+    assert 'credit: {column: "Document Type", values: ["DG", "AB"]}' in draft.text
+    pay = result.manifest["tables"]["payments"]
+    # 10 credit-side rows read, the DZ clearing two invoices split in two: 11 in = 9 + 2
+    assert (pay["rows_read"], pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (18, 11, 9, 2)
+    assert pay["reasons"] == {"reversal": 1, "reversed_payment": 1}
+    assert _sums(result) == SAMPLE_SUMS
+    assert _settlement(result.portfolio, AS_OF) == SAMPLE_STATE
+
+
+def test_the_example_fbl5n_config_reads_the_sample_as_written(tmp_path: Path, monkeypatch) -> None:
+    """conf/sources/example_sap_fbl5n.yaml (new) on its sample: the trailing minus, 1.000.000,00,
+    cp1252 text, the clearing join, the AB reversal; sums and each invoice's state by hand."""
+    monkeypatch.chdir(ROOT)
+    source = load_config(ROOT / "conf" / "sources" / "example_sap_fbl5n.yaml", SourceConfig)
+    check_inputs(source)
+    result = ingest_source(source, None, as_of=AS_OF)
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_read"], inv["rows_in"], inv["rows_accepted"], inv["rows_filtered"]) == (18, 8, 8, 10)
+    assert _sums(result) == SAMPLE_SUMS
+    assert _settlement(result.portfolio, AS_OF) == SAMPLE_STATE
+
+
+def test_the_classic_lists_short_headings_date_the_clearing(tmp_path: Path) -> None:
+    """The classic FBL5N list's short headings (DocumentNo, Typ, Doc. Date, Net due dt, Amount in
+    LC, LCurr, Clrng doc., Clearing). Before: the join was drafted without `date` ('Clearing' was
+    not read as the clearing date), so a payment counted on the invoice it cleared from its own
+    date, before the clearing was known. Now `date: "Clearing"`, and the scope with it."""
+    text = FBL5N.read_text(encoding="cp1252").splitlines()
+    text[0] = "\t".join(
+        [
+            "Account",
+            "Assignment",
+            "DocumentNo",
+            "Typ",
+            "Doc. Date",
+            "Pstng Date",
+            "Net due dt",
+            "Amount in LC",
+        ]
+        + ["LCurr", "Clrng doc.", "Clearing", "Text"]
+    )
+    export = tmp_path / "fbl5n_short.txt"
+    export.write_text("\r\n".join(text) + "\r\n", encoding="cp1252")
+    draft, result = _draft_and_ingest(tmp_path, export)
+    assert 'clearing: {column: "Clrng doc.", scope: ["Clearing"], date: "Clearing"}' in draft.text
+    assert _sums(result) == SAMPLE_SUMS
+    assert _settlement(result.portfolio, AS_OF) == SAMPLE_STATE
+    # point in time: DG 1600000002 (10.02) counts on 90000006 from its clearing on 12.02 only
+    allocated = result.portfolio.payments.set_index("payment_id")["allocated_on"]
+    assert str(allocated["1600000002"])[:10] == "2024-02-12"
+
+
+def test_the_fbl5n_sample_streamed_gives_the_same_bytes(tmp_path: Path) -> None:
+    """Guard: the sample's ingest in memory and streamed in chunks of 2 rows writes the same tables,
+    quarantine and manifest (less the GX chunk count; the Data Docs pages are per chunk)."""
+    _draft_and_ingest(tmp_path, FBL5N, tmp_path / "mem", stream=False)
+    _draft_and_ingest(tmp_path, FBL5N, tmp_path / "str", stream=True, chunk_rows=2, partitions=2, workers=1)
+    assert _outputs(tmp_path / "mem") == _outputs(tmp_path / "str")
+
+
+def _outputs(out: Path) -> dict[str, bytes]:
+    found = {}
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and "data_docs" not in path.parts:  # GX's pages: one per validated chunk
+            data = path.read_bytes()
+            if path.name == "manifest.json":
+                manifest = json.loads(data)
+                for table in manifest["tables"].values():
+                    table["validation"].pop("chunks", None)
+                data = json.dumps(manifest, indent=1).encode()
+            found[str(path.relative_to(out))] = data
+    return found
+
+
+@pytest.mark.parametrize("header", ["de"])
+def test_german_headers_draft_the_same_join(tmp_path: Path, header: str) -> None:
+    """Guard: the same sample under FBL5N's German headings drafts the same config (Konto,
+    Belegnummer, Belegart, Ausgleichsbeleg, Ausgleichsdatum) and reads the same sums and states."""
+    text = FBL5N.read_text(encoding="cp1252").splitlines()
+    text[0] = "\t".join(
+        ["Konto", "Zuordnung", "Belegnummer", "Belegart", "Belegdatum", "Buchungsdatum", "Nettofälligkeit"]
+        + ["Betrag in Hauswährung", "Hauswährung", "Ausgleichsbeleg", "Ausgleichsdatum", "Text"]
+    )
+    export = tmp_path / "fbl5n_de.txt"
+    export.write_text("\r\n".join(text) + "\r\n", encoding="cp1252")
+    draft, result = _draft_and_ingest(tmp_path, export)
+    assert 'credit: {column: "Belegart", values: ["DG", "AB"]}' in draft.text
+    assert _sums(result) == SAMPLE_SUMS
+    assert _settlement(result.portfolio, AS_OF) == SAMPLE_STATE
