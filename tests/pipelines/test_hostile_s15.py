@@ -138,7 +138,8 @@ def test_an_fbl5n_line_item_list_is_drafted_as_an_ar_export_of_its_invoice_rows(
     # s16-ledger: the file's clearing document ('Clrng doc.') now drafts the two tables joined on it
     # (conf/sources/README.md 6c) instead of the ar_export; the same payments on the same invoices
     assert draft.kind == "invoices"
-    assert 'clearing: {column: "Clrng doc."}' in draft.text
+    # s24-export: 'Clearing' (the classic list's heading of the clearing date) dates the clearing too
+    assert 'clearing: {column: "Clrng doc.", scope: ["Clearing"], date: "Clearing"}' in draft.text
     assert 'rows: {keep: {column: "Type", values: ["RV"]}}' in draft.text
     inv, pay = result.manifest["tables"]["invoices"], result.manifest["tables"]["payments"]
     assert (inv["rows_read"], inv["rows_accepted"], inv["rows_quarantined"], inv["rows_filtered"]) == (
