@@ -19,6 +19,8 @@
   environment: a matrix product split over threads sums in another order, and the same ``ews train``
   gave the roll-rate model's PDs in other last bits under another ``OPENBLAS_NUM_THREADS``
   (BENCHMARKS.md, "Session 23 (s23-determinism)"). LightGBM has its own pin (``lgbm.n_jobs``, 1).
+  :func:`one_blas_thread` does the same for one block: the Python entry points (``run_train``,
+  ``run_train_paydate``, the nightly flow) run under it, whoever calls them.
 * :func:`quiet_user_errors`: Prefect logs every exception that ends a task or flow run with its
   traceback. For user errors (bad config, unusable feed, unsafe output folder...) the command line
   prints one line instead, so the flow-run log keeps the message and drops the traceback.
@@ -44,6 +46,7 @@ __all__ = [
     "is_prefect_api_failure",
     "blas_threads",
     "keep_freed_memory",
+    "one_blas_thread",
     "pin_numeric_threads",
     "prefect_database_problem",
     "prefect_failure",
@@ -369,6 +372,29 @@ def pin_numeric_threads() -> int:
         os.environ[name] = "1"
     threadpool_limits(limits=1, user_api="blas")  # kept: not used as a context manager
     return blas_threads()
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[int]:
+    """:func:`pin_numeric_threads` for the length of a block, for the product's Python entry points
+    (``run_train``, ``run_train_paydate``, the nightly flow and its ``run``), which a notebook or a
+    scheduler may call without the command line: one BLAS thread in this process (``threadpoolctl``)
+    and in the worker processes started inside the block (the BLAS libraries' variables); both put
+    back as the caller had them afterwards. Yields :func:`blas_threads` (1), for the run's record.
+    OpenMP (LightGBM) is pinned by ``lgbm.n_jobs`` (1 in ``conf/train.yaml``), not here."""
+    from threadpoolctl import threadpool_limits
+
+    saved = {name: os.environ.get(name) for name in BLAS_THREAD_VARIABLES}
+    os.environ.update({name: "1" for name in BLAS_THREAD_VARIABLES})
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield blas_threads()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def blas_threads() -> int:

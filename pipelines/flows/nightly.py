@@ -65,7 +65,7 @@ from pipelines.feed_checks import (
     write_rejected,
 )
 from pipelines.ingest.decimals import money_places, output_currency
-from pipelines.runtime import release_freed_memory
+from pipelines.runtime import blas_threads, release_freed_memory
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.limits import add_credit_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
@@ -975,6 +975,7 @@ def run_nightly(
             "data_dir": str(data_dir),
             "raw_input": raw,
             "engine": getattr(engine, "kind", "local"),
+            "blas_threads": blas_threads(),
             "buckets": result.book.buckets,
             "inputs": inputs,
             "model": {k: v for k, v in _model_info(loaded).items() if k != "metrics"},
@@ -1035,24 +1036,26 @@ def nightly(
     raises the error to the caller."""
     from pipelines.cluster import PrefectDaskEngine
     from pipelines.engine import local_engine
+    from pipelines.runtime import one_blas_thread
 
     cfg, project = _load_configs(Path(config_path))
     day = as_of or default_as_of(cfg.schedule.timezone)
     data, out = data_dir or cfg.data_dir, out_dir or cfg.out_dir
     on_dask = (engine or ("dask" if scheduler else project.compute.engine)) == "dask"
-    try:
-        return run_nightly(
-            day,
-            data,
-            out,
-            cfg,
-            project,
-            raw,
-            accept_feed,
-            PrefectDaskEngine() if on_dask else local_engine(project.compute.local_processes),
-        )
-    except (FeedCheckError, DataQualityError) as exc:
-        return Failed(message=str(exc), data=exc)  # type: ignore[return-value]
+    with one_blas_thread():  # whoever calls the flow (run(), a notebook, a deployment)
+        try:
+            return run_nightly(
+                day,
+                data,
+                out,
+                cfg,
+                project,
+                raw,
+                accept_feed,
+                PrefectDaskEngine() if on_dask else local_engine(project.compute.local_processes),
+            )
+        except (FeedCheckError, DataQualityError) as exc:
+            return Failed(message=str(exc), data=exc)  # type: ignore[return-value]
 
 
 def run(
@@ -1067,21 +1070,25 @@ def run(
 ) -> NightlyResult:
     """The nightly flow on the engine of the project config (``compute``) or of ``engine`` /
     ``scheduler``: ``dask`` runs it with prefect-dask's ``DaskTaskRunner`` (the scheduler address, or
-    a fresh LocalCluster for this run), one task per debtor bucket."""
+    a fresh LocalCluster for this run), one task per debtor bucket. One BLAS thread while it runs,
+    in the workers too (:func:`pipelines.runtime.one_blas_thread`: set before the task runner starts
+    them; the flow itself pins it again for callers of :func:`nightly`)."""
     from pipelines.cluster import EngineSettings, task_runner
+    from pipelines.runtime import one_blas_thread
 
     _, project = _load_configs(Path(config_path))
     settings = EngineSettings.from_config(project.compute, engine, scheduler)
     flow_fn = nightly
     if settings.kind == "dask":
         flow_fn = nightly.with_options(task_runner=task_runner(settings))
-    return flow_fn(
-        as_of=as_of,
-        config_path=config_path,
-        data_dir=data_dir,
-        out_dir=out_dir,
-        raw=raw,
-        accept_feed=accept_feed,
-        engine=settings.kind,
-        scheduler=settings.scheduler,
-    )
+    with one_blas_thread():
+        return flow_fn(
+            as_of=as_of,
+            config_path=config_path,
+            data_dir=data_dir,
+            out_dir=out_dir,
+            raw=raw,
+            accept_feed=accept_feed,
+            engine=settings.kind,
+            scheduler=settings.scheduler,
+        )

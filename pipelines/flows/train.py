@@ -852,18 +852,17 @@ def run_train(
     """Load the train config (and the project config it names) and run the flow, on the engine of
     the project config's ``compute`` or of ``engine``/``scheduler`` (``dask``: prefect-dask's
     ``DaskTaskRunner`` on the scheduler address or a fresh LocalCluster for this run). One BLAS
-    thread while it runs (:func:`pipelines.runtime.pin_numeric_threads`, for callers other than
+    thread while it runs (:func:`pipelines.runtime.one_blas_thread`, for callers other than
     the command line)."""
-    from threadpoolctl import threadpool_limits
-
     from pipelines.cluster import EngineSettings, task_runner
+    from pipelines.runtime import one_blas_thread
 
     config_path = Path(config_path)
     cfg = load_config(config_path, expect=TrainConfig)
     project = load_project(cfg, config_path)
     settings = EngineSettings.from_config(project.compute, engine, scheduler)
     flow_fn = train.with_options(task_runner=task_runner(settings)) if settings.kind == "dask" else train
-    with threadpool_limits(limits=1, user_api="blas"):
+    with one_blas_thread():
         return flow_fn(Path(data_dir), cfg, project, raw, settings.kind)
 
 

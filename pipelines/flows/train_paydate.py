@@ -265,6 +265,7 @@ def train_paydate(
     from pipelines.adapters.paydate_registry import champion_on_test, gate_paydate, log_paydate, spec_record
     from pipelines.cluster import PrefectDaskEngine
     from pipelines.engine import open_feed
+    from pipelines.runtime import blas_threads
 
     logger = get_run_logger()
     params = cfg.paydate.to_params(cfg.seed)
@@ -317,6 +318,7 @@ def train_paydate(
         "data_hash": _data_hash(feed.manifest),
         "config_hash": config_hash(cfg),
         "git_commit": git_commit(),
+        "blas_threads": blas_threads(),
         "data_dir": str(Path(data_dir).resolve()),
         "rows": int(len(rows["final"])),
     }
@@ -373,8 +375,10 @@ def run_train_paydate(
     engine: str | None = None,
     scheduler: str | None = None,
 ) -> PaydateTrainResult:
-    """:func:`train_paydate` with the train config (and its project config), on the configured engine."""
+    """:func:`train_paydate` with the train config (and its project config), on the configured engine,
+    with one BLAS thread while it runs (:func:`pipelines.runtime.one_blas_thread`)."""
     from pipelines.cluster import EngineSettings, task_runner
+    from pipelines.runtime import one_blas_thread
 
     config_path = Path(config_path)
     cfg = load_config(config_path, expect=TrainConfig)
@@ -385,4 +389,5 @@ def run_train_paydate(
         if settings.kind == "dask"
         else train_paydate
     )
-    return flow_fn(Path(data_dir), cfg, project, raw, settings.kind)
+    with one_blas_thread():
+        return flow_fn(Path(data_dir), cfg, project, raw, settings.kind)

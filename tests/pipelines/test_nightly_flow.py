@@ -399,6 +399,28 @@ def test_dask_engine_gives_byte_identical_outputs(env) -> None:
         assert (got.path / name).read_bytes() == env["first_bytes"][name], name
 
 
+def test_the_nightly_called_from_python_runs_one_blas_thread_and_records_it(env) -> None:
+    """s23-determinism: only the command line pinned BLAS to one thread; the nightly's ``run()``
+    called from Python (a notebook, a scheduler) under a caller's two BLAS threads ran with two.
+    Now the run pins one while it runs, records it in the manifest, and gives the caller back its
+    two threads and its environment."""
+    from threadpoolctl import threadpool_limits
+
+    from pipelines.flows.nightly import run
+    from pipelines.runtime import BLAS_THREAD_VARIABLES, blas_threads
+
+    before = {name: os.environ.get(name) for name in BLAS_THREAD_VARIABLES}
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas_threads() == 2, "this machine must give 2 BLAS threads, else nothing is tested"
+        got = run(as_of=DAY1, config_path=env["cfg"], data_dir=env["data"], out_dir=env["tmp"] / "runs-blas")
+        assert blas_threads() == 2
+    assert got.manifest["blas_threads"] == 1
+    assert json.loads((got.path / "manifest.json").read_text())["blas_threads"] == 1
+    assert {name: os.environ.get(name) for name in BLAS_THREAD_VARIABLES} == before
+    for name in ENGINE_FILES:
+        assert (got.path / name).read_bytes() == env["first_bytes"][name], name
+
+
 def test_report_has_watchlist_and_waterfalls(env) -> None:
     html = (env["out"] / DAY2.isoformat() / "report.html").read_text(encoding="utf-8")
     assert 'id="watchlist-table"' in html and 'id="drift-table"' in html
