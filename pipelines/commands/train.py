@@ -252,6 +252,8 @@ def train_paydate_step(
         )
         return
     m = pay.metrics
+    if pay.history_note:
+        console.print(f"[yellow]payment-date model: {pay.history_note}[/]")
     console.print(
         f"ews-paydate v{pay.version}: held-out MAE {m['mae_days']:.2f} days (paid on due date "
         f"{m['due_date_mae_days']:.2f}, due date + mean lateness {m['due_plus_lateness_mae_days']:.2f}), "

@@ -69,6 +69,7 @@ class PaydateTrainResult:
     plan: dict[str, Any]
     rows: int
     gate_summary: str = ""  # the decision in plain words (failed without a champion: how to accept it)
+    history_note: str = ""  # trained on fewer month-ends than paydate.train_snapshots (:func:`history_note`)
 
 
 def _month_end_days(
@@ -122,6 +123,25 @@ def plan(book: Any, cfg: TrainConfig, horizon_weeks: int, last: pd.Timestamp | N
             "to train on; it needs a longer history"
         )
     return PaydatePlan(eval_train, test[0], test, *final_snapshots(book, cfg, last))
+
+
+def history_note(p: PaydatePlan, train_snapshots: int) -> str:
+    """Empty when the held-out and the registered model both train on ``train_snapshots`` month-ends;
+    else what a short history gave them: the plan takes the latest ``paydate.train_snapshots``
+    month-ends, or all there are (it refuses only when there is none before the first test month-end)."""
+    held_out, final = len(p.eval_train), len(p.final_train)
+    if held_out >= train_snapshots and final >= train_snapshots:
+        return ""
+    return (
+        f"the history is shorter than paydate.train_snapshots ({train_snapshots} month-ends): the registered "
+        f"model trains on {final} month-end{'s' if final != 1 else ''} and the held-out model behind its "
+        f"figures on {held_out} (month-ends from {_day(p.eval_train[0])}, the first with "
+        "snapshots.min_history_months of history); the gate below judges them"
+    )
+
+
+def _day(d: int) -> str:
+    return str(pd.Timestamp(d, unit="D").date())
 
 
 def bucket_rows(
@@ -280,6 +300,9 @@ def train_paydate(
         PrefectDaskEngine() if engine == "dask" else None,
         params.grid(),
     )
+    note = history_note(p, cfg.paydate.train_snapshots)
+    if note:
+        logger.warning("payment-date model: %s", note)
     logger.info(
         "payment-date rows: %d held-out training rows, %d final rows, %d test invoices",
         len(rows["eval"]),
@@ -365,6 +388,7 @@ def train_paydate(
         plan=described,
         rows=int(len(rows["final"])),
         gate_summary=decision.summary,
+        history_note=note,
     )
 
 
