@@ -71,7 +71,7 @@ from pipelines.scoring.limits import add_credit_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
 from pipelines.scoring.paydate import (
     forecast_rows,
-    load_forecaster,
+    forecaster_status,
     pay_pd_by_debtor,
     payment_date_files,
     with_expected_cash,
@@ -737,6 +737,14 @@ def write_report(
     return write_text_atomic(html, stage / "report.html")
 
 
+def no_forecast_note(why: str) -> str:
+    """The manifest's and the report's words for a run without the payment-date forecast."""
+    return (
+        f"no payment-date forecast: invoice_forecast and cash_forecast are not written and the queue has no "
+        f"expected_cash_30d ({why}); the PDs, the watchlist and the collections queue ranked by the PD are"
+    )
+
+
 @task(name="publish", cache_policy=NO_CACHE)
 def publish_run(
     stage: Path,
@@ -826,7 +834,8 @@ def run_nightly(
         from pipelines.report.portfolio import BookSums, build_portfolio, figure_dates
 
         sum_dates = tuple(figure_dates(as_of, cfg, out_dir)[0])  # the report's DSO/aging dates
-        forecaster = load_forecaster(project.paths.mlflow_tracking_uri)  # ews-paydate, or None (logged)
+        # ews-paydate, or None with why (logged, and written into the manifest and the report)
+        forecaster, no_forecast = forecaster_status(project.paths.mlflow_tracking_uri)
         with meter.step("score"):  # features, PDs, the report's sums and the payment-date forecast
             scored_book = score_book(result.book, as_of, project, loaded, cfg, engine, sum_dates, forecaster)
         scores, X, oldest = scored_book.scores, scored_book.X, scored_book.oldest
@@ -939,6 +948,7 @@ def run_nightly(
                 engine,
                 BookSums(sum_dates, scored_book.portfolio),
                 None if forecaster is None else forecast_rows(scored_book.paydate, details),
+                forecast_note=no_forecast_note(no_forecast) if forecaster is None else None,
             )
         files.update(port.files)
         with meter.step("report"):
@@ -980,6 +990,9 @@ def run_nightly(
             "inputs": inputs,
             "model": {k: v for k, v in _model_info(loaded).items() if k != "metrics"},
             "queue_key": {"key": key, "why": key_why},
+            "payment_dates": {"model": f"{forecaster.name} v{forecaster.version}"}
+            if forecaster is not None
+            else {"model": None, "note": no_forecast_note(no_forecast)},
             "config": {
                 "hash": cfg_hash,
                 "project_hash": config_hash(project),

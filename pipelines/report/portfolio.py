@@ -324,6 +324,7 @@ def build_portfolio(
     engine: Any = None,
     sums: BookSums | None = None,
     forecast: pd.DataFrame | None = None,
+    forecast_note: str | None = None,
 ) -> PortfolioView:
     """The portfolio figures of a nightly run (see the module docstring).
 
@@ -332,6 +333,7 @@ def build_portfolio(
     scoring pass's portfolio sums at :func:`figure_dates`; without them (or for other dates) the
     buckets are read again. ``forecast``: the payment-date forecast rows of ``detail_ids``
     (``pipelines.scoring.paydate.forecast_rows``); without them they are read from ``stage``.
+    ``forecast_note``: why there is no payment-date forecast tonight (a note of the report).
     """
     rc = cfg.report
     day = pd.Timestamp(as_of)
@@ -363,7 +365,7 @@ def build_portfolio(
     if outputs["credit_limits"] is None and _LIMIT_COLUMNS[1] in scored.columns:  # the scores carry them
         cols = ["debtor_id", *[c for c in _LIMIT_COLUMNS if c in scored.columns]]
         outputs["credit_limits"] = scored.loc[scored["debtor_id"].isin(ids), cols].reset_index(drop=True)
-    notes, files = [], {}
+    notes, files = ([forecast_note] if forecast_note else []), {}
     statements_book = (
         book.bounds("invoices", "issue_date") is None and book.bounds("statements", "period_end") is not None
     )

@@ -36,6 +36,7 @@ __all__ = [
     "forecast_rows",
     "forecast_state",
     "combine_forecasts",
+    "forecaster_status",
     "load_forecaster",
     "pack_forecast",
     "pay_pd_of_invoices",
@@ -479,7 +480,14 @@ def _logger() -> Any:
 def load_forecaster(tracking_uri: str | None) -> Any:
     """The ``ews-paydate`` champion (``pipelines.adapters.paydate_registry.load_paydate``), or None
     with a log line saying why the forecast is skipped (no champion, or features this code does not
-    build)."""
+    build): :func:`forecaster_status`'s model."""
+    return forecaster_status(tracking_uri)[0]
+
+
+def forecaster_status(tracking_uri: str | None) -> tuple[Any, str]:
+    """(the ``ews-paydate`` champion, "") or (None, why the payment-date forecast is skipped: no
+    champion, or features this code does not build), the why also logged; the nightly writes it into
+    the manifest and the report."""
     from features.paydate import FEATURES
     from pipelines.adapters.paydate_registry import load_paydate
     from pipelines.adapters.registry import NoChampionError
@@ -488,19 +496,18 @@ def load_forecaster(tracking_uri: str | None) -> Any:
     try:
         loaded = load_paydate(tracking_uri=tracking_uri)
     except NoChampionError as exc:
-        logger.info("payment dates and cash forecast skipped: %s", str(exc).splitlines()[0])
-        return None
+        why = str(exc).splitlines()[0]
+        logger.info("payment dates and cash forecast skipped: %s", why)
+        return None, why
     unknown = [f for f in loaded.features if f not in FEATURES]
     if unknown:
-        logger.warning(
-            "payment dates and cash forecast skipped: %s v%s expects features this code does not build (%s); "
-            "retrain with `ews train`",
-            loaded.name,
-            loaded.version,
-            ", ".join(unknown[:5]),
+        why = (
+            f"{loaded.name} v{loaded.version} expects features this code does not build "
+            f"({', '.join(unknown[:5])}); retrain with `ews train`"
         )
-        return None
-    return loaded
+        logger.warning("payment dates and cash forecast skipped: %s", why)
+        return None, why
+    return loaded, ""
 
 
 @dataclass(frozen=True)

@@ -796,9 +796,44 @@ def test_payment_date_forecasts_are_published(env) -> None:
     m = json.loads((run / "manifest.json").read_text())
     assert {"invoice_forecast.parquet", "invoice_forecast.csv", "cash_forecast.csv"} <= set(m["outputs"])
     assert "payment_dates" in m["timings_s"]
+    assert m["payment_dates"] == {"model": f"ews-paydate v{env['paydate'].version}"}
     assert m["queue_key"]["key"] in ("pd", "blend") and m["queue_key"]["why"].startswith(
         "queue.priority: auto"
     )
+
+
+def test_without_a_payment_date_champion_the_manifest_and_report_say_what_is_missing(
+    env, tmp_path, monkeypatch
+) -> None:
+    """A book whose payment-date model failed its gate (e.g. too short a history) has a PD champion
+    and no ews-paydate champion: the run publishes the PDs, the watchlist and the queue (ranked by the
+    PD); invoice_forecast / cash_forecast are absent, and the manifest and report.html say so and why
+    (before: no word in either)."""
+    import shutil
+
+    from mlflow import MlflowClient
+
+    from pipelines.flows.nightly import nightly
+
+    db = tmp_path / "mlflow.db"
+    shutil.copy(os.environ["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///"), db)
+    uri = f"sqlite:///{db}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    MlflowClient(uri, registry_uri=uri).delete_registered_model_alias("ews-paydate", "champion")
+    run = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=env["data"], out_dir=tmp_path / "runs").path
+    names = {p.name for p in run.iterdir()}
+    assert {"scores.parquet", "watchlist.csv", "collections_queue.csv", "report.html"} <= names
+    assert not names & {"invoice_forecast.parquet", "invoice_forecast.csv", "cash_forecast.csv"}
+    m = json.loads((run / "manifest.json").read_text())
+    note = m["payment_dates"]["note"]
+    assert m["payment_dates"]["model"] is None and m["queue_key"]["key"] == "pd"
+    assert note.startswith(
+        "no payment-date forecast: invoice_forecast and cash_forecast are not written and the queue has no "
+        "expected_cash_30d (model 'ews-paydate' has no alias 'champion'"
+    ) and note.endswith("the PDs, the watchlist and the collections queue ranked by the PD are")
+    html = (run / "report.html").read_text(encoding="utf-8")
+    assert "no payment-date forecast: invoice_forecast and cash_forecast are not written" in html
+    assert 'id="cash"' not in html
 
 
 def test_a_three_decimal_reporting_currency_keeps_its_thousandths(env, tmp_path) -> None:
