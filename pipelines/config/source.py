@@ -310,6 +310,20 @@ class FileSource(ConfigModel):
         description="tables.payments: text written before the invoice number in the invoice_id column's cells "
         "(NetSuite's Applied To Transaction: 'Invoice #INV1001'), removed from the cells that start with it",
     )
+    invoice_reference: str | None = Field(
+        None,
+        min_length=1,
+        description="tables.payments, with columns.invoice_id: a second column naming the invoice a payment "
+        "settles (DATEV's Belegfeld 2, an OP reference), read for a row whose invoice_id names no invoice of "
+        "tables.invoices (a credit note booked under its own number, GS24001, referring to RE24009)",
+    )
+    other_side: str | None = Field(
+        None,
+        min_length=1,
+        description="tables.invoices / tables.payments of a ledger with its amounts in two columns and no "
+        "document type (DATEV's OPOS list: Sollbetrag, Habenbetrag): the other side's column; a row with an "
+        "amount other than 0 in both is quarantined both_sides (in each table that reads it)",
+    )
     id_scope: tuple[str, ...] = Field(
         (),
         description="tables.invoices / tables.payments / ar_export: columns whose cells qualify the table's "
@@ -334,6 +348,8 @@ class FileSource(ConfigModel):
                 ("invoice_prefix", None),
                 ("debit", None),
                 ("applied_amount", None),
+                ("invoice_reference", None),
+                ("other_side", None),
             ):
                 if key in data and getattr(self, key) == default:
                     del data[key]
@@ -352,6 +368,8 @@ class FileSource(ConfigModel):
             or self.invoice_prefix is not None
             or self.debit is not None
             or self.applied_amount is not None
+            or self.invoice_reference is not None
+            or self.other_side is not None
         )
 
     def file_format(self) -> str:
@@ -572,6 +590,24 @@ class SourceConfig(ConfigModel):
                         if table == "payments"
                         else "move it to tables.payments"
                     )
+                )
+            if src.invoice_reference is not None and (
+                table != "payments"
+                or "invoice_id" not in src.columns
+                or "invoices" not in self.tables
+                or src.clearing is not None
+                or bool(self.tables["invoices"].id_scope)
+            ):
+                raise ValueError(
+                    f"tables.{table}.invoice_reference: invoice_reference names a second column of the invoice "
+                    "a payment settles, read when columns.invoice_id names no invoice of tables.invoices (DATEV: "
+                    "Belegfeld 2); it needs tables.payments with columns.invoice_id, tables.invoices without "
+                    "id_scope, and no clearing (which gives the invoices)"
+                )
+            if src.other_side is not None and table not in ("invoices", "payments"):
+                raise ValueError(
+                    f"tables.{table}.other_side: other_side names the other amount column of a two-sided ledger "
+                    "(DATEV: Sollbetrag / Habenbetrag) on tables.invoices or tables.payments"
                 )
             if src.credit is not None and table != "payments":
                 raise ValueError(

@@ -389,6 +389,22 @@ def _reversals(t: dict[str, Any]) -> list[str]:
     return out
 
 
+def _unknown_references(t: dict[str, Any]) -> list[str]:
+    """Payments of a ledger without payment numbers (DATEV: ids from rows) naming an invoice number the
+    export does not hold: a credit note booked under its own number (s23-hostile, s24-export)."""
+    repairs = t.get("repairs") or {}
+    unknown = t["reasons"].get("unknown_invoice", 0) + t["reasons"].get("invoice_before_export", 0)
+    if not unknown or not ({"payment_id_from_row", "invoice_from_reference"} & set(repairs)):
+        return []
+    return [
+        f"payments: {unknown:,} payment(s) name an invoice number the export does not hold (unknown_invoice, or "
+        "invoice_before_export within rules.export_start_days of the debtor's first invoice): quarantined, so the invoice each was meant for stays open by its amount. A credit note booked under "
+        "its own number (DATEV: GS24001 in Belegfeld 1) names the invoice it credits in another column: map "
+        "that column as tables.payments.invoice_reference (DATEV: Belegfeld 2; conf/sources/README.md 6b) and "
+        "ingest again; see quarantine/payments.csv"
+    ]
+
+
 def _negated(name: str, t: dict[str, Any]) -> list[str]:
     """``negate_amount`` on a file whose amounts were already positive: most rows end up negative
     (payments: reversals matching nothing; invoices: amount_not_positive) and the cause is the option."""
@@ -555,6 +571,14 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
         if name == "payments":
             out += _reversals(t)
             out += _scope_differs(t)
+            out += _unknown_references(t)
+        if t["reasons"].get("both_sides"):
+            out.append(
+                f"{name}: {t['reasons']['both_sides']:,} row(s) with an amount on both sides of the ledger (debit "
+                "and credit, e.g. Sollbetrag and Habenbetrag) quarantined (both_sides): such a row would be read "
+                "as an invoice and as a payment of it. Book it on one side (two rows if it is two bookings) and "
+                f"export again; see quarantine/{name}.csv"
+            )
         out += _negated(name, t)
         out += _conflicting_ids(name, t)
         unlike = (t.get("repairs") or {}).get("last_value_unlike_column")

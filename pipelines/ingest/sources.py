@@ -185,8 +185,18 @@ def plan_loaders(
         made = ("payment_id",) if spec.ids_from_rows else ()
         rename = _resolve_columns(present, table, spec.columns, label, spec.path, made)
         join = _clearing_plan(source, spec, present, label) if spec.clearing is not None else None
+        refs = None
+        if spec.invoice_reference is not None:  # the invoices' numbers, read from their own input
+            if spec.invoice_reference not in present:
+                raise TableError(
+                    f"{label}: {spec.path} has no column {spec.invoice_reference!r} ({label}.invoice_reference in "
+                    f"the source config). Columns in the file: {present}. Fix the column name (as in the file's "
+                    "header)."
+                )
+            inv = source.tables["invoices"]
+            refs = (inv, _options(source, inv)[0])
         loaders[f"tables.{table}"] = _table_loader(
-            table, spec, csv_opts, values, label, rename, present, join
+            table, spec, csv_opts, values, label, rename, present, join, refs
         )
         block_of[table] = f"tables.{table}"
     if source.ar_export is not None and not (existing_only and not Path(source.ar_export.path).exists()):
@@ -224,6 +234,7 @@ def _table_loader(
     rename: dict[str, str],
     present: list[str],
     join: _ClearingPlan | None = None,
+    refs: tuple[FileSource, Any] | None = None,
 ) -> Loader:
     def load() -> dict[str, RawTable]:
         whole = read_file(spec.path, spec.file_format(), csv_opts, label)
@@ -253,6 +264,17 @@ def _table_loader(
                 ~trimmed.str.startswith(spec.invoice_prefix).fillna(False),
                 trimmed.str.slice(len(spec.invoice_prefix)),
             )
+        if spec.other_side is not None:  # DATEV: an amount in Sollbetrag and in Habenbetrag
+            used.add(spec.other_side)
+            own = rename.get("amount")
+            pre_bad = {**pre_bad, **_both_sides(frame, own, spec.other_side, values)}
+        if refs is not None and spec.invoice_reference is not None and "invoice_id" in mapped:  # DATEV
+            used.add(spec.invoice_reference)
+            mapped["invoice_id"], taken = _by_reference(
+                mapped["invoice_id"], frame[spec.invoice_reference], _invoice_numbers(refs, whole, spec)
+            )
+            if taken:
+                repairs = {**repairs, "invoice_from_reference": taken}
         if spec.credit is not None:  # a ledger's credit memos: payments.kind credit, the other rows cash
             from pipelines.sources.rows import matches_in
 
@@ -311,6 +333,55 @@ def _table_loader(
         }
 
     return load
+
+
+def _both_sides(
+    frame: pd.DataFrame, own: str | None, other: str, values: ValueOptions
+) -> dict[str, np.ndarray]:
+    """``other_side``: the rows with an amount other than 0 in their own amount column and in the other
+    side's (a booking on both sides of a two-sided ledger: read as an invoice and as a payment of it, it
+    would count twice). A cell that is not a number counts as filled (its own reason says more)."""
+    from pipelines.sources.parse import parse_numbers
+
+    def filled(column: str) -> np.ndarray:
+        cells = frame[column]
+        parsed, bad = parse_numbers(cells, values.decimal, values.thousands, values.thousands_grouping)
+        number = parsed.to_numpy(dtype="float64", na_value=np.nan)
+        written = cells.fillna("").astype(str).str.strip().ne("").to_numpy(dtype=bool)
+        return written & (np.asarray(bad, dtype=bool) | (np.isfinite(number) & (number != 0)))
+
+    both = filled(other) & (filled(own) if own is not None and own in frame else True)
+    return {"both_sides": both} if both.any() else {}
+
+
+def _invoice_numbers(refs: tuple[FileSource, Any], whole: Any, spec: FileSource) -> set[str]:
+    """The invoice numbers of tables.invoices (its rows as filtered), as ingest writes ids."""
+    from pipelines.sources.parse import parse_text
+
+    inv, inv_csv = refs
+    same = inv.path == spec.path  # read once: the payments read the same file
+    raw_whole = whole if same else read_file(inv.path, inv.file_format(), inv_csv, "tables.invoices")
+    raw, _ = _shaped(raw_whole, inv, inv_csv, "tables.invoices")
+    column = inv.columns.get("invoice_id", "invoice_id")
+    if column not in raw.frame:
+        return set()
+    ids, _ = parse_text(raw.frame[column], is_id=True)
+    return {str(v) for v in ids.dropna().tolist()}
+
+
+def _by_reference(own: pd.Series, ref: pd.Series, numbers: set[str]) -> tuple[pd.Series, int]:
+    """``invoice_reference``: a row whose invoice_id names no invoice of the export takes the invoice its
+    reference cell names, when that one is an invoice of the export; other rows keep theirs."""
+    from pipelines.sources.parse import parse_text
+
+    mine = parse_text(own, is_id=True)[0].astype("string")
+    theirs = parse_text(ref, is_id=True)[0].astype("string")
+    known = mine.isin(numbers).fillna(False).to_numpy(dtype=bool)
+    named = theirs.isin(numbers).fillna(False).to_numpy(dtype=bool)
+    take = ~known & named
+    out = own.astype("string").copy()
+    out[take] = theirs[take]
+    return out, int(take.sum())
 
 
 def _split_applied(

@@ -875,6 +875,7 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
             f"# the rows with a {two.debit!r} are the invoices; those with a {two.credit!r} (payments, credit notes) "
             "are the payments below",
             f"rows: {{drop: {{column: {_q(two.debit)}, values: {_flow(two.debit_empty)}}}}}",
+            f"other_side: {_q(two.credit)}  # a row with an amount in both columns is quarantined both_sides",
         ]
     pid = mapping.get("payment_id") if kind == "payments" else None
     part = next((str(c) for c in frame.columns if _norm(str(c)) in _APPLIED_AMOUNT), None)
@@ -1107,6 +1108,12 @@ def _three_decimal_lines(frame: pd.DataFrame, amount: Column | None) -> list[str
     ]
 
 
+# a second column naming the invoice a credit-side row settles (DATEV's Belegfeld 2, an OP reference)
+_INVOICE_REFERENCE = frozenset(
+    {"belegfeld2", "opreferenz", "opref", "opnummer2", "rechnungsbezug", "invoicereference"}
+)
+
+
 @dataclass(frozen=True)
 class TwoSides:
     """A ledger whose rows are invoices when ``debit`` is filled and payments (or credit notes) when
@@ -1152,7 +1159,15 @@ def _two_sided_payments(path: Path, sides: TwoSides, mapping: dict[str, Column],
         f"    rows: {{drop: {{column: {_q(sides.credit)}, values: {_flow(sides.credit_empty)}}}}}",
         "    # no payment number column: each payment gets an id from its row (conf/sources/README.md, ids_from_rows)",
         "    ids_from_rows: true",
+        f"    other_side: {_q(sides.debit)}  # a row with an amount in both columns is quarantined both_sides",
     ]
+    reference = next((str(c) for c in frame.columns if _norm(str(c)) in _INVOICE_REFERENCE), None)
+    if reference is not None and "invoice_id" in mapping:
+        lines += [
+            f"    # {reference!r}: read for a row whose {mapping['invoice_id'].name!r} names no invoice of the file (a "
+            "credit note booked under its own number, referring to its invoice; conf/sources/README.md 6b)",
+            f"    invoice_reference: {_q(reference)}",
+        ]
     contra = next((str(c) for c in frame.columns if _norm(str(c)).startswith("gegen")), None)
     lines.append(
         "    # CHECK: credit notes and cash discounts (Skonto) booked on this side are read as cash; mark them as "

@@ -176,3 +176,124 @@ def test_german_headers_draft_the_same_join(tmp_path: Path, header: str) -> None
     assert 'credit: {column: "Belegart", values: ["DG", "AB"]}' in draft.text
     assert _sums(result) == SAMPLE_SUMS
     assert _settlement(result.portfolio, AS_OF) == SAMPLE_STATE
+
+
+# ------------------------------------------------------------- 3. DATEV's OPOS list: s23's leftovers
+
+DATEV = ROOT / "tests" / "data" / "sources" / "datev_opos.csv"
+DATEV_CONFIG = ROOT / "conf" / "sources" / "example_datev_opos.yaml"
+
+
+def _datev(tmp_path: Path, rows: dict[str, tuple[str, str]] | None = None, extra: list[str] = ()) -> Path:
+    """The s23 sample with a 'Belegfeld 2' column (DATEV's second document field: the due date as
+    DDMMYY on the invoices, as DATEV's OPOS convention writes it), rows replaced by (line, Belegfeld
+    2) and lines added (Belegfeld 2 included)."""
+    lines = DATEV.read_text(encoding="cp1252").splitlines()
+    out = [lines[0] + ";Belegfeld 2"]
+    for line in lines[1:]:
+        due = line.split(";")[3]
+        line, ref = (rows or {}).get(line, (line, due[:2] + due[3:5] + due[8:10] if due else ""))
+        out.append(f"{line};{ref}")
+    out += list(extra)
+    path = tmp_path / "opos.csv"
+    path.write_text("\r\n".join(out) + "\r\n", encoding="cp1252")
+    return path
+
+
+# the credit note of 119.00 on RE24009, booked under its own number GS24001, its invoice in Belegfeld 2
+CREDIT_NOTE = "10002;RE24009;20.03.2024;;;119,00;0,00;8400;Gutschrift Mängelrüge"
+OWN_NUMBER = ("10002;GS24001;20.03.2024;;;119,00;0,00;8400;Gutschrift Mängelrüge", "RE24009")
+
+
+def _datev_source(tmp_path: Path, export: Path, extra: str = "") -> SourceConfig:
+    text = DATEV_CONFIG.read_text(encoding="utf-8").replace("tests/data/sources/datev_opos.csv", str(export))
+    if extra:
+        text = text.replace("    ids_from_rows: true", "    ids_from_rows: true\n" + extra, 1)
+    config = tmp_path / "datev.yaml"
+    config.write_text(text, encoding="utf-8")
+    source = load_config(config, SourceConfig)
+    check_inputs(source)
+    return source
+
+
+def test_a_credit_note_under_its_own_number_is_linked_through_belegfeld_2(tmp_path: Path) -> None:
+    """s23's open item: GS24001 (119.00, credit) names no invoice of the list, so it was quarantined
+    and RE24009 stayed open by 119.00. Before: `invoice_reference` was an unknown key. Now the row
+    whose Rechnungsnummer names no invoice takes the invoice in Belegfeld 2 (RE24009); the other rows'
+    Belegfeld 2 (a due date, 140224) is not read. Payments 7 = 7 + 0; RE24009: 119.00 credit on
+    20.03 + 714.00 cash on 10.04 = 833.00, settled 2024-04-10; cash 7,728.30, credit 154.70 as the
+    s23 sample."""
+    export = _datev(tmp_path, {CREDIT_NOTE: OWN_NUMBER})
+    text = export.read_text(encoding="cp1252")
+    assert "GS24001;20.03.2024;;;119,00;0,00;8400;Gutschrift Mängelrüge;RE24009" in text
+    source = _datev_source(tmp_path, export, '    invoice_reference: "Belegfeld 2"')
+    result = ingest_source(source, None, as_of=AS_OF)
+    pay = result.manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (7, 7, 0)
+    assert pay["repairs"]["invoice_from_reference"] == 1
+    assert _sums(result)[1:] == (7728.30, 154.70)
+    assert _settlement(result.portfolio, AS_OF)["RE24009"] == (dt.date(2024, 4, 10), 0.0)
+
+
+def test_without_the_reference_the_credit_note_stays_quarantined_and_is_named(tmp_path: Path) -> None:
+    """The same list read by the example config without invoice_reference: GS24001 stays quarantined
+    (invoice_before_export: 60 days after its debtor's first invoice) and RE24009 open by 119.00, but
+    ingest now says why and names the fix. Before: no warning."""
+    export = _datev(tmp_path, {CREDIT_NOTE: OWN_NUMBER})
+    result = ingest_source(_datev_source(tmp_path, export), None, as_of=AS_OF)
+    pay = result.manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (7, 6, 1)
+    assert pay["reasons"] == {"invoice_before_export": 1}
+    assert _settlement(result.portfolio, AS_OF)["RE24009"] == (None, 119.0)
+    said = [w for w in result.manifest["warnings"] if "invoice_reference" in w]
+    assert len(said) == 1 and "1 payment(s) name an invoice number the export does not hold" in said[0]
+
+
+def test_a_row_with_both_soll_and_haben_is_quarantined_in_both_tables(tmp_path: Path) -> None:
+    """A booking with 500,00 in Sollbetrag and in Habenbetrag (RE24015). Before: read as an invoice of
+    500.00 and as a payment of 500.00 on it (settled the day it was issued); `other_side` an unknown
+    key. Now `other_side` on both tables (the example config) quarantines it both_sides in each:
+    invoices 10 in = 9 + 1, payments 9 in = 7 + 2. A row with 0,00 on the other side is one-sided
+    (RE24016 an invoice; its 0,00 credit a payment of 0, amount_not_positive as before)."""
+    both = "10003;RE24015;25.05.2024;24.06.2024;500,00;500,00;0,00;8400;Fehlbuchung;"
+    zero = "10003;RE24016;27.05.2024;26.06.2024;70,00;0,00;70,00;8400;Rechnung 24016;"
+    export = _datev(tmp_path, extra=[both, zero])
+    result = ingest_source(_datev_source(tmp_path, export), None, as_of=AS_OF)
+    inv = result.manifest["tables"]["invoices"]
+    pay = result.manifest["tables"]["payments"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (10, 9, 1)
+    assert inv["reasons"] == {"both_sides": 1}
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (9, 7, 2)
+    assert pay["reasons"] == {"both_sides": 1, "amount_not_positive": 1}
+    assert "RE24015" not in set(result.portfolio.invoices["invoice_id"])
+    assert any("both_sides" in w for w in result.manifest["warnings"])
+
+
+def test_suggest_drafts_the_reference_and_the_other_side_of_a_datev_list(tmp_path: Path) -> None:
+    """`ews sources suggest` on the list with Belegfeld 2 and the credit note under its own number.
+    Before: no `other_side`, no `invoice_reference`: GS24001 quarantined. Now both drafted; payments
+    7 = 7 + 0, 7,883.00 in all (the draft marks no credit: the Skonto and credit-note accounts stay
+    the user's CHECK)."""
+    export = _datev(tmp_path, {CREDIT_NOTE: OWN_NUMBER})
+    draft, result = _draft_and_ingest(tmp_path, export)
+    assert 'invoice_reference: "Belegfeld 2"' in draft.text
+    assert 'other_side: "Habenbetrag"' in draft.text and 'other_side: "Sollbetrag"' in draft.text
+    pay = result.manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (7, 7, 0)
+    assert round(float(result.portfolio.payments["amount"].sum()), 2) == 7883.00
+    assert _settlement(result.portfolio, AS_OF)["RE24009"] == (dt.date(2024, 4, 10), 0.0)
+
+
+def test_the_datev_list_streamed_gives_the_same_bytes(tmp_path: Path) -> None:
+    """Guard: the list with the credit note under its own number (invoice_reference) and a row on both
+    sides (other_side), in memory and streamed in chunks of 2 rows: the same tables, quarantine and
+    manifest (less the GX chunk count); rows in = accepted + quarantined in each table."""
+    both = "10003;RE24015;25.05.2024;24.06.2024;500,00;500,00;0,00;8400;Fehlbuchung;"
+    export = _datev(tmp_path, {CREDIT_NOTE: OWN_NUMBER}, extra=[both])
+    source = _datev_source(tmp_path, export, '    invoice_reference: "Belegfeld 2"')
+    whole = ingest_source(source, tmp_path / "mem", as_of=AS_OF, stream=False)
+    ingest_source(source, tmp_path / "str", as_of=AS_OF, stream=True, chunk_rows=2, partitions=2, workers=1)
+    assert _outputs(tmp_path / "mem") == _outputs(tmp_path / "str")
+    for t in whole.manifest["tables"].values():
+        assert t["rows_in"] == t["rows_accepted"] + t["rows_quarantined"]
+    assert whole.manifest["tables"]["payments"]["reasons"] == {"both_sides": 1}
