@@ -257,19 +257,115 @@ def write_fbl5n(led: pd.DataFrame, layout: str, out: Path) -> None:
             )
 
 
-def check(book: Path, folder: Path) -> int:
+def write_bc(inv: pd.DataFrame, pay: pd.DataFrame, out: Path) -> int:
+    """Business Central's Customer Ledger Entries as Excel shows them, saved as CSV (US): one entry per
+    invoice, payment and credit memo; a payment or memo names its invoice in Applies-to Doc. No.;
+    Remaining Amount and Open as of the last day of the book; Closed at Date on closed entries."""
+    inv = inv.sort_values(["issue_date", "invoice_id"], kind="stable").reset_index(drop=True)
+    inv["doc"] = [str(103001 + k) for k in range(len(inv))]
+    doc = dict(zip(inv["invoice_id"], inv["doc"], strict=True))
+    pay = pay.sort_values(["paid_on", "payment_id"], kind="stable").reset_index(drop=True)
+    cash = pay["kind"].eq("cash")
+    pay["doc"] = ""
+    pay.loc[cash, "doc"] = [f"G{2001 + k:06d}" for k in range(int(cash.sum()))]
+    pay.loc[~cash, "doc"] = [str(104001 + k) for k in range(int((~cash).sum()))]
+    paid = pay.dropna(subset=["invoice_id"]).groupby("invoice_id")["amount"].sum()
+    last = pay.dropna(subset=["invoice_id"]).groupby("invoice_id")["paid_on"].max()
+    remaining = (inv["amount"] - inv["invoice_id"].map(paid).fillna(0)).round(2).clip(lower=0)
+    closed = remaining.le(0.005)
+    rows = []
+    for r, rem, c in zip(inv.itertuples(index=False), remaining, closed, strict=True):
+        rows.append(
+            (
+                r.issue_date,
+                "Invoice",
+                r.doc,
+                r.debtor_id,
+                r.due_date,
+                r.amount,
+                rem,
+                not c,
+                last.get(r.invoice_id) if c else pd.NaT,
+                "",
+            )
+        )
+    for r in pay.itertuples(index=False):
+        applied = isinstance(r.invoice_id, str)
+        rows.append(
+            (
+                r.paid_on,
+                "Payment" if r.kind == "cash" else "Credit Memo",
+                r.doc,
+                r.debtor_id,
+                r.paid_on,
+                -r.amount,
+                0.0 if applied else -r.amount,
+                not applied,
+                r.paid_on if applied else pd.NaT,
+                doc.get(r.invoice_id, "") if applied else "",
+            )
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=["post", "type", "doc", "cust", "due", "amount", "remaining", "open", "closed", "applies"],
+    )
+    frame = frame.sort_values(["post", "doc"], kind="stable").reset_index(drop=True)
+    with open(out, "w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\r\n")
+        w.writerow(
+            [
+                "Posting Date",
+                "Document Type",
+                "Document No.",
+                "Customer No.",
+                "Description",
+                "Due Date",
+                "Amount",
+                "Remaining Amount",
+                "Open",
+                "Closed at Date",
+                "Applies-to Doc. No.",
+                "Entry No.",
+            ]
+        )
+        for k, r in enumerate(frame.itertuples(index=False)):
+            desc = {"Invoice": f"Invoice {r.doc}", "Payment": f"Payment {r.doc}"}.get(
+                r.type, f"Credit Memo {r.doc}"
+            )
+            w.writerow(
+                [
+                    f"{r.post:%m/%d/%Y}",
+                    r.type,
+                    r.doc,
+                    r.cust,
+                    desc,
+                    f"{r.due:%m/%d/%Y}",
+                    f"{r.amount:,.2f}",
+                    f"{r.remaining:,.2f}",
+                    "Yes" if r.open else "No",
+                    "" if pd.isna(r.closed) else f"{r.closed:%m/%d/%Y}",
+                    r.applies,
+                    1001 + k,
+                ]
+            )
+    return len(frame)
+
+
+def check(book: Path, folder: Path, layout: str = "fbl5n-en") -> int:
     from pipelines.adapters.files import read_portfolio
 
     inv, pay = read_book(book)
     port = read_portfolio(folder)
     got_inv, got_pay = port.invoices, port.payments
     inv_sorted = inv.sort_values(["issue_date", "invoice_id"], kind="stable").reset_index(drop=True)
-    inv_sorted["doc"] = [str(90000001 + k) for k in range(len(inv_sorted))]
+    start = 103001 if layout == "bc" else 90000001
+    inv_sorted["doc"] = [str(start + k) for k in range(len(inv_sorted))]
+    cust = (lambda d: d) if layout == "bc" else account
     m = inv_sorted.merge(got_inv, left_on="doc", right_on="invoice_id", how="outer", indicator=True)
     bad = int((m["_merge"] != "both").sum())
     both = m[m["_merge"] == "both"]
     differ = int(
-        (both["debtor_id_x"].map(account) != both["debtor_id_y"].astype(str)).sum()
+        (both["debtor_id_x"].map(cust) != both["debtor_id_y"].astype(str)).sum()
         + (both["issue_date_x"] != pd.to_datetime(both["issue_date_y"])).sum()
         + (both["due_date_x"] != pd.to_datetime(both["due_date_y"])).sum()
         + ((both["amount_x"] - both["amount_y"]).abs() > 0.005).sum()
@@ -314,10 +410,14 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=24, help="picks the bounced payments")
     a = ap.parse_args(argv)
     if a.check:
-        return check(a.book, a.check)
+        return check(a.book, a.check, a.layout)
     if not a.out:
         ap.error("--out or --check")
     inv, pay = read_book(a.book)
+    if a.layout == "bc":
+        n = write_bc(inv, pay, a.out)
+        print(f"wrote {a.out}: {n:,} rows")
+        return 0
     led = ledger(inv, pay, a.bounced, a.seed)
     write_fbl5n(led, a.layout, a.out)
     print(f"wrote {a.out}: {len(led):,} rows ({led['type'].value_counts().to_dict()})")

@@ -779,6 +779,13 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
     # a customer ledger: the columns are read from its invoice rows (payments and credit memos are
     # negative, their numbers are other series)
     columns = _profile(frame if types is None else frame.loc[types.invoice_rows].reset_index(drop=True))
+    if types is not None:  # a ledger: a date layout the invoice rows leave open, read on every row (s24)
+        for col in columns:
+            if col.kind == "date" and col.date_ambiguous:
+                raw = frame[col.name].astype("string").str.strip()
+                layout, ambiguous = _date(raw[raw.notna() & (raw != "")])
+                if layout is not None and not ambiguous:
+                    col.date_layout, col.date_ambiguous = layout, False
     chosen, why = _map(columns)
     paid = _payment_type_column(frame) if types is None else None
     if paid is not None:  # every row a payment (a transaction list of payments): a payments file
@@ -805,6 +812,16 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
     if clearing is not None and is_invoice:  # the payment rows join their invoices: two tables
         chosen.pop("settled_on", None)
         chosen.pop("settled_amount", None)
+    if clearing is None and types is not None and types.payments and "settled_on" in chosen and is_invoice:
+        # the payment rows name the invoice each settled (Business Central's Applies-to Doc. No. beside
+        # Closed at Date): two tables keep each payment's own date and amount, part payments, cash on
+        # account and the credit memos, which an ar_export of the invoice rows reads as cash paid in full
+        # on the closing date, or leaves out (s24)
+        kept = types.payments + [v for v in types.others if v.lower() in _CREDIT_MEMO_TYPES]
+        rows = frame.loc[frame[types.column].fillna("").str.strip().isin(kept)]
+        if _applied_to(types, chosen, frame, rows, {c.name for c in chosen.values()}) is not None:
+            chosen.pop("settled_on")
+            chosen.pop("settled_amount", None)
     if "settled_on" in chosen and is_invoice:
         kind = "ar_export"
     elif _is_statements(chosen):

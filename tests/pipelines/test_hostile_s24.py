@@ -297,3 +297,45 @@ def test_the_datev_list_streamed_gives_the_same_bytes(tmp_path: Path) -> None:
     for t in whole.manifest["tables"].values():
         assert t["rows_in"] == t["rows_accepted"] + t["rows_quarantined"]
     assert whole.manifest["tables"]["payments"]["reasons"] == {"both_sides": 1}
+
+
+# ------------------------------------------- 2. Business Central's Customer Ledger Entries, saved as CSV
+
+BC = """Posting Date,Document Type,Document No.,Customer No.,Description,Due Date,Amount,Remaining Amount,Open,Closed at Date,Applies-to Doc. No.,Entry No.
+01/05/2024,Invoice,103001,C10000,Invoice 103001,02/04/2024,"1,000.00",0.00,No,02/10/2024,,1001
+01/10/2024,Invoice,103002,C10000,Invoice 103002,02/09/2024,500.00,200.00,Yes,,,1002
+02/01/2024,Invoice,103003,C20000,Invoice 103003,03/02/2024,"2,000.00",0.00,No,03/05/2024,,1003
+02/10/2024,Payment,G00001,C10000,Payment G00001,02/10/2024,"-1,000.00",0.00,No,02/10/2024,103001,1004
+02/15/2024,Credit Memo,104001,C20000,Credit Memo 104001,02/15/2024,-250.00,0.00,No,02/15/2024,103003,1005
+02/20/2024,Payment,G00002,C10000,Payment G00002,02/20/2024,-300.00,0.00,No,02/20/2024,103002,1006
+03/05/2024,Payment,G00003,C20000,Payment G00003,03/05/2024,"-1,750.00",0.00,No,03/05/2024,103003,1007
+04/01/2024,Payment,G00004,C20000,Payment G00004,04/01/2024,-400.00,-400.00,Yes,,,1008
+04/10/2024,Invoice,103004,C20000,Invoice 103004,05/10/2024,"1,200.00","1,200.00",Yes,,,1009
+"""
+
+
+def test_a_business_central_ledger_with_applies_to_keeps_each_payment(tmp_path: Path) -> None:
+    """Customer Ledger Entries with `Closed at Date` and `Applies-to Doc. No.` (no `Closed by Entry
+    No.`). Before: drafted as an ar_export of the Invoice rows by `Closed at Date`: each closed invoice
+    paid in full on its closing day (cash 3,000.00 in 2 payments), the part payment of 300.00 on
+    103002, the credit memo of 250.00 and the 400.00 on account lost (103002 open 500.00, 103004
+    1,200.00). Now two tables, the payments' invoice_id from Applies-to Doc. No., the memo marked
+    credit: invoices 4,700.00, cash 3,450.00, credit 250.00; at 2024-06-30 103002 open 200.00 and
+    103004 800.00 (the 400.00 on account applied to C20000's oldest open invoice). Also before: the
+    date layout was guessed on the invoice rows alone (01/05, 02/04, ...: d/m/Y with a CHECK), so the
+    payments of 02/15 and 02/20 were day_month_swapped; now m/d/Y, from every row."""
+    export = tmp_path / "customer_ledger_entries.csv"
+    export.write_text(BC, encoding="utf-8")
+    draft, result = _draft_and_ingest(tmp_path, export)
+    assert draft.kind == "invoices"
+    assert 'invoice_id: "Applies-to Doc. No."' in draft.text
+    assert 'credit: {column: "Document Type", values: ["Credit Memo"]}' in draft.text
+    pay = result.manifest["tables"]["payments"]
+    assert (pay["rows_read"], pay["rows_in"], pay["rows_accepted"], pay["rows_filtered"]) == (9, 5, 5, 4)
+    assert _sums(result) == (4700.00, 3450.00, 250.00)
+    assert _settlement(result.portfolio, AS_OF) == {
+        "103001": (dt.date(2024, 2, 10), 0.0),
+        "103002": (None, 200.0),
+        "103003": (dt.date(2024, 3, 5), 0.0),
+        "103004": (None, 800.0),
+    }
