@@ -116,15 +116,28 @@ class SmallBookChoice:
     trees: int = 0
     fold_logloss: dict[str, float] = field(default_factory=dict)
     fold_calibrated: bool = False
+    folds_left_out: tuple[str, ...] = ()
 
     def fold_scoring(self) -> str:
         """How the inner folds' LightGBM models score their rows, in words (model card, gate)."""
         if self.fold_calibrated:
             return (
                 "each behind its own calibrator (none / sigmoid / beta, chosen as the registered model's, on "
-                "debtor-grouped out-of-fold scores of the fold's training rows)"
+                "debtor-grouped out-of-fold scores of the fold's training rows)" + self.left_out_words()
             )
         return "uncalibrated (raw probabilities: the registered model's calibrator sits on the refit's scale)"
+
+    def left_out_words(self) -> str:
+        """``""``, or the inner folds left out of the comparison because they have no calibrator of
+        their own (:func:`all_labelled_choice` with ``calibrate``), counted and named."""
+        if not self.folds_left_out:
+            return ""
+        n = len(self.folds_left_out)
+        return (
+            f"; {n} inner fold{'s' if n > 1 else ''} left out of the comparison, without a calibrator of "
+            f"{'their' if n > 1 else 'its'} own (a raw fold would mix two scales in the pooled figures): "
+            + "; ".join(self.folds_left_out)
+        )
 
     def record(self) -> dict[str, Any]:
         """Flat figures for MLflow (params and metrics). ``all_labelled`` (``rollrate.all_labelled``):
@@ -138,6 +151,7 @@ class SmallBookChoice:
         if self.all_labelled:
             out["small_book_path"] = "all_labelled"
             out["small_book_trees"] = self.trees
+            out["small_book_folds_left_out"] = len(self.folds_left_out)
             out.update({f"small_book_fold_logloss_{k}": float(v) for k, v in self.fold_logloss.items()})
         if len(self.rows):
             out["small_book_folds"] = int(self.rows["fold"].nunique())
@@ -399,10 +413,14 @@ def all_labelled_folds(
     ``calibrate`` (``rollrate.all_labelled_calibration``): each fold's PDs go through the fold's own
     :func:`fold_calibrators`, as the shipped refit's do through its calibrator, so the tree count and the
     kind are chosen on the pipeline that ships (raw fold PDs sit below their rows' default rate: held-out
-    LightGBM on a rare outcome, BENCHMARKS.md s23-folds)."""
+    LightGBM on a rare outcome, BENCHMARKS.md s23-folds). A fold that gets no calibrator for some tree
+    count (:func:`fold_calibrators`: a debtor fold of its training rows without a default) keeps its
+    raw PDs at every tree count and ``fold_calibrated`` False (a column added with ``calibrate``):
+    :func:`all_labelled_choice` leaves it out, so the pooled figures are on one scale (session 24)."""
     keys = ["debtor_id", "as_of"]
     columns = ["fold", *keys, "y", *[f"pd_feature_{n}" for n in trees]]
     columns += [f"raw_feature_{n}" for n in trees] if raw else []
+    columns += ["fold_calibrated"] if calibrate else []
     parts, kept = [], []
     for ends in inner_folds(frame, months, per_fold):
         known = known_at(frame, ends[0], params.horizon_days)
@@ -412,14 +430,17 @@ def all_labelled_folds(
         entry = part[keys].assign(fold=len(kept), y=part["label"].astype(int).to_numpy())
         fitted = AllLabelledFit.fit(known, params, max(trees))
         maps = fold_calibrators(known, fitted, params, trees) if calibrate else {}
+        whole = all(n in maps for n in trees)  # every tree count on the calibrated scale, or none
         for n in trees:
             entry[f"pd_feature_{n}"] = (
                 np.clip(maps[n].predict(fitted.raw(part, n)), params.pd_floor, params.pd_ceiling)
-                if n in maps
+                if whole
                 else fitted.predict(part, n)
             )
         for n in trees if raw else ():
             entry[f"raw_feature_{n}"] = fitted.raw(part, n)
+        if calibrate:
+            entry["fold_calibrated"] = whole
         parts.append(entry)
         kept.append(ends)
     if not parts:
@@ -466,6 +487,21 @@ def all_labelled_rule(logloss_diff: float, fold_defaults: int, min_fold_defaults
     )
 
 
+def _no_calibrator(frame: pd.DataFrame, ends: list[pd.Timestamp], params: Any) -> str:
+    """Why an inner fold (month-ends ``ends``) has no calibrator of its own, in words: what its
+    training rows (the labels known at its first month-end) hold."""
+    known = known_at(frame, ends[0], params.horizon_days)
+    lab = known[known["label"].notna()]
+    defaults = lab["label"].astype(int)
+    n = int(defaults.sum())
+    span = f"{ends[0]:%Y-%m-%d}" if len(ends) == 1 else f"{ends[0]:%Y-%m-%d}..{ends[-1]:%Y-%m-%d}"
+    return (
+        f"{span} (its {len(lab):,} training rows hold {n} default{'' if n == 1 else 's'} of "
+        f"{lab.loc[defaults == 1, 'debtor_id'].nunique()} debtor(s): the {params.calibration_oof_folds} debtor-grouped "
+        "out-of-fold folds, or the calibrator's own folds, leave one without a default)"
+    )
+
+
 def all_labelled_choice(
     frame: pd.DataFrame,
     train_params: Any,
@@ -497,18 +533,27 @@ def all_labelled_choice(
     The tree count and the kind are chosen on the same folds (a mild optimism of the choice)."""
     rr_frame = frame if rollrate_frame is None else rollrate_frame
     rows, folds = all_labelled_folds(frame, train_params, months, per_fold, trees, calibrate=calibrate)
+    left_out: list[str] = []
+    if calibrate:  # a fold without its own calibrator is left out: every pooled figure on one scale
+        gaps = sorted(int(k) for k in rows.loc[~rows["fold_calibrated"].astype(bool), "fold"].unique())
+        left_out = [_no_calibrator(frame, folds[k], train_params) for k in gaps]
+        folds = [ends for k, ends in enumerate(folds) if k not in gaps]
+        rows = rows[~rows["fold"].isin(gaps)].drop(columns="fold_calibrated").reset_index(drop=True)
     y = rows["y"].to_numpy()
     n_def = int(y.sum())
     if len(folds) < 2 or n_def == 0 or n_def == len(y):
         return SmallBookChoice(
             "rollrate",
             f"only the roll-rate model was tried: the last {months} labelled month-ends give "
-            f"{len(folds)} inner fold(s) with labels of both kinds known at their first month-end, with "
-            f"{n_def} defaults among {len(y):,} rows, nothing to compare on",
+            f"{len(folds)} inner fold(s) with labels of both kinds known at their first month-end"
+            + (" and a calibrator of their own" if calibrate else "")
+            + f", with {n_def} defaults among {len(y):,} rows, nothing to compare on"
+            + (f" ({len(left_out)} left out: " + "; ".join(left_out) + ")" if left_out else ""),
             True,
             min_fold_defaults,
             feature_kind="lightgbm",
             all_labelled=True,
+            folds_left_out=tuple(left_out),
         )
     rows["pd_rollrate"] = rollrate_on_folds(rr_frame, rows, rollrate_params)
     losses = {str(n): classification_metrics(y, rows[f"pd_feature_{n}"].to_numpy())["logloss"] for n in trees}
@@ -535,7 +580,13 @@ def all_labelled_choice(
         f"AUC within folds {point['auc']:+.4f} [{ci['auc'][0]:+.4f}, {ci['auc'][1]:+.4f}], LightGBM - roll-rate; "
         f"LightGBM with {best} trees, fitted on every labelled month-end, each fold's on the labels known at its "
         + ("first month-end behind its own out-of-fold calibrator" if calibrate else "first month-end")
-        + ", the roll-rate model on the moves known then)"
+        + ", the roll-rate model on the moves known then"
+        + (
+            f"; {len(left_out)} fold(s) left out, without a calibrator of their own: " + "; ".join(left_out)
+            if left_out
+            else ""
+        )
+        + ")"
     )
     out = SmallBookChoice(
         choice,
@@ -551,6 +602,7 @@ def all_labelled_choice(
         trees=best,
         fold_logloss=losses,
         fold_calibrated=calibrate,
+        folds_left_out=tuple(left_out),
     )
     if choice == "feature":
         out = dataclasses.replace(

@@ -403,7 +403,8 @@ class RollRateConfig(ConfigModel):
         description="put the large book's refit calibrator (none / sigmoid / beta, chosen on debtor-grouped "
         "out-of-fold raw scores of the refit, models.smallbook.all_labelled_refit_calibrator) behind the "
         "all_labelled LightGBM, and each inner fold's LightGBM behind its own such calibrator (chosen on its "
-        "training rows) for the tree count and the kind (BENCHMARKS.md s23-folds); false: the raw probability, "
+        "training rows) for the tree count and the kind (BENCHMARKS.md s23-folds; a fold without one is left out, "
+        "s24-foldscale); false: the raw probability, "
         "clipped, and raw fold PDs (BENCHMARKS.md s22-calib)",
     )
     all_labelled_trees: tuple[int, ...] = Field(

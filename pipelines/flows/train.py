@@ -730,7 +730,7 @@ def gate(
         shipped_calibrator=calibrator_words(outcome.shipped_calibration.method)
         if has_no_test_window(outcome)
         else None,
-        fold_scoring="each behind its own out-of-fold calibrator"
+        fold_scoring="each behind its own out-of-fold calibrator" + outcome.small_book.left_out_words()
         if has_no_test_window(outcome) and outcome.small_book.fold_calibrated
         else "uncalibrated",
     )

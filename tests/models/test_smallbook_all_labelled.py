@@ -331,3 +331,81 @@ def test_the_choice_reads_calibrated_fold_pds_when_the_shipped_model_is_calibrat
         np.testing.assert_array_equal(
             choice.rows["pd_feature"].to_numpy(), folds[f"pd_feature_{choice.trees}"].to_numpy()
         )
+
+
+def _one_early_defaulter(quiet_months: int, seed: int = 11) -> pd.DataFrame:
+    """``_synthetic``'s 16 month-ends x 300 debtors, where up to month-end ``quiet_months`` (exclusive)
+    only D000 defaults (at the 3rd and 4th month-ends): an inner fold whose training rows end there has
+    2 defaults of 1 debtor, so a debtor-grouped out-of-fold fold has no default and the fold gets no
+    calibrator of its own. The roll-rate model's state input as in the test above."""
+    frame = _synthetic(seed)
+    early = frame["as_of"] < _ends(16)[quiet_months]
+    frame.loc[early, "label"] = 0
+    frame.loc[early & (frame["debtor_id"] == "D000") & frame["as_of"].isin(_ends(16)[2:4]), "label"] = 1
+    frame["dpd_current_max"] = np.select([frame["x1"] > 1.5, frame["x1"] > 0.5], [75.0, 45.0], 0.0)
+    frame["in_default_at_asof"] = False
+    return frame
+
+
+DEEP = dataclasses.replace(PARAMS, lgbm=LGBMParams(min_child_samples=5, num_leaves=31), bootstrap_samples=20)
+
+
+def test_a_fold_without_its_own_calibrator_is_left_out_of_the_pooled_comparison() -> None:
+    """s23-review: a fold whose training rows leave a debtor fold without a default got no calibrator
+    and kept its RAW PDs while the other folds were calibrated, so the tree count and the kind were
+    chosen on a pooled log-loss of two scales, and the record said "each behind its own calibrator".
+    Now that fold is left out (both models' rows), named in the reason and counted."""
+    from sklearn.metrics import log_loss
+
+    from models.rollrate import RollRateParams
+    from models.smallbook import AllLabelledFit, all_labelled_choice, fold_calibrators
+
+    # inner folds: [Aug, Sep], [Oct, Nov], [Dec 2023, Jan 2024]; fold 0 knows the labels of Jan..May
+    # 2023 (5 x 300 = 1,500 rows: D000's 2 defaults), fold 1 those of Jan..Jul (defaults of many debtors)
+    frame = _one_early_defaulter(quiet_months=5)
+    ends = _ends(16)
+    known = known_at(frame, ends[7], 90)
+    assert fold_calibrators(known, AllLabelledFit.fit(known, DEEP, 200), DEEP, (25, 200)) == {}
+
+    choice = all_labelled_choice(frame, DEEP, RollRateParams(), trees=(25, 200), calibrate=True)
+    assert sorted(choice.rows["as_of"].unique()) == ends[9:13]  # not fold 0's Aug and Sep
+    assert sorted(choice.rows["fold"].unique()) == [1, 2]
+    assert choice.record()["small_book_folds_left_out"] == 1
+    assert choice.folds_left_out == (
+        "2023-08-31..2023-09-30 (its 1,500 training rows hold 2 defaults of 1 debtor(s): the 5 debtor-grouped "
+        "out-of-fold folds, or the calibrator's own folds, leave one without a default)",
+    )
+    assert (
+        "; 1 fold(s) left out, without a calibrator of their own: 2023-08-31..2023-09-30 (" in choice.reason
+    )
+    assert "evaluated 2023-10-31..2023-11-30, 2023-12-31..2024-01-31;" in choice.reason
+    assert (
+        "; 1 inner fold left out of the comparison, without a calibrator of its own" in choice.fold_scoring()
+    )
+    # every pooled figure is on the calibrated scale: the folds that have their calibrators, nothing raw
+    folds, _ = all_labelled_folds(frame, DEEP, 6, 2, trees=(25, 200), calibrate=True)
+    assert folds.groupby("fold")["fold_calibrated"].first().tolist() == [False, True, True]
+    kept = folds[folds["fold_calibrated"]]
+    for n in (25, 200):
+        expected = log_loss(kept["y"], kept[f"pd_feature_{n}"], labels=[0, 1])
+        assert choice.fold_logloss[str(n)] == pytest.approx(expected, rel=1e-12)
+
+
+def test_fewer_than_two_folds_with_their_own_calibrator_leave_only_the_roll_rate_model() -> None:
+    """Folds 0 and 1 know only D000's 2 defaults: one fold is left, nothing to compare on."""
+    from models.rollrate import RollRateParams
+    from models.smallbook import all_labelled_choice
+
+    frame = _one_early_defaulter(quiet_months=7)
+    choice = all_labelled_choice(frame, DEEP, RollRateParams(), trees=(25, 200), calibrate=True)
+    assert choice.floor and choice.choice == "rollrate"
+    assert choice.reason.startswith(
+        "only the roll-rate model was tried: the last 6 labelled month-ends give 1 inner fold(s) with labels of "
+        "both kinds known at their first month-end and a calibrator of their own, with "
+    )
+    assert (
+        "(2 left out: 2023-08-31..2023-09-30 (its 1,500 training rows hold 2 defaults of 1 debtor(s)"
+        in choice.reason
+    )
+    assert "; 2023-10-31..2023-11-30 (its 2,100 training rows hold 2 defaults of 1 debtor(s)" in choice.reason
+    assert choice.record()["small_book_folds_left_out"] == 2
