@@ -85,6 +85,20 @@ class Book:
         assert self.folder is not None
         return column_bounds(self.folder, table, column)
 
+    def day_counts(self, table: str, column: str) -> pd.Series | None:
+        """Rows per calendar day of a date column over the whole book
+        (``pipelines.adapters.files.day_counts``; None: table absent or column empty)."""
+        from pipelines.adapters.files import column_day_counts, day_counts
+
+        if self.frames is None:
+            assert self.folder is not None
+            return column_day_counts(self.folder, table, column)
+        frame = getattr(self.frames, table)
+        if frame is None or column not in frame:
+            return None
+        found = day_counts(frame[column].to_numpy(dtype="datetime64[ns]"))
+        return found if len(found) else None
+
     def allocated_share(self) -> float | None:
         """Share of payments that name an invoice (None without payments); an ingested folder
         answers from the Parquet null counts of ``payments.invoice_id``."""

@@ -11,9 +11,10 @@ with two references and refuses the run when one moves beyond the limits in ``co
   train flow: table figures, plus default share and exposure of every training snapshot; the
   snapshot nearest before the as-of date is used).
 
-Figures: rows delivered per table (``rows.<table>``; against the training data, a table spanning
-fewer days than the training's is compared by rows per month of each span, ``rows_per_month.<table>``:
-a rolling export of the last months), scored debtors and invoices per debtor
+Figures: rows delivered per table (``rows.<table>``; a table spanning fewer days than the
+reference's, the training data's or the previous run's, is compared by rows per month of each span,
+``rows_per_month.<table>``: a rolling export of the last months; a span starts where its rows'
+density does, :func:`dense_span`), scored debtors and invoices per debtor
 issued in the :data:`RECENT_DAYS` days up to the as-of date (``invoices_per_debtor_90d``; the book's
 size: half the debtors, or half their invoices, gone; a window every export covers, so a rolling
 export of the last 12 months compares like with like with a training on 36; against a reference
@@ -50,12 +51,14 @@ __all__ = [
     "FEED_REFERENCE_ARTIFACT",
     "FeedCheck",
     "FeedCheckError",
+    "dense_span",
     "evaluate_feed",
     "feed_figures",
     "format_figure",
     "load_training_reference",
     "previous_figures",
     "training_figures",
+    "table_spans",
     "training_reference",
     "clear_rejected",
     "write_rejected",
@@ -73,6 +76,15 @@ RECENT = "invoices_90d"  # the figure: invoices issued in the window, over the s
 # side's own span (rows_per_month.<table>); whole rows refused it (31,526 vs 192,012 invoices, s23)
 DAYS = "days"
 MONTH_DAYS = 30.4375
+# A table's span starts where its rows' density starts, not at its first date: one mistyped early
+# date (2001-01-15 in a 6-month export) made the span 25 years long and the rows per month near 0
+# (s24-hostile). The span starts at the first month from which the rows per day up to the end reach
+# DENSE_SHARE of the densest such stretch of at least SPAN_MIN_DAYS days; the rows counted are those
+# dated in the span (SPAN_ROWS), so stray rows before it, and rows after the as-of date, count
+# neither in the rows nor in the days.
+SPAN_ROWS = "span_rows"
+SPAN_MIN_DAYS = 91
+DENSE_SHARE = 0.75
 FEED_REFERENCE_ARTIFACT = "feed_reference.json"
 FAILED, OK, SMALL, NO_REFERENCE = "failed", "ok", "too small to check", "no reference"
 
@@ -141,23 +153,63 @@ def _allocated(portfolio: Any) -> float | None:
     return None
 
 
-def table_days(book: Any, end: dt.date | None = None) -> dict[str, int]:
-    """Days each dated table of ``book`` spans (``pipelines.adapters.files.DATE_COLUMNS``): from its
-    first date to ``end`` (the as-of date; default: its last date), both counted. Empty for an
-    object without ``bounds`` (a ``pipelines.engine.Book`` has them)."""
+def dense_span(counts: pd.Series, end: pd.Timestamp) -> tuple[int, int] | None:
+    """(days, rows) of the span of a table's dates up to ``end``: ``counts`` are its rows per day
+    (``pipelines.adapters.files.day_counts``); rows dated after ``end`` are left out.
+
+    The span starts at the first dated day of the first calendar month from which the rows per day
+    up to ``end`` reach :data:`DENSE_SHARE` of the highest such rate over the months whose stretch
+    to ``end`` is at least :data:`SPAN_MIN_DAYS` days (a table spanning fewer days: its first date).
+    A few stray early dates hold too few rows to reach it; a whole history as dense as its last
+    months does, from its first month. ``days`` counts both ends; ``rows`` the rows dated in the
+    span. None when no row is dated on or before ``end``."""
+    end = pd.Timestamp(end).normalize()
+    counts = counts[counts.index <= end]
+    if not len(counts):
+        return None
+    month = counts.index.to_period("M")
+    first = pd.Series(counts.index, index=counts.index).groupby(month).min()
+    rows = counts.groupby(month).sum().to_numpy()[::-1].cumsum()[::-1]
+    days = ((end - pd.DatetimeIndex(first.to_numpy())).days + 1).to_numpy()
+    rate = rows / days
+    long = days >= SPAN_MIN_DAYS
+    start = 0
+    if long.any():
+        start = int(np.flatnonzero(rate >= DENSE_SHARE * rate[long].max())[0])
+    return int(days[start]), int(rows[start])
+
+
+def table_spans(book: Any, end: dt.date | None = None) -> dict[str, tuple[int, int]]:
+    """(days, rows) of each dated table of ``book`` (``pipelines.adapters.files.DATE_COLUMNS``):
+    :func:`dense_span` up to ``end`` (the as-of date; default: the book's last observed date,
+    ``Book.last_observed``). Empty for an object without ``day_counts`` (a
+    ``pipelines.engine.Book`` has them)."""
     from pipelines.adapters.files import DATE_COLUMNS
 
-    bounds = getattr(book, "bounds", None)
-    if not callable(bounds):
+    counts = getattr(book, "day_counts", None)
+    if not callable(counts):
         return {}
+    if end is None:
+        end = book.last_observed()
+        if end is None:
+            return {}
     out = {}
     for table, column in sorted(DATE_COLUMNS.items()):
-        found = bounds(table, column)
-        if found is None:
-            continue
-        last = pd.Timestamp(end) if end is not None else found[1]
-        out[table] = max(1, int((last.normalize() - found[0].normalize()).days) + 1)
+        found = counts(table, column)
+        span = dense_span(found, pd.Timestamp(end)) if found is not None else None
+        if span is not None:
+            out[table] = span
     return out
+
+
+def _span_figures(spans: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
+    """The figures ``days`` and ``span_rows`` of :func:`table_spans` (nothing when empty)."""
+    if not spans:
+        return {}
+    return {
+        DAYS: {t: d for t, (d, _) in sorted(spans.items())},
+        SPAN_ROWS: {t: r for t, (_, r) in sorted(spans.items())},
+    }
 
 
 def _table_figures(tables: Mapping[str, Mapping[str, Any]], allocated: float | None) -> dict[str, Any]:
@@ -199,19 +251,17 @@ def feed_figures(
     portfolio: Any,
     scores: pd.DataFrame,
     recent_invoices: int | None = None,
-    days: Mapping[str, int] | None = None,
+    spans: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """Today's figures: ingest ``tables`` (manifest), the ``portfolio`` and the ``scores`` (one row
     per debtor with ``in_default`` and ``open_balance``); ``recent_invoices``: invoices issued in the
-    :data:`RECENT_DAYS` days up to the as-of date (``ScoredBucket.recent_invoices``); ``days``: the
-    days each dated table spans up to the as-of date (:func:`table_days`)."""
-    out = {
+    :data:`RECENT_DAYS` days up to the as-of date (``ScoredBucket.recent_invoices``); ``spans``: the
+    days each dated table spans up to the as-of date and the rows dated in them (:func:`table_spans`)."""
+    return {
         **_table_figures(tables, _allocated(portfolio)),
         **_snapshot_figures(scores, "in_default", recent_invoices),
+        **_span_figures(spans or {}),
     }
-    if days:
-        out[DAYS] = dict(sorted(days.items()))
-    return out
 
 
 def training_reference(
@@ -232,10 +282,7 @@ def training_reference(
                 **_snapshot_figures(rows, "in_default_at_asof", recent),
             }
         )
-    figures = _table_figures(tables, _allocated(portfolio))
-    days = table_days(portfolio)
-    if days:
-        figures[DAYS] = days
+    figures = {**_table_figures(tables, _allocated(portfolio)), **_span_figures(table_spans(portfolio))}
     return {"version": 1, "tables": figures, "snapshots": snaps}
 
 
@@ -321,15 +368,19 @@ def _points(check: str, against: str, value: float, ref: float, basis: int, limi
     return FeedCheck(check, against, value, ref, text, FAILED if bad else OK)
 
 
+def _per_month(figures: Mapping[str, Any], table: str) -> float:
+    """Rows per month of a table's span (:func:`dense_span`): the rows dated in it, or, in figures
+    recorded before session 24 (no ``span_rows``), every row delivered."""
+    rows = (figures.get(SPAN_ROWS) or {}).get(table, figures["rows"].get(table, 0))
+    return rows * MONTH_DAYS / figures[DAYS][table]
+
+
 def _compare(
-    today: Mapping[str, Any],
-    ref: Mapping[str, Any],
-    against: str,
-    limits: FeedLimits,
-    per_month: bool = False,
+    today: Mapping[str, Any], ref: Mapping[str, Any], against: str, limits: FeedLimits
 ) -> list[FeedCheck]:
-    """The checks of ``today`` against one reference; ``per_month`` (the training data): a table
-    spanning fewer days than the reference's is compared by rows per month of each one's span."""
+    """The checks of ``today`` against one reference (the previous run or the training data): a
+    table spanning fewer days than the reference's (a rolling export) is compared by rows per month
+    of each one's span (:func:`dense_span`), else by whole rows."""
     checks = []
     rows_ref = ref.get("rows") or {}
     days, days_ref = today.get(DAYS) or {}, ref.get(DAYS) or {}
@@ -338,13 +389,13 @@ def _compare(
             continue  # a table the reference did not have: nothing to compare with
         value, prev = today["rows"].get(table, 0), rows_ref[table]
         basis = max(value, prev)
-        if per_month and value and days.get(table) and days_ref.get(table) and days[table] < days_ref[table]:
+        if value and days.get(table) and days_ref.get(table) and days[table] < days_ref[table]:
             checks.append(
                 _ratio(
                     f"rows_per_month.{table}",
                     against,
-                    value * MONTH_DAYS / days[table],
-                    prev * MONTH_DAYS / days_ref[table],
+                    _per_month(today, table),
+                    _per_month(ref, table),
                     basis,
                     limits.rows,
                 )
@@ -446,7 +497,7 @@ def evaluate_feed(
     if previous is not None:
         checks += _compare(figures, previous[1], previous[0], cfg.feed_checks.previous)
     if training is not None:
-        checks += _compare(figures, training[1], training[0], cfg.feed_checks.training, per_month=True)
+        checks += _compare(figures, training[1], training[0], cfg.feed_checks.training)
     failed = [c for c in checks if c.status == FAILED]
     refs = [r[0] for r in (previous, training) if r is not None]
     feed: dict[str, Any] = {

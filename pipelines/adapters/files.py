@@ -440,6 +440,32 @@ def column_bounds(folder: str | Path, table: str, column: str) -> tuple[pd.Times
     return (min(lows), max(highs)) if lows else None
 
 
+def day_counts(dates: np.ndarray) -> pd.Series:
+    """Rows per calendar day of a date array (missing dates left out): a Series of counts indexed
+    by the days that hold rows, in date order."""
+    days = np.asarray(dates, dtype="datetime64[ns]")
+    days = days[~np.isnat(days)].astype("datetime64[D]").astype("int64")
+    if not len(days):
+        return pd.Series([], index=pd.DatetimeIndex([]), dtype="int64")
+    low = int(days.min())
+    counts = np.bincount(days - low)
+    held = np.flatnonzero(counts)
+    return pd.Series(counts[held], index=pd.to_datetime(held + low, unit="D"), dtype="int64")
+
+
+def column_day_counts(folder: str | Path, table: str, column: str) -> pd.Series | None:
+    """Rows per calendar day of a date column of an ingested table (:func:`day_counts`), reading
+    that column only, one file at a time. None when the table is absent or the column empty."""
+    found = [
+        day_counts(pf.read(columns=[column]).column(0).to_numpy())
+        for pf, _ in _column_chunks(folder, table, column)
+    ]
+    found = [c for c in found if len(c)]
+    if not found:
+        return None
+    return found[0] if len(found) == 1 else pd.concat(found).groupby(level=0).sum()
+
+
 DATE_COLUMNS = {
     "invoices": "issue_date",
     "payments": "paid_on",

@@ -60,7 +60,7 @@ from pipelines.feed_checks import (
     load_training_reference,
     previous_figures,
     quarantine_share,
-    table_days,
+    table_spans,
     training_figures,
     write_rejected,
 )
@@ -280,7 +280,7 @@ def check_feed(
     manifest's ``feed`` section; raises :class:`pipelines.feed_checks.FeedCheckError` when a check
     fails and ``accept`` is false."""
     today = feed_figures(
-        result.manifest["tables"], result.book, scores, recent_invoices, table_days(result.book, as_of)
+        result.manifest["tables"], result.book, scores, recent_invoices, table_spans(result.book, as_of)
     )
     prev = None
     if previous is not None:

@@ -591,7 +591,9 @@ def test_empty_payments_refused_with_exit_3_nothing_published(env) -> None:
     )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 3, output
-    assert "feed refused" in output and "rows.payments: 1 today vs " in output
+    # one payment left: its span is shorter than the previous run's, so it is compared per month
+    # (s24): 1 payment over its span, below 1 a month, vs thousands
+    assert "feed refused" in output and "rows_per_month.payments: 0 today vs " in output
     assert "in the previous run 2024-08-31" in output and "default_share" in output
     assert "Traceback" not in output
     assert not (env["out"] / "2024-09-02").exists() and _published(env["out"]) == before
@@ -609,7 +611,10 @@ def test_accept_feed_publishes_and_records_the_override(env, monkeypatch) -> Non
     m = json.loads((res.path / "manifest.json").read_text())
     assert m["feed"]["status"] == "accepted"
     over = m["feed"]["override"]
-    assert over["by"] == "credit.lead" and "rows.payments vs the previous run 2024-08-31" in over["checks"]
+    assert (
+        over["by"] == "credit.lead"
+        and "rows_per_month.payments vs the previous run 2024-08-31" in over["checks"]
+    )
     assert "Published with --accept-feed by credit.lead" in (res.path / "report.html").read_text(
         encoding="utf-8"
     )
@@ -944,3 +949,48 @@ def test_backtest_cli_rounds_the_queue_figures_to_a_three_decimal_currencys_fils
     assert res.exit_code == 0, res.output
     bad = json.loads((out / "backtest.json").read_text())["figures"]["bad_balance_in_queue"]
     assert bad == round(bad, 3) and bad != round(bad, 2), bad
+
+
+def _rolling_export_with_a_stray_date(tables) -> None:
+    """The 9-month rolling export (:func:`_rolling_export`) with one invoice's issue year mistyped
+    (its first invoice issued in 2024-06: 2024 -> 2001; its due date kept)."""
+    _rolling_export(tables)
+    inv = tables["invoices"]
+    june = inv.index[(inv["issue_date"] >= "2024-06-01") & (inv["issue_date"] < "2024-07-01")][0]
+    tables["invoices"].loc[june, "issue_date"] = inv.loc[june, "issue_date"] - pd.DateOffset(years=23)
+
+
+def test_a_rolling_export_after_a_whole_run_is_published_a_stray_date_changes_nothing(env, tmp_path) -> None:
+    """s24 (items 1-2): a 9-month rolling export (one invoice's year mistyped 2001) scored the night
+    after a run on the whole 20 months. Before (b18b173) the previous run was compared by whole rows
+    (about 9 / 20 of its invoices: below 0.67), and the mistyped date made the export's span 23 years,
+    longer than the previous run's: whole rows either way, refused (exit 3). Now each table's span
+    starts where its rows do (2023-12-01, 275 days to DAY2) and, shorter than the previous run's, is
+    compared by rows per month: published. The same export with every second invoice gone is refused."""
+    import shutil
+
+    from pipelines.feed_checks import FeedCheckError
+    from pipelines.flows.nightly import nightly
+
+    out = tmp_path / "runs"
+    shutil.copytree((env["out"] / DAY1.isoformat()).resolve(), out / DAY1.isoformat())
+    data = _feed_copy(env, "rolling_9_months_stray", _rolling_export_with_a_stray_date)
+    res = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=data, out_dir=out)
+    feed = res.manifest["feed"]
+    assert feed["status"] == "passed"
+    assert feed["figures"]["days"]["invoices"] == (DAY2 - dt.date(2023, 12, 1)).days + 1 == 275
+    rolling = pd.read_parquet(env["tmp"] / "rolling_9_months_stray" / "raw" / "invoices.parquet")
+    assert feed["figures"]["span_rows"]["invoices"] == len(rolling) - 1  # the mistyped one left out
+    checks = {(c["check"], c["against"]) for c in feed["checks"]}
+    assert ("rows_per_month.invoices", f"the previous run {DAY1.isoformat()}") in checks
+    halved = _feed_copy(
+        env,
+        "rolling_9_months_stray_halved",
+        lambda t: (_rolling_export_with_a_stray_date(t), _every_second_invoice(t)),
+    )
+    published = _published(out)
+    with pytest.raises(
+        FeedCheckError, match=r"rows_per_month.invoices: [\d,]+ today vs [\d,]+ in the previous"
+    ):
+        nightly(as_of=DAY2, config_path=env["cfg"], data_dir=halved, out_dir=out)
+    assert _published(out) == published

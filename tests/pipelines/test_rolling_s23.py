@@ -143,11 +143,13 @@ def test_a_shorter_export_is_compared_with_the_training_data_by_rows_per_month(
 
 
 def test_the_training_reference_and_todays_figures_hold_the_days_of_each_table(tmp_path: Path) -> None:
-    """``table_days``: first date to the as-of date (today) or to the last date (training), both
-    counted. Invoices 2024-03-01 .. 2024-04-10 (41 days; to 2024-06-30: 122); payments: P2 alone
-    (2024-03-20: 1 day; to 2024-06-30: 12 + 30 + 31 + 30 = 103), P1 and P3-P5 quarantined."""
+    """``table_spans`` (s24: was ``table_days``): first date to the as-of date (today) or to the
+    book's last date (training), both counted, and the rows dated in them. Invoices 2024-03-01 ..
+    2024-04-10 (to the book's last date 2024-04-10: 41 days; to 2024-06-30: 122); payments: P2 alone
+    (2024-03-20: to 2024-04-10, 22 days (s23: to its own last date, 1); to 2024-06-30: 12 + 30 + 31
+    + 30 = 103), P1 and P3-P5 quarantined."""
     from pipelines.engine import Book
-    from pipelines.feed_checks import table_days, training_reference
+    from pipelines.feed_checks import table_spans, training_reference
 
     files = _rolling_files(tmp_path / "raw")
     source = SourceConfig(
@@ -157,11 +159,13 @@ def test_the_training_reference_and_todays_figures_hold_the_days_of_each_table(t
     )
     ingest_source(source, tmp_path / "out", as_of=AS_OF, stream=False)
     book = Book.ingested(tmp_path / "out")
-    assert table_days(book, AS_OF) == {"invoices": 122, "payments": 103}
+    assert table_spans(book, AS_OF) == {"invoices": (122, 3), "payments": (103, 1)}
     import pandas as pd
 
     dataset = pd.DataFrame(
         {"as_of": pd.to_datetime(["2024-04-30"]), "in_default_at_asof": [False], "open_balance": [1.0]}
     )
     manifest = {"invoices": {"rows_in": 3, "rows_accepted": 3, "rows_quarantined": 0}}
-    assert training_reference(manifest, book, dataset)["tables"]["days"] == {"invoices": 41, "payments": 1}
+    tables = training_reference(manifest, book, dataset)["tables"]
+    assert tables["days"] == {"invoices": 41, "payments": 22}
+    assert tables["span_rows"] == {"invoices": 3, "payments": 1}
