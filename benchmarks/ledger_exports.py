@@ -109,6 +109,7 @@ def bounced(inv: pd.DataFrame, pay: pd.DataFrame, share: float, seed: int) -> pd
     amount 14 days before it, reversed (FB08) 7 days later by an AB document that clears it; the
     invoice's own clearing is the later DZ's, as in the book. Neither row is cash."""
     cols = [
+        "ref",
         "account",
         "assignment",
         "doc",
@@ -164,7 +165,7 @@ def bounced(inv: pd.DataFrame, pay: pd.DataFrame, share: float, seed: int) -> pd
             "kind": "reversal",
         }
     )
-    return pd.concat([rows_dz, rows_ab], ignore_index=True)[cols]
+    return pd.concat([rows_dz, rows_ab], ignore_index=True).reindex(columns=cols, fill_value="")
 
 
 def ledger(inv: pd.DataFrame, pay: pd.DataFrame, bounce: float = 0.0, seed: int = 24) -> pd.DataFrame:
@@ -203,6 +204,7 @@ def ledger(inv: pd.DataFrame, pay: pd.DataFrame, bounce: float = 0.0, seed: int 
             "clear_doc": inv["clear_doc"],
             "clear_date": inv["clear_date"],
             "kind": "invoice",
+            "ref": "",
         }
     )
     rows_pay = pd.DataFrame(
@@ -222,6 +224,7 @@ def ledger(inv: pd.DataFrame, pay: pd.DataFrame, bounce: float = 0.0, seed: int 
             "clear_doc": pay["clear_doc"],
             "clear_date": pay["clear_date"],
             "kind": pay["kind"],
+            "ref": pay["invoice_id"].map(inv_doc).fillna(""),
         }
     )
     out = pd.concat([rows_inv, rows_pay, bounced(inv, pay, bounce, seed)], ignore_index=True)
@@ -232,11 +235,11 @@ def account(debtor_id: str) -> str:
     return str(100000 + int(debtor_id.lstrip("D")))
 
 
-def write_fbl5n(led: pd.DataFrame, layout: str, out: Path) -> None:
+def write_fbl5n(led: pd.DataFrame, layout: str, out: Path, reference: bool = False) -> None:
     texts = TEXTS.get(layout, TEXTS["fbl5n-en"])
     with open(out, "w", encoding="cp1252", newline="") as fh:
         w = csv.writer(fh, delimiter="\t", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        w.writerow(HEADERS[layout])
+        w.writerow(HEADERS[layout] + (["Invoice reference"] if reference else []))
         for r in led.itertuples(index=False):
             text = {"DZ": texts[0], "DG": texts[1], "AB": texts[2]}.get(r.type, "")
             w.writerow(
@@ -254,6 +257,7 @@ def write_fbl5n(led: pd.DataFrame, layout: str, out: Path) -> None:
                     sap_date(r.clear_date),
                     text,
                 ]
+                + ([r.ref] if reference else [])
             )
 
 
@@ -408,6 +412,11 @@ def main(argv=None) -> int:
         "(a DZ and the AB reversing it, 14 and 7 days before the payment)",
     )
     ap.add_argument("--seed", type=int, default=24, help="picks the bounced payments")
+    ap.add_argument(
+        "--invoice-reference",
+        action="store_true",
+        help="FBL5N: add the 'Invoice reference' column (REBZG: the invoice a DZ / DG was posted against)",
+    )
     a = ap.parse_args(argv)
     if a.check:
         return check(a.book, a.check, a.layout)
@@ -419,7 +428,7 @@ def main(argv=None) -> int:
         print(f"wrote {a.out}: {n:,} rows")
         return 0
     led = ledger(inv, pay, a.bounced, a.seed)
-    write_fbl5n(led, a.layout, a.out)
+    write_fbl5n(led, a.layout, a.out, a.invoice_reference)
     print(f"wrote {a.out}: {len(led):,} rows ({led['type'].value_counts().to_dict()})")
     return 0
 

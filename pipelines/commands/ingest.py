@@ -84,6 +84,13 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
                 "row-<hash>-<n>)",
                 highlight=False,
             )
+        taken = (t.get("repairs") or {}).get("invoice_from_reference", 0)
+        if taken:  # invoice_reference: DATEV's Belegfeld 2, SAP's Invoice reference on an open part payment
+            console.print(
+                f"{name}: {taken:,} payment(s) took their invoice from invoice_reference (their own invoice number, "
+                "or clearing document, named none)",
+                highlight=False,
+            )
         a = t.get("applied")
         if a and (
             a["payments_split"] or a["main_lines_left_out"]

@@ -315,7 +315,9 @@ class FileSource(ConfigModel):
         min_length=1,
         description="tables.payments, with columns.invoice_id: a second column naming the invoice a payment "
         "settles (DATEV's Belegfeld 2, an OP reference), read for a row whose invoice_id names no invoice of "
-        "tables.invoices (a credit note booked under its own number, GS24001, referring to RE24009)",
+        "tables.invoices (a credit note booked under its own number, GS24001, referring to RE24009); with "
+        "clearing: read for a row that names no clearing document (SAP FBL5N's Invoice reference on an open "
+        "part payment)",
     )
     other_side: str | None = Field(
         None,
@@ -593,16 +595,16 @@ class SourceConfig(ConfigModel):
                 )
             if src.invoice_reference is not None and (
                 table != "payments"
-                or "invoice_id" not in src.columns
+                or ("invoice_id" not in src.columns and src.clearing is None)
                 or "invoices" not in self.tables
-                or src.clearing is not None
                 or bool(self.tables["invoices"].id_scope)
             ):
                 raise ValueError(
                     f"tables.{table}.invoice_reference: invoice_reference names a second column of the invoice "
                     "a payment settles, read when columns.invoice_id names no invoice of tables.invoices (DATEV: "
-                    "Belegfeld 2); it needs tables.payments with columns.invoice_id, tables.invoices without "
-                    "id_scope, and no clearing (which gives the invoices)"
+                    "Belegfeld 2), or, with clearing, for a row that names no clearing document (SAP's Invoice "
+                    "reference on an open part payment); it needs tables.payments with columns.invoice_id or "
+                    "clearing, and tables.invoices without id_scope"
                 )
             if src.other_side is not None and table not in ("invoices", "payments"):
                 raise ValueError(

@@ -311,6 +311,17 @@ def _table_loader(
                 *([join.clearing_date] if join.clearing_date else []),
             }
             filtered = filtered if filtered is not None else {}
+            if refs is not None and spec.invoice_reference is not None:  # SAP: an open part payment's REBZG
+                used.add(spec.invoice_reference)
+                cleared = frame[join.column].iloc[pos].fillna("").astype(str).str.strip()
+                mapped["invoice_id"], taken = _by_reference(
+                    mapped["invoice_id"],
+                    frame[spec.invoice_reference].iloc[pos].reset_index(drop=True),
+                    _invoice_numbers(refs, whole, spec),
+                    only=cleared.isin(["", "0"]).to_numpy(dtype=bool),
+                )
+                if taken:
+                    repairs = {**repairs, "invoice_from_reference": taken}
         return {
             table: RawTable(
                 table=table,
@@ -369,16 +380,19 @@ def _invoice_numbers(refs: tuple[FileSource, Any], whole: Any, spec: FileSource)
     return {str(v) for v in ids.dropna().tolist()}
 
 
-def _by_reference(own: pd.Series, ref: pd.Series, numbers: set[str]) -> tuple[pd.Series, int]:
+def _by_reference(
+    own: pd.Series, ref: pd.Series, numbers: set[str], only: np.ndarray | None = None
+) -> tuple[pd.Series, int]:
     """``invoice_reference``: a row whose invoice_id names no invoice of the export takes the invoice its
-    reference cell names, when that one is an invoice of the export; other rows keep theirs."""
+    reference cell names, when that one is an invoice of the export; other rows keep theirs. ``only``:
+    the rows that may (with clearing: those that name no clearing document)."""
     from pipelines.sources.parse import parse_text
 
     mine = parse_text(own, is_id=True)[0].astype("string")
     theirs = parse_text(ref, is_id=True)[0].astype("string")
     known = mine.isin(numbers).fillna(False).to_numpy(dtype=bool)
     named = theirs.isin(numbers).fillna(False).to_numpy(dtype=bool)
-    take = ~known & named
+    take = ~known & named & (True if only is None else only)
     out = own.astype("string").copy()
     out[take] = theirs[take]
     return out, int(take.sum())

@@ -1397,6 +1397,13 @@ def _payments_block(
         lines.append(
             f"    clearing: {{column: {_q(clearing[0])}{key}}}  # each payment row on the invoices it cleared"
         )
+        reference = next((str(c) for c in frame.columns if _norm(str(c)) in _INVOICE_REFERENCE), None)
+        if reference is not None:  # SAP's REBZG: an open part payment names its invoice, not yet cleared
+            lines += [
+                f"    # {reference!r}: the invoice a row that names no clearing document was posted against (an "
+                "open part payment or credit memo), else it is cash on account (conf/sources/README.md 6c)",
+                f"    invoice_reference: {_q(reference)}",
+            ]
     if others:
         lines.append(
             f"    # left out: {', '.join(repr(v) for v in others)}; add a credit memo type to values (and to "

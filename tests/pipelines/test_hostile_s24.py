@@ -339,3 +339,45 @@ def test_a_business_central_ledger_with_applies_to_keeps_each_payment(tmp_path: 
         "103003": (dt.date(2024, 3, 5), 0.0),
         "103004": (None, 800.0),
     }
+
+
+def _fbl5n_with_reference(tmp_path: Path) -> Path:
+    """The sample with FBL5N's `Invoice reference` column and an older open invoice 90000009."""
+    lines = FBL5N.read_text(encoding="cp1252").splitlines()
+    out = [lines[0] + "\tInvoice reference"]
+    for line in lines[1:]:
+        cells = line.split("\t")
+        ref = {"1400000004": "90000004", "1600000001": "90000005", "1600000002": "90000006"}.get(cells[2], "")
+        out.append(f"{line}\t{ref}")
+    out.append("100001\t0000004719\t90000009\tRV\t15.04.2024\t15.04.2024\t15.05.2024\t1.500,00\tEUR\t\t\t\t")
+    export = tmp_path / "fbl5n_ref.txt"
+    export.write_text("\r\n".join(out) + "\r\n", encoding="cp1252")
+    return export
+
+
+def test_an_open_part_payment_lands_on_the_invoice_it_references(tmp_path: Path) -> None:
+    """FBL5N's `Invoice reference` (REBZG): a part payment posted against an invoice stays an open item
+    with no clearing document. The sample plus that column and an older open invoice 90000009 (15.04,
+    1.500,00) of the same customer. Before (clearing alone): DZ 1400000004 (2.000,00 on 90000004) was
+    cash on account, applied oldest first: 90000009 paid 20.05, 90000004 open 4,500.00. Now the draft
+    maps `invoice_reference: "Invoice reference"` (allowed beside clearing for rows naming no clearing
+    document): 90000004 open 3,000.00, 90000009 1,500.00; rows with a clearing document keep their join."""
+    draft, result = _draft_and_ingest(tmp_path, _fbl5n_with_reference(tmp_path))
+    assert 'invoice_reference: "Invoice reference"' in draft.text
+    assert result.manifest["tables"]["payments"]["repairs"]["invoice_from_reference"] == 1
+    state = _settlement(result.portfolio, AS_OF)
+    assert state["90000004"] == (None, 3000.0)
+    assert state["90000009"] == (None, 1500.0)
+    assert {k: v for k, v in state.items() if k not in ("90000004", "90000009")} == {
+        k: v for k, v in SAMPLE_STATE.items() if k != "90000004"
+    }
+    assert _sums(result) == (SAMPLE_SUMS[0] + 1500.00, SAMPLE_SUMS[1], SAMPLE_SUMS[2])
+
+
+def test_the_referenced_fbl5n_streamed_gives_the_same_bytes(tmp_path: Path) -> None:
+    """Guard: clearing with invoice_reference, in memory and streamed in chunks of 2 rows: the same
+    tables, quarantine and manifest (less the GX chunk count)."""
+    export = _fbl5n_with_reference(tmp_path)
+    _draft_and_ingest(tmp_path, export, tmp_path / "mem", stream=False)
+    _draft_and_ingest(tmp_path, export, tmp_path / "str", stream=True, chunk_rows=2, partitions=2, workers=1)
+    assert _outputs(tmp_path / "mem") == _outputs(tmp_path / "str")
