@@ -580,6 +580,15 @@ def _print(res: dict) -> None:
         )
 
 
+def _emit(result: object, path: Path | None, echo: bool) -> None:
+    """The result as one JSON line: written to ``path`` when given, printed when ``echo``."""
+    line = json.dumps(result, default=float)
+    if path:
+        path.write_text(line)
+    if echo:
+        print(line)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -615,10 +624,7 @@ def main(argv: list[str] | None = None) -> None:
                 + f" (ceiling_dpd / oracle {c['ceiling_dpd'] / c['oracle']:.3f}); queue AUC "
                 + ", ".join(f"{n} {v:.3f}" for n, v in a.items())
             )
-        line = json.dumps(res, default=float)
-        if args.json:
-            args.json.write_text(line)
-        print(line)
+        _emit(res, args.json, echo=True)
         return
     if args.cmd == "compare":
         r = compare(args.folders, args.candidate, args.reps, args.seed)
@@ -634,18 +640,13 @@ def main(argv: list[str] | None = None) -> None:
             f"mean diff {m[0]:+.4f} [{m[1]:+.4f}, {m[2]:+.4f}]; >= 0.95 x oracle: shipped {r['at_095_shipped']}, "
             f"candidate {r['at_095_candidate']}; significantly worse on {r['significantly_worse'] or 'none'}; rule met: {r['rule_met']}"
         )
-        line = json.dumps(r, default=float)
-        if args.json:
-            args.json.write_text(line)
-        print(line)
+        _emit(r, args.json, echo=True)
         return
     if args.cmd == "diag":
         res = [diag_book(f, args.features) for f in args.folders]
         for r in res:
             _print(r)
-        line = json.dumps(res, default=float)
-        if args.json:
-            args.json.write_text(line)
+        _emit(res, args.json, echo=False)
 
 
 if __name__ == "__main__":
