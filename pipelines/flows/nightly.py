@@ -949,6 +949,7 @@ def run_nightly(
                 BookSums(sum_dates, scored_book.portfolio),
                 None if forecaster is None else forecast_rows(scored_book.paydate, details),
                 forecast_note=no_forecast_note(no_forecast) if forecaster is None else None,
+                lgd=rq.set_index("debtor_id")["lgd"],  # an event's LGD (recovery.lgd_by_event)
             )
         files.update(port.files)
         with meter.step("report"):

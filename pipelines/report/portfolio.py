@@ -325,6 +325,7 @@ def build_portfolio(
     sums: BookSums | None = None,
     forecast: pd.DataFrame | None = None,
     forecast_note: str | None = None,
+    lgd: pd.Series | None = None,
 ) -> PortfolioView:
     """The portfolio figures of a nightly run (see the module docstring).
 
@@ -334,6 +335,9 @@ def build_portfolio(
     buckets are read again. ``forecast``: the payment-date forecast rows of ``detail_ids``
     (``pipelines.scoring.paydate.forecast_rows``); without them they are read from ``stage``.
     ``forecast_note``: why there is no payment-date forecast tonight (a note of the report).
+    ``lgd``: the LGD per debtor_id of the recovery queue (an event's, ``recovery.lgd_by_event``, where
+    it is not ``queue.lgd``'s), so the expected loss by band and segment is the queues'; debtors it
+    does not name take ``queue.lgd``.
     """
     rc = cfg.report
     day = pd.Timestamp(as_of)
@@ -357,6 +361,9 @@ def build_portfolio(
             ),
         }
     )
+    if lgd is not None and len(lgd):
+        by_id = scored["debtor_id"].astype("string").map(lgd.astype("float64"))
+        el_frame["lgd"] = by_id.astype("float64").fillna(el_frame["lgd"])
     outputs = read_run_outputs(
         stage, ids, skip_limits=_LIMIT_COLUMNS[1] in scored.columns, skip_forecast=forecast is not None
     )

@@ -1,0 +1,167 @@
+"""Session 24's review (s24-review; BENCHMARKS.md "Hostile inputs tried", "Session 24 (s24-review)"):
+tests for what the mutation check of session 24's product commits found unpinned, and for what the
+review fixed. Every expected number is by hand."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from pipelines.config.nightly import NightlyConfig
+from pipelines.scoring.actions import latest_events, with_events
+from pipelines.scoring.queue import build_queues
+from tests.pipelines.test_nightly_queue import AS_OF, debtors
+
+
+def _three_defaults() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """c (retail, insolvent), g (construction, no event) and h (construction, agency placement), each
+    in default with 500 open 120 days past due; the oldest invoices joined with their events."""
+    base = debtors()
+    c = base.iloc[[2]]
+    rows = pd.concat(
+        [
+            base,
+            c.assign(debtor_id="g", name="G", segment="construction"),
+            c.assign(debtor_id="h", name="H", segment="construction"),
+        ],
+        ignore_index=True,
+    )
+    rows["debtor_id"] = rows["debtor_id"].astype("string")
+    oldest = pd.DataFrame(
+        {"debtor_id": pd.array(["c", "g", "h"], dtype="string"), "oldest_invoice_id": ["I1", "I2", "I3"],
+         "oldest_due_date": pd.to_datetime(["2024-02-29"] * 3)}
+    )  # fmt: skip
+    events = pd.DataFrame(
+        {"debtor_id": ["c", "h"], "event_date": pd.to_datetime(["2024-05-01", "2024-06-01"]),
+         "kind": ["insolvency", "agency_placement"]}
+    )  # fmt: skip
+    return rows, with_events(oldest, latest_events(events, AS_OF))
+
+
+def test_the_event_lgd_sets_the_recoverable_amount_and_others_keep_their_segments_lgd() -> None:
+    """bba5218: the mutation check found the segment LGD of debtors without a listed event unpinned
+    (the test's config had no segment LGD). c: 500 x (1 - 0.95) = 25 recoverable; g (no event) and h
+    (agency placement, not in lgd_by_event) keep construction's 0.8: 500 x 0.2 = 100."""
+    rows, oldest = _three_defaults()
+    cfg = NightlyConfig.model_validate(
+        {"queue": {"lgd": {"default": 0.5, "by_segment": {"construction": 0.8}}},
+         "recovery": {"lgd_by_event": {"insolvency": 0.95}}}
+    )  # fmt: skip
+    _, r = build_queues(rows, oldest, cfg)
+    got = r.set_index("debtor_id")
+    assert got["lgd"].to_dict() == {"g": 0.8, "h": 0.8, "c": 0.95}
+    assert got["recoverable_amount"].to_dict() == {"g": 100.0, "h": 100.0, "c": 25.0}
+    assert r["debtor_id"].tolist() == ["g", "h", "c"]  # g and h tie: debtor_id orders them
+
+
+@pytest.mark.parametrize(("lgd", "ok"), [(1.0, True), (0.0, False), (float("nan"), False)])
+def test_an_event_lgd_lies_in_the_unit_interval_open_at_zero(lgd: float, ok: bool) -> None:
+    """bba5218's (0, 1]: 1 (nothing recovered) is a valid LGD; 0 and NaN are refused, as queue.lgd's."""
+    data = {"recovery": {"lgd_by_event": {"insolvency": lgd}}}
+    if not ok:
+        with pytest.raises(ValueError, match=r"LGD must lie in \(0, 1\]"):
+            NightlyConfig.model_validate(data)
+        return
+    rows, oldest = _three_defaults()
+    _, r = build_queues(rows, oldest, NightlyConfig.model_validate(data))
+    got = r.set_index("debtor_id")
+    assert got.loc["c", "lgd"] == 1.0 and got.loc["c", "recoverable_amount"] == 0.0
+    assert got.loc["c", "recovery_priority"] == 0.0 and r["debtor_id"].tolist() == ["g", "h", "c"]
+
+
+def test_the_reports_expected_loss_in_default_is_the_recovery_queues() -> None:
+    """bba5218 gave the recovery queue an insolvency's LGD (0.95), but report.html's expected loss by
+    band and segment still took queue.lgd (0.45) for every debtor: for one insolvent debtor with 1,000
+    open the report said 450 lost, the recovery queue 950. Now the report takes the queue's LGD per
+    debtor: the default band (b insolvent, c not) loses 1,000 x 0.95 + 1,000 x 0.45 = 1,400, the
+    recovery queue's exposure x LGD; a (live, PD 0.1) 1,000 x 0.1 x 0.45 = 45."""
+    from pipelines.engine import Book
+    from pipelines.report.portfolio import build_portfolio
+    from tests.pipelines.test_report import BOOK, CFG, scores
+
+    scored = scores([0.1, 1.0, 1.0], ["a", "b", "c"], [False, True, True])
+    scored["open_disputed_amount"], scored["dpd_current_max"] = 0.0, [5.0, 200.0, 200.0]
+    scored[["overdue_amount_1_30", "overdue_amount_31_60", "overdue_amount_61_90"]] = 0.0
+    scored["overdue_amount_90p"] = [0.0, 1000.0, 1000.0]
+    oldest = pd.DataFrame(
+        {"debtor_id": pd.array(["b", "c"], dtype="string"), "oldest_invoice_id": ["I1", "I2"],
+         "oldest_due_date": pd.to_datetime(["2023-12-01", "2023-12-01"])}
+    )  # fmt: skip
+    events = pd.DataFrame(
+        {"debtor_id": ["b"], "event_date": pd.to_datetime(["2024-03-01"]), "kind": ["insolvency"]}
+    )
+    _, r = build_queues(scored, with_events(oldest, latest_events(events, AS_OF)), CFG)
+    lost = r["exposure"] * r["lgd"]  # the recovery queue's loss: exposure less what it can recover
+    assert dict(zip(r["debtor_id"], lost, strict=True)) == {"c": 450.0, "b": 950.0}
+    view = build_portfolio(Book.in_memory(BOOK, 100), AS_OF.date(), scored, pd.Index(["a"]), CFG, "EUR",
+                           None, None, lgd=r.set_index("debtor_id")["lgd"])  # fmt: skip
+    band = view.el_band["expected_loss"]
+    assert band["default"] == pytest.approx(1400.0) == pytest.approx(lost.sum())
+    assert band["total"] == pytest.approx(1445.0)
+    assert view.el_segment["expected_loss"].to_dict() == pytest.approx({"retail": 1445.0, "total": 1445.0})
+
+
+def test_a_payment_naming_a_known_invoice_keeps_it_whatever_its_reference_says(tmp_path) -> None:
+    """e979d0f: invoice_reference is read only for a row whose Rechnungsnummer names no invoice of the
+    list; the mutation that reads it for every row survived (no row had a known invoice and a reference
+    naming another). Here the part payment of 1,000.00 on RE24007 carries RE24012 in Belegfeld 2: it
+    stays on RE24007 (2,380.00 - 1,000.00 = 1,380.00 open), RE24012 stays open by its 595.00, and no
+    row is repaired from its reference."""
+    from pipelines.ingest import ingest_source
+    from tests.pipelines.test_hostile_s24 import _datev, _datev_source, _settlement
+
+    part = "10001;RE24007;05.04.2024;;;1.000,00;1.380,00;1200;Teilzahlung Müller GmbH"
+    export = _datev(tmp_path, {part: (part, "RE24012")})
+    source = _datev_source(tmp_path, export, '    invoice_reference: "Belegfeld 2"')
+    result = ingest_source(source, None, as_of=AS_OF.date())
+    pay = result.manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (7, 7, 0)
+    assert "invoice_from_reference" not in pay["repairs"]
+    state = _settlement(result.portfolio, AS_OF.date())
+    assert (state["RE24007"], state["RE24012"]) == ((None, 1380.0), (None, 595.0))
+
+
+def test_invoice_reference_needs_an_invoice_column_or_a_clearing_join_and_unscoped_invoices() -> None:
+    """e979d0f / faf0d74: invoice_reference is read beside columns.invoice_id (DATEV) or beside a clearing
+    join (SAP's Invoice reference on an open part payment), and refused without either, or beside
+    invoices numbered per company code and year (id_scope): the key and the fix named. The FBL5N
+    example with `invoice_reference: Text` added."""
+    from pathlib import Path
+
+    import yaml
+
+    from pipelines.config.source import SourceConfig
+
+    root = Path(__file__).resolve().parents[2]
+    data = yaml.safe_load((root / "conf" / "sources" / "example_sap_fbl5n.yaml").read_text(encoding="utf-8"))
+    data["tables"]["payments"]["invoice_reference"] = "Text"
+    assert SourceConfig.model_validate(data).tables["payments"].invoice_reference == "Text"  # with clearing
+    del data["tables"]["payments"]["clearing"]
+    with pytest.raises(
+        ValueError, match=r"tables\.payments\.invoice_reference: .*columns\.invoice_id or clearing"
+    ):
+        SourceConfig.model_validate(data)  # neither an invoice column nor a clearing join
+    data["tables"]["payments"]["columns"]["invoice_id"] = "Assignment"
+    assert SourceConfig.model_validate(data).tables["payments"].invoice_reference == "Text"
+    data["tables"]["invoices"]["id_scope"] = ["Local Currency"]
+    with pytest.raises(ValueError, match=r"tables\.payments\.invoice_reference: .*without id_scope"):
+        SourceConfig.model_validate(data)
+
+
+def test_unknown_invoices_of_a_ledger_with_payment_numbers_give_no_datev_advice(tmp_path) -> None:
+    """e979d0f's warning (a credit note under its own number: map Belegfeld 2 as invoice_reference) is
+    for ledgers whose payments have no numbers of their own (ids from rows) or that already read a
+    reference; the mutation that gives it to every ledger survived. Canonical files, a payment P2
+    naming an invoice the export does not hold: quarantined unknown_invoice, no such advice."""
+    from pipelines.ingest import ingest_files
+
+    inv = tmp_path / "invoices.csv"
+    inv.write_text("invoice_id,debtor_id,issue_date,due_date,amount\n"
+                   + "".join(f"I{i},D1,2024-01-{i + 1:02d},2024-02-{i + 1:02d},100\n" for i in range(6)),
+                   encoding="utf-8")  # fmt: skip
+    pay = tmp_path / "payments.csv"
+    pay.write_text("payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I0,2024-02-01,100\n"
+                   "P2,D1,X9,2024-05-01,50\n", encoding="utf-8")  # fmt: skip
+    result = ingest_files({"invoices": inv, "payments": pay}, None, as_of=AS_OF.date())
+    assert result.manifest["tables"]["payments"]["reasons"] == {"unknown_invoice": 1}
+    assert not [w for w in result.manifest["warnings"] if "invoice_reference" in w]
