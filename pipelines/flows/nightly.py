@@ -741,7 +741,8 @@ def no_forecast_note(why: str) -> str:
     """The manifest's and the report's words for a run without the payment-date forecast."""
     return (
         f"no payment-date forecast: invoice_forecast and cash_forecast are not written and the queue has no "
-        f"expected_cash_30d ({why}); the PDs, the watchlist and the collections queue ranked by the PD are"
+        f"expected_cash_30d ({why}); the PDs, the watchlist and the collections queue ranked by the PD are "
+        "published"
     )
 
 

@@ -85,9 +85,14 @@ def env(tmp_path_factory, prefect_harness, mlflow_template):
         if not trained.promoted:
             promote(trained.version, "test setup")
         assert load_model_version(CHAMPION).version == trained.version
-        from pipelines.flows.train_paydate import run_train_paydate
+        from threadpoolctl import threadpool_limits
 
-        paydate = run_train_paydate(data, train_cfg)  # the second step of `ews train`
+        from pipelines.flows.train_paydate import run_train_paydate
+        from pipelines.runtime import blas_threads
+
+        with threadpool_limits(limits=2, user_api="blas"):  # a caller's two BLAS threads (s24-review)
+            caller_blas = blas_threads()
+            paydate = run_train_paydate(data, train_cfg)  # the second step of `ews train`
         import mlflow
 
         logged = mlflow.get_run(paydate.run_id).data.params  # the leaves rows_per_leaf gave (6000)
@@ -119,6 +124,7 @@ def env(tmp_path_factory, prefect_harness, mlflow_template):
             "second": second,
             "version": trained.version,
             "paydate": paydate,
+            "caller_blas": caller_blas,
         }
     finally:
         os.chdir(old_cwd)
@@ -419,6 +425,17 @@ def test_the_nightly_called_from_python_runs_one_blas_thread_and_records_it(env)
     assert {name: os.environ.get(name) for name in BLAS_THREAD_VARIABLES} == before
     for name in ENGINE_FILES:
         assert (got.path / name).read_bytes() == env["first_bytes"][name], name
+
+
+def test_the_payment_date_training_called_from_python_records_one_blas_thread(env) -> None:
+    """3691fda pinned run_train_paydate to one BLAS thread, but only run_train's and the nightly's pins
+    were tested (s24-review: no test read the payment-date run's ews.blas_threads). The fixture
+    trains the payment-date model under a caller's two BLAS threads: its run records one."""
+    import mlflow
+
+    assert env["caller_blas"] == 2, "this machine must give 2 BLAS threads, else nothing is tested"
+    run = mlflow.get_run(env["paydate"].run_id)
+    assert run.data.tags["ews.blas_threads"] == "1"
 
 
 def test_report_has_watchlist_and_waterfalls(env) -> None:
@@ -835,7 +852,7 @@ def test_without_a_payment_date_champion_the_manifest_and_report_say_what_is_mis
     assert note.startswith(
         "no payment-date forecast: invoice_forecast and cash_forecast are not written and the queue has no "
         "expected_cash_30d (model 'ews-paydate' has no alias 'champion'"
-    ) and note.endswith("the PDs, the watchlist and the collections queue ranked by the PD are")
+    ) and note.endswith("the PDs, the watchlist and the collections queue ranked by the PD are published")
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "no payment-date forecast: invoice_forecast and cash_forecast are not written" in html
     assert 'id="cash"' not in html
