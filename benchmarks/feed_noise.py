@@ -51,6 +51,11 @@ def month_changes(data: Path, regime: str) -> pd.DataFrame:
                 "default_share": today["default_share"],
                 "default_change_pp": 100 * (today["default_share"] - prev["default_share"]),
                 "exposure_ratio": today["exposure"] / prev["exposure"] if prev["exposure"] else float("nan"),
+                # the open balance of the debtors in default (s24), month over month
+                "default_exposure_ratio": today["default_exposure"] / prev["default_exposure"]
+                if prev["default_exposure"]
+                else float("nan"),
+                "defaulted": round(today["default_share"] * today["debtors"]),
                 "failed": ", ".join(failed),
             }
         )
@@ -95,6 +100,9 @@ def main() -> None:
         max_abs_default_change_pp=("default_change_pp", lambda s: s.abs().max()),
         exposure_ratio_min=("exposure_ratio", "min"),
         exposure_ratio_max=("exposure_ratio", "max"),
+        defaulted_last=("defaulted", "last"),
+        default_exposure_ratio_min=("default_exposure_ratio", "min"),
+        default_exposure_ratio_max=("default_exposure_ratio", "max"),
         months_failing=("failed", lambda s: int((s != "").sum())),
     )
     pd.set_option("display.width", 200)

@@ -21,7 +21,9 @@ export of the last 12 months compares like with like with a training on 36; agai
 without that figure, from before session 23: accepted invoices per debtor, ``invoices_per_debtor``),
 payments per invoice, the share of payments
 naming their invoice (``allocated_share``), the share of scored debtors in default, the total
-exposure (open balance) and the share of each table's rows quarantined at ingest (also against
+exposure (open balance), the open balance of the debtors in default (``default_exposure``: a
+rolling export without the open invoices issued before its window empties the recovery queue,
+s24) and the share of each table's rows quarantined at ingest (also against
 the absolute ``max_quarantine_share``; exact copies of a kept row do not count:
 :func:`quarantine_share`). A refused run raises :class:`FeedCheckError` (the CLI exits with
 :data:`EXIT_FEED_REFUSED`); ``--accept-feed`` publishes anyway and the manifest records who
@@ -236,10 +238,14 @@ def _snapshot_figures(frame: pd.DataFrame, default_col: str, recent: int | None 
     invoices issued in the :data:`RECENT_DAYS` days up to the as-of date (left out when None)."""
     n = len(frame)
     balance = frame.get("open_balance")
+    in_default = frame[default_col].astype(bool).to_numpy() if n else None
     out = {
         "debtors": int(n),
-        "default_share": float(frame[default_col].astype(bool).mean()) if n else None,
+        "default_share": float(in_default.mean()) if n else None,
         "exposure": float(balance.fillna(0.0).sum()) if balance is not None and n else None,
+        "default_exposure": float(balance.fillna(0.0).to_numpy()[in_default].sum())
+        if balance is not None and n
+        else None,
     }
     if recent is not None:
         out[RECENT] = int(recent)
@@ -336,7 +342,11 @@ def _unit(check: str) -> str:
     """What the ``min_basis`` of a check counts."""
     if check.startswith(("rows.", "rows_per_month.", "quarantine_share")):
         return "rows"
-    return {"payments_per_invoice": "invoices", "allocated_share": "payments"}.get(check, "debtors")
+    return {
+        "payments_per_invoice": "invoices",
+        "allocated_share": "payments",
+        "default_exposure": "debtors in default",
+    }.get(check, "debtors")
 
 
 def _ratio(check: str, against: str, value: float, ref: float, basis: int, limit: RatioLimit) -> FeedCheck:
@@ -373,6 +383,12 @@ def _per_month(figures: Mapping[str, Any], table: str) -> float:
     recorded before session 24 (no ``span_rows``), every row delivered."""
     rows = (figures.get(SPAN_ROWS) or {}).get(table, figures["rows"].get(table, 0))
     return rows * MONTH_DAYS / figures[DAYS][table]
+
+
+def _defaulted(figures: Mapping[str, Any]) -> int:
+    """Debtors in default behind a figures' ``default_share`` (0 when unknown)."""
+    share, n = figures.get("default_share"), figures.get("debtors")
+    return round(share * n) if share is not None and n else 0
 
 
 def _compare(
@@ -447,6 +463,7 @@ def _compare(
         ("allocated_share", _points, min(acc.get("payments", 0), acc_ref.get("payments", 0))),
         ("default_share", _points, debtors),
         ("exposure", _ratio, debtors),
+        ("default_exposure", _ratio, min(_defaulted(today), _defaulted(ref))),
     ]
     for name, judge, basis in scalars:
         if today.get(name) is not None and ref.get(name) is not None:

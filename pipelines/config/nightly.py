@@ -372,6 +372,9 @@ class FeedLimits(ConfigModel):
     )
     payments_per_invoice: RatioLimit = Field(description="accepted payments / accepted invoices")
     exposure: RatioLimit = Field(description="total open balance of the scored debtors (basis: debtors)")
+    default_exposure: RatioLimit = Field(
+        description="open balance of the debtors in default (the recovery queue's; basis: debtors in default)"
+    )
     default_share: ShareLimit = Field(description="share of scored debtors already in default")
     quarantine_share: ShareLimit = Field(description="share of a table's rows rejected at ingest")
     allocated_share: ShareLimit = Field(description="share of payments that name their invoice_id")
@@ -391,6 +394,7 @@ class PreviousLimits(FeedLimits):
         "invoices_per_debtor": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
         "payments_per_invoice": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
         "exposure": {"min_ratio": 0.5, "max_ratio": 2.0, "min_basis": 20},
+        "default_exposure": {"min_ratio": 0.25, "max_ratio": 4.0, "min_basis": 20},
         "default_share": {"max_increase": 0.10, "max_decrease": 0.10, "min_basis": 50},
         "quarantine_share": {"max_increase": 0.10, "max_decrease": 1.0, "min_basis": 50},
         "allocated_share": {"max_increase": 1.0, "max_decrease": 0.25, "min_basis": 50},
@@ -408,6 +412,7 @@ class TrainingLimits(FeedLimits):
         "invoices_per_debtor": {"min_ratio": 0.67, "max_ratio": 4.0, "min_basis": 50},
         "payments_per_invoice": {"min_ratio": 0.5, "max_ratio": 2.0, "min_basis": 50},
         "exposure": {"min_ratio": 0.2, "max_ratio": 5.0, "min_basis": 20},
+        "default_exposure": {"min_ratio": 0.1, "max_ratio": 10.0, "min_basis": 20},
         "default_share": {"max_increase": 0.15, "max_decrease": 0.15, "min_basis": 50},
         "quarantine_share": {"max_increase": 0.10, "max_decrease": 1.0, "min_basis": 50},
         "allocated_share": {"max_increase": 1.0, "max_decrease": 0.5, "min_basis": 50},

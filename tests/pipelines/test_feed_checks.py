@@ -179,6 +179,7 @@ def test_figures_of_an_ingested_feed_and_its_training_reference(tmp_path: Path) 
     assert f["payments_per_invoice"] == 1.0  # 3 accepted payments / 3 accepted invoices
     assert f["allocated_share"] == pytest.approx(2 / 3)  # P2 names no invoice
     assert (f["debtors"], f["default_share"], f["exposure"]) == (2, 0.5, 80.0)
+    assert f["default_exposure"] == 80.0  # D2, in default, owes 80.0
     dataset = pd.DataFrame(
         {
             "debtor_id": ["D1", "D2", "D1", "D2"],
@@ -189,8 +190,21 @@ def test_figures_of_an_ingested_feed_and_its_training_reference(tmp_path: Path) 
     )
     ref = training_reference(result.manifest["tables"], result.portfolio, dataset)
     assert ref["snapshots"] == [
-        {"as_of": "2024-04-30", "debtors": 2, "default_share": 0.5, "exposure": 12.5},
-        {"as_of": "2024-05-31", "debtors": 2, "default_share": 0.0, "exposure": 30.0},
+        # default_exposure (s24): the open balance of the debtors in default, D2's 7.5 on 04-30
+        {
+            "as_of": "2024-04-30",
+            "debtors": 2,
+            "default_share": 0.5,
+            "exposure": 12.5,
+            "default_exposure": 7.5,
+        },
+        {
+            "as_of": "2024-05-31",
+            "debtors": 2,
+            "default_share": 0.0,
+            "exposure": 30.0,
+            "default_exposure": 0.0,
+        },
     ]
     assert ref["tables"]["rows"] == f["rows"]
 

@@ -230,3 +230,65 @@ def test_day_counts_skip_missing_dates() -> None:
     dates = np.array(["2025-07-02", "NaT", "2025-07-01", "2025-07-02"], dtype="datetime64[ns]")
     got = day_counts(dates)
     assert got.to_dict() == {pd.Timestamp("2025-07-01"): 1, pd.Timestamp("2025-07-02"): 2}
+
+
+# -------------------------- item 4: a rolling export without the open invoices before its window
+
+
+def test_the_open_balance_of_the_debtors_in_default_is_a_figure() -> None:
+    """``default_exposure``: the open balance of the scored debtors in default, 700.00 + 50.00 of
+    the 4 debtors (D1 and D3 in default; D2's 1,000.00 and D4's missing balance live). A new figure:
+    missing on b18b173."""
+    from pipelines.feed_checks import feed_figures
+
+    scores = pd.DataFrame(
+        {"in_default": [True, False, True, False], "open_balance": [700.0, 1_000.0, 50.0, np.nan]}
+    )
+    figures = feed_figures({}, None, scores)
+    assert figures["default_exposure"] == pytest.approx(750.0)
+    assert figures["exposure"] == pytest.approx(1_750.0)
+
+
+def _book(default_exposure: float, defaulted: int, debtors: int = 1_500) -> dict:
+    return {
+        "rows": {},
+        "quarantine_share": {},
+        "debtors": debtors,
+        "default_share": defaulted / debtors,
+        "default_exposure": default_exposure,
+    }
+
+
+@pytest.mark.parametrize(
+    ("today", "failed"),
+    [
+        # the 36-month book's rolling exports scored after a whole run (BENCHMARKS s24-hostile): 12
+        # months keep 2,265,080 of 6,362,090 (0.356, 45 of 118 debtors in default still owe): inside
+        # 0.25 to 4; 6 months keep 596,438 (0.094, 20 of 107 owe): refused. b18b173 had no such check
+        # and published both
+        (_book(2_265_080.0, 111), []),
+        (
+            _book(596_438.0, 107),
+            [
+                "default_exposure: 596,438 today vs 6,362,090 in the previous run 2025-12-30 "
+                "(limit: ratio 0.25 to 4, checked from 20 debtors in default)"
+            ],
+        ),
+        # guard: fewer than 20 debtors in default on one side: not checked
+        (_book(1_000.0, 19), []),
+    ],
+)
+def test_a_feed_that_loses_the_open_balance_of_the_debtors_in_default_is_refused(
+    today: dict, failed: list[str]
+) -> None:
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.feed_checks import FeedCheckError, evaluate_feed
+
+    previous = ("the previous run 2025-12-30", _book(6_362_090.0, 118))
+    if not failed:
+        feed = evaluate_feed(today, NightlyConfig(), previous=previous, training=None)
+        assert feed["status"] == "passed"
+        return
+    with pytest.raises(FeedCheckError) as info:
+        evaluate_feed(today, NightlyConfig(), previous=previous, training=None)
+    assert [line.removeprefix("  - ") for line in str(info.value).splitlines()[1:-1]] == failed
