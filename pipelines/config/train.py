@@ -208,6 +208,15 @@ class PaydateConfig(ConfigModel):
         le=24,
         description="latest month-ends with a fully observed horizon, held out for the figures",
     )
+    fold_min_snapshots: int = Field(
+        16,
+        ge=1,
+        le=120,
+        description="fewest month-ends before a rolling-origin fold's cut for the queue key's payment-date "
+        "model of that fold (at most train_snapshots); the fold's model trains on the latest "
+        "train_snapshots of them, or on all when fewer, as the registered model does on a short book. "
+        "8 was pre-registered in session 24 and not shipped (BENCHMARKS.md)",
+    )
     max_invoices_per_snapshot: int = Field(
         3000,
         ge=100,

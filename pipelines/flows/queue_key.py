@@ -13,9 +13,11 @@ When the challenger was chosen on pooled rolling-origin folds (``outcome.fold_ro
 window held fewer than ``evaluation.fold_defaults`` defaults), the key is chosen on those folds
 pooled (:func:`fold_queue_rows`): each fold's rows carry the PD of the shipped kind from the models
 fitted for that fold (on snapshots whose horizon ended before it) and ``pay_pd`` from a
-payment-date model cut at the fold's first month-end, so every figure is out of time. A fold whose
-history is too short for that payment-date model is left out; with fewer than two folds left, the
-test window decides, as before.
+payment-date model cut at the fold's first month-end, so every figure is out of time. That model
+trains on the latest ``paydate.train_snapshots`` month-ends before the cut, or on all of them when the
+history is shorter, as the registered model does on a short book; a fold with fewer than
+``paydate.fold_min_snapshots`` (16, all of ``train_snapshots``) before its cut is left out; with fewer
+than two folds left, the test window decides, as before.
 """
 
 from __future__ import annotations
@@ -54,8 +56,10 @@ def fit_paydate_at(
     only (outcomes censored at ``cut``; the latest ``paydate.train_snapshots`` month-ends up to a week
     before it), in a ``LoadedPaydate`` (not registered). Raises ``DataError`` when the history up to
     ``cut`` is too short for the plan (``ews train``'s, with its held-out windows) or, with
-    ``full_only``, when fewer than ``paydate.train_snapshots`` month-ends precede it (the held-out
-    windows are then not needed: a rolling-origin fold's model, trained as the registered one).
+    ``full_only``, when fewer than ``paydate.fold_min_snapshots`` month-ends (at most
+    ``train_snapshots``) precede it (the held-out windows are then not needed: a rolling-origin fold's
+    model, trained as the registered one, on the latest ``train_snapshots`` of them or on all when
+    fewer).
     ``cache``: models by cut, filled and reused (both ways train on the same month-ends)."""
     from features.paydate import PERIOD_DAYS
     from models.paydate import fit_day_shape, fit_hazard
@@ -66,12 +70,15 @@ def fit_paydate_at(
 
     params = train_cfg.paydate.to_params(train_cfg.seed)
     if full_only:
+        # the latest train_snapshots month-ends before the cut, or all of them on a short history
+        # (as the registered model trains on a short book); at least fold_min_snapshots (default: all)
         final_train, final_cut = final_snapshots(book, train_cfg, cut)
-        need = train_cfg.paydate.train_snapshots
+        need = min(train_cfg.paydate.fold_min_snapshots, train_cfg.paydate.train_snapshots)
         if len(final_train) < need:
             raise DataError(
                 f"payment-date model cut at {pd.Timestamp(cut).date()}: {len(final_train)} month-ends "
-                f"before it to train on, fewer than paydate.train_snapshots ({need})"
+                f"before it to train on, fewer than {need} (paydate.fold_min_snapshots, at most "
+                "train_snapshots)"
             )
     else:
         p = plan(book, train_cfg, params.horizon_weeks, last=cut)

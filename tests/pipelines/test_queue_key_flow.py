@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -51,7 +53,8 @@ def test_a_fold_cut_trains_on_the_latest_month_ends_without_the_held_out_windows
     """Snapshots from the first invoice (2023-01-0x) + 3 months: 2023-04-30 on. Cut 2023-08-15: the
     month-ends up to a week before it are 2023-04-30..2023-07-31, the latest 4 kept. ``plan`` refuses
     that cut (no month-end followed by 26 observed weeks); the fold model (``full_only``) does not,
-    and refuses a cut with fewer than ``paydate.train_snapshots`` month-ends before it."""
+    and refuses a cut with fewer than min(``fold_min_snapshots``, ``train_snapshots``) month-ends
+    before it."""
     from pipelines.config.train import TrainConfig
     from pipelines.flows.queue_key import fit_paydate_at
     from pipelines.flows.train import DataError
@@ -69,9 +72,7 @@ def test_a_fold_cut_trains_on_the_latest_month_ends_without_the_held_out_windows
     assert pd.Timestamp(cut, unit="D") == pd.Timestamp("2023-08-15")
     with pytest.raises(DataError, match="observed weeks"):
         plan(book, cfg, 26, last=pd.Timestamp("2023-08-15"))
-    with pytest.raises(
-        DataError, match="3 month-ends before it to train on, fewer than paydate.train_snapshots"
-    ):
+    with pytest.raises(DataError, match=r"3 month-ends before it to train on, fewer than 4 \(paydate"):
         fit_paydate_at(book, cfg, pd.Timestamp("2023-07-31"), full_only=True)
 
 
@@ -104,7 +105,7 @@ def test_fold_queue_rows_carry_each_folds_pd_and_a_pay_pd_cut_at_its_start() -> 
     rows, skipped = fold_queue_rows(outcome, dataset, book, cfg, definition, QueueConfig())
     assert skipped == [
         "fold 0 (2023-07-31): payment-date model cut at 2023-07-31: 3 month-ends before it to train on, "
-        "fewer than paydate.train_snapshots (4)"
+        "fewer than 4 (paydate.fold_min_snapshots, at most train_snapshots)"
     ]
     assert sorted(rows["fold"].unique()) == [1, 2] and len(rows) == 3 * 40 and (rows["pd"] == 0.2).all()
     keys = ["as_of", "debtor_id"]
@@ -119,3 +120,60 @@ def test_fold_queue_rows_carry_each_folds_pd_and_a_pay_pd_cut_at_its_start() -> 
     other = pay_pd_at(book, [pd.Timestamp("2023-08-31")], later, definition).set_index(keys)["pay_pd"]
     first = rows[rows["fold"] == 1].set_index(keys)["pay_pd"]
     assert not np.allclose(first.reindex(other.index).to_numpy(), other.to_numpy(), equal_nan=True)
+
+
+def test_fold_min_snapshots_sets_which_folds_a_short_history_keeps_and_they_train_on_all_of_it() -> None:
+    """Session 24, on a book whose snapshots start at 2023-04-30: folds cut at 2023-11-30 (month-ends up
+    to a week before it: 2023-04-30..2023-10-31, 7), 2023-12-31 (..2023-11-30, 8) and 2024-01-31 (9).
+    The shipped settings (``paydate.train_snapshots`` 16, ``fold_min_snapshots`` 16) leave the three out
+    (the test window then decides). With ``fold_min_snapshots`` 8 (pre-registered, not shipped) fold 0
+    is left out and folds 1 and 2 are used; fold 1's model trains on all 8 month-ends before its cut:
+    its ``pay_pd`` is that of a fold model trained with ``train_snapshots`` 8 (the latest 8), not of one
+    trained on the latest 4."""
+    from pipelines.config.nightly import QueueConfig
+    from pipelines.config.project import ProjectConfig
+    from pipelines.config.train import TrainConfig
+    from pipelines.flows.queue_key import fit_paydate_at, fold_queue_rows, pay_pd_at
+    from pipelines.flows.train_paydate import final_snapshots
+
+    book = _tiny_book()
+    shipped = TrainConfig()
+    assert (shipped.paydate.train_snapshots, shipped.paydate.fold_min_snapshots) == (16, 16)
+    cfg = TrainConfig.model_validate({"paydate": {"fold_min_snapshots": 8}})
+    days, _ = final_snapshots(book, cfg, pd.Timestamp("2023-12-31"))
+    assert [str(pd.Timestamp(d, unit="D").date()) for d in days] == [
+        f"2023-{m:02d}-{d}"
+        for m, d in ((4, 30), (5, 31), (6, 30), (7, 31), (8, 31), (9, 30), (10, 31), (11, 30))
+    ]
+    definition = ProjectConfig().default_definition.to_params()
+    ids = [f"C{i:05d}" for i in range(40)]
+    dates = {0: "2023-11-30", 1: "2023-12-31", 2: "2024-01-31"}
+    fold_rows = pd.concat(
+        pd.DataFrame({"fold": f, "debtor_id": ids, "as_of": pd.Timestamp(t), "y": 0, "pd_lightgbm": 0.3})
+        for f, t in dates.items()
+    )
+    dataset = fold_rows[["debtor_id", "as_of"]].assign(
+        open_balance=100.0, overdue_amount=10.0, dpd_current_max=5.0, in_default_at_asof=False
+    )
+    outcome = SimpleNamespace(kind="lightgbm", fold_rows=fold_rows)
+    rows, skipped = fold_queue_rows(outcome, dataset, book, shipped, definition, QueueConfig())
+    assert rows.empty and skipped == [
+        f"fold {f} ({t}): payment-date model cut at {t}: {n} month-ends before it to train on, "
+        "fewer than 16 (paydate.fold_min_snapshots, at most train_snapshots)"
+        for (f, t), n in zip(dates.items(), (7, 8, 9), strict=True)
+    ]
+    rows, skipped = fold_queue_rows(outcome, dataset, book, cfg, definition, QueueConfig())
+    assert skipped == [
+        "fold 0 (2023-11-30): payment-date model cut at 2023-11-30: 7 month-ends before it to train on, "
+        "fewer than 8 (paydate.fold_min_snapshots, at most train_snapshots)"
+    ]
+    assert sorted(rows["fold"].unique()) == [1, 2] and len(rows) == 2 * 40
+    keys = ["as_of", "debtor_id"]
+    cut = pd.Timestamp(dates[1])
+    part = rows[rows["fold"] == 1].set_index(keys)["pay_pd"]
+    for snapshots, same in ((8, True), (4, False)):
+        other = TrainConfig.model_validate({"paydate": {"train_snapshots": snapshots}})
+        own = pay_pd_at(book, [cut], fit_paydate_at(book, other, cut, full_only=True), definition)
+        own = own.set_index(keys)["pay_pd"].reindex(part.index)
+        assert own.notna().sum() > 10
+        assert np.allclose(part.to_numpy(), own.to_numpy(), equal_nan=True) is same
