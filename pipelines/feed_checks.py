@@ -512,7 +512,14 @@ def evaluate_feed(
         if share is not None
     ]
     if previous is not None:
-        checks += _compare(figures, previous[1], previous[0], cfg.feed_checks.previous)
+        prev = previous[1]
+        if DAYS in prev and SPAN_ROWS not in prev:
+            # a run published before session 24: its days ran from the table's first date, today's from
+            # where the rows are dense, so a book denser lately (a migrated ledger, a growing one) read as
+            # more rows a month on the first run after the upgrade (s24-review); compared by whole rows,
+            # as such runs were then
+            prev = {k: v for k, v in prev.items() if k != DAYS}
+        checks += _compare(figures, prev, previous[0], cfg.feed_checks.previous)
     if training is not None:
         checks += _compare(figures, training[1], training[0], cfg.feed_checks.training)
     failed = [c for c in checks if c.status == FAILED]

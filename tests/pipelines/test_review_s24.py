@@ -165,3 +165,27 @@ def test_unknown_invoices_of_a_ledger_with_payment_numbers_give_no_datev_advice(
     result = ingest_files({"invoices": inv, "payments": pay}, None, as_of=AS_OF.date())
     assert result.manifest["tables"]["payments"]["reasons"] == {"unknown_invoice": 1}
     assert not [w for w in result.manifest["warnings"] if "invoice_reference" in w]
+
+
+def test_the_first_run_after_the_upgrade_compares_a_runs_old_figures_by_whole_rows() -> None:
+    """fd7922f compares the previous run by rows per month when today's span is shorter, and a run
+    published before session 24 carries days from each table's first date and no span_rows. A migrated
+    ledger (730 sparse days of 5 invoices, then 365 dense ones of 30: 14,600 rows in 1,095 days) scored
+    one day on (14,630 rows; its dense span 366 days, 10,980 rows) read as 10,980 x 30.4375 / 366 =
+    913.1 a month vs 14,600 x 30.4375 / 1,095 = 405.8 (2.25 > 1.5): refused, though nothing changed.
+    Against such a run: whole rows, 14,630 vs 14,600 (1.002), as before session 24. A run of this code
+    carries span_rows and is compared per month (test_rolling_s24)."""
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.feed_checks import evaluate_feed
+    from tests.pipelines.test_rolling_s24 import _figures
+
+    today = _figures(14_630, 14_630, (366, 366), span_rows=(10_980, 10_980))
+    old_run = _figures(14_600, 14_600, (1_095, 1_095))
+    feed = evaluate_feed(today, NightlyConfig(), previous=("the previous run", old_run), training=None)
+    checks = {c["check"]: (c["value"], c["reference"], c["status"]) for c in feed["checks"]}
+    assert feed["status"] == "passed", checks
+    assert checks["rows.invoices"] == (14_630, 14_600, "ok") and "rows_per_month.invoices" not in checks
+    # the training's old figures keep their rows per month (s23-rolling): 913.1 vs 405.8 inside 0.25 to 4
+    feed = evaluate_feed(today, NightlyConfig(), previous=None, training=("the training data", old_run))
+    got = {c["check"]: (c["value"], c["reference"]) for c in feed["checks"]}
+    assert got["rows_per_month.invoices"] == pytest.approx((913.125, 405.833), abs=0.001)
