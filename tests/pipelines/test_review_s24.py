@@ -4,6 +4,7 @@ review fixed. Every expected number is by hand."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -189,3 +190,67 @@ def test_the_first_run_after_the_upgrade_compares_a_runs_old_figures_by_whole_ro
     feed = evaluate_feed(today, NightlyConfig(), previous=None, training=("the training data", old_run))
     got = {c["check"]: (c["value"], c["reference"]) for c in feed["checks"]}
     assert got["rows_per_month.invoices"] == pytest.approx((913.125, 405.833), abs=0.001)
+
+
+def test_day_counts_of_a_bucketed_folder_add_up_every_bucket(tmp_path) -> None:
+    """fd7922f: an ingested folder of several buckets gives the rows per day of all of them (a span read
+    from the first bucket only survived the mutation check: the suite's folders hold one bucket). Three
+    buckets of the nightly test book: the counts sum to the invoices, and per day to the whole table's."""
+    import json
+
+    from pipelines.adapters.files import bucket_codes, bucket_file, day_counts, write_bucket_atomic
+    from pipelines.engine import Book
+    from tests.pipelines.nightly_portfolio import typed_tables
+
+    invoices = typed_tables(n_debtors=240, months=14, seed=5)["invoices"]
+    codes = bucket_codes(invoices["debtor_id"], 3)
+    for k in range(3):
+        write_bucket_atomic(
+            invoices.loc[codes == k].reset_index(drop=True), bucket_file(tmp_path, "invoices", k)
+        )
+    (tmp_path / "manifest.json").write_text(json.dumps({"layout": {"buckets": 3}}))
+    book = Book.ingested(tmp_path)
+    assert book.buckets == 3 and len(set(codes.tolist())) == 3
+    got = book.day_counts("invoices", "issue_date")
+    assert int(got.sum()) == len(invoices)
+    pd.testing.assert_series_equal(got, day_counts(invoices["issue_date"].to_numpy(dtype="datetime64[ns]")))
+
+
+def test_a_short_burst_at_the_end_does_not_shorten_the_span_to_itself() -> None:
+    """fd7922f's densest stretch is one of at least 91 days (SPAN_MIN_DAYS); the mutation to 1 day
+    survived. A year at 10 rows a day whose last 31 days (December) hold 100 a day: the densest stretch
+    of >= 91 days from a month's first day is October..December, (61 x 10 + 3,100) / 92 = 40.3 a day;
+    September..December reaches 3/4 of it ((91 x 10 + 3,100) / 122 = 32.9 >= 30.2), August does not
+    (28.2): the span is 122 days, 4,010 rows. With a 1-day stretch December alone (100 a day) would set
+    the bar at 75 and the span at 31 days."""
+    from pipelines.feed_checks import dense_span
+
+    days = pd.date_range("2025-01-01", "2025-12-31", freq="D")
+    counts = pd.Series(np.where(days >= pd.Timestamp("2025-12-01"), 100, 10), index=days, dtype="int64")
+    assert dense_span(counts, pd.Timestamp("2025-12-31")) == (122, 4_010)
+
+
+def test_an_fbl5n_payment_with_a_clearing_document_keeps_its_join_whatever_its_reference_says(
+    tmp_path,
+) -> None:
+    """faf0d74 reads invoice_reference only for rows that name no clearing document; the mutation that
+    reads it on every row survived (the sample's referenced rows that had one cleared the same invoice).
+    Here the returned direct debit DZ 1400000002 (1,234.56, cleared by its AB reversal 100000001) names
+    90000003 in Invoice reference, as SAP keeps the invoice a direct debit was collected for. It stays
+    unallocated beside its reversal, so the two still net out (reversal / reversed_payment) and the cash
+    is the book's 1,016,304.56; read from the reference it would sit on 90000003 apart from its reversal,
+    counted as cash (+1,234.56), the reversal unmatched."""
+    from tests.pipelines.test_hostile_s24 import SAMPLE_SUMS, _draft_and_ingest, _fbl5n_with_reference, _sums
+
+    export = _fbl5n_with_reference(tmp_path)
+    lines = export.read_text(encoding="cp1252").splitlines()
+    lines = [
+        line[: -len("\t")] + "\t90000003" if line.split("\t")[2] == "1400000002" else line for line in lines
+    ]
+    export.write_text("\r\n".join(lines) + "\r\n", encoding="cp1252")
+    assert "Direct debit\t90000003" in export.read_text(encoding="cp1252")
+    _, result = _draft_and_ingest(tmp_path, export)
+    pay = result.manifest["tables"]["payments"]
+    assert pay["reasons"] == {"reversal": 1, "reversed_payment": 1}
+    assert pay["repairs"]["invoice_from_reference"] == 1  # the open part payment 1400000004 only
+    assert _sums(result)[1:] == SAMPLE_SUMS[1:]
