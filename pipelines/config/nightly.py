@@ -394,7 +394,8 @@ class PreviousLimits(FeedLimits):
         "invoices_per_debtor": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
         "payments_per_invoice": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
         "exposure": {"min_ratio": 0.5, "max_ratio": 2.0, "min_basis": 20},
-        "default_exposure": {"min_ratio": 0.25, "max_ratio": 4.0, "min_basis": 20},
+        # a fall only: a rise is a default (on a concentrated book the largest debtors' alone, s24-review)
+        "default_exposure": {"min_ratio": 0.25, "max_ratio": 1000.0, "min_basis": 20},
         "default_share": {"max_increase": 0.10, "max_decrease": 0.10, "min_basis": 50},
         "quarantine_share": {"max_increase": 0.10, "max_decrease": 1.0, "min_basis": 50},
         "allocated_share": {"max_increase": 1.0, "max_decrease": 0.25, "min_basis": 50},
@@ -412,7 +413,7 @@ class TrainingLimits(FeedLimits):
         "invoices_per_debtor": {"min_ratio": 0.67, "max_ratio": 4.0, "min_basis": 50},
         "payments_per_invoice": {"min_ratio": 0.5, "max_ratio": 2.0, "min_basis": 50},
         "exposure": {"min_ratio": 0.2, "max_ratio": 5.0, "min_basis": 20},
-        "default_exposure": {"min_ratio": 0.1, "max_ratio": 10.0, "min_basis": 20},
+        "default_exposure": {"min_ratio": 0.1, "max_ratio": 1000.0, "min_basis": 20},
         "default_share": {"max_increase": 0.15, "max_decrease": 0.15, "min_basis": 50},
         "quarantine_share": {"max_increase": 0.10, "max_decrease": 1.0, "min_basis": 50},
         "allocated_share": {"max_increase": 1.0, "max_decrease": 0.5, "min_basis": 50},

@@ -254,3 +254,22 @@ def test_an_fbl5n_payment_with_a_clearing_document_keeps_its_join_whatever_its_r
     assert pay["reasons"] == {"reversal": 1, "reversed_payment": 1}
     assert pay["repairs"]["invoice_from_reference"] == 1  # the open part payment 1400000004 only
     assert _sums(result)[1:] == SAMPLE_SUMS[1:]
+
+
+def test_the_night_a_large_debtor_defaults_is_published() -> None:
+    """0134d69's default_exposure refused a rise above 4 x the previous run's: 25 debtors in default owing
+    250,000 and the next night one more owing 1,000,000 (1,250,000: 5.0) was refused ("Fix the feed"),
+    the night the largest default has to reach the watchlist and the queues. On lognormal books of 1,000
+    debtors (sigma 2, /work/bench/s24-review/probe_default_exposure.py) the largest debtor's default alone
+    gave a median 5.9. Now only a fall is refused (0.25; a rise is checked up to 1000): published, and the
+    rolling export's fall (596,438 vs 6,362,090) still refused (test_rolling_s24)."""
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.feed_checks import evaluate_feed
+    from tests.pipelines.test_rolling_s24 import _book
+
+    previous = ("the previous run", _book(250_000.0, 25, debtors=1_000))
+    feed = evaluate_feed(
+        _book(1_250_000.0, 26, debtors=1_000), NightlyConfig(), previous=previous, training=None
+    )
+    checks = {c["check"]: (c["value"], c["reference"], c["status"]) for c in feed["checks"]}
+    assert feed["status"] == "passed" and checks["default_exposure"] == (1_250_000.0, 250_000.0, "ok")

@@ -269,14 +269,14 @@ def _book(default_exposure: float, defaulted: int, debtors: int = 1_500) -> dict
     [
         # the 36-month book's rolling exports scored after a whole run (BENCHMARKS s24-hostile): 12
         # months keep 2,265,080 of 6,362,090 (0.356, 45 of 118 debtors in default still owe): inside
-        # 0.25 to 4; 6 months keep 596,438 (0.094, 20 of 107 owe): refused. b18b173 had no such check
+        # 0.25 to 1000; 6 months keep 596,438 (0.094, 20 of 107 owe): refused. b18b173 had no such check
         # and published both
         (_book(2_265_080.0, 111), []),
         (
             _book(596_438.0, 107),
             [
                 "default_exposure: 596,438 today vs 6,362,090 in the previous run 2025-12-30 "
-                "(limit: ratio 0.25 to 4, checked from 20 debtors in default)"
+                "(limit: ratio 0.25 to 1000, checked from 20 debtors in default)"
             ],
         ),
         # guard: fewer than 20 debtors in default on one side: not checked
