@@ -150,17 +150,19 @@ class WatchlistConfig(ConfigModel):
     )
 
 
+def _lgds_in_unit_interval(value: dict[str, float]) -> dict[str, float]:
+    """LGDs by key (segment, event kind), each in (0, 1] (a NaN is refused too)."""
+    bad = {k: v for k, v in value.items() if not 0.0 < v <= 1.0}
+    if bad:
+        raise ValueError(f"LGD must lie in (0, 1]; got {bad}")
+    return value
+
+
 class LGDConfig(ConfigModel):
     default: float = Field(0.45, gt=0.0, le=1.0, description="loss given default, share of EAD")
     by_segment: dict[str, float] = Field(default_factory=dict, description="overrides per debtor segment")
 
-    @field_validator("by_segment")
-    @classmethod
-    def _in_unit_interval(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = {k: v for k, v in value.items() if not 0.0 < v <= 1.0}
-        if bad:
-            raise ValueError(f"LGD must lie in (0, 1]; got {bad}")
-        return value
+    _in_unit_interval = field_validator("by_segment")(_lgds_in_unit_interval)
 
 
 class ActionRule(ConfigModel):
@@ -237,13 +239,7 @@ class RecoveryConfig(ConfigModel):
     )
     default_action: Action = "final_notice"
 
-    @field_validator("lgd_by_event")
-    @classmethod
-    def _event_lgd_in_unit_interval(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = {k: v for k, v in value.items() if not 0.0 < v <= 1.0}
-        if bad:
-            raise ValueError(f"LGD must lie in (0, 1]; got {bad}")
-        return value
+    _event_lgd_in_unit_interval = field_validator("lgd_by_event")(_lgds_in_unit_interval)
 
 
 class EventActionsConfig(ConfigModel):
