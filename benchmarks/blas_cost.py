@@ -57,6 +57,7 @@ def main() -> None:
     )
     ap.add_argument("--threads", default="1,2", help="BLAS thread limits, comma-separated")
     ap.add_argument("--rounds", type=int, default=1, help="each limit this many times, interleaved")
+    ap.add_argument("--save", type=Path, default=None, help="write each run's test PDs here (.npy)")
     args = ap.parse_args()
     cfg = load_config(ROOT / "conf" / "train.yaml", expect=TrainConfig)
     t0 = time.perf_counter()
@@ -73,6 +74,9 @@ def main() -> None:
             out = train_pd_model(frame, params)
             wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         pds = np.ascontiguousarray(out.test["pd"].to_numpy(dtype="float64"))
+        if args.save is not None:
+            args.save.mkdir(parents=True, exist_ok=True)
+            np.save(args.save / f"test_pd-blas{seen}-{time.strftime('%H%M%S')}.npy", pds)
         print(
             json.dumps(
                 {
