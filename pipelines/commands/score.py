@@ -386,6 +386,8 @@ def _summary(console: Console, result: Any) -> None:
         )
     elif not feed.get("references"):
         console.print(f"feed checks: {feed.get('note') or 'no reference'}")
+    if feed.get("history"):
+        console.print(f"[bold yellow]warning:[/] {feed['history']['note']}", highlight=False)
     console.print(f"outputs: [bold]{result.path}[/]  (open {result.path / 'report.html'})")
 
 

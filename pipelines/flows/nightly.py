@@ -861,6 +861,8 @@ def run_nightly(
         logger.info(
             "feed checks %s against %s", feed["status"], ", ".join(feed["references"]) or "no reference"
         )
+        if feed.get("history"):
+            logger.warning("%s", feed["history"]["note"])
         stage = staging_dir(out_dir, as_of)
         currency = output_currency(result.manifest, scored_book.currency, project.currency.reporting)
         stamp = dt.datetime.combine(as_of, dt.time())

@@ -15,6 +15,7 @@ from pipelines.feed_checks import (
     evaluate_feed,
     feed_figures,
     previous_figures,
+    short_history,
     training_figures,
     training_reference,
 )
@@ -258,3 +259,33 @@ def test_config_keeps_defaults_for_keys_left_out(tmp_path: Path) -> None:
     path.write_text("kind: nightly\nfeed_checks:\n  training:\n    exposure: {max_ratio: 0.9}\n")
     with pytest.raises(ConfigError, match=r"feed_checks.training.exposure: .*min_ratio < 1 < max_ratio"):
         load_config(path, expect=NightlyConfig)
+
+
+def test_a_feed_shorter_than_the_training_history_publishes_with_a_warning() -> None:
+    """12 months of invoices (365 days) against a training on 36 (1,096): rows per month the same,
+    so every check passes, and the run says its history is short: 365 / 30.4375 = 12.0 months, 1,096 /
+    30.4375 = 36.0. 92 days shorter warns, 91 does not (SHORT_HISTORY_DAYS); a feed longer than the
+    training (a year later, whole ledger) does not."""
+
+    def spanned(days: int, invoices: int) -> dict:
+        return figures(
+            rows={"invoices": invoices, "payments": 51_000, "debtors": 5_000},
+            days={"invoices": days},
+            span_rows={"invoices": invoices},
+        )
+
+    feed = evaluate_feed(spanned(365, 20_000), CFG, previous=None, training=("train", spanned(1_096, 60_000)))
+    assert feed["status"] == "passed"
+    assert feed["history"]["feed_months"] == 12.0 and feed["history"]["training_months"] == 36.0
+    assert feed["note"] == feed["history"]["note"]
+    assert feed["note"].startswith(
+        "short history: today's invoices cover 12 months, the champion learned from 36;"
+    )
+    assert short_history(spanned(1_004, 55_000), spanned(1_096, 60_000)) is not None  # 92 days shorter
+    assert short_history(spanned(1_005, 55_000), spanned(1_096, 60_000)) is None  # 91 days shorter
+    assert short_history(spanned(1_461, 80_000), spanned(1_096, 60_000)) is None
+    # no training reference, or one without spans (before session 24, a statements book): no warning
+    assert short_history(spanned(365, 20_000), None) is None
+    assert short_history(spanned(365, 20_000), figures()) is None
+    feed = evaluate_feed(spanned(365, 20_000), CFG, previous=None, training=None)
+    assert "history" not in feed and feed["note"].startswith("no reference")
