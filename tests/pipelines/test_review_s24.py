@@ -273,3 +273,30 @@ def test_the_night_a_large_debtor_defaults_is_published() -> None:
     )
     checks = {c["check"]: (c["value"], c["reference"], c["status"]) for c in feed["checks"]}
     assert feed["status"] == "passed" and checks["default_exposure"] == (1_250_000.0, 250_000.0, "ok")
+
+
+def test_ews_score_prints_the_short_history_warning(tmp_path) -> None:
+    """b859af3: `ews score` prints the feed's short-history warning; the mutation that drops the console
+    line survived (test_feed_checks, rolling_s24 and nightly_cli: 43 passed). The summary of a run whose
+    manifest carries feed.history (12 vs 36 months) prints it after the feed line, before the outputs."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from pipelines.commands.score import _summary
+
+    note = "short history: today's invoices cover 12 months, the champion learned from 36; ..."
+    manifest = {
+        "as_of": "2025-12-31",
+        "model": {"name": "ews-pd", "version": "3"},
+        "timings_s": {"score": 1.0},
+        "counts": {"scored": 10, "in_default": 1, "flagged": 2, "triggers": {}, "queue": 3, "expected_loss": 5.0},
+        "drift": {"status": "ok"},
+        "feed": {"status": "passed", "references": ["the training data"], "override": None, "note": note,
+                 "history": {"feed_months": 12.0, "training_months": 36.0, "note": note}},
+    }  # fmt: skip
+    console = Console(record=True, width=400)
+    _summary(console, SimpleNamespace(manifest=manifest, path=tmp_path / "2025-12-31"))
+    text = console.export_text()
+    assert f"warning: {note}" in text
+    assert text.index("warning: short history") < text.index("outputs: ")
