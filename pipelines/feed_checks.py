@@ -489,9 +489,11 @@ def _compare(
 def short_history(today: Mapping[str, Any], training: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """``{feed_months, training_months, note}`` when today's invoices span more than
     :data:`SHORT_HISTORY_DAYS` fewer days (:func:`dense_span`) than the champion's training data's,
-    else None (also without the figures: a reference from before session 24, a statements book)."""
+    else None (also without the figures: a statements book; and against a reference from before
+    session 24, whose days ran from the table's first date, not from where its rows are dense: a
+    migrated or growing ledger's whole feed read as a short history, s24-review)."""
     days = (today.get(DAYS) or {}).get("invoices")
-    days_ref = ((training or {}).get(DAYS) or {}).get("invoices")
+    days_ref = ((training or {}).get(DAYS) or {}).get("invoices") if SPAN_ROWS in (training or {}) else None
     if not days or not days_ref or days >= days_ref - SHORT_HISTORY_DAYS:
         return None
     feed_months, training_months = round(days / MONTH_DAYS, 1), round(days_ref / MONTH_DAYS, 1)

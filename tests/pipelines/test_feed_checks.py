@@ -287,5 +287,10 @@ def test_a_feed_shorter_than_the_training_history_publishes_with_a_warning() -> 
     # no training reference, or one without spans (before session 24, a statements book): no warning
     assert short_history(spanned(365, 20_000), None) is None
     assert short_history(spanned(365, 20_000), figures()) is None
+    # a training reference from before session 24: days from the first date, no span_rows (a migrated
+    # ledger's whole feed spans 16 dense months against 35 from its first date): not compared
+    old = figures(days={"invoices": 1_066})
+    assert short_history(spanned(487, 20_000), old) is None
+    assert short_history(spanned(487, 20_000), {**old, "span_rows": {"invoices": 60_000}}) is not None
     feed = evaluate_feed(spanned(365, 20_000), CFG, previous=None, training=None)
     assert "history" not in feed and feed["note"].startswith("no reference")
