@@ -29,10 +29,15 @@ from pipelines.scoring.owners import assign_queues
 AGING = ["overdue_amount_1_30", "overdue_amount_31_60", "overdue_amount_61_90", "overdue_amount_90p"]
 
 
+def _looked_up(keys: pd.Series, table: dict[str, float], fallback: float | pd.Series) -> pd.Series:
+    """``table``'s value per row of ``keys`` (missing keys and NA: ``fallback``), as float64."""
+    found = keys.astype("string").map(pd.Series(table, dtype="float64")).astype("float64")
+    return found.fillna(fallback)
+
+
 def lgd_for(segment: pd.Series, cfg: QueueConfig) -> pd.Series:
     """LGD per row: the segment override when configured, else the default (share of EAD)."""
-    by_seg = pd.Series(cfg.lgd.by_segment, dtype="float64")
-    return segment.astype("string").map(by_seg).astype("float64").fillna(cfg.lgd.default)
+    return _looked_up(segment, cfg.lgd.by_segment, cfg.lgd.default)
 
 
 def priority(expected_loss: pd.Series, dpd: pd.Series, cfg: QueueConfig) -> pd.Series:
@@ -169,9 +174,8 @@ def build_queues(
     )
 
     r = _common(scored.loc[dead], oldest, plans, qc, broken)
-    if "event" in r and rc.lgd_by_event:
-        by_event = r["event"].astype("string").map(pd.Series(rc.lgd_by_event, dtype="float64"))
-        r["lgd"] = by_event.astype("float64").fillna(r["lgd"])
+    if "event" in r:  # the governing event's LGD (recovery.lgd_by_event), else the segment's
+        r["lgd"] = _looked_up(r["event"], rc.lgd_by_event, r["lgd"])
     r["expected_loss"] = (r["exposure"] * r["lgd"]).round(places)
     r["recoverable_amount"] = (r["exposure"] * (1.0 - r["lgd"])).round(places)
     age = r["dpd"].astype("float64").fillna(0.0).clip(lower=0.0)
