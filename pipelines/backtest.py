@@ -109,7 +109,25 @@ def replay(
     ``first_default_date``, ``horizon_observed`` (the labels of ``features.engine.build_bucket``).
     Built debtor bucket by debtor bucket (about ``rows_per_partition`` ledger rows each), features
     and labels from one prepared ledger per bucket. ``extra``: feature columns carried as they are
-    (to study other ranking keys on the same rows, ``benchmarks/queue_ranking.py``)."""
+    (to study other ranking keys on the same rows, ``benchmarks/queue_ranking.py``).
+
+    Runs with one BLAS thread (:func:`pipelines.runtime.one_blas_thread`), whoever calls it: the
+    roll-rate model's PDs are matrix products, summed in another order on more threads."""
+    from pipelines.runtime import one_blas_thread
+
+    with one_blas_thread():
+        return _replay(portfolio, dates, score, cfg, definition, rows_per_partition, extra)
+
+
+def _replay(
+    portfolio: Portfolio,
+    dates: Sequence[pd.Timestamp],
+    score: Scorer,
+    cfg: NightlyConfig,
+    definition: DefaultDefinition,
+    rows_per_partition: int,
+    extra: Sequence[str],
+) -> pd.DataFrame:
     from pipelines.engine import Book, bucket_result
     from pipelines.scoring.score import exposure_columns
     from pipelines.scoring.watchlist import assign_bands

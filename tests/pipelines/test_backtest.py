@@ -397,3 +397,25 @@ def test_queue_figures_keep_a_three_decimal_currencys_thousandths() -> None:
     cents = backtest_figures(panel, cfg, places=2)["figures"]
     assert cents["queue_capture_top20"] == 0.0 and cents["bad_balance_in_queue"] == 10.01
     assert backtest_figures(panel, cfg)["figures"] == cents  # 2 decimals unless told
+
+
+def test_replay_scores_with_one_blas_thread_and_gives_the_callers_threads_back() -> None:
+    """``ews backtest`` called from Python (a notebook) scores like the command line: one BLAS thread
+    while the model scores (the roll-rate PDs are matrix products), the caller's threads afterwards."""
+    from threadpoolctl import threadpool_limits
+
+    from pipelines.runtime import blas_threads
+
+    seen: list[int] = []
+
+    def score(live: pd.DataFrame) -> pd.Series:
+        seen.append(blas_threads())
+        return fixed_pd(live)
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() < 2:
+            pytest.skip("this BLAS runs one thread whatever it is asked")
+        replay(ledger(), DATES, score, CFG, DefaultDefinition())
+        after = blas_threads()
+    assert seen and set(seen) == {1}
+    assert after == 2
