@@ -45,8 +45,14 @@ def _group_total(text: str, group: str | None) -> bool:
         return True
     if not group:
         return False
-    t, g = text.strip().rstrip(":.").strip().casefold(), group.strip().casefold()
-    return t in (f"total {g}", f"total for {g}", f"{g} total", f"totals {g}", f"subtotal {g}")
+    # the label's trailing ':' or '.' is dropped, and so is the name's own ('Total for Acme, Inc.' is the
+    # total of 'Acme, Inc.': before s25 the name's '.' was cut from the label only, and the row was
+    # taken for a group's balance row)
+    t, name = text.strip().rstrip(":.").strip().casefold(), group.strip().casefold()
+    return any(
+        t in (f"total {g}", f"total for {g}", f"{g} total", f"totals {g}", f"subtotal {g}")
+        for g in {name, name.rstrip(":.").strip()}
+    )
 
 
 def group_columns(spec: FileSource) -> list[GroupColumn | str]:

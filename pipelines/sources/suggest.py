@@ -503,24 +503,29 @@ def _profile(frame: pd.DataFrame) -> list[Column]:
 _NOT_ISSUED = ("void", "voided", "draft", "cancelled", "canceled")
 
 
-def _void_lines(frame: pd.DataFrame) -> list[str]:
-    """``rows.drop`` for the invoices a status column marks void or draft (Zoho Books' ``Invoice
-    Status``): they were never owed, and read as invoices they stay open for good (defaults)."""
+def _void_status(frame: pd.DataFrame) -> tuple[str, list[str]] | None:
+    """(the status column, its void and draft values in the sample) (Zoho Books' ``Invoice Status``,
+    Xero's ``Status``: ``VOIDED``, ``DRAFT``), if any."""
     for name in frame.columns:
         if _norm(str(name)) not in ("status", "invoicestatus", "documentstatus"):
             continue
         values = frame[name].dropna().astype(str).str.strip()
         seen = sorted({v for v in values.unique() if v.lower() in _NOT_ISSUED})
         if seen:
-            return [
-                "rows: {drop: {column: "
-                + _q(str(name))
-                + ", values: ["
-                + ", ".join(_q(v) for v in seen)
-                + "]}}"
-                "  # never owed: a voided or draft invoice would stay open for good; CHECK the other statuses"
-            ]
-    return []
+            return str(name), seen
+    return None
+
+
+_VOID_WHY = "never owed: a voided or draft invoice would stay open for good; CHECK the other statuses"
+
+
+def _void_lines(frame: pd.DataFrame) -> list[str]:
+    """``rows.drop`` for the invoices a status column marks void or draft: they were never owed, and
+    read as invoices they stay open for good (defaults)."""
+    void = _void_status(frame)
+    if void is None:
+        return []
+    return [f"rows: {{drop: {{column: {_q(void[0])}, values: {_flow(void[1])}}}}}  # {_VOID_WHY}"]
 
 
 def _internal_id(col: Column) -> bool:
@@ -874,8 +879,10 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         if accounts:
             extra += _account_lines(accounts)
     sides = _debit_sides(frame, mapping) if types is not None and clearing is not None else None
+    # a status column beside the document types (Xero's invoice export: Type and Status): both filters
+    void = _void_status(frame) if types is not None and sides is None else None
     if types is not None and kind in ("invoices", "ar_export"):
-        extra += _document_lines(types, kind, sides)
+        extra += _document_lines(types, kind, sides, void)
     # numbers that restart per year as ids: not beside payments that name their invoice by the bare number
     id_scope = _id_scope(frame) if kind in ("invoices", "ar_export") else []
     if kind == "invoices" and types is not None and types.payments and clearing is None:
@@ -909,19 +916,17 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
             "ids_from_rows)",
             "ids_from_rows: true",
         ]
-    elif pid is not None and (frame[pid.name].fillna("").str.strip() == "").any():
-        empty = int((frame[pid.name].fillna("").str.strip() == "").sum())
-        extra += [
-            f"# {pid.name!r} is empty on {empty} of {len(frame)} sampled rows (QuickBooks leaves a payment's Num "
-            "empty): such a payment gets an id from its row (conf/sources/README.md, ids_from_rows)",
-            "ids_from_rows: true",
-        ]
+    elif pid is not None and (note := _typed_numbers(frame, pid.name, mapping.get("debtor_id"))) is not None:
+        del mapping["payment_id"]  # QuickBooks' Num: a reference typed by hand, no id (s25)
+        missing = [c for c in missing if c != "payment_id"]
+        extra += [note, "ids_from_rows: true"]
     text = _render(path, name or _slug(path.stem), kind, opts, mapping, why, columns, missing, notes, extra)
-    if types is not None and kind == "invoices" and types.payments:
+    memos = types is not None and any(v.lower() in _CREDIT_MEMO_TYPES for v in types.others)
+    if types is not None and kind == "invoices" and (types.payments or memos):  # Xero's export: credit notes
         text = text.replace(
             "# payments come from another file: add tables.payments (see conf/sources/README.md)\n", ""
         )
-        text += _payments_block(path, types, mapping, frame, grouped, clearing, id_scope, sides)
+        text += _payments_block(path, types, mapping, frame, grouped, clearing, id_scope, sides, void)
     if two is not None:
         text = text.replace(
             "# payments come from another file: add tables.payments (see conf/sources/README.md)\n", ""
@@ -945,6 +950,7 @@ _PAYMENT_TYPES = frozenset(
     {"payment", "payments", "receipt", "dz", "zahlung", "paiement", "règlement", "reglement", "pago", "cobro"}
     # Odoo's journal items name their journal: customer payments are booked in the bank (or cash) journal
     | {"bank", "cash"}
+    | {"receivable payment"}  # Xero's Account Transactions (Source)
 )
 _NOT_INVOICE_TYPES = _PAYMENT_TYPES | frozenset(
     {
@@ -964,11 +970,15 @@ _NOT_INVOICE_TYPES = _PAYMENT_TYPES | frozenset(
         # Odoo's other journals: write-offs and exchange differences reconciled with the receivable
         "miscellaneous operations",
         "exchange difference",
+        # Xero: the invoice export's Type, the Account Transactions' Source
+        "sales credit note",
+        "receivable credit note",
     }
 )
 _INVOICE_TYPES = frozenset(
     {"invoice", "invoices", "rv", "dr", "finance charge memo", "reminder", "rechnung", "facture", "factura"}
     | {"customer invoices"}  # Odoo's sales journal
+    | {"sales invoice", "receivable invoice"}  # Xero: the invoice export's Type, Account Transactions' Source
 )
 
 
@@ -1024,7 +1034,12 @@ def _flow(values: list[str]) -> str:
     return "[" + ", ".join(_q(v) for v in values) + "]"
 
 
-def _document_lines(types: DocumentTypes, kind: str, sides: tuple[str, list[str]] | None = None) -> list[str]:
+def _document_lines(
+    types: DocumentTypes,
+    kind: str,
+    sides: tuple[str, list[str]] | None = None,
+    void: tuple[str, list[str]] | None = None,
+) -> list[str]:
     """The invoices' row filter, with what the other rows are (``sides``: the debit column and its
     zero cells, when the ledger writes invoices and credits in two columns: the credit-side rows of
     the invoices' journal, credit notes, are left out of the invoices)."""
@@ -1042,6 +1057,9 @@ def _document_lines(types: DocumentTypes, kind: str, sides: tuple[str, list[str]
             f" with a debit (a credit note of that journal, {sides[0]!r} empty or 0, goes with the payments)"
         )
         drop = f", drop: {{column: {_q(sides[0])}, values: {_flow(sides[1])}}}"
+    elif void is not None:  # Xero: the Type keeps the invoices, the Status drops the void and draft ones
+        why += f"; {', '.join(repr(v) for v in void[1])} in {void[0]!r}: {_VOID_WHY}"
+        drop = f", drop: {{column: {_q(void[0])}, values: {_flow(void[1])}}}"
     return [why, f"rows: {{keep: {{column: {_q(types.column)}, values: {_flow(types.invoices)}}}{drop}}}"]
 
 
@@ -1212,6 +1230,7 @@ def _two_sided_payments(path: Path, sides: TwoSides, mapping: dict[str, Column],
 # credit memo types, loaded with the payments when the clearing join allocates them to their invoices
 _CREDIT_MEMO_TYPES = frozenset(
     {"credit memo", "credit note", "dg", "gutschrift", "avoir", "abono", "nota de crédito", "nota de credito"}
+    | {"sales credit note", "receivable credit note"}  # Xero
 )
 
 
@@ -1289,6 +1308,7 @@ def _payments_block(
     clearing: tuple[str, str | None] | None = None,
     id_scope: list[str] | None = None,
     sides: tuple[str, list[str]] | None = None,
+    void: tuple[str, list[str]] | None = None,
 ) -> str:
     """``tables.payments`` from the same file: its payment rows, their sign reversed when they are
     written negative (a ledger's credits); with a clearing column, the credit memos too and the
@@ -1323,8 +1343,22 @@ def _payments_block(
     lines = [
         "  payments:  # the payment rows of the same file",
         f"    path: {_q(str(path))}",
+        *(
+            []
+            if types.payments
+            else [
+                "    # this file holds credit notes and no payments (Xero's invoice export): a payments export that "
+                "lists the credit notes too (Xero's Account Transactions of the receivable account; `ews sources "
+                "suggest` drafts it) replaces this block, as a table is read from one file"
+            ]
+        ),
         f"    rows: {{keep: {{column: {_q(types.column)}, values: {_flow(kept)}}}}}",
     ]
+    if void is not None:  # a voided credit note credits nothing
+        lines[-1] = (
+            f"    rows: {{keep: {{column: {_q(types.column)}, values: {_flow(kept)}}}, "
+            f"drop: {{column: {_q(void[0])}, values: {_flow(void[1])}}}}}  # a voided or draft credit note credits nothing"
+        )
     if sides is not None:  # the credit side: payments and the credit notes of the invoices' journal
         also = ""
         if types.payments:  # and the bank journal's debit side: refunds paid out to customers
@@ -1347,6 +1381,16 @@ def _payments_block(
             )
     if grouped is not None:  # the payment rows are grouped by customer too
         lines.append(f"    {_group_lines(grouped)[1]}")
+    typed = None
+    if clearing is None and "payment_id" in cols:  # QuickBooks' Num on a payment: typed by hand, or empty
+        own = frame.loc[frame[types.column].fillna("").str.strip().isin(types.payments)]
+        debtor = mapping.get("debtor_id")
+        typed = _typed_numbers(
+            own, cols["payment_id"], debtor if debtor is not None and debtor.name in own else None
+        )
+    if typed is not None:
+        del cols["payment_id"]
+        lines += [f"    {typed}", "    ids_from_rows: true"]
     if id_scope:
         lines += [f"    {line}" for line in _id_scope_lines(id_scope)]
     others = [v for v in types.others if v not in credits]
@@ -1441,6 +1485,34 @@ def _payments_block(
             "cash, applied to the debtor's oldest open invoice first (map it if the export has one)"
         )
     return "\n".join(lines) + "\n"
+
+
+def _typed_numbers(frame: pd.DataFrame, column: str, debtor: Column | None) -> str | None:
+    """The comment for a payment number column that is no id: empty on some payment rows of the sample
+    (QuickBooks fills a payment's ``Num`` only with a reference typed by hand) or one number on rows of
+    two customers (a cheque number is the customer's own: two customers' cheques 1001 are two
+    payments). Mapped, the shared ones were quarantined ``duplicate_id`` and, without ``ids_from_rows``,
+    the empty ones ``missing_value`` (s25: 11,197 and 22,078 of the 34,660 payment rows of a QuickBooks
+    Transaction List by Customer). None when the column reads as an id."""
+    cells = frame[column].fillna("").astype(str).str.strip()
+    empty = int((cells == "").sum())
+    shared = 0
+    if debtor is not None:
+        typed = frame.loc[cells != "", [column, debtor.name]].astype(str)
+        owners = typed.groupby(column)[debtor.name].nunique()
+        shared = int((owners > 1).sum())
+    if not empty and not shared:
+        return None
+    said = []
+    if empty:
+        said.append(f"empty on {empty} of {len(frame)} sampled payment rows")
+    if shared:
+        said.append(f"{shared} number(s) on rows of two or more customers")
+    return (
+        f"# payment_id: {column!r} is {' and '.join(said)}: a reference typed by hand, not an id (QuickBooks' Num: "
+        "the customer's cheque number, which two customers can share, or nothing): not mapped; each payment gets "
+        f"an id from its row, all its cells ({column!r} included) (conf/sources/README.md, ids_from_rows)"
+    )
 
 
 def _applied_to(

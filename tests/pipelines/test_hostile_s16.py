@@ -410,15 +410,18 @@ def test_ids_from_rows_is_refused_outside_tables_payments(tmp_path: Path) -> Non
 
 
 def test_suggest_drafts_ids_from_rows_when_the_payment_number_is_empty(tmp_path: Path) -> None:
-    """`ews sources suggest` on the payments export: Num is mapped to payment_id and, being empty
-    on rows of the sample, the draft sets `ids_from_rows: true` with a comment."""
+    """`ews sources suggest` on the payments export: Num, empty on rows of the sample, makes the draft
+    set `ids_from_rows: true` with a comment. Since session 25 Num is not mapped as payment_id (a
+    reference typed by hand, such as a cheque number two customers can share: mapped, those payments
+    were quarantined duplicate_id): every payment gets an id from its row, Num included."""
     from pipelines.sources.suggest import suggest_source
 
     payments = tmp_path / "pay.csv"
     payments.write_text(_qbo_payments(), encoding="utf-8")
     draft = suggest_source(payments)
-    assert draft.mapping.get("payment_id") == "Num"
+    assert draft.mapping.get("payment_id") is None
     assert "ids_from_rows: true" in draft.text
+    assert "payment_id: 'Num' is empty on" in draft.text
 
 
 # ------------------------------------------------------------ 6. a new user's walk: an Excel AR export
