@@ -7,48 +7,19 @@ every expected number is by hand."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from features.ledger import day_number, ledger_state, prepare_ledger
 from pipelines.config import load_config
 from pipelines.config.source import SourceConfig
 from pipelines.ingest import ingest_source
 from pipelines.ingest.sources import check_inputs
 from pipelines.sources.suggest import suggest_source
+from tests.pipelines.test_hostile_s24 import _outputs, _settlement, _sums
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "tests" / "data" / "sources"
 QBO = SOURCES / "qbo_transaction_list.csv"
 QBO_AS_OF = dt.date(2024, 3, 31)
-
-
-def _settlement(portfolio, as_of: dt.date) -> dict[str, tuple[dt.date | None, float]]:
-    """Each invoice's settlement day and open amount at ``as_of``, as the features see them."""
-    ledger = prepare_ledger(portfolio)
-    state = ledger_state(ledger, int(day_number(pd.Timestamp(as_of))))
-    rows = ledger.inv_row if state.inv_rows is None else ledger.inv_row[state.inv_rows]
-    ids = portfolio.invoices["invoice_id"].to_numpy()[rows]
-    out = {}
-    for inv, settled, remaining in zip(ids, state.inv_settled, state.inv_remaining, strict=True):
-        day = None if np.isnan(settled) else dt.date(1970, 1, 1) + dt.timedelta(days=int(settled))
-        out[str(inv)] = (day, round(float(remaining), 2))
-    return out
-
-
-def _sums(result) -> tuple[float, float, float]:
-    """(invoiced, cash paid, credited) of the accepted rows."""
-    inv = result.portfolio.invoices
-    pay = result.portfolio.payments
-    kind = pay["kind"].astype(str)
-    return (
-        round(float(inv["amount"].sum()), 2),
-        round(float(pay.loc[kind == "cash", "amount"].sum()), 2),
-        round(float(pay.loc[kind == "credit", "amount"].sum()), 2),
-    )
 
 
 def _counts(result, table: str) -> tuple[int, int, int, int]:
@@ -64,20 +35,6 @@ def _draft_and_ingest(tmp_path: Path, export: Path, as_of: dt.date, out: Path | 
     source = load_config(config, SourceConfig)
     check_inputs(source)
     return draft, ingest_source(source, out, as_of=as_of, **kw)
-
-
-def _outputs(out: Path) -> dict[str, bytes]:
-    found = {}
-    for path in sorted(out.rglob("*")):
-        if path.is_file() and "data_docs" not in path.parts:  # GX's pages: one per validated chunk
-            data = path.read_bytes()
-            if path.name == "manifest.json":
-                manifest = json.loads(data)
-                for table in manifest["tables"].values():
-                    table["validation"].pop("chunks", None)
-                data = json.dumps(manifest, indent=1).encode()
-            found[str(path.relative_to(out))] = data
-    return found
 
 
 # ------------------------------------------------------------------ QuickBooks Online
