@@ -20,6 +20,7 @@ from pipelines.project_dir import ProjectNotFoundError, find_project, in_project
 
 # `ews --help` lists the commands in the order of the work: data in, features, model, nightly, upkeep.
 WORKFLOW = (
+    "init",
     "generate",
     "sources",
     "ingest",
@@ -38,6 +39,7 @@ WORKFLOW = (
 # One or more examples per command (`ews COMMAND --help` shows them); tests/pipelines/test_cli.py parses
 # every example against the command's options, so they stay valid.
 EXAMPLES: dict[str, tuple[str, ...]] = {
+    "init": ("ews init ~/ews-acme",),
     "generate": ("ews generate --debtors 2000 --months 24 --seed 7 --out data/generated",),
     "sources suggest": ("ews sources suggest exports/ar_open_items.csv --out conf/sources/erp.yaml",),
     "ingest": (
@@ -93,10 +95,11 @@ app = typer.Typer(
     ),
     epilog=(
         "A first run, in workflow order:\n\n"
+        "  ews init myproject && cd myproject   (writes a starter conf/; says what to edit)\n\n"
         "  ews ingest --invoices invoices.csv --payments payments.csv --out data/ingested\n\n"
         "  ews train --data data/ingested\n\n"
         "  ews score --data data/ingested --as-of 2025-12-30\n\n"
-        "Or all of it on the committed sample: ews demo"
+        "Or all of it on a sample book: ews demo"
     ),
     no_args_is_help=True,
     add_completion=False,

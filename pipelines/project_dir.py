@@ -16,10 +16,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MARKER", "ProjectNotFoundError", "find_project", "in_project"]
+__all__ = ["MARKER", "ProjectNotFoundError", "find_project", "in_project", "shipped_conf"]
 
 MARKER = Path("conf") / "ews.yaml"
 ENV = "EWS_PROJECT"
+
+
+def shipped_conf() -> Path:
+    """The ``conf/`` folder that ships with ews: the starter configs ``ews init`` copies and the
+    Great Expectations suites ``ews ingest`` reads by default.
+
+    In an installed wheel it is ``pipelines/_conf`` (pyproject.toml's ``package-dir`` maps the
+    repository's ``conf/`` there); in a source checkout or an editable install, the repository's
+    ``conf/`` itself.
+    """
+    here = Path(__file__).resolve().parent
+    packaged = here / "_conf"
+    return packaged if packaged.is_dir() else here.parent / "conf"
 
 
 class ProjectNotFoundError(ValueError):

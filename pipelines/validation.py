@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.project_dir import shipped_conf
+
 __all__ = [
     "DEFAULT_EXPECTATIONS_DIR",
     "SuiteOutcome",
@@ -38,7 +40,8 @@ __all__ = [
     "write_suites",
 ]
 
-DEFAULT_EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "conf" / "expectations"
+# the suites shipped with ews (the repository's conf/expectations; pipelines/_conf/expectations in a wheel)
+DEFAULT_EXPECTATIONS_DIR = shipped_conf() / "expectations"
 
 # Column whose hash cuts a table into chunks (the key of its uniqueness expectation).
 CHUNK_KEY: dict[str, str] = {

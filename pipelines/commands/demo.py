@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SAMPLE_DIR = Path("data/sample")
+# the committed sample's `ews generate` options (Makefile `sample`, data/sample/README.md)
+SAMPLE_ARGS = (
+    "--debtors 5000 --months 36 --seed 7 --annual-default-rate 0.09 --volume-scale 0.3 --start 2023-01-01"
+)
 DEMO_DIR = Path("data/demo")
 
 
@@ -133,8 +137,11 @@ def register(app: typer.Typer) -> None:
         sample = find_table_files(SAMPLE_DIR)
         if "invoices" not in sample:
             console.print(
-                f"[yellow]no committed sample in {SAMPLE_DIR}[/]: the built-in ledger is too small to train on; "
-                "regenerate the sample (see data/sample/README.md) to run training and nightly scoring"
+                f"[yellow]no sample in {SAMPLE_DIR}[/] (a source checkout commits one): the built-in ledger is "
+                "too small to train on. Write the sample here, then run `ews demo` again to train and score:\n"
+                f"  ews generate {SAMPLE_ARGS} --out {SAMPLE_DIR}",
+                highlight=False,
+                soft_wrap=True,
             )
             return
         from pipelines.commands.score import _user_errors, demo_train_and_score, flow_runtime

@@ -64,7 +64,7 @@ def test_a_wrong_option_in_an_example_would_fail_to_parse() -> None:
 def test_commands_are_listed_in_workflow_order() -> None:
     group = typer.main.get_command(app)
     listed = group.list_commands(typer.Context(group))
-    assert listed[:4] == ["generate", "sources", "ingest", "features"]
+    assert listed[:5] == ["init", "generate", "sources", "ingest", "features"]
     assert [c for c in listed if c in WORKFLOW] == [c for c in WORKFLOW if c in listed]
     assert listed.index("train") < listed.index("models") < listed.index("score") < listed.index("backfill")
 
