@@ -19,7 +19,7 @@ from features.schema import TABLES
 from pipelines.config.source import ARExportSource, FileSource, SourceConfig, ValueOptions
 from pipelines.ingest.masks import passing
 from pipelines.sources.ar_export import split_ar_export
-from pipelines.sources.read import RawFile, TableError, preflight, read_file
+from pipelines.sources.read import RawFile, TableError, preflight, read_file, title_lines_hint
 from pipelines.sources.rows import check_columns, shape_rows
 from pipelines.sources.uci import REQUIRED as UCI_REQUIRED
 from pipelines.sources.uci import read_uci
@@ -69,9 +69,10 @@ def _resolve_columns(
         if src in present:
             rename[canonical] = src
         elif canonical in mapping:
+            hint = title_lines_hint(path, [mapping.get(c, c) for c in spec.names if c in mapping])
             raise TableError(
                 f"{label}: {path} has no column {src!r} (mapped to {table}.{canonical} in the source "
-                f"config). Columns in the file: {present}. Fix the mapping under columns."
+                f"config). Columns in the file: {present}. {hint.strip() or 'Fix the mapping under columns.'}"
             )
     missing = [c for c in spec.required if c not in rename and c not in made]
     if missing:
@@ -124,22 +125,7 @@ def _header_hint(path: Path, present: list[str], missing: list[str]) -> str:
     if near:
         shown = ", ".join(f"{p!r} for {m!r} ({_foreign(p)})" for p, m in near)
         return f"These names only look like the required ones: {shown}: retype them in the header. "
-    if path.suffix.lower() == ".parquet":
-        return ""
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace") as fh:
-            head = [fh.readline() for _ in range(30)]
-    except OSError:
-        return ""
-    for number, line in enumerate(head[1:], start=2):
-        cells = {c.strip().strip('"').strip() for c in line.replace(";", ",").replace("\t", ",").split(",")}
-        if all(m in cells for m in missing):
-            return (
-                f"The header is on line {number}: the file starts with {number - 1} other line(s) (a title such "
-                f"as {head[0].strip()[:60]!r}): delete them, or set csv.skip_rows: {number - 1} in a source config "
-                "(`ews sources suggest FILE` drafts one). "
-            )
-    return ""
+    return title_lines_hint(path, missing)
 
 
 def _ar_columns(present: list[str], spec: ARExportSource, path: Path) -> dict[str, str]:

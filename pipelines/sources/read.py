@@ -39,6 +39,30 @@ class TableError(ValueError):
     """A whole input table is unusable. The message names the file, the column and the fix."""
 
 
+def title_lines_hint(path: Path, names: list[str]) -> str:
+    """'The header is on line N ...' when a line of the file's first 30 below its first holds every one
+    of ``names`` (columns a config or the contract names; ``unnamed_<k>`` left out): a report's title
+    lines above its header (QuickBooks, Xero: company, report name, dates), read as the header. ''
+    when no line does, or for Parquet."""
+    names = [n for n in names if n and not n.startswith("unnamed_")]
+    if not names or path.suffix.lower() in (".parquet", ".pq"):
+        return ""
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace") as fh:
+            head = [fh.readline() for _ in range(30)]
+    except OSError:
+        return ""
+    for number, line in enumerate(head[1:], start=2):
+        cells = {c.strip().strip('"').strip() for c in line.replace(";", ",").replace("\t", ",").split(",")}
+        if all(m in cells for m in names):
+            return (
+                f"The header is on line {number}: the file starts with {number - 1} other line(s) (a title such "
+                f"as {head[0].strip()[:60]!r}): delete them, or set csv.skip_rows: {number - 1} in a source config "
+                "(`ews sources suggest FILE` drafts one). "
+            )
+    return ""
+
+
 # A quoted value may hold line breaks (addresses); one spanning more lines than this is taken for
 # an unterminated quote.
 MAX_LINES_PER_RECORD = 20

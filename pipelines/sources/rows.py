@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.source import FileSource, GroupColumn, RowCondition
-from pipelines.sources.read import RawFile, TableError
+from pipelines.sources.read import RawFile, TableError, title_lines_hint
 
 # A report's total line: the label alone ("Total", "Grand Total", "Totals:", "Summe") or a group's
 # ("Total Acme Ltd", "Total for Acme Ltd", "Acme Ltd Total"; checked against the group's own name, so
@@ -91,9 +91,14 @@ def check_columns(spec: FileSource, present: list[str], label: str, path: Path) 
         wanted.append(("applied_amount", spec.applied_amount))
     for key, column in wanted:
         if column not in present:
+            # a report's title lines read as the header (QuickBooks: the company's name): say where it is
+            into = set(added_columns(spec))
+            hint = title_lines_hint(
+                path, [c for c in [*(c for _, c in wanted), *spec.columns.values()] if c not in into]
+            )
             raise TableError(
                 f"{label}: {path} has no column {column!r} ({label}.{key} in the source config). Columns in "
-                f"the file: {present}. Fix the column name (as in the file's header)."
+                f"the file: {present}. " + (hint.strip() or "Fix the column name (as in the file's header).")
             )
     out = list(present)
     for into in added_columns(spec):

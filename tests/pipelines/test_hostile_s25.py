@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
 from pipelines.config import load_config
 from pipelines.config.source import SourceConfig
 from pipelines.ingest import ingest_source
@@ -207,3 +209,42 @@ def test_the_xero_example_config_and_streamed(tmp_path: Path, monkeypatch) -> No
         source, tmp_path / "str", as_of=QBO_AS_OF, stream=True, chunk_rows=2, partitions=2, workers=1
     )
     assert _outputs(tmp_path / "mem") == _outputs(tmp_path / "str")
+
+
+def test_title_lines_read_as_the_header_are_named_with_the_fix(tmp_path: Path, monkeypatch) -> None:
+    """The QuickBooks config with `skip_rows: 0` (a user who took the title lines for data): the
+    company's name is read as the header. Before, `ews ingest` said "has no column 'unnamed_1' ...
+    Fix the column name (as in the file's header)" (the column names were right); now it names the
+    header's line and `csv.skip_rows: 4`, exit 2, no traceback; a mapped column without row options
+    says the same."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    monkeypatch.chdir(ROOT)
+    text = (ROOT / "conf" / "sources" / "example_quickbooks.yaml").read_text(encoding="utf-8")
+    grouped = tmp_path / "grouped.yaml"
+    grouped.write_text(text.replace("skip_rows: 4", "skip_rows: 0"), encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["ingest", "--source", str(grouped), "--as-of", "2024-03-31", "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    said = " ".join(result.output.split())
+    assert "has no column 'unnamed_1'" in said
+    assert "The header is on line 5: the file starts with 4 other line(s)" in said
+    assert "csv.skip_rows: 4" in said
+    # without row options: the mapping's own message
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(
+        "kind: source\nname: plain\ncsv: {delimiter: ',', skip_rows: 2}\nvalues: {date_format: m/d/Y, thousands: ','}\n"
+        f"tables:\n  invoices:\n    path: {QBO}\n"
+        "    columns: {invoice_id: Num, debtor_id: Account, issue_date: Date, due_date: Due Date, amount: Amount}\n",
+        encoding="utf-8",
+    )
+    from pipelines.sources.read import TableError
+
+    with pytest.raises(TableError) as err:
+        ingest_source(load_config(plain, SourceConfig), None, as_of=QBO_AS_OF)
+    assert "has no column 'Num' (mapped to invoices.invoice_id" in str(err.value)
+    assert "csv.skip_rows: 4" in str(err.value)
