@@ -355,6 +355,17 @@ def _run_one(
         fail(prefect_failure(exc, done))
 
 
+def _money(amount: float, currency: str | None) -> str:
+    """``13,248 EUR``: a whole amount with its currency (a manifest from before session 25 has none)."""
+    return f"{amount:,.0f} {currency}" if currency else f"{amount:,.0f}"
+
+
+def _by_trigger(triggers: dict[str, int]) -> str:
+    """`` (rank 13, limit_breach 5)``: the triggers that flagged someone, most first."""
+    fired = sorted(((n, k) for k, n in triggers.items() if n), key=lambda x: (-x[0], x[1]))
+    return f" (by trigger: {', '.join(f'{k} {n:,}' for n, k in fired)})" if fired else ""
+
+
 def _summary(console: Console, result: Any) -> None:
     m = result.manifest
     c = m["counts"]
@@ -366,8 +377,9 @@ def _summary(console: Console, result: Any) -> None:
     console.print(table)
     console.print(
         f"scored {c['scored']:,} debtors ({c['in_default']:,} in default); watchlist {c['flagged']:,} "
-        f"{json.dumps(c['triggers'])}; queue {c['queue']:,} (expected loss {c['expected_loss']:,.0f}); "
-        f"drift {m['drift']['status']}"
+        f"debtors{_by_trigger(c['triggers'])}; collections queue {c['queue']:,} debtors (expected loss "
+        f"{_money(c['expected_loss'], c.get('currency'))}); drift {m['drift']['status']}",
+        highlight=False,
     )
     ties = c.get("rank_ties")
     if ties:

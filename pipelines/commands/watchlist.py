@@ -104,7 +104,7 @@ def register(app: typer.Typer) -> None:
             fail(str(exc))
         Console().print(
             f"override {line['seq']}: {debtor} -> [bold]{status}[/] by {line['by']} "
-            f"(PD {line['pd'] if line['pd'] is not None else 'n/a'} in run {line['run']}; "
+            f"(PD {'n/a' if line['pd'] is None else format(line['pd'], '.2%')} in run {line['run']}; "
             f"until {line['until'] or 'further notice'}); applies from the next run. Log: {out / 'overrides.jsonl'}"
         )
 
@@ -144,7 +144,7 @@ def register(app: typer.Typer) -> None:
         for r in runs.itertuples(index=False):
             table.add_row(
                 r.as_of,
-                "default" if r.in_default else f"{r.pd:.4f}",
+                "default" if r.in_default else f"{r.pd:.2%}",  # as in the report and the queues
                 str(r.band),
                 "yes" if r.flagged else "",
                 r.triggers,
@@ -162,7 +162,7 @@ def register(app: typer.Typer) -> None:
         for o in overrides.itertuples(index=False):
             facts = [f"by {o.by}", f"run reviewed {o.run.date().isoformat()}"]
             if o.pd == o.pd:
-                facts.append(f"PD then {o.pd:.4f}")
+                facts.append(f"PD then {o.pd:.2%}")
             if o.band:
                 facts.append(f"band {o.band}")
             if not pd.isna(o.until):

@@ -614,10 +614,11 @@ def _counts(
     rq: pd.DataFrame,
     previous: pd.DataFrame | None,
     cfg: NightlyConfig,
-    places: int = 2,
+    currency: str | None = None,
 ) -> dict[str, Any]:
-    """The manifest's counts; the queues' sums rounded to ``places`` decimals (the reporting
-    currency's, ``pipelines.ingest.decimals.money_places``)."""
+    """The manifest's counts; the queues' sums in ``currency`` (the reporting currency, recorded
+    beside them: None when unknown), rounded to its decimals (``pipelines.ingest.decimals.money_places``)."""
+    places = money_places(currency)
     flags = wl["flags"]
     band_names = [b.name for b in cfg.bands]
     bands = scored["band"].value_counts().reindex(band_names, fill_value=0)
@@ -632,6 +633,7 @@ def _counts(
         "flagged_previous": 0 if previous is None else int(previous.attrs.get("flagged", 0)),
         "queue": int(len(q)),
         "queue_actions": {str(k): int(v) for k, v in q["next_action"].value_counts().sort_index().items()},
+        "currency": currency,
         "expected_loss": round(float(q["expected_loss"].sum()), places),
         "recovery": int(len(rq)),
         "recovery_actions": {
@@ -934,7 +936,7 @@ def run_nightly(
             key,
         )
         files[STATE_FILE] = write_parquet(state, stage / STATE_FILE)
-        counts = _counts(scored, wl, q, rq, previous, cfg, money_places(currency))
+        counts = _counts(scored, wl, q, rq, previous, cfg, currency)
         previous_as_of = prev_dir.name if prev_dir is not None else None
         cfg_hash = config_hash(cfg)
         details = wl["watchlist"]["debtor_id"].head(cfg.report.debtor_details)  # debtor pages

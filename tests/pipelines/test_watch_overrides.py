@@ -324,7 +324,7 @@ def test_history_at_80_columns_cuts_no_date_status_or_reason(tmp_path) -> None:
     assert max(len(line) for line in res.output.splitlines()) <= 80
     for text in (
         "2024-08-31",
-        "0.7714",
+        "77.14%",  # a percentage, as in the report (s25-newuser: it read 0.7714 beside the report's 77.14%)
         "under_review",
         "unassigned",
         "threshold",

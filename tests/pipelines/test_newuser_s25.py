@@ -1,0 +1,81 @@
+"""Session 25 (s25-newuser): a new user's first day on a 150- and a 2,000-debtor book, read as the user
+reads it. Each test pins one place where the console misled or spoke in another unit than the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+from rich.console import Console
+
+from pipelines.config.nightly import NightlyConfig
+from pipelines.flows.nightly import TRIGGERS, _counts
+from tests.pipelines.test_watch_overrides import RUN, invoke, publish_scores
+
+# the 150 x 30 book's second night (seed 25150, 2025-06-30): what `ews score` printed
+TRIGGER_COUNTS = {"threshold": 1, "jump": 0, "migration": 0, "new_entrant": 0, "limit_breach": 5, "rank": 13}
+
+
+def _printed(counts: dict) -> str:
+    from pipelines.commands.score import _summary
+
+    manifest = {
+        "as_of": "2025-06-30",
+        "model": {"name": "ews-pd", "version": "1"},
+        "timings_s": {"score": 1.0},
+        "counts": counts,
+        "drift": {"status": "ok"},
+        "feed": {"status": "passed", "references": ["the training data"], "override": None},
+    }
+    console = Console(record=True, width=400)
+    _summary(console, SimpleNamespace(manifest=manifest, path=Path("runs/2025-06-30")))
+    return console.export_text()
+
+
+def test_score_summary_names_the_currency_and_reads_the_triggers_as_words() -> None:
+    """It printed `watchlist 16 {"threshold": 1, "jump": 0, ...}; queue 78 (expected loss 11,795)`:
+    a JSON dict and an amount without its currency, where the report says 11,795 EUR."""
+    counts = {"scored": 150, "in_default": 6, "flagged": 16, "triggers": TRIGGER_COUNTS, "queue": 78}
+    text = _printed({**counts, "currency": "EUR", "expected_loss": 11794.84})
+    assert (
+        "scored 150 debtors (6 in default); watchlist 16 debtors (by trigger: rank 13, limit_breach 5, "
+        "threshold 1); collections queue 78 debtors (expected loss 11,795 EUR); drift ok"
+    ) in text
+    assert "{" not in text
+    # a manifest written before session 25 has no currency: the amount alone, no "None"
+    old = _printed({**counts, "expected_loss": 11794.84, "triggers": dict.fromkeys(TRIGGER_COUNTS, 0)})
+    assert "watchlist 16 debtors; collections queue 78 debtors (expected loss 11,795); drift ok" in old
+
+
+def test_manifest_counts_record_the_currency_of_their_amounts() -> None:
+    """manifest.json's counts held expected_loss 11794.84 and recoverable_amount 134654.9 and no
+    currency anywhere in the manifest."""
+    scored = pd.DataFrame(
+        {"debtor_id": ["A", "B", "C"], "pd": [0.01, 0.2, 1.0], "band": ["A", "E", "default"],
+         "in_default": [False, False, True]}
+    )  # fmt: skip
+    flags = pd.DataFrame({f"trigger_{t}": [False, t == "threshold", False] for t in TRIGGERS})
+    wl = {"flags": flags, "watchlist": scored.iloc[[1]]}
+    q = pd.DataFrame({"next_action": ["call", "reminder"], "expected_loss": [10.004, 5.0]})
+    rq = pd.DataFrame({"next_action": ["legal_review"], "recoverable_amount": [100.0]})
+    cfg = NightlyConfig()
+    got = _counts(scored, wl, q, rq, None, cfg, "KWD")
+    assert got["currency"] == "KWD" and got["expected_loss"] == 15.004  # KWD keeps 3 decimals
+    got = _counts(scored, wl, q, rq, None, cfg, "EUR")
+    assert got["currency"] == "EUR" and got["expected_loss"] == 15.0
+    assert _counts(scored, wl, q, rq, None, cfg)["currency"] is None
+
+
+def test_override_confirms_the_pd_as_the_report_shows_it(tmp_path) -> None:
+    """`ews watchlist override` answered `(PD 0.017404 in run 2025-06-29; ...)` about a debtor the
+    report lists at 1.74%."""
+    publish_scores(tmp_path, RUN, [("D0000036", 0.017404, False)])
+    res = invoke(
+        "watchlist", "override", "D0000036", "--status", "cleared", "--reason", "paid", "--by", "anna",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "(PD 1.74% in run 2024-08-31; until further notice)" in res.output
+    res = invoke("watchlist", "history", "D0000036", "--out", str(tmp_path))
+    assert "1.74%" in res.output and "PD then 1.74%" in res.output and "0.0174" not in res.output
