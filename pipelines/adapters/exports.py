@@ -704,6 +704,11 @@ def write_queue(
         else "All rows are in this workbook."
     )
     money = f" Amounts in {currency}." if currency else ""
+    if "within_capacity" in frame.columns and len(frame) and frame["within_capacity"].isna().all():
+        shown += (  # an empty column says why (s25-newuser: a new user's queue showed it blank)
+            f" '{LABELS['within_capacity']}' is empty: no collector has a daily capacity (give each one "
+            "in conf/teams.yaml, the nightly config's teams key)."
+        )
     return {
         f"{stem}.parquet": write_parquet(frame, stage / f"{stem}.parquet"),
         f"{stem}.csv": write_csv(frame, stage / f"{stem}.csv"),

@@ -79,3 +79,27 @@ def test_override_confirms_the_pd_as_the_report_shows_it(tmp_path) -> None:
     assert "(PD 1.74% in run 2024-08-31; until further notice)" in res.output
     res = invoke("watchlist", "history", "D0000036", "--out", str(tmp_path))
     assert "1.74%" in res.output and "PD then 1.74%" in res.output and "0.0174" not in res.output
+
+
+def test_queue_workbook_says_why_today_within_capacity_is_empty(tmp_path) -> None:
+    """The 150-debtor book's collections_queue.xlsx had a 'Today (within capacity)' column blank in all
+    89 rows, and nothing said why (no conf/teams.yaml: no collector has a capacity)."""
+    import openpyxl
+
+    from pipelines.adapters.exports import write_queue
+
+    frame = pd.DataFrame(
+        {"rank": [1, 2], "debtor_id": ["D1", "D2"], "owner": ["unassigned"] * 2,
+         "within_capacity": pd.Series([pd.NA, pd.NA], dtype="boolean"), "exposure": [10.0, 20.0]}
+    )  # fmt: skip
+    stamp = pd.Timestamp("2025-06-29")
+    files = write_queue(frame, tmp_path / "a", "collections_queue", "Collections queue", stamp, 100, "EUR")
+    about = openpyxl.load_workbook(files["collections_queue.xlsx"])["about"]["A1"].value
+    assert (
+        "'Today (within capacity)' is empty: no collector has a daily capacity (give each one in "
+        "conf/teams.yaml, the nightly config's teams key)."
+    ) in about
+    frame["within_capacity"] = pd.Series([True, False], dtype="boolean")  # capacities known: no note
+    files = write_queue(frame, tmp_path / "b", "collections_queue", "Collections queue", stamp, 100, "EUR")
+    about = openpyxl.load_workbook(files["collections_queue.xlsx"])["about"]["A1"].value
+    assert "is empty" not in about and "Amounts in EUR." in about
