@@ -951,6 +951,8 @@ _PAYMENT_TYPES = frozenset(
     # Odoo's journal items name their journal: customer payments are booked in the bank (or cash) journal
     | {"bank", "cash"}
     | {"receivable payment"}  # Xero's Account Transactions (Source)
+    # Sage 50's audit trail codes (gb-kb.sage.com, "Transaction Types"): SR sales receipt, SA payment on account
+    | {"sr", "sa"}
 )
 _NOT_INVOICE_TYPES = _PAYMENT_TYPES | frozenset(
     {
@@ -973,12 +975,17 @@ _NOT_INVOICE_TYPES = _PAYMENT_TYPES | frozenset(
         # Xero: the invoice export's Type, the Account Transactions' Source
         "sales credit note",
         "receivable credit note",
+        # Sage 50: SC sales credit, SD discount on a receipt (both no cash), SP sales payment (a refund)
+        "sc",
+        "sd",
+        "sp",
     }
 )
 _INVOICE_TYPES = frozenset(
     {"invoice", "invoices", "rv", "dr", "finance charge memo", "reminder", "rechnung", "facture", "factura"}
     | {"customer invoices"}  # Odoo's sales journal
     | {"sales invoice", "receivable invoice"}  # Xero: the invoice export's Type, Account Transactions' Source
+    | {"si"}  # Sage 50: sales invoice
 )
 
 
@@ -1231,6 +1238,7 @@ def _two_sided_payments(path: Path, sides: TwoSides, mapping: dict[str, Column],
 _CREDIT_MEMO_TYPES = frozenset(
     {"credit memo", "credit note", "dg", "gutschrift", "avoir", "abono", "nota de crédito", "nota de credito"}
     | {"sales credit note", "receivable credit note"}  # Xero
+    | {"sc", "sd"}  # Sage 50: a sales credit, a discount taken on a receipt
 )
 
 

@@ -248,3 +248,28 @@ def test_title_lines_read_as_the_header_are_named_with_the_fix(tmp_path: Path, m
         ingest_source(load_config(plain, SourceConfig), None, as_of=QBO_AS_OF)
     assert "has no column 'Num' (mapped to invoices.invoice_id" in str(err.value)
     assert "csv.skip_rows: 4" in str(err.value)
+
+
+# ------------------------------------------------------------------ Sage 50
+
+
+def test_sage50_customer_activity_reads_receipts_and_credits_as_payments(tmp_path: Path) -> None:
+    """Sage 50's customer activity (`No, Type, A/C, Name, Date, Ref, Details, Due, Amount, Paid, O/S`)
+    with Sage's transaction codes (gb-kb.sage.com "Transaction Types": SI sales invoice, SC sales
+    credit, SR sales receipt; a hand-made sample of the QuickBooks sample's business). Before, the
+    codes were not document types: every row was an invoice (9 = 5 + 4: the receipts' Ref 5521 of two
+    accounts `duplicate_id`, an empty Ref `missing_value`, Beta's second 500.00 `duplicate_row`; the
+    credit of 234.56 and Beta's first receipt of 500.00 invoiced; no payments). Now SI are the
+    invoices and SR / SC the payments (SC a credit, `Ref` not an id)."""
+    draft, result = _draft_and_ingest(tmp_path, SOURCES / "sage50_customer_activity.csv", QBO_AS_OF)
+    assert 'rows: {keep: {column: "Type", values: ["SI"]}}' in draft.text
+    assert 'credit: {column: "Type", values: ["SC"]}' in draft.text
+    assert _counts(result, "invoices") == (9, 4, 4, 0)
+    assert _counts(result, "payments") == (9, 5, 5, 0)
+    assert _sums(result) == (5734.56, 4000.00, 234.56)
+    assert _settlement(result.portfolio, QBO_AS_OF) == {
+        "1001": (dt.date(2024, 2, 10), 0.0),
+        "1003": (dt.date(2024, 2, 10), 0.0),
+        "1002": (dt.date(2024, 2, 20), 0.0),
+        "1004": (None, 1500.0),
+    }
