@@ -12,6 +12,35 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipelines.synthetic.regimes import REGIMES
 
+# ews ingest's option per generated table, in the order its --help lists them
+INGEST_OPTIONS = {
+    "invoices": "--invoices",
+    "payments": "--payments",
+    "debtors": "--debtors",
+    "events": "--events",
+    "statements": "--statements",
+    "payment_plans": "--payment-plans",
+}
+
+
+def next_steps(out: Path, start: dt.date, months: int) -> str:
+    """What a generated book covers and the `ews ingest` command that reads it (s25-newuser: a new user
+    had to guess both the as-of date to score and which files ingest takes)."""
+    import pandas as pd
+
+    end = (pd.Timestamp(start) + pd.DateOffset(months=months) - pd.Timedelta(days=1)).date()
+    files = [
+        f"{option} {path}"
+        for table, option in INGEST_OPTIONS.items()
+        for path in sorted(out.glob(f"{table}.*"))
+        if path.suffix in {".parquet", ".csv"}
+    ]
+    return (
+        f"history {start.isoformat()} .. {end.isoformat()}: score as of {end.isoformat()} or earlier "
+        f"(`ews score --as-of {end.isoformat()}`); truth.parquet is for `ews backtest --truth`.\n"
+        f"next: ews ingest {' '.join(files)} --out data/ingested"
+    )
+
 
 def register(app: typer.Typer) -> None:
     @app.command("generate")
@@ -147,3 +176,4 @@ def register(app: typer.Typer) -> None:
         )
         if summary["defects_injected"]:
             console.print(f"defects injected: {summary['defects_injected']}")
+        console.print(next_steps(out, params.start, params.months), highlight=False, soft_wrap=True)

@@ -103,3 +103,31 @@ def test_queue_workbook_says_why_today_within_capacity_is_empty(tmp_path) -> Non
     files = write_queue(frame, tmp_path / "b", "collections_queue", "Collections queue", stamp, 100, "EUR")
     about = openpyxl.load_workbook(files["collections_queue.xlsx"])["about"]["A1"].value
     assert "is empty" not in about and "Amounts in EUR." in about
+
+
+def test_generate_says_what_the_book_covers_and_the_ingest_command_that_reads_it(
+    tmp_path, monkeypatch
+) -> None:
+    """`ews generate` said '150 debtors x 30 months' and stopped: the user had to find the history's
+    last day (the --as-of to score) and which of the written files `ews ingest` takes, and how."""
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    args = ["generate", "--debtors", "40", "--months", "14", "--seed", "25", "--start", "2024-03-01"]
+    res = runner.invoke(app, [*args, "--format", "csv", "--out", "gen"], env={"COLUMNS": "300"})
+    assert res.exit_code == 0, res.output
+    # 14 months from 2024-03-01: March 2024 .. April 2025, whose last day is 2025-04-30
+    assert "history 2024-03-01 .. 2025-04-30: score as of 2025-04-30 or earlier" in res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("next: "))
+    assert line == (
+        "next: ews ingest --invoices gen/invoices.csv --payments gen/payments.csv --debtors gen/debtors.csv "
+        "--events gen/events.csv --out data/ingested"
+    )
+    done = runner.invoke(app, [*shlex.split(line.removeprefix("next: ews ")), "--no-docs"])
+    assert done.exit_code == 0, done.output  # the command printed is one ews runs as it is
+    assert (tmp_path / "data" / "ingested" / "manifest.json").is_file()
