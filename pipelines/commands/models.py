@@ -148,4 +148,7 @@ def register(app: typer.Typer) -> None:
         except (ValueError, LookupError) as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None
-        typer.echo(f"{name} v{version} is champion (previous: {previous or 'none'}); reason recorded")
+        if previous is not None and str(previous) == str(version):  # it read "is champion (previous: 1)"
+            typer.echo(f"{name} v{version} was already champion: nothing moved; reason recorded")
+        else:
+            typer.echo(f"{name} v{version} is champion (previous: {previous or 'none'}); reason recorded")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -71,31 +72,11 @@ def register(app: typer.Typer) -> None:
             print_rollrate(console, result)
             train_paydate_step(console, data, config, raw, engine, scheduler)
             return
-        table = Table(title=f"ews-pd v{result.version}  (run {result.run_id[:12]})")
-        ci = (result.intervals or {}).get("challenger", {})
-        table.add_column("metric")
-        table.add_column(f"challenger: {result.kind}", justify="right")
-        table.add_column("95% interval (debtors)", justify="right")
-        table.add_column("LightGBM", justify="right")
-        # a small book's LightGBM fitted on every labelled month-end is compared with the roll-rate model
-        table.add_column(
-            "scorecard" if result.plan.get("calibration") else "roll-rate model", justify="right"
-        )
-        lgbm = result.lightgbm_metrics or {}
-        for key, value in result.metrics.items():
-            low_high = f"{ci[key][0]:.4f}..{ci[key][1]:.4f}" if key in ci else ""
-            table.add_row(
-                f"test_{key}",
-                f"{value:.4f}",
-                low_high,
-                f"{lgbm.get(key, float('nan')):.4f}",
-                f"{result.baseline_metrics[key]:.4f}",
-            )
-        console.print(table)
+        console.print(metrics_table(result))
         console.print(f"challenger: {result.selection}")
         console.print(windows_line(result.plan, result.shipped_calibration, result.fold_calibrated))
         if result.dropped:
-            console.print(f"[yellow]dropped features[/]: {result.dropped}")
+            console.print(dropped_line(result.dropped), highlight=False)
         console.print(f"collections queue key: {result.queue_key_reason}")
         verdict = (
             "[green]passed: now champion[/]" if result.promoted else "[yellow]failed: champion unchanged[/]"
@@ -105,6 +86,37 @@ def register(app: typer.Typer) -> None:
             console.print(f"  - {reason}")
         print_no_champion(console, result)
         train_paydate_step(console, data, config, raw, engine, scheduler)
+
+
+def dropped_line(dropped: dict[str, str]) -> str:
+    """The features left out of the model, in words (it printed the Python dict
+    ``{'overdue_amount_90p': 'constant', ...}``)."""
+    names = ", ".join(f"{name} ({why} on the training rows)" for name, why in sorted(dropped.items()))
+    return f"[yellow]dropped features[/] (not used by the model): {names}"
+
+
+def metrics_table(result: Any) -> Table:
+    """The challenger's test metrics beside LightGBM's and the baseline's, with the debtor intervals;
+    metric names are never cut (at 80 columns they read "test_capture_5p…", "test_default_ra…")."""
+    table = Table(title=f"ews-pd v{result.version}  (run {result.run_id[:12]})")
+    ci = (result.intervals or {}).get("challenger", {})
+    table.add_column("metric", no_wrap=True)  # at 80 columns it read "test_capture_5p…"
+    table.add_column(f"challenger: {result.kind}", justify="right")
+    table.add_column("95% interval (debtors)", justify="right")
+    table.add_column("LightGBM", justify="right")
+    # a small book's LightGBM fitted on every labelled month-end is compared with the roll-rate model
+    table.add_column("scorecard" if result.plan.get("calibration") else "roll-rate model", justify="right")
+    lgbm = result.lightgbm_metrics or {}
+    for key, value in result.metrics.items():
+        low_high = f"{ci[key][0]:.4f}..{ci[key][1]:.4f}" if key in ci else ""
+        table.add_row(
+            f"test_{key}",
+            f"{value:.4f}",
+            low_high,
+            f"{lgbm.get(key, float('nan')):.4f}",
+            f"{result.baseline_metrics[key]:.4f}",
+        )
+    return table
 
 
 def windows_line(plan: dict[str, list[str]], calibration: str = "none", fold_calibrated: bool = False) -> str:

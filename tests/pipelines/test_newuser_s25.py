@@ -131,3 +131,31 @@ def test_generate_says_what_the_book_covers_and_the_ingest_command_that_reads_it
     done = runner.invoke(app, [*shlex.split(line.removeprefix("next: ews ")), "--no-docs"])
     assert done.exit_code == 0, done.output  # the command printed is one ews runs as it is
     assert (tmp_path / "data" / "ingested" / "manifest.json").is_file()
+
+
+def test_train_metrics_table_at_80_columns_cuts_no_metric_name_and_drops_read_as_words() -> None:
+    """The 2,000 x 36 book's `ews train` (seed 252000) printed, at 80 columns, 'test_capture_5p…' and
+    'test_default_ra…', and `dropped features: {'overdue_amount_90p': 'constant', ...}` (a Python dict)."""
+    from pipelines.commands.train import dropped_line, metrics_table
+
+    keys = ["auc", "gini", "ks", "brier", "logloss", "ece", "capture_5pct", "capture_10pct", "mean_pd",
+            "default_rate"]  # fmt: skip
+    metrics = dict.fromkeys(keys, 0.9288)
+    result = SimpleNamespace(
+        version="1", run_id="db95ed64688a0000", kind="lightgbm", plan={"calibration": ["2025-01-31"]},
+        intervals={"challenger": {"auc": (0.8959, 0.9576)}}, metrics=metrics, lightgbm_metrics=metrics,
+        baseline_metrics=metrics,
+    )  # fmt: skip
+    console = Console(record=True, width=80)
+    console.print(metrics_table(result))
+    text = console.export_text()
+    for key in keys:
+        assert f"test_{key} " in text, key
+    assert "…" not in text and "0.8959..0.9576" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    console = Console(record=True, width=200)
+    console.print(dropped_line({"overdue_amount_90p": "constant", "credit_on_account": "constant"}))
+    assert console.export_text().strip() == (
+        "dropped features (not used by the model): credit_on_account (constant on the training rows), "
+        "overdue_amount_90p (constant on the training rows)"
+    )

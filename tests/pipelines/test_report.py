@@ -240,6 +240,7 @@ def test_report_is_self_contained_and_escaped(report_html: Path) -> None:
     metrics = metrics[: metrics.index("</table>")]
     assert ">3,180<" in metrics and ">13<" in metrics and ">0.8100<" in metrics and ".0000" not in metrics
     assert 'href="#wf-d' in html  # the watchlist row links to its waterfall
+    assert "&#9656;why</a>" in html and "&#9656;wf<" not in html  # s25-newuser: "wf" meant nothing
 
 
 def test_changes_summary_counts() -> None:

@@ -62,6 +62,8 @@ def test_list_promote_history_and_champion_on(mlflow_uri, outcome, tmp_path) -> 
     )
     assert result.exit_code == 0, result.output
     assert f"v{v2} is champion (previous: {v1})" in result.output
+    again = runner.invoke(app, ["models", "promote", v2, "--reason", "asked twice"])  # s25-newuser
+    assert again.exit_code == 0 and f"v{v2} was already champion: nothing moved" in again.output
     listing = runner.invoke(app, ["models", "list"])
     assert listing.exit_code == 0
     assert (
