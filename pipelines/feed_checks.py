@@ -221,13 +221,22 @@ def _span_figures(spans: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
     }
 
 
-def _table_figures(tables: Mapping[str, Mapping[str, Any]], allocated: float | None) -> dict[str, Any]:
+def _table_figures(
+    tables: Mapping[str, Mapping[str, Any]], allocated: float | None, kept: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Figures of the ingested tables (an ingest manifest's ``tables``); the same for a nightly
-    run and for a training. ``allocated``: share of payments naming an invoice (:func:`_allocated`)."""
+    run and for a training. ``allocated``: share of payments naming an invoice (:func:`_allocated`).
+    ``kept``: an ``ews ingest --keep-history`` folder's ``history.tables``: the rows and accepted
+    rows are then the merged history's (what is scored), the quarantine shares today's export's."""
+    kept = kept or {}
     accepted = {name: int(t["rows_accepted"]) for name, t in sorted(tables.items())}
+    rows = {name: int(t["rows_in"]) for name, t in sorted(tables.items())}
+    for name, counts in kept.items():
+        accepted[name] = rows[name] = int(counts["rows"])
+    accepted, rows = dict(sorted(accepted.items())), dict(sorted(rows.items()))
     n_inv, n_pay = accepted.get("invoices", 0), accepted.get("payments", 0)
     return {
-        "rows": {name: int(t["rows_in"]) for name, t in sorted(tables.items())},
+        "rows": rows,
         "accepted": accepted,
         "quarantine_share": {name: quarantine_share(t) for name, t in sorted(tables.items())},
         "before_export": {
@@ -265,20 +274,25 @@ def feed_figures(
     scores: pd.DataFrame,
     recent_invoices: int | None = None,
     spans: Mapping[str, tuple[int, int]] | None = None,
+    kept: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Today's figures: ingest ``tables`` (manifest), the ``portfolio`` and the ``scores`` (one row
     per debtor with ``in_default`` and ``open_balance``); ``recent_invoices``: invoices issued in the
     :data:`RECENT_DAYS` days up to the as-of date (``ScoredBucket.recent_invoices``); ``spans``: the
-    days each dated table spans up to the as-of date and the rows dated in them (:func:`table_spans`)."""
+    days each dated table spans up to the as-of date and the rows dated in them (:func:`table_spans`);
+    ``kept``: the ingest manifest's ``history.tables`` (:func:`_table_figures`)."""
     return {
-        **_table_figures(tables, _allocated(portfolio)),
+        **_table_figures(tables, _allocated(portfolio), kept),
         **_snapshot_figures(scores, "in_default", recent_invoices),
         **_span_figures(spans or {}),
     }
 
 
 def training_reference(
-    tables: Mapping[str, Mapping[str, Any]], portfolio: Any, dataset: pd.DataFrame
+    tables: Mapping[str, Mapping[str, Any]],
+    portfolio: Any,
+    dataset: pd.DataFrame,
+    kept: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the train flow stores as ``feed_reference.json``: the table figures of the training
     feed and, per training snapshot (``dataset``: one row per debtor and as_of with
@@ -295,7 +309,7 @@ def training_reference(
                 **_snapshot_figures(rows, "in_default_at_asof", recent),
             }
         )
-    figures = {**_table_figures(tables, _allocated(portfolio)), **_span_figures(table_spans(portfolio))}
+    figures = {**_table_figures(tables, _allocated(portfolio), kept), **_span_figures(table_spans(portfolio))}
     return {"version": 1, "tables": figures, "snapshots": snaps}
 
 

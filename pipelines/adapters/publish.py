@@ -477,7 +477,12 @@ def mixed_ingest(folder: Path) -> str | None:
     if not isinstance(outputs, dict):
         return None
     fix = "Run `ews ingest ... --out` into it again (or into an empty folder) instead of copying files between ingests"
-    for table, info in (manifest.get("tables") or {}).items():
+    kept = ((manifest.get("history") or {}).get("tables")) or {}  # --keep-history: the merged rows
+    tables = {
+        **(manifest.get("tables") or {}),
+        **{t: {"rows_accepted": c.get("rows")} for t, c in kept.items()},
+    }
+    for table, info in tables.items():
         files = sorted((folder / table).glob("bucket=*/part-0.parquet"))
         listed = sorted(rel for rel in outputs if rel.startswith(f"{table}/bucket="))
         names = [str(f.relative_to(folder)) for f in files]
@@ -492,7 +497,8 @@ def mixed_ingest(folder: Path) -> str | None:
         if isinstance(want, int) and got != want:
             return (
                 f"{folder}: {table} holds {got:,} rows in {len(files)} bucket file(s) while its manifest.json "
-                f"says this ingest accepted {want:,}: the files come from different `ews ingest` runs. {fix}"
+                f"says this ingest {'kept' if table in kept else 'accepted'} {want:,}: the files come from "
+                f"different `ews ingest` runs. {fix}"
             )
         footers = manifest.get("bucket_footers")
         if isinstance(footers, dict):  # ingests since session 8: size and footer of each bucket file

@@ -27,6 +27,19 @@ hash of debtor_id, sorted by debtor_id; a small book is one bucket), OUT/quarant
 (every rejected row with its reason), OUT/manifest.json (rows in/accepted/quarantined, input hashes,
 the bucket layout) and OUT/data_docs/index.html. `ews features`, `ews train` and `ews score` read OUT.
 
+KEPT HISTORY (--keep-history): most ERPs export a rolling window (the last 6 or 12 months plus the
+open items). With --keep-history, OUT is the ledger ews keeps: today's accepted rows are merged into
+the tables OUT already holds, and `ews score --data OUT` reads the whole history seen so far. A row
+of today's export replaces the kept row with the same id (invoice_id, payment_id, debtor_id; events by
+debtor, date and kind): the ERP's revisions win. Kept rows older than today's export stay. A kept row
+dated inside today's span that today's export lacks was deleted or cancelled in the ERP: it is
+removed and counted (manifest.json history, and a warning); more than 10 % of a span at once is a
+broken export and is refused. An export of another ledger (no currency in common, or most ids
+unknown to the history) and an as-of date before the history's are refused (exit 2), OUT unchanged.
+manifest.json's tables count today's rows (in = accepted + quarantined); its `history` section
+counts the kept, replaced, added, removed and published rows. OUT/.history holds the history before
+the latest date's merge, so a rerun for the same date writes the same bytes.
+
 Exit code 0: ingested (even if rows were quarantined; warnings are printed and kept in the manifest).
 Exit code 2: a table-level failure (missing file or column, empty file, wrong delimiter or encoding,
 a table whose every row was rejected) or a bad config; the message says the fix.
@@ -196,6 +209,12 @@ def register(app: typer.Typer) -> None:
             None, "--currency", help="ISO-4217 for empty currency cells (files mode)"
         ),
         docs: bool = typer.Option(True, "--docs/--no-docs", help="build Great Expectations Data Docs (HTML)"),
+        keep_history: bool = typer.Option(
+            False,
+            "--keep-history",
+            help="merge today's accepted rows into the tables --out already holds (a rolling export of the "
+            "last months keeps the history seen before it; see KEPT HISTORY above)",
+        ),
         project: Path = typer.Option(
             Path("conf/ews.yaml"),
             "--project-config",
@@ -268,6 +287,7 @@ def register(app: typer.Typer) -> None:
                         currency=fx,
                         progress=progress,
                         workers=project_cfg.compute.ingest_workers,
+                        keep_history=keep_history,
                     )
                 else:
                     from pipelines.config.source import RulesConfig
@@ -281,6 +301,7 @@ def register(app: typer.Typer) -> None:
                         currency=fx,
                         progress=progress,
                         workers=project_cfg.compute.ingest_workers,
+                        keep_history=keep_history,
                     )
         except (TableError, ConfigError) as exc:
             fail(str(exc))

@@ -280,7 +280,12 @@ def check_feed(
     manifest's ``feed`` section; raises :class:`pipelines.feed_checks.FeedCheckError` when a check
     fails and ``accept`` is false."""
     today = feed_figures(
-        result.manifest["tables"], result.book, scores, recent_invoices, table_spans(result.book, as_of)
+        result.manifest["tables"],
+        result.book,
+        scores,
+        recent_invoices,
+        table_spans(result.book, as_of),
+        (result.manifest.get("history") or {}).get("tables"),
     )
     prev = None
     if previous is not None:

@@ -796,7 +796,12 @@ def train(
         "rows": int(len(dataset)),
         "snapshots": int(dataset["as_of"].nunique()),
     }
-    feed_ref = training_reference(result.manifest.get("tables", {}), result.book, dataset)
+    feed_ref = training_reference(
+        result.manifest.get("tables", {}),
+        result.book,
+        dataset,
+        (result.manifest.get("history") or {}).get("tables"),
+    )
     logged = log_and_register(outcome, cfg, project, provenance, warnings, feed_ref)
     from pipelines.adapters.registry import record_queue_key
 

@@ -109,6 +109,7 @@ def ingest_files(
     currency: CurrencyConfig | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    keep_history: bool = False,
 ) -> IngestResult:
     """Ingest files that already use the canonical column names: ``{"invoices": path, ...}``.
 
@@ -124,7 +125,15 @@ def ingest_files(
         rules=settings or RulesConfig(),
         tables={t: FileSource(path=Path(p)) for t, p in files.items()},
     )
-    return ingest_source(source, out_dir, as_of=as_of, currency=currency, progress=progress, workers=workers)
+    return ingest_source(
+        source,
+        out_dir,
+        as_of=as_of,
+        currency=currency,
+        progress=progress,
+        workers=workers,
+        keep_history=keep_history,
+    )
 
 
 def ingest_dir(
@@ -175,6 +184,7 @@ def ingest_source(
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     partitions: int | None = None,
     workers: int | None = None,
+    keep_history: bool = False,
 ) -> IngestResult:
     """Ingest a mapped source (``kind: source`` config). See the module docstring for the steps.
 
@@ -190,6 +200,8 @@ def ingest_source(
     that validate and finish the partitions of a streamed ingest (the project's
     ``compute.ingest_workers``; default ``min(2, CPUs)``; one process when Data Docs are built:
     they come from one Great Expectations context); the outputs are the same bytes for any count.
+    ``keep_history``: merge today's accepted rows into the tables ``out_dir`` already holds
+    (:mod:`pipelines.ingest.history`: a rolling export keeps the history seen before it).
     """
     say = progress or (lambda _msg: None)
     as_of_date = as_of or dt.datetime.now(dt.UTC).date()
@@ -213,6 +225,13 @@ def ingest_source(
 
     say("checking inputs")
     loaders, block_of = plan_loaders(source)  # table-level checks of every file before any heavy work
+    history = None
+    if keep_history:
+        from pipelines.ingest.history import load_history
+
+        if out is None:
+            raise ValueError("keep_history needs an output folder (the history is the folder's tables)")
+        history = load_history(out, as_of_date)  # refuses an earlier as-of before any heavy work
     lap("preflight")
 
     from pipelines.validation import Validator
@@ -235,6 +254,12 @@ def ingest_source(
 
         estimate = estimated_rows(source)
         if stream or (stream is None and sum(estimate.values()) > STREAM_ROWS):
+            if keep_history:
+                raise TableError(
+                    f"--keep-history: the inputs hold about {sum(estimate.values()):,} rows, more than "
+                    f"{STREAM_ROWS:,}: they are ingested streamed, which does not merge a history yet. "
+                    "Ingest without --keep-history (the whole history in the export), or send smaller exports"
+                )
             return _ingest_streamed(
                 source,
                 out,
@@ -315,6 +340,11 @@ def ingest_source(
     lap("currency")
     say("cross-table checks")
     cross_table(typed, masks, rules, {t: r.malformed for t, r in raws.items() if r.malformed is not None})
+    readmitted: dict[str, int] = {}
+    if keep_history:
+        from pipelines.ingest.history import readmit
+
+        readmitted = readmit(history, typed, masks)  # references the history resolves
     lap("cross_table")
 
     accepted: dict[str, pd.DataFrame] = {}
@@ -349,7 +379,14 @@ def ingest_source(
     if out is not None and stage is not None:
         say("writing outputs")
         try:
-            publish_outputs(out, stage, accepted, quarantine, manifest, validator, fx)
+            published = accepted
+            if keep_history:  # refused (another ledger, too much removed): nothing written
+                from pipelines.ingest.history import merge
+
+                published, manifest["history"], told = merge(history, accepted, as_of_date, out)
+                manifest["history"]["readmitted"] = readmitted
+                manifest["warnings"] += told
+            publish_outputs(out, stage, published, quarantine, manifest, validator, fx, history)
         finally:
             shutil.rmtree(stage, ignore_errors=True)  # gone after success; cleaned after a failure
     lap("write")

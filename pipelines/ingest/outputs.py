@@ -56,8 +56,13 @@ def publish_outputs(
     manifest: dict[str, Any],
     validator: Any,
     fx: dict[str, pd.DataFrame],
+    history: Any = None,
 ) -> None:
-    """Write every output into ``stage``, then move them into ``out`` (manifest.json last)."""
+    """Write every output into ``stage``, then move them into ``out`` (manifest.json last).
+
+    ``accepted``: the tables published (with ``--keep-history``, the merged history; a table absent
+    from ``quarantine`` gets no quarantine file). ``history``: the base of a merge
+    (:class:`pipelines.ingest.history.History`), linked into ``OUT/.history``."""
     from pipelines.adapters.publish import publish_ingest
     from pipelines.ingest.checks import case_warnings
     from pipelines.ingest.staged import staged_checks
@@ -82,8 +87,9 @@ def publish_outputs(
                 path = write_bucket_atomic(part, bucket_file(stage, table, k))
                 outputs[str(path.relative_to(stage))] = sha256_file(path)
                 footers[str(path.relative_to(stage))] = parquet_footer_digest(path)
-            qpath = write_ingest_csv(quarantine[table], stage / "quarantine" / f"{table}.csv")
-            outputs[f"quarantine/{table}.csv"] = sha256_file(qpath)
+            if table in quarantine:
+                qpath = write_ingest_csv(quarantine[table], stage / "quarantine" / f"{table}.csv")
+                outputs[f"quarantine/{table}.csv"] = sha256_file(qpath)
         manifest["outputs"] = outputs
         manifest["bucket_footers"] = footers  # checked by the readers (publish.mixed_ingest)
         manifest["warnings"] += case_warnings(stage)  # one customer spelled two ways
@@ -91,4 +97,9 @@ def publish_outputs(
         docs = validator.build_docs()
         manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
         write_text_atomic(json.dumps(manifest, indent=2, sort_keys=False) + "\n", stage / "manifest.json")
-    publish_ingest(stage, out, _stale_outputs(out, outputs))
+        stale = _stale_outputs(out, outputs)
+        if "history" in manifest:
+            from pipelines.ingest.history import link_base, stale_base
+
+            stale += stale_base(out, link_base(history, stage))
+    publish_ingest(stage, out, stale)

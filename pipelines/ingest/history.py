@@ -1,0 +1,357 @@
+"""A kept ledger history: ``ews ingest --keep-history`` merges today's accepted rows into the
+tables the output folder already holds, so a rolling export (the last 6 or 12 months of an ERP)
+does not shorten the history the features read.
+
+Rules (each tested in ``tests/pipelines/test_history_s25.py``):
+
+* a row of today's export replaces the kept row with the same key (:data:`KEYS`): amounts, dates
+  or a debtor revised in the ERP win;
+* kept rows older than today's export's span (:func:`pipelines.feed_checks.dense_span` of its
+  dates: a few old open items or a mistyped early date do not widen it) stay;
+* a kept row INSIDE today's span that today's export lacks was deleted or cancelled in the ERP: it
+  is removed from the history and counted (``manifest.json`` ``history.tables.<table>.removed``, a
+  warning with the first ids). Kept, a cancelled invoice would stay open, age past 90 days and put
+  its debtor in default; quarantine is for the rows of today's input, and these are not. A kept
+  payment counts as inside the span only when its invoice was issued inside the invoices' span (or
+  it is unallocated): an export of "the window's invoices and their payments" leaves out the
+  payments of older invoices, which are not deleted. More than :data:`MAX_REMOVED_SHARE` of the kept
+  rows of a span removed at once is a broken export, not cancellations: refused, nothing changes;
+* payments of today's export naming an invoice the history holds for the same debtor (the
+  invoice was issued before today's window) are accepted, not ``invoice_before_export`` /
+  ``unknown_invoice``; rows whose debtor only the history knows are not ``unknown_debtor``;
+* an export of another ledger is refused (:func:`foreign`): no invoice currency in common with the
+  history, or fewer than half of today's invoices dated before the history's as-of date (or of
+  today's debtors) known to it;
+* an as-of date before the history's is refused (rows known later would enter an earlier date).
+
+The history as it stood before the latest date's merge is kept in ``OUT/.history/`` (hard links,
+no copy), so a rerun for the same date merges into the same base and writes the same bytes.
+``manifest.json`` keeps today's counts per table (rows in = accepted + quarantined) and states the
+history's apart: ``history.tables.<table>`` = ``kept`` (rows of the base), ``replaced``, ``added``,
+``removed`` and ``rows`` (published: kept - removed + added).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipelines.sources.read import TableError
+
+BASE = ".history"
+"""Sub-folder of ``--out`` holding the history as it stood before the latest date's merge."""
+KEYS: dict[str, tuple[str, ...]] = {
+    "invoices": ("invoice_id",),
+    "payments": ("payment_id",),
+    "debtors": ("debtor_id",),
+    "events": ("debtor_id", "event_date", "kind"),
+    "statements": ("debtor_id", "period_end"),
+    "payment_plans": ("debtor_id", "agreed_on"),
+}
+SPAN_DATES: dict[str, str] = {
+    "invoices": "issue_date",
+    "payments": "paid_on",
+    "events": "event_date",
+    "statements": "period_end",
+}
+"""The date that places a row in or out of today's span; debtors and payment plans are never removed."""
+MAX_REMOVED_SHARE = 0.10
+"""Refuse a merge that would remove more than this share of the kept rows inside a table's span."""
+MIN_REMOVED = 20
+"""... when at least this many rows (a small book's two cancellations are not a broken export)."""
+MIN_OVERLAP = 20
+"""Rows needed before the ids of today's export are compared with the history's."""
+READMITTED = ("invoice_before_export", "unknown_invoice")
+
+
+@dataclass
+class History:
+    """The base a merge starts from: the tables of ``folder`` (``OUT`` or ``OUT/.history``)."""
+
+    folder: Path
+    as_of: dt.date
+    tables: dict[str, pd.DataFrame]
+
+
+def _manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def load_history(out: Path, as_of: dt.date) -> History | None:
+    """The history to merge today's export of ``as_of`` into: ``out``'s tables when they are of
+    an earlier date; for a rerun of ``out``'s own date, the base that date was merged into
+    (``out/.history``, None when it had none). None for a folder without an ingest. Raises
+    :class:`TableError` when ``out`` is of a later date."""
+    from pipelines.adapters.files import read_portfolio
+
+    out = Path(out)
+    manifest = _manifest(out)
+    if manifest is None or not manifest.get("outputs"):
+        return None
+    held = dt.date.fromisoformat(manifest["as_of"])
+    if held > as_of:
+        raise TableError(
+            f"--keep-history: {out} holds the history as of {held}, after --as-of {as_of}: merging an "
+            "earlier export would put rows known later into an earlier date. Ingest as of "
+            f"{held} or later, or into another --out folder"
+        )
+    folder = out
+    if held == as_of and "history" in manifest:  # a rerun of the date: the base it was merged into
+        if manifest["history"].get("base_as_of") is None:
+            return None
+        folder = out / BASE
+        base = _manifest(folder)
+        if base is None:
+            raise TableError(
+                f"--keep-history: {out / BASE} (the history before {as_of}'s merge) is missing or "
+                f"unreadable, so {as_of} cannot be merged again. Ingest as of a later date"
+            )
+        held = dt.date.fromisoformat(base["as_of"])
+    portfolio = read_portfolio(folder)
+    tables = {t: f for t, f in vars(portfolio).items() if isinstance(f, pd.DataFrame)}
+    return History(folder, held, tables)
+
+
+def _keys(frame: pd.DataFrame, table: str) -> pd.Index:
+    """One text key per row (the :data:`KEYS` columns, dates as YYYY-MM-DD, joined)."""
+    key = None
+    for col in KEYS[table]:
+        values = frame[col]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = values.dt.strftime("%Y-%m-%d")
+        values = values.astype("string").fillna("")
+        key = values if key is None else key + "\x1f" + values
+    return pd.Index(key)
+
+
+def _known_debtors(tables: dict[str, pd.DataFrame]) -> pd.Index:
+    ids = [f["debtor_id"] for t, f in tables.items() if t in ("debtors", "invoices", "statements")]
+    return pd.Index(pd.concat(ids).astype("string").unique()) if ids else pd.Index([], dtype="string")
+
+
+def readmit(
+    history: History | None, typed: dict[str, pd.DataFrame], masks: dict[str, dict[str, np.ndarray]]
+) -> dict[str, int]:
+    """Clear today's references the history resolves: a payment's ``invoice_before_export`` /
+    ``unknown_invoice`` when the history holds its invoice for the same debtor, and any table's
+    ``unknown_debtor`` when the history knows the debtor. Rows with another reason stay
+    quarantined. Returns the rows cleared per table."""
+    cleared: dict[str, int] = {}
+    if history is None:
+        return cleared
+    known = _known_debtors(history.tables)
+    for table, m in masks.items():
+        if "unknown_debtor" in m and len(known):
+            hit = m["unknown_debtor"] & typed[table]["debtor_id"].astype("string").isin(known).to_numpy(
+                dtype=bool
+            )
+            if hit.any():
+                m["unknown_debtor"] = m["unknown_debtor"] & ~hit
+                cleared[table] = cleared.get(table, 0) + int(hit.sum())
+    inv = history.tables.get("invoices")
+    pay = typed.get("payments")
+    if inv is None or pay is None or "payments" not in masks:
+        return cleared
+    pairs = pd.MultiIndex.from_arrays([inv["invoice_id"].astype("string"), inv["debtor_id"].astype("string")])
+    mine = pd.MultiIndex.from_arrays([pay["invoice_id"].astype("string"), pay["debtor_id"].astype("string")])
+    held = mine.isin(pairs) & pay["invoice_id"].notna().to_numpy()
+    m = masks["payments"]
+    for reason in READMITTED:
+        if reason in m:
+            hit = m[reason] & held
+            if hit.any():
+                m[reason] = m[reason] & ~hit
+                cleared["payments"] = cleared.get("payments", 0) + int(hit.sum())
+    return cleared
+
+
+def foreign(history: History, today: dict[str, pd.DataFrame], out: Path) -> str | None:
+    """Why today's export is not of the history's ledger (one line), or None."""
+    fix = (
+        f"An export of another ledger is not merged into {out}'s history: ingest it into its own --out "
+        f"folder (or without --keep-history to replace {out})"
+    )
+    h_inv, t_inv = history.tables.get("invoices"), today.get("invoices")
+    if h_inv is not None and t_inv is not None and len(h_inv) and len(t_inv):
+        h_cur = set(h_inv["currency"].dropna().astype(str))
+        t_cur = set(t_inv["currency"].dropna().astype(str))
+        if h_cur and t_cur and not h_cur & t_cur:
+            return (
+                f"--keep-history: today's invoices are in {', '.join(sorted(t_cur))}, the history's in "
+                f"{', '.join(sorted(h_cur))}: no currency in common. {fix}"
+            )
+        seen = t_inv.loc[t_inv["issue_date"] <= pd.Timestamp(history.as_of)]
+        if len(seen) >= MIN_OVERLAP:
+            found = int(seen["invoice_id"].astype("string").isin(h_inv["invoice_id"].astype("string")).sum())
+            if found * 2 < len(seen):
+                return (
+                    f"--keep-history: {len(seen) - found:,} of today's {len(seen):,} invoices issued on or before "
+                    f"{history.as_of} (the history's as-of date) are not in the history: their ids are another "
+                    f"ledger's. {fix}"
+                )
+            return None
+    if t_inv is not None and len(t_inv):
+        debtors = pd.Index(t_inv["debtor_id"].astype("string").unique())
+        known = _known_debtors(history.tables)
+        if len(debtors) >= MIN_OVERLAP and len(known):
+            found = int(debtors.isin(known).sum())
+            if found * 2 < len(debtors):
+                return (
+                    f"--keep-history: {len(debtors) - found:,} of the {len(debtors):,} debtors of today's invoices "
+                    f"are not in the history: their ids are another ledger's. {fix}"
+                )
+    return None
+
+
+def _span_start(frame: pd.DataFrame, column: str, as_of: dt.date) -> pd.Timestamp | None:
+    from pipelines.adapters.files import day_counts
+    from pipelines.feed_checks import dense_span
+
+    if frame is None or not len(frame):
+        return None
+    span = dense_span(day_counts(frame[column].to_numpy()), pd.Timestamp(as_of))
+    if span is None:
+        return None
+    return pd.Timestamp(as_of) - pd.Timedelta(days=span[0] - 1)
+
+
+def merge(
+    history: History | None, today: dict[str, pd.DataFrame], as_of: dt.date, out: Path
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any], list[str]]:
+    """Today's accepted tables merged into ``history``: (published tables, the manifest's
+    ``history`` section, warnings). Raises :class:`TableError` for another ledger's export or a
+    merge removing too much."""
+    from pipelines.adapters.files import conform
+
+    if history is None:
+        counts = {
+            t: {"kept": 0, "replaced": 0, "added": len(f), "removed": 0, "rows": len(f)}
+            for t, f in sorted(today.items())
+        }
+        return dict(today), {"base_as_of": None, "tables": counts}, []
+    why = foreign(history, today, out)
+    if why is not None:
+        raise TableError(why)
+    starts = {t: _span_start(today.get(t), c, as_of) for t, c in SPAN_DATES.items()}
+    merged: dict[str, pd.DataFrame] = {}
+    counts: dict[str, dict[str, int]] = {}
+    warnings: list[str] = []
+    for table in sorted(set(history.tables) | set(today)):
+        kept = history.tables.get(table)
+        new = today.get(table)
+        if kept is None or not len(kept):
+            merged[table] = new
+            counts[table] = {"kept": 0, "replaced": 0, "added": len(new), "removed": 0, "rows": len(new)}
+            continue
+        if new is None:
+            new = kept.iloc[:0]
+        kept_keys, new_keys = _keys(kept, table), _keys(new, table)
+        replaced = kept_keys.isin(new_keys)
+        inside = _inside(table, kept, starts, as_of, history, today)
+        removed = inside & ~replaced
+        n_in = int(inside.sum())
+        if int(removed.sum()) >= MIN_REMOVED and removed.sum() > MAX_REMOVED_SHARE * n_in:
+            raise TableError(
+                f"--keep-history: {table}: today's export lacks {int(removed.sum()):,} of the {n_in:,} rows the "
+                f"history holds inside its span (from {starts[table].date()} "
+                f"to {as_of}), more than {MAX_REMOVED_SHARE:.0%}: a broken or partial export, not cancellations. "
+                f"Nothing was changed in {out}. Fix the export and ingest again"
+            )
+        if removed.any():
+            ids = kept.loc[removed, KEYS[table][0]].astype(str).head(5).tolist()
+            warnings.append(
+                f"history: {int(removed.sum()):,} {table} row(s) of the kept history dated inside today's span "
+                f"(from {starts[table].date()}) are not in today's export (deleted or cancelled in the ERP) and "
+                f"were removed from the history (e.g. {', '.join(ids)}; manifest.json history.tables.{table}.removed)"
+            )
+        rest = kept.loc[~replaced & ~removed]
+        both = pd.concat([rest, new], ignore_index=True) if len(rest) else new
+        both = both.sort_values(list(KEYS[table]), kind="stable").reset_index(drop=True)
+        merged[table] = conform(both, table)
+        counts[table] = {
+            "kept": len(kept),
+            "replaced": int(replaced.sum()),
+            "added": len(new) - int(replaced.sum()),
+            "removed": int(removed.sum()),
+            "rows": len(merged[table]),
+        }
+    return merged, {"base_as_of": history.as_of.isoformat(), "tables": counts}, warnings
+
+
+def _inside(
+    table: str,
+    kept: pd.DataFrame,
+    starts: dict[str, pd.Timestamp | None],
+    as_of: dt.date,
+    history: History,
+    today: dict[str, pd.DataFrame],
+) -> np.ndarray:
+    """Kept rows dated inside today's span of ``table`` (none for a table without one)."""
+    start = starts.get(table)
+    if table not in SPAN_DATES or start is None:
+        return np.zeros(len(kept), dtype=bool)
+    day = kept[SPAN_DATES[table]]
+    inside = ((day >= start) & (day <= pd.Timestamp(as_of))).to_numpy(dtype=bool, na_value=False)
+    if table == "payments":  # a payment of an invoice issued before the invoices' span may be left out
+        inv_start = starts.get("invoices")
+        issued = pd.concat(
+            [
+                f[["invoice_id", "issue_date"]]
+                for f in (history.tables.get("invoices"), today.get("invoices"))
+                if f is not None
+            ]
+        )
+        if inv_start is None or not len(issued):
+            return inside & kept["invoice_id"].isna().to_numpy()
+        recent = issued.loc[issued["issue_date"] >= inv_start, "invoice_id"].astype("string")
+        own = kept["invoice_id"].isna().to_numpy() | kept["invoice_id"].astype("string").isin(
+            recent
+        ).to_numpy(dtype=bool, na_value=False)
+        inside = inside & own
+    return inside
+
+
+def link_base(history: History | None, stage: Path) -> list[str]:
+    """Hard-link the base tables and manifest into ``stage/.history`` (moved into ``OUT/.history``
+    with the ingest). Returns the paths written, relative to ``stage``."""
+    if history is None:
+        return []
+    written = []
+    src = history.folder
+    for path in sorted(src.rglob("*")):
+        rel = path.relative_to(src)
+        if path.is_dir() or not (rel == Path("manifest.json") or rel.parts[0] in KEYS):
+            continue  # the tables and the manifest; not quarantine/, data_docs/ or dot folders
+        dst = stage / BASE / rel
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, dst)
+        except OSError:  # another file system: copy
+            import shutil
+
+            shutil.copy2(path, dst)
+        written.append(str(Path(BASE) / rel))
+    return written
+
+
+def stale_base(out: Path, written: list[str]) -> list[str]:
+    """Files under ``OUT/.history`` that the new base does not hold (removed at publication)."""
+    old = Path(out) / BASE
+    if not old.is_dir():
+        return []
+    keep = set(written)
+    return sorted(
+        str(p.relative_to(out))
+        for p in old.rglob("*")
+        if not p.is_dir() and str(p.relative_to(out)) not in keep
+    )
