@@ -400,6 +400,8 @@ def _summary(console: Console, result: Any) -> None:
         console.print(f"feed checks: {feed.get('note') or 'no reference'}")
     if feed.get("history"):
         console.print(f"[bold yellow]warning:[/] {feed['history']['note']}", highlight=False)
+    if feed.get("write_offs"):
+        console.print(f"feed checks: {feed['write_offs']}", highlight=False)
     console.print(f"outputs: [bold]{result.path}[/]  (open {result.path / 'report.html'})")
 
 

@@ -294,7 +294,42 @@ def check_feed(
     train = None
     if train_figures is not None:
         train = (f"the training data of {loaded.name} v{loaded.version} (snapshot {snapshot})", train_figures)
-    return evaluate_feed(today, cfg, previous=prev, training=train, accept=accept)
+    written = _written_off(result.book, scores, as_of, cfg, previous, prev, snapshot, train_figures, today)
+    return evaluate_feed(today, cfg, previous=prev, training=train, accept=accept, written=written)
+
+
+def _written_off(
+    book: Any,
+    scores: pd.DataFrame,
+    as_of: dt.date,
+    cfg: NightlyConfig,
+    previous: tuple[str, dict[str, Any], pd.DataFrame] | None,
+    prev: tuple[str, dict[str, Any]] | None,
+    snapshot: str,
+    train_figures: dict[str, Any] | None,
+    today: dict[str, Any],
+) -> dict[str, float]:
+    """What the feed wrote off since each reference whose ``default_exposure`` today's falls below
+    (:func:`pipelines.feed_checks.written_off`; read only then): for the debtors in default today
+    and, against the previous run, in it."""
+    from pipelines.feed_checks import written_off
+
+    value = today.get("default_exposure")
+    out: dict[str, float] = {}
+    refs = {
+        "previous": (prev[1] if prev else None, previous[0] if previous else None, cfg.feed_checks.previous),
+        "training": (train_figures, snapshot or None, cfg.feed_checks.training),
+    }
+    for name, (figures, since, limits) in refs.items():
+        ref = (figures or {}).get("default_exposure")
+        if value is None or not ref or value >= limits.default_exposure.min_ratio * ref:
+            continue
+        debtors = scores.loc[scores["in_default"].astype(bool), "debtor_id"]
+        if name == "previous" and previous is not None and "in_default" in previous[2]:
+            before = previous[2]
+            debtors = pd.concat([debtors, before.loc[before["in_default"].astype(bool), "debtor_id"]])
+        out[name] = written_off(book, debtors, dt.date.fromisoformat(since) if since else None, as_of)
+    return out
 
 
 @task(name="score", cache_policy=NO_CACHE)
@@ -870,6 +905,8 @@ def run_nightly(
         )
         if feed.get("history"):
             logger.warning("%s", feed["history"]["note"])
+        if feed.get("write_offs"):
+            logger.info("%s", feed["write_offs"])
         stage = staging_dir(out_dir, as_of)
         currency = output_currency(result.manifest, scored_book.currency, project.currency.reporting)
         stamp = dt.datetime.combine(as_of, dt.time())
