@@ -6,8 +6,9 @@ Rules (each tested in ``tests/pipelines/test_history_s25.py``):
 
 * a row of today's export replaces the kept row with the same key (:data:`KEYS`): amounts, dates
   or a debtor revised in the ERP win;
-* kept rows older than today's export's span (:func:`pipelines.feed_checks.dense_span` of its
-  dates: a few old open items or a mistyped early date do not widen it) stay;
+* kept rows older than today's export's span (:func:`_span_start`: the unbroken run of months up
+  to the as-of date whose rows reach half the recent rate, so the old open items of an export or a
+  mistyped early date do not widen it) stay;
 * a kept row INSIDE today's span that today's export lacks was deleted or cancelled in the ERP: it
   is removed from the history and counted (``manifest.json`` ``history.tables.<table>.removed``, a
   warning with the first ids). Kept, a cancelled invoice would stay open, age past 90 days and put
@@ -66,6 +67,9 @@ MAX_REMOVED_SHARE = 0.10
 """Refuse a merge that would remove more than this share of the kept rows inside a table's span."""
 MIN_REMOVED = 20
 """... when at least this many rows (a small book's two cancellations are not a broken export)."""
+SPAN_SHARE = 0.5
+"""A month is in today's span when its rows reach this share of the recent rate (:func:`_span_start`)."""
+RECENT_MONTHS = 3
 MIN_OVERLAP = 20
 """Rows needed before the ids of today's export are compared with the history's."""
 READMITTED = ("invoice_before_export", "unknown_invoice")
@@ -213,16 +217,32 @@ def foreign(history: History, today: dict[str, pd.DataFrame], out: Path) -> str 
     return None
 
 
-def _span_start(frame: pd.DataFrame, column: str, as_of: dt.date) -> pd.Timestamp | None:
-    from pipelines.adapters.files import day_counts
-    from pipelines.feed_checks import dense_span
-
+def _span_start(frame: pd.DataFrame | None, column: str, as_of: dt.date) -> pd.Timestamp | None:
+    """The first day of today's span of a table: the first month of the unbroken run of months,
+    ending at the as-of month, whose rows reach :data:`SPAN_SHARE` of the recent rate (the median of
+    the last :data:`RECENT_MONTHS` months' rows, up to the as-of month; their largest when that is 0).
+    An export's open items issued before its window are a fraction of a month's invoices, and a
+    mistyped early date a handful: neither widens the span, so the kept rows of those months are not
+    taken for cancelled. (The feed checks' ``dense_span`` takes any month from which the whole
+    stretch reaches 3/4 of the rate: three sparse months before a 12-month window still pass it.)
+    A month partly exported (a window starting mid-month) falls below the share and is left out:
+    its kept rows stay. None without rows."""
     if frame is None or not len(frame):
         return None
-    span = dense_span(day_counts(frame[column].to_numpy()), pd.Timestamp(as_of))
-    if span is None:
+    end = pd.Timestamp(as_of).to_period("M")
+    days = frame[column].dropna()
+    months = days[days <= pd.Timestamp(as_of)].dt.to_period("M").value_counts()
+    if not len(months):
         return None
-    return pd.Timestamp(as_of) - pd.Timedelta(days=span[0] - 1)
+    counts = months.reindex(pd.period_range(min(months.index.min(), end), end, freq="M"), fill_value=0)
+    recent = counts.iloc[-RECENT_MONTHS:]
+    rate = float(recent.median()) or float(recent.max())
+    first = end
+    for month, rows in zip(counts.index[-2::-1], counts.to_numpy()[-2::-1], strict=True):
+        if rows == 0 or rows < SPAN_SHARE * rate:
+            break
+        first = month
+    return first.to_timestamp()
 
 
 def merge(

@@ -75,11 +75,11 @@ def _tree(folder: Path) -> dict[str, str]:
 
 def test_revised_rows_win_older_rows_stay_and_a_cancelled_row_is_removed_and_counted(tmp_path: Path) -> None:
     """Night 2 merged into night 1: I4 at 90.00 (the ERP's revision wins), I1-I3 kept (older than
-    the export's span, which starts at its first invoice 2024-03-15: under 91 days), I7 (2024-03-25,
-    inside the span, absent today) removed, I5 added: 5 kept - 1 removed + 1 added = 5 rows. P3
-    names I2, which only the history holds: accepted (a plain ingest quarantines it
-    ``invoice_before_export``); P1 (2024-02-01) and P2 (2024-03-01), before the payments' span
-    (from 2024-04-05), stay: 2 + 2 = 4 payments. Today's counts still add up: 2 = 2 + 0."""
+    the export's span: March and April, the months with at least half the recent rate, median(0, 1,
+    1) = 1), I7 (2024-03-25, inside the span, absent today) removed, I5 added: 5 kept - 1 removed +
+    1 added = 5 rows. P3 names I2, which only the history holds: accepted (a plain ingest
+    quarantines it ``invoice_before_export``); P1 (2024-02-01) and P2 (2024-03-01), before the
+    payments' span (April), stay: 2 + 2 = 4 payments. Today's counts still add up: 2 = 2 + 0."""
     _ingest(_night1(tmp_path / "n1"), tmp_path / "out", NIGHT1)
     result = _ingest(_night2(tmp_path / "n2"), tmp_path / "out", NIGHT2)
     kept = read_portfolio(tmp_path / "out")
@@ -104,8 +104,9 @@ def test_revised_rows_win_older_rows_stay_and_a_cancelled_row_is_removed_and_cou
 def test_a_payment_of_an_invoice_issued_before_the_window_is_not_removed(tmp_path: Path) -> None:
     """An export of "the window's invoices and their payments" lacks the payments of older invoices
     made inside its span. Night 1 holds P5 (2024-03-20) for I2 (issued 2024-02-10, before night 2's
-    invoices from 2024-03-15) and P6 (2024-03-28) for I4 (inside them); night 2's payments run from
-    2024-03-18 and hold neither: P6 is removed (its invoice's payments are in the export), P5 stays."""
+    invoices, March and April) and P6 (2024-03-28) for I4 (inside them); night 2's payments (one in
+    March, one in April: both months in the span) hold neither: P6 is removed (its invoice's payments
+    are in the export), P5 stays."""
     files = _night1(tmp_path / "n1")
     files["payments"].write_text(
         PAY + "P1,D1,I1,2024-02-01,100.00\nP5,D1,I2,2024-03-20,50.00\nP6,D2,I4,2024-03-28,10.00\n"
@@ -194,7 +195,8 @@ def test_an_earlier_as_of_than_the_historys_is_refused(tmp_path: Path) -> None:
 
 def test_an_export_lacking_more_than_a_tenth_of_its_span_is_refused(tmp_path: Path) -> None:
     """Night 1: 40 invoices of D1 issued 2024-03-01..2024-03-20 (two a day). Night 2's export
-    starts 2024-03-01 too but holds 18 of them: 22 kept rows inside its span missing (of 40: 55 %,
+    (as of 2024-04-30, March its only month with rows: the span) holds 18 of them: 22 kept rows
+    inside its span missing (of 40: 55 %,
     above 10 % and 20 rows): a broken export, refused. Holding 21 of them (19 missing, under 20
     rows) it is taken, and the 19 are removed."""
     rows = [f"A{k},D1,2024-03-{(k + 1) // 2:02d},2024-04-30,10.00,EUR\n" for k in range(1, 41)]
