@@ -11,6 +11,20 @@
     union OUT/D... WHOLE
         rows of the exports together (by id) against the whole book cut at the last night: the rows
         missing from the union and the rows whose cells differ
+    tables A B
+        two ingested folders (`ews ingest --out`) table by table: rows, rows by key missing on
+        either side, rows whose values differ, and whether the bucket files are the same bytes
+    outputs WHOLE RUN...
+        published `ews score` runs against the whole feed's run of the same date: feed status and
+        the short-history warning, live mean PD, the PDs that differ, the top 10 of the collections
+        queue and of the watchlist (same debtors in the same order?), and the files byte-identical
+
+    writeoff RAW RUN OUT
+        a year-end clean-up of the whole book (RAW) on the as-of date of the published run RUN: every
+        invoice RUN reads as open (invoice_forecast's open_amount) of a debtor in default there.
+        OUT/memos: written off by a credit memo each (payments gain `kind`: cash, credit) and a
+        write_off event per debtor for the sum; OUT/deleted: the same invoices deleted, nothing
+        else (a fall the feed does not explain)
 
     python benchmarks/history_nights.py feeds book/raw nights12 --months 12 --nights 2024-12-31,2025-12-31
 """
@@ -78,6 +92,115 @@ def union(folders: list[Path], whole: Path) -> None:
         )
 
 
+def writeoff(raw: Path, run: Path, out: Path) -> None:
+    book = _read(raw)
+    day = run.name
+    scores = pd.read_parquet(run / "scores.parquet")
+    gone = set(scores.loc[scores["in_default"], "debtor_id"])
+    fc = pd.read_parquet(run / "invoice_forecast.parquet")
+    fc = fc[fc["debtor_id"].isin(gone) & (fc["open_amount"] > 0)]
+    memos = pd.DataFrame(
+        {
+            "payment_id": "WO-" + fc["invoice_id"],
+            "debtor_id": fc["debtor_id"],
+            "invoice_id": fc["invoice_id"],
+            "paid_on": day,
+            "amount": fc["open_amount"].map(lambda x: f"{x:.2f}"),
+            "kind": "credit",
+        }
+    )
+    per = fc.groupby("debtor_id")["open_amount"].sum().round(2)
+    events = pd.DataFrame(
+        {
+            "debtor_id": per.index,
+            "event_date": day,
+            "kind": "write_off",
+            "amount": per.map(lambda x: f"{x:.2f}"),
+        }
+    )
+    pay = book["payments"].assign(kind="cash")
+    tables = {
+        "memos": {**book, "payments": pd.concat([pay, memos]), "events": pd.concat([book["events"], events])},
+        "deleted": {
+            **book,
+            "invoices": book["invoices"][~book["invoices"].invoice_id.isin(set(fc["invoice_id"]))],
+        },
+    }
+    for name, t in tables.items():
+        (out / name).mkdir(parents=True, exist_ok=True)
+        for table, frame in t.items():
+            frame.to_csv(out / name / f"{table}.csv", index=False)
+    print(
+        f"{len(fc):,} open invoices of {len(per):,} debtors in default, {fc['open_amount'].sum():,.2f} written off"
+    )
+
+
+def tables(a: Path, b: Path) -> None:
+    import hashlib
+    import json
+
+    import pyarrow.parquet as pq
+
+    keys = {**KEYS, "debtors": ["debtor_id"]}
+    for table, key in keys.items():
+        fa = sorted((a / table).glob("bucket=*/part-0.parquet"))
+        fb = sorted((b / table).glob("bucket=*/part-0.parquet"))
+        if not fa or not fb:
+            print(f"{table}: files {len(fa)} vs {len(fb)}")
+            continue
+        ta = pd.concat([pq.read_table(f).to_pandas() for f in fa]).set_index(key).sort_index()
+        tb = pd.concat([pq.read_table(f).to_pandas() for f in fb]).set_index(key).sort_index()
+        common = ta.index.intersection(tb.index)
+        cols = [c for c in ta.columns if c in tb.columns]
+        x, y = ta.loc[common, cols], tb.loc[common, cols]
+        differ = int(((x != y) & ~(x.isna() & y.isna())).any(axis=1).sum())
+        same = [hashlib.sha256(p.read_bytes()).digest() for p in fa] == [
+            hashlib.sha256(p.read_bytes()).digest() for p in fb
+        ]
+        print(
+            f"{table}: rows {len(ta):,} vs {len(tb):,}, only in A {len(ta.index.difference(tb.index)):,}, "
+            f"only in B {len(tb.index.difference(ta.index)):,}, values differ {differ:,}, files same bytes {same}"
+        )
+    for name in (a, b):
+        m = json.loads((name / "manifest.json").read_text())
+        print(name, "history:", json.dumps(m.get("history", {}).get("tables")))
+
+
+def outputs(whole: Path, runs: list[Path]) -> None:
+    import hashlib
+    import json
+
+    s0 = pd.read_parquet(whole / "scores.parquet").set_index("debtor_id")
+    q0 = list(pd.read_parquet(whole / "collections_queue.parquet")["debtor_id"][:10])
+    w0 = pd.read_parquet(whole / "watchlist.parquet")
+    top0 = list(w0.sort_values("pd", ascending=False, kind="stable")["debtor_id"][:10])
+    for run in [whole, *runs]:
+        m = json.loads((run / "manifest.json").read_text())
+        feed = m.get("feed", {})
+        s = pd.read_parquet(run / "scores.parquet").set_index("debtor_id")
+        live = s[~s["in_default"]]
+        both = s.index.intersection(s0.index)
+        pd_differ = int((s.loc[both, "pd"] != s0.loc[both, "pd"]).sum())
+        q = list(pd.read_parquet(run / "collections_queue.parquet")["debtor_id"][:10])
+        w = pd.read_parquet(run / "watchlist.parquet")
+        top = list(w.sort_values("pd", ascending=False, kind="stable")["debtor_id"][:10])
+        files = sorted(p.name for p in whole.iterdir() if p.is_file())
+        same = [
+            n
+            for n in files
+            if (run / n).is_file()
+            and hashlib.sha256((run / n).read_bytes()).digest()
+            == hashlib.sha256((whole / n).read_bytes()).digest()
+        ]
+        warn = (feed.get("history") or {}).get("note", "")[:70]
+        print(
+            f"| {run.parent.name}/{run.name} | {feed.get('status')} | {warn or '-'} | {live['pd'].mean():.4f} | "
+            f"{pd_differ:,} of {len(both):,} | queue top 10 {'same' if q == q0 else f'{len(set(q) & set(q0))} of 10'} | "
+            f"watchlist {len(w)} top 10 {'same' if top == top0 else f'{len(set(top) & set(top0))} of 10'} | "
+            f"{len(same)} of {len(files)} files identical | differ: {', '.join(sorted(set(files) - set(same)))[:200]} |"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -89,11 +212,27 @@ def main() -> None:
     u = sub.add_parser("union", help="the exports together against the whole book")
     u.add_argument("folders", type=Path, nargs="+")
     u.add_argument("whole", type=Path)
+    t = sub.add_parser("tables", help="two ingested folders table by table")
+    t.add_argument("a", type=Path)
+    t.add_argument("b", type=Path)
+    w = sub.add_parser("writeoff", help="a year-end clean-up of the whole book")
+    w.add_argument("raw", type=Path)
+    w.add_argument("run", type=Path)
+    w.add_argument("out", type=Path)
+    o = sub.add_parser("outputs", help="published runs against the whole feed's run")
+    o.add_argument("whole", type=Path)
+    o.add_argument("runs", type=Path, nargs="+")
     args = ap.parse_args()
     if args.cmd == "feeds":
         feeds(args.raw, args.out, args.months, args.nights.split(","))
-    else:
+    elif args.cmd == "union":
         union(args.folders, args.whole)
+    elif args.cmd == "tables":
+        tables(args.a, args.b)
+    elif args.cmd == "writeoff":
+        writeoff(args.raw, args.run, args.out)
+    else:
+        outputs(args.whole, args.runs)
 
 
 if __name__ == "__main__":

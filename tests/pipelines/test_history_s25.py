@@ -125,6 +125,36 @@ def test_a_payment_of_an_invoice_issued_before_the_window_is_not_removed(tmp_pat
     }
 
 
+def test_old_open_items_in_an_export_do_not_widen_its_span(tmp_path: Path) -> None:
+    """Night 1 (as of 2024-04-30): 3 invoices of D1 a month, January to April (B1-B12, the 5th, 15th
+    and 25th). Night 2 (as of 2024-06-30) exports May and June (C1-C6, 3 a month) and the one old
+    invoice still open, B2 (2024-01-15). Months of today's invoices: Jan 1, Feb-Apr 0, May 3, Jun 3;
+    the recent rate is median(0, 3, 3) = 3, so the span is May-June (April, 0, ends the run): the 11
+    kept invoices of January-April that today's export leaves out are not taken for cancelled.
+    12 - 0 + 6 = 18 rows (B2 replaced)."""
+
+    def rows(prefix: str, first_month: int, months: int) -> str:
+        return "".join(
+            f"{prefix}{3 * m + k + 1},D1,2024-{first_month + m:02d}-{5 + 10 * k:02d},2024-07-31,10.00,EUR\n"
+            for m in range(months)
+            for k in range(3)
+        )
+
+    out = tmp_path / "out"
+    _ingest(
+        _files(tmp_path / "n1", rows("B", 1, 4), "P1,D1,B1,2024-02-01,10.00\n"), out, dt.date(2024, 4, 30)
+    )
+    today = "B2,D1,2024-01-15,2024-07-31,10.00,EUR\n" + rows("C", 5, 2)
+    result = _ingest(_files(tmp_path / "n2", today, "P9,D1,C1,2024-06-01,10.00\n"), out, dt.date(2024, 6, 30))
+    assert result.manifest["history"]["tables"]["invoices"] == {
+        "kept": 12,
+        "replaced": 1,
+        "added": 6,
+        "removed": 0,
+        "rows": 18,
+    }
+
+
 def test_a_rerun_for_the_same_date_writes_the_same_bytes_even_after_a_wrong_feed(tmp_path: Path) -> None:
     """Night 2 ingested, then again: every file (tables, manifest, quarantine, the base in
     .history) is the same. Then night 2 with a wrong feed (I5 missing), then the right one again:
