@@ -137,6 +137,27 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
         console.print(
             f"amounts converted into {fx['reporting']} ({moved} rows; rates {rates})", highlight=False
         )
+    kept = manifest.get("history")
+    if kept:  # --keep-history: the merge's counts, apart from today's rows above
+        base = (
+            f"merged into the history as of {kept['base_as_of']}" if kept["base_as_of"] else "a new history"
+        )
+        parts = ", ".join(
+            f"{t} {c['rows']:,} (kept {c['kept']:,}, replaced {c['replaced']:,}, added {c['added']:,}, "
+            f"removed {c['removed']:,})"
+            for t, c in kept["tables"].items()
+        )
+        resolved = sum((kept.get("readmitted") or {}).values())
+        console.print(
+            f"history ({base}): {parts}"
+            + (
+                f"; {resolved:,} row(s) naming an invoice or debtor only the history holds accepted"
+                if resolved
+                else ""
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
     for warning in manifest.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if out is not None:

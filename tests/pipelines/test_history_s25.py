@@ -210,6 +210,16 @@ def test_an_export_of_another_ledger_is_refused_and_the_history_is_unchanged(
     assert says in " ".join(result.output.split()) and "Traceback" not in result.output
     assert "another ledger" in " ".join(result.output.split())
     assert _tree(out) == before
+    night2 = _night2(tmp_path / "n2")
+    args = ["ingest", "--invoices", str(night2["invoices"]), "--payments", str(night2["payments"])]
+    args += ["--debtors", str(night2["debtors"]), "--as-of", "2024-04-30", "--out", str(out), "--no-docs"]
+    result = CliRunner().invoke(app, [*args, "--keep-history"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "history (merged into the history as of 2024-03-31): debtors 2 (kept 2, replaced 2, added 0, removed 0), "
+        "invoices 5 (kept 5, replaced 1, added 1, removed 1), payments 4 (kept 2, replaced 0, added 2, removed 0); "
+        "1 row(s) naming an invoice or debtor only the history holds accepted"
+    ) in " ".join(result.output.split())
 
 
 def test_an_earlier_as_of_than_the_historys_is_refused(tmp_path: Path) -> None:
