@@ -32,6 +32,10 @@ lists quoted in BENCHMARKS.md, session 25), not files exported from QuickBooks o
   invoice number in Reference), ``Receivable Payment`` and ``Receivable Credit Note`` (credit; a
   payment's Reference empty, a credit note's its own number); ``2 Jan 2023`` dates, ``1,234.56``.
   The payments name no invoice here.
+- ``sage50``: Sage 50's customer activity as CSV (``No, Type, A/C, Name, Date, Ref, Details, Due,
+  Amount, Paid, O/S``): Sage's transaction codes (SI invoice, SR receipt, SA payment on account,
+  SC credit), ``31/12/2024`` dates, amounts positive; a receipt's Ref is the cheque number or empty
+  (as ``qbo-tlc``'s Num); Paid / O/S as at the book's last day (oldest invoice first).
 
 ``--check DIR`` compares an ingested folder with the book: invoices (count, sum), cash and credit
 (count, sum), and what each customer owes at the book's last day (invoiced less paid and
@@ -454,6 +458,47 @@ def write_xero_at(inv, pay, out: Path) -> int:
     return len(f)
 
 
+def write_sage50(inv, pay, out: Path, seed: int) -> int:
+    as_of = max(inv["issue_date"].max(), pay["paid_on"].max())
+    open_by = open_items(inv, pay, as_of).set_index("invoice_id")["open"]
+    chq = cheque_numbers(pay, seed)
+    rows = [
+        (
+            r.issue_date,
+            0,
+            "SI",
+            r.debtor_id,
+            str(1001 + k),
+            "Services",
+            r.due_date,
+            r.amount,
+            float(open_by.get(r.invoice_id, 0.0)),
+        )
+        for k, r in enumerate(inv.itertuples(index=False))
+    ]
+    n_cn = 0
+    for r, c in zip(pay.itertuples(index=False), chq, strict=True):
+        if r.kind == "credit":
+            n_cn += 1
+            rows.append((r.paid_on, 1, "SC", r.debtor_id, f"CN{n_cn}", "Credit", r.paid_on, r.amount, 0.0))
+        else:
+            kind = "SR" if isinstance(r.invoice_id, str) else "SA"
+            rows.append(
+                (r.paid_on, 2, kind, r.debtor_id, c, "Cheque" if c else "BACS", r.paid_on, r.amount, 0.0)
+            )
+    f = pd.DataFrame(rows, columns=["date", "o", "type", "d", "ref", "det", "due", "amount", "os"])
+    f = f.sort_values(["date", "o", "d"], kind="stable").reset_index(drop=True)
+    with open(out, "w", encoding="cp1252", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\r\n")
+        w.writerow(["No", "Type", "A/C", "Name", "Date", "Ref", "Details", "Due", "Amount", "Paid", "O/S"])
+        for k, r in enumerate(f.itertuples(index=False)):
+            acct = "C" + r.d.lstrip("D")[-5:]
+            w.writerow(
+                [k + 1, r.type, acct, name(r.d), f"{r.date:%d/%m/%Y}", r.ref, r.det, f"{r.due:%d/%m/%Y}", f"{r.amount:.2f}", f"{r.amount - r.os:.2f}", f"{r.os:.2f}"]
+            )  # fmt: skip
+    return len(f)
+
+
 def check(book: Path, folder: Path) -> int:
     from pipelines.adapters.files import read_portfolio
 
@@ -472,6 +517,7 @@ def check(book: Path, folder: Path) -> int:
             f"ingested {int(kinds.eq(k).sum()):,} ({gp.loc[kinds.eq(k), 'amount'].sum():,.2f})"
         )
     names = {name(d): d for d in inv["debtor_id"].unique()}
+    names |= {"C" + d.lstrip("D")[-5:]: d for d in inv["debtor_id"].unique()}  # sage50's account codes
     want = (
         inv.groupby("debtor_id")["amount"].sum().sub(pay.groupby("debtor_id")["amount"].sum(), fill_value=0)
     )
@@ -493,7 +539,7 @@ def main(argv=None) -> int:
     ap.add_argument("--book", type=Path, required=True, help="folder of ews generate --format csv")
     ap.add_argument(
         "--layout",
-        choices=["qbo-tlc", "qbo-aging", "xero-invoices", "xero-payments", "xero-at"],
+        choices=["qbo-tlc", "qbo-aging", "xero-invoices", "xero-payments", "xero-at", "sage50"],
         default="qbo-tlc",
     )
     ap.add_argument("--out", type=Path, help="file to write")
@@ -514,6 +560,8 @@ def main(argv=None) -> int:
     elif a.layout == "xero-invoices":
         n, k = write_xero_invoices(inv, pay, a.out, a.seed)
         print(f"wrote {a.out}: {n:,} lines of {k:,} invoices and credit notes")
+    elif a.layout == "sage50":
+        print(f"wrote {a.out}: {write_sage50(inv, pay, a.out, a.seed):,} transactions")
     elif a.layout == "xero-at":
         print(f"wrote {a.out}: {write_xero_at(inv, pay, a.out):,} transactions")
     else:
