@@ -8,7 +8,8 @@ Rules (each tested in ``tests/pipelines/test_history_s25.py``):
   or a debtor revised in the ERP win;
 * kept rows older than today's export's span (:func:`_span_start`: the unbroken run of months up
   to the as-of date whose rows reach half the recent rate, so the old open items of an export or a
-  mistyped early date do not widen it) stay;
+  mistyped early date do not widen it, starting inside its first month after the days whose rows
+  stay under half the recent pace, so a window that starts mid-month keeps the days before it) stay;
 * a kept row INSIDE today's span that today's export lacks was deleted or cancelled in the ERP: it
   is removed from the history and counted (``manifest.json`` ``history.tables.<table>.removed``, a
   warning with the first ids). Kept, a cancelled invoice would stay open, age past 90 days and put
@@ -225,8 +226,11 @@ def _span_start(frame: pd.DataFrame | None, column: str, as_of: dt.date) -> pd.T
     mistyped early date a handful: neither widens the span, so the kept rows of those months are not
     taken for cancelled. (The feed checks' ``dense_span`` takes any month from which the whole
     stretch reaches 3/4 of the rate: three sparse months before a 12-month window still pass it.)
-    A month partly exported (a window starting mid-month) falls below the share and is left out:
-    its kept rows stay. None without rows."""
+    Inside the run's first month the span starts on the day before which the month's rows stay
+    below that share of the recent pace (:func:`_first_dense_day`): a window starting mid-month
+    (``the last 365 days``) leaves the kept rows of the days before it, which are not in today's
+    export because they are paid, not because they were cancelled.
+    None without rows."""
     if frame is None or not len(frame):
         return None
     end = pd.Timestamp(as_of).to_period("M")
@@ -242,7 +246,29 @@ def _span_start(frame: pd.DataFrame | None, column: str, as_of: dt.date) -> pd.T
         if rows == 0 or rows < SPAN_SHARE * rate:
             break
         first = month
-    return first.to_timestamp()
+    return _first_dense_day(days, first, rate, pd.Timestamp(as_of))
+
+
+def _first_dense_day(days: pd.Series, month: pd.Period, rate: float, as_of: pd.Timestamp) -> pd.Timestamp:
+    """The day today's span starts inside its first ``month``: the latest day before which that
+    month's rows stay below :data:`SPAN_SHARE` of the recent pace (``rate`` rows a month). A window
+    that starts on the 10th holds, on the days before, only the invoices still open (a few a day):
+    its span starts once the rows from the 10th have made up the pace (a few days later: the safe
+    side, a cancellation of those days is not seen), and the kept rows of the 1st to the 9th (paid,
+    so not exported) stay. A window from the 1st starts there (its first days reach the pace). Before
+    session 25's review the whole month counted once its rows reached half the recent rate (a
+    window starting on the 1st to about the 15th of it), and the kept rows of its first days were
+    removed as cancelled: each night of a "last 365 days" export removed another day of history."""
+    start = month.to_timestamp()
+    end = min(month.to_timestamp(how="end").normalize(), as_of)
+    inside = days[(days >= start) & (days <= end)]
+    n = (end - start).days + 1
+    per_day = inside.value_counts().reindex(pd.date_range(start, end), fill_value=0).to_numpy()
+    before = np.concatenate([[0], np.cumsum(per_day)[:-1]])  # rows before each day of the month
+    pace = SPAN_SHARE * rate / month.days_in_month
+    sparse = before < pace * np.arange(n)
+    sparse[0] = True
+    return start + pd.Timedelta(days=int(np.flatnonzero(sparse)[-1]))
 
 
 def merge(

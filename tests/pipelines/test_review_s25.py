@@ -1,0 +1,52 @@
+"""Session 25's hostile review (s25-review; BENCHMARKS.md "Hostile inputs tried", "Session 25
+(s25-review)"): each test failed on main before its fix. Hand-built inputs; every expected number
+is by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from pipelines.adapters.files import read_portfolio
+from tests.pipelines.test_history_s25 import _files, _ingest
+
+
+def _daily(first: str, last: str, skip: tuple[str, ...] = ()) -> str:
+    """Two invoices of D1 a day from ``first`` to ``last`` (ids A<day>a / A<day>b), due 30 days on."""
+    rows = []
+    for day in pd.date_range(first, last):
+        due = (day + pd.Timedelta(days=30)).date()
+        for k in ("a", "b"):
+            key = f"A{day:%Y%m%d}{k}"
+            if key not in skip:
+                rows.append(f"{key},D1,{day.date()},{due},10.00,EUR\n")
+    return "".join(rows)
+
+
+def test_a_window_starting_mid_month_keeps_the_history_of_the_days_before_it(tmp_path: Path) -> None:
+    """``ews ingest --keep-history`` of a rolling export of the last N days (its window moves every
+    night). Night 1: the whole ledger as of 2024-06-30, two invoices a day from 2024-03-01: 122 days,
+    244 invoices. Night 2 (as of 2024-07-01): the export of the invoices issued from 2024-04-10 (82
+    days, 164 rows), one of 2024-06-15 cancelled in the ERP (163 rows). April's 42 rows reach half the
+    recent rate (median of May 62, June 60, July 0 = 60), so April was in today's span from its 1st
+    and the 18 kept invoices of 2024-04-01..09 (paid, so not exported) were removed as cancelled
+    (removed 19, under the 10 % refusal: nothing said but a warning). The span now starts inside
+    April after the days whose rows stay under half the pace (1 a day: 2024-04-18, when the rows
+    before it, 2 a day from the 10th, reach it): those 18 stay; the cancelled one (inside) goes.
+    244 kept - 1 removed = 243; replaced 163, added 0."""
+    out = tmp_path / "out"
+    _ingest(_files(tmp_path / "n1", _daily("2024-03-01", "2024-06-30"), ""), out, dt.date(2024, 6, 30))
+    today = _files(tmp_path / "n2", _daily("2024-04-10", "2024-06-30", skip=("A20240615a",)), "")
+    result = _ingest(today, out, dt.date(2024, 7, 1))
+    assert result.manifest["history"]["tables"]["invoices"] == {
+        "kept": 244,
+        "replaced": 163,
+        "added": 0,
+        "removed": 1,
+        "rows": 243,
+    }
+    kept = set(read_portfolio(out).invoices["invoice_id"])
+    assert {f"A202404{d:02d}{k}" for d in range(1, 10) for k in "ab"} <= kept
+    assert "A20240615a" not in kept and len(kept) == 243
