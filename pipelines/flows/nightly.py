@@ -756,6 +756,12 @@ def write_report(
         model={
             **_model_info(loaded),
             **({"queue_key": queue_key[0], "queue_key_why": queue_key[1]} if queue_key else {}),
+            "kind": loaded.tags.get("ews.kind"),
+            "compared": {  # the other models' test figures, beside the champion's (s25-newuser)
+                k: v
+                for k, v in loaded.metrics.items()
+                if k.startswith(("baseline_test_", "lightgbm_test_")) and np.isfinite(v)
+            },
         },
         config_hash=cfg_hash,
         scored=scored,

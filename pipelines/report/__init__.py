@@ -119,6 +119,50 @@ def metric_text(key: str, value: float) -> str:
     return f"{v:.4f}"
 
 
+# the other models whose test figures a version logs beside its own (pipelines.flows.train), by prefix
+COMPARED = (("lightgbm_", "LightGBM", "lightgbm"), ("baseline_", "scorecard", "scorecard"))
+CI = ("_ci_low", "_ci_high")
+
+
+def metrics_table(model: dict[str, Any]) -> dict[str, Any]:
+    """The champion's test figures with their 95 % debtor intervals, beside the figures of the models
+    it was chosen against (LightGBM, the scorecard baseline: ``model["compared"]``), one row per
+    figure; ``note`` says why there is no comparison (a roll-rate model is compared with the book's
+    default rate). Before session 25 the report listed the champion's figures alone, each interval
+    bound on a row of its own."""
+    metrics, compared = model.get("metrics", {}), model.get("compared") or {}
+    columns = [
+        (prefix, label)
+        for prefix, label, kind in COMPARED
+        if kind != model.get("kind") and any(k.startswith(prefix) for k in compared)
+    ]
+    rows = []
+    for key, value in metrics.items():
+        if key.endswith(CI):
+            continue
+        low, high = metrics.get(f"{key}{CI[0]}"), metrics.get(f"{key}{CI[1]}")
+        rows.append(
+            {
+                "name": key,
+                "value": metric_text(key, value),
+                "interval": "" if low is None or high is None else f"{low:.4f}..{high:.4f}",
+                "others": [
+                    metric_text(key, compared[f"{prefix}{key}"]) if f"{prefix}{key}" in compared else ""
+                    for prefix, _ in columns
+                ],
+            }
+        )
+    note = None
+    if not columns:
+        note = (
+            "A roll-rate model is compared with the book's default rate (log-loss and AUC differences: "
+            "`ews models history`)."
+            if model.get("kind") == "rollrate"
+            else "This version logged no other model's test figures to compare with."
+        )
+    return {"columns": [label for _, label in columns], "rows": rows, "note": note}
+
+
 def render_report(
     *,
     as_of: str,
@@ -180,10 +224,10 @@ def render_report(
         }
         for i, w in enumerate(waterfalls)
     ]
-    metrics = {k: metric_text(k, v) for k, v in model.get("metrics", {}).items()}
     return template.render(
         as_of=as_of,
-        model={**model, "metrics": metrics},
+        model=model,
+        metrics=metrics_table(model),
         config_hash=config_hash,
         counts=counts,
         band_names=[b.name for b in cfg.bands],

@@ -159,3 +159,28 @@ def test_train_metrics_table_at_80_columns_cuts_no_metric_name_and_drops_read_as
         "dropped features (not used by the model): credit_on_account (constant on the training rows), "
         "overdue_amount_90p (constant on the training rows)"
     )
+
+
+def test_report_metrics_sit_beside_the_models_the_champion_was_chosen_against() -> None:
+    """The report's Calibration section listed the champion's figures alone (test_auc 0.9288 and,
+    each on a row of its own, test_auc_ci_low / _ci_high), while MLflow held the scorecard's beside
+    them (baseline_test_auc 0.9062): the 2,000 x 36 book's figures, by hand."""
+    from pipelines.report import metrics_table
+
+    model = {
+        "kind": "lightgbm",
+        "metrics": {"test_auc": 0.9288, "test_auc_ci_low": 0.8959, "test_auc_ci_high": 0.9576,
+                    "test_gini": 0.8575, "test_rows": 12736.0},
+        "compared": {"baseline_test_auc": 0.9062, "baseline_test_gini": 0.8124, "lightgbm_test_auc": 0.9288},
+    }  # fmt: skip
+    got = metrics_table(model)
+    assert got["columns"] == ["scorecard"] and got["note"] is None  # LightGBM's own column: the model
+    assert got["rows"] == [
+        {"name": "test_auc", "value": "0.9288", "interval": "0.8959..0.9576", "others": ["0.9062"]},
+        {"name": "test_gini", "value": "0.8575", "interval": "", "others": ["0.8124"]},
+        {"name": "test_rows", "value": "12,736", "interval": "", "others": [""]},
+    ]
+    scorecard = metrics_table({**model, "kind": "scorecard"})  # a scorecard champion: beside LightGBM
+    assert scorecard["columns"] == ["LightGBM"] and scorecard["rows"][0]["others"] == ["0.9288"]
+    rollrate = metrics_table({"kind": "rollrate", "metrics": {"test_auc": 0.9464}})
+    assert rollrate["columns"] == [] and "compared with the book's default rate" in rollrate["note"]

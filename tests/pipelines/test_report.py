@@ -239,6 +239,8 @@ def test_report_is_self_contained_and_escaped(report_html: Path) -> None:
     metrics = html[html.index('id="metrics-table"') :]
     metrics = metrics[: metrics.index("</table>")]
     assert ">3,180<" in metrics and ">13<" in metrics and ">0.8100<" in metrics and ".0000" not in metrics
+    assert "this model" in metrics and "95% interval (debtors)" in metrics  # s25-newuser: headed columns
+    assert "This version logged no other model" in html  # (the apostrophe is escaped)
     assert 'href="#wf-d' in html  # the watchlist row links to its waterfall
     assert "&#9656;why</a>" in html and "&#9656;wf<" not in html  # s25-newuser: "wf" meant nothing
 
