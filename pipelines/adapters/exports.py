@@ -315,13 +315,15 @@ LABELS: dict[str, str] = {
     "credit_limit_rule": "Why this limit (rule)",
     "limit_note": "Limit breach",
     "expected_cash_30d": "Expected cash in 30 days",
-    "pay_pd": "Chance an open invoice reaches default days overdue unpaid",
+    # the payment-date model's chance, largest over the debtor's open invoices (scoring.paydate.pay_pd_of_invoices);
+    # it read "Chance an open invoice reaches default days overdue unpaid" (s25-newuser)
+    "pay_pd": "Chance an open invoice is still unpaid at the default threshold (days past due)",
 }
 # the collections queue's priority header per ranking key (``queue.priority``; the blend ranks by the
 # mean of the PD and pay_pd, pipelines.scoring.queue)
 PRIORITY_LABELS = {
     "pd": LABELS["priority"],
-    "blend": "Priority: expected loss at the mean of PD and pay_pd x days-past-due weight",
+    "blend": "Priority: expected loss (at the mean of the PD and the unpaid-at-threshold chance) x days-past-due weight",
 }
 AMOUNTS = frozenset(
     {

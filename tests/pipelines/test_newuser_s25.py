@@ -184,3 +184,13 @@ def test_report_metrics_sit_beside_the_models_the_champion_was_chosen_against() 
     assert scorecard["columns"] == ["LightGBM"] and scorecard["rows"][0]["others"] == ["0.9288"]
     rollrate = metrics_table({"kind": "rollrate", "metrics": {"test_auc": 0.9464}})
     assert rollrate["columns"] == [] and "compared with the book's default rate" in rollrate["note"]
+
+
+def test_queue_headers_read_without_internal_names() -> None:
+    """The 150-debtor book's queue workbook: 'Chance an open invoice reaches default days overdue unpaid'
+    (no sense as English) and a priority header naming the internal column 'pay_pd'."""
+    from pipelines.adapters.exports import headers
+
+    got = headers(["pay_pd", "priority"], "EUR", "blend")
+    assert got["pay_pd"] == "Chance an open invoice is still unpaid at the default threshold (days past due)"
+    assert "pay_pd" not in got["priority"] and "unpaid-at-threshold chance" in got["priority"]

@@ -319,6 +319,9 @@ def test_the_priority_header_names_the_key_that_ranks_the_queue() -> None:
     """s12-queue: a queue ranked by the blend was headed 'expected loss x days-past-due weight'."""
     from pipelines.adapters.exports import headers
 
-    blend = "Priority: expected loss at the mean of PD and pay_pd x days-past-due weight (EUR)"
+    blend = (  # s25-newuser: it said "pay_pd", a column name the workbook does not show
+        "Priority: expected loss (at the mean of the PD and the unpaid-at-threshold chance) x days-past-due "
+        "weight (EUR)"
+    )
     assert headers(["priority", "pd"], "EUR", "blend") == {"priority": blend, "pd": "PD"}
     assert headers(["priority"], "EUR", "pd") == headers(["priority"], "EUR")
