@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from pipelines.adapters.files import read_portfolio
 from tests.pipelines.test_history_s25 import _files, _ingest
@@ -50,3 +51,17 @@ def test_a_window_starting_mid_month_keeps_the_history_of_the_days_before_it(tmp
     kept = set(read_portfolio(out).invoices["invoice_id"])
     assert {f"A202404{d:02d}{k}" for d in range(1, 10) for k in "ab"} <= kept
     assert "A20240615a" not in kept and len(kept) == 243
+
+
+def test_write_offs_count_up_to_the_as_of_date_and_only_write_off_events() -> None:
+    """``feed_checks.written_off`` (d366d1c) on test_writeoff_s25's book: as of 2025-12-20 (a
+    backfill of a past date reads a ledger that runs on), D1's credit memos after 2025-11-30 are
+    M1 300.00 only (M2 is dated 2025-12-31, after it) against its write_off event of 400.00 on
+    2025-12-20: max(300, 400) = 400, not 500. D2 since the start: its write_off of 1,000.00, not
+    its agency placement's 9,000.00 (a placement writes nothing off): 1,000. Both survived the
+    mutations 'memos after the as-of date' and 'every event kind' (s25-review, mutate.log W3, W6)."""
+    from pipelines.feed_checks import written_off
+    from tests.pipelines.test_writeoff_s25 import SINCE, _book
+
+    assert written_off(_book(), pd.Series(["D1"]), SINCE, dt.date(2025, 12, 20)) == pytest.approx(400.0)
+    assert written_off(_book(), pd.Series(["D2"]), None, dt.date(2025, 12, 31)) == pytest.approx(1_000.0)
