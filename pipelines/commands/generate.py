@@ -23,22 +23,38 @@ INGEST_OPTIONS = {
 }
 
 
-def next_steps(out: Path, start: dt.date, months: int) -> str:
+def next_steps(out: Path, start: dt.date, months: int, today: dt.date | None = None) -> str:
     """What a generated book covers and the `ews ingest` command that reads it (s25-newuser: a new user
-    had to guess both the as-of date to score and which files ingest takes)."""
+    had to guess both the as-of date to score and which files ingest takes). A history that ends
+    after ``today`` (UTC; the contagion regime's 48 months from 2023-01-01) cannot be scored at its
+    end: ingest (as of today) quarantines its later rows and a future ``--as-of`` is refused, so the
+    lines say so and give the ``--start`` that ends it by today (s25-review)."""
     import pandas as pd
 
-    end = (pd.Timestamp(start) + pd.DateOffset(months=months) - pd.Timedelta(days=1)).date()
+    def last_day(first: dt.date) -> dt.date:
+        return (pd.Timestamp(first) + pd.DateOffset(months=months) - pd.Timedelta(days=1)).date()
+
+    end = last_day(start)
+    today = today or dt.datetime.now(dt.UTC).date()
     files = [
         f"{option} {path}"
         for table, option in INGEST_OPTIONS.items()
         for path in sorted(out.glob(f"{table}.*"))
         if path.suffix in {".parquet", ".csv"}
     ]
+    ingest = f"next: ews ingest {' '.join(files)} --out data/ingested"
+    if end > today:
+        fits = ((pd.Timestamp(today) + pd.Timedelta(days=1)).to_period("M") - months).to_timestamp().date()
+        return (
+            f"history {start.isoformat()} .. {end.isoformat()}: it ends after today ({today.isoformat()}), so "
+            f"`ews ingest` (as of today) quarantines its rows dated after today (date_after_as_of) and a "
+            f"future --as-of is refused. For a book to score at its end, generate it again with --start "
+            f"{fits.isoformat()} (ends {last_day(fits).isoformat()}); "
+            f"this one scores as of {today.isoformat()} or earlier.\n{ingest}"
+        )
     return (
         f"history {start.isoformat()} .. {end.isoformat()}: score as of {end.isoformat()} or earlier "
-        f"(`ews score --as-of {end.isoformat()}`); truth.parquet is for `ews backtest --truth`.\n"
-        f"next: ews ingest {' '.join(files)} --out data/ingested"
+        f"(`ews score --as-of {end.isoformat()}`); truth.parquet is for `ews backtest --truth`.\n{ingest}"
     )
 
 

@@ -65,3 +65,26 @@ def test_write_offs_count_up_to_the_as_of_date_and_only_write_off_events() -> No
 
     assert written_off(_book(), pd.Series(["D1"]), SINCE, dt.date(2025, 12, 20)) == pytest.approx(400.0)
     assert written_off(_book(), pd.Series(["D2"]), None, dt.date(2025, 12, 31)) == pytest.approx(1_000.0)
+
+
+def test_generate_says_when_its_history_ends_after_today(tmp_path: Path) -> None:
+    """``ews generate``'s closing lines (74828f9) told a 48-month book from 2023-01-01 (the contagion
+    regime's defaults) to score as of 2026-12-31 while today is 2026-12-05: the printed ingest (as of
+    today) quarantined 124 invoices and 129 payments dated after today (date_after_as_of; a 60-debtor
+    book, /work/bench/s25-review/genproj) and a future --as-of is refused. Now it says so and gives
+    the --start that ends the book by today: 48 months back from December 2026 = 2022-12-01, ending
+    2026-11-30. A book ending on or before today keeps 74828f9's lines."""
+    from pipelines.commands.generate import next_steps
+
+    today = dt.date(2026, 12, 5)
+    text = next_steps(tmp_path, dt.date(2023, 1, 1), 48, today)
+    assert "history 2023-01-01 .. 2026-12-31: it ends after today (2026-12-05)" in text
+    assert "quarantines its rows dated after today (date_after_as_of)" in text
+    assert "--start 2022-12-01 (ends 2026-11-30); this one scores as of 2026-12-05 or earlier" in text
+    assert "score as of 2026-12-31" not in text and "next: ews ingest" in text
+    # a book ending on the last day of today's month: the next month minus 48 = 2023-01-01, ends 2026-12-31
+    assert "--start 2023-01-01 (ends 2026-12-31)" in next_steps(
+        tmp_path, dt.date(2023, 2, 1), 48, dt.date(2026, 12, 31)
+    )
+    ok = next_steps(tmp_path, dt.date(2023, 1, 1), 36, today)
+    assert ok.startswith("history 2023-01-01 .. 2025-12-31: score as of 2025-12-31 or earlier")
