@@ -992,7 +992,9 @@ def evaluate(
     Returns ``(metrics, per_snapshot, cash)``. ``metrics`` pools every test invoice: the model's
     ``mae_days``, ``within_7d``, ``coverage_80``, ``paid_in_horizon``, ``invoices``, then each
     baseline's ``<name>_mae_days`` / ``<name>_within_7d``, ``coverage_80_ci_low`` / ``_high`` (when the
-    invoices carry their debtor ``code``: :func:`coverage_interval`), and ``cash_wape``: the mean over
+    invoices carry their debtor ``code``: :func:`coverage_interval`; then also ``debtors``, the debtors
+    with a test invoice, and ``paid_debtors``, those with one paid within the horizon: the evidence the
+    gate names), and ``cash_wape``: the mean over
     snapshots and weeks of |forecast - actual| / actual (weeks with actual cash), and
     ``cash_coverage_80``: the share of those weeks whose actual lies in the 80 % interval (with the
     shared shock ``shock_sd``), and ``cash_shock_sd``: :func:`estimate_cash_shock` of these weeks.
@@ -1046,6 +1048,9 @@ def evaluate(
     if len(cat["code"]) == len(cat["actual"]) > 0:
         low, high = coverage_interval(cat["p10"], cat["p90"], cat["actual"], cat["code"])
         metrics["coverage_80_ci_low"], metrics["coverage_80_ci_high"] = low, high
+        # the evidence: debtors with a test invoice, and with one paid within the horizon (MAE)
+        metrics["debtors"] = float(len(np.unique(cat["code"])))
+        metrics["paid_debtors"] = float(len(np.unique(cat["code"][~np.isnan(cat["actual"])])))
     for name, parts in base_pool.items():
         m = point_metrics(np.concatenate(parts), cat["actual"], H)
         metrics[f"{name}_mae_days"], metrics[f"{name}_within_7d"] = m["mae_days"], m["within_7d"]

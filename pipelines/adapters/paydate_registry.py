@@ -35,6 +35,7 @@ from pipelines.adapters.registry import (
 
 __all__ = [
     "PAYDATE_MODEL_NAME",
+    "EvidenceMinimum",
     "LoadedPaydate",
     "PaydateChampion",
     "champion_failed",
@@ -335,10 +336,73 @@ def champion_failed(champion: PaydateChampion | None) -> bool:
     return champion is not None and not _vs_champion(champion)[0]
 
 
+@dataclass(frozen=True)
+class EvidenceMinimum:
+    """The fewest of each count the payment-date gate's figures must rest on for a version to be
+    promoted (``paydate.gate_min_*`` of ``conf/train.yaml``; 0: no minimum): the month-ends the
+    held-out model trained on (``heldout_month_ends``), the test month-ends (``test_month_ends``) and
+    the debtors with a test invoice paid within the horizon (``paid_debtors``)."""
+
+    heldout_month_ends: int = 0
+    test_month_ends: int = 0
+    paid_debtors: int = 0
+
+
+EVIDENCE_KEYS = ("test_month_ends", "heldout_month_ends", "invoices", "paid_in_horizon", "paid_debtors")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _evidence(metrics: Mapping[str, float], minimum: EvidenceMinimum) -> tuple[bool, str] | None:
+    """The evidence check of :func:`gate_decision`: (passed, reason without its ok/FAIL word), None
+    when ``metrics`` lack the counts (a version logged before session 25)."""
+    if not all(k in metrics and np.isfinite(float(metrics[k])) for k in EVIDENCE_KEYS):
+        return None
+    n = {k: int(metrics[k]) for k in EVIDENCE_KEYS}
+    shown = (
+        f"{_plural(n['invoices'], 'held-out invoice')} ({n['paid_in_horizon']:,} paid within the horizon, "
+        f"of {_plural(n['paid_debtors'], 'debtor')}) on {_plural(n['test_month_ends'], 'test month-end')}, "
+        f"the held-out model trained on {_plural(n['heldout_month_ends'], 'month-end')}"
+    )
+    short = [
+        f"{what} {have} < paydate.{key} {need}{fix}"
+        for what, have, key, need, fix in (
+            (
+                "held-out model's month-ends",
+                n["heldout_month_ends"],
+                "gate_min_heldout_snapshots",
+                minimum.heldout_month_ends,
+                f" (about {minimum.heldout_month_ends - n['heldout_month_ends']} more month(s) of history)",
+            ),
+            (
+                "test month-ends",
+                n["test_month_ends"],
+                "gate_min_test_snapshots",
+                minimum.test_month_ends,
+                f" (about {minimum.test_month_ends - n['test_month_ends']} more month(s) of history)",
+            ),
+            (
+                "debtors with a paid test invoice",
+                n["paid_debtors"],
+                "gate_min_debtors",
+                minimum.paid_debtors,
+                " (a book with more paying debtors)",
+            ),
+        )
+        if have < need
+    ]
+    if short:
+        return False, f"too little evidence: {shown}; needs {', '.join(short)}"
+    return True, f"evidence: {shown}"
+
+
 def gate_decision(
     metrics: Mapping[str, float],
     coverage_band: tuple[float, float] = (0.7, 0.9),
     champion: PaydateChampion | None = None,
+    minimum: EvidenceMinimum | None = None,
 ) -> GateDecision:
     """Promote when the test MAE in days is not worse than the better baseline's and the p10-p90
     coverage is within ``coverage_band``. With ``mae_diff_ci_low`` / ``_high`` (the 95 % paired
@@ -350,7 +414,10 @@ def gate_decision(
     only when that interval lies wholly outside the band: on a small book a few debtors move it by
     several points. ``champion`` (:func:`champion_on_test`, session 20): the challenger also fails
     when its MAE is worse than the current champion's on the same held-out invoices with the whole
-    paired interval above 0 (or no interval: fail closed), or when the champion cannot predict them."""
+    paired interval above 0 (or no interval: fail closed), or when the champion cannot predict them.
+    With the evidence counts in ``metrics`` (:data:`EVIDENCE_KEYS`, session 25) the first check names
+    them, and fails when one is below ``minimum`` (:class:`EvidenceMinimum`; None: no minimum), saying
+    what is missing."""
     mae = float(metrics["mae_days"])
     base = min(float(metrics["due_date_mae_days"]), float(metrics["due_plus_lateness_mae_days"]))
     mae_text = f"MAE {mae:.2f} days vs the better baseline {base:.2f}"
@@ -379,6 +446,9 @@ def gate_decision(
         (mae_ok, mae_text),
         (cover_ok, cover_text),
     ]
+    evidence = _evidence(metrics, minimum or EvidenceMinimum())
+    if evidence is not None:
+        checks.insert(0, evidence)
     if champion is not None:
         checks.append(_vs_champion(champion))
     reasons = tuple(("ok " if ok else "FAIL ") + text for ok, text in checks)
@@ -402,13 +472,14 @@ def gate_paydate(
     name: str = PAYDATE_MODEL_NAME,
     tracking_uri: str | None = None,
     champion: PaydateChampion | None = None,
+    minimum: EvidenceMinimum | None = None,
 ) -> GateDecision:
     """:func:`gate_decision` recorded on ``version`` (``registry.record_gate``: tags, events, and
     ``champion`` moved when it passed); returned with the plain sentence ``ews models history`` shows
     (when it failed without a champion: what is missing and the command that accepts it; when it
     failed against the champion, :func:`models.evaluate` 's plain words as the PD gate's, and the
     command that promotes it anyway). ``champion``: :func:`champion_on_test`."""
-    decision = gate_decision(metrics, champion=champion)
+    decision = gate_decision(metrics, champion=champion, minimum=minimum)
     if champion_failed(champion):  # refused against the champion: the command that promotes it anyway
         decision = replace(
             decision,

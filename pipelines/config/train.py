@@ -217,6 +217,25 @@ class PaydateConfig(ConfigModel):
         "train_snapshots of them, or on all when fewer, as the registered model does on a short book. "
         "8 was pre-registered in session 24 and not shipped (BENCHMARKS.md)",
     )
+    gate_min_heldout_snapshots: int = Field(
+        0,
+        ge=0,
+        le=120,
+        description="fewest month-ends the held-out model behind the gate's figures trained on; fewer: "
+        "the version is not promoted (0: no minimum). 6, with gate_min_test_snapshots 3 and "
+        "gate_min_debtors 100, was pre-registered in session 25 and not shipped (BENCHMARKS.md)",
+    )
+    gate_min_test_snapshots: int = Field(
+        0,
+        ge=0,
+        le=24,
+        description="fewest test month-ends the gate's figures pool; fewer: not promoted (0: no minimum)",
+    )
+    gate_min_debtors: int = Field(
+        0,
+        ge=0,
+        description="fewest debtors with a test invoice paid within the horizon; fewer: not promoted (0: no minimum)",
+    )
     max_invoices_per_snapshot: int = Field(
         3000,
         ge=100,

@@ -282,7 +282,13 @@ def train_paydate(
 
     from features.paydate import PERIOD_DAYS
     from models.paydate import fit_day_shape, fit_weekday_profile
-    from pipelines.adapters.paydate_registry import champion_on_test, gate_paydate, log_paydate, spec_record
+    from pipelines.adapters.paydate_registry import (
+        EvidenceMinimum,
+        champion_on_test,
+        gate_paydate,
+        log_paydate,
+        spec_record,
+    )
     from pipelines.cluster import PrefectDaskEngine
     from pipelines.engine import open_feed
     from pipelines.runtime import blas_threads
@@ -310,6 +316,12 @@ def train_paydate(
         sum(len(inv) for _, inv in rows["test"]),
     )
     booster, metrics, per_snapshot, cash, predicted, held_out = fit_and_evaluate(rows, params)
+    # the evidence the gate's figures rest on (with the invoice and debtor counts of the evaluation)
+    metrics = {
+        **metrics,
+        "test_month_ends": float(len(p.test)),
+        "heldout_month_ends": float(len(p.eval_train)),
+    }
     champion = champion_on_test(
         rows["test"], predicted, params.horizon_weeks, tracking_uri=project.paths.mlflow_tracking_uri
     )
@@ -367,7 +379,15 @@ def train_paydate(
         tracking_uri=project.paths.mlflow_tracking_uri,
     )
     decision = gate_paydate(
-        logged.version, metrics, tracking_uri=project.paths.mlflow_tracking_uri, champion=champion
+        logged.version,
+        metrics,
+        tracking_uri=project.paths.mlflow_tracking_uri,
+        champion=champion,
+        minimum=EvidenceMinimum(
+            cfg.paydate.gate_min_heldout_snapshots,
+            cfg.paydate.gate_min_test_snapshots,
+            cfg.paydate.gate_min_debtors,
+        ),
     )
     logger.info(
         "registered ews-paydate v%s: test MAE %.2f days (baselines: due date %.2f, due + lateness %.2f), "

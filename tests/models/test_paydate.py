@@ -1031,3 +1031,29 @@ def test_test_invoice_codes_name_one_debtor_across_buckets(portfolio) -> None:
     a, b = one["test"][0][1], many["test"][0][1]
     assert len(a) == len(b) > 300
     assert b["code"].nunique() == a["code"].nunique() > 20
+
+
+def test_evaluate_counts_the_debtors_behind_its_figures() -> None:
+    """Session 25: the gate names the debtors its figures rest on. Two month-ends, CDFs given (no
+    model): at T1 debtors 0, 0, 1 (one of debtor 0's invoices unpaid in the horizon), at T2 debtors 1
+    and 2, debtor 2's invoice unpaid. 5 invoices, 3 paid, debtors {0, 1, 2}: 3; with a paid
+    invoice {0, 1}: 2 (debtor 2 has none)."""
+    weeks = 16
+    F = np.tile(np.linspace(0.05, 0.95, weeks), (3, 1))
+
+    def inv(codes, actual):
+        n = len(codes)
+        return pd.DataFrame(
+            {
+                "code": codes,
+                "actual_days": actual,
+                "open_amount": np.full(n, 100.0),
+                "due": np.full(n, 0.0),
+                "debtor_mean_lateness": np.zeros(n),
+            }
+        )
+
+    tests = [(100, inv([0, 0, 1], [10.0, np.nan, 20.0])), (130, inv([1, 2], [5.0, np.nan]))]
+    metrics, _, _ = evaluate(None, tests, weeks, cdfs=[F, F[:2]], interval="mid")
+    assert (metrics["invoices"], metrics["paid_in_horizon"]) == (5.0, 3.0)
+    assert (metrics["debtors"], metrics["paid_debtors"]) == (3.0, 2.0)

@@ -438,6 +438,36 @@ def test_the_payment_date_training_called_from_python_records_one_blas_thread(en
     assert run.data.tags["ews.blas_threads"] == "1"
 
 
+def test_the_payment_date_gate_names_the_evidence_of_its_figures(env) -> None:
+    """Session 25: the train flow gives the gate the counts its figures rest on, and the gate's first
+    check (printed by ``ews train``, recorded in ``ews models history``) names them. The fixture's
+    plan: 1 test month-end (paydate.test_snapshots 1), the held-out model on 4 (train_snapshots 4);
+    invoices, paid and debtors from the evaluation; the run's metrics carry the month-end counts."""
+    import mlflow
+
+    from pipelines.adapters import registry
+
+    pay = env["paydate"]
+    m, plan = pay.metrics, pay.plan
+    assert (
+        (m["test_month_ends"], m["heldout_month_ends"])
+        == (1.0, 4.0)
+        == (len(plan["test"]), len(plan["eval_train"]))
+    )
+    assert 0 < m["paid_debtors"] <= m["debtors"] and 0 < m["paid_in_horizon"] <= m["invoices"]
+    shown = (
+        f"ok evidence: {int(m['invoices']):,} held-out invoices ({int(m['paid_in_horizon']):,} paid within the "
+        f"horizon, of {int(m['paid_debtors']):,} debtors) on 1 test month-end, the held-out model trained on 4 "
+        "month-ends"
+    )
+    assert pay.gate_reasons[0] == shown
+    logged = mlflow.get_run(pay.run_id).data.metrics
+    assert (logged["test_month_ends"], logged["heldout_month_ends"]) == (1.0, 4.0)
+    history = registry.history("ews-paydate")
+    mine = history.loc[history["version"].astype(str) == pay.version, "reason"].astype(str)
+    assert mine.str.contains(shown, regex=False).any(), mine.tolist()
+
+
 def test_report_has_watchlist_and_waterfalls(env) -> None:
     html = (env["out"] / DAY2.isoformat() / "report.html").read_text(encoding="utf-8")
     assert 'id="watchlist-table"' in html and 'id="drift-table"' in html
