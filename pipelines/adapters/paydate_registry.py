@@ -499,6 +499,26 @@ def gate_paydate(
     return replace(decision, summary=registry.gate_summary(decision, name, version, previous, NO_FORECAST))
 
 
+def _not_promoted(client: MlflowClient, name: str) -> str:
+    """Why ``name`` has versions but no champion, as the nightly's note says it (session 25): its
+    latest version's gate refused it (e.g. too little evidence); empty when there is no version
+    (or the store cannot list them)."""
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return ""
+    if not versions:
+        return ""
+    latest = max(versions, key=lambda mv: int(mv.version))
+    verdict = {"failed": "was refused by its gate", "passed": "passed its gate"}.get(
+        str(latest.tags.get("ews.gate")), "has no gate decision"
+    )
+    return (
+        f"its latest version v{latest.version} {verdict} and none is champion; `ews models history --name "
+        f'{name}` says why; to use it anyway: `{registry.promote_command(name, str(latest.version))} --reason "..."`'
+    )
+
+
 def load_paydate(
     alias_or_version: str = CHAMPION, name: str = PAYDATE_MODEL_NAME, tracking_uri: str | None = None
 ) -> LoadedPaydate:
@@ -508,6 +528,8 @@ def load_paydate(
     client = MlflowClient()
     key = str(alias_or_version)
     hint = "run `ews train --data DIR` (it trains the payment-date model after the PD model)"
+    if key == CHAMPION:
+        hint = _not_promoted(client, name) or hint
     mv = registry.find_version(client, name, key, uri, hint)
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -883,6 +883,9 @@ def test_without_a_payment_date_champion_the_manifest_and_report_say_what_is_mis
         "no payment-date forecast: invoice_forecast and cash_forecast are not written and the queue has no "
         "expected_cash_30d (model 'ews-paydate' has no alias 'champion'"
     ) and note.endswith("the PDs, the watchlist and the collections queue ranked by the PD are published")
+    # which version is there and where its gate's reason is (session 25), not "run `ews train`"
+    assert f"its latest version v{env['paydate'].version} " in note and "run `ews train" not in note
+    assert "`ews models history --name ews-paydate` says why" in note
     html = (run / "report.html").read_text(encoding="utf-8")
     assert "no payment-date forecast: invoice_forecast and cash_forecast are not written" in html
     assert 'id="cash"' not in html

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from pipelines.adapters import registry
-from pipelines.adapters.paydate_registry import EvidenceMinimum, gate_decision, gate_paydate
+from pipelines.adapters.paydate_registry import EvidenceMinimum, gate_decision, gate_paydate, load_paydate
 
 PASSING = {  # better than the baselines (interval below 0), coverage in band
     "mae_days": 8.0,
@@ -84,12 +84,16 @@ def test_ews_models_history_says_why_with_the_counts(mlflow_uri) -> None:
     """A real version (LightGBM booster, MLflow on SQLite) refused for too little evidence without a
     champion: the history's reason is the plain sentence (what is missing, what the nightly does
     without a champion, the command that accepts it), then the checks with the counts; no champion
-    alias. The same figures without a minimum: promoted, the history's checks name the counts."""
+    alias, and loading the champion (the nightly) names the refused version instead of "run ews
+    train". The same figures without a minimum: promoted, the history's checks name the counts. An
+    empty registry: "run ews train"."""
     import lightgbm as lgb
     from mlflow.tracking import MlflowClient
 
     from pipelines.adapters.paydate_registry import log_paydate, spec_record
 
+    with pytest.raises(registry.NoChampionError, match="run `ews train --data DIR`"):
+        load_paydate(tracking_uri=mlflow_uri)  # nothing registered yet
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 2))
     booster = lgb.train(
@@ -123,6 +127,15 @@ def test_ews_models_history_says_why_with_the_counts(mlflow_uri) -> None:
     assert last.startswith(refused.summary + " Checks: FAIL too little evidence: 5,495 held-out invoices")
     client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
     assert "champion" not in client.get_registered_model("ews-paydate").aliases
+    # the nightly's note without a champion: the refused version and where the reason is, not "run
+    # `ews train`" (which the user did)
+    with pytest.raises(registry.NoChampionError) as no_champion:
+        load_paydate(tracking_uri=mlflow_uri)
+    assert str(no_champion.value).endswith(
+        f"its latest version v{v1} was refused by its gate and none is champion; `ews models history --name "
+        f'ews-paydate` says why; to use it anyway: `ews models promote {v1} --name ews-paydate --reason "..."`'
+    )
+    assert "run `ews train" not in str(no_champion.value)
 
     v2 = version()
     promoted = gate_paydate(v2, {**PASSING, **THIN}, tracking_uri=mlflow_uri)
