@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         regime: str = typer.Option(
             "base",
             "--regime",
-            help=f"Named dynamics and book defaults: {', '.join(REGIMES)} (see pipelines/synthetic/regimes.py).",
+            help=f"Named dynamics and book defaults: {', '.join(REGIMES)} (README, 'Generate synthetic data').",
         ),
         debtors: int | None = typer.Option(
             None,

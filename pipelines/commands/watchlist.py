@@ -17,7 +17,8 @@ OUT_HELP = "the runs folder (OUTDIR of `ews score`); the audit log is OUTDIR/ove
 CONFIG_HELP = "nightly config (kind: nightly): the bands --band may name"
 
 
-STATUS_HELP = "cleared | escalated | under_review | payment_plan (pipelines.scoring.overrides.STATUSES)"
+# the statuses of pipelines.scoring.overrides.STATUSES (the --help named that module, s25-newuser)
+STATUS_HELP = "cleared | escalated | under_review | payment_plan"
 
 
 def typed_id(text: str) -> str:

@@ -194,3 +194,40 @@ def test_queue_headers_read_without_internal_names() -> None:
     got = headers(["pay_pd", "priority"], "EUR", "blend")
     assert got["pay_pd"] == "Chance an open invoice is still unpaid at the default threshold (days past due)"
     assert "pay_pd" not in got["priority"] and "unpaid-at-threshold chance" in got["priority"]
+
+
+def test_no_help_names_a_source_file_or_module() -> None:
+    """`ews watchlist override --help` listed the statuses as '(pipelines.scoring.overrides.STATUSES)' and
+    `ews generate --help` sent the user to 'pipelines/synthetic/regimes.py': files a pip user never sees."""
+    import re
+
+    import typer
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from pipelines.commands.watchlist import STATUS_HELP
+    from pipelines.scoring.overrides import STATUSES
+
+    assert STATUS_HELP == " | ".join(STATUSES)
+    group = typer.main.get_command(app)
+    ctx = typer.Context(group)
+    leaves: list[list[str]] = []
+
+    def walk(cmd: object, path: list[str]) -> None:  # typer's own click: no isinstance on click.Group
+        if hasattr(cmd, "list_commands"):
+            for name in cmd.list_commands(ctx):
+                walk(cmd.get_command(ctx, name), [*path, name])
+        else:
+            leaves.append(path)
+
+    walk(group, [])
+    assert len(leaves) >= 19  # every command and sub-command
+    runner = CliRunner()
+    found = []
+    module = re.compile(r"\b(?:pipelines|features|models)(?:/[\w/]+\.py|\.[a-z_]+\.[\w.]+)")
+    for path in leaves:
+        if path == ["config", "expectations"]:  # a developer's command: it writes the schema's suites
+            continue
+        text = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "300"}).output
+        found += [(path, m) for m in module.findall(text)]
+    assert found == []
