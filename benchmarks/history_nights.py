@@ -23,8 +23,8 @@
         a year-end clean-up of the whole book (RAW) on the as-of date of the published run RUN: every
         invoice RUN reads as open (invoice_forecast's open_amount) of a debtor in default there.
         OUT/memos: written off by a credit memo each (payments gain `kind`: cash, credit) and a
-        write_off event per debtor for the sum; OUT/deleted: the same invoices deleted, nothing
-        else (a fall the feed does not explain)
+        write_off event per debtor for the sum; OUT/memos_only: the memos without the events;
+        OUT/deleted: the same invoices deleted, nothing else (a fall the feed does not explain)
 
     python benchmarks/history_nights.py feeds book/raw nights12 --months 12 --nights 2024-12-31,2025-12-31
 """
@@ -121,6 +121,7 @@ def writeoff(raw: Path, run: Path, out: Path) -> None:
     pay = book["payments"].assign(kind="cash")
     tables = {
         "memos": {**book, "payments": pd.concat([pay, memos]), "events": pd.concat([book["events"], events])},
+        "memos_only": {**book, "payments": pd.concat([pay, memos])},
         "deleted": {
             **book,
             "invoices": book["invoices"][~book["invoices"].invoice_id.isin(set(fc["invoice_id"]))],

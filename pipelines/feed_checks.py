@@ -639,15 +639,11 @@ def evaluate_feed(
     }
     explained = [c for c in checks if c.status == OK and c.limit.endswith(WRITTEN_OFF)]
     if explained:
-        feed["write_offs"] = (
-            "default_exposure fell "
-            + "; ".join(
-                f"to {format_figure(c.check, c.value)} vs {format_figure(c.check, c.reference)} in {c.against}"
-                for c in explained
-            )
-            + ", explained by the write-offs the feed carries for debtors in default "
-            + "; ".join(c.limit.split("; ", 1)[1].removesuffix(", " + WRITTEN_OFF) for c in explained[:1])
-            + ": published"
+        feed["write_offs"] = "; ".join(
+            f"default_exposure fell to {format_figure(c.check, c.value)} vs {format_figure(c.check, c.reference)} "
+            f"in {c.against}, and {c.limit.split('; ', 1)[1].removesuffix(', ' + WRITTEN_OFF)}: inside the limit, "
+            "not refused"
+            for c in explained
         )
         feed["note"] = "; ".join(n for n in (feed["note"], feed["write_offs"]) if n)
     history = short_history(figures, training[1] if training is not None else None)

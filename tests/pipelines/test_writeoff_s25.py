@@ -95,9 +95,10 @@ def test_a_fall_the_feeds_write_offs_explain_is_published_and_says_so() -> None:
     assert check["status"] == "ok"
     assert "the feed wrote off 4,000,000 for debtors in default since then" in check["limit"]
     assert "5,000,000 with them" in check["limit"]
-    assert feed["write_offs"].startswith(
-        "default_exposure fell to 1,000,000 vs 6,000,000 in the previous run 2025-12-30, explained by the "
-        "write-offs the feed carries"
+    assert feed["write_offs"] == (
+        "default_exposure fell to 1,000,000 vs 6,000,000 in the previous run 2025-12-30, and the feed wrote off "
+        "4,000,000 for debtors in default since then (credit memos, write_off events): 5,000,000 with them: inside "
+        "the limit, not refused"
     )
     assert feed["write_offs"] in feed["note"]
 
