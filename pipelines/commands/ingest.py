@@ -38,7 +38,9 @@ broken export and is refused. An export of another ledger (no currency in common
 unknown to the history) and an as-of date before the history's are refused (exit 2), OUT unchanged.
 manifest.json's tables count today's rows (in = accepted + quarantined); its `history` section
 counts the kept, replaced, added, removed and published rows. OUT/.history holds the history before
-the latest date's merge, so a rerun for the same date writes the same bytes.
+the latest date's merge, so a rerun for the same date writes the same bytes. An ingest without
+--keep-history into a folder that holds a kept history is refused (it would replace the history with
+today's export alone).
 
 Exit code 0: ingested (even if rows were quarantined; warnings are printed and kept in the manifest).
 Exit code 2: a table-level failure (missing file or column, empty file, wrong delimiter or encoding,

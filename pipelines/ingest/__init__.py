@@ -212,6 +212,10 @@ def ingest_source(
         from pipelines.adapters.publish import check_ingest_out, ingest_staging
 
         check_ingest_out(out, input_paths(source))  # before any work
+        if not keep_history:
+            from pipelines.ingest.history import refuse_replacing_history
+
+            refuse_replacing_history(out)
         stage = ingest_staging(out)
 
     timings: dict[str, float] = {}

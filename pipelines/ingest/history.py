@@ -92,6 +92,21 @@ def _manifest(folder: Path) -> dict[str, Any] | None:
         return None
 
 
+def refuse_replacing_history(out: Path) -> None:
+    """An ingest WITHOUT ``--keep-history`` into a folder that holds a kept history would replace
+    months or years of merged exports with today's export alone, and the next night's PDs would read
+    a short history: refused before any work (:class:`TableError`), the folder unchanged."""
+    manifest = _manifest(Path(out))
+    if manifest is None or "history" not in manifest or not manifest.get("outputs"):
+        return
+    raise TableError(
+        f"--out {out}: holds a ledger history kept by --keep-history (as of {manifest.get('as_of')}); "
+        "an ingest without --keep-history would replace it with today's export alone. Add "
+        "--keep-history to merge today's export into it, or write to another --out folder (delete "
+        f"{out} first to start the history over)"
+    )
+
+
 def load_history(out: Path, as_of: dt.date) -> History | None:
     """The history to merge today's export of ``as_of`` into: ``out``'s tables when they are of
     an earlier date; for a rerun of ``out``'s own date, the base that date was merged into

@@ -289,3 +289,27 @@ def test_a_streamed_ingest_refuses_to_keep_a_history(tmp_path: Path) -> None:
     with pytest.raises(TableError, match="ingested streamed, which does not merge a history yet"):
         ingest_source(source, out, as_of=NIGHT2, stream=True, keep_history=True)
     assert _tree(out) == before
+
+
+def test_a_plain_ingest_into_a_kept_history_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    """s25-history's open item: a nightly job that forgets --keep-history once replaced the kept
+    history with that night's rolling export without a word (the next night's features read a short
+    history). Refused with the fix, exit 2 on the command line, every file of the folder unchanged;
+    a folder written by a plain ingest is still replaced by a plain ingest, as before."""
+    _ingest(_night1(tmp_path / "n1"), tmp_path / "out", NIGHT1)
+    before = _tree(tmp_path / "out")
+    files = _night2(tmp_path / "n2")
+    with pytest.raises(TableError, match="kept by --keep-history.*Add --keep-history"):
+        _ingest(files, tmp_path / "out", NIGHT2, keep=False)
+    assert _tree(tmp_path / "out") == before
+
+    args = ["ingest", "--out", str(tmp_path / "out"), "--as-of", str(NIGHT2), "--no-docs"]
+    args += [f"--{t}={p}" for t, p in files.items()]
+    done = CliRunner().invoke(app, args)
+    assert done.exit_code == 2, done.output
+    assert "Traceback" not in done.output and "--keep-history" in done.output
+    assert _tree(tmp_path / "out") == before
+
+    _ingest(_night1(tmp_path / "p1"), tmp_path / "plain", NIGHT1, keep=False)
+    _ingest(files, tmp_path / "plain", NIGHT2, keep=False)  # no kept history: replaced, as before
+    assert sorted(read_portfolio(tmp_path / "plain").invoices["invoice_id"]) == ["I4", "I5"]
