@@ -156,7 +156,7 @@ def metrics_table(model: dict[str, Any]) -> dict[str, Any]:
     if not columns:
         note = (
             "A roll-rate model is compared with the book's default rate (log-loss and AUC differences: "
-            "`ews models history`)."
+            "run ews models history)."
             if model.get("kind") == "rollrate"
             else "This version logged no other model's test figures to compare with."
         )

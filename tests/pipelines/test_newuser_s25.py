@@ -184,6 +184,7 @@ def test_report_metrics_sit_beside_the_models_the_champion_was_chosen_against() 
     assert scorecard["columns"] == ["LightGBM"] and scorecard["rows"][0]["others"] == ["0.9288"]
     rollrate = metrics_table({"kind": "rollrate", "metrics": {"test_auc": 0.9464}})
     assert rollrate["columns"] == [] and "compared with the book's default rate" in rollrate["note"]
+    assert "`" not in rollrate["note"]  # the report is HTML: backticks showed as they are
 
 
 def test_queue_headers_read_without_internal_names() -> None:
