@@ -476,6 +476,7 @@ def _compare(
             continue  # a table the reference did not have: nothing to compare with
         value, prev = today["rows"].get(table, 0), rows_ref[table]
         basis = max(value, prev)
+        limit = limits.event_rows if table == "events" else limits.rows
         if value and days.get(table) and days_ref.get(table) and days[table] < days_ref[table]:
             checks.append(
                 _ratio(
@@ -484,11 +485,11 @@ def _compare(
                     _per_month(today, table),
                     _per_month(ref, table),
                     basis,
-                    limits.rows,
+                    limit,
                 )
             )
             continue
-        checks.append(_ratio(f"rows.{table}", against, value, prev, basis, limits.rows))
+        checks.append(_ratio(f"rows.{table}", against, value, prev, basis, limit))
     acc, acc_ref = today.get("accepted", {}), ref.get("accepted", {})
     debtors = min(today.get("debtors") or 0, ref.get("debtors") or 0)
     if today.get("debtors") is not None and ref.get("debtors") is not None:

@@ -361,6 +361,11 @@ class FeedLimits(ConfigModel):
     DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     rows: RatioLimit = Field(description="rows delivered per table (rows in, before quarantine)")
+    event_rows: RatioLimit = Field(
+        description="rows of the events table (insolvencies, write-offs, agency placements): a fall only "
+        "by default, a rise is news (a year-end clean-up's write_off events, a wave of insolvencies), and a "
+        "false crisis from it is caught by default_share"
+    )
     debtors: RatioLimit = Field(description="scored debtors (the book's size)")
     invoices_per_debtor: RatioLimit = Field(
         description="invoices issued in the 90 days up to the as-of date / scored debtors (basis: debtors; "
@@ -386,6 +391,8 @@ class PreviousLimits(FeedLimits):
 
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "rows": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
+        # a rise of events is news: a clean-up's 118 write_off events in a day were refused (s25-history)
+        "event_rows": {"min_ratio": 0.67, "max_ratio": 1000.0, "min_basis": 50},
         "debtors": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
         "invoices_per_debtor": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
         "payments_per_invoice": {"min_ratio": 0.67, "max_ratio": 1.5, "min_basis": 50},
@@ -403,6 +410,7 @@ class TrainingLimits(FeedLimits):
 
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "rows": {"min_ratio": 0.25, "max_ratio": 4.0, "min_basis": 50},
+        "event_rows": {"min_ratio": 0.25, "max_ratio": 1000.0, "min_basis": 50},
         # the model knows the book's size: half its debtors, or half their invoices, gone in a new
         # output folder (no previous run) was published with exit 0 (s21-chaos)
         "debtors": {"min_ratio": 0.67, "max_ratio": 4.0, "min_basis": 50},

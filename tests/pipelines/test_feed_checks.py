@@ -99,6 +99,45 @@ def test_growth_of_a_small_book_passes_and_tiny_tables_are_not_compared() -> Non
     assert s["rows.invoices | prev"] == s["default_share | prev"] == s["exposure | prev"] == "ok"
 
 
+def test_a_rise_of_events_publishes_a_fall_is_refused_and_other_tables_keep_their_limit() -> None:
+    """A year-end clean-up posted 118 write_off events in a day: 33 events a month against 7 in the
+    previous run (s25-history) refused the run as a broken feed. Events (``event_rows``) refuse a fall
+    only: 7 -> 33 a month (x4.7) ok; 70 -> 33 (x0.47 < 0.67) failed; invoices x4.7 still failed by
+    ``rows``. Same counts, by rows: 60 -> 282 events ok."""
+    days = {"invoices": 365.0, "payments": 365.0, "events": 365.0}
+    base = figures(days=days, span_rows={"invoices": 60_000, "payments": 51_000, "events": 84})
+    base["rows"] = base["rows"] | {"events": 84}
+
+    def today(events: int, invoices: int = 60_000) -> dict:
+        t = figures(days={"invoices": 182.0, "payments": 182.0, "events": 182.0})
+        t["rows"] = t["rows"] | {"events": events, "invoices": invoices}
+        t["span_rows"] = {"invoices": invoices, "payments": 51_000, "events": events}
+        return t
+
+    cfg = NightlyConfig(feed_checks={"enabled": False})  # report the statuses, never refuse
+    per_month = 30.4375
+    up = evaluate_feed(today(198), cfg, previous=("prev", base), training=None)  # 33.1 vs 7.0 a month
+    check = next(c for c in up["checks"] if c["check"] == "rows_per_month.events")
+    assert check["status"] == "ok"
+    assert check["value"] == pytest.approx(198 / 182 * per_month)
+    assert check["reference"] == pytest.approx(84 / 365 * per_month)
+    down_ref = base | {
+        "rows": base["rows"] | {"events": 840},
+        "span_rows": base["span_rows"] | {"events": 840},
+    }
+    down = evaluate_feed(today(198), cfg, previous=("prev", down_ref), training=None)  # 33.1 vs 70.0
+    assert statuses(down)["rows_per_month.events | prev"] == "failed"
+    inv = evaluate_feed(today(198, invoices=141_000), cfg, previous=("prev", base), training=None)
+    assert statuses(inv)["rows_per_month.invoices | prev"] == "failed"
+
+    whole_prev = figures()
+    whole_prev["rows"] = whole_prev["rows"] | {"events": 60}
+    whole_today = figures()
+    whole_today["rows"] = whole_today["rows"] | {"events": 282}
+    feed = evaluate_feed(whole_today, CFG, previous=("prev", whole_prev), training=("train", whole_prev))
+    assert statuses(feed)["rows.events | prev"] == statuses(feed)["rows.events | train"] == "ok"
+
+
 def test_a_table_that_vanished_fails_even_in_a_tiny_book() -> None:
     prev = figures(
         rows={"invoices": 30, "payments": 25}, accepted={"invoices": 30, "payments": 25}, debtors=5
