@@ -88,3 +88,25 @@ def test_generate_says_when_its_history_ends_after_today(tmp_path: Path) -> None
     )
     ok = next_steps(tmp_path, dt.date(2023, 1, 1), 36, today)
     assert ok.startswith("history 2023-01-01 .. 2025-12-31: score as of 2025-12-31 or earlier")
+
+
+def test_a_payment_naming_the_historys_invoice_of_another_debtor_stays_quarantined(tmp_path: Path) -> None:
+    """--keep-history readmits a payment naming an invoice only the history holds, for the same
+    debtor (1acbb15). Night 2 (test_history_s25's) plus P9: D2 pays I2, which the history holds for
+    D1. P3 (D1 pays I2) is readmitted; P9 stays quarantined invoice_before_export (as a plain ingest has P3):
+    payments 3 in = 2 accepted (P3, P4) + 1 quarantined, readmitted 1. Survived the mutation
+    'readmit by invoice id alone' (s25-review, mutate.log K1)."""
+    from tests.pipelines.test_history_s25 import NIGHT1, NIGHT2, PAY, _night1, _night2
+
+    out = tmp_path / "out"
+    _ingest(_night1(tmp_path / "n1"), out, NIGHT1)
+    today = _night2(tmp_path / "n2")
+    today["payments"].write_text(
+        PAY + "P3,D1,I2,2024-04-05,200.00\nP4,D2,I4,2024-04-20,90.00\nP9,D2,I2,2024-04-06,5.00\n"
+    )
+    result = _ingest(today, out, NIGHT2)
+    t = result.manifest["tables"]["payments"]
+    assert (t["rows_in"], t["rows_accepted"], t["rows_quarantined"]) == (3, 2, 1)
+    assert result.manifest["history"]["readmitted"] == {"payments": 1}
+    assert "P9" not in set(read_portfolio(out).payments["payment_id"])
+    assert t["reasons"] == {"invoice_before_export": 1}  # as a plain ingest quarantines P3
