@@ -30,20 +30,23 @@ def test_a_window_starting_mid_month_keeps_the_history_of_the_days_before_it(tmp
     """``ews ingest --keep-history`` of a rolling export of the last N days (its window moves every
     night). Night 1: the whole ledger as of 2024-06-30, two invoices a day from 2024-03-01: 122 days,
     244 invoices. Night 2 (as of 2024-07-01): the export of the invoices issued from 2024-04-10 (82
-    days, 164 rows), one of 2024-06-15 cancelled in the ERP (163 rows). April's 42 rows reach half the
+    days, 164 rows), one of 2024-06-15 cancelled in the ERP (163 rows), and one invoice of 2024-04-03 still
+    open (an export's open items: 164 rows). April's 43 rows reach half the
     recent rate (median of May 62, June 60, July 0 = 60), so April was in today's span from its 1st
     and the 18 kept invoices of 2024-04-01..09 (paid, so not exported) were removed as cancelled
     (removed 19, under the 10 % refusal: nothing said but a warning). The span now starts inside
-    April after the days whose rows stay under half the pace (1 a day: 2024-04-18, when the rows
-    before it, 2 a day from the 10th, reach it): those 18 stay; the cancelled one (inside) goes.
-    244 kept - 1 removed = 243; replaced 163, added 0."""
+    April after the days whose rows stay under half the pace (1 a day: 2024-04-17, when the rows
+    before it, the open item and 2 a day from the 10th, reach it; not at the open item, 2024-04-03,
+    the first row, which would remove 13): those 18 stay; the cancelled one (inside) goes. 244 kept
+    - 1 removed = 243; replaced 164, added 0."""
     out = tmp_path / "out"
     _ingest(_files(tmp_path / "n1", _daily("2024-03-01", "2024-06-30"), ""), out, dt.date(2024, 6, 30))
-    today = _files(tmp_path / "n2", _daily("2024-04-10", "2024-06-30", skip=("A20240615a",)), "")
+    old_open = "A20240403a,D1,2024-04-03,2024-05-03,10.00,EUR\n"  # an open item from before the window
+    today = _files(tmp_path / "n2", old_open + _daily("2024-04-10", "2024-06-30", skip=("A20240615a",)), "")
     result = _ingest(today, out, dt.date(2024, 7, 1))
     assert result.manifest["history"]["tables"]["invoices"] == {
         "kept": 244,
-        "replaced": 163,
+        "replaced": 164,
         "added": 0,
         "removed": 1,
         "rows": 243,
@@ -110,3 +113,45 @@ def test_a_payment_naming_the_historys_invoice_of_another_debtor_stays_quarantin
     assert result.manifest["history"]["readmitted"] == {"payments": 1}
     assert "P9" not in set(read_portfolio(out).payments["payment_id"])
     assert t["reasons"] == {"invoice_before_export": 1}  # as a plain ingest quarantines P3
+
+
+def test_report_names_the_roll_rate_model_beside_a_small_books_lightgbm() -> None:
+    """A small book's LightGBM fitted on every labelled month-end logs the roll-rate model's test
+    figures as its baseline_test_* (pipelines.adapters.registry: no scorecard on that path), and the
+    nightly marks it (metric small_book_trees). 5081f66's report headed that column 'scorecard'; it
+    is 'roll-rate model'. Other versions keep 'scorecard'."""
+    from pipelines.report import metrics_table
+
+    model = {
+        "kind": "lightgbm",
+        "baseline": "rollrate",
+        "metrics": {"test_auc": 0.81},
+        "compared": {"baseline_test_auc": 0.74, "lightgbm_test_auc": 0.81},
+    }
+    got = metrics_table(model)
+    assert got["columns"] == ["roll-rate model"]
+    assert got["rows"] == [{"name": "test_auc", "value": "0.8100", "interval": "", "others": ["0.7400"]}]
+    assert metrics_table({**model, "baseline": "scorecard"})["columns"] == ["scorecard"]
+
+
+def test_an_export_of_another_ledger_issued_after_the_historys_date_is_refused(tmp_path: Path) -> None:
+    """--keep-history's other-ledger check by debtors (1acbb15), for an export whose invoices are all
+    issued after the history's as-of date (none to look up by id): 25 invoices of 25 debtors E1..E25
+    (2024-04-01..25, EUR like the history) into test_history_s25's night 1 (debtors D1, D2): 25 of
+    the 25 debtors unknown, refused, the folder unchanged. Survived the mutation 'no debtor check'
+    (s25-review, mutate.log K4)."""
+    from pipelines.ingest import TableError
+    from tests.pipelines.test_history_s25 import INV, NIGHT1, NIGHT2, PAY, _night1, _tree
+
+    out = tmp_path / "out"
+    _ingest(_night1(tmp_path / "n1"), out, NIGHT1)
+    before = _tree(out)
+    other = _files(tmp_path / "other", "", "")
+    other["invoices"].write_text(
+        INV + "".join(f"X{k},E{k},2024-04-{k:02d},2024-05-31,10.00,EUR\n" for k in range(1, 26))
+    )
+    other["payments"].write_text(PAY + "Q1,E1,X1,2024-04-10,5.00\n")
+    other["debtors"].write_text("debtor_id,name\n" + "".join(f"E{k},Other {k}\n" for k in range(1, 26)))
+    with pytest.raises(TableError, match="25 of the 25 debtors of today's invoices are not in the history"):
+        _ingest(other, out, NIGHT2)
+    assert _tree(out) == before
