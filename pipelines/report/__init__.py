@@ -131,9 +131,18 @@ def metrics_table(model: dict[str, Any]) -> dict[str, Any]:
     default rate). Before session 25 the report listed the champion's figures alone, each interval
     bound on a row of its own."""
     metrics, compared = model.get("metrics", {}), model.get("compared") or {}
+    # a small book's LightGBM fitted on every labelled month-end logs the roll-rate model's figures
+    # as its baseline_test_* (no scorecard on that path; ``baseline``, set by the nightly)
+    rollrate = model.get("baseline") == "rollrate"
+    named = [
+        ("baseline_", "roll-rate model", "rollrate")
+        if rollrate and prefix == "baseline_"
+        else (prefix, label, kind)
+        for prefix, label, kind in COMPARED
+    ]
     columns = [
         (prefix, label)
-        for prefix, label, kind in COMPARED
+        for prefix, label, kind in named
         if kind != model.get("kind") and any(k.startswith(prefix) for k in compared)
     ]
     rows = []

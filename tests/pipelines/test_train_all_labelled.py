@@ -152,6 +152,11 @@ def test_lightgbm_on_every_labelled_month_end_ships_gates_on_the_folds_and_expla
     queue = pd.read_csv(folder / "collections_queue.csv")
     assert queue["top_reason"].dropna().str.len().gt(0).any()
     assert "a debtor of this book was in that state" not in " ".join(queue["top_reason"].dropna())
+    # the report's figures beside the roll-rate model's, this path's baseline_test_* (s25-review: 5081f66
+    # headed them 'scorecard')
+    table = (folder / "report.html").read_text(encoding="utf-8").split('id="metrics-table"', 1)[1]
+    table = table.split("</table>", 1)[0]
+    assert '<th class="num">roll-rate model</th>' in table and "scorecard" not in table
 
 
 def test_folds_with_too_few_defaults_keep_the_rollrate_model_and_say_why(
