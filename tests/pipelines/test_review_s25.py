@@ -89,6 +89,10 @@ def test_generate_says_when_its_history_ends_after_today(tmp_path: Path) -> None
     assert "--start 2023-01-01 (ends 2026-12-31)" in next_steps(
         tmp_path, dt.date(2023, 2, 1), 48, dt.date(2026, 12, 31)
     )
+    # a book ending today scores at its end (48 months from 2023-01-01 on 2026-12-31)
+    assert next_steps(tmp_path, dt.date(2023, 1, 1), 48, dt.date(2026, 12, 31)).startswith(
+        "history 2023-01-01 .. 2026-12-31: score as of 2026-12-31 or earlier"
+    )
     ok = next_steps(tmp_path, dt.date(2023, 1, 1), 36, today)
     assert ok.startswith("history 2023-01-01 .. 2025-12-31: score as of 2025-12-31 or earlier")
 
@@ -155,3 +159,30 @@ def test_an_export_of_another_ledger_issued_after_the_historys_date_is_refused(t
     with pytest.raises(TableError, match="25 of the 25 debtors of today's invoices are not in the history"):
         _ingest(other, out, NIGHT2)
     assert _tree(out) == before
+
+
+def test_a_sage50_receipt_on_account_is_a_payment(tmp_path: Path) -> None:
+    """Sage 50's SA (a sales receipt on account, gb-kb.sage.com 'Transaction Types'), which a17d277 added
+    beside SR: the Sage sample with Carbon's receipt of 1,000.00 written SA (unallocated: on account)
+    reads as the SR sample does: payments 9 rows = 5 accepted + 4 filtered out (the SI rows), cash
+    4,000.00, credit 234.56, invoice 1004 still 1,500.00 open. The mutation 'SA not a payment type'
+    survived test_hostile_s25 (s25-review, mutate.log G1)."""
+    from tests.pipelines.test_hostile_s25 import (
+        QBO_AS_OF,
+        SOURCES,
+        _counts,
+        _draft_and_ingest,
+        _settlement,
+        _sums,
+    )
+
+    lines = (SOURCES / "sage50_customer_activity.csv").read_text(encoding="utf-8").splitlines()
+    assert lines[-1].startswith("109,SR,CARB001")
+    export = tmp_path / "activity.csv"
+    export.write_text("\n".join([*lines[:-1], lines[-1].replace(",SR,", ",SA,", 1)]) + "\n", encoding="utf-8")
+    draft, result = _draft_and_ingest(tmp_path, export, QBO_AS_OF)
+    assert 'rows: {keep: {column: "Type", values: ["SA", "SC", "SR"]}}' in draft.text
+    assert 'credit: {column: "Type", values: ["SC"]}' in draft.text  # SA is cash
+    assert _counts(result, "payments") == (9, 5, 5, 0)
+    assert _sums(result) == (5734.56, 4000.00, 234.56)
+    assert _settlement(result.portfolio, QBO_AS_OF)["1004"] == (None, 1500.0)
