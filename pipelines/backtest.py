@@ -525,6 +525,58 @@ DEFINITIONS: dict[str, str] = {
 }
 
 
+LABELS: dict[str, str] = {
+    "queue_capture_top20": "Queue: bad balance caught by its top 20 %",
+    "oracle_capture_top20": "  the same, ordered by the true PD (ceiling)",
+    "dpd_capture_top20": "  the same, ordered by days past due",
+    "balance_capture_top20": "  the same, ordered by balance",
+    "pd_key_capture_top20": "  the same, PD key",
+    "blend_key_capture_top20": "  the same, blend key",
+    "watchlist_precision": "Watchlist precision (flags that defaulted)",
+    "watchlist_recall": "Watchlist recall (defaults that were flagged)",
+    "watchlist_list_share": "Watchlist size (share of live debtor-months)",
+    "lead_time_median_days": "Lead time, median (strict)",
+    "lead_time_flagged_share": "  defaults flagged at the last month-end",
+    "lead_time_episode_median_days": "Lead time, median (episode)",
+    "lead_time_episode_share": "  defaults flagged in an episode",
+    "lead_time_episode_gap_months": "  episode gap allowed (month-ends)",
+    "lead_time_first_flag_median_days": "Lead time, median (first flag in 365 days)",
+    "lead_time_first_flag_share": "  defaults flagged at least once",
+    "defaults_for_lead_time": "Defaults seen live (for the lead times)",
+    "months": "Month-ends replayed",
+    "months_with_observed_horizon": "  with an observed horizon",
+    "debtor_months_live": "Live debtor-months",
+    "queue_debtor_months": "Queue debtor-months",
+    "defaults_in_horizon": "Queue debtor-months that defaulted",
+    "bad_balance_in_queue": "Bad balance in the queue",
+}
+"""How ``ews backtest`` prints its figures (:func:`figure_lines`); backtest.json keeps the keys."""
+
+
+def figure_lines(figures: dict[str, Any], currency: str | None = None, places: int = 2) -> list[str]:
+    """One line per figure for the console: a plain label, the value in its unit (shares as
+    percentages, days, the bad balance with its currency, counts with thousands separators) and
+    the backtest.json key, so a reader can find its definition there."""
+    lines = []
+    for key, value in figures.items():
+        if value is None:
+            text = "n/a"
+        elif key == "bad_balance_in_queue":
+            text = f"{value:,.{places}f}" + (f" {currency}" if currency else "")
+        elif key.endswith(("_top20", "_share", "_precision", "_recall")):
+            text = f"{100 * value:.1f} %"
+        elif key.endswith("_days"):
+            text = f"{value:,.1f} days"
+        elif isinstance(value, int | np.integer):
+            text = f"{value:,}"
+        elif isinstance(value, float):
+            text = f"{value:,.4g}"
+        else:
+            text = str(value)
+        lines.append(f"{LABELS.get(key, key):46s} {text:>18s}  ({key})")
+    return lines
+
+
 @dataclass
 class BacktestResult:
     """What ``ews backtest`` writes: figures, per-month rows, curves, leakage and settings."""

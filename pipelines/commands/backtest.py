@@ -224,6 +224,7 @@ def register(app: typer.Typer) -> None:
         from pipelines.backtest import (
             BacktestResult,
             backtest_figures,
+            figure_lines,
             leakage,
             leakage_note,
             list_size_figures,
@@ -293,7 +294,8 @@ def register(app: typer.Typer) -> None:
                 ingested = ingest_dir(data, None, as_of=max(d2, dt.datetime.now(dt.UTC).date()))
                 portfolio, manifest = ingested.portfolio, ingested.manifest
         # amounts rounded to the reporting currency's decimals, found as `ews score` finds it
-        places = money_places(feed_currency(manifest, [portfolio.invoices], project.currency.reporting))
+        currency = feed_currency(manifest, [portfolio.invoices], project.currency.reporting)
+        places = money_places(currency)
         if truth is not None and (wrong := _truth_mismatch(truth, portfolio)):
             fail(wrong)  # before the replay
         if loaded is not None:
@@ -356,8 +358,8 @@ def register(app: typer.Typer) -> None:
             list_sizes=list_size_figures(panel, cfg, shares),
         )
         files = write_backtest(result, out, panel if rows else None)
-        for key, value in result.figures.items():
-            console.print(f"{key:32s} {value if not isinstance(value, float) else round(value, 4)}")
+        for line in figure_lines(result.figures, currency, places):
+            console.print(line, highlight=False)
         console.print("list size (rule, top share): list share, precision, recall, strict lead (days)")
         for row in result.list_sizes:
             figures = [row[k] for k in ("list_share", "precision", "recall", "lead_time_median_days")]

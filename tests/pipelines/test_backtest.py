@@ -419,3 +419,33 @@ def test_replay_scores_with_one_blas_thread_and_gives_the_callers_threads_back()
         after = blas_threads()
     assert seen and set(seen) == {1}
     assert after == 2
+
+
+def test_the_console_figures_read_in_their_units_with_the_json_key() -> None:
+    """``ews backtest`` printed raw keys and values (s25-newuser: ``bad_balance_in_queue 739613.35``
+    without a currency, shares as fractions). Each line: a label, the value in its unit, the key."""
+    from pipelines.backtest import figure_lines
+
+    lines = figure_lines(
+        {
+            "queue_capture_top20": 0.61234,
+            "watchlist_precision": 0.0789,
+            "watchlist_list_share": None,
+            "lead_time_median_days": 62.5,
+            "defaults_in_horizon": 1234,
+            "bad_balance_in_queue": 739613.35,
+        },
+        "EUR",
+        2,
+    )
+    assert [line.split("  (")[-1] for line in lines] == [
+        "queue_capture_top20)",
+        "watchlist_precision)",
+        "watchlist_list_share)",
+        "lead_time_median_days)",
+        "defaults_in_horizon)",
+        "bad_balance_in_queue)",
+    ]
+    assert lines[0].startswith("Queue: bad balance caught by its top 20 %") and "61.2 %" in lines[0]
+    assert "7.9 %" in lines[1] and "n/a" in lines[2] and "62.5 days" in lines[3]
+    assert "1,234" in lines[4] and "739,613.35 EUR" in lines[5]

@@ -999,6 +999,8 @@ def test_backtest_cli_rounds_the_queue_figures_to_a_three_decimal_currencys_fils
     assert res.exit_code == 0, res.output
     bad = json.loads((out / "backtest.json").read_text())["figures"]["bad_balance_in_queue"]
     assert bad == round(bad, 3) and bad != round(bad, 2), bad
+    # the console gives it with its currency and its third decimal (s25-newuser: a bare 739613.35)
+    assert f"{bad:,.3f} KWD" in res.output and "(bad_balance_in_queue)" in res.output
 
 
 def _rolling_export_with_a_stray_date(tables) -> None:
