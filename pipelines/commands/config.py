@@ -79,6 +79,8 @@ def register(app: typer.Typer) -> None:
         """Write the Great Expectations suites generated from the data contract (features/schema.py).
 
         The committed conf/expectations/*.json are this command's output; edit the schema, then run it.
+        `ews ingest` reads the suites shipped with ews, not this folder, unless a source config's
+        `rules.expectations_dir` names it (to validate with suites of your own).
         """
         from pipelines.validation import write_suites
 

@@ -485,7 +485,9 @@ class RulesConfig(ConfigModel):
         1_000_000, ge=1_000, description="rows per Great Expectations validation chunk (memory bound)"
     )
     expectations_dir: Path | None = Field(
-        None, description="folder of <table>.json suites; default conf/expectations"
+        None,
+        description="folder of <table>.json suites (`ews config expectations --out DIR` writes them); "
+        "default: the suites shipped with ews (the repository's conf/expectations)",
     )
     data_docs: bool = Field(True, description="build Great Expectations Data Docs (HTML) into OUT/data_docs")
     bucket_rows: int = Field(
