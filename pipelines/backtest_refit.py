@@ -5,9 +5,10 @@ A model refitted on month-end R learns from the snapshots S with S + horizon <= 
 use rows dated <= S and their label (first default in (S, S + horizon]) is known by R. It scores
 the month-ends from R up to the next refit. So no model ever saw a label after a date it scores,
 unlike one registered version trained once (:func:`pipelines.backtest.leakage` checks that case).
-The training is the registry's (:func:`models.train.train_pd_model`: out-of-time split,
-LightGBM and scorecard, calibration, challenger choice) with the train config's settings; nothing
-is logged to MLflow.
+The training is ``ews train``'s (:func:`pipelines.flows.train.fit_pd`: out-of-time split,
+LightGBM and scorecard, calibration, challenger choice; on a book too small for those windows the
+small book's model, roll-rate or LightGBM on every labelled month-end) with the train config's
+settings; nothing is logged to MLflow.
 """
 
 from __future__ import annotations
@@ -55,22 +56,26 @@ def refit_dates(dates: Sequence[pd.Timestamp], every: int) -> list[pd.Timestamp]
 
 
 def _loaded(outcome: Any, on: pd.Timestamp) -> Any:
+    """A training outcome as the registry would load it: the feature model's final estimator, or
+    the roll-rate model itself (``kind`` rollrate, scored through its ``predict_proba``); names,
+    categories and categorical columns from the outcome's schema, as :func:`load_model_version`."""
     from pipelines.adapters.registry import LoadedModel
 
     booster = outcome.model.booster_ if outcome.kind == "lightgbm" else None
+    schema = outcome.schema
     return LoadedModel(
         name="walk-forward",
         version=f"refit {on.date()}",
         alias=None,
         run_id="",
-        estimator=outcome.final_estimator,
+        estimator=getattr(outcome, "final_estimator", None) or outcome.model,
         booster=booster,
-        feature_names=list(outcome.feature_names),
-        categorical_features=list(outcome.categorical),
-        categories=dict(outcome.categories),
+        feature_names=list(schema["feature_names"]),
+        categorical_features=list(schema["categorical"]),
+        categories={f["name"]: list(f["categories"]) for f in schema["features"] if f["dtype"] == "category"},
         reference=outcome.reference,
         metrics=dict(outcome.metrics),
-        schema=outcome.schema,
+        schema=schema,
         kind=outcome.kind,
     )
 
@@ -91,8 +96,7 @@ def walk_forward(
     ``backtest.json``). Raises ``ValueError`` naming the refit date when its labelled history
     cannot fill the out-of-time windows (too few defaults), with the fix."""
     from features.snapshots import month_ends
-    from models.train import train_pd_model
-    from pipelines.flows.train import build_dataset, data_window
+    from pipelines.flows.train import build_dataset, data_window, fit_pd
 
     horizon = pd.Timedelta(days=project.default_definition.horizon_days)
     refits = refit_dates(dates, every)
@@ -110,7 +114,6 @@ def walk_forward(
             "start the backtest later (--from) to leave a training history"
         )
     frame = build_dataset(portfolio, snaps, project)
-    params = train_cfg.to_params(project.default_definition.horizon_days)
     out = []
     for on in refits:
         rows = frame.loc[frame["as_of"] + horizon <= on]
@@ -119,7 +122,11 @@ def walk_forward(
                 f"refit on {on.date()}: no snapshot has its label observed yet; start later (--from)"
             )
         try:
-            outcome = train_pd_model(rows, params)
+            # as `ews train` fits it: on a book too small for the out-of-time windows, the small
+            # book's model (roll-rate, or LightGBM on every labelled month-end)
+            outcome = fit_pd(
+                rows, train_cfg, project.default_definition.horizon_days, project.default_definition
+            )
         except ValueError as exc:
             raise ValueError(
                 f"refit on {on.date()} ({rows['as_of'].nunique()} snapshots up to {rows['as_of'].max().date()}): "

@@ -359,7 +359,7 @@ def register(app: typer.Typer) -> None:
         )
         files = write_backtest(result, out, panel if rows else None)
         for line in figure_lines(result.figures, currency, places):
-            console.print(line, highlight=False)
+            console.print(line, highlight=False, soft_wrap=True)
         console.print("list size (rule, top share): list share, precision, recall, strict lead (days)")
         for row in result.list_sizes:
             figures = [row[k] for k in ("list_share", "precision", "recall", "lead_time_median_days")]

@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,22 @@ def fit(dataset: pd.DataFrame, cfg: TrainConfig, horizon_days: int = 90, definit
     """Out-of-time split, LightGBM + scorecard, calibration and test evaluation; on a book that
     cannot fill the windows (and with ``rollrate.enabled``), the roll-rate model instead
     (:func:`fit_small_book`). ``definition``: the project's ``DefaultDefinition``."""
+    return fit_pd(
+        dataset, cfg, horizon_days, definition, small_book=lambda o: get_run_logger().warning(o.note)
+    )
+
+
+def fit_pd(
+    dataset: pd.DataFrame,
+    cfg: TrainConfig,
+    horizon_days: int = 90,
+    definition: Any = None,
+    small_book: Callable[[Any], None] | None = None,
+) -> Any:
+    """:func:`fit` outside a flow (``ews backtest --refit-every``'s walk-forward models): the
+    LightGBM protocol, or on a book that cannot fill its windows the small book's model (the
+    roll-rate model, or LightGBM on every labelled month-end), as ``ews train`` chooses it;
+    ``small_book`` is called with that outcome (the train flow logs its note)."""
     from models.split import BookTooSmallError
     from models.train import train_pd_model
 
@@ -257,7 +274,8 @@ def fit(dataset: pd.DataFrame, cfg: TrainConfig, horizon_days: int = 90, definit
         outcome = all_labelled_small_book(outcome, dataset, cfg, definition, horizon_days)
     elif cfg.rollrate.challenge and cfg.rollrate.challenge_min_defaults < cfg.split.min_defaults:
         outcome = challenge_small_book(outcome, dataset, cfg, definition, horizon_days)
-    get_run_logger().warning(outcome.note)
+    if small_book is not None:
+        small_book(outcome)
     return outcome
 
 

@@ -88,3 +88,22 @@ def test_too_early_a_start_is_refused_with_the_fix(fitted) -> None:
         ValueError, match=r"refit on 2023-09-30 \(3 snapshots .*too small.*start the backtest later"
     ):
         walk_forward(portfolio, [pd.Timestamp("2023-09-30")], 1, cfg, ProjectConfig())
+
+
+def test_a_book_too_small_for_the_windows_refits_the_small_books_model(fitted) -> None:
+    """s25-newuser: `ews backtest --refit-every 3` on a small book exited 2 ("too small for an
+    out-of-time evaluation") while `ews train` trains the roll-rate model on the same book, so a
+    small book had no leak-free backtest. With the default windows (30 defaults each) this 300-debtor
+    book cannot fill them: each refit is now the small book's model, as `ews train` fits it, still
+    trained only on labels observed by its date, and it scores the month-end."""
+    portfolio, _, _, _, feats = fitted
+    cfg = load_config(ROOT / "conf" / "train.yaml", expect=TrainConfig)
+    cfg = cfg.model_copy(update={"rollrate": cfg.rollrate.model_copy(update={"all_labelled": False})})
+    refits, leak = walk_forward(portfolio, [DATES[2]], 1, cfg, ProjectConfig())
+    (r,) = refits
+    assert r.kind == "rollrate" and leak["in_sample"] == []
+    assert r.trained_through + pd.Timedelta(days=90) <= r.on
+    live = feats.loc[(feats["as_of"] == DATES[2]) & ~feats["in_default_at_asof"]]
+    pds = model_scorer(r.loaded, NightlyConfig())(live)
+    assert len(pds) == len(live) and pds.between(0.0, 1.0, inclusive="neither").all()
+    assert pds.nunique() > 4  # resolved inside the states, not one PD per state
