@@ -45,18 +45,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.ingest.rules import DUPLICATE_KEYS
 from pipelines.sources.read import TableError
 
 BASE = ".history"
 """Sub-folder of ``--out`` holding the history as it stood before the latest date's merge."""
-KEYS: dict[str, tuple[str, ...]] = {
-    "invoices": ("invoice_id",),
-    "payments": ("payment_id",),
-    "debtors": ("debtor_id",),
-    "events": ("debtor_id", "event_date", "kind"),
-    "statements": ("debtor_id", "period_end"),
-    "payment_plans": ("debtor_id", "agreed_on"),
-}
+KEYS: dict[str, tuple[str, ...]] = DUPLICATE_KEYS
+"""A row's key per table: the one ingest's duplicate check reads (an event by debtor, date and kind)."""
 SPAN_DATES: dict[str, str] = {
     "invoices": "issue_date",
     "payments": "paid_on",
