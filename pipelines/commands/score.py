@@ -75,6 +75,8 @@ def flow_runtime(also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Around commands that run flows: a Prefect API that dies with this process, and user errors
     logged by Prefect without a traceback (see :mod:`pipelines.runtime`). ``also``: further
     exception kinds the command reports as one-line user errors (``ews train``: ValueError)."""
+    import logging
+
     from pipelines.runtime import (
         PrefectUnavailableError,
         ensure_prefect_api,
@@ -88,12 +90,21 @@ def flow_runtime(also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
             ensure_prefect_api()
         except PrefectUnavailableError as exc:
             fail(str(exc))
+        # Prefect's log worker writes "--- Error logging to API ---" and a traceback to stderr when a
+        # batch of run logs cannot be sent (its handler honours logging.raiseExceptions). A server
+        # whose database fails mid-run refused the logs before the flow's next state change: that
+        # traceback reached the user ahead of the one-line error (s25-review, under load). The run's
+        # own failure is reported by prefect_failure below; the logs' is not the user's to read.
+        # Kept off when the run fails (the process is ending and the worker flushes at exit).
+        raising, logging.raiseExceptions = logging.raiseExceptions, False
         try:
             yield
         except Exception as exc:
             if not is_prefect_api_failure(exc):
                 raise
             fail(prefect_failure(exc, "the run stopped"))
+        else:
+            logging.raiseExceptions = raising
 
 
 # "count": "3/8 debtor buckets", "2/5 dates"; empty on a run's title line (whose bar pulses)
