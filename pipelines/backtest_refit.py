@@ -63,12 +63,13 @@ def _loaded(outcome: Any, on: pd.Timestamp) -> Any:
 
     booster = outcome.model.booster_ if outcome.kind == "lightgbm" else None
     schema = outcome.schema
+    estimator = getattr(outcome, "final_estimator", None)  # a roll-rate outcome has none
     return LoadedModel(
         name="walk-forward",
         version=f"refit {on.date()}",
         alias=None,
         run_id="",
-        estimator=getattr(outcome, "final_estimator", None) or outcome.model,
+        estimator=outcome.model if estimator is None else estimator,
         booster=booster,
         feature_names=list(schema["feature_names"]),
         categorical_features=list(schema["categorical"]),
@@ -94,7 +95,22 @@ def walk_forward(
     ``train_cfg`` (default: the data's first month-end plus ``min_history_months``) to the last
     refit date minus the horizon. Returns (the refits, ascending, and the leakage record for
     ``backtest.json``). Raises ``ValueError`` naming the refit date when its labelled history
-    cannot fill the out-of-time windows (too few defaults), with the fix."""
+    cannot fill the out-of-time windows (too few defaults), with the fix. Runs with one BLAS thread
+    (:func:`pipelines.runtime.one_blas_thread`) whoever calls it, as ``ews train`` does."""
+    from pipelines.runtime import one_blas_thread
+
+    with one_blas_thread():
+        return _walk_forward(portfolio, dates, every, train_cfg, project, progress)
+
+
+def _walk_forward(
+    portfolio: Any,
+    dates: Sequence[pd.Timestamp],
+    every: int,
+    train_cfg: TrainConfig,
+    project: ProjectConfig,
+    progress: Any,
+) -> tuple[list[Refit], dict[str, Any]]:
     from features.snapshots import month_ends
     from pipelines.flows.train import build_dataset, data_window, fit_pd
 

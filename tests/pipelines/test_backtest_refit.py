@@ -107,3 +107,23 @@ def test_a_book_too_small_for_the_windows_refits_the_small_books_model(fitted) -
     pds = model_scorer(r.loaded, NightlyConfig())(live)
     assert len(pds) == len(live) and pds.between(0.0, 1.0, inclusive="neither").all()
     assert pds.nunique() > 4  # resolved inside the states, not one PD per state
+
+
+def test_walk_forward_fits_with_one_blas_thread_and_gives_the_callers_threads_back(fitted) -> None:
+    """Called from Python (a notebook), the walk-forward refits run as `ews train` does, with one
+    BLAS thread (s25-review: not pinned outside the command line); the caller's threads afterwards.
+    The refit's roll-rate model is a matrix product: its PDs depend on the summation order."""
+    from threadpoolctl import threadpool_limits
+
+    from pipelines.runtime import blas_threads
+
+    portfolio = fitted[0]
+    cfg = load_config(ROOT / "conf" / "train.yaml", expect=TrainConfig)
+    cfg = cfg.model_copy(update={"rollrate": cfg.rollrate.model_copy(update={"all_labelled": False})})
+    seen: list[int] = []
+    with threadpool_limits(limits=2, user_api="blas"):
+        if blas_threads() < 2:
+            pytest.skip("this BLAS runs one thread whatever it is asked")
+        walk_forward(portfolio, [DATES[2]], 1, cfg, ProjectConfig(), lambda _on: seen.append(blas_threads()))
+        after = blas_threads()
+    assert seen == [1] and after == 2
