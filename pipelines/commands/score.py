@@ -95,16 +95,17 @@ def flow_runtime(also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
         # whose database fails mid-run refused the logs before the flow's next state change: that
         # traceback reached the user ahead of the one-line error (s25-review, under load). The run's
         # own failure is reported by prefect_failure below; the logs' is not the user's to read.
-        # Kept off when the run fails (the process is ending and the worker flushes at exit).
+        # Kept off when the API failed (the process is ending and the worker flushes at exit, as
+        # prefect_failure says); put back after a run that ended or failed otherwise.
         raising, logging.raiseExceptions = logging.raiseExceptions, False
         try:
             yield
         except Exception as exc:
-            if not is_prefect_api_failure(exc):
-                raise
-            fail(prefect_failure(exc, "the run stopped"))
-        else:
+            if is_prefect_api_failure(exc):
+                fail(prefect_failure(exc, "the run stopped"))
             logging.raiseExceptions = raising
+            raise
+        logging.raiseExceptions = raising
 
 
 # "count": "3/8 debtor buckets", "2/5 dates"; empty on a run's title line (whose bar pulses)

@@ -349,6 +349,23 @@ def test_run_logs_the_failing_server_refuses_first_leave_no_traceback(tmp_path: 
     )
 
 
+def test_flow_runtime_gives_the_callers_logging_setting_back_unless_the_api_failed(prefect_harness) -> None:
+    """Prefect's log worker is quiet while a run is in flight (``logging.raiseExceptions`` off, the
+    test above). A run that ends, or fails with an error of its own, gives the caller (a notebook,
+    the next command of a test session) its setting back; 9d7ac1f kept it off after any error."""
+    import logging
+
+    from pipelines.commands.score import flow_runtime
+
+    assert logging.raiseExceptions is True
+    with flow_runtime():
+        assert logging.raiseExceptions is False
+    assert logging.raiseExceptions is True
+    with pytest.raises(KeyError, match="not a Prefect failure"), flow_runtime():
+        raise KeyError("not a Prefect failure")
+    assert logging.raiseExceptions is True
+
+
 # ---------------------------------------------------------------- 3. a full disk names the output folder
 
 
