@@ -349,21 +349,40 @@ def test_run_logs_the_failing_server_refuses_first_leave_no_traceback(tmp_path: 
     )
 
 
-def test_flow_runtime_gives_the_callers_logging_setting_back_unless_the_api_failed(prefect_harness) -> None:
+GIVE_BACK = """
+import json, logging
+from pipelines.commands.score import flow_runtime
+
+seen = [logging.raiseExceptions]
+with flow_runtime():
+    seen.append(logging.raiseExceptions)
+seen.append(logging.raiseExceptions)
+try:
+    with flow_runtime():
+        raise KeyError("not a Prefect failure")
+except KeyError:
+    seen.append(logging.raiseExceptions)
+print(json.dumps(seen))
+"""
+
+
+def test_flow_runtime_gives_the_callers_logging_setting_back_unless_the_api_failed(tmp_path: Path) -> None:
     """Prefect's log worker is quiet while a run is in flight (``logging.raiseExceptions`` off, the
     test above). A run that ends, or fails with an error of its own, gives the caller (a notebook,
-    the next command of a test session) its setting back; 9d7ac1f kept it off after any error."""
-    import logging
+    the next command of a session) its setting back; 9d7ac1f kept it off after any error. In a
+    process of its own: an in-process temporary server would log into this worker's closed streams."""
+    import subprocess
 
-    from pipelines.commands.score import flow_runtime
-
-    assert logging.raiseExceptions is True
-    with flow_runtime():
-        assert logging.raiseExceptions is False
-    assert logging.raiseExceptions is True
-    with pytest.raises(KeyError, match="not a Prefect failure"), flow_runtime():
-        raise KeyError("not a Prefect failure")
-    assert logging.raiseExceptions is True
+    done = subprocess.run(
+        [sys.executable, "-c", GIVE_BACK],
+        cwd=ROOT,
+        env=_prefect_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[true, false, true, true]", done.stdout
 
 
 # ---------------------------------------------------------------- 3. a full disk names the output folder
