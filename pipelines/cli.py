@@ -7,12 +7,15 @@ that commands can be added without touching this file.
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from pipelines import commands
 from pipelines.config import ConfigError
@@ -70,6 +73,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "backtest": (
         "ews backtest --data data/synth --from 2025-01-31 --to 2025-09-30 --out data/backtest",
         "ews backtest --data data/synth --from 2025-01-31 --to 2025-09-30 --out data/backtest --model 3",
+        "ews backtest --data data/synth --from 2025-01-31 --to 2025-09-30 --out data/backtest --refit-every 3",
     ),
     "config check": ("ews config check", "ews config check conf/nightly.yaml"),
     "config expectations": ("ews config expectations",),
@@ -77,7 +81,81 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
 }
 
 
-class _WorkflowOrder(TyperGroup):
+# What an option's value is, in --help (typer 0.29 printed <bool> beside every flag, <str>, <path>,
+# <int range>, <list[str]>): flags show nothing, a date option DATE, else the value's kind in words.
+_KINDS = {"str": "TEXT", "int": "INTEGER", "float": "NUMBER", "Path": "PATH"}
+_DATE_OPTIONS = frozenset({"--as-of", "--from", "--to", "--until", "--start"})
+_NEW_LINE = re.compile(r"\s|[-*] |\d+\. ")  # an indented line (an example) or a list item keeps its line
+
+
+class _PlainArgument(TyperArgument):
+    """An argument shown by its name alone (``DEBTOR``), without typer's ``<str>`` beside it."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _usage_display_name(self) -> str:  # typer wrote a required argument as {debtor}
+        return super()._usage_display_name().replace("{", "").replace("}", "")
+
+
+def _plain_param(param: Any) -> None:
+    """Give a parameter the help label above (once: a label already set is kept)."""
+    if isinstance(param, TyperArgument):
+        if param.metavar is None:
+            param.metavar = param.name.upper()
+        param.__class__ = _PlainArgument
+    elif param.metavar is None:
+        if param.is_flag:
+            param.metavar = ""
+        elif _DATE_OPTIONS.intersection(param.opts):
+            param.metavar = "DATE"
+        else:
+            kind = param.bare_type()
+            many = kind.startswith("list[")
+            param.metavar = _KINDS.get(kind.removeprefix("list[").removesuffix("]"), "TEXT") + (
+                "..." if many else ""
+            )
+
+
+def _reflow(text: str | None) -> str | None:
+    """Join a docstring's wrapped lines, so that --help wraps them at the terminal's width (typer's rich
+    mode keeps every line break after the first paragraph: at 80 columns a 95-character source line
+    became a line and a stub). Blank lines, indented lines and list items stay as they are."""
+    if not text:
+        return text
+    paragraphs = []
+    for paragraph in inspect.cleandoc(text).split("\n\n"):
+        lines: list[str] = []
+        for line in paragraph.split("\n"):
+            if lines and not _NEW_LINE.match(line) and not _NEW_LINE.match(lines[-1]):
+                lines[-1] = f"{lines[-1]} {line}"
+            else:
+                lines.append(line)
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
+class _PlainHelp:
+    """--help without typer's type labels, its text wrapped to the terminal (commands and groups)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.help = _reflow(self.help)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        for param in params:
+            _plain_param(param)
+        return params
+
+
+def _plain(cls: Any, default: type) -> type:
+    """``cls`` (a command's own class, else typer's ``default``) with :class:`_PlainHelp` mixed in."""
+    cls = cls if isinstance(cls, type) else default
+    return cls if issubclass(cls, _PlainHelp) else type(cls.__name__, (_PlainHelp, cls), {})
+
+
+class _WorkflowOrder(_PlainHelp, TyperGroup):
     """Lists commands in :data:`WORKFLOW` order (unknown ones last, by name)."""
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
@@ -95,8 +173,8 @@ app = typer.Typer(
     ),
     epilog=(
         "A first run, in workflow order:\n\n"
-        "  ews init myproject && cd myproject   (writes a starter conf/; says what to edit)\n\n"
-        "  ews ingest --invoices invoices.csv --payments payments.csv --out data/ingested\n\n"
+        "  ews init myproject && cd myproject   (writes conf/; says what to edit)\n\n"
+        "  ews ingest --invoices inv.csv --payments pay.csv --out data/ingested\n\n"
         "  ews train --data data/ingested\n\n"
         "  ews score --data data/ingested --as-of 2025-12-30\n\n"
         "Or all of it on a sample book: ews demo"
@@ -137,17 +215,35 @@ def _command_name(info: typer.models.CommandInfo) -> str:
     return info.name or info.callback.__name__.replace("_", "-")
 
 
+def _example(line: str, width: int = 76) -> str:
+    """An example as the epilog shows it: indented, cut before an option into lines ending in `` \\``
+    so that it is copied whole from an 80-column terminal (rich wrapped it at any space)."""
+    lines = ["  " + line]
+    if len(lines[0]) > width:
+        parts = re.split(r" (?=--)", line)
+        lines = ["  " + parts[0]]
+        for part in parts[1:]:
+            if len(lines[-1]) + 1 + len(part) + 2 <= width:
+                lines[-1] += " " + part
+            else:
+                lines[-1] += " \\"
+                lines.append("      " + part)
+    return "\n".join(lines)
+
+
 def _run_in_project(typer_app: typer.Typer, prefix: str = "") -> None:
     """Every command runs inside the project folder and shows its examples under its help."""
     for info in typer_app.registered_commands:
         info.callback = in_project(info.callback, _project_root)
+        info.cls = _plain(info.cls, TyperCommand)
         examples = EXAMPLES.get(f"{prefix}{_command_name(info)}")
         if examples:
-            info.epilog = "Examples:\n\n" + "\n\n".join(f"  {line}" for line in examples)
+            info.epilog = "Examples:\n\n" + "\n\n".join(_example(line) for line in examples)
     for group in typer_app.registered_groups:
         name = f"{prefix}{group.name} "
+        group.cls = _plain(group.cls, TyperGroup)
         examples = [line for key, lines in EXAMPLES.items() if key.startswith(name) for line in lines]
-        group.epilog = "Examples:\n\n" + "\n\n".join(f"  {line}" for line in examples)
+        group.epilog = "Examples:\n\n" + "\n\n".join(_example(line) for line in examples)
         _run_in_project(group.typer_instance, name)
 
 

@@ -211,13 +211,7 @@ def register(app: typer.Typer) -> None:
         Writes backtest.json and backtest.html: queue_capture_top20 (share of the exposure that
         defaulted within the horizon held by the top 20 % of the live queue in its priority order),
         dpd/balance/oracle capture, watchlist precision and recall, lead time. Says when the model
-        saw the outcome of the month-ends it scores (in-sample), and which training cut avoids it.
-
-        Examples:
-
-          ews backtest --data data/ingested --from 2024-10-01 --to 2025-09-30 --out bt --model 3
-
-          ews backtest --data data/ingested --from 2024-10-01 --to 2025-09-30 --out bt --refit-every 3"""
+        saw the outcome of the month-ends it scores (in-sample), and which training cut avoids it."""
         import pandas as pd
         from rich.console import Console
 

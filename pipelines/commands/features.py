@@ -149,7 +149,10 @@ def register(app: typer.Typer) -> None:
     def features_command(
         data: Path = typer.Option(..., "--data", help=DATA_HELP),
         as_of: str = typer.Option(
-            ..., "--as-of", help="dates YYYY-MM-DD[,...] and/or month ranges YYYY-MM..YYYY-MM"
+            ...,
+            "--as-of",
+            metavar="DATES",
+            help="dates YYYY-MM-DD[,...] and/or month ranges YYYY-MM..YYYY-MM",
         ),
         out: Path = typer.Option(..., "--out", help="output Parquet file; the column sidecar is OUT.json"),
         labels: bool = typer.Option(False, "--labels", help="join the default labels"),

@@ -223,6 +223,7 @@ def register(app: typer.Typer) -> None:
         path: list[str] = typer.Option(  # noqa: B008
             [],
             "--path",
+            metavar="NAME=FILE",
             help="with --source: override an input path, NAME=FILE (table, ar_export or uci_wide)",
         ),
         as_of: str | None = typer.Option(
