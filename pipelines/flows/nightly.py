@@ -271,12 +271,15 @@ def check_feed(
     cfg: NightlyConfig,
     accept: bool,
     recent_invoices: int | None = None,
+    definition: Any = None,
 ) -> dict[str, Any]:
     """Feed checks of today's feed against the previous run and the champion's training data.
 
     ``previous``: (as-of, manifest, scores) of the previous published run, or None;
     ``recent_invoices``: the scored book's invoices issued in the feed checks' recent window
-    (``ScoredBucket.recent_invoices``). Returns the
+    (``ScoredBucket.recent_invoices``); ``definition``: the project's default definition
+    (``features.params.DefaultDefinition``; the default one when None), which tells the debtors in
+    default at the training snapshot (:func:`_written_off`). Returns the
     manifest's ``feed`` section; raises :class:`pipelines.feed_checks.FeedCheckError` when a check
     fails and ``accept`` is false."""
     today = feed_figures(
@@ -294,7 +297,9 @@ def check_feed(
     train = None
     if train_figures is not None:
         train = (f"the training data of {loaded.name} v{loaded.version} (snapshot {snapshot})", train_figures)
-    written = _written_off(result.book, scores, as_of, cfg, previous, prev, snapshot, train_figures, today)
+    written = _written_off(
+        result.book, scores, as_of, cfg, previous, prev, snapshot, train_figures, today, definition
+    )
     return evaluate_feed(today, cfg, previous=prev, training=train, accept=accept, written=written)
 
 
@@ -308,10 +313,16 @@ def _written_off(
     snapshot: str,
     train_figures: dict[str, Any] | None,
     today: dict[str, Any],
+    definition: Any = None,
 ) -> dict[str, float]:
     """What the feed wrote off since each reference whose ``default_exposure`` today's falls below
-    (:func:`pipelines.feed_checks.written_off`; read only then): for the debtors in default today
-    and, against the previous run, in it."""
+    (:func:`pipelines.feed_checks.written_off`; read only then), for the debtors in default IN THAT
+    REFERENCE, whose exposure its ``default_exposure`` holds: against the previous run, the debtors
+    in default in it (today's, for a run that recorded no ``in_default``); against the training data,
+    the debtors in default today that were in default at the training snapshot, judged from their
+    rows dated up to it (:func:`_in_default_at`, with ``definition``). A debtor that defaulted after
+    the reference was never in its exposure: its write-offs do not explain a fall from it (before
+    session 26 the training check counted them, s25-review)."""
     from pipelines.feed_checks import written_off
 
     value = today.get("default_exposure")
@@ -327,9 +338,28 @@ def _written_off(
         debtors = scores.loc[scores["in_default"].astype(bool), "debtor_id"]
         if name == "previous" and previous is not None and "in_default" in previous[2]:
             before = previous[2]
-            debtors = pd.concat([debtors, before.loc[before["in_default"].astype(bool), "debtor_id"]])
+            debtors = before.loc[before["in_default"].astype(bool), "debtor_id"]
+        if name == "training" and since:
+            debtors = _in_default_at(book, debtors, dt.date.fromisoformat(since), as_of, definition)
         out[name] = written_off(book, debtors, dt.date.fromisoformat(since) if since else None, as_of)
     return out
+
+
+def _in_default_at(book: Any, debtors: pd.Series, day: dt.date, as_of: dt.date, definition: Any) -> pd.Series:
+    """Those of ``debtors`` in default on ``day`` (a training snapshot), judged as the training
+    judged them (``features.labels.build_labels``' ``in_default_at_asof``: rows dated up to ``day``)
+    from their rows in ``book`` (``Book.read_debtors``: only their buckets are read)."""
+    from features.labels import build_labels
+    from features.params import DefaultDefinition
+
+    ids = pd.Index(pd.Series(debtors, dtype="string").dropna().unique())
+    if not len(ids) or not hasattr(book, "read_debtors"):
+        return pd.Series([], dtype="string")
+    rows = book.read_debtors(ids, ("invoices", "payments", "events", "statements"))
+    if not any(f is not None and len(f) for f in (rows.invoices, rows.payments, rows.statements)):
+        return pd.Series([], dtype="string")
+    flags = build_labels(rows, [day], definition or DefaultDefinition(), observed_until=as_of)
+    return flags.loc[flags["in_default_at_asof"].to_numpy(dtype=bool), "debtor_id"].astype("string")
 
 
 @task(name="score", cache_policy=NO_CACHE)
@@ -904,7 +934,15 @@ def run_nightly(
         try:
             with meter.step("feed_checks"):
                 feed = check_feed(
-                    result, scores, as_of, prev_run, loaded, cfg, accept_feed, scored_book.recent_invoices
+                    result,
+                    scores,
+                    as_of,
+                    prev_run,
+                    loaded,
+                    cfg,
+                    accept_feed,
+                    scored_book.recent_invoices,
+                    project.default_definition.to_params(),
                 )
         except FeedCheckError as exc:
             write_rejected(out_dir, as_of, exc.feed)

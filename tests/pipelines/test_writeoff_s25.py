@@ -120,8 +120,8 @@ def test_a_fall_the_feed_does_not_explain_stays_refused(written: dict | None) ->
 
 def test_the_nightly_reads_the_write_offs_only_for_a_reference_whose_fall_fails() -> None:
     """``nightly._written_off``: against the previous run (default_exposure 6,000 > 1,000 / 0.25), the
-    debtors in default today (D1) or in the previous run (D2) since its date 2025-11-30: 1,500.
-    Against the training (2,000: 1,000 / 2,000 = 0.5 >= 0.1) nothing is read."""
+    debtors in default in the previous run (D2; not D1, in default today only: s26-history) since its
+    date 2025-11-30: 1,000. Against the training (2,000: 1,000 / 2,000 = 0.5 >= 0.1) nothing is read."""
     from pipelines.flows.nightly import _written_off
 
     scores = pd.DataFrame({"debtor_id": ["D1", "D3"], "in_default": [True, False]})
@@ -138,4 +138,4 @@ def test_the_nightly_reads_the_write_offs_only_for_a_reference_whose_fall_fails(
         _figures(2_000.0, 2),
         today,
     )
-    assert out == {"previous": pytest.approx(1_500.0)}
+    assert out == {"previous": pytest.approx(1_000.0)}
