@@ -1,0 +1,119 @@
+"""The queue key of short books with and without the test window's payment-date model (session 26,
+issue 11): ``paydate.window_min_snapshots`` 0 (main until session 26) against N >= 1.
+
+    nice python benchmarks/queue_window.py BASE:CAND [BASE:CAND ...] [--reps 400] [--seed 0] [--out DIR]
+
+Each ``BASE:CAND`` pair names two folders of one book: ``BASE`` trained by ``ews train`` with the
+baseline settings, ``CAND`` with the candidate's (``paydate.window_min_snapshots``), each with its own
+MLflow registry ``mlflow.db`` (SQLite) holding version 1 of ``ews-pd``, and ``CAND/bt`` the output of
+``ews backtest --model 1 --compare-keys --rows --train-config CAND_CONFIG`` (``pay_pd`` on every row
+from the cut payment-date model of the candidate's settings; the PD column is the same model's as the
+baseline's: checked with ``ews.model_sha256`` of both versions). The key each version chose at
+training (tag ``ews.queue_key``) and why (``ews.queue_key.reason``) are read from the registries; the
+forward ``queue_capture_top20`` of both keys on the same backtest rows, their paired difference
+(candidate - baseline, Poisson bootstrap of debtors: ``benchmarks/queue_key.py``'s ``new - after``)
+and the mean over the books (replicate-wise) follow. The rule pre-registered in session 26
+(``/work/bench/s26-queue/prereg.txt``): the candidate ships when (a) no book is significantly worse
+(the interval's upper end below 0), (b) the mean difference is above 0 in point and (c) the keys differ
+on at least one book. Writes ``DIR/base.json``, ``DIR/cand.json`` (book -> key) and
+``DIR/queue_key.json`` (``queue_key.py --json``); ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+
+def version_tags(book: Path, name: str = "ews-pd", version: str = "1") -> dict[str, str]:
+    """The tags of ``name`` version ``version`` in ``book/mlflow.db`` (read-only SQLite)."""
+    con = sqlite3.connect(f"file:{book / 'mlflow.db'}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "select key, value from model_version_tags where name = ? and version = ?", (name, int(version))
+        ).fetchall()
+    finally:
+        con.close()
+    return dict(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("pairs", nargs="+", help="BASE:CAND book folders (see above)")
+    ap.add_argument("--reps", type=int, default=400, help="bootstrap replicates (400)")
+    ap.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
+    ap.add_argument("--out", type=Path, default=Path("."), help="folder for the JSON files (.)")
+    args = ap.parse_args(argv)
+    import queue_key  # benchmarks/queue_key.py, beside this file
+
+    base_keys, cand_keys, folders, notes = {}, {}, [], []
+    for pair in args.pairs:
+        base, cand = (Path(p) for p in pair.split(":", 1))
+        tb, tc = version_tags(base), version_tags(cand)
+        name = cand.name  # queue_key.py names a book by the folder above its backtest
+        base_keys[name], cand_keys[name] = tb["ews.queue_key"], tc["ews.queue_key"]
+        same_model = tb.get("ews.model_sha256") == tc.get("ews.model_sha256")
+        notes.append(
+            {
+                "book": name,
+                "base_key": tb["ews.queue_key"],
+                "cand_key": tc["ews.queue_key"],
+                "same_pd_model": same_model,
+                "base_reason": tb.get("ews.queue_key.reason", ""),
+                "cand_reason": tc.get("ews.queue_key.reason", ""),
+            }
+        )
+        folders.append(str(cand / "bt"))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "base.json").write_text(json.dumps(base_keys, indent=1) + "\n")
+    (args.out / "cand.json").write_text(json.dumps(cand_keys, indent=1) + "\n")
+    for n in notes:
+        print(
+            f"{n['book']}: base {n['base_key']}, candidate {n['cand_key']}, same PD model {n['same_pd_model']}"
+        )
+        print(f"  base: {n['base_reason'][:300]}")
+        print(f"  candidate: {n['cand_reason'][:300]}")
+    out = args.out / "queue_key.json"
+    queue_key.main(
+        [
+            *folders,
+            "--reps",
+            str(args.reps),
+            "--seed",
+            str(args.seed),
+            "--chosen",
+            str(args.out / "cand.json"),
+            "--today",
+            str(args.out / "base.json"),
+            "--json",
+            str(out),
+        ]
+    )
+    res = json.loads(out.read_text())
+    s = res["summary"]["new-after"]
+    differ = sum(n["base_key"] != n["cand_key"] for n in notes)
+    rule = {
+        "a_no_book_significantly_worse": s["sig_behind"] == 0,
+        "b_mean_above_0": s["mean"] > 0,
+        "c_keys_differ_somewhere": differ > 0,
+    }
+    print(
+        f"candidate - baseline over {len(notes)} books: mean {s['mean']:+.4f} [{s['mean_ci'][0]:+.4f}, "
+        f"{s['mean_ci'][1]:+.4f}]; ahead {s['ahead']}, equal {s['equal']}, behind {s['behind']}; significantly "
+        f"behind {s['sig_behind']}, ahead {s['sig_ahead']}; keys differ on {differ}; rule met: {all(rule.values())}"
+    )
+    print(
+        json.dumps(
+            {"books": notes, "summary": s, "keys_differ": differ, "rule": rule, "met": all(rule.values())}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
