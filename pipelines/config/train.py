@@ -217,6 +217,15 @@ class PaydateConfig(ConfigModel):
         "train_snapshots of them, or on all when fewer, as the registered model does on a short book. "
         "8 was pre-registered in session 24 and not shipped (BENCHMARKS.md)",
     )
+    window_min_snapshots: int = Field(
+        0,
+        ge=0,
+        le=120,
+        description="the cut payment-date model of the queue key's test window and of ews backtest's "
+        "pay_pd when the history up to the cut is too short for ews train's plan (its held-out "
+        "windows): 0 = no model (the PD key); N >= 1 = trained as the registered model on the latest "
+        "train_snapshots month-ends before the cut, or on all when fewer, if at least N",
+    )
     gate_min_heldout_snapshots: int = Field(
         0,
         ge=0,

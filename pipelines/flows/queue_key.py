@@ -59,7 +59,10 @@ def fit_paydate_at(
     ``full_only``, when fewer than ``paydate.fold_min_snapshots`` month-ends (at most
     ``train_snapshots``) precede it (the held-out windows are then not needed: a rolling-origin fold's
     model, trained as the registered one, on the latest ``train_snapshots`` of them or on all when
-    fewer).
+    fewer). Without ``full_only`` (the test window's and ``ews backtest``'s model), a history too short
+    for the plan's held-out windows still gives the model trained as the registered one when
+    ``paydate.window_min_snapshots`` is N >= 1 and at least N month-ends precede the cut (0: the
+    plan's DataError).
     ``cache``: models by cut, filled and reused (both ways train on the same month-ends)."""
     from features.paydate import PERIOD_DAYS
     from models.paydate import fit_day_shape, fit_hazard
@@ -81,8 +84,17 @@ def fit_paydate_at(
                 "train_snapshots)"
             )
     else:
-        p = plan(book, train_cfg, params.horizon_weeks, last=cut)
-        final_train, final_cut = p.final_train, p.final_cut
+        try:
+            p = plan(book, train_cfg, params.horizon_weeks, last=cut)
+        except DataError:
+            # too short for the held-out windows: trained as the registered model on a short book,
+            # with at least paydate.window_min_snapshots month-ends (0: no model)
+            final_train, final_cut = final_snapshots(book, train_cfg, cut)
+            need = train_cfg.paydate.window_min_snapshots
+            if not need or len(final_train) < need:
+                raise
+        else:
+            final_train, final_cut = p.final_train, p.final_cut
     if cache is not None and pd.Timestamp(cut) in cache:
         return cache[pd.Timestamp(cut)]
     per_bucket = max(1, train_cfg.paydate.max_invoices_per_snapshot // max(1, book.buckets))

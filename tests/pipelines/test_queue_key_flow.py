@@ -177,3 +177,40 @@ def test_fold_min_snapshots_sets_which_folds_a_short_history_keeps_and_they_trai
         own = own.set_index(keys)["pay_pd"].reindex(part.index)
         assert own.notna().sum() > 10
         assert np.allclose(part.to_numpy(), own.to_numpy(), equal_nan=True) is same
+
+
+def test_window_min_snapshots_fits_the_cut_model_a_short_history_has_no_held_out_windows_for() -> None:
+    """Session 26: the cut payment-date model of the queue key's test window and of ``ews backtest``
+    (``full_only`` False). Cut 2023-08-15 on a book whose snapshots start at 2023-04-30: ``plan``
+    refuses it (no month-end followed by 26 observed weeks). With ``window_min_snapshots`` 0 (main's
+    behaviour) no model: the DataError of the plan. With 1 the model trains as the registered one on a
+    short book, on the 4 month-ends up to a week before the cut (2023-04-30..2023-07-31): its ``pay_pd``
+    is that of the fold model on the same month-ends. With 5 (more than the 4 there are) no model
+    either. A cut the plan accepts is unchanged by the setting."""
+    from pipelines.config.project import ProjectConfig
+    from pipelines.config.train import TrainConfig
+    from pipelines.flows.queue_key import fit_paydate_at, pay_pd_at
+    from pipelines.flows.train import DataError
+
+    book = _tiny_book()
+    definition = ProjectConfig().default_definition.to_params()
+    cut = pd.Timestamp("2023-08-15")
+    at = [pd.Timestamp("2023-08-31"), pd.Timestamp("2023-09-30")]
+    keys = ["as_of", "debtor_id"]
+    shipped = TrainConfig.model_validate({"paydate": {"train_snapshots": 4}})
+    assert shipped.paydate.window_min_snapshots == 0
+    with pytest.raises(DataError, match="observed weeks"):
+        fit_paydate_at(book, shipped, cut)
+    one = TrainConfig.model_validate({"paydate": {"train_snapshots": 4, "window_min_snapshots": 1}})
+    got = pay_pd_at(book, at, fit_paydate_at(book, one, cut), definition).set_index(keys)["pay_pd"]
+    fold = TrainConfig.model_validate({"paydate": {"train_snapshots": 4, "fold_min_snapshots": 4}})
+    want = pay_pd_at(book, at, fit_paydate_at(book, fold, cut, full_only=True), definition)
+    assert len(got) > 10
+    pd.testing.assert_series_equal(got, want.set_index(keys)["pay_pd"], check_names=False)
+    five = TrainConfig.model_validate({"paydate": {"train_snapshots": 4, "window_min_snapshots": 5}})
+    with pytest.raises(DataError, match="observed weeks"):
+        fit_paydate_at(book, five, cut)
+    late = pd.Timestamp("2024-04-30")
+    a = pay_pd_at(book, [late], fit_paydate_at(book, shipped, late), definition)
+    b = pay_pd_at(book, [late], fit_paydate_at(book, one, late), definition)
+    pd.testing.assert_frame_equal(a, b)
