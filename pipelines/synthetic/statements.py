@@ -5,7 +5,12 @@ and month-end instead of invoices and payments. The statement of debtor d at mon
 the generated ledger as of e:
 
 - ``balance``: the open amount of d's invoices issued on or before e (amount less payments made on
-  or before e, invoices settled by e excluded);
+  or before e, invoices settled by e excluded). A payment without an invoice reference (the
+  generator's unallocated payers) is applied to d's oldest open invoice first, as ingest's ledger
+  applies unallocated cash (:func:`features.ledger.waterfall`; cash paid before an invoice exists
+  waits on account). Before session 26 such payments cleared nothing, so every unallocated payer's
+  statements went 90+ days past due and the statements book put it in default (s26-level: 63 of the
+  86 default labels of ``ews generate`` base 300 x 24 seed 20, none in the truth table);
 - ``amount_due``: the part of that balance already due (due date on or before e);
 - ``amount_paid``: payments made in the month (after the previous month-end, on or before e);
 - ``days_past_due``: days from the oldest unpaid due date to e (0 when nothing is overdue);
@@ -26,11 +31,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.ledger import waterfall
 from features.schema import STATEMENTS
 
 __all__ = ["STATEMENT_COLUMNS", "convert_to_statements", "statements_from_ledger"]
 
 STATEMENT_COLUMNS = STATEMENTS.names  # the data contract's order (features/schema.py)
+
+
+def _rank(values: pd.Index) -> np.ndarray:
+    """Position of each value in the sorted order (ids are unique)."""
+    return pd.factorize(values, sort=True)[0]
 
 
 def statements_from_ledger(
@@ -55,13 +66,26 @@ def statements_from_ledger(
     limits = debtors.set_index(debtors["debtor_id"].astype("string"))["credit_limit"].reindex(ids)
     limits = limits.to_numpy(dtype="float64")
     n, out = len(ids), []
+    # unallocated cash, oldest invoice first: invoices by (debtor, issue, due, invoice_id), payments
+    # without an invoice reference by (debtor, paid_on, payment_id), amounts in integer thousandths
+    on_account = np.flatnonzero((pay_inv < 0) & (pay_debtor >= 0))
+    by_age = np.lexsort((_rank(inv_code), due, issue, inv_debtor))  # only the payers of such cash:
+    by_age = by_age[np.isin(inv_debtor[by_age], pay_debtor[on_account])]
+    pay_ids = pd.Index(payments["payment_id"].astype("string").to_numpy()[on_account])
+    on_account = on_account[np.lexsort((_rank(pay_ids), paid_on[on_account], pay_debtor[on_account]))]
+    mills = np.rint(amount * 1000).astype(np.int64)
+    pay_mills = np.rint(pay_amount * 1000).astype(np.int64)
     previous = None
     for end in pd.DatetimeIndex(month_ends):
         e = np.datetime64(end.date(), "D")
         by_e = paid_on <= e
         allocated = by_e & (pay_inv >= 0)
-        paid_to_date = np.bincount(pay_inv[allocated], weights=pay_amount[allocated], minlength=len(amount))
-        open_amt = np.where(issue <= e, np.maximum(amount - paid_to_date, 0.0), 0.0)
+        paid_to_date = np.bincount(pay_inv[allocated], weights=pay_mills[allocated], minlength=len(amount))
+        cap = np.where(issue <= e, np.maximum(mills - paid_to_date.astype(np.int64), 0), 0)
+        cash = on_account[paid_on[on_account] <= e]
+        w_inv, _, w_mills = waterfall(inv_debtor[by_age], cap[by_age], pay_debtor[cash], pay_mills[cash], n)
+        cap[by_age] -= np.bincount(w_inv, weights=w_mills, minlength=len(by_age)).astype(np.int64)
+        open_amt = cap / 1000.0
         open_ = open_amt > 0.005
         overdue = open_ & (due < e)
         balance = np.bincount(inv_debtor[open_], weights=open_amt[open_], minlength=n)
