@@ -229,13 +229,13 @@ def ingest_source(
 
     say("checking inputs")
     loaders, block_of = plan_loaders(source)  # table-level checks of every file before any heavy work
-    history = None
+    base = None
     if keep_history:
-        from pipelines.ingest.history import load_history
+        from pipelines.ingest.history import base_of
 
         if out is None:
             raise ValueError("keep_history needs an output folder (the history is the folder's tables)")
-        history = load_history(out, as_of_date)  # refuses an earlier as-of before any heavy work
+        base = base_of(out, as_of_date)  # refuses an earlier as-of before any heavy work
     lap("preflight")
 
     from pipelines.validation import Validator
@@ -258,12 +258,11 @@ def ingest_source(
 
         estimate = estimated_rows(source)
         if stream or (stream is None and sum(estimate.values()) > STREAM_ROWS):
-            if keep_history:
-                raise TableError(
-                    f"--keep-history: the inputs hold about {sum(estimate.values()):,} rows, more than "
-                    f"{STREAM_ROWS:,}: they are ingested streamed, which does not merge a history yet. "
-                    "Ingest without --keep-history (the whole history in the export), or send smaller exports"
-                )
+            parts = partitions or spill_partitions(source, estimate)
+            if base is not None:  # the history's buckets are whole partitions (ingest.history_stream)
+                from pipelines.ingest.history_stream import partitions_for
+
+                parts = partitions_for(base[0], parts)
             return _ingest_streamed(
                 source,
                 out,
@@ -273,12 +272,19 @@ def ingest_source(
                 as_of_date,
                 currency or CurrencyConfig(),
                 chunk_rows,
-                partitions or spill_partitions(source, estimate),
+                parts,
                 say,
                 lap,
                 timings,
                 1 if validator.docs_dir is not None else (workers or default_workers()),
+                keep_history,
+                base,
             )
+    history = None
+    if keep_history and base is not None:
+        from pipelines.ingest.history import load_history
+
+        history = load_history(out, as_of_date)
 
     # Tables are read one block at a time and slimmed after their own checks (only the raw values
     # of rejected rows are kept), so memory holds one raw file at a time.
@@ -438,8 +444,12 @@ def _ingest_streamed(
     lap: Callable[[str], None],
     timings: dict[str, float],
     workers: int,
+    keep_history: bool = False,
+    base: tuple[Path, dt.date] | None = None,
 ) -> IngestResult:
-    """:func:`ingest_source` in bounded memory (:mod:`pipelines.ingest.stream`); same outputs."""
+    """:func:`ingest_source` in bounded memory (:mod:`pipelines.ingest.stream`); same outputs.
+    ``keep_history``: today's accepted rows merged into the history in ``base`` one debtor
+    partition at a time (:mod:`pipelines.ingest.history_stream`)."""
     from pipelines.ingest.stream import publish_streamed, run_streamed
 
     rules = source.rules
@@ -459,6 +469,7 @@ def _ingest_streamed(
             say=say,
             lap=lap,
             workers=workers,
+            history=base,
         )
         inputs: dict[str, str] = {}
         for state in states.values():
@@ -481,8 +492,28 @@ def _ingest_streamed(
         manifest = ingest_manifest(
             source, as_of_date, rules, inputs, tables_manifest, fx_manifest, open_items
         )
+        merged = None
+        if keep_history:
+            say("merging into the history")
+            if base is None:
+                counts = {
+                    t: {"kept": 0, "replaced": 0, "added": s.accepted, "removed": 0, "rows": s.accepted}
+                    for t, s in sorted(states.items())
+                }
+                manifest["history"] = {"base_as_of": None, "tables": counts}
+            else:
+                from pipelines.ingest.history_stream import merge_streamed
+
+                manifest["history"], told, merged = merge_streamed(
+                    base, stage, list(states), run.partitions, as_of_date, out
+                )
+                manifest["warnings"] += told
+            manifest["history"]["readmitted"] = {
+                t: run.readmitted[t] for t in TABLE_ORDER if t in run.readmitted
+            }
+            lap("merge")
         say("writing outputs")
-        publish_streamed(run, out, manifest, rules.bucket_rows)
+        publish_streamed(run, out, manifest, rules.bucket_rows, merged, base[0] if base is not None else None)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         if run is not None:

@@ -107,13 +107,11 @@ def refuse_replacing_history(out: Path) -> None:
     )
 
 
-def load_history(out: Path, as_of: dt.date) -> History | None:
-    """The history to merge today's export of ``as_of`` into: ``out``'s tables when they are of
-    an earlier date; for a rerun of ``out``'s own date, the base that date was merged into
-    (``out/.history``, None when it had none). None for a folder without an ingest. Raises
-    :class:`TableError` when ``out`` is of a later date."""
-    from pipelines.adapters.files import read_portfolio
-
+def base_of(out: Path, as_of: dt.date) -> tuple[Path, dt.date] | None:
+    """Where the history to merge today's export of ``as_of`` into lies, and its as-of date:
+    ``out`` when its tables are of an earlier date; for a rerun of ``out``'s own date, the base that
+    date was merged into (``out/.history``, None when it had none). None for a folder without an
+    ingest. Raises :class:`TableError` when ``out`` is of a later date. Reads the manifests only."""
     out = Path(out)
     manifest = _manifest(out)
     if manifest is None or not manifest.get("outputs"):
@@ -137,9 +135,19 @@ def load_history(out: Path, as_of: dt.date) -> History | None:
                 f"unreadable, so {as_of} cannot be merged again. Ingest as of a later date"
             )
         held = dt.date.fromisoformat(base["as_of"])
-    portfolio = read_portfolio(folder)
+    return folder, held
+
+
+def load_history(out: Path, as_of: dt.date) -> History | None:
+    """The history to merge today's export of ``as_of`` into (:func:`base_of`), its tables read."""
+    from pipelines.adapters.files import read_portfolio
+
+    base = base_of(out, as_of)
+    if base is None:
+        return None
+    portfolio = read_portfolio(base[0])
     tables = {t: f for t, f in vars(portfolio).items() if isinstance(f, pd.DataFrame)}
-    return History(folder, held, tables)
+    return History(base[0], base[1], tables)
 
 
 def _keys(frame: pd.DataFrame, table: str) -> pd.Index:
@@ -265,8 +273,23 @@ def _clashes(kept: pd.DataFrame, today: pd.DataFrame) -> str | None:
     )
 
 
+def day_counts(frame: pd.DataFrame | None, column: str, as_of: dt.date) -> pd.Series:
+    """Rows per day of ``column`` up to ``as_of`` (index: the days; empty without rows): what
+    :func:`span_start` reads. Counts of parts of a table add up to the whole table's."""
+    if frame is None or not len(frame):
+        return pd.Series([], dtype="int64")
+    days = frame[column].dropna()
+    return days[days <= pd.Timestamp(as_of)].value_counts()
+
+
 def _span_start(frame: pd.DataFrame | None, column: str, as_of: dt.date) -> pd.Timestamp | None:
-    """The first day of today's span of a table: the first month of the unbroken run of months,
+    """:func:`span_start` of the rows of ``frame``."""
+    return span_start(day_counts(frame, column, as_of), as_of)
+
+
+def span_start(per_day: pd.Series, as_of: dt.date) -> pd.Timestamp | None:
+    """The first day of today's span of a table, from its rows per day up to the as-of date
+    (:func:`day_counts`): the first month of the unbroken run of months,
     ending at the as-of month, whose rows reach :data:`SPAN_SHARE` of the recent rate (the median of
     the last :data:`RECENT_MONTHS` months' rows, up to the as-of month; their largest when that is 0).
     An export's open items issued before its window are a fraction of a month's invoices, and a
@@ -278,13 +301,12 @@ def _span_start(frame: pd.DataFrame | None, column: str, as_of: dt.date) -> pd.T
     (``the last 365 days``) leaves the kept rows of the days before it, which are not in today's
     export because they are paid, not because they were cancelled.
     None without rows."""
-    if frame is None or not len(frame):
+    per_day = per_day[per_day > 0]
+    if not len(per_day):
         return None
     end = pd.Timestamp(as_of).to_period("M")
-    days = frame[column].dropna()
-    months = days[days <= pd.Timestamp(as_of)].dt.to_period("M").value_counts()
-    if not len(months):
-        return None
+    days = pd.DatetimeIndex(per_day.index)
+    months = per_day.groupby(days.to_period("M")).sum()
     counts = months.reindex(pd.period_range(min(months.index.min(), end), end, freq="M"), fill_value=0)
     recent = counts.iloc[-RECENT_MONTHS:]
     rate = float(recent.median()) or float(recent.max())
@@ -293,11 +315,12 @@ def _span_start(frame: pd.DataFrame | None, column: str, as_of: dt.date) -> pd.T
         if rows == 0 or rows < SPAN_SHARE * rate:
             break
         first = month
-    return _first_dense_day(days, first, rate, pd.Timestamp(as_of))
+    return _first_dense_day(per_day, first, rate, pd.Timestamp(as_of))
 
 
-def _first_dense_day(days: pd.Series, month: pd.Period, rate: float, as_of: pd.Timestamp) -> pd.Timestamp:
-    """The day today's span starts inside its first ``month``: the latest day before which that
+def _first_dense_day(per_day: pd.Series, month: pd.Period, rate: float, as_of: pd.Timestamp) -> pd.Timestamp:
+    """The day today's span starts inside its first ``month`` (``per_day``: rows per day): the
+    latest day before which that
     month's rows stay below :data:`SPAN_SHARE` of the recent pace (``rate`` rows a month). A window
     that starts on the 10th holds, on the days before, only the invoices still open (a few a day):
     its span starts once the rows from the 10th have made up the pace (a few days later: the safe
@@ -308,10 +331,10 @@ def _first_dense_day(days: pd.Series, month: pd.Period, rate: float, as_of: pd.T
     removed as cancelled: each night of a "last 365 days" export removed another day of history."""
     start = month.to_timestamp()
     end = min(month.to_timestamp(how="end").normalize(), as_of)
-    inside = days[(days >= start) & (days <= end)]
     n = (end - start).days + 1
-    per_day = inside.value_counts().reindex(pd.date_range(start, end), fill_value=0).to_numpy()
-    before = np.concatenate([[0], np.cumsum(per_day)[:-1]])  # rows before each day of the month
+    per_day = per_day.groupby(pd.DatetimeIndex(per_day.index)).sum()
+    counts = per_day.reindex(pd.date_range(start, end), fill_value=0).to_numpy()
+    before = np.concatenate([[0], np.cumsum(counts)[:-1]])  # rows before each day of the month
     pace = SPAN_SHARE * rate / month.days_in_month
     sparse = before < pace * np.arange(n)
     sparse[0] = True
@@ -324,8 +347,6 @@ def merge(
     """Today's accepted tables merged into ``history``: (published tables, the manifest's
     ``history`` section, warnings). Raises :class:`TableError` for another ledger's export or a
     merge removing too much."""
-    from pipelines.adapters.files import conform
-
     if history is None:
         counts = {
             t: {"kept": 0, "replaced": 0, "added": len(f), "removed": 0, "rows": len(f)}
@@ -336,37 +357,97 @@ def merge(
     if why is not None:
         raise TableError(why)
     starts = {t: _span_start(today.get(t), c, as_of) for t, c in SPAN_DATES.items()}
+    part = merge_part(history.tables, today, starts, as_of)
+    return part.tables, part.section(history.as_of), part.verdict(starts, as_of, out)
+
+
+@dataclass
+class Merged:
+    """A merge of kept and today's tables (of the whole book, or of one debtor partition of it:
+    :func:`merge_part`); ``add`` sums the partitions'."""
+
+    tables: dict[str, pd.DataFrame]
+    counts: dict[str, dict[str, int]]
+    removed_ids: dict[str, list[str]]
+
+    def add(self, other: Merged) -> None:
+        for table, c in other.counts.items():
+            mine = self.counts.setdefault(table, dict.fromkeys(c, 0))
+            for k, v in c.items():
+                mine[k] = mine.get(k, 0) + v
+        for table, ids in other.removed_ids.items():
+            self.removed_ids.setdefault(table, []).extend(ids)
+
+    def section(self, base_as_of: dt.date) -> dict[str, Any]:
+        """The manifest's ``history`` section (``inside``, the refusal's basis, left out)."""
+        tables = {
+            t: {k: c[k] for k in ("kept", "replaced", "added", "removed", "rows")}
+            for t, c in sorted(self.counts.items())
+        }
+        return {"base_as_of": base_as_of.isoformat(), "tables": tables}
+
+    def verdict(self, starts: dict[str, pd.Timestamp | None], as_of: dt.date, out: Path) -> list[str]:
+        """The warnings of the rows removed; raises :class:`TableError` when a table's export lacks
+        more than :data:`MAX_REMOVED_SHARE` of the kept rows inside its span."""
+        warnings = []
+        for table in sorted(self.counts):
+            c = self.counts[table]
+            removed, n_in = c["removed"], c.get("inside", 0)
+            if removed >= MIN_REMOVED and removed > MAX_REMOVED_SHARE * n_in:
+                raise TableError(
+                    f"--keep-history: {table}: today's export lacks {removed:,} of the {n_in:,} rows the "
+                    f"history holds inside its span (from {starts[table].date()} "
+                    f"to {as_of}), more than {MAX_REMOVED_SHARE:.0%}: a broken or partial export, not "
+                    f"cancellations. Nothing was changed in {out}. Fix the export and ingest again"
+                )
+            if removed:
+                ids = self.removed_ids.get(table, [])[:5]
+                warnings.append(
+                    f"history: {removed:,} {table} row(s) of the kept history dated inside today's span "
+                    f"(from {starts[table].date()}) are not in today's export (deleted or cancelled in the ERP) "
+                    f"and were removed from the history (e.g. {', '.join(ids)}; manifest.json "
+                    f"history.tables.{table}.removed)"
+                )
+        return warnings
+
+
+def merge_part(
+    kept_tables: dict[str, pd.DataFrame],
+    today: dict[str, pd.DataFrame],
+    starts: dict[str, pd.Timestamp | None],
+    as_of: dt.date,
+    moved: dict[str, pd.Index] | None = None,
+    recent_far: pd.Index | None = None,
+) -> Merged:
+    """Today's tables merged into the kept ones, table by table (every rule of the module
+    docstring but the refusals: :meth:`Merged.verdict`). For one debtor partition of a streamed
+    ingest (:mod:`pipelines.ingest.history_stream`): ``moved``, per table keyed by one id, today's
+    ids of OTHER partitions that the kept rows here may hold (their row moved to another debtor);
+    ``recent_far``, invoice ids of other partitions issued inside the invoices' span (for a kept
+    payment naming one)."""
+    from pipelines.adapters.files import conform
+
     merged: dict[str, pd.DataFrame] = {}
     counts: dict[str, dict[str, int]] = {}
-    warnings: list[str] = []
-    for table in sorted(set(history.tables) | set(today)):
-        kept = history.tables.get(table)
+    removed_ids: dict[str, list[str]] = {}
+    for table in sorted(set(kept_tables) | set(today)):
+        kept = kept_tables.get(table)
         new = today.get(table)
         if kept is None or not len(kept):
             merged[table] = new
-            counts[table] = {"kept": 0, "replaced": 0, "added": len(new), "removed": 0, "rows": len(new)}
+            n = len(new) if new is not None else 0
+            counts[table] = {"kept": 0, "replaced": 0, "added": n, "removed": 0, "rows": n, "inside": 0}
             continue
         if new is None:
             new = kept.iloc[:0]
         kept_keys, new_keys = _keys(kept, table), _keys(new, table)
         replaced = kept_keys.isin(new_keys)
-        inside = _inside(table, kept, starts, as_of, history, today)
+        if moved and table in moved and len(moved[table]):
+            replaced |= kept_keys.isin(moved[table])
+        inside = _inside(table, kept, starts, as_of, kept_tables, today, recent_far)
         removed = inside & ~replaced
-        n_in = int(inside.sum())
-        if int(removed.sum()) >= MIN_REMOVED and removed.sum() > MAX_REMOVED_SHARE * n_in:
-            raise TableError(
-                f"--keep-history: {table}: today's export lacks {int(removed.sum()):,} of the {n_in:,} rows the "
-                f"history holds inside its span (from {starts[table].date()} "
-                f"to {as_of}), more than {MAX_REMOVED_SHARE:.0%}: a broken or partial export, not cancellations. "
-                f"Nothing was changed in {out}. Fix the export and ingest again"
-            )
         if removed.any():
-            ids = kept.loc[removed, KEYS[table][0]].astype(str).head(5).tolist()
-            warnings.append(
-                f"history: {int(removed.sum()):,} {table} row(s) of the kept history dated inside today's span "
-                f"(from {starts[table].date()}) are not in today's export (deleted or cancelled in the ERP) and "
-                f"were removed from the history (e.g. {', '.join(ids)}; manifest.json history.tables.{table}.removed)"
-            )
+            removed_ids[table] = kept.loc[removed, KEYS[table][0]].astype(str).head(5).tolist()
         rest = kept.loc[~replaced & ~removed]
         both = pd.concat([rest, new], ignore_index=True) if len(rest) else new
         both = both.sort_values(list(KEYS[table]), kind="stable").reset_index(drop=True)
@@ -377,8 +458,9 @@ def merge(
             "added": len(new) - int(replaced.sum()),
             "removed": int(removed.sum()),
             "rows": len(merged[table]),
+            "inside": int(inside.sum()),
         }
-    return merged, {"base_as_of": history.as_of.isoformat(), "tables": counts}, warnings
+    return Merged(merged, counts, removed_ids)
 
 
 def _inside(
@@ -386,8 +468,9 @@ def _inside(
     kept: pd.DataFrame,
     starts: dict[str, pd.Timestamp | None],
     as_of: dt.date,
-    history: History,
+    kept_tables: dict[str, pd.DataFrame],
     today: dict[str, pd.DataFrame],
+    recent_far: pd.Index | None = None,
 ) -> np.ndarray:
     """Kept rows dated inside today's span of ``table`` (none for a table without one)."""
     start = starts.get(table)
@@ -397,16 +480,17 @@ def _inside(
     inside = ((day >= start) & (day <= pd.Timestamp(as_of))).to_numpy(dtype=bool, na_value=False)
     if table == "payments":  # a payment of an invoice issued before the invoices' span may be left out
         inv_start = starts.get("invoices")
-        issued = pd.concat(
-            [
-                f[["invoice_id", "issue_date"]]
-                for f in (history.tables.get("invoices"), today.get("invoices"))
-                if f is not None
-            ]
-        )
-        if inv_start is None or not len(issued):
+        frames = [
+            f[["invoice_id", "issue_date"]]
+            for f in (kept_tables.get("invoices"), today.get("invoices"))
+            if f is not None
+        ]
+        issued = pd.concat(frames) if frames else pd.DataFrame(columns=["invoice_id", "issue_date"])
+        if inv_start is None or (not len(issued) and (recent_far is None or not len(recent_far))):
             return inside & kept["invoice_id"].isna().to_numpy()
         recent = issued.loc[issued["issue_date"] >= inv_start, "invoice_id"].astype("string")
+        if recent_far is not None and len(recent_far):
+            recent = pd.concat([recent, pd.Series(recent_far, dtype="string")])
         own = kept["invoice_id"].isna().to_numpy() | kept["invoice_id"].astype("string").isin(
             recent
         ).to_numpy(dtype=bool, na_value=False)

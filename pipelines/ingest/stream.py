@@ -312,6 +312,8 @@ class StreamRun:
     dropping: Any = None  # the thread removing the raw rows (:meth:`drop_raw`)
     currencies: set[str] = field(default_factory=set)  # the invoices' (ingest.decimals, after routing)
     lookup: CurrencyLookup | None = None  # the invoices' classes by id in a mixed book (after routing them)
+    history: tuple[Path, dt.date] | None = None  # --keep-history: the base (ingest.history.base_of)
+    readmitted: dict[str, int] = field(default_factory=dict)  # rows the history's references cleared
 
     # ------------------------------------------------------------ work per partition, in processes
 
@@ -1001,6 +1003,7 @@ class StreamRun:
                 state.fx_ranges |= t["fx_ranges"]
             if items is not None:
                 _count(items, got["items"])
+            _count(self.readmitted, got.get("readmitted") or {})
         self.lap("finish")
         for table in present:  # rows that could not be split into columns (CSV)
             state = self.states[table]
@@ -1070,8 +1073,15 @@ class StreamRun:
         )
         self.lap("currency")
         cross_table(typed, masks, rules, broken, elsewhere, invoice_row)
+        readmitted: dict[str, int] = {}
+        if self.history is not None:  # references the history's rows of this partition resolve
+            from pipelines.ingest.history import History, readmit
+            from pipelines.ingest.history_stream import kept_part
+
+            kept = kept_part(self.history[0], p, self.partitions, ("debtors", "invoices", "statements"))
+            readmitted = readmit(History(self.history[0], self.history[1], kept), typed, masks)
         self.lap("cross_table")
-        out: dict[str, Any] = {"section": part_section, "tables": {}, "items": None}
+        out: dict[str, Any] = {"section": part_section, "tables": {}, "items": None, "readmitted": readmitted}
         accepted: dict[str, pd.DataFrame] = {}
         for table in present:
             state = self.states[table]
@@ -1168,12 +1178,12 @@ class StreamRun:
                 out.write(ingest_csv_text(template))
         return path
 
-    def recut(self, n: int) -> None:
-        """Cut the ``P`` partition files of each table into ``n`` buckets (when the accepted rows give
-        another bucket count than the spill used)."""
+    def recut(self, n: int, tables: Iterable[str] | None = None) -> None:
+        """Cut the ``P`` partition files of each table (``tables``, default the input's) into ``n``
+        buckets (when the accepted rows give another bucket count than the spill used)."""
         import pyarrow.parquet as pq
 
-        for table in self.states:
+        for table in tables if tables is not None else self.states:
             for p in range(self.partitions):
                 path = bucket_file(self.stage, table, p)
                 frame = conform(pq.read_table(path).to_pandas(), table)
@@ -1232,14 +1242,18 @@ def run_streamed(
     say: Callable[[str], None],
     lap: Callable[[str], None],
     workers: int = 1,
+    history: tuple[Path, dt.date] | None = None,
 ) -> tuple[dict[str, TableState], dict[str, Any], dict[str, Any] | None, StreamRun]:
     """Steps 1-5 (see the module docstring); returns the table states, the currency section, the
     AR open items and the run (whose ``write_ordered`` / ``recut`` publish the rest). ``workers``:
-    processes for steps 2, 3 and 5 (:meth:`StreamRun.each`); the outputs do not depend on it."""
+    processes for steps 2, 3 and 5 (:meth:`StreamRun.each`); the outputs do not depend on it.
+    ``history``: the base of ``--keep-history`` (``ingest.history.base_of``): its references
+    readmit rows in step 5 (``partitions`` a multiple of its bucket count)."""
     spill = Spill(out / f".spill-{uuid.uuid4().hex}")
     run = StreamRun(
         source, stage, spill, partitions, chunk_rows, validator, params, as_of, currency, say, lap, workers
     )
+    run.history = history
     with output_errors(out):
         stage.mkdir(parents=True, exist_ok=True)
     try:
@@ -1268,9 +1282,14 @@ def publish_streamed(
     out: Path,
     manifest: dict[str, Any],
     bucket_rows: int,
+    merged: dict[str, int] | None = None,
+    base: Path | None = None,
 ) -> None:
     """Write the rest of the outputs into the stage (buckets re-cut if needed, quarantine and FX
-    CSVs in input order, Data Docs, manifest) and move them into ``out`` (manifest last)."""
+    CSVs in input order, Data Docs, manifest) and move them into ``out`` (manifest last).
+    ``merged``: the rows per table when the stage's partitions hold a merged history
+    (``ingest.history_stream.merge_streamed``; tables in name order, as the in-memory merge
+    publishes them), ``base`` the folder of its base (linked into ``OUT/.history``)."""
     from pipelines.adapters.publish import publish_ingest
     from pipelines.ingest.checks import case_warnings
     from pipelines.ingest.outputs import _stale_outputs
@@ -1280,10 +1299,14 @@ def publish_streamed(
     try:
         with output_errors(out):
             ledger = sum(s.accepted for t, s in states.items() if t in LEDGER_TABLES)
+            tables = list(states)
+            if merged is not None:
+                ledger = sum(r for t, r in merged.items() if t in LEDGER_TABLES)
+                tables = sorted(merged)
             n = max(1, -(-ledger // bucket_rows))
             if n != run.partitions:
                 run.say(f"cutting {n} buckets")
-                run.recut(n)
+                run.recut(n, tables)
             outputs: dict[str, str] = {}
             footers: dict[str, str] = {}
             for table in sorted(states):
@@ -1300,11 +1323,14 @@ def publish_streamed(
                 "sorted_by": "debtor_id",
                 "row_group_rows": ROW_GROUP_ROWS,
             }
-            for table, state in states.items():  # in table order (see run_streamed)
+            for table in tables:  # in table order (see run_streamed), or by name (a merge)
                 for k in range(n):
                     path = bucket_file(stage, table, k)
                     outputs[str(path.relative_to(stage))] = sha256_file(path)
                     footers[str(path.relative_to(stage))] = parquet_footer_digest(path)
+                state = states.get(table)
+                if state is None:  # only the history holds it
+                    continue
                 assert state.template is not None
                 qpath = run.write_ordered(
                     "q", state, state.ranges, state.template, stage / "quarantine" / f"{table}.csv"
@@ -1319,9 +1345,15 @@ def publish_streamed(
             import json
 
             write_text_atomic(json.dumps(manifest, indent=2, sort_keys=False) + "\n", stage / "manifest.json")
+            stale = _stale_outputs(out, outputs)
+            if "history" in manifest:
+                from pipelines.ingest.history import History, link_base, stale_base
+
+                held = History(base, run.as_of, {}) if base is not None else None
+                stale += stale_base(out, link_base(held, stage))
     finally:
         run.close()
-    publish_ingest(stage, out, _stale_outputs(out, outputs))
+    publish_ingest(stage, out, stale)
 
 
 __all__ = [

@@ -275,22 +275,6 @@ def test_feed_figures_of_a_kept_history_count_its_rows_and_todays_quarantine() -
     assert figures["quarantine_share"]["payments"] == pytest.approx(0.25)
 
 
-def test_a_streamed_ingest_refuses_to_keep_a_history(tmp_path: Path) -> None:
-    """Inputs above 5,000,000 rows are ingested streamed, which does not merge yet: refused with the
-    reason and the way out, the history as it was."""
-    from pipelines.config.source import FileSource, SourceConfig
-    from pipelines.ingest import ingest_source
-
-    out = tmp_path / "out"
-    _ingest(_night1(tmp_path / "n1"), out, NIGHT1)
-    before = _tree(out)
-    files = _night2(tmp_path / "n2")
-    source = SourceConfig(name="files", rules=RULES, tables={t: FileSource(path=p) for t, p in files.items()})
-    with pytest.raises(TableError, match="ingested streamed, which does not merge a history yet"):
-        ingest_source(source, out, as_of=NIGHT2, stream=True, keep_history=True)
-    assert _tree(out) == before
-
-
 def test_a_plain_ingest_into_a_kept_history_is_refused_and_changes_nothing(tmp_path: Path) -> None:
     """s25-history's open item: a nightly job that forgets --keep-history once replaced the kept
     history with that night's rolling export without a word (the next night's features read a short
