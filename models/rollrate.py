@@ -1102,6 +1102,7 @@ class RollRateOutcome:
     state_counts: dict[str, int] = field(default_factory=dict)
     note: str = ""
     small_book: Any = None  # models.smallbook.SmallBookChoice when the feature model was tried
+    headline: str = ""  # the choice in one short line (``note`` and ``selection``: the detail)
 
 
 def default_rate_known(fitted: RollRateModel) -> float:

@@ -176,6 +176,7 @@ class TrainingOutcome:
     evidence: Evidence | None = None
     note: str = ""
     small_book: Any = None
+    headline: str = ""  # a small book's choice in one short line (``note`` and ``selection``: the detail)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -460,7 +460,8 @@ def _register_challenger(
             "by": _who(who),
             "run_id": run_id,
             "reason": f"{kind}: {outcome.selection}",
-        },
+        }
+        | ({"summary": f"{kind}: {outcome.headline}"} if getattr(outcome, "headline", "") else {}),
     )
     return version
 

@@ -190,7 +190,8 @@ def _utc(text: str) -> datetime:
 
 def decision_events(records: list[VersionRecord] | None) -> list[dict[str, Any]]:
     """Every recorded decision, oldest first: ``at`` (aware UTC datetime), ``version``, ``event``,
-    ``by``, ``mode``, ``reason``, ``previous``."""
+    ``by``, ``mode``, ``reason``, ``previous`` and ``summary`` (the reason in one short line: the one
+    recorded with the event, else :func:`short_reason`)."""
     rows = []
     for record in records or []:
         raw = record.tags.get(EVENTS_TAG)
@@ -204,9 +205,22 @@ def decision_events(records: list[VersionRecord] | None) -> list[dict[str, Any]]
                     "mode": ev.get("mode", ""),
                     "reason": ev.get("reason", ""),
                     "previous": ev.get("previous") or "",
+                    "summary": ev.get("summary") or short_reason(ev.get("reason", "")),
                 }
             )
     return sorted(rows, key=lambda row: (row["at"], _EVENT_RANK.get(row["event"], 4)))
+
+
+def short_reason(reason: str, limit: int = 110) -> str:
+    """A decision's reason as ``ews models history`` shows it at a glance: a gate's plain verdict (the text
+    before its ``Checks:``), else the first clause; cut at a word before ``limit`` characters (with ``...``).
+    The full reason is kept in the event (``--verbose``)."""
+    text = reason.split(" Checks: ")[0] if " Checks: " in reason else reason
+    cut = [i for i in (text.find("; "), text.find(". ")) if i >= 20]
+    text = text[: min(cut) + (1 if text[min(cut)] == "." else 0)] if cut else text
+    if len(text) > limit:
+        text = text[: text.rfind(" ", 0, limit - 4)].rstrip(",;:") + " ..."
+    return text
 
 
 def _number(tags: dict[str, str], key: str) -> float:

@@ -43,6 +43,13 @@ def _print_table(console: Console, title: str, rows: list[dict], columns: list[s
     console.print(table)
 
 
+def history_event(row: dict) -> str:
+    """An event of ``ews models history`` in words: ``champion (gate)``, ``queue_key (blend)``,
+    ``champion (manual, was v1)``."""
+    said = [w for w in (row["mode"], f"was v{row['previous']}" if row["previous"] else "") if w]
+    return f"{row['event']} ({', '.join(said)})" if said else row["event"]
+
+
 def register(app: typer.Typer) -> None:
     models_app = typer.Typer(
         help="Model registry: versions, aliases (champion / challenger), promotions and their history.",
@@ -77,20 +84,33 @@ def register(app: typer.Typer) -> None:
     def history_command(
         name: str = typer.Option("ews-pd", help=MODEL_HELP),
         project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
+        verbose: bool = typer.Option(
+            False,
+            "--verbose",
+            "-v",
+            help="every reason in full, with its figures (default: one short line each)",
+        ),
     ) -> None:
         """Every registry decision, oldest first: new challenger, queue key (pd or blend, with its
-        evidence), gate failed, champion, retired."""
+        evidence), gate failed, champion, retired. Each reason in one short line; --verbose prints them
+        in full (a small book's model choice runs to about 1,000 characters)."""
         from pipelines.adapters.registry_view import decision_events, read_versions
 
         rows = decision_events(read_versions(name, _uri(project)))
-        console = Console(width=200)
         if not rows:
-            console.print(f"no history for {name!r} yet")
+            typer.echo(f"no history for {name!r} yet")
             return
         for row in rows:
             row["at"] = row["at"].strftime("%Y-%m-%d %H:%M:%S")
-        columns = ["at", "version", "event", "by", "mode", "previous", "reason"]
-        _print_table(console, f"{name} decisions", rows, columns)
+        if verbose:
+            columns = ["at", "version", "event", "by", "mode", "previous", "reason"]
+            _print_table(Console(width=200), f"{name} decisions", rows, columns)
+            return
+        typer.echo(f"{name} decisions, oldest first (`ews models history --verbose`: every reason in full)")
+        for row in rows:
+            typer.echo(
+                f"{row['at'][:16]}  v{row['version']:<3} {history_event(row):<26} {row['by']:<12} {row['summary']}"
+            )
 
     @models_app.command("champion-on")
     def champion_on_command(

@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
         check_data_dir(data, raw)
         check_payments(data)  # before anything imports Prefect (its log handlers keep the console)
         from pipelines.commands.score import bucket_bars, flow_runtime
-        from pipelines.flows.train import run_train
+        from pipelines.flows.train import run_train, said
 
         console = Console(stderr=False)
         check_engine(engine)
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
             train_paydate_step(console, data, config, raw, engine, scheduler)
             return
         console.print(metrics_table(result))
-        console.print(f"challenger: {result.selection}")
+        console.print(f"challenger: {said(result) if result.headline else result.selection}")
         console.print(windows_line(result.plan, result.shipped_calibration, result.fold_calibrated))
         if result.dropped:
             console.print(dropped_line(result.dropped), highlight=False)
@@ -186,8 +186,10 @@ def check_train_config(config: Path) -> None:
 
 def print_rollrate(console: Console, result: object) -> None:
     """What ``ews train`` shows for the roll-rate model of a small book."""
+    from pipelines.flows.train import said
+
     ci = (result.intervals or {}).get("challenger", {})
-    console.print(f"[yellow]{result.selection.split('. ')[0]}[/]")
+    console.print(f"[yellow]{said(result) if result.headline else result.selection.split('. ')[0]}[/]")
     table = Table(title=f"ews-pd v{result.version}: roll-rate model  (run {result.run_id[:12]})")
     table.add_column("metric (out of time)")
     table.add_column("roll-rate", justify="right")

@@ -71,6 +71,7 @@ class TrainResult:
     gate_summary: str = ""  # the decision in plain words (models.evaluate.gate_decision)
     shipped_calibration: str = ""  # the registered model's calibrator (method), when it has its own
     fold_calibrated: bool = False  # all-labelled path: each inner fold's model behind its own calibrator
+    headline: str = ""  # a small book's model choice in one short line (``selection``: in full)
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -246,8 +247,19 @@ def fit(dataset: pd.DataFrame, cfg: TrainConfig, horizon_days: int = 90, definit
     cannot fill the windows (and with ``rollrate.enabled``), the roll-rate model instead
     (:func:`fit_small_book`). ``definition``: the project's ``DefaultDefinition``."""
     return fit_pd(
-        dataset, cfg, horizon_days, definition, small_book=lambda o: get_run_logger().warning(o.note)
+        dataset, cfg, horizon_days, definition, small_book=lambda o: get_run_logger().warning(said(o))
     )
+
+
+WHY_IN_FULL = "why, with every figure: `ews models history --verbose`"
+
+
+def said(outcome: Any) -> str:
+    """What the train flow's log and console say about a small book's model: its headline (one short
+    line) and where the reason stands in full. Before session 26 the log and the console printed the whole
+    ``note`` (about 1,000 characters on a 300-debtor book); it stays on the version (``ews.selection``,
+    ``warnings.txt``) and in ``ews models history --verbose``."""
+    return f"{outcome.headline} ({WHY_IN_FULL})" if outcome.headline else outcome.note
 
 
 def fit_pd(
@@ -305,11 +317,16 @@ def challenge_small_book(
             f"{rollrate.note.split('; about')[0]}; but {NAMES_SHIPPED[feature.kind]} trained at "
             f"{choice.min_defaults} defaults per window is better out of time, so it ships: {choice.reason}"
         )
+        headline = (
+            f"{rollrate.headline.removesuffix(ROLLRATE_HEADLINE)}: {NAMES_SHIPPED[feature.kind]}, trained at "
+            f"{choice.min_defaults} defaults per window, better than the roll-rate model out of time"
+        )
         return dataclasses.replace(
             feature,
             selection=f"{note}. Within the feature models: {feature.selection}",
             note=note,
             small_book=choice,
+            headline=headline,
         )
     note = f"{rollrate.note}. Roll-rate model kept: {choice.reason}"
     return dataclasses.replace(
@@ -355,7 +372,11 @@ def all_labelled_small_book(
             f"{rollrate.note.split('; about')[0]}; but LightGBM fitted on every labelled month-end "
             f"({choice.trees} trees, {calibrator_words(method)}) ships: {choice.reason}; {NO_TEST_WINDOW}"
         )
-        return dataclasses.replace(choice.feature, selection=note, note=note)
+        headline = (
+            f"{rollrate.headline.removesuffix(ROLLRATE_HEADLINE)}: LightGBM fitted on every labelled month-end, "
+            "better than the roll-rate model on the inner folds (no test window: its test figures are the folds')"
+        )
+        return dataclasses.replace(choice.feature, selection=note, note=note, headline=headline)
     note = f"{rollrate.note}. Roll-rate model kept: {choice.reason}"
     return dataclasses.replace(
         rollrate, note=note, selection=f"{note}. {rollrate.selection.split('. ', 1)[-1]}", small_book=choice
@@ -407,7 +428,16 @@ def fit_small_book(dataset: pd.DataFrame, cfg: TrainConfig, definition: Any, why
         "defaults (more debtors or a longer history) would train LightGBM or the scorecard on the behavioural features, which also rank "
         "debtors within a state"
     )
-    return dataclasses.replace(outcome, note=note, selection=f"{note}. {outcome.selection}")
+    headline = (
+        f"small book: {defaults} default labels, too few for LightGBM or the scorecard (about {need} needed)"
+        + ROLLRATE_HEADLINE
+    )
+    return dataclasses.replace(
+        outcome, note=note, selection=f"{note}. {outcome.selection}", headline=headline
+    )
+
+
+ROLLRATE_HEADLINE = ": roll-rate model, PDs by days-past-due state"
 
 
 def small_book_refusal(dataset: pd.DataFrame, definition: Any, small: Any, why: Exception) -> str:
@@ -862,6 +892,7 @@ def train(
         gate_summary=decision.summary,
         shipped_calibration=getattr(getattr(outcome, "shipped_calibration", None), "method", "") or "",
         fold_calibrated=bool(getattr(getattr(outcome, "small_book", None), "fold_calibrated", False)),
+        headline=getattr(outcome, "headline", ""),
     )
 
 

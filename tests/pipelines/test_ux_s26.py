@@ -92,3 +92,100 @@ def test_examples_fit_80_columns_and_copy_whole(command: str) -> None:
             current = ""
     assert joined == list(EXAMPLES[command])
     assert max(len(line) for line in block.splitlines()) <= 80
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _ews(*args: str, cwd, columns: int = 80):
+    """``ews ARGS`` in its own process, as a user runs it, on this tree's code."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from prefect.settings import PREFECT_API_URL
+
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=cwd,
+        env={
+            **os.environ,
+            "PREFECT_API_URL": PREFECT_API_URL.value(),
+            "EWS_PROJECT": str(root),
+            "PYTHONPATH": str(root),
+            "COLUMNS": str(columns),
+        },
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def test_a_small_books_train_says_its_model_in_one_short_line_and_history_in_short(
+    prefect_harness, mlflow_uri, tmp_path
+) -> None:
+    """A 100-debtor book trains the roll-rate model. Before: the flow-run log's WARNING was one line of
+    about 1,000 characters (why, the fold figures, the silent state...), the console repeated its first
+    420 characters, and `ews models history` showed the whole text in the reason cell. Now one short line
+    in each, and the whole reason in `ews models history --verbose` and on the version (ews.selection)."""
+    import yaml
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.ingest import ingest_dir
+    from pipelines.synthetic import GeneratorParams, generate
+    from tests.pipelines.test_train_rollrate import SMALL
+
+    raw = tmp_path / "book"
+    generate(GeneratorParams(debtors=100, months=24, seed=3, annual_default_rate=0.08), raw)
+    ingest_dir(raw, raw / "ingested")
+    config = tmp_path / "train.yaml"
+    config.write_text(yaml.safe_dump(SMALL))
+    done = _ews("train", "--data", str(raw / "ingested"), "--config", str(config), cwd=tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    warning = [line for line in output.splitlines() if "| WARNING |" in line and "small book" in line]
+    assert len(warning) == 1 and len(warning[0]) < 300, warning
+    assert re.search(
+        r"small book: \d+ default labels, too few for LightGBM or the scorecard \(about 120 needed\): roll-rate "
+        r"model, PDs by days-past-due state \(why, with every figure: `ews models history --verbose`\)",
+        warning[0],
+    ), warning
+    console = _flat(output.replace(warning[0], ""))  # the console's line, without the flow-run log's
+    assert "cannot fill the 4 out-of-time windows" not in _flat(output), output[-3000:]
+    assert "too few for LightGBM or the scorecard (about 120 needed)" in console
+
+    history = _ews("models", "history", cwd=tmp_path, columns=120)
+    text = _flat(history.stdout)
+    assert history.returncode == 0, history.stdout + history.stderr
+    assert "rollrate: small book:" in text and "month-end moves" not in text, history.stdout
+    assert "Promoted: every check passed." in text and "Checks: ok" not in text
+    assert "(`ews models history --verbose`: every reason in full)" in text
+    lines = history.stdout.splitlines()
+    assert len(lines) == 4 and max(len(line) for line in lines) < 240, lines  # one line per decision
+    assert re.match(
+        r"\d{4}-\d\d-\d\d \d\d:\d\d  v1   champion \(gate\) +\S+ +Promoted: every check passed\.$", lines[-1]
+    )
+    full = _flat(_ews("models", "history", "--verbose", cwd=tmp_path, columns=120).stdout)
+    assert "cannot fill the 4 out-of-time windows" in full and "Checks: ok" in full
+
+    client = MlflowClient()
+    run = client.get_run(client.get_model_version("ews-pd", "1").run_id)
+    assert "cannot fill the 4 out-of-time windows" in run.data.tags["ews.selection"]
+
+
+def test_short_reason_keeps_the_verdict_or_the_first_clause() -> None:
+    from pipelines.adapters.registry_view import short_reason
+
+    assert short_reason("Promoted: every check passed. Checks: ok a; ok b") == "Promoted: every check passed."
+    assert (
+        short_reason(
+            "14 defaulted rows in the queue of the test window (fewer than 30): too few to compare; the blend"
+        )
+        == "14 defaulted rows in the queue of the test window (fewer than 30): too few to compare"
+    )
+    assert short_reason("reviewed by credit risk") == "reviewed by credit risk"
+    long = "rollrate: small book: 28 default labels among 4,484 labelled rows cannot fill the 4 out-of-time windows of it"
+    assert short_reason(long, limit=60) == "rollrate: small book: 28 default labels among 4,484 ..."
