@@ -277,6 +277,12 @@ class FileSource(ConfigModel):
         description="tables.payments: a payment with an empty payment_id gets one made from its row's cells "
         "and its place in a run of equal adjacent rows (row-<hash>-<n>; QuickBooks leaves Num empty)",
     )
+    ids_leave_out: tuple[str, ...] = Field(
+        (),
+        description="tables.payments with ids_from_rows: columns left out of the cells a row's id is made from "
+        "(Xero's Account Transactions' Running Balance: a back-dated entry changes it on every later row, and "
+        "every later payment would get a new id)",
+    )
     clearing: Clearing | None = Field(
         None,
         description="tables.payments of a ledger: the invoice of each payment from the clearing document "
@@ -345,6 +351,7 @@ class FileSource(ConfigModel):
                 ("negate_amount", False),
                 ("clearing", None),
                 ("ids_from_rows", False),
+                ("ids_leave_out", ()),
                 ("id_scope", ()),
                 ("credit", None),
                 ("invoice_prefix", None),
@@ -667,6 +674,11 @@ class SourceConfig(ConfigModel):
                 raise ValueError(
                     f"tables.{table}.ids_from_rows: ids_from_rows applies to tables.payments (payments "
                     "exported without a number); an invoice needs its own number: fix the export or the mapping"
+                )
+            if src.ids_leave_out and not src.ids_from_rows:
+                raise ValueError(
+                    f"tables.{table}.ids_leave_out: ids_leave_out names columns left out of the ids ids_from_rows "
+                    "makes from a payment's row; it needs ids_from_rows: true beside it (tables.payments)"
                 )
             if src.ids_from_rows and src.clearing is not None:
                 raise ValueError(

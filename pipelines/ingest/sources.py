@@ -272,7 +272,11 @@ def _table_loader(
             from pipelines.sources.rowids import ids_from_rows
 
             mapped["payment_id"], made = ids_from_rows(
-                frame, mapped.get("payment_id"), rename.get("payment_id"), tuple(csv_opts.na_values)
+                frame,
+                mapped.get("payment_id"),
+                rename.get("payment_id"),
+                tuple(csv_opts.na_values),
+                spec.ids_leave_out,
             )
             if made:
                 repairs = {**repairs, "payment_id_from_row": made}

@@ -3,7 +3,8 @@ qualified by their company code and fiscal year (``id_scope``: :func:`scoped_ids
 
 QuickBooks leaves a payment's ``Num`` empty unless a reference was typed. Such a payment gets the id
 ``row-<hash>-<n>``: ``<hash>`` the first 12 hex digits of the SHA-256 of the row's cells (every
-column of the file as read, trimmed, the id's own column left out), ``<n>`` its place (1, 2, ...)
+column of the file as read, trimmed, the id's own column and the ``ids_leave_out`` columns left out:
+a running balance changes on every row after a back-dated entry), ``<n>`` its place (1, 2, ...)
 in a run of equal adjacent rows. So:
 
 - two equal payments of a day (adjacent rows: an export sorted by any of its columns puts equal rows
@@ -26,9 +27,15 @@ import pandas as pd
 
 
 def ids_from_rows(
-    frame: pd.DataFrame, ids: pd.Series | None, id_column: str | None, na_values: tuple[str, ...]
+    frame: pd.DataFrame,
+    ids: pd.Series | None,
+    id_column: str | None,
+    na_values: tuple[str, ...],
+    leave_out: tuple[str, ...] = (),
 ) -> tuple[pd.Series, int]:
-    """The payment ids with the empty ones made from their rows, and how many were made."""
+    """The payment ids with the empty ones made from their rows, and how many were made. The columns
+    in ``leave_out`` (``ids_leave_out``: a running balance, which a back-dated entry changes on every
+    later row) are not part of the hash."""
     n = len(frame)
     if ids is None:
         ids = pd.Series(pd.NA, index=range(n), dtype="string")
@@ -37,7 +44,7 @@ def ids_from_rows(
     empty = (text.isna() | text.isin(list(na_values)) | (text == "")).to_numpy(dtype=bool)
     if not empty.any():
         return ids, 0
-    cells = [c for c in frame.columns if c != id_column]
+    cells = [c for c in frame.columns if c != id_column and c not in leave_out]
     parts = frame[cells].reset_index(drop=True).astype("string").apply(lambda s: s.str.strip()).fillna("")
     content = parts.agg("\x1f".join, axis=1).to_numpy(dtype=object) if cells else np.full(n, "", dtype=object)
     digest = np.array(

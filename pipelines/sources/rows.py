@@ -81,6 +81,8 @@ def check_columns(spec: FileSource, present: list[str], label: str, path: Path) 
                 ]
     for k, column in enumerate(spec.id_scope):
         wanted.append((f"id_scope[{k}]", column))
+    for k, column in enumerate(spec.ids_leave_out):
+        wanted.append((f"ids_leave_out[{k}]", column))
     if spec.credit is not None:
         wanted += [
             ("credit" + ".also" * depth + ".column", c) for depth, c in enumerate(spec.credit.columns())

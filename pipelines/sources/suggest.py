@@ -915,11 +915,12 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
             "# no payment number column: each payment gets an id from its row (conf/sources/README.md, "
             "ids_from_rows)",
             "ids_from_rows: true",
+            *_leave_out_lines(frame),
         ]
     elif pid is not None and (note := _typed_numbers(frame, pid.name, mapping.get("debtor_id"))) is not None:
         del mapping["payment_id"]  # QuickBooks' Num: a reference typed by hand, no id (s25)
         missing = [c for c in missing if c != "payment_id"]
-        extra += [note, "ids_from_rows: true"]
+        extra += [note, "ids_from_rows: true", *_leave_out_lines(frame)]
     text = _render(path, name or _slug(path.stem), kind, opts, mapping, why, columns, missing, notes, extra)
     memos = types is not None and any(v.lower() in _CREDIT_MEMO_TYPES for v in types.others)
     if types is not None and kind == "invoices" and (types.payments or memos):  # Xero's export: credit notes
@@ -1201,6 +1202,7 @@ def _two_sided_payments(path: Path, sides: TwoSides, mapping: dict[str, Column],
         f"    rows: {{drop: {{column: {_q(sides.credit)}, values: {_flow(sides.credit_empty)}}}}}",
         "    # no payment number column: each payment gets an id from its row (conf/sources/README.md, ids_from_rows)",
         "    ids_from_rows: true",
+        *(f"    {line}" for line in _leave_out_lines(frame)),
         f"    other_side: {_q(sides.debit)}  # a row with an amount in both columns is quarantined both_sides",
     ]
     reference = next((str(c) for c in frame.columns if _norm(str(c)) in _INVOICE_REFERENCE), None)
@@ -1398,7 +1400,11 @@ def _payments_block(
         )
     if typed is not None:
         del cols["payment_id"]
-        lines += [f"    {typed}", "    ids_from_rows: true"]
+        lines += [
+            f"    {typed}",
+            "    ids_from_rows: true",
+            *(f"    {line}" for line in _leave_out_lines(frame)),
+        ]
     if id_scope:
         lines += [f"    {line}" for line in _id_scope_lines(id_scope)]
     others = [v for v in types.others if v not in credits]
@@ -1521,6 +1527,32 @@ def _typed_numbers(frame: pd.DataFrame, column: str, debtor: Column | None) -> s
         "the customer's cheque number, which two customers can share, or nothing): not mapped; each payment gets "
         f"an id from its row, all its cells ({column!r} included) (conf/sources/README.md, ids_from_rows)"
     )
+
+
+# a column that carries a running total over the rows (Xero's Account Transactions: Running Balance)
+_RUNNING_BALANCE = {
+    "runningbalance",
+    "balance",
+    "cumulativebalance",
+    "runningtotal",
+    "saldo",
+    "laufendersaldo",
+    "solde",
+    "soldeprogressif",
+}
+
+
+def _leave_out_lines(frame: pd.DataFrame) -> list[str]:
+    """``ids_leave_out`` for a payments file whose rows get ids from their cells and that carries a
+    running balance: a back-dated entry changes the balance of every later row, and with it every
+    later payment's id (s25-review). [] without such a column."""
+    found = [str(c) for c in frame.columns if _norm(str(c)) in _RUNNING_BALANCE]
+    if not found:
+        return []
+    return [
+        f"ids_leave_out: {_flow(found)}  # a running balance: an entry dated back changes it on every later row; "
+        "left out of the ids made from the rows, they stay the same (conf/sources/README.md, ids_from_rows)"
+    ]
 
 
 def _applied_to(
