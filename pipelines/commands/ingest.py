@@ -92,6 +92,19 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
                 f"{k} ({v:,})" for k, v in sorted(t["filtered"].items(), key=lambda kv: (-kv[1], kv[0]))
             )
             console.print(f"{name}: rows left out by the source config's row options: {why}", highlight=False)
+        for f in t.get("files") or []:  # more_files: each file's own count
+            console.print(
+                f"{name}: {f['key']}: {f['input']}: {f.get('rows_read', f['rows_in']):,} rows read = "
+                f"{f['rows_accepted']:,} accepted + {f['rows_quarantined']:,} quarantined"
+                + (f" + {sum(f['filtered'].values()):,} filtered" if f.get("filtered") else ""),
+                highlight=False,
+            )
+        under = (t.get("repairs") or {}).get("invoice_from_listing", 0)
+        if under:  # listed_under: QuickBooks' Invoices and Received Payments
+            console.print(
+                f"{name}: {under:,} payment(s) read onto the invoice they are listed under (listed_under)",
+                highlight=False,
+            )
         made = (t.get("repairs") or {}).get("payment_id_from_row", 0)
         if made:  # ids_from_rows: say it, so that the ids row-<hash>-<n> in the outputs are no surprise
             console.print(

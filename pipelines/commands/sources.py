@@ -21,6 +21,11 @@ written negative; with SAP's Clearing Document or BC's Closed by Entry No., clea
 memos, section 6c); a report grouped by customer gets fill_down (conf/sources/README.md, section 6b).
 Every guess carries a comment (GUESS / CHECK): correct it, then `ews config check FILE` and
 `ews ingest --source FILE --out DIR`.
+
+Several exports of one ledger (Xero's invoice export and Account Transactions; QuickBooks' Invoices
+and Received Payments and Transaction List by Customer) give one config: the invoices from the file
+that has every required column, the cash payments and the credit memos each from one file (the
+first whose rows name the invoice they settle), the others as more_files (section 6b).
 """
 
 
@@ -30,7 +35,9 @@ def register(app: typer.Typer) -> None:
 
     @sources_app.command("suggest", help=HELP)
     def suggest(
-        file: Path = typer.Argument(..., help="the export (CSV) to map"),
+        files: list[Path] = typer.Argument(
+            ..., help="the export (CSV) to map; several exports of one ledger: one config"
+        ),
         out: Path | None = typer.Option(
             None, "--out", help="write the draft here (e.g. conf/sources/NAME.yaml)"
         ),
@@ -43,7 +50,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         from pipelines.adapters.files import write_text_atomic
-        from pipelines.sources.suggest import EXCEL_SUFFIXES, excel_to_csv, suggest_source
+        from pipelines.sources.suggest import EXCEL_SUFFIXES, excel_to_csv
+        from pipelines.sources.suggest_many import suggest_sources
 
         err = Console(stderr=True)
 
@@ -51,12 +59,9 @@ def register(app: typer.Typer) -> None:
             err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
             raise typer.Exit(2)
 
-        if not file.is_file():
-            fail(f"{file}: file not found")
-        if out is not None and out.exists() and not force:
-            fail(f"{out} exists; pass --force to overwrite it, or choose another --out")
-        source_file = file
-        try:
+        def _as_csv(file: Path) -> Path:
+            """``file`` itself, or for an Excel workbook the CSV copy of its sheet (written beside it)."""
+            source_file = file
             if file.suffix.lower() in EXCEL_SUFFIXES:  # ingest reads CSV: convert the first sheet once
                 source_file = file.with_suffix(".csv")
                 if source_file.exists() and not force:
@@ -74,7 +79,18 @@ def register(app: typer.Typer) -> None:
                         "Pick one with --sheet NAME (add --force to replace the CSV and the draft)",
                         highlight=False,
                     )
-            draft = suggest_source(source_file, name)
+            return source_file
+
+        for file in files:
+            if not file.is_file():
+                fail(f"{file}: file not found")
+        if out is not None and out.exists() and not force:
+            fail(f"{out} exists; pass --force to overwrite it, or choose another --out")
+        read: list[Path] = []
+        try:
+            for file in files:
+                read.append(_as_csv(file))
+            draft = suggest_sources(read, name)
         except (ValueError, OSError, UnicodeError) as exc:
             fail(str(exc))
         if out is None:

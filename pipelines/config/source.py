@@ -253,6 +253,28 @@ class Clearing(ConfigModel):
         return data
 
 
+class ListedUnder(ConfigModel):
+    """A report that lists each payment under the invoice it paid (QuickBooks Online's "Invoices and
+    Received Payments", as its name says): a payment row's invoice is the nearest row above it, of the
+    same customer, whose cell in ``column`` is one of ``values``; its ``number`` cell names the invoice.
+    A payment above its customer's first invoice is cash on account."""
+
+    column: str = Field(min_length=1, description="the column of the document type (e.g. Transaction type)")
+    values: tuple[str, ...] = Field(min_length=1, description="the invoice rows' values, e.g. [Invoice]")
+    number: str = Field(min_length=1, description="the invoice rows' number column (e.g. Num)")
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_as_text(cls, v: object) -> object:
+        # `values: [1, 2]` in YAML: document type codes are text
+        if isinstance(v, list | tuple):
+            return [
+                str(x).lower() if isinstance(x, bool) else str(x) if isinstance(x, int | float) else x
+                for x in v
+            ]
+        return v
+
+
 class FileSource(ConfigModel):
     """One input file. ``columns`` maps canonical name -> column name in the file."""
 
@@ -332,6 +354,20 @@ class FileSource(ConfigModel):
         "document type (DATEV's OPOS list: Sollbetrag, Habenbetrag): the other side's column; a row with an "
         "amount other than 0 in both is quarantined both_sides (in each table that reads it)",
     )
+    listed_under: ListedUnder | None = Field(
+        None,
+        description="tables.payments of a report that lists each payment under the invoice it paid (QuickBooks' "
+        "Invoices and Received Payments): the payment's invoice is the nearest invoice row above it of the same "
+        "customer (column / values: the invoice rows, number: their number column); above the customer's first "
+        "invoice: cash on account",
+    )
+    more_files: tuple[FileSource, ...] = Field(
+        (),
+        description="tables.<table>: other files whose rows are this table's too (Xero: the credit notes of the "
+        "invoice export and the payments of Account Transactions, both tables.payments), each with its own path, "
+        "columns, row options and csv/values overrides of the source-level options; rows are counted per file "
+        "and a quarantined row names its file",
+    )
     id_scope: tuple[str, ...] = Field(
         (),
         description="tables.invoices / tables.payments / ar_export: columns whose cells qualify the table's "
@@ -359,6 +395,8 @@ class FileSource(ConfigModel):
                 ("applied_amount", None),
                 ("invoice_reference", None),
                 ("other_side", None),
+                ("more_files", ()),
+                ("listed_under", None),
             ):
                 if key in data and getattr(self, key) == default:
                     del data[key]
@@ -379,6 +417,8 @@ class FileSource(ConfigModel):
             or self.applied_amount is not None
             or self.invoice_reference is not None
             or self.other_side is not None
+            or bool(self.more_files)
+            or self.listed_under is not None
         )
 
     def file_format(self) -> str:
@@ -419,6 +459,11 @@ class ARExportSource(FileSource):
             raise ValueError(
                 "ids_from_rows applies to tables.payments (payments exported without a number); an AR "
                 "export's payments are made from its invoices (invoice_id + payment_id_suffix)"
+            )
+        if self.more_files:
+            raise ValueError(
+                "more_files applies to tables.<table> (other files of one table); an AR export is one file: "
+                "ingest another export as its own source"
             )
         if self.negate_amount:
             raise ValueError(
@@ -587,14 +632,56 @@ class SourceConfig(ConfigModel):
         self._clearing_joins()
         return self
 
+    def table_files(self) -> list[tuple[str, str, FileSource]]:
+        """Every file of ``tables`` as (table, key, spec): the table's own file (``tables.<t>``), then its
+        ``more_files`` (``tables.<t>.more_files[k]``)."""
+        out = []
+        for table, src in self.tables.items():
+            out.append((table, f"tables.{table}", src))
+            out += [(table, f"tables.{table}.more_files[{k}]", m) for k, m in enumerate(src.more_files)]
+        return out
+
+    def _more_files(self) -> None:
+        """``more_files``: files of one table, each read like the table's own file. Not nested, not with a
+        clearing join (which joins the rows of one ledger file), and in the table's decimal notation (the
+        amounts like 1.500 read as thousands are judged per table)."""
+        for table, src in self.tables.items():
+            _, values = self.options_for(src)
+            paths = [Path(src.path)]
+            for k, extra in enumerate(src.more_files):
+                key = f"tables.{table}.more_files[{k}]"
+                if Path(extra.path) in paths:
+                    raise ValueError(
+                        f"{key}: {extra.path} is already a file of tables.{table}: read its rows once (rows.keep "
+                        "takes several values)"
+                    )
+                paths.append(Path(extra.path))
+                if extra.more_files:
+                    raise ValueError(
+                        f"{key}.more_files: list every file of the table under tables.{table}.more_files"
+                    )
+                if extra.clearing is not None:
+                    raise ValueError(
+                        f"{key}.clearing: a clearing join reads the invoice and payment rows of one ledger file "
+                        f"(tables.invoices and tables.payments); put the ledger in tables.{table}.path"
+                    )
+                other = self.options_for(extra)[1]
+                if other.decimal != values.decimal:
+                    raise ValueError(
+                        f"{key}: values.decimal {other.decimal!r} differs from tables.{table}'s {values.decimal!r}: "
+                        "the files of one table are read in one decimal notation; ingest the other file as its "
+                        "own source"
+                    )
+
     def _clearing_joins(self) -> None:
         """``clearing`` only on tables.payments, beside tables.invoices of the same file, and not with a
         mapped invoice_id (the join gives it). ``ids_from_rows`` only on tables.payments, not with
         ``clearing`` (whose join keys on the payments' document numbers)."""
-        for table, src in self.tables.items():
+        self._more_files()
+        for table, key, src in self.table_files():
             if src.invoice_prefix is not None and (table != "payments" or "invoice_id" not in src.columns):
                 raise ValueError(
-                    f"tables.{table}.invoice_prefix: invoice_prefix removes the text before the invoice number "
+                    f"{key}.invoice_prefix: invoice_prefix removes the text before the invoice number "
                     "in the cells of tables.payments' columns.invoice_id (NetSuite: 'Invoice #'); "
                     + (
                         "map invoice_id to that column, or remove invoice_prefix"
@@ -609,7 +696,7 @@ class SourceConfig(ConfigModel):
                 or bool(self.tables["invoices"].id_scope)
             ):
                 raise ValueError(
-                    f"tables.{table}.invoice_reference: invoice_reference names a second column of the invoice "
+                    f"{key}.invoice_reference: invoice_reference names a second column of the invoice "
                     "a payment settles, read when columns.invoice_id names no invoice of tables.invoices (DATEV: "
                     "Belegfeld 2), or, with clearing, for a row that names no clearing document (SAP's Invoice "
                     "reference on an open part payment); it needs tables.payments with columns.invoice_id or "
@@ -617,18 +704,18 @@ class SourceConfig(ConfigModel):
                 )
             if src.other_side is not None and table not in ("invoices", "payments"):
                 raise ValueError(
-                    f"tables.{table}.other_side: other_side names the other amount column of a two-sided ledger "
+                    f"{key}.other_side: other_side names the other amount column of a two-sided ledger "
                     "(DATEV: Sollbetrag / Habenbetrag) on tables.invoices or tables.payments"
                 )
             if src.credit is not None and table != "payments":
                 raise ValueError(
-                    f"tables.{table}.credit: credit marks the credit memos among a table's payments; move it to "
+                    f"{key}.credit: credit marks the credit memos among a table's payments; move it to "
                     "tables.payments (the ledger's rows read as payments, e.g. values [DG, DZ] with credit "
                     "{column: Document Type, values: [DG]})"
                 )
             if src.debit is not None and (table != "payments" or src.negate_amount):
                 raise ValueError(
-                    f"tables.{table}.debit: debit names the debit column of a ledger whose payments' amount is "
+                    f"{key}.debit: debit names the debit column of a ledger whose payments' amount is "
                     "the credit column (columns.amount) less the debit; "
                     + (
                         "it reads the signs as the two columns give them: remove negate_amount"
@@ -640,7 +727,7 @@ class SourceConfig(ConfigModel):
                 table != "payments" or "invoice_id" not in src.columns or src.clearing is not None
             ):
                 raise ValueError(
-                    f"tables.{table}.applied_amount: applied_amount splits a payment listed once per invoice "
+                    f"{key}.applied_amount: applied_amount splits a payment listed once per invoice "
                     "(tables.payments, with columns.invoice_id naming each row's invoice); "
                     + (
                         "move it to tables.payments"
@@ -652,12 +739,12 @@ class SourceConfig(ConfigModel):
                 )
             if src.id_scope and table not in ("invoices", "payments"):
                 raise ValueError(
-                    f"tables.{table}.id_scope: id_scope qualifies document numbers (tables.invoices' invoice_id, "
+                    f"{key}.id_scope: id_scope qualifies document numbers (tables.invoices' invoice_id, "
                     "tables.payments' payment_id, ar_export's invoice_id); remove it here"
                 )
             if src.id_scope and src.ids_from_rows:
                 raise ValueError(
-                    f"tables.{table}: id_scope qualifies the document numbers of the file and ids_from_rows makes "
+                    f"{key}: id_scope qualifies the document numbers of the file and ids_from_rows makes "
                     "ids for payments without one: they do not go together; keep the one your export needs"
                 )
         inv, pay = self.tables.get("invoices"), self.tables.get("payments")
@@ -669,15 +756,27 @@ class SourceConfig(ConfigModel):
                 "payments with tables.payments.clearing instead, or remove id_scope (and export one fiscal year "
                 "per company code per file)"
             )
-        for table, src in self.tables.items():
+        for table, key, src in self.table_files():
             if src.ids_from_rows and table != "payments":
                 raise ValueError(
-                    f"tables.{table}.ids_from_rows: ids_from_rows applies to tables.payments (payments "
+                    f"{key}.ids_from_rows: ids_from_rows applies to tables.payments (payments "
                     "exported without a number); an invoice needs its own number: fix the export or the mapping"
+                )
+            if src.listed_under is not None and (
+                table != "payments" or "invoice_id" in src.columns or src.clearing is not None
+            ):
+                raise ValueError(
+                    f"{key}.listed_under: listed_under reads the invoice a payment row is listed under (the nearest "
+                    "invoice row above it in the same file); "
+                    + (
+                        "it applies to tables.payments"
+                        if table != "payments"
+                        else "give either it or columns.invoice_id / clearing, not both"
+                    )
                 )
             if src.ids_leave_out and not src.ids_from_rows:
                 raise ValueError(
-                    f"tables.{table}.ids_leave_out: ids_leave_out names columns left out of the ids ids_from_rows "
+                    f"{key}.ids_leave_out: ids_leave_out names columns left out of the ids ids_from_rows "
                     "makes from a payment's row; it needs ids_from_rows: true beside it (tables.payments)"
                 )
             if src.ids_from_rows and src.clearing is not None:
@@ -720,7 +819,7 @@ class SourceConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _overrides_combine(self) -> SourceConfig:
-        inputs = [(f"tables.{t}", s) for t, s in self.tables.items()]
+        inputs = [(key, s) for _t, key, s in self.table_files()]
         if self.ar_export is not None:
             inputs.append(("ar_export", self.ar_export))
         for key, src in inputs:

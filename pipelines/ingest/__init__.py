@@ -302,7 +302,8 @@ def ingest_source(
         block = loaders[block_of[table]]()
         raws.update(block)
         for raw in block.values():
-            inputs.setdefault(str(raw.file), sha256_file(raw.file))
+            for path in [raw.file, *(p.path for p in raw.parts or [])]:
+                inputs.setdefault(str(path), sha256_file(path))
         lap("read")
 
     for table in TABLE_ORDER:
@@ -376,6 +377,7 @@ def ingest_source(
             counts,
             cleared.get(table, {}),
             validation[table],
+            quarantine[table]["source_file"].value_counts().to_dict() if raw.parts else None,
         )
 
     lap("assemble")
@@ -473,7 +475,8 @@ def _ingest_streamed(
         )
         inputs: dict[str, str] = {}
         for state in states.values():
-            inputs.setdefault(str(state.first.file), sha256_file(state.first.file))
+            for path in [state.first.file, *(p.path for p in state.first.parts or [])]:
+                inputs.setdefault(str(path), sha256_file(path))
         tables_manifest: dict[str, Any] = {}
         for table, state in states.items():
             raw = state.first
@@ -486,6 +489,7 @@ def _ingest_streamed(
                 dict(sorted(state.reasons.items())),
                 state.values_cleared(),
                 state.validation,
+                dict(state.by_file) if raw.parts else None,
             )
         lap("assemble")
         refuse_empty_tables(tables_manifest, source)
@@ -559,8 +563,11 @@ def table_entry(
     reasons: dict[str, int],
     values_cleared: dict[str, Any],
     validation: Any,
+    quarantined_by_file: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The manifest entry of one table; rows in = accepted + quarantined, or the ingest stops."""
+    """The manifest entry of one table; rows in = accepted + quarantined, or the ingest stops. A table
+    read from several files (``more_files``) also gets ``files``: per file its rows read, in, accepted,
+    quarantined and filtered (``quarantined_by_file``: the quarantined rows per file)."""
     entry = {
         "input": str(raw.file),
         "input_sha256": inputs[str(raw.file)],
@@ -593,6 +600,34 @@ def table_entry(
         entry["applied"] = raw.applied
     if getattr(raw, "decimal_suspects", None):  # amounts like 1.500 under decimal '.' (ingest.decimals)
         entry["thousands_as_decimal"] = raw.decimal_suspects
+    if getattr(raw, "parts", None):
+        entry["files"] = _file_entries(raw, inputs, quarantined_by_file or {})
     if raw.rows_in != accepted + quarantined:  # pragma: no cover - invariant
         raise AssertionError(f"{table}: rows lost in ingest ({entry})")
     return entry
+
+
+def _file_entries(raw: Any, inputs: dict[str, str], quarantined: dict[str, int]) -> list[dict[str, Any]]:
+    """``more_files``: one manifest entry per file of a table (its key in the config, the file, its
+    hash, columns, rows read = in + filtered, in = accepted + quarantined)."""
+    out = []
+    for part in raw.parts:
+        q = int(quarantined.get(str(part.path), 0))
+        item: dict[str, Any] = {
+            "key": part.label,
+            "input": str(part.path),
+            "input_sha256": inputs[str(part.path)],
+            "columns": part.column_map,
+            "ignored_columns": part.ignored_columns,
+            "rows_in": part.rows_in,
+            "rows_accepted": part.rows_in - q,
+            "rows_quarantined": q,
+            "repairs": part.repairs,
+        }
+        if part.filtered is not None:
+            item["rows_read"] = part.rows_in + sum(part.filtered.values())
+            item["filtered"] = part.filtered
+        if part.negate_amount:
+            item["amount_negated"] = True
+        out.append(item)
+    return out

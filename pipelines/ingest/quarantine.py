@@ -45,10 +45,11 @@ def quarantine_frame(
     at = np.searchsorted(kept, rows)
     has_raw = at < len(kept)
     has_raw[has_raw] = kept[at[has_raw]] == rows[has_raw]
+    files, source_rows = _files_and_rows(raw, raw.source_row[rows])
     q = pd.DataFrame(
         {
-            "source_file": pd.Series([str(raw.file)] * len(rows), dtype="string"),
-            "source_row": pd.Series(raw.source_row[rows], dtype="int64"),
+            "source_file": files,
+            "source_row": pd.Series(source_rows, dtype="int64"),
             "source_line": pd.Series(
                 raw.source_line[rows] if raw.source_line is not None else [pd.NA] * len(rows), dtype="Int64"
             ),
@@ -87,10 +88,11 @@ def quarantine_frame(
             )
     if raw.malformed is not None and len(raw.malformed):
         m = raw.malformed
+        m_files, m_rows = _files_and_rows(raw, m["source_row"].astype("int64").to_numpy())
         extra = pd.DataFrame(
             {
-                "source_file": pd.Series([str(raw.file)] * len(m), dtype="string"),
-                "source_row": m["source_row"].astype("int64").to_numpy(),
+                "source_file": m_files,
+                "source_row": m_rows,
                 "source_line": pd.Series(m["source_line"].to_numpy(), dtype="Int64"),
                 "reason": pd.Series(m["reason"].to_numpy(), dtype="string"),
                 "raw_line": m["raw_line"].astype("string").to_numpy(),
@@ -99,8 +101,24 @@ def quarantine_frame(
             | {c: pd.Series(m[c].to_numpy(), dtype="string") for c in cols if c in m.columns}
         )
         q = pd.concat([q, extra], ignore_index=True)
-        q = q.sort_values("source_row", kind="stable").reset_index(drop=True)
+        if raw.parts:  # in the order of the table's files, each file's rows by number
+            key = np.concatenate([raw.source_row[rows], m["source_row"].astype("int64").to_numpy()])
+            q = q.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
+        else:
+            q = q.sort_values("source_row", kind="stable").reset_index(drop=True)
     return q
+
+
+def _files_and_rows(raw: RawTable, source_rows: np.ndarray) -> tuple[pd.Series, np.ndarray]:
+    """Each row's file and its row number in that file: a table read from several files (``more_files``)
+    numbers its rows across them (:meth:`RawTable.part_of`)."""
+    source_rows = np.asarray(source_rows, dtype=np.int64)
+    if not raw.parts:
+        return pd.Series([str(raw.file)] * len(source_rows), dtype="string"), source_rows
+    part = raw.part_of(source_rows)
+    names = np.array([str(p.path) for p in raw.parts], dtype=object)
+    offsets = np.array([p.offset for p in raw.parts], dtype=np.int64)
+    return pd.Series(names[part], dtype="string"), source_rows - offsets[part]
 
 
 def _unknown_kind_detail(q: pd.DataFrame, column: str) -> pd.Series:

@@ -31,7 +31,49 @@ from pipelines.sources.parse import (
 
 
 def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-    """Typed canonical frame (every canonical column) and the unparseable masks."""
+    """Typed canonical frame (every canonical column) and the unparseable masks. A table read from
+    several files (``more_files``) is parsed file by file, each with its own date layout, separators
+    and sign (:func:`_parse_parts`)."""
+    if raw.parts and len(raw.parts) > 1:
+        return _parse_parts(raw, default_currency)
+    return _parse_one(raw, default_currency)
+
+
+def _parse_parts(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """:func:`_parse_one` of each file's rows of ``raw`` (its values options, sign and column names),
+    put back in the rows' order."""
+    from dataclasses import replace
+
+    assert raw.parts is not None
+    n = len(raw.frame)
+    part = raw.part_of(raw.source_row)
+    typed: list[pd.DataFrame] = []
+    masks: dict[str, np.ndarray] = {}
+    for k, info in enumerate(raw.parts):
+        idx = np.flatnonzero(part == k)
+        if not len(idx) and k:
+            continue
+        sub = replace(
+            raw,
+            frame=raw.frame.iloc[idx].reset_index(drop=True),
+            source_row=raw.source_row[idx],
+            source_line=None if raw.source_line is None else raw.source_line[idx],
+            pre_bad={r: m[idx] for r, m in raw.pre_bad.items()},
+            values=info.values,
+            negate_amount=info.negate_amount,
+            column_map=info.column_map,
+            parts=None,
+        )
+        frame, bad = _parse_one(sub, default_currency)
+        frame.index = idx
+        typed.append(frame)
+        for reason, mask in bad.items():
+            masks.setdefault(reason, np.zeros(n, dtype=bool))[idx] = mask
+    out = pd.concat(typed).sort_index(kind="stable").reset_index(drop=True)
+    return out, {k: v for k, v in masks.items() if v.any()}
+
+
+def _parse_one(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     spec = TABLES[raw.table]
     n = len(raw.frame)
     values = raw.values

@@ -47,6 +47,33 @@ class RawTable:
     clearing: dict[str, Any] | None = None  # tables.payments.clearing: the join's counts (manifest)
     applied: dict[str, int] | None = None  # tables.payments.applied_amount: the split's counts (manifest)
     decimal_suspects: dict[str, Any] | None = None  # amounts like 1.500 under decimal '.' (ingest.decimals)
+    records: int = 0  # records of the file before the input's row options (more_files: source row offsets)
+    parts: list[FilePart] | None = None  # more_files: each file's rows, options and counts (None: one file)
+
+    def part_of(self, source_row: np.ndarray) -> np.ndarray:
+        """Each row's file (index into ``parts``) from its source row (offset per file); zeros for one file."""
+        if not self.parts:
+            return np.zeros(len(source_row), dtype=np.int64)
+        offsets = np.array([p.offset for p in self.parts], dtype=np.int64)
+        # a file's rows are numbered from 1: its rows are (offset, next offset]
+        return np.searchsorted(offsets, np.asarray(source_row, dtype=np.int64), side="left") - 1
+
+
+@dataclass
+class FilePart:
+    """One file of a table read from several (``more_files``): its rows are the table's rows whose
+    source row is above ``offset`` (the records of the files before it), up to the next file's."""
+
+    path: Path
+    offset: int
+    values: ValueOptions
+    negate_amount: bool
+    column_map: dict[str, str]
+    ignored_columns: list[str]
+    rows_in: int
+    filtered: dict[str, int] | None
+    repairs: dict[str, int]
+    label: str
 
 
 # ---------------------------------------------------------------- loading + mapping
@@ -160,11 +187,12 @@ def plan_loaders(
     ``existing_only`` (``ews config check``): the inputs whose file is not found are passed over."""
     loaders: dict[str, Loader] = {}
     block_of: dict[str, str] = {}
-    for table, spec in source.tables.items():
+    files: dict[str, list[tuple[str, Loader]]] = {}
+    for table, key, spec in source.table_files():
         if existing_only and not Path(spec.path).exists():
             continue
         csv_opts, values = _options(source, spec)
-        label = f"tables.{table}" if source.name != "files" else table
+        label = key if source.name != "files" else table
         present = check_columns(
             spec, preflight(spec.path, spec.file_format(), csv_opts, label), label, spec.path
         )
@@ -181,9 +209,11 @@ def plan_loaders(
                 )
             inv = source.tables["invoices"]
             refs = (inv, _options(source, inv)[0])
-        loaders[f"tables.{table}"] = _table_loader(
-            table, spec, csv_opts, values, label, rename, present, join, refs
+        files.setdefault(table, []).append(
+            (label, _table_loader(table, spec, csv_opts, values, label, rename, present, join, refs))
         )
+    for table, loads in files.items():
+        loaders[f"tables.{table}"] = loads[0][1] if len(loads) == 1 else _combined(table, loads)
         block_of[table] = f"tables.{table}"
     if source.ar_export is not None and not (existing_only and not Path(source.ar_export.path).exists()):
         spec = source.ar_export
@@ -268,11 +298,19 @@ def _table_loader(
             mapped["kind"] = pd.array(
                 np.where(matches_in(frame, spec.credit), "credit", "cash"), dtype="string"
             )
+        hashed = frame
+        if spec.listed_under is not None and "debtor_id" in rename:  # QuickBooks: under the invoice it paid
+            used |= {spec.listed_under.column, spec.listed_under.number}
+            mapped["invoice_id"], under = _listed_under(
+                whole, spec, csv_opts, label, raw, rename["debtor_id"]
+            )
+            repairs = {**repairs, "invoice_from_listing": int(under.notna().sum())}
+            hashed = frame.assign(**{"\x00listed under": under.to_numpy()})  # one payment split over two
         if spec.ids_from_rows:  # payments exported without a number (QuickBooks' empty Num)
             from pipelines.sources.rowids import ids_from_rows
 
             mapped["payment_id"], made = ids_from_rows(
-                frame,
+                hashed,
                 mapped.get("payment_id"),
                 rename.get("payment_id"),
                 tuple(csv_opts.na_values),
@@ -330,10 +368,132 @@ def _table_loader(
                 clearing=summary,
                 pre_bad=pre_bad,
                 applied=applied,
+                records=whole.rows_in,
             )
         }
 
     return load
+
+
+def _combined(table: str, loads: list[tuple[str, Loader]]) -> Loader:
+    """``more_files``: the table's files read one after the other into one :class:`RawTable`, each
+    file's source rows offset by the records of the files before it (:meth:`RawTable.part_of` gives
+    a row's file back), its options and counts kept in ``parts``."""
+
+    def load() -> dict[str, RawTable]:
+        raws = [(label, loader()[table]) for label, loader in loads]
+        offset = 0
+        parts: list[FilePart] = []
+        frames, rows, lines, malformed = [], [], [], []
+        for label, raw in raws:
+            parts.append(
+                FilePart(
+                    path=raw.file,
+                    offset=offset,
+                    values=raw.values,
+                    negate_amount=raw.negate_amount,
+                    column_map=raw.column_map,
+                    ignored_columns=raw.ignored_columns,
+                    rows_in=raw.rows_in,
+                    filtered=raw.filtered,
+                    repairs=raw.repairs,
+                    label=label,
+                )
+            )
+            frames.append(raw.frame)
+            rows.append(raw.source_row.astype(np.int64) + offset)
+            lines.append(raw.source_line)
+            if raw.malformed is not None and len(raw.malformed):
+                m = raw.malformed.copy()
+                m["source_row"] = m["source_row"].astype("int64") + offset
+                malformed.append(m)
+            offset += max(raw.records, int(raw.source_row.max()) if len(raw.source_row) else 0, raw.rows_in)
+        columns = list(dict.fromkeys(c for f in frames for c in f.columns))
+        if "kind" in columns:  # a file without `credit` holds cash only (its rows' kind is cash)
+            frames = [
+                f if "kind" in f.columns else f.assign(kind=pd.array(["cash"] * len(f), dtype="string"))
+                for f in frames
+            ]
+        frame = pd.concat(
+            [
+                f.reindex(columns=columns).astype({c: "string" for c in columns if c not in f.columns})
+                for f in frames
+            ],
+            ignore_index=True,
+        )
+        n = [len(f) for f in frames]
+        pre_bad: dict[str, np.ndarray] = {}
+        for k, (_label, raw) in enumerate(raws):
+            for reason, mask in raw.pre_bad.items():
+                if reason not in pre_bad:
+                    pre_bad[reason] = np.zeros(len(frame), dtype=bool)
+                start = sum(n[:k])
+                pre_bad[reason][start : start + n[k]] = mask
+        filtered: dict[str, int] | None = None
+        repairs: dict[str, int] = {}
+        applied: dict[str, int] | None = None
+        for _label, raw in raws:
+            if raw.filtered is not None:
+                filtered = filtered or {}
+                for key, v in raw.filtered.items():
+                    filtered[key] = filtered.get(key, 0) + v
+            for key, v in raw.repairs.items():
+                repairs[key] = repairs.get(key, 0) + v
+            if raw.applied:
+                applied = applied or {}
+                for key, v in raw.applied.items():
+                    applied[key] = applied.get(key, 0) + v
+        first = raws[0][1]
+        return {
+            table: replace(
+                first,
+                frame=frame,
+                source_row=np.concatenate(rows) if rows else np.zeros(0, np.int64),
+                source_line=None if any(x is None for x in lines) else np.concatenate(lines),
+                malformed=pd.concat(malformed, ignore_index=True) if malformed else first.malformed,
+                rows_in=sum(raw.rows_in for _label, raw in raws),
+                repairs=dict(sorted(repairs.items())),
+                filtered=dict(sorted(filtered.items())) if filtered is not None else None,
+                applied=applied,
+                pre_bad=pre_bad,
+                negate_amount=False,
+                records=offset,
+                parts=parts,
+            )
+        }
+
+    return load
+
+
+def _listed_under(
+    whole: RawFile, spec: FileSource, csv_opts: Any, label: str, raw: RawFile, customer: str
+) -> tuple[pd.Series, pd.Series]:
+    """``listed_under``: each payment row's invoice number, the nearest invoice row above it (in the
+    file as read, its customer filled down) of the same customer; <NA> above the customer's first
+    invoice (cash on account). Returned twice: as the payments' invoice_id, and as cells for the id
+    hash (a payment split over two invoices is listed twice, once under each)."""
+    from pipelines.config.source import RowCondition
+    from pipelines.sources.parse import parse_text
+    from pipelines.sources.rows import matches_in
+
+    assert spec.listed_under is not None
+    under = spec.listed_under
+    filled, _ = _shaped(whole, spec.model_copy(update={"rows": None}), csv_opts, label)
+    frame = filled.frame
+    invoice = matches_in(frame, RowCondition(column=under.column, values=under.values))
+    numbers = parse_text(frame[under.number], is_id=True)[0].astype("string")
+    who = frame[customer].astype("string").str.strip() if customer in frame else None
+    rows = filled.source_row[invoice]
+    at = np.searchsorted(rows, raw.source_row, side="left") - 1  # the invoice row above each payment
+    ok = at >= 0
+    take = np.maximum(at, 0)
+    inv_number = numbers[invoice].to_numpy(dtype=object)[take] if invoice.any() else np.full(len(at), None)
+    if who is not None and invoice.any():
+        mine = raw.frame[customer].astype("string").str.strip().to_numpy(dtype=object)
+        theirs = who[invoice].to_numpy(dtype=object)[take]
+        ok &= mine == theirs
+    out = pd.Series(np.where(ok, inv_number, None), dtype="string")
+    return out, out
 
 
 def _both_sides(
@@ -784,7 +944,7 @@ def check_inputs(source: SourceConfig) -> list[tuple[str, Path]]:
 
 def input_blocks(source: SourceConfig) -> list[tuple[str, Path]]:
     """Every input of a source config as (block, file): ``tables.<t>``, ``ar_export``, ``uci_wide``."""
-    out = [(f"tables.{t}", Path(src.path)) for t, src in source.tables.items()]
+    out = [(key, Path(src.path)) for _t, key, src in source.table_files()]
     out += [
         (name, Path(blk.path))
         for name, blk in (("ar_export", source.ar_export), ("uci_wide", source.uci_wide))
@@ -795,7 +955,7 @@ def input_blocks(source: SourceConfig) -> list[tuple[str, Path]]:
 
 def input_paths(source: SourceConfig) -> list[Path]:
     """Every input file a source config reads."""
-    paths = [src.path for src in source.tables.values()]
+    paths = [src.path for _t, _key, src in source.table_files()]
     paths += [blk.path for blk in (source.ar_export, source.uci_wide) if blk is not None]
     return paths
 
@@ -1083,8 +1243,8 @@ def estimated_rows(source: SourceConfig) -> dict[str, int]:
         return max(count - 1, 0)
 
     out: dict[str, int] = {}
-    for table, spec in source.tables.items():
-        out[table] = rows(Path(spec.path), spec.file_format())
+    for table, _key, spec in source.table_files():
+        out[table] = out.get(table, 0) + rows(Path(spec.path), spec.file_format())
     if source.ar_export is not None:
         n = rows(Path(source.ar_export.path), source.ar_export.file_format())
         out["invoices"] = out["payments"] = out["debtors"] = n

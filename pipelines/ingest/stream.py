@@ -180,6 +180,7 @@ class TableState:
     accepted: int = 0
     quarantined: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    by_file: dict[str, int] = field(default_factory=dict)  # more_files: quarantined rows per file
     template: pd.DataFrame | None = None  # an empty quarantine frame (the CSV header)
     fx_template: pd.DataFrame | None = None
     ranges: set[int] = field(default_factory=set)
@@ -995,6 +996,7 @@ class StreamRun:
                 state.accepted += t["accepted"]
                 state.quarantined += t["quarantined"]
                 _count(state.reasons, t["reasons"])
+                _count(state.by_file, t["by_file"])
                 if state.template is None:
                     state.template = t["template"]
                 if state.fx_template is None and t["fx_template"] is not None:
@@ -1017,6 +1019,7 @@ class StreamRun:
             q = quarantine_frame(raw, typed, pd.Series([], dtype="string"), np.zeros(0, dtype=bool))
             state.quarantined += len(q)
             _count(state.reasons, reason_counts(q["reason"]))
+            _count(state.by_file, {str(k): int(v) for k, v in q["source_file"].value_counts().items()})
             src = q["source_row"].to_numpy(dtype=np.int64)
             state.ranges |= self._spill_ordered(
                 "q", state, q, 2 * src + 1, np.zeros(len(q), np.int64), self.partitions
@@ -1098,6 +1101,7 @@ class StreamRun:
                 "accepted": int(ok.sum()),
                 "quarantined": len(q),
                 "reasons": reason_counts(q["reason"]),
+                "by_file": {str(k): int(v) for k, v in q["source_file"].value_counts().items()},
                 "template": q.iloc[:0],
                 "fx_template": None,
                 "ranges": self._spill_ordered("q", state, q, key, rows[table][~ok], p),

@@ -83,6 +83,11 @@ def check_columns(spec: FileSource, present: list[str], label: str, path: Path) 
         wanted.append((f"id_scope[{k}]", column))
     for k, column in enumerate(spec.ids_leave_out):
         wanted.append((f"ids_leave_out[{k}]", column))
+    if spec.listed_under is not None:
+        wanted += [
+            ("listed_under.column", spec.listed_under.column),
+            ("listed_under.number", spec.listed_under.number),
+        ]
     if spec.credit is not None:
         wanted += [
             ("credit" + ".also" * depth + ".column", c) for depth, c in enumerate(spec.credit.columns())

@@ -56,6 +56,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "reference",
         "ref",
         "num",  # QuickBooks: the transaction number
+        "transactionnumber",  # QuickBooks Online's newer reports (Invoices and Received Payments)
+        "transactionno",
     ),
     "payment_id": (
         "paymentid",
@@ -1357,9 +1359,9 @@ def _payments_block(
             []
             if types.payments
             else [
-                "    # this file holds credit notes and no payments (Xero's invoice export): a payments export that "
-                "lists the credit notes too (Xero's Account Transactions of the receivable account; `ews sources "
-                "suggest` drafts it) replaces this block, as a table is read from one file"
+                "    # this file holds credit notes and no payments (Xero's invoice export): draft it with the "
+                "payments export (Xero's Account Transactions of the receivable account), `ews sources suggest "
+                "THIS_FILE PAYMENTS_FILE`, for one config that reads both (more_files)"
             ]
         ),
         f"    rows: {{keep: {{column: {_q(types.column)}, values: {_flow(kept)}}}}}",
@@ -1493,12 +1495,85 @@ def _payments_block(
                 f"invoice, its total in {cols['amount']!r} on each row: split into each invoice's part (this "
                 "column) and what is left unapplied (conf/sources/README.md 6c)"
             )
+    elif (under := _listed_under(frame, types, mapping, grouped)) is not None:
+        column, values, number, seen = under
+        lines += [
+            "      # invoice_id: given by listed_under",
+            f"    # each payment is listed under the invoice it paid (QuickBooks' Invoices and Received Payments): {seen}; "
+            "its invoice is the nearest invoice row above it of the same customer, and one above the customer's "
+            "first invoice is cash on account (conf/sources/README.md 6b)",
+            f"    listed_under: {{column: {_q(column)}, values: {_flow(values)}, number: {_q(number)}}}",
+        ]
     else:
         lines.append(
             "      # invoice_id: no column names the invoice a payment settles: the payments are unallocated "
             "cash, applied to the debtor's oldest open invoice first (map it if the export has one)"
         )
+        if (
+            grouped is not None
+            and not grouped.closed
+            and "invoice_id" in mapping
+            and types.invoices
+            and types.payments
+        ):
+            lines.append(
+                "    # CHECK: if the report lists each payment under the invoice it paid (QuickBooks' Invoices and "
+                "Received Payments), add listed_under: {column: "
+                f"{_q(types.column)}, values: {_flow(sorted(types.invoices))}, number: {_q(mapping['invoice_id'].name)}}}"
+                ": the sample's rows are in date order within each customer, which does not tell"
+            )
     return "\n".join(lines) + "\n"
+
+
+def _listed_under(
+    frame: pd.DataFrame, types: DocumentTypes, mapping: dict[str, Column], grouped: Grouped | None
+) -> tuple[str, list[str], str, str] | None:
+    """``listed_under`` for a report grouped by customer whose payment rows follow the invoice they paid
+    (QuickBooks' Invoices and Received Payments): within a customer the rows are not in date order (a
+    payment of the first invoice listed below it, dated after the second invoice) and every payment row
+    below an invoice row is dated on or after it. A report in date order within each customer does not
+    tell (None: the draft says so)."""
+    from pipelines.config.source import DATE_FORMAT_ALIASES
+
+    number, date = mapping.get("invoice_id"), mapping.get("issue_date")
+    if grouped is None or number is None or date is None or not types.invoices or not types.payments:
+        return None
+    if grouped.into not in frame or date.name not in frame:
+        return None
+    layout = date.date_layout or "iso"
+    if layout == "excel":
+        return None
+    days = pd.to_datetime(
+        frame[date.name].astype("string").str.strip(),
+        format=DATE_FORMAT_ALIASES.get(layout, layout),
+        errors="coerce",
+    )
+    kind = frame[types.column].fillna("").astype(str).str.strip()
+    is_invoice, is_payment = kind.isin(types.invoices).to_numpy(), kind.isin(types.payments).to_numpy()
+    who = frame[grouped.into].astype(str).to_numpy()
+    latest: dict[str, pd.Timestamp] = {}
+    invoice_date: dict[str, pd.Timestamp] = {}
+    unordered = under = 0
+    for k, day in enumerate(days):
+        if pd.isna(day):
+            continue
+        c = who[k]
+        if c in latest and day < latest[c]:
+            unordered += 1
+        latest[c] = max(day, latest.get(c, day))
+        if is_invoice[k]:
+            invoice_date[c] = day
+        elif is_payment[k] and c in invoice_date:
+            if day < invoice_date[c]:
+                return None  # a payment dated before the invoice above it: not listed under it
+            under += 1
+    if not unordered or not under:
+        return None
+    seen = (
+        f"{unordered} row(s) of the sample dated before a row above them of the same customer, every one of "
+        f"{under} payment row(s) below an invoice dated on or after it"
+    )
+    return types.column, sorted(types.invoices), number.name, seen
 
 
 def _typed_numbers(frame: pd.DataFrame, column: str, debtor: Column | None) -> str | None:
@@ -1640,6 +1715,7 @@ class Grouped:
     column: str
     into: str
     labels: list[str]
+    closed: bool = True  # each group closed by a 'Total <name>' row (else: groups without totals)
 
 
 def _grouped_by_customer(frame: pd.DataFrame) -> Grouped | None:
@@ -1653,10 +1729,17 @@ def _grouped_by_customer(frame: pd.DataFrame) -> Grouped | None:
     labels = set(first[rest_empty & (first != "")])
     totals = set(first)
     grouped = sorted(label for label in labels if {f"Total {label}", f"Total for {label}"} & totals)
+    closed = True
+    if len(grouped) < 2 and str(frame.columns[0]).startswith("unnamed_"):
+        # no total rows (QuickBooks' Invoices and Received Payments): a nameless first column filled on
+        # rows of their own only, and at least two detail rows below them
+        detail = ~rest_empty
+        if not (first[detail] != "").any() and int(detail.sum()) >= 2 and not detail.iloc[:1].any():
+            grouped, closed = sorted(labels), False
     if len(grouped) < 2:
         return None
     into = next(n for n in ("Customer", "Customer (group)", "ews_customer") if n not in frame.columns)
-    return Grouped(str(frame.columns[0]), into, grouped)
+    return Grouped(str(frame.columns[0]), into, grouped, closed)
 
 
 def _filled_down(frame: pd.DataFrame, grouped: Grouped) -> pd.DataFrame:
@@ -1677,6 +1760,13 @@ def _filled_down(frame: pd.DataFrame, grouped: Grouped) -> pd.DataFrame:
 
 def _group_lines(grouped: Grouped) -> list[str]:
     shown = ", ".join(repr(g) for g in grouped.labels[:3]) + (" ..." if len(grouped.labels) > 3 else "")
+    if not grouped.closed:
+        return [
+            f"# the report is grouped by customer ({shown} on rows of their own in {grouped.column!r}, without "
+            "total rows): the customer is filled down into a column of its own; the group rows are left out "
+            "(counted as filtered)",
+            f"fill_down: [{{column: {_q(grouped.column)}, into: {_q(grouped.into)}}}]",
+        ]
     return [
         f"# the report is grouped by customer ({shown} on rows of their own in {grouped.column!r}, with "
         "'Total ...' rows): the customer is filled down into a column of its own; the group rows and totals "
