@@ -14,6 +14,14 @@ lists quoted in BENCHMARKS.md, session 25), not files exported from QuickBooks o
   format), totals with ``$``. A payment's ``Num`` is the customer's cheque number when one was
   typed, else empty; a payment applied to several invoices is one row (the report does not name
   the invoices). Some customer names carry a comma (``Company 0000007, Inc.``).
+- ``qbo-irp``: QuickBooks Online "Invoices and Received Payments" (session 26), in the layout public
+  parsers of its CSV read (Intuit's documentation of the layout was not found): title lines (report
+  name, company, date range) and a blank line; ``,Date,Transaction type,Memo/Description,Transaction
+  number,Amount``; each customer's name on a row of its own, no total rows; invoices and payments
+  only (no credit memos), payments positive and without a number; a time stamp below the table. Each
+  invoice is followed by the payments applied to it, as the report's name says (``--irp-order
+  nested``), payments on account at the top of the customer's rows; or every row of a customer in
+  date order (``--irp-order dated``: the order does not tell which invoice a payment paid).
 - ``qbo-aging``: QuickBooks Online "A/R Aging Detail" at the book's last day: open invoices with
   their ``Open Balance`` (payments and credits applied oldest invoice first, as ews applies
   unallocated cash), grouped in the report's aging sections. Only for ``--check`` (what is open).
@@ -186,6 +194,63 @@ def write_qbo_tlc(inv, pay, out: Path, seed: int) -> int:
         w.writerow([])
         w.writerow(["Accrual Basis Saturday, December 5, 2026  09:15 AM GMT-08:00"])
     return n
+
+
+def write_qbo_irp(inv, pay, out: Path, order: str = "nested") -> int:
+    """QuickBooks Online's Invoices and Received Payments (see the module docstring)."""
+    num = numbering(inv, pay)
+    cash = pay[pay["kind"].eq("cash")]
+    rows = []  # (customer name, group key, date, order within, type, number, amount)
+    for k, r in enumerate(inv.itertuples(index=False)):
+        rows.append(
+            (
+                name(r.debtor_id),
+                r.invoice_id,
+                r.issue_date,
+                0,
+                k,
+                "Invoice",
+                num["I" + r.invoice_id],
+                r.amount,
+            )
+        )
+    for k, r in enumerate(cash.itertuples(index=False)):
+        on = r.invoice_id if isinstance(r.invoice_id, str) and r.invoice_id else ""
+        rows.append((name(r.debtor_id), on, r.paid_on, 1, k, "Payment", "", r.amount))
+    f = pd.DataFrame(rows, columns=["name", "inv", "date", "o", "k", "type", "num", "amount"])
+    if order == "nested":  # each invoice, then its payments; payments on account first
+        first = f[f["type"].eq("Invoice")].set_index("inv")["date"]
+        f["key"] = f["inv"].map(first)
+        f["top"] = f["inv"].eq("").astype(int)
+        f = f.sort_values(
+            ["name", "top", "key", "inv", "o", "date", "k"],
+            ascending=[True, False, True, True, True, True, True],
+            kind="stable",
+        )
+    else:
+        f = f.sort_values(["name", "date", "o", "k"], kind="stable")
+    first_day, last_day = inv["issue_date"].min(), max(inv["issue_date"].max(), pay["paid_on"].max())
+    with open(out, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["Invoices and Received Payments"])
+        w.writerow([COMPANY])
+        w.writerow(
+            [
+                f"{first_day:%B} {first_day.day}, {first_day.year} - {last_day:%B} {last_day.day}, {last_day.year}"
+            ]
+        )
+        w.writerow([])
+        w.writerow(["", "Date", "Transaction type", "Memo/Description", "Transaction number", "Amount"])
+        for cust, g in f.groupby("name", sort=False):
+            w.writerow([cust, "", "", "", "", ""])
+            for r in g.itertuples(index=False):
+                memo = "Services" if r.type == "Invoice" else ""
+                w.writerow(["", f"{r.date:%m/%d/%Y}", r.type, memo, r.num, money(r.amount)])
+        w.writerow([])
+        w.writerow([])
+        w.writerow([])
+        w.writerow(["Saturday, December 5, 2026  09:15 AM GMT-08:00"])
+    return len(f)
 
 
 def open_items(inv, pay, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -539,13 +604,19 @@ def main(argv=None) -> int:
     ap.add_argument("--book", type=Path, required=True, help="folder of ews generate --format csv")
     ap.add_argument(
         "--layout",
-        choices=["qbo-tlc", "qbo-aging", "xero-invoices", "xero-payments", "xero-at", "sage50"],
+        choices=["qbo-tlc", "qbo-irp", "qbo-aging", "xero-invoices", "xero-payments", "xero-at", "sage50"],
         default="qbo-tlc",
     )
     ap.add_argument("--out", type=Path, help="file to write")
     ap.add_argument("--check", type=Path, help="an ingested folder to compare with the book")
     ap.add_argument(
         "--seed", type=int, default=25, help="cheque numbers, invoice lines, voided / draft picks"
+    )
+    ap.add_argument(
+        "--irp-order",
+        choices=["nested", "dated"],
+        default="nested",
+        help="qbo-irp: each invoice followed by its payments, or each customer's rows in date order",
     )
     a = ap.parse_args(argv)
     if a.check:
@@ -555,6 +626,8 @@ def main(argv=None) -> int:
     inv, pay = read_book(a.book)
     if a.layout == "qbo-tlc":
         print(f"wrote {a.out}: {write_qbo_tlc(inv, pay, a.out, a.seed):,} transactions")
+    elif a.layout == "qbo-irp":
+        print(f"wrote {a.out}: {write_qbo_irp(inv, pay, a.out, a.irp_order):,} transactions")
     elif a.layout == "qbo-aging":
         print(f"wrote {a.out}: {write_qbo_aging(inv, pay, a.out):,} open invoices")
     elif a.layout == "xero-invoices":

@@ -1,6 +1,7 @@
 """Each invoice's open amount at an as-of date, as the features see it, in the book ingested as
 canonical tables (payments on the invoices they paid) and in the ingests of its QuickBooks / Xero /
-Sage 50 exports (benchmarks/smb_exports.py; cash on account applied oldest invoice first).
+Sage 50 exports (benchmarks/smb_exports.py; cash on account applied oldest invoice first; session 26:
+QuickBooks' Invoices and Received Payments read with listed_under, its payments on their invoices).
 
     python benchmarks/smb_per_invoice.py --book BOOK --canonical DIR qbo=DIR xero=DIR sage=DIR
 """
@@ -51,5 +52,5 @@ for name, folder in (x.split("=", 1) for x in a.ingests):
     d = (w[both] - have[both]).abs()
     open_w, open_h = (w[both] > 0.005), (have[both] > 0.005)
     print(
-        f"{name}: {len(both):,} invoices; open amount differs on {int((d > 0.005).sum()):,}; open in the book and settled in the ingest {int((open_w & ~open_h).sum()):,}, the other way {int((~open_w & open_h).sum()):,}; open sum book {w[both].sum():,.2f} ingest {have[both].sum():,.2f}"
+        f"{name} ({folder}): {len(both):,} invoices; open amount differs on {int((d > 0.005).sum()):,}; open in the book and settled in the ingest {int((open_w & ~open_h).sum()):,}, the other way {int((~open_w & open_h).sum()):,}; open sum book {w[both].sum():,.2f} ingest {have[both].sum():,.2f}"
     )
