@@ -7,12 +7,13 @@ debtor's, one step per reason group, in PD points). With a :class:`pipelines.rep
 it adds the portfolio sections (DSO, aging, expected loss by band and segment, the PD distribution
 across runs, the cash forecast) and an expandable debtor page under the highest-PD watchlist rows
 (PD and band history, open invoices with their predicted payment dates, limit, reasons). Amounts
-carry their currency; the layout works from 420 px wide (wide tables scroll inside their box). Figures are inline SVG (matplotlib); the only
+carry their currency; the layout works from 420 px wide: below 640 px every table is one card per row ("label: value"), none scrolls sideways. Figures are inline SVG (matplotlib); the only
 script is inline. Text from the data is HTML-escaped by Jinja2's autoescape.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -233,32 +234,70 @@ def render_report(
         }
         for i, w in enumerate(waterfalls)
     ]
-    return template.render(
-        as_of=as_of,
-        model=model,
-        metrics=metrics_table(model),
-        config_hash=config_hash,
-        counts=counts,
-        band_names=[b.name for b in cfg.bands],
-        trigger_names=list(TRIGGERS),
-        watchlist=rows,
-        watchlist_total=len(watchlist),
-        waterfall_ids={w["debtor_id"] for w in wf if w["debtor_id"] in anchors},
-        waterfalls=wf,
-        changes=changes,
-        pd_svg=pd_distribution_svg(live, [(b.name, b.min_pd) for b in cfg.bands]),
-        calibration_svg=calibration_svg(calibration)
-        if calibration is not None and len(calibration)
-        else None,
-        drift=drift.to_dict("records"),
-        drift_limits={"warning": cfg.drift.warning, "alert": cfg.drift.alert},
-        feed=_feed_view(feed),
-        inputs=inputs or {},
-        overrides=overrides,
-        portfolio=port_ctx,
-        currency=currency,
-        history_runs=cfg.report.history_runs,
+    return stacked(
+        template.render(
+            as_of=as_of,
+            model=model,
+            metrics=metrics_table(model),
+            config_hash=config_hash,
+            counts=counts,
+            band_names=[b.name for b in cfg.bands],
+            trigger_names=list(TRIGGERS),
+            watchlist=rows,
+            watchlist_total=len(watchlist),
+            waterfall_ids={w["debtor_id"] for w in wf if w["debtor_id"] in anchors},
+            waterfalls=wf,
+            changes=changes,
+            pd_svg=pd_distribution_svg(live, [(b.name, b.min_pd) for b in cfg.bands]),
+            calibration_svg=calibration_svg(calibration)
+            if calibration is not None and len(calibration)
+            else None,
+            drift=drift.to_dict("records"),
+            drift_limits={"warning": cfg.drift.warning, "alert": cfg.drift.alert},
+            feed=_feed_view(feed),
+            inputs=inputs or {},
+            overrides=overrides,
+            portfolio=port_ctx,
+            currency=currency,
+            history_runs=cfg.report.history_runs,
+        )
     )
+
+
+_STACK = re.compile(r'(<table\b[^>]*\bclass="[^"]*\bstack\b[^"]*"[^>]*>)(.*?</table>)', re.S)
+_TH = re.compile(r"<th\b[^>]*>(.*?)</th>", re.S)
+_TR = re.compile(r"(<tr\b[^>]*>)(.*?)(</tr>)", re.S)
+_TD = re.compile(r"<td\b([^>]*)>")
+_TAG = re.compile(r"<[^>]+>")
+
+
+def stacked(html: str) -> str:
+    """Give every cell of a ``class="stack"`` table the header of its column as ``data-label``, which the
+    page shows as "label: value" when the table is stacked into one card per row (at most 640 px wide: the
+    tables scrolled sideways at 420 px). Cells that carry a label already keep it; a table without a
+    ``<thead>`` is left as it is."""
+
+    def table(found: re.Match) -> str:
+        start, rest = found.groups()
+        if "</thead>" not in rest:
+            return found.group(0)
+        head, body = rest.split("</thead>", 1)
+        labels = [_TAG.sub("", th).strip().replace('"', "&quot;") for th in _TH.findall(head)]
+
+        def row(tr: re.Match) -> str:
+            names = iter(labels)
+
+            def cell(td: re.Match) -> str:
+                label = next(names, "")
+                if not label or "data-label=" in td.group(1):
+                    return td.group(0)
+                return f'<td data-label="{label}"{td.group(1)}>'
+
+            return tr.group(1) + _TD.sub(cell, tr.group(2)) + tr.group(3)
+
+        return f"{start}{head}</thead>{_TR.sub(row, body)}"
+
+    return _STACK.sub(table, html)
 
 
 def _feed_view(feed: dict[str, Any] | None) -> dict[str, Any] | None:

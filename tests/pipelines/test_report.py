@@ -379,11 +379,11 @@ def test_portfolio_sections_and_debtor_pages(report_html: Path) -> None:
     assert re.search(r'id="dso-standard-now">113\.5 d<', html)  # 2,900 / 2,300 x 90
     # amounts carry the currency, counts are integers
     assert ">1,000 EUR<" in html and ">99 EUR<" in html
-    assert re.search(r'<td>total</td><td class="num">4</td>', html)
+    assert re.search(r'<td data-label="band">total</td><td data-label="debtors" class="num">4</td>', html)
     # debtor a's page: three runs of history, invoices with predicted dates, the recommended limit
     start = html.index('id="debtor-d2"')
     page = html[start : html.index("</div></td></tr>", start)]
-    assert page.count("<td>2024-06-") == 3 and "<svg" in page
+    assert page.count('<td data-label="run">2024-06-') == 3 and "<svg" in page
     assert "INV-A1" in page and "2024-07-19" in page and "2024-07-05 &ndash; after horizon" in page
     assert "recommended: <b>5,000 EUR</b>" in page and "band D: 1.0 x need" in page
     assert ">61%<" in page and "INV-C1" not in page
@@ -476,3 +476,90 @@ def test_month_end_figures_are_reused_from_the_previous_run(tmp_path: Path) -> N
     )
     assert tampered.dso.loc["2024-05-31", "receivables"] == 1234.0
     assert tampered.dso.loc["2024-06-30", "receivables"] == 2900.0  # as-of is always computed
+
+
+# Every box that scrolls sideways (its content wider than itself) and how each table is laid out.
+SIDEWAYS_PROBE = """<script>
+(function () {
+  document.querySelectorAll("#watchlist-table details.more").forEach(function (d) { d.open = true; });
+  var boxes = [], tables = {}, unlabelled = 0;
+  document.querySelectorAll("body *").forEach(function (el) {
+    var o = getComputedStyle(el).overflowX;
+    if ((o === "auto" || o === "scroll") && el.scrollWidth > el.clientWidth + 1) {
+      var t = el.querySelector("table");
+      boxes.push((el.id || el.className) + " " + el.scrollWidth + ">" + el.clientWidth + " " + (t ? t.id || t.className : ""));
+    }
+  });
+  document.querySelectorAll("table").forEach(function (t) {
+    var r = t.getBoundingClientRect();
+    tables[t.id || t.className] = {display: getComputedStyle(t).display, right: Math.round(r.right)};
+  });
+  document.querySelectorAll("table.stack > tbody > tr > td").forEach(function (td) {
+    if (!td.getAttribute("data-label")) unlabelled++;
+  });
+  var out = parent.document, pre = out.createElement("pre");
+  pre.id = "sideways-probe";
+  pre.textContent = JSON.stringify({width: document.documentElement.clientWidth, boxes: boxes, tables: tables,
+    unlabelled: unlabelled, stacked: document.querySelectorAll("table.stack").length});
+  out.body.appendChild(pre);
+})();
+</script>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run installs it)")
+@pytest.mark.parametrize("width", [1280, 420])
+def test_no_table_scrolls_sideways_at_420_px(report_html: Path, tmp_path: Path, width: int) -> None:
+    """s26-ux: at 420 px the DSO, aging, expected-loss, cash, drift, quarantine, feed-check, movers and the
+    debtor pages' tables scrolled sideways inside their boxes (issue 13: usable at a 420 px width). Now every
+    such table is one card per row ("label: value", labels from its header), so no box is wider than the
+    window; at 1,280 px they stay tables."""
+    import html as html_lib
+    import json
+
+    page = report_html.read_text(encoding="utf-8").replace("</body>", SIDEWAYS_PROBE + "</body>")
+    frame = tmp_path / "frame.html"
+    frame.write_text(
+        '<!DOCTYPE html><html><body style="margin:0"><iframe style="border:0;width:'
+        f'{width}px;height:30000px" srcdoc="{html_lib.escape(page, quote=True)}"></iframe></body></html>',
+        "utf-8",
+    )
+    cmd = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+        f"--user-data-dir={tmp_path / 'profile'}", f"--window-size={max(width, 500)},2400",
+        "--dump-dom", frame.as_uri(),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.search(r'<pre id="sideways-probe">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stdout[-1000:]
+    got = json.loads(html_lib.unescape(found.group(1)))
+    assert got["width"] == width
+    assert got["boxes"] == [], got["boxes"]  # nothing scrolls sideways, at either width
+    assert got["stacked"] >= 12 and got["unlabelled"] == 0, got
+    tables = got["tables"]
+    for name in (
+        "dso-table",
+        "aging-table",
+        "el-band-table",
+        "cash-table",
+        "feed-table",
+        "drift-table",
+        "movers-table",
+    ):
+        assert tables[name]["right"] <= width, (name, tables[name])
+        assert tables[name]["display"] == ("table" if width > 640 else "block"), (name, tables[name])
+
+
+def test_stacked_labels_each_cell_with_its_column_header() -> None:
+    from pipelines.report import stacked
+
+    html = (
+        '<table class="stack" id="t"><thead><tr><th>date</th><th class="num">sales, last 90 d</th>'
+        '<th>p10&ndash;p90</th></tr></thead><tbody><tr><td>2024-06-30</td><td class="num">1 EUR</td>'
+        '<td data-label="own">x</td></tr></tbody></table><table id="u"><thead><tr><th>a</th></tr></thead>'
+        "<tbody><tr><td>1</td></tr></tbody></table>"
+    )
+    assert stacked(html) == html.replace("<td>2024", '<td data-label="date">2024').replace(
+        '<td class="num">1 EUR', '<td data-label="sales, last 90 d" class="num">1 EUR'
+    )
