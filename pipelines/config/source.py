@@ -354,6 +354,14 @@ class FileSource(ConfigModel):
         "document type (DATEV's OPOS list: Sollbetrag, Habenbetrag): the other side's column; a row with an "
         "amount other than 0 in both is quarantined both_sides (in each table that reads it)",
     )
+    currency: str | None = Field(
+        None,
+        pattern=r"^[A-Z]{3}$",
+        description="tables.invoices / tables.payments, a file without a currency column whose amounts are all in "
+        "one currency (Xero's Account Transactions: the organisation's base currency, whatever the invoice's): "
+        "every row of the file is in it (a payment in another currency than its invoice's is quarantined "
+        "currency_mismatch, not read in the invoice's currency)",
+    )
     listed_under: ListedUnder | None = Field(
         None,
         description="tables.payments of a report that lists each payment under the invoice it paid (QuickBooks' "
@@ -397,6 +405,7 @@ class FileSource(ConfigModel):
                 ("other_side", None),
                 ("more_files", ()),
                 ("listed_under", None),
+                ("currency", None),
             ):
                 if key in data and getattr(self, key) == default:
                     del data[key]
@@ -772,6 +781,17 @@ class SourceConfig(ConfigModel):
                         "it applies to tables.payments"
                         if table != "payments"
                         else "give either it or columns.invoice_id / clearing, not both"
+                    )
+                )
+            if src.currency is not None and (
+                table not in ("invoices", "payments") or "currency" in src.columns
+            ):
+                raise ValueError(
+                    f"{key}.currency: currency names the one currency of a file without a currency column "
+                    + (
+                        "(tables.invoices or tables.payments)"
+                        if table not in ("invoices", "payments")
+                        else f"; this file maps columns.currency ({src.columns['currency']!r}): remove one of them"
                     )
                 )
             if src.ids_leave_out and not src.ids_from_rows:

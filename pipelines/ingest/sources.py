@@ -298,6 +298,8 @@ def _table_loader(
             mapped["kind"] = pd.array(
                 np.where(matches_in(frame, spec.credit), "credit", "cash"), dtype="string"
             )
+        if spec.currency is not None and "currency" not in mapped:  # the file's one currency (Xero's base)
+            mapped["currency"] = pd.array([spec.currency] * len(mapped), dtype="string")
         hashed = frame
         if spec.listed_under is not None and "debtor_id" in rename:  # QuickBooks: under the invoice it paid
             used |= {spec.listed_under.column, spec.listed_under.number}

@@ -266,6 +266,7 @@ class Draft:
     kind: str  # ar_export | invoices | payments | statements | debtors
     mapping: dict[str, str]
     notes: list[str] = field(default_factory=list)
+    currencies: list[str] = field(default_factory=list)  # the currency column's values, most frequent first
 
 
 def _norm(header: str) -> str:
@@ -943,7 +944,11 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
         text += _two_sided_payments(path, two, mapping, frame)
     if types is not None and kind not in ("invoices", "ar_export"):
         text += _mixed_documents(types)
-    return Draft(text, kind, {c: col.name for c, col in mapping.items()}, notes)
+    currencies: list[str] = []
+    if "currency" in mapping:  # most frequent first (a several-currency invoice export: suggest_many)
+        cells = frame[mapping["currency"].name].fillna("").astype(str).str.strip().str.upper()
+        currencies = [str(c) for c in cells[cells != ""].value_counts().index]
+    return Draft(text, kind, {c: col.name for c, col in mapping.items()}, notes, currencies)
 
 
 # document types of a customer ledger (Business Central, NetSuite, SAP's codes): invoices, payments

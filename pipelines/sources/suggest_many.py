@@ -134,6 +134,33 @@ def _as_more_file(lines: list[str], note: str) -> list[str]:
     return out
 
 
+def tables_currencies(ones: list[_One]) -> list[str]:
+    """The currencies of the invoices' file (most frequent first), [] without a currency column."""
+    for o in ones:
+        inv = (o.data.get("tables") or {}).get("invoices") or {}
+        if "currency" in (inv.get("columns") or {}):
+            return o.draft.currencies
+    return []
+
+
+def _with_currency(lines: list[str], spec: dict[str, Any], currencies: list[str]) -> list[str]:
+    """A payments block without a currency column, beside invoices in several currencies: its amounts
+    are in one currency, the organisation's (Xero's reports show the base currency), drafted as the
+    invoices' most frequent one with a CHECK. Without it, a payment of a customer invoiced in another
+    currency would be read in that currency (1,600.00 NZD as 1,600.00 USD)."""
+    if "currency" in (spec.get("columns") or {}) or spec.get("currency"):
+        return lines
+    at = next((k for k, line in enumerate(lines) if line.startswith("    columns:")), len(lines))
+    note = (
+        f"    # CHECK: the invoices are in {', '.join(currencies[:4])}; this file has no currency column, and "
+        "Xero's reports (Account Transactions) show every amount in the organisation's base currency: its "
+        f"payments are in it. Drafted as {currencies[0]} (the invoices' most frequent); a payment of an invoice "
+        "in another currency is then quarantined currency_mismatch (run the older Account Transactions report "
+        "with 'Show in [base currency]' cleared for the original currencies; conf/sources/README.md 8b)"
+    )
+    return [*lines[:at], note, f'    currency: "{currencies[0]}"', *lines[at:]]
+
+
 def suggest_sources(paths: list[Path], name: str | None = None) -> Draft:
     """One draft config for the exports ``paths`` (one file: :func:`suggest_source` itself)."""
     if len(paths) == 1:
@@ -197,6 +224,9 @@ def suggest_sources(paths: list[Path], name: str | None = None) -> Draft:
                 other = chosen_kind["credit" if take_cash else "cash"].path.name
                 what.append(f"its {'credit memos' if take_cash else 'cash payments'} are read from {other}")
             parts.append((o, lines, "; ".join(what)))
+        several = tables_currencies(ones)
+        if len(several) > 1:  # invoices in several currencies, a payments file without a currency column
+            parts = [(o, _with_currency(lines, spec[id(o)], several), what) for o, lines, what in parts]
         primary = next((p for p in parts if p[0] is chosen_kind.get("cash")), parts[0])
         o, lines, what = primary
         block = [f"  payments:  # {o.path.name}: {what}", *_options(o, first), *lines[1:]]

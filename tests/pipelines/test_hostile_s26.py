@@ -332,3 +332,57 @@ def test_a_report_in_date_order_is_not_drafted_as_listed_under(tmp_path: Path) -
     text = suggest_source(dated).text
     assert "    listed_under:" not in text
     assert "# CHECK: if the report lists each payment under the invoice it paid" in text
+
+
+# ------------------------------------------------------------------ Xero in several currencies
+
+XERO_FX_INVOICES = SOURCES / "xero_invoices_fx.csv"
+XERO_FX_AT = SOURCES / "xero_account_transactions_fx.csv"
+
+
+def test_xero_base_currency_payments_of_a_foreign_currency_customer_are_not_read_in_its_currency(
+    tmp_path: Path,
+) -> None:
+    """An NZD organisation invoicing Harbour Imports Inc. in USD (INV-0003 1,000.00, paid; INV-0004
+    500.00, open; rate 1.60). Xero's Account Transactions show every amount in the base currency: the
+    payment is 1,600.00 NZD. Before, the draft gave the file no currency, so ews took the payment in
+    its customer's invoice currency: 1,600.00 USD, converted to 2,560.00 NZD, which settled INV-0004
+    too (cash 4,760.00 for 3,800.00 received), without a word. Now the joined draft names the file's
+    currency (NZD, CHECK): the payment is quarantined currency_mismatch with the warning that says
+    the fix, and INV-0003 and INV-0004 stay open (1,600.00 and 800.00 NZD)."""
+    from pipelines.config.project import CurrencyConfig
+    from pipelines.sources.suggest_many import suggest_sources
+
+    draft = suggest_sources([XERO_FX_INVOICES, XERO_FX_AT])
+    payments = draft.text.split("  payments:", 1)[1].split("    more_files:", 1)[0]
+    assert '    currency: "NZD"' in payments and "# CHECK: the invoices are in NZD, USD" in payments
+    config = tmp_path / "fx.yaml"
+    config.write_text(draft.text, encoding="utf-8")
+    source = load_config(config, SourceConfig)
+    check_inputs(source)
+    result = ingest_source(
+        source, None, as_of=AS_OF, currency=CurrencyConfig(reporting="NZD", rates={"USD": 1.6})
+    )
+    q = result.quarantine["payments"]
+    # (the row shows the amount as ews took it before the check, converted from USD: 2560.0)
+    assert q[["debtor_id", "paid_on", "reason"]].values.tolist() == [
+        ["Harbour Imports Inc.", "2024-02-25", "currency_mismatch"]
+    ]
+    assert _sums(result) == (4834.56, 2200.00, 234.56)  # 1,200.00 + 1,234.56 + 1,600.00 + 800.00 NZD
+    state = _settlement(result.portfolio, AS_OF)
+    assert (state["INV-0003"], state["INV-0004"]) == ((None, 1600.0), (None, 800.0))
+    assert any("currency_mismatch" in w for w in result.manifest["warnings"])
+
+
+def test_a_files_currency_is_refused_beside_a_currency_column(tmp_path: Path) -> None:
+    """`currency` (the one currency of a file without a currency column) beside columns.currency is
+    refused, naming both."""
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "kind: source\nname: s\ntables:\n  payments:\n    path: a.csv\n    currency: NZD\n"
+        "    columns: {currency: Currency}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError) as err:
+        load_config(path, SourceConfig)
+    assert "tables.payments.currency" in str(err.value) and "'Currency'" in str(err.value)
