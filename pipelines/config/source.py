@@ -152,6 +152,15 @@ def _check_date_format(v: str) -> str:
     )
 
 
+def codes_as_text(v: object) -> object:
+    """``values: [1, 2]`` in YAML: document type codes are text (``true`` as ``true``)."""
+    if isinstance(v, list | tuple):
+        return [
+            str(x).lower() if isinstance(x, bool) else str(x) if isinstance(x, int | float) else x for x in v
+        ]
+    return v
+
+
 class RowCondition(ConfigModel):
     """Rows whose cell in ``column`` is one of ``values`` (trimmed, case-insensitive; ``""`` for an
     empty cell)."""
@@ -179,13 +188,7 @@ class RowCondition(ConfigModel):
     @field_validator("values", mode="before")
     @classmethod
     def _values_as_text(cls, v: object) -> object:
-        # `values: [1, 2]` in YAML: document type codes are text
-        if isinstance(v, list | tuple):
-            return [
-                str(x).lower() if isinstance(x, bool) else str(x) if isinstance(x, int | float) else x
-                for x in v
-            ]
-        return v
+        return codes_as_text(v)
 
 
 class RowFilter(ConfigModel):
@@ -266,13 +269,7 @@ class ListedUnder(ConfigModel):
     @field_validator("values", mode="before")
     @classmethod
     def _values_as_text(cls, v: object) -> object:
-        # `values: [1, 2]` in YAML: document type codes are text
-        if isinstance(v, list | tuple):
-            return [
-                str(x).lower() if isinstance(x, bool) else str(x) if isinstance(x, int | float) else x
-                for x in v
-            ]
-        return v
+        return codes_as_text(v)
 
 
 class FileSource(ConfigModel):
@@ -655,7 +652,12 @@ class SourceConfig(ConfigModel):
         clearing join (which joins the rows of one ledger file), and in the table's decimal notation (the
         amounts like 1.500 read as thousands are judged per table)."""
         for table, src in self.tables.items():
-            _, values = self.options_for(src)
+            if not src.more_files:
+                continue
+            try:
+                _, values = self.options_for(src)
+            except ValueError:  # said by _overrides_combine, naming the input
+                continue
             paths = [Path(src.path)]
             for k, extra in enumerate(src.more_files):
                 key = f"tables.{table}.more_files[{k}]"
@@ -674,7 +676,10 @@ class SourceConfig(ConfigModel):
                         f"{key}.clearing: a clearing join reads the invoice and payment rows of one ledger file "
                         f"(tables.invoices and tables.payments); put the ledger in tables.{table}.path"
                     )
-                other = self.options_for(extra)[1]
+                try:
+                    other = self.options_for(extra)[1]
+                except ValueError:  # said by _overrides_combine, naming the input
+                    continue
                 if other.decimal != values.decimal:
                     raise ValueError(
                         f"{key}: values.decimal {other.decimal!r} differs from tables.{table}'s {values.decimal!r}: "
