@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.ingest.masks import index_in, isin
 from pipelines.ingest.rules import DUPLICATE_KEYS
 from pipelines.sources.read import TableError
 
@@ -150,7 +151,7 @@ def load_history(out: Path, as_of: dt.date) -> History | None:
     return History(base[0], base[1], tables)
 
 
-def _keys(frame: pd.DataFrame, table: str) -> pd.Index:
+def _keys(frame: pd.DataFrame, table: str) -> pd.Series:
     """One text key per row (the :data:`KEYS` columns, dates as YYYY-MM-DD, joined)."""
     key = None
     for col in KEYS[table]:
@@ -159,7 +160,16 @@ def _keys(frame: pd.DataFrame, table: str) -> pd.Index:
             values = values.dt.strftime("%Y-%m-%d")
         values = values.astype("string").fillna("")
         key = values if key is None else key + "\x1f" + values
-    return pd.Index(key)
+    return pd.Series(key).reset_index(drop=True)
+
+
+def _pair(frame: pd.DataFrame) -> pd.Series:
+    """``invoice_id`` and ``debtor_id`` of each row as one text (a payment's invoice for its debtor)."""
+    return (
+        frame["invoice_id"].astype("string").fillna("")
+        + "\x1f"
+        + frame["debtor_id"].astype("string").fillna("")
+    )
 
 
 def _known_debtors(tables: dict[str, pd.DataFrame]) -> pd.Index:
@@ -180,9 +190,7 @@ def readmit(
     known = _known_debtors(history.tables)
     for table, m in masks.items():
         if "unknown_debtor" in m and len(known):
-            hit = m["unknown_debtor"] & typed[table]["debtor_id"].astype("string").isin(known).to_numpy(
-                dtype=bool
-            )
+            hit = m["unknown_debtor"] & isin(typed[table]["debtor_id"], pd.Series(known))
             if hit.any():
                 m["unknown_debtor"] = m["unknown_debtor"] & ~hit
                 cleared[table] = cleared.get(table, 0) + int(hit.sum())
@@ -190,9 +198,7 @@ def readmit(
     pay = typed.get("payments")
     if inv is None or pay is None or "payments" not in masks:
         return cleared
-    pairs = pd.MultiIndex.from_arrays([inv["invoice_id"].astype("string"), inv["debtor_id"].astype("string")])
-    mine = pd.MultiIndex.from_arrays([pay["invoice_id"].astype("string"), pay["debtor_id"].astype("string")])
-    held = mine.isin(pairs) & pay["invoice_id"].notna().to_numpy()
+    held = isin(_pair(pay), _pair(inv)) & pay["invoice_id"].notna().to_numpy()
     m = masks["payments"]
     for reason in READMITTED:
         if reason in m:
@@ -223,7 +229,7 @@ def foreign(history: History, today: dict[str, pd.DataFrame], out: Path) -> str 
             return f"{clash} {fix}"
         seen = t_inv.loc[t_inv["issue_date"] <= pd.Timestamp(history.as_of)]
         if len(seen) >= MIN_OVERLAP:
-            found = int(seen["invoice_id"].astype("string").isin(h_inv["invoice_id"].astype("string")).sum())
+            found = int(isin(seen["invoice_id"], h_inv["invoice_id"]).sum())
             if found * 2 < len(seen):
                 return (
                     f"--keep-history: {len(seen) - found:,} of today's {len(seen):,} invoices issued on or before "
@@ -235,7 +241,7 @@ def foreign(history: History, today: dict[str, pd.DataFrame], out: Path) -> str 
         debtors = pd.Index(t_inv["debtor_id"].astype("string").unique())
         known = _known_debtors(history.tables)
         if len(debtors) >= MIN_OVERLAP and len(known):
-            found = int(debtors.isin(known).sum())
+            found = int(isin(pd.Series(debtors), pd.Series(known)).sum())
             if found * 2 < len(debtors):
                 return (
                     f"--keep-history: {len(debtors) - found:,} of the {len(debtors):,} debtors of today's invoices "
@@ -251,8 +257,7 @@ def _clashes(kept: pd.DataFrame, today: pd.DataFrame) -> str | None:
     its id is another invoice. The debtor is not asked for: books numbered per customer (ews
     generate's I<debtor><n>) give a colliding id the same debtor. More than :data:`MAX_CLASH_SHARE`
     of today's invoices found in the history (from :data:`MIN_OVERLAP`) so: another ledger."""
-    ids = today["invoice_id"].astype("string")
-    at = pd.Index(kept["invoice_id"].astype("string")).get_indexer(ids)
+    at = index_in(today["invoice_id"], kept["invoice_id"])
     found = at >= 0
     n = int(found.sum())
     if n < MIN_OVERLAP:
@@ -441,9 +446,9 @@ def merge_part(
         if new is None:
             new = kept.iloc[:0]
         kept_keys, new_keys = _keys(kept, table), _keys(new, table)
-        replaced = kept_keys.isin(new_keys)
+        replaced = isin(kept_keys, new_keys)
         if moved and table in moved and len(moved[table]):
-            replaced |= kept_keys.isin(moved[table])
+            replaced |= isin(kept_keys, pd.Series(moved[table]))
         inside = _inside(table, kept, starts, as_of, kept_tables, today, recent_far)
         removed = inside & ~replaced
         if removed.any():
@@ -491,9 +496,7 @@ def _inside(
         recent = issued.loc[issued["issue_date"] >= inv_start, "invoice_id"].astype("string")
         if recent_far is not None and len(recent_far):
             recent = pd.concat([recent, pd.Series(recent_far, dtype="string")])
-        own = kept["invoice_id"].isna().to_numpy() | kept["invoice_id"].astype("string").isin(
-            recent
-        ).to_numpy(dtype=bool, na_value=False)
+        own = kept["invoice_id"].isna().to_numpy() | isin(kept["invoice_id"], recent)
         inside = inside & own
     return inside
 

@@ -43,6 +43,7 @@ from pipelines.ingest.history import (
     merge_part,
     span_start,
 )
+from pipelines.ingest.masks import isin
 from pipelines.sources.read import TableError
 
 SAMPLE_ROWS = 2_000_000
@@ -128,9 +129,8 @@ def _foreign_check(
     else:
         total = max(sum(rows(stage, p) for p in range(partitions)), sum(rows(folder, k) for k in range(n)))
         every = max(1, math.ceil(total / SAMPLE_ROWS))
-        parts = [_read(stage, "invoices", p, FOREIGN_COLUMNS) for p in range(partitions)]
+        parts = (_read(stage, "invoices", p, FOREIGN_COLUMNS) for p in range(partitions))  # one at a time
         today_inv = pd.concat([_sample(f, every) for f in parts if f is not None], ignore_index=True)
-        del parts
     kept: dict[str, pd.DataFrame] = {}
     debtors = []
     inv = []
@@ -179,7 +179,7 @@ def _moved(
                 if table in kept
                 else pd.Series([], dtype="string")
             )
-            moved[table].append(ids[~ids.isin(held)])
+            moved[table].append(ids[~isin(ids, held)])
         pay = kept.get("payments")
         if pay is not None and len(pay):
             named = pay["invoice_id"].dropna().astype("string")
@@ -188,7 +188,7 @@ def _moved(
                 for f in (kept.get("invoices"), today.get("invoices"))
                 if f is not None
             ]
-            orphans.append(named[~named.isin(pd.concat(local))] if local else named)
+            orphans.append(named[~isin(named, pd.concat(local))] if local else named)
     out = {t: pd.Index(pd.concat(v).unique()) for t, v in moved.items() if v}
     far = pd.Index(pd.concat(orphans).unique()) if orphans else pd.Index([], dtype="string")
     return out, far
@@ -213,7 +213,7 @@ def _recent_far(
         for f in frames:
             if f is not None and len(f):
                 ids = f["invoice_id"].astype("string")
-                found.append(ids[ids.isin(wanted) & (f["issue_date"] >= start).to_numpy()])
+                found.append(ids[isin(ids, pd.Series(wanted)) & (f["issue_date"] >= start).to_numpy()])
     return pd.Index(pd.concat(found).unique()) if found else pd.Index([], dtype="string")
 
 
