@@ -2,6 +2,10 @@
 checks, quarantine) with 1 or 2 worker processes; CPU seconds, wall, memory of the process tree.
 
     python benchmarks/ingest_workers.py --book /work/bench/gen_100k --out OUT --workers 2 [--docs]
+    python benchmarks/ingest_workers.py --book BOOK --out OUT --as-of 2023-12-30 --keep-history
+
+``--keep-history``: merge into the history OUT holds (``ews ingest --keep-history``; session 26:
+the streamed merge of ``pipelines/ingest/history_stream.py``); the JSON line gets its counts.
 
 Runs :func:`pipelines.ingest.ingest_files` in this process, as ``ews ingest --invoices ... --out OUT``
 does (Parquet or CSV files named ``invoices`` / ``payments`` / ``debtors`` / ``events`` in BOOK;
@@ -78,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=None, help="processes (default: min(2, CPUs))")
     ap.add_argument("--as-of", default="2024-01-01")
     ap.add_argument("--docs", action="store_true", help="build Data Docs (one process)")
+    ap.add_argument("--keep-history", action="store_true", help="merge into the history OUT holds")
     ap.add_argument(
         "--pss-every",
         type=float,
@@ -108,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         settings=RulesConfig(data_docs=args.docs),
         progress=lambda msg: print(f"  {time.perf_counter() - t0:7.1f} s  {msg}", flush=True),
         workers=args.workers,
+        keep_history=args.keep_history,
     )
     wall, c1 = time.perf_counter() - t0, os.times()
     pss = sampler.stop() if sampler is not None else 0
@@ -148,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                 "load": [round(load_before[0], 1), round(os.getloadavg()[0], 1)],
                 "rows": rows,
                 "buckets": result.manifest.get("layout", {}).get("buckets"),
+                "keep_history": args.keep_history,
+                "history": result.manifest.get("history"),
             }
         )
     )
