@@ -219,7 +219,8 @@ def short_reason(reason: str, limit: int = 110) -> str:
     cut = [i for i in (text.find("; "), text.find(". ")) if i >= 20]
     text = text[: min(cut) + (1 if text[min(cut)] == "." else 0)] if cut else text
     if len(text) > limit:
-        text = text[: text.rfind(" ", 0, limit - 4)].rstrip(",;:") + " ..."
+        space = text.rfind(" ", 0, limit - 4)  # no space to cut at (a long path or id): at the limit
+        text = (text[:space] if space > 0 else text[: limit - 4]).rstrip(",;:") + " ..."
     return text
 
 
