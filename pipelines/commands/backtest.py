@@ -159,6 +159,24 @@ def parse_shares(value: str) -> list[float]:
     return sorted(set(shares))
 
 
+def list_size_lines(list_sizes: list[dict]) -> list[str]:
+    """The watchlist at other list sizes, in percent and days (before session 26: fractions such as
+    '0.023, 0.111, 0.333, 24.0' under a header naming the columns)."""
+
+    def pct(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.1%}"
+
+    lines = ["Watchlist at other sizes (rank: the rank trigger alone; rules: beside the other triggers)"]
+    for row in list_sizes:
+        lead = row["lead_time_median_days"]
+        lines.append(
+            f"  {row['rule']:5s} top {row['share']:.0%}: list {pct(row['list_share'])} of live debtors, precision "
+            f"{pct(row['precision'])}, recall {pct(row['recall'])}, "
+            f"strict lead {'n/a' if lead is None else f'{lead:.0f} days'}"
+        )
+    return lines
+
+
 def register(app: typer.Typer) -> None:
     @app.command("backtest")
     def backtest(
@@ -354,11 +372,8 @@ def register(app: typer.Typer) -> None:
         files = write_backtest(result, out, panel if rows else None)
         for line in figure_lines(result.figures, currency, places):
             console.print(line, highlight=False, soft_wrap=True)
-        console.print("list size (rule, top share): list share, precision, recall, strict lead (days)")
-        for row in result.list_sizes:
-            figures = [row[k] for k in ("list_share", "precision", "recall", "lead_time_median_days")]
-            text = ", ".join("n/a" if v is None else f"{v:.3f}" if v < 10 else f"{v:.1f}" for v in figures)
-            console.print(f"  {row['rule']:5s} top {row['share']:.0%}: {text}")
+        for line in list_size_lines(result.list_sizes):
+            console.print(line, highlight=False)
         note = leakage_note(leak)
         console.print(f"[bold {'red' if 'IN-SAMPLE' in note else 'green'}]{note}[/]")
         console.print("outputs: " + "  ".join(str(f) for f in files.values()))

@@ -381,7 +381,11 @@ def _by_trigger(triggers: dict[str, int]) -> str:
 def _summary(console: Console, result: Any) -> None:
     m = result.manifest
     c = m["counts"]
-    table = Table(title=f"nightly {m['as_of']}  (model {m['model']['name']} v{m['model']['version']})")
+    # the title on a line of its own: as the table's title it wrapped inside the 2-column table's width
+    console.print(
+        f"nightly {m['as_of']} with {m['model']['name']} v{m['model']['version']}: seconds per step"
+    )
+    table = Table()
     table.add_column("step")
     table.add_column("seconds", justify="right")
     for step, secs in m["timings_s"].items():

@@ -815,7 +815,7 @@ def train(
     result = ingest(Path(data_dir), project.currency, raw)
     warnings = validate(result)
     dataset = snapshots(result.book, cfg, project, PrefectDaskEngine() if engine == "dask" else None)
-    logger.info("modelling frame: %d rows, %d snapshots", len(dataset), dataset["as_of"].nunique())
+    logger.info(f"modelling frame: {len(dataset):,} rows, {dataset['as_of'].nunique():,} month-end snapshots")
     require_observed_labels(dataset, result.book.last_observed(), project.default_definition.horizon_days)
     outcome = fit(
         dataset, cfg, project.default_definition.horizon_days, project.default_definition.to_params()

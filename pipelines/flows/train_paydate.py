@@ -310,10 +310,8 @@ def train_paydate(
     if note:
         logger.warning("payment-date model: %s", note)
     logger.info(
-        "payment-date rows: %d held-out training rows, %d final rows, %d test invoices",
-        len(rows["eval"]),
-        len(rows["final"]),
-        sum(len(inv) for _, inv in rows["test"]),
+        f"payment-date rows: {len(rows['eval']):,} held-out training rows, {len(rows['final']):,} final rows, "
+        f"{sum(len(inv) for _, inv in rows['test']):,} test invoices"
     )
     booster, metrics, per_snapshot, cash, predicted, held_out = fit_and_evaluate(rows, params)
     # the evidence the gate's figures rest on (with the invoice and debtor counts of the evaluation)

@@ -233,7 +233,10 @@ def credit_limits_table(scored: pd.DataFrame, currency: str | None) -> pd.DataFr
         pd.Series(currency or "", index=out.index, dtype="string"),
     )
     out["credit_limit_rule"] = out["credit_limit_rule"].astype("string")
-    return out
+    from pipelines.ingest.decimals import money_places
+
+    # amounts at the currency's decimals (before session 26: invoiced_per_month 494970.725618 in the CSV)
+    return out.round({c: money_places(currency) for c in ("invoiced_per_month", "credit_need") if c in out})
 
 
 CREDIT_LIMITS_TITLE = (

@@ -552,14 +552,23 @@ def payment_date_files(
     files[CASH_FILE] = write_csv(cash, stage / CASH_FILE)
     per_debtor = pd.concat([p.debtors for p in found]) if found else pd.Series(dtype="float64")
     _logger().info(
-        "payment dates: %d open invoices forecast with %s v%s; expected cash in 13 weeks %.*f",
-        int(sum(p.rows.sum() for p in found)),
-        loaded.name,
-        loaded.version,
-        places,
-        float(cash.loc[cash["segment"] == "all", "expected_cash"].sum()),
+        forecast_line(
+            int(sum(p.rows.sum() for p in found)),
+            f"{loaded.name} v{loaded.version}",
+            float(cash.loc[cash["segment"] == "all", "expected_cash"].sum()),
+            currency,
+        )
     )
     return PaymentDateFiles(files, per_debtor, pay_pd_by_debtor(found))
+
+
+def forecast_line(invoices: int, model: str, cash: float, currency: str | None) -> str:
+    """The nightly log's line on the payment-date forecast, counts and amounts as the console prints them
+    (before session 26: '2393 open invoices ...; expected cash in 13 weeks 13692482.03', no currency)."""
+    from pipelines.ingest.decimals import money_places
+
+    amount = f"{cash:,.{money_places(currency)}f}" + (f" {currency}" if currency else "")
+    return f"payment dates: {invoices:,} open invoices forecast with {model}; expected cash in the next 13 weeks {amount}"
 
 
 def pay_pd_by_debtor(parts: list[PackedForecast | None]) -> pd.Series | None:

@@ -153,6 +153,14 @@ def test_a_small_books_train_says_its_model_in_one_short_line_and_history_in_sho
         r"model, PDs by days-past-due state \(why, with every figure: `ews models history --verbose`\)",
         warning[0],
     ), warning
+    # counts with thousands separators (before: 'modelling frame: 2171 rows, 21 snapshots', 'payment-date rows:
+    # 44728 held-out training rows, ...')
+    assert re.search(r"modelling frame: \d{1,3}(,\d{3})+ rows, \d+ month-end snapshots", output), output[
+        -3000:
+    ]
+    assert re.search(
+        r"payment-date rows: \d{1,3}(,\d{3})+ held-out training rows, \d{1,3}(,\d{3})+ final", output
+    )
     console = _flat(output.replace(warning[0], ""))  # the console's line, without the flow-run log's
     assert "cannot fill the 4 out-of-time windows" not in _flat(output), output[-3000:]
     assert "too few for LightGBM or the scorecard (about 120 needed)" in console
@@ -189,3 +197,83 @@ def test_short_reason_keeps_the_verdict_or_the_first_clause() -> None:
     assert short_reason("reviewed by credit risk") == "reviewed by credit risk"
     long = "rollrate: small book: 28 default labels among 4,484 labelled rows cannot fill the 4 out-of-time windows of it"
     assert short_reason(long, limit=60) == "rollrate: small book: 28 default labels among 4,484 ..."
+
+
+# ---- the new user's walk (300 x 24 book, seed 26300): what read badly ----
+
+
+def test_the_payment_date_forecast_line_has_separators_and_the_currency() -> None:
+    """The nightly log said 'payment dates: 2393 open invoices forecast with ews-paydate v1; expected cash in
+    13 weeks 13692482.03' (no separators, no currency)."""
+    from pipelines.scoring.paydate import forecast_line
+
+    assert forecast_line(2393, "ews-paydate v1", 13692482.034, "EUR") == (
+        "payment dates: 2,393 open invoices forecast with ews-paydate v1; expected cash in the next 13 weeks "
+        "13,692,482.03 EUR"
+    )
+    assert forecast_line(5, "m v2", 19.3684, "KWD").endswith("13 weeks 19.368 KWD")  # 3-decimal currency
+
+
+def test_the_score_summary_title_stays_on_one_line_at_80_columns() -> None:
+    """The step table's title 'nightly 2024-12-30  (model ews-pd v1)' wrapped inside the 2-column table:
+    'nightly 2024-12-30  (model' / 'ews-pd v1)'."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from pipelines.commands.score import _summary
+
+    manifest = {
+        "as_of": "2024-12-30",
+        "model": {"name": "ews-pd", "version": "1"},
+        "timings_s": {"load_champion": 1.34, "score": 0.58},
+        "counts": {"scored": 300, "in_default": 11, "flagged": 28, "triggers": {"rank": 28}, "queue": 208,
+                   "expected_loss": 70788.4, "currency": "EUR"},
+        "drift": {"status": "ok"},
+        "feed": {"references": ["the previous run"]},
+    }  # fmt: skip
+    console = Console(record=True, width=80)
+    _summary(console, SimpleNamespace(manifest=manifest, path=Path("data/runs/2024-12-30")))
+    lines = console.export_text().splitlines()
+    assert lines[0] == "nightly 2024-12-30 with ews-pd v1: seconds per step", lines[:3]
+    assert not any(line.strip() in ("nightly 2024-12-30  (model", "ews-pd v1)") for line in lines)
+
+
+def test_backtest_list_sizes_read_in_percent_and_days() -> None:
+    """`ews backtest` printed 'rank  top 2%: 0.023, 0.111, 0.333, 24.0' under a header naming the columns."""
+    from pipelines.commands.backtest import list_size_lines
+
+    rows = [
+        {"rule": "rank", "share": 0.02, "list_share": 0.0234, "precision": 0.1111, "recall": 1 / 3,
+         "lead_time_median_days": 24.0},
+        {"rule": "rules", "share": 0.1, "list_share": 0.121, "precision": None, "recall": 0.0,
+         "lead_time_median_days": None},
+    ]  # fmt: skip
+    assert list_size_lines(rows)[1:] == [
+        "  rank  top 2%: list 2.3% of live debtors, precision 11.1%, recall 33.3%, strict lead 24 days",
+        "  rules top 10%: list 12.1% of live debtors, precision n/a, recall 0.0%, strict lead n/a",
+    ]
+
+
+def test_credit_limits_amounts_at_the_currencys_decimals() -> None:
+    """credit_limits.csv held invoiced_per_month 494970.725618 and credit_need 975712.313333 (Excel shows
+    every digit); now at the currency's decimals, as the other amounts."""
+    import pandas as pd
+
+    from pipelines.scoring.limits import LIMIT_COLUMNS, credit_limits_table
+
+    scored = pd.DataFrame(
+        {"as_of": ["2024-12-31"] * 2, "debtor_id": pd.Series(["a", "b"], dtype="string"), "name": ["A", "B"],
+         "segment": ["retail"] * 2, "band": ["B", "A"], "pd": [0.0138, 0.0012], "in_default": [False, False],
+         "open_balance": [1400586.33, 442312.94], "invoiced_per_month": [494970.725618, 201752.834743],
+         "terms_days": [60.0, 45.0], "credit_need": [975712.313333, 298279.345],
+         "credit_limit_current": [538000.0, 418000.0], "credit_limit_recommended": [1463500.0, 596500.0],
+         "credit_limit_conservative": [975500.0, 447000.0], "credit_limit_aggressive": [1951000.0, 894500.0],
+         "credit_limit_rule": ["band B", "band A"]}
+    )  # fmt: skip
+    assert set(LIMIT_COLUMNS) <= set(scored.columns)
+    table = credit_limits_table(scored, "EUR")
+    assert table["invoiced_per_month"].tolist() == [494970.73, 201752.83]
+    assert table["credit_need"].tolist() == [975712.31, 298279.34]  # 298279.345 is 298279.34499... in binary
+    assert credit_limits_table(scored, "KWD")["credit_need"].tolist() == [975712.313, 298279.345]
