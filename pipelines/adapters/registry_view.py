@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -215,13 +216,16 @@ def short_reason(reason: str, limit: int = 110) -> str:
     """A decision's reason as ``ews models history`` shows it at a glance: a gate's plain verdict (the text
     before its ``Checks:``), else the first clause; cut at a word before ``limit`` characters (with ``...``).
     The full reason is kept in the event (``--verbose``)."""
-    text = reason.split(" Checks: ")[0] if " Checks: " in reason else reason
-    cut = [i for i in (text.find("; "), text.find(". ")) if i >= 20]
+    gate = " Checks: " in reason
+    text = reason.split(" Checks: ")[0] if gate else reason
+    accept = re.search(r"`ews models promote [^`]*`", text) if gate else None
+    cut = [i for i in (text.find(". ") if gate else text.find("; "), text.find(". ")) if i >= 20]
     text = text[: min(cut) + (1 if text[min(cut)] == "." else 0)] if cut else text
     if len(text) > limit:
         space = text.rfind(" ", 0, limit - 4)  # no space to cut at (a long path or id): at the limit
         text = (text[:space] if space > 0 else text[: limit - 4]).rstrip(",;:") + " ..."
-    return text
+    # a failed gate without a champion: the command that accepts the version stays in the short line
+    return f"{text} To accept it anyway: {accept.group(0)}" if accept else text
 
 
 def _number(tags: dict[str, str], key: str) -> float:

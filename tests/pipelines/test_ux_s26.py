@@ -195,6 +195,18 @@ def test_short_reason_keeps_the_verdict_or_the_first_clause() -> None:
         == "14 defaulted rows in the queue of the test window (fewer than 30): too few to compare"
     )
     assert short_reason("reviewed by credit risk") == "reviewed by credit risk"
+    failed = (
+        "Not promoted, and this book has no champion yet: test_auc 0.6100 [0.5200, 0.6900] is below min_auc 0.70; "
+        "test_ece 0.0400 > 0.0103. Until a version of ews-pd is champion, `ews score` cannot run; training again "
+        'gives the same verdict. To accept v1 as it is: `ews models promote 1 --reason "..."` (the reason is kept '
+        "in `ews models history`). Checks: FAIL test_auc ...; FAIL test_ece ..."
+    )
+    assert short_reason(
+        failed
+    ) == (  # the failed checks' first words and the command that accepts the version
+        "Not promoted, and this book has no champion yet: test_auc 0.6100 [0.5200, 0.6900] is below min_auc 0.70 ... "
+        'To accept it anyway: `ews models promote 1 --reason "..."`'
+    )
     long = "rollrate: small book: 28 default labels among 4,484 labelled rows cannot fill the 4 out-of-time windows of it"
     assert short_reason(long, limit=60) == "rollrate: small book: 28 default labels among 4,484 ..."
 
