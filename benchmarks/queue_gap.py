@@ -83,15 +83,16 @@ def _sudden(truth_path: Path, rows: pd.DataFrame) -> np.ndarray:
     )
 
 
-def book_gap(folder: Path, reps: int, seed: int) -> dict:
-    """The panel line and the piece-by-piece gap of one backtest folder (module docstring)."""
+def book_gap(folder: Path, reps: int, seed: int, key: str | None = None) -> dict:
+    """The panel line and the piece-by-piece gap of one backtest folder (module docstring); ``key``:
+    the key to measure as shipped instead of the one the backtest recorded."""
     from models.queue_key import blended_pd, queue_orders, weighted_capture
     from pipelines.config.nightly import QueueConfig
     from pipelines.scoring.queue import lgd_for
 
     meta = json.loads((folder / "backtest.json").read_text())
     fig, settings = meta["figures"], meta["settings"]
-    key = settings.get("queue_key", "pd")
+    key = key or settings.get("queue_key", "pd")
     rows = pd.read_parquet(folder / "backtest_rows.parquet")
     rows["debtor_id"] = rows["debtor_id"].astype("string")
     qc = QueueConfig()
@@ -194,8 +195,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reps", type=int, default=400, help="bootstrap replicates (400)")
     ap.add_argument("--seed", type=int, default=0, help="bootstrap seed (0)")
     ap.add_argument("--json", type=Path, default=None, help="also write the result here")
+    ap.add_argument(
+        "--keys",
+        type=Path,
+        default=None,
+        help="JSON book -> key (pd / blend) measured as shipped instead of the recorded one "
+        "(e.g. queue_window.py's base.json: main's key on a candidate's backtest rows)",
+    )
     args = ap.parse_args(argv)
-    books = [book_gap(f, args.reps, args.seed) for f in args.folders]
+    keys = json.loads(args.keys.read_text()) if args.keys else {}
+    books = [book_gap(f, args.reps, args.seed, keys.get(f.parent.name)) for f in args.folders]
 
     def cell(v: list[float]) -> str:
         return f"{v[0]:+.4f} [{v[1]:+.4f}, {v[2]:+.4f}]"
