@@ -183,7 +183,7 @@ def test_window_min_snapshots_fits_the_cut_model_a_short_history_has_no_held_out
     """Session 26: the cut payment-date model of the queue key's test window and of ``ews backtest``
     (``full_only`` False). Cut 2023-08-15 on a book whose snapshots start at 2023-04-30: ``plan``
     refuses it (no month-end followed by 26 observed weeks). With ``window_min_snapshots`` 0 (main's
-    behaviour) no model: the DataError of the plan. With 1 the model trains as the registered one on a
+    behaviour before session 26) no model: the DataError of the plan. With 1 (shipped) the model trains as the registered one on a
     short book, on the 4 month-ends up to a week before the cut (2023-04-30..2023-07-31): its ``pay_pd``
     is that of the fold model on the same month-ends. With 5 (more than the 4 there are) no model
     either. A cut the plan accepts is unchanged by the setting."""
@@ -197,11 +197,11 @@ def test_window_min_snapshots_fits_the_cut_model_a_short_history_has_no_held_out
     cut = pd.Timestamp("2023-08-15")
     at = [pd.Timestamp("2023-08-31"), pd.Timestamp("2023-09-30")]
     keys = ["as_of", "debtor_id"]
-    shipped = TrainConfig.model_validate({"paydate": {"train_snapshots": 4}})
-    assert shipped.paydate.window_min_snapshots == 0
+    assert TrainConfig().paydate.window_min_snapshots == 1  # shipped since session 26
+    shipped = TrainConfig.model_validate({"paydate": {"train_snapshots": 4, "window_min_snapshots": 0}})
     with pytest.raises(DataError, match="observed weeks"):
         fit_paydate_at(book, shipped, cut)
-    one = TrainConfig.model_validate({"paydate": {"train_snapshots": 4, "window_min_snapshots": 1}})
+    one = TrainConfig.model_validate({"paydate": {"train_snapshots": 4}})
     got = pay_pd_at(book, at, fit_paydate_at(book, one, cut), definition).set_index(keys)["pay_pd"]
     fold = TrainConfig.model_validate({"paydate": {"train_snapshots": 4, "fold_min_snapshots": 4}})
     want = pay_pd_at(book, at, fit_paydate_at(book, fold, cut, full_only=True), definition)
