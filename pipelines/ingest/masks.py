@@ -41,7 +41,7 @@ def index_in(values: pd.Series, known: pd.Series) -> np.ndarray:
 
     left = arrow(values.astype("string"))
     right = arrow(known.astype("string"))
-    return pc.index_in(left, value_set=right).fill_null(-1).to_numpy().astype(np.int64)
+    return pc.index_in(left, value_set=right, skip_nulls=True).fill_null(-1).to_numpy().astype(np.int64)
 
 
 def passing(masks: dict[str, np.ndarray], n: int) -> np.ndarray:

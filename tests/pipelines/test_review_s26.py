@@ -5,6 +5,7 @@ expected number is by hand."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -140,3 +141,71 @@ def test_a_short_reason_stays_within_its_limit_without_a_space_to_cut_at() -> No
     assert short_reason("x" * 200) == "x" * 106 + " ..."
     assert short_reason("y" * 150 + " tail") == "y" * 106 + " ..."
     assert len(short_reason("/data/" + "z" * 300, limit=40)) == 40
+
+
+def test_a_gate_verdict_without_a_full_stop_is_cut_before_its_checks() -> None:
+    """A gate's reason is its verdict, then " Checks: " and every check (``; `` between them). Session
+    26's test (a verdict ending in a full stop) passed with the cut before " Checks: " removed: the
+    first clause then ran into the checks. A verdict without a full stop shows the verdict alone."""
+    from pipelines.adapters.registry_view import short_reason
+
+    reason = (
+        "gate failed: the challenger is not better than the champion Checks: fail auc 0.71 < 0.74; ok brier"
+    )
+    assert short_reason(reason) == "gate failed: the challenger is not better than the champion"
+
+
+# ------------------------------------------------------------------ currencies: a null id matched a null id
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_unallocated_payment_keeps_its_debtors_currency_beside_an_invoice_without_id(
+    tmp_path: Path, stream: bool
+) -> None:
+    """``masks.index_in`` promised -1 for a null value but matched it to a null in the set (pyarrow's
+    ``index_in`` without ``skip_nulls``). A multi-currency book (reporting EUR, 1 USD = 0.50 EUR) with
+    an invoice row of D2 in USD whose id is empty (quarantined missing_value) and D1's payment P1 of
+    100.00 without an invoice reference (D1's invoices are in EUR): P1 took the id-less USD invoice's
+    currency and was published as 50.00 EUR, without a word. Now it is D1's EUR, 100.00; rows in =
+    accepted + quarantined (invoices 3 = 2 + 1, payments 2 = 2 + 0), in memory and streamed."""
+    from pipelines.adapters.files import read_portfolio
+    from pipelines.config.project import CurrencyConfig
+    from pipelines.config.source import FileSource, RulesConfig, SourceConfig
+    from pipelines.ingest.masks import index_in
+
+    assert index_in(
+        pd.Series(["a", None], dtype="string"), pd.Series([None, "a"], dtype="string")
+    ).tolist() == [1, -1]
+    (tmp_path / "inv.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount,currency\nI1,D1,2024-01-05,2024-02-04,100.00,EUR\n"
+        ",D2,2024-01-06,2024-02-05,50.00,USD\nI3,D2,2024-01-07,2024-02-06,80.00,USD\n"
+    )
+    (tmp_path / "pay.csv").write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,,2024-02-01,100.00\nP2,D1,I1,2024-02-02,1.00\n"
+    )
+    (tmp_path / "deb.csv").write_text("debtor_id,name\nD1,A\nD2,B\n")
+    rules = RulesConfig(data_docs=False, refuse_empty_table_rows=10**6)
+    files = {"invoices": "inv.csv", "payments": "pay.csv", "debtors": "deb.csv"}
+    source = SourceConfig(
+        name="fx", rules=rules, tables={t: FileSource(path=tmp_path / f) for t, f in files.items()}
+    )
+    options = (
+        {"stream": True, "partitions": 2, "chunk_rows": 2, "workers": 1} if stream else {"stream": False}
+    )
+    result = ingest_source(
+        source,
+        tmp_path / "out",
+        as_of=dt.date(2024, 3, 31),
+        currency=CurrencyConfig(reporting="EUR", rates={"USD": 0.5}),
+        **options,
+    )
+    pay = read_portfolio(tmp_path / "out").payments.set_index("payment_id")
+    assert pay["amount"].to_dict() == {"P1": 100.0, "P2": 1.0}
+    tables = result.manifest["tables"]
+    assert [
+        (tables[t]["rows_in"], tables[t]["rows_accepted"], tables[t]["rows_quarantined"]) for t in files
+    ] == [
+        (3, 2, 1),
+        (2, 2, 0),
+        (2, 2, 0),
+    ]
