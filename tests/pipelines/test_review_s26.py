@@ -209,3 +209,57 @@ def test_an_unallocated_payment_keeps_its_debtors_currency_beside_an_invoice_wit
         (2, 2, 0),
         (2, 2, 0),
     ]
+
+
+# ------------------------------------------------------------------ the streamed merge: recent_far
+
+
+def test_a_kept_payment_of_a_moved_invoice_is_removed_streamed_as_in_memory(tmp_path: Path) -> None:
+    """``history_stream._recent_far`` had no test (its removal left session 26's tests passing). Night 1:
+    the six-debtor book of test_history_s26 with P9, D6's payment of I13 (2024-03-28, 40.00). Night 2
+    (payments of April only): I13 moves to D4; P9, dated before the payments' span, is kept, still D6's,
+    naming an invoice now kept under D4 (another partition: 3 against 8 of 10). Night 3 (2024-05-31): the
+    whole ledger again without P9 (cancelled in the ERP), three May invoices and payments. In memory P9 is
+    inside the span (I13 issued inside the invoices' span) and removed (1 payment removed, a warning); the
+    streamed merge (10 partitions) removes it too, the same bytes, only through ``recent_far``."""
+    from pipelines.adapters.files import bucket_codes, read_portfolio
+    from pipelines.ingest.history_stream import partitions_for
+    from tests.pipelines.test_history_s26 import _book1, _book2, _ledger, _outputs, _source
+
+    night3 = dt.date(2024, 5, 31)
+    night1 = _book1(tmp_path / "n1")
+    night1["payments"].write_text(night1["payments"].read_text() + "P9,D6,I13,2024-03-28,40.00\n")
+    invoices = (
+        "I1,D1,2024-01-05,2024-02-04,100.00,EUR\nI2,D1,2024-02-10,2024-03-11,200.00,EUR\n"
+        "I3,D2,2024-01-20,2024-02-19,50.00,EUR\nI4,D2,2024-03-15,2024-04-14,90.00,EUR\n"
+        "I5,D1,2024-04-02,2024-05-02,60.00,EUR\nI10,D3,2024-03-02,2024-04-01,70.00,EUR\n"
+        "I11,D4,2024-03-05,2024-04-04,30.00,EUR\nI12,D5,2024-02-20,2024-03-21,60.00,EUR\n"
+        "I13,D4,2024-03-20,2024-04-19,90.00,EUR\nI14,D4,2024-04-10,2024-05-10,25.00,EUR\n"
+        "I15,D6,2024-04-11,2024-05-11,35.00,EUR\nI16,D1,2024-05-03,2024-06-02,10.00,EUR\n"
+        "I17,D2,2024-05-08,2024-06-07,20.00,EUR\nI18,D5,2024-05-12,2024-06-11,30.00,EUR\n"
+    )
+    payments = (
+        "P1,D1,I1,2024-02-01,100.00\nP2,D2,I3,2024-03-01,50.00\nP5,D3,I10,2024-03-10,70.00\n"
+        "P3,D1,I2,2024-04-05,200.00\nP4,D2,I4,2024-04-20,90.00\nP6,D4,I11,2024-04-12,30.00\n"
+        "P7,D4,I13,2024-04-25,90.00\nP10,D1,I5,2024-05-05,60.00\nP11,D4,I14,2024-05-10,25.00\n"
+        "P12,D6,I15,2024-05-20,35.00\n"
+    )
+    mem, streamed = tmp_path / "mem", tmp_path / "streamed"
+    for out in (mem, streamed):
+        ingest_source(_source(night1), out, as_of=NIGHT1, keep_history=True)
+        ingest_source(_source(_book2(tmp_path / "n2")), out, as_of=NIGHT2, keep_history=True)
+    kept = read_portfolio(mem)
+    assert kept.payments.set_index("payment_id").loc["P9", "debtor_id"] == "D6"
+    assert kept.invoices.set_index("invoice_id").loc["I13", "debtor_id"] == "D4"
+    assert partitions_for(mem, 10) == 10
+    assert bucket_codes(pd.Series(["D4", "D6"], dtype="string"), 10).tolist() == [3, 8]
+    files = _ledger(tmp_path / "n3", invoices, payments)
+    want = ingest_source(_source(files), mem, as_of=night3, keep_history=True).manifest
+    got = ingest_source(
+        _source(files), streamed, as_of=night3, keep_history=True, stream=True, partitions=10, chunk_rows=5
+    ).manifest
+    assert want["history"]["tables"]["payments"]["removed"] == 1
+    assert any("P9" in w for w in want["warnings"])
+    assert got["history"] == want["history"]
+    assert _outputs(streamed) == _outputs(mem)
+    assert "P9" not in set(read_portfolio(streamed).payments["payment_id"])
