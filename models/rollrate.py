@@ -1106,6 +1106,18 @@ class RollRateOutcome:
     small_book: Any = None  # models.smallbook.SmallBookChoice when the feature model was tried
     headline: str = ""  # the choice in one short line (``note`` and ``selection``: the detail)
 
+    @property
+    def baseline_metrics(self) -> dict[str, float]:
+        """The baseline's figures on the same test rows: every debtor at the book's default rate known
+        at its month-end (``pd_baseline``, the gate's baseline), as :func:`classification_metrics`
+        (the standard asks for AUC, Gini, KS, Brier and ECE beside the baseline's; before session 26
+        the roll-rate path logged and showed none)."""
+        from models.evaluate import classification_metrics
+
+        if "pd_baseline" not in self.test.columns or not len(self.test):
+            return {}
+        return classification_metrics(self.test["y"].to_numpy(), self.test["pd_baseline"].to_numpy())
+
 
 def default_rate_known(fitted: RollRateModel) -> float:
     """The gate's baseline for a roll-rate model: the book's default rate known at the model's cut,

@@ -583,6 +583,7 @@ def log_rollrate(
         _log_small_book(outcome)
         mlflow.log_metrics(_prefixed(outcome.metrics, "test_"))
         mlflow.log_metrics(_interval_metrics(outcome.intervals.get("challenger", {}), "test_"))
+        mlflow.log_metrics(_prefixed(outcome.baseline_metrics, "baseline_test_"))
         mlflow.log_metric("ece_tolerance", outcome.ece_tolerance)
         mlflow.log_metrics({f"book_{k}": float(v) for k, v in outcome.counts.items()})
         mlflow.log_metrics({"test_rows": len(outcome.test), "test_defaults": int(outcome.test["y"].sum())})

@@ -194,10 +194,13 @@ def print_rollrate(console: Console, result: object) -> None:
     table.add_column("metric (out of time)")
     table.add_column("roll-rate", justify="right")
     table.add_column("95% interval (debtors)", justify="right")
-    for key in ("auc", "brier", "ece", "logloss", "mean_pd", "default_rate"):
+    # the baseline: every debtor at the book's default rate known at the month-end (the gate's)
+    table.add_column("book's default rate", justify="right")
+    base = result.baseline_metrics or {}
+    for key in ("auc", "gini", "ks", "brier", "ece", "logloss", "mean_pd", "default_rate"):
         value = result.metrics.get(key, float("nan"))
         low_high = f"{ci[key][0]:.4f}..{ci[key][1]:.4f}" if key in ci else ""
-        table.add_row(f"test_{key}", f"{value:.4f}", low_high)
+        table.add_row(f"test_{key}", f"{value:.4f}", low_high, f"{base.get(key, float('nan')):.4f}")
     console.print(table)
     test = result.plan["test"]
     console.print(

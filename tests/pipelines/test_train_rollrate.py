@@ -10,7 +10,10 @@ import pandas as pd
 import pytest
 import yaml
 from mlflow.tracking import MlflowClient
+from rich.console import Console
 
+from models.evaluate import classification_metrics
+from pipelines.commands.train import print_rollrate
 from pipelines.synthetic import GeneratorParams, generate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +53,21 @@ def test_a_100_debtor_book_trains_the_rollrate_model_and_scores(
     assert mv.tags["ews.kind"] == "rollrate"
     run = client.get_run(mv.run_id)
     assert run.data.params["kind"] == "rollrate" and "test_auc_ci_low" in run.data.metrics
+    # the baseline's figures beside the model's (session 26): every debtor at the book's default rate
+    # known at its month-end, on the logged test rows, AUC / Gini / KS / Brier / ECE as the standard asks
+    rows = pd.read_csv(client.download_artifacts(mv.run_id, "evaluation/test_rows.csv", str(tmp_path)))
+    base = classification_metrics(rows["y"].to_numpy(), rows["pd_baseline"].to_numpy())
+    for key in ("auc", "gini", "ks", "brier", "ece"):
+        assert run.data.metrics[f"baseline_test_{key}"] == pytest.approx(base[key], abs=1e-12), key
+        assert result.baseline_metrics[key] == pytest.approx(base[key], abs=1e-12), key
+    assert base["brier"] != pytest.approx(result.metrics["brier"])  # not the model's own figures
+    console = Console(record=True, width=120)
+    print_rollrate(console, result)
+    text = console.export_text()
+    assert "book's default rate" in text
+    line = next(line for line in text.splitlines() if "test_gini" in line)
+    assert f"{base['gini']:.4f}" in line and f"{result.metrics['gini']:.4f}" in line
+    assert any("test_ks" in line for line in text.splitlines())
     states = json.loads(run.data.params["rollrate_states"])
     assert states[0] == "current" and states[-1] == "default"
     moves = pd.read_csv(client.download_artifacts(mv.run_id, "rollrate/transition_counts.csv", str(tmp_path)))
