@@ -313,8 +313,15 @@ def with_state(watchlist: pd.DataFrame, state: pd.DataFrame) -> pd.DataFrame:
         label = "override (" + wl["status"].astype(str) + ")"
         wl["triggers"] = wl["triggers"].where(~only, label)
     if "trigger_stay" in wl.columns:
+        # in words, with the day of the flag that keeps it there (before session 26 the cell read
+        # "stay (watchlist.stay_days or stay_band)": config keys, not what happened)
         only = wl["trigger_stay"].astype(bool) & (wl["triggers"].fillna("") == "")
-        wl["triggers"] = wl["triggers"].where(~only, "stay (watchlist.stay_days or stay_band)")
+        label = pd.Series("kept on the list after an earlier flag", index=wl.index, dtype="string")
+        if "last_trigger_on" in state.columns:
+            last = pd.to_datetime(state.set_index(state["debtor_id"].astype("string"))["last_trigger_on"])
+            day = wl["debtor_id"].astype("string").map(last.dt.strftime("%Y-%m-%d")).astype("string")
+            label = label.where(day.isna(), "kept on the list after its flag of " + day)
+        wl["triggers"] = wl["triggers"].where(~only, label)
     cols = list(watchlist.columns)
     at = cols.index("triggers") + 1 if "triggers" in cols else len(cols)
     order = cols[:at] + WATCHLIST_STATE_COLUMNS + cols[at:]

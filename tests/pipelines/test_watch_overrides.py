@@ -364,7 +364,7 @@ def test_stay_days_keep_a_debtor_on_the_list_after_its_last_trigger(tmp_path) ->
     _, s1, _ = run(d1, [("X", 0.10, False), ("Y", 0.10, False)], None)
     assert s1.set_index("debtor_id").loc["X", "last_trigger_on"] == pd.Timestamp(d1)
     f2, s2, wl2 = run(d2, [("X", 0.02, False), ("Y", 0.02, False)], s1)  # 7 days later: both stay
-    assert f2["trigger_stay"].all() and wl2.loc["X", "triggers"].startswith("stay")
+    assert f2["trigger_stay"].all() and wl2.loc["X", "triggers"] == f"kept on the list after its flag of {d1}"
     assert s2.set_index("debtor_id").loc["X", "days_on_list"] == 7
     assert s2.set_index("debtor_id").loc["X", "last_trigger_on"] == pd.Timestamp(d1)  # no new trigger
     append_override(tmp_path, ov("Y", "cleared", run=d2, pd_=0.02), now=NOW)
@@ -425,3 +425,28 @@ def test_long_reason_and_accented_name_within_limits_are_kept(tmp_path) -> None:
         " Jürgen Ødegård ",
     )
     assert (len(got.reason), got.by) == (len(reason), "Jürgen Ødegård")
+
+
+def test_a_debtor_kept_by_an_earlier_flag_says_so_in_words_with_its_day() -> None:
+    """The triggers cell of a debtor on the list only because an earlier flag keeps it there
+    (stay_days / stay_band): before session 26 it read "stay (watchlist.stay_days or stay_band)",
+    config keys an analyst cannot act on."""
+    from pipelines.scoring.watch_state import WATCHLIST_STATE_COLUMNS
+
+    wl = pd.DataFrame(
+        {
+            "debtor_id": pd.array(["D1", "D2", "D3"], dtype="string"),
+            "triggers": ["", "threshold", ""],
+            "trigger_stay": [True, True, True],
+        }
+    )
+    state = pd.DataFrame({c: [None, None, None] for c in WATCHLIST_STATE_COLUMNS})
+    state["debtor_id"] = pd.array(["D3", "D2", "D1"], dtype="string")
+    state["last_trigger_on"] = pd.to_datetime(["2024-08-20", "2024-09-02", "2024-08-31"])
+    state.loc[0, "last_trigger_on"] = pd.NaT
+    got = with_state(wl, state)["triggers"].tolist()
+    assert got == [
+        "kept on the list after its flag of 2024-08-31",
+        "threshold",
+        "kept on the list after an earlier flag",
+    ]
