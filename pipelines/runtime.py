@@ -7,6 +7,10 @@
   ``SubprocessASGIServer`` (so the flows reuse it), with a parent-death signal (Linux
   ``prctl(PR_SET_PDEATHSIG, SIGTERM)``): the kernel stops it whenever ews ends, however it ends.
   A normal exit still stops it through Prefect's ``atexit`` hook, after the run logs are sent.
+  Prefect's own "Starting temporary server ... See https://docs.prefect.io ..." and "Stopping
+  temporary server" lines are not printed: ews starts and stops that server itself, and the lines
+  told a credit analyst to read about running a Prefect server before every command. Every flow and
+  task run line is kept; a server that fails to start is still reported (with its last words).
   Elsewhere (macOS) only the normal stop applies; start a shared server (`prefect server start`)
   and set ``PREFECT_API_URL`` there.
 * :func:`keep_freed_memory`: on Linux, freed memory is kept for reuse by the process instead of
@@ -304,6 +308,19 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+SERVER_BANNERS = ("Starting temporary server on ", "Stopping temporary server on ")
+
+
+class _DropServerBanner(logging.Filter):
+    """Drops Prefect's start and stop lines of the temporary server that ews manages itself."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.INFO and str(record.msg).startswith(SERVER_BANNERS))
+
+
+_BANNER_FILTER = _DropServerBanner()
+
+
 def ensure_prefect_api() -> None:
     """Make sure the flows of this process talk to a Prefect API that cannot outlive it.
 
@@ -331,6 +348,9 @@ def ensure_prefect_api() -> None:
     # The server's telemetry heartbeat writes to the fresh SQLite database while it is being
     # migrated on a first run ("database is locked" with a traceback); ews never phones home anyway.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # on the "prefect" logger itself (Prefect's get_logger()): the records its children log, flow and
+    # task runs included, pass through its handlers, not its filters
+    logging.getLogger("prefect").addFilter(_BANNER_FILTER)
     preexec = _death_signal_preexec(os.getpid())
     real = srv.subprocess
     # Prefect's module calls subprocess.Popen(...) to start uvicorn; add the preexec_fn and the

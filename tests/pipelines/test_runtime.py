@@ -125,6 +125,9 @@ def test_score_user_error_is_one_line_and_stops_the_server(tmp_path: Path, mlflo
     assert proc.returncode == 2, output
     assert "Traceback" not in output, output
     assert "error: model 'ews-pd' version 1 is registered but its files cannot be read" in output, output
+    assert servers, "no temporary server was started"
+    # ews starts and stops that server itself: Prefect's banner with its docs link is not shown
+    assert "temporary server" not in output and "docs.prefect.io" not in output, output
     assert not gone_within(servers, 15)
 
 
