@@ -70,14 +70,14 @@ M = [
     (
         "M8 stream: recent_far ignored",
         "pipelines/ingest/history_stream.py",
-        '    recent_far = _recent_far(folder, stage, tables, partitions, orphans, starts.get("invoices"))',
-        '    recent_far = pd.Index([], dtype="string")',
+        "    job.recent_far = _recent_far(job, run)",
+        '    job.recent_far = pd.Index([], dtype="string")',
         ["tests/pipelines/test_history_s26.py"],
     ),
     (
         "M9 stream: removal refusal skipped (verdict never raises)",
         "pipelines/ingest/history_stream.py",
-        "    warnings = total.verdict(starts, as_of, out)",
+        "    warnings = total.verdict(job.starts, as_of, out)",
         "    warnings = []",
         ["tests/pipelines/test_history_s26.py"],
     ),

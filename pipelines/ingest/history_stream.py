@@ -1,6 +1,10 @@
 """``ews ingest --keep-history`` for a streamed ingest (more than ``STREAM_ROWS`` input rows): the
 merge of :mod:`pipelines.ingest.history`, one debtor partition at a time, in memory bounded by a
-partition of the history and one of today's export instead of by the book.
+partition of the history and one of today's export instead of by the book. The per-partition steps
+(:class:`MergeJob`: today's rows per day, the ids of other partitions, the merge itself) run in the
+streamed ingest's worker processes (``compute.ingest_workers``); their results are summed in
+partition order, so the outputs are the same bytes for any worker count. A table's empty partition
+is written with the schema of the Parquet file's metadata (no rows read).
 
 The streamed ingest (:mod:`pipelines.ingest.stream`) writes today's accepted rows of debtor
 partition ``p`` (``SipHash(debtor_id) % P``) into the staging folder. ``P`` is a multiple of the
@@ -27,6 +31,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +85,20 @@ def _read(folder: Path, table: str, bucket: int, columns: list[str] | None = Non
 
 
 def kept_part(
-    folder: Path, p: int, partitions: int, tables: tuple[str, ...] | None = None
+    folder: Path,
+    p: int,
+    partitions: int,
+    tables: tuple[str, ...] | None = None,
+    columns: list[str] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """The history's rows of debtor partition ``p`` of ``partitions`` (a multiple of its bucket count)."""
+    """The history's rows of debtor partition ``p`` of ``partitions`` (a multiple of its bucket
+    count); ``columns``: only these (and ``debtor_id``), as stored."""
     from pipelines.adapters.files import bucket_codes, bucket_count
 
     n = bucket_count(folder)
     out = {}
     for table in tables or tuple(KEYS):
-        frame = _read(folder, table, p % n)
+        frame = _read(folder, table, p % n, None if columns is None else [*columns, "debtor_id"])
         if frame is None:
             continue
         if partitions > n:
@@ -162,22 +173,75 @@ def _foreign_check(
         raise TableError(why)
 
 
-def _moved(
-    folder: Path, stage: Path, tables: list[str], partitions: int
-) -> tuple[dict[str, pd.Index], pd.Index]:
-    """Per table keyed by one id (invoices, payments): today's ids that their own partition's
-    history lacks (an honest export: the day's new rows; a row moved to another debtor is among
-    them); and the invoice ids kept payments name that their partition's invoices lack."""
-    moved: dict[str, list[pd.Series]] = {"invoices": [], "payments": []}
-    orphans: list[pd.Series] = []
-    for p in range(partitions):
-        kept = kept_part(folder, p, partitions, ("invoices", "payments"))
+def _empty(folder: Path, table: str) -> pd.DataFrame | None:
+    """``table`` with no rows and the canonical columns of bucket 0 of ``folder`` (None when
+    absent), from the Parquet file's schema: the rows are not read."""
+    import pyarrow.parquet as pq
+
+    from pipelines.adapters.files import bucket_count, bucket_file, conform
+
+    path = bucket_file(folder, table, 0)
+    if not path.is_file():
+        flat = folder / f"{table}.parquet"
+        if bucket_count(folder) != 1 or not flat.is_file():
+            return None
+        path = flat
+    return conform(pq.read_schema(path).empty_table().to_pandas(), table)
+
+
+Each = Callable[[str, Iterable[int]], Iterator[tuple[int, Any]]]
+"""Runs ``MergeJob.<step>(p)`` for every partition ``p`` and yields ``(p, result)`` in partition
+order: in this process (:meth:`MergeJob.each`) or in the streamed ingest's worker processes
+(:meth:`pipelines.ingest.stream.StreamRun.merge_step`)."""
+
+
+@dataclass
+class MergeJob:
+    """The per-partition steps of a streamed merge. Each reads the files of its own partition (the
+    history's bucket and today's staged rows) and what the parent set on the job before the step
+    (a forked worker inherits it), and returns what the parent sums in partition order, so the
+    outputs do not depend on the processes that ran the steps."""
+
+    folder: Path
+    stage: Path
+    tables: list[str]
+    partitions: int
+    as_of: dt.date
+    starts: dict[str, pd.Timestamp | None] = field(default_factory=dict)
+    moved: dict[str, pd.Index] = field(default_factory=dict)
+    wanted: pd.Index = field(default_factory=lambda: pd.Index([], dtype="string"))
+    recent_far: pd.Index = field(default_factory=lambda: pd.Index([], dtype="string"))
+    empty: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def each(self, step: str, parts: Iterable[int]) -> Iterator[tuple[int, Any]]:
+        """:data:`Each` in this process."""
+        for p in parts:
+            yield p, getattr(self, step)(p)
+
+    def days(self, p: int) -> dict[str, pd.Series]:
+        """Today's rows per day of each dated table in partition ``p`` (:func:`day_counts`)."""
+        out = {}
+        for table, column in SPAN_DATES.items():
+            if table in self.tables:
+                f = _read(self.stage, table, p, [column])
+                if f is not None and len(f):
+                    out[table] = day_counts(f, column, self.as_of)
+        return out
+
+    def moved_ids(self, p: int) -> tuple[dict[str, pd.Series], pd.Series | None]:
+        """Per table keyed by one id (invoices, payments): today's ids of partition ``p`` that its
+        history lacks (an honest export: the day's new rows; a row moved to another debtor is among
+        them); and the invoice ids its kept payments name that its invoices lack."""
+        kept = kept_part(
+            self.folder, p, self.partitions, ("invoices", "payments"), ["payment_id", "invoice_id"]
+        )
         today = {
-            t: _read(stage, t, p, list(dict.fromkeys([KEYS[t][0], "invoice_id"])))
-            for t in moved
-            if t in tables
+            t: _read(self.stage, t, p, list(dict.fromkeys([KEYS[t][0], "invoice_id"])))
+            for t in ("invoices", "payments")
+            if t in self.tables
         }
-        for table in moved:
+        moved = {}
+        for table in ("invoices", "payments"):
             new = today.get(table)
             if new is None or not len(new):
                 continue
@@ -187,7 +251,8 @@ def _moved(
                 if table in kept
                 else pd.Series([], dtype="string")
             )
-            moved[table].append(ids[~isin(ids, held)])
+            moved[table] = ids[~isin(ids, held)]
+        orphans = None
         pay = kept.get("payments")
         if pay is not None and len(pay):
             named = pay["invoice_id"].dropna().astype("string")
@@ -196,32 +261,66 @@ def _moved(
                 for f in (kept.get("invoices"), today.get("invoices"))
                 if f is not None
             ]
-            orphans.append(named[~isin(named, pd.concat(local))] if local else named)
+            orphans = named[~isin(named, pd.concat(local))] if local else named
+        return moved, orphans
+
+    def far(self, p: int) -> list[pd.Series]:
+        """Of the invoice ids ``wanted``, those of partition ``p`` (kept or today's) issued on or
+        after the invoices' span start."""
+        start = self.starts.get("invoices")
+        kept = kept_part(self.folder, p, self.partitions, ("invoices",), ["invoice_id", "issue_date"])
+        frames = [kept.get("invoices")]
+        if "invoices" in self.tables:
+            frames.append(_read(self.stage, "invoices", p, ["invoice_id", "issue_date"]))
+        found = []
+        for f in frames:
+            if f is not None and len(f):
+                ids = f["invoice_id"].astype("string")
+                found.append(ids[isin(ids, pd.Series(self.wanted)) & (f["issue_date"] >= start).to_numpy()])
+        return found
+
+    def merge(self, p: int) -> Merged:
+        """Partition ``p`` merged (:func:`pipelines.ingest.history.merge_part`); its tables replace
+        today's in the stage, the counts are returned."""
+        from pipelines.adapters.files import bucket_file, bucket_parts, write_bucket_atomic
+
+        part = merge_part(
+            kept_part(self.folder, p, self.partitions),
+            today_part(self.stage, self.tables, p),
+            self.starts,
+            self.as_of,
+            self.moved,
+            self.recent_far,
+        )
+        for table in self.empty:
+            frame = part.tables.get(table)
+            frame = self.empty[table] if frame is None else frame
+            write_bucket_atomic(bucket_parts(frame, self.partitions)[p], bucket_file(self.stage, table, p))
+        part.tables = {}
+        return part
+
+
+def _moved(job: MergeJob, each: Each) -> tuple[dict[str, pd.Index], pd.Index]:
+    """:meth:`MergeJob.moved_ids` of every partition: today's ids their own partition's history
+    lacks, per table, and the invoice ids kept payments name that their partition lacks."""
+    moved: dict[str, list[pd.Series]] = {"invoices": [], "payments": []}
+    orphans: list[pd.Series] = []
+    for _p, (ids, named) in each("moved_ids", range(job.partitions)):
+        for table, new in ids.items():
+            moved[table].append(new)
+        if named is not None:
+            orphans.append(named)
     out = {t: pd.Index(pd.concat(v).unique()) for t, v in moved.items() if v}
     far = pd.Index(pd.concat(orphans).unique()) if orphans else pd.Index([], dtype="string")
     return out, far
 
 
-def _recent_far(
-    folder: Path,
-    stage: Path,
-    tables: list[str],
-    partitions: int,
-    wanted: pd.Index,
-    start: pd.Timestamp | None,
-) -> pd.Index:
-    """Of the invoice ids ``wanted``, those issued on or after ``start`` in any partition (kept or today's)."""
-    if not len(wanted) or start is None:
+def _recent_far(job: MergeJob, each: Each) -> pd.Index:
+    """Of the invoice ids ``job.wanted``, those issued on or after the invoices' span start in any
+    partition (kept or today's)."""
+    if not len(job.wanted) or job.starts.get("invoices") is None:
         return pd.Index([], dtype="string")
-    found = []
-    for p in range(partitions):
-        frames = [kept_part(folder, p, partitions, ("invoices",)).get("invoices")]
-        if "invoices" in tables:
-            frames.append(_read(stage, "invoices", p, ["invoice_id", "issue_date"]))
-        for f in frames:
-            if f is not None and len(f):
-                ids = f["invoice_id"].astype("string")
-                found.append(ids[isin(ids, pd.Series(wanted)) & (f["issue_date"] >= start).to_numpy()])
+    found = [s for _p, part in each("far", range(job.partitions)) for s in part]
     return pd.Index(pd.concat(found).unique()) if found else pd.Index([], dtype="string")
 
 
@@ -232,45 +331,41 @@ def merge_streamed(
     partitions: int,
     as_of: dt.date,
     out: Path,
+    each: Callable[[MergeJob], Each] | None = None,
 ) -> tuple[dict[str, Any], list[str], dict[str, int]]:
     """Merge today's staged partitions into the history in ``base`` (folder, as-of), partition by
     partition; each partition's merged tables replace today's in the stage. Returns the manifest's
     ``history`` section, the warnings and the merged rows per table. Raises :class:`TableError`
-    (another ledger, too much removed) before the stage is published."""
-    from pipelines.adapters.files import bucket_file, bucket_parts, write_bucket_atomic
-
+    (another ledger, too much removed) before the stage is published. ``each``: given the job,
+    how its per-partition steps run (:data:`Each`; default: one after the other in this process;
+    the streamed ingest passes its worker pool, :meth:`pipelines.ingest.stream.StreamRun.merge_steps`).
+    The outputs are the same bytes either way."""
     folder, held = base
     _foreign_check(folder, held, stage, tables, partitions, out)
+    job = MergeJob(folder, stage, tables, partitions, as_of)
+    run = each(job) if each is not None else job.each
     per_day: dict[str, pd.Series] = {}
-    for p in range(partitions):
-        for table, column in SPAN_DATES.items():
-            if table in tables:
-                f = _read(stage, table, p, [column])
-                if f is not None and len(f):
-                    c = day_counts(f, column, as_of)
-                    per_day[table] = c if table not in per_day else per_day[table].add(c, fill_value=0)
-    starts = {t: span_start(per_day[t], as_of) if t in per_day else None for t in SPAN_DATES}
-    moved, orphans = _moved(folder, stage, tables, partitions) if partitions > 1 else ({}, pd.Index([]))
-    recent_far = _recent_far(folder, stage, tables, partitions, orphans, starts.get("invoices"))
-    empty = {t: f.iloc[:0] for t, f in {**kept_part(folder, 0, 1), **today_part(stage, tables, 0)}.items()}
+    for _p, counts in run("days", range(partitions)):
+        for table, c in counts.items():
+            per_day[table] = c if table not in per_day else per_day[table].add(c, fill_value=0)
+    job.starts = {t: span_start(per_day[t], as_of) if t in per_day else None for t in SPAN_DATES}
+    if partitions > 1:
+        job.moved, job.wanted = _moved(job, run)
+    job.recent_far = _recent_far(job, run)
+    for table in dict.fromkeys([*KEYS, *tables]):  # today's schema, else the history's
+        frame = _empty(stage, table) if table in tables else _empty(folder, table)
+        if frame is not None:
+            job.empty[table] = frame
     total: Merged | None = None
-    for p in range(partitions):
-        part = merge_part(
-            kept_part(folder, p, partitions), today_part(stage, tables, p), starts, as_of, moved, recent_far
-        )
-        for table in empty:
-            frame = part.tables.get(table)
-            frame = empty[table] if frame is None else frame
-            write_bucket_atomic(bucket_parts(frame, partitions)[p], bucket_file(stage, table, p))
-        part.tables = {}
+    for _p, part in run("merge", range(partitions)):
         if total is None:
             total = part
         else:
             total.add(part)
     assert total is not None
-    warnings = total.verdict(starts, as_of, out)
+    warnings = total.verdict(job.starts, as_of, out)
     rows = {t: c["rows"] for t, c in total.counts.items()}
     return total.section(held), warnings, rows
 
 
-__all__ = ["kept_part", "merge_streamed", "partitions_for", "today_part"]
+__all__ = ["MergeJob", "kept_part", "merge_streamed", "partitions_for", "today_part"]

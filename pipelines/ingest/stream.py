@@ -315,6 +315,7 @@ class StreamRun:
     lookup: CurrencyLookup | None = None  # the invoices' classes by id in a mixed book (after routing them)
     history: tuple[Path, dt.date] | None = None  # --keep-history: the base (ingest.history.base_of)
     readmitted: dict[str, int] = field(default_factory=dict)  # rows the history's references cleared
+    job: Any = None  # the steps of a streamed merge (ingest.history_stream.MergeJob), while they run
 
     # ------------------------------------------------------------ work per partition, in processes
 
@@ -352,6 +353,26 @@ class StreamRun:
         finally:
             _FORKED_RUN = None
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def merge_steps(self, job: Any) -> Callable[[str, Iterable[int]], Iterator[tuple[int, Any]]]:
+        """How the steps of a streamed ``--keep-history`` merge (``job``: an
+        :class:`pipelines.ingest.history_stream.MergeJob`) run: in this run's worker processes
+        (:meth:`each`), one partition per call, results in partition order."""
+
+        def run(step: str, parts: Iterable[int]) -> Iterator[tuple[int, Any]]:
+            self.job = job  # a forked worker inherits the job as the parent set it
+            try:
+                for (_step, p), result in self.each("merge_step", [(step, p) for p in parts]):
+                    yield p, result
+            finally:
+                self.job = None
+
+        return run
+
+    def merge_step(self, part: tuple[str, int]) -> Any:
+        """One step of a streamed merge on one partition (:meth:`merge_steps`)."""
+        step, p = part
+        return getattr(self.job, step)(p)
 
     # ------------------------------------------------------------ 1. route
 
