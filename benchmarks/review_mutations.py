@@ -56,7 +56,7 @@ M = [
     (
         "M6 stream: other-ledger check skipped",
         "pipelines/ingest/history_stream.py",
-        "    _foreign_check(folder, held, stage, tables, partitions, out)\n",
+        "    _foreign_check(job, held, out, run)\n",
         "",
         ["tests/pipelines/test_history_s26.py"],
     ),

@@ -1,10 +1,11 @@
 """``ews ingest --keep-history`` for a streamed ingest (more than ``STREAM_ROWS`` input rows): the
 merge of :mod:`pipelines.ingest.history`, one debtor partition at a time, in memory bounded by a
 partition of the history and one of today's export instead of by the book. The per-partition steps
-(:class:`MergeJob`: today's rows per day, the ids of other partitions, the merge itself) run in the
-streamed ingest's worker processes (``compute.ingest_workers``); their results are summed in
-partition order, so the outputs are the same bytes for any worker count. A table's empty partition
-is written with the schema of the Parquet file's metadata (no rows read).
+(:class:`MergeJob`: the other-ledger check's reads, today's rows per day, the ids of other
+partitions, the merge itself) run in the streamed ingest's worker processes
+(``compute.ingest_workers``); their results are summed in partition order, so the outputs are the
+same bytes for any worker count (``tests/pipelines/test_history_s27.py``). A table's empty
+partition is written with the schema of the Parquet file's metadata (no rows read).
 
 The streamed ingest (:mod:`pipelines.ingest.stream`) writes today's accepted rows of debtor
 partition ``p`` (``SipHash(debtor_id) % P``) into the staging folder. ``P`` is a multiple of the
@@ -120,40 +121,37 @@ def _sample(frame: pd.DataFrame, every: int) -> pd.DataFrame:
     return frame.loc[keep].reset_index(drop=True)
 
 
-def _foreign_check(
-    folder: Path, held: dt.date, stage: Path, tables: list[str], partitions: int, out: Path
-) -> None:
+def _foreign_check(job: MergeJob, held: dt.date, out: Path, each: Each) -> None:
     """:func:`pipelines.ingest.history.foreign` on today's and the history's invoices (whole up to
-    :data:`SAMPLE_ROWS`, else the same sample of ids on both sides) and the history's debtor ids."""
+    :data:`SAMPLE_ROWS`, else the same sample of ids on both sides: :meth:`MergeJob.today_invoices`,
+    :meth:`MergeJob.kept_ids`) and the history's debtor ids."""
     import pyarrow.parquet as pq
 
     from pipelines.adapters.files import bucket_count, bucket_file
 
+    folder, stage = job.folder, job.stage
     n = bucket_count(folder)
-    every = 1
 
     def rows(base: Path, k: int) -> int:
         path = bucket_file(base, "invoices", k)
         return pq.ParquetFile(path).metadata.num_rows if path.is_file() else 0
 
-    if "invoices" not in tables:
+    if "invoices" not in job.tables:
         today_inv = None
     else:
-        total = max(sum(rows(stage, p) for p in range(partitions)), sum(rows(folder, k) for k in range(n)))
-        every = max(1, math.ceil(total / SAMPLE_ROWS))
-        parts = (_read(stage, "invoices", p, FOREIGN_COLUMNS) for p in range(partitions))  # one at a time
-        today_inv = pd.concat([_sample(f, every) for f in parts if f is not None], ignore_index=True)
+        total = max(
+            sum(rows(stage, p) for p in range(job.partitions)), sum(rows(folder, k) for k in range(n))
+        )
+        job.every = max(1, math.ceil(total / SAMPLE_ROWS))
+        parts = [f for _p, f in each("today_invoices", range(job.partitions)) if f is not None]
+        today_inv = pd.concat(parts, ignore_index=True)
     kept: dict[str, pd.DataFrame] = {}
-    debtors = []
+    debtors: list[pd.Series] = []
     inv = []
-    for k in range(n):
-        for table in ("debtors", "invoices", "statements"):
-            frame = _read(folder, table, k, FOREIGN_COLUMNS if table == "invoices" else ["debtor_id"])
-            if frame is None:
-                continue
-            debtors.append(frame["debtor_id"].astype("string").drop_duplicates())
-            if table == "invoices" and today_inv is not None:
-                inv.append(_sample(frame, every))
+    for _k, (ids, sample) in each("kept_ids", range(n)):
+        debtors.extend(ids)
+        if sample is not None:
+            inv.append(sample)
     if debtors:
         kept["debtors"] = pd.DataFrame(
             {"debtor_id": pd.concat(debtors).drop_duplicates().reset_index(drop=True)}
@@ -163,10 +161,10 @@ def _foreign_check(
     today = {"invoices": today_inv} if today_inv is not None else {}
     why = foreign(History(folder, held, kept), today, out)
     if why is not None:
-        if every > 1:  # the counts in the line are the sample's, not the export's
+        if job.every > 1:  # the counts in the line are the sample's, not the export's
             why = why.replace(
                 "--keep-history: ",
-                f"--keep-history (figures of a sample: the invoices of one id in {every:,}, the same ids on "
+                f"--keep-history (figures of a sample: the invoices of one id in {job.every:,}, the same ids on "
                 "both sides): ",
                 1,
             )
@@ -212,11 +210,30 @@ class MergeJob:
     wanted: pd.Index = field(default_factory=lambda: pd.Index([], dtype="string"))
     recent_far: pd.Index = field(default_factory=lambda: pd.Index([], dtype="string"))
     empty: dict[str, pd.DataFrame] = field(default_factory=dict)
+    every: int = 1  # the other-ledger check's sample: the invoices of one id in ``every``
 
     def each(self, step: str, parts: Iterable[int]) -> Iterator[tuple[int, Any]]:
         """:data:`Each` in this process."""
         for p in parts:
             yield p, getattr(self, step)(p)
+
+    def today_invoices(self, p: int) -> pd.DataFrame | None:
+        """The other-ledger check's sample of today's invoices of partition ``p``."""
+        frame = _read(self.stage, "invoices", p, FOREIGN_COLUMNS)
+        return None if frame is None else _sample(frame, self.every)
+
+    def kept_ids(self, k: int) -> tuple[list[pd.Series], pd.DataFrame | None]:
+        """The history's bucket ``k``: its debtor ids (of debtors, invoices, statements) and the
+        other-ledger check's sample of its invoices (when today's export has invoices)."""
+        debtors, inv = [], None
+        for table in ("debtors", "invoices", "statements"):
+            frame = _read(self.folder, table, k, FOREIGN_COLUMNS if table == "invoices" else ["debtor_id"])
+            if frame is None:
+                continue
+            debtors.append(frame["debtor_id"].astype("string").drop_duplicates())
+            if table == "invoices" and "invoices" in self.tables:
+                inv = _sample(frame, self.every)
+        return debtors, inv
 
     def days(self, p: int) -> dict[str, pd.Series]:
         """Today's rows per day of each dated table in partition ``p`` (:func:`day_counts`)."""
@@ -341,9 +358,9 @@ def merge_streamed(
     the streamed ingest passes its worker pool, :meth:`pipelines.ingest.stream.StreamRun.merge_steps`).
     The outputs are the same bytes either way."""
     folder, held = base
-    _foreign_check(folder, held, stage, tables, partitions, out)
     job = MergeJob(folder, stage, tables, partitions, as_of)
     run = each(job) if each is not None else job.each
+    _foreign_check(job, held, out, run)
     per_day: dict[str, pd.Series] = {}
     for _p, counts in run("days", range(partitions)):
         for table, c in counts.items():
