@@ -6,6 +6,9 @@ checks, quarantine) with 1 or 2 worker processes; CPU seconds, wall, memory of t
 
 ``--keep-history``: merge into the history OUT holds (``ews ingest --keep-history``; session 26:
 the streamed merge of ``pipelines/ingest/history_stream.py``); the JSON line gets its counts.
+``--stream off``: the in-memory ingest (and merge) whatever the size (session 27: the streamed
+merge against the in-memory one at 200k); ``on``: streamed whatever the size; ``auto``: above
+5,000,000 input rows, as ``ews ingest``.
 
 Runs :func:`pipelines.ingest.ingest_files` in this process, as ``ews ingest --invoices ... --out OUT``
 does (Parquet or CSV files named ``invoices`` / ``payments`` / ``debtors`` / ``events`` in BOOK;
@@ -84,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", action="store_true", help="build Data Docs (one process)")
     ap.add_argument("--keep-history", action="store_true", help="merge into the history OUT holds")
     ap.add_argument(
+        "--stream",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="streamed ingest: auto (above 5,000,000 rows), on, or off (in memory)",
+    )
+    ap.add_argument(
         "--pss-every",
         type=float,
         default=0.0,
@@ -93,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from pipelines.adapters.files import find_table_files
-    from pipelines.config.source import RulesConfig
-    from pipelines.ingest import ingest_files
+    from pipelines.config.source import FileSource, RulesConfig, SourceConfig
+    from pipelines.ingest import ingest_source
 
     files = {
         t: p
@@ -106,14 +115,19 @@ def main(argv: list[str] | None = None) -> int:
     if sampler is not None:
         sampler.start()
     t0, c0 = time.perf_counter(), os.times()
-    result = ingest_files(
-        files,
+    source = SourceConfig(  # what ingest_files builds
+        name="files",
+        rules=RulesConfig(data_docs=args.docs),
+        tables={t: FileSource(path=Path(p)) for t, p in files.items()},
+    )
+    result = ingest_source(
+        source,
         args.out,
         as_of=dt.date.fromisoformat(args.as_of),
-        settings=RulesConfig(data_docs=args.docs),
         progress=lambda msg: print(f"  {time.perf_counter() - t0:7.1f} s  {msg}", flush=True),
         workers=args.workers,
         keep_history=args.keep_history,
+        stream={"auto": None, "on": True, "off": False}[args.stream],
     )
     wall, c1 = time.perf_counter() - t0, os.times()
     pss = sampler.stop() if sampler is not None else 0
@@ -155,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                 "rows": rows,
                 "buckets": result.manifest.get("layout", {}).get("buckets"),
                 "keep_history": args.keep_history,
+                "stream": args.stream,
                 "history": result.manifest.get("history"),
             }
         )

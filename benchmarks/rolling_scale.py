@@ -1,0 +1,204 @@
+"""A rolling export at scale for ``ews ingest --keep-history`` (BENCHMARKS.md, "Session 27 (s27-merge)"):
+nightly 12-month windows cut from a longer generated book, with invoices removed and revised in the
+ERP, and the kept history compared with the whole feed. Parquet in and out (pyarrow), for books of
+millions of rows (``benchmarks/history_nights.py`` does the same on CSVs with pandas).
+
+    feeds BOOK OUT --nights D1,D2,D3 [--months 12] [--remove 30] [--revise 30] [--seed 2727]
+        for each night D: the ledger as the ERP knew it on D, exported as a rolling window of N months
+        (as history_nights.py): the invoices issued from the first day of the month N-1 months before
+        D's month, plus older invoices still open on D (paid below their amount by D); the payments
+        paid in the window; the events dated in it; the debtors whole. From the second night on, the
+        ERP removes ``--remove`` invoices (and their payments) and revises the amount of ``--revise``
+        others (+1.00), drawn (``--seed``) among the invoices issued from the window's second month to
+        two months before D; the changes stay in the later nights. OUT/D/{table}.parquet, and
+        OUT/whole: the ledger up to the last night with every change applied (what a whole feed of
+        that night sends). A JSON line per night: rows per table, the ids changed.
+    tables A B
+        two ingested folders (``ews ingest --out``), bucket by bucket: rows, rows whose key is on one
+        side only, rows whose values differ (each bucket sorted by the table's key), and whether the
+        bucket files are the same bytes
+
+    python benchmarks/rolling_scale.py feeds /work/bench/s27-merge/gen_r200k /work/bench/s27-merge/feeds \\
+        --nights 2023-12-31,2024-01-31,2024-02-29
+    python benchmarks/rolling_scale.py tables OUT_KEPT OUT_WHOLE
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+KEYS = {
+    "invoices": ["invoice_id"],
+    "payments": ["payment_id"],
+    "events": ["debtor_id", "event_date", "kind"],
+    "debtors": ["debtor_id"],
+}
+
+
+def _day(value: str) -> pa.Scalar:
+    import datetime as dt
+
+    return pa.scalar(dt.date.fromisoformat(value), type=pa.date32())
+
+
+def _dates(table: pa.Table, column: str) -> pa.Array:
+    """``column`` as day dates (the generated book's columns may be timestamps or dates)."""
+    return pc.cast(table[column], pa.date32()) if table[column].type != pa.date32() else table[column]
+
+
+def _month_start(night: str, back: int) -> str:
+    m = np.datetime64(night[:7], "M") - back
+    return str(m.astype("datetime64[D]"))
+
+
+def export(book: dict[str, pa.Table], night: str, months: int) -> dict[str, pa.Table]:
+    """The rolling export of ``night`` (see the module docstring)."""
+    start, end = _day(_month_start(night, months - 1)), _day(night)
+    inv, pay, ev = book["invoices"], book["payments"], book["events"]
+    inv = inv.filter(pc.less_equal(_dates(inv, "issue_date"), end))
+    pay = pay.filter(pc.less_equal(_dates(pay, "paid_on"), end))
+    paid = pay.group_by("invoice_id").aggregate([("amount", "sum")])
+    at = pc.index_in(inv["invoice_id"], value_set=paid["invoice_id"])
+    got = pc.fill_null(pc.take(paid["amount_sum"], at), 0.0)
+    still_open = pc.greater(pc.subtract(pc.cast(inv["amount"], pa.float64()), got), 0.005)
+    issued = _dates(inv, "issue_date")
+    keep = pc.or_(pc.greater_equal(issued, start), still_open)
+    return {
+        "invoices": inv.filter(keep),
+        "payments": pay.filter(pc.greater_equal(_dates(pay, "paid_on"), start)),
+        "events": ev.filter(
+            pc.and_(
+                pc.greater_equal(_dates(ev, "event_date"), start),
+                pc.less_equal(_dates(ev, "event_date"), end),
+            )
+        ),
+        "debtors": book["debtors"],
+    }
+
+
+def _apply(book: dict[str, pa.Table], removed: set[str], revised: set[str]) -> dict[str, pa.Table]:
+    """The ERP's ledger after the changes: ``removed`` invoices and their payments gone, ``revised``
+    invoices +1.00."""
+    inv, pay = book["invoices"], book["payments"]
+    if removed:
+        gone = pa.array(sorted(removed), type=inv["invoice_id"].type)
+        inv = inv.filter(pc.invert(pc.is_in(inv["invoice_id"], value_set=gone)))
+        named = pc.fill_null(pc.is_in(pay["invoice_id"], value_set=gone), False)
+        pay = pay.filter(pc.invert(named))
+    if revised:
+        hit = pc.is_in(inv["invoice_id"], value_set=pa.array(sorted(revised), type=inv["invoice_id"].type))
+        amount = inv["amount"]
+        new = pc.if_else(hit, pc.add(amount, pa.scalar(1.0, amount.type)), amount)
+        inv = inv.set_column(inv.schema.get_field_index("amount"), "amount", new)
+    return {**book, "invoices": inv, "payments": pay}
+
+
+def _write(folder: Path, tables: dict[str, pa.Table]) -> dict[str, int]:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        pq.write_table(table, folder / f"{name}.parquet", row_group_size=1_000_000)
+    return {t: table.num_rows for t, table in tables.items()}
+
+
+def feeds(
+    book_dir: Path, out: Path, nights: list[str], months: int, remove: int, revise: int, seed: int
+) -> None:
+    book = {t: pq.read_table(book_dir / f"{t}.parquet") for t in KEYS}
+    rng = np.random.default_rng(seed)
+    removed: set[str] = set()
+    revised: set[str] = set()
+    for n, night in enumerate(nights):
+        changed: dict[str, list[str]] = {"removed": [], "revised": []}
+        if n > 0:
+            inv = book["invoices"]
+            issued = _dates(inv, "issue_date")
+            lo, hi = _day(_month_start(night, months - 2)), _day(_month_start(night, 2))
+            pool = inv.filter(pc.and_(pc.greater_equal(issued, lo), pc.less(issued, hi)))["invoice_id"]
+            ids = sorted(set(pool.to_pylist()) - removed - revised)
+            pick = rng.choice(len(ids), size=remove + revise, replace=False)
+            changed["removed"] = sorted(ids[i] for i in pick[:remove])
+            changed["revised"] = sorted(ids[i] for i in pick[remove:])
+            removed |= set(changed["removed"])
+            revised |= set(changed["revised"])
+        rows = _write(out / night, export(_apply(book, removed, revised), night, months))
+        print(json.dumps({"night": night, "rows": rows, **changed}), flush=True)
+    last = _apply(book, removed, revised)
+    end = _day(nights[-1])
+    date = {"invoices": "issue_date", "payments": "paid_on", "events": "event_date"}
+    whole = {
+        t: tb.filter(pc.less_equal(_dates(tb, date[t]), end)) if t in date else tb for t, tb in last.items()
+    }
+    print(json.dumps({"whole": nights[-1], "rows": _write(out / "whole", whole)}), flush=True)
+
+
+def _sorted(path: Path, key: list[str]) -> pa.Table:
+    table = pq.read_table(path)
+    return table.take(pc.sort_indices(table, sort_keys=[(k, "ascending") for k in key]))
+
+
+def tables(a: Path, b: Path) -> None:
+    for table, key in KEYS.items():
+        fa = sorted((a / table).glob("bucket=*/part-0.parquet"))
+        fb = sorted((b / table).glob("bucket=*/part-0.parquet"))
+        if len(fa) != len(fb) or not fa:
+            print(f"{table}: bucket files {len(fa)} vs {len(fb)}")
+            continue
+        rows_a = rows_b = one_side = differ = 0
+        same_bytes = True
+        for pa_, pb_ in zip(fa, fb, strict=True):
+            same_bytes &= (
+                hashlib.sha256(pa_.read_bytes()).digest() == hashlib.sha256(pb_.read_bytes()).digest()
+            )
+            x, y = _sorted(pa_, key), _sorted(pb_, key)
+            rows_a, rows_b = rows_a + x.num_rows, rows_b + y.num_rows
+            kx = x.select(key).to_pandas().apply(tuple, axis=1) if len(key) > 1 else x[key[0]].to_pandas()
+            ky = y.select(key).to_pandas().apply(tuple, axis=1) if len(key) > 1 else y[key[0]].to_pandas()
+            if x.num_rows == y.num_rows and kx.equals(ky):
+                cols = [c for c in x.column_names if c in y.column_names]
+                if not x.select(cols).equals(y.select(cols)):
+                    xs, ys = x.select(cols).to_pandas(), y.select(cols).to_pandas()
+                    differ += int(((xs != ys) & ~(xs.isna() & ys.isna())).any(axis=1).sum())
+            else:
+                one_side += len(set(kx) ^ set(ky))
+        print(
+            f"{table}: rows {rows_a:,} vs {rows_b:,}, keys on one side only {one_side:,}, rows whose values "
+            f"differ {differ:,}, bucket files the same bytes: {same_bytes} ({len(fa)} buckets)"
+        )
+    for name in (a, b):
+        m = json.loads((name / "manifest.json").read_text())
+        print(name, "history:", json.dumps((m.get("history") or {}).get("tables")))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("feeds", help="write the nightly rolling exports and the whole feed")
+    f.add_argument("book", type=Path, help="a generated book (Parquet: invoices, payments, debtors, events)")
+    f.add_argument("out", type=Path)
+    f.add_argument("--nights", required=True, help="comma-separated YYYY-MM-DD")
+    f.add_argument("--months", type=int, default=12)
+    f.add_argument(
+        "--remove", type=int, default=30, help="invoices the ERP removes each night from the second"
+    )
+    f.add_argument("--revise", type=int, default=30, help="invoices whose amount it revises (+1.00)")
+    f.add_argument("--seed", type=int, default=2727)
+    t = sub.add_parser("tables", help="two ingested folders bucket by bucket")
+    t.add_argument("a", type=Path)
+    t.add_argument("b", type=Path)
+    args = ap.parse_args()
+    if args.cmd == "feeds":
+        feeds(args.book, args.out, args.nights.split(","), args.months, args.remove, args.revise, args.seed)
+    else:
+        tables(args.a, args.b)
+
+
+if __name__ == "__main__":
+    main()
