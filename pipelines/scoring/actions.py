@@ -17,6 +17,11 @@ Order of precedence for one row:
 
 A row with a disputed balance and an undisputed overdue part gets the action for the undisputed
 part in ``next_action`` and ``resolve_dispute`` in ``dispute_action`` for the disputed part.
+
+``action_rule`` says why in words a collector reads ("60+ days past due: final notice"); ``action_rule_id``
+names the rule in ``conf/nightly.yaml`` for whoever tunes the rules (``queue.rules[1]``,
+``event_actions.insolvency``, ``default_action``, ``payment_plan``, ``dispute``). Before session 27
+``action_rule`` read "queue.rules[1]: days past due >= 60".
 """
 
 from __future__ import annotations
@@ -34,17 +39,23 @@ MONITOR_PLAN = "monitor_plan"
 AGENCY = "agency_referral"
 
 
-# rule field -> (quantity compared, operator, words); the quantities are prepared in choose_actions
-CONDITIONS: dict[str, tuple[str, str, str]] = {
-    "min_dpd": ("dpd", ">=", "days past due"),
-    "max_dpd": ("dpd", "<=", "days past due"),
-    "min_pd": ("pd", ">=", "PD"),
-    "min_expected_loss": ("expected_loss", ">=", "expected loss"),
-    "min_overdue": ("undisputed", ">=", "undisputed overdue"),
-    "min_exposure": ("exposure", ">=", "exposure"),
-    "max_exposure": ("exposure", "<=", "exposure"),
+# rule field -> (quantity compared, operator); the quantities are prepared in choose_actions
+CONDITIONS: dict[str, tuple[str, str]] = {
+    "min_dpd": ("dpd", ">="),
+    "max_dpd": ("dpd", "<="),
+    "min_pd": ("pd", ">="),
+    "min_expected_loss": ("expected_loss", ">="),
+    "min_overdue": ("undisputed", ">="),
+    "min_exposure": ("exposure", ">="),
+    "max_exposure": ("exposure", "<="),
 }
-
+# an amount condition in words: (field, what is compared, "or more" / "or less")
+AMOUNT_WORDS = (
+    ("min_expected_loss", "expected loss", "or more"),
+    ("min_overdue", "undisputed overdue", "or more"),
+    ("min_exposure", "balance", "or more"),
+    ("max_exposure", "balance", "or less"),
+)
 
 # when one debtor has several events, an insolvency decides (the stay binds whatever came later);
 # otherwise the latest event, and on one day the more severe kind
@@ -90,20 +101,36 @@ def with_events(oldest: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     return merged.sort_values("debtor_id", kind="stable", ignore_index=True)
 
 
-def describe_rule(rule: ActionRule, where: str) -> str:
-    """``where`` plus the rule's conditions in words, e.g. ``queue.rules[1]: days past due >= 60``."""
+def action_words(action: str) -> str:
+    """An action name as a collector says it: ``final_notice`` -> "final notice",
+    ``write_off_review`` -> "write-off review"."""
+    return str(action).replace("write_off", "write-off").replace("_", " ")
+
+
+def describe_rule(rule: ActionRule) -> str:
+    """A rule's conditions and action in words, e.g. "60+ days past due: final notice",
+    "30+ days past due and PD 15% or more: payment plan", "180+ days past due and balance 250 or
+    less: write-off review" (it read "queue.rules[1]: days past due >= 60" before session 27)."""
     parts = []
-    for field, (_, op, words) in CONDITIONS.items():
+    low, high = rule.min_dpd, rule.max_dpd
+    if low is not None and high is not None:
+        parts.append(f"{low:,}-{high:,} days past due")
+    elif low is not None:
+        parts.append(f"{low:,}+ days past due")
+    elif high is not None:
+        parts.append(f"at most {high:,} days past due")
+    if rule.min_pd is not None:
+        parts.append(f"PD {rule.min_pd * 100:g}% or more")
+    for field, words, side in AMOUNT_WORDS:
         value = getattr(rule, field)
         if value is not None:
-            shown = f"{value * 100:g}%" if field == "min_pd" else f"{value:,.0f}"
-            parts.append(f"{words} {op} {shown}")
-    return f"{where}: {' and '.join(parts) or 'always'}"
+            parts.append(f"{words} {value:,.0f} {side}")
+    return f"{' and '.join(parts) or 'always'}: {action_words(rule.action)}"
 
 
 def _matches(rule: ActionRule, values: dict[str, pd.Series], index: pd.Index) -> pd.Series:
     match = pd.Series(True, index=index)
-    for field, (quantity, op, _) in CONDITIONS.items():
+    for field, (quantity, op) in CONDITIONS.items():
         bound = getattr(rule, field)
         if bound is not None:
             match &= values[quantity] >= bound if op == ">=" else values[quantity] <= bound
@@ -118,14 +145,15 @@ def choose_actions(
     places: int = 2,
     event_actions: Mapping[str, str | None] | None = None,
 ) -> pd.DataFrame:
-    """``next_action``, ``action_rule`` and ``dispute_action`` per row of ``frame`` (same index).
+    """``next_action``, ``action_rule`` (why, in words), ``action_rule_id`` (which rule of the config)
+    and ``dispute_action`` per row of ``frame`` (same index).
 
     ``frame`` needs ``dpd`` (days past due of the oldest overdue invoice), ``pd``,
     ``expected_loss``, ``exposure``, ``overdue_amount``, ``disputed_amount`` (open disputed
     balance, currency) and ``plan`` (text describing a kept payment plan; empty or missing when
     none) and optional ``plan_broken`` (why the debtor's payment plan counts as broken,
     :func:`pipelines.scoring.plans.broken_plans`: appended to ``action_rule``). ``where`` names the
-    rule list in ``action_rule`` (e.g. ``queue.rules``). ``places``: the decimals of the reporting
+    rule list in ``action_rule_id`` (e.g. ``queue.rules``: ``queue.rules[1]``, ``queue.default_action``). ``places``: the decimals of the reporting
     currency (``pipelines.ingest.decimals.money_places``): an amount below half its smallest unit
     (half a cent; half a fils for KWD) counts as zero. ``event_actions``: action per event kind
     (``conf/nightly.yaml`` ``event_actions``; None or a kind mapped to None: no action), applied to
@@ -142,6 +170,7 @@ def choose_actions(
 
     action = pd.Series(pd.NA, index=idx, dtype="string")
     why = pd.Series(pd.NA, index=idx, dtype="string")
+    rule_id = pd.Series(pd.NA, index=idx, dtype="string")
 
     if event_actions and "event" in frame:
         kind = frame["event"].astype("string")
@@ -149,15 +178,19 @@ def choose_actions(
         hit = act.notna() & ~(in_dispute & (act == AGENCY))  # a dispute is never referred to an agency
         on = pd.to_datetime(frame["event_on"]).dt.strftime("%Y-%m-%d")
         action[hit] = act[hit]
-        why[hit] = kind[hit].str.replace("_", " ") + " on " + on[hit] + " (event_actions." + kind[hit] + ")"
+        said = act[hit].map(action_words).astype("string")
+        why[hit] = kind[hit].str.replace("_", " ") + " on " + on[hit] + ": " + said
+        rule_id[hit] = "event_actions." + kind[hit]
 
     on_plan = action.isna() & (plan != "")
     action[on_plan] = MONITOR_PLAN
     why[on_plan] = "payment plan kept: " + plan[on_plan]
+    rule_id[on_plan] = "payment_plan"
 
     whole = action.isna() & in_dispute & (undisputed <= half)
     action[whole] = RESOLVE_DISPUTE
     why[whole] = "whole overdue balance in dispute"
+    rule_id[whole] = "dispute"
 
     values = {
         "dpd": dpd,
@@ -170,12 +203,13 @@ def choose_actions(
         if rule.action == AGENCY:
             skipped |= hit & in_dispute
             hit &= ~in_dispute
-        text = describe_rule(rule, f"{where}[{i}]")
         action[hit] = rule.action
-        why[hit] = text
+        why[hit] = describe_rule(rule)
+        rule_id[hit] = f"{where}[{i}]"
     rest = action.isna()
     action[rest] = default_action
-    why[rest] = "no rule matched: default action"
+    why[rest] = f"no rule matched: {action_words(default_action)} (the default action)"
+    rule_id[rest] = f"{where.rsplit('.', 1)[0]}.default_action"
     why[skipped] = why[skipped] + " (agency referral skipped: balance in dispute)"
     if "plan_broken" in frame:
         broken = frame["plan_broken"].astype("string").fillna("")
@@ -185,4 +219,11 @@ def choose_actions(
     dispute_action = pd.Series(
         np.where(in_dispute & (action != RESOLVE_DISPUTE), RESOLVE_DISPUTE, ""), index=idx, dtype="string"
     )
-    return pd.DataFrame({"next_action": action, "action_rule": why, "dispute_action": dispute_action})
+    return pd.DataFrame(
+        {
+            "next_action": action,
+            "action_rule": why,
+            "action_rule_id": rule_id,
+            "dispute_action": dispute_action,
+        }
+    )

@@ -11,7 +11,8 @@
   ``recovery.age_half_life_days`` days past due. A debtor whose governing event (an insolvency wins
   over later events, else the latest) has an LGD in ``recovery.lgd_by_event`` gets that LGD.
 
-Each row carries its next action and the rule that chose it (:mod:`pipelines.scoring.actions`).
+Each row carries its next action, why in words (``action_rule``) and, last, the rule of
+``conf/nightly.yaml`` that chose it (``action_rule_id``; :mod:`pipelines.scoring.actions`).
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def build_queues(
     collections = _ranked(
         c,
         ["priority", "expected_loss", "overdue_amount"],
-        [*IDENTITY, *ACTION, "top_reason", "pd", "band", *RISK, "priority", *DETAIL],
+        [*IDENTITY, *ACTION, "top_reason", "pd", "band", *RISK, "priority", *DETAIL, "action_rule_id"],
     )
 
     r = _common(scored.loc[dead], oldest, plans, qc, broken)
@@ -189,7 +190,17 @@ def build_queues(
     recovery = _ranked(
         r,
         ["recovery_priority", "exposure"],
-        [*IDENTITY, *ACTION, "exposure", "lgd", "recoverable_amount", "recovery_priority", *DETAIL, *EVENT],
+        [
+            *IDENTITY,
+            *ACTION,
+            "exposure",
+            "lgd",
+            "recoverable_amount",
+            "recovery_priority",
+            *DETAIL,
+            *EVENT,
+            "action_rule_id",
+        ],
     )
     pairs = ((collections, "collections"), (recovery, "recovery"))
     for (frame, _), owners in zip(pairs, assign_queues(pairs, collectors, previous_owner), strict=True):

@@ -176,12 +176,23 @@ def test_live_rules_in_order_with_their_own_thresholds() -> None:
         "reminder",
         "reminder",  # PD 50 % but only 2 days late: the call rule needs 8 days past due
     ]
-    assert got["action_rule"].tolist()[:3] == [
-        "queue.rules[0]: days past due >= 90",
-        "queue.rules[1]: days past due >= 60",
-        "queue.rules[2]: days past due >= 30 and PD >= 15%",
+    # in words a collector reads (s27-ux: it read "queue.rules[1]: days past due >= 60"); the rule's
+    # place in conf/nightly.yaml beside it, for whoever tunes the rules
+    assert got["action_rule"].tolist() == [
+        "90+ days past due: agency referral",
+        "60+ days past due: final notice",
+        "30+ days past due and PD 15% or more: payment plan",
+        "30+ days past due: call",
+        "8+ days past due and PD 7% or more: call",
+        "no rule matched: reminder (the default action)",
+        "no rule matched: reminder (the default action)",
     ]
-    assert got["action_rule"].iloc[-1] == "no rule matched: default action"
+    assert got["action_rule_id"].tolist() == [
+        *(f"queue.rules[{i}]" for i in range(5)),
+        "queue.default_action",
+        "queue.default_action",
+    ]
+    assert not got["action_rule"].str.contains(r"\.rules|>=|\[").any()
     assert (got["dispute_action"] == "").all()
 
 
@@ -201,7 +212,9 @@ def test_recovery_rules_by_age_and_amount() -> None:
         "agency_referral",
         "final_notice",  # in default after 17 days (short definition): a final notice, not an agency
     ]
-    assert got["action_rule"].iloc[1] == "recovery.rules[1]: days past due >= 180 and exposure <= 250"
+    assert got["action_rule"].iloc[1] == "180+ days past due and balance 250 or less: write-off review"
+    assert got["action_rule"].iloc[3] == "120+ days past due and balance 10,000 or more: legal review"
+    assert got["action_rule_id"].tolist()[:4] == [f"recovery.rules[{i}]" for i in (0, 1, 3, 2)]
 
 
 def test_disputes_get_resolve_dispute_and_never_agency_referral() -> None:
@@ -222,6 +235,7 @@ def test_disputes_get_resolve_dispute_and_never_agency_referral() -> None:
     ]
     assert got["dispute_action"].tolist() == ["", "resolve_dispute", "", ""]
     assert got["action_rule"].iloc[0] == "whole overdue balance in dispute"
+    assert got["action_rule_id"].iloc[0] == "dispute"
     assert got["action_rule"].iloc[1].endswith("(agency referral skipped: balance in dispute)")
     live = choose_actions(frame, NightlyConfig().queue.rules, "reminder", "queue.rules")
     assert "agency_referral" not in set(live["next_action"][frame["disputed_amount"] > 0])
@@ -233,6 +247,7 @@ def test_kept_payment_plan_gets_monitor_plan_before_any_rule() -> None:
     got = choose_actions(frame, cfg.rules, cfg.default_action, "queue.rules")
     assert got["next_action"].tolist() == ["monitor_plan", "agency_referral"]
     assert got["action_rule"].iloc[0] == "payment plan kept: 6 x 100.00 from 2024-06-01"
+    assert got["action_rule_id"].tolist() == ["payment_plan", "queue.rules[0]"]
 
 
 def test_latest_events_known_at_as_of_insolvency_first() -> None:
@@ -281,8 +296,12 @@ def test_events_set_the_action_before_plans_disputes_and_rules() -> None:
         "legal_review",  # no event: the rules
         "agency_follow_up",
     ]
-    assert got["action_rule"].iloc[0] == "insolvency on 2024-06-01 (event_actions.insolvency)"
-    assert got["action_rule"].iloc[1] == "agency placement on 2024-05-15 (event_actions.agency_placement)"
+    assert got["action_rule"].iloc[0] == "insolvency on 2024-06-01: file claim"
+    assert got["action_rule"].iloc[1] == "agency placement on 2024-05-15: agency follow up"
+    assert got["action_rule_id"].tolist()[:2] == [
+        "event_actions.insolvency",
+        "event_actions.agency_placement",
+    ]
     assert got["dispute_action"].tolist() == ["", "", "", "", "resolve_dispute"]
     # a kind mapped to null sets nothing: the rules decide; without event_actions nothing changes
     off = {**events, "agency_placement": None}
@@ -312,7 +331,8 @@ def test_recovery_queue_shows_the_event_and_its_action() -> None:
     row = r.set_index("debtor_id").loc["c"]
     assert row["next_action"] == "file_claim" and row["event"] == "insolvency"
     assert row["event_on"] == pd.Timestamp("2024-06-10") and row["oldest_invoice_id"] == "I1"
-    assert row["action_rule"] == "insolvency on 2024-06-10 (event_actions.insolvency)"
+    assert row["action_rule"] == "insolvency on 2024-06-10: file claim"
+    assert row["action_rule_id"] == "event_actions.insolvency" and r.columns[-1] == "action_rule_id"
     # without events the columns are there, empty, and the rules decide (120 days: agency referral)
     _, r = build_queues(debtors(), oldest, NightlyConfig())
     assert r["event"].isna().all() and r["event_on"].isna().all()

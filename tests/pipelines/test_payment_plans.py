@@ -108,7 +108,7 @@ def test_a_broken_plan_gets_the_normal_rule_which_says_the_plan_was_broken() -> 
     )
     got = choose_actions(frame, cfg.rules, cfg.default_action, "queue.rules")
     assert got["next_action"].tolist() == ["monitor_plan", "call"]
-    assert got["action_rule"].iloc[1] == "queue.rules[3]: days past due >= 30; " + why["m"]
+    assert got["action_rule"].iloc[1] == "30+ days past due: call; " + why["m"]
 
 
 def test_queue_rows_of_kept_and_broken_plans() -> None:

@@ -115,7 +115,7 @@ def queue_frame() -> pd.DataFrame:
             "owner": pd.Series(["anna", "ben", "anna"], dtype="string"),
             "next_action": pd.Series(["call", "resolve_dispute", "reminder"], dtype="string"),
             "action_rule": pd.Series(
-                ["queue.rules[3]: days past due >= 30", "whole overdue balance in dispute", "=1+1"],
+                ["30+ days past due: call", "whole overdue balance in dispute", "=1+1"],
                 dtype="string",
             ),
             "pd": [0.2, 0.1, 0.05],
@@ -143,7 +143,7 @@ def test_queue_workbook_headers_totals_widths_and_owner_sheets(tmp_path) -> None
         "Debtor ID",
         "Owner",
         "Next action",
-        "Why this action (rule)",
+        "Why this action",
         "PD",
         "Exposure at default (EUR)",
         "Expected loss (EUR)",
