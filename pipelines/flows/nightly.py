@@ -413,13 +413,15 @@ def watchlist(
     currency: pd.Series | None = None,
     overrides: pd.DataFrame | None = None,
     previous_state: pd.DataFrame | None = None,
+    reporting: str | None = None,
 ) -> dict[str, Any]:
     """Triggers, the analysts' overrides in force (:mod:`pipelines.scoring.watch_state`), then
     reason codes for the flagged debtors only, then the watchlist frame.
 
     A reason counts only when the value points the feature's risk direction relative to the
     training reference's median (tonight's median for models logged without one); amounts carry
-    the debtor's invoice currency."""
+    the debtor's invoice currency; the watchlist's ``currency`` column is ``reporting``, the currency
+    of its amounts (ingest's reporting currency, as in the queues)."""
     from models.reasons import reasons_wide
     from pipelines.scoring.explain import explain
 
@@ -432,7 +434,7 @@ def watchlist(
     contrib, long = explain(Xf, X, loaded, cfg.reasons.top_n, _currency_of(currency, Xf.index))
     wide = reasons_wide(long, cfg.reasons.top_n)
     reason_cols = [f"reason_{i}" for i in range(1, cfg.reasons.top_n + 1)] + ["reasons"]
-    wl = build_watchlist(scored, flags, wide, reason_cols, cfg, currency)
+    wl = build_watchlist(scored, flags, wide, reason_cols, cfg, currency, reporting)
     return {
         "flags": flags,
         "watchlist": wl,
@@ -976,7 +978,15 @@ def run_nightly(
             prev_state = pd.read_parquet(prev_dir / STATE_FILE)
         with meter.step("watchlist"):
             wl = watchlist(
-                scored, X, loaded, cfg, previous is not None, scored_book.currency, active, prev_state
+                scored,
+                X,
+                loaded,
+                cfg,
+                previous is not None,
+                scored_book.currency,
+                active,
+                prev_state,
+                currency,
             )
         pay_pd = None if forecaster is None else pay_pd_by_debtor(scored_book.paydate)
         key, key_why = queue_key_for(cfg.queue.priority, loaded.tags, pay_pd)

@@ -233,6 +233,7 @@ def build_watchlist(
     reason_columns: list[str],
     cfg: NightlyConfig | None = None,
     currency: pd.Series | None = None,
+    reporting: str | None = None,
 ) -> pd.DataFrame:
     """The flagged debtors, highest PD first, with triggers, deltas, exposure and reasons.
 
@@ -240,11 +241,14 @@ def build_watchlist(
     ``overdue_amount``; ``flags``: output of :func:`triggers`; ``reasons``: indexed by debtor_id,
     columns ``reason_columns`` (from ``models.reasons.reasons_wide``). With ``cfg`` and the credit
     limits in ``scored``: ``limit_note``, the plain sentence of the ``limit_breach`` trigger
-    (:func:`limit_notes`; ``currency``: per debtor_id, or None).
+    (:func:`limit_notes`; ``currency``: per debtor_id, or None). ``currency`` column: the currency of
+    every amount of the row, ``reporting`` (ingest's reporting currency; "" when unknown), as the
+    queues carry it (before session 27 the watchlist's amounts had no currency).
     """
     flagged = flags.any(axis=1)
     wl = scored.loc[flagged].copy()
     wl["triggers"] = trigger_labels(flags.loc[flagged])
+    wl["currency"] = pd.Series(reporting or "", index=wl.index, dtype="string")
     if cfg is not None and "trigger_limit_breach" in flags.columns and set(LIMIT_INPUTS) <= set(wl.columns):
         per_row = None if currency is None else currency.reindex(wl["debtor_id"]).set_axis(wl.index)
         wl["limit_note"] = limit_notes(wl, cfg, per_row).where(flags.loc[flagged, "trigger_limit_breach"], "")
@@ -261,6 +265,7 @@ def build_watchlist(
         "debtor_id",
         "name",
         "segment",
+        "currency",
         "pd",
         "pd_prev",
         "pd_change",

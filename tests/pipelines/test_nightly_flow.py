@@ -240,6 +240,11 @@ def test_watchlist_has_reasons_deltas_and_no_formulas(env) -> None:
     assert wl["pd_change"].notna().any()  # deltas against the DAY1 run
     raw = (env["out"] / DAY2.isoformat() / "watchlist.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
+    # the currency of its amounts, as the queues carry it (s27-ux: the watchlist had none)
+    csv = pd.read_csv(env["out"] / DAY2.isoformat() / "watchlist.csv", encoding="utf-8-sig")
+    queue = pd.read_csv(env["out"] / DAY2.isoformat() / "collections_queue.csv", encoding="utf-8-sig")
+    assert (csv["currency"] == "EUR").all() and (wl["currency"] == "EUR").all()
+    assert set(queue["currency"]) == {"EUR"}
     assert b"\n=" not in raw and b",=" not in raw and b",@" not in raw
 
 
@@ -931,6 +936,9 @@ def test_a_three_decimal_reporting_currency_keeps_its_thousandths(env, tmp_path)
     assert counts["expected_loss"] == round(float(q["expected_loss"].sum()), 3)
     cash = pd.read_csv(kwd / "cash_forecast.csv", encoding="utf-8-sig")
     assert (cash["currency"] == "KWD").all()
+    # the watchlist names the reporting currency as the queues do, not the invoices' EUR (s27-ux)
+    wl = pd.read_csv(kwd / "watchlist.csv", encoding="utf-8-sig")
+    assert len(wl) and (wl["currency"] == "KWD").all() and (q["currency"] == "KWD").all()
     with zipfile.ZipFile(kwd / "collections_queue.xlsx") as z:
         assert 'formatCode="#,##0.000"' in z.read("xl/styles.xml").decode()
     with zipfile.ZipFile(eur / "collections_queue.xlsx") as z:

@@ -230,6 +230,25 @@ def test_limit_breach_shows_in_watchlist_triggers_and_plain_sentence() -> None:
     ]
 
 
+def test_watchlist_amounts_carry_the_reporting_currency_as_the_queues_do() -> None:
+    """s27-ux: watchlist.csv's exposure and overdue amounts had no currency column while the queues
+    have one. The column holds the reporting currency of every amount (ingest converted the book into
+    it), whatever the debtors' invoice currencies were, and sits after the segment as in the queues."""
+    today = limit_scores()
+    today["as_of"] = pd.Timestamp("2024-06-30")
+    today["name"], today["segment"], today["overdue_amount"] = "x", "retail", 0.0
+    scored = compare_with_previous(today, None)
+    flags = triggers(scored, ALWAYS, has_previous=False)
+    invoices = pd.Series(["EUR", "CHF"], index=["cur", "rec"])  # a book of two invoice currencies
+    wl = build_watchlist(scored, flags, pd.DataFrame(), ["reasons"], CFG, invoices, "USD")
+    assert wl["currency"].tolist() == ["USD", "USD"] and wl["currency"].dtype == "string"
+    columns = list(wl.columns)
+    assert columns.index("currency") == columns.index("segment") + 1
+    assert columns.index("currency") < columns.index("open_balance")
+    unknown = build_watchlist(scored, flags, pd.DataFrame(), ["reasons"], CFG, invoices)
+    assert unknown["currency"].tolist() == ["", ""]  # as the queues: empty when unknown
+
+
 def test_limit_breach_current_margin_and_no_need_no_recommended_test() -> None:
     frame = scores([("cur", 0.005, False), ("old", 0.005, False), ("new", 0.005, False)])
     frame["open_balance"] = [10_500.0, 2_000.0, 2_000.0]
