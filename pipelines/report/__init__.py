@@ -13,8 +13,9 @@ script is inline. Text from the data is HTML-escaped by Jinja2's autoescape.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from html import escape
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -264,40 +265,91 @@ def render_report(
     )
 
 
-_STACK = re.compile(r'(<table\b[^>]*\bclass="[^"]*\bstack\b[^"]*"[^>]*>)(.*?</table>)', re.S)
-_TH = re.compile(r"<th\b[^>]*>(.*?)</th>", re.S)
-_TR = re.compile(r"(<tr\b[^>]*>)(.*?)(</tr>)", re.S)
-_TD = re.compile(r"<td\b([^>]*)>")
-_TAG = re.compile(r"<[^>]+>")
+class _StackLabels(HTMLParser):
+    """Finds, in one parse of a page, the ``<td>`` start tags of every ``class="stack"`` table that
+    need a ``data-label``: the header of the cell's column, counted with ``colspan`` (a header or a
+    cell spanning n columns takes n). Tables nest: a table inside a cell is its own table and its
+    cells do not count in the outer row. ``found``: (offset of the tag in the page, its text, label)."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.starts = [0]
+        for line in page.splitlines(keepends=True):
+            self.starts.append(self.starts[-1] + len(line))
+        self.tables: list[dict[str, Any]] = []  # innermost last
+        self.found: list[tuple[int, str, str]] = []
+        self.header: list[str] | None = None  # the text of the <th> being read
+
+    @staticmethod
+    def _span(attrs: list[tuple[str, str | None]]) -> int:
+        value = dict(attrs).get("colspan") or "1"
+        return int(value) if value.strip().isdigit() and int(value) > 0 else 1
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            classes = (dict(attrs).get("class") or "").split()
+            self.tables.append({"stack": "stack" in classes, "part": "", "labels": [], "row": [], "col": 0})
+            return
+        if not self.tables:
+            return
+        t = self.tables[-1]
+        if tag in ("thead", "tbody", "tfoot"):
+            t["part"] = tag
+        elif tag == "tr":
+            t["row"], t["col"] = [], 0
+        elif tag == "th" and t["part"] == "thead":
+            self.header = []
+            t["span"] = self._span(attrs)
+        elif tag in ("td", "th"):
+            span, at = self._span(attrs), t["col"]
+            t["col"] += span
+            known = dict(attrs)
+            if tag == "td" and t["stack"] and t["labels"] and span == 1 and "data-label" not in known:
+                label = t["labels"][at] if at < len(t["labels"]) else ""
+                if label:
+                    line, column = self.getpos()
+                    self.found.append((self.starts[line - 1] + column, self.get_starttag_text() or "", label))
+
+    def handle_data(self, data: str) -> None:
+        if self.header is not None:
+            self.header.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.tables:
+            return
+        t = self.tables[-1]
+        if tag == "th" and self.header is not None:
+            text = " ".join("".join(self.header).split())
+            t["row"].extend([text] * t.pop("span", 1))
+            self.header = None
+        elif tag == "tr" and t["part"] == "thead":
+            t["labels"] = t["row"]  # the last header row names the columns
+        elif tag == "thead":
+            t["part"] = ""
+        elif tag == "table":
+            self.tables.pop()
 
 
 def stacked(html: str) -> str:
     """Give every cell of a ``class="stack"`` table the header of its column as ``data-label``, which the
     page shows as "label: value" when the table is stacked into one card per row (at most 640 px wide: the
     tables scrolled sideways at 420 px). Cells that carry a label already keep it; a table without a
-    ``<thead>`` is left as it is."""
+    ``<thead>`` is left as it is; a cell spanning columns (``colspan`` > 1) gets none.
 
-    def table(found: re.Match) -> str:
-        start, rest = found.groups()
-        if "</thead>" not in rest:
-            return found.group(0)
-        head, body = rest.split("</thead>", 1)
-        labels = [_TAG.sub("", th).strip().replace('"', "&quot;") for th in _TH.findall(head)]
-
-        def row(tr: re.Match) -> str:
-            names = iter(labels)
-
-            def cell(td: re.Match) -> str:
-                label = next(names, "")
-                if not label or "data-label=" in td.group(1):
-                    return td.group(0)
-                return f'<td data-label="{label}"{td.group(1)}>'
-
-            return tr.group(1) + _TD.sub(cell, tr.group(2)) + tr.group(3)
-
-        return f"{start}{head}</thead>{_TR.sub(row, body)}"
-
-    return _STACK.sub(table, html)
+    The page is parsed (:class:`_StackLabels`), not matched with a regular expression: before session 27
+    a table nested in a cell cut its outer table at the inner ``</table>``, and a ``colspan`` cell
+    shifted every label after it. Only the labelled ``<td>`` tags change; every other byte is kept."""
+    parser = _StackLabels(html)
+    parser.feed(html)
+    parser.close()
+    out, at = [], 0
+    for offset, text, label in parser.found:
+        if html.startswith(text, offset) and text.startswith("<td"):
+            out.append(html[at:offset])
+            out.append(f'<td data-label="{escape(label, quote=True)}"{text[3:]}')
+            at = offset + len(text)
+    out.append(html[at:])
+    return "".join(out)
 
 
 def _feed_view(feed: dict[str, Any] | None) -> dict[str, Any] | None:
