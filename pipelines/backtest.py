@@ -174,6 +174,12 @@ def _replay(
             )
     panel = pd.concat(parts, ignore_index=True).sort_values(["as_of", "debtor_id"], ignore_index=True)
     panel["debtor_id"] = panel["debtor_id"].astype("string")
+    if until is not None:
+        # a default after the book's last observed day is an open invoice projected past the data's end
+        # (no payment can be seen there), not a default seen: the lead times counted them (s27-ux: 204 of
+        # the 212 "defaults seen live" of the README walk's book, --to at its last day, fell after that day)
+        seen = panel["first_default_date"] <= pd.Timestamp(until)
+        panel["first_default_date"] = panel["first_default_date"].where(seen)
     panel["band"] = assign_bands(panel["pd"], cfg).where(~panel["in_default"], "default").astype("string")
     panel["flagged"] = flag_panel(panel, dates, cfg)
     return panel
@@ -395,8 +401,10 @@ def backtest_figures(
         "months": len(dates),
         "months_with_observed_horizon": len(scored),
         "debtor_months_live": int(sum(m["live"] for m in scored)),
+        "defaults_in_horizon": int(
+            defaults
+        ),  # of the live debtor-months (s27-ux: it was labelled "Queue ...")
         "queue_debtor_months": int(sum(m["queue"] for m in scored)),
-        "defaults_in_horizon": int(defaults),
         "bad_balance_in_queue": round(total, places),
     }
     curve_out = {o: (curves[o] / total).round(6).tolist() if total else [] for o in orders}
@@ -478,7 +486,13 @@ def leakage(loaded: Any, dates: Sequence[pd.Timestamp], horizon_days: int) -> di
     tags = getattr(loaded, "tags", None) or {}
     tag = tags.get("ews.trained_through")
     first = min(dates)
-    cut = (first - pd.Timedelta(days=horizon_days)).date().isoformat()
+    # the last month-end whose labels (horizon_days after it) are all seen by the first date: a train
+    # config's snapshots.end is a month-end (it read 2023-11-02 before session 27)
+    cut = (
+        (first - pd.Timedelta(days=horizon_days) + pd.Timedelta(days=1) - pd.offsets.MonthEnd(1))
+        .date()
+        .isoformat()
+    )
     if not tag:
         return {"trained_through": None, "labels_seen_until": None, "in_sample": None, "leak_free_end": cut}
     # a roll-rate matrix counts the moves observed by its last month-end, no label beyond it (s11-small:
@@ -516,6 +530,12 @@ DEFINITIONS: dict[str, str] = {
     "lead_time_first_flag_median_days": "first flag: days from the first flagged month-end in the 365 days "
     "before the default, whatever came between (lead_time_first_flag_share)",
     "watchlist_list_share": "flagged live debtor-months / live debtor-months: the list's size as a share of the live book",
+    "defaults_for_lead_time": "defaults (debtor, first default day) on or before the book's last observed day, each "
+    "within the horizon after a month-end where the debtor was live, at any replayed month-end (also those whose "
+    "horizon is not wholly observed): the lead-time shares are shares of these",
+    "debtor_months_live": "live (not in default) debtor-months at the month-ends with an observed horizon",
+    "defaults_in_horizon": "of debtor_months_live, those whose debtor defaulted within the horizon (the watchlist "
+    "recall's denominator); a debtor defaulting counts once per month-end it was live in the horizon before",
     "list_sizes": "the watchlist's precision, recall and strict lead time for lists of each share s of the live "
     "debtors (settings.list_shares), re-flagged on the same PDs: rule 'rank' = the rank trigger alone at "
     "triggers.rank.top_share s, held while in the top s x stay_top_share / top_share (the absolute triggers "
@@ -542,39 +562,42 @@ LABELS: dict[str, str] = {
     "lead_time_episode_gap_months": "  episode gap allowed (month-ends)",
     "lead_time_first_flag_median_days": "Lead time, median (first flag in 365 days)",
     "lead_time_first_flag_share": "  defaults flagged at least once",
-    "defaults_for_lead_time": "Defaults seen live (for the lead times)",
+    "defaults_for_lead_time": "Lead times: defaults seen (any month-end)",
     "months": "Month-ends replayed",
     "months_with_observed_horizon": "  with an observed horizon",
     "debtor_months_live": "Live debtor-months",
     "queue_debtor_months": "Queue debtor-months",
-    "defaults_in_horizon": "Queue debtor-months that defaulted",
+    "defaults_in_horizon": "  of which defaulted within the horizon",
     "bad_balance_in_queue": "Bad balance in the queue",
 }
 """How ``ews backtest`` prints its figures (:func:`figure_lines`); backtest.json keeps the keys."""
 
 
+def figure_text(key: str, value: Any, currency: str | None = None, places: int = 2) -> str:
+    """A figure in its unit: shares as percentages, days, the bad balance with its currency, counts
+    with thousands separators ("n/a" when there is none)."""
+    if value is None:
+        return "n/a"
+    if key == "bad_balance_in_queue":
+        return f"{value:,.{places}f}" + (f" {currency}" if currency else "")
+    if key.endswith(("_top20", "_share", "_precision", "_recall")):
+        return f"{100 * value:.1f} %"
+    if key.endswith("_days"):
+        return f"{value:,.1f} days"
+    if isinstance(value, int | np.integer):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    return str(value)
+
+
 def figure_lines(figures: dict[str, Any], currency: str | None = None, places: int = 2) -> list[str]:
-    """One line per figure for the console: a plain label, the value in its unit (shares as
-    percentages, days, the bad balance with its currency, counts with thousands separators) and
-    the backtest.json key, so a reader can find its definition there."""
-    lines = []
-    for key, value in figures.items():
-        if value is None:
-            text = "n/a"
-        elif key == "bad_balance_in_queue":
-            text = f"{value:,.{places}f}" + (f" {currency}" if currency else "")
-        elif key.endswith(("_top20", "_share", "_precision", "_recall")):
-            text = f"{100 * value:.1f} %"
-        elif key.endswith("_days"):
-            text = f"{value:,.1f} days"
-        elif isinstance(value, int | np.integer):
-            text = f"{value:,}"
-        elif isinstance(value, float):
-            text = f"{value:,.4g}"
-        else:
-            text = str(value)
-        lines.append(f"{LABELS.get(key, key):46s} {text:>18s}  ({key})")
-    return lines
+    """One line per figure for the console: a plain label, the value in its unit
+    (:func:`figure_text`) and the backtest.json key, so a reader can find its definition there."""
+    return [
+        f"{LABELS.get(key, key):46s} {figure_text(key, value, currency, places):>18s}  ({key})"
+        for key, value in figures.items()
+    ]
 
 
 @dataclass

@@ -112,14 +112,63 @@ def _list_sizes_svg(rows: list[dict[str, Any]]) -> str:
         return _svg(fig)
 
 
-def _list_sizes_table(rows: list[dict[str, Any]]) -> str:
-    cols = ["rule", "top_share", "stay_top_share", "list_share", "list_share_max", "flagged_per_month",
-            "precision", "recall", "lead_time_median_days", "lead_time_flagged_share"]  # fmt: skip
-    head = "".join(f"<th>{escape(c)}</th>" for c in cols)
+# the list-size table's columns: (key of backtest.json's list_sizes, header); shares shown in %
+LIST_COLUMNS = (
+    ("rule", "rule"),
+    ("top_share", "top share"),
+    ("stay_top_share", "held while in the top"),
+    ("list_share", "list size (share of live debtors)"),
+    ("list_share_max", "largest month"),
+    ("flagged_per_month", "flagged a month-end"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("lead_time_median_days", "strict lead, median (days)"),
+    ("lead_time_flagged_share", "flagged at the last month-end"),
+)
+# the per-month table's columns (keys of backtest.json's months)
+MONTH_COLUMNS = (
+    ("as_of", "month-end"),
+    ("live", "live debtors"),
+    ("flagged", "flagged"),
+    ("defaults", "live debtors that defaulted within the horizon"),
+    ("queue", "in the queue"),
+    ("bad_balance", "bad balance in the queue"),
+)
+
+
+def _share(value: Any) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def _cell(value: Any, key: str, places: int = 2) -> str:
+    """A table cell's text: shares in %, amounts at the currency's decimals, counts with separators."""
+    if "share" in key or key.endswith(("_top20", "precision", "recall")):
+        return _share(value)
+    if key == "bad_balance" and value is not None:
+        return f"{value:,.{places}f}"
+    if key == "flagged_per_month" and value is not None:
+        return f"{value:,.1f}"
+    return _fmt(value)
+
+
+def _table(table_id: str, columns: list[tuple[str, str]], rows: list[dict[str, Any]], places: int = 2) -> str:
+    """A table with a header row (``<thead>``): below 640 px each row is a card of "header: value"
+    lines (class ``stack``, labels from ``pipelines.report.stacked``); the first column left, numbers right."""
+    head = "".join(f"<th>{escape(label)}</th>" for _, label in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td class='num'>{_fmt(r.get(c))}</td>" for c in cols) + "</tr>" for r in rows
+        "<tr>"
+        + "".join(
+            ("<td>" if i == 0 else "<td class='num'>") + escape(_cell(r.get(key), key, places)) + "</td>"
+            for i, (key, _) in enumerate(columns)
+        )
+        + "</tr>"
+        for r in rows
     )
-    return f"<table id='list_sizes'><tr>{head}</tr>{body}</table>"
+    return f"<table id='{table_id}' class='stack'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _list_sizes_table(rows: list[dict[str, Any]]) -> str:
+    return _table("list_sizes", list(LIST_COLUMNS), rows)
 
 
 def _fmt(value: Any) -> str:
@@ -127,39 +176,68 @@ def _fmt(value: Any) -> str:
         return "n/a"
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 10 else f"{value:,.1f}"
-    return f"{value:,}" if isinstance(value, int) else escape(str(value))
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def render_backtest(result: Any, note: str) -> str:
-    """The page as one HTML string (text from the data escaped)."""
+    """The page as one HTML string (text from the data escaped). It reads at 420 px without scrolling
+    sideways (before session 27 it was 1,399 px wide at any width): the plots shrink to the window and,
+    below 640 px, every table is one card per row ("header: value" lines)."""
+    from pipelines.backtest import LABELS as FIGURE_LABELS
+    from pipelines.backtest import figure_text
+    from pipelines.ingest.decimals import money_places
+    from pipelines.report import stacked
+
     f = result.figures
-    rows = "".join(f"<tr><td>{escape(k)}</td><td class='num'>{_fmt(v)}</td></tr>" for k, v in f.items())
-    cols = ["as_of", "live", "flagged", "defaults", "queue", "bad_balance"] + [
-        f"{o}_capture_top20" for o in LABELS
-    ]
-    head = "".join(f"<th>{escape(c)}</th>" for c in cols)
-    body = "".join(
-        "<tr>" + "".join(f"<td class='num'>{_fmt(m.get(c))}</td>" for c in cols) + "</tr>"
-        for m in result.months
+    currency = result.settings.get("currency")
+    places = money_places(currency)
+    rows = "".join(
+        ("<tr><td class='sub'>" if FIGURE_LABELS.get(k, k).startswith(" ") else "<tr><td>")
+        + f"{escape(FIGURE_LABELS.get(k, k).strip())}</td>"
+        + f"<td class='num'>{escape(figure_text(k, v, currency, places))}</td><td><code>{escape(k)}</code></td></tr>"
+        for k, v in f.items()
     )
+    money = f" ({escape(currency)})" if currency else ""
+    months = [(k, label + (money if k == "bad_balance" else "")) for k, label in MONTH_COLUMNS]
+    months += [(f"{o}_capture_top20", f"top 20 % catch: {label}") for o, label in LABELS.items()]
+    months = [(k, label) for k, label in months if any(k in m for m in result.months)]
     settings = "".join(f"<li>{escape(k)}: {escape(str(v))}</li>" for k, v in result.settings.items())
     leads = result.lead_times
     lead_days = leads.loc[leads["flagged_last"], "lead_days"].to_numpy(dtype="float64")
     warn = "warn" if "IN-SAMPLE" in note or "may have seen" in note else "ok"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>ews backtest</title>
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ews backtest</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 20px; color: #222; }}
 table {{ border-collapse: collapse; margin: 8px 0; }} td, th {{ border-bottom: 1px solid #ddd; padding: 3px 8px; }}
+th {{ text-align: left; vertical-align: bottom; font-size: 13px; max-width: 140px; }}
 .num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+td.sub {{ padding-left: 22px; }}
 .warn {{ background: #fdecea; border-left: 4px solid #c44e52; padding: 8px; }}
 .ok {{ background: #eaf6ea; border-left: 4px solid #55a868; padding: 8px; }}
+p, li {{ overflow-wrap: anywhere; }}
+svg {{ max-width: 100%; height: auto; }}
+@media (max-width: 640px) {{
+  body {{ margin: 10px; }}
+  h1 {{ font-size: 22px; }} h2 {{ font-size: 18px; }}
+  /* each table row as a card: the first cell as its heading, then "header: value" lines */
+  table.stack, table.stack > tbody {{ display: block; width: 100%; }}
+  table.stack > thead {{ display: none; }}
+  table.stack > tbody > tr {{ display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr));
+                             gap: 0 10px; padding: 6px 0; border-bottom: 1px solid #ccc; }}
+  table.stack > tbody > tr > td {{ border: 0; padding: 1px 2px; min-width: 0; text-align: left;
+                                  overflow-wrap: anywhere; }}
+  table.stack > tbody > tr > td[data-label]::before {{ content: attr(data-label) ": "; color: #566; font-size: 11px; }}
+  table.stack > tbody > tr > td:first-child {{ grid-column: 1 / -1; font-weight: 600; }}
+}}
 </style></head><body>
 <h1>Backtest of the queue and the watchlist</h1>
 <p class="{warn}" id="leakage">{escape(note)}</p>
 <ul>{settings}</ul>
 <h2>Figures (pooled over month-ends with a fully observed horizon)</h2>
-<table id="figures">{rows}</table>
+<table id="figures" class="stack"><thead><tr><th>figure</th><th>value</th><th>key in backtest.json</th></tr></thead>
+<tbody>{rows}</tbody></table>
 <h2>Capture curves of the live queue</h2>
 {_curves_svg(result.curves)}
 <h2>Capture in the top 20 % per month-end</h2>
@@ -173,6 +251,7 @@ and set <code>triggers.rank</code> in the nightly config (see backtest.json, def
 {_list_sizes_svg(getattr(result, "list_sizes", []))}
 {_list_sizes_table(getattr(result, "list_sizes", []))}
 <h2>Per month-end</h2>
-<table id="months"><tr>{head}</tr>{body}</table>
+{_table("months", months, result.months, places)}
 </body></html>
 """
+    return stacked(page)

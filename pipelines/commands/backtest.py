@@ -366,6 +366,7 @@ def register(app: typer.Typer) -> None:
                 "queue_key_why": key_why,
                 "paydate_cut": paydate_cut,
                 "list_shares": shares,
+                "currency": currency,
             },
             list_sizes=list_size_figures(panel, cfg, shares),
         )

@@ -196,7 +196,10 @@ class Version:
 def test_leakage_names_the_in_sample_month_ends_and_the_cut() -> None:
     seen = leakage(Version({"ews.trained_through": "2023-12-31"}), DATES, 90)
     assert seen["labels_seen_until"] == "2024-03-30" and seen["in_sample"] == ["2024-01-31", "2024-02-29"]
-    assert seen["leak_free_end"] == "2023-11-02"
+    # a month-end, as a train config's snapshots.end is (s27-ux: it said 2023-11-02): its labels, 90 days
+    # on, are all seen by the first month-end, 2024-01-31 (2023-10-31 + 90 days = 2024-01-29)
+    assert seen["leak_free_end"] == "2023-10-31"
+    assert leakage(Version({}), DATES[1:], 90)["leak_free_end"] == "2023-11-30"  # + 90 d = 2024-02-28
     assert leakage(Version({"ews.trained_through": "2023-10-31"}), DATES, 90)["in_sample"] == []
     assert leakage(Version({}), DATES, 90)["in_sample"] is None
     # a roll-rate matrix through 2024-02-29 saw the moves up to that month-end only (before: + 90 days,
@@ -421,6 +424,35 @@ def test_replay_scores_with_one_blas_thread_and_gives_the_callers_threads_back()
     assert after == 2
 
 
+def test_defaults_after_the_books_last_day_are_not_defaults_seen() -> None:
+    """s27-ux: the README walk's backtest printed "Defaults seen live (for the lead times) 212" beside
+    "Queue debtor-months that defaulted 18": 204 of the 212 were open invoices projected past the
+    data's last day (2024-12-31), where no payment can be seen. The ledger without
+    Z ends on 2024-03-15 (C's payment): A's default of 2024-02-29 is seen; B's (2024-05-14) and E's
+    (2024-04-09) fall after the end. Lead time: A flagged from Jan 31, 29 days."""
+    from pipelines.backtest import figure_lines
+
+    book = ledger()
+    book = type(book)(invoices=book.invoices.loc[book.invoices["debtor_id"] != "Z"], payments=book.payments)
+    short = replay(book, DATES, fixed_pd, CFG, DefaultDefinition())
+    p = short.set_index(["as_of", "debtor_id"])
+    assert p.loc[(DATES[0], "A"), "first_default_date"] == pd.Timestamp("2024-02-29")
+    assert pd.isna(p.loc[(DATES[1], "B"), "first_default_date"])
+    assert pd.isna(p.loc[(DATES[0], "E"), "first_default_date"])
+    out = backtest_figures(short, CFG)
+    f = out["figures"]
+    assert f["defaults_for_lead_time"] == 1  # 3 before: A, B and E
+    assert out["lead_times"]["debtor_id"].tolist() == ["A"]
+    assert f["lead_time_median_days"] == 29 and f["lead_time_flagged_share"] == 1.0
+    # the two counts say what they count, the horizon's one under the live debtor-months it is part of
+    keys = list(f)
+    assert keys.index("defaults_in_horizon") == keys.index("debtor_months_live") + 1
+    lines = dict(zip(keys, figure_lines(f), strict=True))
+    assert lines["defaults_for_lead_time"].startswith("Lead times: defaults seen (any month-end)")
+    assert lines["defaults_in_horizon"].startswith("  of which defaulted within the horizon")
+    assert "Queue" not in lines["defaults_in_horizon"]
+
+
 def test_the_console_figures_read_in_their_units_with_the_json_key() -> None:
     """``ews backtest`` printed raw keys and values (s25-newuser: ``bad_balance_in_queue 739613.35``
     without a currency, shares as fractions). Each line: a label, the value in its unit, the key."""
@@ -449,3 +481,60 @@ def test_the_console_figures_read_in_their_units_with_the_json_key() -> None:
     assert lines[0].startswith("Queue: bad balance caught by its top 20 %") and "61.2 %" in lines[0]
     assert "7.9 %" in lines[1] and "n/a" in lines[2] and "62.5 days" in lines[3]
     assert "1,234" in lines[4] and "739,613.35 EUR" in lines[5]
+
+
+# the page's width, every table's layout and its cells without a label, written into the outer page
+PAGE_PROBE = """<script>
+(function () {
+  var tables = {}, unlabelled = 0;
+  document.querySelectorAll("table").forEach(function (t) {
+    tables[t.id] = {display: getComputedStyle(t).display, right: Math.round(t.getBoundingClientRect().right)};
+  });
+  document.querySelectorAll("table.stack > tbody > tr > td").forEach(function (td) {
+    if (!td.getAttribute("data-label")) unlabelled++;
+  });
+  var svgs = Array.prototype.map.call(document.querySelectorAll("svg"),
+    function (s) { return Math.round(s.getBoundingClientRect().right); });
+  var out = parent.document, pre = out.createElement("pre");
+  pre.id = "page-probe";
+  pre.textContent = JSON.stringify({width: document.documentElement.clientWidth,
+    scroll_width: document.documentElement.scrollWidth, tables: tables, svgs: svgs, unlabelled: unlabelled});
+  out.body.appendChild(pre);
+})();
+</script>"""
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_backtest_page_reads_at_420_px_without_scrolling_sideways(panel, tmp_path, width: int) -> None:
+    """s27-ux: backtest.html was 1,399 px wide at any window width (the README walk's book: the
+    per-month table of raw keys, the list-size table, the plots at their fixed size), so a phone
+    scrolled sideways. Now the plots shrink to the window and below 640 px each table is one card per
+    row ("header: value"); at 1,280 px they stay tables, and nothing is wider than the window."""
+    from pipelines.backtest import BacktestResult, leakage_note, list_size_figures
+    from pipelines.backtest_report import render_backtest
+    from tests.pipelines.chromium import CHROMIUM, framed_probe
+
+    if CHROMIUM is None:
+        pytest.skip("chromium not installed (.ci/run installs it)")
+    out = backtest_figures(panel, CFG)
+    leak = leakage(Version({"ews.trained_through": "2023-12-31"}), DATES, 90)
+    result = BacktestResult(
+        figures=out["figures"],
+        months=out["months"],
+        curves=out["curves"],
+        lead_times=out["lead_times"],
+        leakage=leak,
+        settings={"data": "/a/long/path/to/the/ingested/folder/of/the/book", "currency": "EUR"},
+        list_sizes=list_size_figures(panel, CFG, [0.02, 0.05, 0.1, 0.2]),
+    )
+    page = render_backtest(result, leakage_note(leak))
+    got = framed_probe(page, width, PAGE_PROBE, tmp_path, "page-probe")
+    assert got["width"] == width and got["scroll_width"] <= width, got
+    assert set(got["tables"]) == {"figures", "list_sizes", "months"}
+    for name, table in got["tables"].items():
+        assert table["right"] <= width, (name, table)
+        assert table["display"] == ("table" if width > 640 else "block"), (name, table)
+    assert len(got["svgs"]) >= 4 and max(got["svgs"]) <= width, got["svgs"]
+    assert got["unlabelled"] == 0
+    # the figures in their units, as the console gives them; the bad balance with its currency
+    assert "54.1 %" in page and "7,400.00 EUR" in page
