@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -43,6 +44,32 @@ def _print_table(console: Console, title: str, rows: list[dict], columns: list[s
     console.print(table)
 
 
+# ``ews models list``'s columns in 100 characters (session 27: the table was 144 wide): header -> row key
+NARROW = {
+    "version": "version",
+    "aliases": "aliases",
+    "created": "created",
+    "AUC": "test_auc",
+    "ECE": "test_ece",
+    "gate": "gate",
+    "key": "queue_key",
+    "champion": "champion",
+}
+
+
+def narrow_row(row: dict) -> dict:
+    """A row of :func:`pipelines.adapters.registry_view.version_rows` for the 100-column table: the
+    creation day, and of the champion periods only the last one's start ("since 2026-12-05", the
+    champion now) or end ("until 2026-12-05"); ``--wide`` shows every period."""
+    periods = [p for p in row["champion_periods"].split("; ") if p]
+    said = ""
+    if periods:
+        start, end = periods[-1].split("..")
+        said = f"since {start[:10]}" if end == "now" else f"until {end[:10]}"
+    out = {**row, "created": row["created"].strftime("%Y-%m-%d"), "champion": said}
+    return {header: str(out[key]) for header, key in NARROW.items()}
+
+
 def history_event(row: dict) -> str:
     """An event of ``ews models history`` in words: ``champion (gate)``, ``queue_key (blend)``,
     ``champion (manual, was v1)``."""
@@ -61,24 +88,47 @@ def register(app: typer.Typer) -> None:
     def list_command(
         name: str = typer.Option("ews-pd", help=MODEL_HELP),
         project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
+        wide: bool = typer.Option(
+            False,
+            "--wide",
+            help="every column: creation time, test window, each champion period in full (about 150 columns)",
+        ),
     ) -> None:
         """Versions with aliases, test AUC/ECE, gate outcome, the queue key chosen at training (pd or
-        blend) and the periods each was champion."""
+        blend) and since or until when each was champion, in 100 columns; --wide adds the test window
+        and every champion period."""
         from pipelines.adapters.registry_view import public_uri, read_versions, tracking_uri, version_rows
 
         uri = _uri(project)
         rows = version_rows(read_versions(name, uri))
-        console = Console(width=200)
         if not rows:
-            console.print(
+            Console(width=200).print(
                 f"no versions of {name!r} yet in {public_uri(tracking_uri(uri))}: run `ews train --data DIR`"
             )
             return
         for row in rows:
-            row["created"] = row["created"].strftime("%Y-%m-%d %H:%M")
             row["test_auc"], row["test_ece"] = f"{row['test_auc']:.4f}", f"{row['test_ece']:.4f}"
-        columns = ["version", "aliases", "created", "test_as_of", "test_auc", "test_ece", "gate", "queue_key"]
-        _print_table(console, f"{name} versions", rows, [*columns, "champion_periods"])
+        if wide:
+            for row in rows:
+                row["created"] = row["created"].strftime("%Y-%m-%d %H:%M")
+            columns = [
+                "version",
+                "aliases",
+                "created",
+                "test_as_of",
+                "test_auc",
+                "test_ece",
+                "gate",
+                "queue_key",
+            ]
+            _print_table(Console(width=200), f"{name} versions", rows, [*columns, "champion_periods"])
+            return
+        _print_table(
+            Console(width=None if sys.stdout.isatty() else 100),
+            f"{name} versions (`ews models list --wide`: every column)",
+            [narrow_row(row) for row in rows],
+            list(NARROW),
+        )
 
     @models_app.command("history")
     def history_command(

@@ -78,6 +78,35 @@ def test_list_promote_history_and_champion_on(mlflow_uri, outcome, tmp_path) -> 
     assert missing_reason.exit_code == 2 and "--reason" in missing_reason.output
 
 
+def test_models_list_fits_100_columns_and_wide_shows_every_column(mlflow_uri, outcome) -> None:
+    """s27-ux: ``ews models list`` was a table of 144 to 180 columns (the README walk's registry: 180,
+    two champion periods in full). Now 100: the creation day, AUC and ECE, and of the champion periods
+    the current one's start or the last one's end; --wide prints every column as before."""
+    v1, v2 = _log(outcome), _log(outcome)
+    th = GateThresholds(min_auc=0.5, ece_margin=0.5)
+    registry.record_gate(
+        v1, gate_decision(outcome.metrics, th, ece_tolerance=0.0), champion_version=None,
+        at=datetime(2026, 1, 1, 12, tzinfo=UTC),
+    )  # fmt: skip
+    assert runner.invoke(app, ["models", "promote", v2, "--reason", "reviewed"]).exit_code == 0
+    listing = runner.invoke(app, ["models", "list"])
+    assert listing.exit_code == 0, listing.output
+    lines = listing.output.splitlines()
+    assert max(len(line) for line in lines) <= 100, listing.output
+    header = next(line for line in lines if line.startswith("┃"))
+    assert [c.strip() for c in header.strip("┃").split("┃")] == [
+        "version", "aliases", "created", "AUC", "ECE", "gate", "key", "champion"
+    ]  # fmt: skip
+    rows = {r.split("│")[1].strip(): r for r in lines if r.startswith("│")}
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert "until " + today in rows[v1] and "passed" in rows[v1] and "2026-01-01" not in rows[v1]
+    assert "since " + today in rows[v2] and "manual" in rows[v2] and "champion" in rows[v2]
+    assert f"{outcome.metrics['auc']:.4f}" in rows[v2] and "--wide" in listing.output
+    wide = runner.invoke(app, ["models", "list", "--wide"])
+    assert wide.exit_code == 0 and "champion_periods" in wide.output and "test_as_of" in wide.output
+    assert "2026-01-01 12:00.." in wide.output
+
+
 def test_champion_on_answers_by_the_as_of_date_of_scored_runs(mlflow_uri, tmp_path) -> None:
     import json
 
