@@ -95,12 +95,42 @@ def dropped_line(dropped: dict[str, str]) -> str:
     return f"[yellow]dropped features[/] (not used by the model): {names}"
 
 
+# the console's metric rows: name in words, and whether the figure is a rate (shown in %); the
+# MLflow run keeps the test_* keys (before session 27 the tables showed those keys and rates as fractions)
+METRIC_WORDS: dict[str, tuple[str, bool]] = {
+    "auc": ("AUC", False),
+    "gini": ("Gini", False),
+    "ks": ("KS", False),
+    "brier": ("Brier score", False),
+    "ece": ("calibration error (ECE)", False),
+    "logloss": ("log loss", False),
+    "capture_5pct": ("defaults caught in the top 5 % of PDs", True),
+    "capture_10pct": ("defaults caught in the top 10 % of PDs", True),
+    "mean_pd": ("mean PD", True),
+    "default_rate": ("default rate", True),
+}
+
+
+def metric_cells(
+    key: str, value: float, interval: tuple[float, float] | None, others: list[float]
+) -> list[str]:
+    """One row of a console metrics table: the metric in words, the value, its interval and the
+    comparison columns, rates in % (two decimals), the other figures with four decimals."""
+    name, rate = METRIC_WORDS.get(key, (key.replace("_", " "), False))
+
+    def shown(v: float) -> str:
+        return f"{100 * v:.2f} %" if rate else f"{v:.4f}"
+
+    span = f"{shown(interval[0])}..{shown(interval[1])}" if interval else ""
+    return [name, shown(value), span, *(shown(v) for v in others)]
+
+
 def metrics_table(result: Any) -> Table:
     """The challenger's test metrics beside LightGBM's and the baseline's, with the debtor intervals;
-    metric names are never cut (at 80 columns they read "test_capture_5p…", "test_default_ra…")."""
+    metric names in words, never cut (at 80 columns they read "test_capture_5p…", "test_default_ra…")."""
     table = Table(title=f"ews-pd v{result.version}  (run {result.run_id[:12]})")
     ci = (result.intervals or {}).get("challenger", {})
-    table.add_column("metric", no_wrap=True)  # at 80 columns it read "test_capture_5p…"
+    table.add_column("metric (out of time)", no_wrap=True)
     table.add_column(f"challenger: {result.kind}", justify="right")
     table.add_column("95% interval (debtors)", justify="right")
     table.add_column("LightGBM", justify="right")
@@ -108,14 +138,8 @@ def metrics_table(result: Any) -> Table:
     table.add_column("scorecard" if result.plan.get("calibration") else "roll-rate model", justify="right")
     lgbm = result.lightgbm_metrics or {}
     for key, value in result.metrics.items():
-        low_high = f"{ci[key][0]:.4f}..{ci[key][1]:.4f}" if key in ci else ""
-        table.add_row(
-            f"test_{key}",
-            f"{value:.4f}",
-            low_high,
-            f"{lgbm.get(key, float('nan')):.4f}",
-            f"{result.baseline_metrics[key]:.4f}",
-        )
+        others = [lgbm.get(key, float("nan")), result.baseline_metrics[key]]
+        table.add_row(*metric_cells(key, value, ci.get(key), others))
     return table
 
 
@@ -199,8 +223,7 @@ def print_rollrate(console: Console, result: object) -> None:
     base = result.baseline_metrics or {}
     for key in ("auc", "gini", "ks", "brier", "ece", "logloss", "mean_pd", "default_rate"):
         value = result.metrics.get(key, float("nan"))
-        low_high = f"{ci[key][0]:.4f}..{ci[key][1]:.4f}" if key in ci else ""
-        table.add_row(f"test_{key}", f"{value:.4f}", low_high, f"{base.get(key, float('nan')):.4f}")
+        table.add_row(*metric_cells(key, value, ci.get(key), [base.get(key, float("nan"))]))
     console.print(table)
     test = result.plan["test"]
     console.print(
@@ -269,8 +292,8 @@ def train_paydate_step(
         )
         return
     m = pay.metrics
-    if pay.history_note:
-        console.print(f"[yellow]payment-date model: {pay.history_note}[/]")
+    if pay.history_note:  # one short line; the flow-run log above has the note in full
+        console.print(f"[yellow]payment-date model: {pay.history_headline or pay.history_note}[/]")
     console.print(
         f"ews-paydate v{pay.version}: held-out MAE {m['mae_days']:.2f} days (paid on due date "
         f"{m['due_date_mae_days']:.2f}, due date + mean lateness {m['due_plus_lateness_mae_days']:.2f}), "

@@ -70,6 +70,9 @@ class PaydateTrainResult:
     rows: int
     gate_summary: str = ""  # the decision in plain words (failed without a champion: how to accept it)
     history_note: str = ""  # trained on fewer month-ends than paydate.train_snapshots (:func:`history_note`)
+    history_headline: str = (
+        ""  # the same in one short line (:func:`history_headline`): the console's and the WARNING's
+    )
 
 
 def _month_end_days(
@@ -138,6 +141,16 @@ def history_note(p: PaydatePlan, train_snapshots: int) -> str:
         f"figures on {held_out} (month-ends from {_day(p.eval_train[0])}, the first with "
         "snapshots.min_history_months of history); the gate below judges them"
     )
+
+
+def history_headline(p: PaydatePlan, train_snapshots: int) -> str:
+    """:func:`history_note` in one short line (about 75 characters), what the console and the flow-run
+    log's WARNING say; the full note follows in the log at INFO. Before session 27 the WARNING was the
+    whole note (about 330 characters)."""
+    held_out, final = len(p.eval_train), len(p.final_train)
+    if held_out >= train_snapshots and final >= train_snapshots:
+        return ""
+    return f"short history: held-out check on {held_out} month-ends, model on {final} (of {train_snapshots} wanted)"
 
 
 def _day(d: int) -> str:
@@ -308,7 +321,8 @@ def train_paydate(
     )
     note = history_note(p, cfg.paydate.train_snapshots)
     if note:
-        logger.warning("payment-date model: %s", note)
+        logger.warning("payment-date model: %s", history_headline(p, cfg.paydate.train_snapshots))
+        logger.info("payment-date model, in full: %s", note)
     logger.info(
         f"payment-date rows: {len(rows['eval']):,} held-out training rows, {len(rows['final']):,} final rows, "
         f"{sum(len(inv) for _, inv in rows['test']):,} test invoices"
@@ -407,6 +421,7 @@ def train_paydate(
         rows=int(len(rows["final"])),
         gate_summary=decision.summary,
         history_note=note,
+        history_headline=history_headline(p, cfg.paydate.train_snapshots),
     )
 
 

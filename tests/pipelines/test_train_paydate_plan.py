@@ -19,7 +19,7 @@ def test_ews_train_says_when_the_registered_payment_date_model_trains_on_a_short
     on the 8 month-ends 2023-04-30..2023-11-30 before them, the registered one on 2023-04-30..2024-07-31
     (16). The plan takes what there is without a word; the note says it. With 8 month-ends, none."""
     from pipelines.config.train import TrainConfig
-    from pipelines.flows.train_paydate import history_note, plan
+    from pipelines.flows.train_paydate import history_headline, history_note, plan
 
     book = _tiny_book()
     p = plan(book, TrainConfig(), 26)
@@ -31,3 +31,10 @@ def test_ews_train_says_when_the_registered_payment_date_model_trains_on_a_short
         "first with snapshots.min_history_months of history); the gate below judges them"
     )
     assert history_note(p, 8) == ""
+    # s27-ux: the console and the WARNING said the whole note (about 330 characters); one short line now
+    short = "payment-date model: " + history_headline(p, 16)
+    assert (
+        short
+        == "payment-date model: short history: held-out check on 8 month-ends, model on 16 (of 16 wanted)"
+    )
+    assert len(short) <= 100 and history_headline(p, 8) == ""

@@ -65,9 +65,10 @@ def test_a_100_debtor_book_trains_the_rollrate_model_and_scores(
     print_rollrate(console, result)
     text = console.export_text()
     assert "book's default rate" in text
-    line = next(line for line in text.splitlines() if "test_gini" in line)
+    line = next(line for line in text.splitlines() if "│ Gini " in line)
     assert f"{base['gini']:.4f}" in line and f"{result.metrics['gini']:.4f}" in line
-    assert any("test_ks" in line for line in text.splitlines())
+    table = text.split("ews-pd v")[1].split("test month-ends")[0]  # the metrics in words (s27-ux)
+    assert any("│ KS " in line for line in text.splitlines()) and "test_" not in table
     states = json.loads(run.data.params["rollrate_states"])
     assert states[0] == "current" and states[-1] == "default"
     moves = pd.read_csv(client.download_artifacts(mv.run_id, "rollrate/transition_counts.csv", str(tmp_path)))
