@@ -145,9 +145,12 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "book_shift",
     "shifted_usual_late",
     "open_excess_late",
+    "segment_shift",
 )
 BOOK_SHIFT_DAYS = 28
-"""Window (days to T) of the settlements behind the ``book_shift`` candidate."""
+"""Window (days to T) of the settlements behind the ``book_shift`` and ``segment_shift`` candidates."""
+SEGMENT_SHIFT_MIN = 30
+"""Fewest settlements in the window behind a segment's own ``segment_shift`` (fewer: the book's)."""
 HALF_LIVES: tuple[int, ...] = (30, 90, 180)
 """Half-lives in days of the recency-weighted lateness candidates ``late_hl<N>``."""
 """Built only on request (``candidates=True``): measured in ``benchmarks/paydate_ablation.py`` and
@@ -443,7 +446,10 @@ def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
       settlements before that window: how much later the whole book pays now than usual;
       ``shifted_usual_late``: ``debtor_late_median_last5`` + ``book_shift``;
     - ``open_excess_late``: ``dpd_current_max`` - ``debtor_late_median_last5`` (its oldest open
-      invoice already later than it usually pays: a censored sign of a worse state).
+      invoice already later than it usually pays: a censored sign of a worse state);
+    - ``segment_shift``: ``book_shift`` over the settlements of the debtor's own segment (its peers and
+      itself): how much later its industry pays now than usual; the book's shift when the segment is
+      unknown or has fewer than :data:`SEGMENT_SHIFT_MIN` such settlements.
     """
     T, n = state.T, state.n
     code = cols["code"]
@@ -533,6 +539,15 @@ def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
     resid = late[recent] - med_before[dcode[recent]]
     shift = float(np.median(resid)) if len(resid) else 0.0
     cols["book_shift"] = np.full(len(code), shift)
+    seg = np.asarray(state.ledger.segment.codes, dtype=np.int64)  # -1: unknown
+    seg_shift = np.full(max(int(seg.max(initial=-1)) + 1, 0) + 1, shift)  # last slot: unknown
+    rseg = seg[dcode[recent]]
+    for s_code in np.unique(rseg[rseg >= 0]):
+        own = resid[rseg == s_code]
+        if len(own) >= SEGMENT_SHIFT_MIN:
+            seg_shift[s_code] = float(np.median(own))
+    debtor_seg = seg[code]
+    cols["segment_shift"] = seg_shift[np.where(debtor_seg >= 0, debtor_seg, len(seg_shift) - 1)]
     cols["shifted_usual_late"] = cols["debtor_late_median_last5"] + shift
     cols["open_excess_late"] = cols["dpd_current_max"] - cols["debtor_late_median_last5"]
 

@@ -753,6 +753,50 @@ def test_session6_candidate_features_by_hand() -> None:
     assert at2["days_since_part_paid"].iloc[2] == 0.0  # paid on T2 itself
 
 
+def _segment_book() -> Portfolio:
+    """Three debtors, one per segment (A: construction, B: retail, C: none). Each settled 3 invoices 5
+    days late in March 2024; in the 28 days to 2024-06-30 A settled 30 invoices 9 days late, B 20 invoices
+    15 days late, C 50 invoices on their due date; each also has one invoice open at T."""
+    rows, pays = [], []
+    plan = {"A": [5] * 3 + [9] * 30, "B": [5] * 3 + [15] * 20, "C": [5] * 3 + [0] * 50}
+    for debtor, lates in plan.items():
+        for i, late in enumerate(lates):
+            # before the window: settled 2024-03-10..12; in it: 2024-06-10..
+            settled = (
+                pd.Timestamp("2024-03-10") + pd.Timedelta(days=i)
+                if i < 3
+                else pd.Timestamp("2024-06-10") + pd.Timedelta(days=(i - 3) % 15)
+            )
+            due = settled - pd.Timedelta(days=late)
+            rows.append((f"{debtor}{i}", debtor, due - pd.Timedelta(days=30), due, 100.0))
+            pays.append((f"P{debtor}{i}", debtor, f"{debtor}{i}", settled, 100.0))
+        due = pd.Timestamp("2024-07-15")
+        rows.append((f"{debtor}open", debtor, due - pd.Timedelta(days=30), due, 100.0))
+    inv = pd.DataFrame(rows, columns=["invoice_id", "debtor_id", "issue_date", "due_date", "amount"])
+    inv["currency"], inv["disputed"] = "EUR", False
+    pay = pd.DataFrame(pays, columns=["payment_id", "debtor_id", "invoice_id", "paid_on", "amount"])
+    debtors = pd.DataFrame({"debtor_id": ["A", "B", "C"], "segment": ["construction", "retail", None]})
+    return Portfolio(invoices=inv, payments=pay, debtors=debtors)
+
+
+def test_segment_shift_by_hand() -> None:
+    """``segment_shift`` (session 27's candidate): the book's shift over the settlements of the debtor's
+    segment, the book's when its segment has fewer than SEGMENT_SHIFT_MIN (30) or is unknown."""
+    ledger = prepare_ledger(_segment_book())
+    T = day("2024-06-30")
+    got = open_invoices(ledger, ledger_state(ledger, T), candidates=True)
+    got = got.set_index(np.asarray(ledger.debtor_ids)[got["code"].to_numpy()])
+    # residuals in the window (lateness - the debtor's median of 5 before it): A 30 x +4, B 20 x +10,
+    # C 50 x -5; the book's median of the 100: the 50th and 51st of (-5 x 50, 4 x 30, 10 x 20) = -0.5
+    assert got["book_shift"].tolist() == [-0.5, -0.5, -0.5]
+    assert got.loc["A", "segment_shift"] == 4.0  # 30 settlements: its own
+    assert got.loc["B", "segment_shift"] == -0.5  # 20 < 30: the book's
+    assert got.loc["C", "segment_shift"] == -0.5  # no segment: the book's
+    # 10 days earlier (T = 2024-06-20) A has settled 22 of its 30 in the window, B 16: the book's
+    early = open_invoices(ledger, ledger_state(ledger, day("2024-06-20")), candidates=True)
+    assert early["segment_shift"].tolist() == early["book_shift"].tolist()
+
+
 def test_session6_candidates_ignore_rows_after_t() -> None:
     """Rows dated after T (later invoices and payments) change none of the candidates at T."""
     portfolio = _session6_book()

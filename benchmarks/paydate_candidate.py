@@ -1,0 +1,196 @@
+"""Payment-date model: the shipped hazard against one candidate on the same rows (issue 13 part 1,
+session 27; the pre-registered comparison, `benchmarks/paydate_decide.py` applies the rule).
+
+Per book (``regime:seed``: ``benchmarks/paydate.load``, ``ews generate`` 2,000 x 36, no memos; or
+``unseen:PATH``: a folder of canonical parquet tables, e.g. ``benchmarks/unseen_book.py``'s):
+
+- the train flow's plan (``pipelines.flows.train_paydate.plan``, ``TrainConfig`` defaults: 16
+  month-ends, recency weights), its held-out rows (as ``bucket_rows``, one bucket, with the candidate
+  columns of ``features.paydate.open_invoices(candidates=True)``) and the plan's 3 test month-ends;
+- each fit's held-out model evaluated as the gate evaluates (``models.paydate.evaluate``: MAE of
+  ``expected_paid_on`` over the invoices paid within the horizon, p10-p90 coverage with the fit's own
+  day shape, both baselines);
+- the cash backtest of ``benchmarks/paydate.py`` as session 23 ran it: the final model of the plan
+  whose data end at the first of the latest 6 month-ends followed by 13 observed weeks, weekly cash
+  mean APE over those 6 x 13 weeks (weeks with cash).
+
+Fits: ``shipped`` (:data:`features.paydate.FEATURES`, the shipped parameters) and the candidate
+(``--candidate``): see :data:`CANDIDATES`. ``peer`` (session 27's pre-registered candidate): the shipped
+features plus ``book_shift`` and ``segment_shift`` (``features.paydate``: the median, over the last 28
+days' settlements of the whole book / of the debtor's segment, of their lateness minus the settling
+debtor's median lateness before that window), the same parameters. Writes per book ``BOOK.json`` (figures) and ``BOOK.npz`` (per
+paid test invoice: the absolute error of each fit, the debtor code; the weekly cash forecast and actual
+of each fit) for the paired debtor bootstrap.
+
+    OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python benchmarks/paydate_candidate.py --work BOOKS \\
+        --out OUT --candidate shrunk base:91 stress:91 unseen:/path/small-s117
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
+
+from paydate import WEEKS, cash_backtest, cash_inputs, load  # noqa: E402
+
+from features.ledger import day_number, prepare_ledger  # noqa: E402
+from features.paydate import FEATURES, PERIOD_DAYS, evaluation_invoices, training_window  # noqa: E402
+from features.snapshots import month_ends  # noqa: E402
+from features.tables import Portfolio  # noqa: E402
+from models.paydate import cdf_weeks, evaluate, fit_day_shape, fit_hazard, median_days, predict_hazards  # noqa: E402
+from pipelines.config.train import TrainConfig  # noqa: E402
+from pipelines.engine import Book  # noqa: E402
+from pipelines.flows.train_paydate import plan  # noqa: E402
+
+ONE_BUCKET = 10**9
+
+CANDIDATES: dict[str, dict] = {}
+"""name -> {"features": the fit's input columns, "params": PaydateParams overrides}; filled below."""
+
+
+def register(name: str, features: tuple[str, ...], **params) -> None:
+    CANDIDATES[name] = {"features": tuple(features), "params": params}
+
+
+register("shipped", FEATURES)
+register("peer", FEATURES + ("book_shift", "segment_shift"))
+
+
+def read_book(spec: str, work: Path) -> tuple[str, Portfolio]:
+    kind, _, rest = spec.partition(":")
+    if kind == "unseen":
+        folder = Path(rest)
+        tables = {
+            name: pd.read_parquet(folder / f"{name}.parquet")
+            for name in ("invoices", "payments", "debtors", "events")
+            if (folder / f"{name}.parquet").exists()
+        }
+        return f"unseen-{folder.name}", Portfolio(**tables)
+    return f"{kind}-s{rest}", load(kind, int(rest), work, 2000, 36)
+
+
+def rows_of(ledger, p, H: int, n_max: int, seed: int, final: bool = False) -> pd.DataFrame:
+    train, cut = (p.final_train, p.final_cut) if final else (p.eval_train, p.eval_cut)
+    return training_window(ledger, train, cut, H, n_max, seed, candidates=True)[0]
+
+
+def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
+    t0 = time.perf_counter()
+    label, portfolio = read_book(spec, work)
+    ledger = prepare_ledger(portfolio)
+    book = Book.in_memory(portfolio, ONE_BUCKET)
+    cfg = TrainConfig()
+    base = cfg.paydate.to_params(7)
+    H, n_max = base.horizon_weeks, cfg.paydate.max_invoices_per_snapshot
+    p = plan(book, cfg, H)
+    eval_rows = rows_of(ledger, p, H, n_max, base.seed)
+    tests = [(T, evaluation_invoices(ledger, T, p.final_cut, H, candidates=True)) for T in p.test]
+    dates = [
+        int(day_number(d))
+        for d in month_ends(pd.Timestamp(p.eval_train[0], unit="D"), pd.Timestamp(p.final_cut, unit="D"))
+    ]
+    dates = [d for d in dates if d + PERIOD_DAYS * WEEKS <= p.final_cut][-6:]
+    px = plan(book, cfg, H, last=pd.Timestamp(dates[0], unit="D"))
+    cash_rows = rows_of(ledger, px, H, n_max, base.seed, final=True)
+    t1 = time.perf_counter()
+    result = {
+        "book": label,
+        "plan": p.describe(),
+        "cash_plan": px.describe(),
+        "cash_dates": [str(pd.Timestamp(d, unit="D").date()) for d in dates],
+        "train_rows": int(len(eval_rows)),
+        "fits": {},
+    }
+    arrays = {}
+    for name in names:
+        c = CANDIDATES[name]
+        params = base.model_copy(update=c["params"]) if c["params"] else base
+        feats = c["features"]
+        held = fit_hazard(eval_rows, params, feats)
+        cdfs = [cdf_weeks(predict_hazards(held, inv, T, H, features=feats)) for T, inv in tests]
+        metrics, _, _ = evaluate(
+            held,
+            tests,
+            H,
+            WEEKS,
+            features=feats,
+            cdfs=cdfs,
+            interval=params.interval,
+            shape=fit_day_shape(eval_rows),
+        )
+        errs, codes = [], []
+        for F, (_T, inv) in zip(cdfs, tests, strict=True):
+            pred = median_days(F)
+            actual = inv["actual_days"].to_numpy(dtype=np.float64)
+            paid = ~np.isnan(actual)
+            pred = np.where(np.isnan(pred), float(H * PERIOD_DAYS), pred)
+            errs.append(np.abs(pred[paid] - actual[paid]))
+            codes.append(inv["code"].to_numpy(dtype=np.int64)[paid])
+        err = np.concatenate(errs)
+        assert abs(err.mean() - metrics["mae_days"]) < 1e-9, (err.mean(), metrics["mae_days"])
+        arrays[f"{name}_err"] = err
+        arrays["code"] = np.concatenate(codes)
+        final = fit_hazard(cash_rows, params, feats)
+        cash = cash_backtest(cash_inputs_with(final, ledger, dates, H, feats), 0.0)
+        seen = cash["actual_cash"] > 0
+        arrays[f"{name}_cash_f"] = cash.loc[seen, "expected_cash"].to_numpy()
+        arrays[f"{name}_cash_a"] = cash.loc[seen, "actual_cash"].to_numpy()
+        better = min(metrics["due_date_mae_days"], metrics["due_plus_lateness_mae_days"])
+        result["fits"][name] = {
+            "mae_days": metrics["mae_days"],
+            "within_7d": metrics["within_7d"],
+            "coverage_80": metrics["coverage_80"],
+            "due_date_mae_days": metrics["due_date_mae_days"],
+            "due_plus_lateness_mae_days": metrics["due_plus_lateness_mae_days"],
+            "vs_better_baseline": metrics["mae_days"] / better - 1.0,
+            "paid_invoices": int(len(err)),
+            "invoices": int(metrics["invoices"]),
+            "cash_mean_ape": float(cash.loc[seen, "ape"].mean()),
+            "cash_weeks": int(seen.sum()),
+        }
+        print(label, name, json.dumps({k: round(v, 5) for k, v in result["fits"][name].items()}), flush=True)
+    result["seconds"] = {"rows": round(t1 - t0, 1), "fits": round(time.perf_counter() - t1, 1)}
+    np.savez(out / f"{label}.npz", **arrays)
+    (out / f"{label}.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def cash_inputs_with(booster, ledger, dates: list[int], H: int, feats: tuple[str, ...]):
+    """``benchmarks.paydate.cash_inputs`` with the fit's own input columns (candidate features)."""
+    if tuple(feats) == FEATURES:
+        return cash_inputs(booster, ledger, dates, H)
+    out = []
+    from models.paydate import cash_actuals
+
+    for T in dates:
+        inv = evaluation_invoices(ledger, T, T + PERIOD_DAYS * WEEKS, WEEKS, candidates=True)
+        F = cdf_weeks(predict_hazards(booster, inv, T, H, features=feats))
+        cash, days = cash_actuals(inv)
+        out.append((T, inv["open_amount"].to_numpy(), days, F, cash))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("books", nargs="+", help="regime:seed (ews generate 2,000 x 36) or unseen:FOLDER")
+    ap.add_argument("--work", type=Path, required=True, help="folder of the generated books")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--candidate", required=True, choices=sorted(set(CANDIDATES) - {"shipped"}))
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    for spec in args.books:
+        r = run_book(spec, args.work, args.out, ["shipped", args.candidate])
+        print("#", r["book"], r["seconds"], flush=True)
+
+
+if __name__ == "__main__":
+    main()
