@@ -179,7 +179,8 @@ def choose_actions(
         on = pd.to_datetime(frame["event_on"]).dt.strftime("%Y-%m-%d")
         action[hit] = act[hit]
         said = act[hit].map(action_words).astype("string")
-        why[hit] = kind[hit].str.replace("_", " ") + " on " + on[hit] + ": " + said
+        what = kind[hit].map(action_words).astype("string")  # "write-off on 2024-08-30: ..."
+        why[hit] = what + " on " + on[hit] + ": " + said
         rule_id[hit] = "event_actions." + kind[hit]
 
     on_plan = action.isna() & (plan != "")

@@ -11,7 +11,7 @@
   ``recovery.age_half_life_days`` days past due. A debtor whose governing event (an insolvency wins
   over later events, else the latest) has an LGD in ``recovery.lgd_by_event`` gets that LGD.
 
-Each row carries its next action, why in words (``action_rule``) and, last, the rule of
+Each row carries its next action, why in words (``action_rule``) and, after the details, the rule of
 ``conf/nightly.yaml`` that chose it (``action_rule_id``; :mod:`pipelines.scoring.actions`).
 """
 

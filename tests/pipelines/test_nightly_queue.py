@@ -298,10 +298,12 @@ def test_events_set_the_action_before_plans_disputes_and_rules() -> None:
     ]
     assert got["action_rule"].iloc[0] == "insolvency on 2024-06-01: file claim"
     assert got["action_rule"].iloc[1] == "agency placement on 2024-05-15: agency follow up"
-    assert got["action_rule_id"].tolist()[:2] == [
+    assert got["action_rule_id"].tolist()[:3] == [
         "event_actions.insolvency",
         "event_actions.agency_placement",
+        "event_actions.write_off",
     ]
+    assert got["action_rule"].iloc[2] == "write-off on 2024-04-30: written off recovery"  # was "write off"
     assert got["dispute_action"].tolist() == ["", "", "", "", "resolve_dispute"]
     # a kind mapped to null sets nothing: the rules decide; without event_actions nothing changes
     off = {**events, "agency_placement": None}
