@@ -326,7 +326,8 @@ class StreamRun:
         (they inherit the run: the table states, the spill, the Great Expectations context and the
         inputs of the step, set as attributes before the call). A call reads and writes only the
         spill files of its own part and returns what the parent merges, in part order: the
-        results, and so the outputs, are those of one process.
+        results, and so the outputs, are those of one process. The workers get SIGTERM from the
+        kernel when this process dies, however it dies (:func:`pipelines.runtime.die_with_parent`).
         """
         todo = list(parts)
         if self.workers <= 1 or len(todo) <= 1:
@@ -336,8 +337,15 @@ class StreamRun:
         global _FORKED_RUN
         self.spill.flush()  # a forked child must not inherit buffered spill writes
         _FORKED_RUN = self
+        from pipelines.runtime import die_with_parent
+
         pool = ProcessPoolExecutor(
-            max_workers=min(self.workers, len(todo)), mp_context=multiprocessing.get_context("fork")
+            max_workers=min(self.workers, len(todo)),
+            mp_context=multiprocessing.get_context("fork"),
+            # a kill -9 (or the OOM killer) of ews must not leave the workers waiting for work for ever,
+            # holding OUT/.ingest.lock (inherited) so that every later ingest into OUT is refused
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
         )
         try:
             futures: list[Future[Any]] = [pool.submit(_in_fork, method, part) for part in todo]

@@ -1,0 +1,104 @@
+"""Session 27's product code under attack (s27-review; BENCHMARKS.md "Hostile inputs tried",
+"Session 27 (s27-review)"). Each test failed on main before its fix unless it says it is a guard.
+The probes that found them: ``benchmarks/review_probes_s27.py``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.pipelines.test_history_s26 import NIGHT1, NIGHT2, _book1, _book2, _source, _tree
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# ---------------------------------------------------------------- kill -9 during the streamed merge
+
+SLOW_MERGE = """
+import os, sys, time
+from pathlib import Path
+sys.path.insert(0, {root!r})
+import pipelines.ingest.history_stream as history_stream
+from pipelines.ingest import ingest_source
+from tests.pipelines.test_history_s26 import NIGHT2, _book2, _source
+
+here = Path({here!r})
+
+def slow(self, p):  # a long debtor partition of a 1M book
+    (here / f"worker-{{os.getpid()}}").touch()
+    time.sleep(120)
+
+history_stream.MergeJob.merge = slow
+ingest_source(
+    _source(_book2(here / "n2")), here / "out", as_of=NIGHT2, keep_history=True,
+    stream=True, partitions=6, chunk_rows=3, workers=2,
+)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_kill_9_during_the_streamed_merge_leaves_no_worker_holding_the_ingest_lock(tmp_path: Path) -> None:
+    """A streamed ``--keep-history`` ingest merges its partitions in 2 forked worker processes
+    (80a05d8). Before: a kill -9 of ews (or the OOM killer) left them alive with parent 1 for ever
+    (waiting for work that never comes), and they hold OUT/.ingest.lock (the inherited ``flock``):
+    every later ingest into OUT said "another `ews ingest` into this folder is in progress" until
+    someone found and killed them (probe: a 300-debtor book, orphans still there 10 minutes on).
+    Now they get SIGTERM from the kernel when ews dies (``runtime.die_with_parent``, as the local
+    engine's workers): gone within 15 s, the published tables unchanged, and the rerun of the night
+    publishes the same bytes as a night that was never killed."""
+    from pipelines.ingest import ingest_source
+
+    night = {}
+    for name in ("out", "clean"):
+        ingest_source(_source(_book1(tmp_path / "n1")), tmp_path / name, as_of=NIGHT1, keep_history=True)
+    before = {k: v for k, v in _tree(tmp_path / "out").items() if not k.startswith(".")}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", SLOW_MERGE.format(root=str(ROOT), here=str(tmp_path))],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"},
+        stderr=subprocess.PIPE,
+    )
+    workers: list[int] = []
+    try:
+        deadline = time.monotonic() + 240
+        while len(workers) < 2:
+            assert parent.poll() is None, parent.stderr.read().decode() if parent.stderr else ""
+            assert time.monotonic() < deadline, "the two merge workers did not start"
+            workers = [int(p.name.split("-")[1]) for p in tmp_path.glob("worker-*")]
+            time.sleep(0.1)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 15
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [w for w in workers if _alive(w)], "merge workers still running after the kill"
+    finally:
+        for w in workers:
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
+        if parent.poll() is None:
+            parent.kill()
+    assert {k: v for k, v in _tree(tmp_path / "out").items() if not k.startswith(".")} == before
+    streamed = {"stream": True, "partitions": 6, "chunk_rows": 3, "workers": 2}
+    for name in ("out", "clean"):  # the rerun is not refused as "in progress", and is the clean night
+        got = ingest_source(
+            _source(_book2(tmp_path / "n2")),  # the killed run's input, as the nightly reruns it
+            tmp_path / name,
+            as_of=NIGHT2,
+            keep_history=True,
+            **streamed,
+        ).manifest
+        night[name] = got["history"]["tables"]["invoices"]["rows"]
+    assert night == {"out": 11, "clean": 11}  # 9 kept - 1 removed + 5 - 2 replaced
+    assert _tree(tmp_path / "out") == _tree(tmp_path / "clean")  # the kill's working files removed too
