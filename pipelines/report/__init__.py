@@ -273,9 +273,11 @@ class _StackLabels(HTMLParser):
 
     def __init__(self, page: str) -> None:
         super().__init__(convert_charrefs=True)
+        # getpos() counts lines by "\n" alone (str.splitlines also breaks at \r, \x0c, \x85, U+2028...: a
+        # debtor's name holding one shifted every later offset and those cells lost their labels)
         self.starts = [0]
-        for line in page.splitlines(keepends=True):
-            self.starts.append(self.starts[-1] + len(line))
+        for line in page.split("\n"):
+            self.starts.append(self.starts[-1] + len(line) + 1)
         self.tables: list[dict[str, Any]] = []  # innermost last
         self.found: list[tuple[int, str, str]] = []
         self.header: list[str] | None = None  # the text of the <th> being read

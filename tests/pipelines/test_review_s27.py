@@ -102,3 +102,27 @@ def test_kill_9_during_the_streamed_merge_leaves_no_worker_holding_the_ingest_lo
         night[name] = got["history"]["tables"]["invoices"]["rows"]
     assert night == {"out": 11, "clean": 11}  # 9 kept - 1 removed + 5 - 2 replaced
     assert _tree(tmp_path / "out") == _tree(tmp_path / "clean")  # the kill's working files removed too
+
+
+# ---------------------------------------------------------------- report.html's labels after a name with a line separator
+
+
+def test_stacked_labels_cells_after_a_name_holding_a_line_separator() -> None:
+    """``stacked`` (2164958) found each cell by the parser's (line, column), turned into an offset with
+    ``str.splitlines``, which also breaks lines at \\r, \\x0c, \\x85 and U+2028 while the parser counts
+    "\\n" only. A debtor's name holding one (the watchlist table, before every other stack table of
+    report.html) shifted every later offset: those cells got no label (2 of the 4 here, with each of
+    the four characters). Labels by hand."""
+    from pipelines.report import stacked
+
+    for odd in ("\r", "\x0c", "\x85", "\u2028"):
+        page = (
+            '<table class="stack"><thead><tr><th>name</th><th>PD</th></tr></thead>\n<tbody>\n'
+            f"<tr><td>Acme{odd}Ltd</td><td>0.12</td></tr>\n<tr><td>Beta</td><td>0.03</td></tr>\n</tbody></table>\n"
+        )
+        want = (
+            '<table class="stack"><thead><tr><th>name</th><th>PD</th></tr></thead>\n<tbody>\n'
+            f'<tr><td data-label="name">Acme{odd}Ltd</td><td data-label="PD">0.12</td></tr>\n'
+            '<tr><td data-label="name">Beta</td><td data-label="PD">0.03</td></tr>\n</tbody></table>\n'
+        )
+        assert stacked(page) == want, repr(odd)
