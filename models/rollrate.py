@@ -187,7 +187,9 @@ def horizon_steps(horizon_days: int, statements: bool = False) -> int:
     a tie): 90 days -> 2, 180 -> 5, 365 -> 12 (BENCHMARKS.md s25-level: with the power 3 a
     statements book's roll-rate PDs were 2.41x its forward default rate on 14 fresh books, 1.69x with 2;
     those books held false defaults of ``ews generate``'s converter, s26-level: on corrected books the
-    power-2 PDs sit at 0.59x, the power 3 at 0.87x, explored, not re-tested)."""
+    power-2 PDs sit at 0.59x. The power 3 was pre-registered on 24 fresh corrected books in s27-level
+    and not met: level 0.86x -> 1.25x, log-loss not better, 2 over-predicting 36-month books
+    significantly worse)."""
     if not statements:
         return horizon_months(horizon_days)
     ends = pd.date_range(
