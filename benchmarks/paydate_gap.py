@@ -14,8 +14,10 @@ month-ends, and per test invoice settled within the horizon the absolute errors 
   at T gives, none of the future; NaN filled with ``base``).
 
 The invoices are grouped by one factor at a time: invoice age at T, days to due at T, the debtor's
-lateness history length (settled invoices), invoice size (the book's quintiles of the open amount) and
-the debtor's open invoices at T. Per group: share of invoices, the MAEs, the model's and the oracle's
+lateness history length (settled invoices), invoice size (the book's quintiles of the open amount),
+the debtor's open invoices at T, and (from the generator's truth, not observable) how much the debtor's
+median delay moved in the 3 months to T: ``delay_health`` x (badness(health at T) - badness(health 3
+month-ends before)), in days (``pipelines.synthetic.dynamics``). Per group: share of invoices, the MAEs, the model's and the oracle's
 bias (mean predicted - actual) and ``gap_share``: the group's share of the total model - oracle gap
 (sum over the group of model error - oracle error / the sum over all invoices). Printed per book, then
 pooled per regime and over all books (each book's gap counted in days).
@@ -46,6 +48,8 @@ from models.paydate import baseline_days, cdf_weeks, fit_hazard, median_days, pr
 from pipelines.config.train import TrainConfig  # noqa: E402
 from pipelines.engine import Book  # noqa: E402
 from pipelines.flows.train_paydate import bucket_rows, plan  # noqa: E402
+from pipelines.synthetic import regime_params  # noqa: E402
+from pipelines.synthetic.dynamics import badness  # noqa: E402
 
 ONE_BUCKET = 10**9
 
@@ -73,7 +77,27 @@ FACTORS = {
     "open invoices of the debtor at T": lambda d: _bins(
         d["open_invoice_count"], [0, 2, 4, 8, 16, 1e9], ["1", "2..3", "4..7", "8..15", ">=16"]
     ),
+    "truth: its median delay's move in the 3 months to T (days)": lambda d: _bins(
+        d["delay_move_3m"], [-1e9, -10, -3, 3, 10, 1e9], ["<-10", "-10..-4", "-3..2", "3..9", ">=10"]
+    ),
 }
+
+
+def delay_move(regime: str, seed: int, work: Path, debtors: int, months: int, ids: np.ndarray, T: np.ndarray):
+    """Per invoice: ``delay_health`` x (badness(health at T's month-end) - badness(3 month-ends
+    before)) of its debtor (truth.parquet; NaN where either month-end is missing)."""
+    gp = regime_params(regime, seed=seed, debtors=debtors, months=months)
+    truth = pd.read_parquet(
+        work / f"{regime}-{gp.debtors}x{gp.months}-s{seed}" / "truth.parquet",
+        columns=["debtor_id", "month_end", "health"],
+    )
+    truth["month_end"] = pd.to_datetime(truth["month_end"]).dt.normalize()
+    h = truth.set_index(["debtor_id", "month_end"])["health"]
+    t_end = pd.to_datetime(pd.Series(T.astype("datetime64[D]")))
+    before = (T.astype("datetime64[D]").astype("datetime64[M]") - 2).astype("datetime64[D]") - 1
+    now = h.reindex(pd.MultiIndex.from_arrays([ids, t_end])).to_numpy(dtype=np.float64)
+    then = h.reindex(pd.MultiIndex.from_arrays([ids, pd.to_datetime(before)])).to_numpy(dtype=np.float64)
+    return gp.delay_health * (badness(now) - badness(then))
 
 
 def table(d: pd.DataFrame, key) -> pd.DataFrame:
@@ -128,6 +152,8 @@ def book_frame(regime: str, seed: int, work: Path, debtors: int, months: int) ->
     d["e_level_T"] = (resid - resid.groupby(d["T"]).transform("median")).abs()
     d["e_level_seg"] = (resid - resid.groupby([d["T"], d["segment"]]).transform("median")).abs()
     d["bias"] = d["pred"] - d["actual_days"]
+    ids = np.asarray(ledger.debtor_ids)[d["code"].to_numpy()]
+    d["delay_move_3m"] = delay_move(regime, seed, work, debtors, months, ids, d["T"].to_numpy(dtype=np.int64))
     d["oracle_bias"] = d["oracle_t"] - d["actual_days"]
     better = min(d["e_base"].mean(), d["e_due"].mean())
     summary = {
