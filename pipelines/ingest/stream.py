@@ -1110,7 +1110,9 @@ class StreamRun:
             from pipelines.ingest.history import History, readmit
             from pipelines.ingest.history_stream import kept_part
 
-            kept = kept_part(self.history[0], p, self.partitions, ("debtors", "invoices", "statements"))
+            kept = kept_part(  # the ids only: readmit reads debtor_id and invoice_id
+                self.history[0], p, self.partitions, ("debtors", "invoices", "statements"), ["invoice_id"]
+            )
             readmitted = readmit(History(self.history[0], self.history[1], kept), typed, masks)
         self.lap("cross_table")
         out: dict[str, Any] = {"section": part_section, "tables": {}, "items": None, "readmitted": readmitted}

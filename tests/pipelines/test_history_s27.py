@@ -154,3 +154,56 @@ def test_an_empty_partition_takes_its_schema_from_the_parquet_metadata(
         "D1",
         dt.datetime(2024, 3, 10),
     )
+
+
+def test_readmission_reads_only_the_historys_id_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Step 5 of a streamed ingest with a history readmits a payment whose invoice only the history holds
+    (P3 of I2, P6 of I11) and a row whose debtor only it knows. Session 26 read the history's debtors,
+    invoices and statements of each partition whole for it (every column; a 1M book's bucket is about 1M
+    invoices); it needs debtor_id and invoice_id only. Outside the merge no file of the history is read
+    whole now (on main bdd629d: the 3 debtors and 3 invoices buckets, once each), and P3 and P6 are still
+    readmitted (2 payments; 5 in = 4 accepted + 1 quarantined)."""
+    import pyarrow.parquet as pq
+
+    import pipelines.ingest.history_stream as history_stream
+    from pipelines.ingest import ingest_source
+
+    out = tmp_path / "streamed"
+    ingest_source(_source(_book1(tmp_path / "n1")), out, as_of=NIGHT1, keep_history=True)
+    whole: Counter[str] = Counter()
+    merging = False
+    read_table, merge_streamed = pq.read_table, history_stream.merge_streamed
+
+    def counted(source, *args, **kwargs):
+        path = Path(str(source))
+        staged = any(part.startswith(".staging") for part in path.parts)
+        if not merging and kwargs.get("columns") is None and path.is_relative_to(out) and not staged:
+            whole[str(path.relative_to(out))] += 1
+        return read_table(source, *args, **kwargs)
+
+    def merge(*args, **kwargs):
+        nonlocal merging
+        merging = True
+        try:
+            return merge_streamed(*args, **kwargs)
+        finally:
+            merging = False
+
+    monkeypatch.setattr(pq, "read_table", counted)
+    monkeypatch.setattr(history_stream, "merge_streamed", merge)
+    got = ingest_source(
+        _source(_book2(tmp_path / "n2")),
+        out,
+        as_of=NIGHT2,
+        keep_history=True,
+        stream=True,
+        partitions=3,
+        chunk_rows=3,
+        workers=1,
+    ).manifest
+    assert dict(whole) == {}
+    assert got["history"]["readmitted"] == {"payments": 2}
+    pay = got["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (5, 4, 1)
