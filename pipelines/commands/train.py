@@ -102,10 +102,10 @@ METRIC_WORDS: dict[str, tuple[str, bool]] = {
     "gini": ("Gini", False),
     "ks": ("KS", False),
     "brier": ("Brier score", False),
-    "ece": ("calibration error (ECE)", False),
+    "ece": ("ECE (calibration)", False),
     "logloss": ("log loss", False),
-    "capture_5pct": ("defaults caught in the top 5 % of PDs", True),
-    "capture_10pct": ("defaults caught in the top 10 % of PDs", True),
+    "capture_5pct": ("capture in top 5 %", True),  # share of the defaults among the top 5 % of PDs
+    "capture_10pct": ("capture in top 10 %", True),
     "mean_pd": ("mean PD", True),
     "default_rate": ("default rate", True),
 }
@@ -115,11 +115,12 @@ def metric_cells(
     key: str, value: float, interval: tuple[float, float] | None, others: list[float]
 ) -> list[str]:
     """One row of a console metrics table: the metric in words, the value, its interval and the
-    comparison columns, rates in % (two decimals), the other figures with four decimals."""
+    comparison columns, rates in % (two decimals, no space: the LightGBM table fits 80 columns), the
+    other figures with four decimals."""
     name, rate = METRIC_WORDS.get(key, (key.replace("_", " "), False))
 
     def shown(v: float) -> str:
-        return f"{100 * v:.2f} %" if rate else f"{v:.4f}"
+        return f"{100 * v:.2f}%" if rate else f"{v:.4f}"
 
     span = f"{shown(interval[0])}..{shown(interval[1])}" if interval else ""
     return [name, shown(value), span, *(shown(v) for v in others)]
@@ -130,7 +131,7 @@ def metrics_table(result: Any) -> Table:
     metric names in words, never cut (at 80 columns they read "test_capture_5p…", "test_default_ra…")."""
     table = Table(title=f"ews-pd v{result.version}  (run {result.run_id[:12]})")
     ci = (result.intervals or {}).get("challenger", {})
-    table.add_column("metric (out of time)", no_wrap=True)
+    table.add_column("metric", no_wrap=True)  # "metric (out of time)" cut the interval at 80 columns
     table.add_column(f"challenger: {result.kind}", justify="right")
     table.add_column("95% interval (debtors)", justify="right")
     table.add_column("LightGBM", justify="right")

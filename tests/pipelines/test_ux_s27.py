@@ -22,7 +22,7 @@ def _row(lines: list[str], name: str) -> list[str]:
 
 def test_the_roll_rate_table_names_its_metrics_in_words_and_rates_in_percent() -> None:
     """The README walk's roll-rate table read "test_mean_pd 0.0070" and "test_default_rate 0.0076"
-    (fractions, config-style names). Now: "mean PD 0.70 %", beside the book's default rate (the
+    (fractions, config-style names). Now: "mean PD 0.70%", beside the book's default rate (the
     baseline column of fff0e7b); AUC, Gini, KS, Brier keep four decimals."""
     from pipelines.commands.train import print_rollrate
 
@@ -39,9 +39,9 @@ def test_the_roll_rate_table_names_its_metrics_in_words_and_rates_in_percent() -
     print_rollrate(console, result)
     lines = console.export_text().splitlines()
     assert _row(lines, "AUC") == ["AUC", "0.8771", "0.7708..0.9463", "0.5000"]
-    assert _row(lines, "mean PD") == ["mean PD", "0.70 %", "0.61 %..0.79 %", "0.81 %"]
-    assert _row(lines, "default rate") == ["default rate", "0.76 %", "", "0.76 %"]
-    assert _row(lines, "calibration error (ECE)")[1] == "0.0013"
+    assert _row(lines, "mean PD") == ["mean PD", "0.70%", "0.61%..0.79%", "0.81%"]
+    assert _row(lines, "default rate") == ["default rate", "0.76%", "", "0.76%"]
+    assert _row(lines, "ECE (calibration)")[1] == "0.0013"
     assert not any("test_" in line for line in lines)
 
 
@@ -57,5 +57,5 @@ def test_the_lightgbm_table_reads_the_same_way() -> None:
     )  # fmt: skip
     lines = _text(metrics_table(result))
     assert _row(lines, "AUC") == ["AUC", "0.8100", "0.7900..0.8300", "0.8100", "0.7400"]
-    assert _row(lines, "defaults caught in the top 5 % of PDs")[1:] == ["31.25 %", "", "31.25 %", "25.00 %"]
-    assert _row(lines, "default rate")[1] == "2.14 %" and "scorecard" in lines[2]
+    assert _row(lines, "capture in top 5 %")[1:] == ["31.25%", "", "31.25%", "25.00%"]
+    assert _row(lines, "default rate")[1] == "2.14%" and "scorecard" in lines[2]
