@@ -4,6 +4,7 @@ The probes that found them: ``benchmarks/review_probes_s27.py``."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -126,3 +127,57 @@ def test_stacked_labels_cells_after_a_name_holding_a_line_separator() -> None:
             '<tr><td data-label="name">Beta</td><td data-label="PD">0.03</td></tr>\n</tbody></table>\n'
         )
         assert stacked(page) == want, repr(odd)
+
+
+# ---------------------------------------------------------------- the sampled other-ledger check accepts an honest night
+
+
+def test_an_honest_night_passes_the_sampled_other_ledger_check(tmp_path: Path, monkeypatch) -> None:
+    """Above ``SAMPLE_ROWS`` invoices the streamed merge's other-ledger check compares the invoices of
+    one id in ``every`` on both sides (3bd613d: ``MergeJob.today_invoices`` / ``kept_ids``). Every test
+    so far checked that it refuses another ledger; none that it takes the same ledger: with today's
+    invoices left whole against the history's sample (mutation S9) 116 of the 150 invoices issued
+    before the history's date were "not in the history" and an honest night was refused as another
+    ledger. Here SAMPLE_ROWS 50 (one id in 4 of 160) stands for 2,000,000 at 1M: night 1 holds X1..X150
+    (D1, D2), night 2 the same 150 and X151..X160 of April, streamed (2 partitions): accepted, 160 kept
+    (150 replaced + 10 added), the same history section as the in-memory merge."""
+    import pipelines.ingest.history_stream as history_stream
+    from pipelines.ingest import ingest_source
+    from tests.pipelines.test_history_s26 import _files
+
+    def book(n: int) -> str:
+        rows = []
+        for k in range(1, n + 1):
+            day = (
+                dt.date(2024, 1, 1) + dt.timedelta(days=(k - 1) * 90 // 150)
+                if k <= 150
+                else dt.date(2024, 4, k - 145)
+            )
+            rows.append(f"X{k},D{1 + k % 2},{day},{day + dt.timedelta(days=30)},{100 + k}.00,EUR\n")
+        return "".join(rows)
+
+    monkeypatch.setattr(history_stream, "SAMPLE_ROWS", 50)
+    seen: list[int] = []
+    real = history_stream.foreign
+
+    def counted(history, today, out):
+        seen.append(len(today["invoices"]))
+        return real(history, today, out)
+
+    monkeypatch.setattr(history_stream, "foreign", counted)
+    got = {}
+    for name, options in (("mem", {}), ("streamed", {"stream": True, "partitions": 2, "chunk_rows": 40})):
+        out = tmp_path / name
+        ingest_source(_source(_files(tmp_path / "n1", book(150))), out, as_of=NIGHT1, keep_history=True)
+        got[name] = ingest_source(
+            _source(_files(tmp_path / "n2", book(160))), out, as_of=NIGHT2, keep_history=True, **options
+        ).manifest["history"]
+    assert seen and seen[0] < 80, seen  # a sample (one id in 4 of 160 invoices), not the 160
+    assert got["streamed"]["tables"]["invoices"] == {
+        "kept": 150,
+        "replaced": 150,
+        "added": 10,
+        "removed": 0,
+        "rows": 160,
+    }
+    assert got["streamed"] == got["mem"]
