@@ -181,3 +181,31 @@ def test_an_honest_night_passes_the_sampled_other_ledger_check(tmp_path: Path, m
         "rows": 160,
     }
     assert got["streamed"] == got["mem"]
+
+
+# ---------------------------------------------------------------- the queues' rules in words
+
+
+def test_each_rule_condition_reads_in_words() -> None:
+    """``describe_rule`` (abe7414) says a rule as a collector reads it. Its tests covered min_dpd rules
+    only: saying a max_dpd-only rule as "30+ days past due" (mutation S12: the opposite of the rule)
+    left test_nightly_queue, test_payment_plans and test_exports passing (34). Each form by hand."""
+    from pipelines.config.nightly import ActionRule
+    from pipelines.scoring.actions import describe_rule
+
+    said = {
+        "min": describe_rule(ActionRule(action="final_notice", min_dpd=60)),
+        "max": describe_rule(ActionRule(action="reminder", max_dpd=30)),
+        "both": describe_rule(ActionRule(action="call", min_dpd=31, max_dpd=1200, min_pd=0.15)),
+        "amounts": describe_rule(
+            ActionRule(action="write_off_review", min_dpd=180, max_exposure=250, min_overdue=1500)
+        ),
+        "always": describe_rule(ActionRule(action="reminder")),
+    }
+    assert said == {
+        "min": "60+ days past due: final notice",
+        "max": "at most 30 days past due: reminder",
+        "both": "31-1,200 days past due and PD 15% or more: call",
+        "amounts": "180+ days past due and undisputed overdue 1,500 or more and balance 250 or less: write-off review",
+        "always": "always: reminder",
+    }
