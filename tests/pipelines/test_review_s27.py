@@ -209,3 +209,48 @@ def test_each_rule_condition_reads_in_words() -> None:
         "amounts": "180+ days past due and undisputed overdue 1,500 or more and balance 250 or less: write-off review",
         "always": "always: reminder",
     }
+
+
+# ---------------------------------------------------------------- readmission through the history's debtors table
+
+
+def test_an_event_of_a_debtor_only_the_historys_debtors_table_holds_is_readmitted_streamed(
+    tmp_path: Path,
+) -> None:
+    """The streamed ingest readmits today's rows the history resolves, partition by partition, from the
+    history's id columns (d0a2a08). Its tests readmit payments through kept invoices only: leaving
+    the history's debtors table out of that read (mutation S23) passed test_history_s26/s27 (11).
+    Night 1: the six-debtor book with D7 (Gamma) in the debtors table only (no invoice). Night 2: the
+    rolling export (debtors D1..D6) with an events file: D7 and D1 placed with an agency. D7's event
+    names a debtor unknown to tonight's export that the history's debtors table knows: readmitted in
+    memory and streamed (6 partitions): events 2 in = 2 accepted + 0, readmitted events 1, payments 2,
+    the same published bytes."""
+    from pipelines.adapters.files import read_portfolio
+    from pipelines.ingest import ingest_source
+    from tests.pipelines.test_history_s26 import _outputs
+
+    got = {}
+    for name, options in (
+        ("mem", {}),
+        ("streamed", {"stream": True, "partitions": 6, "chunk_rows": 3, "workers": 1}),
+    ):
+        night1 = _book1(tmp_path / "n1")
+        night1["debtors"].write_text(night1["debtors"].read_text() + "D7,Gamma\n")
+        ingest_source(_source(night1), tmp_path / name, as_of=NIGHT1, keep_history=True)
+        night2 = _book2(tmp_path / "n2")
+        night2["events"] = tmp_path / "n2" / "ev.csv"
+        night2["events"].write_text(
+            "debtor_id,event_date,kind,amount\nD7,2024-04-10,agency_placement,0\nD1,2024-04-11,agency_placement,0\n"
+        )
+        m = ingest_source(
+            _source(night2), tmp_path / name, as_of=NIGHT2, keep_history=True, **options
+        ).manifest
+        events = m["tables"]["events"]
+        got[name] = (
+            (events["rows_in"], events["rows_accepted"], events["rows_quarantined"]),
+            m["history"]["readmitted"],
+            sorted(read_portfolio(tmp_path / name).events["debtor_id"]),
+        )
+    assert got["mem"] == ((2, 2, 0), {"events": 1, "payments": 2}, ["D1", "D7"])
+    assert got["streamed"] == got["mem"]
+    assert _outputs(tmp_path / "streamed") == _outputs(tmp_path / "mem")
