@@ -1,4 +1,5 @@
-"""Mutation check of session 26's product code (BENCHMARKS.md "Session 26 (s26-review)"): each entry is
+"""Mutation check of session 26's and 27's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
+entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``): each entry is
 one wrong edit of a product file (an exact text replaced once) and the tests of the commit it tests. The
 edit is made in ``--tree`` (a copy of the code: ``git archive COMMIT | tar -x -C DIR``, never a checkout
 you work in), the tests run with ``-x``, the file is put back; CAUGHT when a test fails, SURVIVED when
@@ -182,6 +183,195 @@ M = [
         "q = int(quarantined.get(str(part.path), 0))",
         "q = 0",
         ["tests/pipelines/test_hostile_s26.py"],
+    ),
+    # ---- session 27 (s27-review): S entries, the commits since bdd629d
+    (
+        "S1 banner: the filter not added",
+        "pipelines/runtime.py",
+        '    logging.getLogger("prefect").addFilter(_BANNER_FILTER)\n',
+        "",
+        ["tests/pipelines/test_runtime.py"],
+    ),
+    (
+        "S2 banner: only the start line dropped",
+        "pipelines/runtime.py",
+        'SERVER_BANNERS = ("Starting temporary server on ", "Stopping temporary server on ")',
+        'SERVER_BANNERS = ("Starting temporary server on ",)',
+        ["tests/pipelines/test_runtime.py"],
+    ),
+    (
+        "S3 stream merge: steps in the parent",
+        "pipelines/ingest/history_stream.py",
+        "    run = each(job) if each is not None else job.each",
+        "    run = job.each",
+        ["tests/pipelines/test_history_s27.py"],
+    ),
+    (
+        "S4 stream merge: empty partition with the history's schema first",
+        "pipelines/ingest/history_stream.py",
+        "frame = _empty(stage, table) if table in tables else _empty(folder, table)",
+        "frame = _empty(folder, table) if _empty(folder, table) is not None else _empty(stage, table)",
+        ["tests/pipelines/test_history_s27.py", "tests/pipelines/test_history_s26.py"],
+    ),
+    (
+        "S5 stream merge: empty partitions not written",
+        "pipelines/ingest/history_stream.py",
+        "            frame = self.empty[table] if frame is None else frame\n",
+        "            if frame is None:\n                continue\n",
+        ["tests/pipelines/test_history_s27.py", "tests/pipelines/test_history_s26.py"],
+    ),
+    (
+        "S6 stream merge: no moved ids",
+        "pipelines/ingest/history_stream.py",
+        "    if partitions > 1:\n        job.moved",
+        "    if partitions > 10**6:\n        job.moved",
+        ["tests/pipelines/test_history_s27.py", "tests/pipelines/test_history_s26.py"],
+    ),
+    (
+        "S7 stream merge: recent_far from after the span start only",
+        "pipelines/ingest/history_stream.py",
+        '(f["issue_date"] >= start).to_numpy()',
+        '(f["issue_date"] > start).to_numpy()',
+        [
+            "tests/pipelines/test_history_s27.py",
+            "tests/pipelines/test_history_s26.py",
+            "tests/pipelines/test_review_s26.py",
+        ],
+    ),
+    (
+        "S8 other-ledger check: never sampled",
+        "pipelines/ingest/history_stream.py",
+        "        job.every = max(1, math.ceil(total / SAMPLE_ROWS))",
+        "        job.every = 1",
+        [
+            "tests/pipelines/test_history_s27.py",
+            "tests/pipelines/test_history_s26.py",
+            "tests/pipelines/test_review_s26.py",
+        ],
+    ),
+    (
+        "S9 other-ledger check: today's invoices not sampled",
+        "pipelines/ingest/history_stream.py",
+        "        return None if frame is None else _sample(frame, self.every)",
+        "        return frame",
+        [
+            "tests/pipelines/test_history_s27.py",
+            "tests/pipelines/test_history_s26.py",
+            "tests/pipelines/test_review_s26.py",
+        ],
+    ),
+    (
+        "S10 other-ledger check: the history's invoices not sampled",
+        "pipelines/ingest/history_stream.py",
+        "                inv = _sample(frame, self.every)",
+        "                inv = frame",
+        [
+            "tests/pipelines/test_history_s27.py",
+            "tests/pipelines/test_history_s26.py",
+            "tests/pipelines/test_review_s26.py",
+        ],
+    ),
+    (
+        "S11 actions: default rule id keeps '.rules'",
+        "pipelines/scoring/actions.py",
+        "rule_id[rest] = f\"{where.rsplit('.', 1)[0]}.default_action\"",
+        'rule_id[rest] = f"{where}.default_action"',
+        [
+            "tests/pipelines/test_nightly_queue.py",
+            "tests/pipelines/test_payment_plans.py",
+            "tests/pipelines/adapters/test_exports.py",
+        ],
+    ),
+    (
+        "S12 actions: a max_dpd-only rule said as 'N+'",
+        "pipelines/scoring/actions.py",
+        'parts.append(f"at most {high:,} days past due")',
+        'parts.append(f"{high:,}+ days past due")',
+        [
+            "tests/pipelines/test_nightly_queue.py",
+            "tests/pipelines/test_payment_plans.py",
+            "tests/pipelines/adapters/test_exports.py",
+        ],
+    ),
+    (
+        "S13 actions: event kind with underscores",
+        "pipelines/scoring/actions.py",
+        'why[hit] = what + " on "',
+        'why[hit] = kind[hit] + " on "',
+        ["tests/pipelines/test_nightly_queue.py"],
+    ),
+    (
+        "S14 watchlist: currency column empty",
+        "pipelines/scoring/watchlist.py",
+        'wl["currency"] = pd.Series(reporting or "",',
+        'wl["currency"] = pd.Series("",',
+        ["tests/pipelines/test_nightly_triggers.py"],
+    ),
+    (
+        "S15 stacked: colspan counted as one column",
+        "pipelines/report/__init__.py",
+        't["col"] += span',
+        't["col"] += 1',
+        ["tests/pipelines/test_report.py"],
+    ),
+    (
+        "S16 stacked: colspan cells labelled",
+        "pipelines/report/__init__.py",
+        'and t["labels"] and span == 1 and',
+        'and t["labels"] and',
+        ["tests/pipelines/test_report.py"],
+    ),
+    (
+        "S17 backtest: projected defaults kept",
+        "pipelines/backtest.py",
+        'seen = panel["first_default_date"] <= pd.Timestamp(until)',
+        'seen = panel["first_default_date"] <= pd.Timestamp(until) + pd.Timedelta(days=3650)',
+        ["tests/pipelines/test_backtest.py"],
+    ),
+    (
+        "S18 backtest: leak-free end not a month-end",
+        "pipelines/backtest.py",
+        "+ pd.Timedelta(days=1) - pd.offsets.MonthEnd(1))",
+        "+ pd.Timedelta(days=0))",
+        ["tests/pipelines/test_backtest.py"],
+    ),
+    (
+        "S19 models list: a past champion said 'since'",
+        "pipelines/commands/models.py",
+        'said = f"since {start[:10]}" if end == "now" else f"until {end[:10]}"',
+        'said = f"since {start[:10]}"',
+        [
+            "tests/pipelines/test_train_cli.py::test_models_list_fits_100_columns_and_wide_shows_every_column",
+            "tests/pipelines/test_train_cli.py::test_list_promote_history_and_champion_on",
+        ],
+    ),
+    (
+        "S20 train table: mean PD not in %",
+        "pipelines/commands/train.py",
+        '"mean_pd": ("mean PD", True),',
+        '"mean_pd": ("mean PD", False),',
+        ["tests/pipelines/test_ux_s27.py", "tests/pipelines/test_train_rollrate.py"],
+    ),
+    (
+        "S21 paydate headline: final and held-out swapped",
+        "pipelines/flows/train_paydate.py",
+        "model on {final} (of {train_snapshots} wanted)",
+        "model on {held_out} (of {train_snapshots} wanted)",
+        ["tests/pipelines/test_ux_s27.py", "tests/pipelines/test_train_paydate_plan.py"],
+    ),
+    (
+        "S22 segment_shift: >= MIN -> > MIN",
+        "features/paydate.py",
+        "if len(own) >= SEGMENT_SHIFT_MIN:",
+        "if len(own) > SEGMENT_SHIFT_MIN:",
+        ["tests/models/test_paydate.py"],
+    ),
+    (
+        "S23 readmission: the history's debtors table not read",
+        "pipelines/ingest/stream.py",
+        'self.history[0], p, self.partitions, ("debtors", "invoices", "statements"), ["invoice_id"]',
+        'self.history[0], p, self.partitions, ("invoices", "statements"), ["invoice_id"]',
+        ["tests/pipelines/test_history_s27.py", "tests/pipelines/test_history_s26.py"],
     ),
 ]
 
