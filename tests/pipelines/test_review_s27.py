@@ -254,3 +254,68 @@ def test_an_event_of_a_debtor_only_the_historys_debtors_table_holds_is_readmitte
     assert got["mem"] == ((2, 2, 0), {"events": 1, "payments": 2}, ["D1", "D7"])
     assert got["streamed"] == got["mem"]
     assert _outputs(tmp_path / "streamed") == _outputs(tmp_path / "mem")
+
+
+# ---------------------------------------------------------------- recent_far on the first day of the span
+
+
+def test_a_kept_payment_of_a_moved_invoice_issued_on_the_spans_first_day_is_removed_streamed(
+    tmp_path: Path,
+) -> None:
+    """test_review_s26's three-night recent_far test with I13 issued on 2024-01-05, the first day of night
+    3's invoice span (span_start of its 14 invoices, by hand: I1 and I13 on 2024-01-05 open the run of
+    months). The in-memory merge counts an invoice issued on the span's first day as inside it
+    (``>=``); the streamed ``MergeJob.far`` (80a05d8) must too: with ``>`` there (mutation S7) every
+    history test passed (21) and here P9 (D6's payment of I13, moved to D4 in another partition) is kept
+    streamed while removed in memory. Removed both ways, 1 payment, the same bytes."""
+    import pandas as pd
+
+    from pipelines.adapters.files import read_portfolio
+    from tests.pipelines.test_history_s26 import _ledger, _outputs
+
+    def early(files: dict[str, Path]) -> dict[str, Path]:
+        text = files["invoices"].read_text()
+        for debtor in ("D6", "D4"):
+            text = text.replace(f"I13,{debtor},2024-03-20,2024-04-19", f"I13,{debtor},2024-01-05,2024-02-04")
+        files["invoices"].write_text(text)
+        return files
+
+    night3 = dt.date(2024, 5, 31)
+    night1 = early(_book1(tmp_path / "n1"))
+    night1["payments"].write_text(night1["payments"].read_text() + "P9,D6,I13,2024-03-28,40.00\n")
+    invoices = (
+        "I1,D1,2024-01-05,2024-02-04,100.00,EUR\nI2,D1,2024-02-10,2024-03-11,200.00,EUR\n"
+        "I3,D2,2024-01-20,2024-02-19,50.00,EUR\nI4,D2,2024-03-15,2024-04-14,90.00,EUR\n"
+        "I5,D1,2024-04-02,2024-05-02,60.00,EUR\nI10,D3,2024-03-02,2024-04-01,70.00,EUR\n"
+        "I11,D4,2024-03-05,2024-04-04,30.00,EUR\nI12,D5,2024-02-20,2024-03-21,60.00,EUR\n"
+        "I13,D4,2024-01-05,2024-02-04,90.00,EUR\nI14,D4,2024-04-10,2024-05-10,25.00,EUR\n"
+        "I15,D6,2024-04-11,2024-05-11,35.00,EUR\nI16,D1,2024-05-03,2024-06-02,10.00,EUR\n"
+        "I17,D2,2024-05-08,2024-06-07,20.00,EUR\nI18,D5,2024-05-12,2024-06-11,30.00,EUR\n"
+    )
+    payments = (
+        "P1,D1,I1,2024-02-01,100.00\nP2,D2,I3,2024-03-01,50.00\nP5,D3,I10,2024-03-10,70.00\n"
+        "P3,D1,I2,2024-04-05,200.00\nP4,D2,I4,2024-04-20,90.00\nP6,D4,I11,2024-04-12,30.00\n"
+        "P7,D4,I13,2024-04-25,90.00\nP10,D1,I5,2024-05-05,60.00\nP11,D4,I14,2024-05-10,25.00\n"
+        "P12,D6,I15,2024-05-20,35.00\n"
+    )
+    from pipelines.ingest import ingest_source
+    from pipelines.ingest.history import day_counts, span_start
+
+    days = pd.DataFrame({"issue_date": pd.to_datetime([r.split(",")[2] for r in invoices.splitlines()])})
+    assert span_start(day_counts(days, "issue_date", night3), night3) == pd.Timestamp("2024-01-05")
+    mem, streamed = tmp_path / "mem", tmp_path / "streamed"
+    for out in (mem, streamed):
+        ingest_source(_source(night1), out, as_of=NIGHT1, keep_history=True)
+        ingest_source(_source(early(_book2(tmp_path / "n2"))), out, as_of=NIGHT2, keep_history=True)
+    kept = read_portfolio(mem)
+    assert kept.payments.set_index("payment_id").loc["P9", "debtor_id"] == "D6"
+    assert kept.invoices.set_index("invoice_id").loc["I13", "debtor_id"] == "D4"
+    files = _ledger(tmp_path / "n3", invoices, payments)
+    want = ingest_source(_source(files), mem, as_of=night3, keep_history=True).manifest
+    got = ingest_source(
+        _source(files), streamed, as_of=night3, keep_history=True, stream=True, partitions=10, chunk_rows=5
+    ).manifest
+    assert want["history"]["tables"]["payments"]["removed"] == 1
+    assert got["history"] == want["history"]
+    assert _outputs(streamed) == _outputs(mem)
+    assert "P9" not in set(read_portfolio(streamed).payments["payment_id"])
