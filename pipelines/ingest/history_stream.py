@@ -187,6 +187,16 @@ def _empty(folder: Path, table: str) -> pd.DataFrame | None:
     return conform(pq.read_schema(path).empty_table().to_pandas(), table)
 
 
+def _union(a: pd.DataFrame, b: pd.DataFrame, table: str) -> pd.DataFrame:
+    """``a`` with the columns of ``b`` it lacks (empty), canonical dtypes and order (``a`` itself when
+    it lacks none: the usual night, no copy)."""
+    from pipelines.adapters.files import conform
+
+    if set(b.columns) <= set(a.columns):
+        return a
+    return conform(pd.concat([b.iloc[:0], a], ignore_index=True), table)
+
+
 Each = Callable[[str, Iterable[int]], Iterator[tuple[int, Any]]]
 """Runs ``MergeJob.<step>(p)`` for every partition ``p`` and yields ``(p, result)`` in partition
 order: in this process (:meth:`MergeJob.each`) or in the streamed ingest's worker processes
@@ -311,7 +321,7 @@ class MergeJob:
         )
         for table in self.empty:
             frame = part.tables.get(table)
-            frame = self.empty[table] if frame is None else frame
+            frame = self.empty[table] if frame is None else _union(frame, self.empty[table], table)
             write_bucket_atomic(bucket_parts(frame, self.partitions)[p], bucket_file(self.stage, table, p))
         part.tables = {}
         return part
@@ -369,10 +379,17 @@ def merge_streamed(
     if partitions > 1:
         job.moved, job.wanted = _moved(job, run)
     job.recent_far = _recent_far(job, run)
-    for table in dict.fromkeys([*KEYS, *tables]):  # today's schema, else the history's
-        frame = _empty(stage, table) if table in tables else _empty(folder, table)
-        if frame is not None:
-            job.empty[table] = frame
+    for table in dict.fromkeys([*KEYS, *tables]):
+        # the columns of both sides, as the in-memory merge's concatenation has them: a sparse column
+        # (payments.kind, allocated_on) that only the history held was missing from the partitions
+        # without a kept row, and the published buckets could not be read together (ArrowInvalid)
+        both = [
+            f
+            for f in (_empty(stage, table) if table in tables else None, _empty(folder, table))
+            if f is not None
+        ]
+        if both:
+            job.empty[table] = both[0] if len(both) == 1 else _union(both[0], both[1], table)
     total: Merged | None = None
     for _p, part in run("merge", range(partitions)):
         if total is None:

@@ -319,3 +319,33 @@ def test_a_kept_payment_of_a_moved_invoice_issued_on_the_spans_first_day_is_remo
     assert got["history"] == want["history"]
     assert _outputs(streamed) == _outputs(mem)
     assert "P9" not in set(read_portfolio(streamed).payments["payment_id"])
+
+
+# ---------------------------------------------------------------- a sparse column only the history holds
+
+
+def test_a_sparse_column_only_the_history_holds_keeps_the_streamed_buckets_readable(tmp_path: Path) -> None:
+    """Night 1's payments carry the sparse column ``kind`` (cash); night 2's rolling export does not. The
+    in-memory merge concatenates kept and today's rows: every bucket has ``kind``. The streamed merge
+    (since 76b0ad2; 80a05d8 kept it) wrote a partition without a kept payment with today's columns
+    only: payments bucket 0 (no row) lacked ``kind``, the streamed folder differed from the in-memory
+    one, and ``read_portfolio`` (so ``ews score``) failed on it with pyarrow's "Schema at index 1 was
+    different". Now each partition has the columns of both sides: 7 payments readable, the same bytes."""
+    from pipelines.adapters.files import read_portfolio
+    from pipelines.ingest import ingest_source
+    from tests.pipelines.test_history_s26 import _outputs
+
+    for name, options in (
+        ("mem", {}),
+        ("streamed", {"stream": True, "partitions": 6, "chunk_rows": 3, "workers": 1}),
+    ):
+        night1 = _book1(tmp_path / "n1")
+        head, *rows = night1["payments"].read_text().splitlines()
+        night1["payments"].write_text("\n".join([f"{head},kind", *(f"{r},cash" for r in rows)]) + "\n")
+        ingest_source(_source(night1), tmp_path / name, as_of=NIGHT1, keep_history=True)
+        ingest_source(
+            _source(_book2(tmp_path / "n2")), tmp_path / name, as_of=NIGHT2, keep_history=True, **options
+        )
+    payments = read_portfolio(tmp_path / "streamed").payments
+    assert (len(payments), sorted(payments["kind"].dropna())) == (7, ["cash", "cash", "cash"])
+    assert _outputs(tmp_path / "streamed") == _outputs(tmp_path / "mem")
