@@ -7,12 +7,12 @@
   ``SubprocessASGIServer`` (so the flows reuse it), with a parent-death signal (Linux
   ``prctl(PR_SET_PDEATHSIG, SIGTERM)``): the kernel stops it whenever ews ends, however it ends.
   A normal exit still stops it through Prefect's ``atexit`` hook, after the run logs are sent.
+  Elsewhere (macOS) only the normal stop applies; start a shared server (`prefect server start`)
+  and set ``PREFECT_API_URL`` there.
   Prefect's own "Starting temporary server ... See https://docs.prefect.io ..." and "Stopping
   temporary server" lines are not printed: ews starts and stops that server itself, and the lines
   told a credit analyst to read about running a Prefect server before every command. Every flow and
   task run line is kept; a server that fails to start is still reported (with its last words).
-  Elsewhere (macOS) only the normal stop applies; start a shared server (`prefect server start`)
-  and set ``PREFECT_API_URL`` there.
 * :func:`keep_freed_memory`: on Linux, freed memory is kept for reuse by the process instead of
   being given back to the system at once (glibc's ``M_MMAP_THRESHOLD`` / ``M_TRIM_THRESHOLD``, and
   Arrow's buffers from the same allocator). The ingest and the nightly allocate and free frames of
