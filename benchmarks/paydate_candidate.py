@@ -18,12 +18,17 @@ Fits: ``shipped`` (:data:`features.paydate.FEATURES`, the shipped parameters) an
 (``--candidate``): see :data:`CANDIDATES`. ``peer`` (session 27's pre-registered candidate): the shipped
 features plus ``book_shift`` and ``segment_shift`` (``features.paydate``: the median, over the last 28
 days' settlements of the whole book / of the debtor's segment, of their lateness minus the settling
-debtor's median lateness before that window), the same parameters. Writes per book ``BOOK.json`` (figures) and ``BOOK.npz`` (per
+debtor's median lateness before that window), the same parameters. Session 28's: ``state`` (the shipped
+features plus ``due_excess_60`` and ``due_open_share_60``: the debtor's invoices due in the last 60 days,
+open ones included, against its usual lateness before them), ``state30`` (the same over 30 days),
+``state_excess`` (``due_excess_60`` alone) and ``state_gap`` (pre-registered: ``state`` plus
+``state_late_60`` and the period feature ``gap_to_state_60``). ``--only``: the candidates without the
+shipped fit (exploring; the decision needs both). Writes per book ``BOOK.json`` (figures) and ``BOOK.npz`` (per
 paid test invoice: the absolute error of each fit, the debtor code; the weekly cash forecast and actual
 of each fit) for the paired debtor bootstrap.
 
     OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python benchmarks/paydate_candidate.py --work BOOKS \\
-        --out OUT --candidate shrunk base:91 stress:91 unseen:/path/small-s117
+        --out OUT base:91 stress:91 unseen:/path/small-s117 --candidate state_gap
 """
 
 from __future__ import annotations
@@ -63,6 +68,10 @@ def register(name: str, features: tuple[str, ...], **params) -> None:
 
 register("shipped", FEATURES)
 register("peer", FEATURES + ("book_shift", "segment_shift"))
+register("state", FEATURES + ("due_excess_60", "due_open_share_60"))
+register("state30", FEATURES + ("due_excess_30", "due_open_share_30"))
+register("state_excess", FEATURES + ("due_excess_60",))
+register("state_gap", FEATURES + ("due_excess_60", "due_open_share_60", "state_late_60", "gap_to_state_60"))
 
 
 def read_book(spec: str, work: Path) -> tuple[str, Portfolio]:
@@ -184,11 +193,18 @@ def main() -> None:
     ap.add_argument("books", nargs="+", help="regime:seed (ews generate 2,000 x 36) or unseen:FOLDER")
     ap.add_argument("--work", type=Path, required=True, help="folder of the generated books")
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--candidate", required=True, choices=sorted(set(CANDIDATES) - {"shipped"}))
+    ap.add_argument(
+        "--candidate",
+        required=True,
+        nargs="+",
+        choices=sorted(set(CANDIDATES) - {"shipped"}),
+        help="one or more",
+    )
+    ap.add_argument("--only", action="store_true", help="fit the candidates only (exploring; no decision)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for spec in args.books:
-        r = run_book(spec, args.work, args.out, ["shipped", args.candidate])
+        r = run_book(spec, args.work, args.out, ([] if args.only else ["shipped"]) + args.candidate)
         print("#", r["book"], r["seconds"], flush=True)
 
 

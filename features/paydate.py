@@ -146,11 +146,19 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "shifted_usual_late",
     "open_excess_late",
     "segment_shift",
+    "due_excess_30",
+    "due_open_share_30",
+    "due_excess_60",
+    "due_open_share_60",
+    "state_late_60",
+    "gap_to_state_60",
 )
 BOOK_SHIFT_DAYS = 28
 """Window (days to T) of the settlements behind the ``book_shift`` and ``segment_shift`` candidates."""
 SEGMENT_SHIFT_MIN = 30
 """Fewest settlements in the window behind a segment's own ``segment_shift`` (fewer: the book's)."""
+STATE_WINDOWS: tuple[int, ...] = (30, 60)
+"""Windows W (days to T) of the invoices behind the ``due_excess_<W>`` and ``due_open_share_<W>`` candidates."""
 HALF_LIVES: tuple[int, ...] = (30, 90, 180)
 """Half-lives in days of the recency-weighted lateness candidates ``late_hl<N>``."""
 """Built only on request (``candidates=True``): measured in ``benchmarks/paydate_ablation.py`` and
@@ -161,9 +169,10 @@ GAP_FEATURES: dict[str, str] = {
     "gap_to_recent_lateness": "debtor_late_median_last5",
     "gap_to_hl30": "late_hl30",
     "gap_to_last": "late_last",
+    "gap_to_state_60": "state_late_60",
 }
 """Period features ``dpd_at_period_end`` minus a debtor figure (NaN without settled invoices); a
-gap is built only when its debtor figure is (the last two: candidates only)."""
+gap is built only when its debtor figure is (the last three: candidates only)."""
 LAST_N = 5
 ANCHORS = {"due": "days_to_due", "usual": "days_to_recent_usual"}
 PAD_DAY = np.int32(2**30)  # end day of the padding periods of :func:`period_ends` (beyond any horizon)
@@ -449,7 +458,18 @@ def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
       invoice already later than it usually pays: a censored sign of a worse state);
     - ``segment_shift``: ``book_shift`` over the settlements of the debtor's own segment (its peers and
       itself): how much later its industry pays now than usual; the book's shift when the segment is
-      unknown or has fewer than :data:`SEGMENT_SHIFT_MIN` such settlements.
+      unknown or has fewer than :data:`SEGMENT_SHIFT_MIN` such settlements;
+    - ``due_excess_<W>`` (W in :data:`STATE_WINDOWS`): the debtor's recent change of state read on its
+      invoices due in the last W days (T - W < due <= T), open ones included: the mean over them of the
+      lateness so far (settlement day - due when settled in cash by T, T - due while open) minus what
+      its usual lateness would give by T, min(usual, T - due); usual: the median lateness of its
+      invoices due before that window (T - W or earlier) and settled in cash by T. Positive: later than
+      usual (open invoices count as they age); negative: earlier. NaN without such invoices or without
+      a usual lateness. An invoice a credit memo closed is left out;
+    - ``due_open_share_<W>``: the share of those invoices still open at T (NaN: none);
+    - ``state_late_60``: ``debtor_late_median_last5`` + ``due_excess_60`` (+ 0 when that is NaN): its
+      usual lateness moved by what its recent invoices show; the period feature ``gap_to_state_60`` is
+      ``dpd_at_period_end`` minus it (:data:`GAP_FEATURES`).
     """
     T, n = state.T, state.n
     code = cols["code"]
@@ -548,8 +568,34 @@ def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
             seg_shift[s_code] = float(np.median(own))
     debtor_seg = seg[code]
     cols["segment_shift"] = seg_shift[np.where(debtor_seg >= 0, debtor_seg, len(seg_shift) - 1)]
+    _due_state(state, cols)
     cols["shifted_usual_late"] = cols["debtor_late_median_last5"] + shift
     cols["open_excess_late"] = cols["dpd_current_max"] - cols["debtor_late_median_last5"]
+
+
+def _due_state(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
+    """``due_excess_<W>`` and ``due_open_share_<W>`` of :func:`_candidates` (rows dated <= T only)."""
+    T, n = state.T, state.n
+    code = cols["code"]
+    icode = state.inv_code.astype(np.int64)
+    due = state.inv_due.astype(np.float64)
+    cash = _cash_settled(state)
+    open_ = state.open_mask
+    so_far = np.where(open_, T - due, state.inv_settled - due)  # NaN: closed by a credit memo
+    for w in STATE_WINDOWS:
+        past = cash & (due <= T - w)
+        usual = _group_median(icode[past], (state.inv_settled - due)[past], n)
+        cohort = (cash | open_) & (due > T - w) & (due <= T)
+        c = icode[cohort]
+        excess = so_far[cohort] - np.minimum(usual[c], T - due[cohort])
+        count = np.bincount(c, minlength=n).astype(np.float64)
+        has = ~np.isnan(excess)
+        k = np.bincount(c[has], minlength=n).astype(np.float64)
+        total = np.bincount(c[has], weights=excess[has], minlength=n)
+        n_open = np.bincount(c, weights=open_[cohort].astype(np.float64), minlength=n)
+        cols[f"due_excess_{w}"] = np.where(k > 0, total / np.maximum(k, 1.0), np.nan)[code]
+        cols[f"due_open_share_{w}"] = np.where(count > 0, n_open / np.maximum(count, 1.0), np.nan)[code]
+    cols["state_late_60"] = cols["debtor_late_median_last5"] + np.nan_to_num(cols["due_excess_60"], nan=0.0)
 
 
 def open_invoices(ledger: Ledger, state: LedgerState, candidates: bool = False) -> pd.DataFrame:

@@ -1101,3 +1101,103 @@ def test_evaluate_counts_the_debtors_behind_its_figures() -> None:
     metrics, _, _ = evaluate(None, tests, weeks, cdfs=[F, F[:2]], interval="mid")
     assert (metrics["invoices"], metrics["paid_in_horizon"]) == (5.0, 3.0)
     assert (metrics["debtors"], metrics["paid_debtors"]) == (3.0, 2.0)
+
+
+def _state_book() -> Portfolio:
+    """D1 settled 3 invoices 2, 4 and 6 days late in March-April 2024; of its 4 invoices due in the
+    60 days to 2024-06-30, one was settled 20 days late, two are open at T (one paid after T) and one
+    was paid 5 days early; one more is due after T. D2 has settled nothing, one invoice open past due.
+    After T: a payment of an invoice open at T and a new invoice, issued and paid."""
+    rows = [  # invoice, debtor, due, settled (None: open at the end of the data)
+        ("O1", "D1", "2024-03-01", "2024-03-03"),
+        ("O2", "D1", "2024-03-15", "2024-03-19"),
+        ("O3", "D1", "2024-04-01", "2024-04-07"),
+        ("A", "D1", "2024-05-11", "2024-05-31"),
+        ("B", "D1", "2024-06-10", "2024-07-05"),
+        ("C", "D1", "2024-06-28", None),
+        ("D", "D1", "2024-06-30", "2024-06-25"),
+        ("E", "D1", "2024-07-15", None),
+        ("F", "D1", "2024-07-20", "2024-07-10"),
+        ("J", "D2", "2024-06-15", None),
+    ]
+    due = pd.to_datetime([r[2] for r in rows])
+    issue = due - pd.Timedelta(days=30)
+    issue = issue.where([r[0] != "F" for r in rows], pd.Timestamp("2024-07-02"))
+    inv = pd.DataFrame(
+        {
+            "invoice_id": [r[0] for r in rows],
+            "debtor_id": [r[1] for r in rows],
+            "issue_date": issue,
+            "due_date": due,
+            "amount": 100.0,
+            "currency": "EUR",
+            "disputed": False,
+        }
+    )
+    paid = [r for r in rows if r[3] is not None]
+    pay = pd.DataFrame(
+        {
+            "payment_id": [f"P{r[0]}" for r in paid],
+            "debtor_id": [r[1] for r in paid],
+            "invoice_id": [r[0] for r in paid],
+            "paid_on": pd.to_datetime([r[3] for r in paid]),
+            "amount": 100.0,
+        }
+    )
+    return Portfolio(invoices=inv, payments=pay, debtors=pd.DataFrame({"debtor_id": ["D1", "D2"]}))
+
+
+def _by_invoice(ledger, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (rows of ``open_invoices``) indexed by invoice id."""
+    ids = np.asarray(ledger.invoice_ids.to_pylist(), dtype=object)
+    return frame.set_index(ids[frame["pos"].to_numpy()])
+
+
+def test_due_state_by_hand() -> None:
+    """``due_excess_<W>`` / ``due_open_share_<W>`` (session 28's candidates): the invoices due in the last W
+    days, open ones included, against the debtor's usual lateness before the window."""
+    ledger = prepare_ledger(_state_book())
+    T = day("2024-06-30")
+    got = _by_invoice(ledger, open_invoices(ledger, ledger_state(ledger, T), candidates=True))
+    assert sorted(got.index) == ["B", "C", "E", "J"]
+    # W = 60: usual = median(2, 4, 6) = 4 (due by 2024-05-01); due in the window: A settled 20 late
+    # (T - due 50): 20 - min(4, 50) = 16; B open, 20 days past due: 20 - 4 = 16; C open, 2 days past
+    # due: 2 - min(4, 2) = 0; D paid 5 days early, due on T: -5 - min(4, 0) = -5 -> 27 / 4; 2 of 4 open
+    assert got.loc["E", "due_excess_60"] == 6.75 and got.loc["B", "due_excess_60"] == 6.75
+    assert got.loc["E", "due_open_share_60"] == 0.5
+    # W = 30: usual = median(2, 4, 6, 20) = 5 (due by 2024-05-31: A too); B 20 - 5 = 15, C 2 - 2 = 0,
+    # D -5 - 0 = -5 -> 10 / 3; 2 of 3 open
+    np.testing.assert_allclose(got.loc["C", "due_excess_30"], 10 / 3)
+    np.testing.assert_allclose(got.loc["C", "due_open_share_30"], 2 / 3)
+    # D2: nothing settled, no usual lateness -> no excess; its one invoice due in the window is open
+    assert np.isnan(got.loc["J", "due_excess_60"]) and got.loc["J", "due_open_share_60"] == 1.0
+    # state_late_60: the median of the last 5 settlements (2, 4, 6, 20, -5 -> 4) + 6.75; its period gap in
+    # week 0: B is 20 + 7 = 27 days past due at the week's end -> 27 - 10.75
+    assert got.loc["B", "state_late_60"] == 10.75
+    rows = period_rows(got.reset_index(drop=True), T, 1)
+    assert rows.loc[got.index.get_loc("B"), "gap_to_state_60"] == 16.25
+
+
+def test_due_state_ignores_rows_after_t() -> None:
+    """Rows dated after T (B's payment, invoice F issued and paid) change none of the candidates at T;
+    the same book 20 days later reads B's and C's lateness as they stand then."""
+    portfolio = _state_book()
+    T = day("2024-06-30")
+    cut = pd.Timestamp("2024-06-30")
+    early = Portfolio(
+        invoices=portfolio.invoices[portfolio.invoices["issue_date"] <= cut],
+        payments=portfolio.payments[portfolio.payments["paid_on"] <= cut],
+        debtors=portfolio.debtors,
+    )
+    ledger = prepare_ledger(portfolio)
+    full = open_invoices(ledger, ledger_state(ledger, T), candidates=True)
+    part = open_invoices(prepare_ledger(early), ledger_state(prepare_ledger(early), T), candidates=True)
+    pd.testing.assert_frame_equal(full.drop(columns="pos"), part.drop(columns="pos"))
+    later = _by_invoice(
+        ledger, open_invoices(ledger, ledger_state(ledger, day("2024-07-20")), candidates=True)
+    )
+    # 2024-07-20, W = 30 (due after 2024-06-20): usual = median(2, 4, 6, 20, 25) = 6 (B settled 25 late by
+    # now); C open 22 days: 22 - 6 = 16; D: -5 - min(6, 20) = -11; E open 5 days: 5 - 5 = 0; F paid 10
+    # early, due on T: -10 - 0 = -10 -> -5 / 4; open: C and E
+    assert sorted(later.index) == ["C", "E", "J"]
+    assert later.loc["C", "due_excess_30"] == -1.25 and later.loc["E", "due_open_share_30"] == 0.5
