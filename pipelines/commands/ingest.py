@@ -343,7 +343,7 @@ def register(app: typer.Typer) -> None:
         except (TableError, ConfigError) as exc:
             fail(str(exc))
         except WorkerDiedError as exc:  # a worker process was killed: one line, nothing published
-            fail(f"{exc}; nothing was published, the previous outputs in {out} are unchanged")
+            fail(exc.says(project, out))
         except ValueError as exc:  # e.g. --path naming an input the source does not have
             fail(str(exc))
         except Terminated as exc:  # kill, systemd stop, docker stop: the cleanup above has run

@@ -281,9 +281,36 @@ def default_workers() -> int:
     return max(1, min(2, cpus))
 
 
+STEP_WORDS = {
+    "_route_piece": "reading the input files",
+    "_validate_part": "checking the rows",
+    "_fused_part": "checking and writing the rows",
+    "_finish_part": "writing the tables",
+    "merge_step": "merging today's export into the kept history (--keep-history)",
+}
+"""What a worker process was doing, in the user's words, per method :meth:`StreamRun.each` runs
+(the error of a dead worker names it, not the method)."""
+
+
 class WorkerDiedError(RuntimeError):
     """A worker process of a streamed ingest ended without a result (killed, most often out of memory).
-    Nothing was published: the run's staging folder is left for the next ingest to clean."""
+    Nothing was published: the run's staging folder is left for the next ingest to clean.
+    :meth:`says` is the line for the user, naming the project config the setting goes in."""
+
+    def __init__(self, step: str, workers: int) -> None:
+        self.step, self.workers = step, workers
+        super().__init__(self.says())
+
+    def says(self, config: str | Path = "conf/ews.yaml", out: str | Path | None = None) -> str:
+        doing = STEP_WORDS.get(self.step, "working on a debtor partition")
+        kept = (
+            f": nothing was published, the previous outputs in {out} are unchanged" if out is not None else ""
+        )
+        return (
+            f"an ingest worker process died while {doing} (one of {self.workers} processes at work at once; "
+            f"most often out of memory){kept}. Set compute.ingest_workers: 1 in the project config ({config}) "
+            "to work on one debtor partition at a time, then run the same command again"
+        )
 
 
 @dataclass
@@ -353,11 +380,7 @@ class StreamRun:
                 try:
                     yield part, future.result()
                 except BrokenProcessPool as exc:
-                    raise WorkerDiedError(
-                        f"an ingest worker process died ({method}, {self.workers} processes): out of "
-                        "memory? Set compute.ingest_workers: 1 in the project config (conf/ews.yaml) "
-                        "to work on one debtor partition at a time"
-                    ) from exc
+                    raise WorkerDiedError(method, min(self.workers, len(todo))) from exc
         finally:
             _FORKED_RUN = None
             pool.shutdown(wait=True, cancel_futures=True)
