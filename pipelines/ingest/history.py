@@ -213,7 +213,7 @@ def foreign(history: History, today: dict[str, pd.DataFrame], out: Path) -> str 
     """Why today's export is not of the history's ledger (one line), or None."""
     fix = (
         f"An export of another ledger is not merged into {out}'s history: ingest it into its own --out "
-        f"folder (or without --keep-history to replace {out})"
+        f"folder (or delete {out} first to start the history over with it)"
     )
     h_inv, t_inv = history.tables.get("invoices"), today.get("invoices")
     if h_inv is not None and t_inv is not None and len(h_inv) and len(t_inv):
