@@ -101,24 +101,69 @@ def _apply(book: dict[str, pa.Table], removed: set[str], revised: set[str]) -> d
     return {**book, "invoices": inv, "payments": pay}
 
 
-def _write(folder: Path, tables: dict[str, pa.Table]) -> dict[str, int]:
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, table in tables.items():
-        pq.write_table(table, folder / f"{name}.parquet", row_group_size=1_000_000)
-    return {t: table.num_rows for t, table in tables.items()}
+def _parts(book_dir: Path, rows_per_part: int) -> list[tuple[str, str | None]]:
+    """Debtor-id ranges [lo, hi) of about ``rows_per_part`` invoices each (one range for a small book):
+    every step of a feed is per debtor, so a book of 60M invoices is cut range by range in a few GiB."""
+    n = pq.ParquetFile(book_dir / "invoices.parquet").metadata.num_rows
+    k = max(1, -(-n // rows_per_part))
+    ids = pq.read_table(book_dir / "debtors.parquet", columns=["debtor_id"])["debtor_id"]
+    ids = pc.take(ids, pc.sort_indices(ids))
+    cut = [ids[len(ids) * i // k].as_py() for i in range(k)]
+    return [(lo, cut[i + 1] if i + 1 < k else None) for i, lo in enumerate(cut)]
+
+
+def _read(book_dir: Path, table: str, lo: str, hi: str | None) -> pa.Table:
+    import pyarrow.dataset as ds
+
+    where = pc.field("debtor_id") >= lo
+    if hi is not None:
+        where = where & (pc.field("debtor_id") < hi)
+    return ds.dataset(book_dir / f"{table}.parquet").to_table(filter=where)
+
+
+class _Out:
+    """One Parquet file per night and table, written range by range."""
+
+    def __init__(self) -> None:
+        self.writers: dict[Path, pq.ParquetWriter] = {}
+        self.rows: dict[Path, int] = {}
+
+    def write(self, folder: Path, tables: dict[str, pa.Table]) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, table in tables.items():
+            path = folder / f"{name}.parquet"
+            if path not in self.writers:
+                self.writers[path] = pq.ParquetWriter(path, table.schema)
+                self.rows[path] = 0
+            self.writers[path].write_table(table, row_group_size=1_000_000)
+            self.rows[path] += table.num_rows
+
+    def close(self, folder: Path) -> dict[str, int]:
+        rows = {}
+        for path in [p for p in self.writers if p.parent == folder]:
+            self.writers.pop(path).close()
+            rows[path.stem] = self.rows[path]
+        return rows
 
 
 def feeds(
-    book_dir: Path, out: Path, nights: list[str], months: int, remove: int, revise: int, seed: int
+    book_dir: Path,
+    out: Path,
+    nights: list[str],
+    months: int,
+    remove: int,
+    revise: int,
+    seed: int,
+    rows_per_part: int = 5_000_000,
 ) -> None:
-    book = {t: pq.read_table(book_dir / f"{t}.parquet") for t in KEYS}
     rng = np.random.default_rng(seed)
     removed: set[str] = set()
     revised: set[str] = set()
+    plan = []
+    inv = pq.read_table(book_dir / "invoices.parquet", columns=["invoice_id", "issue_date"])
     for n, night in enumerate(nights):
         changed: dict[str, list[str]] = {"removed": [], "revised": []}
         if n > 0:
-            inv = book["invoices"]
             issued = _dates(inv, "issue_date")
             lo, hi = _day(_month_start(night, months - 2)), _day(_month_start(night, 2))
             pool = inv.filter(pc.and_(pc.greater_equal(issued, lo), pc.less(issued, hi)))["invoice_id"]
@@ -131,15 +176,24 @@ def feeds(
             changed["revised"] = sorted(pc.take(ids, pa.array(pick[remove:])).to_pylist())
             removed |= set(changed["removed"])
             revised |= set(changed["revised"])
-        rows = _write(out / night, export(_apply(book, removed, revised), night, months))
-        print(json.dumps({"night": night, "rows": rows, **changed}), flush=True)
-    last = _apply(book, removed, revised)
+        plan.append((night, changed, set(removed), set(revised)))
+    del inv
     end = _day(nights[-1])
     date = {"invoices": "issue_date", "payments": "paid_on", "events": "event_date"}
-    whole = {
-        t: tb.filter(pc.less_equal(_dates(tb, date[t]), end)) if t in date else tb for t, tb in last.items()
-    }
-    print(json.dumps({"whole": nights[-1], "rows": _write(out / "whole", whole)}), flush=True)
+    written = _Out()
+    for lo, hi in _parts(book_dir, rows_per_part):
+        book = {t: _read(book_dir, t, lo, hi) for t in KEYS}
+        for night, _, gone, plus in plan:
+            written.write(out / night, export(_apply(book, gone, plus), night, months))
+        last = _apply(book, removed, revised)
+        whole = {
+            t: tb.filter(pc.less_equal(_dates(tb, date[t]), end)) if t in date else tb
+            for t, tb in last.items()
+        }
+        written.write(out / "whole", whole)
+    for night, changed, _, _ in plan:
+        print(json.dumps({"night": night, "rows": written.close(out / night), **changed}), flush=True)
+    print(json.dumps({"whole": nights[-1], "rows": written.close(out / "whole")}), flush=True)
 
 
 def _sorted(path: Path, key: list[str]) -> pa.Table:
@@ -193,12 +247,27 @@ def main() -> None:
     )
     f.add_argument("--revise", type=int, default=30, help="invoices whose amount it revises (+1.00)")
     f.add_argument("--seed", type=int, default=2727)
+    f.add_argument(
+        "--rows-per-part",
+        type=int,
+        default=5_000_000,
+        help="cut the book into debtor ranges of about this many invoices (memory: ~2 GiB per 5M)",
+    )
     t = sub.add_parser("tables", help="two ingested folders bucket by bucket")
     t.add_argument("a", type=Path)
     t.add_argument("b", type=Path)
     args = ap.parse_args()
     if args.cmd == "feeds":
-        feeds(args.book, args.out, args.nights.split(","), args.months, args.remove, args.revise, args.seed)
+        feeds(
+            args.book,
+            args.out,
+            args.nights.split(","),
+            args.months,
+            args.remove,
+            args.revise,
+            args.seed,
+            args.rows_per_part,
+        )
     else:
         tables(args.a, args.b)
 
