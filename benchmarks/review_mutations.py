@@ -1,5 +1,6 @@
-"""Mutation check of session 26's and 27's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
-entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``): each entry is
+"""Mutation check of sessions 26-28's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
+entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``; "Session 28 (s28-review)", T
+entries): each entry is
 one wrong edit of a product file (an exact text replaced once) and the tests of the commit it tests. The
 edit is made in ``--tree`` (a copy of the code: ``git archive COMMIT | tar -x -C DIR``, never a checkout
 you work in), the tests run with ``-x``, the file is put back; CAUGHT when a test fails, SURVIVED when
@@ -372,6 +373,66 @@ M = [
         'self.history[0], p, self.partitions, ("debtors", "invoices", "statements"), ["invoice_id"]',
         'self.history[0], p, self.partitions, ("invoices", "statements"), ["invoice_id"]',
         ["tests/pipelines/test_history_s27.py", "tests/pipelines/test_history_s26.py"],
+    ),
+    (
+        "T1 due_state: open invoices left out of the window",
+        "features/paydate.py",
+        "cohort = (cash | open_) & (due > T - w) & (due <= T)",
+        "cohort = cash & (due > T - w) & (due <= T)",
+        [
+            "tests/models/test_paydate.py::test_due_state_by_hand",
+            "tests/models/test_paydate.py::test_due_state_ignores_rows_after_t",
+        ],
+    ),
+    (
+        "T2 due_state: usual lateness over every settlement",
+        "features/paydate.py",
+        "past = cash & (due <= T - w)",
+        "past = cash",
+        [
+            "tests/models/test_paydate.py::test_due_state_by_hand",
+            "tests/models/test_paydate.py::test_due_state_ignores_rows_after_t",
+        ],
+    ),
+    (
+        "T3 due_state: usual not capped at T - due",
+        "features/paydate.py",
+        "excess = so_far[cohort] - np.minimum(usual[c], T - due[cohort])",
+        "excess = so_far[cohort] - usual[c]",
+        [
+            "tests/models/test_paydate.py::test_due_state_by_hand",
+            "tests/models/test_paydate.py::test_due_state_ignores_rows_after_t",
+        ],
+    ),
+    (
+        "T4 due_state: open share over the invoices with an excess",
+        "features/paydate.py",
+        "np.where(count > 0, n_open / np.maximum(count, 1.0), np.nan)[code]",
+        "np.where(count > 0, n_open / np.maximum(k, 1.0), np.nan)[code]",
+        [
+            "tests/models/test_paydate.py::test_due_state_by_hand",
+            "tests/models/test_paydate.py::test_due_state_ignores_rows_after_t",
+        ],
+    ),
+    (
+        "T5 due_state: invoices due after T in the window",
+        "features/paydate.py",
+        "cohort = (cash | open_) & (due > T - w) & (due <= T)",
+        "cohort = (cash | open_) & (due > T - w)",
+        [
+            "tests/models/test_paydate.py::test_due_state_by_hand",
+            "tests/models/test_paydate.py::test_due_state_ignores_rows_after_t",
+        ],
+    ),
+    (
+        "T6 state_late_60: NaN excess kept NaN",
+        "features/paydate.py",
+        'cols["debtor_late_median_last5"] + np.nan_to_num(cols["due_excess_60"], nan=0.0)',
+        'cols["debtor_late_median_last5"] + cols["due_excess_60"]',
+        [
+            "tests/models/test_paydate.py::test_due_state_by_hand",
+            "tests/models/test_paydate.py::test_due_state_ignores_rows_after_t",
+        ],
     ),
 ]
 

@@ -104,3 +104,76 @@ def test_the_other_ledger_refusal_advises_what_ews_does_not_refuse(tmp_path: Pat
     shutil.rmtree(out)
     followed = CliRunner().invoke(app, ["ingest", *args, "--keep-history"])
     assert followed.exit_code == 0, followed.output
+
+
+# ---------------------------------------------------------------- 62b337f: the due-state candidates
+
+
+def _due_state_book():
+    """D3 has settled nothing before the 60 days to 2024-06-30: G1 due 06-05 paid 3 days late, G2
+    due 06-20 open, G3 due 07-15 open. D4 settled H1 10 and H2 4 days late in February-March and
+    has nothing due in the 60 days: H3 is due 07-20, open. Every invoice issued 30 days before due."""
+    import pandas as pd
+
+    from features.tables import Portfolio
+
+    rows = [  # invoice, debtor, due, settled (None: open)
+        ("G1", "D3", "2024-06-05", "2024-06-08"),
+        ("G2", "D3", "2024-06-20", None),
+        ("G3", "D3", "2024-07-15", None),
+        ("H1", "D4", "2024-02-01", "2024-02-11"),
+        ("H2", "D4", "2024-03-01", "2024-03-05"),
+        ("H3", "D4", "2024-07-20", None),
+    ]
+    due = pd.to_datetime([r[2] for r in rows])
+    inv = pd.DataFrame(
+        {
+            "invoice_id": [r[0] for r in rows],
+            "debtor_id": [r[1] for r in rows],
+            "issue_date": due - pd.Timedelta(days=30),
+            "due_date": due,
+            "amount": 100.0,
+            "currency": "EUR",
+            "disputed": False,
+        }
+    )
+    paid = [r for r in rows if r[3] is not None]
+    pay = pd.DataFrame(
+        {
+            "payment_id": [f"P{r[0]}" for r in paid],
+            "debtor_id": [r[1] for r in paid],
+            "invoice_id": [r[0] for r in paid],
+            "paid_on": pd.to_datetime([r[3] for r in paid]),
+            "amount": 100.0,
+        }
+    )
+    return Portfolio(invoices=inv, payments=pay, debtors=pd.DataFrame({"debtor_id": ["D3", "D4"]}))
+
+
+def test_due_state_of_a_debtor_without_usual_lateness_or_without_recent_invoices() -> None:
+    """The two cases session 28's tests of ``due_excess_<W>`` / ``due_open_share_<W>`` /
+    ``state_late_60`` (62b337f) leave out (mutations T4, T6 survived them), by hand at 2024-06-30:
+
+    - D3, no usual lateness (nothing settled before the window): no excess, but its open share is
+      over every invoice due in the window, 1 open of 2 (G1 paid, G2 open) = 0.5 for W = 60 and 30
+      (not 1 of the 0 with an excess); state_late_60 = its median lateness (G1: 3) + 0 = 3;
+    - D4, nothing due in the window: no excess, no share (NaN); state_late_60 = its usual lateness
+      median(10, 4) = 7 moved by nothing (not NaN)."""
+    import numpy as np
+    import pandas as pd
+
+    from features.ledger import day_number, ledger_state, prepare_ledger
+    from features.paydate import open_invoices
+
+    ledger = prepare_ledger(_due_state_book())
+    T = int(day_number(pd.Timestamp("2024-06-30")))
+    got = open_invoices(ledger, ledger_state(ledger, T), candidates=True)
+    ids = np.asarray(ledger.invoice_ids.to_pylist(), dtype=object)
+    got = got.set_index(ids[got["pos"].to_numpy()])
+    assert sorted(got.index) == ["G2", "G3", "H3"]
+    for w in (30, 60):
+        assert np.isnan(got.loc["G2", f"due_excess_{w}"]) and np.isnan(got.loc["H3", f"due_excess_{w}"])
+        assert got.loc["G2", f"due_open_share_{w}"] == 0.5 and got.loc["G3", f"due_open_share_{w}"] == 0.5
+        assert np.isnan(got.loc["H3", f"due_open_share_{w}"])
+    assert got.loc["G2", "state_late_60"] == 3.0
+    assert got.loc["H3", "state_late_60"] == 7.0
