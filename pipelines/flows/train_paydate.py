@@ -150,7 +150,10 @@ def history_headline(p: PaydatePlan, train_snapshots: int) -> str:
     held_out, final = len(p.eval_train), len(p.final_train)
     if held_out >= train_snapshots and final >= train_snapshots:
         return ""
-    return f"short history: held-out check on {held_out} month-ends, model on {final} (of {train_snapshots} wanted)"
+    ends = "month-end" if held_out == 1 else "month-ends"
+    return (
+        f"short history: held-out check on {held_out} {ends}, model on {final} (of {train_snapshots} wanted)"
+    )
 
 
 def _day(d: int) -> str:

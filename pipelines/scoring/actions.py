@@ -107,6 +107,14 @@ def action_words(action: str) -> str:
     return str(action).replace("write_off", "write-off").replace("_", " ")
 
 
+def _amount(value: float) -> str:
+    """A rule's amount as written in the config: 250 -> "250", 1500 -> "1,500", 0.4 -> "0.4" (not "0"),
+    250.75 -> "250.75" (not "251"), 0.005 (half a fils) -> "0.005"."""
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.10f}".rstrip("0").rstrip(".")
+
+
 def describe_rule(rule: ActionRule) -> str:
     """A rule's conditions and action in words, e.g. "60+ days past due: final notice",
     "30+ days past due and PD 15% or more: payment plan", "180+ days past due and balance 250 or
@@ -124,7 +132,7 @@ def describe_rule(rule: ActionRule) -> str:
     for field, words, side in AMOUNT_WORDS:
         value = getattr(rule, field)
         if value is not None:
-            parts.append(f"{words} {value:,.0f} {side}")
+            parts.append(f"{words} {_amount(value)} {side}")
     return f"{' and '.join(parts) or 'always'}: {action_words(rule.action)}"
 
 

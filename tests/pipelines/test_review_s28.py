@@ -177,3 +177,41 @@ def test_due_state_of_a_debtor_without_usual_lateness_or_without_recent_invoices
         assert np.isnan(got.loc["H3", f"due_open_share_{w}"])
     assert got.loc["G2", "state_late_60"] == 3.0
     assert got.loc["H3", "state_late_60"] == 7.0
+
+
+# ---------------------------------------------------------------- words (s27-review's open items)
+
+
+def test_a_rules_amounts_read_as_configured() -> None:
+    """``describe_rule`` printed amounts with no decimals: "balance 0 or less" for max_exposure 0.4 (a
+    rule the collector reads as "nothing owed"), "251" for 250.75, "0" for half a fils (KWD). Now as
+    configured; whole amounts unchanged ("1,500")."""
+    from pipelines.config.nightly import ActionRule
+    from pipelines.scoring.actions import describe_rule
+
+    said = [
+        describe_rule(ActionRule(action="write_off_review", max_exposure=0.4)),
+        describe_rule(ActionRule(action="call", min_overdue=250.75, min_expected_loss=1500)),
+        describe_rule(ActionRule(action="write_off_review", min_dpd=180, max_exposure=0.005)),
+    ]
+    assert said == [
+        "balance 0.4 or less: write-off review",
+        "expected loss 1,500 or more and undisputed overdue 250.75 or more: call",
+        "180+ days past due and balance 0.005 or less: write-off review",
+    ]
+
+
+def test_the_short_history_line_says_one_month_end() -> None:
+    """``history_headline`` (s27-ux) said "held-out check on 1 month-ends"."""
+    from dataclasses import replace
+
+    from pipelines.config.train import TrainConfig
+    from pipelines.flows.train_paydate import history_headline, plan
+    from tests.pipelines.test_train_paydate_plan import _tiny_book
+
+    p = plan(_tiny_book(), TrainConfig(), 26)
+    one = replace(p, eval_train=p.eval_train[:1])
+    assert (
+        history_headline(one, 16)
+        == "short history: held-out check on 1 month-end, model on 16 (of 16 wanted)"
+    )
