@@ -113,42 +113,49 @@ def today_part(stage: Path, tables: list[str], p: int) -> dict[str, pd.DataFrame
     return {t: f for t in tables if (f := _read(stage, t, p)) is not None}
 
 
+def sampled(ids: pd.Series, every: int) -> np.ndarray:
+    """Which of the invoice ids ``ids`` are in the other-ledger check's sample of one id in ``every``
+    (by a hash of the id: the same ids on both sides)."""
+    if every <= 1:
+        return np.ones(len(ids), dtype=bool)
+    values = ids.astype("string").fillna("").to_numpy(dtype=object)
+    return pd.util.hash_array(values, categorize=False) % np.uint64(every) == 0
+
+
 def _sample(frame: pd.DataFrame, every: int) -> pd.DataFrame:
     if every <= 1:
         return frame
-    ids = frame["invoice_id"].astype("string").fillna("").to_numpy(dtype=object)
-    keep = pd.util.hash_array(ids, categorize=False) % np.uint64(every) == 0
-    return frame.loc[keep].reset_index(drop=True)
+    return frame.loc[sampled(frame["invoice_id"], every)].reset_index(drop=True)
 
 
-def _foreign_check(job: MergeJob, held: dt.date, out: Path, each: Each) -> None:
-    """:func:`pipelines.ingest.history.foreign` on today's and the history's invoices (whole up to
-    :data:`SAMPLE_ROWS`, else the same sample of ids on both sides: :meth:`MergeJob.today_invoices`,
-    :meth:`MergeJob.kept_ids`) and the history's debtor ids."""
+def _invoice_rows(base: Path, buckets: int) -> int:
+    """The invoices of the ``buckets`` bucket files of ``base``, from the Parquet metadata."""
     import pyarrow.parquet as pq
 
-    from pipelines.adapters.files import bucket_count, bucket_file
+    from pipelines.adapters.files import bucket_file
 
-    folder, stage = job.folder, job.stage
-    n = bucket_count(folder)
+    paths = [bucket_file(base, "invoices", k) for k in range(buckets)]
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in paths if path.is_file())
 
-    def rows(base: Path, k: int) -> int:
-        path = bucket_file(base, "invoices", k)
-        return pq.ParquetFile(path).metadata.num_rows if path.is_file() else 0
 
-    if "invoices" not in job.tables:
-        today_inv = None
-    else:
-        total = max(
-            sum(rows(stage, p) for p in range(job.partitions)), sum(rows(folder, k) for k in range(n))
-        )
-        job.every = max(1, math.ceil(total / SAMPLE_ROWS))
-        parts = [f for _p, f in each("today_invoices", range(job.partitions)) if f is not None]
-        today_inv = pd.concat(parts, ignore_index=True)
+def sample_every(folder: Path, today_rows: int) -> int:
+    """The other-ledger check's sample: one invoice id in ``ceil(rows / SAMPLE_ROWS)``, ``rows`` the
+    larger of today's invoices and the history's (in ``folder``)."""
+    from pipelines.adapters.files import bucket_count
+
+    total = max(today_rows, _invoice_rows(folder, bucket_count(folder)))
+    return max(1, math.ceil(total / SAMPLE_ROWS))
+
+
+def history_sample(job: MergeJob, each: Each) -> dict[str, pd.DataFrame]:
+    """The history's side of the other-ledger check: :meth:`MergeJob.kept_ids` of every bucket (its
+    debtor ids, and its invoices sampled one id in ``job.every``)."""
+    from pipelines.adapters.files import bucket_count
+
     kept: dict[str, pd.DataFrame] = {}
     debtors: list[pd.Series] = []
     inv = []
-    for _k, (ids, sample) in each("kept_ids", range(n)):
+    for _k, (ids, sample) in each("kept_ids", range(bucket_count(job.folder))):
         debtors.extend(ids)
         if sample is not None:
             inv.append(sample)
@@ -158,8 +165,17 @@ def _foreign_check(job: MergeJob, held: dt.date, out: Path, each: Each) -> None:
         )
     if inv:
         kept["invoices"] = pd.concat(inv, ignore_index=True)
+    return kept
+
+
+def refuse_foreign(
+    job: MergeJob, held: dt.date, out: Path, kept: dict[str, pd.DataFrame], today_inv: pd.DataFrame | None
+) -> None:
+    """Raise :class:`TableError` with :func:`pipelines.ingest.history.foreign`'s line when today's
+    invoices (``today_inv``, sampled as the history's ``kept``: one id in ``job.every``) are another
+    ledger's."""
     today = {"invoices": today_inv} if today_inv is not None else {}
-    why = foreign(History(folder, held, kept), today, out)
+    why = foreign(History(job.folder, held, kept), today, out)
     if why is not None:
         if job.every > 1:  # the counts in the line are the sample's, not the export's
             why = why.replace(
@@ -169,6 +185,20 @@ def _foreign_check(job: MergeJob, held: dt.date, out: Path, each: Each) -> None:
                 1,
             )
         raise TableError(why)
+
+
+def _foreign_check(job: MergeJob, held: dt.date, out: Path, each: Each) -> None:
+    """The other-ledger check (:func:`refuse_foreign`) on today's accepted invoices (whole up to
+    :data:`SAMPLE_ROWS`, else the same sample of ids on both sides: :meth:`MergeJob.today_invoices`,
+    :meth:`MergeJob.kept_ids`) and the history's debtor ids. The check before validation
+    (:meth:`pipelines.ingest.stream.StreamRun.refuse_foreign`) read today's parsed rows; this one
+    judges the rows the ingest accepted."""
+    today_inv = None
+    if "invoices" in job.tables:
+        job.every = sample_every(job.folder, _invoice_rows(job.stage, job.partitions))
+        parts = [f for _p, f in each("today_invoices", range(job.partitions)) if f is not None]
+        today_inv = pd.concat(parts, ignore_index=True)
+    refuse_foreign(job, held, out, history_sample(job, each), today_inv)
 
 
 def _empty(folder: Path, table: str) -> pd.DataFrame | None:
@@ -402,4 +432,15 @@ def merge_streamed(
     return total.section(held), warnings, rows
 
 
-__all__ = ["MergeJob", "kept_part", "merge_streamed", "partitions_for", "today_part"]
+__all__ = [
+    "FOREIGN_COLUMNS",
+    "MergeJob",
+    "history_sample",
+    "kept_part",
+    "merge_streamed",
+    "partitions_for",
+    "refuse_foreign",
+    "sample_every",
+    "sampled",
+    "today_part",
+]
