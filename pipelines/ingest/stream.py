@@ -290,12 +290,16 @@ def default_workers() -> int:
     return max(1, min(2, cpus))
 
 
+LISTED = "_listed"
+"""Column of :meth:`StreamRun._parsed_invoices`: the invoice's debtor has a row in today's debtors table."""
+
 STEP_WORDS = {
     "_route_piece": "reading the input files",
     "_validate_part": "checking the rows",
     "_fused_part": "checking and writing the rows",
     "_finish_part": "writing the tables",
     "merge_step": "merging today's export into the kept history (--keep-history)",
+    "_parsed_invoices": "checking that today's invoices are of the kept history's ledger (--keep-history)",
 }
 """What a worker process was doing, in the user's words, per method :meth:`StreamRun.each` runs
 (the error of a dead worker names it, not the method)."""
@@ -502,7 +506,12 @@ class StreamRun:
         self.spill.flush()
         parts = [f for _p, f in self.each("_parsed_invoices", range(self.partitions)) if f is not None]
         today = pd.concat(parts, ignore_index=True) if parts else None
-        refuse_foreign(job, held, self.foreign_out, history_sample(job, self.merge_steps(job)), today)
+        kept = history_sample(job, self.merge_steps(job))
+        if today is not None:  # an invoice of a debtor neither table knows is quarantined unknown_debtor
+            known = kept["debtors"]["debtor_id"] if "debtors" in kept else pd.Series([], dtype="string")
+            listed = today.pop(LISTED).to_numpy(dtype=bool) | isin(today["debtor_id"], known)
+            today = today.loc[listed].reset_index(drop=True)
+        refuse_foreign(job, held, self.foreign_out, kept, today)
         self.say("checked that today's invoices are the history's ledger")
         self.lap("foreign")
 
@@ -510,7 +519,11 @@ class StreamRun:
         """The invoices of partition ``p`` in the other-ledger check's sample (:meth:`refuse_foreign`),
         parsed and converted into the reporting currency as step 5 converts them (the history holds
         them so); the rows parsing, plausibility, the duplicate-row check or a missing rate reject are
-        left out."""
+        left out. Column :data:`LISTED`: whether today's debtors table has a row of the invoice's
+        debtor (True without a debtors table): :meth:`refuse_foreign` keeps the others only when the
+        history knows the debtor, as the cross-table check and the readmission judge them. Before, a
+        night with many invoices of debtors no table knows (quarantined ``unknown_debtor`` in memory,
+        accepted) was refused streamed as another ledger (s28-review)."""
         from pipelines.ingest.history_stream import FOREIGN_COLUMNS, sampled
 
         got = self._raw("invoices", p)
@@ -535,7 +548,17 @@ class StreamRun:
         masks = {"invoices": {}}
         rules, default = self.source.rules, self.source.default_currency
         convert_currencies({"invoices": frame}, masks, default, self.currency, rules, self.foreign_plan)
-        return frame.loc[passing(masks["invoices"], len(frame))].reset_index(drop=True)
+        frame = frame.loc[passing(masks["invoices"], len(frame))].reset_index(drop=True)
+        frame[LISTED] = True
+        if "debtors" in self.states:  # routed before the invoices (TABLE_ORDER), in the same partitions
+            debtors = self._raw("debtors", p)
+            ids = (
+                parse_text(debtors[0].frame["debtor_id"], is_id=True)[0]
+                if debtors is not None and "debtor_id" in debtors[0].frame
+                else pd.Series([], dtype="string")
+            )
+            frame[LISTED] = isin(frame["debtor_id"], ids)
+        return frame
 
     def _invoice_lookup(self) -> None:
         """After the invoices are routed, in a book whose invoices mix 3-decimal currencies and

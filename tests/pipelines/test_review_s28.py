@@ -215,3 +215,37 @@ def test_the_short_history_line_says_one_month_end() -> None:
         history_headline(one, 16)
         == "short history: held-out check on 1 month-end, model on 16 (of 16 wanted)"
     )
+
+
+# ---------------------------------------------------------------- 9482487: the other-ledger check before validation
+
+
+def test_invoices_of_debtors_no_table_knows_do_not_make_a_streamed_night_another_ledger(
+    tmp_path: Path,
+) -> None:
+    """The streamed check before validation (9482487) read today's invoices as parsed, the in-memory
+    merge the accepted ones. A night of the history's ledger (X1..X25 of D1 as kept) with 30 more
+    invoices of March of a debtor ZZ neither the debtors table nor the history knows: in memory ZZ's 30
+    are quarantined unknown_debtor and the 25 accepted are the history's (merged); streamed it was
+    refused, "30 of today's 55 invoices issued on or before 2024-03-31 ... are not in the history: their
+    ids are another ledger's" (probe ``unknown`` variant ``junk``, 3,000 x 14: 274,294 of 411,441).
+    Now the check leaves out invoices of debtors neither table knows, as the cross-table check does:
+    the streamed night publishes the in-memory night's tables and quarantine; rows in 55 = 25 accepted
+    + 30 quarantined."""
+    from pipelines.ingest import ingest_source
+    from tests.pipelines.test_history_s26 import _files, _kept, _outputs
+
+    mem, out = tmp_path / "mem", tmp_path / "out"
+    for folder in (mem, out):
+        ingest_source(_source(_files(tmp_path / "n1", _kept())), folder, as_of=NIGHT1, keep_history=True)
+    zz = "".join(f"J{k},ZZ,2024-03-{k:02d},2024-04-30,{10 + k}.00,EUR\n" for k in range(1, 31))
+    files = _files(tmp_path / "n2", _kept() + zz)
+    want = ingest_source(_source(files), mem, as_of=NIGHT2, keep_history=True).manifest
+    got = ingest_source(
+        _source(files), out, as_of=NIGHT2, keep_history=True, stream=True, partitions=4, workers=2
+    ).manifest
+    inv = got["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (55, 25, 30)
+    assert inv["reasons"] == {"unknown_debtor": 30}
+    assert want["tables"]["invoices"]["rows_accepted"] == 25
+    assert _outputs(out) == _outputs(mem)
