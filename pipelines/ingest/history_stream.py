@@ -58,23 +58,13 @@ SAMPLE_ROWS = 2_000_000
 FOREIGN_COLUMNS = ["invoice_id", "debtor_id", "issue_date", "amount", "currency"]
 
 
-PARTITION_SLACK = (5, 4)
-"""A partition of a streamed ingest with a history may hold up to 5/4 of the rows the spill aims at
-(:func:`partitions_for`)."""
-
-
 def partitions_for(base: Path, partitions: int) -> int:
-    """The streamed ingest's debtor partitions with a history in ``base``: the least multiple of the
-    history's bucket count ``n`` whose partitions hold at most :data:`PARTITION_SLACK` times the rows
-    of ``partitions`` (the spill's aim: ``rules.bucket_rows`` of today's ledger rows each). A multiple
-    ``k * n`` reads each bucket of the history ``k`` times per step of the merge (and of step 5's
-    readmission), so an export a little larger than the history's buckets (a rolling night: 10
-    partitions' worth against 9 buckets) is cut into ``n`` partitions, not ``2 n`` (s28-scale)."""
+    """The streamed ingest's debtor partitions with a history in ``base``: the least multiple of
+    the history's bucket count at least ``partitions``."""
     from pipelines.adapters.files import bucket_count
 
     n = bucket_count(base)
-    up, down = PARTITION_SLACK
-    return n * max(1, -(-partitions * down // (n * up)))
+    return n * max(1, math.ceil(partitions / n))
 
 
 def _read(folder: Path, table: str, bucket: int, columns: list[str] | None = None) -> pd.DataFrame | None:
