@@ -17,6 +17,8 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
 
+from models.gate_words import ECE_WORDS
+
 __all__ = [
     "METRIC_NAMES",
     "GateDecision",
@@ -545,14 +547,17 @@ class GateDecision:
 
 
 def _plain(reason: str, challenger: Mapping[str, float], where: str = "the test window") -> str:
-    """One failed or warned check in plain words (``where``: the rows the test_* figures read)."""
-    if " test_auc " in f" {reason}":
-        floor = re.search(r"min_auc (\d\.\d+)", reason)
+    """One failed or warned check in plain words (``where``: the rows the test_* figures read). Reads
+    the checks as :func:`gate_decision` words them and as it did before session 28 (``test_auc``,
+    ``test_ece``, ``min_auc``: a registry keeps the older versions' reasons)."""
+    check = reason.split(" ", 1)[-1]
+    if check.startswith(("test_auc ", "AUC ")):
+        floor = re.search(r"(?:min_auc|floor) (\d\.\d+)", reason)
         return (
             f"it ranks too poorly (test AUC {float(challenger.get('auc', float('nan'))):.2f}, below the floor"
             + (f" {float(floor.group(1)):.2f})" if floor else ")")
         )
-    if " test_ece " in f" {reason}":
+    if check.startswith(("test_ece ", ECE_WORDS)):
         if challenger.get("default_rate", 0) > 0 and "mean_pd" in challenger:
             return (
                 f"its PDs missed the default rate of {where} (mean PD {float(challenger['mean_pd']):.2%} "
@@ -661,29 +666,31 @@ def gate_decision(
     reasons: list[str] = [f"ok challenger is the {kind} model"]
     ok = True
     auc, ece = float(challenger["auc"]), float(challenger["ece"])
+    floor = f"{thresholds.min_auc:.4f} (gate.min_auc)"
     if auc_interval is not None:
         low, high = (float(v) for v in auc_interval)
-        shown = f"test_auc {auc:.4f} [{low:.4f}, {high:.4f}]"
+        shown = f"AUC {auc:.4f} [{low:.4f}, {high:.4f}]"
         if not high >= thresholds.min_auc:
             ok = False
-            reasons.append(f"FAIL {shown}: the whole interval is below min_auc {thresholds.min_auc:.4f}")
+            reasons.append(f"FAIL {shown}: the whole interval is below the floor {floor}")
         else:
             reasons.append(
-                f"ok {shown}: the 95% debtor interval reaches min_auc {thresholds.min_auc:.4f}"
+                f"ok {shown}: the 95% debtor interval reaches the floor {floor}"
                 + (
-                    " (the point estimate is below it: too few test defaults to tell)"
+                    ", though the point estimate is below it (too few test defaults to tell)"
                     if auc < thresholds.min_auc
                     else ""
                 )
             )
     elif not auc >= thresholds.min_auc:
         ok = False
-        reasons.append(f"FAIL test_auc {auc:.4f} < min_auc {thresholds.min_auc:.4f}")
+        reasons.append(f"FAIL AUC {auc:.4f} < the floor {floor}")
     else:
-        reasons.append(f"ok test_auc {auc:.4f} >= min_auc {thresholds.min_auc:.4f}")
+        reasons.append(f"ok AUC {auc:.4f} >= the floor {floor}")
     limit = ece_tolerance + thresholds.ece_margin
     rule = (
-        f"chance ECE of a calibrated model on these rows {ece_tolerance:.4f} + margin {thresholds.ece_margin}"
+        f"chance ECE of a calibrated model on these rows {ece_tolerance:.4f} + margin {thresholds.ece_margin} "
+        "(gate.ece_margin)"
     )
     if no_test_window and shipped_calibrator:
         # the fold rows are scored by the fold models (raw, or each behind its own calibrator); the shipped
@@ -698,9 +705,9 @@ def gate_decision(
                 f"; mean PD {float(challenger['mean_pd']):.2%} vs {float(challenger['default_rate']):.2%} "
                 "defaulted on the test window"
             )
-        reasons.append(f"FAIL test_ece {ece:.4f} > {limit:.4f} ({rule}{level})")
+        reasons.append(f"FAIL {ECE_WORDS} {ece:.4f} > {limit:.4f} ({rule}{level})")
     else:
-        reasons.append(f"ok test_ece {ece:.4f} <= {limit:.4f} ({rule})")
+        reasons.append(f"ok {ECE_WORDS} {ece:.4f} <= {limit:.4f} ({rule})")
     if vs_baseline is None and kind == "rollrate":
         reasons.append("ok no scorecard baseline: the book is too small to fit one out of time")
     elif vs_baseline is None:
@@ -720,7 +727,9 @@ def gate_decision(
         reasons.append(f"ok {champion_note or 'no current champion'}")
     only_ece = ece_failed and sum(r.startswith("FAIL ") for r in reasons) == 1
     if first_model and not ok and only_ece:
-        reasons = [r.replace("FAIL ", "WARN ", 1) if r.startswith("FAIL test_ece") else r for r in reasons]
+        reasons = [
+            r.replace("FAIL ", "WARN ", 1) if r.startswith(f"FAIL {ECE_WORDS}") else r for r in reasons
+        ]
         shipped = (
             "the shipped matrix is refitted on the moves of every month-end, the test window's included"
             if kind == "rollrate"

@@ -739,7 +739,10 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
             held += 1
             total += y[d == ends[-held]].sum()
         if held == 0:
-            note = f"not used: {len(ends)} month-ends with known outcomes leave no out-of-time check"
+            note = (
+                f"not used: {len(ends)} month-end{'' if len(ends) == 1 else 's'} with known outcomes leave no "
+                "out-of-time check"
+            )
             return replace(full, kept=False, note=note)
         start = ends[-held]
         before = live & (dates <= start)
@@ -755,7 +758,7 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         )
         shown = (
             f"log-loss {diff:+.5f} [{lo:+.5f}, {hi:+.5f}] against one PD per state on {span} "
-            f"({int(check.sum()):,} rows, {int(yc.sum())} defaults)"
+            f"({int(check.sum()):,} rows, {int(yc.sum())} default{'' if int(yc.sum()) == 1 else 's'})"
         )
         if lo > 1e-12:  # (a difference of rounding only is not worse)
             return replace(full, kept=False, note=f"not used: out of time it was worse ({shown})")
@@ -1062,7 +1065,9 @@ def check_book(frame: pd.DataFrame, params: RollRateParams) -> dict[str, int]:
     }
     short = []
     if figures["months"] < params.min_months:
-        short.append(f"{figures['months']} month-ends (need >= {params.min_months})")
+        short.append(
+            f"{figures['months']} month-end{'' if figures['months'] == 1 else 's'} (need >= {params.min_months})"
+        )
     if figures["moves"] < params.min_transitions:
         short.append(f"{figures['moves']} month-end moves (need >= {params.min_transitions})")
     if figures["moves_to_default"] < params.min_default_transitions:
@@ -1211,7 +1216,8 @@ def evaluate_rollrate(
     selection = (
         f"roll-rate model ({len(model.states_)} states, prior {params.prior_strength:g} moves): "
         f"{counts['moves']:,} month-end moves, {counts['moves_to_default']} into default; "
-        f"tested out of time on {span} ({len(test):,} rows, {int(y.sum())} defaults), each month-end "
+        f"tested out of time on {span} ({len(test):,} rows, {int(y.sum())} default{'' if int(y.sum()) == 1 else 's'}), "
+        "each month-end "
         "scored by the matrix fitted on the moves observed by it"
     )
     if getattr(model.params, "silent", False):

@@ -647,7 +647,7 @@ def write_xlsx(
                     ws.write_row(i, 0, values)
             if totals:
                 first = safe.columns[0]
-                ws.write_string(n + 1, 0, f"Total ({n:,} rows)", total_fmt[first])
+                ws.write_string(n + 1, 0, f"Total ({n:,} row{'' if n == 1 else 's'})", total_fmt[first])
                 for col in totals:
                     j = safe.columns.get_loc(col)
                     letter = _column_letter(j)
@@ -720,7 +720,7 @@ def write_queue(
             stage / f"{stem}.xlsx",
             "all",
             as_of,
-            note=f"{title}, as of {as_of.date()}: {len(frame):,} debtors.{money} {shown} "
+            note=f"{title}, as of {as_of.date()}: {len(frame):,} debtor{'' if len(frame) == 1 else 's'}.{money} {shown} "
             "One sheet per owner follows the sheet 'all'.",
             labels=headers(list(frame.columns), currency, key),
             totals=tuple(c for c in frame.columns if c in AMOUNTS),

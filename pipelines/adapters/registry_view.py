@@ -192,11 +192,17 @@ def _utc(text: str) -> datetime:
 def decision_events(records: list[VersionRecord] | None) -> list[dict[str, Any]]:
     """Every recorded decision, oldest first: ``at`` (aware UTC datetime), ``version``, ``event``,
     ``by``, ``mode``, ``reason``, ``previous`` and ``summary`` (the reason in one short line: the one
-    recorded with the event, else :func:`short_reason`)."""
+    recorded with the event, else :func:`short_reason`). A gate's reason recorded before session 28 is
+    shown in today's words (``models.evaluate.in_words``: AUC, not test_auc); a person's reason for a
+    manual promotion as it was typed."""
+    from models.gate_words import in_words
+
     rows = []
     for record in records or []:
         raw = record.tags.get(EVENTS_TAG)
-        for ev in json.loads(raw) if raw else []:
+        for event in json.loads(raw) if raw else []:
+            said = (lambda text: text) if event.get("mode") == "manual" else in_words
+            ev = {**event, **{k: said(event[k]) for k in ("reason", "summary") if event.get(k)}}
             rows.append(
                 {
                     "at": _utc(ev["at"]),

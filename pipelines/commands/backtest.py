@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 
 from pipelines.commands import fail, parse_date
+from pipelines.words import counted
 
 
 def _inside_the_data(data: Path, dates: list, d1: dt.date, d2: dt.date) -> list:
@@ -172,7 +173,7 @@ def list_size_lines(list_sizes: list[dict]) -> list[str]:
         lines.append(
             f"  {row['rule']:5s} top {row['share']:.0%}: list {pct(row['list_share'])} of live debtors, precision "
             f"{pct(row['precision'])}, recall {pct(row['recall'])}, "
-            f"strict lead {'n/a' if lead is None else f'{lead:.0f} days'}"
+            f"strict lead {'n/a' if lead is None else counted(round(lead), 'day')}"
         )
     return lines
 
@@ -326,7 +327,7 @@ def register(app: typer.Typer) -> None:
                     fail(str(exc))
             scorer = walk_forward_scorer(refits, cfg)
             label = f"walk-forward, refit every {refit_every} month-end(s)"
-        with console.status(f"replaying {len(dates)} month-ends with {label} ..."):
+        with console.status(f"replaying {counted(len(dates), 'month-end')} with {label} ..."):
             panel = replay(portfolio, dates, scorer, cfg, definition, cfg.partition_rows)
         truth_frame = (
             pd.read_parquet(truth, columns=["debtor_id", "month_end", "oracle_pd"]) if truth else None

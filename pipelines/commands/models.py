@@ -34,11 +34,22 @@ def _runs_dir(project: Path) -> Path:
     return load_config(project, expect=ProjectConfig).paths.runs_dir
 
 
+# ``ews models list --wide``'s headers in words (before session 28 the row keys: test_auc, test_ece, ...)
+WIDE_HEADERS = {
+    "test_as_of": "test window",
+    "test_auc": "AUC",
+    "test_ece": "ECE",
+    "queue_key": "key",
+    "champion_periods": "champion periods",
+}
+
+
 def _print_table(console: Console, title: str, rows: list[dict], columns: list[str]) -> None:
-    """Print the given columns of rows (values already formatted as text) as a rich table."""
+    """Print the given columns of rows (values already formatted as text) as a rich table, headed by
+    the columns' words (:data:`WIDE_HEADERS`)."""
     table = Table(title=title)
     for col in columns:
-        table.add_column(col)
+        table.add_column(WIDE_HEADERS.get(col, col))
     for row in rows:
         table.add_row(*(str(row[col]) for col in columns))
     console.print(table)

@@ -25,6 +25,7 @@ from pipelines.cli_options import (
     check_engine,
 )
 from pipelines.commands import after_today, fail, parse_date
+from pipelines.words import counted
 
 CONFIG_HELP = "nightly config (kind: nightly): bands, triggers, queue rules, drift limits, schedule."
 ACCEPT_FEED_HELP = (
@@ -246,8 +247,10 @@ def _unpromoted_hint(name: str, records: list) -> str:
     what = ", ".join(x for x in (kind, f"test AUC {float(auc):.4f}" if auc else "") if x)
     # checks are joined by "; " and a check's own text may hold "; " (the ECE line's "; mean PD ..."):
     # split only before the next check's "ok " / "FAIL " / "WARN "
+    from models.gate_words import in_words
+
     fails = [
-        r.strip()[5:]
+        in_words(r.strip()[5:])
         for r in re.split(r"; (?=(?:ok|FAIL|WARN) )", tags.get("ews.gate.reasons", ""))
         if r.strip().startswith("FAIL ")
     ]
@@ -392,15 +395,16 @@ def _summary(console: Console, result: Any) -> None:
         table.add_row(step, f"{secs:.2f}")
     console.print(table)
     console.print(
-        f"scored {c['scored']:,} debtors ({c['in_default']:,} in default); watchlist {c['flagged']:,} "
-        f"debtors{_by_trigger(c['triggers'])}; collections queue {c['queue']:,} debtors (expected loss "
+        f"scored {counted(c['scored'], 'debtor')} ({c['in_default']:,} in default); watchlist "
+        f"{counted(c['flagged'], 'debtor')}{_by_trigger(c['triggers'])}; collections queue "
+        f"{counted(c['queue'], 'debtor')} (expected loss "
         f"{_money(c['expected_loss'], c.get('currency'))}); drift {m['drift']['status']}",
         highlight=False,
     )
     ties = c.get("rank_ties")
     if ties:
         console.print(
-            f"[bold yellow]rank trigger:[/] {ties['flagged']:,} debtors flagged for a top share of "
+            f"[bold yellow]rank trigger:[/] {counted(ties['flagged'], 'debtor')} flagged for a top share of "
             f"{ties['asked']:,}: the model gives only {ties['distinct_pds']:,} distinct PDs tonight, and a PD "
             "tied with one inside the share is flagged too (a small-book roll-rate model?). Lower "
             "triggers.rank.top_share or raise triggers.rank.min_pd in the nightly config",
@@ -555,7 +559,7 @@ def show_queues(console: Console, run: Path, rows: int = 5) -> None:
 
     for stem, value in (("collections_queue", "priority"), ("recovery_queue", "recovery_priority")):
         q = pd.read_parquet(run / f"{stem}.parquet")
-        table = Table(title=f"{stem} ({len(q):,} debtors): top {rows}")
+        table = Table(title=f"{stem} ({counted(len(q), 'debtor')}): top {rows}")
         for col in ("rank", "debtor_id", "owner", "next_action", value, "dpd", "action_rule"):
             table.add_column(col, justify="right" if col in ("rank", value, "dpd") else "left")
         for r in q.head(rows).itertuples(index=False):

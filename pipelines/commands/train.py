@@ -18,6 +18,7 @@ from pipelines.cli_options import (
     check_data_dir,
     check_engine,
 )
+from pipelines.words import counted
 
 # What ``ews train`` reports as a one-line user error (a book too small or too short, a config the
 # data cannot meet): Prefect's task and flow-run logs then keep the message and drop the traceback.
@@ -162,7 +163,7 @@ def windows_line(plan: dict[str, list[str]], calibration: str = "none", fold_cal
             f"labelled snapshot, {calibrator_words(calibration or 'none')}"
         )
     return (
-        f"test window {test[0]}..{test[-1]} ({len(test)} snapshots); calibration {cal[0]}..{cal[-1]}; "
+        f"test window {test[0]}..{test[-1]} ({counted(len(test), 'snapshot')}); calibration {cal[0]}..{cal[-1]}; "
         "the registered model is refitted on every labelled snapshot"
     )
 

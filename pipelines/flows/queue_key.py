@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.words import counted
+
 __all__ = ["fit_paydate_at", "fold_queue_rows", "pay_pd_at", "queue_key_evidence", "window_queue_rows"]
 
 
@@ -79,7 +81,7 @@ def fit_paydate_at(
         need = min(train_cfg.paydate.fold_min_snapshots, train_cfg.paydate.train_snapshots)
         if len(final_train) < need:
             raise DataError(
-                f"payment-date model cut at {pd.Timestamp(cut).date()}: {len(final_train)} month-ends "
+                f"payment-date model cut at {pd.Timestamp(cut).date()}: {counted(len(final_train), 'month-end')} "
                 f"before it to train on, fewer than {need} (paydate.fold_min_snapshots, at most "
                 "train_snapshots)"
             )

@@ -27,6 +27,7 @@ from pipelines.config.project import ProjectConfig
 from pipelines.config.train import TrainConfig
 from pipelines.feed_checks import FEED_REFERENCE_ARTIFACT, training_reference
 from pipelines.ingest.decimals import feed_currency
+from pipelines.words import counted
 
 __all__ = [
     "DataError",
@@ -231,7 +232,9 @@ def validate(result: Any) -> list[str]:
     warnings = []
     for name, t in sorted(tables.items()):
         if t.get("rows_quarantined"):
-            warnings.append(f"{name}: {t['rows_quarantined']} of {t['rows_in']} rows quarantined at ingest")
+            warnings.append(
+                f"{name}: {t['rows_quarantined']:,} of {counted(t['rows_in'], 'row')} quarantined at ingest"
+            )
     return warnings
 
 
@@ -453,8 +456,8 @@ def small_book_refusal(dataset: pd.DataFrame, definition: Any, small: Any, why: 
     events = " or ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
     what = f"{definition.dpd_threshold}+ days past due" + (f", or a {events} event" if events else "")
     return (
-        f"cannot train a PD model on this book yet: {dataset['debtor_id'].nunique():,} debtors over "
-        f"{ends.nunique()} month-ends ({ends.min().date()}..{ends.max().date()}) show {k} move"
+        f"cannot train a PD model on this book yet: {counted(dataset['debtor_id'].nunique(), 'debtor')} over "
+        f"{counted(ends.nunique(), 'month-end')} ({ends.min().date()}..{ends.max().date()}) show {k} move"
         f"{'' if k == 1 else 's'} into default ({what}) from one month-end to the next. The smallest "
         f"model ews trains (the roll-rate model) is short of: {'; '.join(small.short)}. What to do: "
         + (
@@ -815,7 +818,9 @@ def train(
     result = ingest(Path(data_dir), project.currency, raw)
     warnings = validate(result)
     dataset = snapshots(result.book, cfg, project, PrefectDaskEngine() if engine == "dask" else None)
-    logger.info(f"modelling frame: {len(dataset):,} rows, {dataset['as_of'].nunique():,} month-end snapshots")
+    logger.info(
+        f"modelling frame: {counted(len(dataset), 'row')}, {counted(dataset['as_of'].nunique(), 'month-end snapshot')}"
+    )
     require_observed_labels(dataset, result.book.last_observed(), project.default_definition.horizon_days)
     outcome = fit(
         dataset, cfg, project.default_definition.horizon_days, project.default_definition.to_params()
@@ -862,7 +867,7 @@ def train(
     )
     decision = gate(logged, outcome, champion, cfg, project)
     logger.info(
-        "registered %s v%s, %s (test_auc %.4f, test_ece %.4f); gate %s",
+        "registered %s v%s, %s (AUC %.4f, calibration error (ECE) %.4f out of time); gate %s",
         cfg.model_name,
         logged.version,
         outcome.kind,

@@ -138,7 +138,7 @@ def history_note(p: PaydatePlan, train_snapshots: int) -> str:
     return (
         f"the history is shorter than paydate.train_snapshots ({train_snapshots} month-ends): the registered "
         f"model trains on {final} month-end{'s' if final != 1 else ''} and the held-out model behind its "
-        f"figures on {held_out} (month-ends from {_day(p.eval_train[0])}, the first with "
+        f"figures on {held_out} (month-end{'s' if held_out != 1 else ''} from {_day(p.eval_train[0])}, the first with "
         "snapshots.min_history_months of history); the gate below judges them"
     )
 

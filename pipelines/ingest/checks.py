@@ -12,6 +12,7 @@ import pandas as pd
 from pipelines.config.source import RulesConfig, SourceConfig
 from pipelines.ingest.masks import NOT_DAMAGE, isin
 from pipelines.sources.read import TableError
+from pipelines.words import counted
 
 # ---------------------------------------------------------------- AR export plausibility
 
@@ -140,7 +141,7 @@ def refuse_empty_tables(
         if top and top[0][0] == "unknown_debtor" and (near or {}).get(name):
             hint = lookalike_hint(near[name], name)  # type: ignore[index]
         lines.append(
-            f"{name}: none of {t['rows_in']:,} rows accepted ({t['input']}); reasons: {reasons}"
+            f"{name}: none of {counted(t['rows_in'], 'row')} accepted ({t['input']}); reasons: {reasons}"
             + (f". Likely cause: {hint}" if hint else "")
         )
     config = "the source config" if source.name != "files" else "the input files"
@@ -352,7 +353,7 @@ def _large_share(name: str, t: dict[str, Any]) -> list[str]:
     kind = reason.split(":", 1)[0]
     hint = _PARTIAL_HINTS.get(kind) or _EMPTY_HINTS.get(kind, "")
     return [
-        f"{name}: {lost:,} of {rows:,} rows ({lost / rows:.0%}) quarantined, {count:,} of them {reason}"
+        f"{name}: {lost:,} of {counted(rows, 'row')} ({lost / rows:.0%}) quarantined, {count:,} of them {reason}"
         + (f". Likely cause: {hint}" if hint else "")
         + f". `ews score` refuses a feed with more than max_quarantine_share (20 %) of a table's rows "
         f"quarantined: fix the file or the source config and ingest again; see quarantine/{name}.csv"
@@ -416,7 +417,7 @@ def _negated(name: str, t: dict[str, Any]) -> list[str]:
     if 2 * negative < t["rows_in"]:
         return []
     return [
-        f"{name}: {negative:,} of {t['rows_in']:,} rows quarantined with an amount <= 0 after negate_amount "
+        f"{name}: {negative:,} of {counted(t['rows_in'], 'row')} quarantined with an amount <= 0 after negate_amount "
         f"reversed the file's signs: if the file writes these amounts positive already, remove negate_amount "
         f"from this table's block of the source config"
     ]

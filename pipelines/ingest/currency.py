@@ -194,6 +194,11 @@ def convert_currencies(
     for table, code in codes.items():
         frame = typed[table]
         rate = _rates_for(code, names, reporting, cfg, masks[table])
+        # a payment whose own currency cell is not the one ews would take it in is quarantined as written
+        # (before session 28 its row showed the amount converted from the currency it is not in: 2560.0
+        # for a written 1,600.00 NZD taken as USD at 1.60)
+        as_written = masks[table].get("currency_mismatch", np.zeros(len(frame), dtype=bool))
+        rate = np.where(as_written, np.nan, rate)
         moved = np.isfinite(rate) & (rate != 1.0)
         section["converted_rows"][table] = int(moved.sum())
         section["no_rate_rows"][table] = {

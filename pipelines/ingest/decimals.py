@@ -31,6 +31,27 @@ from pipelines.sources.parse import parse_text
 
 # ISO 4217 currencies with three minor digits
 THREE_DECIMAL = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+# ISO 4217 currencies without minor digits: a rule's amount is said without decimals (shown_places)
+ZERO_DECIMAL = frozenset(
+    {
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "ISK",
+        "JPY",
+        "KMF",
+        "KRW",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    }
+)
 REASON = "thousands_as_decimal"
 HALF_UNIT = {2: 0.005, 3: 0.0005}  # half the smallest unit of an amount with that many decimals
 
@@ -41,6 +62,15 @@ def money_places(currency: str | None) -> int:
     when the currency is not known). The outputs round every amount to them: a 2-decimal book's
     files keep their bytes, a 3-decimal book keeps its third decimal."""
     return 3 if currency and str(currency).strip().upper() in THREE_DECIMAL else 2
+
+
+def shown_places(currency: str | None) -> int:
+    """Decimals an amount in ``currency`` is *said* with in text (a queue rule's threshold): 0 for
+    :data:`ZERO_DECIMAL` (JPY 250, not 250.00), else :func:`money_places`. The files still round to
+    :func:`money_places` (2 for JPY), so their bytes do not depend on it."""
+    if currency and str(currency).strip().upper() in ZERO_DECIMAL:
+        return 0
+    return money_places(currency)
 
 
 def output_currency(

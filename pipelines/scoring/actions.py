@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.nightly import ActionRule
-from pipelines.ingest.decimals import HALF_UNIT
+from pipelines.ingest.decimals import HALF_UNIT, shown_places
 
 RESOLVE_DISPUTE = "resolve_dispute"
 MONITOR_PLAN = "monitor_plan"
@@ -107,18 +107,13 @@ def action_words(action: str) -> str:
     return str(action).replace("write_off", "write-off").replace("_", " ")
 
 
-def _amount(value: float) -> str:
-    """A rule's amount as written in the config: 250 -> "250", 1500 -> "1,500", 0.4 -> "0.4" (not "0"),
-    250.75 -> "250.75" (not "251"), 0.005 (half a fils) -> "0.005"."""
-    if float(value).is_integer():
-        return f"{value:,.0f}"
-    return f"{value:,.10f}".rstrip("0").rstrip(".")
-
-
-def describe_rule(rule: ActionRule) -> str:
+def describe_rule(rule: ActionRule, places: int = 2) -> str:
     """A rule's conditions and action in words, e.g. "60+ days past due: final notice",
-    "30+ days past due and PD 15% or more: payment plan", "180+ days past due and balance 250 or
-    less: write-off review" (it read "queue.rules[1]: days past due >= 60" before session 27)."""
+    "30+ days past due and PD 15% or more: payment plan", "180+ days past due and balance 250.00 or
+    less: write-off review" (it read "queue.rules[1]: days past due >= 60" before session 27).
+    ``places``: the decimals the reporting currency is said with (``pipelines.ingest.decimals.shown_places``:
+    0 for JPY, 2 for EUR, 3 for KWD): amounts are written with them (before session 28 without decimals,
+    so ``max_exposure: 0.4`` read "balance 0 or less" in any currency)."""
     parts = []
     low, high = rule.min_dpd, rule.max_dpd
     if low is not None and high is not None:
@@ -132,7 +127,7 @@ def describe_rule(rule: ActionRule) -> str:
     for field, words, side in AMOUNT_WORDS:
         value = getattr(rule, field)
         if value is not None:
-            parts.append(f"{words} {_amount(value)} {side}")
+            parts.append(f"{words} {value:,.{places}f} {side}")
     return f"{' and '.join(parts) or 'always'}: {action_words(rule.action)}"
 
 
@@ -165,10 +160,15 @@ def choose_actions(
     currency (``pipelines.ingest.decimals.money_places``): an amount below half its smallest unit
     (half a cent; half a fils for KWD) counts as zero. ``event_actions``: action per event kind
     (``conf/nightly.yaml`` ``event_actions``; None or a kind mapped to None: no action), applied to
-    rows whose optional ``event`` / ``event_on`` columns (:func:`latest_events`) name one.
+    rows whose optional ``event`` / ``event_on`` columns (:func:`latest_events`) name one. A rule's
+    amounts in ``action_rule`` take the decimals the optional ``currency`` column's currency is said
+    with (:func:`describe_rule`; JPY 0), else ``places``.
     """
     half = HALF_UNIT[places]
     idx = frame.index
+    # a rule's amounts in words with the reporting currency's own decimals (the rows' currency column)
+    code = frame["currency"].dropna() if "currency" in frame else pd.Series(dtype="string")
+    amount_places = shown_places(str(code.iloc[0])) if len(code) else places
     dpd = frame["dpd"].astype("float64").fillna(0.0)
     disputed = frame["disputed_amount"].astype("float64").fillna(0.0).clip(lower=0.0)
     overdue = frame["overdue_amount"].astype("float64").fillna(0.0)
@@ -213,7 +213,7 @@ def choose_actions(
             skipped |= hit & in_dispute
             hit &= ~in_dispute
         action[hit] = rule.action
-        why[hit] = describe_rule(rule)
+        why[hit] = describe_rule(rule, amount_places)
         rule_id[hit] = f"{where}[{i}]"
     rest = action.isna()
     action[rest] = default_action

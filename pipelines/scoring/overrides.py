@@ -37,6 +37,8 @@ from typing import Any
 
 import pandas as pd
 
+from pipelines.words import counted
+
 __all__ = [
     "AUDIT_LOG",
     "STATUSES",
@@ -135,8 +137,8 @@ def check_head(runs_dir: str | Path, head: dict[str, Any] | None, source: str) -
     path = Path(runs_dir) / AUDIT_LOG
     if len(records) < n or records[n - 1]["hash"] != head.get("hash"):
         raise AuditLogError(
-            f"{path}: {source} recorded {n} lines ending in hash {str(head.get('hash'))[:12]}..., "
-            f"the log now has {len(records)} lines that do not match; lines were removed or replaced: "
+            f"{path}: {source} recorded {counted(n, 'line')} ending in hash {str(head.get('hash'))[:12]}..., "
+            f"the log now has {counted(len(records), 'line')} that do not match; lines were removed or replaced: "
             "restore the log from a backup"
         )
 

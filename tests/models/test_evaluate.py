@@ -148,12 +148,12 @@ def test_gate_ece_tolerance_scales_with_the_window() -> None:
     th = GateThresholds(min_auc=0.7, ece_margin=0.005)
     # ECE 0.05 passes on a window where chance alone gives 0.07 (a 100-row book) ...
     small = gate_decision({"auc": 0.8, "ece": 0.05}, th, ece_tolerance=0.07)
-    assert small.passed and "ok test_ece 0.0500 <= 0.0750" in small.reasons[2]
+    assert small.passed and "ok calibration error (ECE) 0.0500 <= 0.0750" in small.reasons[2]
     # ... and fails where chance gives 0.002 (a large book)
     large = gate_decision({"auc": 0.8, "ece": 0.05}, th, ece_tolerance=0.002)
-    assert not large.passed and large.reasons[2].startswith("FAIL test_ece 0.0500 > 0.0070")
+    assert not large.passed and large.reasons[2].startswith("FAIL calibration error (ECE) 0.0500 > 0.0070")
     low = gate_decision({"auc": 0.65, "ece": 0.0}, th, ece_tolerance=0.01)
-    assert not low.passed and "FAIL test_auc 0.6500 < min_auc 0.7000" in low.reasons
+    assert not low.passed and "FAIL AUC 0.6500 < the floor 0.7000 (gate.min_auc)" in low.reasons
     blocked = gate_decision(
         {"auc": 0.9, "ece": 0.0}, th, ece_tolerance=0.01, champion_problem="missing columns"
     )
@@ -166,12 +166,12 @@ def test_the_rollrate_auc_floor_uses_the_interval() -> None:
     ok = gate_decision(figures, th, ece_tolerance=0.0, kind="rollrate", auc_interval=(0.55, 0.71))
     # s11-small: "0.5899 [0.4398, 0.7174] reaches min_auc 0.7000" read as if 0.59 reached 0.70
     assert ok.passed and ok.reasons[1] == (
-        "ok test_auc 0.6600 [0.5500, 0.7100]: the 95% debtor interval reaches min_auc 0.7000 (the point "
-        "estimate is below it: too few test defaults to tell)"
+        "ok AUC 0.6600 [0.5500, 0.7100]: the 95% debtor interval reaches the floor 0.7000 (gate.min_auc), though the point "
+        "estimate is below it (too few test defaults to tell)"
     )
     assert ok.reasons[3] == "ok no scorecard baseline: the book is too small to fit one out of time"
     below = gate_decision(figures, th, ece_tolerance=0.0, kind="rollrate", auc_interval=(0.55, 0.69))
-    assert not below.passed and below.reasons[1].startswith("FAIL test_auc 0.6600 [0.5500, 0.6900]")
+    assert not below.passed and below.reasons[1].startswith("FAIL AUC 0.6600 [0.5500, 0.6900]")
     # without an interval (LightGBM, scorecard) the point AUC is held to the floor
     assert not gate_decision(figures, th, ece_tolerance=0.0).passed
     # the first roll-rate model of a book (no champion): an ECE of 0.0122 > 0.0055 + 0.005 is a warning
@@ -180,7 +180,7 @@ def test_the_rollrate_auc_floor_uses_the_interval() -> None:
     assert not gate_decision(late, th, **kw).passed
     first = gate_decision(late, th, **kw, first_model=True)
     assert first.passed and first.reasons[2] == (
-        "WARN test_ece 0.0122 > 0.0105 (chance ECE of a calibrated model on these rows 0.0055 + margin 0.005)"
+        "WARN calibration error (ECE) 0.0122 > 0.0105 (chance ECE of a calibrated model on these rows 0.0055 + margin 0.005 (gate.ece_margin))"
     )
     assert first.reasons[-1].startswith(
         "ok promoted with the ECE warning above: the first model of this book (no champion yet; without one "
@@ -203,7 +203,7 @@ def test_a_first_rollrate_model_is_refused_when_significantly_worse() -> None:
     # the whole AUC interval below the floor: refused, in plain words
     weak = gate_decision({"auc": 0.38, "ece": 0.004}, th, **kw, auc_interval=(0.235, 0.516), vs_baseline=tied)
     assert not weak.passed and weak.reasons[1] == (
-        "FAIL test_auc 0.3800 [0.2350, 0.5160]: the whole interval is below min_auc 0.7000"
+        "FAIL AUC 0.3800 [0.2350, 0.5160]: the whole interval is below the floor 0.7000 (gate.min_auc)"
     )
     assert weak.summary == (
         "Not promoted, and this book has no champion yet: it ranks too poorly (test AUC 0.38, below the floor 0.70)."
@@ -221,11 +221,11 @@ def test_a_first_rollrate_model_is_refused_when_significantly_worse() -> None:
     )
     # ... and when that failure comes with an ECE failure, the ECE is not a mere warning either
     both = gate_decision({"auc": 0.70, "ece": 0.02}, th, **kw, auc_interval=(0.55, 0.82), vs_baseline=worse)
-    assert not both.passed and both.reasons[2].startswith("FAIL test_ece 0.0200 > 0.0105")
+    assert not both.passed and both.reasons[2].startswith("FAIL calibration error (ECE) 0.0200 > 0.0105")
     # chance-level at small n: AUC 0.66 [0.55, 0.71] reaches the floor, the default rate is not
     # significantly better, only the ECE fails: promoted with the warning
     small = gate_decision({"auc": 0.66, "ece": 0.0122}, th, **kw, auc_interval=(0.55, 0.71), vs_baseline=tied)
-    assert small.passed and small.reasons[2].startswith("WARN test_ece 0.0122 > 0.0105")
+    assert small.passed and small.reasons[2].startswith("WARN calibration error (ECE) 0.0122 > 0.0105")
     assert small.reasons[3] == (
         "ok not worse than the book's default rate (log-loss -0.0010 [-0.0040, +0.0010], AUC -0.0400 "
         "[-0.1000, +0.0200] vs the book's default rate)"
@@ -277,7 +277,7 @@ def test_first_model_promotes_with_a_warning_when_the_ece_limit_is_the_only_fail
     # s11-small's 3,000 x 36 contagion book: ECE 0.0105 > 0.0016 + 0.005, mean PD 2.2x the default rate
     late = {"auc": 0.9223, "ece": 0.0105, "mean_pd": 0.0154, "default_rate": 0.0070}
     shown = (
-        "test_ece 0.0105 > 0.0066 (chance ECE of a calibrated model on these rows 0.0016 + margin 0.005; "
+        "calibration error (ECE) 0.0105 > 0.0066 (chance ECE of a calibrated model on these rows 0.0016 + margin 0.005 (gate.ece_margin); "
         "mean PD 1.54% vs 0.70% defaulted on the test window)"
     )
     kept = gate_decision(late, th, ece_tolerance=0.0016)
@@ -304,7 +304,7 @@ def test_first_model_promotes_with_a_warning_when_the_ece_limit_is_the_only_fail
         "rolling-origin folds (10,000 rows, 300 defaults, AUC within folds))"
     )
     low = gate_decision({**late, "auc": 0.65}, th, ece_tolerance=0.0016, first_model=True)
-    assert not low.passed and "FAIL test_auc 0.6500 < min_auc 0.7000" in low.reasons
+    assert not low.passed and "FAIL AUC 0.6500 < the floor 0.7000 (gate.min_auc)" in low.reasons
     # a champion exists (first_model False): the ECE limit holds
     assert not gate_decision(late, th, ece_tolerance=0.0016, champion_note="x").passed
 

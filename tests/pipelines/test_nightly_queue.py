@@ -212,8 +212,8 @@ def test_recovery_rules_by_age_and_amount() -> None:
         "agency_referral",
         "final_notice",  # in default after 17 days (short definition): a final notice, not an agency
     ]
-    assert got["action_rule"].iloc[1] == "180+ days past due and balance 250 or less: write-off review"
-    assert got["action_rule"].iloc[3] == "120+ days past due and balance 10,000 or more: legal review"
+    assert got["action_rule"].iloc[1] == "180+ days past due and balance 250.00 or less: write-off review"
+    assert got["action_rule"].iloc[3] == "120+ days past due and balance 10,000.00 or more: legal review"
     assert got["action_rule_id"].tolist()[:4] == [f"recovery.rules[{i}]" for i in (0, 1, 3, 2)]
 
 

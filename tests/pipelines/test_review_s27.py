@@ -206,7 +206,7 @@ def test_each_rule_condition_reads_in_words() -> None:
         "min": "60+ days past due: final notice",
         "max": "at most 30 days past due: reminder",
         "both": "31-1,200 days past due and PD 15% or more: call",
-        "amounts": "180+ days past due and undisputed overdue 1,500 or more and balance 250 or less: write-off review",
+        "amounts": "180+ days past due and undisputed overdue 1,500.00 or more and balance 250.00 or less: write-off review",
         "always": "always: reminder",
     }
 

@@ -184,19 +184,20 @@ def test_due_state_of_a_debtor_without_usual_lateness_or_without_recent_invoices
 
 def test_a_rules_amounts_read_as_configured() -> None:
     """``describe_rule`` printed amounts with no decimals: "balance 0 or less" for max_exposure 0.4 (a
-    rule the collector reads as "nothing owed"), "251" for 250.75, "0" for half a fils (KWD). Now as
-    configured; whole amounts unchanged ("1,500")."""
+    rule the collector reads as "nothing owed"), "251" for 250.75, "0" for half a fils (KWD). Now with the
+    reporting currency's decimals (s28-ux's brief: EUR 2, KWD 3; 24a0981 had them as configured, "0.4",
+    "1,500"; s28-ux's rebase kept one rule, the currency's)."""
     from pipelines.config.nightly import ActionRule
     from pipelines.scoring.actions import describe_rule
 
     said = [
         describe_rule(ActionRule(action="write_off_review", max_exposure=0.4)),
         describe_rule(ActionRule(action="call", min_overdue=250.75, min_expected_loss=1500)),
-        describe_rule(ActionRule(action="write_off_review", min_dpd=180, max_exposure=0.005)),
+        describe_rule(ActionRule(action="write_off_review", min_dpd=180, max_exposure=0.005), places=3),
     ]
     assert said == [
-        "balance 0.4 or less: write-off review",
-        "expected loss 1,500 or more and undisputed overdue 250.75 or more: call",
+        "balance 0.40 or less: write-off review",
+        "expected loss 1,500.00 or more and undisputed overdue 250.75 or more: call",
         "180+ days past due and balance 0.005 or less: write-off review",
     ]
 

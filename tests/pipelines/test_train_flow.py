@@ -180,9 +180,9 @@ def test_gate_failure_keeps_the_champion(prefect_harness, mlflow_uri, tmp_path, 
     provenance = {"data_hash": "d", "config_hash": "c", "git_commit": "g"}
     logged = train_flow.log_and_register.fn(outcome, cfg, project, provenance, [])
     decision = train_flow.gate.fn(logged, outcome, train_flow.ChampionOnTest(), cfg, project)
-    assert not decision.passed and any(r.startswith("FAIL test_auc") for r in decision.reasons)
+    assert not decision.passed and any(r.startswith("FAIL AUC") for r in decision.reasons)
     # a first model's AUC floor is held to the 95% debtor interval of its test AUC (s12)
-    assert decision.reasons[1].endswith("]: the whole interval is below min_auc 0.9990")
+    assert decision.reasons[1].endswith("]: the whole interval is below the floor 0.9990 (gate.min_auc)")
     client = MlflowClient()
     assert str(client.get_model_version_by_alias("ews-pd", "challenger").version) == logged.version
     with pytest.raises(Exception, match="alias"):
@@ -226,15 +226,16 @@ def test_gate_failure_keeps_the_champion(prefect_harness, mlflow_uri, tmp_path, 
     held = train_flow.gate.fn(
         logged, off, train_flow.ChampionOnTest(version="7", note="no comparison"), cfg, project
     )
-    assert not held.passed and held.reasons[2].startswith("FAIL test_ece 0.5000 > ")
+    assert not held.passed and held.reasons[2].startswith("FAIL calibration error (ECE) 0.5000 > ")
     # against a champion the point AUC is held to the floor
-    assert held.reasons[1].startswith("ok test_auc ") and "[" not in held.reasons[1]
+    assert held.reasons[1].startswith("ok AUC ") and "[" not in held.reasons[1]
     warned = train_flow.gate.fn(logged, off, none, cfg, project)
-    assert warned.passed and warned.reasons[2].startswith("WARN test_ece 0.5000 > ")
+    assert warned.passed and warned.reasons[2].startswith("WARN calibration error (ECE) 0.5000 > ")
     assert warned.reasons[3].startswith("ok not worse than the scorecard baseline (log-loss -0.0020")
     assert str(client.get_model_version_by_alias("ews-pd", "champion").version) == logged.version
     assert (
-        "WARN test_ece 0.5000" in client.get_model_version("ews-pd", logged.version).tags["ews.gate.reasons"]
+        "WARN calibration error (ECE) 0.5000"
+        in client.get_model_version("ews-pd", logged.version).tags["ews.gate.reasons"]
     )
     from pipelines.adapters.registry import history
 

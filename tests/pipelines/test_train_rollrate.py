@@ -116,8 +116,8 @@ def test_a_first_rollrate_model_below_the_floor_is_not_promoted(
     result = run_train(book, config)
     assert result.kind == "rollrate" and not result.promoted, result.gate_reasons
     assert (
-        result.gate_reasons[1].startswith("FAIL test_auc ")
-        and "below min_auc 1.0000" in result.gate_reasons[1]
+        result.gate_reasons[1].startswith("FAIL AUC ")
+        and "below the floor 1.0000 (gate.min_auc)" in result.gate_reasons[1]
     )
     assert not any(r.startswith("WARN ") for r in result.gate_reasons)
     assert result.gate_summary.startswith(
