@@ -3,7 +3,9 @@
 The page is shown in an iframe of WIDTH px (headless Chromium keeps windows at least 500 px wide, as in
 tests/pipelines/test_report.py); a script measures every element whose overflow-x is auto/scroll and whose
 content is wider than itself (a box the reader must scroll sideways), the document's scroll width and height.
-Prints one JSON line: width, scroll_width, height, boxes ("<box> <content px>><box px> [<table id>]").
+Prints one JSON line: width, scroll_width, height, boxes ("<box> <content px>><box px> [<table id>]"),
+sections (the height in px of each of the page's top-level sections, by id) and tall_tables (tables with an id
+at least 400 px tall as shown, and those inside a closed details element as 0). Session 28 (s28-ux) added the last two.
 
 Session 26 (s26-ux), BENCHMARKS.md, hostile-inputs section:
 
@@ -32,11 +34,19 @@ PROBE = """<script>
                  " [" + (t ? t.id || t.className : "") + "]");
     }
   });
+  var sections = {}, tables = {};
+  document.querySelectorAll("main > section, body > header, body > nav").forEach(function (el) {
+    sections[el.id || el.tagName] = Math.round(el.getBoundingClientRect().height);
+  });
+  document.querySelectorAll("table[id]").forEach(function (el) {
+    var d = el.closest("details"), h = d && !d.open ? 0 : Math.round(el.getBoundingClientRect().height);
+    if (h >= 400 || (d && !d.open)) { tables[el.id] = h; }
+  });
   var out = parent.document, pre = out.createElement("pre");
   pre.id = "probe";
   pre.textContent = JSON.stringify({width: document.documentElement.clientWidth,
     scroll_width: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight,
-    boxes: boxes});
+    boxes: boxes, sections: sections, tall_tables: tables});
   out.body.appendChild(pre);
 })();
 </script>"""

@@ -18,7 +18,7 @@ from pipelines.cli_options import (
     check_data_dir,
     check_engine,
 )
-from pipelines.words import counted
+from pipelines.words import METRIC_WORDS, counted
 
 # What ``ews train`` reports as a one-line user error (a book too small or too short, a config the
 # data cannot meet): Prefect's task and flow-run logs then keep the message and drop the traceback.
@@ -94,22 +94,6 @@ def dropped_line(dropped: dict[str, str]) -> str:
     ``{'overdue_amount_90p': 'constant', ...}``)."""
     names = ", ".join(f"{name} ({why} on the training rows)" for name, why in sorted(dropped.items()))
     return f"[yellow]dropped features[/] (not used by the model): {names}"
-
-
-# the console's metric rows: name in words, and whether the figure is a rate (shown in %); the
-# MLflow run keeps the test_* keys (before session 27 the tables showed those keys and rates as fractions)
-METRIC_WORDS: dict[str, tuple[str, bool]] = {
-    "auc": ("AUC", False),
-    "gini": ("Gini", False),
-    "ks": ("KS", False),
-    "brier": ("Brier score", False),
-    "ece": ("ECE (calibration)", False),
-    "logloss": ("log loss", False),
-    "capture_5pct": ("capture in top 5 %", True),  # share of the defaults among the top 5 % of PDs
-    "capture_10pct": ("capture in top 10 %", True),
-    "mean_pd": ("mean PD", True),
-    "default_rate": ("default rate", True),
-}
 
 
 def metric_cells(

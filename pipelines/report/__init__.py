@@ -13,6 +13,7 @@ script is inline. Text from the data is HTML-escaped by Jinja2's autoescape.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from html import escape
 from html.parser import HTMLParser
@@ -29,6 +30,7 @@ from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_wate
 from pipelines.report.portfolio import PortfolioView, debtor_pages, portfolio_context
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS
+from pipelines.words import metric_words
 
 __all__ = ["Waterfall", "changes_summary", "money", "render_report"]
 
@@ -155,6 +157,7 @@ def metrics_table(model: dict[str, Any]) -> dict[str, Any]:
         rows.append(
             {
                 "name": key,
+                "label": metric_words(key),  # the template's text (it printed the key before session 28)
                 "value": metric_text(key, value),
                 "interval": "" if low is None or high is None else f"{low:.4f}..{high:.4f}",
                 "others": [
@@ -235,32 +238,34 @@ def render_report(
         }
         for i, w in enumerate(waterfalls)
     ]
-    return stacked(
-        template.render(
-            as_of=as_of,
-            model=model,
-            metrics=metrics_table(model),
-            config_hash=config_hash,
-            counts=counts,
-            band_names=[b.name for b in cfg.bands],
-            trigger_names=list(TRIGGERS),
-            watchlist=rows,
-            watchlist_total=len(watchlist),
-            waterfall_ids={w["debtor_id"] for w in wf if w["debtor_id"] in anchors},
-            waterfalls=wf,
-            changes=changes,
-            pd_svg=pd_distribution_svg(live, [(b.name, b.min_pd) for b in cfg.bands]),
-            calibration_svg=calibration_svg(calibration)
-            if calibration is not None and len(calibration)
-            else None,
-            drift=drift.to_dict("records"),
-            drift_limits={"warning": cfg.drift.warning, "alert": cfg.drift.alert},
-            feed=_feed_view(feed),
-            inputs=inputs or {},
-            overrides=overrides,
-            portfolio=port_ctx,
-            currency=currency,
-            history_runs=cfg.report.history_runs,
+    return folded(
+        stacked(
+            template.render(
+                as_of=as_of,
+                model=model,
+                metrics=metrics_table(model),
+                config_hash=config_hash,
+                counts=counts,
+                band_names=[b.name for b in cfg.bands],
+                trigger_names=list(TRIGGERS),
+                watchlist=rows,
+                watchlist_total=len(watchlist),
+                waterfall_ids={w["debtor_id"] for w in wf if w["debtor_id"] in anchors},
+                waterfalls=wf,
+                changes=changes,
+                pd_svg=pd_distribution_svg(live, [(b.name, b.min_pd) for b in cfg.bands]),
+                calibration_svg=calibration_svg(calibration)
+                if calibration is not None and len(calibration)
+                else None,
+                drift=drift.to_dict("records"),
+                drift_limits={"warning": cfg.drift.warning, "alert": cfg.drift.alert},
+                feed=_feed_view(feed),
+                inputs=inputs or {},
+                overrides=overrides,
+                portfolio=port_ctx,
+                currency=currency,
+                history_runs=cfg.report.history_runs,
+            )
         )
     )
 
@@ -330,6 +335,38 @@ class _StackLabels(HTMLParser):
             t["part"] = ""
         elif tag == "table":
             self.tables.pop()
+
+
+# the report's tables folded on a phone (at most 640 px wide) when they hold at least FOLD_ROWS rows: the
+# summary's counts stay open, the watchlist shows its first WATCHLIST_ROWS debtors (the page's script)
+FOLD_ROWS = 6
+NEVER_FOLDED = frozenset({"watchlist-table", "band-counts", "trigger-counts"})
+_TABLE_WITH_ID = re.compile(r'<table\b[^>]*\bid="([^"]+)"[^>]*>.*?</table>', re.S)
+
+
+def folded(html: str, min_rows: int = FOLD_ROWS) -> str:
+    """Every table with an id and at least ``min_rows`` body rows (but :data:`NEVER_FOLDED`) inside a
+    ``<details class="fold" open>`` whose summary says what it holds ("Show the table (24 rows)"). Open:
+    on a desktop nothing changes (the summary is hidden there); the page's script closes them when the
+    window is at most 640 px wide, so a phone reader scrolls past one line per table instead of its cards
+    and opens it with one tap (session 28: report.html was 22,781 px long at 420 px, the README walk's).
+    A table nested in another (a debtor page's) has no id and is left as it is."""
+    out, at = [], 0
+    for match in _TABLE_WITH_ID.finditer(html):
+        table, table_id = match.group(0), match.group(1)
+        if table_id in NEVER_FOLDED or "<table" in table[6:]:
+            continue
+        body = table.split("<tbody", 1)[1] if "<tbody" in table else table
+        rows = body.count("<tr")
+        if rows < min_rows:
+            continue
+        out.append(html[at : match.start()])
+        out.append(
+            f'<details class="fold" open><summary>Show the table ({rows:,} rows)</summary>{table}</details>'
+        )
+        at = match.end()
+    out.append(html[at:])
+    return "".join(out)
 
 
 def stacked(html: str) -> str:

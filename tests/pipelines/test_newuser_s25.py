@@ -178,9 +178,15 @@ def test_report_metrics_sit_beside_the_models_the_champion_was_chosen_against() 
     got = metrics_table(model)
     assert got["columns"] == ["scorecard"] and got["note"] is None  # LightGBM's own column: the model
     assert got["rows"] == [
-        {"name": "test_auc", "value": "0.9288", "interval": "0.8959..0.9576", "others": ["0.9062"]},
-        {"name": "test_gini", "value": "0.8575", "interval": "", "others": ["0.8124"]},
-        {"name": "test_rows", "value": "12,736", "interval": "", "others": [""]},
+        {
+            "name": "test_auc",
+            "label": "AUC",
+            "value": "0.9288",
+            "interval": "0.8959..0.9576",
+            "others": ["0.9062"],
+        },
+        {"name": "test_gini", "label": "Gini", "value": "0.8575", "interval": "", "others": ["0.8124"]},
+        {"name": "test_rows", "label": "rows", "value": "12,736", "interval": "", "others": [""]},
     ]
     scorecard = metrics_table({**model, "kind": "scorecard"})  # a scorecard champion: beside LightGBM
     assert scorecard["columns"] == ["LightGBM"] and scorecard["rows"][0]["others"] == ["0.9288"]

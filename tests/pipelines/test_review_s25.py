@@ -134,7 +134,9 @@ def test_report_names_the_roll_rate_model_beside_a_small_books_lightgbm() -> Non
     }
     got = metrics_table(model)
     assert got["columns"] == ["roll-rate model"]
-    assert got["rows"] == [{"name": "test_auc", "value": "0.8100", "interval": "", "others": ["0.7400"]}]
+    assert got["rows"] == [
+        {"name": "test_auc", "label": "AUC", "value": "0.8100", "interval": "", "others": ["0.7400"]}
+    ]
     assert metrics_table({**model, "baseline": "scorecard"})["columns"] == ["scorecard"]
 
 

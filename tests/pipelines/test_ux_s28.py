@@ -228,3 +228,150 @@ def test_a_payment_in_another_currency_is_quarantined_with_the_amount_as_written
         result.manifest["currency"]["converted_rows"]["payments"] == 0
     )  # the quarantined one is not converted
 
+
+def test_the_reports_calibration_table_names_the_metrics_in_words() -> None:
+    """report.html's calibration table listed the MLflow keys (test_auc, test_ece, test_capture_5pct,
+    test_rows: s28-ux on the README walk's report) while ews train's tables say them in words."""
+    from pathlib import Path
+
+    from jinja2 import Environment
+
+    from pipelines.report import _TEMPLATE_DIR, metrics_table
+
+    table = metrics_table(
+        {"kind": "lightgbm", "metrics": {"test_auc": 0.81, "test_ece": 0.004, "test_capture_5pct": 0.3}}
+        | {"compared": {"baseline_test_auc": 0.74}}
+    )
+    table["rows"].append(
+        {"name": "test_rows", "label": "rows", "value": "3,180", "interval": "", "others": [""]}
+    )
+    assert [r["label"] for r in table["rows"][:3]] == ["AUC", "ECE (calibration)", "capture in top 5 %"]
+    text = (Path(_TEMPLATE_DIR) / "template.html.j2").read_text(encoding="utf-8")
+    loop = next(line for line in text.splitlines() if "{% for r in metrics.rows %}" in line)
+    page = Environment().from_string(loop).render(metrics=table)
+    assert "<td>AUC</td>" in page and "<td>ECE (calibration)</td>" in page and "<td>rows</td>" in page
+    assert "test_" not in page, page
+
+
+# ---- report.html on a phone: long tables folded, the watchlist's first 10 debtors (item 5)
+
+
+def test_folded_wraps_long_tables_with_an_id_only() -> None:
+    """By hand: a table of 6 body rows is folded, one of 5 is not, the watchlist and the summary counts
+    never, a table nested in a debtor page (no id) is left as it is; every other byte is kept."""
+    from pipelines.report import folded
+
+    def table(table_id: str, rows: int) -> str:
+        body = "".join(f"<tr><td>{i}</td></tr>" for i in range(rows))
+        return f'<table class="stack" id="{table_id}"><thead><tr><th>x</th></tr></thead><tbody>{body}</tbody></table>'
+
+    page = (
+        "<p>a</p>"
+        + table("six", 6)
+        + table("five", 5)
+        + table("watchlist-table", 30)
+        + table("band-counts", 8)
+    )
+    page += "<div><table><tbody>" + "<tr><td>n</td></tr>" * 9 + "</tbody></table></div>"
+    out = folded(page)
+    assert out == page.replace(
+        table("six", 6),
+        f'<details class="fold" open><summary>Show the table (6 rows)</summary>{table("six", 6)}</details>',
+    )
+
+
+PHONE_PROBE = """<script>
+(function () {
+  function shown(el) { return el && el.getBoundingClientRect().height > 0; }
+  var wl = Array.prototype.filter.call(document.querySelectorAll("#watchlist-table > tbody.wl-item"), shown);
+  var more = document.getElementById("wl-more");
+  var folds = Array.prototype.map.call(document.querySelectorAll("details.fold"), function (d) {
+    return {table: d.querySelector("table").id, open: d.open, summary: shown(d.querySelector("summary")),
+            text: d.querySelector("summary").textContent};
+  });
+  var folded = document.documentElement.scrollHeight;
+  var label = more.hidden ? "" : more.textContent;
+  document.querySelectorAll("details.fold").forEach(function (d) { d.open = true; });
+  if (!more.hidden) { more.click(); }
+  var all = Array.prototype.filter.call(document.querySelectorAll("#watchlist-table > tbody.wl-item"), shown);
+  var out = parent.document, pre = out.createElement("pre");
+  pre.id = "phone-probe";
+  pre.textContent = JSON.stringify({rows: wl.length, more: label, folds: folds, height: folded,
+    opened: document.documentElement.scrollHeight, rows_after: all.length, more_after: more.hidden,
+    counter: document.getElementById("wl-shown").textContent});
+  out.body.appendChild(pre);
+})();
+</script>"""
+
+
+def _long_report() -> str:
+    """render_report on 14 flagged debtors and a drift table of 7 variables (no portfolio)."""
+    import numpy as np
+    import pandas as pd
+
+    from models.drift import drift_table, reference_from_values
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.report import render_report
+    from pipelines.scoring.watchlist import build_watchlist, compare_with_previous, triggers
+    from tests.pipelines.test_report import FEED, scores
+
+    cfg = NightlyConfig()
+    ids = [f"d{i:02d}" for i in range(16)]
+    prev = scores([0.01] * 16, ids)
+    today = scores([0.30 - 0.01 * i for i in range(14)] + [0.001, 0.002], ids)
+    scored = compare_with_previous(today, prev)
+    wl = build_watchlist(
+        scored, triggers(scored, cfg, has_previous=True), pd.DataFrame(index=today["debtor_id"]), []
+    )
+    rng = np.random.default_rng(28)
+    current = {f"v{i}": pd.Series(rng.random(200)) for i in range(7)}
+    reference = {k: reference_from_values(pd.Series(rng.random(2000))) for k in current}
+    html = render_report(
+        as_of="2024-06-30",
+        model={"name": "ews-pd", "version": "1", "alias": "champion", "metrics": {"test_auc": 0.81}},
+        config_hash="f" * 64,
+        scored=scored,
+        previous=prev,
+        previous_as_of="2024-06-29",
+        watchlist=wl,
+        reason_columns=[],
+        counts={"scored": 16, "in_default": 0, "flagged": len(wl), "queue": 0, "expected_loss": 0.0}
+        | {"bands": {}, "triggers": {}},
+        drift=drift_table(current, reference, 0.1, 0.25),
+        calibration=None,
+        waterfalls=[],
+        cfg=cfg,
+        feed=FEED,
+    )
+    assert len(wl) == 14, len(wl)
+    return html
+
+
+def test_report_on_a_phone_folds_long_tables_and_shows_the_first_10_debtors(tmp_path) -> None:
+    """report.html was 22,781 px long at 420 px on the README walk's book: a phone reader scrolled past
+    every table's cards (feed checks 3,489 px, movers 1,975, aging 1,152, ...). Now at 420 px each table
+    of 6+ rows is folded behind one line ("Show the table (7 rows)") and the watchlist shows its first 10
+    debtors with a button for the other 4; one tap opens each. At 1,280 px nothing is folded and no
+    summary or button shows. Measured in headless Chromium (tests/pipelines/chromium.py)."""
+    import pytest
+
+    from tests.pipelines.chromium import CHROMIUM, framed_probe
+
+    if CHROMIUM is None:
+        pytest.skip("chromium not installed")
+    page = _long_report()
+    phone = framed_probe(page, 420, PHONE_PROBE, tmp_path, "phone-probe", height=600)
+    assert phone["rows"] == 10 and phone["more"] == "Show all 14 (4 more)", phone
+    assert phone["counter"] == "14 of 14 rows shown" and phone["rows_after"] == 14 and phone["more_after"]
+    drift = next(f for f in phone["folds"] if f["table"] == "drift-table")
+    assert drift == {
+        "table": "drift-table",
+        "open": False,
+        "summary": True,
+        "text": "Show the table (7 rows)",
+    }
+    assert all(not f["open"] and f["summary"] for f in phone["folds"]), phone["folds"]
+    assert phone["height"] < phone["opened"] - 1000, phone  # the folded page is shorter by the cards
+    desk = framed_probe(page, 1280, PHONE_PROBE, tmp_path, "phone-probe", height=600)
+    assert desk["rows"] == 14 and desk["more"] == "" and desk["height"] == desk["opened"], desk
+    assert all(f["open"] and not f["summary"] for f in desk["folds"]), desk["folds"]
