@@ -22,7 +22,11 @@ debtor's median lateness before that window), the same parameters. Session 28's:
 features plus ``due_excess_60`` and ``due_open_share_60``: the debtor's invoices due in the last 60 days,
 open ones included, against its usual lateness before them), ``state30`` (the same over 30 days),
 ``state_excess`` (``due_excess_60`` alone) and ``state_gap`` (pre-registered: ``state`` plus
-``state_late_60`` and the period feature ``gap_to_state_60``). ``--only``: the candidates without the
+``state_late_60`` and the period feature ``gap_to_state_60``; met, shipped). Since session 28 ``shipped``
+holds those four and the candidates are built on ``s27`` (the inputs before), so session 28's decision
+is ``--candidate state_gap`` against ``shipped`` at commit 62b337f, or ``--candidate s27 state_gap`` now
+(``paydate_decide.py``'s difference is then against the new shipped; ``state_gap`` fits the same
+columns as ``shipped`` in another order). ``--only``: the candidates without the
 shipped fit (exploring; the decision needs both). Writes per book ``BOOK.json`` (figures) and ``BOOK.npz`` (per
 paid test invoice: the absolute error of each fit, the debtor code; the weekly cash forecast and actual
 of each fit) for the paired debtor bootstrap.
@@ -66,12 +70,18 @@ def register(name: str, features: tuple[str, ...], **params) -> None:
     CANDIDATES[name] = {"features": tuple(features), "params": params}
 
 
+STATE = ("due_excess_60", "due_open_share_60", "state_late_60", "gap_to_state_60")
+"""Shipped since session 28 (its pre-registered candidate ``state_gap``)."""
+S27 = tuple(f for f in FEATURES if f not in STATE)
+"""The shipped inputs before session 28: the base of the candidates below."""
+
 register("shipped", FEATURES)
-register("peer", FEATURES + ("book_shift", "segment_shift"))
-register("state", FEATURES + ("due_excess_60", "due_open_share_60"))
-register("state30", FEATURES + ("due_excess_30", "due_open_share_30"))
-register("state_excess", FEATURES + ("due_excess_60",))
-register("state_gap", FEATURES + ("due_excess_60", "due_open_share_60", "state_late_60", "gap_to_state_60"))
+register("s27", S27)
+register("peer", S27 + ("book_shift", "segment_shift"))
+register("state", S27 + STATE[:2])
+register("state30", S27 + ("due_excess_30", "due_open_share_30"))
+register("state_excess", S27 + STATE[:1])
+register("state_gap", S27 + STATE)
 
 
 def read_book(spec: str, work: Path) -> tuple[str, Portfolio]:

@@ -13,7 +13,9 @@ For an as-of day T (int days since the epoch) the open invoices and every featur
   (share settled before the due date), ``debtor_settled_count``; and ``days_to_usual``
   (``days_to_due`` + ``debtor_mean_lateness``: days from T to the debtor's usual payment day);
   the robust and recent lateness of :func:`_recent_lateness` (median, median of the last 5
-  settlements, their trend, ``days_to_recent_usual``);
+  settlements, their trend, ``days_to_recent_usual``); the recent change of state of
+  :func:`_due_state` (``due_excess_60``, ``due_open_share_60``, ``state_late_60``: the invoices due in
+  the last 60 days, open ones included, against the usual lateness before them);
 - candidate features (:data:`CANDIDATE_FEATURES`, only with ``candidates=True``, for the ablation
   benchmark; :func:`_candidates`).
 
@@ -22,9 +24,9 @@ Week k covers the days T + 7k + 1 .. T + 7k + 7; the label is 1 when the invoice
 in that week (settlement day from the ledger state at the training cut C >= T, so from rows dated
 <= C only), 0 while it stays open; rows stop after the week of settlement, after ``horizon`` weeks,
 or at the last week that ends by C (censoring). Per-period features: ``period`` (k),
-``dpd_at_period_end`` (days past due at the end of week k), ``gap_to_usual_lateness`` and
-``gap_to_recent_lateness`` (``dpd_at_period_end`` minus ``debtor_mean_lateness`` /
-``debtor_late_median_last5``).
+``dpd_at_period_end`` (days past due at the end of week k), ``gap_to_usual_lateness``,
+``gap_to_recent_lateness`` and ``gap_to_state_60`` (``dpd_at_period_end`` minus ``debtor_mean_lateness``
+/ ``debtor_late_median_last5`` / ``state_late_60``).
 
 Pure: ledger arrays in, frames out; no IO.
 """
@@ -42,6 +44,7 @@ from features.ledger import Ledger, LedgerState, ledger_state
 __all__ = [
     "ALL_FEATURES",
     "CANDIDATE_FEATURES",
+    "STATE_FEATURES",
     "FINE_FEATURES",
     "FineGrid",
     "DEBTOR_FEATURES",
@@ -108,7 +111,11 @@ PERIOD_FEATURES: tuple[str, ...] = (
     "gap_to_usual_lateness",
     "gap_to_recent_lateness",
 )
-FEATURES: tuple[str, ...] = INVOICE_FEATURES + DEBTOR_FEATURES + PERIOD_FEATURES
+STATE_FEATURES: tuple[str, ...] = ("due_excess_60", "due_open_share_60", "state_late_60", "gap_to_state_60")
+"""The debtor's recent change of state (:func:`_due_state`; the last one a period feature, a gap of
+:data:`GAP_FEATURES`), shipped since session 28 (pre-registered: ``benchmarks/paydate_candidate.py``'s
+``state_gap``). Last in :data:`FEATURES`, the order the candidate was fitted in."""
+FEATURES: tuple[str, ...] = INVOICE_FEATURES + DEBTOR_FEATURES + PERIOD_FEATURES + STATE_FEATURES
 DEBTOR_LEVEL: tuple[str, ...] = (
     "debtor_mean_lateness",
     "debtor_std_lateness",
@@ -117,6 +124,9 @@ DEBTOR_LEVEL: tuple[str, ...] = (
     "debtor_late_median",
     "debtor_late_median_last5",
     "debtor_late_trend",
+    "due_excess_60",
+    "due_open_share_60",
+    "state_late_60",
     *DEBTOR_FEATURES,
 )
 """The features that are the debtor's, not the invoice's: the same on all its open invoices
@@ -148,17 +158,14 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "segment_shift",
     "due_excess_30",
     "due_open_share_30",
-    "due_excess_60",
-    "due_open_share_60",
-    "state_late_60",
-    "gap_to_state_60",
 )
 BOOK_SHIFT_DAYS = 28
 """Window (days to T) of the settlements behind the ``book_shift`` and ``segment_shift`` candidates."""
 SEGMENT_SHIFT_MIN = 30
 """Fewest settlements in the window behind a segment's own ``segment_shift`` (fewer: the book's)."""
 STATE_WINDOWS: tuple[int, ...] = (30, 60)
-"""Windows W (days to T) of the invoices behind the ``due_excess_<W>`` and ``due_open_share_<W>`` candidates."""
+"""Windows W (days to T) of the invoices behind ``due_excess_<W>`` and ``due_open_share_<W>`` (60: shipped
+since session 28, pre-registered; 30: a candidate)."""
 HALF_LIVES: tuple[int, ...] = (30, 90, 180)
 """Half-lives in days of the recency-weighted lateness candidates ``late_hl<N>``."""
 """Built only on request (``candidates=True``): measured in ``benchmarks/paydate_ablation.py`` and
@@ -167,12 +174,12 @@ ALL_FEATURES: tuple[str, ...] = FINE_FEATURES + CANDIDATE_FEATURES
 GAP_FEATURES: dict[str, str] = {
     "gap_to_usual_lateness": "debtor_mean_lateness",
     "gap_to_recent_lateness": "debtor_late_median_last5",
+    "gap_to_state_60": "state_late_60",
     "gap_to_hl30": "late_hl30",
     "gap_to_last": "late_last",
-    "gap_to_state_60": "state_late_60",
 }
 """Period features ``dpd_at_period_end`` minus a debtor figure (NaN without settled invoices); a
-gap is built only when its debtor figure is (the last three: candidates only)."""
+gap is built only when its debtor figure is (the last two: candidates only)."""
 LAST_N = 5
 ANCHORS = {"due": "days_to_due", "usual": "days_to_recent_usual"}
 PAD_DAY = np.int32(2**30)  # end day of the padding periods of :func:`period_ends` (beyond any horizon)
@@ -465,11 +472,10 @@ def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
       its usual lateness would give by T, min(usual, T - due); usual: the median lateness of its
       invoices due before that window (T - W or earlier) and settled in cash by T. Positive: later than
       usual (open invoices count as they age); negative: earlier. NaN without such invoices or without
-      a usual lateness. An invoice a credit memo closed is left out;
-    - ``due_open_share_<W>``: the share of those invoices still open at T (NaN: none);
-    - ``state_late_60``: ``debtor_late_median_last5`` + ``due_excess_60`` (+ 0 when that is NaN): its
-      usual lateness moved by what its recent invoices show; the period feature ``gap_to_state_60`` is
-      ``dpd_at_period_end`` minus it (:data:`GAP_FEATURES`).
+      a usual lateness. An invoice a credit memo closed is left out. W = 30 here; W = 60 is shipped
+      (:func:`open_invoices`, with ``state_late_60``: ``debtor_late_median_last5`` + ``due_excess_60``
+      (+ 0 when that is NaN), and the period feature ``gap_to_state_60``, ``dpd_at_period_end`` minus it);
+    - ``due_open_share_<W>``: the share of those invoices still open at T (NaN: none).
     """
     T, n = state.T, state.n
     code = cols["code"]
@@ -568,13 +574,15 @@ def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
             seg_shift[s_code] = float(np.median(own))
     debtor_seg = seg[code]
     cols["segment_shift"] = seg_shift[np.where(debtor_seg >= 0, debtor_seg, len(seg_shift) - 1)]
-    _due_state(state, cols)
+    _due_state(state, cols, (30,))
     cols["shifted_usual_late"] = cols["debtor_late_median_last5"] + shift
     cols["open_excess_late"] = cols["dpd_current_max"] - cols["debtor_late_median_last5"]
 
 
-def _due_state(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
-    """``due_excess_<W>`` and ``due_open_share_<W>`` of :func:`_candidates` (rows dated <= T only)."""
+def _due_state(state: LedgerState, cols: dict[str, np.ndarray], windows: tuple[int, ...]) -> None:
+    """``due_excess_<W>`` and ``due_open_share_<W>`` for W in ``windows``, and with W = 60
+    ``state_late_60`` (rows dated <= T only; :func:`open_invoices` for the shipped window 60,
+    :func:`_candidates` for 30)."""
     T, n = state.T, state.n
     code = cols["code"]
     icode = state.inv_code.astype(np.int64)
@@ -582,7 +590,7 @@ def _due_state(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
     cash = _cash_settled(state)
     open_ = state.open_mask
     so_far = np.where(open_, T - due, state.inv_settled - due)  # NaN: closed by a credit memo
-    for w in STATE_WINDOWS:
+    for w in windows:
         past = cash & (due <= T - w)
         usual = _group_median(icode[past], (state.inv_settled - due)[past], n)
         cohort = (cash | open_) & (due > T - w) & (due <= T)
@@ -595,6 +603,8 @@ def _due_state(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
         n_open = np.bincount(c, weights=open_[cohort].astype(np.float64), minlength=n)
         cols[f"due_excess_{w}"] = np.where(k > 0, total / np.maximum(k, 1.0), np.nan)[code]
         cols[f"due_open_share_{w}"] = np.where(count > 0, n_open / np.maximum(count, 1.0), np.nan)[code]
+    if 60 not in windows:
+        return
     cols["state_late_60"] = cols["debtor_late_median_last5"] + np.nan_to_num(cols["due_excess_60"], nan=0.0)
 
 
@@ -632,6 +642,7 @@ def open_invoices(ledger: Ledger, state: LedgerState, candidates: bool = False) 
     for name in DEBTOR_FEATURES:
         cols[name] = debtor_feature(state, name)[code]  # computed once per state (the PD's features)
     _recent_lateness(state, cols)
+    _due_state(state, cols, (60,))
     if candidates:
         _candidates(state, cols)
     return pd.DataFrame(cols)
@@ -657,7 +668,7 @@ def period_rows(
         counts = np.full(len(inv), int(counts), dtype=np.int64)
     rows, k = _expand(np.asarray(counts))
     out = {"row": rows}
-    for name in INVOICE_FEATURES + DEBTOR_FEATURES + CANDIDATE_FEATURES:
+    for name in INVOICE_FEATURES + DEBTOR_FEATURES + STATE_FEATURES + CANDIDATE_FEATURES:
         if name in inv:
             out[name] = inv[name].to_numpy(dtype=np.float32)[rows]
     if ends is None:
@@ -810,7 +821,9 @@ def _window(
             credited += c
             closed += o
     if not frames:
-        rows = period_rows(pd.DataFrame(columns=["due", *INVOICE_FEATURES, *DEBTOR_FEATURES]), 0, 0)
+        rows = period_rows(
+            pd.DataFrame(columns=["due", *INVOICE_FEATURES, *DEBTOR_FEATURES, *STATE_FEATURES[:3]]), 0, 0
+        )
     else:
         rows = pd.concat(frames, ignore_index=True)
     return rows, (credited, closed)

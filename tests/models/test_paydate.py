@@ -329,7 +329,7 @@ def test_copied_hazards_are_the_predicted_ones(trained) -> None:
     week before, is copied from that row, not predicted; every hazard is bit for bit LightGBM's for
     its row. Every week is kept (``tol`` -1) and half the invoices are made long overdue (due 400
     days before T), so many later weeks are copied: exactly the rows past the last splits twice in a row."""
-    from features.paydate import PERIOD_FEATURES, period_rows
+    from features.paydate import GAP_FEATURES, PERIOD_FEATURES, period_rows
     from models.paydate import split_thresholds
 
     _, _, booster, T, inv = trained
@@ -353,7 +353,7 @@ def test_copied_hazards_are_the_predicted_ones(trained) -> None:
     np.testing.assert_array_equal(fast, np.clip(full, 0.0, 1.0))
     splits = split_thresholds(booster, FEATURES)
     beyond = np.ones(len(rows), dtype=bool)
-    for f in PERIOD_FEATURES:
+    for f in (f for f in dict.fromkeys((*PERIOD_FEATURES, *GAP_FEATURES)) if f in FEATURES):  # weekly
         if FEATURES.index(f) in splits:
             v = rows[f].to_numpy(dtype=np.float64)
             beyond &= np.isnan(v) | (v > splits[FEATURES.index(f)][-1])
@@ -1154,11 +1154,19 @@ def _by_invoice(ledger, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_due_state_by_hand() -> None:
-    """``due_excess_<W>`` / ``due_open_share_<W>`` (session 28's candidates): the invoices due in the last W
-    days, open ones included, against the debtor's usual lateness before the window."""
+    """``due_excess_<W>`` / ``due_open_share_<W>`` (session 28): the invoices due in the last W days, open
+    ones included, against the debtor's usual lateness before the window. W = 60, ``state_late_60`` and
+    ``gap_to_state_60`` are shipped inputs (in every frame, in FEATURES); W = 30 is a candidate."""
+    assert {"due_excess_60", "due_open_share_60", "state_late_60", "gap_to_state_60"} <= set(FEATURES)
     ledger = prepare_ledger(_state_book())
     T = day("2024-06-30")
-    got = _by_invoice(ledger, open_invoices(ledger, ledger_state(ledger, T), candidates=True))
+    got = _by_invoice(ledger, open_invoices(ledger, ledger_state(ledger, T)))
+    assert "due_excess_30" not in got
+    got = got.join(
+        _by_invoice(ledger, open_invoices(ledger, ledger_state(ledger, T), candidates=True))[
+            ["due_excess_30", "due_open_share_30"]
+        ]
+    )
     assert sorted(got.index) == ["B", "C", "E", "J"]
     # W = 60: usual = median(2, 4, 6) = 4 (due by 2024-05-01); due in the window: A settled 20 late
     # (T - due 50): 20 - min(4, 50) = 16; B open, 20 days past due: 20 - 4 = 16; C open, 2 days past
@@ -1190,9 +1198,13 @@ def test_due_state_ignores_rows_after_t() -> None:
         debtors=portfolio.debtors,
     )
     ledger = prepare_ledger(portfolio)
-    full = open_invoices(ledger, ledger_state(ledger, T), candidates=True)
-    part = open_invoices(prepare_ledger(early), ledger_state(prepare_ledger(early), T), candidates=True)
-    pd.testing.assert_frame_equal(full.drop(columns="pos"), part.drop(columns="pos"))
+    for candidates in (False, True):
+        full = open_invoices(ledger, ledger_state(ledger, T), candidates=candidates)
+        part = open_invoices(
+            prepare_ledger(early), ledger_state(prepare_ledger(early), T), candidates=candidates
+        )
+        assert "due_excess_60" in full
+        pd.testing.assert_frame_equal(full.drop(columns="pos"), part.drop(columns="pos"))
     later = _by_invoice(
         ledger, open_invoices(ledger, ledger_state(ledger, day("2024-07-20")), candidates=True)
     )
