@@ -509,7 +509,14 @@ def _ingest_streamed(
                 from pipelines.ingest.history_stream import merge_streamed
 
                 manifest["history"], told, merged = merge_streamed(
-                    base, stage, list(states), run.partitions, as_of_date, out, run.merge_steps
+                    base,
+                    stage,
+                    list(states),
+                    run.partitions,
+                    as_of_date,
+                    out,
+                    run.merge_steps,
+                    judged=run.foreign_settled(),
                 )
                 manifest["warnings"] += told
             manifest["history"]["readmitted"] = {

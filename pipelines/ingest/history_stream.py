@@ -389,6 +389,7 @@ def merge_streamed(
     as_of: dt.date,
     out: Path,
     each: Callable[[MergeJob], Each] | None = None,
+    judged: bool = False,
 ) -> tuple[dict[str, Any], list[str], dict[str, int]]:
     """Merge today's staged partitions into the history in ``base`` (folder, as-of), partition by
     partition; each partition's merged tables replace today's in the stage. Returns the manifest's
@@ -396,11 +397,14 @@ def merge_streamed(
     (another ledger, too much removed) before the stage is published. ``each``: given the job,
     how its per-partition steps run (:data:`Each`; default: one after the other in this process;
     the streamed ingest passes its worker pool, :meth:`pipelines.ingest.stream.StreamRun.merge_steps`).
-    The outputs are the same bytes either way."""
+    The outputs are the same bytes either way. ``judged``: the streamed ingest's check before
+    validation judged today's invoices as they were accepted
+    (:meth:`pipelines.ingest.stream.StreamRun.foreign_settled`): not checked again."""
     folder, held = base
     job = MergeJob(folder, stage, tables, partitions, as_of)
     run = each(job) if each is not None else job.each
-    _foreign_check(job, held, out, run)
+    if not judged:
+        _foreign_check(job, held, out, run)
     per_day: dict[str, pd.Series] = {}
     for _p, counts in run("days", range(partitions)):
         for table, c in counts.items():
