@@ -439,7 +439,13 @@ def merge_part(
         kept = kept_tables.get(table)
         new = today.get(table)
         if kept is None or not len(kept):
-            merged[table] = new
+            # sorted as below: a debtor partition of a streamed merge without kept rows of the table
+            # (new debtors only) published today's row order where the in-memory merge sorted them
+            merged[table] = (
+                None
+                if new is None
+                else new.sort_values(list(KEYS[table]), kind="stable").reset_index(drop=True)
+            )
             n = len(new) if new is not None else 0
             counts[table] = {"kept": 0, "replaced": 0, "added": n, "removed": 0, "rows": n, "inside": 0}
             continue

@@ -250,3 +250,96 @@ def test_invoices_of_debtors_no_table_knows_do_not_make_a_streamed_night_another
     assert inv["reasons"] == {"unknown_debtor": 30}
     assert want["tables"]["invoices"]["rows_accepted"] == 25
     assert _outputs(out) == _outputs(mem)
+
+
+def test_repeated_rows_of_new_invoices_do_not_make_a_streamed_night_another_ledger(tmp_path: Path) -> None:
+    """The check before validation leaves out rows that repeat an earlier row exactly, as the ingest
+    quarantines them (``duplicate_row``, first copy kept); with them counted (mutation T8, which
+    9482487's tests let pass) a night of X1..X25 as kept plus 20 new invoices of March each exported
+    twice was refused streamed (25 of 65 known: "40 of today's 65 ... not in the history") and merged
+    in memory (25 of 45 known). Rows in 65 = 45 accepted + 20 quarantined; streamed = in memory."""
+    from pipelines.ingest import ingest_source
+    from tests.pipelines.test_history_s26 import _files, _kept, _outputs
+
+    mem, out = tmp_path / "mem", tmp_path / "out"
+    for folder in (mem, out):
+        ingest_source(_source(_files(tmp_path / "n1", _kept())), folder, as_of=NIGHT1, keep_history=True)
+    new = "".join(f"F{k},D2,2024-03-{k:02d},2024-04-30,{10 + k}.00,EUR\n" for k in range(1, 21))
+    files = _files(tmp_path / "n2", _kept() + new + new)
+    want = ingest_source(_source(files), mem, as_of=NIGHT2, keep_history=True).manifest
+    got = ingest_source(
+        _source(files), out, as_of=NIGHT2, keep_history=True, stream=True, partitions=4, workers=2
+    ).manifest
+    inv = got["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (65, 45, 20)
+    assert inv["reasons"] == {"duplicate_row": 20}
+    assert want["tables"]["invoices"]["rows_accepted"] == 45
+    assert _outputs(out) == _outputs(mem)
+
+
+def test_a_partition_of_new_debtors_only_is_published_in_the_in_memory_row_order(tmp_path: Path) -> None:
+    """Found with the test above: a streamed ``--keep-history`` night whose new invoices fall in a
+    debtor partition holding no kept invoice (D2: 20 invoices F1..F20, the history's are D1's) wrote
+    that bucket in today's row order (F1, F2, ..., F10) where the in-memory merge sorts by key (F1,
+    F10, F11, ...): same rows, other bytes (merge_tables took today's rows as they came when the kept
+    side had none). Streamed = in memory, byte for byte."""
+    import pandas as pd
+
+    from pipelines.adapters.files import bucket_file
+    from pipelines.ingest import ingest_source
+    from tests.pipelines.test_history_s26 import _files, _kept, _outputs
+
+    mem, out = tmp_path / "mem", tmp_path / "out"
+    for folder in (mem, out):
+        ingest_source(_source(_files(tmp_path / "n1", _kept())), folder, as_of=NIGHT1, keep_history=True)
+    new = "".join(f"F{k},D2,2024-03-{k:02d},2024-04-30,{10 + k}.00,EUR\n" for k in range(1, 21))
+    files = _files(tmp_path / "n2", _kept() + new)
+    ingest_source(_source(files), mem, as_of=NIGHT2, keep_history=True)
+    ingest_source(_source(files), out, as_of=NIGHT2, keep_history=True, stream=True, partitions=4, workers=2)
+    assert _outputs(out) == _outputs(mem)
+    frames = [pd.read_parquet(p) for k in range(20) if (p := bucket_file(out, "invoices", k)).is_file()]
+    ids = next(f for f in frames if "F1" in set(f["invoice_id"]))["invoice_id"].tolist()
+    assert ids[:3] == ["F1", "F10", "F11"] and len(ids) == 20
+
+
+def test_the_early_sample_takes_ids_as_the_ingest_reads_them(tmp_path: Path, monkeypatch) -> None:
+    """Above ``SAMPLE_ROWS`` the check before validation (9482487) samples today's invoices by a hash
+    of the id as ``_parse`` reads it (blanks around it trimmed), the same ids as the history's sample.
+    Drawn on the ids as written (mutation T10, which survived 9482487's tests and test_review_s26/s27)
+    a night exported with padded ids (" X1 ", a fixed-width export) was another sample than the
+    history's and refused as another ledger. SAMPLE_ROWS 50 (one id in 4 of 160): night 1 X1..X150,
+    night 2 the same 150 padded and X151..X160 of April, streamed: accepted, 150 replaced + 10 added,
+    the in-memory history section."""
+    import datetime as dt
+
+    import pipelines.ingest.history_stream as history_stream
+    from pipelines.ingest import ingest_source
+    from tests.pipelines.test_history_s26 import _files
+
+    def book(n: int, pad: str) -> str:
+        rows = []
+        for k in range(1, n + 1):
+            day = (
+                dt.date(2024, 1, 1) + dt.timedelta(days=(k - 1) * 90 // 150)
+                if k <= 150
+                else dt.date(2024, 4, k - 145)
+            )
+            rows.append(f"{pad}X{k}{pad},D{1 + k % 2},{day},{day + dt.timedelta(days=30)},{100 + k}.00,EUR\n")
+        return "".join(rows)
+
+    monkeypatch.setattr(history_stream, "SAMPLE_ROWS", 50)
+    got = {}
+    for name, options in (("mem", {}), ("streamed", {"stream": True, "partitions": 2, "chunk_rows": 40})):
+        out = tmp_path / name
+        ingest_source(_source(_files(tmp_path / "n1", book(150, ""))), out, as_of=NIGHT1, keep_history=True)
+        got[name] = ingest_source(
+            _source(_files(tmp_path / "n2", book(160, "  "))), out, as_of=NIGHT2, keep_history=True, **options
+        ).manifest["history"]
+    assert got["streamed"]["tables"]["invoices"] == {
+        "kept": 150,
+        "replaced": 150,
+        "added": 10,
+        "removed": 0,
+        "rows": 160,
+    }
+    assert got["streamed"] == got["mem"]
