@@ -434,6 +434,70 @@ M = [
             "tests/models/test_paydate.py::test_due_state_ignores_rows_after_t",
         ],
     ),
+    (
+        "T7 early other-ledger check never runs",
+        "pipelines/ingest/stream.py",
+        "                self.refuse_foreign()\n",
+        "                pass\n",
+        ["tests/pipelines/test_history_s28.py"],
+    ),
+    (
+        "T8 early check: duplicate rows not left out",
+        "pipelines/ingest/stream.py",
+        'ok = passing(masks, len(frame)) & ~_duplicate_rows(raw.frame, DUPLICATE_KEYS["invoices"])',
+        "ok = passing(masks, len(frame))",
+        ["tests/pipelines/test_history_s28.py"],
+    ),
+    (
+        "T9 early check: invoices not converted into the reporting currency",
+        "pipelines/ingest/stream.py",
+        '        convert_currencies({"invoices": frame}, masks, default, self.currency, rules, self.foreign_plan)\n',
+        "",
+        ["tests/pipelines/test_history_s28.py"],
+    ),
+    (
+        "T10 early check: sample drawn on the raw ids, not the parsed ones",
+        "pipelines/ingest/stream.py",
+        'ids = parse_text(raw.frame["invoice_id"], is_id=True)[0]  # as _parse reads them',
+        'ids = raw.frame["invoice_id"]',
+        [
+            "tests/pipelines/test_history_s28.py",
+            "tests/pipelines/test_review_s27.py::test_an_honest_night_passes_the_sampled_other_ledger_check",
+            "tests/pipelines/test_review_s26.py",
+        ],
+    ),
+    (
+        "T11 early check: today's side not sampled",
+        "pipelines/ingest/stream.py",
+        'if self.foreign_every > 1 and "invoice_id" in raw.frame:',
+        "if False:",
+        [
+            "tests/pipelines/test_history_s28.py",
+            "tests/pipelines/test_review_s27.py::test_an_honest_night_passes_the_sampled_other_ledger_check",
+            "tests/pipelines/test_review_s26.py",
+        ],
+    ),
+    (
+        "T12 early check: implausible rows not left out",
+        "pipelines/ingest/stream.py",
+        '        masks.update(_implausible(frame, "invoices", self.source.rules))\n',
+        "",
+        ["tests/pipelines/test_history_s28.py"],
+    ),
+    (
+        "T13 partitions_for: the least multiple at least the aim (pre-s28)",
+        "pipelines/ingest/history_stream.py",
+        "return n * max(1, -(-partitions * down // (n * up)))",
+        "return n * max(1, -(-partitions // n))",
+        ["tests/pipelines/test_history_s28.py"],
+    ),
+    (
+        "T14 partitions_for: slack 3/2",
+        "pipelines/ingest/history_stream.py",
+        "PARTITION_SLACK = (5, 4)",
+        "PARTITION_SLACK = (3, 2)",
+        ["tests/pipelines/test_history_s28.py"],
+    ),
 ]
 
 
