@@ -103,6 +103,7 @@ class TrainParams:
     calibration: CalibrationMethod = "auto"
     min_isotonic_defaults: int = 200
     calibration_oof_folds: int = 5
+    calibration_window_identity: bool = False
     pd_floor: float = 1e-4
     pd_ceiling: float = 1 - 1e-4
     bootstrap_samples: int = 200
@@ -373,8 +374,9 @@ def _candidate(
 ) -> _Candidate:
     s_cal = raw_score(scorer, kind, X["calibration"], categorical)
     s_test = raw_score(scorer, kind, X["test"], categorical)
+    window = ("none", *METHODS) if params.calibration_window_identity else METHODS
     cal, choice = oof_calibration(
-        s_cal, y["calibration"], cal_rows, params, "the test window is not used", candidates=METHODS
+        s_cal, y["calibration"], cal_rows, params, "the test window is not used", candidates=window
     )
     # for the record only (``record``): every candidate fitted on the calibration window, scored on
     # the test window (the choice above never sees it); the chosen one is ``cal``, already fitted there

@@ -140,6 +140,11 @@ class CalibrationConfig(ConfigModel):
         "this many debtor-grouped out-of-fold raw scores of the refit; 0 = fitted on the out-of-time "
         "scores of the calibration and test windows (before session 17)",
     )
+    window_identity: bool = Field(
+        False,
+        description="the out-of-time model's calibrator (test-window figures, the gate, the kind choice): "
+        "the identity (the model's own probability) among its candidates too, first, as for the shipped one",
+    )
 
     @model_validator(mode="after")
     def _folds(self) -> CalibrationConfig:
@@ -549,6 +554,7 @@ class TrainConfig(ConfigModel):
             calibration=self.calibration.method,
             min_isotonic_defaults=self.calibration.min_isotonic_defaults,
             calibration_oof_folds=self.calibration.oof_folds,
+            calibration_window_identity=self.calibration.window_identity,
             pd_floor=self.calibration.pd_floor,
             pd_ceiling=self.calibration.pd_ceiling,
             bootstrap_samples=self.evaluation.bootstrap_samples,

@@ -224,6 +224,30 @@ def test_shipped_calibrator_is_chosen_on_out_of_fold_scores_of_the_refit(outcome
     assert old.metrics == outcome.metrics  # the test figures do not depend on the shipped calibrator
 
 
+def test_window_identity_offers_the_raw_probability_to_the_window_calibrator(
+    outcome, modelling_frame
+) -> None:
+    # s28-calib: off by default, the calibration window's candidates are sigmoid and beta (isotonic
+    # from 200 defaults); calibration.window_identity adds the out-of-time model's own probability,
+    # first, scored on the same held-out folds (BENCHMARKS.md s28-calib: measured, not shipped)
+    assert all("none" not in c.oot_logloss for c in outcome.calibrations.values())
+    on = train_pd_model(modelling_frame, dataclasses.replace(FAST, calibration_window_identity=True))
+    for kind, choice in on.calibrations.items():
+        off = outcome.calibrations[kind].oot_logloss
+        assert set(choice.oot_logloss) == {"none", *off}
+        assert all(choice.oot_logloss[m] == v for m, v in off.items())  # same folds, same scores
+        best = min(off, key=off.get)
+        if choice.oot_logloss["none"] <= off[best] + 1e-6:
+            assert choice.method == "none"  # ties go to the identity
+        else:
+            assert choice.method == best
+    if on.calibration.method == "none":
+        p = np.clip(on.test["pd_raw"], FAST.pd_floor, FAST.pd_ceiling)
+        assert np.allclose(on.test["pd"], p)
+    if on.kind == outcome.kind:  # the shipped calibrator is not touched
+        assert on.shipped_calibration == outcome.shipped_calibration
+
+
 def test_out_of_fold_scores_never_see_their_debtor() -> None:
     # hand-built: a feature that names the debtor and a label that is the debtor's coin flip. A model
     # that saw the debtor reads the label off that feature; one that did not has nothing to go on
