@@ -32,11 +32,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-import regimes  # noqa: E402
-from calib_thin import book_path  # noqa: E402
-from train_forward import as_of_cut  # noqa: E402
+from calib_thin import book_at_cut, train_keeping_evaluation  # noqa: E402
 
-import models.train as mt  # noqa: E402
 from models.calibrate import raw_score  # noqa: E402
 from models.evaluate import bootstrap_intervals, classification_metrics  # noqa: E402
 from models.split import BookTooSmallError  # noqa: E402
@@ -44,24 +41,6 @@ from pipelines.config import load_config  # noqa: E402
 from pipelines.config.train import TrainConfig  # noqa: E402
 
 MET = ("logloss", "brier", "ece", "auc")
-
-
-def train(past: pd.DataFrame, params) -> tuple:
-    """``train_pd_model`` and its first (main split) evaluation."""
-    captured: dict = {}
-    orig = mt._evaluate
-
-    def keep(parts, *a, **k):
-        ev = orig(parts, *a, **k)
-        captured.setdefault("ev", ev)
-        return ev
-
-    mt._evaluate = keep
-    try:
-        outcome = mt.train_pd_model(past, params)
-    finally:
-        mt._evaluate = orig
-    return outcome, captured["ev"]
 
 
 def forward_pds(outcome, ev, fwd: pd.DataFrame, params) -> dict[str, np.ndarray]:
@@ -145,20 +124,14 @@ def main() -> None:
     results, pooled = [], {"y": [], "g": [], "pds": {}}
     for spec in args.books.split(","):
         t0 = time.perf_counter()
-        data = book_path(spec, args.work)
-        _, frame = regimes.modelling_frame(data, cfg)
-        frame = frame.assign(debtor_id=frame["debtor_id"].astype(str), as_of=pd.to_datetime(frame["as_of"]))
-        observed = sorted(frame.loc[frame["horizon_observed"], "as_of"].unique())
-        cut = pd.Timestamp(observed[-args.forward - 1])
-        past = as_of_cut(frame, cut, regimes.HORIZON_DAYS)
-        fwd = frame[frame["as_of"].isin(observed[-args.forward :]) & frame["label"].notna()]
+        _, cut, past, fwd = book_at_cut(spec, args.work, cfg, args.forward)
         y = fwd["label"].astype(int).to_numpy()
         groups = (spec + "|" + fwd["debtor_id"]).to_numpy()
         r: dict = {"book": spec, "cut": str(cut.date())}
         pds = {}
         try:
             for name, p in params.items():
-                outcome, ev = train(past, p)
+                outcome, ev, _ = train_keeping_evaluation(past, p)
                 r[name] = summary(outcome, ev, cfg)
                 for what, v in forward_pds(outcome, ev, fwd, p).items():
                     pds[f"{name}_{what}"] = v

@@ -112,14 +112,20 @@ def live_stats(p: np.ndarray, floor: float, ceiling: float) -> dict:
     }
 
 
-def study(spec: str, args, cfg, params) -> dict:
-    t0 = time.perf_counter()
-    data = book_path(spec, args.work)
-    _, frame = regimes.modelling_frame(data, cfg)
+def book_at_cut(spec: str, work: Path, cfg, forward: int) -> tuple:
+    """``(frame, cut, past, fwd)``: the book's modelling frame, the cut ``forward`` observed month-ends
+    before the last, what a user had at the cut, and the labelled forward rows."""
+    _, frame = regimes.modelling_frame(book_path(spec, work), cfg)
     frame = frame.assign(debtor_id=frame["debtor_id"].astype(str), as_of=pd.to_datetime(frame["as_of"]))
     observed = sorted(frame.loc[frame["horizon_observed"], "as_of"].unique())
-    cut = pd.Timestamp(observed[-args.forward - 1])
+    cut = pd.Timestamp(observed[-forward - 1])
     past = as_of_cut(frame, cut, regimes.HORIZON_DAYS)
+    fwd = frame[frame["as_of"].isin(observed[-forward:]) & frame["label"].notna()]
+    return frame, cut, past, fwd
+
+
+def train_keeping_evaluation(past: pd.DataFrame, params) -> tuple:
+    """``(outcome, evaluation, parts)``: ``train_pd_model`` and its first (main split) evaluation."""
     captured: dict = {}
     orig = mt._evaluate
 
@@ -132,11 +138,18 @@ def study(spec: str, args, cfg, params) -> dict:
     mt._evaluate = keep
     try:
         outcome = mt.train_pd_model(past, params)
-    except BookTooSmallError as e:
-        return {"book": spec, "cut": str(cut.date()), "refused": str(e).splitlines()[0][:300]}
     finally:
         mt._evaluate = orig
-    ev, parts = captured["ev"], captured["parts"]
+    return outcome, captured["ev"], captured["parts"]
+
+
+def study(spec: str, args, cfg, params) -> dict:
+    t0 = time.perf_counter()
+    frame, cut, past, fwd = book_at_cut(spec, args.work, cfg, args.forward)
+    try:
+        outcome, ev, parts = train_keeping_evaluation(past, params)
+    except BookTooSmallError as e:
+        return {"book": spec, "cut": str(cut.date()), "refused": str(e).splitlines()[0][:300]}
     kind = outcome.kind
     cand = ev.candidates[kind]
     cat = tuple(outcome.categorical)
@@ -144,7 +157,6 @@ def study(spec: str, args, cfg, params) -> dict:
     shipped = pipe.named_steps["calibrated"]
     clip = (params.pd_floor, params.pd_ceiling)
 
-    fwd = frame[frame["as_of"].isin(observed[-args.forward :]) & frame["label"].notna()]
     y = fwd["label"].astype(int).to_numpy()
     X_f = pipe.named_steps["prepare"].transform(fwd)
     raw_ship = shipped.raw_score(X_f)
