@@ -197,8 +197,9 @@ def test_a_frame_is_cut_into_buckets_with_one_gather(monkeypatch: pytest.MonkeyP
     """``bucket_parts`` cuts every table an ingest writes into debtor buckets (the streamed ingest's
     partitions, its merge, and the re-cut when the merged history needs another bucket count). It
     gathered the rows once per bucket, each gather a take over every Arrow-backed column; the re-cut of
-    s27-merge's 200k history (21.3M invoices and payments, 10 partitions into 11 buckets) took 32.2
-    CPU-s on main d90bde5, 24.7 with one gather, the same 22 files byte for byte. Eight rows of five
+    s27-merge's 200k history (21.3M invoices and payments, 10 partitions into 11 buckets,
+    ``benchmarks/recut_scale.py``) took 24.5 CPU-s on main d90bde5, 16.9 with one gather, the same 22
+    files byte for byte. Eight rows of five
     debtors into 4 buckets: ``DataFrame.take`` runs once (main: 4 times, fails), and each bucket holds
     the rows whose ``bucket_codes`` is k, sorted by debtor_id, the rows of a debtor in their order."""
     import pandas as pd
