@@ -42,7 +42,6 @@ def _parse(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, d
 def _parse_parts(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """:func:`_parse_one` of each file's rows of ``raw`` (its values options, sign and column names),
     put back in the rows' order."""
-    from dataclasses import replace
 
     assert raw.parts is not None
     n = len(raw.frame)
@@ -53,12 +52,8 @@ def _parse_parts(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFr
         idx = np.flatnonzero(part == k)
         if not len(idx) and k:
             continue
-        sub = replace(
-            raw,
-            frame=raw.frame.iloc[idx].reset_index(drop=True),
-            source_row=raw.source_row[idx],
-            source_line=None if raw.source_line is None else raw.source_line[idx],
-            pre_bad={r: m[idx] for r, m in raw.pre_bad.items()},
+        sub = raw.take(
+            idx,
             values=info.values,
             negate_amount=info.negate_amount,
             column_map=info.column_map,

@@ -50,6 +50,18 @@ class RawTable:
     records: int = 0  # records of the file before the input's row options (more_files: source row offsets)
     parts: list[FilePart] | None = None  # more_files: each file's rows, options and counts (None: one file)
 
+    def take(self, rows: np.ndarray, **changes: Any) -> RawTable:
+        """These rows (positions) of the table, with their source rows, lines and read-level masks;
+        ``changes``: other fields replaced too."""
+        return replace(
+            self,
+            frame=self.frame.iloc[rows].reset_index(drop=True),
+            source_row=self.source_row[rows],
+            source_line=None if self.source_line is None else self.source_line[rows],
+            pre_bad={r: m[rows] for r, m in self.pre_bad.items()},
+            **changes,
+        )
+
     def part_of(self, source_row: np.ndarray) -> np.ndarray:
         """Each row's file (index into ``parts``) from its source row (offset per file); zeros for one file."""
         if not self.parts:

@@ -548,14 +548,7 @@ class StreamRun:
         raw = got[0]
         if self.foreign_every > 1 and "invoice_id" in raw.frame:
             ids = parse_text(raw.frame["invoice_id"], is_id=True)[0]  # as _parse reads them
-            keep = np.flatnonzero(sampled(ids, self.foreign_every))
-            raw = replace(
-                raw,
-                frame=raw.frame.iloc[keep].reset_index(drop=True),
-                source_row=raw.source_row[keep],
-                source_line=None if raw.source_line is None else raw.source_line[keep],
-                pre_bad={k: m[keep] for k, m in raw.pre_bad.items()},
-            )
+            raw = raw.take(np.flatnonzero(sampled(ids, self.foreign_every)))
         frame, masks = _parse(raw, self.source.default_currency)
         masks.update(_implausible(frame, "invoices", self.source.rules))
         masks.update(_id_masks(frame))
