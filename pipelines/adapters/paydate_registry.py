@@ -32,6 +32,7 @@ from pipelines.adapters.registry import (
     EXPERIMENT_NAME,
     ModelArtifactsError,
 )
+from pipelines.words import counted
 
 __all__ = [
     "PAYDATE_MODEL_NAME",
@@ -351,10 +352,6 @@ class EvidenceMinimum:
 EVIDENCE_KEYS = ("test_month_ends", "heldout_month_ends", "invoices", "paid_in_horizon", "paid_debtors")
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
 def _evidence(metrics: Mapping[str, float], minimum: EvidenceMinimum) -> tuple[bool, str] | None:
     """The evidence check of :func:`gate_decision`: (passed, reason without its ok/FAIL word), None
     when ``metrics`` lack the counts (a version logged before session 25)."""
@@ -362,9 +359,9 @@ def _evidence(metrics: Mapping[str, float], minimum: EvidenceMinimum) -> tuple[b
         return None
     n = {k: int(metrics[k]) for k in EVIDENCE_KEYS}
     shown = (
-        f"{_plural(n['invoices'], 'held-out invoice')} ({n['paid_in_horizon']:,} paid within the horizon, "
-        f"of {_plural(n['paid_debtors'], 'debtor')}) on {_plural(n['test_month_ends'], 'test month-end')}, "
-        f"the held-out model trained on {_plural(n['heldout_month_ends'], 'month-end')}"
+        f"{counted(n['invoices'], 'held-out invoice')} ({n['paid_in_horizon']:,} paid within the horizon, "
+        f"of {counted(n['paid_debtors'], 'debtor')}) on {counted(n['test_month_ends'], 'test month-end')}, "
+        f"the held-out model trained on {counted(n['heldout_month_ends'], 'month-end')}"
     )
     short = [
         f"{what} {have} < paydate.{key} {need}{fix}"
