@@ -82,6 +82,8 @@ register("state", S27 + STATE[:2])
 register("state30", S27 + ("due_excess_30", "due_open_share_30"))
 register("state_excess", S27 + STATE[:1])
 register("state_gap", S27 + STATE)
+register("pace", FEATURES + ("due_pace_60",))
+register("pace2", FEATURES + ("due_pace_30", "due_pace_60"))
 
 
 def read_book(spec: str, work: Path) -> tuple[str, Portfolio]:
@@ -146,18 +148,20 @@ def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
             interval=params.interval,
             shape=fit_day_shape(eval_rows),
         )
-        errs, codes = [], []
-        for F, (_T, inv) in zip(cdfs, tests, strict=True):
+        errs, codes, days = [], [], []
+        for F, (T, inv) in zip(cdfs, tests, strict=True):
             pred = median_days(F)
             actual = inv["actual_days"].to_numpy(dtype=np.float64)
             paid = ~np.isnan(actual)
             pred = np.where(np.isnan(pred), float(H * PERIOD_DAYS), pred)
             errs.append(np.abs(pred[paid] - actual[paid]))
             codes.append(inv["code"].to_numpy(dtype=np.int64)[paid])
+            days.append(np.full(int(paid.sum()), T, dtype=np.int64))
         err = np.concatenate(errs)
         assert abs(err.mean() - metrics["mae_days"]) < 1e-9, (err.mean(), metrics["mae_days"])
         arrays[f"{name}_err"] = err
         arrays["code"] = np.concatenate(codes)
+        arrays["T"] = np.concatenate(days)
         final = fit_hazard(cash_rows, params, feats)
         cash = cash_backtest(cash_inputs_with(final, ledger, dates, H, feats), 0.0)
         seen = cash["actual_cash"] > 0

@@ -158,6 +158,8 @@ CANDIDATE_FEATURES: tuple[str, ...] = (
     "segment_shift",
     "due_excess_30",
     "due_open_share_30",
+    "due_pace_30",
+    "due_pace_60",
 )
 BOOK_SHIFT_DAYS = 28
 """Window (days to T) of the settlements behind the ``book_shift`` and ``segment_shift`` candidates."""
@@ -166,6 +168,9 @@ SEGMENT_SHIFT_MIN = 30
 STATE_WINDOWS: tuple[int, ...] = (30, 60)
 """Windows W (days to T) of the invoices behind ``due_excess_<W>`` and ``due_open_share_<W>`` (60: shipped
 since session 28, pre-registered; 30: a candidate)."""
+PACE_REF_DAYS = 90
+"""Reach (days before the window) of the reference invoices behind ``due_pace_<W>``: due in
+(T - W - 90, T - W]."""
 HALF_LIVES: tuple[int, ...] = (30, 90, 180)
 """Half-lives in days of the recency-weighted lateness candidates ``late_hl<N>``."""
 """Built only on request (``candidates=True``): measured in ``benchmarks/paydate_ablation.py`` and
@@ -575,6 +580,7 @@ def _candidates(state: LedgerState, cols: dict[str, np.ndarray]) -> None:
     debtor_seg = seg[code]
     cols["segment_shift"] = seg_shift[np.where(debtor_seg >= 0, debtor_seg, len(seg_shift) - 1)]
     _due_state(state, cols, (30,))
+    _due_pace(state, cols, STATE_WINDOWS)
     cols["shifted_usual_late"] = cols["debtor_late_median_last5"] + shift
     cols["open_excess_late"] = cols["dpd_current_max"] - cols["debtor_late_median_last5"]
 
@@ -606,6 +612,49 @@ def _due_state(state: LedgerState, cols: dict[str, np.ndarray], windows: tuple[i
     if 60 not in windows:
         return
     cols["state_late_60"] = cols["debtor_late_median_last5"] + np.nan_to_num(cols["due_excess_60"], nan=0.0)
+
+
+def _due_pace(state: LedgerState, cols: dict[str, np.ndarray], windows: tuple[int, ...]) -> None:
+    """``due_pace_<W>`` for W in ``windows`` (rows dated <= T only): over the debtor's invoices due in
+    (T - W, T] settled in cash by T or open at T, the mean of settled by T (1 / 0) minus the share of
+    its reference invoices, due in (T - W - :data:`PACE_REF_DAYS`, T - W] and settled in cash by T or
+    open at T, whose lateness was at most T - due (a reference invoice open at T is later than W
+    >= T - due days: it counts as not settled). Observed minus expected settlements against the
+    debtor's own previous months: > 0 it now pays sooner than it did just before (an improvement
+    shows before the usual lateness moves), < 0 later. NaN without window or reference invoices. An
+    invoice a credit memo closed is left out."""
+    T, n = state.T, state.n
+    icode = state.inv_code.astype(np.int64)
+    due = state.inv_due.astype(np.float64)
+    cash = _cash_settled(state)
+    kept = cash | state.open_mask
+    late = np.where(cash, state.inv_settled - due, np.inf)  # open at T: later than any age <= W
+    code = cols["code"]
+    for w in windows:
+        ref = kept & (due > T - w - PACE_REF_DAYS) & (due <= T - w)
+        win = kept & (due > T - w) & (due <= T)
+        c = icode[win]
+        expected = _share_at_most(icode[ref], late[ref], c, T - due[win], n)
+        diff = cash[win].astype(np.float64) - expected
+        has = ~np.isnan(diff)
+        k = np.bincount(c[has], minlength=n).astype(np.float64)
+        total = np.bincount(c[has], weights=diff[has], minlength=n)
+        cols[f"due_pace_{w}"] = np.where(k > 0, total / np.maximum(k, 1.0), np.nan)[code]
+
+
+def _share_at_most(
+    code: np.ndarray, values: np.ndarray, q_code: np.ndarray, q: np.ndarray, n: int
+) -> np.ndarray:
+    """Per query (``q_code``, ``q``): the share of group ``q_code``'s ``values`` that are <= ``q``
+    (``values`` may be +inf; NaN for a group without values)."""
+    count = np.bincount(code, minlength=n)
+    start = np.cumsum(count) - count
+    big = 1e7  # beyond any lateness or age in days; +inf stays above every query
+    span = 4 * big
+    keys = np.sort(code * span + np.clip(values, -big, big))
+    below = np.searchsorted(keys, q_code * span + np.clip(q, -big, big - 1), side="right") - start[q_code]
+    cnt = count[q_code]
+    return np.where(cnt > 0, below / np.maximum(cnt, 1), np.nan)
 
 
 def open_invoices(ledger: Ledger, state: LedgerState, candidates: bool = False) -> pd.DataFrame:

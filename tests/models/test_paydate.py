@@ -1120,9 +1120,16 @@ def _state_book() -> Portfolio:
         ("F", "D1", "2024-07-20", "2024-07-10"),
         ("J", "D2", "2024-06-15", None),
     ]
+    return _book_of(rows, {"F": "2024-07-02"})
+
+
+def _book_of(rows: list[tuple], issued: dict[str, str] | None = None) -> Portfolio:
+    """A book of 100-unit invoices from ``rows`` (invoice, debtor, due, settled or None), issued 30 days
+    before their due date (``issued``: other issue dates by invoice), each settled by one payment."""
+    issued = issued or {}
     due = pd.to_datetime([r[2] for r in rows])
     issue = due - pd.Timedelta(days=30)
-    issue = issue.where([r[0] != "F" for r in rows], pd.Timestamp("2024-07-02"))
+    issue = pd.DatetimeIndex([pd.Timestamp(issued.get(r[0], d)) for r, d in zip(rows, issue, strict=True)])
     inv = pd.DataFrame(
         {
             "invoice_id": [r[0] for r in rows],
@@ -1144,7 +1151,9 @@ def _state_book() -> Portfolio:
             "amount": 100.0,
         }
     )
-    return Portfolio(invoices=inv, payments=pay, debtors=pd.DataFrame({"debtor_id": ["D1", "D2"]}))
+    return Portfolio(
+        invoices=inv, payments=pay, debtors=pd.DataFrame({"debtor_id": sorted({r[1] for r in rows})})
+    )
 
 
 def _by_invoice(ledger, frame: pd.DataFrame) -> pd.DataFrame:
@@ -1213,3 +1222,61 @@ def test_due_state_ignores_rows_after_t() -> None:
     # early, due on T: -10 - 0 = -10 -> -5 / 4; open: C and E
     assert sorted(later.index) == ["C", "E", "J"]
     assert later.loc["C", "due_excess_30"] == -1.25 and later.loc["E", "due_open_share_30"] == 0.5
+
+
+def _pace_book() -> Portfolio:
+    """D3 before the window: R0 (January, 3 days late), R1 / R2 due in April settled 10 / 30 days late, R3
+    due 2024-04-25 open at 2024-06-30 (paid after T). Due in the 60 days to T: W1 settled 16 days late,
+    W2 open at T (paid after T), W3 paid 5 days early; W4 is due after T. D4 has no invoice due before
+    its window."""
+    rows = [
+        ("R0", "D3", "2024-01-15", "2024-01-18"),
+        ("R1", "D3", "2024-04-10", "2024-04-20"),
+        ("R2", "D3", "2024-04-20", "2024-05-20"),
+        ("R3", "D3", "2024-04-25", "2024-07-01"),
+        ("W1", "D3", "2024-05-20", "2024-06-05"),
+        ("W2", "D3", "2024-06-10", "2024-07-02"),
+        ("W3", "D3", "2024-06-25", "2024-06-20"),
+        ("W4", "D3", "2024-07-10", None),
+        ("K1", "D4", "2024-06-20", None),
+    ]
+    return _book_of(rows)
+
+
+def test_due_pace_by_hand() -> None:
+    """``due_pace_<W>`` (session 29 candidate): the invoices due in the last W days, settled by T or not,
+    against the share of the debtor's invoices due in the 90 days before the window that had settled by
+    the same age; an invoice of that reference still open at T counts as not settled."""
+    ledger = prepare_ledger(_pace_book())
+    T = day("2024-06-30")
+    assert "due_pace_60" not in open_invoices(ledger, ledger_state(ledger, T))
+    got = _by_invoice(ledger, open_invoices(ledger, ledger_state(ledger, T), candidates=True))
+    assert sorted(got.index) == ["K1", "R3", "W2", "W4"]
+    # W = 60, reference due in (2024-02-01, 2024-05-01]: R1 10, R2 30, R3 open (R0 is older). Window:
+    # W1 settled, 41 days after due: 1 - 2/3; W2 open, 20 days: 0 - 1/3; W3 settled, 5 days: 1 - 0 -> 1/3
+    np.testing.assert_allclose(got.loc["W4", "due_pace_60"], 1 / 3)
+    # W = 30, reference due in (2024-03-02, 2024-05-31]: R1 10, R2 30, R3 open, W1 16. Window: W2 0 - 2/4,
+    # W3 1 - 0 -> 1/4
+    assert got.loc["W2", "due_pace_30"] == 0.25
+    # D4: no reference invoice -> NaN
+    assert np.isnan(got.loc["K1", "due_pace_60"]) and np.isnan(got.loc["K1", "due_pace_30"])
+
+
+def test_due_pace_ignores_rows_after_t() -> None:
+    """W2's and R3's payments after T change nothing at T; 2024-07-05 reads them as they stand then."""
+    portfolio = _pace_book()
+    cut = pd.Timestamp("2024-06-30")
+    early = Portfolio(
+        invoices=portfolio.invoices,
+        payments=portfolio.payments[portfolio.payments["paid_on"] <= cut],
+        debtors=portfolio.debtors,
+    )
+    T = day("2024-06-30")
+    full, part = prepare_ledger(portfolio), prepare_ledger(early)
+    a = open_invoices(full, ledger_state(full, T), candidates=True)
+    b = open_invoices(part, ledger_state(part, T), candidates=True)
+    pd.testing.assert_frame_equal(a, b)
+    later = _by_invoice(full, open_invoices(full, ledger_state(full, day("2024-07-05")), candidates=True))
+    # 2024-07-05, W = 60, reference due in (2024-02-06, 2024-05-06]: R1 10, R2 30, R3 67 (paid 2024-07-01).
+    # Window: W1 (46 days) 1 - 2/3, W2 (25, paid 2024-07-02) 1 - 1/3, W3 (10) 1 - 1/3 -> 5/9
+    np.testing.assert_allclose(later.loc["W4", "due_pace_60"], 5 / 9)
