@@ -1,6 +1,6 @@
-"""Mutation check of sessions 26-28's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
+"""Mutation check of sessions 26-29's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
 entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``; "Session 28 (s28-review)", T
-entries): each entry is
+entries; "Session 29 (s29-review)", V entries): each entry is
 one wrong edit of a product file (an exact text replaced once) and the tests of the commit it tests. The
 edit is made in ``--tree`` (a copy of the code: ``git archive COMMIT | tar -x -C DIR``, never a checkout
 you work in), the tests run with ``-x``, the file is put back; CAUGHT when a test fails, SURVIVED when
@@ -588,6 +588,27 @@ M = [
         "            calibration_window_identity=self.calibration.window_identity,\n",
         "",
         ["tests/models/test_train.py", "tests/pipelines/config/test_config_train.py"],
+    ),
+    (
+        "V1 early other-ledger check: invoices of rejected master rows kept (pre-s29-review)",
+        "pipelines/ingest/stream.py",
+        '            frame = frame.loc[~isin(frame["debtor_id"], rejected)].reset_index(drop=True)\n',
+        "",
+        ["tests/pipelines/test_review_s29.py"],
+    ),
+    (
+        "V2 early other-ledger check: one id on two differing master rows not a rejection",
+        "pipelines/ingest/stream.py",
+        "ok = passing(masks, len(frame)) & fresh & (once | ids.isna().to_numpy())",
+        "ok = passing(masks, len(frame)) & fresh",
+        ["tests/pipelines/test_review_s29.py"],
+    ),
+    (
+        "V3 early other-ledger check: a cleared optional attribute taken as a rejection",
+        "pipelines/ingest/stream.py",
+        'if self.source.rules.optional_attributes == "clear":',
+        'if self.source.rules.optional_attributes == "never":',
+        ["tests/pipelines/test_review_s29.py"],
     ),
 ]
 
