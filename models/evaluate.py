@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
 
-from models.gate_words import ECE_WORDS
+from models.gate_words import ECE_WORDS, in_words
 
 __all__ = [
     "METRIC_NAMES",
@@ -548,16 +548,17 @@ class GateDecision:
 
 def _plain(reason: str, challenger: Mapping[str, float], where: str = "the test window") -> str:
     """One failed or warned check in plain words (``where``: the rows the test_* figures read). Reads
-    the checks as :func:`gate_decision` words them and as it did before session 28 (``test_auc``,
-    ``test_ece``, ``min_auc``: a registry keeps the older versions' reasons)."""
-    check = reason.split(" ", 1)[-1]
-    if check.startswith(("test_auc ", "AUC ")):
+    the checks as :func:`gate_decision` words them and as it did before (``test_auc``, ``test_ece``,
+    ``min_auc`` before session 28, "calibration error (ECE)" in it: a registry keeps the older versions'
+    reasons; :func:`models.gate_words.in_words`)."""
+    check = in_words(reason).split(" ", 1)[-1]
+    if check.startswith("AUC "):
         floor = re.search(r"(?:min_auc|floor) (\d\.\d+)", reason)
         return (
             f"it ranks too poorly (test AUC {float(challenger.get('auc', float('nan'))):.2f}, below the floor"
             + (f" {float(floor.group(1)):.2f})" if floor else ")")
         )
-    if check.startswith(("test_ece ", ECE_WORDS)):
+    if check.startswith(ECE_WORDS):
         if challenger.get("default_rate", 0) > 0 and "mean_pd" in challenger:
             return (
                 f"its PDs missed the default rate of {where} (mean PD {float(challenger['mean_pd']):.2%} "

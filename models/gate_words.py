@@ -1,28 +1,48 @@
-"""The words of the promotion gate's checks (:func:`models.evaluate.gate_decision`), with no heavy
-import: ``ews models history`` and ``ews score``'s refusal read a registry's stored reasons through
+"""The words of the model metrics and of the promotion gate's checks, with no heavy import: the one
+table ``ews train``'s metric tables, report.html's calibration table, the gate's checks
+(:func:`models.evaluate.gate_decision`) and the train flow's log line read (``pipelines.words``
+re-exports it; before session 29 the tables said "ECE (calibration)" and the gate "calibration error
+(ECE)"). ``ews models history`` and ``ews score``'s refusal read a registry's stored reasons through
 :func:`in_words` without loading numpy or scikit-learn."""
 
 from __future__ import annotations
 
 import re
 
-# the gate's checks name the metric as ews train's tables do (before session 28: test_auc, test_ece)
-ECE_WORDS = "calibration error (ECE)"
+# a model metric's name in words and whether the figure is a rate (shown in %); the MLflow run keeps
+# the test_* keys (before session 27 the tables showed those keys and rates as fractions). The names
+# are short: ews train's LightGBM table fits 80 columns ("calibration error (ECE)" cut its interval)
+METRIC_WORDS: dict[str, tuple[str, bool]] = {
+    "auc": ("AUC", False),
+    "gini": ("Gini", False),
+    "ks": ("KS", False),
+    "brier": ("Brier score", False),
+    "ece": ("ECE (calibration)", False),
+    "logloss": ("log loss", False),
+    "capture_5pct": ("capture in top 5 %", True),  # share of the defaults among the top 5 % of PDs
+    "capture_10pct": ("capture in top 10 %", True),
+    "mean_pd": ("mean PD", True),
+    "default_rate": ("default rate", True),
+}
+AUC_WORDS = METRIC_WORDS["auc"][0]
+ECE_WORDS = METRIC_WORDS["ece"][0]
 
 
-# a registry written before session 28 keeps the checks' config-style words; shown in today's words
+# a registry keeps the checks as they were written: before session 28 in config-style words (test_auc,
+# test_ece, min_auc), in session 28 the ECE check as "calibration error (ECE)"; shown in today's words
 _OLD_WORDS = (
-    (re.compile(r"\btest_auc\b"), "AUC"),
+    (re.compile(r"\btest_auc\b"), AUC_WORDS),
     (re.compile(r"\btest_ece\b"), ECE_WORDS),
+    (re.compile(r"\bcalibration error \(ECE\)"), ECE_WORDS),
     (re.compile(r"\bmin_auc (\d\.\d+)"), r"the floor \1 (gate.min_auc)"),
 )
 
 
 def in_words(reason: str) -> str:
     """A gate's reason (one check, or a registry's stored text of several) in the words
-    :func:`gate_decision` uses since session 28: ``test_auc`` -> AUC, ``test_ece`` -> calibration
-    error (ECE), ``min_auc 0.7000`` -> the floor 0.7000 (gate.min_auc). Text without them is returned
-    as it is."""
+    :func:`gate_decision` uses since session 29: ``test_auc`` -> AUC, ``test_ece`` and session 28's
+    "calibration error (ECE)" -> ECE (calibration), ``min_auc 0.7000`` -> the floor 0.7000
+    (gate.min_auc). Text without them is returned as it is."""
     for pattern, words in _OLD_WORDS:
         reason = pattern.sub(words, reason)
     return reason

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+from models.gate_words import METRIC_WORDS
+
+__all__ = ["METRIC_WORDS", "counted", "metric_words"]
+
 
 def counted(n: int, word: str, plural: str | None = None) -> str:
     """``n`` with thousands separators, then ``word``, plural (``word`` + "s", or ``plural``) unless
@@ -10,26 +14,11 @@ def counted(n: int, word: str, plural: str | None = None) -> str:
     return f"{int(n):,} {word if int(n) == 1 else (plural or word + 's')}"
 
 
-# the console's metric rows: name in words, and whether the figure is a rate (shown in %); the
-# MLflow run keeps the test_* keys (before session 27 the tables showed those keys and rates as fractions)
-METRIC_WORDS: dict[str, tuple[str, bool]] = {
-    "auc": ("AUC", False),
-    "gini": ("Gini", False),
-    "ks": ("KS", False),
-    "brier": ("Brier score", False),
-    "ece": ("ECE (calibration)", False),
-    "logloss": ("log loss", False),
-    "capture_5pct": ("capture in top 5 %", True),  # share of the defaults among the top 5 % of PDs
-    "capture_10pct": ("capture in top 10 %", True),
-    "mean_pd": ("mean PD", True),
-    "default_rate": ("default rate", True),
-}
-
-
 def metric_words(key: str) -> str:
-    """A model metric's MLflow key in words, as ``ews train``'s tables and report.html's calibration table say
-    it: ``test_auc`` -> "AUC", ``test_ece`` -> "ECE (calibration)", ``test_rows`` -> "rows" (the report listed
-    the keys before session 28)."""
+    """A model metric's MLflow key in words, as ``ews train``'s tables, report.html's calibration table and
+    the gate's checks say it (:data:`METRIC_WORDS`, one table in ``models.gate_words``): ``test_auc`` ->
+    "AUC", ``test_ece`` -> "ECE (calibration)", ``test_rows`` -> "rows" (the report listed the keys before
+    session 28)."""
     bare = key.removeprefix("test_")
     if bare in METRIC_WORDS:
         return METRIC_WORDS[bare][0]

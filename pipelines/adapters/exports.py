@@ -251,8 +251,9 @@ def csv_cells(column: pd.Series) -> Any:
 
 
 def _number_format(col: str, dtype: object, places: int = 2) -> str | None:
-    """The XLSX number format of a column; an amount (:data:`AMOUNTS`) of a 3-decimal currency
-    (``places`` 3: KWD, BHD, ...) shows its third decimal, every other number as before."""
+    """The XLSX number format of a column; an amount (:data:`AMOUNTS`) shows the currency's decimals
+    (``places``: 3 for KWD, BHD, ...; 0 for JPY, KRW, ..., which showed ".00" before session 29), every
+    other number as before."""
     if col in _PERCENT:
         return "0.00%"
     if col in _INTEGER or pd.api.types.is_integer_dtype(dtype):
@@ -260,7 +261,9 @@ def _number_format(col: str, dtype: object, places: int = 2) -> str | None:
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "yyyy-mm-dd"
     if pd.api.types.is_float_dtype(dtype):
-        return "#,##0.000" if places == 3 and col in AMOUNTS else "#,##0.00"
+        if col in AMOUNTS and places in (0, 3):
+            return "#,##0" if places == 0 else "#,##0.000"
+        return "#,##0.00"
     return None
 
 
@@ -369,7 +372,7 @@ def _width(series: pd.Series, header: str, spec: str | None) -> float:
         content = 8
     elif spec == "yyyy-mm-dd":
         content = 10
-    elif spec in ("0", "#,##0.00", "#,##0.000") and pd.api.types.is_numeric_dtype(s.dtype):
+    elif spec in ("0", "#,##0", "#,##0.00", "#,##0.000") and pd.api.types.is_numeric_dtype(s.dtype):
         biggest = float(s.abs().max())
         content = len(f"{biggest:,.0f}") + {"#,##0.00": 3, "#,##0.000": 4}.get(spec, 0) + 1
     else:
@@ -577,7 +580,7 @@ def write_xlsx(
 ) -> Path:
     """XLSX with a bold frozen header, an autofilter over all rows, column widths fitted to the
     content and number formats (PD/LGD as %, amounts as #,##0.00, or #,##0.000 with ``places`` 3, a
-    3-decimal reporting currency's; dates as yyyy-mm-dd). Text
+    3-decimal reporting currency's, #,##0 with ``places`` 0, JPY's; dates as yyyy-mm-dd). Text
     neutralised and always written as text (never as a formula or a URL); atomic. ``as_of`` fixes
     the document dates; ``note`` goes into a last sheet "about".
 
@@ -698,8 +701,13 @@ def write_queue(
     with them all, then one sheet per owner, human headers (amounts with ``currency``; the priority
     named after the ranking ``key``, :data:`PRIORITY_LABELS`), fitted widths and a totals row of the
     amounts, and an "about" sheet. ``cuts``: see :func:`write_xlsx`. Amounts show the currency's
-    decimals (``pipelines.ingest.decimals.money_places``: a third for KWD, BHD, ...)."""
-    from pipelines.ingest.decimals import money_places
+    decimals (``pipelines.ingest.decimals.shown_places``: a third for KWD, BHD, ..., none for JPY: the
+    three files round the amounts to whole yen, ranked before on the queue's own rounding)."""
+    from pipelines.ingest.decimals import shown_places
+
+    places = shown_places(currency)
+    if places == 0:
+        frame = frame.round({c: 0 for c in frame.columns if c in AMOUNTS})
 
     shown = (
         f"This workbook holds the top {xlsx_rows:,}; {stem}.csv and .parquet hold all."
@@ -726,7 +734,7 @@ def write_queue(
             totals=tuple(c for c in frame.columns if c in AMOUNTS),
             split_by="owner" if "owner" in frame.columns else None,
             cuts=cuts,
-            places=money_places(currency),
+            places=places,
         ),
     }
 

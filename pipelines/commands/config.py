@@ -9,6 +9,15 @@ from rich.console import Console
 
 from pipelines.config import ConfigError, config_hash, load_config
 
+# where the example source configs' sample exports live in a checkout of the repository
+SAMPLES = "tests/data/sources/"
+
+
+def _repository_sample(path: Path | str) -> bool:
+    """A relative path into the repository's sample exports (:data:`SAMPLES`), which a project folder made
+    by `ews init` does not hold."""
+    return not Path(path).is_absolute() and Path(path).as_posix().startswith(SAMPLES)
+
 
 def register(app: typer.Typer) -> None:
     config_app = typer.Typer(help="Inspect and validate YAML config under conf/.", no_args_is_help=True)
@@ -64,6 +73,13 @@ def register(app: typer.Typer) -> None:
                         if found
                         else f"  (headers not checked: {absent})"
                     )
+                    if not found and all(_repository_sample(p) for _b, p in missing):
+                        # `ews init`'s examples read the repository's samples: one short note each (a fresh
+                        # project's check printed 10 wrapped "... not found" notes before session 29)
+                        files = "file is" if len({str(q) for _b, q in missing}) == 1 else "files are"
+                        note = (
+                            f"  (an example: its sample {files} in the ews repository's {SAMPLES}, not here)"
+                        )
             console.print(
                 f"[green]ok[/]   {path}  kind={cfg.kind}  hash={config_hash(cfg)[:12]}{note}", highlight=False
             )

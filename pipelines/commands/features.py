@@ -175,6 +175,7 @@ def register(app: typer.Typer) -> None:
         from pipelines.config.project import load_project
         from pipelines.engine import build_book, open_feed
         from pipelines.ingest import TableError
+        from pipelines.words import counted
 
         dates = parse_as_of(as_of)
         check_data_dir(data, raw)
@@ -206,8 +207,8 @@ def register(app: typer.Typer) -> None:
                 what = "features and labels" if definition is not None else "features"
                 progress.update(
                     task,
-                    description=f"{what} at {len(dates)} as-of date(s), {result.book.buckets} debtor bucket(s), "
-                    f"{settings.kind} engine",
+                    description=f"{what} at {counted(len(dates), 'as-of date')}, "
+                    f"{counted(result.book.buckets, 'debtor bucket')}, {settings.kind} engine",
                 )
                 t0 = time.perf_counter()
                 with open_engine(settings) as runner:

@@ -177,7 +177,12 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if out is not None:
         buckets = (manifest.get("layout") or {}).get("buckets", 1)
-        console.print(f"tables:     {out}/<table>/bucket=<k>/part-0.parquet ({buckets} debtor bucket(s))")
+        from pipelines.words import counted
+
+        # "(1 debtor bucket(s))" before session 29
+        console.print(
+            f"tables:     {out}/<table>/bucket=<k>/part-0.parquet ({counted(buckets, 'debtor bucket')})"
+        )
         console.print(f"quarantine: {out}/quarantine/<table>.csv")
         console.print(f"manifest:   {out}/manifest.json")
         if any(k.startswith("fx/") for k in manifest.get("outputs", {})):

@@ -626,8 +626,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the nightly flow once for one as-of date.
 
-        Scores every debtor with the champion model, then publishes scores, watchlist (with SHAP reason codes), collections queue (CSV/XLSX/Parquet), report.html
-        and manifest.json atomically into OUTDIR/<as_of>/. Exit 2 with a message when there is no
+        Scores every debtor with the champion model, then publishes scores, the watchlist (with reason
+        codes), the collections and recovery queues and credit limits (CSV/XLSX, the queues also Parquet),
+        the invoice and cash-in forecasts (with an ews-paydate champion), report.html and manifest.json
+        atomically into OUTDIR/<as_of>/. Exit 2 with a message when there is no
         champion, the features do not fit the model, the feed is unusable or the date is locked.
         Exit 3 when feed checks refuse the feed (see README, "Feed checks"); --accept-feed overrides."""
         day = parse_date(as_of, "--as-of")

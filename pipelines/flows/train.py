@@ -22,6 +22,7 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from models.gate_words import ECE_WORDS
 from pipelines.config import config_hash, load_config
 from pipelines.config.project import ProjectConfig
 from pipelines.config.train import TrainConfig
@@ -867,11 +868,12 @@ def train(
     )
     decision = gate(logged, outcome, champion, cfg, project)
     logger.info(
-        "registered %s v%s, %s (AUC %.4f, calibration error (ECE) %.4f out of time); gate %s",
+        "registered %s v%s, %s (AUC %.4f, %s %.4f out of time); gate %s",
         cfg.model_name,
         logged.version,
         outcome.kind,
         outcome.metrics["auc"],
+        ECE_WORDS,
         outcome.metrics["ece"],
         "passed: champion" if decision.passed else "failed: champion unchanged",
     )

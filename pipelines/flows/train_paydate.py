@@ -135,6 +135,14 @@ def history_note(p: PaydatePlan, train_snapshots: int) -> str:
     held_out, final = len(p.eval_train), len(p.final_train)
     if held_out >= train_snapshots and final >= train_snapshots:
         return ""
+    if final >= train_snapshots:  # it read "the history is shorter ...: the registered model trains on 16"
+        return (
+            f"the history before the test month-ends is shorter than paydate.train_snapshots ({train_snapshots} "
+            f"month-ends): the held-out model behind the figures trains on {held_out} (month-end"
+            f"{'s' if held_out != 1 else ''} from {_day(p.eval_train[0])}, the first with "
+            f"snapshots.min_history_months of history), the registered model on all {final}; the gate below "
+            "judges them"
+        )
     return (
         f"the history is shorter than paydate.train_snapshots ({train_snapshots} month-ends): the registered "
         f"model trains on {final} month-end{'s' if final != 1 else ''} and the held-out model behind its "
@@ -151,6 +159,8 @@ def history_headline(p: PaydatePlan, train_snapshots: int) -> str:
     if held_out >= train_snapshots and final >= train_snapshots:
         return ""
     ends = "month-end" if held_out == 1 else "month-ends"
+    if final >= train_snapshots:  # only the held-out check is short ("model on 16 (of 16 wanted)" before s29)
+        return f"short history: held-out check on {held_out} {ends} (of {train_snapshots} wanted), model on all {final}"
     return (
         f"short history: held-out check on {held_out} {ends}, model on {final} (of {train_snapshots} wanted)"
     )

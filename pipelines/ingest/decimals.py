@@ -65,9 +65,12 @@ def money_places(currency: str | None) -> int:
 
 
 def shown_places(currency: str | None) -> int:
-    """Decimals an amount in ``currency`` is *said* with in text (a queue rule's threshold): 0 for
-    :data:`ZERO_DECIMAL` (JPY 250, not 250.00), else :func:`money_places`. The files still round to
-    :func:`money_places` (2 for JPY), so their bytes do not depend on it."""
+    """Decimals an amount in ``currency`` is *said* with in text (a queue rule's threshold) and written
+    with in the files an analyst opens (the queues, credit limits and cash forecast, CSV, XLSX and
+    Parquet alike): 0 for :data:`ZERO_DECIMAL` (JPY 250, not 250.00; before session 29 a JPY queue
+    wrote expected losses such as 999.14 and the workbooks showed ".00" on every yen amount), else
+    :func:`money_places`. The computations (the queue's ranking, the plan check, the manifest's sums)
+    keep :func:`money_places`, so a JPY queue's order does not change."""
     if currency and str(currency).strip().upper() in ZERO_DECIMAL:
         return 0
     return money_places(currency)

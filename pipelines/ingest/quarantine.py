@@ -37,7 +37,8 @@ def quarantine_frame(
     and detail (rows that could not be split into columns).
 
     Rows rejected by their own table's checks show the values as read; rows rejected by a
-    cross-table check (their values all parsed) show the parsed values.
+    cross-table check (their values all parsed) show the parsed values, but their amount as the file
+    wrote it (``raw.written``, :func:`pipelines.ingest.sources.slim`: "1,600.00", not "1600.0").
     """
     cols = list(raw.frame.columns)
     rows = np.flatnonzero(rejected)
@@ -61,7 +62,11 @@ def quarantine_frame(
     for c in cols:
         values = pd.Series(pd.NA, index=range(len(rows)), dtype="string")
         values.iloc[np.flatnonzero(has_raw)] = _text(from_raw[c]).to_numpy()
-        values.iloc[np.flatnonzero(~has_raw)] = _text(from_typed[c]).to_numpy()
+        later = rows[~has_raw]
+        if raw.written is not None and c in raw.written and len(raw.written[c]) == len(typed):
+            values.iloc[np.flatnonzero(~has_raw)] = _text(raw.written[c].iloc[later]).to_numpy()
+        else:
+            values.iloc[np.flatnonzero(~has_raw)] = _text(from_typed[c]).to_numpy()
         q[c] = values
     q["raw_line"] = pd.Series(pd.NA, index=range(len(q)), dtype="string")
     q["detail"] = pd.Series(pd.NA, index=range(len(q)), dtype="string")

@@ -39,6 +39,9 @@ class RawTable:
     pre_bad: dict[str, np.ndarray] = field(default_factory=dict)
     column_map: dict[str, str] = field(default_factory=dict)
     kept: np.ndarray | None = None  # after slimming: the row positions whose raw values are kept
+    # after slimming: the amount cells of every row as the file wrote them ("1,600.00"), for the rows a
+    # later (cross-table) check rejects: the quarantine shows them, not the parsed 1600.0 (session 29)
+    written: dict[str, pd.Series] | None = None
     rows_in: int = 0
     source_line: np.ndarray | None = None  # physical line of each row's record (CSV), else None
     repairs: dict[str, int] = field(default_factory=dict)
@@ -940,10 +943,24 @@ def _load_uci(source: SourceConfig) -> dict[str, RawTable]:
     }
 
 
+# the columns whose cells a quarantined row shows as written even when a later check rejects it
+WRITTEN_COLUMNS = ("amount",)
+
+
 def slim(raw: RawTable, masks: dict[str, np.ndarray]) -> RawTable:
-    """Keep only the raw values of rows rejected so far (quarantine shows them as read)."""
+    """Keep only the raw values of rows rejected so far (quarantine shows them as read), and the
+    text of every row's amount cell (:data:`WRITTEN_COLUMNS`, when read as text: a CSV's "1,600.00";
+    a Parquet file's numbers are their own text): a row a cross-table check rejects later
+    (``currency_mismatch``, ``unknown_debtor``, ...) shows it as the file wrote it."""
     kept = np.flatnonzero(~passing(masks, len(raw.frame)))
-    return replace(raw, frame=raw.frame.iloc[kept].reset_index(drop=True), kept=kept, pre_bad={})
+    written = {
+        c: raw.frame[c].reset_index(drop=True)
+        for c in WRITTEN_COLUMNS
+        if c in raw.frame.columns and not pd.api.types.is_numeric_dtype(raw.frame[c].dtype)
+    }
+    return replace(
+        raw, frame=raw.frame.iloc[kept].reset_index(drop=True), kept=kept, pre_bad={}, written=written or None
+    )
 
 
 def check_inputs(source: SourceConfig) -> list[tuple[str, Path]]:

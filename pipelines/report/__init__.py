@@ -209,6 +209,11 @@ def render_report(
     env = Environment(loader=FileSystemLoader(_TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]))
     currency = currency or (portfolio.currency if portfolio is not None else None)
     env.filters["money"] = lambda v, digits=0: money(v, currency, digits)
+    from pipelines.ingest.decimals import shown_places
+
+    # an amount to the unit (a debtor page's open invoices): the currency's decimals, JPY none, KWD three
+    # (before session 29 two for every currency: "700.00 JPY", a dinar's 12.345 shown 12.35)
+    env.filters["money_exact"] = lambda v: money(v, currency, shown_places(currency))
     env.filters["count"] = lambda v: f"{int(v):,}"
     template = env.get_template("template.html.j2")
     live = scored.loc[~scored["in_default"].astype(bool), "pd"].to_numpy(dtype="float64")

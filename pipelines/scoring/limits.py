@@ -233,10 +233,13 @@ def credit_limits_table(scored: pd.DataFrame, currency: str | None) -> pd.DataFr
         pd.Series(currency or "", index=out.index, dtype="string"),
     )
     out["credit_limit_rule"] = out["credit_limit_rule"].astype("string")
-    from pipelines.ingest.decimals import money_places
+    from pipelines.adapters.exports import AMOUNTS
+    from pipelines.ingest.decimals import shown_places
 
-    # amounts at the currency's decimals (before session 26: invoiced_per_month 494970.725618 in the CSV)
-    return out.round({c: money_places(currency) for c in ("invoiced_per_month", "credit_need") if c in out})
+    # amounts at the currency's decimals (before session 26: invoiced_per_month 494970.725618 in the CSV;
+    # before session 29 a JPY book's 1988036.49 yen)
+    places = shown_places(currency)
+    return out.round({c: places for c in out.columns if c in AMOUNTS})
 
 
 CREDIT_LIMITS_TITLE = (
@@ -257,7 +260,7 @@ def write_credit_limits(
     ``credit_limits.xlsx`` (the top ``xlsx_rows``, human headers with the currency, an "about"
     sheet); nothing when ``scored`` carries no limits."""
     from pipelines.adapters.exports import AMOUNTS, headers, write_csv, write_xlsx
-    from pipelines.ingest.decimals import money_places
+    from pipelines.ingest.decimals import shown_places
 
     if "credit_limit_recommended" not in scored.columns:
         return {}
@@ -278,10 +281,9 @@ def write_credit_limits(
             as_of,
             note=note,
             labels=headers(list(table.columns), currency),
-            totals=tuple(
-                c for c in ("exposure", "credit_limit_current", "credit_limit_recommended") if c in AMOUNTS
-            ),
+            # every amount summed, as in the queues (the volume, the need and two of the limits had no total)
+            totals=tuple(c for c in table.columns if c in AMOUNTS),
             cuts=cuts,
-            places=money_places(currency),
+            places=shown_places(currency),
         ),
     }

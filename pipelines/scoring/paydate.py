@@ -535,7 +535,7 @@ def payment_date_files(
     from features.ledger import day_number
     from models.paydate import cash_intervals
     from pipelines.adapters.exports import write_csv
-    from pipelines.ingest.decimals import money_places
+    from pipelines.ingest.decimals import shown_places
 
     found = [p for p in parts if p is not None]
     moments = (
@@ -544,7 +544,7 @@ def payment_date_files(
         else pd.DataFrame(columns=["week", "segment", "expected_cash", "variance", "invoices"])
     )
     cash = cash_intervals(moments, int(day_number(pd.Timestamp(as_of))), CASH_WEEKS, loaded.cash_shock_sd)
-    places = money_places(currency)  # a 3-decimal currency (KWD, ...) keeps its third decimal
+    places = shown_places(currency)  # a 3-decimal currency (KWD, ...) keeps its third decimal, JPY none
     cash = cash.round({"expected_cash": places, "cash_low_80": places, "cash_high_80": places})
     if currency:
         cash["currency"] = pd.Series(currency, index=cash.index, dtype="string")
@@ -565,9 +565,9 @@ def payment_date_files(
 def forecast_line(invoices: int, model: str, cash: float, currency: str | None) -> str:
     """The nightly log's line on the payment-date forecast, counts and amounts as the console prints them
     (before session 26: '2393 open invoices ...; expected cash in 13 weeks 13692482.03', no currency)."""
-    from pipelines.ingest.decimals import money_places
+    from pipelines.ingest.decimals import shown_places
 
-    amount = f"{cash:,.{money_places(currency)}f}" + (f" {currency}" if currency else "")
+    amount = f"{cash:,.{shown_places(currency)}f}" + (f" {currency}" if currency else "")
     return f"payment dates: {invoices:,} open invoices forecast with {model}; expected cash in the next 13 weeks {amount}"
 
 

@@ -148,10 +148,10 @@ def test_gate_ece_tolerance_scales_with_the_window() -> None:
     th = GateThresholds(min_auc=0.7, ece_margin=0.005)
     # ECE 0.05 passes on a window where chance alone gives 0.07 (a 100-row book) ...
     small = gate_decision({"auc": 0.8, "ece": 0.05}, th, ece_tolerance=0.07)
-    assert small.passed and "ok calibration error (ECE) 0.0500 <= 0.0750" in small.reasons[2]
+    assert small.passed and "ok ECE (calibration) 0.0500 <= 0.0750" in small.reasons[2]
     # ... and fails where chance gives 0.002 (a large book)
     large = gate_decision({"auc": 0.8, "ece": 0.05}, th, ece_tolerance=0.002)
-    assert not large.passed and large.reasons[2].startswith("FAIL calibration error (ECE) 0.0500 > 0.0070")
+    assert not large.passed and large.reasons[2].startswith("FAIL ECE (calibration) 0.0500 > 0.0070")
     low = gate_decision({"auc": 0.65, "ece": 0.0}, th, ece_tolerance=0.01)
     assert not low.passed and "FAIL AUC 0.6500 < the floor 0.7000 (gate.min_auc)" in low.reasons
     blocked = gate_decision(
@@ -180,7 +180,7 @@ def test_the_rollrate_auc_floor_uses_the_interval() -> None:
     assert not gate_decision(late, th, **kw).passed
     first = gate_decision(late, th, **kw, first_model=True)
     assert first.passed and first.reasons[2] == (
-        "WARN calibration error (ECE) 0.0122 > 0.0105 (chance ECE of a calibrated model on these rows 0.0055 + margin 0.005 (gate.ece_margin))"
+        "WARN ECE (calibration) 0.0122 > 0.0105 (chance ECE of a calibrated model on these rows 0.0055 + margin 0.005 (gate.ece_margin))"
     )
     assert first.reasons[-1].startswith(
         "ok promoted with the ECE warning above: the first model of this book (no champion yet; without one "
@@ -221,11 +221,11 @@ def test_a_first_rollrate_model_is_refused_when_significantly_worse() -> None:
     )
     # ... and when that failure comes with an ECE failure, the ECE is not a mere warning either
     both = gate_decision({"auc": 0.70, "ece": 0.02}, th, **kw, auc_interval=(0.55, 0.82), vs_baseline=worse)
-    assert not both.passed and both.reasons[2].startswith("FAIL calibration error (ECE) 0.0200 > 0.0105")
+    assert not both.passed and both.reasons[2].startswith("FAIL ECE (calibration) 0.0200 > 0.0105")
     # chance-level at small n: AUC 0.66 [0.55, 0.71] reaches the floor, the default rate is not
     # significantly better, only the ECE fails: promoted with the warning
     small = gate_decision({"auc": 0.66, "ece": 0.0122}, th, **kw, auc_interval=(0.55, 0.71), vs_baseline=tied)
-    assert small.passed and small.reasons[2].startswith("WARN calibration error (ECE) 0.0122 > 0.0105")
+    assert small.passed and small.reasons[2].startswith("WARN ECE (calibration) 0.0122 > 0.0105")
     assert small.reasons[3] == (
         "ok not worse than the book's default rate (log-loss -0.0010 [-0.0040, +0.0010], AUC -0.0400 "
         "[-0.1000, +0.0200] vs the book's default rate)"
@@ -277,7 +277,7 @@ def test_first_model_promotes_with_a_warning_when_the_ece_limit_is_the_only_fail
     # s11-small's 3,000 x 36 contagion book: ECE 0.0105 > 0.0016 + 0.005, mean PD 2.2x the default rate
     late = {"auc": 0.9223, "ece": 0.0105, "mean_pd": 0.0154, "default_rate": 0.0070}
     shown = (
-        "calibration error (ECE) 0.0105 > 0.0066 (chance ECE of a calibrated model on these rows 0.0016 + margin 0.005 (gate.ece_margin); "
+        "ECE (calibration) 0.0105 > 0.0066 (chance ECE of a calibrated model on these rows 0.0016 + margin 0.005 (gate.ece_margin); "
         "mean PD 1.54% vs 0.70% defaulted on the test window)"
     )
     kept = gate_decision(late, th, ece_tolerance=0.0016)

@@ -364,7 +364,7 @@ def test_xero_base_currency_payments_of_a_foreign_currency_customer_are_not_read
         source, None, as_of=AS_OF, currency=CurrencyConfig(reporting="NZD", rates={"USD": 1.6})
     )
     q = result.quarantine["payments"]
-    # (the row shows the amount as written, 1600.0 NZD, since session 28: it showed 2560.0, converted from USD)
+    # (the row shows the amount as written, 1,600.00 NZD, since session 29; 1600.0 in session 28, 2560.0 before)
     assert q[["debtor_id", "paid_on", "reason"]].values.tolist() == [
         ["Harbour Imports Inc.", "2024-02-25", "currency_mismatch"]
     ]

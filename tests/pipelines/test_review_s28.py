@@ -214,7 +214,7 @@ def test_the_short_history_line_says_one_month_end() -> None:
     one = replace(p, eval_train=p.eval_train[:1])
     assert (
         history_headline(one, 16)
-        == "short history: held-out check on 1 month-end, model on 16 (of 16 wanted)"
+        == "short history: held-out check on 1 month-end (of 16 wanted), model on all 16"
     )
 
 

@@ -53,7 +53,7 @@ def test_score_with_a_registered_version_that_failed_its_gate_names_it_and_the_w
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
     assert (
-        "ews-pd v1 (lightgbm, test AUC 0.9222) is registered but failed its promotion gate: calibration error (ECE) 0.0105"
+        "ews-pd v1 (lightgbm, test AUC 0.9222) is registered but failed its promotion gate: ECE (calibration) 0.0105"
         in text
     )
     # s18: the ECE check's own "; mean PD ..." is kept (before: cut at its "; ", the parenthesis left open)

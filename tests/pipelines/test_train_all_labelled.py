@@ -75,10 +75,10 @@ def test_lightgbm_on_every_labelled_month_end_ships_gates_on_the_folds_and_expla
     # defaulted on this book, s22-calib) it failed and the first model was promoted with a warning
     assert not warned, warned
     assert "without a calibrator" not in " ".join(result.gate_reasons)
-    ece_line = [r for r in result.gate_reasons if "calibration error (ECE)" in r]
+    ece_line = [r for r in result.gate_reasons if "ECE (calibration)" in r]
     assert (
         ece_line
-        and ece_line[0].startswith("ok calibration error (ECE)")
+        and ece_line[0].startswith("ok ECE (calibration)")
         and "the inner folds' models, each behind its own out-of-fold calibrator; the shipped model: calibrator "
         + method
         in (ece_line[0])

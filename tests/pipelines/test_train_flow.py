@@ -226,15 +226,15 @@ def test_gate_failure_keeps_the_champion(prefect_harness, mlflow_uri, tmp_path, 
     held = train_flow.gate.fn(
         logged, off, train_flow.ChampionOnTest(version="7", note="no comparison"), cfg, project
     )
-    assert not held.passed and held.reasons[2].startswith("FAIL calibration error (ECE) 0.5000 > ")
+    assert not held.passed and held.reasons[2].startswith("FAIL ECE (calibration) 0.5000 > ")
     # against a champion the point AUC is held to the floor
     assert held.reasons[1].startswith("ok AUC ") and "[" not in held.reasons[1]
     warned = train_flow.gate.fn(logged, off, none, cfg, project)
-    assert warned.passed and warned.reasons[2].startswith("WARN calibration error (ECE) 0.5000 > ")
+    assert warned.passed and warned.reasons[2].startswith("WARN ECE (calibration) 0.5000 > ")
     assert warned.reasons[3].startswith("ok not worse than the scorecard baseline (log-loss -0.0020")
     assert str(client.get_model_version_by_alias("ews-pd", "champion").version) == logged.version
     assert (
-        "WARN calibration error (ECE) 0.5000"
+        "WARN ECE (calibration) 0.5000"
         in client.get_model_version("ews-pd", logged.version).tags["ews.gate.reasons"]
     )
     from pipelines.adapters.registry import history

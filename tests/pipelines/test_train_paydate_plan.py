@@ -25,16 +25,18 @@ def test_ews_train_says_when_the_registered_payment_date_model_trains_on_a_short
     p = plan(book, TrainConfig(), 26)
     assert p.describe()["test"] == ["2023-12-31", "2024-01-31", "2024-02-29"]
     assert (len(p.eval_train), len(p.final_train)) == (8, 16)
+    # s29-ux: only the held-out check is short; it read "the history is shorter than ...: the registered
+    # model trains on 16 month-ends and the held-out model ... on 8"
     assert history_note(p, 16) == (
-        "the history is shorter than paydate.train_snapshots (16 month-ends): the registered model trains "
-        "on 16 month-ends and the held-out model behind its figures on 8 (month-ends from 2023-04-30, the "
-        "first with snapshots.min_history_months of history); the gate below judges them"
+        "the history before the test month-ends is shorter than paydate.train_snapshots (16 month-ends): the "
+        "held-out model behind the figures trains on 8 (month-ends from 2023-04-30, the first with "
+        "snapshots.min_history_months of history), the registered model on all 16; the gate below judges them"
     )
     assert history_note(p, 8) == ""
     # s27-ux: the console and the WARNING said the whole note (about 330 characters); one short line now
     short = "payment-date model: " + history_headline(p, 16)
     assert (
         short
-        == "payment-date model: short history: held-out check on 8 month-ends, model on 16 (of 16 wanted)"
+        == "payment-date model: short history: held-out check on 8 month-ends (of 16 wanted), model on all 16"
     )
     assert len(short) <= 100 and history_headline(p, 8) == ""

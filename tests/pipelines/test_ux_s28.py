@@ -21,14 +21,14 @@ def test_the_gates_checks_name_the_metrics_in_words() -> None:
     low = gate_decision({"auc": 0.65, "ece": 0.004}, th, ece_tolerance=0.0055)
     assert low.reasons[1] == "FAIL AUC 0.6500 < the floor 0.7000 (gate.min_auc)"
     assert low.reasons[2] == (
-        "ok calibration error (ECE) 0.0040 <= 0.0105 (chance ECE of a calibrated model on these rows 0.0055 "
+        "ok ECE (calibration) 0.0040 <= 0.0105 (chance ECE of a calibrated model on these rows 0.0055 "
         "+ margin 0.005 (gate.ece_margin))"
     )
     high = gate_decision({"auc": 0.80, "ece": 0.02}, th, ece_tolerance=0.0055)
     assert high.reasons[1] == "ok AUC 0.8000 >= the floor 0.7000 (gate.min_auc)"
-    assert high.reasons[2].startswith("FAIL calibration error (ECE) 0.0200 > 0.0105 (")
+    assert high.reasons[2].startswith("FAIL ECE (calibration) 0.0200 > 0.0105 (")
     warned = gate_decision({"auc": 0.80, "ece": 0.02}, th, ece_tolerance=0.0055, first_model=True)
-    assert warned.passed and warned.reasons[2].startswith("WARN calibration error (ECE) 0.0200 > 0.0105 (")
+    assert warned.passed and warned.reasons[2].startswith("WARN ECE (calibration) 0.0200 > 0.0105 (")
     below = gate_decision({"auc": 0.65, "ece": 0.004}, th, ece_tolerance=0.0055, auc_interval=(0.60, 0.69))
     assert below.reasons[1] == (
         "FAIL AUC 0.6500 [0.6000, 0.6900]: the whole interval is below the floor 0.7000 (gate.min_auc)"
@@ -78,8 +78,8 @@ def test_a_registrys_older_gate_reasons_read_in_todays_words() -> None:
     gate, manual = decision_events([record])
     assert gate["reason"] == (
         "Promoted: every check passed. Checks: ok challenger is the rollrate model; ok AUC 0.8771 "
-        "[0.7708, 0.9463]: the 95% debtor interval reaches the floor 0.7000 (gate.min_auc); ok calibration "
-        "error (ECE) 0.0013 <= 0.0103 (chance ECE of a calibrated model on these rows 0.0053 + margin 0.005)"
+        "[0.7708, 0.9463]: the 95% debtor interval reaches the floor 0.7000 (gate.min_auc); ok ECE "
+        "(calibration) 0.0013 <= 0.0103 (chance ECE of a calibrated model on these rows 0.0053 + margin 0.005)"
     )
     assert gate["summary"] == "Promoted: every check passed."
     assert manual["reason"] == "test_auc looked fine to me"
@@ -199,7 +199,7 @@ def test_a_payment_in_another_currency_is_quarantined_with_the_amount_as_written
     """s26-erp's Xero sample (NZD organisation, Harbour Imports Inc. invoiced in USD at 1.60): the
     Account Transactions payment is written 1,600.00 NZD. ews takes a payment in its invoice's currency
     (USD), sees the row's own NZD and quarantines it currency_mismatch; the row showed 2560.0 (1,600.00
-    converted from USD), an amount the file never held. Now 1600.0 NZD, as written; the kept rows are
+    converted from USD), an amount the file never held. Now 1,600.00 NZD, as written; the kept rows are
     converted as before (the sums of s26-erp's test)."""
     import datetime as dt
 
@@ -221,7 +221,7 @@ def test_a_payment_in_another_currency_is_quarantined_with_the_amount_as_written
     )
     q = result.quarantine["payments"]
     assert q[["debtor_id", "reason", "amount", "currency"]].values.tolist() == [
-        ["Harbour Imports Inc.", "currency_mismatch", "1600.0", "NZD"]  # the quarantine keeps text
+        ["Harbour Imports Inc.", "currency_mismatch", "1,600.00", "NZD"]  # as written (s28: 1600.0)
     ]
     assert _sums(result) == (4834.56, 2200.00, 234.56)
     assert (
