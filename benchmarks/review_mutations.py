@@ -610,6 +610,41 @@ M = [
         'if self.source.rules.optional_attributes == "never":',
         ["tests/pipelines/test_review_s29.py"],
     ),
+    (
+        "V4 due_pace: the share of reference invoices settled BEFORE the age, not at most (side left)",
+        "features/paydate.py",
+        'below = np.searchsorted(keys, q_code * span + np.clip(q, -big, big - 1), side="right")',
+        'below = np.searchsorted(keys, q_code * span + np.clip(q, -big, big - 1), side="left")',
+        ["tests/models/test_paydate.py"],
+    ),
+    (
+        "V5 due_pace: reference window closed at its far end (due >= T - W - 90)",
+        "features/paydate.py",
+        "ref = kept & (due > T - w - PACE_REF_DAYS) & (due <= T - w)",
+        "ref = kept & (due >= T - w - PACE_REF_DAYS) & (due <= T - w)",
+        ["tests/models/test_paydate.py"],
+    ),
+    (
+        "V6 due_pace: invoices a credit memo closed kept",
+        "features/paydate.py",
+        "    kept = cash | state.open_mask\n    late = np.where(cash, state.inv_settled - due, np.inf)",
+        "    kept = cash | ~cash\n    late = np.where(cash, state.inv_settled - due, np.inf)",
+        ["tests/models/test_paydate.py"],
+    ),
+    (
+        "V7 due_pace: an open reference invoice counts as settled on time",
+        "features/paydate.py",
+        "late = np.where(cash, state.inv_settled - due, np.inf)  # open at T",
+        "late = np.where(cash, state.inv_settled - due, 0.0)  # open at T",
+        ["tests/models/test_paydate.py"],
+    ),
+    (
+        "V8 due_pace: window closed at its far end (due >= T - W)",
+        "features/paydate.py",
+        "win = kept & (due > T - w) & (due <= T)",
+        "win = kept & (due >= T - w) & (due <= T)",
+        ["tests/models/test_paydate.py"],
+    ),
 ]
 
 

@@ -80,3 +80,73 @@ def test_invoices_of_a_debtor_whose_bad_attribute_is_cleared_stay_in_the_streame
         with pytest.raises(TableError, match="30 of today's 55 invoices issued on or before 2024-03-31"):
             ingest_source(_source(files), folder, as_of=NIGHT2, keep_history=True, **streamed)
     assert _tree(out) == before
+
+
+def test_due_pace_windows_end_where_the_docstring_says() -> None:
+    """Guard (passes on main; fails under V5 and V8). 896469f's ``due_pace_<W>`` (candidate): the window is the invoices due in (T - W, T], the reference
+    those due in (T - W - 90, T - W]. Its tests pass with either end of both closed (mutations V5, V8).
+    D5 at T = 2024-06-30, W = 60: B0 due 2024-02-01 (= T - 150: out of the reference), 1 day late; B1 due
+    2024-05-01 (= T - 60: in the reference, not the window), 20 days late; B2 due 2024-06-20, paid
+    2024-06-25 (age 10 at T). Window B2: 1 - share of {B1: 20} at most 10 = 1 - 0 -> 1.0 (B0 in the
+    reference: 1 - 1/2; B1 in the window: (1 - 0 + 1 - 1) / 2). W = 30: window B2, reference
+    (2024-03-02, 2024-05-31] = {B1} -> 1.0. B3 (due after T) is the open invoice that carries them."""
+    import numpy as np
+
+    from features.ledger import ledger_state, prepare_ledger
+    from features.paydate import open_invoices
+    from tests.models.test_paydate import _book_of, _by_invoice, day
+
+    rows = [
+        ("B0", "D5", "2024-02-01", "2024-02-02"),
+        ("B1", "D5", "2024-05-01", "2024-05-21"),
+        ("B2", "D5", "2024-06-20", "2024-06-25"),
+        ("B3", "D5", "2024-07-15", None),
+    ]
+    ledger = prepare_ledger(_book_of(rows))
+    got = _by_invoice(ledger, open_invoices(ledger, ledger_state(ledger, day("2024-06-30")), candidates=True))
+    assert list(got.index) == ["B3"]
+    np.testing.assert_allclose(got.loc["B3", ["due_pace_60", "due_pace_30"]].to_numpy(float), [1.0, 1.0])
+
+
+def test_due_pace_leaves_out_an_invoice_a_credit_memo_closed() -> None:
+    """Guard (passes on main; fails under V6). 896469f's docstring: "An invoice a credit memo closed is left out"; its tests have no memo, so
+    keeping such invoices passed them (mutation V6). The memo book of test_paydate_memos (I1 closed by
+    memo C1 on 04-10; I2 settled in cash on 04-20, I3 on 04-16) with I0 due 2024-02-15 paid in cash 10 days
+    late and I4 due 2024-05-31 open. At 2024-05-15, W = 60: reference (2024-01-16, 2024-03-16] = {I0: 10};
+    window I2 (age 45): 1 - 1, I3 (age 41): 1 - 1 -> 0.0. With I1 kept: (0 - 1 + 0 + 0) / 3 = -1/3."""
+    import pandas as pd
+
+    from features.ledger import ledger_state, prepare_ledger
+    from features.paydate import open_invoices
+    from features.tables import Portfolio
+    from tests.models.test_paydate_memos import day, memo_book
+
+    book = memo_book()
+    more = pd.DataFrame(
+        {
+            "invoice_id": pd.array(["I0", "I4"], dtype="string"),
+            "debtor_id": pd.array(["D1", "D1"], dtype="string"),
+            "issue_date": pd.to_datetime(["2024-01-16", "2024-05-01"]),
+            "due_date": pd.to_datetime(["2024-02-15", "2024-05-31"]),
+            "amount": [300.0, 500.0],
+            "currency": pd.array(["EUR", "EUR"], dtype="string"),
+        }
+    )
+    p0 = pd.DataFrame(
+        {
+            "payment_id": pd.array(["P0"], dtype="string"),
+            "debtor_id": pd.array(["D1"], dtype="string"),
+            "invoice_id": pd.array(["I0"], dtype="string"),
+            "paid_on": pd.to_datetime(["2024-02-25"]),
+            "amount": [300.0],
+            "kind": pd.array(["cash"], dtype="string"),
+        }
+    )
+    book = Portfolio(
+        invoices=pd.concat([book.invoices, more], ignore_index=True),
+        payments=pd.concat([book.payments, p0], ignore_index=True),
+    )
+    ledger = prepare_ledger(book)
+    rows = open_invoices(ledger, ledger_state(ledger, day("2024-05-15")), candidates=True)
+    assert len(rows) == 1  # I4
+    assert rows.iloc[0]["due_pace_60"] == 0.0
