@@ -15,7 +15,8 @@ does (Parquet or CSV files named ``invoices`` / ``payments`` / ``debtors`` / ``e
 ``--no-docs`` unless ``--docs``). Memory: peak RSS of this process and of the largest worker
 (``getrusage``), and the peak of the summed PSS of this process and its children (sampled every
 0.5 s from ``/proc``: forked workers share pages, so summed RSS would count them twice). Compare the
-output folders of two runs with ``benchmarks/same_outputs.py``. Ends with one JSON line.
+output folders of two runs with ``benchmarks/same_outputs.py``. Each step's wall seconds and CPU seconds
+(this process and the workers it waited for in that step: ``IngestResult.cpu``). Ends with one JSON line.
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     tables = result.manifest["tables"]
     rows = {t: [e["rows_in"], e["rows_accepted"], e["rows_quarantined"]] for t, e in tables.items()}
     for step, sec in result.timings.items():
-        print(f"  {step:<24} {sec:8.1f} s (wall, this process)")
+        used = result.cpu.get(step, 0.0)
+        print(f"  {step:<24} {sec:8.1f} s (wall, this process) {used:8.1f} CPU-s (this process + workers)")
     print(f"rows in / accepted / quarantined: {rows}")
     print(
         f"CPU {cpu['user'] + cpu['sys']:.1f} s (user {cpu['user']}, sys {cpu['sys']}; workers {cpu['workers_user_sys']}), wall {wall:.1f} s"
@@ -161,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                 "docs": args.docs,
                 "cpu_s": round(cpu["user"] + cpu["sys"], 1),
                 "cpu": cpu,
+                "steps_s": {k: round(v, 1) for k, v in result.timings.items()},
+                "steps_cpu_s": {k: round(v, 1) for k, v in result.cpu.items()},
                 "wall_s": round(wall, 1),
                 "peak_rss_gib": round(own / 2**20, 3),
                 "peak_worker_rss_gib": round(kids / 2**20, 3),

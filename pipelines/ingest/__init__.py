@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -94,6 +95,15 @@ class IngestResult:
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds per step (read, parse:<table>, gx:<table>, cross_table, write); not in the manifest,
     which must stay identical between re-runs."""
+    cpu: dict[str, float] = field(default_factory=dict)
+    """CPU seconds per step of ``timings`` (user + system of this process and of the worker processes it
+    has waited for: a streamed ingest's pool counts in the step that ends it); not in the manifest."""
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of the children it has waited for."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 # ---------------------------------------------------------------- public entry points
@@ -219,13 +229,15 @@ def ingest_source(
         stage = ingest_staging(out)
 
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    cpu: dict[str, float] = {}
+    clock, cpu_clock = time.perf_counter(), _cpu_seconds()
 
     def lap(step: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
+        nonlocal clock, cpu_clock
+        now, used = time.perf_counter(), _cpu_seconds()
         timings[step] = timings.get(step, 0.0) + now - clock
-        clock = now
+        cpu[step] = cpu.get(step, 0.0) + used - cpu_clock
+        clock, cpu_clock = now, used
 
     say("checking inputs")
     loaders, block_of = plan_loaders(source)  # table-level checks of every file before any heavy work
@@ -276,6 +288,7 @@ def ingest_source(
                 say,
                 lap,
                 timings,
+                cpu,
                 1 if validator.docs_dir is not None else (workers or default_workers()),
                 keep_history,
                 base,
@@ -402,7 +415,7 @@ def ingest_source(
         finally:
             shutil.rmtree(stage, ignore_errors=True)  # gone after success; cleaned after a failure
     lap("write")
-    return IngestResult(Portfolio(**accepted), quarantine, manifest, out, timings)
+    return IngestResult(Portfolio(**accepted), quarantine, manifest, out, timings, cpu)
 
 
 def _lookalikes(
@@ -445,6 +458,7 @@ def _ingest_streamed(
     say: Progress,
     lap: Callable[[str], None],
     timings: dict[str, float],
+    cpu: dict[str, float],
     workers: int,
     keep_history: bool = False,
     base: tuple[Path, dt.date] | None = None,
@@ -530,7 +544,7 @@ def _ingest_streamed(
         if run is not None:
             run.close()
     lap("write")
-    return IngestResult(None, {}, manifest, out, timings)
+    return IngestResult(None, {}, manifest, out, timings, cpu)
 
 
 def ingest_manifest(

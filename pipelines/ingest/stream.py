@@ -1498,6 +1498,7 @@ def publish_streamed(
             if n != run.partitions:
                 run.say(f"cutting {n} buckets")
                 run.recut(n, tables)
+                run.lap("recut")
             outputs: dict[str, str] = {}
             footers: dict[str, str] = {}
             for table in sorted(states):
