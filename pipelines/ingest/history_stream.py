@@ -45,12 +45,14 @@ from pipelines.ingest.history import (
     SPAN_DATES,
     History,
     Merged,
+    _keys,
     day_counts,
     foreign,
     merge_part,
     span_start,
 )
-from pipelines.ingest.masks import isin
+from pipelines.ingest.idhash import id_hashes
+from pipelines.ingest.masks import arrow, isin
 from pipelines.sources.read import TableError
 
 SAMPLE_ROWS = 2_000_000
@@ -247,6 +249,7 @@ class MergeJob:
     as_of: dt.date
     starts: dict[str, pd.Timestamp | None] = field(default_factory=dict)
     moved: dict[str, pd.Index] = field(default_factory=dict)
+    moved_hashes: dict[str, tuple[np.ndarray, pd.Index]] = field(default_factory=dict)  # see :func:`hashed`
     wanted: pd.Index = field(default_factory=lambda: pd.Index([], dtype="string"))
     recent_far: pd.Index = field(default_factory=lambda: pd.Index([], dtype="string"))
     empty: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -341,12 +344,13 @@ class MergeJob:
         today's in the stage, the counts are returned."""
         from pipelines.adapters.files import bucket_file, bucket_parts, write_bucket_atomic
 
+        kept = kept_part(self.folder, p, self.partitions)
         part = merge_part(
-            kept_part(self.folder, p, self.partitions),
+            kept,
             today_part(self.stage, self.tables, p),
             self.starts,
             self.as_of,
-            self.moved,
+            self.moved_in(kept),
             self.recent_far,
         )
         for table in self.empty:
@@ -355,6 +359,34 @@ class MergeJob:
             write_bucket_atomic(bucket_parts(frame, self.partitions)[p], bucket_file(self.stage, table, p))
         part.tables = {}
         return part
+
+    def moved_in(self, kept: dict[str, pd.DataFrame]) -> dict[str, pd.Index]:
+        """Of the ids ``moved`` (today's ids their own partition's history lacks: the day's new rows of
+        every partition), those whose hash a key of ``kept`` (this partition's history) has: every one
+        of them that is a kept key, so :func:`merge_part` replaces the same kept rows. An honest night
+        has none here; each partition's merge used to look up every partition's new ids (at 200k a
+        hash table of 0.7-1.0M ids built per table and partition)."""
+        out = {}
+        for table, (hashes, ids) in self.moved_hashes.items():
+            frame = kept.get(table)
+            if frame is None or not len(frame):
+                continue
+            have = np.sort(id_hashes(arrow(_keys(frame, table))))
+            at = np.minimum(np.searchsorted(have, hashes), len(have) - 1)
+            out[table] = ids[have[at] == hashes]
+        return out
+
+
+def hashed(moved: dict[str, pd.Index]) -> dict[str, tuple[np.ndarray, pd.Index]]:
+    """Per table, the non-missing ids of ``moved`` in the order of their 64-bit hash
+    (:func:`pipelines.ingest.idhash.id_hashes`) and the sorted hashes (:meth:`MergeJob.moved_in`)."""
+    out = {}
+    for table, ids in moved.items():
+        texts = pd.Series(ids, dtype="string").dropna().reset_index(drop=True)
+        h = id_hashes(arrow(texts))
+        order = np.argsort(h, kind="stable")
+        out[table] = (h[order], pd.Index(texts.iloc[order].reset_index(drop=True)))
+    return out
 
 
 def _moved(job: MergeJob, each: Each) -> tuple[dict[str, pd.Index], pd.Index]:
@@ -412,6 +444,7 @@ def merge_streamed(
     job.starts = {t: span_start(per_day[t], as_of) if t in per_day else None for t in SPAN_DATES}
     if partitions > 1:
         job.moved, job.wanted = _moved(job, run)
+        job.moved_hashes = hashed(job.moved)
     job.recent_far = _recent_far(job, run)
     for table in dict.fromkeys([*KEYS, *tables]):
         # the columns of both sides, as the in-memory merge's concatenation has them: a sparse column

@@ -7,7 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tests.pipelines.test_history_s26 import NIGHT1, NIGHT2, _book1, _book2, _source
+import pandas as pd
+import pytest
+
+from tests.pipelines.test_history_s26 import NIGHT1, NIGHT2, _book1, _book2, _outputs, _source
 
 
 def _cpu() -> tuple[float, float]:
@@ -46,3 +49,168 @@ def test_each_step_of_a_streamed_merged_night_says_its_cpu_seconds(tmp_path: Pat
     workers = kids_after - kids_before
     assert workers > 0.0  # the pool ran
     assert workers - 0.02 <= sum(got.cpu.values()) <= after - before + 0.02
+
+
+def test_the_recut_hashes_each_partition_once_and_keeps_the_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The re-cut of a merged night (6 partitions into 5 buckets) hashed every debtor id twice: once to cut
+    each partition file into the 5 buckets and once more per bucket, to sort it by (bucket, debtor), where
+    every row is already in that bucket. Now each partition is cut by its bucket codes alone (its file is
+    sorted by debtor) and each bucket sorted by debtor without its codes: bucket codes of 5 buckets are
+    hashed 6 times per table, once per partition (main a5afe54: 6 + 5 = 11; fails there), and the night
+    publishes the in-memory merge's bytes (every bucket and quarantine file)."""
+    import pipelines.adapters.files as files
+    from pipelines.ingest import ingest_source
+    from pipelines.ingest.stream import StreamRun
+
+    mem, streamed = tmp_path / "mem", tmp_path / "streamed"
+    for out in (mem, streamed):
+        ingest_source(_source(_book1(tmp_path / "n1")), out, as_of=NIGHT1, keep_history=True)
+    ingest_source(_source(_book2(tmp_path / "n2")), mem, as_of=NIGHT2, keep_history=True)
+    hashed: list[int] = []
+    cutting = [False]
+    codes, recut = files.bucket_codes, StreamRun.recut
+
+    def counted(values, n):
+        if cutting[0] and n > 1:
+            hashed.append(n)
+        return codes(values, n)
+
+    def traced(self, n, tables=None):
+        cutting[0] = True
+        try:
+            return recut(self, n, tables)
+        finally:
+            cutting[0] = False
+
+    monkeypatch.setattr(files, "bucket_codes", counted)
+    monkeypatch.setattr(StreamRun, "recut", traced)
+    got = ingest_source(
+        _source(_book2(tmp_path / "n2")),
+        streamed,
+        as_of=NIGHT2,
+        keep_history=True,
+        stream=True,
+        partitions=6,
+        chunk_rows=3,
+        workers=1,
+    )
+    assert got.manifest["layout"]["buckets"] == 5
+    tables = len(got.manifest["history"]["tables"])
+    assert tables == 3  # debtors, invoices, payments
+    assert hashed == [5] * (6 * tables)
+    assert _outputs(streamed) == _outputs(mem)
+
+
+def test_sorted_bucket_parts_are_bucket_parts() -> None:
+    """``sorted_bucket_parts`` cuts a frame sorted by debtor as ``bucket_parts`` does (same rows, same
+    order, same index); an unsorted frame or one with a missing debtor id takes ``bucket_parts``' path."""
+    import pandas as pd
+
+    from pipelines.adapters.files import bucket_parts, sorted_bucket_parts
+
+    ids = [f"D{k}" for k in (1, 1, 10, 2, 2, 2, 3, 4, 5, 6, 7, 8, 9)]  # sorted as text: D1 < D10 < D2
+    frame = pd.DataFrame(
+        {"debtor_id": pd.Series(ids, dtype="string"), "amount": [float(k) for k in range(len(ids))]}
+    )
+    shuffled = frame.iloc[[5, 0, 12, 3, 1, 2, 4, 6, 7, 8, 9, 10, 11]].reset_index(drop=True)
+    missing = frame.copy()
+    missing.loc[4, "debtor_id"] = pd.NA
+    for case in (frame, shuffled, missing):
+        for n in (1, 3, 4):
+            want, got = bucket_parts(case, n), sorted_bucket_parts(case, n)
+            assert len(got) == n
+            for a, b in zip(want, got, strict=True):
+                pd.testing.assert_frame_equal(a, b)
+    assert [list(part["amount"]) for part in sorted_bucket_parts(frame, 1)] == [list(frame["amount"])]
+
+
+def test_each_partition_merge_looks_up_only_the_moved_ids_its_history_may_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A streamed merge replaces a kept row whose id moved to another debtor's partition (I13, D6's in the
+    history, D4's tonight). Each partition's merge looked that up among the day's new ids of every
+    partition (I5, I13, I14, I15 and the payments P3, P4, P6, P7: at 200k a hash table of 0.7-1.0M ids
+    built per table and partition). Now a partition's merge gets only the new ids whose 64-bit hash a key
+    of its own history has: I13 in the partition holding D6's history, nothing else anywhere (main a5afe54:
+    all four invoices and four payments in each of the 6 partitions; fails there). The night publishes the
+    in-memory merge's bytes, with I13 replaced (D4's) and not kept twice."""
+    import pipelines.ingest.history_stream as history_stream
+    from pipelines.adapters.files import read_portfolio
+    from pipelines.ingest import ingest_source
+
+    mem, streamed = tmp_path / "mem", tmp_path / "streamed"
+    for out in (mem, streamed):
+        ingest_source(_source(_book1(tmp_path / "n1")), out, as_of=NIGHT1, keep_history=True)
+    ingest_source(_source(_book2(tmp_path / "n2")), mem, as_of=NIGHT2, keep_history=True)
+    seen: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
+    real = history_stream.merge_part
+
+    def logged(kept, today, starts, as_of, moved=None, recent_far=None):
+        held = tuple(sorted(kept["debtors"]["debtor_id"])) if "debtors" in kept else ()
+        looked = {t: tuple(sorted(str(x) for x in ids)) for t, ids in (moved or {}).items()}
+        seen.append((held, looked.get("invoices", ()), looked.get("payments", ())))
+        return real(kept, today, starts, as_of, moved, recent_far)
+
+    monkeypatch.setattr(history_stream, "merge_part", logged)
+    ingest_source(
+        _source(_book2(tmp_path / "n2")),
+        streamed,
+        as_of=NIGHT2,
+        keep_history=True,
+        stream=True,
+        partitions=6,
+        chunk_rows=3,
+        workers=1,
+    )
+    assert len(seen) == 6
+    assert [(inv, pay) for held, inv, pay in seen if "D6" in held] == [(("I13",), ())]
+    assert [(inv, pay) for held, inv, pay in seen if "D6" not in held] == [((), ())] * 5
+    assert _outputs(streamed) == _outputs(mem)
+    inv = read_portfolio(streamed).invoices
+    assert list(inv.loc[inv["invoice_id"] == "I13", "debtor_id"]) == ["D4"]
+
+
+def test_the_far_invoice_lookup_compares_as_text_only_the_ids_whose_hash_is_wanted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Step 4 of a streamed night looks up the invoice ids payments name outside their partition (here
+    I2 and I11, which only the history holds, and the unknown I99) among tonight's spilled invoice ids. It
+    made a Python string of every spilled id and probed a hash table with it (I4, I5, I13, I14, I15: 5
+    probes; at 200k 9.9M ids, ~17 CPU-s of a 258 CPU-s merged night). Now only the spilled ids whose 64-bit
+    hash (the spill's own) is a wanted id's are compared as text: none here (main a5afe54: 5; fails there).
+    The night publishes the in-memory merge's bytes (P3 and P6 readmitted through the history, P8
+    quarantined unknown_invoice)."""
+    import sys
+
+    from pipelines.ingest import ingest_source
+
+    mem, streamed = tmp_path / "mem", tmp_path / "streamed"
+    for out in (mem, streamed):
+        ingest_source(_source(_book1(tmp_path / "n1")), out, as_of=NIGHT1, keep_history=True)
+    ingest_source(_source(_book2(tmp_path / "n2")), mem, as_of=NIGHT2, keep_history=True)
+    probed: list[str] = []
+    real = pd.Index.get_indexer
+
+    def counted(self, target, *args, **kwargs):
+        if sys._getframe(1).f_code.co_name == "far_invoices":
+            probed.extend(str(x) for x in target)
+        return real(self, target, *args, **kwargs)
+
+    monkeypatch.setattr(pd.Index, "get_indexer", counted)
+    got = ingest_source(
+        _source(_book2(tmp_path / "n2")),
+        streamed,
+        as_of=NIGHT2,
+        keep_history=True,
+        stream=True,
+        partitions=6,
+        chunk_rows=3,
+        workers=1,
+    )
+    assert probed == []
+    assert got.manifest["history"]["readmitted"] == {"payments": 2}
+    pay = got.manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (5, 4, 1)
+    assert _outputs(streamed) == _outputs(mem)
