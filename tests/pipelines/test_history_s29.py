@@ -18,6 +18,33 @@ def _cpu() -> tuple[float, float]:
     return t.user + t.system + t.children_user + t.children_system, t.children_user + t.children_system
 
 
+def _night2(tmp_path: Path, out: Path, workers: int):
+    """Night 2 streamed into ``out`` (6 partitions over the history's 3 buckets, chunks of 3 rows)."""
+    from pipelines.ingest import ingest_source
+
+    return ingest_source(
+        _source(_book2(tmp_path / "n2")),
+        out,
+        as_of=NIGHT2,
+        keep_history=True,
+        stream=True,
+        partitions=6,
+        chunk_rows=3,
+        workers=workers,
+    )
+
+
+def _two_folders(tmp_path: Path) -> tuple[Path, Path]:
+    """Night 1 in two folders; night 2 merged in memory into the first (the bytes to match)."""
+    from pipelines.ingest import ingest_source
+
+    mem, streamed = tmp_path / "mem", tmp_path / "streamed"
+    for out in (mem, streamed):
+        ingest_source(_source(_book1(tmp_path / "n1")), out, as_of=NIGHT1, keep_history=True)
+    ingest_source(_source(_book2(tmp_path / "n2")), mem, as_of=NIGHT2, keep_history=True)
+    return mem, streamed
+
+
 def test_each_step_of_a_streamed_merged_night_says_its_cpu_seconds(tmp_path: Path) -> None:
     """``IngestResult.cpu``: the CPU seconds of each step of ``timings`` (this process and the workers it
     waited for), so that a merged night's extra CPU can be split by step. Night 2 streamed into the history
@@ -31,16 +58,7 @@ def test_each_step_of_a_streamed_merged_night_says_its_cpu_seconds(tmp_path: Pat
     out = tmp_path / "out"
     ingest_source(_source(_book1(tmp_path / "n1")), out, as_of=NIGHT1, keep_history=True)
     before, kids_before = _cpu()
-    got = ingest_source(
-        _source(_book2(tmp_path / "n2")),
-        out,
-        as_of=NIGHT2,
-        keep_history=True,
-        stream=True,
-        partitions=6,
-        chunk_rows=3,
-        workers=2,
-    )
+    got = _night2(tmp_path, out, 2)
     after, kids_after = _cpu()
     assert got.manifest["layout"]["buckets"] == 5
     assert list(got.cpu) == list(got.timings)
@@ -61,13 +79,9 @@ def test_the_recut_hashes_each_partition_once_and_keeps_the_bytes(
     hashed 6 times per table, once per partition (main a5afe54: 6 + 5 = 11; fails there), and the night
     publishes the in-memory merge's bytes (every bucket and quarantine file)."""
     import pipelines.adapters.files as files
-    from pipelines.ingest import ingest_source
     from pipelines.ingest.stream import StreamRun
 
-    mem, streamed = tmp_path / "mem", tmp_path / "streamed"
-    for out in (mem, streamed):
-        ingest_source(_source(_book1(tmp_path / "n1")), out, as_of=NIGHT1, keep_history=True)
-    ingest_source(_source(_book2(tmp_path / "n2")), mem, as_of=NIGHT2, keep_history=True)
+    mem, streamed = _two_folders(tmp_path)
     hashed: list[int] = []
     cutting = [False]
     codes, recut = files.bucket_codes, StreamRun.recut
@@ -86,16 +100,7 @@ def test_the_recut_hashes_each_partition_once_and_keeps_the_bytes(
 
     monkeypatch.setattr(files, "bucket_codes", counted)
     monkeypatch.setattr(StreamRun, "recut", traced)
-    got = ingest_source(
-        _source(_book2(tmp_path / "n2")),
-        streamed,
-        as_of=NIGHT2,
-        keep_history=True,
-        stream=True,
-        partitions=6,
-        chunk_rows=3,
-        workers=1,
-    )
+    got = _night2(tmp_path, streamed, 1)
     assert got.manifest["layout"]["buckets"] == 5
     tables = len(got.manifest["history"]["tables"])
     assert tables == 3  # debtors, invoices, payments
@@ -138,12 +143,8 @@ def test_each_partition_merge_looks_up_only_the_moved_ids_its_history_may_hold(
     in-memory merge's bytes, with I13 replaced (D4's) and not kept twice."""
     import pipelines.ingest.history_stream as history_stream
     from pipelines.adapters.files import read_portfolio
-    from pipelines.ingest import ingest_source
 
-    mem, streamed = tmp_path / "mem", tmp_path / "streamed"
-    for out in (mem, streamed):
-        ingest_source(_source(_book1(tmp_path / "n1")), out, as_of=NIGHT1, keep_history=True)
-    ingest_source(_source(_book2(tmp_path / "n2")), mem, as_of=NIGHT2, keep_history=True)
+    mem, streamed = _two_folders(tmp_path)
     seen: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
     real = history_stream.merge_part
 
@@ -154,16 +155,7 @@ def test_each_partition_merge_looks_up_only_the_moved_ids_its_history_may_hold(
         return real(kept, today, starts, as_of, moved, recent_far)
 
     monkeypatch.setattr(history_stream, "merge_part", logged)
-    ingest_source(
-        _source(_book2(tmp_path / "n2")),
-        streamed,
-        as_of=NIGHT2,
-        keep_history=True,
-        stream=True,
-        partitions=6,
-        chunk_rows=3,
-        workers=1,
-    )
+    _night2(tmp_path, streamed, 1)
     assert len(seen) == 6
     assert [(inv, pay) for held, inv, pay in seen if "D6" in held] == [(("I13",), ())]
     assert [(inv, pay) for held, inv, pay in seen if "D6" not in held] == [((), ())] * 5
@@ -184,12 +176,7 @@ def test_the_far_invoice_lookup_compares_as_text_only_the_ids_whose_hash_is_want
     quarantined unknown_invoice)."""
     import sys
 
-    from pipelines.ingest import ingest_source
-
-    mem, streamed = tmp_path / "mem", tmp_path / "streamed"
-    for out in (mem, streamed):
-        ingest_source(_source(_book1(tmp_path / "n1")), out, as_of=NIGHT1, keep_history=True)
-    ingest_source(_source(_book2(tmp_path / "n2")), mem, as_of=NIGHT2, keep_history=True)
+    mem, streamed = _two_folders(tmp_path)
     probed: list[str] = []
     real = pd.Index.get_indexer
 
@@ -199,16 +186,7 @@ def test_the_far_invoice_lookup_compares_as_text_only_the_ids_whose_hash_is_want
         return real(self, target, *args, **kwargs)
 
     monkeypatch.setattr(pd.Index, "get_indexer", counted)
-    got = ingest_source(
-        _source(_book2(tmp_path / "n2")),
-        streamed,
-        as_of=NIGHT2,
-        keep_history=True,
-        stream=True,
-        partitions=6,
-        chunk_rows=3,
-        workers=1,
-    )
+    got = _night2(tmp_path, streamed, 1)
     assert probed == []
     assert got.manifest["history"]["readmitted"] == {"payments": 2}
     pay = got.manifest["tables"]["payments"]
