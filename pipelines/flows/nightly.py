@@ -689,8 +689,13 @@ def _counts(
     currency: str | None = None,
 ) -> dict[str, Any]:
     """The manifest's counts; the queues' sums in ``currency`` (the reporting currency, recorded
-    beside them: None when unknown), rounded to its decimals (``pipelines.ingest.decimals.money_places``)."""
-    places = money_places(currency)
+    beside them: None when unknown): the sums of the rows as the files write them, in the currency's
+    decimals (``pipelines.ingest.decimals.shown_places``: a JPY queue's whole yen, so the console, the
+    report and the workbook's totals row agree; before session 29 the 2-decimal rows' sum, 466,861 JPY
+    against the workbook's 466,864)."""
+    from pipelines.ingest.decimals import shown_places
+
+    places = shown_places(currency)
     flags = wl["flags"]
     band_names = [b.name for b in cfg.bands]
     bands = scored["band"].value_counts().reindex(band_names, fill_value=0)
@@ -706,12 +711,12 @@ def _counts(
         "queue": int(len(q)),
         "queue_actions": {str(k): int(v) for k, v in q["next_action"].value_counts().sort_index().items()},
         "currency": currency,
-        "expected_loss": round(float(q["expected_loss"].sum()), places),
+        "expected_loss": round(float(q["expected_loss"].round(places).sum()), places),
         "recovery": int(len(rq)),
         "recovery_actions": {
             str(k): int(v) for k, v in rq["next_action"].value_counts().sort_index().items()
         },
-        "recoverable_amount": round(float(rq["recoverable_amount"].sum()), places),
+        "recoverable_amount": round(float(rq["recoverable_amount"].round(places).sum()), places),
     }
 
 

@@ -30,7 +30,7 @@ from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_wate
 from pipelines.report.portfolio import PortfolioView, debtor_pages, portfolio_context
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS
-from pipelines.words import metric_words
+from pipelines.words import counted, metric_words
 
 __all__ = ["Waterfall", "changes_summary", "money", "render_report"]
 
@@ -215,6 +215,7 @@ def render_report(
     # (before session 29 two for every currency: "700.00 JPY", a dinar's 12.345 shown 12.35)
     env.filters["money_exact"] = lambda v: money(v, currency, shown_places(currency))
     env.filters["count"] = lambda v: f"{int(v):,}"
+    env.filters["counted"] = counted  # "1 override", "0 debtors" (the overrides section said "debtor(s)")
     template = env.get_template("template.html.j2")
     live = scored.loc[~scored["in_default"].astype(bool), "pd"].to_numpy(dtype="float64")
     changes = changes_summary(scored, previous, cfg, cfg.report.top_changes)

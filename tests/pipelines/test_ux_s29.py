@@ -218,9 +218,8 @@ def test_the_walks_counts_and_the_payment_date_short_history_read_right() -> Non
     )
 
 
-def test_a_debtor_pages_open_invoices_show_the_currencys_decimals(tmp_path) -> None:
-    """report.html's debtor pages wrote every open invoice with two decimals: "700.00 JPY" (a yen has
-    none), and a dinar's fils were cut ("700.00 KWD"). Debtor a owes INV-A1 700 (test_report's book)."""
+def _report(tmp_path, currency: str, overrides: dict | None = None) -> str:
+    """report.html of test_report's book (debtor a owes INV-A1 700) in ``currency``."""
     import pandas as pd
 
     from pipelines.engine import Book
@@ -231,20 +230,38 @@ def test_a_debtor_pages_open_invoices_show_the_currencys_decimals(tmp_path) -> N
     today = scores([0.12, 0.02, 0.25, 0.5], ["a", "b", "c", "n"])
     book = portfolio(BOOK.invoices.to_dict("records"), BOOK.payments.to_dict("records"))
     wl = today.assign(triggers="threshold", reason_1="late", pd_change=float("nan"), band_prev=None)
+    view = build_portfolio(Book.in_memory(book, 100), pd.Timestamp("2024-06-30").date(), today,
+                           pd.Index(["a", "n"]), CFG, currency, tmp_path / "none", None)  # fmt: skip
+    return render_report(
+        as_of="2024-06-30", model={"name": "m", "version": "1"}, config_hash="0" * 64, scored=today,
+        previous=None, previous_as_of=None, watchlist=wl[wl["debtor_id"].isin(["a", "n"])],
+        reason_columns=["reason_1"], counts={"scored": 4, "in_default": 0, "flagged": 2, "queue": 0,
+        "expected_loss": 0.0, "bands": {}, "triggers": {}}, drift=pd.DataFrame(columns=["variable", "psi",
+        "status", "missing_share", "reference_missing"]), calibration=None, waterfalls=[], cfg=CFG,
+        portfolio=view, overrides=overrides,
+    )  # fmt: skip
+
+
+def test_a_debtor_pages_open_invoices_show_the_currencys_decimals(tmp_path) -> None:
+    """report.html's debtor pages wrote every open invoice with two decimals: "700.00 JPY" (a yen has
+    none), and a dinar's fils were cut ("700.00 KWD"). Debtor a owes INV-A1 700 (test_report's book)."""
     for currency, shown in (("JPY", ">700 JPY<"), ("KWD", ">700.000 KWD<"), ("EUR", ">700.00 EUR<")):
-        view = build_portfolio(Book.in_memory(book, 100), pd.Timestamp("2024-06-30").date(), today,
-                               pd.Index(["a", "n"]), CFG, currency, tmp_path / "none", None)  # fmt: skip
-        html = render_report(
-            as_of="2024-06-30", model={"name": "m", "version": "1"}, config_hash="0" * 64, scored=today,
-            previous=None, previous_as_of=None, watchlist=wl[wl["debtor_id"].isin(["a", "n"])],
-            reason_columns=["reason_1"], counts={"scored": 4, "in_default": 0, "flagged": 2, "queue": 0,
-            "expected_loss": 0.0, "bands": {}, "triggers": {}}, drift=pd.DataFrame(columns=["variable", "psi",
-            "status", "missing_share", "reference_missing"]), calibration=None, waterfalls=[], cfg=CFG,
-            portfolio=view,
-        )  # fmt: skip
+        html = _report(tmp_path, currency)
         row = html[html.index(">INV-A1</td>") :]
         row = row[: row.index("</tr>")]  # the debtor page's invoice row
         assert shown in row, (currency, row)
+
+
+def test_the_overrides_section_counts_in_words(tmp_path) -> None:
+    """The overrides section said "1 debtor(s) overridden of 2 ... 1 override(s) in force tonight; 0 cleared
+    debtor(s) kept off the list" (the walk's report: "0 debtor(s) overridden of 8")."""
+    overrides = {"days": 30, "rate": 0.5, "debtors": 1, "flagged": 2, "since": "2024-06-01", "in_force": 1,
+                 "kept_off": 0, "reflagged": 0, "rows": []}  # fmt: skip
+    html = _report(tmp_path, "EUR", overrides)
+    text = " ".join(html[html.index('<section id="overrides">') :].split())
+    assert "1 debtor overridden of 2 on the watchlist" in text
+    assert "1 override in force tonight; 0 cleared debtors kept off the list" in text
+    assert "(s)" not in text[: text.index("</section>")]
 
 
 def test_ews_score_help_names_what_it_publishes() -> None:
@@ -294,3 +311,29 @@ def test_config_check_in_a_fresh_project_says_the_examples_are_examples(tmp_path
     assert "example_xero.yaml" in examples[7] and examples[7].endswith("sample files are in the ews repository's tests/data/sources/, not here)")  # fmt: skip
     (uci,) = [line for line in lines if "conf/sources/uci.yaml" in line]
     assert uci.endswith("(headers not checked: uci_wide: ../shared/data/uci_credit_card.csv not found)")
+
+
+def test_a_jpy_runs_queue_sums_are_the_sums_of_its_whole_yen_rows() -> None:
+    """The console, report.html and manifest.json summed the queue's 2-decimal expected losses (the JPY
+    walk: "expected loss 466,861 JPY") while the workbook's totals row sums the whole-yen rows (466,864).
+    By hand: 99,914 + 133,989 + 0 = 233,903 (not 233,903.91 -> 233,904); recoverable 10 + 21 = 31. EUR keeps
+    its cents."""
+    import pandas as pd
+
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.flows.nightly import _counts
+    from pipelines.scoring.watchlist import TRIGGERS
+
+    scored = pd.DataFrame(
+        {"debtor_id": pd.array(["a", "b", "c"], dtype="string"), "pd": [0.1, 0.2, 0.3],
+         "in_default": [False, False, True], "band": ["A", "B", "default"]}
+    )  # fmt: skip
+    wl = {"flags": pd.DataFrame({f"trigger_{t}": [False] * 3 for t in TRIGGERS}), "watchlist": pd.DataFrame()}
+    q = pd.DataFrame(
+        {"expected_loss": [99914.05, 133989.46, 0.4], "next_action": ["call", "call", "reminder"]}
+    )
+    rq = pd.DataFrame({"recoverable_amount": [10.4, 20.6], "next_action": ["x", "y"]})
+    jpy = _counts(scored, wl, q, rq, None, NightlyConfig(), "JPY")
+    assert (jpy["expected_loss"], jpy["recoverable_amount"]) == (233903.0, 31.0)
+    eur = _counts(scored, wl, q, rq, None, NightlyConfig(), "EUR")
+    assert (eur["expected_loss"], eur["recoverable_amount"]) == (233903.91, 31.0)
