@@ -432,25 +432,85 @@ def paired_difference(
 
 
 def ece_noise(
-    p: Sequence[float] | np.ndarray, *, n_sim: int = 200, quantile: float = 0.95, seed: int = 0
+    p: Sequence[float] | np.ndarray,
+    *,
+    n_sim: int = 200,
+    quantile: float = 0.95,
+    seed: int = 0,
+    debtors: Sequence[Any] | np.ndarray | None = None,
+    as_of: Sequence[Any] | np.ndarray | None = None,
+    horizon_months: int = 3,
 ) -> float:
     """The ECE a *perfectly calibrated* model would show on these rows by chance alone.
 
-    Labels are drawn as ``Bernoulli(p)`` ``n_sim`` times and the ``quantile`` of the resulting ECE
-    (same bins as :func:`expected_calibration_error`) is returned. It shrinks with the number of
-    rows and defaults: about 0.07 on a 100-row window, under 0.005 on 100,000 rows.
+    Labels are drawn from ``p`` ``n_sim`` times and the ``quantile`` of the resulting ECE (same bins
+    as :func:`expected_calibration_error`) is returned. It shrinks with the number of rows and
+    defaults: about 0.07 on a 100-row window, under 0.005 on 100,000 rows.
+
+    Without ``debtors``: each row's label is an independent ``Bernoulli(p)``. With ``debtors`` and
+    ``as_of`` (the rows' month-ends): labels are drawn as debtor paths (:class:`_DebtorPaths`), as
+    the labels of a window of several month-ends are: one default of a debtor is a 1 at each of its
+    month-ends within the ``horizon_months`` before it, and its later rows are gone (in default).
     """
     pa = np.asarray(p, dtype="float64")
     prep = _Weighted(np.zeros_like(pa), pa)
     rng = np.random.default_rng(seed)
     cnt = np.bincount(prep.bin, minlength=prep.n_bins)
     sp = np.bincount(prep.bin, weights=pa, minlength=prep.n_bins)
+    paths = None if debtors is None else _DebtorPaths(pa, debtors, as_of, horizon_months)
     values = []
     for _ in range(n_sim):
-        y = (rng.random(pa.size) < pa).astype("float64")
-        sy = np.bincount(prep.bin, weights=y, minlength=prep.n_bins)
-        values.append(np.abs(sp - sy)[cnt > 0].sum() / pa.size)
+        if paths is None:
+            y = (rng.random(pa.size) < pa).astype("float64")
+            sy = np.bincount(prep.bin, weights=y, minlength=prep.n_bins)
+            values.append(np.abs(sp - sy)[cnt > 0].sum() / pa.size)
+            continue
+        y, kept = paths.draw(rng)
+        sy = np.bincount(prep.bin[kept], weights=y[kept], minlength=prep.n_bins)
+        spk = np.bincount(prep.bin[kept], weights=pa[kept], minlength=prep.n_bins)
+        values.append(np.abs(spk - sy).sum() / max(int(kept.sum()), 1))
     return float(np.quantile(values, quantile))
+
+
+# ``gate.ece_chance: debtors``: the percentile of the debtor-path chance ECE that is the gate's limit
+DEBTOR_PATHS_QUANTILE = 0.99
+
+
+class _DebtorPaths:
+    """Default labels drawn from PDs as debtor paths (:func:`ece_noise` with debtors).
+
+    A row's PD is the chance of a default within ``horizon`` months after its month-end, so it
+    implies a constant monthly hazard ``1 - (1 - p) ** (1 / horizon)`` over those months. A calendar
+    month's hazard is the mean of the hazards of the debtor's rows whose horizon covers it (none: 0).
+    One draw picks each debtor's first default month (one uniform against its cumulative chance); a
+    row is labelled 1 when that month falls within its horizon and is dropped when it falls in or
+    before the row's own month (the debtor was in default at the month-end, so unlabelled). A debtor whose PD does not change is drawn exactly
+    calibrated row by row; a PD that moves linearly month to month nearly so."""
+
+    def __init__(self, p: np.ndarray, debtors: Any, as_of: Any, horizon: int):
+        if as_of is None or len(debtors) != p.size or len(as_of) != p.size:
+            raise ValueError("debtors and as_of must be given together, one per PD")
+        when = pd.DatetimeIndex(pd.to_datetime(np.asarray(as_of)))
+        month = np.asarray(when.year * 12 + when.month, dtype="int64")
+        code = pd.factorize(np.asarray(debtors))[0]
+        col = month - month.min()
+        shape = (int(code.max()) + 1, int(col.max()) + horizon + 1)
+        total, count = np.zeros(shape), np.zeros(shape)
+        monthly = 1 - (1 - p) ** (1 / horizon)
+        for ahead in range(1, horizon + 1):
+            np.add.at(total, (code, col + ahead), monthly)
+            np.add.at(count, (code, col + ahead), 1.0)
+        hazard = np.divide(total, count, out=np.zeros(shape), where=count > 0)
+        # the chance of a default by the end of each month: one uniform per debtor picks its month
+        self.by_month = 1 - np.cumprod(1 - hazard, axis=1)
+        self.code, self.col, self.horizon = code, col, horizon
+
+    def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``(y, kept)`` per row: the drawn label, and whether the row is still labelled."""
+        u = rng.random(self.by_month.shape[0])
+        first = (self.by_month <= u[:, None]).sum(axis=1)[self.code]  # == span: no default
+        y = ((first > self.col) & (first <= self.col + self.horizon)).astype("float64")
+        return y, first > self.col
 
 
 # ---------------------------------------------------------------------------------------------
@@ -533,6 +593,7 @@ class GateThresholds:
 
     min_auc: float = 0.70
     ece_margin: float = 0.005
+    ece_chance: str = "rows"
 
 
 @dataclass(frozen=True)
@@ -688,11 +749,19 @@ def gate_decision(
         reasons.append(f"FAIL AUC {auc:.4f} < the floor {floor}")
     else:
         reasons.append(f"ok AUC {auc:.4f} >= the floor {floor}")
-    limit = ece_tolerance + thresholds.ece_margin
-    rule = (
-        f"chance ECE of a calibrated model on these rows {ece_tolerance:.4f} + margin {thresholds.ece_margin} "
-        "(gate.ece_margin)"
-    )
+    if thresholds.ece_chance == "debtors" and kind in ("lightgbm", "scorecard") and not no_test_window:
+        # the out-of-time windows' test rows: the 99th percentile of the debtor-path chance, no margin
+        limit = ece_tolerance
+        rule = (
+            f"chance ECE of a calibrated model on these rows, labels drawn as debtor paths, "
+            f"{DEBTOR_PATHS_QUANTILE * 100:g}th percentile {ece_tolerance:.4f} (gate.ece_chance debtors)"
+        )
+    else:
+        limit = ece_tolerance + thresholds.ece_margin
+        rule = (
+            f"chance ECE of a calibrated model on these rows {ece_tolerance:.4f} + margin "
+            f"{thresholds.ece_margin} (gate.ece_margin)"
+        )
     if no_test_window and shipped_calibrator:
         # the fold rows are scored by the fold models (raw, or each behind its own calibrator); the shipped
         # model has its own

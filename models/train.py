@@ -37,6 +37,7 @@ from models.calibrate import (
 )
 from models.challenger import Evidence, _fold_rule, fold_table, plan_folds
 from models.evaluate import (
+    DEBTOR_PATHS_QUANTILE,
     bootstrap_intervals,
     calibration_table,
     choose_challenger,
@@ -104,6 +105,7 @@ class TrainParams:
     min_isotonic_defaults: int = 200
     calibration_oof_folds: int = 5
     calibration_window_identity: bool = False
+    ece_chance: str = "rows"
     pd_floor: float = 1e-4
     pd_ceiling: float = 1 - 1e-4
     bootstrap_samples: int = 200
@@ -756,12 +758,28 @@ def train_pd_model(data: pd.DataFrame, params: TrainParams = TrainParams()) -> T
         calibrations={k: c.choice for k, c in cands.items()},
         shipped_calibration=ship_choice,
         intervals=ci,
-        ece_tolerance=ece_noise(chosen.pd_test, seed=params.seed),
+        ece_tolerance=_chance_ece(chosen.pd_test, parts["test"], params),
         train_last_as_of=pd.Timestamp(labelled["as_of"].max()),
         folds=folds,
         fold_rows=fold_rows,
         evidence=evidence,
     )
+
+
+def _chance_ece(p: np.ndarray, rows: pd.DataFrame, params: TrainParams) -> float:
+    """The gate's chance ECE of a calibrated model on the test rows (:func:`models.evaluate.ece_noise`):
+    labels drawn row by row, its 95th percentile (``ece_chance`` rows), or as debtor paths over the
+    rows' month-ends, its 99th (``debtors``; the horizon in whole months; the gate adds no margin)."""
+    if params.ece_chance == "debtors":
+        return ece_noise(
+            p,
+            seed=params.seed,
+            debtors=rows["debtor_id"].astype("string").to_numpy(),
+            as_of=rows["as_of"].to_numpy(),
+            horizon_months=max(1, round(params.horizon_days / 30)),
+            quantile=DEBTOR_PATHS_QUANTILE,
+        )
+    return ece_noise(p, seed=params.seed)
 
 
 def out_of_fold_raw(

@@ -179,6 +179,13 @@ class GateConfig(ConfigModel):
     ece_margin: float = Field(
         0.005, ge=0, le=1, description="added to the chance ECE of a calibrated model on the test rows"
     )
+    ece_chance: Literal["rows", "debtors"] = Field(
+        "rows",
+        description="the ECE limit of a model trained on the four out-of-time windows: rows = the 95th "
+        "percentile of the chance ECE with each row's label drawn on its own, + ece_margin; debtors = the "
+        "99th percentile with the labels drawn as debtor paths (one default is a 1 at each of the "
+        "debtor's month-ends within the horizon before it), no margin. Small books: rows, always",
+    )
 
     def to_params(self) -> GateThresholds:
         from models.evaluate import GateThresholds
@@ -555,6 +562,7 @@ class TrainConfig(ConfigModel):
             min_isotonic_defaults=self.calibration.min_isotonic_defaults,
             calibration_oof_folds=self.calibration.oof_folds,
             calibration_window_identity=self.calibration.window_identity,
+            ece_chance=self.gate.ece_chance,
             pd_floor=self.calibration.pd_floor,
             pd_ceiling=self.calibration.pd_ceiling,
             bootstrap_samples=self.evaluation.bootstrap_samples,

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from models.evaluate import (
+    DEBTOR_PATHS_QUANTILE,
     HEADLINE,
     METRIC_NAMES,
     GateThresholds,
@@ -119,6 +120,71 @@ def test_ece_noise_shrinks_with_the_sample() -> None:
     rng = np.random.default_rng(1)
     small, large = rng.uniform(0.01, 0.1, 100), rng.uniform(0.01, 0.1, 100_000)
     assert ece_noise(small) > 0.02 > 0.005 > ece_noise(large)
+
+
+def test_debtor_paths_by_hand() -> None:
+    # s29-calib: one debtor, PD 0.5 at three consecutive month-ends, a 3-month horizon. Each row implies
+    # the monthly hazard h = 1 - 0.5 ** (1/3) over its next 3 months, so months 1..5 (Feb..Jun) all
+    # carry h and the chance of a default by the end of month m is 1 - 0.5 ** (m/3)
+    from models.evaluate import _DebtorPaths
+
+    when = pd.to_datetime(["2024-01-31", "2024-02-29", "2024-03-31"])
+    paths = _DebtorPaths(np.full(3, 0.5), np.array(["A", "A", "A"]), when, 3)
+    by = [0.0] + [1 - 0.5 ** (m / 3) for m in range(1, 6)]  # 0, 0.2063, 0.3700, 0.5, 0.6031, 0.6850
+    assert paths.by_month[0] == pytest.approx(by)
+    # the draw's uniform u picks the first month whose chance exceeds it: u 0.45 -> month 3 (Apr), a 1
+    # at all three month-ends; u 0.30 -> month 2 (Mar): a 1 at Jan and Feb, the Mar row in default;
+    # u 0.10 -> month 1: a 1 at Jan only; u 0.90 -> no default within the rows' horizons
+    for u, y, kept in (
+        (0.45, [1, 1, 1], [1, 1, 1]),
+        (0.30, [1, 1, 0], [1, 1, 0]),
+        (0.10, [1, 0, 0], [1, 0, 0]),
+        (0.90, [0, 0, 0], [1, 1, 1]),
+    ):
+        seed = next(s for s in range(10_000) if abs(np.random.default_rng(s).random() - u) < 0.02)
+        got_y, got_kept = paths.draw(np.random.default_rng(seed))
+        assert (got_y.tolist(), got_kept.astype(int).tolist()) == (y, kept)
+
+
+def test_debtor_path_labels_are_calibrated_and_clustered() -> None:
+    # 2,000 debtors at 6 month-ends with a constant PD each: the drawn labels' rate is the PD's, and a
+    # defaulting debtor carries a 1 at ~2.4 of its month-ends (up to 3 in the horizon before its
+    # default), so the chance ECE of a calibrated PD is larger than with row-by-row labels
+    from models.evaluate import _DebtorPaths
+
+    rng = np.random.default_rng(5)
+    p = np.repeat(rng.uniform(0.005, 0.05, 2000), 6)
+    debtors = np.repeat(np.arange(2000), 6)
+    when = np.tile(pd.date_range("2024-01-31", periods=6, freq="ME").to_numpy(), 2000)
+    paths = _DebtorPaths(p, debtors, when, 3)
+    draw = np.random.default_rng(6)
+    rate, per = [], []
+    for _ in range(300):
+        y, kept = paths.draw(draw)
+        rate.append(y[kept].sum() / p[kept].sum())
+        per.append(y[kept].sum() / np.unique(debtors[kept & (y == 1)]).size)
+    assert 0.97 < np.mean(rate) < 1.03
+    assert 2.0 < np.mean(per) < 3.0
+    rows, paths_chance = ece_noise(p), ece_noise(p, debtors=debtors, as_of=when)
+    assert paths_chance > 1.3 * rows
+
+
+def test_gate_ece_limit_with_debtor_paths_has_no_margin() -> None:
+    # gate.ece_chance debtors: the limit of a window-trained model is the 99th percentile of the
+    # debtor-path chance alone; rows (shipped): the row chance + gate.ece_margin. Small books keep rows.
+    rows = GateThresholds(min_auc=0.7, ece_margin=0.005)
+    debtors = GateThresholds(min_auc=0.7, ece_margin=0.005, ece_chance="debtors")
+    figures = {"auc": 0.8, "ece": 0.006}
+    assert gate_decision(figures, rows, ece_tolerance=0.005).passed  # 0.006 <= 0.005 + 0.005
+    refused = gate_decision(figures, debtors, ece_tolerance=0.005)
+    assert not refused.passed and refused.reasons[2] == (
+        "FAIL calibration error (ECE) 0.0060 > 0.0050 (chance ECE of a calibrated model on these rows, labels "
+        "drawn as debtor paths, 99th percentile 0.0050 (gate.ece_chance debtors))"
+    )
+    assert DEBTOR_PATHS_QUANTILE == 0.99
+    assert gate_decision(figures, debtors, ece_tolerance=0.005, kind="scorecard").passed is False
+    small = gate_decision(figures, debtors, ece_tolerance=0.005, kind="rollrate", auc_interval=(0.7, 0.9))
+    assert small.passed and "+ margin 0.005" in small.reasons[2]
 
 
 def test_challenger_choice_by_logloss_then_auc_then_scorecard() -> None:

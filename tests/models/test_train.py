@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from model_frames import make_modelling_frame
 
+from models.evaluate import ece_noise
 from models.split import SplitParams
 from models.train import (
     LGBMParams,
@@ -246,6 +247,26 @@ def test_window_identity_offers_the_raw_probability_to_the_window_calibrator(
         assert np.allclose(on.test["pd"], p)
     if on.kind == outcome.kind:  # the shipped calibrator is not touched
         assert on.shipped_calibration == outcome.shipped_calibration
+
+
+def test_gate_chance_ece_with_debtor_paths(outcome) -> None:
+    # s29-calib: gate.ece_chance debtors draws the chance ECE's labels as debtor paths over the test
+    # window's month-ends (3-month horizon) and takes its 99th percentile; rows (default) as before
+    from models.train import _chance_ece
+
+    test = outcome.test
+    assert outcome.ece_tolerance == ece_noise(test["pd"].to_numpy(), seed=FAST.seed)
+    got = _chance_ece(test["pd"].to_numpy(), test, dataclasses.replace(FAST, ece_chance="debtors"))
+    assert test["as_of"].nunique() >= 2
+    assert got == ece_noise(
+        test["pd"].to_numpy(),
+        seed=FAST.seed,
+        debtors=test["debtor_id"].astype("string").to_numpy(),
+        as_of=test["as_of"].to_numpy(),
+        horizon_months=3,
+        quantile=0.99,
+    )
+    assert got > outcome.ece_tolerance
 
 
 def test_out_of_fold_scores_never_see_their_debtor() -> None:

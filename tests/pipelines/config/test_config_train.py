@@ -106,6 +106,7 @@ def test_custom_values_reach_typed_params() -> None:
     assert (params.bootstrap_samples, params.challenger) == (50, "lightgbm")
     gate = cfg.gate.to_params()
     assert (gate.min_auc, gate.ece_margin) == (0.6, 0.01)
+    assert gate.ece_chance == params.ece_chance == "debtors"  # default rows (s29-calib)
 
 
 def test_paydate_section_reaches_the_flow_and_the_model() -> None:
