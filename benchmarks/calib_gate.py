@@ -174,6 +174,38 @@ def gate_study(rows: pd.DataFrame, margin: float, n_sim: int, seed: int, cand: t
     return res
 
 
+def summarise(results: list[dict]) -> dict:
+    """The pre-registered rule's figures over the trained books (s29-calib prereg.txt): R0 the null's
+    fit, R1 false refusals, R2 mis-level refusals (mean over books, worst book), R3 real refusals."""
+    g = [r["gate"] for r in results if "gate" in r]
+    if not g:
+        return {}
+    fit = [x["sim_rows_per_defaulting_debtor"] / x["rows_per_defaulting_debtor"] for x in g]
+    out = {
+        "books": len(g),
+        "R0_rows_per_debtor_ratio": [min(fit), max(fit)],
+        "R0_rate_over_pd": [min(x["sim_rate_over_pd"] for x in g), max(x["sim_rate_over_pd"] for x in g)],
+        "R1_false_refusal_max": {k: max(x["refused"]["x1"][k] for x in g) for k in ("shipped", "candidate")},
+    }
+    for lab in ("x1.5", "x0.67"):
+        out[f"R2_{lab}_mean"] = {
+            k: float(np.mean([x["refused"][lab][k] for x in g])) for k in ("shipped", "candidate")
+        }
+        out[f"R2_{lab}_worst_drop"] = max(
+            x["refused"][lab]["shipped"] - x["refused"][lab]["candidate"] for x in g
+        )
+        out[f"{lab}_books_at_least_half"] = {
+            k: int(sum(x["refused"][lab][k] >= 0.5 for x in g)) for k in ("shipped", "candidate")
+        }
+    out["R3_real_refused"] = {k: int(sum(x["real_refused"][k] for x in g)) for k in ("shipped", "candidate")}
+    out["R3_candidate_only"] = [
+        r["book"]
+        for r in results
+        if "gate" in r and r["gate"]["real_refused"]["candidate"] and not r["gate"]["real_refused"]["shipped"]
+    ]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--books", required=True, help="calib_thin.py specs, comma-separated")
@@ -214,6 +246,11 @@ def main() -> None:
         print(f"== {spec} ({meta.get('seconds')} s) {json.dumps(g)}", flush=True)
         if args.json:
             args.json.write_text(json.dumps(results, indent=1) + "\n")
+    if not args.dump_only:
+        summary = summarise(results)
+        print("== summary " + json.dumps(summary), flush=True)
+        if args.json:
+            args.json.write_text(json.dumps({"books": results, "summary": summary}, indent=1) + "\n")
 
 
 if __name__ == "__main__":
