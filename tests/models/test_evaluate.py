@@ -21,6 +21,7 @@ from models.evaluate import (
     reference_proportions,
     segment_table,
 )
+from models.gate_words import ECE_WORDS
 
 
 def test_ece_equal_frequency_bins_by_hand() -> None:
@@ -178,7 +179,7 @@ def test_gate_ece_limit_with_debtor_paths_has_no_margin() -> None:
     assert gate_decision(figures, rows, ece_tolerance=0.005).passed  # 0.006 <= 0.005 + 0.005
     refused = gate_decision(figures, debtors, ece_tolerance=0.005)
     assert not refused.passed and refused.reasons[2] == (
-        "FAIL calibration error (ECE) 0.0060 > 0.0050 (chance ECE of a calibrated model on these rows, labels "
+        f"FAIL {ECE_WORDS} 0.0060 > 0.0050 (chance ECE of a calibrated model on these rows, labels "
         "drawn as debtor paths, 99th percentile 0.0050 (gate.ece_chance debtors))"
     )
     assert DEBTOR_PATHS_QUANTILE == 0.99
