@@ -150,3 +150,37 @@ def test_due_pace_leaves_out_an_invoice_a_credit_memo_closed() -> None:
     rows = open_invoices(ledger, ledger_state(ledger, day("2024-05-15")), candidates=True)
     assert len(rows) == 1  # I4
     assert rows.iloc[0]["due_pace_60"] == 0.0
+
+
+def test_a_jpy_credit_limits_file_writes_every_amount_in_whole_yen(tmp_path: Path) -> None:
+    """Guard (passes on main; fails under V13). 312aa57 rounds every amount of credit_limits.csv to the
+    currency's decimals; its test checks the volume and the need only, so rounding those two alone (as
+    before) passed it. Exposure 1,000.56 and a current limit of 2,500.25 yen are written 1001 and 2500; the
+    volume 9,001 / 90 x 365.25 / 12 = 3,044.09 -> 3044."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from pipelines.config.credit import CreditPolicyConfig
+    from pipelines.scoring.limits import add_credit_limits, write_credit_limits
+    from tests.pipelines.test_credit_limits import scores_frame
+
+    scored = scores_frame().assign(
+        invoice_amount_90d=[9001.0, 9000.0, 9000.0], open_balance=[1000.56, 8000.0, 500.0]
+    )
+    debtors = pd.DataFrame(
+        {"debtor_id": pd.array(["a", "b", "c"], dtype="string"), "credit_limit": [2500.25, 1.0, 1.0]}
+    )
+    files = write_credit_limits(
+        add_credit_limits(scored, debtors, CreditPolicyConfig()),
+        tmp_path,
+        dt.datetime(2024, 6, 30),
+        "JPY",
+        xlsx_rows=10,
+    )
+    rows = pd.read_csv(files["credit_limits.csv"], dtype=str, encoding="utf-8-sig").set_index("debtor_id")
+    assert rows.loc["a", ["exposure", "credit_limit_current", "invoiced_per_month"]].tolist() == [
+        "1001",
+        "2500",
+        "3044",
+    ]
