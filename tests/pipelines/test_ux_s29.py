@@ -337,3 +337,14 @@ def test_a_jpy_runs_queue_sums_are_the_sums_of_its_whole_yen_rows() -> None:
     assert (jpy["expected_loss"], jpy["recoverable_amount"]) == (233903.0, 31.0)
     eur = _counts(scored, wl, q, rq, None, NightlyConfig(), "EUR")
     assert (eur["expected_loss"], eur["recoverable_amount"]) == (233903.91, 31.0)
+
+
+def test_a_debtor_pages_invoice_not_yet_due_says_when_it_falls_due(tmp_path) -> None:
+    """A debtor page's open invoice not yet due showed its days past due as a negative number: INV-A2, due
+    2024-07-10, read "-10" at 2024-06-30 (the walk's pages: "-8", "-30"). Now "due in 10 d"; INV-A1, 45 days
+    past due, still "45"."""
+    html = _report(tmp_path, "EUR")
+    for invoice, dpd in (("INV-A2", ">due in 10 d<"), ("INV-A1", ">45<")):
+        row = html[html.index(f">{invoice}</td>") :]
+        row = row[: row.index("</tr>")]
+        assert dpd in row and ">-10<" not in row, row
