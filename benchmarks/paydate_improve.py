@@ -30,6 +30,12 @@ more than 10 d, the correlation of each reading with the model's residual (actua
     OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python benchmarks/paydate_improve.py --work BOOKS \\
         --books contagion:7 stress:7 [--json out.json]
 
+``--decision OUT --candidate NAME`` instead: no fit; ``paydate_candidate.py``'s per-invoice errors (``OUT/BOOK.npz``,
+generator books only: ``regime-sSEED``) split by the same truth groups, shipped against the candidate (MAE per
+group and regime, and each group's share of the MAE difference).
+
+    .venv/bin/python benchmarks/paydate_improve.py --work BOOKS --decision OUT --candidate pace
+
 Ends with one JSON line (per regime and group: the means).
 """
 
@@ -47,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from paydate import load  # noqa: E402
-from paydate_gap import book_frame  # noqa: E402
+from paydate_gap import book_frame, delay_move  # noqa: E402
 
 from features.ledger import ledger_state, prepare_ledger  # noqa: E402
 from features.paydate import _cash_settled, _group_median, _rank_in_group, _share_at_most  # noqa: E402
@@ -199,15 +205,63 @@ def overall_corr(d: pd.DataFrame) -> dict:
     }
 
 
+def split(work: Path, out: Path, cand: str) -> dict:
+    """Per regime: the shipped and the candidate MAE per truth group of the decision's paid test invoices."""
+    frames = []
+    for npz in sorted(out.glob("*.npz")):
+        label = npz.stem
+        if label.startswith("unseen"):
+            continue
+        regime, seed = label.split("-s")
+        z = np.load(npz)
+        ledger = prepare_ledger(load(regime, int(seed), work, 2000, 36))
+        ids = np.asarray(ledger.debtor_ids)[z["code"]]
+        move = delay_move(regime, int(seed), work, 2000, 36, ids, z["T"])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "regime": regime,
+                    "book": label,
+                    "move": move,
+                    "e0": z["shipped_err"],
+                    "e1": z[f"{cand}_err"],
+                }
+            )
+        )
+    d = pd.concat(frames, ignore_index=True)
+    result = {}
+    for regime in list(d["regime"].unique()) + ["all"]:
+        x = d if regime == "all" else d[d["regime"] == regime]
+        g = pd.cut(x["move"], GROUPS[0], labels=GROUPS[1], right=False).astype(object).fillna("unknown")
+        t = x.groupby(g).agg(n=("e0", "size"), shipped=("e0", "mean"), candidate=("e1", "mean"))
+        t.insert(1, "share", t["n"] / len(x))
+        t["diff"] = t["candidate"] - t["shipped"]
+        t["share_of_diff"] = (x["e1"] - x["e0"]).groupby(g).sum().reindex(t.index) / (x["e1"] - x["e0"]).sum()
+        print(
+            f"\n=== {regime}: {len(x)} paid test invoices, MAE {x['e0'].mean():.4f} -> {x['e1'].mean():.4f}"
+        )
+        print(t.round(4).to_string(), flush=True)
+        result[regime] = json.loads(t.round(4).to_json(orient="index"))
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", type=Path, required=True, help="folder of the books (generated when missing)")
-    ap.add_argument("--books", nargs="+", required=True, help="regime:seed, e.g. contagion:7")
+    ap.add_argument("--books", nargs="+", help="regime:seed, e.g. contagion:7")
+    ap.add_argument("--decision", type=Path, help="paydate_candidate.py's --out folder (no fit)")
+    ap.add_argument("--candidate", help="with --decision: the candidate's name")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--frame", type=Path, help="also write the per-invoice frame (pickle)")
     args = ap.parse_args()
     pd.set_option("display.width", 250)
     pd.set_option("display.max_columns", 40)
+    if args.decision:
+        r = split(args.work, args.decision, args.candidate)
+        if args.json:
+            args.json.write_text(json.dumps(r, indent=1, default=float))
+        print(json.dumps(r, default=float))
+        return
     frames = []
     for spec in args.books:
         regime, seed = spec.split(":")
