@@ -184,3 +184,44 @@ def test_a_jpy_credit_limits_file_writes_every_amount_in_whole_yen(tmp_path: Pat
         "2500",
         "3044",
     ]
+
+
+def test_a_streamed_ingest_cut_again_into_fewer_buckets_writes_the_in_memory_bytes(tmp_path: Path) -> None:
+    """Guard (passes on main; fails under V18 and V19). 79aae14's re-cut writes each new bucket from the
+    pieces of every old partition, each sorted by debtor, through ``bucket_parts(frame, 1)``; its tests have
+    six debtors, so the pieces came in debtor order and writing them unsorted passed (V19). Its step 4
+    compares only the spilled ids whose hash is a wanted id's; dropping one wanted id per id partition
+    passed too (V18). 40 debtors D01..D40 with one invoice each (I01..I40, 100.00 + k), 8 payments of D01..D08
+    each naming D(k+20)'s invoice (debtor_mismatch in memory) and 8 paying their own: streamed over 6
+    partitions into the buckets of 16 rows the in-memory ingest writes, the same bytes (every bucket and the
+    quarantine); rows in = accepted + quarantined (16 = 8 + 8)."""
+    from pipelines.config.source import FileSource, SourceConfig
+    from pipelines.ingest import ingest_source
+    from pipelines.ingest.rules import RulesConfig
+    from tests.pipelines.test_history_s26 import _outputs
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    debtors = "debtor_id,name\n" + "".join(f"D{k:02d},Firm {k}\n" for k in range(1, 41))
+    invoices = "invoice_id,debtor_id,issue_date,due_date,amount,currency\n" + "".join(
+        f"I{k:02d},D{k:02d},2024-03-01,2024-03-31,{100 + k}.00,EUR\n" for k in range(1, 41)
+    )
+    payments = "payment_id,debtor_id,invoice_id,paid_on,amount\n" + "".join(
+        f"P{k:02d},D{k:02d},I{k + 20:02d},2024-03-20,10.00\nQ{k:02d},D{k:02d},I{k:02d},2024-03-21,20.00\n"
+        for k in range(1, 9)
+    )
+    files = {"debtors": folder / "deb.csv", "invoices": folder / "inv.csv", "payments": folder / "pay.csv"}
+    for (_t, path), text in zip(files.items(), (debtors, invoices, payments), strict=True):
+        path.write_text(text)
+    rules = RulesConfig(data_docs=False, refuse_empty_table_rows=10**6, bucket_rows=16)
+    source = SourceConfig(name="files", rules=rules, tables={t: FileSource(path=p) for t, p in files.items()})
+    import datetime as dt
+
+    as_of = dt.date(2024, 3, 31)
+    want = ingest_source(source, tmp_path / "mem", as_of=as_of).manifest
+    got = ingest_source(source, tmp_path / "out", as_of=as_of, stream=True, partitions=6, workers=1).manifest
+    pay = got["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (16, 8, 8)
+    assert pay["reasons"] == {"debtor_mismatch": 8}
+    assert got["layout"]["buckets"] == want["layout"]["buckets"] == 3
+    assert _outputs(tmp_path / "out") == _outputs(tmp_path / "mem")
