@@ -15,6 +15,10 @@ without it the version is one of before session 8: ``first``); ``--weekday-media
 median spread by the same rows' settlement weekdays (``models.paydate.fit_weekday_profile``);
 ``--out DIR``: also write the
 forecast's invoice rows (Parquet) and cash rows (CSV) there, to compare runs byte for byte.
+``--without-state``: the model is trained without ``features.paydate.STATE_FEATURES`` (a version of before
+session 28; the nightly still builds the columns). Always reported beside the step: the CPU seconds of
+building the state columns alone (``features.paydate._due_state`` on the first bucket's ledger state as of
+the same day, best of 3), per 100,000 of that bucket's open invoices.
 
     nice .venv/bin/python benchmarks/paydate_scale.py --data /work/bench/gen_100k_ingested
     nice .venv/bin/python benchmarks/paydate_scale.py --data /work/bench/gen_1m_buckets --buckets 1 --trees 150 --learning-rate 0.08
@@ -37,8 +41,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-from features.ledger import day_number, prepare_ledger  # noqa: E402
-from features.paydate import FEATURES, PERIOD_DAYS, training_rows  # noqa: E402
+from features.ledger import day_number, ledger_state, prepare_ledger  # noqa: E402
+from features.paydate import FEATURES, PERIOD_DAYS, STATE_FEATURES, _due_state, training_rows  # noqa: E402
 from features.tables import Portfolio  # noqa: E402
 from models.paydate import PaydateParams, fit_hazard  # noqa: E402
 from pipelines.adapters.paydate_registry import LoadedPaydate  # noqa: E402
@@ -61,6 +65,9 @@ def main() -> None:
     ap.add_argument("--interval", choices=["shaped", "mid", "first"], help="default: a version without one")
     ap.add_argument("--weekday-median", action="store_true", help="the median spread by weekday (session 8)")
     ap.add_argument("--out", type=Path, help="write invoices.parquet and cash.csv of the forecast here")
+    ap.add_argument(
+        "--without-state", action="store_true", help="a model without STATE_FEATURES (before s28)"
+    )
     args = ap.parse_args()
     if args.data:
         book = Book.ingested(args.data)
@@ -96,6 +103,8 @@ def main() -> None:
         min_child_samples=conf.min_child_samples,
     )
     rows = training_rows(prepare_ledger(small), [T0], int(day_number(as_of)), hp.horizon_weeks, 3000)
+    features = [f for f in FEATURES if not (args.without_state and f in STATE_FEATURES)]
+    state_cpu, state_open = state_columns_cpu(first, int(day_number(as_of)))
     version = {}
     if args.interval:
         from models.paydate import fit_day_shape
@@ -106,7 +115,7 @@ def main() -> None:
 
         version["weekdays"] = fit_weekday_profile(rows).tolist()
     loaded = LoadedPaydate(
-        "ews-paydate", "bench", None, "", fit_hazard(rows, hp), list(FEATURES), hp.horizon_weeks, PERIOD_DAYS,
+        "ews-paydate", "bench", None, "", fit_hazard(rows, hp, tuple(features)), features, hp.horizon_weeks, PERIOD_DAYS,
         **version,
     )  # fmt: skip
 
@@ -144,13 +153,35 @@ def main() -> None:
         "horizon_weeks": hp.horizon_weeks,
         "interval": args.interval,
         "weekday_median": args.weekday_median,
+        "model_features": len(features),
+        "without_state": args.without_state,
+        "state_columns_cpu_s_bucket0": round(state_cpu, 3),
+        "state_columns_cpu_s_per_100k_open_invoices": round(state_cpu / max(state_open, 1) * 1e5, 3),
+        "bucket0_open_invoices": state_open,
     }
     print(
         f"{result['open_invoices']:,} open invoices, {result['book']} ({result['buckets']} buckets): "
         f"{result['seconds']} s ({result['open_invoices_per_s']:,} invoices/s), CPU {result['cpu_seconds']} s "
-        f"({result['cpu_s_per_100k_open_invoices']} s per 100k open invoices), peak RSS {result['peak_rss_gib']} GiB"
+        f"({result['cpu_s_per_100k_open_invoices']} s per 100k open invoices), peak RSS {result['peak_rss_gib']} GiB; "
+        f"model inputs {len(features)}; the state columns alone {result['state_columns_cpu_s_bucket0']} CPU-s on bucket 0 "
+        f"({state_open:,} open invoices: {result['state_columns_cpu_s_per_100k_open_invoices']} s per 100k)"
     )
     print(json.dumps(result))
+
+
+def state_columns_cpu(part: Portfolio, T: int) -> tuple[float, int]:
+    """CPU seconds (best of 3) of ``_due_state`` on ``part``'s ledger state at T, and its open invoices."""
+    import numpy as np
+
+    state = ledger_state(prepare_ledger(part), T)
+    code = state.inv_code[state.open_mask].astype(np.int64)
+    best = float("inf")
+    for _ in range(3):
+        cols = {"code": code, "debtor_late_median_last5": np.zeros(len(code))}
+        t = time.process_time()
+        _due_state(state, cols, (60,))
+        best = min(best, time.process_time() - t)
+    return best, len(code)
 
 
 if __name__ == "__main__":
