@@ -13,6 +13,11 @@ millions of rows (``benchmarks/history_nights.py`` does the same on CSVs with pa
         two months before D; the changes stay in the later nights. OUT/D/{table}.parquet, and
         OUT/whole: the ledger up to the last night with every change applied (what a whole feed of
         that night sends). A JSON line per night: rows per table, the ids changed.
+    window KEPT WHOLE --first-night D [--months 12] [--parts 10]
+        the kept history of rolling nights against the whole feed's ingest cut to what the exports ever
+        sent (the first night's window: invoices issued from its first month or still open on D, the
+        payments paid from that month that name such an invoice), read by debtor range from folders
+        whose bucket counts differ (a 1M book: 55 vs 58); rows, keys on one side only, rows that differ
     tables A B
         two ingested folders (``ews ingest --out``), bucket by bucket: rows, rows whose key is on one
         side only, rows whose values differ (each bucket sorted by the table's key), and whether the
@@ -234,6 +239,102 @@ def tables(a: Path, b: Path) -> None:
         print(name, "history:", json.dumps((m.get("history") or {}).get("tables")))
 
 
+def _ranges(folder: Path, parts: int) -> list[tuple[str, str | None]]:
+    ids = pq.read_table(folder / "debtors", columns=["debtor_id"])["debtor_id"]
+    ids = pc.take(ids, pc.sort_indices(ids))
+    cut = [ids[len(ids) * i // parts].as_py() for i in range(parts)]
+    return [(lo, cut[i + 1] if i + 1 < parts else None) for i, lo in enumerate(cut)]
+
+
+def _split(folder: Path, table: str, cuts: list[str], work: Path) -> list[Path]:
+    """Each bucket file of ``folder/table`` cut by debtor range into one file per range under ``work``:
+    one read of the folder, where a filtered read per range would read it once per range."""
+    work.mkdir(parents=True, exist_ok=True)
+    paths = [work / f"r{i}.parquet" for i in range(len(cuts))]
+    writers: dict[int, pq.ParquetWriter] = {}
+    bounds = pa.array(cuts[1:], type=pa.large_string())
+    for f in sorted((folder / table).glob("bucket=*/part-0.parquet")):
+        got = pq.read_table(f)
+        at = np.searchsorted(
+            np.asarray(bounds.to_pylist(), dtype=object),
+            np.asarray(got["debtor_id"].to_pylist(), dtype=object),
+            side="right",
+        )
+        for i in np.unique(at):
+            piece = got.filter(pa.array(at == i))
+            if i not in writers:
+                writers[i] = pq.ParquetWriter(paths[i], piece.schema)
+            writers[i].write_table(piece)
+    for w in writers.values():
+        w.close()
+    return paths
+
+
+def _sorted_file(path: Path, table: str) -> pa.Table:
+    got = pq.read_table(path)
+    return got.take(pc.sort_indices(got, sort_keys=[(k, "ascending") for k in KEYS[table]]))
+
+
+def _compare(a: pa.Table, b: pa.Table, key: str) -> tuple[int, int]:
+    """(keys on one side only, rows with the same key whose values differ)."""
+    ka, kb = a[key].to_pylist(), b[key].to_pylist()
+    if ka != kb:
+        return len(set(ka) ^ set(kb)), 0
+    cols = [c for c in a.column_names if c in b.column_names]
+    if a.select(cols).equals(b.select(cols)):
+        return 0, 0
+    xs, ys = a.select(cols).to_pandas(), b.select(cols).to_pandas()
+    return 0, int(((xs != ys) & ~(xs.isna() & ys.isna())).any(axis=1).sum())
+
+
+def window(kept: Path, whole: Path, first_night: str, months: int, parts: int, work: Path) -> dict:
+    cuts = [lo for lo, _ in _ranges(whole, parts)]
+    files = {
+        (side, table): _split(folder, table, cuts, work / side / table)
+        for side, folder in (("kept", kept), ("whole", whole))
+        for table in ("invoices", "payments")
+    }
+    print("split by debtor range", flush=True)
+    start = pa.scalar(np.datetime64(_month_start(first_night, months - 1), "ns"))
+    night = pa.scalar(np.datetime64(first_night, "ns") + np.timedelta64(1, "D"))
+    out: dict[str, list[int]] = {t: [0, 0, 0, 0] for t in ("invoices", "payments")}
+    for i in range(parts):
+        inv = _sorted_file(files["whole", "invoices"][i], "invoices")
+        pay = _sorted_file(files["whole", "payments"][i], "payments")
+        early = (
+            pay.filter(pc.less(pay["paid_on"], night)).group_by("invoice_id").aggregate([("amount", "sum")])
+        )
+        got = pc.fill_null(
+            pc.take(early["amount_sum"], pc.index_in(inv["invoice_id"], early["invoice_id"])), 0.0
+        )
+        still_open = pc.greater(pc.subtract(inv["amount"], got), 0.005)
+        sent = inv.filter(pc.or_(pc.greater_equal(inv["issue_date"], start), still_open))
+        # on-account payments name no invoice (is_in gives false on a null)
+        named = pc.or_(
+            pc.is_null(pay["invoice_id"]), pc.is_in(pay["invoice_id"], value_set=sent["invoice_id"])
+        )
+        expected = {
+            "invoices": sent,
+            "payments": pay.filter(pc.and_(pc.greater_equal(pay["paid_on"], start), named)),
+        }
+        for table, want in expected.items():
+            have = _sorted_file(files["kept", table][i], table)
+            one_side, differ = _compare(have, want, KEYS[table][0])
+            row = out[table]
+            row[0], row[1], row[2], row[3] = (
+                row[0] + have.num_rows,
+                row[1] + want.num_rows,
+                row[2] + one_side,
+                row[3] + differ,
+            )
+        print(f"range {i + 1}/{parts}: {json.dumps(out)}", flush=True)
+    for table, (a, b, one, diff) in out.items():
+        print(
+            f"{table}: kept {a:,} vs the whole feed's sent rows {b:,}, keys on one side only {one:,}, rows that differ {diff:,}"
+        )
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -256,8 +357,17 @@ def main() -> None:
     t = sub.add_parser("tables", help="two ingested folders bucket by bucket")
     t.add_argument("a", type=Path)
     t.add_argument("b", type=Path)
+    w = sub.add_parser("window", help="a kept history against the whole feed cut to the first night's window")
+    w.add_argument("kept", type=Path)
+    w.add_argument("whole", type=Path)
+    w.add_argument("--first-night", required=True, help="YYYY-MM-DD of the first rolling export")
+    w.add_argument("--months", type=int, default=12)
+    w.add_argument("--parts", type=int, default=10, help="debtor ranges compared one at a time (memory)")
+    w.add_argument("--work", type=Path, required=True, help="scratch folder for the tables cut by range")
     args = ap.parse_args()
-    if args.cmd == "feeds":
+    if args.cmd == "window":
+        print(json.dumps(window(args.kept, args.whole, args.first_night, args.months, args.parts, args.work)))
+    elif args.cmd == "feeds":
         feeds(
             args.book,
             args.out,
