@@ -276,15 +276,19 @@ def _sorted_file(path: Path, table: str) -> pa.Table:
 
 
 def _compare(a: pa.Table, b: pa.Table, key: str) -> tuple[int, int]:
-    """(keys on one side only, rows with the same key whose values differ)."""
-    ka, kb = a[key].to_pylist(), b[key].to_pylist()
-    if ka != kb:
-        return len(set(ka) ^ set(kb)), 0
+    """(keys on one side only, rows with a key on both sides whose values differ); both sorted by ``key``."""
+    one_side = 0
+    if not a[key].equals(b[key]):
+        both = pc.is_in(a[key], value_set=b[key])
+        one_side = (a.num_rows - pc.sum(both).as_py()) + (
+            b.num_rows - pc.sum(pc.is_in(b[key], value_set=a[key])).as_py()
+        )
+        a, b = a.filter(both), b.filter(pc.is_in(b[key], value_set=a[key]))
     cols = [c for c in a.column_names if c in b.column_names]
     if a.select(cols).equals(b.select(cols)):
-        return 0, 0
+        return one_side, 0
     xs, ys = a.select(cols).to_pandas(), b.select(cols).to_pandas()
-    return 0, int(((xs != ys) & ~(xs.isna() & ys.isna())).any(axis=1).sum())
+    return one_side, int(((xs != ys) & ~(xs.isna() & ys.isna())).any(axis=1).sum())
 
 
 def window(kept: Path, whole: Path, first_night: str, months: int, parts: int, work: Path) -> dict:
