@@ -128,7 +128,7 @@ def refuse_empty_tables(
     ``near``: per table, its ``unknown_debtor`` ids that are debtor ids spelled another way
     (:func:`lookalike_ids`), named as the likely cause."""
     limit = source.rules.refuse_empty_table_rows
-    _refuse_header_only_ledger(tables, limit)
+    refuse_header_only_ledger(tables, limit)
     empty = [name for name, t in tables.items() if t["rows_in"] >= limit and not t["rows_accepted"]]
     if not empty:
         return
@@ -152,11 +152,12 @@ def refuse_empty_tables(
     )
 
 
-def _refuse_header_only_ledger(tables: dict[str, Any], limit: int) -> None:
+def refuse_header_only_ledger(tables: dict[str, Any], limit: int) -> None:
     """Invoices or payments read from their own file with a header and no rows, beside the other
     with ``limit`` rows or more: a cut-off export. Accepted, it gave exit 0 with the other table's
     rows quarantined as unknown_invoice (or every invoice open, so every debtor in default).
-    An AR export (invoices and payments from one file) is left to its own open-share warnings."""
+    ``tables``: per table at least ``rows_in`` and ``input`` (the streamed ingest calls it after
+    the read, before any validation). An AR export (invoices and payments from one file) is left to its own open-share warnings."""
     pairs = (("invoices", "payments"), ("payments", "invoices"))
     lines = [
         f"{name}: {tables[name]['input']} has a header but no rows, while {other} has "
