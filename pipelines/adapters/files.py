@@ -521,32 +521,22 @@ def bucket_parts(frame: pd.DataFrame, n: int) -> list[pd.DataFrame]:
     gathered once, in bucket order, and the buckets are slices of it: one gather per bucket cost
     each Arrow-backed column a take over the whole column per bucket (the streamed ingest's re-cut
     of 21.3M ledger rows into 11 buckets at 200k, ``benchmarks/recut_scale.py``: 24.5 -> 16.9 CPU-s,
-    580 -> 715 MiB, the same bytes; s28-scale)."""
+    580 -> 715 MiB, the same bytes; s28-scale). A frame already sorted by debtor_id with no id
+    missing (a bucket file the re-cut reads) is cut by a stable sort of the bucket codes alone (a
+    radix sort of small integers), without ranking the ids again: the same frames (s29-scale)."""
     ids = pa.array(frame["debtor_id"], from_pandas=True)
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
-    uniq = pc.unique(ids)
-    uniq = pc.take(uniq, pc.sort_indices(uniq))
-    rank = pc.fill_null(pc.index_in(ids, value_set=uniq), 0).to_numpy(zero_copy_only=False).astype(np.int64)
     code = bucket_codes(frame["debtor_id"], n)
-    order = np.argsort(code * max(len(uniq), 1) + rank, kind="stable")
-    cuts = np.searchsorted(code[order], np.arange(n + 1))
-    ordered = frame.take(order)
-    return [ordered.iloc[cuts[k] : cuts[k + 1]].reset_index(drop=True) for k in range(n)]
-
-
-def sorted_bucket_parts(frame: pd.DataFrame, n: int) -> list[pd.DataFrame]:
-    """:func:`bucket_parts` for a ``frame`` already sorted by debtor_id (a bucket file): the same
-    frames, cut by a stable sort of the bucket codes alone (a radix sort of small integers), without
-    ranking the debtor ids again. A frame that is not sorted (or has a missing debtor_id) goes
-    through :func:`bucket_parts`."""
-    ids = pa.array(frame["debtor_id"], from_pandas=True)
-    if isinstance(ids, pa.ChunkedArray):
-        ids = ids.combine_chunks()
-    if ids.null_count or (len(ids) > 1 and pc.any(pc.less(ids[1:], ids[:-1])).as_py()):
-        return bucket_parts(frame, n)
-    code = bucket_codes(frame["debtor_id"], n)
-    order = group_order(code, n)
+    if not ids.null_count and (len(ids) < 2 or not pc.any(pc.less(ids[1:], ids[:-1])).as_py()):
+        order = group_order(code, n)
+    else:
+        uniq = pc.unique(ids)
+        uniq = pc.take(uniq, pc.sort_indices(uniq))
+        rank = (
+            pc.fill_null(pc.index_in(ids, value_set=uniq), 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        )
+        order = np.argsort(code * max(len(uniq), 1) + rank, kind="stable")
     cuts = np.searchsorted(code[order], np.arange(n + 1))
     ordered = frame.take(order)
     return [ordered.iloc[cuts[k] : cuts[k + 1]].reset_index(drop=True) for k in range(n)]

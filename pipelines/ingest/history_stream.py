@@ -51,7 +51,7 @@ from pipelines.ingest.history import (
     merge_part,
     span_start,
 )
-from pipelines.ingest.idhash import id_hashes
+from pipelines.ingest.idhash import id_hashes, in_sorted
 from pipelines.ingest.masks import arrow, isin
 from pipelines.sources.read import TableError
 
@@ -371,9 +371,7 @@ class MergeJob:
             frame = kept.get(table)
             if frame is None or not len(frame):
                 continue
-            have = np.sort(id_hashes(arrow(_keys(frame, table))))
-            at = np.minimum(np.searchsorted(have, hashes), len(have) - 1)
-            out[table] = ids[have[at] == hashes]
+            out[table] = ids[in_sorted(np.sort(id_hashes(arrow(_keys(frame, table)))), hashes)]
         return out
 
 

@@ -48,3 +48,11 @@ def id_hashes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
     data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     _fnv1a_splitmix(offsets, data, out)
     return out
+
+
+def in_sorted(have: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+    """Whether each of ``hashes`` is in ``have`` (sorted, not empty): the membership the streamed
+    ingest's far-invoice lookup and its merge test before comparing ids as text (a 64-bit hash may
+    collide, so a hit is a candidate, never a match)."""
+    at = np.minimum(np.searchsorted(have, hashes), len(have) - 1)
+    return have[at] == hashes

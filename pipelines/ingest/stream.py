@@ -69,7 +69,6 @@ from pipelines.adapters.files import (
     output_errors,
     parquet_footer_digest,
     sha256_file,
-    sorted_bucket_parts,
     write_bucket_atomic,
     write_text_atomic,
 )
@@ -94,7 +93,7 @@ from pipelines.ingest.decimals import (
     suspects,
     tally,
 )
-from pipelines.ingest.idhash import id_hashes
+from pipelines.ingest.idhash import id_hashes, in_sorted
 from pipelines.ingest.masks import arrow, index_in, isin, passing
 from pipelines.ingest.quarantine import quarantine_frame, reason_counts, row_reasons
 from pipelines.ingest.rules import (
@@ -1114,8 +1113,7 @@ class StreamRun:
                 if not len(mine):
                     continue
                 for x in self._pieces("ids", "invoices", q):
-                    at = np.minimum(np.searchsorted(mine, x["hash"]), len(mine) - 1)
-                    maybe = np.flatnonzero(mine[at] == x["hash"])
+                    maybe = np.flatnonzero(in_sorted(mine, x["hash"]))
                     if not len(maybe):
                         continue
                     texts = x["id"].take(pa.array(maybe)).to_numpy(zero_copy_only=False)
@@ -1410,8 +1408,8 @@ class StreamRun:
                 path = bucket_file(self.stage, table, p)
                 frame = conform(pq.read_table(path).to_pandas(), table)
                 path.unlink()
-                # a partition file is sorted by debtor: its buckets are a stable cut by bucket code
-                for k, part in enumerate(sorted_bucket_parts(frame, n)):
+                # a partition file is sorted by debtor: bucket_parts cuts it by bucket code alone
+                for k, part in enumerate(bucket_parts(frame, n)):
                     if len(part) or p == 0:
                         self.spill.append(("cut", table, k), part)
             for k in range(n):

@@ -108,27 +108,35 @@ def test_the_recut_hashes_each_partition_once_and_keeps_the_bytes(
     assert _outputs(streamed) == _outputs(mem)
 
 
-def test_sorted_bucket_parts_are_bucket_parts() -> None:
-    """``sorted_bucket_parts`` cuts a frame sorted by debtor as ``bucket_parts`` does (same rows, same
-    order, same index); an unsorted frame or one with a missing debtor id takes ``bucket_parts``' path."""
+def test_bucket_parts_of_sorted_and_unsorted_frames() -> None:
+    """``bucket_parts`` gives bucket k = the rows of bucket code k, sorted by debtor_id, stable (a
+    missing id after every id, as before session 29), whether the frame comes sorted by
+    debtor (the re-cut's bucket files: cut by bucket code alone since s29-scale), shuffled, or with a
+    missing id (the sorted path must not take it); one bucket of a sorted frame is the frame."""
+    import numpy as np
     import pandas as pd
 
-    from pipelines.adapters.files import bucket_parts, sorted_bucket_parts
+    from pipelines.adapters.files import bucket_codes, bucket_parts
 
     ids = [f"D{k}" for k in (1, 1, 10, 2, 2, 2, 3, 4, 5, 6, 7, 8, 9)]  # sorted as text: D1 < D10 < D2
     frame = pd.DataFrame(
         {"debtor_id": pd.Series(ids, dtype="string"), "amount": [float(k) for k in range(len(ids))]}
     )
     shuffled = frame.iloc[[5, 0, 12, 3, 1, 2, 4, 6, 7, 8, 9, 10, 11]].reset_index(drop=True)
-    missing = frame.copy()
-    missing.loc[4, "debtor_id"] = pd.NA
+    missing = frame.iloc[[0, 1, 2, 3, 5, 6, 7, 8, 9, 10, 11, 12, 4]].reset_index(drop=True)
+    missing.loc[12, "debtor_id"] = pd.NA  # last: a frame sorted but for its missing id
     for case in (frame, shuffled, missing):
         for n in (1, 3, 4):
-            want, got = bucket_parts(case, n), sorted_bucket_parts(case, n)
+            code = bucket_codes(case["debtor_id"], n)
+            key = case["debtor_id"].fillna("\uffff")
+            got = bucket_parts(case, n)
             assert len(got) == n
-            for a, b in zip(want, got, strict=True):
-                pd.testing.assert_frame_equal(a, b)
-    assert [list(part["amount"]) for part in sorted_bucket_parts(frame, 1)] == [list(frame["amount"])]
+            for k in range(n):
+                want = case.loc[code == k].assign(_key=key[code == k])
+                want = want.sort_values("_key", kind="stable").drop(columns="_key").reset_index(drop=True)
+                pd.testing.assert_frame_equal(got[k], want)
+                assert np.all(bucket_codes(got[k]["debtor_id"], n) == k) if len(got[k]) else True
+    assert [list(part["amount"]) for part in bucket_parts(frame, 1)] == [list(frame["amount"])]
 
 
 def test_each_partition_merge_looks_up_only_the_moved_ids_its_history_may_hold(
