@@ -692,7 +692,7 @@ M = [
         "pipelines/scoring/paydate.py",
         "    places = shown_places(currency)  # a 3-decimal currency",
         "    places = max(2, shown_places(currency))  # a 3-decimal currency",
-        ["tests/pipelines/test_ux_s29.py"],
+        ["tests/pipelines/test_ux_s29.py", "tests/pipelines/test_paydate_nightly.py"],
     ),
     (
         "V16 re-cut: a frame taken as sorted without checking",

@@ -465,3 +465,27 @@ def test_gather_runs_by_hand() -> None:
     src = np.frombuffer(b"abcdef", dtype=np.uint8)
     got = gather_runs(src, np.array([4, 0, 2, 1]), np.array([2, 1, 0, 3]))
     assert got.tobytes() == b"efabcd"
+
+
+def test_cash_forecast_amounts_in_the_currencys_decimals(setup, bucket_forecasts, tmp_path) -> None:
+    """cash_forecast.csv writes its three amounts with the reporting currency's decimals: whole yen for
+    JPY (312aa57; s29-review's V15, 2 decimals for JPY, survived every test), 3 for KWD, 2 for EUR. Each
+    cell is the combined forecast's exact amount rounded half to even (numpy) at those decimals."""
+    from pipelines.scoring import paydate as P
+
+    _, loaded = setup
+    exact = P.combine_forecasts(list(bucket_forecasts), AS_OF, loaded).cash
+    amounts = ["expected_cash", "cash_low_80", "cash_high_80"]
+    assert (exact[amounts] % 1).abs().gt(0.01).any().all()  # not whole already: rounding shows
+    packed = [P.pack_forecast(p) for p in bucket_forecasts]
+    for currency, places in (("JPY", 0), ("KWD", 3), ("EUR", 2)):
+        (tmp_path / currency).mkdir()
+        files = P.payment_date_files.fn(tmp_path / currency, AS_OF, loaded, packed, currency).files
+        text = pd.read_csv(files["cash_forecast.csv"], encoding="utf-8-sig", dtype=str)
+        assert len(text) == len(exact) > 13 and text["currency"].eq(currency).all()
+        for c in amounts:
+            want = exact[c].to_numpy().round(places)
+            np.testing.assert_array_equal(text[c].astype(float).to_numpy(), want)
+            assert not text[c].str.contains(rf"\.\d{{{places + 1}}}").any()
+            if places == 0:
+                assert not text[c].str.contains(".", regex=False).any(), (c, text[c].head(3).tolist())
