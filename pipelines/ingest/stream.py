@@ -593,12 +593,21 @@ class StreamRun:
         quarantined ``debtor_quarantined``, also when the history knows the debtor, so the check before
         validation leaves them out (:meth:`_parsed_invoices`). Before, a ledger whose master listed a
         debtor twice in every night was refused streamed as another ledger and merged in memory
-        (s29-review). The Great Expectations suite's other reasons are left to the merge's check."""
-        frame, masks = _parse(raw, self.source.default_currency)
-        masks.update(_implausible(frame, "debtors", self.source.rules))
-        masks.update(_id_masks(frame))
-        if self.source.rules.optional_attributes == "clear":  # emptied, the row kept (clear_optional)
-            masks = {r: m for r, m in masks.items() if _reason_column(r) is None}
+        (s29-review). Under ``quarantine`` the rows also go through the Great Expectations suite, which
+        alone rejects a bad country, a negative credit_limit or turnover, an onboarding date out of
+        bounds: before, a master keeping such rows in every night was refused streamed and merged in
+        memory (s30-hostile). Under ``clear`` (the default) the suite's attribute reasons empty the
+        value and keep the row, so the checks above are all there is."""
+        rules = self.source.rules
+        if rules.optional_attributes == "quarantine":
+            frame, masks, _ = within_table(
+                raw, self._quiet(), self.params, self.source.default_currency, lambda _step: None, rules
+            )
+        else:
+            frame, masks = _parse(raw, self.source.default_currency)
+            masks.update(_implausible(frame, "debtors", rules))
+            masks.update(_id_masks(frame))
+            masks = {r: m for r, m in masks.items() if _reason_column(r) is None}  # emptied (clear_optional)
         ids = frame["debtor_id"]
         fresh = ~_duplicate_rows(raw.frame, DUPLICATE_KEYS["debtors"])
         once = ~ids[fresh].duplicated(keep=False).reindex(ids.index, fill_value=True).to_numpy(dtype=bool)
@@ -1164,6 +1173,14 @@ class StreamRun:
     ) -> tuple[pd.DataFrame, dict[str, np.ndarray], RawTable, np.ndarray, np.ndarray]:
         """:meth:`_load` for a partition finished by a fused pass: its raw rows checked again (the
         same typed rows and masks), by a validator that adds no Data Docs page."""
+        got = self._check_table(table, p, self._quiet())
+        if got is None:
+            return self._load(table, p)
+        typed, masks, raw, rows, _summary, _cleared = got
+        return typed, masks, slim(raw, masks), rows, raw.source_row
+
+    def _quiet(self) -> Any:
+        """The run's validator, or one like it that adds no Data Docs page (checks done twice)."""
         if self.quiet is None:
             v = self.validator
             if getattr(v, "docs_dir", None) is None:
@@ -1172,11 +1189,7 @@ class StreamRun:
                 from pipelines.validation import Validator
 
                 self.quiet = Validator(v.expectations_dir, None, v.chunk_rows, v.run_time)
-        got = self._check_table(table, p, self.quiet)
-        if got is None:
-            return self._load(table, p)
-        typed, masks, raw, rows, _summary, _cleared = got
-        return typed, masks, slim(raw, masks), rows, raw.source_row
+        return self.quiet
 
     def _broken(self) -> dict[str, pd.DataFrame]:
         return {t: s.malformed for t, s in self.states.items() if s.malformed is not None}

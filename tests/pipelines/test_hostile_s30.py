@@ -1,0 +1,58 @@
+"""Feeds valid row by row but wrong as a whole, sent to the nightly (s30-hostile; BENCHMARKS.md "Hostile
+inputs tried", "Session 30 (s30-hostile)"). Each test failed on main before its fix unless it says it is a
+guard. The probes that found them: ``benchmarks/hostile_nights.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.pipelines.test_history_s26 import NIGHT1, NIGHT2, SMALL, _files, _kept, _outputs
+
+
+def _strict(files: dict[str, Path]):
+    """A source of ``files`` that rejects a debtor row with an invalid optional attribute."""
+    from pipelines.config.source import FileSource, SourceConfig
+
+    rules = SMALL.model_copy(update={"optional_attributes": "quarantine"})
+    return SourceConfig(name="files", rules=rules, tables={t: FileSource(path=p) for t, p in files.items()})
+
+
+def test_invoices_of_a_debtor_only_the_suite_rejects_do_not_make_a_streamed_night_another_ledger(
+    tmp_path: Path,
+) -> None:
+    """s29-review's open item. Under ``rules.optional_attributes: quarantine`` the Great Expectations
+    suite rejects a master row whose country is not ISO-3166 alpha-2 or whose credit_limit is negative;
+    in memory that debtor's invoices are quarantined ``debtor_quarantined`` and the merge's check reads
+    the accepted ones. The streamed check before validation knew only the reasons it computes itself
+    (parsing, plausibility, ids), so it counted those invoices as today's. Two nights of one ledger:
+    X1..X25 of D1, and J1..J30 of March of D7 (country "Germany") and K1..K30 of D8 (credit_limit -5),
+    whose master rows the ERP keeps wrong. Night 1 quarantines J and K, so the history never holds them;
+    night 2 (the same export) in memory: 25 accepted, all the history's, merged. Streamed it was refused
+    as another ledger ("60 of today's 85 invoices issued on or before 2024-03-31 ... are not in the
+    history"). Now streamed = in memory: rows in 85 = 25 accepted + 60 quarantined, the same files."""
+    from pipelines.ingest import ingest_source
+
+    jj = "".join(f"J{k},D7,2024-03-{k:02d},2024-04-30,{10 + k}.00,EUR\n" for k in range(1, 31))
+    kk = "".join(f"K{k},D8,2024-03-{k:02d},2024-04-30,{40 + k}.00,EUR\n" for k in range(1, 31))
+    master = "debtor_id,name,country,credit_limit\nD1,Alpha,DE,100\nD2,Beta,FR,100\nD9,Other,IT,100\n"
+    master += "D7,Gamma,Germany,100\nD8,Delta,DE,-5\n"
+
+    def night(folder: Path) -> dict[str, Path]:
+        files = _files(folder, _kept() + jj + kk)
+        files["debtors"].write_text(master)
+        return files
+
+    mem, out = tmp_path / "mem", tmp_path / "out"
+    for folder in (mem, out):
+        first = ingest_source(_strict(night(tmp_path / "n1")), folder, as_of=NIGHT1, keep_history=True)
+    assert first.manifest["tables"]["debtors"]["reasons"] == {"bad_country": 1, "negative_credit_limit": 1}
+    files = night(tmp_path / "n2")
+    want = ingest_source(_strict(files), mem, as_of=NIGHT2, keep_history=True).manifest
+    got = ingest_source(
+        _strict(files), out, as_of=NIGHT2, keep_history=True, stream=True, partitions=4, workers=2
+    ).manifest
+    inv = got["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (85, 25, 60)
+    assert inv["reasons"] == {"debtor_quarantined": 60}
+    assert want["tables"]["invoices"] == {**want["tables"]["invoices"], **{k: inv[k] for k in ("rows_accepted", "reasons")}}  # fmt: skip
+    assert _outputs(out) == _outputs(mem)
