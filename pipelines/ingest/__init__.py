@@ -373,6 +373,7 @@ def ingest_source(
 
     accepted: dict[str, pd.DataFrame] = {}
     quarantine: dict[str, pd.DataFrame] = {}
+    quarantined_rows: dict[str, pd.DataFrame] = {}  # --keep-history: their keys (history.merge_part)
     tables_manifest: dict[str, Any] = {}
     for table in typed:
         raw = raws[table]
@@ -380,6 +381,12 @@ def ingest_source(
         ok = reasons.isna().to_numpy()
         accepted[table] = conform(typed[table].loc[ok], table)
         quarantine[table] = quarantine_frame(raw, typed[table], reasons, ~ok)
+        if keep_history:
+            from pipelines.ingest.history import quarantined_keys
+
+            keys = quarantined_keys(table, typed[table], ~ok)
+            if keys is not None:
+                quarantined_rows[table] = keys
         counts = reason_counts(quarantine[table]["reason"])
         tables_manifest[table] = table_entry(
             table,
@@ -408,7 +415,9 @@ def ingest_source(
             if keep_history:  # refused (another ledger, too much removed): nothing written
                 from pipelines.ingest.history import merge
 
-                published, manifest["history"], told = merge(history, accepted, as_of_date, out)
+                published, manifest["history"], told = merge(
+                    history, accepted, as_of_date, out, quarantined_rows
+                )
                 manifest["history"]["readmitted"] = readmitted
                 manifest["warnings"] += told
             publish_outputs(out, stage, published, quarantine, manifest, validator, fx, history)
@@ -531,6 +540,7 @@ def _ingest_streamed(
                     out,
                     run.merge_steps,
                     judged=run.foreign_settled(),
+                    quarantined=run.quarantined,
                 )
                 manifest["warnings"] += told
             manifest["history"]["readmitted"] = {

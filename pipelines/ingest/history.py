@@ -347,11 +347,16 @@ def _first_dense_day(per_day: pd.Series, month: pd.Period, rate: float, as_of: p
 
 
 def merge(
-    history: History | None, today: dict[str, pd.DataFrame], as_of: dt.date, out: Path
+    history: History | None,
+    today: dict[str, pd.DataFrame],
+    as_of: dt.date,
+    out: Path,
+    quarantined: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any], list[str]]:
     """Today's accepted tables merged into ``history``: (published tables, the manifest's
-    ``history`` section, warnings). Raises :class:`TableError` for another ledger's export or a
-    merge removing too much."""
+    ``history`` section, warnings). ``quarantined``: per table, the key columns of today's quarantined
+    rows (:func:`quarantined_keys`). Raises :class:`TableError` for another ledger's export or a merge removing
+    too much."""
     if history is None:
         counts = {
             t: {"kept": 0, "replaced": 0, "added": len(f), "removed": 0, "rows": len(f)}
@@ -362,7 +367,7 @@ def merge(
     if why is not None:
         raise TableError(why)
     starts = {t: _span_start(today.get(t), c, as_of) for t, c in SPAN_DATES.items()}
-    part = merge_part(history.tables, today, starts, as_of)
+    part = merge_part(history.tables, today, starts, as_of, quarantined=quarantined)
     return part.tables, part.section(history.as_of), part.verdict(starts, as_of, out)
 
 
@@ -386,9 +391,12 @@ class Merged:
     def section(self, base_as_of: dt.date) -> dict[str, Any]:
         """The manifest's ``history`` section (``inside``, the refusal's basis, left out)."""
         tables = {
-            t: {k: c[k] for k in ("kept", "replaced", "added", "removed", "rows")}
+            t: {k: c[k] for k in ("kept", "replaced", "added", "removed", "rows", "quarantined") if k in c}
             for t, c in sorted(self.counts.items())
         }
+        for c in tables.values():
+            if not c.get("quarantined", 1):
+                del c["quarantined"]
         return {"base_as_of": base_as_of.isoformat(), "tables": tables}
 
     def verdict(self, starts: dict[str, pd.Timestamp | None], as_of: dt.date, out: Path) -> list[str]:
@@ -405,6 +413,12 @@ class Merged:
                     f"to {as_of}), more than {MAX_REMOVED_SHARE:.0%}: a broken or partial export, not "
                     f"cancellations. Nothing was changed in {out}. Fix the export and ingest again"
                 )
+            if c.get("quarantined"):
+                warnings.append(
+                    f"history: {c['quarantined']:,} {table} row(s) of the kept history are in today's export but "
+                    f"quarantined there (see quarantine/{table}.csv): the kept rows stay as they were, neither "
+                    f"replaced nor removed as cancelled (manifest.json history.tables.{table}.quarantined)"
+                )
             if removed:
                 ids = self.removed_ids.get(table, [])[:5]
                 warnings.append(
@@ -416,6 +430,15 @@ class Merged:
         return warnings
 
 
+def quarantined_keys(table: str, typed: pd.DataFrame, quarantined: np.ndarray) -> pd.DataFrame | None:
+    """The key columns (:data:`KEYS`) of ``table``'s quarantined rows (``typed``, parsed; rows whose
+    key has an empty part left out), for :func:`merge_part`'s ``quarantined``."""
+    if table not in KEYS or not quarantined.any() or not set(KEYS[table]) <= set(typed.columns):
+        return None
+    rows = typed.loc[quarantined, list(KEYS[table])]
+    return rows.loc[rows.notna().all(axis=1)].reset_index(drop=True)
+
+
 def merge_part(
     kept_tables: dict[str, pd.DataFrame],
     today: dict[str, pd.DataFrame],
@@ -423,13 +446,18 @@ def merge_part(
     as_of: dt.date,
     moved: dict[str, pd.Index] | None = None,
     recent_far: pd.Index | None = None,
+    quarantined: dict[str, pd.DataFrame] | None = None,
 ) -> Merged:
     """Today's tables merged into the kept ones, table by table (every rule of the module
     docstring but the refusals: :meth:`Merged.verdict`). For one debtor partition of a streamed
     ingest (:mod:`pipelines.ingest.history_stream`): ``moved``, per table keyed by one id, today's
     ids of OTHER partitions that the kept rows here may hold (their row moved to another debtor);
     ``recent_far``, invoice ids of other partitions issued inside the invoices' span (for a kept
-    payment naming one)."""
+    payment naming one); ``quarantined``, per table the key columns of today's quarantined rows (of every
+    partition): a kept row with such a key is in today's export, so it stays as it was (counted
+    ``quarantined``). Before, it was removed as cancelled: a night whose rows of one debtor were
+    quarantined (an invoice currency without a rate) took that debtor's open invoices and payments
+    out of the history, and the debtor was scored as owing nothing (s30-hostile)."""
     from pipelines.adapters.files import conform
 
     merged: dict[str, pd.DataFrame] = {}
@@ -456,7 +484,10 @@ def merge_part(
         if moved and table in moved and len(moved[table]):
             replaced |= isin(kept_keys, pd.Series(moved[table]))
         inside = _inside(table, kept, starts, as_of, kept_tables, today, recent_far)
-        removed = inside & ~replaced
+        stay = np.zeros(len(kept), dtype=bool)
+        if quarantined and table in quarantined and len(quarantined[table]):
+            stay = isin(kept_keys, _keys(quarantined[table], table)) & ~replaced
+        removed = inside & ~replaced & ~stay
         if removed.any():
             removed_ids[table] = kept.loc[removed, KEYS[table][0]].astype(str).head(5).tolist()
         rest = kept.loc[~replaced & ~removed]
@@ -470,6 +501,7 @@ def merge_part(
             "removed": int(removed.sum()),
             "rows": len(merged[table]),
             "inside": int(inside.sum()),
+            "quarantined": int(stay.sum()),
         }
     return Merged(merged, counts, removed_ids)
 

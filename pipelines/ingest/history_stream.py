@@ -254,6 +254,9 @@ class MergeJob:
     recent_far: pd.Index = field(default_factory=lambda: pd.Index([], dtype="string"))
     empty: dict[str, pd.DataFrame] = field(default_factory=dict)
     every: int = 1  # the other-ledger check's sample: the invoices of one id in ``every``
+    quarantined: dict[str, pd.DataFrame] = field(
+        default_factory=dict
+    )  # today's quarantined keys (merge_part)
 
     def each(self, step: str, parts: Iterable[int]) -> Iterator[tuple[int, Any]]:
         """:data:`Each` in this process."""
@@ -352,6 +355,7 @@ class MergeJob:
             self.as_of,
             self.moved_in(kept),
             self.recent_far,
+            self.quarantined,
         )
         for table in self.empty:
             frame = part.tables.get(table)
@@ -420,6 +424,7 @@ def merge_streamed(
     out: Path,
     each: Callable[[MergeJob], Each] | None = None,
     judged: bool = False,
+    quarantined: dict[str, pd.DataFrame] | None = None,
 ) -> tuple[dict[str, Any], list[str], dict[str, int]]:
     """Merge today's staged partitions into the history in ``base`` (folder, as-of), partition by
     partition; each partition's merged tables replace today's in the stage. Returns the manifest's
@@ -429,9 +434,10 @@ def merge_streamed(
     the streamed ingest passes its worker pool, :meth:`pipelines.ingest.stream.StreamRun.merge_steps`).
     The outputs are the same bytes either way. ``judged``: the streamed ingest's check before
     validation judged today's invoices as they were accepted
-    (:meth:`pipelines.ingest.stream.StreamRun.foreign_settled`): not checked again."""
+    (:meth:`pipelines.ingest.stream.StreamRun.foreign_settled`): not checked again. ``quarantined``:
+    per table the key columns of today's quarantined rows of every partition (:func:`merge_part`)."""
     folder, held = base
-    job = MergeJob(folder, stage, tables, partitions, as_of)
+    job = MergeJob(folder, stage, tables, partitions, as_of, quarantined=dict(quarantined or {}))
     run = each(job) if each is not None else job.each
     if not judged:
         _foreign_check(job, held, out, run)

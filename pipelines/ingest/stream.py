@@ -356,6 +356,9 @@ class StreamRun:
     lookup: CurrencyLookup | None = None  # the invoices' classes by id in a mixed book (after routing them)
     history: tuple[Path, dt.date] | None = None  # --keep-history: the base (ingest.history.base_of)
     readmitted: dict[str, int] = field(default_factory=dict)  # rows the history's references cleared
+    quarantined: dict[str, pd.DataFrame] = field(
+        default_factory=dict
+    )  # keys of quarantined rows (merge_part)
     job: Any = None  # the steps of a streamed merge (ingest.history_stream.MergeJob), while they run
     foreign_out: Path | None = None  # --keep-history: OUT, named by the other-ledger check (refuse_foreign)
     foreign_every: int = 1  # that check's sample: the invoices of one id in ``foreign_every``
@@ -1233,6 +1236,12 @@ class StreamRun:
             if items is not None:
                 _count(items, got["items"])
             _count(self.readmitted, got.get("readmitted") or {})
+            for table, keys in (got.get("quarantined") or {}).items():
+                if keys is not None and len(keys):
+                    mine = self.quarantined.get(table)
+                    self.quarantined[table] = (
+                        keys if mine is None else pd.concat([mine, keys], ignore_index=True)
+                    )
         self.lap("finish")
         for table in present:  # rows that could not be split into columns (CSV)
             state = self.states[table]
@@ -1305,7 +1314,7 @@ class StreamRun:
         cross_table(typed, masks, rules, broken, elsewhere, invoice_row)
         readmitted: dict[str, int] = {}
         if self.history is not None:  # references the history's rows of this partition resolve
-            from pipelines.ingest.history import History, readmit
+            from pipelines.ingest.history import History, quarantined_keys, readmit
             from pipelines.ingest.history_stream import kept_part
 
             kept = kept_part(  # the ids only: readmit reads debtor_id and invoice_id
@@ -1313,7 +1322,13 @@ class StreamRun:
             )
             readmitted = readmit(History(self.history[0], self.history[1], kept), typed, masks)
         self.lap("cross_table")
-        out: dict[str, Any] = {"section": part_section, "tables": {}, "items": None, "readmitted": readmitted}
+        out: dict[str, Any] = {
+            "section": part_section,
+            "tables": {},
+            "items": None,
+            "readmitted": readmitted,
+            "quarantined": {},
+        }
         accepted: dict[str, pd.DataFrame] = {}
         for table in present:
             state = self.states[table]
@@ -1325,6 +1340,8 @@ class StreamRun:
                 bucket_parts(accepted[table], self.partitions)[p], bucket_file(self.stage, table, p)
             )
             q = quarantine_frame(raws[table], frame, reasons, ~ok)
+            if self.history is not None:  # their kept rows stay (history.merge_part)
+                out["quarantined"][table] = quarantined_keys(table, frame, ~ok)
             key = self._key(state, rows[table][~ok], srows[table][~ok], malformed=False)
             t: dict[str, Any] = {
                 "accepted": int(ok.sum()),

@@ -56,3 +56,64 @@ def test_invoices_of_a_debtor_only_the_suite_rejects_do_not_make_a_streamed_nigh
     assert inv["reasons"] == {"debtor_quarantined": 60}
     assert want["tables"]["invoices"] == {**want["tables"]["invoices"], **{k: inv[k] for k in ("rows_accepted", "reasons")}}  # fmt: skip
     assert _outputs(out) == _outputs(mem)
+
+
+def test_kept_rows_whose_row_today_is_quarantined_stay_in_the_history(tmp_path: Path) -> None:
+    """A night whose export still holds a debtor's invoices but in a currency without a rate (the ERP
+    switched D2 to USD): they are quarantined ``no_fx_rate:USD``, and so is their payment
+    (in its invoice's currency). The merge took the kept rows for cancelled ones ("are not in today's
+    export (deleted or cancelled in the ERP) and were removed from the history"): U1..U3 and PU1 left
+    the history and D2 was scored as owing nothing, a silent all-clear (probe: hostile_nights.py
+    ``currency``). Now a kept row whose key is among today's quarantined rows stays as it was (counted
+    ``quarantined``, warned), in memory and streamed alike; the history is night 1's."""
+    from pipelines.adapters.files import read_portfolio
+    from pipelines.ingest import ingest_source
+    from tests.pipelines.test_history_s26 import _source
+
+    uu = "".join(f"U{k},D2,2024-03-{k:02d},2024-04-30,{10 + k}.00,EUR\n" for k in range(1, 4))
+    pay = "PU1,D2,U1,2024-03-20,5.00\n"
+    mem, out = tmp_path / "mem", tmp_path / "out"
+    for folder in (mem, out):
+        ingest_source(
+            _source(_files(tmp_path / "n1", _kept() + uu, pay)), folder, as_of=NIGHT1, keep_history=True
+        )
+    files = _files(tmp_path / "n2", _kept() + uu.replace("EUR", "USD"), pay)
+    runs = {}
+    for folder, streamed in ((mem, {}), (out, {"stream": True, "partitions": 4, "workers": 2})):
+        runs[folder] = ingest_source(
+            _source(files), folder, as_of=NIGHT2, keep_history=True, **streamed
+        ).manifest
+    for m in runs.values():
+        assert m["tables"]["invoices"]["reasons"] == {"no_fx_rate:USD": 3}
+        assert m["tables"]["payments"]["reasons"] == {"no_fx_rate:USD": 1}  # in its invoice's currency
+        h = m["history"]["tables"]
+        assert h["invoices"] == {
+            "kept": 28,
+            "replaced": 25,
+            "added": 0,
+            "removed": 0,
+            "rows": 28,
+            "quarantined": 3,
+        }
+        assert h["payments"] == {
+            "kept": 1,
+            "replaced": 0,
+            "added": 0,
+            "removed": 0,
+            "rows": 1,
+            "quarantined": 1,
+        }
+        said = [w for w in m["warnings"] if w.startswith("history:")]
+        assert said == [
+            "history: 3 invoices row(s) of the kept history are in today's export but quarantined there (see "
+            "quarantine/invoices.csv): the kept rows stay as they were, neither replaced nor removed as "
+            "cancelled (manifest.json history.tables.invoices.quarantined)",
+            "history: 1 payments row(s) of the kept history are in today's export but quarantined there (see "
+            "quarantine/payments.csv): the kept rows stay as they were, neither replaced nor removed as "
+            "cancelled (manifest.json history.tables.payments.quarantined)",
+        ]
+    book = read_portfolio(out)
+    assert sorted(book.invoices.loc[book.invoices["debtor_id"] == "D2", "invoice_id"]) == ["U1", "U2", "U3"]
+    assert book.invoices.loc[book.invoices["invoice_id"] == "U1", "amount"].tolist() == [11.0]
+    assert book.payments["payment_id"].tolist() == ["PU1"]
+    assert _outputs(out) == _outputs(mem)
