@@ -339,6 +339,10 @@ _PARTIAL_HINTS = {
     "invoice_before_export": "they name invoices the invoices file does not hold, paid within "
     "rules.export_start_days of their debtor's first invoice in it: invoices issued before the file starts "
     "(a rolling export), or wrong invoice ids",
+    # the whole-table hints of these two say "every date": wrong for a share (s30-third)
+    "date_after_as_of": "they are dated after the as-of date (--as-of, default today): a file exported "
+    "after that day, or a wrong date format; give the export's own date as --as-of",
+    "date_too_old": "they are dated before rules.min_date: check the date format or rules.min_date",
 }
 
 
