@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from features import grouped
 from features.tables import Portfolio, credit_memos
+from models.gate_words import counted
 
 __all__ = [
     "Ledger",
@@ -81,7 +82,7 @@ def _check_amounts(values: np.ndarray, table: str) -> None:
         bad = ~(np.abs(values) <= MAX_AMOUNT)
     if bad.any():
         raise ValueError(
-            f"{table}.amount: {int(bad.sum())} value(s) not finite or above {MAX_AMOUNT:g} (first: "
+            f"{table}.amount: {counted(int(bad.sum()), 'value')} not finite or above {MAX_AMOUNT:g} (first: "
             f"{values[bad][0]!r}); ingest quarantines them (rules.max_amount)"
         )
 

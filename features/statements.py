@@ -21,6 +21,7 @@ import pandas as pd
 
 from features import grouped
 from features.register import REGISTERED, feature
+from models.gate_words import counted
 
 __all__ = [
     "StatementState",
@@ -506,7 +507,9 @@ def build_statement_features(statements: pd.DataFrame, as_of: Sequence[date | pd
     """
     missing = [c for c in ("debtor_id", "period_end") if c not in statements.columns]
     if missing:
-        raise ValueError(f"statements lack column(s) {missing}; expected the canonical statements table")
+        raise ValueError(
+            f"statements lack {counted(len(missing), 'column')} {missing}; expected the canonical statements table"
+        )
     ids = pd.Index(pd.unique(statements["debtor_id"].astype("string").dropna()), dtype="string").sort_values()
     names = statement_columns()
     frames = []

@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
 
-from models.gate_words import ECE_WORDS, in_words
+from models.gate_words import ECE_WORDS, KIND_WORDS, in_words
 
 __all__ = [
     "METRIC_NAMES",
@@ -725,7 +725,7 @@ def gate_decision(
     the floor is still refused, the first roll-rate model of a small book included (before session
     19 that one was promoted whatever failed).
     """
-    reasons: list[str] = [f"ok challenger is the {kind} model"]
+    reasons: list[str] = [f"ok challenger is the {KIND_WORDS.get(kind, kind)} model"]
     ok = True
     auc, ece = float(challenger["auc"]), float(challenger["ece"])
     floor = f"{thresholds.min_auc:.4f} (gate.min_auc)"

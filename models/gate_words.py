@@ -35,14 +35,31 @@ _OLD_WORDS = (
     (re.compile(r"\btest_ece\b"), ECE_WORDS),
     (re.compile(r"\bcalibration error \(ECE\)"), ECE_WORDS),
     (re.compile(r"\bmin_auc (\d\.\d+)"), r"the floor \1 (gate.min_auc)"),
+    # before session 30 the first check named the model by its ews.kind tag: "the rollrate model"
+    (
+        re.compile(r"\bchallenger is the (lightgbm|rollrate) model"),
+        lambda m: f"challenger is the {KIND_WORDS[m[1]]} model",
+    ),
 )
+
+# a model kind (the version's ews.kind tag) as the gate's first check names it
+KIND_WORDS: dict[str, str] = {"lightgbm": "LightGBM", "scorecard": "scorecard", "rollrate": "roll-rate"}
+
+
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """``n`` with thousands separators, then ``word``, plural (``word`` + "s", or ``plural``) unless
+    ``n`` is 1: ``counted(1, "month-end")`` -> "1 month-end", ``counted(1200, "row")`` -> "1,200 rows".
+    The one plural helper (``pipelines.words`` re-exports it; here so that ``models`` need not import
+    ``pipelines``: the reason sentences use it)."""
+    return f"{int(n):,} {word if int(n) == 1 else (plural or word + 's')}"
 
 
 def in_words(reason: str) -> str:
     """A gate's reason (one check, or a registry's stored text of several) in the words
     :func:`gate_decision` uses since session 29: ``test_auc`` -> AUC, ``test_ece`` and session 28's
     "calibration error (ECE)" -> ECE (calibration), ``min_auc 0.7000`` -> the floor 0.7000
-    (gate.min_auc). Text without them is returned as it is."""
+    (gate.min_auc), "the rollrate model" -> "the roll-rate model" (:data:`KIND_WORDS`). Text without them is
+    returned as it is."""
     for pattern, words in _OLD_WORDS:
         reason = pattern.sub(words, reason)
     return reason

@@ -11,6 +11,7 @@ raises the raw score raises the PD.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,6 +19,8 @@ from typing import Any, Protocol
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+
+from models.gate_words import counted
 
 __all__ = [
     "Contributions",
@@ -212,6 +215,17 @@ ZERO_WORDS: tuple[tuple[str, str], ...] = (
 )
 
 
+# a count in a template, said with its noun: "{value:.0f} invoice(s) overdue", "{value:.0f} days ago"
+_COUNTED = re.compile(r"\{value:\.0f\} (?:([a-z]+(?: [a-z]+)?)\(s\)|(day|month|statement)s\b)")
+
+
+def _counted_words(template: str, value: float) -> str:
+    """``template`` with each count of :data:`_COUNTED` written by ``pipelines.words.counted``: "1 invoice
+    overdue", "1 day past due", "1,204 days" (before session 30 "1 invoice(s) overdue", "1 days past due")."""
+    n = round(float(value))
+    return _COUNTED.sub(lambda m: counted(n, m.group(1) or m.group(2)), template)
+
+
 def render_reason(info: ReasonText | None, feature: str, value: Any, currency: str | None = None) -> str:
     """The plain sentence for one feature value: the catalog template, or its missing-value sentence.
 
@@ -228,6 +242,8 @@ def render_reason(info: ReasonText | None, feature: str, value: Any, currency: s
     if isinstance(value, int | float | np.number) and value == 0:
         for only, none in ZERO_WORDS:  # "only EUR 0 paid" -> "nothing paid"
             template = template.replace(only, none)
+    if isinstance(value, int | float | np.number) and math.isfinite(value):
+        template = _counted_words(template, value)
     try:
         kwargs: dict[str, Any] = {"value": value}
         if isinstance(value, int | float | np.number):

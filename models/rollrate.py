@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from models.gate_words import counted
+
 __all__ = [
     "DEFAULT_STATE",
     "RollRateModel",
@@ -1228,7 +1230,7 @@ def evaluate_rollrate(
             f"for {params.silent_payment_days}+ days, no invoice for {params.silent_invoice_days}+ days and "
             f"{params.silent_invoice_gaps:g}+ usual gaps"
         )
-        moves = f"{int(holder.counts_[s].sum()):,} moves out of it, PD {holder.pd_[s]:.2%}"
+        moves = f"{counted(int(holder.counts_[s].sum()), 'move')} out of it, PD {holder.pd_[s]:.2%}"
         selection += (
             f"; a silent debtor ({rule}) gets the higher of its PD and the silent state's ({moves})"
             if model.silent_model_ is not None

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from models.evaluate import classification_metrics, paired_difference, paired_rule
+from models.gate_words import counted
 from models.rollrate import RollRateModel, RollRateParams
 
 __all__ = ["SmallBookChoice", "choose_small_book", "rollrate_on_folds", "small_book_choice"]
@@ -496,8 +497,8 @@ def _no_calibrator(frame: pd.DataFrame, ends: list[pd.Timestamp], params: Any) -
     n = int(defaults.sum())
     span = f"{ends[0]:%Y-%m-%d}" if len(ends) == 1 else f"{ends[0]:%Y-%m-%d}..{ends[-1]:%Y-%m-%d}"
     return (
-        f"{span} (its {len(lab):,} training rows hold {n} default{'' if n == 1 else 's'} of "
-        f"{lab.loc[defaults == 1, 'debtor_id'].nunique()} debtor(s): the {params.calibration_oof_folds} debtor-grouped "
+        f"{span} (its {counted(len(lab), 'training row')} hold {counted(n, 'default')} of "
+        f"{counted(lab.loc[defaults == 1, 'debtor_id'].nunique(), 'debtor')}: the {params.calibration_oof_folds} debtor-grouped "
         "out-of-fold folds, or the calibrator's own folds, leave one without a default)"
     )
 
@@ -545,7 +546,7 @@ def all_labelled_choice(
         return SmallBookChoice(
             "rollrate",
             f"only the roll-rate model was tried: the last {months} labelled month-ends give "
-            f"{len(folds)} inner fold(s) with labels of both kinds known at their first month-end"
+            f"{counted(len(folds), 'inner fold')} with labels of both kinds known at their first month-end"
             + (" and a calibrator of their own" if calibrate else "")
             + f", with {n_def} defaults among {len(y):,} rows, nothing to compare on"
             + (f" ({len(left_out)} left out: " + "; ".join(left_out) + ")" if left_out else ""),
@@ -582,7 +583,8 @@ def all_labelled_choice(
         + ("first month-end behind its own out-of-fold calibrator" if calibrate else "first month-end")
         + ", the roll-rate model on the moves known then"
         + (
-            f"; {len(left_out)} fold(s) left out, without a calibrator of their own: " + "; ".join(left_out)
+            f"; {counted(len(left_out), 'fold')} left out, without a calibrator of their own: "
+            + "; ".join(left_out)
             if left_out
             else ""
         )

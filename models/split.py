@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from models.gate_words import counted
+
 __all__ = [
     "WINDOWS",
     "BookTooSmallError",
@@ -282,7 +284,7 @@ def check_defaults(summary: pd.DataFrame, plan: SplitPlan, min_defaults: int) ->
         }
         worst = short.index[0]
         raise BookTooSmallError(
-            f"too few defaults in the {', '.join(short.index)} window(s) (need >= {min_defaults} each; {counts}). "
+            f"too few defaults in {counted(len(short), 'window')} ({', '.join(short.index)}; need >= {min_defaults} each; {counts}). "
             f"Widen the window: {hints[worst]}, or lower split.min_defaults"
         )
     return table

@@ -46,6 +46,7 @@ from models.evaluate import (
     reference_distribution,
     segment_table,
 )
+from models.gate_words import counted
 from models.scorecard import ScorecardParams, fit_scorecard
 from models.split import SplitParams, SplitPlan, check_defaults, plan_split, snapshot_summary
 
@@ -217,7 +218,7 @@ def prepare_matrix(
     if missing:
         extra = sorted(set(frame.columns) - set(feature_names) - NON_FEATURES)
         raise ValueError(
-            f"model input lacks {len(missing)} feature column(s) {missing}; the frame has extra columns "
+            f"model input lacks {counted(len(missing), 'feature column')} {missing}; the frame has extra columns "
             f"{extra}. The model was trained on a different feature set: retrain or use the matching version"
         )
     out = {}

@@ -57,6 +57,7 @@ import pandas as pd
 from features.params import DefaultDefinition, FeatureParams
 from features.tables import Portfolio
 from pipelines.config.nightly import NightlyConfig
+from pipelines.words import counted
 
 __all__ = [
     "BacktestResult",
@@ -525,7 +526,7 @@ DEFINITIONS: dict[str, str] = {
     "that ends at the last month-end before the default, to the default; median over the defaults flagged "
     "at that last month-end (lead_time_flagged_share of all defaults seen live); runs start at --from at the earliest",
     "lead_time_episode_median_days": f"episode: as strict, but the run may have gaps of at most "
-    f"{EPISODE_GAP_MONTHS} unflagged month-end(s) in a row and needs a flag at one of the last "
+    f"{counted(EPISODE_GAP_MONTHS, 'unflagged month-end')} in a row and needs a flag at one of the last "
     f"{EPISODE_GAP_MONTHS + 1} month-ends before the default (lead_time_episode_share)",
     "lead_time_first_flag_median_days": "first flag: days from the first flagged month-end in the 365 days "
     "before the default, whatever came between (lead_time_first_flag_share)",
@@ -631,7 +632,7 @@ def leakage_note(leak: dict[str, Any]) -> str:
         fits = leak["walk_forward"]
         verdict = "IN-SAMPLE on " + ", ".join(leak["in_sample"]) if leak["in_sample"] else "out of sample"
         return (
-            f"Walk-forward: {len(fits)} models refitted every {leak['refit_every_months']} month-end(s) "
+            f"Walk-forward: {len(fits)} models refitted every {counted(leak['refit_every_months'], 'month-end')} "
             f"({fits[0]['refit_on']} .. {fits[-1]['refit_on']}); each learned only labels observed by its "
             f"refit date and scores the month-ends from there to the next refit: {verdict}."
         )

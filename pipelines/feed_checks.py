@@ -47,6 +47,7 @@ import pandas as pd
 
 from pipelines.config.nightly import FeedLimits, NightlyConfig, RatioLimit, ShareLimit
 from pipelines.ingest.masks import NOT_DAMAGE
+from pipelines.words import counted
 
 __all__ = [
     "EXIT_FEED_REFUSED",
@@ -664,7 +665,7 @@ def evaluate_feed(
     elif failed:
         lines = "\n".join(f"  - {c.describe()}" for c in failed)
         raise FeedCheckError(
-            f"feed refused: {len(failed)} feed check(s) failed, nothing was published:\n{lines}\n"
+            f"feed refused: {counted(len(failed), 'feed check')} failed, nothing was published:\n{lines}\n"
             "Fix the feed, or publish it anyway with --accept-feed (recorded in the manifest); "
             "limits: feed_checks and max_quarantine_share in the nightly config.",
             feed,

@@ -3,15 +3,9 @@
 
 from __future__ import annotations
 
-from models.gate_words import METRIC_WORDS
+from models.gate_words import METRIC_WORDS, counted
 
 __all__ = ["METRIC_WORDS", "counted", "metric_words"]
-
-
-def counted(n: int, word: str, plural: str | None = None) -> str:
-    """``n`` with thousands separators, then ``word``, plural (``word`` + "s", or ``plural``) unless
-    ``n`` is 1: ``counted(1, "month-end")`` -> "1 month-end", ``counted(1200, "row")`` -> "1,200 rows"."""
-    return f"{int(n):,} {word if int(n) == 1 else (plural or word + 's')}"
 
 
 def metric_words(key: str) -> str:

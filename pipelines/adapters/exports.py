@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.adapters.files import atomic_path
+from pipelines.words import counted
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
@@ -83,7 +84,7 @@ def cut_note(cuts: dict[str, int]) -> str:
         return ""
     listed = ", ".join(f"{col} ({n:,})" for col, n in cuts.items())
     return (
-        f"{sum(cuts.values()):,} cell(s) longer than Excel's {XLSX_CELL_MAX:,} characters were cut, each "
+        f"{counted(sum(cuts.values()), 'cell')} longer than Excel's {XLSX_CELL_MAX:,} characters cut, each "
         f"ending in '...[cut: N characters ...]': {listed}. The CSV and Parquet files hold the full text."
     )
 
@@ -250,10 +251,12 @@ def csv_cells(column: pd.Series) -> Any:
     return None
 
 
-def _number_format(col: str, dtype: object, places: int = 2) -> str | None:
-    """The XLSX number format of a column; an amount (:data:`AMOUNTS`) shows the currency's decimals
-    (``places``: 3 for KWD, BHD, ...; 0 for JPY, KRW, ..., which showed ".00" before session 29), every
-    other number as before."""
+def _number_format(
+    col: str, dtype: object, places: int = 2, amounts: frozenset[str] = frozenset()
+) -> str | None:
+    """The XLSX number format of a column; an amount (:data:`AMOUNTS`, or one of ``amounts``) shows the
+    currency's decimals (``places``: 3 for KWD, BHD, ...; 0 for JPY, KRW, ..., which showed ".00" before
+    session 29), every other number as before."""
     if col in _PERCENT:
         return "0.00%"
     if col in _INTEGER or pd.api.types.is_integer_dtype(dtype):
@@ -261,7 +264,7 @@ def _number_format(col: str, dtype: object, places: int = 2) -> str | None:
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "yyyy-mm-dd"
     if pd.api.types.is_float_dtype(dtype):
-        if col in AMOUNTS and places in (0, 3):
+        if (col in AMOUNTS or col in amounts) and places in (0, 3):
             return "#,##0" if places == 0 else "#,##0.000"
         return "#,##0.00"
     return None
@@ -577,6 +580,7 @@ def write_xlsx(
     fast: bool = True,
     cuts: dict[str, dict[str, int]] | None = None,
     places: int = 2,
+    amounts: tuple[str, ...] = (),
 ) -> Path:
     """XLSX with a bold frozen header, an autofilter over all rows, column widths fitted to the
     content and number formats (PD/LGD as %, amounts as #,##0.00, or #,##0.000 with ``places`` 3, a
@@ -587,7 +591,8 @@ def write_xlsx(
     ``labels``: header per column (default: the column names). ``totals``: columns summed in a bold
     row under the data (``SUBTOTAL``, so the sum follows the autofilter; the value is stored too).
     ``split_by``: a column; after the main sheet, one sheet per value in order of first appearance
-    (e.g. one per owner), each with the same header, formats and totals.
+    (e.g. one per owner), each with the same header, formats and totals. ``amounts``: columns formatted
+    as amounts beside :data:`AMOUNTS` (``cash_forecast.xlsx``'s per-segment columns).
 
     Excel holds at most 1,048,575 data rows; larger frames raise ``ValueError``. ``fast=False``:
     every row through ``Worksheet.write_row`` (the same bytes, ~10x slower; for the tests).
@@ -612,7 +617,7 @@ def write_xlsx(
         raw = frame[split_by].astype("string")
         for value in pd.unique(raw.dropna()):
             sheets.append((str(value), safe.loc[(raw == value).fillna(False).to_numpy()]))
-    specs = {c: _number_format(c, safe[c].dtype, places) for c in safe.columns}
+    specs = {c: _number_format(c, safe[c].dtype, places, frozenset(amounts)) for c in safe.columns}
     heads = {c: labels.get(c, str(c)) for c in safe.columns}
     widths = {c: _width(safe[c], heads[c], specs[c]) for c in safe.columns}
     with atomic_path(path) as tmp:
@@ -650,7 +655,7 @@ def write_xlsx(
                     ws.write_row(i, 0, values)
             if totals:
                 first = safe.columns[0]
-                ws.write_string(n + 1, 0, f"Total ({n:,} row{'' if n == 1 else 's'})", total_fmt[first])
+                ws.write_string(n + 1, 0, f"Total ({counted(n, 'row')})", total_fmt[first])
                 for col in totals:
                     j = safe.columns.get_loc(col)
                     letter = _column_letter(j)

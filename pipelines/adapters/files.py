@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from features.schema import TABLES, dtypes
 from features.tables import Portfolio
+from pipelines.words import counted
 
 __all__ = [
     "FILE_MODE",
@@ -212,7 +213,7 @@ def conform(df: pd.DataFrame, table: str) -> pd.DataFrame:
     missing = [c for c in spec.required if c not in df.columns]
     if missing:
         raise TableError(
-            f"{table}: missing required column(s) {missing} (present: {list(df.columns)}); "
+            f"{table}: lacks {counted(len(missing), 'required column')} {missing} (present: {list(df.columns)}); "
             "run `ews ingest --out DIR` on the source files again and use DIR"
         )
     out = {}
@@ -243,7 +244,7 @@ def _storable_dates(col: pd.Series, table: str, name: str) -> pd.Series:
         if outside.any():
             rows = np.flatnonzero(outside)
             raise TableError(
-                f"{table}.{name}: {len(rows)} date(s) outside 1677-09-22..2262-04-11 (first: row "
+                f"{table}.{name}: {counted(len(rows), 'date')} outside 1677-09-22..2262-04-11 (first: row "
                 f"{rows[0] + 1}, {col.iloc[rows[0]]}). These tables were not checked by `ews ingest`: run "
                 "`ews ingest --out DIR` on them first (it quarantines such rows) and use DIR."
             )

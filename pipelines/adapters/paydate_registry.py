@@ -316,7 +316,7 @@ def _vs_champion(champion: PaydateChampion) -> tuple[bool, str]:
     low, high = (float(v) for v in champion.interval)
     diff = champion.challenger_mae_days - champion.mae_days
     on = (
-        f"on {champion.invoices} held-out invoices of {len(champion.month_ends)} test month-end(s) "
+        f"on {counted(champion.invoices, 'held-out invoice')} of {counted(len(champion.month_ends), 'test month-end')} "
         f"{champion.month_ends[0]}..{champion.month_ends[-1]} it never saw"
     )
     shown = (
@@ -371,14 +371,14 @@ def _evidence(metrics: Mapping[str, float], minimum: EvidenceMinimum) -> tuple[b
                 n["heldout_month_ends"],
                 "gate_min_heldout_snapshots",
                 minimum.heldout_month_ends,
-                f" (about {minimum.heldout_month_ends - n['heldout_month_ends']} more month(s) of history)",
+                f" (about {counted(minimum.heldout_month_ends - n['heldout_month_ends'], 'more month')} of history)",
             ),
             (
                 "test month-ends",
                 n["test_month_ends"],
                 "gate_min_test_snapshots",
                 minimum.test_month_ends,
-                f" (about {minimum.test_month_ends - n['test_month_ends']} more month(s) of history)",
+                f" (about {counted(minimum.test_month_ends - n['test_month_ends'], 'more month')} of history)",
             ),
             (
                 "debtors with a paid test invoice",

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from features.schema import TABLES
 from pipelines.adapters.files import OutputError, output_errors, write_text_atomic
+from pipelines.words import counted
 
 __all__ = [
     "EarlierRunsChangedError",
@@ -496,7 +497,7 @@ def mixed_ingest(folder: Path) -> str | None:
         got = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
         if isinstance(want, int) and got != want:
             return (
-                f"{folder}: {table} holds {got:,} rows in {len(files)} bucket file(s) while its manifest.json "
+                f"{folder}: {table} holds {counted(got, 'row')} in {counted(len(files), 'bucket file')} while its manifest.json "
                 f"says this ingest {'kept' if table in kept else 'accepted'} {want:,}: the files come from "
                 f"different `ews ingest` runs. {fix}"
             )

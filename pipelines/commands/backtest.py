@@ -34,7 +34,7 @@ def _inside_the_data(data: Path, dates: list, d1: dt.date, d2: dt.date) -> list:
     if len(inside) < len(dates):
         outside = [d.date().isoformat() for d in dates if d not in inside]
         typer.secho(
-            f"warning: {len(outside):,} month-end(s) outside the data of --data {data} ({first} to {last}) "
+            f"warning: {counted(len(outside), 'month-end')} outside the data of --data {data} ({first} to {last}) "
             f"left out: {', '.join(outside[:6])}{' ...' if len(outside) > 6 else ''}",
             fg="yellow",
             err=True,
@@ -60,7 +60,7 @@ def _truth_problem(path: Path) -> str | None:
     missing = [c for c in TRUTH_COLUMNS if c not in names]
     if missing:
         return (
-            f"--truth {path} lacks the column(s) {', '.join(missing)} (it has {', '.join(names[:8])}"
+            f"--truth {path} lacks {counted(len(missing), 'column')} {', '.join(missing)} (it has {', '.join(names[:8])}"
             f"{' ...' if len(names) > 8 else ''}): give the truth.parquet that `ews generate` writes"
         )
     return None
@@ -173,9 +173,17 @@ def list_size_lines(list_sizes: list[dict]) -> list[str]:
         lines.append(
             f"  {row['rule']:5s} top {row['share']:.0%}: list {pct(row['list_share'])} of live debtors, precision "
             f"{pct(row['precision'])}, recall {pct(row['recall'])}, "
-            f"strict lead {'n/a' if lead is None else counted(round(lead), 'day')}"
+            f"strict lead {_days(lead)}"
         )
     return lines
+
+
+def _days(lead: float | None) -> str:
+    """A median lead in days as the summary above it shows it: "24 days", "1 day", "11.5 days" (before
+    session 30 "12 days" for a median of 11.5 the summary line printed as 11.5)."""
+    if lead is None:
+        return "n/a"
+    return counted(int(lead), "day") if float(lead).is_integer() else f"{lead:,.1f} days"
 
 
 def register(app: typer.Typer) -> None:
@@ -317,7 +325,9 @@ def register(app: typer.Typer) -> None:
         else:
             from pipelines.backtest_refit import walk_forward, walk_forward_scorer
 
-            with console.status(f"walk-forward: fitting a model every {refit_every} month-end(s) ...") as st:
+            with console.status(
+                f"walk-forward: fitting a model every {counted(refit_every, 'month-end')} ..."
+            ) as st:
                 try:
                     refits, leak = walk_forward(
                         portfolio, dates, refit_every, train_cfg, project,
@@ -326,7 +336,7 @@ def register(app: typer.Typer) -> None:
                 except ValueError as exc:
                     fail(str(exc))
             scorer = walk_forward_scorer(refits, cfg)
-            label = f"walk-forward, refit every {refit_every} month-end(s)"
+            label = f"walk-forward, refit every {counted(refit_every, 'month-end')}"
         with console.status(f"replaying {counted(len(dates), 'month-end')} with {label} ..."):
             panel = replay(portfolio, dates, scorer, cfg, definition, cfg.partition_rows)
         truth_frame = (

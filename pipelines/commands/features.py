@@ -18,6 +18,7 @@ from pipelines.cli_options import (
     check_engine,
 )
 from pipelines.commands import after_today, fail
+from pipelines.words import counted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,7 +71,7 @@ def _check_dates_in_data(data: Path, dates: list[pd.Timestamp]) -> None:
     lag = NightlyConfig.model_fields["max_data_lag_days"].default
     late = [d.date() for d in dates if (d.date() - last).days > lag]
     if late:
-        more = f" (and {len(late) - 1:,} later date(s))" if len(late) > 1 else ""
+        more = f" (and {counted(len(late) - 1, 'later date')})" if len(late) > 1 else ""
         typer.secho(
             f"warning: --as-of {late[0]}{more} is {(late[0] - last).days:,} days after the latest invoice, "
             f"payment or event in --data {data} ({last}): every open invoice ages without the payments the "
@@ -175,7 +176,6 @@ def register(app: typer.Typer) -> None:
         from pipelines.config.project import load_project
         from pipelines.engine import build_book, open_feed
         from pipelines.ingest import TableError
-        from pipelines.words import counted
 
         dates = parse_as_of(as_of)
         check_data_dir(data, raw)

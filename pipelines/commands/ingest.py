@@ -16,6 +16,8 @@ from pipelines.commands import after_today
 from pipelines.config import ConfigError, load_config
 from pipelines.config.project import load_project
 from pipelines.config.source import SourceConfig
+from pipelines.ingest.currency import NO_CURRENCY
+from pipelines.words import counted
 
 HELP = """Read payment histories, validate them with Great Expectations and write canonical tables.
 
@@ -102,20 +104,20 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
         under = (t.get("repairs") or {}).get("invoice_from_listing", 0)
         if under:  # listed_under: QuickBooks' Invoices and Received Payments
             console.print(
-                f"{name}: {under:,} payment(s) read onto the invoice they are listed under (listed_under)",
+                f"{name}: {counted(under, 'payment')} read onto the invoice they are listed under (listed_under)",
                 highlight=False,
             )
         made = (t.get("repairs") or {}).get("payment_id_from_row", 0)
         if made:  # ids_from_rows: say it, so that the ids row-<hash>-<n> in the outputs are no surprise
             console.print(
-                f"{name}: {made:,} payment(s) without a number got an id from their row (ids_from_rows: "
+                f"{name}: {counted(made, 'payment')} without a number got an id from their row (ids_from_rows: "
                 "row-<hash>-<n>)",
                 highlight=False,
             )
         taken = (t.get("repairs") or {}).get("invoice_from_reference", 0)
         if taken:  # invoice_reference: DATEV's Belegfeld 2, SAP's Invoice reference on an open part payment
             console.print(
-                f"{name}: {taken:,} payment(s) took their invoice from invoice_reference (their own invoice number, "
+                f"{name}: {counted(taken, 'payment')} took their invoice from invoice_reference (their own invoice number, "
                 "or clearing document, named none)",
                 highlight=False,
             )
@@ -124,23 +126,23 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
             a["payments_split"] or a["main_lines_left_out"]
         ):  # applied_amount: NetSuite's applied lines
             console.print(
-                f"{name}: {a['payments_split']:,} payment(s) listed once per invoice split into each invoice's part "
-                f"(applied_amount; +{a['pieces_added']:,} row(s) for what was left unapplied, "
-                f"{a['main_lines_left_out']:,} main line(s) with nothing left out)",
+                f"{name}: {counted(a['payments_split'], 'payment')} listed once per invoice split into each invoice's "
+                f"part (applied_amount; +{counted(a['pieces_added'], 'row')} for what was left unapplied, "
+                f"{counted(a['main_lines_left_out'], 'main line')} with nothing left out)",
                 highlight=False,
             )
         c = t.get("clearing")
         if c:  # a payment split over the invoices it cleared: rows in = read - filtered + pieces added
             left = ", ".join(f"{k} ({v:,})" for k, v in c["unallocated"].items()) or "none"
             console.print(
-                f"{name}: joined on {c['column']!r}: {c['rows_allocated']:,} row(s) on the invoices they cleared, "
+                f"{name}: joined on {c['column']!r}: {counted(c['rows_allocated'], 'row')} on the invoices they cleared, "
                 f"{c['rows_split']:,} split over several invoices (+{c['pieces_added']:,} rows: {t['rows_in']:,} "
                 f"rows in); left unallocated: {left}",
                 highlight=False,
             )
             if c.get("clearing_date_unreadable"):
                 console.print(
-                    f"{name}: {c['clearing_date_unreadable']:,} allocated row(s) with a clearing date cell "
+                    f"{name}: {counted(c['clearing_date_unreadable'], 'allocated row')} with a clearing date cell "
                     "that is not a date (e.g. 0001-01-01, 00.00.0000): read as empty (the other row's "
                     "date, else applied from the payment date)",
                     highlight=False,
@@ -166,7 +168,7 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
         console.print(
             f"history ({base}): {parts}"
             + (
-                f"; {resolved:,} row(s) naming an invoice or debtor only the history holds accepted"
+                f"; {counted(resolved, 'row')} naming an invoice or debtor only the history holds accepted"
                 if resolved
                 else ""
             ),
@@ -175,9 +177,12 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
         )
     for warning in manifest.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    currency = manifest.get("currency")
+    accepted = any(t.get("rows_accepted") for t in manifest["tables"].values())
+    if currency is not None and not currency.get("reporting") and accepted:
+        console.print(f"[yellow]note:[/] {NO_CURRENCY}", highlight=False, soft_wrap=True)
     if out is not None:
         buckets = (manifest.get("layout") or {}).get("buckets", 1)
-        from pipelines.words import counted
 
         # "(1 debtor bucket(s))" before session 29
         console.print(

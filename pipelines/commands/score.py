@@ -272,7 +272,7 @@ def _check_not_future(dates: list[dt.date]) -> None:
     today, future = after_today(dates)
     if not future:
         return
-    more = f" ({len(future):,} date(s) of this run are)" if len(future) > 1 else ""
+    more = f" ({len(future):,} dates of this run are)" if len(future) > 1 else ""
     fail(
         f"--as-of {future[0]} is in the future{more}: today is {today} (UTC). A score needs the "
         f"day to be over and its invoices, payments and events ingested: score a date up to {today}"
@@ -306,7 +306,7 @@ def _check_as_of(data: Path, raw: bool, dates: list[dt.date], config: Path, acce
             typer.secho(f"warning: {exc} (accepted with --accept-feed)", fg="yellow", err=True)
     _check_not_future(dates)  # after the data's own checks: a lag refusal (exit 3) says more
     if late:
-        more = f" (and {len(late) - 1:,} later date(s) of this run)" if len(late) > 1 else ""
+        more = f" (and {counted(len(late) - 1, 'later date')} of this run)" if len(late) > 1 else ""
         typer.secho(f"warning: {late[0]}{more}", fg="yellow", err=True)
 
 
@@ -370,9 +370,13 @@ def _run_one(
         fail(prefect_failure(exc, done))
 
 
-def _money(amount: float, currency: str | None) -> str:
-    """``13,248 EUR``: a whole amount with its currency (a manifest from before session 25 has none)."""
-    return f"{amount:,.0f} {currency}" if currency else f"{amount:,.0f}"
+def _money(amount: float, currency: str | None, named: bool = True) -> str:
+    """``13,248 EUR``: a whole amount with its currency (a manifest from before session 25 has none);
+    ``named`` False (the run knew no currency): "13,248, currency not named" (the flow's log says how
+    to name it; before session 30 the bare figure)."""
+    if currency:
+        return f"{amount:,.0f} {currency}"
+    return f"{amount:,.0f}" if named else f"{amount:,.0f}, currency not named"
 
 
 def _by_trigger(triggers: dict[str, int]) -> str:
@@ -398,7 +402,8 @@ def _summary(console: Console, result: Any) -> None:
         f"scored {counted(c['scored'], 'debtor')} ({c['in_default']:,} in default); watchlist "
         f"{counted(c['flagged'], 'debtor')}{_by_trigger(c['triggers'])}; collections queue "
         f"{counted(c['queue'], 'debtor')} (expected loss "
-        f"{_money(c['expected_loss'], c.get('currency'))}); drift {m['drift']['status']}",
+        f"{_money(c['expected_loss'], c.get('currency'), named='currency' not in c or bool(c['currency']))}); "
+        f"drift {m['drift']['status']}",
         highlight=False,
     )
     ties = c.get("rank_ties")

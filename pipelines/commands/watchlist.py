@@ -135,12 +135,19 @@ def register(app: typer.Typer) -> None:
         table = Table(
             title=f"{debtor}: runs in {out}", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
         )
+        # the triggers wrap between words, never inside one: "override (escalated)" showed its ")" on a
+        # line of its own at 80 columns before session 30
+        word = (
+            max((len(w) for t in runs["triggers"].astype(str) for w in t.split()), default=9)
+            if len(runs)
+            else 9
+        )
         for col in ("as of", "PD", "band", "flag", "triggers", "status", "days on list", "owner"):
             table.add_column(
                 col,
                 no_wrap=col in {"as of", "PD", "band", "flag", "status"},
                 overflow="fold",
-                min_width={"triggers": 9, "owner": 10}.get(col),
+                min_width={"triggers": min(max(9, word), 14), "owner": 10}.get(col),
             )
         for r in runs.itertuples(index=False):
             table.add_row(

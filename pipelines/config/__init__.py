@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from pipelines.words import counted
+
 __all__ = ["ConfigError", "ConfigModel", "config_hash", "kinds", "load_config"]
 
 
@@ -98,7 +100,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _format_errors(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: {exc.error_count()} problem(s)"]
+    lines = [f"{path}: {counted(exc.error_count(), 'problem')}"]
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "(top level)"
         kind = err["type"]

@@ -8,7 +8,8 @@ key names it): without it :class:`CreditPolicyConfig`'s defaults apply. The poli
           (= monthly invoiced volume x terms in months)
     limit = need x the factor of the debtor's risk band (recommended / conservative / aggressive),
             at most ``caps.turnover_ratio`` x annual turnover, ``caps.net_worth_ratio`` x net worth and
-            ``caps.max_limit``, rounded down to a multiple of ``round_to``.
+            ``caps.max_limit``, rounded down to a multiple of the currency's step (``round_to`` for a
+            currency worth about a euro; :func:`pipelines.scoring.limits.round_step`).
 """
 
 from __future__ import annotations
@@ -91,12 +92,32 @@ class CreditPolicyConfig(ConfigModel):
         description="factors per risk band of the nightly config (every band needs an entry)",
     )
     caps: LimitCaps = LimitCaps()
-    round_to: float = Field(500.0, gt=0.0, description="limits are rounded down to a multiple of this amount")
+    round_to: float = Field(
+        500.0,
+        gt=0.0,
+        description="limits are rounded down to a multiple of this amount: the step of a currency worth half "
+        "a euro to two euros (EUR, USD, GBP, CHF, ...) or of a book whose currency is not named; another "
+        "currency's step is this step in that currency, on the 1-2-5 series (JPY 100,000, KWD 200; "
+        "pipelines.scoring.limits.round_step)",
+    )
+    round_to_by_currency: dict[str, float] = Field(
+        default_factory=dict,
+        description="a step of your own per ISO-4217 code, over the one derived from round_to ({JPY: 10000})",
+    )
     no_history: Literal["zero", "keep_current"] = Field(
         "zero",
         description="a debtor without invoices in the window: 'zero' (limit 0) or 'keep_current' (its "
         "current credit_limit, 0 when it has none)",
     )
+
+    @model_validator(mode="after")
+    def _steps(self) -> CreditPolicyConfig:
+        for code, step in self.round_to_by_currency.items():
+            if not (len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()):
+                raise ValueError(f"round_to_by_currency: {code!r} is not an ISO-4217 code such as JPY")
+            if not step > 0:
+                raise ValueError(f"round_to_by_currency.{code}: the step must be greater than 0, got {step}")
+        return self
 
     def check_bands(self, names: list[str], where: str) -> None:
         """Raise :class:`ConfigError` unless ``bands`` holds exactly the risk bands ``names``."""

@@ -23,6 +23,7 @@ from pydantic import Field, field_validator, model_serializer, model_validator
 
 from features.schema import TABLES
 from pipelines.config import ConfigModel
+from pipelines.words import counted
 
 KIND = "source"
 
@@ -454,7 +455,7 @@ class ARExportSource(FileSource):
     def _settlement_given(self) -> ARExportSource:
         if self.settled_on is None and self.settled_amount is None:
             raise ValueError(
-                "give settled_on (and optionally settled_amount): the column(s) that hold settlement"
+                "give settled_on (and optionally settled_amount): the columns that hold settlement"
             )
         if self.clearing is not None:
             raise ValueError(
@@ -479,7 +480,9 @@ class ARExportSource(FileSource):
         allowed = set(TABLES["invoices"].names) | (set(TABLES["debtors"].names) - {"debtor_id"})
         unknown = sorted(set(self.columns) - allowed)
         if unknown:
-            raise ValueError(f"columns: unknown canonical name(s) {unknown}; allowed: {sorted(allowed)}")
+            raise ValueError(
+                f"columns: {counted(len(unknown), 'unknown canonical name')} {unknown}; allowed: {sorted(allowed)}"
+            )
         return self
 
 
@@ -611,7 +614,8 @@ class SourceConfig(ConfigModel):
             unknown = sorted(set(src.columns) - set(TABLES[table].names))
             if unknown:
                 raise ValueError(
-                    f"{table}.columns: unknown canonical name(s) {unknown}; allowed: {TABLES[table].names}"
+                    f"{table}.columns: {counted(len(unknown), 'unknown canonical name')} {unknown}; "
+                    f"allowed: {TABLES[table].names}"
                 )
         return v
 

@@ -64,6 +64,7 @@ from pipelines.feed_checks import (
     training_figures,
     write_rejected,
 )
+from pipelines.ingest.currency import NO_CURRENCY
 from pipelines.ingest.decimals import money_places, output_currency
 from pipelines.runtime import blas_threads, release_freed_memory
 from pipelines.scoring.ids import in_ids
@@ -963,6 +964,8 @@ def run_nightly(
             logger.info("%s", feed["write_offs"])
         stage = staging_dir(out_dir, as_of)
         currency = output_currency(result.manifest, scored_book.currency, project.currency.reporting)
+        if currency is None:  # once per run (the console's summary says "currency not named")
+            logger.warning("%s", NO_CURRENCY)
         stamp = dt.datetime.combine(as_of, dt.time())
         # the payment-date files need only the score pass: written beside the steps below
         forecast = None
@@ -973,7 +976,7 @@ def run_nightly(
         with meter.step("deltas"):
             scored = deltas(scores, previous)
         with meter.step("credit_limits"):  # docs/credit_limits.md; the limit_breach trigger reads them
-            scored = add_credit_limits(scored, statics.debtors, policy)
+            scored = add_credit_limits(scored, statics.debtors, policy, currency)
         score_written = beside.run(
             "score_files", write_score_files, stage, stamp, scored, currency, cfg.queue.xlsx_max_rows
         )

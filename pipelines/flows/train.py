@@ -172,7 +172,7 @@ def require_observed_labels(dataset: pd.DataFrame, observed_until: Any, horizon_
         f"no training snapshot has an observed label: the data end on {end:%Y-%m-%d} and the label "
         f"horizon is {horizon_days} days (default_definition.horizon_days in the project config), so "
         f"even the first snapshot ({snaps[0]:%Y-%m-%d}; snapshots {snaps[0]:%Y-%m-%d}..{snaps[-1]:%Y-%m-%d}) "
-        f"needs data until {need:%Y-%m-%d}. Export about {months} more month(s) of history (and "
+        f"needs data until {need:%Y-%m-%d}. Export about {counted(months, 'more month')} of history (and "
         "more for the out-of-time windows), or shorten horizon_days, or start the snapshots earlier "
         "(snapshots.min_history_months or snapshots.start in the train config)"
     )

@@ -63,6 +63,7 @@ from pipelines.ingest.rules import clear_optional, cross_table, within_table
 from pipelines.ingest.sources import RawTable, input_paths, plan_loaders, slim
 from pipelines.ingest.stream import DEFAULT_CHUNK_ROWS
 from pipelines.sources.read import TableError
+from pipelines.words import counted
 
 __all__ = [
     "IngestResult",
@@ -128,7 +129,9 @@ def ingest_files(
     """
     unknown = sorted(set(files) - set(TABLES))
     if unknown:
-        raise ValueError(f"unknown table name(s) {unknown}; expected some of {list(TABLES)}")
+        raise ValueError(
+            f"{counted(len(unknown), 'unknown table name')} {unknown}; expected some of {list(TABLES)}"
+        )
     source = SourceConfig(
         name="files",
         default_currency=default_currency,

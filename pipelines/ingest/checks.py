@@ -113,7 +113,7 @@ def ar_undated_settlements(tables: dict[str, Any], source: SourceConfig) -> list
         return []
     date = f" ({spec.settled_on!r} is empty there)" if spec.settled_on else ""
     return [
-        f"ar_export: {n:,} invoice(s) show an amount settled ({spec.settled_amount!r}) but no settlement "
+        f"ar_export: {counted(n, 'invoice')} with an amount settled ({spec.settled_amount!r}) but no settlement "
         f"date{date}, typically part payments: ews cannot place a payment without its date, so they are "
         "quarantined (missing_value:paid_on, see quarantine/payments.csv) and those invoices count as "
         "unpaid. Fix: export the date of the last payment into the settlement date column, or export the "
@@ -298,7 +298,7 @@ def case_warnings(stage: Any) -> list[str]:
         examples = [" and ".join(repr(x) for x in g) for g in spelled[:3]]
         _, rule = _spelled(hows)
         out.append(
-            f"debtors: {len(clash):,} debtor id(s) differ from another only by {' or '.join(sorted(hows))} ("
+            f"debtors: {counted(len(clash), 'debtor id')} differing from another only by {' or '.join(sorted(hows))} ("
             f"{'; '.join(examples)}{' ...' if len(clash) > 3 else ''}): {rule}, so each spelling is a separate "
             "debtor and the customer's invoices, exposure and days past due are split between them. Spell each "
             "id one way in every export (and in the customer master), then ingest again"
@@ -316,7 +316,7 @@ def case_warnings(stage: Any) -> list[str]:
         if near:
             shown, how, rule = _named(near)
             out.append(
-                f"{table}: {len(near):,} row(s) quarantined unknown_debtor name a debtor of the customer master "
+                f"{table}: {counted(len(near), 'row')} quarantined unknown_debtor, naming a debtor of the customer master "
                 f"{how} ({shown}): {rule}. Spell them as in the master and ingest again; see "
                 f"quarantine/{table}.csv"
             )
@@ -379,15 +379,16 @@ def _reversals(t: dict[str, Any]) -> list[str]:
     out = []
     if r.get("reversal"):
         out.append(
-            f"payments: {r['reversal']:,} negative payment(s) (a bounced or reversed payment, a charge-back, a "
-            "refund) cancel an earlier payment of the same debtor and amount, made to the same invoice or to no "
+            f"payments: {counted(r['reversal'], 'negative payment')} (a bounced or reversed payment, a charge-back, "
+            "a refund) cancelling an earlier payment of the same debtor and amount, made to the same invoice or to no "
             "invoice: both rows are quarantined (reversal, reversed_payment), so neither counts. An invoice the "
             "cancelled payment paid is open again; a refund of cash on account (an overpayment, a credit note "
             "paid back) only takes that cash off the account; see quarantine/payments.csv"
         )
     if r.get("reversal_unmatched"):
         out.append(
-            f"payments: {r['reversal_unmatched']:,} negative payment(s) match no earlier payment of the same debtor, "
+            f"payments: {counted(r['reversal_unmatched'], 'negative payment')} matching no earlier payment of the same "
+            "debtor, "
             "invoice and amount (reversal_unmatched): quarantined. A refund of part of an overpayment leaves that "
             "part counted as cash on account; a reversal of a payment outside this export, or of a part of one, "
             "means that invoice still looks paid: net it in the export; see quarantine/payments.csv"
@@ -403,7 +404,7 @@ def _unknown_references(t: dict[str, Any]) -> list[str]:
     if not unknown or not ({"payment_id_from_row", "invoice_from_reference"} & set(repairs)):
         return []
     return [
-        f"payments: {unknown:,} payment(s) name an invoice number the export does not hold (unknown_invoice, or "
+        f"payments: {counted(unknown, 'payment')} naming an invoice number the export does not hold (unknown_invoice, or "
         "invoice_before_export within rules.export_start_days of the debtor's first invoice): quarantined, so the invoice each was meant for stays open by its amount. A credit note booked under "
         "its own number (DATEV: GS24001 in Belegfeld 1) names the invoice it credits in another column: map "
         "that column as tables.payments.invoice_reference (DATEV: Belegfeld 2; conf/sources/README.md 6b) and "
@@ -445,7 +446,7 @@ def _conflicting_ids(name: str, t: dict[str, Any]) -> list[str]:
         else "those invoices are left out, with their payments (invoice_quarantined)"
     )
     return [
-        f"{name}: {n:,} row(s) share a {column} with another row of other values (duplicate_id:{column}): every copy "
+        f"{name}: {counted(n, 'row')} sharing a {column} with another row of other values (duplicate_id:{column}): every copy "
         f"is quarantined and {effect}. A feed that sends a corrected row again beside the old one does this: "
         f"export each {column} once (the latest version); see quarantine/{name}.csv"
     ]
@@ -461,10 +462,10 @@ def _lost_debtors(tables: dict[str, Any]) -> list[str]:
     if not debtors or not any(lost.values()):
         return []
     why = ", ".join(f"{k} ({v:,})" for k, v in sorted(debtors["reasons"].items()) if k != "duplicate_row")
-    rows = ", ".join(f"{v:,} {n}" for n, v in lost.items() if v)
+    rows = ", ".join(counted(v, n.removesuffix("s"), n) for n, v in lost.items() if v)
     return [
-        f"debtors: {debtors['rows_quarantined'] - debtors['reasons'].get('duplicate_row', 0):,} master row(s) "
-        f"rejected ({why}) take {rows} row(s) with them "
+        f"debtors: {counted(debtors['rows_quarantined'] - debtors['reasons'].get('duplicate_row', 0), 'master row')} "
+        f"rejected ({why}), taking {rows} with them "
         "(debtor_quarantined): those debtors are left out of features, scoring and the queues. Two rows for "
         "one debtor_id with other attributes are both rejected: keep one row per debtor in the customer "
         "master; see quarantine/debtors.csv"
@@ -505,10 +506,10 @@ def _scope_differs(t: dict[str, Any]) -> list[str]:
     if not split:
         return []
     return [
-        f"payments: {split['clearings']:,} clearing(s) whose rows name the same clearing document but differ "
-        "in a clearing.scope column, so they were not joined: their "
-        f"{split['payment_rows']:,} payment row(s) are unallocated (cash on account, applied to the oldest open "
-        f"invoice first; counted scope_differs) and their {split['invoice_rows']:,} invoice row(s) stay open. "
+        f"payments: {counted(split['clearings'], 'clearing')} whose rows name the same clearing document but "
+        "differ in a clearing.scope column, so they were not joined: "
+        f"{counted(split['payment_rows'], 'payment row')} left unallocated (cash on account, applied to the oldest "
+        f"open invoice first; counted scope_differs) and {counted(split['invoice_rows'], 'invoice row')} left open. "
         + "; ".join(split.get("examples", []))
         + (" ..." if split["clearings"] > len(split.get("examples", [])) else "")
         + ". Fix: write the scope columns alike on every row of a clearing in the export (a cell left "
@@ -549,8 +550,8 @@ def _thousands_as_decimal(name: str, reason: str, n: int, t: dict[str, Any]) -> 
     info = (t.get("thousands_as_decimal") or {}).get(column, {})
     d, other, shown = _separators(info)
     return (
-        f"{name}.{column} (column {t.get('columns', {}).get(column, column)!r} of {t.get('input', '?')}): {n:,} "
-        f"row(s) quarantined ({reason}): {info.get('rows', n):,} of the "
+        f"{name}.{column} (column {t.get('columns', {}).get(column, column)!r} of {t.get('input', '?')}): "
+        f"{counted(n, 'row')} quarantined ({reason}): {info.get('rows', n):,} of the "
         f"{info.get('with_separator', n):,} amounts written with a {d!r} have exactly three digits after it ({shown}), "
         f"the way whole amounts grouped by thousands are written (Excel's #.##0), and their currency has two "
         f"decimals or none, so values.decimal {d!r} would read them 1,000 times too small. Fix: set "
@@ -566,12 +567,14 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
     for name, t in tables.items():
         if t["rows_in"] and not t["rows_accepted"]:
             top = ", ".join(f"{k} ({v})" for k, v in sorted(t["reasons"].items(), key=lambda kv: -kv[1])[:3])
-            out.append(f"{name}: none of {t['rows_in']} row(s) accepted ({top}); see quarantine/{name}.csv")
+            out.append(
+                f"{name}: none of {counted(t['rows_in'], 'row')} accepted ({top}); see quarantine/{name}.csv"
+            )
         out += _large_share(name, t)
         not_positive = t["reasons"].get("amount_not_positive", 0)
         if not_positive and t["rows_accepted"] and name in _NOT_POSITIVE:
             out.append(
-                f"{name}: {not_positive:,} row(s) with an amount <= 0 quarantined (amount_not_positive): "
+                f"{name}: {counted(not_positive, 'row')} with an amount <= 0 quarantined (amount_not_positive): "
                 f"{_NOT_POSITIVE[name]}; see quarantine/{name}.csv"
             )
         if name == "payments":
@@ -580,7 +583,7 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
             out += _unknown_references(t)
         if t["reasons"].get("both_sides"):
             out.append(
-                f"{name}: {t['reasons']['both_sides']:,} row(s) with an amount on both sides of the ledger (debit "
+                f"{name}: {counted(t['reasons']['both_sides'], 'row')} with an amount on both sides of the ledger (debit "
                 "and credit, e.g. Sollbetrag and Habenbetrag) quarantined (both_sides): such a row would be read "
                 "as an invoice and as a payment of it. Book it on one side (two rows if it is two bookings) and "
                 f"export again; see quarantine/{name}.csv"
@@ -616,7 +619,7 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
             if reason.startswith("day_month_swapped:"):
                 column = reason.split(":", 1)[1]
                 out.append(
-                    f"{name}.{column}: {n:,} row(s) quarantined ({reason}): not dates in the configured "
+                    f"{name}.{column}: {counted(n, 'row')} quarantined ({reason}): not dates in the configured "
                     "date_format, but dates once day and month are swapped (e.g. 02/13/2023 read as day/month): "
                     "the export writes the month first. The other rows of this column whose day is <= 12 read "
                     f"both ways and were taken in the configured order: they are probably wrong by months. Set "
@@ -627,14 +630,14 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
                 out.append(_thousands_as_decimal(name, reason, n, t))
             if reason.startswith("excel_scientific_id:") and t["rows_accepted"]:
                 out.append(
-                    f"{name}.{reason.split(':', 1)[1]}: {n:,} row(s) quarantined ({reason}): "
+                    f"{name}.{reason.split(':', 1)[1]}: {counted(n, 'row')} quarantined ({reason}): "
                     + _EMPTY_HINTS["excel_scientific_id"]
                     + f"; see quarantine/{name}.csv"
                 )
             if reason.startswith("excel_serial_date:") and t["rows_accepted"]:
                 column = reason.split(":", 1)[1]
                 out.append(
-                    f"{name}.{column}: {n:,} row(s) quarantined ({reason}): Excel date serial numbers (45321 = "
+                    f"{name}.{column}: {counted(n, 'row')} quarantined ({reason}): Excel date serial numbers (45321 = "
                     "2024-01-30), not dates in the configured date_format: cells formatted General in the "
                     f"spreadsheet. Set values.date_formats.{column}: excel in a source config (ISO dates in the "
                     "column are read too), or format the column as a date before saving; see quarantine/"
@@ -644,7 +647,7 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
             reasons = ", ".join(f"{k} ({v})" for k, v in entry["reasons"].items())
             grouped = (t.get("thousands_as_decimal") or {}).get(column)
             out.append(
-                f"{name}.{column}: {entry['rows']:,} invalid value(s) cleared, rows kept ({reasons}; "
+                f"{name}.{column}: {counted(entry['rows'], 'invalid value')} cleared, rows kept ({reasons}; "
                 f"first source rows {entry['first_source_rows']}). "
                 + (
                     _cleared_thousands(grouped)

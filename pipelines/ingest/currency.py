@@ -13,6 +13,7 @@ from pipelines.config.project import CurrencyConfig
 from pipelines.config.source import RulesConfig
 from pipelines.ingest.decimals import money_places
 from pipelines.ingest.masks import arrow, flag, index_in, passing
+from pipelines.words import counted
 
 # ---------------------------------------------------------------- currencies
 
@@ -243,12 +244,26 @@ def convert_currencies(
     return fx, section
 
 
+# said once by `ews ingest` (its summary) and once by each nightly run (its log) when no currency is known (statements carry none; invoices without a currency
+# column and no default): before session 30 the outputs left it out in silence (an empty currency
+# column, "Expected loss" headed without a code, the console's "expected loss 9,855")
+NO_CURRENCY = (
+    "no currency named: the data carry no currency code and conf/ews.yaml sets no currency.reporting, so "
+    "every amount is written without one (an empty currency column, headers and totals without a code). "
+    "Name it in conf/ews.yaml: `currency: {reporting: EUR}` (your currency's ISO-4217 code; a source "
+    "config's default_currency also names it); `ews score` reads it from its next run, no new ingest needed"
+)
+
+
 def currency_warnings(section: dict[str, Any], tables: dict[str, Any]) -> list[str]:
+    """The ingest's warnings about currencies: mismatched payments, a reporting currency chosen by
+    count, rows without a rate. (No currency at all is a note of `ews ingest`'s summary,
+    :data:`NO_CURRENCY`: the manifest's ``currency.reporting`` is null.)"""
     out = []
     mismatched = ((tables.get("payments") or {}).get("reasons") or {}).get("currency_mismatch", 0)
     if mismatched:
         out.append(
-            f"payments: {mismatched:,} row(s) quarantined (currency_mismatch): their currency column differs "
+            f"payments: {counted(mismatched, 'row')} quarantined (currency_mismatch): their currency column differs "
             "from the currency of the invoice they pay (unallocated cash: of the debtor's invoices). ews takes "
             "a payment in its invoice's currency: convert such payments in the export into the invoice's "
             "currency, or leave their currency cell empty; see quarantine/payments.csv"
@@ -262,7 +277,7 @@ def currency_warnings(section: dict[str, Any], tables: dict[str, Any]) -> list[s
     for table, counts in section.get("no_rate_rows", {}).items():
         for code, n in counts.items():
             out.append(
-                f"{table}: {n:,} row(s) in {code} quarantined (no_fx_rate:{code}): add currency.rates.{code} "
+                f"{table}: {counted(n, 'row')} in {code} quarantined (no_fx_rate:{code}): add currency.rates.{code} "
                 f"(value of 1 {code} in {section['reporting']}) to conf/ews.yaml."
             )
     return out

@@ -50,6 +50,7 @@ import pandas as pd
 from pipelines.ingest.masks import index_in, isin
 from pipelines.ingest.rules import DUPLICATE_KEYS
 from pipelines.sources.read import TableError
+from pipelines.words import counted
 
 BASE = ".history"
 """Sub-folder of ``--out`` holding the history as it stood before the latest date's merge."""
@@ -422,9 +423,9 @@ class Merged:
             if removed:
                 ids = self.removed_ids.get(table, [])[:5]
                 warnings.append(
-                    f"history: {removed:,} {table} row(s) of the kept history dated inside today's span "
-                    f"(from {starts[table].date()}) are not in today's export (deleted or cancelled in the ERP) "
-                    f"and were removed from the history (e.g. {', '.join(ids)}; manifest.json "
+                    f"history: {counted(removed, f'{table} row')} of the kept history dated inside today's span "
+                    f"(from {starts[table].date()}) missing from today's export (deleted or cancelled in the ERP), "
+                    f"removed from the history (e.g. {', '.join(ids)}; manifest.json "
                     f"history.tables.{table}.removed)"
                 )
         return warnings

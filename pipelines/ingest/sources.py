@@ -23,6 +23,7 @@ from pipelines.sources.read import RawFile, TableError, preflight, read_file, ti
 from pipelines.sources.rows import check_columns, shape_rows
 from pipelines.sources.uci import REQUIRED as UCI_REQUIRED
 from pipelines.sources.uci import read_uci
+from pipelines.words import counted
 
 
 @dataclass
@@ -119,7 +120,8 @@ def _resolve_columns(
     missing = [c for c in spec.required if c not in rename and c not in made]
     if missing:
         raise TableError(
-            f"{label}: {path} is missing required column(s) {missing} for table {table}. Columns in the "
+            f"{label}: {path} lacks {counted(len(missing), 'required column')} {missing} for table {table}. "
+            "Columns in the "
             f"file: {present}. {_header_hint(path, present, missing)}Fix: add them to the file, or map them in "
             f"a source config (tables.{table}.columns: {{{missing[0]}: <your column name>}})."
         )
@@ -248,7 +250,7 @@ def plan_loaders(
         missing = [c for c in UCI_REQUIRED if c not in present]
         if missing:
             raise TableError(
-                f"uci_wide: {path} lacks column(s) {missing}; expected the layout of uci_credit_card.csv "
+                f"uci_wide: {path} lacks {counted(len(missing), 'column')} {missing}; expected the layout of uci_credit_card.csv "
                 "(ID, LIMIT_BAL, PAY_0, PAY_2..PAY_6, BILL_AMT1..6, PAY_AMT1..6)."
             )
         loaders["uci_wide"] = lambda: _load_uci(source)

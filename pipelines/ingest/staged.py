@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.adapters.files import DATE_COLUMNS
+from pipelines.words import counted
 
 __all__ = ["LATE_GAP_DAYS", "day_counts", "export_end", "feed_lag", "late_dates", "statement_gaps"]
 
@@ -226,8 +227,9 @@ def feed_lag(per_table: dict[str, dict[dt.date, int]], end: dt.date | None = Non
         return []
     one = behind[:-1]
     return [
-        f"{behind}: the latest {one} is dated {last}, {lag:,} day(s) before the latest of the {ahead} ({ends[ahead]}), "
-        f"while the book has {pace:,.1f} {behind} a day: the {behind} feed looks {lag:,} day(s) behind. "
+        f"{behind}: the latest {one} is dated {last}, {counted(lag, 'day')} before the latest of the {ahead} "
+        f"({ends[ahead]}), while the book has {pace:,.1f} {behind} a day: the {behind} feed looks "
+        f"{counted(lag, 'day')} behind. "
         + (
             "Invoices paid since then look unpaid (days past due, the watchlist and the queue run high). "
             if behind == "payments"
@@ -275,8 +277,8 @@ def late_dates(
         "examples": examples[:5],
     }
     warning = (
-        f"dates: {tail:,} row(s) dated after {end}, the end of the bulk of the export, follow "
-        f"{gap.days:,} days with no dated row ({'; '.join(examples[:5])}{' ...' if len(examples) > 5 else ''}): "
+        f"dates: {counted(tail, 'row')} dated after {end}, the end of the bulk of the export, after "
+        f"{counted(gap.days, 'day')} with no dated row ({'; '.join(examples[:5])}{' ...' if len(examples) > 5 else ''}): "
         "probably mistyped dates. They are kept, but ews takes "
         f"{end} as the end of the export (manifest.json late_rows), so `ews score` measures the "
         "export's age from it and a stale export is not hidden by them. Correct these dates in the "
@@ -319,7 +321,8 @@ def statement_gaps(stage: Path) -> list[str]:
     out = []
     if missing_months:
         out.append(
-            f"statements: {missing_debtors:,} debtor(s) miss {missing_months:,} monthly statement(s) between "
+            f"statements: {counted(missing_debtors, 'debtor')} missing {counted(missing_months, 'monthly statement')} "
+            "between "
             f"their first and last one ({'; '.join(gap_examples)}{' ...' if missing_debtors > 3 else ''}). "
             "The statement features count calendar months (a missing month reads as no activity and "
             "breaks month-to-month streaks): export every month of every account, or check the export's "
@@ -327,7 +330,7 @@ def statement_gaps(stage: Path) -> list[str]:
         )
     if extra:
         out.append(
-            f"statements: {extra:,} statement(s) fall in a calendar month that already has one for the same "
+            f"statements: {counted(extra, 'statement')} in a calendar month that already has one for the same "
             f"debtor ({'; '.join(extra_examples)}{' ...' if extra > 3 else ''}): the statement features "
             "expect one statement per debtor and month, so that month counts twice in their windows. Export "
             "the month-end statements only (drop interim or mid-month statements)"

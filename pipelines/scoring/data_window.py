@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipelines.words import counted
+
 __all__ = ["AsOfOutsideDataError", "StaleDataError", "check_as_of", "data_window"]
 
 
@@ -48,8 +50,8 @@ def _late_note(data: Path) -> str:
     if not late:
         return ""
     return (
-        f", the export's end: {late.get('rows', 0):,} row(s) dated up to {late.get('last_date')} follow "
-        f"{late.get('gap_days', 0):,} days without any and are taken as mistyped dates (manifest.json late_rows)"
+        f", the export's end: {counted(late.get('rows', 0), 'row')} dated up to {late.get('last_date')} after "
+        f"{counted(late.get('gap_days', 0), 'day')} without any, taken as mistyped dates (manifest.json late_rows)"
     )
 
 

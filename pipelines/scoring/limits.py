@@ -11,7 +11,8 @@ Per debtor, from figures known at the as-of date T:
   debtor owes at any time when it buys at its recent pace and pays on terms);
 - each variant = need x its factor of the debtor's risk band, at most the caps known for the debtor
   (``turnover_ratio`` x ``annual_turnover``, ``net_worth_ratio`` x ``net_worth``, ``max_limit``),
-  rounded down to a multiple of ``round_to``;
+  rounded down to a multiple of the currency's step (:func:`round_step`: ``round_to`` for a currency
+  worth half a euro to two euros, the same step in another currency's units on the 1-2-5 series);
 - a debtor in default gets 0; a debtor without invoices in the window follows ``no_history``.
 
 ``credit_limit_rule`` names the rule that set the recommended limit. Everything is vectorised
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.credit import CreditPolicyConfig
+from pipelines.words import counted
 
 __all__ = [
     "CREDIT_LIMITS_TITLE",
@@ -36,6 +38,7 @@ __all__ = [
     "add_credit_limits",
     "credit_limits_table",
     "recommend_limits",
+    "round_step",
     "write_credit_limits",
 ]
 
@@ -82,6 +85,39 @@ def _rule_texts(policy: CreditPolicyConfig) -> list[str]:
     return out
 
 
+# Units of a currency per euro, to the accuracy a rounding step needs (an order of magnitude and its
+# first digit; not a rate to convert with). Currencies worth half a euro to two euros are absent: their
+# step is round_to as written (EUR, USD, GBP, CHF, CAD, AUD, NZD, SGD, JOD, BGN, ...).
+UNITS_PER_EUR: dict[str, float] = {
+    "AED": 4.0, "ARS": 1000.0, "BHD": 0.41, "BRL": 6.2, "CLP": 1000.0, "CNY": 7.8, "COP": 4500.0,
+    "CZK": 25.0, "DKK": 7.46, "EGP": 53.0, "HKD": 8.5, "HUF": 400.0, "IDR": 17500.0, "ILS": 4.0,
+    "INR": 90.0, "ISK": 150.0, "JPY": 160.0, "KES": 140.0, "KRW": 1500.0, "KWD": 0.33, "MAD": 10.8,
+    "MXN": 21.0, "MYR": 4.8, "NGN": 1700.0, "NOK": 11.7, "OMR": 0.42, "PEN": 4.1, "PHP": 63.0,
+    "PKR": 300.0, "PLN": 4.3, "QAR": 3.95, "RON": 5.0, "RUB": 100.0, "SAR": 4.05, "SEK": 11.3,
+    "THB": 37.0, "TRY": 40.0, "TWD": 35.0, "UAH": 45.0, "VND": 27000.0, "ZAR": 20.0,
+}  # fmt: skip
+
+
+def round_step(policy: CreditPolicyConfig, currency: str | None) -> float:
+    """The step limits in ``currency`` are rounded down to: ``round_to_by_currency[currency]`` when given,
+    else ``round_to`` for a currency worth half a euro to two euros (or not named), else ``round_to`` in
+    the currency's units (:data:`UNITS_PER_EUR`) to the nearest of 1, 2 or 5 x a power of ten.
+
+    With the default 500: EUR, USD, GBP 500; JPY 100,000 (500 x 160 = 80,000); KWD 200 (165); SEK 5,000;
+    INR 50,000. Before session 30 every currency's step was 500 of its own units: 500 yen (about 3 EUR)
+    and 500 dinars (about 1,500 EUR)."""
+    code = (currency or "").upper()
+    if code in policy.round_to_by_currency:
+        return float(policy.round_to_by_currency[code])
+    units = UNITS_PER_EUR.get(code)
+    if units is None:
+        return float(policy.round_to)
+    raw = policy.round_to * units
+    power = 10.0 ** np.floor(np.log10(raw))
+    nice = [m * power for m in (1.0, 2.0, 5.0, 10.0)]
+    return float(min(nice, key=lambda v: abs(np.log10(v / raw))))
+
+
 def _floor_to(values: np.ndarray, step: float) -> np.ndarray:
     """Round down to a multiple of ``step``; within a millionth of a step of the next multiple counts
     as that multiple (float noise: 2999.9999999997 with step 500 is 3000)."""
@@ -107,8 +143,11 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
-def recommend_limits(inputs: pd.DataFrame, policy: CreditPolicyConfig) -> pd.DataFrame:
-    """The limits of every debtor of ``inputs`` (same index), by ``policy``.
+def recommend_limits(
+    inputs: pd.DataFrame, policy: CreditPolicyConfig, currency: str | None = None
+) -> pd.DataFrame:
+    """The limits of every debtor of ``inputs`` (same index), by ``policy``, rounded down to the step of
+    ``currency`` (the reporting currency; :func:`round_step`).
 
     ``inputs`` columns: ``band`` (risk band name; ignored in default), ``in_default`` (bool),
     ``invoiced`` (amount invoiced in the policy's window before T), ``terms_days`` (mean payment
@@ -124,7 +163,9 @@ def recommend_limits(inputs: pd.DataFrame, policy: CreditPolicyConfig) -> pd.Dat
     unknown = (code < 0) & ~in_default
     if unknown.any():
         bad = sorted({str(b) for b in inputs["band"].to_numpy(dtype=object)[unknown]})
-        raise ValueError(f"risk band(s) {bad} have no factors in the credit policy (bands: {names})")
+        raise ValueError(
+            f"{counted(len(bad), 'risk band')} {bad} without factors in the credit policy (bands: {names})"
+        )
     code = np.where(code < 0, 0, code)
 
     invoiced = _column(inputs, "invoiced")
@@ -155,9 +196,10 @@ def recommend_limits(inputs: pd.DataFrame, policy: CreditPolicyConfig) -> pd.Dat
     out["credit_limit_current"] = current
     keep = policy.no_history == "keep_current"
     kept = np.nan_to_num(current, nan=0.0)
+    step = round_step(policy, currency)
     for variant in VARIANTS:
         factor = np.array([getattr(f, variant) for f in policy.bands.values()], dtype="float64")[code]
-        limit = _floor_to(np.minimum(need * factor, cap), policy.round_to)
+        limit = _floor_to(np.minimum(need * factor, cap), step)
         if keep:
             limit = np.where(history, limit, kept)
         else:
@@ -177,12 +219,16 @@ def recommend_limits(inputs: pd.DataFrame, policy: CreditPolicyConfig) -> pd.Dat
 
 
 def add_credit_limits(
-    scored: pd.DataFrame, debtors: pd.DataFrame | None, policy: CreditPolicyConfig
+    scored: pd.DataFrame,
+    debtors: pd.DataFrame | None,
+    policy: CreditPolicyConfig,
+    currency: str | None = None,
 ) -> pd.DataFrame:
     """``scored`` (the nightly's scores: ``debtor_id``, ``band``, ``in_default`` and the features
     ``invoice_amount_90d``/``_365d`` and ``payment_terms_mean_365d``) with :data:`LIMIT_COLUMNS`
     appended. ``debtors``: the debtors table, for ``credit_limit``, ``annual_turnover`` and
-    ``net_worth`` (None or absent columns: unknown)."""
+    ``net_worth`` (None or absent columns: unknown). ``currency``: the reporting currency, whose step
+    the limits are rounded to (:func:`round_step`)."""
     inputs = pd.DataFrame(
         {
             "band": scored["band"],
@@ -199,7 +245,7 @@ def add_credit_limits(
             if col in debtors.columns:
                 values = _column(debtors, col)
                 inputs[col] = np.where(pos >= 0, values[np.maximum(pos, 0)], np.nan)
-    limits = recommend_limits(inputs, policy)
+    limits = recommend_limits(inputs, policy, currency)
     out = scored.drop(columns=[c for c in LIMIT_COLUMNS if c in scored.columns])
     return pd.concat([out, limits], axis=1)
 

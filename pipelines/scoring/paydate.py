@@ -44,11 +44,13 @@ __all__ = [
     "payment_date_files",
     "paydate_outputs",
     "with_expected_cash",
+    "write_cash_workbook",
     "write_invoice_files",
 ]
 
 INVOICE_FILE = "invoice_forecast"
 CASH_FILE = "cash_forecast.csv"
+CASH_XLSX = "cash_forecast.xlsx"
 INVOICE_COLUMNS = [
     "invoice_id",
     "debtor_id",
@@ -550,6 +552,9 @@ def payment_date_files(
         cash["currency"] = pd.Series(currency, index=cash.index, dtype="string")
     files = write_invoice_files(found, stage)
     files[CASH_FILE] = write_csv(cash, stage / CASH_FILE)
+    files[CASH_XLSX] = write_cash_workbook(
+        cash, stage / CASH_XLSX, as_of, currency, f"{loaded.name} v{loaded.version}"
+    )
     per_debtor = pd.concat([p.debtors for p in found]) if found else pd.Series(dtype="float64")
     _logger().info(
         forecast_line(
@@ -560,6 +565,67 @@ def payment_date_files(
         )
     )
     return PaymentDateFiles(files, per_debtor, pay_pd_by_debtor(found))
+
+
+SEGMENT_COLUMN = "expected_cash:"  # + the segment: cash_forecast.xlsx's column of one segment
+
+
+def cash_weeks(cash: pd.DataFrame) -> pd.DataFrame:
+    """``cash_forecast.xlsx``'s rows: one per week, the whole book's expected cash-in and its 80 %
+    interval, then each segment's expected cash-in in a column of its own (``expected_cash:<segment>``,
+    0 in a week without its invoices). The CSV's row per week and segment would double every week's
+    cash in a totals row; here the segments' columns add up to the book's."""
+    book = cash.loc[cash["segment"] == "all"]
+    out = book[["week", "week_start", "week_end", "expected_cash", "cash_low_80", "cash_high_80"]]
+    out = out.reset_index(drop=True)
+    named = cash.loc[cash["segment"] != "all"]
+    for segment in sorted(named["segment"].astype(str).unique()):
+        per = named.loc[named["segment"].astype(str) == segment].set_index("week")["expected_cash"]
+        out[SEGMENT_COLUMN + segment] = per.reindex(out["week"]).fillna(0.0).to_numpy(dtype="float64")
+    return out
+
+
+def write_cash_workbook(
+    cash: pd.DataFrame, path: Path, as_of: dt.date, currency: str | None, model: str
+) -> Path:
+    """``cash_forecast.xlsx``: :func:`cash_weeks` with human headers, the currency's decimals, dates as
+    dates and a totals row of the expected cash-in (the book's and each segment's) over the weeks; the
+    interval's ends are per week and do not add up, so they have none. An "about" sheet says so."""
+    from pipelines.adapters.exports import write_xlsx
+    from pipelines.ingest.decimals import shown_places
+
+    weeks = cash_weeks(cash)
+    code = f" ({currency})" if currency else ""
+    segments = [c for c in weeks.columns if c.startswith(SEGMENT_COLUMN)]
+    labels = {
+        "week": "Week",
+        "week_start": "From",
+        "week_end": "To",
+        "expected_cash": f"Expected cash-in{code}",
+        "cash_low_80": f"Low end of the 80 % interval{code}",
+        "cash_high_80": f"High end of the 80 % interval{code}",
+        **{c: f"{c.removeprefix(SEGMENT_COLUMN)}: expected cash-in{code}" for c in segments},
+    }
+    note = (
+        f"Expected cash-in per week over the next {len(weeks)} weeks, as of {as_of}, from the open invoices' "
+        f"predicted payment dates ({model}). One row per week: the whole book and its 80 % interval, then "
+        "each segment's expected cash-in (the segments add up to the whole book). The totals row sums the "
+        "expected cash-in over the weeks; the interval's ends hold for one week each and do not add up, so "
+        "they have no total. "
+        + (f"Amounts in {currency}. " if currency else "")
+        + "cash_forecast.csv holds the same weeks with each segment's interval."
+    )
+    return write_xlsx(
+        weeks,
+        path,
+        "cash forecast",
+        dt.datetime.combine(as_of, dt.time()),
+        note=note,
+        labels=labels,
+        totals=("expected_cash", *segments),
+        places=shown_places(currency),
+        amounts=("expected_cash", "cash_low_80", "cash_high_80", *segments),
+    )
 
 
 def forecast_line(invoices: int, model: str, cash: float, currency: str | None) -> str:

@@ -12,6 +12,7 @@ import pandas as pd
 from features.statements import with_statement_dpd
 from pipelines.config.nightly import NightlyConfig
 from pipelines.scoring.watchlist import DEFAULT_BAND, assign_bands
+from pipelines.words import counted
 
 EXPOSURE = [
     "open_balance",
@@ -56,7 +57,7 @@ def check_compatible(features: pd.DataFrame, loaded: Any) -> None:
     missing = [c for c in loaded.feature_names if c not in features.columns]
     if missing:
         raise IncompatibleModelError(
-            f"the features built for scoring lack {len(missing)} column(s) the model "
+            f"the features built for scoring lack {counted(len(missing), 'column')} the model "
             f"{loaded.name} v{loaded.version} was trained on: {missing[:10]}"
             f"{' ...' if len(missing) > 10 else ''}. Retrain (`ews train`) with the current feature code, "
             "or promote a compatible version (`ews models promote`)."

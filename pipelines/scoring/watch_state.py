@@ -368,7 +368,8 @@ def override_summary(
     runs_dir: str | Path, as_of: dt.date, watchlist: pd.DataFrame, effects: pd.DataFrame, days: int = 30
 ) -> dict[str, object]:
     """The report's overrides section: the audit-log lines entered after reviewing a run of the
-    last ``days`` days before ``as_of`` (newest first) and the override rate.
+    last ``days`` days before ``as_of``, or in force tonight (``effects``), newest first, and the
+    override rate.
 
     Override rate = debtors overridden in that window / debtors on a watchlist of a run in it
     (tonight's included) or overridden. Only the log and published runs before ``as_of`` are read,
@@ -379,7 +380,13 @@ def override_summary(
     day = pd.Timestamp(as_of)
     since = day - pd.Timedelta(days=days)
     log = log_frame(read_log(runs_dir))
-    recent = log.loc[(log["run"] >= since) & (log["run"] < day)].sort_values("seq", ascending=False)
+    # entered after reviewing a run of the window, or in force tonight (a monthly book's override of the
+    # previous month-end, 31 days back: before session 30 "No overrides in this period" beside "1
+    # override in force tonight")
+    in_force = log["seq"].isin(effects["seq"]) if "seq" in effects else False
+    recent = log.loc[((log["run"] >= since) | in_force) & (log["run"] < day)].sort_values(
+        "seq", ascending=False
+    )
     flagged = set(watchlist["debtor_id"].astype(str))
     for run in published_runs(Path(runs_dir)):
         if since <= pd.Timestamp(run.name) < day and (run / "watchlist.parquet").exists():

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from pipelines.config.source import CsvOptions
+from pipelines.words import counted
 
 __all__ = ["RawFile", "TableError", "preflight", "read_file"]
 
@@ -56,7 +57,7 @@ def title_lines_hint(path: Path, names: list[str]) -> str:
         cells = {c.strip().strip('"').strip() for c in line.replace(";", ",").replace("\t", ",").split(",")}
         if all(m in cells for m in names):
             return (
-                f"The header is on line {number}: the file starts with {number - 1} other line(s) (a title such "
+                f"The header is on line {number}: the file starts with {counted(number - 1, 'other line')} (a title such "
                 f"as {head[0].strip()[:60]!r}): delete them, or set csv.skip_rows: {number - 1} in a source config "
                 "(`ews sources suggest FILE` drafts one). "
             )
@@ -313,7 +314,9 @@ def _check_unique_columns(names: list[str], path: Path, label: str) -> None:
     seen: set[str] = set()
     dups = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
     if dups:
-        raise TableError(f"{label}: {path} has duplicated column name(s) {dups}. Rename them in the file.")
+        raise TableError(
+            f"{label}: {path} has {counted(len(dups), 'duplicated column name')} {dups}. Rename them in the file."
+        )
 
 
 def _header_record(path: Path, options: CsvOptions, label: str) -> tuple[str, int]:
@@ -367,7 +370,7 @@ def _header(path: Path, options: CsvOptions, label: str) -> list[str]:
     if not line.strip():
         raise TableError(
             f"{label}: {path} has no header line"
-            + (f" after skipping {options.skip_rows} line(s)" if options.skip_rows else "")
+            + (f" after skipping {counted(options.skip_rows, 'line')}" if options.skip_rows else "")
             + ". The first line must name the columns."
         )
     if _quote_open(line, options.delimiter, options.quotechar):  # a stray quote that never closes
@@ -753,12 +756,17 @@ def _repair_records(
             del fields[ncols:]
         if len(fields) != ncols:
             if j > i:  # the joined lines do not form one record: only the first line is broken
-                detail = f"line {i + 1}: a quote opened here closes only on line {j + 1}, giving {len(fields)} field(s) instead of {ncols}; the next lines are read on their own"
+                detail = f"line {i + 1}: a quote opened here closes only on line {j + 1}, giving {counted(len(fields), 'field')} instead of {ncols}; the next lines are read on their own"
                 bad.append((i, line, "unterminated_quote", detail))
                 next_free = i + 1
                 continue
             bad.append(
-                (i, line, "malformed_row", f"line {i + 1}: {len(fields)} field(s), the header has {ncols}")
+                (
+                    i,
+                    line,
+                    "malformed_row",
+                    f"line {i + 1}: {counted(len(fields), 'field')}, the header has {ncols}",
+                )
             )
         else:
             if record != line:

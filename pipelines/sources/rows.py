@@ -155,7 +155,7 @@ def _nothing_filled(path: Path, read: int, spec: FileSource, filtered: Counter[s
     why = ", ".join(f"{k} {v:,}" for k, v in sorted(filtered.items()))
     return (
         f"{label}: fill_down leaves none of the {read:,} rows of {path} ({why}): every row holds nothing but "
-        f"the {label}.fill_down column(s) {[_name(g) for g in spec.fill_down]}, or a total. Check that the "
+        f"what {label}.fill_down lists {[_name(g) for g in spec.fill_down]}, or a total. Check that the "
         "listed columns are the report's group columns and that the file's detail rows are below its header."
     )
 

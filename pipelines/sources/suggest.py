@@ -27,6 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines.sources.parse import NBSP, undecorate_amounts
+from pipelines.words import counted
 
 __all__ = ["Draft", "suggest_source"]
 
@@ -1575,8 +1576,8 @@ def _listed_under(
     if not unordered or not under:
         return None
     seen = (
-        f"{unordered} row(s) of the sample dated before a row above them of the same customer, every one of "
-        f"{under} payment row(s) below an invoice dated on or after it"
+        f"{counted(unordered, 'row')} of the sample dated before a row above them of the same customer, every one of "
+        f"{counted(under, 'payment row')} below an invoice dated on or after it"
     )
     return types.column, sorted(types.invoices), number.name, seen
 
@@ -1601,7 +1602,7 @@ def _typed_numbers(frame: pd.DataFrame, column: str, debtor: Column | None) -> s
     if empty:
         said.append(f"empty on {empty} of {len(frame)} sampled payment rows")
     if shared:
-        said.append(f"{shared} number(s) on rows of two or more customers")
+        said.append(f"{counted(shared, 'number')} on rows of two or more customers")
     return (
         f"# payment_id: {column!r} is {' and '.join(said)}: a reference typed by hand, not an id (QuickBooks' Num: "
         "the customer's cheque number, which two customers can share, or nothing): not mapped; each payment gets "
@@ -1925,7 +1926,7 @@ def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> ExcelSheet:
         merged, hidden, stale = [], [], []
     if stale:
         raise ValueError(
-            f"{path}: sheet {name!r} has {len(stale):,} formula cell(s) without a calculated value "
+            f"{path}: sheet {name!r} has {counted(len(stale), 'formula cell')} without a calculated value "
             f"({_listed(stale)}): the workbook was written by a program and never calculated, so the CSV "
             "would hold empty cells or 0 instead of the formulas' results. Open it in Excel or LibreOffice, "
             "save it, then run `ews sources suggest` again"
@@ -1938,19 +1939,20 @@ def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> ExcelSheet:
     notes = []
     if hidden_sheets and name not in hidden_sheets:
         notes.append(
-            f"the workbook's hidden sheet(s) {', '.join(repr(h) for h in hidden_sheets)} were passed over: the "
+            f"the workbook's {counted(len(hidden_sheets), 'hidden sheet')} {', '.join(repr(h) for h in hidden_sheets)} "
+            "passed over: the "
             f"first visible sheet {name!r} was taken (--sheet NAME picks another)"
         )
     if filled:
         notes.append(
-            f"sheet {name!r}: {len(filled):,} merged range(s) over several rows ({_listed(filled)}): each row "
+            f"sheet {name!r}: {counted(len(filled), 'merged range')} over several rows ({_listed(filled)}): each row "
             "of a range got the range's value in the CSV, as Excel shows it"
         )
     hidden = [r for r in hidden if r <= len(rows)]
     if hidden:
         notes.append(
-            f"sheet {name!r}: {len(hidden):,} hidden row(s) (Excel rows {_listed([str(r) for r in hidden])}; "
-            "filtered out or hidden by hand) are in the CSV like the others: delete them from the CSV "
+            f"sheet {name!r}: {counted(len(hidden), 'hidden row')} (Excel rows {_listed([str(r) for r in hidden])}; "
+            "filtered out or hidden by hand), in the CSV like the others: delete them from the CSV "
             "if they should not be ingested"
         )
     width = max(len(r) for r in rows)

@@ -30,6 +30,7 @@ import pandas as pd
 
 from features.schema import STATEMENTS
 from pipelines.sources.parse import parse_numbers
+from pipelines.words import counted
 
 __all__ = ["UCIData", "read_uci", "read_uci_labels", "read_uci_statements", "uci_long"]
 
@@ -76,7 +77,9 @@ def uci_long(wide: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """
     missing = [c for c in REQUIRED if c not in wide.columns]
     if missing:
-        raise ValueError(f"UCI file lacks column(s) {missing}; expected the layout of uci_credit_card.csv")
+        raise ValueError(
+            f"UCI file lacks {counted(len(missing), 'column')} {missing}; expected the layout of uci_credit_card.csv"
+        )
     n = len(wide)
     ids = wide["ID"].astype("string").str.strip().str.replace(r"\.0$", "", regex=True)
     limit, limit_bad = parse_numbers(wide["LIMIT_BAL"])

@@ -108,7 +108,7 @@ def test_catalog_entries_are_complete_and_formattable() -> None:
     exposure += ["overdue_amount_61_90", "overdue_amount_90p", "open_disputed_amount", "dpd_current_max"]
     assert set(exposure) <= set(CATALOG)
     assert render_reason(CATALOG["late30_count_90d"], "late30_count_90d", 3.0) == (
-        "3 invoice(s) paid more than 30 days late in the last 90 days"
+        "3 invoices paid more than 30 days late in the last 90 days"
     )
     assert describe(["open_balance", "mystery"])["mystery"]["family"] == "unknown"
 

@@ -372,12 +372,10 @@ def test_a_fold_without_its_own_calibrator_is_left_out_of_the_pooled_comparison(
     assert sorted(choice.rows["fold"].unique()) == [1, 2]
     assert choice.record()["small_book_folds_left_out"] == 1
     assert choice.folds_left_out == (
-        "2023-08-31..2023-09-30 (its 1,500 training rows hold 2 defaults of 1 debtor(s): the 5 debtor-grouped "
+        "2023-08-31..2023-09-30 (its 1,500 training rows hold 2 defaults of 1 debtor: the 5 debtor-grouped "
         "out-of-fold folds, or the calibrator's own folds, leave one without a default)",
     )
-    assert (
-        "; 1 fold(s) left out, without a calibrator of their own: 2023-08-31..2023-09-30 (" in choice.reason
-    )
+    assert "; 1 fold left out, without a calibrator of their own: 2023-08-31..2023-09-30 (" in choice.reason
     assert "evaluated 2023-10-31..2023-11-30, 2023-12-31..2024-01-31;" in choice.reason
     assert (
         "; 1 inner fold left out of the comparison, without a calibrator of its own" in choice.fold_scoring()
@@ -400,12 +398,12 @@ def test_fewer_than_two_folds_with_their_own_calibrator_leave_only_the_roll_rate
     choice = all_labelled_choice(frame, DEEP, RollRateParams(), trees=(25, 200), calibrate=True)
     assert choice.floor and choice.choice == "rollrate"
     assert choice.reason.startswith(
-        "only the roll-rate model was tried: the last 6 labelled month-ends give 1 inner fold(s) with labels of "
+        "only the roll-rate model was tried: the last 6 labelled month-ends give 1 inner fold with labels of "
         "both kinds known at their first month-end and a calibrator of their own, with "
     )
     assert (
-        "(2 left out: 2023-08-31..2023-09-30 (its 1,500 training rows hold 2 defaults of 1 debtor(s)"
+        "(2 left out: 2023-08-31..2023-09-30 (its 1,500 training rows hold 2 defaults of 1 debtor"
         in choice.reason
     )
-    assert "; 2023-10-31..2023-11-30 (its 2,100 training rows hold 2 defaults of 1 debtor(s)" in choice.reason
+    assert "; 2023-10-31..2023-11-30 (its 2,100 training rows hold 2 defaults of 1 debtor" in choice.reason
     assert choice.record()["small_book_folds_left_out"] == 2

@@ -157,7 +157,7 @@ def test_prepare_matrix_orders_casts_and_names_missing_columns() -> None:
     assert X["z"].dtype == "float64"
     assert list(X["seg"].cat.categories) == ["x", "y"] and pd.isna(X["seg"].iloc[1])
     with pytest.raises(
-        ValueError, match=r"lacks 1 feature column\(s\) \['w'\].*extra columns \['extra', 'seg', 'z'\]"
+        ValueError, match=r"lacks 1 feature column \['w'\].*extra columns \['extra', 'seg', 'z'\]"
     ):
         prepare_matrix(frame, ["w"], {})
     with pytest.raises(ValueError, match="'seg' must be numeric"):

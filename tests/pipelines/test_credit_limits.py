@@ -140,7 +140,7 @@ def test_rounding_step_and_terms_floor() -> None:
 
 
 def test_unknown_band_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match=r"risk band\(s\) \['Z'\] have no factors"):
+    with pytest.raises(ValueError, match=r"1 risk band \['Z'\] without factors"):
         limits(inputs({"band": "Z"}))
 
 

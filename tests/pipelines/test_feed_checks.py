@@ -66,7 +66,7 @@ def test_empty_payments_is_refused_naming_each_check_with_figures() -> None:
     with pytest.raises(FeedCheckError) as info:
         evaluate_feed(today, CFG, previous=("the previous run 2024-06-29", figures()), training=None)
     msg = str(info.value)
-    assert "4 feed check(s) failed" in msg and "--accept-feed" in msg
+    assert "4 feed checks failed" in msg and "--accept-feed" in msg
     assert "rows.payments: 0 today vs 51,000 in the previous run 2024-06-29" in msg
     assert "payments_per_invoice: 0.000 today vs 0.850" in msg
     assert "default_share: 94.8% today vs 6.0%" in msg

@@ -94,7 +94,7 @@ def test_revised_rows_win_older_rows_stay_and_a_cancelled_row_is_removed_and_cou
     assert history["readmitted"] == {"payments": 1}
     pay = result.manifest["tables"]["payments"]
     assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (2, 2, 0)
-    assert any("1 invoices row(s)" in w and "I7" in w for w in result.manifest["warnings"])
+    assert any("1 invoices row of" in w and "I7" in w for w in result.manifest["warnings"])
     assert mixed_ingest(tmp_path / "out") is None  # score reads it: the files match the kept rows
 
     plain = _ingest(_night2(tmp_path / "n2"), tmp_path / "plain", NIGHT2, keep=False)
@@ -218,7 +218,7 @@ def test_an_export_of_another_ledger_is_refused_and_the_history_is_unchanged(
     assert (
         "history (merged into the history as of 2024-03-31): debtors 2 (kept 2, replaced 2, added 0, removed 0), "
         "invoices 5 (kept 5, replaced 1, added 1, removed 1), payments 4 (kept 2, replaced 0, added 2, removed 0); "
-        "1 row(s) naming an invoice or debtor only the history holds accepted"
+        "1 row naming an invoice or debtor only the history holds accepted"
     ) in " ".join(result.output.split())
 
 

@@ -124,7 +124,7 @@ def test_debtor_ids_that_lost_their_leading_zeros_are_named(tmp_path: Path) -> N
     assert result.manifest["tables"]["invoices"]["rows_accepted"] == 5
     (warning,) = result.manifest["warnings"]
     assert warning.startswith(
-        "debtors: 2 debtor id(s) differ from another only by leading zeros ('00042' and '42'; "
+        "debtors: 2 debtor ids differing from another only by leading zeros ('00042' and '42'; "
         "'00123' and '123.0'): ids are compared as written (a spreadsheet read the ids as numbers"
     )
     # with a customer master written with the zeros: '42' and '123.0' are unknown_debtor, named
@@ -135,7 +135,7 @@ def test_debtor_ids_that_lost_their_leading_zeros_are_named(tmp_path: Path) -> N
     assert (entry["rows_in"], entry["rows_accepted"], entry["reasons"]) == (5, 3, {"unknown_debtor": 2})
     (warning,) = result.manifest["warnings"]
     assert warning.startswith(
-        "invoices: 2 row(s) quarantined unknown_debtor name a debtor of the customer master with other "
+        "invoices: 2 rows quarantined unknown_debtor, naming a debtor of the customer master with other "
         "leading zeros ('42' for '00042', '123.0' for '00123'): ids are compared as written"
     )
     # every row lost: the refusal names the zeros instead of "check both debtor_id mappings"
@@ -352,7 +352,7 @@ def test_an_uncalculated_workbook_is_refused_instead_of_empty_amounts(tmp_path: 
         )
         assert res.exit_code == 2, (name, res.output)
         sheet = "Sheet" if name == "openpyxl" else "Sheet1"
-        assert f"sheet '{sheet}' has 1 formula cell(s) without a calculated value (F2)" in res.output
+        assert f"sheet '{sheet}' has 1 formula cell without a calculated value (F2)" in res.output
         assert "Open it in Excel or LibreOffice, save it" in res.output and "Traceback" not in res.output
         assert not (tmp_path / f"{name}.csv").exists()
     book = openpyxl.Workbook()  # the same values typed in: converted as before
@@ -440,7 +440,7 @@ def test_backtest_names_a_truth_file_it_cannot_use_before_the_replay(tmp_path: P
     data = root / "tests/data/ingest/base"
     for truth, text in [
         (csv_truth, f"--truth {csv_truth} is not a readable Parquet file (Parquet magic bytes not found"),
-        (other, f"--truth {other} lacks the column(s) month_end, oracle_pd (it has debtor_id, pd)"),
+        (other, f"--truth {other} lacks 2 columns month_end, oracle_pd (it has debtor_id, pd)"),
     ]:
         args = ["backtest", "--data", str(data), "--from", "2024-04-30", "--to", "2024-05-31"]
         res = CliRunner().invoke(

@@ -77,7 +77,7 @@ def test_a_mistyped_late_date_does_not_hide_a_stale_export(tmp_path: Path, strea
     }
     (warning,) = [w for w in manifest["warnings"] if "no payments table" not in w]  # invoices alone: s14
     assert warning.startswith(
-        "dates: 1 row(s) dated after 2024-04-09, the end of the bulk of the export, follow 174 days with "
+        "dates: 1 row dated after 2024-04-09, the end of the bulk of the export, after 174 days with "
         "no dated row (invoices.issue_date 2024-09-30 (invoice_id 'ITYPO')): probably mistyped dates."
     )
     assert data_window(out) == (dt.date(2024, 1, 1), dt.date(2024, 4, 9))
@@ -85,7 +85,7 @@ def test_a_mistyped_late_date_does_not_hide_a_stale_export(tmp_path: Path, strea
     with pytest.raises(StaleDataError) as err:
         check_as_of(dt.date(2024, 10, 31), data_window(out), 35, out)
     assert "is 205 days after the latest invoice, payment or event in --data" in str(err.value)
-    assert "(2024-04-09, the export's end: 1 row(s) dated up to 2024-09-30 follow 174 days" in str(err.value)
+    assert "(2024-04-09, the export's end: 1 row dated up to 2024-09-30 after 174 days" in str(err.value)
 
 
 # ------------------------------------------------------------ statements: gaps and extra statements
@@ -115,11 +115,11 @@ def test_statement_gaps_and_extra_statements_are_named(tmp_path: Path, stream: b
     gaps, extra = manifest["warnings"]
     # D2: 2 months, D4: 3 months -> 2 debtors, 5 months
     assert gaps.startswith(
-        "statements: 2 debtor(s) miss 5 monthly statement(s) between their first and last one ("
+        "statements: 2 debtors missing 5 monthly statements between their first and last one ("
     )
     assert "'D2' has none for 2024-03" in gaps and "'D4' has none for 2024-02" in gaps
     assert extra.startswith(
-        "statements: 1 statement(s) fall in a calendar month that already has one for the same debtor "
+        "statements: 1 statement in a calendar month that already has one for the same debtor "
         "('D3' on 2024-02-15 and 2024-02-29)"
     )
 
@@ -290,7 +290,7 @@ def test_a_header_under_title_lines_or_in_other_case_is_named(tmp_path: Path) ->
     cases = [
         (
             "Open items report\nPrinted 2024-12-31\n" + body,
-            "The header is on line 3: the file starts with 2 other line(s) (a title such as 'Open items "
+            "The header is on line 3: the file starts with 2 other lines (a title such as 'Open items "
             "report'): delete them, or set csv.skip_rows: 2 in a source config",
         ),
         (
@@ -358,14 +358,14 @@ def test_debtor_ids_that_differ_only_by_inner_spaces_are_named(tmp_path: Path) -
     )
     (warning,) = _ingest({"invoices": inv}, tmp_path / "o1", dt.date(2024, 3, 31)).manifest["warnings"]
     assert warning.startswith(
-        "debtors: 1 debtor id(s) differ from another only by spaces ('AB 12' and 'AB12'): ids are compared "
+        "debtors: 1 debtor id differing from another only by spaces ('AB 12' and 'AB12'): ids are compared "
         "as written, spaces inside them included, so each spelling is a separate debtor"
     )
     (tmp_path / "debtors.csv").write_text("debtor_id,name\nAB12,A\nK1,C\n", encoding="utf-8")
     files = {"invoices": inv, "debtors": tmp_path / "debtors.csv"}
     (warning,) = _ingest(files, tmp_path / "o2", dt.date(2024, 3, 31)).manifest["warnings"]
     assert warning.startswith(
-        "invoices: 1 row(s) quarantined unknown_debtor name a debtor of the customer master with other "
+        "invoices: 1 row quarantined unknown_debtor, naming a debtor of the customer master with other "
         "spaces ('AB 12' for 'AB12'): ids are compared as written, spaces inside them included."
     )
 
@@ -414,7 +414,7 @@ def test_ids_in_excel_scientific_notation_are_not_ids(tmp_path: Path) -> None:
     assert result.portfolio.invoices["invoice_id"].tolist() == ["1.2E+5", "I4", "I5"]
     assert result.quarantine["invoices"]["reason"].tolist() == ["excel_scientific_id:debtor_id"] * 2
     assert result.manifest["warnings"][0].startswith(
-        "invoices.debtor_id: 2 row(s) quarantined (excel_scientific_id:debtor_id): the ids are long numbers "
+        "invoices.debtor_id: 2 rows quarantined (excel_scientific_id:debtor_id): the ids are long numbers "
         "that Excel showed and saved in scientific notation (1.23457E+11)"
     )
     rows = "".join(f"I{i},1.2345{i}E+11,2024-01-05,2024-02-04,100\n" for i in range(10))  # 10 rows: refused
@@ -478,9 +478,9 @@ def test_direction_marks_in_ids_and_reversed_payments(tmp_path: Path) -> None:
     # s12: the reversal nets out the payment it reverses (was: amount_not_positive, P1 still counted)
     assert result.manifest["tables"]["payments"]["reasons"] == {"reversal": 1, "reversed_payment": 1}
     assert result.manifest["warnings"] == [
-        "payments: none of 2 row(s) accepted (reversal (1), reversed_payment (1)); see quarantine/payments.csv",
+        "payments: none of 2 rows accepted (reversal (1), reversed_payment (1)); see quarantine/payments.csv",
         # s21: worded for refunds too (an Odoo refund of cash on account reopens no invoice)
-        "payments: 1 negative payment(s) (a bounced or reversed payment, a charge-back, a refund) cancel an earlier "
+        "payments: 1 negative payment (a bounced or reversed payment, a charge-back, a refund) cancelling an earlier "
         "payment of the same debtor and amount, made to the same invoice or to no invoice: both rows are "
         "quarantined (reversal, reversed_payment), so neither counts. An invoice the cancelled payment paid is "
         "open again; a refund of cash on account (an overpayment, a credit note paid back) only takes that cash "
@@ -504,7 +504,7 @@ def test_a_debtor_lost_with_its_master_row_is_named(tmp_path: Path) -> None:
     manifest = _ingest(files, None, dt.date(2024, 3, 31)).manifest
     assert manifest["tables"]["debtors"]["reasons"] == {"duplicate_id:debtor_id": 2, "duplicate_row": 1}
     assert manifest["warnings"] == [
-        "debtors: 2 master row(s) rejected (duplicate_id:debtor_id (2)) take 2 invoices, 1 payments row(s) with "
+        "debtors: 2 master rows rejected (duplicate_id:debtor_id (2)), taking 2 invoices, 1 payment with "
         "them (debtor_quarantined): those debtors are left out of features, scoring and the queues. Two rows "
         "for one debtor_id with other attributes are both rejected: keep one row per debtor in the customer "
         "master; see quarantine/debtors.csv"

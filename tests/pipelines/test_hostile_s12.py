@@ -66,15 +66,13 @@ def test_a_reversal_nets_out_the_payment_it_reverses(tmp_path: Path) -> None:
     warnings = result.manifest["warnings"]
     assert any(
         w.startswith(
-            "payments: 1 negative payment(s) (a bounced or reversed payment, a charge-back, a refund) cancel"
+            "payments: 1 negative payment (a bounced or reversed payment, a charge-back, a refund) cancelling"
         )
         for w in warnings
     )
-    assert any(w.startswith("payments: 2 negative payment(s) match no earlier payment") for w in warnings)
+    assert any(w.startswith("payments: 2 negative payments matching no earlier payment") for w in warnings)
     assert any(
-        w.startswith(
-            "payments: 1 row(s) with an amount <= 0 quarantined (amount_not_positive): a payment of 0"
-        )
+        w.startswith("payments: 1 row with an amount <= 0 quarantined (amount_not_positive): a payment of 0")
         for w in warnings
     )
 

@@ -379,14 +379,14 @@ def test_a_payment_feed_a_day_behind_the_invoice_feed_is_named() -> None:
 
     (warning,) = feed_lag({"invoices": daily(10, end), "payments": daily(8, end - dt.timedelta(days=1))})
     assert warning.startswith(
-        "payments: the latest payment is dated 2024-12-30, 1 day(s) before the latest of the invoices "
-        "(2024-12-31), while the book has 8.0 payments a day: the payments feed looks 1 day(s) behind. "
+        "payments: the latest payment is dated 2024-12-30, 1 day before the latest of the invoices "
+        "(2024-12-31), while the book has 8.0 payments a day: the payments feed looks 1 day behind. "
         "Invoices paid since then look unpaid"
     )
     assert feed_lag({"invoices": daily(10, end), "payments": daily(2, end - dt.timedelta(days=1))}) == []
     assert len(feed_lag({"invoices": daily(10, end), "payments": daily(2, end - dt.timedelta(days=4))})) == 1
     (warning,) = feed_lag({"invoices": daily(10, end - dt.timedelta(days=1)), "payments": daily(8, end)})
-    assert warning.startswith("invoices: the latest invoice is dated 2024-12-30, 1 day(s) before")
+    assert warning.startswith("invoices: the latest invoice is dated 2024-12-30, 1 day before")
     typo = {**daily(10, end - dt.timedelta(days=1)), dt.date(2026, 11, 30): 1}
     assert feed_lag({"invoices": typo, "payments": daily(8, end - dt.timedelta(days=1))}, end) == []
     assert feed_lag({"invoices": daily(10, end), "payments": daily(8, end)}) == []
@@ -396,7 +396,7 @@ def test_a_payment_feed_a_day_behind_the_invoice_feed_is_named() -> None:
     workdays = {d: n for d, n in daily(10, dt.date(2024, 12, 27)).items() if d.weekday() < 5}
     assert feed_lag({"invoices": daily(10, dt.date(2024, 12, 29)), "payments": workdays}) == []
     (warning,) = feed_lag({"invoices": daily(10, dt.date(2024, 12, 30)), "payments": workdays})
-    assert warning.startswith("payments: the latest payment is dated 2024-12-27, 3 day(s) before")
+    assert warning.startswith("payments: the latest payment is dated 2024-12-27, 3 days before")
 
 
 def test_ingest_warns_about_a_payment_feed_a_day_behind(tmp_path: Path) -> None:
@@ -423,7 +423,7 @@ def test_ingest_warns_about_a_payment_feed_a_day_behind(tmp_path: Path) -> None:
     assert warned(LAST - dt.timedelta(days=1)) == []
     (warning,) = warned(LAST - dt.timedelta(days=3))
     assert warning.startswith(
-        "payments: the latest payment is dated 2024-04-06, 3 day(s) before the latest of the invoices (2024-04-09)"
+        "payments: the latest payment is dated 2024-04-06, 3 days before the latest of the invoices (2024-04-09)"
     )
 
 
@@ -444,6 +444,6 @@ def test_a_payment_sent_again_corrected_is_named(tmp_path: Path) -> None:
     assert (pay["rows_in"], pay["rows_accepted"], pay["reasons"]) == (3, 1, {"duplicate_id:payment_id": 2})
     (warning,) = [w for w in manifest["warnings"] if "duplicate_id" in w]
     assert warning.startswith(
-        "payments: 2 row(s) share a payment_id with another row of other values (duplicate_id:payment_id): "
+        "payments: 2 rows sharing a payment_id with another row of other values (duplicate_id:payment_id): "
         "every copy is quarantined and those payments do not count, so the invoices they paid look unpaid."
     )

@@ -385,7 +385,7 @@ def test_ews_ingest_says_how_many_payment_ids_it_made(tmp_path: Path) -> None:
         ],
     )
     assert res.exit_code == 0, res.output
-    assert "payments: 3 payment(s) without a number got an id from their row" in " ".join(res.output.split())
+    assert "payments: 3 payments without a number got an id from their row" in " ".join(res.output.split())
 
 
 def test_a_payments_file_appended_to_itself_is_still_caught_as_duplicate_rows(tmp_path: Path) -> None:

@@ -212,7 +212,7 @@ def test_an_fbl5n_ledger_is_joined_on_the_clearing_document(tmp_path: Path) -> N
     console = Console(record=True, width=300)
     print_summary(console, result.manifest, None)
     assert (
-        "payments: joined on 'Clearing Document': 126 row(s) on the invoices they cleared, 1 split over "
+        "payments: joined on 'Clearing Document': 126 rows on the invoices they cleared, 1 split over "
         "several invoices (+2 rows: 132 rows in); left unallocated: clears_no_invoice (3), no_clearing (1)"
     ) in console.export_text()
     before = _ingest(

@@ -146,7 +146,7 @@ def test_a_clearing_whose_scope_cells_differ_is_named_with_its_rows_and_column(t
     assert len(warning) == 1, result.manifest["warnings"]
     text = warning[0]
     for part in (
-        "payments: 2 clearing(s)",
+        "payments: 2 clearings",
         "clearing.scope",
         "'1400000001'",
         "line 4",

@@ -337,7 +337,7 @@ def test_the_reversal_warning_says_what_a_refund_does(tmp_path: Path) -> None:
     result = _ingest_config(tmp_path, ODOO_REFUNDS, config)
     (warning,) = [w for w in result.manifest["warnings"] if "(reversal, reversed_payment)" in w]
     assert warning == (
-        "payments: 2 negative payment(s) (a bounced or reversed payment, a charge-back, a refund) cancel an earlier "
+        "payments: 2 negative payments (a bounced or reversed payment, a charge-back, a refund) cancelling an earlier "
         "payment of the same debtor and amount, made to the same invoice or to no invoice: both rows are "
         "quarantined (reversal, reversed_payment), so neither counts. An invoice the cancelled payment paid is "
         "open again; a refund of cash on account (an overpayment, a credit note paid back) only takes that cash "

@@ -246,7 +246,7 @@ def test_without_the_reference_the_credit_note_stays_quarantined_and_is_named(tm
     assert pay["reasons"] == {"invoice_before_export": 1}
     assert _settlement(result.portfolio, AS_OF)["RE24009"] == (None, 119.0)
     said = [w for w in result.manifest["warnings"] if "invoice_reference" in w]
-    assert len(said) == 1 and "1 payment(s) name an invoice number the export does not hold" in said[0]
+    assert len(said) == 1 and "1 payment naming an invoice number the export does not hold" in said[0]
 
 
 def test_a_row_with_both_soll_and_haben_is_quarantined_in_both_tables(tmp_path: Path) -> None:

@@ -90,7 +90,7 @@ def test_quickbooks_transaction_list_is_drafted_and_ingested(tmp_path: Path) -> 
     draft, result = _draft_and_ingest(tmp_path, QBO, QBO_AS_OF)
     assert "ids_from_rows: true" in draft.text
     assert (
-        "payment_id: 'Num' is empty on 2 of 4 sampled payment rows and 1 number(s) on rows of two or more "
+        "payment_id: 'Num' is empty on 2 of 4 sampled payment rows and 1 number on rows of two or more "
         "customers: a reference typed by hand, not an id" in draft.text
     )
     assert "      payment_id:" not in draft.text
@@ -237,7 +237,7 @@ def test_title_lines_read_as_the_header_are_named_with_the_fix(tmp_path: Path, m
     assert "Traceback" not in result.output
     said = " ".join(result.output.split())
     assert "has no column 'unnamed_1'" in said
-    assert "The header is on line 5: the file starts with 4 other line(s)" in said
+    assert "The header is on line 5: the file starts with 4 other lines" in said
     assert "csv.skip_rows: 4" in said
     # without row options: the mapping's own message
     plain = tmp_path / "plain.yaml"

@@ -114,7 +114,7 @@ def test_value_under_a_nameless_column_stays_a_malformed_row(tmp_path: Path) -> 
     assert result.portfolio.invoices["invoice_id"].tolist() == ["I1"]
     q = result.quarantine["invoices"]
     assert q[["reason", "detail"]].values.tolist() == [
-        ["malformed_row", "line 3: 7 field(s), the header has 5"]
+        ["malformed_row", "line 3: 7 fields, the header has 5"]
     ]
 
 
@@ -221,7 +221,7 @@ def test_credit_notes_among_invoices_are_quarantined_with_a_warning_saying_how_t
         {"amount_not_positive": 2},
     )
     (warning,) = [w for w in manifest["warnings"] if "amount_not_positive" in w]
-    assert warning.startswith("invoices: 2 row(s) with an amount <= 0 quarantined (amount_not_positive)")
+    assert warning.startswith("invoices: 2 rows with an amount <= 0 quarantined (amount_not_positive)")
     assert "Export credit notes as payments of the invoice they correct" in warning
 
 
@@ -262,7 +262,7 @@ def test_a_backfill_into_stale_dates_warns_once(tmp_path: Path, monkeypatch, cap
     _check_as_of(tmp_path, False, days, conf, accept_feed=False)
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("warning: --as-of 2025-01-08 is 8 days after")
-    assert lines[0].endswith("(and 27 later date(s) of this run)")
+    assert lines[0].endswith("(and 27 later dates of this run)")
     with pytest.raises(typer.Exit):
         _check_as_of(tmp_path, False, [*days, dt.date(2025, 2, 5)], conf, accept_feed=False)
     lines = capsys.readouterr().err.strip().splitlines()

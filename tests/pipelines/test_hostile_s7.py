@@ -191,7 +191,7 @@ def test_an_ingest_folder_with_a_table_from_another_ingest_is_refused(tmp_path: 
     result = CliRunner().invoke(app, ["features", *args, "--out", str(tmp_path / "f.parquet")])
     assert result.exit_code == 2, result.output
     assert (
-        f"--data {old}: invoices holds 9 rows in 1 bucket file(s) while its manifest.json says this ingest "
+        f"--data {old}: invoices holds 9 rows in 1 bucket file while its manifest.json says this ingest "
         "accepted 12: the files come from different `ews ingest` runs" in " ".join(result.output.split())
     )
     (old / "invoices/bucket=0/part-0.parquet").unlink()

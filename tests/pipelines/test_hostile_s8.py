@@ -79,7 +79,7 @@ def test_xlsx_cells_longer_than_excel_holds_are_cut_visibly_and_said(tmp_path: P
     )
     assert len(cell_name) == 32_767 and wb["all"]["B3"].value == "D2"
     about = wb["about"]["A1"].value
-    assert "2 cell(s) longer than Excel's 32,767 characters were cut" in about
+    assert "2 cells longer than Excel's 32,767 characters cut" in about
     assert "debtor_id (1), name (1)" in about
     assert pd.read_parquet(files["q.parquet"])["debtor_id"].iloc[0] == long_id
     assert long_id in files["q.csv"].read_text(encoding="utf-8-sig")
@@ -115,8 +115,8 @@ def test_xlsx_merged_customer_cells_fill_down_and_hidden_rows_are_named(tmp_path
     )
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
-    assert "1 merged range(s) over several rows (B3:B5): each row of a range got the range's value" in said
-    assert "2 hidden row(s) (Excel rows 6, 7;" in said
+    assert "1 merged range over several rows (B3:B5): each row of a range got the range's value" in said
+    assert "2 hidden rows (Excel rows 6, 7;" in said
     lines = (tmp_path / "ar.csv").read_text().splitlines()
     assert lines[0] == "Open items as of 31.03.2024,,,,"  # the one-row title is not spread
     assert [line.split(",")[1] for line in lines[2:]] == ["C1", "C1", "C1", "C2", "C2"]
@@ -220,7 +220,7 @@ def test_a_payment_in_another_currency_than_its_invoice_is_quarantined(tmp_path:
     assert pay["reasons"] == {"currency_mismatch": 2} and pay["ignored_columns"] == []
     assert result.portfolio.payments["payment_id"].tolist() == ["P2", "P3"]
     assert result.manifest["warnings"][0].startswith(
-        "payments: 2 row(s) quarantined (currency_mismatch): their currency column differs from the "
+        "payments: 2 rows quarantined (currency_mismatch): their currency column differs from the "
         "currency of the invoice they pay"
     )
 
@@ -299,7 +299,7 @@ def test_a_month_first_feed_under_a_day_first_config_is_named(tmp_path: Path) ->
         "due_before_issue": 1,
     }
     said = " ".join(result.output.split())
-    assert "invoices.issue_date: 1 row(s) quarantined (day_month_swapped:issue_date)" in said
+    assert "invoices.issue_date: 1 row quarantined (day_month_swapped:issue_date)" in said
     assert "Set values.date_format (or values.date_formats.issue_date) to the month-first layout" in said
 
 
@@ -376,7 +376,7 @@ def test_one_customer_spelled_in_two_cases_is_warned_not_split_silently(tmp_path
     assert result.manifest["tables"]["invoices"]["rows_accepted"] == 5
     assert sorted(set(result.portfolio.invoices["debtor_id"])) == ["K1", "K2", "k1"]  # K2 trimmed
     assert result.manifest["warnings"] == [
-        "debtors: 1 debtor id(s) differ from another only by letter case ('K1' and 'k1'): ids are "
+        "debtors: 1 debtor id differing from another only by letter case ('K1' and 'k1'): ids are "
         "case-sensitive, so each spelling is a separate debtor and the customer's invoices, exposure and "
         "days past due are split between them. Spell each id one way in every export (and in the customer "
         "master), then ingest again"
@@ -388,7 +388,7 @@ def test_one_customer_spelled_in_two_cases_is_warned_not_split_silently(tmp_path
     inv = result.manifest["tables"]["invoices"]
     assert (inv["rows_in"], inv["rows_accepted"], inv["reasons"]) == (5, 4, {"unknown_debtor": 1})
     assert result.manifest["warnings"] == [
-        "invoices: 1 row(s) quarantined unknown_debtor name a debtor of the customer master in another letter "
+        "invoices: 1 row quarantined unknown_debtor, naming a debtor of the customer master in another letter "
         "case ('k1' for 'K1'): ids are case-sensitive. Spell them as in the master and ingest again; see "
         "quarantine/invoices.csv"
     ]

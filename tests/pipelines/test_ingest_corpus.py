@@ -191,9 +191,9 @@ TABLE_ERRORS: dict[str, tuple[dict[str, str], list[str]]] = {
     ),
     "missing_column": (
         {"invoices": "inv_missing_column.csv"},
-        ["inv_missing_column.csv is missing required column(s) ['due_date']", "tables.invoices.columns"],
+        ["inv_missing_column.csv lacks 1 required column ['due_date']", "tables.invoices.columns"],
     ),
-    "duplicate_column": ({"invoices": "inv_duplicate_column.csv"}, ["duplicated column name(s) ['amount']"]),
+    "duplicate_column": ({"invoices": "inv_duplicate_column.csv"}, ["1 duplicated column name ['amount']"]),
     "header_only_payments_beside_invoices": (
         {"invoices": "inv_ten_rows.csv", "payments": "pay_header_only.csv"},
         [
@@ -384,8 +384,8 @@ def test_broken_lines_carry_their_physical_line_and_what_is_wrong() -> None:
     assert q["source_line"].tolist() == [3, 5, 6, 7, 9]
     detail = dict(zip(q["source_line"], q["detail"], strict=True))
     assert detail[3].startswith("line 3: a quote opens a value and is not closed")
-    assert detail[5] == "line 5: 6 field(s), the header has 7"
-    assert detail[9] == "line 9: 8 field(s), the header has 7"
+    assert detail[5] == "line 5: 6 fields, the header has 7"
+    assert detail[9] == "line 9: 8 fields, the header has 7"
     assert pd.isna(detail[7])  # parsed, but the amount is not a number
     assert result.portfolio.invoices["invoice_id"].tolist() == ["I1", "I2", "I3"]
     assert result.manifest["tables"]["invoices"]["repairs"] == {"trailing_delimiter": 1}

@@ -74,7 +74,12 @@ def test_files_and_queue_column(setup, tmp_path, mlflow_uri) -> None:
     assert back.weekday_profile() is None
     queue = pd.DataFrame({"debtor_id": pd.array(["C00000", "C00001", "nobody"], dtype="string")})
     out, files = paydate_outputs.fn(tmp_path, Book.in_memory(portfolio, 10**9), AS_OF, queue, None, "EUR")
-    assert set(files) == {"invoice_forecast.parquet", "invoice_forecast.csv", "cash_forecast.csv"}
+    assert set(files) == {
+        "invoice_forecast.parquet",
+        "invoice_forecast.csv",
+        "cash_forecast.csv",
+        "cash_forecast.xlsx",
+    }
     inv = pd.read_parquet(files["invoice_forecast.parquet"])
     expect = (inv["open_amount"] * inv["p_paid_30d"]).groupby(inv["debtor_id"]).sum()
     np.testing.assert_allclose(

@@ -41,7 +41,7 @@ def test_a_fill_down_that_leaves_no_row_stops_the_ingest_naming_the_option(tmp_p
         ingest_source(load_config(config, SourceConfig), None, as_of=AS_OF)
     text = str(err.value)
     assert "fill_down leaves none of the 2 rows" in text and "group_header 1, group_total 1" in text
-    assert "tables.invoices.fill_down column(s) ['Cust']" in text
+    assert "what tables.invoices.fill_down lists ['Cust']" in text
     res = CliRunner().invoke(
         app, ["ingest", "--source", str(config), "--out", str(tmp_path / "out"), "--as-of", "2024-12-04"]
     )

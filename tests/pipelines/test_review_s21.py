@@ -147,7 +147,7 @@ def test_all_labelled_leaves_out_folds_with_nothing_known_yet_instead_of_failing
     assert len(rows) == 400
     choice = all_labelled_choice(short, params, RollRateParams(), trees=(25,))
     assert choice.choice == "rollrate" and choice.floor
-    assert "give 1 inner fold(s) with labels of both kinds known at their first month-end" in choice.reason
+    assert "give 1 inner fold with labels of both kinds known at their first month-end" in choice.reason
 
     rows, folds = all_labelled_folds(_months_frame(16), params, 6, 2, trees=(25,))
     assert len(folds) == 3 and rows["fold"].unique().tolist() == [0, 1, 2]
@@ -206,6 +206,6 @@ def test_credit_limits_cleared_as_whole_thousands_say_the_fix(tmp_path: Path) ->
     assert (d["rows_in"], d["rows_accepted"], d["rows_quarantined"]) == (2, 2, 0)
     assert result.portfolio.debtors["credit_limit"].isna().all()
     (warning,) = [w for w in result.manifest["warnings"] if w.startswith("debtors.credit_limit:")]
-    assert "2 invalid value(s) cleared, rows kept" in warning, warning
+    assert "2 invalid values cleared, rows kept" in warning, warning
     assert "row 1 '5.000' (read 5, meant 5000)" in warning, warning
     assert "values.decimal: ',' and values.thousands: '.'" in warning, warning

@@ -201,7 +201,7 @@ def test_ar_export_part_payment_without_a_date_is_named_with_the_fix() -> None:
     lines = [w for w in result.manifest["warnings"] if "no settlement date" in w]
     assert len(lines) == 1
     assert lines[0].startswith(
-        "ar_export: 1 invoice(s) show an amount settled ('Ausgleichsbetrag') but no settlement date"
+        "ar_export: 1 invoice with an amount settled ('Ausgleichsbetrag') but no settlement date"
     )
     assert "'Ausgeglichen am'" in lines[0] and "quarantine/payments.csv" in lines[0]
 
@@ -289,7 +289,7 @@ def test_uci_unparseable_cell_is_flagged_for_its_period_only() -> None:
 
 
 def test_uci_missing_column_is_named() -> None:
-    with pytest.raises(ValueError, match=r"lacks column\(s\) \['PAY_AMT6'\]"):
+    with pytest.raises(ValueError, match=r"lacks 1 column \['PAY_AMT6'\]"):
         uci_long(_uci_wide().drop(columns="PAY_AMT6"))
 
 

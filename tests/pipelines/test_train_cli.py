@@ -163,7 +163,7 @@ def test_a_statements_book_skips_the_payment_date_model(tmp_path) -> None:
     ("body", "needle"),
     [
         (None, "config file not found"),
-        ("kind: train\nsplit: {min_defaults: -3}\n", "problem(s)"),
+        ("kind: train\nsplit: {min_defaults: -3}\n", "1 problem"),
         ("kind: train\nproject: elsewhere/ews.yaml\n", "elsewhere/ews.yaml: config file not found"),
     ],
 )

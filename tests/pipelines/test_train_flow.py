@@ -267,7 +267,7 @@ def test_gate_failure_keeps_the_champion(prefect_harness, mlflow_uri, tmp_path, 
     )
     assert (
         reasons[-1].endswith(warned.reasons[-1])
-        and " Checks: ok challenger is the lightgbm model; " in reasons[-1]
+        and " Checks: ok challenger is the LightGBM model; " in reasons[-1]
     )
 
 

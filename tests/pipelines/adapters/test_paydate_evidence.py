@@ -45,14 +45,14 @@ def test_the_gate_names_its_evidence_and_refuses_below_the_minimum() -> None:
     assert not thin.passed
     assert thin.reasons[0] == (
         f"FAIL too little evidence: {SHOWN}; needs held-out model's month-ends 1 < "
-        "paydate.gate_min_heldout_snapshots 6 (about 5 more month(s) of history)"
+        "paydate.gate_min_heldout_snapshots 6 (about 5 more months of history)"
     )
     assert all(r.startswith("ok ") for r in thin.reasons[1:])  # only the evidence fails
 
     assert gate_decision({**PASSING, **THIN, "heldout_month_ends": 6.0}, minimum=E).passed
     two = gate_decision({**PASSING, **THIN, "heldout_month_ends": 6.0, "test_month_ends": 2.0}, minimum=E)
     assert not two.passed and two.reasons[0].endswith(
-        "needs test month-ends 2 < paydate.gate_min_test_snapshots 3 (about 1 more month(s) of history)"
+        "needs test month-ends 2 < paydate.gate_min_test_snapshots 3 (about 1 more month of history)"
     )
     few = gate_decision({**PASSING, **THIN, "heldout_month_ends": 6.0, "paid_debtors": 99.0}, minimum=E)
     assert not few.passed and few.reasons[0].endswith(
@@ -107,7 +107,7 @@ def test_ews_models_history_says_why_with_the_counts(mlflow_uri) -> None:
     assert not refused.passed
     why = (
         f"Not promoted: too little evidence: {SHOWN}; needs held-out model's month-ends 1 < "
-        "paydate.gate_min_heldout_snapshots 6 (about 5 more month(s) of history)."
+        "paydate.gate_min_heldout_snapshots 6 (about 5 more months of history)."
     )
     assert refused.summary.startswith(
         why + " Until a version of ews-paydate is champion, the nightly writes no invoice or cash-in forecast"

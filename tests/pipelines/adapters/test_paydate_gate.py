@@ -57,7 +57,7 @@ def test_gate_against_the_champion_by_hand() -> None:
     assert not worse.passed
     assert worse.reasons[-1] == (
         "FAIL worse than the champion: higher MAE with the whole interval above 0 (MAE 8.00 vs 7.00 days of "
-        "champion v1: difference +1.00 [95 % +0.40, +1.60] on 120 held-out invoices of 2 test month-end(s) "
+        "champion v1: difference +1.00 [95 % +0.40, +1.60] on 120 held-out invoices of 2 test month-ends "
         "2024-04-30..2024-05-31 it never saw)"
     )
     assert worse.champion == {"mae_days": 7.0}

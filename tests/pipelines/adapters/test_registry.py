@@ -353,7 +353,7 @@ def test_a_failed_gate_without_a_champion_says_why_and_the_command_that_accepts_
         "Not promoted, and this book has no champion yet: it ranks too poorly (test AUC 0.62, below the floor 0.70). "
         "Until a version of ews-pd is champion, `ews score` cannot run; training again on the same data gives "
         'the same verdict. To accept v1 as it is: `ews models promote 1 --reason "..."` (the reason is kept in '
-        "`ews models history`). Checks: ok challenger is the lightgbm model; FAIL AUC 0.6200 [0.5500, 0.6800]: the whole "
+        "`ews models history`). Checks: ok challenger is the LightGBM model; FAIL AUC 0.6200 [0.5500, 0.6800]: the whole "
         "interval is below the floor 0.7000 (gate.min_auc)"
     )
     # with a champion the hint is not given (it stays and scores)
