@@ -416,7 +416,7 @@ class Merged:
                 )
             if c.get("quarantined"):
                 warnings.append(
-                    f"history: {c['quarantined']:,} {table} row(s) of the kept history are in today's export but "
+                    f"history: {counted(c['quarantined'], f'{table} row')} of the kept history, in today's export but "
                     f"quarantined there (see quarantine/{table}.csv): the kept rows stay as they were, neither "
                     f"replaced nor removed as cancelled (manifest.json history.tables.{table}.quarantined)"
                 )

@@ -105,10 +105,10 @@ def test_kept_rows_whose_row_today_is_quarantined_stay_in_the_history(tmp_path: 
         }
         said = [w for w in m["warnings"] if w.startswith("history:")]
         assert said == [
-            "history: 3 invoices row(s) of the kept history are in today's export but quarantined there (see "
+            "history: 3 invoices rows of the kept history, in today's export but quarantined there (see "
             "quarantine/invoices.csv): the kept rows stay as they were, neither replaced nor removed as "
             "cancelled (manifest.json history.tables.invoices.quarantined)",
-            "history: 1 payments row(s) of the kept history are in today's export but quarantined there (see "
+            "history: 1 payments row of the kept history, in today's export but quarantined there (see "
             "quarantine/payments.csv): the kept rows stay as they were, neither replaced nor removed as "
             "cancelled (manifest.json history.tables.payments.quarantined)",
         ]
