@@ -65,7 +65,7 @@ def publish_outputs(
     (:class:`pipelines.ingest.history.History`), linked into ``OUT/.history``."""
     from pipelines.adapters.publish import publish_ingest
     from pipelines.ingest.checks import case_warnings
-    from pipelines.ingest.staged import staged_checks
+    from pipelines.ingest.staged import resent_inputs, staged_checks
 
     with output_errors(out):
         stage.mkdir(parents=True, exist_ok=True)
@@ -94,6 +94,7 @@ def publish_outputs(
         manifest["bucket_footers"] = footers  # checked by the readers (publish.mixed_ingest)
         manifest["warnings"] += case_warnings(stage)  # one customer spelled two ways
         staged_checks(stage, manifest)  # rows long after the export's end; statement months
+        manifest["warnings"] += resent_inputs(out, manifest)  # yesterday's files again
         docs = validator.build_docs()
         manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
         write_text_atomic(json.dumps(manifest, indent=2, sort_keys=False) + "\n", stage / "manifest.json")

@@ -1547,7 +1547,7 @@ def publish_streamed(
     from pipelines.adapters.publish import publish_ingest
     from pipelines.ingest.checks import case_warnings
     from pipelines.ingest.outputs import _stale_outputs
-    from pipelines.ingest.staged import staged_checks
+    from pipelines.ingest.staged import resent_inputs, staged_checks
 
     stage, states = run.stage, run.states
     try:
@@ -1595,6 +1595,7 @@ def publish_streamed(
             manifest["bucket_footers"] = footers  # checked by the readers (publish.mixed_ingest)
             manifest["warnings"] += case_warnings(stage)  # one customer spelled two ways
             staged_checks(stage, manifest)  # rows long after the export's end; statement months
+            manifest["warnings"] += resent_inputs(out, manifest)  # yesterday's files again
             docs = run.validator.build_docs()
             manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
             import json

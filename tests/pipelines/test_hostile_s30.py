@@ -4,6 +4,7 @@ guard. The probes that found them: ``benchmarks/hostile_nights.py``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from tests.pipelines.test_history_s26 import NIGHT1, NIGHT2, SMALL, _files, _kept, _outputs
@@ -117,3 +118,32 @@ def test_kept_rows_whose_row_today_is_quarantined_stay_in_the_history(tmp_path: 
     assert book.invoices.loc[book.invoices["invoice_id"] == "U1", "amount"].tolist() == [11.0]
     assert book.payments["payment_id"].tolist() == ["PU1"]
     assert _outputs(out) == _outputs(mem)
+
+
+def test_yesterdays_files_sent_again_as_todays_are_named(tmp_path: Path) -> None:
+    """The ERP job did not run: last night's files are ingested again with today's --as-of. Every row
+    is valid and both feeds end on the same day, so nothing said a word and the scores aged a day
+    (probe ``yesterday``, 300 x 24 book: 4 of 300 bands moved, 64 PDs up). Now the ingest warns when its
+    input files are the same bytes as those of the ingest the folder holds for an earlier date, in
+    memory and streamed; a rerun of the same date and a new export say nothing."""
+    from pipelines.ingest import ingest_source
+    from tests.pipelines.test_history_s26 import _source
+
+    files = _files(tmp_path / "n", _kept(), "P1,D1,X1,2024-03-20,101.00\n")
+    said = (
+        "inputs: today's 3 input file(s) are the same bytes as those ingested for 2024-03-31 (SHA-256 in "
+        "manifest.json inputs), 30 day(s) before --as-of 2024-04-30: if the export was not run again, the "
+        "rows of the days after 2024-03-31 are missing and the invoices paid since look unpaid. Export "
+        "again and ingest, or ingest these files with --as-of 2024-03-31"
+    )
+    for name, streamed in (("mem", {}), ("out", {"stream": True, "partitions": 4, "workers": 2})):
+        out = tmp_path / name
+        first = ingest_source(_source(files), out, as_of=NIGHT1, **streamed).manifest
+        assert not [w for w in first["warnings"] if w.startswith("inputs:")]
+        again = ingest_source(_source(files), out, as_of=NIGHT2, **streamed).manifest
+        assert [w for w in again["warnings"] if w.startswith("inputs:")] == [said]
+        rerun = ingest_source(_source(files), out, as_of=NIGHT2, **streamed).manifest
+        assert not [w for w in rerun["warnings"] if w.startswith("inputs:")]
+    new = _files(tmp_path / "new", _kept(), "P1,D1,X1,2024-03-20,101.00\nP2,D1,X2,2024-04-02,102.00\n")
+    later = ingest_source(_source(new), tmp_path / "mem", as_of=dt.date(2024, 5, 31)).manifest
+    assert not [w for w in later["warnings"] if w.startswith("inputs:")]
