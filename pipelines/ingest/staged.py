@@ -354,8 +354,8 @@ def resent_inputs(out: Path, manifest: dict[str, Any]) -> list[str]:
     if then >= now or not hashes or hashes != sorted(manifest["inputs"].values()):
         return []
     return [
-        f"inputs: today's {len(hashes)} input file(s) are the same bytes as those ingested for {then} "
-        f"(SHA-256 in manifest.json inputs), {(now - then).days:,} day(s) before --as-of {now}: if the "
+        f"inputs: today's {counted(len(hashes), 'input file')} are the same bytes as those ingested for {then} "
+        f"(SHA-256 in manifest.json inputs), {counted((now - then).days, 'day')} before --as-of {now}: if the "
         f"export was not run again, the rows of the days after {then} are missing and the invoices paid "
         f"since look unpaid. Export again and ingest, or ingest these files with --as-of {then}"
     ]

@@ -131,8 +131,8 @@ def test_yesterdays_files_sent_again_as_todays_are_named(tmp_path: Path) -> None
 
     files = _files(tmp_path / "n", _kept(), "P1,D1,X1,2024-03-20,101.00\n")
     said = (
-        "inputs: today's 3 input file(s) are the same bytes as those ingested for 2024-03-31 (SHA-256 in "
-        "manifest.json inputs), 30 day(s) before --as-of 2024-04-30: if the export was not run again, the "
+        "inputs: today's 3 input files are the same bytes as those ingested for 2024-03-31 (SHA-256 in "
+        "manifest.json inputs), 30 days before --as-of 2024-04-30: if the export was not run again, the "
         "rows of the days after 2024-03-31 are missing and the invoices paid since look unpaid. Export "
         "again and ingest, or ingest these files with --as-of 2024-03-31"
     )
