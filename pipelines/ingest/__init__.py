@@ -387,7 +387,7 @@ def ingest_source(
         if keep_history:
             from pipelines.ingest.history import quarantined_keys
 
-            keys = quarantined_keys(table, typed[table], ~ok)
+            keys = quarantined_keys(table, typed[table], masks[table])
             if keys is not None:
                 quarantined_rows[table] = keys
         counts = reason_counts(quarantine[table]["reason"])

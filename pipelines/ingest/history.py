@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.ingest.masks import index_in, isin
+from pipelines.ingest.masks import index_in, isin, passing
 from pipelines.ingest.rules import DUPLICATE_KEYS
 from pipelines.sources.read import TableError
 from pipelines.words import counted
@@ -431,9 +431,21 @@ class Merged:
         return warnings
 
 
-def quarantined_keys(table: str, typed: pd.DataFrame, quarantined: np.ndarray) -> pd.DataFrame | None:
-    """The key columns (:data:`KEYS`) of ``table``'s quarantined rows (``typed``, parsed; rows whose
-    key has an empty part left out), for :func:`merge_part`'s ``quarantined``."""
+# reasons by which today's row says the ERP itself cancelled it: the payment bounced (its reversal is in
+# the same export, both quarantined so the invoice is open again: rules.net_reversals) or the row was
+# voided to 0.00 (QuickBooks Online keeps a voided invoice in its reports at 0.00). A kept row with such a
+# row today is removed as cancelled, as before 42134c6 (s30-review).
+CANCELLED_REASONS = ("reversed_payment", "amount_not_positive")
+
+
+def quarantined_keys(table: str, typed: pd.DataFrame, masks: dict[str, np.ndarray]) -> pd.DataFrame | None:
+    """The key columns (:data:`KEYS`) of ``table``'s quarantined rows (``typed``, parsed; ``masks``, the
+    rows' reasons; rows whose key has an empty part, and rows with a reason of
+    :data:`CANCELLED_REASONS`, left out), for :func:`merge_part`'s ``quarantined``."""
+    quarantined = ~passing(masks, len(typed))
+    for reason in CANCELLED_REASONS:
+        if reason in masks:
+            quarantined &= ~np.asarray(masks[reason], dtype=bool)
     if table not in KEYS or not quarantined.any() or not set(KEYS[table]) <= set(typed.columns):
         return None
     rows = typed.loc[quarantined, list(KEYS[table])]

@@ -1341,7 +1341,7 @@ class StreamRun:
             )
             q = quarantine_frame(raws[table], frame, reasons, ~ok)
             if self.history is not None:  # their kept rows stay (history.merge_part)
-                out["quarantined"][table] = quarantined_keys(table, frame, ~ok)
+                out["quarantined"][table] = quarantined_keys(table, frame, masks[table])
             key = self._key(state, rows[table][~ok], srows[table][~ok], malformed=False)
             t: dict[str, Any] = {
                 "accepted": int(ok.sum()),

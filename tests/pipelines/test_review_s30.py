@@ -1,0 +1,71 @@
+"""Session 30's hostile review (BENCHMARKS.md "Hostile inputs tried", "Session 30 (s30-review)"). Each
+test failed on main before its fix unless it says it is a guard. Probes: ``benchmarks/review_probes_s30.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.pipelines.test_history_s26 import NIGHT1, NIGHT2, _files, _kept, _outputs, _source
+
+STREAMED = {"stream": True, "partitions": 4, "workers": 2}
+UU = "U1,D2,2024-03-05,2024-04-04,50.00,EUR\nU2,D2,2024-03-06,2024-04-05,60.00,EUR\n"
+# 10.00 on X1..X12 in March (night 1), on X13..X25 in April: the payments' span starts in early March
+PX = "".join(f"PX{k},D1,X{k},2024-03-{k:02d},10.00\n" for k in range(1, 13))
+PX2 = PX + "".join(f"PX{k},D1,X{k},2024-04-{k - 12:02d},10.00\n" for k in range(13, 26))
+PU = "PU1,D2,U1,2024-03-20,50.00\n"
+RU = "RU1,D2,U1,2024-04-10,-50.00\n"
+
+
+def _nights(tmp_path: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+    night1 = _files(tmp_path / "n1", _kept() + UU, PX + PU)
+    night2 = _files(tmp_path / "n2", _kept() + UU.replace("60.00,EUR", "0.00,EUR"), PX2 + PU + RU)
+    return night1, night2
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["memory", "streamed"])
+def test_a_kept_payment_reversed_today_and_a_kept_invoice_zeroed_today_leave_the_history(
+    tmp_path: Path, streamed: bool
+) -> None:
+    """42134c6 keeps a kept row whose row today is quarantined (a currency without a rate must not
+    read as a cancellation). But two reasons say the ERP itself cancelled the row: ``reversed_payment``
+    (tonight's export holds the payment and its reversal, a bounced direct debit: both quarantined "so the
+    invoice is open again", pipelines.ingest.rules.net_reversals) and ``amount_not_positive`` (an
+    invoice voided in QuickBooks Online stays in its reports at 0.00). Night 1: X1..X25 of D1, U1 (50.00)
+    and U2 (60.00) of D2; PX1..PX12 (10.00 on X1..X12, March) and PU1 paying U1 in full. Night 2: the
+    same, plus PX13..PX25 (April), RU1 (-50.00: PU1 bounced on 2024-04-10), and U2 at 0.00. On 1153b62
+    (before 42134c6) PU1 and U2 were removed as cancelled (U1 open again, U2 gone); with 42134c6 PU1
+    stayed (U1 read as paid by a payment that bounced) and U2 stayed open at 60.00, to age past 90 days
+    into a default. Now both leave the history. Hand count: invoices 27 kept, 26 replaced (X1..X25, U1),
+    1 removed (U2), 26 rows; payments 13 kept, 12 replaced (PX1..PX12), 13 added, 1 removed (PU1), 25 rows."""
+    from pipelines.adapters.files import read_portfolio
+    from pipelines.ingest import ingest_source
+
+    night1, night2 = _nights(tmp_path)
+    out = tmp_path / "out"
+    ingest_source(_source(night1), out, as_of=NIGHT1, keep_history=True)
+    m = ingest_source(
+        _source(night2), out, as_of=NIGHT2, keep_history=True, **(STREAMED if streamed else {})
+    ).manifest
+    assert m["tables"]["payments"]["reasons"] == {"reversal": 1, "reversed_payment": 1}
+    assert m["tables"]["invoices"]["reasons"] == {"amount_not_positive": 1}
+    h = m["history"]["tables"]
+    assert h["invoices"] == {"kept": 27, "replaced": 26, "added": 0, "removed": 1, "rows": 26}
+    assert h["payments"] == {"kept": 13, "replaced": 12, "added": 13, "removed": 1, "rows": 25}
+    book = read_portfolio(out)
+    assert "U2" not in set(book.invoices["invoice_id"])
+    assert "PU1" not in set(book.payments["payment_id"])
+
+
+def test_memory_and_streamed_agree_on_reversed_and_zeroed_rows(tmp_path: Path) -> None:
+    """Guard: the two paths publish the same bytes on the night above."""
+    from pipelines.ingest import ingest_source
+
+    night1, night2 = _nights(tmp_path)
+    mem, out = tmp_path / "mem", tmp_path / "out"
+    for folder in (mem, out):
+        ingest_source(_source(night1), folder, as_of=NIGHT1, keep_history=True)
+    ingest_source(_source(night2), mem, as_of=NIGHT2, keep_history=True)
+    ingest_source(_source(night2), out, as_of=NIGHT2, keep_history=True, **STREAMED)
+    assert _outputs(out) == _outputs(mem)
