@@ -55,7 +55,16 @@ from features.ledger import day_number, prepare_ledger  # noqa: E402
 from features.paydate import FEATURES, PERIOD_DAYS, evaluation_invoices, training_window  # noqa: E402
 from features.snapshots import month_ends  # noqa: E402
 from features.tables import Portfolio  # noqa: E402
-from models.paydate import cdf_weeks, evaluate, fit_day_shape, fit_hazard, median_days, predict_hazards  # noqa: E402
+from models.paydate import (  # noqa: E402
+    cdf_weeks,
+    evaluate,
+    fit_day_shape,
+    fit_hazard,
+    median_days,
+    own_residual_levels,
+    predict_hazards,
+    residual_pits,
+)
 from pipelines.config.train import TrainConfig  # noqa: E402
 from pipelines.engine import Book  # noqa: E402
 from pipelines.flows.train_paydate import plan  # noqa: E402
@@ -66,8 +75,8 @@ CANDIDATES: dict[str, dict] = {}
 """name -> {"features": the fit's input columns, "params": PaydateParams overrides}; filled below."""
 
 
-def register(name: str, features: tuple[str, ...], **params) -> None:
-    CANDIDATES[name] = {"features": tuple(features), "params": params}
+def register(name: str, features: tuple[str, ...], own: dict | None = None, **params) -> None:
+    CANDIDATES[name] = {"features": tuple(features), "params": params, "own": own}
 
 
 STATE = ("due_excess_60", "due_open_share_60", "state_late_60", "gap_to_state_60")
@@ -84,6 +93,18 @@ register("state_excess", S27 + STATE[:1])
 register("state_gap", S27 + STATE)
 register("pace", FEATURES + ("due_pace_60",))
 register("pace2", FEATURES + ("due_pace_30", "due_pace_60"))
+# session 30: the shipped fit, its expected_paid_on read at each debtor's level from the model's own errors
+# on the debtor's invoices open at the month-ends of the last `months` months (models.paydate.own_residual_levels)
+register("own", FEATURES, own={"months": 3, "prior": 5.0})
+register("own_k2", FEATURES, own={"months": 3, "prior": 2.0})
+register("own_k10", FEATURES, own={"months": 3, "prior": 10.0})
+register("own_m2", FEATURES, own={"months": 2, "prior": 5.0})
+register("own_m6", FEATURES, own={"months": 6, "prior": 5.0})
+register("own_k20", FEATURES, own={"months": 3, "prior": 20.0})
+register("own_w25", FEATURES, own={"months": 3, "prior": 5.0, "weight": 0.25})
+register("own_k20_w50", FEATURES, own={"months": 3, "prior": 20.0, "weight": 0.5})
+register("own_c", FEATURES, own={"months": 3, "prior": 10.0, "center": True})
+register("own_c_w50", FEATURES, own={"months": 3, "prior": 10.0, "weight": 0.5, "center": True})
 
 
 def read_book(spec: str, work: Path) -> tuple[str, Portfolio]:
@@ -132,12 +153,26 @@ def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
         "fits": {},
     }
     arrays = {}
+    fitted: dict = {}
     for name in names:
         c = CANDIDATES[name]
         params = base.model_copy(update=c["params"]) if c["params"] else base
         feats = c["features"]
-        held = fit_hazard(eval_rows, params, feats)
-        cdfs = [cdf_weeks(predict_hazards(held, inv, T, H, features=feats)) for T, inv in tests]
+        key = (feats, json.dumps(c["params"], sort_keys=True))
+        if key not in fitted:
+            held = fit_hazard(eval_rows, params, feats)
+            fitted[key] = (
+                held,
+                [cdf_weeks(predict_hazards(held, inv, T, H, features=feats)) for T, inv in tests],
+            )
+        held, cdfs = fitted[key]
+        own = c.get("own")
+        levels = [
+            own_residual_levels(ledger, held, T, H, feats, **own)[inv["code"].to_numpy(dtype=np.int64)]
+            if own
+            else 0.5
+            for T, inv in tests
+        ]
         metrics, _, _ = evaluate(
             held,
             tests,
@@ -148,21 +183,42 @@ def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
             interval=params.interval,
             shape=fit_day_shape(eval_rows),
         )
-        errs, codes, days = [], [], []
-        for F, (T, inv) in zip(cdfs, tests, strict=True):
-            pred = median_days(F)
+        if own:
+            metrics["mae_days"] = float(
+                np.mean(
+                    np.concatenate(
+                        [
+                            np.abs(
+                                np.where(np.isnan(m := median_days(F, q=q)), float(H * PERIOD_DAYS), m)
+                                - inv["actual_days"].to_numpy(dtype=np.float64)
+                            )[~np.isnan(inv["actual_days"].to_numpy(dtype=np.float64))]
+                            for F, q, (T, inv) in zip(cdfs, levels, tests, strict=True)
+                        ]
+                    )
+                )
+            )
+        errs, codes, days, qs, pits = [], [], [], [], []
+        for F, q, (T, inv) in zip(cdfs, levels, tests, strict=True):
+            pred = median_days(F, q=q)
             actual = inv["actual_days"].to_numpy(dtype=np.float64)
             paid = ~np.isnan(actual)
             pred = np.where(np.isnan(pred), float(H * PERIOD_DAYS), pred)
             errs.append(np.abs(pred[paid] - actual[paid]))
             codes.append(inv["code"].to_numpy(dtype=np.int64)[paid])
             days.append(np.full(int(paid.sum()), T, dtype=np.int64))
+            qs.append(np.broadcast_to(q, actual.shape)[paid])
+            pits.append(residual_pits(F, actual, float(H * PERIOD_DAYS))[paid])
         err = np.concatenate(errs)
+        if own:
+            arrays[f"{name}_q"] = np.concatenate(qs)
+        arrays["pit"] = np.concatenate(pits)
         assert abs(err.mean() - metrics["mae_days"]) < 1e-9, (err.mean(), metrics["mae_days"])
         arrays[f"{name}_err"] = err
         arrays["code"] = np.concatenate(codes)
         arrays["T"] = np.concatenate(days)
-        final = fit_hazard(cash_rows, params, feats)
+        if "final" not in fitted.setdefault(key + ("final",), {}):
+            fitted[key + ("final",)]["final"] = fit_hazard(cash_rows, params, feats)
+        final = fitted[key + ("final",)]["final"]
         cash = cash_backtest(cash_inputs_with(final, ledger, dates, H, feats), 0.0)
         seen = cash["actual_cash"] > 0
         arrays[f"{name}_cash_f"] = cash.loc[seen, "expected_cash"].to_numpy()
@@ -170,7 +226,7 @@ def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
         better = min(metrics["due_date_mae_days"], metrics["due_plus_lateness_mae_days"])
         result["fits"][name] = {
             "mae_days": metrics["mae_days"],
-            "within_7d": metrics["within_7d"],
+            "within_7d": None if own else metrics["within_7d"],
             "coverage_80": metrics["coverage_80"],
             "due_date_mae_days": metrics["due_date_mae_days"],
             "due_plus_lateness_mae_days": metrics["due_plus_lateness_mae_days"],
@@ -180,7 +236,12 @@ def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
             "cash_mean_ape": float(cash.loc[seen, "ape"].mean()),
             "cash_weeks": int(seen.sum()),
         }
-        print(label, name, json.dumps({k: round(v, 5) for k, v in result["fits"][name].items()}), flush=True)
+        print(
+            label,
+            name,
+            json.dumps({k: v if v is None else round(v, 5) for k, v in result["fits"][name].items()}),
+            flush=True,
+        )
     result["seconds"] = {"rows": round(t1 - t0, 1), "fits": round(time.perf_counter() - t1, 1)}
     np.savez(out / f"{label}.npz", **arrays)
     (out / f"{label}.json").write_text(json.dumps(result, indent=2))
