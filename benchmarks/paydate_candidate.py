@@ -26,7 +26,10 @@ open ones included, against its usual lateness before them), ``state30`` (the sa
 holds those four and the candidates are built on ``s27`` (the inputs before), so session 28's decision
 is ``--candidate state_gap`` against ``shipped`` at commit 62b337f, or ``--candidate s27 state_gap`` now
 (``paydate_decide.py``'s difference is then against the new shipped; ``state_gap`` fits the same
-columns as ``shipped`` in another order). ``--only``: the candidates without the
+columns as ``shipped`` in another order). Session 30's ``own*``: the shipped fit,
+its ``expected_paid_on`` read at each debtor's level from the model's own errors on the debtor's recent
+invoices (``models.paydate.own_residual_levels``; ``own_w25`` pre-registered, not met); their npz also hold
+the level (``NAME_q``) and each paid test invoice's ``pit`` (``benchmarks/paydate_own.py --decision``). ``--only``: the candidates without the
 shipped fit (exploring; the decision needs both). Writes per book ``BOOK.json`` (figures) and ``BOOK.npz`` (per
 paid test invoice: the absolute error of each fit, the debtor code; the weekly cash forecast and actual
 of each fit) for the paired debtor bootstrap.

@@ -23,6 +23,11 @@ chosen on the same invoices: an upper bound), with the share of the model-oracle
 
     OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python benchmarks/paydate_own.py --work BOOKS \\
         --books base:7 stress:7 contagion:7 quiet:7 --json own.json
+
+``--decision OUT --candidate NAME`` (no fit): the same correlations and persistence (no oracle) from
+``paydate_candidate.py``'s per-book npz of an own* candidate: its level ``NAME_q`` and ``pit`` per paid
+test invoice; per book: the mean level and test PIT, corr level ~ PIT per invoice and per debtor-month,
+persistence of the debtor's mean level and mean test PIT from one test month-end to the next.
 """
 
 from __future__ import annotations
@@ -107,7 +112,7 @@ def persistence(d: pd.DataFrame, col: str) -> float:
         m = g.groupby(["T", "code"])[col].mean().unstack(0)
         Ts = sorted(m.columns)
         for a, b in zip(Ts, Ts[1:], strict=False):
-            out.append(m[[a, b]].dropna())
+            out.append(m[[a, b]].dropna().set_axis(["now", "next"], axis=1))
     x = pd.concat(out)
     return float(np.corrcoef(x.iloc[:, 0], x.iloc[:, 1])[0, 1])
 
@@ -131,13 +136,34 @@ def summary(d: pd.DataFrame, weights: list[float]) -> dict:
     }
 
 
+def from_decision(out: Path, cand: str) -> None:
+    for f in sorted(out.glob("*.npz")):
+        z = np.load(f)
+        d = pd.DataFrame(
+            {"book": f.stem, "T": z["T"], "code": z["code"], "q": z[f"{cand}_q"], "pit": z["pit"]}
+        )
+        g = d.groupby(["T", "code"])[["q", "pit"]].mean()
+        print(
+            f"{f.stem:<20} mean level {d['q'].mean():.3f} mean test PIT {d['pit'].mean():.3f}; "
+            f"corr level ~ PIT {corr(d['q'], d['pit']):+.3f} (per debtor-month {corr(g['q'], g['pit']):+.3f}); "
+            f"persistence: level {persistence(d, 'q'):+.3f}, test PIT {persistence(d, 'pit'):+.3f}",
+            flush=True,
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, required=True, help="folder of the generated books")
-    ap.add_argument("--books", nargs="+", required=True, help="regime:seed (ews generate 2,000 x 36)")
+    ap.add_argument("--work", type=Path, help="folder of the generated books")
+    ap.add_argument("--books", nargs="+", help="regime:seed (ews generate 2,000 x 36)")
+    ap.add_argument("--decision", type=Path, help="paydate_candidate.py's --out folder (no fit)")
+    ap.add_argument("--candidate", help="with --decision: the own* candidate")
     ap.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.1, 0.25, 0.5, 1.0])
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
+    if args.decision:
+        return from_decision(args.decision, args.candidate)
+    if not (args.work and args.books):
+        ap.error("--work and --books (or --decision and --candidate)")
     frames, out = [], {}
     for spec in args.books:
         regime, seed = spec.split(":")
