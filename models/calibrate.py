@@ -39,7 +39,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
@@ -53,6 +53,7 @@ __all__ = [
     "ScoreCalibrator",
     "choose_calibration",
     "fit_calibrator",
+    "shrink_level",
 ]
 
 CalibrationMethod = Literal["auto", "none", "sigmoid", "beta", "isotonic"]
@@ -121,7 +122,11 @@ class ScoreCalibrator(BaseEstimator):
         return self
 
     def log_odds(self, s: np.ndarray) -> np.ndarray:
-        """Calibrated log-odds per raw score (strictly increasing in ``s``)."""
+        """Calibrated log-odds per raw score (strictly increasing in ``s``), plus the level shift
+        ``offset_`` (:func:`shrink_level`; 0 when absent)."""
+        return self._log_odds(s) + getattr(self, "offset_", 0.0)
+
+    def _log_odds(self, s: np.ndarray) -> np.ndarray:
         s = np.asarray(s, dtype="float64")
         if self.method == "none":
             return s
@@ -151,6 +156,46 @@ def fit_calibrator(s: np.ndarray, y: np.ndarray, method: str) -> ScoreCalibrator
             "Widen the calibration window (split.calibration_snapshots) or use a larger book"
         )
     return ScoreCalibrator(method).fit(s, y)
+
+
+def _shift_to_rate(z: np.ndarray, rate: float) -> float:
+    """The shift ``c`` of the log-odds ``z`` whose mean PD ``expit(z + c)`` is ``rate`` (bisection)."""
+    lo, hi = -30.0, 30.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if expit(z + mid).mean() < rate:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def shrink_level(
+    cal: ScoreCalibrator, s: np.ndarray, y: np.ndarray, groups: np.ndarray, prior_rate: float, weight: float
+) -> tuple[ScoreCalibrator, dict[str, float]]:
+    """``cal`` (fitted on raw scores ``s``, labels ``y`` of debtors ``groups``) with its level shrunk
+    toward ``prior_rate``: its log-odds shifted by ``w / (w + d) * c0``, where ``c0`` is the shift that
+    puts its mean PD over ``s`` at ``prior_rate`` and ``d`` the defaulting debtors among the rows (a
+    window of few defaulting debtors follows their noise: its own level counts as ``d`` debtors against
+    the prior's ``w``). Returns the shifted calibrator (a new object) and the figures behind it."""
+    s = np.asarray(s, dtype="float64")
+    y = np.asarray(y, dtype="int64")
+    z = cal.log_odds(s)
+    d = int(pd.unique(np.asarray(groups)[y == 1]).size)
+    c0 = _shift_to_rate(z, prior_rate) if 0 < prior_rate < 1 else 0.0
+    share = weight / (weight + d) if weight + d > 0 else 0.0
+    out = clone(cal)
+    out.__dict__.update({k: v for k, v in cal.__dict__.items() if k.endswith("_")})
+    out.offset_ = getattr(cal, "offset_", 0.0) + share * c0
+    info = {
+        "defaulting_debtors": float(d),
+        "window_rate": float(y.mean()),
+        "prior_rate": float(prior_rate),
+        "full_shift": float(c0),
+        "prior_share": float(share),
+        "shift": float(share * c0),
+    }
+    return out, info
 
 
 @dataclass(frozen=True)

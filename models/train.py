@@ -34,6 +34,7 @@ from models.calibrate import (
     choose_calibration,
     fit_calibrator,
     raw_score,
+    shrink_level,
 )
 from models.challenger import Evidence, _fold_rule, fold_table, plan_folds
 from models.evaluate import (
@@ -106,6 +107,7 @@ class TrainParams:
     min_isotonic_defaults: int = 200
     calibration_oof_folds: int = 5
     calibration_window_identity: bool = False
+    calibration_window_prior: float = 0.0
     ece_chance: str = "rows"
     pd_floor: float = 1e-4
     pd_ceiling: float = 1 - 1e-4
@@ -381,6 +383,7 @@ def _candidate(
     cal, choice = oof_calibration(
         s_cal, y["calibration"], cal_rows, params, "the test window is not used", candidates=window
     )
+    cal, choice = window_prior(cal, choice, s_cal, y, cal_rows, params)
     # for the record only (``record``): every candidate fitted on the calibration window, scored on
     # the test window (the choice above never sees it); the chosen one is ``cal``, already fitted there
     tried = (choice.oot_logloss or {choice.method: float("nan")}) if record else {}
@@ -393,6 +396,31 @@ def _candidate(
         choice = dataclasses.replace(choice, test_logloss=test_losses)
     pd_test = np.clip(cal.predict(s_test), params.pd_floor, params.pd_ceiling)
     return _Candidate(kind, choice, cal, pd_test, expit(s_test), s_cal, s_test)
+
+
+def window_prior(
+    cal: ScoreCalibrator,
+    choice: CalibrationChoice,
+    s_cal: np.ndarray,
+    y: dict[str, np.ndarray],
+    cal_rows: pd.DataFrame,
+    params: TrainParams,
+) -> tuple[ScoreCalibrator, CalibrationChoice]:
+    """The window calibrator ``cal`` with its level shrunk toward the default rate of the validation
+    window (``y["validation"]``: the month-ends just before the calibration window) by
+    ``params.calibration_window_prior`` defaulting debtors (:func:`models.calibrate.shrink_level`);
+    unchanged when that is 0."""
+    if params.calibration_window_prior <= 0:
+        return cal, choice
+    prior = float(np.asarray(y["validation"]).mean())
+    debtors = cal_rows["debtor_id"].astype("string").to_numpy()
+    cal, info = shrink_level(cal, s_cal, y["calibration"], debtors, prior, params.calibration_window_prior)
+    rule = (
+        f"{choice.rule}; level shrunk toward the validation window's rate {prior:.2%} (calibration.window_prior "
+        f"{params.calibration_window_prior:g} defaulting debtors against the window's "
+        f"{info['defaulting_debtors']:.0f} at {info['window_rate']:.2%}: log-odds {info['shift']:+.3f})"
+    )
+    return cal, dataclasses.replace(choice, rule=rule)
 
 
 def _parts(labelled: pd.DataFrame, plan: SplitPlan) -> dict[str, pd.DataFrame]:

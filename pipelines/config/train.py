@@ -145,6 +145,13 @@ class CalibrationConfig(ConfigModel):
         description="the out-of-time model's calibrator (test-window figures, the gate, the kind choice): "
         "the identity (the model's own probability) among its candidates too, first, as for the shipped one",
     )
+    window_prior: float = Field(
+        0.0,
+        ge=0,
+        description="the out-of-time model's calibrator: its level shrunk toward the validation window's "
+        "default rate (the month-ends just before the calibration window) with a prior worth this many "
+        "defaulting debtors against the calibration window's own (models.calibrate.shrink_level); 0 = off",
+    )
 
     @model_validator(mode="after")
     def _folds(self) -> CalibrationConfig:
@@ -562,6 +569,7 @@ class TrainConfig(ConfigModel):
             min_isotonic_defaults=self.calibration.min_isotonic_defaults,
             calibration_oof_folds=self.calibration.oof_folds,
             calibration_window_identity=self.calibration.window_identity,
+            calibration_window_prior=self.calibration.window_prior,
             ece_chance=self.gate.ece_chance,
             pd_floor=self.calibration.pd_floor,
             pd_ceiling=self.calibration.pd_ceiling,

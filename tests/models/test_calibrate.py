@@ -122,3 +122,30 @@ def test_identity_is_the_raw_probability_and_wins_on_calibrated_scores() -> None
     # the calibration window's choice (test figures) does not offer the identity
     _, window = choose_calibration(s, y, times=times)
     assert "none" not in window.oot_logloss
+
+
+def test_shrink_level_moves_the_log_odds_by_the_prior_share_of_the_shift_to_the_prior_rate() -> None:
+    # s30-calib (calibration.window_prior): by hand on a flat window. Every row has raw score 0, the
+    # sigmoid is a = 1, b = logit(0.04), so the window's log-odds are ln(0.04 / 0.96) = -3.178054 on
+    # every row; the shift that puts the mean PD at the prior rate 0.02 is ln(0.02 / 0.98) - that =
+    # -3.891820 + 3.178054 = -0.713766. Defaults: rows 0, 1 (debtor "a") and 2 (debtor "b") = 2
+    # defaulting debtors; prior weight 6: share 6 / (6 + 2) = 0.75, shift -0.535325, PD
+    # 1 / (1 + exp(3.713379)) = 1 / 41.9919 = 0.0238141
+    from models.calibrate import ScoreCalibrator, shrink_level
+
+    cal = ScoreCalibrator("sigmoid")
+    cal.coef_, cal.intercept_ = np.array([1.0]), float(np.log(0.04 / 0.96))
+    s = np.zeros(10)
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
+    groups = np.array(["a", "a", "b", "c", "d", "e", "f", "g", "h", "i"])
+    shrunk, info = shrink_level(cal, s, y, groups, 0.02, 6.0)
+    assert info["defaulting_debtors"] == 2 and info["prior_share"] == 0.75
+    assert info["full_shift"] == pytest.approx(-0.713766, abs=1e-6)
+    assert info["shift"] == pytest.approx(-0.535325, abs=1e-6)
+    assert shrunk.predict(np.array([0.0]))[0] == pytest.approx(0.0238141, abs=1e-7)
+    # the slope is kept (the ranking and the spread on the log-odds scale), the original is untouched
+    assert shrunk.log_odds(np.array([1.0]))[0] - shrunk.log_odds(np.array([0.0]))[0] == pytest.approx(1.0)
+    assert cal.predict(np.array([0.0]))[0] == pytest.approx(0.04)
+    # weight 0: no shift; a prior worth far more than the window: the mean PD is the prior rate
+    assert shrink_level(cal, s, y, groups, 0.02, 0.0)[1]["shift"] == 0.0
+    assert shrink_level(cal, s, y, groups, 0.02, 1e12)[0].predict(s).mean() == pytest.approx(0.02, rel=1e-6)

@@ -249,6 +249,34 @@ def test_window_identity_offers_the_raw_probability_to_the_window_calibrator(
         assert on.shipped_calibration == outcome.shipped_calibration
 
 
+def test_window_prior_shifts_the_window_pd_toward_the_validation_rate(outcome, modelling_frame) -> None:
+    # s30-calib: calibration.window_prior W shifts the window calibrator's log-odds by W / (W + d) of
+    # the shift that puts its mean PD over the calibration rows at the validation window's default
+    # rate, d = the calibration window's defaulting debtors; the ranking is kept, the shipped
+    # calibrator is not touched; off (0) by default
+    from scipy.special import logit
+
+    assert "level shrunk" not in outcome.calibration.rule
+    weight = 40.0
+    on = train_pd_model(modelling_frame, dataclasses.replace(FAST, calibration_window_prior=weight))
+    plan = on.plan
+    labelled = modelling_frame[modelling_frame["label"].notna()]
+    fit = labelled[labelled["as_of"].isin(plan.validation)]
+    cal = labelled[labelled["as_of"].isin(plan.calibration)]
+    val_rate, cal_rate = fit["label"].astype(int).mean(), cal["label"].astype(int).mean()
+    debtors = cal.loc[cal["label"].astype(int) == 1, "debtor_id"].nunique()
+    assert f"level shrunk toward the validation window's rate {val_rate:.2%}" in on.calibration.rule
+    assert f"against the window's {debtors} at {cal_rate:.2%}" in on.calibration.rule
+    if on.kind == outcome.kind:
+        inside = outcome.test["pd"].between(FAST.pd_floor * 1.01, FAST.pd_ceiling * 0.99)
+        shift = logit(on.test["pd"][inside]) - logit(outcome.test["pd"][inside])
+        assert shift.std() < 1e-9  # one shift on the log-odds scale: the ranking is kept
+        assert np.sign(shift.mean()) == np.sign(val_rate - cal_rate) != 0
+        assert f"log-odds {shift.mean():+.3f}" in on.calibration.rule
+        assert on.shipped_calibration == outcome.shipped_calibration
+        assert on.metrics["auc"] == outcome.metrics["auc"]
+
+
 def test_gate_chance_ece_with_debtor_paths(outcome) -> None:
     # s29-calib: gate.ece_chance debtors draws the chance ECE's labels as debtor paths over the test
     # window's month-ends (3-month horizon) and takes its 99th percentile; rows (default) as before

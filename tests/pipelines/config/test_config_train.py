@@ -102,6 +102,7 @@ def test_custom_values_reach_typed_params() -> None:
     assert params.lgbm.reg_lambda == 5.0  # default kept
     assert (params.calibration, params.min_isotonic_defaults) == ("isotonic", 50)
     assert params.calibration_window_identity is True  # default False (s28-calib)
+    assert params.calibration_window_prior == 10.0  # default 0, off (s30-calib)
     assert (params.pd_floor, params.pd_ceiling, params.split.test_snapshots) == (0.001, 0.99, 2)
     assert (params.bootstrap_samples, params.challenger) == (50, "lightgbm")
     gate = cfg.gate.to_params()
