@@ -10,6 +10,8 @@ by variants of the window calibrator:
 - ``rate<W>``: its level shrunk toward the training rate (train + validation rows) with a prior worth
   ``W`` defaulting debtors (``models.calibrate.shrink_level``: log-odds shifted by
   ``W / (W + d) * c0``, ``d`` the window's defaulting debtors, ``c0`` the shift to the prior's rate);
+- ``val<W>``: the same toward the validation window's rate (the month-ends just before the calibration
+  window; the pre-registered candidate's prior, ``models.train.window_prior``);
 - ``raw<W>``: the same toward the out-of-time model's own mean probability over the calibration rows;
 - ``pool<D>`` (``--pool``): the main split refitted with the calibration window pooled over the latest
   month-ends before the test window until it holds ``D`` defaulting debtors (the training window loses
@@ -22,8 +24,17 @@ interval), log-loss, Brier, ECE, the gate's ECE check (``models.evaluate.ece_noi
 the real training decides on rolling-origin folds when the test window holds fewer than
 ``evaluation.fold_defaults`` defaults, flagged ``folds``).
 
+With ``--candidate W`` (TrainParams ``calibration_window_prior`` W, ``models.train.window_prior``) it also
+records the training's decisions before / after (the kind: the test-window rule, or the rolling-origin
+folds as ``models.train._choose`` unless ``--no-folds``; the gate without a champion; each kind's ECE
+check, with the debtor-path chance for a refusal only after) and, with ``--dump``, prints the
+pre-registered summary over the books (s30-calib prereg: per (book, kind) paired intervals of log-loss and
+Brier, pooled log-loss, mean ``|log(mean PD / realised)|``).
+
     nice -n 19 .venv/bin/python benchmarks/calib_level.py --work /work/bench/s30-calib \\
         --books gen:stress:2000x24:1,gen:quiet:2000x36:303 --weights 25,50,100 --pool 100 --json out.json
+    nice -n 19 .venv/bin/python benchmarks/calib_level.py --work /work/bench/s30-calib --books ... \\
+        --weights 10 --candidate 10 --no-folds --n-boot 1000 --dump DIR --json decide.json
 """
 
 from __future__ import annotations
@@ -367,17 +378,7 @@ def study(spec: str, args, cfg, params) -> dict:
     choice = {}
     for name in all_pds["lightgbm"]:
         pl, ps = all_pds["lightgbm"][name], all_pds["scorecard"][name]
-        ci = bootstrap_intervals(
-            y_test,
-            {"lightgbm": pl, "scorecard": ps},
-            debt_test,
-            pairs=[("lightgbm", "scorecard")],
-            n_boot=params.bootstrap_samples,
-            seed=params.seed,
-        )
-        ml, ms = classification_metrics(y_test, pl), classification_metrics(y_test, ps)
-        point = {m: ml[m] - ms[m] for m in ("logloss", "auc")}
-        choice[name] = choose_challenger(ci["lightgbm-scorecard"], point)[0]
+        choice[name] = _kind_rule(y_test, pl, ps, debt_test, params)[0]
     res["test_window_kind"] = choice
     if args.candidate:
         cand = dataclasses.replace(params, calibration_window_prior=args.candidate)
