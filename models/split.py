@@ -18,8 +18,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from models.gate_words import counted
-
 __all__ = [
     "WINDOWS",
     "BookTooSmallError",
@@ -283,8 +281,14 @@ def check_defaults(summary: pd.DataFrame, plan: SplitPlan, min_defaults: int) ->
             "test": "raise test_snapshots or leave it empty (auto), or use a larger portfolio",
         }
         worst = short.index[0]
+        names = list(short.index)
+        # "the test window", "the validation and test windows" ("the test window(s)" before session 30)
+        said = (
+            names[0] + " window" if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]} windows"
+        )
         raise BookTooSmallError(
-            f"too few defaults in {counted(len(short), 'window')} ({', '.join(short.index)}; need >= {min_defaults} each; {counts}). "
+            f"too few defaults in the {said} "
+            f"(need >= {min_defaults} each; {counts}). "
             f"Widen the window: {hints[worst]}, or lower split.min_defaults"
         )
     return table

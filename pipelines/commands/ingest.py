@@ -16,7 +16,6 @@ from pipelines.commands import after_today
 from pipelines.config import ConfigError, load_config
 from pipelines.config.project import load_project
 from pipelines.config.source import SourceConfig
-from pipelines.ingest.currency import NO_CURRENCY
 from pipelines.words import counted
 
 HELP = """Read payment histories, validate them with Great Expectations and write canonical tables.
@@ -180,6 +179,9 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
     currency = manifest.get("currency")
     accepted = any(t.get("rows_accepted") for t in manifest["tables"].values())
     if currency is not None and not currency.get("reporting") and accepted:
+        # imported here: pipelines.ingest loads pandas, and `ews --help` must not (test_cli)
+        from pipelines.ingest.currency import NO_CURRENCY
+
         console.print(f"[yellow]note:[/] {NO_CURRENCY}", highlight=False, soft_wrap=True)
     if out is not None:
         buckets = (manifest.get("layout") or {}).get("buckets", 1)

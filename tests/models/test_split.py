@@ -99,10 +99,18 @@ def test_too_few_defaults_gives_counts_and_advice() -> None:
     with pytest.raises(ValueError) as info:
         check_defaults(summary, plan, min_defaults=30)
     msg = str(info.value)
-    assert "test window" in msg and "test: 7 defaults / 100 rows" in msg
+    assert (
+        "too few defaults in the test window (need >= 30 each;" in msg
+        and "test: 7 defaults / 100 rows" in msg
+    )
     assert "calibration: 150 defaults / 300 rows" in msg and "Widen" in msg
     table = check_defaults(summary, plan, min_defaults=5)
     assert table.loc["calibration", "defaults"] == 150 and table.loc["test", "default_rate"] == 0.07
+    # two short windows are named together, in the windows' order ("in 2 windows (validation, test; ..." in s30-ux)
+    with pytest.raises(
+        ValueError, match=r"too few defaults in the validation and test windows \(need >= 120 each"
+    ):
+        check_defaults(summary, plan, min_defaults=120)
 
 
 def test_snapshot_summary_counts() -> None:
