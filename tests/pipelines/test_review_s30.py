@@ -69,3 +69,79 @@ def test_memory_and_streamed_agree_on_reversed_and_zeroed_rows(tmp_path: Path) -
     ingest_source(_source(night2), mem, as_of=NIGHT2, keep_history=True)
     ingest_source(_source(night2), out, as_of=NIGHT2, keep_history=True, **STREAMED)
     assert _outputs(out) == _outputs(mem)
+
+
+def _cash_rows(rows: list[tuple[int, str, float]]):
+    """cash_forecast.csv's rows (week, segment, expected cash; the interval at 80 % / 120 %)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=["week", "segment", "expected_cash"])
+    frame["cash_low_80"] = frame["expected_cash"] * 0.8
+    frame["cash_high_80"] = frame["expected_cash"] * 1.2
+    frame["week_start"] = pd.to_datetime("2025-01-01") + pd.to_timedelta(7 * (frame["week"] - 1), "D")
+    frame["week_end"] = frame["week_start"] + pd.Timedelta(days=6)
+    frame["segment"] = frame["segment"].astype("string")
+    frame["invoices"] = 3
+    return frame
+
+
+def test_the_cash_workbook_counts_the_debtors_without_a_segment(tmp_path: Path) -> None:
+    """02caafe's cash_forecast.xlsx says "the segments add up to the whole book", but the cash of debtors
+    without a segment is in no segment's row (models.paydate.cash_intervals leaves segment "" out), so
+    its columns did not: week 1 1,250.25 for the book, 400 + 600.25 = 1,000.25 for the segments. Now a
+    column "(no segment)" holds the rest (250, then 0 in week 2) and the note names it; totals by hand:
+    book 1,550.25 = 400 + 900.25 + 250."""
+    import datetime as dt
+
+    import openpyxl
+
+    from pipelines.scoring.paydate import write_cash_workbook
+
+    cash = _cash_rows(
+        [
+            (1, "all", 1250.25),
+            (1, "retail", 400.0),
+            (1, "wholesale", 600.25),
+            (2, "all", 300.0),
+            (2, "wholesale", 300.0),
+        ]
+    )
+    path = write_cash_workbook(cash, tmp_path / "cash_forecast.xlsx", dt.date(2024, 12, 31), "EUR", "v1")
+    ws = openpyxl.load_workbook(path)["cash forecast"]
+    assert [c.value for c in ws[1]][6:] == [
+        "retail: expected cash-in (EUR)",
+        "wholesale: expected cash-in (EUR)",
+        "(no segment): expected cash-in (EUR)",
+    ]
+    assert [c.value for c in ws[2]][6:] == [400.0, 600.25, 250.0]
+    assert [c.value for c in ws[3]][6:] == [0.0, 300.0, 0.0]
+    values = openpyxl.load_workbook(path, data_only=True)["cash forecast"]
+    assert [values.cell(4, j).value for j in (4, 7, 8, 9)] == [1550.25, 400.0, 900.25, 250.0]
+    about = openpyxl.load_workbook(path)["about"]["A1"].value
+    assert "the segments and (no segment), the debtors without one, add up to the whole book" in about
+
+
+def test_more_segments_than_an_excel_sheet_has_columns_are_left_to_the_csv_and_said(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Excel holds 16,384 columns; 02caafe's workbook gave every segment one, and xlsxwriter drops the
+    cells past the last column without a word (16,500 segment columns: written, the last 122 missing).
+    Shown with the limit set to 10 columns: 5 segments + the 6 book columns do not fit, so the workbook
+    has the book's columns only and its note says why and where the segments are (02caafe: no
+    XLSX_COLUMNS_MAX, the limit cannot be set: AttributeError)."""
+    import datetime as dt
+
+    import openpyxl
+
+    from pipelines.scoring import paydate
+
+    monkeypatch.setattr(paydate, "XLSX_COLUMNS_MAX", 10)
+    rows = [(1, "all", 500.0)] + [(1, f"S{k}", 100.0) for k in range(1, 6)]
+    path = paydate.write_cash_workbook(
+        _cash_rows(rows), tmp_path / "c.xlsx", dt.date(2024, 12, 31), "EUR", "v1"
+    )
+    wb = openpyxl.load_workbook(path)
+    assert wb["cash forecast"].max_column == 6
+    assert "no column per segment: the book's 5 segments do not fit in an Excel sheet's 10 columns" in (
+        wb["about"]["A1"].value
+    )
