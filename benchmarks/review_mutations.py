@@ -1,6 +1,6 @@
 """Mutation check of sessions 26-29's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
 entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``; "Session 28 (s28-review)", T
-entries; "Session 29 (s29-review)", V entries): each entry is
+entries; "Session 29 (s29-review)", V entries; "Session 30 (s30-review)", X entries): each entry is
 one wrong edit of a product file (an exact text replaced once) and the tests of the commit it tests. The
 edit is made in ``--tree`` (a copy of the code: ``git archive COMMIT | tar -x -C DIR``, never a checkout
 you work in), the tests run with ``-x``, the file is put back; CAUGHT when a test fails, SURVIVED when
@@ -749,6 +749,117 @@ M = [
         "    return t.user + t.system + t.children_user + t.children_system\n",
         "    return t.user + t.system\n",
         ["tests/pipelines/test_history_s29.py"],
+    ),
+    (
+        "X1 749e82d early other-ledger check: the suite not run under optional_attributes quarantine",
+        "pipelines/ingest/stream.py",
+        'if rules.optional_attributes == "quarantine":',
+        'if False and rules.optional_attributes == "quarantine":',
+        [
+            "tests/pipelines/test_hostile_s30.py::test_invoices_of_a_debtor_only_the_suite_rejects_do_not_make_a_streamed_night_another_ledger"
+        ],
+    ),
+    (
+        "X2 42134c6 merge: a kept row whose row today is quarantined removed (pre-fix)",
+        "pipelines/ingest/history.py",
+        "            stay = isin(kept_keys, _keys(quarantined[table], table)) & ~replaced",
+        "            stay = np.zeros(len(kept), dtype=bool)",
+        [
+            "tests/pipelines/test_hostile_s30.py::test_kept_rows_whose_row_today_is_quarantined_stay_in_the_history"
+        ],
+    ),
+    (
+        "X3 42134c6 streamed: the partitions' quarantined keys not collected",
+        "pipelines/ingest/stream.py",
+        'out["quarantined"][table] = quarantined_keys(table, frame, masks[table])',
+        'out["quarantined"][table] = None',
+        [
+            "tests/pipelines/test_hostile_s30.py::test_kept_rows_whose_row_today_is_quarantined_stay_in_the_history"
+        ],
+    ),
+    (
+        "X4 7f43e77: a reversed payment keeps its kept row",
+        "pipelines/ingest/history.py",
+        'CANCELLED_REASONS = ("reversed_payment", "amount_not_positive")',
+        'CANCELLED_REASONS = ("amount_not_positive",)',
+        ["tests/pipelines/test_review_s30.py"],
+    ),
+    (
+        "X5 7f43e77: an invoice zeroed today keeps its kept row",
+        "pipelines/ingest/history.py",
+        'CANCELLED_REASONS = ("reversed_payment", "amount_not_positive")',
+        'CANCELLED_REASONS = ("reversed_payment",)',
+        ["tests/pipelines/test_review_s30.py"],
+    ),
+    (
+        "X6 434c437: a share dated after the as-of date told the whole-table hint (pre-fix)",
+        "pipelines/ingest/checks.py",
+        '    "date_after_as_of": "they are dated after the as-of date',
+        '    "date_after_as_of_": "they are dated after the as-of date',
+        ["tests/pipelines/test_ingest_share_hint.py"],
+    ),
+    (
+        "X7 e9c22b5: resent inputs warned only when the dates are equal (never)",
+        "pipelines/ingest/staged.py",
+        "    if then >= now or not hashes",
+        "    if then != now or not hashes",
+        ["tests/pipelines/test_hostile_s30.py::test_yesterdays_files_sent_again_as_todays_are_named"],
+    ),
+    (
+        "X8 e9c22b5: resent inputs warned on a rerun of the same date",
+        "pipelines/ingest/staged.py",
+        "    if then >= now or not hashes",
+        "    if then > now or not hashes",
+        ["tests/pipelines/test_hostile_s30.py::test_yesterdays_files_sent_again_as_todays_are_named"],
+    ),
+    (
+        "X9 02caafe credit-limit step: 2 x a power of ten left out of the series",
+        "pipelines/scoring/limits.py",
+        "    nice = [m * power for m in (1.0, 2.0, 5.0, 10.0)]",
+        "    nice = [m * power for m in (1.0, 5.0, 10.0)]",
+        ["tests/pipelines/test_ux_s30.py::test_credit_limit_step_follows_the_currency"],
+    ),
+    (
+        "X10 02caafe credit-limit step: round_to_by_currency ignored",
+        "pipelines/scoring/limits.py",
+        "    if code in policy.round_to_by_currency:",
+        "    if False:",
+        ["tests/pipelines/test_ux_s30.py::test_credit_limit_step_of_ones_own_per_currency"],
+    ),
+    (
+        "X11 02caafe nightly: the reporting currency not passed to the credit limits (every step 500)",
+        "pipelines/flows/nightly.py",
+        "add_credit_limits(scored, statics.debtors, policy, currency)",
+        "add_credit_limits(scored, statics.debtors, policy)",
+        [
+            "tests/pipelines/test_ux_s30.py::test_credit_limit_step_follows_the_currency",
+            "tests/pipelines/test_ux_s30.py::test_credit_limit_step_of_ones_own_per_currency",
+        ],
+    ),
+    (
+        "X12 02caafe overrides section: an override in force tonight but older than the window left out",
+        "pipelines/scoring/watch_state.py",
+        '    in_force = log["seq"].isin(effects["seq"]) if "seq" in effects else False',
+        "    in_force = False",
+        [
+            "tests/pipelines/test_ux_s30.py::test_an_override_in_force_tonight_is_in_the_reports_overrides_section"
+        ],
+    ),
+    (
+        "X13 02caafe reasons: counts in the templates not said in words",
+        "models/reasons.py",
+        "        template = _counted_words(template, value)",
+        "        pass",
+        ["tests/pipelines/test_ux_s30.py::test_reason_sentences_say_one_invoice_and_one_day"],
+    ),
+    (
+        "X14 02caafe cash workbook: segment columns not totalled",
+        "pipelines/scoring/paydate.py",
+        '        totals=("expected_cash", *segments),',
+        '        totals=("expected_cash",),',
+        [
+            "tests/pipelines/test_ux_s30.py::test_the_cash_forecast_workbook_has_a_row_per_week_and_totals_only_what_adds_up"
+        ],
     ),
 ]
 
