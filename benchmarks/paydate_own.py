@@ -63,7 +63,26 @@ from pipelines.flows.train_paydate import bucket_rows, plan  # noqa: E402
 ONE_BUCKET = 10**9
 
 
-def book_frame(regime: str, seed: int, work: Path, weights: list[float]) -> pd.DataFrame:
+def oof_levels(book, ledger, cfg, params, T: int, feats) -> np.ndarray:
+    """``own_residual_levels`` at T with each month-end S read by a model trained on data up to S only
+    (the train flow's final model planned as if the data ended at S): out-of-sample residuals."""
+    from features.paydate import training_window
+    from features.snapshots import month_ends
+
+    H = params.horizon_weeks
+    day = pd.Timestamp(T, unit="D")
+    ends = [int(e.value // 86_400_000_000_000) for e in month_ends(day - pd.DateOffset(months=4), day)]
+    boosters = {}
+    for S in [S for S in ends if S < T][-3:]:
+        p = plan(book, cfg, H, last=pd.Timestamp(S, unit="D"))
+        rows = training_window(
+            ledger, p.final_train, p.final_cut, H, cfg.paydate.max_invoices_per_snapshot, params.seed
+        )[0]
+        boosters[S] = fit_hazard(rows, params, feats)
+    return own_residual_levels(ledger, None, T, H, feats, boosters=boosters)
+
+
+def book_frame(regime: str, seed: int, work: Path, weights: list[float], oof: bool = False) -> pd.DataFrame:
     portfolio = load(regime, seed, work, 2000, 36)
     cfg = TrainConfig()
     params = cfg.paydate.to_params(7)
@@ -81,6 +100,12 @@ def book_frame(regime: str, seed: int, work: Path, weights: list[float]) -> pd.D
         actual = inv["actual_days"].to_numpy(dtype=np.float64)
         q = own_residual_levels(ledger, booster, T, H, feats)[inv["code"].to_numpy(dtype=np.int64)]
         inv["q"] = q
+        first = rows["test"][0][0] == T
+        inv["q_oof"] = (
+            oof_levels(book, ledger, cfg, params, T, feats)[inv["code"].to_numpy(dtype=np.int64)]
+            if oof and first
+            else np.nan
+        )
         inv["pit"] = residual_pits(F, actual, float(H * PERIOD_DAYS))
         orc = oracle_days(regime, seed, work, 2000, 36, inv, T, ledger, health_at_t=True)
         inv["oracle"] = orc
@@ -126,6 +151,8 @@ def summary(d: pd.DataFrame, weights: list[float]) -> dict:
         "mean_pit": float(d["pit"].mean()),
         "mean_q": float(d["q"].mean()),
         "corr_q_pit": corr(d["q"], d["pit"]),
+        "corr_q_pit_first_T": corr(d["q"].where(d["q_oof"].notna()), d["pit"]),
+        "corr_q_oof_pit_first_T": corr(d["q_oof"], d["pit"]),
         "corr_q_oracle": corr(d["q"], d["u_oracle"]),
         "corr_oracle_pit": corr(d["u_oracle"], d["pit"]),
         "persist_q": persistence(d, "q"),
@@ -159,6 +186,11 @@ def main() -> None:
     ap.add_argument("--candidate", help="with --decision: the own* candidate")
     ap.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.1, 0.25, 0.5, 1.0])
     ap.add_argument("--json", type=Path)
+    ap.add_argument(
+        "--oof",
+        action="store_true",
+        help="also the levels at the first test month-end from models trained up to each month-end S",
+    )
     args = ap.parse_args()
     if args.decision:
         return from_decision(args.decision, args.candidate)
@@ -167,7 +199,7 @@ def main() -> None:
     frames, out = [], {}
     for spec in args.books:
         regime, seed = spec.split(":")
-        d = book_frame(regime, int(seed), args.work, args.weights)
+        d = book_frame(regime, int(seed), args.work, args.weights, args.oof)
         frames.append(d)
         out[d["book"].iat[0]] = s = summary(d, args.weights)
         print(d["book"].iat[0], json.dumps(s), flush=True)

@@ -756,6 +756,7 @@ def own_residual_levels(
     prior: float = OWN_RESIDUAL_PRIOR,
     weight: float = OWN_RESIDUAL_WEIGHT,
     center: bool = False,
+    boosters: dict[int, lgb.Booster] | None = None,
 ) -> np.ndarray:
     """Per debtor code (``ledger.n`` of them): the level at which to read its forecasts as of T
     (``median_days(F, q=...)``), from the model's own errors on the debtor's recent invoices (session
@@ -765,7 +766,9 @@ def own_residual_levels(
     ``booster`` as of S; each invoice counts once, at the earliest of those S at which it was open.
     Its :func:`residual_pits` is read from its settlement as of T (rows dated <= T: T - S days seen;
     an invoice a credit memo closed by T is left out). The debtor's level is :func:`debtor_levels` of
-    those PITs: above 0.5 where the model was early for it, below where it was late."""
+    those PITs: above 0.5 where the model was early for it, below where it was late. ``boosters``: a
+    model per month-end S (e.g. each trained on data up to S: out-of-sample residuals); ``booster``
+    for the month-ends it lacks."""
     from features.ledger import ledger_state
     from features.paydate import open_invoices, settlements
     from features.snapshots import month_ends
@@ -789,7 +792,8 @@ def own_residual_levels(
         if not first.any():
             continue
         inv, pos = inv.loc[first].reset_index(drop=True), pos[first]
-        F = cdf_weeks(predict_hazards(booster, inv, S, horizon, features=features))
+        model = (boosters or {}).get(S, booster)
+        F = cdf_weeks(predict_hazards(model, inv, S, horizon, features=features))
         pits.append(residual_pits(F, settled[pos] - S, float(T - S)))
         codes.append(inv["code"].to_numpy(dtype=np.int64))
     if not pits:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -106,3 +108,18 @@ def test_own_residual_levels_count_each_invoice_once_at_its_earliest_month_end(f
     np.testing.assert_array_equal(own_residual_levels(ledger, booster, T, H), want)
     # with one month: the invoices open at 2024-04-30 only
     assert not np.array_equal(own_residual_levels(ledger, booster, T, H, months=1), want)
+
+
+def test_own_residual_levels_read_each_month_end_with_its_model(fitted) -> None:
+    """``boosters``: the model per month-end S; with the same model at every S the levels are the default's;
+    another model at 2024-04-30 alone changes them."""
+    portfolio, ledger, booster, T = fitted
+    H = FAST.horizon_weeks
+    ends = {S: booster for S in (day("2024-02-29"), day("2024-03-31"), day("2024-04-30"))}
+    np.testing.assert_array_equal(
+        own_residual_levels(ledger, None, T, H, boosters=ends), own_residual_levels(ledger, booster, T, H)
+    )
+    snaps = [day(s) for s in pd.date_range("2023-12-31", "2024-03-31", freq="ME")]
+    other = fit_hazard(training_rows(ledger, snaps, day("2024-04-30"), H), replace(FAST, n_estimators=10))
+    got = own_residual_levels(ledger, booster, T, H, boosters={day("2024-04-30"): other})
+    assert not np.array_equal(got, own_residual_levels(ledger, booster, T, H))
