@@ -1,5 +1,6 @@
 """Two trainings of one book compared forward: the shipped queue's capture and the PD's AUC, Brier and
-log-loss, paired by debtor (session 27, issues 9 and 11: a roll-rate candidate against main).
+log-loss, paired by debtor (session 27, issues 9 and 11: a roll-rate candidate against main; session 30: the
+key's order inside the days-past-due states, ``settings.queue_within``).
 
     nice python benchmarks/rank_decide.py BASE_BT:CAND_BT [BASE_BT:CAND_BT ...] [--reps 400] [--seed 0]
         [--json out.json]
@@ -12,7 +13,8 @@ levels above ``CAND_BT`` (``books/NAME/VARIANT/bt``).
 Per book, on the rows both backtests hold (joined on debtor and month-end; both must hold the same rows):
 
 - ``capture``: forward ``queue_capture_top20`` of each version's shipped queue: its own key
-  (``settings.queue_key``: the PD, or (PD + pay_pd) / 2) x open balance x LGD x (1 + DPD / 90), ties by the
+  (``settings.queue_key``: the PD, or (PD + pay_pd) / 2; re-ordered inside the DPD states by pay_pd when
+  ``settings.queue_within`` > 0) x open balance x LGD x (1 + DPD / 90), ties by the
   expected loss, on the live queue rows (overdue, not in default) of the month-ends with an observed
   horizon; pooled over the month-ends (``models.queue_key.weighted_capture``);
 - ``auc``, ``brier``, ``logloss`` (and ``ece``, 10 equal-frequency bins, reported only) of each version's
@@ -69,8 +71,10 @@ def _pd_metrics(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> dict[str, float]
     }
 
 
-def _queue(live: pd.DataFrame, key: str):
-    """(queue rows mask, priority, tie) of one version's live rows."""
+def _queue(live: pd.DataFrame, key: str, within: float = 0.0):
+    """(queue rows mask, priority, tie) of one version's live rows; ``within`` > 0 (``settings.queue_within``,
+    session 30): the key re-ordered inside each month-end's days-past-due states by ``pay_pd``
+    (``models.queue_key.within_paydate``, as ``ews backtest``)."""
     from models.queue_key import blended_pd
     from pipelines.config.nightly import QueueConfig
     from pipelines.scoring.queue import lgd_for
@@ -82,6 +86,10 @@ def _queue(live: pd.DataFrame, key: str):
     lgd = lgd_for(q["segment"], qc).to_numpy()
     w = 1.0 + q["dpd"].fillna(0.0).clip(lower=0).to_numpy() / qc.dpd_weight_days
     kpd = blended_pd(q["pd"], q["pay_pd"]) if key == "blend" else q["pd"].to_numpy(dtype="float64")
+    if within > 0:
+        from models.queue_key import within_paydate
+
+        kpd = within_paydate(kpd, q["dpd"], q["pay_pd"], within, q["as_of"].to_numpy())
     el = q["pd"].to_numpy(dtype="float64") * ob * lgd
     return inq, kpd * ob * lgd * w, el
 
@@ -104,8 +112,9 @@ def book_pair(base_bt: Path, cand_bt: Path, reps: int, seed: int) -> dict:
     if not np.array_equal(y, cand["label"].fillna(0).astype(int).to_numpy()):
         raise SystemExit(f"{cand_bt}: the two backtests' labels differ")
     kb, kc = bmeta["settings"].get("queue_key", "pd"), cmeta["settings"].get("queue_key", "pd")
-    inq, prio_b, tie_b = _queue(base, kb)
-    inq_c, prio_c, tie_c = _queue(cand, kc)
+    wb, wc = (float(m["settings"].get("queue_within") or 0.0) for m in (bmeta, cmeta))
+    inq, prio_b, tie_b = _queue(base, kb, wb)
+    inq_c, prio_c, tie_c = _queue(cand, kc, wc)
     assert np.array_equal(inq, inq_c)
     q = base.loc[inq].reset_index(drop=True)
     orders_b = queue_orders(q, prio_b, tie_b)
@@ -152,7 +161,10 @@ def book_pair(base_bt: Path, cand_bt: Path, reps: int, seed: int) -> dict:
         "live_defaults": int(y.sum()),
         "queue_rows": int(inq.sum()),
         "queue_defaults": int((bad > 0).sum()),
+        "within_base": wb,
+        "within_cand": wc,
         "pd_rows_differ": int((~np.isclose(pb, pc, rtol=0, atol=1e-12)).sum()),
+        "priority_rows_differ": int((~np.isclose(prio_b, prio_c, rtol=0, atol=1e-9)).sum()),
         "ece": list(ece),
         "oracle": fig_b.get("oracle_capture_top20"),
         "check": {
@@ -201,7 +213,9 @@ def main(argv: list[str] | None = None) -> None:
 
     for b in books:
         print(
-            f"{b['book']}: keys {b['key_base']} -> {b['key_cand']}; PD differs on {b['pd_rows_differ']:,} of "
+            f"{b['book']}: keys {b['key_base']} -> {b['key_cand']}, within {b['within_base']:g} -> "
+            f"{b['within_cand']:g} (priority differs on {b['priority_rows_differ']:,} queue rows); "
+            f"PD differs on {b['pd_rows_differ']:,} of "
             f"{b['live_rows']:,} live rows ({b['live_defaults']} defaults; queue {b['queue_rows']:,} rows, "
             f"{b['queue_defaults']} defaulted); capture {b['capture']['base']:.4f} -> {b['capture']['cand']:.4f} "
             f"(oracle {b['oracle']:.4f}) {cell(b['capture'])}; AUC {b['auc']['base']:.4f} -> {b['auc']['cand']:.4f} "
