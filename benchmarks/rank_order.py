@@ -103,10 +103,8 @@ def within_permuted(q: pd.DataFrame, values: np.ndarray, by: np.ndarray) -> np.n
     return out
 
 
-def book_order(folder: Path) -> dict:
-    from models.queue_key import queue_orders, weighted_capture
-
-    q, meta = queue_rows(folder)
+def arrays(q: pd.DataFrame) -> tuple[np.ndarray, ...]:
+    """(open balance, LGD, DPD, K, true PD, expected loss, defaulted, bad balance, state) of ``queue_rows``'s rows."""
     ob = q["open_balance"].clip(lower=0).fillna(0.0).to_numpy()
     lgd = q["lgd"].to_numpy()
     dpd = q["dpd"].fillna(0.0).clip(lower=0).to_numpy(dtype="float64")
@@ -114,8 +112,14 @@ def book_order(folder: Path) -> dict:
     tpd = q["oracle_pd"].fillna(0.0).to_numpy(dtype="float64")
     el = q["pd"].to_numpy(dtype="float64") * ob * lgd
     y = q["label"].fillna(0).astype(int).to_numpy() == 1
-    bad = np.where(y, ob, 0.0)
-    st = q["state"].to_numpy()
+    return ob, lgd, dpd, k, tpd, el, y, np.where(y, ob, 0.0), q["state"].to_numpy()
+
+
+def book_order(folder: Path) -> dict:
+    from models.queue_key import queue_orders, weighted_capture
+
+    q, meta = queue_rows(folder)
+    ob, lgd, dpd, k, tpd, el, y, bad, st = arrays(q)
     factor = {w: 1.0 + dpd / w for w in (45.0, 90.0, 180.0)}
     kw = within_permuted(q, k, tpd)
     g = q.assign(k=k, t=tpd).groupby(["as_of", "state"])

@@ -53,23 +53,15 @@ def group_ranks(q: pd.DataFrame, values: np.ndarray) -> np.ndarray:
 
 
 def book_paydate(folder: Path) -> dict:
-    from rank_order import model_kind, queue_rows, within_permuted
+    from rank_order import arrays, model_kind, queue_rows, within_permuted
 
     from models.queue_key import queue_orders, weighted_capture
 
     q, meta = queue_rows(folder)
-    ob = q["open_balance"].clip(lower=0).fillna(0.0).to_numpy()
-    lgd = q["lgd"].to_numpy()
-    dpd = q["dpd"].fillna(0.0).clip(lower=0).to_numpy(dtype="float64")
-    k = q["key_pd"].to_numpy(dtype="float64")
-    tpd = q["oracle_pd"].fillna(0.0).to_numpy(dtype="float64")
+    ob, lgd, dpd, k, tpd, el, y, bad, st = arrays(q)
     pd_ = q["pd"].to_numpy(dtype="float64")
     pay = q["pay_pd"].fillna(0.0).to_numpy(dtype="float64")
-    y = q["label"].fillna(0).astype(int).to_numpy() == 1
-    bad = np.where(y, ob, 0.0)
-    st = q["state"].to_numpy()
     factor = 1.0 + dpd / 90.0
-    el = pd_ * ob * lgd
     rk, rp = group_ranks(q, k), group_ranks(q, pay)
     by = {
         "within_oracle": tpd,
