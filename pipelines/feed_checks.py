@@ -593,11 +593,16 @@ def evaluate_feed(
     training: tuple[str, Mapping[str, Any]] | None,
     accept: bool = False,
     written: Mapping[str, float] | None = None,
+    same_ids: int | None = None,
 ) -> dict[str, Any]:
     """Run every check of today's ``figures`` and return the manifest's ``feed`` section.
 
     ``previous`` / ``training``: (label, figures) of each reference, or None; ``written``: per
-    reference (``previous``, ``training``), what the feed wrote off since it (:func:`written_off`). Raises
+    reference (``previous``, ``training``), what the feed wrote off since it (:func:`written_off`);
+    ``same_ids``: of the previous run's scored debtors, how many are scored today under the same id
+    (check ``debtors_same_ids`` against the previous run's debtors, with the ``debtors`` limit: a feed
+    whose debtor ids were renamed, a prefix added or leading zeros stripped, has as many debtors and
+    rows as before, and every debtor read as new; s30-hostile: watchlist 120 debtors vs 29). Raises
     :class:`FeedCheckError` naming each failed check with its figures, unless ``accept`` (then the
     override is recorded) or ``cfg.feed_checks.enabled`` is false."""
     checks = [
@@ -623,6 +628,10 @@ def evaluate_feed(
         checks += _compare(
             figures, prev, previous[0], cfg.feed_checks.previous, (written or {}).get("previous")
         )
+        if same_ids is not None and prev.get("debtors"):
+            n = int(prev["debtors"])
+            limit = cfg.feed_checks.previous.debtors
+            checks.append(_ratio("debtors_same_ids", previous[0], same_ids, n, n, limit))
     if training is not None:
         checks += _compare(
             figures, training[1], training[0], cfg.feed_checks.training, (written or {}).get("training")

@@ -276,7 +276,8 @@ def check_feed(
 ) -> dict[str, Any]:
     """Feed checks of today's feed against the previous run and the champion's training data.
 
-    ``previous``: (as-of, manifest, scores) of the previous published run, or None;
+    ``previous``: (as-of, manifest, scores) of the previous published run, or None (its scored
+    debtor ids found among today's: ``debtors_same_ids``);
     ``recent_invoices``: the scored book's invoices issued in the feed checks' recent window
     (``ScoredBucket.recent_invoices``); ``definition``: the project's default definition
     (``features.params.DefaultDefinition``; the default one when None), which tells the debtors in
@@ -301,7 +302,14 @@ def check_feed(
     written = _written_off(
         result.book, scores, as_of, cfg, previous, prev, snapshot, train_figures, today, definition
     )
-    return evaluate_feed(today, cfg, previous=prev, training=train, accept=accept, written=written)
+    same_ids = None
+    if previous is not None and previous[2] is not None and "debtor_id" in previous[2]:
+        same_ids = int(
+            previous[2]["debtor_id"].astype("string").isin(scores["debtor_id"].astype("string")).sum()
+        )
+    return evaluate_feed(
+        today, cfg, previous=prev, training=train, accept=accept, written=written, same_ids=same_ids
+    )
 
 
 def _written_off(

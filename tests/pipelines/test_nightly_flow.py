@@ -759,6 +759,17 @@ def test_invoices_per_debtor_counts_the_last_90_days_so_a_rolling_export_passes(
             ["rows.invoices: "],  # the copies are duplicate_row: not in the quarantine share
         ),
         (
+            "debtor_ids_renamed",  # the ERP migration prefixed every debtor id: as many debtors and rows
+            lambda t: [
+                f.__setitem__("debtor_id", "C-" + f["debtor_id"].astype(str))
+                for f in t.values()
+                if "debtor_id" in f
+            ],  # fmt: skip
+            [
+                "debtors_same_ids: 0 today vs "
+            ],  # s30-hostile: published, every debtor new (watchlist 120 vs 29)
+        ),
+        (
             "payments_unlinked",  # a mapping change dropped every payment's invoice_id
             lambda t: t["payments"].__setitem__("invoice_id", None),
             ["allocated_share: 0.0% today vs 100.0% in the previous run 2024-08-31"],
