@@ -75,6 +75,11 @@ EXIT_FEED_REFUSED = 3
 RECENT_DAYS = 90
 RECENT_COLUMN = "invoice_count_90d"
 RECENT = "invoices_90d"  # the figure: invoices issued in the window, over the scored debtors
+# amounts paid and invoiced in the same window (features), summed over the debtors: their ratio is
+# `paid_per_invoiced_90d`, about 1 on any book; a payments file in cents (x 100) settled every invoice
+# and left the rest on account, and was published with exit 0 (s30-hostile)
+RECENT_AMOUNTS = ("payment_amount_90d", "invoice_amount_90d")
+PAID_PER_INVOICED = "paid_per_invoiced_90d"
 # a table whose dates span fewer days than the training table's (a rolling export of the last 6
 # months against a training on 36) is compared with the training data by rows per month of each
 # side's own span (rows_per_month.<table>); whole rows refused it (31,526 vs 192,012 invoices, s23)
@@ -250,9 +255,32 @@ def _table_figures(
     }
 
 
-def _snapshot_figures(frame: pd.DataFrame, default_col: str, recent: int | None = None) -> dict[str, Any]:
+def recent_amounts(frame: pd.DataFrame) -> tuple[float, float] | None:
+    """Amounts paid and invoiced in the :data:`RECENT_DAYS` days up to the as-of date
+    (:data:`RECENT_AMOUNTS`), summed over the rows of a feature frame of one as-of date; None when
+    the frame lacks them (a statements book)."""
+    if not all(c in frame for c in RECENT_AMOUNTS):
+        return None
+    paid, invoiced = (
+        float(np.nan_to_num(frame[c].to_numpy(dtype="float64"), nan=0.0).sum()) for c in RECENT_AMOUNTS
+    )
+    return paid, invoiced
+
+
+def _paid_per_invoiced(amounts: tuple[float, float] | None) -> float | None:
+    return amounts[0] / amounts[1] if amounts is not None and amounts[1] > 0 else None
+
+
+def _snapshot_figures(
+    frame: pd.DataFrame,
+    default_col: str,
+    recent: int | None = None,
+    amounts: tuple[float, float] | None = None,
+) -> dict[str, Any]:
     """Debtors, share in default and total open balance of one row per debtor; ``recent``: the
-    invoices issued in the :data:`RECENT_DAYS` days up to the as-of date (left out when None)."""
+    invoices issued in the :data:`RECENT_DAYS` days up to the as-of date (left out when None);
+    ``amounts``: paid and invoiced in those days (:func:`recent_amounts`; the ratio left out when
+    None or nothing was invoiced)."""
     n = len(frame)
     balance = frame.get("open_balance")
     in_default = frame[default_col].astype(bool).to_numpy() if n else None
@@ -266,6 +294,8 @@ def _snapshot_figures(frame: pd.DataFrame, default_col: str, recent: int | None 
     }
     if recent is not None:
         out[RECENT] = int(recent)
+    if (ratio := _paid_per_invoiced(amounts)) is not None:
+        out[PAID_PER_INVOICED] = ratio
     return out
 
 
@@ -276,15 +306,17 @@ def feed_figures(
     recent_invoices: int | None = None,
     spans: Mapping[str, tuple[int, int]] | None = None,
     kept: Mapping[str, Any] | None = None,
+    amounts: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """Today's figures: ingest ``tables`` (manifest), the ``portfolio`` and the ``scores`` (one row
     per debtor with ``in_default`` and ``open_balance``); ``recent_invoices``: invoices issued in the
     :data:`RECENT_DAYS` days up to the as-of date (``ScoredBucket.recent_invoices``); ``spans``: the
     days each dated table spans up to the as-of date and the rows dated in them (:func:`table_spans`);
-    ``kept``: the ingest manifest's ``history.tables`` (:func:`_table_figures`)."""
+    ``kept``: the ingest manifest's ``history.tables`` (:func:`_table_figures`); ``amounts``: paid and
+    invoiced in the recent window (``ScoredBucket.recent_amounts``)."""
     return {
         **_table_figures(tables, _allocated(portfolio), kept),
-        **_snapshot_figures(scores, "in_default", recent_invoices),
+        **_snapshot_figures(scores, "in_default", recent_invoices, amounts),
         **_span_figures(spans or {}),
     }
 
@@ -307,7 +339,7 @@ def training_reference(
         snaps.append(
             {
                 "as_of": pd.Timestamp(as_of).date().isoformat(),
-                **_snapshot_figures(rows, "in_default_at_asof", recent),
+                **_snapshot_figures(rows, "in_default_at_asof", recent, recent_amounts(rows)),
             }
         )
     figures = {**_table_figures(tables, _allocated(portfolio), kept), **_span_figures(table_spans(portfolio))}
@@ -351,7 +383,7 @@ def format_figure(check: str, value: float | None) -> str:
         return "-"
     if check.startswith(("default_share", "quarantine_share", "allocated_share")):
         return f"{value:.1%}"
-    if check.startswith("payments_per_invoice"):
+    if check.startswith(("payments_per_invoice", PAID_PER_INVOICED)):
         return f"{value:.3f}"
     if check.startswith("invoices_per_debtor"):
         return f"{value:,.1f}"
@@ -533,6 +565,7 @@ def _compare(
         )
     scalars = [
         ("payments_per_invoice", _ratio, min(acc.get("invoices", 0), acc_ref.get("invoices", 0))),
+        (PAID_PER_INVOICED, _ratio, debtors),
         ("allocated_share", _points, min(acc.get("payments", 0), acc_ref.get("payments", 0))),
         ("default_share", _points, debtors),
         ("exposure", _ratio, debtors),
@@ -540,7 +573,11 @@ def _compare(
     ]
     for name, judge, basis in scalars:
         if today.get(name) is not None and ref.get(name) is not None:
-            checks.append(judge(name, against, today[name], ref[name], basis, getattr(limits, name)))
+            checks.append(
+                judge(
+                    name, against, today[name], ref[name], basis, getattr(limits, name.removesuffix("_90d"))
+                )
+            )
             if name == "default_exposure" and checks[-1].status == FAILED and written:
                 checks[-1] = _explained(checks[-1], written, limits.default_exposure)
     q_ref = ref.get("quarantine_share") or {}

@@ -273,13 +273,15 @@ def check_feed(
     accept: bool,
     recent_invoices: int | None = None,
     definition: Any = None,
+    recent_amounts: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """Feed checks of today's feed against the previous run and the champion's training data.
 
     ``previous``: (as-of, manifest, scores) of the previous published run, or None (its scored
     debtor ids found among today's: ``debtors_same_ids``);
     ``recent_invoices``: the scored book's invoices issued in the feed checks' recent window
-    (``ScoredBucket.recent_invoices``); ``definition``: the project's default definition
+    (``ScoredBucket.recent_invoices``) and the amounts paid and invoiced in it
+    (``ScoredBucket.recent_amounts``); ``definition``: the project's default definition
     (``features.params.DefaultDefinition``; the default one when None), which tells the debtors in
     default at the training snapshot (:func:`_written_off`). Returns the
     manifest's ``feed`` section; raises :class:`pipelines.feed_checks.FeedCheckError` when a check
@@ -291,6 +293,7 @@ def check_feed(
         recent_invoices,
         table_spans(result.book, as_of),
         (result.manifest.get("history") or {}).get("tables"),
+        recent_amounts,
     )
     prev = None
     if previous is not None:
@@ -959,6 +962,7 @@ def run_nightly(
                     accept_feed,
                     scored_book.recent_invoices,
                     project.default_definition.to_params(),
+                    scored_book.recent_amounts,
                 )
         except FeedCheckError as exc:
             write_rejected(out_dir, as_of, exc.feed)

@@ -233,7 +233,8 @@ class ScoredBucket:
     ``pack_forecast``; None when not asked for or without invoices; once combined, the list of the
     buckets' packed forecasts), and the invoices its debtors were issued in the
     :data:`pipelines.feed_checks.RECENT_DAYS` days up to the as-of date (the feed check
-    ``invoices_per_debtor``; None for a book without invoice features, e.g. statements)."""
+    ``invoices_per_debtor``; None for a book without invoice features, e.g. statements) and the
+    amounts they paid and were invoiced in those days (``paid_per_invoiced_90d``; the same None)."""
 
     scores: pd.DataFrame
     X: pd.DataFrame
@@ -242,6 +243,7 @@ class ScoredBucket:
     portfolio: Any = None
     paydate: Any = None
     recent_invoices: int | None = None
+    recent_amounts: tuple[float, float] | None = None
 
 
 def score_bucket(
@@ -264,6 +266,7 @@ def score_bucket(
     from features.engine import build_bucket
     from pipelines.adapters.registry import prepare_X
     from pipelines.engine import has_ledger
+    from pipelines.feed_checks import recent_amounts
     from pipelines.scoring.actions import latest_events, with_events
     from pipelines.scoring.watchlist import debtor_currency
 
@@ -298,6 +301,7 @@ def score_bucket(
         portfolio=built.portfolio,
         paydate=built.at_state[0] if built.at_state else None,
         recent_invoices=recent_invoices(built.features),
+        recent_amounts=recent_amounts(built.features),
     )
 
 
@@ -333,6 +337,7 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
         portfolio = combine_parts(parts)
     paydate = [b.paydate for b in found]
     recent = [b.recent_invoices for b in found if b.recent_invoices is not None]
+    amounts = [b.recent_amounts for b in found if b.recent_amounts is not None]
     return ScoredBucket(
         with_snapshot_hash(scores, X.columns),
         X,
@@ -341,4 +346,5 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
         portfolio,
         paydate,
         sum(recent) if recent else None,
+        (sum(a[0] for a in amounts), sum(a[1] for a in amounts)) if amounts else None,
     )

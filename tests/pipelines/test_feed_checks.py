@@ -74,6 +74,57 @@ def test_empty_payments_is_refused_naming_each_check_with_figures() -> None:
     assert info.value.feed["status"] == "failed"
 
 
+def test_paid_per_invoiced_from_the_features_and_a_payments_file_in_cents_refused() -> None:
+    """s30-hostile: a payments file in cents passed every check (each payment settled its invoice and
+    left the rest on account). The figure: amount paid / amount invoiced in the 90 days up to the
+    as-of date, over the debtors' feature rows (NaN as 0): (900 + 0 + 150) / (1,000 + 50 + 0) = 1.0."""
+    from pipelines.feed_checks import recent_amounts
+
+    rows = pd.DataFrame(
+        {"payment_amount_90d": [900.0, float("nan"), 150.0], "invoice_amount_90d": [1000.0, 50.0, 0.0]}
+    )
+    assert recent_amounts(rows) == (1050.0, 1050.0)
+    assert recent_amounts(rows.drop(columns="payment_amount_90d")) is None  # a statements book: no figure
+    scores = pd.DataFrame({"in_default": [False, False, True], "open_balance": [10.0, 0.0, 5.0]})
+    today = feed_figures({}, None, scores, amounts=(1050.0, 1050.0))
+    assert today["paid_per_invoiced_90d"] == 1.0
+    assert "paid_per_invoiced_90d" not in feed_figures(
+        {}, None, scores, amounts=(10.0, 0.0)
+    )  # nothing invoiced
+    ok = evaluate_feed(
+        figures(paid_per_invoiced_90d=0.95),
+        CFG,
+        previous=("prev", figures(paid_per_invoiced_90d=1.02)),
+        training=None,
+    )
+    assert statuses(ok)["paid_per_invoiced_90d | prev"] == "ok"
+    with pytest.raises(FeedCheckError) as info:
+        evaluate_feed(
+            figures(paid_per_invoiced_90d=97.0),
+            CFG,
+            previous=("the previous run", figures(paid_per_invoiced_90d=0.97)),
+            training=None,
+        )
+    assert "paid_per_invoiced_90d: 97.000 today vs 0.970 in the previous run" in str(info.value)
+    # against the training data the limit is wider (x 10): 6.0 passes there, 5.0 fails against the previous run (x 4)
+    wide = evaluate_feed(
+        figures(paid_per_invoiced_90d=6.0),
+        CFG,
+        previous=None,
+        training=("train", figures(paid_per_invoiced_90d=1.0)),
+        accept=True,
+    )
+    assert statuses(wide)["paid_per_invoiced_90d | train"] == "ok"
+    narrow = evaluate_feed(
+        figures(paid_per_invoiced_90d=5.0),
+        CFG,
+        previous=("prev", figures(paid_per_invoiced_90d=1.0)),
+        training=None,
+        accept=True,
+    )
+    assert statuses(narrow)["paid_per_invoiced_90d | prev"] == "failed"
+
+
 def test_growth_of_a_small_book_passes_and_tiny_tables_are_not_compared() -> None:
     # 100 debtors: 12 % more invoices and payments, 3 more debtors in default, events 4 -> 9 rows
     prev = figures(

@@ -770,6 +770,11 @@ def test_invoices_per_debtor_counts_the_last_90_days_so_a_rolling_export_passes(
             ],  # s30-hostile: published, every debtor new (watchlist 120 vs 29)
         ),
         (
+            "payments_in_cents",  # one file's amounts in cents: each payment settles its invoice, the rest on account
+            lambda t: t["payments"].__setitem__("amount", t["payments"]["amount"] * 100),
+            ["paid_per_invoiced_90d: "],  # s30-hostile: published with exit 0 (watchlist 23 vs 29)
+        ),
+        (
             "payments_unlinked",  # a mapping change dropped every payment's invoice_id
             lambda t: t["payments"].__setitem__("invoice_id", None),
             ["allocated_share: 0.0% today vs 100.0% in the previous run 2024-08-31"],
