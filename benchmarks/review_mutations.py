@@ -861,6 +861,48 @@ M = [
             "tests/pipelines/test_ux_s30.py::test_the_cash_forecast_workbook_has_a_row_per_week_and_totals_only_what_adds_up"
         ],
     ),
+    (
+        "X15 8f88ee8 window_prior: the calibrator's offset_ ignored",
+        "models/calibrate.py",
+        '        return self._log_odds(s) + getattr(self, "offset_", 0.0)',
+        "        return self._log_odds(s)",
+        [
+            "tests/models/test_calibrate.py::test_shrink_level_moves_the_log_odds_by_the_prior_share_of_the_shift_to_the_prior_rate",
+            "tests/models/test_train.py::test_window_prior_shifts_the_window_pd_toward_the_validation_rate",
+        ],
+    ),
+    (
+        "X16 8f88ee8 window_prior: the window's own share given to the prior",
+        "models/calibrate.py",
+        "    share = weight / (weight + d) if weight + d > 0 else 0.0",
+        "    share = d / (weight + d) if weight + d > 0 else 0.0",
+        [
+            "tests/models/test_calibrate.py::test_shrink_level_moves_the_log_odds_by_the_prior_share_of_the_shift_to_the_prior_rate"
+        ],
+    ),
+    (
+        "X17 98d3ca3 median_days: the default level 0.45, not the median",
+        "models/paydate.py",
+        "    q: float | np.ndarray = 0.5,",
+        "    q: float | np.ndarray = 0.45,",
+        ["tests/models/test_paydate.py", "tests/models/test_paydate_own.py"],
+    ),
+    (
+        "X18 8c032a9 cash workbook: no '(no segment)' column",
+        "pipelines/scoring/paydate.py",
+        "    if rest.any():",
+        "    if False:",
+        ["tests/pipelines/test_review_s30.py::test_the_cash_workbook_counts_the_debtors_without_a_segment"],
+    ),
+    (
+        "X19 8c032a9 cash workbook: segment columns past Excel's columns",
+        "pipelines/scoring/paydate.py",
+        "    if not len(named) or names.nunique() + 1 > XLSX_COLUMNS_MAX - len(out.columns):",
+        "    if not len(named):",
+        [
+            "tests/pipelines/test_review_s30.py::test_more_segments_than_an_excel_sheet_has_columns_are_left_to_the_csv_and_said"
+        ],
+    ),
 ]
 
 
