@@ -903,6 +903,29 @@ M = [
             "tests/pipelines/test_review_s30.py::test_more_segments_than_an_excel_sheet_has_columns_are_left_to_the_csv_and_said"
         ],
     ),
+    (
+        "X20 3218f1a debtors_same_ids never judged",
+        "pipelines/feed_checks.py",
+        '        if same_ids is not None and prev.get("debtors"):',
+        "        if False:",
+        [
+            "tests/pipelines/test_review_s30.py::test_debtors_same_ids_refuses_a_feed_whose_debtors_were_renamed_from_the_figures_alone"
+        ],
+    ),
+    (
+        "X21 5e08296 paid_per_invoiced_90d never compared",
+        "pipelines/feed_checks.py",
+        "        (PAID_PER_INVOICED, _ratio, debtors),\n",
+        "",
+        ["tests/pipelines/test_feed_checks.py"],
+    ),
+    (
+        "X22 5e08296 a debtor's NaN amount makes the sum NaN",
+        "pipelines/feed_checks.py",
+        'float(np.nan_to_num(frame[c].to_numpy(dtype="float64"), nan=0.0).sum()) for c in RECENT_AMOUNTS',
+        'float(frame[c].to_numpy(dtype="float64").sum()) for c in RECENT_AMOUNTS',
+        ["tests/pipelines/test_feed_checks.py"],
+    ),
 ]
 
 

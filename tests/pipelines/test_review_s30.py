@@ -145,3 +145,23 @@ def test_more_segments_than_an_excel_sheet_has_columns_are_left_to_the_csv_and_s
     assert "no column per segment: the book's 5 segments do not fit in an Excel sheet's 10 columns" in (
         wb["about"]["A1"].value
     )
+
+
+def test_debtors_same_ids_refuses_a_feed_whose_debtors_were_renamed_from_the_figures_alone() -> None:
+    """3218f1a's check had only a nightly test (test_nightly_flow's broken feeds, minutes and a Prefect
+    server). On figures by hand: the previous run scored 5,000 debtors; 3,000 of them scored today under
+    the same id is 0.6 of them, below the debtors limit 0.67: refused, named with both counts; 4,000 (0.8)
+    passes; a previous run of 40 debtors is under min_basis 50: not judged."""
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.feed_checks import FeedCheckError, evaluate_feed
+    from tests.pipelines.test_feed_checks import figures, statuses
+
+    cfg = NightlyConfig()
+    with pytest.raises(FeedCheckError) as info:
+        evaluate_feed(figures(), cfg, previous=("prev", figures()), training=None, same_ids=3_000)
+    assert "debtors_same_ids: 3,000 today vs 5,000 in prev" in str(info.value)
+    ok = evaluate_feed(figures(), cfg, previous=("prev", figures()), training=None, same_ids=4_000)
+    assert statuses(ok)["debtors_same_ids | prev"] == "ok"
+    small = figures(debtors=40)
+    tiny = evaluate_feed(small, cfg, previous=("prev", small), training=None, same_ids=0)
+    assert statuses(tiny)["debtors_same_ids | prev"] == "too small to check"
