@@ -959,6 +959,15 @@ def test_a_three_decimal_reporting_currency_keeps_its_thousandths(env, tmp_path)
         assert 'formatCode="#,##0.000"' in z.read("xl/styles.xml").decode()
     with zipfile.ZipFile(eur / "collections_queue.xlsx") as z:
         assert 'formatCode="#,##0.000"' not in z.read("xl/styles.xml").decode()
+    # the credit limits round down to the reporting currency's step (02caafe: KWD 200 = 500 EUR x 0.33 on
+    # the 1-2-5 series; s30-review: the nightly's currency reaching add_credit_limits was untested)
+    for name, step in (("KWD", 200.0), ("EUR", 500.0)):
+        run = kwd if name == "KWD" else eur
+        lim = pd.read_csv(run / "credit_limits.csv", encoding="utf-8-sig")["credit_limit_recommended"]
+        lim = lim.to_numpy(dtype=float)
+        assert len(lim) and (np.mod(lim, step) == 0).all(), name
+    kwd_lim = pd.read_csv(kwd / "credit_limits.csv", encoding="utf-8-sig")["credit_limit_recommended"]
+    assert (np.mod(kwd_lim.to_numpy(dtype=float), 500) != 0).any()
 
 
 def test_an_earlier_date_published_between_a_runs_reads_refuses_its_publication(
