@@ -255,6 +255,14 @@ def _table_figures(
     }
 
 
+def recent_invoices(frame: pd.DataFrame) -> int | None:
+    """Invoices issued in the :data:`RECENT_DAYS` days up to the as-of date (:data:`RECENT_COLUMN`)
+    summed over the rows of a feature frame of one as-of date; None when the frame has no such column."""
+    if RECENT_COLUMN not in frame:
+        return None
+    return int(np.nan_to_num(frame[RECENT_COLUMN].to_numpy(dtype="float64"), nan=0.0).sum())
+
+
 def recent_amounts(frame: pd.DataFrame) -> tuple[float, float] | None:
     """Amounts paid and invoiced in the :data:`RECENT_DAYS` days up to the as-of date
     (:data:`RECENT_AMOUNTS`), summed over the rows of a feature frame of one as-of date; None when
@@ -333,13 +341,10 @@ def training_reference(
     share, exposure and the invoices issued in the :data:`RECENT_DAYS` days up to it."""
     snaps = []
     for as_of, rows in dataset.groupby("as_of", sort=True):
-        recent = None
-        if RECENT_COLUMN in rows:
-            recent = int(np.nan_to_num(rows[RECENT_COLUMN].to_numpy(dtype="float64"), nan=0.0).sum())
         snaps.append(
             {
                 "as_of": pd.Timestamp(as_of).date().isoformat(),
-                **_snapshot_figures(rows, "in_default_at_asof", recent, recent_amounts(rows)),
+                **_snapshot_figures(rows, "in_default_at_asof", recent_invoices(rows), recent_amounts(rows)),
             }
         )
     figures = {**_table_figures(tables, _allocated(portfolio), kept), **_span_figures(table_spans(portfolio))}

@@ -266,7 +266,7 @@ def score_bucket(
     from features.engine import build_bucket
     from pipelines.adapters.registry import prepare_X
     from pipelines.engine import has_ledger
-    from pipelines.feed_checks import recent_amounts
+    from pipelines.feed_checks import recent_amounts, recent_invoices
     from pipelines.scoring.actions import latest_events, with_events
     from pipelines.scoring.watchlist import debtor_currency
 
@@ -303,16 +303,6 @@ def score_bucket(
         recent_invoices=recent_invoices(built.features),
         recent_amounts=recent_amounts(built.features),
     )
-
-
-def recent_invoices(features: pd.DataFrame) -> int | None:
-    """Invoices issued in the feed checks' recent window (``invoice_count_90d``) summed over the
-    rows of a feature frame (one as-of date); None when the frame has no such column."""
-    from pipelines.feed_checks import RECENT_COLUMN
-
-    if RECENT_COLUMN not in features:
-        return None
-    return int(np.nan_to_num(features[RECENT_COLUMN].to_numpy(dtype="float64"), nan=0.0).sum())
 
 
 def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
