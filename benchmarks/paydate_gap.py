@@ -118,8 +118,12 @@ def table(d: pd.DataFrame, key) -> pd.DataFrame:
     return t[["share", "model", "baseline", "oracle_t", "gap", "bias", "oracle_bias", "gap_share"]]
 
 
-def book_frame(regime: str, seed: int, work: Path, debtors: int, months: int) -> tuple[pd.DataFrame, dict]:
-    portfolio = load(regime, seed, work, debtors, months)
+def held_out_frame(portfolio, oracle) -> tuple[pd.DataFrame, object, object]:
+    """The shipped model's held-out fit on the train flow's plan (one bucket), and per test invoice
+    settled within the horizon: ``pred``, both baselines, ``oracle_t`` (``oracle(inv, T, ledger)``, days
+    after T; NaN filled with ``base``) and the absolute errors ``e_*``. Returns (frame, ledger, plan)."""
+    from features.ledger import prepare_ledger
+
     cfg = TrainConfig()
     params = cfg.paydate.to_params(7)
     H = params.horizon_weeks
@@ -127,8 +131,6 @@ def book_frame(regime: str, seed: int, work: Path, debtors: int, months: int) ->
     p = plan(book, cfg, H)
     rows = bucket_rows(book, 0, p, H, cfg.paydate.max_invoices_per_snapshot, params.seed)
     booster = fit_hazard(rows["eval"], params, params.features())
-    from features.ledger import prepare_ledger
-
     ledger = prepare_ledger(portfolio)
     frames = []
     for T, inv in rows["test"]:
@@ -137,7 +139,7 @@ def book_frame(regime: str, seed: int, work: Path, debtors: int, months: int) ->
         inv["pred"] = median_days(F)
         b = baseline_days(inv, T)
         inv["base"], inv["due_only"] = b["due_plus_lateness"], b["due_date"]
-        inv["oracle_t"] = oracle_days(regime, seed, work, debtors, months, inv, T, ledger, health_at_t=True)
+        inv["oracle_t"] = oracle(inv, T, ledger)
         inv["T"] = T
         frames.append(inv)
     d = pd.concat(frames, ignore_index=True)
@@ -146,6 +148,17 @@ def book_frame(regime: str, seed: int, work: Path, debtors: int, months: int) ->
     d["oracle_t"] = d["oracle_t"].fillna(d["base"])
     for k, col in (("model", "pred"), ("base", "base"), ("due", "due_only"), ("oracle_t", "oracle_t")):
         d[f"e_{k}"] = (d[col] - d["actual_days"]).abs()
+    return d, ledger, p
+
+
+def book_frame(regime: str, seed: int, work: Path, debtors: int, months: int) -> tuple[pd.DataFrame, dict]:
+    portfolio = load(regime, seed, work, debtors, months)
+    d, ledger, p = held_out_frame(
+        portfolio,
+        lambda inv, T, ledger: oracle_days(
+            regime, seed, work, debtors, months, inv, T, ledger, health_at_t=True
+        ),
+    )
     resid = d["actual_days"] - d["pred"]
     seg = np.asarray(ledger.segment.astype(object))[d["code"].to_numpy()]
     d["segment"] = pd.Series(seg, index=d.index).fillna("none")

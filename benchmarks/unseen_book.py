@@ -139,6 +139,7 @@ def simulate(v: Variant, seed: int) -> dict[str, pd.DataFrame]:
     q_i = np.clip(v.q * rng.lognormal(0, 0.3, n), 0.05, 0.9)
 
     debtors, invoices, payments, events, truth = [], [], [], [], []
+    laws: list[dict] = []  # per invoice: the law its settlement day was drawn from (oracle_invoices)
     inv_no = pay_no = 0
     for i in range(n):
         did = f"U{i:06d}"
@@ -239,16 +240,22 @@ def simulate(v: Variant, seed: int) -> dict[str, pd.DataFrame]:
                 due = issue + dt.timedelta(days=int(terms[i]))
                 disputed = rng.random() < (0.3 if (state == "D" and mech == "disputes") else 0.03)
                 late = rng.normal(mu_late[i], 6) + extra_late
+                # law: the settlement's lateness as drawn here (no draw of its own; oracle_invoices)
+                law = ("normal", mu_late[i] + extra_late, 0.0, 0.0)
                 if state == "D":
                     late += rng.uniform(5, 20)
+                    law = ("normal", mu_late[i] + extra_late, 5.0, 20.0)
                     if mech == "newest_first":
                         late = rng.uniform(0, 5)
+                        law = ("uniform", 0.0, 5.0, 0.0)
                 if disputed:
                     late = rng.uniform(20, 59)
+                    law = ("uniform", 20.0, 59.0, 0.0)
                 late = int(np.clip(round(late), -10, 59))
                 pieces = [(1.0, late)]
                 if state == "D" and mech == "partial":
                     pieces = [(0.5, max(late - 30, -5)), (0.5, int(rng.uniform(30, 59)))]
+                    law = ("integers", 30.0, 59.0, 0.0)  # settled by the last piece
                 inv_no += 1
                 inv_list.append(
                     {
@@ -261,6 +268,8 @@ def simulate(v: Variant, seed: int) -> dict[str, pd.DataFrame]:
                         "disputed": bool(disputed),
                         "pieces": pieces,
                         "open_from": issue,
+                        "law": law,
+                        "law_from": None,
                     }
                 )
             if state == "D" and mech == "newest_first":
@@ -268,6 +277,8 @@ def simulate(v: Variant, seed: int) -> dict[str, pd.DataFrame]:
                 for x in inv_list:
                     if x["invoice_id"] in open_at_onset:
                         x["pieces"] = [(1.0, int(rng.integers(50, 60)))]
+                        x["prior_law"] = x["law"]
+                        x["law"], x["law_from"] = ("integers", 50.0, 60.0, 0.0), starts[m]
                 open_at_onset = set()
             if state == "S":
                 path += [(mm, "S") for mm in range(m + 1, v.months)]
@@ -287,6 +298,8 @@ def simulate(v: Variant, seed: int) -> dict[str, pd.DataFrame]:
                     "disputed": False,
                     "pieces": [],
                     "open_from": stop_day,
+                    "law": ("never", 0.0, 0.0, 0.0),
+                    "law_from": None,
                 }
             )
         # payments
@@ -317,6 +330,7 @@ def simulate(v: Variant, seed: int) -> dict[str, pd.DataFrame]:
                     }
                 )
             invoices.append({k: x[k] for k in INVOICE_COLUMNS})
+            laws.append(_law_row(x, stop_day, route))
         truth += _truth_rows(v, did, hazard_of, path, q_i[i], default_day, onboard, spell)
 
     tables = {
@@ -325,6 +339,7 @@ def simulate(v: Variant, seed: int) -> dict[str, pd.DataFrame]:
         "payments": pd.DataFrame(payments),
         "events": pd.DataFrame(events, columns=["debtor_id", "event_date", "kind", "amount"]),
         "truth": pd.DataFrame(truth),
+        "oracle_invoices": pd.DataFrame(laws),
     }
     for name, cols in {
         "debtors": ["onboarded_on"],
@@ -332,12 +347,41 @@ def simulate(v: Variant, seed: int) -> dict[str, pd.DataFrame]:
         "payments": ["paid_on"],
         "events": ["event_date"],
         "truth": ["month_end", "default_day"],
+        "oracle_invoices": ["due_date", "law_from", "stop_day"],
     }.items():
         for c in cols:
             tables[name][c] = pd.to_datetime(tables[name][c])
     tables["events"] = tables["events"][tables["events"]["event_date"] <= pd.Timestamp(as_of)]
     tables["events"]["amount"] = tables["events"]["amount"].astype("float64")
     return tables
+
+
+def _law_row(x: dict, stop_day: dt.date | None, route: str | None) -> dict:
+    """One row of ``oracle_invoices.parquet``: the law the invoice's settlement lateness (days after its
+    due date; the day the last piece is paid) was drawn from, with no draw of its own. ``law``:
+    ``normal`` = clip(round(N(a, 6) + U(b, c)), -10, 59) (U(0, 0) = 0); ``uniform`` = clip(round(U(a, b)),
+    -10, 59); ``integers`` = an integer in [a, b); ``never`` (route B's last invoice). ``law_from``: the
+    day it took this law when that was after the invoice's issue (``newest_first``'s onset: the invoices
+    open then are paid 50-59 days late; before that day the law of ``prior``, ``prior_a`` .. ``prior_c``
+    held). ``stop_day`` / ``route``: the debtor's stop (after it nothing is paid, route A, or everything
+    open is paid on it, route B)."""
+    kind, a, b, c = x["law"]
+    pk, pa, pb, pc = x.get("prior_law") or (None, np.nan, np.nan, np.nan)
+    return {
+        "invoice_id": x["invoice_id"],
+        "due_date": x["due_date"],
+        "law": kind,
+        "a": a,
+        "b": b,
+        "c": c,
+        "law_from": x["law_from"],
+        "prior": pk,
+        "prior_a": pa,
+        "prior_b": pb,
+        "prior_c": pc,
+        "stop_day": stop_day,
+        "route": route,
+    }
 
 
 def _p_event_by(T: dt.date, s_lo: dt.date, s_hi: dt.date) -> float:
@@ -403,6 +447,9 @@ def write_book(variant: str, seed: int, out: Path) -> Variant:
     v = VARIANTS[variant]
     tables = simulate(v, seed)
     out.mkdir(parents=True, exist_ok=True)
+    laws = tables.pop("oracle_invoices")  # not a canonical table: the payment-date oracle's input
+    laws.to_parquet(out / ".oracle_invoices.parquet.tmp", index=False)
+    (out / ".oracle_invoices.parquet.tmp").replace(out / "oracle_invoices.parquet")
     for name, frame in tables.items():
         tmp = out / f".{name}.parquet.tmp"
         frame.to_parquet(tmp, index=False)
