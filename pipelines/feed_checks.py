@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipelines.config.nightly import FeedLimits, NightlyConfig, RatioLimit, ShareLimit
+from pipelines.config.nightly import FeedLimits, LagLimit, NightlyConfig, RatioLimit, ShareLimit
 from pipelines.ingest.masks import NOT_DAMAGE
 from pipelines.words import counted
 
@@ -62,7 +62,10 @@ __all__ = [
     "previous_figures",
     "short_history",
     "training_figures",
+    "table_lag",
+    "table_lags",
     "table_spans",
+    "payments_lag",
     "training_reference",
     "clear_rejected",
     "write_rejected",
@@ -100,6 +103,16 @@ DENSE_SHARE = 0.75
 # span) read a shorter past than the model learned from: live PDs were 27-49 % lower than the whole
 # feed's on s24-hostile's 12- and 6-month exports of a 36-month book. The run says so (``history``).
 SHORT_HISTORY_DAYS = 91
+# A payments feed days behind the invoices (the ERP's payment export not run for a week) passes
+# every count check and publishes a false crisis: every invoice paid in the missing days looks
+# unpaid (s30-hostile: payments of 7 days left out, watchlist 62 vs 29 debtors). A ledger table's
+# lag (days from its latest dated row to the as-of date) is judged against its own usual silence:
+# the longest run of days without a row in the LAG_WINDOW_DAYS before its latest row
+# (:func:`table_lag`), which holds the book's weekends, holidays and payment runs.
+LAG_WINDOW_DAYS = 400
+LAG_TABLES = {"invoices": "issue_date", "payments": "paid_on"}
+LAGS = "lags"
+PAYMENTS_LAG = "payments_lag_days"
 FEED_REFERENCE_ARTIFACT = "feed_reference.json"
 FAILED, OK, SMALL, NO_REFERENCE = "failed", "ok", "too small to check", "no reference"
 
@@ -122,9 +135,12 @@ class FeedCheck:
     reference: float | None
     limit: str
     status: str
+    detail: str = ""  # a check that explains itself in words (``payments_lag_days``)
 
     def describe(self) -> str:
         """One line for a refusal message, e.g. ``rows.payments: 0 today vs 5,120 in ... (limit ...)``."""
+        if self.detail:
+            return f"{self.check}: {self.detail} (limit: {self.limit})"
         today = f"{self.check}: {format_figure(self.check, self.value)} today"
         if self.reference is None:
             return f"{today} (limit: {self.limit})"
@@ -214,6 +230,52 @@ def table_spans(book: Any, end: dt.date | None = None) -> dict[str, tuple[int, i
         span = dense_span(found, pd.Timestamp(end)) if found is not None else None
         if span is not None:
             out[table] = span
+    return out
+
+
+def table_lag(counts: pd.Series | None, end: pd.Timestamp) -> dict[str, Any] | None:
+    """How long one ledger table has been silent at ``end`` against its own usual silences.
+
+    ``counts``: its rows per day (``pipelines.adapters.files.day_counts``); rows after ``end`` are
+    left out. Returns ``{last, lag, usual, days}``: its latest dated day on or before ``end``, the
+    days from it to ``end`` (``lag``), the longest silence between two consecutive dated days in the
+    :data:`LAG_WINDOW_DAYS` days up to that latest day (``usual``: the days between them less one,
+    the lag an honest feed showed at the end of the quiet day before the later one: 2 over a weekend
+    of a book paid on working days), and the dated days in that window (``days``). None when no row
+    is dated on or before ``end``."""
+    if counts is None:
+        return None
+    end = pd.Timestamp(end).normalize()
+    days = pd.DatetimeIndex(counts.index[(counts.index <= end) & (counts.to_numpy() > 0)]).sort_values()
+    if not len(days):
+        return None
+    last = days[-1]
+    window = days[days >= last - pd.Timedelta(days=LAG_WINDOW_DAYS)]
+    gaps = np.diff(window.to_numpy().astype("datetime64[D]").astype("int64")) - 1
+    return {
+        "last": last.date().isoformat(),
+        "lag": int((end - last).days),
+        "usual": int(gaps.max()) if len(gaps) else 0,
+        "days": int(len(window)),
+    }
+
+
+def table_lags(book: Any, end: dt.date | None = None) -> dict[str, dict[str, Any]]:
+    """:func:`table_lag` of the invoices (``issue_date``) and the payments (``paid_on``) of ``book``
+    up to ``end`` (default: the book's last observed date); empty for an object without
+    ``day_counts`` or a book without these tables (a statements book)."""
+    counts = getattr(book, "day_counts", None)
+    if not callable(counts):
+        return {}
+    if end is None:
+        end = book.last_observed()
+        if end is None:
+            return {}
+    out = {}
+    for table, column in LAG_TABLES.items():
+        found = table_lag(counts(table, column), pd.Timestamp(end))
+        if found is not None:
+            out[table] = found
     return out
 
 
@@ -315,18 +377,36 @@ def feed_figures(
     spans: Mapping[str, tuple[int, int]] | None = None,
     kept: Mapping[str, Any] | None = None,
     amounts: tuple[float, float] | None = None,
+    lags: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Today's figures: ingest ``tables`` (manifest), the ``portfolio`` and the ``scores`` (one row
     per debtor with ``in_default`` and ``open_balance``); ``recent_invoices``: invoices issued in the
     :data:`RECENT_DAYS` days up to the as-of date (``ScoredBucket.recent_invoices``); ``spans``: the
     days each dated table spans up to the as-of date and the rows dated in them (:func:`table_spans`);
     ``kept``: the ingest manifest's ``history.tables`` (:func:`_table_figures`); ``amounts``: paid and
-    invoiced in the recent window (``ScoredBucket.recent_amounts``)."""
+    invoiced in the recent window (``ScoredBucket.recent_amounts``); ``lags``: :func:`table_lags`
+    up to the as-of date, with the payments' input file (``file``) when ``tables`` names it."""
     return {
         **_table_figures(tables, _allocated(portfolio), kept),
         **_snapshot_figures(scores, "in_default", recent_invoices, amounts),
         **_span_figures(spans or {}),
+        **_lag_figures(lags or {}, tables),
     }
+
+
+def _lag_figures(
+    lags: Mapping[str, Mapping[str, Any]], tables: Mapping[str, Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The figure ``lags`` (nothing when empty), each table's input file added when known."""
+    if not lags:
+        return {}
+    out = {}
+    for table, lag in sorted(lags.items()):
+        entry = dict(lag)
+        if (name := ((tables or {}).get(table) or {}).get("input")) and "file" not in entry:
+            entry["file"] = str(name)
+        out[table] = entry
+    return {LAGS: out}
 
 
 def training_reference(
@@ -347,7 +427,11 @@ def training_reference(
                 **_snapshot_figures(rows, "in_default_at_asof", recent_invoices(rows), recent_amounts(rows)),
             }
         )
-    figures = {**_table_figures(tables, _allocated(portfolio), kept), **_span_figures(table_spans(portfolio))}
+    figures = {
+        **_table_figures(tables, _allocated(portfolio), kept),
+        **_span_figures(table_spans(portfolio)),
+        **_lag_figures(table_lags(portfolio)),
+    }
     return {"version": 1, "tables": figures, "snapshots": snaps}
 
 
@@ -596,6 +680,55 @@ def _compare(
     return checks
 
 
+def payments_lag(
+    today: Mapping[str, Any],
+    as_of: dt.date,
+    limit: LagLimit,
+    previous: tuple[str, Mapping[str, Any]] | None = None,
+    training: tuple[str, Mapping[str, Any]] | None = None,
+) -> FeedCheck | None:
+    """``payments_lag_days``: today's payments feed against the book's usual silence (:func:`table_lag`).
+
+    Failed when the latest payment is more than ``limit.margin_days`` days older than the longest
+    silence between payment days in the year before it (or in the training data's, when longer)
+    allows, while the invoices are inside their own usual silence: the payments feed is behind, and
+    every invoice paid in the missing days looks unpaid. A whole ledger quiet beyond its usual
+    silence (both feeds stale, a shutdown) is the data-lag check's (``max_data_lag_days``). None
+    without the figures (a statements book; figures recorded before session 31)."""
+    lags = today.get(LAGS) or {}
+    pay, inv = lags.get("payments"), lags.get("invoices")
+    if pay is None or inv is None:
+        return None
+    usual, whose = int(pay["usual"]), f"in the {LAG_WINDOW_DAYS} days before it"
+    trained = ((training[1] if training else {}).get(LAGS) or {}).get("payments")
+    if trained and int(trained["usual"]) > usual:
+        usual, whose = int(trained["usual"]), f"in {training[0]}"  # type: ignore[index]
+    allowed = usual + limit.margin_days
+    text = (
+        f"at most {counted(allowed, 'day')} behind (the longest silence between payment days {whose}, "
+        f"{counted(usual, 'day')}, + {limit.margin_days}), checked from {counted(limit.min_days, 'payment day')} a year"
+    )
+    lag = int(pay["lag"])
+    behind = (dt.date.fromisoformat(inv["last"]) - dt.date.fromisoformat(pay["last"])).days
+    before = ((previous[1] if previous else {}).get(LAGS) or {}).get("payments")
+    then = f"; {counted(int(before['lag']), 'day')} in {previous[0]}" if before and previous else ""  # type: ignore[index]
+    detail = (
+        f"the latest payment in {pay.get('file') or 'the payments feed'} is dated {pay['last']}, "
+        f"{counted(lag, 'day')} before --as-of {as_of} and {counted(max(behind, 0), 'day')} before the latest "
+        f"invoice ({inv['last']}); the book's usual lag is at most {counted(usual, 'day')} (its longest silence "
+        f"between payment days {whose}{then}): the payments feed looks {counted(lag, 'day')} behind, and "
+        f"invoices paid since {pay['last']} look unpaid (days past due, the watchlist and the queue run high). "
+        f"Send the payments up to {as_of}, or score {pay['last']} (`ews score --as-of {pay['last']}`)"
+    )
+    if int(pay["days"]) < limit.min_days:
+        return FeedCheck(PAYMENTS_LAG, "the book's usual lag", lag, usual, text, SMALL)
+    quiet = int(inv["lag"]) > int(inv["usual"]) + limit.margin_days  # the whole ledger silent
+    bad = lag > allowed and not quiet
+    return FeedCheck(
+        PAYMENTS_LAG, "the book's usual lag", lag, usual, text, FAILED if bad else OK, detail if bad else ""
+    )
+
+
 def short_history(today: Mapping[str, Any], training: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """``{feed_months, training_months, note}`` when today's invoices span more than
     :data:`SHORT_HISTORY_DAYS` fewer days (:func:`dense_span`) than the champion's training data's,
@@ -636,6 +769,7 @@ def evaluate_feed(
     accept: bool = False,
     written: Mapping[str, float] | None = None,
     same_ids: int | None = None,
+    as_of: dt.date | None = None,
 ) -> dict[str, Any]:
     """Run every check of today's ``figures`` and return the manifest's ``feed`` section.
 
@@ -644,7 +778,8 @@ def evaluate_feed(
     ``same_ids``: of the previous run's scored debtors, how many are scored today under the same id
     (check ``debtors_same_ids`` against the previous run's debtors, with the ``debtors`` limit: a feed
     whose debtor ids were renamed, a prefix added or leading zeros stripped, has as many debtors and
-    rows as before, and every debtor read as new; s30-hostile: watchlist 120 debtors vs 29). Raises
+    rows as before, and every debtor read as new; s30-hostile: watchlist 120 debtors vs 29); ``as_of``:
+    the run's date, for ``payments_lag_days`` (:func:`payments_lag`; not checked without it). Raises
     :class:`FeedCheckError` naming each failed check with its figures, unless ``accept`` (then the
     override is recorded) or ``cfg.feed_checks.enabled`` is false."""
     checks = [
@@ -678,6 +813,9 @@ def evaluate_feed(
         checks += _compare(
             figures, training[1], training[0], cfg.feed_checks.training, (written or {}).get("training")
         )
+    lag = payments_lag(figures, as_of, cfg.feed_checks.payments_lag, previous, training) if as_of else None
+    if lag is not None:
+        checks.append(lag)
     failed = [c for c in checks if c.status == FAILED]
     refs = [r[0] for r in (previous, training) if r is not None]
     feed: dict[str, Any] = {

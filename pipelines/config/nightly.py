@@ -433,6 +433,16 @@ class TrainingLimits(FeedLimits):
     }
 
 
+class LagLimit(ConfigModel):
+    """Refuse a payments feed whose latest payment is more than ``margin_days`` days older than the
+    book's usual silence allows (``pipelines.feed_checks.table_lag``: the longest run of days
+    without a payment in the year before, at least the training data's), while the invoices keep
+    their usual pace; not checked with fewer than ``min_days`` payment days in that year."""
+
+    margin_days: int = Field(1, ge=0, description="days allowed beyond the book's longest usual silence")
+    min_days: int = Field(20, ge=1, description="days with a payment in the last 365 needed to check")
+
+
 class FeedChecksConfig(ConfigModel):
     """Table-level checks of the feed before a run is published (see README, "Feed checks").
 
@@ -441,6 +451,11 @@ class FeedChecksConfig(ConfigModel):
     enabled: bool = Field(True, description="false: compute and report the figures, never refuse")
     previous: PreviousLimits = Field(PreviousLimits(), description="against the previous published run")
     training: TrainingLimits = Field(TrainingLimits(), description="against the champion's training data")
+    payments_lag: LagLimit = Field(
+        LagLimit(),
+        description="the payments feed behind the invoices feed and the as-of date by more than its usual "
+        "silence (a payment export not run for days: invoices paid since look unpaid)",
+    )
 
 
 class NightlyConfig(ConfigModel):

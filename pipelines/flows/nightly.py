@@ -60,6 +60,7 @@ from pipelines.feed_checks import (
     load_training_reference,
     previous_figures,
     quarantine_share,
+    table_lags,
     table_spans,
     training_figures,
     write_rejected,
@@ -294,6 +295,7 @@ def check_feed(
         table_spans(result.book, as_of),
         (result.manifest.get("history") or {}).get("tables"),
         recent_amounts,
+        table_lags(result.book, as_of),
     )
     prev = None
     if previous is not None:
@@ -311,7 +313,14 @@ def check_feed(
             previous[2]["debtor_id"].astype("string").isin(scores["debtor_id"].astype("string")).sum()
         )
     return evaluate_feed(
-        today, cfg, previous=prev, training=train, accept=accept, written=written, same_ids=same_ids
+        today,
+        cfg,
+        previous=prev,
+        training=train,
+        accept=accept,
+        written=written,
+        same_ids=same_ids,
+        as_of=as_of,
     )
 
 

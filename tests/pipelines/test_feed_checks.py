@@ -14,8 +14,10 @@ from pipelines.feed_checks import (
     FeedCheckError,
     evaluate_feed,
     feed_figures,
+    payments_lag,
     previous_figures,
     short_history,
+    table_lag,
     training_figures,
     training_reference,
 )
@@ -384,3 +386,107 @@ def test_a_feed_shorter_than_the_training_history_publishes_with_a_warning() -> 
     assert short_history(spanned(487, 20_000), {**old, "span_rows": {"invoices": 60_000}}) is not None
     feed = evaluate_feed(spanned(365, 20_000), CFG, previous=None, training=None)
     assert "history" not in feed and feed["note"].startswith("no reference")
+
+
+def test_table_lag_is_the_days_since_the_latest_row_and_the_longest_silence_before_it() -> None:
+    """Rows on Mon 1, Tue 2, Fri 5, Mon 8, Tue 9 January 2024 and one after the end (20th): at Fri 12
+    the latest row is the 9th, 3 days before; the silences between rows are 0, 2 (Wed-Thu), 2
+    (Sat-Sun) and 0 days: usual 2; 5 dated days."""
+    days = pd.to_datetime(
+        ["2024-01-01", "2024-01-02", "2024-01-05", "2024-01-08", "2024-01-09", "2024-01-20"]
+    )
+    counts = pd.Series([3, 1, 4, 2, 5, 1], index=days)
+    assert table_lag(counts, pd.Timestamp("2024-01-12")) == {
+        "last": "2024-01-09",
+        "lag": 3,
+        "usual": 2,
+        "days": 5,
+    }
+    assert (
+        table_lag(counts, pd.Timestamp("2023-12-31")) is None
+        and table_lag(None, pd.Timestamp("2024-01-12")) is None
+    )
+    # a silence more than LAG_WINDOW_DAYS (400) before the latest row is not the book's usual any more
+    old = pd.Series([1, 1, 1], index=pd.to_datetime(["2022-01-01", "2022-03-01", "2023-06-01"]))
+    assert table_lag(old, pd.Timestamp("2023-06-01"))["usual"] == 0  # 2022-03-01 -> 2023-06-01: 457 days
+
+
+def lags(pay_last: str, pay_usual: int, inv_last: str, inv_usual: int, as_of: str, days: int = 250) -> dict:
+    """The ``lags`` figure of a feed: the latest payment and invoice, their usual silences."""
+    end = dt.date.fromisoformat(as_of)
+    return {
+        "lags": {
+            "invoices": {
+                "last": inv_last,
+                "lag": (end - dt.date.fromisoformat(inv_last)).days,
+                "usual": inv_usual,
+                "days": days,
+            },
+            "payments": {
+                "last": pay_last,
+                "lag": (end - dt.date.fromisoformat(pay_last)).days,
+                "usual": pay_usual,
+                "days": days,
+                "file": "exports/payments.csv",
+            },
+        }
+    }
+
+
+def test_a_payments_feed_behind_its_usual_silence_is_refused_naming_file_dates_and_usual_lag() -> None:
+    """Payments up to Tue 24 December, invoices up to Tue 31st (as-of): 7 days behind, against a
+    book whose longest silence between payment days in the year is 2 days (weekends): 7 > 2 + 1,
+    refused. 3 days behind (2 + 1) passes, and so does a ledger whose invoices are silent beyond
+    their own usual too (a shutdown: the data-lag check's)."""
+    as_of = dt.date(2024, 12, 31)
+    today = figures(**lags("2024-12-24", 2, "2024-12-31", 2, "2024-12-31"))
+    previous = (
+        "the previous run 2024-12-30",
+        figures(**lags("2024-12-30", 2, "2024-12-30", 2, "2024-12-30")),
+    )
+    with pytest.raises(FeedCheckError) as info:
+        evaluate_feed(today, CFG, previous=previous, training=None, as_of=as_of)
+    text = str(info.value)
+    assert (
+        "payments_lag_days: the latest payment in exports/payments.csv is dated 2024-12-24, 7 days before --as-of "
+        "2024-12-31 and 7 days before the latest invoice (2024-12-31); the book's usual lag is at most 2 days "
+        "(its longest silence between payment days in the 400 days before it; 0 days in the previous run 2024-12-30)"
+    ) in text
+    assert "`ews score --as-of 2024-12-24`" in text and "--accept-feed" in text
+    assert (
+        statuses(evaluate_feed(today, CFG, previous=previous, training=None, as_of=as_of, accept=True))[
+            "payments_lag_days | the book's usual lag"
+        ]
+        == "failed"
+    )
+    ok = figures(**lags("2024-12-28", 2, "2024-12-31", 2, "2024-12-31"))  # 3 days: 2 usual + 1
+    assert (
+        statuses(evaluate_feed(ok, CFG, previous=None, training=None, as_of=as_of))[
+            "payments_lag_days | the book's usual lag"
+        ]
+        == "ok"
+    )
+    shut = figures(**lags("2024-12-24", 2, "2024-12-23", 2, "2024-12-31"))  # invoices 8 days silent too
+    assert evaluate_feed(shut, CFG, previous=None, training=None, as_of=as_of)["status"] == "passed"
+    few = figures(
+        **lags("2024-12-24", 2, "2024-12-31", 2, "2024-12-31", days=19)
+    )  # under 20 payment days a year
+    assert (
+        statuses(evaluate_feed(few, CFG, previous=None, training=None, as_of=as_of))[
+            "payments_lag_days | the book's usual lag"
+        ]
+        == "too small to check"
+    )
+
+
+def test_the_training_datas_longer_silence_is_the_usual_lag() -> None:
+    """A book whose training data held a 9-day silence (a Christmas shutdown) the last year of
+    today's feed does not: 7 days behind passes (7 <= 9 + 1) and says whose silence it used."""
+    today = figures(**lags("2024-12-24", 2, "2024-12-31", 2, "2024-12-31"))
+    training = (
+        "the training data of ews-pd v1 (snapshot 2024-11-30)",
+        figures(**lags("2023-12-31", 9, "2023-12-31", 2, "2023-12-31")),
+    )
+    check = payments_lag(today, dt.date(2024, 12, 31), CFG.feed_checks.payments_lag, None, training)
+    assert check is not None and (check.status, check.value, check.reference) == ("ok", 7, 9)
+    assert "in the training data of ews-pd v1 (snapshot 2024-11-30), 9 days" in check.limit

@@ -781,6 +781,20 @@ def test_invoices_per_debtor_counts_the_last_90_days_so_a_rolling_export_passes(
             ["paid_per_invoiced_90d: "],  # s30-hostile: published with exit 0 (watchlist 23 vs 29)
         ),
         (
+            "payments_7_days_behind",  # the payment export not run for a week: invoices paid since look unpaid
+            lambda t: t.update(
+                payments=t["payments"][t["payments"]["paid_on"] <= pd.Timestamp("2024-08-25")]
+            ),
+            # paid every day of the book (its longest silence 0 days), the invoices inside their month-end
+            # silence (latest 2024-08-27, 5 days before 09-01; 4 usual + 1); s30-hostile: published, watchlist 62 vs 29
+            [
+                "payments_lag_days: the latest payment in ",
+                "is dated 2024-08-25, 7 days before --as-of 2024-09-01 and 2 days before the latest invoice "
+                "(2024-08-27); the book's usual lag is at most 0 days",
+                "--accept-feed",
+            ],
+        ),
+        (
             "payments_unlinked",  # a mapping change dropped every payment's invoice_id
             lambda t: t["payments"].__setitem__("invoice_id", None),
             ["allocated_share: 0.0% today vs 100.0% in the previous run 2024-08-31"],
