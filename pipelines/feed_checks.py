@@ -62,6 +62,9 @@ __all__ = [
     "previous_figures",
     "short_history",
     "training_figures",
+    "stated_amounts",
+    "stated_checks",
+    "stated_ratios",
     "table_lag",
     "table_lags",
     "table_spans",
@@ -113,6 +116,14 @@ LAG_WINDOW_DAYS = 400
 LAG_TABLES = {"invoices": "issue_date", "payments": "paid_on"}
 LAGS = "lags"
 PAYMENTS_LAG = "payments_lag_days"
+# A debtors file whose amounts changed unit (cents, thousands) passes every count check: credit
+# limits x 100 drop every limit breach from the watchlist without a word (s30-hostile: watchlist 27 vs
+# 29, credit_limits.csv's current limits x 100). The stated amounts of the debtors scored in both runs
+# are compared one by one with the previous run's (``stated.<column>``: the median ratio; credit_limit
+# against its scores' ``credit_limit_current``), or by their medians where the previous run kept no
+# per-debtor value (annual_turnover, net_worth: figure ``stated_amounts``).
+STATED = "stated_amounts"
+STATED_COLUMNS = {"credit_limit": "credit_limit_current", "annual_turnover": None, "net_worth": None}
 FEED_REFERENCE_ARTIFACT = "feed_reference.json"
 FAILED, OK, SMALL, NO_REFERENCE = "failed", "ok", "too small to check", "no reference"
 
@@ -378,6 +389,7 @@ def feed_figures(
     kept: Mapping[str, Any] | None = None,
     amounts: tuple[float, float] | None = None,
     lags: Mapping[str, Mapping[str, Any]] | None = None,
+    debtors: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Today's figures: ingest ``tables`` (manifest), the ``portfolio`` and the ``scores`` (one row
     per debtor with ``in_default`` and ``open_balance``); ``recent_invoices``: invoices issued in the
@@ -385,12 +397,14 @@ def feed_figures(
     days each dated table spans up to the as-of date and the rows dated in them (:func:`table_spans`);
     ``kept``: the ingest manifest's ``history.tables`` (:func:`_table_figures`); ``amounts``: paid and
     invoiced in the recent window (``ScoredBucket.recent_amounts``); ``lags``: :func:`table_lags`
-    up to the as-of date, with the payments' input file (``file``) when ``tables`` names it."""
+    up to the as-of date, with the payments' input file (``file``) when ``tables`` names it;
+    ``debtors``: today's debtors table (its :func:`stated_amounts`)."""
     return {
         **_table_figures(tables, _allocated(portfolio), kept),
         **_snapshot_figures(scores, "in_default", recent_invoices, amounts),
         **_span_figures(spans or {}),
         **_lag_figures(lags or {}, tables),
+        **({STATED: found} if (found := stated_amounts(debtors)) else {}),
     }
 
 
@@ -472,7 +486,7 @@ def format_figure(check: str, value: float | None) -> str:
         return "-"
     if check.startswith(("default_share", "quarantine_share", "allocated_share")):
         return f"{value:.1%}"
-    if check.startswith(("payments_per_invoice", PAID_PER_INVOICED)):
+    if check.startswith(("payments_per_invoice", PAID_PER_INVOICED, "stated.")):
         return f"{value:.3f}"
     if check.startswith("invoices_per_debtor"):
         return f"{value:,.1f}"
@@ -729,6 +743,92 @@ def payments_lag(
     )
 
 
+def _positive(values: Any) -> pd.Series:
+    out = pd.to_numeric(pd.Series(values), errors="coerce").astype("float64")
+    return out[np.isfinite(out.to_numpy()) & (out.to_numpy() > 0)]
+
+
+def stated_amounts(debtors: pd.DataFrame | None) -> dict[str, dict[str, float | int]]:
+    """Per stated amount of the debtors table (:data:`STATED_COLUMNS` present), the median of the
+    positive values and how many debtors state one: the figure :data:`STATED`."""
+    out: dict[str, dict[str, float | int]] = {}
+    if debtors is None or not len(debtors):
+        return out
+    for column in STATED_COLUMNS:
+        if column in debtors:
+            found = _positive(debtors[column].to_numpy())
+            if len(found):
+                out[column] = {"median": float(found.median()), "debtors": int(len(found))}
+    return out
+
+
+def stated_ratios(
+    debtors: pd.DataFrame | None, previous_scores: pd.DataFrame | None, previous: Mapping[str, Any] | None
+) -> dict[str, tuple[float, int, str]]:
+    """Per stated amount, (ratio, basis, how) of today's debtors table against the previous run: the
+    median over the debtors stating it on both nights of today's value / the previous run's
+    (``credit_limit`` against its scores' ``credit_limit_current``; ``how`` "per debtor"), else the
+    ratio of the medians the previous run recorded (:data:`STATED`; ``how`` "of the medians", basis the
+    fewer debtors). Nothing for an amount the previous run did not have."""
+    out: dict[str, tuple[float, int, str]] = {}
+    if debtors is None or not len(debtors) or "debtor_id" not in debtors:
+        return out
+    ids = debtors["debtor_id"].astype("string")
+    before = (previous or {}).get(STATED) or {}
+    for column, kept in STATED_COLUMNS.items():
+        if column not in debtors:
+            continue
+        if (
+            kept
+            and previous_scores is not None
+            and kept in previous_scores
+            and "debtor_id" in previous_scores
+        ):
+            now = pd.Series(pd.to_numeric(debtors[column], errors="coerce").to_numpy("float64"), index=ids)
+            then = pd.Series(
+                pd.to_numeric(previous_scores[kept], errors="coerce").to_numpy("float64"),
+                index=previous_scores["debtor_id"].astype("string"),
+            )
+            now, then = now[~now.index.duplicated()], then[~then.index.duplicated()]
+            both = now.index.intersection(then.index)
+            a, b = now.loc[both].to_numpy(), then.loc[both].to_numpy()
+            good = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+            if good.any():
+                out[column] = (float(np.median(a[good] / b[good])), int(good.sum()), "per debtor")
+            continue
+        today = stated_amounts(debtors[[column]]).get(column)
+        then_fig = before.get(column)
+        if today and then_fig and then_fig.get("median"):
+            basis = min(int(today["debtors"]), int(then_fig["debtors"]))
+            out[column] = (float(today["median"]) / float(then_fig["median"]), basis, "of the medians")
+    return out
+
+
+def stated_checks(
+    ratios: Mapping[str, tuple[float, int, str]],
+    against: str,
+    limit: RatioLimit,
+    file: str = "",
+) -> list[FeedCheck]:
+    """``stated.<column>`` per stated amount of :func:`stated_ratios`: the ratio within ``limit``
+    (a file in cents moves it 100-fold), checked from ``limit.min_basis`` debtors."""
+    checks = []
+    for column, (ratio, basis, how) in sorted(ratios.items()):
+        check = _ratio(f"stated.{column}", against, ratio, 1.0, basis, limit)
+        if check.status == FAILED:
+            where = f" in {file}" if file else ""
+            check = replace(
+                check,
+                detail=(
+                    f"the debtors' {column}{where} is {ratio:,.4g} times {against}'s ({how}, "
+                    f"{counted(basis, 'debtor')} stating it on both nights): a file in cents, or in thousands? "
+                    "Send the amounts in the unit of the previous exports (the reporting currency)"
+                ),
+            )
+        checks.append(check)
+    return checks
+
+
 def short_history(today: Mapping[str, Any], training: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """``{feed_months, training_months, note}`` when today's invoices span more than
     :data:`SHORT_HISTORY_DAYS` fewer days (:func:`dense_span`) than the champion's training data's,
@@ -770,6 +870,8 @@ def evaluate_feed(
     written: Mapping[str, float] | None = None,
     same_ids: int | None = None,
     as_of: dt.date | None = None,
+    stated: Mapping[str, tuple[float, int, str]] | None = None,
+    stated_file: str = "",
 ) -> dict[str, Any]:
     """Run every check of today's ``figures`` and return the manifest's ``feed`` section.
 
@@ -779,7 +881,9 @@ def evaluate_feed(
     (check ``debtors_same_ids`` against the previous run's debtors, with the ``debtors`` limit: a feed
     whose debtor ids were renamed, a prefix added or leading zeros stripped, has as many debtors and
     rows as before, and every debtor read as new; s30-hostile: watchlist 120 debtors vs 29); ``as_of``:
-    the run's date, for ``payments_lag_days`` (:func:`payments_lag`; not checked without it). Raises
+    the run's date, for ``payments_lag_days`` (:func:`payments_lag`; not checked without it);
+    ``stated``: :func:`stated_ratios` of today's debtors table against the previous run (checks
+    ``stated.<column>``, :func:`stated_checks`), ``stated_file`` that table's input file. Raises
     :class:`FeedCheckError` naming each failed check with its figures, unless ``accept`` (then the
     override is recorded) or ``cfg.feed_checks.enabled`` is false."""
     checks = [
@@ -813,6 +917,8 @@ def evaluate_feed(
         checks += _compare(
             figures, training[1], training[0], cfg.feed_checks.training, (written or {}).get("training")
         )
+    if previous is not None and stated:
+        checks += stated_checks(stated, previous[0], cfg.feed_checks.stated_amounts, stated_file)
     lag = payments_lag(figures, as_of, cfg.feed_checks.payments_lag, previous, training) if as_of else None
     if lag is not None:
         checks.append(lag)

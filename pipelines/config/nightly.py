@@ -451,6 +451,12 @@ class FeedChecksConfig(ConfigModel):
     enabled: bool = Field(True, description="false: compute and report the figures, never refuse")
     previous: PreviousLimits = Field(PreviousLimits(), description="against the previous published run")
     training: TrainingLimits = Field(TrainingLimits(), description="against the champion's training data")
+    stated_amounts: RatioLimit = Field(
+        RatioLimit(min_ratio=0.1, max_ratio=10.0, min_basis=20),
+        description="the debtors' stated amounts (credit_limit, annual_turnover, net_worth) against the previous "
+        "run: the median ratio over the debtors stating one on both nights (basis: those debtors); a debtors "
+        "file in cents moves it 100-fold",
+    )
     payments_lag: LagLimit = Field(
         LagLimit(),
         description="the payments feed behind the invoices feed and the as-of date by more than its usual "

@@ -60,6 +60,7 @@ from pipelines.feed_checks import (
     load_training_reference,
     previous_figures,
     quarantine_share,
+    stated_ratios,
     table_lags,
     table_spans,
     training_figures,
@@ -275,6 +276,7 @@ def check_feed(
     recent_invoices: int | None = None,
     definition: Any = None,
     recent_amounts: tuple[float, float] | None = None,
+    debtors: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Feed checks of today's feed against the previous run and the champion's training data.
 
@@ -284,7 +286,8 @@ def check_feed(
     (``ScoredBucket.recent_invoices``) and the amounts paid and invoiced in it
     (``ScoredBucket.recent_amounts``); ``definition``: the project's default definition
     (``features.params.DefaultDefinition``; the default one when None), which tells the debtors in
-    default at the training snapshot (:func:`_written_off`). Returns the
+    default at the training snapshot (:func:`_written_off`); ``debtors``: today's debtors table, whose
+    stated amounts are compared with the previous run's (:func:`pipelines.feed_checks.stated_ratios`). Returns the
     manifest's ``feed`` section; raises :class:`pipelines.feed_checks.FeedCheckError` when a check
     fails and ``accept`` is false."""
     today = feed_figures(
@@ -296,6 +299,7 @@ def check_feed(
         (result.manifest.get("history") or {}).get("tables"),
         recent_amounts,
         table_lags(result.book, as_of),
+        debtors,
     )
     prev = None
     if previous is not None:
@@ -321,6 +325,8 @@ def check_feed(
         written=written,
         same_ids=same_ids,
         as_of=as_of,
+        stated=stated_ratios(debtors, previous[2] if previous else None, prev[1] if prev else None),
+        stated_file=str((result.manifest["tables"].get("debtors") or {}).get("input") or ""),
     )
 
 
@@ -972,6 +978,7 @@ def run_nightly(
                     scored_book.recent_invoices,
                     project.default_definition.to_params(),
                     scored_book.recent_amounts,
+                    statics.debtors,
                 )
         except FeedCheckError as exc:
             write_rejected(out_dir, as_of, exc.feed)

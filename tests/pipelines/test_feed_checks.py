@@ -17,6 +17,9 @@ from pipelines.feed_checks import (
     payments_lag,
     previous_figures,
     short_history,
+    stated_amounts,
+    stated_checks,
+    stated_ratios,
     table_lag,
     training_figures,
     training_reference,
@@ -490,3 +493,54 @@ def test_the_training_datas_longer_silence_is_the_usual_lag() -> None:
     check = payments_lag(today, dt.date(2024, 12, 31), CFG.feed_checks.payments_lag, None, training)
     assert check is not None and (check.status, check.value, check.reference) == ("ok", 7, 9)
     assert "in the training data of ews-pd v1 (snapshot 2024-11-30), 9 days" in check.limit
+
+
+def test_a_debtors_file_in_cents_is_refused_per_debtor_against_the_previous_run() -> None:
+    """30 debtors with limits 1,000 .. 30,000 last night. Tonight's file in cents: every limit x 100,
+    the median ratio 100 (> 10): refused, naming the column, the file and the debtors. An honest night
+    where 3 of them got a 50 % higher limit and one was cut to half: median ratio 1.0, ok. 19 debtors on
+    both nights (min_basis 20): too small to check."""
+    ids = [f"D{i}" for i in range(1, 31)]
+    previous = pd.DataFrame({"debtor_id": ids, "credit_limit_current": [1_000.0 * i for i in range(1, 31)]})
+    cents = pd.DataFrame({"debtor_id": ids, "credit_limit": [100_000.0 * i for i in range(1, 31)]})
+    ratios = stated_ratios(cents, previous, None)
+    assert ratios == {"credit_limit": (100.0, 30, "per debtor")}
+    limit = CFG.feed_checks.stated_amounts
+    [check] = stated_checks(ratios, "the previous run 2024-12-30", limit, "exports/debtors.csv")
+    assert check.status == "failed" and check.check == "stated.credit_limit"
+    assert check.describe().startswith(
+        "stated.credit_limit: the debtors' credit_limit in exports/debtors.csv is 100 times the previous run "
+        "2024-12-30's (per debtor, 30 debtors stating it on both nights): a file in cents, or in thousands?"
+    )
+    honest = cents.assign(credit_limit=[1_000.0 * i for i in range(1, 31)])
+    honest.loc[:2, "credit_limit"] *= 1.5
+    honest.loc[29, "credit_limit"] /= 2
+    [ok] = stated_checks(stated_ratios(honest, previous, None), "prev", limit)
+    assert (ok.status, ok.value) == ("ok", 1.0)
+    few = stated_ratios(cents.head(19), previous, None)
+    assert stated_checks(few, "prev", limit)[0].status == "too small to check"
+    with pytest.raises(FeedCheckError, match=r"stated.credit_limit: the debtors' credit_limit is 100 times"):
+        evaluate_feed(
+            figures(), CFG, previous=("the previous run 2024-12-30", figures()), training=None, stated=ratios
+        )
+
+
+def test_stated_turnover_is_compared_by_its_median_when_the_previous_run_kept_no_value_per_debtor() -> None:
+    """annual_turnover is not in the scores: the previous run's figure stated_amounts holds its
+    median (250,000 over 40 debtors); tonight's median 2,500 (thousands sent as... hundredths): 0.01,
+    refused; the previous run's credit_limit_current compared per debtor as before."""
+    today = pd.DataFrame(
+        {
+            "debtor_id": [f"D{i}" for i in range(40)],
+            "annual_turnover": [2_500.0] * 40,
+            "net_worth": [None] * 40,
+        }
+    )
+    assert stated_amounts(today) == {"annual_turnover": {"median": 2_500.0, "debtors": 40}}
+    previous = {"stated_amounts": {"annual_turnover": {"median": 250_000.0, "debtors": 40}}}
+    ratios = stated_ratios(
+        today, pd.DataFrame({"debtor_id": ["D1"], "credit_limit_current": [5.0]}), previous
+    )
+    assert ratios == {"annual_turnover": (0.01, 40, "of the medians")}
+    assert stated_checks(ratios, "prev", CFG.feed_checks.stated_amounts)[0].status == "failed"
+    assert stated_ratios(today, None, None) == {}  # no previous figure: nothing to compare
