@@ -95,6 +95,7 @@ from pipelines.scoring.watchlist import (
     compare_with_previous,
     triggers,
 )
+from pipelines.words import counted
 
 __all__ = ["DataQualityError", "NightlyResult", "default_as_of", "nightly", "run", "run_nightly"]
 
@@ -422,6 +423,75 @@ def score_book(
         step="scoring",
     )
     return combine_scored(buckets)
+
+
+NOT_SCORED = "every invoice quarantined"
+NOT_SCORED_LISTED = 1_000
+"""Debtors named in manifest.json ``not_scored`` (the count is always whole)."""
+
+
+def all_quarantined(book: Any, quarantine: dict[str, Any], scores: pd.DataFrame) -> pd.DataFrame:
+    """The scored debtors whose every invoice row was quarantined at ingest tonight: at least one row
+    in the invoices' quarantine (a path to ``quarantine/invoices.csv`` or a frame) and no accepted
+    invoice in ``book`` (read for those debtors only). Without a kept history (``ews ingest
+    --keep-history`` keeps earlier accepted rows) such a debtor was scored on no invoice at all, as
+    owing nothing: a currency without a rate (``no_fx_rate``) below the quarantine limits published
+    30 of 300 debtors so (s30-hostile). One row per debtor: ``debtor_id`` and ``reasons`` (their
+    quarantine reasons, by count); empty when none."""
+    empty = pd.DataFrame(
+        {"debtor_id": pd.Series([], dtype="string"), "reasons": pd.Series([], dtype="string")}
+    )
+    rows = quarantine.get("invoices")
+    if rows is None or not len(scores):
+        return empty
+    if not isinstance(rows, pd.DataFrame):
+        try:
+            rows = pd.read_csv(rows, usecols=["debtor_id", "reason"], dtype="string", keep_default_na=False)
+        except (OSError, ValueError):
+            return empty
+    if not {"debtor_id", "reason"} <= set(rows.columns) or not len(rows):
+        return empty
+    rows = pd.DataFrame(
+        {"debtor_id": rows["debtor_id"].astype("string"), "reason": rows["reason"].astype("string")}
+    )
+    scored = pd.Index(scores["debtor_id"].astype("string").unique())
+    ids = pd.Index(rows["debtor_id"].dropna().unique()).intersection(scored)
+    if not len(ids):
+        return empty
+    kept = book.read_debtors(ids, ("invoices",)).invoices
+    if kept is not None and len(kept):
+        ids = ids.difference(pd.Index(kept["debtor_id"].astype("string").unique()))
+    if not len(ids):
+        return empty
+    rows = rows.loc[rows["debtor_id"].isin(ids)]
+    reasons = (
+        rows.groupby(["debtor_id", "reason"])
+        .size()
+        .rename("n")
+        .reset_index()
+        .sort_values(["debtor_id", "n", "reason"], ascending=[True, False, True])
+    )
+    text = (
+        reasons.assign(part=reasons["reason"] + " (" + reasons["n"].astype(str) + ")")
+        .groupby("debtor_id")["part"]
+        .agg(", ".join)
+    )
+    return pd.DataFrame(
+        {
+            "debtor_id": pd.Series(text.index, dtype="string"),
+            "reasons": pd.Series(text.to_numpy(), dtype="string"),
+        }
+    )
+
+
+def not_scored_note(frame: pd.DataFrame) -> str:
+    """One line for the log and the report: how many debtors were left out tonight, and why."""
+    first = ", ".join(frame["debtor_id"].head(5).tolist()) + (" ..." if len(frame) > 5 else "")
+    return (
+        f"{counted(len(frame), 'debtor')} not scored tonight ({first}): {NOT_SCORED} (see quarantine/invoices.csv, "
+        "e.g. a currency without a rate). They are left out of the scores, the watchlist and the queues "
+        "rather than scored as owing nothing (manifest.json not_scored); fix the rows and ingest again"
+    )
 
 
 @task(name="deltas", cache_policy=NO_CACHE)
@@ -955,6 +1025,16 @@ def run_nightly(
         with meter.step("score"):  # features, PDs, the report's sums and the payment-date forecast
             scored_book = score_book(result.book, as_of, project, loaded, cfg, engine, sum_dates, forecaster)
         scores, X, oldest = scored_book.scores, scored_book.X, scored_book.oldest
+        not_scored = all_quarantined(result.book, result.quarantine, scores)
+        if len(not_scored):  # scored on no invoice at all: left out, and said (manifest, log, report)
+            left = scores["debtor_id"].astype("string").isin(not_scored["debtor_id"]).to_numpy()
+            scores = scores.loc[~left].reset_index(drop=True)
+            X = X.loc[~in_ids(X.index, not_scored["debtor_id"])]
+            if "debtor_id" in oldest:
+                oldest = oldest.loc[
+                    ~oldest["debtor_id"].astype("string").isin(not_scored["debtor_id"]).to_numpy()
+                ]
+            logger.warning("%s", not_scored_note(not_scored))
         statics = result.book.read_tables(("debtors", "payment_plans"))  # small per-debtor tables
         statics = with_plan_payments(statics, result.book)  # plans are checked against payments
         prev_dir = latest_before(out_dir, as_of)
@@ -990,6 +1070,8 @@ def run_nightly(
             logger.warning("%s", feed["history"]["note"])
         if feed.get("write_offs"):
             logger.info("%s", feed["write_offs"])
+        if len(not_scored):  # the report's feed note says it too
+            feed["note"] = "; ".join(n for n in (feed["note"], not_scored_note(not_scored)) if n)
         stage = staging_dir(out_dir, as_of)
         currency = output_currency(result.manifest, scored_book.currency, project.currency.reporting)
         if currency is None:  # once per run (the console's summary says "currency not named")
@@ -1148,6 +1230,18 @@ def run_nightly(
                 "reflagged": int(wl["effects"]["reflagged"].sum()),
             },
             "feed": feed,
+            **(
+                {
+                    "not_scored": {
+                        "reason": NOT_SCORED,
+                        "count": int(len(not_scored)),
+                        "note": not_scored_note(not_scored),
+                        "debtors": not_scored.head(NOT_SCORED_LISTED).to_dict(orient="records"),
+                    }
+                }
+                if len(not_scored)
+                else {}
+            ),
             **({"xlsx_cut_cells": xlsx_cuts} if xlsx_cuts else {}),
             "feature_snapshot_hash": str(scored["feature_snapshot_hash"].iloc[0]) if len(scored) else None,
             "counts": counts,

@@ -624,6 +624,39 @@ def _published(out: Path) -> dict[str, bytes]:
     }
 
 
+def test_debtors_whose_every_invoice_is_quarantined_are_left_out_and_named(env) -> None:
+    """s30-hostile: the invoices of 30 of 300 debtors in USD (no rate) were quarantined under the
+    quarantine limits, and without a kept history these debtors were scored on no invoice at all, as
+    owing nothing. Here every invoice of C00010, C00020 and C00030 (20 each: one a month for 20
+    months) in USD: the run publishes, the three are in none of the scores, the watchlist and the
+    queues, and manifest.json and report.html name them (not_scored)."""
+    from pipelines.flows.nightly import nightly
+
+    ids = ["C00010", "C00020", "C00030"]
+
+    def usd(t) -> None:
+        inv = t["invoices"]
+        inv["currency"] = inv["currency"].where(~inv["debtor_id"].isin(ids), "USD")
+
+    data = _feed_copy(env, "three_debtors_usd", usd)
+    out = env["tmp"] / "runs_usd"
+    res = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=data, out_dir=out)
+    left = res.manifest["not_scored"]
+    assert (left["reason"], left["count"]) == ("every invoice quarantined", 3)
+    assert left["debtors"] == [{"debtor_id": d, "reasons": "no_fx_rate:USD (20)"} for d in ids]
+    for name in (
+        "scores.parquet",
+        "watchlist.parquet",
+        "collections_queue.parquet",
+        "recovery_queue.parquet",
+    ):
+        frame = pd.read_parquet(res.path / name)
+        assert not frame["debtor_id"].astype(str).isin(ids).any(), name
+    assert len(pd.read_parquet(res.path / "scores.parquet")) == 697
+    html = (res.path / "report.html").read_text(encoding="utf-8")
+    assert "3 debtors not scored tonight (C00010, C00020, C00030): every invoice quarantined" in html
+
+
 def test_consecutive_runs_pass_feed_checks_first_against_training_only(env) -> None:
     first, second = env["first"].manifest["feed"], env["second"].manifest["feed"]
     assert first["status"] == second["status"] == "passed"
