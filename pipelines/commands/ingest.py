@@ -176,6 +176,8 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
         )
     for warning in manifest.get("warnings", []):
         console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+    for note in manifest.get("notes", []):  # said without alarm (an unchanged export of a quiet day)
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
     currency = manifest.get("currency")
     accepted = any(t.get("rows_accepted") for t in manifest["tables"].values())
     if currency is not None and not currency.get("reporting") and accepted:

@@ -31,7 +31,16 @@ import pandas as pd
 from pipelines.adapters.files import DATE_COLUMNS
 from pipelines.words import counted
 
-__all__ = ["LATE_GAP_DAYS", "day_counts", "export_end", "feed_lag", "late_dates", "statement_gaps"]
+__all__ = [
+    "LATE_GAP_DAYS",
+    "day_counts",
+    "expected_rows",
+    "export_end",
+    "feed_lag",
+    "late_dates",
+    "resent_inputs",
+    "statement_gaps",
+]
 
 LATE_GAP_DAYS = 35
 """A silence longer than this (``max_data_lag_days``' default) between the bulk and a few later rows."""
@@ -198,6 +207,19 @@ quiet day, and not a weekend of a book whose payments are booked on working days
 FEED_LAG_WEEKS = 13
 
 
+def expected_rows(counts: dict[dt.date, int], last: dt.date, days: int) -> tuple[float, float]:
+    """(rows a day, rows expected in the ``days`` days after ``last``) of a table whose rows per day
+    are ``counts``, by its pace over the :data:`FEED_LAG_WEEKS` weeks up to ``last``, weekday by
+    weekday (a book booked on working days expects none on a weekend)."""
+    span = 7 * FEED_LAG_WEEKS
+    recent = [(d, n) for d, n in counts.items() if last - dt.timedelta(days=span) < d <= last]
+    per_weekday = [0.0] * 7
+    for d, n in recent:
+        per_weekday[d.weekday()] += n / FEED_LAG_WEEKS
+    expected = sum(per_weekday[(last + dt.timedelta(days=k)).weekday()] for k in range(1, days + 1))
+    return sum(n for _, n in recent) / span, expected
+
+
 def feed_lag(per_table: dict[str, dict[dt.date, int]], end: dt.date | None = None) -> list[str]:
     """A warning when the invoices or the payments stop days before the other table (one feed sent
     a day or more behind): the invoices paid in the missing days look unpaid, days past due and the
@@ -215,15 +237,8 @@ def feed_lag(per_table: dict[str, dict[dt.date, int]], end: dt.date | None = Non
     lag = (ends[ahead] - ends[behind]).days
     if lag < 1:
         return []
-    counts = per_table[behind]
     last = ends[behind]
-    span = 7 * FEED_LAG_WEEKS
-    recent = [(d, n) for d, n in counts.items() if last - dt.timedelta(days=span) < d <= last]
-    pace = sum(n for _, n in recent) / span
-    per_weekday = [0.0] * 7
-    for d, n in recent:
-        per_weekday[d.weekday()] += n / FEED_LAG_WEEKS
-    expected = sum(per_weekday[(last + dt.timedelta(days=k)).weekday()] for k in range(1, lag + 1))
+    pace, expected = expected_rows(per_table[behind], last, lag)
     if expected <= FEED_LAG_EXPECTED_ROWS:
         return []
     one = behind[:-1]
@@ -339,11 +354,20 @@ def statement_gaps(stage: Path) -> list[str]:
     return out
 
 
-def resent_inputs(out: Path, manifest: dict[str, Any]) -> list[str]:
+def resent_inputs(
+    out: Path, manifest: dict[str, Any], per_table: dict[str, dict[dt.date, int]] | None = None
+) -> list[str]:
     """A warning when today's input files are, byte for byte, those of the ingest ``out`` holds for an
     earlier date (its ``manifest.json``'s SHA-256 of the inputs): yesterday's export sent again as
     today's. Nothing else tells: the rows are valid, both feeds end on the same day, and the scores
-    only age a day (s30-hostile: 4 of 300 bands moved, 64 PDs up, no word)."""
+    only age a day (s30-hostile: 4 of 300 bands moved, 64 PDs up, no word).
+
+    An honest export of a quiet day (a weekend of a book booked on working days) is the same bytes
+    too: nothing was invoiced or paid since. ``per_table`` (:func:`day_counts` of today's staged
+    tables) tells them apart: when the book's weekday pace over its last 13 weeks expects at most
+    :data:`FEED_LAG_EXPECTED_ROWS` invoices and payments in the days since the earlier date
+    (:func:`expected_rows`), it is said as a note (``manifest["notes"]``), not a warning; without
+    ``per_table``, always a warning."""
     try:
         before = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
         then = dt.date.fromisoformat(before["as_of"])
@@ -353,20 +377,45 @@ def resent_inputs(out: Path, manifest: dict[str, Any]) -> list[str]:
     now = dt.date.fromisoformat(manifest["as_of"])
     if then >= now or not hashes or hashes != sorted(manifest["inputs"].values()):
         return []
-    return [
+    days = (now - then).days
+    same = (
         f"inputs: today's {counted(len(hashes), 'input file')} are the same bytes as those ingested for {then} "
-        f"(SHA-256 in manifest.json inputs), {counted((now - then).days, 'day')} before --as-of {now}: if the "
-        f"export was not run again, the rows of the days after {then} are missing and the invoices paid "
-        f"since look unpaid. Export again and ingest, or ingest these files with --as-of {then}"
+        f"(SHA-256 in manifest.json inputs), {counted(days, 'day')} before --as-of {now}"
+    )
+    counts: dict[dt.date, int] = {}
+    for table in ("invoices", "payments"):
+        for day, n in ((per_table or {}).get(table) or {}).items():
+            counts[day] = counts.get(day, 0) + n
+    if per_table is not None and counts:
+        pace, expected = expected_rows(counts, then, days)
+        if expected <= FEED_LAG_EXPECTED_ROWS:
+            manifest.setdefault("notes", []).append(
+                f"{same}: expected when nothing was invoiced or paid since {then} (the book's pace on "
+                f"those weekdays over the last 13 weeks gives {expected:,.1f} invoices and payments in "
+                f"{counted(days, 'day')}). If rows were booked since, export again"
+            )
+            return []
+        said = (
+            f": the book's pace on those weekdays over the last 13 weeks gives {expected:,.0f} invoices and "
+            f"payments in {counted(days, 'day')} ({pace:,.1f} a day), and none is dated after {then}, so the "
+            "export was probably not run again"
+        )
+    else:
+        said = ": if the export was not run again"
+    return [
+        f"{same}{said}: the rows of the days after {then} are missing and the invoices paid since look "
+        f"unpaid. Export again and ingest, or ingest these files with --as-of {then}"
     ]
 
 
-def staged_checks(stage: Path, manifest: dict[str, Any]) -> None:
+def staged_checks(stage: Path, manifest: dict[str, Any]) -> dict[str, dict[dt.date, int]]:
     """Add the warnings of :func:`late_dates` and :func:`statement_gaps` to ``manifest`` (and its
-    ``late_rows`` entry when some rows follow the export's end)."""
+    ``late_rows`` entry when some rows follow the export's end); returns the staged tables' rows per
+    day (:func:`day_counts`, for :func:`resent_inputs`)."""
     per_table = day_counts(stage)
     warnings, late = late_dates(stage, per_table)
     if late is not None:
         manifest["late_rows"] = late
     end = dt.date.fromisoformat(late["export_end"]) if late is not None else None
     manifest["warnings"] += warnings + feed_lag(per_table, end) + statement_gaps(stage)
+    return per_table

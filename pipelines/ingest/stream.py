@@ -1594,8 +1594,8 @@ def publish_streamed(
             manifest["outputs"] = outputs
             manifest["bucket_footers"] = footers  # checked by the readers (publish.mixed_ingest)
             manifest["warnings"] += case_warnings(stage)  # one customer spelled two ways
-            staged_checks(stage, manifest)  # rows long after the export's end; statement months
-            manifest["warnings"] += resent_inputs(out, manifest)  # yesterday's files again
+            per_day = staged_checks(stage, manifest)  # rows long after the export's end; statement months
+            manifest["warnings"] += resent_inputs(out, manifest, per_day)  # yesterday's files again
             docs = run.validator.build_docs()
             manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
             import json

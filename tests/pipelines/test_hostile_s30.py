@@ -130,11 +130,16 @@ def test_yesterdays_files_sent_again_as_todays_are_named(tmp_path: Path) -> None
     from tests.pipelines.test_history_s26 import _source
 
     files = _files(tmp_path / "n", _kept(), "P1,D1,X1,2024-03-20,101.00\n")
+    # the pace (s31-hostile): 25 invoices 03-01..03-25 and a payment on Wed 03-20, 26 rows in the 13
+    # weeks to Sun 03-31 (0.3 a day); by weekday (Mon..Sun) 4, 3, 4, 3, 4, 4, 4 rows: 04-01..04-28 are 4
+    # weeks (4 x 26 / 13 = 8), Mon 04-29 and Tue 04-30 (4 + 3) / 13: 8.5 expected, above 7: a warning
     said = (
         "inputs: today's 3 input files are the same bytes as those ingested for 2024-03-31 (SHA-256 in "
-        "manifest.json inputs), 30 days before --as-of 2024-04-30: if the export was not run again, the "
-        "rows of the days after 2024-03-31 are missing and the invoices paid since look unpaid. Export "
-        "again and ingest, or ingest these files with --as-of 2024-03-31"
+        "manifest.json inputs), 30 days before --as-of 2024-04-30: the book's pace on those weekdays over "
+        "the last 13 weeks gives 9 invoices and payments in 30 days (0.3 a day), and none is dated after "
+        "2024-03-31, so the export was probably not run again: the rows of the days after 2024-03-31 are "
+        "missing and the invoices paid since look unpaid. Export again and ingest, or ingest these files "
+        "with --as-of 2024-03-31"
     )
     for name, streamed in (("mem", {}), ("out", {"stream": True, "partitions": 4, "workers": 2})):
         out = tmp_path / name
@@ -147,3 +152,50 @@ def test_yesterdays_files_sent_again_as_todays_are_named(tmp_path: Path) -> None
     new = _files(tmp_path / "new", _kept(), "P1,D1,X1,2024-03-20,101.00\nP2,D1,X2,2024-04-02,102.00\n")
     later = ingest_source(_source(new), tmp_path / "mem", as_of=dt.date(2024, 5, 31)).manifest
     assert not [w for w in later["warnings"] if w.startswith("inputs:")]
+
+
+def test_an_unchanged_export_of_a_quiet_weekend_is_a_note_not_a_warning(tmp_path: Path) -> None:
+    """s31-hostile: the resent-files warning fired on an honest unchanged export too: a book booked on
+    working days sends Friday's bytes again on Saturday (nothing invoiced or paid). Invoices of D1 on
+    every working day from Mon 2024-01-01 to Fri 2024-03-29 (13 weeks), each paid 28 days later (the
+    same weekday) up to the 29th: no row on a Saturday or Sunday. By hand, per working day of the 13
+    weeks: 13 invoices and 9 payments (those of invoices up to Fri 03-01), (13 + 9) / 13 = 1.692 rows.
+    The same files on Sat 03-30: 0.0 expected, a note naming the earlier date; on Mon 04-01 (Sat, Sun,
+    Mon): 1.7, a note; Wed 04-03: 3 x 1.692 = 5.1, a note; Fri 04-05: 5 x 1.692 = 8.5 > 7, a warning
+    (its pace 110 rows in 91 days, 1.2 a day)."""
+    from pipelines.ingest import ingest_source
+    from tests.pipelines.test_history_s26 import _source
+
+    day, invoices, payments = dt.date(2024, 1, 1), [], []
+    while day <= dt.date(2024, 3, 29):
+        if day.weekday() < 5:
+            k = len(invoices) + 1
+            invoices.append(f"W{k},D1,{day},{day + dt.timedelta(days=30)},{100 + k}.00,EUR\n")
+            paid = day + dt.timedelta(days=28)  # a Monday's invoice is paid on a Monday
+            if paid <= dt.date(2024, 3, 29):
+                payments.append(f"Q{k},D1,W{k},{paid},{100 + k}.00\n")
+        day += dt.timedelta(days=1)
+    files = _files(tmp_path / "n", "".join(invoices), "".join(payments))
+    friday = dt.date(2024, 3, 29)
+    for later, warned, expected in (
+        (dt.date(2024, 3, 30), False, "0.0 invoices and payments in 1 day)"),
+        (dt.date(2024, 4, 1), False, "1.7 invoices and payments in 3 days)"),
+        (dt.date(2024, 4, 3), False, "5.1 invoices and payments in 5 days)"),
+        (dt.date(2024, 4, 5), True, "8 invoices and payments in 7 days (1.2 a day)"),
+    ):
+        out = tmp_path / f"out_{later}"
+        ingest_source(_source(files), out, as_of=friday)
+        m = ingest_source(_source(files), out, as_of=later).manifest
+        warnings = [w for w in m["warnings"] if w.startswith("inputs:")]
+        notes = [n for n in m.get("notes", []) if n.startswith("inputs:")]
+        assert bool(warnings) is warned and bool(notes) is not warned, later
+        text = (warnings or notes)[0]
+        assert (
+            text.startswith(
+                f"inputs: today's 3 input files are the same bytes as those ingested for {friday} (SHA-256 in "
+                f"manifest.json inputs), {(later - friday).days} day"
+            )
+            and expected in text
+        ), text
+        if not warned:
+            assert f"expected when nothing was invoiced or paid since {friday}" in text
