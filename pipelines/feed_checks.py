@@ -60,6 +60,7 @@ __all__ = [
     "format_figure",
     "load_training_reference",
     "previous_figures",
+    "recent_ratios",
     "short_history",
     "training_figures",
     "stated_amounts",
@@ -86,6 +87,13 @@ RECENT = "invoices_90d"  # the figure: invoices issued in the window, over the s
 # and left the rest on account, and was published with exit 0 (s30-hostile)
 RECENT_AMOUNTS = ("payment_amount_90d", "invoice_amount_90d")
 PAID_PER_INVOICED = "paid_per_invoiced_90d"
+# The sum's ratio is one large debtor's: on a concentrated book (one debtor invoiced more than half)
+# that debtor paying a 180-day backlog at once moved it 5.0-6.2 times in a night, and an honest run
+# was refused (s31-hostile). The check reads the median over the debtors that both paid and were
+# invoiced in the window of each one's own ratio (``paid_per_invoiced_median_90d``): a file in cents
+# moves every debtor's, so the median, 100-fold; one debtor moves it by at most one rank.
+PAID_PER_INVOICED_MEDIAN = "paid_per_invoiced_median_90d"
+PAID_PER_INVOICED_DEBTORS = "paid_per_invoiced_debtors"
 # a table whose dates span fewer days than the training table's (a rolling export of the last 6
 # months against a training on 36) is compared with the training data by rows per month of each
 # side's own span (rows_per_month.<table>); whole rows refused it (31,526 vs 192,012 invoices, s23)
@@ -348,6 +356,17 @@ def recent_amounts(frame: pd.DataFrame) -> tuple[float, float] | None:
     return paid, invoiced
 
 
+def recent_ratios(frame: pd.DataFrame) -> np.ndarray | None:
+    """Each debtor's amount paid / amount invoiced in the :data:`RECENT_DAYS` days up to the as-of
+    date (:data:`RECENT_AMOUNTS`), over the rows of a feature frame of one as-of date that both paid
+    and were invoiced in them; None when the frame lacks them (a statements book)."""
+    if not all(c in frame for c in RECENT_AMOUNTS):
+        return None
+    paid, invoiced = (np.nan_to_num(frame[c].to_numpy(dtype="float64"), nan=0.0) for c in RECENT_AMOUNTS)
+    both = (paid > 0) & (invoiced > 0)
+    return paid[both] / invoiced[both]
+
+
 def _paid_per_invoiced(amounts: tuple[float, float] | None) -> float | None:
     return amounts[0] / amounts[1] if amounts is not None and amounts[1] > 0 else None
 
@@ -357,11 +376,13 @@ def _snapshot_figures(
     default_col: str,
     recent: int | None = None,
     amounts: tuple[float, float] | None = None,
+    ratios: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Debtors, share in default and total open balance of one row per debtor; ``recent``: the
     invoices issued in the :data:`RECENT_DAYS` days up to the as-of date (left out when None);
     ``amounts``: paid and invoiced in those days (:func:`recent_amounts`; the ratio left out when
-    None or nothing was invoiced)."""
+    None or nothing was invoiced); ``ratios``: each debtor's (:func:`recent_ratios`; their median
+    and count left out when None or empty)."""
     n = len(frame)
     balance = frame.get("open_balance")
     in_default = frame[default_col].astype(bool).to_numpy() if n else None
@@ -377,6 +398,9 @@ def _snapshot_figures(
         out[RECENT] = int(recent)
     if (ratio := _paid_per_invoiced(amounts)) is not None:
         out[PAID_PER_INVOICED] = ratio
+    if ratios is not None and len(ratios):
+        out[PAID_PER_INVOICED_MEDIAN] = float(np.median(ratios))
+        out[PAID_PER_INVOICED_DEBTORS] = int(len(ratios))
     return out
 
 
@@ -390,6 +414,7 @@ def feed_figures(
     amounts: tuple[float, float] | None = None,
     lags: Mapping[str, Mapping[str, Any]] | None = None,
     debtors: pd.DataFrame | None = None,
+    ratios: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Today's figures: ingest ``tables`` (manifest), the ``portfolio`` and the ``scores`` (one row
     per debtor with ``in_default`` and ``open_balance``); ``recent_invoices``: invoices issued in the
@@ -398,10 +423,11 @@ def feed_figures(
     ``kept``: the ingest manifest's ``history.tables`` (:func:`_table_figures`); ``amounts``: paid and
     invoiced in the recent window (``ScoredBucket.recent_amounts``); ``lags``: :func:`table_lags`
     up to the as-of date, with the payments' input file (``file``) when ``tables`` names it;
-    ``debtors``: today's debtors table (its :func:`stated_amounts`)."""
+    ``debtors``: today's debtors table (its :func:`stated_amounts`); ``ratios``: each debtor's paid /
+    invoiced in the recent window (``ScoredBucket.recent_ratios``)."""
     return {
         **_table_figures(tables, _allocated(portfolio), kept),
-        **_snapshot_figures(scores, "in_default", recent_invoices, amounts),
+        **_snapshot_figures(scores, "in_default", recent_invoices, amounts, ratios),
         **_span_figures(spans or {}),
         **_lag_figures(lags or {}, tables),
         **({STATED: found} if (found := stated_amounts(debtors)) else {}),
@@ -438,7 +464,13 @@ def training_reference(
         snaps.append(
             {
                 "as_of": pd.Timestamp(as_of).date().isoformat(),
-                **_snapshot_figures(rows, "in_default_at_asof", recent_invoices(rows), recent_amounts(rows)),
+                **_snapshot_figures(
+                    rows,
+                    "in_default_at_asof",
+                    recent_invoices(rows),
+                    recent_amounts(rows),
+                    recent_ratios(rows),
+                ),
             }
         )
     figures = {
@@ -486,7 +518,7 @@ def format_figure(check: str, value: float | None) -> str:
         return "-"
     if check.startswith(("default_share", "quarantine_share", "allocated_share")):
         return f"{value:.1%}"
-    if check.startswith(("payments_per_invoice", PAID_PER_INVOICED, "stated.")):
+    if check.startswith(("payments_per_invoice", PAID_PER_INVOICED, PAID_PER_INVOICED_MEDIAN, "stated.")):
         return f"{value:.3f}"
     if check.startswith("invoices_per_debtor"):
         return f"{value:,.1f}"
@@ -666,9 +698,19 @@ def _compare(
                 limits.invoices_per_debtor,
             )
         )
+    # a reference from before s31-hostile has the sum's ratio only: compared by it, as then (debtors)
+    ppi = (
+        (PAID_PER_INVOICED, _ratio, debtors)
+        if ref.get(PAID_PER_INVOICED_MEDIAN) is None and ref.get(PAID_PER_INVOICED) is not None
+        else (
+            PAID_PER_INVOICED_MEDIAN,
+            _ratio,
+            min(today.get(PAID_PER_INVOICED_DEBTORS) or 0, ref.get(PAID_PER_INVOICED_DEBTORS) or 0),
+        )
+    )
     scalars = [
         ("payments_per_invoice", _ratio, min(acc.get("invoices", 0), acc_ref.get("invoices", 0))),
-        (PAID_PER_INVOICED, _ratio, debtors),
+        ppi,
         ("allocated_share", _points, min(acc.get("payments", 0), acc_ref.get("payments", 0))),
         ("default_share", _points, debtors),
         ("exposure", _ratio, debtors),
@@ -678,7 +720,17 @@ def _compare(
         if today.get(name) is not None and ref.get(name) is not None:
             checks.append(
                 judge(
-                    name, against, today[name], ref[name], basis, getattr(limits, name.removesuffix("_90d"))
+                    name,
+                    against,
+                    today[name],
+                    ref[name],
+                    basis,
+                    getattr(
+                        limits,
+                        "paid_per_invoiced"
+                        if name == PAID_PER_INVOICED_MEDIAN
+                        else name.removesuffix("_90d"),
+                    ),
                 )
             )
             if name == "default_exposure" and checks[-1].status == FAILED and written:

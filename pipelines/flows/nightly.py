@@ -278,6 +278,7 @@ def check_feed(
     definition: Any = None,
     recent_amounts: tuple[float, float] | None = None,
     debtors: pd.DataFrame | None = None,
+    recent_ratios: Any = None,
 ) -> dict[str, Any]:
     """Feed checks of today's feed against the previous run and the champion's training data.
 
@@ -288,7 +289,9 @@ def check_feed(
     (``ScoredBucket.recent_amounts``); ``definition``: the project's default definition
     (``features.params.DefaultDefinition``; the default one when None), which tells the debtors in
     default at the training snapshot (:func:`_written_off`); ``debtors``: today's debtors table, whose
-    stated amounts are compared with the previous run's (:func:`pipelines.feed_checks.stated_ratios`). Returns the
+    stated amounts are compared with the previous run's (:func:`pipelines.feed_checks.stated_ratios`);
+    ``recent_ratios``: each scored debtor's paid / invoiced in the recent window
+    (``ScoredBucket.recent_ratios``; the check ``paid_per_invoiced_median_90d``). Returns the
     manifest's ``feed`` section; raises :class:`pipelines.feed_checks.FeedCheckError` when a check
     fails and ``accept`` is false."""
     today = feed_figures(
@@ -301,6 +304,7 @@ def check_feed(
         recent_amounts,
         table_lags(result.book, as_of),
         debtors,
+        recent_ratios,
     )
     prev = None
     if previous is not None:
@@ -1059,6 +1063,7 @@ def run_nightly(
                     project.default_definition.to_params(),
                     scored_book.recent_amounts,
                     statics.debtors,
+                    scored_book.recent_ratios,
                 )
         except FeedCheckError as exc:
             write_rejected(out_dir, as_of, exc.feed)

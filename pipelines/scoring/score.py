@@ -244,6 +244,9 @@ class ScoredBucket:
     paydate: Any = None
     recent_invoices: int | None = None
     recent_amounts: tuple[float, float] | None = None
+    recent_ratios: np.ndarray | None = (
+        None  # each debtor's paid / invoiced (``paid_per_invoiced_median_90d``)
+    )
 
 
 def score_bucket(
@@ -266,7 +269,7 @@ def score_bucket(
     from features.engine import build_bucket
     from pipelines.adapters.registry import prepare_X
     from pipelines.engine import has_ledger
-    from pipelines.feed_checks import recent_amounts, recent_invoices
+    from pipelines.feed_checks import recent_amounts, recent_invoices, recent_ratios
     from pipelines.scoring.actions import latest_events, with_events
     from pipelines.scoring.watchlist import debtor_currency
 
@@ -302,6 +305,7 @@ def score_bucket(
         paydate=built.at_state[0] if built.at_state else None,
         recent_invoices=recent_invoices(built.features),
         recent_amounts=recent_amounts(built.features),
+        recent_ratios=recent_ratios(built.features),
     )
 
 
@@ -328,6 +332,7 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
     paydate = [b.paydate for b in found]
     recent = [b.recent_invoices for b in found if b.recent_invoices is not None]
     amounts = [b.recent_amounts for b in found if b.recent_amounts is not None]
+    ratios = [b.recent_ratios for b in found if b.recent_ratios is not None]
     return ScoredBucket(
         with_snapshot_hash(scores, X.columns),
         X,
@@ -337,4 +342,5 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
         paydate,
         sum(recent) if recent else None,
         (sum(a[0] for a in amounts), sum(a[1] for a in amounts)) if amounts else None,
+        np.concatenate(ratios) if ratios else None,
     )

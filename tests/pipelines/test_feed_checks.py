@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -81,53 +82,81 @@ def test_empty_payments_is_refused_naming_each_check_with_figures() -> None:
 
 def test_paid_per_invoiced_from_the_features_and_a_payments_file_in_cents_refused() -> None:
     """s30-hostile: a payments file in cents passed every check (each payment settled its invoice and
-    left the rest on account). The figure: amount paid / amount invoiced in the 90 days up to the
-    as-of date, over the debtors' feature rows (NaN as 0): (900 + 0 + 150) / (1,000 + 50 + 0) = 1.0."""
-    from pipelines.feed_checks import recent_amounts
+    left the rest on account). The figures: amount paid / amount invoiced in the 90 days up to the
+    as-of date, over the debtors' feature rows (NaN as 0): (900 + 0 + 150) / (1,000 + 50 + 0) = 1.0
+    (recorded); and the one checked since s31-hostile, the median of each debtor's own ratio over the
+    debtors that both paid and were invoiced: 900 / 1,000 = 0.9 (D2 paid nothing, D3 was invoiced
+    nothing), over 1 debtor."""
+    from pipelines.feed_checks import recent_amounts, recent_ratios
 
     rows = pd.DataFrame(
         {"payment_amount_90d": [900.0, float("nan"), 150.0], "invoice_amount_90d": [1000.0, 50.0, 0.0]}
     )
     assert recent_amounts(rows) == (1050.0, 1050.0)
+    assert recent_ratios(rows).tolist() == [0.9]
     assert recent_amounts(rows.drop(columns="payment_amount_90d")) is None  # a statements book: no figure
+    assert recent_ratios(rows.drop(columns="payment_amount_90d")) is None
     scores = pd.DataFrame({"in_default": [False, False, True], "open_balance": [10.0, 0.0, 5.0]})
-    today = feed_figures({}, None, scores, amounts=(1050.0, 1050.0))
+    today = feed_figures({}, None, scores, amounts=(1050.0, 1050.0), ratios=recent_ratios(rows))
     assert today["paid_per_invoiced_90d"] == 1.0
+    assert (today["paid_per_invoiced_median_90d"], today["paid_per_invoiced_debtors"]) == (0.9, 1)
     assert "paid_per_invoiced_90d" not in feed_figures(
         {}, None, scores, amounts=(10.0, 0.0)
     )  # nothing invoiced
-    ok = evaluate_feed(
-        figures(paid_per_invoiced_90d=0.95),
-        CFG,
-        previous=("prev", figures(paid_per_invoiced_90d=1.02)),
-        training=None,
+    assert "paid_per_invoiced_median_90d" not in feed_figures(
+        {}, None, scores, ratios=recent_ratios(rows.iloc[1:])
     )
-    assert statuses(ok)["paid_per_invoiced_90d | prev"] == "ok"
+
+    def ppi(median: float, debtors: int = 4_000) -> dict:
+        return figures(paid_per_invoiced_median_90d=median, paid_per_invoiced_debtors=debtors)
+
+    ok = evaluate_feed(ppi(0.95), CFG, previous=("prev", ppi(1.02)), training=None)
+    assert statuses(ok)["paid_per_invoiced_median_90d | prev"] == "ok"
     with pytest.raises(FeedCheckError) as info:
-        evaluate_feed(
-            figures(paid_per_invoiced_90d=97.0),
-            CFG,
-            previous=("the previous run", figures(paid_per_invoiced_90d=0.97)),
-            training=None,
-        )
-    assert "paid_per_invoiced_90d: 97.000 today vs 0.970 in the previous run" in str(info.value)
+        evaluate_feed(ppi(97.0), CFG, previous=("the previous run", ppi(0.97)), training=None)
+    assert "paid_per_invoiced_median_90d: 97.000 today vs 0.970 in the previous run" in str(info.value)
     # against the training data the limit is wider (x 10): 6.0 passes there, 5.0 fails against the previous run (x 4)
-    wide = evaluate_feed(
-        figures(paid_per_invoiced_90d=6.0),
-        CFG,
-        previous=None,
-        training=("train", figures(paid_per_invoiced_90d=1.0)),
-        accept=True,
-    )
-    assert statuses(wide)["paid_per_invoiced_90d | train"] == "ok"
-    narrow = evaluate_feed(
-        figures(paid_per_invoiced_90d=5.0),
+    wide = evaluate_feed(ppi(6.0), CFG, previous=None, training=("train", ppi(1.0)), accept=True)
+    assert statuses(wide)["paid_per_invoiced_median_90d | train"] == "ok"
+    narrow = evaluate_feed(ppi(5.0), CFG, previous=("prev", ppi(1.0)), training=None, accept=True)
+    assert statuses(narrow)["paid_per_invoiced_median_90d | prev"] == "failed"
+    # checked from 50 debtors behind the median on both sides; the sum's ratio is recorded, and checked
+    # only against a reference from before s31-hostile (no median): a previous run, a trained model
+    few = evaluate_feed(ppi(97.0, 49), CFG, previous=("prev", ppi(0.97)), training=None)
+    assert statuses(few)["paid_per_invoiced_median_90d | prev"] == "too small to check"
+    both = {
+        "paid_per_invoiced_90d": 5.4,
+        "paid_per_invoiced_median_90d": 1.0,
+        "paid_per_invoiced_debtors": 4_000,
+    }
+    before = {**both, "paid_per_invoiced_90d": 1.0}
+    summed = evaluate_feed(figures(**both), CFG, previous=("prev", figures(**before)), training=None)
+    assert summed["status"] == "passed"
+    older = evaluate_feed(
+        figures(**both),
         CFG,
         previous=("prev", figures(paid_per_invoiced_90d=1.0)),
         training=None,
         accept=True,
     )
-    assert statuses(narrow)["paid_per_invoiced_90d | prev"] == "failed"
+    assert statuses(older)["paid_per_invoiced_90d | prev"] == "failed"
+
+
+def test_one_large_debtor_paying_its_backlog_does_not_move_the_checked_figure() -> None:
+    """s31-hostile: on a concentrated book one debtor, invoiced 5,500 of 10,000 in the window, pays
+    a 180-day backlog of 11,000 at once; the other 9 debtors each paid 450 of 500 (0.9). The sum's
+    ratio goes from 4,050 / 10,000 = 0.405 (the night before, the large debtor paying nothing) to
+    15,050 / 10,000 = 1.505, 3.7 times (5.4 on the third simulator's books): refused before. The
+    median of the debtors' own ratios: 0.9 both nights (the night before, the large debtor paid
+    nothing and is not in it; then it is 1 of 10, at 2.0)."""
+    from pipelines.feed_checks import recent_amounts, recent_ratios
+
+    before = pd.DataFrame(
+        {"payment_amount_90d": [0.0] + [450.0] * 9, "invoice_amount_90d": [5_500.0] + [500.0] * 9}
+    )
+    after = before.assign(payment_amount_90d=[11_000.0] + [450.0] * 9)
+    assert recent_amounts(before) == (4_050.0, 10_000.0) and recent_amounts(after) == (15_050.0, 10_000.0)
+    assert float(np.median(recent_ratios(before))) == 0.9 and float(np.median(recent_ratios(after))) == 0.9
 
 
 def test_growth_of_a_small_book_passes_and_tiny_tables_are_not_compared() -> None:
