@@ -229,13 +229,11 @@ def dense_span(counts: pd.Series, end: pd.Timestamp) -> tuple[int, int] | None:
     return int(days[start]), int(rows[start])
 
 
-def table_spans(book: Any, end: dt.date | None = None) -> dict[str, tuple[int, int]]:
-    """(days, rows) of each dated table of ``book`` (``pipelines.adapters.files.DATE_COLUMNS``):
-    :func:`dense_span` up to ``end`` (the as-of date; default: the book's last observed date,
-    ``Book.last_observed``). Empty for an object without ``day_counts`` (a
-    ``pipelines.engine.Book`` has them)."""
-    from pipelines.adapters.files import DATE_COLUMNS
-
+def _by_table(book: Any, end: dt.date | None, columns: Mapping[str, str], measure: Any) -> dict[str, Any]:
+    """``measure(rows per day, end)`` of each table's date column of ``columns`` in ``book``
+    (``Book.day_counts``), up to ``end`` (default: the book's last observed date,
+    ``Book.last_observed``); tables without rows, or measured None, left out. Empty for an object
+    without ``day_counts`` (a ``pipelines.engine.Book`` has them)."""
     counts = getattr(book, "day_counts", None)
     if not callable(counts):
         return {}
@@ -244,12 +242,22 @@ def table_spans(book: Any, end: dt.date | None = None) -> dict[str, tuple[int, i
         if end is None:
             return {}
     out = {}
-    for table, column in sorted(DATE_COLUMNS.items()):
+    for table, column in sorted(columns.items()):
         found = counts(table, column)
-        span = dense_span(found, pd.Timestamp(end)) if found is not None else None
-        if span is not None:
-            out[table] = span
+        value = measure(found, pd.Timestamp(end)) if found is not None else None
+        if value is not None:
+            out[table] = value
     return out
+
+
+def table_spans(book: Any, end: dt.date | None = None) -> dict[str, tuple[int, int]]:
+    """(days, rows) of each dated table of ``book`` (``pipelines.adapters.files.DATE_COLUMNS``):
+    :func:`dense_span` up to ``end`` (the as-of date; default: the book's last observed date,
+    ``Book.last_observed``). Empty for an object without ``day_counts`` (a
+    ``pipelines.engine.Book`` has them)."""
+    from pipelines.adapters.files import DATE_COLUMNS
+
+    return _by_table(book, end, DATE_COLUMNS, dense_span)
 
 
 def table_lag(counts: pd.Series | None, end: pd.Timestamp) -> dict[str, Any] | None:
@@ -283,19 +291,7 @@ def table_lags(book: Any, end: dt.date | None = None) -> dict[str, dict[str, Any
     """:func:`table_lag` of the invoices (``issue_date``) and the payments (``paid_on``) of ``book``
     up to ``end`` (default: the book's last observed date); empty for an object without
     ``day_counts`` or a book without these tables (a statements book)."""
-    counts = getattr(book, "day_counts", None)
-    if not callable(counts):
-        return {}
-    if end is None:
-        end = book.last_observed()
-        if end is None:
-            return {}
-    out = {}
-    for table, column in LAG_TABLES.items():
-        found = table_lag(counts(table, column), pd.Timestamp(end))
-        if found is not None:
-            out[table] = found
-    return out
+    return _by_table(book, end, LAG_TABLES, table_lag)
 
 
 def _span_figures(spans: Mapping[str, tuple[int, int]]) -> dict[str, Any]:
