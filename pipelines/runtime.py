@@ -460,3 +460,32 @@ def quiet_user_errors(kinds: tuple[type[BaseException], ...]) -> Iterator[None]:
     finally:
         for logger in loggers:
             logger.removeFilter(filt)
+
+
+# A flow-run log record that a command prints again in its own summary: ``logger.warning(text,
+# extra=SAID_IN_SUMMARY)``. Within :func:`said_once` the console leaves it out (the summary says it);
+# Prefect's API log (its UI, `ews serve`'s runs) and a flow called from Python keep it.
+SAID_IN_SUMMARY = {"ews_said_in_summary": True}
+
+
+class _DropSaidInSummary(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "ews_said_in_summary", False)
+
+
+@contextmanager
+def said_once() -> Iterator[None]:
+    """Within the block, Prefect's console handler drops the records logged with
+    :data:`SAID_IN_SUMMARY`: ``ews train`` printed its small-book and short-history warnings twice,
+    in the flow-run log and again in the summary under the metrics table (session 31)."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    filt = _DropSaidInSummary()
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
+    for handler in handlers:
+        handler.addFilter(filt)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(filt)

@@ -54,6 +54,7 @@ def register(app: typer.Typer) -> None:
         check_payments(data)  # before anything imports Prefect (its log handlers keep the console)
         from pipelines.commands.score import bucket_bars, flow_runtime
         from pipelines.flows.train import run_train, said
+        from pipelines.runtime import said_once
 
         console = Console(stderr=False)
         check_engine(engine)
@@ -61,6 +62,7 @@ def register(app: typer.Typer) -> None:
         try:
             with (
                 flow_runtime(also=TRAIN_USER_ERRORS),
+                said_once(),  # the small-book warning and the queue key: in the summary below only
                 bucket_bars(console, f"training on {data} (snapshots, fit, calibrate, log)"),
             ):
                 result = run_train(data, config, raw, engine, scheduler)
@@ -259,6 +261,7 @@ def train_paydate_step(
     for it is a warning: the PD model above is already registered."""
     from pipelines.commands.score import bucket_bars, flow_runtime
     from pipelines.flows.train_paydate import run_train_paydate
+    from pipelines.runtime import said_once
 
     if not holds_invoices(data):
         console.print(
@@ -269,6 +272,7 @@ def train_paydate_step(
     try:
         with (
             flow_runtime(also=TRAIN_USER_ERRORS),
+            said_once(),  # the short-history warning: in the summary below only
             bucket_bars(console, "payment-date model (person-period rows, fit, evaluate, log)"),
         ):
             pay = run_train_paydate(data, config, raw, engine, scheduler)
@@ -278,7 +282,7 @@ def train_paydate_step(
         )
         return
     m = pay.metrics
-    if pay.history_note:  # one short line; the flow-run log above has the note in full
+    if pay.history_note:  # one short line (only here); the flow-run log above has the note in full
         console.print(f"[yellow]payment-date model: {pay.history_headline or pay.history_note}[/]")
     console.print(
         f"ews-paydate v{pay.version}: held-out MAE {m['mae_days']:.2f} days (paid on due date "

@@ -28,6 +28,7 @@ from pipelines.config.project import ProjectConfig
 from pipelines.config.train import TrainConfig
 from pipelines.feed_checks import FEED_REFERENCE_ARTIFACT, training_reference
 from pipelines.ingest.decimals import feed_currency
+from pipelines.runtime import SAID_IN_SUMMARY
 from pipelines.words import counted
 
 __all__ = [
@@ -251,7 +252,11 @@ def fit(dataset: pd.DataFrame, cfg: TrainConfig, horizon_days: int = 90, definit
     cannot fill the windows (and with ``rollrate.enabled``), the roll-rate model instead
     (:func:`fit_small_book`). ``definition``: the project's ``DefaultDefinition``."""
     return fit_pd(
-        dataset, cfg, horizon_days, definition, small_book=lambda o: get_run_logger().warning(said(o))
+        dataset,
+        cfg,
+        horizon_days,
+        definition,
+        small_book=lambda o: get_run_logger().warning(said(o), extra=SAID_IN_SUMMARY),
     )
 
 
@@ -835,7 +840,7 @@ def train(
         result.manifest, (book.read(k).invoices for k in range(book.buckets)), project.currency.reporting
     )
     key = queue_key(outcome, dataset, book, cfg, project, currency)
-    logger.info("queue key: %s", key.reason)
+    logger.info("queue key: %s", key.reason, extra=SAID_IN_SUMMARY)
     provenance = {
         "data_hash": _data_hash(result.manifest),
         "config_hash": config_hash(cfg),

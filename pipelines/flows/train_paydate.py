@@ -31,6 +31,7 @@ from pipelines.config import config_hash, load_config
 from pipelines.config.project import ProjectConfig
 from pipelines.config.train import TrainConfig
 from pipelines.flows.train import DataError, _data_hash, data_window, git_commit, load_project
+from pipelines.runtime import SAID_IN_SUMMARY
 
 __all__ = ["PaydatePlan", "PaydateTrainResult", "plan", "run_train_paydate", "train_paydate"]
 
@@ -334,7 +335,9 @@ def train_paydate(
     )
     note = history_note(p, cfg.paydate.train_snapshots)
     if note:
-        logger.warning("payment-date model: %s", history_headline(p, cfg.paydate.train_snapshots))
+        logger.warning(
+            "payment-date model: %s", history_headline(p, cfg.paydate.train_snapshots), extra=SAID_IN_SUMMARY
+        )
         logger.info("payment-date model, in full: %s", note)
     logger.info(
         f"payment-date rows: {len(rows['eval']):,} held-out training rows, {len(rows['final']):,} final rows, "
