@@ -442,7 +442,10 @@ def list_size_figures(
     ``list_share`` (flagged live debtor-months / live debtor-months, month-ends with an observed
     horizon), ``list_share_max`` (the largest month-end's), ``flagged_per_month`` (mean),
     ``precision``, ``recall``, ``lead_time_median_days`` (strict) and ``lead_time_flagged_share``,
-    as the backtest's watchlist figures."""
+    as the backtest's watchlist figures; ``min_pd``, the rank trigger's PD floor
+    (``triggers.rank.min_pd``), and ``under_floor_share``: live debtor-months whose PD ranked inside
+    the top share but lay under that floor, and were not on the list (the floor, not the share,
+    decided their place; same denominator as ``list_share``)."""
     dates = [pd.Timestamp(d) for d in sorted(panel["as_of"].unique())]
     observed = (panel["horizon_observed"] & ~panel["in_default"]).to_numpy(dtype=bool)
     bad = (panel["label"].fillna(0).astype(int) == 1).to_numpy()
@@ -460,6 +463,7 @@ def list_size_figures(
             hits, defaults = int((on & bad).sum()), int((observed & bad).sum())
             leads = _lead_times(panel.assign(flagged=flagged), dates)
             was = leads.loc[leads["flagged_last"]]
+            floored = _under_floor(panel, float(share), c.triggers.rank.min_pd) & observed & ~flagged
             out.append(
                 {
                     "share": float(share),
@@ -473,9 +477,24 @@ def list_size_figures(
                     "recall": hits / defaults if defaults else None,
                     "lead_time_median_days": _median(was["lead_days"]),
                     "lead_time_flagged_share": len(was) / len(leads) if len(leads) else None,
+                    "min_pd": float(c.triggers.rank.min_pd),
+                    "under_floor_share": int(floored.sum()) / n_live if n_live else None,
                 }
             )
     return out
+
+
+def _under_floor(panel: pd.DataFrame, share: float, min_pd: float) -> np.ndarray:
+    """Per row of ``panel``: the PD ranks inside the top ``share`` of its month-end's live debtors
+    (:func:`~pipelines.scoring.watchlist.in_top_share` without a floor) but lies under ``min_pd``."""
+    from pipelines.scoring.watchlist import in_top_share
+
+    out = pd.Series(False, index=panel.index)
+    for _, month in panel.groupby("as_of", sort=False):
+        live = ~month["in_default"].astype(bool)
+        ranked = in_top_share(month["pd"], live, share, 0.0)
+        out.loc[month.index] = ranked & ~in_top_share(month["pd"], live, share, min_pd)
+    return out.to_numpy(dtype=bool)
 
 
 def leakage(loaded: Any, dates: Sequence[pd.Timestamp], horizon_days: int) -> dict[str, Any]:
@@ -541,8 +560,9 @@ DEFINITIONS: dict[str, str] = {
     "debtors (settings.list_shares), re-flagged on the same PDs: rule 'rank' = the rank trigger alone at "
     "triggers.rank.top_share s, held while in the top s x stay_top_share / top_share (the absolute triggers "
     "off); rule 'rules' = the same rank trigger beside the config's other triggers. list_share: the list's "
-    "actual size (ties and the hold make it differ from s); set triggers.rank in the nightly config to the "
-    "size chosen",
+    "actual size (ties and the hold make it larger than s, the PD floor min_pd = triggers.rank.min_pd smaller: "
+    "under_floor_share, the live debtor-months inside the top s whose PD was under the floor and that were "
+    "not on the list); set triggers.rank in the nightly config to the size chosen",
 }
 
 

@@ -118,6 +118,7 @@ LIST_COLUMNS = (
     ("top_share", "top share"),
     ("stay_top_share", "held while in the top"),
     ("list_share", "list size (share of live debtors)"),
+    ("under_floor_share", "in the top share but under the PD floor (left off)"),
     ("list_share_max", "largest month"),
     ("flagged_per_month", "flagged a month-end"),
     ("precision", "precision"),
@@ -165,6 +166,19 @@ def _table(table_id: str, columns: list[tuple[str, str]], rows: list[dict[str, A
         for r in rows
     )
     return f"<table id='{table_id}' class='stack'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _floor_words(rows: list[dict[str, Any]]) -> str:
+    """The rank trigger's PD floor in plain words: it, not only the top share, decides each list's size."""
+    floor = next((r["min_pd"] for r in rows if r.get("min_pd") is not None), None)
+    if floor is None:
+        return ""
+    return (
+        f"<p id='pd-floor'>The rank trigger never flags a PD under {floor:.2%} (<code>triggers.rank.min_pd</code>): "
+        "a list is smaller than its top share when PDs inside that share lie under this floor (the column "
+        "'in the top share but under the PD floor'). Lower the floor to fill the list, raise it to keep "
+        "low PDs off it.</p>"
+    )
 
 
 def _list_sizes_table(rows: list[dict[str, Any]]) -> str:
@@ -248,6 +262,7 @@ svg {{ max-width: 100%; height: auto; }}
 <p>The same PDs, re-flagged with the rank trigger at each top share of the live debtors (held while in the
 top share x stay_top_share / top_share), alone and beside the other triggers: choose the list a team can work
 and set <code>triggers.rank</code> in the nightly config (see backtest.json, definitions.list_sizes).</p>
+{_floor_words(getattr(result, "list_sizes", []))}
 {_list_sizes_svg(getattr(result, "list_sizes", []))}
 {_list_sizes_table(getattr(result, "list_sizes", []))}
 <h2>Per month-end</h2>

@@ -167,12 +167,23 @@ def list_size_lines(list_sizes: list[dict]) -> list[str]:
     def pct(v: float | None) -> str:
         return "n/a" if v is None else f"{v:.1%}"
 
-    lines = ["Watchlist at other sizes (rank: the rank trigger alone; rules: beside the other triggers)"]
+    floor = next((row["min_pd"] for row in list_sizes if row.get("min_pd") is not None), None)
+    # the rank trigger's PD floor decides a list's size as much as the top share (session 31)
+    floored = f", a PD of at least {floor:.2%} (triggers.rank.min_pd)" if floor else ""
+    lines = [
+        f"Watchlist at other sizes (rank: the rank trigger alone{floored}; rules: beside the other triggers)"
+    ]
     for row in list_sizes:
         lead = row["lead_time_median_days"]
+        under = row.get("under_floor_share")
+        left_off = (
+            f" ({pct(under)} more were in the top {row['share']:.0%} with a PD under {floor:.2%})"
+            if under
+            else ""
+        )
         lines.append(
-            f"  {row['rule']:5s} top {row['share']:.0%}: list {pct(row['list_share'])} of live debtors, precision "
-            f"{pct(row['precision'])}, recall {pct(row['recall'])}, "
+            f"  {row['rule']:5s} top {row['share']:.0%}: list {pct(row['list_share'])} of live debtors{left_off}, "
+            f"precision {pct(row['precision'])}, recall {pct(row['recall'])}, "
             f"strict lead {_days(lead)}"
         )
     return lines
