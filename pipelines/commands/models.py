@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 
@@ -194,9 +195,14 @@ def register(app: typer.Typer) -> None:
         from pipelines.adapters.registry import champion_on
 
         try:
-            moment = pd.Timestamp(when)
+            # ISO only: pandas read '01.02.2024' (1 February to a German user) as 2024-01-02
+            moment = pd.Timestamp(dt.datetime.fromisoformat(when))
         except ValueError:
-            typer.secho(f"error: {when!r} is not a date/time; use YYYY-MM-DD[THH:MM]", fg="red", err=True)
+            typer.secho(
+                f"error: {when!r} is not a date/time; use YYYY-MM-DD[THH:MM], e.g. 2026-03-31",
+                fg="red",
+                err=True,
+            )
             raise typer.Exit(2) from None
         if len(when) == 10:
             moment = moment + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)

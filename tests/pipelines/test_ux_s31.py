@@ -82,3 +82,22 @@ def test_the_backtests_list_lines_and_page_name_the_pd_floor(tmp_path) -> None:
     assert "The rank trigger never flags a PD under 25.00% (<code>triggers.rank.min_pd</code>)" in page
     assert "<th>in the top share but under the PD floor (left off)</th>" in page
     assert "13.3 %" in page  # 4 of 30 live debtor-months, as the table shows shares
+
+
+# ---------------------------------------------------------------- the data scientist: champion-on reads ISO dates only
+
+
+@pytest.mark.parametrize("when", ["01.02.2024", "02/01/2024", "1 Feb 2024"])
+def test_champion_on_refuses_a_date_it_would_read_another_way(mlflow_uri, when: str) -> None:
+    """`ews models champion-on 01.02.2024` (1 February to a German analyst) answered for 2024-01-02:
+    pandas read the day as the month. Now any date that is not YYYY-MM-DD[THH:MM] is refused, exit 2."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    result = CliRunner().invoke(app, ["models", "champion-on", when, "--runs", "/nonexistent"])
+    assert result.exit_code == 2, result.output
+    assert f"error: {when!r} is not a date/time; use YYYY-MM-DD[THH:MM], e.g. 2026-03-31" in result.output
+    assert "Traceback" not in result.output
+    ok = CliRunner().invoke(app, ["models", "champion-on", "2024-02-01", "--runs", "/nonexistent"])
+    assert ok.exit_code == 1 and "no champion of ews-pd at 2024-02-01 23:59:59.999999 UTC" in ok.output
