@@ -28,7 +28,7 @@ is ``--candidate state_gap`` against ``shipped`` at commit 62b337f, or ``--candi
 (``paydate_decide.py``'s difference is then against the new shipped; ``state_gap`` fits the same
 columns as ``shipped`` in another order). Session 30's ``own*``: the shipped fit,
 its ``expected_paid_on`` read at each debtor's level from the model's own errors on the debtor's recent
-invoices (``models.paydate.own_residual_levels``; ``own_w25`` pre-registered, not met); their npz also hold
+invoices (``paydate_own_lib.own_residual_levels``; ``own_w25`` pre-registered, not met); their npz also hold
 the level (``NAME_q``) and each paid test invoice's ``pit`` (``benchmarks/paydate_own.py --decision``). ``--only``: the candidates without the
 shipped fit (exploring; the decision needs both). Writes per book ``BOOK.json`` (figures) and ``BOOK.npz`` (per
 paid test invoice: the absolute error of each fit, the debtor code; the weekly cash forecast and actual
@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from paydate import WEEKS, cash_backtest, cash_inputs, load  # noqa: E402
+from paydate_own_lib import median_at_level, own_residual_levels, residual_pits  # noqa: E402
 
 from features.ledger import day_number, prepare_ledger  # noqa: E402
 from features.paydate import FEATURES, PERIOD_DAYS, evaluation_invoices, training_window  # noqa: E402
@@ -63,10 +64,7 @@ from models.paydate import (  # noqa: E402
     evaluate,
     fit_day_shape,
     fit_hazard,
-    median_days,
-    own_residual_levels,
     predict_hazards,
-    residual_pits,
 )
 from pipelines.config.train import TrainConfig  # noqa: E402
 from pipelines.engine import Book  # noqa: E402
@@ -97,7 +95,7 @@ register("state_gap", S27 + STATE)
 register("pace", FEATURES + ("due_pace_60",))
 register("pace2", FEATURES + ("due_pace_30", "due_pace_60"))
 # session 30: the shipped fit, its expected_paid_on read at each debtor's level from the model's own errors
-# on the debtor's invoices open at the month-ends of the last `months` months (models.paydate.own_residual_levels)
+# on the debtor's invoices open at the month-ends of the last `months` months (paydate_own_lib.own_residual_levels)
 register("own", FEATURES, own={"months": 3, "prior": 5.0})
 register("own_k2", FEATURES, own={"months": 3, "prior": 2.0})
 register("own_k10", FEATURES, own={"months": 3, "prior": 10.0})
@@ -192,7 +190,7 @@ def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
                     np.concatenate(
                         [
                             np.abs(
-                                np.where(np.isnan(m := median_days(F, q=q)), float(H * PERIOD_DAYS), m)
+                                np.where(np.isnan(m := median_at_level(F, q)), float(H * PERIOD_DAYS), m)
                                 - inv["actual_days"].to_numpy(dtype=np.float64)
                             )[~np.isnan(inv["actual_days"].to_numpy(dtype=np.float64))]
                             for F, q, (T, inv) in zip(cdfs, levels, tests, strict=True)
@@ -202,7 +200,7 @@ def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
             )
         errs, codes, days, qs, pits = [], [], [], [], []
         for F, q, (T, inv) in zip(cdfs, levels, tests, strict=True):
-            pred = median_days(F, q=q)
+            pred = median_at_level(F, q)
             actual = inv["actual_days"].to_numpy(dtype=np.float64)
             paid = ~np.isnan(actual)
             pred = np.where(np.isnan(pred), float(H * PERIOD_DAYS), pred)

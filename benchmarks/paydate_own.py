@@ -7,9 +7,9 @@ Per ``ews generate`` book (``benchmarks/paydate.load``, no memos; ``regime:seed`
 held-out hazard on the plan's 3 test month-ends T. Per test invoice settled within the horizon:
 
 - ``pit``: where its settlement fell in the model's distribution given paid
-  (``models.paydate.residual_pits``, the whole horizon seen): 0.5 on average for a calibrated model;
+  (``paydate_own_lib.residual_pits``, the whole horizon seen): 0.5 on average for a calibrated model;
 - ``q``: its debtor's level at T from the model's errors on the debtor's invoices open at the month-ends
-  of the 3 months before T, seen up to T (``models.paydate.own_residual_levels``, defaults: prior 5,
+  of the 3 months before T, seen up to T (``paydate_own_lib.own_residual_levels``, defaults: prior 5,
   weight 1): rows dated <= T only;
 - ``u_oracle``: where the health-at-T oracle's median (``paydate_ablation.oracle_days(...,
   health_at_t=True)``) falls in the same distribution: the level the oracle would read the model at.
@@ -45,6 +45,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from paydate import load  # noqa: E402
 from paydate_ablation import oracle_days  # noqa: E402
+from paydate_own_lib import median_at_level, own_residual_levels, residual_pits  # noqa: E402
 
 from features.ledger import prepare_ledger  # noqa: E402
 from features.paydate import PERIOD_DAYS  # noqa: E402
@@ -52,9 +53,7 @@ from models.paydate import (  # noqa: E402
     cdf_weeks,
     fit_hazard,
     median_days,
-    own_residual_levels,
     predict_hazards,
-    residual_pits,
 )
 from pipelines.config.train import TrainConfig  # noqa: E402
 from pipelines.engine import Book  # noqa: E402
@@ -112,7 +111,7 @@ def book_frame(regime: str, seed: int, work: Path, weights: list[float], oof: bo
         inv["u_oracle"] = residual_pits(F, np.asarray(orc, dtype=np.float64), float(H * PERIOD_DAYS))
         inv["model"] = median_days(F)
         for a in weights:
-            inv[f"w{a}"] = median_days(F, q=np.clip(0.5 + a * (q - 0.5), 0.2, 0.8))
+            inv[f"w{a}"] = median_at_level(F, np.clip(0.5 + a * (q - 0.5), 0.2, 0.8))
         inv["T"] = T
         frames.append(inv)
     d = pd.concat(frames, ignore_index=True)

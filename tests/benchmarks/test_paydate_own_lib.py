@@ -1,9 +1,12 @@
-"""Session 30's candidate (issue 13): each debtor's level from the model's own recent errors on it
-(``models.paydate.residual_pits``, ``debtor_levels``, ``own_residual_levels``; ``median_days(q=...)``)."""
+"""Session 30's candidate (issue 13, not shipped): each debtor's level from the model's own recent errors on
+it (``benchmarks/paydate_own_lib.py``: ``residual_pits``, ``debtor_levels``, ``own_residual_levels``,
+``median_at_level``; moved out of ``models.paydate`` in session 31)."""
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,25 +14,24 @@ import pytest
 
 from features.ledger import ledger_state, prepare_ledger
 from features.paydate import open_invoices, settlements
-from models.paydate import (
-    cdf_weeks,
-    debtor_levels,
-    fit_hazard,
-    median_days,
-    own_residual_levels,
-    predict_hazards,
-    residual_pits,
-)
+from models.paydate import cdf_weeks, fit_hazard, median_days, predict_hazards
 from tests.models.test_paydate import FAST, book, cut_at, day, training_rows
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+try:
+    from paydate_own_lib import debtor_levels, median_at_level, own_residual_levels, residual_pits
+finally:
+    sys.path.pop(0)
 
-def test_median_days_at_a_level_by_hand() -> None:
-    """F = 0.4, 0.8 (F_H = 0.8): q 0.5 -> 0.4, the end of week 0, day 7; q 0.75 -> 0.6, half of week 1:
-    7 + 3.5 -> day 11; q 0.2 -> 0.16 -> 7 x 0.4 = 2.8 -> day 3; one level per row; the default is 0.5."""
+
+def test_median_at_level_by_hand() -> None:
+    """F = 0.4, 0.8 (F_H = 0.8): q 0.5 -> 0.4, the end of week 0, day 7 (the product's median); q 0.75 ->
+    0.6, half of week 1: 7 + 3.5 -> day 11; q 0.2 -> 0.16 -> 7 x 0.4 = 2.8 -> day 3; one level per row."""
     F = np.array([[0.4, 0.8], [0.4, 0.8], [0.4, 0.8]])
     assert median_days(F).tolist() == [7.0, 7.0, 7.0]
-    assert median_days(F, q=0.5).tolist() == [7.0, 7.0, 7.0]
-    assert median_days(F, q=np.array([0.5, 0.75, 0.2])).tolist() == [7.0, 11.0, 3.0]
+    assert median_at_level(F).tolist() == [7.0, 7.0, 7.0]
+    assert median_at_level(F, 0.5).tolist() == [7.0, 7.0, 7.0]
+    assert median_at_level(F, np.array([0.5, 0.75, 0.2])).tolist() == [7.0, 11.0, 3.0]
 
 
 def test_residual_pits_by_hand() -> None:
