@@ -101,3 +101,31 @@ def test_champion_on_refuses_a_date_it_would_read_another_way(mlflow_uri, when: 
     assert "Traceback" not in result.output
     ok = CliRunner().invoke(app, ["models", "champion-on", "2024-02-01", "--runs", "/nonexistent"])
     assert ok.exit_code == 1 and "no champion of ews-pd at 2024-02-01 23:59:59.999999 UTC" in ok.output
+
+
+# ---------------------------------------------------------------- the analyst: a German export's customer names
+
+
+def test_a_customer_number_column_named_nr_brings_the_name_beside_it(tmp_path) -> None:
+    """A small German company's AR export ('Kundennr.' and 'Kunde' side by side, ';', 1.720,81,
+    dd.mm.yyyy): `ews sources suggest` mapped 'Kundennr.' to debtor_id and left 'Kunde' (the name)
+    unmapped, so the watchlist, the queues and report.html showed no debtor names (walk on
+    benchmarks/third_book.py seed 32, 120 debtors). 'Nr.' is German for number, as 'No.' in English."""
+    import pandas as pd
+
+    from tests.pipelines.test_sources_suggest import _suggest_check_ingest
+
+    export = tmp_path / "Offene_Posten.csv"
+    export.write_text(
+        "Rechnungsnr.;Kundennr.;Kunde;Rechnungsdatum;Fälligkeit;Betrag;Währung;Bezahlt am\n"
+        "R-1;K1;Müller GmbH;01.01.2024;31.01.2024;1.720,81;EUR;28.01.2024\n"
+        "R-2;K1;Müller GmbH;01.02.2024;02.03.2024;980,00;EUR;\n"
+        "R-3;K2;Schmidt AG;15.01.2024;14.02.2024;2.500,00;EUR;20.02.2024\n",
+        encoding="utf-8",
+    )
+    manifest, cfg = _suggest_check_ingest(export, tmp_path)
+    assert cfg.ar_export.columns["debtor_id"] == "Kundennr."
+    assert cfg.ar_export.columns.get("name") == "Kunde"
+    assert manifest["tables"]["debtors"]["rows_accepted"] == 2
+    names = pd.read_parquet(tmp_path / "out" / "debtors").sort_values("debtor_id")["name"].tolist()
+    assert names == ["Müller GmbH", "Schmidt AG"]
