@@ -432,6 +432,8 @@ def score_book(
 NOT_SCORED = "every invoice quarantined"
 NOT_SCORED_LISTED = 1_000
 """Debtors named in manifest.json ``not_scored`` (the count is always whole)."""
+AFTER_AS_OF = "date_after_as_of"
+"""The quarantine reason of a row dated after the as-of date (``pipelines.validation``): not counted."""
 
 
 def all_quarantined(book: Any, quarantine: dict[str, Any], scores: pd.DataFrame) -> pd.DataFrame:
@@ -458,6 +460,9 @@ def all_quarantined(book: Any, quarantine: dict[str, Any], scores: pd.DataFrame)
     rows = pd.DataFrame(
         {"debtor_id": rows["debtor_id"].astype("string"), "reason": rows["reason"].astype("string")}
     )
+    # an invoice issued after the as-of date is no input tonight, accepted or not: a debtor onboarded
+    # by then whose first invoices come later owes nothing yet, and is scored so
+    rows = rows.loc[~rows["reason"].str.startswith(AFTER_AS_OF).fillna(False).to_numpy()]
     scored = pd.Index(scores["debtor_id"].astype("string").unique())
     ids = pd.Index(rows["debtor_id"].dropna().unique()).intersection(scored)
     if not len(ids):

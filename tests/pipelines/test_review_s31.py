@@ -1,0 +1,48 @@
+"""Session 31 review (s31-review): cases the session's own tests left open. Hand-built frames; every
+expected value is by hand."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features.tables import Portfolio
+from pipelines.engine import Book
+from pipelines.flows.nightly import all_quarantined
+
+
+def test_a_debtor_whose_invoices_are_all_dated_after_the_as_of_date_is_not_named_as_quarantined() -> None:
+    """da3a50c names the scored debtors whose every invoice was quarantined. A debtor onboarded by
+    the as-of date whose first invoices are dated after it (date_after_as_of at an ingest as of that
+    date: a future-dated invoice, a backfill of an earlier date) owes nothing yet and is rightly
+    scored so: D1 (two such invoices) is not named. D4 has one invoice lost to no_fx_rate:USD and one
+    dated after the as-of date: its only invoice of the night was lost, it is named for the lost one
+    alone. D2 has an accepted invoice. (A generated 300 x 12 book, seed 3141, ingested as of
+    2023-12-20: 1 such debtor, D0000146, was named with 'date_after_as_of:issue_date (3)'.)"""
+    accepted = pd.DataFrame(
+        {
+            "invoice_id": ["I3"],
+            "debtor_id": pd.Series(["D2"], dtype="string"),
+            "issue_date": pd.to_datetime(["2024-05-01"]),
+            "due_date": pd.to_datetime(["2024-05-31"]),
+            "amount": [10.0],
+        }
+    )
+    book = Book.in_memory(Portfolio(invoices=accepted), 1_000)
+    quarantine = {
+        "invoices": pd.DataFrame(
+            {
+                "invoice_id": ["I1", "I2", "I5", "I6"],
+                "debtor_id": ["D1", "D1", "D4", "D4"],
+                "reason": [
+                    "date_after_as_of:issue_date",
+                    "date_after_as_of:issue_date",
+                    "no_fx_rate:USD",
+                    "date_after_as_of:issue_date",
+                ],
+            }
+        )
+    }
+    scores = pd.DataFrame({"debtor_id": ["D1", "D2", "D4"], "pd": [0.01, 0.02, 0.03]})
+    found = all_quarantined(book, quarantine, scores)
+    assert found["debtor_id"].tolist() == ["D4"]
+    assert found["reasons"].tolist() == ["no_fx_rate:USD (1)"]
