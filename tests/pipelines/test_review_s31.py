@@ -3,10 +3,14 @@ expected value is by hand."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pandas as pd
 
 from features.tables import Portfolio
+from pipelines.config.nightly import LagLimit
 from pipelines.engine import Book
+from pipelines.feed_checks import payments_lag
 from pipelines.flows.nightly import all_quarantined
 
 
@@ -46,3 +50,34 @@ def test_a_debtor_whose_invoices_are_all_dated_after_the_as_of_date_is_not_named
     found = all_quarantined(book, quarantine, scores)
     assert found["debtor_id"].tolist() == ["D4"]
     assert found["reasons"].tolist() == ["no_fx_rate:USD (1)"]
+
+
+def _lags(pay_last: str, inv_last: str, as_of: str, usual: int, days: int) -> dict:
+    """The ``lags`` figure: latest payment / invoice, both tables' usual silence ``usual``."""
+    end = dt.date.fromisoformat(as_of)
+
+    def one(last: str) -> dict:
+        return {"last": last, "lag": (end - dt.date.fromisoformat(last)).days, "usual": usual, "days": days}
+
+    return {"lags": {"invoices": one(inv_last), "payments": one(pay_last)}}
+
+
+def test_payments_lag_the_edges_of_its_two_limits() -> None:
+    """71e3a58's own tests left both edges open (review_mutations Y6, Y7 survived them). As-of Tue 31
+    December 2024, usual silence 2 days, margin 1: payments up to the 24th (7 days behind).
+    - 20 payment days in the window (min_days 20) is checked, hence refused; 19 is too small.
+    - invoices up to the 28th: 3 days, exactly their usual 2 + the margin 1, so the ledger is not
+      quiet beyond its usual and the payments alone are behind: refused. Invoices up to the 27th (4
+      days, beyond 2 + 1): the whole ledger quiet, left to max_data_lag_days: ok."""
+    as_of, limit = dt.date(2024, 12, 31), LagLimit()
+    assert (limit.margin_days, limit.min_days) == (1, 20)
+    status = {
+        (inv, days): payments_lag(_lags("2024-12-24", inv, "2024-12-31", 2, days), as_of, limit).status
+        for inv, days in (("2024-12-31", 20), ("2024-12-31", 19), ("2024-12-28", 250), ("2024-12-27", 250))
+    }
+    assert status == {
+        ("2024-12-31", 20): "failed",
+        ("2024-12-31", 19): "too small to check",
+        ("2024-12-28", 250): "failed",
+        ("2024-12-27", 250): "ok",
+    }
