@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pytest
 
 from features.tables import Portfolio
-from pipelines.config.nightly import LagLimit
+from pipelines.config.nightly import LagLimit, NightlyConfig
 from pipelines.engine import Book
-from pipelines.feed_checks import payments_lag
+from pipelines.feed_checks import FeedCheckError, evaluate_feed, feed_figures, payments_lag, stated_ratios
 from pipelines.flows.nightly import all_quarantined
 
 
@@ -81,3 +82,47 @@ def test_payments_lag_the_edges_of_its_two_limits() -> None:
         ("2024-12-28", 250): "failed",
         ("2024-12-27", 250): "ok",
     }
+
+
+def test_a_turnover_in_thousands_is_refused_against_the_median_the_previous_run_recorded() -> None:
+    """f5f887e compares annual_turnover by the median the previous run recorded in its figures
+    (feed_figures' stated_amounts); its own test wrote that figure by hand, so a run that never
+    recorded it passed (review_mutations Z3 survived). Last night 25 debtors stated 1,000 .. 25,000:
+    median 13,000 (the 13th); net_worth 0 for all (no positive value: not recorded). Tonight the same
+    turnovers in thousands, 1 .. 25: median 13, ratio 13 / 13,000 = 0.001 < 0.1: refused."""
+    ids = [f"D{i}" for i in range(1, 26)]
+    scores = pd.DataFrame({"debtor_id": ["D1"], "in_default": [False], "open_balance": [1.0]})
+    last = pd.DataFrame(
+        {"debtor_id": ids, "annual_turnover": [1_000.0 * i for i in range(1, 26)], "net_worth": [0.0] * 25}
+    )
+    recorded = feed_figures({}, None, scores, debtors=last)
+    assert recorded["stated_amounts"] == {"annual_turnover": {"median": 13_000.0, "debtors": 25}}
+    tonight = last.assign(annual_turnover=[float(i) for i in range(1, 26)])
+    ratios = stated_ratios(tonight, None, recorded)
+    assert ratios == {"annual_turnover": (0.001, 25, "of the medians")}
+    today = feed_figures({}, None, scores, debtors=tonight)
+    with pytest.raises(
+        FeedCheckError, match=r"stated.annual_turnover: the debtors' annual_turnover is 0.001 times"
+    ):
+        evaluate_feed(
+            today,
+            NightlyConfig(),
+            previous=("the previous run 2024-12-30", recorded),
+            training=None,
+            stated=ratios,
+        )
+
+
+def test_a_limit_stated_on_one_night_only_is_not_in_the_credit_limit_ratio() -> None:
+    """credit_limit per debtor 'over the debtors stating one on both nights': 30 debtors keep their
+    limits 1,000 .. 30,000; 40 more had 0 last night (no limit) and 5,000 tonight (review_mutations Z4:
+    with the zeros in, 40 of 70 ratios are infinite and the median is too). Ratio 1.0 over 30 debtors."""
+    kept = [f"D{i}" for i in range(1, 31)]
+    new = [f"N{i}" for i in range(1, 41)]
+    previous = pd.DataFrame(
+        {"debtor_id": kept + new, "credit_limit_current": [1_000.0 * i for i in range(1, 31)] + [0.0] * 40}
+    )
+    tonight = pd.DataFrame(
+        {"debtor_id": kept + new, "credit_limit": [1_000.0 * i for i in range(1, 31)] + [5_000.0] * 40}
+    )
+    assert stated_ratios(tonight, previous, None) == {"credit_limit": (1.0, 30, "per debtor")}
