@@ -685,7 +685,11 @@ def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
         )
         why.pop("name", None)
     debtor = chosen.get("debtor_id")
-    if "name" not in chosen and debtor is not None and _norm(debtor.name).endswith(("id", "no", "number", "nr", "nummer")):
+    if (
+        "name" not in chosen
+        and debtor is not None
+        and _norm(debtor.name).endswith(("id", "no", "number", "nr", "nummer"))
+    ):
         # 'Customer ID' beside 'Customer': the other column named like the customer is its name
         named = _by_name(
             [c for c in free if c.kind == "text" and c.name not in {x.name for x in chosen.values()}],
