@@ -47,7 +47,7 @@ Mechanics (all debtors exist from the first day; months m = 0 .. M-1 from 2022-0
   written once, as a master-data export of the last day would hold it. It reads the future: a debtor
   that stopped (insolvency, X) early has a limit well below its real volume at every month-end, which
   ews applies to all past month-ends. On 2,000 x 36 s3 / s4 the in-sample retail defaulters' limit is
-  0.42 / 0.54 of their 365-day invoicing (others 1.04 / 1.28) and the shipped LightGBM's SHAP puts +3.7 /
+  0.42 / 0.54 of their 365-day invoicing / 6 (others 1.04 / 1.28) and the shipped LightGBM's SHAP puts +3.7 /
   +2.3 log-odds on ``credit_limit`` for them; the forward insolvencies (month 28-33 of 36) barely show it
   (``benchmarks/third_memo.py``, BENCHMARKS.md s31-third).
 - **Truth** (``truth.parquet``, one row per debtor and month-end T): ``oracle_pd`` = P(first default
