@@ -39,6 +39,7 @@ import third_book  # noqa: E402
 from calib_thin import book_path  # noqa: E402
 from train_forward import as_of_cut  # noqa: E402
 
+from features.statements import with_statement_dpd  # noqa: E402
 from models.evaluate import bootstrap_intervals, classification_metrics  # noqa: E402
 from pipelines.config import load_config  # noqa: E402
 from pipelines.config.project import ProjectConfig  # noqa: E402
@@ -69,6 +70,14 @@ def changed(cfg: TrainConfig, sets: list[str]) -> TrainConfig:
             update={section: part.model_validate(part.model_dump() | {name: yaml.safe_load(value)})}
         )
     return cfg
+
+
+def shipped_pd(outcome, fwd: pd.DataFrame) -> np.ndarray:
+    """The shipped model's PD per forward row: the LightGBM / scorecard pipeline, or the roll-rate
+    model on the frame with the statements' DPD, as the nightly scores it (``pipelines.scoring.score``)."""
+    if hasattr(outcome, "final_estimator"):
+        return np.asarray(outcome.final_estimator.predict_proba(fwd)[:, 1], dtype="float64")
+    return np.asarray(outcome.model.predict_proba(with_statement_dpd(fwd))[:, 1], dtype="float64")
 
 
 def compare(y: np.ndarray, groups: np.ndarray, pds: dict[str, np.ndarray], n_boot: int) -> dict:
@@ -150,7 +159,7 @@ def main() -> None:
         for name, c in cfgs.items():
             outcome = fit_pd(past, c, definition.horizon_days, definition)
             r[name] = {"kind": outcome.kind, "trees": getattr(outcome, "best_iteration", None)}
-            pds[name] = np.asarray(outcome.final_estimator.predict_proba(fwd)[:, 1], dtype="float64")
+            pds[name] = shipped_pd(outcome, fwd)
         r["forward"] = compare(y, groups, pds, args.n_boot)
         r["seconds"] = round(time.perf_counter() - t0, 1)
         print(f"== {spec} cut {r['cut']}: base {r['base']} cand {r['cand']}; {r['seconds']} s", flush=True)
