@@ -254,9 +254,9 @@ class MergeJob:
     recent_far: pd.Index = field(default_factory=lambda: pd.Index([], dtype="string"))
     empty: dict[str, pd.DataFrame] = field(default_factory=dict)
     every: int = 1  # the other-ledger check's sample: the invoices of one id in ``every``
-    quarantined: dict[str, pd.DataFrame] = field(
+    quarantined: dict[str, tuple[np.ndarray, pd.DataFrame]] = field(
         default_factory=dict
-    )  # today's quarantined keys (merge_part)
+    )  # today's quarantined keys in hash order (:func:`hashed_keys`; :meth:`quarantined_in`)
 
     def each(self, step: str, parts: Iterable[int]) -> Iterator[tuple[int, Any]]:
         """:data:`Each` in this process."""
@@ -348,14 +348,15 @@ class MergeJob:
         from pipelines.adapters.files import bucket_file, bucket_parts, write_bucket_atomic
 
         kept = kept_part(self.folder, p, self.partitions)
+        held = _held(kept, {*self.moved_hashes, *self.quarantined})
         part = merge_part(
             kept,
             today_part(self.stage, self.tables, p),
             self.starts,
             self.as_of,
-            self.moved_in(kept),
+            self.moved_in(held),
             self.recent_far,
-            self.quarantined,
+            self.quarantined_in(held),
         )
         for table in self.empty:
             frame = part.tables.get(table)
@@ -364,19 +365,39 @@ class MergeJob:
         part.tables = {}
         return part
 
-    def moved_in(self, kept: dict[str, pd.DataFrame]) -> dict[str, pd.Index]:
+    def moved_in(self, held: dict[str, np.ndarray]) -> dict[str, pd.Index]:
         """Of the ids ``moved`` (today's ids their own partition's history lacks: the day's new rows of
-        every partition), those whose hash a key of ``kept`` (this partition's history) has: every one
-        of them that is a kept key, so :func:`merge_part` replaces the same kept rows. An honest night
-        has none here; each partition's merge used to look up every partition's new ids (at 200k a
-        hash table of 0.7-1.0M ids built per table and partition)."""
-        out = {}
-        for table, (hashes, ids) in self.moved_hashes.items():
-            frame = kept.get(table)
-            if frame is None or not len(frame):
-                continue
-            out[table] = ids[in_sorted(np.sort(id_hashes(arrow(_keys(frame, table)))), hashes)]
-        return out
+        every partition), those whose hash a key of this partition's history has (``held``:
+        :func:`_held`): every one of them that is a kept key, so :func:`merge_part` replaces the same
+        kept rows. An honest night has none here; each partition's merge used to look up every
+        partition's new ids (at 200k a hash table of 0.7-1.0M ids built per table and partition)."""
+        return {
+            t: ids[in_sorted(held[t], hashes)] for t, (hashes, ids) in self.moved_hashes.items() if t in held
+        }
+
+    def quarantined_in(self, held: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
+        """Of today's quarantined keys (of every partition), those whose hash a key of this partition's
+        history has (``held``: :func:`_held`): every one of them that is a kept key, so
+        :func:`merge_part` keeps the same rows. Each partition's merge used to look up all of them: a
+        night of 1M debtors with 5 % of its rows quarantined built a text key and a hash table of every
+        quarantined key per table and partition (s30-review: 0.43 CPU-s per 1M keys, partition and
+        table)."""
+        return {
+            t: frame.loc[in_sorted(held[t], hashes)]
+            for t, (hashes, frame) in self.quarantined.items()
+            if t in held
+        }
+
+
+def _held(kept: dict[str, pd.DataFrame], tables: Iterable[str]) -> dict[str, np.ndarray]:
+    """Per table of ``tables`` with kept rows here, the sorted 64-bit hashes of their keys
+    (:func:`pipelines.ingest.idhash.id_hashes` of :func:`pipelines.ingest.history._keys`)."""
+    out = {}
+    for table in tables:
+        frame = kept.get(table)
+        if frame is not None and len(frame):
+            out[table] = np.sort(id_hashes(arrow(_keys(frame, table))))
+    return out
 
 
 def hashed(moved: dict[str, pd.Index]) -> dict[str, tuple[np.ndarray, pd.Index]]:
@@ -388,6 +409,19 @@ def hashed(moved: dict[str, pd.Index]) -> dict[str, tuple[np.ndarray, pd.Index]]
         h = id_hashes(arrow(texts))
         order = np.argsort(h, kind="stable")
         out[table] = (h[order], pd.Index(texts.iloc[order].reset_index(drop=True)))
+    return out
+
+
+def hashed_keys(quarantined: dict[str, pd.DataFrame]) -> dict[str, tuple[np.ndarray, pd.DataFrame]]:
+    """Per table, today's quarantined keys (:func:`pipelines.ingest.history.quarantined_keys`) in the
+    order of their key's 64-bit hash, and the sorted hashes (:meth:`MergeJob.quarantined_in`)."""
+    out = {}
+    for table, frame in quarantined.items():
+        if frame is None or not len(frame):
+            continue
+        h = id_hashes(arrow(_keys(frame, table)))
+        order = np.argsort(h, kind="stable")
+        out[table] = (h[order], frame.iloc[order].reset_index(drop=True))
     return out
 
 
@@ -437,7 +471,7 @@ def merge_streamed(
     (:meth:`pipelines.ingest.stream.StreamRun.foreign_settled`): not checked again. ``quarantined``:
     per table the key columns of today's quarantined rows of every partition (:func:`merge_part`)."""
     folder, held = base
-    job = MergeJob(folder, stage, tables, partitions, as_of, quarantined=dict(quarantined or {}))
+    job = MergeJob(folder, stage, tables, partitions, as_of, quarantined=hashed_keys(quarantined or {}))
     run = each(job) if each is not None else job.each
     if not judged:
         _foreign_check(job, held, out, run)

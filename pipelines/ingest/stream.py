@@ -1214,6 +1214,7 @@ class StreamRun:
         present = [t for t in order if t in self.states]
         self.order, self.plan, self.far, self.shared = order, plan, far, shared
         results = dict(finished or {})
+        quarantined: dict[str, list[pd.DataFrame]] = {}  # keys of quarantined rows, partition order
         todo = [p for p in range(self.partitions) if p not in results]
         for p, got in self.each("_finish_part", todo):
             self.say(f"cross-table checks done, debtor partition {p + 1}/{self.partitions}")
@@ -1238,10 +1239,12 @@ class StreamRun:
             _count(self.readmitted, got.get("readmitted") or {})
             for table, keys in (got.get("quarantined") or {}).items():
                 if keys is not None and len(keys):
-                    mine = self.quarantined.get(table)
-                    self.quarantined[table] = (
-                        keys if mine is None else pd.concat([mine, keys], ignore_index=True)
-                    )
+                    quarantined.setdefault(table, []).append(keys)
+        for table, frames in quarantined.items():  # one concatenation, not one per partition
+            self.quarantined[table] = pd.concat(
+                [self.quarantined[table], *frames] if table in self.quarantined else frames,
+                ignore_index=True,
+            )
         self.lap("finish")
         for table in present:  # rows that could not be split into columns (CSV)
             state = self.states[table]
