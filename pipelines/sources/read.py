@@ -669,7 +669,7 @@ def _count_lines(path: Path, encoding: str) -> tuple[int | None, int]:
                 cr += n_cr
                 crlf += block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
             last = block[-1:]
-            tail = (tail + block)[-4096:]
+            tail = (tail + block[-4096:])[-4096:]  # not a copy of each 16 MiB block (0.8 CPU-s per GiB)
     body = tail.rstrip(b"\r\n")
     if len(body) == 0 and size > len(tail):
         return None, 0  # more than 4 KiB of trailing line breaks: let the line reader sort it out
