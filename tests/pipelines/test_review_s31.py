@@ -11,8 +11,16 @@ import pytest
 from features.tables import Portfolio
 from pipelines.config.nightly import LagLimit, NightlyConfig
 from pipelines.engine import Book
-from pipelines.feed_checks import FeedCheckError, evaluate_feed, feed_figures, payments_lag, stated_ratios
+from pipelines.feed_checks import (
+    FeedCheckError,
+    evaluate_feed,
+    feed_figures,
+    payments_lag,
+    stated_ratios,
+    training_reference,
+)
 from pipelines.flows.nightly import all_quarantined
+from tests.pipelines.test_feed_checks import figures
 
 
 def test_a_debtor_whose_invoices_are_all_dated_after_the_as_of_date_is_not_named_as_quarantined() -> None:
@@ -126,3 +134,40 @@ def test_a_limit_stated_on_one_night_only_is_not_in_the_credit_limit_ratio() -> 
         {"debtor_id": kept + new, "credit_limit": [1_000.0 * i for i in range(1, 31)] + [5_000.0] * 40}
     )
     assert stated_ratios(tonight, previous, None) == {"credit_limit": (1.0, 30, "per debtor")}
+
+
+def test_the_training_reference_keeps_the_median_of_the_debtors_paid_per_invoiced() -> None:
+    """adc4a4b checks the median of each debtor's paid / invoiced (one debtor paying a backlog moves
+    it by at most one rank). Its tests held one debtor's ratio, so the mean passed for the median
+    (review_mutations A4), and the training reference was never built with it (A5: against the
+    training data the sum would be judged again). A snapshot of 3 debtors: paid 900 / 100 / 3,000 of
+    1,000 / 100 / 100 invoiced: ratios 0.9, 1.0, 30: median 1.0 over 3 debtors (the mean 10.63, the
+    sum's ratio 4,000 / 1,200 = 3.33)."""
+    rows = pd.DataFrame(
+        {
+            "as_of": pd.to_datetime(["2024-06-30"] * 3),
+            "debtor_id": ["D1", "D2", "D3"],
+            "in_default_at_asof": [False, False, False],
+            "open_balance": [100.0, 0.0, 50.0],
+            "invoice_count_90d": [3, 1, 1],
+            "payment_amount_90d": [900.0, 100.0, 3_000.0],
+            "invoice_amount_90d": [1_000.0, 100.0, 100.0],
+        }
+    )
+    [snap] = training_reference({}, None, rows)["snapshots"]
+    assert (snap["paid_per_invoiced_median_90d"], snap["paid_per_invoiced_debtors"]) == (1.0, 3)
+    assert round(snap["paid_per_invoiced_90d"], 4) == 3.3333
+
+
+def test_the_median_is_checked_only_when_both_sides_have_enough_debtors_behind_it() -> None:
+    """min_basis 50 debtors on both sides (adc4a4b: basis the fewer of today's and the reference's
+    debtors behind the median); its test had 49 today against 4,000 (review_mutations A3: today's
+    count alone passed it). Today 97.0 over 4,000 debtors against 0.97 over 49: too small to check."""
+
+    def ppi(median: float, debtors: int) -> dict:
+        return figures(paid_per_invoiced_median_90d=median, paid_per_invoiced_debtors=debtors)
+
+    feed = evaluate_feed(ppi(97.0, 4_000), NightlyConfig(), previous=("prev", ppi(0.97, 49)), training=None)
+    assert {c["check"]: c["status"] for c in feed["checks"]}[
+        "paid_per_invoiced_median_90d"
+    ] == "too small to check"
