@@ -425,6 +425,10 @@ def _summary(console: Console, result: Any) -> None:
         console.print(f"feed checks: {feed.get('note') or 'no reference'}")
     if feed.get("history"):
         console.print(f"[bold yellow]warning:[/] {feed['history']['note']}", highlight=False)
+    if c.get("owners"):
+        from pipelines.scoring.owners import owner_gaps_note
+
+        console.print(f"[bold yellow]owners:[/] {owner_gaps_note(c['owners'])}", highlight=False)
     if feed.get("write_offs"):
         console.print(f"feed checks: {feed['write_offs']}", highlight=False)
     console.print(f"outputs: [bold]{result.path}[/]  (open {result.path / 'report.html'})")
@@ -646,7 +650,10 @@ def register(app: typer.Typer) -> None:
         _check_registry(config)
         _check_as_of(data, raw, [day], config, accept_feed)
         console = Console()
-        with flow_runtime(), bucket_bars(console, f"nightly flow for {day}"):
+        from pipelines.runtime import said_once
+
+        # said_once: a warning the summary repeats (the owners' gaps) is left out of the console's flow log
+        with flow_runtime(), said_once(), bucket_bars(console, f"nightly flow for {day}"):
             result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler)
         _summary(console, result)
 

@@ -68,10 +68,11 @@ from pipelines.feed_checks import (
 )
 from pipelines.ingest.currency import NO_CURRENCY
 from pipelines.ingest.decimals import money_places, output_currency
-from pipelines.runtime import blas_threads, release_freed_memory
+from pipelines.runtime import SAID_IN_SUMMARY, blas_threads, release_freed_memory
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.limits import add_credit_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
+from pipelines.scoring.owners import coverage_gaps, owner_gaps_note
 from pipelines.scoring.paydate import (
     forecast_rows,
     forecaster_status,
@@ -1164,6 +1165,10 @@ def run_nightly(
         )
         files[STATE_FILE] = write_parquet(state, stage / STATE_FILE)
         counts = _counts(scored, wl, q, rq, previous, cfg, currency)
+        gaps = coverage_gaps(collectors, scored, {"collections": q, "recovery": rq})
+        if gaps and (gaps["unknown"] or any(gaps["unassigned"].values())):
+            counts["owners"] = gaps
+            logger.warning("owners: %s", owner_gaps_note(gaps), extra=SAID_IN_SUMMARY)
         previous_as_of = prev_dir.name if prev_dir is not None else None
         cfg_hash = config_hash(cfg)
         details = wl["watchlist"]["debtor_id"].head(cfg.report.debtor_details)  # debtor pages

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.teams import UNASSIGNED, Collector
+from pipelines.words import counted
 
 
 def _covers(c: Collector, segment: str, country: str, queue: str) -> bool:
@@ -150,3 +151,69 @@ def previous_owners(frames: Sequence[pd.DataFrame | None]) -> pd.Series | None:
         return None
     both = pd.concat(found, ignore_index=True).drop_duplicates("debtor_id")
     return both.set_index(both["debtor_id"].astype("string"))["owner"].astype("string")
+
+
+def coverage_gaps(
+    collectors: Sequence[Collector], scored: pd.DataFrame, queues: Mapping[str, pd.DataFrame]
+) -> dict[str, object]:
+    """What a teams file leaves unowned tonight: ``{}`` without collectors. Otherwise
+    ``unassigned``: the rows per queue that went to ``unassigned``, out of ``rows``; ``unknown``: each
+    segment or country a collector names that no scored debtor has but that is close to one the book
+    has (case, spaces or a typo: ``"Ben: segment 'Services' (the book has 'services')"``; a value with
+    no debtor and nothing close, such as a country not in the book yet, is no mistake); ``uncovered``:
+    the segments of unassigned rows. ``scored``: one row per debtor with optional ``segment`` and
+    ``country``; ``queues``: name -> rows with ``owner`` (and ``segment``)."""
+    from difflib import get_close_matches
+
+    if not collectors:
+        return {}
+    unknown: list[str] = []
+    for field, column in (("segments", "segment"), ("countries", "country")):
+        have = sorted(set(scored[column].dropna().astype(str))) if column in scored else []
+        folded = {v.strip().casefold(): v for v in have}
+        for c in collectors:
+            for value in getattr(c, field):
+                if value in have:
+                    continue
+                near = folded.get(value.strip().casefold()) or next(
+                    iter(get_close_matches(value, have, n=1, cutoff=0.8)), None
+                )
+                if near is not None:
+                    unknown.append(f"{c.name}: {column} {value!r} (the book has {near!r})")
+    unassigned = {name: int((q["owner"] == UNASSIGNED).sum()) for name, q in queues.items()}
+    uncovered = sorted(
+        {
+            str(s)
+            for q in queues.values()
+            if "segment" in q
+            for s in q.loc[q["owner"] == UNASSIGNED, "segment"].dropna()
+        }
+    )
+    return {
+        "unassigned": unassigned,
+        "rows": {name: int(len(q)) for name, q in queues.items()},
+        "unknown": unknown,
+        "uncovered": uncovered,
+    }
+
+
+def owner_gaps_note(gaps: Mapping[str, object]) -> str:
+    """:func:`coverage_gaps` in one line for the flow's log and ``ews score``'s summary."""
+    rows, unassigned = gaps["rows"], gaps["unassigned"]
+    parts = []
+    if any(unassigned.values()):
+        counts = " and ".join(
+            f"{unassigned[q]:,} of {counted(rows[q], f'{q} queue row')}" for q in unassigned if unassigned[q]
+        )
+        segs = ", ".join(gaps["uncovered"])
+        parts.append(
+            f"{counts} went to '{UNASSIGNED}': no collector in the teams file covers them"
+            + (f" (segments {segs})" if segs else "")
+        )
+    if gaps["unknown"]:
+        parts.append(
+            "the teams file names values no debtor has: "
+            + "; ".join(gaps["unknown"])
+            + " (names are compared exactly, case included)"
+        )
+    return "; ".join(parts)

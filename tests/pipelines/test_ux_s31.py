@@ -129,3 +129,52 @@ def test_a_customer_number_column_named_nr_brings_the_name_beside_it(tmp_path) -
     assert manifest["tables"]["debtors"]["rows_accepted"] == 2
     names = pd.read_parquet(tmp_path / "out" / "debtors").sort_values("debtor_id")["name"].tolist()
     assert names == ["Müller GmbH", "Schmidt AG"]
+
+
+# ---------------------------------------------------------------- the collections lead: what a teams file leaves unowned
+
+
+def test_a_teams_file_whose_segment_differs_in_case_is_named_with_the_rows_left_unassigned() -> None:
+    """Walk (demo book, seed 3133): conf/teams.yaml gave Ben `segments: [retail, Services]`; the book's
+    segment is 'services', so its 49 queue rows, with those of segments nobody covers, went to
+    'unassigned' (382 of 604) and `ews score` said nothing. By hand: 5 queue rows, Anna covers
+    construction, Ben retail and 'Services'; rows of services (2) and logistics (1) are unassigned;
+    the recovery queue's one construction row goes to Anna. 'DE ' (a space) is close to DE; 'PL' has
+    no debtor and nothing close: no mistake, not named."""
+    import pandas as pd
+
+    from pipelines.config.teams import Collector
+    from pipelines.scoring.owners import assign_owners, coverage_gaps, owner_gaps_note
+
+    collectors = (
+        Collector(name="Anna", segments=("construction",), countries=("DE ", "PL"), capacity=5),
+        Collector(name="Ben", segments=("retail", "Services"), capacity=5),
+    )
+    queue = pd.DataFrame(
+        {
+            "debtor_id": ["D1", "D2", "D3", "D4", "D5"],
+            "segment": ["construction", "services", "retail", "services", "logistics"],
+            "country": ["DE", "DE", "FR", "FR", "DE"],
+        }
+    )
+    recovery = pd.DataFrame({"debtor_id": ["D6"], "segment": ["construction"], "country": ["DE"]})
+    scored = pd.concat([queue, recovery], ignore_index=True)
+    q = queue.join(assign_owners(queue, collectors, None, "collections"))
+    rq = recovery.join(assign_owners(recovery, collectors, None, "recovery"))
+    # Anna's countries 'DE ' matches no row exactly: she covers none of them
+    assert q["owner"].tolist() == ["unassigned", "unassigned", "Ben", "unassigned", "unassigned"]
+    gaps = coverage_gaps(collectors, scored, {"collections": q, "recovery": rq})
+    assert gaps["unassigned"] == {"collections": 4, "recovery": 1}
+    assert gaps["uncovered"] == ["construction", "logistics", "services"]
+    assert gaps["unknown"] == [
+        "Ben: segment 'Services' (the book has 'services')",
+        "Anna: country 'DE ' (the book has 'DE')",
+    ]
+    assert owner_gaps_note(gaps) == (
+        "4 of 5 collections queue rows and 1 of 1 recovery queue row went to 'unassigned': no collector in the "
+        "teams file covers them (segments construction, logistics, services); the teams file names values no "
+        "debtor has: Ben: segment 'Services' (the book has 'services'); Anna: country 'DE ' (the book has 'DE') "
+        "(names are compared exactly, case included)"
+    )
+    assert coverage_gaps((), scored, {"collections": q}) == {}
+
