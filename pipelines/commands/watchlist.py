@@ -125,6 +125,10 @@ def register(app: typer.Typer) -> None:
             runs, overrides = debtor_history(out, debtor)
         except AuditLogError as exc:
             fail(str(exc))
+        if runs.empty and overrides.empty and not out.is_dir():
+            fail(
+                f"--out {out}: no such folder; give the runs folder of `ews score --out` (default data/runs)"
+            )
         if runs.empty and overrides.empty:
             fail(
                 f"debtor {debtor!r} is in no published run under {out} and has no override; check the id and --out"

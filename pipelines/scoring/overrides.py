@@ -223,6 +223,14 @@ MAX_REASON_CHARS = 2_000
 MAX_BY_CHARS = 100
 
 
+def _near_id(run: Path, debtor_id: str) -> str:
+    """The end of the unknown-debtor message: the run's id that differs from ``debtor_id`` only in
+    case or surrounding spaces ('d0000390' for 'D0000390'), else "check the id"."""
+    ids = pd.read_parquet(run / "scores.parquet", columns=["debtor_id"])["debtor_id"].astype(str)
+    near = ids[ids.str.strip().str.casefold() == debtor_id.strip().casefold()]
+    return f"did you mean {near.iloc[0]!r}?" if len(near) else "check the id"
+
+
 def new_override(
     runs_dir: str | Path,
     debtor_id: str,
@@ -276,7 +284,8 @@ def new_override(
     )
     if scores.empty:
         raise OverrideError(
-            f"debtor {debtor_id!r} is not in the latest published run {run} (scores.parquet); check the id"
+            f"debtor {debtor_id!r} is not in the latest published run {run} (scores.parquet); "
+            + _near_id(run, debtor_id)
         )
     reviewed = dt.date.fromisoformat(run.name)
     if until is not None and until <= reviewed:  # in force for runs as of > reviewed and <= until

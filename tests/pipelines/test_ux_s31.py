@@ -178,3 +178,34 @@ def test_a_teams_file_whose_segment_differs_in_case_is_named_with_the_rows_left_
     )
     assert coverage_gaps((), scored, {"collections": q}) == {}
 
+
+# ---------------------------------------------------------------- the collections lead: overrides and history
+
+
+def test_an_override_of_an_id_in_the_wrong_case_names_the_id_of_the_run(tmp_path) -> None:
+    """Walk (demo book): `ews watchlist override d0000390 ...` said "... not in the latest published run
+    ...; check the id" while D0000390 was on the watchlist. Now it names it; an id with no near match
+    still says "check the id"."""
+    import datetime as dt
+
+    from tests.pipelines.test_watch_overrides import invoke, publish_scores
+
+    publish_scores(tmp_path, dt.date(2024, 8, 31), [("D0000390", 0.17, False), ("D0000037", 0.16, False)])
+    res = invoke("watchlist", "override", "d0000390", "--status", "cleared", "--reason", "paid", "--by", "anna",
+                 "--out", str(tmp_path))  # fmt: skip
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert res.output.strip().endswith("(scores.parquet); did you mean 'D0000390'?"), res.output
+    res = invoke("watchlist", "override", "D9", "--status", "cleared", "--reason", "paid", "--by", "anna",
+                 "--out", str(tmp_path))  # fmt: skip
+    assert res.exit_code == 2 and res.output.strip().endswith("(scores.parquet); check the id"), res.output
+
+
+def test_history_with_an_out_folder_that_does_not_exist_says_so(tmp_path) -> None:
+    """`ews watchlist history D0000390 --out nowhere` said "debtor 'D0000390' is in no published run
+    under nowhere and has no override; check the id and --out": the id was right, the folder absent."""
+    from tests.pipelines.test_watch_overrides import invoke
+
+    res = invoke("watchlist", "history", "D0000390", "--out", str(tmp_path / "nowhere"))
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    assert f"--out {tmp_path / 'nowhere'}: no such folder" in res.output, res.output
+    assert "check the id" not in res.output
