@@ -209,3 +209,39 @@ def test_history_with_an_out_folder_that_does_not_exist_says_so(tmp_path) -> Non
     assert res.exit_code == 2 and "Traceback" not in res.output
     assert f"--out {tmp_path / 'nowhere'}: no such folder" in res.output, res.output
     assert "check the id" not in res.output
+
+
+def test_ews_scores_summary_prints_the_owners_line_before_the_outputs(tmp_path) -> None:
+    """The summary of a run whose manifest carries counts.owners (the walk's teams file) prints it once,
+    after the counts, before the outputs line (the flow-run log's WARNING is left out of the console)."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from pipelines.commands.score import _summary
+
+    owners = {
+        "unassigned": {"collections": 382, "recovery": 0},
+        "rows": {"collections": 604, "recovery": 42},
+        "unknown": ["Ben: segment 'Services' (the book has 'services')"],
+        "uncovered": ["logistics", "services"],
+    }
+    manifest = {
+        "as_of": "2024-12-31",
+        "model": {"name": "ews-pd", "version": "1"},
+        "timings_s": {"score": 1.0},
+        "counts": {"scored": 1000, "in_default": 42, "flagged": 240, "triggers": {}, "queue": 604,
+                   "expected_loss": 5.0, "owners": owners},
+        "drift": {"status": "ok"},
+        "feed": {"status": "passed", "references": ["the training data"], "override": None, "note": ""},
+    }  # fmt: skip
+    console = Console(record=True, width=400)
+    _summary(console, SimpleNamespace(manifest=manifest, path=tmp_path / "2024-12-31"))
+    text = console.export_text()
+    line = (
+        "owners: 382 of 604 collections queue rows went to 'unassigned': no collector in the teams file covers "
+        "them (segments logistics, services); the teams file names values no debtor has: Ben: segment "
+        "'Services' (the book has 'services') (names are compared exactly, case included)"
+    )
+    assert text.count(line) == 1, text
+    assert text.index("owners: ") < text.index("outputs: ")
