@@ -171,3 +171,20 @@ def test_the_median_is_checked_only_when_both_sides_have_enough_debtors_behind_i
     assert {c["check"]: c["status"] for c in feed["checks"]}[
         "paid_per_invoiced_median_90d"
     ] == "too small to check"
+
+
+def test_under_the_pd_floor_counts_only_the_debtors_left_off_the_list() -> None:
+    """0e122cd's under_floor_share: the live debtor-months inside the top share whose PD lay under the
+    rank trigger's floor 'and were not on the list'. Its test read the rank-alone row only, where the
+    two are the same (review_mutations B1, the 'not on the list' dropped, survived). The hand panel of
+    test_backtest at the top 50 % with a floor of 0.25 (test_ux_s31's _floored): inside the top 50 %
+    under 0.25 are D3 (0.20) in Jan, Feb and Mar and D4 (0.10) in Mar: 4 of 30 with the rank trigger
+    alone. Beside the other triggers, the threshold band D (PD >= 0.07) flags D3 and D4 every
+    month-end, so none of the 4 is left off: 0."""
+    from pipelines.backtest import list_size_figures
+    from tests.pipelines.test_backtest import _list_size_panel
+    from tests.pipelines.test_ux_s31 import _floored
+
+    rows = {(r["rule"], r["share"]): r for r in list_size_figures(_list_size_panel(), _floored(), [0.5])}
+    assert rows[("rank", 0.5)]["under_floor_share"] == pytest.approx(4 / 30)
+    assert rows[("rules", 0.5)]["under_floor_share"] == 0.0
