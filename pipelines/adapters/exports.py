@@ -24,7 +24,7 @@ DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", 
 
 # column name -> Excel number format (substring rules below cover the rest)
 _PERCENT = {"pd", "pd_prev", "pd_change", "lgd", "pay_pd"}
-_INTEGER = {"rank", "dpd", "n"}
+_INTEGER = {"rank", "dpd", "n", "terms_days"}  # terms_days: a mean of whole days, shown as "30", not "30.00"
 
 
 def _text_columns(frame: pd.DataFrame) -> list[str]:

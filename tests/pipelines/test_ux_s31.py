@@ -245,3 +245,28 @@ def test_ews_scores_summary_prints_the_owners_line_before_the_outputs(tmp_path) 
     )
     assert text.count(line) == 1, text
     assert text.index("owners: ") < text.index("outputs: ")
+
+
+# ---------------------------------------------------------------- the analyst's workbooks
+
+
+def test_credit_limits_workbook_shows_payment_terms_in_whole_days(tmp_path) -> None:
+    """credit_limits.xlsx showed 'Payment terms (days)' as 30.00 and 14.00 (#,##0.00, the amounts'
+    format); days read as days: format 0, the value kept (a mean of 37.5 days shows 38)."""
+    import datetime as dt
+
+    import openpyxl
+
+    from pipelines.scoring.limits import write_credit_limits
+    from tests.pipelines.test_credit_limits import POLICY, add_credit_limits, scores_frame
+
+    scored = add_credit_limits(scores_frame().assign(open_balance=[500.0, 8000.0, 500.0]), None, POLICY)
+    write_credit_limits(scored, tmp_path, dt.datetime(2024, 6, 30), "EUR", xlsx_rows=10)
+    sheet = openpyxl.load_workbook(tmp_path / "credit_limits.xlsx")["credit limits"]
+    header = [c.value for c in sheet[1]]
+    col = header.index("Payment terms (days)") + 1
+    cells = [sheet.cell(row=r, column=col) for r in range(2, 5)]
+    assert [c.number_format for c in cells] == ["0", "0", "0"]
+    assert all(isinstance(c.value, int | float) for c in cells)
+    amounts = header.index("Exposure at default (EUR)") + 1
+    assert sheet.cell(row=2, column=amounts).number_format == "#,##0.00"
