@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from paydate import WEEKS, cash_backtest, cash_inputs, load  # noqa: E402
+from paydate_carry_lib import carried_lateness_shift, shift_earlier  # noqa: E402
 from paydate_own_lib import median_at_level, own_residual_levels, residual_pits  # noqa: E402
 
 from features.ledger import day_number, prepare_ledger  # noqa: E402
@@ -76,8 +77,10 @@ CANDIDATES: dict[str, dict] = {}
 """name -> {"features": the fit's input columns, "params": PaydateParams overrides}; filled below."""
 
 
-def register(name: str, features: tuple[str, ...], own: dict | None = None, **params) -> None:
-    CANDIDATES[name] = {"features": tuple(features), "params": params, "own": own}
+def register(
+    name: str, features: tuple[str, ...], own: dict | None = None, carry: dict | None = None, **params
+) -> None:
+    CANDIDATES[name] = {"features": tuple(features), "params": params, "own": own, "carry": carry}
 
 
 STATE = ("due_excess_60", "due_open_share_60", "state_late_60", "gap_to_state_60")
@@ -106,6 +109,10 @@ register("own_w25", FEATURES, own={"months": 3, "prior": 5.0, "weight": 0.25})
 register("own_k20_w50", FEATURES, own={"months": 3, "prior": 20.0, "weight": 0.5})
 register("own_c", FEATURES, own={"months": 3, "prior": 10.0, "center": True})
 register("own_c_w50", FEATURES, own={"months": 3, "prior": 10.0, "weight": 0.5, "center": True})
+# session 31 (s31-paydate2): the shipped fit, each not-yet-due invoice's CDF moved earlier by
+# paydate_carry_lib.carried_lateness_shift (implied lateness above the debtor's mean kept up to `knee` days,
+# beyond it by the share `keep`)
+register("carry", FEATURES, carry={"knee": 30.0, "keep": 0.25})
 
 
 def read_book(spec: str, work: Path) -> tuple[str, Portfolio]:
@@ -126,7 +133,11 @@ def rows_of(ledger, p, H: int, n_max: int, seed: int, final: bool = False) -> pd
     return training_window(ledger, train, cut, H, n_max, seed, candidates=True)[0]
 
 
-def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
+def carried(F: np.ndarray, inv: pd.DataFrame, carry: dict | None) -> np.ndarray:
+    return shift_earlier(F, carried_lateness_shift(F, inv, **carry)) if carry else F
+
+
+def run_book(spec: str, work: Path, out: Path, names: list[str], cash_too: bool = True) -> dict:
     t0 = time.perf_counter()
     label, portfolio = read_book(spec, work)
     ledger = prepare_ledger(portfolio)
@@ -143,7 +154,7 @@ def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
     ]
     dates = [d for d in dates if d + PERIOD_DAYS * WEEKS <= p.final_cut][-6:]
     px = plan(book, cfg, H, last=pd.Timestamp(dates[0], unit="D"))
-    cash_rows = rows_of(ledger, px, H, n_max, base.seed, final=True)
+    cash_rows = rows_of(ledger, px, H, n_max, base.seed, final=True) if cash_too else None
     t1 = time.perf_counter()
     result = {
         "book": label,
@@ -167,6 +178,7 @@ def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
                 [cdf_weeks(predict_hazards(held, inv, T, H, features=feats)) for T, inv in tests],
             )
         held, cdfs = fitted[key]
+        cdfs = [carried(F, inv, c.get("carry")) for F, (T, inv) in zip(cdfs, tests, strict=True)]
         own = c.get("own")
         levels = [
             own_residual_levels(ledger, held, T, H, feats, **own)[inv["code"].to_numpy(dtype=np.int64)]
@@ -217,13 +229,6 @@ def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
         arrays[f"{name}_err"] = err
         arrays["code"] = np.concatenate(codes)
         arrays["T"] = np.concatenate(days)
-        if "final" not in fitted.setdefault(key + ("final",), {}):
-            fitted[key + ("final",)]["final"] = fit_hazard(cash_rows, params, feats)
-        final = fitted[key + ("final",)]["final"]
-        cash = cash_backtest(cash_inputs_with(final, ledger, dates, H, feats), 0.0)
-        seen = cash["actual_cash"] > 0
-        arrays[f"{name}_cash_f"] = cash.loc[seen, "expected_cash"].to_numpy()
-        arrays[f"{name}_cash_a"] = cash.loc[seen, "actual_cash"].to_numpy()
         better = min(metrics["due_date_mae_days"], metrics["due_plus_lateness_mae_days"])
         result["fits"][name] = {
             "mae_days": metrics["mae_days"],
@@ -234,9 +239,24 @@ def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
             "vs_better_baseline": metrics["mae_days"] / better - 1.0,
             "paid_invoices": int(len(err)),
             "invoices": int(metrics["invoices"]),
-            "cash_mean_ape": float(cash.loc[seen, "ape"].mean()),
-            "cash_weeks": int(seen.sum()),
         }
+        if not cash_too:
+            print(
+                label,
+                name,
+                json.dumps({k: v if v is None else round(v, 5) for k, v in result["fits"][name].items()}),
+                flush=True,
+            )
+            continue
+        if "final" not in fitted.setdefault(key + ("final",), {}):
+            fitted[key + ("final",)]["final"] = fit_hazard(cash_rows, params, feats)
+        final = fitted[key + ("final",)]["final"]
+        cash = cash_backtest(cash_inputs_with(final, ledger, dates, H, feats, c.get("carry")), 0.0)
+        seen = cash["actual_cash"] > 0
+        arrays[f"{name}_cash_f"] = cash.loc[seen, "expected_cash"].to_numpy()
+        arrays[f"{name}_cash_a"] = cash.loc[seen, "actual_cash"].to_numpy()
+        result["fits"][name]["cash_mean_ape"] = float(cash.loc[seen, "ape"].mean())
+        result["fits"][name]["cash_weeks"] = int(seen.sum())
         print(
             label,
             name,
@@ -249,16 +269,19 @@ def run_book(spec: str, work: Path, out: Path, names: list[str]) -> dict:
     return result
 
 
-def cash_inputs_with(booster, ledger, dates: list[int], H: int, feats: tuple[str, ...]):
-    """``benchmarks.paydate.cash_inputs`` with the fit's own input columns (candidate features)."""
-    if tuple(feats) == FEATURES:
+def cash_inputs_with(
+    booster, ledger, dates: list[int], H: int, feats: tuple[str, ...], carry: dict | None = None
+):
+    """``benchmarks.paydate.cash_inputs`` with the fit's own input columns (candidate features) and
+    the candidate's ``carry`` shift."""
+    if tuple(feats) == FEATURES and not carry:
         return cash_inputs(booster, ledger, dates, H)
     out = []
     from models.paydate import cash_actuals
 
     for T in dates:
         inv = evaluation_invoices(ledger, T, T + PERIOD_DAYS * WEEKS, WEEKS, candidates=True)
-        F = cdf_weeks(predict_hazards(booster, inv, T, H, features=feats))
+        F = carried(cdf_weeks(predict_hazards(booster, inv, T, H, features=feats)), inv, carry)
         cash, days = cash_actuals(inv)
         out.append((T, inv["open_amount"].to_numpy(), days, F, cash))
     return out
@@ -277,10 +300,17 @@ def main() -> None:
         help="one or more",
     )
     ap.add_argument("--only", action="store_true", help="fit the candidates only (exploring; no decision)")
+    ap.add_argument("--no-cash", action="store_true", help="skip the cash backtest (and its final fits)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     for spec in args.books:
-        r = run_book(spec, args.work, args.out, ([] if args.only else ["shipped"]) + args.candidate)
+        r = run_book(
+            spec,
+            args.work,
+            args.out,
+            ([] if args.only else ["shipped"]) + args.candidate,
+            cash_too=not args.no_cash,
+        )
         print("#", r["book"], r["seconds"], flush=True)
 
 

@@ -14,6 +14,10 @@ The candidate meets the rule when all hold:
   the candidate's is too;
 - (d) pooled weekly cash mean APE (all books' weeks with cash) not above shipped's.
 
+Session 31's rule (``--rule pooled-coverage``, s31-paydate2; for runs with ``--no-cash``): (a), (b) and
+(e) the candidate's p10-p90 coverage pooled over the books (each book's ``coverage_80`` weighted by its
+invoices) within [75 %, 85 %].
+
     .venv/bin/python benchmarks/paydate_decide.py OUTDIR --candidate peer [--books BOOK ...]
 
 Prints one line per book and the verdict; writes OUTDIR/decision.json and ends with one JSON line.
@@ -40,7 +44,7 @@ def per_debtor(z, name: str) -> tuple[np.ndarray, np.ndarray]:
     return n, s
 
 
-def decide(out: Path, cand: str, books: list[str]) -> dict:
+def decide(out: Path, cand: str, books: list[str], rule: str = "s27") -> dict:
     data = {b: np.load(out / f"{b}.npz") for b in books}
     figs = {b: json.loads((out / f"{b}.json").read_text())["fits"] for b in books}
     rng = np.random.default_rng(SEED)
@@ -68,9 +72,10 @@ def decide(out: Path, cand: str, books: list[str]) -> dict:
             "ci": [float(np.percentile(reps, 2.5)), float(np.percentile(reps, 97.5))],
             "coverage_shipped": f0["coverage_80"],
             "coverage_cand": f1["coverage_80"],
-            "ape_shipped": f0["cash_mean_ape"],
-            "ape_cand": f1["cash_mean_ape"],
+            "ape_shipped": f0.get("cash_mean_ape", float("nan")),
+            "ape_cand": f1.get("cash_mean_ape", float("nan")),
             "paid_invoices": int(n.sum()),
+            "invoices": f1["invoices"],
         }
         pooled_num += num
         pooled_den += den
@@ -84,22 +89,33 @@ def decide(out: Path, cand: str, books: list[str]) -> dict:
         a = np.concatenate([data[b][f"{name}_cash_a"] for b in books])
         return float(np.mean(np.abs(f - a) / a))
 
-    ape0, ape1 = ape("shipped"), ape(cand)
     inside = lambda c: BAND[0] <= c <= BAND[1]  # noqa: E731
+    weights = np.array([r["invoices"] for r in per_book.values()], dtype=float)
+    pooled_cov = {
+        k: float(np.average([r[f"coverage_{k}"] for r in per_book.values()], weights=weights))
+        for k in ("shipped", "cand")
+    }
     checks = {
         "a_pooled_mae_upper_below_0": ci[1] < 0,
         "b_no_book_significantly_worse": all(r["ci"][0] <= 0 for r in per_book.values()),
-        "c_coverage_stays_75_85": all(
-            inside(r["coverage_cand"]) for r in per_book.values() if inside(r["coverage_shipped"])
-        ),
-        "d_pooled_weekly_ape_not_worse": ape1 <= ape0,
     }
+    if rule == "pooled-coverage":
+        checks["e_pooled_coverage_75_85"] = inside(pooled_cov["cand"])
+        ape0 = ape1 = float("nan")
+    else:
+        ape0, ape1 = ape("shipped"), ape(cand)
+        checks["c_coverage_stays_75_85"] = all(
+            inside(r["coverage_cand"]) for r in per_book.values() if inside(r["coverage_shipped"])
+        )
+        checks["d_pooled_weekly_ape_not_worse"] = ape1 <= ape0
     return {
         "candidate": cand,
         "pooled_diff": point_num / point_den,
         "pooled_ci": ci,
         "pooled_ape_shipped": ape0,
         "pooled_ape_cand": ape1,
+        "pooled_coverage": pooled_cov,
+        "rule": rule,
         "checks": checks,
         "met": all(checks.values()),
         "per_book": per_book,
@@ -111,9 +127,10 @@ def main() -> None:
     ap.add_argument("out", type=Path, help="paydate_candidate.py's --out folder")
     ap.add_argument("--candidate", required=True)
     ap.add_argument("--books", nargs="*", help="default: every BOOK.json in the folder")
+    ap.add_argument("--rule", choices=("s27", "pooled-coverage"), default="s27")
     args = ap.parse_args()
     books = args.books or sorted(p.stem for p in args.out.glob("*.json") if p.stem != "decision")
-    r = decide(args.out, args.candidate, books)
+    r = decide(args.out, args.candidate, books, args.rule)
     for b, x in r["per_book"].items():
         print(
             f"{b:<20} MAE {x['mae_shipped']:.4f} -> {x['mae_cand']:.4f} ({x['diff']:+.4f} [{x['ci'][0]:+.4f}, "
@@ -123,7 +140,8 @@ def main() -> None:
         )
     print(
         f"pooled MAE diff {r['pooled_diff']:+.4f} d [{r['pooled_ci'][0]:+.4f}, {r['pooled_ci'][1]:+.4f}]; "
-        f"pooled weekly APE {r['pooled_ape_shipped']:.4%} -> {r['pooled_ape_cand']:.4%}; {r['checks']}; "
+        f"pooled weekly APE {r['pooled_ape_shipped']:.4%} -> {r['pooled_ape_cand']:.4%}; pooled p10-p90 "
+        f"{r['pooled_coverage']['shipped']:.2%} -> {r['pooled_coverage']['cand']:.2%}; {r['checks']}; "
         f"MET: {r['met']}"
     )
     (args.out / "decision.json").write_text(json.dumps(r, indent=2))
