@@ -60,6 +60,7 @@ from pipelines.feed_checks import (
     load_training_reference,
     previous_figures,
     quarantine_share,
+    same_ids,
     stated_ratios,
     table_lags,
     table_spans,
@@ -317,11 +318,7 @@ def check_feed(
     written = _written_off(
         result.book, scores, as_of, cfg, previous, prev, snapshot, train_figures, today, definition
     )
-    same_ids = None
-    if previous is not None and previous[2] is not None and "debtor_id" in previous[2]:
-        same_ids = int(
-            previous[2]["debtor_id"].astype("string").isin(scores["debtor_id"].astype("string")).sum()
-        )
+    same = None if previous is None else same_ids(previous[2], scores)
     return evaluate_feed(
         today,
         cfg,
@@ -329,7 +326,7 @@ def check_feed(
         training=train,
         accept=accept,
         written=written,
-        same_ids=same_ids,
+        same_ids=same,
         as_of=as_of,
         stated=stated_ratios(debtors, previous[2] if previous else None, prev[1] if prev else None),
         stated_file=str((result.manifest["tables"].get("debtors") or {}).get("input") or ""),
