@@ -435,18 +435,21 @@ AFTER_AS_OF = "date_after_as_of"
 
 
 def all_quarantined(book: Any, quarantine: dict[str, Any], scores: pd.DataFrame) -> pd.DataFrame:
-    """The scored debtors whose every invoice row was quarantined at ingest tonight: at least one row
-    in the invoices' quarantine (a path to ``quarantine/invoices.csv`` or a frame) and no accepted
-    invoice in ``book`` (read for those debtors only). Without a kept history (``ews ingest
-    --keep-history`` keeps earlier accepted rows) such a debtor was scored on no invoice at all, as
+    """The debtors whose every invoice row was quarantined at ingest tonight: at least one row in the
+    invoices' quarantine (a path to ``quarantine/invoices.csv`` or a frame) and no accepted invoice
+    in ``book`` (read for those debtors only). Without a kept history (``ews ingest --keep-history``
+    keeps earlier accepted rows) such a debtor, when scored, was scored on no invoice at all, as
     owing nothing: a currency without a rate (``no_fx_rate``) below the quarantine limits published
-    30 of 300 debtors so (s30-hostile). One row per debtor: ``debtor_id`` and ``reasons`` (their
-    quarantine reasons, by count); empty when none."""
+    30 of 300 debtors so (s30-hostile); when not scored at all (left out of the debtors table: every
+    invoice ``unknown_debtor``), it vanished from every output without a word (the probe's
+    ``deb_drop``: the debtor of the largest open balance, s31-hostile). One row per debtor:
+    ``debtor_id`` and ``reasons`` (their quarantine reasons, by count); empty when none. ``scores``
+    is not read (kept for the callers)."""
     empty = pd.DataFrame(
         {"debtor_id": pd.Series([], dtype="string"), "reasons": pd.Series([], dtype="string")}
     )
     rows = quarantine.get("invoices")
-    if rows is None or not len(scores):
+    if rows is None:
         return empty
     if not isinstance(rows, pd.DataFrame):
         try:
@@ -461,8 +464,8 @@ def all_quarantined(book: Any, quarantine: dict[str, Any], scores: pd.DataFrame)
     # an invoice issued after the as-of date is no input tonight, accepted or not: a debtor onboarded
     # by then whose first invoices come later owes nothing yet, and is scored so
     rows = rows.loc[~rows["reason"].str.startswith(AFTER_AS_OF).fillna(False).to_numpy()]
-    scored = pd.Index(scores["debtor_id"].astype("string").unique())
-    ids = pd.Index(rows["debtor_id"].dropna().unique()).intersection(scored)
+    ids = pd.Index(rows["debtor_id"].dropna().unique())
+    ids = ids[ids.str.strip().str.len().to_numpy() > 0]  # a row without a debtor id names nobody
     if not len(ids):
         return empty
     kept = book.read_debtors(ids, ("invoices",)).invoices

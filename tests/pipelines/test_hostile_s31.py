@@ -12,8 +12,8 @@ from pipelines.flows.nightly import all_quarantined, not_scored_note
 
 def test_debtors_whose_every_invoice_was_quarantined_are_found_and_the_others_are_not() -> None:
     """D1's two invoices were quarantined (no_fx_rate:USD), D2 has one quarantined and one accepted,
-    D3 none quarantined, D9 is quarantined but not scored (not in the book's scores): only D1 was
-    scored on no invoice at all."""
+    D3 none quarantined, D9's one invoice quarantined and D9 not scored at all (left out of the debtors
+    table, say): D1 was scored on no invoice at all, D9 vanished; both are named, D2 and D3 not."""
     accepted = pd.DataFrame(
         {
             "invoice_id": ["I3", "I4"],
@@ -35,9 +35,13 @@ def test_debtors_whose_every_invoice_was_quarantined_are_found_and_the_others_ar
     }
     scores = pd.DataFrame({"debtor_id": ["D1", "D2", "D3"], "pd": [0.01, 0.02, 0.03]})
     found = all_quarantined(book, quarantine, scores)
-    assert found["debtor_id"].tolist() == ["D1"] and found["reasons"].tolist() == ["no_fx_rate:USD (2)"]
+    assert found["debtor_id"].tolist() == ["D1", "D9"]
+    assert found["reasons"].tolist() == ["no_fx_rate:USD (2)", "no_fx_rate:USD (1)"]
     assert not_scored_note(found).startswith(
-        "1 debtor not scored tonight (D1): every invoice quarantined (see quarantine/invoices.csv"
+        "2 debtors not scored tonight (D1, D9): every invoice quarantined (see quarantine/invoices.csv"
     )
     assert all_quarantined(book, {}, scores).empty  # no invoice quarantined
-    assert all_quarantined(book, quarantine, scores.iloc[1:]).empty  # D1 not scored anyway
+    blank = {
+        "invoices": pd.DataFrame({"invoice_id": ["I7"], "debtor_id": [""], "reason": ["missing_debtor_id"]})
+    }
+    assert all_quarantined(book, blank, scores).empty  # a row without a debtor id names nobody
