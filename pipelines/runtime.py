@@ -442,6 +442,7 @@ class _DropUserTraceback(logging.Filter):
         if exc is not None and isinstance(exc, self.kinds):
             record.exc_info = None  # the message itself names the exception
             record.exc_text = None
+            record.ews_user_error = exc  # for said_once: the command prints it as its own "error:" line
         return True
 
 
@@ -469,18 +470,39 @@ SAID_IN_SUMMARY = {"ews_said_in_summary": True}
 
 
 class _DropSaidInSummary(logging.Filter):
+    def __init__(self, errors: tuple[type[BaseException], ...]) -> None:
+        super().__init__()
+        self.errors = errors
+        self.said: list[str] = []  # the user errors' texts already left out
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(record, "ews_said_in_summary", False)
+        if getattr(record, "ews_said_in_summary", False):
+            return False
+        exc = getattr(record, "ews_user_error", None)
+        # what the command prints in full (it keeps the first line of a longer text of several lines)
+        if (
+            exc is not None
+            and isinstance(exc, self.errors)
+            and ("\n" not in str(exc) or len(str(exc)) <= 400)
+        ):
+            self.said.append(str(exc)[:200])
+            return False
+        # the task's and the flow's "Finished in state Failed('... encountered an exception ...: TEXT')"
+        return not any(t and t in record.getMessage() for t in self.said)
 
 
 @contextmanager
-def said_once() -> Iterator[None]:
+def said_once(errors: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     """Within the block, Prefect's console handler drops the records logged with
     :data:`SAID_IN_SUMMARY`: ``ews train`` printed its small-book and short-history warnings twice,
-    in the flow-run log and again in the summary under the metrics table (session 31)."""
+    in the flow-run log and again in the summary under the metrics table (session 31). With
+    ``errors``, the kinds of user error the command prints itself as one ``error:`` line (within
+    :func:`quiet_user_errors`), it drops the run log's copies of that error too: a book too short to
+    train showed its 1,400-character refusal four times (the task's error, its failed state, the
+    flow's error, then the command's line)."""
     from prefect.logging.handlers import PrefectConsoleHandler
 
-    filt = _DropSaidInSummary()
+    filt = _DropSaidInSummary(errors)
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
     for handler in handlers:
         handler.addFilter(filt)

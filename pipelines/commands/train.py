@@ -62,7 +62,8 @@ def register(app: typer.Typer) -> None:
         try:
             with (
                 flow_runtime(also=TRAIN_USER_ERRORS),
-                said_once(),  # the small-book warning and the queue key: in the summary below only
+                # the small-book warning and the queue key in the summary below only; a refusal once, as "error:"
+                said_once(TRAIN_USER_ERRORS),
                 bucket_bars(console, f"training on {data} (snapshots, fit, calibrate, log)"),
             ):
                 result = run_train(data, config, raw, engine, scheduler)
@@ -272,7 +273,9 @@ def train_paydate_step(
     try:
         with (
             flow_runtime(also=TRAIN_USER_ERRORS),
-            said_once(),  # the short-history warning: in the summary below only
+            said_once(
+                TRAIN_USER_ERRORS
+            ),  # the short-history warning in the summary below only; an error once
             bucket_bars(console, "payment-date model (person-period rows, fit, evaluate, log)"),
         ):
             pay = run_train_paydate(data, config, raw, engine, scheduler)

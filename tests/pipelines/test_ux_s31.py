@@ -270,3 +270,26 @@ def test_credit_limits_workbook_shows_payment_terms_in_whole_days(tmp_path) -> N
     assert all(isinstance(c.value, int | float) for c in cells)
     amounts = header.index("Exposure at default (EUR)") + 1
     assert sheet.cell(row=2, column=amounts).number_format == "#,##0.00"
+
+
+# ---------------------------------------------------------------- ews train's refusal, once
+
+
+def test_a_book_too_short_to_train_is_refused_once(prefect_harness, mlflow_uri, tmp_path) -> None:
+    """Walk: the analyst's export cut to 5 months (120 debtors, 4 month-ends): `ews train` printed its
+    1,400-character refusal four times, as the task's ERROR, the task's failed state, the flow's ERROR
+    and the failed flow's state, before the command's own `error:` line. Now once, the `error:` line."""
+    from pipelines.ingest import ingest_dir
+    from pipelines.synthetic import GeneratorParams, generate
+    from tests.pipelines.test_ux_s26 import _ews
+
+    raw = tmp_path / "book"
+    generate(GeneratorParams(debtors=40, months=4, seed=5), raw)
+    ingest_dir(raw, raw / "ingested")
+    done = _ews("train", "--data", str(raw / "ingested"), cwd=tmp_path, columns=400)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output[-3000:]
+    assert "Traceback" not in output
+    (error,) = [line for line in output.splitlines() if line.startswith("error: ")]
+    text = error.removeprefix("error: ")[:80]
+    assert len(text) == 80 and output.count(text) == 1, output[-5000:]
