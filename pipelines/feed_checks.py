@@ -482,8 +482,31 @@ def training_reference(
         **_table_figures(tables, _allocated(portfolio), kept),
         **_span_figures(table_spans(portfolio)),
         **_lag_figures(table_lags(portfolio)),
+        **({STATED: found} if (found := stated_amounts(_debtors_of(portfolio))) else {}),
     }
     return {"version": 1, "tables": figures, "snapshots": snaps}
+
+
+def _debtors_of(portfolio: Any) -> pd.DataFrame | None:
+    """The debtors table of a ``Portfolio`` or of a ``pipelines.engine.Book`` (``read_tables``)."""
+    read = getattr(portfolio, "read_tables", None)
+    if callable(read):
+        return read(("debtors",)).debtors
+    return getattr(portfolio, "debtors", None)
+
+
+def _stated_medians(today: Mapping[str, Any], ref: Mapping[str, Any]) -> dict[str, tuple[float, int, str]]:
+    """:func:`stated_ratios`' form of the ratios of the stated amounts' medians both figures hold."""
+    now, then = today.get(STATED) or {}, ref.get(STATED) or {}
+    return {
+        column: (
+            float(now[column]["median"]) / float(then[column]["median"]),
+            min(int(now[column]["debtors"]), int(then[column]["debtors"])),
+            "of the medians",
+        )
+        for column in sorted(set(now) & set(then))
+        if then[column].get("median")
+    }
 
 
 def training_figures(
@@ -976,6 +999,9 @@ def evaluate_feed(
         )
     if previous is not None and stated:
         checks += stated_checks(stated, previous[0], cfg.feed_checks.stated_amounts, stated_file)
+    if training is not None and (medians := _stated_medians(figures, training[1])):
+        # a first run into a new output folder has no previous run: the training data's medians
+        checks += stated_checks(medians, training[0], cfg.feed_checks.stated_amounts, stated_file)
     lag = payments_lag(figures, as_of, cfg.feed_checks.payments_lag, previous, training) if as_of else None
     if lag is not None:
         checks.append(lag)

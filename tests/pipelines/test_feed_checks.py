@@ -573,3 +573,32 @@ def test_stated_turnover_is_compared_by_its_median_when_the_previous_run_kept_no
     assert ratios == {"annual_turnover": (0.01, 40, "of the medians")}
     assert stated_checks(ratios, "prev", CFG.feed_checks.stated_amounts)[0].status == "failed"
     assert stated_ratios(today, None, None) == {}  # no previous figure: nothing to compare
+
+
+def test_a_debtors_file_in_cents_on_a_first_run_is_refused_against_the_training_datas_medians() -> None:
+    """No previous run (a new output folder): the stated amounts' medians are compared with those the
+    training reference recorded. Training: credit_limit median 20,000 over 300 debtors; tonight's file
+    in cents: 2,000,000 over 300: ratio 100, refused. An honest night (median 21,000: 1.05) passes."""
+    train = (
+        "the training data of ews-pd v1 (snapshot 2024-11-30)",
+        figures(stated_amounts={"credit_limit": {"median": 20_000.0, "debtors": 300}}),
+    )
+    cents = figures(stated_amounts={"credit_limit": {"median": 2_000_000.0, "debtors": 300}})
+    with pytest.raises(FeedCheckError) as info:
+        evaluate_feed(cents, CFG, previous=None, training=train, stated_file="exports/debtors.csv")
+    assert (
+        "stated.credit_limit: the debtors' credit_limit in exports/debtors.csv is 100 times the training data of "
+        "ews-pd v1 (snapshot 2024-11-30)'s (of the medians, 300 debtors stating it on both nights)"
+    ) in str(info.value)
+    honest = figures(stated_amounts={"credit_limit": {"median": 21_000.0, "debtors": 310}})
+    ok = evaluate_feed(honest, CFG, previous=None, training=train)
+    assert statuses(ok)["stated.credit_limit | the training data of ews-pd v1 (snapshot 2024-11-30)"] == "ok"
+
+
+def test_the_training_reference_records_the_debtors_stated_amounts(tmp_path: Path) -> None:
+    """feed_reference.json keeps the medians of the training feed's stated amounts (debtors table)."""
+    from features.tables import Portfolio
+
+    debtors = pd.DataFrame({"debtor_id": ["D1", "D2", "D3"], "credit_limit": [1_000.0, 3_000.0, None]})
+    ref = training_reference({}, Portfolio(debtors=debtors), pd.DataFrame(columns=["as_of"]))
+    assert ref["tables"]["stated_amounts"] == {"credit_limit": {"median": 2_000.0, "debtors": 2}}
