@@ -212,10 +212,19 @@ def decision_events(records: list[VersionRecord] | None) -> list[dict[str, Any]]
                     "mode": ev.get("mode", ""),
                     "reason": ev.get("reason", ""),
                     "previous": ev.get("previous") or "",
-                    "summary": ev.get("summary") or short_reason(ev.get("reason", "")),
+                    "summary": _retired_words(ev) or ev.get("summary") or short_reason(ev.get("reason", "")),
                 }
             )
     return sorted(rows, key=lambda row: (row["at"], _EVENT_RANK.get(row["event"], 4)))
+
+
+def _retired_words(event: dict[str, Any]) -> str:
+    """A retirement's short line names the version that replaced it: the reason recorded with it is
+    the new champion's ("v1 retired ... Promoted: every check passed." read as v1's own verdict)."""
+    if event.get("event") != "retired" or not event.get("replaced_by"):
+        return ""
+    reason = short_reason(event.get("reason", ""))
+    return f"replaced by v{event['replaced_by']}" + (f", whose promotion said: {reason}" if reason else "")
 
 
 def short_reason(reason: str, limit: int = 110) -> str:

@@ -293,3 +293,23 @@ def test_a_book_too_short_to_train_is_refused_once(prefect_harness, mlflow_uri, 
     (error,) = [line for line in output.splitlines() if line.startswith("error: ")]
     text = error.removeprefix("error: ")[:80]
     assert len(text) == 80 and output.count(text) == 1, output[-5000:]
+
+
+# ---------------------------------------------------------------- the data scientist: ews models history
+
+
+def test_a_retirement_names_the_version_that_replaced_it() -> None:
+    """Walk (demo book): after the gate made v2 champion, `ews models history` showed
+    "v1   retired   root   Promoted: every check passed." (v2's promotion reason on v1's line)."""
+    import json
+
+    from pipelines.adapters.registry_view import EVENTS_TAG, VersionRecord, decision_events
+
+    events = [
+        {"event": "retired", "at": "2026-12-06T07:03:00+00:00", "by": "root", "replaced_by": "2",
+         "reason": "Promoted: every check passed. Checks: ok a; ok b"},
+    ]  # fmt: skip
+    record = VersionRecord("1", 0, "r", {EVENTS_TAG: json.dumps(events)}, ())
+    (row,) = decision_events([record])
+    assert row["summary"] == "replaced by v2, whose promotion said: Promoted: every check passed."
+    assert row["reason"] == "Promoted: every check passed. Checks: ok a; ok b"  # --verbose: as recorded
