@@ -85,7 +85,12 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
         ]
         if filtering:
             shown.append(f"{t.get('rows_filtered', 0):,}")
-        table.add_row(*shown, ", ".join(f"{k} ({v})" for k, v in top))
+        more = len(t["reasons"]) - len(top)  # the others are in quarantine/<table>.csv (s31: unsaid before)
+        table.add_row(
+            *shown,
+            ", ".join(f"{k} ({v})" for k, v in top)
+            + (f", {counted(more, 'more reason')}" if more > 0 else ""),
+        )
     console.print(table)
     for name, t in manifest["tables"].items():
         if t.get("filtered"):

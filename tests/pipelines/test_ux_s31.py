@@ -313,3 +313,36 @@ def test_a_retirement_names_the_version_that_replaced_it() -> None:
     (row,) = decision_events([record])
     assert row["summary"] == "replaced by v2, whose promotion said: Promoted: every check passed."
     assert row["reason"] == "Promoted: every check passed. Checks: ok a; ok b"  # --verbose: as recorded
+
+
+# ---------------------------------------------------------------- the analyst's ingest summary
+
+
+def test_the_ingest_summary_says_how_many_reasons_it_left_out() -> None:
+    """Walk: the German export with 5 bad rows (6 reasons) printed "amount_not_positive (1),
+    due_before_issue (1), duplicate_row (1)" under "top reasons" for 5 quarantined rows: the other 3
+    reasons (unparseable_date, unparseable_number, missing_value) unsaid. Now ", 3 more reasons"."""
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from pipelines.commands.ingest import print_summary
+
+    reasons = {"amount_not_positive": 1, "due_before_issue": 1, "duplicate_row": 1,
+               "missing_value:debtor_id": 1, "unparseable_date:issue_date": 1, "unparseable_number:amount": 1}  # fmt: skip
+    table = {"rows_in": 205, "rows_accepted": 200, "rows_quarantined": 5, "reasons": reasons}
+    two = {
+        "rows_in": 197,
+        "rows_accepted": 195,
+        "rows_quarantined": 2,
+        "reasons": {"duplicate_row": 1, "x": 1},
+    }
+    manifest = {"source": {"name": "offene_posten"}, "tables": {"invoices": table, "payments": two},
+                "layout": {"buckets": 1}, "as_of": "2026-12-06"}  # fmt: skip
+    console = Console(record=True, width=300)
+    print_summary(console, manifest, Path("data/bad"))
+    lines = console.export_text().splitlines()
+    (invoices,) = [line for line in lines if "│ invoices" in line]
+    assert "amount_not_positive (1), due_before_issue (1), duplicate_row (1), 3 more reasons" in invoices
+    (payments,) = [line for line in lines if "│ payments" in line]
+    assert "duplicate_row (1), x (1) " in payments + " " and "more reason" not in payments
