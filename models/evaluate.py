@@ -17,7 +17,7 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
 
-from models.gate_words import ECE_WORDS, KIND_WORDS, in_words
+from models.gate_words import ECE_WORDS, KIND_WORDS, OLDER_DATA, in_words
 
 __all__ = [
     "METRIC_NAMES",
@@ -634,6 +634,9 @@ def _plain(reason: str, challenger: Mapping[str, float], where: str = "the test 
         return "it is worse than the current champion"
     if "champion comparison impossible" in reason:
         return "the current champion cannot be compared with it"
+    older = re.match(rf"{OLDER_DATA}(\S+): trained on month-ends through (\S+), v\S+ through (\S+) ", check)
+    if older:  # short: the dates stay in `ews models history`'s one line (110 characters)
+        return f"it learned from older data than v{older[1]} (to {older[2]} vs {older[3]})"
     return reason.split(" ", 1)[-1]
 
 
@@ -687,6 +690,7 @@ def gate_decision(
     vs_champion: tuple[Mapping[str, tuple[float, float]], Mapping[str, float]] | None = None,
     champion_note: str | None = None,
     champion_problem: str | None = None,
+    older_data: str | None = None,
     auc_interval: tuple[float, float] | None = None,
     baseline_evidence: str | None = None,
     first_model: bool = False,
@@ -704,6 +708,8 @@ def gate_decision(
     the challenger is the baseline itself, or when no comparison with the champion is possible
     (``champion_note`` says why, e.g. the champion trained on every test row). ``champion_problem``
     (the champion cannot score the rows) fails the gate: a human decides with ``ews models promote``.
+    ``older_data`` (:func:`models.gate_words.older_data`: the challenger's training month-ends end
+    before the champion's, e.g. a model trained for a backtest) fails it too, whatever the figures.
     ``auc_interval``: the 95 % debtor-bootstrap interval of the test AUC; when given (the roll-rate
     model of a small book, whose test window holds a handful of defaults, and the first model of any
     book, ``pipelines.flows.train.gate``), the AUC floor fails only when the whole interval lies below
@@ -786,7 +792,10 @@ def gate_decision(
         worse, why = _worse(baseline_name, *vs_baseline, on=baseline_evidence)
         ok = ok and not worse
         reasons.append(why)
-    if champion_problem is not None:
+    if older_data is not None:
+        ok = False
+        reasons.append(f"FAIL {older_data}")
+    elif champion_problem is not None:
         ok = False
         reasons.append(f"FAIL champion comparison impossible: {champion_problem}")
     elif vs_champion is not None:

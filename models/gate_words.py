@@ -54,6 +54,22 @@ def counted(n: int, word: str, plural: str | None = None) -> str:
     return f"{int(n):,} {word if int(n) == 1 else (plural or word + 's')}"
 
 
+OLDER_DATA = "older data than champion v"
+
+
+def older_data(champion_version: str, challenger_end: str, champion_end: str) -> str:
+    """The gate's check (without its FAIL word) that keeps the champion when the challenger learned
+    from older data: its last training month-end ``challenger_end`` is before the champion's
+    ``champion_end`` (a training for ``ews backtest --model``, with an earlier ``snapshots.end``, or an
+    older export). The PD gate and the payment-date gate word it alike; before session 31 such a
+    challenger was promoted whenever the champion, having seen every test row, could not be compared."""
+    return (
+        f"{OLDER_DATA}{champion_version}: trained on month-ends through {challenger_end}, v{champion_version} "
+        f"through {champion_end} (e.g. a training for `ews backtest --model`, with an earlier snapshots.end); "
+        "the gate never replaces a champion with a model of older data"
+    )
+
+
 def in_words(reason: str) -> str:
     """A gate's reason (one check, or a registry's stored text of several) in the words
     :func:`gate_decision` uses since session 29: ``test_auc`` -> AUC, ``test_ece`` and session 28's

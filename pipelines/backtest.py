@@ -646,6 +646,10 @@ class BacktestResult:
         return json.dumps(body, indent=2, default=str) + "\n"
 
 
+# what a training for a leak-free backtest does to production (s31: the gate promoted it before)
+CHAMPION_KEPT = "the champion keeps scoring and forecasting"
+
+
 def leakage_note(leak: dict[str, Any]) -> str:
     """One sentence on what the model saw (shown in backtest.html and printed by the CLI)."""
     if leak.get("walk_forward"):
@@ -659,14 +663,16 @@ def leakage_note(leak: dict[str, Any]) -> str:
     if leak.get("in_sample") is None:
         return (
             "The model records no training cut (ews.trained_through): it may have seen these months. "
-            f"For a leak-free backtest train with snapshots.end <= {leak['leak_free_end']} and pass --model."
+            f"For a leak-free backtest train with snapshots.end <= {leak['leak_free_end']} and pass --model "
+            f"(such a model of older data is registered, not promoted: {CHAMPION_KEPT})."
         )
     if leak["in_sample"]:
         return (
             f"IN-SAMPLE: the model learned labels observed up to {leak['labels_seen_until']} (trained through "
             f"{leak['trained_through']}), so it saw the outcome of {len(leak['in_sample'])} of these month-ends "
             f"({leak['in_sample'][0]} .. {leak['in_sample'][-1]}); the figures there flatter it. Train a model with "
-            f"snapshots.end <= {leak['leak_free_end']} in a train config (`ews train --config ...`) and pass --model VERSION."
+            f"snapshots.end <= {leak['leak_free_end']} in a train config (`ews train --config ...`) and pass --model "
+            f"VERSION; that model of older data is registered, not promoted: {CHAMPION_KEPT}."
         )
     return f"Out of sample: the model learned labels observed up to {leak['labels_seen_until']}, before every month-end here."
 

@@ -189,7 +189,9 @@ class PaydateChampion:
     on the test month-ends it never saw (``month_ends``, ``invoices``); ``interval``: the 95 % paired
     debtor-bootstrap interval of challenger - champion MAE (:func:`models.paydate.mae_difference_interval`);
     ``note``: why there is no fair comparison (it trained on the outcomes of every test month-end);
-    ``problem``: it cannot predict them (the gate fails: a human decides)."""
+    ``problem``: it cannot predict them (the gate fails: a human decides); ``older``: the challenger's
+    training month-ends end before the champion's (:func:`models.gate_words.older_data`, e.g. a
+    training for a backtest): the gate fails whatever the figures."""
 
     version: str | None = None
     mae_days: float = float("nan")
@@ -199,6 +201,7 @@ class PaydateChampion:
     invoices: int = 0
     note: str | None = None
     problem: str | None = None
+    older: str | None = None
 
 
 def _predicted_days(loaded: LoadedPaydate, inv: pd.DataFrame, T: int) -> np.ndarray:
@@ -230,6 +233,7 @@ def champion_on_test(
     *,
     name: str = PAYDATE_MODEL_NAME,
     tracking_uri: str | None = None,
+    last_month_end: str | None = None,
 ) -> PaydateChampion:
     """The current champion and the challenger on the same held-out invoices: the challenger's test
     month-ends ``tests`` (T, ``features.paydate.evaluation_invoices``), ``predicted``: its held-out
@@ -244,8 +248,10 @@ def champion_on_test(
     session 20 has only its registered model, trained through its ``ews.trained_through`` day: the
     month-ends from that day on. As the PD gate (``pipelines.flows.train.champion_on_test``): no
     champion, no comparison; one that saw every test month-end, a ``note``; one that cannot predict
-    them, a ``problem``."""
+    them, a ``problem``. ``last_month_end``: the challenger's last training month-end (its plan's
+    ``final_train``); before the champion's, the challenger learned from older data: ``older``."""
     from features.ledger import day_number
+    from models.gate_words import older_data
     from models.paydate import PERIOD_DAYS, mae_difference_interval, point_metrics
 
     try:
@@ -255,6 +261,9 @@ def champion_on_test(
         return PaydateChampion(version, problem=str(exc))
     except registry.NoChampionError:
         return PaydateChampion()
+    theirs_end = (loaded.plan.get("final_train") or [None])[-1]
+    if last_month_end and theirs_end and pd.Timestamp(last_month_end) < pd.Timestamp(theirs_end):
+        return PaydateChampion(loaded.version, older=older_data(loaded.version, last_month_end, theirs_end))
     held_out = _held_out(loaded)
     if held_out is not None:  # its held-out model, trained on rows dated <= its plan's eval_cut
         through, which = str(loaded.plan["eval_cut"]), "held-out model"
@@ -307,6 +316,8 @@ def champion_on_test(
 
 def _vs_champion(champion: PaydateChampion) -> tuple[bool, str]:
     """The champion check of :func:`gate_decision`: (passed, reason without its ok/FAIL word)."""
+    if champion.older is not None:
+        return False, champion.older
     if champion.problem is not None:
         return False, f"champion comparison impossible: {champion.problem}"
     if champion.version is None:

@@ -763,10 +763,11 @@ def promote_command(name: str, version: str) -> str:
     return f"ews models promote {version}" + ("" if name == DEFAULT_MODEL_NAME else f" --name {name}")
 
 
-def promote_hint(name: str, version: str) -> str:
-    """How to use ``version`` anyway after a gate that refused it against the champion."""
+def promote_hint(name: str, version: str, keeps: str = "forecasting") -> str:
+    """How to use ``version`` anyway after a gate that refused it against the champion (``keeps``:
+    what the champion goes on doing, "scoring" for the PD model)."""
     return (
-        f"The champion keeps forecasting; to use v{version} anyway: "
+        f"The champion keeps {keeps}; to use v{version} anyway: "
         f'`{promote_command(name, version)} --reason "..."` (the reason is kept in `ews models history`).'
     )
 

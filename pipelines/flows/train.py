@@ -485,12 +485,15 @@ class ChampionOnTest:
     """The current champion on the challenger's test rows it never trained on.
 
     ``pd``: its PD per test row (NaN on rows it trained on); ``note``: why no comparison is
-    possible (e.g. it trained on every test row); ``problem``: it cannot score the rows at all."""
+    possible (e.g. it trained on every test row); ``problem``: it cannot score the rows at all;
+    ``older``: the challenger learned from older data (:func:`models.gate_words.older_data`): kept
+    as champion whatever the figures."""
 
     version: str | None = None
     pd: Any = None
     note: str | None = None
     problem: str | None = None
+    older: str | None = None
 
 
 @task(name="champion-on-test", cache_policy=NO_CACHE)
@@ -501,6 +504,7 @@ def champion_on_test(
     the champion learned from (its ``ews.trained_through`` tag; older versions: their test window)."""
     import numpy as np
 
+    from models.gate_words import older_data
     from pipelines.adapters.registry import (
         TRAINED_THROUGH_TAG,
         NoChampionError,
@@ -518,6 +522,12 @@ def champion_on_test(
         loaded.tags.get(TRAINED_THROUGH_TAG) or loaded.tags.get("ews.test_as_of", "").split("..")[-1]
     )
     through = pd.Timestamp(through_tag) if through_tag else None
+    mine = getattr(outcome, "train_last_as_of", None)
+    if through is not None and mine is not None and pd.Timestamp(mine) < through:
+        # e.g. a training for `ews backtest --model` (snapshots.end before the champion's): never promoted
+        return ChampionOnTest(
+            loaded.version, older=older_data(loaded.version, f"{mine.date()}", f"{through.date()}")
+        )
     keys = outcome.test[["debtor_id", "as_of"]]
     unseen = (keys["as_of"] > through).to_numpy() if through is not None else np.ones(len(keys), dtype=bool)
     if not unseen.any():
@@ -741,7 +751,7 @@ def gate(
     import numpy as np
 
     from models.evaluate import classification_metrics, gate_decision
-    from pipelines.adapters.registry import record_gate
+    from pipelines.adapters.registry import promote_hint, record_gate
 
     test = outcome.test
     y, groups = test["y"].to_numpy(), test["debtor_id"].astype("string").to_numpy()
@@ -774,6 +784,7 @@ def gate(
         vs_champion=vs_champion,
         champion_note=note,
         champion_problem=champion.problem,
+        older_data=champion.older,
         # the AUC floor on the 95% interval: a small book's roll-rate model, and any first model
         auc_interval=outcome.intervals["challenger"]["auc"] if outcome.kind == "rollrate" or first else None,
         baseline_evidence=None if evidence is None else evidence.where,
@@ -795,6 +806,10 @@ def gate(
         # every test_* line reads the inner folds' out-of-time rows: said in the decision itself
         decision = dataclasses.replace(
             decision, reasons=(decision.reasons[0], f"ok {NO_TEST_WINDOW}", *decision.reasons[1:])
+        )
+    if champion.older:  # kept whatever the figures: how to make it champion if that is meant
+        decision = dataclasses.replace(
+            decision, summary=f"{decision.summary} {promote_hint(cfg.model_name, logged.version, 'scoring')}"
         )
     record_gate(
         logged.version,

@@ -350,10 +350,14 @@ def train_paydate(
         "test_month_ends": float(len(p.test)),
         "heldout_month_ends": float(len(p.eval_train)),
     }
-    champion = champion_on_test(
-        rows["test"], predicted, params.horizon_weeks, tracking_uri=project.paths.mlflow_tracking_uri
-    )
     described = p.describe()
+    champion = champion_on_test(
+        rows["test"],
+        predicted,
+        params.horizon_weeks,
+        tracking_uri=project.paths.mlflow_tracking_uri,
+        last_month_end=(described["final_train"] or [None])[-1],
+    )
     grid = params.grid()
     spec = spec_record(
         list(params.features()),

@@ -169,14 +169,23 @@ def test_train_flow_logs_registers_gates_and_reproduces(
     assert mv2.tags["ews.kind"] == first.kind and mv2.tags["ews.trained_through"] == first.plan["test"][-1]
 
 
-def test_gate_failure_keeps_the_champion(prefect_harness, mlflow_uri, tmp_path, dataset) -> None:
-    # oof_folds 0: the shipped calibrator from the windows, as before session 17 (no refits); this test
-    # checks the gate, the test above the out-of-fold calibrator (~8 CPU-s of scorecard refits saved)
+@pytest.fixture(scope="module")
+def gate_outcome(dataset, tmp_path_factory):
+    """One fit for the gate's tests. oof_folds 0: the shipped calibrator from the windows, as before
+    session 17 (no refits); these tests check the gate, the first test above the out-of-fold
+    calibrator (~8 CPU-s of scorecard refits saved)."""
+    cfg = load_config(
+        _config(tmp_path_factory.mktemp("gate"), calibration={"oof_folds": 0}), expect=TrainConfig
+    )
+    return train_flow.fit.fn(dataset, cfg)
+
+
+def test_gate_failure_keeps_the_champion(prefect_harness, mlflow_uri, tmp_path, gate_outcome) -> None:
     cfg = load_config(
         _config(tmp_path, gate={"min_auc": 0.999}, calibration={"oof_folds": 0}), expect=TrainConfig
     )
     project = ProjectConfig()
-    outcome = train_flow.fit.fn(dataset, cfg)
+    outcome = gate_outcome
     provenance = {"data_hash": "d", "config_hash": "c", "git_commit": "g"}
     logged = train_flow.log_and_register.fn(outcome, cfg, project, provenance, [])
     decision = train_flow.gate.fn(logged, outcome, train_flow.ChampionOnTest(), cfg, project)
@@ -269,6 +278,54 @@ def test_gate_failure_keeps_the_champion(prefect_harness, mlflow_uri, tmp_path, 
         reasons[-1].endswith(warned.reasons[-1])
         and " Checks: ok challenger is the LightGBM model; " in reasons[-1]
     )
+
+
+def test_a_model_of_older_data_never_replaces_the_champion(
+    mlflow_uri, tmp_path, gate_outcome, dataset
+) -> None:
+    """s31-ux: following `ews backtest`'s advice (train with snapshots.end <= an earlier month-end and
+    pass --model VERSION), `ews train` registered v2 and the gate PROMOTED it over v1: v1 had trained on
+    every test row of v2 ("no fair comparison, the gate relies on the other checks"), and the other
+    checks passed. A challenger whose last training month-end is before the champion's is now registered
+    (alias challenger, for `ews backtest --model 2`) and kept out of production whatever its figures; the
+    gate says why and how to promote it by hand. The sample's data end on 2025-12-31, so its last
+    month-end with an observed 90-day label is 2025-09-30 (v1's); v2 is the same fit with its last
+    training month-end a month earlier, 2025-08-31: what a training with snapshots.end 2025-08-31 gives,
+    as far as the gate reads it (its test rows are then all rows v1 trained on)."""
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.adapters.registry import history, promote
+
+    cfg = load_config(_config(tmp_path), expect=TrainConfig)
+    project = ProjectConfig()
+    provenance = {"data_hash": "d", "config_hash": "c", "git_commit": "g"}
+    assert gate_outcome.train_last_as_of == pd.Timestamp("2025-09-30")
+    v1 = train_flow.log_and_register.fn(gate_outcome, cfg, project, provenance, [])
+    promote(v1.version, "the model of the whole book")
+    cut = dataclasses.replace(gate_outcome, train_last_as_of=pd.Timestamp("2025-08-31"))
+    champion = train_flow.champion_on_test.fn(cut, dataset, cfg, project)
+    v2 = train_flow.log_and_register.fn(cut, cfg, project, provenance, [])
+    decision = train_flow.gate.fn(v2, cut, champion, cfg, project)
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias("ews-pd", "champion").version) == "1"  # before: "2"
+    assert str(client.get_model_version_by_alias("ews-pd", "challenger").version) == "2"
+    assert not decision.passed
+    assert decision.reasons[-1] == (
+        "FAIL older data than champion v1: trained on month-ends through 2025-08-31, v1 through 2025-09-30 "
+        "(e.g. a training for `ews backtest --model`, with an earlier snapshots.end); the gate never replaces "
+        "a champion with a model of older data"
+    )
+    assert decision.summary == (
+        "Not promoted, the champion stays: it learned from older data than v1 (to 2025-08-31 vs 2025-09-30). The champion keeps scoring; to use v2 anyway: "
+        '`ews models promote 2 --reason "..."` (the reason is kept in `ews models history`).'
+    )
+    last = history().iloc[-1]
+    assert (last["version"], last["event"]) == ("2", "gate_failed")
+    assert last["reason"].startswith(decision.summary + " Checks: ok challenger is the ")
+    assert last["reason"].endswith(decision.reasons[-1])
+    # the same data end: no older data, the comparison as before (v1 saw every test row: a note)
+    same = train_flow.champion_on_test.fn(gate_outcome, dataset, cfg, project)
+    assert same.older is None and same.note.startswith("champion v1 trained on every test row")
 
 
 def test_unobserved_test_window_is_refused(dataset, tmp_path) -> None:

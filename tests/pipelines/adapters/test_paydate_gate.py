@@ -310,3 +310,72 @@ def test_the_champion_predicts_with_its_held_out_models_weekday_profile(mlflow_u
     register_with()  # no profile (the default): evenly, as before
     even = _predicted_days(replace(loaded, booster=held, weekdays=None), tests[0][1], T)
     assert champion_on_test(tests, [even], 8, tracking_uri=mlflow_uri).interval == (0.0, 0.0)
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_model_of_older_data_never_replaces_the_payment_date_champion(mlflow_uri) -> None:
+    """s31-ux: the ews-paydate version trained for `ews backtest --model` (snapshots.end 2023-12-31)
+    was promoted over the champion of the whole book, like the PD model's. Champion v1 here: its
+    registered model trained on month-ends through 2024-03-31 (its plan's final_train). A challenger
+    whose last training month-end is 2024-01-31 is refused whatever its figures (PASSING, and the
+    champion's own held-out predictions: it would tie), with the reason and the command that promotes
+    it by hand; one whose last is 2024-03-31 too (the same data) is compared as before: interval [0, 0]."""
+    day = lambda s: int(day_number(pd.Timestamp(s)))  # noqa: E731
+    ledger = prepare_ledger(book())
+    params = PaydateParams(
+        horizon_weeks=8, n_estimators=15, rows_per_leaf=0, num_leaves=7, min_child_samples=20
+    )
+    snaps = ["2023-09-30", "2023-10-31", "2023-11-30", "2023-12-31", "2024-01-31"]
+    held = fit_hazard(training_rows(ledger, [day(s) for s in snaps], day("2024-02-29"), 8), params)
+    final_train = [*snaps, "2024-02-29", "2024-03-31"]
+    final = fit_hazard(training_rows(ledger, [day(s) for s in final_train], day("2024-06-30"), 8), params)
+    T = day("2024-03-31")
+    tests = [(T, evaluation_invoices(ledger, T, day("2024-06-30"), 8))]
+    plan = {"eval_cut": "2024-02-29", "final_train": final_train, "final_cut": "2024-06-30"}
+    spec = spec_record(list(FEATURES), 8, 7, trained_through="2024-06-30", test_as_of="2024-03-31", plan=plan)
+    registry.configure(mlflow_uri)
+    v1 = log_paydate(
+        final,
+        held_out=held,
+        spec=spec,
+        metrics=PASSING,
+        params={},
+        tables={},
+        provenance={},
+        tracking_uri=mlflow_uri,
+    ).version
+    registry.promote(v1, "the model of the whole book", name="ews-paydate", tracking_uri=mlflow_uri)
+    loaded = load_paydate("champion", tracking_uri=mlflow_uri)
+    ties = _predicted_days(replace(loaded, booster=held), tests[0][1], T)
+
+    same = champion_on_test(tests, [ties], 8, tracking_uri=mlflow_uri, last_month_end="2024-03-31")
+    assert same.older is None and same.interval == (0.0, 0.0)
+    older = champion_on_test(tests, [ties], 8, tracking_uri=mlflow_uri, last_month_end="2024-01-31")
+    assert older.version == v1 and older.interval is None
+    v2 = log_paydate(
+        final,
+        held_out=held,
+        spec=spec,
+        metrics=PASSING,
+        params={},
+        tables={},
+        provenance={},
+        tracking_uri=mlflow_uri,
+    ).version
+    refused = gate_paydate(v2, PASSING, tracking_uri=mlflow_uri, champion=older)
+    assert not refused.passed
+    assert refused.reasons[-1] == (
+        "FAIL older data than champion v1: trained on month-ends through 2024-01-31, v1 through 2024-03-31 "
+        "(e.g. a training for `ews backtest --model`, with an earlier snapshots.end); the gate never replaces "
+        "a champion with a model of older data"
+    )
+    assert refused.summary == (
+        "Not promoted, the champion stays: it learned from older data than v1 (to 2024-01-31 vs 2024-03-31). The champion keeps forecasting; to use v2 anyway: "
+        '`ews models promote 2 --name ews-paydate --reason "..."` (the reason is kept in `ews models history`).'
+    )
+    client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+    assert str(client.get_model_version_by_alias("ews-paydate", "champion").version) == v1
+    assert str(client.get_model_version_by_alias("ews-paydate", "challenger").version) == v2
+    last = registry.history("ews-paydate", tracking_uri=mlflow_uri).iloc[-1]
+    assert (last["version"], last["event"]) == (v2, "gate_failed")
+    assert last["reason"].startswith(refused.summary + " Checks: ok MAE 8.00")
