@@ -437,12 +437,20 @@ class TrainingLimits(FeedLimits):
 
 class LagLimit(ConfigModel):
     """Refuse a payments feed whose latest payment is more than ``margin_days`` days older than the
-    book's usual silence allows (``pipelines.feed_checks.table_lag``: the longest run of days
-    without a payment in the year before, at least the training data's), while the invoices keep
+    book's usual silence and posting delay allow (``pipelines.feed_checks.table_lag``: the longest
+    run of days without a payment in the year before, at least the training data's; the delay:
+    ``delay_days``, or the training feed's own payments lag when longer), while the invoices keep
     their usual pace; not checked with fewer than ``min_days`` payment days in that year."""
 
     margin_days: int = Field(1, ge=0, description="days allowed beyond the book's longest usual silence")
     min_days: int = Field(20, ge=1, description="days with a payment in the last 365 needed to check")
+    delay_days: int = Field(
+        0,
+        ge=0,
+        description="days your payments feed is usually behind the invoices (cash applied a day or two after the "
+        "bank's value date); the training feed's own payments lag counts when longer, up to "
+        "pipelines.feed_checks.MAX_TRAINED_DELAY_DAYS",
+    )
 
 
 class FeedChecksConfig(ConfigModel):

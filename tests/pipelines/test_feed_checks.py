@@ -602,3 +602,55 @@ def test_the_training_reference_records_the_debtors_stated_amounts(tmp_path: Pat
     debtors = pd.DataFrame({"debtor_id": ["D1", "D2", "D3"], "credit_limit": [1_000.0, 3_000.0, None]})
     ref = training_reference({}, Portfolio(debtors=debtors), pd.DataFrame(columns=["as_of"]))
     assert ref["tables"]["stated_amounts"] == {"credit_limit": {"median": 2_000.0, "debtors": 2}}
+
+
+def test_a_payments_feed_posted_two_days_late_every_night_is_its_usual_lag() -> None:
+    """A book paid every day (longest silence 0) whose cash is applied two days after the bank's value
+    date: tonight's latest payment is Sun 29 December, as-of Tue 31st, lag 2 > 0 + 1. The training feed
+    showed the same delay (its latest payment 2 days before its last invoice, lag 2): the usual lag is
+    0 + 2, allowed 0 + 2 + 1 = 3, ok. A week more behind (lag 9 > 3) is refused and says whose delay it
+    allowed. Without the training feed's delay, lag 2 is refused until payments_lag.delay_days says 2;
+    a training export 30 days behind counts for 7 days at most (9 > 0 + 7 + 1)."""
+    as_of = dt.date(2024, 12, 31)
+    limit = CFG.feed_checks.payments_lag
+    training = (
+        "the training data of ews-pd v1 (snapshot 2024-11-30)",
+        figures(**lags("2024-11-28", 0, "2024-11-30", 0, "2024-11-30")),
+    )
+    today = figures(**lags("2024-12-29", 0, "2024-12-31", 0, "2024-12-31"))
+    check = payments_lag(today, as_of, limit, None, training)
+    assert check is not None and (check.status, check.value, check.reference) == ("ok", 2, 2)
+    assert check.limit == (
+        "at most 3 days behind (the longest silence between payment days in the 400 days before it, 0 days, "
+        "+ the posting delay seen in the training data of ews-pd v1 (snapshot 2024-11-30), 2 days + 1), "
+        "checked from 20 payment days a year"
+    )
+    stale = figures(**lags("2024-12-22", 0, "2024-12-31", 0, "2024-12-31"))
+    with pytest.raises(FeedCheckError) as info:
+        evaluate_feed(stale, CFG, previous=None, training=training, as_of=as_of)
+    assert (
+        "the book's usual lag is at most 2 days (its longest silence between payment days in the 400 days "
+        "before it, 0 days, + the posting delay seen in the training data of ews-pd v1 (snapshot 2024-11-30), "
+        "2 days): the payments feed looks 9 days behind"
+    ) in str(info.value)
+    assert "feed_checks.payments_lag.delay_days" in str(info.value)
+    assert payments_lag(today, as_of, limit, None, None).status == "failed"  # type: ignore[union-attr]
+    told = limit.model_copy(update={"delay_days": 2})
+    check = payments_lag(today, as_of, told, None, None)
+    assert check is not None and (check.status, check.reference) == ("ok", 2)
+    assert "+ the posting delay of payments_lag.delay_days, 2 days + 1" in check.limit
+    far = ("the training data", figures(**lags("2024-10-31", 0, "2024-11-30", 0, "2024-11-30")))
+    check = payments_lag(stale, as_of, limit, None, far)
+    assert check is not None and (check.status, check.reference) == ("failed", 7)
+
+
+def test_the_payments_lag_is_counted_from_the_as_of_date_on_a_book_invoiced_once_a_month() -> None:
+    """Invoices run on the 2nd of each month (their usual silence 31 days); payments daily until the
+    feed stopped on Fri 20 December; as-of Tue 31st. The latest payment is 18 days AFTER the latest
+    invoice, but 11 days before the as-of date: 11 > 0 + 0 + 1, refused (counted from the latest
+    invoice it would never be behind)."""
+    as_of = dt.date(2024, 12, 31)
+    today = figures(**lags("2024-12-20", 0, "2024-12-02", 31, "2024-12-31"))
+    check = payments_lag(today, as_of, CFG.feed_checks.payments_lag, None, None)
+    assert check is not None and (check.status, check.value, check.reference) == ("failed", 11, 0)
+    assert "and 0 days before the latest invoice (2024-12-02)" in check.detail
