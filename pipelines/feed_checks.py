@@ -910,11 +910,7 @@ def stated_ratios(
             if good.any():
                 out[column] = (float(np.median(a[good] / b[good])), int(good.sum()), "per debtor")
             continue
-        today = stated_amounts(debtors[[column]]).get(column)
-        then_fig = before.get(column)
-        if today and then_fig and then_fig.get("median"):
-            basis = min(int(today["debtors"]), int(then_fig["debtors"]))
-            out[column] = (float(today["median"]) / float(then_fig["median"]), basis, "of the medians")
+        out.update(_stated_medians({STATED: stated_amounts(debtors[[column]])}, {STATED: before}))
     return out
 
 
