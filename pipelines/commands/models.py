@@ -45,6 +45,16 @@ WIDE_HEADERS = {
 }
 
 
+def _date_alone(when: str) -> bool:
+    """``when`` names a day without a time: 2024-02-01, 20240201 (ISO's basic form) or 2024-W05-4;
+    ``ews models champion-on`` reads each as the end of that day."""
+    try:
+        dt.date.fromisoformat(when)
+    except ValueError:
+        return False
+    return True
+
+
 def _print_table(console: Console, title: str, rows: list[dict], columns: list[str]) -> None:
     """Print the given columns of rows (values already formatted as text) as a rich table, headed by
     the columns' words (:data:`WIDE_HEADERS`)."""
@@ -176,7 +186,11 @@ def register(app: typer.Typer) -> None:
 
     @models_app.command("champion-on")
     def champion_on_command(
-        when: str = typer.Argument(..., help="date or timestamp, e.g. 2026-03-31 or 2026-03-31T12:00 (UTC)"),
+        when: str = typer.Argument(
+            ...,
+            help="date or timestamp (UTC), e.g. 2026-03-31 or 2026-03-31T12:00; a date alone, as 2026-03-31 "
+            "or 20260331, means the end of that day",
+        ),
         name: str = typer.Option("ews-pd", help=MODEL_HELP),
         project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
         runs: Path | None = typer.Option(
@@ -204,7 +218,8 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(2) from None
-        if len(when) == 10:
+        # 2024-02-01 and 20240201 alike (before session 32 the basic form was read as midnight)
+        if _date_alone(when):
             moment = moment + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
         version = champion_on(moment, name, tracking_uri=_uri(project))
         runs_dir = runs or _runs_dir(project)
