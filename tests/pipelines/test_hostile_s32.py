@@ -1,0 +1,65 @@
+"""Session 32 (s32-hostile): the feed checks' residuals (BENCHMARKS.md, hostile section). Hand-built
+frames and files; every expected value is by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from features.tables import Portfolio
+from pipelines.engine import Book
+from pipelines.flows.nightly import all_quarantined
+
+
+def _book() -> Book:
+    """D2 holds one accepted invoice; nobody else."""
+    accepted = pd.DataFrame(
+        {
+            "invoice_id": ["I3"],
+            "debtor_id": pd.Series(["D2"], dtype="string"),
+            "issue_date": pd.to_datetime(["2024-05-01"]),
+            "due_date": pd.to_datetime(["2024-05-31"]),
+            "amount": [10.0],
+        }
+    )
+    return Book.in_memory(Portfolio(invoices=accepted), 1_000)
+
+
+def test_exact_copies_name_nobody_and_a_copy_of_a_refused_row_still_does(tmp_path: Path) -> None:
+    """quarantine/invoices.csv as ingest writes it (every column, a raw line holding a comma, a quote
+    and a line break). D5's one row is an exact copy alone (``duplicate_row``: its first copy was
+    kept, so it loses nothing; before s32 it was named). D6's row is a copy of a row refused for a
+    currency without a rate (``duplicate_row; no_fx_rate:USD``) and D7's row that currency alone:
+    both lost their invoice and hold no accepted one, so both are named. D2 has an accepted invoice."""
+    q = tmp_path / "invoices.csv"
+    q.write_text(
+        "source_file,source_row,source_line,reason,invoice_id,debtor_id,amount,raw_line,detail\n"
+        "invoices.csv,4,5,duplicate_row,I5,D5,10.00,,\n"
+        'invoices.csv,5,6,duplicate_row; no_fx_rate:USD,I6,D6,11.00,"a, ""quoted""\nline",\n'
+        "invoices.csv,6,8,no_fx_rate:USD,I7,D7,12.00,,\n"
+        "invoices.csv,7,9,amount_not_positive,I8,D2,0.00,,\n",
+        encoding="utf-8",
+    )
+    scores = pd.DataFrame({"debtor_id": ["D2", "D5", "D6", "D7"], "pd": [0.01, 0.02, 0.03, 0.04]})
+    found = all_quarantined(_book(), {"invoices": q}, scores)
+    assert found["debtor_id"].tolist() == ["D6", "D7"]
+    assert found["reasons"].tolist() == ["duplicate_row; no_fx_rate:USD (1)", "no_fx_rate:USD (1)"]
+
+
+def test_the_quarantine_is_not_read_when_the_manifest_holds_only_copies_and_later_rows(
+    tmp_path: Path,
+) -> None:
+    """A feed sent twice: every quarantined invoice is a copy, and some are dated after the as-of
+    date (the manifest's reasons: duplicate_row 3, date_after_as_of:issue_date 1). No debtor can have
+    lost an invoice, so the file is not read (here it names D1 and could not be read if it were: its
+    path is a folder). With a reason that loses rows (no_fx_rate:USD) among them it is read, and D1
+    named."""
+    q = tmp_path / "invoices.csv"
+    q.write_text("reason,debtor_id\nno_fx_rate:USD,D1\n", encoding="utf-8")
+    scores = pd.DataFrame({"debtor_id": ["D1", "D2"], "pd": [0.01, 0.02]})
+    copies = {"duplicate_row": 3, "date_after_as_of:issue_date": 1}
+    assert all_quarantined(_book(), {"invoices": tmp_path}, scores, copies).empty
+    assert all_quarantined(_book(), {"invoices": q}, scores, copies).empty
+    lost = {**copies, "no_fx_rate:USD": 1}
+    assert all_quarantined(_book(), {"invoices": q}, scores, lost)["debtor_id"].tolist() == ["D1"]
