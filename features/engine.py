@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 
 from features.catalog import CATALOG, FUNCTIONS
 from features.ledger import Ledger, LedgerState, day_number, ledger_state, prepare_ledger
+from features.master import attributes_at
 from features.params import FAMILIES, DefaultDefinition, FeatureParams
 from features.portfolio import PortfolioParts, combine_parts, ledger_parts
 from features.statements import build_statement_features
@@ -144,9 +145,9 @@ def _ledger_features(
     cols = _keys(ledger.debtor_ids[keep], t)
     for name in names:
         cols[name] = debtor_feature(state, name)[keep]
-    if "tenure" in params.families:
-        cols["segment"] = ledger.segment[keep]
-        cols["country"] = ledger.country[keep]
+    if "tenure" in params.families:  # the attributes valid at T (features.master)
+        cols["segment"] = state.ledger.segment[keep]
+        cols["country"] = state.ledger.country[keep]
     return pd.DataFrame(cols)
 
 
@@ -275,15 +276,21 @@ def _statement_features(
     if ledger_feats is not None:
         return ledger_feats.merge(st, on=["debtor_id", "as_of"], how="outer")
     if _has_rows(portfolio.debtors) and "tenure" in params.families:
-        static = prepare_ledger(Portfolio(debtors=portfolio.debtors))
-        lookup = pd.DataFrame(
-            {
-                "debtor_id": pd.array(static.debtor_ids, dtype="string"),
-                "segment": static.segment,
-                "country": static.country,
-            }
+        static = prepare_ledger(Portfolio(debtors=portfolio.debtors, debtor_history=portfolio.debtor_history))
+        lookup = pd.concat(  # the attributes valid at each as-of date (features.master)
+            [
+                pd.DataFrame(
+                    {
+                        **_keys(static.debtor_ids, t),
+                        "segment": (at := attributes_at(static, int(day_number(t)))).segment,
+                        "country": at.country,
+                    }
+                )
+                for t in dates
+            ],
+            ignore_index=True,
         )
-        st = st.merge(lookup, on="debtor_id", how="left")
+        st = st.merge(lookup, on=["debtor_id", "as_of"], how="left")
     return st
 
 

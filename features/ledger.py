@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features import grouped
+from features.master import MasterHistory, attributes_at, history_values, prepare_master
 from features.tables import Portfolio, credit_memos
 from models.gate_words import counted
 
@@ -139,6 +140,8 @@ class Ledger:
     # reduces what is open like cash but is no payment for the behaviour features; None when the
     # book has no credit memo (every payment cash)
     pay_credit: np.ndarray | None = field(default=None, repr=False)
+    # the dated debtor attributes (``debtor_history``, features.master); None: the snapshot's at every T
+    master: MasterHistory | None = field(default=None, repr=False)
 
     @property
     def n(self) -> int:
@@ -318,22 +321,26 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
     segment = pd.Categorical(np.full(n, None, dtype=object))
     country = pd.Categorical(np.full(n, None, dtype=object))
     deb = portfolio.debtors
+    dcode = _EMPTY_I
     if deb is not None and not deb.empty:
         dcode = _codes(deb["debtor_id"], ids_arrow, "debtors")
         if "credit_limit" in deb:
             credit_limit[dcode] = deb["credit_limit"].to_numpy(dtype=np.float64, na_value=np.nan)
         if "onboarded_on" in deb:
             onboarded[dcode] = _days_or_nan(deb["onboarded_on"])
-        for col in ("segment", "country"):
-            if col in deb:
-                vals = np.full(n, None, dtype=object)
-                vals[dcode] = deb[col].astype("string").to_numpy(dtype=object, na_value=None)
-                cats = sorted({v for v in vals if v is not None})
-                cat = pd.Categorical(vals, categories=cats)
-                if col == "segment":
-                    segment = cat
-                else:
-                    country = cat
+    hist = portfolio.debtor_history
+    for col in ("segment", "country"):
+        vals = np.full(n, None, dtype=object)
+        if len(dcode) and col in deb:
+            vals[dcode] = deb[col].astype("string").to_numpy(dtype=object, na_value=None)
+        # the categories hold the history's values too, so every as-of date shares them
+        cats = sorted({v for v in vals if v is not None} | history_values(hist, col))
+        cat = pd.Categorical(vals, categories=cats)
+        if col == "segment":
+            segment = cat
+        else:
+            country = cat
+    master = prepare_master(hist, ids_arrow, list(segment.categories), list(country.categories))
 
     first_invoice = np.full(n, np.nan)
     if len(inv_code):
@@ -363,6 +370,7 @@ def prepare_ledger(portfolio: Portfolio) -> Ledger:
         invoice_ids=invoice_ids,
         pay_alloc=pay_alloc,
         pay_credit=pay_credit,
+        master=master,
     )
 
 
@@ -623,7 +631,7 @@ def ledger_state(ledger: Ledger, T: int) -> LedgerState:
     return LedgerState(
         T=int(T),
         n=n,
-        ledger=ledger,
+        ledger=attributes_at(ledger, T),  # the debtor attributes valid at T (features.master)
         inv_code=icode,
         inv_issue=_pick(ledger.inv_issue, issued),
         inv_due=inv_due,

@@ -221,8 +221,37 @@ PAYMENT_PLANS = TableSpec(
     unique_together_reason="duplicate_plan",
 )
 
+DEBTOR_HISTORY = TableSpec(
+    "debtor_history",
+    (
+        Column("debtor_id", "str", required=True, description="debtor key"),
+        Column(
+            "valid_from",
+            "date",
+            required=True,
+            description="first day the row's attributes held (they hold until the debtor's next row); "
+            "features at T read the latest row dated <= T",
+        ),
+        Column(
+            "credit_limit",
+            "float",
+            description="credit limit from valid_from, >= 0; empty = not stated",
+            min_value=0,
+        ),
+        Column("segment", "str", description="segment or industry from valid_from; empty = not stated"),
+        Column(
+            "country",
+            "str",
+            description="ISO-3166 alpha-2 from valid_from; empty = not stated",
+            pattern="^[A-Z]{2}$",
+        ),
+    ),
+    unique_together=("debtor_id", "valid_from"),
+    unique_together_reason="duplicate_valid_from",
+)
+
 TABLES: dict[str, TableSpec] = {
-    t.name: t for t in (DEBTORS, INVOICES, PAYMENTS, EVENTS, STATEMENTS, PAYMENT_PLANS)
+    t.name: t for t in (DEBTORS, INVOICES, PAYMENTS, EVENTS, STATEMENTS, PAYMENT_PLANS, DEBTOR_HISTORY)
 }
 
 # pandas dtypes used for every canonical frame after ingest.

@@ -13,7 +13,8 @@ class Portfolio:
     """Canonical tables after ingest. Frames are never mutated in place.
 
     ``invoices`` and ``payments`` drive the invoice-ledger path; ``statements`` drives the
-    statement-history path. Any table may be ``None`` when the source does not provide it.
+    statement-history path. ``debtor_history`` dates the debtors' attributes (``features.master``).
+    Any table may be ``None`` when the source does not provide it.
     """
 
     invoices: pd.DataFrame | None = None
@@ -22,6 +23,7 @@ class Portfolio:
     events: pd.DataFrame | None = None
     statements: pd.DataFrame | None = None
     payment_plans: pd.DataFrame | None = None
+    debtor_history: pd.DataFrame | None = None
 
     def present(self) -> dict[str, pd.DataFrame]:
         """The tables that are not ``None``, by canonical name."""

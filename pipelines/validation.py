@@ -51,6 +51,7 @@ CHUNK_KEY: dict[str, str] = {
     "events": "debtor_id",
     "statements": "debtor_id",
     "payment_plans": "debtor_id",
+    "debtor_history": "debtor_id",
 }
 
 

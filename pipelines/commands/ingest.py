@@ -252,6 +252,12 @@ def register(app: typer.Typer) -> None:
         payment_plans: Path | None = typer.Option(
             None, "--payment-plans", help="canonical payment_plans CSV/Parquet (optional: agreed plans)"
         ),
+        debtor_history: Path | None = typer.Option(
+            None,
+            "--debtor-history",
+            help="canonical debtor_history CSV/Parquet (optional: dated credit_limit / segment / country, "
+            "read point in time by the features)",
+        ),
         path: list[str] = typer.Option(  # noqa: B008
             [],
             "--path",
@@ -310,6 +316,7 @@ def register(app: typer.Typer) -> None:
                 "events": events,
                 "statements": statements,
                 "payment_plans": payment_plans,
+                "debtor_history": debtor_history,
             }.items()
             if v is not None
         }

@@ -27,7 +27,9 @@ from pipelines.words import counted
 
 KIND = "source"
 
-TableName = Literal["invoices", "payments", "debtors", "events", "statements", "payment_plans"]
+TableName = Literal[
+    "invoices", "payments", "debtors", "events", "statements", "payment_plans", "debtor_history"
+]
 
 # Short names for the date layouts seen in exports; any strftime pattern (with %) works too.
 DATE_FORMAT_ALIASES: dict[str, str] = {

@@ -26,7 +26,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -37,6 +37,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
+from features.master import debtors_at
 from pipelines.adapters.exports import (
     QUEUE_TITLES,
     cut_note,
@@ -1087,7 +1088,11 @@ def run_nightly(
                     ~oldest["debtor_id"].astype("string").isin(not_scored["debtor_id"]).to_numpy()
                 ]
             logger.warning("%s", not_scored_note(not_scored))
-        statics = result.book.read_tables(("debtors", "payment_plans"))  # small per-debtor tables
+        statics = result.book.read_tables(
+            ("debtors", "payment_plans", "debtor_history")
+        )  # small per-debtor tables
+        # the attributes valid on the as-of date (features.master): a backfill reads that day's limits
+        statics = replace(statics, debtors=debtors_at(statics.debtors, statics.debtor_history, as_of))
         statics = with_plan_payments(statics, result.book)  # plans are checked against payments
         prev_dir = latest_before(out_dir, as_of)
         previous, prev_manifest = None, {}

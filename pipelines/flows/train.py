@@ -205,6 +205,30 @@ def build_dataset(
     return frame.sort_values(["as_of", "debtor_id"], kind="stable", ignore_index=True)
 
 
+def master_data_warning(history: pd.DataFrame | None, dataset: pd.DataFrame) -> str | None:
+    """One line when a ``debtor_history`` is given but some training rows (``dataset``: debtor_id,
+    as_of) have no history row dated on or before their month-end, so they read today's debtors table
+    (``features.master``); None without a history (the README's "one snapshot" paragraph) or when it
+    covers every row."""
+    if history is None or history.empty or dataset.empty:
+        return None
+    from features.master import snapshot_rows
+
+    snap = snapshot_rows(history, dataset[["debtor_id", "as_of"]])
+    if not snap.any():
+        return None
+    rows = dataset.loc[snap, ["debtor_id", "as_of"]]
+    debtors = rows["debtor_id"].astype("string").drop_duplicates().sort_values()
+    ends = rows["as_of"].drop_duplicates().sort_values()
+    return (
+        f"debtor_history: {counted(len(debtors), 'debtor')} at {counted(len(ends), 'month-end')} "
+        f"({ends.iloc[0]:%Y-%m-%d} to {ends.iloc[-1]:%Y-%m-%d}; {len(rows):,} of {counted(len(dataset), 'training row')}) "
+        f"had no row valid by then and read today's debtors table instead (e.g. {', '.join(debtors.iloc[:3])}): "
+        "a limit cut after trouble there leaks into training. Add a row dated on or before their first "
+        "month-end (the onboarding values) to debtor_history"
+    )
+
+
 def _data_hash(manifest: dict[str, Any]) -> str:
     hashes = {name: t.get("input_sha256", "") for name, t in sorted(manifest.get("tables", {}).items())}
     return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
@@ -843,6 +867,11 @@ def train(
         f"modelling frame: {counted(len(dataset), 'row')}, {counted(dataset['as_of'].nunique(), 'month-end snapshot')}"
     )
     require_observed_labels(dataset, result.book.last_observed(), project.default_definition.horizon_days)
+    if said_master := master_data_warning(
+        result.book.read_tables(("debtor_history",)).debtor_history, dataset
+    ):
+        logger.warning(said_master)
+        warnings.append(said_master)
     outcome = fit(
         dataset, cfg, project.default_definition.horizon_days, project.default_definition.to_params()
     )

@@ -77,7 +77,15 @@ __all__ = [
 IngestSettings = RulesConfig
 STREAM_ROWS = 5_000_000
 """Inputs with more rows than this (all tables together) are ingested streamed (bounded memory)."""
-TABLE_ORDER: tuple[str, ...] = ("debtors", "invoices", "payments", "events", "statements", "payment_plans")
+TABLE_ORDER: tuple[str, ...] = (
+    "debtors",
+    "invoices",
+    "payments",
+    "events",
+    "statements",
+    "payment_plans",
+    "debtor_history",
+)
 MANIFEST_VERSION = 1
 Progress = Callable[[str], None]
 

@@ -383,6 +383,7 @@ DUPLICATE_KEYS: dict[str, tuple[str, ...]] = {
     "events": ("debtor_id", "event_date", "kind"),
     "statements": ("debtor_id", "period_end"),
     "payment_plans": ("debtor_id", "agreed_on"),
+    "debtor_history": ("debtor_id", "valid_from"),
 }
 
 
@@ -613,7 +614,7 @@ def _references(
         d = typed["debtors"]
         all_ids["debtors"] = _ids("debtors", "debtor_id")
         accepted_ids["debtors"] = d["debtor_id"][passing(masks["debtors"], len(d))]
-    for table in ("invoices", "events", "statements", "payment_plans"):
+    for table in ("invoices", "events", "statements", "payment_plans", "debtor_history"):
         if table in typed:
             _debtor_check(table)
     if "payments" not in typed:

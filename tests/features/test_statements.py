@@ -85,6 +85,25 @@ def test_build_features_on_statement_portfolio(statements: pd.DataFrame) -> None
     assert "st_dpd_last" in f and "open_balance" not in f
 
 
+def test_statement_portfolio_reads_the_segment_valid_at_each_month_end(statements: pd.DataFrame) -> None:
+    """debtor_history (features.master): x was "card" until 2024-05-01, "loan" from then; y never stated."""
+    debtors = frame("debtors", [{"debtor_id": "x", "segment": "loan", "country": "TW"}])
+    history = frame(
+        "debtor_history",
+        [
+            {"debtor_id": "x", "valid_from": "2023-01-01", "segment": "card"},
+            {"debtor_id": "x", "valid_from": "2024-05-01", "segment": "loan"},
+        ],
+    )
+    f = build_features(
+        Portfolio(statements=statements, debtors=debtors, debtor_history=history),
+        [pd.Timestamp("2024-04-30"), pd.Timestamp("2024-05-31")],
+    )
+    got = {(r.debtor_id, str(r.as_of.date())): r.segment for r in f.itertuples()}
+    assert got[("x", "2024-04-30")] == "card" and got[("x", "2024-05-31")] == "loan"
+    assert pd.isna(got[("y", "2024-05-31")])
+
+
 def test_catalog_entries_are_complete_and_formattable() -> None:
     assert len([n for n, i in CATALOG.items() if i.family != "statements" and i.dtype == "float64"]) >= 40
     families = {i.family for i in CATALOG.values()}

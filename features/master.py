@@ -1,0 +1,164 @@
+"""Dated master data: the debtor attributes valid at T (point in time), from ``debtor_history``.
+
+The debtors table is one snapshot (the export day's). A credit team that cut a debtor's limit after
+trouble shows that cut at every past month-end when the snapshot is applied to them: a look-ahead.
+The optional ``debtor_history`` table (``features.schema.DEBTOR_HISTORY``: ``debtor_id``,
+``valid_from`` and any of ``credit_limit``, ``segment``, ``country``) dates the attributes. At T
+each attribute reads the latest history row with ``valid_from <= T`` that states it (an as-of join,
+attribute by attribute: an empty cell states nothing); a debtor with no such row reads the
+snapshot's value. Rows valid after T change nothing at T.
+
+The join is vectorised: the history is sorted once by (debtor, valid_from); per T one pass over
+its rows picks each debtor's last row dated <= T. Pure: arrays in, arrays out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+if TYPE_CHECKING:
+    from features.ledger import Ledger
+
+__all__ = ["ATTRIBUTES", "MasterHistory", "attributes_at", "debtors_at", "prepare_master", "snapshot_rows"]
+
+ATTRIBUTES: tuple[str, ...] = ("credit_limit", "segment", "country")
+"""The debtor attributes a ``debtor_history`` row may date (the ones the PD model reads)."""
+
+
+@dataclass(frozen=True, eq=False)
+class MasterHistory:
+    """``debtor_history`` as arrays sorted by (debtor code, valid_from day).
+
+    ``limit``: float64, NaN where the row states no limit. ``segment`` / ``country``: int64 codes
+    into the ledger's categories, -1 where the row states none.
+    """
+
+    code: np.ndarray
+    day: np.ndarray
+    limit: np.ndarray
+    segment: np.ndarray
+    country: np.ndarray
+
+
+def _text(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """A text column as an object array (None where empty or absent)."""
+    if col not in frame:
+        return np.full(len(frame), None, dtype=object)
+    return frame[col].astype("string").to_numpy(dtype=object, na_value=None)
+
+
+def history_values(history: pd.DataFrame | None, col: str) -> set[str]:
+    """The distinct values a history states for the text attribute ``col`` (for the categories)."""
+    if history is None or history.empty:
+        return set()
+    return {v for v in _text(history, col) if v is not None}
+
+
+def prepare_master(
+    history: pd.DataFrame | None, ids: pa.Array, segments: list[str], countries: list[str]
+) -> MasterHistory | None:
+    """``history`` (canonical ``debtor_history``) as a :class:`MasterHistory` over the debtor codes of
+    ``ids`` (rows of debtors outside ``ids``, or without a ``valid_from``, are left out: ingest
+    quarantines them). ``segments`` / ``countries``: the ledger's categories (they include the
+    history's values). None when there is no usable row."""
+    if history is None or history.empty:
+        return None
+    pos = pc.index_in(pa.array(history["debtor_id"].astype("string"), from_pandas=True), value_set=ids)
+    code = np.asarray(pos.to_numpy(zero_copy_only=False), dtype=np.float64)
+    when = np.asarray(history["valid_from"], dtype="datetime64[ns]")
+    keep = ~np.isnan(code) & ~np.isnat(when)
+    if not keep.any():
+        return None
+    code = code[keep].astype(np.int64)
+    day = when[keep].astype("datetime64[D]").astype(np.int64)
+    order = np.lexsort((day, code))
+    limit = (
+        history["credit_limit"].to_numpy(dtype=np.float64, na_value=np.nan)[keep]
+        if "credit_limit" in history
+        else np.full(len(code), np.nan)
+    )
+
+    def codes(col: str, cats: list[str]) -> np.ndarray:
+        vals = _text(history, col)[keep]
+        lookup = {c: i for i, c in enumerate(cats)}
+        return np.array([lookup.get(v, -1) if v is not None else -1 for v in vals], dtype=np.int64)
+
+    return MasterHistory(
+        code=code[order],
+        day=day[order],
+        limit=limit[order],
+        segment=codes("segment", segments)[order],
+        country=codes("country", countries)[order],
+    )
+
+
+def _last_at(m: MasterHistory, T: int, stated: np.ndarray) -> np.ndarray:
+    """Per debtor with one, the row (position in ``m``) of its latest stating row dated <= T."""
+    rows = np.flatnonzero(stated & (m.day <= T))
+    if not len(rows):
+        return rows
+    c = m.code[rows]
+    return rows[np.r_[c[1:] != c[:-1], True]]  # rows are sorted by (code, day): the last of each run
+
+
+def attributes_at(ledger: Ledger, T: int) -> Ledger:
+    """``ledger`` with ``credit_limit``, ``segment`` and ``country`` as valid at day ``T`` (the ledger
+    itself when it has no history). The other arrays are shared, not copied."""
+    m = ledger.master
+    if m is None:
+        return ledger
+    limit = ledger.credit_limit.copy()
+    last = _last_at(m, T, ~np.isnan(m.limit))
+    limit[m.code[last]] = m.limit[last]
+    cats = {}
+    for name, values in (("segment", m.segment), ("country", m.country)):
+        snap: pd.Categorical = getattr(ledger, name)
+        codes = np.asarray(snap.codes, dtype=np.int64).copy()
+        last = _last_at(m, T, values >= 0)
+        codes[m.code[last]] = values[last]
+        cats[name] = pd.Categorical.from_codes(codes, categories=snap.categories)
+    return replace(ledger, credit_limit=limit, segment=cats["segment"], country=cats["country"])
+
+
+def snapshot_rows(history: pd.DataFrame | None, keys: pd.DataFrame) -> np.ndarray:
+    """Rows of ``keys`` (``debtor_id``, ``as_of``: e.g. a modelling frame's) whose debtor has no
+    ``debtor_history`` row dated on or before ``as_of``: their attributes are the snapshot's (bool,
+    one per row; all True without a history)."""
+    if history is None or history.empty:
+        return np.ones(len(keys), dtype=bool)
+    dated = history.loc[history["valid_from"].notna(), ["debtor_id", "valid_from"]]
+    first = dated.groupby(dated["debtor_id"].astype("string"))["valid_from"].min()
+    since = first.reindex(pd.Index(keys["debtor_id"].astype("string"))).to_numpy(dtype="datetime64[ns]")
+    as_of = np.asarray(keys["as_of"], dtype="datetime64[ns]")
+    return np.isnat(since) | (since > as_of)
+
+
+def debtors_at(
+    debtors: pd.DataFrame | None, history: pd.DataFrame | None, day: object
+) -> pd.DataFrame | None:
+    """The debtors table with each attribute of :data:`ATTRIBUTES` as valid on ``day`` (the latest
+    stating history row dated <= ``day``, else the table's own value): what the nightly of that day
+    reads for the credit-limit policy and the triggers. ``debtors`` itself without a history."""
+    if debtors is None or history is None or history.empty:
+        return debtors
+    when = pd.Timestamp(day)
+    hist = history.loc[history["valid_from"].notna() & (history["valid_from"] <= when)]
+    hist = hist.assign(debtor_id=hist["debtor_id"].astype("string")).sort_values(
+        ["debtor_id", "valid_from"], kind="stable"
+    )
+    ids = pd.Index(debtors["debtor_id"].astype("string"))
+    out = {}
+    for col in ATTRIBUTES:
+        if col not in hist or col not in debtors:
+            continue
+        stated = hist.loc[hist[col].notna()].drop_duplicates("debtor_id", keep="last")
+        value = pd.Series(stated.set_index("debtor_id")[col].reindex(ids).to_numpy(), index=debtors.index)
+        if value.notna().any():
+            out[col] = value.where(value.notna(), debtors[col]).astype(debtors[col].dtype)
+    return debtors.assign(**out) if out else debtors

@@ -1,0 +1,111 @@
+"""``debtor_history`` at ingest (quarantine with reasons, rows in = accepted + quarantined), its rows read
+point in time by the features, and the training's warning for month-ends it does not cover.
+
+Expected values computed by hand from the inline rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+
+from features.engine import build_bucket
+from features.schema import dtypes
+from pipelines.flows.train import master_data_warning
+from pipelines.ingest import ingest_files
+
+AS_OF = dt.date(2024, 6, 30)
+
+
+def _files(tmp_path: Path) -> dict[str, Path]:
+    invoices = pd.DataFrame(
+        {
+            "invoice_id": ["I1", "I2"],
+            "debtor_id": ["D1", "D2"],
+            "issue_date": ["2024-01-01", "2024-01-15"],
+            "due_date": ["2024-01-31", "2024-02-14"],
+            "amount": ["100", "300"],
+            "currency": ["EUR", "EUR"],
+        }
+    )
+    debtors = pd.DataFrame(
+        {
+            "debtor_id": ["D1", "D2"],
+            "credit_limit": ["0", "1000"],
+            "segment": ["x", "y"],
+            "country": ["DE", "FR"],
+        }
+    )
+    history = pd.DataFrame(
+        {
+            "debtor_id": ["D1", "D1", "D1", "D2", "D2", "D9", "D2", ""],
+            "valid_from": [
+                "2023-06-01",
+                "2024-03-15",
+                "2024-03-15",  # the same day as the row before: which limit held is unknown
+                "",
+                "2024-02-01",
+                "2024-01-01",
+                "2024-08-01",  # after the as-of date
+                "2024-01-01",
+            ],
+            "credit_limit": ["500", "0", "10", "700", "-5", "100", "900", "1"],
+            "segment": ["", "z", "", "", "", "", "", ""],
+            "country": ["", "", "Germany", "", "", "", "", ""],
+        }
+    )
+    files = {}
+    for name, frame in (("invoices", invoices), ("debtors", debtors), ("debtor_history", history)):
+        files[name] = tmp_path / f"{name}.csv"
+        frame.to_csv(files[name], index=False)
+    return files
+
+
+def test_bad_history_rows_are_quarantined_with_their_reasons(tmp_path: Path) -> None:
+    result = ingest_files(_files(tmp_path), None, as_of=AS_OF, default_currency="EUR")
+    got = result.portfolio.debtor_history
+    assert got["debtor_id"].tolist() == ["D1"] and got["credit_limit"].tolist() == [500.0]
+    assert {c: str(t) for c, t in got.dtypes.items()} == dtypes("debtor_history")
+    q = result.quarantine["debtor_history"]
+    assert dict(zip(q["source_row"], q["reason"], strict=True)) == {
+        2: "duplicate_valid_from",
+        3: "bad_country; duplicate_valid_from",
+        4: "missing_value:valid_from",
+        5: "negative_credit_limit",
+        6: "unknown_debtor",
+        7: "date_after_as_of:valid_from",
+        8: "missing_value:debtor_id",
+    }
+    m = result.manifest["tables"]["debtor_history"]
+    assert (m["rows_in"], m["rows_accepted"], m["rows_quarantined"]) == (8, 1, 7)
+    # the accepted row is read point in time: D1's limit 500 (not the snapshot's 0), utilisation
+    # 100 / 500; D2 has no accepted row: the snapshot's 1000, utilisation 300 / 1000
+    feats = build_bucket(result.portfolio, ["2024-01-31"]).features
+    assert feats["credit_limit"].tolist() == [500.0, 1000.0]
+    assert feats["utilisation"].round(6).tolist() == [0.2, 0.3]
+
+
+def test_training_warns_when_the_history_leaves_month_ends_to_the_snapshot() -> None:
+    history = pd.DataFrame(
+        {
+            "debtor_id": pd.array(["D1", "D2"], dtype="string"),
+            "valid_from": pd.to_datetime(["2023-06-01", "2024-03-01"]),
+            "credit_limit": [500.0, 700.0],
+        }
+    )
+    dataset = pd.DataFrame(
+        {
+            "debtor_id": pd.array(["D1", "D2", "D2", "D2"], dtype="string"),
+            "as_of": pd.to_datetime(["2024-01-31", "2024-01-31", "2024-02-29", "2024-03-31"]),
+        }
+    )
+    said = master_data_warning(history, dataset)
+    # D2 has no row by 2024-01-31 and 2024-02-29 (its first is 2024-03-01): 2 of the 4 rows
+    assert said is not None and said.startswith(
+        "debtor_history: 1 debtor at 2 month-ends (2024-01-31 to 2024-02-29; 2 of 4 training rows) "
+        "had no row valid by then and read today's debtors table instead (e.g. D2)"
+    )
+    assert master_data_warning(None, dataset) is None  # no history given: nothing to say here
+    assert master_data_warning(history, dataset.iloc[[0, 3]]) is None  # every row covered
