@@ -49,7 +49,10 @@ Mechanics (all debtors exist from the first day; months m = 0 .. M-1 from 2022-0
   ews applies to all past month-ends. On 2,000 x 36 s3 / s4 the in-sample retail defaulters' limit is
   0.42 / 0.54 of their 365-day invoicing / 6 (others 1.04 / 1.28) and the shipped LightGBM's SHAP puts +3.7 /
   +2.3 log-odds on ``credit_limit`` for them; the forward insolvencies (month 28-33 of 36) barely show it
-  (``benchmarks/third_memo.py``, BENCHMARKS.md s31-third).
+  (``benchmarks/third_memo.py``, BENCHMARKS.md s31-third). With ``--limit-history`` (default off, so the
+  books of s30 / s31 stay as they were): a dated limit history instead (``debtor_history.parquet``:
+  opening limit, yearly reviews, a cut to 0 on default; :func:`limit_history`) and the last day's
+  limits in the debtors table (``benchmarks/master_history.py`` trains on both).
 - **Truth** (``truth.parquet``, one row per debtor and month-end T): ``oracle_pd`` = P(first default
   in (T, T + 90] | the simulator's state at T), exact: slow route by enumerating the chain's next three
   month-ends (time-varying hazards, a stop at month-end T+k defaults inside the horizon iff an invoice
@@ -365,13 +368,83 @@ def simulate(debtors: int, months: int, seed: int) -> dict[str, pd.DataFrame]:
     }
 
 
+def limit_history(tables: dict[str, pd.DataFrame], months: int) -> dict[str, pd.DataFrame]:
+    """``--limit-history``: a credit team's dated limits, and the debtors table as exported on the last day.
+
+    Computed from the simulated tables (no random draws: the ledger stays the one of the seed):
+
+    - at onboarding (``valid_from`` = ``onboarded_on``): the opening limit, the debtor's invoicing of its
+      first 3 months x 4 / 6 (the team's estimate of two months of its yearly volume);
+    - a yearly review at each year's end (``valid_from`` = the next 1 January, inside the data): the
+      invoicing of the 12 months before / 6, for a debtor not in default by then;
+    - a cut to 0 on the debtor's first default day (90 days past due, or its insolvency), when it falls
+      inside the data: the team stops the account after the trouble.
+
+    ``debtors.credit_limit`` becomes each debtor's last limit by the data's end (what a master-data export
+    of that day holds: the cut of every debtor that defaulted, at every past month-end when applied as one
+    snapshot). Returns ``tables`` with ``debtors`` replaced and ``debtor_history`` added.
+    """
+    inv, deb = tables["invoices"], tables["debtors"]
+    end = START + pd.DateOffset(months=months) - pd.Timedelta(days=1)
+    month = (inv["issue_date"].dt.year - START.year) * 12 + inv["issue_date"].dt.month - 1
+    by_month = inv.groupby([inv["debtor_id"], month])["amount"].sum().unstack(fill_value=0.0)
+    by_month = by_month.reindex(index=deb["debtor_id"], columns=range(months), fill_value=0.0)
+    first_default = (
+        tables["truth"]
+        .drop_duplicates("debtor_id")
+        .set_index("debtor_id")["default_day"]
+        .reindex(deb["debtor_id"])
+    )
+    rows = [
+        pd.DataFrame(
+            {
+                "debtor_id": deb["debtor_id"],
+                "valid_from": deb["onboarded_on"],
+                "credit_limit": np.round(by_month.iloc[:, :3].sum(axis=1).to_numpy() * 4 / 6, 2),
+            }
+        )
+    ]
+    for year_end in range(12, months, 12):
+        when = START + pd.DateOffset(months=year_end)
+        live = ~(first_default < when).to_numpy()
+        rows.append(
+            pd.DataFrame(
+                {
+                    "debtor_id": deb["debtor_id"][live],
+                    "valid_from": when,
+                    "credit_limit": np.round(
+                        by_month.iloc[:, year_end - 12 : year_end].sum(axis=1).to_numpy()[live] / 6, 2
+                    ),
+                }
+            )
+        )
+    cut = first_default.notna() & (first_default <= end)
+    rows.append(
+        pd.DataFrame(
+            {
+                "debtor_id": first_default.index[cut],
+                "valid_from": first_default[cut].to_numpy(),
+                "credit_limit": 0.0,
+            }
+        )
+    )
+    history = pd.concat(rows, ignore_index=True)
+    history["valid_from"] = history["valid_from"].astype("datetime64[ns]")
+    history = history.sort_values(["debtor_id", "valid_from"], kind="stable", ignore_index=True)
+    last = history.drop_duplicates("debtor_id", keep="last").set_index("debtor_id")["credit_limit"]
+    debtors = deb.assign(credit_limit=last.reindex(deb["debtor_id"]).to_numpy())
+    return {**tables, "debtors": debtors, "debtor_history": history}
+
+
 def _dates(days: pd.Series) -> pd.Series:
     v = pd.to_numeric(days, errors="coerce")
     return pd.to_datetime(v, unit="D", origin="unix").astype("datetime64[ns]")
 
 
-def write_book(debtors: int, months: int, seed: int, out: Path) -> dict:
+def write_book(debtors: int, months: int, seed: int, out: Path, dated_limits: bool = False) -> dict:
     tables = simulate(debtors, months, seed)
+    if dated_limits:
+        tables = limit_history(tables, months)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         tmp = out / f".{name}.parquet.tmp"
@@ -381,6 +454,7 @@ def write_book(debtors: int, months: int, seed: int, out: Path) -> dict:
     end = truth["month_end"].max()
     summary = {
         "simulator": "third_book",
+        **({"dated_limits": True} if dated_limits else {}),
         "debtors": debtors,
         "months": months,
         "seed": seed,
@@ -415,8 +489,15 @@ def main() -> None:
     ap.add_argument("--months", type=int, default=36)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument(
+        "--limit-history",
+        action="store_true",
+        help="dated limits in debtor_history.parquet (opening, yearly reviews, a cut to 0 on default) and the "
+        "last day's limits in debtors.parquet (default off: the whole-history limit, old books unchanged)",
+    )
     args = ap.parse_args()
-    print(json.dumps(write_book(args.debtors, args.months, args.seed, args.out), indent=1, default=str))
+    summary = write_book(args.debtors, args.months, args.seed, args.out, dated_limits=args.limit_history)
+    print(json.dumps(summary, indent=1, default=str))
 
 
 if __name__ == "__main__":
