@@ -1,10 +1,11 @@
-"""Mutation check of sessions 26-29's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
+"""Mutation check of sessions 26-32's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
 entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``; "Session 28 (s28-review)", T
-entries; "Session 29 (s29-review)", V entries; "Session 30 (s30-review)", X entries): each entry is
-one wrong edit of a product file (an exact text replaced once) and the tests of the commit it tests. The
-edit is made in ``--tree`` (a copy of the code: ``git archive COMMIT | tar -x -C DIR``, never a checkout
-you work in), the tests run with ``-x``, the file is put back; CAUGHT when a test fails, SURVIVED when
-all pass. An edit whose text is not found once (the code moved on) is reported PATTERN.
+entries; "Session 29 (s29-review)", V entries; "Session 30 (s30-review)", X entries; "Session 32
+(s32-review)", E entries): each entry is one wrong edit of a product file (an exact text replaced
+once) and the tests of the commit it tests. The edit is made in ``--tree`` (a copy of the code:
+``git archive COMMIT | tar -x -C DIR``, never a checkout you work in), the tests run with ``-x``, the
+file is put back; CAUGHT when a test fails, SURVIVED when all pass. An edit whose text is not found
+once (the code moved on) is reported PATTERN.
 
     OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python benchmarks/review_mutations.py --tree /tmp/code \
         [--only M4,M6] [--tests tests/pipelines/test_review_s26.py] [--logs DIR]
@@ -1130,6 +1131,65 @@ M = [
         "            pass\n",
         [
             "tests/pipelines/test_hostile_s31.py",
+            "tests/pipelines/test_nightly_flow.py::test_debtors_whose_every_invoice_is_quarantined_are_left_out_and_named",
+        ],
+    ),
+    (
+        "E1 6a66142 champion-on: a date alone judged by its length (pre-fix)",
+        "pipelines/commands/models.py",
+        "        if _date_alone(when):",
+        "        if len(when) == 10:",
+        ["tests/pipelines/test_ux_s32.py"],
+    ),
+    (
+        "E2 6a66142 champion-on: any text without a 'T' read as a date alone",
+        "pipelines/commands/models.py",
+        "    try:\n        dt.date.fromisoformat(when)\n    except ValueError:\n        return False\n    return True",
+        '    return "T" not in when',
+        ["tests/pipelines/test_ux_s32.py"],
+    ),
+    (
+        "E3 b7cf4b3 not_scored: copies count as damaging (the quarantine always read)",
+        "pipelines/flows/nightly.py",
+        "int(n) and r != COPY and not r.startswith(AFTER_AS_OF)",
+        "int(n) and not r.startswith(AFTER_AS_OF)",
+        ["tests/pipelines/test_hostile_s32.py"],
+    ),
+    (
+        "E4 b7cf4b3 not_scored: later rows count as damaging",
+        "pipelines/flows/nightly.py",
+        "int(n) and r != COPY and not r.startswith(AFTER_AS_OF)",
+        "int(n) and r != COPY",
+        ["tests/pipelines/test_hostile_s32.py"],
+    ),
+    (
+        "E5 b7cf4b3 not_scored: a quarantine frame (in-memory ingest) keeps its copies",
+        "pipelines/flows/nightly.py",
+        '    rows = rows.loc[~after & (rows["reason"] != COPY).fillna(True).to_numpy()]',
+        "    rows = rows.loc[~after]",
+        ["tests/pipelines/test_hostile_s32.py", "tests/pipelines/test_hostile_s31.py"],
+    ),
+    (
+        "E6 b7cf4b3 not_scored: Arrow keeps every row (the frame filter alone)",
+        "pipelines/flows/nightly.py",
+        "    return table.filter(lost).to_pandas(",
+        "    return table.to_pandas(",
+        ["tests/pipelines/test_hostile_s32.py"],
+    ),
+    (
+        "E7 b7cf4b3 not_scored: Arrow drops any reason starting with a copy",
+        "pipelines/flows/nightly.py",
+        'pc.equal(table["reason"], COPY)',
+        'pc.starts_with(table["reason"], COPY)',
+        ["tests/pipelines/test_hostile_s32.py"],
+    ),
+    (
+        "E8 b7cf4b3 not_scored: the nightly reads the payments' reasons",
+        "pipelines/flows/nightly.py",
+        '        reasons = (result.manifest["tables"].get("invoices") or {}).get("reasons")',
+        '        reasons = (result.manifest["tables"].get("payments") or {}).get("reasons")',
+        [
+            "tests/pipelines/test_hostile_s32.py",
             "tests/pipelines/test_nightly_flow.py::test_debtors_whose_every_invoice_is_quarantined_are_left_out_and_named",
         ],
     ),
