@@ -1,11 +1,26 @@
 """Words in user text: counts ("1 month-end", "2 month-ends"; before session 28 some messages read "1 month-ends",
-"1 debtors", "none of 1 rows") and model metrics named as a reader says them ("AUC", not ``test_auc``)."""
+"1 debtors", "none of 1 rows"), model metrics named as a reader says them ("AUC", not ``test_auc``), and the
+codes of actions, statuses, triggers and events in words ("Agency referral", not ``agency_referral``)."""
 
 from __future__ import annotations
 
+import pandas as pd
+
 from models.gate_words import METRIC_WORDS, counted
 
-__all__ = ["METRIC_WORDS", "counted", "metric_words"]
+__all__ = [
+    "ACTION_WORDS",
+    "EVENT_WORDS",
+    "METRIC_WORDS",
+    "STATUS_WORDS",
+    "TRIGGER_WORDS",
+    "code_words",
+    "in_sentence",
+    "counted",
+    "metric_words",
+    "triggers_words",
+    "words_column",
+]
 
 
 def metric_words(key: str) -> str:
@@ -19,3 +34,90 @@ def metric_words(key: str) -> str:
     return {"rows": "rows", "defaults": "defaults", "snapshots": "month-ends"}.get(
         bare, bare.replace("_", " ")
     )
+
+
+# Codes in words: the machine columns of the CSV/Parquet files keep the codes (``agency_referral``,
+# ``under_review``, ``limit_breach``); what people read (report.html, the XLSX files' cells, the
+# command summaries, ``ews watchlist history``) shows these words (session 32: they read as codes).
+ACTION_WORDS: dict[str, str] = {
+    "reminder": "Reminder",
+    "call": "Call",
+    "payment_plan": "Offer a payment plan",
+    "final_notice": "Final notice",
+    "agency_referral": "Agency referral",
+    "legal_review": "Legal review",
+    "write_off_review": "Write-off review",
+    "resolve_dispute": "Resolve the dispute",
+    "monitor_plan": "Monitor the payment plan",
+    "file_claim": "File a claim in the insolvency",
+    "agency_follow_up": "Follow up with the agency",
+    "written_off_recovery": "Recovery after write-off",
+}
+"""Queue actions (``next_action``, ``dispute_action``): ``pipelines.config.nightly.Action`` and
+``EventAction``, and the two the queue sets itself."""
+
+STATUS_WORDS: dict[str, str] = {
+    "new": "New",
+    "under_review": "Under review",
+    "escalated": "Escalated",
+    "cleared": "Cleared",
+    "payment_plan": "Payment plan",
+}
+"""Watchlist statuses (``pipelines.scoring.watch_state``) and override statuses
+(``pipelines.scoring.overrides.STATUSES``)."""
+
+TRIGGER_WORDS: dict[str, str] = {
+    "threshold": "High-risk band",
+    "jump": "PD jump",
+    "migration": "Moved to a worse band",
+    "new_entrant": "New debtor in a high-risk band",
+    "limit_breach": "Over the credit limit",
+    "rank": "Among the highest PDs",
+}
+"""Watchlist triggers (``pipelines.scoring.watchlist.TRIGGERS``)."""
+
+EVENT_WORDS: dict[str, str] = {
+    "insolvency": "Insolvency",
+    "agency_placement": "Agency placement",
+    "write_off": "Write-off",
+}
+"""Kinds of the events table (``pipelines.config.nightly.EventKind``)."""
+
+_KINDS = {"action": ACTION_WORDS, "status": STATUS_WORDS, "trigger": TRIGGER_WORDS, "event": EVENT_WORDS}
+
+
+def code_words(code: object, kind: str) -> str:
+    """A code of ``kind`` (action, status, trigger, event) in words: ``agency_referral`` -> "Agency
+    referral"; "" for a missing value; a text that is no code as it is."""
+    if code is None or code is pd.NA or (isinstance(code, float) and code != code):
+        return ""
+    text = str(code)
+    return _KINDS[kind].get(text, text)
+
+
+def triggers_words(triggers: object) -> str:
+    """A watchlist's ``triggers`` cell in words: "threshold, rank" -> "High-risk band, Among the highest
+    PDs"; "override (under_review)" -> "Override (under review)"; other text (the stay's "kept on the
+    list after its flag of ...") as it is."""
+    text = code_words(triggers, "trigger")
+    parts = []
+    for part in text.split(", ") if text else []:
+        if part.startswith("override (") and part.endswith(")"):
+            part = f"Override ({code_words(part[len('override (') : -1], 'status').lower()})"
+        parts.append(TRIGGER_WORDS.get(part, part))
+    return ", ".join(parts)
+
+
+def words_column(values: pd.Series, kind: str) -> pd.Series:
+    """A column of codes in words (:func:`code_words`; :func:`triggers_words` for ``trigger``), as text;
+    missing values stay missing."""
+    said = triggers_words if kind == "trigger" else (lambda v: code_words(v, kind))
+    return values.astype("string").map(said, na_action="ignore").astype("string")
+
+
+def in_sentence(words: str) -> str:
+    """Words of :func:`code_words` inside a sentence: "Among the highest PDs" -> "among the highest PDs";
+    a leading abbreviation stays ("PD jump")."""
+    if len(words) > 1 and words[1].isupper():
+        return words
+    return words[:1].lower() + words[1:]

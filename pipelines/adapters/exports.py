@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.adapters.files import atomic_path
-from pipelines.words import counted
+from pipelines.words import counted, words_column
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
@@ -683,6 +683,17 @@ def write_xlsx(
     return path
 
 
+# the columns of codes that the XLSX files show in words (pipelines.words); the CSV/Parquet keep the codes
+WORDS_OF: dict[str, str] = {"next_action": "action", "dispute_action": "action", "event": "event"}
+
+
+def coded_in_words(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its columns of codes (:data:`WORDS_OF`) in words, for the XLSX a collector
+    reads: ``agency_referral`` -> "Agency referral" (the queues' XLSX showed the codes before session 32)."""
+    said = {c: words_column(frame[c], kind) for c, kind in WORDS_OF.items() if c in frame.columns}
+    return frame.assign(**said) if said else frame
+
+
 QUEUE_TITLES = {
     "collections_queue": "Collections queue: live debtors (overdue, not in default) ranked by priority: "
     "expected loss (PD x exposure x LGD) weighted by days past due",
@@ -729,7 +740,7 @@ def write_queue(
         f"{stem}.parquet": write_parquet(frame, stage / f"{stem}.parquet"),
         f"{stem}.csv": write_csv(frame, stage / f"{stem}.csv"),
         f"{stem}.xlsx": write_xlsx(
-            frame.head(xlsx_rows),
+            coded_in_words(frame.head(xlsx_rows)),
             stage / f"{stem}.xlsx",
             "all",
             as_of,

@@ -25,7 +25,7 @@ from pipelines.cli_options import (
     check_engine,
 )
 from pipelines.commands import after_today, fail, parse_date
-from pipelines.words import counted
+from pipelines.words import code_words, counted, in_sentence
 
 CONFIG_HELP = "nightly config (kind: nightly): bands, triggers, queue rules, drift limits, schedule."
 ACCEPT_FEED_HELP = (
@@ -380,9 +380,11 @@ def _money(amount: float, currency: str | None, named: bool = True) -> str:
 
 
 def _by_trigger(triggers: dict[str, int]) -> str:
-    """`` (rank 13, limit_breach 5)``: the triggers that flagged someone, most first."""
+    """`` (by trigger: among the highest PDs 13, over the credit limit 5)``: the triggers that flagged
+    someone, most first, in words (they read "rank 13, limit_breach 5" before session 32)."""
     fired = sorted(((n, k) for k, n in triggers.items() if n), key=lambda x: (-x[0], x[1]))
-    return f" (by trigger: {', '.join(f'{k} {n:,}' for n, k in fired)})" if fired else ""
+    said = ", ".join(f"{in_sentence(code_words(k, 'trigger'))} {n:,}" for n, k in fired)
+    return f" (by trigger: {said})" if fired else ""
 
 
 def _summary(console: Console, result: Any) -> None:
@@ -577,7 +579,7 @@ def show_queues(console: Console, run: Path, rows: int = 5) -> None:
                 str(r.rank),
                 str(r.debtor_id),
                 str(r.owner),
-                str(r.next_action),
+                code_words(r.next_action, "action"),
                 f"{getattr(r, value):,.0f}",
                 dpd,
                 str(r.action_rule),

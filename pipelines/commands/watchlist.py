@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.commands import fail
+from pipelines.words import code_words, triggers_words
 
 OUT_HELP = "the runs folder (OUTDIR of `ews score`); the audit log is OUTDIR/overrides.jsonl"
 CONFIG_HELP = "nightly config (kind: nightly): the bands --band may name"
@@ -104,7 +105,7 @@ def register(app: typer.Typer) -> None:
         except (OverrideError, AuditLogError, OutputError) as exc:
             fail(str(exc))
         Console().print(
-            f"override {line['seq']}: {debtor} -> [bold]{status}[/] by {line['by']} "
+            f"override {line['seq']}: {debtor} -> [bold]{code_words(status, 'status')}[/] by {line['by']} "
             f"(PD {'n/a' if line['pd'] is None else format(line['pd'], '.2%')} in run {line['run']}; "
             f"until {line['until'] or 'further notice'}); applies from the next run. Log: {out / 'overrides.jsonl'}"
         )
@@ -142,7 +143,7 @@ def register(app: typer.Typer) -> None:
         # the triggers wrap between words, never inside one: "override (escalated)" showed its ")" on a
         # line of its own at 80 columns before session 30
         word = (
-            max((len(w) for t in runs["triggers"].astype(str) for w in t.split()), default=9)
+            max((len(w) for t in runs["triggers"].map(triggers_words) for w in t.split()), default=9)
             if len(runs)
             else 9
         )
@@ -159,8 +160,10 @@ def register(app: typer.Typer) -> None:
                 "default" if r.in_default else f"{r.pd:.2%}",  # as in the report and the queues
                 str(r.band),
                 "yes" if r.flagged else "",
-                r.triggers,
-                str(r.status),
+                triggers_words(
+                    r.triggers
+                ),  # in words (pipelines.words); they read as codes before session 32
+                code_words(r.status, "status"),
                 "" if str(r.days_on_list) in {"<NA>", "nan"} else str(r.days_on_list),
                 str(r.owner),
             )
@@ -180,7 +183,8 @@ def register(app: typer.Typer) -> None:
             if not pd.isna(o.until):
                 facts.append(f"until {o.until.date().isoformat()}")
             console.print(
-                f"#{o.seq} {o.at.strftime('%Y-%m-%d %H:%M')} UTC  {o.status}  ({', '.join(facts)})\n    {o.reason}",
+                f"#{o.seq} {o.at.strftime('%Y-%m-%d %H:%M')} UTC  {code_words(o.status, 'status')}  ({', '.join(facts)})\n"
+                f"    {o.reason}",
                 highlight=False,
                 markup=False,
             )

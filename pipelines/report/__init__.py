@@ -30,7 +30,7 @@ from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_wate
 from pipelines.report.portfolio import PortfolioView, debtor_pages, portfolio_context
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS
-from pipelines.words import counted, metric_words
+from pipelines.words import code_words, counted, metric_words, triggers_words
 
 __all__ = ["Waterfall", "changes_summary", "money", "render_report"]
 
@@ -84,6 +84,9 @@ def changes_summary(
             "records"
         ),
     }
+
+
+NBSP = "\u00a0"  # no-break space
 
 
 def money(value: Any, currency: str | None, digits: int = 0) -> str:
@@ -208,14 +211,19 @@ def render_report(
     quarantined per table (the manifest's ``inputs``)."""
     env = Environment(loader=FileSystemLoader(_TEMPLATE_DIR), autoescape=select_autoescape(["html", "j2"]))
     currency = currency or (portfolio.currency if portfolio is not None else None)
-    env.filters["money"] = lambda v, digits=0: money(v, currency, digits)
+    # an amount and its currency joined by a no-break space: at 420 px the watchlist's cards and the stacked
+    # tables broke "2,179 EUR" into "2,179" / "EUR" (s31-ux); the page's text, not its CSS, keeps them together
+    env.filters["money"] = lambda v, digits=0: money(v, currency, digits).replace(" ", NBSP)
     from pipelines.ingest.decimals import shown_places
 
     # an amount to the unit (a debtor page's open invoices): the currency's decimals, JPY none, KWD three
     # (before session 29 two for every currency: "700.00 JPY", a dinar's 12.345 shown 12.35)
-    env.filters["money_exact"] = lambda v: money(v, currency, shown_places(currency))
+    env.filters["money_exact"] = lambda v: money(v, currency, shown_places(currency)).replace(" ", NBSP)
     env.filters["count"] = lambda v: f"{int(v):,}"
     env.filters["counted"] = counted  # "1 override", "0 debtors" (the overrides section said "debtor(s)")
+    # codes in words (pipelines.words): "Among the highest PDs", "Under review" (they read "rank", "under_review")
+    env.filters["trigger_words"] = triggers_words
+    env.filters["status_words"] = lambda v: code_words(v, "status")
     template = env.get_template("template.html.j2")
     live = scored.loc[~scored["in_default"].astype(bool), "pd"].to_numpy(dtype="float64")
     changes = changes_summary(scored, previous, cfg, cfg.report.top_changes)

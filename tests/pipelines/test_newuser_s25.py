@@ -39,8 +39,8 @@ def test_score_summary_names_the_currency_and_reads_the_triggers_as_words() -> N
     counts = {"scored": 150, "in_default": 6, "flagged": 16, "triggers": TRIGGER_COUNTS, "queue": 78}
     text = _printed({**counts, "currency": "EUR", "expected_loss": 11794.84})
     assert (
-        "scored 150 debtors (6 in default); watchlist 16 debtors (by trigger: rank 13, limit_breach 5, "
-        "threshold 1); collections queue 78 debtors (expected loss 11,795 EUR); drift ok"
+        "scored 150 debtors (6 in default); watchlist 16 debtors (by trigger: among the highest PDs 13, over the "
+        "credit limit 5, high-risk band 1); collections queue 78 debtors (expected loss 11,795 EUR); drift ok"
     ) in text
     assert "{" not in text
     # a manifest written before session 25 has no currency: the amount alone, no "None"

@@ -536,7 +536,7 @@ def test_overrides_are_respected_logged_and_shown(env, tmp_path) -> None:
     html = (second.path / "report.html").read_text(encoding="utf-8")
     assert 'id="overrides-table"' in html and "spoke to the CFO" in html and "override rate" in html.lower()
     res = runner.invoke(app, ["watchlist", "history", cleared, "--out", str(out)], env={"COLUMNS": "200"})
-    assert res.exit_code == 0 and "cleared" in res.output and DAY2.isoformat() in res.output
+    assert res.exit_code == 0 and "Cleared" in res.output and DAY2.isoformat() in res.output
     # a line changed after it was written stops the next run before any work, naming the line
     log = out / "overrides.jsonl"
     log.write_text(log.read_text().replace("spoke to the CFO", "never called", 1))

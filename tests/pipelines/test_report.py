@@ -375,17 +375,17 @@ def test_portfolio_sections_and_debtor_pages(report_html: Path) -> None:
     ):
         assert f'id="{section}"' in html
     # as-of 06-30: receivables 700 + 200 (a) + 1,000 (c) + 1,000 (n); sales issued after 04-01: 2,300
-    assert 'id="receivables-now">2,900 EUR<' in html
+    assert 'id="receivables-now">2,900\u00a0EUR<' in html  # a no-break space (session 32)
     assert re.search(r'id="dso-standard-now">113\.5 d<', html)  # 2,900 / 2,300 x 90
     # amounts carry the currency, counts are integers
-    assert ">1,000 EUR<" in html and ">99 EUR<" in html
+    assert ">1,000\u00a0EUR<" in html and ">99\u00a0EUR<" in html
     assert re.search(r'<td data-label="band">total</td><td data-label="debtors" class="num">4</td>', html)
     # debtor a's page: three runs of history, invoices with predicted dates, the recommended limit
     start = html.index('id="debtor-d2"')
     page = html[start : html.index("</div></td></tr>", start)]
     assert page.count('<td data-label="run">2024-06-') == 3 and "<svg" in page
     assert "INV-A1" in page and "2024-07-19" in page and "2024-07-05 &ndash; after horizon" in page
-    assert "recommended: <b>5,000 EUR</b>" in page and "band D: 1.0 x need" in page
+    assert "recommended: <b>5,000\u00a0EUR</b>" in page and "band D: 1.0 x need" in page
     assert ">61%<" in page and "INV-C1" not in page
 
 
@@ -415,7 +415,7 @@ def test_portfolio_without_the_optional_outputs(tmp_path: Path) -> None:
         portfolio=view,
     )  # fmt: skip
     assert 'id="cash-table"' not in html and "expected paid" not in html and 'id="dso-table"' in html
-    assert "current: <b>1,500 USD</b>" in html and "from the debtors table" in html
+    assert "current: <b>1,500\u00a0USD</b>" in html and "from the debtors table" in html
     assert "No limit known for this debtor." in html  # n
     # with credit limits in the scores (the nightly's credit_limits step), the pages read them there
     limited = today.assign(

@@ -218,8 +218,9 @@ def test_the_walks_counts_and_the_payment_date_short_history_read_right() -> Non
     )
 
 
-def _report(tmp_path, currency: str, overrides: dict | None = None) -> str:
-    """report.html of test_report's book (debtor a owes INV-A1 700) in ``currency``."""
+def _report(tmp_path, currency: str, overrides: dict | None = None, **watchlist: object) -> str:
+    """report.html of test_report's book (debtor a owes INV-A1 700) in ``currency``; ``watchlist``:
+    columns of the watchlist's rows (default: triggers "threshold")."""
     import pandas as pd
 
     from pipelines.engine import Book
@@ -229,7 +230,8 @@ def _report(tmp_path, currency: str, overrides: dict | None = None) -> str:
 
     today = scores([0.12, 0.02, 0.25, 0.5], ["a", "b", "c", "n"])
     book = portfolio(BOOK.invoices.to_dict("records"), BOOK.payments.to_dict("records"))
-    wl = today.assign(triggers="threshold", reason_1="late", pd_change=float("nan"), band_prev=None)
+    wl = today.assign(**{"triggers": "threshold", "reason_1": "late", "pd_change": float("nan"), "band_prev": None,
+                         **watchlist})  # fmt: skip
     view = build_portfolio(Book.in_memory(book, 100), pd.Timestamp("2024-06-30").date(), today,
                            pd.Index(["a", "n"]), CFG, currency, tmp_path / "none", None)  # fmt: skip
     return render_report(
@@ -245,7 +247,12 @@ def _report(tmp_path, currency: str, overrides: dict | None = None) -> str:
 def test_a_debtor_pages_open_invoices_show_the_currencys_decimals(tmp_path) -> None:
     """report.html's debtor pages wrote every open invoice with two decimals: "700.00 JPY" (a yen has
     none), and a dinar's fils were cut ("700.00 KWD"). Debtor a owes INV-A1 700 (test_report's book)."""
-    for currency, shown in (("JPY", ">700 JPY<"), ("KWD", ">700.000 KWD<"), ("EUR", ">700.00 EUR<")):
+    # the amount and its currency joined by a no-break space (session 32: "EUR" wrapped alone at 420 px)
+    for currency, shown in (
+        ("JPY", ">700\u00a0JPY<"),
+        ("KWD", ">700.000\u00a0KWD<"),
+        ("EUR", ">700.00\u00a0EUR<"),
+    ):
         html = _report(tmp_path, currency)
         row = html[html.index(">INV-A1</td>") :]
         row = row[: row.index("</tr>")]  # the debtor page's invoice row

@@ -30,3 +30,195 @@ def test_champion_on_with_a_time_keeps_the_time_and_help_says_a_day_is_its_end(m
     assert "no champion of ews-pd at 2024-02-01 00:00:00 UTC" in result.output, result.output
     shown = CliRunner().invoke(app, ["models", "champion-on", "--help"], env={"COLUMNS": "200"})
     assert "20260331, means the end of that day" in " ".join(shown.output.split()), shown.output
+
+
+# ---------------------------------------------------------------- everyone: codes read as words where people read
+
+
+def test_every_action_status_trigger_and_event_code_has_words() -> None:
+    """One table per kind of code (pipelines.words); a code added without words would show raw."""
+    from typing import get_args
+
+    from pipelines.config.nightly import Action, EventAction, EventKind
+    from pipelines.scoring.actions import AGENCY, MONITOR_PLAN, RESOLVE_DISPUTE
+    from pipelines.scoring.overrides import STATUSES
+    from pipelines.scoring.watchlist import TRIGGERS
+    from pipelines.words import ACTION_WORDS, EVENT_WORDS, STATUS_WORDS, TRIGGER_WORDS
+
+    actions = {*get_args(Action), *get_args(EventAction), RESOLVE_DISPUTE, MONITOR_PLAN, AGENCY}
+    for codes, words in (
+        (actions, ACTION_WORDS),
+        ({*STATUSES, "new", "under_review"}, STATUS_WORDS),  # watch_state's own two
+        (set(TRIGGERS), TRIGGER_WORDS),
+        (set(get_args(EventKind)), EVENT_WORDS),
+    ):
+        assert codes <= set(words), codes - set(words)
+        for code in codes:
+            assert "_" not in words[code] and words[code] != code and words[code][0].isupper(), (
+                code,
+                words[code],
+            )
+
+
+def test_words_of_a_triggers_cell_and_of_missing_values() -> None:
+    import pandas as pd
+
+    from pipelines.words import code_words, in_sentence, triggers_words, words_column
+
+    assert triggers_words("threshold, limit_breach") == "High-risk band, Over the credit limit"
+    assert triggers_words("override (under_review)") == "Override (under review)"
+    assert (
+        triggers_words("kept on the list after its flag of 2024-06-01")
+        == "kept on the list after its flag of 2024-06-01"
+    )
+    assert triggers_words(None) == "" and code_words(float("nan"), "status") == ""
+    assert (
+        in_sentence("Among the highest PDs") == "among the highest PDs"
+        and in_sentence("PD jump") == "PD jump"
+    )
+    got = words_column(pd.Series(["agency_referral", None, ""], dtype="string"), "action")
+    assert got.iloc[0] == "Agency referral" and pd.isna(got.iloc[1]) and got.iloc[2] == ""
+
+
+def test_the_queue_workbook_shows_actions_and_events_in_words_and_the_csv_keeps_the_codes(tmp_path) -> None:
+    """s31-ux walk: collections_queue.xlsx's 'Next action' read payment_plan, agency_referral, legal_review.
+    The workbook a collector opens reads words; the CSV/Parquet, read by programs, keep the codes."""
+    import openpyxl
+    import pandas as pd
+
+    from pipelines.adapters.exports import write_queue
+
+    frame = pd.DataFrame(
+        {"rank": [1, 2], "debtor_id": ["D1", "D2"], "owner": ["anna", "ben"],
+         "next_action": ["agency_referral", "monitor_plan"], "dispute_action": ["resolve_dispute", ""],
+         "event": pd.Series(["insolvency", None], dtype="string"), "action_rule_id": ["queue.rules[2]", "payment_plan"],
+         "exposure": [10.0, 20.0]}
+    )  # fmt: skip
+    files = write_queue(
+        frame, tmp_path, "recovery_queue", "Recovery queue", pd.Timestamp("2025-06-29"), 100, "EUR"
+    )
+    sheet = openpyxl.load_workbook(files["recovery_queue.xlsx"])["all"]
+    rows = list(sheet.iter_rows(values_only=True))
+    head = list(rows[0])
+    col = {h: [r[head.index(h)] for r in rows[1:3]] for h in head}
+    assert col["Next action"] == ["Agency referral", "Monitor the payment plan"]
+    assert col["Action on the disputed part"] == ["Resolve the dispute", None]  # an empty cell stays empty
+    assert col["Event (insolvency, agency placement, write-off)"] == ["Insolvency", None]
+    assert col["Rule in conf/nightly.yaml"] == [
+        "queue.rules[2]",
+        "payment_plan",
+    ]  # for whoever tunes the rules
+    assert openpyxl.load_workbook(files["recovery_queue.xlsx"])["anna"]["D2"].value == "Agency referral"
+    csv = pd.read_csv(files["recovery_queue.csv"], encoding="utf-8-sig")
+    assert csv["next_action"].tolist() == ["agency_referral", "monitor_plan"]
+    assert pd.read_parquet(files["recovery_queue.parquet"])["event"].tolist()[0] == "insolvency"
+
+
+def test_report_reads_triggers_and_statuses_in_words(tmp_path) -> None:
+    """report.html showed "threshold, rank", "under_review" and the overrides' "escalated" as codes.
+    The trigger filter keeps the codes as its values (the rows' data-triggers) and shows words."""
+    from tests.pipelines.test_ux_s29 import _report
+
+    row = {"seq": 1, "at": "2024-06-29 09:30", "debtor_id": "a", "status": "escalated", "band": None, "by": "anna",
+           "reason": "called the CFO", "until": "", "run": "2024-06-29", "pd": 0.1}  # fmt: skip
+    overrides = {"days": 30, "rate": 0.5, "debtors": 1, "flagged": 2, "since": "2024-06-01", "in_force": 1,
+                 "kept_off": 0, "reflagged": 0, "rows": [row]}  # fmt: skip
+    html = _report(tmp_path, "EUR", overrides, triggers="threshold, limit_breach", status="under_review")
+    assert '<td data-label="triggers">High-risk band, Over the credit limit</td>' in html
+    assert '<td data-label="status">Under review' in html
+    assert '<option value="limit_breach">Over the credit limit</option>' in html
+    assert 'data-triggers="threshold, limit_breach"' in html  # the filter's values stay codes
+    table = html[html.index('id="overrides-table"') :]
+    assert '<td data-label="status">Escalated</td>' in table[: table.index("</table>")]
+    for code in ("under_review", ">escalated<", ">threshold<", "limit_breach<", ">rank<"):
+        assert code not in html, code
+
+
+def test_score_summary_and_watchlist_history_read_in_words(tmp_path) -> None:
+    """`ews score` said "(by trigger: rank 13, limit_breach 5)"; `ews watchlist history` showed the triggers
+    "threshold, jump", the status "under_review" and the override "cleared" as codes."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    import pandas as pd
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from pipelines.commands.score import _summary
+    from pipelines.scoring.overrides import Override, append_override
+    from pipelines.scoring.watch_state import STATE_FILE
+    from tests.pipelines.test_watch_overrides import NOW, RUN, publish_scores
+
+    manifest = {
+        "as_of": "2024-12-30", "model": {"name": "ews-pd", "version": "1"}, "timings_s": {"score": 0.58},
+        "counts": {"scored": 300, "in_default": 11, "flagged": 18, "triggers": {"rank": 13, "limit_breach": 5,
+                   "jump": 0}, "queue": 208, "expected_loss": 70788.4, "currency": "EUR"},
+        "drift": {"status": "ok"}, "feed": {"references": ["the previous run"]},
+    }  # fmt: skip
+    console = Console(record=True, width=300)
+    _summary(console, SimpleNamespace(manifest=manifest, path=Path("data/runs/2024-12-30")))
+    assert "watchlist 18 debtors (by trigger: among the highest PDs 13, over the credit limit 5);" in (
+        console.export_text()
+    )
+
+    run = publish_scores(tmp_path, RUN, [("D7", 0.31, False)])
+    pd.DataFrame({"debtor_id": ["D7"], "triggers": ["threshold, jump"]}).to_parquet(run / "watchlist.parquet")
+    pd.DataFrame(
+        {"debtor_id": ["D7"], "status": ["under_review"], "days_on_list": [31], "owner": ["anna"]}
+    ).to_parquet(run / STATE_FILE)
+    append_override(
+        tmp_path, Override("D7", "cleared", "paid in full", "anna", RUN, 0.31, None, None), now=NOW
+    )
+    res = CliRunner().invoke(
+        app, ["watchlist", "history", "D7", "--out", str(tmp_path)], env={"COLUMNS": "120"}
+    )
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "High-risk band, PD jump" in flat and "Under review" in flat, res.output
+    assert "UTC Cleared (by anna" in flat, res.output
+    for code in ("threshold", "under_review", "cleared"):
+        assert code not in res.output, (code, res.output)
+
+
+# ---------------------------------------------------------------- the analyst on a phone: an amount keeps its currency
+
+# Every amount with its currency code ("2,179 EUR") whose text runs over more than one line.
+CURRENCY_PROBE = """<script>
+(function () {
+  document.querySelectorAll("details").forEach(function (d) { d.open = true; });
+  var wrapped = [], seen = 0, re = /\\d[\\d,.]*[ \\u00a0]EUR\\b/g, n;
+  var walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while ((n = walker.nextNode())) {
+    var m; re.lastIndex = 0;
+    while ((m = re.exec(n.data))) {
+      var r = document.createRange(); r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);
+      var rects = Array.from(r.getClientRects()).filter(function (x) { return x.width > 0; });
+      if (!rects.length) continue;
+      seen++;
+      var tops = {}; rects.forEach(function (x) { tops[Math.round(x.top)] = 1; });
+      if (Object.keys(tops).length > 1) wrapped.push((n.parentElement.closest("[id]") || {}).id + ": " + m[0]);
+    }
+  }
+  var out = parent.document, pre = out.createElement("pre");
+  pre.id = "currency-probe";
+  pre.textContent = JSON.stringify({width: document.documentElement.clientWidth, seen: seen, wrapped: wrapped});
+  out.body.appendChild(pre);
+})();
+</script>"""
+
+
+@pytest.mark.parametrize("width", [420, 1280])
+def test_an_amount_and_its_currency_stay_on_one_line(tmp_path, width: int) -> None:
+    """s31-ux: at 420 px the watchlist's cards and the stacked tables wrapped "2,179 EUR" as "2,179" / "EUR"
+    (the analyst's report: 25 of 257 amounts). Each shown amount's text now sits on one line, at 420 px
+    and at a desktop width."""
+    from tests.pipelines.chromium import CHROMIUM, framed_probe
+    from tests.pipelines.test_ux_s29 import _report
+
+    if CHROMIUM is None:
+        pytest.skip("chromium not installed (.ci/run installs it)")
+    page = _report(tmp_path, "EUR")
+    got = framed_probe(page, width, CURRENCY_PROBE, tmp_path, "currency-probe")
+    assert got["width"] == width and got["seen"] >= 20, got
+    assert got["wrapped"] == [], got

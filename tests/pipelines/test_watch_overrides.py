@@ -296,7 +296,8 @@ def test_history_lists_runs_and_overrides(tmp_path) -> None:
     assert overrides["status"].tolist() == ["cleared"]
     res = invoke("watchlist", "history", "D1", "--out", str(tmp_path))
     assert res.exit_code == 0, res.output
-    assert "2024-08-31" in res.output and "threshold" in res.output and "cleared" in res.output
+    # in words since session 32 (they read "threshold" and "cleared")
+    assert "2024-08-31" in res.output and "High-risk band" in res.output and "Cleared" in res.output
     assert "checked with the customer" in res.output
     res = invoke("watchlist", "history", "NOPE", "--out", str(tmp_path))
     assert res.exit_code == 2 and "in no published run" in res.output
@@ -325,9 +326,9 @@ def test_history_at_80_columns_cuts_no_date_status_or_reason(tmp_path) -> None:
     for text in (
         "2024-08-31",
         "77.14%",  # a percentage, as in the report (s25-newuser: it read 0.7714 beside the report's 77.14%)
-        "under_review",
+        "Under review",  # in words since session 32 (it read "under_review", "threshold")
         "unassigned",
-        "threshold",
+        "High-risk",
         "2024-09-01 09:30 UTC",
         reason,
     ):
