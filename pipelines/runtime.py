@@ -467,16 +467,22 @@ def quiet_user_errors(kinds: tuple[type[BaseException], ...]) -> Iterator[None]:
 # extra=SAID_IN_SUMMARY)``. Within :func:`said_once` the console leaves it out (the summary says it);
 # Prefect's API log (its UI, `ews serve`'s runs) and a flow called from Python keep it.
 SAID_IN_SUMMARY = {"ews_said_in_summary": True}
+# A step's seconds and memory (``pipelines.flows.nightly.StepMeter``): in the API log and manifest.json
+# (``timings_s``); within ``said_once(step_times=False)`` (`ews score` without --verbose) not on the console.
+STEP_TIME = {"ews_step_time": True}
 
 
 class _DropSaidInSummary(logging.Filter):
-    def __init__(self, errors: tuple[type[BaseException], ...]) -> None:
+    def __init__(self, errors: tuple[type[BaseException], ...], step_times: bool = True) -> None:
         super().__init__()
         self.errors = errors
+        self.step_times = step_times
         self.said: list[str] = []  # the user errors' texts already left out
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "ews_said_in_summary", False):
+            return False
+        if not self.step_times and getattr(record, "ews_step_time", False):
             return False
         exc = getattr(record, "ews_user_error", None)
         # what the command prints in full (it keeps the first line of a longer text of several lines)
@@ -492,17 +498,18 @@ class _DropSaidInSummary(logging.Filter):
 
 
 @contextmanager
-def said_once(errors: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+def said_once(errors: tuple[type[BaseException], ...] = (), step_times: bool = True) -> Iterator[None]:
     """Within the block, Prefect's console handler drops the records logged with
     :data:`SAID_IN_SUMMARY`: ``ews train`` printed its small-book and short-history warnings twice,
     in the flow-run log and again in the summary under the metrics table (session 31). With
     ``errors``, the kinds of user error the command prints itself as one ``error:`` line (within
     :func:`quiet_user_errors`), it drops the run log's copies of that error too: a book too short to
     train showed its 1,400-character refusal four times (the task's error, its failed state, the
-    flow's error, then the command's line)."""
+    flow's error, then the command's line). ``step_times`` False: the steps' seconds
+    (:data:`STEP_TIME`) are left out too (`ews score` without --verbose: 16 lines every night)."""
     from prefect.logging.handlers import PrefectConsoleHandler
 
-    filt = _DropSaidInSummary(errors)
+    filt = _DropSaidInSummary(errors, step_times)
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
     for handler in handlers:
         handler.addFilter(filt)

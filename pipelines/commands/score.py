@@ -387,19 +387,23 @@ def _by_trigger(triggers: dict[str, int]) -> str:
     return f" (by trigger: {said})" if fired else ""
 
 
-def _summary(console: Console, result: Any) -> None:
+def _summary(console: Console, result: Any, verbose: bool = False) -> None:
+    """What a run did, in a few lines; ``verbose``: the seconds per step first (a table of 16 rows that
+    `ews score` printed every night before session 32; manifest.json keeps them, ``timings_s``)."""
     m = result.manifest
     c = m["counts"]
-    # the title on a line of its own: as the table's title it wrapped inside the 2-column table's width
-    console.print(
-        f"nightly {m['as_of']} with {m['model']['name']} v{m['model']['version']}: seconds per step"
-    )
-    table = Table()
-    table.add_column("step")
-    table.add_column("seconds", justify="right")
-    for step, secs in m["timings_s"].items():
-        table.add_row(step, f"{secs:.2f}")
-    console.print(table)
+    title = f"nightly {m['as_of']} with {m['model']['name']} v{m['model']['version']}"
+    if not verbose:
+        console.print(title, highlight=False)
+    else:
+        # the title on a line of its own: as the table's title it wrapped inside the 2-column table's width
+        console.print(f"{title}: seconds per step")
+        table = Table()
+        table.add_column("step")
+        table.add_column("seconds", justify="right")
+        for step, secs in m["timings_s"].items():
+            table.add_row(step, f"{secs:.2f}")
+        console.print(table)
     console.print(
         f"scored {counted(c['scored'], 'debtor')} ({c['in_default']:,} in default); watchlist "
         f"{counted(c['flagged'], 'debtor')}{_by_trigger(c['triggers'])}; collections queue "
@@ -634,6 +638,12 @@ def register(app: typer.Typer) -> None:
             False, "--trusted-input", hidden=True, help="no effect: an ingested --data is the default"
         ),
         accept_feed: bool = typer.Option(False, "--accept-feed", help=ACCEPT_FEED_HELP),
+        verbose: bool = typer.Option(
+            False,
+            "--verbose",
+            help="also print each step's seconds and memory (always in manifest.json, timings_s, and "
+            "in the Prefect run log)",
+        ),
     ) -> None:
         """Run the nightly flow once for one as-of date.
 
@@ -655,9 +665,10 @@ def register(app: typer.Typer) -> None:
         from pipelines.runtime import said_once
 
         # said_once: a warning the summary repeats (the owners' gaps) is left out of the console's flow log
-        with flow_runtime(), said_once(), bucket_bars(console, f"nightly flow for {day}"):
+        # without --verbose, the steps' seconds stay in the manifest and the run log (not on the console)
+        with flow_runtime(), said_once(step_times=verbose), bucket_bars(console, f"nightly flow for {day}"):
             result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler)
-        _summary(console, result)
+        _summary(console, result, verbose)
 
     @app.command("backfill")
     def backfill(

@@ -70,7 +70,7 @@ from pipelines.feed_checks import (
 )
 from pipelines.ingest.currency import NO_CURRENCY
 from pipelines.ingest.decimals import money_places, output_currency
-from pipelines.runtime import SAID_IN_SUMMARY, blas_threads, release_freed_memory
+from pipelines.runtime import SAID_IN_SUMMARY, STEP_TIME, blas_threads, release_freed_memory
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.limits import add_credit_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
@@ -168,7 +168,11 @@ class StepMeter:
                 release_freed_memory()  # what the step freed goes back (pipelines.runtime)
         if self._logger is not None:
             self._logger.info(
-                "%s: %.2f s, peak RSS %.0f MiB", name, self.seconds[name], self.peak_rss_mib[name]
+                "%s: %.2f s, peak RSS %.0f MiB",
+                name,
+                self.seconds[name],
+                self.peak_rss_mib[name],
+                extra=STEP_TIME,  # `ews score` shows it on its console with --verbose only
             )
 
 

@@ -249,7 +249,8 @@ def test_the_score_summary_title_stays_on_one_line_at_80_columns() -> None:
         "feed": {"references": ["the previous run"]},
     }  # fmt: skip
     console = Console(record=True, width=80)
-    _summary(console, SimpleNamespace(manifest=manifest, path=Path("data/runs/2024-12-30")))
+    # the seconds per step with --verbose only (session 32)
+    _summary(console, SimpleNamespace(manifest=manifest, path=Path("data/runs/2024-12-30")), verbose=True)
     lines = console.export_text().splitlines()
     assert lines[0] == "nightly 2024-12-30 with ews-pd v1: seconds per step", lines[:3]
     assert not any(line.strip() in ("nightly 2024-12-30  (model", "ews-pd v1)") for line in lines)

@@ -222,3 +222,55 @@ def test_an_amount_and_its_currency_stay_on_one_line(tmp_path, width: int) -> No
     got = framed_probe(page, width, CURRENCY_PROBE, tmp_path, "currency-probe")
     assert got["width"] == width and got["seen"] >= 20, got
     assert got["wrapped"] == [], got
+
+
+# ---------------------------------------------------------------- everyone: `ews score` without the seconds per step
+
+
+def test_the_score_summary_prints_the_seconds_per_step_with_verbose_only_and_loses_nothing_else() -> None:
+    """`ews score` printed a 16-row table of seconds per step before its summary every night (s31-ux).
+    Without --verbose: one title line, then the same lines as with it; manifest.json keeps timings_s."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from pipelines.commands.score import _summary
+
+    manifest = {
+        "as_of": "2024-12-30", "model": {"name": "ews-pd", "version": "3"},
+        "timings_s": {"load_champion": 1.34, "score": 0.58, "payment_dates": 43.85},
+        "counts": {"scored": 300, "in_default": 11, "flagged": 28, "triggers": {"rank": 28}, "queue": 208,
+                   "expected_loss": 70788.4, "currency": "EUR"},
+        "drift": {"status": "ok"}, "feed": {"references": ["the previous run"]},
+    }  # fmt: skip
+    said = {}
+    for verbose in (False, True):
+        console = Console(record=True, width=100)
+        _summary(console, SimpleNamespace(manifest=manifest, path=Path("runs/2024-12-30")), verbose=verbose)
+        said[verbose] = console.export_text().splitlines()
+    quiet, full = said[False], said[True]
+    assert quiet[0] == "nightly 2024-12-30 with ews-pd v3", quiet
+    assert not any("payment_dates" in line or "43.85" in line or "seconds" in line for line in quiet), quiet
+    assert any("payment_dates" in line and "43.85" in line for line in full), full
+    table_end = max(i for i, line in enumerate(full) if line.startswith("└"))
+    assert quiet[1:] == full[table_end + 1 :]  # every other line kept, in the same order
+    assert len(quiet) == 4, quiet  # title, counts, feed line, outputs
+
+
+def test_the_steps_seconds_leave_the_console_of_a_run_without_verbose() -> None:
+    """The flow's log said each step's seconds on the console too ("load_champion: 2.09 s, peak RSS 461
+    MiB", 16 lines). Without --verbose `ews score` drops those records from Prefect's console handler
+    (said_once(step_times=False)); the run log keeps them; other records pass."""
+    import logging
+
+    from pipelines.runtime import STEP_TIME, _DropSaidInSummary
+
+    def record(extra: dict) -> logging.LogRecord:
+        rec = logging.LogRecord("prefect.flow_runs", logging.INFO, __file__, 1, "score: 2.70 s", None, None)
+        rec.__dict__.update(extra)
+        return rec
+
+    assert not _DropSaidInSummary((), step_times=False).filter(record(STEP_TIME))
+    assert _DropSaidInSummary((), step_times=True).filter(record(STEP_TIME))
+    assert _DropSaidInSummary((), step_times=False).filter(record({}))
