@@ -49,7 +49,7 @@ ACTION_WORDS: dict[str, str] = {
     "write_off_review": "Write-off review",
     "resolve_dispute": "Resolve the dispute",
     "monitor_plan": "Monitor the payment plan",
-    "file_claim": "File a claim in the insolvency",
+    "file_claim": "File a creditor's claim",
     "agency_follow_up": "Follow up with the agency",
     "written_off_recovery": "Recovery after write-off",
 }

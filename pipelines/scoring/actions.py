@@ -33,6 +33,7 @@ import pandas as pd
 
 from pipelines.config.nightly import ActionRule
 from pipelines.ingest.decimals import HALF_UNIT, shown_places
+from pipelines.words import ACTION_WORDS, code_words, in_sentence
 
 RESOLVE_DISPUTE = "resolve_dispute"
 MONITOR_PLAN = "monitor_plan"
@@ -102,9 +103,15 @@ def with_events(oldest: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
 
 
 def action_words(action: str) -> str:
-    """An action name as a collector says it: ``final_notice`` -> "final notice",
-    ``write_off_review`` -> "write-off review"."""
-    return str(action).replace("write_off", "write-off").replace("_", " ")
+    """An action name as a collector says it inside a sentence, from the one table of
+    :data:`pipelines.words.ACTION_WORDS`: ``final_notice`` -> "final notice", ``written_off_recovery``
+    -> "recovery after write-off" (before session 32 the code with spaces: "written off recovery")."""
+    said = code_words(action, "action")
+    return (
+        in_sentence(said)
+        if str(action) in ACTION_WORDS
+        else said.replace("write_off", "write-off").replace("_", " ")
+    )
 
 
 def describe_rule(rule: ActionRule, places: int = 2) -> str:

@@ -181,7 +181,7 @@ def test_live_rules_in_order_with_their_own_thresholds() -> None:
     assert got["action_rule"].tolist() == [
         "90+ days past due: agency referral",
         "60+ days past due: final notice",
-        "30+ days past due and PD 15% or more: payment plan",
+        "30+ days past due and PD 15% or more: offer a payment plan",  # pipelines.words (session 32)
         "30+ days past due: call",
         "8+ days past due and PD 7% or more: call",
         "no rule matched: reminder (the default action)",
@@ -296,14 +296,15 @@ def test_events_set_the_action_before_plans_disputes_and_rules() -> None:
         "legal_review",  # no event: the rules
         "agency_follow_up",
     ]
-    assert got["action_rule"].iloc[0] == "insolvency on 2024-06-01: file claim"
-    assert got["action_rule"].iloc[1] == "agency placement on 2024-05-15: agency follow up"
+    assert got["action_rule"].iloc[0] == "insolvency on 2024-06-01: file a creditor's claim"
+    assert got["action_rule"].iloc[1] == "agency placement on 2024-05-15: follow up with the agency"
     assert got["action_rule_id"].tolist()[:3] == [
         "event_actions.insolvency",
         "event_actions.agency_placement",
         "event_actions.write_off",
     ]
-    assert got["action_rule"].iloc[2] == "write-off on 2024-04-30: written off recovery"  # was "write off"
+    # in words since session 32 (it read "written off recovery")
+    assert got["action_rule"].iloc[2] == "write-off on 2024-04-30: recovery after write-off"
     assert got["dispute_action"].tolist() == ["", "", "", "", "resolve_dispute"]
     # a kind mapped to null sets nothing: the rules decide; without event_actions nothing changes
     off = {**events, "agency_placement": None}
@@ -333,7 +334,7 @@ def test_recovery_queue_shows_the_event_and_its_action() -> None:
     row = r.set_index("debtor_id").loc["c"]
     assert row["next_action"] == "file_claim" and row["event"] == "insolvency"
     assert row["event_on"] == pd.Timestamp("2024-06-10") and row["oldest_invoice_id"] == "I1"
-    assert row["action_rule"] == "insolvency on 2024-06-10: file claim"
+    assert row["action_rule"] == "insolvency on 2024-06-10: file a creditor's claim"
     assert row["action_rule_id"] == "event_actions.insolvency" and r.columns[-1] == "action_rule_id"
     # without events the columns are there, empty, and the rules decide (120 days: agency referral)
     _, r = build_queues(debtors(), oldest, NightlyConfig())
