@@ -23,12 +23,16 @@ INGEST_OPTIONS = {
 }
 
 
-def next_steps(out: Path, start: dt.date, months: int, today: dt.date | None = None) -> str:
+def next_steps(
+    out: Path, start: dt.date, months: int, today: dt.date | None = None, currency: str | None = None
+) -> str:
     """What a generated book covers and the `ews ingest` command that reads it (s25-newuser: a new user
     had to guess both the as-of date to score and which files ingest takes). A history that ends
     after ``today`` (UTC; the contagion regime's 48 months from 2023-01-01) cannot be scored at its
     end: ingest (as of today) quarantines its later rows and a future ``--as-of`` is refused, so the
-    lines say so and give the ``--start`` that ends it by today (s25-review)."""
+    lines say so and give the ``--start`` that ends it by today (s25-review). ``currency``: the book's
+    currency; statements carry no currency column, so their ingest names it (``--currency``): without
+    it every amount of the statements walk was written without a code (session 32)."""
     import pandas as pd
 
     def last_day(first: dt.date) -> dt.date:
@@ -42,6 +46,8 @@ def next_steps(out: Path, start: dt.date, months: int, today: dt.date | None = N
         for path in sorted(out.glob(f"{table}.*"))
         if path.suffix in {".parquet", ".csv"}
     ]
+    if currency and any(out.glob("statements.*")):
+        files.append(f"--currency {currency}")
     ingest = f"next: ews ingest {' '.join(files)} --out data/ingested"
     if end > today:
         fits = ((pd.Timestamp(today) + pd.Timedelta(days=1)).to_period("M") - months).to_timestamp().date()
@@ -192,4 +198,8 @@ def register(app: typer.Typer) -> None:
         )
         if summary["defects_injected"]:
             console.print(f"defects injected: {summary['defects_injected']}")
-        console.print(next_steps(out, params.start, params.months), highlight=False, soft_wrap=True)
+        console.print(
+            next_steps(out, params.start, params.months, currency=params.currency),
+            highlight=False,
+            soft_wrap=True,
+        )
