@@ -82,6 +82,8 @@ def frames(book: Path, cfg: TrainConfig, cut_of) -> tuple[pd.DataFrame, pd.DataF
     snap = snapshot_on(portfolio.debtors, history.assign(debtor_id=history["debtor_id"].astype(str)), cut)
     early = [d for d in dates if d <= cut]
     frame = build_dataset(dataclasses.replace(portfolio, debtors=snap, debtor_history=None), early, project)
+    for name, f in (("history", pit), ("snapshot", frame)):  # kept for later checks (not read back)
+        f.to_parquet(book / f"frame-{name}.parquet")
     return pit, frame, cut
 
 

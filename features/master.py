@@ -25,7 +25,16 @@ import pyarrow.compute as pc
 if TYPE_CHECKING:
     from features.ledger import Ledger
 
-__all__ = ["ATTRIBUTES", "MasterHistory", "attributes_at", "debtors_at", "prepare_master", "snapshot_rows"]
+__all__ = [
+    "ATTRIBUTES",
+    "LimitCut",
+    "MasterHistory",
+    "attributes_at",
+    "debtors_at",
+    "limit_cut_check",
+    "prepare_master",
+    "snapshot_rows",
+]
 
 ATTRIBUTES: tuple[str, ...] = ("credit_limit", "segment", "country")
 """The debtor attributes a ``debtor_history`` row may date (the ones the PD model reads)."""
@@ -46,18 +55,11 @@ class MasterHistory:
     country: np.ndarray
 
 
-def _text(frame: pd.DataFrame, col: str) -> np.ndarray:
-    """A text column as an object array (None where empty or absent)."""
-    if col not in frame:
-        return np.full(len(frame), None, dtype=object)
-    return frame[col].astype("string").to_numpy(dtype=object, na_value=None)
-
-
 def history_values(history: pd.DataFrame | None, col: str) -> set[str]:
     """The distinct values a history states for the text attribute ``col`` (for the categories)."""
-    if history is None or history.empty:
+    if history is None or history.empty or col not in history:
         return set()
-    return {v for v in _text(history, col) if v is not None}
+    return {str(v) for v in history[col].dropna().astype("string").unique()}
 
 
 def prepare_master(
@@ -84,10 +86,11 @@ def prepare_master(
         else np.full(len(code), np.nan)
     )
 
-    def codes(col: str, cats: list[str]) -> np.ndarray:
-        vals = _text(history, col)[keep]
-        lookup = {c: i for i, c in enumerate(cats)}
-        return np.array([lookup.get(v, -1) if v is not None else -1 for v in vals], dtype=np.int64)
+    def codes(col: str, cats: list[str]) -> np.ndarray:  # -1 where the row states none
+        if col not in history:
+            return np.full(len(code), -1, dtype=np.int64)
+        vals = history[col].astype("string").to_numpy(dtype=object, na_value=None)[keep]
+        return np.asarray(pd.Categorical(vals, categories=cats).codes, dtype=np.int64)
 
     return MasterHistory(
         code=code[order],
@@ -162,3 +165,52 @@ def debtors_at(
         if value.notna().any():
             out[col] = value.where(value.notna(), debtors[col]).astype(debtors[col].dtype)
     return debtors.assign(**out) if out else debtors
+
+
+LIMIT_CUT_RATIO = 0.75
+"""The snapshot looks cut after trouble when the defaulting rows' median limit / own invoicing is below
+this share of the other rows' (explored on s31's books: cut 0.52-0.59, set at onboarding 0.98-1.16)."""
+LIMIT_CUT_MIN_DEBTORS = 20
+"""Defaulting debtors (with a limit and invoicing) needed before the check says anything."""
+
+
+@dataclass(frozen=True)
+class LimitCut:
+    """What :func:`limit_cut_check` found: medians of ``credit_limit / (invoice_amount_365d / 6)``."""
+
+    defaulting: float
+    others: float
+    rows: int
+    debtors: int
+
+    @property
+    def share(self) -> float:
+        """The defaulting rows' median as a share of the others' (1 = alike)."""
+        return self.defaulting / self.others
+
+
+def limit_cut_check(frame: pd.DataFrame) -> LimitCut | None:
+    """Does the snapshot's ``credit_limit`` look cut after trouble? On labelled rows (``label``,
+    ``credit_limit``, ``invoice_amount_365d``, ``debtor_id``; e.g. a modelling frame read from one
+    snapshot), a limit against the debtor's own invoicing of the last 365 days / 6 (about 1 for a
+    limit of two months' volume): the rows whose debtor defaults within the horizon against the
+    others, medians. Returns the figures when the defaulting rows' median is below
+    :data:`LIMIT_CUT_RATIO` of the others' with at least :data:`LIMIT_CUT_MIN_DEBTORS` defaulting
+    debtors, else None. A limit set when the debtor was onboarded shows no such gap; one cut after
+    the default, read at every past month-end, does."""
+    need = {"label", "credit_limit", "invoice_amount_365d", "debtor_id"}
+    if not need <= set(frame.columns):
+        return None
+    label = frame["label"].astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+    limit = frame["credit_limit"].to_numpy(dtype=np.float64, na_value=np.nan)
+    volume = frame["invoice_amount_365d"].to_numpy(dtype=np.float64, na_value=np.nan) / 6.0
+    ok = ~np.isnan(label) & ~np.isnan(limit) & (volume > 0)
+    if not ok.any():
+        return None
+    ratio = limit[ok] / volume[ok]
+    pos = label[ok] == 1
+    debtors = int(pd.unique(frame["debtor_id"].to_numpy()[ok][pos]).size)
+    if debtors < LIMIT_CUT_MIN_DEBTORS or pos.all():
+        return None
+    found = LimitCut(float(np.median(ratio[pos])), float(np.median(ratio[~pos])), int(pos.sum()), debtors)
+    return found if found.others > 0 and found.share < LIMIT_CUT_RATIO else None

@@ -229,6 +229,26 @@ def master_data_warning(history: pd.DataFrame | None, dataset: pd.DataFrame) -> 
     )
 
 
+def limit_cut_warning(history: pd.DataFrame | None, dataset: pd.DataFrame) -> str | None:
+    """One line when the training rows that read the debtors snapshot (all of them without a
+    ``debtor_history``) show a limit cut after trouble (``features.master.limit_cut_check``)."""
+    from features.master import limit_cut_check, snapshot_rows
+
+    if dataset.empty:
+        return None
+    found = limit_cut_check(dataset.loc[snapshot_rows(history, dataset[["debtor_id", "as_of"]])])
+    if found is None:
+        return None
+    return (
+        f"credit_limit looks cut after trouble: the training rows of the {counted(found.debtors, 'debtor')} "
+        f"that defaulted within the horizon had a median limit of {found.defaulting:.2f} x their own invoicing of "
+        f"the last 365 days / 6, the others {found.others:.2f} x. The debtors table is one snapshot, read at every "
+        "past month-end: a limit cut after a default teaches the model a sign that the next defaulters do not show "
+        "before they default. Give ews the dated limits (debtor_history, README 'Dated master data') or leave "
+        "credit_limit and utilisation out (features: {exclude: [credit_limit, utilisation]} in conf/train.yaml)"
+    )
+
+
 def _data_hash(manifest: dict[str, Any]) -> str:
     hashes = {name: t.get("input_sha256", "") for name, t in sorted(manifest.get("tables", {}).items())}
     return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
@@ -867,11 +887,11 @@ def train(
         f"modelling frame: {counted(len(dataset), 'row')}, {counted(dataset['as_of'].nunique(), 'month-end snapshot')}"
     )
     require_observed_labels(dataset, result.book.last_observed(), project.default_definition.horizon_days)
-    if said_master := master_data_warning(
-        result.book.read_tables(("debtor_history",)).debtor_history, dataset
-    ):
-        logger.warning(said_master)
-        warnings.append(said_master)
+    history = result.book.read_tables(("debtor_history",)).debtor_history
+    for said_master in (master_data_warning(history, dataset), limit_cut_warning(history, dataset)):
+        if said_master:
+            logger.warning(said_master)
+            warnings.append(said_master)
     outcome = fit(
         dataset, cfg, project.default_definition.horizon_days, project.default_definition.to_params()
     )

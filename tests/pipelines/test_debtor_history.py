@@ -109,3 +109,39 @@ def test_training_warns_when_the_history_leaves_month_ends_to_the_snapshot() -> 
     )
     assert master_data_warning(None, dataset) is None  # no history given: nothing to say here
     assert master_data_warning(history, dataset.iloc[[0, 3]]) is None  # every row covered
+
+
+def _rows(defaulting: int, cut_limit: float) -> pd.DataFrame:
+    """One labelled month-end: ``defaulting`` debtors whose limit is ``cut_limit`` and 40 others at 100,
+    every one invoicing 600 over the last 365 days (600 / 6 = 100: a limit of 100 is 1 x its volume)."""
+    ids = [f"P{i}" for i in range(defaulting)] + [f"N{i}" for i in range(40)]
+    return pd.DataFrame(
+        {
+            "debtor_id": pd.array(ids, dtype="string"),
+            "as_of": pd.Timestamp("2024-01-31"),
+            "label": pd.array([1] * defaulting + [0] * 40, dtype="Int64"),
+            "credit_limit": [cut_limit] * defaulting + [100.0] * 40,
+            "invoice_amount_365d": 600.0,
+        }
+    )
+
+
+def test_training_warns_when_the_snapshot_limit_looks_cut_after_trouble() -> None:
+    from pipelines.flows.train import limit_cut_warning
+
+    said = limit_cut_warning(None, _rows(20, 30.0))  # 30 / 100 = 0.30 x against 1.00 x: below 0.75
+    assert said is not None and said.startswith(
+        "credit_limit looks cut after trouble: the training rows of the 20 debtors that defaulted within the "
+        "horizon had a median limit of 0.30 x their own invoicing of the last 365 days / 6, the others 1.00 x"
+    )
+    assert limit_cut_warning(None, _rows(19, 30.0)) is None  # 19 defaulting debtors: too few to say
+    assert limit_cut_warning(None, _rows(20, 80.0)) is None  # 0.80 x: not below 0.75
+    # a history dated before the month-end covers every row: nothing read from the snapshot
+    history = pd.DataFrame(
+        {
+            "debtor_id": _rows(20, 30.0)["debtor_id"],
+            "valid_from": pd.Timestamp("2023-01-01"),
+            "credit_limit": 1.0,
+        }
+    )
+    assert limit_cut_warning(history, _rows(20, 30.0)) is None
