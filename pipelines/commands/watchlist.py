@@ -32,6 +32,18 @@ def typed_id(text: str) -> str:
     return re.sub(_INVISIBLE, "", text).strip()
 
 
+def check_runs_folder(out: Path) -> None:
+    """Exit 2 when ``--out`` names one published run (``data/runs/2024-12-31``) instead of the folder that
+    holds the runs: `history` answered "debtor ... is in no published run ...; check the id" about a
+    debtor of that very run, and `override` "run `ews score --out data/runs/2024-12-31` first"
+    (session 32 walk)."""
+    if (out / "scores.parquet").is_file():
+        fail(
+            f"--out {out} is the folder of one run (as of {out.name}); give the folder that holds the runs, "
+            f"the --out of `ews score`: --out {out.parent}"
+        )
+
+
 class _DebtorIdCommand(typer.core.TyperCommand):
     """A command taking a debtor id: an id that starts with ``-`` (``-X12``) is read by the option
     parser as an unknown option; the error then says how to pass it (after ``--``)."""
@@ -87,6 +99,7 @@ def register(app: typer.Typer) -> None:
         from pipelines.scoring.overrides import AuditLogError, OverrideError, append_override, new_override
 
         debtor = typed_id(debtor)
+        check_runs_folder(out)
         day = None
         if until is not None:
             try:
@@ -122,6 +135,7 @@ def register(app: typer.Typer) -> None:
         from pipelines.scoring.watch_state import debtor_history
 
         debtor = typed_id(debtor)
+        check_runs_folder(out)
         try:
             runs, overrides = debtor_history(out, debtor)
         except AuditLogError as exc:

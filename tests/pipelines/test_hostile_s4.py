@@ -229,7 +229,7 @@ def test_watchlist_override_trims_a_pasted_id_like_ingest_does(tmp_path: Path) -
     assert result.exit_code == 0, result.output
     assert '"debtor_id":"D1"' in (tmp_path / "overrides.jsonl").read_text()
     history = CliRunner().invoke(app, ["watchlist", "history", "\ufeffD1 ", "--out", str(tmp_path)])
-    assert history.exit_code == 0 and "escalated" in history.output, history.output
+    assert history.exit_code == 0 and "Escalated" in history.output, history.output
 
 
 def test_sources_suggest_recognises_a_debtors_file(tmp_path: Path) -> None:

@@ -295,3 +295,31 @@ def test_a_generated_statements_book_says_to_ingest_it_with_its_currency(tmp_pat
     assert f"--statements {out / 'statements.parquet'} --currency EUR --out data/ingested" in res.output
     inv = CliRunner().invoke(app, [*args[:-1], str(tmp_path / "inv")], env={"COLUMNS": "400"})
     assert inv.exit_code == 0 and "--currency" not in inv.output, inv.output
+
+
+# ---------------------------------------------------------------- the collections lead: --out one run's folder
+
+
+@pytest.mark.parametrize("command", ["history", "override"])
+def test_watchlist_out_naming_one_run_says_to_give_the_runs_folder(tmp_path, command: str) -> None:
+    """Walk (seed 3157): `ews watchlist history D0000555 --out data/runs/2024-12-31` (the folder of the run
+    report.html came from) said "debtor 'D0000555' is in no published run under data/runs/2024-12-31 ...;
+    check the id and --out" about a debtor of that very run; `override` said to run `ews score --out
+    data/runs/2024-12-31` first. Both now name the folder to give, exit 2, and write nothing."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from tests.pipelines.test_watch_overrides import RUN, publish_scores
+
+    run = publish_scores(tmp_path, RUN, [("D0000555", 0.09, False)])
+    args = ["watchlist", command, "D0000555", "--out", str(run)]
+    if command == "override":
+        args += ["--status", "cleared", "--reason", "paid", "--by", "anna"]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    assert res.exit_code == 2, res.output
+    assert (
+        f"error: --out {run} is the folder of one run (as of 2024-08-31); give the folder that holds the "
+        f"runs, the --out of `ews score`: --out {tmp_path}"
+    ) in " ".join(res.output.split())
+    assert "Traceback" not in res.output and not (run / "overrides.jsonl").exists()
+    assert not (tmp_path / "overrides.jsonl").exists()
