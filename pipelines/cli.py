@@ -258,10 +258,11 @@ def main() -> None:
     Heavy libraries (pandas, MLflow, Prefect, LightGBM) are imported inside the commands that use
     them, so that ``ews --help`` and the list commands answer quickly.
     """
-    from pipelines.runtime import keep_freed_memory, pin_numeric_threads
+    from pipelines.runtime import keep_freed_memory, pin_numeric_threads, quiet_mlflow_info
 
     keep_freed_memory()
     pin_numeric_threads()
+    quiet_mlflow_info()
     try:
         app()
     except ConfigError as exc:

@@ -388,6 +388,14 @@ BLAS_THREAD_VARIABLES = (
 )
 
 
+def quiet_mlflow_info() -> None:
+    """MLflow's own INFO lines stay off an ews command's console, unless ``MLFLOW_LOGGING_LEVEL`` is set:
+    the first `ews train` of a new project printed "2026/12/06 09:59:56 INFO mlflow.store.db.utils:
+    Creating initial MLflow database tables..." and "Updating database tables" in MLflow's own format
+    beside ews's lines (session 32 walk). Its warnings and errors still show."""
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
+
 def pin_numeric_threads() -> int:
     """One BLAS thread in this process (``threadpoolctl``) and in the worker processes it starts
     (the BLAS libraries' variables, set even when the caller set them: the figures must not depend

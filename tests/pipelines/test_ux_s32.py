@@ -323,3 +323,34 @@ def test_watchlist_out_naming_one_run_says_to_give_the_runs_folder(tmp_path, com
     ) in " ".join(res.output.split())
     assert "Traceback" not in res.output and not (run / "overrides.jsonl").exists()
     assert not (tmp_path / "overrides.jsonl").exists()
+
+
+# ---------------------------------------------------------------- a new user: the first command that opens the registry
+
+
+def test_a_new_registry_is_created_without_mlflows_info_lines(tmp_path) -> None:
+    """Walk (a new project, `ews train`): the console began with MLflow's "2026/12/06 09:59:56 INFO
+    mlflow.store.db.utils: Creating initial MLflow database tables..." and "Updating database tables",
+    in MLflow's format. `ews models promote 1` on a new registry shows the same lines before its one
+    error line; now only the error line (MLFLOW_LOGGING_LEVEL WARNING unless the user set it)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_LOGGING_LEVEL"}
+    env |= {
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_REGISTRY_URI": uri,
+        "EWS_PROJECT": str(root),
+        "PYTHONPATH": str(root),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "models", "promote", "1", "--reason", "x"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 2 and (tmp_path / "mlflow.db").exists(), output  # the registry was created
+    assert output.strip() == "error: model 'ews-pd' has no version '1'; see `ews models list`", output
