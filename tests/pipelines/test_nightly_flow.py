@@ -657,6 +657,35 @@ def test_debtors_whose_every_invoice_is_quarantined_are_left_out_and_named(env) 
     assert "3 debtors not scored tonight (C00010, C00020, C00030): every invoice quarantined" in html
 
 
+def test_a_backfill_reads_the_limits_valid_on_its_date(env) -> None:
+    """debtor_history (features.master): the nightly of DAY2 reads each debtor's limit valid that day
+    (the credit-limit policy's current limit: debtors_at); a row dated after DAY2 changes nothing."""
+    from pipelines.flows.nightly import nightly
+
+    def dated(t) -> None:
+        t["debtor_history"] = pd.DataFrame(
+            {
+                "debtor_id": ["C00010", "C00020"],
+                "valid_from": pd.to_datetime([DAY2 - dt.timedelta(days=10), DAY2 + dt.timedelta(days=1)]),
+                "credit_limit": [12345.0, 1.0],
+            }
+        )
+
+    res = nightly(
+        as_of=DAY2,
+        config_path=env["cfg"],
+        data_dir=_feed_copy(env, "dated", dated),
+        out_dir=env["tmp"] / "runs_dated",
+    )
+    read = lambda folder: pd.read_csv(  # noqa: E731
+        folder / "credit_limits.csv", encoding="utf-8-sig", dtype={"debtor_id": str}
+    ).set_index("debtor_id")["credit_limit_current"]
+    got, before = read(res.path), read(env["out"] / DAY2.isoformat())
+    assert got["C00010"] == 12345.0 and before["C00010"] != 12345.0
+    assert got["C00020"] == before["C00020"]  # its row holds from the day after
+    assert got.drop(["C00010"]).equals(before.drop(["C00010"]))
+
+
 def test_consecutive_runs_pass_feed_checks_first_against_training_only(env) -> None:
     first, second = env["first"].manifest["feed"], env["second"].manifest["feed"]
     assert first["status"] == second["status"] == "passed"
