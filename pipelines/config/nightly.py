@@ -439,7 +439,8 @@ class LagLimit(ConfigModel):
     """Refuse a payments feed whose latest payment is more than ``margin_days`` days older than the
     book's usual silence and posting delay allow (``pipelines.feed_checks.table_lag``: the longest
     run of days without a payment in the year before, at least the training data's; the delay:
-    ``delay_days``, or the training feed's own payments lag when longer), while the invoices keep
+    ``delay_days``, or the training feed's own payments lag when longer, never above the previous
+    run's payments lag), while the invoices keep
     their usual pace; not checked with fewer than ``min_days`` payment days in that year."""
 
     margin_days: int = Field(1, ge=0, description="days allowed beyond the book's longest usual silence")

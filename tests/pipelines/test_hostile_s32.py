@@ -3,12 +3,15 @@ frames and files; every expected value is by hand."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
 
 from features.tables import Portfolio
+from pipelines.config.nightly import LagLimit
 from pipelines.engine import Book
+from pipelines.feed_checks import payments_lag
 from pipelines.flows.nightly import all_quarantined
 
 
@@ -63,3 +66,42 @@ def test_the_quarantine_is_not_read_when_the_manifest_holds_only_copies_and_late
     assert all_quarantined(_book(), {"invoices": q}, scores, copies).empty
     lost = {**copies, "no_fx_rate:USD": 1}
     assert all_quarantined(_book(), {"invoices": q}, scores, lost)["debtor_id"].tolist() == ["D1"]
+
+
+def _lag(last: str, as_of: str, usual: int = 0) -> dict:
+    """One table's ``lags`` entry: latest day ``last``, its lag to ``as_of``, 300 dated days."""
+    lag = (dt.date.fromisoformat(as_of) - dt.date.fromisoformat(last)).days
+    return {"last": last, "lag": lag, "usual": usual, "days": 300}
+
+
+def test_a_training_feed_a_week_behind_is_capped_by_the_previous_run() -> None:
+    """A book invoiced and paid every day (usual silence 0), exports made on the day. The training
+    feed's payments lagged its end by 9 days (a stale training export: 7 taken, the cap). The previous
+    run (12-30) lagged 2 days. Tonight (12-31, invoices to 12-31) the payments end on 12-25: 6 days.
+    55841d6 allowed 0 + 7 + 1 = 8 and passed it; the delay is now min(7, 2) = 2: allowed 3, refused.
+    - without a previous run: 7 days, passed (8 allowed);
+    - a previous run that lagged 9 days: the training's 7 stands, passed;
+    - tonight 3 days behind (12-28) with the previous run's 2: passed (3 <= 3)."""
+    as_of, limit = dt.date(2024, 12, 31), LagLimit()
+    stale = (
+        "the training data of ews-pd v3 (snapshot 2024-06-30)",
+        {"lags": {"payments": _lag("2024-06-21", "2024-06-30")}},
+    )
+
+    def tonight(pay: str) -> dict:
+        return {"lags": {"invoices": _lag("2024-12-31", "2024-12-31"), "payments": _lag(pay, "2024-12-31")}}
+
+    def previous(pay: str) -> tuple:
+        return ("the previous run 2024-12-30", {"lags": {"payments": _lag(pay, "2024-12-30")}})
+
+    c = payments_lag(tonight("2024-12-25"), as_of, limit, previous("2024-12-28"), stale)
+    assert (c.status, c.value, c.reference) == ("failed", 6, 2)
+    assert c.limit == (
+        "at most 3 days behind (the longest silence between payment days in the 400 days before it, 0 days, + "
+        "the posting delay seen in the training data of ews-pd v3 (snapshot 2024-06-30), 2 days (the lag of the "
+        "previous run 2024-12-30; 7 days in the training data of ews-pd v3 (snapshot 2024-06-30)) + 1), checked "
+        "from 20 payment days a year"
+    )
+    assert payments_lag(tonight("2024-12-25"), as_of, limit, None, stale).status == "ok"
+    assert payments_lag(tonight("2024-12-25"), as_of, limit, previous("2024-12-21"), stale).status == "ok"
+    assert payments_lag(tonight("2024-12-28"), as_of, limit, previous("2024-12-28"), stale).status == "ok"
