@@ -105,3 +105,41 @@ def test_a_training_feed_a_week_behind_is_capped_by_the_previous_run() -> None:
     assert payments_lag(tonight("2024-12-25"), as_of, limit, None, stale).status == "ok"
     assert payments_lag(tonight("2024-12-25"), as_of, limit, previous("2024-12-21"), stale).status == "ok"
     assert payments_lag(tonight("2024-12-28"), as_of, limit, previous("2024-12-28"), stale).status == "ok"
+
+
+def test_debtors_scored_without_some_of_their_invoices_are_named_with_the_amounts() -> None:
+    """Lost rows tonight: D1 two invoices in USD (100.00 and 1,200.50 as written), D2 one amount not
+    positive ("-5") and one exact copy (loses nothing), D3 one invoice dated after the as-of date (no
+    input tonight), D4 every invoice lost (not scored: left out of ``scores``), D5 one row without an
+    amount. Scored: D1, D2, D3, D5. Named: D1 (2 invoices, 1,300.50 USD), D2 (1, -5.00 EUR), D5 (1,
+    amount unread)."""
+    from pipelines.flows.nightly import partly_note, partly_quarantined
+
+    rows = pd.DataFrame(
+        {
+            "debtor_id": ["D1", "D1", "D2", "D2", "D3", "D4", "D5"],
+            "reason": [
+                "no_fx_rate:USD",
+                "no_fx_rate:USD",
+                "amount_not_positive",
+                "duplicate_row",
+                "date_after_as_of:issue_date",
+                "no_fx_rate:USD",
+                "missing_value",
+            ],
+            "amount": ["100.00", "1,200.50", "-5", "7.00", "9.00", "1.00", ""],
+            "currency": ["USD", "USD", "EUR", "EUR", "EUR", "USD", "EUR"],
+        }
+    )
+    scores = pd.DataFrame({"debtor_id": ["D1", "D2", "D3", "D5"], "pd": [0.01, 0.02, 0.03, 0.04]})
+    found = partly_quarantined(rows, scores)
+    assert found.to_dict(orient="records") == [
+        {"debtor_id": "D1", "invoices": 2, "amounts": "1,300.50 USD"},
+        {"debtor_id": "D2", "invoices": 1, "amounts": "-5.00 EUR"},
+        {"debtor_id": "D5", "invoices": 1, "amounts": "amount unread EUR"},
+    ]
+    assert partly_note(found).startswith(
+        "3 debtors scored without 4 quarantined invoices (D1, D2, D5): some invoices quarantined"
+    )
+    assert partly_quarantined(rows.iloc[3:5], scores).empty  # a copy and a later row lose nothing
+    assert partly_quarantined(None, scores).empty

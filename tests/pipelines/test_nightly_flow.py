@@ -629,7 +629,9 @@ def test_debtors_whose_every_invoice_is_quarantined_are_left_out_and_named(env) 
     quarantine limits, and without a kept history these debtors were scored on no invoice at all, as
     owing nothing. Here every invoice of C00010, C00020 and C00030 (20 each: one a month for 20
     months) in USD: the run publishes, the three are in none of the scores, the watchlist and the
-    queues, and manifest.json and report.html name them (not_scored)."""
+    queues, and manifest.json and report.html name them (not_scored). C00040's last 5 invoices
+    issued by the as-of date in USD too: it is scored on the other 15 and named (s32-hostile:
+    partly_quarantined)."""
     from pipelines.flows.nightly import nightly
 
     ids = ["C00010", "C00020", "C00030"]
@@ -637,8 +639,10 @@ def test_debtors_whose_every_invoice_is_quarantined_are_left_out_and_named(env) 
     def usd(t) -> None:
         inv = t["invoices"]
         inv["currency"] = inv["currency"].where(~inv["debtor_id"].isin(ids), "USD")
+        part = inv.loc[(inv["debtor_id"] == "C00040") & (inv["issue_date"] <= pd.Timestamp(DAY2))]
+        inv.loc[part.sort_values("issue_date").index[-5:], "currency"] = "USD"
 
-    data = _feed_copy(env, "three_debtors_usd", usd)
+    data = _feed_copy(env, "three_debtors_usd_one_partly", usd)
     out = env["tmp"] / "runs_usd"
     res = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=data, out_dir=out)
     left = res.manifest["not_scored"]
@@ -655,6 +659,14 @@ def test_debtors_whose_every_invoice_is_quarantined_are_left_out_and_named(env) 
     assert len(pd.read_parquet(res.path / "scores.parquet")) == 697
     html = (res.path / "report.html").read_text(encoding="utf-8")
     assert "3 debtors not scored tonight (C00010, C00020, C00030): every invoice quarantined" in html
+    partly = res.manifest["partly_quarantined"]
+    assert (partly["count"], [(d["debtor_id"], d["invoices"]) for d in partly["debtors"]]) == (
+        1,
+        [("C00040", 5)],
+    )
+    assert partly["debtors"][0]["amounts"].endswith(" USD")
+    assert "C00040" in set(pd.read_parquet(res.path / "scores.parquet")["debtor_id"].astype(str))
+    assert "1 debtor scored without 5 quarantined invoices (C00040): some invoices quarantined" in html
 
 
 def test_a_backfill_reads_the_limits_valid_on_its_date(env) -> None:
