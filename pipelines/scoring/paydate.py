@@ -219,8 +219,9 @@ def forecast_state(
         currency = invoices["currency"].astype("string").to_numpy(dtype=object, na_value=None)[rows]
     else:
         currency = np.full(len(rows), None, dtype=object)
-    seg_codes = np.asarray(ledger.segment.codes, dtype=np.int64)[code]
-    names = [str(c) for c in ledger.segment.categories]
+    segment = state.ledger.segment  # valid at T (debtor_history, features.master), as the features read it
+    seg_codes = np.asarray(segment.codes, dtype=np.int64)[code]
+    names = [str(c) for c in segment.categories]
     out = pd.DataFrame(
         {
             "invoice_id": pd.array(

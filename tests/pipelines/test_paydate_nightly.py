@@ -3,6 +3,7 @@ and without an ews-paydate champion the step is skipped (queue unchanged, no fil
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -45,6 +46,29 @@ def test_buckets_give_the_whole_book(setup) -> None:
     total = whole.cash[whole.cash["segment"] == "all"]
     assert total["invoices"].eq(len(whole.invoices)).all()
     assert total["expected_cash"].sum() <= whole.invoices["open_amount"].sum()
+
+
+def test_the_forecast_segments_are_those_valid_at_the_as_of_date(setup) -> None:
+    """debtor_history (features.master): a debtor whose segment changed before the as-of date is
+    forecast (invoice rows and the cash forecast's segment rows) in its new segment; a change dated
+    after it changes nothing."""
+    portfolio, loaded = setup
+    before = forecast_book(Book.in_memory(portfolio, 10**9), AS_OF, loaded).invoices
+    moved, later = before["debtor_id"].drop_duplicates().iloc[:2].tolist()
+    history = pd.DataFrame(
+        {
+            "debtor_id": pd.array([moved, later], dtype="string"),
+            "valid_from": pd.to_datetime(["2024-08-01", "2024-09-01"]),  # AS_OF 2024-08-31 between
+            "segment": pd.array(["newseg", "laterseg"], dtype="string"),
+        }
+    )
+    dated = dataclasses.replace(portfolio, debtor_history=history)
+    got = forecast_book(Book.in_memory(dated, 10**9), AS_OF, loaded)
+    seg = got.invoices.groupby("debtor_id")["segment"].first()
+    assert seg[moved] == "newseg" and seg[later] == before.groupby("debtor_id")["segment"].first()[later]
+    n_moved = int((got.invoices["debtor_id"] == moved).sum())
+    assert set(got.cash.loc[got.cash["segment"] == "newseg", "invoices"]) == {n_moved}
+    assert "laterseg" not in set(got.cash["segment"])
 
 
 def test_files_and_queue_column(setup, tmp_path, mlflow_uri) -> None:
