@@ -52,3 +52,87 @@ def test_champion_on_keeps_a_time_written_after_a_space(mlflow_uri) -> None:
     result = CliRunner().invoke(app, ["models", "champion-on", "2024-02-01 12:00", "--runs", "/nonexistent"])
     assert result.exit_code == 1, result.output  # no champion, no run: exit 1
     assert "no champion of ews-pd at 2024-02-01 12:00:00 UTC" in result.output, result.output
+
+
+def _master_book(history: pd.DataFrame) -> Portfolio:
+    """One debtor B: one open invoice of 200 issued 2024-01-05; the export day's snapshot says limit
+    1000, segment y."""
+    s = lambda v: pd.array(v, dtype="string")  # noqa: E731
+    invoices = pd.DataFrame(
+        {
+            "invoice_id": s(["I2"]),
+            "debtor_id": s(["B"]),
+            "issue_date": pd.to_datetime(["2024-01-05"]),
+            "due_date": pd.to_datetime(["2024-02-05"]),
+            "amount": [200.0],
+            "currency": s(["EUR"]),
+            "disputed": [False],
+        }
+    )
+    payments = pd.DataFrame(
+        {
+            "payment_id": s([]),
+            "debtor_id": s([]),
+            "invoice_id": s([]),
+            "paid_on": pd.to_datetime([]),
+            "amount": pd.Series([], dtype="float64"),
+        }
+    )
+    debtors = pd.DataFrame(
+        {"debtor_id": s(["B"]), "segment": s(["y"]), "country": s(["FR"]), "credit_limit": [1000.0]}
+    )
+    return Portfolio(invoices=invoices, payments=payments, debtors=debtors, debtor_history=history)
+
+
+def test_a_history_row_dated_on_the_as_of_date_holds_on_that_date() -> None:
+    """DESIGN's rule reads inputs dated <= T, and a debtor_history row holds from its valid_from
+    (E9, E12, E15: the session's tests date no row on a month-end). B's limit is 400 from 2024-01-31
+    and 800 from 2024-02-01: at T = 2024-01-31 the features, the nightly's debtors table and the
+    training's snapshot check all read 400 (utilisation 200 / 400 = 0.5), not the snapshot's 1000."""
+    from features.engine import build_bucket
+    from features.master import debtors_at, snapshot_rows
+
+    history = pd.DataFrame(
+        {
+            "debtor_id": pd.array(["B", "B"], dtype="string"),
+            "valid_from": pd.to_datetime(["2024-01-31", "2024-02-01"]),
+            "credit_limit": [400.0, 800.0],
+        }
+    )
+    book = _master_book(history)
+    got = build_bucket(book, ["2024-01-31", "2024-02-29"]).features
+    assert got["credit_limit"].tolist() == [400.0, 800.0]
+    assert got["utilisation"].round(6).tolist() == [0.5, 0.25]
+    assert debtors_at(book.debtors, history, "2024-01-31")["credit_limit"].tolist() == [400.0]
+    keys = pd.DataFrame({"debtor_id": ["B", "B"], "as_of": pd.to_datetime(["2024-01-30", "2024-01-31"])})
+    assert snapshot_rows(history, keys).tolist() == [True, False]
+
+
+def test_the_limit_cut_check_counts_debtors_and_leaves_out_debtors_without_invoicing() -> None:
+    """``features.master.limit_cut_check`` (E17, E18): 20 defaulting *debtors* are needed, not 20
+    rows, and a row without invoicing in the last 365 days has no ratio. Each debtor invoices 600 in
+    365 days (600 / 6 = 100); the 40 others have a limit of 100 (1.00 x).
+    - 10 defaulting debtors at two month-ends each, limit 30 (0.30 x): 20 rows but 10 debtors: silent.
+    - 20 defaulting debtors at 0.30 x and 21 more that invoiced nothing (limit 100, no ratio): the
+      median of the 20 with a ratio is 0.30 x, below 0.75 x the others': it fires, naming 20 debtors
+      (with the 21 inside, their median would be 100 / 0 and it would stay silent)."""
+    from features.master import limit_cut_check
+
+    def rows(ids: list[str], ends: list[str], label: int, limit: float, invoiced: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            [
+                {"debtor_id": d, "as_of": pd.Timestamp(e), "label": label, "credit_limit": limit}
+                | {"invoice_amount_365d": invoiced}
+                for d in ids
+                for e in ends
+            ]
+        )
+
+    others = rows([f"N{i}" for i in range(40)], ["2024-01-31"], 0, 100.0, 600.0)
+    twice = rows([f"P{i}" for i in range(10)], ["2024-01-31", "2024-02-29"], 1, 30.0, 600.0)
+    assert limit_cut_check(pd.concat([twice, others], ignore_index=True)) is None
+    cut = rows([f"P{i}" for i in range(20)], ["2024-01-31"], 1, 30.0, 600.0)
+    idle = rows([f"Q{i}" for i in range(21)], ["2024-01-31"], 1, 100.0, 0.0)
+    found = limit_cut_check(pd.concat([cut, idle, others], ignore_index=True))
+    assert found is not None
+    assert (found.defaulting, found.others, found.rows, found.debtors) == (0.3, 1.0, 20, 20)
