@@ -23,6 +23,10 @@ Orders of the same live queue rows (``benchmarks/rank_order.py``'s ``queue_rows`
 - ``observable``: the same replacement only for stops that the ledger does not show at T (the rest keep 1):
   an oracle that knows the latent health but only the stops a ledger could reveal. Generous: a visible stop
   is still ambiguous to a model (a late payer leaves the same missing payment).
+- ``state_blind`` (unseen books only): every row's PD as the simulator's formula gives it to a healthy debtor
+  (state H) at the same month-end: the oracle that knows neither the distress (state D) nor the stop, only the
+  debtor's own hazard, season and macro path. How much of the oracle's capture is its knowledge of the latent
+  state.
 
 And who the shipped top 20 % misses, against the oracle's: the defaulted rows in the oracle's top 20 % and
 not in the shipped one, split into stopped-at-T (visible / not) and performing at T, with their share of the
@@ -157,9 +161,12 @@ def stop_table_unseen(summary: Path) -> pd.DataFrame:
     rows = []
     for vv, did, hz, path, q, dday, onboard, spell in calls:
         blind = [(m, "D" if st == "S" else st) for m, st in path]
-        for r in ub._truth_rows(vv, did, hz, blind, q, dday, onboard, spell):
-            rows.append((did, r["month_end"], r["oracle_pd"]))
-    perf = pd.DataFrame(rows, columns=["debtor_id", "as_of", "perf_pd"])
+        healthy = [(m, "H") for m, _st in path]
+        b_rows = ub._truth_rows(vv, did, hz, blind, q, dday, onboard, spell)
+        h_rows = ub._truth_rows(vv, did, hz, healthy, q, dday, onboard, spell)
+        for r, h in zip(b_rows, h_rows, strict=True):
+            rows.append((did, r["month_end"], r["oracle_pd"], h["oracle_pd"]))
+    perf = pd.DataFrame(rows, columns=["debtor_id", "as_of", "perf_pd", "healthy_pd"])
     perf["as_of"] = pd.to_datetime(perf["as_of"])
     lw = pd.DataFrame(laws, columns=["debtor_id", "pay_day"])
     lw["pay_day"] = pd.to_datetime(lw["pay_day"])
@@ -182,6 +189,7 @@ def stop_table_unseen(summary: Path) -> pd.DataFrame:
             "visible": stopped & (vis_b | vis_a),
             "days_since_stop": np.where(stopped, (t["as_of"] - t["stop_day"]).dt.days.fillna(-1), -1),
             "days_to_default": -1,
+            "healthy_pd": t["healthy_pd"].astype("float64"),
         }
     )
 
@@ -255,6 +263,8 @@ def book(bt: Path, regime: str) -> dict:
         "observable": (observable * ob, None),
         "observable_dpd": (observable * ob * lgd * (1.0 + dpd / 90.0), None),
     }
+    if "healthy_pd" in q.columns:  # unseen: the oracle that knows neither the distress nor the stop
+        keys["state_blind"] = (q["healthy_pd"].to_numpy("float64") * ob, None)
     orders = {name: queue_orders(q, key_, tie) for name, (key_, tie) in keys.items()}
     ones = np.ones(len(q))
     cap = {name: weighted_capture(o, bad, ones) for name, o in orders.items()}
@@ -320,7 +330,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['book']:<28} {r['key']:<5} rows {r['queue_rows']:>5} bad {r['queue_defaulted']:>3} | "
             f"shipped {c['shipped']:.4f} oracle {c['oracle']:.4f} (check {r['check_oracle']}) "
             f"stop_blind {c['stop_blind']:.4f} observable {c['observable']:.4f} "
-            f"observable_dpd {c['observable_dpd']:.4f} | shipped/oracle {c['shipped'] / c['oracle']:.3f} "
+            f"observable_dpd {c['observable_dpd']:.4f} state_blind {c.get('state_blind', float('nan')):.4f} | shipped/oracle {c['shipped'] / c['oracle']:.3f} "
             f"shipped/observable {c['shipped'] / c['observable']:.3f}"
         )
         for name, x in g.items():
