@@ -1302,6 +1302,27 @@ M = [
         "    found = limit_cut_check(dataset)",
         ["tests/pipelines/test_debtor_history.py"],
     ),
+    (
+        "E20 ef4f849 payments lag: the previous run's lag never caps the training delay",
+        "pipelines/feed_checks.py",
+        "    if before is not None and before[1] < seen:",
+        "    if False:",
+        ["tests/pipelines/test_hostile_s32.py"],
+    ),
+    (
+        "E21 b963e26 partly_quarantined: copies count as lost",
+        "pipelines/flows/nightly.py",
+        '    keep = ~after & (rows["reason"].astype("string") != COPY).fillna(True).to_numpy()',
+        "    keep = ~after",
+        ["tests/pipelines/test_hostile_s32.py"],
+    ),
+    (
+        "E22 b963e26 partly_quarantined: the debtors left out (not scored) named too",
+        "pipelines/flows/nightly.py",
+        '    keep &= ids.isin(pd.Index(scores["debtor_id"].astype("string"))).fillna(False).to_numpy()\n',
+        "",
+        ["tests/pipelines/test_hostile_s32.py"],
+    ),
 ]
 
 

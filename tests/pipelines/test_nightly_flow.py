@@ -641,6 +641,11 @@ def test_debtors_whose_every_invoice_is_quarantined_are_left_out_and_named(env) 
         inv["currency"] = inv["currency"].where(~inv["debtor_id"].isin(ids), "USD")
         part = inv.loc[(inv["debtor_id"] == "C00040") & (inv["issue_date"] <= pd.Timestamp(DAY2))]
         inv.loc[part.sort_values("issue_date").index[-5:], "currency"] = "USD"
+        # and no payment of them yet: the payments' quarantine holds no reason (57 no_fx_rate:USD rows
+        # there hid a nightly that read the payments' reasons for the invoices', s32-review E8)
+        in_usd = inv.loc[inv["currency"] == "USD", "invoice_id"]
+        pay = t["payments"]
+        t["payments"] = pay.loc[~pay["debtor_id"].isin(ids) & ~pay["invoice_id"].isin(in_usd)]
 
     data = _feed_copy(env, "three_debtors_usd_one_partly", usd)
     out = env["tmp"] / "runs_usd"
