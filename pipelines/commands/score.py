@@ -572,11 +572,22 @@ def show_queues(console: Console, run: Path, rows: int = 5) -> None:
     """The two queues of ``run``: their top rows and the rows per owner."""
     import pandas as pd
 
+    from pipelines.adapters.exports import LABELS
+
     for stem, value in (("collections_queue", "priority"), ("recovery_queue", "recovery_priority")):
         q = pd.read_parquet(run / f"{stem}.parquet")
         table = Table(title=f"{stem} ({counted(len(q), 'debtor')}): top {rows}")
+        # headed as the XLSX heads them (pipelines.adapters.exports.LABELS; the columns' names before session 32)
+        heads = {
+            "recovery_priority": "Recoverable, age-weighted",
+            "priority": "Priority",
+            "dpd": "Days past due",
+        }
         for col in ("rank", "debtor_id", "owner", "next_action", value, "dpd", "action_rule"):
-            table.add_column(col, justify="right" if col in ("rank", value, "dpd") else "left")
+            table.add_column(
+                heads.get(col, LABELS.get(col, col)),
+                justify="right" if col in ("rank", value, "dpd") else "left",
+            )
         for r in q.head(rows).itertuples(index=False):
             dpd = "" if pd.isna(r.dpd) else f"{r.dpd:.0f}"
             table.add_row(

@@ -354,3 +354,40 @@ def test_a_new_registry_is_created_without_mlflows_info_lines(tmp_path) -> None:
     output = done.stdout + done.stderr
     assert done.returncode == 2 and (tmp_path / "mlflow.db").exists(), output  # the registry was created
     assert output.strip() == "error: model 'ews-pd' has no version '1'; see `ews models list`", output
+
+
+def test_the_demos_queue_tables_read_in_words(tmp_path) -> None:
+    """`ews demo` printed its queues headed by the column names (next_action, debtor_id, action_rule) with
+    the actions as codes; now headed and filled as the XLSX are."""
+    import pandas as pd
+    from rich.console import Console
+
+    from pipelines.commands.score import show_queues
+
+    base = {"rank": [1], "debtor_id": ["D1"], "owner": ["anna"], "within_capacity": [True], "dpd": [95.0]}
+    pd.DataFrame(
+        {
+            **base,
+            "next_action": ["final_notice"],
+            "priority": [1200.0],
+            "action_rule": ["60+ days past due: final notice"],
+        }
+    ).to_parquet(tmp_path / "collections_queue.parquet")
+    pd.DataFrame({**base, "next_action": ["agency_follow_up"], "recovery_priority": [800.0],
+                  "action_rule": ["agency placement on 2024-05-15: follow up with the agency"]}).to_parquet(
+        tmp_path / "recovery_queue.parquet"
+    )  # fmt: skip
+    console = Console(record=True, width=250)
+    show_queues(console, tmp_path)
+    text = console.export_text()
+    for said in (
+        "Next action",
+        "Debtor ID",
+        "Why this action",
+        "Days past due",
+        "Final notice",
+        "Follow up with the agency",
+    ):
+        assert said in text, (said, text)
+    for code in ("next_action", "debtor_id", "action_rule", "final_notice", "agency_follow_up"):
+        assert code not in text, (code, text)
