@@ -106,8 +106,19 @@ class LimitBreachTrigger(ConfigModel):
         "new",
         description=(
             "new: fire on the night a breach appears (the debtor was within its limits in the previous "
-            "run, or is not in it); always: every night the breach lasts (every breach is listed in "
+            "run and for rearm_days before, or is not in it); always: every night the breach lasts (every breach is listed in "
             "credit_limits.csv either way)"
+        ),
+    )
+    rearm_days: int = Field(
+        365,
+        ge=0,
+        le=3650,
+        description=(
+            "with when: new, a breach is new only when the debtor was within its limits in every run of "
+            "the last rearm_days days (scores.parquet's limit_over_on: the last run it was over one); "
+            "0: within them in the previous run (a debtor dipping under and back over fires again; "
+            "365 since session 32: BENCHMARKS.md s32-limit)"
         ),
     )
 

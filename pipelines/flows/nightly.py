@@ -96,6 +96,7 @@ from pipelines.scoring.watchlist import (
     TRIGGERS,
     build_watchlist,
     compare_with_previous,
+    limit_over_on,
     triggers,
 )
 from pipelines.words import counted
@@ -1235,6 +1236,7 @@ def run_nightly(
             scored = deltas(scores, previous)
         with meter.step("credit_limits"):  # docs/credit_limits.md; the limit_breach trigger reads them
             scored = add_credit_limits(scored, statics.debtors, policy, currency)
+            scored = scored.assign(limit_over_on=limit_over_on(scored, cfg))  # limit_breach's memory
         score_written = beside.run(
             "score_files", write_score_files, stage, stamp, scored, currency, cfg.queue.xlsx_max_rows
         )

@@ -10,7 +10,8 @@ from pipelines.config.nightly import NightlyConfig
 DEFAULT_BAND = "default"
 TRIGGERS: tuple[str, ...] = ("threshold", "jump", "migration", "new_entrant", "limit_breach", "rank")
 LIMIT_INPUTS = ("open_balance", "credit_limit_current", "credit_limit_recommended")
-LIMIT_PREV = (*LIMIT_INPUTS, "credit_need")  # carried from the previous run as <name>_prev
+LIMIT_MEMORY = "limit_over_on"  # the last run's as-of date at which the debtor was over a limit
+LIMIT_PREV = (*LIMIT_INPUTS, "credit_need", LIMIT_MEMORY)  # carried from the previous run as <name>_prev
 
 
 def assign_bands(pd_values: pd.Series, cfg: NightlyConfig) -> pd.Series:
@@ -109,7 +110,7 @@ def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd
     breach = over_current | over_recommended
     if t.limit_breach.when == "new":  # no previous run with limits: no basis to call a breach new
         known = has_previous and {f"{c}_prev" for c in LIMIT_INPUTS} <= set(scored.columns)
-        breach &= known & ~previous_limit_breach(scored, cfg)
+        breach &= known & ~previous_limit_breach(scored, cfg) & ~recent_limit_breach(scored, cfg)
     out["trigger_limit_breach"] = live & t.limit_breach.enabled & breach
     out["trigger_rank"] = t.rank.enabled & in_top_share(pd_now, live, t.rank.top_share, t.rank.min_pd)
     return out.astype(bool)
@@ -145,6 +146,33 @@ def previous_limit_breach(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series
     before = scored[[f"{c}_prev" for c in names]].rename(columns={f"{c}_prev": c for c in names})
     over_current, over_recommended = limit_excess(before, cfg)
     return over_current | over_recommended
+
+
+def recent_limit_breach(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series:
+    """True where the previous run's ``limit_over_on`` (the last run at which the debtor was over a
+    limit) lies at most ``triggers.limit_breach.rearm_days`` days before tonight's ``as_of``: a debtor
+    going in and out of breach stays in the same breach, flagged once. False with ``rearm_days`` 0,
+    without ``as_of``, and where the previous run carried no such date (a run written before it)."""
+    days = cfg.triggers.limit_breach.rearm_days
+    column = f"{LIMIT_MEMORY}_prev"
+    if not days or column not in scored.columns or "as_of" not in scored.columns:
+        return pd.Series(False, index=scored.index)
+    age = (pd.to_datetime(scored["as_of"]) - pd.to_datetime(scored[column])).dt.days
+    return (age <= days).fillna(False).astype(bool)
+
+
+def limit_over_on(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series:
+    """``limit_over_on`` per row of :func:`compare_with_previous`'s output with the credit limits: the
+    as-of date when a live debtor is over a limit tonight (:func:`limit_excess`), else the previous run's
+    date (``limit_over_on_prev``; NaT when it had none). Written to scores.parquet, so that the next
+    run can tell a breach that comes back within ``rearm_days`` from a new one."""
+    as_of = pd.to_datetime(scored["as_of"]).astype("datetime64[ns]")
+    before = pd.Series(pd.NaT, index=scored.index, dtype="datetime64[ns]")
+    if f"{LIMIT_MEMORY}_prev" in scored.columns:
+        before = pd.to_datetime(scored[f"{LIMIT_MEMORY}_prev"]).astype("datetime64[ns]")
+    over_current, over_recommended = limit_excess(scored, cfg)
+    over = (over_current | over_recommended) & ~scored["in_default"].astype(bool)
+    return as_of.where(over, before).rename(LIMIT_MEMORY)
 
 
 def _money(values: pd.Series, currency: pd.Series) -> pd.Series:

@@ -231,6 +231,15 @@ def test_credit_limits_are_written_per_debtor_with_the_rule_and_currency(env) ->
     breach = wl.loc[wl["trigger_limit_breach"]]
     assert m["counts"]["triggers"]["limit_breach"] == len(breach)
     assert breach["limit_note"].str.startswith("exposure EUR ").all()
+    # s32-limit: limit_breach's memory in the scores: tonight's as-of where the exposure is over the
+    # current limit or over 1.2 x the recommended one (with a need), else the previous run's date
+    over = ((got["credit_limit_current"] > 0) & (got["exposure"] > got["credit_limit_current"])) | (
+        (got["credit_need"] > 0) & (got["exposure"] > 1.2 * got["credit_limit_recommended"])
+    )
+    over &= ~got["in_default"]
+    memory = pd.to_datetime(scores.loc[got.index, "limit_over_on"])
+    assert over.sum() > 10 and (memory[over] == pd.Timestamp(DAY2)).all()
+    assert memory[~over].isna().sum() > 10 and memory[~over].dropna().eq(pd.Timestamp(DAY1)).all()
 
 
 def test_watchlist_has_reasons_deltas_and_no_formulas(env) -> None:

@@ -13,6 +13,7 @@ from pipelines.scoring.watchlist import (
     assign_bands,
     build_watchlist,
     compare_with_previous,
+    limit_over_on,
     previous_limit_breach,
     trigger_labels,
     triggers,
@@ -442,3 +443,64 @@ def test_shipped_rules_keep_a_flagged_debtor_until_it_leaves_the_top_fifth() -> 
         False,
         False,
     ]
+
+
+def limit_nights(balances: list[float], dates: list[str], cfg: NightlyConfig) -> tuple[list[bool], list]:
+    """One debtor with a current limit of 10,000 and a recommended one of 20,000, run night after night
+    as the nightly does (deltas, tonight's limit memory, triggers): its limit_breach flags and its
+    limit_over_on per night."""
+    fired, memory, previous = [], [], None
+    for balance, day in zip(balances, dates, strict=True):
+        today = scores([("osc", 0.005, False)]).assign(
+            as_of=pd.Timestamp(day), open_balance=balance, credit_limit_current=10_000.0,
+            credit_limit_recommended=20_000.0, credit_need=10_000.0,
+        )  # fmt: skip
+        scored = compare_with_previous(today, previous)
+        scored = scored.assign(limit_over_on=limit_over_on(scored, cfg))
+        fired.append(bool(triggers(scored, cfg, previous is not None)["trigger_limit_breach"].iloc[0]))
+        memory.append(scored["limit_over_on"].iloc[0])
+        previous = scored.drop(columns=[c for c in scored.columns if c.endswith("_prev")])
+    return fired, memory
+
+
+def test_limit_breach_rearm_days_flags_a_debtor_going_in_and_out_of_its_limit_once() -> None:
+    """s32-limit: with when: new alone, a debtor dipping under its limit and back over fired every
+    time it came back (the demo book: 144 of 240 watchlist debtors). rearm_days: the breach is new
+    only after that many days within the limits."""
+    # month-ends; the limit is 10,000: over, under, over, under, over, then under for 3 months, over
+    dates = ["2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30", "2024-05-31", "2024-06-30"]
+    dates += ["2024-07-31", "2024-08-31", "2024-09-30", "2024-10-31"]
+    balances = [9_000.0, 10_500.0, 9_800.0, 10_200.0, 9_900.0, 10_100.0, 9_000.0, 9_000.0, 9_000.0, 10_400.0]
+    rearm = NightlyConfig.model_validate({"triggers": {"limit_breach": {"rearm_days": 90}}})
+    fired, memory = limit_nights(balances, dates, rearm)
+    # Feb: new breach; Apr: last over Feb 29, 61 days before (<= 90): same breach; Jun: last over Apr 30,
+    # 61 days: same; Oct: last over Jun 30, 123 days before (> 90): a new breach
+    assert fired == [False, True, False, False, False, False, False, False, False, True]
+    over_on = ["NaT", "2024-02-29", "2024-02-29", "2024-04-30", "2024-04-30", "2024-06-30"]
+    over_on += ["2024-06-30", "2024-06-30", "2024-06-30", "2024-10-31"]
+    assert [str(pd.Timestamp(m).date()) if pd.notna(m) else "NaT" for m in memory] == over_on
+    # rearm_days 0 (the previous run alone): Feb, Apr, Jun and Oct all fire
+    previous_only = NightlyConfig.model_validate({"triggers": {"limit_breach": {"rearm_days": 0}}})
+    assert limit_nights(balances, dates, previous_only)[0] == [False, True, False, True, False, True] + [
+        False
+    ] * 3 + [True]
+
+
+def test_limit_breach_rearm_days_counts_from_the_last_night_over_and_needs_a_dated_previous_run() -> None:
+    rearm = NightlyConfig.model_validate({"triggers": {"limit_breach": {"rearm_days": 30}}})
+    # nightly runs: over on the 1st and 2nd, under from the 3rd to the 1st of next month (29 nights),
+    # over on the 2nd of next month: last over 31 days before (> 30): new
+    dates = ["2024-03-01", "2024-03-02", "2024-03-03", "2024-04-01", "2024-04-02"]
+    assert limit_nights([10_001.0, 10_001.0, 9_999.0, 9_999.0, 10_001.0], dates, rearm)[0] == [
+        False, False, False, False, True,
+    ]  # fmt: skip
+    # over again on the 1st of next month instead: 30 days after the 2nd (<= 30): the same breach
+    assert limit_nights([10_001.0, 10_001.0, 9_999.0, 10_001.0, 10_001.0], dates, rearm)[0] == [False] * 5
+    # a previous run without limit_over_on (written before it existed): the previous run decides alone
+    yesterday = scores([("osc", 0.005, False)]).assign(
+        open_balance=9_000.0, credit_limit_current=10_000.0, credit_limit_recommended=20_000.0
+    )
+    today = yesterday.assign(as_of=pd.Timestamp("2024-03-02"), open_balance=10_500.0)
+    assert triggers(compare_with_previous(today, yesterday), rearm, True)[
+        "trigger_limit_breach"
+    ].tolist() == [True]
