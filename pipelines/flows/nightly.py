@@ -621,6 +621,16 @@ def partly_note(frame: pd.DataFrame) -> str:
     )
 
 
+def _listed(key: str, reason: str, frame: pd.DataFrame, note: Any) -> dict[str, Any]:
+    """manifest.json's entry ``key`` for the debtors of ``frame`` (``not_scored``,
+    ``partly_quarantined``): the reason, the count, ``note(frame)`` and the first
+    :data:`NOT_SCORED_LISTED` debtors; nothing when ``frame`` is empty."""
+    if not len(frame):
+        return {}
+    debtors = frame.head(NOT_SCORED_LISTED).to_dict(orient="records")
+    return {key: {"reason": reason, "count": int(len(frame)), "note": note(frame), "debtors": debtors}}
+
+
 def not_scored_note(frame: pd.DataFrame) -> str:
     """One line for the log and the report: how many debtors were left out tonight, and why."""
     first = ", ".join(frame["debtor_id"].head(5).tolist()) + (" ..." if len(frame) > 5 else "")
@@ -1384,30 +1394,8 @@ def run_nightly(
                 "reflagged": int(wl["effects"]["reflagged"].sum()),
             },
             "feed": feed,
-            **(
-                {
-                    "not_scored": {
-                        "reason": NOT_SCORED,
-                        "count": int(len(not_scored)),
-                        "note": not_scored_note(not_scored),
-                        "debtors": not_scored.head(NOT_SCORED_LISTED).to_dict(orient="records"),
-                    }
-                }
-                if len(not_scored)
-                else {}
-            ),
-            **(
-                {
-                    "partly_quarantined": {
-                        "reason": PARTLY,
-                        "count": int(len(partly)),
-                        "note": partly_note(partly),
-                        "debtors": partly.head(NOT_SCORED_LISTED).to_dict(orient="records"),
-                    }
-                }
-                if len(partly)
-                else {}
-            ),
+            **_listed("not_scored", NOT_SCORED, not_scored, not_scored_note),
+            **_listed("partly_quarantined", PARTLY, partly, partly_note),
             **({"xlsx_cut_cells": xlsx_cuts} if xlsx_cuts else {}),
             "feature_snapshot_hash": str(scored["feature_snapshot_hash"].iloc[0]) if len(scored) else None,
             "counts": counts,
