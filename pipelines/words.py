@@ -4,9 +4,12 @@ codes of actions, statuses, triggers and events in words ("Agency referral", not
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from models.gate_words import METRIC_WORDS, counted
+
+if TYPE_CHECKING:  # pandas is imported where it is used: `ews --help` loads none (test_cli)
+    import pandas as pd
 
 __all__ = [
     "ACTION_WORDS",
@@ -89,6 +92,8 @@ _KINDS = {"action": ACTION_WORDS, "status": STATUS_WORDS, "trigger": TRIGGER_WOR
 def code_words(code: object, kind: str) -> str:
     """A code of ``kind`` (action, status, trigger, event) in words: ``agency_referral`` -> "Agency
     referral"; "" for a missing value; a text that is no code as it is."""
+    import pandas as pd  # here, not at the top: pipelines.config imports this module for `counted`
+
     if code is None or code is pd.NA or (isinstance(code, float) and code != code):
         return ""
     text = str(code)
