@@ -1323,6 +1323,34 @@ M = [
         "",
         ["tests/pipelines/test_hostile_s32.py"],
     ),
+    (
+        "E23 0fade43 limit_breach: rearm_days ignored (the previous run alone)",
+        "pipelines/scoring/watchlist.py",
+        "        breach &= known & ~previous_limit_breach(scored, cfg) & ~recent_limit_breach(scored, cfg)",
+        "        breach &= known & ~previous_limit_breach(scored, cfg)",
+        ["tests/pipelines/test_nightly_triggers.py"],
+    ),
+    (
+        "E24 0fade43 limit_breach: a breach exactly rearm_days after the last one counted new (<= to <)",
+        "pipelines/scoring/watchlist.py",
+        "    return (age <= days).fillna(False).astype(bool)",
+        "    return (age < days).fillna(False).astype(bool)",
+        ["tests/pipelines/test_nightly_triggers.py"],
+    ),
+    (
+        "E25 0fade43 limit_breach: limit_over_on forgets the last breach on a night within the limits",
+        "pipelines/scoring/watchlist.py",
+        "    return as_of.where(over, before).rename(LIMIT_MEMORY)",
+        "    return as_of.where(over).rename(LIMIT_MEMORY)",
+        ["tests/pipelines/test_nightly_triggers.py"],
+    ),
+    (
+        "E26 0fade43 limit_breach: debtors in default count as over a limit in limit_over_on",
+        "pipelines/scoring/watchlist.py",
+        '    over = (over_current | over_recommended) & ~scored["in_default"].astype(bool)',
+        "    over = over_current | over_recommended",
+        ["tests/pipelines/test_nightly_triggers.py"],
+    ),
 ]
 
 
