@@ -136,3 +136,28 @@ def test_the_limit_cut_check_counts_debtors_and_leaves_out_debtors_without_invoi
     found = limit_cut_check(pd.concat([cut, idle, others], ignore_index=True))
     assert found is not None
     assert (found.defaulting, found.others, found.rows, found.debtors) == (0.3, 1.0, 20, 20)
+
+
+def test_limit_over_on_records_live_debtors_only() -> None:
+    """``pipelines.scoring.watchlist.limit_over_on`` (E26): the date a *live* debtor was last over a
+    limit. All three owe 2,000 against a current limit of 1,000 (over it by 1,000 at any margin below
+    100 %) and have no need (credit_need 0: the recommended-limit test is off). D1 is live: tonight's
+    date. D2 is in default and was never over before: none (NaT). D3 is in default, last over on
+    2024-01-31: that date is kept, not moved to tonight."""
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.scoring.watchlist import limit_over_on
+
+    scored = pd.DataFrame(
+        {
+            "debtor_id": ["D1", "D2", "D3"],
+            "as_of": pd.to_datetime(["2024-03-31"] * 3),
+            "in_default": [False, True, True],
+            "open_balance": [2000.0] * 3,
+            "credit_limit_current": [1000.0] * 3,
+            "credit_limit_recommended": [1000.0] * 3,
+            "credit_need": [0.0] * 3,
+            "limit_over_on_prev": pd.to_datetime([None, None, "2024-01-31"]),
+        }
+    )
+    got = limit_over_on(scored, NightlyConfig())
+    assert got.tolist() == [pd.Timestamp("2024-03-31"), pd.NaT, pd.Timestamp("2024-01-31")]
