@@ -57,6 +57,7 @@ __all__ = [
     "prefect_failure",
     "quiet_user_errors",
     "release_freed_memory",
+    "startup_failure",
 ]
 
 _PR_SET_PDEATHSIG = 1
@@ -215,6 +216,19 @@ def _server_said() -> str:
     return ""
 
 
+def startup_failure(error: str, said: str, waited: float) -> str:
+    """One line for a temporary server that did not start: Prefect's error (its first line), the
+    server's last error line when it printed one, and the two ways out. A busy machine (session 32:
+    load 12-16 on 2 cores, several runs sharing one ``PREFECT_HOME``) can take longer than the wait
+    to start it, so the line says how long ews waited and how to wait longer."""
+    return (
+        f"the temporary Prefect API server did not start within {waited:g} s ({error.splitlines()[0]}"
+        + (f"; the server said: {said}" if said else "")
+        + "); on a busy machine wait longer with PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=600, or start"
+        " a server with `prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+    )
+
+
 def is_prefect_api_failure(exc: BaseException) -> bool:
     """True for a Prefect API that failed under a run: an HTTP 5xx answer or no answer at all
     (the temporary server gone)."""
@@ -365,17 +379,13 @@ def ensure_prefect_api() -> None:
     # output capture to it only.
     popen = real.Popen if preexec is None else partial(real.Popen, preexec_fn=preexec)
     srv.subprocess = SimpleNamespace(**{**vars(real), "Popen": _capture_server_output(popen)})
+    waited = max(STARTUP_TIMEOUT_S, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
     try:
         # start() registers server.stop with atexit: it runs after Prefect has sent the run logs
-        server.start(timeout=max(STARTUP_TIMEOUT_S, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value()))
+        server.start(timeout=waited)
     except RuntimeError as exc:
         server.stop()
-        said = _server_said()
-        raise PrefectUnavailableError(
-            f"the temporary Prefect API server did not start ({str(exc).splitlines()[0]}"
-            + (f"; the server said: {said}" if said else "")
-            + "); start one with `prefect server start` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
-        ) from None
+        raise PrefectUnavailableError(startup_failure(str(exc), _server_said(), waited)) from None
     finally:
         srv.subprocess = real
 

@@ -336,3 +336,23 @@ def test_a_dask_bucket_gives_back_what_it_freed() -> None:
     The bucket call (pipelines.cluster._call, both Dask paths) gives it back when the bucket ends."""
     out = _with_inherited_thresholds(BUCKET)
     assert int(out.stdout) >= 128, out.stdout
+
+
+def test_a_server_that_did_not_start_says_how_long_ews_waited_and_how_to_wait_longer() -> None:
+    """Session 32: at load 12-16 on the 2-core box, two `ews train` runs sharing one PREFECT_HOME
+    ended with "did not start (Timed out ...)" and nothing said that the wait can be raised."""
+    from pipelines.runtime import startup_failure
+
+    line = startup_failure(
+        "Timed out while attempting to connect to ephemeral Prefect API server.\nstdout: ...",
+        "",
+        120,
+    )
+    assert line == (
+        "the temporary Prefect API server did not start within 120 s (Timed out while attempting to connect"
+        " to ephemeral Prefect API server.); on a busy machine wait longer with"
+        " PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=600, or start a server with `prefect server start`"
+        " and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+    )
+    said = startup_failure("Timed out", "sqlite3.OperationalError: database is locked", 600.0)
+    assert "within 600 s (Timed out; the server said: sqlite3.OperationalError: database is locked);" in said
