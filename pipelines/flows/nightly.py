@@ -561,6 +561,37 @@ def lost_invoices(quarantine: dict[str, Any], reasons: dict[str, Any] | None = N
 PARTLY = "some invoices quarantined"
 
 
+def written_amounts(text: pd.Series) -> pd.Series:
+    """Amounts as a file wrote them (a quarantine's ``amount``) as numbers, in either notation. A row's
+    own shape decides when it can: the separator before 1-2 final digits, or after the other one, is
+    the decimal one (``1,200.50``, ``1.200,50``, ``-0,50``, ``12.5``); one repeated between groups of
+    three digits groups thousands (``1,200,000``). Other rows (``1.200``, ``1,200``) take the notation
+    that the rows show when they show one; else NaN (said "amount unread"), except whole numbers.
+    b963e26 removed every ",": a decimal-comma source's ``1.200,50`` read 1.20, ``-0,50`` -50."""
+    s = text.astype("string").str.strip().str.replace(r"[\s'\u00a0\u202f]", "", regex=True)
+
+    def shaped(pattern: str, whole: bool = False) -> pd.Series:
+        found = s.str.fullmatch(pattern) if whole else s.str.contains(pattern, regex=True)
+        return found.fillna(False).astype(bool)
+
+    own_comma = shaped(r",\d{1,2}$|\.\d{3},\d") | shaped(r"[-+]?\d{1,3}(\.\d{3}){2,}", whole=True)
+    own_dot = shaped(r"\.\d{1,2}$|,\d{3}\.\d") | shaped(r"[-+]?\d{1,3}(,\d{3}){2,}", whole=True)
+    comma = bool(own_comma.any() and not own_dot.any())  # the notation the rows show, when only one
+    dot = bool(own_dot.any() and not own_comma.any())
+    as_comma = own_comma | (comma & ~own_dot)
+    as_dot = own_dot | (dot & ~own_comma)
+
+    def number(texts: pd.Series) -> np.ndarray:
+        found = pd.to_numeric(texts, errors="coerce").astype("Float64")
+        return found.to_numpy(dtype="float64", na_value=np.nan)
+
+    german = number(s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    english = number(s.str.replace(",", "", regex=False))
+    whole = number(s.where(shaped(r"[-+]?\d+", whole=True)))
+    picked = np.where(as_comma.to_numpy(), german, np.where(as_dot.to_numpy(), english, whole))
+    return pd.Series(picked, index=text.index, dtype="float64")
+
+
 def partly_quarantined(rows: pd.DataFrame | None, scores: pd.DataFrame) -> pd.DataFrame:
     """The scored debtors (``scores``, the not-scored ones already left out) with some invoice rows lost
     at ingest tonight (``rows``: :func:`lost_invoices`; copies and rows dated after the as-of date left
@@ -581,11 +612,8 @@ def partly_quarantined(rows: pd.DataFrame | None, scores: pd.DataFrame) -> pd.Da
     found = pd.DataFrame(
         {
             "debtor_id": ids[keep].to_numpy(),
-            "amount": pd.to_numeric(
+            "amount": written_amounts(
                 (rows["amount"] if "amount" in rows else pd.Series("", index=rows.index))[keep]
-                .astype("string")
-                .str.replace(",", "", regex=False),
-                errors="coerce",
             ).to_numpy(),
             "currency": (rows["currency"] if "currency" in rows else pd.Series("", index=rows.index))[keep]
             .astype("string")

@@ -161,3 +161,25 @@ def test_limit_over_on_records_live_debtors_only() -> None:
     )
     got = limit_over_on(scored, NightlyConfig())
     assert got.tolist() == [pd.Timestamp("2024-03-31"), pd.NaT, pd.Timestamp("2024-01-31")]
+
+
+def test_amounts_lost_are_read_in_the_notation_the_file_wrote() -> None:
+    """``partly_quarantined`` (b963e26) summed the quarantine's amounts as written after removing every
+    ",": a decimal-comma source's rows read 1,000 x too small or 100 x too large. D1 lost ``1.200,50``
+    USD and ``-0,50`` EUR (1,200.50 and -0.50); D2 lost ``1.500`` EUR, a whole amount whose notation the
+    other rows show (decimal comma): 1,500.00. Alone, ``1.200`` (1.2 or 1,200?) is "amount unread"."""
+    from pipelines.flows.nightly import partly_quarantined
+
+    rows = pd.DataFrame(
+        {
+            "debtor_id": ["D1", "D1", "D2"],
+            "reason": ["no_fx_rate:USD", "amount_not_positive", "missing_value:due_date"],
+            "amount": ["1.200,50", "-0,50", "1.500"],
+            "currency": ["USD", "EUR", "EUR"],
+        }
+    )
+    scores = pd.DataFrame({"debtor_id": ["D1", "D2"], "pd": [0.01, 0.02]})
+    found = partly_quarantined(rows, scores)
+    assert found["amounts"].tolist() == ["-0.50 EUR, 1,200.50 USD", "1,500.00 EUR"]
+    alone = partly_quarantined(rows.iloc[[2]].assign(amount="1.200"), scores)
+    assert alone["amounts"].tolist() == ["amount unread EUR"]
