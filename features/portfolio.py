@@ -41,6 +41,7 @@ from features.ledger import (
     ledger_state,
     prepare_ledger,
 )
+from features.master import attributes_at
 from features.tables import Portfolio
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "expected_loss_by",
     "ledger_parts",
     "open_mills_walk",
+    "over_limit_on",
     "portfolio_bucket",
     "report_dates",
     "standard_dso",
@@ -284,6 +286,34 @@ def open_mills_walk(ledger: Ledger, days: list[int]) -> Iterator[tuple[np.ndarra
         before = group_cumsum(code, cap) - cap  # caps of the debtor's earlier invoices
         taken = np.clip(pool[code] - before, 0, cap)
         yield issued, cap - taken
+
+
+def over_limit_on(
+    ledger: Ledger, days: list[int], margin: float = 0.0, min_excess: float = 0.0
+) -> np.ndarray:
+    """The last day of ``days`` (ascending int days since the epoch) at which each debtor's open balance
+    (the ``open_balance`` feature at that day: invoices and payments dated on or before it only) was
+    above its credit limit valid on that day (``debtor_history``, else the debtors table:
+    ``features.master.attributes_at``) x (1 + ``margin``) by more than ``min_excess``; -1 where it
+    never was, or has no positive limit. One walk of the ledger for every day (:func:`open_mills_walk`;
+    one ledger state per day with negative amounts). Int64, one per debtor code (``ledger.debtor_ids``).
+    The ``limit_breach`` trigger's memory from the ledger (``pipelines.scoring.watchlist``)."""
+    last = np.full(ledger.n, -1, dtype=np.int64)
+    if not days or not ledger.n or not len(ledger.inv_code):
+        return last
+    if _walkable(ledger):
+        walk = open_mills_walk(ledger, days)
+    else:
+        walk = (_state_mills(ledger_state(ledger, T)) for T in days)
+    for T, (issued, remaining_mills) in zip(days, walk, strict=True):
+        balance = (
+            np.bincount(_pick(ledger.inv_code, issued), weights=remaining_mills, minlength=ledger.n) / MILLS
+        )
+        limit = attributes_at(ledger, T).credit_limit
+        with np.errstate(invalid="ignore"):
+            over = (limit > 0) & (balance - limit * (1 + margin) > min_excess)
+        last[over] = T
+    return last
 
 
 def combine_parts(parts: list[PortfolioParts]) -> PortfolioParts:

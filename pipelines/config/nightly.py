@@ -116,7 +116,8 @@ class LimitBreachTrigger(ConfigModel):
         le=3650,
         description=(
             "with when: new, a breach is new only when the debtor was within its limits in every run of "
-            "the last rearm_days days (scores.parquet's limit_over_on: the last run it was over one); "
+            "the last rearm_days days (scores.parquet's limit_over_on: the last run it was over one; "
+            "limit_over_ledger_on: the last month-end the ledger shows over the current limit); "
             "0: within them in the previous run (a debtor dipping under and back over fires again; "
             "365 since session 32: BENCHMARKS.md s32-limit)"
         ),

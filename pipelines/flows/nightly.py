@@ -98,6 +98,7 @@ from pipelines.scoring.watchlist import (
     compare_with_previous,
     limit_over_on,
     triggers,
+    with_ledger_memory,
 )
 from pipelines.words import counted
 
@@ -1275,6 +1276,7 @@ def run_nightly(
         with meter.step("credit_limits"):  # docs/credit_limits.md; the limit_breach trigger reads them
             scored = add_credit_limits(scored, statics.debtors, policy, currency)
             scored = scored.assign(limit_over_on=limit_over_on(scored, cfg))  # limit_breach's memory
+            scored = with_ledger_memory(scored, scored_book.limit_over)  # and the ledger's month-ends
         score_written = beside.run(
             "score_files", write_score_files, stage, stamp, scored, currency, cfg.queue.xlsx_max_rows
         )

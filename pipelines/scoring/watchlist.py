@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -11,6 +13,9 @@ DEFAULT_BAND = "default"
 TRIGGERS: tuple[str, ...] = ("threshold", "jump", "migration", "new_entrant", "limit_breach", "rank")
 LIMIT_INPUTS = ("open_balance", "credit_limit_current", "credit_limit_recommended")
 LIMIT_MEMORY = "limit_over_on"  # the last run's as-of date at which the debtor was over a limit
+LEDGER_MEMORY = (
+    "limit_over_ledger_on"  # the last month-end within rearm_days the ledger shows over the current limit
+)
 LIMIT_PREV = (*LIMIT_INPUTS, "credit_need", LIMIT_MEMORY)  # carried from the previous run as <name>_prev
 
 
@@ -150,15 +155,32 @@ def previous_limit_breach(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series
 
 def recent_limit_breach(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series:
     """True where the previous run's ``limit_over_on`` (the last run at which the debtor was over a
-    limit) lies at most ``triggers.limit_breach.rearm_days`` days before tonight's ``as_of``: a debtor
-    going in and out of breach stays in the same breach, flagged once. False with ``rearm_days`` 0,
-    without ``as_of``, and where the previous run carried no such date (a run written before it)."""
+    limit) or :data:`LEDGER_MEMORY` (the last month-end at which the ledger shows its open balance over
+    its current limit, :func:`rearm_month_ends`) lies at most ``triggers.limit_breach.rearm_days`` days
+    before tonight's ``as_of``: a debtor going in and out of breach stays in the same breach, flagged
+    once, from the first pair of runs on. False with ``rearm_days`` 0, without ``as_of``, and where
+    neither date is known (a previous run written before ``limit_over_on``, a debtor never over)."""
     days = cfg.triggers.limit_breach.rearm_days
-    column = f"{LIMIT_MEMORY}_prev"
-    if not days or column not in scored.columns or "as_of" not in scored.columns:
-        return pd.Series(False, index=scored.index)
-    age = (pd.to_datetime(scored["as_of"]) - pd.to_datetime(scored[column])).dt.days
-    return (age <= days).fillna(False).astype(bool)
+    recent = pd.Series(False, index=scored.index)
+    if not days or "as_of" not in scored.columns:
+        return recent
+    for column in (f"{LIMIT_MEMORY}_prev", LEDGER_MEMORY):
+        if column in scored.columns:
+            age = (pd.to_datetime(scored["as_of"]) - pd.to_datetime(scored[column])).dt.days
+            recent |= (age <= days).fillna(False).astype(bool)
+    return recent
+
+
+def rearm_month_ends(as_of: object, cfg: NightlyConfig) -> list[pd.Timestamp]:
+    """The month-ends before ``as_of`` and at most ``triggers.limit_breach.rearm_days`` days before it,
+    at which the ledger is read for :data:`LEDGER_MEMORY` (``features.portfolio.over_limit_on``);
+    none unless limit_breach is on with ``when: new`` and ``rearm_days`` > 0."""
+    lb = cfg.triggers.limit_breach
+    if not (lb.enabled and lb.when == "new" and lb.rearm_days):
+        return []
+    day = pd.Timestamp(as_of).normalize()
+    ends = pd.date_range(day - pd.Timedelta(days=lb.rearm_days), day, freq="ME")
+    return [t for t in ends if t < day]
 
 
 def limit_over_on(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series:
@@ -173,6 +195,33 @@ def limit_over_on(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series:
     over_current, over_recommended = limit_excess(scored, cfg)
     over = (over_current | over_recommended) & ~scored["in_default"].astype(bool)
     return as_of.where(over, before).rename(LIMIT_MEMORY)
+
+
+def ledger_memory(ledger: Any, as_of: object, cfg: NightlyConfig) -> pd.Series:
+    """:data:`LEDGER_MEMORY` of every debtor of a prepared ledger (``features.ledger.prepare_ledger``):
+    the last of :func:`rearm_month_ends` at which its open balance was over its current limit
+    (``features.portfolio.over_limit_on`` with ``current_margin`` and ``min_excess``), NaT where none
+    (index debtor_id). The scoring pass computes it per bucket from the ledger it prepared anyway."""
+    from features.ledger import day_number
+    from features.portfolio import over_limit_on
+
+    lb = cfg.triggers.limit_breach
+    days = [int(day_number(t)) for t in rearm_month_ends(as_of, cfg)]
+    last = over_limit_on(ledger, days, lb.current_margin, lb.min_excess)
+    dates = last.astype("datetime64[D]")
+    dates[last < 0] = np.datetime64("NaT")
+    ids = pd.Index(ledger.debtor_ids, dtype="string", name="debtor_id")
+    return pd.Series(dates.astype("datetime64[ns]"), index=ids, name=LEDGER_MEMORY)
+
+
+def with_ledger_memory(scored: pd.DataFrame, over: pd.Series | None) -> pd.DataFrame:
+    """``scored`` with :data:`LEDGER_MEMORY` per debtor from ``over`` (index debtor_id: the scoring
+    pass's ``features.portfolio.over_limit_on`` dates; NaT for a debtor it does not hold). ``scored``
+    itself when ``over`` is None (no month-end read)."""
+    if over is None:
+        return scored
+    dates = over.reindex(pd.Index(scored["debtor_id"].astype("string"))).to_numpy(dtype="datetime64[ns]")
+    return scored.assign(**{LEDGER_MEMORY: dates})
 
 
 def _money(values: pd.Series, currency: pd.Series) -> pd.Series:

@@ -504,3 +504,80 @@ def test_limit_breach_rearm_days_counts_from_the_last_night_over_and_needs_a_dat
     assert triggers(compare_with_previous(today, yesterday), rearm, True)[
         "trigger_limit_breach"
     ].tolist() == [True]
+
+
+def test_limit_breach_reads_past_month_ends_from_the_ledger_from_the_first_pair_of_runs() -> None:
+    """s32-rearm: the run memory (limit_over_on) starts with the first run, so a debtor that went in
+    and out of its limit before it was flagged again on the demo's second night. The ledger's
+    month-ends within rearm_days (365) say whether the debtor was over its current limit before.
+    Limits 10,000 (the debtors table); Q's debtor_history says 5,000 from 2024-02-01, 10,000 from
+    2024-05-15. Tonight 2024-06-15, the previous (first) run 2024-06-14."""
+    from features.ledger import prepare_ledger
+    from features.tables import Portfolio
+    from pipelines.scoring.watchlist import ledger_memory, with_ledger_memory
+    from tests.features.ledgers import frame, inv, pay
+
+    invoices = [
+        inv("O1", "O", "2024-04-01", "2024-05-31", 12_000.0),  # O: 12,000 open on 04-30
+        inv("O2", "O", "2024-06-15", "2024-07-15", 3_000.0),
+        inv("N1", "N", "2024-04-01", "2024-05-31", 9_000.0),  # N: never above 10,000 before tonight
+        inv("N2", "N", "2024-06-15", "2024-07-15", 2_000.0),
+        inv("M1", "M", "2023-04-01", "2023-05-01", 11_000.0),  # M: over on 2023-04-30 only
+        inv("M2", "M", "2024-06-15", "2024-07-15", 10_500.0),
+        inv("P1", "P", "2024-05-20", "2024-06-20", 11_000.0),  # P: 11,000 on 05-31, paid 2,000 on 06-01
+        inv("P2", "P", "2024-06-15", "2024-07-15", 2_000.0),
+        inv("Q1", "Q", "2024-03-01", "2024-04-30", 8_000.0),  # Q: 8,000 from 03-01
+        inv("Q2", "Q", "2024-06-15", "2024-07-15", 3_000.0),
+    ]
+    payments = [
+        pay("PO", "O", "2024-05-10", 4_000.0, "O1"),  # O: 8,000 on 05-31 and at the previous run
+        pay("PM", "M", "2023-05-15", 11_000.0, "M1"),
+        pay("PP", "P", "2024-06-01", 2_000.0, "P1"),  # after the 05-31 month-end
+    ]
+    debtors = [{"debtor_id": d, "credit_limit": 10_000.0} for d in "MNOPQ"]
+    history = pd.DataFrame(
+        {
+            "debtor_id": pd.array(["Q", "Q"], dtype="string"),
+            "valid_from": pd.to_datetime(["2024-02-01", "2024-05-15"]),
+            "credit_limit": [5_000.0, 10_000.0],
+            "segment": pd.array([None, None], dtype="string"),
+            "country": pd.array([None, None], dtype="string"),
+        }
+    )
+    book = Portfolio(
+        invoices=frame("invoices", invoices),
+        payments=frame("payments", payments),
+        debtors=frame("debtors", debtors),
+        debtor_history=history,
+    )
+    memory = ledger_memory(prepare_ledger(book), pd.Timestamp("2024-06-15"), CFG)
+    # month-ends 2023-06-30 .. 2024-05-31. O: 12,000 on 04-30, 8,000 on 05-31. N: 9,000. M: over on
+    # 2023-04-30 only, 412 days before. P: 11,000 on 05-31 (the 06-01 payment is later). Q: 8,000 over
+    # its 5,000 on 03-31 and 04-30, within its 10,000 on 05-31.
+    assert {d: (str(v.date()) if pd.notna(v) else None) for d, v in memory.items()} == {
+        "M": None, "N": None, "O": "2024-04-30", "P": "2024-05-31", "Q": "2024-04-30",
+    }  # fmt: skip
+
+    def night(day: str, balances: dict[str, float]) -> pd.DataFrame:
+        return scores([(d, 0.005, False) for d in balances]).assign(
+            as_of=pd.Timestamp(day), open_balance=list(balances.values()), credit_limit_current=10_000.0,
+            credit_limit_recommended=50_000.0, credit_need=10_000.0,
+        )  # fmt: skip
+
+    # the first run: everybody within the limits (limit_over_on NaT), so the run memory knows nothing
+    first = compare_with_previous(
+        night("2024-06-14", dict(O=8_000.0, N=9_000.0, M=0.0, P=9_000.0, Q=8_000.0)), None
+    )
+    first = first.assign(limit_over_on=limit_over_on(first, CFG))
+    assert first["limit_over_on"].isna().all()
+    tonight = night("2024-06-15", dict(O=11_000.0, N=11_000.0, M=10_500.0, P=11_000.0, Q=11_000.0))
+    scored = with_ledger_memory(compare_with_previous(tonight, first), memory)
+    fired = triggers(scored, CFG, has_previous=True)["trigger_limit_breach"]
+    # O, P and Q were over their current limit at a month-end within 365 days: the same breach
+    assert dict(zip(scored["debtor_id"], fired, strict=True)) == {
+        "O": False, "N": True, "M": True, "P": False, "Q": False,
+    }  # fmt: skip
+    # with rearm_days 0 the previous run alone decides, and no month-end is read
+    previous_only = NightlyConfig.model_validate({"triggers": {"limit_breach": {"rearm_days": 0}}})
+    assert ledger_memory(prepare_ledger(book), pd.Timestamp("2024-06-15"), previous_only).isna().all()
+    assert triggers(scored, previous_only, has_previous=True)["trigger_limit_breach"].all()
