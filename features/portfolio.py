@@ -299,7 +299,11 @@ def over_limit_on(
     one ledger state per day with negative amounts). Int64, one per debtor code (``ledger.debtor_ids``).
     The ``limit_breach`` trigger's memory from the ledger (``pipelines.scoring.watchlist``)."""
     last = np.full(ledger.n, -1, dtype=np.int64)
-    if not days or not ledger.n or not len(ledger.inv_code):
+    with np.errstate(invalid="ignore"):
+        limits = (ledger.credit_limit > 0).any() or (
+            ledger.master is not None and (ledger.master.limit > 0).any()
+        )
+    if not days or not ledger.n or not len(ledger.inv_code) or not limits:  # nobody can be over a limit
         return last
     if _walkable(ledger):
         walk = open_mills_walk(ledger, days)
