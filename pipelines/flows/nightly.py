@@ -100,6 +100,7 @@ from pipelines.scoring.watchlist import (
     triggers,
     with_ledger_memory,
 )
+from pipelines.sources.parse import parse_numbers
 from pipelines.words import counted
 
 __all__ = ["DataQualityError", "NightlyResult", "default_as_of", "nightly", "run", "run_nightly"]
@@ -582,13 +583,12 @@ def written_amounts(text: pd.Series) -> pd.Series:
     as_comma = own_comma | (comma & ~own_dot)
     as_dot = own_dot | (dot & ~own_comma)
 
-    def number(texts: pd.Series) -> np.ndarray:
-        found = pd.to_numeric(texts, errors="coerce").astype("Float64")
-        return found.to_numpy(dtype="float64", na_value=np.nan)
+    def number(decimal: str, thousands: str) -> np.ndarray:  # the ingest's own parser (grouping checked)
+        return parse_numbers(s, decimal, thousands)[0].to_numpy(dtype="float64")
 
-    german = number(s.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
-    english = number(s.str.replace(",", "", regex=False))
-    whole = number(s.where(shaped(r"[-+]?\d+", whole=True)))
+    german = number(",", ".")
+    english = number(".", ",")
+    whole = np.where(shaped(r"[-+]?\d+", whole=True).to_numpy(), english, np.nan)
     picked = np.where(as_comma.to_numpy(), german, np.where(as_dot.to_numpy(), english, whole))
     return pd.Series(picked, index=text.index, dtype="float64")
 

@@ -183,3 +183,17 @@ def test_amounts_lost_are_read_in_the_notation_the_file_wrote() -> None:
     assert found["amounts"].tolist() == ["-0.50 EUR, 1,200.50 USD", "1,500.00 EUR"]
     alone = partly_quarantined(rows.iloc[[2]].assign(amount="1.200"), scores)
     assert alone["amounts"].tolist() == ["amount unread EUR"]
+
+
+def test_written_amounts_read_by_the_ingests_own_parser() -> None:
+    """The lost amounts of ``partly_quarantined`` are read with the ingest's parser
+    (``pipelines.sources.parse.parse_numbers``) in the notation the rows show: a decorated amount as an
+    accounting export writes it (a currency sign, a negative in parentheses) is read, not said
+    "amount unread"; grouping and notation as before (hand values)."""
+    import pandas as pd
+
+    from pipelines.flows.nightly import written_amounts
+
+    got = list(written_amounts(pd.Series(["1.200,50", "-0,50", "1.200", "€1.200,50", "(5,00)"])))
+    assert got == [1200.5, -0.5, 1200.0, 1200.5, -5.0]
+    assert list(written_amounts(pd.Series(["1,200.50", "12.5", "1,200"]))) == [1200.5, 12.5, 1200.0]
