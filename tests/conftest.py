@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
@@ -83,7 +83,20 @@ HEAVY_FILES = {
 
 PREFECT_URL_KEY = "ews_prefect_api_url"  # workerinput keys: the shared server's API URL and pid
 PREFECT_PID_KEY = "ews_prefect_pid"
-PREFECT_STARTUP_TIMEOUT = 120.0
+STARTUP_TIMEOUT_VARIABLE = "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"  # the one ews commands read
+
+
+def prefect_startup_timeout(environ: Mapping[str, str] = os.environ) -> float:
+    """Seconds to wait for the Prefect test server: 120, or longer when the environment asks
+    (``PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=600`` on a busy box, as for ews commands)."""
+    try:
+        asked = float(environ.get(STARTUP_TIMEOUT_VARIABLE, "") or 0)
+    except ValueError:
+        asked = 0.0
+    return max(120.0, asked)
+
+
+PREFECT_STARTUP_TIMEOUT = prefect_startup_timeout()
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec (Linux)
@@ -113,6 +126,9 @@ class SharedPrefectServer:
             "PREFECT__SERVER_EPHEMERAL": "1",
             "PREFECT__SERVER_FINAL": "1",
             "PREFECT_HOME": str(self.folder / "home"),
+            # the telemetry heartbeat writes to the fresh database during its migration ("database is
+            # locked" at start-up under load, session 32); ews's own server turns it off too
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{self.folder / 'prefect.db'}",
         }
         env.pop("PREFECT_API_URL", None)

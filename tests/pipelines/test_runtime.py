@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import seed_mlflow_db
+from tests.conftest import prefect_startup_timeout, seed_mlflow_db
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "ingest" / "base"
@@ -356,3 +356,12 @@ def test_a_server_that_did_not_start_says_how_long_ews_waited_and_how_to_wait_lo
     )
     said = startup_failure("Timed out", "sqlite3.OperationalError: database is locked", 600.0)
     assert "within 600 s (Timed out; the server said: sqlite3.OperationalError: database is locked);" in said
+
+
+def test_the_test_server_waits_as_long_as_the_environment_asks() -> None:
+    """Session 32 lost whole test runs at load 13-16: the shared Prefect test server's start-up limit
+    was a constant 120 s, while ews commands already read the variable below."""
+    assert prefect_startup_timeout({}) == 120.0
+    assert prefect_startup_timeout({"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "600"}) == 600.0
+    assert prefect_startup_timeout({"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "30"}) == 120.0
+    assert prefect_startup_timeout({"PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "soon"}) == 120.0
