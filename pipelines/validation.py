@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import html
 import json
 import re
 from collections.abc import Iterator
@@ -354,6 +355,7 @@ class Validator:
         """Render Data Docs for every validation of this run; returns ``index.html`` (or None)."""
         if self.docs_dir is None:
             return None
+        _escape_stored_values(self.context.validation_results_store)
         with _compiled_templates():
             self.context.build_data_docs(site_names=["ews"])
         for page in sorted(Path(self.docs_dir).rglob("*.html")):
@@ -466,6 +468,41 @@ def _compiled_templates() -> Iterator[None]:
         yield
     finally:
         view.Environment = before
+
+
+# the parts of a GX result that hold cells of the data (GX renders them into the pages unescaped)
+_DATA_VALUES = ("partial_unexpected_list", "partial_unexpected_counts", "unexpected_list")
+
+
+def _escaped(value: Any) -> Any:
+    """``value`` with every text inside it HTML-escaped (dicts and lists walked; other values kept)."""
+    if isinstance(value, str):
+        return html.escape(value, quote=True)
+    if isinstance(value, dict):
+        return {k: _escaped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    return value
+
+
+def _escape_stored_values(store: Any) -> None:
+    """HTML-escape the data's cells in the stored validation results before Data Docs render them.
+
+    GX 1.x puts the rejected values (``Unexpected Value`` tables) into the pages as markup: a
+    duplicated invoice id ``<img src=x onerror=...>`` ran as script in the page an analyst opens
+    (it escapes the expectations' parameters since GX PR 11909, not the values). The masks come
+    from the run results before this, so quarantine is unchanged; only the pages read these.
+    """
+    for key in store.list_keys():
+        suite_result = store.get(key)
+        changed = False
+        for result in suite_result.results:
+            for name in _DATA_VALUES:
+                if result.result.get(name):
+                    result.result[name] = _escaped(result.result[name])
+                    changed = True
+        if changed:
+            store.set(key, suite_result)
 
 
 def _key_codes(values: pd.Series) -> np.ndarray:
