@@ -10,6 +10,7 @@ import matplotlib
 import numpy as np
 
 from pipelines.report.plots import _SVG_RC, _svg
+from pipelines.words import LIST_RULE_WORDS, in_sentence
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -74,7 +75,7 @@ def _lead_svg(lead_days: np.ndarray) -> str:
         return _svg(fig)
 
 
-RULES = {"rank": "rank trigger alone", "rules": "rank trigger + the other triggers"}
+RULES = LIST_RULE_WORDS  # "Highest PDs alone", "Highest PDs + the other triggers"
 
 
 def _values(rows: list[dict[str, Any]], key: str, scale: float = 100.0) -> list[float]:
@@ -87,7 +88,8 @@ def _list_sizes_svg(rows: list[dict[str, Any]]) -> str:
     with matplotlib.rc_context(_SVG_RC):
         fig, ax = plt.subplots(figsize=(7, 3.5))
         lead_ax = ax.twinx()
-        for rule, label in RULES.items():
+        for rule, words in RULES.items():
+            label = in_sentence(words)
             mine = [r for r in rows if r["rule"] == rule and r["list_share"] is not None]
             if not mine:
                 continue
@@ -114,7 +116,7 @@ def _list_sizes_svg(rows: list[dict[str, Any]]) -> str:
 
 # the list-size table's columns: (key of backtest.json's list_sizes, header); shares shown in %
 LIST_COLUMNS = (
-    ("rule", "rule"),
+    ("rule", "flagged"),
     ("top_share", "top share"),
     ("stay_top_share", "held while in the top"),
     ("list_share", "list size (share of live debtors)"),
@@ -145,6 +147,8 @@ def _cell(value: Any, key: str, places: int = 2) -> str:
     """A table cell's text: shares in %, amounts at the currency's decimals, counts with separators."""
     if "share" in key or key.endswith(("_top20", "precision", "recall")):
         return _share(value)
+    if key == "rule":  # "Highest PDs alone", not "rank"
+        return RULES.get(str(value), _fmt(value))
     if key == "bad_balance" and value is not None:
         return f"{value:,.{places}f}"
     if key == "flagged_per_month" and value is not None:

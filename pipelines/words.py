@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # pandas is imported where it is used: `ews --help` loads non
 __all__ = [
     "ACTION_WORDS",
     "EVENT_WORDS",
+    "LIST_RULE_WORDS",
     "METRIC_WORDS",
     "STATUS_WORDS",
     "TRIGGER_WORDS",
@@ -85,6 +86,14 @@ EVENT_WORDS: dict[str, str] = {
     "write_off": "Write-off",
 }
 """Kinds of the events table (``pipelines.config.nightly.EventKind``)."""
+
+LIST_RULE_WORDS: dict[str, str] = {
+    "rank": "Highest PDs alone",
+    "rules": "Highest PDs + the other triggers",
+}
+"""The backtest's list-size rules (``pipelines.backtest.list_size_config``): ``rank``, the rank trigger
+alone at a top share of the live debtors; ``rules``, the same beside the config's other triggers
+(``ews backtest``'s console and backtest.html read "rank" / "rules" before session 33)."""
 
 _KINDS = {"action": ACTION_WORDS, "status": STATUS_WORDS, "trigger": TRIGGER_WORDS, "event": EVENT_WORDS}
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from pipelines.commands import fail, parse_date
-from pipelines.words import counted
+from pipelines.words import LIST_RULE_WORDS, counted
 
 
 def _inside_the_data(data: Path, dates: list, d1: dt.date, d2: dt.date) -> list:
@@ -169,9 +169,10 @@ def list_size_lines(list_sizes: list[dict]) -> list[str]:
 
     floor = next((row["min_pd"] for row in list_sizes if row.get("min_pd") is not None), None)
     # the rank trigger's PD floor decides a list's size as much as the top share (session 31)
-    floored = f", a PD of at least {floor:.2%} (triggers.rank.min_pd)" if floor else ""
+    floored = f"; a PD of at least {floor:.2%}, triggers.rank.min_pd" if floor else ""
     lines = [
-        f"Watchlist at other sizes (rank: the rank trigger alone{floored}; rules: beside the other triggers)"
+        "Watchlist at other sizes: the live debtors with the highest PDs (the rank trigger at each top share"
+        f"{floored}), alone or with the other triggers"
     ]
     for row in list_sizes:
         lead = row["lead_time_median_days"]
@@ -181,8 +182,10 @@ def list_size_lines(list_sizes: list[dict]) -> list[str]:
             if under
             else ""
         )
+        # words, not the rule's code: "rank  top 2%" / "rules top 2%" before session 33
+        said = LIST_RULE_WORDS.get(row["rule"], row["rule"])
         lines.append(
-            f"  {row['rule']:5s} top {row['share']:.0%}: list {pct(row['list_share'])} of live debtors{left_off}, "
+            f"  {said}, top {row['share']:.0%}: list {pct(row['list_share'])} of live debtors{left_off}, "
             f"precision {pct(row['precision'])}, recall {pct(row['recall'])}, "
             f"strict lead {_days(lead)}"
         )

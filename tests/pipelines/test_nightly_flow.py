@@ -586,7 +586,7 @@ def test_backtest_cli_writes_json_and_html_and_flags_in_sample_months(env, tmp_p
     assert (
         "id='list_sizes'" in html and "Watchlist by list size" in html and "list_sizes" in body["definitions"]
     )
-    assert 0.0 <= f["watchlist_list_share"] <= 1.0 and "rank  top 2%" in res.output
+    assert 0.0 <= f["watchlist_list_share"] <= 1.0 and "Highest PDs alone, top 2%" in res.output
     bad = CliRunner().invoke(app, [*args[:8], "2024-01-01", *args[9:]])  # --to before --from
     assert bad.exit_code == 2 and "before --from" in bad.output
     for shares, why in (

@@ -267,8 +267,9 @@ def test_backtest_list_sizes_read_in_percent_and_days() -> None:
          "lead_time_median_days": None},
     ]  # fmt: skip
     assert list_size_lines(rows)[1:] == [
-        "  rank  top 2%: list 2.3% of live debtors, precision 11.1%, recall 33.3%, strict lead 24 days",
-        "  rules top 10%: list 12.1% of live debtors, precision n/a, recall 0.0%, strict lead n/a",
+        "  Highest PDs alone, top 2%: list 2.3% of live debtors, precision 11.1%, recall 33.3%, strict lead 24 days",
+        "  Highest PDs + the other triggers, top 10%: list 12.1% of live debtors, precision n/a, recall 0.0%, "
+        "strict lead n/a",
     ]
 
 

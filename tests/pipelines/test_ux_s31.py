@@ -46,16 +46,18 @@ def test_the_backtests_list_lines_and_page_name_the_pd_floor(tmp_path) -> None:
     ]  # fmt: skip
     lines = list_size_lines(rows)
     assert lines[0] == (
-        "Watchlist at other sizes (rank: the rank trigger alone, a PD of at least 0.50% (triggers.rank.min_pd); "
-        "rules: beside the other triggers)"
+        "Watchlist at other sizes: the live debtors with the highest PDs (the rank trigger at each top share; "
+        "a PD of at least 0.50%, triggers.rank.min_pd), alone or with the other triggers"
     )
     assert lines[1] == (
-        "  rank  top 20%: list 19.6% of live debtors (0.4% more were in the top 20% with a PD under 0.50%), "
+        "  Highest PDs alone, top 20%: list 19.6% of live debtors (0.4% more were in the top 20% with a PD "
+        "under 0.50%), "
         "precision 4.4%, recall 100.0%, strict lead 77 days"
     )
     assert (
         lines[2]
-        == "  rules top 20%: list 20.0% of live debtors, precision 4.4%, recall 100.0%, strict lead 77 days"
+        == "  Highest PDs + the other triggers, top 20%: list 20.0% of live debtors, precision 4.4%, recall 100.0%, "
+        "strict lead 77 days"
     )
 
     from pipelines.backtest import flag_panel
