@@ -563,13 +563,32 @@ def lost_invoices(quarantine: dict[str, Any], reasons: dict[str, Any] | None = N
 PARTLY = "some invoices quarantined"
 
 
-def written_amounts(text: pd.Series) -> pd.Series:
-    """Amounts as a file wrote them (a quarantine's ``amount``) as numbers, in either notation. A row's
-    own shape decides when it can: the separator before 1-2 final digits, or after the other one, is
-    the decimal one (``1,200.50``, ``1.200,50``, ``-0,50``, ``12.5``); one repeated between groups of
-    three digits groups thousands (``1,200,000``). Other rows (``1.200``, ``1,200``) take the notation
-    that the rows show when they show one; else NaN (said "amount unread"), except whole numbers.
-    b963e26 removed every ",": a decimal-comma source's ``1.200,50`` read 1.20, ``-0,50`` -50."""
+def invoice_notation(manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """The notation the ingest read the invoices' amounts in (its manifest's ``values``), or None: an
+    ingest from before session 33, or several files read in different notations (each row's own shape
+    then, :func:`written_amounts`)."""
+    entry = (manifest.get("tables") or {}).get("invoices") or {}
+    seen = [f.get("values") for f in entry.get("files") or []] or [entry.get("values")]
+    if not seen[0] or any(v != seen[0] for v in seen):
+        return None
+    return seen[0]
+
+
+def written_amounts(
+    text: pd.Series, notation: dict[str, Any] | None = None, reasons: pd.Series | None = None
+) -> pd.Series:
+    """Amounts as a file wrote them (a quarantine's ``amount``) as numbers.
+
+    ``notation``: the separators the ingest read the table's amounts with (the ingest manifest's
+    ``values``, :func:`pipelines.ingest.notation`): each row is read in it, by the ingest's own parser,
+    and a row quarantined ``thousands_as_decimal`` (``reasons``) in the other one, as the ingest's
+    message says it was meant (``1.500`` read 1.5, meant 1,500). Rows it cannot read (a value the
+    ingest could not read either) and every row without a ``notation`` (an ingest folder from before
+    session 33) are read by their own shape: the separator before 1-2 final digits, or after the other
+    one, is the decimal one (``1,200.50``, ``1.200,50``, ``-0,50``, ``12.5``); one repeated between
+    groups of three digits groups thousands (``1,200,000``). Other rows (``1.200``, ``1,200``) take the
+    notation that the rows show when they show one; else NaN (said "amount unread"), except whole
+    numbers. b963e26 removed every ",": a decimal-comma source's ``1.200,50`` read 1.20, ``-0,50`` -50."""
     s = text.astype("string").str.strip().str.replace(r"[\s'\u00a0\u202f]", "", regex=True)
 
     def shaped(pattern: str, whole: bool = False) -> pd.Series:
@@ -583,23 +602,37 @@ def written_amounts(text: pd.Series) -> pd.Series:
     as_comma = own_comma | (comma & ~own_dot)
     as_dot = own_dot | (dot & ~own_comma)
 
-    def number(decimal: str, thousands: str) -> np.ndarray:  # the ingest's own parser (grouping checked)
-        return parse_numbers(s, decimal, thousands)[0].to_numpy(dtype="float64")
+    def number(decimal: str, thousands: str | None, grouping: str = "thousands") -> np.ndarray:
+        return parse_numbers(s, decimal, thousands, grouping)[0].to_numpy(dtype="float64")  # the ingest's
 
     german = number(",", ".")
     english = number(".", ",")
     whole = np.where(shaped(r"[-+]?\d+", whole=True).to_numpy(), english, np.nan)
     picked = np.where(as_comma.to_numpy(), german, np.where(as_dot.to_numpy(), english, whole))
+    if notation and notation.get("decimal") in (".", ","):
+        d, t = notation["decimal"], notation.get("thousands")
+        grouping = notation.get("thousands_grouping") or "thousands"
+        read = number(d, t, grouping)
+        if reasons is not None:  # the ingest's own suspicion: whole amounts grouped by thousands
+            meant = reasons.astype("string").str.contains("thousands_as_decimal", regex=False)
+            meant = meant.fillna(False).to_numpy(dtype=bool)
+            if meant.any():
+                other = "," if d == "." else "."
+                read = np.where(meant, number(other, d), read)
+        picked = np.where(np.isnan(read), picked, read)
     return pd.Series(picked, index=text.index, dtype="float64")
 
 
-def partly_quarantined(rows: pd.DataFrame | None, scores: pd.DataFrame) -> pd.DataFrame:
+def partly_quarantined(
+    rows: pd.DataFrame | None, scores: pd.DataFrame, notation: dict[str, Any] | None = None
+) -> pd.DataFrame:
     """The scored debtors (``scores``, the not-scored ones already left out) with some invoice rows lost
     at ingest tonight (``rows``: :func:`lost_invoices`; copies and rows dated after the as-of date left
     out): they are scored on the rest, and look as if they owed less (s32-hostile: 21 debtors whose
     last 60 days' invoices were in USD without a rate kept 257,089 of 871,130 EUR exposure, 7 of them
     left the collections queue, with an ingest warning only). One row per debtor: ``debtor_id``,
-    ``invoices`` (rows lost) and ``amounts`` (their amounts as written, per currency); empty when none."""
+    ``invoices`` (rows lost) and ``amounts`` (their amounts, per currency, read in ``notation``: the
+    ingest manifest's ``values`` for the invoices, :func:`written_amounts`); empty when none."""
     cols = {"debtor_id": "string", "invoices": "int64", "amounts": "string"}
     empty = pd.DataFrame({c: pd.Series([], dtype=t) for c, t in cols.items()})
     if rows is None or not len(rows) or not {"debtor_id", "reason"} <= set(rows.columns):
@@ -614,7 +647,9 @@ def partly_quarantined(rows: pd.DataFrame | None, scores: pd.DataFrame) -> pd.Da
         {
             "debtor_id": ids[keep].to_numpy(),
             "amount": written_amounts(
-                (rows["amount"] if "amount" in rows else pd.Series("", index=rows.index))[keep]
+                (rows["amount"] if "amount" in rows else pd.Series("", index=rows.index))[keep],
+                notation,
+                rows["reason"][keep],
             ).to_numpy(),
             "currency": (rows["currency"] if "currency" in rows else pd.Series("", index=rows.index))[keep]
             .astype("string")
@@ -1213,7 +1248,7 @@ def run_nightly(
                     ~oldest["debtor_id"].astype("string").isin(not_scored["debtor_id"]).to_numpy()
                 ]
             logger.warning("%s", not_scored_note(not_scored))
-        partly = partly_quarantined(lost, scores)
+        partly = partly_quarantined(lost, scores, invoice_notation(result.manifest))
         if len(partly):  # scored on the rest of their invoices: said (manifest, log, report)
             logger.warning("%s", partly_note(partly))
         statics = result.book.read_tables(

@@ -642,11 +642,24 @@ def table_entry(
         entry["applied"] = raw.applied
     if getattr(raw, "decimal_suspects", None):  # amounts like 1.500 under decimal '.' (ingest.decimals)
         entry["thousands_as_decimal"] = raw.decimal_suspects
+    if getattr(raw, "values", None) is not None:
+        entry["values"] = notation(raw.values)
     if getattr(raw, "parts", None):
         entry["files"] = _file_entries(raw, inputs, quarantined_by_file or {})
     if raw.rows_in != accepted + quarantined:  # pragma: no cover - invariant
         raise AssertionError(f"{table}: rows lost in ingest ({entry})")
     return entry
+
+
+def notation(values: Any) -> dict[str, Any]:
+    """The notation the amounts were read in (``values.decimal`` / ``thousands`` of the source config,
+    and ``thousands_grouping`` when not by thousands), for the manifest: the nightly reads the
+    quarantine's amounts, as the file wrote them, in it (before session 33 it guessed the notation from
+    the quarantined rows alone, and a quarantine of ``1.500``-style amounts only read "amount unread")."""
+    out = {"decimal": values.decimal, "thousands": values.thousands}
+    if values.thousands_grouping != "thousands":
+        out["thousands_grouping"] = values.thousands_grouping
+    return out
 
 
 def _file_entries(raw: Any, inputs: dict[str, str], quarantined: dict[str, int]) -> list[dict[str, Any]]:
@@ -671,5 +684,6 @@ def _file_entries(raw: Any, inputs: dict[str, str], quarantined: dict[str, int])
             item["filtered"] = part.filtered
         if part.negate_amount:
             item["amount_negated"] = True
+        item["values"] = notation(part.values)
         out.append(item)
     return out

@@ -24,3 +24,83 @@ def test_the_backtests_list_size_lines_and_table_say_the_rule_in_words() -> None
     table = _list_sizes_table(rows)
     assert "<td>Highest PDs alone</td>" in table and "<td>Highest PDs + the other triggers</td>" in table
     assert "<td>rank</td>" not in table and "<td>rules</td>" not in table
+
+
+# ---------------------------------------------------------------- the quarantine's amounts in the ingest's notation
+
+SOURCE = """
+kind: source
+name: decimal_comma
+default_currency: EUR
+csv: {{delimiter: ";"}}
+values: {{date_format: d.m.Y, decimal: ",", thousands: "."}}
+tables:
+  invoices:
+    path: {path}
+    columns: {{invoice_id: Beleg, debtor_id: Kunde, issue_date: Datum, due_date: Faellig, amount: Betrag}}
+"""
+
+
+def test_a_quarantine_of_grouped_whole_amounts_reads_in_the_notation_the_ingest_read(tmp_path) -> None:
+    """A German export (decimal ",", thousands "."): D1's invoices R1 1.000,00 (kept), R2 "2.500" and R3
+    "1.500" (both with a due date before the issue date: quarantined). The lost rows alone show no
+    notation: s32's ``written_amounts`` guessed from them and said "amount unread" (s32-review leftover
+    5). The ingest now records the notation it read (manifest ``values``) and the nightly reads the lost
+    amounts in it: 2,500 + 1,500 = 4,000.00 (by hand)."""
+    import json
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from pipelines.flows.nightly import invoice_notation, lost_invoices, partly_quarantined
+
+    data = tmp_path / "rechnungen.csv"
+    data.write_text(
+        "Beleg;Kunde;Datum;Faellig;Betrag\n"
+        "R1;D1;01.03.2024;31.03.2024;1.000,00\n"
+        "R2;D1;01.04.2024;01.03.2024;2.500\n"
+        "R3;D1;01.05.2024;01.04.2024;1.500\n",
+        encoding="utf-8",
+    )
+    source = tmp_path / "source.yaml"
+    source.write_text(SOURCE.format(path=data), encoding="utf-8")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app, ["ingest", "--source", str(source), "--out", str(out), "--as-of", "2024-06-30", "--no-docs"]
+    )
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    invoices = manifest["tables"]["invoices"]
+    assert (invoices["rows_accepted"], invoices["rows_quarantined"]) == (1, 2)
+    assert invoices["values"] == {"decimal": ",", "thousands": "."}
+    assert invoice_notation(manifest) == {"decimal": ",", "thousands": "."}
+    lost = lost_invoices({"invoices": out / "quarantine" / "invoices.csv"}, invoices["reasons"])
+    assert sorted(lost["amount"].tolist()) == ["1.500", "2.500"]  # as the file wrote them
+    scores = pd.DataFrame({"debtor_id": ["D1"], "pd": [0.1]})
+    found = partly_quarantined(lost, scores, invoice_notation(manifest))
+    # no currency column in the file (default_currency): the amounts name none, as in session 32
+    assert found.to_dict(orient="records") == [{"debtor_id": "D1", "invoices": 2, "amounts": "4,000.00"}]
+    # an ingest folder from before (no values in its manifest): each row's own shape, as in session 32
+    assert invoice_notation({"tables": {"invoices": {}}}) is None
+    assert partly_quarantined(lost, scores)["amounts"].tolist() == ["amount unread"]
+
+
+def test_written_amounts_in_a_given_notation_and_the_ingests_own_suspicion() -> None:
+    """Hand values. Decimal "," / thousands ".": "1.500" 1500, "12.000" 12000, "-0,50" -0.5, "1.200,50"
+    1200.5. Decimal "." / thousands ",": "1.500" 1.5 as the ingest read it, but a row quarantined
+    ``thousands_as_decimal:amount`` (the ingest: "read 1.5, meant 1500") 1500. A row the notation
+    cannot read ("1.2.3") keeps the row-shape reading (NaN here)."""
+    import math
+
+    import pandas as pd
+
+    from pipelines.flows.nightly import written_amounts
+
+    german = {"decimal": ",", "thousands": "."}
+    got = written_amounts(pd.Series(["1.500", "12.000", "-0,50", "1.200,50"]), german).tolist()
+    assert got == [1500.0, 12000.0, -0.5, 1200.5]
+    english = {"decimal": ".", "thousands": ","}
+    reasons = pd.Series(["thousands_as_decimal:amount", "no_fx_rate:USD", "no_fx_rate:USD"])
+    got = written_amounts(pd.Series(["1.500", "1.500", "1.2.3"]), english, reasons).tolist()
+    assert got[:2] == [1500.0, 1.5] and math.isnan(got[2])
