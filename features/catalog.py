@@ -20,6 +20,7 @@ the calendar (account age), so drift does not alert on them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -45,6 +46,7 @@ __all__ = [
     "ReasonGroup",
     "describe",
     "feature",
+    "feature_words",
     "window_phrase",
 ]
 
@@ -295,6 +297,29 @@ for _module in _FAMILIES:
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     name: REGISTERED[name].fn for name in CATALOG if name in REGISTERED
 }
+
+
+_TRAILING_UNIT = re.compile(r"\s*\((?:[^()]|\([^()]*\))*\)$")  # "(days; NaN without payments)"
+_AS_OF_NOTES = re.compile(r"\s*\([^()]*(?:<=|_)[^()]*\)")  # "(paid_on <= T)", "(..., <= T)"
+_WINDOW = re.compile(r"\(T-(\d+), T\]")
+_AT_T = re.compile(r",? (?:at|by) T\b|(?: dated)? <= T\b")
+
+
+def feature_words(name: str) -> str:
+    """A feature column in words for a reader who does not know its name: its catalog description
+    without the unit, the as-of notation said in words ("(T-90, T]" -> "the last 90 days", "(T-365, T]"
+    -> "the last year", "at T" left out, "to T" -> "to the as-of date") and ratios said "against":
+    ``dpd_max_180d`` -> "Highest days past due reached by any invoice on a day in the last 180 days",
+    ``utilisation`` -> "Open balance against credit limit". The report's drift table shows it beside
+    the name (before session 33 the name alone); a name not in the catalog as it is."""
+    info = CATALOG.get(name)
+    if info is None or not info.description:
+        return name
+    text = _TRAILING_UNIT.sub("", info.description.strip().rstrip("."), count=1)
+    text = _AS_OF_NOTES.sub("", text).replace("(T-365, T]", "the last year")
+    text = _AT_T.sub("", _WINDOW.sub(r"the last \1 days", text))
+    text = text.replace(" to T", " to the as-of date").replace(" / ", " against ")
+    return text[:1].upper() + text[1:]
 
 
 def describe(columns: Iterable[str]) -> dict[str, dict[str, Any]]:

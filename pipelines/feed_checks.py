@@ -54,6 +54,8 @@ __all__ = [
     "FEED_REFERENCE_ARTIFACT",
     "FeedCheck",
     "FeedCheckError",
+    "CHECK_WORDS",
+    "check_words",
     "dense_span",
     "evaluate_feed",
     "feed_figures",
@@ -553,6 +555,114 @@ def format_figure(check: str, value: float | None) -> str:
     if math.isinf(value):
         return "inf"
     return f"{value:,.0f}"
+
+
+# Each check in words, for report.html's "Input feed" section (it showed the codes before session 33):
+# what it is named, what it measures and what to do when it fails. "{table}" / "{column}": the part of
+# the check's code after its dot (``rows.payments``, ``stated.credit_limit``).
+CHECK_WORDS: dict[str, tuple[str, str, str]] = {
+    "rows": (
+        "Rows in the {table} file",
+        "rows delivered in today's {table} file, before quarantine",
+        "Far fewer: the export was cut or a file is missing; far more: a file sent twice or a wider "
+        "export. Check the {table} export and send it again",
+    ),
+    "rows_per_month": (
+        "Rows a month in the {table} file",
+        "rows dated in the file's span, per month: today's file spans fewer days than the reference's",
+        "Far fewer: rows are missing from the {table} export; check it and send it again",
+    ),
+    "debtors": (
+        "Debtors scored",
+        "how many debtors were scored: the book's size",
+        "Debtors missing from or added to the feed: check the debtors and invoices exports",
+    ),
+    "debtors_same_ids": (
+        "Debtors under the same ID",
+        "of the previous run's debtors, how many are scored today under the same debtor ID",
+        "Low: the IDs changed (a prefix added, leading zeros cut) and every debtor reads as new; send the "
+        "IDs as before",
+    ),
+    "invoices_per_debtor_90d": (
+        "Invoices per debtor, last 90 days",
+        "invoices issued in the 90 days up to the as-of date, per scored debtor",
+        "Low: invoices are missing from the feed; check the invoices export",
+    ),
+    "invoices_per_debtor": (
+        "Invoices per debtor",
+        "accepted invoices per scored debtor, over the whole file",
+        "Low: invoices are missing from the feed; check the invoices export",
+    ),
+    "payments_per_invoice": (
+        "Payments per invoice",
+        "accepted payments per accepted invoice",
+        "Low: payments are missing, and paid invoices look unpaid; high: payments sent twice. Check the "
+        "payments export",
+    ),
+    PAID_PER_INVOICED_MEDIAN: (
+        "Paid against invoiced, last 90 days",
+        "each debtor's amount paid against amount invoiced in the last 90 days, the median (about 1 on any book)",
+        "Far from 1: one file's amounts are in another unit (cents, thousands); send both in the same unit",
+    ),
+    PAID_PER_INVOICED: (
+        "Paid against invoiced, last 90 days (whole book)",
+        "the book's amount paid against amount invoiced in the last 90 days",
+        "Far from 1: one file's amounts are in another unit (cents, thousands); send both in the same unit",
+    ),
+    "allocated_share": (
+        "Payments naming their invoice",
+        "the share of payments that name the invoice they pay",
+        "Lower: the payments export lost its invoice reference; map the invoice column again in the "
+        "source config",
+    ),
+    "default_share": (
+        "Debtors in default",
+        "the share of scored debtors already in default",
+        "A jump: payments missing, or dates read wrongly, put debtors in default; check the payments "
+        "file and the date format",
+    ),
+    "exposure": (
+        "Open balance",
+        "the total open balance of the scored debtors",
+        "A jump: payments missing, invoices sent twice, or amounts in another unit; check the files",
+    ),
+    "default_exposure": (
+        "Open balance in default",
+        "the open balance of the debtors in default (the recovery queue's)",
+        "A fall: an export of recent invoices left out the open invoices issued before its window; export "
+        "the open items too, or keep the history (ews ingest --keep-history)",
+    ),
+    "quarantine_share": (
+        "Rows quarantined in the {table} file",
+        "the share of the {table} rows rejected at ingest (exact copies not counted)",
+        "Open quarantine/{table}.csv: each row has its reason; fix those rows and ingest again",
+    ),
+    PAYMENTS_LAG: (
+        "Payments feed behind",
+        "days from the latest payment to the as-of date, against the book's usual silence between "
+        "payment days",
+        "Send the payments up to the as-of date, or score the date of the latest payment; if payments "
+        "always post some days late, set feed_checks.payments_lag.delay_days",
+    ),
+    "stated": (
+        "Debtors' {column}",
+        "the debtors' stated {column} against the previous run's (the median ratio per debtor)",
+        "Far from 1: the debtors file is in another unit (cents, thousands); send the amounts in the unit "
+        "of the previous exports",
+    ),
+}
+
+
+def check_words(check: str) -> dict[str, str]:
+    """A check's code in words (:data:`CHECK_WORDS`): ``name``, ``means``, ``todo`` and the ``code``
+    itself; a code not listed is its own name, without the rest."""
+    base, _, part = check.partition(".")
+    words = CHECK_WORDS.get(base)
+    if words is None:
+        return {"code": check, "name": check, "means": "", "todo": ""}
+    said = part.replace("_", " ") if base == "stated" else part
+    name, means, todo = (w.format(table=said, column=said) for w in words)
+    return {"code": check, "name": name, "means": means, "todo": todo}
 
 
 def _unit(check: str) -> str:

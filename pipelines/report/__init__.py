@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from features.catalog import feature_words
 from pipelines.config.nightly import NightlyConfig
-from pipelines.feed_checks import format_figure
+from pipelines.feed_checks import check_words, format_figure
 from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_waterfall_svg
 from pipelines.report.portfolio import PortfolioView, debtor_pages, portfolio_context
 from pipelines.scoring.ids import in_ids
@@ -271,7 +272,7 @@ def render_report(
                 calibration_svg=calibration_svg(calibration)
                 if calibration is not None and len(calibration)
                 else None,
-                drift=drift.to_dict("records"),
+                drift=[{**r, "words": feature_words(str(r["variable"]))} for r in drift.to_dict("records")],
                 drift_limits={"warning": cfg.drift.warning, "alert": cfg.drift.alert},
                 feed=_feed_view(feed),
                 inputs=inputs or {},
@@ -414,8 +415,17 @@ def _feed_view(feed: dict[str, Any] | None) -> dict[str, Any] | None:
             **c,
             "value_text": format_figure(c["check"], c["value"]),
             "ref_text": format_figure(c["check"], c["reference"]),
+            "words": check_words(c["check"]),  # "Rows in the payments file", not rows.payments
         }
         for c in feed.get("checks", [])
     ]
     rows.sort(key=lambda r: r["status"] != "failed")  # failed checks first, otherwise in run order
-    return {**feed, "rows": rows}
+    words = {r["check"]: r["words"] for r in rows if r["words"]["means"]}
+    view = {**feed, "rows": rows, "words": list(words.values())}
+    if feed.get("override"):  # "exposure vs the previous run ..." -> "Open balance vs the previous run ..."
+        said = []
+        for text in feed["override"].get("checks", []):
+            code, vs, against = str(text).partition(" vs ")
+            said.append(f"{check_words(code)['name']}{vs}{against}")
+        view["override"] = {**feed["override"], "said": said}
+    return view

@@ -104,3 +104,93 @@ def test_written_amounts_in_a_given_notation_and_the_ingests_own_suspicion() -> 
     reasons = pd.Series(["thousands_as_decimal:amount", "no_fx_rate:USD", "no_fx_rate:USD"])
     got = written_amounts(pd.Series(["1.500", "1.500", "1.2.3"]), english, reasons).tolist()
     assert got[:2] == [1500.0, 1.5] and math.isnan(got[2])
+
+
+# ---------------------------------------------------------------- report.html: feed checks and drift variables in words
+
+
+def _feed_report(tmp_path) -> str:
+    """report.html with three feed checks (the payments feed 9 days behind: failed and accepted; the
+    payments' rows; the invoices' quarantine) and two drift variables."""
+    import pandas as pd
+
+    from pipelines.report import render_report
+    from tests.pipelines.test_report import CFG, scores
+
+    checks = [
+        {"check": "rows.payments", "against": "the previous run 2024-06-29", "value": 500.0, "reference": 510.0,
+         "limit": "ratio 0.67 to 1.5", "status": "ok"},
+        {"check": "payments_lag_days", "against": "the book's usual lag", "value": 9.0, "reference": 3.0,
+         "limit": "at most 4 days behind", "status": "failed"},
+        {"check": "quarantine_share.invoices", "against": "the absolute limit", "value": 0.01, "reference": None,
+         "limit": "at most 20%", "status": "ok"},
+    ]  # fmt: skip
+    feed = {"status": "accepted", "references": ["the previous run 2024-06-29"], "note": "", "checks": checks,
+            "override": {"by": "jo", "at": "2024-06-30T06:00:00+00:00",
+                         "checks": ["payments_lag_days vs the book's usual lag"]}}  # fmt: skip
+    drift = pd.DataFrame(
+        {"variable": ["dpd_max_180d", "utilisation"], "psi": [0.31, 0.01], "status": ["alert", "ok"],
+         "missing_share": [0.0, 0.5], "reference_missing": [0.0, 0.5]}
+    )  # fmt: skip
+    today = scores([0.12, 0.02], ["a", "b"])
+    return render_report(
+        as_of="2024-06-30", model={"name": "m", "version": "1"}, config_hash="0" * 64, scored=today,
+        previous=None, previous_as_of=None, watchlist=today.iloc[:0].assign(triggers="", reason_1=""),
+        reason_columns=["reason_1"], counts={"scored": 2, "in_default": 0, "flagged": 0, "queue": 0,
+        "expected_loss": 0.0, "bands": {}, "triggers": {}}, drift=drift, calibration=None, waterfalls=[],
+        cfg=CFG, feed=feed,
+    )  # fmt: skip
+
+
+def _section(html: str, anchor: str) -> str:
+    start = html.index(f'<section id="{anchor}">')
+    return html[start : html.index("</section>", start)]
+
+
+def test_the_reports_feed_checks_read_in_words_with_what_to_do(tmp_path) -> None:
+    """report.html's "Input feed" table listed ``payments_lag_days``, ``quarantine_share.invoices`` as its
+    checks, and the override line "overriding: payments_lag_days vs ..." (s32-ux: not done). Now each
+    check is named in words, with its code small and grey beside it; a failed check says what to do;
+    the list under the table says what each check measures."""
+    feed = _section(_feed_report(tmp_path), "feed")
+    table = feed[feed.index('id="feed-table"') :]
+    table = table[: table.index("</table>")]
+    assert 'Payments feed behind<code class="code">payments_lag_days</code>' in table
+    assert 'Rows in the payments file<code class="code">rows.payments</code>' in table
+    assert 'Rows quarantined in the invoices file<code class="code">quarantine_share.invoices</code>' in table
+    assert 'data-label="check">payments_lag_days<' not in table and ">rows.payments</td>" not in table
+    # the failed (accepted) check says what to do; the passed ones do not
+    assert table.count("What to do:") == 1
+    assert "What to do: Send the payments up to the as-of date" in table
+    assert "overriding: Payments feed behind vs the book&#39;s usual lag." in feed
+    words = feed[feed.index('id="feed-words"') :]
+    assert "Rows quarantined in the invoices file" in words and "Open quarantine/invoices.csv" in words
+
+
+def test_the_reports_drift_variables_read_in_words_with_their_names(tmp_path) -> None:
+    """report.html's drift table listed feature names (``dpd_max_180d``): now the feature catalog's
+    description in words, the name small and grey below it (hand-written expected words)."""
+    drift = _section(_feed_report(tmp_path), "drift")
+    assert (
+        "Highest days past due reached by any invoice on a day in the last 180 days"
+        '<code class="code">dpd_max_180d</code>' in drift
+    )
+    assert 'Open balance against credit limit<code class="code">utilisation</code>' in drift
+    assert ">dpd_max_180d</td>" not in drift
+
+
+def test_feature_words_say_the_as_of_notation_in_words() -> None:
+    """Every catalog feature in words: no interval notation, no "T" for the as-of date, no column
+    name, and a name not in the catalog as it is."""
+    import re
+
+    from features.catalog import CATALOG, feature_words
+
+    assert feature_words("tenure_days") == "Days from the start of the relationship to the as-of date"
+    assert feature_words("days_late_mean_90d") == (
+        "Amount-weighted mean days late of payments made in the last 90 days"
+    )
+    assert feature_words("not_a_feature") == "not_a_feature"
+    for name in CATALOG:
+        said = feature_words(name)
+        assert said and not re.search(r"\(T-|T\]|<=|\bT\b|_", said), (name, said)
