@@ -322,6 +322,10 @@ LABELS: dict[str, str] = {
     "credit_limit_rule": "Why this limit (rule)",
     "limit_note": "Limit breach",
     "expected_cash_30d": "Expected cash in 30 days",
+    # the debtor's invoices quarantined tonight (pipelines.flows.nightly.with_partly): left out of its
+    # exposure, days past due and PD, so it looks as if it owed less
+    "quarantined_invoices": "Invoices quarantined tonight (not in its exposure)",
+    "quarantined_amounts": "Their amounts, per currency",
     # the payment-date model's chance, largest over the debtor's open invoices (scoring.paydate.pay_pd_of_invoices);
     # it read "Chance an open invoice reaches default days overdue unpaid" (s25-newuser)
     "pay_pd": "Chance an open invoice is still unpaid at the default threshold (days past due)",

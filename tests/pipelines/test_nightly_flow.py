@@ -681,6 +681,15 @@ def test_debtors_whose_every_invoice_is_quarantined_are_left_out_and_named(env) 
     assert partly["debtors"][0]["amounts"].endswith(" USD")
     assert "C00040" in set(pd.read_parquet(res.path / "scores.parquet")["debtor_id"].astype(str))
     assert "1 debtor scored without 5 quarantined invoices (C00040): some invoices quarantined" in html
+    # and on its own rows of the exports (s33-ux): C00040's 5, nobody else's (C00040 is on none of these
+    # lists tonight: the columns are there and empty; the unit test test_ux_s33 checks the rows' values)
+    for name in ("watchlist.parquet", "collections_queue.parquet", "recovery_queue.parquet"):
+        frame = pd.read_parquet(res.path / name)
+        lost = frame.set_index(frame["debtor_id"].astype(str))["quarantined_invoices"].dropna()
+        assert lost.to_dict() in ({}, {"C00040": 5}), name
+    for name in ("watchlist.csv", "collections_queue.csv", "recovery_queue.csv"):
+        head = (res.path / name).read_text(encoding="utf-8-sig").splitlines()[0]
+        assert "quarantined_invoices,quarantined_amounts" in head, name
 
 
 def test_a_backfill_reads_the_limits_valid_on_its_date(env) -> None:

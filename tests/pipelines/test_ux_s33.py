@@ -194,3 +194,73 @@ def test_feature_words_say_the_as_of_notation_in_words() -> None:
     for name in CATALOG:
         said = feature_words(name)
         assert said and not re.search(r"\(T-|T\]|<=|\bT\b|_", said), (name, said)
+
+
+# ---------------------------------------------------------------- each export row names its debtor's quarantined invoices
+
+
+def test_each_export_row_names_its_debtors_quarantined_invoices(tmp_path) -> None:
+    """s32-hostile item 5: a debtor scored without some of its invoices looked as if it owed less, and
+    only the manifest, the log and the report's feed note said so. D1 lost 2 invoices (100.00 + 1,200.50
+    USD as written), D3 one (-5 EUR); D2 none. The queue's three files and the watchlist's carry, on
+    each row, the count and the amounts per currency after the exposure, empty for D2; the XLSX heads
+    them in words and fits their widths as the other columns'."""
+    import openpyxl
+    import pandas as pd
+
+    from pipelines.adapters.exports import watchlist_export, write_queue
+    from pipelines.flows.nightly import partly_quarantined, with_partly
+
+    rows = pd.DataFrame(
+        {
+            "debtor_id": ["D1", "D1", "D3"],
+            "reason": ["no_fx_rate:USD", "no_fx_rate:USD", "amount_not_positive"],
+            "amount": ["100.00", "1,200.50", "-5"],
+            "currency": ["USD", "USD", "EUR"],
+        }
+    )
+    scores = pd.DataFrame({"debtor_id": ["D1", "D2", "D3"], "pd": [0.1, 0.2, 0.3]})
+    partly = partly_quarantined(rows, scores)
+    queue = pd.DataFrame(
+        {
+            "rank": [1, 2, 3],
+            "debtor_id": pd.Series(["D2", "D1", "D3"], dtype="string"),
+            "owner": pd.Series(["anna"] * 3, dtype="string"),
+            "pd": [0.2, 0.1, 0.3],
+            "exposure": [5_000.0, 2_000.0, 700.0],
+            "expected_loss": [450.0, 90.0, 94.5],
+        }
+    )
+    q = with_partly(queue, partly)
+    assert list(q.columns) == ["rank", "debtor_id", "owner", "pd", "exposure", "quarantined_invoices",
+                               "quarantined_amounts", "expected_loss"]  # fmt: skip
+    files = write_queue(q, tmp_path, "collections_queue", "Collections queue", pd.Timestamp("2024-06-30"),
+                        100, "EUR")  # fmt: skip
+    lines = files["collections_queue.csv"].read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].split(",")[5:7] == ["quarantined_invoices", "quarantined_amounts"]
+    assert lines[1].startswith("1,D2,anna,0.2,5000,,,")  # none lost: empty
+    assert lines[2].startswith('2,D1,anna,0.1,2000,2,"1,300.50 USD",')
+    assert lines[3].startswith("3,D3,anna,0.3,700,1,'-5.00 EUR,")  # a text cell never starts a formula
+    back = pd.read_parquet(files["collections_queue.parquet"])
+    assert back["quarantined_invoices"].tolist()[1:] == [2, 1] and pd.isna(back["quarantined_invoices"][0])
+    assert back["quarantined_amounts"].tolist()[1:] == ["1,300.50 USD", "-5.00 EUR"]
+    ws = openpyxl.load_workbook(files["collections_queue.xlsx"])["all"]
+    assert [ws.cell(1, j).value for j in (6, 7)] == [
+        "Invoices quarantined tonight (not in its exposure)",
+        "Their amounts, per currency",
+    ]
+    assert (ws["F2"].value, ws["G2"].value) == (None, None)
+    assert (ws["F3"].value, ws["G3"].value) == (2, "1,300.50 USD") and ws["F3"].number_format == "0"
+    widths = {k: v.width for k, v in ws.column_dimensions.items()}
+    assert widths["F"] and widths["G"] and widths["G"] >= len("1,300.50 USD")
+    assert ws["F5"].value is None  # not summed in the totals row
+    # the watchlist: after its open balance (published "exposure"), empty for a debtor without any
+    wl = pd.DataFrame({"debtor_id": pd.Series(["D1", "D2"], dtype="string"), "triggers": ["threshold"] * 2,
+                       "open_balance": [2_000.0, 5_000.0], "band": ["C", "C"]})  # fmt: skip
+    shown = watchlist_export(with_partly(wl, partly))
+    assert list(shown.columns) == ["debtor_id", "triggers", "exposure", "quarantined_invoices",
+                                   "quarantined_amounts", "band"]  # fmt: skip
+    assert shown["quarantined_invoices"].tolist()[0] == 2 and pd.isna(shown["quarantined_invoices"][1])
+    # no debtor lost an invoice: the columns are there, empty
+    none = with_partly(queue, partly.iloc[:0])
+    assert none["quarantined_invoices"].isna().all() and none["quarantined_amounts"].isna().all()
