@@ -1,7 +1,7 @@
-"""Mutation check of sessions 26-32's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
+"""Mutation check of sessions 26-33's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
 entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``; "Session 28 (s28-review)", T
 entries; "Session 29 (s29-review)", V entries; "Session 30 (s30-review)", X entries; "Session 32
-(s32-review)", E entries): each entry is one wrong edit of a product file (an exact text replaced
+(s32-review)", E entries; "Session 33 (s33-review)", H entries): each entry is one wrong edit of a product file (an exact text replaced
 once) and the tests of the commit it tests. The edit is made in ``--tree`` (a copy of the code:
 ``git archive COMMIT | tar -x -C DIR``, never a checkout you work in), the tests run with ``-x``, the
 file is put back; CAUGHT when a test fails, SURVIVED when all pass. An edit whose text is not found
@@ -1350,6 +1350,48 @@ M = [
         '    over = (over_current | over_recommended) & ~scored["in_default"].astype(bool)',
         "    over = over_current | over_recommended",
         ["tests/pipelines/test_nightly_triggers.py"],
+    ),
+    (
+        "H1 ffc5b28 data docs: the partial list of rejected values not escaped",
+        "pipelines/validation.py",
+        '_DATA_VALUES = ("partial_unexpected_list", "partial_unexpected_counts", "unexpected_list")',
+        '_DATA_VALUES = ("partial_unexpected_counts", "unexpected_list")',
+        ["tests/pipelines/test_hostile_s33.py"],
+    ),
+    (
+        "H2 ffc5b28 data docs: the counts of rejected values not escaped",
+        "pipelines/validation.py",
+        '_DATA_VALUES = ("partial_unexpected_list", "partial_unexpected_counts", "unexpected_list")',
+        '_DATA_VALUES = ("partial_unexpected_list", "unexpected_list")',
+        ["tests/pipelines/test_hostile_s33.py"],
+    ),
+    (
+        "H3 ffc5b28 data docs: the full list of rejected values not escaped",
+        "pipelines/validation.py",
+        '_DATA_VALUES = ("partial_unexpected_list", "partial_unexpected_counts", "unexpected_list")',
+        '_DATA_VALUES = ("partial_unexpected_list", "partial_unexpected_counts")',
+        ["tests/pipelines/test_hostile_s33.py"],
+    ),
+    (
+        "H4 ffc5b28 data docs: escaped results not stored back",
+        "pipelines/validation.py",
+        "        if changed:\n            store.set(key, suite_result)",
+        "        if changed and False:\n            store.set(key, suite_result)",
+        ["tests/pipelines/test_hostile_s33.py"],
+    ),
+    (
+        "H5 ffc5b28 data docs: dicts (a rejected row of several columns) not walked",
+        "pipelines/validation.py",
+        "        return {k: _escaped(v) for k, v in value.items()}",
+        "        return value",
+        ["tests/pipelines/test_hostile_s33.py", "tests/pipelines/test_review_s33.py"],
+    ),
+    (
+        "H6 ffc5b28 data docs: escaped twice (double-escaped text shown)",
+        "pipelines/validation.py",
+        "        return html.escape(value, quote=True)",
+        "        return html.escape(html.escape(value, quote=True), quote=True)",
+        ["tests/pipelines/test_hostile_s33.py"],
     ),
 ]
 
