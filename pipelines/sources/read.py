@@ -16,6 +16,7 @@ number (``source_line``, header and skipped lines counted).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -205,9 +206,46 @@ def sniff(path: Path) -> tuple[str, str] | None:
     return None
 
 
-def _check_format(path: Path, fmt: str, label: str) -> None:
-    """Stop a file whose bytes say it is something else than ``fmt``, naming what it is."""
+def wide_text(head: bytes) -> tuple[str, str] | None:
+    """(what, iconv's name) for text whose characters take 2 or 4 bytes (UTF-16 / UTF-32, with or
+    without a byte order mark), from the file's first 8 bytes; None for any 8-bit text. Without a
+    mark, UTF-16 of plain letters is valid UTF-8 (a zero byte after each letter) and was read as
+    such: every date and flag unparseable, the encoding never named."""
+    for mark, name in (
+        (b"\xff\xfe\x00\x00", "UTF-32"),
+        (b"\x00\x00\xfe\xff", "UTF-32"),
+        (b"\xff\xfe", "UTF-16"),
+        (b"\xfe\xff", "UTF-16"),
+    ):
+        if head.startswith(mark):
+            return f"{name} text (byte order mark {mark.hex(' ')})", name
+    if len(head) < 8:
+        return None
+    zero = [b == 0 for b in head[:8]]
+    for pattern, name in (
+        ((0, 1, 1, 1) * 2, "UTF-32LE"),
+        ((1, 1, 1, 0) * 2, "UTF-32BE"),
+        ((0, 1) * 4, "UTF-16LE"),
+        ((1, 0) * 4, "UTF-16BE"),
+    ):
+        if zero == [bool(z) for z in pattern]:
+            return f"{name} text without a byte order mark (zero bytes between the letters)", name
+    return None
+
+
+def _check_format(path: Path, fmt: str, label: str, encoding: str = "utf-8") -> None:
+    """Stop a file whose bytes say it is something else than ``fmt``, naming what it is; also CSV
+    text in UTF-16 / UTF-32 when ``encoding`` is an 8-bit one."""
     found = sniff(path)
+    if (
+        found is None
+        and fmt != "parquet"
+        and not codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    ):
+        with open(path, "rb") as fh:
+            wide = wide_text(fh.read(8))
+        if wide is not None:
+            raise _wide_text_error(path, label, wide, encoding)
     if found is None or (fmt == "parquet" and found[0] == "a Parquet file"):
         return
     what, fix = found
@@ -241,7 +279,7 @@ def preflight(path: Path, fmt: str, options: CsvOptions, label: str) -> list[str
     """
     path = Path(path)
     _check_path(path, label)
-    _check_format(path, fmt, label)
+    _check_format(path, fmt, label, options.encoding)
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -259,7 +297,7 @@ def read_file(path: Path, fmt: str, options: CsvOptions, label: str) -> RawFile:
     """Read ``path`` as ``fmt`` (``csv`` or ``parquet``); ``label`` names the table in messages."""
     path = Path(path)
     _check_path(path, label)
-    _check_format(path, fmt, label)
+    _check_format(path, fmt, label, options.encoding)
     if fmt == "parquet":
         return _read_parquet(path, label)
     return _read_csv(path, options, label)
@@ -293,15 +331,22 @@ def _first_bad_byte(path: Path, encoding: str) -> tuple[int, int, str]:
     return 0, -1, ""
 
 
+def _wide_text_error(path: Path, label: str, wide: tuple[str, str], encoding: str) -> TableError:
+    what, name = wide
+    source = '; Excel\'s "Unicode Text" or a PowerShell export' if name == "UTF-16" else ""
+    what = what[:-1] + source + ")"
+    return TableError(
+        f"{label}: {path} is {what}, not {encoding.upper() if encoding.lower() == 'utf-8' else encoding}: "
+        f'save it from Excel as "CSV UTF-8 (comma delimited)", or convert it '
+        f"(iconv -f {name} -t UTF-8 FILE > FILE.utf8.csv)"
+    )
+
+
 def _encoding_error(path: Path, options: CsvOptions, label: str) -> TableError:
     with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or (len(head) == 4 and head[1::2] == b"\x00\x00"):
-        return TableError(
-            f'{label}: {path} is UTF-16 text (byte order mark {head[:2].hex(" ")}; Excel\'s "Unicode Text" or a '
-            'PowerShell export), not UTF-8: save it from Excel as "CSV UTF-8 (comma delimited)", or convert it '
-            "(iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8.csv)"
-        )
+        wide = wide_text(fh.read(8))
+    if wide is not None:
+        return _wide_text_error(path, label, wide, options.encoding)
     line, offset, bad = _first_bad_byte(path, options.encoding)
     where = f" at line {line} (byte {offset}: {bad})" if offset >= 0 else ""
     return TableError(

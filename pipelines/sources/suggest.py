@@ -279,8 +279,11 @@ def _norm(header: str) -> str:
 def _encoding(data: bytes) -> str:
     if data.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
+    from pipelines.sources.read import wide_text
+
+    wide = wide_text(data[:8])  # UTF-16 / UTF-32, with a byte order mark or without one
+    if wide is not None:
+        return wide[1].lower()  # utf-16, utf-32, utf-16le, utf-32be ... (Python's names)
     try:
         data.decode("utf-8")
         return "utf-8"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -50,3 +52,58 @@ def test_rejected_values_are_text_in_the_data_docs_not_markup(tmp_path: Path) ->
     shown = "".join(pages.values())
     assert "&lt;img src=x onerror=alert(1)&gt;" in shown
     assert "&lt;script&gt;alert(2)&lt;/script&gt;" in shown
+
+
+INVOICES = (
+    "invoice_id,debtor_id,issue_date,due_date,amount,currency,disputed\n"
+    "I1,D1,2024-01-02,2024-02-01,100.00,EUR,false\n"
+    "I2,D2,2024-01-03,2024-02-02,250.50,EUR,true\n"
+)
+PAYMENTS = "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I1,2024-02-10,100.00\n"
+
+
+@pytest.mark.parametrize(
+    ("codec", "named", "iconv"),
+    [
+        ("utf-16-le", "is UTF-16LE text without a byte order mark", "iconv -f UTF-16LE -t UTF-8"),
+        ("utf-16-be", "is UTF-16BE text without a byte order mark", "iconv -f UTF-16BE -t UTF-8"),
+        ("utf-32", "is UTF-32 text (byte order mark ff fe 00 00)", "iconv -f UTF-32 -t UTF-8"),
+        ("utf-32-le", "is UTF-32LE text without a byte order mark", "iconv -f UTF-32LE -t UTF-8"),
+    ],
+)
+def test_utf16_without_a_mark_and_utf32_are_named_with_the_right_conversion(
+    tmp_path: Path, codec: str, named: str, iconv: str
+) -> None:
+    """UTF-16 without a byte order mark is valid UTF-8 (a zero byte after each letter): before, ingest
+    read it, cleaned the zeros out of the ids, and refused every row for its dates and flags ("add the
+    file's spellings to values.true_values"); UTF-32 with its mark ff fe 00 00 was called UTF-16 with
+    an iconv command that garbles it. Now: exit 2, the encoding and its iconv name, no traceback."""
+    inv = tmp_path / "invoices.csv"
+    inv.write_bytes(INVOICES.encode(codec))
+    pay = _write(tmp_path / "payments.csv", PAYMENTS)
+    args = ["ingest", "--invoices", str(inv), "--payments", str(pay), "--as-of", "2024-06-30"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out"), "--no-docs"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in said
+    assert f"{inv} {named}" in said and iconv in said
+    assert not (tmp_path / "out").exists()
+
+
+def test_suggest_drafts_the_encoding_of_utf16_without_a_mark_and_ingest_reads_it(tmp_path: Path) -> None:
+    """`ews sources suggest` read UTF-16LE without a mark as UTF-8 and drafted column names with a
+    zero after each letter ('i s s u e _ d a t e' unmapped). Now it drafts ``encoding: utf-16le``,
+    and ingest with that draft reads both invoices with their amounts (100.00 and 250.50)."""
+    inv = tmp_path / "invoices.csv"
+    inv.write_bytes(INVOICES.encode("utf-16-le"))
+    draft = tmp_path / "draft.yaml"
+    result = CliRunner().invoke(app, ["sources", "suggest", str(inv), "--out", str(draft)])
+    assert result.exit_code == 0, result.output
+    assert "encoding: utf-16le" in draft.read_text(encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["ingest", "--source", str(draft), "--out", str(out), "--as-of", "2024-06-30", "--no-docs"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    got = pd.concat(pd.read_parquet(p) for p in sorted((out / "invoices").rglob("*.parquet")))
+    assert sorted(got["amount"].tolist()) == [100.0, 250.5]
+    assert sorted(got["debtor_id"].astype(str).tolist()) == ["D1", "D2"]
