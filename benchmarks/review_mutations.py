@@ -1393,6 +1393,48 @@ M = [
         "        return html.escape(html.escape(value, quote=True), quote=True)",
         ["tests/pipelines/test_hostile_s33.py"],
     ),
+    (
+        "H7 0e9b6c2 wide text: a UTF-16/32 csv.encoding stopped too",
+        "pipelines/sources/read.py",
+        '        and not codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))\n',
+        "        and True\n",
+        ["tests/pipelines/test_hostile_s33.py", "-k", "utf"],
+    ),
+    (
+        "H8 0e9b6c2 wide text: preflight judges by UTF-8 whatever csv.encoding says",
+        "pipelines/sources/read.py",
+        '    _check_path(path, label)\n    _check_format(path, fmt, label, options.encoding)\n    if fmt == "parquet":\n        import pyarrow',
+        '    _check_path(path, label)\n    _check_format(path, fmt, label)\n    if fmt == "parquet":\n        import pyarrow',
+        ["tests/pipelines/test_hostile_s33.py", "-k", "utf"],
+    ),
+    (
+        "H9 0e9b6c2 wide text: UTF-16 marks tried before UTF-32's (ff fe 00 00 called UTF-16)",
+        "pipelines/sources/read.py",
+        '        (b"\\xff\\xfe\\x00\\x00", "UTF-32"),\n        (b"\\x00\\x00\\xfe\\xff", "UTF-32"),\n        (b"\\xff\\xfe", "UTF-16"),\n        (b"\\xfe\\xff", "UTF-16"),\n',
+        '        (b"\\xff\\xfe", "UTF-16"),\n        (b"\\xfe\\xff", "UTF-16"),\n        (b"\\xff\\xfe\\x00\\x00", "UTF-32"),\n        (b"\\x00\\x00\\xfe\\xff", "UTF-32"),\n',
+        ["tests/pipelines/test_hostile_s33.py", "-k", "utf"],
+    ),
+    (
+        "H10 0e9b6c2 suggest: every wide text drafted as utf-16",
+        "pipelines/sources/suggest.py",
+        "        return wide[1].lower()  # utf-16, utf-32, utf-16le, utf-32be ... (Python's names)",
+        '        return "utf-16"',
+        ["tests/pipelines/test_hostile_s33.py", "-k", "utf"],
+    ),
+    (
+        "H11 0e9b6c2 wide text: UTF-32BE's mark 00 00 fe ff not known",
+        "pipelines/sources/read.py",
+        '        (b"\\x00\\x00\\xfe\\xff", "UTF-32"),\n',
+        "",
+        ["tests/pipelines/test_hostile_s33.py", "tests/pipelines/test_review_s33.py", "-k", "utf"],
+    ),
+    (
+        "H12 0e9b6c2 wide text: UTF-32BE without a mark not known",
+        "pipelines/sources/read.py",
+        '        ((1, 1, 1, 0) * 2, "UTF-32BE"),\n',
+        "",
+        ["tests/pipelines/test_hostile_s33.py", "tests/pipelines/test_review_s33.py", "-k", "utf"],
+    ),
 ]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -37,3 +38,36 @@ def test_a_rejected_row_of_several_columns_is_text_in_the_data_docs(tmp_path: Pa
     pages = "".join(p.read_text(encoding="utf-8") for p in (out / "data_docs").rglob("*.html"))
     assert IMG not in pages
     assert "{'debtor_id': '&lt;img src=x onerror=alert(7)&gt;'" in pages
+
+
+INVOICES = (
+    "invoice_id,debtor_id,issue_date,due_date,amount\n"
+    "I1,D1,2024-01-02,2024-02-01,100.00\n"
+    "I2,D2,2024-01-03,2024-02-02,250.50\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("head", "named", "iconv"),
+    [
+        (b"\x00\x00\xfe\xff", "is UTF-32 text (byte order mark 00 00 fe ff)", "iconv -f UTF-32 -t UTF-8"),
+        (b"", "is UTF-32BE text without a byte order mark", "iconv -f UTF-32BE -t UTF-8"),
+    ],
+)
+def test_big_endian_utf32_is_named_with_its_conversion(
+    tmp_path: Path, head: bytes, named: str, iconv: str
+) -> None:
+    """H11 and H12 (0e9b6c2): UTF-32 big-endian, with its byte order mark 00 00 fe ff and without one
+    (three zero bytes before each letter), is named with the iconv command that reads it: exit 2, no
+    traceback, nothing written. test_hostile_s33 tries the little-endian forms only."""
+    inv = tmp_path / "invoices.csv"
+    inv.write_bytes(head + INVOICES.encode("utf-32-be"))
+    pay = tmp_path / "payments.csv"
+    pay.write_text("payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I1,2024-02-10,100.00\n")
+    args = ["ingest", "--invoices", str(inv), "--payments", str(pay), "--as-of", "2024-06-30", "--no-docs"]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in said
+    assert f"{inv} {named}" in said and iconv in said
+    assert not (tmp_path / "out").exists()
