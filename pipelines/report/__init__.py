@@ -181,6 +181,12 @@ def metrics_table(model: dict[str, Any]) -> dict[str, Any]:
     return {"columns": [label for _, label in columns], "rows": rows, "note": note}
 
 
+def drift_words(variable: str) -> str:
+    """A drift table's variable in words: the model's ``score`` (the PDs of the debtors not in default,
+    ``pipelines.flows.nightly.drift``) or a feature (:func:`features.catalog.feature_words`)."""
+    return "PD of the debtors not in default" if variable == "score" else feature_words(variable)
+
+
 def render_report(
     *,
     as_of: str,
@@ -272,7 +278,7 @@ def render_report(
                 calibration_svg=calibration_svg(calibration)
                 if calibration is not None and len(calibration)
                 else None,
-                drift=[{**r, "words": feature_words(str(r["variable"]))} for r in drift.to_dict("records")],
+                drift=[{**r, "words": drift_words(str(r["variable"]))} for r in drift.to_dict("records")],
                 drift_limits={"warning": cfg.drift.warning, "alert": cfg.drift.alert},
                 feed=_feed_view(feed),
                 inputs=inputs or {},

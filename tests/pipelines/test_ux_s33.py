@@ -129,8 +129,8 @@ def _feed_report(tmp_path) -> str:
             "override": {"by": "jo", "at": "2024-06-30T06:00:00+00:00",
                          "checks": ["payments_lag_days vs the book's usual lag"]}}  # fmt: skip
     drift = pd.DataFrame(
-        {"variable": ["dpd_max_180d", "utilisation"], "psi": [0.31, 0.01], "status": ["alert", "ok"],
-         "missing_share": [0.0, 0.5], "reference_missing": [0.0, 0.5]}
+        {"variable": ["score", "dpd_max_180d", "utilisation"], "psi": [0.02, 0.31, 0.01],
+         "status": ["ok", "alert", "ok"], "missing_share": [0.0, 0.0, 0.5], "reference_missing": [0.0, 0.0, 0.5]}
     )  # fmt: skip
     today = scores([0.12, 0.02], ["a", "b"])
     return render_report(
@@ -168,8 +168,8 @@ def test_the_reports_feed_checks_read_in_words_with_what_to_do(tmp_path) -> None
 
 
 def test_the_reports_drift_variables_read_in_words_with_their_names(tmp_path) -> None:
-    """report.html's drift table listed feature names (``dpd_max_180d``): now the feature catalog's
-    description in words, the name small and grey below it (hand-written expected words)."""
+    """report.html's drift table listed feature names (``dpd_max_180d``) and ``score``: now the feature
+    catalog's description in words, the name small and grey below it (hand-written expected words)."""
     drift = _section(_feed_report(tmp_path), "drift")
     assert (
         "Highest days past due reached by any invoice on a day in the last 180 days"
@@ -177,6 +177,8 @@ def test_the_reports_drift_variables_read_in_words_with_their_names(tmp_path) ->
     )
     assert 'Open balance against credit limit<code class="code">utilisation</code>' in drift
     assert ">dpd_max_180d</td>" not in drift
+    # the model's own score, the first row of every run's drift table (the demo's report read "score")
+    assert 'PD of the debtors not in default<code class="code">score</code>' in drift
 
 
 def test_feature_words_say_the_as_of_notation_in_words() -> None:
