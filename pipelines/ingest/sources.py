@@ -125,7 +125,26 @@ def _resolve_columns(
             f"file: {present}. {_header_hint(path, present, missing)}Fix: add them to the file, or map them in "
             f"a source config (tables.{table}.columns: {{{missing[0]}: <your column name>}})."
         )
+    if not mapping and set(rename) == set(spec.required):
+        _check_other_table(present, table, label, path)
     return rename
+
+
+def _check_other_table(present: list[str], table: str, label: str, path: Path) -> None:
+    """Refuse a canonical file holding another table's columns and none of ``table``'s own beyond its
+    required ones: the invoices file given as ``--debtors`` was read as 2,867 debtor rows of ids
+    alone (2,807 quarantined as copies), names, segments and credit limits gone without a word."""
+    own = TABLES[table]
+    for other, spec in TABLES.items():
+        if other == table or set(spec.required) <= set(own.names) or not set(spec.required) <= set(present):
+            continue
+        extra = [c for c in own.names if c not in own.required]
+        raise TableError(
+            f"{label}: {path} holds the columns of the {other} table ({', '.join(spec.required)}) and none of "
+            f"the {table} table's own besides {', '.join(own.required)} ({', '.join(extra)}): it looks like the "
+            f"{other} file given for {table}. Fix: pass this file as --{other.replace('_', '-')} and the "
+            f"{table} file as --{table.replace('_', '-')} (or leave it out)"
+        )
 
 
 # Letters of other scripts drawn like Latin ones (a header typed on a Cyrillic or Greek keyboard, or

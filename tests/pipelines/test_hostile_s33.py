@@ -107,3 +107,28 @@ def test_suggest_drafts_the_encoding_of_utf16_without_a_mark_and_ingest_reads_it
     got = pd.concat(pd.read_parquet(p) for p in sorted((out / "invoices").rglob("*.parquet")))
     assert sorted(got["amount"].tolist()) == [100.0, 250.5]
     assert sorted(got["debtor_id"].astype(str).tolist()) == ["D1", "D2"]
+
+
+@pytest.mark.parametrize("given", ["invoices", "payments"])
+def test_a_ledger_file_given_as_the_debtors_file_is_refused(tmp_path: Path, given: str) -> None:
+    """``--debtors invoices.csv`` (or payments.csv): before, exit 0 with a debtors table of ids alone
+    (one row per debtor kept, the other rows quarantined as copies): the customer master's names and
+    credit limits silently missing. Now exit 2 naming the file, the table it looks like and the fix;
+    nothing written. A real customer master of ids alone is still read (2 debtors)."""
+    inv = _write(tmp_path / "invoices.csv", INVOICES)
+    pay = _write(tmp_path / "payments.csv", PAYMENTS)
+    wrong = inv if given == "invoices" else pay
+    out = tmp_path / "out"
+    args = ["ingest", "--invoices", str(inv), "--payments", str(pay), "--as-of", "2024-06-30", "--no-docs"]
+    result = CliRunner().invoke(app, [*args, "--debtors", str(wrong), "--out", str(out)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in said
+    assert f"debtors: {wrong} holds the columns of the {given} table" in said
+    assert f"Fix: pass this file as --{given} and the debtors file as --debtors" in said
+    assert not out.exists()
+    ids = _write(tmp_path / "ids.csv", "debtor_id\nD1\nD2\n")
+    result = CliRunner().invoke(app, [*args, "--debtors", str(ids), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    got = pd.concat(pd.read_parquet(p) for p in sorted((out / "debtors").rglob("*.parquet")))
+    assert sorted(got["debtor_id"].astype(str).tolist()) == ["D1", "D2"]
