@@ -255,6 +255,7 @@ def register(app: typer.Typer) -> None:
         saw the outcome of the month-ends it scores (in-sample), and which training cut avoids it."""
         import pandas as pd
         from rich.console import Console
+        from rich.markup import escape
 
         from pipelines.backtest import (
             BacktestResult,
@@ -368,7 +369,7 @@ def register(app: typer.Typer) -> None:
                 )
             if problem:
                 key, key_why = "pd", f"{key_why}; {problem}: ranked by the PD"
-                console.print(f"[yellow]{problem}[/]")
+                console.print(f"[yellow]{escape(problem)}[/]")
         res = backtest_figures(panel, cfg, truth_frame, key, places)
         result = BacktestResult(
             figures=res["figures"],
@@ -397,9 +398,9 @@ def register(app: typer.Typer) -> None:
         )
         files = write_backtest(result, out, panel if rows else None)
         for line in figure_lines(result.figures, currency, places):
-            console.print(line, highlight=False, soft_wrap=True)
+            console.print(line, highlight=False, soft_wrap=True, markup=False)
         for line in list_size_lines(result.list_sizes):
-            console.print(line, highlight=False)
+            console.print(line, highlight=False, markup=False)
         note = leakage_note(leak)
-        console.print(f"[bold {'red' if 'IN-SAMPLE' in note else 'green'}]{note}[/]")
-        console.print("outputs: " + "  ".join(str(f) for f in files.values()))
+        console.print(f"[bold {'red' if 'IN-SAMPLE' in note else 'green'}]{escape(note)}[/]")
+        console.print("outputs: " + "  ".join(str(f) for f in files.values()), markup=False)

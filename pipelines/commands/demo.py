@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pipelines.config.project import CurrencyConfig
 
@@ -123,13 +124,13 @@ def register(app: typer.Typer) -> None:
 
         console = Console()
         files, origin = demo_inputs(Path("."), out)
-        console.print(f"[bold]ews demo[/]: input = {origin}")
+        console.print(f"[bold]ews demo[/]: input = {escape(str(origin))}")
         as_of_date = dt.date.fromisoformat(as_of) if as_of else None
         try:
             with console.status("ingest + Great Expectations validation ..."):
                 result = ingest_files(files, out / "ingest", as_of=as_of_date, currency=DEMO_CURRENCY)
         except (TableError, OutputError) as exc:
-            console.print(f"[red]error:[/] {exc}")
+            console.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         print_summary(console, result.manifest, out / "ingest")
 
@@ -151,7 +152,7 @@ def register(app: typer.Typer) -> None:
             with flow_runtime():
                 demo_train_and_score(console, out / "ingest", out / "runs")
         except _user_errors() as exc:
-            console.print(f"[red]error:[/] {exc}")
+            console.print(f"[red]error:[/] {escape(str(exc))}")
             raise typer.Exit(2) from None
         console.print(
             f"[bold]ews demo[/] finished: training + two nightly runs in {time.perf_counter() - started:.0f} s"

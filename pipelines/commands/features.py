@@ -167,6 +167,7 @@ def register(app: typer.Typer) -> None:
         scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
     ) -> None:
         from rich.console import Console
+        from rich.markup import escape
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         from features.params import DefaultDefinition
@@ -243,6 +244,6 @@ def register(app: typer.Typer) -> None:
         side = out.with_suffix(".json")
         write_text_atomic(json.dumps(sidecar(frame, dates, meta), indent=2, default=str), side)
         n_feat = sum(1 for c in frame.columns if c not in {"debtor_id", "as_of"})
-        console.print(f"{len(frame):,} rows x {n_feat} columns -> {out}  (columns: {side})")
+        console.print(f"{len(frame):,} rows x {n_feat} columns -> {out}  (columns: {side})", markup=False)
         if any(quarantined.values()):
-            console.print(f"[yellow]quarantined rows left out[/]: {quarantined}")
+            console.print(f"[yellow]quarantined rows left out[/]: {escape(str(quarantined))}")

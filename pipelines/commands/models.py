@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 MODEL_HELP = "registered model name in MLflow"
@@ -58,11 +59,11 @@ def _date_alone(when: str) -> bool:
 def _print_table(console: Console, title: str, rows: list[dict], columns: list[str]) -> None:
     """Print the given columns of rows (values already formatted as text) as a rich table, headed by
     the columns' words (:data:`WIDE_HEADERS`)."""
-    table = Table(title=title)
+    table = Table(title=escape(title))
     for col in columns:
         table.add_column(WIDE_HEADERS.get(col, col))
-    for row in rows:
-        table.add_row(*(str(row[col]) for col in columns))
+    for row in rows:  # as text: a reason typed as '[/]' or '[link=...]' is no rich markup
+        table.add_row(*(escape(str(row[col])) for col in columns))
     console.print(table)
 
 

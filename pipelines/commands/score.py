@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -424,20 +425,22 @@ def _summary(console: Console, result: Any, verbose: bool = False) -> None:
     feed = m.get("feed") or {}
     if feed.get("override"):
         console.print(
-            f"[bold yellow]feed checks failed and were accepted[/] (--accept-feed by {feed['override']['by']}): "
-            + "; ".join(feed["override"]["checks"])
+            f"[bold yellow]feed checks failed and were accepted[/] (--accept-feed by {escape(str(feed['override']['by']))}): "
+            + escape("; ".join(feed["override"]["checks"]))
         )
     elif not feed.get("references"):
-        console.print(f"feed checks: {feed.get('note') or 'no reference'}")
+        console.print(f"feed checks: {feed.get('note') or 'no reference'}", markup=False)
     if feed.get("history"):
-        console.print(f"[bold yellow]warning:[/] {feed['history']['note']}", highlight=False)
+        console.print(f"[bold yellow]warning:[/] {escape(feed['history']['note'])}", highlight=False)
     if c.get("owners"):
         from pipelines.scoring.owners import owner_gaps_note
 
-        console.print(f"[bold yellow]owners:[/] {owner_gaps_note(c['owners'])}", highlight=False)
+        console.print(f"[bold yellow]owners:[/] {escape(owner_gaps_note(c['owners']))}", highlight=False)
     if feed.get("write_offs"):
-        console.print(f"feed checks: {feed['write_offs']}", highlight=False)
-    console.print(f"outputs: [bold]{result.path}[/]  (open {result.path / 'report.html'})")
+        console.print(f"feed checks: {feed['write_offs']}", highlight=False, markup=False)
+    console.print(
+        f"outputs: [bold]{escape(str(result.path))}[/]  (open {escape(str(result.path / 'report.html'))})"
+    )
 
 
 def demo_train_and_score(
@@ -725,7 +728,7 @@ def register(app: typer.Typer) -> None:
                     result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler)
                 c = result.manifest["counts"]
                 progress.console.print(
-                    f"{day}: {c['scored']:,} scored, {c['flagged']:,} flagged -> {result.path}"
+                    f"{day}: {c['scored']:,} scored, {c['flagged']:,} flagged -> {result.path}", markup=False
                 )
                 progress.update(task, advance=1, count=f"{i + 1}/{len(dates)} dates")
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 HELP = """Guess a source config (kind: source) from one CSV export and print or write it.
 
@@ -56,7 +57,7 @@ def register(app: typer.Typer) -> None:
         err = Console(stderr=True)
 
         def fail(message: str) -> None:
-            err.print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2)
 
         def _as_csv(file: Path) -> Path:
@@ -68,14 +69,18 @@ def register(app: typer.Typer) -> None:
                     fail(f"{source_file} exists (the CSV copy of {file}); pass --force to overwrite it")
                 converted = excel_to_csv(file, source_file, 0 if sheet is None else sheet)
                 taken, others = converted.name, converted.others
-                err.print(f"sheet {taken!r} of {file} written as {source_file} (UTF-8 CSV)", highlight=False)
+                err.print(
+                    f"sheet {taken!r} of {file} written as {source_file} (UTF-8 CSV)",
+                    highlight=False,
+                    markup=False,
+                )
                 for note in converted.notes:
-                    err.print(f"[yellow]note:[/] {note}", highlight=False, soft_wrap=True)
+                    err.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
                 if others and sheet is None:
                     err.print(
                         f"[yellow]note:[/] the workbook has {len(others) + 1} sheets; the first "
                         f"{'visible one ' if any('hidden sheet' in n for n in converted.notes) else ''}was taken. "
-                        f"Others: {', '.join(repr(o) for o in others[:8])}{' ...' if len(others) > 8 else ''}. "
+                        f"Others: {escape(', '.join(repr(o) for o in others[:8]))}{' ...' if len(others) > 8 else ''}. "
                         "Pick one with --sheet NAME (add --force to replace the CSV and the draft)",
                         highlight=False,
                     )
@@ -97,5 +102,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(draft.text, nl=False)
             return
         write_text_atomic(draft.text, out)
-        err.print(f"draft {draft.kind} source written to {out}", highlight=False)
-        err.print(f"next: check the GUESS/CHECK lines, then `ews config check {out}`", highlight=False)
+        err.print(f"draft {draft.kind} source written to {out}", highlight=False, markup=False)
+        err.print(
+            f"next: check the GUESS/CHECK lines, then `ews config check {out}`", highlight=False, markup=False
+        )

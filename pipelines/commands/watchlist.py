@@ -9,6 +9,7 @@ import typer
 import typer.core
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from pipelines.commands import fail
@@ -118,9 +119,9 @@ def register(app: typer.Typer) -> None:
         except (OverrideError, AuditLogError, OutputError) as exc:
             fail(str(exc))
         Console().print(
-            f"override {line['seq']}: {debtor} -> [bold]{code_words(status, 'status')}[/] by {line['by']} "
+            f"override {line['seq']}: {escape(debtor)} -> [bold]{code_words(status, 'status')}[/] by {escape(line['by'])} "
             f"(PD {'n/a' if line['pd'] is None else format(line['pd'], '.2%')} in run {line['run']}; "
-            f"until {line['until'] or 'further notice'}); applies from the next run. Log: {out / 'overrides.jsonl'}"
+            f"until {line['until'] or 'further notice'}); applies from the next run. Log: {escape(str(out / 'overrides.jsonl'))}"
         )
 
     @watch_app.command("history", cls=_DebtorIdCommand)
@@ -152,7 +153,10 @@ def register(app: typer.Typer) -> None:
         # dates, PDs, bands and statuses are never cut (an 80-column terminal showed "2025-11…");
         # triggers and owners wrap
         table = Table(
-            title=f"{debtor}: runs in {out}", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+            title=escape(f"{debtor}: runs in {out}"),
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            collapse_padding=True,
         )
         # the triggers wrap between words, never inside one: "override (escalated)" showed its ")" on a
         # line of its own at 80 columns before session 30
@@ -179,7 +183,7 @@ def register(app: typer.Typer) -> None:
                 ),  # in words (pipelines.words); they read as codes before session 32
                 code_words(r.status, "status"),
                 "" if str(r.days_on_list) in {"<NA>", "nan"} else str(r.days_on_list),
-                str(r.owner),
+                escape(str(r.owner)),
             )
         console.print(table)
         if overrides.empty:
@@ -187,7 +191,7 @@ def register(app: typer.Typer) -> None:
             return
         # one paragraph per override: nine columns did not fit 80 characters (dates and the reason
         # were cut to "2026-12…" and "pa…")
-        console.print(f"{debtor}: overrides (audit log)", style="bold")
+        console.print(f"{debtor}: overrides (audit log)", style="bold", markup=False)
         for o in overrides.itertuples(index=False):
             facts = [f"by {o.by}", f"run reviewed {o.run.date().isoformat()}"]
             if o.pd == o.pd:
@@ -219,7 +223,7 @@ def demo_override(console, runs_dir: Path, run: Path) -> str | None:
     reason = "demo: the customer's CFO confirmed payment of the overdue invoices this week"
     line = append_override(runs_dir, new_override(runs_dir, debtor, "cleared", reason, "ews demo", run=run))
     console.print(
-        f"override {line['seq']}: [bold]{debtor}[/] cleared by 'ews demo' after reviewing the run of {line['run']} "
+        f"override {line['seq']}: [bold]{escape(debtor)}[/] cleared by 'ews demo' after reviewing the run of {line['run']} "
         f"(PD {line['pd']:.2%}); the next run keeps it off the watchlist unless its PD jumps "
         f"(`ews watchlist override --help`)"
     )

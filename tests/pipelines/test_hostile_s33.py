@@ -132,3 +132,51 @@ def test_a_ledger_file_given_as_the_debtors_file_is_refused(tmp_path: Path, give
     assert result.exit_code == 0, result.output
     got = pd.concat(pd.read_parquet(p) for p in sorted((out / "debtors").rglob("*.parquet")))
     assert sorted(got["debtor_id"].astype(str).tolist()) == ["D1", "D2"]
+
+
+def test_text_with_rich_markup_is_printed_as_typed_not_read_as_markup(tmp_path: Path) -> None:
+    """ews prints through rich, which reads ``[...]`` as markup: ``[/bold]`` with nothing open raised
+    MarkupError (a traceback, exit 1) and ``[link=URL]x[/link]`` became a hidden link. An override
+    by ``[/bold]`` was logged and then the command crashed (a user retries: logged twice); a debtor id
+    ``D[/]1`` crashed ``ews watchlist history``. Now both exit 0 and print the text as typed."""
+    runs = tmp_path / "runs"
+    (runs / "2024-08-31").mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "debtor_id": pd.Series(["D[/]1"], dtype="string"),
+            "pd": [0.09],
+            "in_default": [False],
+            "band": ["D"],
+        }
+    ).to_parquet(runs / "2024-08-31" / "scores.parquet", index=False)
+    reason = "paid [link=http://evil.example]here[/link] [red]today[/red]"
+    args = ["watchlist", "override", "D[/]1", "--status", "cleared", "--reason", reason, "--by", "[/bold]"]
+    result = CliRunner().invoke(app, [*args, "--out", str(runs)], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "override 1: D[/]1 -> Cleared by [/bold] (PD 9.00% in run 2024-08-31;" in result.output
+    assert len((runs / "overrides.jsonl").read_text(encoding="utf-8").splitlines()) == 1
+    result = CliRunner().invoke(
+        app, ["watchlist", "history", "D[/]1", "--out", str(runs)], env={"COLUMNS": "300"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "D[/]1: runs in" in result.output and reason in result.output and "by [/bold]" in result.output
+
+
+def test_an_ingest_error_naming_markup_is_one_line(tmp_path: Path) -> None:
+    """The error line of ``ews ingest`` is printed through rich: a missing file in a folder named
+    ``a[/]b`` and a header ``amount [/b]`` (no amount column) each ended in a MarkupError traceback.
+    Now exit 2 with the path / column as typed."""
+    pay = _write(tmp_path / "payments.csv", PAYMENTS)
+    out = str(tmp_path / "out")
+    missing = tmp_path / "a[/]b" / "invoices.csv"
+    result = CliRunner().invoke(
+        app, ["ingest", "--invoices", str(missing), "--payments", str(pay), "--out", out]
+    )
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert f"invoices: file {missing} not found" in said and "Traceback" not in said
+    inv = _write(tmp_path / "invoices.csv", INVOICES.replace(",amount,", ",amount [/b],", 1))
+    result = CliRunner().invoke(app, ["ingest", "--invoices", str(inv), "--payments", str(pay), "--out", out])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "lacks 1 required column ['amount']" in said and "'amount [/b]'" in said
