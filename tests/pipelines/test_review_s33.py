@@ -71,3 +71,85 @@ def test_big_endian_utf32_is_named_with_its_conversion(
     assert "Traceback" not in said
     assert f"{inv} {named}" in said and iconv in said
     assert not (tmp_path / "out").exists()
+
+
+def test_the_quarantines_amounts_read_in_an_indian_grouping_and_by_shape_where_the_notation_fails() -> None:
+    """H13, H16 and H17 (6fc52cf). An Indian export (decimal ".", thousands "," in lakh and crore):
+    its manifest records the grouping, and the lost amounts "12,34,567.50" and "1,00,000" read
+    1234567.5 and 100000 (by the thousands grouping both are unparseable). A German export's lost row
+    "1,200.50" (the notation cannot read it: the ingest quarantined it) reads by its own shape: 1200.5."""
+    import pandas as pd
+
+    from pipelines.config.source import ValueOptions
+    from pipelines.flows.nightly import written_amounts
+    from pipelines.ingest import notation
+
+    indian = notation(ValueOptions(decimal=".", thousands=",", thousands_grouping="indian"))
+    assert indian == {"decimal": ".", "thousands": ",", "thousands_grouping": "indian"}
+    assert notation(ValueOptions()) == {"decimal": ".", "thousands": None}
+    assert written_amounts(pd.Series(["12,34,567.50", "1,00,000"]), indian).tolist() == [1234567.5, 100000.0]
+    german = {"decimal": ",", "thousands": "."}
+    assert written_amounts(pd.Series(["1,200.50", "2.500"]), german).tolist() == [1200.5, 2500.0]
+
+
+def test_files_read_in_different_notations_give_no_single_notation() -> None:
+    """H14 (6fc52cf): an invoices table of two files (more_files), one German and one English: no one
+    notation reads both, so the nightly reads each lost row by its shape (None). Two files in the same
+    notation: that notation."""
+    from pipelines.flows.nightly import invoice_notation
+
+    german = {"decimal": ",", "thousands": "."}
+    english = {"decimal": ".", "thousands": ","}
+    mixed = {"tables": {"invoices": {"values": german, "files": [{"values": german}, {"values": english}]}}}
+    assert invoice_notation(mixed) is None
+    same = {"tables": {"invoices": {"values": german, "files": [{"values": german}, {"values": german}]}}}
+    assert invoice_notation(same) == german
+
+
+MORE_FILES = """
+kind: source
+name: two_invoice_files
+default_currency: EUR
+csv: {{delimiter: ";"}}
+values: {{date_format: d.m.Y, decimal: ",", thousands: "."}}
+tables:
+  invoices:
+    path: {first}
+    columns: {{invoice_id: Beleg, debtor_id: Kunde, issue_date: Datum, due_date: Faellig, amount: Betrag}}
+    more_files:
+      - path: {second}
+        columns: {{invoice_id: Beleg, debtor_id: Kunde, issue_date: Datum, due_date: Faellig, amount: Betrag}}
+"""
+
+
+def test_a_table_of_several_files_records_the_notation_of_each(tmp_path: Path) -> None:
+    """H18 (6fc52cf): an invoices table of two German files (more_files). Each file's manifest entry
+    records the notation it was read in, so the nightly reads the lost "2.500" (R2, due before issued,
+    in the second file) as 2500 in that notation, not "amount unread" by the row's shape alone."""
+    import json
+
+    import pandas as pd
+
+    from pipelines.flows.nightly import invoice_notation, lost_invoices, partly_quarantined
+
+    head = "Beleg;Kunde;Datum;Faellig;Betrag\n"
+    first = tmp_path / "a.csv"
+    first.write_text(head + "R1;D1;01.03.2024;31.03.2024;1.000,00\n", encoding="utf-8")
+    second = tmp_path / "b.csv"
+    second.write_text(head + "R2;D1;01.04.2024;01.03.2024;2.500\nR3;D2;01.04.2024;30.04.2024;300,00\n")
+    source = tmp_path / "source.yaml"
+    source.write_text(MORE_FILES.format(first=first, second=second), encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["ingest", "--source", str(source), "--out", str(out), "--as-of", "2024-06-30", "--no-docs"]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    invoices = manifest["tables"]["invoices"]
+    assert (invoices["rows_in"], invoices["rows_accepted"], invoices["rows_quarantined"]) == (3, 2, 1)
+    german = {"decimal": ",", "thousands": "."}
+    assert [f["values"] for f in invoices["files"]] == [german, german]
+    assert invoice_notation(manifest) == german
+    lost = lost_invoices({"invoices": out / "quarantine" / "invoices.csv"}, invoices["reasons"])
+    scores = pd.DataFrame({"debtor_id": ["D1", "D2"], "pd": [0.1, 0.2]})
+    found = partly_quarantined(lost, scores, invoice_notation(manifest))
+    assert found.to_dict(orient="records") == [{"debtor_id": "D1", "invoices": 1, "amounts": "2,500.00"}]
