@@ -22,6 +22,7 @@ __all__ = [
     "in_sentence",
     "counted",
     "metric_words",
+    "reason_words",
     "triggers_words",
     "words_column",
 ]
@@ -94,6 +95,66 @@ LIST_RULE_WORDS: dict[str, str] = {
 """The backtest's list-size rules (``pipelines.backtest.list_size_config``): ``rank``, the rank trigger
 alone at a top share of the live debtors; ``rules``, the same beside the config's other triggers
 (``ews backtest``'s console and backtest.html read "rank" / "rules" before session 33)."""
+
+REASON_WORDS: dict[str, str] = {
+    "missing_value": "{column} is missing",
+    "duplicate_row": "Exact copy of another row",
+    "duplicate_id": "{column} used twice",
+    "duplicate_period": "Two statements for the same debtor and month",
+    "duplicate_plan": "The same payment plan twice",
+    "duplicate_valid_from": "Two master rows for the same debtor and date",
+    "date_after_as_of": "{column} is after the run's date",
+    "date_too_old": "{column} is implausibly old",
+    "date_too_late": "{column} is implausibly far ahead",
+    "date_out_of_range": "{column} is outside the dates a ledger holds",
+    "due_before_issue": "Due before it was issued",
+    "unparseable_date": "{column} is not a date",
+    "unparseable_number": "{column} is not a number",
+    "unparseable_id": "{column} is not a readable id",
+    "unparseable_bool": "{column} is not yes or no",
+    "excel_serial_date": "{column} is an Excel serial number",
+    "excel_scientific_id": "{column} was cut short by Excel (scientific notation)",
+    "day_month_swapped": "{column} has day and month swapped",
+    "thousands_as_decimal": "{column} has a thousands separator read as a decimal point",
+    "amount_not_positive": "Amount zero or negative",
+    "negative_amount": "Negative amount",
+    "negative_amount_paid": "Negative amount paid",
+    "negative_credit_limit": "Negative credit limit",
+    "negative_annual_turnover": "Negative annual turnover",
+    "negative_days_past_due": "Negative days past due",
+    "implausible_days_past_due": "Implausible days past due",
+    "installment_amount_not_positive": "Instalment amount zero or negative",
+    "below_minimum": "{column} is below its minimum",
+    "bad_currency": "Unknown currency code",
+    "bad_country": "Unknown country code",
+    "unknown_debtor": "Debtor not in the debtors table",
+    "unknown_invoice": "Payment of an unknown invoice",
+    "invoice_before_export": "Payment of an invoice issued before the export began",
+    "unknown_event_kind": "Unknown kind of event",
+    "unknown_plan_status": "Unknown payment-plan status",
+    "unknown_payment_kind": "Unknown kind of payment",
+    "debtor_quarantined": "Its debtor's master row was rejected",
+    "invoice_quarantined": "Its invoice was rejected",
+    "totals_row": "A totals line, not an invoice",
+    "repeated_header": "The file's header again",
+    "reversed_payment": "A payment and its reversal",
+    "paid_before_issue": "Paid before the invoice was issued",
+}
+"""Quarantine reasons (``quarantine/<table>.csv``'s ``reason``; the ingest's rules and the GX suites'
+``meta.reason``) in words for report.html's feed table; ``{column}`` is the column after the colon
+(``missing_value:paid_on`` -> "Paid on is missing"). A reason not listed reads as its code."""
+
+
+def reason_words(reason: str) -> str:
+    """A quarantine reason in words: ``missing_value:due_date`` -> "Due date is missing", ``duplicate_row``
+    -> "Exact copy of another row"; a reason not in :data:`REASON_WORDS` as it is."""
+    kind, _, column = reason.partition(":")
+    words = REASON_WORDS.get(kind)
+    if words is None or ("{column}" in words) != bool(column):
+        return reason
+    said = words.replace("{column}", column.replace("_", " "))
+    return said[:1].upper() + said[1:]
+
 
 _KINDS = {"action": ACTION_WORDS, "status": STATUS_WORDS, "trigger": TRIGGER_WORDS, "event": EVENT_WORDS}
 

@@ -31,7 +31,7 @@ from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_wate
 from pipelines.report.portfolio import PortfolioView, debtor_pages, portfolio_context
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS
-from pipelines.words import code_words, counted, metric_words, triggers_words
+from pipelines.words import code_words, counted, metric_words, reason_words, triggers_words
 
 __all__ = ["Waterfall", "changes_summary", "money", "render_report"]
 
@@ -230,6 +230,7 @@ def render_report(
     env.filters["counted"] = counted  # "1 override", "0 debtors" (the overrides section said "debtor(s)")
     # codes in words (pipelines.words): "Among the highest PDs", "Under review" (they read "rank", "under_review")
     env.filters["trigger_words"] = triggers_words
+    env.filters["reason_words"] = reason_words
     env.filters["status_words"] = lambda v: code_words(v, "status")
     template = env.get_template("template.html.j2")
     live = scored.loc[~scored["in_default"].astype(bool), "pd"].to_numpy(dtype="float64")

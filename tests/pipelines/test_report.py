@@ -20,6 +20,7 @@ from pipelines.engine import Book
 from pipelines.report import Waterfall, changes_summary, render_report
 from pipelines.report.portfolio import build_portfolio
 from pipelines.scoring.watchlist import assign_bands, build_watchlist, compare_with_previous, triggers
+from pipelines.words import reason_words
 from tests.features.ledgers import inv, pay, portfolio
 
 CFG = NightlyConfig()
@@ -204,7 +205,7 @@ def report_html(tmp_path_factory) -> Path:
         feed=FEED,
         inputs={
             "invoices": {"rows_in": 40, "rows_accepted": 38, "rows_quarantined": 2, "quarantine_share": 0.05}
-            | {"reasons": {"amount_not_positive": 2}},
+            | {"reasons": {"amount_not_positive": 1, "missing_value:due_date": 1}},
         },
         portfolio=view,
     )
@@ -231,7 +232,11 @@ def test_report_is_self_contained_and_escaped(report_html: Path) -> None:
     ):
         assert f'id="{section}"' in html
     assert "<b>jo</b>" not in html and "&lt;b&gt;jo&lt;/b&gt;" in html
-    assert "amount_not_positive: 2" in html and ">5.0%<" in html  # quarantine figures
+    quarantine = html[html.index('id="quarantine-table"') :]
+    quarantine = quarantine[: quarantine.index("</table>")]
+    assert ">5.0%<" in quarantine  # quarantine figures; the reasons in words, each code small beside it
+    assert 'Amount zero or negative<code class="code">amount_not_positive</code>: 1' in quarantine
+    assert 'Due date is missing<code class="code">missing_value:due_date</code>: 1' in quarantine
     assert ">4,000<" in html and ">1,000<" in html and ">25.0%<" in html  # feed-check figures
     assert "data:image/png" not in html and html.count("<svg") >= 3  # distribution, calibration, waterfall
     assert "log-odds" not in html  # the waterfall speaks PD
@@ -243,6 +248,18 @@ def test_report_is_self_contained_and_escaped(report_html: Path) -> None:
     assert "This version logged no other model" in html  # (the apostrophe is escaped)
     assert 'href="#wf-d' in html  # the watchlist row links to its waterfall
     assert "&#9656;why</a>" in html and "&#9656;wf<" not in html  # s25-newuser: "wf" meant nothing
+
+
+def test_quarantine_reasons_read_as_words() -> None:
+    """Session 33: report.html's quarantine table listed the reasons as codes ("missing_value:due_date")."""
+    assert reason_words("duplicate_row") == "Exact copy of another row"
+    assert reason_words("missing_value:paid_on") == "Paid on is missing"
+    assert reason_words("excel_serial_date:issue_date") == "Issue date is an Excel serial number"
+    assert reason_words("date_after_as_of:valid_from") == "Valid from is after the run's date"
+    assert reason_words("unknown_debtor") == "Debtor not in the debtors table"
+    # a code that is not listed, or listed without the column its words need, reads as it is
+    assert reason_words("default_currency:EUR") == "default_currency:EUR"
+    assert reason_words("missing_value") == "missing_value"
 
 
 def test_changes_summary_counts() -> None:
