@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from pathlib import Path
 
 import typer
@@ -202,10 +203,16 @@ def register(app: typer.Typer) -> None:
                 facts.append(f"until {o.until.date().isoformat()}")
             console.print(
                 f"#{o.seq} {o.at.strftime('%Y-%m-%d %H:%M')} UTC  {code_words(o.status, 'status')}  ({', '.join(facts)})\n"
-                f"    {o.reason}",
+                f"    {_visible(o.reason)}",
                 highlight=False,
                 markup=False,
             )
+
+
+def _visible(text: str) -> str:
+    """``text`` with control characters other than line breaks and tabs written out (``\\x1b``): a
+    reason logged before ews refused them must not drive the terminal that prints it."""
+    return "".join(c if c in "\n\t" or unicodedata.category(c) != "Cc" else repr(c)[1:-1] for c in text)
 
 
 def demo_override(console, runs_dir: Path, run: Path) -> str | None:

@@ -261,6 +261,13 @@ def new_override(
             f"--reason is {len(reason.strip()):,} characters long; keep it to {MAX_REASON_CHARS:,} (it is "
             "shown in the watchlist exports and the report) and put documents in your case file"
         )
+    control = [c for c in reason if unicodedata.category(c) == "Cc" and c not in "\n\t"]
+    if control:
+        raise OverrideError(
+            f"--reason holds {counted(len(control), 'control character')} ({', '.join(sorted({repr(c) for c in control}))}; "
+            "a terminal runs them as commands when `ews watchlist history` prints the reason): type plain "
+            "text (line breaks and tabs are fine)"
+        )
     if not by or not by.strip():
         raise OverrideError("--by is empty; give the name of the person deciding, e.g. --by 'A. Jansen'")
     if len(by.strip()) > MAX_BY_CHARS or any(unicodedata.category(c)[0] == "C" for c in by.strip()):

@@ -3,6 +3,7 @@ files run through the real ``ews`` command line; every expected value is by hand
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -180,3 +181,36 @@ def test_an_ingest_error_naming_markup_is_one_line(tmp_path: Path) -> None:
     said = " ".join(result.output.split())
     assert result.exit_code == 2, result.output
     assert "lacks 1 required column ['amount']" in said and "'amount [/b]'" in said
+
+
+def test_a_reason_with_terminal_control_characters_is_refused_and_an_old_one_shown_inert(
+    tmp_path: Path,
+) -> None:
+    """``--reason $'call back\\e[2J\\e]8;;http://evil\\e\\\\here\\e]8;;\\e\\\\'`` was logged and printed raw by
+    ``ews watchlist history``: another analyst's terminal cleared its screen and showed a hidden link.
+    Now it is refused (exit 2, nothing logged); a reason with a line break and a tab is kept; and a
+    reason already in an older log is printed with its control characters written out (\\x1b)."""
+    from pipelines.scoring.overrides import Override, append_override
+
+    runs = tmp_path / "runs"
+    (runs / "2024-08-31").mkdir(parents=True)
+    pd.DataFrame(
+        {"debtor_id": pd.Series(["D1"], dtype="string"), "pd": [0.09], "in_default": [False], "band": ["D"]}
+    ).to_parquet(runs / "2024-08-31" / "scores.parquet", index=False)
+    hostile = "call back\x1b[2J\x1b]8;;http://evil\x1b\\here\x1b]8;;\x1b\\"
+    args = ["watchlist", "override", "D1", "--status", "cleared", "--by", "Ann", "--out", str(runs)]
+    result = CliRunner().invoke(app, [*args, "--reason", hostile], env={"COLUMNS": "300"})
+    assert result.exit_code == 2, result.output
+    assert "--reason holds 5 control characters ('\\x1b'; a terminal runs them" in result.output
+    assert not (runs / "overrides.jsonl").exists()
+    result = CliRunner().invoke(app, [*args, "--reason", "paid:\n\tinvoice 7"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    old = Override("D1", "escalated", hostile, "Bob", dt.date(2024, 8, 31), 0.09, None, None)
+    append_override(runs, old)
+    result = CliRunner().invoke(
+        app, ["watchlist", "history", "D1", "--out", str(runs)], env={"COLUMNS": "300"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output
+    assert "call back\\x1b[2J\\x1b]8;;http://evil\\x1b\\here" in result.output
+    assert "paid:" in result.output and "invoice 7" in result.output
