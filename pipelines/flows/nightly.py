@@ -94,6 +94,7 @@ from pipelines.scoring.watch_state import (
 )
 from pipelines.scoring.watchlist import (
     TRIGGERS,
+    book_ledger_memory,
     build_watchlist,
     compare_with_previous,
     limit_over_on,
@@ -1332,7 +1333,9 @@ def run_nightly(
         with meter.step("credit_limits"):  # docs/credit_limits.md; the limit_breach trigger reads them
             scored = add_credit_limits(scored, statics.debtors, policy, currency)
             scored = scored.assign(limit_over_on=limit_over_on(scored, cfg))  # limit_breach's memory
-            scored = with_ledger_memory(scored, scored_book.limit_over)  # and the ledger's month-ends
+            # and the ledger's month-ends, read for the debtors whose flag they can decide only
+            over = book_ledger_memory(result.book, scored, cfg, previous is not None)
+            scored = with_ledger_memory(scored, over)
         score_written = beside.run(
             "score_files", write_score_files, stage, stamp, scored, currency, cfg.queue.xlsx_max_rows
         )

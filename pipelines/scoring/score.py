@@ -11,7 +11,7 @@ import pandas as pd
 
 from features.statements import with_statement_dpd
 from pipelines.config.nightly import NightlyConfig
-from pipelines.scoring.watchlist import DEFAULT_BAND, assign_bands, ledger_memory
+from pipelines.scoring.watchlist import DEFAULT_BAND, assign_bands
 from pipelines.words import counted
 
 EXPOSURE = [
@@ -247,9 +247,6 @@ class ScoredBucket:
     recent_ratios: np.ndarray | None = (
         None  # each debtor's paid / invoiced (``paid_per_invoiced_median_90d``)
     )
-    # limit_breach's memory from the ledger: the last month-end within rearm_days at which each debtor was
-    # over its current limit (index debtor_id, NaT where never; ``pipelines.scoring.watchlist.LEDGER_MEMORY``)
-    limit_over: pd.Series | None = None
 
 
 def score_bucket(
@@ -267,8 +264,7 @@ def score_bucket(
     with ``portfolio_dates``, the report's portfolio sums at those dates from the same ledger
     (DSO window ``cfg.report.dso_window_days``); with ``paydate`` (an ``ews-paydate`` champion), the
     payment-date forecast of the bucket's open invoices from the same ledger state
-    (``pipelines.scoring.paydate.forecast_state``, packed: ``pack_forecast``); and limit_breach's
-    memory from the same ledger (``pipelines.scoring.watchlist.ledger_memory``). None when the bucket
+    (``pipelines.scoring.paydate.forecast_state``, packed: ``pack_forecast``). None when the bucket
     holds no ledger rows."""
     from features.engine import build_bucket
     from pipelines.adapters.registry import prepare_X
@@ -280,14 +276,12 @@ def score_bucket(
     part = book.read(k)
     if not has_ledger(part):
         return None
+    at_state = None
+    if paydate is not None:
+        from pipelines.scoring.paydate import forecast_state, pack_forecast
 
-    def at_state(ledger: Any, state: Any) -> Any:  # packed here: the workers sort and format the rows
-        forecast = None
-        if paydate is not None:
-            from pipelines.scoring.paydate import forecast_state, pack_forecast
-
-            forecast = pack_forecast(forecast_state(part.invoices, ledger, state, paydate, definition))
-        return forecast, ledger_memory(ledger, as_of, cfg)  # limit_breach's memory from the ledger
+        def at_state(ledger: Any, state: Any) -> Any:  # packed here: the workers sort and format the rows
+            return pack_forecast(forecast_state(part.invoices, ledger, state, paydate, definition))
 
     built = build_bucket(
         part,
@@ -297,7 +291,6 @@ def score_bucket(
         window_days=cfg.report.dso_window_days,
         at_state=at_state,
     )
-    forecast, limit_over = built.at_state[0] if built.at_state else (None, None)
     flags = built.defaults.set_index(built.defaults["debtor_id"].astype("string"))["in_default_at_asof"]
     names = None
     if part.debtors is not None and "name" in part.debtors:
@@ -309,11 +302,10 @@ def score_bucket(
         oldest=with_events(built.oldest_open.drop(columns="as_of"), latest_events(part.events, as_of)),
         currency=debtor_currency(part.invoices, X.index),
         portfolio=built.portfolio,
-        paydate=forecast,
+        paydate=built.at_state[0] if built.at_state else None,
         recent_invoices=recent_invoices(built.features),
         recent_amounts=recent_amounts(built.features),
         recent_ratios=recent_ratios(built.features),
-        limit_over=limit_over,
     )
 
 
@@ -341,7 +333,6 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
     recent = [b.recent_invoices for b in found if b.recent_invoices is not None]
     amounts = [b.recent_amounts for b in found if b.recent_amounts is not None]
     ratios = [b.recent_ratios for b in found if b.recent_ratios is not None]
-    over = [b.limit_over for b in found if b.limit_over is not None]
     return ScoredBucket(
         with_snapshot_hash(scores, X.columns),
         X,
@@ -352,5 +343,4 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
         sum(recent) if recent else None,
         (sum(a[0] for a in amounts), sum(a[1] for a in amounts)) if amounts else None,
         np.concatenate(ratios) if ratios else None,
-        pd.concat(over).sort_index(kind="stable") if over else None,
     )

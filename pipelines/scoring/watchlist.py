@@ -113,9 +113,8 @@ def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd
     out["trigger_new_entrant"] = live & t.new_entrant.enabled & has_previous & new
     over_current, over_recommended = limit_excess(scored, cfg)
     breach = over_current | over_recommended
-    if t.limit_breach.when == "new":  # no previous run with limits: no basis to call a breach new
-        known = has_previous and {f"{c}_prev" for c in LIMIT_INPUTS} <= set(scored.columns)
-        breach &= known & ~previous_limit_breach(scored, cfg) & ~recent_limit_breach(scored, cfg)
+    if t.limit_breach.when == "new":
+        breach &= unseen_breach(scored, cfg, has_previous) & ~recent_limit_breach(scored, cfg)
     out["trigger_limit_breach"] = live & t.limit_breach.enabled & breach
     out["trigger_rank"] = t.rank.enabled & in_top_share(pd_now, live, t.rank.top_share, t.rank.min_pd)
     return out.astype(bool)
@@ -141,6 +140,31 @@ def limit_excess(scored: pd.DataFrame, cfg: NightlyConfig) -> tuple[pd.Series, p
     return over_current.fillna(False).astype(bool), over_recommended.fillna(False).astype(bool)
 
 
+def unseen_breach(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd.Series:
+    """``when: new``'s test against the previous run alone: True where there is a previous run with
+    limits (else no basis to call a breach new: all False) and the debtor was not over a limit in it
+    (:func:`previous_limit_breach`)."""
+    known = has_previous and {f"{c}_prev" for c in LIMIT_INPUTS} <= set(scored.columns)
+    return known & ~previous_limit_breach(scored, cfg)
+
+
+def ledger_candidates(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd.Series:
+    """The debtors whose ``limit_breach`` flag tonight :data:`LEDGER_MEMORY` can decide, so the only
+    ones whose ledger :func:`ledger_memory` needs to read: live, over a limit tonight, within them in
+    the previous run (:func:`unseen_breach`) and with no run memory (``limit_over_on``) within
+    ``rearm_days``. All False unless limit_breach is on with ``when: new`` and month-ends to read
+    (:func:`rearm_month_ends`). Every other debtor's flag is the same whatever the ledger says."""
+    no = pd.Series(False, index=scored.index)
+    if not len(scored) or not rearm_month_ends(scored["as_of"].iloc[0], cfg):
+        return no
+    over_current, over_recommended = limit_excess(scored, cfg)
+    live = ~scored["in_default"].astype(bool)
+    runs = recent_limit_breach(scored, cfg, (f"{LIMIT_MEMORY}_prev",))
+    return (
+        live & (over_current | over_recommended) & unseen_breach(scored, cfg, has_previous) & ~runs
+    ).astype(bool)
+
+
 def previous_limit_breach(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series:
     """True where the debtor was already over a limit in the previous run (the ``<name>_prev``
     columns of :func:`compare_with_previous`, judged by today's rule). False on a first run, for a
@@ -153,18 +177,23 @@ def previous_limit_breach(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series
     return over_current | over_recommended
 
 
-def recent_limit_breach(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series:
+def recent_limit_breach(
+    scored: pd.DataFrame,
+    cfg: NightlyConfig,
+    columns: tuple[str, ...] = (f"{LIMIT_MEMORY}_prev", LEDGER_MEMORY),
+) -> pd.Series:
     """True where the previous run's ``limit_over_on`` (the last run at which the debtor was over a
     limit) or :data:`LEDGER_MEMORY` (the last month-end at which the ledger shows its open balance over
     its current limit, :func:`rearm_month_ends`) lies at most ``triggers.limit_breach.rearm_days`` days
     before tonight's ``as_of``: a debtor going in and out of breach stays in the same breach, flagged
     once, from the first pair of runs on. False with ``rearm_days`` 0, without ``as_of``, and where
-    neither date is known (a previous run written before ``limit_over_on``, a debtor never over)."""
+    neither date is known (a previous run written before ``limit_over_on``, a debtor never over).
+    ``columns``: the dates read (default both)."""
     days = cfg.triggers.limit_breach.rearm_days
     recent = pd.Series(False, index=scored.index)
     if not days or "as_of" not in scored.columns:
         return recent
-    for column in (f"{LIMIT_MEMORY}_prev", LEDGER_MEMORY):
+    for column in columns:
         if column in scored.columns:
             age = (pd.to_datetime(scored["as_of"]) - pd.to_datetime(scored[column])).dt.days
             recent |= (age <= days).fillna(False).astype(bool)
@@ -201,7 +230,7 @@ def ledger_memory(ledger: Any, as_of: object, cfg: NightlyConfig) -> pd.Series:
     """:data:`LEDGER_MEMORY` of every debtor of a prepared ledger (``features.ledger.prepare_ledger``):
     the last of :func:`rearm_month_ends` at which its open balance was over its current limit
     (``features.portfolio.over_limit_on`` with ``current_margin`` and ``min_excess``), NaT where none
-    (index debtor_id). The scoring pass computes it per bucket from the ledger it prepared anyway."""
+    (index debtor_id). The nightly reads it for :func:`ledger_candidates` only (:func:`book_ledger_memory`)."""
     from features.ledger import day_number
     from features.portfolio import over_limit_on
 
@@ -214,12 +243,30 @@ def ledger_memory(ledger: Any, as_of: object, cfg: NightlyConfig) -> pd.Series:
     return pd.Series(dates.astype("datetime64[ns]"), index=ids, name=LEDGER_MEMORY)
 
 
+def book_ledger_memory(
+    book: Any, scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool
+) -> pd.Series | None:
+    """:func:`ledger_memory` of :func:`ledger_candidates` only, from their rows of ``book``
+    (``pipelines.engine.Book.read_debtors``: invoices, payments, the debtors table and debtor_history);
+    None when there is none. Every other debtor's flag is the same whatever its ledger says, so a
+    nightly reads a few debtors' rows, not the month-ends of the whole book (s33-limit)."""
+    ids = scored.loc[ledger_candidates(scored, cfg, has_previous).to_numpy(), "debtor_id"].astype("string")
+    if not len(ids):
+        return None
+    from features.ledger import prepare_ledger
+
+    part = book.read_debtors(pd.Index(ids), ("invoices", "payments", "debtors", "debtor_history"))
+    if part.invoices is None or part.invoices.empty:
+        return None
+    return ledger_memory(prepare_ledger(part), scored["as_of"].iloc[0], cfg)
+
+
 def with_ledger_memory(scored: pd.DataFrame, over: pd.Series | None) -> pd.DataFrame:
-    """``scored`` with :data:`LEDGER_MEMORY` per debtor from ``over`` (index debtor_id: the scoring
-    pass's ``features.portfolio.over_limit_on`` dates; NaT for a debtor it does not hold). ``scored``
-    itself when ``over`` is None (no month-end read)."""
+    """``scored`` with :data:`LEDGER_MEMORY` per debtor from ``over`` (index debtor_id:
+    :func:`ledger_memory`'s dates; NaT for a debtor it does not hold, and for every debtor when
+    ``over`` is None: no ledger read)."""
     if over is None:
-        return scored
+        over = pd.Series([], index=pd.Index([], dtype="string"), dtype="datetime64[ns]")
     dates = over.reindex(pd.Index(scored["debtor_id"].astype("string"))).to_numpy(dtype="datetime64[ns]")
     return scored.assign(**{LEDGER_MEMORY: dates})
 

@@ -581,3 +581,95 @@ def test_limit_breach_reads_past_month_ends_from_the_ledger_from_the_first_pair_
     previous_only = NightlyConfig.model_validate({"triggers": {"limit_breach": {"rearm_days": 0}}})
     assert ledger_memory(prepare_ledger(book), pd.Timestamp("2024-06-15"), previous_only).isna().all()
     assert triggers(scored, previous_only, has_previous=True)["trigger_limit_breach"].all()
+
+
+def test_limit_breach_reads_the_ledger_of_the_debtors_it_can_decide_only() -> None:
+    """s33-limit: the ledger's month-ends were walked for every debtor of every bucket (~38 CPU-s at 1M
+    by arithmetic), but they decide the flag only of a debtor over a limit tonight, within its limits in
+    the previous run and without a run memory within rearm_days. Limits 10,000; tonight 2024-06-15,
+    the previous run 2024-06-14. A: 12,000 open on 04-30, 8,000 from 05-10. B: over in the previous
+    run too. C: within tonight. D: its run memory says over on 06-01. E: within its current limit but
+    over 1.2 x its recommended 5,000 tonight, and 11,000 open on 04-30. F: in default. N: never over
+    before tonight."""
+    from features.ledger import prepare_ledger
+    from features.tables import Portfolio
+    from pipelines.engine import Book
+    from pipelines.scoring.watchlist import book_ledger_memory, ledger_memory, with_ledger_memory
+    from tests.features.ledgers import frame, inv, pay
+
+    invoices = [
+        inv("A1", "A", "2024-04-01", "2024-05-31", 12_000.0),
+        inv("B1", "B", "2024-04-01", "2024-05-31", 11_000.0),
+        inv("C1", "C", "2024-04-01", "2024-05-31", 12_000.0),
+        inv("D1", "D", "2024-04-01", "2024-05-31", 9_000.0),
+        inv("E1", "E", "2024-04-01", "2024-05-31", 11_000.0),
+        inv("F1", "F", "2024-01-01", "2024-01-31", 20_000.0),
+        inv("N1", "N", "2024-04-01", "2024-05-31", 9_000.0),
+    ]
+    payments = [
+        pay("PA", "A", "2024-05-10", 4_000.0, "A1"),
+        pay("PC", "C", "2024-05-10", 3_000.0, "C1"),
+        pay("PE", "E", "2024-05-05", 2_000.0, "E1"),
+    ]
+    debtors = [{"debtor_id": d, "credit_limit": 10_000.0} for d in "ABCDEFN"]
+    book = Portfolio(
+        invoices=frame("invoices", invoices),
+        payments=frame("payments", payments),
+        debtors=frame("debtors", debtors),
+    )
+
+    class Reading:  # the nightly's Book, recording whose rows are read
+        def __init__(self, inner: Book) -> None:
+            self.inner, self.ids = inner, []
+
+        def read_debtors(self, ids: pd.Index, tables: tuple[str, ...]) -> Portfolio:
+            self.ids += list(ids)
+            return self.inner.read_debtors(ids, tables)
+
+    def night(
+        day: str, rows: dict[str, tuple[float, float, bool]]
+    ) -> pd.DataFrame:  # balance, recommended, default
+        frame_ = scores([(d, 0.005, r[2]) for d, r in rows.items()])
+        return frame_.assign(
+            as_of=pd.Timestamp(day), open_balance=[r[0] for r in rows.values()], credit_limit_current=10_000.0,
+            credit_limit_recommended=[r[1] for r in rows.values()], credit_need=10_000.0,
+        )  # fmt: skip
+
+    first = night(
+        "2024-06-14",
+        dict(A=(8_000.0, 50_000.0, False), B=(10_500.0, 50_000.0, False), C=(9_000.0, 50_000.0, False),
+             D=(9_000.0, 50_000.0, False), E=(5_000.0, 5_000.0, False), F=(20_000.0, 50_000.0, True),
+             N=(9_000.0, 50_000.0, False)),
+    )  # fmt: skip
+    first = first.assign(
+        limit_over_on=pd.to_datetime([None, "2024-06-14", None, "2024-06-01", None, None, None])
+    )
+    tonight = night(
+        "2024-06-15",
+        dict(A=(11_000.0, 50_000.0, False), B=(11_000.0, 50_000.0, False), C=(9_000.0, 50_000.0, False),
+             D=(10_800.0, 50_000.0, False), E=(9_500.0, 5_000.0, False), F=(20_000.0, 50_000.0, True),
+             N=(11_000.0, 50_000.0, False)),
+    )  # fmt: skip
+    scored = compare_with_previous(tonight, first)
+    reading = Reading(Book.in_memory(book, 10**6))
+    over = book_ledger_memory(reading, scored, CFG, has_previous=True)
+    # A, E and N only; A and E were over their 10,000 on 2024-04-30 (A 8,000 and E 9,000 on 05-31)
+    assert sorted(reading.ids) == ["A", "E", "N"]
+    assert {d: (str(v.date()) if pd.notna(v) else None) for d, v in over.items()} == {
+        "A": "2024-04-30", "E": "2024-04-30", "N": None,
+    }  # fmt: skip
+    fired = triggers(with_ledger_memory(scored, over), CFG, has_previous=True)["trigger_limit_breach"]
+    assert dict(zip(scored["debtor_id"], fired, strict=True)) == {
+        "A": False, "B": False, "C": False, "D": False, "E": False, "F": False, "N": True,
+    }  # fmt: skip
+    # the same flags as the whole book's month-ends (which know B and C were over on 04-30 too)
+    whole = ledger_memory(prepare_ledger(book), pd.Timestamp("2024-06-15"), CFG)
+    assert whole.notna().to_dict() == dict(A=True, B=True, C=True, D=False, E=True, F=True, N=False)
+    assert triggers(with_ledger_memory(scored, whole), CFG, has_previous=True)["trigger_limit_breach"].equals(
+        fired
+    )
+    # nobody to decide (rearm_days 0, or no previous run): nothing is read
+    for cfg, has_previous in ((NightlyConfig.model_validate({"triggers": {"limit_breach": {"rearm_days": 0}}}), True),
+                              (CFG, False)):  # fmt: skip
+        reading.ids.clear()
+        assert book_ledger_memory(reading, scored, cfg, has_previous) is None and reading.ids == []
