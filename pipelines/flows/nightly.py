@@ -94,12 +94,15 @@ from pipelines.scoring.watch_state import (
 )
 from pipelines.scoring.watchlist import (
     TRIGGERS,
+    UNSCORED_MEMORY_FILE,
     book_ledger_memory,
     build_watchlist,
     compare_with_previous,
     limit_over_on,
     triggers,
+    unscored_limit_memory,
     with_ledger_memory,
+    with_unscored_memory,
 )
 from pipelines.sources.parse import parse_numbers
 from pipelines.words import counted
@@ -1280,9 +1283,13 @@ def run_nightly(
         statics = replace(statics, debtors=debtors_at(statics.debtors, statics.debtor_history, as_of))
         statics = with_plan_payments(statics, result.book)  # plans are checked against payments
         prev_dir = latest_before(out_dir, as_of)
-        previous, prev_manifest = None, {}
+        previous, prev_manifest, carried = None, {}, None
         if prev_dir is not None:
             previous = internal(pd.read_parquet(prev_dir / "scores.parquet"))
+            if (
+                prev_dir / UNSCORED_MEMORY_FILE
+            ).exists():  # limit_breach's memory of debtors it did not score
+                carried = pd.read_parquet(prev_dir / UNSCORED_MEMORY_FILE)
             if (prev_dir / "manifest.json").exists():
                 prev_manifest = json.loads((prev_dir / "manifest.json").read_text())
                 previous.attrs["flagged"] = prev_manifest["counts"]["flagged"]
@@ -1332,6 +1339,7 @@ def run_nightly(
             scored = deltas(scores, previous)
         with meter.step("credit_limits"):  # docs/credit_limits.md; the limit_breach trigger reads them
             scored = add_credit_limits(scored, statics.debtors, policy, currency)
+            scored = with_unscored_memory(scored, carried)  # a debtor the previous run did not score
             scored = scored.assign(limit_over_on=limit_over_on(scored, cfg))  # limit_breach's memory
             # and the ledger's month-ends, read for the debtors whose flag they can decide only
             over = book_ledger_memory(result.book, scored, cfg, previous is not None)
@@ -1403,6 +1411,9 @@ def run_nightly(
             key,
         )
         files[STATE_FILE] = write_parquet(state, stage / STATE_FILE)
+        if cfg.triggers.limit_breach.rearm_days:  # the memory of the debtors not scored tonight
+            unscored = unscored_limit_memory(previous, carried, scored, cfg)
+            files[UNSCORED_MEMORY_FILE] = write_parquet(unscored, stage / UNSCORED_MEMORY_FILE)
         counts = _counts(scored, wl, q, rq, previous, cfg, currency)
         gaps = coverage_gaps(collectors, scored, {"collections": q, "recovery": rq})
         if gaps and (gaps["unknown"] or any(gaps["unassigned"].values())):

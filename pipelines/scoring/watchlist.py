@@ -17,6 +17,8 @@ LEDGER_MEMORY = (
     "limit_over_ledger_on"  # the last month-end within rearm_days the ledger shows over the current limit
 )
 LIMIT_PREV = (*LIMIT_INPUTS, "credit_need", LIMIT_MEMORY)  # carried from the previous run as <name>_prev
+# limit_over_on of the debtors a run did not score (every invoice quarantined, absent from the export)
+UNSCORED_MEMORY_FILE = "limit_memory.parquet"
 
 
 def assign_bands(pd_values: pd.Series, cfg: NightlyConfig) -> pd.Series:
@@ -224,6 +226,51 @@ def limit_over_on(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series:
     over_current, over_recommended = limit_excess(scored, cfg)
     over = (over_current | over_recommended) & ~scored["in_default"].astype(bool)
     return as_of.where(over, before).rename(LIMIT_MEMORY)
+
+
+def unscored_limit_memory(
+    previous: pd.DataFrame | None, carried: pd.DataFrame | None, scored: pd.DataFrame, cfg: NightlyConfig
+) -> pd.DataFrame:
+    """``debtor_id`` and ``limit_over_on`` of the debtors missing from tonight's ``scored`` whose last
+    night over a limit lies within ``rearm_days`` of tonight's as-of, from the previous run's scores or
+    from what it carried itself (:data:`UNSCORED_MEMORY_FILE`, same columns); sorted by debtor_id. A
+    run writes it beside scores.parquet, so a debtor left out for a night (every invoice quarantined,
+    absent from an export) keeps its breach's memory (:func:`with_unscored_memory`). Empty with
+    ``rearm_days`` 0."""
+    out = pd.DataFrame(
+        {"debtor_id": pd.Series([], dtype="string"), LIMIT_MEMORY: pd.Series([], dtype="datetime64[ns]")}
+    )
+    frames = [
+        f[["debtor_id", LIMIT_MEMORY]] for f in (previous, carried) if f is not None and LIMIT_MEMORY in f
+    ]
+    if not frames or not cfg.triggers.limit_breach.rearm_days or not len(scored):
+        return out
+    both = pd.concat([out, *frames], ignore_index=True).astype(out.dtypes.to_dict())
+    age = (pd.Timestamp(scored["as_of"].iloc[0]) - both[LIMIT_MEMORY]).dt.days
+    gone = ~both["debtor_id"].isin(scored["debtor_id"].astype("string"))
+    both = both.loc[gone & (age <= cfg.triggers.limit_breach.rearm_days).fillna(False).astype(bool)]
+    both = both.sort_values(["debtor_id", LIMIT_MEMORY], kind="stable").drop_duplicates(
+        "debtor_id", keep="last"
+    )
+    return both.reset_index(drop=True)
+
+
+def with_unscored_memory(scored: pd.DataFrame, carried: pd.DataFrame | None) -> pd.DataFrame:
+    """``scored`` (:func:`compare_with_previous`'s output) with ``limit_over_on_prev`` taken from
+    ``carried`` (the previous run's :data:`UNSCORED_MEMORY_FILE`) for the debtors it does not know:
+    a debtor the previous run did not score keeps the memory of its breach (s33-limit: it was lost,
+    and its breach counted as new again the night it came back)."""
+    if carried is None or not len(carried):
+        return scored
+    column = f"{LIMIT_MEMORY}_prev"
+    dates = carried.set_index(carried["debtor_id"].astype("string"))[LIMIT_MEMORY]
+    back = pd.to_datetime(dates.reindex(pd.Index(scored["debtor_id"].astype("string")))).to_numpy(
+        "datetime64[ns]"
+    )
+    if column not in scored.columns:
+        return scored.assign(**{column: back})
+    before = pd.to_datetime(scored[column]).to_numpy("datetime64[ns]")
+    return scored.assign(**{column: np.where(np.isnat(before), back, before)})
 
 
 def ledger_memory(ledger: Any, as_of: object, cfg: NightlyConfig) -> pd.Series:

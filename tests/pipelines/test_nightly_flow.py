@@ -692,6 +692,42 @@ def test_debtors_whose_every_invoice_is_quarantined_are_left_out_and_named(env) 
         assert "quarantined_invoices,quarantined_amounts" in head, name
 
 
+def test_a_debtor_not_scored_for_a_night_keeps_its_limit_breach_memory(env) -> None:
+    """s33-limit (s32-review leftover 1): limit_over_on was carried only in scores.parquet, so a
+    debtor left out of one run lost it. 08-29: two debtors over a limit (limit_over_on 08-29); 08-30:
+    every invoice of theirs in USD (no rate): not scored, and limit_memory.parquet carries their 08-29;
+    08-31: scored again, their memory is 08-29 (within their limits) or 08-31 (over), never empty, and
+    the breach is not new."""
+    from pipelines.flows.nightly import nightly
+
+    out = env["tmp"] / "runs_unscored"
+    day0 = DAY1 - dt.timedelta(days=1)
+    first = nightly(as_of=day0, config_path=env["cfg"], data_dir=env["data"], out_dir=out)
+    s0 = pd.read_parquet(first.path / "scores.parquet")
+    over = s0.loc[pd.to_datetime(s0["limit_over_on"]) == pd.Timestamp(day0), "debtor_id"].astype(str)
+    ids = sorted(over)[:2]
+    assert len(ids) == 2
+
+    def usd(t) -> None:
+        inv = t["invoices"]
+        inv["currency"] = inv["currency"].where(~inv["debtor_id"].isin(ids), "USD")
+        t["payments"] = t["payments"].loc[~t["payments"]["debtor_id"].isin(ids)]
+
+    data = _feed_copy(env, "two_over_limit_usd", usd)
+    gone = nightly(as_of=DAY1, config_path=env["cfg"], data_dir=data, out_dir=out)
+    assert [d["debtor_id"] for d in gone.manifest["not_scored"]["debtors"]] == ids
+    carried = pd.read_parquet(gone.path / "limit_memory.parquet")
+    assert carried["debtor_id"].astype(str).tolist() == ids
+    assert (pd.to_datetime(carried["limit_over_on"]) == pd.Timestamp(day0)).all()
+    back = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=env["data"], out_dir=out)
+    s2 = pd.read_parquet(back.path / "scores.parquet").set_index("debtor_id")
+    memory = pd.to_datetime(s2.loc[ids, "limit_over_on"])
+    assert memory.isin([pd.Timestamp(day0), pd.Timestamp(DAY2)]).all(), memory
+    wl = pd.read_parquet(back.path / "watchlist.parquet")
+    assert not wl.loc[wl["debtor_id"].astype(str).isin(ids), "trigger_limit_breach"].any()
+    assert pd.read_parquet(back.path / "limit_memory.parquet").empty
+
+
 def test_a_backfill_reads_the_limits_valid_on_its_date(env) -> None:
     """debtor_history (features.master): the nightly of DAY2 reads each debtor's limit valid that day
     (the credit-limit policy's current limit: debtors_at); a row dated after DAY2 changes nothing."""

@@ -673,3 +673,50 @@ def test_limit_breach_reads_the_ledger_of_the_debtors_it_can_decide_only() -> No
                               (CFG, False)):  # fmt: skip
         reading.ids.clear()
         assert book_ledger_memory(reading, scored, cfg, has_previous) is None and reading.ids == []
+
+
+def test_limit_breach_memory_survives_a_night_the_debtor_is_not_scored() -> None:
+    """s33-limit (s32-review leftover 1): limit_over_on was carried only in scores.parquet, so a debtor
+    left out of one run (every invoice quarantined, absent from the export) lost it and its breach was
+    new again the night it came back. Limits 10,000 (current) and 20,000 (recommended); Y is always
+    scored, within its limits. The nightly's steps night after night, as in the flow."""
+    from pipelines.scoring.watchlist import unscored_limit_memory, with_unscored_memory
+
+    def nights(balances: list[float | None], dates: list[str], cfg: NightlyConfig) -> tuple[list[bool], list]:
+        """X's limit_breach flag per night it is scored (None: not scored that night) and each run's
+        carried memory of X (limit_memory.parquet)."""
+        fired, carried_x, previous, carried = [], [], None, None
+        for balance, day in zip(balances, dates, strict=True):
+            rows = [("Y", 0.005, False)] + ([("X", 0.005, False)] if balance is not None else [])
+            today = scores(rows).assign(
+                as_of=pd.Timestamp(day), open_balance=[5_000.0] + ([balance] if balance is not None else []),
+                credit_limit_current=10_000.0, credit_limit_recommended=20_000.0, credit_need=10_000.0,
+            )  # fmt: skip
+            scored = with_unscored_memory(compare_with_previous(today, previous), carried)
+            scored = scored.assign(limit_over_on=limit_over_on(scored, cfg))
+            flags = triggers(scored, cfg, previous is not None).set_index(scored["debtor_id"])
+            fired.append(bool(flags.loc["X", "trigger_limit_breach"]) if balance is not None else None)
+            carried = unscored_limit_memory(previous, carried, scored, cfg)
+            carried_x.append(
+                [str(d.date()) for d in carried.loc[carried["debtor_id"] == "X", "limit_over_on"]]
+            )
+            previous = scored.drop(columns=[c for c in scored.columns if c.endswith("_prev")])
+        return fired, carried_x
+
+    # over on 03-01 (first run: no basis to flag), not scored on 03-02 and 03-03, within on 03-04, over
+    # again on 03-05: last over 03-01, 4 days before (<= 365): the same breach
+    dates = ["2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04", "2024-03-05"]
+    fired, carried = nights([10_500.0, None, None, 9_000.0, 10_500.0], dates, CFG)
+    assert fired == [False, None, None, False, False]
+    assert carried == [[], ["2024-03-01"], ["2024-03-01"], [], []]
+    # back over limit the night after the gap: still the same breach
+    assert nights([10_500.0, None, 10_500.0], dates[:3], CFG)[0] == [False, None, False]
+    # rearm_days 30: over on 03-01, not scored on 03-02, over on 04-05 (35 days after 03-01): new
+    rearm = NightlyConfig.model_validate({"triggers": {"limit_breach": {"rearm_days": 30}}})
+    assert nights([10_500.0, None, 10_500.0], ["2024-03-01", "2024-03-02", "2024-04-05"], rearm)[0] == [
+        False, None, True,
+    ]  # fmt: skip
+    # ... and a memory older than rearm_days is not carried on: not scored from 03-02 to 04-05
+    assert nights([10_500.0, None, None], ["2024-03-01", "2024-03-02", "2024-04-05"], rearm)[1] == [
+        [], ["2024-03-01"], [],
+    ]  # fmt: skip
