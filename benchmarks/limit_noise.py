@@ -173,7 +173,8 @@ def compare(
     """The candidate's list against today's on the same rows (month-ends after the first): limit-only
     entries per month-end, and the recall of defaulters (live, observed horizon) of the candidate's
     list as it is and filled back to today's size each month-end with the highest PDs not on it
-    (``same size``: what the slots it frees would buy), minus today's recall, with a 95 % interval
+    (``same size``: what the slots it frees would buy), minus today's recall, and the list's precision
+    (entries with an observed horizon that default within it) minus today's, with 95 % intervals
     from a Poisson bootstrap over debtors (``reps`` draws)."""
     keep = ~base["first"].to_numpy()
     b, c = base.loc[keep].reset_index(drop=True), cand.loc[keep].reset_index(drop=True)
@@ -194,16 +195,19 @@ def compare(
             top = pool.sort_values(["pd", "id"], ascending=[False, True]).index[:k]
             filled[top] = True
     bad = (b["label"].fillna(0).astype(int) == 1) & b["observed"] & b["live"]
+    seen = b["observed"] & b["live"]  # entries whose horizon is observed: precision's denominator
     per = pd.DataFrame(
-        {"id": b["debtor_id"], "bad": bad, "b": on_b & bad, "c": on_c & bad, "f": filled & bad}
-    )
-    agg = per.groupby("id")[["bad", "b", "c", "f"]].sum().to_numpy(dtype="float64")
+        {"id": b["debtor_id"], "bad": bad, "b": on_b & bad, "c": on_c & bad, "f": filled & bad,
+         "nb": on_b & seen, "nc": on_c & seen}
+    )  # fmt: skip
+    agg = per.groupby("id")[["bad", "b", "c", "f", "nb", "nc"]].sum().to_numpy(dtype="float64")
     rng = np.random.default_rng(seed)
     w = rng.poisson(1.0, (reps, len(agg)))
     tot = w @ agg
     diffs = {
         "recall_diff": (tot[:, 2] - tot[:, 1]) / tot[:, 0],
         "recall_diff_same_size": (tot[:, 3] - tot[:, 1]) / tot[:, 0],
+        "precision_diff": tot[:, 2] / tot[:, 5] - tot[:, 1] / tot[:, 4],
     }
     months = b["as_of"].nunique()
     out: dict[str, Any] = {
@@ -215,13 +219,16 @@ def compare(
         "recall_candidate": float(agg[:, 2].sum() / agg[:, 0].sum()),
         "recall_candidate_same_size": float(agg[:, 3].sum() / agg[:, 0].sum()),
         "defaulter_months": int(agg[:, 0].sum()),
+        "precision_today": float(agg[:, 1].sum() / agg[:, 4].sum()),
+        "precision_candidate": float(agg[:, 2].sum() / agg[:, 5].sum()),
     }
     for name, d in diffs.items():
         point = {
-            "recall_diff": out["recall_candidate"],
-            "recall_diff_same_size": out["recall_candidate_same_size"],
+            "recall_diff": out["recall_candidate"] - out["recall_today"],
+            "recall_diff_same_size": out["recall_candidate_same_size"] - out["recall_today"],
+            "precision_diff": out["precision_candidate"] - out["precision_today"],
         }
-        out[name] = point[name] - out["recall_today"]
+        out[name] = point[name]
         out[f"{name}_lo"], out[f"{name}_hi"] = (float(x) for x in np.quantile(d, [0.025, 0.975]))
     out["limit_only_cut"] = (
         1 - out["limit_only_per_month_candidate"] / out["limit_only_per_month_today"]
