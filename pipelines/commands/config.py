@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pipelines.config import ConfigError, config_hash, load_config
 
@@ -38,7 +39,7 @@ def register(app: typer.Typer) -> None:
         paths = files or sorted(Path("conf").rglob("*.yaml"))
         if not paths:
             console.print(
-                f"[red]no config files found[/] (looked for conf/**/*.yaml in {Path.cwd()}); outside the "
+                f"[red]no config files found[/] (looked for conf/**/*.yaml in {escape(str(Path.cwd()))}); outside the "
                 "project folder pass `ews --project DIR` or set EWS_PROJECT=DIR",
                 highlight=False,
             )
@@ -49,7 +50,7 @@ def register(app: typer.Typer) -> None:
                 cfg = load_config(path)
             except ConfigError as exc:
                 failed += 1
-                console.print(f"[red]FAIL[/] {exc}", highlight=False)
+                console.print(f"[red]FAIL[/] {escape(str(exc))}", highlight=False)
                 continue
             note = ""
             if cfg.kind == "source":  # the files' headers against the mapping and the row options
@@ -60,7 +61,7 @@ def register(app: typer.Typer) -> None:
                     missing = check_inputs(cfg)  # type: ignore[arg-type]
                 except TableError as exc:
                     failed += 1
-                    console.print(f"[red]FAIL[/] {path}: {exc}", highlight=False, soft_wrap=True)
+                    console.print(f"[red]FAIL[/] {escape(f'{path}: {exc}')}", highlight=False, soft_wrap=True)
                     continue
                 note = "  (headers checked)"
                 if missing:  # the inputs that exist are checked all the same
@@ -81,7 +82,8 @@ def register(app: typer.Typer) -> None:
                             f"  (an example: its sample {files} in the ews repository's {SAMPLES}, not here)"
                         )
             console.print(
-                f"[green]ok[/]   {path}  kind={cfg.kind}  hash={config_hash(cfg)[:12]}{note}", highlight=False
+                f"[green]ok[/]   {escape(f'{path}  kind={cfg.kind}  hash={config_hash(cfg)[:12]}{note}')}",
+                highlight=False,
             )
         if failed:
             raise typer.Exit(2)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipelines.synthetic.regimes import REGIMES
@@ -135,10 +136,10 @@ def register(app: typer.Typer) -> None:
 
         console = Console()
         if fmt not in ("parquet", "csv"):
-            console.print(f"[red]--format must be parquet or csv, got {fmt!r}[/]")
+            console.print(f"[red]--format must be parquet or csv, got {escape(repr(fmt))}[/]")
             raise typer.Exit(2)
         if ledger not in ("invoices", "statements"):
-            console.print(f"[red]--ledger must be invoices or statements, got {ledger!r}[/]")
+            console.print(f"[red]--ledger must be invoices or statements, got {escape(repr(ledger))}[/]")
             raise typer.Exit(2)
         if ledger == "statements" and credit_memos:
             console.print("[red]--credit-memos adds payment rows: not with --ledger statements[/]")
@@ -158,7 +159,7 @@ def register(app: typer.Typer) -> None:
                 volume_scale=volume_scale,
             )
         except ValueError as exc:
-            console.print(f"[red]invalid option: {exc}[/] (see ews generate --help)")
+            console.print(f"[red]invalid option: {escape(str(exc))}[/] (see ews generate --help)")
             raise typer.Exit(2) from None
         t0 = time.perf_counter()
         with Progress(
@@ -186,7 +187,7 @@ def register(app: typer.Typer) -> None:
         rows = ", ".join(f"{k} {v:,}" for k, v in summary["rows"].items())
         d, o = summary["defaults"], summary["oracle"]
         console.print(
-            f"[green]wrote[/] {out}  (regime {params.regime}, {params.debtors:,} debtors x {params.months} months; "
+            f"[green]wrote[/] {escape(str(out))}  (regime {params.regime}, {params.debtors:,} debtors x {params.months} months; "
             f"{rows}) in {time.perf_counter() - t0:.1f} s"
         )
         rate = "n/a" if d["realised_annual_rate"] is None else f"{d['realised_annual_rate']:.2%}"
@@ -202,4 +203,5 @@ def register(app: typer.Typer) -> None:
             next_steps(out, params.start, params.months, currency=params.currency),
             highlight=False,
             soft_wrap=True,
+            markup=False,  # the folder as typed: 'g[old]' lost its '[old]', so the command was wrong
         )

@@ -153,3 +153,34 @@ def test_a_table_of_several_files_records_the_notation_of_each(tmp_path: Path) -
     scores = pd.DataFrame({"debtor_id": ["D1", "D2"], "pd": [0.1, 0.2]})
     found = partly_quarantined(lost, scores, invoice_notation(manifest))
     assert found.to_dict(orient="records") == [{"debtor_id": "D1", "invoices": 1, "amounts": "2,500.00"}]
+
+
+def test_generate_and_config_check_print_what_the_user_typed_as_typed(tmp_path: Path) -> None:
+    """09c6cb9 left the print sites of ``ews generate`` and ``ews config check`` reading user text as
+    rich markup: ``--format '[/]'`` and a config mapping a column to ``Betrag [/b]`` ended in
+    rich.errors.MarkupError (a traceback), and ``--out 'g[old]'`` printed the next command with the
+    folder ``g`` (``[old]`` read as a style): a command that finds no file. By hand: the refusal names
+    '[/]'; the FAIL line names the column 'Betrag [/b]'; the next command names g[old]/invoices.parquet."""
+    runner = CliRunner()
+    bad = runner.invoke(app, ["generate", "--format", "[/]", "--out", str(tmp_path / "x")])
+    said = " ".join(bad.output.split())
+    assert bad.exit_code == 2 and "Traceback" not in said, bad.output
+    assert "--format must be parquet or csv, got '[/]'" in said
+    source = tmp_path / "s.yaml"
+    source.write_text(
+        f"kind: source\nname: x\ntables:\n  invoices:\n    path: {tmp_path / 'inv.csv'}\n"
+        '    columns: {invoice_id: Beleg, debtor_id: Kunde, issue_date: Datum, due_date: Faellig, amount: "Betrag [/b]"}\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "inv.csv").write_text("Beleg,Kunde,Datum,Faellig,Betrag\n", encoding="utf-8")
+    check = runner.invoke(app, ["config", "check", str(source)])
+    said = " ".join(check.output.split())
+    assert check.exit_code == 2 and "Traceback" not in said, check.output
+    assert "FAIL" in said and "Betrag [/b]" in said
+    out = tmp_path / "g[old]"
+    made = runner.invoke(
+        app, ["generate", "--debtors", "20", "--months", "3", "--seed", "3235", "--out", str(out)]
+    )
+    said = " ".join(made.output.split())
+    assert made.exit_code == 0, made.output
+    assert f"--invoices {out}/invoices.parquet" in said
