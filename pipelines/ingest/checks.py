@@ -140,6 +140,12 @@ def refuse_empty_tables(
         hint = _EMPTY_HINTS.get(top[0][0].split(":", 1)[0], "") if top else ""
         if top and top[0][0] == "unknown_debtor" and (near or {}).get(name):
             hint = lookalike_hint(near[name], name)  # type: ignore[index]
+        if source.name == "files" and "values." in hint:
+            # canonical files (--invoices ...) have no source config to set values.* in: say how to get one
+            hint += (
+                f"; these files are read without a source config: `ews sources suggest {t['input']}` drafts one "
+                "with the file's own date and number formats, then `ews ingest --source DRAFT`"
+            )
         lines.append(
             f"{name}: none of {counted(t['rows_in'], 'row')} accepted ({t['input']}); reasons: {reasons}"
             + (f". Likely cause: {hint}" if hint else "")

@@ -214,3 +214,19 @@ def test_a_reason_with_terminal_control_characters_is_refused_and_an_old_one_sho
     assert "\x1b" not in result.output
     assert "call back\\x1b[2J\\x1b]8;;http://evil\\x1b\\here" in result.output
     assert "paid:" in result.output and "invoice 7" in result.output
+
+
+def test_canonical_files_with_two_digit_years_point_at_sources_suggest(tmp_path: Path) -> None:
+    """Every date written ``02/01/24`` (Excel's short date) in canonical files (10 invoices, the
+    refusal's minimum): every row refused, and the hint said to fix values.date_format "in the source
+    config", which ``ews ingest --invoices`` does not have. Now it also names ``ews sources suggest
+    FILE`` (which drafts ``%d/%m/%y``)."""
+    rows = "".join(f"I{i},D{i},{i:02d}/01/24,{i:02d}/02/24,100.00\n" for i in range(1, 11))
+    inv = _write(tmp_path / "invoices.csv", "invoice_id,debtor_id,issue_date,due_date,amount\n" + rows)
+    pay = _write(tmp_path / "payments.csv", PAYMENTS)
+    args = ["ingest", "--invoices", str(inv), "--payments", str(pay), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, [*args, "--as-of", "2024-06-30", "--no-docs"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "unparseable_date:due_date (10)" in said
+    assert f"`ews sources suggest {inv}` drafts one with the file's own date and number formats" in said
