@@ -1507,6 +1507,48 @@ M = [
             "tests/pipelines/test_review_s33.py",
         ],
     ),
+    (
+        "H19 f88f14f limit_breach: the ledger read for debtors with a run memory too",
+        "pipelines/scoring/watchlist.py",
+        "        live & (over_current | over_recommended) & unseen_breach(scored, cfg, has_previous) & ~runs\n",
+        "        live & (over_current | over_recommended) & unseen_breach(scored, cfg, has_previous)\n",
+        ["tests/pipelines/test_nightly_triggers.py"],
+    ),
+    (
+        "H20 f88f14f limit_breach: the ledger read for debtors in default too",
+        "pipelines/scoring/watchlist.py",
+        "        live & (over_current | over_recommended) & unseen_breach(scored, cfg, has_previous) & ~runs\n",
+        "        (over_current | over_recommended) & unseen_breach(scored, cfg, has_previous) & ~runs\n",
+        ["tests/pipelines/test_nightly_triggers.py"],
+    ),
+    (
+        "H21 f88f14f limit_breach: the ledger read without debtor_history (past limits from the debtors table)",
+        "pipelines/scoring/watchlist.py",
+        '    part = book.read_debtors(pd.Index(ids), ("invoices", "payments", "debtors", "debtor_history"))\n',
+        '    part = book.read_debtors(pd.Index(ids), ("invoices", "payments", "debtors"))\n',
+        ["tests/pipelines/test_nightly_triggers.py"],
+    ),
+    (
+        "H22 28988ce limit_breach: unscored memories older than rearm_days carried",
+        "pipelines/scoring/watchlist.py",
+        "    both = both.loc[gone & (age <= cfg.triggers.limit_breach.rearm_days).fillna(False).astype(bool)]\n",
+        "    both = both.loc[gone]\n",
+        ["tests/pipelines/test_nightly_triggers.py"],
+    ),
+    (
+        "H23 28988ce limit_breach: the carried memory not read back",
+        "pipelines/flows/nightly.py",
+        "            scored = with_unscored_memory(scored, carried)  # a debtor the previous run did not score\n",
+        "",
+        ["tests/pipelines/test_nightly_triggers.py"],
+    ),
+    (
+        "H24 28988ce limit_breach: only the previous scores' memories carried, not what it carried itself",
+        "pipelines/scoring/watchlist.py",
+        '        f[["debtor_id", LIMIT_MEMORY]] for f in (previous, carried) if f is not None and LIMIT_MEMORY in f\n',
+        '        f[["debtor_id", LIMIT_MEMORY]] for f in (previous,) if f is not None and LIMIT_MEMORY in f\n',
+        ["tests/pipelines/test_nightly_triggers.py"],
+    ),
 ]
 
 

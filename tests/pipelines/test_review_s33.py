@@ -184,3 +184,81 @@ def test_generate_and_config_check_print_what_the_user_typed_as_typed(tmp_path: 
     said = " ".join(made.output.split())
     assert made.exit_code == 0, made.output
     assert f"--invoices {out}/invoices.parquet" in said
+
+
+def test_the_ledger_is_not_read_for_a_debtor_in_default() -> None:
+    """H20 (f88f14f): limit_breach never fires for a debtor in default, so the ledger's month-ends
+    cannot decide its flag and are not read for it (the point of ledger_candidates: read only what can
+    decide a flag). G and L: limit 10,000, within it in the previous run (9,000 on 2024-06-14), over
+    it tonight (11,000 on 06-15), no run memory; G is in default, L is live: L only is a candidate."""
+    import pandas as pd
+
+    from pipelines.scoring.watchlist import compare_with_previous, ledger_candidates
+    from tests.pipelines.test_nightly_triggers import CFG, scores
+
+    def night(day: str, balance: float) -> pd.DataFrame:
+        frame = scores([("G", 0.005, True), ("L", 0.005, False)])
+        return frame.assign(
+            as_of=pd.Timestamp(day),
+            open_balance=balance,
+            credit_limit_current=10_000.0,
+            credit_limit_recommended=50_000.0,
+            credit_need=10_000.0,
+            limit_over_on=pd.NaT,
+        )
+
+    scored = compare_with_previous(night("2024-06-15", 11_000.0), night("2024-06-14", 9_000.0))
+    got = ledger_candidates(scored, CFG, has_previous=True)
+    assert dict(zip(scored["debtor_id"], got, strict=True)) == {"G": False, "L": True}
+
+
+def test_the_ledgers_month_ends_read_the_limit_valid_then_from_debtor_history() -> None:
+    """H21 (f88f14f): the ledger memory judges each month-end's open balance against the limit valid
+    then (debtor_history, else the debtors table), as the scoring pass did before f88f14f. H's limit
+    was 10,000 from 2024-01-01 and is 20,000 from 2024-06-01 (the debtors table says 20,000). Its one
+    invoice of 12,000 (issued 04-01, due 05-31) is open on 04-30 and 05-31: over the 10,000 valid then
+    (by the debtors table alone it never was). Tonight 06-15 it owes 21,000 (within 19,000 on 06-14):
+    over, unseen, no run memory, so its ledger is read; the last month-end over is 05-31, and the
+    breach is not new (rearm_days 365)."""
+    import pandas as pd
+
+    from features.tables import Portfolio
+    from pipelines.engine import Book
+    from pipelines.scoring.watchlist import (
+        book_ledger_memory,
+        compare_with_previous,
+        triggers,
+        with_ledger_memory,
+    )
+    from tests.features.ledgers import frame, inv
+    from tests.pipelines.test_nightly_triggers import CFG, scores
+
+    history = pd.DataFrame(
+        {
+            "debtor_id": pd.array(["H", "H"], dtype="string"),
+            "valid_from": pd.to_datetime(["2024-01-01", "2024-06-01"]),
+            "credit_limit": [10_000.0, 20_000.0],
+        }
+    )
+    book = Portfolio(
+        invoices=frame("invoices", [inv("H1", "H", "2024-04-01", "2024-05-31", 12_000.0)]),
+        payments=frame("payments", []),
+        debtors=frame("debtors", [{"debtor_id": "H", "credit_limit": 20_000.0}]),
+        debtor_history=frame("debtor_history", history.to_dict("records")),
+    )
+
+    def night(day: str, balance: float) -> pd.DataFrame:
+        return scores([("H", 0.005, False)]).assign(
+            as_of=pd.Timestamp(day),
+            open_balance=balance,
+            credit_limit_current=20_000.0,
+            credit_limit_recommended=50_000.0,
+            credit_need=20_000.0,
+            limit_over_on=pd.NaT,
+        )
+
+    scored = compare_with_previous(night("2024-06-15", 21_000.0), night("2024-06-14", 19_000.0))
+    over = book_ledger_memory(Book.in_memory(book, 10**6), scored, CFG, has_previous=True)
+    assert str(over["H"].date()) == "2024-05-31"
+    fired = triggers(with_ledger_memory(scored, over), CFG, has_previous=True)["trigger_limit_breach"]
+    assert fired.tolist() == [False]
