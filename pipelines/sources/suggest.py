@@ -759,6 +759,13 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict[str, object], list[str]]:
     return frame, opts, notes
 
 
+def _flat(text: str) -> str:
+    """``text`` for a one-line YAML comment: control characters written out (``\\n``). A sample cell
+    holding a line break ended the comment, and the rest of the cell became a YAML line of the draft
+    (a cell ``I1\\n  default_currency: JPY #`` wrote that key into the config)."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
+
+
 def _q(value: str) -> str:
     """A YAML scalar, always quoted (keeps Yes/No/NO/01 as text in every YAML tool)."""
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -2048,7 +2055,7 @@ def _render(
     thousands = next((c.thousands for c in numbers if c.thousands), None)
     flag = mapping.get("disputed")
     lines = [
-        f"# Draft source config written by `ews sources suggest {path}`.",
+        f"# Draft source config written by `ews sources suggest {_flat(str(path))}`.",
         "# Every value below was guessed from the file: check the lines marked GUESS or CHECK, then run",
         f"#   ews config check THIS_FILE && ews ingest --source THIS_FILE --out data/{name}",
         "kind: source",
@@ -2115,20 +2122,20 @@ def _render(
         if canonical in settle:
             continue
         lines.append(
-            f"{indent}  {canonical}: {_q(col.name)}  # {why.get(canonical, '')}; e.g. {', '.join(col.samples)}"
+            f"{indent}  {canonical}: {_q(col.name)}  # {why.get(canonical, '')}; e.g. {_flat(', '.join(col.samples))}"
         )
     for canonical in missing:
         lines.append(f"{indent}  # {canonical}: ???  # CHECK: required, no column found")
     for canonical, col in settle.items():
         lines.append(
-            f"{indent}{canonical}: {_q(col.name)}  # {why[canonical]}; e.g. {', '.join(col.samples) or '(empty)'}"
+            f"{indent}{canonical}: {_q(col.name)}  # {why[canonical]}; e.g. {_flat(', '.join(col.samples)) or '(empty)'}"
         )
     if kind == "ar_export":
         lines.append(f"{indent}# a blank {settle['settled_on'].name!r} means the invoice is open")
     lines += [f"{indent}{line}" for line in extra or []]
     unused = [c.name for c in columns if c.name not in {col.name for col in mapping.values()}]
     if unused:
-        lines.append("# columns not mapped (ignored by ingest): " + ", ".join(unused))
+        lines.append("# columns not mapped (ignored by ingest): " + _flat(", ".join(unused)))
     if kind == "invoices":
         lines.append("# payments come from another file: add tables.payments (see conf/sources/README.md)")
     if kind == "payments":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -230,3 +231,24 @@ def test_canonical_files_with_two_digit_years_point_at_sources_suggest(tmp_path:
     assert result.exit_code == 2, result.output
     assert "unparseable_date:due_date (10)" in said
     assert f"`ews sources suggest {inv}` drafts one with the file's own date and number formats" in said
+
+
+def test_a_sample_cell_with_line_breaks_cannot_write_lines_into_the_draft(tmp_path: Path) -> None:
+    """``ews sources suggest`` shows sample values in a comment after each mapped column. A quoted cell
+    holding line breaks ended that comment, and its next lines became YAML of the draft: here a row
+    filter that drops every invoice of amount 250.50 (a valid config; ``ews config check`` said ok).
+    Now the breaks are written out (``\\n``) inside the comment, and the draft has no ``rows`` key."""
+    cell = 'I1\n    rows: {drop: {column: amount, values: ["250.50"]}}\n    columns:\n      invoice_id: "invoice_id" #'
+    body = "".join(f"I{i},D{i},2024-01-{i:02d},2024-02-{i:02d},250.50\n" for i in range(2, 12))
+    quoted = '"' + cell.replace('"', '""') + '"'
+    inv = _write(
+        tmp_path / "inv.csv",
+        f"invoice_id,debtor_id,issue_date,due_date,amount\n{quoted},D1,2024-01-01,2024-02-01,100.00\n{body}",
+    )
+    draft = tmp_path / "draft.yaml"
+    result = CliRunner().invoke(app, ["sources", "suggest", str(inv), "--out", str(draft)])
+    assert result.exit_code == 0, result.output
+    parsed = yaml.safe_load(draft.read_text(encoding="utf-8"))
+    assert "rows" not in parsed["tables"]["invoices"]
+    assert parsed["tables"]["invoices"]["columns"]["amount"] == "amount"
+    assert "# matched by name; e.g. I1\\n    rows: {drop:" in draft.read_text(encoding="utf-8")
