@@ -72,7 +72,11 @@ __all__ = [
     "table_lags",
     "table_spans",
     "payments_lag",
+    "remembered",
     "training_reference",
+    "usual_weekdays",
+    "weekday_names",
+    "with_memory",
     "clear_rejected",
     "write_rejected",
 ]
@@ -125,6 +129,22 @@ SHORT_HISTORY_DAYS = 91
 LAG_WINDOW_DAYS = 400
 LAG_TABLES = {"invoices": "issue_date", "payments": "paid_on"}
 LAGS = "lags"
+# A lag counted in calendar days mixes the feed's delay with the weekend: a payments feed two days
+# behind on a book paid on working days lags 4 days on a Tuesday and 2 on a Friday. Counted in the
+# book's usual payment days (weekdays that held payments on USUAL_WEEKS_HELD of the last USUAL_WEEKS
+# same weekdays: :func:`usual_weekdays`), the same feed lags the same number of days every night.
+USUAL_WEEKS = 8
+USUAL_WEEKS_HELD = 4
+# The posting delay is read from the runs published since, not from one night: a payments feed 2 days
+# late exported on a Monday night holds payments up to the same Friday as its invoices, and its lag
+# reads 0 whatever the delay; the training export is one such night. Each run records its payments
+# lag in usual payment days when payments_lag_days passed (``lags.payments.published``: as-of date ->
+# lag, the previous run's entries of the last MEMORY_DAYS carried forward). Tonight's lag is judged
+# against the largest of them dated MEMORY_GAP_DAYS or more before tonight (a stall's own first nights,
+# which pass, do not teach it their lag).
+PUBLISHED = "published"
+MEMORY_DAYS = 35
+MEMORY_GAP_DAYS = 7
 PAYMENTS_LAG = "payments_lag_days"
 # A debtors file whose amounts changed unit (cents, thousands) passes every count check: credit
 # limits x 100 drop every limit breach from the watchlist without a word (s30-hostile: watchlist 27 vs
@@ -280,13 +300,32 @@ def table_lag(counts: pd.Series | None, end: pd.Timestamp) -> dict[str, Any] | N
         return None
     last = days[-1]
     window = days[days >= last - pd.Timedelta(days=LAG_WINDOW_DAYS)]
-    gaps = np.diff(window.to_numpy().astype("datetime64[D]").astype("int64")) - 1
+    dated = window.to_numpy().astype("datetime64[D]")
+    gaps = np.diff(dated.astype("int64")) - 1
+    mask = usual_weekdays(window, last)
+    silences = np.busday_count(dated[:-1] + 1, dated[1:], weekmask=mask)
     return {
         "last": last.date().isoformat(),
         "lag": int((end - last).days),
         "usual": int(gaps.max()) if len(gaps) else 0,
         "days": int(len(window)),
+        "weekdays": "".join(map(str, mask)),
+        "lag_usual_days": int(
+            np.busday_count(dated[-1] + 1, np.datetime64(end.date(), "D") + 1, weekmask=mask)
+        ),
+        "usual_usual_days": int(silences.max()) if len(silences) else 0,
     }
+
+
+def usual_weekdays(days: pd.DatetimeIndex, last: pd.Timestamp) -> list[int]:
+    """The weekdays (Monday first, 1 = usual) that held rows on at least :data:`USUAL_WEEKS_HELD` of
+    the :data:`USUAL_WEEKS` same weekdays up to ``last`` (``days``: the dated days, sorted): Monday to
+    Friday on a book paid on working days, every day on a book paid daily. Every day when none is
+    (a book paid now and then), so that a lag in usual days is a lag in calendar days there."""
+    recent = days[days > last - pd.Timedelta(days=7 * USUAL_WEEKS)]
+    held = np.bincount(recent.day_of_week, minlength=7)
+    mask = [int(n >= USUAL_WEEKS_HELD) for n in held]
+    return mask if any(mask) else [1] * 7
 
 
 def table_lags(book: Any, end: dt.date | None = None) -> dict[str, dict[str, Any]]:
@@ -922,6 +961,98 @@ def posting_delay(
     return 0, ""
 
 
+def remembered(previous: tuple[str, Mapping[str, Any]] | None, as_of: dt.date) -> dict[str, int]:
+    """The payments lags (usual payment days) of the runs published in the :data:`MEMORY_DAYS` days
+    before ``as_of`` whose payments_lag_days passed, as the previous run carried them (as-of date ->
+    lag); empty without a previous run or for one recorded before session 33."""
+    pay = ((previous[1] if previous else {}).get(LAGS) or {}).get("payments") or {}
+    low, high = (as_of - dt.timedelta(days=MEMORY_DAYS)).isoformat(), as_of.isoformat()
+    return {day: int(lag) for day, lag in sorted((pay.get(PUBLISHED) or {}).items()) if low <= day < high}
+
+
+def with_memory(
+    figures: Mapping[str, Any], previous: tuple[str, Mapping[str, Any]] | None, as_of: dt.date, passed: bool
+) -> dict[str, Any]:
+    """``figures`` with ``lags.payments.published``: the previous run's memory of the last
+    :data:`MEMORY_DAYS` days (:func:`remembered`), and tonight's lag in usual payment days when its
+    payments_lag_days ``passed``. Unchanged without a payments lag in usual payment days."""
+    pay = (figures.get(LAGS) or {}).get("payments")
+    if not pay or "lag_usual_days" not in pay:
+        return dict(figures)
+    memory = remembered(previous, as_of)
+    if passed:
+        memory[as_of.isoformat()] = int(pay["lag_usual_days"])
+    lags = {**figures[LAGS], "payments": {**pay, PUBLISHED: memory}}
+    return {**figures, LAGS: lags}
+
+
+def weekday_names(mask: str) -> str:
+    """``1111100`` -> "Mon-Fri"; ``1111111`` -> "every day"; ``1010100`` -> "Mon, Wed, Fri"."""
+    names = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    held = [name for name, bit in zip(names, mask, strict=False) if bit == "1"]
+    if len(held) == 7:
+        return "every day"
+    first = names.index(held[0])
+    if len(held) > 2 and held == list(names[first : first + len(held)]):
+        return f"{held[0]}-{held[-1]}"
+    return ", ".join(held)
+
+
+def _in_usual_days(
+    pay: Mapping[str, Any],
+    inv: Mapping[str, Any],
+    as_of: dt.date,
+    limit: LagLimit,
+    memory: Mapping[str, int],
+    trained: Mapping[str, Any] | None,
+    before: tuple[str, Mapping[str, Any]] | None,
+    label: str,
+) -> FeedCheck:
+    """payments_lag_days counted in usual payment days, against the largest lag of the runs
+    remembered (``memory``, as-of date -> lag) or the usual silence + posting delay when larger."""
+    days = weekday_names(str(pay.get("weekdays") or "1111111"))
+    unit = "usual payment day"
+    usual, whose = int(pay["usual_usual_days"]), f"in the {LAG_WINDOW_DAYS} days before it"
+    if trained and int(trained.get("usual_usual_days", trained["usual"])) > usual:
+        usual, whose = int(trained.get("usual_usual_days", trained["usual"])), f"in {label}"
+    seen = min(
+        int((trained or {}).get("lag_usual_days", (trained or {}).get("lag") or 0)), MAX_TRAINED_DELAY_DAYS
+    )
+    if before is not None:
+        seen = min(seen, int(before[1].get("lag_usual_days", before[1]["lag"])))
+    delay = max(int(limit.delay_days), seen)
+    largest = min(max(memory.values()), usual + MAX_TRAINED_DELAY_DAYS)
+    allowed = max(usual + delay, largest)
+    runs = (
+        f"run published on {min(memory)}"
+        if len(memory) == 1
+        else f"{counted(len(memory), 'run')} published from {min(memory)} to {max(memory)}"
+    )
+    text = (
+        f"at most {counted(allowed + limit.margin_days, unit)} ({days}) behind (the largest payments lag of the "
+        f"{runs}, {counted(largest, unit)}, or the longest silence between payment days {whose}, "
+        f"{counted(usual, unit)}, + the posting delay, {counted(delay, unit)}; + {limit.margin_days})"
+    )
+    lag = int(pay["lag_usual_days"])
+    behind = (dt.date.fromisoformat(inv["last"]) - dt.date.fromisoformat(pay["last"])).days
+    detail = (
+        f"the latest payment in {pay.get('file') or 'the payments feed'} is dated {pay['last']}, "
+        f"{counted(lag, unit)} ({days}; {counted(int(pay['lag']), 'day')}) before --as-of {as_of} and "
+        f"{counted(max(behind, 0), 'day')} before the latest invoice ({inv['last']}); the book's usual lag is at "
+        f"most {counted(allowed, unit)} (the largest payments lag of the {runs}, {counted(largest, unit)}; its "
+        f"longest silence between payment days {whose}, {counted(usual, unit)}, + the posting delay, "
+        f"{counted(delay, unit)}): the payments feed looks {counted(lag, unit)} behind, and invoices paid since {pay['last']} "
+        f"look unpaid (days past due, the watchlist and the queue run high). Send the payments up to {as_of}, "
+        f"or score {pay['last']} (`ews score --as-of {pay['last']}`). If your payments are always posted some "
+        "days late, say so once: feed_checks.payments_lag.delay_days in the nightly config"
+    )
+    quiet = int(inv["lag"]) > int(inv["usual"]) + limit.margin_days
+    bad = lag > allowed + limit.margin_days and not quiet
+    return FeedCheck(
+        PAYMENTS_LAG, "the book's usual lag", lag, allowed, text, FAILED if bad else OK, detail if bad else ""
+    )
+
+
 def payments_lag(
     today: Mapping[str, Any],
     as_of: dt.date,
@@ -937,7 +1068,16 @@ def payments_lag(
     are inside their own usual silence: the payments feed is behind, and every invoice paid in the
     missing days looks unpaid. A whole ledger quiet beyond its usual
     silence (both feeds stale, a shutdown) is the data-lag check's (``max_data_lag_days``). None
-    without the figures (a statements book; figures recorded before session 31)."""
+    without the figures (a statements book; figures recorded before session 31).
+
+    Once the previous run remembers a run published 7 to 35 days before tonight (:func:`remembered`),
+    the lags are counted in usual payment days (:func:`usual_weekdays`) and tonight's may reach the
+    largest remembered one (up to the usual silence + 7) + the margin: one training night cannot show
+    a posting delay hidden behind a weekend, the runs since do. On 11 fresh books (s33, pre-registered:
+    BENCHMARKS.md "Session 33 (s33-lag)"), exports made the morning after with payments posted 1-3 days
+    late: 1,676 -> 56 of 24,090 honest nights refused (all before any run was a week old); a payments
+    feed 7 days behind refused on as many nights; 2-3 days behind caught on more nights where the
+    calendar rule refused no honest one."""
     lags = today.get(LAGS) or {}
     pay, inv = lags.get("payments"), lags.get("invoices")
     if pay is None or inv is None:
@@ -947,6 +1087,11 @@ def payments_lag(
     if trained and int(trained["usual"]) > usual:
         usual, whose = int(trained["usual"]), f"in {training[0]}"  # type: ignore[index]
     before = ((previous[1] if previous else {}).get(LAGS) or {}).get("payments")
+    gap = (as_of - dt.timedelta(days=MEMORY_GAP_DAYS)).isoformat()
+    memory = {day: lag for day, lag in remembered(previous, as_of).items() if day <= gap}
+    if memory and "lag_usual_days" in pay and int(pay["days"]) >= limit.min_days:
+        then = (previous[0], before) if before and previous else None
+        return _in_usual_days(pay, inv, as_of, limit, memory, trained, then, training[0] if training else "")
     then_lag = (previous[0], int(before["lag"])) if before and previous else None  # type: ignore[index]
     delay, why = posting_delay(limit, trained, training[0] if training else "", then_lag)
     allowed = usual + delay + limit.margin_days
@@ -1164,6 +1309,7 @@ def evaluate_feed(
     lag = payments_lag(figures, as_of, cfg.feed_checks.payments_lag, previous, training) if as_of else None
     if lag is not None:
         checks.append(lag)
+        figures = with_memory(figures, previous, as_of, lag.status == OK)  # type: ignore[arg-type]
     failed = [c for c in checks if c.status == FAILED]
     refs = [r[0] for r in (previous, training) if r is not None]
     feed: dict[str, Any] = {

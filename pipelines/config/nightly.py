@@ -453,7 +453,9 @@ class LagLimit(ConfigModel):
     run of days without a payment in the year before, at least the training data's; the delay:
     ``delay_days``, or the training feed's own payments lag when longer, never above the previous
     run's payments lag), while the invoices keep
-    their usual pace; not checked with fewer than ``min_days`` payment days in that year."""
+    their usual pace; not checked with fewer than ``min_days`` payment days in that year. Once a run
+    published 7 to 35 days before is remembered, counted in usual payment days against the largest
+    lag of those runs (``pipelines.feed_checks.payments_lag``)."""
 
     margin_days: int = Field(1, ge=0, description="days allowed beyond the book's longest usual silence")
     min_days: int = Field(20, ge=1, description="days with a payment in the last 365 needed to check")

@@ -423,7 +423,8 @@ def test_a_feed_shorter_than_the_training_history_publishes_with_a_warning() -> 
 def test_table_lag_is_the_days_since_the_latest_row_and_the_longest_silence_before_it() -> None:
     """Rows on Mon 1, Tue 2, Fri 5, Mon 8, Tue 9 January 2024 and one after the end (20th): at Fri 12
     the latest row is the 9th, 3 days before; the silences between rows are 0, 2 (Wed-Thu), 2
-    (Sat-Sun) and 0 days: usual 2; 5 dated days."""
+    (Sat-Sun) and 0 days: usual 2; 5 dated days. No weekday held rows on 4 of its 8 weeks before the
+    9th (Monday and Tuesday 2, Friday 1): every day is a usual day, so the same 3 and 2 in usual days."""
     days = pd.to_datetime(
         ["2024-01-01", "2024-01-02", "2024-01-05", "2024-01-08", "2024-01-09", "2024-01-20"]
     )
@@ -433,6 +434,9 @@ def test_table_lag_is_the_days_since_the_latest_row_and_the_longest_silence_befo
         "lag": 3,
         "usual": 2,
         "days": 5,
+        "weekdays": "1111111",
+        "lag_usual_days": 3,
+        "usual_usual_days": 2,
     }
     assert (
         table_lag(counts, pd.Timestamp("2023-12-31")) is None
