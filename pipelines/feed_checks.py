@@ -998,6 +998,26 @@ def weekday_names(mask: str) -> str:
     return ", ".join(held)
 
 
+def _latest(pay: Mapping[str, Any], inv: Mapping[str, Any], as_of: dt.date, lag: str) -> str:
+    """The start of a payments_lag_days refusal: the latest payment, ``lag`` (in words) before the
+    as-of date, and how far before the latest invoice."""
+    behind = (dt.date.fromisoformat(inv["last"]) - dt.date.fromisoformat(pay["last"])).days
+    return (
+        f"the latest payment in {pay.get('file') or 'the payments feed'} is dated {pay['last']}, {lag} before "
+        f"--as-of {as_of} and {counted(max(behind, 0), 'day')} before the latest invoice ({inv['last']})"
+    )
+
+
+def _unpaid(pay: Mapping[str, Any], as_of: dt.date) -> str:
+    """The end of a payments_lag_days refusal: what a feed behind does and how to fix it."""
+    return (
+        f"and invoices paid since {pay['last']} look unpaid (days past due, the watchlist and the queue run "
+        f"high). Send the payments up to {as_of}, or score {pay['last']} (`ews score --as-of {pay['last']}`). "
+        "If your payments are always posted some days late, say so once: feed_checks.payments_lag.delay_days "
+        "in the nightly config"
+    )
+
+
 def _in_usual_days(
     pay: Mapping[str, Any],
     inv: Mapping[str, Any],
@@ -1034,17 +1054,12 @@ def _in_usual_days(
         f"{counted(usual, unit)}, + the posting delay, {counted(delay, unit)}; + {limit.margin_days})"
     )
     lag = int(pay["lag_usual_days"])
-    behind = (dt.date.fromisoformat(inv["last"]) - dt.date.fromisoformat(pay["last"])).days
+    words = f"{counted(lag, unit)} ({days}; {counted(int(pay['lag']), 'day')})"
     detail = (
-        f"the latest payment in {pay.get('file') or 'the payments feed'} is dated {pay['last']}, "
-        f"{counted(lag, unit)} ({days}; {counted(int(pay['lag']), 'day')}) before --as-of {as_of} and "
-        f"{counted(max(behind, 0), 'day')} before the latest invoice ({inv['last']}); the book's usual lag is at "
-        f"most {counted(allowed, unit)} (the largest payments lag of the {runs}, {counted(largest, unit)}; its "
+        f"{_latest(pay, inv, as_of, words)}; the "
+        f"book's usual lag is at most {counted(allowed, unit)} (the largest payments lag of the {runs}, {counted(largest, unit)}; its "
         f"longest silence between payment days {whose}, {counted(usual, unit)}, + the posting delay, "
-        f"{counted(delay, unit)}): the payments feed looks {counted(lag, unit)} behind, and invoices paid since {pay['last']} "
-        f"look unpaid (days past due, the watchlist and the queue run high). Send the payments up to {as_of}, "
-        f"or score {pay['last']} (`ews score --as-of {pay['last']}`). If your payments are always posted some "
-        "days late, say so once: feed_checks.payments_lag.delay_days in the nightly config"
+        f"{counted(delay, unit)}): the payments feed looks {counted(lag, unit)} behind, {_unpaid(pay, as_of)}"
     )
     quiet = int(inv["lag"]) > int(inv["usual"]) + limit.margin_days
     bad = lag > allowed + limit.margin_days and not quiet
@@ -1101,18 +1116,13 @@ def payments_lag(
         f"{counted(limit.min_days, 'payment day')} a year"
     )
     lag = int(pay["lag"])
-    behind = (dt.date.fromisoformat(inv["last"]) - dt.date.fromisoformat(pay["last"])).days
     plus = f", {counted(usual, 'day')}, + {why}" if why else ""
     then = f"; {counted(int(before['lag']), 'day')} in {previous[0]}" if before and previous else ""  # type: ignore[index]
     detail = (
-        f"the latest payment in {pay.get('file') or 'the payments feed'} is dated {pay['last']}, "
-        f"{counted(lag, 'day')} before --as-of {as_of} and {counted(max(behind, 0), 'day')} before the latest "
-        f"invoice ({inv['last']}); the book's usual lag is at most {counted(usual + delay, 'day')} (its longest "
+        f"{_latest(pay, inv, as_of, counted(lag, 'day'))}; the book's usual lag is at most "
+        f"{counted(usual + delay, 'day')} (its longest "
         f"silence between payment days {whose}{plus}{then}): the payments feed looks "
-        f"{counted(lag, 'day')} behind, and invoices paid since {pay['last']} look unpaid (days past due, the "
-        f"watchlist and the queue run high). Send the payments up to {as_of}, or score {pay['last']} "
-        f"(`ews score --as-of {pay['last']}`). If your payments are always posted some days late, say so once: "
-        f"feed_checks.payments_lag.delay_days in the nightly config"
+        f"{counted(lag, 'day')} behind, {_unpaid(pay, as_of)}"
     )
     if int(pay["days"]) < limit.min_days:
         return FeedCheck(PAYMENTS_LAG, "the book's usual lag", lag, usual + delay, text, SMALL)
