@@ -678,8 +678,9 @@ CHECK_WORDS: dict[str, tuple[str, str, str]] = {
     ),
     PAYMENTS_LAG: (
         "Payments feed behind",
-        "days from the latest payment to the as-of date, against the book's usual silence between "
-        "payment days",
+        "days from the latest payment to the as-of date, against the book's usual lag: its longest "
+        "silence between payment days plus its posting delay, or the largest lag of the runs published "
+        "7 to 35 days before (then both counted in usual payment days, weekends left out)",
         "Send the payments up to the as-of date, or score the date of the latest payment; if payments "
         "always post some days late, set feed_checks.payments_lag.delay_days",
     ),
