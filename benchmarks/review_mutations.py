@@ -1549,6 +1549,60 @@ M = [
         '        f[["debtor_id", LIMIT_MEMORY]] for f in (previous,) if f is not None and LIMIT_MEMORY in f\n',
         ["tests/pipelines/test_nightly_triggers.py"],
     ),
+    (
+        "H25 s33-history stated_at: a row dated exactly the day not yet valid",
+        "features/master.py",
+        '    hist = history.loc[history["valid_from"].notna() & (history["valid_from"] <= when)]\n',
+        '    hist = history.loc[history["valid_from"].notna() & (history["valid_from"] < when)]\n',
+        [
+            "tests/features/test_master.py",
+            "tests/pipelines/test_debtor_history.py",
+            "tests/pipelines/test_review_s32.py",
+        ],
+    ),
+    (
+        "H26 s33-history stated_at: an empty cell states a value (missing)",
+        "features/master.py",
+        '            stated = hist.loc[hist[col].notna()].drop_duplicates("debtor_id", keep="last")\n',
+        '            stated = hist.drop_duplicates("debtor_id", keep="last")\n',
+        [
+            "tests/features/test_master.py",
+            "tests/pipelines/test_debtor_history.py",
+            "tests/pipelines/test_review_s32.py",
+        ],
+    ),
+    (
+        "H32 s33-history ledger_parts: the report's limit from the snapshot again",
+        "features/portfolio.py",
+        "        attributes_at(ledger, days[-1]).credit_limit[codes],\n",
+        "        ledger.credit_limit[codes],\n",
+        [
+            "tests/features/test_master.py",
+            "tests/pipelines/test_debtor_history.py",
+            "tests/pipelines/test_review_s32.py",
+        ],
+    ),
+    (
+        "H27 s33-history derived rows dated the day before the night that saw them",
+        "pipelines/ingest/history.py",
+        ".assign(valid_from=pd.Timestamp(as_of))",
+        ".assign(valid_from=pd.Timestamp(as_of) - pd.Timedelta(days=1))",
+        ["tests/pipelines/test_history_s33.py"],
+    ),
+    (
+        "H28 s33-history derived rows: an empty cell today counts as a change",
+        "pipelines/ingest/history.py",
+        "            changed |= stated & ~same.to_numpy(dtype=bool)\n",
+        "            changed |= ~same.to_numpy(dtype=bool)\n",
+        ["tests/pipelines/test_history_s33.py"],
+    ),
+    (
+        "H29 s33-history derived rows: a given row of the same day does not win",
+        "pipelines/ingest/history.py",
+        "    rows = rows.loc[~isin(_keys(rows, DATED), _keys(history, DATED))]\n",
+        "",
+        ["tests/pipelines/test_history_s33.py"],
+    ),
 ]
 
 
