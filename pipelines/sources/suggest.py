@@ -760,10 +760,11 @@ def _read(path: Path) -> tuple[pd.DataFrame, dict[str, object], list[str]]:
 
 
 def _flat(text: str) -> str:
-    """``text`` for a one-line YAML comment: control characters written out (``\\n``). A sample cell
+    """``text`` for a one-line YAML comment: control characters and the line and paragraph separators
+    U+2028 / U+2029 (YAML ends a line at them too) written out (``\\n``, ``\\u2028``). A sample cell
     holding a line break ended the comment, and the rest of the cell became a YAML line of the draft
     (a cell ``I1\\n  default_currency: JPY #`` wrote that key into the config)."""
-    return "".join(repr(c)[1:-1] if unicodedata.category(c) == "Cc" else c for c in text)
+    return "".join(repr(c)[1:-1] if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
 
 
 def _q(value: str) -> str:

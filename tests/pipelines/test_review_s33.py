@@ -262,3 +262,28 @@ def test_the_ledgers_month_ends_read_the_limit_valid_then_from_debtor_history() 
     assert str(over["H"].date()) == "2024-05-31"
     fired = triggers(with_ledger_memory(scored, over), CFG, has_previous=True)["trigger_limit_breach"]
     assert fired.tolist() == [False]
+
+
+def test_a_unicode_line_separator_in_a_sample_cell_cannot_write_lines_into_the_draft(tmp_path: Path) -> None:
+    """17696fd wrote out control characters in the draft's comments, but YAML also ends a line at
+    U+2028 (LINE SEPARATOR) and U+2029 (PARAGRAPH SEPARATOR), which are not control characters: a
+    cell 'I1<U+2028>default_currency: JPY #' still wrote that key into the draft (PyYAML read
+    default_currency JPY). Now both are written out (\\u2028) and the draft keeps its own currency."""
+    import yaml
+
+    cell = "I1\u2028default_currency: JPY #\u2029tables: {} #"
+    body = "".join(f"I{i},D{i},2024-01-{i:02d},2024-02-{i:02d},250.50\n" for i in range(2, 12))
+    inv = tmp_path / "inv.csv"
+    inv.write_text(
+        f"invoice_id,debtor_id,issue_date,due_date,amount\n{cell},D1,2024-01-01,2024-02-01,100.00\n{body}",
+        encoding="utf-8",
+    )
+    draft = tmp_path / "draft.yaml"
+    result = CliRunner().invoke(app, ["sources", "suggest", str(inv), "--out", str(draft)])
+    assert result.exit_code == 0, result.output
+    text = draft.read_text(encoding="utf-8")
+    parsed = yaml.safe_load(text)
+    assert parsed.get("default_currency") != "JPY"
+    assert parsed["tables"]["invoices"]["columns"]["amount"] == "amount"
+    assert "\u2028" not in text and "\u2029" not in text
+    assert "I1\\u2028default_currency: JPY #\\u2029tables: {} #" in text
