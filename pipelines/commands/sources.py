@@ -89,6 +89,12 @@ def register(app: typer.Typer) -> None:
         for file in files:
             if not file.is_file():
                 fail(f"{file}: file not found")
+        inputs = [*files, *(f.with_suffix(".csv") for f in files if f.suffix.lower() in EXCEL_SUFFIXES)]
+        if out is not None and out.exists() and any(out.samefile(f) for f in inputs if f.exists()):
+            fail(
+                f"--out {out} is an input file: the draft would replace the export (even with --force); "
+                "choose another --out, e.g. conf/sources/NAME.yaml"
+            )
         if out is not None and out.exists() and not force:
             fail(f"{out} exists; pass --force to overwrite it, or choose another --out")
         read: list[Path] = []

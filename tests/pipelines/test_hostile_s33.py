@@ -252,3 +252,16 @@ def test_a_sample_cell_with_line_breaks_cannot_write_lines_into_the_draft(tmp_pa
     assert "rows" not in parsed["tables"]["invoices"]
     assert parsed["tables"]["invoices"]["columns"]["amount"] == "amount"
     assert "# matched by name; e.g. I1\\n    rows: {drop:" in draft.read_text(encoding="utf-8")
+
+
+def test_sources_suggest_never_writes_its_draft_over_the_export(tmp_path: Path) -> None:
+    """``ews sources suggest inv.csv --out inv.csv --force`` replaced the user's export with the draft
+    (whose ``path`` then named the draft itself). Now exit 2, one line, the export's bytes unchanged."""
+    inv = _write(tmp_path / "invoices.csv", INVOICES)
+    before = inv.read_bytes()
+    result = CliRunner().invoke(app, ["sources", "suggest", str(inv), "--out", str(inv), "--force"])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert f"--out {inv} is an input file: the draft would replace the export" in said
+    assert "Traceback" not in said
+    assert inv.read_bytes() == before
