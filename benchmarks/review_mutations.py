@@ -1603,6 +1603,48 @@ M = [
         "",
         ["tests/pipelines/test_history_s33.py"],
     ),
+    (
+        "H33 038dbb6 payments lag: a failed (accepted) night's lag remembered too",
+        "pipelines/feed_checks.py",
+        "        figures = with_memory(figures, previous, as_of, lag.status == OK)  # type: ignore[arg-type]\n",
+        "        figures = with_memory(figures, previous, as_of, True)  # type: ignore[arg-type]\n",
+        ["tests/pipelines/test_lag_s33.py", "tests/pipelines/test_feed_checks.py"],
+    ),
+    (
+        "H34 038dbb6 payments lag: the remembered lag not capped at usual + 7",
+        "pipelines/feed_checks.py",
+        "    largest = min(max(memory.values()), usual + MAX_TRAINED_DELAY_DAYS)\n",
+        "    largest = max(memory.values())\n",
+        ["tests/pipelines/test_lag_s33.py", "tests/pipelines/test_feed_checks.py"],
+    ),
+    (
+        "H35 038dbb6 payments lag: a usual weekday needs 5 of 8 weeks",
+        "pipelines/feed_checks.py",
+        "    mask = [int(n >= USUAL_WEEKS_HELD) for n in held]\n",
+        "    mask = [int(n > USUAL_WEEKS_HELD) for n in held]\n",
+        ["tests/pipelines/test_lag_s33.py", "tests/pipelines/test_feed_checks.py"],
+    ),
+    (
+        "H36 038dbb6 payments lag: quiet invoices no longer excuse the payments (usual days)",
+        "pipelines/feed_checks.py",
+        "    bad = lag > allowed + limit.margin_days and not quiet\n",
+        "    bad = lag > allowed + limit.margin_days\n",
+        ["tests/pipelines/test_lag_s33.py", "tests/pipelines/test_feed_checks.py"],
+    ),
+    (
+        "H37 038dbb6 payments lag: memory used below min_days payment days",
+        "pipelines/feed_checks.py",
+        '    if memory and "lag_usual_days" in pay and int(pay["days"]) >= limit.min_days:\n',
+        '    if memory and "lag_usual_days" in pay:\n',
+        ["tests/pipelines/test_lag_s33.py", "tests/pipelines/test_feed_checks.py"],
+    ),
+    (
+        "H38 038dbb6 payments lag: tonight not counted in the lag in usual days",
+        "pipelines/feed_checks.py",
+        'np.busday_count(dated[-1] + 1, np.datetime64(end.date(), "D") + 1, weekmask=mask)',
+        'np.busday_count(dated[-1] + 1, np.datetime64(end.date(), "D"), weekmask=mask)',
+        ["tests/pipelines/test_lag_s33.py", "tests/pipelines/test_feed_checks.py"],
+    ),
 ]
 
 

@@ -287,3 +287,43 @@ def test_a_unicode_line_separator_in_a_sample_cell_cannot_write_lines_into_the_d
     assert parsed["tables"]["invoices"]["columns"]["amount"] == "amount"
     assert "\u2028" not in text and "\u2029" not in text
     assert "I1\\u2028default_currency: JPY #\\u2029tables: {} #" in text
+
+
+def test_a_night_published_with_accept_feed_teaches_the_payments_lag_nothing() -> None:
+    """H33 (038dbb6): only nights whose payments_lag_days passed are remembered; a night published with
+    --accept-feed over a failed one must not widen the lag of the nights after it. Mon-Fri book
+    (test_lag_s33's); Tuesday 17 December with the payments to Friday 6th: 7 usual payment days behind,
+    refused, accepted: the run's memory keeps 4th and 16th only."""
+    import datetime as dt
+
+    from pipelines.feed_checks import evaluate_feed
+    from tests.pipelines.test_lag_s33 import CFG, TRAINING, _feed, _lag
+
+    training = (TRAINING, {"lags": {"payments": _lag("2024-11-29", "2024-11-29")}})
+    prev_lags = _lag("2024-12-13", "2024-12-16") | {"published": {"2024-12-04": 3, "2024-12-16": 1}}
+    previous = ("the previous run 2024-12-16", {"lags": {"payments": prev_lags}})
+    behind = _feed("2024-12-06", "2024-12-16", "2024-12-17")
+    feed = evaluate_feed(
+        behind, CFG, previous=previous, training=training, as_of=dt.date(2024, 12, 17), accept=True
+    )
+    assert feed["status"] != "passed"
+    assert feed["figures"]["lags"]["payments"]["published"] == {"2024-12-04": 3, "2024-12-16": 1}
+
+
+def test_a_remembered_lag_counts_up_to_the_usual_silence_plus_7() -> None:
+    """H34 (038dbb6): tonight may lag as much as the largest remembered lag, capped at the usual silence
+    + 7 usual payment days (a feed a week behind stays refused even if a long lag once passed). Mon-Fri
+    book paid every working day (silence 0), a run of 4 December remembered at 12; Wednesday 18th with
+    the payments to Thursday 5th: 9 usual payment days (6th, 9th-13th, 16th-18th) > min(12, 0 + 7) + 1:
+    refused, reference 7."""
+    import datetime as dt
+
+    from pipelines.feed_checks import payments_lag
+    from tests.pipelines.test_lag_s33 import LIMIT, _feed, _lag
+
+    prev_lags = _lag("2024-12-17", "2024-12-17") | {"published": {"2024-12-04": 12}}
+    previous = ("the previous run 2024-12-17", {"lags": {"payments": prev_lags}})
+    check = payments_lag(
+        _feed("2024-12-05", "2024-12-18", "2024-12-18"), dt.date(2024, 12, 18), LIMIT, previous
+    )
+    assert (check.status, check.value, check.reference) == ("failed", 9, 7)
