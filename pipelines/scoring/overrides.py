@@ -252,7 +252,9 @@ def new_override(
     runs_dir = Path(runs_dir)
     if status not in STATUSES:
         raise OverrideError(f"--status {status!r} is not a status; use one of: {', '.join(STATUSES)}")
-    if not reason or not reason.strip():
+    # invisible characters alone (zero-width spaces, U+200B, a BOM) are no reason either: they were
+    # logged as one and showed as nothing in the report and the exports
+    if not any(not c.isspace() and unicodedata.category(c) != "Cf" for c in reason or ""):
         raise OverrideError(
             "--reason is empty; say why (it is kept in the audit log), e.g. --reason 'paid in full on 3 Jan'"
         )

@@ -265,3 +265,21 @@ def test_sources_suggest_never_writes_its_draft_over_the_export(tmp_path: Path) 
     assert f"--out {inv} is an input file: the draft would replace the export" in said
     assert "Traceback" not in said
     assert inv.read_bytes() == before
+
+
+def test_an_override_reason_of_invisible_characters_is_empty(tmp_path: Path) -> None:
+    """``--reason`` of two zero-width spaces and a no-break space was logged as a reason (it shows as
+    nothing in the report and the exports): an override without a why. Now "--reason is empty"
+    (exit 2, nothing logged); a reason with a zero-width space inside words is kept."""
+    runs = tmp_path / "runs"
+    (runs / "2024-08-31").mkdir(parents=True)
+    pd.DataFrame(
+        {"debtor_id": pd.Series(["D1"], dtype="string"), "pd": [0.09], "in_default": [False], "band": ["D"]}
+    ).to_parquet(runs / "2024-08-31" / "scores.parquet", index=False)
+    args = ["watchlist", "override", "D1", "--status", "cleared", "--by", "Ann", "--out", str(runs)]
+    result = CliRunner().invoke(app, [*args, "--reason", "\u200b\u200b\u00a0"])
+    assert result.exit_code == 2, result.output
+    assert "--reason is empty" in result.output
+    assert not (runs / "overrides.jsonl").exists()
+    result = CliRunner().invoke(app, [*args, "--reason", "paid\u200bin full"])
+    assert result.exit_code == 0, result.output
