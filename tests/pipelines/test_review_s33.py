@@ -327,3 +327,47 @@ def test_a_remembered_lag_counts_up_to_the_usual_silence_plus_7() -> None:
         _feed("2024-12-05", "2024-12-18", "2024-12-18"), dt.date(2024, 12, 18), LIMIT, previous
     )
     assert (check.status, check.value, check.reference) == ("failed", 9, 7)
+
+
+def test_a_weekday_with_payments_on_4_of_the_last_8_is_a_usual_payment_day() -> None:
+    """H35 (038dbb6): a weekday is a usual payment day when it held payments on at least 4 of the 8 same
+    weekdays up to the latest payment. Payments every Monday to Friday from 28 October to Friday 20
+    December 2024 (8 of each) and on 4 of the 8 Saturdays in that window (26 Oct, 9 and 23 Nov, 7 Dec),
+    never on Sunday: Monday to Saturday are usual (1111110, "Mon-Sat")."""
+    import pandas as pd
+
+    from pipelines.feed_checks import usual_weekdays, weekday_names
+
+    working = pd.bdate_range("2024-10-28", "2024-12-20")
+    saturdays = pd.to_datetime(["2024-10-26", "2024-11-09", "2024-11-23", "2024-12-07"])
+    days = working.union(saturdays)
+    mask = usual_weekdays(days, pd.Timestamp("2024-12-20"))
+    assert mask == [1, 1, 1, 1, 1, 1, 0]
+    assert weekday_names("".join(map(str, mask))) == "Mon-Sat"
+
+
+def test_a_whole_ledger_quiet_is_not_the_payments_feed_behind_in_usual_days_either() -> None:
+    """H36 (038dbb6): with runs remembered (usual payment days), the payments feed is judged behind only
+    while the invoices are inside their own usual silence, as in calendar days: a whole ledger quiet (both
+    feeds end on Friday 13 December, tonight Wednesday 18th: the invoices 5 days behind, beyond their
+    weekend 2 + 1) is the data-lag check's, not payments_lag_days'. Payments 3 usual payment days
+    behind > 0 + 1, but passed; the same payments with the invoices to the 18th: refused."""
+    import datetime as dt
+
+    from pipelines.feed_checks import payments_lag
+    from tests.pipelines.test_lag_s33 import LIMIT, _feed, _lag
+
+    previous = (
+        "the previous run 2024-12-17",
+        {
+            "lags": {
+                "payments": _lag("2024-12-17", "2024-12-17")
+                | {"published": {"2024-12-04": 0, "2024-12-11": 0}}
+            }
+        },
+    )
+    as_of = dt.date(2024, 12, 18)
+    quiet = payments_lag(_feed("2024-12-13", "2024-12-13", "2024-12-18"), as_of, LIMIT, previous)
+    assert (quiet.status, quiet.value, quiet.reference) == ("ok", 3, 0)
+    behind = payments_lag(_feed("2024-12-13", "2024-12-18", "2024-12-18"), as_of, LIMIT, previous)
+    assert (behind.status, behind.value, behind.reference) == ("failed", 3, 0)
