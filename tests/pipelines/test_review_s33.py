@@ -371,3 +371,32 @@ def test_a_whole_ledger_quiet_is_not_the_payments_feed_behind_in_usual_days_eith
     assert (quiet.status, quiet.value, quiet.reference) == ("ok", 3, 0)
     behind = payments_lag(_feed("2024-12-13", "2024-12-18", "2024-12-18"), as_of, LIMIT, previous)
     assert (behind.status, behind.value, behind.reference) == ("failed", 3, 0)
+
+
+def test_a_book_with_few_payment_days_is_too_small_to_check_even_with_runs_remembered() -> None:
+    """H37 (038dbb6): payments_lag_days is not checked with fewer than min_days (20) payment days in the
+    year, runs remembered or not. Payments on the 10 working days 2 to 13 December 2024; tonight Wednesday
+    18th, invoices to the 18th, runs of 4th and 11th remembered at 0: "too small to check", where the
+    usual-days rule would refuse 3 usual payment days > 0 + 1."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from pipelines.feed_checks import payments_lag, table_lag
+    from tests.pipelines.test_lag_s33 import LIMIT, _lag
+
+    few = pd.Series(1, index=pd.bdate_range("2024-12-02", "2024-12-13"))
+    pay = table_lag(few, pd.Timestamp("2024-12-18"))
+    assert pay["days"] == 10
+    tonight = {"lags": {"invoices": _lag("2024-12-18", "2024-12-18"), "payments": pay}}
+    previous = (
+        "the previous run 2024-12-17",
+        {
+            "lags": {
+                "payments": table_lag(few, pd.Timestamp("2024-12-17"))
+                | {"published": {"2024-12-04": 0, "2024-12-11": 0}}
+            }
+        },
+    )
+    check = payments_lag(tonight, dt.date(2024, 12, 18), LIMIT, previous)
+    assert check.status == "too small to check"
