@@ -139,6 +139,9 @@ REASON_WORDS: dict[str, str] = {
     "repeated_header": "The file's header again",
     "reversed_payment": "A payment and its reversal",
     "paid_before_issue": "Paid before the invoice was issued",
+    # the currency conversion's and the CSV reader's reasons (pipelines.ingest.currency, sources.read)
+    "no_fx_rate": "No exchange rate for {column}",
+    "malformed_row": "A line that does not split into the header's columns",
 }
 """Quarantine reasons (``quarantine/<table>.csv``'s ``reason``; the ingest's rules and the GX suites'
 ``meta.reason``) in words for report.html's feed table; ``{column}`` is the column after the colon

@@ -400,3 +400,27 @@ def test_a_book_with_few_payment_days_is_too_small_to_check_even_with_runs_remem
     )
     check = payments_lag(tonight, dt.date(2024, 12, 18), LIMIT, previous)
     assert check.status == "too small to check"
+
+
+def test_every_quarantine_reason_reads_in_words() -> None:
+    """47eed35 named the quarantine reasons in words for report.html, but not two the ingest writes:
+    ``no_fx_rate:<code>`` (an amount in a currency without a rate: s32-hostile's 21 debtors' USD
+    invoices) and ``malformed_row`` (a line the CSV reader could not split) still read as codes. By
+    hand: "No exchange rate for USD", "A line that does not split into the header's columns"; and
+    every reason of the GX suites and of the ingest's code has words."""
+    import json
+    import re
+
+    from pipelines.words import REASON_WORDS, reason_words
+
+    assert reason_words("no_fx_rate:USD") == "No exchange rate for USD"
+    assert reason_words("malformed_row") == "A line that does not split into the header's columns"
+    root = Path(__file__).resolve().parents[2]
+    kinds = {
+        e["meta"]["reason"].split(":")[0]
+        for p in (root / "conf" / "expectations").glob("*.json")
+        for e in json.loads(p.read_text(encoding="utf-8"))["expectations"]
+    }
+    code = " ".join(p.read_text(encoding="utf-8") for p in (root / "pipelines").rglob("*.py"))
+    kinds |= set(re.findall(r'flag\(masks, f?"([a-z_]+)[:"{]', code))
+    assert sorted(k for k in kinds if k not in REASON_WORDS) == []
