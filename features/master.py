@@ -34,6 +34,7 @@ __all__ = [
     "limit_cut_check",
     "prepare_master",
     "snapshot_rows",
+    "stated_at",
 ]
 
 ATTRIBUTES: tuple[str, ...] = ("credit_limit", "segment", "country")
@@ -142,26 +143,53 @@ def snapshot_rows(history: pd.DataFrame | None, keys: pd.DataFrame) -> np.ndarra
     return np.isnat(since) | (since > as_of)
 
 
-def debtors_at(
-    debtors: pd.DataFrame | None, history: pd.DataFrame | None, day: object
-) -> pd.DataFrame | None:
-    """The debtors table with each attribute of :data:`ATTRIBUTES` as valid on ``day`` (the latest
-    stating history row dated <= ``day``, else the table's own value): what the nightly of that day
-    reads for the credit-limit policy and the triggers. ``debtors`` itself without a history."""
-    if debtors is None or history is None or history.empty:
-        return debtors
+def stated_at(history: pd.DataFrame, day: object, ids: pd.Index | None = None) -> pd.DataFrame:
+    """Per debtor, each attribute of :data:`ATTRIBUTES` as the history states it on ``day``: the value
+    of the latest row dated <= ``day`` that states it, missing where no such row does (an empty cell
+    states nothing). One row per debtor of ``ids`` (text), in that order; default: every debtor with
+    a row dated <= ``day``, sorted. Columns ``debtor_id`` and the attributes the history has."""
     when = pd.Timestamp(day)
     hist = history.loc[history["valid_from"].notna() & (history["valid_from"] <= when)]
     hist = hist.assign(debtor_id=hist["debtor_id"].astype("string")).sort_values(
         ["debtor_id", "valid_from"], kind="stable"
     )
+    if ids is None:
+        ids = pd.Index(hist["debtor_id"].drop_duplicates(), dtype="string")
+    out = {"debtor_id": pd.Series(ids, dtype="string")}
+    for col in ATTRIBUTES:
+        if col in hist:
+            stated = hist.loc[hist[col].notna()].drop_duplicates("debtor_id", keep="last")
+            out[col] = stated.set_index("debtor_id")[col].reindex(ids).reset_index(drop=True)
+    return pd.DataFrame(out)
+
+
+def debtors_at(
+    debtors: pd.DataFrame | None, history: pd.DataFrame | None, day: object
+) -> pd.DataFrame | None:
+    """The debtors table with each attribute of :data:`ATTRIBUTES` as valid on ``day`` (the latest
+    stating history row dated <= ``day``, else the table's own value): what the nightly of that day
+    reads for the credit-limit policy and the triggers. ``debtors`` itself without a history. Without
+    a debtors table, the history's debtors with a row dated <= ``day`` and the values it states then
+    (before, the nightly of a book given only a ``debtor_history`` had no current limit: its
+    ``credit_limits.csv`` showed none and limit_breach never fired)."""
+    if history is None or history.empty:
+        return debtors
+    if debtors is None:
+        got = stated_at(history, day)
+        return got.assign(
+            **{
+                c: got[c].astype("float64" if c == "credit_limit" else "string")
+                for c in got
+                if c != "debtor_id"
+            }
+        )
     ids = pd.Index(debtors["debtor_id"].astype("string"))
+    stated = stated_at(history, day, ids).set_axis(debtors.index)
     out = {}
     for col in ATTRIBUTES:
-        if col not in hist or col not in debtors:
+        if col not in stated or col not in debtors:
             continue
-        stated = hist.loc[hist[col].notna()].drop_duplicates("debtor_id", keep="last")
-        value = pd.Series(stated.set_index("debtor_id")[col].reindex(ids).to_numpy(), index=debtors.index)
+        value = stated[col]
         if value.notna().any():
             out[col] = value.where(value.notna(), debtors[col]).astype(debtors[col].dtype)
     return debtors.assign(**out) if out else debtors

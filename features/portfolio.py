@@ -73,7 +73,8 @@ class PortfolioParts:
     issued in (T - window, T]). ``monthly_sales``: the amounts issued per calendar month (index:
     month start), invoices issued up to the last date only. ``open_items``: the open invoices at the
     last date of the debtors asked for (``ids``), one row per invoice. ``limits``: ``credit_limit``
-    from the debtors table for those debtors (index debtor_id, NaN when unknown).
+    valid at the last date for those debtors (``debtor_history``, else the debtors table; index
+    debtor_id, NaN when unknown).
     """
 
     at: pd.DataFrame
@@ -202,8 +203,10 @@ def ledger_parts(
         items = _open_items(ledger, ledger_state(ledger, days[-1]), codes)  # the state at the last date
     else:
         items = _open_items(ledger, None, np.zeros(0, dtype=np.int64))
+    # the limit valid at the last date (debtor_history, features.master), not the snapshot's: a report
+    # of a backfill read the debtors table's latest limit
     limits = pd.Series(
-        ledger.credit_limit[codes],
+        attributes_at(ledger, days[-1]).credit_limit[codes],
         index=pd.Index(ledger.debtor_ids[codes], name="debtor_id"),
         name="credit_limit",
     )

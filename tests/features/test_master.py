@@ -126,3 +126,39 @@ def test_debtors_table_on_a_day_holds_that_days_attributes() -> None:
     assert on["2024-03-31"]["credit_limit"].tolist() == [0.0, 1000.0]
     assert on["2024-03-31"]["segment"].tolist() == ["z", "w"]
     assert debtors_at(deb, None, "2024-01-31") is deb
+
+
+def test_without_a_debtors_table_the_history_alone_gives_that_days_attributes() -> None:
+    """A book given only a debtor_history: the nightly's debtors table of a day is the history's debtors
+    with a row dated on or before it and the values then stated (before: None, so credit_limits.csv had
+    no current limit and limit_breach's current-limit test never fired). By hand from _history(): on
+    2024-03-31 A's latest limit is its 2024-03-15 cut to 0 and its segment z; B (first row 2024-02-01)
+    states a segment w and no limit. On 2024-01-31 only A has a row: limit 500, no segment stated.
+    Before 2023-06-01 no debtor has one."""
+    late = debtors_at(None, _history(), "2024-03-31")
+    assert late["debtor_id"].tolist() == ["A", "B"]
+    assert late["credit_limit"].tolist()[0] == 0.0 and np.isnan(late["credit_limit"].tolist()[1])
+    assert late["segment"].tolist() == ["z", "w"]
+    assert late["country"].isna().all()
+    early = debtors_at(None, _history(), "2024-01-31")
+    assert early["debtor_id"].tolist() == ["A"] and early["credit_limit"].tolist() == [500.0]
+    assert early["segment"].isna().all()
+    assert len(debtors_at(None, _history(), "2023-05-31")) == 0
+    assert debtors_at(None, None, "2024-01-31") is None
+
+
+def test_the_reports_limit_is_the_one_valid_at_the_last_date() -> None:
+    """ledger_parts (the report's per-debtor figures) read the limit valid at the last date, as the
+    features do: on 2024-02-29 A's limit is 500 (dated 2023-06-01), not the snapshot's 0 (the cut of
+    2024-03-15); on 2024-03-31 it is 0. B's rows state no limit: the snapshot's 1000 both days."""
+    from features.ledger import prepare_ledger
+    from features.portfolio import ledger_parts
+
+    ledger = prepare_ledger(_book(_history()))
+    ids = pd.Index(["A", "B"], dtype="string")
+    feb = ledger_parts(ledger, [pd.Timestamp("2024-02-29")], ids=ids).limits
+    mar = ledger_parts(ledger, [pd.Timestamp("2024-03-31")], ids=ids).limits
+    assert feb.to_dict() == {"A": 500.0, "B": 1000.0}
+    assert mar.to_dict() == {"A": 0.0, "B": 1000.0}
+    snap = ledger_parts(prepare_ledger(_book(None)), [pd.Timestamp("2024-02-29")], ids=ids).limits
+    assert snap.to_dict() == {"A": 0.0, "B": 1000.0}
