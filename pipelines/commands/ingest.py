@@ -178,9 +178,13 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
             f"merged into the history as of {kept['base_as_of']}" if kept["base_as_of"] else "a new history"
         )
         parts = ", ".join(
-            f"{t} {c['rows']:,} (kept {c['kept']:,}, replaced {c['replaced']:,}, added {c['added']:,}, "
-            f"removed {c['removed']:,})"
+            f"{t} {c['rows']:,} (kept {c['kept']:,}, replaced {c['replaced']:,}, added {c['added']:,}"
+            + (f" of which {c['derived']:,} dated from today's debtors table" if c.get("derived") else "")
+            + f", removed {c['removed']:,})"
             for t, c in kept["tables"].items()
+            if t != "debtor_history"
+            or c["rows"]
+            or c["kept"]  # not the empty one of a debtors table without attributes
         )
         resolved = sum((kept.get("readmitted") or {}).values())
         console.print(

@@ -26,13 +26,20 @@ Rules (each tested in ``tests/pipelines/test_history_s25.py``):
   invoice in issue date and amount at once (:func:`_clashes`: two books both numbered
   INV-0001...); or fewer than half of today's invoices dated before the history's as-of date (or of
   today's debtors) known to it;
-* an as-of date before the history's is refused (rows known later would enter an earlier date).
+* an as-of date before the history's is refused (rows known later would enter an earlier date);
+* today's debtors table dates the master data (:func:`derived_rows`): a ``debtor_history`` row,
+  valid from the as-of date, for each debtor whose ``credit_limit``, ``segment`` or ``country``
+  differs from what the history states for it that day (every debtor on the first night: nothing
+  is stated yet). A team without an ERP change log builds its dated history by running ews
+  nightly. A ``debtor_history`` row of the same debtor and date (``--debtor-history``) wins: the
+  derived row is dropped.
 
 The history as it stood before the latest date's merge is kept in ``OUT/.history/`` (hard links,
 no copy), so a rerun for the same date merges into the same base and writes the same bytes.
 ``manifest.json`` keeps today's counts per table (rows in = accepted + quarantined) and states the
 history's apart: ``history.tables.<table>`` = ``kept`` (rows of the base), ``replaced``, ``added``,
-``removed`` and ``rows`` (published: kept - removed + added).
+``removed`` and ``rows`` (published: kept - removed + added); ``debtor_history`` also ``derived``
+(of ``added``, the rows derived from today's debtors table).
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from features.master import ATTRIBUTES, stated_at
 from pipelines.ingest.masks import index_in, isin, passing
 from pipelines.ingest.rules import DUPLICATE_KEYS
 from pipelines.sources.read import TableError
@@ -359,11 +367,17 @@ def merge(
     rows (:func:`quarantined_keys`). Raises :class:`TableError` for another ledger's export or a merge removing
     too much."""
     if history is None:
+        published = dict(today)
+        derived = None
+        if "debtors" in today:  # the first night dates every debtor's attributes
+            published[DATED], derived = with_derived(today.get(DATED), today["debtors"], as_of)
         counts = {
             t: {"kept": 0, "replaced": 0, "added": len(f), "removed": 0, "rows": len(f)}
-            for t, f in sorted(today.items())
+            for t, f in sorted(published.items())
         }
-        return dict(today), {"base_as_of": None, "tables": counts}, []
+        if derived is not None:
+            counts[DATED]["derived"] = derived
+        return published, {"base_as_of": None, "tables": counts}, []
     why = foreign(history, today, out)
     if why is not None:
         raise TableError(why)
@@ -392,7 +406,11 @@ class Merged:
     def section(self, base_as_of: dt.date) -> dict[str, Any]:
         """The manifest's ``history`` section (``inside``, the refusal's basis, left out)."""
         tables = {
-            t: {k: c[k] for k in ("kept", "replaced", "added", "removed", "rows", "quarantined") if k in c}
+            t: {
+                k: c[k]
+                for k in ("kept", "replaced", "added", "removed", "rows", "quarantined", "derived")
+                if k in c
+            }
             for t, c in sorted(self.counts.items())
         }
         for c in tables.values():
@@ -516,7 +534,68 @@ def merge_part(
             "inside": int(inside.sum()),
             "quarantined": int(stay.sum()),
         }
+    if "debtors" in today:  # today's debtors table dates the attributes that changed (derived_rows)
+        merged[DATED], derived = with_derived(merged.get(DATED), today["debtors"], as_of)
+        merged[DATED] = merged[DATED].sort_values(list(KEYS[DATED]), kind="stable").reset_index(drop=True)
+        c = counts.setdefault(
+            DATED, {"kept": 0, "replaced": 0, "added": 0, "removed": 0, "rows": 0, "inside": 0}
+        )
+        c["added"] += derived
+        c["rows"] += derived
+        c["derived"] = derived
+        merged = dict(sorted(merged.items()))
     return Merged(merged, counts, removed_ids)
+
+
+DATED = "debtor_history"
+"""The table the debtors table's changes are dated into (:func:`derived_rows`)."""
+
+
+def derived_rows(debtors: pd.DataFrame, history: pd.DataFrame | None, as_of: dt.date) -> pd.DataFrame:
+    """``debtor_history`` rows derived from today's debtors table (canonical; ``--keep-history``): one
+    per debtor some attribute of which (:data:`features.master.ATTRIBUTES`), as today's table states it
+    (an empty cell states nothing), differs from what ``history`` states for the debtor on ``as_of``
+    (:func:`features.master.stated_at`; nothing stated counts as a change, so the first night dates
+    every debtor), valid from ``as_of``, with today's three values.
+
+    Why ``as_of`` and not earlier, on the first night too: the export of ``as_of`` says what the ERP
+    held that day, not since when. Dated earlier, the month-ends before it would read a value first
+    seen on ``as_of`` (a limit cut in the weeks before, after the debtor's trouble: the snapshot's
+    look-ahead, DESIGN's point-in-time rule), and the training's warning for month-ends without a
+    dated row (``pipelines.flows.train.master_data_warning``) would not say so."""
+    from pipelines.adapters.files import conform
+
+    ids = pd.Index(debtors["debtor_id"].astype("string"))
+    known = stated_at(history, as_of, ids) if history is not None and len(history) else pd.DataFrame()
+    changed = np.zeros(len(debtors), dtype=bool)
+    for col in ATTRIBUTES:
+        now = debtors[col].reset_index(drop=True)
+        stated = now.notna().to_numpy()
+        if col not in known:
+            changed |= stated
+        elif col == "credit_limit":
+            changed |= stated & ~(now.to_numpy("float64") == known[col].to_numpy("float64", na_value=np.nan))
+        else:
+            same = (now.astype("string") == known[col].astype("string")).fillna(False)
+            changed |= stated & ~same.to_numpy(dtype=bool)
+    rows = debtors.loc[changed, ["debtor_id", *ATTRIBUTES]].assign(valid_from=pd.Timestamp(as_of))
+    return conform(rows, DATED)
+
+
+def with_derived(
+    history: pd.DataFrame | None, debtors: pd.DataFrame, as_of: dt.date
+) -> tuple[pd.DataFrame, int]:
+    """``history`` (``debtor_history``: the kept rows merged with today's given ones, or None) with
+    :func:`derived_rows` appended, those of a (debtor, date) it holds left out (a given row wins: an
+    ERP's change log dates the change itself; a derived row is read off two exports), and how many
+    were appended."""
+    from pipelines.adapters.files import conform
+
+    rows = derived_rows(conform(debtors, "debtors"), history, as_of)
+    if history is None or not len(history):
+        return rows, len(rows)
+    rows = rows.loc[~isin(_keys(rows, DATED), _keys(history, DATED))]
+    return conform(pd.concat([history, rows], ignore_index=True), DATED), len(rows)
 
 
 def _inside(

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.ingest.history import (
+    DATED,
     KEYS,
     SPAN_DATES,
     History,
@@ -50,6 +51,7 @@ from pipelines.ingest.history import (
     foreign,
     merge_part,
     span_start,
+    with_derived,
 )
 from pipelines.ingest.idhash import id_hashes, in_sorted
 from pipelines.ingest.masks import arrow, isin
@@ -227,6 +229,14 @@ def _union(a: pd.DataFrame, b: pd.DataFrame, table: str) -> pd.DataFrame:
     if set(b.columns) <= set(a.columns):
         return a
     return conform(pd.concat([b.iloc[:0], a], ignore_index=True), table)
+
+
+def _no_rows(table: str) -> pd.DataFrame:
+    """``table`` with no rows, canonical columns and dtypes."""
+    from features.schema import dtypes
+    from pipelines.adapters.files import conform
+
+    return conform(pd.DataFrame({c: pd.Series([], dtype=d) for c, d in dtypes(table).items()}), table)
 
 
 Each = Callable[[str, Iterable[int]], Iterator[tuple[int, Any]]]
@@ -449,6 +459,51 @@ def _recent_far(job: MergeJob, each: Each) -> pd.Index:
     return pd.Index(pd.concat(found).unique()) if found else pd.Index([], dtype="string")
 
 
+@dataclass
+class DeriveJob:
+    """The first night of a streamed ``--keep-history`` ingest (no history to merge into): each
+    partition's ``debtor_history`` (today's given rows) with the rows derived from its debtors
+    (:func:`pipelines.ingest.history.with_derived`), written back into the stage."""
+
+    stage: Path
+    partitions: int
+    as_of: dt.date
+
+    def each(self, step: str, parts: Iterable[int]) -> Iterator[tuple[int, Any]]:
+        """:data:`Each` in this process."""
+        for p in parts:
+            yield p, getattr(self, step)(p)
+
+    def derive(self, p: int) -> tuple[int, int]:
+        """Partition ``p`` dated; returns (rows derived, rows of its ``debtor_history``)."""
+        from pipelines.adapters.files import bucket_file, bucket_parts, write_bucket_atomic
+
+        today = today_part(self.stage, ["debtors", DATED], p)
+        frame, derived = today.get(DATED), 0
+        if "debtors" in today:
+            frame, derived = with_derived(frame, today["debtors"], self.as_of)
+        frame = _no_rows(DATED) if frame is None else frame
+        write_bucket_atomic(bucket_parts(frame, self.partitions)[p], bucket_file(self.stage, DATED, p))
+        return derived, len(frame)
+
+
+def derive_streamed(
+    stage: Path,
+    partitions: int,
+    as_of: dt.date,
+    each: Callable[[DeriveJob], Each] | None = None,
+) -> tuple[int, int]:
+    """The first night's dating of a streamed ingest with a debtors table (:class:`DeriveJob`), one
+    partition per step (``each``: as in :func:`merge_streamed`); returns (rows derived, rows of the
+    published ``debtor_history``), summed in partition order."""
+    job = DeriveJob(stage, partitions, as_of)
+    run = each(job) if each is not None else job.each
+    derived = rows = 0
+    for _p, (n, k) in run("derive", range(partitions)):
+        derived, rows = derived + n, rows + k
+    return derived, rows
+
+
 def merge_streamed(
     base: tuple[Path, dt.date],
     stage: Path,
@@ -495,6 +550,8 @@ def merge_streamed(
         ]
         if both:
             job.empty[table] = both[0] if len(both) == 1 else _union(both[0], both[1], table)
+    if "debtors" in tables and DATED not in job.empty:  # the rows derived from today's debtors table
+        job.empty[DATED] = _no_rows(DATED)
     total: Merged | None = None
     for _p, part in run("merge", range(partitions)):
         if total is None:
@@ -509,7 +566,9 @@ def merge_streamed(
 
 __all__ = [
     "FOREIGN_COLUMNS",
+    "DeriveJob",
     "MergeJob",
+    "derive_streamed",
     "history_sample",
     "kept_part",
     "merge_streamed",
