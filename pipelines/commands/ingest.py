@@ -182,9 +182,6 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
             + (f" of which {c['derived']:,} dated from today's debtors table" if c.get("derived") else "")
             + f", removed {c['removed']:,})"
             for t, c in kept["tables"].items()
-            if t != "debtor_history"
-            or c["rows"]
-            or c["kept"]  # not the empty one of a debtors table without attributes
         )
         resolved = sum((kept.get("readmitted") or {}).values())
         console.print(

@@ -535,20 +535,22 @@ def _ingest_streamed(
             say("merging into the history")
             if base is None:
                 rows = {t: s.accepted for t, s in states.items()}
-                derived = None
+                dated = None
                 if "debtors" in states:  # the first night dates every debtor's attributes
                     from pipelines.ingest.history_stream import derive_streamed
 
-                    derived, rows["debtor_history"] = derive_streamed(
-                        stage, run.partitions, as_of_date, run.merge_steps
+                    dated = derive_streamed(
+                        stage, run.partitions, as_of_date, run.merge_steps, "debtor_history" in states
                     )
-                    merged = rows  # the stage's partitions hold a table the input had not
+                if dated is not None:
+                    rows["debtor_history"] = dated[1]
+                    merged = rows  # the stage's partitions may hold a table the input had not
                 counts = {
                     t: {"kept": 0, "replaced": 0, "added": n, "removed": 0, "rows": n}
                     for t, n in sorted(rows.items())
                 }
-                if derived is not None:
-                    counts["debtor_history"]["derived"] = derived
+                if dated is not None:
+                    counts["debtor_history"]["derived"] = dated[0]
                 manifest["history"] = {"base_as_of": None, "tables": counts}
             else:
                 from pipelines.ingest.history_stream import merge_streamed

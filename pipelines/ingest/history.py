@@ -370,12 +370,14 @@ def merge(
         published = dict(today)
         derived = None
         if "debtors" in today:  # the first night dates every debtor's attributes
-            published[DATED], derived = with_derived(today.get(DATED), today["debtors"], as_of)
+            frame, derived = with_derived(today.get(DATED), today["debtors"], as_of)
+            if derived or DATED in today:  # no table of nothing
+                published[DATED] = frame
         counts = {
             t: {"kept": 0, "replaced": 0, "added": len(f), "removed": 0, "rows": len(f)}
             for t, f in sorted(published.items())
         }
-        if derived is not None:
+        if DATED in counts and derived is not None:
             counts[DATED]["derived"] = derived
         return published, {"base_as_of": None, "tables": counts}, []
     why = foreign(history, today, out)
@@ -535,15 +537,15 @@ def merge_part(
             "quarantined": int(stay.sum()),
         }
     if "debtors" in today:  # today's debtors table dates the attributes that changed (derived_rows)
-        merged[DATED], derived = with_derived(merged.get(DATED), today["debtors"], as_of)
-        merged[DATED] = merged[DATED].sort_values(list(KEYS[DATED]), kind="stable").reset_index(drop=True)
-        c = counts.setdefault(
-            DATED, {"kept": 0, "replaced": 0, "added": 0, "removed": 0, "rows": 0, "inside": 0}
-        )
-        c["added"] += derived
-        c["rows"] += derived
-        c["derived"] = derived
-        merged = dict(sorted(merged.items()))
+        frame, derived = with_derived(merged.get(DATED), today["debtors"], as_of)
+        if derived or DATED in kept_tables or DATED in today:  # no table of nothing
+            merged[DATED] = frame.sort_values(list(KEYS[DATED]), kind="stable").reset_index(drop=True)
+            zero = ("kept", "replaced", "added", "removed", "rows", "inside")
+            c = counts.setdefault(DATED, dict.fromkeys(zero, 0))
+            c["added"] += derived
+            c["rows"] += derived
+            c["derived"] = derived
+            merged = dict(sorted(merged.items()))
     return Merged(merged, counts, removed_ids)
 
 

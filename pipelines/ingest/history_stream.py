@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -492,15 +493,20 @@ def derive_streamed(
     partitions: int,
     as_of: dt.date,
     each: Callable[[DeriveJob], Each] | None = None,
-) -> tuple[int, int]:
+    given: bool = False,
+) -> tuple[int, int] | None:
     """The first night's dating of a streamed ingest with a debtors table (:class:`DeriveJob`), one
     partition per step (``each``: as in :func:`merge_streamed`); returns (rows derived, rows of the
-    published ``debtor_history``), summed in partition order."""
+    published ``debtor_history``), summed in partition order. None (and no table staged) when no row
+    was derived and none ``given`` (today's export has no ``debtor_history``)."""
     job = DeriveJob(stage, partitions, as_of)
     run = each(job) if each is not None else job.each
     derived = rows = 0
     for _p, (n, k) in run("derive", range(partitions)):
         derived, rows = derived + n, rows + k
+    if not derived and not given:
+        shutil.rmtree(stage / DATED, ignore_errors=True)
+        return None
     return derived, rows
 
 
@@ -559,6 +565,8 @@ def merge_streamed(
         else:
             total.add(part)
     assert total is not None
+    if DATED not in total.counts:  # no partition held or derived a row: not the empty buckets written
+        shutil.rmtree(stage / DATED, ignore_errors=True)
     warnings = total.verdict(job.starts, as_of, out)
     rows = {t: c["rows"] for t, c in total.counts.items()}
     return total.section(held), warnings, rows
