@@ -757,6 +757,37 @@ def test_a_backfill_reads_the_limits_valid_on_its_date(env) -> None:
     assert got.drop(["C00010"]).equals(before.drop(["C00010"]))
 
 
+def test_a_history_without_a_debtors_table_gives_the_current_limits(env) -> None:
+    """A book given a debtor_history and no debtors table: the nightly of DAY2 reads the limit the
+    history states on DAY2 (C00010: 12345, dated 10 days before). Before s33-history the nightly's
+    debtors_at returned None without a debtors table: credit_limits.csv had no current limit for
+    anyone. C00020's only row is dated the day after DAY2: no current limit."""
+    from pipelines.flows.nightly import nightly
+
+    def history_only(t) -> None:
+        del t["debtors"]
+        t["debtor_history"] = pd.DataFrame(
+            {
+                "debtor_id": ["C00010", "C00020"],
+                "valid_from": pd.to_datetime([DAY2 - dt.timedelta(days=10), DAY2 + dt.timedelta(days=1)]),
+                "credit_limit": [12345.0, 1.0],
+            }
+        )
+
+    res = nightly(
+        as_of=DAY2,
+        config_path=env["cfg"],
+        data_dir=_feed_copy(env, "history_only", history_only),
+        out_dir=env["tmp"] / "runs_history_only",
+        accept_feed=True,  # the training data had a debtors table: rows.debtors 0 against 700
+    )
+    got = pd.read_csv(
+        res.path / "credit_limits.csv", encoding="utf-8-sig", dtype={"debtor_id": str}
+    ).set_index("debtor_id")["credit_limit_current"]
+    assert got["C00010"] == 12345.0
+    assert np.isnan(got["C00020"]) and got.drop("C00010").isna().all()
+
+
 def test_consecutive_runs_pass_feed_checks_first_against_training_only(env) -> None:
     first, second = env["first"].manifest["feed"], env["second"].manifest["feed"]
     assert first["status"] == second["status"] == "passed"
