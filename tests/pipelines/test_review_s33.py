@@ -424,3 +424,29 @@ def test_every_quarantine_reason_reads_in_words() -> None:
     code = " ".join(p.read_text(encoding="utf-8") for p in (root / "pipelines").rglob("*.py"))
     kinds |= set(re.findall(r'flag\(masks, f?"([a-z_]+)[:"{]', code))
     assert sorted(k for k in kinds if k not in REASON_WORDS) == []
+
+
+def test_an_empty_cell_of_a_later_row_states_nothing() -> None:
+    """H26 (s33-history, features.master.stated_at): each attribute is the value of the latest row
+    dated on or before the day that states it; an empty cell states nothing. A: 2024-01-01 limit 500,
+    segment x, country DE; 2024-02-01 limit 300 and nothing else. On 2024-03-01: limit 300, segment x,
+    country DE (by hand), without a debtors table too (the nightly's debtors_at(None, ...))."""
+    import pandas as pd
+
+    from features.master import debtors_at, stated_at
+
+    history = pd.DataFrame(
+        {
+            "debtor_id": pd.array(["A", "A"], dtype="string"),
+            "valid_from": pd.to_datetime(["2024-01-01", "2024-02-01"]),
+            "credit_limit": [500.0, 300.0],
+            "segment": pd.array(["x", None], dtype="string"),
+            "country": pd.array(["DE", None], dtype="string"),
+        }
+    )
+    got = stated_at(history, "2024-03-01")
+    assert got.to_dict("records") == [
+        {"debtor_id": "A", "credit_limit": 300.0, "segment": "x", "country": "DE"}
+    ]
+    table = debtors_at(None, history, "2024-03-01")
+    assert table[["credit_limit", "segment", "country"]].iloc[0].tolist() == [300.0, "x", "DE"]
