@@ -443,6 +443,39 @@ def _summary(console: Console, result: Any, verbose: bool = False) -> None:
     )
 
 
+def where_to_look(
+    console: Console, runs: list[Path], teams: Path, out: Path, cleared: str | None, uri: str, cfg: Any
+) -> None:
+    """``ews demo``'s closing lines: where each output is and how to open the MLflow and Prefect UIs.
+    Printed as typed: an ``--out`` folder such as ``g[old]`` or ``x[/]`` is a path, not rich markup
+    (s33-review: the lines read it as markup, a traceback after the whole demo or a wrong path)."""
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, highlight=False)
+
+    console.rule("where to look")
+    say(f"report:            {runs[-1] / 'report.html'}  (open in a browser; works offline)")
+    say(f"watchlist:         {runs[-1] / 'watchlist.csv'}")
+    say(f"collections queue: {runs[-1] / 'collections_queue.xlsx'}  (live debtors; one sheet per owner)")
+    say(f"recovery queue:    {runs[-1] / 'recovery_queue.xlsx'}  (debtors in default)")
+    say(f"teams (demo):      {teams}  (owners and daily capacity)")
+    say(f"run manifest:      {runs[-1] / 'manifest.json'}   previous day: {runs[0]}")
+    if cleared:
+        say(
+            f"override + audit:  ews watchlist history {cleared} --out {out}   (log: {out / 'overrides.jsonl'})"
+        )
+    say(
+        f"MLflow UI:         .venv/bin/mlflow ui --backend-store-uri {uri} --port 5000  -> http://127.0.0.1:5000"
+    )
+    say(
+        "Prefect UI:        .venv/bin/prefect server start  -> http://127.0.0.1:4200  "
+        "(the demo's train and nightly runs are in the local Prefect database)"
+    )
+    say(
+        f"schedule:          `ews serve` runs the nightly flow at '{cfg.schedule.cron}' ({cfg.schedule.timezone})"
+    )
+
+
 def demo_train_and_score(
     console: Console,
     data_dir: Path,
@@ -519,30 +552,7 @@ def demo_train_and_score(
     show_queues(console, runs[-1])
 
     cfg = load_config(config, expect=NightlyConfig)
-    uri = configure(None)
-    console.rule("where to look")
-    console.print(f"report:            {runs[-1] / 'report.html'}  (open in a browser; works offline)")
-    console.print(f"watchlist:         {runs[-1] / 'watchlist.csv'}")
-    console.print(
-        f"collections queue: {runs[-1] / 'collections_queue.xlsx'}  (live debtors; one sheet per owner)"
-    )
-    console.print(f"recovery queue:    {runs[-1] / 'recovery_queue.xlsx'}  (debtors in default)")
-    console.print(f"teams (demo):      {config.parent / 'teams.yaml'}  (owners and daily capacity)")
-    console.print(f"run manifest:      {runs[-1] / 'manifest.json'}   previous day: {runs[0]}")
-    if cleared:
-        console.print(
-            f"override + audit:  ews watchlist history {cleared} --out {out}   (log: {out / 'overrides.jsonl'})"
-        )
-    console.print(
-        f"MLflow UI:         .venv/bin/mlflow ui --backend-store-uri {uri} --port 5000  -> http://127.0.0.1:5000"
-    )
-    console.print(
-        "Prefect UI:        .venv/bin/prefect server start  -> http://127.0.0.1:4200  "
-        "(the demo's train and nightly runs are in the local Prefect database)"
-    )
-    console.print(
-        f"schedule:          `ews serve` runs the nightly flow at '{cfg.schedule.cron}' ({cfg.schedule.timezone})"
-    )
+    where_to_look(console, runs, config.parent / "teams.yaml", out, cleared, configure(None), cfg)
     return {"version": trained.version, "runs": runs, "seconds": seconds}
 
 

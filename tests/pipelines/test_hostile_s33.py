@@ -283,3 +283,24 @@ def test_an_override_reason_of_invisible_characters_is_empty(tmp_path: Path) -> 
     assert not (runs / "overrides.jsonl").exists()
     result = CliRunner().invoke(app, [*args, "--reason", "paid\u200bin full"])
     assert result.exit_code == 0, result.output
+
+
+def test_the_demos_closing_lines_print_an_out_folder_as_typed(tmp_path: Path) -> None:
+    """s33-review: ``ews demo --out 'g[old]'`` printed its closing paths through rich markup: 'g[old]/runs'
+    read as 'g/runs' (a wrong path to open), and an --out folder with '[/]' ended in a traceback after
+    the whole demo had run."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from pipelines.commands.score import where_to_look
+
+    out = tmp_path / "g[old]" / "x[/]" / "runs"
+    runs = [out / "2025-12-30", out / "2025-12-31"]
+    cfg = SimpleNamespace(schedule=SimpleNamespace(cron="0 2 * * *", timezone="Europe/Amsterdam"))
+    console = Console(record=True, width=400)
+    where_to_look(console, runs, out.parent / "teams.yaml", out, "D[/]1", "sqlite:///m.db", cfg)
+    text = console.export_text()
+    assert f"report:            {out / '2025-12-31' / 'report.html'}  (open in a browser" in text
+    assert f"teams (demo):      {out.parent / 'teams.yaml'}  (owners" in text
+    assert f"ews watchlist history D[/]1 --out {out}   (log: {out / 'overrides.jsonl'})" in text
