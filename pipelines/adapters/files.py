@@ -425,6 +425,16 @@ def _column_chunks(folder: str | Path, table: str, column: str) -> Iterator[tupl
         yield pf, [md.row_group(i).column(idx).statistics for i in range(md.num_row_groups)]
 
 
+def column_values(folder: str | Path, table: str, column: str) -> set[str] | None:
+    """The distinct values of a text column of an ingested table (missing values left out), reading
+    that column only, one file at a time. None when the table or the column is absent."""
+    found: set[str] | None = None
+    for pf, _ in _column_chunks(folder, table, column):
+        values = pc.unique(pf.read(columns=[column]).column(0)).drop_null()
+        found = (found or set()) | {str(v) for v in values.to_pylist()}
+    return found
+
+
 def column_bounds(folder: str | Path, table: str, column: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
     """(min, max) of a date column of an ingested table, from the Parquet statistics (the column is
     read only when a file has none). None when the table is absent or the column empty."""

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from pipelines.config import ConfigError, config_hash, load_config
+from pipelines.config.teams import TeamsConfig
 
 # where the example source configs' sample exports live in a checkout of the repository
 SAMPLES = "tests/data/sources/"
@@ -20,6 +21,63 @@ def _repository_sample(path: Path | str) -> bool:
     return not Path(path).is_absolute() and Path(path).as_posix().startswith(SAMPLES)
 
 
+def _teams_data_dir(data: Path | None) -> tuple[Path | None, str]:
+    """The ingested folder whose debtors a teams file is checked against, and how to name it: --data,
+    else the nightly config's ``data_dir`` (the folder `ews serve` scores)."""
+    if data is not None:
+        return data, f"--data {data}"
+    nightly = Path("conf/nightly.yaml")
+    if not nightly.is_file():
+        return None, "no --data and no conf/nightly.yaml"
+    try:
+        folder = load_config(nightly).data_dir  # type: ignore[union-attr]
+    except ConfigError:
+        return None, "conf/nightly.yaml does not load"
+    return folder, f"{folder} (data_dir of conf/nightly.yaml)"
+
+
+def _teams_against_debtors(cfg: TeamsConfig, data: Path | None) -> tuple[list[str], list[str], str]:
+    """(problems that fail the check, notes, the ok line's note) for a teams file: its countries as
+    codes (:func:`~pipelines.config.teams.country_code_problems`), then each segment and country
+    against the debtors and dated master data of the ingested folder (``data`` or the nightly's
+    ``data_dir``). Before session 34 `ews config check` passed 'ch', 'UK' or 'Services' while the
+    nightly gave those debtors to 'unassigned'."""
+    from pipelines.adapters.files import column_values
+    from pipelines.config.teams import country_code_problems
+    from pipelines.engine import is_ingested
+    from pipelines.scoring.owners import unknown_coverage
+
+    codes = country_code_problems(cfg.collectors)
+    problems = [line for _name, _value, line in codes]
+    folder, where = _teams_data_dir(data)
+    if folder is None or not folder.is_dir() or not is_ingested(folder):
+        why = where if folder is None else f"{where} is not an `ews ingest` folder"
+        return problems, [], f"  (segments and countries not checked against debtors: {why}; pass --data DIR)"
+    have = {}
+    for column in ("segment", "country"):
+        found = [column_values(folder, table, column) for table in ("debtors", "debtor_history")]
+        have[column] = set().union(*(f for f in found if f is not None))
+    if not have["segment"] and not have["country"]:
+        return problems, [], f"  (segments and countries not checked: no debtor in {where} states one)"
+    notes = []
+    said = {(name, value) for name, value, _line in codes}
+    for name, column, value, near in unknown_coverage(cfg.collectors, have["segment"], have["country"]):
+        if column == "country" and (name, value) in said:
+            continue  # said as a code
+        if near is not None:
+            problems.append(
+                f"{name}: {column} {value!r}: no debtor in {where} has it, they have {near!r} ({column} "
+                f"values are compared exactly, case included: as written {name} covers none of them)"
+            )
+        else:
+            listed = sorted(have[column])
+            shown = ", ".join(listed[:12]) + (f" and {len(listed) - 12:,} more" if len(listed) > 12 else "")
+            notes.append(
+                f"{name}: no debtor in {where} has {column} {value!r} yet ({column} values there: {shown})"
+            )
+    return problems, notes, f"  (segments and countries checked against the debtors of {where})"
+
+
 def register(app: typer.Typer) -> None:
     config_app = typer.Typer(help="Inspect and validate YAML config under conf/.", no_args_is_help=True)
     app.add_typer(config_app, name="config")
@@ -29,12 +87,23 @@ def register(app: typer.Typer) -> None:
         files: list[Path] = typer.Argument(  # noqa: B008
             None, help="YAML files to check. Default: every *.yaml under conf/."
         ),
+        data: Path | None = typer.Option(  # noqa: B008
+            None,
+            "--data",
+            help="an `ews ingest --out` folder whose debtors a teams file's segments and countries are "
+            "checked against. Default: data_dir of conf/nightly.yaml",
+        ),
     ) -> None:
         """Validate config files; exit 2 and name the file and key on the first bad one.
 
         A source config's input files that exist are read up to their headers: a mapped column or a
         row option (rows, fill_down) naming a column the file lacks fails the check. Inputs not found
-        are named as not checked (exit 0: their paths may be given with --path at ingest)."""
+        are named as not checked (exit 0: their paths may be given with --path at ingest).
+
+        A teams file's countries must be codes as ews stores them (two capitals: 'DE', not 'de',
+        'Germany' or 'UK'), and each segment or country is looked up in the debtors of --data: one
+        that differs from a debtor's only in case, spaces or a typo fails the check; one no debtor has
+        (a country with no customer yet) is named in a note."""
         console = Console()
         paths = files or sorted(Path("conf").rglob("*.yaml"))
         if not paths:
@@ -81,6 +150,20 @@ def register(app: typer.Typer) -> None:
                         note = (
                             f"  (an example: its sample {files} in the ews repository's {SAMPLES}, not here)"
                         )
+            if cfg.kind == "teams":  # the values against the debtors ews will assign
+                problems, notes, note = _teams_against_debtors(cfg, data)  # type: ignore[arg-type]
+                for line in notes:
+                    console.print(
+                        f"[yellow]note[/] {escape(f'{path}: {line}')}", highlight=False, soft_wrap=True
+                    )
+                if problems:
+                    failed += 1
+                    console.print(
+                        f"[red]FAIL[/] {escape(f'{path}: ' + '; '.join(problems) + f'. Edit {path}')}",
+                        highlight=False,
+                        soft_wrap=True,
+                    )
+                    continue
             console.print(
                 f"[green]ok[/]   {escape(f'{path}  kind={cfg.kind}  hash={config_hash(cfg)[:12]}{note}')}",
                 highlight=False,

@@ -67,3 +67,29 @@ class TeamsConfig(ConfigModel):
                 "collectors: a name is an Excel sheet name: at most 31 characters, none of []:*?/\\"
             )
         return self
+
+
+# codes people write for a country whose ISO-3166 alpha-2 code is another (the EU's and everyday use)
+NOT_ISO = {"UK": "GB", "EL": "GR"}
+
+
+def country_code_problems(collectors: tuple[Collector, ...]) -> list[tuple[str, str, str]]:
+    """Each country a collector names that can match no debtor, because ews stores countries as
+    ISO-3166 alpha-2 codes in capitals (``ews ingest`` upper-cases them): ``"de"``, ``"Germany"``,
+    ``"UK"`` (the United Kingdom is ``GB``): ``(collector, value, line)`` each, the line with the fix."""
+    out = []
+    for c in collectors:
+        for value in c.countries:
+            code = value.strip().upper()
+            if value in NOT_ISO or code in NOT_ISO:
+                fix = f"the ISO code is {NOT_ISO[code]!r}"
+            elif len(code) == 2 and code.isascii() and code.isalpha():
+                if code == value:
+                    continue
+                fix = f"write {code!r}: countries are compared exactly, as ingest stores them"
+            else:
+                fix = "countries are ISO-3166 alpha-2 codes, two capital letters such as 'DE'"
+            out.append(
+                (c.name, value, f"{c.name}: country {value!r} is not a country code ews stores ({fix})")
+            )
+    return out

@@ -15,7 +15,7 @@ remainder; ties go to the collections queue), the top rows by rank in each queue
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -153,23 +153,18 @@ def previous_owners(frames: Sequence[pd.DataFrame | None]) -> pd.Series | None:
     return both.set_index(both["debtor_id"].astype("string"))["owner"].astype("string")
 
 
-def coverage_gaps(
-    collectors: Sequence[Collector], scored: pd.DataFrame, queues: Mapping[str, pd.DataFrame]
-) -> dict[str, object]:
-    """What a teams file leaves unowned tonight: ``{}`` without collectors. Otherwise
-    ``unassigned``: the rows per queue that went to ``unassigned``, out of ``rows``; ``unknown``: each
-    segment or country a collector names that no scored debtor has but that is close to one the book
-    has (case, spaces or a typo: ``"Ben: segment 'Services' (the book has 'services')"``; a value with
-    no debtor and nothing close, such as a country not in the book yet, is no mistake); ``uncovered``:
-    the segments of unassigned rows. ``scored``: one row per debtor with optional ``segment`` and
-    ``country``; ``queues``: name -> rows with ``owner`` (and ``segment``)."""
+def unknown_coverage(
+    collectors: Sequence[Collector], segments: Collection[str], countries: Collection[str]
+) -> list[tuple[str, str, str, str | None]]:
+    """Each segment or country a collector names that no debtor has (``segments`` / ``countries``: the
+    values the book holds), as ``(collector, column, value, near)``: ``near`` is the book's value it
+    is close to (case, spaces or a typo: ``"Services"`` -> ``"services"``), else None (a country not
+    in the book yet, or a mistake nothing resembles). Collectors in file order, segments first."""
     from difflib import get_close_matches
 
-    if not collectors:
-        return {}
-    unknown: list[str] = []
-    for field, column in (("segments", "segment"), ("countries", "country")):
-        have = sorted(set(scored[column].dropna().astype(str))) if column in scored else []
+    found: list[tuple[str, str, str, str | None]] = []
+    for field, column, values in (("segments", "segment", segments), ("countries", "country", countries)):
+        have = sorted({str(v) for v in values})
         folded = {v.strip().casefold(): v for v in have}
         for c in collectors:
             for value in getattr(c, field):
@@ -178,22 +173,53 @@ def coverage_gaps(
                 near = folded.get(value.strip().casefold()) or next(
                     iter(get_close_matches(value, have, n=1, cutoff=0.8)), None
                 )
-                if near is not None:
-                    unknown.append(f"{c.name}: {column} {value!r} (the book has {near!r})")
+                found.append((c.name, column, value, near))
+    return found
+
+
+def coverage_gaps(
+    collectors: Sequence[Collector], scored: pd.DataFrame, queues: Mapping[str, pd.DataFrame]
+) -> dict[str, object]:
+    """What a teams file leaves unowned tonight: ``{}`` without collectors. Otherwise
+    ``unassigned``: the rows per queue that went to ``unassigned``, out of ``rows``; ``unknown``: each
+    segment or country a collector names that no scored debtor has but that is close to one the book
+    has (case, spaces or a typo: ``"Ben: segment 'Services' (the book has 'services')"``; a value with
+    no debtor and nothing close, such as a country not in the book yet, is no mistake); ``uncovered`` /
+    ``uncovered_countries``: the segments / countries of unassigned rows, each only when a collector
+    names segments / countries (a teams file split by country alone named the unowned rows' segments
+    before session 34). ``scored``: one row per debtor with optional ``segment`` and
+    ``country``; ``queues``: name -> rows with ``owner`` (and ``segment``)."""
+    if not collectors:
+        return {}
+    have = {
+        column: set(scored[column].dropna().astype(str)) if column in scored else set()
+        for column in ("segment", "country")
+    }
+    unknown = [
+        f"{name}: {column} {value!r} (the book has {near!r})"
+        for name, column, value, near in unknown_coverage(collectors, have["segment"], have["country"])
+        if near is not None
+    ]
     unassigned = {name: int((q["owner"] == UNASSIGNED).sum()) for name, q in queues.items()}
-    uncovered = sorted(
-        {
-            str(s)
-            for q in queues.values()
-            if "segment" in q
-            for s in q.loc[q["owner"] == UNASSIGNED, "segment"].dropna()
-        }
-    )
+
+    def uncovered(column: str, field: str) -> list[str]:
+        if not any(getattr(c, field) for c in collectors):  # nobody splits the work by it
+            return []
+        return sorted(
+            {
+                str(v)
+                for q in queues.values()
+                if column in q
+                for v in q.loc[q["owner"] == UNASSIGNED, column].dropna()
+            }
+        )
+
     return {
         "unassigned": unassigned,
         "rows": {name: int(len(q)) for name, q in queues.items()},
         "unknown": unknown,
-        "uncovered": uncovered,
+        "uncovered": uncovered("segment", "segments"),
+        "uncovered_countries": uncovered("country", "countries"),
     }
 
 
@@ -205,10 +231,17 @@ def owner_gaps_note(gaps: Mapping[str, object]) -> str:
         counts = " and ".join(
             f"{unassigned[q]:,} of {counted(rows[q], f'{q} queue row')}" for q in unassigned if unassigned[q]
         )
-        segs = ", ".join(gaps["uncovered"])
+        which = "; ".join(
+            f"{label} {', '.join(values)}"
+            for label, values in (
+                ("segments", gaps["uncovered"]),
+                ("countries", gaps.get("uncovered_countries") or []),
+            )
+            if values
+        )
         parts.append(
             f"{counts} went to '{UNASSIGNED}': no collector in the teams file covers them"
-            + (f" (segments {segs})" if segs else "")
+            + (f" ({which})" if which else "")
         )
     if gaps["unknown"]:
         parts.append(

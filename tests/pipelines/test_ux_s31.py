@@ -168,13 +168,15 @@ def test_a_teams_file_whose_segment_differs_in_case_is_named_with_the_rows_left_
     gaps = coverage_gaps(collectors, scored, {"collections": q, "recovery": rq})
     assert gaps["unassigned"] == {"collections": 4, "recovery": 1}
     assert gaps["uncovered"] == ["construction", "logistics", "services"]
+    assert gaps["uncovered_countries"] == ["DE", "FR"]  # Anna names countries: the unowned rows' (s34-walk)
     assert gaps["unknown"] == [
         "Ben: segment 'Services' (the book has 'services')",
         "Anna: country 'DE ' (the book has 'DE')",
     ]
     assert owner_gaps_note(gaps) == (
         "4 of 5 collections queue rows and 1 of 1 recovery queue row went to 'unassigned': no collector in the "
-        "teams file covers them (segments construction, logistics, services); the teams file names values no "
+        "teams file covers them (segments construction, logistics, services; countries DE, FR); the teams file "
+        "names values no "
         "debtor has: Ben: segment 'Services' (the book has 'services'); Anna: country 'DE ' (the book has 'DE') "
         "(names are compared exactly, case included)"
     )

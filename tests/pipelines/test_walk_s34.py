@@ -1,0 +1,147 @@
+"""Session 34 (s34-walk): a new user's day in the three roles, on books of 300 to 2,000 debtors.
+
+Each test is one place the walk tripped over; its docstring says what was seen and what is now."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+
+def _project_with_debtors(tmp_path: Path) -> Path:
+    """`ews init` + an ingest of a 4-debtor book (segments retail / services, countries DE / FR / AT)
+    into data/ingested, the folder the nightly config scores."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    project = tmp_path / "acme"
+    assert CliRunner().invoke(app, ["init", str(project)]).exit_code == 0
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "debtors.csv").write_text(
+        "debtor_id,name,segment,country\nD1,A,retail,DE\nD2,B,services,FR\nD3,C,retail,AT\nD4,D,services,DE\n"
+    )
+    (raw / "invoices.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        + "".join(f"I{k},D{k},2025-01-0{k},2025-02-0{k},100.00\n" for k in range(1, 5))
+    )
+    (raw / "payments.csv").write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I1,2025-02-01,100.00\n"
+    )
+    nightly = project / "conf" / "nightly.yaml"
+    text = nightly.read_text()
+    assert "data_dir: data/sample" in text
+    nightly.write_text(text.replace("data_dir: data/sample", "data_dir: data/ingested", 1))
+    result = CliRunner().invoke(
+        app,
+        [
+            "--project",
+            str(project),
+            "ingest",
+            "--invoices",
+            str(raw / "invoices.csv"),
+            "--payments",
+            str(raw / "payments.csv"),
+            "--debtors",
+            str(raw / "debtors.csv"),
+            "--as-of",
+            "2025-02-28",
+            "--currency",
+            "EUR",
+            "--no-docs",
+            "--out",
+            str(project / "data" / "ingested"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return project
+
+
+def _check(project: Path, teams: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    (project / "conf" / "teams.yaml").write_text(teams)
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("COLUMNS", "400")
+    result = CliRunner().invoke(app, ["config", "check", "conf/teams.yaml", *args], terminal_width=400)
+    return result.exit_code, re.sub(r"\s+", " ", result.output).strip()
+
+
+def test_config_check_names_teams_countries_and_segments_no_debtor_has(tmp_path, monkeypatch) -> None:
+    """Walk (300-debtor book, seed 3263): conf/teams.yaml gave Anna `countries: [DE, AT, ch]` and Ben
+    `[FR, NL, BE, UK, IT, PL]`; `ews config check` said "ok", and the nightly gave the Swiss and British
+    debtors to 'unassigned' (ews stores countries in capitals; the United Kingdom is GB). Now the check
+    fails on a country that is not a code as ews stores it, and on a segment or country that differs from
+    the debtors' only in case or a typo; a value no debtor has and nothing resembles is a note."""
+    project = _project_with_debtors(tmp_path)
+    teams = (
+        "kind: teams\ncollectors:\n"
+        "  - {name: Anna, countries: [DE, ch, AT], capacity: 10}\n"
+        "  - {name: Ben, countries: [FR, UK, ES], segments: [Retail, services], capacity: 8}\n"
+    )
+    code, out = _check(project, teams, monkeypatch)
+    assert code == 2, out
+    assert out == (
+        "note conf/teams.yaml: Ben: no debtor in data/ingested (data_dir of conf/nightly.yaml) has country 'ES' "
+        "yet (country values there: AT, DE, FR) "
+        "FAIL conf/teams.yaml: Anna: country 'ch' is not a country code ews stores (write 'CH': countries are "
+        "compared exactly, as ingest stores them); Ben: country 'UK' is not a country code ews stores (the ISO "
+        "code is 'GB'); Ben: segment 'Retail': no debtor in data/ingested (data_dir of conf/nightly.yaml) has "
+        "it, they have 'retail' (segment values are compared exactly, case included: as written Ben covers none "
+        "of them). Edit conf/teams.yaml"
+    )
+    # a file that names only values the debtors have passes, and says what it was checked against
+    good = (
+        "kind: teams\ncollectors:\n  - {name: Anna, countries: [DE, AT], segments: [retail], capacity: 10}\n"
+    )
+    code, out = _check(project, good, monkeypatch)
+    assert code == 0, out
+    assert out.startswith("ok conf/teams.yaml kind=teams hash=")
+    assert out.endswith(
+        "(segments and countries checked against the debtors of data/ingested (data_dir of conf/nightly.yaml))"
+    )
+    # --data names another folder; one that is no ingest output leaves the values unchecked, and says so
+    code, out = _check(project, good, monkeypatch, "--data", str(tmp_path / "raw"))
+    assert code == 0, out
+    assert out.endswith(
+        f"(segments and countries not checked against debtors: --data {tmp_path / 'raw'} is not an `ews ingest` "
+        "folder; pass --data DIR)"
+    )
+
+
+def test_the_owner_note_names_the_countries_of_a_teams_file_split_by_country() -> None:
+    """Walk (300-debtor book, seed 3263): a teams file split by country alone (Anna DE, Ben FR) left the
+    Spanish debtors unowned, and `ews score` said "10 of 194 collections queue rows went to 'unassigned':
+    no collector in the teams file covers them (segments construction, manufacturing, retail, services,
+    wholesale)": every segment of the book, none of them the cause. Now it names the countries of the
+    unowned rows, and the segments only when a collector names segments. By hand: 3 queue rows, D2 (ES)
+    is nobody's."""
+    import pandas as pd
+
+    from pipelines.config.teams import Collector
+    from pipelines.scoring.owners import assign_owners, coverage_gaps, owner_gaps_note
+
+    collectors = (
+        Collector(name="Anna", countries=("DE",), capacity=5),
+        Collector(name="Ben", countries=("FR",), capacity=5),
+    )
+    queue = pd.DataFrame(
+        {
+            "debtor_id": ["D1", "D2", "D3"],
+            "segment": ["retail", "services", "retail"],
+            "country": ["DE", "ES", "FR"],
+        }
+    )
+    q = queue.join(assign_owners(queue, collectors, None, "collections"))
+    assert q["owner"].tolist() == ["Anna", "unassigned", "Ben"]
+    gaps = coverage_gaps(collectors, queue, {"collections": q})
+    assert gaps["uncovered"] == [] and gaps["uncovered_countries"] == ["ES"]
+    assert owner_gaps_note(gaps) == (
+        "1 of 3 collections queue rows went to 'unassigned': no collector in the teams file covers them "
+        "(countries ES)"
+    )
