@@ -16,8 +16,10 @@ __all__ = [
     "EVENT_WORDS",
     "LIST_RULE_WORDS",
     "METRIC_WORDS",
+    "NO_CURRENCY_CODE",
     "STATUS_WORDS",
     "TRIGGER_WORDS",
+    "amounts_in",
     "code_words",
     "in_sentence",
     "counted",
@@ -199,3 +201,17 @@ def in_sentence(words: str) -> str:
     if len(words) > 1 and words[1].isupper():
         return words
     return words[:1].lower() + words[1:]
+
+
+NO_CURRENCY_CODE = (
+    "Amounts carry no currency code: the data name none and conf/ews.yaml sets no currency.reporting. Name it "
+    "there (currency: {reporting: EUR}, your currency's ISO code); the next run writes it beside every amount."
+)
+
+
+def amounts_in(currency: str | None) -> str:
+    """What a workbook's "about" sheet says of its amounts: "Amounts in EUR.", or, with no currency known
+    (statements, invoices without a currency column), :data:`NO_CURRENCY_CODE`, as report.html says it.
+    Before session 34 the workbooks said nothing then: headers such as "Exposure at default" over bare
+    numbers, as if in a currency."""
+    return f"Amounts in {currency}." if currency else NO_CURRENCY_CODE

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.adapters.files import atomic_path
-from pipelines.words import counted, words_column
+from pipelines.words import amounts_in, counted, words_column
 
 DANGEROUS_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
@@ -734,7 +734,7 @@ def write_queue(
         if len(frame) > xlsx_rows
         else "All rows are in this workbook."
     )
-    money = f" Amounts in {currency}." if currency else ""
+    money = f" {amounts_in(currency)}"
     if "within_capacity" in frame.columns and len(frame) and frame["within_capacity"].isna().all():
         shown += (  # an empty column says why (s25-newuser: a new user's queue showed it blank)
             f" '{LABELS['within_capacity']}' is empty: no collector has a daily capacity (give each one "

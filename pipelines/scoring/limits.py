@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.credit import CreditPolicyConfig
-from pipelines.words import counted
+from pipelines.words import amounts_in, counted
 
 __all__ = [
     "CREDIT_LIMITS_TITLE",
@@ -316,8 +316,7 @@ def write_credit_limits(
         if len(table) > xlsx_rows
         else "All debtors are in this workbook."
     )
-    money = f" Amounts in {currency}." if currency else ""
-    note = f"{CREDIT_LIMITS_TITLE}. As of {as_of.date()}: {len(table):,} debtors.{money} {shown}"
+    note = f"{CREDIT_LIMITS_TITLE}. As of {as_of.date()}: {counted(len(table), 'debtor')}. {amounts_in(currency)} {shown}"
     return {
         "credit_limits.csv": write_csv(table, stage / "credit_limits.csv"),
         "credit_limits.xlsx": write_xlsx(

@@ -25,6 +25,8 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from pipelines.words import amounts_in
+
 __all__ = [
     "CASH_FILE",
     "INVOICE_COLUMNS",
@@ -643,7 +645,7 @@ def write_cash_workbook(
         f"{each}. The totals row sums the "
         "expected cash-in over the weeks; the interval's ends hold for one week each and do not add up, so "
         "they have no total. "
-        + (f"Amounts in {currency}. " if currency else "")
+        + f"{amounts_in(currency)} "
         + "cash_forecast.csv holds the same weeks with each segment's interval."
     )
     return write_xlsx(

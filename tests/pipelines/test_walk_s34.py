@@ -145,3 +145,46 @@ def test_the_owner_note_names_the_countries_of_a_teams_file_split_by_country() -
         "1 of 3 collections queue rows went to 'unassigned': no collector in the teams file covers them "
         "(countries ES)"
     )
+
+
+def test_workbooks_without_a_currency_say_so_once_in_their_about_sheet(tmp_path) -> None:
+    """Walk (book A without its currency column, no currency.reporting): report.html said once that amounts
+    carry no code, but collections_queue.xlsx, recovery_queue.xlsx and credit_limits.xlsx headed "Exposure at
+    default", "Expected loss" over bare numbers and their "about" sheets said nothing of a currency (with
+    one: "Amounts in EUR."). Now the about sheet says it once. And a 1-debtor book's credit_limits.xlsx
+    said "1 debtors"."""
+    import datetime as dt
+
+    import openpyxl
+    import pandas as pd
+
+    from pipelines.adapters.exports import write_queue
+    from pipelines.scoring.limits import write_credit_limits
+    from tests.pipelines.adapters.test_exports import queue_frame
+    from tests.pipelines.test_credit_limits import POLICY, add_credit_limits, scores_frame
+
+    said = (
+        "Amounts carry no currency code: the data name none and conf/ews.yaml sets no currency.reporting. Name it "
+        "there (currency: {reporting: EUR}, your currency's ISO code); the next run writes it beside every amount."
+    )
+    files = write_queue(
+        queue_frame(),
+        tmp_path,
+        "collections_queue",
+        "Collections queue",
+        pd.Timestamp("2024-06-30"),
+        100,
+        None,
+    )
+    about = openpyxl.load_workbook(files["collections_queue.xlsx"])["about"]["A1"].value
+    assert about == (
+        f"Collections queue, as of 2024-06-30: 3 debtors. {said} All rows are in this workbook. One sheet per "
+        "owner follows the sheet 'all'."
+    )
+    header = [c.value for c in openpyxl.load_workbook(files["collections_queue.xlsx"])["all"][1]]
+    assert "Exposure at default" in header  # no code to add: the about sheet says why
+
+    scored = add_credit_limits(scores_frame().assign(open_balance=[500.0, 8000.0, 500.0]), None, POLICY)
+    write_credit_limits(scored.head(1), tmp_path, dt.datetime(2024, 6, 30), None, xlsx_rows=10)
+    about = openpyxl.load_workbook(tmp_path / "credit_limits.xlsx")["about"]["A1"].value
+    assert about.endswith(f"As of 2024-06-30: 1 debtor. {said} All debtors are in this workbook.")
