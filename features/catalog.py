@@ -274,8 +274,10 @@ def _info(info: FeatureInfo) -> FeatureInfo:
 _FAMILIES = (behaviour, delinquency, disputes, exposure, invoicing, statements, tenure, timing)
 
 
-def _static(name: str, description: str, reason: str) -> FeatureInfo:
-    return _info(FeatureInfo(name, "tenure", "static", "category", description, reason, 0, "category"))
+def _static(name: str, description: str, reason: str, words: str = "") -> FeatureInfo:
+    return _info(
+        FeatureInfo(name, "tenure", "static", "category", description, reason, 0, "category", words=words)
+    )
 
 
 CATALOG: dict[str, FeatureInfo] = {
@@ -289,6 +291,7 @@ CATALOG: dict[str, FeatureInfo] = {
         "country",
         "Debtor country, ISO-3166 alpha-2 (static attribute).",
         "country {value}: the model gives debtors there a higher PD",
+        words="Debtor country",
     ),
 }
 for _module in _FAMILIES:
@@ -310,11 +313,15 @@ def feature_words(name: str) -> str:
     without the unit, the as-of notation said in words ("(T-90, T]" -> "the last 90 days", "(T-365, T]"
     -> "the last year", "at T" left out, "to T" -> "to the as-of date") and ratios said "against":
     ``dpd_max_180d`` -> "Highest days past due reached by any invoice on a day in the last 180 days",
-    ``utilisation`` -> "Open balance against credit limit". The report's drift table shows it beside
+    ``utilisation`` -> "Open balance against credit limit". A feature registered with ``words`` gets
+    them instead (``st_balance_trend_6m``: "How fast the balance rose or fell over the last 6 months, per
+    month", not "Least-squares slope of the balance ..."). The report's drift table shows it beside
     the name (before session 33 the name alone); a name not in the catalog as it is."""
     info = CATALOG.get(name)
     if info is None or not info.description:
         return name
+    if info.words:  # a description that reads as a formula has its words beside its function (s34-walk)
+        return info.words
     text = _TRAILING_UNIT.sub("", info.description.strip().rstrip("."), count=1)
     text = _AS_OF_NOTES.sub("", text).replace("(T-365, T]", "the last year")
     text = _AT_T.sub("", _WINDOW.sub(r"the last \1 days", text))

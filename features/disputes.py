@@ -23,7 +23,14 @@ def open_disputed_amount(s: LedgerState) -> np.ndarray:
     return s.sum_by(s.inv_code[sel], s.inv_remaining[sel])
 
 
-@feature("disputes", "at T", "count", "{value:.0f} disputed invoice(s) open", 1)
+@feature(
+    "disputes",
+    "at T",
+    "count",
+    "{value:.0f} disputed invoice(s) open",
+    1,
+    words="Disputed invoices not yet fully paid",
+)
 def open_disputed_count(s: LedgerState) -> np.ndarray:
     """Disputed invoices still (partly) unpaid at T (count)."""
     sel = s.open_mask & s.inv_disputed

@@ -55,7 +55,7 @@ def overdue_amount_90p(s: LedgerState) -> np.ndarray:
     return _overdue_in(s, *_BUCKETS["90p"])
 
 
-@feature("exposure", "at T", "count", "{value:.0f} invoice(s) open", 1)
+@feature("exposure", "at T", "count", "{value:.0f} invoice(s) open", 1, words="Invoices not yet fully paid")
 def open_invoice_count(s: LedgerState) -> np.ndarray:
     """Number of invoices (partly) unpaid at T (count)."""
     return s.sum_by(s.inv_code[s.open_mask])

@@ -49,13 +49,27 @@ def invoice_amount_365d(s: LedgerState) -> np.ndarray:
     return _amount(s, 365)
 
 
-@feature("invoicing", "90 vs 365 days", "ratio", "invoicing at {value:.1f}x its yearly pace", 0)
+@feature(
+    "invoicing",
+    "90 vs 365 days",
+    "ratio",
+    "invoicing at {value:.1f}x its yearly pace",
+    0,
+    words="Amount invoiced in the last 90 days against the usual 90 days of the last year",
+)
 def invoice_amount_trend_90_365(s: LedgerState) -> np.ndarray:
     """Amount invoiced in 90 days / (amount in 365 days x 90/365) (ratio; NaN without invoices in 365 days)."""
     return s.ratio(_amount(s, 90), _amount(s, 365) * (90 / 365))
 
 
-@feature("invoicing", "90 vs 365 days", "ratio", "invoice count at {value:.1f}x its yearly pace", 0)
+@feature(
+    "invoicing",
+    "90 vs 365 days",
+    "ratio",
+    "invoice count at {value:.1f}x its yearly pace",
+    0,
+    words="Invoices issued in the last 90 days against the usual 90 days of the last year",
+)
 def invoice_count_trend_90_365(s: LedgerState) -> np.ndarray:
     """Invoices issued in 90 days / (invoices in 365 days x 90/365) (ratio; NaN without invoices in 365 days)."""
     return s.ratio(_count(s, 90), _count(s, 365) * (90 / 365))

@@ -28,6 +28,7 @@ class FeatureInfo:
     group: str = ""
     missing: str = ""
     calendar: bool = False
+    words: str = ""  # the description for a reader who does not know the formula (report's drift table)
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,12 @@ REGISTERED: dict[str, Registered] = {}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def feature(family: str, window: str, unit: str, reason: str, direction: int) -> Callable[[F], F]:
-    """Register a feature function under its own name, with its docstring's first line as description."""
+def feature(
+    family: str, window: str, unit: str, reason: str, direction: int, words: str = ""
+) -> Callable[[F], F]:
+    """Register a feature function under its own name, with its docstring's first line as description.
+    ``words``: the description in plain words, when the docstring's reads as a formula ("Least-squares
+    slope of ...", "(... x 90/365)"); ``features.catalog.feature_words`` shows it."""
     if direction not in (-1, 0, 1):
         raise ValueError(f"direction must be -1, 0 or +1, got {direction}")
 
@@ -56,7 +61,7 @@ def feature(family: str, window: str, unit: str, reason: str, direction: int) ->
             raise ValueError(f"feature {name} needs a one-line docstring giving its window and unit")
         if name in REGISTERED:
             raise ValueError(f"feature {name} registered twice")
-        info = FeatureInfo(name, family, window, unit, doc.splitlines()[0], reason, direction)
+        info = FeatureInfo(name, family, window, unit, doc.splitlines()[0], reason, direction, words=words)
         REGISTERED[name] = Registered(fn, info)
         return fn
 

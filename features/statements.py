@@ -229,31 +229,66 @@ def st_dpd_mean_6m(s: StatementState) -> np.ndarray:
     return s.ratio(s.sum_by(sel, s.dpd), s.sum_by(sel))
 
 
-@feature("statements", "3 months", "months", "delinquent in {value:.0f} of the last 3 months", 1)
+@feature(
+    "statements",
+    "3 months",
+    "months",
+    "delinquent in {value:.0f} of the last 3 months",
+    1,
+    words="Statements past due in the last 3 calendar months",
+)
 def st_months_delinquent_3m(s: StatementState) -> np.ndarray:
     """Statements with days past due > 0 in the last 3 calendar months (count of months)."""
     return _months_delinquent(s, 3)
 
 
-@feature("statements", "6 months", "months", "delinquent in {value:.0f} of the last 6 months", 1)
+@feature(
+    "statements",
+    "6 months",
+    "months",
+    "delinquent in {value:.0f} of the last 6 months",
+    1,
+    words="Statements past due in the last 6 calendar months",
+)
 def st_months_delinquent_6m(s: StatementState) -> np.ndarray:
     """Statements with days past due > 0 in the last 6 calendar months (count of months)."""
     return _months_delinquent(s, 6)
 
 
-@feature("statements", "12 months", "months", "delinquent in {value:.0f} of the last 12 months", 1)
+@feature(
+    "statements",
+    "12 months",
+    "months",
+    "delinquent in {value:.0f} of the last 12 months",
+    1,
+    words="Statements past due in the last 12 calendar months",
+)
 def st_months_delinquent_12m(s: StatementState) -> np.ndarray:
     """Statements with days past due > 0 in the last 12 calendar months (count of months)."""
     return _months_delinquent(s, 12)
 
 
-@feature("statements", "latest statement", "status", "latest statement: {status}", 1)
+@feature(
+    "statements",
+    "latest statement",
+    "status",
+    "latest statement: {status}",
+    1,
+    words="Payment status of the latest statement: inactive, paid in full, revolving or months late",
+)
 def st_status_last(s: StatementState) -> np.ndarray:
     """Recovered payment status of the latest statement (-2 inactive, -1 paid in full, 0 revolving, k months late)."""
     return s.at(s.last, s.status)
 
 
-@feature("statements", "previous statement", "status", "statement before: {status}", 1)
+@feature(
+    "statements",
+    "previous statement",
+    "status",
+    "statement before: {status}",
+    1,
+    words="Payment status of the statement before the latest",
+)
 def st_status_prev(s: StatementState) -> np.ndarray:
     """Recovered payment status of the statement before the latest (same codes as st_status_last)."""
     return s.at(s.prev, s.status)
@@ -277,7 +312,14 @@ def st_inactive_months_6m(s: StatementState) -> np.ndarray:
     return s.sum_by(s.window(6) & (s.status == -2))
 
 
-@feature("statements", "6 months", "months", "nothing paid in {value:.0f} of the last 6 months while due", 1)
+@feature(
+    "statements",
+    "6 months",
+    "months",
+    "nothing paid in {value:.0f} of the last 6 months while due",
+    1,
+    words="Statements of the last 6 months with something due and nothing paid",
+)
 def st_zero_payment_months_6m(s: StatementState) -> np.ndarray:
     """Statements of the last 6 months with an amount due > 0 and nothing paid (count of months)."""
     return s.sum_by(s.window(6) & (np.nan_to_num(s.amount_due) > 0) & (s.amount_paid <= 0))
@@ -321,7 +363,14 @@ def st_balance_change_1m(s: StatementState) -> np.ndarray:
     return s.at(s.last, s.balance) - s.at(s.prev, s.balance)
 
 
-@feature("statements", "6 months", "currency per month", "balance growing by {money} a month", 1)
+@feature(
+    "statements",
+    "6 months",
+    "currency per month",
+    "balance growing by {money} a month",
+    1,
+    words="How fast the balance rose or fell over the last 6 months, per month",
+)
 def st_balance_trend_6m(s: StatementState) -> np.ndarray:
     """Least-squares slope of the balance over the last 6 months (currency units per month; NaN if < 2)."""
     return _slope(s, s.window(6), s.balance)
@@ -382,7 +431,14 @@ def st_paid_to_limit_6m(s: StatementState) -> np.ndarray:
     return s.ratio(st_paid_amount_mean_6m(s), np.where(limit > 0, limit, 0.0))
 
 
-@feature("statements", "6 months", "share of limit per month", "limit use rising by {value:.0%} a month", 1)
+@feature(
+    "statements",
+    "6 months",
+    "share of limit per month",
+    "limit use rising by {value:.0%} a month",
+    1,
+    words="How fast the balance against the credit limit rose or fell over the last 6 months, per month",
+)
 def st_utilisation_trend_6m(s: StatementState) -> np.ndarray:
     """Least-squares slope of balance / credit limit over the last 6 months (ratio per month; NaN if < 2)."""
     sel = s.window(6) & (s.limit > 0)
@@ -390,7 +446,12 @@ def st_utilisation_trend_6m(s: StatementState) -> np.ndarray:
 
 
 @feature(
-    "statements", "6 months", "share of limit", "balance grew by {value:.0%} of the limit in 6 months", 1
+    "statements",
+    "6 months",
+    "share of limit",
+    "balance grew by {value:.0%} of the limit in 6 months",
+    1,
+    words="Rise of the balance over the last 6 months against the latest credit limit",
 )
 def st_balance_growth_6m(s: StatementState) -> np.ndarray:
     """(Latest balance - oldest balance of the last 6 months) / latest credit limit (ratio; NaN w/o limit)."""
@@ -402,26 +463,52 @@ def st_balance_growth_6m(s: StatementState) -> np.ndarray:
     return s.ratio(s.at(s.last, s.balance) - s.at(oldest, s.balance), np.where(limit > 0, limit, 0.0))
 
 
-@feature("statements", "3 months", "ratio", "paid on average {value:.0%} of the amount due over 3 months", -1)
+@feature(
+    "statements",
+    "3 months",
+    "ratio",
+    "paid on average {value:.0%} of the amount due over 3 months",
+    -1,
+    words="Share of the amount due that was paid, on average over the months of the last 3 with something due",
+)
 def st_payment_ratio_mean_3m(s: StatementState) -> np.ndarray:
     """Mean of amount paid / amount due (capped at 1) over months of the last 3 with something due (ratio)."""
     return _mean_by(s, s.window(3), _payment_ratio(s))
 
 
-@feature("statements", "6 months", "ratio", "paid on average {value:.0%} of the amount due over 6 months", -1)
+@feature(
+    "statements",
+    "6 months",
+    "ratio",
+    "paid on average {value:.0%} of the amount due over 6 months",
+    -1,
+    words="Share of the amount due that was paid, on average over the months of the last 6 with something due",
+)
 def st_payment_ratio_mean_6m(s: StatementState) -> np.ndarray:
     """Mean of amount paid / amount due (capped at 1) over months of the last 6 with something due (ratio)."""
     return _mean_by(s, s.window(6), _payment_ratio(s))
 
 
-@feature("statements", "6 months", "ratio", "paid as little as {value:.0%} of the amount due in 6 months", -1)
+@feature(
+    "statements",
+    "6 months",
+    "ratio",
+    "paid as little as {value:.0%} of the amount due in 6 months",
+    -1,
+    words="Smallest share of the amount due that was paid, over the months of the last 6 with something due",
+)
 def st_payment_ratio_min_6m(s: StatementState) -> np.ndarray:
     """Lowest amount paid / amount due (capped at 1) over months of the last 6 with something due (ratio)."""
     return s.min_by(s.window(6) & _due(s), _payment_ratio(s))
 
 
 @feature(
-    "statements", "6 months", "months", "paid less than the amount due in {value:.0f} of the last 6 months", 1
+    "statements",
+    "6 months",
+    "months",
+    "paid less than the amount due in {value:.0f} of the last 6 months",
+    1,
+    words="Statements of the last 6 months paid less than their amount due",
 )
 def st_underpaid_months_6m(s: StatementState) -> np.ndarray:
     """Statements of the last 6 months with an amount due > 0 and less than it paid (count of months)."""
@@ -442,32 +529,67 @@ def st_months_since_full_payment(s: StatementState) -> np.ndarray:
     return s.min_by(sel, s.months_back)
 
 
-@feature("statements", "latest statement", "months", "delinquent for {value:.0f} months in a row", 1)
+@feature(
+    "statements",
+    "latest statement",
+    "months",
+    "delinquent for {value:.0f} months in a row",
+    1,
+    words="Months in a row past due, up to the latest statement",
+)
 def st_delinquency_streak_last(s: StatementState) -> np.ndarray:
     """Consecutive monthly statements ending with the latest with days past due > 0 (months)."""
     return s.at(s.last, s.streak(s.dpd > 0))
 
 
-@feature("statements", "6 months", "months", "up to {value:.0f} months in a row delinquent in 6 months", 1)
+@feature(
+    "statements",
+    "6 months",
+    "months",
+    "up to {value:.0f} months in a row delinquent in 6 months",
+    1,
+    words="Longest run of months in a row past due in the last 6 months",
+)
 def st_delinquency_streak_max_6m(s: StatementState) -> np.ndarray:
     """Longest run of consecutive monthly statements with days past due > 0 in the last 6 months (months)."""
     sel = s.window(6)
     return s.max_by(sel, s.streak((s.dpd > 0) & sel), fill=0.0)
 
 
-@feature("statements", "6 months", "status", "worst status in 6 months: {status}", 1)
+@feature(
+    "statements",
+    "6 months",
+    "status",
+    "worst status in 6 months: {status}",
+    1,
+    words="Worst payment status over the last 6 months",
+)
 def st_status_max_6m(s: StatementState) -> np.ndarray:
     """Worst recovered payment status over the last 6 months (codes as st_status_last; NaN if none)."""
     return s.max_by(s.window(6), s.status, fill=np.nan)
 
 
-@feature("statements", "6 months", "status", "average status over 6 months: {status}", 1)
+@feature(
+    "statements",
+    "6 months",
+    "status",
+    "average status over 6 months: {status}",
+    1,
+    words="Mean payment status over the last 6 months",
+)
 def st_status_mean_6m(s: StatementState) -> np.ndarray:
     """Mean recovered payment status over the last 6 months (codes as st_status_last; NaN if none)."""
     return _mean_by(s, s.window(6), s.status)
 
 
-@feature("statements", "1 month", "status", "payment status worsened by {value:.0f} since last month", 1)
+@feature(
+    "statements",
+    "1 month",
+    "status",
+    "payment status worsened by {value:.0f} since last month",
+    1,
+    words="Change of payment status since the previous statement",
+)
 def st_status_change_1m(s: StatementState) -> np.ndarray:
     """Latest recovered payment status minus the previous statement's (codes; NaN if no previous)."""
     st = s.status

@@ -71,13 +71,27 @@ def days_late_mean_365d(s: LedgerState) -> np.ndarray:
     return _mean(s, 365)
 
 
-@feature("timing", "180 days", "days", "a tenth of the cash in the last 180 days came {late} or later", 1)
+@feature(
+    "timing",
+    "180 days",
+    "days",
+    "a tenth of the cash in the last 180 days came {late} or later",
+    1,
+    words="Days late of the latest-paid tenth of the amount paid in the last 180 days",
+)
 def days_late_p90_180d(s: LedgerState) -> np.ndarray:
     """Amount-weighted 90th percentile of days late of payments in (T-180, T] (days; NaN without)."""
     return _p90(s, 180)
 
 
-@feature("timing", "365 days", "days", "a tenth of the cash in the last year came {late} or later", 1)
+@feature(
+    "timing",
+    "365 days",
+    "days",
+    "a tenth of the cash in the last year came {late} or later",
+    1,
+    words="Days late of the latest-paid tenth of the amount paid in the last year",
+)
 def days_late_p90_365d(s: LedgerState) -> np.ndarray:
     """Amount-weighted 90th percentile of days late of payments in (T-365, T] (days; NaN without)."""
     return _p90(s, 365)
@@ -89,7 +103,14 @@ def days_late_trend_90_365(s: LedgerState) -> np.ndarray:
     return _mean(s, 90) - _mean(s, 365)
 
 
-@feature("timing", "365 days", "days", "payment timing varies by {value:.0f} days (standard deviation)", 1)
+@feature(
+    "timing",
+    "365 days",
+    "days",
+    "payment timing varies by {value:.0f} days (standard deviation)",
+    1,
+    words="How much the days late of payments varied in the last year",
+)
 def days_late_std_365d(s: LedgerState) -> np.ndarray:
     """Amount-weighted standard deviation of days late of payments in (T-365, T] (days; NaN without)."""
     sel = s.cash_pieces(s.in_window(s.pc_date, 365))

@@ -188,3 +188,33 @@ def test_workbooks_without_a_currency_say_so_once_in_their_about_sheet(tmp_path)
     write_credit_limits(scored.head(1), tmp_path, dt.datetime(2024, 6, 30), None, xlsx_rows=10)
     about = openpyxl.load_workbook(tmp_path / "credit_limits.xlsx")["about"]["A1"].value
     assert about.endswith(f"As of 2024-06-30: 1 debtor. {said} All debtors are in this workbook.")
+
+
+def test_every_feature_reads_in_words_without_a_formula() -> None:
+    """s33-ux left some drift variables technical in report.html: "Amount invoiced in 90 days against
+    (amount in 365 days x 90/365)", "Least-squares slope of the balance over the last 6 months", "Debtor
+    country, ISO-3166 alpha-2", "Statements with days past due > 0 ...", "Recovered payment status ...".
+    Now no feature of the catalog reads with brackets, comparison or arithmetic signs, or a statistician's
+    term; the words are written beside each such function (``@feature(..., words=...)``)."""
+    import re
+
+    from features.catalog import CATALOG, feature_words
+
+    formula = re.compile(
+        r"[()<>=/_]| x | - |ISO|[Ll]east-squares|slope|standard deviation|percentile|capped|[Rr]ecovered"
+    )
+    technical = {name: feature_words(name) for name in CATALOG if formula.search(feature_words(name))}
+    assert technical == {}
+    assert feature_words("invoice_amount_trend_90_365") == (
+        "Amount invoiced in the last 90 days against the usual 90 days of the last year"
+    )
+    assert (
+        feature_words("st_balance_trend_6m")
+        == "How fast the balance rose or fell over the last 6 months, per month"
+    )
+    assert feature_words("country") == "Debtor country"
+    # the words replace the description only where one is given: the others keep s33's reading of it
+    assert (
+        feature_words("dpd_max_180d")
+        == "Highest days past due reached by any invoice on a day in the last 180 days"
+    )
