@@ -69,6 +69,11 @@ def _teams_against_debtors(cfg: TeamsConfig, data: Path | None) -> tuple[list[st
                 f"{name}: {column} {value!r}: no debtor in {where} has it, they have {near!r} ({column} "
                 f"values are compared exactly, case included: as written {name} covers none of them)"
             )
+        elif not have[column]:  # "(country values there: )" before (s34-review)
+            notes.append(
+                f"{name}: {column} {value!r}: no debtor in {where} states a {column}, so {name} covers no debtor "
+                f"by it"
+            )
         else:
             listed = sorted(have[column])
             shown = ", ".join(listed[:12]) + (f" and {len(listed) - 12:,} more" if len(listed) > 12 else "")
