@@ -9,8 +9,9 @@ from pathlib import Path
 from tests.pipelines.test_walk_s34 import _check, _project_with_debtors
 
 
-def _ingest(tmp_path: Path, debtors: str) -> Path:
-    """An `ews ingest` of a 2-debtor book whose debtors table is ``debtors`` (CSV text)."""
+def _ingest(tmp_path: Path, debtors: str, history: str = "") -> Path:
+    """An `ews ingest` of a 2-debtor book whose debtors table is ``debtors`` (CSV text), with the
+    dated master data ``history`` (CSV text) when given."""
     from typer.testing import CliRunner
 
     from pipelines.cli import app
@@ -28,6 +29,9 @@ def _ingest(tmp_path: Path, debtors: str) -> Path:
     out = tmp_path / "ingested2"
     args = ["ingest", "--invoices", str(raw / "invoices.csv"), "--payments", str(raw / "payments.csv")]
     args += ["--debtors", str(raw / "debtors.csv"), "--as-of", "2025-02-28", "--currency", "EUR", "--no-docs"]
+    if history:
+        (raw / "debtor_history.csv").write_text(history)
+        args += ["--debtor-history", str(raw / "debtor_history.csv")]
     result = CliRunner().invoke(app, [*args, "--out", str(out)])
     assert result.exit_code == 0, result.output
     return out
@@ -53,3 +57,67 @@ def test_teams_check_says_plainly_that_no_debtor_states_a_country(tmp_path, monk
         "so Anna covers no debtor by it"
     )
     assert ok.endswith(f"(segments and countries checked against the debtors of --data {folder})")
+
+
+def test_the_owner_note_names_no_countries_when_nobody_splits_by_country() -> None:
+    """7660bab named the unowned rows' countries beside their segments; a teams file split by segment
+    alone must not name countries (nobody's cause: mutation J3, "(segments services; countries ES)").
+    By hand: Anna takes retail; D2 (services, ES) is nobody's, 1 of 2 rows."""
+    import pandas as pd
+
+    from pipelines.config.teams import Collector
+    from pipelines.scoring.owners import assign_owners, coverage_gaps, owner_gaps_note
+
+    collectors = (Collector(name="Anna", segments=("retail",), capacity=5),)
+    queue = pd.DataFrame(
+        {"debtor_id": ["D1", "D2"], "segment": ["retail", "services"], "country": ["DE", "ES"]}
+    )
+    q = queue.join(assign_owners(queue, collectors, None, "collections"))
+    assert q["owner"].tolist() == ["Anna", "unassigned"]
+    gaps = coverage_gaps(collectors, queue, {"collections": q})
+    assert gaps["uncovered"] == ["services"] and gaps["uncovered_countries"] == []
+    assert owner_gaps_note(gaps) == (
+        "1 of 2 collections queue rows went to 'unassigned': no collector in the teams file covers them "
+        "(segments services)"
+    )
+
+
+def test_teams_check_reads_the_segments_of_dated_master_data(tmp_path, monkeypatch) -> None:
+    """7660bab looks the teams file's values up in the debtors table and in debtor_history: a book whose
+    segments are dated rows only (the debtors table states none) must still fail a segment that differs
+    from one there in case (mutation J1, the history not read: "not checked: no debtor ... states one")."""
+    project = _project_with_debtors(tmp_path)
+    history = "debtor_id,valid_from,segment\nD1,2025-01-01,retail\nD2,2025-01-01,services\n"
+    folder = _ingest(tmp_path, "debtor_id,name\nD1,A\nD2,B\n", history)
+    teams = "kind: teams\ncollectors:\n  - {name: Anna, segments: [Retail], capacity: 10}\n"
+    code, out = _check(project, teams, monkeypatch, "--data", str(folder))
+    assert code == 2, out
+    assert out == (
+        f"FAIL conf/teams.yaml: Anna: segment 'Retail': no debtor in --data {folder} has it, they have 'retail' "
+        "(segment values are compared exactly, case included: as written Anna covers none of them). Edit "
+        "conf/teams.yaml"
+    )
+
+
+def test_country_codes_people_write_for_another_iso_code_are_named() -> None:
+    """7660bab: 'UK' is named with GB; 'EL' (the EU's code for Greece) is the other code people write
+    for a country whose ISO code differs, and must be named with GR (mutation J4: it passed as a code).
+    ' de' (a space, lower case) is named with the code to write; 'DE' passes; 'Germany' is no code."""
+    from pipelines.config.teams import Collector, country_code_problems
+
+    anna = Collector(name="Anna", countries=("EL", " de", "DE", "Germany"), capacity=5)
+    assert country_code_problems((anna,)) == [
+        ("Anna", "EL", "Anna: country 'EL' is not a country code ews stores (the ISO code is 'GR')"),
+        (
+            "Anna",
+            " de",
+            "Anna: country ' de' is not a country code ews stores (write 'DE': countries are compared exactly, as "
+            "ingest stores them)",
+        ),
+        (
+            "Anna",
+            "Germany",
+            "Anna: country 'Germany' is not a country code ews stores (countries are ISO-3166 alpha-2 codes, two "
+            "capital letters such as 'DE')",
+        ),
+    ]
