@@ -121,3 +121,56 @@ def test_country_codes_people_write_for_another_iso_code_are_named() -> None:
             "capital letters such as 'DE')",
         ),
     ]
+
+
+def test_the_cash_workbook_without_a_currency_says_so_in_its_about_sheet(tmp_path) -> None:
+    """d0dc3f6 made the queue and credit-limit workbooks say that amounts carry no currency code, and
+    the cash-forecast workbook too, which its test left out (mutation J8, the cash workbook's old "" back:
+    not caught). By hand: one week of 100.0 cash-in, no currency."""
+    import datetime as dt
+
+    import openpyxl
+
+    from pipelines.scoring.paydate import write_cash_workbook
+    from tests.pipelines.test_review_s30 import _cash_rows
+
+    path = write_cash_workbook(
+        _cash_rows([(1, "all", 100.0)]), tmp_path / "c.xlsx", dt.date(2024, 12, 31), None, "v1"
+    )
+    about = openpyxl.load_workbook(path)["about"]["A1"].value
+    assert about.endswith(
+        "they have no total. Amounts carry no currency code: the data name none and conf/ews.yaml sets no "
+        "currency.reporting. Name it there (currency: {reporting: EUR}, your currency's ISO code); the next run "
+        "writes it beside every amount. cash_forecast.csv holds the same weeks with each segment's interval."
+    )
+
+
+def test_teams_check_fails_a_segment_one_typo_from_a_debtors(tmp_path, monkeypatch) -> None:
+    """7660bab fails a value that differs from a debtor's "only in case, spaces or a typo"; its test
+    tried case only (mutation J6, a typo taken as a value no debtor has yet: a note, exit 0). By hand:
+    'retial' is one swap from the debtors' 'retail'."""
+    project = _project_with_debtors(tmp_path)
+    teams = "kind: teams\ncollectors:\n  - {name: Anna, segments: [retial], capacity: 10}\n"
+    code, out = _check(project, teams, monkeypatch)
+    assert code == 2, out
+    assert out == (
+        "FAIL conf/teams.yaml: Anna: segment 'retial': no debtor in data/ingested (data_dir of conf/nightly.yaml) "
+        "has it, they have 'retail' (segment values are compared exactly, case included: as written Anna covers "
+        "none of them). Edit conf/teams.yaml"
+    )
+
+
+def test_teams_check_note_lists_twelve_of_the_debtors_values(tmp_path, monkeypatch) -> None:
+    """7660bab's note lists at most 12 of the debtors' values and counts the rest (a book with every
+    country of the world would fill the screen); its test had 3 (mutation J7, no cap: not caught). By
+    hand: 14 segments s01..s14, the note shows s01..s12 "and 2 more"."""
+    project = _project_with_debtors(tmp_path)
+    debtors = "debtor_id,name,segment\n" + "".join(f"D{k},N,s{k:02d}\n" for k in range(1, 15))
+    folder = _ingest(tmp_path, debtors)
+    teams = "kind: teams\ncollectors:\n  - {name: Anna, segments: [zzz], capacity: 10}\n"
+    code, out = _check(project, teams, monkeypatch, "--data", str(folder))
+    assert code == 0, out
+    assert out.startswith(
+        f"note conf/teams.yaml: Anna: no debtor in --data {folder} has segment 'zzz' yet (segment values there: "
+        "s01, s02, s03, s04, s05, s06, s07, s08, s09, s10, s11, s12 and 2 more) ok conf/teams.yaml"
+    )
