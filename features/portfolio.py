@@ -54,6 +54,7 @@ __all__ = [
     "expected_loss_by",
     "ledger_parts",
     "open_mills_walk",
+    "over_limit_days",
     "over_limit_on",
     "portfolio_bucket",
     "report_dates",
@@ -295,32 +296,44 @@ def over_limit_on(
     ledger: Ledger, days: list[int], margin: float = 0.0, min_excess: float = 0.0
 ) -> np.ndarray:
     """The last day of ``days`` (ascending int days since the epoch) at which each debtor's open balance
-    (the ``open_balance`` feature at that day: invoices and payments dated on or before it only) was
-    above its credit limit valid on that day (``debtor_history``, else the debtors table:
-    ``features.master.attributes_at``) x (1 + ``margin``) by more than ``min_excess``; -1 where it
-    never was, or has no positive limit. One walk of the ledger for every day (:func:`open_mills_walk`;
-    one ledger state per day with negative amounts). Int64, one per debtor code (``ledger.debtor_ids``).
-    The ``limit_breach`` trigger's memory from the ledger (``pipelines.scoring.watchlist``)."""
+    was over its limit (:func:`over_limit_days`); -1 where it never was, or has no positive limit.
+    Int64, one per debtor code (``ledger.debtor_ids``). The ``limit_breach`` trigger's memory from the
+    ledger (``pipelines.scoring.watchlist``)."""
+    over = over_limit_days(ledger, days, margin, min_excess)
     last = np.full(ledger.n, -1, dtype=np.int64)
+    for j, T in enumerate(days):
+        last[over[:, j]] = T
+    return last
+
+
+def over_limit_days(
+    ledger: Ledger, days: list[int], margin: float = 0.0, min_excess: float = 0.0
+) -> np.ndarray:
+    """Per debtor code (``ledger.debtor_ids``) and day of ``days`` (ascending int days since the epoch):
+    was its open balance (the ``open_balance`` feature at that day: invoices and payments dated on or
+    before it only) above its credit limit valid on that day (``debtor_history``, else the debtors
+    table: ``features.master.attributes_at``) x (1 + ``margin``) by more than ``min_excess``? False
+    without a positive limit. One walk of the ledger for every day (:func:`open_mills_walk`; one
+    ledger state per day with negative amounts). Bool, shape (debtors, days)."""
+    over = np.zeros((ledger.n, len(days)), dtype=bool)
     with np.errstate(invalid="ignore"):
         limits = (ledger.credit_limit > 0).any() or (
             ledger.master is not None and (ledger.master.limit > 0).any()
         )
     if not days or not ledger.n or not len(ledger.inv_code) or not limits:  # nobody can be over a limit
-        return last
+        return over
     if _walkable(ledger):
         walk = open_mills_walk(ledger, days)
     else:
         walk = (_state_mills(ledger_state(ledger, T)) for T in days)
-    for T, (issued, remaining_mills) in zip(days, walk, strict=True):
+    for j, (T, (issued, remaining_mills)) in enumerate(zip(days, walk, strict=True)):
         balance = (
             np.bincount(_pick(ledger.inv_code, issued), weights=remaining_mills, minlength=ledger.n) / MILLS
         )
         limit = attributes_at(ledger, T).credit_limit
         with np.errstate(invalid="ignore"):
-            over = (limit > 0) & (balance - limit * (1 + margin) > min_excess)
-        last[over] = T
-    return last
+            over[:, j] = (limit > 0) & (balance - limit * (1 + margin) > min_excess)
+    return over
 
 
 def combine_parts(parts: list[PortfolioParts]) -> PortfolioParts:

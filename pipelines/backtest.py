@@ -2,7 +2,9 @@
 
 For every month-end T from ``--from`` to ``--to`` the replay builds the features as of T (rows dated
 <= T only, as the nightly), scores the live debtors with one registered model version, applies the
-watchlist triggers of the nightly config against the previous month-end, and ranks the **live
+watchlist triggers of the nightly config against the previous month-end (``limit_breach`` too, with
+the credit limits valid at T and the breach memory carried from month-end to month-end:
+:func:`panel_limits`, :func:`flag_panel`), and ranks the **live
 collections queue** (overdue and not in default at T) as the nightly does: by priority = expected
 loss (PD x exposure x LGD) x (1 + days past due / ``queue.dpd_weight_days``).
 The outcome at T is the nightly's label: a first default in (T, T + horizon].
@@ -100,6 +102,8 @@ def replay(
     definition: DefaultDefinition,
     rows_per_partition: int = 4_000_000,
     extra: Sequence[str] = (),
+    policy: Any = None,
+    currency: str | None = None,
 ) -> pd.DataFrame:
     """The nightly as of each of ``dates`` (ascending): one row per (as_of, debtor existing then).
 
@@ -112,12 +116,19 @@ def replay(
     and labels from one prepared ledger per bucket. ``extra``: feature columns carried as they are
     (to study other ranking keys on the same rows, ``benchmarks/queue_ranking.py``).
 
+    ``policy`` (``pipelines.config.credit.load_credit_policy``): also the nightly's credit limits at
+    each date (:func:`panel_limits`: the limits valid then, ``debtor_history`` else the debtors
+    table; ``currency``: the reporting currency they are rounded in) and ``limit_over_ledger_on``
+    (``pipelines.scoring.watchlist.ledger_memories``, one walk of each bucket's ledger), so that
+    ``flagged`` includes the ``limit_breach`` trigger as the nightly fires it (before session 34 the
+    backtest's watchlist left it out). None: no limits, ``limit_breach`` never fires.
+
     Runs with one BLAS thread (:func:`pipelines.runtime.one_blas_thread`), whoever calls it: the
     roll-rate model's PDs are matrix products, summed in another order on more threads."""
     from pipelines.runtime import one_blas_thread
 
     with one_blas_thread():
-        return _replay(portfolio, dates, score, cfg, definition, rows_per_partition, extra)
+        return _replay(portfolio, dates, score, cfg, definition, rows_per_partition, extra, policy, currency)
 
 
 def _replay(
@@ -128,20 +139,28 @@ def _replay(
     definition: DefaultDefinition,
     rows_per_partition: int,
     extra: Sequence[str],
+    policy: Any,
+    currency: str | None,
 ) -> pd.DataFrame:
     from pipelines.engine import Book, bucket_result
-    from pipelines.scoring.score import exposure_columns
-    from pipelines.scoring.watchlist import assign_bands
+    from pipelines.scoring.score import LIMIT_INPUTS, exposure_columns
+    from pipelines.scoring.watchlist import LEDGER_MEMORY, assign_bands, ledger_memories, rearm_month_ends
 
     book = Book.in_memory(portfolio, rows_per_partition)
     until = book.last_observed()
+    # limit_breach's memory from the ledger's month-ends (the nightly reads it for a few debtors)
+    walk = policy is not None and any(rearm_month_ends(T, cfg) for T in dates)
     parts = []
     for k in range(book.buckets):
-        built = bucket_result(book, k, list(dates), definition, FeatureParams(), True, until)
+        built = bucket_result(
+            book, k, list(dates), definition, FeatureParams(), True, until,
+            at_state=(lambda ledger, state: ledger) if walk else None,
+        )  # fmt: skip
         if built is None:
             continue
         feats, labels = built.features, built.defaults
-        for T in dates:
+        memories = ledger_memories(built.at_state[0], list(dates), cfg) if walk else None
+        for i, T in enumerate(dates):
             f = feats.loc[feats["as_of"] == T].reset_index(drop=True)
             exposure = exposure_columns(f)  # the invoice features, or a statements book's latest statement
             lab = labels.loc[labels["as_of"] == T].set_index("debtor_id")
@@ -151,6 +170,14 @@ def _replay(
             live = f.loc[~in_default]
             if len(live):
                 pd_all[~in_default] = score(live).reindex(ids[~in_default]).to_numpy(dtype="float64")
+            limits: dict[str, Any] = {}
+            if policy is not None:  # the credit-limit policy's inputs, as the nightly's scores carry them
+                limits = {c: exposure[c] for c in LIMIT_INPUTS}
+                limits[LEDGER_MEMORY] = (
+                    ids.map(memories[i]).to_numpy(dtype="datetime64[ns]")
+                    if memories is not None
+                    else np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[ns]")
+                )
             parts.append(
                 pd.DataFrame(
                     {
@@ -169,6 +196,7 @@ def _replay(
                         "horizon_observed": ids.map(lab["horizon_observed"])
                         .fillna(False)
                         .to_numpy(dtype=bool),
+                        **limits,
                         **{c: f[c].to_numpy() for c in extra},
                     }
                 )
@@ -182,8 +210,33 @@ def _replay(
         seen = panel["first_default_date"] <= pd.Timestamp(until)
         panel["first_default_date"] = panel["first_default_date"].where(seen)
     panel["band"] = assign_bands(panel["pd"], cfg).where(~panel["in_default"], "default").astype("string")
+    if policy is not None:
+        panel = panel_limits(panel, portfolio, dates, policy, currency)
     panel["flagged"] = flag_panel(panel, dates, cfg)
     return panel
+
+
+def panel_limits(
+    panel: pd.DataFrame,
+    portfolio: Portfolio,
+    dates: Sequence[pd.Timestamp],
+    policy: Any,
+    currency: str | None,
+) -> pd.DataFrame:
+    """``panel`` (:func:`replay`'s rows with ``band`` and the policy's inputs) with the nightly's credit
+    limits (``pipelines.scoring.limits.add_credit_limits``) at each of ``dates``, from the debtors
+    table with the attributes valid on that date (``features.master.debtors_at``: the latest
+    ``debtor_history`` row dated on or before it, else the table's own value), as the nightly of
+    that date reads them. Same rows, same order."""
+    from features.master import debtors_at
+    from pipelines.scoring.limits import add_credit_limits
+
+    parts = []
+    for T in dates:
+        rows = panel.loc[panel["as_of"] == T]
+        at = debtors_at(portfolio.debtors, portfolio.debtor_history, T)
+        parts.append(add_credit_limits(rows, at, policy, currency))
+    return pd.concat(parts).loc[panel.index]
 
 
 def flag_panel(panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyConfig) -> pd.Series:
@@ -191,16 +244,35 @@ def flag_panel(panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyC
     the previous date, or kept on the list by ``cfg.watchlist`` (``stay_days`` after the last
     trigger, ``stay_band`` while the band stays at or above it, ``stay_top_share`` while the PD stays
     in that top share of the live debtors), as the nightly does. Needs
-    ``as_of``, ``debtor_id``, ``pd``, ``band`` and ``in_default``; recomputing it with another
+    ``as_of``, ``debtor_id``, ``pd``, ``band`` and ``in_default``; with the credit limits
+    (:func:`panel_limits`, ``limit_over_ledger_on``) also ``limit_breach`` with its memory as the
+    nightly keeps it: ``limit_over_on`` carried from one date to the next, for the debtors absent at a
+    date too (``pipelines.scoring.watchlist.unscored_limit_memory``). Recomputing it with another
     config re-scores nothing (``ews backtest --config``)."""
     from pipelines.scoring.watch_state import holding, stay_on_list
-    from pipelines.scoring.watchlist import compare_with_previous, triggers
+    from pipelines.scoring.watchlist import (
+        LEDGER_MEMORY,
+        LIMIT_INPUTS,
+        compare_with_previous,
+        limit_over_on,
+        triggers,
+        unscored_limit_memory,
+        with_unscored_memory,
+    )
 
+    columns = ["debtor_id", "pd", "band", "in_default"]
+    limits = {*LIMIT_INPUTS, "credit_need", LEDGER_MEMORY} <= set(panel.columns)
+    if limits:
+        columns += ["as_of", *LIMIT_INPUTS, "credit_need", LEDGER_MEMORY]
     flagged = []
-    previous, state = None, None
+    previous, state, unscored = None, None, None
     for T in dates:
-        today = panel.loc[panel["as_of"] == T, ["debtor_id", "pd", "band", "in_default"]]
+        today = panel.loc[panel["as_of"] == T, columns]
         scored = compare_with_previous(today, previous)
+        if limits:  # limit_breach's memory, as the nightly's credit_limits step keeps it
+            scored = with_unscored_memory(scored, unscored)
+            scored = scored.assign(limit_over_on=limit_over_on(scored, cfg))
+            unscored = unscored_limit_memory(previous, unscored, scored, cfg)
         fired = triggers(scored, cfg, has_previous=previous is not None).any(axis=1).to_numpy()
         live = ~today["in_default"].to_numpy(dtype=bool)
         hold = holding(today, cfg)
@@ -213,7 +285,7 @@ def flag_panel(panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyC
             last[:] = carried
         last[fired] = T
         state = pd.DataFrame({"debtor_id": today["debtor_id"], "on_list": on, "last_trigger_on": last})
-        previous = today
+        previous = scored[[c for c in scored.columns if not c.endswith("_prev")]] if limits else today
     return pd.concat(flagged).reindex(panel.index).fillna(False).astype(bool)
 
 
@@ -679,7 +751,7 @@ def leakage_note(leak: dict[str, Any]) -> str:
 
 ROW_COLUMNS = ["as_of", "debtor_id", "segment", "in_default", "pd", "band", "flagged", "open_balance",
                "overdue_amount", "dpd", "label", "first_default_date", "horizon_observed",
-               "pay_pd"]  # fmt: skip
+               "pay_pd", "credit_limit_current", "credit_limit_recommended"]  # fmt: skip
 
 
 def write_backtest(result: BacktestResult, out: Path, panel: pd.DataFrame | None = None) -> dict[str, Path]:

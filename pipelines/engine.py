@@ -192,12 +192,16 @@ def bucket_result(
     params: FeatureParams,
     labels: bool,
     observed_until: pd.Timestamp | None,
+    at_state: Callable[[Any, Any], object] | None = None,
 ) -> BucketResult | None:
-    """:func:`features.engine.build_bucket` on bucket ``k`` of ``book`` (None when it has no ledger rows)."""
+    """:func:`features.engine.build_bucket` on bucket ``k`` of ``book`` (None when it has no ledger
+    rows); ``at_state`` as there."""
     part = book.read(k)
     if not has_ledger(part):
         return None
-    return build_bucket(part, as_of, definition, params, labels=labels, observed_until=observed_until)
+    return build_bucket(
+        part, as_of, definition, params, labels=labels, observed_until=observed_until, at_state=at_state
+    )
 
 
 # Who wants to hear about finished buckets (the CLI's progress bars): ``report(step, done, total)``.

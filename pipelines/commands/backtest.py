@@ -6,11 +6,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from pipelines.commands import fail, parse_date
 from pipelines.words import LIST_RULE_WORDS, counted
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from features.tables import Portfolio
+    from pipelines.config.nightly import NightlyConfig
 
 
 def _inside_the_data(data: Path, dates: list, d1: dt.date, d2: dt.date) -> list:
@@ -200,6 +207,25 @@ def _days(lead: float | None) -> str:
     return counted(int(lead), "day") if float(lead).is_integer() else f"{lead:,.1f} days"
 
 
+def limit_warnings(portfolio: Portfolio, panel: pd.DataFrame, cfg: NightlyConfig) -> list[str]:
+    """What ``ews train`` says of the limits a look-ahead may hold (``pipelines.flows.train``:
+    month-ends without a ``debtor_history`` row; a snapshot whose limits look cut after trouble), said
+    of the backtest's live debtor-months, whose ``limit_breach`` read the limit valid at each
+    month-end (``pipelines.backtest.panel_limits``). Empty when the trigger is off or the panel has no
+    limits."""
+    from pipelines.flows.train import limit_cut_warning, master_data_warning
+
+    if not cfg.triggers.limit_breach.enabled or "credit_limit_current" not in panel.columns:
+        return []
+    live = panel.loc[~panel["in_default"].to_numpy(dtype=bool)]
+    rows = live[["debtor_id", "as_of", "label", "invoice_amount_365d"]].assign(
+        credit_limit=live["credit_limit_current"]
+    )
+    history = portfolio.debtor_history
+    said = (master_data_warning(history, rows, "backtest"), limit_cut_warning(history, rows, "backtest"))
+    return [s for s in said if s]
+
+
 def register(app: typer.Typer) -> None:
     @app.command("backtest")
     def backtest(
@@ -287,6 +313,9 @@ def register(app: typer.Typer) -> None:
         dates = _inside_the_data(data, dates, d1, d2)
         cfg = load_config(config, expect=NightlyConfig)
         project = load_config(cfg.project, expect=ProjectConfig)
+        from pipelines.config.credit import load_credit_policy
+
+        policy = load_credit_policy(cfg.credit, [b.name for b in cfg.bands])  # limit_breach's limits
         definition = project.default_definition.to_params()
         truth = (
             truth
@@ -353,7 +382,19 @@ def register(app: typer.Typer) -> None:
             scorer = walk_forward_scorer(refits, cfg)
             label = f"walk-forward, refit every {counted(refit_every, 'month-end')}"
         with console.status(f"replaying {counted(len(dates), 'month-end')} with {label} ..."):
-            panel = replay(portfolio, dates, scorer, cfg, definition, cfg.partition_rows)
+            panel = replay(
+                portfolio,
+                dates,
+                scorer,
+                cfg,
+                definition,
+                cfg.partition_rows,
+                policy=policy,
+                currency=currency,
+            )
+        said_limits = limit_warnings(portfolio, panel, cfg)
+        for line in said_limits:
+            typer.secho(f"warning: {line}", fg="yellow", err=True)
         truth_frame = (
             pd.read_parquet(truth, columns=["debtor_id", "month_end", "oracle_pd"]) if truth else None
         )
@@ -393,6 +434,10 @@ def register(app: typer.Typer) -> None:
                 "paydate_cut": paydate_cut,
                 "list_shares": shares,
                 "currency": currency,
+                "limits_from": "debtor_history, else the debtors table"
+                if portfolio.debtor_history is not None and len(portfolio.debtor_history)
+                else "the debtors table (one snapshot)",
+                "limit_warnings": said_limits,
             },
             list_sizes=list_size_figures(panel, cfg, shares),
         )

@@ -205,11 +205,34 @@ def build_dataset(
     return frame.sort_values(["as_of", "debtor_id"], kind="stable", ignore_index=True)
 
 
-def master_data_warning(history: pd.DataFrame | None, dataset: pd.DataFrame) -> str | None:
+LOOK_AHEAD: dict[str, dict[str, str]] = {
+    "train": {
+        "rows": "training row",
+        "history": "a limit cut after trouble there leaks into training",
+        "cut": "a limit cut after a default teaches the model a sign that the next defaulters do not show "
+        "before they default. Give ews the dated limits (debtor_history, README 'Dated master data') or leave "
+        "credit_limit and utilisation out (features: {exclude: [credit_limit, utilisation]} in conf/train.yaml)",
+    },
+    "backtest": {
+        "rows": "live debtor-month",
+        "history": "limit_breach read a limit cut after trouble there before the cut, and the watchlist "
+        "figures flatter it",
+        "cut": "limit_breach read the cut at month-ends before the default and flagged those debtors early, "
+        "which flatters the watchlist's precision and recall here. Give ews the dated limits (debtor_history, "
+        "README 'Dated master data')",
+    },
+}
+"""What a look-ahead in the debtors snapshot does to ``ews train`` and to ``ews backtest`` (whose
+``limit_breach`` reads the limits valid at each month-end, session 34): the words of the two warnings."""
+
+
+def master_data_warning(
+    history: pd.DataFrame | None, dataset: pd.DataFrame, use: str = "train"
+) -> str | None:
     """One line when a ``debtor_history`` is given but some training rows (``dataset``: debtor_id,
     as_of) have no history row dated on or before their month-end, so they read today's debtors table
     (``features.master``); None without a history (the README's "one snapshot" paragraph) or when it
-    covers every row."""
+    covers every row. ``use``: ``train`` or ``backtest`` (its live debtor-months), :data:`LOOK_AHEAD`."""
     if history is None or history.empty or dataset.empty:
         return None
     from features.master import snapshot_rows
@@ -220,18 +243,20 @@ def master_data_warning(history: pd.DataFrame | None, dataset: pd.DataFrame) -> 
     rows = dataset.loc[snap, ["debtor_id", "as_of"]]
     debtors = rows["debtor_id"].astype("string").drop_duplicates().sort_values()
     ends = rows["as_of"].drop_duplicates().sort_values()
+    words = LOOK_AHEAD[use]
     return (
         f"debtor_history: {counted(len(debtors), 'debtor')} at {counted(len(ends), 'month-end')} "
-        f"({ends.iloc[0]:%Y-%m-%d} to {ends.iloc[-1]:%Y-%m-%d}; {len(rows):,} of {counted(len(dataset), 'training row')}) "
+        f"({ends.iloc[0]:%Y-%m-%d} to {ends.iloc[-1]:%Y-%m-%d}; {len(rows):,} of {counted(len(dataset), words['rows'])}) "
         f"had no row valid by then and read today's debtors table instead (e.g. {', '.join(debtors.iloc[:3])}): "
-        "a limit cut after trouble there leaks into training. Add a row dated on or before their first "
+        f"{words['history']}. Add a row dated on or before their first "
         "month-end (the onboarding values) to debtor_history"
     )
 
 
-def limit_cut_warning(history: pd.DataFrame | None, dataset: pd.DataFrame) -> str | None:
+def limit_cut_warning(history: pd.DataFrame | None, dataset: pd.DataFrame, use: str = "train") -> str | None:
     """One line when the training rows that read the debtors snapshot (all of them without a
-    ``debtor_history``) show a limit cut after trouble (``features.master.limit_cut_check``)."""
+    ``debtor_history``) show a limit cut after trouble (``features.master.limit_cut_check``).
+    ``use``: ``train`` or ``backtest``, :data:`LOOK_AHEAD`."""
     from features.master import limit_cut_check, snapshot_rows
 
     if dataset.empty:
@@ -239,13 +264,12 @@ def limit_cut_warning(history: pd.DataFrame | None, dataset: pd.DataFrame) -> st
     found = limit_cut_check(dataset.loc[snapshot_rows(history, dataset[["debtor_id", "as_of"]])])
     if found is None:
         return None
+    rows = "training rows" if use == "train" else "live debtor-months"
     return (
-        f"credit_limit looks cut after trouble: the training rows of the {counted(found.debtors, 'debtor')} "
+        f"credit_limit looks cut after trouble: the {rows} of the {counted(found.debtors, 'debtor')} "
         f"that defaulted within the horizon had a median limit of {found.defaulting:.2f} x their own invoicing of "
         f"the last 365 days / 6, the others {found.others:.2f} x. The debtors table is one snapshot, read at every "
-        "past month-end: a limit cut after a default teaches the model a sign that the next defaulters do not show "
-        "before they default. Give ews the dated limits (debtor_history, README 'Dated master data') or leave "
-        "credit_limit and utilisation out (features: {exclude: [credit_limit, utilisation]} in conf/train.yaml)"
+        f"past month-end: {LOOK_AHEAD[use]['cut']}"
     )
 
 

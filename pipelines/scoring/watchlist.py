@@ -276,18 +276,31 @@ def with_unscored_memory(scored: pd.DataFrame, carried: pd.DataFrame | None) -> 
 def ledger_memory(ledger: Any, as_of: object, cfg: NightlyConfig) -> pd.Series:
     """:data:`LEDGER_MEMORY` of every debtor of a prepared ledger (``features.ledger.prepare_ledger``):
     the last of :func:`rearm_month_ends` at which its open balance was over its current limit
-    (``features.portfolio.over_limit_on`` with ``current_margin`` and ``min_excess``), NaT where none
+    (``features.portfolio.over_limit_days`` with ``current_margin`` and ``min_excess``), NaT where none
     (index debtor_id). The nightly reads it for :func:`ledger_candidates` only (:func:`book_ledger_memory`)."""
+    return ledger_memories(ledger, [pd.Timestamp(as_of)], cfg)[0]
+
+
+def ledger_memories(ledger: Any, dates: list[pd.Timestamp], cfg: NightlyConfig) -> list[pd.Series]:
+    """:func:`ledger_memory` as of each of ``dates`` (one Series each, in that order), from one walk
+    of the ledger over all their month-ends: ``ews backtest`` replays the nightly at many month-ends
+    (``pipelines.backtest``)."""
     from features.ledger import day_number
-    from features.portfolio import over_limit_on
+    from features.portfolio import over_limit_days
 
     lb = cfg.triggers.limit_breach
-    days = [int(day_number(t)) for t in rearm_month_ends(as_of, cfg)]
-    last = over_limit_on(ledger, days, lb.current_margin, lb.min_excess)
-    dates = last.astype("datetime64[D]")
-    dates[last < 0] = np.datetime64("NaT")
+    ends = [rearm_month_ends(T, cfg) for T in dates]
+    union = sorted({t for each in ends for t in each})
+    over = over_limit_days(ledger, [int(day_number(t)) for t in union], lb.current_margin, lb.min_excess)
+    column = {t: j for j, t in enumerate(union)}
     ids = pd.Index(ledger.debtor_ids, dtype="string", name="debtor_id")
-    return pd.Series(dates.astype("datetime64[ns]"), index=ids, name=LEDGER_MEMORY)
+    out = []
+    for each in ends:
+        last = np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[ns]")
+        for t in each:  # ascending: the last month-end over the limit wins
+            last[over[:, column[t]]] = np.datetime64(t.to_datetime64(), "ns")
+        out.append(pd.Series(last, index=ids, name=LEDGER_MEMORY))
+    return out
 
 
 def book_ledger_memory(

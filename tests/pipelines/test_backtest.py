@@ -538,3 +538,131 @@ def test_backtest_page_reads_at_420_px_without_scrolling_sideways(panel, tmp_pat
     assert got["unlabelled"] == 0
     # the figures in their units, as the console gives them; the bad balance with its currency
     assert "54.1 %" in page and "7,400.00 EUR" in page
+
+
+LIMIT_CFG = NightlyConfig.model_validate(
+    {
+        "triggers": {
+            **{
+                name: {"enabled": False} for name in ("threshold", "jump", "migration", "new_entrant", "rank")
+            },
+            # margin 10: only the current limit can be breached here (exposure < 11 x the recommended)
+            "limit_breach": {"enabled": True, "when": "new", "rearm_days": 365, "margin": 10.0},
+        },
+        "watchlist": {"stay_top_share": None, "stay_days": 0, "stay_band": None},
+    }
+)
+LIMIT_DATES = [pd.Timestamp(d) for d in ("2024-02-29", "2024-03-31", "2024-04-30", "2024-05-31")]
+
+
+def _limit_book():
+    """Current limit 1,000 each (D: 5,000 in the debtors table, 1,000 by its debtor_history until
+    2024-05-14). Open balance at the month-ends, by hand:
+
+    - A: 1,500 on 01-31 (before --from), 0 on 02-29, 1,500 on 03-31, 0 after;
+    - B: no row before 03-05; 1,500 on 03-31, 0 on 04-30, 1,500 on 05-31;
+    - C: 0 until 1,200 on 05-31;
+    - D: 0 on 02-29, 1,500 on 03-31, 04-30 and 05-31 (its limit 1,000 then 5,000 from 05-15)."""
+    from ledgers import frame
+
+    from features.tables import Portfolio
+
+    book = portfolio(
+        [
+            inv("A1", "A", "2024-01-10", "2024-02-09", 1500.0),
+            inv("A2", "A", "2024-03-10", "2024-04-09", 1500.0),
+            inv("B1", "B", "2024-03-05", "2024-04-04", 1500.0),
+            inv("B2", "B", "2024-05-05", "2024-06-04", 1500.0),
+            inv("C0", "C", "2024-01-05", "2024-02-04", 500.0),
+            inv("C1", "C", "2024-05-10", "2024-06-09", 1200.0),
+            inv("D0", "D", "2024-01-05", "2024-02-04", 500.0),
+            inv("D1", "D", "2024-03-20", "2024-06-18", 1500.0),
+        ],
+        [
+            pay("pA1", "A", "2024-02-15", 1500.0, "A1"),
+            pay("pA2", "A", "2024-04-15", 1500.0, "A2"),
+            pay("pB1", "B", "2024-04-10", 1500.0, "B1"),
+            pay("pC0", "C", "2024-02-01", 500.0, "C0"),
+            pay("pD0", "D", "2024-02-01", 500.0, "D0"),
+        ],
+        debtors=[{"debtor_id": d, "credit_limit": 5000.0 if d == "D" else 1000.0} for d in "ABCD"],
+    )
+    history = frame(
+        "debtor_history",
+        [
+            {"debtor_id": "D", "valid_from": pd.Timestamp("2024-01-01"), "credit_limit": 1000.0},
+            {"debtor_id": "D", "valid_from": pd.Timestamp("2024-05-15"), "credit_limit": 5000.0},
+        ],
+    )
+    return Portfolio(
+        **{**{n: getattr(book, n) for n in ("invoices", "payments", "debtors")}, "debtor_history": history}
+    )
+
+
+def _low_pd(live: pd.DataFrame) -> pd.Series:
+    ids = live["debtor_id"].astype("string")
+    return pd.Series(0.001, index=ids.to_numpy(), dtype="float64")
+
+
+def test_the_backtest_replays_limit_breach_on_a_hand_built_ledger() -> None:
+    """The backtest fires limit_breach as the nightly of each month-end would (session 34: it left
+    it out). 02-29: first run, nothing is new. 03-31: B (absent the month before) and D (over the
+    1,000 its debtor_history gives then, not the snapshot's 5,000) are new breaches; A is over again
+    but was over at 01-31, a month-end before --from that only the ledger shows (rearm 365 days).
+    04-30: nobody over. 05-31: C is new; B is over again but was at 03-31 (the memory carried
+    through 04-30); D is within the 5,000 valid from 05-15."""
+    from pipelines.config.credit import load_credit_policy
+
+    policy = load_credit_policy(None, [b.name for b in LIMIT_CFG.bands])
+    p = replay(_limit_book(), LIMIT_DATES, _low_pd, LIMIT_CFG, DefaultDefinition(), policy=policy)
+    fired = p.loc[p["flagged"]].groupby("as_of")["debtor_id"].apply(lambda s: "".join(sorted(s)))
+    assert fired.reindex(LIMIT_DATES, fill_value="").tolist() == ["", "BD", "", "C"]
+    rows = p.set_index(["as_of", "debtor_id"])
+    mar, may = LIMIT_DATES[1], LIMIT_DATES[3]
+    assert rows.loc[(mar, "A"), "limit_over_ledger_on"] == pd.Timestamp("2024-01-31")
+    assert (
+        rows.loc[(mar, "D"), "credit_limit_current"] == 1000
+        and rows.loc[(may, "D"), "credit_limit_current"] == 5000
+    )
+    # margin 10 keeps the recommended test silent: 11 x the recommended limit is above every exposure
+    assert (rows["open_balance"] <= 11 * rows["credit_limit_recommended"]).all()
+    # without the policy (before session 34, and benchmarks that pass none): no limit, no fire
+    assert not replay(_limit_book(), LIMIT_DATES, _low_pd, LIMIT_CFG, DefaultDefinition())["flagged"].any()
+
+
+def test_limit_breach_memory_is_carried_from_one_replayed_month_end_to_the_next() -> None:
+    """A hand-built panel: R is over its recommended limit (x 1.2) on 02-29, within on 03-31, over
+    again on 04-30; the ledger's month-ends say nothing (current-limit breaches only), so only the
+    run memory carried from 02-29 keeps 04-30 from being a new breach. S is over from 03-31 on:
+    new on 03-31 only. T is absent on 03-31: its memory of 02-29 is carried over the gap."""
+    from pipelines.backtest import flag_panel
+
+    cfg = LIMIT_CFG.model_copy(
+        update={
+            "triggers": LIMIT_CFG.triggers.model_copy(
+                update={"limit_breach": LIMIT_CFG.triggers.limit_breach.model_copy(update={"margin": 0.2})}
+            )
+        }
+    )
+    dates = LIMIT_DATES[:3]
+    exposure = {
+        "R": (200.0, 100.0, 200.0),
+        "S": (100.0, 200.0, 200.0),
+        "T": (200.0, None, 200.0),
+        "U": (100.0,) * 3,
+    }
+    rows = [
+        (T, d, 0.001, "A", False, e[i], 0.0, 100.0, 100.0, pd.NaT)
+        for i, T in enumerate(dates)
+        for d, e in exposure.items()
+        if e[i] is not None
+    ]
+    panel = pd.DataFrame(
+        rows,
+        columns=["as_of", "debtor_id", "pd", "band", "in_default", "open_balance", "credit_limit_current",
+                 "credit_limit_recommended", "credit_need", "limit_over_ledger_on"],
+    )  # fmt: skip
+    panel = panel.astype({"debtor_id": "string", "limit_over_ledger_on": "datetime64[ns]"})
+    flags = flag_panel(panel, dates, cfg)
+    fired = panel.loc[flags].groupby("as_of")["debtor_id"].apply(lambda s: "".join(sorted(s)))
+    assert fired.reindex(dates, fill_value="").tolist() == ["", "S", ""]

@@ -145,3 +145,40 @@ def test_training_warns_when_the_snapshot_limit_looks_cut_after_trouble() -> Non
         }
     )
     assert limit_cut_warning(history, _rows(20, 30.0)) is None
+
+
+def test_the_backtest_says_what_ews_train_says_of_its_limits() -> None:
+    """``ews backtest`` fires limit_breach on the limit valid at each month-end (session 34): the
+    look-ahead warnings of ``ews train`` are said of its live debtor-months, with what the look-ahead
+    does there; the rows in default are not counted, and a config without limit_breach says nothing."""
+    from features.tables import Portfolio
+    from pipelines.commands.backtest import limit_warnings
+    from pipelines.config.nightly import NightlyConfig
+
+    cut = _rows(20, 30.0)
+    panel = cut.rename(columns={"credit_limit": "credit_limit_current"}).assign(in_default=False)
+    gone = panel.iloc[:3].assign(in_default=True, credit_limit_current=0.0, label=pd.NA)
+    panel = pd.concat([panel, gone], ignore_index=True)
+    cfg = NightlyConfig()
+    said = limit_warnings(Portfolio(), panel, cfg)
+    assert len(said) == 1 and said[0].startswith(
+        "credit_limit looks cut after trouble: the live debtor-months of the 20 debtors that defaulted within "
+        "the horizon had a median limit of 0.30 x their own invoicing of the last 365 days / 6, the others 1.00 x"
+    )
+    assert "limit_breach read the cut at month-ends before the default" in said[0]
+    history = pd.DataFrame(
+        {
+            "debtor_id": pd.array(["P0"], dtype="string"),
+            "valid_from": pd.to_datetime(["2024-03-01"]),
+            "credit_limit": [5.0],
+        }
+    )
+    said = limit_warnings(Portfolio(debtor_history=history), panel, cfg)
+    assert said[0].startswith(
+        "debtor_history: 60 debtors at 1 month-end (2024-01-31 to 2024-01-31; 60 of 60 live debtor-months) had no "
+        "row valid by then and read today's debtors table instead (e.g. N0, N1, N10): limit_breach read a limit "
+        "cut after trouble there before the cut"
+    )
+    off = NightlyConfig.model_validate({"triggers": {"limit_breach": {"enabled": False}}})
+    assert limit_warnings(Portfolio(), panel, off) == []
+    assert limit_warnings(Portfolio(), panel.drop(columns="credit_limit_current"), cfg) == []
