@@ -218,3 +218,20 @@ def test_every_feature_reads_in_words_without_a_formula() -> None:
         feature_words("dpd_max_180d")
         == "Highest days past due reached by any invoice on a day in the last 180 days"
     )
+
+
+def test_the_largest_pd_increases_leave_out_rises_the_table_shows_as_zero() -> None:
+    """Walk (300-debtor book, seed 3263, night 2): report.html's "Largest PD increases" listed 24 debtors,
+    11 of them "+0.00 pp" (rises under 0.005 percentage points), as if they were news. Now it lists rises
+    of 0.01 pp or more and counts the others. By hand: a rises 7 pp (listed), b 0.004 pp and c 0.002 pp
+    (not listed: 2 debtors), d falls."""
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.report import changes_summary
+    from pipelines.scoring.watchlist import compare_with_previous
+    from tests.pipelines.test_report import scores
+
+    prev = scores([0.01, 0.2, 0.5, 0.3], ["a", "b", "c", "d"])
+    today = scores([0.08, 0.20004, 0.50002, 0.1], ["a", "b", "c", "d"])
+    got = changes_summary(compare_with_previous(today, prev), prev, NightlyConfig(), top=5)
+    assert [m["debtor_id"] for m in got["movers"]] == ["a"]
+    assert got["risen_unlisted"] == 2
