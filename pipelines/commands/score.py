@@ -751,7 +751,9 @@ def register(app: typer.Typer) -> None:
 
         Uses Prefect's own scheduler with the config's cron and explicit time zone (default 02:00
         Europe/Amsterdam); stop with Ctrl-C.
-        Each run scores yesterday's date. Watch runs in the Prefect UI (`prefect server start`)."""
+        Each run scores yesterday's date. To watch the runs in the Prefect UI, start a server first
+        (`prefect server start`, then `export PREFECT_API_URL=http://127.0.0.1:4200/api`); without
+        PREFECT_API_URL ews starts a temporary server that ends with this command."""
         deployment = build_deployment(config)
         sched = deployment.schedules[0].schedule
         Console().print(
@@ -762,4 +764,8 @@ def register(app: typer.Typer) -> None:
             return
         from prefect import serve as prefect_serve
 
-        prefect_serve(deployment)
+        # the temporary API server ews starts for its other flows (s34-walk: Prefect's own, started here
+        # before, sent telemetry into its SQLite file while other runs used it: "database is locked"
+        # and two tracebacks on the console; and it outlived a killed `ews serve`)
+        with flow_runtime():
+            prefect_serve(deployment)

@@ -235,3 +235,54 @@ def test_the_largest_pd_increases_leave_out_rises_the_table_shows_as_zero() -> N
     got = changes_summary(compare_with_previous(today, prev), prev, NightlyConfig(), top=5)
     assert [m["debtor_id"] for m in got["movers"]] == ["a"]
     assert got["risen_unlisted"] == 2
+
+
+def test_ews_serve_starts_the_temporary_prefect_server_as_the_other_commands_do(tmp_path) -> None:
+    """Walk (the data scientist, `ews serve` as the README says, no PREFECT_API_URL): Prefect started its
+    own temporary server, with its telemetry heartbeat on, and two tracebacks ("sqlite3.OperationalError:
+    database is locked") reached the console while other runs used the database. `ews score` and
+    `ews train` start that server through ews (telemetry off, ended with the ews process); now `ews serve`
+    does too. Checked on the real server process: its environment turns telemetry off."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    project = tmp_path / "acme"
+    assert CliRunner().invoke(app, ["init", str(project)]).exit_code == 0
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL" and "ANALYTICS" not in k}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="600")
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.cli", "--project", str(project), "serve"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 600
+        while b"being served" not in log.read_bytes():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(1)
+        children = subprocess.run(
+            ["ps", "-o", "pid=,args=", "--ppid", str(proc.pid)], capture_output=True, text=True
+        ).stdout.splitlines()
+        servers = [int(line.split()[0]) for line in children if "uvicorn" in line or "prefect.server" in line]
+        assert len(servers) == 1, children
+        environ = Path(f"/proc/{servers[0]}/environ").read_bytes().split(b"\0")
+        assert b"PREFECT_SERVER_ANALYTICS_ENABLED=false" in environ
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert b"Traceback" not in log.read_bytes(), log.read_text()[-3000:]
