@@ -140,6 +140,9 @@ REASON_WORDS: dict[str, str] = {
     "totals_row": "A totals line, not an invoice",
     "repeated_header": "The file's header again",
     "reversed_payment": "A payment and its reversal",
+    "reversal": "A negative payment reversing an earlier one",
+    "reversal_unmatched": "A negative payment matching no earlier payment",
+    "currency_mismatch": "Paid in another currency than its invoice",
     "paid_before_issue": "Paid before the invoice was issued",
     # the currency conversion's and the CSV reader's reasons (pipelines.ingest.currency, sources.read)
     "no_fx_rate": "No exchange rate for {column}",

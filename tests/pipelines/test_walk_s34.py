@@ -286,3 +286,15 @@ def test_ews_serve_starts_the_temporary_prefect_server_as_the_other_commands_do(
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert b"Traceback" not in log.read_bytes(), log.read_text()[-3000:]
+
+
+def test_the_payment_reversal_reasons_read_in_words() -> None:
+    """Walk (the repository's example SAP FBL5N export, `ews ingest --source conf/sources/example_sap_fbl5n.yaml`):
+    its bounced payment is quarantined `reversal` + `reversed_payment`; report.html's feed table read the
+    second in words and the first as its code, as it did `reversal_unmatched` and `currency_mismatch`."""
+    from pipelines.words import reason_words
+
+    assert reason_words("reversal") == "A negative payment reversing an earlier one"
+    assert reason_words("reversed_payment") == "A payment and its reversal"
+    assert reason_words("reversal_unmatched") == "A negative payment matching no earlier payment"
+    assert reason_words("currency_mismatch") == "Paid in another currency than its invoice"
