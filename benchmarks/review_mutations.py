@@ -1,7 +1,7 @@
-"""Mutation check of sessions 26-33's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
+"""Mutation check of sessions 26-34's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
 entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``; "Session 28 (s28-review)", T
 entries; "Session 29 (s29-review)", V entries; "Session 30 (s30-review)", X entries; "Session 32
-(s32-review)", E entries; "Session 33 (s33-review)", H entries): each entry is one wrong edit of a product file (an exact text replaced
+(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries): each entry is one wrong edit of a product file (an exact text replaced
 once) and the tests of the commit it tests. The edit is made in ``--tree`` (a copy of the code:
 ``git archive COMMIT | tar -x -C DIR``, never a checkout you work in), the tests run with ``-x``, the
 file is put back; CAUGHT when a test fails, SURVIVED when all pass. An edit whose text is not found
@@ -1707,6 +1707,52 @@ M = [
         "{counted(len(table), 'debtor')}.",
         "{len(table):,} debtors.",
         ["tests/pipelines/test_walk_s34.py"],
+    ),
+    (
+        "J10 4596fd3 backtest limits: every month-end reads the limits valid at the last one (look-ahead)",
+        "pipelines/backtest.py",
+        "        at = debtors_at(portfolio.debtors, portfolio.debtor_history, T)\n",
+        "        at = debtors_at(portfolio.debtors, portfolio.debtor_history, dates[-1])\n",
+        ["tests/pipelines/test_backtest.py", "tests/pipelines/test_debtor_history.py"],
+    ),
+    (
+        "J11 4596fd3 ledger walk: each month-end's balance against the limit valid at the last day (look-ahead)",
+        "features/portfolio.py",
+        "        limit = attributes_at(ledger, T).credit_limit\n",
+        "        limit = attributes_at(ledger, days[-1]).credit_limit\n",
+        [
+            "tests/pipelines/test_backtest.py",
+            "tests/pipelines/test_debtor_history.py",
+            "tests/pipelines/test_nightly_triggers.py",
+        ],
+    ),
+    (
+        "J12 4596fd3 ledger memories: every replayed month-end reads all the walked month-ends (later ones too)",
+        "pipelines/scoring/watchlist.py",
+        "        for t in each:  # ascending: the last month-end over the limit wins\n",
+        "        for t in union:  # ascending: the last month-end over the limit wins\n",
+        ["tests/pipelines/test_backtest.py", "tests/pipelines/test_debtor_history.py"],
+    ),
+    (
+        "J13 4596fd3 flag_panel: the previous month-end's limit memory not carried",
+        "pipelines/backtest.py",
+        '        previous = scored[[c for c in scored.columns if not c.endswith("_prev")]] if limits else today\n',
+        "        previous = today\n",
+        ["tests/pipelines/test_backtest.py", "tests/pipelines/test_debtor_history.py"],
+    ),
+    (
+        "J14 4596fd3 backtest limit warnings: rows in default counted",
+        "pipelines/commands/backtest.py",
+        '    live = panel.loc[~panel["in_default"].to_numpy(dtype=bool)]\n',
+        "    live = panel\n",
+        ["tests/pipelines/test_backtest.py", "tests/pipelines/test_debtor_history.py"],
+    ),
+    (
+        "J15 4596fd3 ews backtest: the credit policy not passed to the replay (no limit_breach)",
+        "pipelines/commands/backtest.py",
+        "                policy=policy,\n",
+        "                policy=None,\n",
+        ["tests/pipelines/test_backtest.py", "tests/pipelines/test_debtor_history.py"],
     ),
 ]
 
