@@ -143,6 +143,11 @@ REASON_WORDS: dict[str, str] = {
     "reversal": "A negative payment reversing an earlier one",
     "reversal_unmatched": "A negative payment matching no earlier payment",
     "currency_mismatch": "Paid in another currency than its invoice",
+    # the CSV reader's and the row options' reasons for a line it could not read (s34-review: report.html's
+    # feed table showed them as codes)
+    "unterminated_quote": "A quote that opens a value and is not closed",
+    "cut_last_line": "The file's last line, cut off while written or copied",
+    "fill_down_no_value_above": "No value above to fill down (a row before the report's first group)",
     "paid_before_issue": "Paid before the invoice was issued",
     # the currency conversion's and the CSV reader's reasons (pipelines.ingest.currency, sources.read)
     "no_fx_rate": "No exchange rate for {column}",

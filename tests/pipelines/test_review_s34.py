@@ -174,3 +174,25 @@ def test_teams_check_note_lists_twelve_of_the_debtors_values(tmp_path, monkeypat
         f"note conf/teams.yaml: Anna: no debtor in --data {folder} has segment 'zzz' yet (segment values there: "
         "s01, s02, s03, s04, s05, s06, s07, s08, s09, s10, s11, s12 and 2 more) ok conf/teams.yaml"
     )
+
+
+def test_the_csv_readers_quarantine_reasons_read_in_words() -> None:
+    """f7cd03d put three more quarantine reasons in words for report.html's feed table; the lines the CSV
+    reader and the row options cannot read (pipelines.sources.read / rows) were still codes there:
+    "unterminated_quote", "cut_last_line", "fill_down_no_value_above". test_review_s33's guard reads the
+    ingest's ``flag(masks, ...)`` reasons only; this one reads the reader's malformed lines too."""
+    import re
+
+    from pipelines.words import REASON_WORDS, reason_words
+
+    assert [reason_words(r) for r in ("unterminated_quote", "cut_last_line", "fill_down_no_value_above")] == [
+        "A quote that opens a value and is not closed",
+        "The file's last line, cut off while written or copied",
+        "No value above to fill down (a row before the report's first group)",
+    ]
+    root = Path(__file__).resolve().parents[2] / "pipelines" / "sources"
+    code = (root / "read.py").read_text(encoding="utf-8") + (root / "rows.py").read_text(encoding="utf-8")
+    kinds = set(re.findall(r'bad\.append\(\s*\(\s*[^,]+,\s*[^,]+,\s*"([a-z_]+)"', code))
+    kinds |= set(re.findall(r'"reason": pd\.Series\(\["([a-z_]+)"\]', code))
+    assert {"malformed_row", "unterminated_quote", "cut_last_line", "fill_down_no_value_above"} <= kinds
+    assert sorted(k for k in kinds if k not in REASON_WORDS) == []
