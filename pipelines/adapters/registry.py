@@ -827,6 +827,12 @@ def _run_metrics(client: MlflowClient, run_id: str | None) -> dict[str, float]:
     return {k: float(v) for k, v in data.items()}
 
 
+def champion_version(name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None) -> str | None:
+    """The version of ``name`` that holds ``champion``, else None (no such model, or no champion)."""
+    configure(tracking_uri)
+    return _champion_version(MlflowClient(), name)
+
+
 def promote(
     version: str,
     reason: str,

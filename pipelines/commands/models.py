@@ -255,3 +255,15 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{name} v{version} was already champion: nothing moved; reason recorded")
         else:
             typer.echo(f"{name} v{version} is champion (previous: {previous or 'none'}); reason recorded")
+        from pipelines.adapters.paydate_registry import PAYDATE_MODEL_NAME
+        from pipelines.adapters.registry import DEFAULT_MODEL_NAME, champion_version
+        from pipelines.adapters.registry import promote_command as promote_line
+
+        if name == DEFAULT_MODEL_NAME:  # a roll-back of "the model" moved the PD model alone (s34-walk)
+            paydate = champion_version(PAYDATE_MODEL_NAME, tracking_uri=_uri(project))
+            if paydate is not None:
+                typer.echo(
+                    f"{PAYDATE_MODEL_NAME} keeps its champion v{paydate} (payment dates, cash-in forecast, the "
+                    f"queue's pay_pd); to move it too: {promote_line(PAYDATE_MODEL_NAME, 'N')} --reason '...' "
+                    f"(its versions: ews models list --name {PAYDATE_MODEL_NAME})"
+                )

@@ -298,3 +298,52 @@ def test_the_payment_reversal_reasons_read_in_words() -> None:
     assert reason_words("reversed_payment") == "A payment and its reversal"
     assert reason_words("reversal_unmatched") == "A negative payment matching no earlier payment"
     assert reason_words("currency_mismatch") == "Paid in another currency than its invoice"
+
+
+def test_promoting_a_pd_version_says_the_payment_date_champion_stays(tmp_path) -> None:
+    """Walk (the data scientist rolls back: `ews models promote 1 --reason ...` after v2 of both models was
+    promoted): ews-pd went back to v1 and the console said only that; ews-paydate v2 kept forecasting and
+    ranking the queue's blend, unsaid. Now the promotion of an ews-pd version names the ews-paydate
+    champion and the command that moves it. A real MLflow registry (SQLite) with versions registered
+    directly; `ews models promote` in a subprocess, as a user runs it."""
+    import os
+    import subprocess
+    import sys
+
+    from mlflow import MlflowClient
+
+    root = Path(__file__).resolve().parents[2]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    (tmp_path / "model").mkdir()
+    for name, versions in (("ews-pd", 2), ("ews-paydate", 2)):
+        client.create_registered_model(name)
+        for _ in range(versions):
+            client.create_model_version(name, (tmp_path / "model").as_uri())
+        client.set_registered_model_alias(name, "champion", "2")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env |= {
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_REGISTRY_URI": uri,
+        "EWS_PROJECT": str(root),
+        "PYTHONPATH": str(root),
+    }
+
+    def promote(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "models", "promote", *args, "--reason", "roll back"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        return " ".join(done.stdout.split())
+
+    assert promote("1") == (
+        "ews-pd v1 is champion (previous: 2); reason recorded "
+        "ews-paydate keeps its champion v2 (payment dates, cash-in forecast, the queue's pay_pd); to move it "
+        "too: ews models promote N --name ews-paydate --reason '...' (its versions: ews models list --name "
+        "ews-paydate)"
+    )
+    # moving ews-paydate itself says nothing more
+    assert (
+        promote("1", "--name", "ews-paydate") == "ews-paydate v1 is champion (previous: 2); reason recorded"
+    )
