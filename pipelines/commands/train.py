@@ -197,6 +197,13 @@ def check_train_config(config: Path) -> None:
         raise typer.Exit(2) from None
 
 
+ROLLRATE_BASELINE_NOTE = (
+    "book's default rate: every debtor of a month-end at the default rate the book showed by then. It does not "
+    "rank debtors: its AUC, Gini and KS compare month-ends only (near or below 0.5, 0 and 0); read its Brier "
+    "score and log loss against the model's"
+)
+
+
 def print_rollrate(console: Console, result: object) -> None:
     """What ``ews train`` shows for the roll-rate model of a small book."""
     from pipelines.flows.train import said
@@ -214,6 +221,8 @@ def print_rollrate(console: Console, result: object) -> None:
         value = result.metrics.get(key, float("nan"))
         table.add_row(*metric_cells(key, value, ci.get(key), [base.get(key, float("nan"))]))
     console.print(table)
+    if base:  # its AUC below 0.5 read as a broken baseline (s34-walk: 0.4117, Gini -0.1766, KS 0.0000)
+        console.print(ROLLRATE_BASELINE_NOTE, highlight=False)
     test = result.plan["test"]
     console.print(
         f"test month-ends {test[0]}..{test[-1]} ({len(test)}), each scored by the matrix fitted on the moves "

@@ -347,3 +347,33 @@ def test_promoting_a_pd_version_says_the_payment_date_champion_stays(tmp_path) -
     assert (
         promote("1", "--name", "ews-paydate") == "ews-paydate v1 is champion (previous: 2); reason recorded"
     )
+
+
+def test_the_roll_rate_table_says_why_the_books_default_rate_ranks_no_debtor() -> None:
+    """Walk (300-debtor book, seed 3263): `ews train`'s roll-rate table put the book's default rate at AUC
+    0.4117, Gini -0.1766, KS 0.0000 beside the model, read by a new user as a broken baseline. It gives
+    every debtor of a month-end one PD, so it ranks month-ends, not debtors; one line under the table now
+    says so and which figures to compare."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from pipelines.commands.train import print_rollrate
+
+    metrics = {"auc": 0.9071, "gini": 0.8142, "ks": 0.8076, "brier": 0.0084, "ece": 0.0059, "logloss": 0.0371,
+               "mean_pd": 0.0079, "default_rate": 0.0092}  # fmt: skip
+    base = {**metrics, "auc": 0.4117, "gini": -0.1766, "ks": 0.0}
+    result = SimpleNamespace(
+        headline="small book", selection="", version="1", run_id="99ba6404cf71", metrics=metrics,
+        intervals={}, baseline_metrics=base, plan={"test": ["2024-04-30", "2024-09-30"]}, queue_key_reason="x",
+        promoted=True, gate_reasons=[], gate_summary="", champion_before="1",
+    )  # fmt: skip
+    console = Console(record=True, width=300)
+    print_rollrate(console, result)
+    text = console.export_text()
+    assert (
+        "book's default rate: every debtor of a month-end at the default rate the book showed by then. It does "
+        "not rank debtors: its AUC, Gini and KS compare month-ends only (near or below 0.5, 0 and 0); read its "
+        "Brier score and log loss against the model's"
+    ) in text
+    assert text.index("log loss") < text.index("It does not rank debtors") < text.index("test month-ends")
