@@ -280,8 +280,6 @@ def register(app: typer.Typer) -> None:
         dpd/balance/oracle capture, watchlist precision and recall, lead time. Says when the model
         saw the outcome of the month-ends it scores (in-sample), and which training cut avoids it."""
         import pandas as pd
-        from rich.console import Console
-        from rich.markup import escape
 
         from pipelines.backtest import (
             BacktestResult,
@@ -298,6 +296,8 @@ def register(app: typer.Typer) -> None:
         from pipelines.config import load_config
         from pipelines.config.nightly import NightlyConfig
         from pipelines.config.project import ProjectConfig
+        from pipelines.console import console as ews_console
+        from pipelines.console import plain
         from pipelines.ingest import ingest_dir
         from pipelines.ingest.decimals import feed_currency, money_places
 
@@ -328,7 +328,7 @@ def register(app: typer.Typer) -> None:
             fail_on = _truth_problem(truth)
             if fail_on:
                 fail(fail_on)
-        console = Console()
+        console = ews_console()
         if refit_every and model is not None:
             fail("--model and --refit-every exclude each other: walk-forward fits its own models")
         from pipelines.adapters.registry import NoChampionError, load_model_version  # MLflow: seconds
@@ -351,7 +351,7 @@ def register(app: typer.Typer) -> None:
         from pipelines.adapters.files import read_portfolio
         from pipelines.engine import is_ingested
 
-        with console.status(f"reading {data} ..."):
+        with console.status(plain(f"reading {data} ...")):
             if is_ingested(data):  # an `ews ingest` output: validated already
                 portfolio = read_portfolio(data)
                 manifest = json.loads((data / "manifest.json").read_text(encoding="utf-8"))
@@ -370,18 +370,18 @@ def register(app: typer.Typer) -> None:
             from pipelines.backtest_refit import walk_forward, walk_forward_scorer
 
             with console.status(
-                f"walk-forward: fitting a model every {counted(refit_every, 'month-end')} ..."
+                plain(f"walk-forward: fitting a model every {counted(refit_every, 'month-end')} ...")
             ) as st:
                 try:
                     refits, leak = walk_forward(
                         portfolio, dates, refit_every, train_cfg, project,
-                        lambda on: st.update(f"walk-forward: refitted on {on.date()} ..."),
+                        lambda on: st.update(plain(f"walk-forward: refitted on {on.date()} ...")),
                     )  # fmt: skip
                 except ValueError as exc:
                     fail(str(exc))
             scorer = walk_forward_scorer(refits, cfg)
             label = f"walk-forward, refit every {counted(refit_every, 'month-end')}"
-        with console.status(f"replaying {counted(len(dates), 'month-end')} with {label} ..."):
+        with console.status(plain(f"replaying {counted(len(dates), 'month-end')} with {label} ...")):
             panel = replay(
                 portfolio,
                 dates,
@@ -404,13 +404,15 @@ def register(app: typer.Typer) -> None:
         key, key_why = queue_key_for(cfg.queue.priority, tags, pd.Series(dtype="float64"))
         paydate_cut = None
         if key == "blend" or compare_keys:
-            with console.status("payment-date model cut at the PD model's labels, pay_pd per month-end ..."):
+            with console.status(
+                plain("payment-date model cut at the PD model's labels, pay_pd per month-end ...")
+            ):
                 panel, paydate_cut, problem = with_pay_pd(
                     panel, portfolio, dates, leak, train_config, cfg, definition
                 )
             if problem:
                 key, key_why = "pd", f"{key_why}; {problem}: ranked by the PD"
-                console.print(f"[yellow]{escape(problem)}[/]")
+                console.print(problem, style="yellow")
         res = backtest_figures(panel, cfg, truth_frame, key, places)
         result = BacktestResult(
             figures=res["figures"],
@@ -443,9 +445,9 @@ def register(app: typer.Typer) -> None:
         )
         files = write_backtest(result, out, panel if rows else None)
         for line in figure_lines(result.figures, currency, places):
-            console.print(line, highlight=False, soft_wrap=True, markup=False)
+            console.print(line, highlight=False, soft_wrap=True)
         for line in list_size_lines(result.list_sizes):
-            console.print(line, highlight=False, markup=False)
+            console.print(line, highlight=False)
         note = leakage_note(leak)
-        console.print(f"[bold {'red' if 'IN-SAMPLE' in note else 'green'}]{escape(note)}[/]")
-        console.print("outputs: " + "  ".join(str(f) for f in files.values()), markup=False)
+        console.print(note, style=f"bold {'red' if 'IN-SAMPLE' in note else 'green'}")
+        console.print("outputs: " + "  ".join(str(f) for f in files.values()))

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from pipelines.config import ConfigError, config_hash, load_config
 from pipelines.config.teams import TeamsConfig
+from pipelines.console import console as ews_console
+from pipelines.console import plain
 
 # where the example source configs' sample exports live in a checkout of the repository
 SAMPLES = "tests/data/sources/"
@@ -109,11 +109,12 @@ def register(app: typer.Typer) -> None:
         'Germany' or 'UK'), and each segment or country is looked up in the debtors of --data: one
         that differs from a debtor's only in case, spaces or a typo fails the check; one no debtor has
         (a country with no customer yet) is named in a note."""
-        console = Console()
+        console = ews_console()
         paths = files or sorted(Path("conf").rglob("*.yaml"))
         if not paths:
             console.print(
-                f"[red]no config files found[/] (looked for conf/**/*.yaml in {escape(str(Path.cwd()))}); outside the "
+                plain("no config files found", "red"),
+                f"(looked for conf/**/*.yaml in {Path.cwd()}); outside the "
                 "project folder pass `ews --project DIR` or set EWS_PROJECT=DIR",
                 highlight=False,
             )
@@ -124,7 +125,7 @@ def register(app: typer.Typer) -> None:
                 cfg = load_config(path)
             except ConfigError as exc:
                 failed += 1
-                console.print(f"[red]FAIL[/] {escape(str(exc))}", highlight=False)
+                console.print(plain("FAIL", "red"), str(exc), highlight=False)
                 continue
             note = ""
             if cfg.kind == "source":  # the files' headers against the mapping and the row options
@@ -135,7 +136,7 @@ def register(app: typer.Typer) -> None:
                     missing = check_inputs(cfg)  # type: ignore[arg-type]
                 except TableError as exc:
                     failed += 1
-                    console.print(f"[red]FAIL[/] {escape(f'{path}: {exc}')}", highlight=False, soft_wrap=True)
+                    console.print(plain("FAIL", "red"), f"{path}: {exc}", highlight=False, soft_wrap=True)
                     continue
                 note = "  (headers checked)"
                 if missing:  # the inputs that exist are checked all the same
@@ -158,19 +159,19 @@ def register(app: typer.Typer) -> None:
             if cfg.kind == "teams":  # the values against the debtors ews will assign
                 problems, notes, note = _teams_against_debtors(cfg, data)  # type: ignore[arg-type]
                 for line in notes:
-                    console.print(
-                        f"[yellow]note[/] {escape(f'{path}: {line}')}", highlight=False, soft_wrap=True
-                    )
+                    console.print(plain("note", "yellow"), f"{path}: {line}", highlight=False, soft_wrap=True)
                 if problems:
                     failed += 1
                     console.print(
-                        f"[red]FAIL[/] {escape(f'{path}: ' + '; '.join(problems) + f'. Edit {path}')}",
+                        plain("FAIL", "red"),
+                        f"{path}: " + "; ".join(problems) + f". Edit {path}",
                         highlight=False,
                         soft_wrap=True,
                     )
                     continue
             console.print(
-                f"[green]ok[/]   {escape(f'{path}  kind={cfg.kind}  hash={config_hash(cfg)[:12]}{note}')}",
+                plain("ok", "green"),
+                f"  {path}  kind={cfg.kind}  hash={config_hash(cfg)[:12]}{note}",
                 highlight=False,
             )
         if failed:
@@ -191,4 +192,4 @@ def register(app: typer.Typer) -> None:
         from pipelines.validation import write_suites
 
         for path in write_suites(out):
-            Console().print(f"wrote {path}", highlight=False)
+            ews_console().print(f"wrote {path}", highlight=False)

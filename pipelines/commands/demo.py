@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from pipelines.config.project import CurrencyConfig
+from pipelines.console import console as ews_console
+from pipelines.console import plain
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,15 +122,15 @@ def register(app: typer.Typer) -> None:
         from pipelines.commands.ingest import print_summary
         from pipelines.ingest import TableError, ingest_files
 
-        console = Console()
+        console = ews_console()
         files, origin = demo_inputs(Path("."), out)
-        console.print(f"[bold]ews demo[/]: input = {escape(str(origin))}")
+        console.print(plain("ews demo", "bold"), f": input = {origin}", sep="")
         as_of_date = dt.date.fromisoformat(as_of) if as_of else None
         try:
-            with console.status("ingest + Great Expectations validation ..."):
+            with console.status(plain("ingest + Great Expectations validation ...")):
                 result = ingest_files(files, out / "ingest", as_of=as_of_date, currency=DEMO_CURRENCY)
         except (TableError, OutputError) as exc:
-            console.print(f"[red]error:[/] {escape(str(exc))}")
+            console.print(plain("error:", "red"), str(exc))
             raise typer.Exit(2) from None
         print_summary(console, result.manifest, out / "ingest")
 
@@ -138,7 +138,8 @@ def register(app: typer.Typer) -> None:
         sample = find_table_files(SAMPLE_DIR)
         if "invoices" not in sample:
             console.print(
-                f"[yellow]no sample in {SAMPLE_DIR}[/] (a source checkout commits one): the built-in ledger is "
+                plain(f"no sample in {SAMPLE_DIR}", "yellow"),
+                "(a source checkout commits one): the built-in ledger is "
                 "too small to train on. Write the sample here, then run `ews demo` again to train and score:\n"
                 f"  ews generate {SAMPLE_ARGS} --out {SAMPLE_DIR}",
                 highlight=False,
@@ -152,8 +153,9 @@ def register(app: typer.Typer) -> None:
             with flow_runtime():
                 demo_train_and_score(console, out / "ingest", out / "runs")
         except _user_errors() as exc:
-            console.print(f"[red]error:[/] {escape(str(exc))}")
+            console.print(plain("error:", "red"), str(exc))
             raise typer.Exit(2) from None
         console.print(
-            f"[bold]ews demo[/] finished: training + two nightly runs in {time.perf_counter() - started:.0f} s"
+            plain("ews demo", "bold"),
+            f"finished: training + two nightly runs in {time.perf_counter() - started:.0f} s",
         )

@@ -166,8 +166,6 @@ def register(app: typer.Typer) -> None:
         engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
         scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
     ) -> None:
-        from rich.console import Console
-        from rich.markup import escape
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         from features.params import DefaultDefinition
@@ -175,6 +173,8 @@ def register(app: typer.Typer) -> None:
         from pipelines.cluster import EngineSettings, open_engine
         from pipelines.config import ConfigError
         from pipelines.config.project import load_project
+        from pipelines.console import console as ews_console
+        from pipelines.console import plain
         from pipelines.engine import build_book, open_feed
         from pipelines.ingest import TableError
 
@@ -195,11 +195,14 @@ def register(app: typer.Typer) -> None:
         if labels:
             definition = project.default_definition.to_params()
         settings = EngineSettings.from_config(project.compute, engine, scheduler)
-        console = Console(stderr=True)
+        console = ews_console(stderr=True)
         timings: dict[str, float] = {}
         try:
             with Progress(
-                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+                SpinnerColumn(),
+                TextColumn("{task.description}", markup=False),
+                TimeElapsedColumn(),
+                console=console,
             ) as progress:
                 task = progress.add_task(f"reading {data}", total=None)
                 t0 = time.perf_counter()
@@ -244,6 +247,6 @@ def register(app: typer.Typer) -> None:
         side = out.with_suffix(".json")
         write_text_atomic(json.dumps(sidecar(frame, dates, meta), indent=2, default=str), side)
         n_feat = sum(1 for c in frame.columns if c not in {"debtor_id", "as_of"})
-        console.print(f"{len(frame):,} rows x {n_feat} columns -> {out}  (columns: {side})", markup=False)
+        console.print(f"{len(frame):,} rows x {n_feat} columns -> {out}  (columns: {side})")
         if any(quarantined.values()):
-            console.print(f"[yellow]quarantined rows left out[/]: {escape(str(quarantined))}")
+            console.print(plain("quarantined rows left out", "yellow"), f": {quarantined}", sep="")

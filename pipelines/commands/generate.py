@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pipelines.console import console as ews_console
+from pipelines.console import plain
 from pipelines.synthetic.regimes import REGIMES
 
 # ews ingest's option per generated table, in the order its --help lists them
@@ -134,18 +134,20 @@ def register(app: typer.Typer) -> None:
         """
         from pipelines.synthetic import generate, regime_params
 
-        console = Console()
+        console = ews_console()
         if fmt not in ("parquet", "csv"):
-            console.print(f"[red]--format must be parquet or csv, got {escape(repr(fmt))}[/]")
+            console.print(f"--format must be parquet or csv, got {fmt!r}", style="red")
             raise typer.Exit(2)
         if ledger not in ("invoices", "statements"):
-            console.print(f"[red]--ledger must be invoices or statements, got {escape(repr(ledger))}[/]")
+            console.print(f"--ledger must be invoices or statements, got {ledger!r}", style="red")
             raise typer.Exit(2)
         if ledger == "statements" and credit_memos:
-            console.print("[red]--credit-memos adds payment rows: not with --ledger statements[/]")
+            console.print("--credit-memos adds payment rows: not with --ledger statements", style="red")
             raise typer.Exit(2)
         if ledger == "statements" and defects:
-            console.print("[red]--defects corrupts invoice and payment rows: not with --ledger statements[/]")
+            console.print(
+                "--defects corrupts invoice and payment rows: not with --ledger statements", style="red"
+            )
             raise typer.Exit(2)
         try:
             start_date = dt.date.fromisoformat(start)
@@ -159,14 +161,14 @@ def register(app: typer.Typer) -> None:
                 volume_scale=volume_scale,
             )
         except ValueError as exc:
-            console.print(f"[red]invalid option: {escape(str(exc))}[/] (see ews generate --help)")
+            console.print(plain(f"invalid option: {exc}", "red"), "(see ews generate --help)")
             raise typer.Exit(2) from None
         t0 = time.perf_counter()
         with Progress(
-            TextColumn("generating"),
+            TextColumn("generating", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("debtors"),
+            TextColumn("debtors", markup=False),
             TimeElapsedColumn(),
             console=console,
             transient=True,
@@ -187,8 +189,9 @@ def register(app: typer.Typer) -> None:
         rows = ", ".join(f"{k} {v:,}" for k, v in summary["rows"].items())
         d, o = summary["defaults"], summary["oracle"]
         console.print(
-            f"[green]wrote[/] {escape(str(out))}  (regime {params.regime}, {params.debtors:,} debtors x {params.months} months; "
-            f"{rows}) in {time.perf_counter() - t0:.1f} s"
+            plain("wrote", "green"),
+            f"{out}  (regime {params.regime}, {params.debtors:,} debtors x {params.months} months; "
+            f"{rows}) in {time.perf_counter() - t0:.1f} s",
         )
         rate = "n/a" if d["realised_annual_rate"] is None else f"{d['realised_annual_rate']:.2%}"
         auc = "n/a (no defaults observed)" if o["auc"] is None else f"{o['auc']:.3f}"
@@ -203,5 +206,4 @@ def register(app: typer.Typer) -> None:
             next_steps(out, params.start, params.months, currency=params.currency),
             highlight=False,
             soft_wrap=True,
-            markup=False,  # the folder as typed: 'g[old]' lost its '[old]', so the command was wrong
         )

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from pipelines.commands import after_today
 from pipelines.config import ConfigError, load_config
 from pipelines.config.project import load_project
 from pipelines.config.source import SourceConfig
+from pipelines.console import console as ews_console
+from pipelines.console import plain
 from pipelines.words import counted
 
 HELP = """Read payment histories, validate them with Great Expectations and write canonical tables.
@@ -64,7 +65,7 @@ def _parse_paths(items: list[str]) -> dict[str, Path]:
 
 def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
     """Rows in / accepted / quarantined per table, and where the outputs are."""
-    table = Table(title=escape(f"ingest {manifest['source']['name']} (as of {manifest['as_of']})"))
+    table = Table(title=f"ingest {manifest['source']['name']} (as of {manifest['as_of']})")
     filtering = any("rows_filtered" in t for t in manifest["tables"].values())
     heads = (
         "table",
@@ -89,10 +90,8 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
         more = len(t["reasons"]) - len(top)  # the others are in quarantine/<table>.csv (s31: unsaid before)
         table.add_row(
             *shown,
-            escape(
-                ", ".join(f"{k} ({v})" for k, v in top)
-                + (f", {counted(more, 'more reason')}" if more > 0 else "")
-            ),
+            ", ".join(f"{k} ({v})" for k, v in top)
+            + (f", {counted(more, 'more reason')}" if more > 0 else ""),
         )
     console.print(table)
     for name, t in manifest["tables"].items():
@@ -103,7 +102,6 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
             console.print(
                 f"{name}: rows left out by the source config's row options: {why}",
                 highlight=False,
-                markup=False,
             )
         for f in t.get("files") or []:  # more_files: each file's own count
             console.print(
@@ -111,14 +109,12 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
                 f"{f['rows_accepted']:,} accepted + {f['rows_quarantined']:,} quarantined"
                 + (f" + {sum(f['filtered'].values()):,} filtered" if f.get("filtered") else ""),
                 highlight=False,
-                markup=False,
             )
         under = (t.get("repairs") or {}).get("invoice_from_listing", 0)
         if under:  # listed_under: QuickBooks' Invoices and Received Payments
             console.print(
                 f"{name}: {counted(under, 'payment')} read onto the invoice they are listed under (listed_under)",
                 highlight=False,
-                markup=False,
             )
         made = (t.get("repairs") or {}).get("payment_id_from_row", 0)
         if made:  # ids_from_rows: say it, so that the ids row-<hash>-<n> in the outputs are no surprise
@@ -126,7 +122,6 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
                 f"{name}: {counted(made, 'payment')} without a number got an id from their row (ids_from_rows: "
                 "row-<hash>-<n>)",
                 highlight=False,
-                markup=False,
             )
         taken = (t.get("repairs") or {}).get("invoice_from_reference", 0)
         if taken:  # invoice_reference: DATEV's Belegfeld 2, SAP's Invoice reference on an open part payment
@@ -134,7 +129,6 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
                 f"{name}: {counted(taken, 'payment')} took their invoice from invoice_reference (their own invoice number, "
                 "or clearing document, named none)",
                 highlight=False,
-                markup=False,
             )
         a = t.get("applied")
         if a and (
@@ -145,7 +139,6 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
                 f"part (applied_amount; +{counted(a['pieces_added'], 'row')} for what was left unapplied, "
                 f"{counted(a['main_lines_left_out'], 'main line')} with nothing left out)",
                 highlight=False,
-                markup=False,
             )
         c = t.get("clearing")
         if c:  # a payment split over the invoices it cleared: rows in = read - filtered + pieces added
@@ -155,7 +148,6 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
                 f"{c['rows_split']:,} split over several invoices (+{c['pieces_added']:,} rows: {t['rows_in']:,} "
                 f"rows in); left unallocated: {left}",
                 highlight=False,
-                markup=False,
             )
             if c.get("clearing_date_unreadable"):
                 console.print(
@@ -163,7 +155,6 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
                     "that is not a date (e.g. 0001-01-01, 00.00.0000): read as empty (the other row's "
                     "date, else applied from the payment date)",
                     highlight=False,
-                    markup=False,
                 )
     fx = manifest.get("currency") or {}
     if fx.get("reporting") and any(fx.get("converted_rows", {}).values()):
@@ -192,36 +183,32 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
                 else ""
             ),
             highlight=False,
-            markup=False,
             soft_wrap=True,
         )
     for warning in manifest.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+        console.print(plain("warning:", "yellow"), warning, highlight=False, soft_wrap=True)
     for note in manifest.get("notes", []):  # said without alarm (an unchanged export of a quiet day)
-        console.print(f"note: {note}", highlight=False, soft_wrap=True, markup=False)
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
     currency = manifest.get("currency")
     accepted = any(t.get("rows_accepted") for t in manifest["tables"].values())
     if currency is not None and not currency.get("reporting") and accepted:
         # imported here: pipelines.ingest loads pandas, and `ews --help` must not (test_cli)
         from pipelines.ingest.currency import NO_CURRENCY
 
-        console.print(f"[yellow]note:[/] {escape(NO_CURRENCY)}", highlight=False, soft_wrap=True)
+        console.print(plain("note:", "yellow"), NO_CURRENCY, highlight=False, soft_wrap=True)
     if out is not None:
         buckets = (manifest.get("layout") or {}).get("buckets", 1)
 
         # "(1 debtor bucket(s))" before session 29
         console.print(
             f"tables:     {out}/<table>/bucket=<k>/part-0.parquet ({counted(buckets, 'debtor bucket')})",
-            markup=False,
         )
-        console.print(f"quarantine: {out}/quarantine/<table>.csv", markup=False)
-        console.print(f"manifest:   {out}/manifest.json", markup=False)
+        console.print(f"quarantine: {out}/quarantine/<table>.csv")
+        console.print(f"manifest:   {out}/manifest.json")
         if any(k.startswith("fx/") for k in manifest.get("outputs", {})):
-            console.print(
-                f"converted:  {out}/fx/<table>.csv (original amount, currency and rate per row)", markup=False
-            )
+            console.print(f"converted:  {out}/fx/<table>.csv (original amount, currency and rate per row)")
         if manifest.get("data_docs"):
-            console.print(f"data docs:  {out / manifest['data_docs']}", markup=False)
+            console.print(f"data docs:  {out / manifest['data_docs']}")
 
 
 class Terminated(BaseException):
@@ -305,11 +292,11 @@ def register(app: typer.Typer) -> None:
         from pipelines.ingest import TableError, ingest_files, ingest_source
         from pipelines.ingest.stream import WorkerDiedError
 
-        console = Console(stderr=False)
-        err = Console(stderr=True)
+        console = ews_console()
+        err = ews_console(stderr=True)
 
         def fail(message: str) -> None:
-            err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            err.print(plain("error:", "red"), message, highlight=False, soft_wrap=True)
             raise typer.Exit(2)
 
         as_of_date = None
@@ -347,10 +334,10 @@ def register(app: typer.Typer) -> None:
             fail("--path only applies to --source")
         stop = _StopOnTerm()
         try:
-            with console.status("ingesting ...") as status:
+            with console.status(plain("ingesting ...")) as status:
 
                 def progress(msg: str) -> None:
-                    status.update(f"ingest: {msg} ...")
+                    status.update(plain(f"ingest: {msg} ..."))
 
                 project_cfg = load_project(project)
                 fx = project_cfg.currency
@@ -398,7 +385,7 @@ def register(app: typer.Typer) -> None:
                 interrupted_ingest(out)
                 or f"nothing was published, the previous outputs in {out} are unchanged"
             )
-            err.print(f"[red]stopped:[/] {escape(f'{exc}; {told}')}", highlight=False, soft_wrap=True)
+            err.print(plain("stopped:", "red"), f"{exc}; {told}", highlight=False, soft_wrap=True)
             raise typer.Exit(128 + exc.signum) from None
         finally:
             stop.restore()

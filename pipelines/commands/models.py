@@ -8,8 +8,9 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from pipelines.console import console as ews_console
 
 MODEL_HELP = "registered model name in MLflow"
 PROJECT_HELP = (
@@ -59,11 +60,11 @@ def _date_alone(when: str) -> bool:
 def _print_table(console: Console, title: str, rows: list[dict], columns: list[str]) -> None:
     """Print the given columns of rows (values already formatted as text) as a rich table, headed by
     the columns' words (:data:`WIDE_HEADERS`)."""
-    table = Table(title=escape(title))
+    table = Table(title=title)
     for col in columns:
         table.add_column(WIDE_HEADERS.get(col, col))
-    for row in rows:  # as text: a reason typed as '[/]' or '[link=...]' is no rich markup
-        table.add_row(*(escape(str(row[col])) for col in columns))
+    for row in rows:  # as text (the console reads no markup): a reason typed as '[/]' or '[link=...]'
+        table.add_row(*(str(row[col]) for col in columns))
     console.print(table)
 
 
@@ -125,7 +126,7 @@ def register(app: typer.Typer) -> None:
         uri = _uri(project)
         rows = version_rows(read_versions(name, uri))
         if not rows:
-            Console(width=200).print(
+            ews_console(width=200).print(
                 f"no versions of {name!r} yet in {public_uri(tracking_uri(uri))}: run `ews train --data DIR`"
             )
             return
@@ -144,10 +145,10 @@ def register(app: typer.Typer) -> None:
                 "gate",
                 "queue_key",
             ]
-            _print_table(Console(width=200), f"{name} versions", rows, [*columns, "champion_periods"])
+            _print_table(ews_console(width=200), f"{name} versions", rows, [*columns, "champion_periods"])
             return
         _print_table(
-            Console(width=None if sys.stdout.isatty() else 100),
+            ews_console(width=None if sys.stdout.isatty() else 100),
             f"{name} versions (`ews models list --wide`: every column)",
             [narrow_row(row) for row in rows],
             list(NARROW),
@@ -177,7 +178,7 @@ def register(app: typer.Typer) -> None:
             row["at"] = row["at"].strftime("%Y-%m-%d %H:%M:%S")
         if verbose:
             columns = ["at", "version", "event", "by", "mode", "previous", "reason"]
-            _print_table(Console(width=200), f"{name} decisions", rows, columns)
+            _print_table(ews_console(width=200), f"{name} decisions", rows, columns)
             return
         typer.echo(f"{name} decisions, oldest first (`ews models history --verbose`: every reason in full)")
         for row in rows:

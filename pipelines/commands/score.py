@@ -13,7 +13,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -26,6 +25,8 @@ from pipelines.cli_options import (
     check_engine,
 )
 from pipelines.commands import after_today, fail, parse_date
+from pipelines.console import console as ews_console
+from pipelines.console import plain
 from pipelines.words import code_words, counted, in_sentence
 
 CONFIG_HELP = "nightly config (kind: nightly): bands, triggers, queue rules, drift limits, schedule."
@@ -112,9 +113,9 @@ def flow_runtime(also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
 
 # "count": "3/8 debtor buckets", "2/5 dates"; empty on a run's title line (whose bar pulses)
 BUCKET_COLUMNS = (
-    TextColumn("{task.description}"),
+    TextColumn("{task.description}", markup=False),  # a title names the --data folder: text as typed
     BarColumn(),
-    TextColumn("{task.fields[count]}"),
+    TextColumn("{task.fields[count]}", markup=False),
     TimeElapsedColumn(),
 )
 
@@ -416,7 +417,8 @@ def _summary(console: Console, result: Any, verbose: bool = False) -> None:
     ties = c.get("rank_ties")
     if ties:
         console.print(
-            f"[bold yellow]rank trigger:[/] {counted(ties['flagged'], 'debtor')} flagged for a top share of "
+            plain("rank trigger:", "bold yellow"),
+            f"{counted(ties['flagged'], 'debtor')} flagged for a top share of "
             f"{ties['asked']:,}: the model gives only {ties['distinct_pds']:,} distinct PDs tonight, and a PD "
             "tied with one inside the share is flagged too (a small-book roll-rate model?). Lower "
             "triggers.rank.top_share or raise triggers.rank.min_pd in the nightly config",
@@ -425,22 +427,20 @@ def _summary(console: Console, result: Any, verbose: bool = False) -> None:
     feed = m.get("feed") or {}
     if feed.get("override"):
         console.print(
-            f"[bold yellow]feed checks failed and were accepted[/] (--accept-feed by {escape(str(feed['override']['by']))}): "
-            + escape("; ".join(feed["override"]["checks"]))
+            plain("feed checks failed and were accepted", "bold yellow"),
+            f"(--accept-feed by {feed['override']['by']}): " + "; ".join(feed["override"]["checks"]),
         )
     elif not feed.get("references"):
-        console.print(f"feed checks: {feed.get('note') or 'no reference'}", markup=False)
+        console.print(f"feed checks: {feed.get('note') or 'no reference'}")
     if feed.get("history"):
-        console.print(f"[bold yellow]warning:[/] {escape(feed['history']['note'])}", highlight=False)
+        console.print(plain("warning:", "bold yellow"), feed["history"]["note"], highlight=False)
     if c.get("owners"):
         from pipelines.scoring.owners import owner_gaps_note
 
-        console.print(f"[bold yellow]owners:[/] {escape(owner_gaps_note(c['owners']))}", highlight=False)
+        console.print(plain("owners:", "bold yellow"), owner_gaps_note(c["owners"]), highlight=False)
     if feed.get("write_offs"):
-        console.print(f"feed checks: {feed['write_offs']}", highlight=False, markup=False)
-    console.print(
-        f"outputs: [bold]{escape(str(result.path))}[/]  (open {escape(str(result.path / 'report.html'))})"
-    )
+        console.print(f"feed checks: {feed['write_offs']}", highlight=False)
+    console.print("outputs:", plain(str(result.path), "bold"), f" (open {result.path / 'report.html'})")
 
 
 def where_to_look(
@@ -451,7 +451,7 @@ def where_to_look(
     (s33-review: the lines read it as markup, a traceback after the whole demo or a wrong path)."""
 
     def say(text: str) -> None:
-        console.print(text, markup=False, highlight=False)
+        console.print(plain(text), highlight=False)
 
     console.rule("where to look")
     say(f"report:            {runs[-1] / 'report.html'}  (open in a browser; works offline)")
@@ -502,14 +502,16 @@ def demo_train_and_score(
     seconds: dict[str, float] = {}
     t = time.perf_counter()
     with console.status(
-        "training: features for every month-end, LightGBM + scorecard, calibration, MLflow ..."
+        plain("training: features for every month-end, LightGBM + scorecard, calibration, MLflow ...")
     ):
         trained = run_train(data_dir, train_config)
     seconds["train"] = round(time.perf_counter() - t, 1)
     console.print(
-        f"trained [bold]ews-pd v{trained.version}[/] in {seconds['train']:.0f} s: test AUC {trained.metrics['auc']:.3f}, "
+        "trained",
+        plain(f"ews-pd v{trained.version}", "bold"),
+        f"in {seconds['train']:.0f} s: test AUC {trained.metrics['auc']:.3f}, "
         f"ECE {trained.metrics['ece']:.4f} (scorecard AUC {trained.baseline_metrics['auc']:.3f}); "
-        f"gate {'passed -> champion' if trained.promoted else 'not passed: ' + '; '.join(trained.gate_reasons)}"
+        f"gate {'passed -> champion' if trained.promoted else 'not passed: ' + '; '.join(trained.gate_reasons)}",
     )
     if not trained.promoted:
         promote(trained.version, "ews demo: use the model just trained on the sample")
@@ -518,15 +520,19 @@ def demo_train_and_score(
         )
 
     t = time.perf_counter()
-    with console.status("payment-date model: person-period rows, LightGBM hazard, held-out evaluation ..."):
+    with console.status(
+        plain("payment-date model: person-period rows, LightGBM hazard, held-out evaluation ...")
+    ):
         from pipelines.flows.train_paydate import run_train_paydate
 
         pay = run_train_paydate(data_dir, train_config)
     seconds["train_paydate"] = round(time.perf_counter() - t, 1)
     console.print(
-        f"trained [bold]ews-paydate v{pay.version}[/] in {seconds['train_paydate']:.0f} s: held-out MAE "
+        "trained",
+        plain(f"ews-paydate v{pay.version}", "bold"),
+        f"in {seconds['train_paydate']:.0f} s: held-out MAE "
         f"{pay.metrics['mae_days']:.1f} days (due date + mean lateness {pay.metrics['due_plus_lateness_mae_days']:.1f}), "
-        f"p10-p90 coverage {pay.metrics['coverage_80']:.0%}"
+        f"p10-p90 coverage {pay.metrics['coverage_80']:.0%}",
     )
     if not pay.promoted:
         promote(pay.version, "ews demo: use the payment-date model just trained", name="ews-paydate")
@@ -540,7 +546,7 @@ def demo_train_and_score(
     config = demo_nightly_config(config, out.parent)
     for day in days:
         t = time.perf_counter()
-        with console.status(f"nightly flow as of {day} ..."):
+        with console.status(plain(f"nightly flow as of {day} ...")):
             result = run(as_of=day, config_path=config, data_dir=data_dir, out_dir=out)
         seconds[f"nightly {day}"] = round(time.perf_counter() - t, 1)
         _summary(console, result)
@@ -685,7 +691,7 @@ def register(app: typer.Typer) -> None:
             _check_not_future([day])
         _check_registry(config)
         _check_as_of(data, raw, [day], config, accept_feed)
-        console = Console()
+        console = ews_console()
         from pipelines.runtime import said_once
 
         # said_once: a warning the summary repeats (the owners' gaps) is left out of the console's flow log
@@ -729,7 +735,7 @@ def register(app: typer.Typer) -> None:
             _check_not_future(dates)
         _check_registry(config)
         _check_as_of(data, raw, dates, config, accept_feed)
-        console = Console()
+        console = ews_console()
         with flow_runtime(), Progress(*BUCKET_COLUMNS, console=console) as progress:
             task = progress.add_task("backfill", total=len(dates), count=f"0/{len(dates)} dates")
             for i, day in enumerate(dates):
@@ -738,7 +744,7 @@ def register(app: typer.Typer) -> None:
                     result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler)
                 c = result.manifest["counts"]
                 progress.console.print(
-                    f"{day}: {c['scored']:,} scored, {c['flagged']:,} flagged -> {result.path}", markup=False
+                    f"{day}: {c['scored']:,} scored, {c['flagged']:,} flagged -> {result.path}"
                 )
                 progress.update(task, advance=1, count=f"{i + 1}/{len(dates)} dates")
 
@@ -756,9 +762,11 @@ def register(app: typer.Typer) -> None:
         PREFECT_API_URL ews starts a temporary server that ends with this command."""
         deployment = build_deployment(config)
         sched = deployment.schedules[0].schedule
-        Console().print(
-            f"deployment [bold]nightly/{deployment.name}[/]: cron '{sched.cron}' timezone {sched.timezone}; "
-            f"parameters {json.dumps(deployment.parameters)}"
+        ews_console().print(
+            "deployment ",
+            plain(f"nightly/{deployment.name}", "bold"),
+            f": cron '{sched.cron}' timezone {sched.timezone}; parameters {json.dumps(deployment.parameters)}",
+            sep="",
         )
         if dry_run:
             return

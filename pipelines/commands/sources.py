@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+
+from pipelines.console import console as ews_console
+from pipelines.console import plain
 
 HELP = """Guess a source config (kind: source) from one CSV export and print or write it.
 
@@ -54,10 +55,10 @@ def register(app: typer.Typer) -> None:
         from pipelines.sources.suggest import EXCEL_SUFFIXES, excel_to_csv
         from pipelines.sources.suggest_many import suggest_sources
 
-        err = Console(stderr=True)
+        err = ews_console(stderr=True)
 
         def fail(message: str) -> None:
-            err.print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+            err.print(plain("error:", "red"), message, highlight=False, soft_wrap=True)
             raise typer.Exit(2)
 
         def _as_csv(file: Path) -> Path:
@@ -72,15 +73,15 @@ def register(app: typer.Typer) -> None:
                 err.print(
                     f"sheet {taken!r} of {file} written as {source_file} (UTF-8 CSV)",
                     highlight=False,
-                    markup=False,
                 )
                 for note in converted.notes:
-                    err.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+                    err.print(plain("note:", "yellow"), note, highlight=False, soft_wrap=True)
                 if others and sheet is None:
                     err.print(
-                        f"[yellow]note:[/] the workbook has {len(others) + 1} sheets; the first "
+                        plain("note:", "yellow"),
+                        f"the workbook has {len(others) + 1} sheets; the first "
                         f"{'visible one ' if any('hidden sheet' in n for n in converted.notes) else ''}was taken. "
-                        f"Others: {escape(', '.join(repr(o) for o in others[:8]))}{' ...' if len(others) > 8 else ''}. "
+                        f"Others: {', '.join(repr(o) for o in others[:8])}{' ...' if len(others) > 8 else ''}. "
                         "Pick one with --sheet NAME (add --force to replace the CSV and the draft)",
                         highlight=False,
                     )
@@ -108,7 +109,5 @@ def register(app: typer.Typer) -> None:
             typer.echo(draft.text, nl=False)
             return
         write_text_atomic(draft.text, out)
-        err.print(f"draft {draft.kind} source written to {out}", highlight=False, markup=False)
-        err.print(
-            f"next: check the GUESS/CHECK lines, then `ews config check {out}`", highlight=False, markup=False
-        )
+        err.print(f"draft {draft.kind} source written to {out}", highlight=False)
+        err.print(f"next: check the GUESS/CHECK lines, then `ews config check {out}`", highlight=False)

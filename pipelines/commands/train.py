@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from pipelines.cli_options import (
     DATA_HELP,
@@ -18,6 +19,7 @@ from pipelines.cli_options import (
     check_data_dir,
     check_engine,
 )
+from pipelines.console import console as ews_console
 from pipelines.words import METRIC_WORDS, counted
 
 # What ``ews train`` reports as a one-line user error (a book too small or too short, a config the
@@ -56,7 +58,7 @@ def register(app: typer.Typer) -> None:
         from pipelines.flows.train import run_train, said
         from pipelines.runtime import said_once
 
-        console = Console(stderr=False)
+        console = ews_console()
         check_engine(engine)
         check_train_config(config)
         try:
@@ -82,21 +84,18 @@ def register(app: typer.Typer) -> None:
         if result.dropped:
             console.print(dropped_line(result.dropped), highlight=False)
         console.print(f"collections queue key: {result.queue_key_reason}")
-        verdict = (
-            "[green]passed: now champion[/]" if result.promoted else "[yellow]failed: champion unchanged[/]"
-        )
-        console.print(f"gate {verdict}")
+        console.print("gate", gate_verdict(result.promoted))
         for reason in result.gate_reasons:
             console.print(f"  - {reason}")
         print_no_champion(console, result)
         train_paydate_step(console, data, config, raw, engine, scheduler)
 
 
-def dropped_line(dropped: dict[str, str]) -> str:
+def dropped_line(dropped: dict[str, str]) -> Text:
     """The features left out of the model, in words (it printed the Python dict
     ``{'overdue_amount_90p': 'constant', ...}``)."""
     names = ", ".join(f"{name} ({why} on the training rows)" for name, why in sorted(dropped.items()))
-    return f"[yellow]dropped features[/] (not used by the model): {names}"
+    return Text.assemble(("dropped features", "yellow"), f" (not used by the model): {names}")
 
 
 def metric_cells(
@@ -155,6 +154,11 @@ def windows_line(plan: dict[str, list[str]], calibration: str = "none", fold_cal
     )
 
 
+def gate_verdict(promoted: bool) -> Text:
+    """The gate's verdict in its colour (green: now champion; yellow: champion unchanged)."""
+    return Text("passed: now champion", "green") if promoted else Text("failed: champion unchanged", "yellow")
+
+
 def check_payments(data: Path) -> None:
     """Before Prefect starts: an ingest folder of invoices without any payment (an open-items report
     ingested alone, such as Sage's aged debtors) is refused, exit 2: nothing was ever paid there, so
@@ -209,7 +213,7 @@ def print_rollrate(console: Console, result: object) -> None:
     from pipelines.flows.train import said
 
     ci = (result.intervals or {}).get("challenger", {})
-    console.print(f"[yellow]{said(result) if result.headline else result.selection.split('. ')[0]}[/]")
+    console.print(said(result) if result.headline else result.selection.split(". ")[0], style="yellow")
     table = Table(title=f"ews-pd v{result.version}: roll-rate model  (run {result.run_id[:12]})")
     table.add_column("metric (out of time)")
     table.add_column("roll-rate", justify="right")
@@ -229,8 +233,7 @@ def print_rollrate(console: Console, result: object) -> None:
         "observed by it; the registered matrix uses every month-end"
     )
     console.print(f"collections queue key: {result.queue_key_reason}")
-    verdict = "[green]passed: now champion[/]" if result.promoted else "[yellow]failed: champion unchanged[/]"
-    console.print(f"gate {verdict}")
+    console.print("gate", gate_verdict(result.promoted))
     for reason in result.gate_reasons:
         console.print(f"  - {reason}")
     print_no_champion(console, result)
@@ -241,13 +244,14 @@ def print_no_champion(console: Console, result: object) -> None:
     in plain words, and how to accept this version (a first-time user otherwise meets it only in
     `ews score`)."""
     if not result.promoted and getattr(result, "gate_summary", ""):
-        console.print(f"[yellow]{result.gate_summary}[/]")
+        console.print(result.gate_summary, style="yellow")
     if result.promoted or result.champion_before is not None:
         return
     console.print(
-        f"[yellow]no champion yet: `ews score` cannot run until a version is promoted. Training again on "
+        "no champion yet: `ews score` cannot run until a version is promoted. Training again on "
         f"the same data gives the same verdict; to accept v{result.version} as it is: "
-        f'ews models promote {result.version} --reason "..."[/]'
+        f'ews models promote {result.version} --reason "..."',
+        style="yellow",
     )
 
 
@@ -295,15 +299,15 @@ def train_paydate_step(
         return
     m = pay.metrics
     if pay.history_note:  # one short line (only here); the flow-run log above has the note in full
-        console.print(f"[yellow]payment-date model: {pay.history_headline or pay.history_note}[/]")
+        console.print(f"payment-date model: {pay.history_headline or pay.history_note}", style="yellow")
     console.print(
         f"ews-paydate v{pay.version}: held-out MAE {m['mae_days']:.2f} days (paid on due date "
         f"{m['due_date_mae_days']:.2f}, due date + mean lateness {m['due_plus_lateness_mae_days']:.2f}), "
         f"within 7 days {m['within_7d']:.1%}, p10-p90 coverage {m['coverage_80']:.1%}, weekly cash error "
-        f"{m.get('cash_wape', float('nan')):.1%}; gate "
-        + ("[green]passed: now champion[/]" if pay.promoted else "[yellow]failed: champion unchanged[/]")
+        f"{m.get('cash_wape', float('nan')):.1%}; gate",
+        gate_verdict(pay.promoted),
     )
     for reason in pay.gate_reasons:
         console.print(f"  - {reason}")
     if not pay.promoted and pay.gate_summary:  # in plain words; without a champion: the command to accept it
-        console.print(f"[yellow]{pay.gate_summary}[/]")
+        console.print(pay.gate_summary, style="yellow")

@@ -9,11 +9,11 @@ from pathlib import Path
 import typer
 import typer.core
 from rich import box
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from pipelines.commands import fail
+from pipelines.console import console as ews_console
+from pipelines.console import plain
 from pipelines.words import code_words, triggers_words
 
 OUT_HELP = "the runs folder (OUTDIR of `ews score`); the audit log is OUTDIR/overrides.jsonl"
@@ -119,10 +119,11 @@ def register(app: typer.Typer) -> None:
                 line = append_override(out, request)
         except (OverrideError, AuditLogError, OutputError) as exc:
             fail(str(exc))
-        Console().print(
-            f"override {line['seq']}: {escape(debtor)} -> [bold]{code_words(status, 'status')}[/] by {escape(line['by'])} "
-            f"(PD {'n/a' if line['pd'] is None else format(line['pd'], '.2%')} in run {line['run']}; "
-            f"until {line['until'] or 'further notice'}); applies from the next run. Log: {escape(str(out / 'overrides.jsonl'))}"
+        ews_console().print(
+            f"override {line['seq']}: {debtor} ->",
+            plain(code_words(status, "status"), "bold"),
+            f"by {line['by']} (PD {'n/a' if line['pd'] is None else format(line['pd'], '.2%')} in run {line['run']}; "
+            f"until {line['until'] or 'further notice'}); applies from the next run. Log: {out / 'overrides.jsonl'}",
         )
 
     @watch_app.command("history", cls=_DebtorIdCommand)
@@ -150,11 +151,11 @@ def register(app: typer.Typer) -> None:
             fail(
                 f"debtor {debtor!r} is in no published run under {out} and has no override; check the id and --out"
             )
-        console = Console()
+        console = ews_console()
         # dates, PDs, bands and statuses are never cut (an 80-column terminal showed "2025-11…");
         # triggers and owners wrap
         table = Table(
-            title=escape(f"{debtor}: runs in {out}"),
+            title=f"{debtor}: runs in {out}",
             box=box.SIMPLE_HEAD,
             pad_edge=False,
             collapse_padding=True,
@@ -184,7 +185,7 @@ def register(app: typer.Typer) -> None:
                 ),  # in words (pipelines.words); they read as codes before session 32
                 code_words(r.status, "status"),
                 "" if str(r.days_on_list) in {"<NA>", "nan"} else str(r.days_on_list),
-                escape(str(r.owner)),
+                str(r.owner),
             )
         console.print(table)
         if overrides.empty:
@@ -192,7 +193,7 @@ def register(app: typer.Typer) -> None:
             return
         # one paragraph per override: nine columns did not fit 80 characters (dates and the reason
         # were cut to "2026-12…" and "pa…")
-        console.print(f"{debtor}: overrides (audit log)", style="bold", markup=False)
+        console.print(f"{debtor}: overrides (audit log)", style="bold")
         for o in overrides.itertuples(index=False):
             facts = [f"by {o.by}", f"run reviewed {o.run.date().isoformat()}"]
             if o.pd == o.pd:
@@ -205,7 +206,6 @@ def register(app: typer.Typer) -> None:
                 f"#{o.seq} {o.at.strftime('%Y-%m-%d %H:%M')} UTC  {code_words(o.status, 'status')}  ({', '.join(facts)})\n"
                 f"    {_visible(o.reason)}",
                 highlight=False,
-                markup=False,
             )
 
 
@@ -230,8 +230,10 @@ def demo_override(console, runs_dir: Path, run: Path) -> str | None:
     reason = "demo: the customer's CFO confirmed payment of the overdue invoices this week"
     line = append_override(runs_dir, new_override(runs_dir, debtor, "cleared", reason, "ews demo", run=run))
     console.print(
-        f"override {line['seq']}: [bold]{escape(debtor)}[/] cleared by 'ews demo' after reviewing the run of {line['run']} "
+        f"override {line['seq']}:",
+        plain(debtor, "bold"),
+        f"cleared by 'ews demo' after reviewing the run of {line['run']} "
         f"(PD {line['pd']:.2%}); the next run keeps it off the watchlist unless its PD jumps "
-        f"(`ews watchlist override --help`)"
+        f"(`ews watchlist override --help`)",
     )
     return debtor

@@ -1,0 +1,33 @@
+"""The one place the CLI makes its rich consoles: text is printed as typed.
+
+ews's lines carry what users type or their files hold: paths, ``--out`` folders, ids, column names,
+segment and owner names, reasons, formats. rich reads ``[...]`` in a printed string as markup and
+``:name:`` as an emoji code, so ``[/]`` in a folder name ended a command in a MarkupError traceback,
+``g[old]`` printed as ``g`` and ``[link=URL]x[/link]`` became a hidden link (sessions 33 and 34,
+BENCHMARKS.md hostile inputs). Escaping at each print site missed sites, session after session.
+
+So markup and emoji codes are off on every console the CLI makes (:func:`console`), and ews's own
+colours go through ``style=`` or :class:`rich.text.Text` pieces, never through markup. Two rich objects
+read markup whatever the console says: a status spinner's text and a progress bar's ``TextColumn``
+(markup on by default). Status lines are given as :class:`Text` (:func:`plain`) and progress columns
+use ``markup=False``. ``tests/pipelines/test_hostile_s34.py`` holds the guard: it fails on a console
+made elsewhere, on a markup tag left in the CLI's strings, on ``rich.markup.escape`` (with markup off
+it would print its backslashes), and it drives the commands with markup-looking text in every field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+
+def console(*, stderr: bool = False, width: int | None = None, **options: Any) -> Console:
+    """A rich console that prints strings as typed: no markup, no emoji codes (``:smile:``)."""
+    return Console(stderr=stderr, width=width, markup=False, emoji=False, **options)
+
+
+def plain(text: str, style: str = "") -> Text:
+    """``text`` as a rich Text, never read as markup (for status spinners and styled pieces)."""
+    return Text(text, style=style)
