@@ -567,6 +567,23 @@ def _thousands_as_decimal(name: str, reason: str, n: int, t: dict[str, Any]) -> 
     )
 
 
+def _unknown_event_kinds(n: int) -> str:
+    """Events of a kind ews does not read: each may be a default its debtor is then scored without."""
+    return (
+        f"events: {counted(n, 'row')} of a kind ews does not read quarantined (unknown_event_kind): "
+        + (
+            "if it is a write-off, an agency placement or an insolvency under another name, its debtor is not "
+            "in default by it and is scored as live. "
+            if n == 1
+            else "if they are write-offs, agency placements or insolvencies under other names, their debtors "
+            "are not in default by them and are scored as live. "
+        )
+        + "ews reads write_off, "
+        "agency_placement and insolvency (any case, a space or '-' for '_'): write one of these in the export's "
+        "kind column and ingest again; see quarantine/events.csv"
+    )
+
+
 def table_warnings(tables: dict[str, Any]) -> list[str]:
     """Human-readable warnings for the manifest and the CLI (values cleared, ...)."""
     out = _lost_debtors(tables) + _no_payments(tables)
@@ -583,6 +600,8 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
                 f"{name}: {counted(not_positive, 'row')} with an amount <= 0 quarantined (amount_not_positive): "
                 f"{_NOT_POSITIVE[name]}; see quarantine/{name}.csv"
             )
+        if name == "events" and t["reasons"].get("unknown_event_kind"):
+            out.append(_unknown_event_kinds(t["reasons"]["unknown_event_kind"]))
         if name == "payments":
             out += _reversals(t)
             out += _scope_differs(t)

@@ -91,6 +91,10 @@ def _parse_one(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFram
                 in (("events", "kind"), ("payment_plans", "status"), ("payments", "kind")),
                 is_id=name.endswith("_id"),
             )
+            if (raw.table, name) == ("events", "kind"):
+                # 'Write-off', 'write off', 'Agency placement': the contract's words with a space or a hyphen
+                # (quarantined unknown_event_kind before session 34: the debtor's default event was lost)
+                cols[name] = cols[name].str.replace(r"[\s\-]+", "_", regex=True)
             if (raw.table, name) == ("payments", "kind"):  # sparse: no suite rule, checked here
                 from features.schema import PAYMENT_KINDS
 
