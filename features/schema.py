@@ -155,7 +155,12 @@ EVENTS = TableSpec(
             allowed=EVENT_KINDS,
             reason="unknown_event_kind",
         ),
-        Column("amount", "float", description="amount concerned, optional", min_value=0),
+        Column(
+            "amount",
+            "float",
+            description="amount concerned, optional; its size: a write-off booked as a credit (-400) reads 400",
+            min_value=0,
+        ),
     ),
 )
 

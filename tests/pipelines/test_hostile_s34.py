@@ -329,3 +329,23 @@ def test_event_kinds_written_with_a_space_or_a_hyphen_are_read_and_unknown_ones_
     assert quarantined[["debtor_id", "kind", "reason"]].values.tolist() == [
         ["D3", "insolvent", "unknown_event_kind"]
     ]
+
+
+def test_a_write_off_booked_as_a_negative_amount_keeps_its_event(tmp_path: Path) -> None:
+    """ERPs book a write-off as a credit: ``write_off,-400``. The amount is optional and only says how
+    much the event concerns (the feed checks read it as what was written off), but its sign had the
+    whole row quarantined (negative_amount), so the debtor's default event was lost and it was scored
+    as live: events 2 = 1 + 1, no warning. Now the amount is read as its size: 2 = 2 + 0, 400."""
+    events = tmp_path / "ev.csv"
+    events.write_text(
+        "debtor_id,event_date,kind,amount\nD3,2024-05-01,write_off,-400\nD2,2024-05-02,insolvency,300\n",
+        encoding="utf-8",
+    )
+    result, out = _ingest(tmp_path, "--events", str(events))
+    assert result.exit_code == 0, result.output
+    assert "│ events │ 2 │ 2 │ 0 │" in _flat(_said(result))
+    kept = pd.read_parquet(out / "events").sort_values("event_date")
+    assert kept[["debtor_id", "kind", "amount"]].values.tolist() == [
+        ["D3", "write_off", 400.0],
+        ["D2", "insolvency", 300.0],
+    ]
