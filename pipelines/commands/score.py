@@ -438,6 +438,8 @@ def _summary(console: Console, result: Any, verbose: bool = False) -> None:
         from pipelines.scoring.owners import owner_gaps_note
 
         console.print(plain("owners:", "bold yellow"), owner_gaps_note(c["owners"]), highlight=False)
+    if c.get("lgd_segments"):
+        console.print(plain("LGD:", "bold yellow"), c["lgd_segments"], highlight=False)
     if feed.get("write_offs"):
         console.print(f"feed checks: {feed['write_offs']}", highlight=False)
     console.print("outputs:", plain(str(result.path), "bold"), f" (open {result.path / 'report.html'})")

@@ -83,7 +83,7 @@ from pipelines.scoring.paydate import (
     with_expected_cash,
 )
 from pipelines.scoring.plans import with_plan_payments
-from pipelines.scoring.queue import build_queues, queue_key_for, text_by_debtor
+from pipelines.scoring.queue import build_queues, lgd_segments_note, queue_key_for, text_by_debtor
 from pipelines.scoring.score import check_definition
 from pipelines.scoring.watch_state import (
     STATE_FILE,
@@ -1419,6 +1419,10 @@ def run_nightly(
         if gaps and (gaps["unknown"] or any(gaps["unassigned"].values())):
             counts["owners"] = gaps
             logger.warning("owners: %s", owner_gaps_note(gaps), extra=SAID_IN_SUMMARY)
+        lgd_note = lgd_segments_note(cfg.queue, scored["segment"]) if "segment" in scored else ""
+        if lgd_note:  # a by_segment key in another case: its LGD silently not applied before session 34
+            counts["lgd_segments"] = lgd_note
+            logger.warning("LGD: %s", lgd_note, extra=SAID_IN_SUMMARY)
         previous_as_of = prev_dir.name if prev_dir is not None else None
         cfg_hash = config_hash(cfg)
         details = wl["watchlist"]["debtor_id"].head(cfg.report.debtor_details)  # debtor pages

@@ -41,6 +41,33 @@ def lgd_for(segment: pd.Series, cfg: QueueConfig) -> pd.Series:
     return _looked_up(segment, cfg.lgd.by_segment, cfg.lgd.default)
 
 
+def lgd_segments_note(cfg: QueueConfig, segments: pd.Series) -> str:
+    """The keys of ``queue.lgd.by_segment`` that name no segment of ``segments`` (the scored debtors')
+    but one the book spells otherwise (case or spaces, or a close spelling): the debtors of that
+    segment take ``queue.lgd.default`` instead, and their expected loss and queue rank with it ("" when
+    every key is found or none is near one). Compared exactly, as the teams file's names are."""
+    from difflib import get_close_matches
+
+    have = sorted(set(segments.dropna().astype(str)))
+    folded = {v.strip().casefold(): v for v in have}
+    said = []
+    for key in cfg.lgd.by_segment:
+        if key in have:
+            continue
+        near = folded.get(key.strip().casefold()) or next(
+            iter(get_close_matches(key, have, n=1, cutoff=0.8)), None
+        )
+        if near is not None:
+            said.append(f"{key!r} (the book has {near!r})")
+    if not said:
+        return ""
+    return (
+        f"queue.lgd.by_segment names {'a segment' if len(said) == 1 else f'{len(said)} segments'} no debtor has: "
+        f"{'; '.join(said)}: those debtors take queue.lgd.default ({cfg.lgd.default:g}), and their expected "
+        "loss and queue rank with it. Segments are compared exactly, case included: write the book's spelling"
+    )
+
+
 def priority(expected_loss: pd.Series, dpd: pd.Series, cfg: QueueConfig) -> pd.Series:
     """The collections queue's ranking key: expected loss x (1 + days past due / ``dpd_weight_days``)
     (the expected loss itself when that is None). An invoice nearer the default threshold comes

@@ -200,6 +200,7 @@ def test_markup_looking_text_in_every_field_of_a_nightly_is_printed_as_typed(
     teams.write_text(yaml.safe_dump(roster), encoding="utf-8")
     nightly = yaml.safe_load((ROOT / "conf" / "nightly.yaml").read_text(encoding="utf-8"))
     nightly.update(project=str(ROOT / "conf" / "ews.yaml"), teams=str(teams), data_dir=str(ing))
+    nightly["queue"]["lgd"]["by_segment"] = {segment.upper(): 0.9, "construction": 0.6}  # LGD: see below
     config = tmp_path / "nightly.yaml"
     config.write_text(yaml.safe_dump(nightly, sort_keys=False), encoding="utf-8")
     runs = tmp_path / W / "runs"
@@ -210,6 +211,12 @@ def test_markup_looking_text_in_every_field_of_a_nightly_is_printed_as_typed(
     owners = _flat(said.split("owners:", 1)[1])
     assert f", {segment}, " in owners or f", {segment})" in owners, owners  # an uncovered segment
     assert f"Bruno: segment {segment.upper()!r} (the book has {segment!r})" in owners, owners
+    # an LGD keyed by the segment in another case was not applied, without a word (s34-attack)
+    lgd = _flat(said.split("LGD:", 1)[1])
+    assert lgd.startswith(
+        f"queue.lgd.by_segment names a segment no debtor has: {segment.upper()!r} (the book has {segment!r}): "
+        "those debtors take queue.lgd.default (0.45)"
+    ), lgd
 
     reason = f"paid, see {W}"
     args = ["watchlist", "override", debtor, "--status", "cleared", "--reason", reason, "--by", "B[/]y :x:"]
@@ -349,3 +356,28 @@ def test_a_write_off_booked_as_a_negative_amount_keeps_its_event(tmp_path: Path)
         ["D3", "write_off", 400.0],
         ["D2", "insolvency", 300.0],
     ]
+
+
+def test_an_lgd_keyed_by_a_segment_in_another_spelling_is_named() -> None:
+    """``queue.lgd.by_segment: {Construction: 0.9}`` on a book whose segment is ``construction``: the
+    debtors took queue.lgd.default (0.45), their expected loss halved, without a word. Keys found
+    exactly, or near no segment (a segment of next year), say nothing."""
+    from pipelines.config.nightly import QueueConfig
+    from pipelines.scoring.queue import lgd_segments_note
+
+    segments = pd.Series(["construction", "retail", None, "retail"], dtype="string")
+    cfg = QueueConfig.model_validate(
+        {"lgd": {"default": 0.45, "by_segment": {"Construction": 0.9, "retail": 0.5}}}
+    )
+    assert lgd_segments_note(cfg, segments) == (
+        "queue.lgd.by_segment names a segment no debtor has: 'Construction' (the book has 'construction'): "
+        "those debtors take queue.lgd.default (0.45), and their expected loss and queue rank with it. "
+        "Segments are compared exactly, case included: write the book's spelling"
+    )
+    cfg = QueueConfig.model_validate({"lgd": {"default": 0.4, "by_segment": {" retail": 0.5, "retial": 0.6}}})
+    assert lgd_segments_note(cfg, segments).startswith(
+        "queue.lgd.by_segment names 2 segments no debtor has: ' retail' (the book has 'retail'); 'retial' "
+        "(the book has 'retail'): those debtors take queue.lgd.default (0.4)"
+    )
+    cfg = QueueConfig.model_validate({"lgd": {"by_segment": {"construction": 0.9, "mining": 0.7}}})
+    assert lgd_segments_note(cfg, segments) == ""
