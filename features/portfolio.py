@@ -336,6 +336,39 @@ def over_limit_days(
     return over
 
 
+def statement_over_limit_days(
+    ledger: Ledger, statements: pd.DataFrame, days: list[int], margin: float = 0.0, min_excess: float = 0.0
+) -> np.ndarray:
+    """:func:`over_limit_days` of a statements book: per debtor code (``ledger.debtor_ids``) and day of
+    ``days`` (ascending int days since the epoch), was the balance of its latest statement dated on or
+    before that day (``period_end``) above its credit limit valid on that day (``debtor_history``, else
+    the debtors table, as for an invoice ledger) x (1 + ``margin``) by more than ``min_excess``? False
+    without a statement by then or without a positive limit. ``statements``: the canonical table (any
+    order). Bool, shape (debtors, days). Before session 34 a statements book had no such memory: the
+    ``limit_breach`` trigger took every debtor over its limit on a new output folder's second night for
+    a new breach (189 of 1,500 debtors, s34-walk)."""
+    over = np.zeros((ledger.n, len(days)), dtype=bool)
+    if not days or not ledger.n or statements is None or statements.empty:
+        return over
+    rows = statements.loc[statements["balance"].notna(), ["debtor_id", "period_end", "balance"]]
+    code = pd.Index(ledger.debtor_ids, dtype="string").get_indexer(rows["debtor_id"].astype("string"))
+    day = pd.to_datetime(rows["period_end"]).to_numpy().astype("datetime64[D]").astype(np.int64)
+    keep = code >= 0
+    order = np.lexsort((day[keep], code[keep]))
+    code, day = code[keep][order], day[keep][order]
+    balance = rows["balance"].to_numpy(dtype="float64")[keep][order]
+    next_same = np.r_[code[1:] == code[:-1], False]  # rows sorted by debtor, then date
+    for j, T in enumerate(days):
+        dated = day <= T  # a prefix of each debtor's rows: its last row is its latest statement by T
+        latest = np.flatnonzero(dated & ~(next_same & np.r_[dated[1:], False]))
+        now = np.full(ledger.n, np.nan)
+        now[code[latest]] = balance[latest]
+        limit = attributes_at(ledger, T).credit_limit
+        with np.errstate(invalid="ignore"):
+            over[:, j] = (limit > 0) & (now - limit * (1 + margin) > min_excess)
+    return over
+
+
 def combine_parts(parts: list[PortfolioParts]) -> PortfolioParts:
     """The sum of disjoint buckets' parts (identical to one :func:`portfolio_bucket` over all their rows)."""
     if not parts:

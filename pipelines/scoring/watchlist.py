@@ -273,25 +273,35 @@ def with_unscored_memory(scored: pd.DataFrame, carried: pd.DataFrame | None) -> 
     return scored.assign(**{column: np.where(np.isnat(before), back, before)})
 
 
-def ledger_memory(ledger: Any, as_of: object, cfg: NightlyConfig) -> pd.Series:
+def ledger_memory(
+    ledger: Any, as_of: object, cfg: NightlyConfig, statements: pd.DataFrame | None = None
+) -> pd.Series:
     """:data:`LEDGER_MEMORY` of every debtor of a prepared ledger (``features.ledger.prepare_ledger``):
     the last of :func:`rearm_month_ends` at which its open balance was over its current limit
     (``features.portfolio.over_limit_days`` with ``current_margin`` and ``min_excess``), NaT where none
-    (index debtor_id). The nightly reads it for :func:`ledger_candidates` only (:func:`book_ledger_memory`)."""
-    return ledger_memories(ledger, [pd.Timestamp(as_of)], cfg)[0]
+    (index debtor_id). The nightly reads it for :func:`ledger_candidates` only (:func:`book_ledger_memory`).
+    ``statements``: a statements book's table, whose latest statement's balance is the open balance
+    (``features.portfolio.statement_over_limit_days``)."""
+    return ledger_memories(ledger, [pd.Timestamp(as_of)], cfg, statements)[0]
 
 
-def ledger_memories(ledger: Any, dates: list[pd.Timestamp], cfg: NightlyConfig) -> list[pd.Series]:
+def ledger_memories(
+    ledger: Any, dates: list[pd.Timestamp], cfg: NightlyConfig, statements: pd.DataFrame | None = None
+) -> list[pd.Series]:
     """:func:`ledger_memory` as of each of ``dates`` (one Series each, in that order), from one walk
     of the ledger over all their month-ends: ``ews backtest`` replays the nightly at many month-ends
     (``pipelines.backtest``)."""
     from features.ledger import day_number
-    from features.portfolio import over_limit_days
+    from features.portfolio import over_limit_days, statement_over_limit_days
 
     lb = cfg.triggers.limit_breach
     ends = [rearm_month_ends(T, cfg) for T in dates]
     union = sorted({t for each in ends for t in each})
-    over = over_limit_days(ledger, [int(day_number(t)) for t in union], lb.current_margin, lb.min_excess)
+    days = [int(day_number(t)) for t in union]
+    if statements is not None:
+        over = statement_over_limit_days(ledger, statements, days, lb.current_margin, lb.min_excess)
+    else:
+        over = over_limit_days(ledger, days, lb.current_margin, lb.min_excess)
     column = {t: j for j, t in enumerate(union)}
     ids = pd.Index(ledger.debtor_ids, dtype="string", name="debtor_id")
     out = []
@@ -315,10 +325,14 @@ def book_ledger_memory(
         return None
     from features.ledger import prepare_ledger
 
-    part = book.read_debtors(pd.Index(ids), ("invoices", "payments", "debtors", "debtor_history"))
-    if part.invoices is None or part.invoices.empty:
+    tables = ("invoices", "payments", "statements", "debtors", "debtor_history")
+    part = book.read_debtors(pd.Index(ids), tables)
+    if part.invoices is not None and not part.invoices.empty:
+        return ledger_memory(prepare_ledger(part), scored["as_of"].iloc[0], cfg)
+    if part.statements is None or part.statements.empty:
         return None
-    return ledger_memory(prepare_ledger(part), scored["as_of"].iloc[0], cfg)
+    # a statements book: the balance of the latest statement at each month-end (s34-walk)
+    return ledger_memory(prepare_ledger(part), scored["as_of"].iloc[0], cfg, statements=part.statements)
 
 
 def with_ledger_memory(scored: pd.DataFrame, over: pd.Series | None) -> pd.DataFrame:

@@ -377,3 +377,67 @@ def test_the_roll_rate_table_says_why_the_books_default_rate_ranks_no_debtor() -
         "Brier score and log loss against the model's"
     ) in text
     assert text.index("log loss") < text.index("It does not rank debtors") < text.index("test month-ends")
+
+
+def test_limit_breach_reads_past_month_ends_of_a_statements_book() -> None:
+    """Walk (statements 1,500 x 24, seed 30, a new output folder): night 1 (2024-11-30) flagged no
+    limit_breach (no previous run: no basis to call a breach new), night 2 (2024-12-31) flagged 189
+    debtors, 147 of them over their current limit, and the watchlist went from 144 to 314 debtors. An
+    invoice book reads the past month-ends from its ledger (a debtor over its limit in the last year is in
+    the same breach); a statements book read nothing (no invoices). Now the latest statement's balance at
+    each month-end. By hand, limits 10,000, tonight 2024-06-15 (month-ends read: up to 2024-05-31):
+    A 12,000 on 04-30 then 8,000 on 05-31 -> over on 04-30; B 9,000 / 9,500 -> never; C 5,000 on 03-31
+    and 11,000 on 05-20 (no statement on 05-31: the 05-20 one stands) -> over on 05-31; D no statement."""
+    import pandas as pd
+
+    from features.ledger import prepare_ledger
+    from features.tables import Portfolio
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.scoring.watchlist import ledger_memory
+    from tests.features.ledgers import frame
+
+    rows = [
+        ("A", "2024-05-31", 8_000.0),  # out of order on purpose
+        ("A", "2024-04-30", 12_000.0),
+        ("B", "2024-04-30", 9_000.0),
+        ("B", "2024-05-31", 9_500.0),
+        ("C", "2024-03-31", 5_000.0),
+        ("C", "2024-05-20", 11_000.0),
+    ]
+    statements = frame(
+        "statements",
+        [
+            {"debtor_id": d, "period_end": pd.Timestamp(t), "balance": b, "credit_limit": 10_000.0}
+            for d, t, b in rows
+        ],
+    )
+    debtors = frame("debtors", [{"debtor_id": d, "credit_limit": 10_000.0} for d in "ABCD"])
+    book = Portfolio(statements=statements, debtors=debtors)
+    memory = ledger_memory(
+        prepare_ledger(book), pd.Timestamp("2024-06-15"), NightlyConfig(), statements=statements
+    )
+    assert {d: (str(v.date()) if pd.notna(v) else None) for d, v in memory.items()} == {
+        "A": "2024-04-30", "B": None, "C": "2024-05-31", "D": None,
+    }  # fmt: skip
+    # the nightly's path: A, B, C within their limits in the previous run (06-14), all three over tonight;
+    # A and C were over at a month-end of the last year (the same breach), B is a new one
+    from pipelines.engine import Book
+    from pipelines.scoring.watchlist import (
+        book_ledger_memory,
+        compare_with_previous,
+        triggers,
+        with_ledger_memory,
+    )
+    from tests.pipelines.test_nightly_triggers import scores
+
+    def night(day: str, balance: float) -> pd.DataFrame:
+        return scores([(d, 0.005, False) for d in "ABC"]).assign(
+            as_of=pd.Timestamp(day), open_balance=balance, credit_limit_current=10_000.0,
+            credit_limit_recommended=50_000.0, credit_need=10_000.0,
+        )  # fmt: skip
+
+    scored = compare_with_previous(night("2024-06-15", 10_500.0), night("2024-06-14", 9_000.0))
+    cfg = NightlyConfig()
+    over = book_ledger_memory(Book.in_memory(book, 10**6), scored, cfg, has_previous=True)
+    fired = triggers(with_ledger_memory(scored, over), cfg, has_previous=True)["trigger_limit_breach"]
+    assert dict(zip(scored["debtor_id"], fired, strict=True)) == {"A": False, "B": True, "C": False}
