@@ -449,6 +449,11 @@ def build_watchlist(
     wl["currency"] = pd.Series(reporting or "", index=wl.index, dtype="string")
     if cfg is not None and "trigger_limit_breach" in flags.columns and set(LIMIT_INPUTS) <= set(wl.columns):
         per_row = None if currency is None else currency.reindex(wl["debtor_id"]).set_axis(wl.index)
+        if (
+            reporting
+        ):  # a debtor without invoices (a statements book): its amounts are the reporting currency's
+            known = pd.Series(reporting, index=wl.index, dtype="string")
+            per_row = known if per_row is None else per_row.astype("string").fillna(reporting)
         wl["limit_note"] = limit_notes(wl, cfg, per_row).where(flags.loc[flagged, "trigger_limit_breach"], "")
     for col in flags.columns:
         wl[col] = flags.loc[flagged, col]

@@ -441,3 +441,32 @@ def test_limit_breach_reads_past_month_ends_of_a_statements_book() -> None:
     over = book_ledger_memory(Book.in_memory(book, 10**6), scored, cfg, has_previous=True)
     fired = triggers(with_ledger_memory(scored, over), cfg, has_previous=True)["trigger_limit_breach"]
     assert dict(zip(scored["debtor_id"], fired, strict=True)) == {"A": False, "B": True, "C": False}
+
+
+def test_a_statements_books_limit_note_names_the_reporting_currency() -> None:
+    """Walk (statements 1,500 x 24, seed 30, ingested with --currency EUR): the watchlist's currency column
+    read EUR, the summary "expected loss 179,496 EUR", but each limit_breach note "exposure 28,154 is more
+    than 20 % above the recommended limit of 5,000": the notes took the currency of each debtor's invoices,
+    and a statements book has none. Now a debtor without one reads the reporting currency."""
+    import pandas as pd
+
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.scoring.watchlist import build_watchlist, compare_with_previous, triggers
+    from tests.pipelines.test_nightly_triggers import scores
+
+    today = scores([("S1", 0.005, False)]).assign(
+        as_of=pd.Timestamp("2024-12-31"), name="x", segment="retail", overdue_amount=0.0,
+        open_balance=28_154.0, credit_limit_current=30_000.0, credit_limit_recommended=5_000.0, credit_need=5_000.0,
+    )  # fmt: skip
+    always = NightlyConfig.model_validate({"triggers": {"limit_breach": {"when": "always"}}})
+    scored = compare_with_previous(today, None)
+    flags = triggers(scored, always, has_previous=False)
+    wl = build_watchlist(scored, flags, pd.DataFrame(), ["reasons"], always, None, reporting="EUR")
+    assert wl["limit_note"].tolist() == [
+        "exposure EUR 28,154 is more than 20 % above the recommended limit of EUR 5,000"
+    ]
+    # no currency known at all: the amounts stay bare, as before
+    bare = build_watchlist(scored, flags, pd.DataFrame(), ["reasons"], always, None)
+    assert bare["limit_note"].tolist() == [
+        "exposure 28,154 is more than 20 % above the recommended limit of 5,000"
+    ]
