@@ -76,10 +76,12 @@ from pipelines.scoring.limits import add_credit_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head
 from pipelines.scoring.owners import coverage_gaps, owner_gaps_note
 from pipelines.scoring.paydate import (
+    STATEMENTS_NO_FORECAST,
     forecast_rows,
     forecaster_status,
     pay_pd_by_debtor,
     payment_date_files,
+    statements_book,
     with_expected_cash,
 )
 from pipelines.scoring.plans import with_plan_payments
@@ -1257,7 +1259,11 @@ def run_nightly(
 
         sum_dates = tuple(figure_dates(as_of, cfg, out_dir)[0])  # the report's DSO/aging dates
         # ews-paydate, or None with why (logged, and written into the manifest and the report)
-        forecaster, no_forecast = forecaster_status(project.paths.mlflow_tracking_uri)
+        if statements_book(result.manifest["tables"]):  # ews train fits no ews-paydate for it
+            forecaster, no_forecast = None, STATEMENTS_NO_FORECAST
+            logger.info("payment dates and cash forecast skipped: %s", no_forecast)
+        else:
+            forecaster, no_forecast = forecaster_status(project.paths.mlflow_tracking_uri)
         with meter.step("score"):  # features, PDs, the report's sums and the payment-date forecast
             scored_book = score_book(result.book, as_of, project, loaded, cfg, engine, sum_dates, forecaster)
         scores, X, oldest = scored_book.scores, scored_book.X, scored_book.oldest

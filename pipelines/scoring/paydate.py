@@ -39,6 +39,8 @@ __all__ = [
     "forecast_state",
     "combine_forecasts",
     "forecaster_status",
+    "statements_book",
+    "STATEMENTS_NO_FORECAST",
     "load_forecaster",
     "pack_forecast",
     "pay_pd_of_invoices",
@@ -487,6 +489,23 @@ def load_forecaster(tracking_uri: str | None) -> Any:
     with a log line saying why the forecast is skipped (no champion, or features this code does not
     build): :func:`forecaster_status`'s model."""
     return forecaster_status(tracking_uri)[0]
+
+
+STATEMENTS_NO_FORECAST = (
+    "a statements book: monthly statements carry no invoice due dates to forecast payment dates from, "
+    "so ews trains no payment-date model for it"
+)
+"""Why a statements book's runs have no payment-date forecast (the manifest, the report, the log). Before
+session 34 they said "model 'ews-paydate' has no alias 'champion' ...: run `ews train --data DIR`", which
+trains none for such a book (s34-walk)."""
+
+
+def statements_book(tables: dict[str, Any]) -> bool:
+    """True when an ingest's ``manifest.json`` ``tables`` accepted statements and no invoice (``ews train``
+    skips the payment-date model of such a book: ``pipelines.commands.train.holds_invoices``)."""
+    return bool((tables.get("statements") or {}).get("rows_accepted")) and not (
+        tables.get("invoices") or {}
+    ).get("rows_accepted")
 
 
 def forecaster_status(tracking_uri: str | None) -> tuple[Any, str]:

@@ -470,3 +470,24 @@ def test_a_statements_books_limit_note_names_the_reporting_currency() -> None:
     assert bare["limit_note"].tolist() == [
         "exposure 28,154 is more than 20 % above the recommended limit of 5,000"
     ]
+
+
+def test_a_statements_books_run_says_why_it_has_no_payment_date_forecast() -> None:
+    """Walk (statements 1,500 x 24, seed 30): `ews train` said "payment-date model: skipped, the book has no
+    invoices", then each nightly's report and manifest said "no payment-date forecast ... (model 'ews-paydate'
+    has no alias 'champion' in sqlite:///data/mlflow/mlflow.db: run `ews train --data DIR` (it trains the
+    payment-date model after the PD model))": advice that trains none for such a book. Now a statements book
+    (statements accepted, no invoice) is said to be one."""
+    from pipelines.flows.nightly import no_forecast_note
+    from pipelines.scoring.paydate import STATEMENTS_NO_FORECAST, statements_book
+
+    assert statements_book({"statements": {"rows_accepted": 31_641}, "debtors": {"rows_accepted": 1_500}})
+    assert statements_book({"statements": {"rows_accepted": 10}, "invoices": {"rows_accepted": 0}})
+    assert not statements_book({"invoices": {"rows_accepted": 25_734}, "payments": {"rows_accepted": 24_966}})
+    assert not statements_book({"statements": {"rows_accepted": 0}})
+    assert no_forecast_note(STATEMENTS_NO_FORECAST) == (
+        "no payment-date forecast: invoice_forecast and cash_forecast are not written and the queue has no "
+        "expected_cash_30d (a statements book: monthly statements carry no invoice due dates to forecast payment "
+        "dates from, so ews trains no payment-date model for it); the PDs, the watchlist and the collections "
+        "queue ranked by the PD are published"
+    )
