@@ -1754,6 +1754,63 @@ M = [
         "                policy=None,\n",
         ["tests/pipelines/test_backtest.py", "tests/pipelines/test_debtor_history.py"],
     ),
+    (
+        "J16 3805c3c report: debtors whose PD fell counted among the rises not listed",
+        "pipelines/report/__init__.py",
+        '        "risen_unlisted": int((rose & ~shown).sum()),\n',
+        '        "risen_unlisted": int((~shown).sum()),\n',
+        [
+            "tests/pipelines/test_walk_s34.py::test_the_largest_pd_increases_leave_out_rises_the_table_shows_as_zero"
+        ],
+    ),
+    (
+        "J17 e48d055 event kinds: a space not read as '_' ('write off' quarantined)",
+        "pipelines/ingest/rules.py",
+        'cols[name] = cols[name].str.replace(r"[\\s\\-]+", "_", regex=True)',
+        'cols[name] = cols[name].str.replace(r"[\\-]+", "_", regex=True)',
+        [
+            "tests/pipelines/test_hostile_s34.py::test_event_kinds_written_with_a_space_or_a_hyphen_are_read_and_unknown_ones_warned"
+        ],
+    ),
+    (
+        "J18 8021a68 every table's amount read as its size (a negative invoice no longer refused)",
+        "pipelines/ingest/rules.py",
+        '            if (raw.table, name) == ("events", "amount"):\n',
+        '            if name == "amount":\n',
+        ["tests/pipelines/test_hostile_s34.py::test_a_write_off_booked_as_a_negative_amount_keeps_its_event"],
+    ),
+    (
+        "J19 e48d055 no warning for event kinds ews does not read",
+        "pipelines/ingest/checks.py",
+        '        if name == "events" and t["reasons"].get("unknown_event_kind"):\n',
+        "        if False:\n",
+        [
+            "tests/pipelines/test_hostile_s34.py::test_event_kinds_written_with_a_space_or_a_hyphen_are_read_and_unknown_ones_warned"
+        ],
+    ),
+    (
+        "J20 2d6a879 LGD note: a key one typo from a segment not named",
+        "pipelines/scoring/queue.py",
+        "            iter(get_close_matches(key, have, n=1, cutoff=0.8)), None\n",
+        "            iter([]), None\n",
+        ["tests/pipelines/test_hostile_s34.py::test_an_lgd_keyed_by_a_segment_in_another_spelling_is_named"],
+    ),
+    (
+        "J21 a2b6396 console: emoji codes read again (':warning:' printed as an emoji)",
+        "pipelines/console.py",
+        "    return Console(stderr=stderr, width=width, markup=False, emoji=False, **options)\n",
+        "    return Console(stderr=stderr, width=width, markup=False, **options)\n",
+        [
+            "tests/pipelines/test_hostile_s34.py::test_markup_and_emoji_codes_in_files_headers_and_folders_are_printed_as_typed"
+        ],
+    ),
+    (
+        "J22 a2b6396 score's progress title reads markup again (MarkupError on --data 'x[/]')",
+        "pipelines/commands/score.py",
+        '    TextColumn("{task.description}", markup=False),  # a title names the --data folder: text as typed\n',
+        '    TextColumn("{task.description}"),  # a title names the --data folder: text as typed\n',
+        ["tests/pipelines/test_hostile_s34.py::test_no_print_site_of_the_cli_reads_user_text_as_rich_markup"],
+    ),
 ]
 
 
