@@ -159,7 +159,13 @@ def _replay(
         if built is None:
             continue
         feats, labels = built.features, built.defaults
-        memories = ledger_memories(built.at_state[0], list(dates), cfg) if walk else None
+        memories = None
+        if walk:  # a statements book's open balance is its latest statement's, as the nightly reads it
+            part = book.read(k)
+            ledger_rows = part.invoices is not None and not part.invoices.empty
+            memories = ledger_memories(
+                built.at_state[0], list(dates), cfg, None if ledger_rows else part.statements
+            )
         for i, T in enumerate(dates):
             f = feats.loc[feats["as_of"] == T].reset_index(drop=True)
             exposure = exposure_columns(f)  # the invoice features, or a statements book's latest statement

@@ -196,3 +196,42 @@ def test_the_csv_readers_quarantine_reasons_read_in_words() -> None:
     kinds |= set(re.findall(r'"reason": pd\.Series\(\["([a-z_]+)"\]', code))
     assert {"malformed_row", "unterminated_quote", "cut_last_line", "fill_down_no_value_above"} <= kinds
     assert sorted(k for k in kinds if k not in REASON_WORDS) == []
+
+
+def test_the_backtest_reads_a_statements_books_past_month_ends_for_limit_breach() -> None:
+    """e776a44 made the nightly read a statements book's past month-ends for limit_breach (the latest
+    statement's balance against the limit valid then); 4596fd3's backtest replay read the invoices only,
+    so on a statements book a debtor over its limit before a replayed month-end fired again as a new
+    breach. By hand, limits 1,000, amounts due 5,000 a month (the recommended limit far above every
+    balance): A 1,500 / 500 / 1,500 on 01-31 / 02-29 / 03-31, B 500 / 500 / 1,500, C 500 each. Replayed
+    02-29 and 03-31: A was over on 01-31 (within rearm_days), so only B's breach is new on 03-31."""
+    import pandas as pd
+
+    from features.labels import DefaultDefinition
+    from features.tables import Portfolio
+    from pipelines.backtest import replay
+    from pipelines.config.credit import load_credit_policy
+    from tests.features.ledgers import frame
+    from tests.pipelines.test_backtest import LIMIT_CFG, _low_pd
+
+    balances = {"A": (1500.0, 500.0, 1500.0), "B": (500.0, 500.0, 1500.0), "C": (500.0, 500.0, 500.0)}
+    ends = [pd.Timestamp(t) for t in ("2024-01-31", "2024-02-29", "2024-03-31")]
+    statements = frame(
+        "statements",
+        [
+            {"debtor_id": d, "period_end": t, "balance": b[i], "amount_due": 5000.0, "amount_paid": 5000.0,
+             "days_past_due": 0, "credit_limit": 1000.0}
+            for d, b in balances.items()
+            for i, t in enumerate(ends)
+        ],
+    )  # fmt: skip
+    book = Portfolio(
+        statements=statements,
+        debtors=frame("debtors", [{"debtor_id": d, "credit_limit": 1000.0} for d in "ABC"]),
+    )
+    policy = load_credit_policy(None, [b.name for b in LIMIT_CFG.bands])
+    p = replay(book, ends[1:], _low_pd, LIMIT_CFG, DefaultDefinition(), policy=policy)
+    fired = p.loc[p["flagged"]].groupby("as_of")["debtor_id"].apply(lambda s: "".join(sorted(s)))
+    assert fired.reindex(ends[1:], fill_value="").tolist() == ["", "B"]
+    memory = p.set_index(["as_of", "debtor_id"])["limit_over_ledger_on"]
+    assert memory[(ends[2], "A")] == ends[0] and pd.isna(memory[(ends[2], "B")])
