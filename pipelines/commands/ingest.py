@@ -63,6 +63,20 @@ def _parse_paths(items: list[str]) -> dict[str, Path]:
     return out
 
 
+def reasons_said(manifest: dict) -> str:
+    """The quarantine reasons the summary's "top reasons" column shows (3 per table), each once, with its
+    words (``pipelines.words.reason_words``): "unparseable_date:issue_date = Issue date is not a date; ...";
+    "" when none, or none has words."""
+    from pipelines.words import reason_words
+
+    shown: dict[str, str] = {}
+    for t in manifest["tables"].values():
+        for code, _n in sorted(t["reasons"].items(), key=lambda kv: (-kv[1], kv[0]))[:3]:
+            if reason_words(code) != code:
+                shown.setdefault(code, reason_words(code))
+    return "; ".join(f"{code} = {words}" for code, words in shown.items())
+
+
 def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
     """Rows in / accepted / quarantined per table, and where the outputs are."""
     table = Table(title=f"ingest {manifest['source']['name']} (as of {manifest['as_of']})")
@@ -94,6 +108,9 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
             + (f", {counted(more, 'more reason')}" if more > 0 else ""),
         )
     console.print(table)
+    said = reasons_said(manifest)
+    if said:  # the codes of the table in words, as report.html shows them (s34-walk)
+        console.print(f"reasons: {said}", highlight=False, markup=False, soft_wrap=True)
     for name, t in manifest["tables"].items():
         if t.get("filtered"):
             why = ", ".join(

@@ -491,3 +491,38 @@ def test_a_statements_books_run_says_why_it_has_no_payment_date_forecast() -> No
         "dates from, so ews trains no payment-date model for it); the PDs, the watchlist and the collections "
         "queue ranked by the PD are published"
     )
+
+
+def test_ews_ingest_says_its_quarantine_reasons_in_words(tmp_path) -> None:
+    """Walk (the repository's example exports, `ews ingest --source conf/sources/example_ar_export.yaml`):
+    the summary's "top reasons" column read codes only ("no_fx_rate:GBP (2), unparseable_date:issue_date (1)")
+    while report.html says them in words. The codes stay (quarantine/<table>.csv's reason column holds them);
+    one line under the table now says each in words. By hand: 3 invoices, one dated 31.02.2025 (not a date),
+    one issued after it falls due."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    project = tmp_path / "acme"
+    assert CliRunner().invoke(app, ["init", str(project)]).exit_code == 0
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        "I1,D1,2025-01-02,2025-02-01,100.00\n"
+        "I2,D1,31.02.2025,2025-03-01,100.00\n"
+        "I3,D2,2025-01-20,2025-01-10,100.00\n"
+    )
+    (tmp_path / "payments.csv").write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I1,2025-02-01,100.00\n"
+    )
+    result = CliRunner().invoke(
+        app,
+        ["--project", str(project), "ingest", "--invoices", str(tmp_path / "invoices.csv"), "--payments",
+         str(tmp_path / "payments.csv"), "--as-of", "2025-02-28", "--currency", "EUR", "--no-docs", "--out",
+         str(tmp_path / "out")],
+        terminal_width=400,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.output.splitlines() if line.startswith("reasons: ")]
+    assert said == [
+        "reasons: due_before_issue = Due before it was issued; unparseable_date:issue_date = Issue date is not a date"
+    ]
