@@ -61,16 +61,23 @@ def find_project(option: Path | None = None, start: Path | None = None) -> Path 
     return None
 
 
-def _absolute(value: Any, cwd: Path, name: str) -> Any:
-    """``value`` with relative paths made absolute against ``cwd`` (lists too; NAME=PATH for --path)."""
+def _absolute(value: Any, cwd: Path, name: str, only: Callable[[Path], bool] = lambda _p: True) -> Any:
+    """``value`` with relative paths made absolute against ``cwd`` (lists too; NAME=PATH for --path);
+    ``only``: the relative paths to change (default: all)."""
     if isinstance(value, Path):
-        return value if value.is_absolute() else cwd / value
+        return value if value.is_absolute() or not only(value) else cwd / value
     if isinstance(value, list | tuple):
-        return type(value)(_absolute(v, cwd, name) for v in value)
+        return type(value)(_absolute(v, cwd, name, only) for v in value)
     if name == "path" and isinstance(value, str) and "=" in value:
         key, path = value.split("=", 1)
-        return f"{key}={_absolute(Path(path.strip()), cwd, name)}"
+        return f"{key}={_absolute(Path(path.strip()), cwd, name, only)}"
     return value
+
+
+def _read_as_uri(path: Path) -> bool:
+    """A relative path whose first part holds a colon (``in:v2/``, ``AR:2024``): pyarrow reads it as a
+    URI of the scheme before the colon ("Unrecognized filesystem type in URI", a traceback, s34-attack)."""
+    return bool(path.parts) and ":" in path.parts[0]
 
 
 def in_project(callback: Callable[..., Any], root: Callable[[], Path | None]) -> Callable[..., Any]:
@@ -88,8 +95,8 @@ def in_project(callback: Callable[..., Any], root: Callable[[], Path | None]) ->
     def run(**kwargs: Any) -> Any:
         folder = root()
         cwd = Path.cwd()
-        if folder is None or folder == cwd.resolve():
-            return callback(**kwargs)
+        if folder is None or folder == cwd.resolve():  # paths as typed, but none pyarrow reads as a URI
+            return callback(**{k: _absolute(v, cwd, k, _read_as_uri) for k, v in kwargs.items()})
         for name, value in kwargs.items():
             if value != defaults.get(name):
                 kwargs[name] = _absolute(value, cwd, name)

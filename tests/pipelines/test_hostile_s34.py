@@ -381,3 +381,29 @@ def test_an_lgd_keyed_by_a_segment_in_another_spelling_is_named() -> None:
     )
     cfg = QueueConfig.model_validate({"lgd": {"by_segment": {"construction": 0.9, "mining": 0.7}}})
     assert lgd_segments_note(cfg, segments) == ""
+
+
+def test_a_folder_whose_name_holds_a_colon_is_a_folder_not_a_uri(tmp_path: Path, monkeypatch) -> None:
+    """A user in their project folder ingests into ``AR:2024`` and scores it. pyarrow reads a relative
+    path whose first part holds a colon after two letters or more as a URI of that scheme: ``ews ingest
+    --out AR:2024`` stopped with "error: Unrecognized filesystem type in URI: AR:2024/.staging-.../
+    invoices/bucket=0/part-0.parquet" (the folder was fine), and ``ews score`` / ``ews train --data``
+    of such a folder (copied, or a link) ended in that ArrowInvalid as a traceback. Now such a path is
+    made absolute before the command runs: the ingest publishes, the score passes its check of the
+    folder and goes on to the registry (no model here: exit 2, one line)."""
+    project = tmp_path / "p"
+    assert runner.invoke(app, ["init", str(project)]).exit_code == 0
+    monkeypatch.chdir(project)
+    monkeypatch.delenv("EWS_PROJECT", raising=False)
+    (project / "inv.csv").write_text(INVOICES, encoding="utf-8")
+    (project / "pay.csv").write_text(PAYMENTS, encoding="utf-8")
+    args = ["ingest", "--invoices", "inv.csv", "--payments", "pay.csv", "--out", "AR:2024", "--no-docs"]
+    result = runner.invoke(app, [*args, "--as-of", "2024-03-01"], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        app, ["score", "--data", "AR:2024", "--as-of", "2024-03-01"], env={"COLUMNS": "400"}
+    )
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 2, result.output
+    said = _flat(_said(result))
+    assert said.startswith("error: model 'ews-pd' has no alias 'champion'"), said
