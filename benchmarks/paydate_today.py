@@ -55,6 +55,7 @@ from features.snapshots import month_ends  # noqa: E402
 from features.tables import Portfolio  # noqa: E402
 from models.paydate import (  # noqa: E402
     SHAPE_ANCHOR,
+    _debtor_ratio_interval,
     baseline_days,
     cdf_weeks,
     evaluate,
@@ -106,18 +107,13 @@ def read(spec: str, work: Path, debtors: int, months: int):
 
 
 def debtor_interval(num: np.ndarray, den: np.ndarray, code: np.ndarray, draws: int = DRAWS, seed: int = 34):
-    """95 % interval of sum(num) / sum(den), debtors drawn with replacement (their rows together)."""
+    """95 % interval of sum(num) / sum(den), debtors drawn with replacement (their rows together; the
+    gate's ``models.paydate._debtor_ratio_interval`` on the per-debtor sums)."""
     _, idx = np.unique(code, return_inverse=True)
     n = idx.max() + 1 if len(idx) else 0
     a = np.bincount(idx, weights=num, minlength=n)
     b = np.bincount(idx, weights=den, minlength=n)
-    rng = np.random.default_rng(seed)
-    out = np.empty(draws)
-    for i in range(draws):
-        w = np.bincount(rng.integers(0, n, n), minlength=n)
-        out[i] = (w * a).sum() / (w * b).sum()
-    lo, hi = np.quantile(out, [0.025, 0.975])
-    return [float(lo), float(hi)]
+    return list(_debtor_ratio_interval(a, b, draws, seed))
 
 
 def invoice_frame(held, tests, H: int, shape, oracle, ledger, feats) -> pd.DataFrame:
