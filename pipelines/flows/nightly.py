@@ -97,10 +97,11 @@ from pipelines.scoring.watch_state import (
 from pipelines.scoring.watchlist import (
     TRIGGERS,
     UNSCORED_MEMORY_FILE,
-    book_ledger_memory,
     build_watchlist,
     compare_with_previous,
+    ledger_ask,
     limit_over_on,
+    scored_ledger_memory,
     triggers,
     unscored_limit_memory,
     with_ledger_memory,
@@ -416,12 +417,15 @@ def score_book(
     engine: Any = None,
     portfolio_dates: tuple[pd.Timestamp, ...] = (),
     paydate: Any = None,
+    ledger: Any = None,
 ) -> Any:
     """Every debtor bucket: features, in-default flags and oldest open invoice from one ledger state
     (``features.engine.build_bucket``), then PDs (1.0 for debtors in default), combined in
     debtor order (``pipelines.scoring.score.combine_scored``); with ``portfolio_dates``, also the
     report's DSO and aging sums at those dates, from the same ledgers (no second pass); with
-    ``paydate`` (the ``ews-paydate`` champion), the payment-date forecast from the same ledger states."""
+    ``paydate`` (the ``ews-paydate`` champion), the payment-date forecast from the same ledger states;
+    with ``ledger`` (``pipelines.scoring.watchlist.LedgerAsk``), limit_breach's ledger month-ends
+    from the same rows."""
     from pipelines.engine import map_buckets
     from pipelines.scoring.score import combine_scored, score_bucket
 
@@ -435,6 +439,7 @@ def score_book(
         cfg,
         tuple(portfolio_dates),
         paydate,
+        ledger,
         engine=engine,
         step="scoring",
     )
@@ -1264,8 +1269,25 @@ def run_nightly(
             logger.info("payment dates and cash forecast skipped: %s", no_forecast)
         else:
             forecaster, no_forecast = forecaster_status(project.paths.mlflow_tracking_uri)
+        prev_dir = latest_before(out_dir, as_of)
+        previous, prev_manifest, carried = None, {}, None
+        if prev_dir is not None:
+            previous = internal(pd.read_parquet(prev_dir / "scores.parquet"))
+            if (
+                prev_dir / UNSCORED_MEMORY_FILE
+            ).exists():  # limit_breach's memory of debtors it did not score
+                carried = pd.read_parquet(prev_dir / UNSCORED_MEMORY_FILE)
+            if (prev_dir / "manifest.json").exists():
+                prev_manifest = json.loads((prev_dir / "manifest.json").read_text())
+                previous.attrs["flagged"] = prev_manifest["counts"]["flagged"]
+        # limit_breach's ledger month-ends: the scoring buckets read their candidates' rows themselves
+        ask = ledger_ask(
+            previous, carried, result.book.buckets, policy, output_currency(result.manifest, None), as_of, cfg
+        )
         with meter.step("score"):  # features, PDs, the report's sums and the payment-date forecast
-            scored_book = score_book(result.book, as_of, project, loaded, cfg, engine, sum_dates, forecaster)
+            scored_book = score_book(
+                result.book, as_of, project, loaded, cfg, engine, sum_dates, forecaster, ask
+            )
         scores, X, oldest = scored_book.scores, scored_book.X, scored_book.oldest
         reasons = (result.manifest["tables"].get("invoices") or {}).get("reasons")
         lost = lost_invoices(result.quarantine, reasons)  # read once, for both
@@ -1288,17 +1310,6 @@ def run_nightly(
         # the attributes valid on the as-of date (features.master): a backfill reads that day's limits
         statics = replace(statics, debtors=debtors_at(statics.debtors, statics.debtor_history, as_of))
         statics = with_plan_payments(statics, result.book)  # plans are checked against payments
-        prev_dir = latest_before(out_dir, as_of)
-        previous, prev_manifest, carried = None, {}, None
-        if prev_dir is not None:
-            previous = internal(pd.read_parquet(prev_dir / "scores.parquet"))
-            if (
-                prev_dir / UNSCORED_MEMORY_FILE
-            ).exists():  # limit_breach's memory of debtors it did not score
-                carried = pd.read_parquet(prev_dir / UNSCORED_MEMORY_FILE)
-            if (prev_dir / "manifest.json").exists():
-                prev_manifest = json.loads((prev_dir / "manifest.json").read_text())
-                previous.attrs["flagged"] = prev_manifest["counts"]["flagged"]
         prev_run = None if prev_dir is None else (prev_dir.name, prev_manifest, previous)
         try:
             with meter.step("feed_checks"):
@@ -1348,7 +1359,7 @@ def run_nightly(
             scored = with_unscored_memory(scored, carried)  # a debtor the previous run did not score
             scored = scored.assign(limit_over_on=limit_over_on(scored, cfg))  # limit_breach's memory
             # and the ledger's month-ends, read for the debtors whose flag they can decide only
-            over = book_ledger_memory(result.book, scored, cfg, previous is not None)
+            over = scored_ledger_memory(scored_book.ledger, result.book, scored, cfg, previous is not None)
             scored = with_ledger_memory(scored, over)
         score_written = beside.run(
             "score_files", write_score_files, stage, stamp, scored, currency, cfg.queue.xlsx_max_rows

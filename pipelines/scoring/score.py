@@ -247,6 +247,7 @@ class ScoredBucket:
     recent_ratios: np.ndarray | None = (
         None  # each debtor's paid / invoiced (``paid_per_invoiced_median_90d``)
     )
+    ledger: tuple[pd.Index, pd.Series | None] | None = None  # limit_breach's candidates and month-ends
 
 
 def score_bucket(
@@ -258,13 +259,16 @@ def score_bucket(
     cfg: NightlyConfig,
     portfolio_dates: tuple[pd.Timestamp, ...] = (),
     paydate: Any = None,
+    ledger: Any = None,
 ) -> ScoredBucket | None:
     """Bucket ``k`` of ``book`` (``pipelines.engine.Book``): features, in-default flags and oldest
     open invoice from one ledger state (``features.engine.build_bucket``), then PDs with ``loaded``;
     with ``portfolio_dates``, the report's portfolio sums at those dates from the same ledger
     (DSO window ``cfg.report.dso_window_days``); with ``paydate`` (an ``ews-paydate`` champion), the
     payment-date forecast of the bucket's open invoices from the same ledger state
-    (``pipelines.scoring.paydate.forecast_state``, packed: ``pack_forecast``). None when the bucket
+    (``pipelines.scoring.paydate.forecast_state``, packed: ``pack_forecast``); with ``ledger`` (a
+    ``pipelines.scoring.watchlist.LedgerAsk``), the ``limit_breach`` trigger's ledger candidates and
+    their month-ends from the bucket's rows (``bucket_ledger_memory``). None when the bucket
     holds no ledger rows."""
     from features.engine import build_bucket
     from pipelines.adapters.registry import prepare_X
@@ -296,6 +300,11 @@ def score_bucket(
     if part.debtors is not None and "name" in part.debtors:
         names = part.debtors.set_index(part.debtors["debtor_id"].astype("string"))["name"]
     scores, X = score_rows(built.features, flags, names, loaded, prepare_X, cfg)
+    found = None
+    if ledger is not None and len(scores):
+        from pipelines.scoring.watchlist import bucket_ledger_memory
+
+        found = bucket_ledger_memory(part, scores, k, ledger, cfg)
     return ScoredBucket(
         scores=scores,
         X=X,
@@ -306,6 +315,7 @@ def score_bucket(
         recent_invoices=recent_invoices(built.features),
         recent_amounts=recent_amounts(built.features),
         recent_ratios=recent_ratios(built.features),
+        ledger=found,
     )
 
 
@@ -333,6 +343,12 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
     recent = [b.recent_invoices for b in found if b.recent_invoices is not None]
     amounts = [b.recent_amounts for b in found if b.recent_amounts is not None]
     ratios = [b.recent_ratios for b in found if b.recent_ratios is not None]
+    asked = [b.ledger for b in found if b.ledger is not None]
+    ledger = None
+    if asked:
+        memories = [m for _, m in asked if m is not None]
+        ledger = (pd.Index(np.concatenate([i.to_numpy() for i, _ in asked]), dtype="string"),
+                  pd.concat(memories) if memories else None)  # fmt: skip
     return ScoredBucket(
         with_snapshot_hash(scores, X.columns),
         X,
@@ -343,4 +359,5 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
         sum(recent) if recent else None,
         (sum(a[0] for a in amounts), sum(a[1] for a in amounts)) if amounts else None,
         np.concatenate(ratios) if ratios else None,
+        ledger,
     )

@@ -720,3 +720,104 @@ def test_limit_breach_memory_survives_a_night_the_debtor_is_not_scored() -> None
     assert nights([10_500.0, None, None], ["2024-03-01", "2024-03-02", "2024-04-05"], rearm)[1] == [
         [], ["2024-03-01"], [],
     ]  # fmt: skip
+
+
+def test_the_scoring_buckets_read_limit_breachs_month_ends_so_the_nightly_reads_no_row_twice() -> None:
+    """s34-btlimit: the nightly read its ledger candidates' rows from the book after the scoring pass
+    had read them (about 13 CPU-s at 1M debtors, more than the walk it saved after a month without
+    runs). Now each scoring bucket names its candidates from its own rows and reads their month-ends.
+    Tonight 2024-06-15, previous run 2024-06-14 (every current limit 10,000; margin 10 keeps the
+    recommended limit out). Open tonight, by hand: A 11,000 (12,000 on 04-30), B 11,000 (over in the
+    previous run too), C 9,000, D 10,800 (run memory 06-01), F 20,000 in default, N 11,000 (9,000 at
+    the month-ends), G 11,000 (new since 06-01, absent from the previous run). Candidates: A, G, N;
+    A was over on 04-30. Nothing is read from the book, and the memory is the one the old read gave."""
+    import lightgbm as lgb
+
+    from features.params import DefaultDefinition
+    from features.tables import Portfolio
+    from pipelines.adapters.registry import LoadedModel
+    from pipelines.config.credit import load_credit_policy
+    from pipelines.engine import Book, map_buckets
+    from pipelines.scoring.limits import add_credit_limits
+    from pipelines.scoring.score import combine_scored, score_bucket
+    from pipelines.scoring.watchlist import (
+        book_ledger_memory,
+        ledger_ask,
+        scored_ledger_memory,
+        with_unscored_memory,
+    )
+    from tests.features.ledgers import frame, inv, pay
+
+    cfg = NightlyConfig.model_validate({"triggers": {"limit_breach": {"margin": 10.0}}})
+    invoices = [
+        inv("A1", "A", "2024-04-01", "2024-05-31", 12_000.0),
+        inv("A2", "A", "2024-06-15", "2024-07-15", 3_000.0),
+        inv("B1", "B", "2024-04-01", "2024-05-31", 11_000.0),
+        inv("C1", "C", "2024-04-01", "2024-05-31", 12_000.0),
+        inv("D1", "D", "2024-04-01", "2024-05-31", 9_000.0),
+        inv("D2", "D", "2024-06-10", "2024-07-10", 1_800.0),
+        inv("F1", "F", "2024-01-01", "2024-01-31", 20_000.0),
+        inv("G1", "G", "2024-06-01", "2024-07-01", 11_000.0),
+        inv("N1", "N", "2024-04-01", "2024-05-31", 9_000.0),
+        inv("N2", "N", "2024-06-12", "2024-07-12", 2_000.0),
+    ]
+    payments = [pay("PA", "A", "2024-05-10", 4_000.0, "A1"), pay("PC", "C", "2024-05-10", 3_000.0, "C1")]
+    debtors = [{"debtor_id": d, "credit_limit": 10_000.0} for d in "ABCDFGN"]
+    book = Portfolio(
+        invoices=frame("invoices", invoices),
+        payments=frame("payments", payments),
+        debtors=frame("debtors", debtors),
+    )
+    rng = np.random.default_rng(34)  # a real LightGBM on two features the engine builds
+    X = pd.DataFrame(
+        {"dpd_current_max": rng.integers(0, 120, 300) * 1.0, "open_balance": rng.uniform(0, 2e4, 300)}
+    )
+    clf = lgb.LGBMClassifier(n_estimators=5, num_leaves=3, n_jobs=1, verbose=-1, random_state=0)
+    clf.fit(X, (X["dpd_current_max"] > 60).astype(int))
+    loaded = LoadedModel(name="ews-pd", version="1", alias="champion", run_id="r", estimator=clf,
+                         booster=clf.booster_, feature_names=list(X.columns), categorical_features=[],
+                         categories={}, reference={}, metrics={})  # fmt: skip
+    previous = scores([(d, 0.005, d == "F") for d in "ABCDFN"]).assign(
+        open_balance=[8_000.0, 10_500.0, 9_000.0, 9_000.0, 20_000.0, 9_000.0],
+        credit_limit_current=10_000.0, credit_limit_recommended=50_000.0, credit_need=10_000.0,
+        limit_over_on=pd.to_datetime([None, "2024-06-14", None, "2024-06-01", None, None]),
+    )  # fmt: skip
+
+    class Reading(Book):  # the nightly's Book, recording whose rows are read again
+        def read_debtors(self, ids: pd.Index, tables: tuple[str, ...]) -> Portfolio:
+            read.extend(ids)
+            return super().read_debtors(ids, tables)
+
+    read: list[str] = []
+    whole = Reading(buckets=3, frames=book)  # three debtor buckets
+    as_of = pd.Timestamp("2024-06-15")
+    policy = load_credit_policy(None, [b.name for b in cfg.bands])
+    ask = ledger_ask(previous, None, whole.buckets, policy, "EUR", as_of, cfg)
+    buckets = map_buckets(score_bucket, whole, as_of, DefaultDefinition(), loaded, cfg, (), None, ask)
+    scored_book = combine_scored(buckets)
+    scored = add_credit_limits(
+        compare_with_previous(scored_book.scores, previous), book.debtors, policy, "EUR"
+    )
+    scored = with_unscored_memory(scored, None)
+    assert sorted(scored_book.ledger[0]) == ["A", "G", "N"] and read == []
+    over = scored_ledger_memory(scored_book.ledger, whole, scored, cfg, True)
+    assert read == []  # the buckets named every candidate: no row read twice
+    assert {d: (str(v.date()) if pd.notna(v) else None) for d, v in over.items()} == {
+        "A": "2024-04-30", "G": None, "N": None,
+    }  # fmt: skip
+    # the old read: the same memory, from the rows of A, G and N read again
+    again = book_ledger_memory(whole, scored, cfg, True)
+    assert sorted(read) == ["A", "G", "N"] and again.sort_index().equals(over.sort_index())
+    # without the buckets' answer (no currency known before scoring): the old read
+    read.clear()
+    assert scored_ledger_memory(None, whole, scored, cfg, True).sort_index().equals(over.sort_index())
+    assert sorted(read) == ["A", "G", "N"]
+    # a candidate the buckets did not name is read (here: they were asked nothing for N)
+    read.clear()
+    partial = (pd.Index(["A", "G"], dtype="string"), over.drop("N"))
+    assert scored_ledger_memory(partial, whole, scored, cfg, True).sort_index().equals(over.sort_index())
+    assert read == ["N"]
+    assert ledger_ask(None, None, 3, policy, "EUR", as_of, cfg) is None  # a first run: nothing to ask
+    assert (
+        ledger_ask(previous, None, 3, policy, None, as_of, cfg) is None
+    )  # currency known after scoring only
