@@ -526,3 +526,29 @@ def test_ews_ingest_says_its_quarantine_reasons_in_words(tmp_path) -> None:
     assert said == [
         "reasons: due_before_issue = Due before it was issued; unparseable_date:issue_date = Issue date is not a date"
     ]
+
+
+def test_the_aging_charts_legend_covers_no_bar() -> None:
+    """Walk (2,000-debtor book, seed 3264, report.html at 1,280 px): the aging chart's legend sat inside the
+    axes at the top left, over the first months' bars (receivables level over the year, the tallest bars
+    reach the top). Now it sits above the axes, under the title. A level book by hand: 12 month-ends of
+    100 current + 10 in each other bucket."""
+    import matplotlib
+    import pandas as pd
+
+    from features.portfolio import AGING_BUCKETS
+    from pipelines.report.plots import _SVG_RC, aging_figure
+
+    dates = pd.date_range("2024-01-31", periods=12, freq="ME")
+    aging = pd.DataFrame({b: [100.0 if b == "current" else 10.0] * 12 for b in AGING_BUCKETS}, index=dates)
+    with matplotlib.rc_context(_SVG_RC):
+        fig = aging_figure(aging, AGING_BUCKETS, "EUR")
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        legend = ax.get_legend().get_window_extent()
+        covered = [p for p in ax.patches if p.get_window_extent().overlaps(legend)]
+        assert covered == [] and not ax.title.get_window_extent().overlaps(legend)
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+            "current", "1-30 DPD", "31-60 DPD", "61-90 DPD", "91-180 DPD", ">180 DPD",
+        ]  # fmt: skip
+        matplotlib.pyplot.close(fig)
