@@ -17,6 +17,9 @@ it would print its backslashes), and it drives the commands with markup-looking 
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -31,3 +34,31 @@ def console(*, stderr: bool = False, width: int | None = None, **options: Any) -
 def plain(text: str, style: str = "") -> Text:
     """``text`` as a rich Text, never read as markup (for status spinners and styled pieces)."""
     return Text(text, style=style)
+
+
+@contextmanager
+def plain_flow_logs() -> Iterator[None]:
+    """Within the block, the flow-run log lines that Prefect's console handler prints replace no emoji
+    code: its rich console has markup off (PREFECT_LOGGING_MARKUP) but emoji codes on, so the nightly's
+    line "published .../r:smile:s/2024-06-30" showed ``r😄s``, a folder that does not exist. rich keeps
+    that setting in ``Console._emoji``; it is put back after."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [
+        logging.getLogger(),
+        *(v for v in logging.root.manager.loggerDict.values() if isinstance(v, logging.Logger)),
+    ]
+    consoles = {
+        id(h.console): h.console
+        for lg in loggers
+        for h in lg.handlers
+        if isinstance(h, PrefectConsoleHandler)
+    }
+    before = {key: getattr(c, "_emoji", None) for key, c in consoles.items()}
+    for c in consoles.values():
+        c._emoji = False  # noqa: SLF001 (rich has no public setter)
+    try:
+        yield
+    finally:
+        for key, c in consoles.items():
+            c._emoji = before[key]  # noqa: SLF001

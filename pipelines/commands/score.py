@@ -26,7 +26,7 @@ from pipelines.cli_options import (
 )
 from pipelines.commands import after_today, fail, parse_date
 from pipelines.console import console as ews_console
-from pipelines.console import plain
+from pipelines.console import plain, plain_flow_logs
 from pipelines.words import code_words, counted, in_sentence
 
 CONFIG_HELP = "nightly config (kind: nightly): bands, triggers, queue rules, drift limits, schedule."
@@ -102,7 +102,8 @@ def flow_runtime(also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
         # prefect_failure says); put back after a run that ended or failed otherwise.
         raising, logging.raiseExceptions = logging.raiseExceptions, False
         try:
-            yield
+            with plain_flow_logs():  # a logged path such as 'r:smile:s' printed as typed
+                yield
         except Exception as exc:
             if is_prefect_api_failure(exc):
                 fail(prefect_failure(exc, "the run stopped"))

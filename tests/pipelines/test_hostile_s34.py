@@ -208,6 +208,8 @@ def test_markup_looking_text_in_every_field_of_a_nightly_is_printed_as_typed(
     result = _ews(*args, cwd=tmp_path)
     said = _said(result)
     assert f"outputs: {runs / '2024-06-30'}  (open {runs / '2024-06-30' / 'report.html'})" in said
+    # the flow-run log printed by Prefect's console handler (emoji codes on: "published .../e⚠/runs/...")
+    assert f"published {runs / '2024-06-30'}" in said and "⚠" not in said, said[-3000:]
     owners = _flat(said.split("owners:", 1)[1])
     assert f", {segment}, " in owners or f", {segment})" in owners, owners  # an uncovered segment
     assert f"Bruno: segment {segment.upper()!r} (the book has {segment!r})" in owners, owners
@@ -407,3 +409,31 @@ def test_a_folder_whose_name_holds_a_colon_is_a_folder_not_a_uri(tmp_path: Path,
     assert result.exit_code == 2, result.output
     said = _flat(_said(result))
     assert said.startswith("error: model 'ews-pd' has no alias 'champion'"), said
+
+
+def test_prefects_console_handler_prints_a_logged_path_as_typed() -> None:
+    """Prefect's console handler prints flow-run log lines through a rich console with markup off but
+    emoji codes on: the nightly's "published .../r:smile:s/2024-06-30" read "r😄s" (``ews score --out
+    r:smile:s``, by hand). Within ``plain_flow_logs`` (entered by every flow command) the line is as
+    typed, and the handler's console is as before afterwards. Prefect's own handler class, on a stream."""
+    import io
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    from pipelines.console import plain_flow_logs
+
+    stream = io.StringIO()
+    handler = PrefectConsoleHandler(stream=stream)
+    logger = logging.getLogger("s34.flow")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with plain_flow_logs():
+            logger.warning("published runs/r:smile:s/2024-06-30")
+        logger.warning("after r:smile:s")
+    finally:
+        logger.removeHandler(handler)
+    said = stream.getvalue()
+    assert "published runs/r:smile:s/2024-06-30" in said, said
+    assert "after r😄s" in said, said  # the handler's own setting, put back
