@@ -761,8 +761,9 @@ def register(app: typer.Typer) -> None:
         Uses Prefect's own scheduler with the config's cron and explicit time zone (default 02:00
         Europe/Amsterdam); stop with Ctrl-C.
         Each run scores yesterday's date. To watch the runs in the Prefect UI, start a server first
-        (`prefect server start`, then `export PREFECT_API_URL=http://127.0.0.1:4200/api`); without
-        PREFECT_API_URL ews starts a temporary server that ends with this command."""
+        with `prefect server start` and set PREFECT_API_URL to the address it prints (by default
+        http://127.0.0.1:4200/api); without it ews starts a temporary server that ends with this
+        command."""
         deployment = build_deployment(config)
         sched = deployment.schedules[0].schedule
         ews_console().print(
