@@ -1811,6 +1811,33 @@ M = [
         '    TextColumn("{task.description}"),  # a title names the --data folder: text as typed\n',
         ["tests/pipelines/test_hostile_s34.py::test_no_print_site_of_the_cli_reads_user_text_as_rich_markup"],
     ),
+    (
+        "J23 73719f8 scored_ledger_memory: the candidates no bucket named not read from the book",
+        "pipelines/scoring/watchlist.py",
+        "    if missing.any():\n",
+        "    if False:\n",
+        [
+            "tests/pipelines/test_nightly_triggers.py::test_the_scoring_buckets_read_limit_breachs_month_ends_so_the_nightly_reads_no_row_twice"
+        ],
+    ),
+    (
+        "J24 73719f8 bucket candidates: tonight's limits read from the debtors snapshot, not the attributes valid tonight",
+        "pipelines/scoring/watchlist.py",
+        "        scored, debtors_at(part.debtors, part.debtor_history, as_of), ask.policy, ask.currency\n",
+        "        scored, part.debtors, ask.policy, ask.currency\n",
+        [
+            "tests/pipelines/test_nightly_triggers.py::test_the_scoring_buckets_read_limit_breachs_month_ends_so_the_nightly_reads_no_row_twice"
+        ],
+    ),
+    (
+        "J25 8f43439 backtest: a statements book's ledger memory not read (pre-fix)",
+        "pipelines/backtest.py",
+        "                built.at_state[0], list(dates), cfg, None if ledger_rows else part.statements\n",
+        "                built.at_state[0], list(dates), cfg, None\n",
+        [
+            "tests/pipelines/test_review_s34.py::test_the_backtest_reads_a_statements_books_past_month_ends_for_limit_breach"
+        ],
+    ),
 ]
 
 
