@@ -235,3 +235,43 @@ def test_the_backtest_reads_a_statements_books_past_month_ends_for_limit_breach(
     assert fired.reindex(ends[1:], fill_value="").tolist() == ["", "B"]
     memory = p.set_index(["as_of", "debtor_id"])["limit_over_ledger_on"]
     assert memory[(ends[2], "A")] == ends[0] and pd.isna(memory[(ends[2], "B")])
+
+
+def test_the_scoring_buckets_name_candidates_on_tonights_dated_limit() -> None:
+    """73719f8: each scoring bucket names limit_breach's ledger candidates itself, with tonight's limits
+    as the nightly computes them: the attributes valid tonight (debtor_history), not the snapshot. With
+    the snapshot (mutation J24) the bucket misses X and the nightly reads X's rows from the book again
+    (the output stays right, the saving is lost). By hand: X's limit 50,000 in the debtors table, 5,000
+    by its debtor_history since 2024-01-01; open 6,000 tonight (2024-06-15), 4,000 in the previous run."""
+    import pandas as pd
+
+    from features.tables import Portfolio
+    from pipelines.config.credit import load_credit_policy
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.scoring.watchlist import bucket_ledger_memory, ledger_ask
+    from tests.features.ledgers import frame, inv
+
+    cfg = NightlyConfig.model_validate({"triggers": {"limit_breach": {"margin": 10.0}}})
+    part = Portfolio(
+        invoices=frame("invoices", [inv("X1", "X", "2024-06-01", "2024-07-01", 6_000.0)]),
+        debtors=frame("debtors", [{"debtor_id": "X", "credit_limit": 50_000.0}]),
+        debtor_history=frame(
+            "debtor_history",
+            [{"debtor_id": "X", "valid_from": pd.Timestamp("2024-01-01"), "credit_limit": 5_000.0}],
+        ),
+    )
+    as_of = pd.Timestamp("2024-06-15")
+    row = {"debtor_id": pd.array(["X"], dtype="string"), "pd": [0.005], "band": ["A"], "in_default": [False]}
+    tonight = pd.DataFrame(
+        {**row, "as_of": [as_of], "open_balance": [6_000.0], "invoice_amount_90d": [6_000.0],
+         "invoice_amount_365d": [6_000.0], "payment_terms_mean_365d": [30.0]}
+    )  # fmt: skip
+    previous = pd.DataFrame(
+        {**row, "as_of": [as_of - pd.Timedelta(days=1)], "open_balance": [4_000.0], "credit_limit_current": [5_000.0],
+         "credit_limit_recommended": [50_000.0], "credit_need": [10_000.0],
+         "limit_over_on": pd.to_datetime([None])}
+    )  # fmt: skip
+    policy = load_credit_policy(None, [b.name for b in cfg.bands])
+    ask = ledger_ask(previous, None, 1, policy, "EUR", as_of, cfg)
+    named, _memory = bucket_ledger_memory(part, tonight, 0, ask, cfg)
+    assert list(named) == ["X"]
