@@ -93,8 +93,9 @@ def _parse_one(raw: RawTable, default_currency: str | None) -> tuple[pd.DataFram
             )
             if (raw.table, name) == ("events", "kind"):
                 # 'Write-off', 'write off', 'Agency placement': the contract's words with a space or a hyphen
-                # (quarantined unknown_event_kind before session 34: the debtor's default event was lost)
-                cols[name] = cols[name].str.replace(r"[\s\-]+", "_", regex=True)
+                # (quarantined unknown_event_kind before session 34: the debtor's default event was lost);
+                # 'Write–off' with the dash a spreadsheet's autocorrect types (U+2010-U+2015, U+2212) too
+                cols[name] = cols[name].str.replace(r"[\s\-\u2010-\u2015\u2212]+", "_", regex=True)
             if (raw.table, name) == ("payments", "kind"):  # sparse: no suite rule, checked here
                 from features.schema import PAYMENT_KINDS
 

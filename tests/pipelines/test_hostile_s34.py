@@ -340,6 +340,23 @@ def test_event_kinds_written_with_a_space_or_a_hyphen_are_read_and_unknown_ones_
     ]
 
 
+def test_event_kinds_written_with_a_typographic_dash_are_read(tmp_path: Path) -> None:
+    """A spreadsheet's autocorrect turns ``write-off`` into ``write\u2013off`` (en dash) or ``write\u2014off``
+    (em dash), and some exports write a minus sign (U+2212). s34-review: those rows were quarantined
+    unknown_event_kind (3 = 0 + 3), the debtors' default events lost. Now 3 = 3 + 0, all write_off."""
+    events = tmp_path / "ev.csv"
+    events.write_text(
+        "debtor_id,event_date,kind,amount\nD1,2024-04-01,Write\u2013off,10\nD2,2024-04-02,write\u2014off,\n"
+        "D3,2024-04-03,WRITE \u2212 OFF,\n",
+        encoding="utf-8",
+    )
+    result, out = _ingest(tmp_path, "--events", str(events))
+    assert result.exit_code == 0, result.output
+    assert "│ events │ 3 │ 3 │ 0 │" in _flat(_said(result)), _flat(_said(result))
+    kept = pd.read_parquet(out / "events").sort_values("event_date")
+    assert kept["kind"].tolist() == ["write_off", "write_off", "write_off"]
+
+
 def test_a_write_off_booked_as_a_negative_amount_keeps_its_event(tmp_path: Path) -> None:
     """ERPs book a write-off as a credit: ``write_off,-400``. The amount is optional and only says how
     much the event concerns (the feed checks read it as what was written off), but its sign had the
