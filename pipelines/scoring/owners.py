@@ -153,27 +153,34 @@ def previous_owners(frames: Sequence[pd.DataFrame | None]) -> pd.Series | None:
     return both.set_index(both["debtor_id"].astype("string"))["owner"].astype("string")
 
 
+def near_spelling(value: str, have: Sequence[str]) -> str | None:
+    """The value of ``have`` (sorted, as the book spells them) that ``value`` differs from only in case
+    or spaces, else the closest within a typo (``difflib`` ratio >= 0.8), else None. Teams files and
+    ``queue.lgd.by_segment`` compare names exactly; this names the value a user most likely meant."""
+    from difflib import get_close_matches
+
+    folded = {v.strip().casefold(): v for v in have}
+    return folded.get(value.strip().casefold()) or next(
+        iter(get_close_matches(value, have, n=1, cutoff=0.8)), None
+    )
+
+
 def unknown_coverage(
     collectors: Sequence[Collector], segments: Collection[str], countries: Collection[str]
 ) -> list[tuple[str, str, str, str | None]]:
     """Each segment or country a collector names that no debtor has (``segments`` / ``countries``: the
     values the book holds), as ``(collector, column, value, near)``: ``near`` is the book's value it
-    is close to (case, spaces or a typo: ``"Services"`` -> ``"services"``), else None (a country not
-    in the book yet, or a mistake nothing resembles). Collectors in file order, segments first."""
-    from difflib import get_close_matches
-
+    is close to (case, spaces or a typo: ``"Services"`` -> ``"services"``, :func:`near_spelling`), else
+    None (a country not in the book yet, or a mistake nothing resembles). Collectors in file order,
+    segments first."""
     found: list[tuple[str, str, str, str | None]] = []
     for field, column, values in (("segments", "segment", segments), ("countries", "country", countries)):
         have = sorted({str(v) for v in values})
-        folded = {v.strip().casefold(): v for v in have}
         for c in collectors:
             for value in getattr(c, field):
                 if value in have:
                     continue
-                near = folded.get(value.strip().casefold()) or next(
-                    iter(get_close_matches(value, have, n=1, cutoff=0.8)), None
-                )
-                found.append((c.name, column, value, near))
+                found.append((c.name, column, value, near_spelling(value, have)))
     return found
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 from pipelines.config.nightly import NightlyConfig, QueueConfig
 from pipelines.config.teams import Collector
 from pipelines.scoring.actions import choose_actions
-from pipelines.scoring.owners import assign_queues
+from pipelines.scoring.owners import assign_queues, near_spelling
 
 AGING = ["overdue_amount_1_30", "overdue_amount_31_60", "overdue_amount_61_90", "overdue_amount_90p"]
 
@@ -46,17 +46,12 @@ def lgd_segments_note(cfg: QueueConfig, segments: pd.Series) -> str:
     but one the book spells otherwise (case or spaces, or a close spelling): the debtors of that
     segment take ``queue.lgd.default`` instead, and their expected loss and queue rank with it ("" when
     every key is found or none is near one). Compared exactly, as the teams file's names are."""
-    from difflib import get_close_matches
-
     have = sorted(set(segments.dropna().astype(str)))
-    folded = {v.strip().casefold(): v for v in have}
     said = []
     for key in cfg.lgd.by_segment:
         if key in have:
             continue
-        near = folded.get(key.strip().casefold()) or next(
-            iter(get_close_matches(key, have, n=1, cutoff=0.8)), None
-        )
+        near = near_spelling(key, have)
         if near is not None:
             said.append(f"{key!r} (the book has {near!r})")
     if not said:
