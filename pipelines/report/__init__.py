@@ -31,7 +31,7 @@ from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_wate
 from pipelines.report.portfolio import PortfolioView, debtor_pages, portfolio_context
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS
-from pipelines.words import code_words, counted, metric_words, reason_words, triggers_words
+from pipelines.words import NO_CURRENCY_CODE, code_words, counted, metric_words, reason_words, triggers_words
 
 __all__ = ["Waterfall", "changes_summary", "money", "render_report"]
 
@@ -296,6 +296,7 @@ def render_report(
                 overrides=overrides,
                 portfolio=port_ctx,
                 currency=currency,
+                no_currency=NO_CURRENCY_CODE,  # the workbooks' sentence (pipelines.words), one text
                 history_runs=cfg.report.history_runs,
             )
         )
