@@ -97,6 +97,9 @@ CASES: dict[str, tuple[dict[str, str], dict[str, dict[int, str]]]] = {
         },
     ),
     "evt_unknown_kind": ({"events": "evt_unknown_kind"}, {"events": {1: "unknown_event_kind"}}),
+    # s34: kinds as people and spreadsheets write them ('Agency placement', 'Write–off' with an en dash)
+    # and a write-off booked as a credit (-80): all read, none quarantined
+    "evt_kinds_as_written": ({"events": "evt_kinds_as_written"}, {}),
     # issue 10: one bad row never stops a run
     "inv_dates_hostile": (
         {"invoices": "inv_dates_hostile"},
