@@ -376,8 +376,11 @@ def ensure_prefect_api() -> None:
     preexec = _death_signal_preexec(os.getpid())
     real = srv.subprocess
     # Prefect's module calls subprocess.Popen(...) to start uvicorn; add the preexec_fn and the
-    # output capture to it only.
-    popen = real.Popen if preexec is None else partial(real.Popen, preexec_fn=preexec)
+    # output capture to it only. Its own session: a Ctrl-C in the terminal (SIGINT to the whole
+    # foreground group) stopped the server before ews had stopped what still talks to it, and
+    # `ews serve`'s runner printed tracebacks ("Service exceeded error threshold"); ews stops it
+    # after its runs (atexit), and the parent-death signal still ends it with ews.
+    popen = real.Popen if preexec is None else partial(real.Popen, preexec_fn=preexec, start_new_session=True)
     srv.subprocess = SimpleNamespace(**{**vars(real), "Popen": _capture_server_output(popen)})
     waited = max(STARTUP_TIMEOUT_S, PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
     try:
