@@ -115,7 +115,9 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         out: Path = typer.Option(DEMO_DIR, "--out", help="where the demo writes its outputs"),
-        as_of: str | None = typer.Option(None, "--as-of", help="YYYY-MM-DD; default: today (UTC)"),
+        as_of: str | None = typer.Option(
+            None, "--as-of", help="YYYY-MM-DD, the ingest's as-of date; default as `ews ingest`'s"
+        ),
     ) -> None:
         """Run the main job end to end on embedded defaults and print where the outputs are."""
         from pipelines.adapters.files import OutputError, find_table_files

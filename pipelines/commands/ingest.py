@@ -288,7 +288,11 @@ def register(app: typer.Typer) -> None:
             help="with --source: override an input path, NAME=FILE (table, ar_export or uci_wide)",
         ),
         as_of: str | None = typer.Option(
-            None, "--as-of", help="YYYY-MM-DD; rows dated after it are quarantined. Default: today (UTC)"
+            None,
+            "--as-of",
+            help="YYYY-MM-DD; rows dated after it are quarantined. Default: today (UTC), or the export's "
+            "last dated row when that is more than 7 days before today (an old export; said in the "
+            "output). With --keep-history the default is today",
         ),
         currency: str | None = typer.Option(
             None, "--currency", help="ISO-4217 for empty currency cells (files mode)"

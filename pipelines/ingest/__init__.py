@@ -209,7 +209,8 @@ def ingest_source(
 ) -> IngestResult:
     """Ingest a mapped source (``kind: source`` config). See the module docstring for the steps.
 
-    ``as_of`` bounds the dates (later dates are quarantined); default: today (UTC).
+    ``as_of`` bounds the dates (later dates are quarantined); default: today (UTC), or the export's end
+    for an old export written to ``out_dir`` (:func:`pipelines.ingest.staged.export_as_of`).
     ``currency`` (the project's ``currency`` block) converts amounts into the reporting currency.
     Raises :class:`TableError` on table-level defects.
 
@@ -226,6 +227,7 @@ def ingest_source(
     """
     say = progress or (lambda _msg: None)
     as_of_date = as_of or dt.datetime.now(dt.UTC).date()
+    as_of_from = "--as-of" if as_of is not None else "today"  # staged.export_as_of may read the export's end
     rules = source.rules
     out = Path(out_dir) if out_dir is not None else None
     stage = None
@@ -303,6 +305,7 @@ def ingest_source(
                 1 if validator.docs_dir is not None else (workers or default_workers()),
                 keep_history,
                 base,
+                as_of_from,
             )
     history = None
     if keep_history and base is not None:
@@ -414,7 +417,9 @@ def ingest_source(
     lap("assemble")
     refuse_empty_tables(tables_manifest, source, _lookalikes(tables_manifest, accepted, quarantine))
     open_items = ar_open_items(accepted, as_of_date) if source.ar_export is not None else None
-    manifest = ingest_manifest(source, as_of_date, rules, inputs, tables_manifest, fx_manifest, open_items)
+    manifest = ingest_manifest(
+        source, as_of_date, rules, inputs, tables_manifest, fx_manifest, open_items, as_of_from
+    )
     fx = {
         t: f.loc[passing(masks[t], len(typed[t]))[f.index.to_numpy()]].reset_index(drop=True)
         for t, f in fx.items()
@@ -482,6 +487,7 @@ def _ingest_streamed(
     workers: int,
     keep_history: bool = False,
     base: tuple[Path, dt.date] | None = None,
+    as_of_from: str = "--as-of",
 ) -> IngestResult:
     """:func:`ingest_source` in bounded memory (:mod:`pipelines.ingest.stream`); same outputs.
     ``keep_history``: today's accepted rows merged into the history in ``base`` one debtor
@@ -528,7 +534,7 @@ def _ingest_streamed(
         lap("assemble")
         refuse_empty_tables(tables_manifest, source)
         manifest = ingest_manifest(
-            source, as_of_date, rules, inputs, tables_manifest, fx_manifest, open_items
+            source, as_of_date, rules, inputs, tables_manifest, fx_manifest, open_items, as_of_from
         )
         merged = None
         if keep_history:
@@ -589,12 +595,16 @@ def ingest_manifest(
     tables_manifest: dict[str, Any],
     fx_manifest: dict[str, Any],
     open_items: dict[str, Any] | None,
+    as_of_from: str = "--as-of",
 ) -> dict[str, Any]:
-    """The ingest manifest (one shape for the in-memory and the streamed path)."""
+    """The ingest manifest (one shape for the in-memory and the streamed path). ``as_of_from``: where
+    the as-of date came from: ``--as-of``, ``today`` (the default), or ``export_end``
+    (:func:`pipelines.ingest.staged.export_as_of`)."""
     manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,
         "source": {"name": source.name, "config_hash": config_hash(source)},
         "as_of": as_of_date.isoformat(),
+        "as_of_from": as_of_from,
         "rules": rules.model_dump(mode="json"),
         "inputs": dict(sorted(inputs.items())),
         "tables": tables_manifest,

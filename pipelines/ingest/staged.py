@@ -35,6 +35,7 @@ __all__ = [
     "LATE_GAP_DAYS",
     "day_counts",
     "expected_rows",
+    "export_as_of",
     "export_end",
     "feed_lag",
     "late_dates",
@@ -408,9 +409,40 @@ def resent_inputs(
     ]
 
 
+STALE_EXPORT_DAYS = 7
+"""Without --as-of, an export whose last dated row is more than this many days before today (the days
+after which ``ews score`` warns that the as-of date lies after the data, ``WARN_LAG_DAYS``) is dated by
+that row, not by today: a 2024 export ingested in 2026 was stamped "as of 2026-12-06" (s34-walk)."""
+
+
+def export_as_of(manifest: dict[str, Any], per_table: dict[str, dict[dt.date, int]]) -> None:
+    """Without --as-of (``manifest["as_of_from"] == "today"``) and without a kept history (whose nights
+    are dated by the day they were ingested): when the export ends more than :data:`STALE_EXPORT_DAYS`
+    before today, the manifest's ``as_of`` is the export's end (the latest dated row, or ``late_rows``'
+    end), ``as_of_from`` is ``export_end``, and a note says so. Rows dated after today were quarantined
+    as before."""
+    if manifest.get("as_of_from") != "today" or "history" in manifest:
+        return
+    days = [d for counts in per_table.values() for d in counts]
+    if not days:
+        return
+    late = manifest.get("late_rows")
+    end = dt.date.fromisoformat(late["export_end"]) if late else max(days)
+    today = dt.date.fromisoformat(manifest["as_of"])
+    if (today - end).days <= STALE_EXPORT_DAYS:
+        return
+    manifest["as_of"], manifest["as_of_from"] = end.isoformat(), "export_end"
+    manifest.setdefault("notes", []).append(
+        f"as of {end}, the export's last dated row: no --as-of was given and today ({today}) is "
+        f"{counted((today - end).days, 'day')} later. Score it with `ews score --as-of {end}`; give --as-of to "
+        "date the ingest otherwise"
+    )
+
+
 def staged_checks(stage: Path, manifest: dict[str, Any]) -> dict[str, dict[dt.date, int]]:
     """Add the warnings of :func:`late_dates` and :func:`statement_gaps` to ``manifest`` (and its
-    ``late_rows`` entry when some rows follow the export's end); returns the staged tables' rows per
+    ``late_rows`` entry when some rows follow the export's end), date an old export by its end
+    (:func:`export_as_of`); returns the staged tables' rows per
     day (:func:`day_counts`, for :func:`resent_inputs`)."""
     per_table = day_counts(stage)
     warnings, late = late_dates(stage, per_table)
@@ -418,4 +450,5 @@ def staged_checks(stage: Path, manifest: dict[str, Any]) -> dict[str, dict[dt.da
         manifest["late_rows"] = late
     end = dt.date.fromisoformat(late["export_end"]) if late is not None else None
     manifest["warnings"] += warnings + feed_lag(per_table, end) + statement_gaps(stage)
+    export_as_of(manifest, per_table)
     return per_table

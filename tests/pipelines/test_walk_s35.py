@@ -1,0 +1,87 @@
+"""Session 35 (s35-walk): the leftovers a new user trips over, and a second user's day on fresh books.
+
+Each test is one place a walk tripped over; its docstring says what was seen and what is now."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+
+def _old_export(folder: Path) -> dict[str, Path]:
+    """A 2024 export by hand: invoices issued 2024-03-01 and 2024-05-10, the first paid 2024-06-14 (the
+    last dated row of the export)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "invoices.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        "I1,D1,2024-03-01,2024-03-31,100.00\n"
+        "I2,D2,2024-05-10,2024-06-09,250.00\n"
+    )
+    (folder / "payments.csv").write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I1,2024-06-14,100.00\n"
+    )
+    return {"invoices": folder / "invoices.csv", "payments": folder / "payments.csv"}
+
+
+def test_ews_ingest_dates_an_old_export_by_its_last_row(tmp_path) -> None:
+    """s34-walk leftover: `ews ingest` without --as-of stamped today's date on an old export (a 2024 export
+    ingested on 2026-12-06 read "ingest files (as of 2026-12-06)", and `ews score --as-of` that date is
+    refused as 705 days after the data). Now an export whose last dated row is more than 7 days old is
+    dated by that row, and the output says so and how to score it."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    project = tmp_path / "acme"
+    assert CliRunner().invoke(app, ["init", str(project)]).exit_code == 0
+    files = _old_export(tmp_path / "raw")
+    result = CliRunner().invoke(
+        app,
+        ["--project", str(project), "ingest", "--invoices", str(files["invoices"]), "--payments",
+         str(files["payments"]), "--currency", "EUR", "--no-docs", "--out", str(tmp_path / "out")],
+        terminal_width=400,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["as_of"] == "2024-06-14"
+    assert manifest["as_of_from"] == "export_end"
+    assert "ingest files (as of 2024-06-14)" in result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note: as of ")]
+    assert len(notes) == 1
+    assert notes[0].startswith("note: as of 2024-06-14, the export's last dated row: no --as-of was given")
+    assert "`ews score --as-of 2024-06-14`" in notes[0]
+
+
+def test_an_as_of_given_a_fresh_export_and_a_kept_history_keep_their_dates(tmp_path) -> None:
+    """The other cases stay as they were: --as-of given is the date; an export whose last row is within 7
+    days of today is dated today (a nightly's export of yesterday); a kept history's nights are dated by
+    the day they were ingested (its derived debtor_history rows and the merge order read that date)."""
+    from pipelines.config.source import RulesConfig
+    from pipelines.ingest import ingest_files
+
+    settings = RulesConfig(data_docs=False)
+    files = _old_export(tmp_path / "raw")
+    given = ingest_files(files, tmp_path / "given", as_of=dt.date(2024, 6, 30), settings=settings,
+                         default_currency="EUR")  # fmt: skip
+    assert (given.manifest["as_of"], given.manifest["as_of_from"]) == ("2024-06-30", "--as-of")
+    assert not given.manifest.get("notes")
+
+    today = dt.datetime.now(dt.UTC).date()
+    recent = today - dt.timedelta(days=3)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / "invoices.csv").write_text(
+        f"invoice_id,debtor_id,issue_date,due_date,amount\nI1,D1,{recent},{recent + dt.timedelta(days=30)},100.00\n"
+    )
+    (fresh / "payments.csv").write_text(
+        f"payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I1,{recent},40.00\n"
+    )
+    files_fresh = {"invoices": fresh / "invoices.csv", "payments": fresh / "payments.csv"}
+    run = ingest_files(files_fresh, tmp_path / "fresh_out", settings=settings, default_currency="EUR")
+    assert (run.manifest["as_of"], run.manifest["as_of_from"]) == (today.isoformat(), "today")
+
+    kept = ingest_files(
+        files, tmp_path / "kept", settings=settings, default_currency="EUR", keep_history=True
+    )
+    assert (kept.manifest["as_of"], kept.manifest["as_of_from"]) == (today.isoformat(), "today")
