@@ -169,6 +169,9 @@ def _experiment_id(name: str, artifacts: str | Path | None) -> str:
 
 
 def _who(who: str | None) -> str:
+    """Who a registry event is by: the person (or the scheduler's account) that ran the command, the
+    same for every event of ``ews train`` and ``ews models promote``: ``who`` when given, else
+    ``EWS_USER``, else the login name."""
     if who:
         return who
     env = os.environ.get("EWS_USER")
@@ -813,7 +816,7 @@ def record_queue_key(
         {
             "event": "queue_key",
             "at": _now(at),
-            "by": "ews train",
+            "by": _who(None),  # "ews train" before s35, beside the login of the same training's other events
             "mode": choice.key,
             "reason": choice.reason,
         },

@@ -167,7 +167,12 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Every registry decision, oldest first: new challenger, queue key (pd or blend, with its
         evidence), gate failed, champion, retired. Each reason in one short line; --verbose prints them
-        in full (a small book's model choice runs to about 1,000 characters)."""
+        in full (a small book's model choice runs to about 1,000 characters).
+
+        The column after the event ("by") is who ran the command that made the decision (`ews train`
+        for the challenger, queue key and gate, `ews models promote` for a manual champion): the
+        environment variable EWS_USER when set, else the login name. A scheduled job records its
+        own account (set EWS_USER=scheduler in its environment to say so)."""
         from pipelines.adapters.registry_view import decision_events, read_versions
 
         rows = decision_events(read_versions(name, _uri(project)))

@@ -85,3 +85,30 @@ def test_an_as_of_given_a_fresh_export_and_a_kept_history_keep_their_dates(tmp_p
         files, tmp_path / "kept", settings=settings, default_currency="EUR", keep_history=True
     )
     assert (kept.manifest["as_of"], kept.manifest["as_of_from"]) == (today.isoformat(), "today")
+
+
+def test_models_history_says_who_ran_each_decision_the_same_way(tmp_path, monkeypatch) -> None:
+    """s34-walk leftover: `ews models history`'s "by" column read "ews train" for the queue-key event and
+    the login name for the challenger, gate and promotion events of the same training: two meanings in one
+    column. Now every event names who ran the command (EWS_USER, else the login), as --help says. A real
+    MLflow registry (SQLite): one version, its challenger event, its queue key, a manual promotion."""
+    from types import SimpleNamespace
+
+    from mlflow import MlflowClient
+
+    from pipelines.adapters.registry import promote, record_queue_key
+    from pipelines.adapters.registry_view import decision_events, read_versions
+
+    monkeypatch.setenv("EWS_USER", "s.walker")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run = client.create_run(client.create_experiment("ews", artifact_location=(tmp_path / "a").as_uri()))
+    client.create_registered_model("ews-pd")
+    (tmp_path / "model").mkdir()
+    client.create_model_version("ews-pd", (tmp_path / "model").as_uri(), run_id=run.info.run_id)
+    choice = SimpleNamespace(key="pd", reason="the PD alone ranked the held-out queue as well", metrics=dict)
+    record_queue_key(run.info.run_id, "1", choice, tracking_uri=uri)
+    promote("1", "first model", tracking_uri=uri)
+    events = decision_events(read_versions("ews-pd", uri))
+    assert [e["event"] for e in events] == ["queue_key", "champion"]
+    assert [e["by"] for e in events] == ["s.walker", "s.walker"]
