@@ -8,6 +8,10 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pytest
+
+from tests.pipelines.chromium import CHROMIUM
+
 
 def _old_export(folder: Path) -> dict[str, Path]:
     """A 2024 export by hand: invoices issued 2024-03-01 and 2024-05-10, the first paid 2024-06-14 (the
@@ -112,3 +116,59 @@ def test_models_history_says_who_ran_each_decision_the_same_way(tmp_path, monkey
     events = decision_events(read_versions("ews-pd", uri))
     assert [e["event"] for e in events] == ["queue_key", "champion"]
     assert [e["by"] for e in events] == ["s.walker", "s.walker"]
+
+
+NOT_LISTED_PROBE = """<script>
+(function () {
+  var W = document.documentElement.clientWidth, box = document.getElementById("changes");
+  var lines = Array.prototype.filter.call(box.querySelectorAll("p.note"), function (p) {
+    return p.innerText.indexOf("Not listed") === 0;
+  }).map(function (p) {
+    var r = p.getBoundingClientRect(), s = getComputedStyle(p);
+    return {text: p.innerText, height: Math.round(r.height), right: Math.round(r.right),
+            shown: s.display !== "none" && s.visibility !== "hidden"};
+  });
+  var rows = Array.prototype.map.call(box.querySelectorAll("#movers-table > tbody > tr"), function (tr) {
+    return tr.cells[0].innerText;
+  });
+  var pre = parent.document.createElement("pre");
+  pre.id = "not-listed-probe";
+  pre.textContent = JSON.stringify({width: W, lines: lines, rows: rows});
+  parent.document.body.appendChild(pre);
+})();
+</script>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run installs it)")
+@pytest.mark.parametrize("width", [420, 1280])
+def test_the_not_listed_line_shows_in_the_page(tmp_path, width: int) -> None:
+    """s34 leftover: report.html's "Not listed: N debtors whose PD rose by less than 0.01 pp." (3805c3c) was
+    tested on the summary's count only, never in the page. Loaded in headless Chromium at 420 and 1,280 px:
+    the line is shown once in "Yesterday vs today", inside the window, under a movers table that lists a
+    alone. By hand: a rises 7 pp (listed), b 0.004 pp and c 0.002 pp (not listed: 2 debtors), d falls."""
+    import pandas as pd
+
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.report import render_report
+    from pipelines.scoring.watchlist import compare_with_previous
+    from tests.pipelines.chromium import framed_probe
+    from tests.pipelines.test_report import scores
+
+    prev = scores([0.01, 0.2, 0.5, 0.3], ["a", "b", "c", "d"])
+    today = scores([0.08, 0.20004, 0.50002, 0.1], ["a", "b", "c", "d"])
+    html = render_report(
+        as_of="2024-06-30", model={"name": "ews-pd", "version": "1"}, config_hash="0" * 64,
+        scored=compare_with_previous(today, prev), previous=prev, previous_as_of="2024-06-29",
+        watchlist=today.head(0).assign(triggers="", reason_1=""), reason_columns=["reason_1"],
+        counts={"scored": 4, "in_default": 0, "flagged": 0, "queue": 0, "expected_loss": 0.0, "bands": {},
+                "triggers": {}},
+        drift=pd.DataFrame(columns=["variable", "psi", "status", "missing_share", "reference_missing"]),
+        calibration=None, waterfalls=[], cfg=NightlyConfig(),
+    )  # fmt: skip
+    got = framed_probe(html, width, NOT_LISTED_PROBE, tmp_path, "not-listed-probe")
+    assert got["rows"] == ["a"]
+    assert [line["text"] for line in got["lines"]] == [
+        "Not listed: 2 debtors whose PD rose by less than 0.01 pp."
+    ]
+    line = got["lines"][0]
+    assert line["shown"] and line["height"] > 0 and line["right"] <= got["width"]
