@@ -41,7 +41,9 @@ def plain_flow_logs() -> Iterator[None]:
     """Within the block, the flow-run log lines that Prefect's console handler prints replace no emoji
     code: its rich console has markup off (PREFECT_LOGGING_MARKUP) but emoji codes on, so the nightly's
     line "published .../r:smile:s/2024-06-30" showed ``r😄s``, a folder that does not exist. rich keeps
-    that setting in ``Console._emoji``; it is put back after."""
+    that setting in ``Console._emoji``; it is put back after. No public setter exists (rich takes ``emoji=`` in
+    ``Console(...)`` and ``print(...)`` only; Prefect's handler calls ``print`` without it):
+    tests/pipelines/test_walk_s35.py pins both facts and fails, naming them, when rich or Prefect changes."""
     from prefect.logging.handlers import PrefectConsoleHandler
 
     loggers = [

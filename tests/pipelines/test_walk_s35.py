@@ -172,3 +172,38 @@ def test_the_not_listed_line_shows_in_the_page(tmp_path, width: int) -> None:
     ]
     line = got["lines"][0]
     assert line["shown"] and line["height"] > 0 and line["right"] <= got["width"]
+
+
+def test_rich_still_keeps_the_emoji_setting_plain_flow_logs_turns_off() -> None:
+    """s34 leftover: ``pipelines.console.plain_flow_logs`` turns emoji codes off in Prefect's console handler
+    by setting rich's private ``Console._emoji`` (Prefect's ``PrefectConsoleHandler.emit`` calls
+    ``self.console.print(message, soft_wrap=True)``; rich offers ``emoji=`` only to ``Console(...)`` and
+    ``Console.print(...)``, and the handler's theme and highlighter cannot be read back publicly to build
+    another console). Searched: no public setter in rich 15 or Prefect 3's logging settings. This pins the
+    two facts it relies on, by name, so that an upgrade of rich or Prefect fails here with the cause rather
+    than printing "r😄s" for a folder r:smile:s: the console carries ``_emoji``, print() honours it, and
+    Prefect's handler prints through its public ``console`` with the emoji setting left to it."""
+    import inspect
+    import io
+    import logging
+
+    from prefect.logging.handlers import PrefectConsoleHandler
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), emoji=True)
+    assert getattr(console, "_emoji", None) is True, (
+        "rich.console.Console no longer keeps its emoji setting in _emoji: pipelines.console.plain_flow_logs "
+        "cannot turn emoji codes off in Prefect's console handler; find the new place"
+    )
+    console._emoji = False  # noqa: SLF001 (what plain_flow_logs does)
+    console.print("runs/r:smile:s", soft_wrap=True)
+    assert console.file.getvalue() == "runs/r:smile:s\n", "rich's print() no longer reads Console._emoji"
+
+    handler = PrefectConsoleHandler(stream=io.StringIO())
+    assert isinstance(handler.console, Console), "Prefect's console handler no longer prints through .console"
+    emit = inspect.getsource(PrefectConsoleHandler.emit)
+    assert "self.console.print(" in emit and "emoji" not in emit, emit
+    record = logging.LogRecord("s35", logging.WARNING, __file__, 1, "runs/r:smile:s", None, None)
+    handler.console._emoji = False  # noqa: SLF001
+    handler.emit(record)
+    assert handler.stream.getvalue().strip().endswith("runs/r:smile:s"), handler.stream.getvalue()
