@@ -1,7 +1,7 @@
 """Mutation check of sessions 26-34's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
 entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``; "Session 28 (s28-review)", T
 entries; "Session 29 (s29-review)", V entries; "Session 30 (s30-review)", X entries; "Session 32
-(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries): each entry is one wrong edit of a product file (an exact text replaced
+(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries; "Session 35 (s35-review)", K entries): each entry is one wrong edit of a product file (an exact text replaced
 once) and the tests of the commit it tests. The edit is made in ``--tree`` (a copy of the code:
 ``git archive COMMIT | tar -x -C DIR``, never a checkout you work in), the tests run with ``-x``, the
 file is put back; CAUGHT when a test fails, SURVIVED when all pass. An edit whose text is not found
@@ -1837,6 +1837,41 @@ M = [
         [
             "tests/pipelines/test_review_s34.py::test_the_backtest_reads_a_statements_books_past_month_ends_for_limit_breach"
         ],
+    ),
+    (
+        "K1 dbcf954 old export: exactly 8 days old kept today's date (boundary <= to <)",
+        "pipelines/ingest/staged.py",
+        "    if (today - end).days <= STALE_EXPORT_DAYS:\n",
+        "    if (today - end).days < STALE_EXPORT_DAYS + 2:\n",
+        ["tests/pipelines/test_walk_s35.py", "tests/pipelines/test_review_s35.py"],
+    ),
+    (
+        "K2 dbcf954 old export: late_rows' end ignored (dated by a mistyped late row)",
+        "pipelines/ingest/staged.py",
+        '    end = dt.date.fromisoformat(late["export_end"]) if late else max(days)\n',
+        "    end = max(days)\n",
+        ["tests/pipelines/test_walk_s35.py", "tests/pipelines/test_review_s35.py"],
+    ),
+    (
+        "K3 dbcf954 old export: the streamed ingest keeps today's date",
+        "pipelines/ingest/__init__.py",
+        "            source, as_of_date, rules, inputs, tables_manifest, fx_manifest, open_items, as_of_from\n",
+        "            source, as_of_date, rules, inputs, tables_manifest, fx_manifest, open_items\n",
+        ["tests/pipelines/test_walk_s35.py", "tests/pipelines/test_review_s35.py"],
+    ),
+    (
+        "K4 dbcf954 old export: a kept history's night dated by the export's end",
+        "pipelines/ingest/staged.py",
+        '    if manifest.get("as_of_from") != "today" or "history" in manifest:\n',
+        '    if manifest.get("as_of_from") != "today":\n',
+        ["tests/pipelines/test_walk_s35.py", "tests/pipelines/test_review_s35.py"],
+    ),
+    (
+        "K5 dbcf954 old export: the note names today (pre-fix: a rerun on another day changed the manifest)",
+        "pipelines/ingest/staged.py",
+        "before the day of the ingest. Score it",
+        "before the day of the ingest ({today}). Score it",
+        ["tests/pipelines/test_walk_s35.py", "tests/pipelines/test_review_s35.py"],
     ),
 ]
 

@@ -432,10 +432,10 @@ def export_as_of(manifest: dict[str, Any], per_table: dict[str, dict[dt.date, in
     if (today - end).days <= STALE_EXPORT_DAYS:
         return
     manifest["as_of"], manifest["as_of_from"] = end.isoformat(), "export_end"
-    manifest.setdefault("notes", []).append(
-        f"as of {end}, the export's last dated row: no --as-of was given and today ({today}) is "
-        f"{counted((today - end).days, 'day')} later. Score it with `ews score --as-of {end}`; give --as-of to "
-        "date the ingest otherwise"
+    manifest.setdefault("notes", []).append(  # no word of today: a rerun on another day writes the same bytes
+        f"as of {end}, the export's last dated row: no --as-of was given and the export ends more than "
+        f"{counted(STALE_EXPORT_DAYS, 'day')} before the day of the ingest. Score it with `ews score --as-of {end}`; "
+        "give --as-of to date the ingest otherwise"
     )
 
 
