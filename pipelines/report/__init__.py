@@ -63,8 +63,9 @@ def changes_summary(
     """Yesterday-vs-today figures from :func:`pipelines.scoring.watchlist.compare_with_previous` output.
 
     Returns counts (``new``, ``gone``, ``worse``, ``better``), the band migration matrix as HTML
-    and the ``top`` largest PD increases of at least :data:`MOVER_MIN_CHANGE` (``risen_unlisted``: the
-    debtors whose PD rose by less).
+    and the ``top`` largest PD increases of at least :data:`MOVER_MIN_CHANGE` among the debtors not in
+    default today (``risen_unlisted``: those whose PD rose by less; ``defaulted``: the ids of the debtors
+    that went into default since the previous run, whose PD is 1 by convention).
     """
     if previous is None or previous.empty:
         return {"has_previous": False}
@@ -80,9 +81,13 @@ def changes_summary(
         dropna=False,
     )
     matrix.index.name, matrix.columns.name = "previous", "today"
-    rose = both["pd_change"] > 0
-    shown = both["pd_change"] >= MOVER_MIN_CHANGE
-    movers = both[shown].nlargest(top, "pd_change")
+    # a debtor that went into default since the last run has PD 1 by convention: it topped the largest
+    # increases ("0.55% -> 100.00%, +99.45 pp") as if the model had said so (s35-walk); it is named apart
+    defaulted = both["in_default"].astype(bool).to_numpy() & (band_prev != DEFAULT_BAND)
+    live = both[~defaulted]
+    rose = live["pd_change"] > 0
+    shown = live["pd_change"] >= MOVER_MIN_CHANGE
+    movers = live[shown].nlargest(top, "pd_change")
     return {
         "has_previous": True,
         "new": int((~scored["in_previous"].astype(bool)).sum()),
@@ -94,6 +99,7 @@ def changes_summary(
             "records"
         ),
         "risen_unlisted": int((rose & ~shown).sum()),
+        "defaulted": sorted(both.loc[defaulted, "debtor_id"].astype(str)),
     }
 
 

@@ -207,3 +207,25 @@ def test_rich_still_keeps_the_emoji_setting_plain_flow_logs_turns_off() -> None:
     handler.console._emoji = False  # noqa: SLF001
     handler.emit(record)
     assert handler.stream.getvalue().strip().endswith("runs/r:smile:s"), handler.stream.getvalue()
+
+
+def test_a_debtor_gone_into_default_is_named_apart_from_the_largest_pd_increases() -> None:
+    """Walk (500-debtor book, seed 3298, night 2024-12-31): report.html's "Largest PD increases" began with
+    the 3 debtors that went into default since the last run, "0.55% -> 100.00%, +99.45 pp" (a debtor in
+    default has PD 1 by convention, not by the model), above the live debtors whose PD rose. Now they are
+    named apart in one line, and the table ranks the live debtors. By hand: a 1 % -> in default, b 20 %
+    -> 30 % (+10 pp), c in default on both nights, d 5 % -> 6 % (+1 pp)."""
+    import pandas as pd
+
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.report import changes_summary
+    from pipelines.scoring.watchlist import compare_with_previous
+    from tests.pipelines.test_report import scores
+
+    prev = scores([0.01, 0.2, 1.0, 0.05], ["a", "b", "c", "d"], [False, False, True, False])
+    today = scores([1.0, 0.3, 1.0, 0.06], ["a", "b", "c", "d"], [True, False, True, False])
+    got = changes_summary(compare_with_previous(today, prev), prev, NightlyConfig(), top=5)
+    assert [m["debtor_id"] for m in got["movers"]] == ["b", "d"]
+    assert got["defaulted"] == ["a"]
+    assert got["risen_unlisted"] == 0
+    assert pd.Series([m["pd_change"] for m in got["movers"]]).round(6).tolist() == [0.1, 0.01]
