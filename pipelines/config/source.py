@@ -568,8 +568,9 @@ class RulesConfig(ConfigModel):
     optional_attributes: Literal["clear", "quarantine"] = Field(
         "clear",
         description="an invalid optional debtor attribute (name, segment, country, credit_limit, "
-        "onboarded_on, annual_turnover, net_worth): 'clear' empties the value with a warning (counted in the manifest under "
-        "values_cleared); 'quarantine' rejects the debtor row (and, through it, its invoices)",
+        "onboarded_on, annual_turnover, net_worth) or event amount: 'clear' empties the value with a warning "
+        "(counted in the manifest under values_cleared); 'quarantine' rejects the debtor row (and, through it, "
+        "its invoices) or the event",
     )
 
     @field_validator("max_amounts")

@@ -59,7 +59,7 @@ from pipelines.ingest.currency import convert_currencies, currency_warnings
 from pipelines.ingest.masks import passing
 from pipelines.ingest.outputs import publish_outputs
 from pipelines.ingest.quarantine import quarantine_frame, reason_counts, row_reasons
-from pipelines.ingest.rules import clear_optional, cross_table, within_table
+from pipelines.ingest.rules import OPTIONAL_VALUES, clear_optional, cross_table, within_table
 from pipelines.ingest.sources import RawTable, input_paths, plan_loaders, slim
 from pipelines.ingest.stream import DEFAULT_CHUNK_ROWS
 from pipelines.sources.read import TableError
@@ -369,7 +369,7 @@ def ingest_source(
         typed[table], masks[table], validation[table] = within_table(
             raws[table], validator, params, source.default_currency, lap, rules
         )
-        if table == "debtors" and rules.optional_attributes == "clear":
+        if table in OPTIONAL_VALUES and rules.optional_attributes == "clear":
             typed[table], cleared[table] = clear_optional(typed[table], masks[table], raws[table])
         raws[table] = slim(raws[table], masks[table])
     fx, fx_manifest = convert_currencies(

@@ -721,6 +721,11 @@ OPTIONAL_ATTRIBUTES: tuple[str, ...] = (
     "annual_turnover",
     "net_worth",
 )
+# Per table, the optional values whose defect empties the value and keeps the row under
+# rules.optional_attributes: clear. An event's amount is informational: before session 35 an
+# unreadable one ("-1,250.50" in a canonical file, "abc") quarantined the whole event, and with it
+# the debtor's default (a write-off, an insolvency), so the debtor was scored as live.
+OPTIONAL_VALUES: dict[str, tuple[str, ...]] = {"debtors": OPTIONAL_ATTRIBUTES, "events": ("amount",)}
 _REASON_COLUMN: dict[str, str] = {
     "bad_country": "country",
     "negative_credit_limit": "credit_limit",
@@ -728,22 +733,23 @@ _REASON_COLUMN: dict[str, str] = {
 }
 
 
-def _reason_column(reason: str) -> str | None:
-    """The optional debtor attribute a debtors reason concerns (None: a reason about the row)."""
+def _reason_column(reason: str, table: str = "debtors") -> str | None:
+    """The optional value of ``table`` a reason concerns (None: a reason about the row)."""
     column = _REASON_COLUMN.get(reason, reason.split(":", 1)[1] if ":" in reason else None)
-    return column if column in OPTIONAL_ATTRIBUTES else None
+    return column if column in OPTIONAL_VALUES.get(table, ()) else None
 
 
 def clear_optional(
     frame: pd.DataFrame, masks: dict[str, np.ndarray], raw: RawTable
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Empty invalid optional debtor attributes instead of rejecting the row (``rules.optional_attributes``).
+    """Empty invalid optional values (debtor attributes, an event's amount: :data:`OPTIONAL_VALUES`)
+    instead of rejecting the row (``rules.optional_attributes``).
 
     Removes the attribute reasons from ``masks`` (in place) and returns the new frame and, per
     column, ``{"rows": n, "reasons": {reason: n}, "first_source_rows": [...]}`` counting the rows
     that are otherwise accepted.
     """
-    attribute = {r: c for r in masks if (c := _reason_column(r)) is not None}
+    attribute = {r: c for r in masks if (c := _reason_column(r, raw.table)) is not None}
     if not attribute:
         return frame, {}
     n = len(frame)

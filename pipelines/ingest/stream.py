@@ -98,6 +98,7 @@ from pipelines.ingest.masks import arrow, index_in, isin, passing
 from pipelines.ingest.quarantine import quarantine_frame, reason_counts, row_reasons
 from pipelines.ingest.rules import (
     DUPLICATE_KEYS,
+    OPTIONAL_VALUES,
     _duplicate_rows,
     _id_masks,
     _implausible,
@@ -970,7 +971,7 @@ class StreamRun:
             raw, validator, self.params, self.source.default_currency, self.lap, rules, ids, f"-part-{p:04d}"
         )
         cleared = None
-        if table == "debtors" and rules.optional_attributes == "clear":
+        if table in OPTIONAL_VALUES and rules.optional_attributes == "clear":
             typed, values = clear_optional(typed, masks, replace(raw, source_row=rows))
             cleared = (values, rows, raw.source_row)
         return typed, masks, raw, rows, summary, cleared

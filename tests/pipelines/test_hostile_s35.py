@@ -1,0 +1,104 @@
+"""Session 35 (s35-attack): hostile and careless inputs through the real ``ews`` command line
+(BENCHMARKS.md, hostile section, "Session 35 (s35-attack)"). Every expected value is by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.config.source import FileSource, SourceConfig
+from pipelines.ingest import ingest_source
+
+runner = CliRunner()
+
+INVOICES = """invoice_id,debtor_id,issue_date,due_date,amount,currency
+I1,D1,2024-01-05,2024-02-04,100.00,EUR
+I2,D2,2024-02-05,2024-03-06,300.00,EUR
+I3,D3,2024-03-01,2024-03-31,400.00,EUR
+"""
+PAYMENTS = """payment_id,debtor_id,invoice_id,paid_on,amount
+P1,D1,I1,2024-02-01,100.00
+"""
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _said(result) -> str:
+    """A command's whole output (stdout and stderr), with no traceback in it."""
+    assert "Traceback" not in result.output, result.output[-3000:]
+    return _flat(result.output)
+
+
+def _files(tmp_path: Path, **tables: str) -> dict[str, Path]:
+    texts = {"invoices": INVOICES, "payments": PAYMENTS, **tables}
+    paths = {}
+    for table, text in texts.items():
+        paths[table] = tmp_path / f"{table}.csv"
+        paths[table].write_text(text, encoding="utf-8")
+    return paths
+
+
+def _ingest(tmp_path: Path, *extra: str, **tables: str):
+    paths = _files(tmp_path, **tables)
+    args = ["ingest", *[a for t, p in paths.items() for a in (f"--{t.replace('_', '-')}", str(p))], *extra]
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, [*args, "--out", str(out), "--no-docs", "--as-of", "2024-06-30"], env={"COLUMNS": "400"}
+    )
+    return result, out
+
+
+UNREADABLE_AMOUNTS = (
+    "debtor_id,event_date,kind,amount\n"
+    'D3,2024-04-01,write_off,"-1,250.50"\n'  # thousands separator in a canonical file (no thousands)
+    "D2,2024-04-02,insolvency,abc\n"
+    "D1,2024-04-03,agency_placement,1e400\n"  # overflows to infinity
+    "D1,2024-04-04,write_off,75\n"
+)
+
+
+def test_an_event_whose_optional_amount_does_not_parse_keeps_its_event(tmp_path: Path) -> None:
+    """The event's amount is optional and informational. Before: a row whose amount did not parse was
+    quarantined whole (unparseable_number:amount), so D3's write-off and D2's insolvency were lost and
+    both debtors scored as live (events 4 = 1 + 3). Now the amount is emptied and named (rows kept,
+    values_cleared in the manifest, a warning with the source rows): 4 = 4 + 0, the events as read."""
+    result, out = _ingest(tmp_path, events=UNREADABLE_AMOUNTS)
+    said = _said(result)
+    assert result.exit_code == 0, said
+    assert "│ events │ 4 │ 4 │ 0 │" in said, said
+    assert (
+        "warning: events.amount: 3 invalid values cleared, rows kept (unparseable_number:amount (3); "
+        "first source rows [1, 2, 3])"
+    ) in said, said
+    kept = pd.read_parquet(out / "events").sort_values("event_date")
+    assert kept["debtor_id"].tolist() == ["D3", "D2", "D1", "D1"]
+    assert kept["kind"].tolist() == ["write_off", "insolvency", "agency_placement", "write_off"]
+    assert kept["amount"].isna().tolist() == [True, True, True, False]
+    assert kept["amount"].iloc[3] == 75.0
+    events = json.loads((out / "manifest.json").read_text())["tables"]["events"]
+    assert (events["rows_in"], events["rows_accepted"], events["rows_quarantined"]) == (4, 4, 0)
+    assert events["values_cleared"] == {
+        "amount": {"rows": 3, "reasons": {"unparseable_number:amount": 3}, "first_source_rows": [1, 2, 3]}
+    }
+
+
+def test_an_event_whose_optional_amount_does_not_parse_keeps_its_event_streamed(tmp_path: Path) -> None:
+    """The same file through the streamed ingest (2 partitions, chunks of 2 rows): the same rows kept."""
+    paths = _files(tmp_path, events=UNREADABLE_AMOUNTS)
+    source = SourceConfig(name="files", tables={t: FileSource(path=p) for t, p in paths.items()})
+    result = ingest_source(
+        source, tmp_path / "out", as_of=dt.date(2024, 6, 30), stream=True, chunk_rows=2, partitions=2
+    )
+    events = result.manifest["tables"]["events"]
+    assert (events["rows_in"], events["rows_accepted"], events["rows_quarantined"]) == (4, 4, 0)
+    assert events["values_cleared"]["amount"]["rows"] == 3
+    kept = pd.read_parquet(tmp_path / "out" / "events").sort_values("event_date")
+    assert kept["kind"].tolist() == ["write_off", "insolvency", "agency_placement", "write_off"]
+    assert kept["amount"].isna().tolist() == [True, True, True, False]
