@@ -326,7 +326,52 @@ def case_warnings(stage: Any) -> list[str]:
                 f"{how} ({shown}): {rule}. Spell them as in the master and ingest again; see "
                 f"quarantine/{table}.csv"
             )
-    return out
+    return out + _invoice_id_spellings(stage)
+
+
+_UNMATCHED_INVOICE = ("unknown_invoice", "invoice_before_export")
+
+
+def _invoice_id_spellings(stage: Any) -> list[str]:
+    """Payments quarantined because their invoice id matches no invoice (``unknown_invoice``,
+    ``invoice_before_export``) while it is an invoice's id spelled another way: ``123`` for ``00123``
+    (a payments file saved through a spreadsheet, the invoices from the ERP), another letter case or
+    spaces. Ids are compared as written, so each such invoice stays open by its payment's amount and
+    its debtor runs late; s35-attack found the cause named as "invoices issued before the export
+    began". Reads the staged invoices' id column one bucket at a time, only when such payments exist;
+    only the invoice ids sharing a quarantined id's :func:`spelling_key` are kept."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    qfile = stage / "quarantine" / "payments.csv"
+    if not qfile.exists() or qfile.stat().st_size == 0:
+        return []
+    try:
+        q = pd.read_csv(qfile, usecols=["reason", "invoice_id"], dtype=str, keep_default_na=False)
+    except (ValueError, OSError):
+        return []
+    hit = q["reason"].str.split("; ").map(lambda reasons: any(r in _UNMATCHED_INVOICE for r in reasons))
+    unknown = q.loc[hit & (q["invoice_id"] != ""), "invoice_id"]
+    if unknown.empty:
+        return []
+    keys = pc.unique(spelling_key(pa.array(unknown.tolist(), pa.string())))
+    near_ids = []
+    for part in sorted((stage / "invoices").glob("bucket=*/part-0.parquet")):
+        ids = pq.read_table(part, columns=["invoice_id"]).column(0).combine_chunks().cast(pa.string())
+        near_ids.append(ids.filter(pc.is_in(spelling_key(ids), value_set=keys)))
+    if not near_ids:
+        return []
+    near = lookalike_ids(unknown, pc.unique(pa.concat_arrays(near_ids)))
+    if not near:
+        return []
+    shown, how, rule = _named(near)
+    return [
+        f"payments: {counted(len(near), 'payment')} quarantined (unknown_invoice or invoice_before_export) naming an "
+        f"invoice of the invoices table {how} ({shown}): {rule}. Each invoice stays open by its payment's "
+        "amount and its debtor looks late. Spell the invoice ids as in the invoices file and ingest again; see "
+        "quarantine/payments.csv"
+    ]
 
 
 QUARANTINE_WARN_SHARE = 0.2

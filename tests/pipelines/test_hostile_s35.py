@@ -102,3 +102,23 @@ def test_an_event_whose_optional_amount_does_not_parse_keeps_its_event_streamed(
     kept = pd.read_parquet(tmp_path / "out" / "events").sort_values("event_date")
     assert kept["kind"].tolist() == ["write_off", "insolvency", "agency_placement", "write_off"]
     assert kept["amount"].isna().tolist() == [True, True, True, False]
+
+
+def test_payments_naming_an_invoice_without_its_leading_zeros_are_named(tmp_path: Path) -> None:
+    """The invoices from the ERP (``00123``, ``0042``), the payments file saved through a spreadsheet
+    (``123``, ``42``). Ids are compared as written, so both payments are quarantined and both invoices
+    stay open: D1's 100 looks 147 days past due at 2024-06-30. Before, the only cause named was
+    invoice_before_export ("invoices issued before the export began"); now a warning names the two
+    spellings and the fix. A payment naming an id that no invoice spells (``I99``) is not named."""
+    invoices = INVOICES.replace("I1,D1", "00123,D1").replace("I2,D2", "0042,D2")
+    payments = PAYMENTS.replace(",I1,", ",123,") + "P2,D2,42,2024-03-01,300.00\nP3,D3,I99,2024-03-02,10.00\n"
+    result, out = _ingest(tmp_path, invoices=invoices, payments=payments)
+    said = _said(result)
+    assert result.exit_code == 0, said
+    assert "│ payments │ 3 │ 0 │ 3 │" in said, said
+    assert (
+        "warning: payments: 2 payments quarantined (unknown_invoice or invoice_before_export) naming an invoice of "
+        "the invoices table with other leading zeros ('123' for '00123', '42' for '0042'): ids are compared as "
+        "written"
+    ) in said, said
+    assert "'I99'" not in said
