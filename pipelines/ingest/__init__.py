@@ -369,8 +369,9 @@ def ingest_source(
         typed[table], masks[table], validation[table] = within_table(
             raws[table], validator, params, source.default_currency, lap, rules
         )
-        if table in OPTIONAL_VALUES and rules.optional_attributes == "clear":
-            typed[table], cleared[table] = clear_optional(typed[table], masks[table], raws[table])
+        if table in OPTIONAL_VALUES or table == "invoices":
+            clear = rules.optional_attributes == "clear"
+            typed[table], cleared[table] = clear_optional(typed[table], masks[table], raws[table], clear)
         raws[table] = slim(raws[table], masks[table])
     fx, fx_manifest = convert_currencies(
         typed, masks, source.default_currency, currency or CurrencyConfig(), rules

@@ -714,6 +714,15 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
                     + f"{name}.csv"
                 )
         for column, entry in t.get("values_cleared", {}).items():
+            if set(entry["reasons"]) == {"below_currency_unit:amount"}:  # ingest.rules._to_currency_unit
+                out.append(
+                    f"{name}.{column}: {counted(entry['rows'], 'amount')} with more decimals than the currency has "
+                    f"(first source rows {entry['first_source_rows']}) read down to the currency's smallest unit "
+                    "(300.125 EUR as 300.12, 400.5 JPY as 400), rows kept: no payment settles a fraction of a cent, "
+                    "and the rest would stay open and make the debtor late. Check that the export writes the "
+                    "amounts as invoiced"
+                )
+                continue
             reasons = ", ".join(f"{k} ({v})" for k, v in entry["reasons"].items())
             grouped = (t.get("thousands_as_decimal") or {}).get(column)
             out.append(

@@ -98,6 +98,7 @@ from pipelines.ingest.masks import arrow, index_in, isin, passing
 from pipelines.ingest.quarantine import quarantine_frame, reason_counts, row_reasons
 from pipelines.ingest.rules import (
     DUPLICATE_KEYS,
+    NOTES,
     OPTIONAL_VALUES,
     _duplicate_rows,
     _id_masks,
@@ -569,6 +570,7 @@ class StreamRun:
             ids = parse_text(raw.frame["invoice_id"], is_id=True)[0]  # as _parse reads them
             raw = raw.take(np.flatnonzero(sampled(ids, self.foreign_every)))
         frame, masks = _parse(raw, self.source.default_currency)
+        masks = {r: m for r, m in masks.items() if r not in NOTES}  # read, not rejected
         masks.update(_implausible(frame, "invoices", self.source.rules))
         masks.update(_id_masks(frame))
         ok = passing(masks, len(frame)) & ~_duplicate_rows(raw.frame, DUPLICATE_KEYS["invoices"])
@@ -971,8 +973,9 @@ class StreamRun:
             raw, validator, self.params, self.source.default_currency, self.lap, rules, ids, f"-part-{p:04d}"
         )
         cleared = None
-        if table in OPTIONAL_VALUES and rules.optional_attributes == "clear":
-            typed, values = clear_optional(typed, masks, replace(raw, source_row=rows))
+        if table in OPTIONAL_VALUES or table == "invoices":
+            clear = rules.optional_attributes == "clear"
+            typed, values = clear_optional(typed, masks, replace(raw, source_row=rows), clear)
             cleared = (values, rows, raw.source_row)
         return typed, masks, raw, rows, summary, cleared
 

@@ -122,3 +122,75 @@ def test_payments_naming_an_invoice_without_its_leading_zeros_are_named(tmp_path
         "written"
     ) in said, said
     assert "'I99'" not in said
+
+
+SUB_CENT = """invoice_id,debtor_id,issue_date,due_date,amount,currency
+I1,D1,2024-01-05,2024-02-04,300.125,EUR
+I2,D2,2024-01-05,2024-02-04,1234.5599999999,EUR
+I3,D3,2024-01-05,2024-02-04,100.0000,EUR
+I4,D3,2024-01-06,2024-02-05,0.009,EUR
+"""
+SUB_CENT_PAID = """payment_id,debtor_id,invoice_id,paid_on,amount
+P1,D1,I1,2024-02-01,300.12
+P2,D2,I2,2024-02-01,1234.56
+P3,D3,I3,2024-02-01,100.00
+"""
+
+
+def test_an_invoice_with_more_decimals_than_its_currency_is_read_down_to_the_cent(tmp_path: Path) -> None:
+    """An invoice of 300.125 EUR paid 300.12: before, 0.005 stayed open for good, and at 2024-06-30 D1
+    was 147 days past due and in default (recovery queue), without a word. Now the amount is read down
+    to the cent (300.12), counted and warned; 1234.5599999999 is a float's noise (read 1234.56, not
+    changed) and 100.0000 has no extra digit. 0.009 EUR is below a cent: read as 0.00 and quarantined
+    amount_not_positive (an invoice of nothing), not kept open for good; only accepted rows are counted."""
+    result, out = _ingest(tmp_path, invoices=SUB_CENT, payments=SUB_CENT_PAID)
+    said = _said(result)
+    assert result.exit_code == 0, said
+    assert "│ invoices │ 4 │ 3 │ 1 │ amount_not_positive (1) │" in said, said
+    assert (
+        "warning: invoices.amount: 1 amount with more decimals than the currency has (first source rows [1]) "
+        "read down to the currency's smallest unit"
+    ) in said, said
+    kept = pd.read_parquet(out / "invoices").set_index("invoice_id")["amount"].to_dict()
+    assert kept["I1"] == 300.12 and kept["I2"] == 1234.5599999999 and kept["I3"] == 100.0
+    features = tmp_path / "f.parquet"
+    run = runner.invoke(
+        app, ["features", "--data", str(out), "--as-of", "2024-06-30", "--labels", "--out", str(features)]
+    )
+    assert run.exit_code == 0, run.output
+    f = pd.read_parquet(features).set_index("debtor_id")
+    assert f.loc["D1", "open_balance"] == 0.0 and not f.loc["D1", "in_default_at_asof"]
+
+
+def test_yen_and_dinar_amounts_are_read_down_to_their_own_unit(tmp_path: Path) -> None:
+    """JPY has no minor unit (400.5 JPY is read 400), KWD three (12.3456 read 12.345, 12.345 kept)."""
+    for code, rows, want in (
+        ("JPY", ["400.5", "400"], [400.0, 400.0]),
+        ("KWD", ["12.3456", "12.345"], [12.345, 12.345]),
+    ):
+        folder = tmp_path / code
+        folder.mkdir()
+        invoices = "invoice_id,debtor_id,issue_date,due_date,amount,currency\n" + "".join(
+            f"I{k},D{k},2024-01-05,2024-02-04,{a},{code}\n" for k, a in enumerate(rows, 1)
+        )
+        payments = "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D2,I2,2024-02-01,1\n"
+        result, out = _ingest(folder, invoices=invoices, payments=payments)
+        said = _said(result)
+        assert result.exit_code == 0, said
+        assert "warning: invoices.amount: 1 amount with more decimals than the currency has" in said, said
+        kept = pd.read_parquet(out / "invoices").sort_values("invoice_id")["amount"].tolist()
+        assert kept == want, (code, kept)
+
+
+def test_amounts_below_the_currency_unit_read_alike_streamed(tmp_path: Path) -> None:
+    """The streamed ingest (2 partitions, chunks of 2 rows) reads and counts them as the in-memory one."""
+    paths = _files(tmp_path, invoices=SUB_CENT, payments=SUB_CENT_PAID)
+    source = SourceConfig(name="files", tables={t: FileSource(path=p) for t, p in paths.items()})
+    result = ingest_source(
+        source, tmp_path / "out", as_of=dt.date(2024, 6, 30), stream=True, chunk_rows=2, partitions=2
+    )
+    cleared = result.manifest["tables"]["invoices"]["values_cleared"]["amount"]
+    assert cleared["rows"] == 1 and cleared["first_source_rows"] == [1], cleared
+    kept = pd.read_parquet(tmp_path / "out" / "invoices").set_index("invoice_id")["amount"].to_dict()
+    assert kept["I1"] == 300.12
+
