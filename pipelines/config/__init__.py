@@ -66,6 +66,40 @@ class _Loader(yaml.SafeLoader):
     """
 
 
+def _unique_keys(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    """A mapping whose keys are each written once. PyYAML keeps the last of two equal keys without a
+    word: a config with ``dpd_threshold: 90`` and, further down, ``dpd_threshold: 30`` passed ``ews
+    config check`` and changed the default definition (s35-attack). Keys a merge (``<<: *base``)
+    brings in may be overridden, as YAML means them to be."""
+    seen: dict[Any, int] = {}
+    for key_node, _value in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+            continue
+        key = loader.construct_object(key_node, deep=deep)
+        line = key_node.start_mark.line + 1
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                f"while reading the mapping that starts on line {node.start_mark.line + 1}",
+                node.start_mark,
+                f"the key {key!r} is written twice (lines {seen[key]} and {line}); YAML would keep only "
+                "the last value: delete one of them",
+                key_node.start_mark,
+            )
+        seen[key] = line
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_Loader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, lambda loader, node: _mapping(loader, node)
+)
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> Any:
+    data: dict[Any, Any] = {}
+    yield data
+    data.update(_unique_keys(loader, node))
+
+
 _BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
 _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]

@@ -194,3 +194,23 @@ def test_amounts_below_the_currency_unit_read_alike_streamed(tmp_path: Path) -> 
     kept = pd.read_parquet(tmp_path / "out" / "invoices").set_index("invoice_id")["amount"].to_dict()
     assert kept["I1"] == 300.12
 
+
+def test_a_config_key_written_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    """``dpd_threshold: 90`` and on the next line ``dpd_threshold: 30`` (a value changed by adding a
+    line instead of editing one): YAML keeps the last, so ``ews config check`` said ok and the default
+    definition was 30 days. Now exit 2, naming the file, the key and both lines; a merge key's
+    override (``<<: *base`` then ``x: 3``) is still YAML's meaning and reads."""
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "conf" / "ews.yaml").read_text(encoding="utf-8")
+    assert "\n  dpd_threshold: 90" in text
+    twice = tmp_path / "ews.yaml"
+    twice.write_text(text.replace("\n  dpd_threshold: 90", "\n  dpd_threshold: 90\n  dpd_threshold: 30", 1))
+    line = text.split("\n  dpd_threshold: 90")[0].count("\n") + 2  # 1-based line of the first one
+    result = runner.invoke(app, ["config", "check", str(twice)], env={"COLUMNS": "400"})
+    said = _said(result)
+    assert result.exit_code == 2, said
+    assert f"FAIL {twice}: not valid YAML" in said, said
+    assert f"the key 'dpd_threshold' is written twice (lines {line} and {line + 1})" in said, said
+    from pipelines.config import parse_yaml
+
+    assert parse_yaml("a: &b {x: 1, y: 2}\nc:\n  <<: *b\n  x: 3\n")["c"] == {"x": 3, "y": 2}
