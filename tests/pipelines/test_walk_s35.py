@@ -229,3 +229,50 @@ def test_a_debtor_gone_into_default_is_named_apart_from_the_largest_pd_increases
     assert got["defaulted"] == ["a"]
     assert got["risen_unlisted"] == 0
     assert pd.Series([m["pd_change"] for m in got["movers"]]).round(6).tolist() == [0.1, 0.01]
+
+
+TITLE_PROBE = """<script>
+(function () {
+  var h1 = document.querySelector("h1"), walker = document.createTreeWalker(h1, NodeFilter.SHOW_TEXT);
+  var node, lines = 0;
+  while ((node = walker.nextNode())) {
+    var at = node.data.indexOf("2024-06-30");
+    if (at >= 0) {
+      var range = document.createRange();
+      range.setStart(node, at);
+      range.setEnd(node, at + 10);
+      lines = Array.prototype.filter.call(range.getClientRects(), function (r) { return r.width > 0; }).length;
+    }
+  }
+  var pre = parent.document.createElement("pre");
+  pre.id = "title-probe";
+  pre.textContent = JSON.stringify({lines: lines, right: Math.round(h1.getBoundingClientRect().right),
+                                    width: document.documentElement.clientWidth});
+  parent.document.body.appendChild(pre);
+})();
+</script>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run installs it)")
+def test_the_reports_title_keeps_its_date_on_one_line_at_420_px(tmp_path) -> None:
+    """Walk (report.html of the 500-debtor book at 420 px): the title read "Early-warning report -- as of
+    2024-" and "12-31" on the next line (the browser breaks after a hyphen). The date now stays whole."""
+    import pandas as pd
+
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.report import render_report
+    from tests.pipelines.chromium import framed_probe
+    from tests.pipelines.test_report import scores
+
+    today = scores([0.08, 0.2], ["a", "b"])
+    html = render_report(
+        as_of="2024-06-30", model={"name": "ews-pd", "version": "1"}, config_hash="0" * 64, scored=today,
+        previous=None, previous_as_of=None, watchlist=today.head(0).assign(triggers="", reason_1=""),
+        reason_columns=["reason_1"], counts={"scored": 2, "in_default": 0, "flagged": 0, "queue": 0,
+        "expected_loss": 0.0, "bands": {}, "triggers": {}},
+        drift=pd.DataFrame(columns=["variable", "psi", "status", "missing_share", "reference_missing"]),
+        calibration=None, waterfalls=[], cfg=NightlyConfig(),
+    )  # fmt: skip
+    got = framed_probe(html, 420, TITLE_PROBE, tmp_path, "title-probe")
+    assert got["lines"] == 1, got
+    assert got["right"] <= got["width"], got
