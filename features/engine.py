@@ -31,7 +31,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.catalog import CATALOG, FUNCTIONS
-from features.ledger import Ledger, LedgerState, day_number, ledger_state, prepare_ledger
+from features.ledger import (
+    MILLS,
+    Ledger,
+    LedgerState,
+    _mills,
+    _settled_days,
+    day_number,
+    ledger_state,
+    prepare_ledger,
+)
 from features.master import attributes_at
 from features.params import FAMILIES, DefaultDefinition, FeatureParams
 from features.portfolio import PortfolioParts, combine_parts, ledger_parts
@@ -161,7 +170,8 @@ def _in_default(ledger: Ledger, now: LedgerState, definition: DefaultDefinition)
     T = now.T
     ev_code, ev_day = _event_days(ledger, definition.event_kinds)
     flag = np.zeros(ledger.n, dtype=bool)
-    flag[now.inv_code[now.open_mask & (T - now.inv_due >= definition.dpd_threshold)]] = True
+    material = now.inv_remaining > definition.min_open_amount if definition.min_open_amount else now.open_mask
+    flag[now.inv_code[material & (T - now.inv_due >= definition.dpd_threshold)]] = True
     flag[ev_code[ev_day <= T]] = True
     return flag
 
@@ -173,12 +183,26 @@ def _first_default(ledger: Ledger, T: int, definition: DefaultDefinition) -> np.
     later = ledger_state(ledger, H)
     start = np.maximum(later.inv_due + thr, T + 1)
     settled = np.where(np.isnan(later.inv_settled), np.inf, later.inv_settled)
+    if definition.min_open_amount:  # counts only while more than min_open_amount of it is open
+        settled = np.minimum(settled, _material_until(later, definition.min_open_amount))
     hit = (start <= H) & (start < settled)
     first = np.full(ledger.n, _INF, dtype=np.int64)
     np.minimum.at(first, later.inv_code[hit], start[hit])
     ev_hit = (ev_day > T) & (ev_day <= H)
     np.minimum.at(first, ev_code[ev_hit], ev_day[ev_hit])
     return first
+
+
+def _material_until(state: LedgerState, min_open: float) -> np.ndarray:
+    """Per invoice of ``state``, the first day on which at most ``min_open`` of it is open (its
+    payment pieces reach its amount less ``min_open``): -inf for an invoice of at most ``min_open``,
+    inf while more than ``min_open`` of it stays open."""
+    mills, floor = _mills(state.inv_amount), int(round(min_open * MILLS))
+    left = np.rint(state.inv_remaining * MILLS).astype(np.int64)
+    day = _settled_days(state.pc_inv, state.pc_date, _mills(state.pc_amount), mills - floor, left - floor)
+    day = np.where(np.isnan(day), np.inf, day)
+    day[mills <= floor] = -np.inf
+    return day
 
 
 def _statement_status(

@@ -21,9 +21,18 @@ class DefaultDefinitionConfig(ConfigModel):
     dpd_threshold: int = Field(90, ge=1, description="days past due that make an open invoice a default")
     horizon_days: int = Field(90, ge=1, description="label window after the as-of date, in days")
     event_kinds: tuple[EventKind, ...] = ("write_off", "agency_placement", "insolvency")
+    min_open_amount: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="materiality, in the reporting currency: an invoice counts toward a default only while "
+        "more than this amount of it is open (0 = any amount; a rest left by bank charges then defaults)",
+    )
 
     def to_params(self) -> DefaultDefinition:
-        return DefaultDefinition(self.dpd_threshold, self.horizon_days, tuple(self.event_kinds))
+        return DefaultDefinition(
+            self.dpd_threshold, self.horizon_days, tuple(self.event_kinds), float(self.min_open_amount)
+        )
 
 
 class PathsConfig(ConfigModel):

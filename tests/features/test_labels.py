@@ -107,3 +107,53 @@ def test_month_ends() -> None:
     assert month_ends("2024-02-01", "2024-02-28") == []
     with pytest.raises(ValueError, match="before start"):
         month_ends("2024-03-01", "2024-01-01")
+
+
+def test_min_open_amount_is_a_materiality_threshold() -> None:
+    # every invoice 1,000.00 (r: 15.00) due 2024-01-31: day 90 past due is 2024-04-30 (leap year)
+    book = portfolio(
+        [
+            inv("s1", "s", "2024-01-01", "2024-01-31", 1000.0),  # 985 received: 15 of bank charges left open
+            inv("p1", "p", "2024-01-01", "2024-01-31", 1000.0),  # 500 open on 04-30, 10 after 05-10
+            inv("q1", "q", "2024-01-01", "2024-01-31", 1000.0),  # 10 open from 04-29, a day before day 90
+            inv("r1", "r", "2024-01-01", "2024-01-31", 15.0),  # never paid, but only 15
+        ],
+        [
+            pay("s", "s", "2024-02-10", 985.0, "s1"),
+            pay("p", "p", "2024-02-10", 500.0, "p1"),
+            pay("p2", "p", "2024-05-10", 490.0, "p1"),
+            pay("q", "q", "2024-02-10", 500.0, "q1"),
+            pay("q2", "q", "2024-04-29", 490.0, "q1"),
+        ],
+    )
+    dates = [pd.Timestamp("2024-02-29"), pd.Timestamp("2024-05-31")]
+    any_rest = build_labels(book, dates, observed_until=UNTIL)
+    material = build_labels(book, dates, DefaultDefinition(min_open_amount=20.0), observed_until=UNTIL)
+    for debtor in "spqr":  # without the threshold every rest defaults on day 90
+        assert lab(any_rest, debtor, "2024-02-29")["first_default_date"] == pd.Timestamp("2024-04-30")
+        assert lab(any_rest, debtor, "2024-05-31")["in_default_at_asof"]
+    p = lab(material, "p", "2024-02-29")  # 500 open on day 90: in default, and still at 05-31 (10 open
+    assert p["label"] == 1 and p["first_default_date"] == pd.Timestamp("2024-04-30")  # but defaulted)
+    for debtor in "sqr":  # 15, 10 and 15 open on day 90: never in default with a threshold of 20
+        row = lab(material, debtor, "2024-02-29")
+        assert row["label"] == 0 and pd.isna(row["first_default_date"]), debtor
+        assert not lab(material, debtor, "2024-05-31")["in_default_at_asof"], debtor
+    assert not lab(material, "p", "2024-05-31")["in_default_at_asof"]  # 10 open at 05-31: below 20 now
+    at_ten = build_labels(book, dates[:1], DefaultDefinition(min_open_amount=10.0), observed_until=UNTIL)
+    assert lab(at_ten, "q", "2024-02-29")["label"] == 0  # 10 open is not more than 10
+    assert lab(at_ten, "s", "2024-02-29")["label"] == 1  # 15 open is
+
+
+def test_min_open_amount_in_the_model_record() -> None:
+    old = DefaultDefinition().as_record()  # a model trained before the threshold existed
+    assert "min_open_amount" not in old and DefaultDefinition().differences(old) == []
+    assert DefaultDefinition(min_open_amount=20.0).differences(old) == [
+        "min_open_amount: 20.0 here, 0.0 in the model"
+    ]
+    stored = DefaultDefinition(min_open_amount=20.0).as_record()
+    assert (
+        stored["min_open_amount"] == 20.0
+        and DefaultDefinition(min_open_amount=20.0).differences(stored) == []
+    )
+    with pytest.raises(ValueError, match="min_open_amount"):
+        DefaultDefinition(min_open_amount=-1.0)

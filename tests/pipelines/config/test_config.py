@@ -22,6 +22,11 @@ INVALID = {
     ],
     "project_wrong_type.yaml": ["project_wrong_type.yaml", "default_definition.horizon_days", "integer"],
     "project_bad_event.yaml": ["project_bad_event.yaml", "event_kinds.0", "insolvency"],
+    "project_negative_materiality.yaml": [
+        "project_negative_materiality.yaml",
+        "default_definition.min_open_amount",
+        "greater than or equal to 0",
+    ],
     "no_kind.yaml": ["no_kind.yaml", "'kind' is missing", "project"],
     "not_a_mapping.yaml": ["not_a_mapping.yaml", "expected a mapping"],
 }
@@ -58,6 +63,7 @@ def test_custom_values_reach_typed_params() -> None:
     cfg = load_config(CONF / "valid" / "project_custom.yaml", expect=ProjectConfig)
     params = cfg.default_definition.to_params()
     assert (params.dpd_threshold, params.horizon_days, params.event_kinds) == (60, 180, ("insolvency",))
+    assert params.min_open_amount == 25.0
 
 
 def test_config_is_frozen() -> None:
