@@ -249,7 +249,7 @@ def _number(tags: dict[str, str], key: str) -> float:
 
 def version_rows(records: list[VersionRecord] | None) -> list[dict[str, Any]]:
     """One row per version: ``version``, ``created`` (aware UTC datetime), ``aliases``, ``test_auc``,
-    ``test_ece``, ``test_as_of``, ``gate``, ``queue_key`` (the collections queue's key chosen at
+    ``test_ece`` (a PD model's), ``test_mae_days``, ``test_coverage_80`` (a payment-date model's), ``test_as_of``, ``gate``, ``queue_key`` (the collections queue's key chosen at
     training, ``pd`` or ``blend``; empty for versions trained before it was chosen),
     ``champion_periods`` (``from..until`` spans), ``run_id``."""
     promotions = [e for e in decision_events(records) if e["event"] == CHAMPION]
@@ -264,6 +264,8 @@ def version_rows(records: list[VersionRecord] | None) -> list[dict[str, Any]]:
             "aliases": ",".join(r.aliases),
             "test_auc": _number(r.tags, "ews.test_auc"),
             "test_ece": _number(r.tags, "ews.test_ece"),
+            "test_mae_days": _number(r.tags, "ews.test_mae_days"),  # the payment-date model's
+            "test_coverage_80": _number(r.tags, "ews.test_coverage_80"),
             "test_as_of": r.tags.get("ews.test_as_of", ""),
             "gate": r.tags.get("ews.gate", "manual" if "ews.promotion.manual" in r.tags else ""),
             "queue_key": r.tags.get("ews.queue_key", ""),

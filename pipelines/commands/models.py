@@ -81,7 +81,18 @@ NARROW = {
 }
 
 
-def narrow_row(row: dict) -> dict:
+PAYDATE_NARROW = {  # the payment-date model has no AUC or ECE (it showed "nan") and no queue key
+    "version": "version",
+    "aliases": "aliases",
+    "created": "created",
+    "MAE, days": "test_mae_days",
+    "p10-p90": "test_coverage_80",
+    "gate": "gate",
+    "champion": "champion",
+}
+
+
+def narrow_row(row: dict, columns: dict[str, str] = NARROW) -> dict:
     """A row of :func:`pipelines.adapters.registry_view.version_rows` for the 100-column table: the
     creation day, and of the champion periods only the last one's start ("since 2026-12-05", the
     champion now) or end ("until 2026-12-05"); ``--wide`` shows every period."""
@@ -91,7 +102,7 @@ def narrow_row(row: dict) -> dict:
         start, end = periods[-1].split("..")
         said = f"since {start[:10]}" if end == "now" else f"until {end[:10]}"
     out = {**row, "created": row["created"].strftime("%Y-%m-%d"), "champion": said}
-    return {header: str(out[key]) for header, key in NARROW.items()}
+    return {header: str(out[key]) for header, key in columns.items()}
 
 
 def history_event(row: dict) -> str:
@@ -120,7 +131,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Versions with aliases, test AUC/ECE, gate outcome, the queue key chosen at training (pd or
         blend) and since or until when each was champion, in 100 columns; --wide adds the test window
-        and every champion period."""
+        and every champion period. For the payment-date model (--name ews-paydate): its held-out MAE
+        in days and p10-p90 coverage instead of AUC/ECE, and no queue key."""
         from pipelines.adapters.registry_view import public_uri, read_versions, tracking_uri, version_rows
 
         uri = _uri(project)
@@ -130,8 +142,13 @@ def register(app: typer.Typer) -> None:
                 f"no versions of {name!r} yet in {public_uri(tracking_uri(uri))}: run `ews train --data DIR`"
             )
             return
+        from pipelines.adapters.paydate_registry import PAYDATE_MODEL_NAME
+
+        paydate = name == PAYDATE_MODEL_NAME
         for row in rows:
             row["test_auc"], row["test_ece"] = f"{row['test_auc']:.4f}", f"{row['test_ece']:.4f}"
+            row["test_mae_days"] = f"{row['test_mae_days']:.2f}"
+            row["test_coverage_80"] = f"{row['test_coverage_80']:.1%}"
         if wide:
             for row in rows:
                 row["created"] = row["created"].strftime("%Y-%m-%d %H:%M")
@@ -140,18 +157,17 @@ def register(app: typer.Typer) -> None:
                 "aliases",
                 "created",
                 "test_as_of",
-                "test_auc",
-                "test_ece",
+                *(("test_mae_days", "test_coverage_80") if paydate else ("test_auc", "test_ece")),
                 "gate",
-                "queue_key",
+                *(() if paydate else ("queue_key",)),
             ]
             _print_table(ews_console(width=200), f"{name} versions", rows, [*columns, "champion_periods"])
             return
         _print_table(
             ews_console(width=None if sys.stdout.isatty() else 100),
             f"{name} versions (`ews models list --wide`: every column)",
-            [narrow_row(row) for row in rows],
-            list(NARROW),
+            [narrow_row(row, PAYDATE_NARROW if paydate else NARROW) for row in rows],
+            list(PAYDATE_NARROW if paydate else NARROW),
         )
 
     @models_app.command("history")

@@ -276,3 +276,47 @@ def test_the_reports_title_keeps_its_date_on_one_line_at_420_px(tmp_path) -> Non
     got = framed_probe(html, 420, TITLE_PROBE, tmp_path, "title-probe")
     assert got["lines"] == 1, got
     assert got["right"] <= got["width"], got
+
+
+def test_models_list_of_the_payment_date_model_shows_its_own_figures(tmp_path) -> None:
+    """Walk (the data scientist, 500-debtor book, `ews models list --name ews-paydate`): the AUC and ECE
+    columns read "nan" for every version and the queue-key column was empty: a payment-date model has
+    neither. Now its held-out MAE in days and its p10-p90 coverage, the tags its training writes
+    (ews.test_mae_days, ews.test_coverage_80). A real MLflow registry (SQLite), two versions by hand:
+    MAE 8.80 / 7.87 days, coverage 76.0 % / 81.8 %."""
+    import os
+    import subprocess
+    import sys
+
+    from mlflow import MlflowClient
+
+    root = Path(__file__).resolve().parents[2]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    (tmp_path / "model").mkdir()
+    client.create_registered_model("ews-paydate")
+    for version, (mae, coverage) in enumerate(((8.8, 0.76), (7.87, 0.818)), start=1):
+        client.create_model_version("ews-paydate", (tmp_path / "model").as_uri())
+        client.set_model_version_tag("ews-paydate", str(version), "ews.test_mae_days", f"{mae:.6f}")
+        client.set_model_version_tag("ews-paydate", str(version), "ews.test_coverage_80", f"{coverage:.6f}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env |= {
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_REGISTRY_URI": uri,
+        "EWS_PROJECT": str(root),
+        "PYTHONPATH": str(root),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "models", "list", "--name", "ews-paydate"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [
+        [c.strip() for c in line.strip("│").split("│")] for line in done.stdout.splitlines() if "│" in line
+    ]
+    head = next(line for line in done.stdout.splitlines() if "┃" in line and "version" in line)
+    assert [c.strip() for c in head.strip("┃").split("┃")] == [
+        "version", "aliases", "created", "MAE, days", "p10-p90", "gate", "champion"
+    ]  # fmt: skip
+    assert [(r[0], r[3], r[4]) for r in rows] == [("1", "8.80", "76.0%"), ("2", "7.87", "81.8%")]
+    assert "nan" not in done.stdout
