@@ -2125,7 +2125,18 @@ def _render(
         lines.append(
             f"{indent}  {canonical}: {_q(col.name)}  # {why.get(canonical, '')}; e.g. {_flat(', '.join(col.samples))}"
         )
+    mapped = {c.name for c in mapping.values()}
     for canonical in missing:
+        named = _by_name(columns, canonical, mapped)
+        if named is not None and "date" in WANTS[canonical] and named.kind != "date":
+            # a date column whose rows mix layouts (2024-01-05, 05/02/2024, 02/25/2024, 45352): no layout
+            # reads most of it, so it was left out as "no column found" beside its own name (s35-attack)
+            lines.append(
+                f"{indent}  # {canonical}: {_q(named.name)}  # CHECK: required; this column is named like it, but "
+                f"its values are not dates in one layout (e.g. {_flat(', '.join(named.samples))}): no date_format "
+                "reads them all. Export the column in one layout (or formatted as dates), then map it"
+            )
+            continue
         lines.append(f"{indent}  # {canonical}: ???  # CHECK: required, no column found")
     for canonical, col in settle.items():
         lines.append(
