@@ -239,3 +239,29 @@ def test_a_date_column_mixing_layouts_by_row_is_named_in_the_draft(tmp_path: Pat
         "dates in one layout (e.g. 2024-01-05, 05/02/2024, 02/25/2024): no date_format reads them all"
     ) in text, text
     assert '# due_date: "due_date"  # CHECK: required; this column is named like it' in text, text
+
+
+def _disputed_book(n: int, disputed: int) -> str:
+    rows = "".join(
+        f"I{k},D{k % 3 + 1},2024-01-05,2024-02-04,10.00,EUR,{'true' if k < disputed else 'false'}\n"
+        for k in range(n)
+    )
+    return "invoice_id,debtor_id,issue_date,due_date,amount,currency,disputed\n" + rows
+
+
+def test_an_export_with_most_invoices_disputed_is_named(tmp_path: Path) -> None:
+    """A disputed column mapped from another flag, or read the wrong way round: s35-attack marked all 10,256
+    invoices of a 150-debtor book disputed; ingest accepted them without a word and every one of the 99 rows
+    of the collections queue said resolve_dispute. Now more than half of at least 50 invoices disputed is
+    named (31 of 60); 30 of 60, or 49 of 49 (too few invoices to tell), say nothing."""
+    said = {}
+    for name, n, disputed in (("most", 60, 31), ("half", 60, 30), ("few", 49, 49)):
+        folder = tmp_path / name
+        folder.mkdir()
+        result, _out = _ingest(
+            folder, invoices=_disputed_book(n, disputed), payments=PAYMENTS.replace("I1", "I0")
+        )
+        said[name] = _said(result)
+        assert result.exit_code == 0, said[name]
+    assert "warning: invoices: 31 of 60 invoices (52%) are marked disputed" in said["most"], said["most"]
+    assert "are marked disputed" not in said["half"] and "are marked disputed" not in said["few"]
