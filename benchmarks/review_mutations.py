@@ -1873,6 +1873,87 @@ M = [
         "before the day of the ingest ({today}). Score it",
         ["tests/pipelines/test_walk_s35.py", "tests/pipelines/test_review_s35.py"],
     ),
+    (
+        "K6 64b5bdb report: debtors in default on both nights named as gone into default",
+        "pipelines/report/__init__.py",
+        '    defaulted = both["in_default"].astype(bool).to_numpy() & (band_prev != DEFAULT_BAND)\n',
+        '    defaulted = both["in_default"].astype(bool).to_numpy()\n',
+        [
+            "tests/pipelines/test_walk_s35.py::test_a_debtor_gone_into_default_is_named_apart_from_the_largest_pd_increases"
+        ],
+    ),
+    (
+        "K7 64b5bdb report: the debtors gone into default ranked among the PD increases (pre-fix)",
+        "pipelines/report/__init__.py",
+        "    live = both[~defaulted]\n",
+        "    live = both\n",
+        [
+            "tests/pipelines/test_walk_s35.py::test_a_debtor_gone_into_default_is_named_apart_from_the_largest_pd_increases"
+        ],
+    ),
+    (
+        "K8 550a608 events: an unreadable amount quarantines the event (pre-fix)",
+        "pipelines/ingest/rules.py",
+        'OPTIONAL_VALUES: dict[str, tuple[str, ...]] = {"debtors": OPTIONAL_ATTRIBUTES, "events": ("amount",)}',
+        'OPTIONAL_VALUES: dict[str, tuple[str, ...]] = {"debtors": OPTIONAL_ATTRIBUTES}',
+        ["tests/pipelines/test_hostile_s35.py"],
+    ),
+    (
+        "K9 550a608 events streamed: the amount not cleared in the streamed ingest",
+        "pipelines/ingest/stream.py",
+        '        if table in OPTIONAL_VALUES or table == "invoices":\n',
+        '        if table == "debtors" or table == "invoices":\n',
+        ["tests/pipelines/test_hostile_s35.py"],
+    ),
+    (
+        "K10 e62d3c6 invoice id spellings: payments quarantined invoice_before_export not read",
+        "pipelines/ingest/checks.py",
+        '_UNMATCHED_INVOICE = ("unknown_invoice", "invoice_before_export")',
+        '_UNMATCHED_INVOICE = ("unknown_invoice",)',
+        ["tests/pipelines/test_hostile_s35.py"],
+    ),
+    (
+        "K11 e62d3c6 invoice id spellings: distinct ids counted as the payments",
+        "pipelines/ingest/checks.py",
+        "f\"payments: {counted(len(near), 'payment')} quarantined",
+        "f\"payments: {counted(len(dict.fromkeys(near)), 'payment')} quarantined",
+        ["tests/pipelines/test_hostile_s35.py"],
+    ),
+    (
+        "K12 8555cb9 sub-unit amounts rounded to the nearest unit, not down",
+        "pipelines/ingest/rules.py",
+        "    out[below] = np.floor(units[below]) / scale[below]\n",
+        "    out[below] = np.rint(units[below]) / scale[below]\n",
+        ["tests/pipelines/test_hostile_s35.py"],
+    ),
+    (
+        "K13 8555cb9 a float's noise read as a decimal (1234.5599999999 floored to 1234.55)",
+        "pipelines/ingest/rules.py",
+        "        below = np.isfinite(units) & (np.abs(units - near) > 1e-6 + np.abs(units) * 1e-14)\n",
+        "        below = np.isfinite(units) & (np.abs(units - near) > 0)\n",
+        ["tests/pipelines/test_hostile_s35.py"],
+    ),
+    (
+        "K14 8555cb9 streamed history check: an invoice read down counted as rejected (another-ledger check)",
+        "pipelines/ingest/stream.py",
+        "        masks = {r: m for r, m in masks.items() if r not in NOTES}  # read, not rejected\n",
+        "",
+        ["tests/pipelines/test_hostile_s35.py"],
+    ),
+    (
+        "K15 8555cb9 sub-unit amounts quarantined under optional_attributes: quarantine",
+        "pipelines/ingest/rules.py",
+        "    attribute.update(noted)\n",
+        "    attribute.update(noted if clear else {})\n",
+        ["tests/pipelines/test_hostile_s35.py"],
+    ),
+    (
+        "K16 ba0de43 config: a key written twice read as before (the last value kept)",
+        "pipelines/config/__init__.py",
+        "        if key in seen:\n",
+        "        if False:\n",
+        ["tests/pipelines/test_hostile_s35.py"],
+    ),
 ]
 
 

@@ -94,3 +94,71 @@ def test_an_old_export_with_a_mistyped_late_row_is_dated_by_the_bulk_end(tmp_pat
     assert run.manifest["late_rows"]["export_end"] == "2024-04-29"
     assert run.manifest["late_rows"]["rows"] == 1
     assert (run.manifest["as_of"], run.manifest["as_of_from"]) == ("2024-04-29", "export_end")
+
+
+def test_two_payments_naming_one_invoice_without_its_zeros_are_counted_as_two(tmp_path) -> None:
+    """e62d3c6: the warning counts the payments quarantined, not the distinct ids they name: D1 paid its
+    invoice 00123 (100.00) in two parts, 40.00 and 60.00, both naming "123" (mutation: the distinct
+    pairs counted, "1 payment"). By hand: payments 3 in = 1 accepted (I2) + 2 quarantined."""
+    from tests.pipelines.test_hostile_s35 import INVOICES, _ingest, _said
+
+    invoices = INVOICES.replace("I1,D1", "00123,D1")
+    payments = (
+        "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,123,2024-02-01,40.00\n"
+        "P2,D1,123,2024-02-15,60.00\nP3,D2,I2,2024-03-01,300.00\n"
+    )
+    result, _out = _ingest(tmp_path, invoices=invoices, payments=payments)
+    said = _said(result)
+    assert result.exit_code == 0, said
+    assert "│ payments │ 3 │ 1 │ 2 │" in said, said
+    assert (
+        "warning: payments: 2 payments quarantined (unknown_invoice or invoice_before_export) naming an invoice of "
+        "the invoices table with other leading zeros ('123' for '00123')"
+    ) in said, said
+
+
+def test_an_amount_read_down_is_kept_under_optional_attributes_quarantine(tmp_path) -> None:
+    """8555cb9: an invoice amount read down to the cent is a note, never a rejection, also under
+    ``rules.optional_attributes: quarantine`` (mutation: the note handled only under ``clear``, so 300.125 EUR
+    was quarantined below_currency_unit:amount and D1's invoice lost). By hand (test_hostile_s35's SUB_CENT):
+    4 invoices in = 3 accepted + 1 quarantined (0.009 EUR read 0.00: amount_not_positive); I1 kept as 300.12."""
+    import pandas as pd
+
+    from pipelines.config.source import FileSource, RulesConfig, SourceConfig
+    from pipelines.ingest import ingest_source
+    from tests.pipelines.test_hostile_s35 import SUB_CENT, SUB_CENT_PAID, _files
+
+    paths = _files(tmp_path, invoices=SUB_CENT, payments=SUB_CENT_PAID)
+    rules = RulesConfig(data_docs=False, optional_attributes="quarantine")
+    source = SourceConfig(name="files", rules=rules, tables={t: FileSource(path=p) for t, p in paths.items()})
+    result = ingest_source(source, tmp_path / "out", as_of=dt.date(2024, 6, 30))
+    inv = result.manifest["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (4, 3, 1)
+    assert inv["reasons"] == {"amount_not_positive": 1}
+    assert inv["values_cleared"]["amount"]["rows"] == 1
+    kept = pd.read_parquet(tmp_path / "out" / "invoices").set_index("invoice_id")["amount"].to_dict()
+    assert kept["I1"] == 300.12
+
+
+def test_another_ledger_with_sub_cent_amounts_is_refused_streamed_as_in_memory(tmp_path) -> None:
+    """8555cb9: the streamed --keep-history ingest judges whether today's export is another ledger on its
+    parsed invoices; an amount read down to the cent is read, not rejected, there too (mutation: the note
+    left among the rejections, so every invoice of an export whose amounts carry a third decimal left the
+    sample, the check had nothing to compare and another ledger was merged into the history). Night 2: X1..X25
+    again, 25 of 25 another book's (test_history_s26._other) with amounts 501.0051 .. (4 decimals; 3 would read as thousands): refused streamed with
+    the in-memory line."""
+    import pytest
+
+    from pipelines.ingest import TableError, ingest_source
+    from tests.pipelines.test_history_s26 import NIGHT1, NIGHT2, _files, _ingest, _kept, _other, _source
+
+    out, mem = tmp_path / "out", tmp_path / "mem"
+    for folder in (out, mem):
+        _ingest(_files(tmp_path / "n1", _kept()), folder, NIGHT1)
+    files = _files(tmp_path / "n2", _other(25).replace(".00,EUR", ".0051,EUR"))
+    with pytest.raises(TableError) as in_memory:
+        _ingest(files, mem, NIGHT2)
+    with pytest.raises(TableError) as streamed:
+        ingest_source(_source(files), out, as_of=NIGHT2, keep_history=True, stream=True, partitions=2)
+    assert "another ledger numbered as the history's" in str(in_memory.value)
+    assert str(streamed.value) == str(in_memory.value).replace(str(mem), str(out))
