@@ -50,6 +50,12 @@ class TeamsConfig(ConfigModel):
         names = [c.name for c in self.collectors]
         if len({n.casefold() for n in names}) != len(names):
             raise ValueError(f"collectors: names must be unique (Excel sheet names ignore case), got {names}")
+        if any(n != n.strip() for n in names):
+            # 'Anna' and 'Anna ' were two owners that read alike in the queue (s35-attack)
+            raise ValueError(
+                f"collectors: a name starts or ends with a space: {[n for n in names if n != n.strip()]}; "
+                "remove the spaces (the queue's owner and the sheet would read like another collector's)"
+            )
         taken = [n for n in names if n.casefold() in RESERVED_SHEETS]
         if taken:
             raise ValueError(

@@ -265,3 +265,24 @@ def test_an_export_with_most_invoices_disputed_is_named(tmp_path: Path) -> None:
         assert result.exit_code == 0, said[name]
     assert "warning: invoices: 31 of 60 invoices (52%) are marked disputed" in said["most"], said["most"]
     assert "are marked disputed" not in said["half"] and "are marked disputed" not in said["few"]
+
+
+def test_a_collector_named_with_a_trailing_space_is_refused(tmp_path: Path) -> None:
+    """``Anna`` and ``Anna `` (a space typed after the name) passed ``ews config check``: two collectors
+    whose names read alike in the queue's owner column and sheets. Now refused, naming the name; names with
+    spaces inside them (``Anna B``) are still names."""
+    teams = tmp_path / "teams.yaml"
+    teams.write_text(
+        'kind: teams\ncollectors:\n  - {name: Anna, capacity: 10}\n  - {name: "Anna ", capacity: 5}\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["config", "check", str(teams)], env={"COLUMNS": "400"})
+    said = _said(result)
+    assert result.exit_code == 2, said
+    assert "collectors: a name starts or ends with a space: ['Anna ']" in said, said
+    teams.write_text(
+        'kind: teams\ncollectors:\n  - {name: Anna, capacity: 10}\n  - {name: "Anna B", capacity: 5}\n',
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["config", "check", str(teams)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, _said(result)
