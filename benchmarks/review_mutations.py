@@ -1917,7 +1917,7 @@ M = [
         "pipelines/ingest/checks.py",
         "f\"payments: {counted(len(near), 'payment')} quarantined",
         "f\"payments: {counted(len(dict.fromkeys(near)), 'payment')} quarantined",
-        ["tests/pipelines/test_hostile_s35.py"],
+        ["tests/pipelines/test_hostile_s35.py", "tests/pipelines/test_review_s35.py"],
     ),
     (
         "K12 8555cb9 sub-unit amounts rounded to the nearest unit, not down",
@@ -1938,14 +1938,14 @@ M = [
         "pipelines/ingest/stream.py",
         "        masks = {r: m for r, m in masks.items() if r not in NOTES}  # read, not rejected\n",
         "",
-        ["tests/pipelines/test_hostile_s35.py"],
+        ["tests/pipelines/test_hostile_s35.py", "tests/pipelines/test_review_s35.py"],
     ),
     (
         "K15 8555cb9 sub-unit amounts quarantined under optional_attributes: quarantine",
         "pipelines/ingest/rules.py",
         "    attribute.update(noted)\n",
         "    attribute.update(noted if clear else {})\n",
-        ["tests/pipelines/test_hostile_s35.py"],
+        ["tests/pipelines/test_hostile_s35.py", "tests/pipelines/test_review_s35.py"],
     ),
     (
         "K16 ba0de43 config: a key written twice read as before (the last value kept)",
@@ -1953,6 +1953,41 @@ M = [
         "        if key in seen:\n",
         "        if False:\n",
         ["tests/pipelines/test_hostile_s35.py"],
+    ),
+    (
+        "K17 ced2858 in default at T: an open rest equal to min_open_amount counts (> to >=)",
+        "features/engine.py",
+        "now.inv_remaining > definition.min_open_amount if definition.min_open_amount",
+        "now.inv_remaining >= definition.min_open_amount if definition.min_open_amount",
+        ["tests/features/test_labels.py", "tests/pipelines/test_review_s35.py"],
+    ),
+    (
+        "K18 ced2858 labels: the first default ignores min_open_amount",
+        "features/engine.py",
+        "        settled = np.minimum(settled, _material_until(later, definition.min_open_amount))\n",
+        "        pass\n",
+        ["tests/features/test_labels.py"],
+    ),
+    (
+        "K19 ced2858 labels: an invoice of at most min_open_amount still defaults",
+        "features/engine.py",
+        "    day[mills <= floor] = -np.inf\n",
+        "",
+        ["tests/features/test_labels.py"],
+    ),
+    (
+        "K20 ced2858 score: a model trained with another min_open_amount not refused",
+        "features/params.py",
+        'for key in ("dpd_threshold", "horizon_days", "event_kinds", "min_open_amount"):',
+        'for key in ("dpd_threshold", "horizon_days", "event_kinds"):',
+        ["tests/features/test_labels.py"],
+    ),
+    (
+        "K21 ced2858 in default at T: min_open_amount ignored (any open rest)",
+        "features/engine.py",
+        "now.inv_remaining > definition.min_open_amount if definition.min_open_amount else now.open_mask",
+        "now.open_mask",
+        ["tests/features/test_labels.py"],
     ),
 ]
 

@@ -162,3 +162,32 @@ def test_another_ledger_with_sub_cent_amounts_is_refused_streamed_as_in_memory(t
         ingest_source(_source(files), out, as_of=NIGHT2, keep_history=True, stream=True, partitions=2)
     assert "another ledger numbered as the history's" in str(in_memory.value)
     assert str(streamed.value) == str(in_memory.value).replace(str(mem), str(out))
+
+
+def test_in_default_at_the_as_of_date_needs_more_than_min_open_amount_open() -> None:
+    """ced2858: in default at T needs *more than* ``min_open_amount`` open, as the label does (mutation: ``>=``
+    in the in-default flag, so a rest equal to the threshold kept its debtor in default and out of the live
+    scoring; test_labels checked the boundary on the label only). By hand: 1,000.00 due 2024-01-31, 990.00
+    received 2024-02-10, 10.00 open; at 2024-05-31 it is 121 days past due (>= 90): with a threshold of 10 not
+    in default (10 is not more than 10), with 9.99 in default."""
+    import pandas as pd
+
+    from features.labels import build_labels
+    from features.params import DefaultDefinition
+    from tests.features.ledgers import inv, pay, portfolio
+
+    book = portfolio(
+        [inv("i1", "d", "2024-01-01", "2024-01-31", 1000.0)], [pay("p1", "d", "2024-02-10", 990.0, "i1")]
+    )
+    on = pd.Timestamp("2024-05-31")
+    flags = {
+        m: bool(
+            build_labels(
+                book, [on], DefaultDefinition(min_open_amount=m), observed_until=pd.Timestamp("2024-12-31")
+            )
+            .set_index("debtor_id")
+            .loc["d", "in_default_at_asof"]
+        )
+        for m in (10.0, 9.99)
+    }
+    assert flags == {10.0: False, 9.99: True}
