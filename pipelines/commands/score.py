@@ -772,6 +772,15 @@ def register(app: typer.Typer) -> None:
             f": cron '{sched.cron}' timezone {sched.timezone}; parameters {json.dumps(deployment.parameters)}",
             sep="",
         )
+        data_dir = Path(deployment.parameters["data_dir"])
+        if not data_dir.exists():  # s35-walk: a fresh `ews init` project serves data/sample, which it lacks
+            ews_console(stderr=True).print(
+                plain("warning:", "yellow"),
+                f"data_dir {data_dir} ({config}) does not exist: every run fails until it does. Set data_dir "
+                "to the folder your nightly `ews ingest --out` writes (e.g. data/ingested)",
+                highlight=False,
+                soft_wrap=True,
+            )
         if dry_run:
             return
         from prefect import serve as prefect_serve

@@ -320,3 +320,28 @@ def test_models_list_of_the_payment_date_model_shows_its_own_figures(tmp_path) -
     ]  # fmt: skip
     assert [(r[0], r[3], r[4]) for r in rows] == [("1", "8.80", "76.0%"), ("2", "7.87", "81.8%")]
     assert "nan" not in done.stdout
+
+
+def test_ews_serve_warns_when_the_folder_it_scores_does_not_exist(tmp_path) -> None:
+    """Walk (the data scientist, `ews serve --dry-run` in the project of the README's steps): the deployment
+    named data_dir data/sample, the `ews init` default, a folder the project does not have (its ingest
+    wrote data/ingested), and said nothing: every 02:00 run would fail. Now a warning names the folder,
+    the config and the fix; with data_dir set to the ingested folder, none."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    project = tmp_path / "acme"
+    assert CliRunner().invoke(app, ["init", str(project)]).exit_code == 0
+    result = CliRunner().invoke(app, ["--project", str(project), "serve", "--dry-run"], terminal_width=400)
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert (
+        f"warning: data_dir {project / 'data' / 'sample'} (conf/nightly.yaml) does not exist: every run fails "
+        "until it does. Set data_dir to the folder your nightly `ews ingest --out` writes (e.g. data/ingested)"
+    ) in said
+    (project / "data" / "ingested").mkdir(parents=True)
+    nightly = project / "conf" / "nightly.yaml"
+    nightly.write_text(nightly.read_text().replace("data_dir: data/sample", "data_dir: data/ingested", 1))
+    result = CliRunner().invoke(app, ["--project", str(project), "serve", "--dry-run"], terminal_width=400)
+    assert result.exit_code == 0 and "warning" not in result.output, result.output
