@@ -29,6 +29,11 @@ ECE per variant and N-draw debtor-bootstrap 95 % intervals (``models.evaluate.bo
 AUC / capture@5 % / Brier of ews, the baseline, the oracle and the paired ews - baseline;
 ``--scores-dir`` writes each book's forward rows with every variant's score (paired comparisons
 between commits on the same rows).
+
+``--kind lightgbm|scorecard`` forces the kind ews ships (``evaluation.challenger``; default ``auto``,
+the rule). ``--both`` also trains the kind the rule did not ship, as ``ews train`` would with
+``challenger`` fixed to it, and scores it as ``ews_lightgbm`` / ``ews_scorecard`` (one of the two equals
+``ews``).
 """
 
 from __future__ import annotations
@@ -148,6 +153,16 @@ def forward_test(
         scores["feats_shipped_drop_last6"] = _fit_predict(shipped_lgbm(), older, test_rows, feats, fcats)
         scores["feats_plain_all"] = _fit_predict(plain_lgbm(), before, test_rows, feats, fcats)
         scores["feats_plain_drop_last6"] = _fit_predict(plain_lgbm(), older, test_rows, feats, fcats)
+    if getattr(args, "both", False) and outcome.kind in KINDS:
+        scores[f"ews_{outcome.kind}"] = scores["ews"]
+        other = next(k for k in KINDS if k != outcome.kind)
+        forced = train_pd_model(past, dataclasses.replace(params, challenger=other))
+        scores[f"ews_{other}"] = forced.final_estimator.predict_proba(test_rows)[:, 1]
+        outcome.other = {
+            "kind": other,
+            "trees": forced.best_iteration,
+            "calibration": forced.calibration.method,
+        }
     drops = {extra: extra.split("+") for extra in args.drop}
     if args.families:
         drops.update(
@@ -162,6 +177,20 @@ def forward_test(
                     shipped_lgbm(), before, test_rows, keep, kc
                 )
     return test, scores, outcome, cut
+
+
+KINDS = ("lightgbm", "scorecard")
+
+
+def add_kind_args(ap: argparse.ArgumentParser) -> None:
+    """``--kind`` and ``--both`` (module doc)."""
+    ap.add_argument("--kind", choices=("auto", *KINDS), default="auto", help="the kind ews ships")
+    ap.add_argument("--both", action="store_true", help="also train and score the other kind")
+
+
+def kind_params(params: TrainParams, args: argparse.Namespace) -> TrainParams:
+    """``params`` with ``--kind`` applied."""
+    return dataclasses.replace(params, challenger=getattr(args, "kind", "auto"))
 
 
 def run_regime(
@@ -190,6 +219,7 @@ def run_regime(
             "test_rows": int(covered.sum()),
             "test_defaults": int(y[covered].sum()),
             "kind": outcome.kind,
+            "other": getattr(outcome, "other", None),
             "selection": outcome.selection,
             "folds": len(outcome.folds),
             "trees": outcome.best_iteration,
@@ -284,6 +314,7 @@ def main() -> None:
         help="Brier, ECE and this many debtor-bootstrap draws (95 %% intervals)",
     )
     ap.add_argument("--scores-dir", type=Path, default=None, help="write each book's forward scores here")
+    add_kind_args(ap)
     ap.add_argument("--json", type=Path, default=None, help="write all figures here")
     ap.add_argument(
         "--from-json", type=Path, default=None, help="only print the Markdown tables of a --json file"
@@ -293,7 +324,7 @@ def main() -> None:
         print(markdown(json.loads(args.from_json.read_text())["results"]))
         return
     cfg = load_config(args.config, expect=TrainConfig)
-    params = cfg.to_params()
+    params = kind_params(cfg.to_params(), args)
     results = []
     print(f"{'regime':10s} {'variant':30s} {'AUC':>6s} {'/orc':>6s} {'cap5':>6s} {'/orc':>6s}", flush=True)
     for regime in args.regimes.split(","):
@@ -318,6 +349,7 @@ def main() -> None:
             print(f"{regime:10s} CI: {json.dumps(r['ci'])}", flush=True)
     if args.json:
         meta = {"config": str(args.config), "seed": args.seed, "lgbm": dataclasses.asdict(params.lgbm)}
+        meta.update(kind=params.challenger, both=args.both)
         meta["boot"] = args.boot
         args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str) + "\n")
     print(markdown(results))

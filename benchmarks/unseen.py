@@ -8,7 +8,9 @@ difference ews - baseline. Before the forward test it checks that the label ews 
 data equals the simulator's own first default day on every row with an observed horizon.
 
     nice .venv/bin/python benchmarks/unseen.py --variant small --seed 1 --work /tmp/unseen \
-        [--ablations] [--families] [--json out.json]
+        [--ablations] [--families] [--json out.json] [--kind auto|lightgbm|scorecard] [--both]
+
+``--kind``, ``--both``: as ``benchmarks/regimes.py``'s.
 """
 
 from __future__ import annotations
@@ -78,10 +80,11 @@ def main() -> None:
     ap.add_argument("--n-boot", type=int, default=200)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--scores", type=Path, default=None, help="write the forward rows' scores (parquet)")
+    regimes.add_kind_args(ap)
     args = ap.parse_args()
     args.debtors = args.months = None
     cfg = load_config(args.config, expect=TrainConfig)
-    params = cfg.to_params()
+    params = regimes.kind_params(cfg.to_params(), args)
     regimes.book = book  # the unseen simulator instead of pipelines.synthetic
     data, _ = book(args.variant, args.seed, args.work, None, None)
     labels = check_labels(data, cfg)
@@ -168,6 +171,7 @@ def main() -> None:
             ).to_parquet(args.scores)
     if args.json:
         meta = {"config": str(args.config), "lgbm": dataclasses.asdict(params.lgbm)}
+        meta.update(kind=params.challenger, both=args.both)
         args.json.write_text(json.dumps({"meta": meta, "results": [r]}, indent=1, default=str) + "\n")
 
 
