@@ -497,7 +497,7 @@ def _conflicting_ids(name: str, t: dict[str, Any]) -> list[str]:
         else "those invoices are left out, with their payments (invoice_quarantined)"
     )
     return [
-        f"{name}: {counted(n, 'row')} sharing a {column} with another row of other values (duplicate_id:{column}): every copy "
+        f"{name}: {counted(n, 'row')} sharing {'an' if column[0] in 'aeiou' else 'a'} {column} with another row of other values (duplicate_id:{column}): every copy "
         f"is quarantined and {effect}. A feed that sends a corrected row again beside the old one does this: "
         f"export each {column} once (the latest version); see quarantine/{name}.csv"
     ]

@@ -286,3 +286,14 @@ def test_a_collector_named_with_a_trailing_space_is_refused(tmp_path: Path) -> N
     )
     result = runner.invoke(app, ["config", "check", str(teams)], env={"COLUMNS": "400"})
     assert result.exit_code == 0, _said(result)
+
+
+def test_one_invoice_id_on_two_debtors_is_named_with_its_article(tmp_path: Path) -> None:
+    """The same invoice number on two debtors' rows: both quarantined duplicate_id:invoice_id, as before;
+    the warning read "2 rows sharing a invoice_id"."""
+    invoices = INVOICES.replace("I2,D2", "I1,D2")
+    result, _out = _ingest(tmp_path, invoices=invoices)
+    said = _said(result)
+    assert result.exit_code == 0, said
+    assert "│ invoices │ 3 │ 1 │ 2 │ duplicate_id:invoice_id (2) │" in said, said
+    assert "warning: invoices: 2 rows sharing an invoice_id with another row of other values" in said, said
