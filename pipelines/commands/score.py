@@ -433,6 +433,8 @@ def _summary(console: Console, result: Any, verbose: bool = False) -> None:
         )
     elif not feed.get("references"):
         console.print(f"feed checks: {feed.get('note') or 'no reference'}")
+    if feed.get("own_months"):  # a check outside the training limit, judged by the book's own months
+        console.print(plain("warning:", "bold yellow"), "feed checks:", feed["own_months"], highlight=False)
     if feed.get("history"):
         console.print(plain("warning:", "bold yellow"), feed["history"]["note"], highlight=False)
     if c.get("owners"):

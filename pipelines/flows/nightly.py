@@ -345,6 +345,9 @@ def check_feed(
         as_of=as_of,
         stated=stated_ratios(debtors, previous[2] if previous else None, prev[1] if prev else None),
         stated_file=str((result.manifest["tables"].get("debtors") or {}).get("input") or ""),
+        # read only when invoices_per_debtor_90d fails against the training data: the book's own months
+        invoice_days=lambda: result.book.day_counts("invoices", "issue_date"),
+        snapshot=dt.date.fromisoformat(snapshot) if snapshot else None,
     )
 
 
@@ -1333,6 +1336,8 @@ def run_nightly(
         logger.info(
             "feed checks %s against %s", feed["status"], ", ".join(feed["references"]) or "no reference"
         )
+        if feed.get("own_months"):
+            logger.warning("%s", feed["own_months"])
         if feed.get("history"):
             logger.warning("%s", feed["history"]["note"])
         if feed.get("write_offs"):
