@@ -1319,14 +1319,14 @@ def _by_own_months(
     why = ""
     if not limit.min_ratio <= at_snapshot / trained <= limit.max_ratio:
         why = (
-            f"today's export holds {at_snapshot:,} invoices issued in the {RECENT_DAYS} days to the snapshot "
+            f"today's export holds {counted(at_snapshot, 'invoice')} issued in the {RECENT_DAYS} days to the snapshot "
             f"{snapshot}, the training data {trained:,} (outside {span}): invoices missing from the export, "
             "or another export"
         )
     debtors = int(today["debtors"]) / int(ref["debtors"])
     if not why and not limits.debtors.min_ratio <= debtors <= limits.debtors.max_ratio:
         why = (
-            f"{int(today['debtors']):,} debtors scored today vs {int(ref['debtors']):,} at the snapshot {snapshot} "
+            f"{counted(int(today['debtors']), 'debtor')} scored today vs {int(ref['debtors']):,} at the snapshot {snapshot} "
             f"(outside {limits.debtors.min_ratio:g} to {limits.debtors.max_ratio:g})"
         )
     before = at_snapshot * OWN_BLOCK_DAYS / RECENT_DAYS
@@ -1334,7 +1334,7 @@ def _by_own_months(
     for stop, n in blocks:
         if not why and not (before > 0 and limit.min_ratio <= n / before <= limit.max_ratio):
             why = (
-                f"today's export holds {n:,} invoices issued in the {OWN_BLOCK_DAYS} days to {stop}, "
+                f"today's export holds {counted(n, 'invoice')} issued in the {OWN_BLOCK_DAYS} days to {stop}, "
                 f"{n / before if before else math.inf:.2f} times the {before:,.0f} of the {OWN_BLOCK_DAYS} "
                 f"days before (outside {span}): invoices missing from the latest months, not a gradual change"
             )

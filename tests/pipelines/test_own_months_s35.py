@@ -40,6 +40,13 @@ def invoice_days(last: int = 85, share: float = 1.0) -> pd.Series:
     return (counts * share).round().astype("int64")
 
 
+def one_in_the_last_month() -> pd.Series:
+    """The fall, then a single invoice (2024-09-15) in the 30 days to 2024-09-30."""
+    counts = invoice_days(last=0)
+    counts[pd.Timestamp("2024-09-15")] = 1
+    return counts
+
+
 def figures(invoices_90d: int, debtors: int = 2_500) -> dict:
     return {
         "rows": {"invoices": 60_000, "debtors": debtors},
@@ -120,8 +127,14 @@ def test_a_gradual_fall_of_invoicing_is_judged_by_the_books_own_months_and_publi
             "today's export holds 6,750 invoices issued in the 90 days to the snapshot 2024-03-31, the training "
             "data 13,500 (outside 0.67 to 1.5): invoices missing from the export, or another export",
         ),
+        (  # one invoice: 1 + 2,700 + 3,000 = 5,701 (2.3), counted in words
+            one_in_the_last_month(),
+            5_701,
+            "today's export holds 1 invoice issued in the 30 days to 2024-09-30, 0.00 times the 2,700 of "
+            "the 30 days before (outside 0.67 to 1.5): invoices missing from the latest months, not a gradual change",
+        ),
     ],
-    ids=["last_month_halved", "last_month_missing", "half_of_every_month"],
+    ids=["last_month_halved", "last_month_missing", "half_of_every_month", "one_invoice_in_the_last_month"],
 )
 def test_a_step_or_invoices_missing_throughout_stay_refused_naming_the_block(
     days: pd.Series, today: int, why: str
