@@ -1989,6 +1989,35 @@ M = [
         "now.open_mask",
         ["tests/features/test_labels.py"],
     ),
+    (
+        "K22 124ecb3 own months: a block without its upper end (invoices after the night counted)",
+        "pipelines/feed_checks.py",
+        "        return int(invoice_days.to_numpy()[(days > low) & (days <= high)].sum())\n",
+        "        return int(invoice_days.to_numpy()[days > low].sum())\n",
+        ["tests/pipelines/test_own_months_s35.py", "tests/pipelines/test_review_s35.py"],
+    ),
+    (
+        "K23 124ecb3 own months: the debtors' ratio to the snapshot not checked",
+        "pipelines/feed_checks.py",
+        "    if not why and not limits.debtors.min_ratio <= debtors <= limits.debtors.max_ratio:\n",
+        "    if False:\n",
+        ["tests/pipelines/test_own_months_s35.py"],
+    ),
+    (
+        "K24 124ecb3 own months: the snapshot's 90 days not compared with the training data's",
+        "pipelines/feed_checks.py",
+        "    if not limit.min_ratio <= at_snapshot / trained <= limit.max_ratio:\n",
+        "    if False:\n",
+        ["tests/pipelines/test_own_months_s35.py"],
+    ),
+    (
+        "K25 124ecb3 own months: tonight's block reads the invoices issued after the night",
+        "pipelines/feed_checks.py",
+        "        blocks.append((stop.date().isoformat(), issued(stop - pd.Timedelta(days=OWN_BLOCK_DAYS), stop)))\n",
+        "        blocks.append((stop.date().isoformat(), issued(stop - pd.Timedelta(days=OWN_BLOCK_DAYS), "
+        "stop + pd.Timedelta(days=3650) if stop == end else stop)))\n",
+        ["tests/pipelines/test_own_months_s35.py", "tests/pipelines/test_review_s35.py"],
+    ),
 ]
 
 

@@ -191,3 +191,29 @@ def test_in_default_at_the_as_of_date_needs_more_than_min_open_amount_open() -> 
         for m in (10.0, 9.99)
     }
     assert flags == {10.0: False, 9.99: True}
+
+
+def test_the_books_own_months_never_read_invoices_issued_after_the_night() -> None:
+    """124ecb3: the own-months judgement reads the data folder's invoices per issue day, which holds invoices
+    issued after the night when it was ingested later (a backfill, `ews score` of a past date); those must
+    not count (mutation: a block without its upper end, so the last 30 days also counted the 92,000
+    invoices issued 2024-10-01..12-31 and the honest gradual fall was refused). By hand: the same verdict
+    and the same words with and without 1,000 invoices a day after 2024-09-30; and the refused book (one
+    invoice in the last 30 days) stays refused with the same line."""
+    import pandas as pd
+    import pytest
+
+    from pipelines.feed_checks import FeedCheckError
+    from tests.pipelines.test_own_months_s35 import figures, invoice_days, judged, one_in_the_last_month
+
+    later = pd.Series(1_000, index=pd.date_range("2024-10-01", "2024-12-31", freq="D"), dtype="int64")
+    assert judged(figures(8_250), pd.concat([invoice_days(), later])) == judged(
+        figures(8_250), invoice_days()
+    )
+    said = []
+    for days in (one_in_the_last_month(), pd.concat([one_in_the_last_month(), later])):
+        with pytest.raises(FeedCheckError) as refused:
+            judged(figures(5_701), days)
+        said.append(str(refused.value))
+    assert said[0] == said[1]
+    assert "holds 1 invoice issued in the 30 days to 2024-09-30, 0.00 times the 2,700" in said[0]
