@@ -77,7 +77,9 @@ class LoadedPaydate:
     every version trained before session 20; ``held_out_weekdays``: the weekday profile of its held-out
     model, fitted on that model's training rows (dated <= the plan's ``eval_cut``), which the gate of a
     later version predicts with, :func:`champion_on_test`; None without a profile and for every version
-    trained before session 21)."""
+    trained before session 21; ``interval_levels``: the CDF levels its ``paid_on_p10`` / ``paid_on_p90``
+    are read at, ``models.paydate.interval_levels``, stored with the version since session 35; a version
+    trained before stored none and keeps 0.1 / 0.9)."""
 
     name: str
     version: str
@@ -96,6 +98,7 @@ class LoadedPaydate:
     memo_share: float = 0.0
     plan: dict[str, Any] = field(default_factory=dict)
     held_out_weekdays: list[float] | None = None
+    interval_levels: tuple[float, float] = (0.1, 0.9)
 
     def shape(self) -> np.ndarray | None:
         """The version's within-week shape as an array (classes x 7), None without one."""
@@ -450,6 +453,11 @@ def gate_decision(
     else:
         cover_ok = coverage_band[0] <= cover <= coverage_band[1]
         cover_text = f"p10-p90 coverage {cover:.1%} ({band})"
+    if "interval_level_low" in metrics and "interval_level_high" in metrics:  # stored since session 35
+        from models.paydate import levels_in_words
+
+        levels = (float(metrics["interval_level_low"]), float(metrics["interval_level_high"]))
+        cover_text += f"; p10-p90 here is {levels_in_words(levels)}"
     checks = [
         (mae_ok, mae_text),
         (cover_ok, cover_text),
@@ -569,7 +577,17 @@ def load_paydate(
         memo_share=float(spec.get("memo_share", 0.0)),
         plan=dict(spec.get("plan") or {}),
         held_out_weekdays=spec.get("held_out_weekdays") or None,
+        interval_levels=stored_levels(spec),
     )
+
+
+def stored_levels(spec: Mapping[str, Any]) -> tuple[float, float]:
+    """The interval levels a version's spec stored (``interval_levels``, since session 35), else 0.1 /
+    0.9: what every version trained before read."""
+    from models.paydate import DEFAULT_LEVELS
+
+    levels = spec.get("interval_levels")
+    return (float(levels[0]), float(levels[1])) if levels else DEFAULT_LEVELS
 
 
 def spec_record(features: list[str], horizon_weeks: int, period_days: int, **extra: Any) -> dict[str, Any]:

@@ -1168,6 +1168,14 @@ def write_report(
     return write_text_atomic(html, stage / "report.html")
 
 
+def interval_in_words(forecaster: Any) -> str:
+    """What the version's ``paid_on_p10`` / ``paid_on_p90`` are: its stored levels in words (0.1 / 0.9
+    for a version trained before session 35)."""
+    from models.paydate import DEFAULT_LEVELS, levels_in_words
+
+    return levels_in_words(getattr(forecaster, "interval_levels", DEFAULT_LEVELS))
+
+
 def no_forecast_note(why: str) -> str:
     """The manifest's and the report's words for a run without the payment-date forecast."""
     return (
@@ -1462,6 +1470,7 @@ def run_nightly(
                 BookSums(sum_dates, scored_book.portfolio),
                 None if forecaster is None else forecast_rows(scored_book.paydate, details),
                 forecast_note=no_forecast_note(no_forecast) if forecaster is None else None,
+                interval_words="" if forecaster is None else interval_in_words(forecaster),
                 lgd=rq.set_index("debtor_id")["lgd"],  # an event's LGD (recovery.lgd_by_event)
             )
         files.update(port.files)
@@ -1504,7 +1513,10 @@ def run_nightly(
             "inputs": inputs,
             "model": {k: v for k, v in _model_info(loaded).items() if k != "metrics"},
             "queue_key": {"key": key, "why": key_why},
-            "payment_dates": {"model": f"{forecaster.name} v{forecaster.version}"}
+            "payment_dates": {
+                "model": f"{forecaster.name} v{forecaster.version}",
+                "interval": f"paid_on_p10 / paid_on_p90: {interval_in_words(forecaster)}",
+            }
             if forecaster is not None
             else {"model": None, "note": no_forecast_note(no_forecast)},
             "config": {

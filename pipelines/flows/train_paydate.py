@@ -262,15 +262,27 @@ def build_rows(
     }
 
 
+def version_levels(rows: dict[str, Any]) -> tuple[float, float]:
+    """The CDF levels of the version's p10-p90 (``models.paydate.interval_levels``), from the debtors with
+    a paid invoice in its held-out month-ends (the gate's ``paid_debtors``)."""
+    from models.paydate import interval_levels
+
+    paid = pd.concat([inv.loc[inv["actual_days"].notna(), "code"] for _, inv in rows["test"]]).nunique()
+    return interval_levels(int(paid))
+
+
 @task(name="paydate-fit-evaluate", cache_policy=NO_CACHE)
 def fit_and_evaluate(
-    rows: dict[str, Any], params: Any
+    rows: dict[str, Any], params: Any, levels: tuple[float, float] | None = None
 ) -> tuple[Any, dict[str, float], pd.DataFrame, pd.DataFrame, list[Any], Any]:
     """Fit the evaluation model, score the held-out snapshots, then refit on every row (final).
+    The p10-p90 is read at ``levels`` (the version's, :func:`version_levels`; None: 0.1 / 0.9), in
+    ``metrics`` as ``interval_level_low`` / ``_high``: the gate judges the interval the nightly writes.
     Also returns the held-out model's ``expected_paid_on`` (days after T) per test snapshot (the
     champion comparison of the gate reads them) and the held-out model (logged with the version: a
     later challenger's gate compares with it)."""
     from models.paydate import (
+        DEFAULT_LEVELS,
         evaluate,
         fit_day_shape,
         fit_hazard,
@@ -280,6 +292,7 @@ def fit_and_evaluate(
     )
 
     features, grid, H = params.features(), params.grid(), params.horizon_weeks
+    levels = DEFAULT_LEVELS if levels is None else (float(levels[0]), float(levels[1]))
     held_out = fit_hazard(rows["eval"], params, features)
     outs = [weekly_cdf(held_out, inv, T, H, features, grid) for T, inv in rows["test"]]
     weekdays = fit_weekday_profile(rows["eval"]) if grid is None and params.weekday_median else None
@@ -294,7 +307,9 @@ def fit_and_evaluate(
         shape=fit_day_shape(rows["eval"]) if grid is None else None,
         weekdays=weekdays,
         memo_share=rows.get("memo_share", {}).get("eval", 0.0),
+        levels=levels,
     )
+    metrics["interval_level_low"], metrics["interval_level_high"] = levels
     predicted = [median_days(o[0], o[1], weekdays, T) for o, (T, _) in zip(outs, rows["test"], strict=True)]
     final = fit_hazard(rows["final"], params, features)
     return final, metrics, per_snapshot, cash, predicted, held_out
@@ -343,7 +358,8 @@ def train_paydate(
         f"payment-date rows: {len(rows['eval']):,} held-out training rows, {len(rows['final']):,} final rows, "
         f"{sum(len(inv) for _, inv in rows['test']):,} test invoices"
     )
-    booster, metrics, per_snapshot, cash, predicted, held_out = fit_and_evaluate(rows, params)
+    levels = version_levels(rows)
+    booster, metrics, per_snapshot, cash, predicted, held_out = fit_and_evaluate(rows, params, levels)
     # the evidence the gate's figures rest on (with the invoice and debtor counts of the evaluation)
     metrics = {
         **metrics,
@@ -375,6 +391,7 @@ def train_paydate(
             if grid is None and params.weekday_median
             else {}
         ),
+        interval_levels=[metrics["interval_level_low"], metrics["interval_level_high"]],
         trained_through=described["final_cut"],
         test_as_of=f"{described['test'][0]}..{described['test'][-1]}",
         plan=described,
@@ -401,6 +418,8 @@ def train_paydate(
                 # the leaves per tree rows_per_leaf gave the held-out and the registered model
                 "leaves_eval": params.leaves_for(len(rows["eval"])),
                 "leaves_final": params.leaves_for(len(rows["final"])),
+                # the CDF levels of paid_on_p10 / paid_on_p90 (models.paydate.interval_levels)
+                "interval_levels": [metrics["interval_level_low"], metrics["interval_level_high"]],
             },
             "plan": described,
         },

@@ -96,6 +96,8 @@ class PortfolioView:
     notes: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     statements: bool = False  # a statements book: no invoices to show on the debtor pages
+    # what paid_on_p10 / paid_on_p90 are, in words (the forecasting version's levels; "" without one)
+    interval_words: str = ""
 
 
 def _bucket_parts(
@@ -326,6 +328,7 @@ def build_portfolio(
     forecast: pd.DataFrame | None = None,
     forecast_note: str | None = None,
     lgd: pd.Series | None = None,
+    interval_words: str = "",
 ) -> PortfolioView:
     """The portfolio figures of a nightly run (see the module docstring).
 
@@ -334,7 +337,8 @@ def build_portfolio(
     scoring pass's portfolio sums at :func:`figure_dates`; without them (or for other dates) the
     buckets are read again. ``forecast``: the payment-date forecast rows of ``detail_ids``
     (``pipelines.scoring.paydate.forecast_rows``); without them they are read from ``stage``.
-    ``forecast_note``: why there is no payment-date forecast tonight (a note of the report).
+    ``forecast_note``: why there is no payment-date forecast tonight (a note of the report);
+    ``interval_words``: what its p10-p90 is (``models.paydate.levels_in_words`` of the version's levels).
     ``lgd``: the LGD per debtor_id of the recovery queue (an event's, ``recovery.lgd_by_event``, where
     it is not ``queue.lgd``'s), so the expected loss by band and segment is the queues'; debtors it
     does not name take ``queue.lgd``.
@@ -407,6 +411,7 @@ def build_portfolio(
         notes=notes,
         files=files,
         statements=statements_book,
+        interval_words=interval_words,
         **outputs,
     )
 
@@ -560,6 +565,7 @@ def portfolio_context(view: PortfolioView, band_names: list[str]) -> dict[str, A
         "window_days": view.window_days,
         "notes": view.notes,
         "has_forecast": view.invoice_forecast is not None,
+        "interval_words": view.interval_words,
     }
     if len(view.dso):
         dso = view.dso

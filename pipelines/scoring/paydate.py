@@ -202,6 +202,7 @@ def forecast_state(
 
     from features.paydate import open_invoices
     from models.paydate import (
+        DEFAULT_LEVELS,
         SHAPE_ANCHOR,
         cash_amounts,
         cash_moments,
@@ -242,7 +243,17 @@ def forecast_state(
     out = pd.concat(
         [
             out,
-            forecast_frame(F, T, ends, Fw, loaded.interval, loaded.shape(), anchor, loaded.weekday_profile()),
+            forecast_frame(
+                F,
+                T,
+                ends,
+                Fw,
+                loaded.interval,
+                loaded.shape(),
+                anchor,
+                loaded.weekday_profile(),
+                getattr(loaded, "interval_levels", DEFAULT_LEVELS),
+            ),
         ],
         axis=1,
     )

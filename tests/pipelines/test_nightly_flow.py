@@ -1072,7 +1072,13 @@ def test_payment_date_forecasts_are_published(env) -> None:
     m = json.loads((run / "manifest.json").read_text())
     assert {"invoice_forecast.parquet", "invoice_forecast.csv", "cash_forecast.csv"} <= set(m["outputs"])
     assert "payment_dates" in m["timings_s"]
-    assert m["payment_dates"] == {"model": f"ews-paydate v{env['paydate'].version}"}
+    # the version's p10-p90 in words (session 35): 700 debtors, more than 150 of them paying, so 0.1 / 0.9
+    words = "the 10th to the 90th percentile of the predicted payment date"
+    assert m["payment_dates"] == {
+        "model": f"ews-paydate v{env['paydate'].version}",
+        "interval": f"paid_on_p10 / paid_on_p90: {words}",
+    }
+    assert f"(p10&ndash;p90: {words})" in (run / "report.html").read_text(encoding="utf-8")
     assert m["queue_key"]["key"] in ("pd", "blend") and m["queue_key"]["why"].startswith(
         "queue.priority: auto"
     )
