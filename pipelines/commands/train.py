@@ -39,9 +39,18 @@ def register(app: typer.Typer) -> None:
         raw: bool = typer.Option(False, "--raw", help=RAW_HELP),
         engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP + " (feature building only)"),
         scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
+        verbose: bool = typer.Option(
+            False,
+            "--verbose",
+            "-v",
+            help="also print why the challenger was chosen, the features left out, the queue key's evidence "
+            "and every gate check (default: the figures and, last, each model's verdict in a sentence; the "
+            "checks are kept in `ews models history --verbose`)",
+        ),
     ) -> None:
         """Train, calibrate and evaluate a PD model, log it to MLflow and register it as `challenger`;
-        then the payment-date model (`ews-paydate`, its own versions and aliases).
+        then the payment-date model (`ews-paydate`, its own versions and aliases). The last lines
+        are the verdict: for each model, promoted or not and why, in a sentence.
 
         Builds month-end snapshots (features + labels), splits them out of time (train, then
         calibration, then the latest fully observed snapshot as test), fits LightGBM and a WoE
@@ -55,7 +64,7 @@ def register(app: typer.Typer) -> None:
         check_data_dir(data, raw)
         check_payments(data)  # before anything imports Prefect (its log handlers keep the console)
         from pipelines.commands.score import bucket_bars, flow_runtime
-        from pipelines.flows.train import run_train, said
+        from pipelines.flows.train import run_train
         from pipelines.runtime import said_once
 
         console = ews_console()
@@ -75,20 +84,87 @@ def register(app: typer.Typer) -> None:
             )
             raise typer.Exit(2) from None
         if result.kind == "rollrate":
-            print_rollrate(console, result)
-            train_paydate_step(console, data, config, raw, engine, scheduler)
-            return
-        console.print(metrics_table(result))
+            print_rollrate(console, result, verbose)
+        else:
+            print_pd(console, result, verbose)
+        pay = train_paydate_step(console, data, config, raw, engine, scheduler, verbose)
+        print_verdicts(console, result, pay, verbose)
+
+
+def print_pd(console: Console, result: Any, verbose: bool) -> None:
+    """What ``ews train`` shows for a LightGBM or scorecard challenger: the metrics table and its windows,
+    the queue key; with ``verbose`` also why the challenger was chosen, the features left out and every
+    gate check (the verdict is :func:`print_verdicts`')."""
+    from pipelines.flows.train import said
+
+    console.print(metrics_table(result))
+    if verbose:
         console.print(f"challenger: {said(result) if result.headline else result.selection}")
-        console.print(windows_line(result.plan, result.shipped_calibration, result.fold_calibrated))
-        if result.dropped:
-            console.print(dropped_line(result.dropped), highlight=False)
-        console.print(f"collections queue key: {result.queue_key_reason}")
-        console.print("gate", gate_verdict(result.promoted))
-        for reason in result.gate_reasons:
-            console.print(f"  - {reason}")
-        print_no_champion(console, result)
-        train_paydate_step(console, data, config, raw, engine, scheduler)
+    console.print(windows_line(result.plan, result.shipped_calibration, result.fold_calibrated))
+    if verbose and result.dropped:
+        console.print(dropped_line(result.dropped), highlight=False)
+    print_queue_key(console, result, verbose)
+    if verbose:
+        print_checks(console, result)
+
+
+KIND_SAID = {"lightgbm": "LightGBM", "scorecard": "scorecard", "rollrate": "roll-rate model"}
+
+
+def print_queue_key(console: Console, result: Any, verbose: bool) -> None:
+    """The collections queue's key: its evidence in full with --verbose, else its first clause."""
+    from pipelines.adapters.registry_view import short_reason
+
+    reason = result.queue_key_reason if verbose else short_reason(result.queue_key_reason, limit=160)
+    console.print(f"collections queue key: {reason}")
+
+
+def print_checks(console: Console, result: Any) -> None:
+    """Every check of a gate (``ews train --verbose``; always in ``ews models history --verbose``)."""
+    console.print("gate", gate_verdict(result.promoted))
+    for reason in result.gate_reasons:
+        console.print(f"  - {reason}")
+
+
+def verdict_said(label: str, outcome: Any) -> Text:
+    """A gate's decision in a line: ``label``, the verdict in its colour, then the registry's plain words
+    (``outcome.gate_summary``; a pass's "Promoted: " dropped, the verdict says it), else the failed checks."""
+    summary = outcome.gate_summary
+    if outcome.promoted:
+        text = (summary or "Promoted: every check passed.").removeprefix("Promoted: ")
+        said = text[:1].upper() + text[1:]
+    elif summary:
+        said = summary
+    else:
+        said = (
+            "Not promoted: "
+            + "; ".join(r.removeprefix("FAIL ") for r in outcome.gate_reasons if r.startswith("FAIL "))
+            + "."
+        )
+    return Text.assemble(f"{label}: gate ", gate_verdict(outcome.promoted), f". {said}")
+
+
+def print_verdicts(console: Console, result: Any, pay: Any, verbose: bool) -> None:
+    """The last lines of ``ews train``: each model's gate verdict and why, in a sentence (s35-walk: on a
+    5,000-debtor book the PD verdict came after 45 lines, and the payment-date flow's log and summary
+    followed it), then what to do without a champion and where every check is."""
+    console.print()
+    console.print(
+        verdict_said(f"ews-pd v{result.version} ({KIND_SAID.get(result.kind, result.kind)})", result)
+    )
+    if (
+        not result.promoted
+        and result.champion_before is None
+        and "ews models promote" not in result.gate_summary
+    ):
+        console.print(no_champion_said(result.version), style="yellow")  # the command that accepts it
+    if pay is not None and not isinstance(pay, str):
+        console.print(verdict_said(f"ews-paydate v{pay.version}", pay))
+    elif pay:  # not trained: why, in a line
+        console.print(f"ews-paydate: {pay}", highlight=False)
+    if not verbose:
+        paydate = " [--name ews-paydate]" if pay is not None and not isinstance(pay, str) else ""
+        console.print(f"every check: `ews models history -v{paydate}`; all: `ews train -v`", highlight=False)
 
 
 def dropped_line(dropped: dict[str, str]) -> Text:
@@ -208,8 +284,9 @@ ROLLRATE_BASELINE_NOTE = (
 )
 
 
-def print_rollrate(console: Console, result: object) -> None:
-    """What ``ews train`` shows for the roll-rate model of a small book."""
+def print_rollrate(console: Console, result: Any, verbose: bool = True) -> None:
+    """What ``ews train`` shows for the roll-rate model of a small book (its gate's checks with
+    ``verbose``; the verdict is :func:`print_verdicts`')."""
     from pipelines.flows.train import said
 
     ci = (result.intervals or {}).get("challenger", {})
@@ -232,11 +309,9 @@ def print_rollrate(console: Console, result: object) -> None:
         f"test month-ends {test[0]}..{test[-1]} ({len(test)}), each scored by the matrix fitted on the moves "
         "observed by it; the registered matrix uses every month-end"
     )
-    console.print(f"collections queue key: {result.queue_key_reason}")
-    console.print("gate", gate_verdict(result.promoted))
-    for reason in result.gate_reasons:
-        console.print(f"  - {reason}")
-    print_no_champion(console, result)
+    print_queue_key(console, result, verbose)
+    if verbose:
+        print_checks(console, result)
 
 
 def print_no_champion(console: Console, result: object) -> None:
@@ -247,11 +322,14 @@ def print_no_champion(console: Console, result: object) -> None:
         console.print(result.gate_summary, style="yellow")
     if result.promoted or result.champion_before is not None:
         return
-    console.print(
+    console.print(no_champion_said(result.version), style="yellow")
+
+
+def no_champion_said(version: str) -> str:
+    """A failed gate on a book with no champion: what it means and the command that accepts ``version``."""
+    return (
         "no champion yet: `ews score` cannot run until a version is promoted. Training again on "
-        f"the same data gives the same verdict; to accept v{result.version} as it is: "
-        f'ews models promote {result.version} --reason "..."',
-        style="yellow",
+        f'the same data gives the same verdict; to accept v{version} as it is: ews models promote {version} --reason "..."'
     )
 
 
@@ -269,20 +347,26 @@ def holds_invoices(data: Path) -> bool:
 
 
 def train_paydate_step(
-    console: Console, data: Path, config: Path, raw: bool, engine: str | None, scheduler: str | None
-) -> None:
+    console: Console,
+    data: Path,
+    config: Path,
+    raw: bool,
+    engine: str | None,
+    scheduler: str | None,
+    verbose: bool = True,
+) -> Any:
     """The second step of ``ews train``: the payment-date model (``ews-paydate``). A book too short
-    for it is a warning: the PD model above is already registered."""
+    for it is a warning: the PD model above is already registered. Returns the training's result, or
+    why there is none (a sentence, for :func:`print_verdicts`)."""
     from pipelines.commands.score import bucket_bars, flow_runtime
     from pipelines.flows.train_paydate import run_train_paydate
     from pipelines.runtime import said_once
 
     if not holds_invoices(data):
-        console.print(
-            "payment-date model: skipped, the book has no invoices (monthly statements carry no "
+        return (
+            "skipped, the book has no invoices (monthly statements carry no "
             "invoice due dates to learn payment dates from); forecasts and cash-in need an invoice ledger"
         )
-        return
     try:
         with (
             flow_runtime(also=TRAIN_USER_ERRORS),
@@ -296,7 +380,7 @@ def train_paydate_step(
         typer.secho(
             f"warning: payment-date model not trained: {str(exc).splitlines()[0]}", fg="yellow", err=True
         )
-        return
+        return "not trained (the warning above says why); the PD model is registered"
     m = pay.metrics
     if pay.history_note:  # one short line (only here); the flow-run log above has the note in full
         console.print(f"payment-date model: {pay.history_headline or pay.history_note}", style="yellow")
@@ -304,10 +388,8 @@ def train_paydate_step(
         f"ews-paydate v{pay.version}: held-out MAE {m['mae_days']:.2f} days (paid on due date "
         f"{m['due_date_mae_days']:.2f}, due date + mean lateness {m['due_plus_lateness_mae_days']:.2f}), "
         f"within 7 days {m['within_7d']:.1%}, p10-p90 coverage {m['coverage_80']:.1%}, weekly cash error "
-        f"{m.get('cash_wape', float('nan')):.1%}; gate",
-        gate_verdict(pay.promoted),
+        f"{m.get('cash_wape', float('nan')):.1%}",
     )
-    for reason in pay.gate_reasons:
-        console.print(f"  - {reason}")
-    if not pay.promoted and pay.gate_summary:  # in plain words; without a champion: the command to accept it
-        console.print(pay.gate_summary, style="yellow")
+    if verbose:
+        print_checks(console, pay)
+    return pay

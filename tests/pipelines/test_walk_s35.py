@@ -231,6 +231,77 @@ def test_a_debtor_gone_into_default_is_named_apart_from_the_largest_pd_increases
     assert pd.Series([m["pd_change"] for m in got["movers"]]).round(6).tolist() == [0.1, 0.01]
 
 
+def _trained(promoted: bool, pay_promoted: bool, champion_before: str | None = None):
+    """A LightGBM training and a payment-date training as the flows return them, figures by hand (book B's
+    first training: AUC 0.8828 [0.8451, 0.9207], ...)."""
+    from pipelines.flows.train import TrainResult
+    from pipelines.flows.train_paydate import PaydateTrainResult
+
+    metrics = {"auc": 0.8828, "brier": 0.0054, "logloss": 0.0283, "ece": 0.0019}
+    checks = (
+        "ok challenger is the LightGBM model",
+        "ok AUC 0.8828 [0.8451, 0.9207]: the 95% debtor interval reaches the floor 0.7000 (gate.min_auc)",
+        "ok ECE (calibration) 0.0019 <= 0.0060 (chance ECE 0.0010 + margin 0.005 (gate.ece_margin))",
+        "ok not worse than the scorecard baseline"
+        if promoted
+        else "FAIL worse than champion v1: higher log-loss",
+        "ok no current champion" if champion_before is None else f"ok champion v{champion_before} compared",
+    )
+    pd_result = TrainResult(
+        run_id="debb3884a13b00", version="2", promoted=promoted, gate_reasons=checks,
+        champion_before=champion_before, metrics=metrics, baseline_metrics=dict(metrics), model_sha256="0" * 64,
+        plan={"test": ["2025-04-30", "2025-09-30"], "calibration": ["2025-02-28", "2025-03-31"]},
+        dropped={"credit_on_account": "constant"}, kind="lightgbm", selection="LightGBM has the lower log-loss",
+        lightgbm_metrics=dict(metrics), queue_key="blend",
+        queue_key_reason="blend chosen: queue capture on 2 pooled folds: blend 0.9451 vs PD 0.9300; the test window "
+        "alone: PD key kept",
+        gate_summary="Promoted: every check passed." if promoted
+        else "Not promoted, the champion stays: worse than champion v1: higher log-loss.",
+    )  # fmt: skip
+    pay = PaydateTrainResult(
+        run_id="r", version="2", promoted=pay_promoted,
+        gate_reasons=("ok MAE 8.80 days vs the better baseline 12.08", "ok p10-p90 coverage 76.0%"),
+        metrics={"mae_days": 8.8, "due_date_mae_days": 20.5, "due_plus_lateness_mae_days": 12.08,
+                 "within_7d": 0.565, "coverage_80": 0.76, "cash_wape": 0.129},
+        plan={}, rows=10_928, gate_summary="",
+    )  # fmt: skip
+    return pd_result, pay
+
+
+def test_ews_train_ends_with_each_models_verdict_in_a_sentence() -> None:
+    """s34-walk leftover: `ews train` printed about 45 lines (the metrics, why the challenger, the windows,
+    the queue key's evidence, every gate check) before "gate passed: now champion", and the payment-date
+    flow's log and summary came after it: the verdict scrolled away. Now the last lines are each model's
+    verdict and why in a sentence, then where every check is; the detail is printed with --verbose."""
+    from rich.console import Console
+
+    from pipelines.commands.train import print_pd, print_verdicts
+
+    for verbose in (False, True):
+        result, pay = _trained(promoted=True, pay_promoted=True)
+        console = Console(record=True, width=80)
+        print_pd(console, result, verbose)
+        print_verdicts(console, result, pay, verbose)
+        lines = [line.rstrip() for line in console.export_text().splitlines()]
+        tail = lines[-3:] if not verbose else lines[-2:]
+        assert tail[0] == "ews-pd v2 (LightGBM): gate passed: now champion. Every check passed."
+        assert tail[1] == "ews-paydate v2: gate passed: now champion. Every check passed."
+        checks = [line for line in lines if line.startswith("  - ")]
+        assert len(checks) == (5 if verbose else 0)
+        assert ("challenger: LightGBM has the lower log-loss" in lines) is verbose
+    assert lines[-1].startswith("ews-paydate v2") and not any("every check:" in line for line in lines)
+
+    result, pay = _trained(promoted=False, pay_promoted=True, champion_before="1")
+    console = Console(record=True, width=200)
+    print_verdicts(console, result, pay, verbose=False)
+    said = console.export_text().splitlines()
+    assert said[1] == (
+        "ews-pd v2 (LightGBM): gate failed: champion unchanged. Not promoted, the champion stays: worse than "
+        "champion v1: higher log-loss."
+    )
+    assert said[-1] == "every check: `ews models history -v [--name ews-paydate]`; all: `ews train -v`"
+
+
 TITLE_PROBE = """<script>
 (function () {
   var h1 = document.querySelector("h1"), walker = document.createTreeWalker(h1, NodeFilter.SHOW_TEXT);
