@@ -180,9 +180,23 @@ def log_paydate(
         client,
         name,
         version,
-        {"event": CHALLENGER, "at": registry._now(None), "by": registry._who(None), "run_id": run_id},
+        {"event": CHALLENGER, "at": registry._now(None), "by": registry._who(None), "run_id": run_id}
+        | ({"reason": challenger_said(metrics)} if challenger_said(metrics) else {}),
     )
     return LoggedPaydate(run_id, version, sha)
+
+
+def challenger_said(metrics: Mapping[str, float]) -> str:
+    """A new version's figures in one line for ``ews models history`` (its challenger event read empty
+    beside the PD model's, s35-walk): held-out MAE against the better baseline, p10-p90 coverage."""
+    keys = ("mae_days", "due_date_mae_days", "due_plus_lateness_mae_days", "coverage_80")
+    if not all(k in metrics and pd.notna(metrics[k]) for k in keys):
+        return ""
+    base = min(float(metrics["due_date_mae_days"]), float(metrics["due_plus_lateness_mae_days"]))
+    return (
+        f"payment-date model: held-out MAE {float(metrics['mae_days']):.2f} days (better baseline {base:.2f}), "
+        f"p10-p90 coverage {float(metrics['coverage_80']):.1%}"
+    )
 
 
 @dataclass(frozen=True)
@@ -470,11 +484,15 @@ def gate_decision(
     reasons = tuple(("ok " if ok else "FAIL ") + text for ok, text in checks)
     passed = all(ok for ok, _ in checks)
     compared = champion is not None and champion.interval is not None
+    challenger = {k: float(v) for k, v in metrics.items()}
     return GateDecision(
         passed,
         reasons,
-        challenger={k: float(v) for k, v in metrics.items()},
+        challenger=challenger,
         champion={"mae_days": float(champion.mae_days)} if compared else None,
+        # a pass in the PD gate's words ("Promoted: every check passed."; `ews models history` showed the
+        # first check, "ok evidence: ...", s35-walk); a failure's words come from registry.gate_summary
+        summary=decision_summary(True, reasons, challenger) if passed else "",
     )
 
 

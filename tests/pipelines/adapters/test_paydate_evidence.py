@@ -133,4 +133,5 @@ def test_ews_models_history_says_why_with_the_counts(mlflow_uri) -> None:
     assert promoted.passed
     assert str(client.get_model_version_by_alias("ews-paydate", "champion").version) == v2
     last = registry.history("ews-paydate", tracking_uri=mlflow_uri)["reason"].iloc[-1]
-    assert last.startswith(f"ok evidence: {SHOWN}; ok MAE 8.00")  # a pass has no sentence before its checks
+    # a pass says it before its checks, as the PD gate's (s35-walk; before: the checks alone)
+    assert last.startswith(f"Promoted: every check passed. Checks: ok evidence: {SHOWN}; ok MAE 8.00")
