@@ -93,13 +93,16 @@ def register(app: typer.Typer) -> None:
 
 def print_pd(console: Console, result: Any, verbose: bool) -> None:
     """What ``ews train`` shows for a LightGBM or scorecard challenger: the metrics table and its windows,
-    the queue key; with ``verbose`` also why the challenger was chosen, the features left out and every
-    gate check (the verdict is :func:`print_verdicts`')."""
+    the queue key (a small book's model choice in its one short line); with ``verbose`` also why the
+    challenger was chosen, the features left out and every gate check (the verdict is
+    :func:`print_verdicts`')."""
     from pipelines.flows.train import said
 
     console.print(metrics_table(result))
-    if verbose:
-        console.print(f"challenger: {said(result) if result.headline else result.selection}")
+    if result.headline:  # a small book's model choice: one short line, as the roll-rate model's
+        console.print(f"challenger: {said(result)}")
+    elif verbose:
+        console.print(f"challenger: {result.selection}")
     console.print(windows_line(result.plan, result.shipped_calibration, result.fold_calibrated))
     if verbose and result.dropped:
         console.print(dropped_line(result.dropped), highlight=False)
