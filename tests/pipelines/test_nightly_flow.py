@@ -19,6 +19,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+import yaml
 from nightly_portfolio import write_portfolio
 
 from tests.conftest import seed_mlflow_db
@@ -414,10 +415,9 @@ def test_dask_engine_gives_byte_identical_outputs(env) -> None:
     from pipelines.flows.nightly import run
 
     project = env["tmp"] / "ews-dask.yaml"
-    project.write_text(
-        (ROOT / "conf" / "ews.yaml").read_text()
-        + "\n".join(["", "compute:", "  engine: dask", "  workers: 2", "  memory_limit: 1GiB", ""])
-    )
+    conf = yaml.safe_load((ROOT / "conf" / "ews.yaml").read_text())  # its own compute: section, replaced
+    conf["compute"] = {**conf["compute"], "engine": "dask", "workers": 2, "memory_limit": "1GiB"}
+    project.write_text(yaml.safe_dump(conf, sort_keys=False))
     cfg = env["tmp"] / "nightly-dask.yaml"  # the module's nightly config, on the Dask project config
     cfg.write_text(env["cfg"].read_text().replace(str(ROOT / "conf" / "ews.yaml"), str(project)))
     got = run(as_of=DAY1, config_path=cfg, data_dir=env["data"], out_dir=env["tmp"] / "runs-dask")
