@@ -33,7 +33,8 @@ between commits on the same rows).
 ``--kind lightgbm|scorecard`` forces the kind ews ships (``evaluation.challenger``; default ``auto``,
 the rule). ``--both`` also trains the kind the rule did not ship, as ``ews train`` would with
 ``challenger`` fixed to it, and scores it as ``ews_lightgbm`` / ``ews_scorecard`` (one of the two equals
-``ews``).
+``ews``). ``--tie-folds on|off`` sets ``evaluation.tie_folds`` (default: the config's); with it on,
+``old_rule_kind`` is the kind the rule without it ships (the scorecard where the extension ran).
 """
 
 from __future__ import annotations
@@ -180,17 +181,27 @@ def forward_test(
 
 
 KINDS = ("lightgbm", "scorecard")
+EXTENDED = "every fold the book allows"  # models.train._on_folds's words when tie_folds judged again
 
 
 def add_kind_args(ap: argparse.ArgumentParser) -> None:
-    """``--kind`` and ``--both`` (module doc)."""
+    """``--kind``, ``--both`` and ``--tie-folds`` (module doc)."""
     ap.add_argument("--kind", choices=("auto", *KINDS), default="auto", help="the kind ews ships")
     ap.add_argument("--both", action="store_true", help="also train and score the other kind")
+    ap.add_argument("--tie-folds", choices=("on", "off"), default=None, help="evaluation.tie_folds")
 
 
 def kind_params(params: TrainParams, args: argparse.Namespace) -> TrainParams:
-    """``params`` with ``--kind`` applied."""
-    return dataclasses.replace(params, challenger=getattr(args, "kind", "auto"))
+    """``params`` with ``--kind`` and ``--tie-folds`` applied."""
+    params = dataclasses.replace(params, challenger=getattr(args, "kind", "auto"))
+    tie = getattr(args, "tie_folds", None)
+    return params if tie is None else dataclasses.replace(params, tie_folds=tie == "on")
+
+
+def old_rule_kind(outcome: Any) -> str:
+    """The kind the rule without ``tie_folds`` ships: where the extension ran, the first evidence
+    was tied, so the scorecard."""
+    return "scorecard" if EXTENDED in str(getattr(outcome, "selection", "")) else outcome.kind
 
 
 def run_regime(
@@ -219,6 +230,7 @@ def run_regime(
             "test_rows": int(covered.sum()),
             "test_defaults": int(y[covered].sum()),
             "kind": outcome.kind,
+            "old_rule_kind": old_rule_kind(outcome),
             "other": getattr(outcome, "other", None),
             "selection": outcome.selection,
             "folds": len(outcome.folds),
@@ -349,7 +361,7 @@ def main() -> None:
             print(f"{regime:10s} CI: {json.dumps(r['ci'])}", flush=True)
     if args.json:
         meta = {"config": str(args.config), "seed": args.seed, "lgbm": dataclasses.asdict(params.lgbm)}
-        meta.update(kind=params.challenger, both=args.both)
+        meta.update(kind=params.challenger, tie_folds=params.tie_folds, both=args.both)
         meta["boot"] = args.boot
         args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=1, default=str) + "\n")
     print(markdown(results))

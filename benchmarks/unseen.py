@@ -9,8 +9,9 @@ data equals the simulator's own first default day on every row with an observed 
 
     nice .venv/bin/python benchmarks/unseen.py --variant small --seed 1 --work /tmp/unseen \
         [--ablations] [--families] [--json out.json] [--kind auto|lightgbm|scorecard] [--both]
+        [--tie-folds on|off]
 
-``--kind``, ``--both``: as ``benchmarks/regimes.py``'s.
+``--kind``, ``--both``, ``--tie-folds``: as ``benchmarks/regimes.py``'s.
 """
 
 from __future__ import annotations
@@ -171,7 +172,7 @@ def main() -> None:
             ).to_parquet(args.scores)
     if args.json:
         meta = {"config": str(args.config), "lgbm": dataclasses.asdict(params.lgbm)}
-        meta.update(kind=params.challenger, both=args.both)
+        meta.update(kind=params.challenger, tie_folds=params.tie_folds, both=args.both)
         args.json.write_text(json.dumps({"meta": meta, "results": [r]}, indent=1, default=str) + "\n")
 
 

@@ -11,6 +11,7 @@ a :class:`TrainingOutcome`; logging it is ``pipelines.adapters.registry``'s job.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -115,6 +116,7 @@ class TrainParams:
     challenger: str = "auto"
     fold_defaults: int = 300
     max_folds: int = 4
+    tie_folds: bool = False
     horizon_days: int = 90
     exclude: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ("segment", "country")
@@ -529,6 +531,11 @@ def fold_rows(
     return pd.concat(pooled, ignore_index=True), trees
 
 
+def _tied(ci: dict[str, tuple[float, float]]) -> bool:
+    """No clear winner: both intervals of ``lightgbm - scorecard`` (log-loss, AUC) include 0."""
+    return all(ci[m][0] <= 0 <= ci[m][1] for m in ("logloss", "auc"))
+
+
 def _choose(
     test_ci: dict[str, tuple[float, float]],
     test_point: dict[str, float],
@@ -543,6 +550,12 @@ def _choose(
     """LightGBM or the scorecard: on the test window when it holds ``fold_defaults`` defaults, else
     on rolling-origin folds (:mod:`models.challenger`) when the book allows two or more.
 
+    ``tie_folds``: when that evidence names no clear winner, the rule judges again on every
+    rolling-origin fold the book allows (up to ``max_folds``, whatever their defaults; the folds
+    already fitted are the latest of them and are reused), and the scorecard stays only when those
+    are tied too (issue 9 part 4: "when neither wins clearly", measured on more evidence). Not with
+    ``fold_defaults`` 0 (the test window alone, by config).
+
     Returns ``(kind, reason, fold table, pooled fold rows, fold intervals of lightgbm - scorecard,
     evidence)`` (the fold items empty on the single-window path); ``evidence`` is what the gate
     compares the challenger with the scorecard on."""
@@ -555,17 +568,25 @@ def _choose(
         ci = {m: test_ci[m] for m in ("logloss", "auc")}
         return Evidence(kind, why, f"the {here}", ci, dict(test_point), len(test_rows), n_def)
 
+    def plan_to(target: int) -> list[Any]:
+        return plan_folds(
+            summary,
+            plan.test,
+            params.split,
+            horizon_days=params.horizon_days,
+            target_defaults=target,
+            max_folds=params.max_folds,
+        )
+
+    tie = params.tie_folds and params.fold_defaults > 0 and _tied(test_ci)
     if n_def >= params.fold_defaults:
         why = f"{reason}; on the {here}"
-        return kind, why, pd.DataFrame(), pd.DataFrame(), {}, window(why)
-    folds = plan_folds(
-        summary,
-        plan.test,
-        params.split,
-        horizon_days=params.horizon_days,
-        target_defaults=params.fold_defaults,
-        max_folds=params.max_folds,
-    )
+        more = plan_to(sys.maxsize) if tie else []
+        if len(more) < 2:
+            return kind, why, pd.DataFrame(), pd.DataFrame(), {}, window(why)
+        rows, trees = fold_rows(labelled, more, kept, categories, categorical, params)
+        return _on_folds(more, rows, trees, params, f"the {here}", why, extended=True)
+    folds = plan_to(params.fold_defaults)
     if len(folds) < 2:
         why = (
             f"the snapshots before it cannot fill another fold (train, validation and calibration windows of "
@@ -574,17 +595,48 @@ def _choose(
         why = f"{reason}; on the {here} (< {params.fold_defaults}: {why})"
         return kind, why, pd.DataFrame(), pd.DataFrame(), {}, window(why)
     rows, trees = fold_rows(labelled, folds, kept, categories, categorical, params)
+    because = f"the {here} (< {params.fold_defaults}); that window alone: {reason}"
+    first = _on_folds(folds, rows, trees, params, because, "")
+    if not (params.tie_folds and _tied(first[4])):
+        return first
+    more = plan_to(sys.maxsize)
+    extra = len(more) - len(folds)
+    if extra <= 0 or [f.plan for f in more[extra:]] != [f.plan for f in folds]:
+        return first
+    # the folds already fitted are the latest ones of the longer plan: only the earlier ones are new
+    new_rows, new_trees = fold_rows(labelled, more[:extra], kept, categories, categorical, params)
+    rows = pd.concat([new_rows, rows.assign(fold=rows["fold"] + extra)], ignore_index=True)
+    return _on_folds(more, rows, [*new_trees, *trees], params, because, first[1], extended=True)
+
+
+def _on_folds(
+    folds: list[Any],
+    rows: pd.DataFrame,
+    trees: list[int | None],
+    params: TrainParams,
+    because: str,
+    before: str,
+    extended: bool = False,
+) -> tuple[str, str, pd.DataFrame, pd.DataFrame, dict[str, tuple[float, float]], Evidence]:
+    """:func:`_choose`'s outcome from pooled fold rows. ``because``: why folds (the test window in
+    words); ``before``: the tied decision that asked for more folds (``extended``)."""
     table = fold_table(folds, rows, trees)
     fold_kind, fold_reason, fold_ci, fold_point = _fold_rule(
         rows, n_boot=params.bootstrap_samples, seed=params.seed
     )
     spans = ", ".join(table["evaluation"])
     counts = f"{len(rows):,} rows, {int(rows['y'].sum())} defaults"
-    reason = (
-        f"{fold_reason}; pooled over {len(folds)} rolling-origin folds ({counts}; evaluated {spans}, each fitted only on snapshots whose "
-        f"{params.horizon_days}-day horizon ended before it), because the {here} (< {params.fold_defaults}); "
-        f"that window alone: {reason}"
+    pooled = (
+        f"pooled over {len(folds)} rolling-origin folds ({counts}; evaluated {spans}, each fitted only on "
+        f"snapshots whose {params.horizon_days}-day horizon ended before it)"
     )
+    if extended:
+        reason = (
+            f"{fold_reason}; {pooled}: every fold the book allows, because with less evidence there was no "
+            f"clear winner ({before})"
+        )
+    else:
+        reason = f"{fold_reason}; {pooled}, because {because}"
     evidence = Evidence(
         fold_kind,
         reason,

@@ -168,7 +168,8 @@ class EvaluationConfig(ConfigModel):
 
     bootstrap_samples: int = Field(200, ge=20, le=5000, description="replicates, resampling debtors")
     challenger: Literal["auto", "lightgbm", "scorecard"] = Field(
-        "auto", description="auto = the winner on the test window (log-loss, then AUC; tie -> scorecard)"
+        "auto",
+        description="auto = the winner on the test window (log-loss, then AUC; tie -> more folds, then scorecard)",
     )
     fold_defaults: int = Field(
         300,
@@ -177,6 +178,11 @@ class EvaluationConfig(ConfigModel):
         "rolling-origin folds pooled until they hold this many (0 = always the test window alone)",
     )
     max_folds: int = Field(4, ge=2, le=24, description="most rolling-origin folds (each refits both models)")
+    tie_folds: bool = Field(
+        True,
+        description="no clear winner on that evidence: judge again on every rolling-origin fold the book "
+        "allows (up to max_folds) before the tie goes to the scorecard",
+    )
 
 
 class GateConfig(ConfigModel):
@@ -577,6 +583,7 @@ class TrainConfig(ConfigModel):
             challenger=self.evaluation.challenger,
             fold_defaults=self.evaluation.fold_defaults,
             max_folds=self.evaluation.max_folds,
+            tie_folds=self.evaluation.tie_folds,
             horizon_days=horizon_days,
             exclude=tuple(self.features.exclude),
             categorical=tuple(self.features.categorical),

@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from models.challenger import choose_on_folds, plan_folds, rule_evidence
 from models.evaluate import choose_challenger, paired_difference, within_strata_auc
 from models.split import SplitParams, snapshot_summary
-from models.train import LGBMParams, TrainParams, fold_rows, train_pd_model
+from models.train import LGBMParams, TrainParams, _tied, fold_rows, train_pd_model
 
 HORIZON = 90
 # one-snapshot test window (~30 defaults): too few to separate the models; folds pool ~200 defaults
@@ -336,3 +336,66 @@ def test_the_fold_rule_on_hand_made_folds(lightgbm, scorecard, kind, why, loglos
     if why.startswith("no clear"):
         assert ci["logloss"][0] < 0 < ci["logloss"][1] and ci["auc"][0] < 0 < ci["auc"][1]
         assert reason.endswith("lower log-loss in 1 of 3 folds and the higher AUC in 1 of 3")
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation.tie_folds (s35-tie): no clear winner -> the rule judges again on every fold the book allows
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("logloss", "auc", "tied"),
+    [
+        ((-0.0033, 0.0029), (-0.0010, 0.0438), True),  # unseen large s176's two folds (s34-regimes)
+        ((-0.0030, 0.0007), (0.0071, 0.0370), False),  # its four folds: LightGBM ranks better
+        ((-0.0088, -0.0016), (-0.0038, 0.0598), False),  # lower log-loss
+        ((0.0002, 0.0040), (-0.0100, 0.0100), False),  # the scorecard's lower log-loss
+        ((-0.0010, 0.0010), (-0.0300, -0.0010), False),  # the scorecard ranks better
+        ((-0.0010, 0.0), (0.0, 0.0200), True),  # an interval ending at 0 is not clear of it
+    ],
+)
+def test_a_tie_is_both_intervals_holding_zero_as_the_rule_reads_them(logloss, auc, tied) -> None:
+    ci = {"logloss": logloss, "auc": auc}
+    assert _tied(ci) is tied
+    reason = choose_challenger(ci, {"logloss": sum(logloss) / 2, "auc": sum(auc) / 2})[1]
+    assert reason.startswith("no clear winner") is tied
+
+
+def test_a_tied_test_window_is_judged_again_on_every_fold_the_book_allows(xor_frame) -> None:
+    # the one-snapshot window (~30 defaults, >= fold_defaults 20) ties; 8 folds (max_folds) find LightGBM
+    params = dataclasses.replace(PARAMS, fold_defaults=20)
+    before = train_pd_model(xor_frame, params)
+    assert before.kind == "scorecard" and before.selection.startswith("no clear winner")
+    assert before.folds.empty and before.evidence.folds == 1
+    after = train_pd_model(xor_frame, dataclasses.replace(params, tie_folds=True))
+    assert after.kind == after.evidence.kind == "lightgbm"
+    assert len(after.folds) == after.evidence.folds == PARAMS.max_folds
+    assert (
+        "every fold the book allows, because with less evidence there was no clear winner" in after.selection
+    )
+    assert after.intervals["lightgbm-scorecard-folds"]["logloss"][1] < 0
+    # the last fold evaluates the tied test window itself
+    assert after.folds["evaluation"].iloc[-1] == after.plan.span("test")
+
+
+def test_tied_folds_are_extended_by_the_earlier_folds_only() -> None:
+    # a weaker interaction: the 2 folds pooled to 35 defaults tie; every fold (8) gives LightGBM the
+    # lower log-loss. The 2 folds already fitted are reused: the pooled rows equal those of a training
+    # that planned all 8 folds at once.
+    frame = make_fold_frame("xor", 0.45)
+    params = dataclasses.replace(PARAMS, fold_defaults=35)
+    before = train_pd_model(frame, params)
+    assert before.kind == "scorecard" and len(before.folds) == 2
+    assert before.selection.startswith("no clear winner")
+    after = train_pd_model(frame, dataclasses.replace(params, tie_folds=True))
+    assert after.kind == "lightgbm" and len(after.folds) == 8
+    assert after.selection.startswith("LightGBM has the lower log-loss")
+    at_once = train_pd_model(frame, dataclasses.replace(params, fold_defaults=10**6))
+    pd.testing.assert_frame_equal(after.fold_rows, at_once.fold_rows)
+    pd.testing.assert_frame_equal(after.folds, at_once.folds)
+    assert after.evidence.intervals == at_once.evidence.intervals
+    # the folds of the tied training are the latest two of the eight, scored alike
+    last_two = after.fold_rows[after.fold_rows["fold"] >= 6].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        last_two.assign(fold=last_two["fold"] - 6), before.fold_rows.reset_index(drop=True)
+    )
