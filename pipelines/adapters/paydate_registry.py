@@ -32,6 +32,7 @@ from pipelines.adapters.registry import (
     EXPERIMENT_NAME,
     ModelArtifactsError,
 )
+from pipelines.adapters.registry_view import PAYDATE_MODEL_NAME
 from pipelines.words import counted
 
 __all__ = [
@@ -48,7 +49,6 @@ __all__ = [
     "log_paydate",
 ]
 
-PAYDATE_MODEL_NAME = "ews-paydate"
 SPEC_ARTIFACT = "paydate_spec.json"
 BOOSTER_ARTIFACT = "model/booster.txt"
 HELD_OUT_ARTIFACT = "model/held_out.txt"  # the held-out model (session 20), trained to the plan's eval_cut

@@ -34,6 +34,7 @@ __all__ = [
 DEFAULT_TRACKING_URI = "sqlite:///data/mlflow/mlflow.db"
 EVENTS_TAG = "ews.events"
 CHAMPION = "champion"
+PAYDATE_MODEL_NAME = "ews-paydate"  # the payment-date model (pipelines.adapters.paydate_registry)
 CHALLENGER = "challenger"
 _WORKSPACE = "default"  # MLflow 3's workspace column; ews uses the default workspace only
 # same instant: the old champion retires before the new one takes over

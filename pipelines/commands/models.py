@@ -142,7 +142,7 @@ def register(app: typer.Typer) -> None:
                 f"no versions of {name!r} yet in {public_uri(tracking_uri(uri))}: run `ews train --data DIR`"
             )
             return
-        from pipelines.adapters.paydate_registry import PAYDATE_MODEL_NAME
+        from pipelines.adapters.registry_view import PAYDATE_MODEL_NAME
 
         paydate = name == PAYDATE_MODEL_NAME
         for row in rows:
@@ -277,9 +277,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{name} v{version} was already champion: nothing moved; reason recorded")
         else:
             typer.echo(f"{name} v{version} is champion (previous: {previous or 'none'}); reason recorded")
-        from pipelines.adapters.paydate_registry import PAYDATE_MODEL_NAME
         from pipelines.adapters.registry import DEFAULT_MODEL_NAME, champion_version
         from pipelines.adapters.registry import promote_command as promote_line
+        from pipelines.adapters.registry_view import PAYDATE_MODEL_NAME
 
         if name == DEFAULT_MODEL_NAME:  # a roll-back of "the model" moved the PD model alone (s34-walk)
             paydate = champion_version(PAYDATE_MODEL_NAME, tracking_uri=_uri(project))
