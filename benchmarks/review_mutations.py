@@ -2018,6 +2018,27 @@ M = [
         "stop + pd.Timedelta(days=3650) if stop == end else stop)))\n",
         ["tests/pipelines/test_own_months_s35.py", "tests/pipelines/test_review_s35.py"],
     ),
+    (
+        "K26 ac712bc tie: an interval ending at 0 read as a clear winner",
+        "models/train.py",
+        '    return all(ci[m][0] <= 0 <= ci[m][1] for m in ("logloss", "auc"))',
+        '    return all(ci[m][0] < 0 < ci[m][1] for m in ("logloss", "auc"))',
+        ["tests/models/test_challenger.py"],
+    ),
+    (
+        "K27 ac712bc tie: a tied test window with enough defaults not judged again",
+        "models/train.py",
+        "        more = plan_to(sys.maxsize) if tie else []\n",
+        "        more = []\n",
+        ["tests/models/test_challenger.py"],
+    ),
+    (
+        "K28 ac712bc tie: the config default off (a user's train.yaml without the key)",
+        "pipelines/config/train.py",
+        "    tie_folds: bool = Field(\n        True,",
+        "    tie_folds: bool = Field(\n        False,",
+        ["tests/models/test_challenger.py", "tests/pipelines/config/test_config.py"],
+    ),
 ]
 
 
