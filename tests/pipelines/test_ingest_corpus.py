@@ -483,3 +483,19 @@ def test_payments_without_a_currency_take_their_invoice_or_debtor_currency_in_a_
     pay = result.portfolio.payments.set_index("payment_id")
     assert pay["amount"].round(3).to_dict() == {"P1": 37.5, "P2": 15.75, "P3": 9.38}  # KWD x 3.0, in cents
     assert result.quarantine["invoices"].empty
+
+
+def test_corpus_s35_amounts_read_without_losing_rows() -> None:
+    """s35-attack's two silent losses, in the corpus: an invoice of 200.005 EUR (more decimals than
+    the currency has) is kept and read as 200.00, so a payment of 200.00 settles it; an event whose
+    amount does not parse ('abc') keeps its event (the agency placement, a default) with no amount."""
+    result = ingest_files(_files({"invoices": "inv_amount_below_unit"}), None, as_of=AS_OF)
+    t = result.manifest["tables"]["invoices"]
+    assert (t["rows_in"], t["rows_accepted"], t["rows_quarantined"]) == (3, 3, 0)
+    assert sorted(result.portfolio.invoices["amount"].tolist()) == [100.0, 200.0, 300.0]
+    assert t["values_cleared"]["amount"]["reasons"] == {"below_currency_unit:amount": 1}
+    result = ingest_files(_files({"events": "evt_amount_unreadable"}), None, as_of=AS_OF)
+    t = result.manifest["tables"]["events"]
+    assert (t["rows_in"], t["rows_accepted"], t["rows_quarantined"]) == (1, 1, 0)
+    events = result.portfolio.events
+    assert events["kind"].tolist() == ["agency_placement"] and events["amount"].isna().all()
