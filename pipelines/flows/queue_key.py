@@ -144,7 +144,7 @@ def _bucket_pay_pd(book: Any, k: int, dates: list[int], loaded: Any, definition:
     from features.paydate import open_invoices
     from models.paydate import weekly_cdf
     from pipelines.engine import has_ledger
-    from pipelines.scoring.paydate import pay_pd_of_invoices
+    from pipelines.scoring.paydate import open_invoices_pay_pd
 
     part = book.read(k)
     if not has_ledger(part) or part.invoices is None or part.invoices.empty:
@@ -158,9 +158,7 @@ def _bucket_pay_pd(book: Any, k: int, dates: list[int], loaded: Any, definition:
         _, _, Fw = weekly_cdf(
             loaded.booster, inv, T, loaded.horizon_weeks, loaded.features, loaded.fine_grid()
         )
-        each = pay_pd_of_invoices(
-            Fw, inv["due"].to_numpy(), T, definition.dpd_threshold, definition.horizon_days
-        )
+        each = open_invoices_pay_pd(Fw, inv, T, definition)
         ids = pd.array(ledger.debtor_ids[inv["code"].to_numpy(dtype=np.int64)], dtype="string")
         per = pd.Series(each).groupby(pd.Series(ids), sort=True).max()
         out.append(

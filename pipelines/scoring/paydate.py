@@ -264,13 +264,32 @@ def forecast_state(
     moments = cash_moments(amount, Fw, seg_codes, names, CASH_WEEKS)
     out["expected_cash_30d"] = amount * cdf_at_days(Fw, 30)
     if definition is not None:
-        due = inv["due"].to_numpy(dtype=np.int64)
-        out["pay_pd"] = pay_pd_of_invoices(Fw, due, T, definition.dpd_threshold, definition.horizon_days)
+        out["pay_pd"] = open_invoices_pay_pd(Fw, inv, T, definition)
     return out, moments
 
 
+def open_invoices_pay_pd(Fw: np.ndarray, inv: pd.DataFrame, T: int, definition: Any) -> np.ndarray:
+    """:func:`pay_pd_of_invoices` of ``features.paydate.open_invoices``' rows ``inv`` under the default
+    definition ``definition`` (its threshold, horizon and ``min_open_amount``)."""
+    return pay_pd_of_invoices(
+        Fw,
+        inv["due"].to_numpy(dtype=np.int64),
+        T,
+        definition.dpd_threshold,
+        definition.horizon_days,
+        inv["open_amount"].to_numpy(dtype=np.float64),
+        getattr(definition, "min_open_amount", 0.0),
+    )
+
+
 def pay_pd_of_invoices(
-    Fw: np.ndarray, due: np.ndarray, T: int, dpd_threshold: int, horizon_days: int
+    Fw: np.ndarray,
+    due: np.ndarray,
+    T: int,
+    dpd_threshold: int,
+    horizon_days: int,
+    open_amount: np.ndarray | None = None,
+    min_open_amount: float = 0.0,
 ) -> np.ndarray:
     """The payment-date model's own PD of each open invoice at day T: the probability that it is still
     unpaid on the day it reaches ``dpd_threshold`` days past due, for an invoice that reaches it
@@ -278,13 +297,16 @@ def pay_pd_of_invoices(
     horizon). ``Fw``: the weekly CDF of the payment day (``models.paydate.weekly_cdf``, linear within a
     week: ``models.paydate.cdf_at``); ``due``: due days (days since the epoch). A debtor's value is the
     largest over its open invoices (they are taken as moving together), as measured in BENCHMARKS.md
-    (s9-queue, s10-paypd)."""
+    (s9-queue, s10-paypd). With ``min_open_amount`` (the default definition's materiality threshold)
+    an invoice of which at most that much is open (``open_amount``) never makes a default: 0."""
     from models.paydate import cdf_at
 
     reach = np.asarray(due, dtype=np.int64) + int(dpd_threshold) - int(T)
     within = (reach >= 1) & (reach <= int(horizon_days))
     if not len(reach):
         return np.zeros(0)
+    if min_open_amount and open_amount is not None:
+        within &= np.asarray(open_amount, dtype=np.float64) > min_open_amount
     return np.where(within, 1.0 - cdf_at(Fw, np.maximum(reach, 1)), 0.0)
 
 

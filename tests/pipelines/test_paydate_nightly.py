@@ -418,6 +418,34 @@ def test_pay_pd_of_invoices_by_hand() -> None:
     assert pay_pd_of_invoices(np.zeros((0, 5)), np.zeros(0, dtype=np.int64), 100, 90, 90).shape == (0,)
 
 
+def test_pay_pd_honours_min_open_amount() -> None:
+    """s36-minopen: an invoice of which at most ``default_definition.min_open_amount`` is open never makes a
+    default (features.engine), so its ``pay_pd`` is 0, as the label says. By hand: four invoices of 1,000.00
+    due 2024-01-31 (day 19,753), T = 2024-02-29 (day 19,782): each reaches 90 days past due on 04-30, T + 61,
+    within the horizon. Received 995.00 (5.00 open), 990.00 (10.00, exactly the threshold), 985.00 (15.00)
+    and nothing (1,000.00). Every weekly CDF is 0.5 from week 1 on: unpaid at T + 61 = 1 - 0.5 = 0.5. With a
+    threshold of 10: 0, 0, 0.5, 0.5; with 0 (the default): 0.5 each."""
+    from features.ledger import ledger_state, prepare_ledger
+    from features.params import DefaultDefinition
+    from features.paydate import open_invoices
+    from pipelines.scoring.paydate import open_invoices_pay_pd
+    from tests.features.ledgers import inv, pay, portfolio
+
+    book = portfolio(
+        [inv(f"i{k}", f"d{k}", "2024-01-01", "2024-01-31", 1000.0) for k in range(4)],
+        [pay(f"p{k}", f"d{k}", "2024-02-10", paid, f"i{k}") for k, paid in enumerate((995.0, 990.0, 985.0))],
+    )
+    ledger = prepare_ledger(book)
+    T = int(day_number(pd.Timestamp("2024-02-29")))
+    rows = open_invoices(ledger, ledger_state(ledger, T))
+    ids = ledger.debtor_ids[rows["code"].to_numpy(dtype=np.int64)].tolist()
+    assert ids == ["d0", "d1", "d2", "d3"] and rows["open_amount"].tolist() == [5.0, 10.0, 15.0, 1000.0]
+    Fw = np.full((4, 20), 0.5)
+    got = open_invoices_pay_pd(Fw, rows, T, DefaultDefinition(min_open_amount=10.0))
+    np.testing.assert_allclose(got, [0.0, 0.0, 0.5, 0.5], atol=1e-12)
+    np.testing.assert_allclose(open_invoices_pay_pd(Fw, rows, T, DefaultDefinition()), [0.5] * 4, atol=1e-12)
+
+
 def test_pay_pd_per_debtor_in_the_queue() -> None:
     """A debtor's ``pay_pd`` is the largest over its open invoices (packed per bucket); the queue
     column is rounded to 4 places, 0 for a debtor without open invoices; the other columns as before."""
