@@ -214,6 +214,11 @@ def _statement_status(
     day = day_number(statements["period_end"])
     dpd = statements["days_past_due"].to_numpy(dtype=np.float64, na_value=0.0)
     bad = dpd >= definition.dpd_threshold
+    if definition.min_open_amount and "balance" in statements:
+        # a statement states amounts, not invoices: whatever is overdue is part of the balance, so a
+        # balance of at most min_open_amount cannot hold more than it overdue (no balance: as stated)
+        balance = statements["balance"].to_numpy(dtype=np.float64, na_value=np.nan)
+        bad &= ~(balance <= definition.min_open_amount)
     past = day <= T
     exists = np.bincount(code[past], minlength=n) > 0
     # the latest statement on or before T decides the state at T

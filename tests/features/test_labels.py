@@ -98,6 +98,46 @@ def test_statement_path_labels() -> None:
     assert lab(labels, "s", "2024-04-30")["in_default_at_asof"]
 
 
+def test_min_open_amount_on_statements_reads_the_balance() -> None:
+    """s36-minopen: a statement states amounts, not invoices; whatever is overdue is part of its balance, so a
+    statement whose balance is at most ``min_open_amount`` cannot have more than that overdue and does not
+    count toward a default. By hand, five accounts 0, 30, 60, 90, 120 days past due at the month-ends
+    2024-01-31 .. 05-31 (day 90 on 04-30), balances 5.00, 10.00 (exactly the threshold), 15.00, 1,000.00 and
+    none stated. Threshold 10: the 5.00 and 10.00 accounts never default (label 0 at 01-31, not in default at
+    05-31); 15.00, 1,000.00 and the one without a balance (taken as stated) default on 04-30. Threshold 0:
+    all five do."""
+    from features.tables import Portfolio
+
+    balances = {"s5": 5.0, "s10": 10.0, "s15": 15.0, "s1000": 1000.0, "sna": None}
+    ends = {"2024-01-31": 0, "2024-02-29": 30, "2024-03-31": 60, "2024-04-30": 90, "2024-05-31": 120}
+    rows = [
+        {
+            "debtor_id": debtor,
+            "period_end": pd.Timestamp(d),
+            "balance": balance,
+            "amount_due": balance,
+            "amount_paid": 0.0,
+            "days_past_due": dpd,
+            "credit_limit": 2000.0,
+        }
+        for d, dpd in ends.items()
+        for debtor, balance in balances.items()
+    ]
+    p = Portfolio(statements=frame("statements", rows))
+    dates = [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-05-31")]
+    material = build_labels(p, dates, DefaultDefinition(min_open_amount=10.0), observed_until=UNTIL)
+    for debtor in ("s5", "s10"):
+        assert lab(material, debtor, "2024-01-31")["label"] == 0, debtor
+        assert pd.isna(lab(material, debtor, "2024-01-31")["first_default_date"]), debtor
+        assert not lab(material, debtor, "2024-05-31")["in_default_at_asof"], debtor
+    any_rest = build_labels(p, dates, observed_until=UNTIL)
+    day_90 = pd.Timestamp("2024-04-30")
+    for debtor in balances:
+        for labels in (any_rest, material) if debtor not in ("s5", "s10") else (any_rest,):
+            assert lab(labels, debtor, "2024-01-31")["first_default_date"] == day_90, debtor
+            assert lab(labels, debtor, "2024-05-31")["in_default_at_asof"], debtor
+
+
 def test_month_ends() -> None:
     assert month_ends("2024-01-15", "2024-03-31") == [
         pd.Timestamp("2024-01-31"),
