@@ -117,6 +117,20 @@ def test_bootstrap_intervals_resample_debtors() -> None:
     assert twin["p"]["auc"] == (1.0, 1.0)
 
 
+def test_ece_interval_holds_the_printed_ece() -> None:
+    """s35-walk W13: `ews train` printed "ECE 0.0031, 95% interval 0.0033..0.0072". A resample's binned
+    ECE reads higher than the sample's, so the plain percentiles can lie wholly above the point."""
+    # 20 debtors, one row each: 10 at PD 0.12 with 1 default, 10 at PD 0.5 with 5 defaults. Tied PDs
+    # share a bin: |10 * 0.12 - 1| + |10 * 0.5 - 5| = 0.2 over 20 rows -> ECE 0.01 by hand.
+    p = np.array([0.12] * 10 + [0.5] * 10)
+    y = np.array([1] + [0] * 9 + [1] * 5 + [0] * 5)
+    assert expected_calibration_error(y, p) == pytest.approx(0.01)
+    ci = bootstrap_intervals(y, {"m": p}, [f"D{i}" for i in range(20)], seed=0)
+    low, high = ci["m"]["ece"]
+    # before session 36 the percentile interval was about (0.016, 0.233): the point below it
+    assert 0.0 <= low <= 0.01 < high
+
+
 def test_ece_noise_shrinks_with_the_sample() -> None:
     rng = np.random.default_rng(1)
     small, large = rng.uniform(0.01, 0.1, 100), rng.uniform(0.01, 0.1, 100_000)
