@@ -653,7 +653,13 @@ def build_statement_features(statements: pd.DataFrame, as_of: Sequence[date | pd
 # invoice features the roll-rate model reads -> their statement counterparts (a statements book has
 # no invoice features): the DPD state, and the highest DPD of the last 180 days / 6 statements
 # that rollrate.within_state uses to resolve the PD inside a state
-STATEMENT_ALIASES = {"dpd_current_max": "st_dpd_last", "dpd_max_180d": "st_dpd_max_6m"}
+# overdue_amount <- the latest balance: the most a statement can have overdue (the roll-rate states with
+# default_definition.min_open_amount, models.rollrate.state_dpd; features.engine._statement_status)
+STATEMENT_ALIASES = {
+    "dpd_current_max": "st_dpd_last",
+    "dpd_max_180d": "st_dpd_max_6m",
+    "overdue_amount": "st_balance_last",
+}
 
 
 def with_statement_dpd(frame: pd.DataFrame) -> pd.DataFrame:

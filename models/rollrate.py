@@ -57,6 +57,10 @@ DPD_FEATURE = "dpd_current_max"
 # a statements book's frame: the statements' DPD (features.statements) and no invoice feature
 STATEMENT_DPD_FEATURE = "st_dpd_last"
 INVOICE_FEATURE = "open_invoice_count"
+# with the default definition's min_open_amount: a debtor whose whole overdue amount is at most it holds no
+# invoice that can make a default, so its state is current (a statements book: the latest balance, whatever
+# is overdue is part of it; features.statements.STATEMENT_ALIASES)
+MATERIAL_FEATURE = "overdue_amount"
 # what the silent state reads (all known at T: payments paid_on <= T, invoices issued <= T)
 SILENT_FEATURES = (
     "days_since_last_payment",
@@ -112,6 +116,10 @@ class RollRateParams:
     silence only raises a PD, nobody else's moves; "state": that second model is the model (silent
     debtors leave their buckets, which moves the buckets' own PDs; session 18 measured both).
     ``monotone`` orders the past-due buckets only, not ``silent``.
+    ``min_open_amount``: the default definition's materiality threshold (0: none). A debtor whose
+    whole overdue amount (:data:`MATERIAL_FEATURE`) is at most it has no invoice that can make a default
+    (every overdue rest is at most the threshold), so it is ``current``, as its label and in-default flag
+    say (:func:`state_dpd`).
     ``min_months`` / ``min_transitions`` / ``min_default_transitions``: below any of them the book is
     refused (:class:`RollRateTooSmallError`). ``test_defaults``: default labels the out-of-time
     test window pools (capped at half of the book's labelled defaults).
@@ -134,6 +142,7 @@ class RollRateParams:
     silent_invoice_gaps: float = field(default=2.0, repr=False)
     silent_max_dpd: int | None = field(default=None, repr=False)
     silent_as: str = field(default="overlay", repr=False)
+    min_open_amount: float = field(default=0.0, repr=False)
     pd_floor: float = 1e-4
     pd_ceiling: float = 0.9999
     min_months: int = 6
@@ -164,7 +173,25 @@ class RollRateParams:
     def feature_names(self) -> list[str]:
         names = [DPD_FEATURE] + ([self.split_current] if self.split_current else [])
         names += [f for f in (SILENT_FEATURES if getattr(self, "silent", False) else ()) if f not in names]
+        names += [MATERIAL_FEATURE] if _material(self) and MATERIAL_FEATURE not in names else []
         return names + [f for f in self.within_state if f not in names]
+
+
+def _material(params: RollRateParams) -> bool:
+    """Whether the states read the materiality threshold (a version pickled before it has none)."""
+    return bool(getattr(params, "min_open_amount", 0.0))
+
+
+def state_dpd(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
+    """Days past due per row of ``frame`` as the states read them: the DPD feature (missing: 0), and 0
+    where the whole overdue amount (:data:`MATERIAL_FEATURE`, when the frame has it) is at most the
+    definition's ``min_open_amount``: no invoice of such a debtor can make a default. E.g. threshold 10,
+    120 days past due with 3.00 overdue -> 0 (current); with 10.00 -> 0; with 10.01 -> 120."""
+    dpd = np.nan_to_num(_column(frame, DPD_FEATURE), nan=0.0)
+    if _material(params) and MATERIAL_FEATURE in frame.columns:
+        overdue = np.nan_to_num(_column(frame, MATERIAL_FEATURE), nan=0.0)
+        dpd = np.where(overdue <= params.min_open_amount, 0.0, dpd)
+    return dpd
 
 
 def horizon_months(horizon_days: int) -> int:
@@ -249,7 +276,7 @@ def silent_mask(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
     a debtor of 120 days with 6 invoices (gap 20, 2 gaps 40) -> silent."""
     if not getattr(params, "silent", False) or any(c not in frame.columns for c in SILENT_FEATURES):
         return np.zeros(len(frame), dtype=bool)
-    dpd = np.nan_to_num(_column(frame, DPD_FEATURE), nan=0.0)
+    dpd = state_dpd(frame, params)
     top = getattr(params, "silent_max_dpd", None)
     top = params.dpd_edges[-1] if top is None else top
     paid, invoiced, gap = silence(frame)
@@ -269,9 +296,9 @@ def assign_states(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
     """State code per row (index into :func:`state_names`). ``frame`` holds the DPD feature, the
     split feature when on, the :data:`SILENT_FEATURES` when ``silent`` is on (:func:`silent_mask`:
     such a row is ``silent`` instead of its past-due bucket), and optionally
-    ``in_default_at_asof`` (True -> default). A missing DPD counts as not past due."""
-    dpd = pd.to_numeric(frame[DPD_FEATURE], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    dpd = np.nan_to_num(dpd, nan=0.0)
+    ``in_default_at_asof`` (True -> default). A missing DPD counts as not past due; with the
+    definition's ``min_open_amount`` the DPD of :func:`state_dpd`."""
+    dpd = state_dpd(frame, params)
     split = 1 if params.split_current else 0
     # 0 -> current; (0, e1] -> first bucket; ...; > last edge -> last bucket
     bucket = np.searchsorted(np.asarray(params.dpd_edges, dtype="float64"), dpd, side="left")
@@ -699,6 +726,7 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         at_cut = (rows["as_of"] == cut).to_numpy() & (code < n_live)
         base = [DPD_FEATURE] + ([p.split_current] if p.split_current else [])
         base += [f for f in (SILENT_FEATURES if getattr(p, "silent", False) else ()) if f not in base]
+        base += [MATERIAL_FEATURE] if _material(p) and MATERIAL_FEATURE in rows.columns else []
         self.feature_names_in_ = np.asarray(base + [f for f in present if f not in base], dtype=object)
         self.base_pd_ = float(self.pd_.mean())
         if at_cut.any():

@@ -500,6 +500,7 @@ class RollRateConfig(ConfigModel):
             dpd_edges=tuple(self.dpd_edges),
             dpd_threshold=definition.dpd_threshold,
             horizon_days=definition.horizon_days,
+            min_open_amount=getattr(definition, "min_open_amount", 0.0),
             prior_strength=self.prior_strength,
             split_current=self.split_current,
             monotone=self.monotone,

@@ -226,3 +226,42 @@ def test_the_gates_baseline_is_the_default_rate_known_at_the_cut() -> None:
     assert default_rate_known(RollRateModel(PARAMS).fit(frame, as_of="2024-04-30")) == pytest.approx(2 / 10)
     early = RollRateModel(PARAMS).fit(frame, as_of="2024-02-29")
     assert default_rate_known(early) == pytest.approx(early.base_pd_)
+
+
+def test_states_honour_min_open_amount_as_the_labels_do() -> None:
+    """s36-minopen: the states read the default definition's ``min_open_amount`` as the in-default flag does.
+    By hand: four 1,000.00 invoices due 2024-01-31, received on 02-10 997.00 (3.00 open), 990.00 (10.00,
+    exactly the threshold), 989.99 (10.01) and nothing. At 2024-03-31 all four are 60 days past due
+    (bucket 31-60, state 2); at 05-31 121 (>= 90). Threshold 10: the 3.00 and 10.00 debtors are current
+    (state 0) at both dates and not in default, the 10.01 and 1,000.00 ones in 31-60 then in default (4).
+    Without the threshold in the states (the labels' flags still with it) the 3.00 debtor sat in 61-89 (3)
+    at 05-31 for good: live, yet past the definition's threshold. A statements book reads the latest
+    balance: 120 days past due with a balance of 5.00 -> current; with 500.00 -> 61-89."""
+    from features.build import build_features
+    from features.labels import build_labels
+    from features.params import DefaultDefinition
+    from features.statements import with_statement_dpd
+    from models.rollrate import assign_states
+    from tests.features.ledgers import inv, pay, portfolio
+
+    paid = {"s": 997.0, "t": 990.0, "u": 989.99}
+    ledger = portfolio(
+        [inv(f"{d}1", d, "2024-01-01", "2024-01-31", 1000.0) for d in "stuv"],
+        [pay(f"p{d}", d, "2024-02-10", amount, f"{d}1") for d, amount in paid.items()],
+    )
+    dates = [pd.Timestamp("2024-03-31"), pd.Timestamp("2024-05-31")]
+    definition = DefaultDefinition(min_open_amount=10.0)
+    flags = build_labels(ledger, dates, definition, observed_until=pd.Timestamp("2024-12-31"))
+    frame = build_features(ledger, dates).merge(flags, on=["debtor_id", "as_of"])
+    frame = frame.sort_values(["as_of", "debtor_id"], ignore_index=True)
+    assert frame["dpd_current_max"].tolist() == [60, 60, 60, 60, 121, 121, 121, 121]
+    assert frame["overdue_amount"].round(2).tolist() == [3.0, 10.0, 10.01, 1000.0] * 2
+    assert frame["in_default_at_asof"].tolist() == [False] * 4 + [False, False, True, True]
+    material = RollRateParams(min_open_amount=10.0)
+    assert assign_states(frame, material).tolist() == [0, 0, 2, 2, 0, 0, 4, 4]
+    assert assign_states(frame, RollRateParams()).tolist() == [2, 2, 2, 2, 3, 3, 4, 4]
+    assert "overdue_amount" in material.feature_names
+    assert "overdue_amount" not in RollRateParams().feature_names
+    latest = pd.DataFrame({"st_dpd_last": [120.0, 120.0], "st_balance_last": [5.0, 500.0]})
+    statements = with_statement_dpd(latest)
+    assert assign_states(statements, material).tolist() == [0, 3]
