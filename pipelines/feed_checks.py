@@ -172,9 +172,10 @@ FAILED, OK, SMALL, NO_REFERENCE = "failed", "ok", "too small to check", "no refe
 class FeedCheckError(ValueError):
     """The feed failed one or more feed checks; ``feed`` holds the figures and the checks."""
 
-    def __init__(self, message: str, feed: dict[str, Any]) -> None:
+    def __init__(self, message: str, feed: dict[str, Any], full: str | None = None) -> None:
         super().__init__(message)
         self.feed = feed
+        self.full = full or message  # every check with how its limit is counted (``ews score --verbose``)
 
 
 @dataclass(frozen=True)
@@ -188,9 +189,14 @@ class FeedCheck:
     limit: str
     status: str
     detail: str = ""  # a check that explains itself in words (``payments_lag_days``)
+    short: str = ""  # the same in a few lines: what, which file, the fix (the refusal's default)
 
-    def describe(self) -> str:
-        """One line for a refusal message, e.g. ``rows.payments: 0 today vs 5,120 in ... (limit ...)``."""
+    def describe(self, full: bool = False) -> str:
+        """One line for a refusal message, e.g. ``rows.payments: 0 today vs 5,120 in ... (limit ...)``;
+        a check with a ``short`` text says it unless ``full`` (then its ``detail`` and how the limit is
+        counted: the payments lag's ran to ~900 characters, s35-walk W4)."""
+        if self.short and not full:
+            return f"{self.check}: {self.short}"
         if self.detail:
             return f"{self.check}: {self.detail} (limit: {self.limit})"
         today = f"{self.check}: {format_figure(self.check, self.value)} today"
@@ -1020,6 +1026,18 @@ def _latest(pay: Mapping[str, Any], inv: Mapping[str, Any], as_of: dt.date, lag:
     )
 
 
+def _short(pay: Mapping[str, Any], inv: Mapping[str, Any], as_of: dt.date, lag: str, usual: int) -> str:
+    """A payments_lag_days refusal in two lines: how far behind against the usual lag, the file and
+    dates, then the fix (how the usual lag is counted: ``detail``, ``ews score --verbose``)."""
+    return (
+        f"the payments feed looks {lag} behind (usually at most {usual:,}): the latest payment in "
+        f"{pay.get('file') or 'the payments feed'} is dated {pay['last']}, the latest invoice {inv['last']}, so "
+        f"invoices paid since {pay['last']} would look unpaid.\n    Fix: send the payments up to {as_of}, or "
+        f"score {pay['last']} (`ews score --as-of {pay['last']}`); payments always posted some days late: "
+        "feed_checks.payments_lag.delay_days in the nightly config."
+    )
+
+
 def _unpaid(pay: Mapping[str, Any], as_of: dt.date) -> str:
     """The end of a payments_lag_days refusal: what a feed behind does and how to fix it."""
     return (
@@ -1075,8 +1093,16 @@ def _in_usual_days(
     )
     quiet = int(inv["lag"]) > int(inv["usual"]) + limit.margin_days
     bad = lag > allowed + limit.margin_days and not quiet
+    short = _short(pay, inv, as_of, words, allowed) if bad else ""
     return FeedCheck(
-        PAYMENTS_LAG, "the book's usual lag", lag, allowed, text, FAILED if bad else OK, detail if bad else ""
+        PAYMENTS_LAG,
+        "the book's usual lag",
+        lag,
+        allowed,
+        text,
+        FAILED if bad else OK,
+        detail if bad else "",
+        short,
     )
 
 
@@ -1150,6 +1176,7 @@ def payments_lag(
         text,
         FAILED if bad else OK,
         detail if bad else "",
+        _short(pay, inv, as_of, counted(lag, "day"), usual + delay) if bad else "",
     )
 
 
@@ -1489,13 +1516,13 @@ def evaluate_feed(
             "checks": [f"{c.check} vs {c.against}" for c in failed],
         }
     elif failed:
-        lines = "\n".join(f"  - {c.describe()}" for c in failed)
-        raise FeedCheckError(
-            f"feed refused: {counted(len(failed), 'feed check')} failed, nothing was published:\n{lines}\n"
-            "Fix the feed, or publish it anyway with --accept-feed (recorded in the manifest); "
-            "limits: feed_checks and max_quarantine_share in the nightly config.",
-            feed,
+        head = f"feed refused: {counted(len(failed), 'feed check')} failed, nothing was published:\n"
+        tail = (
+            "\nFix the feed, or publish it anyway with --accept-feed (recorded in the manifest); "
+            "limits: feed_checks and max_quarantine_share in the nightly config."
         )
+        lines, full = ("\n".join(f"  - {c.describe(f)}" for c in failed) for f in (False, True))
+        raise FeedCheckError(head + lines + tail, feed, head + full + tail)
     return feed
 
 

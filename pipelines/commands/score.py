@@ -338,6 +338,7 @@ def _run_one(
     accept_feed: bool = False,
     engine: str | None = None,
     scheduler: str | None = None,
+    verbose: bool = False,
 ) -> Any:
     from pipelines.feed_checks import EXIT_FEED_REFUSED, FeedCheckError
     from pipelines.flows.nightly import preflight, run
@@ -358,7 +359,13 @@ def _run_one(
             scheduler=scheduler,
         )
     except FeedCheckError as exc:
-        fail(f"{as_of}: {exc}", EXIT_FEED_REFUSED)
+        said = exc.full if verbose else str(exc)
+        if not verbose and exc.full != str(exc):  # the figures behind a short check are kept
+            said += (
+                f"\nHow each limit is counted: rerun with --verbose, or read "
+                f"{Path(out) / '.rejected' / f'{as_of}.feed_checks.json'}."
+            )
+        fail(f"{as_of}: {said}", EXIT_FEED_REFUSED)
     except _user_errors() as exc:
         fail(str(exc))
     except Exception as exc:
@@ -677,7 +684,7 @@ def register(app: typer.Typer) -> None:
             False,
             "--verbose",
             help="also print each step's seconds and memory (always in manifest.json, timings_s, and "
-            "in the Prefect run log)",
+            "in the Prefect run log), and on a refused feed how each limit is counted",
         ),
     ) -> None:
         """Run the nightly flow once for one as-of date.
@@ -702,7 +709,7 @@ def register(app: typer.Typer) -> None:
         # said_once: a warning the summary repeats (the owners' gaps) is left out of the console's flow log
         # without --verbose, the steps' seconds stay in the manifest and the run log (not on the console)
         with flow_runtime(), said_once(step_times=verbose), bucket_bars(console, f"nightly flow for {day}"):
-            result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler)
+            result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler, verbose)
         _summary(console, result, verbose)
 
     @app.command("backfill")

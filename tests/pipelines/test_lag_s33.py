@@ -101,7 +101,7 @@ def test_a_feed_posted_two_days_late_after_a_weekend_is_not_refused_when_earlier
     behind = _feed("2024-12-06", "2024-12-16", "2024-12-17")
     with pytest.raises(FeedCheckError) as info:
         evaluate_feed(behind, CFG, previous=previous, training=training, as_of=as_of)
-    text = str(info.value)
+    text = info.value.full  # how the usual lag is counted: `ews score --verbose` (s36-walk)
     assert (
         "payments_lag_days: the latest payment in exports/payments.csv is dated 2024-12-06, 7 usual payment days "
         "(Mon-Fri; 11 days) before --as-of 2024-12-17 and 10 days before the latest invoice (2024-12-16); the "

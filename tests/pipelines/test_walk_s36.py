@@ -1,0 +1,90 @@
+"""Session 36 (s36-walk): the leftovers a user trips over, and a user's first month on a small export.
+
+Each test is one place a walk tripped over; its docstring says what was seen and what is now."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import typer
+
+from pipelines.config.nightly import NightlyConfig
+from pipelines.feed_checks import FeedCheckError, evaluate_feed, table_lag
+
+WORKING_DAYS = pd.Series(1, index=pd.bdate_range("2024-09-02", "2024-12-31"))
+
+
+def _lag(last: str, as_of: str) -> dict:
+    return table_lag(WORKING_DAYS[WORKING_DAYS.index <= last], pd.Timestamp(as_of))
+
+
+def _refusal() -> FeedCheckError:
+    """A book paid and invoiced every working day; on Tuesday 17 December 2024 its payments stop on
+    Friday 6th (7 usual payment days, 11 days), its invoices on Monday 16th; the run of 4 December
+    lagged 3 usual payment days."""
+    pay = _lag("2024-12-06", "2024-12-17") | {"file": "exports/payments.csv"}
+    today = {
+        "rows": {"invoices": 6_000, "payments": 5_000},
+        "accepted": {"invoices": 6_000, "payments": 5_000},
+        "quarantine_share": {"invoices": 0.0, "payments": 0.0},
+        "lags": {"invoices": _lag("2024-12-16", "2024-12-17"), "payments": pay},
+    }
+    then = _lag("2024-12-13", "2024-12-16") | {"published": {"2024-12-04": 3, "2024-12-16": 1}}
+    with pytest.raises(FeedCheckError) as info:
+        evaluate_feed(
+            today,
+            NightlyConfig(),
+            previous=("the previous run 2024-12-16", {"lags": {"payments": then}}),
+            training=None,
+            as_of=dt.date(2024, 12, 17),
+        )
+    return info.value
+
+
+def test_the_payments_lag_refusal_is_short_and_its_figures_are_behind_verbose() -> None:
+    """s35-walk W4: the refusal was one ~900-character paragraph that said "0 usual payment days" five
+    times (the limit's make-up twice). Now two lines: how far behind against the usual lag, the file
+    and both dates, then the fix; the make-up of the limit is in ``full`` (`ews score --verbose`)."""
+    error = _refusal()
+    line = next(x for x in str(error).splitlines() if x.startswith("  - payments_lag_days"))
+    fix = str(error).splitlines()[str(error).splitlines().index(line) + 1]
+    assert line == (
+        "  - payments_lag_days: the payments feed looks 7 usual payment days (Mon-Fri; 11 days) behind (usually "
+        "at most 3): the latest payment in exports/payments.csv is dated 2024-12-06, the latest invoice "
+        "2024-12-16, so invoices paid since 2024-12-06 would look unpaid."
+    )
+    assert fix.startswith(
+        "    Fix: send the payments up to 2024-12-17, or score 2024-12-06 (`ews score --as-of 2024-12-06`)"
+    )
+    assert len(line) + len(fix) < 500 and "0 usual payment days" not in str(error)
+    assert (
+        "0 usual payment days" in error.full and "the largest payments lag of the run published" in error.full
+    )
+
+
+def test_ews_score_says_where_the_refusals_figures_are(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Without --verbose `ews score` prints the short refusal and where the rest is; with it, the whole."""
+    import pipelines.flows.nightly as nightly
+    from pipelines.commands.score import _run_one
+
+    error = _refusal()
+
+    def refused(**_: object) -> None:
+        raise error
+
+    monkeypatch.setattr(nightly, "preflight", lambda config: None)
+    monkeypatch.setattr(nightly, "run", refused)
+    day = dt.date(2024, 12, 17)
+    for verbose in (False, True):
+        with pytest.raises(typer.Exit) as done:
+            _run_one(day, tmp_path / "data", tmp_path / "runs", tmp_path / "nightly.yaml", verbose=verbose)
+        assert done.value.exit_code == 3
+        said = capsys.readouterr().err
+        assert ("0 usual payment days" in said) is verbose
+        pointer = (
+            f"rerun with --verbose, or read {tmp_path / 'runs' / '.rejected' / '2024-12-17.feed_checks.json'}"
+        )
+        assert (pointer in " ".join(said.split())) is not verbose
