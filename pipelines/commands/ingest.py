@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -77,7 +78,9 @@ def reasons_said(manifest: dict) -> str:
     return "; ".join(f"{code} = {words}" for code, words in shown.items())
 
 
-def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
+def print_summary(
+    console: Console, manifest: dict, out: Path | None, definition: Any = None, project: Path | None = None
+) -> None:
     """Rows in / accepted / quarantined per table, and where the outputs are."""
     table = Table(title=f"ingest {manifest['source']['name']} (as of {manifest['as_of']})")
     filtering = any("rows_filtered" in t for t in manifest["tables"].values())
@@ -202,7 +205,12 @@ def print_summary(console: Console, manifest: dict, out: Path | None) -> None:
             highlight=False,
             soft_wrap=True,
         )
-    for warning in manifest.get("warnings", []):
+    said = list(manifest.get("warnings", []))
+    if manifest.get("short_paid_rests"):  # said only under a definition without a threshold
+        from pipelines.ingest.staged import short_paid_warning
+
+        said += short_paid_warning(manifest["short_paid_rests"], definition, str(project or "conf/ews.yaml"))
+    for warning in said:
         console.print(plain("warning:", "yellow"), warning, highlight=False, soft_wrap=True)
     for note in manifest.get("notes", []):  # said without alarm (an unchanged export of a quiet day)
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
@@ -410,4 +418,4 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(128 + exc.signum) from None
         finally:
             stop.restore()
-        print_summary(console, result.manifest, out)
+        print_summary(console, result.manifest, out, project_cfg.default_definition.to_params(), project)
