@@ -1,7 +1,7 @@
 """Mutation check of sessions 26-34's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
 entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``; "Session 28 (s28-review)", T
 entries; "Session 29 (s29-review)", V entries; "Session 30 (s30-review)", X entries; "Session 32
-(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries; "Session 35 (s35-review)", K entries): each entry is one wrong edit of a product file (an exact text replaced
+(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries; "Session 35 (s35-review)", K entries; "Session 36 (s36-review)", L entries): each entry is one wrong edit of a product file (an exact text replaced
 once) and the tests of the commit it tests. The edit is made in ``--tree`` (a copy of the code:
 ``git archive COMMIT | tar -x -C DIR``, never a checkout you work in), the tests run with ``-x``, the
 file is put back; CAUGHT when a test fails, SURVIVED when all pass. An edit whose text is not found
@@ -2038,6 +2038,169 @@ M = [
         "    tie_folds: bool = Field(\n        True,",
         "    tie_folds: bool = Field(\n        False,",
         ["tests/models/test_challenger.py", "tests/pipelines/config/test_config.py"],
+    ),
+    (
+        "L1 df0d746 pay_pd: the min_open_amount mask removed (pre-fix)",
+        "pipelines/scoring/paydate.py",
+        "        within &= np.asarray(open_amount, dtype=np.float64) > min_open_amount\n",
+        "        pass\n",
+        ["tests/pipelines/test_paydate_nightly.py"],
+    ),
+    (
+        "L2 df0d746 pay_pd: a rest equal to the threshold still counted (> to >=)",
+        "pipelines/scoring/paydate.py",
+        "        within &= np.asarray(open_amount, dtype=np.float64) > min_open_amount\n",
+        "        within &= np.asarray(open_amount, dtype=np.float64) >= min_open_amount\n",
+        ["tests/pipelines/test_paydate_nightly.py"],
+    ),
+    (
+        "L3 df0d746 pay_pd: the backtest's / training's pay_pd_at ignores the threshold",
+        "pipelines/flows/queue_key.py",
+        "        each = open_invoices_pay_pd(Fw, inv, T, definition)\n",
+        "        each = open_invoices_pay_pd(Fw, inv.assign(open_amount=1e18), T, definition)\n",
+        ["tests/pipelines/test_paydate_nightly.py", "tests/pipelines/test_queue_key_flow.py"],
+    ),
+    (
+        "L4 df0d746 pay_pd: the nightly's score pass ignores the threshold",
+        "pipelines/scoring/paydate.py",
+        '        out["pay_pd"] = open_invoices_pay_pd(Fw, inv, T, definition)\n',
+        '        out["pay_pd"] = pay_pd_of_invoices(Fw, inv["due"].to_numpy(dtype=np.int64), T, '
+        "definition.dpd_threshold, definition.horizon_days)\n",
+        ["tests/pipelines/test_paydate_nightly.py", "tests/pipelines/test_queue_key_flow.py"],
+    ),
+    (
+        "L5 accd547 statements: a balance equal to the threshold counted (<= to <)",
+        "features/engine.py",
+        "        bad &= ~(balance <= definition.min_open_amount)\n",
+        "        bad &= ~(balance < definition.min_open_amount)\n",
+        ["tests/features/test_labels.py", "tests/features/test_statements.py"],
+    ),
+    (
+        "L6 accd547 statements: a statement without a balance read as 0 (never a default)",
+        "features/engine.py",
+        'balance = statements["balance"].to_numpy(dtype=np.float64, na_value=np.nan)',
+        'balance = statements["balance"].to_numpy(dtype=np.float64, na_value=0.0)',
+        ["tests/features/test_labels.py", "tests/features/test_statements.py"],
+    ),
+    (
+        "L7 accd547 statements: the balance mask removed (pre-fix)",
+        "features/engine.py",
+        "        bad &= ~(balance <= definition.min_open_amount)\n",
+        "        pass\n",
+        ["tests/features/test_labels.py", "tests/features/test_statements.py"],
+    ),
+    (
+        "L8 e8abf29 ECE interval: the plain percentiles again (pre-fix)",
+        "models/evaluate.py",
+        'UPWARD_BIASED: tuple[str, ...] = ("ece",)',
+        "UPWARD_BIASED: tuple[str, ...] = ()",
+        ["tests/models/test_evaluate.py"],
+    ),
+    (
+        "L9 e8abf29 ECE interval: only the low end moved (the high end the plain percentile)",
+        "models/evaluate.py",
+        "        return (float(max(point - (mid - lo), 0.0)), float(point + (hi - mid)))",
+        "        return (float(max(point - (mid - lo), 0.0)), float(hi))",
+        ["tests/models/test_evaluate.py"],
+    ),
+    (
+        "L10 e8abf29 ECE interval: every headline metric shifted, not only the ECE",
+        "models/evaluate.py",
+        "point[m] if m in UPWARD_BIASED else None",
+        "point[m]",
+        ["tests/models/test_evaluate.py"],
+    ),
+    (
+        "L11 e8abf29 ECE interval: the low end not floored at 0",
+        "models/evaluate.py",
+        "        return (float(max(point - (mid - lo), 0.0)), float(point + (hi - mid)))",
+        "        return (float(point - (mid - lo)), float(point + (hi - mid)))",
+        ["tests/models/test_evaluate.py"],
+    ),
+    (
+        "L12 e792416 roll-rate states: an overdue amount equal to the threshold kept in its bucket (<= to <)",
+        "models/rollrate.py",
+        "        dpd = np.where(overdue <= params.min_open_amount, 0.0, dpd)\n",
+        "        dpd = np.where(overdue < params.min_open_amount, 0.0, dpd)\n",
+        [
+            "tests/models/test_rollrate.py",
+            "tests/models/test_rollrate_review_s18.py",
+            "tests/models/test_rollrate_silent.py",
+            "tests/models/test_rollrate_statements.py",
+            "tests/models/test_rollrate_within.py",
+            "tests/features/test_statements.py",
+        ],
+    ),
+    (
+        "L13 e792416 roll-rate states: overdue_amount not among the params' feature names",
+        "models/rollrate.py",
+        "        names += [MATERIAL_FEATURE] if _material(self) and MATERIAL_FEATURE not in names else []\n",
+        "        names += []\n",
+        [
+            "tests/models/test_rollrate.py",
+            "tests/models/test_rollrate_review_s18.py",
+            "tests/models/test_rollrate_silent.py",
+            "tests/models/test_rollrate_statements.py",
+            "tests/models/test_rollrate_within.py",
+            "tests/features/test_statements.py",
+        ],
+    ),
+    (
+        "L14 e792416 roll-rate states: the fitted model's input without overdue_amount (scoring reads the raw DPD)",
+        "models/rollrate.py",
+        "        base += [MATERIAL_FEATURE] if _material(p) and MATERIAL_FEATURE in rows.columns else []\n",
+        "        base += []\n",
+        [
+            "tests/models/test_rollrate.py",
+            "tests/models/test_rollrate_review_s18.py",
+            "tests/models/test_rollrate_silent.py",
+            "tests/models/test_rollrate_statements.py",
+            "tests/models/test_rollrate_within.py",
+            "tests/features/test_statements.py",
+        ],
+    ),
+    (
+        "L15 e792416 roll-rate states: the train config does not pass min_open_amount to the model",
+        "pipelines/config/train.py",
+        '            min_open_amount=getattr(definition, "min_open_amount", 0.0),\n',
+        "            min_open_amount=0.0,\n",
+        [
+            "tests/models/test_rollrate.py",
+            "tests/models/test_rollrate_review_s18.py",
+            "tests/models/test_rollrate_silent.py",
+            "tests/models/test_rollrate_statements.py",
+            "tests/models/test_rollrate_within.py",
+            "tests/features/test_statements.py",
+            "tests/pipelines/config/test_config.py",
+        ],
+    ),
+    (
+        "L16 e792416 roll-rate states: statements' overdue_amount alias removed",
+        "features/statements.py",
+        '    "overdue_amount": "st_balance_last",\n',
+        "",
+        [
+            "tests/models/test_rollrate.py",
+            "tests/models/test_rollrate_review_s18.py",
+            "tests/models/test_rollrate_silent.py",
+            "tests/models/test_rollrate_statements.py",
+            "tests/models/test_rollrate_within.py",
+            "tests/features/test_statements.py",
+        ],
+    ),
+    (
+        "L17 e792416 roll-rate states: the silent state reads the raw DPD",
+        "models/rollrate.py",
+        "    dpd = state_dpd(frame, params)\n    top = getattr",
+        "    dpd = np.nan_to_num(_column(frame, DPD_FEATURE), nan=0.0)\n    top = getattr",
+        [
+            "tests/models/test_rollrate.py",
+            "tests/models/test_rollrate_review_s18.py",
+            "tests/models/test_rollrate_silent.py",
+            "tests/models/test_rollrate_statements.py",
+            "tests/models/test_rollrate_within.py",
+            "tests/features/test_statements.py",
+        ],
     ),
 ]
 

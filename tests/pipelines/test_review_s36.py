@@ -1,0 +1,178 @@
+"""Session 36 review (s36-review): tests for what the session's landings left untested.
+
+Each test names the commit it covers and the wrong edit (mutation) it catches
+(benchmarks/review_mutations.py, L entries)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from nightly_portfolio import make_portfolio
+
+from features.ledger import day_number, ledger_state, prepare_ledger
+from features.params import DefaultDefinition
+from features.paydate import FEATURES, PERIOD_DAYS, open_invoices, training_rows
+from features.tables import Portfolio
+from models.paydate import PaydateParams, fit_hazard
+from pipelines.adapters.paydate_registry import LoadedPaydate
+from pipelines.engine import Book
+
+AS_OF = pd.Timestamp(dt.date(2024, 8, 31))
+
+
+@pytest.fixture(scope="module")
+def paydate_book():
+    """240 debtors x 14 months and a small payment-date model fitted before the as-of date."""
+    portfolio = Portfolio(**make_portfolio(n_debtors=240, months=14, seed=5))
+    ledger = prepare_ledger(portfolio)
+    snaps = [int(day_number(d)) for d in pd.date_range("2023-12-31", "2024-05-31", freq="ME")]
+    rows = training_rows(ledger, snaps, int(day_number(pd.Timestamp("2024-06-30"))), 16)
+    booster = fit_hazard(rows, PaydateParams(horizon_weeks=16, n_estimators=40, min_child_samples=50))
+    loaded = LoadedPaydate("ews-paydate", "1", "champion", "run", booster, list(FEATURES), 16, PERIOD_DAYS)
+    return portfolio, ledger, loaded
+
+
+def _per_debtor(ledger, inv: pd.DataFrame, each: np.ndarray) -> pd.Series:
+    ids = pd.array(ledger.debtor_ids[inv["code"].to_numpy(dtype=np.int64)], dtype="string")
+    return pd.Series(each).groupby(pd.Series(ids), sort=True).max()
+
+
+def test_pay_pd_of_the_score_pass_and_of_the_backtest_honour_min_open_amount(paydate_book) -> None:
+    """df0d746: ``pay_pd`` is 0 for an invoice of which at most ``min_open_amount`` is open, in *both* places
+    that compute it: the nightly's score pass (``forecast_state``: the queue's blend key) and
+    ``queue_key.pay_pd_at`` (``ews backtest``'s pay_pd and the training's choice of the queue key). The
+    commit's own test called only the shared helper, so either caller could drop the threshold unseen
+    (mutations L3, L4). The threshold is the median open amount at the as-of date, so about half of the
+    open invoices fall to 0; each debtor's value is then the largest pay_pd (threshold 0) over its invoices
+    with more than the threshold open, 0 for a debtor with none."""
+    from models.paydate import weekly_cdf
+    from pipelines.flows.queue_key import pay_pd_at
+    from pipelines.scoring.paydate import forecast_state, pack_forecast, pay_pd_by_debtor, pay_pd_of_invoices
+
+    portfolio, ledger, loaded = paydate_book
+    T = int(day_number(AS_OF))
+    inv = open_invoices(ledger, ledger_state(ledger, T))
+    plain = DefaultDefinition(dpd_threshold=60, horizon_days=90)
+    _, _, Fw = weekly_cdf(loaded.booster, inv, T, loaded.horizon_weeks, loaded.features, loaded.fine_grid())
+    each = pay_pd_of_invoices(Fw, inv["due"].to_numpy(), T, 60, 90)
+    threshold = float(np.median(inv["open_amount"]))
+    small = inv["open_amount"].to_numpy() <= threshold
+    want = _per_debtor(ledger, inv, np.where(small, 0.0, each))
+    # the threshold must matter: debtors whose largest pay_pd sits on a small rest, and some left untouched
+    before = _per_debtor(ledger, inv, each)
+    assert (want < before - 0.01).sum() >= 5 and ((want == before) & (want > 0.01)).sum() >= 5
+    material = DefaultDefinition(dpd_threshold=60, horizon_days=90, min_open_amount=threshold)
+
+    book = Book.in_memory(portfolio, 1_500)
+    packed = []
+    for k in range(book.buckets):
+        part = book.read(k)
+        led = prepare_ledger(part)
+        packed.append(
+            pack_forecast(forecast_state(part.invoices, led, ledger_state(led, T), loaded, material))
+        )
+    scored = pay_pd_by_debtor(packed)
+    np.testing.assert_allclose(scored.to_numpy(), want.reindex(scored.index).to_numpy(), rtol=1e-12)
+
+    replay = pay_pd_at(book, [AS_OF], loaded, material).set_index("debtor_id")["pay_pd"]
+    assert replay.index.tolist() == want.index.tolist()
+    np.testing.assert_allclose(replay.to_numpy(), want.to_numpy(), rtol=1e-12)
+    # threshold 0 leaves every value as before
+    again = pay_pd_at(book, [AS_OF], loaded, plain).set_index("debtor_id")["pay_pd"]
+    np.testing.assert_allclose(again.to_numpy(), before.reindex(again.index).to_numpy(), rtol=1e-12)
+
+
+def test_the_ece_interval_is_the_plain_spread_moved_and_the_other_intervals_are_plain() -> None:
+    """e8abf29: the ECE's interval is the bootstrap's 2.5-97.5 % spread placed around the printed ECE (its width the
+    plain percentiles' width), and every other headline interval keeps its plain percentiles (the gate reads the
+    AUC interval of a first or roll-rate model). The plain percentiles are read off a paired difference, which
+    keeps them: against b = the outcomes themselves (PD 1 for a defaulter, 0 otherwise) every replicate has
+    b's ECE 0, Brier 0 and AUC 1, so the interval of a - b is a's plain interval (ECE, Brier) or a's less 1 (AUC).
+    Mutations: the high end left at the plain percentile (L9); every metric moved, not only the ECE (L10)."""
+    from models.evaluate import bootstrap_intervals, expected_calibration_error
+
+    rng = np.random.default_rng(0)
+    n = 400
+    p = rng.uniform(0.05, 0.35, n)
+    y = (rng.uniform(size=n) < p).astype(int)
+    ci = bootstrap_intervals(
+        y, {"a": p, "b": y.astype(float)}, [f"D{i}" for i in range(n)], pairs=[("a", "b")]
+    )
+    assert ci["b"]["ece"] == (0.0, 0.0) and ci["b"]["brier"] == (0.0, 0.0) and ci["b"]["auc"] == (1.0, 1.0)
+    point = expected_calibration_error(y, p)
+    low, high = ci["a"]["ece"]
+    plain_low, plain_high = ci["a-b"]["ece"]
+    assert 0.0 < low <= point <= high
+    assert high - low == pytest.approx(plain_high - plain_low, abs=1e-12)
+    assert plain_low > low  # moved down: the resamples' ECE reads higher than the sample's
+    assert ci["a"]["brier"] == pytest.approx(ci["a-b"]["brier"], abs=1e-12)
+    auc_low, auc_high = ci["a-b"]["auc"]
+    assert ci["a"]["auc"] == pytest.approx((auc_low + 1.0, auc_high + 1.0), abs=1e-12)
+
+
+def test_the_fitted_roll_rate_model_scores_an_immaterial_rest_as_current() -> None:
+    """e792416: with ``min_open_amount`` the roll-rate model's own input names ``overdue_amount``
+    (``feature_names_in_``: what the registry stores and the nightly and the backtest hand it through
+    ``prepare_matrix``), so a debtor 75 days past due on 5.00 scores as current at the nightly, as it trained
+    (mutation L14: the input without it, so scoring read the raw 75 days: the 61-89 bucket's PD). Book of
+    tests/models/test_rollrate.py (A-D, 1,000.00 overdue each) plus E, 75 days past due on 5.00 at each
+    month-end, never in default; threshold 10. At 2024-04-30 E and C (0 days past due) are both current, so
+    their PDs are equal; without the threshold E sits in 61-89 with B's and D's bucket, a higher PD."""
+    from dataclasses import replace
+
+    from models.rollrate import RollRateModel
+    from models.train import prepare_matrix
+    from tests.models.test_rollrate import ENDS, PARAMS, book
+
+    extra = pd.DataFrame(
+        {"debtor_id": "E", "as_of": ENDS, "dpd_current_max": 75.0, "in_default_at_asof": False, "label": 0}
+    )
+    frame = book(extra)
+    frame["overdue_amount"] = np.where(frame["debtor_id"] == "E", 5.0, 1000.0)
+    material = RollRateModel(replace(PARAMS, min_open_amount=10.0)).fit(frame)
+    names = [str(f) for f in material.feature_names_in_]
+    assert "overdue_amount" in names
+    last = frame[frame["as_of"] == ENDS[-1]].set_index("debtor_id")
+    pd_at = pd.Series(material.predict_proba(prepare_matrix(last, names, {}))[:, 1], index=last.index)
+    assert pd_at["E"] == pytest.approx(pd_at["C"], abs=1e-12)
+    plain = RollRateModel(PARAMS).fit(frame)
+    plain_names = [str(f) for f in plain.feature_names_in_]
+    assert "overdue_amount" not in plain_names
+    plain_pd = plain.predict_proba(prepare_matrix(last, plain_names, {}))[:, 1]
+    assert plain_pd[last.index.get_loc("E")] > plain_pd[last.index.get_loc("C")] + 0.05
+
+
+def test_the_train_config_hands_min_open_amount_to_the_roll_rate_model() -> None:
+    """e792416: ``ews train`` builds the roll-rate model's parameters from the project's default definition
+    (``RollRateConfig.to_params``); the threshold must reach them, or the states ignore it in every real
+    training while the unit tests, which build ``RollRateParams`` themselves, pass (mutation L15)."""
+    from pipelines.config.train import TrainConfig
+
+    cfg = TrainConfig()
+    assert cfg.rollrate.to_params(DefaultDefinition(min_open_amount=25.0), cfg).min_open_amount == 25.0
+    assert cfg.rollrate.to_params(DefaultDefinition(), cfg).min_open_amount == 0.0
+
+
+def test_an_immaterial_rest_does_not_make_a_debtor_silent() -> None:
+    """e792416: the silent flag (on by default: a live debtor with an overdue balance, 45 days without a payment
+    and 30 without an invoice) reads the states' days past due, so a former customer whose only overdue rest is
+    3.00 of bank charges (threshold 10) is current, not silent, as its label never defaults (mutation L17: the
+    silent flag read the raw 45 days and raised its PD to the silent state's). By hand: 45 days past due, 100
+    days without a payment or an invoice, 24 invoices in the last year (usual gap 15.2 days, twice 30.4 < 100),
+    a tenure of 400 days; 3.00 overdue -> not silent, 10.01 -> silent; without the threshold both silent."""
+    from dataclasses import replace
+
+    from models.rollrate import silent_mask
+    from tests.models.test_rollrate import PARAMS
+
+    frame = pd.DataFrame(
+        {"dpd_current_max": [45.0, 45.0], "overdue_amount": [3.0, 10.01], "days_since_last_payment": [100.0, 100.0],
+         "tenure_days": [400.0, 400.0], "days_since_last_invoice": [100.0, 100.0],
+         "invoice_count_365d": [24.0, 24.0], "overdue_invoice_count": [1.0, 1.0]}
+    )  # fmt: skip
+    silent = replace(PARAMS, silent=True)
+    assert silent_mask(frame, replace(silent, min_open_amount=10.0)).tolist() == [False, True]
+    assert silent_mask(frame, silent).tolist() == [True, True]
