@@ -65,6 +65,14 @@ def render_model_card(info: CardInfo) -> str:
         "",
         f"- in default on day t: an invoice open at t at least **{d.dpd_threshold} days** past due, "
         f"or an event of kind {', '.join(d.event_kinds)} by t;",
+        *(
+            [
+                f"- an invoice counts toward a default only while more than **{d.min_open_amount:,.2f}** of it "
+                "is open (default_definition.min_open_amount; a statement: while its balance is more than that);"
+            ]
+            if d.min_open_amount
+            else []
+        ),
         f"- label at as-of T: 1 when the first default falls in (T, T + **{d.horizon_days} days**].",
         "",
         "## Data windows (out of time)",

@@ -156,6 +156,35 @@ def test_the_train_config_hands_min_open_amount_to_the_roll_rate_model() -> None
     assert cfg.rollrate.to_params(DefaultDefinition(), cfg).min_open_amount == 0.0
 
 
+def _card(definition: DefaultDefinition) -> str:
+    from models.evaluate import METRIC_NAMES
+    from models.model_card import CardInfo, render_model_card
+
+    windows = pd.DataFrame(
+        {"snapshots": [3], "first": ["2024-01-31"], "last": ["2024-03-31"], "labelled": [300], "defaults": [9],
+         "default_rate": [0.03]}, index=["test"],
+    )  # fmt: skip
+    segments = pd.DataFrame(
+        {"segment": ["all"], "rows": [300], "defaults": [9], "auc": [0.8], "ece": [0.01], "mean_pd": [0.03],
+         "default_rate": [0.03]}
+    )  # fmt: skip
+    metrics = {k: 0.5 for k in METRIC_NAMES}
+    info = CardInfo("ews-pd", windows, definition, metrics, metrics, "isotonic", "rule", 10, 50, {}, segments,
+                    "d", "c", "g")  # fmt: skip
+    return render_model_card(info)
+
+
+def test_the_model_card_states_the_materiality_threshold() -> None:
+    """ced2858 / accd547: the default definition a model was trained with includes ``min_open_amount``; the model
+    card's "Default definition" named only the days past due and the events, so a model trained to ignore
+    rests of up to 50.00 read as one for which any rest counts. Threshold 0 (the default): no line."""
+    card = _card(DefaultDefinition(min_open_amount=1250.0))
+    section = card.split("## Default definition")[1].split("## Data windows")[0]
+    assert "an invoice counts toward a default only while more than **1,250.00** of it is open" in section
+    assert "min_open_amount" in section and "its balance is more than that" in section
+    assert "more than" not in _card(DefaultDefinition()).split("## Data windows")[0]
+
+
 def test_an_immaterial_rest_does_not_make_a_debtor_silent() -> None:
     """e792416: the silent flag (on by default: a live debtor with an overdue balance, 45 days without a payment
     and 30 without an invoice) reads the states' days past due, so a former customer whose only overdue rest is
