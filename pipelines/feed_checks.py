@@ -34,10 +34,8 @@ accepted which failed checks, and when.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
 import math
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -1287,10 +1285,9 @@ def short_history(today: Mapping[str, Any], training: Mapping[str, Any] | None) 
 
 
 def _who() -> str:
-    try:
-        return os.environ.get("EWS_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    from pipelines.project_dir import who_ran
+
+    return who_ran()
 
 
 def own_months(

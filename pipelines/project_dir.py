@@ -107,3 +107,25 @@ def in_project(callback: Callable[..., Any], root: Callable[[], Path | None]) ->
             os.chdir(cwd)
 
     return run
+
+
+# Who a command records (an override, a registry event, an accepted feed): one rule for every command
+# (s35-walk W7: `ews watchlist override` required --by while `ews train` and `ews models promote` read
+# EWS_USER or the login).
+WHO_RULE = "--by NAME when given, else the environment variable EWS_USER, else the login name"
+
+
+def who_ran(by: str | None = None) -> str:
+    """Who ran the command, as recorded: ``by`` when given (``--by``), else ``EWS_USER``, else the
+    login name ("unknown" when the system has none)."""
+    import getpass
+
+    if by:
+        return by
+    env = os.environ.get("EWS_USER")
+    if env:
+        return env
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -18,7 +18,6 @@ Registry conventions (registered model ``ews-pd``):
 from __future__ import annotations
 
 import contextlib
-import getpass
 import hashlib
 import json
 import logging
@@ -170,17 +169,11 @@ def _experiment_id(name: str, artifacts: str | Path | None) -> str:
 
 def _who(who: str | None) -> str:
     """Who a registry event is by: the person (or the scheduler's account) that ran the command, the
-    same for every event of ``ews train`` and ``ews models promote``: ``who`` when given, else
-    ``EWS_USER``, else the login name."""
-    if who:
-        return who
-    env = os.environ.get("EWS_USER")
-    if env:
-        return env
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    same for every event of ``ews train`` and ``ews models promote``
+    (:data:`pipelines.project_dir.WHO_RULE`)."""
+    from pipelines.project_dir import who_ran
+
+    return who_ran(who)
 
 
 def _now(at: datetime | None) -> str:

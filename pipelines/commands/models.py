@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.console import console as ews_console
+from pipelines.project_dir import WHO_RULE
 
 MODEL_HELP = "registered model name in MLflow"
 PROJECT_HELP = (
@@ -186,9 +187,10 @@ def register(app: typer.Typer) -> None:
         in full (a small book's model choice runs to about 1,000 characters).
 
         The column after the event ("by") is who ran the command that made the decision (`ews train`
-        for the challenger, queue key and gate, `ews models promote` for a manual champion): the
-        environment variable EWS_USER when set, else the login name. A scheduled job records its
-        own account (set EWS_USER=scheduler in its environment to say so)."""
+        for the challenger, queue key and gate, `ews models promote` for a manual champion), recorded
+        as every ews command records who: --by NAME when given (`ews models promote`), else the
+        environment variable EWS_USER, else the login name. A scheduled job records its own account
+        (set EWS_USER=scheduler in its environment to say so)."""
         from pipelines.adapters.registry_view import decision_events, read_versions
 
         rows = decision_events(read_versions(name, _uri(project)))
@@ -264,12 +266,23 @@ def register(app: typer.Typer) -> None:
         reason: str = typer.Option(..., "--reason", help="why (recorded on the version with who and when)"),
         name: str = typer.Option("ews-pd", help=MODEL_HELP),
         project: Path = typer.Option(Path("conf/ews.yaml"), "--project-config", help=PROJECT_HELP),
+        by: str | None = typer.Option(None, "--by", help=f"who decides; recorded: {WHO_RULE}"),
     ) -> None:
-        """Manual override: move `champion` to VERSION, bypassing the gate; logged as model-version tags."""
+        """Manual override: move `champion` to VERSION, bypassing the gate; logged as model-version tags.
+
+        Who is recorded (`ews models history`, "by") as every ews command records who: --by NAME when
+        given, else the environment variable EWS_USER, else the login name."""
         from pipelines.adapters.registry import promote
 
+        if by is not None and not by.strip():
+            typer.secho(
+                "error: --by is empty; give the name of the person deciding, e.g. --by 'A. Jansen'",
+                fg="red",
+                err=True,
+            )
+            raise typer.Exit(2)
         try:
-            previous = promote(version, reason, name=name, tracking_uri=_uri(project))
+            previous = promote(version, reason, name=name, who=by, tracking_uri=_uri(project))
         except (ValueError, LookupError) as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None

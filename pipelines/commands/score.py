@@ -32,7 +32,9 @@ from pipelines.words import code_words, counted, in_sentence
 CONFIG_HELP = "nightly config (kind: nightly): bands, triggers, queue rules, drift limits, schedule."
 ACCEPT_FEED_HELP = (
     "publish even when feed checks fail (a table vanished or doubled, units changed, the default share "
-    "jumped...); the override is recorded in manifest.json. Without it a refused feed exits with code 3."
+    "jumped...); the override is recorded in manifest.json with who accepted, as every ews command "
+    "records who: the environment variable EWS_USER, else the login name. Without it a refused feed "
+    "exits with code 3."
 )
 
 

@@ -58,6 +58,8 @@ def register(app: typer.Typer) -> None:
         passes. A book too small for those windows (split.min_defaults each) gets the roll-rate
         model instead (PDs by days-past-due state; rollrate: in the config, docs/small_books.md).
         MLflow: MLFLOW_TRACKING_URI, else paths.mlflow_tracking_uri of the project config.
+        Who trained is recorded on each registry event (`ews models history`, "by") as every ews command
+        records who: the environment variable EWS_USER, else the login name (`ews train` has no --by).
         With --engine dask the snapshots are built one Dask task per debtor bucket; LightGBM
         always trains on this machine (lightgbm.dask has open hang and early-stopping issues).
         """

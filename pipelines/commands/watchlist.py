@@ -14,6 +14,7 @@ from rich.table import Table
 from pipelines.commands import fail
 from pipelines.console import console as ews_console
 from pipelines.console import plain
+from pipelines.project_dir import WHO_RULE, who_ran
 from pipelines.words import code_words, triggers_words
 
 OUT_HELP = "the runs folder (OUTDIR of `ews score`); the audit log is OUTDIR/overrides.jsonl"
@@ -81,7 +82,7 @@ def register(app: typer.Typer) -> None:
         debtor: str = typer.Argument(..., help="debtor_id as in the latest published run"),
         status: str = typer.Option(..., "--status", help=STATUS_HELP),
         reason: str = typer.Option("", "--reason", help="why (kept in the audit log); required"),
-        by: str = typer.Option("", "--by", help="who decides; required"),
+        by: str | None = typer.Option(None, "--by", help=f"who decides; recorded: {WHO_RULE}"),
         until: str | None = typer.Option(None, "--until", help="last day the override applies (YYYY-MM-DD)"),
         band: str | None = typer.Option(
             None, "--band", help="risk band set by the analyst (a band of the config)"
@@ -95,7 +96,9 @@ def register(app: typer.Typer) -> None:
         escalated / under_review: kept on the watchlist; payment_plan: an agreed plan until --until.
         Appends one line to OUTDIR/overrides.jsonl (hash-chained, fsynced, never rewritten).
         Exit 2 with one line for an unknown debtor or status, --until on or before the as-of date of the
-        latest published run (the run reviewed; not today: a backfill works) or an empty reason."""
+        latest published run (the run reviewed; not today: a backfill works) or an empty reason.
+        Who decides is recorded as every ews command records who: --by NAME when given, else the
+        environment variable EWS_USER, else the login name."""
         from pipelines.config import load_config
         from pipelines.config.nightly import NightlyConfig
         from pipelines.scoring.overrides import AuditLogError, OverrideError, append_override, new_override
@@ -114,7 +117,8 @@ def register(app: typer.Typer) -> None:
         from pipelines.adapters.files import OutputError, output_errors
 
         try:
-            request = new_override(out, debtor, status, reason, by, until=day, band=band, bands=bands)
+            who = by if by is not None else who_ran()  # an explicit empty --by is refused as before
+            request = new_override(out, debtor, status, reason, who, until=day, band=band, bands=bands)
             with output_errors(out / "overrides.jsonl", "--out"):  # a read-only folder, a full disk
                 line = append_override(out, request)
         except (OverrideError, AuditLogError, OutputError) as exc:

@@ -88,3 +88,32 @@ def test_ews_score_says_where_the_refusals_figures_are(tmp_path: Path, monkeypat
             f"rerun with --verbose, or read {tmp_path / 'runs' / '.rejected' / '2024-12-17.feed_checks.json'}"
         )
         assert (pointer in " ".join(said.split())) is not verbose
+
+
+def test_who_is_recorded_by_one_rule_in_every_command(tmp_path: Path) -> None:
+    """s35-walk W7: `ews watchlist override` required --by while `ews train`, `ews models promote` and
+    `--accept-feed` recorded EWS_USER or the login: two ways of naming the person. Now one rule, said in
+    the --help of every command that records who: --by when given, else EWS_USER, else the login name."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from tests.pipelines.test_watch_overrides import RUN, publish_scores
+
+    publish_scores(tmp_path, RUN, [("D1", 0.08, False), ("D2", 0.30, False)])
+
+    def override(debtor: str, *by: str) -> object:
+        args = ["watchlist", "override", debtor, "--status", "escalated", "--reason", "rumours", *by]
+        return CliRunner().invoke(app, [*args, "--out", str(tmp_path)], env={"EWS_USER": "A. Jansen"})
+
+    assert override("D1").exit_code == 0  # before: exit 2, "--by is empty"
+    assert override("D2", "--by", "B. Berg").exit_code == 0
+    refused = override("D2", "--by", " ")
+    assert refused.exit_code == 2 and "--by is empty" in refused.output
+    lines = [json.loads(x) for x in (tmp_path / "overrides.jsonl").read_text().splitlines()]
+    assert [(x["debtor_id"], x["by"]) for x in lines] == [("D1", "A. Jansen"), ("D2", "B. Berg")]
+    for command in (["watchlist", "override"], ["models", "promote"], ["models", "history"], ["train"],
+                    ["score"], ["backfill"]):  # fmt: skip
+        said = " ".join(CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"}).output.split())
+        assert "EWS_USER, else the login name" in said, command
