@@ -726,6 +726,9 @@ def register(app: typer.Typer) -> None:
         raw: bool = typer.Option(False, "--raw", help=RAW_HELP),
         engine: str | None = typer.Option(None, "--engine", help=ENGINE_HELP),
         scheduler: str | None = typer.Option(None, "--scheduler", help=SCHEDULER_HELP),
+        verbose: bool = typer.Option(
+            False, "--verbose", help="on a date refused by the feed checks, how each limit is counted"
+        ),
     ) -> None:
         """Run the nightly flow for every date from --from to --to.
 
@@ -755,7 +758,7 @@ def register(app: typer.Typer) -> None:
             for i, day in enumerate(dates):
                 progress.update(task, description=f"nightly {day}", count=f"{i}/{len(dates)} dates")
                 with bucket_bars(console, f"nightly {day}", progress):
-                    result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler)
+                    result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler, verbose)
                 c = result.manifest["counts"]
                 progress.console.print(
                     f"{day}: {c['scored']:,} scored, {c['flagged']:,} flagged -> {result.path}"

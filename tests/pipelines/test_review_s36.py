@@ -205,3 +205,38 @@ def test_an_immaterial_rest_does_not_make_a_debtor_silent() -> None:
     silent = replace(PARAMS, silent=True)
     assert silent_mask(frame, replace(silent, min_open_amount=10.0)).tolist() == [False, True]
     assert silent_mask(frame, silent).tolist() == [True, True]
+
+
+def test_ews_backfill_takes_the_verbose_its_refusal_points_to(tmp_path, monkeypatch) -> None:
+    """c9956f5: a refused feed says "How each limit is counted: rerun with --verbose, or read ...". `ews
+    backfill` runs the same refusal (``_run_one``) but had no --verbose: the rerun it pointed to failed with
+    "No such option: --verbose". Now backfill takes --verbose and prints the whole refusal with it. The
+    pre-checks and the flow are replaced (the refusal is tests/pipelines/test_walk_s36.py's hand case)."""
+    import contextlib
+
+    from typer.testing import CliRunner
+
+    import pipelines.commands.score as score
+    import pipelines.flows.nightly as nightly
+    from pipelines.cli import app
+    from tests.pipelines.test_walk_s36 import _refusal
+
+    error = _refusal()
+
+    def refused(**_: object) -> None:
+        raise error
+
+    for name in ("check_data_dir", "check_engine", "_check_out_dir", "_check_registry", "_check_as_of"):
+        monkeypatch.setattr(score, name, lambda *a, **k: None)
+    monkeypatch.setattr(score, "flow_runtime", contextlib.nullcontext)
+    monkeypatch.setattr(nightly, "preflight", lambda config: None)
+    monkeypatch.setattr(nightly, "run", refused)
+    args = ["backfill", "--data", str(tmp_path / "data"), "--from", "2024-12-17", "--to", "2024-12-17"]
+    args += ["--out", str(tmp_path / "runs")]
+    said = {}
+    for verbose in (False, True):
+        result = CliRunner().invoke(app, args + (["--verbose"] if verbose else []), env={"COLUMNS": "400"})
+        assert result.exit_code == 3, result.output
+        said[verbose] = " ".join(result.output.split())
+    assert "rerun with --verbose" in said[False] and "0 usual payment days" not in said[False]
+    assert "0 usual payment days" in said[True] and "rerun with --verbose" not in said[True]
