@@ -159,6 +159,19 @@ def _text_numbers(
     return pd.to_numeric(text, errors="coerce").astype("float64").to_numpy(), misread
 
 
+# Active ISO 4217 currency codes (2024): a column whose every value is one of them holds currencies,
+# whatever its header says (Moneda, Valuta, Waluta, Měna ...).
+CURRENCY_CODES = frozenset(
+    """
+    AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD
+    CDF CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ
+    GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR
+    LRD LSL LYD MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN
+    PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB
+    TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG
+    """.split()  # noqa: SIM905 (one line per 26 codes, not 160 lines)
+)
+
 # The currencies a sign written on an amount can stand for ('$' and '¥' are shared by several).
 SIGN_CURRENCIES: dict[str, frozenset[str]] = {
     "€": frozenset({"EUR"}),

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.sources.parse import NBSP, undecorate_amounts
+from pipelines.sources.parse import CURRENCY_CODES, NBSP, undecorate_amounts
 from pipelines.words import counted
 
 __all__ = ["Draft", "suggest_source"]
@@ -148,7 +148,22 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "montant",
         "amt",
     ),
-    "currency": ("currency", "curr", "ccy", "cur", "waehrung", "wahrung", "devise"),
+    "currency": (
+        "currency",
+        "curr",
+        "ccy",
+        "cur",
+        "waehrung",
+        "wahrung",
+        "devise",
+        "moneda",
+        "divisa",
+        "valuta",  # Italian, Dutch, Swedish (a German 'Valuta' is a value date: a date column, not taken)
+        "waluta",
+        "munt",
+        "moeda",
+        "mena",
+    ),
     "disputed": ("disputed", "dispute", "indispute", "strittig", "streitig", "litige", "blocked"),
     "settled_on": (
         "settledon",
@@ -175,6 +190,15 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "fullypaiddate",
         "fullypaidon",
         "fullypaidondate",
+        "reglele",  # French, Spanish, Italian, Dutch, Polish exports (s36-attack)
+        "datereglement",
+        "fechacobro",
+        "fechapago",
+        "dataincasso",
+        "datapagamento",
+        "betaaldatum",
+        "betaaldop",
+        "datazapaty",  # Data zapłaty (the ł has no ASCII form)
     ),
     "settled_amount": (
         "settledamount",
@@ -187,6 +211,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "zahlbetrag",
         "bezahlt",
         "montantpaye",
+        "montantregle",
+        "importecobrado",
+        "importepagado",
+        "importoincassato",
+        "importopagato",
+        "betaaldbedrag",
+        "kwotazapacona",  # Kwota zapłacona
     ),
     "period_end": ("periodend", "statementdate", "stmtdate", "statement", "asof", "asofdate", "stichtag"),
     "balance": ("balance", "outstanding", "saldo", "solde", "closingbalance"),
@@ -257,6 +288,7 @@ class Column:
     unique: bool = False
     distinct: int = 0
     excel_serial: bool = False  # whole numbers that read as Excel date serials (20000 .. 73050)
+    codes: bool = False  # every value an ISO 4217 currency code in capitals: a currency column by its values
 
 
 @dataclass
@@ -502,6 +534,7 @@ def _profile(frame: pd.DataFrame) -> list[Column]:
                 col.excel_serial = bool(((days >= 20000) & (days <= 73050)).all())
         else:
             col.kind = "text"
+            col.codes = bool(values.isin(CURRENCY_CODES).all())  # as written: a segment "all" is no lek
         out.append(col)
     return out
 
@@ -673,6 +706,11 @@ def _map(columns: list[Column]) -> tuple[dict[str, Column], dict[str, str]]:
         chosen["amount"], why["amount"] = open_amount[0], "GUESS: the open amount (a report of open items)"
     elif "amount" not in chosen and numbers:
         chosen["amount"], why["amount"] = numbers[0], "GUESS: first number column"
+    codes = [c for c in free if c.codes and c.name not in {x.name for x in chosen.values()}]
+    if "currency" not in chosen and codes:
+        # a header in another language (Moneda, Waluta): left unmapped, every row took default_currency
+        # (PLN invoices ingested as EUR without a word, s36-attack)
+        chosen["currency"], why["currency"] = codes[0], "GUESS: every value is a currency code"
     ids = [
         c for c in free if c.kind in ("text", "number") and c.name not in {x.name for x in chosen.values()}
     ]

@@ -1,0 +1,89 @@
+"""Session 36 (s36-attack): hostile and careless inputs through the real ``ews`` command line
+(BENCHMARKS.md, hostile section, "Session 36 (s36-attack)"). Every expected value is by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+
+runner = CliRunner()
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _said(result) -> str:
+    """A command's whole output (stdout and stderr), with no traceback in it."""
+    assert "Traceback" not in result.output, result.output[-3000:]
+    return _flat(result.output)
+
+
+def _table(out: Path, table: str) -> pd.DataFrame:
+    parts = sorted((out / table).glob("bucket=*/*.parquet"))
+    return pd.concat([pd.read_parquet(p) for p in parts]).sort_values(
+        list(pd.read_parquet(parts[0]).columns[:1])
+    )
+
+
+def _suggest_and_ingest(tmp_path: Path, name: str, text: str) -> tuple[str, Path]:
+    export = tmp_path / f"{name}.csv"
+    export.write_text(text, encoding="utf-8")
+    draft = tmp_path / f"{name}.yaml"
+    said = _said(
+        runner.invoke(app, ["sources", "suggest", str(export), "--out", str(draft)], env={"COLUMNS": "400"})
+    )
+    assert draft.exists(), said
+    out = tmp_path / f"out_{name}"
+    result = runner.invoke(
+        app, ["ingest", "--source", str(draft), "--out", str(out), "--no-docs", "--as-of", "2024-06-30"]
+    )
+    _said(result)
+    assert result.exit_code == 0, result.output
+    return draft.read_text(encoding="utf-8"), out
+
+
+# A Polish AR export (one row per invoice, the day and amount it was paid): its currency column is
+# headed 'Waluta'; a DATEV-style one 'WKZ' (Waehrungskennzeichen), a header no list can hold.
+POLISH = (
+    "Numer faktury;Kontrahent;Data wystawienia;Termin płatności;Kwota brutto;Waluta;Data zapłaty;Kwota zapłacona\n"
+    "FV/1/2024;K1;15.01.2024;14.02.2024;1 234,56;PLN;10.02.2024;1 234,56\n"
+    "FV/2/2024;K2;20.01.2024;19.02.2024;980,00;PLN;;\n"
+    "FV/3/2024;K1;01.02.2024;02.03.2024;12 500,00;PLN;01.03.2024;12 500,00\n"
+)
+CODED = (
+    "Rechnungsnummer;Kundennummer;Belegdatum;Fällig;Betrag;Gruppe;WKZ\n"
+    "R1;K1;15.01.2024;14.02.2024;1.234,56;all;CHF\n"
+    "R2;K2;20.01.2024;19.02.2024;980,00;all;CHF\n"
+    "R3;K1;01.02.2024;02.03.2024;500,00;all;CHF\n"
+)
+
+
+def test_a_currency_column_headed_in_another_language_is_mapped(tmp_path: Path) -> None:
+    """Before: the draft left 'Waluta' unmapped and wrote ``default_currency: EUR``; the PLN invoices
+    were ingested as EUR without a word (a reporting currency of EUR with a PLN rate would have taken
+    them at about 4 times their value). 'Data zapłaty' / 'Kwota zapłacona' were not read as the day
+    and amount paid either, so every invoice stayed open."""
+    draft, out = _suggest_and_ingest(tmp_path, "pl", POLISH)
+    assert 'currency: "Waluta"' in draft
+    assert "\ndefault_currency: EUR" not in draft
+    inv = _table(out, "invoices")
+    assert inv["currency"].tolist() == ["PLN", "PLN", "PLN"]
+    assert inv["amount"].tolist() == [1234.56, 980.00, 12500.00]
+    pay = _table(out, "payments")  # FV/1 and FV/3 paid in full on their day; FV/2 open
+    assert pay["invoice_id"].tolist() == ["FV/1/2024", "FV/3/2024"]
+    assert pay["paid_on"].astype(str).tolist() == ["2024-02-10", "2024-03-01"]
+    assert pay["amount"].tolist() == [1234.56, 12500.00]
+
+
+def test_a_currency_column_is_mapped_by_its_values(tmp_path: Path) -> None:
+    """Before: 'WKZ' (CHF on every row) was left unmapped and every row read as EUR. A group column
+    written 'all' is no Albanian lek (ALL): codes are taken as written, in capitals."""
+    draft, out = _suggest_and_ingest(tmp_path, "wkz", CODED)
+    assert 'currency: "WKZ"  # GUESS: every value is a currency code' in draft
+    inv = _table(out, "invoices")
+    assert inv[["invoice_id", "currency"]].values.tolist() == [["R1", "CHF"], ["R2", "CHF"], ["R3", "CHF"]]
