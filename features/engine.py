@@ -257,11 +257,15 @@ def _defaults_frame(
     return pd.DataFrame(cols)
 
 
-def _oldest_open(ledger: Ledger, state: LedgerState, t: pd.Timestamp) -> pd.DataFrame:
-    """The open invoice with the earliest due date before T per debtor (smallest invoice_id on ties)."""
-    sel = np.flatnonzero(state.open_mask & (state.inv_due < state.T))
+def _oldest_open(ledger: Ledger, state: LedgerState, t: pd.Timestamp, min_open: float = 0.0) -> pd.DataFrame:
+    """The open invoice with the earliest due date before T per debtor (smallest invoice_id on ties).
+    With the definition's ``min_open`` (> 0): only invoices with more than it open, and a column
+    ``dpd_material`` (its days past due at T), so that the queue's days past due and actions read the
+    invoices that can make a default (a debtor with only rests of at most ``min_open`` has no row)."""
+    open_ = state.open_mask & (state.inv_remaining > min_open) if min_open else state.open_mask
+    sel = np.flatnonzero(open_ & (state.inv_due < state.T))
     if not len(sel) or ledger.invoice_ids is None:
-        return _empty_oldest()
+        return _empty_oldest(bool(min_open))
     code = state.inv_code[sel]
     due = state.inv_due[sel].astype(np.int64)
     earliest = np.full(ledger.n, _INF, dtype=np.int64)
@@ -278,18 +282,21 @@ def _oldest_open(ledger: Ledger, state: LedgerState, t: pd.Timestamp) -> pd.Data
     out = pd.DataFrame(_keys(ledger.debtor_ids[codes], t))
     out["oldest_invoice_id"] = pd.array(cand["id"].take(pa.array(rows)), dtype="string")
     out["oldest_due_date"] = earliest[codes].astype("datetime64[D]").astype("datetime64[ns]")
+    if min_open:
+        out["dpd_material"] = (state.T - earliest[codes]).astype(np.float64)
     return out
 
 
-def _empty_oldest() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "debtor_id": pd.array([], dtype="string"),
-            "as_of": pd.Series([], dtype="datetime64[ns]"),
-            "oldest_invoice_id": pd.array([], dtype="string"),
-            "oldest_due_date": pd.Series([], dtype="datetime64[ns]"),
-        }
-    )
+def _empty_oldest(material: bool = False) -> pd.DataFrame:
+    cols = {
+        "debtor_id": pd.array([], dtype="string"),
+        "as_of": pd.Series([], dtype="datetime64[ns]"),
+        "oldest_invoice_id": pd.array([], dtype="string"),
+        "oldest_due_date": pd.Series([], dtype="datetime64[ns]"),
+    }
+    if material:
+        cols["dpd_material"] = pd.Series([], dtype="float64")
+    return pd.DataFrame(cols)
 
 
 def _concat_sorted(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -371,7 +378,7 @@ def _build(
             observed = until is not None and t + pd.Timedelta(days=definition.horizon_days) <= until
             flags.append(_defaults_frame(ledger.debtor_ids, t, exists, in_default, first, observed))
         if oldest and has_ledger:
-            olds.append(_oldest_open(ledger, state, t))
+            olds.append(_oldest_open(ledger, state, t, definition.min_open_amount))
         if at_state is not None:
             extra.append(at_state(ledger, state))
         del state
@@ -387,7 +394,7 @@ def _build(
     return BucketResult(
         features=feat_frame,
         defaults=_concat_sorted(flags) if flags else pd.DataFrame(),
-        oldest_open=_concat_sorted(olds) if olds else _empty_oldest(),
+        oldest_open=_concat_sorted(olds) if olds else _empty_oldest(bool(definition.min_open_amount)),
         portfolio=parts,
         at_state=tuple(extra),
     )

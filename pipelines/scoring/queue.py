@@ -117,7 +117,10 @@ def _common(
     ids = q["debtor_id"].astype("string")
     q["plan"] = text_by_debtor(ids, plans)
     q["plan_broken"] = text_by_debtor(ids, broken)
-    return q.merge(oldest, on="debtor_id", how="left")
+    q = q.merge(oldest, on="debtor_id", how="left")
+    if "dpd_material" in q:  # default_definition.min_open_amount: rests of at most it are not past due here
+        q["dpd"] = q.pop("dpd_material").fillna(0.0)
+    return q
 
 
 def _ranked(q: pd.DataFrame, by: list[str], columns: list[str]) -> pd.DataFrame:

@@ -449,3 +449,62 @@ def test_an_event_dated_on_the_as_of_day_is_known_the_next_day_is_not() -> None:
     assert got["debtor_id"].tolist() == ["e", "f"]
     assert got["event"].tolist() == ["insolvency", "agency_placement"]
     assert got["event_on"].dt.strftime("%Y-%m-%d").tolist() == ["2024-06-30", "2024-06-29"]
+
+
+def test_the_queues_days_past_due_honour_min_open_amount() -> None:
+    """s36-minopen: with ``default_definition.min_open_amount`` the queues read the oldest overdue invoice with
+    more than it open, as the in-default flag does. By hand, as of 2024-06-30 (2024-01-31 is 151 days
+    back, 2024-05-31 30): s owes only a 3.00 rest of an invoice due 01-31; w the same 3.00 rest and 500.00
+    due 05-31; u 15.00 of an invoice due 01-31. Threshold 10: s and w are live, u is in default (15 > 10,
+    151 >= 90). s: no invoice that can make a default is overdue -> 0 days past due, no oldest invoice,
+    the default action (reminder), where the rest's 151 days sent it to agency referral; w: its 500.00,
+    30 days -> call (PD 0.05 < 0.15: not a payment plan); u: recovery, 151 days. Threshold 0: s and w are
+    in default too, and every queue reads the feature's 151 days."""
+    from features.engine import build_bucket
+    from features.params import DefaultDefinition
+    from tests.features.ledgers import inv, pay, portfolio
+
+    book = portfolio(
+        [
+            inv("s1", "s", "2024-01-01", "2024-01-31", 1000.0),
+            inv("w1", "w", "2024-01-01", "2024-01-31", 1000.0),
+            inv("w2", "w", "2024-05-01", "2024-05-31", 500.0),
+            inv("u1", "u", "2024-01-01", "2024-01-31", 1000.0),
+        ],
+        [
+            pay("ps", "s", "2024-02-10", 997.0, "s1"),
+            pay("pw", "w", "2024-02-10", 997.0, "w1"),
+            pay("pu", "u", "2024-02-10", 985.0, "u1"),
+        ],
+    )
+
+    def queues(min_open: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+        built = build_bucket(book, [AS_OF], DefaultDefinition(min_open_amount=min_open))
+        scored = built.features.merge(
+            built.defaults[["debtor_id", "in_default_at_asof"]].rename(
+                columns={"in_default_at_asof": "in_default"}
+            ),
+            on="debtor_id",
+        )
+        scored = scored.assign(name=scored["debtor_id"], segment="retail", pd=0.05, band="C")
+        scored.loc[scored["in_default"], "pd"] = 1.0
+        return build_queues(scored, built.oldest_open.drop(columns="as_of"), NightlyConfig())
+
+    q, r = queues(10.0)
+    q = q.set_index("debtor_id")
+    assert sorted(q.index) == ["s", "w"] and r["debtor_id"].tolist() == ["u"]
+    assert (
+        q.loc["s", "dpd"] == 0.0
+        and pd.isna(q.loc["s", "oldest_invoice_id"])
+        and q.loc["s", "next_action"] == "reminder"
+    )
+    assert (
+        q.loc["w", "dpd"] == 30.0
+        and q.loc["w", "oldest_invoice_id"] == "w2"
+        and q.loc["w", "next_action"] == "call"
+    )
+    assert r["dpd"].tolist() == [151.0] and r["oldest_invoice_id"].tolist() == ["u1"]
+    assert "dpd_material" not in q.columns and "dpd_material" not in r.columns
+    q0, r0 = queues(0.0)
+    assert q0.empty and sorted(r0["debtor_id"]) == ["s", "u", "w"] and r0["dpd"].tolist() == [151.0] * 3
+    assert sorted(r0["oldest_invoice_id"]) == ["s1", "u1", "w1"]
