@@ -50,6 +50,7 @@ from pipelines.config.source import FileSource, RulesConfig, SourceConfig
 from pipelines.ingest import decimals
 from pipelines.ingest.checks import (
     ar_open_items,
+    ar_settlement_column,
     ar_undated_settlements,
     ar_warnings,
     refuse_empty_tables,
@@ -615,8 +616,8 @@ def ingest_manifest(
         + ar_warnings(open_items, rules, source)
         + ar_undated_settlements(tables_manifest, source),
     }
-    if open_items is not None:
-        manifest["ar_export"] = open_items
+    if open_items is not None:  # the column, to count again at an old export's end (staged.export_as_of)
+        manifest["ar_export"] = {**open_items, "settlement_column": ar_settlement_column(source)}
     return manifest
 
 

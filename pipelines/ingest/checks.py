@@ -37,16 +37,41 @@ def ar_open_items(accepted: dict[str, pd.DataFrame], as_of: dt.date) -> dict[str
     }
 
 
+def ar_settlement_column(source: SourceConfig) -> str:
+    """The AR export's column whose blank means open (``settled_on``, else ``settled_amount``)."""
+    assert source.ar_export is not None
+    return str(source.ar_export.settled_on or source.ar_export.settled_amount)
+
+
+def _ar_fix(column: str) -> str:
+    return (
+        f"a blank {column!r} means open. If this export holds settled invoices, check that {column!r} is the "
+        "settlement column and is filled; an open-items export should hold few old invoices."
+    )
+
+
+def ar_old_warning(items: dict[str, Any], max_open_share: float, column: str) -> list[str]:
+    """The AR export's invoices due over a year before the as-of date that are still open, when more
+    than ``max_open_share`` of them (from 10 such invoices) and not every invoice is open."""
+    n_old, old_open = items["due_over_a_year"], items["open_due_over_a_year"]
+    if (
+        n_old >= AR_MIN_INVOICES // 2
+        and old_open / n_old > max_open_share
+        and items["open"] != items["invoices"]
+    ):
+        return [
+            f"ar_export: {old_open:,} of {n_old:,} invoices due over a year ago are still open (they put "
+            f"their debtors in default); {_ar_fix(column)}"
+        ]
+    return []
+
+
 def ar_warnings(items: dict[str, Any] | None, rules: RulesConfig, source: SourceConfig) -> list[str]:
     """Warn when an AR export's open share is implausible (blank settlement dates read as open)."""
     if not items or not items["invoices"]:
         return []
-    assert source.ar_export is not None
-    column = source.ar_export.settled_on or source.ar_export.settled_amount
-    fix = (
-        f"a blank {column!r} means open. If this export holds settled invoices, check that {column!r} is the "
-        "settlement column and is filled; an open-items export should hold few old invoices."
-    )
+    column = ar_settlement_column(source)
+    fix = _ar_fix(column)
     out = []
     n, n_open = items["invoices"], items["open"]
     if n < AR_MIN_INVOICES:
@@ -58,13 +83,7 @@ def ar_warnings(items: dict[str, Any] | None, rules: RulesConfig, source: Source
             f"ar_export: {n_open:,} of {n:,} invoices ({items['open_share']:.0%}) have no settlement and are "
             f"treated as open, more than rules.ar_max_open_share ({rules.ar_max_open_share:.0%}); {fix}"
         )
-    n_old, old_open = items["due_over_a_year"], items["open_due_over_a_year"]
-    if n_old >= AR_MIN_INVOICES // 2 and old_open / n_old > rules.ar_max_open_share and n_open != n:
-        out.append(
-            f"ar_export: {old_open:,} of {n_old:,} invoices due over a year ago are still open (they put "
-            f"their debtors in default); {fix}"
-        )
-    return out
+    return out + ar_old_warning(items, rules.ar_max_open_share, column)
 
 
 # duplicate_row above this share of a table's rows: named (a line-item export) with its cost at scoring

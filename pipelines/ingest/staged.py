@@ -453,7 +453,40 @@ after which ``ews score`` warns that the as-of date lies after the data, ``WARN_
 that row, not by today: a 2024 export ingested in 2026 was stamped "as of 2026-12-06" (s34-walk)."""
 
 
-def export_as_of(manifest: dict[str, Any], per_table: dict[str, dict[dt.date, int]]) -> None:
+def _ar_at_end(stage: Path, manifest: dict[str, Any], end: dt.date) -> None:
+    """An AR export dated by its end: its invoices due over a year before ``end`` and still open
+    (never settled: no payment names them), bucket by bucket from the staged tables (a debtor's
+    invoices and payments share a bucket), and the warning on them said again at that date."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from pipelines.ingest.checks import ar_old_warning
+
+    cut = pd.Timestamp(end) - pd.Timedelta(days=365)
+    old = old_open = 0
+    for path in _files(stage, "invoices"):
+        inv = pq.read_table(path, columns=["invoice_id", "due_date"])
+        paid = stage / "payments" / path.parent.name / path.name
+        settled = np.zeros(inv.num_rows, bool)
+        if paid.is_file():
+            ids = pc.drop_null(pq.read_table(paid, columns=["invoice_id"]).column(0))
+            settled = (
+                pc.is_in(inv.column("invoice_id"), value_set=ids).to_numpy(zero_copy_only=False).astype(bool)
+            )
+        due = (pd.to_datetime(inv.column("due_date").to_pandas()) < cut).to_numpy()
+        old, old_open = old + int(due.sum()), old_open + int((due & ~settled).sum())
+    items = manifest["ar_export"]
+    items["due_over_a_year"], items["open_due_over_a_year"] = old, old_open
+    said = "invoices due over a year ago are still open"
+    manifest["warnings"] = [w for w in manifest["warnings"] if not (w.startswith("ar_export:") and said in w)]
+    manifest["warnings"] += ar_old_warning(
+        items, float(manifest["rules"]["ar_max_open_share"]), str(items.get("settlement_column", ""))
+    )
+
+
+def export_as_of(
+    manifest: dict[str, Any], per_table: dict[str, dict[dt.date, int]], stage: Path | None = None
+) -> None:
     """Without --as-of (``manifest["as_of_from"] == "today"``) and without a kept history (whose nights
     are dated by the day they were ingested): when the export ends more than :data:`STALE_EXPORT_DAYS`
     before today, the manifest's ``as_of`` is the export's end (the latest dated row, or ``late_rows``'
@@ -470,6 +503,8 @@ def export_as_of(manifest: dict[str, Any], per_table: dict[str, dict[dt.date, in
     if (today - end).days <= STALE_EXPORT_DAYS:
         return
     manifest["as_of"], manifest["as_of_from"] = end.isoformat(), "export_end"
+    if "ar_export" in manifest and stage is not None:  # counted against today before (s35-walk): at the end
+        _ar_at_end(stage, manifest, end)
     manifest.setdefault("notes", []).append(  # no word of today: a rerun on another day writes the same bytes
         f"as of {end}, the export's last dated row: no --as-of was given and the export ends more than "
         f"{counted(STALE_EXPORT_DAYS, 'day')} before the day of the ingest. Score it with `ews score --as-of {end}`; "
@@ -490,7 +525,7 @@ def staged_checks(stage: Path, manifest: dict[str, Any]) -> dict[str, dict[dt.da
     manifest["warnings"] += (
         warnings + feed_lag(per_table, end) + statement_gaps(stage) + disputed_share(stage)
     )
-    export_as_of(manifest, per_table)
+    export_as_of(manifest, per_table, stage)
     rests = short_paid_rests(stage, dt.date.fromisoformat(manifest["as_of"]))
     if rests is not None:
         manifest["short_paid_rests"] = rests

@@ -117,3 +117,56 @@ def test_who_is_recorded_by_one_rule_in_every_command(tmp_path: Path) -> None:
                     ["score"], ["backfill"]):  # fmt: skip
         said = " ".join(CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200"}).output.split())
         assert "EWS_USER, else the login name" in said, command
+
+
+def test_an_old_ar_exports_open_items_are_counted_at_its_end(tmp_path: Path) -> None:
+    """s35-walk: an AR export ingested without --as-of is dated by its last dated row when that is more
+    than 7 days old, but its "invoices due over a year ago are still open" count was made against
+    today. 10 invoices of 2023 (settled 28 days after issue) and 20 of 2024 (the first 4 settled), the
+    last issued 2024-05-20 (the export's end). Due before 2023-05-21: R100-R103, 4, all settled; 16 of 30
+    open (53 %: the open-share warning stands). Against today (after 2025) all 30 were "due over a year
+    ago", 16 open: a warning that they put their debtors in default."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    lines = ["Beleg;Kunde;Datum;Faellig;Betrag;Ausgeglichen am"]
+    for i in range(30):
+        old = i < 10
+        issued = (
+            dt.date(2023, 1, 2) + dt.timedelta(days=30 * i)
+            if old
+            else dt.date(2024, 1, 8) + dt.timedelta(days=7 * (i - 10))
+        )
+        settled = f"{issued + dt.timedelta(days=28):%d.%m.%Y}" if old or i < 14 else ""
+        due = issued + dt.timedelta(days=30)
+        lines.append(
+            f"R{100 + i if old else 190 + i};K{i % 5 + 1};{issued:%d.%m.%Y};{due:%d.%m.%Y};{100 + i},00;{settled}"
+        )
+    (tmp_path / "opos.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (tmp_path / "ar.yaml").write_text(
+        "kind: source\nname: old_ar\ndefault_currency: EUR\ncsv: {delimiter: ';'}\n"
+        "values: {date_format: d.m.Y, decimal: ',', thousands: '.'}\n"
+        f"ar_export:\n  path: {tmp_path / 'opos.csv'}\n"
+        "  columns: {invoice_id: Beleg, debtor_id: Kunde, issue_date: Datum, due_date: Faellig, amount: Betrag}\n"
+        "  settled_on: Ausgeglichen am\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["ingest", "--source", str(tmp_path / "ar.yaml"), "--out", str(out), "--no-docs"]
+    )
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert (manifest["as_of"], manifest["as_of_from"]) == ("2024-05-20", "export_end")
+    items = manifest["ar_export"]
+    assert (items["invoices"], items["open"], items["due_over_a_year"], items["open_due_over_a_year"]) == (
+        30,
+        16,
+        4,
+        0,
+    )
+    said = [w for w in manifest["warnings"] if w.startswith("ar_export:")]
+    assert len(said) == 1 and "16 of 30 invoices (53%) have no settlement" in said[0]
