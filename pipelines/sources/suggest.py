@@ -59,6 +59,13 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "num",  # QuickBooks: the transaction number
         "transactionnumber",  # QuickBooks Online's newer reports (Invoices and Received Payments)
         "transactionno",
+        # a receipts journal's invoice the payment was applied to (s36-walk: 'Applied To' was left out, and
+        # every payment taken as unallocated cash)
+        "appliedto",
+        "appliedtoinvoice",
+        "invoiceapplied",
+        "appliestodocno",
+        "appliestodocumentno",
     ),
     "payment_id": (
         "paymentid",

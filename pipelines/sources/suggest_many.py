@@ -262,11 +262,20 @@ def suggest_sources(paths: list[Path], name: str | None = None) -> Draft:
     order = [
         t for t in ("invoices", "payments", "debtors", "events", "statements", "payment_plans") if t in tables
     ]
+    # a file's own draft says where the other tables come from: said of this draft's tables, it misled
+    # (s36-walk: "add tables.payments" under the invoices while tables.payments followed)
+    stale = [
+        f"# {t} come from another file: add tables.{t} " for t in ("payments", "invoices") if t in tables
+    ] + (
+        ["# the customer master: add tables.invoices and tables.payments "]
+        if {"invoices", "payments"} <= set(tables)
+        else []
+    )
     body = [
         line
         for t in order
         for line in tables[t]
-        if "`ews sources suggest THIS_FILE PAYMENTS_FILE`" not in line
+        if "`ews sources suggest THIS_FILE PAYMENTS_FILE`" not in line and not line.startswith(tuple(stale))
     ]
     out = head + notes + ["tables:"] + body
     text = "\n".join(out) + "\n"

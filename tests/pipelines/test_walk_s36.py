@@ -170,3 +170,32 @@ def test_an_old_ar_exports_open_items_are_counted_at_its_end(tmp_path: Path) -> 
     )
     said = [w for w in manifest["warnings"] if w.startswith("ar_export:")]
     assert len(said) == 1 and "16 of 30 invoices (53%) have no settlement" in said[0]
+
+
+def test_a_receipts_journals_applied_to_column_is_the_invoice_it_paid(tmp_path: Path) -> None:
+    """Walk: `ews sources suggest` of an invoice list, a payments journal and a customer list left the
+    journal's 'Applied To' (the invoice each receipt paid) out ("columns not mapped: Applied To"): every
+    payment would be unallocated cash. And each table's block kept its own file's note, "payments come
+    from another file: add tables.payments", above the tables.payments the draft then held."""
+    import yaml
+
+    from pipelines.sources.suggest_many import suggest_sources
+
+    (tmp_path / "invoices.csv").write_text(
+        "Invoice No.,Customer No.,Invoice Date,Due Date,Total\n"
+        + "".join(
+            f"INV-{i},C-{i % 3},0{1 + i % 9}/03/2024,0{1 + i % 9}/04/2024,{100 + i}.00\n" for i in range(12)
+        )
+    )
+    (tmp_path / "journal.csv").write_text(
+        "Receipt No.,Date,Customer No.,Applied To,Amount\n"
+        + "".join(f"R-{i},1{i % 9}/04/2024,C-{i % 3},INV-{i},{100 + i}.00\n" for i in range(10))
+    )
+    (tmp_path / "customers.csv").write_text(
+        "Customer No.,Customer Name,Country\nC-0,Alpha,DE\nC-1,Beta,NL\nC-2,Gamma,FR\n"
+    )
+    draft = suggest_sources([tmp_path / "invoices.csv", tmp_path / "journal.csv", tmp_path / "customers.csv"])
+    tables = yaml.safe_load(draft.text)["tables"]
+    assert tables["payments"]["columns"]["invoice_id"] == "Applied To"
+    assert set(tables) == {"invoices", "payments", "debtors"}
+    assert "come from another file" not in draft.text and "the customer master: add" not in draft.text
