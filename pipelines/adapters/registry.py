@@ -139,6 +139,7 @@ def configure(tracking_uri: str | None = None) -> str:
     check_tracking_server(uri)
     if uri.startswith("sqlite:///"):
         db = Path(uri.removeprefix("sqlite:///"))
+        view.check_sqlite_store(db)
         db.parent.mkdir(parents=True, exist_ok=True)
     callers = {key: os.environ.get(key) for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     try:

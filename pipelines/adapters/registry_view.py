@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 
 __all__ = [
     "DEFAULT_TRACKING_URI",
+    "StoreUnreadableError",
     "VersionRecord",
     "decision_events",
     "read_versions",
@@ -39,6 +41,36 @@ CHALLENGER = "challenger"
 _WORKSPACE = "default"  # MLflow 3's workspace column; ews uses the default workspace only
 # same instant: the old champion retires before the new one takes over
 _EVENT_RANK = {CHALLENGER: 0, "queue_key": 0.5, "gate_failed": 1, "retired": 2, CHAMPION: 3}
+
+
+class StoreUnreadableError(ConnectionError):
+    """The local SQLite tracking store is damaged or is no SQLite file. The message names it and the fix."""
+
+
+# SQLite's primary result codes for a file that is not a database or whose pages are damaged
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+def check_sqlite_store(db: Path) -> None:
+    """Raise :class:`StoreUnreadableError` when the SQLite file ``db`` exists but cannot be read as a
+    database (cut short, overwritten, another kind of file). Before, every command that reads the
+    registry ended in SQLAlchemy's traceback "database disk image is malformed" (s36-attack). A
+    store that is only busy (locked by a training) passes: MLflow waits for it."""
+    if not db.is_file():
+        return
+    try:
+        with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as con:
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is None or code & 0xFF not in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+            return
+        raise StoreUnreadableError(
+            f"the MLflow store {db.resolve()} cannot be read: {exc} (the file is damaged, or is not an "
+            "SQLite database). Restore it from a backup; or move it away and retrain (`ews train --data DIR`), "
+            "which starts a new registry without the versions and decisions recorded in this one. The store is "
+            "paths.mlflow_tracking_uri in conf/ews.yaml (or MLFLOW_TRACKING_URI)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -114,6 +146,7 @@ def read_versions(name: str, given_uri: str | None = None) -> list[VersionRecord
         db = Path(uri.removeprefix("sqlite:///"))
         if not db.is_file():
             return None
+        check_sqlite_store(db)
         try:
             return _from_sqlite(db, name)
         except sqlite3.Error:

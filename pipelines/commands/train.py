@@ -271,13 +271,17 @@ def check_train_config(config: Path) -> None:
     """Before Prefect starts: the train config and the project config it names load (exit 2 with the
     loader's message otherwise). A missing or invalid file used to surface only after the temporary
     Prefect server had started (~30 s on a 2-core box, measured outside the project folder)."""
+    from pipelines.adapters.registry_view import StoreUnreadableError, check_sqlite_store, tracking_uri
     from pipelines.config import ConfigError, load_config
     from pipelines.config.train import TrainConfig
     from pipelines.flows.train import load_project
 
     try:
-        load_project(load_config(config, expect=TrainConfig), config)
-    except ConfigError as exc:
+        project = load_project(load_config(config, expect=TrainConfig), config)
+        uri = tracking_uri(project.paths.mlflow_tracking_uri)
+        if uri.startswith("sqlite:///"):  # a damaged store: said now, not after the features (s36-attack)
+            check_sqlite_store(Path(uri.removeprefix("sqlite:///")))
+    except (ConfigError, StoreUnreadableError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None
 

@@ -87,3 +87,69 @@ def test_a_currency_column_is_mapped_by_its_values(tmp_path: Path) -> None:
     assert 'currency: "WKZ"  # GUESS: every value is a currency code' in draft
     inv = _table(out, "invoices")
     assert inv[["invoice_id", "currency"]].values.tolist() == [["R1", "CHF"], ["R2", "CHF"], ["R3", "CHF"]]
+
+
+def _damaged_stores(tmp_path: Path) -> dict[str, Path]:
+    """An SQLite file cut short (SQLITE_CORRUPT: 'database disk image is malformed') and a file that is
+    no database at all (SQLITE_NOTADB), as MLflow stores."""
+    import os
+    import sqlite3
+
+    cut = tmp_path / "cut.db"
+    con = sqlite3.connect(cut)
+    for i in range(40):
+        con.execute(f"CREATE TABLE t{i} (a TEXT)")
+        con.executemany(f"INSERT INTO t{i} VALUES (?)", [("x" * 200,)] * 50)
+    con.commit()
+    con.close()
+    os.truncate(cut, 4 * 4096)
+    page = tmp_path / "page.db"
+    page.write_bytes(b"<html><body>Not Found</body></html>\n" * 100)
+    return {"database disk image is malformed": cut, "file is not a database": page}
+
+
+def _ews_process(*args: str, store: Path, cwd: Path) -> tuple[int, str]:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "EWS_PROJECT": str(root),
+        "COLUMNS": "400",
+        "MLFLOW_TRACKING_URI": f"sqlite:///{store}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_damaged_mlflow_store_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    """Before: `ews models list`, `ews score` and `ews models promote` ended in SQLAlchemy's traceback
+    ("database disk image is malformed" / "file is not a database"), exit 1; `ews train` built every
+    feature first, then printed Prefect's traceback. Now exit 2, one line naming the file, the cause
+    and the fix; `ews score` and `ews train` stop before Prefect starts."""
+    data = Path(__file__).resolve().parents[1] / "data" / "ingest" / "base"
+    for cause, store in _damaged_stores(tmp_path).items():
+        for args in (
+            ("models", "list"),
+            ("score", "--data", str(data), "--raw", "--as-of", "2024-06-30", "--out", str(tmp_path / "runs")),
+            ("train", "--data", str(data), "--raw"),
+            ("models", "promote", "1", "--reason", "back to the last good one", "--by", "A. Jansen"),
+        ):
+            code, output = _ews_process(*args, store=store, cwd=tmp_path)
+            assert code == 2, output
+            assert "Traceback" not in output, output[-3000:]
+            said = _flat(output)
+            assert f"error: the MLflow store {store.resolve()} cannot be read: {cause}" in said, said
+            assert "Restore it from a backup" in said
+            assert "Starting temporary server" not in said
+        assert not (tmp_path / "runs").exists()
