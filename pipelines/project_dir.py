@@ -115,17 +115,39 @@ def in_project(callback: Callable[..., Any], root: Callable[[], Path | None]) ->
 WHO_RULE = "--by NAME when given, else the environment variable EWS_USER, else the login name"
 
 
+MAX_WHO_CHARS = 100  # as an override's --by (pipelines.scoring.overrides.MAX_BY_CHARS)
+
+
 def who_ran(by: str | None = None) -> str:
     """Who ran the command, as recorded: ``by`` when given (``--by``), else ``EWS_USER``, else the
-    login name ("unknown" when the system has none)."""
+    login name ("unknown" when the system has none). A given name on more than one line, with control
+    characters or longer than :data:`MAX_WHO_CHARS` raises :class:`pipelines.config.ConfigError`."""
     import getpass
 
     if by:
-        return by
+        return _one_line_name(by, "--by")
     env = os.environ.get("EWS_USER")
     if env:
-        return env
+        return _one_line_name(env, "EWS_USER")
     try:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def _one_line_name(name: str, where: str) -> str:
+    """``name`` when it is a name on one line: before, an EWS_USER holding a line break, a bell or
+    terminal escapes was recorded as typed in the registry and `ews models history` printed it over two
+    lines, ringing the terminal (s36-attack)."""
+    import unicodedata
+
+    if len(name) <= MAX_WHO_CHARS and not any(unicodedata.category(c)[0] == "C" for c in name):
+        return name
+    from pipelines.config import ConfigError
+
+    shown = name[:40] + ("..." if len(name) > 40 else "")
+    raise ConfigError(
+        f"{where} {shown!r} ({len(name):,} characters) is recorded as who ran the command: give a name on one "
+        f"line, at most {MAX_WHO_CHARS} characters, without tabs, line breaks or other control characters, "
+        + ("e.g. export EWS_USER='A. Jansen'" if where == "EWS_USER" else "e.g. --by 'A. Jansen'")
+    )

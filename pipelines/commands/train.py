@@ -275,12 +275,14 @@ def check_train_config(config: Path) -> None:
     from pipelines.config import ConfigError, load_config
     from pipelines.config.train import TrainConfig
     from pipelines.flows.train import load_project
+    from pipelines.project_dir import who_ran
 
     try:
         project = load_project(load_config(config, expect=TrainConfig), config)
         uri = tracking_uri(project.paths.mlflow_tracking_uri)
         if uri.startswith("sqlite:///"):  # a damaged store: said now, not after the features (s36-attack)
             check_sqlite_store(Path(uri.removeprefix("sqlite:///")))
+        who_ran()  # an EWS_USER on two lines: said now, not when the trained model is registered
     except (ConfigError, StoreUnreadableError) as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from None

@@ -108,7 +108,7 @@ def _damaged_stores(tmp_path: Path) -> dict[str, Path]:
     return {"database disk image is malformed": cut, "file is not a database": page}
 
 
-def _ews_process(*args: str, store: Path, cwd: Path) -> tuple[int, str]:
+def _ews_process(*args: str, store: Path, cwd: Path, user: str | None = None) -> tuple[int, str]:
     import os
     import subprocess
     import sys
@@ -121,6 +121,8 @@ def _ews_process(*args: str, store: Path, cwd: Path) -> tuple[int, str]:
         "COLUMNS": "400",
         "MLFLOW_TRACKING_URI": f"sqlite:///{store}",
     }
+    if user is not None:
+        env["EWS_USER"] = user
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args],
         cwd=cwd,
@@ -153,3 +155,37 @@ def test_a_damaged_mlflow_store_is_one_line_naming_the_file(tmp_path: Path) -> N
             assert "Restore it from a backup" in said
             assert "Starting temporary server" not in said
         assert not (tmp_path / "runs").exists()
+
+
+HOSTILE_USER = "mallory\n\x1b[2J\x1b[31mRED\x07"
+
+
+def test_who_ran_refuses_a_name_on_two_lines_or_with_terminal_codes(monkeypatch) -> None:
+    """Before: EWS_USER (or --by of `ews models promote`) was recorded as typed in the registry, and
+    `ews models history` printed it over two lines, ringing the terminal's bell."""
+    import pytest
+
+    from pipelines.config import ConfigError
+    from pipelines.project_dir import who_ran
+
+    monkeypatch.setenv("EWS_USER", HOSTILE_USER)
+    with pytest.raises(
+        ConfigError, match=r"^EWS_USER 'mallory\\n.* \(21 characters\) is recorded as who ran"
+    ):
+        who_ran()
+    with pytest.raises(ConfigError, match=r"^--by 'x{40}\.\.\.' \(1,000 characters\)"):
+        who_ran("x" * 1000)
+    assert who_ran("A. Jansen") == "A. Jansen"  # --by wins over EWS_USER
+    monkeypatch.setenv("EWS_USER", "Zoë O'Brien-Łukasz 🙂")
+    assert who_ran() == "Zoë O'Brien-Łukasz 🙂"
+
+
+def test_train_with_a_two_line_ews_user_stops_before_prefect(tmp_path: Path) -> None:
+    """Before: `ews train` built the features and fitted, then recorded the name as typed."""
+    data = Path(__file__).resolve().parents[1] / "data" / "ingest" / "base"
+    code, output = _ews_process(
+        "train", "--data", str(data), "--raw", store=tmp_path / "mlflow.db", cwd=tmp_path, user=HOSTILE_USER
+    )
+    assert code == 2, output
+    assert "Traceback" not in output and "Starting temporary server" not in output, output[-3000:]
+    assert "error: EWS_USER 'mallory\\n" in output and "give a name on one line" in output, output
