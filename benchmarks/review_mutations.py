@@ -2202,6 +2202,97 @@ M = [
             "tests/features/test_statements.py",
         ],
     ),
+    (
+        "L18 9fd01b3 short-paid rests: payments after the as-of date count (look-ahead)",
+        "pipelines/ingest/staged.py",
+        '            pay = pay[pay["paid_on"] <= day]\n',
+        "",
+        ["tests/pipelines/test_ingest_short_paid.py"],
+    ),
+    (
+        "L19 9fd01b3 short-paid rests: a debtor with unallocated cash counted",
+        "pipelines/ingest/staged.py",
+        ' & ~inv["debtor_id"].isin(skip).to_numpy()',
+        "",
+        ["tests/pipelines/test_ingest_short_paid.py"],
+    ),
+    (
+        "L20 9fd01b3 short-paid rests: an unpaid small invoice counted as a rest",
+        "pipelines/ingest/staged.py",
+        "small = overdue & (got > 0) & (",
+        "small = overdue & (",
+        ["tests/pipelines/test_ingest_short_paid.py"],
+    ),
+    (
+        "L21 9fd01b3 short-paid rests: a debtor with any rest counted (all to any)",
+        "pipelines/ingest/staged.py",
+        'only = frame.groupby("debtor_id")["small"].all()',
+        'only = frame.groupby("debtor_id")["small"].any()',
+        ["tests/pipelines/test_ingest_short_paid.py"],
+    ),
+    (
+        "L22 9fd01b3 short-paid rests: warned under a threshold too",
+        "pipelines/ingest/staged.py",
+        ' or getattr(definition, "min_open_amount", 0.0):',
+        ":",
+        ["tests/pipelines/test_ingest_short_paid.py"],
+    ),
+    (
+        "L23 c9956f5 payments lag refusal: the calendar rule's refusal without its short text",
+        "pipelines/feed_checks.py",
+        '        _short(pay, inv, as_of, counted(lag, "day"), usual + delay) if bad else "",\n',
+        '        "",\n',
+        [
+            "tests/pipelines/test_walk_s36.py",
+            "tests/pipelines/test_feed_checks.py",
+            "tests/pipelines/test_lag_s33.py",
+        ],
+    ),
+    (
+        "L24 c9956f5 payments lag refusal: --verbose prints the short text",
+        "pipelines/feed_checks.py",
+        "        if self.short and not full:\n",
+        "        if self.short:\n",
+        [
+            "tests/pipelines/test_walk_s36.py",
+            "tests/pipelines/test_feed_checks.py",
+            "tests/pipelines/test_lag_s33.py",
+        ],
+    ),
+    (
+        "L25 e99f036 who: an explicit empty --by of an override records EWS_USER instead of being refused",
+        "pipelines/commands/watchlist.py",
+        "            who = by if by is not None else who_ran()",
+        "            who = by or who_ran()",
+        [
+            "tests/pipelines/test_walk_s36.py",
+            "tests/pipelines/test_watch_overrides.py",
+            "tests/pipelines/test_cli.py",
+        ],
+    ),
+    (
+        "L26 e99f036 who: ews models promote --by not recorded",
+        "pipelines/commands/models.py",
+        "promote(version, reason, name=name, who=by, tracking_uri=_uri(project))",
+        "promote(version, reason, name=name, who=None, tracking_uri=_uri(project))",
+        [
+            "tests/pipelines/test_walk_s36.py",
+            "tests/pipelines/test_watch_overrides.py",
+            "tests/pipelines/test_cli.py",
+            "tests/pipelines/adapters/test_registry.py",
+        ],
+    ),
+    (
+        "L27 e99f036 who: EWS_USER not read",
+        "pipelines/project_dir.py",
+        '    env = os.environ.get("EWS_USER")\n',
+        "    env = None\n",
+        [
+            "tests/pipelines/test_walk_s36.py",
+            "tests/pipelines/test_watch_overrides.py",
+            "tests/pipelines/test_cli.py",
+        ],
+    ),
 ]
 
 

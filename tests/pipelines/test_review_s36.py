@@ -18,7 +18,9 @@ from features.paydate import FEATURES, PERIOD_DAYS, open_invoices, training_rows
 from features.tables import Portfolio
 from models.paydate import PaydateParams, fit_hazard
 from pipelines.adapters.paydate_registry import LoadedPaydate
+from pipelines.config.nightly import NightlyConfig
 from pipelines.engine import Book
+from pipelines.feed_checks import FeedCheckError, evaluate_feed
 
 AS_OF = pd.Timestamp(dt.date(2024, 8, 31))
 
@@ -240,3 +242,138 @@ def test_ews_backfill_takes_the_verbose_its_refusal_points_to(tmp_path, monkeypa
         said[verbose] = " ".join(result.output.split())
     assert "rerun with --verbose" in said[False] and "0 usual payment days" not in said[False]
     assert "0 usual payment days" in said[True] and "rerun with --verbose" not in said[True]
+
+
+def test_short_paid_rests_read_only_what_was_known_at_the_as_of_date(tmp_path) -> None:
+    """9fd01b3: test_ingest_short_paid's book (6 debtors, 6 rests, 12.40 as of 2024-06-30) with three more
+    debtors that are not "owing nothing overdue but short-paid rests" at the as-of date: D10 owes 1,000.00, of
+    which 999.40 is paid on 2024-07-15, after the as-of date (ingest quarantines that payment as dated after
+    --as-of, so the count's own paid_on filter is a second guard: mutation L18 removes it unseen); D11 has
+    0.60 open and paid 0.60 of unallocated cash (applied oldest first it settles the rest: left out; mutation
+    L19 counts it); D12 owes an unpaid invoice of 0.80 (a small invoice, not a short payment; mutation L20
+    counts it). The manifest's count stays 6 debtors, 6 invoices, 12.40; payments 11 in = 10 + 1."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from tests.pipelines.test_ingest_short_paid import INVOICES, PAYMENTS, _project
+
+    invoices = INVOICES + "".join(
+        f"{i},{d},2024-01-01,2024-01-31,{amount},EUR\n"
+        for i, d, amount in (("I10", "D10", "1000.00"), ("I11", "D11", "1000.00"), ("I12", "D12", "0.80"))
+    )
+    payments = (
+        PAYMENTS + "P10,D10,I10,2024-07-15,999.40\nP11,D11,I11,2024-02-10,999.40\nP11u,D11,,2024-03-01,0.60\n"
+    )
+    (tmp_path / "invoices.csv").write_text(invoices, encoding="utf-8")
+    (tmp_path / "payments.csv").write_text(payments, encoding="utf-8")
+    out = tmp_path / "out"
+    args = [
+        "ingest",
+        "--invoices",
+        str(tmp_path / "invoices.csv"),
+        "--payments",
+        str(tmp_path / "payments.csv"),
+    ]
+    args += [
+        "--project-config",
+        str(_project(tmp_path, 0.0)),
+        "--out",
+        str(out),
+        "--no-docs",
+        "--as-of",
+        "2024-06-30",
+    ]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output[-3000:]
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    pays = manifest["tables"]["payments"]
+    assert (pays["rows_in"], pays["rows_accepted"], pays["rows_quarantined"]) == (11, 10, 1)
+    rests = manifest["short_paid_rests"]
+    assert (rests["debtors"], rests["invoices"], rests["amount"]) == (6, 6, 12.40)
+
+
+def test_an_explicit_empty_by_is_refused_even_with_ews_user_set(tmp_path) -> None:
+    """e99f036: --by became optional (EWS_USER, else the login, when it is left out), but an override given
+    with an empty --by is still refused, as the commit says, not recorded under EWS_USER (mutation L25:
+    ``by or who_ran()``; the commit's test tried --by ' ' only, which the mutant also refuses)."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from tests.pipelines.test_watch_overrides import RUN, publish_scores
+
+    publish_scores(tmp_path, RUN, [("D1", 0.08, False)])
+    args = ["watchlist", "override", "D1", "--status", "escalated", "--reason", "rumours", "--by", ""]
+    refused = CliRunner().invoke(app, [*args, "--out", str(tmp_path)], env={"EWS_USER": "A. Jansen"})
+    assert refused.exit_code == 2 and "--by is empty" in refused.output, refused.output
+    assert (
+        not (tmp_path / "overrides.jsonl").exists() or not (tmp_path / "overrides.jsonl").read_text().strip()
+    )
+
+
+def test_the_calendar_rules_payments_lag_refusal_is_short_too() -> None:
+    """c9956f5: the payments lag is judged by the calendar rule until runs are remembered (the first week of
+    a new output folder); its refusal is the same two lines as the usual-days rule's, its long text kept
+    for --verbose (mutation L23: the calendar rule's check without its short text, so a new user's first
+    refusal was the ~800-character paragraph again). By hand (test_walk_s36's book, no previous run):
+    payments stop on Friday 2024-12-06, invoices on Monday 16th, as of Tuesday 17th: 11 days behind; the
+    longest silence between payment days in the 400 days before is a weekend, 2 days."""
+    from tests.pipelines.test_walk_s36 import WORKING_DAYS, _lag
+
+    assert len(WORKING_DAYS) > 60
+    today = {
+        "rows": {"invoices": 6_000, "payments": 5_000},
+        "accepted": {"invoices": 6_000, "payments": 5_000},
+        "quarantine_share": {"invoices": 0.0, "payments": 0.0},
+        "lags": {
+            "invoices": _lag("2024-12-16", "2024-12-17"),
+            "payments": _lag("2024-12-06", "2024-12-17") | {"file": "exports/payments.csv"},
+        },
+    }
+    with pytest.raises(FeedCheckError) as info:
+        evaluate_feed(today, NightlyConfig(), previous=None, training=None, as_of=dt.date(2024, 12, 17))
+    lines = str(info.value).splitlines()
+    line = next(x for x in lines if x.startswith("  - payments_lag_days"))
+    assert line == (
+        "  - payments_lag_days: the payments feed looks 11 days behind (usually at most 2): the latest payment in "
+        "exports/payments.csv is dated 2024-12-06, the latest invoice 2024-12-16, so invoices paid since "
+        "2024-12-06 would look unpaid."
+    )
+    assert lines[lines.index(line) + 1].startswith("    Fix: send the payments up to 2024-12-17")
+    assert "its longest silence between payment days" in info.value.full
+    assert "its longest silence between payment days" not in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def small_pd_model():
+    """A PD model trained on 600 debtors x 8 snapshots, 20 trees (as tests/pipelines/test_train_cli.py)."""
+    from models.split import SplitParams
+    from models.train import LGBMParams, TrainParams, train_pd_model
+    from tests.pipelines.test_train_cli import model_frames
+
+    frame = model_frames.make_modelling_frame(n_debtors=600, n_snapshots=8, seed=9)
+    params = TrainParams(
+        lgbm=LGBMParams(n_estimators=20), split=SplitParams(min_defaults=10), fold_defaults=0
+    )
+    return train_pd_model(frame, params)
+
+
+def test_ews_models_promote_records_its_by(mlflow_uri, small_pd_model) -> None:
+    """e99f036: `ews models promote` gained --by (who decides), which wins over EWS_USER; an empty one is
+    refused (mutation L26: --by accepted but not handed to the registry, so EWS_USER was recorded)."""
+    from mlflow import MlflowClient
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from tests.pipelines.test_train_cli import _log
+
+    _log(small_pd_model)
+    v2 = _log(small_pd_model)
+    env = {"EWS_USER": "A. Jansen"}
+    args = ["models", "promote", v2, "--reason", "committee"]
+    refused = CliRunner().invoke(app, [*args, "--by", " "], env=env)
+    assert refused.exit_code == 2 and "--by is empty" in refused.output, refused.output
+    done = CliRunner().invoke(app, [*args, "--by", "C. Visser"], env=env)
+    assert done.exit_code == 0, done.output
+    assert MlflowClient().get_model_version("ews-pd", v2).tags["ews.promotion.by"] == "C. Visser"
