@@ -394,7 +394,11 @@ def _build(
     return BucketResult(
         features=feat_frame,
         defaults=_concat_sorted(flags) if flags else pd.DataFrame(),
-        oldest_open=_concat_sorted(olds) if olds else _empty_oldest(bool(definition.min_open_amount)),
+        # a bucket without invoices or payments (a statements book) has no invoice for dpd_material to read:
+        # its queues keep the statements' days past due
+        oldest_open=_concat_sorted(olds)
+        if olds
+        else _empty_oldest(bool(definition.min_open_amount) and has_ledger),
         portfolio=parts,
         at_state=tuple(extra),
     )

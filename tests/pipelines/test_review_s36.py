@@ -377,3 +377,36 @@ def test_ews_models_promote_records_its_by(mlflow_uri, small_pd_model) -> None:
     done = CliRunner().invoke(app, [*args, "--by", "C. Visser"], env=env)
     assert done.exit_code == 0, done.output
     assert MlflowClient().get_model_version("ews-pd", v2).tags["ews.promotion.by"] == "C. Visser"
+
+
+def test_a_statements_books_queue_keeps_its_days_past_due_under_min_open_amount() -> None:
+    """a4ff129: with ``min_open_amount`` the queues read the days past due of the oldest overdue invoice with
+    more than the threshold open (``dpd_material``, 0 without one). A statements book has no invoices, yet its
+    buckets' empty oldest-invoice frame carried the column, so every statement debtor's queue read 0 days past
+    due: an account 60 days past due on 500.00 got a reminder instead of a final notice, and lost its days'
+    weight in the priority. By hand (2024-03-31, balance 500.00, 60 days past due, not in default; the queue's
+    actions: 31-60 days final_notice): 60 days and final_notice under threshold 0 and 10 alike."""
+    from features.engine import build_bucket
+    from features.statements import with_statement_dpd
+    from pipelines.scoring.queue import build_queues
+    from pipelines.scoring.score import exposure_columns
+    from tests.features.test_labels import frame as table
+
+    rows = [
+        {"debtor_id": "s500", "period_end": pd.Timestamp(d), "balance": 500.0, "amount_due": 500.0,
+         "amount_paid": 0.0, "days_past_due": dpd, "credit_limit": 2000.0}
+        for d, dpd in {"2024-01-31": 0, "2024-02-29": 30, "2024-03-31": 60}.items()
+    ]  # fmt: skip
+    book = Portfolio(statements=table("statements", rows))
+    for threshold in (0.0, 10.0):
+        built = build_bucket(book, ["2024-03-31"], DefaultDefinition(min_open_amount=threshold))
+        flags = built.defaults[["debtor_id", "in_default_at_asof"]].rename(
+            columns={"in_default_at_asof": "in_default"}
+        )
+        scored = with_statement_dpd(built.features).merge(flags, on="debtor_id")
+        scored = scored.assign(
+            name=scored["debtor_id"], segment="retail", pd=0.05, band="C", **exposure_columns(scored)
+        )
+        q, r = build_queues(scored, built.oldest_open.drop(columns="as_of"), NightlyConfig())
+        assert r.empty and q["debtor_id"].tolist() == ["s500"], threshold
+        assert (q["dpd"].tolist(), q["next_action"].tolist()) == ([60.0], ["final_notice"]), threshold
