@@ -2293,6 +2293,35 @@ M = [
             "tests/pipelines/test_cli.py",
         ],
     ),
+    (
+        "L28 a4ff129 queues: a rest equal to the threshold read as past due (> to >=)",
+        "features/engine.py",
+        "open_ = state.open_mask & (state.inv_remaining > min_open) if min_open else state.open_mask",
+        "open_ = state.open_mask & (state.inv_remaining >= min_open) if min_open else state.open_mask",
+        [
+            "tests/pipelines/test_nightly_queue.py",
+            "tests/features/test_engine.py",
+            "tests/pipelines/test_engine_buckets.py",
+        ],
+    ),
+    (
+        "L29 a4ff129 queues: a debtor with only rests keeps the rest's days past due",
+        "pipelines/scoring/queue.py",
+        '        q["dpd"] = q.pop("dpd_material").fillna(0.0)',
+        '        q["dpd"] = q.pop("dpd_material").fillna(q["dpd"])',
+        [
+            "tests/pipelines/test_nightly_queue.py",
+            "tests/features/test_engine.py",
+            "tests/pipelines/test_engine_buckets.py",
+        ],
+    ),
+    (
+        "L30 4368e32 AR export at its end: every old invoice counted as open",
+        "pipelines/ingest/staged.py",
+        "old_open + int((due & ~settled).sum())",
+        "old_open + int(due.sum())",
+        ["tests/pipelines/test_walk_s36.py", "tests/pipelines/test_ingest_numbers.py"],
+    ),
 ]
 
 

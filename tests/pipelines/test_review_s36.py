@@ -410,3 +410,27 @@ def test_a_statements_books_queue_keeps_its_days_past_due_under_min_open_amount(
         q, r = build_queues(scored, built.oldest_open.drop(columns="as_of"), NightlyConfig())
         assert r.empty and q["debtor_id"].tolist() == ["s500"], threshold
         assert (q["dpd"].tolist(), q["next_action"].tolist()) == ([60.0], ["final_notice"]), threshold
+
+
+def test_a_rest_equal_to_the_threshold_is_not_past_due_in_the_queue() -> None:
+    """a4ff129: the queue reads the oldest overdue invoice with *more than* ``min_open_amount`` open, as the
+    in-default flag does (mutation L28: ``>=``, so a rest of exactly the threshold was read as past due while
+    its debtor was live). By hand, as of 2024-06-30: t owes 10.00 of an invoice of 1,000.00 due 2024-01-31
+    (151 days), threshold 10: not in default, live, 0 days past due, no oldest invoice, the default action."""
+    from features.engine import build_bucket
+    from pipelines.scoring.queue import build_queues
+    from tests.features.ledgers import inv, pay, portfolio
+
+    book = portfolio(
+        [inv("t1", "t", "2024-01-01", "2024-01-31", 1000.0)], [pay("pt", "t", "2024-02-10", 990.0, "t1")]
+    )
+    built = build_bucket(book, ["2024-06-30"], DefaultDefinition(min_open_amount=10.0))
+    flags = built.defaults[["debtor_id", "in_default_at_asof"]].rename(
+        columns={"in_default_at_asof": "in_default"}
+    )
+    assert not flags["in_default"].any()
+    scored = built.features.merge(flags, on="debtor_id").assign(name="t", segment="retail", pd=0.05, band="C")
+    q, r = build_queues(scored, built.oldest_open.drop(columns="as_of"), NightlyConfig())
+    assert r.empty and q["debtor_id"].tolist() == ["t"]
+    assert q["dpd"].tolist() == [0.0] and pd.isna(q["oldest_invoice_id"].iloc[0])
+    assert q["next_action"].tolist() == ["reminder"]
