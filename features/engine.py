@@ -147,13 +147,27 @@ def debtor_feature(state: LedgerState, name: str) -> np.ndarray:
     return state.memo(("feature", name), lambda: np.array(FUNCTIONS[name](state), dtype=np.float64))
 
 
+MATERIAL_DPD = "dpd_material"
+"""With ``default_definition.min_open_amount`` (> 0), a column of the feature frame that is no model feature
+(``models.train.NON_FEATURES``): days past due at T of the oldest overdue invoice with more than the
+threshold open (0 without one), the days the default definition sees; the roll-rate states read it."""
+
+
 def _ledger_features(
-    ledger: Ledger, state: LedgerState, t: pd.Timestamp, names: list[str], params: FeatureParams
+    ledger: Ledger,
+    state: LedgerState,
+    t: pd.Timestamp,
+    names: list[str],
+    params: FeatureParams,
+    min_open: float = 0.0,
 ) -> pd.DataFrame:
     keep = exists_mask(ledger, state.T)
     cols = _keys(ledger.debtor_ids[keep], t)
     for name in names:
         cols[name] = debtor_feature(state, name)[keep]
+    if min_open:
+        material = np.where(state.inv_remaining > min_open, state.dpd_open, 0)
+        cols[MATERIAL_DPD] = state.max_by(state.inv_code, material.astype(np.float64), fill=0.0)[keep]
     if "tenure" in params.families:  # the attributes valid at T (features.master)
         cols["segment"] = state.ledger.segment[keep]
         cols["country"] = state.ledger.country[keep]
@@ -365,7 +379,7 @@ def _build(
         T = int(day_number(t))
         state = ledger_state(ledger, T)  # once per date: features, flags and oldest invoice read it
         if features and has_ledger:
-            feats.append(_ledger_features(ledger, state, t, names, params))
+            feats.append(_ledger_features(ledger, state, t, names, params, definition.min_open_amount))
         if defaults or labels:
             exists = exists_mask(ledger, T) if has_ledger else np.zeros(ledger.n, dtype=bool)
             in_default = _in_default(ledger, state, definition)

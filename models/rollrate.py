@@ -57,9 +57,11 @@ DPD_FEATURE = "dpd_current_max"
 # a statements book's frame: the statements' DPD (features.statements) and no invoice feature
 STATEMENT_DPD_FEATURE = "st_dpd_last"
 INVOICE_FEATURE = "open_invoice_count"
-# with the default definition's min_open_amount: a debtor whose whole overdue amount is at most it holds no
-# invoice that can make a default, so its state is current (a statements book: the latest balance, whatever
-# is overdue is part of it; features.statements.STATEMENT_ALIASES)
+# with the default definition's min_open_amount: the days past due of the oldest overdue invoice with more
+# than it open (features.engine.MATERIAL_DPD, an invoice ledger); else (a statements book) a debtor whose whole
+# overdue amount is at most it is current (there: the latest balance, whatever is overdue is part of it;
+# features.statements.STATEMENT_ALIASES)
+MATERIAL_DPD = "dpd_material"
 MATERIAL_FEATURE = "overdue_amount"
 # what the silent state reads (all known at T: payments paid_on <= T, invoices issued <= T)
 SILENT_FEATURES = (
@@ -116,10 +118,9 @@ class RollRateParams:
     silence only raises a PD, nobody else's moves; "state": that second model is the model (silent
     debtors leave their buckets, which moves the buckets' own PDs; session 18 measured both).
     ``monotone`` orders the past-due buckets only, not ``silent``.
-    ``min_open_amount``: the default definition's materiality threshold (0: none). A debtor whose
-    whole overdue amount (:data:`MATERIAL_FEATURE`) is at most it has no invoice that can make a default
-    (every overdue rest is at most the threshold), so it is ``current``, as its label and in-default flag
-    say (:func:`state_dpd`).
+    ``min_open_amount``: the default definition's materiality threshold (0: none). The past-due states
+    read the days of the oldest overdue invoice with more than it open, as the label and the in-default
+    flag do (:func:`state_dpd`; a debtor with only rests of at most it is ``current``).
     ``min_months`` / ``min_transitions`` / ``min_default_transitions``: below any of them the book is
     refused (:class:`RollRateTooSmallError`). ``test_defaults``: default labels the out-of-time
     test window pools (capped at half of the book's labelled defaults).
@@ -173,7 +174,10 @@ class RollRateParams:
     def feature_names(self) -> list[str]:
         names = [DPD_FEATURE] + ([self.split_current] if self.split_current else [])
         names += [f for f in (SILENT_FEATURES if getattr(self, "silent", False) else ()) if f not in names]
-        names += [MATERIAL_FEATURE] if _material(self) and MATERIAL_FEATURE not in names else []
+        names += (
+            [MATERIAL_FEATURE] if _material(self) and MATERIAL_FEATURE not in names else []
+        )  # + MATERIAL_DPD
+        # when the frame has it (an invoice ledger; RollRateModel.fit's feature_names_in_)
         return names + [f for f in self.within_state if f not in names]
 
 
@@ -183,11 +187,15 @@ def _material(params: RollRateParams) -> bool:
 
 
 def state_dpd(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
-    """Days past due per row of ``frame`` as the states read them: the DPD feature (missing: 0), and 0
-    where the whole overdue amount (:data:`MATERIAL_FEATURE`, when the frame has it) is at most the
-    definition's ``min_open_amount``: no invoice of such a debtor can make a default. E.g. threshold 10,
-    120 days past due with 3.00 overdue -> 0 (current); with 10.00 -> 0; with 10.01 -> 120."""
+    """Days past due per row of ``frame`` as the states read them: the DPD feature (missing: 0). With the
+    definition's ``min_open_amount``: the days of the oldest overdue invoice with more than it open
+    (:data:`MATERIAL_DPD`) when the frame has them, else 0 where the whole overdue amount
+    (:data:`MATERIAL_FEATURE`) is at most the threshold: no invoice of such a debtor can make a default.
+    E.g. threshold 10, a 3.00 rest 120 days past due and 500.00 30 days past due -> 30; 120 days past
+    due with 3.00 overdue in all -> 0 (current); with 10.00 -> 0; with 10.01 -> 120."""
     dpd = np.nan_to_num(_column(frame, DPD_FEATURE), nan=0.0)
+    if _material(params) and MATERIAL_DPD in frame.columns:
+        return np.nan_to_num(_column(frame, MATERIAL_DPD), nan=0.0)
     if _material(params) and MATERIAL_FEATURE in frame.columns:
         overdue = np.nan_to_num(_column(frame, MATERIAL_FEATURE), nan=0.0)
         dpd = np.where(overdue <= params.min_open_amount, 0.0, dpd)
@@ -726,7 +734,11 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
         at_cut = (rows["as_of"] == cut).to_numpy() & (code < n_live)
         base = [DPD_FEATURE] + ([p.split_current] if p.split_current else [])
         base += [f for f in (SILENT_FEATURES if getattr(p, "silent", False) else ()) if f not in base]
-        base += [MATERIAL_FEATURE] if _material(p) and MATERIAL_FEATURE in rows.columns else []
+        base += [
+            c
+            for c in (MATERIAL_DPD, MATERIAL_FEATURE)
+            if _material(p) and c in rows.columns and c not in base
+        ]
         self.feature_names_in_ = np.asarray(base + [f for f in present if f not in base], dtype=object)
         self.base_pd_ = float(self.pd_.mean())
         if at_cut.any():

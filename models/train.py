@@ -70,7 +70,15 @@ __all__ = [
 KEY_COLUMNS: tuple[str, ...] = ("debtor_id", "as_of")
 # Columns of a modelling frame that are never model inputs.
 NON_FEATURES: frozenset[str] = frozenset(
-    {"debtor_id", "as_of", "label", "in_default_at_asof", "first_default_date", "horizon_observed"}
+    {
+        "debtor_id",
+        "as_of",
+        "label",
+        "in_default_at_asof",
+        "first_default_date",
+        "horizon_observed",
+        "dpd_material",
+    }
 )
 
 

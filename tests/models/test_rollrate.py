@@ -231,35 +231,63 @@ def test_the_gates_baseline_is_the_default_rate_known_at_the_cut() -> None:
 def test_states_honour_min_open_amount_as_the_labels_do() -> None:
     """s36-minopen: the states read the default definition's ``min_open_amount`` as the in-default flag does.
     By hand: four 1,000.00 invoices due 2024-01-31, received on 02-10 997.00 (3.00 open), 990.00 (10.00,
-    exactly the threshold), 989.99 (10.01) and nothing. At 2024-03-31 all four are 60 days past due
-    (bucket 31-60, state 2); at 05-31 121 (>= 90). Threshold 10: the 3.00 and 10.00 debtors are current
-    (state 0) at both dates and not in default, the 10.01 and 1,000.00 ones in 31-60 then in default (4).
-    Without the threshold in the states (the labels' flags still with it) the 3.00 debtor sat in 61-89 (3)
-    at 05-31 for good: live, yet past the definition's threshold. A statements book reads the latest
-    balance: 120 days past due with a balance of 5.00 -> current; with 500.00 -> 61-89."""
-    from features.build import build_features
-    from features.labels import build_labels
+    exactly the threshold), 989.99 (10.01) and nothing; w owes the same 3.00 rest and 500.00 due 04-30. At
+    2024-03-31 every 01-31 invoice is 60 days past due (bucket 31-60, state 2), w's 500.00 not yet due; at
+    05-31 121 (>= 90), w's 500.00 31. Threshold 10: the 3.00 and 10.00 debtors are current (state 0) at both
+    dates and not in default, the 10.01 and 1,000.00 ones in 31-60 then in default (4); w current, then 31-60
+    by its 500.00 (2). Without the threshold in the states (the flags still with it) the 3.00 debtor sat in
+    61-89 (3) at 05-31 for good, and w too. A statements book reads the latest balance: 120 days past due
+    with a balance of 5.00 -> current; with 500.00 -> 61-89."""
+    from features.engine import build_bucket
     from features.params import DefaultDefinition
     from features.statements import with_statement_dpd
     from models.rollrate import assign_states
     from tests.features.ledgers import inv, pay, portfolio
 
-    paid = {"s": 997.0, "t": 990.0, "u": 989.99}
+    paid = {"s": 997.0, "t": 990.0, "u": 989.99, "w": 997.0}
     ledger = portfolio(
-        [inv(f"{d}1", d, "2024-01-01", "2024-01-31", 1000.0) for d in "stuv"],
+        [inv(f"{d}1", d, "2024-01-01", "2024-01-31", 1000.0) for d in "stuvw"]
+        + [inv("w2", "w", "2024-04-01", "2024-04-30", 500.0)],
         [pay(f"p{d}", d, "2024-02-10", amount, f"{d}1") for d, amount in paid.items()],
     )
     dates = [pd.Timestamp("2024-03-31"), pd.Timestamp("2024-05-31")]
-    definition = DefaultDefinition(min_open_amount=10.0)
-    flags = build_labels(ledger, dates, definition, observed_until=pd.Timestamp("2024-12-31"))
-    frame = build_features(ledger, dates).merge(flags, on=["debtor_id", "as_of"])
+    built = build_bucket(ledger, dates, DefaultDefinition(min_open_amount=10.0))
+    frame = built.features.merge(
+        built.defaults[["debtor_id", "as_of", "in_default_at_asof"]], on=["debtor_id", "as_of"]
+    )
     frame = frame.sort_values(["as_of", "debtor_id"], ignore_index=True)
-    assert frame["dpd_current_max"].tolist() == [60, 60, 60, 60, 121, 121, 121, 121]
-    assert frame["overdue_amount"].round(2).tolist() == [3.0, 10.0, 10.01, 1000.0] * 2
-    assert frame["in_default_at_asof"].tolist() == [False] * 4 + [False, False, True, True]
+    assert frame["debtor_id"].tolist() == list("stuvw") * 2
+    assert frame["dpd_current_max"].tolist() == [60] * 5 + [121] * 5
+    assert frame["dpd_material"].tolist() == [0, 0, 60, 60, 0, 0, 0, 121, 121, 31]
+    assert frame["overdue_amount"].round(2).tolist() == [
+        3.0,
+        10.0,
+        10.01,
+        1000.0,
+        3.0,
+        3.0,
+        10.0,
+        10.01,
+        1000.0,
+        503.0,
+    ]
+    assert frame["in_default_at_asof"].tolist() == [False] * 7 + [True, True, False]
     material = RollRateParams(min_open_amount=10.0)
-    assert assign_states(frame, material).tolist() == [0, 0, 2, 2, 0, 0, 4, 4]
-    assert assign_states(frame, RollRateParams()).tolist() == [2, 2, 2, 2, 3, 3, 4, 4]
+    assert assign_states(frame, material).tolist() == [0, 0, 2, 2, 0, 0, 0, 4, 4, 2]
+    assert assign_states(frame, RollRateParams()).tolist() == [2, 2, 2, 2, 2, 3, 3, 4, 4, 3]
+    # without the column (e.g. a statements book): whole overdue amount at most the threshold -> current
+    assert assign_states(frame.drop(columns="dpd_material"), material).tolist() == [
+        0,
+        0,
+        2,
+        2,
+        0,
+        0,
+        0,
+        4,
+        4,
+        3,
+    ]
     assert "overdue_amount" in material.feature_names
     assert "overdue_amount" not in RollRateParams().feature_names
     latest = pd.DataFrame({"st_dpd_last": [120.0, 120.0], "st_balance_last": [5.0, 500.0]})
