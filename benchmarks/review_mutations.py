@@ -2322,6 +2322,42 @@ M = [
         "old_open + int(due.sum())",
         ["tests/pipelines/test_walk_s36.py", "tests/pipelines/test_ingest_numbers.py"],
     ),
+    (
+        "L31 66f2771 roll-rate dpd_material: a rest equal to the threshold counted (> to >=)",
+        "features/engine.py",
+        "        material = np.where(state.inv_remaining > min_open, state.dpd_open, 0)",
+        "        material = np.where(state.inv_remaining >= min_open, state.dpd_open, 0)",
+        [
+            "tests/models/test_rollrate.py",
+            "tests/models/test_rollrate_statements.py",
+            "tests/models/test_rollrate_silent.py",
+            "tests/features/test_engine.py",
+        ],
+    ),
+    (
+        "L32 66f2771 roll-rate dpd_material: state_dpd ignores it (pre-fix)",
+        "models/rollrate.py",
+        "    if _material(params) and MATERIAL_DPD in frame.columns:\n",
+        "    if False:\n",
+        [
+            "tests/models/test_rollrate.py",
+            "tests/models/test_rollrate_statements.py",
+            "tests/models/test_rollrate_silent.py",
+            "tests/features/test_engine.py",
+        ],
+    ),
+    (
+        "L33 66f2771 roll-rate dpd_material: the fitted model's input without it (scoring reads the overdue rule)",
+        "models/rollrate.py",
+        "            for c in (MATERIAL_DPD, MATERIAL_FEATURE)\n",
+        "            for c in (MATERIAL_FEATURE,)\n",
+        [
+            "tests/models/test_rollrate.py",
+            "tests/models/test_rollrate_statements.py",
+            "tests/models/test_rollrate_silent.py",
+            "tests/features/test_engine.py",
+        ],
+    ),
 ]
 
 

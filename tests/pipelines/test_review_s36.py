@@ -434,3 +434,32 @@ def test_a_rest_equal_to_the_threshold_is_not_past_due_in_the_queue() -> None:
     assert r.empty and q["debtor_id"].tolist() == ["t"]
     assert q["dpd"].tolist() == [0.0] and pd.isna(q["oldest_invoice_id"].iloc[0])
     assert q["next_action"].tolist() == ["reminder"]
+
+
+def test_the_fitted_roll_rate_model_scores_by_the_material_days() -> None:
+    """66f2771: with ``min_open_amount`` an invoice book's states read ``dpd_material`` (the days of the oldest
+    overdue invoice with more than the threshold open); the fitted model's own input must name it, or the nightly
+    and the backtest (``prepare_matrix`` on ``feature_names_in_``) score by the overdue-amount rule instead
+    (mutation L33). By hand, threshold 10: W owes a 3.00 rest 75 days past due and 502.00 20 days past due
+    (dpd_material 20, 1-30) and R owes 1,000.00 20 days past due: same state, same PD. By the overdue-amount rule
+    W (505.00 > 10) would sit in 61-89 by the rest's 75 days."""
+    from dataclasses import replace
+
+    from models.rollrate import RollRateModel
+    from models.train import prepare_matrix
+    from tests.models.test_rollrate import PARAMS, book
+
+    frame = book()
+    frame["overdue_amount"] = 1000.0
+    frame["dpd_material"] = frame["dpd_current_max"]
+    model = RollRateModel(replace(PARAMS, min_open_amount=10.0)).fit(frame)
+    names = [str(f) for f in model.feature_names_in_]
+    assert "dpd_material" in names
+    tonight = pd.DataFrame(
+        {"debtor_id": ["W", "R"], "dpd_current_max": [75.0, 20.0], "dpd_material": [20.0, 20.0],
+         "overdue_amount": [505.0, 1000.0], "in_default_at_asof": [False, False]}
+    )  # fmt: skip
+    pds = model.predict_proba(prepare_matrix(tonight, names, {}))[:, 1]
+    assert pds[0] == pytest.approx(pds[1], abs=1e-12)
+    rule = model.predict_proba(prepare_matrix(tonight.assign(dpd_material=75.0), names, {}))[:, 1]
+    assert rule[0] > pds[0] + 0.05  # the 61-89 bucket's PD, had the rest's days been read
