@@ -411,7 +411,10 @@ def ingest_source(
             int(ok.sum()),
             int(len(quarantine[table])),
             counts,
-            cleared.get(table, {}),
+            {
+                c: {k: v for k, v in e.items() if k != "example_rows"}
+                for c, e in cleared.get(table, {}).items()
+            },
             validation[table],
             quarantine[table]["source_file"].value_counts().to_dict() if raw.parts else None,
         )

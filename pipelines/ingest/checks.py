@@ -11,6 +11,7 @@ import pandas as pd
 
 from pipelines.config.source import RulesConfig, SourceConfig
 from pipelines.ingest.masks import NOT_DAMAGE, isin
+from pipelines.ingest.rules import BAD_CODE_COLUMNS
 from pipelines.sources.read import TableError
 from pipelines.words import counted
 
@@ -744,6 +745,15 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
                 continue
             reasons = ", ".join(f"{k} ({v})" for k, v in entry["reasons"].items())
             grouped = (t.get("thousands_as_decimal") or {}).get(column)
+            if entry.get("examples") and column in BAD_CODE_COLUMNS:
+                seen = ", ".join(repr(v) for v in entry["examples"])
+                out.append(
+                    f"{name}.{column}: {counted(entry['rows'], 'value')} not {BAD_CODE_COLUMNS[column]}, e.g. {seen}: "
+                    f"cleared, rows kept (first source rows {entry['first_source_rows']}). Export the code instead "
+                    f"of the name, or leave {column} unmapped; rules.optional_attributes: quarantine rejects such "
+                    "rows instead"
+                )
+                continue
             out.append(
                 f"{name}.{column}: {counted(entry['rows'], 'invalid value')} cleared, rows kept ({reasons}; "
                 f"first source rows {entry['first_source_rows']}). "

@@ -772,6 +772,14 @@ def _reason_column(reason: str, table: str = "debtors") -> str | None:
     return column if column in OPTIONAL_VALUES.get(table, ()) else None
 
 
+# Code columns whose cleared values the warning shows (s36-walk: "250 invalid values cleared" did not
+# say they were country names, Spain for ES)
+BAD_CODE_COLUMNS = {
+    "country": "ISO-3166 alpha-2 country codes (ES, NL, GB)",
+    "currency": "ISO-4217 codes (EUR, USD)",
+}
+
+
 def clear_optional(
     frame: pd.DataFrame, masks: dict[str, np.ndarray], raw: RawTable, clear: bool = True
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -807,6 +815,17 @@ def clear_optional(
                 },
                 "first_source_rows": [int(r) for r in raw.source_row[counted][:5]],
             }
+            if column in BAD_CODE_COLUMNS and column in frame:  # the values, so the warning can say which
+                # as the file wrote them ('Spain', not the upper-cased 'SPAIN') when the raw rows line up
+                written = raw.frame[column] if column in raw.frame and len(raw.frame) == n else frame[column]
+                seen = written[counted].dropna().astype(str).str.strip().drop_duplicates().head(3)
+                cleared[column]["examples"] = seen.tolist()
+                # their rows, for a streamed ingest to keep the first 3 of the file (dropped from the manifest)
+                at = np.flatnonzero(np.asarray(counted))
+                first: dict[str, int] = {}
+                for v, r in zip(written.iloc[at].astype(str).str.strip(), raw.source_row[at], strict=True):
+                    first.setdefault(v, int(r))
+                cleared[column]["example_rows"] = [first[v] for v in seen]
     return out, cleared
 
 

@@ -189,6 +189,7 @@ class TableState:
     validation: dict[str, Any] | None = None
     cleared: dict[str, Any] = field(default_factory=dict)
     cleared_rows: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    cleared_examples: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
     accepted: int = 0
     quarantined: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
@@ -223,6 +224,9 @@ class TableState:
             for reason, n in info["reasons"].items():
                 total["reasons"][reason] = total["reasons"].get(reason, 0) + n
             self.cleared_rows.setdefault(column, []).extend((r, where[r]) for r in info["first_source_rows"])
+            if "examples" in info:  # the values of rules.BAD_CODE_COLUMNS, with their rows
+                pairs = zip(info["example_rows"], info["examples"], strict=True)
+                self.cleared_examples.setdefault(column, []).extend(pairs)
 
     def values_cleared(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -234,6 +238,9 @@ class TableState:
                 "reasons": dict(sorted(info["reasons"].items())),
                 "first_source_rows": first,
             }
+            if column in self.cleared_examples:  # the first 3 distinct of the file, as in memory
+                seen = list(dict.fromkeys(v for _s, v in sorted(self.cleared_examples[column])))
+                out[column]["examples"] = seen[:3]
         return out
 
 

@@ -73,7 +73,12 @@ def test_invalid_optional_attributes_are_cleared_and_counted(tmp_path: Path) -> 
     deb = manifest["tables"]["debtors"]
     assert deb["rows_accepted"] == 12 and deb["rows_quarantined"] == 0
     assert deb["values_cleared"] == {
-        "country": {"rows": 12, "reasons": {"bad_country": 12}, "first_source_rows": [1, 2, 3, 4, 5]},
+        "country": {
+            "rows": 12,
+            "reasons": {"bad_country": 12},
+            "first_source_rows": [1, 2, 3, 4, 5],
+            "examples": ["Germany", "France", "Deutschland"],  # the first 3 as written (s36-walk)
+        },
         "credit_limit": {
             "rows": 2,
             "reasons": {"negative_credit_limit": 1, "unparseable_number:credit_limit": 1},
@@ -86,7 +91,10 @@ def test_invalid_optional_attributes_are_cleared_and_counted(tmp_path: Path) -> 
         },
     }
     assert manifest["tables"]["invoices"]["rows_accepted"] == 12
-    assert "warning: debtors.country: 12 invalid values cleared" in text
+    assert (
+        "warning: debtors.country: 12 values not ISO-3166 alpha-2 country codes (ES, NL, GB), e.g. 'Germany', "
+        "'France', 'Deutschland': cleared, rows kept"
+    ) in text
     import pandas as pd
 
     debtors = read_portfolio(tmp_path / "out").debtors.set_index("debtor_id")

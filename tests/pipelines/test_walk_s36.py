@@ -199,3 +199,33 @@ def test_a_receipts_journals_applied_to_column_is_the_invoice_it_paid(tmp_path: 
     assert tables["payments"]["columns"]["invoice_id"] == "Applied To"
     assert set(tables) == {"invoices", "payments", "debtors"}
     assert "come from another file" not in draft.text and "the customer master: add" not in draft.text
+
+
+def test_country_names_cleared_are_named_with_the_fix(tmp_path: Path) -> None:
+    """Walk: a customer list with country names ('Spain') ingested with "debtors.country: 250 invalid
+    values cleared, rows kept (bad_country (250); first source rows [1, 2, 3, 4, 5])": not which
+    values, nor that ews wants the 2-letter code. Now the values as the file wrote them and the fix."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    (tmp_path / "debtors.csv").write_text(
+        "debtor_id,name,country\nD1,A,Spain\nD2,B,Netherlands\nD3,C,DE\nD4,D,spain\n"
+    )
+    (tmp_path / "invoices.csv").write_text(
+        "invoice_id,debtor_id,issue_date,due_date,amount\n"
+        + "".join(f"I{k},D{k},2024-01-0{k},2024-02-0{k},100\n" for k in range(1, 5))
+    )
+    (tmp_path / "payments.csv").write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I1,2024-02-01,100\n"
+    )
+    args = ["ingest", "--as-of", "2024-03-01", "--out", str(tmp_path / "out"), "--no-docs"]
+    for table in ("invoices", "payments", "debtors"):
+        args += [f"--{table}", str(tmp_path / f"{table}.csv")]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "400"})
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0, result.output
+    assert (
+        "debtors.country: 3 values not ISO-3166 alpha-2 country codes (ES, NL, GB), e.g. 'Spain', 'Netherlands', "
+        "'spain': cleared, rows kept (first source rows [1, 2, 4]). Export the code instead of the name"
+    ) in said
