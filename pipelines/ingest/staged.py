@@ -103,6 +103,54 @@ def disputed_share(stage: Path) -> list[str]:
     ]
 
 
+LONG_TERMS_DAYS = 365
+"""An invoice due more than this many days after its issue date is named at ingest. B2B terms run
+weeks (every simulated book: 14 to 90 days), so a due date more than a year out is most likely a
+mistyped year (2034 for 2024, passed as it is before rules.max_date): such an invoice is not overdue
+until then, so its debtor cannot reach days past due or default on it (s36-attack: accepted without a
+word). Warned, not quarantined: a long instalment can be real."""
+LONG_TERMS_EXAMPLES = 3
+
+
+def long_terms(stage: Path) -> list[str]:
+    """A warning naming the staged invoices due more than :data:`LONG_TERMS_DAYS` after their issue
+    date (their count and the :data:`LONG_TERMS_EXAMPLES` longest), read one bucket at a time."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    found = 0
+    longest: list[tuple[int, str, str, str]] = []
+    for path in _files(stage, "invoices"):
+        dates = pq.read_table(path, columns=["issue_date", "due_date"])
+        days = pc.days_between(dates.column("issue_date"), dates.column("due_date"))
+        mask = pc.fill_null(pc.greater(days, LONG_TERMS_DAYS), False)
+        hits = int(pc.sum(pc.cast(mask, "int64")).as_py() or 0)
+        if not hits:
+            continue
+        found += hits
+        ids = pq.read_table(path, columns=["invoice_id"]).column(0).filter(mask).to_pylist()
+        rows = zip(
+            days.filter(mask).to_pylist(),
+            ids,
+            dates.column("issue_date").filter(mask).to_pylist(),
+            dates.column("due_date").filter(mask).to_pylist(),
+            strict=True,
+        )
+        longest = sorted([*longest, *((-d, str(i), str(a)[:10], str(b)[:10]) for d, i, a, b in rows)])[
+            :LONG_TERMS_EXAMPLES
+        ]
+    if not found:
+        return []
+    shown = "; ".join(f"{i} issued {a}, due {b}" for _, i, a, b in longest)
+    return [
+        f"invoices: {counted(found, 'invoice')} due more than a year after {'its' if found == 1 else 'their'} "
+        f"issue date ({shown}{' ...' if found > len(longest) else ''}): a mistyped year? Such an invoice is not "
+        "overdue until its due date, so its debtor cannot reach days past due or default on it before then. "
+        "B2B terms run weeks: if these due dates are wrong, correct them in the export (or map "
+        "tables.invoices.columns.due_date to the right column) and ingest again"
+    ]
+
+
 def _files(stage: Path, table: str) -> list[Path]:
     return sorted((stage / table).glob("bucket=*/part-0.parquet"))
 
@@ -523,7 +571,11 @@ def staged_checks(stage: Path, manifest: dict[str, Any]) -> dict[str, dict[dt.da
         manifest["late_rows"] = late
     end = dt.date.fromisoformat(late["export_end"]) if late is not None else None
     manifest["warnings"] += (
-        warnings + feed_lag(per_table, end) + statement_gaps(stage) + disputed_share(stage)
+        warnings
+        + feed_lag(per_table, end)
+        + statement_gaps(stage)
+        + disputed_share(stage)
+        + long_terms(stage)
     )
     export_as_of(manifest, per_table, stage)
     rests = short_paid_rests(stage, dt.date.fromisoformat(manifest["as_of"]))

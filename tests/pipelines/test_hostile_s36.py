@@ -189,3 +189,64 @@ def test_train_with_a_two_line_ews_user_stops_before_prefect(tmp_path: Path) -> 
     assert code == 2, output
     assert "Traceback" not in output and "Starting temporary server" not in output, output[-3000:]
     assert "error: EWS_USER 'mallory\\n" in output and "give a name on one line" in output, output
+
+
+LONG_TERMS = """invoice_id,debtor_id,issue_date,due_date,amount,currency
+I1,D1,2024-01-05,2024-02-04,100.00,EUR
+I2,D2,2024-02-05,2034-03-06,300.00,EUR
+I3,D3,2024-03-01,2025-03-01,400.00,EUR
+I4,D3,2024-03-02,2025-03-03,500.00,EUR
+I5,D1,2024-03-02,2025-03-02,600.00,EUR
+"""
+# by hand: I2 3,682 days (10 years + 30 days, 3 leap days); I3 2024-03-01 -> 2025-03-01 = 365 days
+# (no 29 February in between): not warned; I4 2024-03-02 -> 2025-03-03 = 366 days; I5 365 days
+LONG_TERMS_WARNING = (
+    "invoices: 2 invoices due more than a year after their issue date (I2 issued 2024-02-05, due 2034-03-06; "
+    "I4 issued 2024-03-02, due 2025-03-03): a mistyped year?"
+)
+
+
+def _ledger(tmp_path: Path, invoices: str) -> dict[str, Path]:
+    texts = {
+        "invoices": invoices,
+        "payments": "payment_id,debtor_id,invoice_id,paid_on,amount\nP1,D1,I1,2024-02-01,100.00\n",
+    }
+    paths = {}
+    for table, text in texts.items():
+        paths[table] = tmp_path / f"{table}.csv"
+        paths[table].write_text(text, encoding="utf-8")
+    return paths
+
+
+def test_an_invoice_due_years_after_its_issue_is_named(tmp_path: Path) -> None:
+    """Before: I2, due 2034 (2024 mistyped), was accepted without a word: not overdue for ten years, so
+    D2 could never reach days past due or default on it. Rows are kept (a long instalment can be real)."""
+    paths = _ledger(tmp_path, LONG_TERMS)
+    args = [a for t, p in paths.items() for a in (f"--{t}", str(p))]
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        ["ingest", *args, "--out", str(out), "--no-docs", "--as-of", "2024-06-30"],
+        env={"COLUMNS": "400"},
+    )
+    said = _said(result)
+    assert result.exit_code == 0, said
+    assert LONG_TERMS_WARNING in said, said
+    assert _table(out, "invoices")["invoice_id"].tolist() == ["I1", "I2", "I3", "I4", "I5"]
+
+
+def test_an_invoice_due_years_after_its_issue_is_named_streamed(tmp_path: Path) -> None:
+    """The streamed ingest (2 partitions, chunks of 2 rows): the same warning, the same examples."""
+    import datetime as dt
+
+    from pipelines.config.source import FileSource, SourceConfig
+    from pipelines.ingest import ingest_source
+
+    paths = _ledger(tmp_path, LONG_TERMS)
+    source = SourceConfig(name="files", tables={t: FileSource(path=p) for t, p in paths.items()})
+    result = ingest_source(
+        source, tmp_path / "out", as_of=dt.date(2024, 6, 30), stream=True, chunk_rows=2, partitions=2
+    )
+    assert any(w.startswith(LONG_TERMS_WARNING) for w in result.manifest["warnings"]), result.manifest[
+        "warnings"
+    ]
