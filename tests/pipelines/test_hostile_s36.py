@@ -250,3 +250,32 @@ def test_an_invoice_due_years_after_its_issue_is_named_streamed(tmp_path: Path) 
     assert any(w.startswith(LONG_TERMS_WARNING) for w in result.manifest["warnings"]), result.manifest[
         "warnings"
     ]
+
+
+def test_one_payment_listed_per_invoice_is_told_its_own_fix(tmp_path: Path) -> None:
+    """P1 paid I1 (100.00) and I2 (200.00) in one transfer, written once per invoice under one id:
+    both rows are quarantined duplicate_id (as before). Before, the only fix told was "export each
+    payment_id once (the latest version)", which would drop one part and leave its invoice open."""
+    paths = _ledger(
+        tmp_path,
+        "invoice_id,debtor_id,issue_date,due_date,amount,currency\n"
+        "I1,D1,2024-01-05,2024-02-04,100.00,EUR\nI2,D1,2024-02-05,2024-03-06,200.00,EUR\n"
+        "I3,D2,2024-02-05,2024-03-06,300.00,EUR\n",
+    )
+    paths["payments"].write_text(
+        "payment_id,debtor_id,invoice_id,paid_on,amount\n"
+        "P1,D1,I1,2024-03-10,100.00\nP1,D1,I2,2024-03-10,200.00\nP2,D2,I3,2024-03-01,300.00\n",
+        encoding="utf-8",
+    )
+    args = [a for t, p in paths.items() for a in (f"--{t}", str(p))]
+    result = runner.invoke(
+        app,
+        ["ingest", *args, "--out", str(tmp_path / "out"), "--no-docs", "--as-of", "2024-06-30"],
+        env={"COLUMNS": "400"},
+    )
+    said = _said(result)
+    assert "payments: 2 rows sharing a payment_id with another row of other values" in said, said
+    assert (
+        "give each part its own payment_id (P1-1, P1-2), or map the export's part column as applied_amount"
+        in said
+    )
