@@ -44,6 +44,18 @@ INVOICE_CASES = {
     },
     # s21: the same shapes in Kuwaiti dinars are 3-decimal amounts: all accepted
     "inv_three_decimal_kwd": {},
+    # s36: amounts as exports write them: SAP's trailing minus (a credit), a code before or after
+    # (read; another currency's code refused), CR / hex / a per cent sign (not numbers), a plus sign
+    # (read); I10 due ten years after its issue is kept (named by a warning, test_hostile_s36)
+    "inv_amount_forms": {
+        "invoices": {
+            2: "amount_not_positive",
+            5: "currency_sign_mismatch:amount",
+            6: "unparseable_number:amount",
+            7: "unparseable_number:amount",
+            9: "unparseable_number:amount",
+        }
+    },
 }
 PAYMENT_CASES = {
     # I99 paid 50 days after D1's first invoice: within rules.export_start_days (90), an invoice
