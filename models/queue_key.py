@@ -15,7 +15,11 @@ is taken (``fallback``). Session 12 asked for the interval above 0 on the test w
 the PD key without evidence: too little to leave the PD key on most books; on pooled folds that rule
 lost a significant gain on one of 16 books, the point rule was significantly worse than it on none
 of 28, and the blend where the evidence is too thin on none of 10 (BENCHMARKS.md, s14-queue).
-``need_interval=True`` gives the interval rule, ``fallback="pd"`` the old default.
+``need_interval=True`` gives the interval rule, ``fallback="pd"`` the old default. On the test window
+alone (no pooled folds) ``ews train`` passes ``unless_behind=True`` (session 36, s36-key): the blend
+unless it is significantly behind there; on 36-month books the folds' payment-date models are skipped
+and a window of 2-5 month-ends decides, where the PD key's uncertain leads did not hold in the later
+months (BENCHMARKS.md).
 
 The capture is ``ews backtest``'s ``queue_capture_top20``: per month-end, the share of the exposure
 of the queue's debtors that defaulted within the horizon held by the top 20 % of the queue (by count,
@@ -36,6 +40,12 @@ TOP_SHARE = 0.2
 BLEND_PRIOR = (
     "ahead of the PD key on 7 of 10 generated books whose evidence was this thin, significantly on 3, "
     "significantly behind on none (BENCHMARKS.md, s14-queue)"
+)
+
+
+WINDOW_EVIDENCE = (
+    "a lead of the PD key this uncertain on a few month-ends did not hold in the later months "
+    "(BENCHMARKS.md, s36-key)"
 )
 
 
@@ -139,6 +149,7 @@ def choose_key(
     need_interval: bool = False,
     fallback: str = "blend",
     places: int = 2,
+    unless_behind: bool = False,
 ) -> KeyChoice:
     """The queue key for a model from its out-of-time rows.
 
@@ -154,7 +165,10 @@ def choose_key(
     books; such books are small, where the PD model is weakest) or ``pd`` (before session 14). ``where``:
     the rows in words (the test window, or pooled rolling-origin folds: then ``frame`` has a ``fold``
     column, each month-end in one fold, and the capture is pooled over every month-end of every fold).
-    ``places``: the decimals the nightly rounds the priority to (:func:`queue_orders`)."""
+    ``places``: the decimals the nightly rounds the priority to (:func:`queue_orders`).
+    ``unless_behind`` (the test window's rule since session 36): the blend unless it is significantly
+    behind, i.e. unless the whole interval is below 0; a lead of the PD key inside its interval keeps
+    the blend (:data:`WINDOW_EVIDENCE`)."""
     if frame.empty:
         if fallback == "blend":
             return KeyChoice("blend", f"no live queue rows in {where}; the blend, {BLEND_PRIOR}")
@@ -199,6 +213,16 @@ def choose_key(
         f"{int(y.sum())} defaulted): blend {cap['blend']:.4f} vs PD {cap['pd']:.4f}, "
         f"difference {delta:+.4f} [95 % {lo:+.4f}, {hi:+.4f}]"
     )
+    if unless_behind:
+        if not hi < 0:
+            if delta > 0:
+                return KeyChoice("blend", f"blend chosen: {said}", **figures)
+            return KeyChoice(
+                "blend",
+                f"blend chosen, not significantly behind the PD key: {said}; {WINDOW_EVIDENCE}",
+                **figures,
+            )
+        return keep_pd(f"PD key kept (the blend is significantly behind): {said}", **figures)
     if (lo > 0) if need_interval else (delta > 0):
         return KeyChoice("blend", f"blend chosen: {said}", **figures)
     why = "the blend is not ahead inside its interval" if need_interval else "the blend is not ahead"

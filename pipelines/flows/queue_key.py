@@ -6,7 +6,9 @@ snapshot**: trained as the registered one (``paydate`` settings of the train con
 ``pay_pd`` on every test snapshot is out of time, as the PD model's test predictions are. The live
 queue of each test snapshot (overdue, not in default, overdue amount above the default
 ``queue.min_overdue``) is ranked by both keys with the default queue settings (LGD, days-past-due
-weight) and the blend is chosen only when it is ahead inside its debtor-bootstrap interval.
+weight) and the blend is chosen unless it is significantly behind the PD key (its debtor-bootstrap
+interval of blend - PD wholly below 0; session 36: the PD key's uncertain leads on a window of a few
+month-ends did not hold in the later months).
 The same cut model gives ``ews backtest`` its ``pay_pd`` (:func:`fit_paydate_at`).
 
 When the challenger was chosen on pooled rolling-origin folds (``outcome.fold_rows``: the test
@@ -329,7 +331,10 @@ def queue_key_evidence(
         rows = window_queue_rows(test, dataset, queue_cfg)
         pay = pay_pd_at(book, [pd.Timestamp(d) for d in dates], loaded, definition, engine)
         window = choose_key(
-            rows.merge(pay, on=["as_of", "debtor_id"], how="left"), where=_where(outcome), **rule
+            rows.merge(pay, on=["as_of", "debtor_id"], how="left"),
+            where=_where(outcome),
+            unless_behind=True,
+            **rule,
         )
     pooled, skipped = fold_queue_rows(outcome, dataset, book, cfg, definition, queue_cfg, engine, models)
     if not pooled.empty and pooled["fold"].nunique() >= 2:

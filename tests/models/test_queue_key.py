@@ -165,3 +165,56 @@ def test_the_point_rule_takes_a_lead_the_interval_rule_cannot_confirm() -> None:
     assert strict.key == "pd" and strict.reason.startswith(
         "PD key kept (the blend is not ahead inside its interval)"
     )
+
+
+def _pd_month(t: pd.Timestamp, start: int) -> pd.DataFrame:
+    """Five queue debtors at month-end t; the defaulter (D start+4) has the highest PD (0.10) and no
+    pay_pd; D start has PD 0.05 and pay_pd 0.9. PD key: the defaulter first (caught). Blend: D start
+    (0.05 + 0.9) / 2 = 0.475 first, the defaulter (0.10 + 0) / 2 = 0.05 behind it (missed)."""
+    return pd.DataFrame(
+        {
+            "as_of": t,
+            "debtor_id": [f"D{start + i:03d}" for i in range(5)],
+            "pd": [0.05, 0.06, 0.07, 0.08, 0.10],
+            "pay_pd": [0.9, 0.0, 0.0, 0.0, 0.0],
+            "open_balance": 100.0,
+            "overdue_amount": 50.0,
+            "dpd": 0.0,
+            "lgd": 1.0,
+            "label": [0, 0, 0, 0, 1],
+        }
+    )
+
+
+def test_the_window_rule_keeps_the_blend_unless_it_is_significantly_behind() -> None:
+    """Session 36 (s36-key), the test window's rule: 40 month-ends where neither key catches the
+    defaulter (``_month`` "pd": both put D0 first) and one where only the PD key does: captures
+    PD 100 / (41 x 100) = 1/41, blend 0, difference -1/41. A bootstrap leaves that one debtor out
+    with chance e^-1 > 2.5 %, so the interval's high end is 0, not below it: today's point rule keeps
+    the PD key, the window rule takes the blend. 40 month-ends where only the PD key catches: PD 1,
+    blend 0, every replicate -1: significantly behind, the PD key under both rules."""
+    days = pd.date_range("2021-01-31", periods=41, freq="ME")
+    frame = pd.concat(
+        [_pd_month(t, 5 * i) if i == 40 else _month(t, 5 * i, "pd") for i, t in enumerate(days)]
+    )
+    point = choose_key(frame, 90.0, n_boot=200, seed=3, min_defaults=30)
+    assert point.key == "pd" and math.isclose(point.capture_pd, 1 / 41) and point.capture_blend == 0.0
+    assert point.delta_low < 0 and point.delta_high == 0.0
+    got = choose_key(frame, 90.0, n_boot=200, seed=3, min_defaults=30, unless_behind=True)
+    assert got.key == "blend" and math.isclose(got.delta, -1 / 41)
+    assert got.reason.startswith("blend chosen, not significantly behind the PD key: queue capture on ")
+    assert got.reason.endswith("did not hold in the later months (BENCHMARKS.md, s36-key)")
+    behind = pd.concat([_pd_month(t, 5 * i) for i, t in enumerate(days[:40])])
+    for rule in (False, True):
+        kept = choose_key(behind, 90.0, n_boot=50, seed=3, min_defaults=30, unless_behind=rule)
+        assert kept.key == "pd" and (kept.capture_pd, kept.capture_blend) == (1.0, 0.0)
+        assert kept.delta_high < 0  # every replicate behind (a replicate may weigh D0 0: blend catches it)
+    assert kept.reason.startswith("PD key kept (the blend is significantly behind): queue capture on ")
+    # a tie (both keys catch nothing): the point rule keeps the PD key, the window rule the blend
+    tie = pd.concat([_month(t, 5 * i, "pd") for i, t in enumerate(days[:40])])
+    assert choose_key(tie, 90.0, n_boot=20, min_defaults=30).key == "pd"
+    assert choose_key(tie, 90.0, n_boot=20, min_defaults=30, unless_behind=True).key == "blend"
+    # the blend ahead: "blend chosen" as before, without the window's note
+    ahead = pd.concat([_month(t, 5 * i, "blend") for i, t in enumerate(days[:40])])
+    won = choose_key(ahead, 90.0, n_boot=20, min_defaults=30, unless_behind=True)
+    assert won.key == "blend" and won.reason.startswith("blend chosen: ") and "s36-key" not in won.reason
