@@ -90,7 +90,9 @@ class ValueOptions(ConfigModel):
     )
     decimal: Literal[".", ","] = Field(".", description="decimal separator of amounts")
     thousands: Literal[",", ".", " ", "'", "_"] | None = Field(
-        None, description="thousands separator; ' ' also reads non-breaking spaces (U+00A0, U+202F)"
+        None,
+        description="thousands separator; ' ' also reads non-breaking spaces (U+00A0, U+202F), \"'\" also "
+        "the typographic apostrophe (U+2019, Swiss 1’234.50)",
     )
     thousands_grouping: Literal["thousands", "indian"] = Field(
         "thousands",

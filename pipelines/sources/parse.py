@@ -127,6 +127,9 @@ def parse_dates(raw: pd.Series, fmt: str) -> tuple[pd.Series, np.ndarray, np.nda
 
 
 NBSP = "[\u00a0\u202f]"  # the non-breaking spaces a " " thousands separator also stands for
+# the typographic apostrophe a "'" thousands separator also stands for: Swiss German Windows and
+# Excel group 1’234.50 with U+2019 (CLDR's de-CH), older ones with the ASCII 1'234.50
+APOSTROPHE = "\u2019"
 
 
 # How accounting exports decorate amounts: a currency symbol or ISO code before or after the number
@@ -228,6 +231,8 @@ def parse_numbers(
     text = _as_text(raw).reset_index(drop=True)
     if thousands == " ":  # French exports group with a non-breaking (U+00A0) or narrow one (U+202F)
         text = text.str.replace(NBSP, " ", regex=True)
+    elif thousands == "'":  # Swiss: 1’234.50 (s36-attack: every such amount unparseable)
+        text = text.str.replace(APOSTROPHE, "'", regex=False)
     values, misread = _text_numbers(text, decimal, thousands, grouping)
     present = _present(raw)
     bad = present & (~np.isfinite(values) | misread)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipelines.sources.parse import CURRENCY_CODES, NBSP, undecorate_amounts
+from pipelines.sources.parse import APOSTROPHE, CURRENCY_CODES, NBSP, undecorate_amounts
 from pipelines.words import counted
 
 __all__ = ["Draft", "suggest_source"]
@@ -427,7 +427,9 @@ _DOT_THOUSANDS = re.compile(r"^[-+]?[1-9]\d{0,2}(\.\d{3})+$")
 
 def _undecorated(values: pd.Series) -> pd.Series:
     # French 1\u202f234,50 groups like 1 234,50; an export's €1.234,50 or (120.00) is a number too
-    return undecorate_amounts(values.str.replace(NBSP, " ", regex=True))
+    return undecorate_amounts(
+        values.str.replace(NBSP, " ", regex=True).str.replace(APOSTROPHE, "'", regex=False)
+    )
 
 
 # India's lakh and crore grouping (Tally): three digits last, pairs before: 1,00,000.00, 12,34,567.50
