@@ -2358,6 +2358,20 @@ M = [
             "tests/features/test_engine.py",
         ],
     ),
+    (
+        "L34 8cead36 queue key on the window: an interval ending at 0 read as significantly behind",
+        "models/queue_key.py",
+        "        if not hi < 0:\n",
+        "        if not hi <= 0:\n",
+        ["tests/models/test_queue_key.py", "tests/pipelines/test_queue_key_flow.py"],
+    ),
+    (
+        "L35 8cead36 queue key on the window: ews train does not pass the new rule (pre-fix wiring)",
+        "pipelines/flows/queue_key.py",
+        "            unless_behind=True,\n",
+        "            unless_behind=False,\n",
+        ["tests/models/test_queue_key.py", "tests/pipelines/test_queue_key_flow.py"],
+    ),
 ]
 
 

@@ -463,3 +463,42 @@ def test_the_fitted_roll_rate_model_scores_by_the_material_days() -> None:
     assert pds[0] == pytest.approx(pds[1], abs=1e-12)
     rule = model.predict_proba(prepare_matrix(tonight.assign(dpd_material=75.0), names, {}))[:, 1]
     assert rule[0] > pds[0] + 0.05  # the 61-89 bucket's PD, had the rest's days been read
+
+
+def test_ews_train_judges_the_test_window_by_the_unless_behind_rule(monkeypatch) -> None:
+    """8cead36: the test window's key verdict is "the blend unless significantly behind" (``choose_key(...,
+    unless_behind=True)``), passed by ``queue_key_evidence``, the function ``ews train`` calls; the commit's
+    test called ``choose_key`` itself, so the training could keep the point rule unseen (mutation L35).
+    A 120-debtor book (tests/pipelines/test_queue_key_flow.py's), a test window of 2024-03-31 and 2024-04-30
+    with every debtor's PD 0.05 and balance, no pooled folds: the one verdict asked for is the window's, with
+    the new rule."""
+    from types import SimpleNamespace
+
+    import models.queue_key as queue_key
+    from pipelines.config.project import ProjectConfig
+    from pipelines.config.train import TrainConfig
+    from pipelines.flows.queue_key import queue_key_evidence
+    from tests.pipelines.test_queue_key_flow import _tiny_book
+
+    asked = []
+    real = queue_key.choose_key
+
+    def recorded(frame, **kwargs):
+        asked.append(kwargs)
+        return real(frame, **kwargs)
+
+    monkeypatch.setattr(queue_key, "choose_key", recorded)
+    book = _tiny_book()
+    ids = [f"C{i:05d}" for i in range(120)]
+    dates = [pd.Timestamp("2024-03-31"), pd.Timestamp("2024-04-30")]
+    test = pd.DataFrame([{"debtor_id": d, "as_of": t, "y": 0, "pd": 0.05} for t in dates for d in ids])
+    dataset = test[["debtor_id", "as_of"]].assign(
+        open_balance=100.0, overdue_amount=10.0, dpd_current_max=5.0, in_default_at_asof=False
+    )
+    outcome = SimpleNamespace(kind="lightgbm", test=test, fold_rows=None)
+    cfg = TrainConfig.model_validate({"paydate": {"train_snapshots": 4}})
+    choice = queue_key_evidence(outcome, dataset, book, cfg, ProjectConfig())
+    assert (
+        len(asked) == 1 and asked[0].get("unless_behind") is True and asked[0]["where"] == "the test window"
+    )
+    assert choice.key == "blend"  # no defaulted rows to compare: the fallback
