@@ -324,12 +324,41 @@ def table_lag(counts: pd.Series | None, end: pd.Timestamp) -> dict[str, Any] | N
         "lag": int((end - last).days),
         "usual": int(gaps.max()) if len(gaps) else 0,
         "days": int(len(window)),
+        **_hole(days, last),
         "weekdays": "".join(map(str, mask)),
         "lag_usual_days": int(
             np.busday_count(dated[-1] + 1, np.datetime64(end.date(), "D") + 1, weekmask=mask)
         ),
         "usual_usual_days": int(silences.max()) if len(silences) else 0,
     }
+
+
+HOLE_RECENT_DAYS = 90
+"""A first night's export is searched for a hole in its last 90 days (:func:`ledger_silence`)."""
+HOLE_YEAR_DAYS = 365
+"""... against the longest silence of the year before those 90 days (a yearly shutdown counts)."""
+HOLE_MIN_DAYS = 21
+"""A silence shorter than three weeks is never a hole (a Christmas break, a long weekend)."""
+STALE_MIN_DAYS = 7
+"""A ledger silent at most a week is never stale (``ews score`` warns from 7 days:
+``pipelines.scoring.data_window.WARN_LAG_DAYS``)."""
+
+
+def _hole(days: pd.DatetimeIndex, last: pd.Timestamp) -> dict[str, Any]:
+    """The longest silence whose later dated day lies in the :data:`HOLE_RECENT_DAYS` days up to
+    ``last`` (``hole``, its first silent day ``hole_from``), the longest silence of the
+    :data:`HOLE_YEAR_DAYS` days before them (``year_usual``) and their dated days (``year_days``)."""
+    start = last - pd.Timedelta(days=HOLE_RECENT_DAYS)
+    kept = days[days >= start - pd.Timedelta(days=HOLE_YEAR_DAYS)].to_numpy().astype("datetime64[D]")
+    gaps = np.diff(kept.astype("int64")) - 1
+    recent = kept[1:] > np.datetime64(start.date(), "D")
+    out: dict[str, Any] = {"hole": 0, "hole_from": None, "year_usual": 0, "year_days": int((~recent).sum())}
+    if recent.any():
+        k = int(np.argmax(np.where(recent, gaps, -1)))
+        out["hole"], out["hole_from"] = int(gaps[k]), str(kept[k] + 1)
+    if (~recent).any():
+        out["year_usual"] = int(gaps[~recent].max())
+    return out
 
 
 def usual_weekdays(days: pd.DatetimeIndex, last: pd.Timestamp) -> list[int]:
@@ -1104,6 +1133,81 @@ def _in_usual_days(
     )
 
 
+LEDGER_SILENCE = "ledger_silence_days"
+OWN_YEAR = "the export's own year"
+SILENCE_NAMES = {"invoices": ("invoice", "invoices"), "payments": ("payment", "payments")}
+
+
+def ledger_silence(today: Mapping[str, Any], as_of: dt.date, limit: LagLimit) -> list[FeedCheck]:
+    """A first night's export (no previous run to compare with) judged against its own past year.
+
+    Stale: every ledger table silent at the as-of date for more than :data:`STALE_MIN_DAYS` and more
+    than its longest silence in the :data:`LAG_WINDOW_DAYS` days before + ``limit.margin_days`` (an
+    export a month old: the nights after compare with the previous run, and the payments lag exempts a
+    whole ledger gone quiet). Hole: a table whose longest silence in the last
+    :data:`HOLE_RECENT_DAYS` days is at least :data:`HOLE_MIN_DAYS` and more than twice its longest in
+    the :data:`HOLE_YEAR_DAYS` days before (a month missing from the export). Tables with fewer than
+    ``limit.min_days`` dated days in that year are not judged. Empty without the figures."""
+    lags = {t: v for t, v in (today.get(LAGS) or {}).items() if t in SILENCE_NAMES}
+    if set(lags) != set(SILENCE_NAMES) or any(v.get("hole") is None for v in lags.values()):
+        return []
+    out = []
+    inv, pay = lags["invoices"], lags["payments"]
+    lag = min(int(inv["lag"]), int(pay["lag"]))
+    judged = all(int(v["days"]) >= limit.min_days for v in lags.values())
+    stale = judged and all(
+        int(v["lag"]) > max(STALE_MIN_DAYS, int(v["usual"]) + limit.margin_days) for v in lags.values()
+    )
+    last = max(inv["last"], pay["last"])
+    text = (
+        f"each of invoices and payments silent at most {STALE_MIN_DAYS} days, or its longest silence in the "
+        f"{LAG_WINDOW_DAYS} days before + {limit.margin_days}; checked on a first night (no earlier run in --out)"
+    )
+    short = (
+        f"the export looks {counted(lag, 'day')} old: its latest invoice is dated {inv['last']} and its latest "
+        f"payment {pay['last']}, while in the year before invoices never stopped for more than "
+        f"{counted(int(inv['usual']), 'day')} nor payments for more than {counted(int(pay['usual']), 'day')}.\n"
+        f"    Fix: ingest a newer export, or score {last} (`ews score --as-of {last}`)."
+    )
+    out.append(
+        FeedCheck(
+            LEDGER_SILENCE,
+            OWN_YEAR,
+            lag,
+            max(int(inv["usual"]), int(pay["usual"])),
+            text,
+            FAILED if stale else OK,
+            short if stale else "",
+            short if stale else "",
+        )
+    )
+    for table, v in sorted(lags.items()):
+        one, many = SILENCE_NAMES[table]
+        hole, usual = int(v["hole"]), int(v["year_usual"])
+        bad = int(v["year_days"]) >= limit.min_days and hole >= HOLE_MIN_DAYS and hole > 2 * usual
+        start = dt.date.fromisoformat(v["hole_from"]) if v["hole_from"] else as_of
+        said = (
+            f"no {one} from {start} to {start + dt.timedelta(days=max(hole - 1, 0))} ({counted(hole, 'day')}) in the "
+            f"{HOLE_RECENT_DAYS} days to {v['last']}, while in the year before {many} never stopped for more than "
+            f"{counted(usual, 'day')}: a month missing from the export?\n    Fix: export again with every month, or, "
+            "when the business really was closed, publish it with --accept-feed."
+        )
+        out.append(
+            FeedCheck(
+                f"{table}_hole_days",
+                OWN_YEAR,
+                hole,
+                usual,
+                f"a silence in the last {HOLE_RECENT_DAYS} days under {HOLE_MIN_DAYS} days or at most twice the "
+                f"longest of the year before; checked on a first night (no earlier run in --out)",
+                FAILED if bad else OK,
+                said if bad else "",
+                said if bad else "",
+            )
+        )
+    return out
+
+
 def payments_lag(
     today: Mapping[str, Any],
     as_of: dt.date,
@@ -1469,6 +1573,8 @@ def evaluate_feed(
     if training is not None and (medians := _stated_medians(figures, training[1])):
         # a first run into a new output folder has no previous run: the training data's medians
         checks += stated_checks(medians, training[0], cfg.feed_checks.stated_amounts, stated_file)
+    if previous is None and as_of is not None and cfg.feed_checks.first_night:  # s36-walk
+        checks += ledger_silence(figures, as_of, cfg.feed_checks.payments_lag)
     lag = payments_lag(figures, as_of, cfg.feed_checks.payments_lag, previous, training) if as_of else None
     if lag is not None:
         checks.append(lag)

@@ -482,6 +482,12 @@ class FeedChecksConfig(ConfigModel):
         "run: the median ratio over the debtors stating one on both nights (basis: those debtors); a debtors "
         "file in cents moves it 100-fold",
     )
+    first_night: bool = Field(
+        True,
+        description="a first run into an output folder (no previous run) judges the export against its own "
+        "past year: the whole ledger silent beyond its longest silence (an export a month old), or a table "
+        "silent three weeks or more in the last 90 days, twice its longest before (a month missing)",
+    )
     payments_lag: LagLimit = Field(
         LagLimit(),
         description="the payments feed behind the invoices feed and the as-of date by more than its usual "

@@ -434,6 +434,11 @@ def test_table_lag_is_the_days_since_the_latest_row_and_the_longest_silence_befo
         "lag": 3,
         "usual": 2,
         "days": 5,
+        # s36-walk: every silence ends in the 90 days to the 9th; the longest, 2 days, from Wed 3rd
+        "hole": 2,
+        "hole_from": "2024-01-03",
+        "year_usual": 0,
+        "year_days": 0,
         "weekdays": "1111111",
         "lag_usual_days": 3,
         "usual_usual_days": 2,

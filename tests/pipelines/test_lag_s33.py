@@ -53,6 +53,12 @@ def test_table_lag_counts_the_lag_and_the_silences_in_usual_payment_days() -> No
         "lag": 4,
         "usual": 2,
         "days": 75,  # the weekdays from 2 September to 13 December: 15 weeks
+        # s36-walk: the 90 days to the 13th start Sat 14 September: its weekend is the first silence
+        # in them (2 days); the 9 silences ending on or before the 14th (Tue 3rd .. Fri 13th) longest 2
+        "hole": 2,
+        "hole_from": "2024-09-14",
+        "year_usual": 2,
+        "year_days": 9,
         "weekdays": "1111100",
         "lag_usual_days": 2,
         "usual_usual_days": 0,

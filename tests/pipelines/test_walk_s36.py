@@ -229,3 +229,65 @@ def test_country_names_cleared_are_named_with_the_fix(tmp_path: Path) -> None:
         "debtors.country: 3 values not ISO-3166 alpha-2 country codes (ES, NL, GB), e.g. 'Spain', 'Netherlands', "
         "'spain': cleared, rows kept (first source rows [1, 2, 4]). Export the code instead of the name"
     ) in said
+
+
+def _first_night(inv: pd.Series, pay: pd.Series, as_of: str, previous: tuple | None = None) -> list:
+    """The failed checks of a night judged on a book's day counts alone (``accept``: nothing raised)."""
+    lags = {"invoices": table_lag(inv, pd.Timestamp(as_of)), "payments": table_lag(pay, pd.Timestamp(as_of))}
+    lags["payments"]["file"] = "exports/payments.csv"
+    today = {
+        "rows": {"invoices": 6_000, "payments": 5_000},
+        "accepted": {"invoices": 6_000, "payments": 5_000},
+        "quarantine_share": {"invoices": 0.0, "payments": 0.0},
+        "lags": lags,
+    }
+    feed = evaluate_feed(
+        today,
+        NightlyConfig(),
+        previous=previous,
+        training=None,
+        as_of=dt.date.fromisoformat(as_of),
+        accept=True,
+    )
+    return [c for c in feed["checks"] if c["status"] == "failed"]
+
+
+def test_a_first_night_on_an_export_a_month_old_is_refused_against_its_own_year() -> None:
+    """Task 5: a first night (no previous run) on an export a month old was published; only `ews score`'s
+    data-lag warning said so (refused from 35 days). A book invoiced and paid every working day from Mon 2
+    September 2024 to Fri 13 December; its longest silence is 2 days (weekends). Scored as of 15 January
+    2025: both tables silent 33 days > max(7, 2 + 1): refused, naming both dates and the fix. As of Mon 16
+    December (3 days) it passes; with a previous run (the nights after) the check is not made."""
+    inv = pay = WORKING_DAYS[WORKING_DAYS.index <= "2024-12-13"]
+    failed = _first_night(inv, pay, "2025-01-15")
+    assert [(c["check"], c["value"], c["reference"]) for c in failed] == [("ledger_silence_days", 33, 2)]
+    assert failed[0]["short"].startswith(
+        "the export looks 33 days old: its latest invoice is dated 2024-12-13 and its latest payment 2024-12-13, "
+        "while in the year before invoices never stopped for more than 2 days nor payments for more than 2 days."
+    )
+    assert "`ews score --as-of 2024-12-13`" in failed[0]["short"]
+    assert _first_night(inv, pay, "2024-12-16") == []
+    then = {"lags": {"payments": _lag("2024-12-13", "2024-12-16")}}
+    assert not [
+        c
+        for c in _first_night(inv, pay, "2025-01-15", ("the previous run", then))
+        if c["check"].startswith("ledger")
+    ]
+
+
+def test_a_first_night_on_an_export_with_a_month_missing_is_refused() -> None:
+    """Task 5: the invoices of Tue 15 October to Thu 14 November 2024 missing (31 days: the working day
+    before is Mon 14 October, the next Fri 15 November), the payments whole. As of Tue 31 December the 90
+    days to it start Wed 2 October; the silences ending on or before it (Tue 3 September .. Wed 2 October,
+    22 of them) are at most 2 days: 31 >= 21 and > 2 x 2: invoices_hole_days refused, the payments pass."""
+    inv = WORKING_DAYS[(WORKING_DAYS.index < "2024-10-15") | (WORKING_DAYS.index > "2024-11-14")]
+    failed = _first_night(inv, WORKING_DAYS, "2024-12-31")
+    assert [(c["check"], c["value"], c["reference"]) for c in failed] == [("invoices_hole_days", 31, 2)]
+    assert failed[0]["short"].startswith(
+        "no invoice from 2024-10-15 to 2024-11-14 (31 days) in the 90 days to 2024-12-31, while in the year before "
+        "invoices never stopped for more than 2 days: a month missing from the export?"
+    )
+    short = WORKING_DAYS[(WORKING_DAYS.index < "2024-10-15") | (WORKING_DAYS.index > "2024-11-01")]
+    assert (
+        _first_night(short, WORKING_DAYS, "2024-12-31") == []
+    )  # 20 days (Oct 15 - Nov 3): under three weeks
