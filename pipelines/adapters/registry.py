@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import tempfile
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -846,6 +847,12 @@ def promote(
     """
     if not reason or not reason.strip():
         raise ValueError("a promotion needs a reason (--reason '...'); it is recorded on the model version")
+    control = sorted({repr(c) for c in reason if unicodedata.category(c) == "Cc" and c not in "\n\t"})
+    if control:  # as an override's reason (overrides.py): ESC ] 0; ... BEL retitled the terminal (s36-attack)
+        raise ValueError(
+            f"--reason holds control characters ({', '.join(control)}; a terminal runs them as commands when "
+            "`ews models history` prints the reason): type plain text (line breaks and tabs are fine)"
+        )
     configure(tracking_uri)
     client = MlflowClient()
     try:

@@ -308,3 +308,24 @@ def test_swiss_amounts_grouped_with_the_typographic_apostrophe_are_read(tmp_path
     ]
     values, bad = parse_numbers(pd.Series(["1\u2019234.50", "1'234.50", "-12\u2019500"]), ".", "'")
     assert values.tolist() == [1234.50, 1234.50, -12500.0] and not bad.any()
+
+
+def test_a_promotion_reason_with_terminal_codes_is_refused(tmp_path: Path) -> None:
+    """Before: `ews models promote 1 --reason $'rolled back\\a\\e]0;pwned\\a after review'` was recorded
+    and `ews models history` printed it raw (the OSC sequence retitles the terminal, the bell rings),
+    as override reasons did before session 33."""
+    code, output = _ews_process(
+        "models",
+        "promote",
+        "1",
+        "--reason",
+        "rolled back\x07\x1b]0;pwned\x07 after review",
+        "--by",
+        "A. Jansen",
+        store=tmp_path / "mlflow.db",
+        cwd=tmp_path,
+    )
+    assert code == 2, output
+    assert "Traceback" not in output
+    said = _flat(output)
+    assert "error: --reason holds control characters ('\\x07', '\\x1b'; a terminal runs them" in said, said
