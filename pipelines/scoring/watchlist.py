@@ -114,7 +114,7 @@ def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd
     out["trigger_migration"] = live & t.migration.enabled & migrated.fillna(False).astype(bool)
     new = ~scored["in_previous"].astype(bool) & (rank >= cfg.band_index(t.new_entrant.band)).fillna(False)
     out["trigger_new_entrant"] = live & t.new_entrant.enabled & has_previous & new
-    over_current, over_recommended = limit_excess(scored, cfg)
+    over_current, over_recommended = limit_excess(scored, cfg, material_exposure(scored, cfg))
     breach = over_current | over_recommended
     if t.limit_breach.when == "new":
         breach &= unseen_breach(scored, cfg, has_previous) & ~recent_limit_breach(scored, cfg)
@@ -123,12 +123,15 @@ def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd
     return out.astype(bool)
 
 
-def limit_excess(scored: pd.DataFrame, cfg: NightlyConfig) -> tuple[pd.Series, pd.Series]:
+def limit_excess(scored: pd.DataFrame, cfg: NightlyConfig, floor: float = 0.0) -> tuple[pd.Series, pd.Series]:
     """The two tests of the ``limit_breach`` trigger per row: exposure (``open_balance``) above the
     current limit x (1 + current_margin) (only a positive ``credit_limit_current`` counts: 0 or empty
     is "no limit on file"), and above ``credit_limit_recommended`` x (1 + margin) where the debtor
     has a need (``credit_need`` > 0: a recommendation of 0 for want of recent invoices is no basis to
-    flag); each by more than ``min_excess``. Both False when the scores carry no credit limits
+    flag); each by more than ``min_excess``; the second only for an exposure of at least ``floor``
+    (the trigger's materiality floor, :func:`material_exposure`; the memory of breaches, which
+    decides whether tonight's is new, reads every breach: the floor only takes entries off the list).
+    Both False when the scores carry no credit limits
     (``pipelines.scoring.limits``)."""
     lb = cfg.triggers.limit_breach
     if not set(LIMIT_INPUTS) <= set(scored.columns):
@@ -140,7 +143,23 @@ def limit_excess(scored: pd.DataFrame, cfg: NightlyConfig) -> tuple[pd.Series, p
     has_need = scored["credit_need"].astype("float64") > 0 if "credit_need" in scored else True
     over_current = (current > 0) & (exposure - current * (1 + lb.current_margin) > lb.min_excess)
     over_recommended = has_need & (exposure - recommended * (1 + lb.margin) > lb.min_excess)
+    over_recommended &= exposure >= floor
     return over_current.fillna(False).astype(bool), over_recommended.fillna(False).astype(bool)
+
+
+def material_exposure(scored: pd.DataFrame, cfg: NightlyConfig) -> float:
+    """The smallest exposure the recommended-limit test of ``limit_breach`` flags tonight: the larger
+    of ``min_exposure`` and ``min_exposure_share`` x the median open balance of the live debtors of
+    ``scored`` with an open balance (0 when there are none)."""
+    lb = cfg.triggers.limit_breach
+    floor = float(lb.min_exposure)
+    if lb.min_exposure_share > 0 and len(scored) and "open_balance" in scored.columns:
+        live = ~scored["in_default"].astype(bool) if "in_default" in scored else True
+        balance = scored["open_balance"].astype("float64")
+        open_ = balance[live & (balance > 0)]
+        if len(open_):
+            floor = max(floor, float(lb.min_exposure_share) * float(open_.median()))
+    return floor
 
 
 def unseen_breach(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd.Series:
@@ -442,11 +461,16 @@ def _money(values: pd.Series, currency: pd.Series) -> pd.Series:
     return (code + " ").where(code != "", "") + amount
 
 
-def limit_notes(scored: pd.DataFrame, cfg: NightlyConfig, currency: pd.Series | None = None) -> pd.Series:
+def limit_notes(
+    scored: pd.DataFrame, cfg: NightlyConfig, currency: pd.Series | None = None, floor: float | None = None
+) -> pd.Series:
     """The plain sentence of the ``limit_breach`` trigger per row ("" where it does not fire), e.g.
     "exposure EUR 12,500 is above the current credit limit of EUR 10,000". ``currency``: the
-    currency per row (same index), or None."""
-    over_current, over_recommended = limit_excess(scored, cfg)
+    currency per row (same index), or None; ``floor``: the night's materiality floor
+    (:func:`material_exposure` of the whole book; None: of ``scored``)."""
+    over_current, over_recommended = limit_excess(
+        scored, cfg, material_exposure(scored, cfg) if floor is None else floor
+    )
     notes = pd.Series("", index=scored.index, dtype="string")
     hit = over_current | over_recommended
     if not hit.any():
@@ -545,7 +569,10 @@ def build_watchlist(
         ):  # a debtor without invoices (a statements book): its amounts are the reporting currency's
             known = pd.Series(reporting, index=wl.index, dtype="string")
             per_row = known if per_row is None else per_row.astype("string").fillna(reporting)
-        wl["limit_note"] = limit_notes(wl, cfg, per_row).where(flags.loc[flagged, "trigger_limit_breach"], "")
+        floor = material_exposure(scored, cfg)  # the whole night's, not the list's
+        wl["limit_note"] = limit_notes(wl, cfg, per_row, floor).where(
+            flags.loc[flagged, "trigger_limit_breach"], ""
+        )
     for col in flags.columns:
         wl[col] = flags.loc[flagged, col]
     reasons = reasons.reindex(columns=reason_columns)
