@@ -2372,6 +2372,27 @@ M = [
         "            unless_behind=False,\n",
         ["tests/models/test_queue_key.py", "tests/pipelines/test_queue_key_flow.py"],
     ),
+    (
+        "L36 50d3c6a limit floor: the median over every debtor, in default too",
+        "pipelines/scoring/watchlist.py",
+        "        open_ = balance[live & (balance > 0)]\n",
+        "        open_ = balance[balance > 0]\n",
+        ["tests/pipelines/test_limit_floor.py", "tests/pipelines/test_credit_limits.py"],
+    ),
+    (
+        "L37 50d3c6a limit floor: the breach memory reads only breaches above the floor",
+        "pipelines/scoring/watchlist.py",
+        "    over_current, over_recommended = limit_excess(scored, cfg)\n    over = (over_current",
+        "    over_current, over_recommended = limit_excess(scored, cfg, material_exposure(scored, cfg))\n    over = (over_current",
+        ["tests/pipelines/test_limit_floor.py", "tests/pipelines/test_credit_limits.py"],
+    ),
+    (
+        "L38 50d3c6a limit floor: applied to the current-limit test too",
+        "pipelines/scoring/watchlist.py",
+        "    over_recommended &= exposure >= floor\n",
+        "    over_recommended &= exposure >= floor\n    over_current &= exposure >= floor\n",
+        ["tests/pipelines/test_limit_floor.py", "tests/pipelines/test_credit_limits.py"],
+    ),
 ]
 
 

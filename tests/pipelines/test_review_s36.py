@@ -502,3 +502,40 @@ def test_ews_train_judges_the_test_window_by_the_unless_behind_rule(monkeypatch)
         len(asked) == 1 and asked[0].get("unless_behind") is True and asked[0]["where"] == "the test window"
     )
     assert choice.key == "blend"  # no defaulted rows to compare: the fallback
+
+
+def test_the_limit_floor_reads_live_debtors_spares_the_current_limit_and_the_memory_sees_every_breach() -> (
+    None
+):
+    """50d3c6a: the materiality floor of limit_breach is 0.5 x the median open balance of tonight's *live*
+    debtors (mutation L36: every debtor, in default too); it applies to the recommended-limit test only, the
+    current limit being the company's own (L38: to both); and the breach memory (``limit_over_on``) still
+    records a breach under the floor (L37: only those above it, so a breach growing past the floor would read
+    as new). By hand: live balances 924 (current limit 500, recommended 500), 2,000, 4,000, 6,000 and 8,000
+    (limits 10,000), and four debtors in default at 100,000 each: the live median 4,000 -> floor 2,000 (with
+    the defaulters, 8,000 -> 4,000). d0's 924 is over its current limit (500) and over 1.2 x 500 = 600."""
+    from pipelines.scoring.watchlist import assign_bands, limit_excess, limit_over_on, material_exposure
+
+    balances = [924.0, 2_000.0, 4_000.0, 6_000.0, 8_000.0] + [100_000.0] * 4
+    frame = pd.DataFrame(
+        {
+            "debtor_id": pd.array([f"d{k}" for k in range(9)], dtype="string"),
+            "as_of": pd.Timestamp("2024-06-30"),
+            "pd": 0.001,
+            "in_default": [False] * 5 + [True] * 4,
+            "open_balance": balances,
+            "credit_limit_current": [500.0] + [10_000.0] * 8,
+            "credit_limit_recommended": [500.0] + [10_000.0] * 8,
+            "credit_need": 1.0,
+        }
+    )
+    cfg = NightlyConfig()
+    frame["band"] = assign_bands(frame["pd"], cfg)
+    assert material_exposure(frame, cfg) == 2_000.0
+    over_current, over_recommended = limit_excess(frame, cfg, material_exposure(frame, cfg))
+    assert over_current.tolist() == [True] + [False] * 4 + [True] * 4  # the defaulters' 100,000 over 10,000
+    assert not over_recommended.iloc[0] and over_recommended.iloc[5:].all()
+    memory = limit_over_on(frame, cfg)
+    assert memory.iloc[0] == pd.Timestamp("2024-06-30") and memory.iloc[1:5].isna().all()
+    only_recommended = frame.assign(credit_limit_current=float("nan"))
+    assert limit_over_on(only_recommended, cfg).iloc[0] == pd.Timestamp("2024-06-30")  # under the floor, seen
