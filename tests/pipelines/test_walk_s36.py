@@ -291,3 +291,41 @@ def test_a_first_night_on_an_export_with_a_month_missing_is_refused() -> None:
     assert (
         _first_night(short, WORKING_DAYS, "2024-12-31") == []
     )  # 20 days (Oct 15 - Nov 3): under three weeks
+
+
+NAV_PROBE = """<script>
+(function () {
+  var links = Array.prototype.slice.call(document.querySelectorAll("nav a"));
+  var pre = parent.document.createElement("pre");
+  pre.id = "nav-probe";
+  pre.textContent = JSON.stringify(links.map(function (a) { return [a.textContent, a.getClientRects().length]; }));
+  parent.document.body.appendChild(pre);
+})();
+</script>"""
+
+
+def test_the_reports_section_links_do_not_break_inside_a_name_at_420_px(tmp_path) -> None:
+    """Walk (report.html of the 250-customer book at 420 px): the section link "PD distribution" read "PD"
+    at the end of one line and "distribution" on the next, as if two links. Each link now stays whole."""
+    import pandas as pd
+
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.report import render_report
+    from tests.pipelines.chromium import CHROMIUM, framed_probe
+    from tests.pipelines.test_report import scores
+
+    if CHROMIUM is None:
+        pytest.skip("chromium not installed (.ci/run installs it)")
+    today = scores([0.08, 0.2], ["a", "b"])
+    page = render_report(
+        as_of="2024-06-30", model={"name": "ews-pd", "version": "1"}, config_hash="0" * 64, scored=today,
+        previous=None, previous_as_of=None, watchlist=today.head(0).assign(triggers="", reason_1=""),
+        reason_columns=["reason_1"], counts={"scored": 2, "in_default": 0, "flagged": 0, "queue": 0,
+        "expected_loss": 0.0, "bands": {}, "triggers": {}},
+        drift=pd.DataFrame(columns=["variable", "psi", "status", "missing_share", "reference_missing"]),
+        calibration=None, waterfalls=[], cfg=NightlyConfig(),
+    )  # fmt: skip
+    for width in (420, 380, 340):  # where the links wrap differs with the page's sections
+        links = framed_probe(page, width, NAV_PROBE, tmp_path, "nav-probe")
+        assert "PD distribution" in [name for name, _ in links]
+        assert [name for name, rects in links if rects != 1] == [], (width, links)
