@@ -23,6 +23,7 @@ __all__ = [
     "code_words",
     "in_sentence",
     "counted",
+    "metric_figure",
     "metric_words",
     "reason_words",
     "triggers_words",
@@ -41,6 +42,16 @@ def metric_words(key: str) -> str:
     return {"rows": "rows", "defaults": "defaults", "snapshots": "month-ends"}.get(
         bare, bare.replace("_", " ")
     )
+
+
+def metric_figure(key: str, value: float) -> str:
+    """A model metric's value as people read it, the same in ``ews train``'s tables and report.html's
+    Calibration table: rates (:data:`METRIC_WORDS`' flag: mean PD, default rate, the captures) in %
+    with two decimals ("0.71%"), every other figure with four decimals ("0.9288"). ``key`` with or
+    without ``test_``. Before session 36 the report printed the rates as fractions (0.0071) beside
+    ``ews train``'s 0.71%."""
+    rate = METRIC_WORDS.get(key.removeprefix("test_"), ("", False))[1]
+    return f"{100 * float(value):.2f}%" if rate else f"{float(value):.4f}"
 
 
 # Codes in words: the machine columns of the CSV/Parquet files keep the codes (``agency_referral``,

@@ -20,7 +20,7 @@ from pipelines.cli_options import (
     check_engine,
 )
 from pipelines.console import console as ews_console
-from pipelines.words import METRIC_WORDS, counted
+from pipelines.words import METRIC_WORDS, counted, metric_figure
 
 # What ``ews train`` reports as a one-line user error (a book too small or too short, a config the
 # data cannot meet): Prefect's task and flow-run logs then keep the message and drop the traceback.
@@ -185,10 +185,10 @@ def metric_cells(
     """One row of a console metrics table: the metric in words, the value, its interval and the
     comparison columns, rates in % (two decimals, no space: the LightGBM table fits 80 columns), the
     other figures with four decimals."""
-    name, rate = METRIC_WORDS.get(key, (key.replace("_", " "), False))
+    name = METRIC_WORDS.get(key, (key.replace("_", " "), False))[0]
 
     def shown(v: float) -> str:
-        return f"{100 * v:.2f}%" if rate else f"{v:.4f}"
+        return metric_figure(key, v)
 
     span = f"{shown(interval[0])}..{shown(interval[1])}" if interval else ""
     return [name, shown(value), span, *(shown(v) for v in others)]

@@ -31,7 +31,15 @@ from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_wate
 from pipelines.report.portfolio import PortfolioView, debtor_pages, portfolio_context
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS
-from pipelines.words import NO_CURRENCY_CODE, code_words, counted, metric_words, reason_words, triggers_words
+from pipelines.words import (
+    NO_CURRENCY_CODE,
+    code_words,
+    counted,
+    metric_figure,
+    metric_words,
+    reason_words,
+    triggers_words,
+)
 
 __all__ = ["Waterfall", "changes_summary", "money", "render_report"]
 
@@ -136,11 +144,12 @@ COUNT_METRICS = ("_rows", "_defaults", "_snapshots")
 
 def metric_text(key: str, value: float) -> str:
     """A model metric as the report prints it: counts (``test_rows``, ``test_defaults``,
-    ``test_snapshots``) as integers with thousands separators, every other figure with 4 decimals."""
+    ``test_snapshots``) as integers with thousands separators, rates in % and every other figure with
+    4 decimals (:func:`pipelines.words.metric_figure`, as ``ews train`` prints them)."""
     v = float(value)
     if key.endswith(COUNT_METRICS) and np.isfinite(v):
         return f"{round(v):,}"
-    return f"{v:.4f}"
+    return metric_figure(key, v)
 
 
 # the other models whose test figures a version logs beside its own (pipelines.flows.train), by prefix
@@ -179,7 +188,9 @@ def metrics_table(model: dict[str, Any]) -> dict[str, Any]:
                 "name": key,
                 "label": metric_words(key),  # the template's text (it printed the key before session 28)
                 "value": metric_text(key, value),
-                "interval": "" if low is None or high is None else f"{low:.4f}..{high:.4f}",
+                "interval": ""
+                if low is None or high is None
+                else f"{metric_figure(key, low)}..{metric_figure(key, high)}",
                 "others": [
                     metric_text(key, compared[f"{prefix}{key}"]) if f"{prefix}{key}" in compared else ""
                     for prefix, _ in columns
