@@ -117,7 +117,9 @@ def _common(
     ids = q["debtor_id"].astype("string")
     q["plan"] = text_by_debtor(ids, plans)
     q["plan_broken"] = text_by_debtor(ids, broken)
-    q = q.merge(oldest, on="debtor_id", how="left")
+    # the feature frame carries the same dpd_material since 66f2771 (the roll-rate states read it): the oldest
+    # invoice's is kept, so the merge does not split the column into _x / _y and lose it
+    q = q.drop(columns="dpd_material", errors="ignore").merge(oldest, on="debtor_id", how="left")
     if "dpd_material" in q:  # default_definition.min_open_amount: rests of at most it are not past due here
         q["dpd"] = q.pop("dpd_material").fillna(0.0)
     return q
