@@ -142,6 +142,7 @@ def _replay(
     policy: Any,
     currency: str | None,
 ) -> pd.DataFrame:
+    from features.engine import MATERIAL_DPD
     from pipelines.engine import Book, bucket_result
     from pipelines.scoring.score import LIMIT_INPUTS, exposure_columns
     from pipelines.scoring.watchlist import LEDGER_MEMORY, assign_bands, ledger_memories, rearm_month_ends
@@ -194,7 +195,11 @@ def _replay(
                         "pd": pd_all,
                         "open_balance": exposure["open_balance"],
                         "overdue_amount": exposure["overdue_amount"],
-                        "dpd": exposure["dpd_current_max"],
+                        # the nightly's queues read the oldest invoice with more than min_open_amount
+                        # open (engine dpd_material; a statements bucket has none): the same days here
+                        "dpd": (
+                            f[MATERIAL_DPD].to_numpy() if MATERIAL_DPD in f else exposure["dpd_current_max"]
+                        ),
                         "label": ids.map(lab["label"]).astype("Int64").to_numpy(),
                         "first_default_date": ids.map(lab["first_default_date"]).to_numpy(
                             dtype="datetime64[ns]"

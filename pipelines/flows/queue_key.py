@@ -202,12 +202,17 @@ def window_queue_rows(test: pd.DataFrame, dataset: pd.DataFrame, queue_cfg: Any)
     """The live queue rows of the test window: ``test`` (``debtor_id``, ``as_of``, ``y``, ``pd``:
     the model's out-of-time PDs) joined to the modelling frame's exposure columns, kept when not in
     default and overdue above ``queue_cfg.min_overdue``; with ``lgd`` (``queue_cfg.lgd``), ``dpd``,
-    ``open_balance``, ``overdue_amount`` and ``label``."""
+    ``open_balance``, ``overdue_amount`` and ``label``. With ``default_definition.min_open_amount`` the
+    ``dpd`` is the frame's ``dpd_material`` (the oldest overdue invoice with more than it open), as the
+    nightly's queues read it (before session 36 the rest's days, ``dpd_current_max``)."""
+    from features.engine import MATERIAL_DPD
     from pipelines.scoring.queue import lgd_for
 
     cols = ["debtor_id", "as_of", "open_balance", "overdue_amount", "dpd_current_max", "in_default_at_asof"]
     if "segment" in dataset.columns:
         cols.append("segment")
+    if MATERIAL_DPD in dataset.columns:  # min_open_amount: the days the nightly's queues read
+        cols.append(MATERIAL_DPD)
     keys = test[["debtor_id", "as_of", "y", "pd"]].assign(
         debtor_id=test["debtor_id"].astype("string"), as_of=pd.to_datetime(test["as_of"])
     )
@@ -226,7 +231,7 @@ def window_queue_rows(test: pd.DataFrame, dataset: pd.DataFrame, queue_cfg: Any)
             "pd": q["pd"].astype("float64"),
             "open_balance": q["open_balance"].astype("float64"),
             "overdue_amount": q["overdue_amount"].astype("float64"),
-            "dpd": q["dpd_current_max"].astype("float64"),
+            "dpd": q[MATERIAL_DPD if MATERIAL_DPD in q.columns else "dpd_current_max"].astype("float64"),
             "lgd": lgd_for(segment, queue_cfg).to_numpy(),
             "label": q["y"].astype("int64"),
         }
