@@ -2393,6 +2393,20 @@ M = [
         "    over_recommended &= exposure >= floor\n    over_current &= exposure >= floor\n",
         ["tests/pipelines/test_limit_floor.py", "tests/pipelines/test_credit_limits.py"],
     ),
+    (
+        "L39 6c16fe4 first night: stale when any table is silent (not both)",
+        "pipelines/feed_checks.py",
+        "    stale = judged and all(\n",
+        "    stale = judged and any(\n",
+        ["tests/pipelines/test_walk_s36.py", "tests/pipelines/test_feed_checks.py"],
+    ),
+    (
+        "L40 6c16fe4 first night: a hole judged also when the run has a previous one",
+        "pipelines/feed_checks.py",
+        "    if previous is None and as_of is not None and cfg.feed_checks.first_night:",
+        "    if as_of is not None and cfg.feed_checks.first_night:",
+        ["tests/pipelines/test_walk_s36.py", "tests/pipelines/test_feed_checks.py"],
+    ),
 ]
 
 

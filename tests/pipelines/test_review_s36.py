@@ -539,3 +539,24 @@ def test_the_limit_floor_reads_live_debtors_spares_the_current_limit_and_the_mem
     assert memory.iloc[0] == pd.Timestamp("2024-06-30") and memory.iloc[1:5].isna().all()
     only_recommended = frame.assign(credit_limit_current=float("nan"))
     assert limit_over_on(only_recommended, cfg).iloc[0] == pd.Timestamp("2024-06-30")  # under the floor, seen
+
+
+def test_a_first_night_is_stale_only_when_every_ledger_table_is_silent() -> None:
+    """6c16fe4: a first night's export is "a month old" (ledger_silence_days) only when invoices *and* payments
+    are both silent past their usual silence; a payments feed alone behind is the payments-lag check's to judge
+    (mutation L39: ``any``, so a payments feed a few days behind also read as a stale export). By hand
+    (test_walk_s36's book paid and invoiced every working day): as of Tuesday 2024-12-17 the invoices end on
+    Monday 16th (1 day), the payments on Friday 6th (11 days, usual 2): not stale; both ending on the 6th: stale."""
+    from pipelines.feed_checks import LEDGER_SILENCE, ledger_silence
+    from tests.pipelines.test_walk_s36 import _lag
+
+    limit = NightlyConfig().feed_checks.payments_lag
+    as_of = dt.date(2024, 12, 17)
+
+    def status(invoices_end: str) -> str:
+        lags = {"invoices": _lag(invoices_end, "2024-12-17"), "payments": _lag("2024-12-06", "2024-12-17")}
+        check = next(c for c in ledger_silence({"lags": lags}, as_of, limit) if c.check == LEDGER_SILENCE)
+        return check.status
+
+    assert status("2024-12-16") == "ok"
+    assert status("2024-12-06") == "failed"
