@@ -502,27 +502,20 @@ that row, not by today: a 2024 export ingested in 2026 was stamped "as of 2026-1
 
 
 def _ar_at_end(stage: Path, manifest: dict[str, Any], end: dt.date) -> None:
-    """An AR export dated by its end: its invoices due over a year before ``end`` and still open
-    (never settled: no payment names them), bucket by bucket from the staged tables (a debtor's
-    invoices and payments share a bucket), and the warning on them said again at that date."""
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
+    """An AR export dated by its end: its invoices due over a year before ``end`` and still open,
+    counted as ingest counts them (:func:`pipelines.ingest.checks.ar_open_items`) bucket by bucket from
+    the staged tables (a debtor's invoices and payments share a bucket), and the warning on them said
+    again at that date."""
+    from pipelines.ingest.checks import ar_old_warning, ar_open_items
 
-    from pipelines.ingest.checks import ar_old_warning
-
-    cut = pd.Timestamp(end) - pd.Timedelta(days=365)
     old = old_open = 0
     for path in _files(stage, "invoices"):
-        inv = pq.read_table(path, columns=["invoice_id", "due_date"])
+        tables = {"invoices": pd.read_parquet(path, columns=["invoice_id", "due_date"])}
         paid = stage / "payments" / path.parent.name / path.name
-        settled = np.zeros(inv.num_rows, bool)
         if paid.is_file():
-            ids = pc.drop_null(pq.read_table(paid, columns=["invoice_id"]).column(0))
-            settled = (
-                pc.is_in(inv.column("invoice_id"), value_set=ids).to_numpy(zero_copy_only=False).astype(bool)
-            )
-        due = (pd.to_datetime(inv.column("due_date").to_pandas()) < cut).to_numpy()
-        old, old_open = old + int(due.sum()), old_open + int((due & ~settled).sum())
+            tables["payments"] = pd.read_parquet(paid, columns=["invoice_id"])
+        counts = ar_open_items(tables, end)
+        old, old_open = old + counts["due_over_a_year"], old_open + counts["open_due_over_a_year"]
     items = manifest["ar_export"]
     items["due_over_a_year"], items["open_due_over_a_year"] = old, old_open
     said = "invoices due over a year ago are still open"
