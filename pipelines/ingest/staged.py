@@ -546,11 +546,32 @@ def export_as_of(
     manifest["as_of"], manifest["as_of_from"] = end.isoformat(), "export_end"
     if "ar_export" in manifest and stage is not None:  # counted against today before (s35-walk): at the end
         _ar_at_end(stage, manifest, end)
+    month_end = weekend_month_end(end)
+    also = (
+        f", or its month-end with `ews score --as-of {month_end}` (a {month_end:%A}: nothing is dated after "
+        f"the {end:%A} before it)"
+        if month_end is not None
+        else ""
+    )
     manifest.setdefault("notes", []).append(  # no word of today: a rerun on another day writes the same bytes
         f"as of {end}, the export's last dated row: no --as-of was given and the export ends more than "
-        f"{counted(STALE_EXPORT_DAYS, 'day')} before the day of the ingest. Score it with `ews score --as-of {end}`; "
-        "give --as-of to date the ingest otherwise"
+        f"{counted(STALE_EXPORT_DAYS, 'day')} before the day of the ingest. Score it with `ews score --as-of {end}`"
+        f"{also}; give --as-of to date the ingest otherwise"
     )
+
+
+def weekend_month_end(end: dt.date) -> dt.date | None:
+    """The month-end that follows ``end`` across weekend days only, else None: an export cut at the month-end
+    when that falls on a weekend ends on the Friday before (Friday 2024-11-29 -> Saturday 2024-11-30; Friday
+    2024-03-29 -> Sunday 2024-03-31), and a user who scores month-ends should be told that the month-end is
+    as good a date (s36-walk W13). ``end`` itself a month-end, or a working day in between: None."""
+    day = end
+    while True:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:  # a working day without a dated row: not a weekend month-end cut
+            return None
+        if (day + dt.timedelta(days=1)).day == 1:
+            return day
 
 
 def staged_checks(stage: Path, manifest: dict[str, Any]) -> dict[str, dict[dt.date, int]]:
