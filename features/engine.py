@@ -44,7 +44,7 @@ from features.ledger import (
 from features.master import attributes_at
 from features.params import FAMILIES, DefaultDefinition, FeatureParams
 from features.portfolio import PortfolioParts, combine_parts, ledger_parts
-from features.statements import build_statement_features
+from features.statements import MATERIAL_DPD, build_statement_features, material_dpd
 from features.tables import Portfolio
 
 __all__ = [
@@ -147,10 +147,11 @@ def debtor_feature(state: LedgerState, name: str) -> np.ndarray:
     return state.memo(("feature", name), lambda: np.array(FUNCTIONS[name](state), dtype=np.float64))
 
 
-MATERIAL_DPD = "dpd_material"
-"""With ``default_definition.min_open_amount`` (> 0), a column of the feature frame that is no model feature
-(``models.train.NON_FEATURES``): days past due at T of the oldest overdue invoice with more than the
-threshold open (0 without one), the days the default definition sees; the roll-rate states read it."""
+# MATERIAL_DPD (features.statements): with default_definition.min_open_amount (> 0), a column of the feature
+# frame that is no model feature (models.train.NON_FEATURES): days past due at T of the oldest overdue invoice
+# with more than the threshold open (0 without one); a statements book: the latest statement's days, 0 when
+# it states a balance of at most the threshold. The days the default definition sees; the roll-rate states,
+# the queues and the backtest read it.
 
 
 def _ledger_features(
@@ -227,12 +228,14 @@ def _statement_status(
     code = np.asarray(ids.get_indexer(statements["debtor_id"].astype("string")), dtype=np.int64)
     day = day_number(statements["period_end"])
     dpd = statements["days_past_due"].to_numpy(dtype=np.float64, na_value=0.0)
+    if definition.min_open_amount:  # a balance of at most the threshold: not past due (no balance: as stated)
+        balance = (
+            statements["balance"].to_numpy(dtype=np.float64, na_value=np.nan)
+            if "balance" in statements
+            else np.full(len(statements), np.nan)
+        )
+        dpd = material_dpd(dpd, balance, definition.min_open_amount)
     bad = dpd >= definition.dpd_threshold
-    if definition.min_open_amount and "balance" in statements:
-        # a statement states amounts, not invoices: whatever is overdue is part of the balance, so a
-        # balance of at most min_open_amount cannot hold more than it overdue (no balance: as stated)
-        balance = statements["balance"].to_numpy(dtype=np.float64, na_value=np.nan)
-        bad &= ~(balance <= definition.min_open_amount)
     past = day <= T
     exists = np.bincount(code[past], minlength=n) > 0
     # the latest statement on or before T decides the state at T
@@ -313,18 +316,41 @@ def _empty_oldest(material: bool = False) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+def _statement_oldest(features: pd.DataFrame) -> pd.DataFrame:
+    """The oldest-invoice frame of a statements book under the threshold: no invoice, and ``dpd_material``
+    (the latest statement's days past due, 0 when it states a balance of at most the threshold) of each
+    account past due by it (the others read 0, as a debtor without an overdue invoice does)."""
+    rows = features.loc[features[MATERIAL_DPD].to_numpy(dtype=np.float64, na_value=0.0) > 0]
+    out = _empty_oldest(True).reindex(range(len(rows)))
+    out["debtor_id"] = pd.array(rows["debtor_id"].to_numpy(), dtype="string")
+    out["as_of"] = rows["as_of"].to_numpy(dtype="datetime64[ns]")
+    out["oldest_invoice_id"] = pd.array([pd.NA] * len(rows), dtype="string")
+    out["oldest_due_date"] = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    out[MATERIAL_DPD] = rows[MATERIAL_DPD].to_numpy(dtype=np.float64)
+    return _concat_sorted([out])
+
+
 def _concat_sorted(frames: list[pd.DataFrame]) -> pd.DataFrame:
     out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return out.sort_values(["as_of", "debtor_id"], kind="stable", ignore_index=True)
 
 
 def _statement_features(
-    portfolio: Portfolio, dates: list[pd.Timestamp], params: FeatureParams, ledger_feats: pd.DataFrame | None
+    portfolio: Portfolio,
+    dates: list[pd.Timestamp],
+    params: FeatureParams,
+    ledger_feats: pd.DataFrame | None,
+    min_open: float = 0.0,
 ) -> pd.DataFrame:
-    """Statement features outer-joined onto the ledger features (or alone, with the static attributes)."""
-    st = build_statement_features(portfolio.statements, dates)
+    """Statement features outer-joined onto the ledger features (or alone, with the static attributes);
+    with ``min_open`` (> 0) one ``dpd_material``: the higher of the invoices' and the statements' days."""
+    st = build_statement_features(portfolio.statements, dates, min_open)
     if ledger_feats is not None:
-        return ledger_feats.merge(st, on=["debtor_id", "as_of"], how="outer")
+        both = MATERIAL_DPD in ledger_feats and MATERIAL_DPD in st
+        out = ledger_feats.merge(st, on=["debtor_id", "as_of"], how="outer", suffixes=("", "_st"))
+        if both:  # a default by either path is a default: the more days past due of the two
+            out[MATERIAL_DPD] = np.fmax(out[MATERIAL_DPD], out.pop(f"{MATERIAL_DPD}_st"))
+        return out
     if _has_rows(portfolio.debtors) and "tenure" in params.families:
         static = prepare_ledger(Portfolio(debtors=portfolio.debtors, debtor_history=portfolio.debtor_history))
         lookup = pd.concat(  # the attributes valid at each as-of date (features.master)
@@ -402,17 +428,23 @@ def _build(
     if features:
         ledger_feats = pd.concat(feats, ignore_index=True) if feats else None
         feat_frame = (
-            _statement_features(portfolio, dates, params, ledger_feats) if st_features else ledger_feats
+            _statement_features(portfolio, dates, params, ledger_feats, definition.min_open_amount)
+            if st_features
+            else ledger_feats
         )
         feat_frame = feat_frame.sort_values(["as_of", "debtor_id"], kind="stable", ignore_index=True)
+    if olds:
+        oldest_frame = _concat_sorted(olds)
+    elif oldest and MATERIAL_DPD in feat_frame:
+        # a statements book has no invoice: under the threshold its queues read the latest statement's days
+        # (features.statements.material_dpd) as its label and roll-rate state do, not the stated ones
+        oldest_frame = _statement_oldest(feat_frame)
+    else:
+        oldest_frame = _empty_oldest(bool(definition.min_open_amount) and has_ledger)
     return BucketResult(
         features=feat_frame,
         defaults=_concat_sorted(flags) if flags else pd.DataFrame(),
-        # a bucket without invoices or payments (a statements book) has no invoice for dpd_material to read:
-        # its queues keep the statements' days past due
-        oldest_open=_concat_sorted(olds)
-        if olds
-        else _empty_oldest(bool(definition.min_open_amount) and has_ledger),
+        oldest_open=oldest_frame,
         portfolio=parts,
         at_state=tuple(extra),
     )

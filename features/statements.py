@@ -24,8 +24,10 @@ from features.register import REGISTERED, feature
 from models.gate_words import counted
 
 __all__ = [
+    "MATERIAL_DPD",
     "StatementState",
     "build_statement_features",
+    "material_dpd",
     "statement_columns",
     "statement_state",
     "with_statement_dpd",
@@ -51,6 +53,8 @@ class StatementState:
     limit: np.ndarray
     last: np.ndarray
     prev: np.ndarray
+    # per row: the statement states a balance (``balance`` reads an unstated one as 0)
+    balance_stated: np.ndarray | None = None
 
     def sum_by(self, sel: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
         """Per-debtor sum over the selected rows (0 where none)."""
@@ -128,18 +132,20 @@ def statement_state(statements: pd.DataFrame, ids: pd.Index, T: pd.Timestamp) ->
         has_prev = (ends > 0) & (code[np.maximum(ends - 1, 0)] == code[ends])
         prev[code[ends][has_prev]] = ends[has_prev] - 1
     dpd = np.nan_to_num(col("days_past_due"), nan=0.0)
+    balance = col("balance")
     return StatementState(
         T=T,
         n=n,
         code=code,
         months_back=months_back[order],
-        balance=np.nan_to_num(col("balance"), nan=0.0),
+        balance=np.nan_to_num(balance, nan=0.0),
         amount_due=col("amount_due"),
         amount_paid=np.nan_to_num(col("amount_paid"), nan=0.0),
         dpd=dpd,
         limit=col("credit_limit"),
         last=last,
         prev=prev,
+        balance_stated=~np.isnan(balance),
     )
 
 
@@ -615,17 +621,38 @@ def st_months_observed(s: StatementState) -> np.ndarray:
     return s.sum_by(np.ones(len(s.code), dtype=bool))
 
 
+MATERIAL_DPD = "dpd_material"
+"""With ``default_definition.min_open_amount`` (> 0), a column of the feature frame that is no model feature
+(``models.train.NON_FEATURES``): the days past due the default definition sees at T. A statements book: the
+latest statement's days past due (:func:`material_dpd`); an invoice ledger: ``features.engine``."""
+
+
+def material_dpd(dpd: np.ndarray, balance: np.ndarray, min_open_amount: float) -> np.ndarray:
+    """Days past due of statements as the default definition sees them: 0 where the statement states a
+    balance of at most ``min_open_amount`` (whatever is overdue is part of the balance, so no more than
+    it can be overdue), the stated ``dpd`` elsewhere. A statement without a balance (NaN) keeps its days:
+    the threshold cannot be applied to it, so its days past due decide alone. E.g. threshold 10, 120
+    days: balance 3.00 -> 0, 10.00 -> 0, 10.01 -> 120, none -> 120; threshold 0: ``dpd`` as given."""
+    dpd = np.asarray(dpd, dtype=np.float64)
+    if not min_open_amount:
+        return dpd
+    return np.where(np.asarray(balance, dtype=np.float64) <= min_open_amount, 0.0, dpd)
+
+
 def statement_columns() -> list[str]:
     """Names of the statement feature columns, in catalog order."""
     return [name for name, r in REGISTERED.items() if r.info.family == "statements"]
 
 
-def build_statement_features(statements: pd.DataFrame, as_of: Sequence[date | pd.Timestamp]) -> pd.DataFrame:
+def build_statement_features(
+    statements: pd.DataFrame, as_of: Sequence[date | pd.Timestamp], min_open_amount: float = 0.0
+) -> pd.DataFrame:
     """Statement features, one row per (debtor_id, as_of) for accounts with a statement dated <= as_of.
 
     ``statements``: canonical statements frame (see ``features.schema.STATEMENTS``), not modified.
     Returns columns ``debtor_id`` (string), ``as_of`` (datetime64[ns]) and the ``st_*`` features
-    (float64), sorted by (as_of, debtor_id).
+    (float64), sorted by (as_of, debtor_id). With ``min_open_amount`` (the default definition's
+    threshold, > 0) also :data:`MATERIAL_DPD`: the latest statement's days past due by :func:`material_dpd`.
     """
     missing = [c for c in ("debtor_id", "period_end") if c not in statements.columns]
     if missing:
@@ -639,6 +666,10 @@ def build_statement_features(statements: pd.DataFrame, as_of: Sequence[date | pd
         s = statement_state(statements, ids, t)
         present = s.last >= 0
         cols = {name: REGISTERED[name].fn(s)[present] for name in names}
+        if min_open_amount:
+            stated = np.where(s.balance_stated, s.balance, np.nan)
+            latest = material_dpd(s.at(s.last, s.dpd), s.at(s.last, stated), min_open_amount)
+            cols[MATERIAL_DPD] = latest[present]
         frame = pd.DataFrame(cols)
         frame.insert(0, "as_of", pd.Series(np.full(int(present.sum()), t), dtype="datetime64[ns]"))
         frame.insert(0, "debtor_id", pd.array(ids[present], dtype="string"))

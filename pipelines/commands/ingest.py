@@ -210,6 +210,12 @@ def print_summary(
         from pipelines.ingest.staged import short_paid_warning
 
         said += short_paid_warning(manifest["short_paid_rests"], definition, str(project or "conf/ews.yaml"))
+    if manifest.get("statements_without_balance"):  # said only under a definition with a threshold
+        from pipelines.ingest.staged import statement_balance_warning
+
+        said += statement_balance_warning(
+            manifest["statements_without_balance"], definition, str(project or "conf/ews.yaml")
+        )
     for warning in said:
         console.print(plain("warning:", "yellow"), warning, highlight=False, soft_wrap=True)
     for note in manifest.get("notes", []):  # said without alarm (an unchanged export of a quiet day)

@@ -28,6 +28,7 @@ from pipelines.config.project import ProjectConfig
 from pipelines.config.train import TrainConfig
 from pipelines.feed_checks import FEED_REFERENCE_ARTIFACT, training_reference
 from pipelines.ingest.decimals import feed_currency
+from pipelines.ingest.staged import statement_balance_warning
 from pipelines.runtime import SAID_IN_SUMMARY
 from pipelines.words import counted
 
@@ -906,6 +907,11 @@ def train(
     logger = get_run_logger()
     result = ingest(Path(data_dir), project.currency, raw)
     warnings = validate(result)
+    for unstated in statement_balance_warning(
+        result.manifest.get("statements_without_balance"), project.default_definition, "the project config"
+    ):  # said once: the threshold cannot apply to statements without a balance
+        logger.warning(unstated)
+        warnings.append(unstated)
     dataset = snapshots(result.book, cfg, project, PrefectDaskEngine() if engine == "dask" else None)
     logger.info(
         f"modelling frame: {counted(len(dataset), 'row')}, {counted(dataset['as_of'].nunique(), 'month-end snapshot')}"

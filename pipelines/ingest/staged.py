@@ -45,7 +45,9 @@ __all__ = [
     "resent_inputs",
     "short_paid_rests",
     "short_paid_warning",
+    "statement_balance_warning",
     "statement_gaps",
+    "statements_without_balance",
 ]
 
 LATE_GAP_DAYS = 35
@@ -595,7 +597,42 @@ def staged_checks(stage: Path, manifest: dict[str, Any]) -> dict[str, dict[dt.da
     rests = short_paid_rests(stage, dt.date.fromisoformat(manifest["as_of"]))
     if rests is not None:
         manifest["short_paid_rests"] = rests
+    unstated = statements_without_balance(stage)
+    if unstated is not None:
+        manifest["statements_without_balance"] = unstated
     return per_table
+
+
+def statements_without_balance(stage: Path) -> dict[str, int] | None:
+    """``{"rows", "of"}``: the accepted statements that state no balance (the column unmapped or the cell
+    empty), of all; None when every statement states one (or there are none). Under
+    ``default_definition.min_open_amount`` such a statement's days past due decide alone
+    (``features.statements.material_dpd``): :func:`statement_balance_warning` says so."""
+    import pyarrow.parquet as pq
+
+    rows = total = 0
+    for path in _files(stage, "statements"):
+        table = pq.read_table(path, columns=["balance"]) if "balance" in pq.read_schema(path).names else None
+        n = pq.read_metadata(path).num_rows
+        total += n
+        rows += n if table is None else table.column(0).null_count
+    return {"rows": rows, "of": total} if rows else None
+
+
+def statement_balance_warning(unstated: dict[str, int] | None, definition: Any, source: str) -> list[str]:
+    """The warning for the manifest's ``statements_without_balance`` when ``definition`` (the project's
+    ``features.params.DefaultDefinition``, from ``source``) has a ``min_open_amount``; none otherwise."""
+    threshold = getattr(definition, "min_open_amount", 0.0) if definition is not None else 0.0
+    if not unstated or not threshold:
+        return []
+    rows = unstated["rows"]
+    return [
+        f"statements: {rows:,} of {counted(unstated['of'], 'statement')} state{'s' if rows == 1 else ''} no "
+        "balance, so "
+        f"default_definition.min_open_amount ({threshold:,.2f}, {source}) cannot apply to them: their "
+        "days_past_due alone decide a default, the roll-rate state and the queues' days past due. Map the "
+        "statements' balance column to apply the threshold"
+    ]
 
 
 SHORT_REST_UNITS = 1.0

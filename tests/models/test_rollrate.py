@@ -293,3 +293,56 @@ def test_states_honour_min_open_amount_as_the_labels_do() -> None:
     latest = pd.DataFrame({"st_dpd_last": [120.0, 120.0], "st_balance_last": [5.0, 500.0]})
     statements = with_statement_dpd(latest)
     assert assign_states(statements, material).tolist() == [0, 3]
+
+
+def test_a_statement_without_a_balance_keeps_its_days_in_the_label_the_state_and_the_queue() -> None:
+    """s37 (s36-review F1): without a balance the threshold cannot be applied to a statement, so its days past
+    due decide alone, in the label, the roll-rate state and the queues' days alike. By hand, threshold 10:
+    three accounts 0, 30, 60, 90 days past due at the month-ends 2024-01-31 .. 04-30, balances 5.00, 500.00
+    and none. At 03-31 (60 days): s5 states a balance of at most 10, so it is not past due (dpd_material 0,
+    state 0, label 0: never in default); s500 and the account without a balance are 31-60 (state 2) and
+    default on 04-30 (label 1). Before: the state read an unstated balance as 0, so sna was current (0)
+    while its label defaulted. The nightly's queues read the same days (oldest-invoice frame, no invoice):
+    s500 and sna at 60, s5 at 0."""
+    from features.engine import build_bucket
+    from features.params import DefaultDefinition
+    from features.statements import with_statement_dpd
+    from features.tables import Portfolio
+    from models.rollrate import assign_states
+    from tests.features.ledgers import frame as table
+
+    rows = [
+        {
+            "debtor_id": debtor,
+            "period_end": pd.Timestamp(d),
+            "balance": balance,
+            "amount_due": balance,
+            "amount_paid": 0.0,
+            "days_past_due": dpd,
+            "credit_limit": 2000.0,
+        }
+        for d, dpd in {"2024-01-31": 0, "2024-02-29": 30, "2024-03-31": 60, "2024-04-30": 90}.items()
+        for debtor, balance in {"s5": 5.0, "s500": 500.0, "sna": None}.items()
+    ]
+    book = Portfolio(statements=table("statements", rows))
+    built = build_bucket(
+        book,
+        [pd.Timestamp("2024-03-31")],
+        DefaultDefinition(min_open_amount=10.0),
+        labels=True,
+        observed_until=pd.Timestamp("2024-12-31"),
+    )
+    frame = with_statement_dpd(built.features.merge(built.defaults, on=["debtor_id", "as_of"]))
+    assert frame["debtor_id"].tolist() == ["s5", "s500", "sna"]
+    assert frame["label"].tolist() == [0, 1, 1]
+    assert frame["dpd_material"].tolist() == [0.0, 60.0, 60.0]
+    assert assign_states(frame, RollRateParams(min_open_amount=10.0)).tolist() == [0, 2, 2]
+    oldest = built.oldest_open
+    assert oldest["debtor_id"].tolist() == ["s500", "sna"] and oldest["dpd_material"].tolist() == [60.0, 60.0]
+    assert oldest["oldest_invoice_id"].isna().all()
+    # threshold 0: no such column, the stated days everywhere (labels 1, 1, 1; states 2, 2, 2)
+    plain = build_bucket(
+        book, [pd.Timestamp("2024-03-31")], labels=True, observed_until=pd.Timestamp("2024-12-31")
+    )
+    assert "dpd_material" not in plain.features and plain.defaults["label"].tolist() == [1, 1, 1]
+    assert assign_states(with_statement_dpd(plain.features), RollRateParams()).tolist() == [2, 2, 2]

@@ -508,3 +508,57 @@ def test_the_queues_days_past_due_honour_min_open_amount() -> None:
     q0, r0 = queues(0.0)
     assert q0.empty and sorted(r0["debtor_id"]) == ["s", "u", "w"] and r0["dpd"].tolist() == [151.0] * 3
     assert sorted(r0["oldest_invoice_id"]) == ["s1", "u1", "w1"]
+
+
+def test_a_statements_books_queue_reads_the_days_its_label_reads_under_min_open_amount() -> None:
+    """s37 (s36-review): a statements book has no invoice, so before session 37 its queues read the stated days
+    past due even under ``min_open_amount``, while its label read a balance of at most the threshold as not
+    past due. By hand, as of 2024-03-31, threshold 10, three accounts 60 days past due with balances 5.00,
+    500.00 and none: s5 is 0 days past due in the queue (its statement states at most 10.00: nothing can
+    be overdue that counts), so it gets the default action (reminder), not the final notice of 60 days; s500 60
+    (final_notice). sna (no balance: the threshold cannot apply, the stated days decide; the other tests show its
+    label and state) has no exposure known, so it is in no live queue. Threshold 0: s5 and s500 at 60, final notice."""
+    from features.engine import build_bucket
+    from features.params import DefaultDefinition
+    from features.tables import Portfolio
+    from pipelines.scoring.score import exposure_columns
+    from tests.features.ledgers import frame as table
+
+    rows = [
+        {
+            "debtor_id": debtor,
+            "period_end": pd.Timestamp(d),
+            "balance": balance,
+            "amount_due": balance,
+            "amount_paid": 0.0,
+            "days_past_due": dpd,
+            "credit_limit": 2000.0,
+        }
+        for d, dpd in {"2024-01-31": 0, "2024-02-29": 30, "2024-03-31": 60}.items()
+        for debtor, balance in {"s5": 5.0, "s500": 500.0, "sna": None}.items()
+    ]
+    book = Portfolio(statements=table("statements", rows))
+
+    def queue(min_open: float) -> pd.DataFrame:
+        built = build_bucket(book, [pd.Timestamp("2024-03-31")], DefaultDefinition(min_open_amount=min_open))
+        scored = built.features[["debtor_id"]].assign(
+            in_default=built.defaults["in_default_at_asof"].to_numpy(),
+            name=built.features["debtor_id"],
+            segment="retail",
+            pd=0.05,
+            band="C",
+            **exposure_columns(built.features),
+        )
+        q, r = build_queues(scored, built.oldest_open.drop(columns="as_of"), NightlyConfig())
+        assert r.empty
+        return q.set_index("debtor_id")
+
+    q = queue(10.0)
+    assert sorted(q.index) == ["s5", "s500"]  # sna: no balance, no exposure known (not in the live queue)
+    assert q.loc[["s5", "s500"], "dpd"].tolist() == [0.0, 60.0]
+    assert q.loc["s5", "next_action"] == "reminder" and q.loc["s500", "next_action"] == "final_notice"
+    q0 = queue(0.0)
+    assert (
+        q0.loc[["s5", "s500"], "dpd"].tolist() == [60.0, 60.0]
+        and q0.loc["s5", "next_action"] == "final_notice"
+    )
