@@ -25,6 +25,8 @@ HELP = """Read payment histories, validate them with Great Expectations and writ
 
 Either give files that already use the canonical column names (--invoices/--payments/...), or a
 source config (--source conf/sources/NAME.yaml) that maps another export; see conf/sources/README.md.
+Files are CSV, Parquet or Excel workbooks (.xlsx: its only sheet with data, or --sheet NAME), a
+workbook read as the same sheet saved as CSV UTF-8.
 
 Writes OUT/<table>/bucket=<k>/part-0.parquet (accepted rows, cut into debtor buckets by a stable
 hash of debtor_id, sorted by debtor_id; a small book is one bucket), OUT/quarantine/<table>.csv
@@ -279,20 +281,24 @@ def register(app: typer.Typer) -> None:
     def ingest(
         out: Path = typer.Option(..., "--out", help="output folder (created; earlier outputs replaced)"),
         source: Path | None = typer.Option(None, "--source", help="source config YAML (kind: source)"),
-        invoices: Path | None = typer.Option(None, "--invoices", help="canonical invoices CSV/Parquet"),
-        payments: Path | None = typer.Option(None, "--payments", help="canonical payments CSV/Parquet"),
+        invoices: Path | None = typer.Option(None, "--invoices", help="canonical invoices CSV/Parquet/XLSX"),
+        payments: Path | None = typer.Option(None, "--payments", help="canonical payments CSV/Parquet/XLSX"),
         debtors: Path | None = typer.Option(
-            None, "--debtors", help="canonical debtors CSV/Parquet (optional)"
+            None, "--debtors", help="canonical debtors CSV/Parquet/XLSX (optional)"
         ),
-        events: Path | None = typer.Option(None, "--events", help="canonical events CSV/Parquet (optional)"),
-        statements: Path | None = typer.Option(None, "--statements", help="canonical statements CSV/Parquet"),
+        events: Path | None = typer.Option(
+            None, "--events", help="canonical events CSV/Parquet/XLSX (optional)"
+        ),
+        statements: Path | None = typer.Option(
+            None, "--statements", help="canonical statements CSV/Parquet/XLSX"
+        ),
         payment_plans: Path | None = typer.Option(
-            None, "--payment-plans", help="canonical payment_plans CSV/Parquet (optional: agreed plans)"
+            None, "--payment-plans", help="canonical payment_plans CSV/Parquet/XLSX (optional: agreed plans)"
         ),
         debtor_history: Path | None = typer.Option(
             None,
             "--debtor-history",
-            help="canonical debtor_history CSV/Parquet (optional: dated credit_limit / segment / country, "
+            help="canonical debtor_history CSV/Parquet/XLSX (optional: dated credit_limit / segment / country, "
             "read point in time by the features)",
         ),
         path: list[str] = typer.Option(  # noqa: B008
@@ -317,6 +323,13 @@ def register(app: typer.Typer) -> None:
             "--keep-history",
             help="merge today's accepted rows into the tables --out already holds (a rolling export of the "
             "last months keeps the history seen before it; see KEPT HISTORY above)",
+        ),
+        sheet: list[str] = typer.Option(  # noqa: B008
+            [],
+            "--sheet",
+            metavar="NAME|TABLE=NAME",
+            help="an Excel workbook's sheet (.xlsx inputs are read directly): NAME for every workbook, or "
+            "TABLE=NAME for one (repeat). Default: the workbook's only sheet with data",
         ),
         project: Path = typer.Option(
             Path("conf/ews.yaml"),
@@ -367,6 +380,15 @@ def register(app: typer.Typer) -> None:
             fail("nothing to ingest: give --source conf/sources/NAME.yaml or --invoices F --payments F ...")
         if path and source is None:
             fail("--path only applies to --source")
+        sheets: str | dict[str, str] | None = None
+        if len(sheet) == 1 and "=" not in sheet[0]:
+            sheets = sheet[0]
+        elif sheet:
+            if any("=" not in s for s in sheet):
+                fail(
+                    "--sheet: give one NAME for every workbook, or TABLE=NAME for each (e.g. --sheet invoices=Sales)"
+                )
+            sheets = {k.strip(): v.strip() for k, _, v in (s.partition("=") for s in sheet)}
         stop = _StopOnTerm()
         try:
             with console.status(plain("ingesting ...")) as status:
@@ -392,6 +414,7 @@ def register(app: typer.Typer) -> None:
                         progress=progress,
                         workers=project_cfg.compute.ingest_workers,
                         keep_history=keep_history,
+                        sheets=sheets,
                     )
                 else:
                     from pipelines.config.source import RulesConfig
@@ -406,6 +429,7 @@ def register(app: typer.Typer) -> None:
                         progress=progress,
                         workers=project_cfg.compute.ingest_workers,
                         keep_history=keep_history,
+                        sheets=sheets,
                     )
         except (TableError, ConfigError) as exc:
             fail(str(exc))

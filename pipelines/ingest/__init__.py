@@ -47,7 +47,7 @@ from pipelines.adapters.files import conform, find_table_files, sha256_file
 from pipelines.config import config_hash
 from pipelines.config.project import CurrencyConfig
 from pipelines.config.source import FileSource, RulesConfig, SourceConfig
-from pipelines.ingest import decimals
+from pipelines.ingest import decimals, workbooks
 from pipelines.ingest.checks import (
     ar_open_items,
     ar_settlement_column,
@@ -130,11 +130,13 @@ def ingest_files(
     progress: Progress | None = None,
     workers: int | None = None,
     keep_history: bool = False,
+    sheets: str | dict[str, str] | None = None,
 ) -> IngestResult:
     """Ingest files that already use the canonical column names: ``{"invoices": path, ...}``.
 
-    CSV (comma, UTF-8, ISO dates, ``.`` decimals) or Parquet, chosen by suffix. ``out_dir=None``
-    validates in memory without writing anything.
+    CSV (comma, UTF-8, ISO dates, ``.`` decimals), Parquet or an Excel workbook (.xlsx: ``sheets``
+    names its sheet, one name or one per table; default its only sheet with data), chosen by suffix.
+    ``out_dir=None`` validates in memory without writing anything.
     """
     unknown = sorted(set(files) - set(TABLES))
     if unknown:
@@ -155,6 +157,7 @@ def ingest_files(
         progress=progress,
         workers=workers,
         keep_history=keep_history,
+        sheets=sheets,
     )
 
 
@@ -179,17 +182,26 @@ def ingest_dir(
 
 def _one_ingest_per_folder(fn: Callable[..., IngestResult]) -> Callable[..., IngestResult]:
     """Run ``fn(source, out_dir, ...)`` holding ``OUT/.ingest.lock`` when it writes (one ingest per
-    folder at a time; what a killed ingest left is put right first)."""
+    folder at a time; what a killed ingest left is put right first), with each Excel workbook read
+    as a CSV of its sheet (``sheets``: :func:`pipelines.ingest.workbooks.workbooks_as_csv`)."""
 
     @functools.wraps(fn)
-    def locked(source: SourceConfig, out_dir: Path | str | None, **options: Any) -> IngestResult:
+    def locked(
+        source: SourceConfig,
+        out_dir: Path | str | None,
+        sheets: str | dict[str, str] | None = None,
+        **options: Any,
+    ) -> IngestResult:
+        from pipelines.ingest.workbooks import workbooks_as_csv
+
         if out_dir is None:
-            return fn(source, None, **options)
+            with workbooks_as_csv(source, sheets) as readable:
+                return fn(readable, None, **options)
         from pipelines.adapters.publish import check_ingest_out, ingest_lock
 
         check_ingest_out(Path(out_dir), input_paths(source))  # before creating anything
-        with ingest_lock(Path(out_dir)):
-            return fn(source, out_dir, **options)
+        with ingest_lock(Path(out_dir)), workbooks_as_csv(source, sheets) as readable:
+            return fn(readable, out_dir, **options)
 
     return locked
 
@@ -331,7 +343,7 @@ def ingest_source(
         raws.update(block)
         for raw in block.values():
             for path in [raw.file, *(p.path for p in raw.parts or [])]:
-                inputs.setdefault(str(path), sha256_file(path))
+                inputs.setdefault(str(path), sha256_file(workbooks.read_from(path)))
         lap("read")
 
     for table in TABLE_ORDER:
@@ -521,7 +533,7 @@ def _ingest_streamed(
         inputs: dict[str, str] = {}
         for state in states.values():
             for path in [state.first.file, *(p.path for p in state.first.parts or [])]:
-                inputs.setdefault(str(path), sha256_file(path))
+                inputs.setdefault(str(path), sha256_file(workbooks.read_from(path)))
         tables_manifest: dict[str, Any] = {}
         for table, state in states.items():
             raw = state.first
@@ -607,11 +619,11 @@ def ingest_manifest(
     (:func:`pipelines.ingest.staged.export_as_of`)."""
     manifest: dict[str, Any] = {
         "manifest_version": MANIFEST_VERSION,
-        "source": {"name": source.name, "config_hash": config_hash(source)},
+        "source": {"name": source.name, "config_hash": config_hash(workbooks.as_given(source))},
         "as_of": as_of_date.isoformat(),
         "as_of_from": as_of_from,
         "rules": rules.model_dump(mode="json"),
-        "inputs": dict(sorted(inputs.items())),
+        "inputs": dict(sorted((workbooks.shown(k), v) for k, v in inputs.items())),
         "tables": tables_manifest,
         "currency": fx_manifest,
         "warnings": currency_warnings(fx_manifest, tables_manifest)
@@ -619,6 +631,8 @@ def ingest_manifest(
         + ar_warnings(open_items, rules, source)
         + ar_undated_settlements(tables_manifest, source),
     }
+    if workbooks.notes():  # hidden rows or merged ranges of an Excel workbook read (ingest.workbooks)
+        manifest["notes"] = workbooks.notes()
     if open_items is not None:  # the column, to count again at an old export's end (staged.export_as_of)
         manifest["ar_export"] = {**open_items, "settlement_column": ar_settlement_column(source)}
     return manifest
@@ -639,7 +653,8 @@ def table_entry(
     read from several files (``more_files``) also gets ``files``: per file its rows read, in, accepted,
     quarantined and filtered (``quarantined_by_file``: the quarantined rows per file)."""
     entry = {
-        "input": str(raw.file),
+        "input": workbooks.shown(raw.file),
+        **({"sheet": workbooks.sheet_of(raw.file)} if workbooks.sheet_of(raw.file) else {}),
         "input_sha256": inputs[str(raw.file)],
         "columns": raw.column_map,
         "ignored_columns": raw.ignored_columns,
@@ -695,10 +710,11 @@ def _file_entries(raw: Any, inputs: dict[str, str], quarantined: dict[str, int])
     hash, columns, rows read = in + filtered, in = accepted + quarantined)."""
     out = []
     for part in raw.parts:
-        q = int(quarantined.get(str(part.path), 0))
+        q = int(quarantined.get(workbooks.shown(part.path), 0))
         item: dict[str, Any] = {
             "key": part.label,
-            "input": str(part.path),
+            "input": workbooks.shown(part.path),
+            **({"sheet": workbooks.sheet_of(part.path)} if workbooks.sheet_of(part.path) else {}),
             "input_sha256": inputs[str(part.path)],
             "columns": part.column_map,
             "ignored_columns": part.ignored_columns,

@@ -7,6 +7,7 @@ import pandas as pd
 
 from pipelines.ingest.masks import passing
 from pipelines.ingest.sources import RawTable
+from pipelines.ingest.workbooks import shown
 
 # ---------------------------------------------------------------- outputs
 
@@ -119,9 +120,9 @@ def _files_and_rows(raw: RawTable, source_rows: np.ndarray) -> tuple[pd.Series, 
     numbers its rows across them (:meth:`RawTable.part_of`)."""
     source_rows = np.asarray(source_rows, dtype=np.int64)
     if not raw.parts:
-        return pd.Series([str(raw.file)] * len(source_rows), dtype="string"), source_rows
+        return pd.Series([shown(raw.file)] * len(source_rows), dtype="string"), source_rows
     part = raw.part_of(source_rows)
-    names = np.array([str(p.path) for p in raw.parts], dtype=object)
+    names = np.array([shown(p.path) for p in raw.parts], dtype=object)
     offsets = np.array([p.offset for p in raw.parts], dtype=np.int64)
     return pd.Series(names[part], dtype="string"), source_rows - offsets[part]
 

@@ -2031,6 +2031,8 @@ def _cell(value: object) -> str:
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, bool):  # as Excel's own CSV writes a TRUE / FALSE cell (str() gave "True")
+        return "TRUE" if value else "FALSE"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)

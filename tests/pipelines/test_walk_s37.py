@@ -1,0 +1,216 @@
+"""Session 37 (s37-walk): the Excel user's month and the data scientist's month, walked.
+
+Each test is one place a walk tripped over; its docstring says what was seen and what is now."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.config.source import FileSource, RulesConfig, SourceConfig
+from pipelines.ingest import ingest_source
+
+# A tiny book as a user's spreadsheet holds it: real date cells, numbers, an Excel boolean. Row 4 of
+# the invoices has a date typed as text ("31/01/2024": not ISO, quarantined), row 5 an amount of 0
+# (quarantined), row 6 an issue date stored as a General number (45301 = 2024-01-10: quarantined
+# excel_serial_date). The payments' row 3 names an unknown invoice (quarantined).
+D = dt.datetime
+INVOICES = [
+    ["invoice_id", "debtor_id", "issue_date", "due_date", "amount", "currency", "disputed"],
+    ["INV-1", "C1", D(2024, 1, 2), D(2024, 2, 1), 1200.5, "EUR", False],
+    ["INV-2", "C1", D(2024, 1, 15), D(2024, 2, 14), 800, "EUR", True],
+    ["INV-3", "C2", "31/01/2024", D(2024, 3, 1), 99.99, "EUR", False],
+    ["INV-4", "C2", D(2024, 2, 1), D(2024, 3, 2), 0, "EUR", False],
+    ["INV-5", "C2", 45301, D(2024, 2, 9), 350, "EUR", False],
+    ["INV-6", "C2", D(2024, 2, 20), D(2024, 3, 21), 4000.25, "EUR", False],
+]
+PAYMENTS = [
+    ["payment_id", "debtor_id", "invoice_id", "paid_on", "amount"],
+    ["P-1", "C1", "INV-1", D(2024, 2, 3), 1200.5],
+    ["P-2", "C1", "INV-9", D(2024, 2, 20), 100],
+    ["P-3", "C2", "INV-6", D(2024, 3, 10), 2000],
+]
+DEBTORS = [["debtor_id", "name", "credit_limit"], ["C1", "Acme BV", 5000], ["C2", "Bolt GmbH", 2500]]
+
+
+def _cell_text(v: object) -> str:
+    """What Excel's "Save As CSV UTF-8" writes for these cells (dates in ISO, as the column is formatted)."""
+    if isinstance(v, dt.datetime):
+        return v.date().isoformat()
+    if isinstance(v, bool):
+        return "TRUE" if v else "FALSE"
+    return str(v)
+
+
+def _book(tmp: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+    """The same three tables as .xlsx (one sheet each) and as CSV."""
+    xlsx, csvs = {}, {}
+    for name, rows in (("invoices", INVOICES), ("payments", PAYMENTS), ("debtors", DEBTORS)):
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = name.capitalize()
+        for row in rows:
+            ws.append(row)
+        xlsx[name] = tmp / f"{name}.xlsx"
+        wb.save(xlsx[name])
+        csvs[name] = tmp / f"{name}.csv"
+        pd.DataFrame([[_cell_text(v) for v in r] for r in rows[1:]], columns=rows[0]).to_csv(
+            csvs[name], index=False
+        )
+    return xlsx, csvs
+
+
+def _ingest(files: dict[str, Path], out: Path, stream: bool) -> None:
+    source = SourceConfig(
+        name="files",
+        rules=RulesConfig(data_docs=False),
+        tables={t: FileSource(path=p) for t, p in files.items()},
+    )
+    ingest_source(source, out, as_of=dt.date(2024, 3, 31), stream=stream, chunk_rows=2, workers=1)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_ingest_reads_xlsx_as_the_same_data_saved_as_csv(tmp_path: Path, stream: bool) -> None:
+    """W5. Before: `ews ingest --invoices invoices.xlsx` stopped ("is an Excel (.xlsx) workbook, not CSV
+    text: save the sheet as CSV UTF-8 in Excel"): an Excel user converted every month's export by
+    hand. Now the workbook's sheet is read directly: the Parquet tables and quarantine are the bytes
+    of the same data saved as CSV (the quarantine's source_file names the workbook), in memory and
+    streamed; the manifest names the workbook, its sheet and the workbook's hash."""
+    xlsx, csvs = _book(tmp_path)
+    _ingest(csvs, tmp_path / "from_csv", stream)
+    _ingest(xlsx, tmp_path / "from_xlsx", stream)
+    a, b = tmp_path / "from_csv", tmp_path / "from_xlsx"
+    for table in ("invoices", "payments", "debtors"):
+        assert (a / table / "bucket=0" / "part-0.parquet").read_bytes() == (
+            b / table / "bucket=0" / "part-0.parquet"
+        ).read_bytes()
+    qa = pd.read_csv(a / "quarantine" / "invoices.csv", dtype=str)
+    qb = pd.read_csv(b / "quarantine" / "invoices.csv", dtype=str)
+    assert list(qb["source_file"].unique()) == [str(xlsx["invoices"])]
+    pd.testing.assert_frame_equal(qa.drop(columns="source_file"), qb.drop(columns="source_file"))
+    # by hand: invoices 6 in, 3 quarantined (rows 3, 4, 5: text date, amount 0, serial date), 3 accepted
+    assert sorted(qb["source_row"].astype(int)) == [3, 4, 5]
+    assert set(qb["reason"]) == {
+        "unparseable_date:issue_date",
+        "amount_not_positive",
+        "excel_serial_date:issue_date",
+    }
+    manifest = json.loads((b / "manifest.json").read_text())
+    inv = manifest["tables"]["invoices"]
+    assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (6, 3, 3)
+    pay = manifest["tables"]["payments"]
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (3, 2, 1)
+    assert inv["input"] == str(xlsx["invoices"]) and inv["sheet"] == "Invoices"
+    import hashlib
+
+    assert inv["input_sha256"] == hashlib.sha256(xlsx["invoices"].read_bytes()).hexdigest()
+    assert sorted(manifest["inputs"]) == sorted(str(p) for p in xlsx.values())
+    assert "ews-xlsx-" not in (b / "manifest.json").read_text()  # no scratch path
+    disputed = pd.read_parquet(b / "invoices" / "bucket=0" / "part-0.parquet").set_index("invoice_id")[
+        "disputed"
+    ]
+    assert disputed.to_dict() == {"INV-1": False, "INV-2": True, "INV-6": False}  # Excel's TRUE / FALSE
+    # a rerun on the same workbook writes the same bytes
+    first = (b / "manifest.json").read_bytes()
+    _ingest(xlsx, b, stream)
+    assert (b / "manifest.json").read_bytes() == first
+
+
+def _run(args: list[str]) -> object:
+    return CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+
+
+def test_ingest_xlsx_errors_name_the_sheets_and_the_fix(tmp_path: Path) -> None:
+    """W5. A workbook with two sheets holding data and no --sheet: refused, naming both, with the
+    option (taking the first could ingest a summary sheet as invoices); --sheet picks one. A
+    password-protected workbook and a damaged one: one line each with the fix, no traceback."""
+    xlsx, _ = _book(tmp_path)
+    two = openpyxl.load_workbook(xlsx["invoices"])
+    notes = two.create_sheet("Notes")
+    notes.append(["exported by", "someone"])
+    two.save(tmp_path / "two.xlsx")
+    base = ["ingest", "--payments", str(xlsx["payments"]), "--as-of", "2024-03-31", "--no-docs"]
+    res = _run([*base, "--invoices", str(tmp_path / "two.xlsx"), "--out", str(tmp_path / "o1")])
+    assert res.exit_code == 2, res.output
+    assert "2 sheets with data ('Invoices', 'Notes')" in res.output and "--sheet 'Invoices'" in res.output
+    res = _run(
+        [
+            *base,
+            "--invoices",
+            str(tmp_path / "two.xlsx"),
+            "--sheet",
+            "invoices=Invoices",
+            "--out",
+            str(tmp_path / "o2"),
+        ]
+    )
+    assert res.exit_code == 0, res.output
+    # an encrypted workbook is an OLE container (what Excel writes under File > Info > Encrypt)
+    (tmp_path / "locked.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600)
+    res = _run([*base, "--invoices", str(tmp_path / "locked.xlsx"), "--out", str(tmp_path / "o3")])
+    assert (
+        res.exit_code == 2 and "is password-protected" in res.output and "remove the password" in res.output
+    )
+    (tmp_path / "cut.xlsx").write_bytes(xlsx["invoices"].read_bytes()[:700])
+    res = _run([*base, "--invoices", str(tmp_path / "cut.xlsx"), "--out", str(tmp_path / "o4")])
+    assert res.exit_code == 2 and "not a readable Excel workbook (damaged" in res.output
+    for r in (res,):
+        assert "Traceback" not in r.output
+
+
+def test_ingest_xlsx_formulas_and_merged_cells(tmp_path: Path) -> None:
+    """W5. A formula cell the workbook never calculated (a program wrote it) would ingest as empty:
+    refused, naming the cell and the fix. A customer merged over its invoices' rows (C1 over rows
+    2-3) is given to each row, as Excel shows it, and the manifest notes it."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in INVOICES[:3]:
+        ws.append(row)
+    ws["E3"] = "=E2*2"
+    wb.save(tmp_path / "formula.xlsx")
+    res = _run(
+        [
+            "ingest",
+            "--invoices",
+            str(tmp_path / "formula.xlsx"),
+            "--as-of",
+            "2024-03-31",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
+    assert res.exit_code == 2 and "1 formula cell without a calculated value (E3)" in res.output
+    assert "then run `ews ingest` again" in res.output
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for row in INVOICES[:3]:
+        ws.append(row)
+    ws["B3"] = None
+    ws.merge_cells("B2:B3")
+    wb.save(tmp_path / "merged.xlsx")
+    out = tmp_path / "m"
+    res = _run(
+        [
+            "ingest",
+            "--invoices",
+            str(tmp_path / "merged.xlsx"),
+            "--as-of",
+            "2024-03-31",
+            "--out",
+            str(out),
+            "--no-docs",
+        ]
+    )
+    assert res.exit_code == 0, res.output
+    got = pd.read_parquet(out / "invoices" / "bucket=0" / "part-0.parquet")
+    assert got["debtor_id"].tolist() == ["C1", "C1"]
+    notes = json.loads((out / "manifest.json").read_text())["notes"]
+    assert any("1 merged range over several rows (B2:B3)" in n for n in notes)
