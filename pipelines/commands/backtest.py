@@ -146,6 +146,36 @@ def with_pay_pd(panel, portfolio, dates, leak, train_config: Path, cfg, definiti
     return out, cut.date().isoformat(), None
 
 
+def threshold_settings(definition, recorded: dict | None, model: str | None, refits: bool) -> dict:
+    """backtest.json's ``min_open_amount`` (the replay's: its labels, in-default rows and queue days read it),
+    ``model_min_open_amount`` (the one the scoring model, or with ``refits`` the champion ``model``, was
+    trained with, from its ``recorded`` definition; None when not recorded or there is none) and, when the
+    two differ or the model's is unknown, ``min_open_amount_note`` saying so in words. A model whose recorded
+    threshold differs is refused before the replay (``check_definition``); an older model records none, and
+    walk-forward refits train with the replay's while the champion may not have."""
+    ours = float(definition.min_open_amount)
+    out: dict = {"min_open_amount": ours, "model_min_open_amount": None}
+    if recorded is not None:
+        out["model_min_open_amount"] = float(recorded.get("min_open_amount", 0.0))
+    theirs = out["model_min_open_amount"]
+    if model is None or theirs == ours:
+        return out
+    who = f"the champion {model}" if refits else model
+    if theirs is None:
+        out["min_open_amount_note"] = (
+            f"this replay used default_definition.min_open_amount {ours:,.2f}; {who} records no default "
+            "definition (trained before it was recorded), so the threshold it was trained with is unknown"
+        )
+    else:
+        out["min_open_amount_note"] = (
+            f"this replay used default_definition.min_open_amount {ours:,.2f}"
+            + (" (the refits trained with it)" if refits else "")
+            + f"; {who} was trained with {theirs:,.2f}: its labels, in-default debtors and queue days differ "
+            "from these"
+        )
+    return out
+
+
 def parse_shares(value: str) -> list[float]:
     """``--list-shares``: comma-separated shares of the live debtors in (0, 1], e.g. 0.02,0.05,0.1,0.2;
     a clear error (exit 2) otherwise."""
@@ -343,9 +373,28 @@ def register(app: typer.Typer) -> None:
                 check_definition(loaded, definition, f"{cfg.project} (default_definition)")
         except (NoChampionError, IncompatibleModelError) as exc:
             fail(str(exc))
+        thresholds = threshold_settings(
+            definition,
+            getattr(loaded, "definition", None),
+            loaded and f"{loaded.name} v{loaded.version}",
+            False,
+        )
         train_cfg = None
         if refit_every:
+            from pipelines.adapters import view
+            from pipelines.adapters.registry import TrackingUnavailableError, recorded_definition
             from pipelines.config.train import TrainConfig
+
+            uri = view.tracking_uri(project.paths.mlflow_tracking_uri)
+            store = Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") else None
+            try:  # the champion the nightly scores with: its threshold, from its tags (no store made)
+                if store is None or store.exists():
+                    version, recorded = recorded_definition(cfg.model_alias, cfg.model_name, uri)
+                    thresholds = threshold_settings(
+                        definition, recorded, f"{cfg.model_name} v{version}", True
+                    )
+            except (NoChampionError, TrackingUnavailableError):
+                pass
 
             train_cfg = load_config(train_config, expect=TrainConfig)
         from pipelines.adapters.files import read_portfolio
@@ -392,6 +441,8 @@ def register(app: typer.Typer) -> None:
                 policy=policy,
                 currency=currency,
             )
+        if thresholds.get("min_open_amount_note"):
+            typer.secho(f"warning: {thresholds['min_open_amount_note']}", fg="yellow", err=True)
         said_limits = limit_warnings(portfolio, panel, cfg)
         for line in said_limits:
             typer.secho(f"warning: {line}", fg="yellow", err=True)
@@ -429,6 +480,7 @@ def register(app: typer.Typer) -> None:
                 "truth": str(truth) if truth else None,
                 "horizon_days": definition.horizon_days,
                 "dpd_threshold": definition.dpd_threshold,
+                **thresholds,
                 "top_share": 0.2,
                 "config": str(config),
                 "queue_key": key,

@@ -666,3 +666,33 @@ def test_limit_breach_memory_is_carried_from_one_replayed_month_end_to_the_next(
     flags = flag_panel(panel, dates, cfg)
     fired = panel.loc[flags].groupby("as_of")["debtor_id"].apply(lambda s: "".join(sorted(s)))
     assert fired.reindex(dates, fill_value="").tolist() == ["", "S", ""]
+
+
+def test_backtest_settings_record_the_thresholds_and_say_when_the_models_differs() -> None:
+    """s37: backtest.json records the min_open_amount the replay used and the model's (from its recorded
+    definition), with a note in words when they differ or the model's is unknown. By hand: replay at 10,
+    a model recorded at 10 -> both 10.0, no note; a model recording no definition -> None and a note that
+    it is unknown; walk-forward, the champion recorded without the key (trained at 0) -> 0.0 and a note
+    naming 10.00 and 0.00; no model named -> None, no note."""
+    from features.params import DefaultDefinition
+    from pipelines.commands.backtest import threshold_settings
+
+    ten = DefaultDefinition(min_open_amount=10.0)
+    same = threshold_settings(ten, ten.as_record(), "ews-pd v3", False)
+    assert same == {"min_open_amount": 10.0, "model_min_open_amount": 10.0}
+    old = threshold_settings(ten, None, "ews-pd v1", False)
+    assert old["model_min_open_amount"] is None
+    assert old["min_open_amount_note"] == (
+        "this replay used default_definition.min_open_amount 10.00; ews-pd v1 records no default definition "
+        "(trained before it was recorded), so the threshold it was trained with is unknown"
+    )
+    champion = threshold_settings(ten, DefaultDefinition().as_record(), "ews-pd v2", True)
+    assert champion["model_min_open_amount"] == 0.0
+    assert champion["min_open_amount_note"].startswith(
+        "this replay used default_definition.min_open_amount 10.00 (the refits trained with it); the champion "
+        "ews-pd v2 was trained with 0.00: "
+    )
+    assert threshold_settings(ten, None, None, True) == {
+        "min_open_amount": 10.0,
+        "model_min_open_amount": None,
+    }

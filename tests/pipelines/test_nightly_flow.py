@@ -578,6 +578,12 @@ def test_backtest_cli_writes_json_and_html_and_flags_in_sample_months(env, tmp_p
     live = rows.loc[~rows["in_default"]]
     assert len(live) and live["credit_limit_recommended"].notna().all()
     assert body["settings"]["limits_from"] == "the debtors table (one snapshot)"
+    # s37: the replay's materiality threshold and the model's (recorded at training; both 0 here), no note
+    assert body["settings"]["min_open_amount"] == 0.0 and body["settings"]["model_min_open_amount"] == 0.0
+    assert "min_open_amount_note" not in body["settings"]
+    again = CliRunner().invoke(app, [*args[:10], str(tmp_path / "bt2"), *args[11:]], env={"COLUMNS": "200"})
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "bt2" / "backtest.json").read_bytes() == (out / "backtest.json").read_bytes()
     f = body["figures"]
     assert f["months"] == 3 and f["months_with_observed_horizon"] == 3
     for key in ("queue_capture_top20", "dpd_capture_top20", "balance_capture_top20", "watchlist_precision"):
@@ -588,6 +594,7 @@ def test_backtest_cli_writes_json_and_html_and_flags_in_sample_months(env, tmp_p
     assert body["leakage"]["in_sample"] == ["2024-03-31", "2024-04-30", "2024-05-31"]
     html = (out / "backtest.html").read_text(encoding="utf-8")
     assert "IN-SAMPLE" in html and html.count("<svg") >= 3 and "http" not in html.split("<svg")[0]
+    assert "<li>min_open_amount: 0.0</li>" in html and "<li>model_min_open_amount: 0.0</li>" in html
     assert "IN-SAMPLE" in res.output
     # the watchlist at the default list sizes, the rank trigger alone and beside the other triggers
     sizes = body["list_sizes"]
