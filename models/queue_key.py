@@ -14,7 +14,9 @@ the difference is reported with it; with fewer defaulted rows no comparison is m
 is taken (``fallback``). Session 12 asked for the interval above 0 on the test window alone, and kept
 the PD key without evidence: too little to leave the PD key on most books; on pooled folds that rule
 lost a significant gain on one of 16 books, the point rule was significantly worse than it on none
-of 28, and the blend where the evidence is too thin on none of 10 (BENCHMARKS.md, s14-queue).
+of 28, and the blend where the evidence is too thin on none of 10 (BENCHMARKS.md, s14-queue); the PD key
+there instead, pre-registered on 6 fresh such books in session 37, was behind the blend forward
+(-0.051 [-0.107, -0.004], BENCHMARKS.md s37-fallback): the blend stays.
 ``need_interval=True`` gives the interval rule, ``fallback="pd"`` the old default. On the test window
 alone (no pooled folds) ``ews train`` passes ``unless_behind=True`` (session 36, s36-key): the blend
 unless it is significantly behind there; on 36-month books the folds' payment-date models are skipped
@@ -39,7 +41,8 @@ KEYS = ("pd", "blend")
 TOP_SHARE = 0.2
 BLEND_PRIOR = (
     "ahead of the PD key on 7 of 10 generated books whose evidence was this thin, significantly on 3, "
-    "significantly behind on none (BENCHMARKS.md, s14-queue)"
+    "significantly behind on none (BENCHMARKS.md, s14-queue); on 18 such books of two simulators since, "
+    "the PD key was significantly behind it on 2 and significantly ahead on none (s37-fallback)"
 )
 
 

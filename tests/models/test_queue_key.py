@@ -100,6 +100,10 @@ def test_the_pd_key_is_kept_when_the_blend_is_behind_or_unsure() -> None:
     few = choose_key(frame.iloc[:50], 90.0, n_boot=10, seed=1, min_defaults=30)
     assert few.key == "blend" and few.defaults == 10 and "fewer than 30" in few.reason
     assert "too few to compare the keys; the blend" in few.reason and np.isnan(few.delta)
+    # the reason gives the evidence for the blend on thin books up to session 37's check of the PD key there
+    assert (
+        "on 18 such books of two simulators since, the PD key was significantly behind it on 2" in few.reason
+    )
     old = choose_key(frame.iloc[:50], 90.0, n_boot=10, seed=1, min_defaults=30, fallback="pd")
     assert old.key == "pd" and old.reason.endswith("too few to choose the blend")
     assert choose_key(frame.iloc[:0]).key == "blend" and choose_key(frame.iloc[:0], fallback="pd").key == "pd"
