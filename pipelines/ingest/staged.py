@@ -645,7 +645,9 @@ From 5 debtors whose only overdue amount is such rests, ingest records them (``s
 ``default_definition.min_open_amount`` 0 each rest makes its debtor a default once it is
 ``dpd_threshold`` days past due (ced2858; s36-minopen measured what a threshold changes, BENCHMARKS.md).
 The count reads the debtor buckets in order until 2,000,000 invoices are read (0.2 s for 55,000 invoices,
-2.1 s for 654,000 at load 12; a 1M-debtor book of 49M invoices reads its first buckets only and says so)."""
+2.1 s for 654,000 at load 12; a 1M-debtor book of 49M invoices in 46 buckets reads its first 2, 2.1M invoices:
+4.1 CPU-s, 29 s wall at load 14, 0.6 GiB, and says so; all 46 would take 82 CPU-s, 521 s wall:
+benchmarks/short_paid_cost.py, session 37)."""
 
 
 def short_paid_rests(stage: Path, as_of: dt.date) -> dict[str, Any] | None:
