@@ -1,7 +1,7 @@
 """Mutation check of sessions 26-34's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
 entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``; "Session 28 (s28-review)", T
 entries; "Session 29 (s29-review)", V entries; "Session 30 (s30-review)", X entries; "Session 32
-(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries; "Session 35 (s35-review)", K entries; "Session 36 (s36-review)", L entries): each entry is one wrong edit of a product file (an exact text replaced
+(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries; "Session 35 (s35-review)", K entries; "Session 36 (s36-review)", L entries; "Session 37 (s37-review)", P entries): each entry is one wrong edit of a product file (an exact text replaced
 once) and the tests of the commit it tests. The edit is made in ``--tree`` (a copy of the code:
 ``git archive COMMIT | tar -x -C DIR``, never a checkout you work in), the tests run with ``-x``, the
 file is put back; CAUGHT when a test fails, SURVIVED when all pass. An edit whose text is not found
@@ -2406,6 +2406,20 @@ M = [
         "    if previous is None and as_of is not None and cfg.feed_checks.first_night:",
         "    if as_of is not None and cfg.feed_checks.first_night:",
         ["tests/pipelines/test_walk_s36.py", "tests/pipelines/test_feed_checks.py"],
+    ),
+    (
+        "P1 15ddbda weekend month-end: a working day between is skipped too",
+        "pipelines/ingest/staged.py",
+        "        if day.weekday() < 5:  # a working day",
+        "        if day.weekday() < 0:  # a working day",
+        ["tests/pipelines/test_lead_s37.py"],
+    ),
+    (
+        "P2 15ddbda weekend month-end: only a Saturday month-end named",
+        "pipelines/ingest/staged.py",
+        "        if (day + dt.timedelta(days=1)).day == 1:\n            return day\n",
+        "        if (day + dt.timedelta(days=1)).day == 1 and day.weekday() == 5:\n            return day\n",
+        ["tests/pipelines/test_lead_s37.py"],
     ),
 ]
 
