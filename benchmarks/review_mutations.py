@@ -2421,6 +2421,107 @@ M = [
         "        if (day + dt.timedelta(days=1)).day == 1 and day.weekday() == 5:\n            return day\n",
         ["tests/pipelines/test_lead_s37.py"],
     ),
+    (
+        "P3 6660ebf statements material_dpd: a balance equal to the threshold read as past due",
+        "features/statements.py",
+        "    return np.where(np.asarray(balance, dtype=np.float64) <= min_open_amount, 0.0, dpd)\n",
+        "    return np.where(np.asarray(balance, dtype=np.float64) < min_open_amount, 0.0, dpd)\n",
+        [
+            "tests/models/test_rollrate.py",
+            "tests/pipelines/test_ingest_statement_balance.py",
+            "tests/pipelines/test_nightly_queue.py",
+        ],
+    ),
+    (
+        "P4 6660ebf mixed book: the statements' dpd_material dropped (the invoices' alone)",
+        "features/engine.py",
+        '            out[MATERIAL_DPD] = np.fmax(out[MATERIAL_DPD], out.pop(f"{MATERIAL_DPD}_st"))\n',
+        '            out[MATERIAL_DPD] = (out.pop(f"{MATERIAL_DPD}_st"), out[MATERIAL_DPD])[1]\n',
+        [
+            "tests/models/test_rollrate.py",
+            "tests/pipelines/test_ingest_statement_balance.py",
+            "tests/pipelines/test_nightly_queue.py",
+        ],
+    ),
+    (
+        "P5 6660ebf statement features: an unstated balance read as 0 (pre-fix state)",
+        "features/statements.py",
+        "            stated = np.where(s.balance_stated, s.balance, np.nan)\n",
+        "            stated = s.balance\n",
+        [
+            "tests/models/test_rollrate.py",
+            "tests/pipelines/test_ingest_statement_balance.py",
+            "tests/pipelines/test_nightly_queue.py",
+        ],
+    ),
+    (
+        "P6 6660ebf a statements book's queues keep the stated days (no _statement_oldest)",
+        "features/engine.py",
+        "    elif oldest and MATERIAL_DPD in feat_frame:\n",
+        "    elif False:\n",
+        [
+            "tests/models/test_rollrate.py",
+            "tests/pipelines/test_ingest_statement_balance.py",
+            "tests/pipelines/test_nightly_queue.py",
+        ],
+    ),
+    (
+        "P7 6660ebf ews train does not warn of statements without a balance",
+        "pipelines/flows/train.py",
+        '        result.manifest.get("statements_without_balance"), project.default_definition, "the project config"\n',
+        '        None, project.default_definition, "the project config"\n',
+        [
+            "tests/models/test_rollrate.py",
+            "tests/pipelines/test_ingest_statement_balance.py",
+            "tests/pipelines/test_nightly_queue.py",
+        ],
+    ),
+    (
+        "P8 6660ebf ingest: a statements file without the balance column counted as stating one",
+        "pipelines/ingest/staged.py",
+        "        rows += n if table is None else table.column(0).null_count\n",
+        "        rows += 0 if table is None else table.column(0).null_count\n",
+        [
+            "tests/models/test_rollrate.py",
+            "tests/pipelines/test_ingest_statement_balance.py",
+            "tests/pipelines/test_nightly_queue.py",
+        ],
+    ),
+    (
+        "P9 64a057f more_files workbooks: per-file quarantined count looked up by the scratch CSV",
+        "pipelines/ingest/__init__.py",
+        "        q = int(quarantined.get(workbooks.shown(part.path), 0))\n",
+        "        q = int(quarantined.get(str(part.path), 0))\n",
+        ["tests/pipelines/test_walk_s37.py"],
+    ),
+    (
+        "P10 64a057f config hash of the scratch CSV paths (a rerun writes other bytes)",
+        "pipelines/ingest/__init__.py",
+        "config_hash(workbooks.as_given(source))",
+        "config_hash(source)",
+        ["tests/pipelines/test_walk_s37.py"],
+    ),
+    (
+        "P11 64a057f messages raised inside the ingest name the scratch CSV",
+        "pipelines/ingest/workbooks.py",
+        "            raise TableError(_named(str(exc))) from None\n",
+        "            raise\n",
+        ["tests/pipelines/test_walk_s37.py"],
+    ),
+    (
+        "P12 64a057f hidden sheets counted as sheets with data",
+        "pipelines/ingest/workbooks.py",
+        '            if getattr(ws, "sheet_state", "visible") != "visible":\n',
+        '            if getattr(ws, "sheet_state", "visible") == "never":\n',
+        ["tests/pipelines/test_walk_s37.py"],
+    ),
+    (
+        "P13 64a057f streamed ingest: the scratch CSV's hash recorded, not the workbook's",
+        "pipelines/ingest/__init__.py",
+        "            for path in [state.first.file, *(p.path for p in state.first.parts or [])]:\n                inputs.setdefault(str(path), sha256_file(workbooks.read_from(path)))\n",
+        "            for path in [state.first.file, *(p.path for p in state.first.parts or [])]:\n                inputs.setdefault(str(path), sha256_file(path))\n",
+        ["tests/pipelines/test_walk_s37.py"],
+    ),
 ]
 
 
