@@ -55,3 +55,23 @@ def portfolio(
         debtors=frame("debtors", debtors) if debtors is not None else None,
         events=frame("events", events) if events is not None else None,
     )
+
+
+def statements(balances: dict[str, float | None], days_past_due: dict[str, int]) -> pd.DataFrame:
+    """A canonical statements frame: one statement per account (``balances``: account -> balance, None for
+    none stated; amount due = the balance, nothing paid, limit 2,000) per month-end (``days_past_due``:
+    period end -> days past due), month-end by month-end."""
+    rows = [
+        {
+            "debtor_id": debtor,
+            "period_end": pd.Timestamp(end),
+            "balance": balance,
+            "amount_due": balance,
+            "amount_paid": 0.0,
+            "days_past_due": dpd,
+            "credit_limit": 2000.0,
+        }
+        for end, dpd in days_past_due.items()
+        for debtor, balance in balances.items()
+    ]
+    return frame("statements", rows)

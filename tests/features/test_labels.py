@@ -8,7 +8,7 @@ import pytest
 from features.labels import build_labels, last_observed_date
 from features.params import DefaultDefinition
 from features.snapshots import month_ends
-from tests.features.ledgers import frame, inv, pay, portfolio
+from tests.features.ledgers import frame, inv, pay, portfolio, statements
 
 UNTIL = pd.Timestamp("2024-12-31")
 
@@ -110,20 +110,7 @@ def test_min_open_amount_on_statements_reads_the_balance() -> None:
 
     balances = {"s5": 5.0, "s10": 10.0, "s15": 15.0, "s1000": 1000.0, "sna": None}
     ends = {"2024-01-31": 0, "2024-02-29": 30, "2024-03-31": 60, "2024-04-30": 90, "2024-05-31": 120}
-    rows = [
-        {
-            "debtor_id": debtor,
-            "period_end": pd.Timestamp(d),
-            "balance": balance,
-            "amount_due": balance,
-            "amount_paid": 0.0,
-            "days_past_due": dpd,
-            "credit_limit": 2000.0,
-        }
-        for d, dpd in ends.items()
-        for debtor, balance in balances.items()
-    ]
-    p = Portfolio(statements=frame("statements", rows))
+    p = Portfolio(statements=statements(balances, ends))
     dates = [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-05-31")]
     material = build_labels(p, dates, DefaultDefinition(min_open_amount=10.0), observed_until=UNTIL)
     for debtor in ("s5", "s10"):

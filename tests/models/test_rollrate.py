@@ -309,22 +309,14 @@ def test_a_statement_without_a_balance_keeps_its_days_in_the_label_the_state_and
     from features.statements import with_statement_dpd
     from features.tables import Portfolio
     from models.rollrate import assign_states
-    from tests.features.ledgers import frame as table
+    from tests.features.ledgers import statements
 
-    rows = [
-        {
-            "debtor_id": debtor,
-            "period_end": pd.Timestamp(d),
-            "balance": balance,
-            "amount_due": balance,
-            "amount_paid": 0.0,
-            "days_past_due": dpd,
-            "credit_limit": 2000.0,
-        }
-        for d, dpd in {"2024-01-31": 0, "2024-02-29": 30, "2024-03-31": 60, "2024-04-30": 90}.items()
-        for debtor, balance in {"s5": 5.0, "s500": 500.0, "sna": None}.items()
-    ]
-    book = Portfolio(statements=table("statements", rows))
+    book = Portfolio(
+        statements=statements(
+            {"s5": 5.0, "s500": 500.0, "sna": None},
+            {"2024-01-31": 0, "2024-02-29": 30, "2024-03-31": 60, "2024-04-30": 90},
+        )
+    )
     built = build_bucket(
         book,
         [pd.Timestamp("2024-03-31")],

@@ -522,22 +522,13 @@ def test_a_statements_books_queue_reads_the_days_its_label_reads_under_min_open_
     from features.params import DefaultDefinition
     from features.tables import Portfolio
     from pipelines.scoring.score import exposure_columns
-    from tests.features.ledgers import frame as table
+    from tests.features.ledgers import statements
 
-    rows = [
-        {
-            "debtor_id": debtor,
-            "period_end": pd.Timestamp(d),
-            "balance": balance,
-            "amount_due": balance,
-            "amount_paid": 0.0,
-            "days_past_due": dpd,
-            "credit_limit": 2000.0,
-        }
-        for d, dpd in {"2024-01-31": 0, "2024-02-29": 30, "2024-03-31": 60}.items()
-        for debtor, balance in {"s5": 5.0, "s500": 500.0, "sna": None}.items()
-    ]
-    book = Portfolio(statements=table("statements", rows))
+    book = Portfolio(
+        statements=statements(
+            {"s5": 5.0, "s500": 500.0, "sna": None}, {"2024-01-31": 0, "2024-02-29": 30, "2024-03-31": 60}
+        )
+    )
 
     def queue(min_open: float) -> pd.DataFrame:
         built = build_bucket(book, [pd.Timestamp("2024-03-31")], DefaultDefinition(min_open_amount=min_open))
