@@ -5,7 +5,7 @@
 Each ``BT`` is an ``ews backtest --rows --out BT`` folder (``backtest.json``, ``backtest_rows.parquet``;
 with ``--compare-keys`` its ``pay_pd`` gives the other key too); the truth file named in its settings
 (``oracle_pd`` per debtor and month-end: ``ews generate``'s or ``benchmarks/unseen_book.py``'s). The
-book's name is the folder above ``BT``; when that folder holds ``train.log`` (the console of ``ews
+book's name is the folder above ``BT`` (above ``main/BT`` when that folder is named ``main``); when that folder holds ``train.log`` (the console of ``ews
 train``) the PD model's kind and the queue key's reason are read from it.
 
 Per book, on the live queue rows of the month-ends with an observed horizon (overdue, not in
@@ -21,11 +21,23 @@ month-end and both orders):
 - ``lgd``: no LGD (the oracle has none; the segment LGDs reorder debtors of different segments);
 - ``dpd``: no days-past-due factor (the oracle has none);
 - ``key``: the other key of the pair (PD / blend), when the rows carry ``pay_pd``;
+- ``pd_D`` / ``pd_S`` (session 37, a truth file with the simulator's latent ``state``, as
+  ``benchmarks/unseen_book.py``'s: H healthy, D distressed, S stopped): the true PD on the rows in
+  state D (S) only, the key's PD elsewhere: what knowing that one state is worth. With a state, also
+  the gap split by the state of the defaulting rows (the bad balance in the oracle's top 20 % minus
+  that in the shipped top 20 %, per state, as shares of the bad balance: they add up to oracle -
+  queue) and the share of the bad balance per state;
 - the EAD is the open balance in both (nothing to swap); the live filter is the same queue for both
   (it moves neither capture): what it leaves out is given as the share of the live bad balance held
   by live debtors outside the queue (not overdue), and how many of those rows default on an
   insolvency event's date (read from the events table beside the truth file, ``events.parquet`` or an ingested ``events``
   folder, when there is one).
+
+How concentrated the bad balance is: the queue's defaulted rows and debtors, defaulted rows per
+month-end (mean, least, most), the top 20 % cut (rows a month-end) and the share of the bad balance
+held by the 5 largest defaulting debtors. With several books, the mean of each swap's difference
+over the books with its interval (the replicate-wise mean of the books' bootstraps, each book's drawn
+with ``--seed``: different debtors, so independent draws).
 
 The captures are checked against ``backtest.json`` (``queue_capture_top20``, ``oracle_capture_top20``,
 ``dpd_capture_top20``). Ends with one JSON line.
@@ -45,7 +57,14 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-SWAPS = ("pd", "lgd", "dpd", "key")
+SWAPS = ("pd", "lgd", "dpd", "key", "pd_D", "pd_S")
+STATES = ("H", "D", "S")
+
+
+def book_name(folder: Path) -> str:
+    """The book's name: the folder above ``BT``, or above ``main/BT`` (a variant folder ``main``)."""
+    up = folder.resolve().parent
+    return up.parent.name if up.name == "main" else up.name
 
 
 def train_notes(book: Path) -> dict[str, str]:
@@ -55,10 +74,14 @@ def train_notes(book: Path) -> dict[str, str]:
         return {}
     text = log.read_text(errors="replace")
     out = {}
-    kind = re.search(r"challenger is the (\S+) model", text)
+    kind = re.search(r"challenger is the (\S+) model", text) or re.search(r"ews-pd v\d+ \(([^)]+)\)", text)
     if kind:
         out["model"] = kind.group(1)
-    key = re.search(r"collections queue key: (.*?)\n(?:gate |\S+ v\d|payment-date model)", text, re.S)
+    key = re.search(
+        r"collections queue key: (.*?)(?:\n(?:gate |\S+ v\d|payment-date model)|\s\d\d:\d\d:\d\d\.\d+ \|)",
+        text,
+        re.S,
+    )
     if key:
         out["key_reason"] = " ".join(key.group(1).split())
     return out
@@ -98,7 +121,8 @@ def book_gap(folder: Path, reps: int, seed: int, key: str | None = None) -> dict
     qc = QueueConfig()
     live = rows.loc[rows["horizon_observed"] & ~rows["in_default"].astype(bool)].reset_index(drop=True)
     truth_path = Path(settings["truth"])
-    t = pd.read_parquet(truth_path, columns=["debtor_id", "month_end", "oracle_pd"])
+    t = pd.read_parquet(truth_path)
+    t = t[[c for c in ("debtor_id", "month_end", "oracle_pd", "state") if c in t.columns]]
     t = t.rename(columns={"month_end": "as_of"}).assign(
         debtor_id=lambda x: x["debtor_id"].astype("string"), as_of=lambda x: pd.to_datetime(x["as_of"])
     )
@@ -127,7 +151,11 @@ def book_gap(folder: Path, reps: int, seed: int, key: str | None = None) -> dict
     other = "blend" if key == "pd" else "pd"
     if other in pds:
         prio["key"] = pds[other] * ob * lgd * w
-    ties = {"shipped": el, "key": el}
+    state = q["state"].astype("string").fillna("").to_numpy() if "state" in q.columns else None
+    if state is not None:
+        for s in ("D", "S"):
+            prio[f"pd_{s}"] = np.where(state == s, opd, kpd) * ob * lgd * w
+    ties = {"shipped": el, "key": el, "pd_D": el, "pd_S": el}
     orders = {k: queue_orders(q, v, ties.get(k)) for k, v in prio.items()}
     bad = np.where(q["label"].fillna(0).astype(int).to_numpy() == 1, ob, 0.0)
     ones = np.ones(len(q))
@@ -141,8 +169,9 @@ def book_gap(folder: Path, reps: int, seed: int, key: str | None = None) -> dict
         base = weighted_capture(orders["shipped"], bad, wb)
         for s in diffs:
             diffs[s].append(weighted_capture(orders[s], bad, wb) - base)
-    gap = {}
+    gap, reps_out = {}, {}
     for s, v in diffs.items():
+        reps_out[s] = np.asarray(v)
         arr = np.asarray(v)
         arr = arr[np.isfinite(arr)]
         lo, hi = (float(x) for x in np.quantile(arr, [0.025, 0.975])) if len(arr) else (np.nan, np.nan)
@@ -154,7 +183,8 @@ def book_gap(folder: Path, reps: int, seed: int, key: str | None = None) -> dict
     sudden = _sudden(truth_path, out_rows)
     total_bad = float(lob[lbad].sum())
     return {
-        "book": folder.parent.name,
+        "_reps": reps_out,
+        "book": book_name(folder),
         **train_notes(folder.parent),
         "key": key,
         "key_why": settings.get("queue_key_why", ""),
@@ -179,11 +209,52 @@ def book_gap(folder: Path, reps: int, seed: int, key: str | None = None) -> dict
         if total_bad
         else float("nan"),
         "filter_out_insolvency_rows": int(sudden.sum()),
+        **concentration(q, bad),
+        **({"by_state": by_state(orders, bad, state)} if state is not None else {}),
         "check": {
             "queue": [cap["shipped"], fig.get("queue_capture_top20")],
             "oracle": [cap["oracle"], fig.get("oracle_capture_top20")],
             "dpd": [cap["dpd_order"], fig.get("dpd_capture_top20")],
         },
+    }
+
+
+def _top(orders: list[np.ndarray], n: int) -> np.ndarray:
+    """True on the rows in the top 20 % (ceil) of their month-end's queue."""
+    top = np.zeros(n, dtype=bool)
+    for idx in orders:
+        top[idx[: int(np.ceil(0.2 * len(idx)))]] = True
+    return top
+
+
+def by_state(orders: dict[str, list[np.ndarray]], bad: np.ndarray, state: np.ndarray) -> dict:
+    """Per latent state: the queue rows, the share of the bad balance, and the gap (bad balance in
+    the oracle's top 20 % minus in the shipped top 20 %, as a share of the bad balance)."""
+    total = float(bad.sum())
+    top = {k: _top(orders[k], len(bad)) for k in ("shipped", "oracle")}
+    out = {}
+    for s in STATES:
+        m = state == s
+        caught = {k: float(bad[m & t].sum()) / total if total else float("nan") for k, t in top.items()}
+        out[s] = {
+            "queue_rows": int(m.sum()),
+            "bad_share": float(bad[m].sum()) / total if total else float("nan"),
+            "gap": caught["oracle"] - caught["shipped"],
+        }
+    return out
+
+
+def concentration(q: pd.DataFrame, bad: np.ndarray) -> dict:
+    """The defaulted rows and debtors of the queue, per month-end, and the 5 largest debtors' share."""
+    months = q.groupby("as_of").size()
+    hit = q.loc[bad > 0, ["as_of", "debtor_id"]].assign(bad=bad[bad > 0])
+    per = hit.groupby("as_of").size().reindex(months.index, fill_value=0)
+    debt = hit.groupby("debtor_id")["bad"].sum().sort_values(ascending=False)
+    return {
+        "defaulted_debtors": int(hit["debtor_id"].nunique()),
+        "defaulted_per_month": [float(per.mean()), int(per.min()), int(per.max())] if len(per) else [],
+        "top20_rows_per_month": float(np.ceil(0.2 * months).mean()) if len(months) else float("nan"),
+        "top5_debtors_share": float(debt.head(5).sum() / debt.sum()) if len(debt) else float("nan"),
     }
 
 
@@ -204,7 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = ap.parse_args(argv)
     keys = json.loads(args.keys.read_text()) if args.keys else {}
-    books = [book_gap(f, args.reps, args.seed, keys.get(f.parent.name)) for f in args.folders]
+    books = [book_gap(f, args.reps, args.seed, keys.get(book_name(f))) for f in args.folders]
 
     def cell(v: list[float]) -> str:
         return f"{v[0]:+.4f} [{v[1]:+.4f}, {v[2]:+.4f}]"
@@ -223,9 +294,37 @@ def main(argv: list[str] | None = None) -> None:
             f"{b['filter_out_share']:.3f} of the live bad balance, {b['filter_out_insolvency_rows']} on an "
             "insolvency date"
         )
+        m = b["defaulted_per_month"]
+        if m:
+            print(
+                f"  concentration: {b['defaults']} defaulted rows of {b['defaulted_debtors']} debtors, "
+                f"{m[0]:.1f} a month-end ({m[1]}-{m[2]}) against a top 20 % of {b['top20_rows_per_month']:.0f} "
+                f"rows; the 5 largest defaulting debtors hold {b['top5_debtors_share']:.2f} of the bad balance"
+            )
+        if "by_state" in b:
+            print(
+                "  by latent state (bad balance share / gap): "
+                + "; ".join(f"{s} {v['bad_share']:.2f} / {v['gap']:+.4f}" for s, v in b["by_state"].items())
+            )
         if "key_reason" in b:
             print(f"  key reason: {b['key_reason']}")
-    result = {"books": books}
+    reps = [b.pop("_reps") for b in books]
+    summary = {}
+    for s in ("oracle", *SWAPS, "dpd_order"):
+        have = [(b, r[s]) for b, r in zip(books, reps, strict=True) if s in r]
+        if len(have) < 2:
+            continue
+        n = min(len(r) for _, r in have)
+        mean_reps = np.nanmean(np.vstack([r[:n] for _, r in have]), axis=0)
+        lo, hi = np.nanquantile(mean_reps, [0.025, 0.975])
+        point = float(np.mean([b["gap"][s][0] for b, _ in have]))
+        summary[s] = {"books": len(have), "mean": point, "mean_ci": [float(lo), float(hi)]}
+    if summary:
+        print(
+            "mean over the books (swap - shipped): "
+            + "; ".join(f"{s} ({v['books']}) {cell([v['mean'], *v['mean_ci']])}" for s, v in summary.items())
+        )
+    result = {"books": books, "summary": summary}
     text = json.dumps(result, default=float)
     if args.json:
         args.json.write_text(text + "\n")
