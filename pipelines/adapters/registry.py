@@ -1055,8 +1055,15 @@ def find_version(client: MlflowClient, name: str, key: str, uri: str, hint: str)
             raise TrackingUnavailableError(
                 f"MLflow tracking store {view.public_uri(uri)} failed: {str(exc).splitlines()[0][:300]}"
             ) from None
+        lost = view.lost_versions(name, uri)
+        if key in lost.dangling:
+            raise NoChampionError(
+                f"model {name!r} in {uri}: {lost.words}: restore the store from a backup, or {hint}"
+            ) from None
         raise NoChampionError(
-            f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in {uri}: {hint}"
+            f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in {uri}"
+            + (f" ({lost.words})" if lost.words else "")
+            + f": {hint}"
         ) from None
 
 

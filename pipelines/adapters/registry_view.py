@@ -28,6 +28,8 @@ __all__ = [
     "StoreUnreadableError",
     "VersionRecord",
     "decision_events",
+    "LostVersions",
+    "lost_versions",
     "read_versions",
     "tracking_uri",
     "version_rows",
@@ -51,26 +53,51 @@ class StoreUnreadableError(ConnectionError):
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
 
+_CHECKED: set[tuple[str, int, int]] = set()  # (file, size, mtime) found whole by this process
+_RECOVER = (
+    "Restore it from a backup; or move it away and retrain (`ews train --data DIR`), which starts a new "
+    "registry without the versions and decisions recorded in this one. The store is "
+    "paths.mlflow_tracking_uri in conf/ews.yaml (or MLFLOW_TRACKING_URI)"
+)
+
+
 def check_sqlite_store(db: Path) -> None:
     """Raise :class:`StoreUnreadableError` when the SQLite file ``db`` exists but cannot be read as a
-    database (cut short, overwritten, another kind of file). Before, every command that reads the
-    registry ended in SQLAlchemy's traceback "database disk image is malformed" (s36-attack). A
-    store that is only busy (locked by a training) passes: MLflow waits for it."""
+    database (cut short, overwritten, another kind of file) or holds a damaged page. Before, every
+    command that reads the registry ended in SQLAlchemy's traceback "database disk image is
+    malformed" (s36-attack); a damaged table page behind a sound schema page passed that first read
+    and was taken for an empty registry ("no model 'ews-pd' is registered there yet: run `ews
+    train`", s37-attack). SQLite's ``quick_check`` reads every page once (3 ms for a 1.1 MB store),
+    once per process for each state of the file. A store that is only busy (locked by a training)
+    passes: MLflow waits for it."""
     if not db.is_file():
+        return
+    try:
+        st = db.stat()
+        key = (str(db.resolve()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        return
+    if key in _CHECKED:
         return
     try:
         with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as con:
             con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            found = [row[0] for row in con.execute("PRAGMA quick_check(3)").fetchall()]
     except sqlite3.DatabaseError as exc:
         code = getattr(exc, "sqlite_errorcode", None)
         if code is None or code & 0xFF not in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
             return
         raise StoreUnreadableError(
             f"the MLflow store {db.resolve()} cannot be read: {exc} (the file is damaged, or is not an "
-            "SQLite database). Restore it from a backup; or move it away and retrain (`ews train --data DIR`), "
-            "which starts a new registry without the versions and decisions recorded in this one. The store is "
-            "paths.mlflow_tracking_uri in conf/ews.yaml (or MLFLOW_TRACKING_URI)"
+            f"SQLite database). {_RECOVER}"
         ) from None
+    if found != ["ok"]:
+        said = "; ".join(line.strip() for row in found for line in row.splitlines() if "***" not in line)
+        raise StoreUnreadableError(
+            f"the MLflow store {db.resolve()} is damaged: SQLite's check of its pages found {said[:300]} "
+            f"(a disk fault, or a copy taken while it was written). {_RECOVER}"
+        )
+    _CHECKED.add(key)
 
 
 @dataclass(frozen=True)
@@ -216,6 +243,77 @@ def _from_client(name: str, given_uri: str | None) -> list[VersionRecord] | None
         )
         for mv in sorted(found, key=lambda mv: int(mv.version))
     ]
+
+
+@dataclass(frozen=True)
+class LostVersions:
+    """What the registry lost of a model: ``dangling`` aliases (alias: the version it names, which is
+    no longer there) and ``deleted`` version numbers. ``words``: both in one clause, or None."""
+
+    name: str
+    dangling: dict[str, str]
+    deleted: tuple[int, ...]
+
+    @property
+    def words(self) -> str | None:
+        gone: dict[str, list[str]] = {}
+        for alias, version in sorted(self.dangling.items()):
+            gone.setdefault(version, []).append(repr(alias))
+        said = [
+            f"{'alias' if len(names) == 1 else 'aliases'} {' and '.join(names)} "
+            f"{'names' if len(names) == 1 else 'name'} version {version}, which is no longer in the registry "
+            "(its record was removed from the store)"
+            for version, names in gone.items()
+        ]
+        if self.deleted:
+            one = len(self.deleted) == 1
+            said.append(
+                f"{'version' if one else 'versions'} {', '.join(map(str, self.deleted))} of {self.name!r} "
+                f"{'was' if one else 'were'} deleted (with {'its' if one else 'their'} aliases)"
+            )
+        return "; ".join(said) or None
+
+
+def lost_versions(name: str, given_uri: str | None = None) -> LostVersions:
+    """What the registry lost of ``name``: aliases that name a version no longer there (its record
+    removed from the store by hand, or by a partly restored copy) and versions deleted (MLflow's UI
+    or API delete a version with its aliases). Before, both read "has no alias 'champion'" / "no
+    versions yet" (s36-attack)."""
+    nothing = LostVersions(name, {}, ())
+    uri = tracking_uri(given_uri)
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        if not db.is_file():
+            return nothing
+        try:
+            with closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as con:
+                rows = con.execute(
+                    "SELECT version, current_stage FROM model_versions WHERE workspace = ? AND name = ?",
+                    (_WORKSPACE, name),
+                ).fetchall()
+                aliases = dict(
+                    con.execute(
+                        "SELECT alias, version FROM registered_model_aliases WHERE workspace = ? AND name = ?",
+                        (_WORKSPACE, name),
+                    ).fetchall()
+                )
+        except sqlite3.Error:
+            return nothing
+        live = {str(v) for v, stage in rows if stage != "Deleted_Internal"}
+        deleted = tuple(sorted(int(v) for v, stage in rows if stage == "Deleted_Internal"))
+    else:
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+
+        try:
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            aliases = dict(client.get_registered_model(name).aliases or {})
+            live = {str(mv.version) for mv in client.search_model_versions(f"name='{name}'")}
+        except MlflowException:
+            return nothing
+        deleted = ()
+    dangling = {str(a): str(v) for a, v in aliases.items() if str(v) not in live}
+    return LostVersions(name, dangling, deleted)
 
 
 def _utc(text: str) -> datetime:

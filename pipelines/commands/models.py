@@ -134,13 +134,24 @@ def register(app: typer.Typer) -> None:
         blend) and since or until when each was champion, in 100 columns; --wide adds the test window
         and every champion period. For the payment-date model (--name ews-paydate): its held-out MAE
         in days and p10-p90 coverage instead of AUC/ECE, and no queue key."""
-        from pipelines.adapters.registry_view import public_uri, read_versions, tracking_uri, version_rows
+        from pipelines.adapters.registry_view import (
+            lost_versions,
+            public_uri,
+            read_versions,
+            tracking_uri,
+            version_rows,
+        )
 
         uri = _uri(project)
         rows = version_rows(read_versions(name, uri))
         if not rows:
+            lost = lost_versions(name, uri).words
+            where = public_uri(tracking_uri(uri))
             ews_console(width=200).print(
-                f"no versions of {name!r} yet in {public_uri(tracking_uri(uri))}: run `ews train --data DIR`"
+                f"no versions of {name!r} left in {where}: {lost}: run `ews train --data DIR`, or restore the "
+                "store from a backup"
+                if lost
+                else f"no versions of {name!r} yet in {where}: run `ews train --data DIR`"
             )
             return
         from pipelines.adapters.registry_view import PAYDATE_MODEL_NAME
@@ -191,11 +202,12 @@ def register(app: typer.Typer) -> None:
         as every ews command records who: --by NAME when given (`ews models promote`), else the
         environment variable EWS_USER, else the login name. A scheduled job records its own account
         (set EWS_USER=scheduler in its environment to say so)."""
-        from pipelines.adapters.registry_view import decision_events, read_versions
+        from pipelines.adapters.registry_view import decision_events, lost_versions, read_versions
 
         rows = decision_events(read_versions(name, _uri(project)))
         if not rows:
-            typer.echo(f"no history for {name!r} yet")
+            lost = lost_versions(name, _uri(project)).words
+            typer.echo(f"no history for {name!r} left: {lost}" if lost else f"no history for {name!r} yet")
             return
         for row in rows:
             row["at"] = row["at"].strftime("%Y-%m-%d %H:%M:%S")

@@ -222,7 +222,7 @@ def _check_registry(config: Path) -> None:
 
 def _require_version(config: Path, name: str, key: str, given: str | None) -> None:
     """Exit 2 with the command to run when ``name`` has no version or alias ``key`` in the store."""
-    from pipelines.adapters.registry_view import public_uri, read_versions, tracking_uri
+    from pipelines.adapters.registry_view import lost_versions, public_uri, read_versions, tracking_uri
 
     records = read_versions(name, given)
     if any((r.version == key) if key.isdigit() else (key in r.aliases) for r in records or []):
@@ -232,14 +232,17 @@ def _require_version(config: Path, name: str, key: str, given: str | None) -> No
         if key == "champion"
         else "see `ews models list`"
     )
+    where = f"{public_uri(tracking_uri(given))} (model_name / model_alias in {config})"
+    lost = lost_versions(name, given)
+    if key in lost.dangling:
+        fail(f"model {name!r} in {where}: {lost.words}: restore the store from a backup, or {hint}")
     if records is None:
         hint = f"no model {name!r} is registered there yet: {hint}"
     elif key == "champion" and records:
         hint = _unpromoted_hint(name, records)
-    fail(
-        f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in "
-        f"{public_uri(tracking_uri(given))} (model_name / model_alias in {config}): {hint}"
-    )
+    if lost.words:
+        hint = f"{lost.words}; {hint}"
+    fail(f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in {where}: {hint}")
 
 
 def _unpromoted_hint(name: str, records: list) -> str:

@@ -1,0 +1,169 @@
+"""Session 37 (s37-attack): misuse and hostile inputs a production credit team meets, through the real
+``ews`` command line and the real MLflow store (BENCHMARKS.md, hostile section, "Session 37
+(s37-attack)"). Every expected value is by hand."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from pipelines.adapters import registry
+from pipelines.cli import app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data" / "ingest" / "base"
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _said(result) -> str:
+    """A command's whole output (stdout and stderr), with no traceback in it."""
+    assert "Traceback" not in result.output, result.output[-3000:]
+    return _flat(result.output)
+
+
+def _register(uri: str, versions: int = 1) -> MlflowClient:
+    """``ews-pd`` with ``versions`` versions (no files behind them), the last one champion and challenger."""
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model("ews-pd")
+    for _ in range(versions):
+        client.create_model_version("ews-pd", source=str(ROOT / "no-such-model-folder"))
+    client.set_registered_model_alias("ews-pd", "champion", str(versions))
+    client.set_registered_model_alias("ews-pd", "challenger", str(versions))
+    return client
+
+
+def _db(uri: str) -> Path:
+    return Path(uri.removeprefix("sqlite:///"))
+
+
+def test_an_alias_naming_a_version_whose_record_is_gone_says_so(mlflow_uri: str) -> None:
+    """The champion's version row removed from the store (by hand, or a partly restored copy) under its
+    aliases. Before: "model 'ews-pd' has no alias 'champion'" (the alias is there) and `ews models list`
+    "no versions of 'ews-pd' yet" (there was one)."""
+    _register(mlflow_uri, versions=2)
+    with sqlite3.connect(_db(mlflow_uri)) as con:
+        con.execute("DELETE FROM model_versions WHERE name = 'ews-pd' AND version = 2")
+    with pytest.raises(registry.NoChampionError) as err:
+        registry.load_model_version("champion")
+    said = str(err.value)
+    assert said.startswith(
+        f"model 'ews-pd' in {mlflow_uri}: aliases 'challenger' and 'champion' name version 2, which is no "
+        "longer in the registry (its record was removed from the store): restore the store from a backup, or "
+        "run `ews train --data DIR`"
+    ), said
+    assert "has no alias" not in said
+    # version 1 is still there: the list shows it, and the message for it is as before
+    listed = _said(runner.invoke(app, ["models", "list"], env={"COLUMNS": "400"}))
+    assert "│ 1 " in listed and "no versions" not in listed, listed
+    with sqlite3.connect(_db(mlflow_uri)) as con:
+        con.execute("DELETE FROM model_versions WHERE name = 'ews-pd' AND version = 1")
+    listed = _said(runner.invoke(app, ["models", "list"], env={"COLUMNS": "400"}))
+    assert listed.startswith(
+        f"no versions of 'ews-pd' left in {mlflow_uri}: aliases 'challenger' and 'champion' name version 2, "
+        "which is no longer in the registry"
+    ), listed
+    assert "restore the store from a backup" in listed
+
+
+def test_a_version_deleted_through_mlflow_is_named(mlflow_uri: str) -> None:
+    """MLflow's UI or API deletes a version with its aliases. Before: "has no alias 'champion'" and
+    "no versions of 'ews-pd' yet" / "no history for 'ews-pd' yet", as if nothing had ever been trained."""
+    client = _register(mlflow_uri)
+    client.delete_model_version("ews-pd", "1")
+    with pytest.raises(registry.NoChampionError) as err:
+        registry.load_model_version("champion")
+    assert str(err.value).startswith(
+        f"model 'ews-pd' has no alias 'champion' in {mlflow_uri} (version 1 of 'ews-pd' was deleted (with its "
+        "aliases)): run `ews train --data DIR`"
+    ), str(err.value)
+    listed = _said(runner.invoke(app, ["models", "list"], env={"COLUMNS": "400"}))
+    assert listed == (
+        f"no versions of 'ews-pd' left in {mlflow_uri}: version 1 of 'ews-pd' was deleted (with its aliases): "
+        "run `ews train --data DIR`, or restore the store from a backup"
+    ), listed
+    history = _said(runner.invoke(app, ["models", "history"], env={"COLUMNS": "400"}))
+    assert history == "no history for 'ews-pd' left: version 1 of 'ews-pd' was deleted (with its aliases)"
+
+
+def _damage_table(db: Path, table: str) -> None:
+    """Overwrite the root page of ``table`` with garbage; the schema page (sqlite_master) stays sound."""
+    with sqlite3.connect(db) as con:
+        page = con.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+        size = con.execute("PRAGMA page_size").fetchone()[0]
+    with db.open("r+b") as fh:
+        fh.seek((page - 1) * size)
+        fh.write(b"\x0d" + b"\xff" * 7 + b"\xa5" * (size - 8))
+
+
+def test_damage_deep_in_the_store_is_one_line_naming_the_file(mlflow_uri: str, tmp_path: Path) -> None:
+    """A damaged table page behind a sound schema page. Before: `ews models list` said "no versions of
+    'ews-pd' yet" and `ews score` "no model 'ews-pd' is registered there yet: run `ews train`" (exit 0
+    and 2: a registered champion taken for an empty registry, and a fix that writes into the damaged
+    file). Now exit 2, one line naming the file, that it is damaged and how to recover; `ews score`
+    stops before Prefect starts."""
+    _register(mlflow_uri)
+    db = _db(mlflow_uri)
+    _damage_table(db, "model_version_tags")
+    for args in (
+        ("models", "list"),
+        ("score", "--data", str(DATA), "--raw", "--as-of", "2024-06-30", "--out", str(tmp_path / "runs")),
+    ):
+        code, output = _ews_process(*args, uri=mlflow_uri, cwd=tmp_path)
+        assert code == 2, output
+        assert "Traceback" not in output and "Starting temporary server" not in output, output[-3000:]
+        said = _flat(output)
+        assert said.startswith(f"error: the MLflow store {db.resolve()} "), said
+        # SQLite stops its check at this page ("malformed") or lists it, as the damage falls
+        assert "cannot be read: database disk image is malformed (the file is damaged" in said or (
+            "is damaged: SQLite's check of its pages found " in said
+        ), said
+        assert "Restore it from a backup; or move it away and retrain (`ews train --data DIR`)" in said
+    assert not (tmp_path / "runs").exists()
+
+
+def _ews_process(*args: str, uri: str, cwd: Path) -> tuple[int, str]:
+    """``ews ARGS`` in a child process (the console entry point, which turns user errors into one line)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EWS_PROJECT": str(ROOT), "COLUMNS": "400"}
+    env["MLFLOW_TRACKING_URI"] = uri
+    env.pop("PREFECT_API_URL", None)  # the session harness sets it in this process only
+    env["PREFECT_HOME"] = str(cwd / "prefect")
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_damaged_page_of_a_table_is_found_before_any_query(tmp_path: Path) -> None:
+    """The check reads every page (SQLite's quick_check), not the schema page alone: a table's damaged
+    page is named, with the file and the way back, where before the check passed it."""
+    from pipelines.adapters.registry_view import StoreUnreadableError, check_sqlite_store
+
+    db = tmp_path / "mlflow.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE tags (version TEXT, key TEXT, value TEXT)")
+        con.executemany("INSERT INTO tags VALUES (?, ?, ?)", [(str(i), "k", "v" * 300) for i in range(200)])
+    _damage_table(db, "tags")
+    with pytest.raises(StoreUnreadableError) as err:
+        check_sqlite_store(db)
+    said = str(err.value)
+    assert said.startswith(
+        f"the MLflow store {db.resolve()} is damaged: SQLite's check of its pages found "
+    ), said
+    assert "Restore it from a backup; or move it away and retrain (`ews train --data DIR`)" in said
+    assert "\n" not in said
