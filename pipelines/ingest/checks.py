@@ -219,10 +219,13 @@ def refuse_header_only_ledger(tables: dict[str, Any], limit: int) -> None:
 
 def spelling_key(ids: Any) -> Any:
     """The key two spellings of one customer id share (a pyarrow string array in, one out): the id
-    in lower case, and an id of digits only (or a spreadsheet's number such as ``123.0``) without
-    its leading zeros, so ``D0000002`` ~ ``d0000002`` and ``00123`` ~ ``123`` ~ ``123.0``."""
+    in Unicode's compatibility form (NFKC: an accent composed or combined, full-width letters) and
+    lower case, and an id of digits only (or a spreadsheet's number such as ``123.0``) without its
+    leading zeros, so ``D0000002`` ~ ``d0000002``, ``00123`` ~ ``123`` ~ ``123.0`` and ``MÜLLER``
+    written with one character for ``Ü`` ~ with ``U`` and a combining diaeresis."""
     import pyarrow.compute as pc
 
+    ids = pc.utf8_normalize(ids, form="NFKC")
     digits = pc.match_substring_regex(ids, r"^[0-9]+(\.0+)?$")
     return pc.if_else(
         digits,
@@ -232,6 +235,10 @@ def spelling_key(ids: Any) -> Any:
 
 
 def _how(a: str, b: str) -> str:
+    import unicodedata
+
+    if a != b and unicodedata.normalize("NFKC", a) == unicodedata.normalize("NFKC", b):
+        return "Unicode form"
     if a.lower() == b.lower():
         return "letter case"
     return "spaces" if "".join(a.split()).lower() == "".join(b.split()).lower() else "leading zeros"
@@ -244,6 +251,7 @@ _ZEROS_FIX = (
 
 
 _SPELLED = {
+    "Unicode form": "in characters that look the same but are other Unicode characters",
     "letter case": "in another letter case",
     "leading zeros": "with other leading zeros",
     "spaces": "with other spaces",
@@ -257,6 +265,12 @@ def _spelled(hows: set[str]) -> tuple[str, str]:
         return how, "ids are case-sensitive"
     if hows == {"spaces"}:
         return how, "ids are compared as written, spaces inside them included"
+    if hows == {"Unicode form"}:
+        return how, (
+            "ids are compared character by character (an accented letter such as 'Ü' is one character in "
+            "Unicode's NFC form and the letter with a combining accent in NFD: one system writes one, another "
+            "the other; or full-width letters; converting every file to NFC spells them one way)"
+        )
     return how, "ids are compared as written" + (_ZEROS_FIX if "leading zeros" in hows else "")
 
 
@@ -276,8 +290,10 @@ def lookalike_ids(unknown: pd.Series, known: Any) -> list[tuple[str, str]]:
 def _named(near: list[tuple[str, str]]) -> tuple[str, str, str]:
     """(the first 3 distinct pairs as ``'a' for 'b'``, how they differ, the rule) of lookalike ids."""
     pairs = list(dict.fromkeys(near))
-    how, rule = _spelled({_how(a, b) for a, b in pairs})
-    return ", ".join(f"{a!r} for {b!r}" for a, b in pairs[:3]), how, rule
+    hows = {_how(a, b) for a, b in pairs}
+    how, rule = _spelled(hows)
+    shown = ascii if "Unicode form" in hows else repr  # 'MU\u0308LLER' for 'M\xdcLLER': the difference shows
+    return ", ".join(f"{shown(a)} for {shown(b)}" for a, b in pairs[:3]), how, rule
 
 
 def lookalike_hint(near: list[tuple[str, str]], table: str) -> str:
@@ -321,7 +337,8 @@ def case_warnings(stage: Any) -> list[str]:
         clash = groups.filter(pc.greater(groups["id_count"], 1))
         spelled = [sorted(g) for g in clash["id_list"].to_pylist()]
         hows = {_how(g[0], x) for g in spelled for x in g[1:]}
-        examples = [" and ".join(repr(x) for x in g) for g in spelled[:3]]
+        shown = ascii if "Unicode form" in hows else repr
+        examples = [" and ".join(shown(x) for x in g) for g in spelled[:3]]
         _, rule = _spelled(hows)
         out.append(
             f"debtors: {counted(len(clash), 'debtor id')} differing from another only by {' or '.join(sorted(hows))} ("

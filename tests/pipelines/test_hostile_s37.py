@@ -167,3 +167,78 @@ def test_a_damaged_page_of_a_table_is_found_before_any_query(tmp_path: Path) -> 
     ), said
     assert "Restore it from a backup; or move it away and retrain (`ews train --data DIR`)" in said
     assert "\n" not in said
+
+
+# One customer, 'MÜLLER-01', written by one system with 'Ü' as one character (NFC, U+00DC) and by
+# another as 'U' and a combining diaeresis (NFD, U+0308): the two print alike.
+NFC_ID, NFD_ID = "M\u00dcLLER-01", "MU\u0308LLER-01"
+
+
+def _write_ledger(tmp_path: Path, invoice_ids: tuple[str, str], master: str | None) -> dict[str, Path]:
+    files = {
+        "invoices": "invoice_id,debtor_id,issue_date,due_date,amount,currency\n"
+        f"I1,{invoice_ids[0]},2024-01-05,2024-02-04,100.00,EUR\n"
+        f"I2,{invoice_ids[1]},2024-02-05,2024-03-06,200.00,EUR\n"
+        "I3,D2,2024-02-05,2024-03-06,300.00,EUR\n",
+        "payments": f"payment_id,debtor_id,invoice_id,paid_on,amount\nP1,{invoice_ids[0]},I1,2024-02-01,100.00\n",
+    }
+    if master is not None:
+        files["debtors"] = f"debtor_id,name,country\n{master},Müller GmbH,DE\nD2,Two,DE\n"
+    paths = {}
+    for table, text in files.items():
+        paths[table] = tmp_path / f"{table}.csv"
+        paths[table].write_text(text, encoding="utf-8")
+    return paths
+
+
+def _ingest(tmp_path: Path, paths: dict[str, Path]) -> str:
+    args = [a for t, p in paths.items() for a in (f"--{t}", str(p))]
+    result = runner.invoke(
+        app,
+        ["ingest", *args, "--out", str(tmp_path / "out"), "--no-docs", "--as-of", "2024-06-30"],
+        env={"COLUMNS": "400"},
+    )
+    said = _said(result)
+    assert result.exit_code == 0, said
+    return said
+
+
+UNICODE_RULE = (
+    "ids are compared character by character (an accented letter such as 'Ü' is one character in Unicode's "
+    "NFC form and the letter with a combining accent in NFD"
+)
+
+
+def test_a_debtor_id_in_another_unicode_form_than_the_master_is_named(tmp_path: Path) -> None:
+    """The master (NFC) and the invoices (NFD). Before: both invoices quarantined unknown_debtor without
+    a word, 'MÜLLER-01' shown beside 'MÜLLER-01' in the quarantine file. Now named, with the codes."""
+    said = _ingest(tmp_path, _write_ledger(tmp_path, (NFD_ID, NFD_ID), master=NFC_ID))
+    assert (
+        "warning: invoices: 2 rows quarantined unknown_debtor, naming a debtor of the customer master in "
+        "characters that look the same but are other Unicode characters ('MU\\u0308LLER-01' for "
+        "'M\\xdcLLER-01'): " + UNICODE_RULE
+    ) in said, said
+
+
+def test_one_customer_in_two_unicode_forms_without_a_master_is_named(tmp_path: Path) -> None:
+    """No customer master: I1's debtor in NFC, I2's in NFD. Before: two debtors, each with half the
+    customer's exposure, without a word. Now the split is named (the rows are kept, as for case)."""
+    paths = _write_ledger(tmp_path, (NFC_ID, NFD_ID), master=None)
+    said = _ingest(tmp_path, paths)
+    assert (
+        "warning: debtors: 1 debtor id differing from another only by Unicode form ('MU\\u0308LLER-01' and "
+        "'M\\xdcLLER-01'): " + UNICODE_RULE
+    ) in said, said
+    import datetime as dt
+
+    from pipelines.config.source import FileSource, SourceConfig
+    from pipelines.ingest import ingest_source
+
+    source = SourceConfig(name="files", tables={t: FileSource(path=p) for t, p in paths.items()})
+    streamed = ingest_source(
+        source, tmp_path / "out_streamed", as_of=dt.date(2024, 6, 30), stream=True, chunk_rows=2, partitions=2
+    )
+    assert any(
+        w.startswith("debtors: 1 debtor id differing from another only by Unicode form")
+        for w in streamed.manifest["warnings"]
+    ), streamed.manifest["warnings"]
