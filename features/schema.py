@@ -15,6 +15,9 @@ PLAN_STATUSES: tuple[str, ...] = ("active", "broken", "completed", "cancelled")
 # values are data errors (1,000,000) or dates read as numbers (an Excel serial: 45,321 = 2024-01-30;
 # every day since 1910 is above this ceiling).
 MAX_DAYS_PAST_DUE = 3650
+# a payment plan's monthly instalments: a hundred years. Above it (120000: an amount typed into the column)
+# the plan's last due date passed pandas' last date and every nightly run stopped with a traceback
+MAX_INSTALLMENTS = 1200
 
 
 @dataclass(frozen=True)
@@ -211,8 +214,11 @@ PAYMENT_PLANS = TableSpec(
             "installments",
             "int",
             required=True,
-            description="number of monthly instalments, >= 1",
+            description=f"number of monthly instalments, 1 to {MAX_INSTALLMENTS:,} (a hundred years); above it "
+            "(an amount or a date typed into the column) the plan is quarantined as implausible_installments",
             min_value=1,
+            max_value=MAX_INSTALLMENTS,
+            max_reason="implausible_installments",
         ),
         Column(
             "status",

@@ -137,6 +137,7 @@ REASON_WORDS: dict[str, str] = {
     "negative_days_past_due": "Negative days past due",
     "implausible_days_past_due": "Implausible days past due",
     "installment_amount_not_positive": "Instalment amount zero or negative",
+    "implausible_installments": "Implausible number of instalments",
     "below_minimum": "{column} is below its minimum",
     "bad_currency": "Unknown currency code",
     "bad_country": "Unknown country code",
