@@ -121,7 +121,9 @@ def register(app: typer.Typer) -> None:
             request = new_override(out, debtor, status, reason, who, until=day, band=band, bands=bands)
             with output_errors(out / "overrides.jsonl", "--out"):  # a read-only folder, a full disk
                 line = append_override(out, request)
-        except (OverrideError, AuditLogError, OutputError) as exc:
+        except OutputError as exc:
+            fail(f"{exc}; the override was not recorded (the log is as it was)")
+        except (OverrideError, AuditLogError) as exc:
             fail(str(exc))
         ews_console().print(
             f"override {line['seq']}: {debtor} ->",

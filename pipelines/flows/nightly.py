@@ -1254,6 +1254,9 @@ def run_nightly(
     with run_lock(out_dir, as_of), Beside(meter) as beside:
         earlier = earlier_runs(out_dir, as_of)  # before the first read: checked again at publication
         check_log(out_dir, latest_before(out_dir, as_of))  # a tampered overrides log stops the run first
+        # the log as found now is this run's: an override entered while it runs is the next run's (before,
+        # the log was read three times, so the manifest and the report could hold a line the watchlist had not)
+        log_at_start = log_head(out_dir)
         with meter.step("load_champion"):
             loaded = load_champion(cfg, project)
         check_definition(
@@ -1377,7 +1380,7 @@ def run_nightly(
         score_written = beside.run(
             "score_files", write_score_files, stage, stamp, scored, currency, cfg.queue.xlsx_max_rows
         )
-        active = active_overrides(out_dir, as_of)
+        active = active_overrides(out_dir, as_of, log_at_start["lines"])
         prev_state = None
         if prev_dir is not None and (prev_dir / STATE_FILE).exists():
             prev_state = pd.read_parquet(prev_dir / STATE_FILE)
@@ -1489,7 +1492,7 @@ def run_nightly(
                 drift_frame,
                 feed,
                 inputs,
-                override_summary(out_dir, as_of, wl["watchlist"], wl["effects"]),
+                override_summary(out_dir, as_of, wl["watchlist"], wl["effects"], lines=log_at_start["lines"]),
                 port,
                 currency,
                 (key, key_why),
@@ -1527,7 +1530,7 @@ def run_nightly(
             },
             "previous_run": previous_as_of,
             "overrides": {
-                **log_head(out_dir),
+                **log_at_start,
                 "in_force": int(len(active)),
                 "cleared_kept_off": int(wl["effects"]["suppressed"].sum()),
                 "reflagged": int(wl["effects"]["reflagged"].sum()),

@@ -86,8 +86,10 @@ def _line_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def read_log(runs_dir: str | Path) -> list[dict[str, Any]]:
-    """Every line of ``runs_dir/overrides.jsonl`` (empty list when there is none), checked.
+def read_log(runs_dir: str | Path, lines: int | None = None) -> list[dict[str, Any]]:
+    """Every line of ``runs_dir/overrides.jsonl`` (empty list when there is none), checked; with
+    ``lines``, the first ``lines`` lines only (what a nightly run found when it started: a line
+    appended by ``ews watchlist override`` while it runs is the next run's).
 
     Raises :class:`AuditLogError` naming the first line that is not valid JSON, is out of
     sequence or whose hash chain does not hold."""
@@ -96,15 +98,26 @@ def read_log(runs_dir: str | Path) -> list[dict[str, Any]]:
         return []
     records: list[dict[str, Any]] = []
     prev = _GENESIS
-    with path.open("r", encoding="utf-8") as fh:
+    offset = 0  # bytes before this line
+    with path.open("r", encoding="utf-8", newline="") as fh:
         for i, line in enumerate(fh, start=1):
+            if lines is not None and i > lines:
+                break
             where = f"{path} line {i}"
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
+                if not line.endswith("\n"):  # only the last line can lack its end
+                    raise AuditLogError(
+                        f"{where}, the last, is cut short (no line end): an override whose writing never "
+                        "completed (the disk filled up, or the machine stopped, while it was written); it was "
+                        f"not recorded. Remove that line (`truncate -s {offset} {path}` keeps the "
+                        f"{counted(i - 1, 'line')} before it), then enter that override again"
+                    ) from None
                 raise AuditLogError(
                     f"{where} is not a JSON object: the audit log was edited or damaged; restore it from a backup"
                 ) from None
+            offset += len(line.encode("utf-8"))
             if not isinstance(record, dict) or record.get("seq") != i or record.get("prev") != prev:
                 raise AuditLogError(
                     f"{where}: out of sequence (a line was inserted or removed before it); restore the log from a backup"
@@ -119,9 +132,10 @@ def read_log(runs_dir: str | Path) -> list[dict[str, Any]]:
     return records
 
 
-def log_head(runs_dir: str | Path) -> dict[str, Any]:
-    """``{"lines": n, "hash": last hash}`` of the checked log (what a run manifest records)."""
-    records = read_log(runs_dir)
+def log_head(runs_dir: str | Path, lines: int | None = None) -> dict[str, Any]:
+    """``{"lines": n, "hash": last hash}`` of the checked log (what a run manifest records); with
+    ``lines``, of its first ``lines`` lines (:func:`read_log`)."""
+    records = read_log(runs_dir, lines)
     return {"lines": len(records), "hash": records[-1]["hash"] if records else _GENESIS}
 
 
@@ -173,8 +187,7 @@ def append_override(
         }
         record["hash"] = _line_hash(record)
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        os.write(fd, line.encode("utf-8"))
-        os.fsync(fd)
+        _append_whole(fd, line.encode("utf-8"))
     finally:
         os.close(fd)
     if created:
@@ -184,6 +197,29 @@ def append_override(
         finally:
             os.close(dir_fd)
     return record
+
+
+def _append_whole(fd: int, data: bytes) -> None:
+    """Append ``data`` to the locked log ``fd`` whole and on disk, or not at all. A disk that fills
+    mid-line makes ``write`` return short: before, the command said the override was recorded,
+    the log kept half a line and every later run and override stopped on it ("line N is not a JSON
+    object: the audit log was edited or damaged", s37-attack). On a short or failed write or fsync,
+    the log is cut back to its size before and the error is raised (``OSError``: the caller names
+    the file and the fix)."""
+    import errno
+
+    size = os.fstat(fd).st_size
+    try:
+        done = 0
+        while done < len(data):
+            wrote = os.write(fd, data[done:])
+            if wrote == 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            done += wrote
+        os.fsync(fd)
+    except OSError:
+        os.ftruncate(fd, size)
+        raise
 
 
 def log_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
@@ -199,13 +235,14 @@ def log_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
-def active_overrides(runs_dir: str | Path, as_of: dt.date) -> pd.DataFrame:
+def active_overrides(runs_dir: str | Path, as_of: dt.date, lines: int | None = None) -> pd.DataFrame:
     """The override in force per debtor for the run as of ``as_of``: one row per debtor_id.
 
     Lines entered after reviewing a run before ``as_of`` (``run < as_of``) are considered; the
     latest one per debtor wins and is dropped when ``until < as_of``. Columns ``COLUMNS``
-    (``pd``: the debtor's PD in the reviewed run, e.g. the PD at clearing)."""
-    frame = log_frame(read_log(runs_dir))
+    (``pd``: the debtor's PD in the reviewed run, e.g. the PD at clearing). ``lines``: read the
+    log's first ``lines`` lines only (:func:`read_log`)."""
+    frame = log_frame(read_log(runs_dir, lines))
     day = pd.Timestamp(as_of)
     frame = frame.loc[frame["run"] < day]
     latest = frame.sort_values("seq").drop_duplicates("debtor_id", keep="last")

@@ -365,7 +365,12 @@ def debtor_history(runs_dir: str | Path, debtor_id: str) -> tuple[pd.DataFrame, 
 
 
 def override_summary(
-    runs_dir: str | Path, as_of: dt.date, watchlist: pd.DataFrame, effects: pd.DataFrame, days: int = 30
+    runs_dir: str | Path,
+    as_of: dt.date,
+    watchlist: pd.DataFrame,
+    effects: pd.DataFrame,
+    days: int = 30,
+    lines: int | None = None,
 ) -> dict[str, object]:
     """The report's overrides section: the audit-log lines entered after reviewing a run of the
     last ``days`` days before ``as_of``, or in force tonight (``effects``), newest first, and the
@@ -373,13 +378,14 @@ def override_summary(
 
     Override rate = debtors overridden in that window / debtors on a watchlist of a run in it
     (tonight's included) or overridden. Only the log and published runs before ``as_of`` are read,
-    so a rerun of a date gives the same section."""
+    so a rerun of a date gives the same section. ``lines``: the log's first ``lines`` lines only (those
+    the run found when it started, :func:`pipelines.scoring.overrides.read_log`)."""
     from pipelines.adapters.publish import published_runs
     from pipelines.scoring.overrides import log_frame, read_log
 
     day = pd.Timestamp(as_of)
     since = day - pd.Timedelta(days=days)
-    log = log_frame(read_log(runs_dir))
+    log = log_frame(read_log(runs_dir, lines))
     # entered after reviewing a run of the window, or in force tonight (a monthly book's override of the
     # previous month-end, 31 days back: before session 30 "No overrides in this period" beside "1
     # override in force tonight")

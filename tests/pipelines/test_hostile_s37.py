@@ -170,6 +170,87 @@ def test_a_damaged_page_of_a_table_is_found_before_any_query(tmp_path: Path) -> 
     assert "\n" not in said
 
 
+def _runs_with_one_override(tmp_path: Path) -> Path:
+    """A runs folder holding one published-looking run (2024-08-31) and a log of one override."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from pipelines.scoring.overrides import Override, append_override
+
+    runs = tmp_path / "runs"
+    (runs / "2024-08-31").mkdir(parents=True)
+    pd.DataFrame(
+        {"debtor_id": ["D1", "D2"], "pd": [0.08, 0.02], "in_default": [False, False], "band": ["D", "B"]}
+    ).to_parquet(runs / "2024-08-31" / "scores.parquet", index=False)
+    append_override(
+        runs, Override("D1", "under_review", "asked sales", "anna", dt.date(2024, 8, 31), pd=0.08)
+    )
+    return runs
+
+
+def test_an_override_on_a_disk_that_fills_mid_line_is_not_recorded(tmp_path: Path) -> None:
+    """Measured on a full tmpfs: `ews watchlist override` said "override 12: ... applies from the next
+    run" (exit 0) while the disk took half its line; every later run, override and history then
+    stopped on "line 12 is not a JSON object: the audit log was edited or damaged; restore it from a
+    backup". Here the file-size limit (ulimit -f) stops the line 100 bytes in, as a full disk does:
+    now exit 2 in one line, and the log keeps its bytes."""
+    import resource
+
+    runs = _runs_with_one_override(tmp_path)
+    log = runs / "overrides.jsonl"
+    before = log.read_bytes()
+    limit = len(before) + 100
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "400", "PYTHONDONTWRITEBYTECODE": "1"}
+    args = ["watchlist", "override", "D2", "--status", "escalated", "--reason", "legal letter sent"]
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args, "--by", "ben", "--out", str(runs)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=small_files,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    assert "Traceback" not in output and len(output.strip().splitlines()) == 1, output
+    assert _flat(output).startswith(f"error: --out {log}: cannot write: File too large;"), output
+    assert output.strip().endswith("the override was not recorded (the log is as it was)"), output
+    assert log.read_bytes() == before
+
+
+def test_a_log_whose_last_line_was_cut_short_says_how_to_recover(tmp_path: Path) -> None:
+    """A log written before the fix above (or cut by a power loss): its last line has no end. Before:
+    "line 2 is not a JSON object: the audit log was edited or damaged; restore it from a backup" (there
+    is rarely a backup of the runs folder's log). Now it names the cut line and the exact command
+    that keeps the whole lines; after it, the log reads again."""
+    from pipelines.scoring.overrides import AuditLogError, read_log
+
+    runs = _runs_with_one_override(tmp_path)
+    log = runs / "overrides.jsonl"
+    whole = log.read_bytes()
+    log.write_bytes(whole + b'{"seq":2,"debtor_id":"D2","status":"escal')
+    with pytest.raises(AuditLogError) as err:
+        read_log(runs)
+    said = str(err.value)
+    assert said.startswith(f"{log} line 2, the last, is cut short (no line end)"), said
+    assert f"`truncate -s {len(whole)} {log}` keeps the 1 line before it" in said, said
+    os.truncate(log, len(whole))
+    assert [r["debtor_id"] for r in read_log(runs)] == ["D1"]
+    # a damaged line that is not the last stays an edit: restore from a backup
+    lines = whole.decode().splitlines(keepends=True)
+    log.write_text(lines[0][:40] + "\n" + lines[0], encoding="utf-8")
+    with pytest.raises(
+        AuditLogError, match="line 1 is not a JSON object: the audit log was edited or damaged"
+    ):
+        read_log(runs)
+
+
 # One customer, 'MÜLLER-01', written by one system with 'Ü' as one character (NFC, U+00DC) and by
 # another as 'U' and a combining diaeresis (NFD, U+0308): the two print alike.
 NFC_ID, NFD_ID = "M\u00dcLLER-01", "MU\u0308LLER-01"

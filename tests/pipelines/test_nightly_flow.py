@@ -561,6 +561,46 @@ def test_overrides_are_respected_logged_and_shown(env, tmp_path) -> None:
     assert not (out / (DAY2 + dt.timedelta(days=1)).isoformat()).exists()
 
 
+def test_an_override_entered_while_a_run_works_is_the_next_runs(env, tmp_path, monkeypatch) -> None:
+    """s37-attack: an analyst enters an override while the DAY2 run is working (here: as its watchlist
+    step starts). Before, the run read the log three times: the watchlist without the new line, then
+    the report's overrides section and the manifest's head with it (lines 2, the new reason in
+    report.html beside a watchlist that ignored it). Now the run keeps the log as it found it: the
+    manifest records 1 line, the report does not show the new one, and the next run (here DAY2 run
+    again: the line was entered on DAY1's run) applies it."""
+    import pipelines.flows.nightly as nightly_module
+    from pipelines.flows.nightly import nightly
+    from pipelines.scoring.overrides import Override, append_override, read_log
+
+    out = tmp_path / "runs"
+    nightly(as_of=DAY1, config_path=env["cfg"], data_dir=env["data"], out_dir=out)
+    s1 = pd.read_parquet(out / DAY1.isoformat() / "scores.parquet")
+    calm = s1.loc[~s1["in_default"]].nsmallest(2, "pd")["debtor_id"].astype(str).tolist()
+    append_override(out, Override(calm[0], "under_review", "entered before the run", "anna", DAY1))
+    real = nightly_module.watchlist
+
+    def watchlist_while_an_analyst_types(*args, **kwargs):
+        if len(read_log(out)) == 1:
+            append_override(out, Override(calm[1], "escalated", "entered during the run", "ben", DAY1))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nightly_module, "watchlist", watchlist_while_an_analyst_types)
+    second = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=env["data"], out_dir=out)
+    assert len(read_log(out)) == 2  # the analyst's line is kept
+    m = second.manifest["overrides"]
+    assert (m["lines"], m["in_force"]) == (1, 1), m
+    assert m["hash"] == read_log(out)[0]["hash"]
+    wl = pd.read_parquet(second.path / "watchlist.parquet").set_index("debtor_id")
+    assert calm[1] not in wl.index
+    html = (second.path / "report.html").read_text(encoding="utf-8")
+    assert "entered before the run" in html and "entered during the run" not in html
+    monkeypatch.setattr(nightly_module, "watchlist", real)
+    third = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=env["data"], out_dir=out)  # DAY2 again
+    assert (third.manifest["overrides"]["lines"], third.manifest["overrides"]["in_force"]) == (2, 2)
+    wl3 = pd.read_parquet(third.path / "watchlist.parquet").set_index("debtor_id")
+    assert wl3.loc[calm[1], "status"] == "escalated" and wl3.loc[calm[1], "override_by"] == "ben"
+
+
 def test_backtest_cli_writes_json_and_html_and_flags_in_sample_months(env, tmp_path) -> None:
     from typer.testing import CliRunner
 
