@@ -140,12 +140,15 @@ def register(app: typer.Typer) -> None:
         """A debtor's PD, band, flags, status and overrides over the published runs."""
         import pandas as pd
 
-        from pipelines.scoring.overrides import AuditLogError
+        from pipelines.adapters.publish import latest_before
+        from pipelines.scoring.overrides import AuditLogError, same_text_id
         from pipelines.scoring.watch_state import debtor_history
 
         debtor = typed_id(debtor)
         check_runs_folder(out)
         try:
+            # typed in another Unicode form than the book's ids (s37-attack)
+            debtor = same_text_id(latest_before(out, dt.date.max), debtor) or debtor
             runs, overrides = debtor_history(out, debtor)
         except AuditLogError as exc:
             fail(str(exc))

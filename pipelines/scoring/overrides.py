@@ -260,6 +260,21 @@ MAX_REASON_CHARS = 2_000
 MAX_BY_CHARS = 100
 
 
+def same_text_id(run: Path | None, debtor_id: str) -> str | None:
+    """The one id of ``run``'s scores that is ``debtor_id`` in another Unicode form (``MÜLLER`` typed
+    with U+00DC where the book's export wrote ``U`` + U+0308, NFD): the same text, which the user
+    cannot type otherwise. None when there is no run, the id is there as typed, or no id or more
+    than one matches."""
+    if run is None:
+        return None
+    typed = unicodedata.normalize("NFC", debtor_id)
+    ids = pd.read_parquet(run / "scores.parquet", columns=["debtor_id"])["debtor_id"].astype(str)
+    if debtor_id in set(ids):
+        return None
+    same = sorted({i for i in ids if i != debtor_id and unicodedata.normalize("NFC", i) == typed})
+    return same[0] if len(same) == 1 else None
+
+
 def _near_id(run: Path, debtor_id: str) -> str:
     """The end of the unknown-debtor message: the run's id that differs from ``debtor_id`` only in
     case or surrounding spaces ('d0000390' for 'D0000390'), else "check the id"."""
@@ -323,6 +338,7 @@ def new_override(
         raise OverrideError(
             f"{runs_dir}: no published run to override; run `ews score --out {runs_dir}` first or pass --out RUNS_DIR"
         )
+    debtor_id = same_text_id(run, debtor_id) or debtor_id  # typed in another Unicode form (s37-attack)
     scores = pd.read_parquet(
         run / "scores.parquet",
         columns=["debtor_id", "pd", "in_default"],

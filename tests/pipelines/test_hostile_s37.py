@@ -346,3 +346,28 @@ def test_a_payment_plan_of_120000_instalments_is_quarantined(tmp_path: Path) -> 
     assert sorted(kept["installments"].tolist()) == [6, 1200], said
     q = pd.read_csv(out / "quarantine" / "payment_plans.csv", dtype=str)
     assert q[["source_row", "reason"]].values.tolist() == [["2", "implausible_installments"]]
+
+
+def test_an_override_typed_in_another_unicode_form_than_the_books_id_finds_the_debtor(tmp_path: Path) -> None:
+    """The book's id came in NFD ('MU' + U+0308 + 'LLER-01', from the ERP's export); the analyst types
+    'MÜLLER-01' (NFC, as keyboards do). Before: "debtor 'MÜLLER-01' is not in the latest published run
+    ...; check the id" for an id that prints the same, and no way to type the other form. Now the
+    override is recorded under the book's id (the form the nightly matches); history finds it too."""
+    import pandas as pd
+
+    from pipelines.scoring.overrides import read_log
+
+    runs = tmp_path / "runs"
+    (runs / "2024-08-31").mkdir(parents=True)
+    pd.DataFrame(
+        {"debtor_id": [NFD_ID, "D2"], "pd": [0.08, 0.02], "in_default": [False, False], "band": ["D", "B"]}
+    ).to_parquet(runs / "2024-08-31" / "scores.parquet", index=False)
+    args = ["watchlist", "override", NFC_ID, "--status", "escalated", "--reason", "legal letter sent"]
+    result = runner.invoke(app, [*args, "--by", "ben", "--out", str(runs)], env={"COLUMNS": "400"})
+    said = _said(result)
+    assert result.exit_code == 0, said
+    assert [r["debtor_id"] for r in read_log(runs)] == [NFD_ID]
+    result = runner.invoke(app, ["watchlist", "history", NFC_ID, "--out", str(runs)], env={"COLUMNS": "400"})
+    said = _said(result)
+    assert result.exit_code == 0, said
+    assert "legal letter sent" in said and "2024-08-31" in said
