@@ -293,6 +293,19 @@ LABELS: dict[str, str] = {
     "band": "Risk band",
     "band_prev": "Previous band",
     "triggers": "Triggers",
+    # the watchlist's own columns (watchlist.xlsx; pipelines.scoring.watch_state, scoring.overrides)
+    "status": "Status",
+    "first_flagged_on": "On the list since",
+    "days_on_list": "Days on the list",
+    "override_band": "Band set by an analyst",
+    "override_by": "Override by",
+    "override_reason": "Override reason",
+    "override_until": "Override until",
+    "reason_1": "Reason 1",
+    "reason_2": "Reason 2",
+    "reason_3": "Reason 3",
+    "reason_4": "Reason 4",
+    "reason_5": "Reason 5",
     "exposure": "Exposure at default",
     "lgd": "LGD",
     "expected_loss": "Expected loss",
@@ -778,6 +791,58 @@ def internal(frame: pd.DataFrame) -> pd.DataFrame:
     names; files published before the rename already have them."""
     back = {v: k for k, v in PUBLISHED_NAMES.items() if v in frame.columns and k not in frame.columns}
     return frame.rename(columns=back)
+
+
+WATCHLIST_TITLE = (
+    "Watchlist: debtors flagged for review (high-risk band, PD jump, a worse band, a new debtor in a high-risk "
+    "band, over the credit limit, among the highest PDs), with their reasons in words"
+)
+
+
+def write_watchlist(
+    watchlist: pd.DataFrame,
+    stage: Path,
+    as_of: datetime,
+    xlsx_rows: int,
+    currency: str | None = None,
+    cuts: dict[str, dict[str, int]] | None = None,
+) -> dict[str, Path]:
+    """``watchlist.csv`` (every row, its triggers and status as codes: programs read it) and
+    ``watchlist.xlsx`` for the analyst: the top ``xlsx_rows`` with human headers (:data:`LABELS`;
+    amounts headed with ``currency``, which replaces the currency column), the triggers and the
+    status in words (:mod:`pipelines.words`), widths, a frozen header, a filter and an "about" sheet.
+    ``cuts``: see :func:`write_xlsx`."""
+    from pipelines.ingest.decimals import shown_places
+
+    frame = watchlist_export(watchlist)
+    places = shown_places(currency)
+    shown = frame.head(xlsx_rows)
+    shown = shown.assign(
+        **{
+            c: words_column(shown[c], kind)
+            for c, kind in (("triggers", "trigger"), ("status", "status"))
+            if c in shown
+        }
+    ).drop(columns=[c for c in ("currency",) if c in shown.columns and currency])
+    held = (
+        f"This workbook holds the top {xlsx_rows:,}; watchlist.csv holds all."
+        if len(frame) > xlsx_rows
+        else "All rows are in this workbook."
+    )
+    return {
+        "watchlist.csv": write_csv(frame, stage / "watchlist.csv"),
+        "watchlist.xlsx": write_xlsx(
+            shown,
+            stage / "watchlist.xlsx",
+            "watchlist",
+            as_of,
+            note=f"{WATCHLIST_TITLE}, as of {as_of.date()}: {counted(len(frame), 'debtor')}. {amounts_in(currency)} "
+            f"{held} watchlist.csv holds the same rows with the triggers and status as codes.",
+            labels=headers(list(shown.columns), currency),
+            cuts=cuts,
+            places=places,
+        ),
+    }
 
 
 def watchlist_export(watchlist: pd.DataFrame) -> pd.DataFrame:

@@ -43,10 +43,10 @@ from pipelines.adapters.exports import (
     cut_note,
     internal,
     published,
-    watchlist_export,
     write_csv,
     write_parquet,
     write_queue,
+    write_watchlist,
 )
 from pipelines.adapters.publish import earlier_runs, latest_before, publish, run_lock, staging_dir
 from pipelines.config import ConfigError, config_hash, load_config
@@ -985,7 +985,7 @@ def write_exports(
     currency: str | None = None,
     queue_key: str = "pd",
 ) -> tuple[dict[str, Path], dict[str, dict[str, int]]]:
-    """Watchlist, reason codes, the collections and recovery queues (CSV/Parquet: all rows; XLSX:
+    """Watchlist (CSV/Parquet, and XLSX in words), reason codes, the collections and recovery queues (CSV/Parquet: all rows; XLSX:
     the top ``xlsx_rows``, amounts headed with the reporting ``currency``, the collections queue's
     priority named after its ranking ``queue_key``), drift and quarantine
     files; and, per XLSX file, the text cells cut to Excel's 32,767 characters (per column; the
@@ -993,7 +993,7 @@ def write_exports(
     cuts: dict[str, dict[str, int]] = {}
     files = {
         "watchlist.parquet": write_parquet(published(wl["watchlist"]), stage / "watchlist.parquet"),
-        "watchlist.csv": write_csv(watchlist_export(wl["watchlist"]), stage / "watchlist.csv"),
+        **write_watchlist(wl["watchlist"], stage, stamp, xlsx_rows, currency, cuts=cuts),
         "reason_codes.parquet": write_parquet(wl["reasons"], stage / "reason_codes.parquet"),
         "drift.csv": write_csv(drift_frame, stage / "drift.csv"),
     }

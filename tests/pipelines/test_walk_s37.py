@@ -214,3 +214,52 @@ def test_ingest_xlsx_formulas_and_merged_cells(tmp_path: Path) -> None:
     assert got["debtor_id"].tolist() == ["C1", "C1"]
     notes = json.loads((out / "manifest.json").read_text())["notes"]
     assert any("1 merged range over several rows (B2:B3)" in n for n in notes)
+
+
+def test_watchlist_xlsx_in_words_beside_the_csv_in_codes(tmp_path: Path) -> None:
+    """W14. Before: the analyst's watchlist was watchlist.csv/.parquet only, its triggers and status as
+    codes ("threshold, jump", "under_review") while report.html and the queue XLSX use words. Now
+    watchlist.xlsx holds the same rows with human headers (amounts headed with the currency, which
+    replaces the currency column), triggers and status in words, a frozen header and a filter;
+    watchlist.csv keeps the codes (programs read it)."""
+    from pipelines.adapters.exports import write_watchlist
+
+    wl = pd.DataFrame(
+        {
+            "as_of": pd.to_datetime(["2025-11-30", "2025-11-30"]),
+            "debtor_id": ["D1", "D2"],
+            "currency": ["EUR", "EUR"],
+            "pd": [0.25, 0.125],
+            "triggers": ["threshold, jump", "kept on the list after its flag of 2025-10-31"],
+            "status": ["under_review", "new"],
+            "first_flagged_on": pd.to_datetime(["2025-10-31", "2025-11-30"]),
+            "reason_1": ["oldest overdue invoice is 74 days past due", "no payment for 33 days"],
+            "reasons": ["x", "y"],
+            "open_balance": [25291.57, 1000.0],
+            "trigger_threshold": [True, False],
+        }
+    )
+    files = write_watchlist(wl, tmp_path, dt.datetime(2025, 11, 30), xlsx_rows=100, currency="EUR")
+    assert set(files) == {"watchlist.csv", "watchlist.xlsx"}
+    csv = pd.read_csv(tmp_path / "watchlist.csv", encoding="utf-8-sig")
+    assert csv["triggers"].tolist()[0] == "threshold, jump" and csv["status"].tolist() == ["under_review", "new"]
+    book = openpyxl.load_workbook(tmp_path / "watchlist.xlsx")
+    ws = book["watchlist"]
+    head = [c.value for c in ws[1]]
+    assert head == [
+        "As of",
+        "Debtor ID",
+        "PD",
+        "Triggers",
+        "Status",
+        "On the list since",
+        "Reason 1",
+        "Exposure at default (EUR)",
+    ]
+    rows = [[c.value for c in r] for r in ws.iter_rows(min_row=2, max_row=3)]
+    assert rows[0][3] == "High-risk band, PD jump" and rows[0][4] == "Under review"
+    assert rows[1][3] == "kept on the list after its flag of 2025-10-31" and rows[1][4] == "New"
+    assert rows[0][7] == 25291.57 and ws.cell(2, 8).number_format == "#,##0.00"
+    assert ws.cell(2, 3).number_format == "0.00%"
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:H3"
+    assert "2 debtors" in book["about"]["A1"].value and "Amounts in EUR." in book["about"]["A1"].value
