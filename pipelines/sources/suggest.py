@@ -2035,6 +2035,10 @@ def _cell(value: object) -> str:
         return "TRUE" if value else "FALSE"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, float):  # 15 significant digits, as Excel shows and saves a number: a cell a
+        # program wrote as 2261.0200000000004 is 2261.02 in Excel's CSV (s37-walk: the bytes differed)
+        short = f"{value:.15g}"
+        return short if "e" not in short else str(value)
     return str(value)
 
 

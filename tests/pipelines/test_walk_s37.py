@@ -18,8 +18,8 @@ from pipelines.config.source import FileSource, RulesConfig, SourceConfig
 from pipelines.ingest import ingest_source
 
 # A tiny book as a user's spreadsheet holds it: real date cells, numbers, an Excel boolean. Row 4 of
-# the invoices has a date typed as text ("31/01/2024": not ISO, quarantined), row 5 an amount of 0
-# (quarantined), row 6 an issue date stored as a General number (45301 = 2024-01-10: quarantined
+# the invoices has a date typed as text ("31/01/2024": not ISO, quarantined), row 5 a negative amount
+# a program wrote with float noise (quarantined; shown as Excel's CSV writes it, -0.3), row 6 an issue date stored as a General number (45301 = 2024-01-10: quarantined
 # excel_serial_date). The payments' row 3 names an unknown invoice (quarantined).
 D = dt.datetime
 INVOICES = [
@@ -27,7 +27,7 @@ INVOICES = [
     ["INV-1", "C1", D(2024, 1, 2), D(2024, 2, 1), 1200.5, "EUR", False],
     ["INV-2", "C1", D(2024, 1, 15), D(2024, 2, 14), 800, "EUR", True],
     ["INV-3", "C2", "31/01/2024", D(2024, 3, 1), 99.99, "EUR", False],
-    ["INV-4", "C2", D(2024, 2, 1), D(2024, 3, 2), 0, "EUR", False],
+    ["INV-4", "C2", D(2024, 2, 1), D(2024, 3, 2), -(0.1 + 0.2), "EUR", False],  # Excel's CSV: -0.3
     ["INV-5", "C2", 45301, D(2024, 2, 9), 350, "EUR", False],
     ["INV-6", "C2", D(2024, 2, 20), D(2024, 3, 21), 4000.25, "EUR", False],
 ]
@@ -36,6 +36,7 @@ PAYMENTS = [
     ["P-1", "C1", "INV-1", D(2024, 2, 3), 1200.5],
     ["P-2", "C1", "INV-9", D(2024, 2, 20), 100],
     ["P-3", "C2", "INV-6", D(2024, 3, 10), 2000],
+    ["P-4", "C2", "INV-6", D(2024, 3, 12), 0.1 + 0.2],  # a program's float: 0.30000000000000004, Excel's 0.3
 ]
 DEBTORS = [["debtor_id", "name", "credit_limit"], ["C1", "Acme BV", 5000], ["C2", "Bolt GmbH", 2500]]
 
@@ -46,7 +47,23 @@ def _cell_text(v: object) -> str:
         return v.date().isoformat()
     if isinstance(v, bool):
         return "TRUE" if v else "FALSE"
+    if isinstance(v, float):
+        return f"{v:.15g}"  # Excel writes 15 significant digits
     return str(v)
+
+
+def _patch(path: Path, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` in the workbook's first sheet XML (once)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    assert members[sheet].count(old.encode()) == 1
+    members[sheet] = members[sheet].replace(old.encode(), new.encode())
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n, data in members.items():
+            zf.writestr(n, data)
 
 
 def _book(tmp: Path) -> tuple[dict[str, Path], dict[str, Path]]:
@@ -60,6 +77,8 @@ def _book(tmp: Path) -> tuple[dict[str, Path], dict[str, Path]]:
             ws.append(row)
         xlsx[name] = tmp / f"{name}.xlsx"
         wb.save(xlsx[name])
+        if name == "invoices":  # as Excel stores a calculated -(0.1 + 0.2): 17 digits (openpyxl writes 15)
+            _patch(xlsx[name], "<v>-0.3</v>", "<v>-0.30000000000000004</v>")
         csvs[name] = tmp / f"{name}.csv"
         pd.DataFrame([[_cell_text(v) for v in r] for r in rows[1:]], columns=rows[0]).to_csv(
             csvs[name], index=False
@@ -95,7 +114,7 @@ def test_ingest_reads_xlsx_as_the_same_data_saved_as_csv(tmp_path: Path, stream:
     qb = pd.read_csv(b / "quarantine" / "invoices.csv", dtype=str)
     assert list(qb["source_file"].unique()) == [str(xlsx["invoices"])]
     pd.testing.assert_frame_equal(qa.drop(columns="source_file"), qb.drop(columns="source_file"))
-    # by hand: invoices 6 in, 3 quarantined (rows 3, 4, 5: text date, amount 0, serial date), 3 accepted
+    # by hand: invoices 6 in, 3 quarantined (rows 3, 4, 5: text date, amount -0.3, serial date), 3 accepted
     assert sorted(qb["source_row"].astype(int)) == [3, 4, 5]
     assert set(qb["reason"]) == {
         "unparseable_date:issue_date",
@@ -106,7 +125,7 @@ def test_ingest_reads_xlsx_as_the_same_data_saved_as_csv(tmp_path: Path, stream:
     inv = manifest["tables"]["invoices"]
     assert (inv["rows_in"], inv["rows_accepted"], inv["rows_quarantined"]) == (6, 3, 3)
     pay = manifest["tables"]["payments"]
-    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (3, 2, 1)
+    assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (4, 3, 1)
     assert inv["input"] == str(xlsx["invoices"]) and inv["sheet"] == "Invoices"
     import hashlib
 
@@ -242,7 +261,10 @@ def test_watchlist_xlsx_in_words_beside_the_csv_in_codes(tmp_path: Path) -> None
     files = write_watchlist(wl, tmp_path, dt.datetime(2025, 11, 30), xlsx_rows=100, currency="EUR")
     assert set(files) == {"watchlist.csv", "watchlist.xlsx"}
     csv = pd.read_csv(tmp_path / "watchlist.csv", encoding="utf-8-sig")
-    assert csv["triggers"].tolist()[0] == "threshold, jump" and csv["status"].tolist() == ["under_review", "new"]
+    assert csv["triggers"].tolist()[0] == "threshold, jump" and csv["status"].tolist() == [
+        "under_review",
+        "new",
+    ]
     book = openpyxl.load_workbook(tmp_path / "watchlist.xlsx")
     ws = book["watchlist"]
     head = [c.value for c in ws[1]]
