@@ -708,6 +708,7 @@ def gate_decision(
     vs_champion: tuple[Mapping[str, tuple[float, float]], Mapping[str, float]] | None = None,
     champion_note: str | None = None,
     champion_problem: str | None = None,
+    champion_evidence: str | None = None,
     older_data: str | None = None,
     auc_interval: tuple[float, float] | None = None,
     baseline_evidence: str | None = None,
@@ -724,7 +725,8 @@ def gate_decision(
     margin from ``thresholds`` is added. ``vs_baseline`` / ``vs_champion``: ``(intervals, point)``
     of the paired differences challenger - other (``logloss``, ``auc``) on the same rows; None when
     the challenger is the baseline itself, or when no comparison with the champion is possible
-    (``champion_note`` says why, e.g. the champion trained on every test row). ``champion_problem``
+    (``champion_note`` says why, e.g. the champion trained on every test row); ``champion_evidence``
+    names the rows ``vs_champion`` was measured on (:func:`models.gate_words.champion_rows`). ``champion_problem``
     (the champion cannot score the rows) fails the gate: a human decides with ``ews models promote``.
     ``older_data`` (:func:`models.gate_words.older_data`: the challenger's training month-ends end
     before the champion's, e.g. a model trained for a backtest) fails it too, whatever the figures.
@@ -817,7 +819,7 @@ def gate_decision(
         ok = False
         reasons.append(f"FAIL champion comparison impossible: {champion_problem}")
     elif vs_champion is not None:
-        worse, why = _worse("the champion", *vs_champion)
+        worse, why = _worse("the champion", *vs_champion, on=champion_evidence)
         ok = ok and not worse
         reasons.append(why)
     else:

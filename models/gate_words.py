@@ -70,6 +70,18 @@ def older_data(champion_version: str, challenger_end: str, champion_end: str) ->
     )
 
 
+def champion_rows(champion_version: str, month_ends: list[str], rows: int, defaults: int) -> str:
+    """Which test rows the champion is compared on: those after its own training (it learned from the
+    earlier ones), named in the gate's check so that a data scientist reading "worse than the champion"
+    knows on what (before session 37 the check named no rows, while the test window's figures above it
+    cover every test month-end). ``month_ends``: the compared month-ends, sorted."""
+    span = month_ends[0] if len(month_ends) == 1 else f"{month_ends[0]}..{month_ends[-1]}"
+    return (
+        f"the test month-ends after v{champion_version}'s training ({counted(len(month_ends), 'month-end')}, "
+        f"{span}: {counted(rows, 'row')}, {counted(defaults, 'default')})"
+    )
+
+
 def in_words(reason: str) -> str:
     """A gate's reason (one check, or a registry's stored text of several) in the words
     :func:`gate_decision` uses since session 29: ``test_auc`` -> AUC, ``test_ece`` and session 28's

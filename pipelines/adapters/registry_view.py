@@ -379,6 +379,16 @@ def _number(tags: dict[str, str], key: str) -> float:
     return float(tags[key]) if key in tags else float("nan")
 
 
+def _gate_shown(tags: dict[str, str]) -> str:
+    """A version's gate outcome for ``ews models list``: passed, failed, ``warned`` (promoted with a WARN
+    check: a first model whose ECE missed the limit; "passed" before session 37, beside a later version
+    "failed" on the same check), ``manual`` (promoted by hand, no gate)."""
+    gate = tags.get("ews.gate", "manual" if "ews.promotion.manual" in tags else "")
+    if gate == "passed" and "WARN " in tags.get("ews.gate.reasons", ""):
+        return "warned"
+    return gate
+
+
 def version_rows(records: list[VersionRecord] | None) -> list[dict[str, Any]]:
     """One row per version: ``version``, ``created`` (aware UTC datetime), ``aliases``, ``test_auc``,
     ``test_ece`` (a PD model's), ``test_mae_days``, ``test_coverage_80`` (a payment-date model's), ``test_as_of``, ``gate``, ``queue_key`` (the collections queue's key chosen at
@@ -399,7 +409,7 @@ def version_rows(records: list[VersionRecord] | None) -> list[dict[str, Any]]:
             "test_mae_days": _number(r.tags, "ews.test_mae_days"),  # the payment-date model's
             "test_coverage_80": _number(r.tags, "ews.test_coverage_80"),
             "test_as_of": r.tags.get("ews.test_as_of", ""),
-            "gate": r.tags.get("ews.gate", "manual" if "ews.promotion.manual" in r.tags else ""),
+            "gate": _gate_shown(r.tags),
             "queue_key": r.tags.get("ews.queue_key", ""),
             "champion_periods": "; ".join(periods.get(r.version, [])),
             "run_id": r.run_id,

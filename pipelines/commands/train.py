@@ -126,7 +126,7 @@ def print_queue_key(console: Console, result: Any, verbose: bool) -> None:
 
 def print_checks(console: Console, result: Any) -> None:
     """Every check of a gate (``ews train --verbose``; always in ``ews models history --verbose``)."""
-    console.print("gate", gate_verdict(result.promoted))
+    console.print("gate", gate_verdict(result.promoted, result.gate_reasons))
     for reason in result.gate_reasons:
         console.print(f"  - {reason}")
 
@@ -146,7 +146,7 @@ def verdict_said(label: str, outcome: Any) -> Text:
             + "; ".join(r.removeprefix("FAIL ") for r in outcome.gate_reasons if r.startswith("FAIL "))
             + "."
         )
-    return Text.assemble(f"{label}: gate ", gate_verdict(outcome.promoted), f". {said}")
+    return Text.assemble(f"{label}: gate ", gate_verdict(outcome.promoted, outcome.gate_reasons), f". {said}")
 
 
 def print_verdicts(console: Console, result: Any, pay: Any, verbose: bool) -> None:
@@ -235,8 +235,12 @@ def windows_line(plan: dict[str, list[str]], calibration: str = "none", fold_cal
     )
 
 
-def gate_verdict(promoted: bool) -> Text:
-    """The gate's verdict in its colour (green: now champion; yellow: champion unchanged)."""
+def gate_verdict(promoted: bool, reasons: Any = ()) -> Text:
+    """The gate's verdict in its colour (green: now champion; yellow: champion unchanged, or promoted with
+    a ``WARN`` check: a first model whose only failed check, the ECE limit, was kept as a warning; it read
+    "passed: now champion. Promoted with a warning" before session 37)."""
+    if promoted and any(str(r).startswith("WARN ") for r in reasons or ()):
+        return Text("passed with a warning: now champion", "yellow")
     return Text("passed: now champion", "green") if promoted else Text("failed: champion unchanged", "yellow")
 
 

@@ -820,6 +820,7 @@ def gate(
     import numpy as np
 
     from models.evaluate import classification_metrics, gate_decision
+    from models.gate_words import champion_rows
     from pipelines.adapters.registry import promote_hint, record_gate
 
     test = outcome.test
@@ -830,7 +831,7 @@ def gate(
     elif outcome.kind in ("lightgbm", "rollrate") and "pd_baseline" in test.columns:
         # LightGBM: the scorecard; roll-rate: the book's default rate known at each test month-end
         vs_baseline = paired(y, test["pd"].to_numpy(), test["pd_baseline"].to_numpy(), groups, cfg)
-    vs_champion, champion_metrics, note = None, None, champion.note
+    vs_champion, champion_metrics, note, champion_evidence = None, None, champion.note, None
     if champion.pd is not None:
         seen = np.isfinite(champion.pd)
         ys = y[seen]
@@ -842,6 +843,13 @@ def gate(
         else:
             champion_metrics = classification_metrics(ys, champion.pd[seen])
             vs_champion = paired(ys, test["pd"].to_numpy()[seen], champion.pd[seen], groups[seen], cfg)
+            compared = sorted(pd.to_datetime(test["as_of"].to_numpy()[seen]).unique())
+            champion_evidence = champion_rows(
+                str(champion.version),
+                [f"{d.date()}" for d in compared],
+                int(seen.sum()),
+                int(ys.sum()),
+            )
     first = champion.version is None and champion.problem is None
     decision = gate_decision(
         outcome.metrics,
@@ -853,6 +861,7 @@ def gate(
         vs_champion=vs_champion,
         champion_note=note,
         champion_problem=champion.problem,
+        champion_evidence=champion_evidence,
         older_data=champion.older,
         # the AUC floor on the 95% interval: a small book's roll-rate model, and any first model
         auc_interval=outcome.intervals["challenger"]["auc"] if outcome.kind == "rollrate" or first else None,

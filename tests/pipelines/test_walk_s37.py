@@ -285,3 +285,50 @@ def test_watchlist_xlsx_in_words_beside_the_csv_in_codes(tmp_path: Path) -> None
     assert ws.cell(2, 3).number_format == "0.00%"
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:H3"
     assert "2 debtors" in book["about"]["A1"].value and "Amounts in EUR." in book["about"]["A1"].value
+
+
+def test_gate_names_the_rows_the_champion_is_compared_on() -> None:
+    """DS walk, month 3 (1,500 debtors, stress s3361): the retrained v2's gate read "FAIL worse than the
+    champion: higher log-loss ... (log-loss +0.0165 [...] vs the champion)" under a test window of 6
+    month-ends (2025-04-30..2025-09-30), while the champion v1, trained through 2025-07-31, was compared
+    on the last 2 only: the data scientist could not tell on what. Now the check names them."""
+    from models.evaluate import GateThresholds, gate_decision
+    from models.gate_words import champion_rows
+
+    said = champion_rows("1", ["2025-08-31", "2025-09-30"], 2_491, 1)
+    assert (
+        said
+        == "the test month-ends after v1's training (2 month-ends, 2025-08-31..2025-09-30: 2,491 rows, 1 default)"
+    )
+    assert champion_rows("4", ["2025-09-30"], 1, 0).endswith("(1 month-end, 2025-09-30: 1 row, 0 defaults)")
+    decision = gate_decision(
+        {"auc": 0.87, "ece": 0.001},
+        GateThresholds(min_auc=0.7, ece_margin=0.005),
+        ece_tolerance=0.01,
+        vs_champion=(
+            {"logloss": (0.0105, 0.0218), "auc": (-0.0273, 0.0164)},
+            {"logloss": 0.0165, "auc": -0.0039},
+        ),
+        champion_evidence=said,
+    )
+    (check,) = [r for r in decision.reasons if "the champion" in r]
+    assert check == (
+        "FAIL worse than the champion: higher log-loss with the whole interval above 0 (log-loss +0.0165 "
+        "[+0.0105, +0.0218], AUC -0.0039 [-0.0273, +0.0164] vs the champion, on " + said + ")"
+    )
+
+
+def test_a_first_model_promoted_with_a_warning_is_not_shown_as_passed() -> None:
+    """DS walk: v1, the book's first model, missed the ECE limit (mean PD 4.11% vs 2.75%) and was promoted
+    with a WARN; `ews train` said "gate passed: now champion. Promoted with a warning ..." and `ews models
+    list` "passed", beside v2 "failed" for the same check. Now "passed with a warning" and "warned"."""
+    from pipelines.adapters.registry_view import _gate_shown
+    from pipelines.commands.train import gate_verdict
+
+    warned = ("ok challenger is the LightGBM model", "WARN ECE (calibration) 0.0157 > 0.0125 (...)")
+    assert gate_verdict(True, warned).plain == "passed with a warning: now champion"
+    assert gate_verdict(True, ("ok a",)).plain == "passed: now champion"
+    assert gate_verdict(False, ("FAIL a",)).plain == "failed: champion unchanged"
+    assert _gate_shown({"ews.gate": "passed", "ews.gate.reasons": "; ".join(warned)}) == "warned"
+    assert _gate_shown({"ews.gate": "passed", "ews.gate.reasons": "ok a; ok b"}) == "passed"
+    assert _gate_shown({"ews.promotion.manual": "x"}) == "manual"
