@@ -202,8 +202,37 @@ def pd_trend_svg(trend: pd.DataFrame, band_names: list[str]) -> str:
         return _svg(fig)
 
 
-def cash_forecast_svg(cash: pd.DataFrame, currency: str | None) -> str:
-    """Expected cash-in per week (total) with its 80 % interval."""
+def _compact_amount(v: float, _pos: object = None) -> str:
+    """An axis amount in few characters for a phone's chart: 2,500,000 -> "2.5M", 750,000 -> "750k"."""
+    if abs(v) >= 1e6:
+        return f"{v / 1e6:.1f}M".replace(".0M", "M")
+    if abs(v) >= 1e4:
+        return f"{v / 1e3:.0f}k"
+    return f"{v:,.0f}"
+
+
+def cash_forecast_svg(cash: pd.DataFrame, currency: str | None, narrow: bool = False) -> str:
+    """Expected cash-in per week (total) with its 80 % interval. ``narrow``: the phone's version (below
+    640 px report.html shows it instead): 4.2 inches wide, so that its text is shown near its own size
+    in a 360 px column (the 7-inch chart is shrunk to about half there: 5-6 px text, s37-walk), weeks
+    numbered 1..13 under a "week" label and amounts as 2.5M / 750k."""
+    if narrow:
+        with matplotlib.rc_context(_SVG_RC):
+            fig, ax = plt.subplots(figsize=(4.2, 3.2))
+            x = np.arange(len(cash))
+            ax.fill_between(
+                x, cash["cash_low_80"], cash["cash_high_80"], color="#55a868", alpha=0.25, step="mid",
+                label="80 % interval",
+            )  # fmt: skip
+            ax.bar(x, cash["expected_cash"], color="#55a868", width=0.6, label="expected")
+            weeks = [str(int(w)) for w in cash["week"]] if "week" in cash else [str(i + 1) for i in x]
+            ax.set_xticks(x, weeks)
+            ax.set_xlabel("week")
+            ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_compact_amount))
+            ax.set_ylabel(f"amount ({currency})" if currency else "amount")
+            ax.legend(loc="upper right", fontsize=8)
+            ax.set_title("Expected cash-in per week")
+            return _svg(fig)
     with matplotlib.rc_context(_SVG_RC):
         fig, ax = plt.subplots(figsize=(7, 2.8))
         x = np.arange(len(cash))

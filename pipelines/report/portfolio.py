@@ -604,6 +604,7 @@ def portfolio_context(view: PortfolioView, band_names: list[str]) -> dict[str, A
     cash = _cash_total(view.cash_forecast)
     if cash is not None:
         ctx["cash_svg"] = cash_forecast_svg(cash, view.currency)
+        ctx["cash_svg_narrow"] = cash_forecast_svg(cash, view.currency, narrow=True)  # below 640 px
         ctx["cash_rows"] = [
             {
                 "week": int(r["week"]) if "week" in r else i + 1,
