@@ -472,7 +472,9 @@ def where_to_look(
 
     console.rule("where to look")
     say(f"report:            {runs[-1] / 'report.html'}  (open in a browser; works offline)")
-    say(f"watchlist:         {runs[-1] / 'watchlist.csv'}")
+    say(
+        f"watchlist:         {runs[-1] / 'watchlist.xlsx'}  (in words; watchlist.csv: the same rows with codes)"
+    )
     say(f"collections queue: {runs[-1] / 'collections_queue.xlsx'}  (live debtors; one sheet per owner)")
     say(f"recovery queue:    {runs[-1] / 'recovery_queue.xlsx'}  (debtors in default)")
     say(f"teams (demo):      {teams}  (owners and daily capacity)")

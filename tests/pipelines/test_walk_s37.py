@@ -375,3 +375,22 @@ def test_cash_chart_is_readable_on_a_phone(report_html: Path, tmp_path: Path, wi
         assert chart["smallest"] >= 9.0, chart
     else:
         assert "W13" in chart["words"] and chart["smallest"] >= 9.0, chart
+
+
+def test_demo_points_the_analyst_at_the_watchlist_workbook(tmp_path: Path) -> None:
+    """W14: `ews demo`'s "where to look" named watchlist.csv (codes) for the analyst; it names the workbook
+    in words now, and says the CSV holds the same rows with codes."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from pipelines.commands.score import where_to_look
+
+    runs = [tmp_path / "2025-12-30", tmp_path / "2025-12-31"]
+    cfg = SimpleNamespace(schedule=SimpleNamespace(cron="0 2 * * *", timezone="Europe/Amsterdam"))
+    console = Console(record=True, width=300)
+    where_to_look(console, runs, tmp_path / "teams.yaml", tmp_path, None, "sqlite:///m.db", cfg)
+    text = console.export_text()
+    assert (
+        f"watchlist:         {runs[-1] / 'watchlist.xlsx'}  (in words; watchlist.csv: the same rows" in text
+    )
