@@ -2522,6 +2522,27 @@ M = [
         "            for path in [state.first.file, *(p.path for p in state.first.parts or [])]:\n                inputs.setdefault(str(path), sha256_file(path))\n",
         ["tests/pipelines/test_walk_s37.py"],
     ),
+    (
+        "P14 67ebd4b backtest thresholds: no note when the model's threshold is unknown",
+        "pipelines/commands/backtest.py",
+        "    if model is None or theirs == ours:\n",
+        "    if model is None or theirs is None or theirs == ours:\n",
+        ["tests/pipelines/test_backtest.py", "tests/pipelines/test_backtest_refit.py"],
+    ),
+    (
+        "P15 67ebd4b backtest --refit-every: the champion's recorded threshold never read",
+        "pipelines/commands/backtest.py",
+        "                if store is None or store.exists():\n",
+        "                if False:\n",
+        ["tests/pipelines/test_backtest.py", "tests/pipelines/test_backtest_refit.py"],
+    ),
+    (
+        "P16 67ebd4b backtest: the threshold note not printed as a warning",
+        "pipelines/commands/backtest.py",
+        '        if thresholds.get("min_open_amount_note"):\n',
+        "        if False:\n",
+        ["tests/pipelines/test_backtest.py", "tests/pipelines/test_backtest_refit.py"],
+    ),
 ]
 
 
