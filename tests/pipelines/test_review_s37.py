@@ -154,3 +154,85 @@ def test_a_hidden_sheet_beside_the_table_is_not_a_second_sheet_with_data(tmp_pat
     assert res.exit_code == 0, res.output
     table = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["tables"]["invoices"]
     assert table["sheet"] == "Invoices" and table["rows_accepted"] == 1
+
+
+def _one_run(runs: Path, ids: list[str]) -> None:
+    (runs / "2024-08-31").mkdir(parents=True)
+    n = len(ids)
+    pd.DataFrame(
+        {"debtor_id": ids, "pd": [0.08] * n, "in_default": [False] * n, "band": ["D"] * n}
+    ).to_parquet(runs / "2024-08-31" / "scores.parquet", index=False)
+
+
+def _override(runs: Path, debtor: str) -> object:
+    args = [
+        "watchlist",
+        "override",
+        debtor,
+        "--status",
+        "escalated",
+        "--reason",
+        "legal letter sent",
+        "--by",
+        "ben",
+    ]
+    return _run([*args, "--out", str(runs)])
+
+
+def test_an_override_typed_as_a_books_id_stays_on_that_id_beside_its_other_unicode_form(
+    tmp_path: Path,
+) -> None:
+    """cf73c46, P24. A book holding 'MÜLLER-01' in both forms, two debtors (NFC: U+00DC; NFD: 'U' +
+    U+0308). The analyst types the NFC id, which is in the run as written: the override is that debtor's,
+    not moved to the other form's (which is another debtor of the book)."""
+    from pipelines.scoring.overrides import read_log
+
+    nfc, nfd = "M\u00dcLLER-01", "MU\u0308LLER-01"
+    runs = tmp_path / "runs"
+    _one_run(runs, [nfd, nfc])
+    result = _override(runs, nfc)
+    assert result.exit_code == 0, result.output
+    assert [r["debtor_id"] for r in read_log(runs)] == [nfc]
+
+
+def test_an_override_typed_in_a_form_two_ids_of_the_book_share_is_refused(tmp_path: Path) -> None:
+    """cf73c46, P25. 'Å-1' is written in the run as the Angstrom sign (U+212B) and as 'A' + a combining
+    ring (U+030A): two debtors, both 'Å-1' (U+00C5) in NFC. The analyst types U+00C5, which is in the run
+    in neither form: which debtor is meant cannot be told, so nothing is recorded (exit 2), rather than
+    the override landing on one of them."""
+    from pipelines.scoring.overrides import read_log
+
+    runs = tmp_path / "runs"
+    _one_run(runs, ["\u212b-1", "A\u030a-1"])
+    result = _override(runs, "\u00c5-1")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert read_log(runs) == []
+
+
+def test_the_watchlist_xlsx_holds_the_top_rows_and_says_the_csv_holds_all(tmp_path: Path) -> None:
+    """9637faf, P17. 3 debtors on the list and queue.xlsx_max_rows 2: watchlist.xlsx holds the first 2
+    rows (the list's order), its about sheet counts 3 debtors and says the CSV holds all; the CSV holds 3."""
+    from pipelines.adapters.exports import write_watchlist
+
+    wl = pd.DataFrame(
+        {
+            "as_of": pd.to_datetime(["2025-11-30"] * 3),
+            "debtor_id": ["D1", "D2", "D3"],
+            "pd": [0.25, 0.125, 0.0625],
+            "triggers": ["threshold", "jump", "rank"],
+            "status": ["new", "new", "new"],
+            "reasons": ["x", "y", "z"],
+        }
+    )
+    write_watchlist(wl, tmp_path, dt.datetime(2025, 11, 30), xlsx_rows=2)
+    book = openpyxl.load_workbook(tmp_path / "watchlist.xlsx")
+    ids = [r[1] for r in book["watchlist"].iter_rows(min_row=2, values_only=True)]
+    assert ids == ["D1", "D2"]
+    about = book["about"]["A1"].value
+    assert "3 debtors" in about and "holds the top 2; watchlist.csv holds all" in about
+    assert pd.read_csv(tmp_path / "watchlist.csv", encoding="utf-8-sig")["debtor_id"].tolist() == [
+        "D1",
+        "D2",
+        "D3",
+    ]
