@@ -144,8 +144,14 @@ def _replay(
 ) -> pd.DataFrame:
     from features.engine import MATERIAL_DPD
     from pipelines.engine import Book, bucket_result
-    from pipelines.scoring.score import LIMIT_INPUTS, exposure_columns
-    from pipelines.scoring.watchlist import LEDGER_MEMORY, assign_bands, ledger_memories, rearm_month_ends
+    from pipelines.scoring.score import LIMIT_INPUTS, exposure_columns, history_mask
+    from pipelines.scoring.watchlist import (
+        HISTORY,
+        LEDGER_MEMORY,
+        assign_bands,
+        ledger_memories,
+        rearm_month_ends,
+    )
 
     book = Book.in_memory(portfolio, rows_per_partition)
     until = book.last_observed()
@@ -200,6 +206,7 @@ def _replay(
                         "dpd": (
                             f[MATERIAL_DPD].to_numpy() if MATERIAL_DPD in f else exposure["dpd_current_max"]
                         ),
+                        HISTORY: history_mask(f),
                         "label": ids.map(lab["label"]).astype("Int64").to_numpy(),
                         "first_default_date": ids.map(lab["first_default_date"]).to_numpy(
                             dtype="datetime64[ns]"
@@ -262,6 +269,7 @@ def flag_panel(panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyC
     config re-scores nothing (``ews backtest --config``)."""
     from pipelines.scoring.watch_state import holding, stay_on_list
     from pipelines.scoring.watchlist import (
+        HISTORY,
         LEDGER_MEMORY,
         LIMIT_INPUTS,
         compare_with_previous,
@@ -271,7 +279,7 @@ def flag_panel(panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyC
         with_unscored_memory,
     )
 
-    columns = ["debtor_id", "pd", "band", "in_default"]
+    columns = ["debtor_id", "pd", "band", "in_default", *([HISTORY] if HISTORY in panel.columns else [])]
     limits = {*LIMIT_INPUTS, "credit_need", LEDGER_MEMORY} <= set(panel.columns)
     if limits:
         columns += ["as_of", *LIMIT_INPUTS, "credit_need", LEDGER_MEMORY]
@@ -570,11 +578,11 @@ def list_size_figures(
 def _under_floor(panel: pd.DataFrame, share: float, min_pd: float) -> np.ndarray:
     """Per row of ``panel``: the PD ranks inside the top ``share`` of its month-end's live debtors
     (:func:`~pipelines.scoring.watchlist.in_top_share` without a floor) but lies under ``min_pd``."""
-    from pipelines.scoring.watchlist import in_top_share
+    from pipelines.scoring.watchlist import in_top_share, rank_pool
 
     out = pd.Series(False, index=panel.index)
     for _, month in panel.groupby("as_of", sort=False):
-        live = ~month["in_default"].astype(bool)
+        live = rank_pool(month)
         ranked = in_top_share(month["pd"], live, share, 0.0)
         out.loc[month.index] = ranked & ~in_top_share(month["pd"], live, share, min_pd)
     return out.to_numpy(dtype=bool)

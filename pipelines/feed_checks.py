@@ -163,6 +163,15 @@ STATED_COLUMNS = {"credit_limit": "credit_limit_current", "annual_turnover": Non
 # previous run's limits; a gradual change passes, a month missing or an export cut short does not.
 OWN_BLOCK_DAYS = 30
 OWN_MONTHS = "the book's own months in today's export"
+# A debtors table lists prospects too (onboarded, never invoiced: a CRM export of every account).
+# Counted as debtors they diluted the per-debtor figures, and a feed with 50 % prospects added was
+# refused: invoices_per_debtor_90d 9.1 today vs 13.8 in the training data (s36-watch). When both sides
+# of a comparison carry them, the book's size (``debtors``), ``invoices_per_debtor_90d`` and
+# ``default_share`` read the debtors with an invoice, a payment or a statement dated by the as-of
+# date (HISTORY_DEBTORS; ``pipelines.scoring.score.history_mask``), the rank trigger's pool. Half the
+# debtors' ledger rows gone still halves them (refused by ``debtors``); prospects change neither.
+HISTORY_DEBTORS = "debtors_with_history"
+HISTORY_DEFAULT_SHARE = "default_share_with_history"
 FEED_REFERENCE_ARTIFACT = "feed_reference.json"
 FAILED, OK, SMALL, NO_REFERENCE = "failed", "ok", "too small to check", "no reference"
 
@@ -461,6 +470,31 @@ def _paid_per_invoiced(amounts: tuple[float, float] | None) -> float | None:
     return amounts[0] / amounts[1] if amounts is not None and amounts[1] > 0 else None
 
 
+def with_history(frame: pd.DataFrame) -> np.ndarray | None:
+    """Per row of a scores or feature frame: the debtor has an invoice, a payment or a statement
+    dated by the as-of date (the scores' ``has_history``, else
+    :func:`pipelines.scoring.score.history_mask` of the features); None when the frame carries
+    neither (figures of a run before session 37: compared over every debtor, as then)."""
+    from pipelines.scoring.score import HISTORY_FEATURES, history_mask
+    from pipelines.scoring.watchlist import HISTORY
+
+    if HISTORY in frame:
+        return frame[HISTORY].fillna(True).astype(bool).to_numpy()
+    if any(c in frame for c in HISTORY_FEATURES):
+        return history_mask(frame)
+    return None
+
+
+def _over_history(figures: Mapping[str, Any]) -> dict[str, Any]:
+    """``figures`` with the book's size and default share read over the debtors with a history
+    (:data:`HISTORY_DEBTORS`): the per-debtor checks of :func:`_compare` then leave prospects out."""
+    return {
+        **figures,
+        "debtors": figures[HISTORY_DEBTORS],
+        "default_share": figures.get(HISTORY_DEFAULT_SHARE),
+    }
+
+
 def _snapshot_figures(
     frame: pd.DataFrame,
     default_col: str,
@@ -468,7 +502,9 @@ def _snapshot_figures(
     amounts: tuple[float, float] | None = None,
     ratios: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Debtors, share in default and total open balance of one row per debtor; ``recent``: the
+    """Debtors, share in default and total open balance of one row per debtor, and the debtors
+    with a history and their share in default (:data:`HISTORY_DEBTORS`, when the frame tells:
+    :func:`with_history`); ``recent``: the
     invoices issued in the :data:`RECENT_DAYS` days up to the as-of date (left out when None);
     ``amounts``: paid and invoiced in those days (:func:`recent_amounts`; the ratio left out when
     None or nothing was invoiced); ``ratios``: each debtor's (:func:`recent_ratios`; their median
@@ -484,6 +520,10 @@ def _snapshot_figures(
         if balance is not None and n
         else None,
     }
+    seen = with_history(frame) if n else None
+    if seen is not None and in_default is not None:
+        out[HISTORY_DEBTORS] = int(seen.sum())
+        out[HISTORY_DEFAULT_SHARE] = float(in_default[seen].mean()) if seen.any() else None
     if recent is not None:
         out[RECENT] = int(recent)
     if (ratio := _paid_per_invoiced(amounts)) is not None:
@@ -657,7 +697,8 @@ CHECK_WORDS: dict[str, tuple[str, str, str]] = {
     ),
     "debtors": (
         "Debtors scored",
-        "how many debtors were scored: the book's size",
+        "how many debtors with an invoice, payment or statement by the as-of date were scored: the "
+        "book's size (debtors of the debtors table never invoiced, prospects, not counted)",
         "Debtors missing from or added to the feed: check the debtors and invoices exports",
     ),
     "debtors_same_ids": (
@@ -668,7 +709,8 @@ CHECK_WORDS: dict[str, tuple[str, str, str]] = {
     ),
     "invoices_per_debtor_90d": (
         "Invoices per debtor, last 90 days",
-        "invoices issued in the 90 days up to the as-of date, per scored debtor",
+        "invoices issued in the 90 days up to the as-of date, per scored debtor with an invoice, payment "
+        "or statement by then",
         "Low: invoices are missing from the feed; check the invoices export",
     ),
     "invoices_per_debtor": (
@@ -700,7 +742,7 @@ CHECK_WORDS: dict[str, tuple[str, str, str]] = {
     ),
     "default_share": (
         "Debtors in default",
-        "the share of scored debtors already in default",
+        "the share of scored debtors already in default (of those with an invoice, payment or statement)",
         "A jump: payments missing, or dates read wrongly, put debtors in default; check the payments "
         "file and the date format",
     ),
@@ -859,6 +901,8 @@ def _compare(
     of each one's span (:func:`dense_span`), else by whole rows. ``written``: what the feed wrote off
     since the reference (:func:`written_off`), which explains a fall of ``default_exposure``."""
     checks = []
+    if today.get(HISTORY_DEBTORS) is not None and ref.get(HISTORY_DEBTORS) is not None:
+        today, ref = _over_history(today), _over_history(ref)  # prospects left out (s37-prospects)
     rows_ref = ref.get("rows") or {}
     days, days_ref = today.get(DAYS) or {}, ref.get(DAYS) or {}
     for table in sorted(set(today["rows"]) | set(rows_ref)):
@@ -1439,6 +1483,8 @@ def _by_own_months(
     Else it stays failed and says which figure broke."""
     limit = limits.invoices_per_debtor
     span = f"{limit.min_ratio:g} to {limit.max_ratio:g}"
+    if today.get(HISTORY_DEBTORS) is not None and ref.get(HISTORY_DEBTORS) is not None:
+        today, ref = _over_history(today), _over_history(ref)  # as _compare read them
     found = own_months(invoice_days, snapshot, as_of)
     if found is None or not ref.get(RECENT) or not ref.get("debtors") or not today.get("debtors"):
         return check

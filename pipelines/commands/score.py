@@ -427,6 +427,14 @@ def _summary(console: Console, result: Any, verbose: bool = False) -> None:
         f"drift {m['drift']['status']}",
         highlight=False,
     )
+    if c.get("live_without_history"):
+        n = c["live_without_history"]
+        console.print(
+            f"{counted(n, 'debtor')} of the debtors table {'has' if n == 1 else 'have'} no invoice, payment or "
+            "statement yet (prospects?): scored, but never flagged and not counted in the rank trigger's top "
+            "share or the drift",
+            highlight=False,
+        )
     ties = c.get("rank_ties")
     if ties:
         console.print(

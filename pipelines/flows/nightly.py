@@ -101,6 +101,7 @@ from pipelines.scoring.watchlist import (
     compare_with_previous,
     ledger_ask,
     limit_over_on,
+    rank_pool,
     scored_ledger_memory,
     triggers,
     unscored_limit_memory,
@@ -914,9 +915,13 @@ def drift(scored: pd.DataFrame, X: pd.DataFrame, loaded: Any, cfg: NightlyConfig
     ref = loaded.reference or {}
     refs = {}
     current: dict[str, pd.Series] = {}
+    # the rank pool: never-invoiced debtors of the debtors table (PDs and features read from nothing)
+    # moved the drift figures (75 prospects added to a 150-debtor book alerted, s35-attack)
+    pool = rank_pool(scored)
+    X = X.loc[X.index.isin(pd.Index(scored.loc[pool, "debtor_id"].astype("string")))]
     if "score" in ref:
         refs["score"] = reference_from_entry(ref["score"])
-        current["score"] = scored.loc[~scored["in_default"], "pd"].reset_index(drop=True)
+        current["score"] = scored.loc[pool, "pd"].reset_index(drop=True)
     top = list(ref.get("top_features") or list(ref.get("features", {})))[: cfg.drift.top_features]
     for col in top:
         if col in X.columns and col in ref.get("features", {}):
@@ -1046,6 +1051,7 @@ def _counts(
         "scored": int(len(scored)),
         "live": int((~scored["in_default"]).sum()),
         "in_default": int(scored["in_default"].sum()),
+        **_without_history(scored),
         "bands": {**{b: int(n) for b, n in bands.items()}, "default": int(scored["in_default"].sum())},
         "triggers": {name: int(flags[f"trigger_{name}"].sum()) for name in TRIGGERS},
         **_rank_ties(scored, cfg),
@@ -1063,6 +1069,14 @@ def _counts(
     }
 
 
+def _without_history(scored: pd.DataFrame) -> dict[str, int]:
+    """``{"live_without_history": n}`` when n live debtors (of the debtors table) have no invoice,
+    payment or statement by the as-of date: scored, but outside the rank trigger's pool and the drift
+    of the PDs (``pipelines.scoring.watchlist.rank_pool``); nothing when there are none."""
+    n = int(((~scored["in_default"].astype(bool)) & ~rank_pool(scored)).sum())
+    return {"live_without_history": n} if n else {}
+
+
 def _rank_ties(scored: pd.DataFrame, cfg: NightlyConfig) -> dict[str, Any]:
     """``{"rank_ties": {...}}`` when ties made the rank trigger flag far more than its top_share."""
     from pipelines.scoring.watchlist import rank_ties
@@ -1070,7 +1084,7 @@ def _rank_ties(scored: pd.DataFrame, cfg: NightlyConfig) -> dict[str, Any]:
     rank = cfg.triggers.rank
     if not rank.enabled:
         return {}
-    ties = rank_ties(scored["pd"], ~scored["in_default"].astype(bool), rank.top_share, rank.min_pd)
+    ties = rank_ties(scored["pd"], rank_pool(scored), rank.top_share, rank.min_pd)
     return {} if ties is None else {"rank_ties": ties}
 
 

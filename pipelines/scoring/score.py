@@ -11,7 +11,7 @@ import pandas as pd
 
 from features.statements import with_statement_dpd
 from pipelines.config.nightly import NightlyConfig
-from pipelines.scoring.watchlist import DEFAULT_BAND, assign_bands
+from pipelines.scoring.watchlist import DEFAULT_BAND, HISTORY, assign_bands
 from pipelines.words import counted
 
 EXPOSURE = [
@@ -154,7 +154,28 @@ def score_rows(
     scores["feature_hash"] = rows_hash.to_numpy()
     for col, values in exposure_columns(frame).items():
         scores[col] = values
+    scores[HISTORY] = history_mask(frame)
     return scores, X
+
+
+# the features that say a debtor has a dated row by T: NaN (or 0 statements) when it has none
+HISTORY_FEATURES = ("days_since_last_invoice", "days_since_last_payment", "st_months_observed")
+
+
+def history_mask(frame: pd.DataFrame) -> np.ndarray:
+    """True per row of a feature frame where the debtor has an invoice, a payment or a statement
+    dated on or before the as-of date (``pipelines.scoring.watchlist.HISTORY``); False for a debtor
+    of the debtors table with none (a prospect: onboarded, never invoiced). True everywhere when the
+    frame carries none of :data:`HISTORY_FEATURES` (feature families switched off): no basis to
+    leave anyone out."""
+    cols = [c for c in HISTORY_FEATURES if c in frame.columns]
+    if not cols:
+        return np.ones(len(frame), dtype=bool)
+    seen = np.zeros(len(frame), dtype=bool)
+    for c in cols:
+        values = pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64")
+        seen |= (values > 0) if c == "st_months_observed" else ~np.isnan(values)
+    return seen
 
 
 def exposure_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -115,10 +115,11 @@ def holding_band(bands: pd.Series, cfg: NightlyConfig) -> np.ndarray | None:
 def holding(scored: pd.DataFrame, cfg: NightlyConfig) -> np.ndarray | None:
     """What keeps a flagged debtor on the list tonight (``stay_on_list``'s ``holding``): its band at
     or above ``watchlist.stay_band`` (:func:`holding_band`, needs ``band``) or its PD among the
-    highest ``watchlist.stay_top_share`` of tonight's live debtors and at least
+    highest ``watchlist.stay_top_share`` of tonight's live debtors with a history
+    (``pipelines.scoring.watchlist.rank_pool``) and at least
     ``triggers.rank.min_pd`` (needs ``pd`` and ``in_default``; the rank trigger's hysteresis, so off
     while ``triggers.rank.enabled`` is false); None when neither is set."""
-    from pipelines.scoring.watchlist import in_top_share
+    from pipelines.scoring.watchlist import in_top_share, rank_pool
 
     band = holding_band(scored["band"], cfg) if "band" in scored.columns else None
     # the rank trigger's hold: turning the trigger off turns it off too (before, `enabled: false` alone
@@ -126,8 +127,7 @@ def holding(scored: pd.DataFrame, cfg: NightlyConfig) -> np.ndarray | None:
     share = cfg.watchlist.stay_top_share if cfg.triggers.rank.enabled else None
     if share is None:
         return band
-    live = ~scored["in_default"].astype(bool)
-    top = in_top_share(scored["pd"], live, share, cfg.triggers.rank.min_pd).to_numpy(dtype=bool)
+    top = in_top_share(scored["pd"], rank_pool(scored), share, cfg.triggers.rank.min_pd).to_numpy(dtype=bool)
     return top if band is None else band | top
 
 
