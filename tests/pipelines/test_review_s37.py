@@ -236,3 +236,24 @@ def test_the_watchlist_xlsx_holds_the_top_rows_and_says_the_csv_holds_all(tmp_pa
         "D2",
         "D3",
     ]
+
+
+def test_history_mask_reads_a_dated_invoice_payment_or_statement_by_hand() -> None:
+    """0ad2cee, P30. Per row of a feature frame: an invoice (days_since_last_invoice not NaN), a payment
+    (days_since_last_payment not NaN) or at least one statement (st_months_observed > 0) by the as-of
+    date is a history; NaN everywhere, or 0 statements observed, is none (a prospect of the debtors
+    table). By hand: [invoice 10 d] yes, [payment 3 d] yes, [3 statements] yes, [nothing] no,
+    [0 statements, nothing else] no."""
+    import numpy as np
+
+    from pipelines.scoring.score import history_mask
+
+    nan = np.nan
+    frame = pd.DataFrame(
+        {
+            "days_since_last_invoice": [10.0, nan, nan, nan, nan],
+            "days_since_last_payment": [nan, 3.0, nan, nan, nan],
+            "st_months_observed": [nan, nan, 3.0, nan, 0.0],
+        }
+    )
+    assert history_mask(frame).tolist() == [True, True, True, False, False]
