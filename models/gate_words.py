@@ -91,3 +91,30 @@ def in_words(reason: str) -> str:
     for pattern, words in _OLD_WORDS:
         reason = pattern.sub(words, reason)
     return reason
+
+
+def failed_checks(stored: str) -> list[str]:
+    """The FAIL checks of a registry's stored gate reasons (``ews.gate.reasons``), each without its FAIL
+    word and in today's words. Checks are joined by "; " and a check's own text may hold "; " (the ECE
+    line's "; mean PD ..."): the text is split only before the next check's "ok " / "FAIL " / "WARN "."""
+    return [
+        in_words(r.strip()[5:])
+        for r in re.split(r"; (?=(?:ok|FAIL|WARN) )", stored)
+        if r.strip().startswith("FAIL ")
+    ]
+
+
+def without_figures(check: str) -> str:
+    """A check without its closing parenthesised figures, for a one-line mention: "worse than champion
+    v1: higher log-loss with the whole interval above 0 (log-loss +0.0165 [...], on ... (2 month-ends ...))"
+    -> "worse than champion v1: higher log-loss with the whole interval above 0". A check that does not
+    end with ")" is returned as it is."""
+    text = check.rstrip()
+    if not text.endswith(")"):
+        return text
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[:i].rstrip() or text
+    return text

@@ -106,6 +106,20 @@ def narrow_row(row: dict, columns: dict[str, str] = NARROW) -> dict:
     return {header: str(out[key]) for header, key in columns.items()}
 
 
+def _over_failed_gate(name: str, version: str, tracking_uri: str | None) -> str:
+    """ ", over its failed gate (worse than champion v1: ...)" when ``version``'s gate failed, else "": a
+    manual promotion of such a version said nothing of the failure (s37-walk D6); it still promotes."""
+    from mlflow import MlflowClient
+
+    from models.gate_words import failed_checks, without_figures
+
+    tags = MlflowClient().get_model_version(name, str(version)).tags or {}
+    if tags.get("ews.gate") != "failed":
+        return ""
+    fails = [without_figures(c) for c in failed_checks(tags.get("ews.gate.reasons", ""))]
+    return f", over its failed gate ({'; '.join(fails) or 'no check recorded'})"
+
+
 def history_event(row: dict) -> str:
     """An event of ``ews models history`` in words: ``champion (gate)``, ``queue_key (blend)``,
     ``champion (manual, was v1)``."""
@@ -298,10 +312,13 @@ def register(app: typer.Typer) -> None:
         except (ValueError, LookupError) as exc:
             typer.secho(f"error: {exc}", fg="red", err=True)
             raise typer.Exit(2) from None
+        over = _over_failed_gate(name, version, _uri(project))
         if previous is not None and str(previous) == str(version):  # it read "is champion (previous: 1)"
             typer.echo(f"{name} v{version} was already champion: nothing moved; reason recorded")
         else:
-            typer.echo(f"{name} v{version} is champion (previous: {previous or 'none'}); reason recorded")
+            typer.echo(
+                f"{name} v{version} is champion (previous: {previous or 'none'}){over}; reason recorded"
+            )
         from pipelines.adapters.registry import DEFAULT_MODEL_NAME, champion_version
         from pipelines.adapters.registry import promote_command as promote_line
         from pipelines.adapters.registry_view import PAYDATE_MODEL_NAME

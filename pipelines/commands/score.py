@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -253,15 +252,9 @@ def _unpromoted_hint(name: str, records: list) -> str:
     kind = tags.get("ews.kind", "")
     auc = tags.get("ews.test_auc")
     what = ", ".join(x for x in (kind, f"test AUC {float(auc):.4f}" if auc else "") if x)
-    # checks are joined by "; " and a check's own text may hold "; " (the ECE line's "; mean PD ..."):
-    # split only before the next check's "ok " / "FAIL " / "WARN "
-    from models.gate_words import in_words
+    from models.gate_words import failed_checks
 
-    fails = [
-        in_words(r.strip()[5:])
-        for r in re.split(r"; (?=(?:ok|FAIL|WARN) )", tags.get("ews.gate.reasons", ""))
-        if r.strip().startswith("FAIL ")
-    ]
+    fails = failed_checks(tags.get("ews.gate.reasons", ""))
     verdict = (
         f"failed its promotion gate: {'; '.join(fails)}"
         if tags.get("ews.gate") == "failed" and fails
