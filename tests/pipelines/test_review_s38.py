@@ -1,0 +1,113 @@
+"""Review tests of session 38 (s38-review): behaviours a one-line edit could break unseen.
+
+The first three pin session 37's surviving mutants of 02a6315 (never-invoiced debtors, "prospects",
+left out of the drift, the feed checks' own-months re-judgement and the backtest's under-floor figure;
+/work/notes/s37-review.md P31, P33, P35). Expected values are worked out by hand in each test."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from pipelines.config.nightly import NightlyConfig
+from pipelines.feed_checks import OWN_MONTHS, evaluate_feed
+
+# ------------------------------------------------------------------ P31: the drift leaves prospects out
+
+
+def test_the_drift_of_a_feature_counts_only_debtors_with_a_history() -> None:
+    """4 debtors with a history (feature 1, 2, 3, 4) and 2 prospects (feature 0): the drift of the
+    feature reads the 4 (n 4); the reference's bins (-inf, 2.5], (2.5, inf) hold 50 % each, as the 4
+    do: PSI 0. Counting the prospects too would read 6 values, 4 of them <= 2.5."""
+    from pipelines.flows.nightly import drift
+
+    ids = ["A", "B", "C", "D", "P1", "P2"]
+    scored = pd.DataFrame(
+        {
+            "debtor_id": pd.Series(ids, dtype="string"),
+            "as_of": pd.Timestamp("2024-06-30"),
+            "pd": [0.1, 0.2, 0.3, 0.4, 0.05, 0.05],
+            "in_default": False,
+            "has_history": [True, True, True, True, False, False],
+        }
+    )
+    X = pd.DataFrame({"feat": [1.0, 2.0, 3.0, 4.0, 0.0, 0.0]}, index=pd.Index(ids, dtype="string"))
+    entry = {"kind": "numeric", "cuts": [2.5], "proportions": [0.5, 0.5], "missing": 0.0}
+    loaded = SimpleNamespace(reference={"features": {"feat": entry}, "top_features": ["feat"]})
+    table = drift.fn(scored, X, loaded, NightlyConfig())
+    row = table.set_index("variable").loc["feat"]
+    assert int(row["n"]) == 4
+    assert row["psi"] == pytest.approx(0.0, abs=1e-9)
+
+
+# ----------------------------------------------- P33: the own-months re-judgement over debtors with history
+
+
+def _figures(debtors: int, with_history: int, invoices_90d: int) -> dict:
+    return {
+        "rows": {"invoices": 60_000, "debtors": debtors},
+        "accepted": {"invoices": 60_000, "debtors": debtors},
+        "quarantine_share": {"invoices": 0.0, "debtors": 0.0},
+        "debtors": debtors,
+        "debtors_with_history": with_history,
+        "invoices_90d": invoices_90d,
+    }
+
+
+def test_the_own_months_rejudgement_counts_debtors_with_history_as_the_check_did() -> None:
+    """A book of 2,500 invoiced debtors at the snapshot and tonight, plus 1,500 prospects added to its
+    debtors table since (4,000 rows). invoices_per_debtor_90d reads 8,250 / 2,500 = 3.3 vs 13,500 /
+    2,500 = 5.4 (0.61 < 0.67: failed), then the book's own months: 150 invoices a day up to the
+    snapshot (13,500 in its 90 days = the training data's), then a gradual fall, and 2,500 debtors
+    with a history vs 2,500 (ratio 1): passed. Reading the 4,000 rows there (1.6 > 1.5) would refuse
+    the night for prospects the check itself left out."""
+    days = pd.date_range("2023-07-01", "2024-09-30", freq="D")
+    counts = pd.Series(150, index=days)
+    start = pd.Timestamp("2024-04-03")
+    for stop, n in [
+        ("2024-05-03", 135),
+        ("2024-06-02", 120),
+        ("2024-07-02", 110),
+        ("2024-08-01", 100),
+        ("2024-08-31", 90),
+        ("2024-09-30", 85),
+    ]:
+        counts[(days > start) & (days <= pd.Timestamp(stop))] = n
+        start = pd.Timestamp(stop)
+    training = ("the training data of ews-pd v1 (snapshot 2024-03-31)", _figures(2_500, 2_500, 13_500))
+    feed = evaluate_feed(
+        _figures(4_000, 2_500, 8_250),
+        NightlyConfig(),
+        previous=None,
+        training=training,
+        as_of=dt.date(2024, 9, 30),
+        invoice_days=counts,
+        snapshot=dt.date(2024, 3, 31),
+    )
+    assert feed["status"] == "passed"
+    assert feed["judged"] == {"invoices_per_debtor_90d": OWN_MONTHS}
+
+
+# --------------------------------------------------- P35: the backtest's under-floor figure ranks the pool
+
+
+def test_the_under_floor_figure_ranks_only_debtors_with_a_history() -> None:
+    """One month-end: 10 invoiced debtors with PDs 0.01 .. 0.10 and 10 prospects at PD 0.005. The top
+    20 % of the 10 ranked are the PDs 0.10 and 0.09; under a floor of 0.095 only 0.09 is under it: 1
+    row. Ranking the 20 live rows would take the top 4 (0.10 .. 0.07) and count 3 under the floor."""
+    from pipelines.backtest import _under_floor
+
+    panel = pd.DataFrame(
+        {
+            "as_of": pd.Timestamp("2024-06-30"),
+            "debtor_id": [f"D{i:02d}" for i in range(20)],
+            "pd": [0.01 * (i + 1) for i in range(10)] + [0.005] * 10,
+            "in_default": False,
+            "has_history": [True] * 10 + [False] * 10,
+        }
+    )
+    under = _under_floor(panel, 0.2, 0.095)
+    assert under.tolist() == [False] * 8 + [True] + [False] * 11
