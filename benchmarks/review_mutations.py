@@ -1,7 +1,7 @@
 """Mutation check of sessions 26-34's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
 entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``; "Session 28 (s28-review)", T
 entries; "Session 29 (s29-review)", V entries; "Session 30 (s30-review)", X entries; "Session 32
-(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries; "Session 35 (s35-review)", K entries; "Session 36 (s36-review)", L entries; "Session 37 (s37-review)", P entries): each entry is one wrong edit of a product file (an exact text replaced
+(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries; "Session 35 (s35-review)", K entries; "Session 36 (s36-review)", L entries; "Session 37 (s37-review)", P entries; "Session 38 (s38-review)", G entries): each entry is one wrong edit of a product file (an exact text replaced
 once) and the tests of the commit it tests. The edit is made in ``--tree`` (a copy of the code:
 ``git archive COMMIT | tar -x -C DIR``, never a checkout you work in), the tests run with ``-x``, the
 file is put back; CAUGHT when a test fails, SURVIVED when all pass. An edit whose text is not found
@@ -2682,6 +2682,35 @@ M = [
         '    top = in_top_share(scored["pd"], rank_pool(scored), share, cfg.triggers.rank.min_pd).to_numpy(dtype=bool)\n',
         '    top = in_top_share(scored["pd"], ~scored["in_default"].astype(bool), share, cfg.triggers.rank.min_pd).to_numpy(dtype=bool)\n',
         ["tests/pipelines/test_rank_pool.py", "tests/pipelines/test_feed_prospects.py"],
+    ),
+    # Session 38 (s38-review): G entries, ``--only G1,G2,...``
+    (
+        "G1 84e18cc promote: a failed gate never named",
+        "pipelines/commands/models.py",
+        '    if tags.get("ews.gate") != "failed":\n        return ""\n',
+        '    if True:\n        return ""\n',
+        ["tests/pipelines/test_walk_s38.py"],
+    ),
+    (
+        "G2 84e18cc promote: the failed checks with their figures",
+        "pipelines/commands/models.py",
+        "    fails = [without_figures(c) for c in failed_checks(",
+        "    fails = [c for c in failed_checks(",
+        ["tests/pipelines/test_walk_s38.py"],
+    ),
+    (
+        "G3 84e18cc promote: a version whose gate passed said as failed",
+        "pipelines/commands/models.py",
+        '    if tags.get("ews.gate") != "failed":\n        return ""\n',
+        '    if not tags.get("ews.gate"):\n        return ""\n',
+        ["tests/pipelines/test_walk_s38.py"],
+    ),
+    (
+        "G4 84e18cc without_figures: cut at the last '(' (nested figures cut inside)",
+        "models/gate_words.py",
+        "            return text[:i].rstrip() or text\n",
+        '            return text[: text.rfind("(")].rstrip() or text\n',
+        ["tests/pipelines/test_walk_s38.py"],
     ),
 ]
 
