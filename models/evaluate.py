@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
 
+from models.bootstrap import debtor_draws, percentile_interval
 from models.gate_words import ECE_WORDS, KIND_WORDS, OLDER_DATA, in_words
 
 __all__ = [
@@ -325,11 +326,9 @@ def bootstrap_intervals(
     if n_groups < 2:
         raise ValueError(f"bootstrap by debtor needs at least 2 debtors, got {n_groups}")
     prepared = {name: _Weighted(ya, _as_arrays(ya, p)[1]) for name, p in preds.items()}
-    rng = np.random.default_rng(seed)
     draws: dict[str, list[dict[str, float]]] = {name: [] for name in prepared}
-    for _ in range(n_boot):
-        counts = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups).astype("float64")
-        w = counts[codes]
+    for counts in debtor_draws(n_groups, n_boot, seed):
+        w = counts.astype("float64")[codes]
         for name, prep in prepared.items():
             draws[name].append(prep.metrics(w))
     tail = (1 - level) / 2 * 100
@@ -432,20 +431,10 @@ def paired_difference(
         )
 
     point_ll, point_auc = diff(np.ones(ya.size))
-    rng = np.random.default_rng(seed)
     draws = np.empty((n_boot, 2))
-    for i in range(n_boot):
-        counts = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups).astype("float64")
-        draws[i] = diff(counts[codes])
-    tail = (1 - level) / 2 * 100
-    ci = {}
-    for j, name in enumerate(("logloss", "auc")):
-        values = draws[:, j]
-        if np.isnan(values).all():
-            ci[name] = (float("nan"), float("nan"))
-        else:
-            lo, hi = np.nanpercentile(values, [tail, 100 - tail])
-            ci[name] = (float(lo), float(hi))
+    for i, counts in enumerate(debtor_draws(n_groups, n_boot, seed)):
+        draws[i] = diff(counts.astype("float64")[codes])
+    ci = {name: percentile_interval(draws[:, j], level) for j, name in enumerate(("logloss", "auc"))}
     return {"logloss": point_ll, "auc": point_auc}, ci
 
 

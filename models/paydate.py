@@ -45,6 +45,7 @@ from features.paydate import (
     period_ends,
     period_rows,
 )
+from models.bootstrap import debtor_draws
 
 __all__ = [
     "PaydateParams",
@@ -977,11 +978,8 @@ def _debtor_ratio_interval(
     """95 % interval of ``sum(numerator) / sum(count)`` (per-debtor sums) from a bootstrap over
     debtors: each draw weighs every debtor by the times it was drawn (:func:`coverage_interval`,
     :func:`mae_difference_interval`)."""
-    n = len(count)
-    rng = np.random.default_rng(seed)
     shares = np.empty(draws)
-    for i in range(draws):
-        w = np.bincount(rng.integers(0, n, n), minlength=n)
+    for i, w in enumerate(debtor_draws(len(count), draws, seed)):
         shares[i] = (w * numerator).sum() / (w * count).sum()
     low, high = np.quantile(shares, [0.025, 0.975])
     return float(low), float(high)
