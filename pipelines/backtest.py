@@ -409,6 +409,8 @@ def backtest_figures(
     truth: pd.DataFrame | None = None,
     key: str = "pd",
     places: int = 2,
+    n_boot: int = 0,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """The backtest's figures from :func:`replay`'s panel (see the module docstring).
 
@@ -418,8 +420,11 @@ def backtest_figures(
     the queue is also measured in both keys' orders (``pd_key_capture_top20``,
     ``blend_key_capture_top20``). ``places``: the decimals of the reporting currency
     (``pipelines.ingest.decimals.money_places``) to which the expected loss, the priorities and
-    ``bad_balance_in_queue`` are rounded, as the nightly's queue rounds them. Returns ``{"figures": {...}, "months": [...], "curves": {...},
-    "lead_times": frame}``."""
+    ``bad_balance_in_queue`` are rounded, as the nightly's queue rounds them. ``n_boot`` > 0: also
+    ``intervals`` (:func:`figure_intervals`: 95 % debtor-bootstrap intervals of the headline figures,
+    ``n_boot`` replicates drawn with ``seed``, and what each figure rests on; ``ews backtest`` passes
+    the nightly config's ``backtest.bootstrap_samples``); 0: only the counts. Returns ``{"figures":
+    {...}, "months": [...], "curves": {...}, "lead_times": frame, "intervals": {...}}``."""
     from models.queue_key import blended_pd
     from pipelines.scoring.queue import lgd_for, priority
 
@@ -500,8 +505,132 @@ def backtest_figures(
         "bad_balance_in_queue": round(total, places),
     }
     curve_out = {o: (curves[o] / total).round(6).tolist() if total else [] for o in orders}
+    intervals = figure_intervals(
+        p.loc[observed], queue, orders, was, figures, n_boot, seed, cfg.backtest.min_defaults
+    )
     return {"figures": figures, "months": months, "curves": {"share": grid.round(4).tolist(), **curve_out},
-            "lead_times": leads}  # fmt: skip
+            "lead_times": leads, "intervals": intervals}  # fmt: skip
+
+
+LEVEL = 0.95
+# the figures given an interval, each with what it rests on (distinct debtors, or lead times)
+RESTS_ON = {
+    "capture": ("defaulted debtor", " in the queue"),
+    "watchlist_precision": ("flagged debtor", " that defaulted"),
+    "watchlist_recall": ("defaulted debtor", ""),
+    "lead_time_median_days": ("lead time", ""),
+}
+QUEUE_MINUS_DPD = "queue_minus_dpd_capture_top20"
+QUEUE_OVER_ORACLE = "queue_over_oracle_capture_top20"
+
+
+def _ranked(queue: pd.DataFrame, order: str) -> list[np.ndarray]:
+    """Per month-end of ``queue`` (rows 0..n-1), the rows' positions in ``order`` (as :func:`_capture`)."""
+    key, asc = _order_keys(order)
+    ranked = queue.assign(_row=np.arange(len(queue))).sort_values(
+        ["as_of", *key, "debtor_id"], ascending=[True, *asc, True], kind="stable"
+    )
+    return [g.to_numpy() for _, g in ranked.groupby("as_of", sort=True)["_row"]]
+
+
+def _weighted_median(values: np.ndarray, times: np.ndarray) -> float:
+    """The median of ``values``, each repeated ``times`` (a replicate's debtor counts); NaN if none."""
+    drawn = np.repeat(values, times)
+    return float(np.median(drawn)) if drawn.size else float("nan")
+
+
+def figure_intervals(
+    live: pd.DataFrame,
+    queue: pd.DataFrame,
+    orders: Sequence[str],
+    was: pd.DataFrame,
+    figures: dict[str, Any],
+    n_boot: int,
+    seed: int,
+    min_defaults: int,
+) -> dict[str, Any]:
+    """95 % intervals of the headline figures by a debtor bootstrap (:func:`models.bootstrap.debtor_draws`):
+    each replicate draws the panel's debtors with replacement and weighs every row of a debtor (all its
+    month-ends, its lead times) by the times it was drawn; the same replicate serves every figure, so
+    ``queue_minus_dpd_capture_top20`` (and ``queue_over_oracle_capture_top20`` with the truth) are paired.
+
+    ``live``: the live debtor-months with an observed horizon (``label``, ``flagged``); ``queue``: those
+    in the queue, with the order keys and ``bad_balance``; ``orders``: the capture orders measured;
+    ``was``: the lead times of the defaults flagged at their last month-end (``lead_days``);
+    ``figures``: the point figures. A capture of a replicate is :func:`models.queue_key.weighted_capture`
+    (the top 20 % of each month-end's weight); the lead time's is the median of the drawn lead times.
+
+    Returns ``level``, ``samples``, ``seed``, ``by``, ``min_defaults`` and ``figures``: per figure
+    ``value``, ``low``, ``high`` (None without replicates or below 2 debtors), ``n`` and ``rests_on`` (``n``
+    in words: distinct defaulted debtors, flagged debtors that defaulted, or lead times) and ``thin``
+    (``n`` < ``min_defaults``)."""
+    from models.bootstrap import debtor_draws, percentile_interval
+    from models.queue_key import weighted_capture
+
+    ids = pd.Index(sorted(set(live["debtor_id"].astype(str)) | set(was["debtor_id"].astype(str))))
+    live_codes = ids.get_indexer(live["debtor_id"].astype(str))
+    queue_codes = ids.get_indexer(queue["debtor_id"].astype(str))
+    lead_codes = ids.get_indexer(was["debtor_id"].astype(str))
+    bad_live = (live["label"] == 1).to_numpy(dtype=bool)
+    flag = live["flagged"].to_numpy(dtype=bool)
+    q_bad = queue["bad_balance"].to_numpy(dtype="float64")
+    lead_days = was["lead_days"].to_numpy(dtype="float64")
+
+    def debtors(codes: np.ndarray, mask: np.ndarray) -> int:
+        return int(np.unique(codes[mask]).size)
+
+    n_queue = debtors(queue_codes, q_bad > 0)
+    captures = [o for o in orders if f"{o}_capture_top20" in figures]
+    rests = {f"{o}_capture_top20": (n_queue, RESTS_ON["capture"]) for o in captures}
+    rests["watchlist_precision"] = (debtors(live_codes, bad_live & flag), RESTS_ON["watchlist_precision"])
+    rests["watchlist_recall"] = (debtors(live_codes, bad_live), RESTS_ON["watchlist_recall"])
+    rests["lead_time_median_days"] = (len(was), RESTS_ON["lead_time_median_days"])
+    points = {k: figures.get(k) for k in rests}
+    if "dpd" in captures and points["queue_capture_top20"] is not None:
+        rests[QUEUE_MINUS_DPD] = (n_queue, RESTS_ON["capture"])
+        points[QUEUE_MINUS_DPD] = points["queue_capture_top20"] - points["dpd_capture_top20"]
+    if "oracle" in captures and figures.get("oracle_capture_top20"):
+        rests[QUEUE_OVER_ORACLE] = (n_queue, RESTS_ON["capture"])
+        points[QUEUE_OVER_ORACLE] = points["queue_capture_top20"] / points["oracle_capture_top20"]
+    ranked = {o: _ranked(queue, o) for o in captures}
+    draws: dict[str, list[float]] = {k: [] for k in rests}
+    for counts in debtor_draws(len(ids), n_boot if len(ids) >= 2 else 0, seed):
+        wq = counts[queue_codes].astype("float64")
+        cap = {o: weighted_capture(ranked[o], q_bad, wq) for o in captures}
+        for o in captures:
+            draws[f"{o}_capture_top20"].append(cap[o])
+        wl = counts[live_codes].astype("float64")
+        hits, flagged, bad = (wl * (bad_live & flag)).sum(), (wl * flag).sum(), (wl * bad_live).sum()
+        draws["watchlist_precision"].append(hits / flagged if flagged else np.nan)
+        draws["watchlist_recall"].append(hits / bad if bad else np.nan)
+        draws["lead_time_median_days"].append(_weighted_median(lead_days, counts[lead_codes]))
+        if QUEUE_MINUS_DPD in draws:
+            draws[QUEUE_MINUS_DPD].append(cap["queue"] - cap["dpd"])
+        if QUEUE_OVER_ORACLE in draws:
+            draws[QUEUE_OVER_ORACLE].append(cap["queue"] / cap["oracle"] if cap["oracle"] else np.nan)
+
+    def number(v: Any) -> float | None:
+        return round(float(v), 6) if v is not None and np.isfinite(v) else None
+
+    out = {}
+    for k, (n, (word, tail)) in rests.items():
+        low, high = percentile_interval(np.asarray(draws[k]), LEVEL) if draws[k] else (None, None)
+        out[k] = {
+            "value": number(points.get(k)),
+            "low": number(low),
+            "high": number(high),
+            "n": n,
+            "rests_on": counted(n, word) + tail,
+            "thin": n < min_defaults,
+        }
+    return {
+        "level": LEVEL,
+        "samples": int(n_boot),
+        "seed": int(seed),
+        "by": "debtor",
+        "min_defaults": int(min_defaults),
+        "figures": out,
+    }
 
 
 def list_size_config(cfg: NightlyConfig, share: float, rule: str) -> NightlyConfig:
@@ -641,6 +770,18 @@ DEFINITIONS: dict[str, str] = {
     "lead_time_first_flag_median_days": "first flag: days from the first flagged month-end in the 365 days "
     "before the default, whatever came between (lead_time_first_flag_share)",
     "watchlist_list_share": "flagged live debtor-months / live debtor-months: the list's size as a share of the live book",
+    "intervals": "95 % intervals by debtor bootstrap (backtest.bootstrap_samples replicates of the nightly config, "
+    "seeded by backtest.bootstrap_seed: a rerun gives the same bytes): each replicate draws as many debtors as the "
+    "backtest has, with replacement, and weighs all the month-ends (and lead times) of a debtor by the times it was "
+    "drawn; a capture keeps the top 20 % of each month-end's weight (the row at the cut in part), the lead time is "
+    "the median of the drawn lead times; low / high are the 2.5th and 97.5th percentiles of the replicates. n: what "
+    "the figure rests on (rests_on: distinct defaulted debtors, or lead times); thin: n below backtest.min_defaults, "
+    "too few to judge the figure. On few defaults a percentile interval can be narrower than the truth's (e.g. "
+    "[100 %, 100 %] when every replicate catches all): read n with it",
+    "queue_minus_dpd_capture_top20": "queue_capture_top20 - dpd_capture_top20, with its paired interval (both "
+    "orders on the same replicates)",
+    "queue_over_oracle_capture_top20": "queue_capture_top20 / oracle_capture_top20 (the target: >= 0.95), with its "
+    "paired interval",
     "defaults_for_lead_time": "defaults (debtor, first default day) on or before the book's last observed day, each "
     "within the horizon after a month-end where the debtor was live, at any replayed month-end (also those whose "
     "horizon is not wholly observed): the lead-time shares are shares of these",
@@ -661,6 +802,8 @@ LABELS: dict[str, str] = {
     "queue_capture_top20": "Queue: bad balance caught by its top 20 %",
     "oracle_capture_top20": "  the same, ordered by the true PD (ceiling)",
     "dpd_capture_top20": "  the same, ordered by days past due",
+    QUEUE_MINUS_DPD: "  queue minus days-past-due order",
+    QUEUE_OVER_ORACLE: "  queue / the ceiling (target 0.95 x)",
     "balance_capture_top20": "  the same, ordered by balance",
     "pd_key_capture_top20": "  the same, PD key",
     "blend_key_capture_top20": "  the same, blend key",
@@ -703,13 +846,60 @@ def figure_text(key: str, value: Any, currency: str | None = None, places: int =
     return str(value)
 
 
-def figure_lines(figures: dict[str, Any], currency: str | None = None, places: int = 2) -> list[str]:
+def interval_value(key: str, value: float | None) -> str:
+    """A figure of :func:`figure_intervals` in its unit: the paired difference in percentage points
+    ("+12.5 pts"), the ratio to the ceiling as "0.950 x", the others as :func:`figure_text`."""
+    if value is None:
+        return "n/a"
+    if key == QUEUE_MINUS_DPD:
+        return f"{100 * value:+.1f} pts"
+    if key == QUEUE_OVER_ORACLE:
+        return f"{value:.3f} x"
+    return figure_text(key, value)
+
+
+def interval_words(key: str, entry: dict[str, Any], min_defaults: int) -> str:
+    """The 95 % interval (left out without replicates) and what the figure rests on, e.g. "[62.0 %,
+    100.0 %] on 8 defaulted debtors in the queue: too thin to judge (fewer than 10)"."""
+    span = ""
+    if entry["low"] is not None and entry["high"] is not None:
+        span = f"[{interval_value(key, entry['low'])}, {interval_value(key, entry['high'])}] "
+    thin = f": too thin to judge (fewer than {min_defaults})" if entry["thin"] else ""
+    return f"{span}on {entry['rests_on']}{thin}"
+
+
+def figure_lines(
+    figures: dict[str, Any],
+    currency: str | None = None,
+    places: int = 2,
+    intervals: dict[str, Any] | None = None,
+) -> list[str]:
     """One line per figure for the console: a plain label, the value in its unit
-    (:func:`figure_text`) and the backtest.json key, so a reader can find its definition there."""
-    return [
-        f"{LABELS.get(key, key):46s} {figure_text(key, value, currency, places):>18s}  ({key})"
-        for key, value in figures.items()
-    ]
+    (:func:`figure_text`) and the backtest.json key, so a reader can find its definition there. With
+    ``intervals`` (:func:`figure_intervals`) a headline figure also gives its 95 % interval and what it
+    rests on ("too thin to judge" below ``min_defaults``), the queue minus days-past-due order follows
+    the days-past-due figure and the queue / the ceiling follows the oracle's."""
+    given = (intervals or {}).get("figures", {})
+    least = (intervals or {}).get("min_defaults", 0)
+    after = {"dpd_capture_top20": QUEUE_MINUS_DPD, "oracle_capture_top20": QUEUE_OVER_ORACLE}
+
+    def line(key: str, text: str) -> str:
+        extra = f" {interval_words(key, given[key], least)}" if key in given else ""
+        return f"{LABELS.get(key, key):46s} {text:>18s}{extra}  ({key})"
+
+    lines = []
+    for key, value in figures.items():
+        lines.append(line(key, figure_text(key, value, currency, places)))
+        derived = after.get(key)
+        if derived in given:
+            lines.append(line(derived, interval_value(derived, given[derived]["value"])))
+    if given and intervals and intervals.get("samples"):
+        lines.append(
+            f"Intervals: 95 % by debtor bootstrap, {counted(intervals['samples'], 'replicate')} "
+            "(backtest.bootstrap_samples in the nightly config); a figure on fewer than "
+            f"{counted(least, 'defaulted debtor')} (or lead times) is too thin to judge (backtest.min_defaults)"
+        )
+    return lines
 
 
 @dataclass
@@ -723,10 +913,12 @@ class BacktestResult:
     leakage: dict[str, Any]
     settings: dict[str, Any] = field(default_factory=dict)
     list_sizes: list[dict[str, Any]] = field(default_factory=list)
+    intervals: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
         body = {
             "figures": self.figures,
+            "intervals": self.intervals,
             "definitions": DEFINITIONS,
             "leakage": self.leakage,
             "settings": self.settings,

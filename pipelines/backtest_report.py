@@ -10,7 +10,7 @@ import matplotlib
 import numpy as np
 
 from pipelines.report.plots import _SVG_RC, _svg
-from pipelines.words import LIST_RULE_WORDS, in_sentence
+from pipelines.words import LIST_RULE_WORDS, counted, in_sentence
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -56,9 +56,37 @@ def _monthly_svg(months: list[dict[str, Any]]) -> str:
         return _svg(fig)
 
 
-def _lead_svg(lead_days: np.ndarray) -> str:
+def _intervals_svg(given: dict[str, dict[str, Any]]) -> str:
+    """The shares of :func:`pipelines.backtest.figure_intervals` (captures, precision, recall) as
+    points with their 95 % intervals as error bars, a hollow point when too thin to judge."""
+    from pipelines.backtest import LABELS as FIGURE_LABELS
+
+    keys = [k for k, e in given.items() if k.endswith(("_top20", "precision", "recall"))]
+    keys = [k for k in keys if given[k]["value"] is not None and "_minus_" not in k and "_over_" not in k]
+    with matplotlib.rc_context(_SVG_RC):
+        fig, ax = plt.subplots(figsize=(7, 0.45 * max(len(keys), 2) + 0.9))
+        for i, k in enumerate(reversed(keys)):
+            e = given[k]
+            v = 100 * e["value"]
+            if e["low"] is not None and e["high"] is not None:
+                lo, hi = 100 * e["low"], 100 * e["high"]
+                ax.errorbar(v, i, xerr=[[max(v - lo, 0)], [max(hi - v, 0)]], fmt="none", ecolor="#4c72b0",
+                            capsize=3)  # fmt: skip
+            face = "white" if e["thin"] else "#4c72b0"
+            ax.plot(v, i, "o", color="#4c72b0", markerfacecolor=face)
+        ax.set_yticks(range(len(keys)), [FIGURE_LABELS.get(k, k).strip() for k in reversed(keys)], fontsize=7)
+        ax.set_xlim(-2, 102)
+        ax.set_xlabel("% (point and 95 % interval by debtor bootstrap; hollow: too thin to judge)")
+        return _svg(fig)
+
+
+def _lead_svg(lead_days: np.ndarray, band: dict[str, Any] | None = None) -> str:
     with matplotlib.rc_context(_SVG_RC):
         fig, ax = plt.subplots(figsize=(6, 3))
+        if band and band.get("low") is not None and band.get("high") is not None:
+            ax.axvspan(
+                band["low"], band["high"], color="#c44e52", alpha=0.15, label="95 % interval of the median"
+            )
         if len(lead_days):
             ax.hist(
                 lead_days,
@@ -202,18 +230,55 @@ def render_backtest(result: Any, note: str) -> str:
     sideways (before session 27 it was 1,399 px wide at any width): the plots shrink to the window and,
     below 640 px, every table is one card per row ("header: value" lines)."""
     from pipelines.backtest import LABELS as FIGURE_LABELS
-    from pipelines.backtest import figure_text
+    from pipelines.backtest import QUEUE_MINUS_DPD, QUEUE_OVER_ORACLE, figure_text, interval_value
     from pipelines.ingest.decimals import money_places
     from pipelines.report import stacked
 
     f = result.figures
     currency = result.settings.get("currency")
     places = money_places(currency)
+    intervals = getattr(result, "intervals", None) or {}
+    given = intervals.get("figures", {})
+    least = intervals.get("min_defaults", 0)
+    after = {"dpd_capture_top20": QUEUE_MINUS_DPD, "oracle_capture_top20": QUEUE_OVER_ORACLE}
+    listed = []
+    for k, v in f.items():
+        listed.append((k, figure_text(k, v, currency, places)))
+        if after.get(k) in given:
+            listed.append((after[k], interval_value(after[k], given[after[k]]["value"])))
+
+    def span(k: str) -> str:
+        e = given.get(k)
+        if e is None or e["low"] is None or e["high"] is None:
+            return ""
+        return f"[{interval_value(k, e['low'])}, {interval_value(k, e['high'])}]"
+
+    def rests(k: str) -> str:
+        e = given.get(k)
+        if e is None:
+            return ""
+        return e["rests_on"] + (f": too thin to judge (fewer than {least})" if e["thin"] else "")
+
     rows = "".join(
         ("<tr><td class='sub'>" if FIGURE_LABELS.get(k, k).startswith(" ") else "<tr><td>")
         + f"{escape(FIGURE_LABELS.get(k, k).strip())}</td>"
-        + f"<td class='num'>{escape(figure_text(k, v, currency, places))}</td><td><code>{escape(k)}</code></td></tr>"
-        for k, v in f.items()
+        + f"<td class='num'>{escape(text)}</td><td class='num'>{escape(span(k))}</td>"
+        + f"<td>{escape(rests(k))}</td><td><code>{escape(k)}</code></td></tr>"
+        for k, text in listed
+    )
+    how = (
+        f"<p id='intervals'>95 % intervals by debtor bootstrap: {escape(counted(intervals['samples'], 'replicate'))}, "
+        "each drawing the debtors with replacement with all their month-ends (<code>backtest.bootstrap_samples</code> "
+        f"in the nightly config). A figure resting on fewer than {least} defaulted debtors (or lead times) is too "
+        "thin to judge (<code>backtest.min_defaults</code>): a queue that caught all of 8 defaults may catch far "
+        "fewer of the next 8.</p>"
+        if given and intervals.get("samples")
+        else ""
+    )
+    chart = (
+        f"<h2>Figures with their 95 % intervals</h2>\n{_intervals_svg(given)}"
+        if given and intervals.get("samples")
+        else ""
     )
     money = f" ({escape(currency)})" if currency else ""
     months = [(k, label + (money if k == "bad_balance" else "")) for k, label in MONTH_COLUMNS]
@@ -254,14 +319,17 @@ svg {{ max-width: 100%; height: auto; }}
 <p class="{warn}" id="leakage">{escape(note)}</p>
 <ul>{settings}</ul>
 <h2>Figures (pooled over month-ends with a fully observed horizon)</h2>
-<table id="figures" class="stack"><thead><tr><th>figure</th><th>value</th><th>key in backtest.json</th></tr></thead>
+{how}
+<table id="figures" class="stack"><thead><tr><th>figure</th><th>value</th><th>95 % interval</th><th>rests on</th>
+<th>key in backtest.json</th></tr></thead>
 <tbody>{rows}</tbody></table>
+{chart}
 <h2>Capture curves of the live queue</h2>
 {_curves_svg(result.curves)}
 <h2>Capture in the top 20 % per month-end</h2>
 {_monthly_svg(result.months)}
 <h2>Lead time of the watchlist</h2>
-{_lead_svg(lead_days)}
+{_lead_svg(lead_days, given.get("lead_time_median_days"))}
 <h2>Watchlist by list size</h2>
 <p>The same PDs, re-flagged with the rank trigger at each top share of the live debtors (held while in the
 top share x stay_top_share / top_share), alone and beside the other triggers: choose the list a team can work

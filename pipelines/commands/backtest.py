@@ -464,7 +464,20 @@ def register(app: typer.Typer) -> None:
             if problem:
                 key, key_why = "pd", f"{key_why}; {problem}: ranked by the PD"
                 console.print(problem, style="yellow")
-        res = backtest_figures(panel, cfg, truth_frame, key, places)
+        with console.status(
+            plain(
+                f"95 % intervals: {counted(cfg.backtest.bootstrap_samples, 'debtor-bootstrap replicate')} ..."
+            )
+        ):
+            res = backtest_figures(
+                panel,
+                cfg,
+                truth_frame,
+                key,
+                places,
+                n_boot=cfg.backtest.bootstrap_samples,
+                seed=cfg.backtest.bootstrap_seed,
+            )
         result = BacktestResult(
             figures=res["figures"],
             months=res["months"],
@@ -494,9 +507,10 @@ def register(app: typer.Typer) -> None:
                 "limit_warnings": said_limits,
             },
             list_sizes=list_size_figures(panel, cfg, shares),
+            intervals=res["intervals"],
         )
         files = write_backtest(result, out, panel if rows else None)
-        for line in figure_lines(result.figures, currency, places):
+        for line in figure_lines(result.figures, currency, places, result.intervals):
             console.print(line, highlight=False, soft_wrap=True)
         for line in list_size_lines(result.list_sizes):
             console.print(line, highlight=False)

@@ -352,6 +352,27 @@ class ReportConfig(ConfigModel):
     )
 
 
+class BacktestConfig(ConfigModel):
+    """``ews backtest``'s uncertainty: a 95 % interval by debtor bootstrap on each headline figure."""
+
+    bootstrap_samples: int = Field(
+        1000,
+        description="debtor-bootstrap replicates for the 95 % intervals of backtest.json (resampling debtors "
+        "with all their month-ends; 0: no intervals; at most 20,000)",
+        ge=0,
+        le=20000,
+    )
+    bootstrap_seed: int = Field(
+        0, ge=0, description="seed of the replicates: a rerun gives the same intervals"
+    )
+    min_defaults: int = Field(
+        10,
+        ge=1,
+        description="a figure resting on fewer defaulted debtors (lead times for the lead time) is printed "
+        "as too thin to judge",
+    )
+
+
 class RatioLimit(ConfigModel):
     """Refuse when today's figure / the reference figure lies outside [min_ratio, max_ratio].
 
@@ -564,6 +585,7 @@ class NightlyConfig(ConfigModel):
     drift: DriftConfig = DriftConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     report: ReportConfig = ReportConfig()
+    backtest: BacktestConfig = BacktestConfig()
 
     @model_validator(mode="after")
     def _bands_consistent(self) -> NightlyConfig:

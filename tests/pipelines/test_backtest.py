@@ -516,7 +516,7 @@ def test_backtest_page_reads_at_420_px_without_scrolling_sideways(panel, tmp_pat
 
     if CHROMIUM is None:
         pytest.skip("chromium not installed (.ci/run installs it)")
-    out = backtest_figures(panel, CFG)
+    out = backtest_figures(panel, CFG, n_boot=50)  # s38-btci: the intervals' columns and chart fit too
     leak = leakage(Version({"ews.trained_through": "2023-12-31"}), DATES, 90)
     result = BacktestResult(
         figures=out["figures"],
@@ -526,6 +526,7 @@ def test_backtest_page_reads_at_420_px_without_scrolling_sideways(panel, tmp_pat
         leakage=leak,
         settings={"data": "/a/long/path/to/the/ingested/folder/of/the/book", "currency": "EUR"},
         list_sizes=list_size_figures(panel, CFG, [0.02, 0.05, 0.1, 0.2]),
+        intervals=out["intervals"],
     )
     page = render_backtest(result, leakage_note(leak))
     got = framed_probe(page, width, PAGE_PROBE, tmp_path, "page-probe")
@@ -534,7 +535,7 @@ def test_backtest_page_reads_at_420_px_without_scrolling_sideways(panel, tmp_pat
     for name, table in got["tables"].items():
         assert table["right"] <= width, (name, table)
         assert table["display"] == ("table" if width > 640 else "block"), (name, table)
-    assert len(got["svgs"]) >= 4 and max(got["svgs"]) <= width, got["svgs"]
+    assert len(got["svgs"]) >= 5 and max(got["svgs"]) <= width, got["svgs"]
     assert got["unlabelled"] == 0
     # the figures in their units, as the console gives them; the bad balance with its currency
     assert "54.1 %" in page and "7,400.00 EUR" in page

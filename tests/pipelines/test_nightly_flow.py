@@ -636,6 +636,19 @@ def test_backtest_cli_writes_json_and_html_and_flags_in_sample_months(env, tmp_p
     assert "IN-SAMPLE" in html and html.count("<svg") >= 3 and "http" not in html.split("<svg")[0]
     assert "<li>min_open_amount: 0.0</li>" in html and "<li>model_min_open_amount: 0.0</li>" in html
     assert "IN-SAMPLE" in res.output
+    # s38-btci: each headline figure with its 95 % debtor-bootstrap interval (the nightly config's
+    # backtest.bootstrap_samples, 1,000 by default) and what it rests on, in the json (same bytes twice,
+    # above), the console and the page
+    ci = body["intervals"]
+    assert (ci["samples"], ci["by"], ci["min_defaults"]) == (1000, "debtor", 10)
+    q = ci["figures"]["queue_capture_top20"]
+    assert (
+        q["value"] == pytest.approx(f["queue_capture_top20"], abs=1e-6)
+        and q["low"] <= q["value"] <= q["high"]
+    )
+    assert f"on {q['rests_on']}" in res.output and "queue_minus_dpd_capture_top20" in ci["figures"]
+    assert "Intervals: 95 % by debtor bootstrap, 1,000 replicates" in res.output
+    assert "Figures with their 95 % intervals" in html
     # the watchlist at the default list sizes, the rank trigger alone and beside the other triggers
     sizes = body["list_sizes"]
     assert body["settings"]["list_shares"] == [0.02, 0.05, 0.1, 0.2] and len(sizes) == 8
