@@ -2712,6 +2712,87 @@ M = [
         '            return text[: text.rfind("(")].rstrip() or text\n',
         ["tests/pipelines/test_walk_s38.py"],
     ),
+    (
+        "G5 d76eaf7 intervals: queue minus DPD unpaired (the DPD capture at its point)",
+        "pipelines/backtest.py",
+        '            draws[QUEUE_MINUS_DPD].append(cap["queue"] - cap["dpd"])\n',
+        '            draws[QUEUE_MINUS_DPD].append(cap["queue"] - points["dpd_capture_top20"])\n',
+        ["tests/pipelines/test_backtest_intervals.py"],
+    ),
+    (
+        "G6 d76eaf7 intervals: precision / recall rows not weighted by the draws",
+        "pipelines/backtest.py",
+        '        wl = counts[live_codes].astype("float64")\n',
+        "        wl = np.ones(len(live_codes))\n",
+        ["tests/pipelines/test_backtest_intervals.py"],
+    ),
+    (
+        "G7 d76eaf7 intervals: recall rests on defaulted rows, not debtors",
+        "pipelines/backtest.py",
+        '    rests["watchlist_recall"] = (debtors(live_codes, bad_live), ',
+        '    rests["watchlist_recall"] = (int(bad_live.sum()), ',
+        ["tests/pipelines/test_backtest_intervals.py"],
+    ),
+    (
+        "G8 d76eaf7 intervals: the captures rest on every debtor in the queue",
+        "pipelines/backtest.py",
+        "    n_queue = debtors(queue_codes, q_bad > 0)\n",
+        "    n_queue = debtors(queue_codes, q_bad >= 0)\n",
+        ["tests/pipelines/test_backtest_intervals.py"],
+    ),
+    (
+        "G9 d76eaf7 weighted_capture: the cut from the rows, not the drawn weight",
+        "models/queue_key.py",
+        "        cut = math.ceil(TOP_SHARE * ww.sum())\n",
+        "        cut = math.ceil(TOP_SHARE * len(ww))\n",
+        ["tests/pipelines/test_backtest_intervals.py"],
+    ),
+    (
+        "G10 d76eaf7 intervals: a 90 % level",
+        "pipelines/backtest.py",
+        "LEVEL = 0.95\n",
+        "LEVEL = 0.9\n",
+        ["tests/pipelines/test_backtest_intervals.py"],
+    ),
+    (
+        "G11 d76eaf7 intervals: queue / oracle point as a difference",
+        "pipelines/backtest.py",
+        '        points[QUEUE_OVER_ORACLE] = points["queue_capture_top20"] / points["oracle_capture_top20"]\n',
+        '        points[QUEUE_OVER_ORACLE] = points["queue_capture_top20"] - points["oracle_capture_top20"]\n',
+        ["tests/pipelines/test_backtest_intervals.py"],
+    ),
+    (
+        "G12 d76eaf7 intervals: replicates ignore the seed",
+        "pipelines/backtest.py",
+        "    for counts in debtor_draws(len(ids), n_boot if len(ids) >= 2 else 0, seed):\n",
+        "    for counts in debtor_draws(len(ids), n_boot if len(ids) >= 2 else 0, 0):\n",
+        ["tests/pipelines/test_backtest_intervals.py"],
+    ),
+    (
+        "G13 d76eaf7 intervals: the lead-time median's draws ignore the weights",
+        "pipelines/backtest.py",
+        '        draws["lead_time_median_days"].append(_weighted_median(lead_days, counts[lead_codes]))\n',
+        '        draws["lead_time_median_days"].append(_weighted_median(lead_days, np.ones(len(lead_codes), dtype=int)))\n',
+        ["tests/pipelines/test_backtest_intervals.py"],
+    ),
+    (
+        "G14 d76eaf7 ews backtest: the config's bootstrap_samples not passed (no intervals)",
+        "pipelines/commands/backtest.py",
+        "                n_boot=cfg.backtest.bootstrap_samples,\n",
+        "                n_boot=0,\n",
+        [
+            "tests/pipelines/test_nightly_flow.py::test_backtest_cli_writes_json_and_html_and_flags_in_sample_months"
+        ],
+    ),
+    (
+        "G15 d76eaf7 ews backtest: the config's seed not passed (unseeded replicates)",
+        "pipelines/commands/backtest.py",
+        "                seed=cfg.backtest.bootstrap_seed,\n",
+        "                seed=None,\n",
+        [
+            "tests/pipelines/test_nightly_flow.py::test_backtest_cli_writes_json_and_html_and_flags_in_sample_months"
+        ],
+    ),
 ]
 
 
