@@ -524,13 +524,35 @@ QUEUE_MINUS_DPD = "queue_minus_dpd_capture_top20"
 QUEUE_OVER_ORACLE = "queue_over_oracle_capture_top20"
 
 
-def _ranked(queue: pd.DataFrame, order: str) -> list[np.ndarray]:
-    """Per month-end of ``queue`` (rows 0..n-1), the rows' positions in ``order`` (as :func:`_capture`)."""
-    key, asc = _order_keys(order)
-    ranked = queue.assign(_row=np.arange(len(queue))).sort_values(
-        ["as_of", *key, "debtor_id"], ascending=[True, *asc, True], kind="stable"
-    )
-    return [g.to_numpy() for _, g in ranked.groupby("as_of", sort=True)["_row"]]
+class _Ranked:
+    """One capture order of the queue, flat for the replicates: the rows' debtor codes and bad balances
+    in that order (as :func:`_capture`), month-end after month-end, and where each month-end starts."""
+
+    def __init__(self, queue: pd.DataFrame, order: str, codes: np.ndarray, bad: np.ndarray):
+        key, asc = _order_keys(order)
+        ranked = queue.assign(_row=np.arange(len(queue))).sort_values(
+            ["as_of", *key, "debtor_id"], ascending=[True, *asc, True], kind="stable"
+        )
+        rows = ranked["_row"].to_numpy()
+        months = ranked["as_of"].to_numpy()
+        self.codes, self.bad = codes[rows], bad[rows]
+        self.starts = (
+            np.flatnonzero(np.r_[True, months[1:] != months[:-1]]) if len(rows) else np.zeros(0, int)
+        )
+        self.month = np.repeat(np.arange(len(self.starts)), np.diff(np.r_[self.starts, len(rows)]))
+
+    def capture(self, counts: np.ndarray) -> float:
+        """The pooled share of the drawn bad balance in the top 20 % of each month-end's drawn weight,
+        the row at the cut counted in part (as :func:`models.queue_key.weighted_capture`, all month-ends
+        at once); NaN without bad balance."""
+        w = counts[self.codes].astype("float64")
+        total = float((w * self.bad).sum())
+        if not total:
+            return float("nan")
+        cum = np.cumsum(w)
+        before = cum - w - (cum - w)[self.starts][self.month]  # weight ahead of the row in its month-end
+        cut = np.ceil(TOP_SHARE * np.add.reduceat(w, self.starts))[self.month]
+        return float((np.clip(cut - before, 0.0, w) * self.bad).sum()) / total
 
 
 def _weighted_median(values: np.ndarray, times: np.ndarray) -> float:
@@ -557,15 +579,14 @@ def figure_intervals(
     ``live``: the live debtor-months with an observed horizon (``label``, ``flagged``); ``queue``: those
     in the queue, with the order keys and ``bad_balance``; ``orders``: the capture orders measured;
     ``was``: the lead times of the defaults flagged at their last month-end (``lead_days``);
-    ``figures``: the point figures. A capture of a replicate is :func:`models.queue_key.weighted_capture`
-    (the top 20 % of each month-end's weight); the lead time's is the median of the drawn lead times.
+    ``figures``: the point figures. A capture of a replicate keeps the top 20 % of each month-end's
+    weight (:meth:`_Ranked.capture`); the lead time's is the median of the drawn lead times.
 
     Returns ``level``, ``samples``, ``seed``, ``by``, ``min_defaults`` and ``figures``: per figure
     ``value``, ``low``, ``high`` (None without replicates or below 2 debtors), ``n`` and ``rests_on`` (``n``
     in words: distinct defaulted debtors, flagged debtors that defaulted, or lead times) and ``thin``
     (``n`` < ``min_defaults``)."""
     from models.bootstrap import debtor_draws, percentile_interval
-    from models.queue_key import weighted_capture
 
     ids = pd.Index(sorted(set(live["debtor_id"].astype(str)) | set(was["debtor_id"].astype(str))))
     live_codes = ids.get_indexer(live["debtor_id"].astype(str))
@@ -592,15 +613,17 @@ def figure_intervals(
     if "oracle" in captures and figures.get("oracle_capture_top20"):
         rests[QUEUE_OVER_ORACLE] = (n_queue, RESTS_ON["capture"])
         points[QUEUE_OVER_ORACLE] = points["queue_capture_top20"] / points["oracle_capture_top20"]
-    ranked = {o: _ranked(queue, o) for o in captures}
+    ranked = {o: _Ranked(queue, o, queue_codes, q_bad) for o in captures}
+    # per debtor: flagged debtor-months that defaulted, flagged, defaulted (a replicate weighs debtors)
+    per_debtor = [
+        np.bincount(live_codes, weights=m, minlength=len(ids)) for m in (bad_live & flag, flag, bad_live)
+    ]
     draws: dict[str, list[float]] = {k: [] for k in rests}
     for counts in debtor_draws(len(ids), n_boot if len(ids) >= 2 else 0, seed):
-        wq = counts[queue_codes].astype("float64")
-        cap = {o: weighted_capture(ranked[o], q_bad, wq) for o in captures}
+        cap = {o: ranked[o].capture(counts) for o in captures}
         for o in captures:
             draws[f"{o}_capture_top20"].append(cap[o])
-        wl = counts[live_codes].astype("float64")
-        hits, flagged, bad = (wl * (bad_live & flag)).sum(), (wl * flag).sum(), (wl * bad_live).sum()
+        hits, flagged, bad = (float(counts @ m) for m in per_debtor)
         draws["watchlist_precision"].append(hits / flagged if flagged else np.nan)
         draws["watchlist_recall"].append(hits / bad if bad else np.nan)
         draws["lead_time_median_days"].append(_weighted_median(lead_days, counts[lead_codes]))
