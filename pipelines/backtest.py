@@ -555,6 +555,30 @@ class _Ranked:
         return float((np.clip(cut - before, 0.0, w) * self.bad).sum()) / total
 
 
+def share_figures(keys: Any) -> list[str]:
+    """The share figures among ``keys`` (captures, precision, recall): not the paired difference or ratio."""
+    return [
+        k
+        for k in keys
+        if k.endswith(("_top20", "_precision", "_recall")) and "_minus_" not in k and "_over_" not in k
+    ]
+
+
+def _at_bounds(point: float | None, low: float, high: float, n: int) -> tuple[float, float]:
+    """At a share of exactly 100 % (0 %) the replicates cannot go above (below) it, and on few debtors
+    they often all read it: 8 defaulted debtors all caught give [100 %, 100 %]. There the interval
+    reaches at least the exact (Clopper-Pearson) bound of n of n (0 of n) debtors: low <= 0.025 ** (1 / n)
+    (high >= 1 - that), e.g. 63.1 % for 8 of 8, 82.4 % for 19 of 19. ``n``: the share's debtors."""
+    if point is None or n < 1:
+        return low, high
+    bound = ((1 - LEVEL) / 2) ** (1 / n)
+    if point >= 1.0:
+        low = min(low, bound)
+    elif point <= 0.0:
+        high = max(high, 1 - bound)
+    return low, high
+
+
 def _weighted_median(values: np.ndarray, times: np.ndarray) -> float:
     """The median of ``values``, each repeated ``times`` (a replicate's debtor counts); NaN if none."""
     drawn = np.repeat(values, times)
@@ -580,7 +604,8 @@ def figure_intervals(
     in the queue, with the order keys and ``bad_balance``; ``orders``: the capture orders measured;
     ``was``: the lead times of the defaults flagged at their last month-end (``lead_days``);
     ``figures``: the point figures. A capture of a replicate keeps the top 20 % of each month-end's
-    weight (:meth:`_Ranked.capture`); the lead time's is the median of the drawn lead times.
+    weight (:meth:`_Ranked.capture`); the lead time's is the median of the drawn lead times. A share
+    at exactly 100 % or 0 % reaches at least the exact binomial bound of its debtors (:func:`_at_bounds`).
 
     Returns ``level``, ``samples``, ``seed``, ``by``, ``min_defaults`` and ``figures``: per figure
     ``value``, ``low``, ``high`` (None without replicates or below 2 debtors), ``n`` and ``rests_on`` (``n``
@@ -635,9 +660,13 @@ def figure_intervals(
     def number(v: Any) -> float | None:
         return round(float(v), 6) if v is not None and np.isfinite(v) else None
 
+    # a share's denominator in debtors: defaulted debtors (captures, recall), flagged debtors (precision)
+    basis = {k: n for k, (n, _) in rests.items()} | {"watchlist_precision": debtors(live_codes, flag)}
     out = {}
     for k, (n, (word, tail)) in rests.items():
         low, high = percentile_interval(np.asarray(draws[k]), LEVEL) if draws[k] else (None, None)
+        if low is not None and k in share_figures(rests):
+            low, high = _at_bounds(points.get(k), low, high, basis[k])
         out[k] = {
             "value": number(points.get(k)),
             "low": number(low),
@@ -799,8 +828,10 @@ DEFINITIONS: dict[str, str] = {
     "drawn; a capture keeps the top 20 % of each month-end's weight (the row at the cut in part), the lead time is "
     "the median of the drawn lead times; low / high are the 2.5th and 97.5th percentiles of the replicates. n: what "
     "the figure rests on (rests_on: distinct defaulted debtors, or lead times); thin: n below backtest.min_defaults, "
-    "too few to judge the figure. On few defaults a percentile interval can be narrower than the truth's (e.g. "
-    "[100 %, 100 %] when every replicate catches all): read n with it",
+    "too few to judge the figure. A share at exactly 100 % (0 %) cannot be exceeded by a replicate, and on few "
+    "debtors every replicate may read it: there the interval reaches at least the exact binomial (Clopper-Pearson) "
+    "bound of n of n (0 of n) debtors, 0.025 ** (1 / n) (e.g. [63.1 %, 100 %] for 8 of 8; n: the defaulted "
+    "debtors, for the precision the flagged debtors)",
     "queue_minus_dpd_capture_top20": "queue_capture_top20 - dpd_capture_top20, with its paired interval (both "
     "orders on the same replicates)",
     "queue_over_oracle_capture_top20": "queue_capture_top20 / oracle_capture_top20 (the target: >= 0.95), with its "

@@ -60,9 +60,9 @@ def _intervals_svg(given: dict[str, dict[str, Any]]) -> str:
     """The shares of :func:`pipelines.backtest.figure_intervals` (captures, precision, recall) as
     points with their 95 % intervals as error bars, a hollow point when too thin to judge."""
     from pipelines.backtest import LABELS as FIGURE_LABELS
+    from pipelines.backtest import share_figures
 
-    keys = [k for k, e in given.items() if k.endswith(("_top20", "precision", "recall"))]
-    keys = [k for k in keys if given[k]["value"] is not None and "_minus_" not in k and "_over_" not in k]
+    keys = [k for k in share_figures(given) if given[k]["value"] is not None]
     with matplotlib.rc_context(_SVG_RC):
         fig, ax = plt.subplots(figsize=(7, 0.45 * max(len(keys), 2) + 0.9))
         for i, k in enumerate(reversed(keys)):

@@ -43,7 +43,8 @@ def test_two_debtors_by_hand() -> None:
     with replacement: XX (1 in 4), XY or YX (2 in 4), YY (1 in 4); the drawn lead times' median is 30, 60
     or 90. With 2,000 replicates about 500 read 30 and 500 read 90, so the 2.5th and 97.5th percentiles
     are 30 and 90: [30, 90] around the point 60. Precision and recall are 1 in every replicate (all the
-    flagged defaulted, all the defaulted were flagged): the degenerate interval [1, 1]."""
+    flagged defaulted, all the defaulted were flagged): the replicates read [1, 1], so the interval
+    reaches the exact binomial bound of 2 of 2 debtors, 0.025 ** (1 / 2) = sqrt(0.025) = 0.158114."""
     live = pd.DataFrame({"debtor_id": ["X", "Y"], "label": [1, 1], "flagged": [True, True]})
     was = pd.DataFrame({"debtor_id": ["X", "Y"], "lead_days": [30.0, 90.0]})
     figures = {"watchlist_precision": 1.0, "watchlist_recall": 1.0, "lead_time_median_days": 60.0}
@@ -51,8 +52,8 @@ def test_two_debtors_by_hand() -> None:
     f = out["figures"]
     assert (f["lead_time_median_days"]["low"], f["lead_time_median_days"]["high"]) == (30.0, 90.0)
     assert f["lead_time_median_days"]["value"] == 60.0
-    assert (f["watchlist_recall"]["low"], f["watchlist_recall"]["high"]) == (1.0, 1.0)
-    assert (f["watchlist_precision"]["low"], f["watchlist_precision"]["high"]) == (1.0, 1.0)
+    assert (f["watchlist_recall"]["low"], f["watchlist_recall"]["high"]) == (0.158114, 1.0)
+    assert (f["watchlist_precision"]["low"], f["watchlist_precision"]["high"]) == (0.158114, 1.0)
     assert f["lead_time_median_days"]["rests_on"] == "2 lead times" and f["lead_time_median_days"]["thin"]
     assert f["watchlist_recall"]["rests_on"] == "2 defaulted debtors"
     assert (out["samples"], out["seed"], out["by"], out["level"]) == (2000, 0, "debtor", 0.95)
@@ -60,17 +61,42 @@ def test_two_debtors_by_hand() -> None:
 
 def test_one_flagged_debtor_of_two_by_hand() -> None:
     """X flagged and defaulted, Y flagged and not: precision 1/2. A replicate XX reads 1 (1 in 4), XY 1/2,
-    YY 0 (1 in 4): [0, 1]. Recall: 1 whenever X is drawn; YY has no default and is left out: [1, 1]."""
+    YY 0 (1 in 4): [0, 1]. Recall: 1 whenever X is drawn (YY has no default and is left out), at the
+    bound: 1 of 1 defaulted debtor, 0.025 ** (1 / 1) = 0.025: [0.025, 1]."""
     live = pd.DataFrame({"debtor_id": ["X", "Y"], "label": [1, 0], "flagged": [True, True]})
     was = pd.DataFrame({"debtor_id": ["X"], "lead_days": [45.0]})
     figures = {"watchlist_precision": 0.5, "watchlist_recall": 1.0, "lead_time_median_days": 45.0}
     f = figure_intervals(live, NO_QUEUE, [], was, figures, 2000, 0, 1)["figures"]
     assert (f["watchlist_precision"]["low"], f["watchlist_precision"]["high"]) == (0.0, 1.0)
-    assert (f["watchlist_recall"]["low"], f["watchlist_recall"]["high"]) == (1.0, 1.0)
+    assert (f["watchlist_recall"]["low"], f["watchlist_recall"]["high"]) == (0.025, 1.0)
     assert (f["lead_time_median_days"]["low"], f["lead_time_median_days"]["high"]) == (45.0, 45.0)
     assert f["watchlist_precision"]["rests_on"] == "1 flagged debtor that defaulted"
     assert f["lead_time_median_days"]["rests_on"] == "1 lead time"
     assert not f["watchlist_precision"]["thin"]  # min_defaults 1
+
+
+def test_a_share_at_0_or_100_percent_reaches_the_exact_binomial_bound() -> None:
+    """s37-fallback's third 1,000 x 24 s44 backtest: queue capture 100 % and every one of 1,000 replicates
+    100 % on 19 defaulted debtors. At 100 % (0 %) of n debtors the interval reaches at least the
+    Clopper-Pearson bound 0.025 ** (1 / n): 8 of 8 -> 0.6306, 19 of 19 -> 0.8235. Here X, Y, Z flagged, none
+    defaulted, W defaulted and not flagged: precision 0 of 3 flagged debtors -> high >= 1 - 0.025 ** (1 / 3)
+    = 0.7076; recall 0 of 1 -> high >= 0.975."""
+    from pipelines.backtest import _at_bounds
+
+    assert _at_bounds(1.0, 1.0, 1.0, 8) == pytest.approx((0.025 ** (1 / 8), 1.0))  # 0.6306
+    assert _at_bounds(1.0, 0.5, 1.0, 8) == (0.5, 1.0)  # already wider: kept
+    assert _at_bounds(0.0, 0.0, 0.0, 19) == pytest.approx((0.0, 1 - 0.025 ** (1 / 19)))  # 1 - 0.8235
+    assert _at_bounds(0.6, 0.6, 0.6, 19) == (0.6, 0.6)  # inside: the replicates' interval
+    live = pd.DataFrame(
+        {"debtor_id": ["W", "X", "Y", "Z"], "label": [1, 0, 0, 0], "flagged": [False, True, True, True]}
+    )
+    was = pd.DataFrame({"debtor_id": [], "lead_days": []})
+    figures = {"watchlist_precision": 0.0, "watchlist_recall": 0.0, "lead_time_median_days": None}
+    f = figure_intervals(live, NO_QUEUE, [], was, figures, 500, 0, 10)["figures"]
+    assert f["watchlist_precision"]["low"] == 0.0
+    assert f["watchlist_precision"]["high"] == pytest.approx(1 - 0.025 ** (1 / 3), abs=1e-6)
+    assert (f["watchlist_recall"]["low"], f["watchlist_recall"]["high"]) == (0.0, 0.975)
+    assert f["lead_time_median_days"]["low"] is None and f["lead_time_median_days"]["n"] == 0
 
 
 def _replicate(panel: pd.DataFrame, counts: dict[str, int]) -> tuple[pd.DataFrame, pd.DataFrame]:
