@@ -47,6 +47,7 @@ __all__ = [
     "gate_paydate",
     "load_paydate",
     "log_paydate",
+    "resolve_paydate",
 ]
 
 SPEC_ARTIFACT = "paydate_spec.json"
@@ -553,18 +554,33 @@ def _not_promoted(client: MlflowClient, name: str) -> str:
     )
 
 
+def _find_paydate(key: str, name: str, tracking_uri: str | None) -> Any:
+    """The model version ``key`` (an alias or a number) of ``name``; a missing one raises
+    ``registry.NoChampionError`` saying what to do (train, or why no version is champion)."""
+    uri = registry.configure(tracking_uri)
+    client = MlflowClient()
+    hint = "run `ews train --data DIR` (it trains the payment-date model after the PD model)"
+    if key == CHAMPION:
+        hint = _not_promoted(client, name) or hint
+    return registry.find_version(client, name, key, uri, hint)
+
+
+def resolve_paydate(
+    alias_or_version: str = CHAMPION, name: str = PAYDATE_MODEL_NAME, tracking_uri: str | None = None
+) -> str:
+    """The version number an alias of ``name`` points at now, without loading it (the nightly resolves
+    both models' aliases at its start: s38-attack). Raises ``registry.NoChampionError`` as
+    :func:`load_paydate`."""
+    return str(_find_paydate(str(alias_or_version), name, tracking_uri).version)
+
+
 def load_paydate(
     alias_or_version: str = CHAMPION, name: str = PAYDATE_MODEL_NAME, tracking_uri: str | None = None
 ) -> LoadedPaydate:
     """Load a registered payment-date version by alias or number. Raises
     ``registry.NoChampionError`` when it does not exist (the nightly then skips the forecast)."""
-    uri = registry.configure(tracking_uri)
-    client = MlflowClient()
+    mv = _find_paydate(str(alias_or_version), name, tracking_uri)
     key = str(alias_or_version)
-    hint = "run `ews train --data DIR` (it trains the payment-date model after the PD model)"
-    if key == CHAMPION:
-        hint = _not_promoted(client, name) or hint
-    mv = registry.find_version(client, name, key, uri, hint)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             local = mlflow.artifacts.download_artifacts(

@@ -61,6 +61,7 @@ __all__ = [
     "prepare_X",
     "promote",
     "record_gate",
+    "resolve_version",
     "score_version",
 ]
 
@@ -1067,6 +1068,26 @@ def find_version(client: MlflowClient, name: str, key: str, uri: str, hint: str)
         ) from None
 
 
+def _load_hint(key: str) -> str:
+    """What a missing ``key`` (an alias or a version number) of the PD model tells the user to do."""
+    return (
+        "run `ews train --data DIR` (the gate promotes a passing model) or `ews models promote VERSION --reason ...`"
+        if key == CHAMPION
+        else "see `ews models list`"
+    )
+
+
+def resolve_version(
+    alias_or_version: str = CHAMPION, name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None
+) -> str:
+    """The version number an alias points at now (a number is returned as the store holds it), without
+    loading the model: the nightly resolves its aliases once, at its start, and loads those versions
+    (s38-attack). Raises :class:`NoChampionError` like :func:`load_model_version`."""
+    uri = configure(tracking_uri)
+    key = str(alias_or_version)
+    return str(find_version(MlflowClient(), name, key, uri, _load_hint(key)).version)
+
+
 def load_model_version(
     alias_or_version: str = CHAMPION, name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None
 ) -> LoadedModel:
@@ -1077,12 +1098,7 @@ def load_model_version(
     uri = configure(tracking_uri)
     client = MlflowClient()
     key = str(alias_or_version)
-    hint = (
-        "run `ews train --data DIR` (the gate promotes a passing model) or `ews models promote VERSION --reason ...`"
-        if key == CHAMPION
-        else "see `ews models list`"
-    )
-    mv = find_version(client, name, key, uri, hint)
+    mv = find_version(client, name, key, uri, _load_hint(key))
     alias = None if key.isdigit() else key
     version = str(mv.version)
     run_id = mv.run_id

@@ -81,6 +81,7 @@ from pipelines.scoring.paydate import (
     forecaster_status,
     pay_pd_by_debtor,
     payment_date_files,
+    pin_forecaster,
     statements_book,
     with_expected_cash,
 )
@@ -237,11 +238,20 @@ def default_as_of(timezone: str) -> dt.date:
 
 
 @task(name="load-champion", cache_policy=NO_CACHE)
-def load_champion(cfg: NightlyConfig, project: ProjectConfig) -> Any:
-    """The registry version to score with (alias from config). Raises NoChampionError if absent."""
-    from pipelines.adapters.registry import load_model_version
+def load_champion(cfg: NightlyConfig, project: ProjectConfig) -> tuple[Any, tuple[str | None, str]]:
+    """The registry version to score with (alias from config; raises NoChampionError if absent), and
+    the ``ews-paydate`` champion's version with why there is none (:func:`pin_forecaster`). Both
+    aliases are resolved to versions here, one after the other, before either model is read: the run
+    then uses those versions throughout. Before session 38 the payment-date champion was read after
+    the feed, so a training promoting both models meanwhile gave PD vN with payment dates vN+1."""
+    from pipelines.adapters.registry import load_model_version, resolve_version
 
-    return load_model_version(cfg.model_alias, cfg.model_name, tracking_uri=project.paths.mlflow_tracking_uri)
+    uri = project.paths.mlflow_tracking_uri
+    version = resolve_version(cfg.model_alias, cfg.model_name, tracking_uri=uri)
+    paydate = pin_forecaster(uri)
+    loaded = load_model_version(version, cfg.model_name, tracking_uri=uri)
+    alias = None if str(cfg.model_alias).isdigit() else cfg.model_alias
+    return replace(loaded, alias=alias), paydate
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
@@ -1272,7 +1282,7 @@ def run_nightly(
         # the log was read three times, so the manifest and the report could hold a line the watchlist had not)
         log_at_start = log_head(out_dir)
         with meter.step("load_champion"):
-            loaded = load_champion(cfg, project)
+            loaded, (paydate_version, paydate_why) = load_champion(cfg, project)
         check_definition(
             loaded, project.default_definition.to_params(), f"{cfg.project} (default_definition)"
         )
@@ -1295,8 +1305,11 @@ def run_nightly(
         if statements_book(result.manifest["tables"]):  # ews train fits no ews-paydate for it
             forecaster, no_forecast = None, STATEMENTS_NO_FORECAST
             logger.info("payment dates and cash forecast skipped: %s", no_forecast)
+        elif paydate_version is None:  # none when the run started: one promoted since is the next run's
+            forecaster, no_forecast = None, paydate_why
+            logger.info("payment dates and cash forecast skipped: %s", no_forecast)
         else:
-            forecaster, no_forecast = forecaster_status(project.paths.mlflow_tracking_uri)
+            forecaster, no_forecast = forecaster_status(project.paths.mlflow_tracking_uri, paydate_version)
         prev_dir = latest_before(out_dir, as_of)
         previous, prev_manifest, carried = None, {}, None
         if prev_dir is not None:

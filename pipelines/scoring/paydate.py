@@ -39,6 +39,7 @@ __all__ = [
     "forecast_state",
     "combine_forecasts",
     "forecaster_status",
+    "pin_forecaster",
     "statements_book",
     "STATEMENTS_NO_FORECAST",
     "load_forecaster",
@@ -541,21 +542,27 @@ def statements_book(tables: dict[str, Any]) -> bool:
     ).get("rows_accepted")
 
 
-def forecaster_status(tracking_uri: str | None) -> tuple[Any, str]:
+def forecaster_status(tracking_uri: str | None, pinned: str | None = None) -> tuple[Any, str]:
     """(the ``ews-paydate`` champion, "") or (None, why the payment-date forecast is skipped: no
     champion, or features this code does not build), the why also logged; the nightly writes it into
-    the manifest and the report."""
+    the manifest and the report. ``pinned``: the champion's version as the nightly resolved it at its
+    start (:func:`pin_forecaster`), loaded by number so that a training promoting a new version while
+    the run reads its feed does not pair it with the PD model of before (s38-attack)."""
+    import dataclasses
+
     from features.paydate import FEATURES
     from pipelines.adapters.paydate_registry import load_paydate
-    from pipelines.adapters.registry import NoChampionError
+    from pipelines.adapters.registry import CHAMPION, NoChampionError
 
     logger = _logger()
     try:
-        loaded = load_paydate(tracking_uri=tracking_uri)
+        loaded = load_paydate(pinned or CHAMPION, tracking_uri=tracking_uri)
     except NoChampionError as exc:
         why = str(exc).splitlines()[0]
         logger.info("payment dates and cash forecast skipped: %s", why)
         return None, why
+    if pinned:  # loaded by number: it is the champion the run started with
+        loaded = dataclasses.replace(loaded, alias=CHAMPION)
     unknown = [f for f in loaded.features if f not in FEATURES]
     if unknown:
         why = (
@@ -565,6 +572,18 @@ def forecaster_status(tracking_uri: str | None) -> tuple[Any, str]:
         logger.warning("payment dates and cash forecast skipped: %s", why)
         return None, why
     return loaded, ""
+
+
+def pin_forecaster(tracking_uri: str | None) -> tuple[str | None, str]:
+    """(the version the ``ews-paydate`` champion alias points at now, "") or (None, why there is none):
+    the nightly's resolution at its start, read with the PD champion's (s38-attack)."""
+    from pipelines.adapters.paydate_registry import resolve_paydate
+    from pipelines.adapters.registry import NoChampionError
+
+    try:
+        return resolve_paydate(tracking_uri=tracking_uri), ""
+    except NoChampionError as exc:
+        return None, str(exc).splitlines()[0]
 
 
 @dataclass(frozen=True)

@@ -1186,6 +1186,52 @@ def test_without_a_payment_date_champion_the_manifest_and_report_say_what_is_mis
     assert 'id="cash"' not in html
 
 
+def test_a_training_promoting_both_models_during_a_run_does_not_mix_their_versions(
+    env, tmp_path, monkeypatch
+) -> None:
+    """s38-attack: `ews train` promotes a new PD version and a new payment-date version while a nightly
+    reads its feed (here: as its ingest step returns). Before, the run had read the PD champion at its
+    start and the payment-date champion after the feed: PD v1 with ews-paydate v2 in one manifest,
+    forecasts and queue. Now both aliases are resolved at the start and those versions are used
+    throughout: the manifest names the pair the run started with, and the next run the new pair."""
+    import shutil
+
+    from mlflow import MlflowClient
+
+    import pipelines.flows.nightly as nightly_module
+    from pipelines.flows.nightly import nightly
+
+    db = tmp_path / "mlflow.db"
+    shutil.copy(os.environ["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///"), db)
+    uri = f"sqlite:///{db}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = MlflowClient(uri, registry_uri=uri)
+    old, new = {}, {}
+    for name in ("ews-pd", "ews-paydate"):  # a second version of each, on the same run's files
+        mv = client.get_model_version_by_alias(name, "champion")
+        old[name] = str(mv.version)
+        new[name] = str(client.create_model_version(name, mv.source, mv.run_id, tags=mv.tags).version)
+    assert old != new
+    real = nightly_module.ingest
+
+    def ingest_while_a_training_promotes(*args, **kwargs):
+        result = real(*args, **kwargs)
+        for name, version in new.items():
+            client.set_registered_model_alias(name, "champion", version)
+        return result
+
+    monkeypatch.setattr(nightly_module, "ingest", ingest_while_a_training_promotes)
+    run = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=env["data"], out_dir=tmp_path / "runs")
+    assert {n: str(client.get_model_version_by_alias(n, "champion").version) for n in new} == new  # it moved
+    m = run.manifest
+    assert (m["model"]["version"], m["model"]["alias"]) == (old["ews-pd"], "champion")
+    assert m["payment_dates"]["model"] == f"ews-paydate v{old['ews-paydate']}", m["payment_dates"]
+    monkeypatch.setattr(nightly_module, "ingest", real)
+    again = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=env["data"], out_dir=tmp_path / "runs")
+    assert again.manifest["model"]["version"] == new["ews-pd"]
+    assert again.manifest["payment_dates"]["model"] == f"ews-paydate v{new['ews-paydate']}"
+
+
 def test_a_three_decimal_reporting_currency_keeps_its_thousandths(env, tmp_path) -> None:
     """The nightly rounds amounts to the reporting currency's decimals: the same data with ingest's
     reporting currency KWD (3 decimals) gives the queues, the manifest's sums, the cash forecast and
