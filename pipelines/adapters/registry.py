@@ -888,7 +888,7 @@ def promote(
 # ---------------------------------------------------------------------------------------------
 
 
-HISTORY_COLUMNS = ["at", "version", "event", "by", "mode", "reason", "previous"]
+HISTORY_COLUMNS = ["at", "version", "event", "by", "mode", "reason", "previous", "deleted"]
 VERSION_COLUMNS = [
     "version",
     "created",
@@ -904,8 +904,9 @@ VERSION_COLUMNS = [
 
 def history(name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None) -> pd.DataFrame:
     """Every recorded decision, oldest first: ``at`` (UTC), ``version``, ``event``, ``by``, ``mode``,
-    ``reason``, ``previous``. Empty frame when the model is not registered."""
-    events = view.decision_events(view.read_versions(name, tracking_uri))
+    ``reason``, ``previous``, ``deleted`` (the version was deleted through MLflow since: its decisions
+    stay history). Empty frame when the model is not registered."""
+    events = view.decision_events(view.read_versions(name, tracking_uri, deleted=True))
     frame = pd.DataFrame(events, columns=HISTORY_COLUMNS)
     frame["at"] = pd.to_datetime(frame["at"], utc=True)
     return frame
@@ -918,8 +919,16 @@ def champion_on(
     moment = pd.Timestamp(when)
     moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
     events = history(name, tracking_uri)
-    promotions = events[(events["event"] == CHAMPION) & (events["at"] <= moment)]
-    return None if promotions.empty else str(promotions.iloc[-1]["version"])
+    events = events[events["at"] <= moment]
+    promotions = events[events["event"] == CHAMPION]
+    if promotions.empty:
+        return None
+    last = promotions.iloc[-1]
+    # a champion deleted through MLflow took its alias with it: none held it after (s38-attack)
+    gone = events[
+        (events["event"] == "deleted") & (events["version"] == last["version"]) & (events["at"] >= last["at"])
+    ]
+    return None if len(gone) else str(last["version"])
 
 
 def list_versions(name: str = DEFAULT_MODEL_NAME, tracking_uri: str | None = None) -> pd.DataFrame:

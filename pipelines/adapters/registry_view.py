@@ -41,6 +41,8 @@ CHAMPION = "champion"
 PAYDATE_MODEL_NAME = "ews-paydate"  # the payment-date model (pipelines.adapters.paydate_registry)
 CHALLENGER = "challenger"
 _WORKSPACE = "default"  # MLflow 3's workspace column; ews uses the default workspace only
+_DELETED = "Deleted_Internal"  # current_stage of a version deleted through MLflow (row and tags kept)
+DELETED_WORDS = "deleted through MLflow's UI or API, with its aliases and model files"
 # same instant: the old champion retires before the new one takes over
 _EVENT_RANK = {CHALLENGER: 0, "queue_key": 0.5, "gate_failed": 1, "retired": 2, CHAMPION: 3}
 
@@ -109,6 +111,8 @@ class VersionRecord:
     run_id: str
     tags: dict[str, str]
     aliases: tuple[str, ...]
+    deleted: bool = False  # deleted through MLflow (its row and tags stay in a SQLite store)
+    deleted_ms: int = 0  # when (MLflow's last update of the deleted row), 0 when not deleted
 
 
 def public_uri(uri: str) -> str:
@@ -165,9 +169,13 @@ def tracking_uri(given: str | None = None) -> str:
     return uri
 
 
-def read_versions(name: str, given_uri: str | None = None) -> list[VersionRecord] | None:
+def read_versions(
+    name: str, given_uri: str | None = None, deleted: bool = False
+) -> list[VersionRecord] | None:
     """Every live version of the registered model ``name``, by version number; None when ``name``
-    is not registered (or the local store does not exist yet)."""
+    is not registered (or the local store does not exist yet). ``deleted``: also the versions deleted
+    through MLflow's UI or API, marked ``deleted`` (a SQLite store keeps their rows and tags, so their
+    decisions; MLflow's API, the only reader of a tracking server, hides them)."""
     uri = tracking_uri(given_uri)
     if uri.startswith("sqlite:///"):
         db = Path(uri.removeprefix("sqlite:///"))
@@ -175,24 +183,28 @@ def read_versions(name: str, given_uri: str | None = None) -> list[VersionRecord
             return None
         check_sqlite_store(db)
         try:
-            return _from_sqlite(db, name)
+            return _from_sqlite(db, name, deleted)
         except sqlite3.Error:
             pass  # not the tables this reader knows: ask MLflow
     return _from_client(name, given_uri)
 
 
-def _from_sqlite(db: Path, name: str) -> list[VersionRecord] | None:
+def _from_sqlite(db: Path, name: str, deleted: bool = False) -> list[VersionRecord] | None:
     with sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True) as con:
         known = con.execute(
             "SELECT 1 FROM registered_models WHERE workspace = ? AND name = ?", (_WORKSPACE, name)
         ).fetchone()
         if known is None:
             return None
-        versions = con.execute(
-            "SELECT version, creation_time, run_id FROM model_versions "
-            "WHERE workspace = ? AND name = ? AND current_stage != 'Deleted_Internal' ORDER BY version",
-            (_WORKSPACE, name),
-        ).fetchall()
+        versions = [
+            (v, created, run_id, int(updated or 0) if stage == _DELETED else 0)
+            for v, created, run_id, stage, updated in con.execute(
+                "SELECT version, creation_time, run_id, current_stage, last_updated_time FROM model_versions "
+                "WHERE workspace = ? AND name = ? ORDER BY version",
+                (_WORKSPACE, name),
+            )
+            if deleted or stage != _DELETED
+        ]
         tags: dict[str, dict[str, str]] = {}
         for version, key, value in con.execute(
             "SELECT version, key, value FROM model_version_tags WHERE workspace = ? AND name = ?",
@@ -209,11 +221,13 @@ def _from_sqlite(db: Path, name: str) -> list[VersionRecord] | None:
         VersionRecord(
             version=str(v),
             created_ms=int(created or 0),
-            run_id=run_id or "",
+            run_id="" if gone else run_id or "",  # MLflow overwrites a deleted version's run id
             tags=tags.get(str(v), {}),
             aliases=tuple(sorted(aliases.get(str(v), []))),
+            deleted=bool(gone),
+            deleted_ms=gone,
         )
-        for v, created, run_id in versions
+        for v, created, run_id, gone in versions
     ]
 
 
@@ -299,8 +313,8 @@ def lost_versions(name: str, given_uri: str | None = None) -> LostVersions:
                 )
         except sqlite3.Error:
             return nothing
-        live = {str(v) for v, stage in rows if stage != "Deleted_Internal"}
-        deleted = tuple(sorted(int(v) for v, stage in rows if stage == "Deleted_Internal"))
+        live = {str(v) for v, stage in rows if stage != _DELETED}
+        deleted = tuple(sorted(int(v) for v, stage in rows if stage == _DELETED))
     else:
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
@@ -345,6 +359,21 @@ def decision_events(records: list[VersionRecord] | None) -> list[dict[str, Any]]
                     "reason": ev.get("reason", ""),
                     "previous": ev.get("previous") or "",
                     "summary": _retired_words(ev) or ev.get("summary") or short_reason(ev.get("reason", "")),
+                    "deleted": record.deleted,
+                }
+            )
+        if record.deleted and raw:  # the deletion itself, dated as the store dates it (s38-attack)
+            rows.append(
+                {
+                    "at": datetime.fromtimestamp(record.deleted_ms / 1000, tz=UTC),
+                    "version": record.version,
+                    "event": "deleted",
+                    "by": "",
+                    "mode": "mlflow",
+                    "reason": DELETED_WORDS,
+                    "previous": "",
+                    "summary": DELETED_WORDS,
+                    "deleted": True,
                 }
             )
     return sorted(rows, key=lambda row: (row["at"], _EVENT_RANK.get(row["event"], 4)))

@@ -120,6 +120,17 @@ def _over_failed_gate(name: str, version: str, tracking_uri: str | None) -> str:
     return f", over its failed gate ({'; '.join(fails) or 'no check recorded'})"
 
 
+def deleted_note(name: str, versions: list[int]) -> str:
+    """The line under ``ews models history`` when some of its versions were deleted through MLflow."""
+    one = len(versions) == 1
+    listed = ", ".join(f"v{v}" for v in versions)
+    return (
+        f"{listed} of {name!r} {'was' if one else 'were'} deleted through MLflow (with "
+        f"{'its' if one else 'their'} aliases and model files); {'its' if one else 'their'} decisions above are "
+        "what the store still holds"
+    )
+
+
 def history_event(row: dict) -> str:
     """An event of ``ews models history`` in words: ``champion (gate)``, ``queue_key (blend)``,
     ``champion (manual, was v1)``."""
@@ -218,22 +229,29 @@ def register(app: typer.Typer) -> None:
         (set EWS_USER=scheduler in its environment to say so)."""
         from pipelines.adapters.registry_view import decision_events, lost_versions, read_versions
 
-        rows = decision_events(read_versions(name, _uri(project)))
+        rows = decision_events(read_versions(name, _uri(project), deleted=True))
         if not rows:
             lost = lost_versions(name, _uri(project)).words
             typer.echo(f"no history for {name!r} left: {lost}" if lost else f"no history for {name!r} yet")
             return
+        gone = sorted({int(row["version"]) for row in rows if row["deleted"]})
         for row in rows:
             row["at"] = row["at"].strftime("%Y-%m-%d %H:%M:%S")
+            if row["deleted"]:  # s38-attack: a deleted version's decisions stay history, marked
+                row["version"] = f"{row['version']} (deleted)"
         if verbose:
             columns = ["at", "version", "event", "by", "mode", "previous", "reason"]
             _print_table(ews_console(width=200), f"{name} decisions", rows, columns)
-            return
-        typer.echo(f"{name} decisions, oldest first (`ews models history --verbose`: every reason in full)")
-        for row in rows:
+        else:
             typer.echo(
-                f"{row['at'][:16]}  v{row['version']:<3} {history_event(row):<26} {row['by']:<12} {row['summary']}"
+                f"{name} decisions, oldest first (`ews models history --verbose`: every reason in full)"
             )
+            for row in rows:
+                typer.echo(
+                    f"{row['at'][:16]}  v{row['version']:<3} {history_event(row):<26} {row['by']:<12} {row['summary']}"
+                )
+        if gone:
+            typer.echo(deleted_note(name, gone))
 
     @models_app.command("champion-on")
     def champion_on_command(
