@@ -48,6 +48,7 @@ __all__ = [
     "active_overrides",
     "append_override",
     "check_head",
+    "check_log",
     "log_head",
     "read_log",
 ]
@@ -372,9 +373,56 @@ def new_override(
 
 def check_log(runs_dir: str | Path, previous_run: Path | None) -> None:
     """Refuse a broken audit log before a run does any work: the hash chain must hold and the log
-    must still hold the lines the previous run's manifest recorded (``overrides.lines/hash``)."""
-    read_log(runs_dir)
+    must still hold the lines the previous run's manifest recorded (``overrides.lines/hash``), and
+    those every other published run in ``runs_dir`` recorded (s38-attack: a line rewritten with its
+    hashes recomputed passed a backfill, whose previous run is older than the line, and a nightly
+    whose previous manifest was rewritten too). The chain has no secret: a line forged after the
+    latest run read the log, by someone who can write the runs folder, is not found (README)."""
+    check_recorded_heads(runs_dir, read_log(runs_dir))
     manifest = None if previous_run is None else Path(previous_run) / "manifest.json"
-    if manifest is not None and manifest.exists():
+    if manifest is not None and manifest.exists():  # a previous run not published as ews publishes
         head = json.loads(manifest.read_text(encoding="utf-8")).get("overrides")
         check_head(runs_dir, head, str(manifest))
+
+
+def recorded_heads(runs_dir: str | Path) -> list[tuple[int, str, Path]]:
+    """``(lines, hash, manifest)`` of every published run in ``runs_dir`` whose manifest recorded a
+    log of at least one line, fewest lines first."""
+    from pipelines.adapters.publish import published_runs
+
+    heads = []
+    for run in published_runs(Path(runs_dir)):
+        manifest = run / "manifest.json"
+        try:
+            head = json.loads(manifest.read_text(encoding="utf-8")).get("overrides") or {}
+            lines = int(head.get("lines") or 0)
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue  # an unreadable manifest is not this check's to judge
+        if lines > 0:
+            heads.append((lines, str(head.get("hash")), manifest))
+    return sorted(heads, key=lambda h: (h[0], str(h[2])))
+
+
+def check_recorded_heads(runs_dir: str | Path, records: list[dict[str, Any]]) -> None:
+    """Refuse a log that no longer starts with the lines a published run recorded; name the lines that
+    changed (between the longest head still matching and the shortest that does not) and what to restore."""
+    heads = recorded_heads(runs_dir)
+    bad = [h for h in heads if len(records) < h[0] or records[h[0] - 1]["hash"] != h[1]]
+    if not bad:
+        return
+    n, digest, source = bad[0]
+    kept = max((h[0] for h in heads if h[0] < n and h not in bad), default=0)
+    path, day = Path(runs_dir) / AUDIT_LOG, source.parent.name
+    if len(records) < n:
+        said = f"the log now has {counted(len(records), 'line')}: lines were removed since"
+    elif kept + 1 == n:
+        said = f"the log's first {counted(n, 'line')} no longer end in it: line {n} was changed since"
+    else:
+        said = f"the log's first {counted(n, 'line')} no longer end in it: one of lines {kept + 1} to {n} was changed since"
+    raise AuditLogError(
+        f"{path}: {source} recorded {counted(n, 'line')} ending in hash {digest[:12]}... (the log as the run "
+        f"of {day} read it); {said}"
+        + (f" (the first {counted(kept, 'line')} still match what earlier runs recorded)" if kept else "")
+        + f". Restore {AUDIT_LOG} from a backup taken after the run of {day} (its first {counted(n, 'line')} "
+        f"end in hash {digest[:12]}...) and enter again with `ews watchlist override` any override made after that backup"
+    )

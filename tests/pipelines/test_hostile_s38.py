@@ -65,3 +65,70 @@ def test_a_champion_deleted_through_mlflow_held_the_alias_until_then(mlflow_uri:
     assert registry.champion_on(datetime.now(UTC)) is None
     said = _said(runner.invoke(app, ["models", "champion-on", "2026-03-02", "--runs", str(ROOT / "no-runs")]))
     assert said[0].startswith("registry time: v1 held champion at 2026-03-02"), said
+
+
+def _forged(lines: list[str], k: int, **change) -> str:
+    """The log with line ``k`` changed and every hash from it on recomputed, as a forger who read
+    overrides.py would write it (the chain has no secret)."""
+    import hashlib
+    import json
+
+    fields = ("seq", "debtor_id", "status", "band", "reason", "by", "at", "until", "run", "pd", "prev")
+    records = [json.loads(line) for line in lines]
+    records[k - 1].update(change)
+    for i, record in enumerate(records):
+        if i:
+            record["prev"] = records[i - 1]["hash"]
+        body = json.dumps({f: record.get(f) for f in fields}, sort_keys=True, separators=(",", ":"))
+        record["hash"] = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+
+
+def test_an_override_line_forged_with_recomputed_hashes_is_refused_by_any_published_run(
+    tmp_path: Path,
+) -> None:
+    """Three override lines; the run of 5 January read the first 2, the run of 10 January all 3. Line 3
+    rewritten (escalated -> cleared) with its hash recomputed. Before, a rerun of 7 January (whose previous
+    run, 5 January, recorded 2 lines) accepted it; and line 2 forged with the 10 January manifest's head
+    rewritten to match passed the next nightly. Now every published run's recorded head is checked."""
+    import datetime as dt
+    import json
+
+    import pytest
+
+    from pipelines.scoring.overrides import AuditLogError, Override, append_override, check_log, log_head
+
+    runs = tmp_path / "runs"
+
+    def publish(day: str, lines: int) -> Path:
+        folder = runs / day
+        folder.mkdir(parents=True)
+        (folder / "scores.parquet").write_bytes(b"")
+        (folder / "manifest.json").write_text(json.dumps({"as_of": day, "overrides": log_head(runs, lines)}))
+        return folder
+
+    for i, (debtor, status) in enumerate([("D1", "under_review"), ("D2", "escalated"), ("D3", "escalated")]):
+        when = dt.datetime(2026, 1, 4 + i, 10, tzinfo=UTC)
+        append_override(runs, Override(debtor, status, "call booked", "anna", dt.date(2026, 1, 4)), now=when)
+    jan5, jan10 = publish("2026-01-05", 2), publish("2026-01-10", 3)
+    log = runs / "overrides.jsonl"
+    good = log.read_text().splitlines()
+    check_log(runs, jan5)  # intact
+
+    log.write_text(_forged(good, 3, status="cleared"))
+    with pytest.raises(AuditLogError) as err:
+        check_log(runs, jan5)  # a rerun of 2026-01-07
+    said = str(err.value)
+    assert f"{jan10 / 'manifest.json'} recorded 3 lines ending in hash " in said, said
+    assert "line 3 was changed since (the first 2 lines still match what earlier runs recorded)" in said, said
+    assert "Restore overrides.jsonl from a backup taken after the run of 2026-01-10" in said, said
+
+    log.write_text(_forged(good, 2, status="cleared"))
+    manifest = json.loads((jan10 / "manifest.json").read_text())
+    manifest["overrides"] = log_head(runs)  # the forger rewrites the latest manifest too
+    (jan10 / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(AuditLogError) as err:
+        check_log(runs, jan10)  # the nightly of 2026-01-11
+    said = str(err.value)
+    assert f"{jan5 / 'manifest.json'} recorded 2 lines ending in hash " in said, said
+    assert "one of lines 1 to 2 was changed since" in said, said
