@@ -564,6 +564,10 @@ def share_figures(keys: Any) -> list[str]:
     ]
 
 
+SHARE_TOLERANCE = 1e-9
+"""A share this close to 100 % (0 %) is read as exactly there by :func:`_at_bounds` (float sums)."""
+
+
 def _at_bounds(point: float | None, low: float, high: float, n: int) -> tuple[float, float]:
     """At a share of exactly 100 % (0 %) the replicates cannot go above (below) it, and on few debtors
     they often all read it: 8 defaulted debtors all caught give [100 %, 100 %]. There the interval
@@ -572,9 +576,10 @@ def _at_bounds(point: float | None, low: float, high: float, n: int) -> tuple[fl
     if point is None or n < 1:
         return low, high
     bound = ((1 - LEVEL) / 2) ** (1 / n)
-    if point >= 1.0:
+    # a capture's caught and total balances are summed in two orders: all caught can read 0.9999999999999999
+    if point >= 1.0 - SHARE_TOLERANCE:
         low = min(low, bound)
-    elif point <= 0.0:
+    elif point <= SHARE_TOLERANCE:
         high = max(high, 1 - bound)
     return low, high
 

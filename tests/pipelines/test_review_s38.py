@@ -111,3 +111,39 @@ def test_the_under_floor_figure_ranks_only_debtors_with_a_history() -> None:
     )
     under = _under_floor(panel, 0.2, 0.095)
     assert under.tolist() == [False] * 8 + [True] + [False] * 11
+
+
+# ------------------------------------------- 9e30030: a capture of 100 % summed in another order than its total
+
+
+def test_a_capture_of_all_the_bad_balance_gets_the_binomial_bound_whatever_the_sums_rounding() -> None:
+    """One month-end, 15 live debtors in the queue; the 3 that default (open 123.45, 678.91 and 2,345.67)
+    have the highest PDs: the top 20 % (ceil(0.2 x 15) = 3 rows) holds all the bad balance, capture 100 %
+    of 3 defaulted debtors. The queue sums them in its order (2,345.67 first), the total in the panel's
+    (123.45 first): 0.9999999999999999 in floating point. The interval must still reach the exact bound
+    of 3 of 3: low <= 0.025 ** (1 / 3) = 0.2924 (without it the replicates' 2.5th percentile, 0.78)."""
+    from pipelines.backtest import backtest_figures
+
+    T = pd.Timestamp("2024-06-30")
+    bal = [123.45, 678.91, 2345.67] + [500.0] * 12
+    panel = pd.DataFrame(
+        {
+            "as_of": T,
+            "debtor_id": pd.array([f"D{i:02d}" for i in range(15)], dtype="string"),
+            "pd": [0.50, 0.51, 0.52] + [0.01] * 12,
+            "open_balance": bal,
+            "overdue_amount": bal,
+            "segment": "sme",
+            "dpd": 30.0,
+            "label": [1, 1, 1] + [0] * 12,
+            "horizon_observed": True,
+            "in_default": False,
+            "flagged": [True] * 3 + [False] * 12,
+            "first_default_date": [T + pd.Timedelta(days=40)] * 3 + [pd.NaT] * 12,
+        }
+    )
+    out = backtest_figures(panel, NightlyConfig(), n_boot=200, seed=0)
+    entry = out["intervals"]["figures"]["queue_capture_top20"]
+    assert out["figures"]["queue_capture_top20"] == pytest.approx(1.0, abs=1e-12)
+    assert (entry["value"], entry["n"]) == (1.0, 3)
+    assert entry["low"] <= round(0.025 ** (1 / 3), 6) and entry["high"] == 1.0
