@@ -43,7 +43,7 @@ from features.ledger import (
 )
 from features.master import attributes_at
 from features.params import FAMILIES, DefaultDefinition, FeatureParams
-from features.portfolio import PortfolioParts, combine_parts, ledger_parts
+from features.portfolio import PortfolioParts, combine_parts, ledger_parts, statement_parts
 from features.statements import MATERIAL_DPD, build_statement_features, material_dpd
 from features.tables import Portfolio
 
@@ -330,6 +330,20 @@ def _statement_oldest(features: pd.DataFrame) -> pd.DataFrame:
     return _concat_sorted([out])
 
 
+def _mixed_oldest(invoices: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """The oldest-invoice frame of a book with invoices and statements under the threshold: one row per
+    debtor past due by either (``features``' ``dpd_material``: the higher of its oldest material
+    invoice's and its latest statement's days), with that oldest invoice and its due date where it has
+    one (none where only its statement is past due). E.g. an invoice 60 days past due and a statement
+    of 500.00 at 90 days: the invoice, 90 days; a statement alone at 45 days: no invoice, 45 days."""
+    rows = _statement_oldest(features)
+    ids = invoices[["debtor_id", "as_of", "oldest_invoice_id", "oldest_due_date"]]
+    out = rows.drop(columns=["oldest_invoice_id", "oldest_due_date"]).merge(
+        ids, on=["debtor_id", "as_of"], how="left"
+    )
+    return _concat_sorted([out[list(invoices.columns)]])
+
+
 def _concat_sorted(frames: list[pd.DataFrame]) -> pd.DataFrame:
     out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return out.sort_values(["as_of", "debtor_id"], kind="stable", ignore_index=True)
@@ -423,6 +437,9 @@ def _build(
             extra.append(at_state(ledger, state))
         del state
     parts = ledger_parts(ledger, sums, window_days) if sums else None  # one walk for every date
+    if parts is not None and statements is not None:
+        # invoices and statements: the statements' balances and new charges add to the invoices' (two accounts)
+        parts = combine_parts([parts, statement_parts(statements, sums, window_days)])
 
     feat_frame = pd.DataFrame()
     if features:
@@ -433,7 +450,11 @@ def _build(
             else ledger_feats
         )
         feat_frame = feat_frame.sort_values(["as_of", "debtor_id"], kind="stable", ignore_index=True)
-    if olds:
+    if olds and st_features and MATERIAL_DPD in feat_frame:
+        # invoices and statements: the queues read the days the label and roll-rate state read, the
+        # higher of the oldest material invoice's and the latest statement's (_statement_features)
+        oldest_frame = _mixed_oldest(_concat_sorted(olds), feat_frame)
+    elif olds:
         oldest_frame = _concat_sorted(olds)
     elif oldest and MATERIAL_DPD in feat_frame:
         # a statements book has no invoice: under the threshold its queues read the latest statement's days

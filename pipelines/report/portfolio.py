@@ -118,7 +118,10 @@ def _bucket_parts(
         return None
     if not has_ledger(part):
         return None
-    return portfolio_bucket(part, dates, window_days, ids)
+    parts = portfolio_bucket(part, dates, window_days, ids)
+    if part.statements is not None and not part.statements.empty:  # both: two accounts, the sums add up
+        parts = combine_parts([parts, statement_parts(part.statements, dates, window_days)])
+    return parts
 
 
 def portfolio_parts(
@@ -380,6 +383,7 @@ def build_portfolio(
     statements_book = (
         book.bounds("invoices", "issue_date") is None and book.bounds("statements", "period_end") is not None
     )
+    mixed_book = not statements_book and book.bounds("statements", "period_end") is not None
     if parts is None:
         notes.append("the book holds no invoices or statements: no DSO or aging")
         figures, items, limits = pd.DataFrame(), pd.DataFrame(), pd.Series([], dtype="float64")
@@ -388,6 +392,11 @@ def build_portfolio(
             notes.append(
                 "a statements book: receivables are the latest statements' balances, aged by their days "
                 "past due; DSO reads the statements' new charges as sales"
+            )
+        elif mixed_book:
+            notes.append(
+                "invoices and statements: receivables add the open invoices and the latest statements' "
+                "balances (aged by their days past due); DSO's sales add the statements' new charges"
             )
         figures = pd.concat([f for f in (cached, _figures(parts, rc.dso_window_days)) if len(f)]).sort_index()
         figures.index = pd.DatetimeIndex(figures.index, name="date").as_unit("ns")

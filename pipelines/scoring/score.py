@@ -180,14 +180,48 @@ def history_mask(frame: pd.DataFrame) -> np.ndarray:
 
 def exposure_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """:data:`EXPOSURE` and :data:`LIMIT_INPUTS` of each row of a feature frame (float64; NaN when
-    absent): the invoice features, or for a statements book :func:`statement_exposure`."""
-    derived = statement_exposure(frame) if "open_balance" not in frame else {}
+    absent): the invoice features, or for a statements book :func:`statement_exposure`. A book with
+    both (:func:`mixed_exposure`): a debtor's invoices and statements are two accounts."""
+    derived = statement_exposure(frame)
+    if "open_balance" in frame and derived:
+        return mixed_exposure(frame, derived)
     return {
         col: derived[col]
         if col in derived
         else (frame[col].astype("float64").to_numpy() if col in frame else np.full(len(frame), np.nan))
         for col in EXPOSURE + LIMIT_INPUTS
     }
+
+
+def mixed_exposure(frame: pd.DataFrame, statement: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The exposure columns of a book with both invoices and statements (``statement``: its
+    :func:`statement_exposure`): a debtor's open invoices and its latest statement are two accounts,
+    so the amounts (open balance, overdue, each aging bucket, disputed) add up, and its days past due
+    are the higher of the two, as its default is by either (``features.engine``: ``dpd_material``).
+    A debtor with one of the two reads that one (NaN only without either). The credit-limit inputs
+    add up alike: the amounts invoiced (the statements' new charges), and the payment terms as the
+    mean of the two weighted by the 365 days' amounts (so need = the sum of the two accounts' needs).
+    E.g. open invoices 100.00, 60 days past due and a statement of 500.00, 30 days past due: open
+    balance and overdue 600.00 (31-60: 100.00, 1-30: 500.00), 60 days past due."""
+
+    def col(name: str) -> tuple[np.ndarray, np.ndarray]:
+        own = frame[name].astype("float64").to_numpy() if name in frame else np.full(len(frame), np.nan)
+        return own, statement.get(name, np.full(len(frame), np.nan))
+
+    def added(own: np.ndarray, other: np.ndarray) -> np.ndarray:  # NaN only where neither has the figure
+        return np.where(np.isnan(own) & np.isnan(other), np.nan, np.nan_to_num(own) + np.nan_to_num(other))
+
+    out = {name: added(*col(name)) for name in EXPOSURE + LIMIT_INPUTS}
+    out["dpd_current_max"] = np.fmax(*col("dpd_current_max"))
+    (terms, cycle), (volume, charges) = col("payment_terms_mean_365d"), col("invoice_amount_365d")
+    w_own = np.where(np.isnan(terms), 0.0, np.nan_to_num(volume))
+    w_other = np.where(np.isnan(cycle), 0.0, np.nan_to_num(charges))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (w_own * np.nan_to_num(terms) + w_other * np.nan_to_num(cycle)) / (w_own + w_other)
+    out["payment_terms_mean_365d"] = np.where(
+        w_own + w_other > 0, mean, np.where(np.isnan(terms), cycle, terms)
+    )
+    return out
 
 
 def statement_exposure(frame: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -1,0 +1,164 @@
+"""A book with both invoices and monthly statements (mixed): the queues read the days and the amounts its
+label reads, from both accounts of a debtor."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features.engine import build_bucket
+from features.params import DefaultDefinition
+from features.tables import Portfolio
+from pipelines.config.nightly import NightlyConfig
+from pipelines.scoring.queue import build_queues
+from pipelines.scoring.score import exposure_columns
+from tests.features.ledgers import frame, inv, pay
+
+AS_OF = pd.Timestamp("2024-03-31")
+
+
+def _statement(debtor: str, balance: float, dpd: int) -> dict:
+    return {
+        "debtor_id": debtor,
+        "period_end": AS_OF,
+        "balance": balance,
+        "amount_due": balance,
+        "amount_paid": 0.0,
+        "days_past_due": dpd,
+        "credit_limit": 2000.0,
+    }
+
+
+def mixed_book() -> Portfolio:
+    """i3: an invoice of 300.00 due 2024-02-29, unpaid (31 days past due at 2024-03-31), no statement.
+    m1: its invoice paid before due, and a statement of 500.00 at 60 days. m2: an invoice of 100.00 due
+    2024-01-31, unpaid (60 days: February 29 + March 31), and a statement of 5.00 at 30 days. s4 and s5:
+    statements only, 800.00 at 45 days and 900.00 at 120 days (in default: 120 >= 90)."""
+    return Portfolio(
+        invoices=frame(
+            "invoices",
+            [
+                inv("I1", "m1", "2024-01-01", "2024-01-31", 100.0),
+                inv("I2", "m2", "2024-01-01", "2024-01-31", 100.0),
+                inv("I3", "i3", "2024-02-01", "2024-02-29", 300.0),
+            ],
+        ),
+        payments=frame("payments", [pay("P1", "m1", "2024-01-20", 100.0, "I1")]),
+        statements=frame(
+            "statements",
+            [_statement("m1", 500.0, 60), _statement("m2", 5.0, 30), _statement("s4", 800.0, 45)]
+            + [_statement("s5", 900.0, 120)],
+        ),
+    )
+
+
+def queues(min_open: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    built = build_bucket(mixed_book(), [AS_OF], DefaultDefinition(min_open_amount=min_open))
+    f = built.features
+    flags = built.defaults.set_index("debtor_id")["in_default_at_asof"]
+    in_default = f["debtor_id"].map(flags).astype(bool).to_numpy()
+    scored = f[["debtor_id"]].assign(
+        in_default=in_default,
+        name=f["debtor_id"],
+        segment="retail",
+        pd=[1.0 if d else 0.05 for d in in_default],
+        band="C",
+        **exposure_columns(f),
+    )
+    q, r = build_queues(scored, built.oldest_open.drop(columns="as_of"), NightlyConfig())
+    return q.set_index("debtor_id"), r.set_index("debtor_id")
+
+
+@pytest.mark.parametrize("min_open", [0.0, 10.0])
+def test_a_mixed_books_queues_read_both_accounts_days_and_amounts(min_open: float) -> None:
+    """By hand (PD 0.05; queue rules: 90 days agency, 60 final notice, 30 call, else reminder; recovery: 90
+    agency unless older than 180 or 10,000.00 exposed). A debtor's invoices and its statement are two
+    accounts: amounts add up, the days are the higher (a default by either is a default).
+    i3 300.00, 31 days, call, I3. m1 0 + 500.00 = 500.00 overdue, 60 days (its statement), final notice, no
+    overdue invoice. m2 100.00 + 5.00 = 105.00 (aging 31-60: 100.00, 1-30: 5.00), 60 days (its invoice's;
+    at threshold 10 its statement of 5.00 reads 0 days), final notice, I2. s4 800.00, 45 days, call.
+    s5 in default: the recovery queue, 900.00 exposed, 120 days, agency referral. Before session 38
+    the queues read the invoices alone: m1 and s4 were in no queue (overdue 0 / unknown), m2 read
+    100.00, and s5 was in no recovery queue (no exposure known)."""
+    q, r = queues(min_open)
+    assert sorted(q.index) == ["i3", "m1", "m2", "s4"]
+    assert q.loc[["i3", "m1", "m2", "s4"], "overdue_amount"].tolist() == [300.0, 500.0, 105.0, 800.0]
+    assert q.loc[["i3", "m1", "m2", "s4"], "dpd"].tolist() == [31.0, 60.0, 60.0, 45.0]
+    assert q.loc[["i3", "m1", "m2", "s4"], "next_action"].tolist() == [
+        "call",
+        "final_notice",
+        "final_notice",
+        "call",
+    ]
+    assert q.loc["m2", ["overdue_amount_1_30", "overdue_amount_31_60"]].tolist() == [5.0, 100.0]
+    assert q.loc["i3", "oldest_invoice_id"] == "I3" and q.loc["m2", "oldest_invoice_id"] == "I2"
+    assert pd.isna(q.loc["m1", "oldest_invoice_id"]) and pd.isna(q.loc["s4", "oldest_invoice_id"])
+    assert list(r.index) == ["s5"]
+    assert (r.loc["s5", "exposure"], r.loc["s5", "dpd"], r.loc["s5", "next_action"]) == (
+        900.0,
+        120.0,
+        "agency_referral",
+    )
+
+
+def test_a_debtors_two_accounts_add_up_in_its_exposure_and_its_credit_need() -> None:
+    """By hand. d1: open invoices 100.00 (20.00 disputed), 60 days past due, invoiced 900.00 over 90 days and
+    3,650.00 over 365 on 30-day terms (10 a day: need 300.00); its statement: 500.00 at 30 days, new charges
+    10 % of a 2,000.00 limit = 200.00 a month (one cycle of 30.4375 days: need 200.00). So open and overdue
+    600.00 (31-60: 100.00, 1-30: 500.00), 20.00 disputed, 60 days, need 300.00 + 200.00 = 500.00. d2 has a
+    statement only: 800.00 at 45 days (31-60), 200.00 a month (20 % of 1,000.00), terms one cycle, need 200.00.
+    Before session 38 d1 read 100.00 and need 300.00, d2 nothing (NaN)."""
+    from pipelines.config.credit import CreditPolicyConfig
+    from pipelines.scoring.limits import recommend_limits
+
+    nan = float("nan")
+    f = pd.DataFrame(
+        {
+            "open_balance": [100.0, nan],
+            "overdue_amount": [100.0, nan],
+            "overdue_amount_1_30": [0.0, nan],
+            "overdue_amount_31_60": [100.0, nan],
+            "overdue_amount_61_90": [0.0, nan],
+            "overdue_amount_90p": [0.0, nan],
+            "open_disputed_amount": [20.0, nan],
+            "dpd_current_max": [60.0, nan],
+            "invoice_amount_90d": [900.0, nan],
+            "invoice_amount_365d": [3650.0, nan],
+            "payment_terms_mean_365d": [30.0, nan],
+            "st_balance_last": [500.0, 800.0],
+            "st_dpd_last": [30.0, 45.0],
+            "st_spending_to_limit_6m": [0.1, 0.2],
+            "st_credit_limit": [2000.0, 1000.0],
+        }
+    )
+    got = exposure_columns(f)
+    assert got["open_balance"].tolist() == [600.0, 800.0] and got["overdue_amount"].tolist() == [600.0, 800.0]
+    assert got["overdue_amount_1_30"].tolist() == [500.0, 0.0]
+    assert got["overdue_amount_31_60"].tolist() == [100.0, 800.0]
+    assert got["open_disputed_amount"].tolist() == [20.0, 0.0] and got["dpd_current_max"].tolist() == [
+        60.0,
+        45.0,
+    ]
+    assert got["payment_terms_mean_365d"][1] == 30.4375
+    inputs = pd.DataFrame(
+        {
+            "band": ["C", "C"],
+            "in_default": [False, False],
+            "invoiced": got["invoice_amount_90d"],
+            "terms_days": got["payment_terms_mean_365d"],
+        }
+    )
+    need = recommend_limits(inputs, CreditPolicyConfig())["credit_need"].tolist()
+    assert need == pytest.approx([500.0, 200.0])
+
+
+def test_a_mixed_books_receivables_and_aging_add_the_statements_balances() -> None:
+    """The report's DSO and aging sums at 2024-03-31, by hand: open invoices i3 300.00 (31 days) and m2 100.00
+    (60 days) = 400.00; the latest statements' balances 500.00 (60 days) + 5.00 (30) + 800.00 (45) + 900.00
+    (120) = 2,205.00; so 2,605.00 receivables: 1-30 5.00, 31-60 300.00 + 100.00 + 500.00 + 800.00 = 1,700.00,
+    91-180 900.00. Before session 38 the invoices' 400.00 alone."""
+    built = build_bucket(mixed_book(), [AS_OF], DefaultDefinition(), portfolio_dates=[AS_OF])
+    at = built.portfolio.at.loc[AS_OF]
+    assert at["receivables"] == pytest.approx(2605.0)
+    got = [at["current"], at["1-30"], at["31-60"], at["61-90"], at["91-180"], at[">180"]]
+    assert got == pytest.approx([0.0, 5.0, 1700.0, 0.0, 900.0, 0.0])
