@@ -109,6 +109,14 @@ class CreditPolicyConfig(ConfigModel):
         description="a debtor without invoices in the window: 'zero' (limit 0) or 'keep_current' (its "
         "current credit_limit, 0 when it has none)",
     )
+    prospect_limit: float | None = Field(
+        None,
+        ge=0.0,
+        description="a debtor never invoiced (no invoice, payment or statement by the as-of date: a "
+        "prospect of the debtors table): null (no recommendation, its risk band left empty: the limit is "
+        "set by hand) or a starting limit, the same in every variant, at most the caps and rounded down "
+        "like the others",
+    )
 
     @model_validator(mode="after")
     def _steps(self) -> CreditPolicyConfig:

@@ -13,7 +13,8 @@ Per debtor, from figures known at the as-of date T:
   (``turnover_ratio`` x ``annual_turnover``, ``net_worth_ratio`` x ``net_worth``, ``max_limit``),
   rounded down to a multiple of the currency's step (:func:`round_step`: ``round_to`` for a currency
   worth half a euro to two euros, the same step in another currency's units on the 1-2-5 series);
-- a debtor in default gets 0; a debtor without invoices in the window follows ``no_history``.
+- a debtor in default gets 0; a debtor without invoices in the window follows ``no_history``; a debtor
+  never invoiced (``has_history`` False: a prospect) follows ``prospect_limit`` (none: no limit, set by hand).
 
 ``credit_limit_rule`` names the rule that set the recommended limit. Everything is vectorised
 (one pass of numpy over the debtors; about a second at 1M debtors, see BENCHMARKS.md).
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.config.credit import CreditPolicyConfig
+from pipelines.scoring.watchlist import HISTORY
 from pipelines.words import amounts_in, counted
 
 __all__ = [
@@ -81,6 +83,9 @@ def _rule_texts(policy: CreditPolicyConfig) -> list[str]:
         f"{window}: 0",
         f"{window}: current limit kept",
         f"{window} and no current limit: 0",
+        "never invoiced: no basis for a limit, set it by hand (or credit.prospect_limit)",
+        f"never invoiced: the starting limit {policy.prospect_limit or 0:,.0f} (credit.prospect_limit), at most "
+        "the caps",
     ]
     return out
 
@@ -152,7 +157,8 @@ def recommend_limits(
     ``inputs`` columns: ``band`` (risk band name; ignored in default), ``in_default`` (bool),
     ``invoiced`` (amount invoiced in the policy's window before T), ``terms_days`` (mean payment
     terms, days), and optionally ``credit_limit`` (current limit), ``annual_turnover`` and
-    ``net_worth`` (missing or NaN: unknown). Returns :data:`LIMIT_COLUMNS`: ``invoiced_per_month``,
+    ``net_worth`` (missing or NaN: unknown) and ``has_history`` (False: never invoiced, a prospect; missing:
+    True). Returns :data:`LIMIT_COLUMNS`: ``invoiced_per_month``,
     ``terms_days`` (as used), ``credit_need``, ``credit_limit_current`` and the three variants
     (float, currency units) and ``credit_limit_rule`` (text).
     """
@@ -197,6 +203,11 @@ def recommend_limits(
     keep = policy.no_history == "keep_current"
     kept = np.nan_to_num(current, nan=0.0)
     step = round_step(policy, currency)
+    # never invoiced: no volume, no terms, no history behind its band; the starting limit or none
+    seen = inputs["has_history"] if "has_history" in inputs else pd.Series(True, index=inputs.index)
+    prospect = ~seen.fillna(True).to_numpy(dtype=bool) & ~in_default
+    start = policy.prospect_limit
+    starting = np.nan if start is None else _floor_to(np.minimum(start, cap), step)
     for variant in VARIANTS:
         factor = np.array([getattr(f, variant) for f in policy.bands.values()], dtype="float64")[code]
         limit = _floor_to(np.minimum(need * factor, cap), step)
@@ -204,6 +215,7 @@ def recommend_limits(
             limit = np.where(history, limit, kept)
         else:
             limit = np.where(history, limit, 0.0)
+        limit = np.where(prospect, starting, limit)
         out[f"credit_limit_{variant}"] = np.where(in_default, 0.0, limit)
 
     rec_factor = np.array([f.recommended for f in policy.bands.values()], dtype="float64")[code]
@@ -212,6 +224,7 @@ def recommend_limits(
     special = 4 * len(names)
     no_hist = special + 1 if not keep else np.where(np.isnan(current), special + 3, special + 2)
     rule = np.where(history, rule, no_hist)
+    rule = np.where(prospect, special + 4 + (start is not None), rule)
     rule = np.where(in_default, special, rule)
     texts = _rule_texts(policy)
     out["credit_limit_rule"] = pd.Categorical.from_codes(rule, categories=texts)
@@ -227,7 +240,8 @@ def add_credit_limits(
     """``scored`` (the nightly's scores: ``debtor_id``, ``band``, ``in_default`` and the features
     ``invoice_amount_90d``/``_365d`` and ``payment_terms_mean_365d``) with :data:`LIMIT_COLUMNS`
     appended. ``debtors``: the debtors table, for ``credit_limit``, ``annual_turnover`` and
-    ``net_worth`` (None or absent columns: unknown). ``currency``: the reporting currency, whose step
+    ``net_worth`` (None or absent columns: unknown); ``has_history`` when ``scored`` has it (a prospect
+    follows ``prospect_limit``). ``currency``: the reporting currency, whose step
     the limits are rounded to (:func:`round_step`)."""
     inputs = pd.DataFrame(
         {
@@ -238,6 +252,8 @@ def add_credit_limits(
         },
         index=scored.index,
     )
+    if HISTORY in scored:  # False: never invoiced (pipelines.scoring.score.history_mask)
+        inputs["has_history"] = scored[HISTORY].astype("boolean")
     attrs = ["credit_limit", "annual_turnover", "net_worth"]
     if debtors is not None and len(debtors) and any(c in debtors.columns for c in attrs):
         pos = _positions(scored["debtor_id"], debtors["debtor_id"])  # debtor_id is unique (data contract)
@@ -266,6 +282,15 @@ def credit_limits_table(scored: pd.DataFrame, currency: str | None) -> pd.DataFr
         *LIMIT_COLUMNS,
     ]
     frame = scored.rename(columns={"open_balance": "exposure"})
+    if HISTORY in frame:  # a debtor never invoiced: its band and PD have no history behind them (none shown)
+        never = ~frame[HISTORY].astype("boolean").fillna(True).to_numpy(dtype=bool)
+        if "in_default" in frame:  # an event can put a debtor in default before its first invoice
+            never &= ~frame["in_default"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        if never.any():
+            frame = frame.assign(
+                band=frame["band"].astype("string").mask(never),
+                pd=frame["pd"].astype("float64").mask(never),
+            )
     frame = frame[[c for c in cols if c in frame.columns]]
     if not frame["debtor_id"].is_monotonic_increasing:  # the nightly's scores already are
         frame = frame.sort_values("debtor_id", kind="stable")

@@ -272,3 +272,51 @@ def test_credit_limits_table_largest_exposure_first_with_currency_and_files(tmp_
     assert "Recommended credit limit (EUR)" in rows[0] and "Exposure at default (EUR)" in rows[0]
     assert len(rows) == 1 + 2 + 1  # header, the 2 largest exposures, totals
     assert write_credit_limits(scores_frame(), tmp_path, dt.datetime(2024, 6, 30), "EUR", 10) == {}
+
+
+def test_a_debtor_never_invoiced_gets_no_band_and_no_limit_or_the_configured_starting_limit(tmp_path) -> None:
+    """s38: a prospect (a debtor of the debtors table with no invoice, payment or statement by the as-of date:
+    has_history False) read as "no invoice in the last 90 days: 0", and credit_limits.csv showed the band its
+    empty features gave it. By hand: p (prospect, band A from the model, current limit 4,000) and a (band A,
+    9,000 invoiced over 90 days on 30-day terms: need 3,000, 6,000 / 4,500 / 9,000).
+    Default policy (prospect_limit null): p gets no limit (empty), the rule says to set it by hand, and its band
+    and PD are empty in the table; a keeps its figures. prospect_limit 2,750: 2,500 in every variant (rounded
+    down to the step of 500); with annual_turnover 20,000 (cap 10 %: 2,000) it is 2,000."""
+    scored = pd.DataFrame(
+        {
+            "debtor_id": pd.array(["a", "p"], dtype="string"),
+            "band": pd.array(["A", "A"], dtype="string"),
+            "in_default": [False, False],
+            "pd": [0.005, 0.004],
+            "open_balance": [1000.0, np.nan],
+            "invoice_amount_90d": [9000.0, np.nan],
+            "invoice_amount_365d": [36_500.0, np.nan],
+            "payment_terms_mean_365d": [30.0, np.nan],
+            "has_history": [True, False],
+        }
+    )
+    debtors = pd.DataFrame(
+        {"debtor_id": pd.array(["p"], dtype="string"), "credit_limit": [4000.0], "annual_turnover": [np.nan]}
+    )
+    out = add_credit_limits(scored, debtors, POLICY).set_index("debtor_id")
+    assert out.loc["a", COLS].tolist() == [6000.0, 4500.0, 9000.0]
+    assert out.loc["p", COLS].isna().all() and out.loc["p", "credit_limit_current"] == 4000.0
+    assert out.loc["p", "credit_limit_rule"] == (
+        "never invoiced: no basis for a limit, set it by hand (or credit.prospect_limit)"
+    )
+    from pipelines.scoring.limits import credit_limits_table
+
+    table = credit_limits_table(out.reset_index(), "EUR").set_index("debtor_id")
+    assert pd.isna(table.loc["p", "band"]) and pd.isna(table.loc["p", "pd"])
+    assert table.loc["a", "band"] == "A" and table.loc["a", "pd"] == 0.005
+    start = policy(prospect_limit=2750.0)
+    got = add_credit_limits(scored, debtors, start).set_index("debtor_id")
+    assert got.loc["p", COLS].tolist() == [2500.0, 2500.0, 2500.0]
+    assert got.loc["p", "credit_limit_rule"] == (
+        "never invoiced: the starting limit 2,750 (credit.prospect_limit), at most the caps"
+    )
+    capped = add_credit_limits(scored, debtors.assign(annual_turnover=[20_000.0]), start).set_index(
+        "debtor_id"
+    )
+    assert capped.loc["p", COLS].tolist() == [2000.0, 2000.0, 2000.0]
+    assert got.loc["a", COLS].tolist() == [6000.0, 4500.0, 9000.0]
