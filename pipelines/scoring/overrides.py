@@ -413,6 +413,9 @@ def check_recorded_heads(runs_dir: str | Path, records: list[dict[str, Any]]) ->
     n, digest, source = bad[0]
     kept = max((h[0] for h in heads if h[0] < n and h not in bad), default=0)
     path, day = Path(runs_dir) / AUDIT_LOG, source.parent.name
+    # the backup must satisfy every run that no longer matches: the one that recorded the most lines
+    last_n, last_digest, last_source = bad[-1]
+    last_day = last_source.parent.name
     if len(records) < n:
         said = f"the log now has {counted(len(records), 'line')}: lines were removed since"
     elif kept + 1 == n:
@@ -423,6 +426,7 @@ def check_recorded_heads(runs_dir: str | Path, records: list[dict[str, Any]]) ->
         f"{path}: {source} recorded {counted(n, 'line')} ending in hash {digest[:12]}... (the log as the run "
         f"of {day} read it); {said}"
         + (f" (the first {counted(kept, 'line')} still match what earlier runs recorded)" if kept else "")
-        + f". Restore {AUDIT_LOG} from a backup taken after the run of {day} (its first {counted(n, 'line')} "
-        f"end in hash {digest[:12]}...) and enter again with `ews watchlist override` any override made after that backup"
+        + f". Restore {AUDIT_LOG} from a backup taken after the run of {last_day} (its first "
+        f"{counted(last_n, 'line')} end in hash {last_digest[:12]}...) and enter again with `ews watchlist override` "
+        "any override made after that backup"
     )

@@ -147,3 +147,49 @@ def test_a_capture_of_all_the_bad_balance_gets_the_binomial_bound_whatever_the_s
     assert out["figures"]["queue_capture_top20"] == pytest.approx(1.0, abs=1e-12)
     assert (entry["value"], entry["n"]) == (1.0, 3)
     assert entry["low"] <= round(0.025 ** (1 / 3), 6) and entry["high"] == 1.0
+
+
+# ------------------------------------- 79d1129: the backup to restore satisfies every run that recorded the log
+
+
+def test_a_forged_line_read_by_several_runs_asks_for_a_backup_after_the_latest_of_them(tmp_path) -> None:
+    """Five override lines; the run of 5 January read 2, the run of 10 January 3, the run of 12 January
+    all 5. Line 3 rewritten with every hash after it recomputed: the runs of 10 and 12 January no longer
+    match. A backup taken after 10 January but before 12 January (3 or 4 lines) would be refused again
+    (12 January recorded 5 lines): the advice names the run of 12 January and its 5 lines."""
+    import datetime as dt
+    import json
+    from datetime import UTC
+
+    from pipelines.scoring.overrides import AuditLogError, Override, append_override, check_log, log_head
+    from tests.pipelines.test_hostile_s38 import _forged
+
+    runs = tmp_path / "runs"
+
+    def publish(day: str, lines: int):
+        folder = runs / day
+        folder.mkdir(parents=True)
+        (folder / "scores.parquet").write_bytes(b"")
+        (folder / "manifest.json").write_text(json.dumps({"as_of": day, "overrides": log_head(runs, lines)}))
+        return folder
+
+    for i in range(5):
+        when = dt.datetime(2026, 1, 4 + i, 10, tzinfo=UTC)
+        append_override(
+            runs, Override(f"D{i}", "escalated", "call booked", "anna", dt.date(2026, 1, 4)), now=when
+        )
+    publish("2026-01-05", 2)
+    jan10 = publish("2026-01-10", 3)
+    jan12 = publish("2026-01-12", 5)
+    log = runs / "overrides.jsonl"
+    log.write_text(_forged(log.read_text().splitlines(), 3, status="cleared"))
+    with pytest.raises(AuditLogError) as err:
+        check_log(runs, jan12)
+    said = str(err.value)
+    assert f"{jan10 / 'manifest.json'} recorded 3 lines ending in hash " in said, said  # where it changed
+    assert "line 3 was changed since" in said, said
+    head = json.loads((jan12 / "manifest.json").read_text())["overrides"]
+    assert (
+        f"Restore overrides.jsonl from a backup taken after the run of 2026-01-12 (its first 5 lines end in "
+        f"hash {head['hash'][:12]}...)" in said
+    ), said
