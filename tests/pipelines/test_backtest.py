@@ -126,6 +126,48 @@ def test_figures_by_hand(panel) -> None:
     assert out["curves"]["queue"][-1] == pytest.approx(1.0)  # the whole queue catches everything
 
 
+def test_reachable_lead_time_leaves_out_defaults_too_soon_after_the_replay_start(panel) -> None:
+    """The replay starts at 2024-01-31, so a default within 60 days of its debtor's first live
+    month-end cannot show a 60-day lead (s38-lead). By hand: A defaults on 2024-02-29 (A1 due
+    2023-12-01 + 90 d), live at January only: 29 days of reach, left out. B defaults on 2024-05-14,
+    live from January: reach 104 d, flagged since January (lead 104). E defaults on 2024-04-09 (E1
+    due 2024-01-10 + 90 d), live January to March: reach 69 d, not flagged at March. So 2 reachable
+    defaults, 1 of them flagged at the last month-end, median 104 d (the strict median over A and B
+    is 66.5 d)."""
+    out = backtest_figures(panel, CFG)
+    f = out["figures"]
+    assert f["defaults_reachable_for_lead_time"] == 2
+    assert f["lead_time_reachable_share"] == pytest.approx(1 / 2)
+    assert f["lead_time_reachable_median_days"] == pytest.approx(104.0)
+    assert f["lead_time_median_days"] == pytest.approx(66.5)
+    leads = out["lead_times"].set_index("debtor_id")
+    assert leads["reach_days"].to_dict() == {"A": 29.0, "B": 104.0, "E": 69.0}
+    assert (leads["first_live"] == pd.Timestamp("2024-01-31")).all()
+
+
+def test_reachable_lead_time_starts_after_a_cured_default() -> None:
+    """A debtor in default at a replayed month-end, cured, then defaulting again: its reach starts
+    at the first live month-end after the cure, not at the replay's start. By hand: K live at
+    January, in default at February (cured by March), live at March and April, defaults again on
+    2024-06-15: reach = 2024-06-15 - 2024-03-31 = 76 d; flagged at March and April: lead 76 d."""
+    from pipelines.backtest import _lead_times
+
+    dates = [pd.Timestamp(d) for d in ("2024-01-31", "2024-02-29", "2024-03-31", "2024-04-30")]
+    due = pd.Timestamp("2024-06-15")
+    panel = pd.DataFrame(
+        {
+            "as_of": dates,
+            "debtor_id": pd.array(["K"] * 4, dtype="string"),
+            "in_default": [False, True, False, False],
+            "flagged": [True, False, True, True],
+            "first_default_date": [pd.NaT, pd.NaT, due, due],
+        }
+    )
+    leads = _lead_times(panel, dates).set_index("debtor_id")
+    assert leads.loc["K", "first_live"] == pd.Timestamp("2024-03-31")
+    assert leads.loc["K", "reach_days"] == 76.0 and leads.loc["K", "lead_days"] == 76.0
+
+
 def test_queue_order_follows_the_days_past_due_weight(panel) -> None:
     # priority = EL x (1 + dpd / w), EL = PD x exposure x 0.45. Jan with w = 30: A 135 x (1 + 61/30)
     # = 409.5 beats D 270 x (1 + 12/30) = 378, so A (bad, 1000) tops the queue instead of D (0);
@@ -241,7 +283,7 @@ def test_backtest_json_defines_each_lead_time(panel) -> None:
         BacktestResult(out["figures"], out["months"], out["curves"], out["lead_times"], {}).to_json()
     )
     medians = [k for k in body["figures"] if k.startswith("lead_time") and k.endswith("median_days")]
-    assert len(medians) == 3 and set(medians) <= set(body["definitions"])
+    assert len(medians) == 4 and set(medians) <= set(body["definitions"])
     assert "at most 1 unflagged month-end" in body["definitions"]["lead_time_episode_median_days"]
 
 
