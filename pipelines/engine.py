@@ -30,6 +30,7 @@ __all__ = [
     "Feed",
     "LEDGER_TABLES",
     "LocalPool",
+    "FeedChangedError",
     "NotIngestedError",
     "bucket_progress",
     "bucket_result",
@@ -345,6 +346,35 @@ class Feed:
     manifest: dict[str, Any]
     quarantine: dict[str, Any]
     folder: Path | None = None
+    manifest_sha256: str | None = None  # of the ingested folder's manifest.json as the feed was opened
+
+    def check_unchanged(self, as_of: Any) -> None:
+        """Raise :class:`FeedChangedError` when an ``ews ingest`` published into the ingested folder, or
+        is publishing into it now, since the feed was opened: its tables are read bucket by bucket over
+        the whole run, so the run would have mixed two ingests (s38-attack). Call after the last read."""
+        if self.folder is None or self.manifest_sha256 is None:
+            return
+        import hashlib
+
+        from pipelines.adapters.publish import PUBLISHING
+
+        now = self.folder / "manifest.json"
+        try:
+            digest = hashlib.sha256(now.read_bytes()).hexdigest()
+        except OSError:
+            digest = None
+        if (self.folder / PUBLISHING).exists() or digest != self.manifest_sha256:
+            day = as_of.isoformat() if hasattr(as_of, "isoformat") else str(as_of)
+            raise FeedChangedError(
+                f"--data {self.folder}: an `ews ingest` published into this folder while this run read it "
+                "(its manifest.json changed, or a publication is under way): the run's figures would mix two "
+                f"ingests, so nothing was published. Run {day} again once the ingest has ended (schedule the "
+                "ingest to end before the nightly starts, or ingest into a new folder and point --data at it)"
+            )
+
+
+class FeedChangedError(NotIngestedError):
+    """The ingested ``--data`` folder was re-ingested while a run read it. For users."""
 
 
 def is_ingested(folder: Path) -> bool:
@@ -390,10 +420,15 @@ def open_feed(
 
     if (message := interrupted_ingest(data_dir) or mixed_ingest(data_dir)) is not None:
         raise NotIngestedError(f"--data {message}")
-    manifest = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))
+    import hashlib
+
+    raw_manifest = (data_dir / "manifest.json").read_bytes()
+    manifest = json.loads(raw_manifest.decode("utf-8"))
     quarantine = {
         t: data_dir / "quarantine" / f"{t}.csv"
         for t in manifest["tables"]
         if (data_dir / "quarantine" / f"{t}.csv").is_file()
     }
-    return Feed(Book.ingested(data_dir), manifest, quarantine, data_dir)
+    return Feed(
+        Book.ingested(data_dir), manifest, quarantine, data_dir, hashlib.sha256(raw_manifest).hexdigest()
+    )

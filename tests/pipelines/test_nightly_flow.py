@@ -1232,6 +1232,47 @@ def test_a_training_promoting_both_models_during_a_run_does_not_mix_their_versio
     assert again.manifest["payment_dates"]["model"] == f"ews-paydate v{new['ews-paydate']}"
 
 
+def test_an_ingest_published_into_the_data_folder_during_a_run_publishes_nothing(
+    env, tmp_path, monkeypatch
+) -> None:
+    """s38-attack: a late `ews ingest --out DATA` (a corrected export, a cron job running over) publishes
+    into the folder a nightly is reading. The run had read DATA's manifest (validation figures, feed
+    checks) when it opened the feed and reads the tables bucket by bucket until its end. Before, it
+    published figures of two ingests without a word; now it refuses before publishing, naming the folder."""
+    import shutil
+
+    import pipelines.flows.nightly as nightly_module
+    from pipelines.engine import FeedChangedError
+    from pipelines.flows.nightly import nightly
+    from pipelines.ingest import ingest_dir
+
+    data, raw = tmp_path / "data", tmp_path / "raw"
+    shutil.copytree(env["data"], data)
+    shutil.copytree(env["raw"], raw)
+    pay = pd.read_parquet(raw / "payments.parquet")
+    pay.iloc[:-10].to_parquet(raw / "payments.parquet", index=False)  # a corrected export: 10 payments fewer
+    real = nightly_module.ingest
+
+    def ingest_then_a_late_ingest(*args, **kwargs):
+        feed = real(*args, **kwargs)
+        ingest_dir(raw, data)  # `ews ingest --out DATA` publishing while the run goes on
+        return feed
+
+    monkeypatch.setattr(nightly_module, "ingest", ingest_then_a_late_ingest)
+    out = tmp_path / "runs"
+    with pytest.raises(FeedChangedError) as err:
+        nightly(as_of=DAY2, config_path=env["cfg"], data_dir=data, out_dir=out)
+    said = str(err.value)
+    assert said.startswith(
+        f"--data {data}: an `ews ingest` published into this folder while this run read it"
+    ), said
+    assert f"nothing was published. Run {DAY2.isoformat()} again once the ingest has ended" in said, said
+    assert not (out / DAY2.isoformat()).exists()
+    monkeypatch.setattr(nightly_module, "ingest", real)
+    again = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=data, out_dir=out)  # the new ingest, whole
+    assert again.manifest["inputs"]["payments"]["rows_in"] == len(pay) - 10
+
+
 def test_a_three_decimal_reporting_currency_keeps_its_thousandths(env, tmp_path) -> None:
     """The nightly rounds amounts to the reporting currency's decimals: the same data with ingest's
     reporting currency KWD (3 decimals) gives the queues, the manifest's sums, the cash forecast and
