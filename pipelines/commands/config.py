@@ -130,10 +130,12 @@ def register(app: typer.Typer) -> None:
             note = ""
             if cfg.kind == "source":  # the files' headers against the mapping and the row options
                 from pipelines.ingest.sources import check_inputs
+                from pipelines.ingest.workbooks import workbooks_as_csv
                 from pipelines.sources.read import TableError
 
-                try:
-                    missing = check_inputs(cfg)  # type: ignore[arg-type]
+                try:  # a workbook's sheet is read as `ews ingest` reads it (before session 38: refused)
+                    with workbooks_as_csv(cfg, missing_ok=True) as readable:  # type: ignore[arg-type]
+                        missing = check_inputs(readable)
                 except TableError as exc:
                     failed += 1
                     console.print(plain("FAIL", "red"), f"{path}: {exc}", highlight=False, soft_wrap=True)

@@ -282,6 +282,12 @@ class FileSource(ConfigModel):
 
     path: Path = Field(description="file path; relative paths are resolved from the current directory")
     format: Literal["csv", "parquet"] | None = Field(None, description="default: from the file suffix")
+    sheet: str | None = Field(
+        None,
+        min_length=1,
+        description="an Excel workbook's sheet (path: .xlsx / .xlsm) holding the table; default: the workbook's "
+        "only visible sheet with data (`ews ingest --sheet` overrides it)",
+    )
     columns: dict[str, str] = Field(default_factory=dict, description="canonical column -> file column")
     csv: CsvOptions | None = Field(None, description="overrides of the source-level csv options")
     values: ValueOptions | None = Field(None, description="overrides of the source-level value options")
@@ -408,6 +414,7 @@ class FileSource(ConfigModel):
                 ("more_files", ()),
                 ("listed_under", None),
                 ("currency", None),
+                ("sheet", None),
             ):
                 if key in data and getattr(self, key) == default:
                     del data[key]
@@ -431,6 +438,15 @@ class FileSource(ConfigModel):
             or bool(self.more_files)
             or self.listed_under is not None
         )
+
+    @model_validator(mode="after")
+    def _sheet_of_a_workbook(self) -> FileSource:
+        if self.sheet is not None and self.path.suffix.lower() not in (".xlsx", ".xlsm"):
+            raise ValueError(
+                f"sheet: {self.sheet!r} applies to an Excel workbook (.xlsx, .xlsm); {self.path} is not one: "
+                "remove the sheet line"
+            )
+        return self
 
     def file_format(self) -> str:
         if self.format:

@@ -8,8 +8,9 @@ The manifest, the quarantine's ``source_file`` and every message name the workbo
 never the scratch CSV, and the manifest's input hash is the workbook's, so a rerun on the same
 workbook writes the same bytes. The scratch folder is removed when the ingest ends.
 
-Which sheet: ``sheets`` (``--sheet NAME``, or ``--sheet TABLE=NAME`` per table), else the workbook's
-only visible sheet holding cells; a workbook with several such sheets is refused with their names.
+Which sheet: ``sheets`` (``--sheet NAME``, or ``--sheet TABLE=NAME`` per table), else the file's ``sheet:``
+in the source config, else the workbook's only visible sheet holding cells; a workbook with several
+such sheets is refused with their names.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def _sheet_for(key: str, sheets: str | dict[str, str] | None) -> str | None:
     return None
 
 
-def _visible_sheets_with_cells(path: Path) -> tuple[list[str], list[str]]:
+def sheets_with_data(path: Path) -> tuple[list[str], list[str]]:
     """(visible sheets holding at least one cell, hidden sheets) of a readable workbook."""
     import openpyxl
 
@@ -164,7 +165,7 @@ def _convert(key: str, spec: FileSource, sheet: str | None, folder: Path) -> Con
     label = f"tables.{key}" if key != "ar_export" else "ar_export"
     _check_workbook(path, label)
     try:
-        filled, hidden = _visible_sheets_with_cells(path)
+        filled, hidden = sheets_with_data(path)
     except Exception as exc:  # openpyxl's own errors on a zip that is not quite a workbook
         raise TableError(
             f"{label}: {path} is not a readable Excel workbook ({type(exc).__name__}): open it in Excel and "
@@ -175,7 +176,8 @@ def _convert(key: str, spec: FileSource, sheet: str | None, folder: Path) -> Con
             raise TableError(
                 f"{label}: {path} has {len(filled)} sheets with data ({', '.join(repr(n) for n in filled)}): "
                 f"say which one holds the table, e.g. --sheet {filled[0]!r} (or --sheet "
-                f"{key.split('.', 1)[0]}={filled[0]!r} for this file only)"
+                f"{key.split('.', 1)[0]}={filled[0]!r} for this file only; in a source config: sheet: "
+                f"{filled[0]!r} beside its path)"
             )
         if not filled:
             also = f" (hidden sheets: {', '.join(repr(h) for h in hidden)}: --sheet NAME reads one)"
@@ -194,10 +196,11 @@ def _convert(key: str, spec: FileSource, sheet: str | None, folder: Path) -> Con
 
 @contextmanager
 def workbooks_as_csv(
-    source: SourceConfig, sheets: str | dict[str, str] | None = None
+    source: SourceConfig, sheets: str | dict[str, str] | None = None, missing_ok: bool = False
 ) -> Iterator[SourceConfig]:
     """``source`` with each workbook replaced by a scratch CSV of its sheet, for the time of the block.
     ``sheets``: one sheet name for every workbook, or per table (``{"invoices": "Invoices"}``).
+    ``missing_ok``: a workbook not found is left in place (`ews config check` names it as not checked).
     Messages raised in the block name the workbook and its sheet, not the scratch CSV."""
     if not has_workbooks(source):
         if sheets:
@@ -208,9 +211,9 @@ def workbooks_as_csv(
     try:
 
         def move(key: str, spec: FileSource) -> FileSource:
-            if not _is_workbook(spec):
+            if not _is_workbook(spec) or (missing_ok and not Path(spec.path).is_file()):
                 return spec
-            made = _convert(key, spec, _sheet_for(key, sheets), folder)
+            made = _convert(key, spec, _sheet_for(key, sheets) or spec.sheet, folder)
             _CONVERTED[str(made.csv)] = made
             return spec.model_copy(update={"path": made.csv, "format": "csv"})
 

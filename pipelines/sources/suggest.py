@@ -824,8 +824,8 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
     path = Path(path)
     if path.suffix.lower() in EXCEL_SUFFIXES:
         raise ValueError(
-            f"{path}: Excel files are not read by ingest; convert it first (`ews sources suggest` does: "
-            "excel_to_csv) or save the sheet as CSV (UTF-8)"
+            f"{path}: an Excel workbook: `ews sources suggest {path}` drafts it (converting its sheet); in "
+            "Python, convert the sheet first with excel_to_csv, or save the sheet as CSV (UTF-8)"
         )
     from pipelines.sources.read import sniff
 
@@ -2008,13 +2008,13 @@ def excel_to_csv(path: Path, target: Path, sheet: str | int = 0) -> ExcelSheet:
     if filled:
         notes.append(
             f"sheet {name!r}: {counted(len(filled), 'merged range')} over several rows ({_listed(filled)}): each row "
-            "of a range got the range's value in the CSV, as Excel shows it"
+            "of a range got the range's value, as Excel shows it"
         )
     hidden = [r for r in hidden if r <= len(rows)]
     if hidden:
         notes.append(
             f"sheet {name!r}: {counted(len(hidden), 'hidden row')} (Excel rows {_listed([str(r) for r in hidden])}; "
-            "filtered out or hidden by hand), in the CSV like the others: delete them from the CSV "
+            "filtered out or hidden by hand), read like the others: delete them from the workbook "
             "if they should not be ingested"
         )
     width = max(len(r) for r in rows)

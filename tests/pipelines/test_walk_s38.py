@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -59,3 +61,88 @@ def test_promoting_a_version_whose_gate_failed_says_which_check_failed(tmp_path:
     assert str(client.get_model_version_by_alias("ews-pd", "champion").version) == "2"
     said = _cli(tmp_path, uri, "models", "promote", "3", "--reason", "back to the gate's choice")
     assert said == "ews-pd v3 is champion (previous: 2); reason recorded"
+
+
+def _open_items(path: Path, invoices: int, notes_sheet: bool) -> None:
+    """A workbook as an ERP exports it: a 'Read me' sheet (when ``notes_sheet``), then 'Open items' with
+    ``invoices`` rows, every second one paid 25 days after its issue."""
+    import datetime as dt
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    if notes_sheet:
+        ws.title = "Read me"
+        ws.append(["Exported from the ERP; amounts in EUR"])
+        ws = book.create_sheet("Open items")
+    else:
+        ws.title = "Open items"
+    ws.append(["Invoice No", "Customer", "Invoice Date", "Due Date", "Amount", "Paid Date"])
+    for i in range(invoices):
+        issue = dt.datetime(2024, 1, 5) + dt.timedelta(days=15 * i)
+        paid = issue + dt.timedelta(days=25) if i % 2 == 0 else None
+        ws.append([f"INV-{i}", f"C{i % 3}", issue, issue + dt.timedelta(days=30), 100.5 * (i + 1), paid])
+    book.save(path)
+
+
+def test_a_workbooks_draft_names_the_workbook_and_its_sheet_and_next_months_export_ingests_as_saved(
+    tmp_path: Path,
+) -> None:
+    """Leftover of s37-walk: `ews sources suggest FILE.xlsx` wrote FILE.csv beside the workbook and drafted a
+    config naming FILE.csv, so each month's workbook had to be converted again although `ews ingest` reads
+    workbooks. Now the draft names the workbook, and its sheet (`sheet:`, new in source configs) when the
+    workbook has several sheets with data (ingest refuses to guess between them); no CSV is written beside
+    it; `ews config check` reads the workbook's headers (it refused the .xlsx as "not CSV text"). The next
+    month's workbook, saved under the same name, is ingested with the same config. By hand: 6 invoices,
+    3 of them paid (INV-0, 2, 4), then 8 invoices, 4 paid (INV-0, 2, 4, 6)."""
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    book = tmp_path / "open items.xlsx"
+    _open_items(book, 6, notes_sheet=True)
+    draft = tmp_path / "draft.yaml"
+    runner = CliRunner()
+    made = runner.invoke(app, ["sources", "suggest", str(book), "--sheet", "Open items", "--out", str(draft)])
+    assert made.exit_code == 0, made.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["draft.yaml", "open items.xlsx"]  # no CSV beside
+    spec = yaml.safe_load(draft.read_text())["ar_export"]
+    assert (spec["path"], spec["sheet"]) == (str(book), "Open items")
+    assert 'description: "drafted from open items.xlsx"' in draft.read_text()
+    checked = runner.invoke(app, ["config", "check", str(draft)])
+    assert checked.exit_code == 0 and "(headers checked)" in checked.output, checked.output
+
+    def ingest(out: str) -> dict:
+        ran = runner.invoke(app, ["ingest", "--source", str(draft), "--out", str(tmp_path / out), "--no-docs",
+                                  "--as-of", "2024-06-30"])  # fmt: skip
+        assert ran.exit_code == 0, ran.output
+        manifest = json.loads((tmp_path / out / "manifest.json").read_text())
+        return {t: (v["rows_accepted"], v["rows_quarantined"]) for t, v in manifest["tables"].items()}
+
+    assert ingest("june") == {"invoices": (6, 0), "payments": (3, 0)}
+    _open_items(book, 8, notes_sheet=True)  # next month's export, saved over the last one
+    assert ingest("july") == {"invoices": (8, 0), "payments": (4, 0)}
+
+    # one sheet: ingest takes it by itself, and the draft pins no sheet name (an ERP may date it)
+    single = tmp_path / "single.xlsx"
+    _open_items(single, 6, notes_sheet=False)
+    made = runner.invoke(app, ["sources", "suggest", str(single)])
+    assert made.exit_code == 0, made.output
+    spec = yaml.safe_load(made.stdout)["ar_export"]
+    assert spec["path"] == str(single) and "sheet" not in spec
+
+
+def test_a_sheet_beside_a_csv_path_is_refused_with_the_fix(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from pipelines.config.source import FileSource
+
+    with pytest.raises(
+        ValidationError, match=r"sheet: 'Open items' applies to an Excel workbook .*remove the sheet"
+    ):
+        FileSource(path=tmp_path / "inv.csv", sheet="Open items")
+    assert FileSource(path=tmp_path / "inv.XLSX", sheet="Open items").sheet == "Open items"
