@@ -96,6 +96,7 @@ class PortfolioView:
     notes: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     statements: bool = False  # a statements book: no invoices to show on the debtor pages
+    mixed: bool = False  # invoices and statements: a debtor's latest statement counts beside its invoices
     # what paid_on_p10 / paid_on_p90 are, in words (the forecasting version's levels; "" without one)
     interval_words: str = ""
 
@@ -420,6 +421,7 @@ def build_portfolio(
         notes=notes,
         files=files,
         statements=statements_book,
+        mixed=mixed_book,
         interval_words=interval_words,
         **outputs,
     )
@@ -550,6 +552,7 @@ def debtor_pages(view: PortfolioView, ids: list[str], max_invoices: int = 12) ->
             "open_count": len(inv),
             "has_forecast": has_forecast,
             "statements": view.statements,
+            "mixed": view.mixed,
             "limit": limits.get(debtor),
         }
     return pages

@@ -162,3 +162,38 @@ def test_a_mixed_books_receivables_and_aging_add_the_statements_balances() -> No
     assert at["receivables"] == pytest.approx(2605.0)
     got = [at["current"], at["1-30"], at["31-60"], at["61-90"], at["91-180"], at[">180"]]
     assert got == pytest.approx([0.0, 5.0, 1700.0, 0.0, 900.0, 0.0])
+
+
+def test_a_mixed_books_report_says_the_statements_count_beside_the_invoices(tmp_path) -> None:
+    """report.html of the mixed book as of 2024-03-31, the watchlist s4 (statements only) and m2 (both). The
+    aging table is the book's 2,605.00 (see above; before session 38 the report read the invoices' 400.00),
+    with a note; each debtor page says its latest statement counts beside its invoices (before: s4's page
+    read "Open invoices (0, 0.00)" and "No open invoice at as-of." next to an exposure of 800.00)."""
+    import numpy as np
+
+    from pipelines.engine import Book
+    from pipelines.report import render_report
+    from pipelines.report.portfolio import build_portfolio
+    from pipelines.scoring.watchlist import assign_bands
+
+    cfg = NightlyConfig()
+    ids = ["i3", "m1", "m2", "s4"]
+    today = pd.DataFrame({"debtor_id": pd.Series(ids, dtype="string"), "pd": [0.05, 0.3, 0.2, 0.4]})
+    today = today.assign(in_default=False, band=assign_bands(today["pd"], cfg), name=ids, segment="retail",
+                         as_of=AS_OF, open_balance=[300.0, 500.0, 105.0, 800.0],
+                         overdue_amount=[300.0, 500.0, 105.0, 800.0])  # fmt: skip
+    book = Book.in_memory(mixed_book(), 100)
+    watch = pd.Index(["s4", "m2"])
+    view = build_portfolio(book, AS_OF.date(), today, watch, cfg, "EUR", tmp_path / "none", None)
+    assert view.aging.loc["2024-03-31", "receivables"] == pytest.approx(2605.0)
+    html = render_report(
+        as_of="2024-03-31", model={"name": "m", "version": "1"}, config_hash="0" * 64, scored=today,
+        previous=None, previous_as_of=None,
+        watchlist=today.iloc[[3, 2]].assign(triggers="threshold", reason_1="late", pd_change=np.nan, band_prev=None),
+        reason_columns=["reason_1"], counts={"scored": 4, "in_default": 0, "flagged": 2, "queue": 4,
+        "expected_loss": 0.0, "bands": {}, "triggers": {}}, drift=pd.DataFrame(columns=["variable", "psi",
+        "status", "missing_share", "reference_missing"]), calibration=None, waterfalls=[], cfg=cfg,
+        portfolio=view,
+    )  # fmt: skip
+    assert "receivables add the open invoices and the latest statements" in html
+    assert html.count("This book also holds monthly statements: a debtor") == 2  # s4 and m2
