@@ -348,10 +348,11 @@ class Feed:
     folder: Path | None = None
     manifest_sha256: str | None = None  # of the ingested folder's manifest.json as the feed was opened
 
-    def check_unchanged(self, as_of: Any) -> None:
+    def check_unchanged(self, again: str, outcome: str = "published") -> None:
         """Raise :class:`FeedChangedError` when an ``ews ingest`` published into the ingested folder, or
         is publishing into it now, since the feed was opened: its tables are read bucket by bucket over
-        the whole run, so the run would have mixed two ingests (s38-attack). Call after the last read."""
+        the whole run, so the run would have mixed two ingests (s38-attack). Call after the last read;
+        ``again`` says what to run again, ``outcome`` what was not done (published, registered)."""
         if self.folder is None or self.manifest_sha256 is None:
             return
         import hashlib
@@ -364,12 +365,11 @@ class Feed:
         except OSError:
             digest = None
         if (self.folder / PUBLISHING).exists() or digest != self.manifest_sha256:
-            day = as_of.isoformat() if hasattr(as_of, "isoformat") else str(as_of)
             raise FeedChangedError(
                 f"--data {self.folder}: an `ews ingest` published into this folder while this run read it "
                 "(its manifest.json changed, or a publication is under way): the run's figures would mix two "
-                f"ingests, so nothing was published. Run {day} again once the ingest has ended (schedule the "
-                "ingest to end before the nightly starts, or ingest into a new folder and point --data at it)"
+                f"ingests, so nothing was {outcome}. {again} once the ingest has ended (schedule the ingest to "
+                "end before this command starts, or ingest into a new folder and point --data at it)"
             )
 
 

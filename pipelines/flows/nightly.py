@@ -1352,7 +1352,9 @@ def run_nightly(
         statics = replace(statics, debtors=debtors_at(statics.debtors, statics.debtor_history, as_of))
         statics = with_plan_payments(statics, result.book)  # plans are checked against payments
         prev_run = None if prev_dir is None else (prev_dir.name, prev_manifest, previous)
-        result.check_unchanged(as_of)  # before the feed checks: a mixed read is not the feed's fault
+        result.check_unchanged(
+            f"Run {as_of} again"
+        )  # before the feed checks: a mixed read is not the feed's fault
         try:
             with meter.step("feed_checks"):
                 feed = check_feed(
@@ -1579,7 +1581,7 @@ def run_nightly(
             "cpu_s": meter.cpu_seconds,
             "peak_rss_mib": meter.peak_rss_mib,
         }
-        result.check_unchanged(as_of)  # re-ingested while this run read it: publish nothing (s38-attack)
+        result.check_unchanged(f"Run {as_of} again")  # re-ingested while this run read it (s38-attack)
         with meter.step("publish"):
             path = publish_run(stage, out_dir, as_of, manifest, files, earlier)
         clear_rejected(out_dir, as_of)

@@ -964,6 +964,7 @@ def train(
         dataset,
         (result.manifest.get("history") or {}).get("tables"),
     )
+    result.check_unchanged("Run `ews train` again", "registered")  # re-ingested while it read (s38-attack)
     logged = log_and_register(outcome, cfg, project, provenance, warnings, feed_ref)
     from pipelines.adapters.registry import record_queue_key
 

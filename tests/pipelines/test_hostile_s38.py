@@ -132,3 +132,55 @@ def test_an_override_line_forged_with_recomputed_hashes_is_refused_by_any_publis
     said = str(err.value)
     assert f"{jan5 / 'manifest.json'} recorded 2 lines ending in hash " in said, said
     assert "one of lines 1 to 2 was changed since" in said, said
+
+
+def test_a_training_whose_data_folder_is_re_ingested_while_it_reads_registers_nothing(
+    prefect_harness, mlflow_uri: str, tmp_path: Path, monkeypatch
+) -> None:
+    """s38-attack: `ews ingest --out DATA` publishes (a corrected export: 10 payments fewer) while
+    `ews train --data DATA` builds its month-end snapshots from DATA's buckets. Before, the version was
+    registered with the old ingest's manifest as its data provenance and a mix of both ingests as its
+    data; now nothing is registered and the message says to train again."""
+    import pandas as pd
+    import pytest
+    import yaml
+    from nightly_portfolio import write_portfolio
+
+    from pipelines.engine import FeedChangedError
+    from pipelines.flows import train as train_flow
+    from pipelines.ingest import ingest_dir
+
+    raw, data = write_portfolio(tmp_path / "raw"), tmp_path / "data"  # the nightly tests' small book
+    ingest_dir(raw, data)
+    pay = pd.read_parquet(raw / "payments.parquet")
+    pay.iloc[:-10].to_parquet(raw / "payments.parquet", index=False)
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "kind": "train",
+                "project": str(ROOT / "conf" / "ews.yaml"),
+                "split": {"min_defaults": 10},
+                "lightgbm": {"n_estimators": 30, "min_child_samples": 40, "n_jobs": 1},
+                "calibration": {"method": "sigmoid"},
+                "evaluation": {"bootstrap_samples": 20, "fold_defaults": 0},
+                "gate": {"min_auc": 0.5, "ece_margin": 1.0},
+            }
+        )
+    )
+    real = train_flow.ingest
+
+    def ingest_then_a_late_ingest(*args, **kwargs):
+        feed = real(*args, **kwargs)
+        ingest_dir(raw, data)  # `ews ingest --out DATA` publishing while the training reads
+        return feed
+
+    monkeypatch.setattr(train_flow, "ingest", ingest_then_a_late_ingest)
+    with pytest.raises(FeedChangedError) as err:
+        train_flow.run_train(data, config)
+    said = str(err.value)
+    assert said.startswith(
+        f"--data {data}: an `ews ingest` published into this folder while this run read it"
+    )
+    assert "so nothing was registered. Run `ews train` again once the ingest has ended" in said, said
+    assert MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri).search_registered_models() == []
