@@ -2793,6 +2793,73 @@ M = [
             "tests/pipelines/test_nightly_flow.py::test_backtest_cli_writes_json_and_html_and_flags_in_sample_months"
         ],
     ),
+    (
+        "G16 99cb731 _Ranked.capture: the weight ahead of a row counted from the first month-end",
+        "pipelines/backtest.py",
+        "        before = cum - w - (cum - w)[self.starts][self.month]",
+        "        before = cum - w",
+        ["tests/pipelines/test_backtest_intervals.py"],
+    ),
+    (
+        "G17 99cb731 _Ranked.capture: the cut rounded down",
+        "pipelines/backtest.py",
+        "        cut = np.ceil(TOP_SHARE * np.add.reduceat(w, self.starts))[self.month]",
+        "        cut = np.floor(TOP_SHARE * np.add.reduceat(w, self.starts))[self.month]",
+        ["tests/pipelines/test_backtest_intervals.py"],
+    ),
+    (
+        "G18 5d05aab champion_on: a deleted champion still named",
+        "pipelines/adapters/registry.py",
+        '    return None if len(gone) else str(last["version"])',
+        '    return str(last["version"])',
+        ["tests/pipelines/test_hostile_s38.py"],
+    ),
+    (
+        "G19 5d05aab history: deleted versions left out (pre-fix)",
+        "pipelines/adapters/registry.py",
+        "view.read_versions(name, tracking_uri, deleted=True)",
+        "view.read_versions(name, tracking_uri, deleted=False)",
+        ["tests/pipelines/test_hostile_s38.py"],
+    ),
+    (
+        "G20 5d05aab the deletion dated by the version's creation",
+        "pipelines/adapters/registry_view.py",
+        '"at": datetime.fromtimestamp(record.deleted_ms / 1000, tz=UTC)',
+        '"at": datetime.fromtimestamp(record.created_ms / 1000, tz=UTC)',
+        ["tests/pipelines/test_hostile_s38.py"],
+    ),
+    (
+        "G21 79d1129 check_log: only the previous run's head (pre-fix)",
+        "pipelines/scoring/overrides.py",
+        "    check_recorded_heads(runs_dir, read_log(runs_dir))",
+        "    read_log(runs_dir)",
+        ["tests/pipelines/test_hostile_s38.py"],
+    ),
+    (
+        "G22 79d1129 recorded heads: lines removed not seen (only a changed hash)",
+        "pipelines/scoring/overrides.py",
+        '    bad = [h for h in heads if len(records) < h[0] or records[h[0] - 1]["hash"] != h[1]]',
+        '    bad = [h for h in heads if len(records) >= h[0] and records[h[0] - 1]["hash"] != h[1]]',
+        ["tests/pipelines/test_hostile_s38.py"],
+    ),
+    (
+        "G23 eff3206 nightly: the payment-date champion read after the feed (pre-fix)",
+        "pipelines/flows/nightly.py",
+        "forecaster_status(project.paths.mlflow_tracking_uri, paydate_version)",
+        "forecaster_status(project.paths.mlflow_tracking_uri)",
+        [
+            "tests/pipelines/test_nightly_flow.py::test_a_training_promoting_both_models_during_a_run_does_not_mix_their_versions"
+        ],
+    ),
+    (
+        "G24 d58d73e nightly: no check of the ingested folder before publishing (only before the feed checks)",
+        "pipelines/flows/nightly.py",
+        "        result.check_unchanged(as_of)  # re-ingested while this run read it: publish nothing (s38-attack)\n",
+        "",
+        [
+            "tests/pipelines/test_nightly_flow.py::test_an_ingest_published_into_the_data_folder_during_a_run_publishes_nothing",
+        ],
+    ),
 ]
 
 

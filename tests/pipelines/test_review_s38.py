@@ -193,3 +193,41 @@ def test_a_forged_line_read_by_several_runs_asks_for_a_backup_after_the_latest_o
         f"Restore overrides.jsonl from a backup taken after the run of 2026-01-12 (its first 5 lines end in "
         f"hash {head['hash'][:12]}...)" in said
     ), said
+
+
+# ---------------------------------------------- 5d05aab: a version deleted through MLflow, dated by its deletion
+
+
+def test_the_deletion_of_a_version_is_dated_by_the_store_not_by_its_creation() -> None:
+    """v1 created 2026-03-01 08:00 UTC, promoted at 09:00, deleted through MLflow on 2026-04-01 12:00 (the
+    store's last update of its row). The history reads champion, then deleted on 1 April: dated by its
+    creation the deletion would come before the promotion it ended."""
+    import json
+    from datetime import UTC, datetime
+
+    from pipelines.adapters.registry_view import EVENTS_TAG, VersionRecord, decision_events
+
+    def ms(text: str) -> int:
+        return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+    promoted = {
+        "at": "2026-03-01T09:00:00+00:00",
+        "event": "champion",
+        "by": "anna",
+        "mode": "manual",
+        "reason": "first",
+    }
+    record = VersionRecord(
+        version="1",
+        created_ms=ms("2026-03-01T08:00:00"),
+        run_id="",
+        tags={EVENTS_TAG: json.dumps([promoted])},
+        aliases=(),
+        deleted=True,
+        deleted_ms=ms("2026-04-01T12:00:00"),
+    )
+    events = decision_events([record])
+    assert [(e["event"], e["at"]) for e in events] == [
+        ("champion", datetime(2026, 3, 1, 9, 0, tzinfo=UTC)),
+        ("deleted", datetime(2026, 4, 1, 12, 0, tzinfo=UTC)),
+    ]
