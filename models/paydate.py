@@ -1038,7 +1038,7 @@ def evaluate(
     invoices carry their debtor ``code``: :func:`coverage_interval`; then also ``debtors``, the debtors
     with a test invoice, and ``paid_debtors``, those with one paid within the horizon: the evidence the
     gate names), and ``cash_wape``: the mean over
-    snapshots and weeks of |forecast - actual| / actual (weeks with actual cash), and
+    snapshots and weeks of |forecast - actual| / actual (weeks with actual cash; ``cash_weeks`` of them), and
     ``cash_coverage_80``: the share of those weeks whose actual lies in the 80 % interval (with the
     shared shock ``shock_sd``), and ``cash_shock_sd``: :func:`estimate_cash_shock` of these weeks.
     ``per_snapshot``: the same figures per T; ``cash``: per T and week, forecast, interval,
@@ -1118,6 +1118,7 @@ def evaluate(
             np.nan,
         )
         metrics["cash_wape"] = float(((f - a).abs() / a).mean()) if seen.any() else float("nan")
+        metrics["cash_weeks"] = int(seen.sum())  # the snapshot-weeks cash_wape rests on
         inside = (cash_frame["cash_low_80"] <= cash_frame["actual_cash"]) & (
             cash_frame["actual_cash"] <= cash_frame["cash_high_80"]
         )

@@ -20,6 +20,7 @@ __all__ = [
     "STATUS_WORDS",
     "TRIGGER_WORDS",
     "amounts_in",
+    "cash_error_said",
     "code_words",
     "in_sentence",
     "counted",
@@ -235,3 +236,23 @@ def amounts_in(currency: str | None) -> str:
     Before session 34 the workbooks said nothing then: headers such as "Exposure at default" over bare
     numbers, as if in a currency."""
     return f"Amounts in {currency}." if currency else NO_CURRENCY_CODE
+
+
+# above this mean weekly error on held-out weeks the 13-week cash-in forecast is said to be a rough guide
+# (a judgement, not a measured cut: books of 2,000 debtors measured 5-20 % in BENCHMARKS.md, a 120-debtor
+# book 94 % in s37-walk)
+CASH_ERROR_ROUGH = 0.30
+
+
+def cash_error_said(cash_wape: float | None, weeks: int | None = None) -> str | None:
+    """The payment-date model's weekly cash error (``cash_wape``: the mean of |forecast - actual| / actual
+    over its held-out weeks with cash) in a sentence for a reader of the cash-in forecast, with the advice
+    to read it as a rough guide above :data:`CASH_ERROR_ROUGH`; None without a figure. ``weeks``: how many
+    held-out weeks it rests on (None: not said)."""
+    if cash_wape is None or cash_wape != cash_wape:
+        return None
+    on = f" ({counted(weeks, 'forecast week')} from held-out month-ends)" if weeks else " on held-out weeks"
+    said = f"weekly totals were off by {cash_wape:.0%} on average{on}"
+    if cash_wape > CASH_ERROR_ROUGH:
+        return f"{said}: use the 13-week forecast as a rough guide only"
+    return said

@@ -80,7 +80,9 @@ class LoadedPaydate:
     later version predicts with, :func:`champion_on_test`; None without a profile and for every version
     trained before session 21; ``interval_levels``: the CDF levels its ``paid_on_p10`` / ``paid_on_p90``
     are read at, ``models.paydate.interval_levels``, stored with the version since session 35; a version
-    trained before stored none and keeps 0.1 / 0.9)."""
+    trained before stored none and keeps 0.1 / 0.9); ``cash_wape`` / ``cash_weeks``: its weekly cash error
+    on held-out weeks and how many weeks it rests on (its training run's metrics; None when not logged),
+    said beside the cash-in forecast of report.html)."""
 
     name: str
     version: str
@@ -100,6 +102,8 @@ class LoadedPaydate:
     plan: dict[str, Any] = field(default_factory=dict)
     held_out_weekdays: list[float] | None = None
     interval_levels: tuple[float, float] = (0.1, 0.9)
+    cash_wape: float | None = None
+    cash_weeks: int | None = None
 
     def shape(self) -> np.ndarray | None:
         """The version's within-week shape as an array (classes x 7), None without one."""
@@ -588,6 +592,7 @@ def load_paydate(
             )
             booster = lgb.Booster(model_file=local)
         spec = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{SPEC_ARTIFACT}")
+        run_metrics = MlflowClient().get_run(mv.run_id).data.metrics
     except (MlflowException, OSError, ValueError, KeyError, lgb.basic.LightGBMError) as exc:
         raise ModelArtifactsError(
             f"model {name!r} version {mv.version} is registered but its files cannot be read "
@@ -612,6 +617,8 @@ def load_paydate(
         plan=dict(spec.get("plan") or {}),
         held_out_weekdays=spec.get("held_out_weekdays") or None,
         interval_levels=stored_levels(spec),
+        cash_wape=run_metrics.get("cash_wape"),
+        cash_weeks=int(run_metrics["cash_weeks"]) if "cash_weeks" in run_metrics else None,
     )
 
 

@@ -165,6 +165,13 @@ def print_verdicts(console: Console, result: Any, pay: Any, verbose: bool) -> No
         console.print(no_champion_said(result.version), style="yellow")  # the command that accepts it
     if pay is not None and not isinstance(pay, str):
         console.print(verdict_said(f"ews-paydate v{pay.version}", pay))
+        from pipelines.words import cash_error_said
+
+        cash = cash_error_said(pay.metrics.get("cash_wape"), pay.metrics.get("cash_weeks"))
+        if cash is not None and "rough guide" in cash:  # the gate judges payment dates, not weekly totals
+            console.print(
+                f"ews-paydate v{pay.version}'s cash-in forecast: {cash}", style="yellow", highlight=False
+            )
     elif pay:  # not trained: why, in a line
         console.print(f"ews-paydate: {pay}", highlight=False)
     if not verbose:

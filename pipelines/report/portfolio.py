@@ -99,6 +99,8 @@ class PortfolioView:
     mixed: bool = False  # invoices and statements: a debtor's latest statement counts beside its invoices
     # what paid_on_p10 / paid_on_p90 are, in words (the forecasting version's levels; "" without one)
     interval_words: str = ""
+    # the forecasting version's weekly cash error on held-out weeks, in a sentence (""; without one)
+    cash_error: str = ""
 
 
 def _bucket_parts(
@@ -333,6 +335,7 @@ def build_portfolio(
     forecast_note: str | None = None,
     lgd: pd.Series | None = None,
     interval_words: str = "",
+    cash_error: str = "",
 ) -> PortfolioView:
     """The portfolio figures of a nightly run (see the module docstring).
 
@@ -342,7 +345,8 @@ def build_portfolio(
     buckets are read again. ``forecast``: the payment-date forecast rows of ``detail_ids``
     (``pipelines.scoring.paydate.forecast_rows``); without them they are read from ``stage``.
     ``forecast_note``: why there is no payment-date forecast tonight (a note of the report);
-    ``interval_words``: what its p10-p90 is (``models.paydate.levels_in_words`` of the version's levels).
+    ``interval_words``: what its p10-p90 is (``models.paydate.levels_in_words`` of the version's levels);
+    ``cash_error``: its weekly cash error on held-out weeks in words (``pipelines.words.cash_error_said``).
     ``lgd``: the LGD per debtor_id of the recovery queue (an event's, ``recovery.lgd_by_event``, where
     it is not ``queue.lgd``'s), so the expected loss by band and segment is the queues'; debtors it
     does not name take ``queue.lgd``.
@@ -423,6 +427,7 @@ def build_portfolio(
         statements=statements_book,
         mixed=mixed_book,
         interval_words=interval_words,
+        cash_error=cash_error,
         **outputs,
     )
 
@@ -628,4 +633,5 @@ def portfolio_context(view: PortfolioView, band_names: list[str]) -> dict[str, A
             for i, r in enumerate(cash.to_dict("records"))
         ]
         ctx["cash_total"] = float(cash["expected_cash"].sum())
+        ctx["cash_error"] = view.cash_error
     return ctx

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -146,3 +147,94 @@ def test_a_sheet_beside_a_csv_path_is_refused_with_the_fix(tmp_path: Path) -> No
     ):
         FileSource(path=tmp_path / "inv.csv", sheet="Open items")
     assert FileSource(path=tmp_path / "inv.XLSX", sheet="Open items").sheet == "Open items"
+
+
+ROUGH = (
+    "weekly totals were off by 94% on average (117 forecast weeks from held-out month-ends): use the 13-week "
+    "forecast as a rough guide only"
+)
+
+
+def test_train_says_a_rough_cash_forecast_beside_a_paydate_gate_that_passed() -> None:
+    """Walk (s37-walk S3, 120 debtors): the payment-date model's weekly cash error was 93.9 % and its gate
+    read "Every check passed", no word on whether the 13-week cash-in forecast can be used. Now a line under
+    the verdict says the error in words and to read the forecast as a rough guide, above 30 %; the gate
+    (what it promotes) is unchanged. 0.939 is 94 % rounded; 0.117 (a 2,000-debtor book's) says nothing."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from pipelines.commands.train import print_verdicts
+
+    def said(cash_wape: float) -> str:
+        result = SimpleNamespace(version="1", kind="rollrate", promoted=True, champion_before=None,
+                                 gate_summary="Promoted: every check passed.", gate_reasons=["ok x"])  # fmt: skip
+        pay = SimpleNamespace(version="1", promoted=True, gate_summary="Promoted: every check passed.",
+                              gate_reasons=["ok y"], metrics={"cash_wape": cash_wape, "cash_weeks": 117})  # fmt: skip
+        console = Console(record=True, width=300)
+        print_verdicts(console, result, pay, verbose=False)
+        return console.export_text()
+
+    text = said(0.939)
+    assert "ews-paydate v1: gate passed: now champion. Every check passed.\n" in text
+    assert f"ews-paydate v1's cash-in forecast: {ROUGH}\n" in text
+    assert "cash-in forecast" not in said(0.117)
+
+
+def test_report_cash_section_says_the_weekly_error_of_the_forecasting_version(
+    mlflow_uri: str, tmp_path: Path
+) -> None:
+    """The same in report.html: under the cash-in forecast's title, the forecasting version's weekly cash
+    error on held-out weeks (its training run's metrics, read when the nightly loads the version) and, above
+    30 %, the advice. A real MLflow registry: a tiny booster logged with cash_wape 0.939 over 117 weeks,
+    promoted, loaded as the nightly loads it; a version logged before session 38 (no cash_weeks) says the
+    error without the count."""
+    import datetime as dt
+
+    import lightgbm as lgb
+    import numpy as np
+    import pandas as pd
+
+    from pipelines.adapters import registry
+    from pipelines.adapters.paydate_registry import load_paydate, log_paydate, spec_record
+    from pipelines.engine import Book
+    from pipelines.flows.nightly import cash_error_in_words
+    from pipelines.report import render_report
+    from pipelines.report.portfolio import build_portfolio
+    from tests.pipelines.test_report import BOOK, CFG, run_outputs, scores
+
+    rng = np.random.default_rng(3399)
+    X = pd.DataFrame({"f": rng.random(200)})
+    booster = lgb.train({"objective": "binary", "verbose": -1, "num_threads": 1, "num_leaves": 4},
+                        lgb.Dataset(X, (rng.random(200) < X["f"]).astype(int)), 3)  # fmt: skip
+    registry.configure(mlflow_uri)
+
+    def logged(metrics: dict[str, float]) -> str:
+        spec = spec_record(["f"], 8, 7, trained_through="2024-06-30", test_as_of="2024-06-30")
+        v = log_paydate(booster, spec=spec, metrics=metrics, params={}, tables={}, provenance={},
+                        tracking_uri=mlflow_uri).version  # fmt: skip
+        registry.promote(v, "test", name="ews-paydate", tracking_uri=mlflow_uri)
+        return cash_error_in_words(load_paydate("champion", tracking_uri=mlflow_uri))
+
+    assert logged({"mae_days": 8.0, "cash_wape": 0.939, "cash_weeks": 117.0}) == ROUGH
+    assert (
+        logged({"mae_days": 8.0, "cash_wape": 0.117})
+        == "weekly totals were off by 12% on average on held-out weeks"
+    )
+    assert cash_error_in_words(None) == ""
+
+    run_outputs(tmp_path / "out", tmp_path / "stage")  # a cash forecast of 13 weeks in the stage
+    today = scores([0.12, 0.02, 0.25, 0.5], ["a", "b", "c", "n"])
+    view = build_portfolio(Book.in_memory(BOOK, 4), dt.date(2024, 6, 30), today, pd.Index(["a"]), CFG, "EUR",
+                           tmp_path / "out", tmp_path / "stage", cash_error=ROUGH)  # fmt: skip
+    html = render_report(
+        as_of="2024-06-30", model={"name": "m", "version": "1"}, config_hash="0" * 64, scored=today,
+        previous=None, previous_as_of=None, watchlist=today.assign(triggers="threshold", reason_1="late",
+        pd_change=np.nan, band_prev=None).head(1), reason_columns=["reason_1"], counts={"scored": 4,
+        "in_default": 0, "flagged": 1, "queue": 0, "expected_loss": 0.0, "bands": {}, "triggers": {}},
+        drift=pd.DataFrame(columns=["variable", "psi", "status", "missing_share", "reference_missing"]),
+        calibration=None, waterfalls=[], cfg=CFG, portfolio=view,
+    )  # fmt: skip
+    said = re.search(r'<p class="note" id="cash-error">(.*?)</p>', html)
+    assert said is not None and html.index('id="cash"') < said.start() < html.index('id="cash-table"')
+    assert said.group(1) == f"<b>Accuracy</b> (the payment-date model's test): {ROUGH}."
