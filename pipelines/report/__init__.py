@@ -303,6 +303,7 @@ def render_report(
                 waterfalls=wf,
                 changes=changes,
                 pd_svg=pd_distribution_svg(live, [(b.name, b.min_pd) for b in cfg.bands]),
+                pd_svg_narrow=pd_distribution_svg(live, [(b.name, b.min_pd) for b in cfg.bands], narrow=True),
                 calibration_svg=calibration_svg(calibration)
                 if calibration is not None and len(calibration)
                 else None,

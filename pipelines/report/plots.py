@@ -33,10 +33,10 @@ def _png_b64(fig: plt.Figure) -> str:
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def pd_distribution_svg(pd_values: np.ndarray, bands: list[tuple[str, float]]) -> str:
-    """Histogram of PDs on a log axis with the band boundaries marked."""
+def pd_distribution_svg(pd_values: np.ndarray, bands: list[tuple[str, float]], narrow: bool = False) -> str:
+    """Histogram of PDs on a log axis with the band boundaries marked. ``narrow``: a phone's chart."""
     with matplotlib.rc_context(_SVG_RC):
-        fig, ax = plt.subplots(figsize=(7, 3))
+        fig, ax = plt.subplots(figsize=(NARROW_WIDTH, 3) if narrow else (7, 3))
         x = np.clip(np.asarray(pd_values, dtype="float64"), 1e-4, 1.0)
         if len(x):
             ax.hist(x, bins=np.logspace(-4, 0, 49), color="#4c72b0", edgecolor="white", linewidth=0.3)
@@ -51,7 +51,11 @@ def pd_distribution_svg(pd_values: np.ndarray, bands: list[tuple[str, float]]) -
             if lower > 0:
                 ax.axvline(lower, color="#c44e52", linestyle="--", linewidth=0.8)
             ax.text(max(lower, 1e-4) * 1.05, top * 0.92, name, color="#c44e52")
-        ax.set_title("PD distribution of scored debtors (dashed: band lower bounds)")
+        ax.set_title(
+            "PD distribution (dashed: band lower bounds)"
+            if narrow
+            else "PD distribution of scored debtors (dashed: band lower bounds)"
+        )
         return _svg(fig)
 
 
@@ -117,10 +121,35 @@ def _date_labels(dates: pd.Index | pd.Series) -> list[str]:
     return [pd.Timestamp(d).strftime("%Y-%m-%d") for d in dates]
 
 
-def dso_svg(dso: pd.DataFrame, window_days: int) -> str:
-    """Standard and countback DSO (days) at each date of ``dso`` (``features.portfolio.dso_table``)."""
+# A phone's chart (``narrow=True``; report.html shows it below 640 px in place of the 7-inch one, whose text
+# is shrunk to 5-7 px in a 360 px column, s37-walk): 4.2 inches wide, legends at 8 pt, at most 6 date labels
+NARROW_WIDTH = 4.2
+NARROW_LEGEND = 8
+
+
+def _date_ticks(ax: plt.Axes, dates: pd.Index | pd.Series | list, narrow: bool) -> None:
+    """Date labels under ``ax``'s positions 0..n-1: every date as 2024-06-30 (the 7-inch chart, rotated),
+    or on a phone's chart at most 6 of them (the last date always), upright, as "Jun 24" (month-ends),
+    else "28 Jun" (nightly runs of one month), else "28 Jun 24"."""
+    x = np.arange(len(dates))
+    if not narrow:
+        ax.set_xticks(x, _date_labels(dates), rotation=45, ha="right")
+        return
+    step = max(1, -(-len(dates) // 6))
+    keep = x[::-1][::step][::-1]  # counted back from the last date, which is always labelled
+    days = [pd.Timestamp(dates[k]) for k in keep]
+    for layout in ("%b %y", "%d %b", "%d %b %y"):
+        labels = [d.strftime(layout) for d in days]
+        if len(set(labels)) == len(labels):
+            break
+    ax.set_xticks(keep, labels)
+
+
+def dso_svg(dso: pd.DataFrame, window_days: int, narrow: bool = False) -> str:
+    """Standard and countback DSO (days) at each date of ``dso`` (``features.portfolio.dso_table``).
+    ``narrow``: a phone's chart."""
     with matplotlib.rc_context(_SVG_RC):
-        fig, ax = plt.subplots(figsize=(7, 2.8))
+        fig, ax = plt.subplots(figsize=(NARROW_WIDTH, 3) if narrow else (7, 2.8))
         x = np.arange(len(dso))
         ax.plot(
             x, dso["dso_standard"], marker="o", color="#4c72b0", label=f"standard ({window_days}-day sales)"
@@ -131,45 +160,63 @@ def dso_svg(dso: pd.DataFrame, window_days: int) -> str:
             ax.plot(
                 x[capped], dso["dso_countback"][capped], "v", color="#c44e52", label="countback: lower bound"
             )
-        ax.set_xticks(x, _date_labels(dso.index), rotation=45, ha="right")
+        _date_ticks(ax, dso.index, narrow)
         ax.set_ylabel("days")
         ax.set_ylim(bottom=0)
-        ax.legend(loc="lower left", fontsize=8)
-        ax.set_title("Days sales outstanding at each month-end and today")
+        ax.legend(loc="lower left", fontsize=NARROW_LEGEND if narrow else 8)
+        ax.set_title(
+            "DSO at each month-end and today"
+            if narrow
+            else "Days sales outstanding at each month-end and today"
+        )
         return _svg(fig)
 
 
 AGING_COLORS = ("#55a868", "#c9d96f", "#f2c14e", "#e8833a", "#c44e52", "#7a1f2b")
 
 
-def aging_svg(aging: pd.DataFrame, buckets: tuple[str, ...], currency: str | None) -> str:
-    """Open receivables per aging bucket (stacked bars) at each date of ``aging``."""
+def aging_svg(
+    aging: pd.DataFrame, buckets: tuple[str, ...], currency: str | None, narrow: bool = False
+) -> str:
+    """Open receivables per aging bucket (stacked bars) at each date of ``aging``. ``narrow``: a phone's chart."""
     with matplotlib.rc_context(_SVG_RC):
-        return _svg(aging_figure(aging, buckets, currency))
+        return _svg(aging_figure(aging, buckets, currency, narrow))
 
 
-def aging_figure(aging: pd.DataFrame, buckets: tuple[str, ...], currency: str | None) -> plt.Figure:
+def aging_figure(
+    aging: pd.DataFrame, buckets: tuple[str, ...], currency: str | None, narrow: bool = False
+) -> plt.Figure:
     """:func:`aging_svg`'s figure. The legend sits above the axes, not over the bars (s34-walk: at the
-    top left, inside, it covered the first months' bars whenever the book's receivables were level)."""
-    fig, ax = plt.subplots(figsize=(7, 3))
+    top left, inside, it covered the first months' bars whenever the book's receivables were level);
+    on a phone's chart in 3 columns, the amounts as 2.5M / 750k."""
+    fig, ax = plt.subplots(figsize=(NARROW_WIDTH, 3.4) if narrow else (7, 3))
     x = np.arange(len(aging))
     bottom = np.zeros(len(aging))
     for name, color in zip(buckets, AGING_COLORS, strict=True):
         values = aging[name].to_numpy(dtype="float64")
         ax.bar(x, values, bottom=bottom, color=color, label=name if name == "current" else f"{name} DPD")
         bottom += values
-    ax.set_xticks(x, _date_labels(aging.index), rotation=45, ha="right")
+    _date_ticks(ax, aging.index, narrow)
     _amount_axis(ax, currency)
+    if narrow:
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(_compact_amount))
+        ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=NARROW_LEGEND, ncol=3, frameon=False)
+        ax.set_title("Open receivables by days past due", pad=34)
+        return fig
     ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), fontsize=7, ncol=6, frameon=False)
     ax.set_title("Open receivables by days past due", pad=22)
     return fig
 
 
-def pd_trend_svg(trend: pd.DataFrame, band_names: list[str]) -> str:
+def pd_trend_svg(trend: pd.DataFrame, band_names: list[str], narrow: bool = False) -> str:
     """PD distribution per run: median with the 25-75 % and 10-90 % ranges (live debtors, log
-    scale), and the share of debtors per band below."""
+    scale), and the share of debtors per band below. ``narrow``: a phone's chart (the band legend
+    under the bars, not beside them)."""
+    legend = NARROW_LEGEND if narrow else 7
     with matplotlib.rc_context(_SVG_RC):
-        fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 4.6), sharex=True, height_ratios=(3, 2))
+        fig, (top, bottom) = plt.subplots(
+            2, 1, figsize=(NARROW_WIDTH, 5.2) if narrow else (7, 4.6), sharex=True, height_ratios=(3, 2)
+        )
         x = np.arange(len(trend))
         clip = lambda c: np.clip(trend[c].to_numpy(dtype="float64"), 1e-4, 1.0)  # noqa: E731
         if np.isfinite(clip("p50")).any():
@@ -179,7 +226,7 @@ def pd_trend_svg(trend: pd.DataFrame, band_names: list[str]) -> str:
             top.plot(x, clip("mean"), linestyle="--", color="#c44e52", label="mean")
             top.set_yscale("log")
             _percent_log_axis(top.yaxis)
-            top.legend(loc="upper left", fontsize=7, ncol=4)
+            top.legend(loc="upper left", fontsize=legend, ncol=2 if narrow else 4)
         else:  # every debtor in default in every run: no live PD to draw (a log axis of NaN raises)
             top.text(
                 0.5, 0.5, "no live debtors in these runs", ha="center", va="center", transform=top.transAxes
@@ -196,6 +243,11 @@ def pd_trend_svg(trend: pd.DataFrame, band_names: list[str]) -> str:
             base += values
         bottom.set_ylabel("% of debtors")
         bottom.set_ylim(0, 100)
+        if narrow:
+            bottom.legend(loc="upper left", bbox_to_anchor=(0.0, -0.3), fontsize=legend, title="band",
+                          title_fontsize=legend, ncol=min(len(band_names), 4), frameon=False)  # fmt: skip
+            _date_ticks(bottom, list(pd.to_datetime(trend["as_of"].astype(str))), narrow)
+            return _svg(fig)
         bottom.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, title="band")
         step = max(1, len(trend) // 12)
         bottom.set_xticks(x[::step], list(trend["as_of"].astype(str))[::step], rotation=45, ha="right")

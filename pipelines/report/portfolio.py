@@ -587,6 +587,7 @@ def portfolio_context(view: PortfolioView, band_names: list[str]) -> dict[str, A
     if len(view.dso):
         dso = view.dso
         ctx["dso_svg"] = dso_svg(dso, view.window_days)
+        ctx["dso_svg_narrow"] = dso_svg(dso, view.window_days, narrow=True)  # below 640 px
         ctx["dso_rows"] = [
             {
                 "date": _day(t),
@@ -600,6 +601,7 @@ def portfolio_context(view: PortfolioView, band_names: list[str]) -> dict[str, A
         ]
         ctx["now"] = ctx["dso_rows"][0]
         ctx["aging_svg"] = aging_svg(view.aging, AGING_BUCKETS, view.currency)
+        ctx["aging_svg_narrow"] = aging_svg(view.aging, AGING_BUCKETS, view.currency, narrow=True)
         ctx["aging_buckets"] = list(AGING_BUCKETS)
         ctx["aging_rows"] = [
             {
@@ -617,6 +619,7 @@ def portfolio_context(view: PortfolioView, band_names: list[str]) -> dict[str, A
     trend = view.pd_trend
     ctx["trend_runs"] = int(len(trend))
     ctx["trend_svg"] = pd_trend_svg(trend, band_names) if len(trend) else None
+    ctx["trend_svg_narrow"] = pd_trend_svg(trend, band_names, narrow=True) if len(trend) > 1 else None
     ctx["trend_rows"] = trend.iloc[::-1].head(15).to_dict("records")
     cash = _cash_total(view.cash_forecast)
     if cash is not None:

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.pipelines import test_report
+
 ROOT = Path(__file__).resolve().parents[2]
+report_html = test_report.report_html  # the fixture: a report with every portfolio chart
 
 
 def _cli(tmp_path: Path, uri: str, *args: str) -> str:
@@ -238,3 +241,41 @@ def test_report_cash_section_says_the_weekly_error_of_the_forecasting_version(
     said = re.search(r'<p class="note" id="cash-error">(.*?)</p>', html)
     assert said is not None and html.index('id="cash"') < said.start() < html.index('id="cash-table"')
     assert said.group(1) == f"<b>Accuracy</b> (the payment-date model's test): {ROUGH}."
+
+
+CHARTS_PROBE = """<script>
+window.addEventListener("load", function () {
+  var out = [];
+  document.querySelectorAll("#portfolio svg, #cash svg, #distribution svg").forEach(function (svg) {
+    var r = svg.getBoundingClientRect(), vb = svg.viewBox.baseVal;
+    if (!r.width || !vb || !vb.width) return;  // hidden at this width, or a hand-drawn sparkline
+    var scale = r.width / vb.width, sizes = [];
+    svg.querySelectorAll("text").forEach(function (t) { sizes.push(parseFloat(getComputedStyle(t).fontSize) * scale); });
+    var title = svg.closest("section").id;
+    out.push({section: title, width: Math.round(r.width), smallest: Math.min.apply(null, sizes)});
+  });
+  var pre = parent.document.createElement("pre");
+  pre.id = "charts-probe";
+  pre.textContent = JSON.stringify({shown: out, page: document.documentElement.scrollWidth});
+  parent.document.body.appendChild(pre);
+});
+</script>"""
+
+
+@pytest.mark.parametrize("width", [420, 1280])
+def test_every_report_chart_is_readable_on_a_phone(report_html: Path, tmp_path: Path, width: int) -> None:  # noqa: F811
+    """Leftover of s37-walk: besides the cash-in chart, report.html's charts drawn 7 inches wide (PD
+    distribution, PD across runs, DSO, aging) were shrunk into a phone's 360 px column, their text at 5-7 px.
+    Now below 640 px each is drawn 4.2 inches wide in place of the 7-inch one (dates as "Jun 24", at most 6
+    of them; legends at 8 pt; the band legend under the bars): no chart text under 9 px at 420 px; at 1,280
+    px the 7-inch charts as before. test_report's report (2 earlier runs: the across-runs chart is drawn):
+    5 charts at each width (DSO, aging, cash-in, PD distribution, across runs), none wider than the page."""
+    from tests.pipelines.chromium import CHROMIUM, framed_probe
+
+    if CHROMIUM is None:
+        pytest.skip("chromium not installed (.ci/run installs it)")
+    got = framed_probe(report_html.read_text("utf-8"), width, CHARTS_PROBE, tmp_path, "charts-probe")
+    sections = [c["section"] for c in got["shown"]]
+    assert sections == ["portfolio", "portfolio", "cash", "distribution", "distribution"], got
+    assert got["page"] <= width
+    assert min(c["smallest"] for c in got["shown"]) >= 9.0, got
