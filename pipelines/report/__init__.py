@@ -392,6 +392,9 @@ class _StackLabels(HTMLParser):
 # summary's counts stay open, the watchlist shows its first WATCHLIST_ROWS debtors (the page's script)
 FOLD_ROWS = 6
 NEVER_FOLDED = frozenset({"watchlist-table", "band-counts", "trigger-counts"})
+# tables that stand side by side under one heading: their folded summary says which is which (s38-walk: the
+# expected loss's two tables read "Show the table (7 rows)" twice on a phone)
+FOLD_WHAT = {"el-band-table": "the table by band", "el-segment-table": "the table by segment"}
 _TABLE_WITH_ID = re.compile(r'<table\b[^>]*\bid="([^"]+)"[^>]*>.*?</table>', re.S)
 
 
@@ -413,7 +416,8 @@ def folded(html: str, min_rows: int = FOLD_ROWS) -> str:
             continue
         out.append(html[at : match.start()])
         out.append(
-            f'<details class="fold" open><summary>Show the table ({rows:,} rows)</summary>{table}</details>'
+            f'<details class="fold" open><summary>Show {FOLD_WHAT.get(table_id, "the table")} ({rows:,} rows)'
+            f"</summary>{table}</details>"
         )
         at = match.end()
     out.append(html[at:])

@@ -279,3 +279,25 @@ def test_every_report_chart_is_readable_on_a_phone(report_html: Path, tmp_path: 
     assert sections == ["portfolio", "portfolio", "cash", "distribution", "distribution"], got
     assert got["page"] <= width
     assert min(c["smallest"] for c in got["shown"]) >= 9.0, got
+
+
+def test_the_expected_loss_tables_say_which_is_which_when_folded_on_a_phone() -> None:
+    """Walk (report.html at 420 px, 250-debtor book): under "Expected loss" two lines read "Show the table (7
+    rows)", one for the band table and one for the segment table, nothing telling them apart. Now their
+    summaries say "by band" / "by segment"; other tables keep "Show the table". By hand: 7 and 6 rows."""
+    from pipelines.report import folded
+
+    def table(tid: str, rows: int) -> str:
+        return (
+            f'<table id="{tid}"><thead><tr><th>x</th></tr></thead><tbody>'
+            + "<tr><td>1</td></tr>" * rows
+            + "</tbody></table>"
+        )
+
+    html = folded(table("el-band-table", 7) + table("el-segment-table", 7) + table("dso-table", 6))
+    summaries = re.findall(r"<summary>(.*?)</summary>", html)
+    assert summaries == [
+        "Show the table by band (7 rows)",
+        "Show the table by segment (7 rows)",
+        "Show the table (6 rows)",
+    ]
