@@ -301,3 +301,44 @@ def test_the_expected_loss_tables_say_which_is_which_when_folded_on_a_phone() ->
         "Show the table by segment (7 rows)",
         "Show the table (6 rows)",
     ]
+
+
+def test_the_queue_workbook_prints_its_call_list_on_landscape_pages(tmp_path: Path) -> None:
+    """Walk (the collections lead prints collections_queue.xlsx from LibreOffice, 250-debtor book): 107 rows
+    of 34 columns printed on 41 portrait pages (86 for the workbook), the columns spread over 9 pages across.
+    Now each data sheet prints its call list (Rank .. Why this action) fitted to a landscape page's width, the
+    header row on every page, and the about sheet says so; the other columns stay on screen. Any workbook
+    prints landscape with its header repeated. By hand: 2 rows + header + totals row = rows 1-4, Rank..Why
+    this action = columns A-E."""
+    import datetime as dt
+
+    import openpyxl
+    import pandas as pd
+
+    from pipelines.adapters.exports import write_queue, write_xlsx
+
+    frame = pd.DataFrame({"rank": [1, 2], "debtor_id": ["D1", "D2"], "owner": ["unassigned", "unassigned"],
+                          "next_action": ["call", "reminder"], "action_rule": ["queue.rules[0]", "queue.rules[3]"],
+                          "overdue_amount": [1200.0, 300.5]})  # fmt: skip
+    files = write_queue(
+        frame, tmp_path, "collections_queue", "Collections queue", dt.datetime(2025, 10, 31), 500, "EUR"
+    )
+    book = openpyxl.load_workbook(files["collections_queue.xlsx"])
+    for name in ("all", "unassigned"):
+        ws = book[name]
+        assert ws.print_area == f"'{name}'!$A$1:$E$4"
+        assert (ws.print_title_rows, ws.page_setup.orientation) == ("$1:$1", "landscape")
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0
+    about = book["about"]  # the note wrapped on a landscape page (it printed as one line over 5 pages)
+    assert about["A1"].alignment.wrap_text and about.page_setup.orientation == "landscape"
+    assert book["about"]["A1"].value.endswith(
+        "Printed, each sheet holds the columns 'Rank' to 'Why this action' on landscape pages (its print area; "
+        "clear it to print every column)."
+    )
+    plain = write_xlsx(frame, tmp_path / "plain.xlsx", "rows", dt.datetime(2025, 10, 31))
+    ws = openpyxl.load_workbook(plain)["rows"]
+    assert (ws.print_area or None, ws.print_title_rows, ws.page_setup.orientation) == (
+        None,
+        "$1:$1",
+        "landscape",
+    )
