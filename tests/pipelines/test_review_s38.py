@@ -231,3 +231,38 @@ def test_the_deletion_of_a_version_is_dated_by_the_store_not_by_its_creation() -
         ("champion", datetime(2026, 3, 1, 9, 0, tzinfo=UTC)),
         ("deleted", datetime(2026, 4, 1, 12, 0, tzinfo=UTC)),
     ]
+
+
+def test_a_line_removed_after_a_later_run_read_it_is_refused_on_a_backfill(tmp_path) -> None:
+    """Three override lines; the run of 5 January read 2, the run of 10 January all 3. Line 3 removed (the
+    log cut back to 2 lines: no chain breaks). A backfill of 7 January, whose previous run (5 January)
+    recorded 2 lines, must still refuse it: the run of 10 January recorded 3."""
+    import datetime as dt
+    import json
+    from datetime import UTC
+
+    from pipelines.scoring.overrides import AuditLogError, Override, append_override, check_log, log_head
+
+    runs = tmp_path / "runs"
+
+    def publish(day: str, lines: int):
+        folder = runs / day
+        folder.mkdir(parents=True)
+        (folder / "scores.parquet").write_bytes(b"")
+        (folder / "manifest.json").write_text(json.dumps({"as_of": day, "overrides": log_head(runs, lines)}))
+        return folder
+
+    for i in range(3):
+        when = dt.datetime(2026, 1, 4 + i, 10, tzinfo=UTC)
+        append_override(
+            runs, Override(f"D{i}", "escalated", "call booked", "anna", dt.date(2026, 1, 4)), now=when
+        )
+    jan5 = publish("2026-01-05", 2)
+    jan10 = publish("2026-01-10", 3)
+    log = runs / "overrides.jsonl"
+    log.write_text("".join(line + "\n" for line in log.read_text().splitlines()[:2]))
+    with pytest.raises(AuditLogError) as err:
+        check_log(runs, jan5)
+    said = str(err.value)
+    assert f"{jan10 / 'manifest.json'} recorded 3 lines ending in hash " in said, said
+    assert "the log now has 2 lines: lines were removed since" in said, said
