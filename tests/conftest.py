@@ -267,6 +267,40 @@ def _wait_for_shared_server(url: str, pid: int) -> None:
     )
 
 
+def reopen_prefect_console() -> int:
+    """Point each Prefect console handler left on a closed stream at ``sys.stderr``; returns how many.
+
+    Prefect binds its console handler to ``sys.stderr`` when its logging is first set up (the first
+    ``import prefect``). When that first import is a test's in-process ``ews`` command (``ews train``
+    imports its flow before it reads --config), ``sys.stderr`` is CliRunner's stream, closed when the
+    command returns: every later record of the worker reaching that handler (a library's INFO or
+    WARNING, Prefect's own) printed "--- Logging error --- Traceback ... ValueError: I/O operation on
+    closed file" into the next command's output (s38-flake: 4-5 of test_hostile_s34's tests under
+    ``-n 2`` after test_train_cli ran on the same worker)."""
+    handlers_module = sys.modules.get("prefect.logging.handlers")
+    if handlers_module is None:  # Prefect not imported in this process: nothing bound yet
+        return 0
+    import logging
+
+    loggers = [logging.getLogger(), *logging.root.manager.loggerDict.values()]
+    handlers = {
+        id(h): h
+        for lg in loggers
+        if isinstance(lg, logging.Logger)
+        for h in lg.handlers
+        if isinstance(h, handlers_module.PrefectConsoleHandler) and getattr(h.stream, "closed", False)
+    }
+    for handler in handlers.values():
+        handler.stream = handler.console.file = sys.stderr  # not setStream(): it flushes the closed one
+    return len(handlers)
+
+
+@pytest.fixture(autouse=True)
+def _prefect_console_on_an_open_stream() -> None:
+    """Before each test: :func:`reopen_prefect_console` (a few microseconds when Prefect is not loaded)."""
+    reopen_prefect_console()
+
+
 @pytest.fixture(scope="session")
 def prefect_harness(request):
     """A temporary Prefect API for the whole session: under xdist the controller's shared server,
