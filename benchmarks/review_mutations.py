@@ -2860,6 +2860,27 @@ M = [
             "tests/pipelines/test_nightly_flow.py::test_an_ingest_published_into_the_data_folder_during_a_run_publishes_nothing",
         ],
     ),
+    (
+        "G25 8edb4b1 mixed_exposure: the invoices' days alone",
+        "pipelines/scoring/score.py",
+        '    out["dpd_current_max"] = np.fmax(*col("dpd_current_max"))\n',
+        '    out["dpd_current_max"] = col("dpd_current_max")[0]\n',
+        ["tests/pipelines/test_mixed_book.py"],
+    ),
+    (
+        "G26 8edb4b1 engine: a mixed book's queue days from the oldest invoices alone (no _mixed_oldest)",
+        "features/engine.py",
+        "    if olds and st_features and MATERIAL_DPD in feat_frame:\n",
+        "    if False:\n",
+        ["tests/pipelines/test_mixed_book.py"],
+    ),
+    (
+        "G27 8edb4b1 engine: the report's sums without the statements' balances",
+        "features/engine.py",
+        "        parts = combine_parts([parts, statement_parts(statements, sums, window_days)])\n",
+        "        parts = parts\n",
+        ["tests/pipelines/test_mixed_book.py"],
+    ),
 ]
 
 
