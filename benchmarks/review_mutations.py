@@ -2881,6 +2881,20 @@ M = [
         "        parts = parts\n",
         ["tests/pipelines/test_mixed_book.py"],
     ),
+    (
+        "G28 65bc162 limits: a prospect gets the no-history rule's limit (prospect_limit ignored)",
+        "pipelines/scoring/limits.py",
+        "        limit = np.where(prospect, starting, limit)\n",
+        "        limit = limit\n",
+        ["tests/pipelines/test_credit_limits.py"],
+    ),
+    (
+        "G29 65bc162 limits: the starting limit not held under the caps",
+        "pipelines/scoring/limits.py",
+        "    starting = np.nan if start is None else _floor_to(np.minimum(start, cap), step)\n",
+        "    starting = np.nan if start is None else _floor_to(start, step)\n",
+        ["tests/pipelines/test_credit_limits.py"],
+    ),
 ]
 
 
