@@ -595,15 +595,16 @@ def _at_bounds(point: float | None, low: float, high: float, n: int) -> tuple[fl
     """At a share of exactly 100 % (0 %) the replicates cannot go above (below) it, and on few debtors
     they often all read it: 8 defaulted debtors all caught give [100 %, 100 %]. There the interval
     reaches at least the exact (Clopper-Pearson) bound of n of n (0 of n) debtors: low <= 0.025 ** (1 / n)
-    (high >= 1 - that), e.g. 63.1 % for 8 of 8, 82.4 % for 19 of 19. ``n``: the share's debtors."""
+    (high >= 1 - that), e.g. 63.1 % for 8 of 8, 82.4 % for 19 of 19, and its other end is 100 % (0 %), as
+    that bound's interval (every replicate may read below a 100 % point). ``n``: the share's debtors."""
     if point is None or n < 1:
         return low, high
     bound = ((1 - LEVEL) / 2) ** (1 / n)
     # a capture's caught and total balances are summed in two orders: all caught can read 0.9999999999999999
     if point >= 1.0 - SHARE_TOLERANCE:
-        low = min(low, bound)
+        low, high = min(low, bound), 1.0
     elif point <= SHARE_TOLERANCE:
-        high = max(high, 1 - bound)
+        low, high = 0.0, max(high, 1 - bound)
     return low, high
 
 

@@ -85,6 +85,8 @@ def test_a_share_at_0_or_100_percent_reaches_the_exact_binomial_bound() -> None:
 
     assert _at_bounds(1.0, 1.0, 1.0, 8) == pytest.approx((0.025 ** (1 / 8), 1.0))  # 0.6306
     assert _at_bounds(1.0, 0.5, 1.0, 8) == (0.5, 1.0)  # already wider: kept
+    # every replicate below the point 100 % (duplicates pushing a defaulted debtor past the cut): up to 100 %
+    assert _at_bounds(1.0, 0.7, 0.9, 8) == pytest.approx((0.025 ** (1 / 8), 1.0))
     assert _at_bounds(0.0, 0.0, 0.0, 19) == pytest.approx((0.0, 1 - 0.025 ** (1 / 19)))  # 1 - 0.8235
     assert _at_bounds(0.6, 0.6, 0.6, 19) == (0.6, 0.6)  # inside: the replicates' interval
     live = pd.DataFrame(
