@@ -179,7 +179,8 @@ def test_workbooks_without_a_currency_say_so_once_in_their_about_sheet(tmp_path)
     about = openpyxl.load_workbook(files["collections_queue.xlsx"])["about"]["A1"].value
     assert about == (
         f"Collections queue, as of 2024-06-30: 3 debtors. {said} All rows are in this workbook. One sheet per "
-        "owner follows the sheet 'all'."
+        "owner follows the sheet 'all'. Printed, each sheet holds the columns 'Rank' to 'Why this action' on "
+        "landscape pages (its print area; clear it to print every column)."  # s38-walk 139be44: the call list
     )
     header = [c.value for c in openpyxl.load_workbook(files["collections_queue.xlsx"])["all"][1]]
     assert "Exposure at default" in header  # no code to add: the about sheet says why
