@@ -46,6 +46,7 @@ __all__ = [
     "horizon_months",
     "horizon_pd",
     "horizon_steps",
+    "mixed_book",
     "smoothed_matrix",
     "state_names",
     "transition_counts",
@@ -187,7 +188,11 @@ def _material(params: RollRateParams) -> bool:
 
 
 def state_dpd(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
-    """Days past due per row of ``frame`` as the states read them: the DPD feature (missing: 0). With the
+    """Days past due per row of ``frame`` as the states read them: the DPD feature (missing: 0); in a book
+    with invoices and statements whose model reads both (:func:`mixed_book`), the higher of it and the
+    latest statement's days (:data:`STATEMENT_DPD_FEATURE`): before session 39 a debtor past due on its
+    statement alone was ``current`` under ``min_open_amount`` 0 (e.g. no invoice, a statement at 45 days:
+    31-60 now). With the
     definition's ``min_open_amount``: the days of the oldest overdue invoice with more than it open
     (:data:`MATERIAL_DPD`) when the frame has them, else 0 where the whole overdue amount
     (:data:`MATERIAL_FEATURE`) is at most the threshold: no invoice of such a debtor can make a default.
@@ -199,6 +204,10 @@ def state_dpd(frame: pd.DataFrame, params: RollRateParams) -> np.ndarray:
     if _material(params) and MATERIAL_FEATURE in frame.columns:
         overdue = np.nan_to_num(_column(frame, MATERIAL_FEATURE), nan=0.0)
         dpd = np.where(overdue <= params.min_open_amount, 0.0, dpd)
+    elif not _material(params) and DPD_FEATURE in frame.columns and STATEMENT_DPD_FEATURE in frame.columns:
+        # a book with invoices and statements: two accounts, a default by either (the label's), so the
+        # higher of the oldest overdue invoice's days and the latest statement's (:func:`mixed_book`)
+        dpd = np.fmax(dpd, np.nan_to_num(_column(frame, STATEMENT_DPD_FEATURE), nan=0.0))
     return dpd
 
 
@@ -212,6 +221,16 @@ def statement_book(frame: pd.DataFrame) -> bool:
     statements' DPD feature and no invoice feature), before or after
     :func:`features.statements.with_statement_dpd`."""
     return STATEMENT_DPD_FEATURE in frame.columns and INVOICE_FEATURE not in frame.columns
+
+
+def mixed_book(frame: pd.DataFrame) -> bool:
+    """True when ``frame`` holds both the invoices' DPD feature and the statements' (a book with both,
+    not a statements book whose invoice features are aliases of its statement ones): the states without
+    a materiality threshold read the higher of the two (:func:`state_dpd`; with one, ``dpd_material``
+    already is the higher)."""
+    return (
+        DPD_FEATURE in frame.columns and STATEMENT_DPD_FEATURE in frame.columns and not statement_book(frame)
+    )
 
 
 def horizon_steps(horizon_days: int, statements: bool = False) -> int:
@@ -739,6 +758,8 @@ class RollRateModel(ClassifierMixin, BaseEstimator):
             for c in (MATERIAL_DPD, MATERIAL_FEATURE)
             if _material(p) and c in rows.columns and c not in base
         ]
+        if not _material(p) and mixed_book(rows):  # the statements' days too, read at scoring (state_dpd)
+            base.append(STATEMENT_DPD_FEATURE)
         self.feature_names_in_ = np.asarray(base + [f for f in present if f not in base], dtype=object)
         self.base_pd_ = float(self.pd_.mean())
         if at_cut.any():

@@ -90,3 +90,39 @@ def test_the_reason_words_keep_the_label_horizon(invoices: bool) -> None:
         "of the 3 times a debtor of this book was in that state at a month-end, 2 were followed by a "
         "default within 3 months"
     )
+
+
+def mixed_frame() -> pd.DataFrame:
+    """The book above as a book with invoices and statements (``open_invoice_count`` on every row): A and
+    B are past due on their statements alone (no invoice overdue: ``dpd_current_max`` NaN, their days in
+    ``st_dpd_last``); C and D on their invoices (no statement: ``st_dpd_last`` NaN)."""
+    rows = frame("dpd_current_max", invoices=True)
+    on_statement = rows["debtor_id"].isin(["A", "B"])
+    return rows.assign(
+        st_dpd_last=rows["dpd_current_max"].where(on_statement),
+        dpd_current_max=rows["dpd_current_max"].mask(on_statement),
+    )
+
+
+def test_a_mixed_book_reads_the_days_of_either_account() -> None:
+    """By hand: read the higher of the two accounts' days, the mixed book has the moves of the invoice
+    book above (1-30: 0.125, 31-60: 0.5, 61-89: 0.875, three monthly steps). Before session 39 the states
+    under ``min_open_amount`` 0 read ``dpd_current_max`` alone: A's and B's six rows were ``current``
+    (A's 45 days and B's 75 days too), so 1-30 and 31-60 had no move (the prior's 0.159 each) and 61-89
+    held D's alone; the rows below scored 1e-4, 0.159, 0.159 (1-30: the invoice's 20 days), 1e-4."""
+    model = RollRateModel(PARAMS).fit(mixed_frame())
+    assert model.months_ == 3
+    np.testing.assert_allclose(model.pd_, [1e-4, 0.125, 0.5, 0.875], atol=1e-6)
+    assert "st_dpd_last" in list(model.feature_names_in_)
+    scored = pd.DataFrame(
+        {"dpd_current_max": [np.nan, 15.0, 20.0, np.nan], "st_dpd_last": [45.0, np.nan, 75.0, np.nan]}
+    )
+    # 45 days on the statement: 31-60; 15 on the invoice: 1-30; 20 / 75: the higher, 61-89; none: current
+    np.testing.assert_allclose(model.predict_proba(scored)[:, 1], [0.5, 0.125, 0.875, 1e-4], atol=1e-6)
+
+
+def test_a_statements_book_keeps_its_one_dpd_input() -> None:
+    """A statements book (no invoice feature) reads its statements' days through the alias alone, as
+    before: no second DPD input in the model."""
+    model = RollRateModel(PARAMS).fit(with_statement_dpd(frame("st_dpd_last", invoices=False)))
+    assert list(model.feature_names_in_) == ["dpd_current_max"]
