@@ -401,6 +401,12 @@ def _summary(console: Console, result: Any, verbose: bool = False) -> None:
     m = result.manifest
     c = m["counts"]
     title = f"nightly {m['as_of']} with {m['model']['name']} v{m['model']['version']}"
+    before = m.get("previous_model_version")
+    if before is not None and str(before) != str(m["model"]["version"]):
+        title += (
+            f" (the previous run, {m['previous_run']}, was scored by v{before}: tonight's PD changes, PD jumps "
+            "and band moves are partly the new model's, not the debtors')"
+        )
     if not verbose:
         console.print(title, highlight=False)
     else:

@@ -1573,6 +1573,9 @@ def run_nightly(
                 "model_alias": cfg.model_alias,
             },
             "previous_run": previous_as_of,
+            # the version that scored the previous run (s39-walk: the night a new champion first scored, the
+            # report and the console compared its PDs with the old model's without saying so)
+            "previous_model_version": (prev_manifest.get("model") or {}).get("version"),
             "overrides": {
                 **log_at_start,
                 "in_force": int(len(active)),

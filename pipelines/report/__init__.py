@@ -111,6 +111,16 @@ def changes_summary(
     }
 
 
+def previous_versions(previous: pd.DataFrame | None, model: dict[str, Any]) -> str:
+    """The model version(s) that scored the previous run, when not tonight's ("1"; "" when the same or
+    not known). The night a new champion first scores, its PD changes against the old model's PDs are
+    partly the model's (s39-walk: a quarterly retrain's first night said nothing of it)."""
+    if previous is None or "model_version" not in previous.columns:
+        return ""
+    before = sorted(set(previous["model_version"].dropna().astype(str)))
+    return ", ".join(before) if before and before != [str(model.get("version"))] else ""
+
+
 NBSP = "\u00a0"  # no-break space
 
 
@@ -263,6 +273,7 @@ def render_report(
     live = scored.loc[~scored["in_default"].astype(bool), "pd"].to_numpy(dtype="float64")
     changes = changes_summary(scored, previous, cfg, cfg.report.top_changes)
     changes["previous_as_of"] = previous_as_of
+    changes["previous_versions"] = previous_versions(previous, model)
     changes["flagged_prev"] = counts.get("flagged_previous", 0)
     rows = _watchlist_rows(watchlist, reason_columns, cfg.report.max_watchlist_rows)
     anchors = {r["debtor_id"]: r["anchor"] for r in rows}

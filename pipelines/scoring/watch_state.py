@@ -407,7 +407,8 @@ def override_summary(
             "at": r.at.strftime("%Y-%m-%d %H:%M"),
             "debtor_id": r.debtor_id,
             "status": r.status,
-            "band": r.band,
+            # before s39: "nan" for an override without --band (the log's null band read as NaN)
+            "band": "" if pd.isna(r.band) else str(r.band),
             "by": r.by,
             "reason": r.reason,
             "until": "" if pd.isna(r.until) else r.until.date().isoformat(),

@@ -1,0 +1,100 @@
+"""Session 39 (s39-walk): a year of month-end runs on a 500-debtor book, read as its users would."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+
+def test_the_report_lists_an_override_without_a_band_with_an_empty_band(tmp_path) -> None:
+    """s39-walk: four overrides after the 2025-01-31 run, one with --band C; the report's overrides
+    table of 2025-02-28 showed the band "nan" for the three without one (pandas reads the log's null
+    band as NaN, and NaN is truthy in the template's `o.band or ""`)."""
+    from pipelines.scoring.overrides import Override, active_overrides, append_override
+    from pipelines.scoring.watch_state import override_summary
+
+    now = dt.datetime(2025, 2, 3, 9, 0, tzinfo=dt.UTC)
+    reviewed = dt.date(2025, 1, 31)
+    append_override(
+        tmp_path, Override("D1", "escalated", "rumours", "anna", reviewed, 0.17, None, None), now=now
+    )
+    append_override(
+        tmp_path,
+        Override("D2", "under_review", "new management", "anna", reviewed, 0.12, "C", dt.date(2025, 6, 30)),
+        now=now,
+    )
+    night = dt.date(2025, 2, 28)
+    effects = (
+        active_overrides(tmp_path, night).set_index("debtor_id").assign(suppressed=False, reflagged=False)
+    )
+    got = override_summary(tmp_path, night, pd.DataFrame({"debtor_id": ["D1", "D2"]}), effects)
+    assert [(r["debtor_id"], r["band"]) for r in got["rows"]] == [("D2", "C"), ("D1", "")]
+
+
+def test_the_first_night_of_a_new_champion_says_the_pd_changes_are_partly_the_models(tmp_path) -> None:
+    """s39-walk: the quarterly retrain of 2025-03-31 promoted v2; that night's report compared v2's PDs with
+    v1's of 2025-02-28 ("Largest PD increases", band moves, 9 PD jumps on the watchlist) and said nothing of the
+    new model (header: "previous run: 2025-02-28"). Now the header and the changes section name the version
+    that scored the previous run; a night scored by the same version says nothing more."""
+    import re
+
+    import numpy as np
+
+    from pipelines.report import render_report
+    from pipelines.scoring.watchlist import compare_with_previous
+    from tests.pipelines.test_report import CFG, scores
+
+    prev = scores([0.01, 0.02, 0.2], ["a", "b", "c"]).assign(model_version="1")
+    today = scores([0.12, 0.02, 0.25], ["a", "b", "c"])
+    scored = compare_with_previous(today, prev)
+
+    def page(version: str) -> str:
+        return render_report(
+            as_of="2024-06-30", model={"name": "ews-pd", "version": version}, config_hash="0" * 64,
+            scored=scored, previous=prev, previous_as_of="2024-05-31",
+            watchlist=scored.assign(triggers="jump", reason_1="late").head(1), reason_columns=["reason_1"],
+            counts={"scored": 3, "in_default": 0, "flagged": 1, "queue": 0, "expected_loss": 0.0, "bands": {},
+                    "triggers": {}},
+            drift=pd.DataFrame(columns=["variable", "psi", "status", "missing_share", "reference_missing"]),
+            calibration=None, waterfalls=[], cfg=CFG,
+        )  # fmt: skip
+
+    new = page("2")
+    assert "previous run: 2024-05-31 (scored by version 1)" in re.sub(r"\s+", " ", new)
+    said = re.search(r'<p class="note status-accepted" id="model-changed">(.*?)</p>', new)
+    assert said is not None and said.group(1).startswith(
+        "The previous run was scored by version 1 of ews-pd, tonight's by version 2:"
+    )
+    same = page("1")
+    assert 'id="model-changed"' not in same and "scored by version" not in same
+    assert np.isclose(scored["pd_change"].iloc[0], 0.11)
+
+
+def test_the_console_says_when_the_previous_run_was_scored_by_another_version(tmp_path) -> None:
+    """s39-walk: `ews score --as-of 2025-03-31` printed "nightly 2025-03-31 with ews-pd v2" and "PD jump 9"
+    although 2025-02-28 was scored by v1. The manifest now records the previous run's version
+    (`previous_model_version`) and the first line says it; the same version (or no previous run) adds nothing."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from pipelines.commands.score import _summary
+
+    def first_line(previous: str | None) -> str:
+        manifest = {
+            "as_of": "2025-03-31", "model": {"name": "ews-pd", "version": "2"}, "timings_s": {"score": 1.0},
+            "previous_run": "2025-02-28" if previous else None, "previous_model_version": previous,
+            "counts": {"scored": 10, "in_default": 1, "flagged": 2, "triggers": {"jump": 2}, "queue": 3,
+                       "expected_loss": 5.0},
+            "drift": {"status": "ok"},
+        }  # fmt: skip
+        console = Console(record=True, width=400)
+        _summary(console, SimpleNamespace(manifest=manifest, path=tmp_path / "2025-03-31"))
+        return console.export_text().splitlines()[0]
+
+    assert first_line("1") == (
+        "nightly 2025-03-31 with ews-pd v2 (the previous run, 2025-02-28, was scored by v1: tonight's PD changes, "
+        "PD jumps and band moves are partly the new model's, not the debtors')"
+    )
+    assert first_line("2") == first_line(None) == "nightly 2025-03-31 with ews-pd v2"
