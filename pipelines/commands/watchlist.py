@@ -207,7 +207,7 @@ def register(app: typer.Typer) -> None:
             facts = [f"by {o.by}", f"run reviewed {o.run.date().isoformat()}"]
             if o.pd == o.pd:
                 facts.append(f"PD then {o.pd:.2%}")
-            if o.band:
+            if not pd.isna(o.band) and o.band:  # the log's null band reads NaN: "band nan" before s39
                 facts.append(f"band {o.band}")
             if not pd.isna(o.until):
                 facts.append(f"until {o.until.date().isoformat()}")

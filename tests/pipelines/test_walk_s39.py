@@ -98,3 +98,33 @@ def test_the_console_says_when_the_previous_run_was_scored_by_another_version(tm
         "PD jumps and band moves are partly the new model's, not the debtors')"
     )
     assert first_line("2") == first_line(None) == "nightly 2025-03-31 with ews-pd v2"
+
+
+def test_watchlist_history_prints_no_band_for_an_override_without_one(tmp_path) -> None:
+    """s39-walk: `ews watchlist history D0000010` printed "(by A. Jansen, run reviewed 2025-01-31, PD then
+    21.10%, band nan)" for an override recorded without --band; with --band C it says "band C"."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from pipelines.scoring.overrides import Override, append_override
+
+    runs = tmp_path / "runs"
+    (runs / "2025-01-31").mkdir(parents=True)
+    pd.DataFrame(
+        {"debtor_id": pd.Series(["D1", "D2"], dtype="string"), "pd": [0.21, 0.13], "in_default": [False, False],
+         "band": ["E", "D"]}
+    ).to_parquet(runs / "2025-01-31" / "scores.parquet", index=False)  # fmt: skip
+    reviewed = dt.date(2025, 1, 31)
+    append_override(
+        runs, Override("D1", "cleared", "paid on 3 Feb", "A. Jansen", reviewed, 0.211, None, None)
+    )
+    append_override(runs, Override("D2", "under_review", "watching", "A. Jansen", reviewed, 0.129, "C", None))
+    said = {}
+    for debtor in ("D1", "D2"):
+        result = CliRunner().invoke(
+            app, ["watchlist", "history", debtor, "--out", str(runs)], env={"COLUMNS": "300"}
+        )
+        assert result.exit_code == 0, result.output
+        said[debtor] = result.output
+    assert "(by A. Jansen, run reviewed 2025-01-31, PD then 21.10%)" in said["D1"] and "nan" not in said["D1"]
+    assert "(by A. Jansen, run reviewed 2025-01-31, PD then 12.90%, band C)" in said["D2"]
