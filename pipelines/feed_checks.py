@@ -78,6 +78,7 @@ __all__ = [
     "with_memory",
     "clear_rejected",
     "write_rejected",
+    "invoice_debtors",
 ]
 
 EXIT_FEED_REFUSED = 3
@@ -171,6 +172,12 @@ OWN_MONTHS = "the book's own months in today's export"
 # date (HISTORY_DEBTORS; ``pipelines.scoring.score.history_mask``), the rank trigger's pool. Half the
 # debtors' ledger rows gone still halves them (refused by ``debtors``); prospects change neither.
 HISTORY_DEBTORS = "debtors_with_history"
+# A book with invoices and statements: its statement accounts alone issue no invoice, so
+# invoices_per_debtor_90d divides by the debtors with an invoice or a payment by the as-of date
+# (INVOICE_DEBTORS, :func:`invoice_debtors`) when both sides of a comparison carry them (before session 39:
+# by every debtor with a history, statements-only ones too: 500 of 2,000 in s39-mixed's book, and a feed
+# whose statement accounts grew read as invoices missing). Figures of an invoices-only book leave it out.
+INVOICE_DEBTORS = "debtors_with_invoices"
 HISTORY_DEFAULT_SHARE = "default_share_with_history"
 FEED_REFERENCE_ARTIFACT = "feed_reference.json"
 FAILED, OK, SMALL, NO_REFERENCE = "failed", "ok", "too small to check", "no reference"
@@ -434,6 +441,20 @@ def recent_invoices(frame: pd.DataFrame) -> int | None:
     return int(np.nan_to_num(frame[RECENT_COLUMN].to_numpy(dtype="float64"), nan=0.0).sum())
 
 
+def invoice_debtors(frame: pd.DataFrame) -> int | None:
+    """Rows of a feature frame of one as-of date (debtors) with an invoice or a payment dated by then
+    (``days_since_last_invoice`` or ``days_since_last_payment`` known): the debtors
+    ``invoices_per_debtor_90d`` divides by (:data:`INVOICE_DEBTORS`). None unless the frame holds both
+    invoice and statement features (a book with both): elsewhere every debtor with a history has one."""
+    cols = [c for c in ("days_since_last_invoice", "days_since_last_payment") if c in frame]
+    if not cols or "st_months_observed" not in frame:
+        return None
+    seen = np.zeros(len(frame), dtype=bool)
+    for c in cols:
+        seen |= ~np.isnan(pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype="float64"))
+    return int(seen.sum())
+
+
 def recent_amounts(frame: pd.DataFrame) -> tuple[float, float] | None:
     """Amounts paid and invoiced in the :data:`RECENT_DAYS` days up to the as-of date
     (:data:`RECENT_AMOUNTS`), summed over the rows of a feature frame of one as-of date; None when
@@ -501,6 +522,7 @@ def _snapshot_figures(
     recent: int | None = None,
     amounts: tuple[float, float] | None = None,
     ratios: np.ndarray | None = None,
+    invoiced: int | None = None,
 ) -> dict[str, Any]:
     """Debtors, share in default and total open balance of one row per debtor, and the debtors
     with a history and their share in default (:data:`HISTORY_DEBTORS`, when the frame tells:
@@ -526,6 +548,8 @@ def _snapshot_figures(
         out[HISTORY_DEFAULT_SHARE] = float(in_default[seen].mean()) if seen.any() else None
     if recent is not None:
         out[RECENT] = int(recent)
+    if invoiced is not None:  # a book with invoices and statements (:func:`invoice_debtors`)
+        out[INVOICE_DEBTORS] = int(invoiced)
     if (ratio := _paid_per_invoiced(amounts)) is not None:
         out[PAID_PER_INVOICED] = ratio
     if ratios is not None and len(ratios):
@@ -545,6 +569,7 @@ def feed_figures(
     lags: Mapping[str, Mapping[str, Any]] | None = None,
     debtors: pd.DataFrame | None = None,
     ratios: np.ndarray | None = None,
+    invoiced: int | None = None,
 ) -> dict[str, Any]:
     """Today's figures: ingest ``tables`` (manifest), the ``portfolio`` and the ``scores`` (one row
     per debtor with ``in_default`` and ``open_balance``); ``recent_invoices``: invoices issued in the
@@ -554,10 +579,11 @@ def feed_figures(
     invoiced in the recent window (``ScoredBucket.recent_amounts``); ``lags``: :func:`table_lags`
     up to the as-of date, with the payments' input file (``file``) when ``tables`` names it;
     ``debtors``: today's debtors table (its :func:`stated_amounts`); ``ratios``: each debtor's paid /
-    invoiced in the recent window (``ScoredBucket.recent_ratios``)."""
+    invoiced in the recent window (``ScoredBucket.recent_ratios``); ``invoiced``: the debtors with an
+    invoice or a payment of a book with statements too (``ScoredBucket.invoice_debtors``)."""
     return {
         **_table_figures(tables, _allocated(portfolio), kept),
-        **_snapshot_figures(scores, "in_default", recent_invoices, amounts, ratios),
+        **_snapshot_figures(scores, "in_default", recent_invoices, amounts, ratios, invoiced),
         **_span_figures(spans or {}),
         **_lag_figures(lags or {}, tables),
         **({STATED: found} if (found := stated_amounts(debtors)) else {}),
@@ -600,6 +626,7 @@ def training_reference(
                     recent_invoices(rows),
                     recent_amounts(rows),
                     recent_ratios(rows),
+                    invoice_debtors(rows),
                 ),
             }
         )
@@ -937,12 +964,11 @@ def _compare(
                 limits.debtors,
             )
         )
+    # a book with statements too: over the debtors with an invoice or a payment when both carry them
+    over = INVOICE_DEBTORS if today.get(INVOICE_DEBTORS) and ref.get(INVOICE_DEBTORS) else "debtors"
     check, per_debtor = (
         "invoices_per_debtor_90d",
-        [
-            f[RECENT] / f["debtors"] if f.get("debtors") and f.get(RECENT) is not None else None
-            for f in (today, ref)
-        ],
+        [f[RECENT] / f[over] if f.get(over) and f.get(RECENT) is not None else None for f in (today, ref)],
     )
     if None in per_debtor or not ref.get(RECENT):
         # a reference from before the recent window (or none in it): whole tables, as before

@@ -30,7 +30,7 @@ from pipelines.feed_checks import check_words, format_figure
 from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_waterfall_svg
 from pipelines.report.portfolio import PortfolioView, debtor_pages, portfolio_context
 from pipelines.scoring.ids import in_ids
-from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS
+from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS, rank_pool
 from pipelines.words import (
     NO_CURRENCY_CODE,
     code_words,
@@ -270,7 +270,8 @@ def render_report(
     env.filters["reason_words"] = reason_words
     env.filters["status_words"] = lambda v: code_words(v, "status")
     template = env.get_template("template.html.j2")
-    live = scored.loc[~scored["in_default"].astype(bool), "pd"].to_numpy(dtype="float64")
+    # the PD distribution as the band counts (counts.bands): debtors with a history, no prospect (rank_pool)
+    live = scored.loc[rank_pool(scored), "pd"].to_numpy(dtype="float64")
     changes = changes_summary(scored, previous, cfg, cfg.report.top_changes)
     changes["previous_as_of"] = previous_as_of
     changes["previous_versions"] = previous_versions(previous, model)

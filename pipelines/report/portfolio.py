@@ -101,6 +101,9 @@ class PortfolioView:
     interval_words: str = ""
     # the forecasting version's weekly cash error on held-out weeks, in a sentence (""; without one)
     cash_error: str = ""
+    # a book with statements too: the statement balances the cash-in forecast leaves out, in a sentence
+    # (``pipelines.scoring.paydate.statements_not_forecast``; "" elsewhere)
+    cash_left_out: str = ""
 
 
 def _bucket_parts(
@@ -141,7 +144,7 @@ def portfolio_parts(
 @dataclass(frozen=True)
 class BookSums:
     """The portfolio sums of the whole book at ``dates``, computed by the scoring pass
-    (``pipelines.scoring.score.score_bucket``); ``parts`` None when the book has no invoices."""
+    (``pipelines.scoring.score.score_bucket``); ``parts`` None when the book has no invoices or statements."""
 
     dates: tuple[pd.Timestamp, ...]
     parts: PortfolioParts | None
@@ -336,6 +339,7 @@ def build_portfolio(
     lgd: pd.Series | None = None,
     interval_words: str = "",
     cash_error: str = "",
+    cash_left_out: str = "",
 ) -> PortfolioView:
     """The portfolio figures of a nightly run (see the module docstring).
 
@@ -346,7 +350,8 @@ def build_portfolio(
     (``pipelines.scoring.paydate.forecast_rows``); without them they are read from ``stage``.
     ``forecast_note``: why there is no payment-date forecast tonight (a note of the report);
     ``interval_words``: what its p10-p90 is (``models.paydate.levels_in_words`` of the version's levels);
-    ``cash_error``: its weekly cash error on held-out weeks in words (``pipelines.words.cash_error_said``).
+    ``cash_error``: its weekly cash error on held-out weeks in words (``pipelines.words.cash_error_said``);
+    ``cash_left_out``: what the cash-in forecast leaves out of a book with statements too, in words.
     ``lgd``: the LGD per debtor_id of the recovery queue (an event's, ``recovery.lgd_by_event``, where
     it is not ``queue.lgd``'s), so the expected loss by band and segment is the queues'; debtors it
     does not name take ``queue.lgd``.
@@ -356,10 +361,13 @@ def build_portfolio(
     key = day.date().isoformat()
     ids = pd.Index(pd.array(detail_ids, dtype="string"))
     todo, cached = figure_dates(as_of, cfg, out_dir)
-    if sums is not None and list(sums.dates) == todo and sums.parts is not None:
+    statements_book = (
+        book.bounds("invoices", "issue_date") is None and book.bounds("statements", "period_end") is not None
+    )
+    if sums is not None and list(sums.dates) == todo and sums.parts is not None and not statements_book:
         items, limits = detail_items(book, ids, day, rc.dso_window_days)
         parts = replace(sums.parts, open_items=items, limits=limits)
-    else:  # no sums from the scoring pass, or a statements book (the pass sums invoices only)
+    else:  # no sums from the scoring pass, or a statements book (the limits of its debtor pages are its statements')
         parts = portfolio_parts(book, todo, rc.dso_window_days, ids, engine)
     names = [b.name for b in cfg.bands] + [DEFAULT_BAND]
     el_frame = pd.DataFrame(
@@ -385,9 +393,6 @@ def build_portfolio(
         cols = ["debtor_id", *[c for c in _LIMIT_COLUMNS if c in scored.columns]]
         outputs["credit_limits"] = scored.loc[scored["debtor_id"].isin(ids), cols].reset_index(drop=True)
     notes, files = ([forecast_note] if forecast_note else []), {}
-    statements_book = (
-        book.bounds("invoices", "issue_date") is None and book.bounds("statements", "period_end") is not None
-    )
     mixed_book = not statements_book and book.bounds("statements", "period_end") is not None
     if parts is None:
         notes.append("the book holds no invoices or statements: no DSO or aging")
@@ -428,6 +433,7 @@ def build_portfolio(
         mixed=mixed_book,
         interval_words=interval_words,
         cash_error=cash_error,
+        cash_left_out=cash_left_out,
         **outputs,
     )
 
@@ -637,4 +643,5 @@ def portfolio_context(view: PortfolioView, band_names: list[str]) -> dict[str, A
         ]
         ctx["cash_total"] = float(cash["expected_cash"].sum())
         ctx["cash_error"] = view.cash_error
+        ctx["cash_left_out"] = view.cash_left_out
     return ctx

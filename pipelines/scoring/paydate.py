@@ -41,6 +41,8 @@ __all__ = [
     "forecaster_status",
     "pin_forecaster",
     "statements_book",
+    "statement_balances",
+    "statements_not_forecast",
     "STATEMENTS_NO_FORECAST",
     "load_forecaster",
     "pack_forecast",
@@ -534,6 +536,39 @@ session 34 they said "model 'ews-paydate' has no alias 'champion' ...: run `ews 
 trains none for such a book (s34-walk)."""
 
 
+def statement_balances(frame: pd.DataFrame) -> tuple[float, int] | None:
+    """(sum, accounts) of the latest statements' balances above 0 (``st_balance_last``, as the exposure
+    reads them: ``pipelines.scoring.score.statement_exposure``) over the rows of a feature frame of one
+    as-of date (a debtor bucket's: one of a book with invoices and statements may hold statement accounts
+    alone); None when it has no statement features. The payment-date model forecasts open invoices only
+    (a statements book has none: no forecast at all), so these balances are not in ``cash_forecast.csv``
+    (:func:`statements_not_forecast`)."""
+    if "st_balance_last" not in frame:
+        return None
+    balance = np.clip(frame["st_balance_last"].to_numpy(dtype="float64", na_value=np.nan), 0.0, None)
+    balance = np.nan_to_num(balance, nan=0.0)
+    return float(balance.sum()), int((balance > 0).sum())
+
+
+def statements_not_forecast(balances: tuple[float, int] | None, currency: str | None) -> str:
+    """The sentence of a book with invoices and statements (the cash forecast workbook's "about" sheet,
+    report.html's cash section, the log): the cash-in forecast covers the open invoices only, and how much
+    of the statement accounts' balances it leaves out; "" without statement balances. Before session 39
+    nothing said so: the 13 weeks' total read as the whole book's."""
+    if not balances or not balances[1]:
+        return ""
+    from pipelines.ingest.decimals import shown_places
+
+    total, accounts = balances
+    amount = f"{total:,.{shown_places(currency)}f}" + (f" {currency}" if currency else "")
+    return (
+        f"The cash-in forecast covers the open invoices only: the statement accounts' balances, {amount} on "
+        f"{accounts:,} account{'' if accounts == 1 else 's'} (their latest statements), are not forecast (a "
+        "monthly statement carries no invoice due dates to predict payment dates from); add them by hand "
+        "when you need the whole book's cash-in"
+    )
+
+
 def statements_book(tables: dict[str, Any]) -> bool:
     """True when an ingest's ``manifest.json`` ``tables`` accepted statements and no invoice (``ews train``
     skips the payment-date model of such a book: ``pipelines.commands.train.holds_invoices``)."""
@@ -603,11 +638,14 @@ def payment_date_files(
     loaded: Any,
     parts: list[PackedForecast | None],
     currency: str | None = None,
+    statements: tuple[float, int] | None = None,
 ) -> PaymentDateFiles:
     """``invoice_forecast.parquet``/``.csv`` and ``cash_forecast.csv`` in ``stage`` from the
     buckets' packed forecasts (``parts``, made by ``loaded``, the ``ews-paydate`` champion), and
     ``expected_cash_30d`` per debtor. Needs nothing but the score pass: the nightly runs it beside
-    the watchlist and queue steps (most of it is Arrow's work, which does not hold the GIL)."""
+    the watchlist and queue steps (most of it is Arrow's work, which does not hold the GIL). ``statements``:
+    a book with statements too, the balances the forecast leaves out (:func:`statement_balances`), said in
+    the workbook's "about" sheet and the log (:func:`statements_not_forecast`)."""
     from features.ledger import day_number
     from models.paydate import cash_intervals
     from pipelines.adapters.exports import write_csv
@@ -626,8 +664,9 @@ def payment_date_files(
         cash["currency"] = pd.Series(currency, index=cash.index, dtype="string")
     files = write_invoice_files(found, stage)
     files[CASH_FILE] = write_csv(cash, stage / CASH_FILE)
+    left_out = statements_not_forecast(statements, currency)
     files[CASH_XLSX] = write_cash_workbook(
-        cash, stage / CASH_XLSX, as_of, currency, f"{loaded.name} v{loaded.version}"
+        cash, stage / CASH_XLSX, as_of, currency, f"{loaded.name} v{loaded.version}", left_out
     )
     per_debtor = pd.concat([p.debtors for p in found]) if found else pd.Series(dtype="float64")
     _logger().info(
@@ -638,6 +677,8 @@ def payment_date_files(
             currency,
         )
     )
+    if left_out:
+        _logger().warning("%s", left_out)
     return PaymentDateFiles(files, per_debtor, pay_pd_by_debtor(found))
 
 
@@ -681,11 +722,12 @@ def cash_weeks(cash: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_cash_workbook(
-    cash: pd.DataFrame, path: Path, as_of: dt.date, currency: str | None, model: str
+    cash: pd.DataFrame, path: Path, as_of: dt.date, currency: str | None, model: str, left_out: str = ""
 ) -> Path:
     """``cash_forecast.xlsx``: :func:`cash_weeks` with human headers, the currency's decimals, dates as
     dates and a totals row of the expected cash-in (the book's and each segment's) over the weeks; the
-    interval's ends are per week and do not add up, so they have none. An "about" sheet says so."""
+    interval's ends are per week and do not add up, so they have none. An "about" sheet says so, and
+    ``left_out`` (:func:`statements_not_forecast`) after it."""
     from pipelines.adapters.exports import write_xlsx
     from pipelines.ingest.decimals import shown_places
 
@@ -718,6 +760,7 @@ def write_cash_workbook(
         "they have no total. "
         + f"{amounts_in(currency)} "
         + "cash_forecast.csv holds the same weeks with each segment's interval."
+        + (f" {left_out}." if left_out else "")
     )
     return write_xlsx(
         weeks,

@@ -303,6 +303,12 @@ class ScoredBucket:
         None  # each debtor's paid / invoiced (``paid_per_invoiced_median_90d``)
     )
     ledger: tuple[pd.Index, pd.Series | None] | None = None  # limit_breach's candidates and month-ends
+    # a book with invoices and statements: its debtors with an invoice or a payment (the feed check
+    # invoices_per_debtor_90d's denominator, ``pipelines.feed_checks.invoice_debtors``); None elsewhere
+    invoice_debtors: int | None = None
+    # the same book: its latest statements' balances (sum, accounts), which the cash-in forecast leaves out
+    # (``pipelines.scoring.paydate.statement_balances``); None elsewhere
+    statement_balances: tuple[float, int] | None = None
 
 
 def score_bucket(
@@ -328,8 +334,9 @@ def score_bucket(
     from features.engine import build_bucket
     from pipelines.adapters.registry import prepare_X
     from pipelines.engine import has_ledger
-    from pipelines.feed_checks import recent_amounts, recent_invoices, recent_ratios
+    from pipelines.feed_checks import invoice_debtors, recent_amounts, recent_invoices, recent_ratios
     from pipelines.scoring.actions import latest_events, with_events
+    from pipelines.scoring.paydate import statement_balances
     from pipelines.scoring.watchlist import debtor_currency
 
     part = book.read(k)
@@ -371,6 +378,8 @@ def score_bucket(
         recent_amounts=recent_amounts(built.features),
         recent_ratios=recent_ratios(built.features),
         ledger=found,
+        invoice_debtors=invoice_debtors(built.features),
+        statement_balances=statement_balances(built.features),
     )
 
 
@@ -398,6 +407,8 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
     recent = [b.recent_invoices for b in found if b.recent_invoices is not None]
     amounts = [b.recent_amounts for b in found if b.recent_amounts is not None]
     ratios = [b.recent_ratios for b in found if b.recent_ratios is not None]
+    invoiced = [b.invoice_debtors for b in found if b.invoice_debtors is not None]
+    balances = [b.statement_balances for b in found if b.statement_balances is not None]
     asked = [b.ledger for b in found if b.ledger is not None]
     ledger = None
     if asked:
@@ -415,4 +426,6 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
         (sum(a[0] for a in amounts), sum(a[1] for a in amounts)) if amounts else None,
         np.concatenate(ratios) if ratios else None,
         ledger,
+        sum(invoiced) if invoiced else None,
+        (sum(b[0] for b in balances), sum(b[1] for b in balances)) if balances else None,
     )

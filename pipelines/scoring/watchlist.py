@@ -16,6 +16,8 @@ LIMIT_INPUTS = ("open_balance", "credit_limit_current", "credit_limit_recommende
 # True when the debtor has an invoice, a payment or a statement dated on or before the as-of date
 # (pipelines.scoring.score.history_mask): the rank trigger's pool leaves the others out
 HISTORY = "has_history"
+# the manifest's band counts (counts.bands): live debtors without a history (prospects), in no band
+NO_HISTORY_BAND = "no_history"
 LIMIT_MEMORY = "limit_over_on"  # the last run's as-of date at which the debtor was over a limit
 LEDGER_MEMORY = (
     "limit_over_ledger_on"  # the last month-end within rearm_days the ledger shows over the current limit

@@ -197,3 +197,89 @@ def test_a_mixed_books_report_says_the_statements_count_beside_the_invoices(tmp_
     )  # fmt: skip
     assert "receivables add the open invoices and the latest statements" in html
     assert html.count("This book also holds monthly statements: a debtor") == 2  # s4 and m2
+
+
+def test_a_bucket_of_statement_accounts_alone_counts_in_the_scoring_passs_sums() -> None:
+    """The mixed book cut into 2 debtor buckets (hash of debtor_id): bucket 0 holds i3, m1, m2 and s4,
+    bucket 1 only s5's statement (900.00 at 120 days). The scoring pass sums the report's DSO and aging
+    bucket by bucket (``features.engine.build_bucket`` with ``portfolio_dates``, as
+    ``pipelines.scoring.score.score_bucket``): by hand the whole book's 2,605.00 (above), 900.00 of it in
+    91-180, as the report's own read of the buckets (``portfolio_parts``). Before session 39 a bucket
+    without an invoice gave no sums: 1,705.00, 91-180 empty."""
+    from features.portfolio import combine_parts
+    from pipelines.engine import Book, has_ledger
+    from pipelines.report.portfolio import portfolio_parts
+
+    book = Book(buckets=2, frames=mixed_book())
+    assert book.read(1).invoices.empty and list(book.read(1).statements["debtor_id"]) == ["s5"]
+    found = [
+        build_bucket(book.read(k), [AS_OF], DefaultDefinition(), portfolio_dates=[AS_OF]).portfolio
+        for k in range(book.buckets)
+        if has_ledger(book.read(k))
+    ]
+    at = combine_parts([p for p in found if p is not None]).at.loc[AS_OF]
+    assert at["receivables"] == pytest.approx(2605.0) and at["91-180"] == pytest.approx(900.0)
+    assert portfolio_parts(book, [AS_OF], 90, pd.Index([])).at.loc[AS_OF, "receivables"] == pytest.approx(
+        2605.0
+    )
+
+
+def test_the_cash_forecast_says_which_statement_balances_it_leaves_out(tmp_path) -> None:
+    """The payment-date model forecasts open invoices; a statement has no invoice due dates. The mixed book's
+    latest statements by hand: m1 500.00, m2 5.00, s4 800.00, s5 900.00 = 2,205.00 on 4 accounts (i3 has
+    none), which cash_forecast.xlsx's about sheet and report.html's cash section say are not forecast (the
+    card: "open invoices only"). Before session 39 nothing said so: the 13 weeks' total read as the book's."""
+    import datetime as dt
+
+    import numpy as np
+    import openpyxl
+
+    from pipelines.engine import Book
+    from pipelines.report import render_report
+    from pipelines.report.portfolio import build_portfolio
+    from pipelines.scoring.paydate import statement_balances, statements_not_forecast, write_cash_workbook
+    from pipelines.scoring.watchlist import assign_bands
+    from tests.pipelines.test_review_s30 import _cash_rows
+
+    built = build_bucket(mixed_book(), [AS_OF], DefaultDefinition())
+    assert statement_balances(built.features) == (2205.0, 4)
+    # an invoices-only bucket's frame (no statement features): nothing left out; a bucket of statement
+    # accounts alone (no invoice feature; bucket 1 of 2: s5) counts its balances: 900.00
+    assert statement_balances(built.features.drop(columns="st_balance_last")) is None
+    alone = build_bucket(Book(buckets=2, frames=mixed_book()).read(1), [AS_OF], DefaultDefinition()).features
+    assert "days_since_last_invoice" not in alone and statement_balances(alone) == (900.0, 1)
+    said = statements_not_forecast((2205.0, 4), "EUR")
+    assert said == (
+        "The cash-in forecast covers the open invoices only: the statement accounts' balances, 2,205.00 EUR on 4 "
+        "accounts (their latest statements), are not forecast (a monthly statement carries no invoice due dates "
+        "to predict payment dates from); add them by hand when you need the whole book's cash-in"
+    )
+    assert statements_not_forecast(None, "EUR") == "" and statements_not_forecast((0.0, 0), "EUR") == ""
+    cash = _cash_rows([(1, "all", 100.0)])
+    path = write_cash_workbook(cash, tmp_path / "c.xlsx", AS_OF.date(), "EUR", "v1", said)
+    assert openpyxl.load_workbook(path)["about"]["A1"].value.endswith(
+        "cash_forecast.csv holds the same weeks with each segment's interval. " + said + "."
+    )
+    stage = tmp_path / "stage"
+    stage.mkdir()
+    cash.to_csv(stage / "cash_forecast.csv", index=False)
+    cfg = NightlyConfig()
+    today = pd.DataFrame({"debtor_id": pd.Series(["i3"], dtype="string"), "pd": [0.05]})
+    today = today.assign(in_default=False, band=assign_bands(today["pd"], cfg), name="i3", segment="retail",
+                         as_of=AS_OF, open_balance=300.0, overdue_amount=300.0)  # fmt: skip
+    view = build_portfolio(
+        Book.in_memory(mixed_book(), 100), dt.date(2024, 3, 31), today, pd.Index([]), cfg, "EUR", tmp_path / "none",
+        stage, cash_left_out=said,
+    )  # fmt: skip
+    html = render_report(
+        as_of="2024-03-31", model={"name": "m", "version": "1"}, config_hash="0" * 64, scored=today,
+        previous=None, previous_as_of=None,
+        watchlist=today.iloc[:0].assign(triggers="", reason_1="", pd_change=np.nan, band_prev=None),
+        reason_columns=["reason_1"], counts={"scored": 1, "in_default": 0, "flagged": 0, "queue": 0,
+        "expected_loss": 0.0, "bands": {}, "triggers": {}}, drift=pd.DataFrame(columns=["variable", "psi",
+        "status", "missing_share", "reference_missing"]), calibration=None, waterfalls=[], cfg=cfg,
+        portfolio=view,
+    )  # fmt: skip
+    shown = said.replace("'", "&#39;")  # Jinja's escape of the apostrophes
+    assert f'<p class="note" id="cash-left-out"><b>Not forecast</b>: {shown}.</p>' in html
+    assert "expected cash-in, next 13 weeks (open invoices only)" in html
