@@ -548,8 +548,9 @@ QUEUE_OVER_ORACLE = "queue_over_oracle_capture_top20"
 
 
 class _Ranked:
-    """One capture order of the queue, flat for the replicates: the rows' debtor codes and bad balances
-    in that order (as :func:`_capture`), month-end after month-end, and where each month-end starts."""
+    """One capture order of the queue, flat for the replicates: the rows' debtor codes in that order (as
+    :func:`_capture`), month-end after month-end, where each month-end starts, and the rows whose bad
+    balance adds to a capture (the others hold exactly 0: a replicate reads them only in the weights)."""
 
     def __init__(self, queue: pd.DataFrame, order: str, codes: np.ndarray, bad: np.ndarray):
         key, asc = _order_keys(order)
@@ -558,24 +559,39 @@ class _Ranked:
         )
         rows = ranked["_row"].to_numpy()
         months = ranked["as_of"].to_numpy()
-        self.codes, self.bad = codes[rows], bad[rows]
+        self.codes, bad = codes[rows], bad[rows]
         self.starts = (
             np.flatnonzero(np.r_[True, months[1:] != months[:-1]]) if len(rows) else np.zeros(0, int)
         )
-        self.month = np.repeat(np.arange(len(self.starts)), np.diff(np.r_[self.starts, len(rows)]))
+        self.ends = np.r_[self.starts[1:], len(rows)][: len(self.starts)] - 1  # each month-end's last row
+        month = np.repeat(np.arange(len(self.starts)), np.diff(np.r_[self.starts, len(rows)]))
+        # every row but an exact +0.0 (a -0.0 or NaN bad balance too, as the sums would read it)
+        self.rows = np.flatnonzero((bad != 0) | np.isnan(bad) | np.signbit(bad))
+        self.bad, self.month = bad[self.rows], month[self.rows]
+        self._sum = np.zeros(len(rows))  # the rows' terms in this order: 0.0 but at self.rows
 
     def capture(self, counts: np.ndarray) -> float:
         """The pooled share of the drawn bad balance in the top 20 % of each month-end's drawn weight,
         the row at the cut counted in part (as :func:`models.queue_key.weighted_capture`, all month-ends
-        at once); NaN without bad balance."""
-        w = counts[self.codes].astype("float64")
-        total = float((w * self.bad).sum())
+        at once); NaN without bad balance.
+
+        The weights, their running sums and each month-end's cut are whole numbers, exact in any order;
+        the two sums of money add every row's term in this order, as numpy sums the whole column (s39-scale:
+        the same bits as summing ``w * bad`` over all the rows, at a quarter of the passes)."""
+        if not len(self.codes):
+            return float("nan")
+        w = counts[self.codes]
+        cum = np.cumsum(w)
+        ahead = cum[self.starts] - w[self.starts]  # the weight of the month-ends before each
+        cut = np.ceil(TOP_SHARE * (cum[self.ends] - ahead).astype("float64"))
+        wk = w[self.rows].astype("float64")
+        self._sum[self.rows] = wk * self.bad
+        total = float(self._sum.sum())
         if not total:
             return float("nan")
-        cum = np.cumsum(w)
-        before = cum - w - (cum - w)[self.starts][self.month]  # weight ahead of the row in its month-end
-        cut = np.ceil(TOP_SHARE * np.add.reduceat(w, self.starts))[self.month]
-        return float((np.clip(cut - before, 0.0, w) * self.bad).sum()) / total
+        before = (cum[self.rows] - w[self.rows] - ahead[self.month]).astype("float64")
+        self._sum[self.rows] = np.clip(cut[self.month] - before, 0.0, wk) * self.bad
+        return float(self._sum.sum()) / total
 
 
 def share_figures(keys: Any) -> list[str]:

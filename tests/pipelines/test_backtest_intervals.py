@@ -246,3 +246,66 @@ def test_the_page_shows_the_intervals(panel) -> None:
     assert f"[{100 * e['low']:.1f} %, {100 * e['high']:.1f} %]" in page
     assert "3 defaulted debtors in the queue: too thin to judge (fewer than 10)" in page
     assert "Figures with their 95 % intervals" in page and "95 % interval of the median" in page
+
+
+def _hand_queue() -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Two month-ends in the balance order (open_balance descending): A holds debtors 0, 1, 2 (bad 0, 100,
+    0), B holds 5, 3, 0, 4 (bad 999, 40, 0, 10); codes = the debtor numbers."""
+    queue = pd.DataFrame(
+        {
+            "as_of": pd.to_datetime(["2024-01-31"] * 3 + ["2024-02-29"] * 4),
+            "debtor_id": ["d0", "d1", "d2", "d5", "d3", "d0", "d4"],
+            "open_balance": [30.0, 20.0, 10.0, 40.0, 30.0, 20.0, 10.0],
+        }
+    )
+    return queue, np.array([0, 1, 2, 5, 3, 0, 4]), np.array([0.0, 100.0, 0.0, 999.0, 40.0, 0.0, 10.0])
+
+
+def test_a_replicates_capture_by_hand() -> None:
+    """counts (times each debtor 0..5 was drawn) 1, 3, 6, 2, 5, 0. A's weights 1, 3, 6 (10 in all): the top
+    20 % is 2 of weight, debtor 1 has 1 ahead of it, so 1 of its 3 counts: 100 of its 300 drawn bad balance.
+    B's weights 0, 2, 1, 5 (8): the cut ceil(1.6) = 2; debtor 5 is drawn 0 times (its 999 weighs nothing),
+    debtor 3 is wholly in (2 x 40 = 80), debtor 4 (3 ahead) out (5 x 10 = 50). 180 caught of 430."""
+    from pipelines.backtest import _Ranked
+
+    queue, codes, bad = _hand_queue()
+    ranked = _Ranked(queue, "balance", codes, bad)
+    assert ranked.capture(np.array([1, 3, 6, 2, 5, 0])) == 180 / 430
+    assert np.isnan(_Ranked(queue, "balance", codes, np.zeros(7)).capture(np.ones(6, dtype=int)))
+    assert np.isnan(_Ranked(queue.iloc[:0], "balance", codes[:0], bad[:0]).capture(np.ones(6, dtype=int)))
+
+
+def test_a_replicates_capture_has_the_bits_of_the_whole_column_sums() -> None:
+    """s39-scale: a capture sums its money over the rows with a bad balance only, placed where they stand in
+    the order; the result must be the float that summing w x bad and the caught part over every row gives
+    (s38-btci's code, written out here), not one a different order of additions rounds to: 600 rows over 3
+    month-ends, 1 in 10 with a bad balance in cents (not exact in binary), 300 replicates, compared with ==."""
+    from models.bootstrap import debtor_draws
+    from pipelines.backtest import TOP_SHARE, _Ranked
+
+    rng = np.random.default_rng(3435)
+    n = 600
+    queue = pd.DataFrame(
+        {
+            "as_of": pd.to_datetime(np.repeat(["2024-01-31", "2024-02-29", "2024-03-31"], n // 3)),
+            "debtor_id": [f"d{i % 250}" for i in range(n)],
+            "open_balance": rng.uniform(0, 1e5, n).round(2),
+        }
+    )
+    codes = np.array([i % 250 for i in range(n)])
+    bad = np.where(rng.random(n) < 0.1, rng.uniform(0, 1e5, n).round(2), 0.0)
+    ranked = _Ranked(queue, "balance", codes, bad)
+    order = queue.assign(_r=np.arange(n)).sort_values(["as_of", "open_balance", "debtor_id"],
+                                                      ascending=[True, False, True], kind="stable")["_r"]  # fmt: skip
+    rows = order.to_numpy()
+    starts = np.array([0, 200, 400])
+    month = np.repeat([0, 1, 2], 200)
+    for counts in debtor_draws(250, 300, 7):
+        w = counts[codes[rows]].astype("float64")
+        b = bad[rows]
+        total = float((w * b).sum())
+        cum = np.cumsum(w)
+        before = cum - w - (cum - w)[starts][month]
+        cut = np.ceil(TOP_SHARE * np.add.reduceat(w, starts))[month]
+        whole = float((np.clip(cut - before, 0.0, w) * b).sum()) / total
+        assert ranked.capture(counts) == whole
