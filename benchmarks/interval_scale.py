@@ -117,7 +117,11 @@ def main() -> None:
     if args.against:
         old_fn = load(args.against).figure_intervals
         old, cpu_o, wall_o = timed(old_fn, *run, args.against_boot, seed, min_defaults)
-        same_boot = new if args.against_boot == args.boot else figure_intervals(*run, args.against_boot, seed, min_defaults)
+        same_boot = (
+            new
+            if args.against_boot == args.boot
+            else figure_intervals(*run, args.against_boot, seed, min_defaults)
+        )
         result.update(against=str(args.against), against_boot=args.against_boot, against_cpu_s=cpu_o,
                       against_wall_s=wall_o, same_output=old == same_boot)  # fmt: skip
     result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
