@@ -806,13 +806,6 @@ def watchlist(
     }
 
 
-def pq_columns(path: Path) -> list[str]:
-    """Column names of a Parquet file (read from its footer)."""
-    import pyarrow.parquet as pq
-
-    return list(pq.read_schema(path).names)
-
-
 def load_collectors(cfg: NightlyConfig) -> tuple[Any, ...]:
     """The collectors of ``cfg.teams`` (``kind: teams``); none when the key is empty or the file is
     absent (every queue row then goes to ``unassigned``). An invalid file raises ConfigError."""
@@ -858,7 +851,7 @@ def queue(
     of each debtor in the previous run's queues (``prev_dir``). ``key``: the priority's PD, ``pd`` or
     ``blend`` with ``pay_pd`` (:func:`pipelines.scoring.queue.queue_key_for`)."""
     from pipelines.scoring.explain import top_reasons
-    from pipelines.scoring.owners import previous_owners
+    from pipelines.scoring.owners import last_night_owners
     from pipelines.scoring.plans import broken_plans, plans_in_force
 
     day = pd.Timestamp(as_of)
@@ -885,15 +878,7 @@ def queue(
     others = top_reasons(Xq, X, loaded, _currency_of(currencies, Xq.index))
     parts = [part.astype("string") for part in (flagged, others) if part is not None and len(part)]
     frame["top_reason"] = text_by_debtor(ids, pd.concat(parts) if parts else None)
-    previous = None
-    if prev_dir is not None:
-        previous = previous_owners(
-            [
-                pd.read_parquet(path, columns=["debtor_id", "owner"])
-                for name in ("collections_queue.parquet", "recovery_queue.parquet")
-                if (path := prev_dir / name).exists() and "owner" in pq_columns(path)
-            ]
-        )
+    previous = last_night_owners(prev_dir)  # the queues', then the watchlist's (s39-walk)
     return build_queues(frame, oldest, cfg, plans, collectors, previous, broken, pay_pd, key, places)
 
 

@@ -16,6 +16,7 @@ remainder; ties go to the collections queue), the top rows by rank in each queue
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -151,6 +152,29 @@ def previous_owners(frames: Sequence[pd.DataFrame | None]) -> pd.Series | None:
         return None
     both = pd.concat(found, ignore_index=True).drop_duplicates("debtor_id")
     return both.set_index(both["debtor_id"].astype("string"))["owner"].astype("string")
+
+
+LAST_NIGHT_FILES = ("collections_queue.parquet", "recovery_queue.parquet", "watchlist.parquet")
+"""Where last night's owners are read, in this order: the queues, then the watchlist. A flagged debtor
+that left the queue for a night (nothing overdue) keeps its watchlist owner when it comes back (s39-walk:
+D0000025, escalated and owned by Chloe on the watchlist of 2025-03-31, went to Ben when it was overdue
+again on 2025-04-30)."""
+
+
+def last_night_owners(run_dir: Path | None) -> pd.Series | None:
+    """Owner per debtor_id in the published run ``run_dir`` (last night's), from
+    :data:`LAST_NIGHT_FILES` that exist and carry an ``owner`` column; None without a run."""
+    import pyarrow.parquet as pq
+
+    if run_dir is None:
+        return None
+    return previous_owners(
+        [
+            pd.read_parquet(path, columns=["debtor_id", "owner"])
+            for name in LAST_NIGHT_FILES
+            if (path := run_dir / name).exists() and "owner" in pq.read_schema(path).names
+        ]
+    )
 
 
 def near_spelling(value: str, have: Sequence[str]) -> str | None:

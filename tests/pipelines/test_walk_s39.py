@@ -128,3 +128,38 @@ def test_watchlist_history_prints_no_band_for_an_override_without_one(tmp_path) 
         said[debtor] = result.output
     assert "(by A. Jansen, run reviewed 2025-01-31, PD then 21.10%)" in said["D1"] and "nan" not in said["D1"]
     assert "(by A. Jansen, run reviewed 2025-01-31, PD then 12.90%, band C)" in said["D2"]
+
+
+def test_a_flagged_debtor_back_in_the_queue_keeps_its_watchlist_owner(tmp_path) -> None:
+    """s39-walk: D0000025 (escalated) was Chloe's in the queue of 2025-02-28; on 2025-03-31 nothing was
+    overdue, so it left the queue, and the watchlist kept Chloe as its owner; on 2025-04-30 it was overdue
+    again and the queue gave it to Ben (the lowest load), who then also owned it on the watchlist. Last
+    night's owners are now read from the queues, then the watchlist: D2 stays Chloe's. A queue's owner wins
+    over the watchlist's (D1), and an 'unassigned' watchlist owner is no owner (D3 is spread by capacity)."""
+    from pipelines.config.teams import Collector
+    from pipelines.scoring.owners import assign_owners, last_night_owners
+
+    night = tmp_path / "2025-03-31"
+    night.mkdir()
+
+    def frame(ids: list[str], owners: list[str]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"debtor_id": pd.Series(ids, dtype="string"), "owner": pd.Series(owners, dtype="string")}
+        )
+
+    frame(["D1"], ["Anna"]).to_parquet(night / "collections_queue.parquet")
+    frame(["D1", "D2", "D3"], ["Ben", "Chloe", "unassigned"]).to_parquet(night / "watchlist.parquet")
+    previous = last_night_owners(night)
+    assert previous.to_dict() == {"D1": "Anna", "D2": "Chloe", "D3": "unassigned"}
+    assert last_night_owners(None) is None
+    team = [
+        Collector(name="Anna", capacity=5),
+        Collector(name="Ben", capacity=5),
+        Collector(name="Chloe", capacity=5),
+    ]
+    tonight = pd.DataFrame(
+        {"debtor_id": pd.Series(["D2", "D1", "D3"], dtype="string"), "segment": "construction"}
+    )
+    got = assign_owners(tonight, team, previous, "collections")
+    # D2 keeps Chloe, D1 keeps Anna; D3 goes to the lowest load: Ben (0 of 5)
+    assert got["owner"].tolist() == ["Chloe", "Anna", "Ben"]
