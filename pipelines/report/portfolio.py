@@ -39,7 +39,7 @@ from features.portfolio import (
 from features.tables import Portfolio
 from pipelines.config.nightly import NightlyConfig
 from pipelines.scoring.queue import lgd_for
-from pipelines.scoring.watchlist import DEFAULT_BAND
+from pipelines.scoring.watchlist import DEFAULT_BAND, HISTORY
 
 __all__ = [
     "BookSums",
@@ -216,13 +216,26 @@ def _runs_before(out_dir: Path | None, as_of: str, limit: int) -> list[Path]:
     return [p for p in published_runs(Path(out_dir)) if p.name < as_of][-limit:]
 
 
-def _trend_row(as_of: str, pds: np.ndarray, live: np.ndarray, bands: pd.Series, names: list[str]) -> dict:
-    x = pds[live]
+def _trend_row(
+    as_of: str,
+    pds: np.ndarray,
+    live: np.ndarray,
+    bands: pd.Series,
+    names: list[str],
+    seen: np.ndarray | None = None,
+) -> dict:
+    """``seen``: per debtor, an invoice, a payment or a statement by the run's date (its scores'
+    ``has_history``; None: every debtor): a live debtor without one (a prospect, its PD read from empty
+    features) is left out of the quantiles and the band shares, as of the band counts (session 39; before,
+    20 prospects of a mixed book sat in band A)."""
+    seen = np.ones(len(pds), dtype=bool) if seen is None else np.asarray(seen, dtype=bool)
+    x = pds[live & seen]
     row: dict[str, Any] = {"as_of": as_of, "debtors": int(len(pds)), "live": int(live.sum())}
     qs = np.quantile(x, QUANTILES) if len(x) else [np.nan] * len(QUANTILES)
     row.update({f"p{round(q * 100)}": float(v) for q, v in zip(QUANTILES, qs, strict=True)})
     row["mean"] = float(x.mean()) if len(x) else np.nan
-    shares = bands.astype("string").value_counts(normalize=True)
+    kept = ~(live & ~seen)
+    shares = (bands[kept] if len(bands) == len(kept) else bands).astype("string").value_counts(normalize=True)
     row.update({f"share_{b}": float(shares.get(b, 0.0)) for b in names})
     return row
 
@@ -231,19 +244,27 @@ def pd_history(
     out_dir: Path | None, as_of: str, scored: pd.DataFrame, names: list[str], runs: int
 ) -> pd.DataFrame:
     """One row per run (the last ``runs`` earlier runs in ``out_dir``, then today's ``scored``): the
-    PD quantiles and mean over live debtors and the share of debtors per band (``names``)."""
+    PD quantiles and mean over live debtors and the share of debtors per band (``names``), leaving out the
+    live debtors without a history (:func:`_trend_row`)."""
     rows = []
     for run in _runs_before(out_dir, as_of, runs):
         path = run / "scores.parquet"
-        cols = [c for c in ("pd", "band", "in_default") if c in pq.read_schema(path).names]
+        cols = [c for c in ("pd", "band", "in_default", HISTORY) if c in pq.read_schema(path).names]
         if "pd" not in cols:
             continue
         t = pq.read_table(path, columns=cols).to_pandas()
         live = ~t["in_default"].astype(bool).to_numpy() if "in_default" in t else np.ones(len(t), bool)
         bands = t["band"] if "band" in t else pd.Series([], dtype="string")
-        rows.append(_trend_row(run.name, t["pd"].to_numpy(dtype="float64"), live, bands, names))
+        seen = t[HISTORY].fillna(True).astype(bool).to_numpy() if HISTORY in t else None
+        rows.append(
+            _trend_row(
+                run.name, t["pd"].to_numpy(dtype="float64"), live, bands.reset_index(drop=True), names, seen
+            )
+        )
     live = ~scored["in_default"].astype(bool).to_numpy()
-    rows.append(_trend_row(as_of, scored["pd"].to_numpy(dtype="float64"), live, scored["band"], names))
+    seen = scored[HISTORY].fillna(True).astype(bool).to_numpy() if HISTORY in scored else None
+    bands = scored["band"].reset_index(drop=True)
+    rows.append(_trend_row(as_of, scored["pd"].to_numpy(dtype="float64"), live, bands, names, seen))
     return pd.DataFrame(rows)
 
 

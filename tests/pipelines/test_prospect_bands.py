@@ -72,3 +72,29 @@ def test_the_report_says_never_invoiced_and_draws_the_pd_distribution_without_th
     )  # fmt: skip
     assert '<td>never invoiced: no band</td><td class="num">2</td>' in html
     assert drawn and all(sorted(d) == [0.005, 0.02] for d in drawn)
+
+
+def test_the_pd_trend_leaves_prospects_out_of_its_quantiles_and_band_shares(tmp_path) -> None:
+    """report.html's PD across runs, by hand, the five debtors above with the prospects' empty features read
+    at PD 30 %. Today (2024-03-31) and an earlier run (2024-02-29) with has_history: the live debtors with a
+    history are d1 (0.5 %) and d2 (2 %): median and mean 1.25 %; band shares over d1, d2, d3: A 1/3, B 1/3.
+    A run without has_history (2024-01-31, before session 37) counts every live debtor, as before: 0.5, 2,
+    30, 30 %: median 16 %, mean 15.625 %; shares over all five: A 2/5, B 2/5. Before session 39 every row
+    read as that one."""
+    import pytest
+
+    from pipelines.report.portfolio import pd_history
+
+    scored = _scored().assign(pd=[0.005, 0.02, 1.0, 0.3, 0.3])
+    old = tmp_path / "runs" / "2024-01-31"
+    new = tmp_path / "runs" / "2024-02-29"
+    for run, frame in ((old, scored.drop(columns="has_history")), (new, scored)):
+        run.mkdir(parents=True)
+        frame.to_parquet(run / "scores.parquet")
+    trend = pd_history(tmp_path / "runs", "2024-03-31", scored, ["A", "B"], 12).set_index("as_of")
+    assert list(trend.index) == ["2024-01-31", "2024-02-29", "2024-03-31"]
+    assert trend["p50"].tolist() == pytest.approx([0.16, 0.0125, 0.0125])
+    assert trend["mean"].tolist() == pytest.approx([0.15625, 0.0125, 0.0125])
+    assert trend["share_A"].tolist() == pytest.approx([2 / 5, 1 / 3, 1 / 3])
+    assert trend["share_B"].tolist() == pytest.approx([2 / 5, 1 / 3, 1 / 3])
+    assert trend["debtors"].tolist() == [5, 5, 5] and trend["live"].tolist() == [4, 4, 4]
