@@ -303,8 +303,9 @@ class ScoredBucket:
         None  # each debtor's paid / invoiced (``paid_per_invoiced_median_90d``)
     )
     ledger: tuple[pd.Index, pd.Series | None] | None = None  # limit_breach's candidates and month-ends
-    # a book with invoices and statements: its debtors with an invoice or a payment (the feed check
-    # invoices_per_debtor_90d's denominator, ``pipelines.feed_checks.invoice_debtors``); None elsewhere
+    # the bucket's debtors with an invoice or a payment (the feed check invoices_per_debtor_90d's denominator
+    # of a book with invoices and statements, ``pipelines.feed_checks.invoice_debtors``; None without invoice
+    # features); once combined, None unless a bucket holds statements (``statement_balances``)
     invoice_debtors: int | None = None
     # the same book: its latest statements' balances (sum, accounts), which the cash-in forecast leaves out
     # (``pipelines.scoring.paydate.statement_balances``); None elsewhere
@@ -378,7 +379,7 @@ def score_bucket(
         recent_amounts=recent_amounts(built.features),
         recent_ratios=recent_ratios(built.features),
         ledger=found,
-        invoice_debtors=invoice_debtors(built.features),
+        invoice_debtors=invoice_debtors(built.features, statements=True),  # combine_scored decides
         statement_balances=statement_balances(built.features),
     )
 
@@ -426,6 +427,8 @@ def combine_scored(buckets: list[ScoredBucket | None]) -> ScoredBucket:
         (sum(a[0] for a in amounts), sum(a[1] for a in amounts)) if amounts else None,
         np.concatenate(ratios) if ratios else None,
         ledger,
-        sum(invoiced) if invoiced else None,
+        # a book with statements too (a bucket with statement features): every bucket's invoice debtors,
+        # those of a bucket without a statement account too (s39-review)
+        sum(invoiced) if invoiced and balances else None,
         (sum(b[0] for b in balances), sum(b[1] for b in balances)) if balances else None,
     )
