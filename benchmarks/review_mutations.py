@@ -1,7 +1,7 @@
 """Mutation check of sessions 26-34's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
 entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``; "Session 28 (s28-review)", T
 entries; "Session 29 (s29-review)", V entries; "Session 30 (s30-review)", X entries; "Session 32
-(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries; "Session 35 (s35-review)", K entries; "Session 36 (s36-review)", L entries; "Session 37 (s37-review)", P entries; "Session 38 (s38-review)", G entries): each entry is one wrong edit of a product file (an exact text replaced
+(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries; "Session 35 (s35-review)", K entries; "Session 36 (s36-review)", L entries; "Session 37 (s37-review)", P entries; "Session 38 (s38-review)", G entries; "Session 39 (s39-review)", D entries): each entry is one wrong edit of a product file (an exact text replaced
 once) and the tests of the commit it tests. The edit is made in ``--tree`` (a copy of the code:
 ``git archive COMMIT | tar -x -C DIR``, never a checkout you work in), the tests run with ``-x``, the
 file is put back; CAUGHT when a test fails, SURVIVED when all pass. An edit whose text is not found
@@ -2894,6 +2894,93 @@ M = [
         "    starting = np.nan if start is None else _floor_to(np.minimum(start, cap), step)\n",
         "    starting = np.nan if start is None else _floor_to(start, step)\n",
         ["tests/pipelines/test_credit_limits.py"],
+    ),
+    (
+        "D1 67d67f2 rollrate state_dpd: a mixed book's states from the invoices' days alone (pre-fix)",
+        "models/rollrate.py",
+        "        dpd = np.fmax(dpd, np.nan_to_num(_column(frame, STATEMENT_DPD_FEATURE), nan=0.0))\n",
+        "        dpd = dpd\n",
+        ["tests/models/test_rollrate_statements.py"],
+    ),
+    (
+        "D2 67d67f2 rollrate fit: st_dpd_last not among the model's inputs (the nightly never passes it)",
+        "models/rollrate.py",
+        "            base.append(STATEMENT_DPD_FEATURE)\n",
+        "            pass\n",
+        ["tests/models/test_rollrate_statements.py"],
+    ),
+    (
+        "D3 b6ff1c6 nightly: the previous run's version not recorded (manifest previous_model_version None)",
+        "pipelines/flows/nightly.py",
+        '"previous_model_version": (prev_manifest.get("model") or {}).get("version"),',
+        '"previous_model_version": None,',
+        [
+            "tests/pipelines/test_walk_s39.py",
+            "tests/pipelines/test_nightly_flow.py::test_the_night_a_new_champion_first_scores_names_the_previous_runs_version",
+        ],
+    ),
+    (
+        "D4 b6ff1c6 report: the previous run's version never named",
+        "pipelines/report/__init__.py",
+        '    return ", ".join(before) if before and before != [str(model.get("version"))] else ""\n',
+        '    return ""\n',
+        ["tests/pipelines/test_walk_s39.py"],
+    ),
+    (
+        "D5 b6ff1c6 report: the previous run's version named on a night of the same version",
+        "pipelines/report/__init__.py",
+        '    return ", ".join(before) if before and before != [str(model.get("version"))] else ""\n',
+        '    return ", ".join(before)\n',
+        ["tests/pipelines/test_walk_s39.py"],
+    ),
+    (
+        "D6 b6ff1c6 console: the previous version said on a night of the same version",
+        "pipelines/commands/score.py",
+        '    if before is not None and str(before) != str(m["model"]["version"]):\n',
+        "    if before is not None:\n",
+        ["tests/pipelines/test_walk_s39.py"],
+    ),
+    (
+        "D7 b6ff1c6 overrides table: an override without --band shows 'nan' (pre-fix)",
+        "pipelines/scoring/watch_state.py",
+        '            "band": "" if pd.isna(r.band) else str(r.band),\n',
+        '            "band": r.band,\n',
+        ["tests/pipelines/test_walk_s39.py"],
+    ),
+    (
+        "D8 4e6c456 invoice_debtors: a bucket without a statement account adds nothing (pre s39-review)",
+        "pipelines/scoring/score.py",
+        "        invoice_debtors=invoice_debtors(built.features, statements=True),  # combine_scored decides\n",
+        "        invoice_debtors=invoice_debtors(built.features),\n",
+        ["tests/pipelines/test_review_s39.py"],
+    ),
+    (
+        "D9 4e6c456 invoice_debtors: an invoices-only book scored in buckets carries the figure",
+        "pipelines/scoring/score.py",
+        "        sum(invoiced) if invoiced and balances else None,\n",
+        "        sum(invoiced) if invoiced else None,\n",
+        ["tests/pipelines/test_review_s39.py"],
+    ),
+    (
+        "D10 4e6c456 invoices_per_debtor_90d: every debtor with a history again (the pre-fix denominator)",
+        "pipelines/feed_checks.py",
+        '    over = INVOICE_DEBTORS if today.get(INVOICE_DEBTORS) and ref.get(INVOICE_DEBTORS) else "debtors"\n',
+        '    over = "debtors"\n',
+        ["tests/pipelines/test_feed_mixed.py"],
+    ),
+    (
+        "D11 4e6c456 engine: a bucket of statement accounts alone gives no portfolio sums (pre-fix)",
+        "features/engine.py",
+        "        parts = st_parts if parts is None else combine_parts([parts, st_parts])\n",
+        "        parts = None if parts is None else combine_parts([parts, st_parts])\n",
+        ["tests/pipelines/test_mixed_book.py"],
+    ),
+    (
+        "D12 4e6c456 counts.bands: prospects counted in the bands again",
+        "pipelines/flows/nightly.py",
+        '    bands = scored.loc[pool, "band"].value_counts().reindex(band_names, fill_value=0)\n',
+        '    bands = scored["band"].value_counts().reindex(band_names, fill_value=0)\n',
+        ["tests/pipelines/test_prospect_bands.py"],
     ),
 ]
 

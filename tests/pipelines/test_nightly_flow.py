@@ -1513,3 +1513,41 @@ def test_prospects_in_the_debtors_table_are_scored_never_flagged_and_do_not_refu
     assert sorted(watch["debtor_id"]) == sorted(before["debtor_id"]) and len(watch) > 0
     html = (run.path / "report.html").read_text(encoding="utf-8")
     assert 'id="without-history"><b>350</b>' in html
+
+
+def test_the_night_a_new_champion_first_scores_names_the_previous_runs_version(
+    env, tmp_path, monkeypatch
+) -> None:
+    """s39-review on b6ff1c6 (s39-walk): the manifest's ``previous_model_version`` is read from the previous
+    run's manifest by the nightly itself (test_walk_s39 hands the console a manifest it built). DAY1 scored by
+    the champion v1, a second version promoted, DAY2: its manifest names v1 as the previous run's version and
+    its report's header and changes section say so; the fixture's DAY2 (same version both nights) says nothing."""
+    import re
+    import shutil
+
+    from mlflow import MlflowClient
+
+    from pipelines.flows.nightly import nightly
+
+    same = json.loads((env["out"] / DAY2.isoformat() / "manifest.json").read_text())
+    assert same["previous_model_version"] == same["model"]["version"] == env["version"]
+    assert 'id="model-changed"' not in (env["out"] / DAY2.isoformat() / "report.html").read_text()
+
+    db = tmp_path / "mlflow.db"
+    shutil.copy(os.environ["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///"), db)
+    uri = f"sqlite:///{db}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    client = MlflowClient(uri, registry_uri=uri)
+    mv = client.get_model_version_by_alias("ews-pd", "champion")
+    old = str(mv.version)
+    out = tmp_path / "runs"
+    first = nightly(as_of=DAY1, config_path=env["cfg"], data_dir=env["data"], out_dir=out)
+    assert first.manifest["model"]["version"] == old
+    new = str(client.create_model_version("ews-pd", mv.source, mv.run_id, tags=mv.tags).version)
+    client.set_registered_model_alias("ews-pd", "champion", new)
+    run = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=env["data"], out_dir=out)
+    m = run.manifest
+    assert (m["model"]["version"], m["previous_run"], m["previous_model_version"]) == (new, "2024-08-30", old)
+    page = re.sub(r"\s+", " ", (run.path / "report.html").read_text())
+    assert f"previous run: 2024-08-30 (scored by version {old})" in page
+    assert f"The previous run was scored by version {old} of ews-pd, tonight's by version {new}:" in page
