@@ -61,6 +61,8 @@ def test_the_first_night_of_a_new_champion_says_the_pd_changes_are_partly_the_mo
         )  # fmt: skip
 
     new = page("2")
+    # a monthly book's previous run is a month old: the section read "Yesterday vs today" (s39-walk)
+    assert "<h2>Changes since the previous run</h2>" in new and "Yesterday" not in new
     assert "previous run: 2024-05-31 (scored by version 1)" in re.sub(r"\s+", " ", new)
     said = re.search(r'<p class="note status-accepted" id="model-changed">(.*?)</p>', new)
     assert said is not None and said.group(1).startswith(
