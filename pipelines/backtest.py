@@ -56,6 +56,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -850,6 +851,31 @@ def leakage(loaded: Any, dates: Sequence[pd.Timestamp], horizon_days: int) -> di
     }
 
 
+def leak_free_versions(
+    records: Sequence[Any] | None, dates: Sequence[pd.Timestamp], horizon_days: int, definition: Any
+) -> list[tuple[str, str]]:
+    """The registered versions that saw the outcome of none of ``dates`` (``(version, labels seen
+    until)``, the latest first): ``records`` are :func:`pipelines.adapters.registry_view.read_versions`'
+    rows; deleted versions, versions without ``ews.trained_through`` and versions trained under another
+    default definition than ``definition`` are left out. s39-walk: a year of quarterly retrains replayed
+    with the champion was IN-SAMPLE on 11 of 12 month-ends, and the note said to train a model of older
+    data, while v1, in the registry, was out of sample for all 12."""
+    found = []
+    for r in records or []:
+        if getattr(r, "deleted", False) or not r.tags.get("ews.trained_through"):
+            continue
+        recorded = r.tags.get("ews.definition")
+        try:
+            if recorded and definition is not None and definition.differences(json.loads(recorded)):
+                continue
+        except (ValueError, TypeError, AttributeError):
+            continue
+        leak = leakage(SimpleNamespace(tags=r.tags), dates, horizon_days)
+        if leak["in_sample"] == []:
+            found.append((str(r.version), str(leak["labels_seen_until"])))
+    return sorted(found, key=lambda v: int(v[0]) if v[0].isdigit() else 0, reverse=True)
+
+
 DEFINITIONS: dict[str, str] = {
     "queue_capture_top20": "share of the open balance at T of the live-queue debtors that defaulted within "
     "the horizon held by the top 20 % of the queue (by count, rounded up) in the queue's order: priority = "
@@ -1064,9 +1090,16 @@ def leakage_note(leak: dict[str, Any]) -> str:
         return (
             f"IN-SAMPLE: the model learned labels observed up to {leak['labels_seen_until']} (trained through "
             f"{leak['trained_through']}), so it saw the outcome of {len(leak['in_sample'])} of these month-ends "
-            f"({leak['in_sample'][0]} .. {leak['in_sample'][-1]}); the figures there flatter it. Train a model with "
-            f"snapshots.end <= {leak['leak_free_end']} in a train config (`ews train --config ...`) and pass --model "
-            f"VERSION; that model of older data is registered, not promoted: {CHAMPION_KEPT}."
+            f"({leak['in_sample'][0]} .. {leak['in_sample'][-1]}); the figures there flatter it. "
+            + (
+                f"Version {leak['leak_free_versions'][0][0]} in the registry saw none of these outcomes (labels "
+                f"observed up to {leak['leak_free_versions'][0][1]}): pass --model {leak['leak_free_versions'][0][0]}. "
+                "Or train"
+                if leak.get("leak_free_versions")
+                else "Train"
+            )
+            + f" a model with snapshots.end <= {leak['leak_free_end']} in a train config (`ews train --config ...`) "
+            f"and pass --model VERSION; that model of older data is registered, not promoted: {CHAMPION_KEPT}."
         )
     return f"Out of sample: the model learned labels observed up to {leak['labels_seen_until']}, before every month-end here."
 

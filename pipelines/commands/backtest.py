@@ -417,6 +417,17 @@ def register(app: typer.Typer) -> None:
         if loaded is not None:
             scorer, label = model_scorer(loaded, cfg), f"{loaded.name} v{loaded.version}"
             leak = leakage(loaded, dates, definition.horizon_days)
+            if leak.get("in_sample"):  # name a registered version that saw none of these outcomes (s39-walk)
+                from pipelines.adapters.registry_view import read_versions
+                from pipelines.backtest import leak_free_versions
+
+                try:
+                    records = read_versions(cfg.model_name, project.paths.mlflow_tracking_uri)
+                except Exception:  # noqa: BLE001 - a hint only: the backtest runs without it
+                    records = None
+                leak["leak_free_versions"] = leak_free_versions(
+                    records, dates, definition.horizon_days, definition
+                )
         else:
             from pipelines.backtest_refit import walk_forward, walk_forward_scorer
 

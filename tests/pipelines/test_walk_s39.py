@@ -165,3 +165,47 @@ def test_a_flagged_debtor_back_in_the_queue_keeps_its_watchlist_owner(tmp_path) 
     got = assign_owners(tonight, team, previous, "collections")
     # D2 keeps Chloe, D1 keeps Anna; D3 goes to the lowest load: Ben (0 of 5)
     assert got["owner"].tolist() == ["Chloe", "Anna", "Ben"]
+
+
+def test_an_in_sample_backtest_names_a_registered_version_that_saw_none_of_its_outcomes() -> None:
+    """s39-walk: `ews backtest --from 2025-01-31 --to 2025-12-31` with the champion v5 (roll-rate, trained
+    through 2025-12-31) was IN-SAMPLE on 11 month-ends and said to train a model with snapshots.end <=
+    2024-10-31; v1 (roll-rate, trained through 2024-12-31) was in the registry and `--model 1` was out of
+    sample for all 12. Now the note names it. By hand: a roll-rate version saw outcomes up to its
+    trained_through, a LightGBM one up to trained_through + 90 days; v1 (2024-12-31, roll-rate) and v2
+    (2024-09-30, LightGBM: labels to 2024-12-29) are out of sample from 2025-01-31, v3 (2025-03-31) is not,
+    v4 was trained under a 15-day definition and v5 was deleted."""
+    import json
+    from types import SimpleNamespace
+
+    from features.params import DefaultDefinition
+    from pipelines.backtest import leak_free_versions, leakage, leakage_note
+
+    here = DefaultDefinition()
+    other = json.dumps({**here.as_record(), "dpd_threshold": 15})
+
+    def rec(v: str, through: str, kind: str, definition: str | None = None, deleted: bool = False):
+        tags = {"ews.trained_through": through, "ews.kind": kind}
+        if definition:
+            tags["ews.definition"] = definition
+        return SimpleNamespace(version=v, tags=tags, deleted=deleted)
+
+    records = [
+        rec("1", "2024-12-31", "rollrate", json.dumps(here.as_record())),
+        rec("2", "2024-09-30", "lightgbm"),
+        rec("3", "2025-03-31", "rollrate"),
+        rec("4", "2024-06-30", "rollrate", other),
+        rec("5", "2024-06-30", "rollrate", deleted=True),
+    ]
+    dates = list(pd.date_range("2025-01-31", "2025-12-31", freq="ME"))
+    got = leak_free_versions(records, dates, 90, here)
+    assert got == [("2", "2024-12-29"), ("1", "2024-12-31")]
+    champion = SimpleNamespace(tags={"ews.trained_through": "2025-12-31", "ews.kind": "rollrate"})
+    leak = leakage(champion, dates, 90)
+    assert len(leak["in_sample"]) == 11
+    note = leakage_note({**leak, "leak_free_versions": got})
+    assert (
+        "the figures there flatter it. Version 2 in the registry saw none of these outcomes (labels observed up to "
+        "2024-12-29): pass --model 2. Or train a model with snapshots.end <= 2024-10-31" in note
+    )
+    assert "the figures there flatter it. Train a model with" in leakage_note(leak)
