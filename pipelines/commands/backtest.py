@@ -383,7 +383,7 @@ def register(app: typer.Typer) -> None:
         )
         train_cfg = None
         if refit_every:
-            from pipelines.adapters import view
+            from pipelines.adapters import registry_view as view
             from pipelines.adapters.registry import TrackingUnavailableError, recorded_definition
             from pipelines.config.train import TrainConfig
 

@@ -209,3 +209,23 @@ def test_an_in_sample_backtest_names_a_registered_version_that_saw_none_of_its_o
         "2024-12-29): pass --model 2. Or train a model with snapshots.end <= 2024-10-31" in note
     )
     assert "the figures there flatter it. Train a model with" in leakage_note(leak)
+
+
+def test_backtest_refit_every_runs_past_its_imports(tmp_path) -> None:
+    """s39-walk: `ews backtest --refit-every 3` on the walk's book ended in a traceback, "ImportError: cannot
+    import name 'view' from 'pipelines.adapters'" (67ebd4b imported a module that does not exist; no test ran
+    the command with --refit-every). On a ledger of 2024-01-01..2024-04-27 a walk-forward from 2024-01-31
+    has no month-end whose 90-day label is observed by then: now the command's own refusal (exit 2), as
+    walk_forward words it, not a traceback."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from tests.pipelines.test_hostile_s4 import _ingest, _ledger
+
+    data = tmp_path / "data"
+    assert _ingest(_ledger(tmp_path / "in"), data).exit_code == 0
+    args = ["backtest", "--data", str(data), "--out", str(tmp_path / "bt"), "--from", "2024-01-31"]
+    env = {"MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'none' / 'mlflow.db'}", "COLUMNS": "300"}
+    result = CliRunner().invoke(app, [*args, "--to", "2024-03-31", "--refit-every", "1"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "no month-end with a label observed by 2024-01-31" in " ".join(result.output.split())
