@@ -586,8 +586,10 @@ class _Ranked:
         the same bits as summing ``w * bad`` over all the rows, at a quarter of the passes)."""
         if not len(self.codes):
             return float("nan")
-        w = counts[self.codes]
-        cum = np.cumsum(w)
+        w = np.take(
+            counts, self.codes
+        )  # the rows' weights (a 32-bit ``counts`` is read ~4x faster at 1M debtors)
+        cum = np.cumsum(w, dtype=np.int64)
         ahead = cum[self.starts] - w[self.starts]  # the weight of the month-ends before each
         cut = np.ceil(TOP_SHARE * (cum[self.ends] - ahead).astype("float64"))
         wk = w[self.rows].astype("float64")
@@ -696,7 +698,8 @@ def figure_intervals(
     ]
     draws: dict[str, list[float]] = {k: [] for k in rests}
     for counts in debtor_draws(len(ids), n_boot if len(ids) >= 2 else 0, seed):
-        cap = {o: ranked[o].capture(counts) for o in captures}
+        table = counts.astype(np.int32)  # a debtor is drawn fewer than 2**31 times
+        cap = {o: ranked[o].capture(table) for o in captures}
         for o in captures:
             draws[f"{o}_capture_top20"].append(cap[o])
         hits, flagged, bad = (float(counts @ m) for m in per_debtor)
