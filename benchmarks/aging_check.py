@@ -29,10 +29,18 @@ largest difference from the modelling frame's (0 when the point-in-time rule hol
     nice -n 10 .venv/bin/python benchmarks/aging_check.py --book stress:3352 --book third:48 \\
         --book unseen-large:232 --work /tmp/ews-aging [--days 15] [--json out.json]
 
-``--book KIND:SEED``: KIND a regime of ``ews generate`` (at the regime's own size), ``unseen-large``
-(or another ``unseen_book`` variant) or ``third`` (2,000 x 36). Prints one table row per book and state
-and the attribution, then one JSON line per book; ``--json`` writes them all. ``--models DIR`` keeps
-each book's trained model (joblib) and reuses it on a rerun.
+``--book KIND:SEED[:DEBTORSxMONTHS]``: KIND a regime of ``ews generate`` (at the regime's own size
+unless given), ``unseen-large`` (or another ``unseen_book`` variant, at its own size) or ``third``
+(2,000 x 36 unless given). Prints one table row per book and state and the attribution, then one JSON
+line per book; ``--json`` writes them all. ``--models DIR`` keeps each book's trained model (joblib)
+and reuses it on a rerun.
+
+``--scores-dir DIR --score-name NAME``: also writes the model's forward scores (the ``--forward``
+month-ends' rows with a label: ``debtor_id``, ``as_of``, ``y``, ``oracle``, and the PD as column NAME)
+to ``DIR/BOOK.parquet``, adding the column when the file already holds the same rows. Run at two
+commits with two names into one folder (a feature change: main and the candidate), then compare the
+forward figures paired by debtor with ``benchmarks/pooled_scores.py --a NEW --b OLD DIR/*.parquet``
+(session 39, s39-window).
 """
 
 from __future__ import annotations
@@ -79,16 +87,76 @@ DATED = {
 """The date that puts a row of each table in the ledger: rows dated after T are cut."""
 
 
-def book_dir(kind: str, seed: int, work: Path) -> Path:
+def parse_book(spec: str) -> tuple[str, int, int | None, int | None]:
+    """``KIND:SEED[:DEBTORSxMONTHS]`` -> (kind, seed, debtors, months); no size: (kind, seed, None, None)."""
+    parts = spec.split(":")
+    if len(parts) not in (2, 3) or not parts[1].isdigit():
+        raise ValueError(
+            f"--book {spec!r}: expected KIND:SEED or KIND:SEED:DEBTORSxMONTHS, e.g. third:64:2000x36"
+        )
+    if len(parts) == 2:
+        return parts[0], int(parts[1]), None, None
+    size = parts[2].lower().split("x")
+    if len(size) != 2 or not all(s.isdigit() for s in size):
+        raise ValueError(f"--book {spec!r}: the size must read DEBTORSxMONTHS, e.g. 1000x24")
+    if parts[0].startswith("unseen-"):
+        raise ValueError(f"--book {spec!r}: unseen books have their variant's size (drop :{parts[2]})")
+    return parts[0], int(parts[1]), int(size[0]), int(size[1])
+
+
+def book_name(kind: str, seed: int, debtors: int | None, months: int | None) -> str:
+    """``KIND-sSEED``, with ``-DxM`` before the seed when a size was given."""
+    return f"{kind}-s{seed}" if debtors is None else f"{kind}-{debtors}x{months}-s{seed}"
+
+
+def book_dir(kind: str, seed: int, work: Path, debtors: int | None = None, months: int | None = None) -> Path:
     """The book's folder under ``work`` (generated on first use)."""
     if kind == "third":
-        out = work / "third" / f"third-2000x36-s{seed}"
+        d, m = debtors or 2000, months or 36
+        out = work / "third" / f"third-{d}x{m}-s{seed}"
         if not (out / "generate-summary.json").exists():
-            third_book.write_book(2000, 36, seed, out)
+            third_book.write_book(d, m, seed, out)
         return out
     if kind.startswith("unseen-"):
         return unseen.book(kind.removeprefix("unseen-"), seed, work / "unseen", None, None)[0]
-    return regimes.book(kind, seed, work / "regimes", None, None)[0]
+    return regimes.book(kind, seed, work / "regimes", debtors, months)[0]
+
+
+def write_scores(path: Path, rows: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Write ``rows`` (``debtor_id``, ``as_of``, ``y``, ``oracle``, ``name``) to ``path``; when ``path``
+    exists, add column ``name`` to it (same rows in the same order, else ``ValueError``). Returns
+    what was written."""
+    keys = ["debtor_id", "as_of", "y"]
+    if path.exists():
+        old = pd.read_parquet(path)
+        same = len(old) == len(rows) and (old[keys].to_numpy() == rows[keys].to_numpy()).all()
+        if not same:
+            raise ValueError(
+                f"{path}: other forward rows than this run's ({len(old)} against {len(rows)}); "
+                "the books or --forward differ, write to another --scores-dir"
+            )
+        rows = old.assign(**{name: rows[name].to_numpy()})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    rows.to_parquet(tmp)
+    tmp.replace(path)
+    return rows
+
+
+def forward_scores(
+    data: Path, frame: pd.DataFrame, model: Any, ends: list[pd.Timestamp], name: str
+) -> pd.DataFrame:
+    """The model's PD on the rows of the month-ends ``ends`` with a label, with the simulator's exact PD
+    (``truth.parquet``, NaN where it has none) as ``oracle``."""
+    test = frame[frame["as_of"].isin(ends) & frame["label"].notna()]
+    truth = pd.read_parquet(data / "truth.parquet", columns=["debtor_id", "month_end", "oracle_pd"])
+    truth = truth.assign(debtor_id=truth["debtor_id"].astype(str), as_of=pd.to_datetime(truth["month_end"]))
+    out = test[["debtor_id", "as_of"]].merge(truth[["debtor_id", "as_of", "oracle_pd"]], on=KEYS, how="left")
+    return out.assign(
+        y=test["label"].astype(int).to_numpy(),
+        oracle=out.pop("oracle_pd").clip(0, 1).to_numpy(),
+        **{name: model.predict_proba(test)[:, 1]},
+    )
 
 
 def ledger_until(portfolio: Portfolio, t: pd.Timestamp) -> Portfolio:
@@ -282,18 +350,23 @@ def forward_ends(frame: pd.DataFrame, forward: int) -> list[pd.Timestamp]:
     return [pd.Timestamp(t) for t in observed[-forward:]]
 
 
-def check_book(kind: str, seed: int, args: argparse.Namespace, cfg: TrainConfig) -> dict[str, Any]:
+def check_book(spec: str, args: argparse.Namespace, cfg: TrainConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
-    data = book_dir(kind, seed, args.work)
+    kind, seed, debtors, months = parse_book(spec)
+    name = book_name(kind, seed, debtors, months)
+    data = book_dir(kind, seed, args.work, debtors, months)
     portfolio, frame = regimes.modelling_frame(data, cfg)
     frame = frame.assign(debtor_id=frame["debtor_id"].astype(str), as_of=pd.to_datetime(frame["as_of"]))
-    store = args.models / f"{kind}-s{seed}.joblib" if args.models else None
+    store = args.models / f"{name}.joblib" if args.models else None
     model, cut = train_model(frame, cfg, args.forward, store)
     ends = forward_ends(frame, args.forward)
+    if args.scores_dir:
+        scores = forward_scores(data, frame, model, ends, args.score_name)
+        write_scores(args.scores_dir / f"{name}.parquet", scores, args.score_name)
     rows, x_t, x_up, sanity = aging_rows(portfolio, frame, model, ends, args.days)
     defaulted = rows["dpd_up"] >= DEFINITION.dpd_threshold
     result: dict[str, Any] = {
-        "book": f"{kind}-s{seed}",
+        "book": name,
         "kind": model.named_steps["calibrated"].kind,
         "cut": str(cut.date()),
         "month_ends": [str(t.date()) for t in ends],
@@ -315,7 +388,7 @@ def check_book(kind: str, seed: int, args: argparse.Namespace, cfg: TrainConfig)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     if args.rows_dir:
         args.rows_dir.mkdir(parents=True, exist_ok=True)
-        rows.to_parquet(args.rows_dir / f"{kind}-s{seed}.parquet")
+        rows.to_parquet(args.rows_dir / f"{name}.parquet")
     return result
 
 
@@ -343,7 +416,9 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--book", action="append", required=True, help="KIND:SEED, e.g. stress:3352, third:48")
+    ap.add_argument(
+        "--book", action="append", required=True, help="KIND:SEED[:DxM], e.g. stress:3352, third:64:2000x36"
+    )
     ap.add_argument("--work", type=Path, required=True, help="books are generated and cached here")
     ap.add_argument("--days", type=int, default=15, help="days with nothing happening after T")
     ap.add_argument("--forward", type=int, default=6, help="observed month-ends after the cut")
@@ -353,12 +428,18 @@ def main() -> None:
     ap.add_argument("--models", type=Path, help="keep (and reuse) each book's trained model here")
     ap.add_argument("--rows-dir", type=Path, help="write each book's rows (PD at T, T + days) here")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--scores-dir", type=Path, help="write each book's forward scores here (module doc)")
+    ap.add_argument("--score-name", default="ews", help="the score's column in --scores-dir's files")
     args = ap.parse_args()
+    for spec in args.book:
+        try:
+            parse_book(spec)
+        except ValueError as exc:
+            ap.error(str(exc))
     cfg = load_config(ROOT / "conf" / "train.yaml", expect=TrainConfig)
     results = []
     for spec in args.book:
-        kind, _, seed = spec.partition(":")
-        r = check_book(kind, int(seed), args, cfg)
+        r = check_book(spec, args, cfg)
         results.append(r)
         print(json.dumps(r), flush=True)
     print(table(results))

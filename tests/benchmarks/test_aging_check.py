@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from features.build import build_features
 from features.tables import Portfolio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 try:
-    from aging_check import dpd_only, ledger_until, state_of, summarise
+    from aging_check import book_name, dpd_only, ledger_until, parse_book, state_of, summarise, write_scores
 finally:
     sys.path.pop(0)
 
@@ -112,3 +113,42 @@ def test_dpd_only_moves_the_past_due_rows_days_columns() -> None:
     out = dpd_only(rows, 15)
     assert out.iloc[0].tolist() == [55.0, 45.0, 55.0, 55.0, 70.0, 500.0]
     assert out.iloc[1].tolist() == rows.iloc[1].tolist()
+
+
+def test_book_specs_with_and_without_a_size() -> None:
+    assert parse_book("stress:3352") == ("stress", 3352, None, None)
+    assert parse_book("third:64:2000x36") == ("third", 64, 2000, 36)
+    assert parse_book("quiet:3450:1000X24") == ("quiet", 3450, 1000, 24)
+    assert book_name("third", 64, 2000, 36) == "third-2000x36-s64"
+    assert book_name("stress", 3352, None, None) == "stress-s3352"
+    for bad, words in (
+        ("third", "expected KIND:SEED"),
+        ("third:x", "expected KIND:SEED"),
+        ("third:64:2000", "DEBTORSxMONTHS"),
+        ("unseen-large:266:5000x36", "variant's size"),
+    ):
+        with pytest.raises(ValueError, match=words):
+            parse_book(bad)
+
+
+def test_scores_of_two_commits_share_one_file(tmp_path: Path) -> None:
+    """main writes ``old``, the candidate ``new`` on the same rows: one file with both columns; a run
+    on other rows is refused, the file left as it was."""
+    rows = pd.DataFrame(
+        {
+            "debtor_id": ["a", "b", "a"],
+            "as_of": pd.to_datetime(["2025-01-31", "2025-01-31", "2025-02-28"]),
+            "y": [0, 1, 0],
+            "oracle": [0.01, 0.4, np.nan],
+        }
+    )
+    path = tmp_path / "third-s64.parquet"
+    write_scores(path, rows.assign(old=[0.02, 0.30, 0.05]), "old")
+    both = write_scores(path, rows.assign(new=[0.03, 0.20, 0.01]), "new")
+    back = pd.read_parquet(path)
+    assert list(back.columns) == ["debtor_id", "as_of", "y", "oracle", "old", "new"]
+    assert back["old"].tolist() == [0.02, 0.30, 0.05] and back["new"].tolist() == [0.03, 0.20, 0.01]
+    assert both.equals(back)
+    with pytest.raises(ValueError, match="other forward rows"):
+        write_scores(path, rows.iloc[:2].assign(other=[0.1, 0.2]), "other")
+    assert list(pd.read_parquet(path).columns) == ["debtor_id", "as_of", "y", "oracle", "old", "new"]
