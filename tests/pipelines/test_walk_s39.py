@@ -229,3 +229,37 @@ def test_backtest_refit_every_runs_past_its_imports(tmp_path) -> None:
     result = CliRunner().invoke(app, [*args, "--to", "2024-03-31", "--refit-every", "1"], env=env)
     assert result.exit_code == 2, result.output
     assert "no month-end with a label observed by 2024-01-31" in " ".join(result.output.split())
+
+
+def test_a_debtor_page_says_if_paid_beside_the_date_of_an_invoice_unlikely_to_be_paid(tmp_path) -> None:
+    """s39-walk: D0000049's page (2024-12-31) showed invoice I000004900061 "expected paid 2025-01-05,
+    p10-p90 2025-01-02 - after horizon, P(paid 30 d) 43%": expected_paid_on is the median given payment within
+    the horizon, and its p_paid_in_horizon was 0.47. Now a date whose invoice is more likely never paid in the
+    horizon reads "2024-07-19 if paid (47% chance)"; INV-A2 (90 %) keeps its date alone."""
+    import datetime as dt
+
+    import numpy as np
+
+    from pipelines.engine import Book
+    from pipelines.report import render_report
+    from pipelines.report.portfolio import build_portfolio
+    from tests.pipelines.test_report import BOOK, CFG, run_outputs, scores
+
+    run_outputs(tmp_path / "out", tmp_path / "stage")
+    fc = pd.read_parquet(tmp_path / "stage" / "invoice_forecast.parquet")
+    fc.assign(p_paid_in_horizon=[0.47, 0.9]).to_parquet(tmp_path / "stage" / "invoice_forecast.parquet")
+    today = scores([0.12, 0.02, 0.25, 0.5], ["a", "b", "c", "n"])
+    view = build_portfolio(Book.in_memory(BOOK, 4), dt.date(2024, 6, 30), today, pd.Index(["a"]), CFG, "EUR",
+                           tmp_path / "out", tmp_path / "stage")  # fmt: skip
+    html = render_report(
+        as_of="2024-06-30", model={"name": "m", "version": "1"}, config_hash="0" * 64, scored=today,
+        previous=None, previous_as_of=None, watchlist=today.assign(triggers="threshold", reason_1="late",
+        pd_change=np.nan, band_prev=None).head(1), reason_columns=["reason_1"], counts={"scored": 4,
+        "in_default": 0, "flagged": 1, "queue": 0, "expected_loss": 0.0, "bands": {}, "triggers": {}},
+        drift=pd.DataFrame(columns=["variable", "psi", "status", "missing_share", "reference_missing"]),
+        calibration=None, waterfalls=[], cfg=CFG, portfolio=view,
+    )  # fmt: skip
+    row = html[html.index("INV-A1") : html.index("</tr>", html.index("INV-A1"))]
+    assert "2024-07-19 if paid (47% chance)</td>" in row
+    row = html[html.index("INV-A2") : html.index("</tr>", html.index("INV-A2"))]
+    assert "2024-07-26</td>" in row and "if paid" not in row
