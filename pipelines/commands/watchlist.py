@@ -132,6 +132,45 @@ def register(app: typer.Typer) -> None:
             f"until {line['until'] or 'further notice'}); applies from the next run. Log: {out / 'overrides.jsonl'}",
         )
 
+    @watch_app.command("accept-log")
+    def accept_log_command(
+        reason: str = typer.Option(
+            "", "--reason", help="why this log is the honest one (recorded); required"
+        ),
+        by: str | None = typer.Option(None, "--by", help=f"who accepts it; recorded: {WHO_RULE}"),
+        out: Path = typer.Option(Path("data/runs"), "--out", help=OUT_HELP),
+    ) -> None:
+        """Accept OUTDIR/overrides.jsonl as it is now over the log that published runs read (after
+        restoring an honest backup once runs had read a forged or mistaken line).
+
+        The nightly refuses a log that no longer starts with what a published run read, naming those
+        runs. When the log now is the honest one, this appends who, why, when, the log's head and the
+        runs it replaces to OUTDIR/overrides.accepted.jsonl (hash-chained, never rewritten); the runs
+        go on, and each later manifest counts the acceptances. Score the dates it names again (`ews score
+        --data DATA --as-of DATE --out OUTDIR`): their outputs were computed with the other log.
+        Exit 2 when every run's head still matches (nothing to accept) or the reason is empty."""
+        from pipelines.adapters.files import OutputError, output_errors
+        from pipelines.scoring.overrides import ACCEPTED_LOG, AuditLogError, OverrideError, accept_log
+
+        check_runs_folder(out)
+        try:
+            who = by if by is not None else who_ran()
+            with output_errors(out / ACCEPTED_LOG, "--out"):
+                line = accept_log(out, reason, who)
+        except OutputError as exc:
+            fail(f"{exc}; nothing was accepted")
+        except (OverrideError, AuditLogError) as exc:
+            fail(str(exc))
+        days = [r["run"] for r in line["replaces"]]
+        ews_console().print(
+            f"accepted {out / 'overrides.jsonl'} ({line['log']['lines']} lines) by {line['by']} over the log "
+            f"the {'run' if len(days) == 1 else 'runs'} of {', '.join(days)} read; recorded in "
+            f"{out / ACCEPTED_LOG}. Score {'that date' if len(days) == 1 else 'those dates'} again "
+            f"(`ews score --data DATA --as-of DATE --out {out}`): {'its' if len(days) == 1 else 'their'} "
+            "outputs were computed with the other log.",
+            highlight=False,
+        )
+
     @watch_app.command("history", cls=_DebtorIdCommand)
     def history(
         debtor: str = typer.Argument(..., help="debtor_id"),

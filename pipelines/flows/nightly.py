@@ -73,7 +73,7 @@ from pipelines.ingest.decimals import money_places, output_currency
 from pipelines.runtime import SAID_IN_SUMMARY, STEP_TIME, blas_threads, release_freed_memory
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.limits import add_credit_limits, write_credit_limits
-from pipelines.scoring.overrides import active_overrides, check_log, log_head
+from pipelines.scoring.overrides import active_overrides, check_log, log_head, read_acceptances
 from pipelines.scoring.owners import coverage_gaps, owner_gaps_note
 from pipelines.scoring.paydate import (
     STATEMENTS_NO_FORECAST,
@@ -1310,7 +1310,9 @@ def run_nightly(
         check_log(out_dir, latest_before(out_dir, as_of))  # a tampered overrides log stops the run first
         # the log as found now is this run's: an override entered while it runs is the next run's (before,
         # the log was read three times, so the manifest and the report could hold a line the watchlist had not)
-        log_at_start = log_head(out_dir)
+        # the time before the read: a line dated earlier that this run did not read was backdated
+        read_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        log_at_start = {**log_head(out_dir), "read_at": read_at}
         with meter.step("load_champion"):
             loaded, (paydate_version, paydate_why) = load_champion(cfg, project)
         check_definition(
@@ -1607,6 +1609,8 @@ def run_nightly(
             "previous_model_version": (prev_manifest.get("model") or {}).get("version"),
             "overrides": {
                 **log_at_start,
+                # `ews watchlist accept-log` lines (a log accepted over what earlier runs read)
+                "accepted": len(read_acceptances(out_dir)),
                 "in_force": int(len(active)),
                 "cleared_kept_off": int(wl["effects"]["suppressed"].sum()),
                 "reflagged": int(wl["effects"]["reflagged"].sum()),

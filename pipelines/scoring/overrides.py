@@ -48,7 +48,9 @@ __all__ = [
     "active_overrides",
     "append_override",
     "check_head",
+    "accept_log",
     "check_log",
+    "check_unread_lines",
     "log_head",
     "read_log",
 ]
@@ -376,38 +378,175 @@ def check_log(runs_dir: str | Path, previous_run: Path | None) -> None:
     must still hold the lines the previous run's manifest recorded (``overrides.lines/hash``), and
     those every other published run in ``runs_dir`` recorded (s38-attack: a line rewritten with its
     hashes recomputed passed a backfill, whose previous run is older than the line, and a nightly
-    whose previous manifest was rewritten too). The chain has no secret: a line forged after the
-    latest run read the log, by someone who can write the runs folder, is not found (README)."""
-    check_recorded_heads(runs_dir, read_log(runs_dir))
+    whose previous manifest was rewritten too), unless ``ews watchlist accept-log`` accepted the log
+    over that run's (:func:`accept_log`). Lines no published run has read yet are checked against the
+    runs' times (:func:`check_unread_lines`). The chain has no secret: a line appended after the
+    latest run read the log, dated after it and naming the latest run, by someone who can write the
+    runs folder, is not found (README)."""
+    records = read_log(runs_dir)
+    accepted = accepted_heads(runs_dir, records)
+    check_recorded_heads(runs_dir, records, accepted)
+    check_unread_lines(runs_dir, records)
     manifest = None if previous_run is None else Path(previous_run) / "manifest.json"
     if manifest is not None and manifest.exists():  # a previous run not published as ews publishes
         head = json.loads(manifest.read_text(encoding="utf-8")).get("overrides")
+        if (
+            head
+            and (Path(previous_run).name, int(head.get("lines", 0) or 0), str(head.get("hash"))) in accepted
+        ):
+            return
         check_head(runs_dir, head, str(manifest))
+
+
+def _run_manifests(runs_dir: str | Path) -> list[tuple[Path, dict[str, Any]]]:
+    """``(manifest path, its overrides head)`` of every published run in ``runs_dir``, oldest as-of first
+    (an unreadable manifest is skipped: not this check's to judge)."""
+    from pipelines.adapters.publish import published_runs
+
+    found = []
+    for run in published_runs(Path(runs_dir)):
+        manifest = run / "manifest.json"
+        try:
+            body = json.loads(manifest.read_text(encoding="utf-8"))
+            head = dict(body.get("overrides") or {})
+            head["lines"] = int(head.get("lines") or 0)
+            head["created_at"] = body.get("created_at")
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue
+        found.append((manifest, head))
+    return found
 
 
 def recorded_heads(runs_dir: str | Path) -> list[tuple[int, str, Path]]:
     """``(lines, hash, manifest)`` of every published run in ``runs_dir`` whose manifest recorded a
     log of at least one line, fewest lines first."""
-    from pipelines.adapters.publish import published_runs
-
-    heads = []
-    for run in published_runs(Path(runs_dir)):
-        manifest = run / "manifest.json"
-        try:
-            head = json.loads(manifest.read_text(encoding="utf-8")).get("overrides") or {}
-            lines = int(head.get("lines") or 0)
-        except (OSError, ValueError, AttributeError, TypeError):
-            continue  # an unreadable manifest is not this check's to judge
-        if lines > 0:
-            heads.append((lines, str(head.get("hash")), manifest))
+    heads = [(h["lines"], str(h.get("hash")), m) for m, h in _run_manifests(runs_dir) if h["lines"] > 0]
     return sorted(heads, key=lambda h: (h[0], str(h[2])))
 
 
-def check_recorded_heads(runs_dir: str | Path, records: list[dict[str, Any]]) -> None:
-    """Refuse a log that no longer starts with the lines a published run recorded; name the lines that
-    changed (between the longest head still matching and the shortest that does not) and what to restore."""
+ACCEPTED_LOG = "overrides.accepted.jsonl"
+"""``ews watchlist accept-log`` appends here (append-only, hash-chained like the log): who accepted
+the log as it is over the heads some published runs recorded, why, the accepted head and those runs."""
+_ACCEPT_FIELDS = ("seq", "at", "by", "reason", "log", "replaces", "prev")
+
+
+def _accept_hash(record: dict[str, Any]) -> str:
+    body = json.dumps({k: record.get(k) for k in _ACCEPT_FIELDS}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def read_acceptances(runs_dir: str | Path) -> list[dict[str, Any]]:
+    """Every line of ``runs_dir/overrides.accepted.jsonl`` (empty list when there is none), checked as
+    :func:`read_log` checks the log (:class:`AuditLogError` naming the line)."""
+    path = Path(runs_dir) / ACCEPTED_LOG
+    if not path.exists():
+        return []
+    records: list[dict[str, Any]] = []
+    prev = _GENESIS
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            record = None
+        if (
+            not isinstance(record, dict)
+            or record.get("seq") != i
+            or record.get("prev") != prev
+            or record.get("hash") != _accept_hash(record)
+        ):
+            raise AuditLogError(
+                f"{path} line {i} was changed, inserted or removed after it was written: restore "
+                f"{ACCEPTED_LOG} from a backup"
+            )
+        prev = record["hash"]
+        records.append(record)
+    return records
+
+
+def accepted_heads(runs_dir: str | Path, records: list[dict[str, Any]]) -> set[tuple[str, int, str]]:
+    """``(run as-of, lines, hash)`` of the recorded heads an acceptance replaced, for the acceptances
+    whose accepted log is still the start of ``records`` (a log changed again after it is refused)."""
+    out: set[tuple[str, int, str]] = set()
+    for a in read_acceptances(runs_dir):
+        n, digest = int(a["log"]["lines"]), a["log"]["hash"]
+        if n > len(records) or (n and records[n - 1]["hash"] != digest):
+            continue
+        out.update((str(r["run"]), int(r["lines"]), str(r["hash"])) for r in a["replaces"])
+    return out
+
+
+def _differing(
+    runs_dir: str | Path, records: list[dict[str, Any]], accepted: set[tuple[str, int, str]]
+) -> list[tuple[int, str, Path]]:
+    return [
+        h
+        for h in recorded_heads(runs_dir)
+        if (len(records) < h[0] or records[h[0] - 1]["hash"] != h[1])
+        and (h[2].parent.name, h[0], h[1]) not in accepted
+    ]
+
+
+def accept_log(runs_dir: str | Path, reason: str, by: str, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Accept the audit log as it is now over the heads that published runs recorded and it no longer
+    starts with (an honest backup restored after those runs read a forged or mistaken line): append
+    one line to ``overrides.accepted.jsonl`` (who, why, when, the log's head, the runs' heads it
+    replaces) and return it. Refused (:class:`OverrideError`) when every run's head still matches or
+    the reason or name is empty; the log's own chain must hold (:class:`AuditLogError`)."""
+    runs_dir = Path(runs_dir)
+    if not reason or not reason.strip():
+        raise OverrideError(
+            "--reason is empty; say why this log is the honest one (it is recorded), e.g. "
+            "--reason 'restored the 12 Jan backup: line 3 was forged'"
+        )
+    if not by or not by.strip() or len(by.strip()) > MAX_BY_CHARS:
+        raise OverrideError(
+            "--by is empty; give the name of the person accepting the log, e.g. --by 'A. Jansen'"
+        )
+    records = read_log(runs_dir)
+    bad = _differing(runs_dir, records, accepted_heads(runs_dir, records))
+    if not bad:
+        raise OverrideError(
+            f"{runs_dir / AUDIT_LOG}: every published run in {runs_dir} read a log that this one starts with; "
+            "there is nothing to accept"
+        )
+    path = runs_dir / ACCEPTED_LOG
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        before = read_acceptances(runs_dir)
+        at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+        record: dict[str, Any] = {
+            "seq": len(before) + 1,
+            "at": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "by": by.strip(),
+            "reason": reason.strip(),
+            "log": {"lines": len(records), "hash": records[-1]["hash"] if records else _GENESIS},
+            "replaces": [
+                {"run": m.parent.name, "lines": n, "hash": h}
+                for n, h, m in sorted(bad, key=lambda b: str(b[2]))
+            ],
+            "prev": before[-1]["hash"] if before else _GENESIS,
+        }
+        record["hash"] = _accept_hash(record)
+        _append_whole(
+            fd, (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        )
+    finally:
+        os.close(fd)
+    return record
+
+
+def check_recorded_heads(
+    runs_dir: str | Path, records: list[dict[str, Any]], accepted: set[tuple[str, int, str]] | None = None
+) -> None:
+    """Refuse a log that no longer starts with the lines a published run recorded (unless accepted over
+    that run's head, :func:`accept_log`); name the lines that changed (between the longest head still
+    matching and the shortest that does not), every run that read another log, and the two ways out:
+    restore a backup, or accept this log and score those dates again."""
+    if accepted is None:
+        accepted = accepted_heads(runs_dir, records)
     heads = recorded_heads(runs_dir)
-    bad = [h for h in heads if len(records) < h[0] or records[h[0] - 1]["hash"] != h[1]]
+    bad = _differing(runs_dir, records, accepted)
     if not bad:
         return
     n, digest, source = bad[0]
@@ -422,11 +561,88 @@ def check_recorded_heads(runs_dir: str | Path, records: list[dict[str, Any]]) ->
         said = f"the log's first {counted(n, 'line')} no longer end in it: line {n} was changed since"
     else:
         said = f"the log's first {counted(n, 'line')} no longer end in it: one of lines {kept + 1} to {n} was changed since"
+    days = sorted({h[2].parent.name for h in bad})
     raise AuditLogError(
         f"{path}: {source} recorded {counted(n, 'line')} ending in hash {digest[:12]}... (the log as the run "
         f"of {day} read it); {said}"
         + (f" (the first {counted(kept, 'line')} still match what earlier runs recorded)" if kept else "")
         + f". Restore {AUDIT_LOG} from a backup taken after the run of {last_day} (its first "
         f"{counted(last_n, 'line')} end in hash {last_digest[:12]}...) and enter again with `ews watchlist override` "
-        "any override made after that backup"
+        f"any override made after that backup. {'The run' if len(days) == 1 else 'The runs'} of {', '.join(days)} "
+        f"read a log other than this one: if this log is the honest one (a backup restored after "
+        f"{'it' if len(days) == 1 else 'they'} read a forged or mistaken line), accept it with "
+        f"`ews watchlist accept-log --out {runs_dir} --reason TEXT` (recorded in {ACCEPTED_LOG}), then score "
+        f"{'that date' if len(days) == 1 else 'those dates'} again (`ews score --data DATA --as-of DATE --out "
+        f"{runs_dir}`) so that {'its' if len(days) == 1 else 'their'} outputs follow it"
     )
+
+
+CLOCK_SLACK = dt.timedelta(minutes=5)
+"""How far two clocks (the analyst's machine, the nightly's) may differ before a line's time is held
+against a run's (:func:`check_unread_lines`)."""
+
+
+def _when(text: Any) -> dt.datetime | None:
+    try:
+        when = dt.datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def check_unread_lines(runs_dir: str | Path, records: list[dict[str, Any]]) -> None:
+    """Refuse a line that no published run has read yet (appended after the latest run read the log,
+    which no recorded head covers) when its own fields contradict the runs' record, as no line
+    ``ews watchlist override`` appends can:
+
+    - it is dated (``at``) more than :data:`CLOCK_SLACK` before the line above it (lines are appended
+      under a lock, in time order);
+    - it is dated more than the slack before a run read the log (``overrides.read_at``), yet that run
+      did not read it (it recorded fewer lines): a line appended later and backdated;
+    - it names as the run reviewed (``run``) a date older than a run that was already published
+      (``created_at``) when it was entered: the command always names the latest published run.
+
+    A line dated after the latest run read the log and naming that run is what the command writes:
+    without a secret that line cannot be told from a forged one (README)."""
+    manifests = _run_manifests(runs_dir)
+    seen = max((h["lines"] for _, h in manifests), default=0)
+    path = Path(runs_dir) / AUDIT_LOG
+    for record in records[seen:]:
+        i = int(record["seq"])
+        at = _when(record.get("at"))
+        if at is None:
+            raise AuditLogError(
+                f"{path} line {i}: 'at' {record.get('at')!r} is not a time; restore the log from a backup"
+            )
+        where = f"{path} line {i} (debtor {record.get('debtor_id')}, by {record.get('by')}, at {record.get('at')})"
+        fix = (
+            "no published run has read it yet, and `ews watchlist override` does not write such a line (a line "
+            f"forged or copied in): cut the log back to the {counted(i - 1, 'line')} before it (`head -n {i - 1}` "
+            f"of it into a new file, then move that over {AUDIT_LOG}) or restore it from a backup, and enter again "
+            "with `ews watchlist override` any genuine override from that line on"
+        )
+        if i > 1:
+            above = _when(records[i - 2].get("at"))
+            if above is not None and at < above - CLOCK_SLACK:
+                raise AuditLogError(
+                    f"{where} is dated before line {i - 1} ({records[i - 2].get('at')}); {fix}"
+                )
+        for manifest, head in manifests:
+            if head["lines"] >= i:
+                continue
+            read_at, created = _when(head.get("read_at")), _when(head.get("created_at"))
+            if read_at is not None and at < read_at - CLOCK_SLACK:
+                raise AuditLogError(
+                    f"{where} is dated before the run of {manifest.parent.name} read the log ({head.get('read_at')}), "
+                    f"yet that run read {counted(head['lines'], 'line')} only ({manifest}); {fix}"
+                )
+            if (
+                created is not None
+                and at > created + CLOCK_SLACK
+                and str(record.get("run")) < manifest.parent.name
+            ):
+                raise AuditLogError(
+                    f"{where} names the run of {record.get('run')} as the run reviewed, but the run of "
+                    f"{manifest.parent.name} was published before it ({head.get('created_at')}) and an override "
+                    f"names the latest published run; {fix}"
+                )

@@ -1,0 +1,187 @@
+"""Session 39 (s39-audit): leftovers that could publish a wrong number or leave a user without advice.
+Every expected value is by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.scoring.overrides import (
+    ACCEPTED_LOG,
+    AuditLogError,
+    Override,
+    append_override,
+    check_log,
+    log_head,
+    read_acceptances,
+)
+from tests.pipelines.test_hostile_s38 import _forged
+
+runner = CliRunner()
+
+
+def _publish(
+    runs: Path, day: str, lines: int, read_at: str | None = None, created_at: str | None = None
+) -> Path:
+    """A published run folder whose manifest recorded the log's first ``lines`` lines (and, as the nightly
+    records them since s39, when it read the log and when it was published)."""
+    folder = runs / day
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "scores.parquet").write_bytes(b"")
+    head = log_head(runs, lines)
+    if read_at:
+        head["read_at"] = read_at
+    body = {"as_of": day, "overrides": head, **({"created_at": created_at} if created_at else {})}
+    (folder / "manifest.json").write_text(json.dumps(body))
+    return folder
+
+
+def _three_lines(runs: Path) -> list[str]:
+    for i, (debtor, status) in enumerate([("D1", "under_review"), ("D2", "escalated"), ("D3", "escalated")]):
+        when = dt.datetime(2026, 1, 4 + i, 10, tzinfo=UTC)
+        append_override(runs, Override(debtor, status, "call booked", "anna", dt.date(2026, 1, 4)), now=when)
+    return (runs / "overrides.jsonl").read_text().splitlines()
+
+
+# ------------------------------------------------- 1a: an honest backup restored after runs read a forged line
+
+
+def test_an_honest_backup_restored_after_runs_read_a_forged_line_names_them_and_can_be_accepted(
+    tmp_path: Path,
+) -> None:
+    """Lines 1-3 honest; line 3 forged (escalated -> cleared, hashes recomputed); the runs of 10 and 11 January
+    read the forged log (3 lines). The honest backup is restored. Before, every later run was refused with
+    "restore overrides.jsonl from a backup taken after the run of 2026-01-11", the very backup that holds the
+    forged line, and no other way out. Now the refusal names both runs and `ews watchlist accept-log`; the
+    acceptance is recorded, the runs go on, and a log changed again after the acceptance is refused again."""
+    runs = tmp_path / "runs"
+    honest = _three_lines(runs)
+    _publish(runs, "2026-01-05", 2)
+    log = runs / "overrides.jsonl"
+    log.write_text(_forged(honest, 3, status="cleared"))
+    _publish(runs, "2026-01-10", 3)
+    jan11 = _publish(runs, "2026-01-11", 3)
+    log.write_text("".join(line + "\n" for line in honest))  # the honest backup restored
+
+    with pytest.raises(AuditLogError) as err:
+        check_log(runs, jan11)  # the nightly of 12 January
+    said = str(err.value)
+    assert "line 3 was changed since (the first 2 lines still match what earlier runs recorded)" in said, said
+    assert (
+        "The runs of 2026-01-10, 2026-01-11 read a log other than this one: if this log is the honest one"
+        in said
+    ), said
+    assert (
+        f"accept it with `ews watchlist accept-log --out {runs} --reason TEXT` (recorded in {ACCEPTED_LOG})"
+        in said
+    )
+    assert f"then score those dates again (`ews score --data DATA --as-of DATE --out {runs}`)" in said, said
+
+    res = runner.invoke(
+        app,
+        [
+            "watchlist",
+            "accept-log",
+            "--out",
+            str(runs),
+            "--reason",
+            "restored Jan 9 backup: line 3 forged",
+            "--by",
+            "ben",
+        ],
+        env={"COLUMNS": "300"},
+    )
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert f"accepted {log} (3 lines) by ben over the log the runs of 2026-01-10, 2026-01-11 read" in flat, (
+        flat
+    )
+    assert f"Score those dates again (`ews score --data DATA --as-of DATE --out {runs}`)" in flat, flat
+    (line,) = read_acceptances(runs)
+    assert (line["seq"], line["by"], line["reason"]) == (1, "ben", "restored Jan 9 backup: line 3 forged")
+    assert line["log"] == {"lines": 3, "hash": json.loads(honest[2])["hash"]}
+    assert [(r["run"], r["lines"]) for r in line["replaces"]] == [("2026-01-10", 3), ("2026-01-11", 3)]
+    check_log(runs, jan11)  # the runs go on
+    check_log(runs, runs / "2026-01-05")  # and a rerun of 10 January
+
+    again = runner.invoke(
+        app, ["watchlist", "accept-log", "--out", str(runs), "--reason", "x", "--by", "ben"]
+    )
+    assert again.exit_code == 2 and "there is nothing to accept" in " ".join(again.output.split()), (
+        again.output
+    )
+    assert not runner.invoke(app, ["watchlist", "accept-log", "--out", str(runs), "--by", "b"]).exit_code == 0
+
+    log.write_text(_forged(honest, 2, status="cleared"))  # changed again after the acceptance
+    with pytest.raises(AuditLogError, match="one of lines 1 to 2 was changed since|line 2 was changed since"):
+        check_log(runs, jan11)
+    log.write_text("".join(line + "\n" for line in honest))
+    (runs / ACCEPTED_LOG).write_text((runs / ACCEPTED_LOG).read_text().replace("ben", "eve"))
+    with pytest.raises(AuditLogError, match=f"{ACCEPTED_LOG} line 1 was changed"):
+        check_log(runs, jan11)
+
+
+# ------------------------------------------------- 1b: a forged line appended after the latest run
+
+
+def test_a_line_appended_after_the_latest_run_is_refused_when_its_fields_contradict_the_runs(
+    tmp_path: Path,
+) -> None:
+    """Three lines; the run of 10 January read them all at 2026-01-11 02:00 and was published at 02:30. A fourth
+    line appended afterwards is refused (before: accepted by every later run) when it is
+    (1) dated before the run read the log (backdated to 8 January: that run would have read it),
+    (2) dated before line 3 (lines are appended in time order), or
+    (3) entered after 10 January's run was published while naming 4 January as the run reviewed.
+    A line dated after the read and naming 10 January is what the command writes: accepted."""
+    runs = tmp_path / "runs"
+    _three_lines(runs)
+    jan10 = _publish(
+        runs, "2026-01-10", 3, read_at="2026-01-11T02:00:00+00:00", created_at="2026-01-11T02:30:00+00:00"
+    )
+    log = runs / "overrides.jsonl"
+    honest = log.read_text()
+
+    def fourth(at: dt.datetime, run: dt.date) -> None:
+        log.write_text(honest)
+        append_override(runs, Override("D9", "cleared", "paid", "anna", run, 0.2), now=at)
+
+    fourth(dt.datetime(2026, 1, 8, 9, 0, tzinfo=UTC), dt.date(2026, 1, 10))
+    with pytest.raises(AuditLogError) as err:
+        check_log(runs, jan10)
+    said = str(err.value)
+    assert (
+        f"{log} line 4 (debtor D9, by anna, at 2026-01-08T09:00:00Z) is dated before the run of 2026-01-10"
+        in said
+    )
+    assert "yet that run read 3 lines only" in said, said
+    assert "cut the log back to the 3 lines before it" in said, said
+
+    fourth(dt.datetime(2026, 1, 5, 9, 0, tzinfo=UTC), dt.date(2026, 1, 4))  # before line 3 (6 Jan 10:00)
+    with pytest.raises(
+        AuditLogError, match=r"line 4 \(debtor D9, by anna, at 2026-01-05T09:00:00Z\) is dated before line 3"
+    ):
+        check_log(runs, jan10)
+
+    fourth(dt.datetime(2026, 1, 12, 9, 0, tzinfo=UTC), dt.date(2026, 1, 4))
+    with pytest.raises(AuditLogError) as err:
+        check_log(runs, jan10)
+    assert (
+        "names the run of 2026-01-04 as the run reviewed, but the run of 2026-01-10 was published before it"
+        in str(err.value)
+    ), str(err.value)
+
+    # within the clocks' slack (5 minutes) and after the read: what `ews watchlist override` writes
+    fourth(dt.datetime(2026, 1, 11, 1, 56, tzinfo=UTC), dt.date(2026, 1, 10))
+    check_log(runs, jan10)
+    fourth(
+        dt.datetime(2026, 1, 11, 2, 33, tzinfo=UTC), dt.date(2026, 1, 4)
+    )  # entered as 10 Jan was published
+    check_log(runs, jan10)
+    fourth(dt.datetime(2026, 1, 12, 9, 0, tzinfo=UTC), dt.date(2026, 1, 10))
+    check_log(runs, jan10)
