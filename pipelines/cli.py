@@ -70,6 +70,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         'ews watchlist override D00042 --status cleared --reason "paid in full on 3 March" --by anna',
     ),
     "watchlist history": ("ews watchlist history D00042 --out data/runs",),
+    "watchlist accept-log": (
+        'ews watchlist accept-log --reason "restored the 9 Jan backup: line 3 was forged" --out data/runs',
+    ),
     "backtest": (
         "ews backtest --data data/synth --from 2025-01-31 --to 2025-09-30 --out data/backtest",
         "ews backtest --data data/synth --from 2025-01-31 --to 2025-09-30 --out data/backtest --model 3",
