@@ -614,36 +614,66 @@ def demo_nightly_config(config: Path, folder: Path) -> Path:
 
 
 def show_queues(console: Console, run: Path, rows: int = 5) -> None:
-    """The two queues of ``run``: their top rows and the rows per owner."""
+    """The two queues of ``run``: their top rows, with the amounts the XLSX has (exposure, and the
+    expected loss or the recoverable amount, in the queue's currency), and the rows per owner. Fits
+    100 columns: the action and its rule wrap between words."""
     import pandas as pd
+    from rich import box
 
     from pipelines.adapters.exports import LABELS
 
-    for stem, value in (("collections_queue", "priority"), ("recovery_queue", "recovery_priority")):
+    # (stem, its amounts, the rank key said under the table); before s39-audit the console showed no amount,
+    # only the rank key (a priority, or an age-weighted recoverable amount) beside an XLSX with "Exposure (EUR)"
+    for stem, amounts, value in (
+        ("collections_queue", ("exposure", "expected_loss"), "priority"),
+        ("recovery_queue", ("exposure", "recoverable_amount"), "recovery_priority"),
+    ):
         q = pd.read_parquet(run / f"{stem}.parquet")
-        table = Table(title=f"{stem} ({counted(len(q), 'debtor')}): top {rows}")
+        codes = sorted({str(c) for c in q["currency"].dropna() if str(c)}) if "currency" in q else []
+        unit = f" ({codes[0]})" if len(codes) == 1 else ""  # one reporting currency per run
+        table = Table(
+            title=f"{stem} ({counted(len(q), 'debtor')}): top {rows}",
+            caption=f"ranked by {LABELS.get(value, value).lower()} (in the XLSX)",
+            caption_justify="left",
+            box=box.SIMPLE_HEAD,
+        )
         # headed as the XLSX heads them (pipelines.adapters.exports.LABELS; the columns' names before session 32)
         heads = {
-            "recovery_priority": "Recoverable, age-weighted",
-            "priority": "Priority",
             "dpd": "Days past due",
+            "exposure": f"Exposure{unit}",
+            "expected_loss": f"Expected loss{unit}",
+            "recoverable_amount": f"Recoverable{unit}",
         }
-        for col in ("rank", "debtor_id", "owner", "next_action", value, "dpd", "action_rule"):
-            table.add_column(
-                heads.get(col, LABELS.get(col, col)),
-                justify="right" if col in ("rank", value, "dpd") else "left",
-            )
-        for r in q.head(rows).itertuples(index=False):
-            dpd = "" if pd.isna(r.dpd) else f"{r.dpd:.0f}"
-            table.add_row(
+        numbers = ("rank", *amounts, "dpd")
+        cells = [
+            [
                 str(r.rank),
                 str(r.debtor_id),
                 str(r.owner),
                 code_words(r.next_action, "action"),
-                f"{getattr(r, value):,.0f}",
-                dpd,
+                *("" if pd.isna(getattr(r, a)) else f"{getattr(r, a):,.0f}" for a in amounts),
+                "" if pd.isna(r.dpd) else f"{r.dpd:.0f}",
                 str(r.action_rule),
+            ]
+            for r in q.head(rows).itertuples(index=False)
+        ]
+        columns = ("rank", "debtor_id", "owner", "next_action", *amounts, "dpd", "action_rule")
+        for i, col in enumerate(columns):
+            head = heads.get(col, LABELS.get(col, col))
+            # numbers and ids get their width and are never cut or folded (their headers wrap between
+            # words); the owner, the action and its rule share the rest, the rule twice as much
+            fixed = col in (*numbers, "debtor_id")
+            whole = max((len(c[i]) for c in cells), default=1)
+            table.add_column(
+                head,
+                justify="right" if col in numbers else "left",
+                min_width=max(whole, *(len(w) for w in head.split())) if fixed else None,
+                max_width=max(whole, len(head)) if fixed else None,
+                ratio=None if fixed else (2 if col == "action_rule" else 1),
+                overflow="fold",
             )
+        for row in cells:
+            table.add_row(*row)
         console.print(table)
         per_owner = q.groupby("owner", sort=True).agg(
             rows=("debtor_id", "size"), today=("within_capacity", "sum")

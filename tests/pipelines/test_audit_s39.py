@@ -185,3 +185,66 @@ def test_a_line_appended_after_the_latest_run_is_refused_when_its_fields_contrad
     check_log(runs, jan10)
     fourth(dt.datetime(2026, 1, 12, 9, 0, tzinfo=UTC), dt.date(2026, 1, 10))
     check_log(runs, jan10)
+
+
+# ------------------------------------------------- 4: the printed queues carry their amounts
+
+
+def test_the_printed_queues_show_exposure_and_expected_loss_with_the_currency_in_100_columns(
+    tmp_path: Path,
+) -> None:
+    """`ews demo`'s printed queues (show_queues) had no amount column: only the priority (expected loss x a
+    days-past-due weight) while the XLSX shows "Exposure at default (EUR)" and "Expected loss (EUR)". Now the
+    collections queue shows exposure and expected loss, the recovery queue exposure and the recoverable
+    amount, headed with the run's currency; every line fits 100 columns and no amount or id is folded."""
+    import pandas as pd
+    from rich.console import Console
+
+    from pipelines.commands.score import show_queues
+
+    base = {
+        "rank": [1, 2],
+        "debtor_id": ["D0001379", "D0004152"],
+        "owner": ["Recovery desk", "Anna"],
+        "within_capacity": [True, False],
+        "dpd": [950.0, 71.0],
+        "currency": ["EUR", "EUR"],
+        "exposure": [1234567.8, 46317.0],
+        "action_rule": [
+            "agency placement on 2025-12-11: follow up with the agency",
+            "60+ days past due: final notice",
+        ],
+    }
+    pd.DataFrame(
+        {
+            **base,
+            "next_action": ["final_notice"] * 2,
+            "expected_loss": [555555.5, 20003.4],
+            "priority": [9e5, 3e4],
+        }
+    ).to_parquet(tmp_path / "collections_queue.parquet")
+    pd.DataFrame(
+        {
+            **base,
+            "next_action": ["agency_follow_up"] * 2,
+            "recoverable_amount": [679012.3, 25474.4],
+            "recovery_priority": [5e5, 2e4],
+        }
+    ).to_parquet(tmp_path / "recovery_queue.parquet")
+    console = Console(record=True, width=100)
+    show_queues(console, tmp_path)
+    text = console.export_text()
+    lines = text.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 100, text
+    heads = " ".join(text.split())
+    for said in ("Exposure (EUR)", "Expected loss (EUR)", "Recoverable (EUR)"):
+        assert said.split()[0] in heads and "(EUR)" in heads, (said, text)
+    first = next(line for line in lines if line.lstrip().startswith("1 ") and "D0001379" in line)
+    second = next(line for line in lines if line.lstrip().startswith("2 ") and "D0004152" in line)
+    assert "1,234,568" in first and "555,556" in first and "950" in first, text  # collections: EAD, EL, DPD
+    assert "46,317" in second and "20,003" in second, text
+    assert sum("679,012" in line for line in lines) == 1 and sum("25,474" in line for line in lines) == 1, (
+        text
+    )
+    assert "ranked by priority: expected loss x days-past-due weight (in the XLSX)" in text, text
+    assert "ranked by recoverable amount, age-weighted (in the XLSX)" in text, text

@@ -364,7 +364,8 @@ def test_the_demos_queue_tables_read_in_words(tmp_path) -> None:
 
     from pipelines.commands.score import show_queues
 
-    base = {"rank": [1], "debtor_id": ["D1"], "owner": ["anna"], "within_capacity": [True], "dpd": [95.0]}
+    base = {"rank": [1], "debtor_id": ["D1"], "owner": ["anna"], "within_capacity": [True], "dpd": [95.0],
+            "currency": ["EUR"], "exposure": [5000.0], "expected_loss": [900.0], "recoverable_amount": [2750.0]}  # fmt: skip
     pd.DataFrame(
         {
             **base,
