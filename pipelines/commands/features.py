@@ -230,6 +230,8 @@ def register(app: typer.Typer) -> None:
                         built.defaults, on=["debtor_id", "as_of"], how="left", validate="one_to_one"
                     )
                 timings["features_seconds"] = round(time.perf_counter() - t0, 3)
+            # an `ews ingest` into --data while its buckets were read: a mix of two ingests (s39-audit)
+            result.check_unchanged("Run `ews features` again", f"written to {out}")
         except (TableError, ValueError) as exc:
             fail(str(exc))
         quarantined = {

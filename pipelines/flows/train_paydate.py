@@ -406,6 +406,8 @@ def train_paydate(
         "data_dir": str(Path(data_dir).resolve()),
         "rows": int(len(rows["final"])),
     }
+    # re-ingested while the rows were read bucket by bucket: a version of two ingests (s39-audit)
+    feed.check_unchanged("Run `ews train` again", "registered (payment-date model)")
     logged = log_paydate(
         booster,
         held_out=held_out,

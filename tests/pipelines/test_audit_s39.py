@@ -248,3 +248,102 @@ def test_the_printed_queues_show_exposure_and_expected_loss_with_the_currency_in
     )
     assert "ranked by priority: expected loss x days-past-due weight (in the XLSX)" in text, text
     assert "ranked by recoverable amount, age-weighted (in the XLSX)" in text, text
+
+
+# ------------------------------------------------- 3: a re-ingest during `ews features` and the payment-date training
+
+
+def test_ews_features_writes_nothing_when_its_data_folder_is_re_ingested_while_it_reads(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """`ews ingest --out DATA` publishes (10 payments fewer) while `ews features --data DATA` builds its
+    features bucket by bucket. Before, the Parquet file was written from a mix of both ingests, with the
+    first ingest's quarantine counts in its sidecar; now exit 2, nothing written, and the message says to run
+    it again."""
+    import pandas as pd
+    from nightly_portfolio import write_portfolio
+
+    import pipelines.engine as engine_module
+    from pipelines.ingest import ingest_dir
+
+    raw, data = write_portfolio(tmp_path / "raw", n_debtors=40, months=8), tmp_path / "data"
+    ingest_dir(raw, data)
+    pay = pd.read_parquet(raw / "payments.parquet")
+    pay.iloc[:-10].to_parquet(raw / "payments.parquet", index=False)
+    real = engine_module.build_book
+
+    def build_then_a_late_ingest(*args, **kwargs):
+        built = real(*args, **kwargs)
+        ingest_dir(raw, data)  # `ews ingest --out DATA` publishing while the features are built
+        return built
+
+    monkeypatch.setattr(engine_module, "build_book", build_then_a_late_ingest)
+    out = tmp_path / "features.parquet"
+    res = runner.invoke(
+        app,
+        ["features", "--data", str(data), "--as-of", "2024-06-30", "--out", str(out)],
+        env={"COLUMNS": "400"},
+    )
+    flat = " ".join(res.output.split())
+    assert res.exit_code == 2, res.output
+    assert f"--data {data}: an `ews ingest` published into this folder while this run read it" in flat, flat
+    assert f"so nothing was written to {out}. Run `ews features` again once the ingest has ended" in flat, (
+        flat
+    )
+    assert not out.exists() and not out.with_suffix(".json").exists()
+    monkeypatch.setattr(engine_module, "build_book", real)
+    again = runner.invoke(app, ["features", "--data", str(data), "--as-of", "2024-06-30", "--out", str(out)])
+    assert again.exit_code == 0 and out.exists(), again.output
+
+
+def test_a_payment_date_training_whose_data_is_re_ingested_while_it_reads_registers_nothing(
+    prefect_harness, mlflow_uri: str, tmp_path: Path, monkeypatch
+) -> None:
+    """The payment-date step of `ews train` (run_train_paydate) reads DATA's buckets for its month-end rows;
+    an `ews ingest` publishes into DATA meanwhile. Before, ews-paydate was registered with the old ingest's
+    manifest as its provenance and rows from both; now nothing is registered and the message says to train
+    again (as the PD step since c5e63ea)."""
+    import pandas as pd
+    import yaml
+    from mlflow.tracking import MlflowClient
+    from nightly_portfolio import write_portfolio
+
+    from pipelines.engine import FeedChangedError
+    from pipelines.flows import train_paydate as paydate_flow
+    from pipelines.ingest import ingest_dir
+
+    root = Path(__file__).resolve().parents[2]
+    raw, data = write_portfolio(tmp_path / "raw"), tmp_path / "data"
+    ingest_dir(raw, data)
+    pay = pd.read_parquet(raw / "payments.parquet")
+    pay.iloc[:-10].to_parquet(raw / "payments.parquet", index=False)
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "kind": "train",
+                "project": str(root / "conf" / "ews.yaml"),
+                "split": {"min_defaults": 10},
+                "lightgbm": {"n_estimators": 30, "min_child_samples": 40, "n_jobs": 1},
+            }
+        )
+    )
+    real = paydate_flow.build_rows
+
+    def rows_then_a_late_ingest(*args, **kwargs):
+        rows = real(*args, **kwargs)
+        ingest_dir(raw, data)  # `ews ingest --out DATA` publishing while the rows were read
+        return rows
+
+    monkeypatch.setattr(paydate_flow, "build_rows", rows_then_a_late_ingest)
+    with pytest.raises(FeedChangedError) as err:
+        paydate_flow.run_train_paydate(data, config)
+    said = str(err.value)
+    assert said.startswith(
+        f"--data {data}: an `ews ingest` published into this folder while this run read it"
+    )
+    assert (
+        "so nothing was registered (payment-date model). Run `ews train` again once the ingest has ended"
+        in said
+    )
+    assert MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri).search_registered_models() == []
