@@ -395,6 +395,17 @@ def _by_trigger(triggers: dict[str, int]) -> str:
     return f" (by trigger: {said})" if fired else ""
 
 
+def _drifted(drift: dict[str, Any]) -> str:
+    """`` (days_since_last_invoice PSI 0.11)``: the variables behind a drift warning or alert, the largest
+    PSI first, at most 3 (s39-walk: the console said "drift warning" and nothing more; the report's Drift
+    section names them in words)."""
+    hit = [v for v in drift.get("variables") or [] if v.get("status") in ("warning", "alert")]
+    hit.sort(key=lambda v: -float(v.get("psi") or 0.0))
+    said = ", ".join(f"{v['variable']} PSI {float(v['psi']):.2f}" for v in hit[:3])
+    more = f" and {len(hit) - 3} more" if len(hit) > 3 else ""
+    return f" ({said}{more}; report.html, Drift)" if hit else ""
+
+
 def _summary(console: Console, result: Any, verbose: bool = False) -> None:
     """What a run did, in a few lines; ``verbose``: the seconds per step first (a table of 16 rows that
     `ews score` printed every night before session 32; manifest.json keeps them, ``timings_s``)."""
@@ -423,7 +434,7 @@ def _summary(console: Console, result: Any, verbose: bool = False) -> None:
         f"{counted(c['flagged'], 'debtor')}{_by_trigger(c['triggers'])}; collections queue "
         f"{counted(c['queue'], 'debtor')} (expected loss "
         f"{_money(c['expected_loss'], c.get('currency'), named='currency' not in c or bool(c['currency']))}); "
-        f"drift {m['drift']['status']}",
+        f"drift {m['drift']['status']}{_drifted(m['drift'])}",
         highlight=False,
     )
     if c.get("live_without_history"):

@@ -263,3 +263,35 @@ def test_a_debtor_page_says_if_paid_beside_the_date_of_an_invoice_unlikely_to_be
     assert "2024-07-19 if paid (47% chance)</td>" in row
     row = html[html.index("INV-A2") : html.index("</tr>", html.index("INV-A2"))]
     assert "2024-07-26</td>" in row and "if paid" not in row
+
+
+def test_the_console_names_the_variables_behind_a_drift_warning(tmp_path) -> None:
+    """s39-walk: `ews score --as-of 2025-08-31` ended its summary with "drift warning" and nothing more; the
+    manifest held days_since_last_invoice at PSI 0.115 (warning). Now the line names the variables that
+    warned or alerted, the largest PSI first; "drift ok" stays as it was."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from pipelines.commands.score import _summary
+
+    def said(variables: list[dict]) -> str:
+        status = "warning" if any(v["status"] == "warning" for v in variables) else "ok"
+        manifest = {
+            "as_of": "2025-08-31", "model": {"name": "ews-pd", "version": "3"}, "timings_s": {"score": 1.0},
+            "counts": {"scored": 10, "in_default": 1, "flagged": 2, "triggers": {}, "queue": 3, "expected_loss": 5.0},
+            "drift": {"status": status, "variables": variables},
+        }  # fmt: skip
+        console = Console(record=True, width=400)
+        _summary(console, SimpleNamespace(manifest=manifest, path=tmp_path / "2025-08-31"))
+        return console.export_text()
+
+    ok = {"variable": "score", "psi": 0.0408, "status": "ok"}
+    cal = {"variable": "tenure_days", "psi": 0.3, "status": "calendar"}
+    warn = {"variable": "days_since_last_invoice", "psi": 0.115, "status": "warning"}
+    warn2 = {"variable": "dpd_max_180d", "psi": 0.2, "status": "warning"}
+    assert (
+        "; drift warning (dpd_max_180d PSI 0.20, days_since_last_invoice PSI 0.12; report.html, Drift)\n"
+        in said([ok, cal, warn, warn2])
+    )
+    assert said([ok, cal]).split("\n")[1].endswith("; drift ok")
