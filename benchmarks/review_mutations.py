@@ -2982,6 +2982,77 @@ M = [
         '    bands = scored["band"].value_counts().reindex(band_names, fill_value=0)\n',
         ["tests/pipelines/test_prospect_bands.py"],
     ),
+    (
+        "D13 f77d9b5 overrides: lines no run has read are not checked (pre-fix)",
+        "pipelines/scoring/overrides.py",
+        "    check_unread_lines(runs_dir, records)\n    manifest = None",
+        "    manifest = None",
+        [
+            "tests/pipelines/test_audit_s39.py::test_a_line_appended_after_the_latest_run_is_refused_when_its_fields_contradict_the_runs"
+        ],
+    ),
+    (
+        "D14 f77d9b5 overrides: the clocks' slack dropped (a line dated before the read by a second is refused)",
+        "pipelines/scoring/overrides.py",
+        "            if read_at is not None and at < read_at - CLOCK_SLACK:\n",
+        "            if read_at is not None and at < read_at:\n",
+        [
+            "tests/pipelines/test_audit_s39.py::test_a_line_appended_after_the_latest_run_is_refused_when_its_fields_contradict_the_runs"
+        ],
+    ),
+    (
+        "D15 986ebae ews features: no check of --data after the build (pre-fix)",
+        "pipelines/commands/features.py",
+        '            result.check_unchanged("Run `ews features` again", f"written to {out}")\n',
+        "            pass\n",
+        [
+            "tests/pipelines/test_audit_s39.py::test_ews_features_writes_nothing_when_its_data_folder_is_re_ingested_while_it_reads"
+        ],
+    ),
+    (
+        "D16 e4b9dcf owners: the watchlist's owner not read (pre-fix)",
+        "pipelines/scoring/owners.py",
+        'LAST_NIGHT_FILES = ("collections_queue.parquet", "recovery_queue.parquet", "watchlist.parquet")',
+        'LAST_NIGHT_FILES = ("collections_queue.parquet", "recovery_queue.parquet")',
+        [
+            "tests/pipelines/test_walk_s39.py::test_a_flagged_debtor_back_in_the_queue_keeps_its_watchlist_owner"
+        ],
+    ),
+    (
+        "D17 e4b9dcf owners: the watchlist's owner before the queues'",
+        "pipelines/scoring/owners.py",
+        'LAST_NIGHT_FILES = ("collections_queue.parquet", "recovery_queue.parquet", "watchlist.parquet")',
+        'LAST_NIGHT_FILES = ("watchlist.parquet", "collections_queue.parquet", "recovery_queue.parquet")',
+        [
+            "tests/pipelines/test_walk_s39.py::test_a_flagged_debtor_back_in_the_queue_keeps_its_watchlist_owner",
+            "tests/pipelines/test_nightly_owners.py",
+        ],
+    ),
+    (
+        "D18 02681e7 leak_free_versions: another default definition's version named",
+        "pipelines/backtest.py",
+        "            if recorded and definition is not None and definition.differences(json.loads(recorded)):\n",
+        "            if False:\n",
+        [
+            "tests/pipelines/test_walk_s39.py::test_an_in_sample_backtest_names_a_registered_version_that_saw_none_of_its_outcomes"
+        ],
+    ),
+    (
+        "D19 a963d15 debtor page: 'if paid' at any chance (< 0.5 dropped)",
+        "pipelines/report/template.html.j2",
+        "i.p_in is not none and i.p_in < 0.5 %}",
+        "i.p_in is not none %}",
+        [
+            "tests/pipelines/test_walk_s39.py::test_a_debtor_page_says_if_paid_beside_the_date_of_an_invoice_unlikely_to_be_paid"
+        ],
+    ),
+    (
+        "D20 0621470 PD trend: prospects in the quantiles again",
+        "pipelines/report/portfolio.py",
+        "    x = pds[live & seen]\n",
+        "    x = pds[live]\n",
+        ["tests/pipelines/test_prospect_bands.py"],
+    ),
 ]
 
 
