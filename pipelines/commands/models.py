@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -138,6 +139,20 @@ def history_event(row: dict) -> str:
     return f"{row['event']} ({', '.join(said)})" if said else row["event"]
 
 
+def windows_note(rows: list[dict[str, Any]], paydate: bool) -> str:
+    """A line under `ews models list` when the versions' figures come from different test windows
+    (s39-walk: v1 0.9260 and v2 0.9526 read as progress, on 2023-11-30..2024-09-30 and 2024-02-29..2024-12-31)."""
+    windows = {str(r.get("test_as_of") or "") for r in rows} - {""}
+    if len(windows) < 2:
+        return ""
+    figures = "MAE and coverage" if paydate else "AUC and ECE"
+    return (
+        f"{figures}: each version on its own test window ({len(windows)} different here; `--wide` shows them), so "
+        "they do not compare versions; the gate compared each challenger with the champion on the same rows "
+        "when it could (`ews models history --verbose`)"
+    )
+
+
 def register(app: typer.Typer) -> None:
     models_app = typer.Typer(
         help="Model registry: versions, aliases (champion / challenger), promotions and their history.",
@@ -206,6 +221,9 @@ def register(app: typer.Typer) -> None:
             [narrow_row(row, PAYDATE_NARROW if paydate else NARROW) for row in rows],
             list(PAYDATE_NARROW if paydate else NARROW),
         )
+        note = windows_note(rows, paydate)
+        if note:
+            ews_console(width=None if sys.stdout.isatty() else 100).print(note, highlight=False)
 
     @models_app.command("history")
     def history_command(

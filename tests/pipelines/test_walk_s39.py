@@ -295,3 +295,21 @@ def test_the_console_names_the_variables_behind_a_drift_warning(tmp_path) -> Non
         in said([ok, cal, warn, warn2])
     )
     assert said([ok, cal]).split("\n")[1].endswith("; drift ok")
+
+
+def test_models_list_says_when_the_versions_figures_come_from_different_test_windows() -> None:
+    """s39-walk: `ews models list` on a year of quarterly retrains showed AUC 0.9260, 0.9526, 0.8914, ... as if
+    the versions were compared; each was measured on its own test window. Two windows: the note; one window
+    (or one version): none."""
+    from pipelines.commands.models import windows_note
+
+    rows = [{"test_as_of": "2023-11-30..2024-09-30"}, {"test_as_of": "2024-02-29..2024-12-31"}]
+    assert windows_note(rows, paydate=False) == (
+        "AUC and ECE: each version on its own test window (2 different here; `--wide` shows them), so they do "
+        "not compare versions; the gate compared each challenger with the champion on the same rows when it "
+        "could (`ews models history --verbose`)"
+    )
+    assert windows_note(rows, paydate=True).startswith(
+        "MAE and coverage: each version on its own test window"
+    )
+    assert windows_note(rows[:1] * 2, paydate=False) == "" and windows_note([], paydate=False) == ""
