@@ -482,7 +482,14 @@ def _invoice_rows(items: pd.DataFrame, forecast: pd.DataFrame | None) -> pd.Data
         return items
     cols = [
         c
-        for c in ("invoice_id", "expected_paid_on", "paid_on_p10", "paid_on_p90", "p_paid_30d", "p_paid_in_horizon")
+        for c in (
+            "invoice_id",
+            "expected_paid_on",
+            "paid_on_p10",
+            "paid_on_p90",
+            "p_paid_30d",
+            "p_paid_in_horizon",
+        )
         if c in forecast.columns
     ]
     if "invoice_id" not in cols or len(cols) == 1:
