@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,12 +168,8 @@ def append_override(
 
     The file is opened in append mode only, under an exclusive lock, so concurrent writers never
     interleave and existing lines are never rewritten. A broken chain is refused (AuditLogError)."""
-    path = Path(runs_dir) / AUDIT_LOG
-    path.parent.mkdir(parents=True, exist_ok=True)
-    created = not path.exists()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def line() -> dict[str, Any]:
         records = read_log(runs_dir)
         at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
         record: dict[str, Any] = {
@@ -189,6 +186,22 @@ def append_override(
             "prev": records[-1]["hash"] if records else _GENESIS,
         }
         record["hash"] = _line_hash(record)
+        return record
+
+    return _locked_append(Path(runs_dir) / AUDIT_LOG, line)
+
+
+def _locked_append(path: Path, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Append the line ``make()`` builds (it reads the file's last line under the lock) to the
+    append-only, hash-chained file ``path`` (created when absent, its folder fsynced then), under an
+    exclusive lock, whole or not at all (:func:`_append_whole`); returns it. The overrides log and the
+    accepted-log file (:func:`accept_log`) are written only here."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    created = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        record = make()
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         _append_whole(fd, line.encode("utf-8"))
     finally:
@@ -509,10 +522,8 @@ def accept_log(runs_dir: str | Path, reason: str, by: str, now: dt.datetime | No
             f"{runs_dir / AUDIT_LOG}: every published run in {runs_dir} read a log that this one starts with; "
             "there is nothing to accept"
         )
-    path = runs_dir / ACCEPTED_LOG
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def line() -> dict[str, Any]:
         before = read_acceptances(runs_dir)
         at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
         record: dict[str, Any] = {
@@ -528,12 +539,9 @@ def accept_log(runs_dir: str | Path, reason: str, by: str, now: dt.datetime | No
             "prev": before[-1]["hash"] if before else _GENESIS,
         }
         record["hash"] = _accept_hash(record)
-        _append_whole(
-            fd, (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-        )
-    finally:
-        os.close(fd)
-    return record
+        return record
+
+    return _locked_append(runs_dir / ACCEPTED_LOG, line)
 
 
 def check_recorded_heads(
