@@ -237,6 +237,14 @@ def _require_version(config: Path, name: str, key: str, given: str | None) -> No
         fail(f"model {name!r} in {where}: {lost.words}: restore the store from a backup, or {hint}")
     if records is None:
         hint = f"no model {name!r} is registered there yet: {hint}"
+        # a 101-debtor book refused at 18 and 21 months got "run `ews train`" each night (s40-small)
+        if key == "champion":
+            hint += (
+                ". If `ews train` refused this book as too small (its smallest model, the roll-rate model, "
+                "needs 3 moves into default by default: rollrate.min_default_transitions in the train config), "
+                "nothing can be scored until it trains: run `ews train` again as months come in; its "
+                "refusal names what is missing"
+            )
     elif key == "champion" and records:
         hint = _unpromoted_hint(name, records)
     if lost.words:

@@ -215,7 +215,32 @@ def metrics_table(model: dict[str, Any]) -> dict[str, Any]:
             if model.get("kind") == "rollrate"
             else "This version logged no other model's test figures to compare with."
         )
-    return {"columns": [label for _, label in columns], "rows": rows, "note": note}
+    return {
+        "columns": [label for _, label in columns],
+        "rows": rows,
+        "note": note,
+        "warning": gate_warning(model),
+    }
+
+
+def gate_warning(model: dict[str, Any]) -> str | None:
+    """What the champion's gate warned of at training, in plain words (``model["gate_reasons"]``: its
+    ``ews.gate.reasons`` tag), or None. A book's first model is promoted whatever its WARN checks say
+    (without a champion nothing is scored): a 150-debtor book's roll-rate v1 had mean PD 0.43 % against
+    2.19 % defaulted on its test window, and the report showed the two figures without a word (s40-small)."""
+    from models.evaluate import _plain
+
+    reasons = [r.strip() for r in str(model.get("gate_reasons") or "").split("; ")]
+    metrics = model.get("metrics", {})
+    figures = {k: metrics[f"test_{k}"] for k in ("auc", "mean_pd", "default_rate") if f"test_{k}" in metrics}
+    warned = [_plain(r, figures) for r in reasons if r.startswith("WARN ")]
+    if not warned:
+        return None
+    return (
+        f"Promoted with a warning at training, as the first model of this book: {'; '.join(warned)}. "
+        "Its PDs are published as they are; the next training on more months is judged again "
+        "(every check: ews models history --verbose)."
+    )
 
 
 def drift_words(variable: str) -> str:
