@@ -91,3 +91,34 @@ def test_score_without_any_model_says_a_refused_small_book_must_wait(tmp_path: P
     with pytest.raises(typer.Exit):  # another alias or a version number: the hint as before
         _require_version(tmp_path / "conf" / "nightly.yaml", "ews-pd", "3", uri)
     assert "refused this book" not in capsys.readouterr().err
+
+
+def test_report_capture_on_a_handful_of_defaults_gives_the_count() -> None:
+    """`ews generate --debtors 120 --months 36 --seed 3526` at 24 months, roll-rate v1: the report's
+    Calibration table read "capture in top 5 %: 60.00%" and "capture in top 10 %: 80.00%" on a test
+    window of 497 rows and 5 defaults (3 and 4 of them). With 58 defaults (test_report_rates) as before."""
+    from pipelines.report import metrics_table
+
+    model = {
+        "kind": "rollrate",
+        "metrics": {
+            "test_capture_5pct": 0.6,
+            "test_capture_5pct_ci_low": 0.0,
+            "test_capture_5pct_ci_high": 1.0,
+            "test_capture_10pct": 0.8,
+            "test_default_rate": 0.0101,
+            "test_rows": 497.0,
+            "test_defaults": 5.0,
+        },
+    }
+    rows = {r["name"]: r for r in metrics_table(model)["rows"]}
+    assert rows["test_capture_5pct"]["value"] == "60.00% (3 of 5 defaults)"
+    assert rows["test_capture_5pct"]["interval"] == "0.00%..100.00%"
+    assert rows["test_capture_10pct"]["value"] == "80.00% (4 of 5 defaults)"
+    assert rows["test_default_rate"]["value"] == "1.01%"  # a rate of rows, not of the defaults: as it was
+    lightgbm = {"kind": "lightgbm", "metrics": {**model["metrics"], "test_defaults": 29.0, "test_capture_5pct": 11 / 29},
+                "compared": {"baseline_test_capture_5pct": 9 / 29}}  # fmt: skip
+    got = {r["name"]: r for r in metrics_table(lightgbm)["rows"]}["test_capture_5pct"]
+    assert (got["value"], got["others"]) == ("37.93% (11 of 29 defaults)", ["31.03% (9 of 29 defaults)"])
+    many = metrics_table({"kind": "rollrate", "metrics": {"test_capture_5pct": 0.6, "test_defaults": 30.0}})
+    assert many["rows"][0]["value"] == "60.00%"
