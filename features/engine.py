@@ -401,8 +401,11 @@ def _build(
     portfolio_dates: Sequence[pd.Timestamp] = (),
     window_days: int = 90,
     at_state: Callable[[Ledger, LedgerState], object] | None = None,
+    book_ledger: bool = False,
 ) -> BucketResult:
-    has_ledger = _has_rows(portfolio.invoices) or _has_rows(portfolio.payments)
+    # book_ledger: the whole book holds invoices or payments, so a bucket of statement accounts alone builds the
+    # invoice features too (those of debtors without an invoice), as one call over the whole book does
+    has_ledger = _has_rows(portfolio.invoices) or _has_rows(portfolio.payments) or book_ledger
     statements = portfolio.statements if _has_rows(portfolio.statements) else None
     st_features = features and params.include_statements and statements is not None
     if features and not has_ledger and not st_features:
@@ -485,6 +488,7 @@ def build_bucket(
     portfolio_dates: Sequence[date | pd.Timestamp] = (),
     window_days: int = 90,
     at_state: Callable[[Ledger, LedgerState], object] | None = None,
+    book_ledger: bool = False,
 ) -> BucketResult:
     """Features, in-default flags, (optionally) labels and the oldest open overdue invoice of a bucket.
 
@@ -496,7 +500,11 @@ def build_bucket(
     from the same prepared ledger (one walk for all dates). ``at_state(ledger, state)``: called with
     the prepared ledger and the ledger state of each as-of date, so that other per-bucket work (the
     nightly's payment-date forecast) reads and prepares the bucket once; its results are returned
-    in ``BucketResult.at_state``, in date order.
+    in ``BucketResult.at_state``, in date order. ``book_ledger``: the whole book holds invoices or payments
+    (``pipelines.engine.Book.ledger_rows``); a bucket of a book with invoices and statements that holds
+    statement accounts alone then gets the invoice features too, of debtors without an invoice (the columns and
+    values of one call over the whole book; before session 40 it got the statement features alone, which the
+    book's model refused). Default: the bucket's own tables decide.
     Raises ``ValueError`` when the bucket holds no invoices, payments or statements.
     """
     return _build(
@@ -512,6 +520,7 @@ def build_bucket(
         portfolio_dates=[pd.Timestamp(d).normalize() for d in portfolio_dates],
         window_days=window_days,
         at_state=at_state,
+        book_ledger=book_ledger,
     )
 
 

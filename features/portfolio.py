@@ -316,40 +316,36 @@ def over_limit_days(
     without a positive limit. One walk of the ledger for every day (:func:`open_mills_walk`; one
     ledger state per day with negative amounts). Bool, shape (debtors, days)."""
     over = np.zeros((ledger.n, len(days)), dtype=bool)
-    with np.errstate(invalid="ignore"):
-        limits = (ledger.credit_limit > 0).any() or (
-            ledger.master is not None and (ledger.master.limit > 0).any()
-        )
-    if not days or not ledger.n or not len(ledger.inv_code) or not limits:  # nobody can be over a limit
+    if not days or not ledger.n or not len(ledger.inv_code) or not _has_limits(ledger):  # nobody can be over
         return over
-    if _walkable(ledger):
-        walk = open_mills_walk(ledger, days)
-    else:
-        walk = (_state_mills(ledger_state(ledger, T)) for T in days)
-    for j, (T, (issued, remaining_mills)) in enumerate(zip(days, walk, strict=True)):
-        balance = (
-            np.bincount(_pick(ledger.inv_code, issued), weights=remaining_mills, minlength=ledger.n) / MILLS
-        )
+    for j, (T, balance) in enumerate(zip(days, _invoice_balances(ledger, days), strict=True)):
         limit = attributes_at(ledger, T).credit_limit
         with np.errstate(invalid="ignore"):
             over[:, j] = (limit > 0) & (balance - limit * (1 + margin) > min_excess)
     return over
 
 
-def statement_over_limit_days(
-    ledger: Ledger, statements: pd.DataFrame, days: list[int], margin: float = 0.0, min_excess: float = 0.0
-) -> np.ndarray:
-    """:func:`over_limit_days` of a statements book: per debtor code (``ledger.debtor_ids``) and day of
-    ``days`` (ascending int days since the epoch), was the balance of its latest statement dated on or
-    before that day (``period_end``) above its credit limit valid on that day (``debtor_history``, else
-    the debtors table, as for an invoice ledger) x (1 + ``margin``) by more than ``min_excess``? False
-    without a statement by then or without a positive limit. ``statements``: the canonical table (any
-    order). Bool, shape (debtors, days). Before session 34 a statements book had no such memory: the
-    ``limit_breach`` trigger took every debtor over its limit on a new output folder's second night for
-    a new breach (189 of 1,500 debtors, s34-walk)."""
-    over = np.zeros((ledger.n, len(days)), dtype=bool)
-    if not days or not ledger.n or statements is None or statements.empty:
-        return over
+def _has_limits(ledger: Ledger) -> bool:
+    with np.errstate(invalid="ignore"):
+        return bool(
+            (ledger.credit_limit > 0).any() or (ledger.master is not None and (ledger.master.limit > 0).any())
+        )
+
+
+def _invoice_balances(ledger: Ledger, days: list[int]) -> Iterator[np.ndarray]:
+    """Per day of ``days`` (ascending), each debtor code's open invoice balance (the ``open_balance`` feature
+    at that day), from one walk of the ledger."""
+    if _walkable(ledger):
+        walk = open_mills_walk(ledger, days)
+    else:
+        walk = (_state_mills(ledger_state(ledger, T)) for T in days)
+    for issued, remaining_mills in walk:
+        yield np.bincount(_pick(ledger.inv_code, issued), weights=remaining_mills, minlength=ledger.n) / MILLS
+
+
+def _statement_balances(ledger: Ledger, statements: pd.DataFrame, days: list[int]) -> Iterator[np.ndarray]:
+    """Per day of ``days``, each debtor code's latest statement's balance dated on or before it (NaN without
+    one)."""
     rows = statements.loc[statements["balance"].notna(), ["debtor_id", "period_end", "balance"]]
     code = pd.Index(ledger.debtor_ids, dtype="string").get_indexer(rows["debtor_id"].astype("string"))
     day = pd.to_datetime(rows["period_end"]).to_numpy().astype("datetime64[D]").astype(np.int64)
@@ -358,11 +354,42 @@ def statement_over_limit_days(
     code, day = code[keep][order], day[keep][order]
     balance = rows["balance"].to_numpy(dtype="float64")[keep][order]
     next_same = np.r_[code[1:] == code[:-1], False]  # rows sorted by debtor, then date
-    for j, T in enumerate(days):
+    for T in days:
         dated = day <= T  # a prefix of each debtor's rows: its last row is its latest statement by T
         latest = np.flatnonzero(dated & ~(next_same & np.r_[dated[1:], False]))
         now = np.full(ledger.n, np.nan)
         now[code[latest]] = balance[latest]
+        yield now
+
+
+def statement_over_limit_days(
+    ledger: Ledger, statements: pd.DataFrame, days: list[int], margin: float = 0.0, min_excess: float = 0.0
+) -> np.ndarray:
+    """:func:`over_limit_days` of a book with statements: per debtor code (``ledger.debtor_ids``) and day of
+    ``days`` (ascending int days since the epoch), was the balance of its latest statement dated on or
+    before that day (``period_end``) above its credit limit valid on that day (``debtor_history``, else
+    the debtors table, as for an invoice ledger) x (1 + ``margin``) by more than ``min_excess``? False
+    without a statement by then or without a positive limit. ``statements``: the canonical table (any
+    order). Bool, shape (debtors, days). Before session 34 a statements book had no such memory: the
+    ``limit_breach`` trigger took every debtor over its limit on a new output folder's second night for
+    a new breach (189 of 1,500 debtors, s34-walk). A ledger with invoices too (a mixed book): its open invoice
+    balance plus the latest statement's balance (clipped at 0), e.g. invoices 6,000.00 open and a statement of
+    5,000.00 against a limit of 10,000.00: over."""
+    over = np.zeros((ledger.n, len(days)), dtype=bool)
+    if not days or not ledger.n or statements is None or statements.empty:
+        return over
+    if len(ledger.inv_code):
+        # a book with invoices and statements: a debtor's two accounts add up, as tonight's exposure reads them
+        # (pipelines.scoring.score.mixed_exposure: open invoices + the latest statement's balance clipped at 0).
+        # Before session 40 such a book read its invoices alone at the month-ends (a statements-only debtor
+        # was never over), unless the debtors read held no invoice
+        both = zip(
+            _invoice_balances(ledger, days), _statement_balances(ledger, statements, days), strict=True
+        )
+        balances = (inv + np.nan_to_num(np.clip(st, 0.0, None), nan=0.0) for inv, st in both)
+    else:
+        balances = _statement_balances(ledger, statements, days)
+    for j, (T, now) in enumerate(zip(days, balances, strict=True)):
         limit = attributes_at(ledger, T).credit_limit
         with np.errstate(invalid="ignore"):
             over[:, j] = (limit > 0) & (now - limit * (1 + margin) > min_excess)

@@ -173,12 +173,13 @@ def _replay(
             continue
         feats, labels = built.features, built.defaults
         memories = None
-        if walk:  # a statements book's open balance is its latest statement's, as the nightly reads it
+        if walk:  # a statement's balance counts in the open balance (alone or beside the invoices), as the
+            # nightly reads it (before session 40 a bucket with an invoice read the invoices alone)
             part = book.read(k)
-            ledger_rows = part.invoices is not None and not part.invoices.empty
-            memories = ledger_memories(
-                built.at_state[0], list(dates), cfg, None if ledger_rows else part.statements
+            statements = (
+                part.statements if part.statements is not None and not part.statements.empty else None
             )
+            memories = ledger_memories(built.at_state[0], list(dates), cfg, statements)
         for i, T in enumerate(dates):
             f = feats.loc[feats["as_of"] == T].reset_index(drop=True)
             exposure = exposure_columns(f)  # the invoice features, or a statements book's latest statement

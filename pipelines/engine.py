@@ -15,6 +15,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -37,6 +38,7 @@ __all__ = [
     "build_book",
     "each_done",
     "has_ledger",
+    "has_rows_to_build",
     "is_ingested",
     "local_engine",
     "map_buckets",
@@ -114,6 +116,16 @@ class Book:
         share = null_share(self.folder, "payments", "invoice_id")
         return None if share is None else 1.0 - share
 
+    @cached_property
+    def ledger_rows(self) -> bool:
+        """The whole book holds an invoice or a payment (any bucket). A bucket of a book with invoices and
+        statements may hold statement accounts alone: it still builds the invoice features
+        (``features.engine.build_bucket``'s ``book_ledger``), as one call over the whole book does. Read once
+        per book (an ingested folder: the Parquet footers)."""
+        return any(
+            self.bounds(t, c) is not None for t, c in (("invoices", "issue_date"), ("payments", "paid_on"))
+        )
+
     def last_observed(self) -> pd.Timestamp | None:
         """The book's last issue, payment, clearing (``allocated_on``), event or statement date
         (``features.engine.last_observed_date``); for an ingested folder, a few rows dated long after
@@ -185,6 +197,16 @@ def has_ledger(part: Portfolio) -> bool:
     return any(not frame.empty for name, frame in part.present().items() if name in LEDGER_TABLES)
 
 
+def has_rows_to_build(book: Book, part: Portfolio) -> bool:
+    """Bucket ``part`` of ``book`` gives feature rows: it holds ledger rows (:func:`has_ledger`), or the book
+    holds invoices or payments (``Book.ledger_rows``) and the bucket debtors-table rows, the prospects that one
+    call over the whole book scores (onboarded, never invoiced; before session 40 a bucket of them alone gave
+    none, so they dropped out of a book scored in many buckets)."""
+    if has_ledger(part):
+        return True
+    return part.debtors is not None and not part.debtors.empty and book.ledger_rows
+
+
 def bucket_result(
     book: Book,
     k: int,
@@ -198,11 +220,12 @@ def bucket_result(
     """:func:`features.engine.build_bucket` on bucket ``k`` of ``book`` (None when it has no ledger
     rows); ``at_state`` as there."""
     part = book.read(k)
-    if not has_ledger(part):
+    if not has_rows_to_build(book, part):
         return None
     return build_bucket(
-        part, as_of, definition, params, labels=labels, observed_until=observed_until, at_state=at_state
-    )
+        part, as_of, definition, params, labels=labels, observed_until=observed_until, at_state=at_state,
+        book_ledger=book.ledger_rows,
+    )  # fmt: skip
 
 
 # Who wants to hear about finished buckets (the CLI's progress bars): ``report(step, done, total)``.

@@ -334,14 +334,14 @@ def score_bucket(
     holds no ledger rows."""
     from features.engine import build_bucket
     from pipelines.adapters.registry import prepare_X
-    from pipelines.engine import has_ledger
+    from pipelines.engine import has_rows_to_build
     from pipelines.feed_checks import invoice_debtors, recent_amounts, recent_invoices, recent_ratios
     from pipelines.scoring.actions import latest_events, with_events
     from pipelines.scoring.paydate import statement_balances
     from pipelines.scoring.watchlist import debtor_currency
 
     part = book.read(k)
-    if not has_ledger(part):
+    if not has_rows_to_build(book, part):
         return None
     at_state = None
     if paydate is not None:
@@ -357,6 +357,7 @@ def score_bucket(
         portfolio_dates=portfolio_dates,
         window_days=cfg.report.dso_window_days,
         at_state=at_state,
+        book_ledger=book.ledger_rows,  # a bucket of statement accounts alone: the columns of the book's model
     )
     flags = built.defaults.set_index(built.defaults["debtor_id"].astype("string"))["in_default_at_asof"]
     names = None

@@ -322,7 +322,8 @@ def ledger_memory(
     the last of :func:`rearm_month_ends` at which its open balance was over its current limit
     (``features.portfolio.over_limit_days`` with ``current_margin`` and ``min_excess``), NaT where none
     (index debtor_id). The nightly reads it for :func:`ledger_candidates` only (:func:`book_ledger_memory`).
-    ``statements``: a statements book's table, whose latest statement's balance is the open balance
+    ``statements``: the statements of the debtors read, whose latest statement's balance is the open balance
+    of a statements book and adds to the open invoices in a book with both
     (``features.portfolio.statement_over_limit_days``)."""
     return ledger_memories(ledger, [pd.Timestamp(as_of)], cfg, statements)[0]
 
@@ -369,12 +370,14 @@ def book_ledger_memory(
 
     tables = ("invoices", "payments", "statements", "debtors", "debtor_history")
     part = book.read_debtors(pd.Index(ids), tables)
-    if part.invoices is not None and not part.invoices.empty:
-        return ledger_memory(prepare_ledger(part), scored["as_of"].iloc[0], cfg)
-    if part.statements is None or part.statements.empty:
+    invoices = part.invoices is not None and not part.invoices.empty
+    statements = part.statements if part.statements is not None and not part.statements.empty else None
+    if not invoices and statements is None:
         return None
-    # a statements book: the balance of the latest statement at each month-end (s34-walk)
-    return ledger_memory(prepare_ledger(part), scored["as_of"].iloc[0], cfg, statements=part.statements)
+    # a statements book: the balance of the latest statement at each month-end (s34-walk); a book with both:
+    # the open invoices plus that balance (before session 40 the invoices alone whenever the debtors read
+    # held one: a statement account's breach read as new every time)
+    return ledger_memory(prepare_ledger(part), scored["as_of"].iloc[0], cfg, statements=statements)
 
 
 @dataclass(frozen=True)
