@@ -243,7 +243,7 @@ def register(app: typer.Typer) -> None:
         # were cut to "2026-12…" and "pa…")
         console.print(f"{debtor}: overrides (audit log)", style="bold")
         for o in overrides.itertuples(index=False):
-            facts = [f"by {o.by}", f"run reviewed {o.run.date().isoformat()}"]
+            facts = [f"by {_visible(str(o.by))}", f"run reviewed {o.run.date().isoformat()}"]
             if o.pd == o.pd:
                 facts.append(f"PD then {o.pd:.2%}")
             if not pd.isna(o.band) and o.band:  # the log's null band reads NaN: "band nan" before s39

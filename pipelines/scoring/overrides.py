@@ -186,9 +186,57 @@ def append_override(
             "prev": records[-1]["hash"] if records else _GENESIS,
         }
         record["hash"] = _line_hash(record)
+        _check_clock(runs_dir, records, at)
         return record
 
     return _locked_append(Path(runs_dir) / AUDIT_LOG, line)
+
+
+def _check_clock(runs_dir: str | Path, records: list[dict[str, Any]], at: dt.datetime) -> None:
+    """Refuse (:class:`OverrideError`, nothing written) a line this machine's clock would date more than
+    :data:`CLOCK_SLACK` before the line above it or before a published run read the log: the nightly
+    (:func:`check_unread_lines`) takes such a line for a backdated, forged one and refuses every run
+    until the log is cut back. s40-attack: an analyst's laptop a day behind the server (a wrong time
+    zone, a dead clock battery) got "override 1 ... applies from the next run", exit 0, and the next
+    `ews score` stopped on it."""
+    path = Path(runs_dir) / AUDIT_LOG
+    stamp = at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    fix = (
+        "nothing was recorded. Set this machine's clock (and its time zone) right and enter the override "
+        "again; the nightly takes a line dated that far back for a forged one and refuses to run"
+    )
+    if records:
+        above = _when(records[-1].get("at"))
+        if above is not None and at < above - CLOCK_SLACK:
+            raise OverrideError(
+                f"this machine's clock says {stamp}, {_span(above - at)} before line {len(records)} of {path} "
+                f"(by {_written_out(str(records[-1].get('by')))}, at {records[-1].get('at')}); lines are appended "
+                f"in time order, so one of the two clocks is off by more than {_span(CLOCK_SLACK)}: {fix} (if this "
+                f"clock is right, line {len(records)} was dated by a clock running ahead: enter this override "
+                f"after {(above - CLOCK_SLACK).strftime('%Y-%m-%d %H:%M UTC')})"
+            )
+    for manifest, head in _run_manifests(runs_dir):
+        read_at = _when(head.get("read_at"))
+        if read_at is not None and at < read_at - CLOCK_SLACK:
+            raise OverrideError(
+                f"this machine's clock says {stamp}, {_span(read_at - at)} before the run of "
+                f"{manifest.parent.name} read {path} ({head.get('read_at')}, {manifest}): {fix}"
+            )
+
+
+def _span(delta: dt.timedelta) -> str:
+    """A time span in words, to the minute: '1 day 2 hours', '5 minutes'."""
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [counted(n, unit) for n, unit in ((days, "day"), (hours, "hour"), (mins, "minute")) if n]
+    return " ".join(parts[:2]) or "less than a minute"
+
+
+def _written_out(text: str) -> str:
+    """``text`` with control characters written out (``\\x1b``): a name or id read from a log line
+    forged or written before ews refused them, in a message that a terminal prints."""
+    return "".join(c if unicodedata.category(c) != "Cc" else repr(c)[1:-1] for c in text)
 
 
 def _locked_append(path: Path, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -299,6 +347,43 @@ def _near_id(run: Path, debtor_id: str) -> str:
     return f"did you mean {near.iloc[0]!r}?" if len(near) else "check the id"
 
 
+def check_reason(reason: str, example: str = "'paid in full on 3 Jan'") -> None:
+    """Refuse (:class:`OverrideError`) a reason of invisible characters alone, longer than
+    :data:`MAX_REASON_CHARS` or holding control characters other than line breaks and tabs: the
+    checks of ``ews watchlist override``, also for ``ews watchlist accept-log`` (s40-attack: it
+    recorded and printed a --by of terminal escapes and a reason of zero-width spaces)."""
+    # invisible characters alone (zero-width spaces, U+200B, a BOM) are no reason either: they were
+    # logged as one and showed as nothing in the report and the exports
+    if not any(not c.isspace() and unicodedata.category(c) != "Cf" for c in reason or ""):
+        raise OverrideError(
+            f"--reason is empty; say why (it is kept in the audit log), e.g. --reason {example}"
+        )
+    if len(reason.strip()) > MAX_REASON_CHARS:
+        raise OverrideError(
+            f"--reason is {len(reason.strip()):,} characters long; keep it to {MAX_REASON_CHARS:,} (it is "
+            "shown in the watchlist exports and the report) and put documents in your case file"
+        )
+    control = [c for c in reason if unicodedata.category(c) == "Cc" and c not in "\n\t"]
+    if control:
+        raise OverrideError(
+            f"--reason holds {counted(len(control), 'control character')} ({', '.join(sorted({repr(c) for c in control}))}; "
+            "a terminal runs them as commands when `ews watchlist history` prints the reason): type plain "
+            "text (line breaks and tabs are fine)"
+        )
+
+
+def check_by(by: str | None) -> None:
+    """Refuse (:class:`OverrideError`) an empty ``--by``, or one longer than :data:`MAX_BY_CHARS` or
+    holding tabs, line breaks or other control characters."""
+    if not by or not by.strip():
+        raise OverrideError("--by is empty; give the name of the person deciding, e.g. --by 'A. Jansen'")
+    if len(by.strip()) > MAX_BY_CHARS or any(unicodedata.category(c)[0] == "C" for c in by.strip()):
+        raise OverrideError(
+            f"--by {by.strip()[:40]!r}: give a name on one line, at most {MAX_BY_CHARS} characters, "
+            "without tabs, line breaks or other control characters, e.g. --by 'A. Jansen'"
+        )
+
+
 def new_override(
     runs_dir: str | Path,
     debtor_id: str,
@@ -320,31 +405,8 @@ def new_override(
     runs_dir = Path(runs_dir)
     if status not in STATUSES:
         raise OverrideError(f"--status {status!r} is not a status; use one of: {', '.join(STATUSES)}")
-    # invisible characters alone (zero-width spaces, U+200B, a BOM) are no reason either: they were
-    # logged as one and showed as nothing in the report and the exports
-    if not any(not c.isspace() and unicodedata.category(c) != "Cf" for c in reason or ""):
-        raise OverrideError(
-            "--reason is empty; say why (it is kept in the audit log), e.g. --reason 'paid in full on 3 Jan'"
-        )
-    if len(reason.strip()) > MAX_REASON_CHARS:
-        raise OverrideError(
-            f"--reason is {len(reason.strip()):,} characters long; keep it to {MAX_REASON_CHARS:,} (it is "
-            "shown in the watchlist exports and the report) and put documents in your case file"
-        )
-    control = [c for c in reason if unicodedata.category(c) == "Cc" and c not in "\n\t"]
-    if control:
-        raise OverrideError(
-            f"--reason holds {counted(len(control), 'control character')} ({', '.join(sorted({repr(c) for c in control}))}; "
-            "a terminal runs them as commands when `ews watchlist history` prints the reason): type plain "
-            "text (line breaks and tabs are fine)"
-        )
-    if not by or not by.strip():
-        raise OverrideError("--by is empty; give the name of the person deciding, e.g. --by 'A. Jansen'")
-    if len(by.strip()) > MAX_BY_CHARS or any(unicodedata.category(c)[0] == "C" for c in by.strip()):
-        raise OverrideError(
-            f"--by {by.strip()[:40]!r}: give a name on one line, at most {MAX_BY_CHARS} characters, "
-            "without tabs, line breaks or other control characters, e.g. --by 'A. Jansen'"
-        )
+    check_reason(reason)
+    check_by(by)
     if band is not None and bands is not None and band not in bands:
         raise OverrideError(
             f"--band {band!r} is not a band of the nightly config; use one of: {', '.join(bands)}"
@@ -506,15 +568,8 @@ def accept_log(runs_dir: str | Path, reason: str, by: str, now: dt.datetime | No
     replaces) and return it. Refused (:class:`OverrideError`) when every run's head still matches or
     the reason or name is empty; the log's own chain must hold (:class:`AuditLogError`)."""
     runs_dir = Path(runs_dir)
-    if not reason or not reason.strip():
-        raise OverrideError(
-            "--reason is empty; say why this log is the honest one (it is recorded), e.g. "
-            "--reason 'restored the 12 Jan backup: line 3 was forged'"
-        )
-    if not by or not by.strip() or len(by.strip()) > MAX_BY_CHARS:
-        raise OverrideError(
-            "--by is empty; give the name of the person accepting the log, e.g. --by 'A. Jansen'"
-        )
+    check_reason(reason, "'restored the 12 Jan backup: line 3 was forged'")
+    check_by(by)
     records = read_log(runs_dir)
     bad = _differing(runs_dir, records, accepted_heads(runs_dir, records))
     if not bad:
@@ -622,7 +677,10 @@ def check_unread_lines(runs_dir: str | Path, records: list[dict[str, Any]]) -> N
             raise AuditLogError(
                 f"{path} line {i}: 'at' {record.get('at')!r} is not a time; restore the log from a backup"
             )
-        where = f"{path} line {i} (debtor {record.get('debtor_id')}, by {record.get('by')}, at {record.get('at')})"
+        where = (
+            f"{path} line {i} (debtor {_written_out(str(record.get('debtor_id')))}, "
+            f"by {_written_out(str(record.get('by')))}, at {_written_out(str(record.get('at')))})"
+        )
         fix = (
             "no published run has read it yet, and `ews watchlist override` does not write such a line (a line "
             f"forged or copied in): cut the log back to the {counted(i - 1, 'line')} before it (`head -n {i - 1}` "

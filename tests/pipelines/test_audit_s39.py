@@ -148,8 +148,15 @@ def test_a_line_appended_after_the_latest_run_is_refused_when_its_fields_contrad
     honest = log.read_text()
 
     def fourth(at: dt.datetime, run: dt.date) -> None:
+        """Line 4 as the command writes it (12 January, naming 10 January), then its time and run rewritten
+        by a forger (since s40-attack the command itself refuses a clock that far behind the runs')."""
         log.write_text(honest)
-        append_override(runs, Override("D9", "cleared", "paid", "anna", run, 0.2), now=at)
+        entered = dt.datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
+        append_override(
+            runs, Override("D9", "cleared", "paid", "anna", dt.date(2026, 1, 10), 0.2), now=entered
+        )
+        lines = log.read_text().splitlines()
+        log.write_text(_forged(lines, 4, at=at.strftime("%Y-%m-%dT%H:%M:%SZ"), run=run.isoformat()))
 
     fourth(dt.datetime(2026, 1, 8, 9, 0, tzinfo=UTC), dt.date(2026, 1, 10))
     with pytest.raises(AuditLogError) as err:

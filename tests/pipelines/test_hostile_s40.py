@@ -1,0 +1,149 @@
+"""Session 40 (s40-attack): hostile and careless inputs against the code added in session 39 (the overrides
+log's clock checks and `ews watchlist accept-log`, mixed invoice + statements books). Each test fails on main
+4b2921c, before its fix; every expected value is worked out by hand in the docstring."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.scoring.overrides import (
+    ACCEPTED_LOG,
+    Override,
+    OverrideError,
+    append_override,
+    check_log,
+)
+from tests.pipelines.test_audit_s39 import _publish, _three_lines
+from tests.pipelines.test_hostile_s38 import _forged
+
+runner = CliRunner()
+
+
+# ------------------------------------------------- the overrides log and a clock far off
+
+
+def test_an_override_entered_on_a_clock_far_behind_is_refused_at_once_not_by_the_next_nightly(
+    tmp_path: Path,
+) -> None:
+    """The run of 10 January read the log (3 lines) at 2026-01-11 02:00. An analyst whose laptop runs a day
+    behind enters an override at what the laptop calls 2026-01-10 02:30. Before: "override 4 ... applies from
+    the next run", exit 0, and the next nightly stopped on it ("dated before the run of 2026-01-10 read the
+    log ... `ews watchlist override` does not write such a line (a line forged or copied in)"). Now the command
+    refuses it, nothing written, naming the clocks: 02:30 on the 10th is 23 hours 30 minutes before 02:00 on
+    the 11th. 4 minutes behind (01:56, inside the 5-minute slack) is written and the nightly accepts it.
+    Two analysts: line 5 dated 10 minutes before line 4 (02:10 vs 02:20 on the 11th) is refused, 4 minutes
+    before (02:16) is written."""
+    runs = tmp_path / "runs"
+    _three_lines(runs)  # lines dated 4, 5 and 6 January 10:00
+    jan10 = _publish(
+        runs, "2026-01-10", 3, read_at="2026-01-11T02:00:00+00:00", created_at="2026-01-11T02:30:00+00:00"
+    )
+    log = runs / "overrides.jsonl"
+    before = log.read_bytes()
+    request = Override("D9", "escalated", "called the CFO", "anna", dt.date(2026, 1, 10), 0.2)
+
+    with pytest.raises(OverrideError) as err:
+        append_override(runs, request, now=dt.datetime(2026, 1, 10, 2, 30, tzinfo=UTC))
+    said = str(err.value)
+    assert said.startswith(
+        "this machine's clock says 2026-01-10 02:30:00 UTC, 23 hours 30 minutes before the run of 2026-01-10 "
+        f"read {log} (2026-01-11T02:00:00+00:00, {jan10 / 'manifest.json'}): nothing was recorded. Set this "
+        "machine's clock (and its time zone) right"
+    ), said
+    assert log.read_bytes() == before
+    check_log(runs, jan10)  # the nightly goes on
+
+    append_override(runs, request, now=dt.datetime(2026, 1, 11, 1, 56, tzinfo=UTC))  # 4 minutes behind
+    check_log(runs, jan10)
+
+    # two analysts, the second one's clock 10 minutes behind the first's
+    log.write_bytes(before)
+    append_override(runs, request, now=dt.datetime(2026, 1, 11, 2, 20, tzinfo=UTC))
+    four = log.read_bytes()
+    other = Override("D2", "under_review", "waiting for remittance", "ben", dt.date(2026, 1, 10), 0.1)
+    with pytest.raises(OverrideError) as err:
+        append_override(runs, other, now=dt.datetime(2026, 1, 11, 2, 10, tzinfo=UTC))
+    said = str(err.value)
+    assert said.startswith(
+        f"this machine's clock says 2026-01-11 02:10:00 UTC, 10 minutes before line 4 of {log} (by anna, at "
+        "2026-01-11T02:20:00Z); lines are appended in time order, so one of the two clocks is off by more "
+        "than 5 minutes: nothing was recorded."
+    ), said
+    assert said.endswith("enter this override after 2026-01-11 02:15 UTC)"), said
+    assert log.read_bytes() == four
+    append_override(runs, other, now=dt.datetime(2026, 1, 11, 2, 16, tzinfo=UTC))
+    check_log(runs, jan10)
+    assert [json.loads(x)["seq"] for x in log.read_text().splitlines()] == [1, 2, 3, 4, 5]
+
+
+# ------------------------------------------------- accept-log: the override command's checks of --reason / --by
+
+
+def _log_to_accept(tmp_path: Path) -> Path:
+    """Three lines read by the run of 10 January; the log then cut back to 2 lines (a backup restored):
+    accept-log has the run of 10 January to replace."""
+    runs = tmp_path / "runs"
+    lines = _three_lines(runs)
+    _publish(
+        runs, "2026-01-10", 3, read_at="2026-01-11T02:00:00+00:00", created_at="2026-01-11T02:30:00+00:00"
+    )
+    (runs / "overrides.jsonl").write_text("".join(x + "\n" for x in lines[:2]))
+    return runs
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--by", "mallory\x1b[2J\x1b[31m", "--reason", "restored the backup"], "--by 'mallory\\x1b[2J"),
+        (["--by", "lead", "--reason", "\u200b\u200b\u00a0"], "--reason is empty"),
+        (
+            ["--by", "lead", "--reason", "restored\x1b]8;;http://x\x1b\\ it"],
+            "--reason holds 2 control characters",
+        ),
+        (["--by", "lead", "--reason", "x" * 2_001], "--reason is 2,001 characters long"),
+    ],
+)
+def test_accept_log_refuses_what_an_override_refuses_in_reason_and_by(
+    tmp_path: Path, args: list[str], said: str
+) -> None:
+    """Before, `ews watchlist accept-log` checked only that --reason and --by were not blank (and --by's
+    length): a --by of terminal escapes was recorded and printed raw in its confirmation ("accepted ... by
+    mallory" + ESC[2J clears the terminal), a reason of zero-width spaces was a reason, a reason with an OSC
+    8 link or of 2,001 characters was recorded. Now the override command's rules: exit 2, one line, nothing
+    written to overrides.accepted.jsonl."""
+    runs = _log_to_accept(tmp_path)
+    result = runner.invoke(app, ["watchlist", "accept-log", "--out", str(runs), *args])
+    assert result.exit_code == 2, result.output
+    assert said in result.output, result.output
+    assert "\x1b" not in result.output
+    assert "Traceback" not in result.output
+    assert not (runs / ACCEPTED_LOG).exists()
+    ok = runner.invoke(
+        app, ["watchlist", "accept-log", "--out", str(runs), "--by", "lead", "--reason", "restored"]
+    )
+    assert ok.exit_code == 0, ok.output
+    assert len((runs / ACCEPTED_LOG).read_text().splitlines()) == 1
+
+
+def test_history_writes_out_control_characters_of_a_forged_lines_by(tmp_path: Path) -> None:
+    """A forged line (hashes recomputed) whose `by` is 'x' + ESC[2J (the runs folder holds the log alone):
+    `ews watchlist history` printed it raw (the reason was written out since s33, the name was not). Now
+    `by x\\x1b[2J`."""
+    runs = tmp_path / "runs"
+    append_override(
+        runs,
+        Override("D1", "escalated", "call booked", "anna", dt.date(2026, 1, 4)),
+        now=dt.datetime(2026, 1, 4, 10, tzinfo=UTC),
+    )
+    log = runs / "overrides.jsonl"
+    log.write_text(_forged(log.read_text().splitlines(), 1, by="x\x1b[2J"))
+    result = runner.invoke(app, ["watchlist", "history", "D1", "--out", str(runs)])
+    assert "\x1b" not in result.output, repr(result.output)
+    assert "by x\\x1b[2J" in result.output, result.output
