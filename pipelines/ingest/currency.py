@@ -280,4 +280,27 @@ def currency_warnings(section: dict[str, Any], tables: dict[str, Any]) -> list[s
                 f"{table}: {counted(n, 'row')} in {code} quarantined (no_fx_rate:{code}): add currency.rates.{code} "
                 f"(value of 1 {code} in {section['reporting']}) to conf/ews.yaml."
             )
-    return out
+    return out + _statement_currency(section, tables)
+
+
+_CURRENCY_COLUMN = re.compile(r"curr|w(ä|ae)hr|devise|valuta|moneda|waluta|\bwkz\b|\bccy\b", re.IGNORECASE)
+
+
+def _statement_currency(section: dict[str, Any], tables: dict[str, Any]) -> list[str]:
+    """A statements file with a currency column: statements carry no currency in ews (their balance,
+    amount_due, amount_paid and credit_limit are read as the reporting currency, not converted), so the
+    column is ignored. s40-attack: a mixed book's statements in USD beside invoices in EUR were read as
+    EUR (1,246 of 1,246 rows accepted) without a word."""
+    ignored = [
+        c for c in (tables.get("statements") or {}).get("ignored_columns") or [] if _CURRENCY_COLUMN.search(c)
+    ]
+    if not ignored:
+        return []
+    reporting = section.get("reporting")
+    in_what = f"{reporting}, the reporting currency" if reporting else "the book's currency"
+    return [
+        f"statements: the file's column {ignored[0]!r} is ignored: ews reads statement amounts (balance, amount_due, "
+        f"amount_paid, credit_limit) as {in_what}, without conversion (ews converts invoices and payments only). "
+        f"If any statement is in another currency, convert its amounts to {reporting or 'one currency'} in the "
+        "export and ingest again"
+    ]

@@ -147,3 +147,81 @@ def test_history_writes_out_control_characters_of_a_forged_lines_by(tmp_path: Pa
     result = runner.invoke(app, ["watchlist", "history", "D1", "--out", str(runs)])
     assert "\x1b" not in result.output, repr(result.output)
     assert "by x\\x1b[2J" in result.output, result.output
+
+
+# ------------------------------------------------- a mixed book whose statements and invoices disagree
+
+_INVOICES = (
+    "invoice_id,debtor_id,issue_date,due_date,amount,currency\n"
+    "I1,D0000001,2024-01-05,2024-02-04,100.00,EUR\n"
+    "I2,D0000002,2024-01-05,2024-02-04,200.00,EUR\n"
+)
+_PAYMENTS = "payment_id,invoice_id,debtor_id,paid_on,amount\nP1,I1,D0000001,2024-02-01,100.00\n"
+
+
+def _statements(ids: tuple[str, ...], currency: str | None = None) -> str:
+    head = "debtor_id,period_end,balance,amount_due,amount_paid,days_past_due" + (
+        ",currency" if currency else ""
+    )
+    return (
+        head
+        + "\n"
+        + "".join(
+            f"{d},{end},500.00,0,0,0" + (f",{currency}" if currency else "") + "\n"
+            for d in ids
+            for end in ("2024-01-31", "2024-02-29")
+        )
+    )
+
+
+def _ingest_mixed(tmp_path: Path, statements: str) -> dict:
+    for name, text in (("invoices", _INVOICES), ("payments", _PAYMENTS), ("statements", statements)):
+        (tmp_path / f"{name}.csv").write_text(text, encoding="utf-8")
+    out = tmp_path / "data"
+    args = ["ingest", "--as-of", "2024-03-01", "--out", str(out), "--no-docs"]
+    for name in ("invoices", "payments", "statements"):
+        args += [f"--{name}", str(tmp_path / f"{name}.csv")]
+    result = runner.invoke(app, args, env={"COLUMNS": "400"})
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output[-3000:]
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert all(
+        t["rows_in"] == t["rows_accepted"] + t["rows_quarantined"] for t in manifest["tables"].values()
+    )
+    return manifest
+
+
+def test_statements_ids_in_another_case_than_the_invoices_are_named_without_a_customer_master(
+    tmp_path: Path,
+) -> None:
+    """Invoices of D0000001 and D0000002 (EUR), no debtors file; their statements written 'd0000001' and
+    'd0000002' (another system of the same company). Before: 4 + 1 + 4 rows accepted, no warning, and each
+    customer split into an invoice debtor and a statements-only debtor (4 debtors for 2). Now the ingest's
+    warning names 2 ids differing only by letter case, the pairs and the fix. The same statements with the
+    invoices' spelling: no such warning."""
+    manifest = _ingest_mixed(tmp_path, _statements(("d0000001", "d0000002")))
+    said = [w for w in manifest["warnings"] if "differing from another only by letter case" in w]
+    assert said == [
+        "debtors: 2 debtor ids differing from another only by letter case ('D0000001' and 'd0000001'; "
+        "'D0000002' and 'd0000002'): ids are case-sensitive, so each spelling is a separate debtor and the "
+        "customer's invoices, exposure and days past due are split between them. Spell each id one way in "
+        "every export (and in the customer master), then ingest again"
+    ], manifest["warnings"]
+    same = _ingest_mixed(tmp_path, _statements(("D0000001", "D0000002")))
+    assert not [w for w in same["warnings"] if "letter case" in w], same["warnings"]
+
+
+def test_a_statements_currency_column_is_said_to_be_ignored(tmp_path: Path) -> None:
+    """The statements export carries `currency` = USD on its 4 rows beside EUR invoices. Statements carry no
+    currency in ews: before, the column was dropped and the balances (500.00) read as EUR without a word.
+    Now a warning names the column, the reporting currency (EUR) and the fix. Without the column: none."""
+    manifest = _ingest_mixed(tmp_path, _statements(("D0000001", "D0000002"), currency="USD"))
+    assert manifest["tables"]["statements"]["rows_accepted"] == 4
+    said = [w for w in manifest["warnings"] if w.startswith("statements: the file's column")]
+    assert said == [
+        "statements: the file's column 'currency' is ignored: ews reads statement amounts (balance, amount_due, "
+        "amount_paid, credit_limit) as EUR, the reporting currency, without conversion (ews converts invoices "
+        "and payments only). If any statement is in another currency, convert its amounts to EUR in the "
+        "export and ingest again"
+    ], manifest["warnings"]
+    plain = _ingest_mixed(tmp_path, _statements(("D0000001", "D0000002")))
+    assert not [w for w in plain["warnings"] if "currency" in w], plain["warnings"]
