@@ -200,7 +200,24 @@ def refuse_header_only_ledger(tables: dict[str, Any], limit: int) -> None:
             "ingest refused: " + "; ".join(lines) + ". A ledger needs both tables: export the empty one "
             "again (a cut-off or filtered export?). Nothing was written."
         )
-    debtors, invoices = tables.get("debtors"), tables.get("invoices")
+    statements, invoices = tables.get("statements"), tables.get("invoices")
+    if (
+        statements
+        and invoices
+        and statements["rows_in"] == 0
+        and invoices["rows_in"] >= limit
+        and statements.get("input") != invoices.get("input")
+    ):
+        # s40-attack: accepted with exit 0 and no word; the statement accounts' balances and the debtors
+        # known by their statements alone were left out of the night
+        raise TableError(
+            f"ingest refused: statements: {statements['input']} has a header but no rows, while invoices has "
+            f"{invoices['rows_in']:,} rows ({invoices['input']}), so the statement accounts (their balances, "
+            "and the debtors known by their statements alone) would be left out. Export the statements again "
+            "(a cut-off or filtered export?), or leave --statements out to ingest the invoices alone. Nothing "
+            "was written."
+        )
+    debtors = tables.get("debtors")
     if (
         debtors
         and invoices

@@ -225,3 +225,29 @@ def test_a_statements_currency_column_is_said_to_be_ignored(tmp_path: Path) -> N
     ], manifest["warnings"]
     plain = _ingest_mixed(tmp_path, _statements(("D0000001", "D0000002")))
     assert not [w for w in plain["warnings"] if "currency" in w], plain["warnings"]
+
+
+def test_an_empty_statements_feed_beside_a_full_invoice_feed_is_refused_in_memory_and_streamed(
+    tmp_path: Path,
+) -> None:
+    """A mixed book's statements export cut off (a header, no rows) beside 40 invoices and 30 payments.
+    Before: exit 0, `statements 0 / 0 / 0` in the table and no word; the statement accounts' balances and
+    the debtors known by statements alone were left out of the night. Now refused as an empty payments or
+    debtors file is, the same words in memory and streamed, nothing written. A book without --statements
+    is ingested as before."""
+    from tests.pipelines.test_stream_empty_early import _book, _refusal
+
+    files = _book(tmp_path / "in", empty="")
+    files["statements"] = tmp_path / "in" / "statements.csv"
+    files["statements"].write_text("debtor_id,period_end,balance,amount_due,amount_paid,days_past_due\n")
+    in_memory = _refusal(files, tmp_path / "mem")
+    assert in_memory == (
+        f"ingest refused: statements: {files['statements']} has a header but no rows, while invoices has 40 rows "
+        f"({files['invoices']}), so the statement accounts (their balances, and the debtors known by their "
+        "statements alone) would be left out. Export the statements again (a cut-off or filtered export?), or "
+        "leave --statements out to ingest the invoices alone. Nothing was written."
+    ), in_memory
+    streamed = _refusal(files, tmp_path / "stream", stream=True, chunk_rows=7, partitions=3, workers=1)
+    assert streamed == in_memory
+    assert not (tmp_path / "mem" / "manifest.json").exists()
+    assert not (tmp_path / "stream" / "manifest.json").exists()
