@@ -118,6 +118,12 @@ def read_log(runs_dir: str | Path, lines: int | None = None) -> list[dict[str, A
                         f"not recorded. Remove that line (`truncate -s {offset} {path}` keeps the "
                         f"{counted(i - 1, 'line')} before it), then enter that override again"
                     ) from None
+                if i == 1 and line.startswith("\ufeff"):  # s40-attack: Notepad's "UTF-8 with BOM"
+                    raise AuditLogError(
+                        f"{path} starts with a byte order mark (U+FEFF): an editor saved it as 'UTF-8 with BOM'. "
+                        f"Remove those 3 bytes (`tail -c +4 {path} > NEW`, then move NEW over it): the hash chain "
+                        "then shows whether anything else was changed"
+                    ) from None
                 raise AuditLogError(
                     f"{where} is not a JSON object: the audit log was edited or damaged; restore it from a backup"
                 ) from None
@@ -251,7 +257,7 @@ def _locked_append(path: Path, make: Callable[[], dict[str, Any]]) -> dict[str, 
         fcntl.flock(fd, fcntl.LOCK_EX)
         record = make()
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
-        _append_whole(fd, line.encode("utf-8"))
+        _append_whole(fd, _line_end_missing(path) + line.encode("utf-8"))
     finally:
         os.close(fd)
     if created:
@@ -261,6 +267,18 @@ def _locked_append(path: Path, make: Callable[[], dict[str, Any]]) -> dict[str, 
         finally:
             os.close(dir_fd)
     return record
+
+
+def _line_end_missing(path: Path) -> bytes:
+    """``b"\\n"`` when ``path``'s last line has no line end, else ``b""``. An editor or a copy that drops
+    the final line end leaves a log every reader still accepts (only the last line may lack it); the next
+    line was then appended to that line, and every later run, override and history stopped on "line N is
+    not a JSON object" (s40-attack). The missing end is written with the new line, under the lock."""
+    with path.open("rb") as fh:
+        if fh.seek(0, os.SEEK_END) == 0:
+            return b""
+        fh.seek(-1, os.SEEK_END)
+        return b"" if fh.read(1) == b"\n" else b"\n"
 
 
 def _append_whole(fd: int, data: bytes) -> None:

@@ -15,10 +15,12 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from pipelines.scoring.overrides import (
     ACCEPTED_LOG,
+    AuditLogError,
     Override,
     OverrideError,
     append_override,
     check_log,
+    read_log,
 )
 from tests.pipelines.test_audit_s39 import _publish, _three_lines
 from tests.pipelines.test_hostile_s38 import _forged
@@ -251,3 +253,34 @@ def test_an_empty_statements_feed_beside_a_full_invoice_feed_is_refused_in_memor
     assert streamed == in_memory
     assert not (tmp_path / "mem" / "manifest.json").exists()
     assert not (tmp_path / "stream" / "manifest.json").exists()
+
+
+def test_a_log_whose_last_line_end_was_dropped_takes_the_next_line_on_a_line_of_its_own(
+    tmp_path: Path,
+) -> None:
+    """Three lines; an editor (or `printf '%s' "$(cat overrides.jsonl)"`) saves the log without its final
+    line end: every reader still accepts it (only the last line may lack one). Before, the next override was
+    appended to line 3 ('...}{"seq":4...'): exit 0, and from then on every run, override and history
+    stopped on "line 3 is not a JSON object". Now the missing line end is written with line 4: 4 lines, the
+    chain holds. A log saved with a byte order mark is named as such, with the 3 bytes to remove."""
+    runs = tmp_path / "runs"
+    _three_lines(runs)
+    log = runs / "overrides.jsonl"
+    log.write_bytes(log.read_bytes().rstrip(b"\n"))
+    append_override(
+        runs,
+        Override("D9", "escalated", "called the CFO", "anna", dt.date(2026, 1, 4)),
+        now=dt.datetime(2026, 1, 7, 10, tzinfo=UTC),
+    )
+    assert log.read_bytes().count(b"\n") == 4
+    assert [r["seq"] for r in read_log(runs)] == [1, 2, 3, 4]
+    check_log(runs, None)
+
+    log.write_bytes("\ufeff".encode() + log.read_bytes())
+    with pytest.raises(AuditLogError) as err:
+        read_log(runs)
+    assert str(err.value) == (
+        f"{log} starts with a byte order mark (U+FEFF): an editor saved it as 'UTF-8 with BOM'. Remove those 3 "
+        f"bytes (`tail -c +4 {log} > NEW`, then move NEW over it): the hash chain then shows whether anything "
+        "else was changed"
+    )
