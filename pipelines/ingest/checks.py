@@ -556,14 +556,14 @@ def _conflicting_ids(name: str, t: dict[str, Any]) -> list[str]:
     split = (
         " One payment listed once per invoice it paid (same id, another invoice and part on each row) does "
         "this too: there, give each part its own payment_id (P1-1, P1-2), or map the export's part column as "
-        "applied_amount (conf/sources/README.md)"
+        "applied_amount (conf/sources/README.md)."
         if name == "payments"
         else ""
     )
     return [
         f"{name}: {counted(n, 'row')} sharing {'an' if column[0] in 'aeiou' else 'a'} {column} with another row of other values (duplicate_id:{column}): every copy "
         f"is quarantined and {effect}. A feed that sends a corrected row again beside the old one does this: "
-        f"export each {column} once (the latest version).{split}; see quarantine/{name}.csv"
+        f"export each {column} once (the latest version).{split} See quarantine/{name}.csv"
     ]
 
 

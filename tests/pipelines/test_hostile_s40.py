@@ -284,3 +284,20 @@ def test_a_log_whose_last_line_end_was_dropped_takes_the_next_line_on_a_line_of_
         f"bytes (`tail -c +4 {log} > NEW`, then move NEW over it): the hash chain then shows whether anything "
         "else was changed"
     )
+
+
+def test_the_duplicate_id_warning_ends_its_sentences_once() -> None:
+    """Two overlapping invoice exports as `more_files`, 3 invoices revised in the later one (fresh book seed
+    3557): 6 rows duplicate_id:invoice_id, named with the fix, but the sentence read "(the latest
+    version).; see quarantine/invoices.csv". Now ". See ..."; the payments' longer sentence too."""
+    from pipelines.ingest.checks import _conflicting_ids
+
+    (said,) = _conflicting_ids(
+        "invoices", {"reasons": {"duplicate_id:invoice_id": 6}, "rows_accepted": 8_399}
+    )
+    assert said.endswith("export each invoice_id once (the latest version). See quarantine/invoices.csv"), (
+        said
+    )
+    (said,) = _conflicting_ids("payments", {"reasons": {"duplicate_id:payment_id": 2}, "rows_accepted": 10})
+    assert said.endswith("applied_amount (conf/sources/README.md). See quarantine/payments.csv"), said
+    assert ".;" not in said
