@@ -1,7 +1,7 @@
 """Mutation check of sessions 26-34's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
 entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``; "Session 28 (s28-review)", T
 entries; "Session 29 (s29-review)", V entries; "Session 30 (s30-review)", X entries; "Session 32
-(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries; "Session 35 (s35-review)", K entries; "Session 36 (s36-review)", L entries; "Session 37 (s37-review)", P entries; "Session 38 (s38-review)", G entries; "Session 39 (s39-review)", D entries): each entry is one wrong edit of a product file (an exact text replaced
+(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries; "Session 35 (s35-review)", K entries; "Session 36 (s36-review)", L entries; "Session 37 (s37-review)", P entries; "Session 38 (s38-review)", G entries; "Session 39 (s39-review)", D entries; "Session 40 (s40-review)", F entries): each entry is one wrong edit of a product file (an exact text replaced
 once) and the tests of the commit it tests. The edit is made in ``--tree`` (a copy of the code:
 ``git archive COMMIT | tar -x -C DIR``, never a checkout you work in), the tests run with ``-x``, the
 file is put back; CAUGHT when a test fails, SURVIVED when all pass. An edit whose text is not found
@@ -3052,6 +3052,91 @@ M = [
         "    x = pds[live & seen]\n",
         "    x = pds[live]\n",
         ["tests/pipelines/test_prospect_bands.py"],
+    ),
+    # Session 40 (s40-review): F entries
+    (
+        "F1 5195272 nightly: the gate's reasons not passed to the report",
+        "pipelines/flows/nightly.py",
+        '            "gate_reasons": loaded.tags.get("ews.gate.reasons"),\n',
+        "",
+        ["tests/pipelines/test_walk_s40.py"],
+    ),
+    (
+        "F2 5195272 report: FAILed checks read as warnings",
+        "pipelines/report/__init__.py",
+        'for r in reasons if r.startswith("WARN ")]',
+        'for r in reasons if r.startswith(("WARN ", "FAIL "))]',
+        ["tests/pipelines/test_walk_s40.py"],
+    ),
+    (
+        "F3 5195272 score: the too-small hint for any alias",
+        "pipelines/commands/score.py",
+        '        if key == "champion":\n            hint += (',
+        "        if True:\n            hint += (",
+        ["tests/pipelines/test_walk_s40.py"],
+    ),
+    (
+        "F4 b19ea2c report: the baseline's capture without its count",
+        "pipelines/report/__init__.py",
+        '_of_few(key, compared[f"{prefix}{key}"], defaults) if',
+        'metric_text(key, compared[f"{prefix}{key}"]) if',
+        ["tests/pipelines/test_walk_s40.py"],
+    ),
+    (
+        "F5 b19ea2c report: the count also at 30 defaults",
+        "pipelines/report/__init__.py",
+        "if not 0 < n < FEW_DEFAULTS:",
+        "if not 0 < n <= FEW_DEFAULTS:",
+        ["tests/pipelines/test_walk_s40.py"],
+    ),
+    (
+        "F6 187524a engine: a bucket of prospects alone gives no rows again",
+        "pipelines/engine.py",
+        "    return part.debtors is not None and not part.debtors.empty and book.ledger_rows",
+        "    return False",
+        ["tests/pipelines/test_mixed_s40.py"],
+    ),
+    (
+        "F7 187524a features: a statements-only bucket without the invoice features",
+        "features/engine.py",
+        "_has_rows(portfolio.payments) or book_ledger",
+        "_has_rows(portfolio.payments)",
+        ["tests/pipelines/test_mixed_s40.py"],
+    ),
+    (
+        "F8 187524a limit memory: a credit statement nets the open invoices",
+        "features/portfolio.py",
+        "inv + np.nan_to_num(np.clip(st, 0.0, None), nan=0.0)",
+        "inv + np.nan_to_num(st, nan=0.0)",
+        ["tests/pipelines/test_mixed_s40.py"],
+    ),
+    (
+        "F9 187524a scoring: a bucket of statement accounts scored with its own columns",
+        "pipelines/scoring/score.py",
+        "        book_ledger=book.ledger_rows,  # a bucket",
+        "        book_ledger=False,  # a bucket",
+        ["tests/pipelines/test_mixed_s40.py"],
+    ),
+    (
+        "F10 187524a backtest: a bucket with an invoice reads its invoices alone (pre-fix)",
+        "pipelines/backtest.py",
+        "part.statements if part.statements is not None and not part.statements.empty else None",
+        "part.statements if part.invoices is None or part.invoices.empty else None",
+        ["tests/pipelines/test_mixed_s40.py", "tests/pipelines/test_backtest.py"],
+    ),
+    (
+        "F11 187524a nightly memory: the invoices alone when the debtors read hold one (pre-fix)",
+        "pipelines/scoring/watchlist.py",
+        'return ledger_memory(prepare_ledger(part), scored["as_of"].iloc[0], cfg, statements=statements)',
+        'return ledger_memory(prepare_ledger(part), scored["as_of"].iloc[0], cfg, statements=None if invoices else statements)',
+        ["tests/pipelines/test_mixed_s40.py"],
+    ),
+    (
+        "F12 187524a limit memory: a debtor without a statement reads NaN in a mixed book",
+        "features/portfolio.py",
+        "inv + np.nan_to_num(np.clip(st, 0.0, None), nan=0.0)",
+        "inv + np.clip(st, 0.0, None)",
+        ["tests/pipelines/test_mixed_s40.py"],
     ),
 ]
 
