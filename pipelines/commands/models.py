@@ -305,6 +305,9 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(2) from None
+        # 2026-03-31T12:00+02:00: the same moment in UTC, as printed ("10:00:00+14:00 UTC" before s40-attack)
+        if moment.tzinfo is not None:
+            moment = moment.tz_convert("UTC").tz_localize(None)
         # 2024-02-01 and 20240201 alike (before session 32 the basic form was read as midnight)
         if _date_alone(when):
             moment = moment + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)

@@ -301,3 +301,27 @@ def test_the_duplicate_id_warning_ends_its_sentences_once() -> None:
     (said,) = _conflicting_ids("payments", {"reasons": {"duplicate_id:payment_id": 2}, "rows_accepted": 10})
     assert said.endswith("applied_amount (conf/sources/README.md). See quarantine/payments.csv"), said
     assert ".;" not in said
+
+
+def test_champion_on_a_time_with_an_offset_is_said_in_utc(mlflow_uri: str) -> None:
+    """v1 promoted 2026-03-01 09:00 UTC. `ews models champion-on 2026-03-01T10:30+02:00` is 08:30 UTC, before
+    the promotion: no champion; the line said "at 2026-03-01 10:30:00+02:00 UTC" (a local time labelled UTC).
+    Now "at 2026-03-01 08:30:00 UTC". 11:30+02:00 is 09:30 UTC: v1. A time without an offset is UTC, as
+    before."""
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.adapters import registry
+    from tests.pipelines.test_hostile_s38 import ROOT, _said
+
+    client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+    client.create_registered_model("ews-pd")
+    client.create_model_version("ews-pd", source=str(ROOT / "no-such-model-folder"))
+    registry.promote("1", "first model", who="anna", at=dt.datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
+    no_runs = ["--runs", str(ROOT / "no-runs")]
+    for when, first in (
+        ("2026-03-01T10:30+02:00", "registry time: no champion of ews-pd at 2026-03-01 08:30:00 UTC"),
+        ("2026-03-01T11:30+02:00", "registry time: v1 held champion at 2026-03-01 09:30:00 UTC"),
+        ("2026-03-01T09:30", "registry time: v1 held champion at 2026-03-01 09:30:00 UTC"),
+    ):
+        said = _said(runner.invoke(app, ["models", "champion-on", when, *no_runs]))
+        assert said[0] == first, (when, said)
