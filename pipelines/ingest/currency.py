@@ -283,7 +283,11 @@ def currency_warnings(section: dict[str, Any], tables: dict[str, Any]) -> list[s
     return out + _statement_currency(section, tables)
 
 
-_CURRENCY_COLUMN = re.compile(r"curr|w(ä|ae)hr|devise|valuta|moneda|waluta|\bwkz\b|\bccy\b", re.IGNORECASE)
+# "curr" of Currency, StatementCurrency, curr_code; not of an aging export's "Current" (not yet due) or of
+# "Recurring" / "concurrent" columns (s40-review: those were said to be an ignored currency column)
+_CURRENCY_COLUMN = re.compile(
+    r"curr(?!ent|ing)|w(ä|ae)hr|devise|valuta|moneda|waluta|\bwkz\b|\bccy\b", re.IGNORECASE
+)
 
 
 def _statement_currency(section: dict[str, Any], tables: dict[str, Any]) -> list[str]:

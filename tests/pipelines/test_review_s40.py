@@ -160,3 +160,20 @@ def test_the_backtest_reads_a_mixed_books_limit_memory_as_the_nightly() -> None:
     panel = replay(_mixed_limit_book(), [T], low, LIMIT_CFG, DefaultDefinition(), policy=policy)
     got = panel.set_index("debtor_id")["limit_over_ledger_on"]
     assert {d: (str(v.date()) if pd.notna(v) else None) for d, v in got.items()} == MIXED_MEMORY
+
+
+def test_a_statements_column_named_current_is_not_taken_for_a_currency() -> None:
+    """1ef0942 (s40-attack) says a statements file's ignored currency column is ignored, matching "curr"
+    anywhere in the name: an aging export's ignored "Current" (the amount not yet due), "current_balance",
+    "Recurring" or "concurrent_limit" read as "the file's column 'Current' is ignored ... If any statement is
+    in another currency, convert its amounts", a currency warning about a column that holds no currency."""
+    from pipelines.ingest.currency import currency_warnings
+
+    def warned(column: str) -> bool:
+        said = currency_warnings({"reporting": "EUR"}, {"statements": {"ignored_columns": [column]}})
+        return any(f"the file's column {column!r} is ignored" in w for w in said)
+
+    for column in ("Current", "current_balance", "Days Current", "Recurring", "concurrent_limit"):
+        assert not warned(column), column
+    for column in ("currency", "Currency", "StatementCurrency", "curr_code", "CCY", "Währung", "Waluta"):
+        assert warned(column), column
