@@ -160,7 +160,7 @@ def _too_small(
     )
     return BookTooSmallError(
         f"the book is too small for an out-of-time evaluation: {len(snaps)} snapshots with observed labels "
-        f"({_fmt(snaps[0])}..{_fmt(snaps[-1])}) hold {defaults} default labels among {labelled} rows, and the "
+        f"({_fmt(snaps[0])}..{_fmt(snaps[-1])}) hold {defaults} default labels among {labelled:,} rows, and the "
         f"train, validation, calibration and test windows need >= {params.min_defaults} defaults each "
         f"(>= {need} in all, plus {2 * params.gap_snapshots} gap snapshots). Filled before running out: "
         f"{'; '.join(filled) or 'none'}. {needed}; or a lower split.min_defaults (each window's figures then "

@@ -573,6 +573,7 @@ def champion_on_test(
     the champion learned from (its ``ews.trained_through`` tag; older versions: their test window)."""
     import numpy as np
 
+    from features.statements import with_statement_dpd
     from models.gate_words import older_data
     from pipelines.adapters.registry import (
         TRAINED_THROUGH_TAG,
@@ -605,7 +606,10 @@ def champion_on_test(
             note=f"champion v{loaded.version} trained on every test row (through {through.date()}): "
             "no fair comparison, the gate relies on the other checks",
         )
-    rows = keys[unseen].merge(dataset, on=["debtor_id", "as_of"], how="left")
+    # as the nightly scores it: a statements book's roll-rate champion reads its DPD from the statements
+    # (every retrain of gen 120 x 36 s3526 statements was refused, "champion v1 cannot score the test rows:
+    # model input lacks 2 feature columns ['dpd_current_max', 'dpd_max_180d']"; s40-small)
+    rows = keys[unseen].merge(with_statement_dpd(dataset), on=["debtor_id", "as_of"], how="left")
     try:
         p = np.full(len(keys), np.nan)
         p[unseen] = loaded.predict_pd(prepare_X(rows, loaded))
