@@ -220,3 +220,17 @@ def test_a_statements_book_retrain_is_compared_with_its_roll_rate_champion(
     assert len(versus) == 1 and f"on the test month-ends after v{first.version}'s training (" in versus[0], (
         said
     )
+
+
+def test_cash_actuals_leave_out_a_settlement_on_or_before_the_snapshot() -> None:
+    """Third simulator 200 x 36 s77, its kept history at 2024-03-31 (rolling exports, rows removed as cancelled):
+    `ews train`'s payment-date model stopped with numpy's "'list' argument must have no negative elements"
+    (models.paydate.actual_cash: a held-out invoice settled on day 0 or before of its snapshot fell in week -1).
+    By hand: days 1 and 7 are week 1 (index 0), day 8 week 2, day 91 week 13, day 92 after the 13 weeks; days
+    0 and -3 and NaN (not settled) in none."""
+    from models.paydate import actual_cash
+
+    days = np.array([-3.0, 0.0, 1.0, 7.0, 8.0, 91.0, 92.0, np.nan])
+    amount = np.array([10.0, 20.0, 30.0, 5.0, 40.0, 60.0, 70.0, 80.0])
+    got = actual_cash(amount, days, weeks=13)
+    assert got.tolist() == [35.0, 40.0] + [0.0] * 10 + [60.0]
