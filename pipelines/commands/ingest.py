@@ -191,7 +191,10 @@ def print_summary(
             f"merged into the history as of {kept['base_as_of']}" if kept["base_as_of"] else "a new history"
         )
         parts = ", ".join(
-            f"{t} {c['rows']:,} (kept {c['kept']:,}, replaced {c['replaced']:,}, added {c['added']:,}"
+            f"{t} {c['rows']:,} (kept {c['kept']:,}, replaced {c['replaced']:,}"
+            # a rolling export re-sends rows as they were: "replaced 24,038" alone read as revisions
+            + (f" ({c['unchanged']:,} re-sent unchanged)" if c.get("unchanged") else "")
+            + f", added {c['added']:,}"
             + (f" of which {c['derived']:,} dated from today's debtors table" if c.get("derived") else "")
             + f", removed {c['removed']:,})"
             for t, c in kept["tables"].items()

@@ -227,18 +227,27 @@ LOOK_AHEAD: dict[str, dict[str, str]] = {
 ``limit_breach`` reads the limits valid at each month-end, session 34): the words of the two warnings."""
 
 
+def _history_start(history: pd.DataFrame) -> pd.Timestamp:
+    return pd.Timestamp(pd.to_datetime(history["valid_from"]).min())
+
+
 def master_data_warning(
-    history: pd.DataFrame | None, dataset: pd.DataFrame, use: str = "train"
+    history: pd.DataFrame | None, dataset: pd.DataFrame, use: str = "train", gaps_only: bool = False
 ) -> str | None:
     """One line when a ``debtor_history`` is given but some training rows (``dataset``: debtor_id,
     as_of) have no history row dated on or before their month-end, so they read today's debtors table
     (``features.master``); None without a history (the README's "one snapshot" paragraph) or when it
-    covers every row. ``use``: ``train`` or ``backtest`` (its live debtor-months), :data:`LOOK_AHEAD`."""
+    covers every row. ``use``: ``train`` or ``backtest`` (its live debtor-months), :data:`LOOK_AHEAD`.
+    ``gaps_only``: only the rows dated on or after the history's first ``valid_from`` count (a debtor
+    the history leaves out while it dates others); the month-ends before the history starts are
+    :func:`history_start_note`'s."""
     if history is None or history.empty or dataset.empty:
         return None
     from features.master import snapshot_rows
 
     snap = snapshot_rows(history, dataset[["debtor_id", "as_of"]])
+    if gaps_only:
+        snap &= (pd.to_datetime(dataset["as_of"]) >= _history_start(history)).to_numpy(dtype=bool)
     if not snap.any():
         return None
     rows = dataset.loc[snap, ["debtor_id", "as_of"]]
@@ -251,6 +260,30 @@ def master_data_warning(
         f"had no row valid by then and read today's debtors table instead (e.g. {', '.join(debtors.iloc[:3])}): "
         f"{words['history']}. Add a row dated on or before their first "
         "month-end (the onboarding values) to debtor_history"
+    )
+
+
+def history_start_note(history: pd.DataFrame | None, dataset: pd.DataFrame) -> str | None:
+    """One line (said by ``ews train`` as information, not a warning) when training rows (``dataset``:
+    debtor_id, as_of) fall before the ``debtor_history``'s first ``valid_from``: they read today's
+    debtors table. With ``--keep-history`` the history starts at the first night's debtors table, so
+    every training said so as a warning, for ever, of month-ends nobody can date (s39-walk: "453
+    debtors at 20 month-ends" at 5 of 5 trainings); only older limits of the user's own change the
+    fact. None without a history or when no row falls before it."""
+    if history is None or history.empty or dataset.empty:
+        return None
+    start = _history_start(history)
+    before = pd.to_datetime(dataset["as_of"]) < start
+    if not before.any():
+        return None
+    ends = dataset.loc[before, "as_of"].drop_duplicates().sort_values()
+    return (
+        f"debtor_history starts on {start:%Y-%m-%d} (the first --keep-history ingest dates the debtors "
+        f"table of its night): the {counted(len(ends), 'training month-end')} before it "
+        f"({ends.iloc[0]:%Y-%m-%d} to {ends.iloc[-1]:%Y-%m-%d}; {int(before.sum()):,} of "
+        f"{counted(len(dataset), 'training row')}) read today's debtors table. Nothing to do unless you "
+        f"have older limits: then add debtor_history rows dated before {start:%Y-%m-%d} (README 'Dated "
+        "master data')"
     )
 
 
@@ -931,7 +964,11 @@ def train(
     )
     require_observed_labels(dataset, result.book.last_observed(), project.default_definition.horizon_days)
     history = result.book.read_tables(("debtor_history",)).debtor_history
-    for said_master in (master_data_warning(history, dataset), limit_cut_warning(history, dataset)):
+    started = history_start_note(history, dataset)
+    if started:  # a fact of the history's start, no warning (s39-walk F8)
+        logger.info(started)
+    said = (master_data_warning(history, dataset, gaps_only=True), limit_cut_warning(history, dataset))
+    for said_master in said:
         if said_master:
             logger.warning(said_master)
             warnings.append(said_master)

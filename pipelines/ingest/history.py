@@ -172,6 +172,29 @@ def _keys(frame: pd.DataFrame, table: str) -> pd.Series:
     return pd.Series(key).reset_index(drop=True)
 
 
+def _unchanged(replaced: pd.DataFrame, new: pd.DataFrame, table: str) -> int:
+    """How many of the kept rows ``replaced`` (by a row of ``new`` with their key) come again with every
+    field as kept: an ERP's rolling export re-sends a year of rows each night, and "replaced 24,038" read
+    as 24,038 revisions (s39-walk F9) where 48 were. A kept row moved to another debtor partition (no row
+    of ``new`` here) counts as changed; so does one whose key ``new`` holds twice."""
+    cols = [c for c in replaced.columns if c in new.columns]
+    if not len(new) or not cols:
+        return 0
+    today = new[cols].assign(_key=_keys(new, table).to_numpy())
+    today = today.drop_duplicates("_key", keep=False)
+    pairs = (
+        replaced[cols]
+        .assign(_key=_keys(replaced, table).to_numpy())
+        .merge(today, on="_key", how="inner", suffixes=("", "_new"))
+    )
+    same = np.ones(len(pairs), dtype=bool)
+    for c in cols:
+        a, b = pairs[c], pairs[f"{c}_new"]
+        equal = (a == b).fillna(False).to_numpy(dtype=bool) if len(pairs) else np.zeros(0, dtype=bool)
+        same &= equal | (a.isna().to_numpy() & b.isna().to_numpy())
+    return min(int(same.sum()), len(replaced))
+
+
 def _pair(frame: pd.DataFrame) -> pd.Series:
     """``invoice_id`` and ``debtor_id`` of each row as one text (a payment's invoice for its debtor)."""
     return (
@@ -410,14 +433,24 @@ class Merged:
         tables = {
             t: {
                 k: c[k]
-                for k in ("kept", "replaced", "added", "removed", "rows", "quarantined", "derived")
+                for k in (
+                    "kept",
+                    "replaced",
+                    "unchanged",
+                    "added",
+                    "removed",
+                    "rows",
+                    "quarantined",
+                    "derived",
+                )
                 if k in c
             }
             for t, c in sorted(self.counts.items())
         }
         for c in tables.values():
-            if not c.get("quarantined", 1):
-                del c["quarantined"]
+            for k in ("quarantined", "unchanged"):  # stated when some rows are
+                if not c.get(k, 1):
+                    del c[k]
         return {"base_as_of": base_as_of.isoformat(), "tables": tables}
 
     def verdict(self, starts: dict[str, pd.Timestamp | None], as_of: dt.date, out: Path) -> list[str]:
@@ -524,6 +557,7 @@ def merge_part(
         if removed.any():
             removed_ids[table] = kept.loc[removed, KEYS[table][0]].astype(str).head(5).tolist()
         rest = kept.loc[~replaced & ~removed]
+        same = _unchanged(kept.loc[replaced], new, table) if replaced.any() else 0
         both = pd.concat([rest, new], ignore_index=True) if len(rest) else new
         both = both.sort_values(list(KEYS[table]), kind="stable").reset_index(drop=True)
         merged[table] = conform(both, table)
@@ -535,6 +569,7 @@ def merge_part(
             "rows": len(merged[table]),
             "inside": int(inside.sum()),
             "quarantined": int(stay.sum()),
+            "unchanged": same,
         }
     if "debtors" in today:  # today's debtors table dates the attributes that changed (derived_rows)
         frame, derived = with_derived(merged.get(DATED), today["debtors"], as_of)

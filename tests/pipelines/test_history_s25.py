@@ -90,7 +90,14 @@ def test_revised_rows_win_older_rows_stay_and_a_cancelled_row_is_removed_and_cou
     assert history["base_as_of"] == "2024-03-31"
     assert history["tables"]["invoices"] == {"kept": 5, "replaced": 1, "added": 1, "removed": 1, "rows": 5}
     assert history["tables"]["payments"] == {"kept": 2, "replaced": 0, "added": 2, "removed": 0, "rows": 4}
-    assert history["tables"]["debtors"] == {"kept": 2, "replaced": 2, "added": 0, "removed": 0, "rows": 2}
+    assert history["tables"]["debtors"] == {
+        "kept": 2,
+        "replaced": 2,
+        "unchanged": 2,  # re-sent as kept (s40-walk)
+        "added": 0,
+        "removed": 0,
+        "rows": 2,
+    }
     assert history["readmitted"] == {"payments": 1}
     pay = result.manifest["tables"]["payments"]
     assert (pay["rows_in"], pay["rows_accepted"], pay["rows_quarantined"]) == (2, 2, 0)
@@ -149,6 +156,7 @@ def test_old_open_items_in_an_export_do_not_widen_its_span(tmp_path: Path) -> No
     assert result.manifest["history"]["tables"]["invoices"] == {
         "kept": 12,
         "replaced": 1,
+        "unchanged": 1,  # B2 re-sent as it was (s40-walk)
         "added": 6,
         "removed": 0,
         "rows": 18,
@@ -216,7 +224,8 @@ def test_an_export_of_another_ledger_is_refused_and_the_history_is_unchanged(
     result = CliRunner().invoke(app, [*args, "--keep-history"])
     assert result.exit_code == 0, result.output
     assert (
-        "history (merged into the history as of 2024-03-31): debtors 2 (kept 2, replaced 2, added 0, removed 0), "
+        "history (merged into the history as of 2024-03-31): debtors 2 (kept 2, replaced 2 (2 re-sent unchanged), added 0, "
+        "removed 0), "
         "invoices 5 (kept 5, replaced 1, added 1, removed 1), payments 4 (kept 2, replaced 0, added 2, removed 0); "
         "1 row naming an invoice or debtor only the history holds accepted"
     ) in " ".join(result.output.split())
@@ -250,6 +259,7 @@ def test_an_export_lacking_more_than_a_tenth_of_its_span_is_refused(tmp_path: Pa
     assert result.manifest["history"]["tables"]["invoices"] == {
         "kept": 40,
         "replaced": 21,
+        "unchanged": 21,  # re-sent as they were (s40-walk)
         "added": 0,
         "removed": 19,
         "rows": 21,

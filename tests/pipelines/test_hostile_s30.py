@@ -91,6 +91,7 @@ def test_kept_rows_whose_row_today_is_quarantined_stay_in_the_history(tmp_path: 
         assert h["invoices"] == {
             "kept": 28,
             "replaced": 25,
+            "unchanged": 25,  # D1's rows re-sent as kept (s40-walk)
             "added": 0,
             "removed": 0,
             "rows": 28,

@@ -176,6 +176,7 @@ def test_an_honest_night_passes_the_sampled_other_ledger_check(tmp_path: Path, m
     assert got["streamed"]["tables"]["invoices"] == {
         "kept": 150,
         "replaced": 150,
+        "unchanged": 150,  # re-sent as kept (s40-walk)
         "added": 10,
         "removed": 0,
         "rows": 160,

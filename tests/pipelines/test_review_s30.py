@@ -51,8 +51,23 @@ def test_a_kept_payment_reversed_today_and_a_kept_invoice_zeroed_today_leave_the
     assert m["tables"]["payments"]["reasons"] == {"reversal": 1, "reversed_payment": 1}
     assert m["tables"]["invoices"]["reasons"] == {"amount_not_positive": 1}
     h = m["history"]["tables"]
-    assert h["invoices"] == {"kept": 27, "replaced": 26, "added": 0, "removed": 1, "rows": 26}
-    assert h["payments"] == {"kept": 13, "replaced": 12, "added": 13, "removed": 1, "rows": 25}
+    # every replaced row re-sent as kept (s40-walk): X1..X25 and U1; PX1..PX12
+    assert h["invoices"] == {
+        "kept": 27,
+        "replaced": 26,
+        "unchanged": 26,
+        "added": 0,
+        "removed": 1,
+        "rows": 26,
+    }
+    assert h["payments"] == {
+        "kept": 13,
+        "replaced": 12,
+        "unchanged": 12,
+        "added": 13,
+        "removed": 1,
+        "rows": 25,
+    }
     book = read_portfolio(out)
     assert "U2" not in set(book.invoices["invoice_id"])
     assert "PU1" not in set(book.payments["payment_id"])
