@@ -254,13 +254,16 @@ def panel_limits(
     ``debtor_history`` row dated on or before it, else the table's own value), as the nightly of
     that date reads them. Same rows, same order."""
     from features.master import debtors_at
-    from pipelines.scoring.limits import add_credit_limits
+    from pipelines.scoring.limits import add_credit_limits, review_limits
 
-    parts = []
+    parts: list[pd.DataFrame] = []
     for T in dates:
         rows = panel.loc[panel["as_of"] == T]
         at = debtors_at(portfolio.debtors, portfolio.debtor_history, T)
-        parts.append(add_credit_limits(rows, at, policy, currency))
+        # credit.review reads the previous date's limits, as the nightly reads the previous run's
+        parts.append(
+            review_limits(add_credit_limits(rows, at, policy, currency), parts[-1] if parts else None, policy)
+        )
     return pd.concat(parts).loc[panel.index]
 
 

@@ -69,6 +69,7 @@ ACTION_WORDS: dict[str, str] = {
     "resolve_dispute": "Resolve the dispute",
     "monitor_plan": "Monitor the payment plan",
     "file_claim": "File a creditor's claim",
+    "claim_follow_up": "Follow up the creditor's claim",
     "agency_follow_up": "Follow up with the agency",
     "written_off_recovery": "Recovery after write-off",
 }

@@ -72,6 +72,22 @@ class LimitCaps(ConfigModel):
     )
 
 
+class LimitReview(ConfigModel):
+    """How a recommendation moves from one run to the next (s40-walk): a credit team does not change a
+    limit every month on noise in the recent volume."""
+
+    keep_within: float | None = Field(
+        None,
+        gt=0.0,
+        le=4.0,
+        description="keep the previous run's recommended limit (every variant) while the newly computed one is "
+        "within this share of it (0.25: from previous / 1.25 to previous x 1.25) and the debtor's band is the "
+        "same; never kept in default, after a band change, when the new one is 0 or set by a cap below the "
+        "previous one, or when the debtor is over its current limit and the new one is lower (null: every run "
+        "recommends afresh)",
+    )
+
+
 class CreditPolicyConfig(ConfigModel):
     """The credit-limit policy. Amounts are in the reporting currency (``conf/ews.yaml``)."""
 
@@ -92,6 +108,7 @@ class CreditPolicyConfig(ConfigModel):
         description="factors per risk band of the nightly config (every band needs an entry)",
     )
     caps: LimitCaps = LimitCaps()
+    review: LimitReview = LimitReview()
     round_to: float = Field(
         500.0,
         gt=0.0,

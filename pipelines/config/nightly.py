@@ -31,7 +31,9 @@ plan is kept)."""
 
 EventKind = Literal["insolvency", "agency_placement", "write_off"]
 """The kinds of the events table (DESIGN.md)."""
-EventAction = Literal[("file_claim", "agency_follow_up", "written_off_recovery", *get_args(Action))]
+EventAction = Literal[
+    ("file_claim", "claim_follow_up", "agency_follow_up", "written_off_recovery", *get_args(Action))
+]
 """Actions for a debtor with an event (``events`` table): these three, or any rule :data:`Action`
 (one Literal, so a wrong value gets one message listing every allowed action)."""
 
@@ -276,6 +278,15 @@ class RecoveryConfig(ConfigModel):
     _event_lgd_in_unit_interval = field_validator("lgd_by_event")(_lgds_in_unit_interval)
 
 
+class FollowUp(ConfigModel):
+    """One step of an event's action in the recovery queue: after ``days`` the action is ``action``."""
+
+    days: int = Field(
+        ge=1, le=3650, description="days since the recovery queue first gave an action for the event"
+    )
+    action: EventAction = Field(description="the action from then on")
+
+
 class EventActionsConfig(ConfigModel):
     """The next action of a debtor with an event dated on or before the as-of date, in either queue,
     before any payment plan, dispute or rule: what the event leaves to do. An insolvency wins over the
@@ -291,6 +302,31 @@ class EventActionsConfig(ConfigModel):
     write_off: EventAction | None = Field(
         "written_off_recovery", description="already written off: recovery of the written-off balance"
     )
+    follow_up: dict[EventKind, tuple[FollowUp, ...]] = Field(
+        default_factory=lambda: {
+            "insolvency": (
+                FollowUp(days=60, action="claim_follow_up"),
+                FollowUp(days=730, action="write_off_review"),
+            ),
+            "agency_placement": (FollowUp(days=365, action="write_off_review"),),
+        },
+        description="what an event's action becomes in the recovery queue once the queue has given an action "
+        "for that event this many days (its memory: the column event_action_since, carried from the previous "
+        "run's recovery queue while the debtor stays in it with the same event); steps in increasing days; "
+        "{}: the event's action every night",
+    )
+
+    @model_validator(mode="after")
+    def _steps_increase(self) -> EventActionsConfig:
+        for kind, steps in self.follow_up.items():
+            days = [s.days for s in steps]
+            if days != sorted(set(days)):
+                raise ValueError(f"follow_up.{kind}: give the steps in increasing days, got {days}")
+        return self
+
+    def actions(self) -> dict[str, str | None]:
+        """The action per event kind (``follow_up`` left out)."""
+        return {k: getattr(self, k) for k in ("insolvency", "agency_placement", "write_off")}
 
 
 class ReasonsConfig(ConfigModel):

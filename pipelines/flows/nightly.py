@@ -72,7 +72,7 @@ from pipelines.ingest.currency import NO_CURRENCY
 from pipelines.ingest.decimals import money_places, output_currency
 from pipelines.runtime import SAID_IN_SUMMARY, STEP_TIME, blas_threads, release_freed_memory
 from pipelines.scoring.ids import in_ids
-from pipelines.scoring.limits import add_credit_limits, write_credit_limits
+from pipelines.scoring.limits import add_credit_limits, review_limits, write_credit_limits
 from pipelines.scoring.overrides import active_overrides, check_log, log_head, read_acceptances
 from pipelines.scoring.owners import coverage_gaps, owner_gaps_note
 from pipelines.scoring.paydate import (
@@ -879,7 +879,12 @@ def queue(
     parts = [part.astype("string") for part in (flagged, others) if part is not None and len(part)]
     frame["top_reason"] = text_by_debtor(ids, pd.concat(parts) if parts else None)
     previous = last_night_owners(prev_dir)  # the queues', then the watchlist's (s39-walk)
-    return build_queues(frame, oldest, cfg, plans, collectors, previous, broken, pay_pd, key, places)
+    recovery = None  # the events' memory (event_actions.follow_up, s40-walk)
+    if prev_dir is not None and (prev_dir / "recovery_queue.parquet").exists():
+        recovery = pd.read_parquet(prev_dir / "recovery_queue.parquet")
+    return build_queues(
+        frame, oldest, cfg, plans, collectors, previous, broken, pay_pd, key, places, day, recovery
+    )
 
 
 def _calendar_shifts(as_of: dt.date, reference: dict[str, Any], columns: Any) -> dict[str, float]:
@@ -1443,6 +1448,7 @@ def run_nightly(
             scored = deltas(scores, previous)
         with meter.step("credit_limits"):  # docs/credit_limits.md; the limit_breach trigger reads them
             scored = add_credit_limits(scored, statics.debtors, policy, currency)
+            scored = review_limits(scored, previous, policy)  # credit.review: last run's limit kept
             scored = with_unscored_memory(scored, carried)  # a debtor the previous run did not score
             scored = scored.assign(limit_over_on=limit_over_on(scored, cfg))  # limit_breach's memory
             # and the ledger's month-ends, read for the debtors whose flag they can decide only

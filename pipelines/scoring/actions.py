@@ -154,6 +154,7 @@ def choose_actions(
     where: str,
     places: int = 2,
     event_actions: Mapping[str, str | None] | None = None,
+    follow_up: Mapping[str, Sequence[tuple[int, str]]] | None = None,
 ) -> pd.DataFrame:
     """``next_action``, ``action_rule`` (why, in words), ``action_rule_id`` (which rule of the config)
     and ``dispute_action`` per row of ``frame`` (same index).
@@ -169,7 +170,10 @@ def choose_actions(
     (``conf/nightly.yaml`` ``event_actions``; None or a kind mapped to None: no action), applied to
     rows whose optional ``event`` / ``event_on`` columns (:func:`latest_events`) name one. A rule's
     amounts in ``action_rule`` take the decimals the optional ``currency`` column's currency is said
-    with (:func:`describe_rule`; JPY 0), else ``places``.
+    with (:func:`describe_rule`; JPY 0), else ``places``. ``follow_up``: per event kind, (days, action)
+    steps in increasing days (``event_actions.follow_up``): a row whose optional ``event_action_days``
+    (days since the recovery queue first gave an action for its event, on ``event_action_since``) is
+    at least a step's days gets the step's action instead of the event's.
     """
     half = HALF_UNIT[places]
     idx = frame.index
@@ -197,6 +201,28 @@ def choose_actions(
         what = kind[hit].map(action_words).astype("string")  # "write-off on 2024-08-30: ..."
         why[hit] = what + " on " + on[hit] + ": " + said
         rule_id[hit] = "event_actions." + kind[hit]
+        if follow_up and "event_action_days" in frame:
+            days = pd.to_numeric(frame["event_action_days"], errors="coerce")
+            since = pd.to_datetime(frame["event_action_since"]).dt.strftime("%Y-%m-%d")
+            for k, steps in follow_up.items():
+                for i, (after, step) in enumerate(steps):
+                    moved = hit & (kind == k).fillna(False) & (days >= after).fillna(False)
+                    if not moved.any():
+                        continue
+                    action[moved] = step
+                    why[moved] = (
+                        kind[moved].map(action_words).astype("string")
+                        + " on "
+                        + on[moved]
+                        + ": "
+                        + action_words(step)
+                        + f" ({after}+ days since the recovery queue first said "
+                        + act[moved].map(action_words).astype("string")
+                        + ", on "
+                        + since[moved]
+                        + ")"
+                    )
+                    rule_id[moved] = f"event_actions.follow_up.{k}[{i}]"
 
     on_plan = action.isna() & (plan != "")
     action[on_plan] = MONITOR_PLAN

@@ -40,6 +40,7 @@ __all__ = [
     "add_credit_limits",
     "credit_limits_table",
     "recommend_limits",
+    "review_limits",
     "round_step",
     "write_credit_limits",
 ]
@@ -86,6 +87,8 @@ def _rule_texts(policy: CreditPolicyConfig) -> list[str]:
         "never invoiced: no basis for a limit, set it by hand (or credit.prospect_limit)",
         f"never invoiced: the starting limit {policy.prospect_limit or 0:,.0f} (credit.prospect_limit), at most "
         "the caps",
+        f"the previous run's limit kept: the computed one is within {_pct(policy.review.keep_within or 0)} of it "
+        "in the same band (credit.review)",
     ]
     return out
 
@@ -264,6 +267,73 @@ def add_credit_limits(
     limits = recommend_limits(inputs, policy, currency)
     out = scored.drop(columns=[c for c in LIMIT_COLUMNS if c in scored.columns])
     return pd.concat([out, limits], axis=1)
+
+
+def review_limits(
+    scored: pd.DataFrame, previous: pd.DataFrame | None, policy: CreditPolicyConfig
+) -> pd.DataFrame:
+    """``scored`` (with :data:`LIMIT_COLUMNS`, :func:`add_credit_limits`) where the previous run's
+    recommendation holds (``credit.review.keep_within``): every variant of the previous run's scores
+    (``previous``: ``debtor_id``, ``band``, ``in_default``, ``credit_limit_<variant>``) replaces
+    tonight's when the debtor is in the same band and live on both nights, both recommendations are
+    positive, tonight's is within ``keep_within`` of the previous one (previous / (1 + k) <= new <=
+    previous x (1 + k)), no cap set tonight's below the previous one, and the debtor is not over its
+    current limit (``open_balance`` > ``credit_limit_current`` > 0) with a lower limit tonight. The
+    rule then reads "the previous run's limit kept". Without a previous run, a review or limits: as is.
+    The previous run's recommendation may itself be a kept one: the limit moves when the computed one
+    leaves the band around the limit last set, not the one computed last month."""
+    k = policy.review.keep_within
+    need = {"debtor_id", "band", "in_default", "credit_limit_recommended"}
+    if (
+        k is None
+        or previous is None
+        or not need <= set(previous.columns)
+        or "credit_limit_rule" not in scored
+    ):
+        return scored
+    pos = _positions(scored["debtor_id"], previous["debtor_id"])
+    found = pos >= 0
+    at = np.maximum(pos, 0)
+
+    def before(col: str) -> np.ndarray:
+        if col not in previous.columns:
+            return np.full(len(scored), np.nan)
+        values = _column(previous, col)
+        return np.where(found, values[at], np.nan)
+
+    old = before("credit_limit_recommended")
+    new = _column(scored, "credit_limit_recommended")
+    band_then = previous["band"].astype("string").to_numpy(dtype=object, na_value=None)[at]
+    same_band = found & (scored["band"].astype("string").to_numpy(dtype=object, na_value=None) == band_then)
+    live_then = found & ~previous["in_default"].astype("boolean").fillna(True).to_numpy(dtype=bool)[at]
+    live = ~scored["in_default"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    with np.errstate(invalid="ignore"):
+        near = (old > 0) & (new > 0) & (new <= old * (1 + k)) & (new >= old / (1 + k))
+    rule = scored["credit_limit_rule"].astype("string").fillna("")
+    band_rule = rule.str.startswith("band ").to_numpy(dtype=bool)
+    capped = rule.str.contains("capped at", regex=False).to_numpy(dtype=bool)
+    exposure = np.nan_to_num(_column(scored, "open_balance"), nan=0.0)
+    current = np.nan_to_num(_column(scored, "credit_limit_current"), nan=0.0)
+    over = (current > 0) & (exposure > current)
+    keep = same_band & live_then & live & near & band_rule
+    keep &= ~(capped & (old > new)) & ~(over & (new < old))
+    if not keep.any():
+        return scored
+    out = scored.copy()
+    for variant in VARIANTS:
+        col = f"credit_limit_{variant}"
+        then = before(col)
+        held = keep & ~np.isnan(then)
+        out[col] = np.where(held, then, _column(out, col))
+    texts = (
+        list(out["credit_limit_rule"].cat.categories) if hasattr(out["credit_limit_rule"], "cat") else None
+    )
+    kept_text = _rule_texts(policy)[-1]
+    if texts is not None and kept_text not in texts:  # rules of another policy's texts
+        texts.append(kept_text)
+    codes = out["credit_limit_rule"].astype("string").mask(pd.Series(keep, index=out.index), kept_text)
+    out["credit_limit_rule"] = pd.Categorical(codes, categories=texts) if texts else codes
+    return out
 
 
 def credit_limits_table(scored: pd.DataFrame, currency: str | None) -> pd.DataFrame:

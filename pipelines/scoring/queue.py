@@ -17,6 +17,7 @@ Each row carries its next action, why in words (``action_rule``) and, after the 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 import numpy as np
@@ -139,6 +140,39 @@ EVENT = ["event", "event_on"]  # recovery queue: the latest event (kind, date) k
 DETAIL = ["overdue_amount", "disputed_amount", *AGING, "dpd", "oldest_invoice_id", "oldest_due_date", "plan"]
 
 
+def event_memory(
+    rows: pd.DataFrame, previous: pd.DataFrame | None, as_of: pd.Timestamp | dt.date
+) -> pd.Series:
+    """Per row of ``rows`` (``debtor_id``, ``event``, ``event_on``; same index): the day the recovery
+    queue first gave an action for the row's event: the previous run's ``event_action_since`` when its
+    recovery queue (``previous``) held the debtor with the same event kind and date, else ``as_of``
+    (NaT for a row without an event). A run of an ews before session 40 (no such column) or no run:
+    the memory starts tonight."""
+    day = pd.Timestamp(as_of)
+    has = rows["event"].notna().to_numpy(dtype=bool)
+    out = pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns]")
+    out[has] = day
+    need = {"debtor_id", "event", "event_on", "event_action_since"}
+    if previous is None or not need <= set(previous.columns) or not has.any():
+        return out
+    prev = previous.loc[previous["event"].notna(), list(need)].copy()
+    prev["debtor_id"] = prev["debtor_id"].astype("string")
+    prev = prev.drop_duplicates("debtor_id").set_index("debtor_id")
+    ids = rows["debtor_id"].astype("string")
+    then = prev.reindex(ids)
+    same = (
+        (
+            then["event"].astype("string").to_numpy(dtype=object, na_value=None)
+            == rows["event"].astype("string").to_numpy(dtype=object, na_value=None)
+        )
+        & (pd.to_datetime(then["event_on"]).to_numpy() == pd.to_datetime(rows["event_on"]).to_numpy())
+        & pd.to_datetime(then["event_action_since"]).notna().to_numpy()
+        & has
+    )
+    carried = pd.to_datetime(then["event_action_since"]).to_numpy()
+    return out.mask(pd.Series(same, index=rows.index), pd.Series(carried, index=rows.index))
+
+
 def build_queues(
     scored: pd.DataFrame,
     oldest: pd.DataFrame,
@@ -150,6 +184,8 @@ def build_queues(
     pay_pd: pd.Series | None = None,
     key: str = "pd",
     places: int = 2,
+    as_of: pd.Timestamp | None = None,
+    previous_recovery: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(collections queue, recovery queue) from one row per debtor.
 
@@ -177,6 +213,12 @@ def build_queues(
 
     ``key`` ``blend`` (:func:`queue_key_for`): the priority's PD is (PD + ``pay_pd``) / 2 (``pay_pd``
     per debtor_id, 0 where absent; ``models.queue_key.blended_pd``); ``expected_loss`` is unchanged.
+
+    The recovery queue's memory of events (with ``as_of``): ``event_action_since``, the day the queue
+    first gave an action for the row's event: carried from ``previous_recovery`` (the previous run's
+    recovery queue: ``debtor_id``, ``event``, ``event_on``, ``event_action_since``) when it held the
+    debtor with the same event, else ``as_of``; ``event_actions.follow_up`` moves the action on by the
+    days since (:func:`pipelines.scoring.actions.choose_actions`).
     """
     qc, rc = cfg.queue, cfg.recovery
     default = scored["in_default"].astype(bool)
@@ -193,7 +235,7 @@ def build_queues(
         pay = ids.map(pay_pd) if pay_pd is not None else pd.Series(np.nan, index=c.index)
         el = pd.Series(blended_pd(c["pd"], pay), index=c.index) * c["exposure"] * c["lgd"]
     c["priority"] = priority(el, c["dpd"], qc).round(places)
-    events = cfg.event_actions.model_dump()
+    events = cfg.event_actions.actions()
     c = pd.concat([c, choose_actions(c, qc.rules, qc.default_action, "queue.rules", places, events)], axis=1)
     collections = _ranked(
         c,
@@ -208,10 +250,19 @@ def build_queues(
     r["recoverable_amount"] = (r["exposure"] * (1.0 - r["lgd"])).round(places)
     age = r["dpd"].astype("float64").fillna(0.0).clip(lower=0.0)
     r["recovery_priority"] = (r["recoverable_amount"] * 0.5 ** (age / rc.age_half_life_days)).round(places)
+    follow = None
+    if as_of is not None and "event" in r:
+        r["event_action_since"] = event_memory(r, previous_recovery, as_of)
+        r["event_action_days"] = (pd.Timestamp(as_of) - r["event_action_since"]).dt.days
+        follow = {k: [(s.days, s.action) for s in v] for k, v in cfg.event_actions.follow_up.items()}
     r = pd.concat(
-        [r, choose_actions(r, rc.rules, rc.default_action, "recovery.rules", places, events)], axis=1
+        [r, choose_actions(r, rc.rules, rc.default_action, "recovery.rules", places, events, follow)], axis=1
     )
-    for column, dtype in (("event", "string"), ("event_on", "datetime64[ns]")):
+    for column, dtype in (
+        ("event", "string"),
+        ("event_on", "datetime64[ns]"),
+        ("event_action_since", "datetime64[ns]"),
+    ):
         if column not in r:  # ``oldest`` without the events' columns
             r[column] = pd.Series(pd.NA if dtype == "string" else pd.NaT, index=r.index, dtype=dtype)
     recovery = _ranked(
@@ -226,6 +277,7 @@ def build_queues(
             "recovery_priority",
             *DETAIL,
             *EVENT,
+            "event_action_since",
             "action_rule_id",
         ],
     )

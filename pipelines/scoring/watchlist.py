@@ -433,13 +433,14 @@ def bucket_ledger_memory(
     credit-limit step builds them for the whole book."""
     from features.master import debtors_at
     from pipelines.engine import Book
-    from pipelines.scoring.limits import add_credit_limits
+    from pipelines.scoring.limits import add_credit_limits, review_limits
 
     as_of = scores["as_of"].iloc[0]
     scored = compare_with_previous(scores, ask.previous[k])
     scored = add_credit_limits(
         scored, debtors_at(part.debtors, part.debtor_history, as_of), ask.policy, ask.currency
     )
+    scored = review_limits(scored, ask.previous[k], ask.policy)  # as the nightly's credit-limit step
     scored = with_unscored_memory(scored, ask.carried[k])
     ids = pd.Index(scored.loc[ledger_candidates(scored, cfg, True).to_numpy(), "debtor_id"].astype("string"))
     return ids, book_ledger_memory(Book(buckets=1, frames=part), scored, cfg, True)
