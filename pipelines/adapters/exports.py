@@ -291,6 +291,7 @@ LABELS: dict[str, str] = {
     "pd_prev": "Previous PD",
     "pd_change": "PD change",
     "band": "Risk band",
+    "model_band": "Band by the model",
     "band_prev": "Previous band",
     "triggers": "Triggers",
     # the watchlist's own columns (watchlist.xlsx; pipelines.scoring.watch_state, scoring.overrides)

@@ -226,7 +226,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(
                 r.as_of,
                 "default" if r.in_default else f"{r.pd:.2%}",  # as in the report and the queues
-                str(r.band),
+                str(r.band) if r.band == r.model_band else f"{r.band} (model {r.model_band})",
                 "yes" if r.flagged else "",
                 triggers_words(
                     r.triggers

@@ -145,6 +145,12 @@ def _watchlist_rows(watchlist: pd.DataFrame, reason_columns: list[str], limit: i
         row["reasons"] = ([note] if isinstance(note, str) and note else []) + [r for r in reasons[i] if r]
         row["anchor"] = f"d{i}"
         row["band_prev"] = "" if pd.isna(row.get("band_prev")) else row["band_prev"]
+        model = row.get("model_band")  # an analyst's --band: "C (model B)", as the watchlist says it
+        row["band_shown"] = (
+            f"{row['band']} (model {model})"
+            if isinstance(model, str) and model and model != row.get("band")
+            else row.get("band")
+        )
         row["name"] = "" if pd.isna(row.get("name")) else row["name"]
     return rows
 

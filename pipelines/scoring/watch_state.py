@@ -323,6 +323,13 @@ def with_state(watchlist: pd.DataFrame, state: pd.DataFrame) -> pd.DataFrame:
             label = label.where(day.isna(), "kept on the list after its flag of " + day)
         wl["triggers"] = wl["triggers"].where(~only, label)
     cols = list(watchlist.columns)
+    if "band" in wl.columns:
+        # the band in force is the analyst's (``--band``), the model's beside it: "band B" read on after
+        # an analyst set C (s39-walk F3); the queues, credit limits and scores keep the model's band
+        wl["model_band"] = wl["band"].astype("string")
+        set_by = wl["override_band"].astype("string")
+        wl["band"] = set_by.where(set_by.notna() & (set_by != ""), wl["model_band"])
+        cols.insert(cols.index("band") + 1, "model_band")
     at = cols.index("triggers") + 1 if "triggers" in cols else len(cols)
     order = cols[:at] + WATCHLIST_STATE_COLUMNS + cols[at:]
     return wl[order].reset_index(drop=True)
@@ -332,7 +339,7 @@ def debtor_history(runs_dir: str | Path, debtor_id: str) -> tuple[pd.DataFrame, 
     """One debtor over the published runs in ``runs_dir``, and its overrides.
 
     Returns (runs: one row per run holding the debtor, oldest first, with ``as_of``, ``pd``,
-    ``band``, ``in_default``, ``flagged``, ``triggers``, ``status``, ``days_on_list``, ``owner``;
+    ``band`` (an analyst's ``--band`` in force that run, else the model's), ``model_band``, ``in_default``, ``flagged``, ``triggers``, ``status``, ``days_on_list``, ``owner``;
     overrides: the debtor's audit-log lines, ``pipelines.scoring.overrides.COLUMNS``)."""
     from pipelines.adapters.publish import published_runs
     from pipelines.scoring.overrides import log_frame, read_log
@@ -344,7 +351,7 @@ def debtor_history(runs_dir: str | Path, debtor_id: str) -> tuple[pd.DataFrame, 
         if sc.empty:
             continue
         row = {"as_of": run.name, **sc.iloc[0].to_dict(), "flagged": False, "triggers": ""}
-        row.update(status="", days_on_list=pd.NA, owner="")
+        row.update(status="", days_on_list=pd.NA, owner="", model_band=row["band"])
         if (run / "watchlist.parquet").exists():
             wl = pd.read_parquet(run / "watchlist.parquet", filters=key)
             if len(wl):
@@ -357,8 +364,22 @@ def debtor_history(runs_dir: str | Path, debtor_id: str) -> tuple[pd.DataFrame, 
                     days_on_list=st["days_on_list"].iloc[0],
                     owner=st["owner"].iloc[0],
                 )
+                set_by = st["override_band"].iloc[0] if "override_band" in st else None
+                if isinstance(set_by, str) and set_by:  # the analyst's band in force that run
+                    row["band"] = set_by
         rows.append(row)
-    cols = ["as_of", "pd", "band", "in_default", "flagged", "triggers", "status", "days_on_list", "owner"]
+    cols = [
+        "as_of",
+        "pd",
+        "band",
+        "model_band",
+        "in_default",
+        "flagged",
+        "triggers",
+        "status",
+        "days_on_list",
+        "owner",
+    ]
     frame = pd.DataFrame(rows, columns=cols)
     log = log_frame(read_log(runs_dir))
     return frame, log.loc[log["debtor_id"] == debtor_id].reset_index(drop=True)
