@@ -81,7 +81,16 @@ def credit_on_account(s: LedgerState) -> np.ndarray:
     return s.credit_on_account.copy()
 
 
-@feature("exposure", "at T", "share 0-1", "largest open invoice is {value:.0%} of the open balance", 0)
+@feature(
+    "exposure",
+    "at T",
+    "share 0-1",
+    "largest open invoice is {value:.0%} of the open balance",
+    0,
+    above="concentrated exposure: the largest open invoice is {value:.0%} of the open balance (typical "
+    "{typical:.0%})",
+    below="many open invoices: the largest is only {value:.0%} of the open balance (typical {typical:.0%})",
+)
 def largest_open_share(s: LedgerState) -> np.ndarray:
     """Largest unpaid invoice remainder / open balance at T (share 0-1; NaN when nothing is open)."""
     sel = s.open_mask

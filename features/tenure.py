@@ -8,7 +8,7 @@ from features.ledger import LedgerState
 from features.register import feature
 
 
-@feature("tenure", "history to T", "days", "customer for only {value:.0f} days", -1)
+@feature("tenure", "history to T", "days", "a short track record: customer for only {span}", -1)
 def tenure_days(s: LedgerState) -> np.ndarray:
     """Days from the start of the relationship (earliest of onboarding and first invoice, <= T) to T (days)."""
     led = s.ledger
@@ -19,7 +19,16 @@ def tenure_days(s: LedgerState) -> np.ndarray:
     return s.T - first
 
 
-@feature("tenure", "static", "currency", "credit limit of {money}", 0)
+@feature(
+    "tenure",
+    "static",
+    "currency",
+    "credit limit of {money}",
+    0,
+    above="high credit limit of {money} (typical {typical_money}): more exposure allowed",
+    below="low credit limit of {money} (typical {typical_money}): the credit team already holds this "
+    "customer short",
+)
 def credit_limit(s: LedgerState) -> np.ndarray:
     """Credit limit from the debtor master data (currency units; NaN when unknown)."""
     return s.ledger.credit_limit.copy()

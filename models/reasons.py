@@ -226,9 +226,29 @@ def _counted_words(template: str, value: float) -> str:
     return _COUNTED.sub(lambda m: counted(n, m.group(1) or m.group(2)), template)
 
 
-def render_reason(info: ReasonText | None, feature: str, value: Any, currency: str | None = None) -> str:
+def _span(days: float) -> str:
+    """A duration in days as an analyst says it: "20 days", "8 months", "2.5 years" (the tenure reason
+    read "customer for only 912 days" before session 40)."""
+    if days < 60:
+        return f"{days:.0f} day" + ("" if round(days) == 1 else "s")
+    if days < 730:
+        return f"{days / (365.25 / 12):.0f} months"
+    return f"{days / 365.25:.1f} years"
+
+
+def render_reason(
+    info: ReasonText | None,
+    feature: str,
+    value: Any,
+    currency: str | None = None,
+    typical: float | None = None,
+) -> str:
     """The plain sentence for one feature value: the catalog template, or its missing-value sentence.
 
+    ``typical``: the book's typical value of the feature (:func:`reason_codes`' centre); a feature of
+    direction 0 whose catalog entry has ``above`` / ``below`` sentences is worded by the one of its
+    side, which says what the value means for risk ("buys more often than most customers: 77 invoices
+    in the last year (typical 40), ..."), where the bare fact read as if it were a risk in itself.
     Never returns the catalog description. A value the template cannot format gives
     "<feature name>: <value>"; a missing value without a missing sentence gives
     "<feature name>: not available".
@@ -237,6 +257,16 @@ def render_reason(info: ReasonText | None, feature: str, value: Any, currency: s
         missing = getattr(info, "missing", "") or ""
         return missing or f"{_humanize(feature)}: not available"
     template = getattr(info, "reason", "") or ""
+    sided = (
+        typical is not None
+        and math.isfinite(typical)
+        and isinstance(value, int | float | np.number)
+        and math.isfinite(value)
+        and value != typical
+        and int(getattr(info, "direction", 0) or 0) == 0
+    )
+    if sided:
+        template = (getattr(info, "above", "") if value > typical else getattr(info, "below", "")) or template
     if not template:
         return f"{_humanize(feature)}: {value}"
     if isinstance(value, int | float | np.number) and value == 0:
@@ -248,13 +278,21 @@ def render_reason(info: ReasonText | None, feature: str, value: Any, currency: s
         kwargs: dict[str, Any] = {"value": value}
         if isinstance(value, int | float | np.number):
             kwargs.update(money=_money(value, currency), late=_late(value), status=_status(value))
+            if math.isfinite(value):
+                kwargs["span"] = _span(float(value))
+        if typical is not None and math.isfinite(typical):
+            kwargs.update(typical=typical, typical_money=_money(typical, currency))
         return template.format(**kwargs)
     except (ValueError, TypeError, KeyError, IndexError):
         return f"{_humanize(feature)}: {value}"
 
 
 def _sentences(
-    feature: str, values: pd.Series, currency: pd.Series | None, catalog: Mapping[str, ReasonText]
+    feature: str,
+    values: pd.Series,
+    currency: pd.Series | None,
+    catalog: Mapping[str, ReasonText],
+    typical: float | None = None,
 ) -> np.ndarray:
     """Sentence per value of one feature; each distinct (value, currency) is formatted once."""
     info = catalog.get(feature)
@@ -264,7 +302,7 @@ def _sentences(
     first = pd.Series(np.arange(len(keys))).groupby(codes).first().to_numpy()
     v, c = keys["v"].to_numpy(dtype=object), keys["c"].to_numpy(dtype=object)  # no per-cell pandas lookups
     texts = np.array(
-        [render_reason(info, feature, v[i], None if pd.isna(c[i]) else c[i]) for i in first],
+        [render_reason(info, feature, v[i], None if pd.isna(c[i]) else c[i], typical) for i in first],
         dtype=object,
     )
     return texts[codes]
@@ -365,7 +403,9 @@ def reason_codes(
         sel = np.flatnonzero(feat_pos == j)
         feature = values.columns[j]
         vals = X[feature].iloc[row_pos[sel]]
-        reason[sel] = _sentences(feature, vals, curr.iloc[row_pos[sel]], catalog)
+        typical = centre.get(feature, np.nan)
+        typical = float(typical) if isinstance(typical, int | float | np.number) else None
+        reason[sel] = _sentences(feature, vals, curr.iloc[row_pos[sel]], catalog, typical)
         value_text[sel] = vals.astype("string").fillna("").to_numpy(dtype=object)
     return pd.DataFrame(
         {
