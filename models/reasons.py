@@ -211,7 +211,7 @@ ZERO_WORDS: tuple[tuple[str, str], ...] = (
     ("only {money} of headroom", "no headroom"),
     ("only {money} of unapplied cash", "no unapplied cash"),
     ("only {value:.0f} statements", "no statements"),
-    ("customer for only {value:.0f} days", "customer since today"),
+    ("customer for only {span}", "customer since today"),
 )
 
 
