@@ -342,6 +342,12 @@ def register(app: typer.Typer) -> None:
             fail(f"no month-end between {d1} and {d2}; widen --from/--to")
         if not data.is_dir():
             fail(f"--data {data} is not a folder; point it at canonical files (invoices.parquet, ...)")
+        from pipelines.adapters.book import BookMismatchError, check_book, record_book
+
+        try:
+            check_book(out, data, "backtest")  # --out holds another book's backtest (s39-audit)
+        except BookMismatchError as exc:
+            fail(str(exc))
         dates = _inside_the_data(data, dates, d1, d2)
         cfg = load_config(config, expect=NightlyConfig)
         project = load_config(cfg.project, expect=ProjectConfig)
@@ -523,6 +529,7 @@ def register(app: typer.Typer) -> None:
             intervals=res["intervals"],
         )
         files = write_backtest(result, out, panel if rows else None)
+        record_book(out, data)  # OUT/book.json: the next backtest into OUT must be this book
         for line in figure_lines(result.figures, currency, places, result.intervals):
             console.print(line, highlight=False, soft_wrap=True)
         for line in list_size_lines(result.list_sizes):

@@ -38,6 +38,7 @@ ACCEPT_FEED_HELP = (
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    from pipelines.adapters.book import BookMismatchError
     from pipelines.adapters.files import OutputError
     from pipelines.adapters.publish import RunLockedError
     from pipelines.adapters.registry import NoChampionError, TrackingUnavailableError
@@ -63,6 +64,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         TrackingUnavailableError,
         AuditLogError,
         NotIngestedError,
+        BookMismatchError,
     )
 
 
@@ -333,6 +335,16 @@ def _check_out_dir(out: Path, dates: list[dt.date]) -> None:
     for day in dates:
         if (busy := run_in_progress(out, day)) is not None:
             fail(str(busy))
+
+
+def _check_book(out: Path, data: Path) -> None:
+    """Before any work: refuse a --data that is another book than the runs in --out (OUTDIR/book.json)."""
+    from pipelines.adapters.book import BookMismatchError, check_book
+
+    try:
+        check_book(out, data)
+    except BookMismatchError as exc:
+        fail(str(exc))
 
 
 def _run_one(
@@ -762,6 +774,7 @@ def register(app: typer.Typer) -> None:
         check_data_dir(data, raw)
         check_engine(engine)
         _check_out_dir(out, [day])
+        _check_book(out, data)
         if raw or accept_feed:  # no data-lag refusal can speak first
             _check_not_future([day])
         _check_registry(config)
@@ -809,6 +822,7 @@ def register(app: typer.Typer) -> None:
         if not dates:
             fail(f"no {freq} dates between {d1} and {d2}")
         _check_out_dir(out, dates)
+        _check_book(out, data)
         if raw or accept_feed:  # no data-lag refusal can speak first
             _check_not_future(dates)
         _check_registry(config)

@@ -38,6 +38,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import Failed
 
 from features.master import debtors_at
+from pipelines.adapters.book import check_book, record_book
 from pipelines.adapters.exports import (
     QUEUE_TITLES,
     cut_note,
@@ -1313,6 +1314,7 @@ def run_nightly(
     policy = load_credit_policy(cfg.credit, [b.name for b in cfg.bands])  # so does a broken credit policy
     with run_lock(out_dir, as_of), Beside(meter) as beside:
         earlier = earlier_runs(out_dir, as_of)  # before the first read: checked again at publication
+        check_book(out_dir, Path(data_dir))  # another book's runs folder (s39-audit): before any work
         check_log(out_dir, latest_before(out_dir, as_of))  # a tampered overrides log stops the run first
         # the log as found now is this run's: an override entered while it runs is the next run's (before,
         # the log was read three times, so the manifest and the report could hold a line the watchlist had not)
@@ -1641,6 +1643,7 @@ def run_nightly(
         result.check_unchanged(f"Run {as_of} again")  # re-ingested while this run read it (s38-attack)
         with meter.step("publish"):
             path = publish_run(stage, out_dir, as_of, manifest, files, earlier)
+            record_book(out_dir, Path(data_dir), as_of.isoformat())  # OUTDIR/book.json on the first run
         clear_rejected(out_dir, as_of)
         res = NightlyResult(as_of, path, manifest)
         logger.info("published %s", res.path)

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from features.schema import TABLES
+from pipelines.adapters.book import book_id_for
 from pipelines.adapters.files import (
     ROW_GROUP_ROWS,
     bucket_file,
@@ -97,6 +98,9 @@ def publish_outputs(
         manifest["warnings"] += resent_inputs(out, manifest, per_day)  # yesterday's files again
         docs = validator.build_docs()
         manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
+        manifest["book_id"] = book_id_for(
+            out, manifest["inputs"]
+        )  # the same book as before in this folder (adapters.book)
         write_text_atomic(json.dumps(manifest, indent=2, sort_keys=False) + "\n", stage / "manifest.json")
         stale = _stale_outputs(out, outputs)
         if "history" in manifest:

@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.adapters.book import book_id_for
 from pipelines.adapters.files import (
     ROW_GROUP_ROWS,
     atomic_path,
@@ -1612,6 +1613,9 @@ def publish_streamed(
             manifest["warnings"] += resent_inputs(out, manifest, per_day)  # yesterday's files again
             docs = run.validator.build_docs()
             manifest["data_docs"] = str(docs.relative_to(stage)) if docs is not None else None
+            manifest["book_id"] = book_id_for(
+                out, manifest["inputs"]
+            )  # the same book as before in this folder (adapters.book)
             import json
 
             write_text_atomic(json.dumps(manifest, indent=2, sort_keys=False) + "\n", stage / "manifest.json")

@@ -354,3 +354,69 @@ def test_a_payment_date_training_whose_data_is_re_ingested_while_it_reads_regist
         in said
     )
     assert MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri).search_registered_models() == []
+
+
+# ------------------------------------------------- 2: a runs folder knows its book
+
+
+def test_a_runs_folder_refuses_another_books_data_before_any_work(tmp_path: Path, monkeypatch) -> None:
+    """Book A ingested into data_a (twice: the id is kept), book B into data_b. The runs folder records A
+    after its first run. Before, `ews score --data data_b --out runs` scored B and compared it with A's last
+    run; now `ews score`, `ews backfill` and `ews backtest` stop with exit 2 naming both books and the fix,
+    before any model is loaded. A's folder moved elsewhere is still A; a raw folder is known by its path."""
+    import shutil
+
+    from nightly_portfolio import write_portfolio
+
+    from pipelines.adapters.book import BOOK_FILE, BookMismatchError, check_book, record_book
+    from pipelines.ingest import ingest_dir
+
+    raw_a, raw_b = (
+        write_portfolio(tmp_path / "raw_a", n_debtors=40, months=8),
+        write_portfolio(tmp_path / "raw_b", n_debtors=40, months=8, seed=3410),
+    )
+    data_a, data_b = tmp_path / "data_a", tmp_path / "data_b"
+    ingest_dir(raw_a, data_a)
+    book_a = json.loads((data_a / "manifest.json").read_text())["book_id"]
+    ingest_dir(raw_a, data_a)  # tonight's ingest into the same folder: the same book
+    assert json.loads((data_a / "manifest.json").read_text())["book_id"] == book_a
+    ingest_dir(raw_b, data_b)
+    book_b = json.loads((data_b / "manifest.json").read_text())["book_id"]
+    assert len(book_a) == len(book_b) == 32 and book_a != book_b
+
+    runs = tmp_path / "runs"
+    check_book(runs, data_b)  # nothing recorded yet: any book
+    record_book(runs, data_a, "2024-08-30")
+    recorded = json.loads((runs / BOOK_FILE).read_text())
+    assert (recorded["book_id"], recorded["data_dir"], recorded["first_run"]) == (
+        book_a,
+        str(data_a.resolve()),
+        "2024-08-30",
+    )
+    record_book(runs, data_b, "2024-09-30")  # a later run never rebinds the folder
+    assert json.loads((runs / BOOK_FILE).read_text())["book_id"] == book_a
+    check_book(runs, data_a)
+    moved = tmp_path / "elsewhere" / "data_a"
+    shutil.copytree(data_a, moved)
+    check_book(runs, moved)  # the same book in another place
+    with pytest.raises(BookMismatchError):
+        check_book(runs, raw_a)  # raw files: no id, another path
+
+    monkeypatch.setenv("COLUMNS", "300")
+    for args in (
+        ["score", "--data", str(data_b), "--as-of", "2024-08-31", "--out", str(runs)],
+        ["backfill", "--data", str(data_b), "--from", "2024-08-01", "--to", "2024-08-31", "--out", str(runs)],
+        ["backtest", "--data", str(data_b), "--from", "2024-03-01", "--to", "2024-08-31", "--out", str(runs)],
+    ):
+        res = runner.invoke(app, args)
+        flat = " ".join(res.output.split())
+        assert res.exit_code == 2, (args[0], res.output)
+        assert "Traceback" not in res.output
+        what = "backtest" if args[0] == "backtest" else "runs"
+        assert (
+            f"--out {runs} holds the {what} of book {book_a} (--data {data_a.resolve()}, first run 2024-08-30; "
+            f"{runs / BOOK_FILE}), but --data {data_b} is book {book_b} ({data_b.resolve()})" in flat
+        ), (args[0], flat)
+        assert "Give this book a folder of its own (--out another folder). If it is the same book" in flat
+        assert f"remove {runs / BOOK_FILE} and run again" in flat, flat
+    assert sorted(p.name for p in runs.iterdir()) == [BOOK_FILE]  # nothing else was written

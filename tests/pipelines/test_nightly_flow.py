@@ -685,7 +685,16 @@ def _feed_copy(env, name: str, change) -> Path:
         for table, frame in tables.items():
             frame.to_parquet(folder / "raw" / f"{table}.parquet", index=False)
         ingest_dir(folder / "raw", folder / "ingested")
+        same_book(env["data"], folder / "ingested")  # tonight's feed of the fixture's book (s39: book.json)
     return folder / "ingested"
+
+
+def same_book(data: Path, copy: Path) -> None:
+    """``copy`` (an ingest of changed raw files into another folder) made the same book as ``data``, as
+    an ingest into ``data`` itself would be: the runs folder of ``data``'s runs then accepts it."""
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    manifest["book_id"] = json.loads((data / "manifest.json").read_text(encoding="utf-8"))["book_id"]
+    (copy / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def _no_payments(tables) -> None:
