@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -169,7 +170,31 @@ def _uses_prefect(config: pytest.Config) -> bool:
     return False
 
 
+CLI_COLUMNS = "400"
+"""The terminal width at which every ``CliRunner`` invocation renders the CLI's rich output (s39-audit).
+Outside a terminal rich takes ``COLUMNS``, else 80; at 80 it folded a long tmp path inside the word, so
+a test that joins the output's words (``" ".join(output.split())``) saw the path cut in two and failed
+on a CI machine whose pytest tmp folder was longer (CI38a: /tmp/pytest-of-root/pytest-1035/popen-gw1/).
+A test that sets its own width (``invoke(..., env={"COLUMNS": "80"})``, ``CliRunner(env=...)``,
+``monkeypatch.setenv("COLUMNS", ...)``) keeps it; the caller's shell's COLUMNS is not read."""
+
+_click_make_env = CliRunner.make_env
+
+
+def _wide_make_env(
+    self: CliRunner, overrides: Mapping[str, str | None] | None = None
+) -> Mapping[str, str | None]:
+    env = dict(_click_make_env(self, overrides))
+    if "COLUMNS" not in env and "COLUMNS" not in os.environ:
+        env["COLUMNS"] = CLI_COLUMNS
+    return env
+
+
+CliRunner.make_env = _wide_make_env  # every test's CliRunner: typer's (it no longer subclasses click's)
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    os.environ.pop("COLUMNS", None)  # a test's width never comes from the shell that runs pytest
     # xdist's --dist loadfile/loadscope reorders the files by number of tests unless told not to;
     # keep the order of pytest_collection_modifyitems below (heaviest first).
     if hasattr(config.option, "loadscopereorder"):

@@ -420,3 +420,36 @@ def test_a_runs_folder_refuses_another_books_data_before_any_work(tmp_path: Path
         assert "Give this book a folder of its own (--out another folder). If it is the same book" in flat
         assert f"remove {runs / BOOK_FILE} and run again" in flat, flat
     assert sorted(p.name for p in runs.iterdir()) == [BOOK_FILE]  # nothing else was written
+
+
+# ------------------------------------------------- 5: the CLI's output is rendered wide in every test
+
+
+def test_cli_output_keeps_a_long_path_whole_at_the_tests_default_width(tmp_path: Path) -> None:
+    """rich folds a word longer than the width (80 outside a terminal) inside the word: a 250-character
+    --out path came out cut in two, and a test joining the output's words failed on a longer pytest tmp
+    folder (CI38a). tests/conftest.py renders every CliRunner invocation 400 columns wide, whatever the
+    shell running pytest says: the path stays one word."""
+    from tests.pipelines.test_watch_overrides import RUN, publish_scores
+
+    out = tmp_path / ("x" * (249 - len(str(tmp_path))))
+    assert len(str(out)) == 250
+    publish_scores(out, RUN, [("D1", 0.08, False)])
+    res = runner.invoke(
+        app,
+        [
+            "watchlist",
+            "override",
+            "D1",
+            "--status",
+            "escalated",
+            "--reason",
+            "r",
+            "--by",
+            "b",
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert f"Log: {out / 'overrides.jsonl'}" in res.output, res.output  # whole: not folded inside the path
