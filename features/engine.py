@@ -44,6 +44,7 @@ from features.ledger import (
 from features.master import attributes_at
 from features.params import FAMILIES, DefaultDefinition, FeatureParams
 from features.portfolio import PortfolioParts, combine_parts, ledger_parts, statement_parts
+from features.schema import dtypes
 from features.statements import MATERIAL_DPD, build_statement_features, material_dpd
 from features.tables import Portfolio
 
@@ -344,6 +345,11 @@ def _mixed_oldest(invoices: pd.DataFrame, features: pd.DataFrame) -> pd.DataFram
     return _concat_sorted([out[list(invoices.columns)]])
 
 
+def _no_statements() -> pd.DataFrame:
+    """An empty canonical statements table (the statement columns of a bucket without a statement account)."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in dtypes("statements").items()})
+
+
 def _concat_sorted(frames: list[pd.DataFrame]) -> pd.DataFrame:
     out = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
     return out.sort_values(["as_of", "debtor_id"], kind="stable", ignore_index=True)
@@ -402,12 +408,15 @@ def _build(
     window_days: int = 90,
     at_state: Callable[[Ledger, LedgerState], object] | None = None,
     book_ledger: bool = False,
+    book_statements: bool = False,
 ) -> BucketResult:
     # book_ledger: the whole book holds invoices or payments, so a bucket of statement accounts alone builds the
-    # invoice features too (those of debtors without an invoice), as one call over the whole book does
+    # invoice features too (those of debtors without an invoice), as one call over the whole book does;
+    # book_statements: the whole book holds statements, so a bucket without one builds the statement columns
+    # too (empty for its debtors, as one call gives a debtor without a statement)
     has_ledger = _has_rows(portfolio.invoices) or _has_rows(portfolio.payments) or book_ledger
     statements = portfolio.statements if _has_rows(portfolio.statements) else None
-    st_features = features and params.include_statements and statements is not None
+    st_features = features and params.include_statements and (statements is not None or book_statements)
     if features and not has_ledger and not st_features:
         raise ValueError("portfolio has no invoices, payments or statements: nothing to build features from")
     until = observed_until if observed_until is not None else last_observed_date(portfolio)
@@ -450,8 +459,9 @@ def _build(
     feat_frame = pd.DataFrame()
     if features:
         ledger_feats = pd.concat(feats, ignore_index=True) if feats else None
+        with_st = portfolio if statements is not None else replace(portfolio, statements=_no_statements())
         feat_frame = (
-            _statement_features(portfolio, dates, params, ledger_feats, definition.min_open_amount)
+            _statement_features(with_st, dates, params, ledger_feats, definition.min_open_amount)
             if st_features
             else ledger_feats
         )
@@ -489,6 +499,7 @@ def build_bucket(
     window_days: int = 90,
     at_state: Callable[[Ledger, LedgerState], object] | None = None,
     book_ledger: bool = False,
+    book_statements: bool = False,
 ) -> BucketResult:
     """Features, in-default flags, (optionally) labels and the oldest open overdue invoice of a bucket.
 
@@ -504,7 +515,10 @@ def build_bucket(
     (``pipelines.engine.Book.ledger_rows``); a bucket of a book with invoices and statements that holds
     statement accounts alone then gets the invoice features too, of debtors without an invoice (the columns and
     values of one call over the whole book; before session 40 it got the statement features alone, which the
-    book's model refused). Default: the bucket's own tables decide.
+    book's model refused). ``book_statements``: the whole book holds statements (``Book.statement_rows``); a
+    bucket without a statement account then gets the statement columns too, empty (before session 40 it lacked
+    them, and a mixed book's model, which reads ``st_dpd_last``, refused it). Default: the bucket's own tables
+    decide.
     Raises ``ValueError`` when the bucket holds no invoices, payments or statements.
     """
     return _build(
@@ -521,6 +535,7 @@ def build_bucket(
         window_days=window_days,
         at_state=at_state,
         book_ledger=book_ledger,
+        book_statements=book_statements,
     )
 
 

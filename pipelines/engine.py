@@ -126,6 +126,12 @@ class Book:
             self.bounds(t, c) is not None for t, c in (("invoices", "issue_date"), ("payments", "paid_on"))
         )
 
+    @cached_property
+    def statement_rows(self) -> bool:
+        """The whole book holds a statement (any bucket): a bucket without one still builds the statement
+        columns (``features.engine.build_bucket``'s ``book_statements``), as one call over the whole book does."""
+        return self.bounds("statements", "period_end") is not None
+
     def last_observed(self) -> pd.Timestamp | None:
         """The book's last issue, payment, clearing (``allocated_on``), event or statement date
         (``features.engine.last_observed_date``); for an ingested folder, a few rows dated long after
@@ -224,7 +230,7 @@ def bucket_result(
         return None
     return build_bucket(
         part, as_of, definition, params, labels=labels, observed_until=observed_until, at_state=at_state,
-        book_ledger=book.ledger_rows,
+        book_ledger=book.ledger_rows, book_statements=book.statement_rows,
     )  # fmt: skip
 
 

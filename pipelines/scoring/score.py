@@ -358,6 +358,7 @@ def score_bucket(
         window_days=cfg.report.dso_window_days,
         at_state=at_state,
         book_ledger=book.ledger_rows,  # a bucket of statement accounts alone: the columns of the book's model
+        book_statements=book.statement_rows,  # and a bucket of invoice debtors alone of a book with statements
     )
     flags = built.defaults.set_index(built.defaults["debtor_id"].astype("string"))["in_default_at_asof"]
     names = None

@@ -5,6 +5,7 @@ IncompatibleModelError, and limit_breach's month-end memory read a mixed book's 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -171,3 +172,47 @@ def test_limit_breach_reads_both_accounts_at_past_month_ends_in_a_mixed_book() -
     over = book_ledger_memory(Book(buckets=1, frames=mixed), scored, cfg, has_previous=True)
     fired = triggers(with_ledger_memory(scored, over), cfg, has_previous=True)["trigger_limit_breach"]
     assert dict(zip(scored["debtor_id"], fired, strict=True)) == {"I": True, "M": False, "S": False}
+
+
+def test_a_bucket_of_invoice_debtors_alone_is_scored_with_the_statement_columns() -> None:
+    """A mixed book's model reads statement features too (here st_dpd_last beside dpd_current_max and
+    open_balance; the roll-rate model of a mixed book reads st_dpd_last since session 39). In 7 debtor buckets i3
+    (an invoice, no statement) is alone in bucket 4, and the prospect p7 alone in bucket 2: scored bucket by
+    bucket, every debtor gets the PD and band of the book scored at once, and i3's st_dpd_last is empty as in
+    one bucket. Before (s40-mixed's own e2e run on s39's book mix3404_57 ingested in 195 buckets, roll-rate
+    model): `ews score` stopped with "the features built for scoring lack 1 column ... ['st_dpd_last']"."""
+    import lightgbm as lgb
+
+    from pipelines.adapters.registry import LoadedModel
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.engine import Book
+    from pipelines.scoring.score import combine_scored, score_bucket
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(
+        {
+            "dpd_current_max": rng.integers(0, 120, 200).astype(float),
+            "open_balance": rng.uniform(0, 900, 200),
+            "st_dpd_last": rng.integers(0, 120, 200).astype(float),
+        }
+    )
+    clf = lgb.LGBMClassifier(n_estimators=5, num_leaves=3, verbose=-1, random_state=0)
+    clf.fit(X, ((X["dpd_current_max"] > 60) | (X["st_dpd_last"] > 60)).astype(int))
+    loaded = LoadedModel(
+        name="ews-pd", version="1", alias="champion", run_id="r", estimator=clf, booster=clf.booster_,
+        feature_names=list(X.columns), categorical_features=[], categories={}, reference={}, metrics={},
+    )  # fmt: skip
+    cfg = NightlyConfig()
+
+    def scored(n: int):
+        cut = Book(buckets=n, frames=book())
+        return combine_scored(
+            [score_bucket(cut, k, AS_OF, DefaultDefinition(), loaded, cfg) for k in range(n)]
+        )
+
+    cut = Book(buckets=7, frames=book())
+    assert list(cut.read(4).invoices["debtor_id"]) == ["i3"] and cut.read(4).statements.empty
+    whole, parts = scored(1), scored(7)
+    cols = ["debtor_id", "in_default", "pd", "band", "raw_score", "has_history"]
+    pd.testing.assert_frame_equal(parts.scores[cols], whole.scores[cols])
+    assert np.isnan(parts.X.loc["i3", "st_dpd_last"]) and parts.X.loc["m1", "st_dpd_last"] == 60.0
