@@ -3215,6 +3215,63 @@ M = [
         "    keep = (week > 0) & (week < weeks)\n",
         ["tests/pipelines/test_walk_s40.py", "-k", "cash_actuals"],
     ),
+    (
+        "F24 d162b1c limits review: an over-limit debtor kept at the previous, higher limit",
+        "pipelines/scoring/limits.py",
+        "    keep &= ~(capped & (old > new)) & ~(over & (new < old))",
+        "    keep &= ~(capped & (old > new))",
+        ["tests/pipelines/test_walk_s40_leftovers.py"],
+    ),
+    (
+        "F25 d162b1c limits review: kept across a band change",
+        "pipelines/scoring/limits.py",
+        "    keep = same_band & live_then & live & near & band_rule",
+        "    keep = live_then & live & near & band_rule",
+        ["tests/pipelines/test_walk_s40_leftovers.py"],
+    ),
+    (
+        "F26 d162b1c recovery follow-up: a step taken a day late (> instead of >=)",
+        "pipelines/scoring/actions.py",
+        "(days >= after).fillna(False)",
+        "(days > after).fillna(False)",
+        ["tests/pipelines/test_walk_s40_leftovers.py"],
+    ),
+    (
+        "F27 818f548 watchlist: the model's band shown though an analyst set one",
+        "pipelines/scoring/watch_state.py",
+        'wl["band"] = set_by.where(set_by.notna() & (set_by != ""), wl["model_band"])',
+        'wl["band"] = wl["model_band"]',
+        ["tests/pipelines/test_walk_s40_leftovers.py"],
+    ),
+    (
+        "F28 294721f ingest: a field cleared on both sides counted as changed",
+        "pipelines/ingest/history.py",
+        "        same &= equal | (a.isna().to_numpy() & b.isna().to_numpy())",
+        "        same &= equal",
+        [
+            "tests/pipelines/test_walk_s40_leftovers.py",
+            "tests/pipelines/test_history_s25.py",
+            "tests/pipelines/test_review_s30.py",
+        ],
+    ),
+    (
+        "F29 294721f ingest: a key sent twice today counted as unchanged",
+        "pipelines/ingest/history.py",
+        '    today = today.drop_duplicates("_key", keep=False)',
+        '    today = today.drop_duplicates("_key", keep="first")',
+        [
+            "tests/pipelines/test_walk_s40_leftovers.py",
+            "tests/pipelines/test_history_s25.py",
+            "tests/pipelines/test_review_s30.py",
+        ],
+    ),
+    (
+        "F30 438cecc scoring: a bucket of invoice debtors alone without the statement columns",
+        "pipelines/scoring/score.py",
+        "        book_statements=book.statement_rows,",
+        "        book_statements=False,",
+        ["tests/pipelines/test_mixed_s40.py"],
+    ),
 ]
 
 
