@@ -70,9 +70,15 @@ def _recorded(out: Path) -> dict[str, Any] | None:
 
 
 def _same(recorded: dict[str, Any], book: dict[str, Any]) -> bool:
+    """The recorded book, by its id or by its folder. The recorded folder itself is always the same book:
+    every ingest into a folder keeps its id, so another id there means the folder was emptied and
+    ingested anew (a nightly script that clears it first), not that another book was put there (which
+    would have kept the id and passed as well). Refusing it stopped every night of such a script (s40)."""
+    if recorded.get("data_dir") == book["data_dir"]:  # also a raw folder, or one ingested before s39
+        return True
     if recorded.get("book_id") and book["book_id"]:
         return bool(recorded["book_id"] == book["book_id"])
-    return bool(recorded.get("data_dir") == book["data_dir"])  # a raw folder, or one ingested before s39
+    return False
 
 
 def check_book(out: Path, data: Path, what: str = "runs") -> None:
@@ -101,14 +107,17 @@ def check_book(out: Path, data: Path, what: str = "runs") -> None:
 
 def record_book(out: Path, data: Path, first_run: str | None = None) -> None:
     """Record ``data``'s book in ``OUTDIR/book.json`` (atomically) when the folder records none yet, or
-    records this folder's path without the id an ingest has since given it."""
+    records this folder's path without the id an ingest has since given it (a folder ingested before
+    s39, or emptied and ingested anew), keeping the first run."""
     from pipelines.adapters.files import write_text_atomic
 
     out = Path(out)
     recorded = _recorded(out)
     book = book_of(data)
-    if recorded and (recorded.get("book_id") or not book["book_id"] or not _same(recorded, book)):
-        return
+    if recorded:  # recorded again only for its own folder holding an id it does not record yet
+        anew = recorded.get("data_dir") == book["data_dir"] and book["book_id"]
+        if not anew or recorded.get("book_id") == book["book_id"]:
+            return
     body = {
         **book,
         "first_run": (recorded or {}).get("first_run") or first_run,
