@@ -324,6 +324,8 @@ LABELS: dict[str, str] = {
     "recoverable_amount": "Recoverable amount",
     "event": "Event (insolvency, agency placement, write-off)",
     "event_on": "Event date",
+    # the day the recovery queue first gave an action for this event (event_actions.follow_up, s40-walk)
+    "event_action_since": "Event's action given since",
     "recovery_priority": "Recoverable amount, age-weighted",
     "in_default": "In default",
     "invoiced_per_month": "Invoiced per month (recent)",
