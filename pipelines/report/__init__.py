@@ -65,6 +65,17 @@ table's precision (before session 34 it listed rises shown as "+0.00 pp": 11 of 
 book)."""
 
 
+def _migration_rule(cfg: NightlyConfig) -> str:
+    """Which band moves the watchlist's migration trigger counts, in words ("" when it is off): the changes
+    section's "moved to a worse band" counts every worse move, the trigger only those landing in its
+    ``min_band`` or worse (s40-review: "Moved to a worse band: 12" beside "41 moved to a worse band")."""
+    m = cfg.triggers.migration
+    if not m.enabled:
+        return ""
+    notches = f", by {m.min_notches} bands or more" if m.min_notches > 1 else ""
+    return f"band {m.min_band} or worse{notches}"
+
+
 def changes_summary(
     scored: pd.DataFrame, previous: pd.DataFrame | None, cfg: NightlyConfig, top: int
 ) -> dict[str, Any]:
@@ -102,6 +113,7 @@ def changes_summary(
         "gone": int((~in_ids(previous["debtor_id"], scored["debtor_id"])).sum()),
         "worse": int((now_rank > prev_rank).sum()),
         "better": int((now_rank < prev_rank).sum()),
+        "migration_rule": _migration_rule(cfg),
         "matrix_html": matrix.to_html(table_id="migration-matrix", border=0),
         "movers": movers[["debtor_id", "name", "pd_prev", "pd", "pd_change", "band_prev", "band"]].to_dict(
             "records"
