@@ -178,6 +178,13 @@ def refuse_empty_tables(
     )
 
 
+def _empty_beside(tables: dict[str, Any], name: str, other: str, limit: int) -> bool:
+    """``name`` read from its own file with a header and no rows, beside ``other`` with ``limit`` rows or
+    more (both in ``tables``): the one condition of :func:`refuse_header_only_ledger`'s refusals."""
+    a, b = tables.get(name), tables.get(other)
+    return bool(a and b and a["rows_in"] == 0 and b["rows_in"] >= limit and a.get("input") != b.get("input"))
+
+
 def refuse_header_only_ledger(tables: dict[str, Any], limit: int) -> None:
     """Invoices or payments read from their own file with a header and no rows, beside the other
     with ``limit`` rows or more: a cut-off export. Accepted, it gave exit 0 with the other table's
@@ -189,11 +196,7 @@ def refuse_header_only_ledger(tables: dict[str, Any], limit: int) -> None:
         f"{name}: {tables[name]['input']} has a header but no rows, while {other} has "
         f"{tables[other]['rows_in']:,} rows ({tables[other]['input']})"
         for name, other in pairs
-        if name in tables
-        and other in tables
-        and tables[name]["rows_in"] == 0
-        and tables[other]["rows_in"] >= limit
-        and tables[name].get("input") != tables[other].get("input")
+        if _empty_beside(tables, name, other, limit)
     ]
     if lines:
         raise TableError(
@@ -201,13 +204,7 @@ def refuse_header_only_ledger(tables: dict[str, Any], limit: int) -> None:
             "again (a cut-off or filtered export?). Nothing was written."
         )
     statements, invoices = tables.get("statements"), tables.get("invoices")
-    if (
-        statements
-        and invoices
-        and statements["rows_in"] == 0
-        and invoices["rows_in"] >= limit
-        and statements.get("input") != invoices.get("input")
-    ):
+    if _empty_beside(tables, "statements", "invoices", limit):
         # s40-attack: accepted with exit 0 and no word; the statement accounts' balances and the debtors
         # known by their statements alone were left out of the night
         raise TableError(
@@ -218,13 +215,7 @@ def refuse_header_only_ledger(tables: dict[str, Any], limit: int) -> None:
             "was written."
         )
     debtors = tables.get("debtors")
-    if (
-        debtors
-        and invoices
-        and debtors["rows_in"] == 0
-        and invoices["rows_in"] >= limit
-        and debtors.get("input") != invoices.get("input")
-    ):
+    if _empty_beside(tables, "debtors", "invoices", limit):
         # every invoice would be unknown_debtor, and the refusal blamed the debtor_id mappings
         raise TableError(
             f"ingest refused: debtors: {debtors['input']} has a header but no rows, while invoices has "
