@@ -77,7 +77,7 @@ class LimitReview(ConfigModel):
     limit every month on noise in the recent volume."""
 
     keep_within: float | None = Field(
-        None,
+        0.25,
         gt=0.0,
         le=4.0,
         description="keep the previous run's recommended limit (every variant) while the newly computed one is "
@@ -93,7 +93,7 @@ class CreditPolicyConfig(ConfigModel):
 
     kind: Literal["credit"] = "credit"
     volume_window_days: Literal[90, 365] = Field(
-        90,
+        365,
         description="invoiced volume over the last 90 days (about 3 months) or 365 days (12 months) before "
         "the as-of date; the features invoice_amount_90d / invoice_amount_365d",
     )

@@ -1,7 +1,8 @@
 """The credit-limit policy (pipelines.scoring.limits) on hand-built cases, values worked out by hand.
 
-Unless a test says otherwise: 9,000 invoiced in the last 90 days = 100 per day, 30-day terms, so
-need = 100 x 30 = 3,000 and the default factors (conf/credit.yaml) give band A 6,000 / 4,500 / 9,000.
+Unless a test says otherwise: 36,500 invoiced in the last 365 days (the default window since session 41;
+90 before) = 100 per day, 30-day terms, so need = 100 x 30 = 3,000 and the default factors (conf/credit.yaml)
+give band A 6,000 / 4,500 / 9,000.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ COLS = ["credit_limit_recommended", "credit_limit_conservative", "credit_limit_a
 
 
 def inputs(*rows: dict) -> pd.DataFrame:
-    base = {"band": "A", "in_default": False, "invoiced": 9000.0, "terms_days": 30.0}
+    base = {"band": "A", "in_default": False, "invoiced": 36_500.0, "terms_days": 30.0}
     frame = pd.DataFrame([{**base, **r} for r in rows])
     frame.index = [f"d{i}" for i in range(len(frame))]
     return frame
@@ -117,20 +118,20 @@ def test_no_history_rule_zero_or_keep_current() -> None:
     )
     zero = limits(frame)
     assert zero[COLS].to_numpy().tolist() == [[0, 0, 0], [0, 0, 0]]
-    assert set(zero["credit_limit_rule"]) == {"no invoice in the last 90 days: 0"}
+    assert set(zero["credit_limit_rule"]) == {"no invoice in the last 365 days: 0"}
     assert zero["credit_need"].tolist() == [0.0, 0.0] and zero["terms_days"].isna().all()
     kept = limits(frame, policy(no_history="keep_current"))
     assert kept[COLS].to_numpy().tolist() == [[7000] * 3, [0] * 3]
     assert kept["credit_limit_rule"].astype(str).tolist() == [
-        "no invoice in the last 90 days: current limit kept",
-        "no invoice in the last 90 days and no current limit: 0",
+        "no invoice in the last 365 days: current limit kept",
+        "no invoice in the last 365 days and no current limit: 0",
     ]
 
 
 def test_rounding_step_and_terms_floor() -> None:
-    frame = inputs({}, {"terms_days": 0.0}, {"invoiced": 8999.99999999})
+    frame = inputs({}, {"terms_days": 0.0}, {"invoiced": 36_499.99999999})
     out = limits(frame, policy(round_to=1000.0))
-    # 6,000 / 4,500 -> 4,000 / 9,000; terms 0: need 0; 8,999.99999999 (float noise) is 9,000
+    # 6,000 / 4,500 -> 4,000 / 9,000; terms 0: need 0; 36,499.99999999 (float noise) is 36,500
     assert out[COLS].to_numpy().tolist() == [[6000, 4000, 9000], [0, 0, 0], [6000, 4000, 9000]]
     floored = limits(frame, policy(min_terms_days=14, round_to=1.0))
     # terms 0 counts as 14 days: need 100 x 14 = 1,400; A x 2 = 2,800; 5,999.999999993 is 6,000 within a
@@ -171,13 +172,14 @@ def test_add_credit_limits_joins_the_debtors_table_by_id() -> None:
     assert out["credit_limit_current"].tolist()[1:] == [2500.0, 100.0] and np.isnan(
         out["credit_limit_current"][0]
     )
-    # b: need 100 x 60 = 6,000; B x 1.5 = 9,000 capped at 10 % of 40,000 = 4,000
+    # default window 365 days: b: 73,000 / 365 = 200 per day x 60 = 12,000; B x 1.5 = 18,000 capped at 10 % of
+    # 40,000 = 4,000 (every variant); a: 36,500 / 365 = 100 per day x 30 = 3,000, A x 2 = 6,000
     assert out.loc[1, COLS].tolist() == [4000.0, 4000.0, 4000.0]
     assert out.loc[0, "credit_limit_recommended"] == 6000.0 and out.loc[2, "credit_limit_recommended"] == 0.0
-    yearly = add_credit_limits(scores_frame(), None, policy(volume_window_days=365))
-    # a: 36,500 / 365 = 100 per day; b: 200 per day x 60 = 12,000 x 1.5 = 18,000
-    assert yearly["credit_limit_recommended"].tolist() == [6000.0, 18000.0, 0.0]
-    assert yearly["credit_limit_current"].isna().all()
+    quarterly = add_credit_limits(scores_frame(), None, policy(volume_window_days=90))
+    # a: 9,000 / 90 = 100 per day x 30 = 3,000 x 2 = 6,000; b: 100 per day x 60 = 6,000 x 1.5 = 9,000 (no cap)
+    assert quarterly["credit_limit_recommended"].tolist() == [6000.0, 9000.0, 0.0]
+    assert quarterly["credit_limit_current"].isna().all()
 
 
 def test_no_leakage_invoices_after_as_of_change_nothing() -> None:
@@ -190,7 +192,7 @@ def test_no_leakage_invoices_after_as_of_change_nothing() -> None:
         inv("i1", "a", "2024-06-20", "2024-07-20", 3000.0),  # T-10
         inv("i2", "a", "2024-05-21", "2024-06-20", 3000.0),  # T-40
         inv("i3", "a", "2024-04-11", "2024-05-11", 3000.0),  # T-80
-        inv("i0", "a", "2024-03-22", "2024-05-21", 3000.0),  # T-100: out of the 90 days, 60-day terms
+        inv("i0", "a", "2024-03-22", "2024-05-21", 3000.0),  # T-100: in the 365 days, 60-day terms
     ]
     later = [
         inv("i9", "a", "2024-07-01", "2024-10-01", 90_000.0),
@@ -204,9 +206,10 @@ def test_no_leakage_invoices_after_as_of_change_nothing() -> None:
         return add_credit_limits(frame, None, policy(round_to=1.0))
 
     now = limits_at(before, payments)
-    # 9,000 in (T-90, T] = 100 per day; terms over 365 days (30 + 30 + 30 + 60) / 4 = 37.5 days
-    assert now["credit_need"].iloc[0] == pytest.approx(3750.0)
-    assert now["credit_limit_recommended"].iloc[0] == 7500.0
+    # 12,000 in (T-365, T] = 12,000 / 365 = 32.8767 per day; terms over 365 days (30 + 30 + 30 + 60) / 4 = 37.5
+    # days; need 12,000 x 37.5 / 365 = 1,232.88; band A x 2 = 2,465.75, rounded down to 1: 2,465
+    assert now["credit_need"].iloc[0] == pytest.approx(12_000 * 37.5 / 365)
+    assert now["credit_limit_recommended"].iloc[0] == 2465.0
     after = limits_at(before + later, payments + [pay("p2", "a", "2024-07-05", 3000.0, "i1")])
     cols = ["invoiced_per_month", "terms_days", "credit_need", *COLS, "credit_limit_rule"]
     pd.testing.assert_frame_equal(now[cols], after[cols])
@@ -260,13 +263,14 @@ def test_credit_limits_table_largest_exposure_first_with_currency_and_files(tmp_
     from pipelines.scoring.limits import credit_limits_table, write_credit_limits
 
     scored = add_credit_limits(scores_frame().assign(open_balance=[500.0, 8000.0, 500.0]), None, POLICY)
+    # b: 73,000 / 365 = 200 per day x 60 = 12,000, B x 1.5 = 18,000; a: 100 per day x 30 = 3,000, A x 2 = 6,000
     table = credit_limits_table(scored, "EUR")
     assert table["debtor_id"].tolist() == ["b", "a", "c"]  # 8,000 first; equal exposures by debtor_id
     assert (table["currency"] == "EUR").all() and table["credit_limit_rule"].iloc[2] == "in default: 0"
     files = write_credit_limits(scored, tmp_path, dt.datetime(2024, 6, 30), "EUR", xlsx_rows=2)
     assert set(files) == {"credit_limits.csv", "credit_limits.xlsx"}
     csv = pd.read_csv(tmp_path / "credit_limits.csv", encoding="utf-8-sig")
-    assert csv["credit_limit_recommended"].tolist() == [9000.0, 6000.0, 0.0]
+    assert csv["credit_limit_recommended"].tolist() == [18000.0, 6000.0, 0.0]
     sheet = openpyxl.load_workbook(tmp_path / "credit_limits.xlsx", read_only=True)["credit limits"]
     rows = list(sheet.iter_rows(values_only=True))
     assert "Recommended credit limit (EUR)" in rows[0] and "Exposure at default (EUR)" in rows[0]
@@ -278,7 +282,7 @@ def test_a_debtor_never_invoiced_gets_no_band_and_no_limit_or_the_configured_sta
     """s38: a prospect (a debtor of the debtors table with no invoice, payment or statement by the as-of date:
     has_history False) read as "no invoice in the last 90 days: 0", and credit_limits.csv showed the band its
     empty features gave it. By hand: p (prospect, band A from the model, current limit 4,000) and a (band A,
-    9,000 invoiced over 90 days on 30-day terms: need 3,000, 6,000 / 4,500 / 9,000).
+    36,500 invoiced over 365 days on 30-day terms: need 3,000, 6,000 / 4,500 / 9,000).
     Default policy (prospect_limit null): p gets no limit (empty), the rule says to set it by hand, and its band
     and PD are empty in the table; a keeps its figures. prospect_limit 2,750: 2,500 in every variant (rounded
     down to the step of 500); with annual_turnover 20,000 (cap 10 %: 2,000) it is 2,000."""

@@ -144,12 +144,16 @@ def test_a_debtors_two_accounts_add_up_in_its_exposure_and_its_credit_need() -> 
         {
             "band": ["C", "C"],
             "in_default": [False, False],
-            "invoiced": got["invoice_amount_90d"],
+            "invoiced": got["invoice_amount_365d"],  # the default window since session 41 (90 days before)
             "terms_days": got["payment_terms_mean_365d"],
         }
     )
     need = recommend_limits(inputs, CreditPolicyConfig())["credit_need"].tolist()
     assert need == pytest.approx([500.0, 200.0])
+    # over 90 days the same: d1 900.00 / 90 = 10 a day on invoices, the statement's 200.00 a month
+    inputs["invoiced"] = got["invoice_amount_90d"]
+    quarter = CreditPolicyConfig(volume_window_days=90)
+    assert recommend_limits(inputs, quarter)["credit_need"].tolist() == pytest.approx([500.0, 200.0])
 
 
 def test_a_mixed_books_receivables_and_aging_add_the_statements_balances() -> None:

@@ -213,9 +213,31 @@ def test_credit_limits_are_written_per_debtor_with_the_rule_and_currency(env) ->
     assert len(live) > 100 and (live[cols] % 500 == 0).all().all()
     assert (live["credit_limit_conservative"] <= live["credit_limit_recommended"]).all()
     assert (live["credit_limit_recommended"] <= live["credit_limit_aggressive"]).all()
-    # band A: 2 x need rounded down to 500 (conf/credit.yaml); need = invoiced per month x terms in months
+    # band A: 2 x need rounded down to 500 (conf/credit.yaml); need = invoiced per month x terms in months (the
+    # generated debtors carry no turnover or net worth: no cap)
     a = live.loc[(live["band"] == "A") & ~live["credit_limit_rule"].str.contains("capped")]
-    assert len(a) and np.allclose(a["credit_limit_recommended"], np.floor(a["credit_need"] * 2 / 500) * 500)
+    computed = np.floor(a["credit_need"] * 2 / 500) * 500
+    # credit.review.keep_within 0.25 (the default since session 41): a band A debtor already in band A on DAY1
+    # whose computed limit is within DAY1's / 1.25 .. DAY1's x 1.25 keeps DAY1's, and the rule says so; DAY1 (the
+    # first run: no previous one) is 2 x its need rounded down to 500 for every band A debtor
+    first = pd.read_csv(env["out"] / DAY1.isoformat() / "credit_limits.csv", encoding="utf-8-sig")
+    first = first.set_index("debtor_id")
+    one = first.loc[(first["band"] == "A") & ~first["in_default"] & (first["credit_need"] > 0)]
+    assert len(one) and np.allclose(
+        one["credit_limit_recommended"], np.floor(one["credit_need"] * 2 / 500) * 500
+    )
+    kept = a["credit_limit_rule"].str.startswith(
+        "the previous run's limit kept: the computed one is within 25 %"
+    )
+    then = first.reindex(a.index)
+    near = (then["band"] == "A") & (computed > 0) & (computed <= then["credit_limit_recommended"] * 1.25)
+    near &= computed >= then["credit_limit_recommended"] / 1.25
+    # ... unless over its current limit tonight with a lower computed limit (no stale higher one kept)
+    over = (a["credit_limit_current"] > 0) & (a["exposure"] > a["credit_limit_current"])
+    near &= ~(over & (computed < then["credit_limit_recommended"]))
+    assert len(a) and kept.sum() > 0 and (kept == near).all()
+    assert np.allclose(a.loc[kept, "credit_limit_recommended"], then.loc[kept, "credit_limit_recommended"])
+    assert np.allclose(a.loc[~kept, "credit_limit_recommended"], computed[~kept])
     # both amounts at the currency's 2 decimals in the CSV (s26-ux): equal up to their rounding
     months = live["terms_days"] / (365.25 / 12)
     assert (

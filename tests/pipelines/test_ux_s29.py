@@ -147,8 +147,9 @@ def test_a_jpy_queue_is_written_in_whole_yen_and_its_workbook_shows_no_decimals(
 
 
 def test_jpy_credit_limits_and_cash_in_whole_yen_with_every_amount_totalled(tmp_path) -> None:
-    """Debtor a invoiced 9,001 in the 90-day window: 100.0111 a day, 3,044.09 a month (x 365.25 / 12)
-    and a need of 3,000.33 at 30 days' terms; in yen 3044 and 3000 (they read 3044.09 and 3000.33).
+    """Debtor a invoiced 36,504 in the 365-day window (the default since session 41; 9,001 in 90 days before):
+    36,504 / 365 = 100.0110 a day, 3,044.08 a month (x 365.25 / 12) and a need of 3,000.33 at 30 days' terms; in
+    yen 3044 and 3000 (they read 3044.08 and 3000.33).
     credit_limits.xlsx totalled 3 of its 7 amounts; now all 7, as the queues, and the forecast's log
     line says the 13 weeks' cash in whole yen."""
     import datetime as dt
@@ -162,9 +163,9 @@ def test_jpy_credit_limits_and_cash_in_whole_yen_with_every_amount_totalled(tmp_
     from tests.pipelines.test_credit_limits import scores_frame
 
     scored = add_credit_limits(
-        scores_frame().assign(invoice_amount_90d=[9001.0, 9000.0, 9000.0]), None, CreditPolicyConfig()
+        scores_frame().assign(invoice_amount_365d=[36_504.0, 73_000.0, 0.0]), None, CreditPolicyConfig()
     )
-    for currency, need in (("JPY", ("3044", "3000")), ("EUR", ("3044.09", "3000.33"))):
+    for currency, need in (("JPY", ("3044", "3000")), ("EUR", ("3044.08", "3000.33"))):
         out = tmp_path / currency
         out.mkdir()
         files = write_credit_limits(scored, out, dt.datetime(2024, 6, 30), currency, xlsx_rows=10)

@@ -14,7 +14,8 @@ COLS = ["credit_limit_recommended", "credit_limit_conservative", "credit_limit_a
 
 
 def _need(invoiced: float, band: str = "C") -> pd.DataFrame:
-    """One debtor invoiced ``invoiced`` over the last 90 days on 30-day terms: need = invoiced / 90 x 30."""
+    """One debtor invoiced ``invoiced`` over the last 365 days (the default window since session 41) on 30-day
+    terms: need = invoiced / 365 x 30 (36,500 -> 3,000)."""
     return pd.DataFrame(
         [{"band": band, "in_default": False, "invoiced": invoiced, "terms_days": 30.0}], index=["d0"]
     )
@@ -26,16 +27,16 @@ def test_credit_limit_step_follows_the_currency() -> None:
     policy = CreditPolicyConfig()
     # EUR / USD / an unnamed currency: 500 as before. need 3,000; band C 1.0 / 0.75 / 1.5 = 3,000 / 2,250 / 4,500
     for code in ("EUR", "USD", None):
-        out = recommend_limits(_need(9_000.0), policy, code)
+        out = recommend_limits(_need(36_500.0), policy, code)
         assert out[COLS].iloc[0].tolist() == [3000.0, 2000.0, 4500.0]
     # JPY: need 3,000,000 yen; 2,250,000 rounded down to 100,000 (500 x 160 = 80,000 -> 1-2-5: 100,000)
-    out = recommend_limits(_need(9_000_000.0), policy, "JPY")
+    out = recommend_limits(_need(36_500_000.0), policy, "JPY")
     assert out[COLS].iloc[0].tolist() == [3_000_000.0, 2_200_000.0, 4_500_000.0]
     # band E: 0.25 x 3,000,000 = 750,000 -> 700,000 (was 750,000 on a 500-yen step)
-    out = recommend_limits(_need(9_000_000.0, "E"), policy, "JPY")
+    out = recommend_limits(_need(36_500_000.0, "E"), policy, "JPY")
     assert out["credit_limit_recommended"].iloc[0] == 700_000.0
     # KWD: need 3,000 dinars; 2,250 -> 2,200 on a 200-dinar step (500 x 0.33 = 165 -> 200); was 2,000
-    out = recommend_limits(_need(9_000.0), policy, "KWD")
+    out = recommend_limits(_need(36_500.0), policy, "KWD")
     assert out[COLS].iloc[0].tolist() == [3000.0, 2200.0, 4400.0]
     assert round_step(policy, "kwd") == 200.0
 
@@ -44,7 +45,7 @@ def test_credit_limit_step_of_ones_own_per_currency(tmp_path) -> None:
     from pipelines.scoring.limits import recommend_limits, round_step
 
     policy = CreditPolicyConfig(round_to_by_currency={"JPY": 10_000.0})
-    out = recommend_limits(_need(9_000_000.0, "E"), policy, "JPY")
+    out = recommend_limits(_need(36_500_000.0, "E"), policy, "JPY")
     assert out["credit_limit_recommended"].iloc[0] == 750_000.0
     assert round_step(policy, "EUR") == 500.0
     with pytest.raises(ConfigError, match="round_to_by_currency: 'yen' is not an ISO-4217 code"):

@@ -264,7 +264,12 @@ def test_credit_limits_workbook_shows_payment_terms_in_whole_days(tmp_path) -> N
     from pipelines.scoring.limits import write_credit_limits
     from tests.pipelines.test_credit_limits import POLICY, add_credit_limits, scores_frame
 
-    scored = add_credit_limits(scores_frame().assign(open_balance=[500.0, 8000.0, 500.0]), None, POLICY)
+    # every debtor invoiced in the 365-day window (the default since session 41), so each has terms (c, in
+    # default, 36,500 on 30-day terms: 30 days, limit 0)
+    frame = scores_frame().assign(
+        open_balance=[500.0, 8000.0, 500.0], invoice_amount_365d=[36_500.0, 73_000.0, 36_500.0]
+    )
+    scored = add_credit_limits(frame, None, POLICY)
     write_credit_limits(scored, tmp_path, dt.datetime(2024, 6, 30), "EUR", xlsx_rows=10)
     sheet = openpyxl.load_workbook(tmp_path / "credit_limits.xlsx")["credit limits"]
     header = [c.value for c in sheet[1]]

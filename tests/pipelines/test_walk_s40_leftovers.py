@@ -300,8 +300,11 @@ def test_a_recommendation_within_the_review_share_keeps_the_previous_runs_limit(
     assert got["credit_limit_conservative"].tolist()[:3] == [5_000.0, 6_500.0, 5_000.0]
     kept = "the previous run's limit kept: the computed one is within 25 % of it in the same band (credit.review)"
     assert (got["credit_limit_rule"].astype(str) == kept).tolist() == [True, False, True] + [False] * 6
-    # off by default, and without a previous run: as computed
-    assert review_limits(now, prev, CreditPolicyConfig()) is now
+    # the default since session 41 is the same 0.25 (the same result); null: as computed; without a previous
+    # run: as computed
+    pd.testing.assert_frame_equal(review_limits(now, prev, CreditPolicyConfig()), got)
+    off = CreditPolicyConfig.model_validate({"review": {"keep_within": None}})
+    assert review_limits(now, prev, off) is now
     assert review_limits(now, None, policy) is now
 
 
