@@ -30,7 +30,7 @@ from pipelines.feed_checks import check_words, format_figure
 from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_waterfall_svg
 from pipelines.report.portfolio import PortfolioView, debtor_pages, portfolio_context
 from pipelines.scoring.ids import in_ids
-from pipelines.scoring.watchlist import DEFAULT_BAND, TRIGGERS, rank_pool
+from pipelines.scoring.watchlist import DEFAULT_BAND, NO_BAND_WORDS, TRIGGERS, rank_pool
 from pipelines.words import (
     NO_CURRENCY_CODE,
     code_words,
@@ -94,19 +94,29 @@ def changes_summary(
     band_prev = previous.set_index("debtor_id")["band"].reindex(both["debtor_id"]).to_numpy()
     now_rank = both["band"].map(rank).to_numpy(dtype="float64")
     prev_rank = pd.Series(band_prev).map(rank).to_numpy(dtype="float64")
+    # a live debtor never invoiced has no band (scores' band empty, pipelines.scoring.score.score_rows): its own
+    # row and column, named as the summary names it (s40-review: before, 113 of them sat in band A here)
+    prev_words = pd.Series(band_prev, dtype="string").fillna(NO_BAND_WORDS).to_numpy(dtype=object)
+    now_words = both["band"].astype("string").fillna(NO_BAND_WORDS).to_numpy(dtype=object)
+    if (prev_words == NO_BAND_WORDS).any() or (now_words == NO_BAND_WORDS).any():
+        order = [*order, NO_BAND_WORDS]
     matrix = pd.crosstab(
-        pd.Categorical(band_prev, categories=order),
-        pd.Categorical(both["band"].astype(str), categories=order),
+        pd.Categorical(prev_words, categories=order),
+        pd.Categorical(now_words, categories=order),
         dropna=False,
     )
     matrix.index.name, matrix.columns.name = "previous", "today"
     # a debtor that went into default since the last run has PD 1 by convention: it topped the largest
     # increases ("0.55% -> 100.00%, +99.45 pp") as if the model had said so (s35-walk); it is named apart
-    defaulted = both["in_default"].astype(bool).to_numpy() & (band_prev != DEFAULT_BAND)
+    defaulted = both["in_default"].astype(bool).to_numpy() & (prev_words != DEFAULT_BAND)
     live = both[~defaulted]
     rose = live["pd_change"] > 0
     shown = live["pd_change"] >= MOVER_MIN_CHANGE
     movers = live[shown].nlargest(top, "pd_change")
+    movers = movers.assign(
+        band_prev=movers["band_prev"].astype("string").fillna(NO_BAND_WORDS),
+        band=movers["band"].astype("string").fillna(NO_BAND_WORDS),
+    )
     return {
         "has_previous": True,
         "new": int((~scored["in_previous"].astype(bool)).sum()),

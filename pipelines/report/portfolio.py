@@ -39,7 +39,7 @@ from features.portfolio import (
 from features.tables import Portfolio
 from pipelines.config.nightly import NightlyConfig
 from pipelines.scoring.queue import lgd_for
-from pipelines.scoring.watchlist import DEFAULT_BAND, HISTORY
+from pipelines.scoring.watchlist import DEFAULT_BAND, HISTORY, NO_BAND_WORDS
 
 __all__ = [
     "BookSums",
@@ -393,7 +393,8 @@ def build_portfolio(
     names = [b.name for b in cfg.bands] + [DEFAULT_BAND]
     el_frame = pd.DataFrame(
         {
-            "band": scored["band"].astype("string"),
+            # a live debtor never invoiced has no band (scores' band empty): its own row, as the summary names it
+            "band": scored["band"].astype("string").fillna(NO_BAND_WORDS),
             "segment": scored["segment"].astype("string") if "segment" in scored else pd.NA,
             "pd": scored["pd"].astype("float64"),
             "exposure": scored["open_balance"].astype("float64"),
@@ -466,6 +467,12 @@ def _day(value: Any) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
     return pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def _band_words(value: Any) -> str:
+    """A band as a debtor page shows it: empty (a run at which the debtor had no invoice, payment or statement yet)
+    is :data:`NO_BAND_WORDS`."""
+    return NO_BAND_WORDS if value is None or pd.isna(value) else str(value)
 
 
 def _num(value: Any) -> float | None:
@@ -569,7 +576,7 @@ def debtor_pages(view: PortfolioView, ids: list[str], max_invoices: int = 12) ->
         pages[debtor] = {
             "spark": sparkline_svg([float(x["pd"]) for x in history]),
             "history": [
-                {"as_of": str(x["as_of"]), "pd": float(x["pd"]), "band": str(x["band"])}
+                {"as_of": str(x["as_of"]), "pd": float(x["pd"]), "band": _band_words(x["band"])}
                 for x in history[::-1]
             ],
             "invoices": [

@@ -168,8 +168,12 @@ def recommend_limits(
     n = len(inputs)
     names = list(policy.bands)
     in_default = inputs["in_default"].fillna(False).to_numpy(dtype=bool)
+    # never invoiced: no volume, no terms, no history behind its band (none since session 41); the starting
+    # limit or none
+    seen = inputs["has_history"] if "has_history" in inputs else pd.Series(True, index=inputs.index)
+    prospect = ~seen.fillna(True).to_numpy(dtype=bool) & ~in_default
     code = _positions(inputs["band"], names)
-    unknown = (code < 0) & ~in_default
+    unknown = (code < 0) & ~in_default & ~prospect
     if unknown.any():
         bad = sorted({str(b) for b in inputs["band"].to_numpy(dtype=object)[unknown]})
         raise ValueError(
@@ -206,9 +210,6 @@ def recommend_limits(
     keep = policy.no_history == "keep_current"
     kept = np.nan_to_num(current, nan=0.0)
     step = round_step(policy, currency)
-    # never invoiced: no volume, no terms, no history behind its band; the starting limit or none
-    seen = inputs["has_history"] if "has_history" in inputs else pd.Series(True, index=inputs.index)
-    prospect = ~seen.fillna(True).to_numpy(dtype=bool) & ~in_default
     start = policy.prospect_limit
     starting = np.nan if start is None else _floor_to(np.minimum(start, cap), step)
     for variant in VARIANTS:

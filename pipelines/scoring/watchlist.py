@@ -18,6 +18,8 @@ LIMIT_INPUTS = ("open_balance", "credit_limit_current", "credit_limit_recommende
 HISTORY = "has_history"
 # the manifest's band counts (counts.bands): live debtors without a history (prospects), in no band
 NO_HISTORY_BAND = "no_history"
+# ... and how the report and the exports name it: such a debtor's band is empty in scores.parquet (score_rows)
+NO_BAND_WORDS = "never invoiced: no band"
 LIMIT_MEMORY = "limit_over_on"  # the last run's as-of date at which the debtor was over a limit
 LEDGER_MEMORY = (
     "limit_over_ledger_on"  # the last month-end within rearm_days the ledger shows over the current limit

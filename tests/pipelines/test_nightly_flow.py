@@ -1544,6 +1544,25 @@ def test_prospects_in_the_debtors_table_are_scored_never_flagged_and_do_not_refu
     assert sorted(watch["debtor_id"]) == sorted(before["debtor_id"]) and len(watch) > 0
     html = (run.path / "report.html").read_text(encoding="utf-8")
     assert 'id="without-history"><b>350</b>' in html
+    # s41-limits: no band in every output (s40-review: the migration table counted never-invoiced debtors in band
+    # A while the summary said "no band"): empty in scores.parquet and credit_limits.csv; the next night the
+    # report's migration table has their own row and column, 350 on its diagonal, and the band columns count the
+    # invoiced debtors alone, as the summary's band table does
+    assert scores.loc[prospect, "band"].isna().all() and scores.loc[~prospect, "band"].notna().all()
+    limits = pd.read_csv(run.path / "credit_limits.csv", encoding="utf-8-sig")
+    assert limits.loc[limits["debtor_id"].str.startswith("PROSPECT"), "band"].isna().all()
+    from tests.pipelines.test_no_band_s41 import table_of
+
+    second = nightly(as_of=DAY2, config_path=env["cfg"], data_dir=data, out_dir=env["tmp"] / "runs_prospects")
+    matrix = table_of((second.path / "report.html").read_text(encoding="utf-8"))
+    words, bands = "never invoiced: no band", second.manifest["counts"]["bands"]
+    assert matrix.loc[words, words] == 350 == matrix.loc[words].sum() == matrix[words].sum()
+    assert bands["no_history"] == 350 and '<td>never invoiced: no band</td><td class="num">350</td>' in (
+        second.path / "report.html"
+    ).read_text(encoding="utf-8")
+    assert {b: int(matrix[b].sum()) for b in ("A", "B", "C", "D", "E", "default")} == {
+        b: bands[b] for b in ("A", "B", "C", "D", "E", "default")
+    }
 
 
 def test_the_night_a_new_champion_first_scores_names_the_previous_runs_version(
