@@ -18,7 +18,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BOOK_FILE", "BookMismatchError", "book_id_for", "book_of", "check_book", "record_book"]
+__all__ = [
+    "BOOK_FILE",
+    "BookMismatchError",
+    "book_id_for",
+    "book_of",
+    "check_book",
+    "folder_book",
+    "record_book",
+]
 
 BOOK_FILE = "book.json"
 
@@ -118,9 +126,29 @@ def record_book(out: Path, data: Path, first_run: str | None = None) -> None:
         anew = recorded.get("data_dir") == book["data_dir"] and book["book_id"]
         if not anew or recorded.get("book_id") == book["book_id"]:
             return
+    # the ids this folder held before (ingested anew): an override entered under one of them is this book's
+    # (pipelines.scoring.overrides.check_books)
+    earlier = [
+        *(recorded or {}).get("earlier_ids", []),
+        *([recorded["book_id"]] if (recorded or {}).get("book_id") else []),
+    ]
     body = {
         **book,
+        **({"earlier_ids": earlier} if earlier else {}),
         "first_run": (recorded or {}).get("first_run") or first_run,
         "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     write_text_atomic(json.dumps(body, indent=2) + "\n", out / BOOK_FILE)
+
+
+def folder_book(out: Path) -> tuple[str | None, set[str], dict[str, Any]]:
+    """(the book id ``OUTDIR/book.json`` records, with the ids the folder held before it was ingested anew,
+    the whole record): ``(None, set(), {})`` when it records none (no run published yet, a folder of raw files,
+    an unreadable file: :func:`check_book` names that one)."""
+    try:
+        recorded = _recorded(Path(out)) or {}
+    except BookMismatchError:
+        return None, set(), {}
+    current = recorded.get("book_id") if isinstance(recorded.get("book_id"), str) else None
+    earlier = {str(x) for x in recorded.get("earlier_ids") or [] if isinstance(x, str)}
+    return current, ({current} | earlier) if current else earlier, recorded

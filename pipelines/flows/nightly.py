@@ -74,7 +74,14 @@ from pipelines.ingest.decimals import money_places, output_currency
 from pipelines.runtime import SAID_IN_SUMMARY, STEP_TIME, blas_threads, release_freed_memory
 from pipelines.scoring.ids import in_ids
 from pipelines.scoring.limits import add_credit_limits, review_limits, write_credit_limits
-from pipelines.scoring.overrides import active_overrides, check_log, log_head, read_acceptances
+from pipelines.scoring.overrides import (
+    active_overrides,
+    check_log,
+    lines_ahead,
+    log_head,
+    read_acceptances,
+    read_log,
+)
 from pipelines.scoring.owners import coverage_gaps, owner_gaps_note
 from pipelines.scoring.paydate import (
     STATEMENTS_NO_FORECAST,
@@ -1319,8 +1326,15 @@ def run_nightly(
         # the log as found now is this run's: an override entered while it runs is the next run's (before,
         # the log was read three times, so the manifest and the report could hold a line the watchlist had not)
         # the time before the read: a line dated earlier that this run did not read was backdated
-        read_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        now = dt.datetime.now(dt.UTC)
+        read_at = now.isoformat(timespec="seconds")
         log_at_start = {**log_head(out_dir), "read_at": read_at}
+        # a line dated after this run's clock: entered on a clock running ahead (s41); applied, and said
+        ahead = lines_ahead(out_dir, read_log(out_dir, log_at_start["lines"]), now)
+        for line in ahead:
+            logger.warning("overrides: %s", line["said"])
+        if ahead:
+            log_at_start["clock_ahead"] = [{k: x[k] for k in ("line", "by", "at", "ahead")} for x in ahead]
         with meter.step("load_champion"):
             loaded, (paydate_version, paydate_why) = load_champion(cfg, project)
         check_definition(

@@ -48,10 +48,12 @@ __all__ = [
     "OverrideError",
     "active_overrides",
     "append_override",
+    "check_books",
     "check_head",
     "accept_log",
     "check_log",
     "check_unread_lines",
+    "lines_ahead",
     "log_head",
     "read_log",
 ]
@@ -86,7 +88,10 @@ class Override:
 
 
 def _line_hash(record: dict[str, Any]) -> str:
-    body = json.dumps({k: record.get(k) for k in _FIELDS}, sort_keys=True, separators=(",", ":"))
+    """The line's hash over :data:`_FIELDS`, and ``book`` when the line has it (written since session 41: a line
+    written before hashes as it did)."""
+    fields = (*_FIELDS, "book") if "book" in record else _FIELDS
+    body = json.dumps({k: record.get(k) for k in fields}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
@@ -175,8 +180,13 @@ def append_override(
     The file is opened in append mode only, under an exclusive lock, so concurrent writers never
     interleave and existing lines are never rewritten. A broken chain is refused (AuditLogError)."""
 
+    from pipelines.adapters.book import folder_book
+
+    book = folder_book(Path(runs_dir))[0]
+
     def line() -> dict[str, Any]:
         records = read_log(runs_dir)
+        check_books(runs_dir, records)  # another book's log copied in: refused before a line is added to it
         at = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
         record: dict[str, Any] = {
             "seq": len(records) + 1,
@@ -189,6 +199,7 @@ def append_override(
             "until": override.until.isoformat() if override.until else None,
             "run": override.run.isoformat(),
             "pd": None if override.pd is None else round(float(override.pd), 6),
+            **({"book": book} if book else {}),  # the runs folder's book (OUTDIR/book.json), s41
             "prev": records[-1]["hash"] if records else _GENESIS,
         }
         record["hash"] = _line_hash(record)
@@ -196,6 +207,35 @@ def append_override(
         return record
 
     return _locked_append(Path(runs_dir) / AUDIT_LOG, line)
+
+
+def check_books(runs_dir: str | Path, records: list[dict[str, Any]]) -> None:
+    """Refuse a log holding a line entered in another book's runs folder: since session 41 each line records the
+    book of the folder it was entered in (``book``: the id of ``OUTDIR/book.json``), so a log copied whole from
+    another book's folder is named (s40-attack: it was accepted, its overrides acting on whatever debtors of this
+    book share their ids). Lines written before session 41 carry no book, and a folder that records no book yet
+    (no run published) has nothing to compare with: both pass. The ids a folder held before it was emptied and
+    ingested anew (book.json's ``earlier_ids``) are its own."""
+    from pipelines.adapters.book import BOOK_FILE, folder_book
+
+    current, own, recorded = folder_book(Path(runs_dir))
+    if not own:
+        return
+    path = Path(runs_dir) / AUDIT_LOG
+    for record in records:
+        other = record.get("book")
+        if other is None or str(other) in own:
+            continue
+        i = int(record["seq"])
+        raise AuditLogError(
+            f"{path} line {i} (debtor {_written_out(str(record.get('debtor_id')))}, by "
+            f"{_written_out(str(record.get('by')))}, at {_written_out(str(record.get('at')))}) was entered in the "
+            f"runs folder of book {_written_out(str(other))[:40]}, but {runs_dir} holds the runs of book {current} "
+            f"(--data {recorded.get('data_dir')}; {Path(runs_dir) / BOOK_FILE}): this log was copied from another "
+            f"book's runs folder, and its overrides would act on the debtors of this book that share their ids. "
+            f"Put this folder's own {AUDIT_LOG} back (from a backup, or remove it if this folder had none), then "
+            "enter again with `ews watchlist override` any override meant for this book"
+        )
 
 
 def _check_clock(runs_dir: str | Path, records: list[dict[str, Any]], at: dt.datetime) -> None:
@@ -213,7 +253,7 @@ def _check_clock(runs_dir: str | Path, records: list[dict[str, Any]], at: dt.dat
     )
     if records:
         above = _when(records[-1].get("at"))
-        if above is not None and at < above - CLOCK_SLACK:
+        if above is not None and at < above - CLOCK_SLACK and not _read_before_dated(runs_dir, len(records)):
             raise OverrideError(
                 f"this machine's clock says {stamp}, {_span(above - at)} before line {len(records)} of {path} "
                 f"(by {_written_out(str(records[-1].get('by')))}, at {records[-1].get('at')}); lines are appended "
@@ -228,6 +268,63 @@ def _check_clock(runs_dir: str | Path, records: list[dict[str, Any]], at: dt.dat
                 f"this machine's clock says {stamp}, {_span(read_at - at)} before the run of "
                 f"{manifest.parent.name} read {path} ({head.get('read_at')}, {manifest}): {fix}"
             )
+
+
+def _read_before_dated(runs_dir: str | Path, i: int) -> str | None:
+    """The run (its as-of date) that read line ``i`` of the log more than :data:`CLOCK_SLACK` before the time
+    the line bears: proof that the clock of the machine it was entered on ran ahead (a run's clock is the runs
+    folder's reference: the line existed when that run read the log); None when no run did. A later line is
+    then held against that run's read, not against line ``i``'s time (s41: a line dated a day ahead refused
+    every override on a right clock for that day, s40-attack)."""
+    records = read_log(runs_dir, i)
+    if len(records) < i:
+        return None
+    at = _when(records[i - 1].get("at"))
+    if at is None:
+        return None
+    for manifest, head in _run_manifests(runs_dir):
+        read_at = _when(head.get("read_at"))
+        if head["lines"] >= i and read_at is not None and read_at < at - CLOCK_SLACK:
+            return manifest.parent.name
+    return None
+
+
+def lines_ahead(
+    runs_dir: str | Path, records: list[dict[str, Any]], now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The lines no published run has read yet that are dated more than :data:`CLOCK_SLACK` after ``now`` (the
+    nightly's clock as it reads the log): entered on a machine whose clock runs ahead (or this machine's runs
+    behind). Such a line is the analyst's own and applies as entered, so the run goes on and says so (the log,
+    the manifest's ``overrides.clock_ahead``): until its time, `ews watchlist override` on a right clock is held
+    against it, and only this run's read shows which clock was off (:func:`_read_before_dated`). Before session
+    41 nothing said it (s40-attack). ``{"line", "by", "at", "ahead", "said"}`` per line."""
+    seen = max((h["lines"] for _, h in _run_manifests(runs_dir)), default=0)
+    path = Path(runs_dir) / AUDIT_LOG
+    now = now.astimezone(dt.UTC)
+    found = []
+    for record in records[seen:]:
+        at = _when(record.get("at"))
+        if at is None or at <= now + CLOCK_SLACK:
+            continue
+        i = int(record["seq"])
+        by = _written_out(str(record.get("by")))
+        found.append(
+            {
+                "line": i,
+                "by": by,
+                "at": str(record.get("at")),
+                "ahead": _span(at - now),
+                "said": (
+                    f"{path} line {i} (debtor {_written_out(str(record.get('debtor_id')))}, by {by}) is dated "
+                    f"{_written_out(str(record.get('at')))}, {_span(at - now)} after this run's clock "
+                    f"({now.strftime('%Y-%m-%d %H:%M:%S UTC')}): the clock of the machine it was entered on runs "
+                    "ahead (or this machine's runs behind). The override applies as entered; set that machine's "
+                    "clock (and its time zone) right. From this run on, later overrides are held against this "
+                    "run's reading of the log, not against that line's time"
+                ),
+            }
+        )
+    return found
 
 
 def _span(delta: dt.timedelta) -> str:
@@ -477,6 +574,7 @@ def check_log(runs_dir: str | Path, previous_run: Path | None) -> None:
     latest run read the log, dated after it and naming the latest run, by someone who can write the
     runs folder, is not found (README)."""
     records = read_log(runs_dir)
+    check_books(runs_dir, records)
     accepted = accepted_heads(runs_dir, records)
     check_recorded_heads(runs_dir, records, accepted)
     check_unread_lines(runs_dir, records)
@@ -707,7 +805,7 @@ def check_unread_lines(runs_dir: str | Path, records: list[dict[str, Any]]) -> N
         )
         if i > 1:
             above = _when(records[i - 2].get("at"))
-            if above is not None and at < above - CLOCK_SLACK:
+            if above is not None and at < above - CLOCK_SLACK and not _read_before_dated(runs_dir, i - 1):
                 raise AuditLogError(
                     f"{where} is dated before line {i - 1} ({records[i - 2].get('at')}); {fix}"
                 )
