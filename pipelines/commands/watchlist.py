@@ -70,6 +70,21 @@ class _DebtorIdCommand(typer.core.TyperCommand):
             raise
 
 
+def _band_shown(band: object, model: object) -> str:
+    """A run's band as `ews watchlist history` shows it: the analyst's with the model's beside it ("C (model B)");
+    a run at which the debtor had no invoice, payment or statement yet has no band from the model (s41: the empty
+    band read "<NA>", and beside an analyst's band the history stopped on an ambiguous comparison)."""
+    import pandas as pd
+
+    from pipelines.scoring.watchlist import NO_BAND_WORDS
+
+    if pd.isna(band):
+        return NO_BAND_WORDS
+    if pd.isna(model):
+        return f"{band} (model: no band, never invoiced)"
+    return str(band) if band == model else f"{band} (model {model})"
+
+
 def register(app: typer.Typer) -> None:
     watch_app = typer.Typer(
         help="The watchlist's memory: analysts' overrides (append-only audit log) and a debtor's history.",
@@ -226,7 +241,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(
                 r.as_of,
                 "default" if r.in_default else f"{r.pd:.2%}",  # as in the report and the queues
-                str(r.band) if r.band == r.model_band else f"{r.band} (model {r.model_band})",
+                _band_shown(r.band, r.model_band),
                 "yes" if r.flagged else "",
                 triggers_words(
                     r.triggers

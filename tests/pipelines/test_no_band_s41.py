@@ -187,3 +187,40 @@ def test_expected_loss_per_band_and_a_debtor_pages_history_name_no_band() -> Non
     out = expected_loss_by(frame, "band", order=["A", "B", "C", "D", "E", "default"])
     assert out.loc["A", "debtors"] == 1 and out.loc[words, "debtors"] == 1
     assert out.loc["A", "expected_loss"] == 0.005 * 1000 * 0.5
+
+
+def test_ews_watchlist_history_says_no_band_for_a_run_before_the_first_invoice(tmp_path) -> None:
+    """P was a prospect on 31 January (band empty in scores.parquet) and invoiced by 29 February (band B, PD 2 %).
+    `ews watchlist history P` reads "never invoiced: no band" for January and "B" for February (before: "<NA>"
+    beside an empty model band, and an analyst's band over an empty one stopped on "boolean value of NA is
+    ambiguous")."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from pipelines.commands.watchlist import _band_shown
+
+    runs = tmp_path / "runs"
+    for day, band, pd_, seen in (("2024-01-31", None, 0.004, False), ("2024-02-29", "B", 0.02, True)):
+        folder = runs / day
+        folder.mkdir(parents=True)
+        pd.DataFrame(
+            {
+                "debtor_id": pd.array(["P"], dtype="string"),
+                "pd": [pd_],
+                "band": pd.array([band], dtype="string"),
+                "in_default": [False],
+                "has_history": [seen],
+            }
+        ).to_parquet(folder / "scores.parquet")
+        (folder / "manifest.json").write_text(json.dumps({"as_of": day}))
+    got = CliRunner().invoke(app, ["watchlist", "history", "P", "--out", str(runs)])
+    assert got.exit_code == 0, got.output
+    rows = {line.split()[0]: line for line in got.output.splitlines() if line.strip().startswith("2024-")}
+    assert "never invoiced: no band" in rows["2024-01-31"] and "<NA>" not in got.output
+    assert rows["2024-02-29"].split()[2] == "B"
+    assert (
+        _band_shown("C", pd.NA) == "C (model: no band, never invoiced)"
+        and _band_shown("C", "B") == "C (model B)"
+    )
