@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -524,6 +525,12 @@ def test_report_has_watchlist_and_waterfalls(env) -> None:
     assert 'id="watchlist-table"' in html and 'id="drift-table"' in html
     assert html.count('class="waterfall"') == 3
     assert "Compared with the run of 2024-08-30" in html
+    # the champion's test window (its ews.test_as_of tag) under the Calibration table (s41)
+    assert re.search(
+        r'id="test-window">Test window: (\d+ month-ends, \d{4}-\d\d-\d\d to |the month-end )\d{4}-\d\d-\d\d '
+        r"\([\d,]+ rows, [\d,]+ defaults\)\.</p>",
+        html,
+    )
     assert "=HYPERLINK" not in html or "&#34;" in html or "&quot;" in html
 
 
