@@ -901,7 +901,11 @@ def actual_cash(amount: np.ndarray, actual_days: np.ndarray, weeks: int = 13) ->
     week = ((days[ok] - 1) // PERIOD_DAYS).astype(np.int64)
     # a settlement dated on or before T is in no week after it: a kept history whose export removed rows
     # as cancelled (third simulator 200 x 36 s77 at 27 months) held such invoices, and np.bincount
-    # stopped `ews train`'s payment-date model with "'list' argument must have no negative elements"
+    # stopped `ews train`'s payment-date model with "'list' argument must have no negative elements".
+    # The removal was the cause (paid invoices that had left a rolling export's window, with their
+    # payments): since session 41 they stay (pipelines.ingest.history, aged_out), and the same history
+    # holds none (s41-rolling: 67 held-out invoices in 8 month-ends before, 0 after). Kept as a guard:
+    # a ledger that still holds one loses one held-out week's cash, not the whole model.
     keep = (week >= 0) & (week < weeks)
     return np.bincount(week[keep], weights=np.asarray(amount, dtype=np.float64)[ok][keep], minlength=weeks)
 

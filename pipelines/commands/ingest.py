@@ -196,7 +196,10 @@ def print_summary(
             + (f" ({c['unchanged']:,} re-sent unchanged)" if c.get("unchanged") else "")
             + f", added {c['added']:,}"
             + (f" of which {c['derived']:,} dated from today's debtors table" if c.get("derived") else "")
-            + f", removed {c['removed']:,})"
+            + f", removed {c['removed']:,}"
+            # paid invoices that left a rolling export's window, kept (not cancelled): s41-rolling
+            + (f", aged out {c['aged_out']:,}" if c.get("aged_out") else "")
+            + ")"
             for t, c in kept["tables"].items()
         )
         resolved = sum((kept.get("readmitted") or {}).values())

@@ -16,7 +16,10 @@ Rules (each tested in ``tests/pipelines/test_history_s25.py``):
   its debtor in default; quarantine is for the rows of today's input, and these are not. A kept
   payment counts as inside the span only when its invoice was issued inside the invoices' span (or
   it is unallocated): an export of "the window's invoices and their payments" leaves out the
-  payments of older invoices, which are not deleted. More than :data:`MAX_REMOVED_SHARE` of the kept
+  payments of older invoices, which are not deleted. A kept invoice inside the span that is paid
+  (:func:`settled`) and issued before the day from which today's export holds the paid invoices it
+  keeps (:func:`open_items_end`) aged out of the export's window: it stays, with its payments,
+  counted ``aged_out`` (s41-rolling). More than :data:`MAX_REMOVED_SHARE` of the kept
   rows of a span removed at once is a broken export, not cancellations: refused, nothing changes;
 * payments of today's export naming an invoice the history holds for the same debtor (the
   invoice was issued before today's window) are accepted, not ``invoice_before_export`` /
@@ -38,7 +41,7 @@ The history as it stood before the latest date's merge is kept in ``OUT/.history
 no copy), so a rerun for the same date merges into the same base and writes the same bytes.
 ``manifest.json`` keeps today's counts per table (rows in = accepted + quarantined) and states the
 history's apart: ``history.tables.<table>`` = ``kept`` (rows of the base), ``replaced``, ``added``,
-``removed`` and ``rows`` (published: kept - removed + added); ``debtor_history`` also ``derived``
+``removed``, ``aged_out`` (when any) and ``rows`` (published: kept - removed + added); ``debtor_history`` also ``derived``
 (of ``added``, the rows derived from today's debtors table).
 """
 
@@ -378,6 +381,89 @@ def _first_dense_day(per_day: pd.Series, month: pd.Period, rate: float, as_of: p
     return start + pd.Timedelta(days=int(np.flatnonzero(sparse)[-1]))
 
 
+SETTLED_SLACK = 0.005
+"""An invoice is paid when the payments naming it reach its amount less this (a cent's rounding)."""
+
+
+def settled(invoices: pd.DataFrame, payments: list[pd.DataFrame | None], as_of: dt.date) -> np.ndarray:
+    """Per row of ``invoices``: paid in full by ``as_of`` by the payments naming it for its debtor (cash
+    and credit memos; a payment id in several frames counted once, the last frame's row: today's wins
+    over the kept one). Unallocated cash settles nothing here: an ERP's open items are the invoices its
+    own allocations leave open (ews's ledger applies such cash oldest first, :mod:`features.ledger`;
+    the ERP's export does not)."""
+    cols = ["payment_id", "debtor_id", "invoice_id", "paid_on", "amount"]
+    frames = [f[cols] for f in payments if f is not None and len(f) and set(cols) <= set(f.columns)]
+    if not frames or not len(invoices):
+        return np.zeros(len(invoices), dtype=bool)
+    pay = pd.concat(frames, ignore_index=True)
+    pay = pay.loc[~(pay.duplicated("payment_id", keep="last") & pay["payment_id"].notna())]
+    pay = pay.loc[pay["invoice_id"].notna() & (pay["paid_on"] <= pd.Timestamp(as_of)).fillna(False)]
+    if not len(pay):
+        return np.zeros(len(invoices), dtype=bool)
+    paid = pay["amount"].groupby(_pair(pay).to_numpy()).sum()
+    got = np.nan_to_num(paid.reindex(_pair(invoices).to_numpy()).to_numpy(dtype="float64"), nan=0.0)
+    amount = invoices["amount"].to_numpy(dtype="float64", na_value=np.nan)
+    return (got >= amount - SETTLED_SLACK) & ~np.isnan(amount)
+
+
+def paid_days(
+    kept_tables: dict[str, pd.DataFrame],
+    today: dict[str, pd.DataFrame],
+    start: pd.Timestamp | None,
+    as_of: dt.date,
+    moved: pd.Index | None = None,
+) -> pd.DataFrame:
+    """The kept invoices issued from ``start`` (None: the first) to ``as_of`` and paid by then
+    (:func:`settled`, by the kept and today's payments), per issue day: how many today's export holds
+    (``present``: by id, or among ``moved``, today's ids of other debtor partitions) and lacks
+    (``absent``). Counts of the partitions of a book add up to the whole book's
+    (:func:`open_items_end` reads them)."""
+    inv = kept_tables.get("invoices")
+    empty = pd.DataFrame({"absent": [], "present": []}, dtype="int64", index=pd.DatetimeIndex([], name="day"))
+    if inv is None or not len(inv):
+        return empty
+    day = inv["issue_date"]
+    inside = (day <= pd.Timestamp(as_of)).to_numpy(dtype=bool, na_value=False)
+    if start is not None:
+        inside = inside & (day >= start).to_numpy(dtype=bool, na_value=False)
+    if not inside.any():
+        return empty
+    inv = inv.loc[inside]
+    inv = inv.loc[settled(inv, [kept_tables.get("payments"), today.get("payments")], as_of)]
+    if not len(inv):
+        return empty
+    new = today.get("invoices")
+    present = np.zeros(len(inv), dtype=bool)
+    if new is not None and len(new):
+        present |= isin(inv["invoice_id"], new["invoice_id"])
+    if moved is not None and len(moved):
+        present |= isin(inv["invoice_id"], pd.Series(moved))
+    frame = pd.DataFrame({"day": inv["issue_date"].to_numpy(), "present": present.astype("int64")})
+    frame["absent"] = 1 - frame["present"]
+    return frame.groupby("day")[["absent", "present"]].sum()
+
+
+def open_items_end(per_day: pd.DataFrame | None) -> pd.Timestamp | None:
+    """Where today's export stops being open items alone (:func:`paid_days`, summed over the book): the
+    day after the leading run of days whose paid kept invoices today's export lacks more than it holds
+    (the day after the largest running sum of absent - present), None when there is no such run. An
+    ERP's rolling export holds every invoice of its window and, before it, only the invoices still
+    open: the paid ones of those days are not in it because they are paid and left the window, not
+    because they were cancelled. Those open items can reach half a month's invoices (a book whose
+    volume fell by a third, 27.6 % of its payments naming no invoice: s40-small's third book s77), and
+    then the span of :func:`span_start` begins among them. A partial export lacks the paid and the
+    open invoices of its days alike (a customer group: a fifth of every day), so its running sum falls
+    from the first days on and the span stays as it was."""
+    if per_day is None or not len(per_day):
+        return None
+    per_day = per_day.sort_index()
+    gain = np.cumsum((per_day["absent"] - per_day["present"]).to_numpy())
+    k = int(np.argmax(gain))
+    if gain[k] <= 0:
+        return None
+    return pd.Timestamp(per_day.index[k]) + pd.Timedelta(days=1)
+
+
 def merge(
     history: History | None,
     today: dict[str, pd.DataFrame],
@@ -407,7 +493,10 @@ def merge(
     if why is not None:
         raise TableError(why)
     starts = {t: _span_start(today.get(t), c, as_of) for t, c in SPAN_DATES.items()}
-    part = merge_part(history.tables, today, starts, as_of, quarantined=quarantined)
+    paid_until = None
+    if starts.get("invoices") is not None:
+        paid_until = open_items_end(paid_days(history.tables, today, starts["invoices"], as_of))
+    part = merge_part(history.tables, today, starts, as_of, quarantined=quarantined, open_items=paid_until)
     return part.tables, part.section(history.as_of), part.verdict(starts, as_of, out)
 
 
@@ -439,6 +528,7 @@ class Merged:
                     "unchanged",
                     "added",
                     "removed",
+                    "aged_out",
                     "rows",
                     "quarantined",
                     "derived",
@@ -448,7 +538,7 @@ class Merged:
             for t, c in sorted(self.counts.items())
         }
         for c in tables.values():
-            for k in ("quarantined", "unchanged"):  # stated when some rows are
+            for k in ("quarantined", "unchanged", "aged_out"):  # stated when some rows are
                 if not c.get(k, 1):
                     del c[k]
         return {"base_as_of": base_as_of.isoformat(), "tables": tables}
@@ -513,6 +603,7 @@ def merge_part(
     moved: dict[str, pd.Index] | None = None,
     recent_far: pd.Index | None = None,
     quarantined: dict[str, pd.DataFrame] | None = None,
+    open_items: pd.Timestamp | None = None,
 ) -> Merged:
     """Today's tables merged into the kept ones, table by table (every rule of the module
     docstring but the refusals: :meth:`Merged.verdict`). For one debtor partition of a streamed
@@ -523,13 +614,20 @@ def merge_part(
     partition): a kept row with such a key is in today's export, so it stays as it was (counted
     ``quarantined``). Before, it was removed as cancelled: a night whose rows of one debtor were
     quarantined (an invoice currency without a rate) took that debtor's open invoices and payments
-    out of the history, and the debtor was scored as owing nothing (s30-hostile)."""
+    out of the history, and the debtor was scored as owing nothing (s30-hostile).
+    ``open_items``: the day from which today's export holds every invoice of the invoices' span
+    (:func:`open_items_end`; None: from its start): a kept invoice issued before it and paid
+    (:func:`settled`) that today's export lacks aged out of the export's window, it was not
+    cancelled: it stays, counted ``aged_out``, and so do its payments (before session 41 both were
+    removed as cancelled, and a month later the export was refused as partial: s40-small's third
+    book s77). An unpaid one missing is removed as before."""
     from pipelines.adapters.files import conform
 
     merged: dict[str, pd.DataFrame] = {}
     counts: dict[str, dict[str, int]] = {}
     removed_ids: dict[str, list[str]] = {}
-    for table in sorted(set(kept_tables) | set(today)):
+    aged_ids: pd.Series | None = None  # kept invoices aged out of today's export (``open_items``)
+    for table in sorted(set(kept_tables) | set(today)):  # invoices before payments
         kept = kept_tables.get(table)
         new = today.get(table)
         if kept is None or not len(kept):
@@ -549,7 +647,17 @@ def merge_part(
         replaced = isin(kept_keys, new_keys)
         if moved and table in moved and len(moved[table]):
             replaced |= isin(kept_keys, pd.Series(moved[table]))
-        inside = _inside(table, kept, starts, as_of, kept_tables, today, recent_far)
+        inside = _inside(table, kept, starts, as_of, kept_tables, today, recent_far, aged_ids)
+        aged = np.zeros(len(kept), dtype=bool)
+        if table == "invoices" and open_items is not None:
+            early = (kept["issue_date"] < open_items).to_numpy(dtype=bool, na_value=False)
+            aged = inside & ~replaced & early
+            if aged.any():
+                aged = aged & settled(kept, [kept_tables.get("payments"), today.get("payments")], as_of)
+            aged_ids = kept.loc[aged, "invoice_id"]
+        elif table == "payments" and aged_ids is not None and len(aged_ids):
+            aged = _inside(table, kept, starts, as_of, kept_tables, today, recent_far) & ~inside & ~replaced
+        inside = inside & ~aged
         stay = np.zeros(len(kept), dtype=bool)
         if quarantined and table in quarantined and len(quarantined[table]):
             stay = isin(kept_keys, _keys(quarantined[table], table)) & ~replaced
@@ -570,6 +678,7 @@ def merge_part(
             "inside": int(inside.sum()),
             "quarantined": int(stay.sum()),
             "unchanged": same,
+            "aged_out": int(aged.sum()),
         }
     if "debtors" in today:  # today's debtors table dates the attributes that changed (derived_rows)
         frame, derived = with_derived(merged.get(DATED), today["debtors"], as_of)
@@ -643,8 +752,10 @@ def _inside(
     kept_tables: dict[str, pd.DataFrame],
     today: dict[str, pd.DataFrame],
     recent_far: pd.Index | None = None,
+    aged: pd.Series | None = None,
 ) -> np.ndarray:
-    """Kept rows dated inside today's span of ``table`` (none for a table without one)."""
+    """Kept rows dated inside today's span of ``table`` (none for a table without one); a payment of
+    an invoice of ``aged`` (aged out of today's export: :func:`merge_part`) is not."""
     start = starts.get(table)
     if table not in SPAN_DATES or start is None:
         return np.zeros(len(kept), dtype=bool)
@@ -664,6 +775,8 @@ def _inside(
         if recent_far is not None and len(recent_far):
             recent = pd.concat([recent, pd.Series(recent_far, dtype="string")])
         own = kept["invoice_id"].isna().to_numpy() | isin(kept["invoice_id"], recent)
+        if aged is not None and len(aged):
+            own = own & ~isin(kept["invoice_id"], aged)
         inside = inside & own
     return inside
 

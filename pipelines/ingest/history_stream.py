@@ -22,7 +22,9 @@ read across partitions:
   (:func:`_moved`, the day's new rows for an honest export) are looked up in every partition;
 * a kept payment naming an invoice of another partition (:func:`_recent_far`, none in an ingested
   book: an accepted payment's invoice is its debtor's) is inside the span when that invoice was
-  issued inside the invoices' span.
+  issued inside the invoices' span;
+* where today's export stops being open items alone (:func:`pipelines.ingest.history.open_items_end`)
+  is read off each partition's paid kept invoices per day (:meth:`MergeJob.paid`), summed.
 
 The span of each table is read off today's rows per day, summed over the partitions. The result
 is the in-memory merge's, table for table (``tests/pipelines/test_history_s26.py``).
@@ -51,6 +53,8 @@ from pipelines.ingest.history import (
     day_counts,
     foreign,
     merge_part,
+    open_items_end,
+    paid_days,
     span_start,
     with_derived,
 )
@@ -61,6 +65,11 @@ from pipelines.sources.read import TableError
 SAMPLE_ROWS = 2_000_000
 """Invoices the other-ledger check reads whole; above it, one id in ``ceil(rows / SAMPLE_ROWS)``."""
 FOREIGN_COLUMNS = ["invoice_id", "debtor_id", "issue_date", "amount", "currency"]
+PAID_COLUMNS = {
+    "invoices": ["invoice_id", "issue_date", "amount"],
+    "payments": ["payment_id", "invoice_id", "paid_on", "amount"],
+}
+"""What :meth:`MergeJob.paid` reads of a partition's invoices and payments (and ``debtor_id``)."""
 
 
 def partitions_for(base: Path, partitions: int) -> int:
@@ -263,6 +272,7 @@ class MergeJob:
     moved_hashes: dict[str, tuple[np.ndarray, pd.Index]] = field(default_factory=dict)  # see :func:`hashed`
     wanted: pd.Index = field(default_factory=lambda: pd.Index([], dtype="string"))
     recent_far: pd.Index = field(default_factory=lambda: pd.Index([], dtype="string"))
+    open_items: pd.Timestamp | None = None  # :func:`pipelines.ingest.history.open_items_end`
     empty: dict[str, pd.DataFrame] = field(default_factory=dict)
     every: int = 1  # the other-ledger check's sample: the invoices of one id in ``every``
     quarantined: dict[str, tuple[np.ndarray, pd.DataFrame]] = field(
@@ -338,6 +348,22 @@ class MergeJob:
             orphans = named[~isin(named, pd.concat(local))] if local else named
         return moved, orphans
 
+    def paid(self, p: int) -> pd.DataFrame:
+        """Partition ``p``'s paid kept invoices inside the invoices' span per issue day, held and lacked by today's export
+        (:func:`pipelines.ingest.history.paid_days`). Reads the columns it needs only (the merge step
+        reads the partition's files whole, once)."""
+        kept = {
+            t: f
+            for t, cols in PAID_COLUMNS.items()
+            for f in kept_part(self.folder, p, self.partitions, (t,), cols).values()
+        }
+        today = {
+            t: f
+            for t, cols in PAID_COLUMNS.items()
+            if t in self.tables and (f := _read(self.stage, t, p, [*cols, "debtor_id"])) is not None
+        }
+        return paid_days(kept, today, self.starts.get("invoices"), self.as_of, self.moved.get("invoices"))
+
     def far(self, p: int) -> list[pd.Series]:
         """Of the invoice ids ``wanted``, those of partition ``p`` (kept or today's) issued on or
         after the invoices' span start."""
@@ -368,6 +394,7 @@ class MergeJob:
             self.moved_in(held),
             self.recent_far,
             self.quarantined_in(held),
+            self.open_items,
         )
         for table in self.empty:
             frame = part.tables.get(table)
@@ -544,6 +571,9 @@ def merge_streamed(
     if partitions > 1:
         job.moved, job.wanted = _moved(job, run)
         job.moved_hashes = hashed(job.moved)
+    if job.starts.get("invoices") is not None:
+        paid = [c for _p, c in run("paid", range(partitions)) if len(c)]
+        job.open_items = open_items_end(pd.concat(paid).groupby(level=0).sum() if paid else None)
     job.recent_far = _recent_far(job, run)
     for table in dict.fromkeys([*KEYS, *tables]):
         # the columns of both sides, as the in-memory merge's concatenation has them: a sparse column

@@ -156,11 +156,11 @@ def test_each_partition_merge_looks_up_only_the_moved_ids_its_history_may_hold(
     seen: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
     real = history_stream.merge_part
 
-    def logged(kept, today, starts, as_of, moved=None, recent_far=None, quarantined=None):
+    def logged(kept, today, starts, as_of, moved=None, recent_far=None, quarantined=None, open_items=None):
         held = tuple(sorted(kept["debtors"]["debtor_id"])) if "debtors" in kept else ()
         looked = {t: tuple(sorted(str(x) for x in ids)) for t, ids in (moved or {}).items()}
         seen.append((held, looked.get("invoices", ()), looked.get("payments", ())))
-        return real(kept, today, starts, as_of, moved, recent_far, quarantined)
+        return real(kept, today, starts, as_of, moved, recent_far, quarantined, open_items)
 
     monkeypatch.setattr(history_stream, "merge_part", logged)
     _night2(tmp_path, streamed, 1)

@@ -58,11 +58,11 @@ def test_each_partition_merge_gets_only_the_quarantined_keys_its_history_may_hol
     seen: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = []
     real = history_stream.merge_part
 
-    def logged(kept, today, starts, as_of, moved=None, recent_far=None, quarantined=None):
+    def logged(kept, today, starts, as_of, moved=None, recent_far=None, quarantined=None, open_items=None):
         held = tuple(sorted(kept["debtors"]["debtor_id"])) if "debtors" in kept else ()
         got = {t: tuple(sorted(f[f.columns[0]].astype(str))) for t, f in (quarantined or {}).items()}
         seen.append((held, got.get("invoices", ()), got.get("payments", ())))
-        return real(kept, today, starts, as_of, moved, recent_far, quarantined)
+        return real(kept, today, starts, as_of, moved, recent_far, quarantined, open_items)
 
     monkeypatch.setattr(history_stream, "merge_part", logged)
     got = _night2(tmp_path, streamed, stream=True, partitions=6, chunk_rows=3, workers=workers)
