@@ -20,7 +20,8 @@ Rules (each tested in ``tests/pipelines/test_history_s25.py``):
   (:func:`settled`) and issued before the day from which today's export holds the paid invoices it
   keeps (:func:`open_items_end`) aged out of the export's window: it stays, with its payments,
   counted ``aged_out`` (s41-rolling). More than :data:`MAX_REMOVED_SHARE` of the kept
-  rows of a span removed at once is a broken export, not cancellations: refused, nothing changes;
+  rows of a span removed at once is a broken export, not cancellations: refused, nothing changes; so
+  is an export lacking a month between two months it holds (:func:`missing_month`);
 * payments of today's export naming an invoice the history holds for the same debtor (the
   invoice was issued before today's window) are accepted, not ``invoice_before_export`` /
   ``unknown_invoice``; rows whose debtor only the history knows are not ``unknown_debtor``;
@@ -417,7 +418,7 @@ def paid_days(
     (:func:`settled`, by the kept and today's payments), per issue day: how many today's export holds
     (``present``: by id, or among ``moved``, today's ids of other debtor partitions) and lacks
     (``absent``). Counts of the partitions of a book add up to the whole book's
-    (:func:`open_items_end` reads them)."""
+    (:func:`open_items_end` and :func:`missing_month` read them)."""
     inv = kept_tables.get("invoices")
     empty = pd.DataFrame({"absent": [], "present": []}, dtype="int64", index=pd.DatetimeIndex([], name="day"))
     if inv is None or not len(inv):
@@ -441,6 +442,43 @@ def paid_days(
     frame = pd.DataFrame({"day": inv["issue_date"].to_numpy(), "present": present.astype("int64")})
     frame["absent"] = 1 - frame["present"]
     return frame.groupby("day")[["absent", "present"]].sum()
+
+
+def missing_month(per_day: pd.DataFrame | None, as_of: dt.date) -> tuple[pd.Period, int, int] | None:
+    """A calendar month missing from today's export (:func:`paid_days` of the whole kept history, summed
+    over the book): a month before the as-of month whose paid kept invoices today's export mostly lacks
+    (at least :data:`MIN_REMOVED`, more than it holds) between two months whose paid kept invoices it
+    mostly holds. An ERP's rolling export holds every invoice of its window, so its months hold their
+    paid invoices; the months before the window hold none (open items only). A month dropped from the
+    middle of the window ends the unbroken run of :func:`span_start`, so its kept rows were outside the
+    span: neither removed nor counted, and the export was taken (s41-rolling: 6 of 6 such exports of
+    three fresh books). Returns (month, paid kept invoices lacked, held), or None. Two missing months
+    in a row are not caught (nor is the first or last month of a window: a shorter window)."""
+    if per_day is None or not len(per_day):
+        return None
+    months = per_day.groupby(pd.DatetimeIndex(per_day.index).to_period("M"))[["absent", "present"]].sum()
+    end = pd.Timestamp(as_of).to_period("M")
+    months = months.reindex(pd.period_range(months.index.min(), end, freq="M"), fill_value=0)
+    absent, present = months["absent"].to_numpy(), months["present"].to_numpy()
+    full = present > absent
+    for k in range(1, len(months) - 2):  # the month before the as-of month has no full month after it
+        if full[k - 1] and full[k + 1] and absent[k] >= MIN_REMOVED and absent[k] > present[k]:
+            return months.index[k], int(absent[k]), int(present[k])
+    return None
+
+
+def refuse_missing_month(per_day: pd.DataFrame | None, as_of: dt.date, out: Path) -> None:
+    """Raises :class:`TableError` when today's invoices lack a month (:func:`missing_month`)."""
+    gap = missing_month(per_day, as_of)
+    if gap is None:
+        return
+    month, absent, present = gap
+    raise TableError(
+        f"--keep-history: invoices: today's export lacks {absent:,} of the {absent + present:,} paid invoices the "
+        f"history holds issued in {month.strftime('%Y-%m')}, while it holds those of the months before and after "
+        f"it: a month missing from a broken or partial export, not cancellations. Nothing was changed in {out}. "
+        "Fix the export and ingest again"
+    )
 
 
 def open_items_end(per_day: pd.DataFrame | None) -> pd.Timestamp | None:
@@ -495,7 +533,9 @@ def merge(
     starts = {t: _span_start(today.get(t), c, as_of) for t, c in SPAN_DATES.items()}
     paid_until = None
     if starts.get("invoices") is not None:
-        paid_until = open_items_end(paid_days(history.tables, today, starts["invoices"], as_of))
+        per_day = paid_days(history.tables, today, None, as_of)
+        refuse_missing_month(per_day, as_of, out)
+        paid_until = open_items_end(per_day.loc[per_day.index >= starts["invoices"]])
     part = merge_part(history.tables, today, starts, as_of, quarantined=quarantined, open_items=paid_until)
     return part.tables, part.section(history.as_of), part.verdict(starts, as_of, out)
 

@@ -55,6 +55,7 @@ from pipelines.ingest.history import (
     merge_part,
     open_items_end,
     paid_days,
+    refuse_missing_month,
     span_start,
     with_derived,
 )
@@ -349,7 +350,7 @@ class MergeJob:
         return moved, orphans
 
     def paid(self, p: int) -> pd.DataFrame:
-        """Partition ``p``'s paid kept invoices inside the invoices' span per issue day, held and lacked by today's export
+        """Partition ``p``'s paid kept invoices per issue day, held and lacked by today's export
         (:func:`pipelines.ingest.history.paid_days`). Reads the columns it needs only (the merge step
         reads the partition's files whole, once)."""
         kept = {
@@ -362,7 +363,7 @@ class MergeJob:
             for t, cols in PAID_COLUMNS.items()
             if t in self.tables and (f := _read(self.stage, t, p, [*cols, "debtor_id"])) is not None
         }
-        return paid_days(kept, today, self.starts.get("invoices"), self.as_of, self.moved.get("invoices"))
+        return paid_days(kept, today, None, self.as_of, self.moved.get("invoices"))
 
     def far(self, p: int) -> list[pd.Series]:
         """Of the invoice ids ``wanted``, those of partition ``p`` (kept or today's) issued on or
@@ -573,7 +574,10 @@ def merge_streamed(
         job.moved_hashes = hashed(job.moved)
     if job.starts.get("invoices") is not None:
         paid = [c for _p, c in run("paid", range(partitions)) if len(c)]
-        job.open_items = open_items_end(pd.concat(paid).groupby(level=0).sum() if paid else None)
+        per_day = pd.concat(paid).groupby(level=0).sum() if paid else None
+        refuse_missing_month(per_day, as_of, out)
+        if per_day is not None:
+            job.open_items = open_items_end(per_day.loc[per_day.index >= job.starts["invoices"]])
     job.recent_far = _recent_far(job, run)
     for table in dict.fromkeys([*KEYS, *tables]):
         # the columns of both sides, as the in-memory merge's concatenation has them: a sparse column

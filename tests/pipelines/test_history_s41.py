@@ -231,6 +231,47 @@ def test_paid_days_and_open_items_end_by_hand() -> None:
     assert open_items_end(grid.assign(absent=[0, 0, 1, 0])) is None  # 0, -5, -4, -8: never above 0
 
 
+def _monthly(folder: Path, months: tuple[int, ...], paid_through: int) -> dict[str, Path]:
+    """D01..D25, one invoice each on the 10th of each of ``months`` (I<debtor><month>), each paid on the 25th
+    of its month (P<debtor><month>) up to month ``paid_through``."""
+    debtors = [f"D{k:02d}" for k in range(1, 26)]
+    invoices = [
+        f"I{d[1:]}{m:02d},{d},2024-{m:02d}-10,2024-{m + 1:02d}-10,100.00,EUR\n"
+        for d in debtors
+        for m in months
+    ]
+    payments = [
+        f"P{d[1:]}{m:02d},{d},I{d[1:]}{m:02d},2024-{m:02d}-25,100.00\n" for d in debtors for m in months
+    ]
+    files = _files(
+        folder, invoices, [r for r, m in zip(payments, months * 25, strict=True) if m <= paid_through]
+    )
+    files["debtors"].write_text("debtor_id,name\n" + "".join(f"{d},Name {d}\n" for d in debtors))
+    return files
+
+
+def test_an_export_lacking_a_month_inside_its_window_is_refused(tmp_path: Path) -> None:
+    """Night 1 (2024-06-30): January-June, 25 invoices a month, each paid in its month. Night 2
+    (2024-07-31), a rolling export from 2024-02-01 (February-July, the payments of those invoices) without
+    April's invoices: its months are February 25, March 25, April 0, May-July 25, so the span's unbroken
+    run ends at April, starts in May, and the kept April rows were outside it: the export was taken
+    (aa34baa and candidate A). Paid kept invoices per month: January absent 25 (left the window),
+    February-March present 25, April absent 25, May-June present 25: April, between two held months, is
+    missing: refused, the folder unchanged. With April the export is taken and nothing is removed (January's
+    25 paid invoices are before the span)."""
+    out = tmp_path / "out"
+    _ingest(_monthly(tmp_path / "n1", (1, 2, 3, 4, 5, 6), 6), out, NIGHT1)
+    before = _tree(out)
+    with pytest.raises(
+        TableError, match="lacks 25 of the 25 paid invoices the history holds issued in 2024-04"
+    ):
+        _ingest(_monthly(tmp_path / "n2", (2, 3, 5, 6, 7), 6), out, NIGHT2)
+    assert _tree(out) == before
+    result = _ingest(_monthly(tmp_path / "n3", (2, 3, 4, 5, 6, 7), 6), out, NIGHT2)
+    assert result.manifest["history"]["tables"]["invoices"]["removed"] == 0
+    assert result.manifest["history"]["tables"]["invoices"]["rows"] == 175
+
+
 def test_ews_ingest_says_the_invoices_aged_out(tmp_path: Path) -> None:
     """`ews ingest --keep-history` prints the merge's counts: "invoices 128 (kept 112, replaced 80 (80
     re-sent unchanged), added 16, removed 0, aged out 16)" and the same for the payments (64: kept 48,
@@ -257,11 +298,11 @@ def test_ews_ingest_says_the_invoices_aged_out(tmp_path: Path) -> None:
     )
 
 
-def test_the_streamed_merge_ages_out_as_the_in_memory_one(tmp_path: Path) -> None:
+def test_the_streamed_merge_ages_out_and_refuses_as_the_in_memory_one(tmp_path: Path) -> None:
     """The streamed ingest (above 5,000,000 rows; here forced, 3 debtor partitions, the history in buckets
     of 40 ledger rows) reads the paid kept invoices per day of each partition and sums them: night 2
     publishes the same bytes as the in-memory merge, with the same counts (16 invoices and 16 payments
-    aged out)."""
+    aged out), and the export lacking April (the month test above) is refused with the same words."""
     from pipelines.config.source import FileSource, SourceConfig
     from pipelines.ingest import ingest_source
 
@@ -292,3 +333,22 @@ def test_the_streamed_merge_ages_out_as_the_in_memory_one(tmp_path: Path) -> Non
     assert got["history"]["tables"]["invoices"]["aged_out"] == 16
     assert got["history"]["tables"]["payments"]["aged_out"] == 16
     assert published(streamed) == published(mem)
+
+    for out in (mem, streamed):
+        ingest_source(
+            source(_monthly(tmp_path / "m1", (1, 2, 3, 4, 5, 6), 6)),
+            out / "m",
+            as_of=NIGHT1,
+            keep_history=True,
+        )
+    gap = source(_monthly(tmp_path / "m2", (2, 3, 5, 6, 7), 6))
+    with pytest.raises(
+        TableError, match="lacks 25 of the 25 paid invoices the history holds issued in 2024-04"
+    ):
+        ingest_source(gap, mem / "m", as_of=NIGHT2, keep_history=True)
+    with pytest.raises(
+        TableError, match="lacks 25 of the 25 paid invoices the history holds issued in 2024-04"
+    ):
+        ingest_source(
+            gap, streamed / "m", as_of=NIGHT2, keep_history=True, stream=True, partitions=3, chunk_rows=50
+        )
