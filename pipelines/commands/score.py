@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -76,11 +76,44 @@ def prefect_api_failures() -> tuple[type[BaseException], ...]:
     return (httpx.HTTPStatusError, httpx.TransportError)
 
 
+EXIT_INTERRUPTED = 130
+"""Exit code of a command stopped by Ctrl-C (SIGINT), as a shell reports a process ended by it (128 + 2)."""
+
+
+def said_interrupted(what: str) -> None:
+    """Ctrl-C stopped a command that runs flows: ``what`` happened (one sentence: what was and was not
+    published or registered, and that the same command again gives the same result) on stderr, exit
+    :data:`EXIT_INTERRUPTED`, no traceback. Prefect's own lines came before it ("Crash detected! Execution
+    was aborted by an interrupt signal", s40-attack: all the user saw); its events worker's note at exit
+    about the run events it still holds for the API is not the user's to read."""
+    import logging
+
+    logging.getLogger("EventsWorker").setLevel(logging.ERROR)
+    ews_console(stderr=True).print(plain("interrupted:", "red"), what, highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_INTERRUPTED)
+
+
 @contextmanager
-def flow_runtime(also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
+def flow_runtime(
+    also: tuple[type[BaseException], ...] = (), interrupted: Callable[[], str] | None = None
+) -> Iterator[None]:
     """Around commands that run flows: a Prefect API that dies with this process, and user errors
     logged by Prefect without a traceback (see :mod:`pipelines.runtime`). ``also``: further
-    exception kinds the command reports as one-line user errors (``ews train``: ValueError)."""
+    exception kinds the command reports as one-line user errors (``ews train``: ValueError).
+    ``interrupted``: what the command says when Ctrl-C stops it (:func:`said_interrupted`; called
+    then, so it can look at what was published); without it Ctrl-C ends the command as Python does
+    (``ews serve``, which Ctrl-C stops by design)."""
+    try:
+        with _flow_runtime(also):
+            yield
+    except KeyboardInterrupt:
+        if interrupted is None:
+            raise
+        said_interrupted(interrupted())
+
+
+@contextmanager
+def _flow_runtime(also: tuple[type[BaseException], ...] = ()) -> Iterator[None]:
     import logging
 
     from pipelines.runtime import (
@@ -345,6 +378,28 @@ def _check_book(out: Path, data: Path) -> None:
         check_book(out, data)
     except BookMismatchError as exc:
         fail(str(exc))
+
+
+def interrupted_run(out: Path, day: dt.date, before: str | None) -> str:
+    """What ``ews score`` says when Ctrl-C stops it (:func:`said_interrupted`): whether the run for ``day``
+    was published before the interrupt (``OUTDIR/<day>`` now names another folder than ``before``, the
+    one it named when the command started: publication swaps that link at once, so a run is published
+    whole or not at all). Either way the same command again publishes the same result (s40-attack: a
+    rerun after Ctrl-C wrote the same files but the manifest's times)."""
+    target = Path(out) / day.isoformat()
+    after = os.readlink(target) if target.is_symlink() else None
+    if after is not None and after != before:
+        return (
+            f"the run for {day} was published ({target}) before the interrupt; the same command again "
+            "publishes the same result"
+        )
+    kept = f"{target} is as it was" if before is not None else f"{target} does not exist"
+    return f"nothing was published for {day} ({kept}); the same command again gives the same result"
+
+
+def _published(out: Path, day: dt.date) -> str | None:
+    target = Path(out) / day.isoformat()
+    return os.readlink(target) if target.is_symlink() else None
 
 
 def _run_one(
@@ -784,7 +839,12 @@ def register(app: typer.Typer) -> None:
 
         # said_once: a warning the summary repeats (the owners' gaps) is left out of the console's flow log
         # without --verbose, the steps' seconds stay in the manifest and the run log (not on the console)
-        with flow_runtime(), said_once(step_times=verbose), bucket_bars(console, f"nightly flow for {day}"):
+        before = _published(out, day)
+        with (
+            flow_runtime(interrupted=lambda: interrupted_run(out, day, before)),
+            said_once(step_times=verbose),
+            bucket_bars(console, f"nightly flow for {day}"),
+        ):
             result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler, verbose)
         _summary(console, result, verbose)
 
@@ -828,9 +888,16 @@ def register(app: typer.Typer) -> None:
         _check_registry(config)
         _check_as_of(data, raw, dates, config, accept_feed)
         console = ews_console()
-        with flow_runtime(), Progress(*BUCKET_COLUMNS, console=console) as progress:
+        at: dict[str, Any] = {"day": dates[0], "done": 0, "before": _published(out, dates[0])}
+
+        def interrupted() -> str:
+            done = f"{counted(at['done'], 'earlier date')} published, " if at["done"] else ""
+            return f"stopped at {at['day']}, {done}{interrupted_run(out, at['day'], at['before'])}"
+
+        with flow_runtime(interrupted=interrupted), Progress(*BUCKET_COLUMNS, console=console) as progress:
             task = progress.add_task("backfill", total=len(dates), count=f"0/{len(dates)} dates")
             for i, day in enumerate(dates):
+                at.update(day=day, done=i, before=_published(out, day))
                 progress.update(task, description=f"nightly {day}", count=f"{i}/{len(dates)} dates")
                 with bucket_bars(console, f"nightly {day}", progress):
                     result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler, verbose)

@@ -72,9 +72,12 @@ def register(app: typer.Typer) -> None:
         console = ews_console()
         check_engine(engine)
         check_train_config(config)
+        before = registry_state(config)
         try:
             with (
-                flow_runtime(also=TRAIN_USER_ERRORS),
+                flow_runtime(
+                    also=TRAIN_USER_ERRORS, interrupted=lambda: interrupted_training(config, before)
+                ),
                 # the small-book warning and the queue key in the summary below only; a refusal once, as "error:"
                 said_once(TRAIN_USER_ERRORS),
                 bucket_bars(console, f"training on {data} (snapshots, fit, calibrate, log)"),
@@ -89,8 +92,52 @@ def register(app: typer.Typer) -> None:
             print_rollrate(console, result, verbose)
         else:
             print_pd(console, result, verbose)
-        pay = train_paydate_step(console, data, config, raw, engine, scheduler, verbose)
+        pay = train_paydate_step(console, data, config, raw, engine, scheduler, verbose, before)
         print_verdicts(console, result, pay, verbose)
+
+
+def registry_state(config: Path) -> dict[str, tuple[int | None, str | None]] | None:
+    """Per model ``ews train`` registers (the train config's PD model, ``ews-paydate``): its latest
+    version number and the version its ``champion`` alias names (None: none). None when the store
+    cannot be read (what :func:`interrupted_training` then says is less precise)."""
+    from pipelines.adapters.registry_view import PAYDATE_MODEL_NAME, read_versions, tracking_uri
+    from pipelines.config import load_config
+    from pipelines.config.train import TrainConfig
+    from pipelines.flows.train import load_project
+
+    try:
+        cfg = load_config(config, expect=TrainConfig)
+        uri = tracking_uri(load_project(cfg, config).paths.mlflow_tracking_uri)
+        state = {}
+        for name in (cfg.model_name, PAYDATE_MODEL_NAME):
+            records = read_versions(name, uri) or []
+            numbers = [int(r.version) for r in records if str(r.version).isdigit()]
+            champion = next((r.version for r in records if "champion" in r.aliases), None)
+            state[name] = (max(numbers) if numbers else None, champion)
+        return state
+    except Exception:  # noqa: BLE001 - a store that cannot be read here is said by the command itself
+        return None
+
+
+def interrupted_training(config: Path, before: dict[str, tuple[int | None, str | None]] | None) -> str:
+    """What ``ews train`` says when Ctrl-C stops it (``pipelines.commands.score.said_interrupted``): the
+    versions registered and the champions moved since it started (:func:`registry_state` then and
+    now), and that the same command trains again from the start on the same data."""
+    again = "the same command again trains on the same data from the start and reaches the same verdicts"
+    now = registry_state(config)
+    if before is None or now is None:
+        return f"see `ews models history` for what was registered before it; {again}"
+    said = []
+    for name, (latest, champion) in now.items():
+        old_latest = before.get(name, (None, None))[0]
+        if latest is not None and latest != old_latest:
+            moved = "now champion" if str(champion) == str(latest) else "the champion unchanged"
+            said.append(f"{name} v{latest} was registered ({moved})")
+    if not said:
+        champions = ", ".join(f"{n} v{c}" for n, (_l, c) in now.items() if c is not None)
+        kept = f" (champions {champions})" if champions else ""
+        return f"no model version was registered and no champion changed{kept}; {again}"
+    return f"{'; '.join(said)} before the interrupt; {again}"
 
 
 def print_pd(console: Console, result: Any, verbose: bool) -> None:
@@ -378,10 +425,12 @@ def train_paydate_step(
     engine: str | None,
     scheduler: str | None,
     verbose: bool = True,
+    before: dict[str, tuple[int | None, str | None]] | None = None,
 ) -> Any:
     """The second step of ``ews train``: the payment-date model (``ews-paydate``). A book too short
     for it is a warning: the PD model above is already registered. Returns the training's result, or
-    why there is none (a sentence, for :func:`print_verdicts`)."""
+    why there is none (a sentence, for :func:`print_verdicts`). ``before``: the registry when ``ews
+    train`` started (:func:`registry_state`), for what Ctrl-C says."""
     from pipelines.commands.score import bucket_bars, flow_runtime
     from pipelines.flows.train_paydate import run_train_paydate
     from pipelines.runtime import said_once
@@ -393,7 +442,7 @@ def train_paydate_step(
         )
     try:
         with (
-            flow_runtime(also=TRAIN_USER_ERRORS),
+            flow_runtime(also=TRAIN_USER_ERRORS, interrupted=lambda: interrupted_training(config, before)),
             said_once(
                 TRAIN_USER_ERRORS
             ),  # the short-history warning in the summary below only; an error once
