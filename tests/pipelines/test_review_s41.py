@@ -1,0 +1,65 @@
+"""Session 41's review (s41-review; BENCHMARKS.md "Session 41 (s41-review)"): tests for what the mutation check
+of session 41's product commits found unpinned (benchmarks/review_mutations.py, U entries). Every expected number
+is by hand."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+
+def test_the_expected_loss_per_band_of_a_nightly_names_a_never_invoiced_debtor_as_the_summary_does() -> None:
+    """4e98885 (U8): build_portfolio itself turns a never-invoiced debtor's empty band into the row "never
+    invoiced: no band" of the expected loss per band (test_no_band_s41 filled the band by hand, so dropping the
+    fill left "(none)" in the report unseen). By hand: a (PD 10 %, band by its PD, exposure 1,000, retail LGD
+    0.45 of conf: EL 45.00) and p (PD 0.4 %, never invoiced: band empty, exposure 0: EL 0) -> two rows holding
+    one debtor each, the total 2 debtors and 45.00. U9: a debtor page's PD history names p's run the same way (the
+    test of 4e98885 called _band_words alone, so the page's raw "<NA>" went unseen)."""
+    from pipelines.engine import Book
+    from pipelines.report.portfolio import build_portfolio, debtor_pages
+    from tests.pipelines.test_report import BOOK, CFG, scores
+
+    scored = scores([0.1, 0.004], ["a", "p"])
+    scored["band"] = scored["band"].astype("string").mask(scored["debtor_id"] == "p")
+    scored["open_balance"] = [1000.0, 0.0]
+    lgd = pd.Series({"a": 0.45, "p": 0.45})
+    view = build_portfolio(Book.in_memory(BOOK, 100), pd.Timestamp("2024-06-30").date(), scored,
+                           pd.Index(["a", "p"]), CFG, "EUR", None, None, lgd=lgd)  # fmt: skip
+    band = view.el_band
+    words = "never invoiced: no band"
+    assert "(none)" not in band.index
+    assert band.loc[words, "debtors"] == 1 and band.loc[words, "expected_loss"] == 0.0
+    assert band.loc["total", "debtors"] == 2
+    assert band.loc["total", "expected_loss"] == pytest.approx(0.1 * 1000.0 * 0.45)
+    pages = debtor_pages(view, ["a", "p"])
+    assert [h["band"] for h in pages["p"]["history"]] == [words]
+    assert [h["band"] for h in pages["a"]["history"]] == [scored.loc[0, "band"]] != [words]
+
+
+def test_an_overrides_line_whose_book_was_rewritten_breaks_the_chain(tmp_path) -> None:
+    """a04116e (U15): each line's ``book`` is hashed with it, so a log copied from book A's runs folder whose lines
+    were edited to name book B (hashes kept) is refused as tampered, not taken as B's own. With the book left out
+    of the hash the edited log passed every check and A's three overrides would act on B's debtors D1-D3."""
+    import json
+
+    from pipelines.scoring.overrides import AuditLogError, check_log, read_log
+    from tests.pipelines.test_audit_s39 import _publish, _three_lines
+    from tests.pipelines.test_hostile_s41 import _book
+
+    a, b = tmp_path / "runs_a", tmp_path / "runs_b"
+    _book(a, "a" * 32, "/data/a")
+    _book(b, "b" * 32, "/data/b")
+    _three_lines(a)
+    assert [r["book"] for r in read_log(a)] == ["a" * 32] * 3
+    jan10_b = _publish(b, "2026-01-10", 0, read_at="2026-01-11T02:00:00+00:00")
+    lines = (a / "overrides.jsonl").read_text(encoding="utf-8").splitlines()
+    edited = []
+    for line in lines:
+        record = json.loads(line)
+        record["book"] = "b" * 32  # the id B's folder records; "hash" and "prev" as A wrote them
+        edited.append(json.dumps(record))
+    (b / "overrides.jsonl").write_text("\n".join(edited) + "\n", encoding="utf-8")
+    with pytest.raises(AuditLogError, match=r"line 1 \(debtor D1\) was changed after it was written"):
+        read_log(b)  # before any run's read is compared: the hash itself
+    with pytest.raises(AuditLogError, match="was changed after it was written"):
+        check_log(b, jan10_b)
