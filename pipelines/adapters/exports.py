@@ -351,6 +351,8 @@ LABELS: dict[str, str] = {
 PRIORITY_LABELS = {
     "pd": LABELS["priority"],
     "blend": "Priority: expected loss (at the mean of the PD and the unpaid-at-threshold chance) x days-past-due weight",
+    # no PD model yet (pipelines.scoring.nomodel): the queue is ranked by days past due, then overdue amount
+    "dpd": "Priority: none without a PD model (ranked by days past due, then overdue amount)",
 }
 AMOUNTS = frozenset(
     {
@@ -792,7 +794,8 @@ def write_queue(
             note=f"{title}, as of {as_of.date()}: {len(frame):,} debtor{'' if len(frame) == 1 else 's'}.{money} {shown} "
             "One sheet per owner follows the sheet 'all'.",
             labels=headers(list(frame.columns), currency, key),
-            totals=tuple(c for c in frame.columns if c in AMOUNTS),
+            # an empty column (no PD model: expected loss, priority) gets no total: never a 0 for "none"
+            totals=tuple(c for c in frame.columns if c in AMOUNTS and frame[c].notna().any()),
             split_by="owner" if "owner" in frame.columns else None,
             cuts=cuts,
             places=places,

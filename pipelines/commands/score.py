@@ -235,7 +235,7 @@ def _registry_target(config: Path) -> tuple[str, str, str | None] | None:
     return name, str(alias), uri
 
 
-def _check_registry(config: Path) -> None:
+def _check_registry(config: Path, require_model: bool = True) -> bool:
     """Before Prefect starts: the tracking store answers (:func:`_check_tracking`, once) and the model
     version to score (alias ``champion``) exists in it. The local SQLite store is read without MLflow
     or Prefect, before the tracking check, so a project that never trained fails in about a second
@@ -248,19 +248,26 @@ def _check_registry(config: Path) -> None:
     local = target is not None and tracking_uri(target[2]).startswith("sqlite:///")
     if not local:
         _check_tracking(config)
+    none = False
     if target is not None:
-        _require_version(config, *target)
+        none = _require_version(config, *target, require_model=require_model)
     if local:
         _check_tracking(config)
+    return none
 
 
-def _require_version(config: Path, name: str, key: str, given: str | None) -> None:
-    """Exit 2 with the command to run when ``name`` has no version or alias ``key`` in the store."""
+def _require_version(
+    config: Path, name: str, key: str, given: str | None, require_model: bool = True
+) -> bool:
+    """Exit 2 with the command to run when ``name`` has no version or alias ``key`` in the store; but
+    True (the run without a PD model, :mod:`pipelines.scoring.nomodel`) when ``require_model`` is off,
+    ``key`` is ``champion`` and no version is champion (none registered, or none promoted: a book's
+    first version refused by its gate) and the store lost none. False: the version exists."""
     from pipelines.adapters.registry_view import lost_versions, public_uri, read_versions, tracking_uri
 
     records = read_versions(name, given)
     if any((r.version == key) if key.isdigit() else (key in r.aliases) for r in records or []):
-        return
+        return False
     hint = (
         "run `ews train --data DIR` (the gate promotes a passing model) or `ews models promote VERSION --reason ...`"
         if key == "champion"
@@ -268,6 +275,8 @@ def _require_version(config: Path, name: str, key: str, given: str | None) -> No
     )
     where = f"{public_uri(tracking_uri(given))} (model_name / model_alias in {config})"
     lost = lost_versions(name, given)
+    if not require_model and key == "champion" and not lost.words:
+        return True
     if key in lost.dangling:
         fail(f"model {name!r} in {where}: {lost.words}: restore the store from a backup, or {hint}")
     if records is None:
@@ -278,13 +287,23 @@ def _require_version(config: Path, name: str, key: str, given: str | None) -> No
                 ". If `ews train` refused this book as too small (its smallest model, the roll-rate model, "
                 "needs 3 moves into default by default: rollrate.min_default_transitions in the train config), "
                 "nothing can be scored until it trains: run `ews train` again as months come in; its "
-                "refusal names what is missing"
+                "refusal names what is missing. Meanwhile `ews score` without --require-model publishes the "
+                "ledger's outputs, with PD, band and expected loss empty"
             )
     elif key == "champion" and records:
         hint = _unpromoted_hint(name, records)
     if lost.words:
         hint = f"{lost.words}; {hint}"
     fail(f"model {name!r} has no {'version' if key.isdigit() else 'alias'} {key!r} in {where}: {hint}")
+    return False  # fail() exits
+
+
+NO_MODEL_SAID = (
+    "no PD model is registered yet ({where}): this run publishes what the ledger gives (aging, DSO, the "
+    "collections queue by days past due, the recovery queue, actions, owners, limits on file) with PD, band "
+    "and expected loss empty; report.html says why and what the first model needs. `ews train` registers "
+    "one as soon as the book allows; the next run uses it. --require-model refuses such a run (exit 2)"
+)
 
 
 def _unpromoted_hint(name: str, records: list) -> str:
@@ -412,6 +431,7 @@ def _run_one(
     engine: str | None = None,
     scheduler: str | None = None,
     verbose: bool = False,
+    require_model: bool = False,
 ) -> Any:
     from pipelines.feed_checks import EXIT_FEED_REFUSED, FeedCheckError
     from pipelines.flows.nightly import preflight, run
@@ -430,6 +450,7 @@ def _run_one(
             accept_feed=accept_feed,
             engine=engine,
             scheduler=scheduler,
+            require_model=require_model,
         )
     except FeedCheckError as exc:
         said = exc.full if verbose else str(exc)
@@ -484,11 +505,18 @@ def _drifted(drift: dict[str, Any]) -> str:
 def _summary(console: Console, result: Any, verbose: bool = False) -> None:
     """What a run did, in a few lines; ``verbose``: the seconds per step first (a table of 16 rows that
     `ews score` printed every night before session 32; manifest.json keeps them, ``timings_s``)."""
+    from pipelines.scoring.nomodel import MODE as NO_MODEL_MODE
+
     m = result.manifest
     c = m["counts"]
-    title = f"nightly {m['as_of']} with {m['model']['name']} v{m['model']['version']}"
+    none = m.get("mode") == NO_MODEL_MODE  # no PD model registered yet (pipelines.scoring.nomodel)
+    title = (
+        f"nightly {m['as_of']} without a PD model"
+        if none
+        else f"nightly {m['as_of']} with {m['model']['name']} v{m['model']['version']}"
+    )
     before = m.get("previous_model_version")
-    if before is not None and str(before) != str(m["model"]["version"]):
+    if not none and before is not None and str(before) != str(m["model"]["version"]):
         title += (
             f" (the previous run, {m['previous_run']}, was scored by v{before}: tonight's PD changes, PD jumps "
             "and band moves are partly the new model's, not the debtors')"
@@ -504,14 +532,22 @@ def _summary(console: Console, result: Any, verbose: bool = False) -> None:
         for step, secs in m["timings_s"].items():
             table.add_row(step, f"{secs:.2f}")
         console.print(table)
-    console.print(
-        f"scored {counted(c['scored'], 'debtor')} ({c['in_default']:,} in default); watchlist "
-        f"{counted(c['flagged'], 'debtor')}{_by_trigger(c['triggers'])}; collections queue "
-        f"{counted(c['queue'], 'debtor')} (expected loss "
-        f"{_money(c['expected_loss'], c.get('currency'), named='currency' not in c or bool(c['currency']))}); "
-        f"drift {m['drift']['status']}{_drifted(m['drift'])}",
-        highlight=False,
-    )
+    if none:
+        console.print(
+            f"{counted(c['scored'], 'debtor')} ({c['in_default']:,} in default), no PD; watchlist "
+            f"{counted(c['flagged'], 'debtor')}{_by_trigger(c['triggers'])}; collections queue "
+            f"{counted(c['queue'], 'debtor')} by days past due; recovery queue {counted(c['recovery'], 'debtor')}",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"scored {counted(c['scored'], 'debtor')} ({c['in_default']:,} in default); watchlist "
+            f"{counted(c['flagged'], 'debtor')}{_by_trigger(c['triggers'])}; collections queue "
+            f"{counted(c['queue'], 'debtor')} (expected loss "
+            f"{_money(c['expected_loss'], c.get('currency'), named='currency' not in c or bool(c['currency']))}); "
+            f"drift {m['drift']['status']}{_drifted(m['drift'])}",
+            highlight=False,
+        )
     if c.get("live_without_history"):
         n = c["live_without_history"]
         console.print(
@@ -770,6 +806,26 @@ def show_queues(console: Console, run: Path, rows: int = 5) -> None:
         )
 
 
+REQUIRE_MODEL_HELP = (
+    "exit 2 when no PD model is registered (by default such a run publishes the ledger's outputs with PD, "
+    "band and expected loss empty, and says so)"
+)
+
+
+def _say_no_model(config: Path) -> None:
+    """The notice of a run without a PD model, on stderr before the flow starts."""
+    from pipelines.adapters.registry_view import public_uri, read_versions, tracking_uri
+
+    target = _registry_target(config)
+    where = public_uri(tracking_uri(target[2] if target else None))
+    records = read_versions(target[0], target[2]) if target else None
+    said = NO_MODEL_SAID.format(where=where)
+    if records:  # registered, none promoted (a first version refused by its gate)
+        said = said.replace("no PD model is registered yet", "no PD model is champion yet", 1)
+        said += f". {_unpromoted_hint(target[0], records)}"
+    typer.secho(f"notice: {said}", fg="yellow", err=True)
+
+
 def build_deployment(config: Path) -> Any:
     """The Prefect deployment of the nightly flow with the config's cron and time zone."""
     from prefect.schedules import Cron
@@ -816,13 +872,16 @@ def register(app: typer.Typer) -> None:
             help="also print each step's seconds and memory (always in manifest.json, timings_s, and "
             "in the Prefect run log), and on a refused feed how each limit is counted",
         ),
+        require_model: bool = typer.Option(False, "--require-model", help=REQUIRE_MODEL_HELP),
     ) -> None:
         """Run the nightly flow once for one as-of date.
 
         Scores every debtor with the champion model, then publishes scores, the watchlist (with reason
         codes), the collections and recovery queues and credit limits (CSV/XLSX, the queues also Parquet),
         the invoice and cash-in forecasts (with an ews-paydate champion), report.html and manifest.json
-        atomically into OUTDIR/<as_of>/. Exit 2 with a message when there is no
+        atomically into OUTDIR/<as_of>/. Without any registered PD model (a book `ews train` refused as
+        too small) the run publishes the ledger's outputs with PD, band and expected loss empty (exit 0,
+        a notice; --require-model: exit 2). Exit 2 with a message when versions exist but none is
         champion, the features do not fit the model, the feed is unusable or the date is locked.
         Exit 3 when feed checks refuse the feed (see README, "Feed checks"); --accept-feed overrides."""
         day = parse_date(as_of, "--as-of")
@@ -832,8 +891,10 @@ def register(app: typer.Typer) -> None:
         _check_book(out, data)
         if raw or accept_feed:  # no data-lag refusal can speak first
             _check_not_future([day])
-        _check_registry(config)
+        none = _check_registry(config, require_model)
         _check_as_of(data, raw, [day], config, accept_feed)
+        if none:
+            _say_no_model(config)
         console = ews_console()
         from pipelines.runtime import said_once
 
@@ -845,7 +906,9 @@ def register(app: typer.Typer) -> None:
             said_once(step_times=verbose),
             bucket_bars(console, f"nightly flow for {day}"),
         ):
-            result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler, verbose)
+            result = _run_one(
+                day, data, out, config, raw, accept_feed, engine, scheduler, verbose, require_model
+            )
         _summary(console, result, verbose)
 
     @app.command("backfill")
@@ -863,6 +926,7 @@ def register(app: typer.Typer) -> None:
         verbose: bool = typer.Option(
             False, "--verbose", help="on a date refused by the feed checks, how each limit is counted"
         ),
+        require_model: bool = typer.Option(False, "--require-model", help=REQUIRE_MODEL_HELP),
     ) -> None:
         """Run the nightly flow for every date from --from to --to.
 
@@ -885,8 +949,10 @@ def register(app: typer.Typer) -> None:
         _check_book(out, data)
         if raw or accept_feed:  # no data-lag refusal can speak first
             _check_not_future(dates)
-        _check_registry(config)
+        none = _check_registry(config, require_model)
         _check_as_of(data, raw, dates, config, accept_feed)
+        if none:
+            _say_no_model(config)
         console = ews_console()
         at: dict[str, Any] = {"day": dates[0], "done": 0, "before": _published(out, dates[0])}
 
@@ -900,7 +966,9 @@ def register(app: typer.Typer) -> None:
                 at.update(day=day, done=i, before=_published(out, day))
                 progress.update(task, description=f"nightly {day}", count=f"{i}/{len(dates)} dates")
                 with bucket_bars(console, f"nightly {day}", progress):
-                    result = _run_one(day, data, out, config, raw, accept_feed, engine, scheduler, verbose)
+                    result = _run_one(
+                        day, data, out, config, raw, accept_feed, engine, scheduler, verbose, require_model
+                    )
                 c = result.manifest["counts"]
                 progress.console.print(
                     f"{day}: {c['scored']:,} scored, {c['flagged']:,} flagged -> {result.path}"

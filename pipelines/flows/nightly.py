@@ -73,7 +73,17 @@ from pipelines.ingest.currency import NO_CURRENCY
 from pipelines.ingest.decimals import money_places, output_currency
 from pipelines.runtime import SAID_IN_SUMMARY, STEP_TIME, blas_threads, release_freed_memory
 from pipelines.scoring.ids import in_ids
-from pipelines.scoring.limits import add_credit_limits, review_limits, write_credit_limits
+from pipelines.scoring.limits import (
+    add_credit_limits,
+    current_limits_only,
+    review_limits,
+    write_credit_limits,
+)
+from pipelines.scoring.nomodel import KEY as NO_MODEL_KEY
+from pipelines.scoring.nomodel import KEY_WHY as NO_MODEL_KEY_WHY
+from pipelines.scoring.nomodel import MODE as NO_MODEL_MODE
+from pipelines.scoring.nomodel import is_no_model
+from pipelines.scoring.nomodel import notice as no_model_notice
 from pipelines.scoring.overrides import (
     active_overrides,
     check_log,
@@ -105,6 +115,7 @@ from pipelines.scoring.watch_state import (
     with_state,
 )
 from pipelines.scoring.watchlist import (
+    DEFAULT_BAND,
     NO_HISTORY_BAND,
     TRIGGERS,
     UNSCORED_MEMORY_FILE,
@@ -248,20 +259,56 @@ def default_as_of(timezone: str) -> dt.date:
 
 
 @task(name="load-champion", cache_policy=NO_CACHE)
-def load_champion(cfg: NightlyConfig, project: ProjectConfig) -> tuple[Any, tuple[str | None, str]]:
+def load_champion(
+    cfg: NightlyConfig, project: ProjectConfig, require_model: bool = False
+) -> tuple[Any, tuple[str | None, str]]:
     """The registry version to score with (alias from config; raises NoChampionError if absent), and
     the ``ews-paydate`` champion's version with why there is none (:func:`pin_forecaster`). Both
     aliases are resolved to versions here, one after the other, before either model is read: the run
     then uses those versions throughout. Before session 38 the payment-date champion was read after
-    the feed, so a training promoting both models meanwhile gave PD vN with payment dates vN+1."""
-    from pipelines.adapters.registry import load_model_version, resolve_version
+    the feed, so a training promoting both models meanwhile gave PD vN with payment dates vN+1.
+
+    No version of the PD model champion (none registered: a book `ews train` refused as too small; or
+    none promoted) and the alias ``champion``: :class:`pipelines.scoring.nomodel.NoModel` (the run
+    without a PD model), unless ``require_model`` (then NoChampionError, as for every other missing
+    alias or version)."""
+    from pipelines.adapters.registry import NoChampionError, load_model_version, resolve_version
 
     uri = project.paths.mlflow_tracking_uri
-    version = resolve_version(cfg.model_alias, cfg.model_name, tracking_uri=uri)
+    try:
+        version = resolve_version(cfg.model_alias, cfg.model_name, tracking_uri=uri)
+    except NoChampionError:
+        missing = no_model(cfg, uri, require_model)
+        if missing is None:
+            raise
+        return missing, pin_forecaster(uri)
     paydate = pin_forecaster(uri)
     loaded = load_model_version(version, cfg.model_name, tracking_uri=uri)
     alias = None if str(cfg.model_alias).isdigit() else cfg.model_alias
     return replace(loaded, alias=alias), paydate
+
+
+def no_model(cfg: NightlyConfig, uri: str | None, require_model: bool = False) -> Any:
+    """:class:`pipelines.scoring.nomodel.NoModel` when the run may go on without a PD model: the alias
+    is ``champion``, ``require_model`` is off, no version of ``cfg.model_name`` is champion (none
+    registered, or none promoted) and the store lost none (a store whose versions were deleted or lost
+    still refuses: restore it). None otherwise."""
+    from pipelines.adapters.registry_view import lost_versions, public_uri, read_versions, tracking_uri
+    from pipelines.scoring.nomodel import NoModel
+
+    if require_model or str(cfg.model_alias) != "champion":
+        return None
+    if lost_versions(cfg.model_name, uri).words:
+        return None
+    where = public_uri(tracking_uri(uri))
+    records = read_versions(cfg.model_name, uri)
+    if not records:
+        return NoModel(cfg.model_name, f"no version of {cfg.model_name!r} is registered in {where}")
+    from pipelines.commands.score import _unpromoted_hint
+
+    # a first version refused by its gate (an unseen 120-debtor book's v1: test AUC 0.51, s41-pdless)
+    hint = _unpromoted_hint(cfg.model_name, records).split(". Training again")[0]
+    return NoModel(cfg.model_name, f"no version of {cfg.model_name!r} is champion in {where}: {hint}")
 
 
 @task(name="ingest", cache_policy=NO_CACHE)
@@ -351,7 +398,9 @@ def check_feed(
     prev = None
     if previous is not None:
         prev = (f"the previous run {previous[0]}", previous_figures(previous[1], previous[2]))
-    train_figures, snapshot = training_figures(load_training_reference(loaded.run_id), as_of)
+    # a run without a PD model (pipelines.scoring.nomodel) has no training data to compare with
+    reference = load_training_reference(loaded.run_id) if loaded.run_id else None
+    train_figures, snapshot = training_figures(reference, as_of)
     train = None
     if train_figures is not None:
         train = (f"the training data of {loaded.name} v{loaded.version} (snapshot {snapshot})", train_figures)
@@ -1158,6 +1207,7 @@ def write_report(
     portfolio: Any = None,
     currency: str | None = None,
     queue_key: tuple[str, str] | None = None,
+    no_model: str | None = None,
 ) -> Path:
     """report.html with the portfolio sections (``portfolio``: :func:`pipelines.report.portfolio.build_portfolio`)
     and PD waterfalls of the ``cfg.report.waterfalls`` highest-PD flagged debtors:
@@ -1166,10 +1216,10 @@ def write_report(
     from models.reasons import pd_waterfall, raw_to_pd
     from pipelines.report import Waterfall, render_report
 
-    top = wl["watchlist"].head(cfg.report.waterfalls)
+    top = wl["watchlist"].head(0 if no_model else cfg.report.waterfalls)  # no PD: no waterfall
     contrib = wl["contrib"]
     live = scored.loc[~scored["in_default"].astype(bool)]
-    to_pd = raw_to_pd(live["raw_score"].to_numpy(), live["pd"].to_numpy())
+    to_pd = None if no_model else raw_to_pd(live["raw_score"].to_numpy(), live["pd"].to_numpy())
     titles = {key: g.title for key, g in GROUPS.items()}
     positions = contrib.values.index.get_indexer(top["debtor_id"])
     waterfalls = [
@@ -1210,7 +1260,7 @@ def write_report(
         reason_columns=wl["columns"][:-1],
         counts=counts,
         drift=drift_frame,
-        calibration=_calibration_table(loaded),
+        calibration=None if no_model else _calibration_table(loaded),
         waterfalls=waterfalls,
         cfg=cfg,
         feed=feed,
@@ -1218,6 +1268,7 @@ def write_report(
         overrides=overrides,
         portfolio=portfolio,
         currency=currency,
+        no_model=no_model,
     )
     from pipelines.adapters.files import write_text_atomic
 
@@ -1245,12 +1296,43 @@ def cash_error_in_words(forecaster: Any) -> str:
     )
 
 
-def no_forecast_note(why: str) -> str:
-    """The manifest's and the report's words for a run without the payment-date forecast."""
+def _first_day(book: Any) -> pd.Timestamp | None:
+    """The first invoice's issue date or statement's period end of ``book`` (None: neither)."""
+    found = [
+        b[0] for b in (book.bounds("invoices", "issue_date"), book.bounds("statements", "period_end")) if b
+    ]
+    return min(found) if found else None
+
+
+def _min_defaults(path: Path = Path("conf/train.yaml")) -> int:
+    """``rollrate.min_default_transitions`` of the train config at ``path`` when it reads, else its default."""
+    from pipelines.config.train import RollRateConfig, TrainConfig
+
+    try:
+        return int(load_config(path, expect=TrainConfig).rollrate.min_default_transitions)
+    except (ConfigError, OSError, ValueError, TypeError):
+        return int(RollRateConfig.model_fields["min_default_transitions"].default)
+
+
+def no_drift() -> pd.DataFrame:
+    """The drift table of a run without a PD model: no training reference, no row."""
+    from models.drift import drift_table
+
+    return drift_table({}, {})
+
+
+def no_forecast_note(why: str, pd_model: bool = True) -> str:
+    """The manifest's and the report's words for a run without the payment-date forecast (``pd_model``
+    False: a run without a PD model either, :mod:`pipelines.scoring.nomodel`)."""
+    said = (
+        "the PDs, the watchlist and the collections queue ranked by the PD are published"
+        if pd_model
+        else "no cash-in forecast is made from due dates alone; the aging, DSO and the collections queue by "
+        "days past due are published"
+    )
     return (
         f"no payment-date forecast: invoice_forecast and cash_forecast are not written and the queue has no "
-        f"expected_cash_30d ({why}); the PDs, the watchlist and the collections queue ranked by the PD are "
-        "published"
+        f"expected_cash_30d ({why}); {said}"
     )
 
 
@@ -1310,10 +1392,13 @@ def run_nightly(
     raw: bool = False,
     accept_feed: bool = False,
     engine: Any = None,
+    require_model: bool = False,
 ) -> NightlyResult:
     """The flow body (call it inside a flow run): see the module docstring for the steps.
 
-    ``accept_feed``: publish even when feed checks fail (the override is recorded in the manifest)."""
+    ``accept_feed``: publish even when feed checks fail (the override is recorded in the manifest).
+    ``require_model``: refuse a project without a registered PD model (NoChampionError) instead of the
+    run without one (:mod:`pipelines.scoring.nomodel`)."""
     logger = get_run_logger()
     meter = StepMeter(logger)  # each step below: wall time and peak memory, logged and in the manifest
 
@@ -1337,18 +1422,22 @@ def run_nightly(
         if ahead:
             log_at_start["clock_ahead"] = [{k: x[k] for k in ("line", "by", "at", "ahead")} for x in ahead]
         with meter.step("load_champion"):
-            loaded, (paydate_version, paydate_why) = load_champion(cfg, project)
+            loaded, (paydate_version, paydate_why) = load_champion(cfg, project, require_model)
+        none = is_no_model(loaded)  # no PD model registered yet: the ledger's run (pipelines.scoring.nomodel)
         check_definition(
             loaded, project.default_definition.to_params(), f"{cfg.project} (default_definition)"
         )
-        if loaded.definition is None:
+        if none:
+            logger.info("scoring as of %s without a PD model (%s)", as_of, loaded.why)
+        elif loaded.definition is None:
             logger.warning(
                 "%s v%s records no default definition (logged by an older ews); scoring with %s",
                 loaded.name,
                 loaded.version,
                 cfg.project,
             )
-        logger.info("scoring as of %s with %s v%s (%s)", as_of, loaded.name, loaded.version, loaded.alias)
+        else:
+            logger.info("scoring as of %s with %s v%s (%s)", as_of, loaded.name, loaded.version, loaded.alias)
         with meter.step("ingest"):
             result = ingest(Path(data_dir), as_of, raw, project.currency, cfg.partition_rows)
         with meter.step("validate"):
@@ -1380,6 +1469,8 @@ def run_nightly(
         ask = ledger_ask(
             previous, carried, result.book.buckets, policy, output_currency(result.manifest, None), as_of, cfg
         )
+        if none and ask is not None:  # the limits on file (pipelines.scoring.limits.current_limits_only)
+            ask = replace(ask, no_model=True)
         with meter.step("score"):  # features, PDs, the report's sums and the payment-date forecast
             scored_book = score_book(
                 result.book, as_of, project, loaded, cfg, engine, sum_dates, forecaster, ask
@@ -1464,8 +1555,11 @@ def run_nightly(
         with meter.step("deltas"):
             scored = deltas(scores, previous)
         with meter.step("credit_limits"):  # docs/credit_limits.md; the limit_breach trigger reads them
-            scored = add_credit_limits(scored, statics.debtors, policy, currency)
-            scored = review_limits(scored, previous, policy)  # credit.review: last run's limit kept
+            if none:  # the limits on file and the need; no band, so no recommended limit
+                scored = current_limits_only(scored, statics.debtors, policy, currency)
+            else:
+                scored = add_credit_limits(scored, statics.debtors, policy, currency)
+                scored = review_limits(scored, previous, policy)  # credit.review: last run's limit kept
             scored = with_unscored_memory(scored, carried)  # a debtor the previous run did not score
             scored = scored.assign(limit_over_on=limit_over_on(scored, cfg))  # limit_breach's memory
             # and the ledger's month-ends, read for the debtors whose flag they can decide only
@@ -1491,7 +1585,11 @@ def run_nightly(
                 currency,
             )
         pay_pd = None if forecaster is None else pay_pd_by_debtor(scored_book.paydate)
-        key, key_why = queue_key_for(cfg.queue.priority, loaded.tags, pay_pd)
+        key, key_why = (
+            (NO_MODEL_KEY, NO_MODEL_KEY_WHY)
+            if none
+            else queue_key_for(cfg.queue.priority, loaded.tags, pay_pd)
+        )
         logger.info("collections queue ranked by the %s key (%s)", key, key_why)
         with meter.step("queue"):
             q, rq = queue(
@@ -1520,8 +1618,8 @@ def run_nightly(
         state = watch_state(wl["watchlist"], scored, wl["effects"], prev_state, as_of, owners)
         wl["watchlist"] = with_partly(with_state(wl["watchlist"], state), partly)
         q, rq = with_partly(q, partly), with_partly(rq, partly)  # each row says its lost invoices
-        with meter.step("drift"):
-            drift_frame = drift(scored, X, loaded, cfg)
+        with meter.step("drift"):  # without a PD model: no training reference, no drift
+            drift_frame = drift(scored, X, loaded, cfg) if not none else no_drift()
         # the other files beside the portfolio and report steps, which do not read them
         exports = beside.run(
             "exports",
@@ -1542,6 +1640,14 @@ def run_nightly(
             unscored = unscored_limit_memory(previous, carried, scored, cfg)
             files[UNSCORED_MEMORY_FILE] = write_parquet(unscored, stage / UNSCORED_MEMORY_FILE)
         counts = _counts(scored, wl, q, rq, previous, cfg, currency)
+        if none:  # no PD: no expected loss (never 0), no bands but the default definition's
+            counts["expected_loss"] = None
+            counts["bands"] = {
+                k: v for k, v in counts["bands"].items() if k in (DEFAULT_BAND, NO_HISTORY_BAND)
+            }
+        no_model_words = (
+            no_model_notice(loaded, scored, _first_day(result.book), as_of, _min_defaults()) if none else None
+        )
         gaps = coverage_gaps(collectors, scored, {"collections": q, "recovery": rq})
         if gaps and (gaps["unknown"] or any(gaps["unassigned"].values())):
             counts["owners"] = gaps
@@ -1566,7 +1672,7 @@ def run_nightly(
                 engine,
                 BookSums(sum_dates, scored_book.portfolio),
                 None if forecaster is None else forecast_rows(scored_book.paydate, details),
-                forecast_note=no_forecast_note(no_forecast) if forecaster is None else None,
+                forecast_note=no_forecast_note(no_forecast, not none) if forecaster is None else None,
                 interval_words="" if forecaster is None else interval_in_words(forecaster),
                 cash_error=cash_error_in_words(forecaster),
                 lgd=rq.set_index("debtor_id")["lgd"],  # an event's LGD (recovery.lgd_by_event)
@@ -1594,6 +1700,7 @@ def run_nightly(
                 port,
                 currency,
                 (key, key_why),
+                no_model_words,
             )
         score_files, score_cuts = score_written.result()
         export_files, xlsx_cuts = exports.result()
@@ -1612,7 +1719,9 @@ def run_nightly(
             "blas_threads": blas_threads(),
             "buckets": result.book.buckets,
             "inputs": inputs,
-            "model": {k: v for k, v in _model_info(loaded).items() if k != "metrics"},
+            "mode": NO_MODEL_MODE if none else "pd_model",
+            **({"no_model": no_model_words} if none else {}),
+            "model": None if none else {k: v for k, v in _model_info(loaded).items() if k != "metrics"},
             "queue_key": {"key": key, "why": key_why},
             "payment_dates": {
                 "model": f"{forecaster.name} v{forecaster.version}",
@@ -1620,7 +1729,7 @@ def run_nightly(
                 **_statements_left_out(scored_book.statement_balances, currency),
             }
             if forecaster is not None
-            else {"model": None, "note": no_forecast_note(no_forecast)},
+            else {"model": None, "note": no_forecast_note(no_forecast, not none)},
             "config": {
                 "hash": cfg_hash,
                 "project_hash": config_hash(project),
@@ -1675,6 +1784,7 @@ def nightly(
     accept_feed: bool = False,
     engine: str | None = None,
     scheduler: str | None = None,
+    require_model: bool = False,
 ) -> NightlyResult:
     """Score the portfolio as of ``as_of`` (default: yesterday in the schedule's time zone) and
     publish ``OUTDIR/<as_of>/``. ``data_dir`` / ``out_dir`` default to the config's. ``data_dir`` is
@@ -1703,6 +1813,7 @@ def nightly(
                 raw,
                 accept_feed,
                 PrefectDaskEngine() if on_dask else local_engine(project.compute.local_processes),
+                require_model,
             )
         except (FeedCheckError, DataQualityError) as exc:
             return Failed(message=str(exc), data=exc)  # type: ignore[return-value]
@@ -1717,6 +1828,7 @@ def run(
     accept_feed: bool = False,
     engine: str | None = None,
     scheduler: str | None = None,
+    require_model: bool = False,
 ) -> NightlyResult:
     """The nightly flow on the engine of the project config (``compute``) or of ``engine`` /
     ``scheduler``: ``dask`` runs it with prefect-dask's ``DaskTaskRunner`` (the scheduler address, or
@@ -1741,4 +1853,5 @@ def run(
             accept_feed=accept_feed,
             engine=settings.kind,
             scheduler=settings.scheduler,
+            require_model=require_model,
         )

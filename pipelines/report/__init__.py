@@ -343,8 +343,10 @@ def render_report(
     overrides: dict[str, Any] | None = None,
     portfolio: PortfolioView | None = None,
     currency: str | None = None,
+    no_model: str | None = None,
 ) -> str:
-    """The report as one HTML string. ``model``: name, version, alias, metrics (dict of floats).
+    """The report as one HTML string. ``no_model``: the notice of a run without a PD model
+    (:mod:`pipelines.scoring.nomodel`; its PD sections are left out). ``model``: name, version, alias, metrics (dict of floats).
 
     ``portfolio``: :func:`pipelines.report.portfolio.build_portfolio` (None: no portfolio sections
     and no debtor pages); ``currency``: the currency of every amount (default: the portfolio's).
@@ -381,7 +383,7 @@ def render_report(
     port_ctx = None
     if portfolio is not None:
         band_names = [b.name for b in cfg.bands] + [DEFAULT_BAND]
-        port_ctx = portfolio_context(portfolio, band_names)
+        port_ctx = portfolio_context(portfolio, band_names, trend=not no_model)
         detail_ids = [r["debtor_id"] for r in rows[: cfg.report.debtor_details]]
         pages = debtor_pages(portfolio, detail_ids)
     for r in rows:
@@ -413,8 +415,12 @@ def render_report(
                 waterfall_ids={w["debtor_id"] for w in wf if w["debtor_id"] in anchors},
                 waterfalls=wf,
                 changes=changes,
-                pd_svg=pd_distribution_svg(live, [(b.name, b.min_pd) for b in cfg.bands]),
-                pd_svg_narrow=pd_distribution_svg(live, [(b.name, b.min_pd) for b in cfg.bands], narrow=True),
+                pd_svg=None
+                if no_model
+                else pd_distribution_svg(live, [(b.name, b.min_pd) for b in cfg.bands]),
+                pd_svg_narrow=None
+                if no_model
+                else pd_distribution_svg(live, [(b.name, b.min_pd) for b in cfg.bands], narrow=True),
                 calibration_svg=calibration_svg(calibration)
                 if calibration is not None and len(calibration)
                 else None,
@@ -427,6 +433,7 @@ def render_report(
                 currency=currency,
                 no_currency=NO_CURRENCY_CODE,  # the workbooks' sentence (pipelines.words), one text
                 history_runs=cfg.report.history_runs,
+                no_model=no_model,
             )
         )
     )

@@ -573,11 +573,21 @@ def debtor_pages(view: PortfolioView, ids: list[str], max_invoices: int = 12) ->
     for debtor in ids:
         history = histories.get(debtor, [])
         inv = invoices.get(debtor, [])
+        # a run without a PD model (pipelines.scoring.nomodel) has none: left out of the line, "-" in the table
+        pds = [float("nan") if x["pd"] is None else float(x["pd"]) for x in history]
+        known = [p for p in pds if p == p]
         pages[debtor] = {
-            "spark": sparkline_svg([float(x["pd"]) for x in history]),
+            "spark": sparkline_svg(known) if known else "",
             "history": [
-                {"as_of": str(x["as_of"]), "pd": float(x["pd"]), "band": _band_words(x["band"])}
-                for x in history[::-1]
+                {
+                    "as_of": str(x["as_of"]),
+                    "pd": p,
+                    # a run without a PD model: no band (but default), and not for want of invoices
+                    "band": "no PD model"
+                    if p != p and _band_words(x["band"]) == NO_BAND_WORDS
+                    else _band_words(x["band"]),
+                }
+                for x, p in zip(history[::-1], pds[::-1], strict=True)
             ],
             "invoices": [
                 {
@@ -617,8 +627,9 @@ def _cash_total(cash: pd.DataFrame | None) -> pd.DataFrame | None:
     return total.sort_values("week" if "week" in total else "week_start").reset_index(drop=True)
 
 
-def portfolio_context(view: PortfolioView, band_names: list[str]) -> dict[str, Any]:
-    """The template's ``portfolio`` object: figures, tables and plots."""
+def portfolio_context(view: PortfolioView, band_names: list[str], trend: bool = True) -> dict[str, Any]:
+    """The template's ``portfolio`` object: figures, tables and plots (``trend`` False: no PD trend, a run
+    without a PD model)."""
     from features.portfolio import AGING_BUCKETS
     from pipelines.report.plots import aging_svg, cash_forecast_svg, dso_svg, pd_trend_svg
 
@@ -661,7 +672,7 @@ def portfolio_context(view: PortfolioView, band_names: list[str]) -> dict[str, A
         ]
     ctx["el_band"] = [{"key": k, **r} for k, r in view.el_band.to_dict("index").items()]
     ctx["el_segment"] = [{"key": k, **r} for k, r in view.el_segment.to_dict("index").items()]
-    trend = view.pd_trend
+    trend = view.pd_trend if trend else view.pd_trend.iloc[0:0]
     ctx["trend_runs"] = int(len(trend))
     ctx["trend_svg"] = pd_trend_svg(trend, band_names) if len(trend) else None
     ctx["trend_svg_narrow"] = pd_trend_svg(trend, band_names, narrow=True) if len(trend) > 1 else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -24,6 +25,13 @@ def explain(
     from models.reasons import model_contributions, reason_codes
 
     kind = getattr(loaded, "kind", "lightgbm")
+    if kind == "none":  # no PD model registered yet (pipelines.scoring.nomodel): nothing to explain
+        from models.reasons import Contributions
+
+        empty = pd.DataFrame(index=Xs.index)
+        return Contributions(empty, np.zeros(len(Xs))), reason_codes(
+            Contributions(empty, np.zeros(len(Xs))), empty, CATALOG, max(top_n, 1)
+        )
     if kind == "rollrate":
         return _rollrate_reasons(Xs, loaded, typical_values(X, loaded), currency)
     model = getattr(loaded, "scorecard", None) if kind == "scorecard" else loaded.booster

@@ -235,6 +235,34 @@ def recommend_limits(
     return out
 
 
+NO_MODEL_RULE = "no PD model yet: no risk band, so no recommended limit (the current limit on file and the need are shown)"
+
+
+def current_limits_only(
+    scored: pd.DataFrame,
+    debtors: pd.DataFrame | None,
+    policy: CreditPolicyConfig,
+    currency: str | None = None,
+) -> pd.DataFrame:
+    """:func:`add_credit_limits` of a run without a PD model (:mod:`pipelines.scoring.nomodel`): the
+    current limit on file, the invoiced volume, terms and need as the policy reads them, and the three
+    limit variants empty (each is the need x a factor of the debtor's risk band, and there is no band);
+    ``credit_limit_rule`` says so. The ``limit_breach`` trigger then compares the exposure with the
+    current limit only (its recommended-limit test needs a recommendation)."""
+    first = next(iter(policy.bands))  # any band: the variants computed with it are dropped below
+    banded = scored.assign(band=pd.Series(first, index=scored.index, dtype="string"))
+    out = add_credit_limits(banded, debtors, policy, currency)
+    out["band"] = scored["band"]
+    for variant in VARIANTS:
+        out[f"credit_limit_{variant}"] = np.nan
+    in_default = scored["in_default"].astype(bool).to_numpy()
+    rule = np.where(
+        in_default, out["credit_limit_rule"].astype("string").to_numpy(dtype=object), NO_MODEL_RULE
+    )
+    out["credit_limit_rule"] = pd.Categorical(rule)
+    return out
+
+
 def add_credit_limits(
     scored: pd.DataFrame,
     debtors: pd.DataFrame | None,

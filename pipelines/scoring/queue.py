@@ -228,18 +228,23 @@ def build_queues(
     c = _common(scored.loc[live], oldest, plans, qc, broken)
     el = c["pd"] * c["exposure"] * c["lgd"]
     c["expected_loss"] = el.round(places)
+    order = ["priority", "expected_loss", "overdue_amount"]
+    if key == "dpd":  # no PD model (pipelines.scoring.nomodel): days past due, then the overdue amount
+        c["expected_loss"] = np.nan  # never 0: there is no PD
+        c["dpd"] = c["dpd"].astype("float64").fillna(0.0)
+        order = ["dpd", "overdue_amount"]
     if key == "blend":
         from models.queue_key import blended_pd
 
         ids = c["debtor_id"].astype("string")
         pay = ids.map(pay_pd) if pay_pd is not None else pd.Series(np.nan, index=c.index)
         el = pd.Series(blended_pd(c["pd"], pay), index=c.index) * c["exposure"] * c["lgd"]
-    c["priority"] = priority(el, c["dpd"], qc).round(places)
+    c["priority"] = priority(el, c["dpd"], qc).round(places) if key != "dpd" else np.nan
     events = cfg.event_actions.actions()
     c = pd.concat([c, choose_actions(c, qc.rules, qc.default_action, "queue.rules", places, events)], axis=1)
     collections = _ranked(
         c,
-        ["priority", "expected_loss", "overdue_amount"],
+        order,
         [*IDENTITY, *ACTION, "top_reason", "pd", "band", *RISK, "priority", *DETAIL, "action_rule_id"],
     )
 

@@ -111,24 +111,34 @@ def score_rows(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """:func:`score_debtors` without ``feature_snapshot_hash``: every column is per row, so a debtor
     bucket is scored on its own (:func:`with_snapshot_hash` adds the hash over all buckets)."""
+    from pipelines.scoring.nomodel import is_no_model
+
     features = with_statement_dpd(features)  # a roll-rate model of a statements book reads its DPD
-    check_compatible(features, loaded)
+    none = is_no_model(loaded)  # no PD model registered yet (pipelines.scoring.nomodel): PD and band empty
+    if not none:
+        check_compatible(features, loaded)
     frame = features.sort_values("debtor_id", kind="stable").reset_index(drop=True)
     ids = frame["debtor_id"].astype("string")
     default = ids.map(in_default.astype(bool)).fillna(False).astype(bool).to_numpy()
-    X_all = prepare_X(frame, loaded)
+    if none:  # the feature rows hashed as they are; the model input has no column
+        X_all = pd.DataFrame(index=pd.RangeIndex(len(frame)))
+        rows_hash = pd.util.hash_pandas_object(frame.drop(columns="as_of", errors="ignore"), index=False)
+    else:
+        X_all = prepare_X(frame, loaded)
+        rows_hash = pd.util.hash_pandas_object(X_all, index=False)
     X_all.index = pd.Index(ids.to_numpy(), name="debtor_id")
-    rows_hash = pd.util.hash_pandas_object(X_all, index=False)
     X = X_all.loc[~default]
     both = getattr(loaded, "pd_and_raw", None)  # the model run once (LoadedModel); else twice
-    if not len(X):
+    if none:
+        pd_live, raw_live = np.full(len(X), np.nan), np.full(len(X), np.nan)
+    elif not len(X):
         pd_live, raw_live = np.zeros(0), np.zeros(0)
     elif both is not None:
         pd_live, raw_live = both(X)
     else:
         pd_live, raw_live = loaded.predict_pd(X), loaded.raw_score(X)
 
-    pd_all = np.ones(len(frame))
+    pd_all = np.full(len(frame), np.nan) if none else np.ones(len(frame))
     raw_all = np.full(len(frame), np.nan)
     pd_all[~default] = np.clip(pd_live, 0.0, 1.0)
     raw_all[~default] = raw_live
@@ -145,12 +155,14 @@ def score_rows(
         }
     )
     scores["debtor_id"] = scores["debtor_id"].astype("string")
-    scores["band"] = (
-        assign_bands(scores["pd"], cfg).where(~scores["in_default"], DEFAULT_BAND).astype("string")
+    bands = (
+        assign_bands(scores["pd"], cfg) if not none else pd.Series(pd.NA, index=scores.index, dtype="string")
     )
+    scores["band"] = bands.where(~scores["in_default"], DEFAULT_BAND).astype("string")
     scores["raw_score"] = raw_all
-    scores["model_name"] = pd.Series(loaded.name, index=scores.index, dtype="string")
-    scores["model_version"] = pd.Series(str(loaded.version), index=scores.index, dtype="string")
+    scores["model_name"] = pd.Series(pd.NA if none else loaded.name, index=scores.index, dtype="string")
+    version = pd.NA if none else str(loaded.version)
+    scores["model_version"] = pd.Series(version, index=scores.index, dtype="string")
     scores["feature_hash"] = rows_hash.to_numpy()
     for col, values in exposure_columns(frame).items():
         scores[col] = values

@@ -390,12 +390,15 @@ class LedgerAsk:
     the candidates, and after a month without runs more than the walk it saved). ``previous`` and
     ``carried``: the previous run's scores and its :data:`UNSCORED_MEMORY_FILE`, one frame (or None)
     per debtor bucket (``pipelines.adapters.files.bucket_codes``); ``policy`` and ``currency``: the
-    credit policy and the reporting currency tonight's limits are computed with."""
+    credit policy and the reporting currency tonight's limits are computed with; ``no_model``: a run
+    without a PD model (``pipelines.scoring.nomodel``), whose limits are the ones on file
+    (``pipelines.scoring.limits.current_limits_only``)."""
 
     previous: tuple[pd.DataFrame, ...]
     carried: tuple[pd.DataFrame | None, ...]
     policy: Any
     currency: str | None
+    no_model: bool = False
 
 
 def ledger_ask(
@@ -435,14 +438,16 @@ def bucket_ledger_memory(
     credit-limit step builds them for the whole book."""
     from features.master import debtors_at
     from pipelines.engine import Book
-    from pipelines.scoring.limits import add_credit_limits, review_limits
+    from pipelines.scoring.limits import add_credit_limits, current_limits_only, review_limits
 
     as_of = scores["as_of"].iloc[0]
     scored = compare_with_previous(scores, ask.previous[k])
-    scored = add_credit_limits(
-        scored, debtors_at(part.debtors, part.debtor_history, as_of), ask.policy, ask.currency
-    )
-    scored = review_limits(scored, ask.previous[k], ask.policy)  # as the nightly's credit-limit step
+    debtors = debtors_at(part.debtors, part.debtor_history, as_of)
+    if ask.no_model:  # as the nightly's credit-limit step without a PD model
+        scored = current_limits_only(scored, debtors, ask.policy, ask.currency)
+    else:
+        scored = add_credit_limits(scored, debtors, ask.policy, ask.currency)
+        scored = review_limits(scored, ask.previous[k], ask.policy)  # as the nightly's credit-limit step
     scored = with_unscored_memory(scored, ask.carried[k])
     ids = pd.Index(scored.loc[ledger_candidates(scored, cfg, True).to_numpy(), "debtor_id"].astype("string"))
     return ids, book_ledger_memory(Book(buckets=1, frames=part), scored, cfg, True)

@@ -409,7 +409,7 @@ def test_a_folder_whose_name_holds_a_colon_is_a_folder_not_a_uri(tmp_path: Path,
     invoices/bucket=0/part-0.parquet" (the folder was fine), and ``ews score`` / ``ews train --data``
     of such a folder (copied, or a link) ended in that ArrowInvalid as a traceback. Now such a path is
     made absolute before the command runs: the ingest publishes, the score passes its check of the
-    folder and goes on to the registry (no model here: exit 2, one line)."""
+    folder and goes on to the registry (no model here and --require-model: exit 2, one line)."""
     project = tmp_path / "p"
     assert runner.invoke(app, ["init", str(project)]).exit_code == 0
     monkeypatch.chdir(project)
@@ -420,7 +420,9 @@ def test_a_folder_whose_name_holds_a_colon_is_a_folder_not_a_uri(tmp_path: Path,
     result = runner.invoke(app, [*args, "--as-of", "2024-03-01"], env={"COLUMNS": "400"})
     assert result.exit_code == 0, result.output
     result = runner.invoke(
-        app, ["score", "--data", "AR:2024", "--as-of", "2024-03-01"], env={"COLUMNS": "400"}
+        app,
+        ["score", "--data", "AR:2024", "--as-of", "2024-03-01", "--require-model"],
+        env={"COLUMNS": "400"},
     )
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert result.exit_code == 2, result.output

@@ -22,7 +22,8 @@ def test_no_champion_is_refused_before_prefect_or_any_feature(
 ) -> None:
     """Before: `ews score` with no trained model started Prefect's server and the flow and spent
     14-20 CPU-s before its 'no alias champion' (measured 18.1 CPU-s); now the registry is read
-    first (0.55 CPU-s for the whole command)."""
+    first (0.55 CPU-s for the whole command). Since session 41 only with --require-model: without it a
+    project with no PD model registered runs without one (tests/pipelines/test_nomodel_s41.py)."""
     import pipelines.commands.score as score_cmd
 
     def no_flow(*args, **kwargs):
@@ -34,7 +35,9 @@ def test_no_champion_is_refused_before_prefect_or_any_feature(
     dates = (
         ["--as-of", "2024-06-30"] if command == "score" else ["--from", "2024-06-01", "--to", "2024-06-30"]
     )
-    result = CliRunner().invoke(app, [command, "--data", str(DATA), "--raw", *dates, "--out", str(out)])
+    result = CliRunner().invoke(
+        app, [command, "--data", str(DATA), "--raw", *dates, "--out", str(out), "--require-model"]
+    )
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and "AssertionError" not in repr(result.exception)
     assert f"model 'ews-pd' has no alias 'champion' in {mlflow_uri}" in result.output

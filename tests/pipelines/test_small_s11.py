@@ -48,8 +48,19 @@ def test_score_with_a_registered_version_that_failed_its_gate_names_it_and_the_w
     monkeypatch.chdir(ROOT)
     out = tmp_path / "runs"
     result = CliRunner().invoke(
-        app, ["score", "--data", str(DATA), "--raw", "--as-of", "2024-06-30", "--out", str(out)]
-    )
+        app,
+        [
+            "score",
+            "--data",
+            str(DATA),
+            "--raw",
+            "--as-of",
+            "2024-06-30",
+            "--out",
+            str(out),
+            "--require-model",
+        ],
+    )  # without --require-model the run goes on without a PD model, saying the same (tests/pipelines/test_nomodel_s41.py)
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
     assert (
@@ -75,7 +86,10 @@ def test_train_says_when_a_failed_gate_leaves_the_book_without_a_champion() -> N
     console = Console(record=True, width=200)
     print_no_champion(console, SimpleNamespace(promoted=False, champion_before=None, version="1"))
     text = console.export_text()
-    assert "no champion yet: `ews score` cannot run until a version is promoted" in text
+    assert (
+        "no champion yet: `ews score` runs without a PD model (PD, band and expected loss empty) until a "
+        "version is promoted" in text
+    )
     assert 'ews models promote 1 --reason "..."' in text
     for promoted, before in ((True, None), (False, "3")):  # promoted now, or a champion stays
         console = Console(record=True, width=200)

@@ -86,7 +86,8 @@ def test_score_without_any_model_says_a_refused_small_book_must_wait(tmp_path: P
     assert said.endswith(
         "If `ews train` refused this book as too small (its smallest model, the roll-rate model, needs 3 moves "
         "into default by default: rollrate.min_default_transitions in the train config), nothing can be scored "
-        "until it trains: run `ews train` again as months come in; its refusal names what is missing"
+        "until it trains: run `ews train` again as months come in; its refusal names what is missing. Meanwhile "
+        "`ews score` without --require-model publishes the ledger's outputs, with PD, band and expected loss empty"
     ), said
     with pytest.raises(typer.Exit):  # another alias or a version number: the hint as before
         _require_version(tmp_path / "conf" / "nightly.yaml", "ews-pd", "3", uri)

@@ -1,0 +1,96 @@
+"""The nightly without a PD model (issues 11/13: a book too small to train).
+
+A 100-120-customer book gets no PD model for its first one to two years: ``ews train`` refuses it below the
+roll-rate model's minimum (3 moves into default by default). Until then the nightly runs in this mode when no
+version of the PD model is registered at all (``ews score --require-model`` keeps the refusal, exit 2): it
+publishes what the ledger supports and leaves every model figure empty, never 0 or invented:
+
+- scores.parquet: exposure, overdue amounts, days past due, in default (the project's default definition) per
+  debtor; ``pd``, ``raw_score`` and ``band`` empty (``band`` reads ``default`` for a debtor in default: the
+  definition's verdict, not a model's);
+- the collections queue of live overdue debtors ranked by days past due (the oldest overdue invoice's), then
+  the overdue amount, then debtor_id: the order ``ews backtest`` reports as ``dpd_capture_top20`` (the baseline
+  a model's queue is measured against); ``pd``, ``band``, ``expected_loss`` and ``priority`` empty; the action
+  rules that need no PD fire as usual (a rule with ``min_pd`` never matches: there is no PD to compare);
+- the recovery queue, dispute / payment-plan / event actions and owners as with a model (none of them reads a PD);
+- credit_limits: the current limits on file and the need (invoiced volume x terms); the recommended limits are a
+  factor per risk band, so they are empty;
+- the watchlist with the triggers that need no PD: ``limit_breach`` against the current limits on file (the
+  others compare PDs or bands and stay off);
+- the payment-date files when an ``ews-paydate`` champion exists (it needs no defaults), else said;
+- report.html with the notice at its top: no PD model yet, why (the counts) and what the first one needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from pipelines.words import counted
+
+MODE = "no_pd_model"
+"""The manifest's ``mode`` of a run without a PD model (a run with one: ``pd_model``)."""
+KEY = "dpd"
+"""The collections queue's ranking key without a PD: days past due, then the overdue amount."""
+KEY_WHY = (
+    "no PD model yet: ranked by days past due (the oldest overdue invoice's), then the overdue amount "
+    "(the order ews backtest reports as dpd_capture_top20)"
+)
+
+
+@dataclass(frozen=True)
+class NoModel:
+    """The stand-in for a loaded model version when none is registered (:mod:`pipelines.scoring.nomodel`).
+
+    ``name``: the PD model's registry name (``model_name`` of the nightly config); ``why``: the registry's
+    words (which store, which name). No version, run, features, reference or tags."""
+
+    name: str
+    why: str
+    version: str | None = None
+    alias: str | None = None
+    run_id: str | None = None
+    kind: str = "none"
+    definition: dict[str, Any] | None = None
+    feature_names: tuple[str, ...] = ()
+    categorical_features: tuple[str, ...] = ()
+    reference: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def is_no_model(loaded: Any) -> bool:
+    """True for the :class:`NoModel` stand-in."""
+    return isinstance(loaded, NoModel)
+
+
+def notice(
+    loaded: NoModel,
+    scored: pd.DataFrame,
+    first_day: Any = None,
+    as_of: Any = None,
+    min_defaults: int = 3,
+) -> str:
+    """The report's and the manifest's first words of a run without a PD model: none yet, why (the book's
+    counts tonight) and what the first one needs. ``first_day``: the first dated row of the data (None:
+    unknown); ``min_defaults``: the roll-rate model's ``min_default_transitions`` (the train config's; 3 by
+    default)."""
+    n = int(len(scored))
+    in_default = int(scored["in_default"].astype(bool).sum()) if "in_default" in scored else 0
+    span = ""
+    if first_day is not None and as_of is not None:
+        days = (pd.Timestamp(as_of) - pd.Timestamp(first_day)).days + 1
+        months = max(int(round(days / (365.25 / 12))), 0)  # 2023-01-02..2024-06-30: 18 months
+        span = f" over {counted(months, 'month')} of dated history (from {pd.Timestamp(first_day).date()})"
+    return (
+        f"No PD model yet: {loaded.why}. This book has {counted(n, 'debtor')}{span}, "
+        f"{counted(in_default, 'debtor')} in default tonight. The smallest PD model ews trains (the roll-rate "
+        f"model) needs at least {min_defaults} moves into default from one month-end to the next "
+        "(rollrate.min_default_transitions in the train config); `ews train` names what is missing when it "
+        "refuses. Tonight's run is the ledger's: aging, DSO, exposure, the collections queue by days past "
+        "due, the recovery queue, actions, owners and the over-limit check against the limits on file; "
+        "PD, band, expected loss and recommended limits are empty until `ews train` registers the first model, "
+        "which the next run then uses without any other step"
+    )
