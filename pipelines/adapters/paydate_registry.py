@@ -563,7 +563,10 @@ def _find_paydate(key: str, name: str, tracking_uri: str | None) -> Any:
     ``registry.NoChampionError`` saying what to do (train, or why no version is champion)."""
     uri = registry.configure(tracking_uri)
     client = MlflowClient()
-    hint = "run `ews train --data DIR` (it trains the payment-date model after the PD model)"
+    hint = (
+        "run `ews train --data DIR` (it trains the payment-date model after the PD model, and alone when it "
+        "refuses a PD model as too small)"
+    )
     if key == CHAMPION:
         hint = _not_promoted(client, name) or hint
     return registry.find_version(client, name, key, uri, hint)

@@ -87,6 +87,18 @@ def register(app: typer.Typer) -> None:
             typer.secho(
                 f"error: {str(exc).splitlines()[0] if len(str(exc)) > 400 else exc}", fg="red", err=True
             )
+            from models.split import BookTooSmallError
+
+            if isinstance(exc, BookTooSmallError) and "cannot train a PD model on this book yet" in str(exc):
+                # below the roll-rate minimum: the payment-date model needs no defaults, and `ews score`'s run
+                # without a PD model (pipelines.scoring.nomodel) publishes its cash-in forecast meanwhile
+                pay = train_paydate_step(
+                    console, data, config, raw, engine, scheduler, verbose, before, pd_model=False
+                )
+                if not isinstance(pay, str):
+                    console.print(verdict_said(f"ews-paydate v{pay.version}", pay))
+                else:
+                    console.print(f"ews-paydate: {pay}", highlight=False)
             raise typer.Exit(2) from None
         if result.kind == "rollrate":
             print_rollrate(console, result, verbose)
@@ -427,9 +439,11 @@ def train_paydate_step(
     scheduler: str | None,
     verbose: bool = True,
     before: dict[str, tuple[int | None, str | None]] | None = None,
+    pd_model: bool = True,
 ) -> Any:
     """The second step of ``ews train``: the payment-date model (``ews-paydate``). A book too short
-    for it is a warning: the PD model above is already registered. Returns the training's result, or
+    for it is a warning: the PD model above is already registered (``pd_model`` False: the PD model was
+    refused as too small, the payment-date model is trained alone). Returns the training's result, or
     why there is none (a sentence, for :func:`print_verdicts`). ``before``: the registry when ``ews
     train`` started (:func:`registry_state`), for what Ctrl-C says."""
     from pipelines.commands.score import bucket_bars, flow_runtime
@@ -454,7 +468,9 @@ def train_paydate_step(
         typer.secho(
             f"warning: payment-date model not trained: {str(exc).splitlines()[0]}", fg="yellow", err=True
         )
-        return "not trained (the warning above says why); the PD model is registered"
+        return "not trained (the warning above says why)" + (
+            "; the PD model is registered" if pd_model else ""
+        )
     m = pay.metrics
     if pay.history_note:  # one short line (only here); the flow-run log above has the note in full
         console.print(f"payment-date model: {pay.history_headline or pay.history_note}", style="yellow")
