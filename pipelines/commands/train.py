@@ -411,8 +411,7 @@ def print_no_champion(console: Console, result: object) -> None:
 def no_champion_said(version: str) -> str:
     """A failed gate on a book with no champion: what it means and the command that accepts ``version``."""
     return (
-        "no champion yet: `ews score` runs without a PD model (PD, band and expected loss empty) until a "
-        "version is promoted. Training again on "
+        "no champion yet: `ews score` runs without a PD model until a version is promoted. Training again on "
         f'the same data gives the same verdict; to accept v{version} as it is: ews models promote {version} --reason "..."'
     )
 

@@ -308,7 +308,7 @@ def no_model(cfg: NightlyConfig, uri: str | None, require_model: bool = False) -
 
     # a first version refused by its gate (an unseen 120-debtor book's v1: test AUC 0.51, s41-pdless)
     hint = _unpromoted_hint(cfg.model_name, records).split(". Training again")[0]
-    return NoModel(cfg.model_name, f"no version of {cfg.model_name!r} is champion in {where}: {hint}")
+    return NoModel(cfg.model_name, f"no version of {cfg.model_name!r} is champion in {where}: {hint}", True)
 
 
 @task(name="ingest", cache_policy=NO_CACHE)

@@ -49,6 +49,7 @@ class NoModel:
 
     name: str
     why: str
+    registered: bool = False  # versions exist, none champion (a first version its gate refused)
     version: str | None = None
     alias: str | None = None
     run_id: str | None = None
@@ -84,12 +85,17 @@ def notice(
         days = (pd.Timestamp(as_of) - pd.Timestamp(first_day)).days + 1
         months = max(int(round(days / (365.25 / 12))), 0)  # 2023-01-02..2024-06-30: 18 months
         span = f" over {counted(months, 'month')} of dated history (from {pd.Timestamp(first_day).date()})"
+    needs = (
+        "The first model needs a version that passes its promotion gate (`ews train` as months come in), or one "
+        'accepted as it is (`ews models promote VERSION --reason "..."`)'
+        if loaded.registered
+        else f"The smallest PD model ews trains (the roll-rate model) needs at least {min_defaults} moves into "
+        "default from one month-end to the next (rollrate.min_default_transitions in the train config); `ews "
+        "train` names what is missing when it refuses"
+    )
     return (
         f"No PD model yet: {loaded.why}. This book has {counted(n, 'debtor')}{span}, "
-        f"{counted(in_default, 'debtor')} in default tonight. The smallest PD model ews trains (the roll-rate "
-        f"model) needs at least {min_defaults} moves into default from one month-end to the next "
-        "(rollrate.min_default_transitions in the train config); `ews train` names what is missing when it "
-        "refuses. Tonight's run is the ledger's: aging, DSO, exposure, the collections queue by days past "
+        f"{counted(in_default, 'debtor')} in default tonight. {needs}. Tonight's run is the ledger's: aging, DSO, exposure, the collections queue by days past "
         "due, the recovery queue, actions, owners and the over-limit check against the limits on file; "
         "PD, band, expected loss and recommended limits are empty until `ews train` registers the first model, "
         "which the next run then uses without any other step"

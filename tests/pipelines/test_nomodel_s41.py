@@ -251,6 +251,7 @@ def test_a_first_version_refused_by_its_gate_runs_without_a_pd_model_too(
     from pipelines.commands.score import _require_version
     from pipelines.config.nightly import NightlyConfig
     from pipelines.flows.nightly import no_model
+    from pipelines.scoring.nomodel import notice
 
     client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
     client.create_registered_model("ews-pd")
@@ -267,5 +268,12 @@ def test_a_first_version_refused_by_its_gate_runs_without_a_pd_model_too(
         "ews-pd v1 (rollrate, test AUC 0.5070) is registered but failed its promotion gate: AUC 0.5070 [0.4345, "
         "0.5827]: the whole interval is below the floor 0.7000 (gate.min_auc)"
     ), none.why
+    assert none.registered
+    said = notice(none, pd.DataFrame({"in_default": [False, True]}))
+    assert (
+        "This book has 2 debtors, 1 debtor in default tonight. The first model needs a version that passes its "
+        in said
+    )
+    assert "roll-rate model) needs at least" not in said
     assert no_model(NightlyConfig(), mlflow_uri, require_model=True) is None
     assert no_model(NightlyConfig(model_alias="challenger"), mlflow_uri) is None

@@ -86,10 +86,7 @@ def test_train_says_when_a_failed_gate_leaves_the_book_without_a_champion() -> N
     console = Console(record=True, width=200)
     print_no_champion(console, SimpleNamespace(promoted=False, champion_before=None, version="1"))
     text = console.export_text()
-    assert (
-        "no champion yet: `ews score` runs without a PD model (PD, band and expected loss empty) until a "
-        "version is promoted" in text
-    )
+    assert "no champion yet: `ews score` runs without a PD model until a version is promoted" in text
     assert 'ews models promote 1 --reason "..."' in text
     for promoted, before in ((True, None), (False, "3")):  # promoted now, or a champion stays
         console = Console(record=True, width=200)
