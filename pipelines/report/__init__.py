@@ -377,6 +377,10 @@ def render_report(
     changes["previous_as_of"] = previous_as_of
     changes["previous_versions"] = previous_versions(previous, model)
     changes["flagged_prev"] = counts.get("flagged_previous", 0)
+    # the first run of a book's first model after runs without one (pipelines.scoring.nomodel): nothing to compare
+    changes["previous_no_model"] = bool(
+        not no_model and previous is not None and len(previous) and previous["pd"].isna().all()
+    )
     rows = _watchlist_rows(watchlist, reason_columns, cfg.report.max_watchlist_rows)
     anchors = {r["debtor_id"]: r["anchor"] for r in rows}
     pages: dict[str, Any] = {}
