@@ -61,9 +61,9 @@ def test_score_without_champion_refuses_with_exit_2(
     monkeypatch.chdir(ROOT)
     (tmp_path / "data").mkdir()
     out = tmp_path / "runs"
-    result = CliRunner().invoke(
-        app, ["score", "--data", str(tmp_path / "data"), "--raw", "--as-of", "2024-06-30", "--out", str(out)]
-    )
+    args = ["score", "--data", str(tmp_path / "data"), "--raw", "--as-of", "2024-06-30", "--out", str(out)]
+    # --require-model: without it a project with no PD model runs without one (tests/pipelines/test_nomodel_s41.py)
+    result = CliRunner().invoke(app, [*args, "--require-model"])
     assert result.exit_code == 2, result.output
     assert "no alias 'champion'" in result.output and "ews train" in result.output
     assert not (out / "2024-06-30").exists()
