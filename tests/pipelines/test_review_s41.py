@@ -63,3 +63,22 @@ def test_an_overrides_line_whose_book_was_rewritten_breaks_the_chain(tmp_path) -
         read_log(b)  # before any run's read is compared: the hash itself
     with pytest.raises(AuditLogError, match="was changed after it was written"):
         check_log(b, jan10_b)
+
+
+def test_a_month_missing_two_months_before_the_as_of_month_is_refused(tmp_path) -> None:
+    """784be84 (U29): the month checked last is the one before the month before the as-of month (the month before
+    the as-of month has no full month after it). Night 1 (2024-06-30): January-June, 25 invoices a month, each paid
+    in its month; night 2 (2024-07-31) without May's: paid kept invoices per month January absent 25, February-April
+    present 25, May absent 25, June present 25: May lies between two held months, refused naming 2024-05. With
+    the loop stopping a month earlier May went unchecked and the export was taken."""
+    from pipelines.ingest import TableError
+    from tests.pipelines.test_history_s41 import NIGHT1, NIGHT2, _ingest, _monthly, _tree
+
+    out = tmp_path / "out"
+    _ingest(_monthly(tmp_path / "n1", (1, 2, 3, 4, 5, 6), 6), out, NIGHT1)
+    before = _tree(out)
+    with pytest.raises(
+        TableError, match="lacks 25 of the 25 paid invoices the history holds issued in 2024-05"
+    ):
+        _ingest(_monthly(tmp_path / "n2", (2, 3, 4, 6, 7), 6), out, NIGHT2)
+    assert _tree(out) == before
