@@ -82,3 +82,25 @@ def test_a_month_missing_two_months_before_the_as_of_month_is_refused(tmp_path) 
     ):
         _ingest(_monthly(tmp_path / "n2", (2, 3, 4, 6, 7), 6), out, NIGHT2)
     assert _tree(out) == before
+
+
+def test_a_store_that_lost_its_champion_version_still_refuses_without_require_model(
+    mlflow_uri: str, tmp_path
+) -> None:
+    """530b32e (U33, U34): the run without a PD model is for a book that never had one; a store whose champion
+    version was deleted through MLflow refuses as before (exit 2 naming the deleted version), with or without
+    --require-model. Dropping the ``lost`` test in `ews score`'s registry check or in the flow's ``no_model`` passed
+    test_nomodel_s41 and test_hostile_s37."""
+    import typer
+
+    from pipelines.commands.score import _require_version
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.flows.nightly import no_model
+    from tests.pipelines.test_hostile_s37 import _register
+
+    client = _register(mlflow_uri)
+    client.delete_model_version("ews-pd", "1")
+    assert no_model(NightlyConfig(), mlflow_uri) is None
+    with pytest.raises(typer.Exit) as err:
+        _require_version(tmp_path / "nightly.yaml", "ews-pd", "champion", mlflow_uri, require_model=False)
+    assert err.value.exit_code == 2
