@@ -812,6 +812,21 @@ REQUIRE_MODEL_HELP = (
 )
 
 
+def _check_not_lost(config: Path, out: Path, day: dt.date) -> None:
+    """Exit 2 when the run would go on without a PD model but the last run in ``out`` before ``day`` was
+    scored by one (:func:`pipelines.scoring.nomodel.model_before`): the store or config points elsewhere."""
+    from pipelines.adapters.registry_view import public_uri, tracking_uri
+    from pipelines.scoring.nomodel import lost_model_words, model_before
+
+    before = model_before(out, day)
+    if before is None:
+        return
+    target = _registry_target(config)
+    name = target[0] if target else "ews-pd"
+    where = public_uri(tracking_uri(target[2] if target else None))
+    fail(lost_model_words(f"no version of {name!r} is champion in {where}", before))
+
+
 def _say_no_model(config: Path) -> None:
     """The notice of a run without a PD model, on stderr before the flow starts."""
     from pipelines.adapters.registry_view import public_uri, read_versions, tracking_uri
@@ -892,6 +907,8 @@ def register(app: typer.Typer) -> None:
         if raw or accept_feed:  # no data-lag refusal can speak first
             _check_not_future([day])
         none = _check_registry(config, require_model)
+        if none:
+            _check_not_lost(config, out, day)
         _check_as_of(data, raw, [day], config, accept_feed)
         if none:
             _say_no_model(config)
@@ -950,6 +967,8 @@ def register(app: typer.Typer) -> None:
         if raw or accept_feed:  # no data-lag refusal can speak first
             _check_not_future(dates)
         none = _check_registry(config, require_model)
+        if none:
+            _check_not_lost(config, out, dates[0])
         _check_as_of(data, raw, dates, config, accept_feed)
         if none:
             _say_no_model(config)

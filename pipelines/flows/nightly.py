@@ -82,7 +82,7 @@ from pipelines.scoring.limits import (
 from pipelines.scoring.nomodel import KEY as NO_MODEL_KEY
 from pipelines.scoring.nomodel import KEY_WHY as NO_MODEL_KEY_WHY
 from pipelines.scoring.nomodel import MODE as NO_MODEL_MODE
-from pipelines.scoring.nomodel import is_no_model
+from pipelines.scoring.nomodel import is_no_model, lost_model_words, model_before
 from pipelines.scoring.nomodel import notice as no_model_notice
 from pipelines.scoring.overrides import (
     active_overrides,
@@ -1424,6 +1424,11 @@ def run_nightly(
         with meter.step("load_champion"):
             loaded, (paydate_version, paydate_why) = load_champion(cfg, project, require_model)
         none = is_no_model(loaded)  # no PD model registered yet: the ledger's run (pipelines.scoring.nomodel)
+        if none and (before := model_before(out_dir, as_of)) is not None:
+            from pipelines.adapters.registry import NoChampionError
+
+            # a book scored by a model last time lost it (another store or model_name): refused, not PD-less
+            raise NoChampionError(lost_model_words(loaded.why, before))
         check_definition(
             loaded, project.default_definition.to_params(), f"{cfg.project} (default_definition)"
         )

@@ -23,7 +23,9 @@ publishes what the ledger supports and leaves every model figure empty, never 0 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -99,4 +101,34 @@ def notice(
         "due, the recovery queue, actions, owners and the over-limit check against the limits on file; "
         "PD, band, expected loss and recommended limits are empty until `ews train` registers the first model, "
         "which the next run then uses without any other step"
+    )
+
+
+def model_before(out_dir: Path, as_of: Any) -> str | None:
+    """``"ews-pd v3 (the run of 2024-06-30)"`` when the latest run published in ``out_dir`` before ``as_of``
+    was scored by a PD model (its manifest names one); None without an earlier run or when it had none. A
+    book that had a PD model and has none tonight lost it (another tracking store, another ``model_name``,
+    a champion alias removed): :func:`lost_model_words`, not a run without a PD model."""
+    from pipelines.adapters.publish import latest_before
+
+    run = latest_before(Path(out_dir), pd.Timestamp(as_of).date())
+    if run is None:
+        return None
+    try:
+        model = json.loads((run / "manifest.json").read_text(encoding="utf-8")).get("model")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(model, dict) or not model.get("version"):
+        return None
+    return f"{model.get('name')} v{model['version']} (the run of {run.name})"
+
+
+def lost_model_words(why: str, before: str) -> str:
+    """The refusal of a run without a PD model in a runs folder whose last run had one (:func:`model_before`):
+    a store or config pointed elsewhere would otherwise turn every later night into a run without PDs, exit 0."""
+    return (
+        f"{why}, but the previous run was scored by {before}: the tracking store or model_name is not the one "
+        "that run used (check paths.mlflow_tracking_uri / MLFLOW_TRACKING_URI and model_name), or the champion "
+        "alias was removed. A run without a PD model is for a book that never had one: point the config back "
+        'at the store, or promote a version (`ews models promote VERSION --reason "..."`)'
     )

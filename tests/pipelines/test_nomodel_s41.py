@@ -277,3 +277,42 @@ def test_a_first_version_refused_by_its_gate_runs_without_a_pd_model_too(
     assert "roll-rate model) needs at least" not in said
     assert no_model(NightlyConfig(), mlflow_uri, require_model=True) is None
     assert no_model(NightlyConfig(model_alias="challenger"), mlflow_uri) is None
+
+
+def test_a_book_whose_last_run_had_a_model_is_refused_not_scored_without_one(
+    tmp_path: Path, monkeypatch, mlflow_uri: str
+) -> None:
+    """Lead, session 41: the run without a PD model starts whenever the store holds no champion, so a nightly
+    whose tracking URI or model_name was changed by mistake (a typo, another machine's store) would turn a book
+    scored by v3 last night into runs without PDs, exit 0. A runs folder whose last run was scored by a model
+    refuses instead (exit 2, naming that run and the fix); a folder whose runs had none goes on."""
+    from pipelines.scoring.nomodel import lost_model_words, model_before
+
+    _project(tmp_path, monkeypatch)
+    runs = Path("data/runs")
+    earlier = runs / "2024-06-29"  # a run folder as published: scores.parquet and its manifest
+    earlier.mkdir(parents=True)
+    (earlier / "scores.parquet").write_bytes(b"")
+    manifest = {"as_of": "2024-06-29", "model": {"name": "ews-pd", "version": "3", "alias": "champion"}}
+    (earlier / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    assert model_before(runs, "2024-06-30") == "ews-pd v3 (the run of 2024-06-29)"
+    assert model_before(runs, "2024-06-29") is None  # no run before it
+    assert model_before(tmp_path / "nowhere", "2024-06-30") is None
+    assert lost_model_words(
+        "no version of 'ews-pd' is champion in X", "ews-pd v3 (the run of 2024-06-29)"
+    ).startswith(
+        "no version of 'ews-pd' is champion in X, but the previous run was scored by ews-pd v3 (the run of "
+        "2024-06-29): the tracking store or model_name is not the one that run used"
+    )
+    result = runner.invoke(
+        app, ["score", "--data", "data/ingested", "--as-of", "2024-06-30", "--out", "data/runs"],
+        env={"COLUMNS": "400"},
+    )  # fmt: skip
+    said = _flat(result.output)
+    assert result.exit_code == 2, result.output
+    assert "but the previous run was scored by ews-pd v3 (the run of 2024-06-29)" in said, said
+    assert "Traceback" not in result.output
+    assert not (runs / "2024-06-30").exists()
+    # the same folder whose last run had no PD model (its manifest's model is null) goes on without one
+    (earlier / "manifest.json").write_text(json.dumps({**manifest, "model": None}), encoding="utf-8")
+    assert model_before(runs, "2024-06-30") is None
