@@ -316,3 +316,29 @@ def test_a_book_whose_last_run_had_a_model_is_refused_not_scored_without_one(
     # the same folder whose last run had no PD model (its manifest's model is null) goes on without one
     (earlier / "manifest.json").write_text(json.dumps({**manifest, "model": None}), encoding="utf-8")
     assert model_before(runs, "2024-06-30") is None
+
+
+def test_the_flow_itself_refuses_a_book_whose_last_run_had_a_model(
+    tmp_path: Path, monkeypatch, mlflow_uri: str, prefect_harness
+) -> None:
+    """The same refusal where `ews serve`'s deployment enters (the flow, not the CLI's check before Prefect):
+    NoChampionError naming the earlier run, and nothing published for the date."""
+    from pipelines.adapters.registry import NoChampionError
+    from pipelines.flows.nightly import run
+
+    _project(tmp_path, monkeypatch)
+    earlier = Path("data/runs/2024-06-29")
+    earlier.mkdir(parents=True)
+    (earlier / "scores.parquet").write_bytes(b"")
+    manifest = {"as_of": "2024-06-29", "model": {"name": "ews-pd", "version": "3", "alias": "champion"}}
+    (earlier / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(
+        NoChampionError, match=r"but the previous run was scored by ews-pd v3 \(the run of 2024-06-29\)"
+    ):
+        run(
+            as_of=pd.Timestamp("2024-06-30").date(),
+            config_path=Path("conf/nightly.yaml"),
+            data_dir=Path("data/ingested"),
+            out_dir=Path("data/runs"),
+        )
+    assert not Path("data/runs/2024-06-30").exists()
