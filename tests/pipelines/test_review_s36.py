@@ -230,7 +230,8 @@ def test_ews_backfill_takes_the_verbose_its_refusal_points_to(tmp_path, monkeypa
 
     for name in ("check_data_dir", "check_engine", "_check_out_dir", "_check_registry", "_check_as_of"):
         monkeypatch.setattr(score, name, lambda *a, **k: None)
-    monkeypatch.setattr(score, "flow_runtime", contextlib.nullcontext)
+    # flow_runtime takes interrupted= since s41 (cb3ebf1)
+    monkeypatch.setattr(score, "flow_runtime", lambda *a, **k: contextlib.nullcontext())
     monkeypatch.setattr(nightly, "preflight", lambda config: None)
     monkeypatch.setattr(nightly, "run", refused)
     args = ["backfill", "--data", str(tmp_path / "data"), "--from", "2024-12-17", "--to", "2024-12-17"]
