@@ -73,12 +73,7 @@ from pipelines.ingest.currency import NO_CURRENCY
 from pipelines.ingest.decimals import money_places, output_currency
 from pipelines.runtime import SAID_IN_SUMMARY, STEP_TIME, blas_threads, release_freed_memory
 from pipelines.scoring.ids import in_ids
-from pipelines.scoring.limits import (
-    add_credit_limits,
-    current_limits_only,
-    review_limits,
-    write_credit_limits,
-)
+from pipelines.scoring.limits import run_limits, write_credit_limits
 from pipelines.scoring.nomodel import KEY as NO_MODEL_KEY
 from pipelines.scoring.nomodel import KEY_WHY as NO_MODEL_KEY_WHY
 from pipelines.scoring.nomodel import MODE as NO_MODEL_MODE
@@ -1560,11 +1555,8 @@ def run_nightly(
         with meter.step("deltas"):
             scored = deltas(scores, previous)
         with meter.step("credit_limits"):  # docs/credit_limits.md; the limit_breach trigger reads them
-            if none:  # the limits on file and the need; no band, so no recommended limit
-                scored = current_limits_only(scored, statics.debtors, policy, currency)
-            else:
-                scored = add_credit_limits(scored, statics.debtors, policy, currency)
-                scored = review_limits(scored, previous, policy)  # credit.review: last run's limit kept
+            # credit.review keeps the last run's limit; without a PD model the limits on file and the need
+            scored = run_limits(scored, statics.debtors, previous, policy, currency, no_model=none)
             scored = with_unscored_memory(scored, carried)  # a debtor the previous run did not score
             scored = scored.assign(limit_over_on=limit_over_on(scored, cfg))  # limit_breach's memory
             # and the ledger's month-ends, read for the debtors whose flag they can decide only

@@ -29,9 +29,8 @@ def explain(
         from models.reasons import Contributions
 
         empty = pd.DataFrame(index=Xs.index)
-        return Contributions(empty, np.zeros(len(Xs))), reason_codes(
-            Contributions(empty, np.zeros(len(Xs))), empty, CATALOG, max(top_n, 1)
-        )
+        none = Contributions(empty, np.zeros(len(Xs)))
+        return none, reason_codes(none, empty, CATALOG, max(top_n, 1))
     if kind == "rollrate":
         return _rollrate_reasons(Xs, loaded, typical_values(X, loaded), currency)
     model = getattr(loaded, "scorecard", None) if kind == "scorecard" else loaded.booster

@@ -263,6 +263,22 @@ def current_limits_only(
     return out
 
 
+def run_limits(
+    scored: pd.DataFrame,
+    debtors: pd.DataFrame | None,
+    previous: pd.DataFrame | None,
+    policy: CreditPolicyConfig,
+    currency: str | None = None,
+    no_model: bool = False,
+) -> pd.DataFrame:
+    """The nightly's credit-limit step, one place for the nightly and the limit_breach memory of its debtor
+    buckets: :func:`add_credit_limits` then :func:`review_limits` (the previous run's limit kept), or without a
+    PD model (``no_model``) :func:`current_limits_only`."""
+    if no_model:
+        return current_limits_only(scored, debtors, policy, currency)
+    return review_limits(add_credit_limits(scored, debtors, policy, currency), previous, policy)
+
+
 def add_credit_limits(
     scored: pd.DataFrame,
     debtors: pd.DataFrame | None,

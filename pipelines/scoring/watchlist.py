@@ -438,16 +438,13 @@ def bucket_ledger_memory(
     credit-limit step builds them for the whole book."""
     from features.master import debtors_at
     from pipelines.engine import Book
-    from pipelines.scoring.limits import add_credit_limits, current_limits_only, review_limits
+    from pipelines.scoring.limits import run_limits
 
     as_of = scores["as_of"].iloc[0]
     scored = compare_with_previous(scores, ask.previous[k])
     debtors = debtors_at(part.debtors, part.debtor_history, as_of)
-    if ask.no_model:  # as the nightly's credit-limit step without a PD model
-        scored = current_limits_only(scored, debtors, ask.policy, ask.currency)
-    else:
-        scored = add_credit_limits(scored, debtors, ask.policy, ask.currency)
-        scored = review_limits(scored, ask.previous[k], ask.policy)  # as the nightly's credit-limit step
+    # the nightly's credit-limit step (with or without a PD model)
+    scored = run_limits(scored, debtors, ask.previous[k], ask.policy, ask.currency, ask.no_model)
     scored = with_unscored_memory(scored, ask.carried[k])
     ids = pd.Index(scored.loc[ledger_candidates(scored, cfg, True).to_numpy(), "debtor_id"].astype("string"))
     return ids, book_ledger_memory(Book(buckets=1, frames=part), scored, cfg, True)
