@@ -352,3 +352,57 @@ def test_the_streamed_merge_ages_out_and_refuses_as_the_in_memory_one(tmp_path: 
         ingest_source(
             gap, streamed / "m", as_of=NIGHT2, keep_history=True, stream=True, partitions=3, chunk_rows=50
         )
+
+
+def test_a_paid_invoice_cancelled_on_the_day_the_export_starts_holding_every_invoice_is_removed(
+    tmp_path: Path,
+) -> None:
+    """The day boundary of ``open_items_end`` (s41-review's mutant U27: ``<`` read as ``<=`` kept this
+    invoice, and every test passed). Night 1 also holds an invoice of each debtor issued on 2024-04-06
+    (I..0406, due 05-06, 100.00), paid on 2024-06-15 (P..0406): 128 invoices, 64 payments. Night 2's
+    export holds them and their payments, but D01's (I010406 and P010406: credited in the ERP). Today's
+    invoices per month: March 16, April 31, May 32, June 16, July 16: the recent rate is 16, the span
+    starts on 03-20 as before. Payments: June 31, July 16: from 06-01. Paid kept invoices per day from
+    03-20: 04-05 absent 16; 04-06 absent 1, present 15; 05-05 present 16; 06-05 present 16: running sums
+    16, 2, -14, -30, so the export holds every invoice from 2024-04-06 (``open_items_end``), the very day
+    I010406 was issued: it is not before that day, so it did not age out: it and its payment (06-15,
+    inside the payments' span, its invoice inside the invoices') are removed. Not a missing month:
+    April's paid kept invoices are absent 17, present 15 (not held), March's absent 16. Invoices: kept
+    128, replaced 80 + 15 = 95, added 16, removed 1, aged out 16 (04-05), rows 128 - 1 + 16 = 143.
+    Payments: kept 64, replaced 16 + 15 = 31, added 16, removed 1, aged out 16, rows 64 - 1 + 16 = 79."""
+    extra_inv = [f"I{d[1:]}0406,{d},2024-04-06,2024-05-06,100.00,EUR\n" for d in DEBTORS]
+    extra_pay = [f"P{d[1:]}0406,{d},I{d[1:]}0406,2024-06-15,100.00\n" for d in DEBTORS]
+    out = tmp_path / "out"
+    n1 = _night1(tmp_path / "n1")
+    for table, rows in (("invoices", extra_inv), ("payments", extra_pay)):
+        n1[table].write_text(n1[table].read_text() + "".join(rows))
+    _ingest(n1, out, NIGHT1)
+    n2 = _night2(tmp_path / "n2")
+    for table, rows in (("invoices", extra_inv[1:]), ("payments", extra_pay[1:])):
+        n2[table].write_text(n2[table].read_text() + "".join(rows))
+    result = _ingest(n2, out, NIGHT2)
+    tables = result.manifest["history"]["tables"]
+    assert {
+        k: tables["invoices"][k] for k in ("kept", "replaced", "added", "removed", "aged_out", "rows")
+    } == {
+        "kept": 128,
+        "replaced": 95,
+        "added": 16,
+        "removed": 1,
+        "aged_out": 16,
+        "rows": 143,
+    }
+    assert {
+        k: tables["payments"][k] for k in ("kept", "replaced", "added", "removed", "aged_out", "rows")
+    } == {
+        "kept": 64,
+        "replaced": 31,
+        "added": 16,
+        "removed": 1,
+        "aged_out": 16,
+        "rows": 79,
+    }
+    kept = read_portfolio(out)
+    assert "I010406" not in set(kept.invoices["invoice_id"])
+    assert "P010406" not in set(kept.payments["payment_id"])
+    assert {f"I{d[1:]}0406" for d in DEBTORS[1:]} <= set(kept.invoices["invoice_id"])
