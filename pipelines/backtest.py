@@ -235,6 +235,11 @@ def _replay(
         seen = panel["first_default_date"] <= pd.Timestamp(until)
         panel["first_default_date"] = panel["first_default_date"].where(seen)
     panel["band"] = assign_bands(panel["pd"], cfg).where(~panel["in_default"], "default").astype("string")
+    # a live debtor never invoiced by T (a prospect) has no band, as in the nightly's scores
+    # (pipelines.scoring.score.score_frame): its PD is the model's reading of empty features
+    panel["band"] = panel["band"].mask(
+        ~panel[HISTORY].to_numpy(dtype=bool) & ~panel["in_default"].to_numpy(dtype=bool)
+    )
     if policy is not None:
         panel = panel_limits(panel, portfolio, dates, policy, currency)
     panel["flagged"] = flag_panel(panel, dates, cfg)
