@@ -1,7 +1,7 @@
 """Mutation check of sessions 26-34's product code (BENCHMARKS.md "Session 26 (s26-review)", M and R
 entries; "Session 27 (s27-review)", S entries, ``--only S1,S2,...``; "Session 28 (s28-review)", T
 entries; "Session 29 (s29-review)", V entries; "Session 30 (s30-review)", X entries; "Session 32
-(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries; "Session 35 (s35-review)", K entries; "Session 36 (s36-review)", L entries; "Session 37 (s37-review)", P entries; "Session 38 (s38-review)", G entries; "Session 39 (s39-review)", D entries; "Session 40 (s40-review)", F entries; "Session 41 (s41-review)", U entries): each entry is one wrong edit of a product file (an exact text replaced
+(s32-review)", E entries; "Session 33 (s33-review)", H entries; "Session 34 (s34-review)", J entries; "Session 35 (s35-review)", K entries; "Session 36 (s36-review)", L entries; "Session 37 (s37-review)", P entries; "Session 38 (s38-review)", G entries; "Session 39 (s39-review)", D entries; "Session 40 (s40-review)", F entries; "Session 41 (s41-review)", U entries; "Session 42 (s42-review)", I entries): each entry is one wrong edit of a product file (an exact text replaced
 once) and the tests of the commit it tests. The edit is made in ``--tree`` (a copy of the code:
 ``git archive COMMIT | tar -x -C DIR``, never a checkout you work in), the tests run with ``-x``, the
 file is put back; CAUGHT when a test fails, SURVIVED when all pass. An edit whose text is not found
@@ -3486,6 +3486,20 @@ M = [
         "        refuse_missing_month(per_day, as_of, out)\n",
         "",
         ["tests/pipelines/test_history_s41.py"],
+    ),
+    (
+        "I1 20df69c backtest: a prospect's replayed row keeps the band of its PD (pre-fix)",
+        "pipelines/backtest.py",
+        '    panel["band"] = panel["band"].mask(\n',
+        '    panel["band"] = panel["band"].where(\n',
+        ["tests/pipelines/test_backtest_no_band_s42.py", "tests/pipelines/test_rank_pool.py"],
+    ),
+    (
+        "I2 20df69c backtest: a never-invoiced debtor in default loses its band 'default' too",
+        "pipelines/backtest.py",
+        '        ~panel[HISTORY].to_numpy(dtype=bool) & ~panel["in_default"].to_numpy(dtype=bool)\n    )',
+        "        ~panel[HISTORY].to_numpy(dtype=bool)\n    )",
+        ["tests/pipelines/test_backtest_no_band_s42.py", "tests/pipelines/test_rank_pool.py"],
     ),
 ]
 
