@@ -164,6 +164,12 @@ def recommend_limits(
     True). Returns :data:`LIMIT_COLUMNS`: ``invoiced_per_month``,
     ``terms_days`` (as used), ``credit_need``, ``credit_limit_current`` and the three variants
     (float, currency units) and ``credit_limit_rule`` (text).
+
+    ``inputs`` without a ``band`` column: a run without a PD model (:mod:`pipelines.scoring.nomodel`), no
+    debtor has a risk band, so the three variants (each the need x a factor of the band) are empty, in
+    default too, and ``credit_limit_rule`` reads :data:`NO_MODEL_RULE` (in default: the policy's rule for it);
+    the volume, terms, need and current limit as with a band. (A column of empty bands is a model's run
+    whose debtors have none: the never-invoiced get ``prospect_limit``, those in default 0.)
     """
     n = len(inputs)
     names = list(policy.bands)
@@ -172,8 +178,9 @@ def recommend_limits(
     # limit or none
     seen = inputs["has_history"] if "has_history" in inputs else pd.Series(True, index=inputs.index)
     prospect = ~seen.fillna(True).to_numpy(dtype=bool) & ~in_default
-    code = _positions(inputs["band"], names)
-    unknown = (code < 0) & ~in_default & ~prospect
+    banded = "band" in inputs
+    code = _positions(inputs["band"], names) if banded else np.full(n, -1, dtype=np.int64)
+    unknown = (code < 0) & ~in_default & ~prospect & banded
     if unknown.any():
         bad = sorted({str(b) for b in inputs["band"].to_numpy(dtype=object)[unknown]})
         raise ValueError(
@@ -213,6 +220,9 @@ def recommend_limits(
     start = policy.prospect_limit
     starting = np.nan if start is None else _floor_to(np.minimum(start, cap), step)
     for variant in VARIANTS:
+        if not banded:
+            out[f"credit_limit_{variant}"] = np.full(n, np.nan)
+            continue
         factor = np.array([getattr(f, variant) for f in policy.bands.values()], dtype="float64")[code]
         limit = _floor_to(np.minimum(need * factor, cap), step)
         if keep:
@@ -231,6 +241,10 @@ def recommend_limits(
     rule = np.where(prospect, special + 4 + (start is not None), rule)
     rule = np.where(in_default, special, rule)
     texts = _rule_texts(policy)
+    if not banded:
+        rules = np.where(in_default, texts[special], NO_MODEL_RULE).astype(object)
+        out["credit_limit_rule"] = pd.Categorical(rules)
+        return out
     out["credit_limit_rule"] = pd.Categorical.from_codes(rule, categories=texts)
     return out
 
@@ -246,21 +260,10 @@ def current_limits_only(
 ) -> pd.DataFrame:
     """:func:`add_credit_limits` of a run without a PD model (:mod:`pipelines.scoring.nomodel`): the
     current limit on file, the invoiced volume, terms and need as the policy reads them, and the three
-    limit variants empty (each is the need x a factor of the debtor's risk band, and there is no band);
-    ``credit_limit_rule`` says so. The ``limit_breach`` trigger then compares the exposure with the
-    current limit only (its recommended-limit test needs a recommendation)."""
-    first = next(iter(policy.bands))  # any band: the variants computed with it are dropped below
-    banded = scored.assign(band=pd.Series(first, index=scored.index, dtype="string"))
-    out = add_credit_limits(banded, debtors, policy, currency)
-    out["band"] = scored["band"]
-    for variant in VARIANTS:
-        out[f"credit_limit_{variant}"] = np.nan
-    in_default = scored["in_default"].astype(bool).to_numpy()
-    rule = np.where(
-        in_default, out["credit_limit_rule"].astype("string").to_numpy(dtype=object), NO_MODEL_RULE
-    )
-    out["credit_limit_rule"] = pd.Categorical(rule)
-    return out
+    limit variants empty (each is the need x a factor of the debtor's risk band, and there is no band:
+    :func:`recommend_limits` without one); ``credit_limit_rule`` says so. The ``limit_breach`` trigger then
+    compares the exposure with the current limit only (its recommended-limit test needs a recommendation)."""
+    return add_credit_limits(scored, debtors, policy, currency, banded=False)
 
 
 def run_limits(
@@ -284,22 +287,25 @@ def add_credit_limits(
     debtors: pd.DataFrame | None,
     policy: CreditPolicyConfig,
     currency: str | None = None,
+    banded: bool = True,
 ) -> pd.DataFrame:
     """``scored`` (the nightly's scores: ``debtor_id``, ``band``, ``in_default`` and the features
     ``invoice_amount_90d``/``_365d`` and ``payment_terms_mean_365d``) with :data:`LIMIT_COLUMNS`
     appended. ``debtors``: the debtors table, for ``credit_limit``, ``annual_turnover`` and
     ``net_worth`` (None or absent columns: unknown); ``has_history`` when ``scored`` has it (a prospect
     follows ``prospect_limit``). ``currency``: the reporting currency, whose step
-    the limits are rounded to (:func:`round_step`)."""
+    the limits are rounded to (:func:`round_step`). ``banded`` False: a run without a PD model, the
+    bands are not read (:func:`recommend_limits` without a band: the variants empty)."""
     inputs = pd.DataFrame(
         {
-            "band": scored["band"],
             "in_default": scored["in_default"],
             "invoiced": _column(scored, f"invoice_amount_{policy.volume_window_days}d"),
             "terms_days": _column(scored, "payment_terms_mean_365d"),
         },
         index=scored.index,
     )
+    if banded:
+        inputs.insert(0, "band", scored["band"])
     if HISTORY in scored:  # False: never invoiced (pipelines.scoring.score.history_mask)
         inputs["has_history"] = scored[HISTORY].astype("boolean")
     attrs = ["credit_limit", "annual_turnover", "net_worth"]

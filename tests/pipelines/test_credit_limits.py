@@ -324,3 +324,33 @@ def test_a_debtor_never_invoiced_gets_no_band_and_no_limit_or_the_configured_sta
     )
     assert capped.loc["p", COLS].tolist() == [2000.0, 2000.0, 2000.0]
     assert got.loc["a", COLS].tolist() == [6000.0, 4500.0, 9000.0]
+
+
+def test_without_a_band_the_variants_are_empty_and_the_rule_says_why() -> None:
+    """``recommend_limits`` of inputs without a ``band`` column (a run without a PD model; s42-rolling: what
+    ``current_limits_only`` computed with a stand-in band and then blanked): the need and the current limit
+    as with a band, the three variants empty, in default and for the never-invoiced too, the rule
+    NO_MODEL_RULE but in default. d0: 36,500 a year = 100 a day x 30 days' terms = 3,000 need, 5,000 on file;
+    d1 in default; d2 never invoiced (prospect_limit 2,000 would give it 2,000 with a band); d3 no invoice in
+    the window, 1,000 on file (keep_current would keep it with a band): need 0. A column of empty bands is
+    not the same: a model's run whose never-invoiced debtor gets the starting limit and whose debtor in
+    default gets 0."""
+    from pipelines.scoring.limits import NO_MODEL_RULE
+
+    pol = policy(prospect_limit=2000.0, no_history="keep_current")
+    frame = inputs(
+        {"credit_limit": 5000.0},
+        {"in_default": True},
+        {"has_history": False, "invoiced": 0.0},
+        {"invoiced": 0.0, "credit_limit": 1000.0},
+    ).drop(columns="band")
+    frame["has_history"] = frame["has_history"].astype("boolean").fillna(True)
+    out = limits(frame, pol)
+    assert out["credit_need"].tolist() == pytest.approx([3000.0, 3000.0, 0.0, 0.0])
+    assert out["credit_limit_current"].iloc[[0, 3]].tolist() == [5000.0, 1000.0]
+    assert out[COLS].isna().all().all()
+    assert out["credit_limit_rule"].tolist() == [NO_MODEL_RULE, "in default: 0", NO_MODEL_RULE, NO_MODEL_RULE]
+    banded = limits(
+        frame.iloc[[1, 2]].assign(band=pd.Series([pd.NA, pd.NA], dtype="string", index=["d1", "d2"])), pol
+    )
+    assert banded[COLS].to_numpy().tolist() == [[0.0, 0.0, 0.0], [2000.0, 2000.0, 2000.0]]
