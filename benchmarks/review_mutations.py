@@ -3501,6 +3501,46 @@ M = [
         "        ~panel[HISTORY].to_numpy(dtype=bool)\n    )",
         ["tests/pipelines/test_backtest_no_band_s42.py", "tests/pipelines/test_rank_pool.py"],
     ),
+    (
+        "U37 d35255d ews train: no payment-date model when the PD model is refused as too small",
+        "pipelines/commands/train.py",
+        'if isinstance(exc, BookTooSmallError) and "cannot train a PD model on this book yet" in str(exc):',
+        "if False:",
+        ["tests/pipelines/test_train_refused_paydate_s42.py"],
+    ),
+    (
+        "I3 517e96e ews train: the payment-date verdict not printed on the refused path",
+        "pipelines/commands/train.py",
+        """                if not isinstance(pay, str):
+                    console.print(verdict_said(f"ews-paydate v{pay.version}", pay))""",
+        """                if not isinstance(pay, str):
+                    pass""",
+        ["tests/pipelines/test_train_refused_paydate_s42.py"],
+    ),
+    (
+        "I4 a14641e limits: without a band, a debtor in default says NO_MODEL_RULE too",
+        "pipelines/scoring/limits.py",
+        "rules = np.where(in_default, texts[special], NO_MODEL_RULE).astype(object)",
+        "rules = np.where(False, texts[special], NO_MODEL_RULE).astype(object)",
+        ["tests/pipelines/test_credit_limits.py", "tests/pipelines/test_nomodel_s41.py"],
+    ),
+    (
+        "I5 a14641e limits: a run without a PD model reads the (empty) bands",
+        "pipelines/scoring/limits.py",
+        "return add_credit_limits(scored, debtors, policy, currency, banded=False)",
+        "return add_credit_limits(scored, debtors, policy, currency, banded=True)",
+        ["tests/pipelines/test_credit_limits.py", "tests/pipelines/test_nomodel_s41.py"],
+    ),
+    (
+        "I6 a14641e limits: without a band, the variants computed (the last band's factors)",
+        "pipelines/scoring/limits.py",
+        """        if not banded:
+            out[f"credit_limit_{variant}"] = np.full(n, np.nan)
+            continue
+""",
+        "",
+        ["tests/pipelines/test_credit_limits.py", "tests/pipelines/test_nomodel_s41.py"],
+    ),
 ]
 
 

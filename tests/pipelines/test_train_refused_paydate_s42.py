@@ -44,3 +44,6 @@ def test_train_refusing_the_pd_model_as_too_small_still_registers_the_payment_da
     # the verdict line of the payment-date model, printed after the refusal (its gate passed on this book:
     # held-out MAE 8.31 d against 9.39 d for due date + mean lateness when written)
     assert text.index("ews-paydate v1: held-out MAE") > text.index("cannot train a PD model on this book yet")
+    # and its gate's verdict line, as after a PD model (s42-review's mutant I3, that line dropped on this path,
+    # passed the assertions above: the MAE line is printed by the training step itself)
+    assert text.index("ews-paydate v1: gate passed") > text.index("ews-paydate v1: held-out MAE")
