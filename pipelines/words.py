@@ -93,6 +93,8 @@ TRIGGER_WORDS: dict[str, str] = {
     "new_entrant": "New debtor in a high-risk band",
     "limit_breach": "Over the credit limit",
     "rank": "Among the highest PDs",
+    "dpd_bucket": "Days past due into a later bucket",
+    "event": "New event or dispute",
 }
 """Watchlist triggers (``pipelines.scoring.watchlist.TRIGGERS``)."""
 

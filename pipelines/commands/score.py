@@ -536,7 +536,8 @@ def _summary(console: Console, result: Any, verbose: bool = False) -> None:
         console.print(
             f"{counted(c['scored'], 'debtor')} ({c['in_default']:,} in default), no PD; watchlist "
             f"{counted(c['flagged'], 'debtor')}{_by_trigger(c['triggers'])}; collections queue "
-            f"{counted(c['queue'], 'debtor')} by days past due; recovery queue {counted(c['recovery'], 'debtor')}",
+            f"{counted(c['queue'], 'debtor')} by days past due; recovery queue {counted(c['recovery'], 'debtor')}"
+            + _moves_said(c.get("moves_into_default")),
             highlight=False,
         )
     else:
@@ -825,6 +826,19 @@ def _check_not_lost(config: Path, out: Path, day: dt.date) -> None:
     name = target[0] if target else "ews-pd"
     where = public_uri(tracking_uri(target[2] if target else None))
     fail(lost_model_words(f"no version of {name!r} is champion in {where}", before))
+
+
+def _moves_said(moves: dict[str, int] | None) -> str:
+    """The console's count of a run without a PD model beside the first model's minimum, e.g. "; 1 of the 3
+    moves into default the first PD model needs" (manifest counts.moves_into_default; "" without it)."""
+    if not moves or moves.get("moves") is None:
+        return ""
+    if moves["moves"] >= moves["needed"]:  # a book scored before its first `ews train`
+        return (
+            f"; {moves['moves']:,} moves into default, at least the {moves['needed']:,} the first PD model needs: "
+            "run ews train"
+        )
+    return f"; {moves['moves']:,} of the {moves['needed']:,} moves into default the first PD model needs"
 
 
 def _say_no_model(config: Path) -> None:

@@ -148,6 +148,42 @@ class LimitBreachTrigger(ConfigModel):
     )
 
 
+class DpdBucketTrigger(ConfigModel):
+    """Flag a live debtor whose days past due (the oldest overdue open invoice's, scores.parquet
+    ``dpd_current_max``) crossed into a higher bucket since the previous run: the buckets start at
+    ``buckets`` (collections practice, not the default definition), e.g. 30 -> 60 -> 90. Needs no PD:
+    on in runs without a PD model; in runs with one only with ``with_pd_model`` (the PD triggers
+    already read the days past due there)."""
+
+    enabled: bool = True
+    buckets: list[int] = Field(
+        default_factory=lambda: [30, 60, 90],
+        min_length=1,
+        description="days past due where a bucket starts, ascending, e.g. [30, 60, 90]",
+    )
+    with_pd_model: bool = False
+
+    @field_validator("buckets")
+    @classmethod
+    def _ascending(cls, v: list[int]) -> list[int]:
+        if any(b < 1 for b in v) or any(b >= c for b, c in zip(v, v[1:], strict=False)):
+            raise ValueError(
+                f"buckets must be whole days >= 1 in ascending order, e.g. [30, 60, 90], got {v}"
+            )
+        return v
+
+
+class EventTrigger(ConfigModel):
+    """Flag a live debtor with news since the previous run: an event of the events table dated after the
+    previous run's as-of date (a kind outside the default definition's event_kinds: those put the debtor
+    in default, so into the recovery queue), or an open invoice newly disputed (``open_disputed_amount``
+    above 0 tonight, 0 in the previous run). Needs no PD: on in runs without a PD model; in runs with one
+    only with ``with_pd_model``."""
+
+    enabled: bool = True
+    with_pd_model: bool = False
+
+
 class TriggersConfig(ConfigModel):
     threshold: ThresholdTrigger = ThresholdTrigger()
     jump: JumpTrigger = JumpTrigger()
@@ -155,6 +191,8 @@ class TriggersConfig(ConfigModel):
     new_entrant: NewEntrantTrigger = NewEntrantTrigger()
     limit_breach: LimitBreachTrigger = LimitBreachTrigger()
     rank: RankTrigger = RankTrigger()
+    dpd_bucket: DpdBucketTrigger = DpdBucketTrigger()
+    event: EventTrigger = EventTrigger()
 
 
 class WatchlistConfig(ConfigModel):

@@ -77,7 +77,7 @@ from pipelines.scoring.limits import run_limits, write_credit_limits
 from pipelines.scoring.nomodel import KEY as NO_MODEL_KEY
 from pipelines.scoring.nomodel import KEY_WHY as NO_MODEL_KEY_WHY
 from pipelines.scoring.nomodel import MODE as NO_MODEL_MODE
-from pipelines.scoring.nomodel import is_no_model, lost_model_words, model_before
+from pipelines.scoring.nomodel import default_moves, is_no_model, lost_model_words, model_before
 from pipelines.scoring.nomodel import notice as no_model_notice
 from pipelines.scoring.overrides import (
     active_overrides,
@@ -826,9 +826,12 @@ def watchlist(
     overrides: pd.DataFrame | None = None,
     previous_state: pd.DataFrame | None = None,
     reporting: str | None = None,
+    events: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Triggers, the analysts' overrides in force (:mod:`pipelines.scoring.watch_state`), then
-    reason codes for the flagged debtors only, then the watchlist frame.
+    reason codes for the flagged debtors only, then the watchlist frame. ``events``: each debtor's
+    latest event (``debtor_id``, ``event``, ``event_on``: the queue's ``oldest`` frame), for the
+    ``event`` trigger; None: that part of it does not fire.
 
     A reason counts only when the value points the feature's risk direction relative to the
     training reference's median (tonight's median for models logged without one); amounts carry
@@ -838,9 +841,16 @@ def watchlist(
     from pipelines.scoring.explain import explain
 
     as_of = pd.Timestamp(scored["as_of"].iloc[0]).date() if len(scored) and "as_of" in scored else None
-    flags, effects = apply_overrides(
-        triggers(scored, cfg, has_previous), scored, overrides, previous_state, cfg, as_of
-    )
+    if events is not None and {"event", "event_on"} <= set(events.columns):
+        latest = events.dropna(subset=["event_on"]).drop_duplicates("debtor_id")[
+            ["debtor_id", "event", "event_on"]
+        ]
+        latest = latest.assign(debtor_id=latest["debtor_id"].astype("string"))
+        scored = scored.merge(latest, on="debtor_id", how="left", validate="one_to_one").set_axis(
+            scored.index
+        )
+    fired = triggers(scored, cfg, has_previous, no_model=is_no_model(loaded))
+    flags, effects = apply_overrides(fired, scored, overrides, previous_state, cfg, as_of)
     flagged_ids = scored.loc[flags.any(axis=1), "debtor_id"]
     Xf = X.loc[in_ids(X.index, flagged_ids)]
     contrib, long = explain(Xf, X, loaded, cfg.reasons.top_n, _currency_of(currency, Xf.index))
@@ -1299,14 +1309,22 @@ def _first_day(book: Any) -> pd.Timestamp | None:
     return min(found) if found else None
 
 
-def _min_defaults(path: Path = Path("conf/train.yaml")) -> int:
-    """``rollrate.min_default_transitions`` of the train config at ``path`` when it reads, else its default."""
-    from pipelines.config.train import RollRateConfig, TrainConfig
+MOVES_MAX_DEBTORS = 2_000
+"""A run without a PD model counts the book's moves into default (``pipelines.scoring.nomodel.default_moves``:
+the features of every month-end, as `ews train` builds them) up to this many debtors; a larger book without a
+model (scored before its first `ews train`) is not one the roll-rate minimum holds back, and its notice says the
+debtors in default tonight instead."""
+
+
+def _train_config(path: Path = Path("conf/train.yaml")) -> Any:
+    """The train config at ``path`` when it reads, else the defaults: what `ews train` would count the roll-rate
+    model's minimum with (its snapshots and ``rollrate.min_default_transitions``)."""
+    from pipelines.config.train import TrainConfig
 
     try:
-        return int(load_config(path, expect=TrainConfig).rollrate.min_default_transitions)
+        return load_config(path, expect=TrainConfig)
     except (ConfigError, OSError, ValueError, TypeError):
-        return int(RollRateConfig.model_fields["min_default_transitions"].default)
+        return TrainConfig()
 
 
 def no_drift() -> pd.DataFrame:
@@ -1580,6 +1598,7 @@ def run_nightly(
                 active,
                 prev_state,
                 currency,
+                oldest,
             )
         pay_pd = None if forecaster is None else pay_pd_by_debtor(scored_book.paydate)
         key, key_why = (
@@ -1642,9 +1661,15 @@ def run_nightly(
             counts["bands"] = {
                 k: v for k, v in counts["bands"].items() if k in (DEFAULT_BAND, NO_HISTORY_BAND)
             }
-        no_model_words = (
-            no_model_notice(loaded, scored, _first_day(result.book), as_of, _min_defaults()) if none else None
-        )
+        no_model_words = None
+        if none:  # the moves into default the first model's minimum counts, as `ews train` counts them
+            train_cfg = _train_config()
+            need, moves = int(train_cfg.rollrate.min_default_transitions), None
+            if not loaded.registered and len(scored) <= MOVES_MAX_DEBTORS:
+                with meter.step("default_moves"):
+                    moves = default_moves(result.book, as_of, project, train_cfg)
+                counts["moves_into_default"] = {"moves": moves, "needed": need}
+            no_model_words = no_model_notice(loaded, scored, _first_day(result.book), as_of, need, moves)
         gaps = coverage_gaps(collectors, scored, {"collections": q, "recovery": rq})
         if gaps and (gaps["unknown"] or any(gaps["unassigned"].values())):
             counts["owners"] = gaps

@@ -30,7 +30,14 @@ from pipelines.feed_checks import check_words, format_figure
 from pipelines.report.plots import calibration_svg, pd_distribution_svg, pd_waterfall_svg
 from pipelines.report.portfolio import PortfolioView, debtor_pages, portfolio_context
 from pipelines.scoring.ids import in_ids
-from pipelines.scoring.watchlist import DEFAULT_BAND, NO_BAND_WORDS, TRIGGERS, rank_pool
+from pipelines.scoring.watchlist import (
+    DEFAULT_BAND,
+    NO_BAND_WORDS,
+    NO_PD_TRIGGERS,
+    PDLESS_ONLY,
+    TRIGGERS,
+    rank_pool,
+)
 from pipelines.words import (
     NO_CURRENCY_CODE,
     code_words,
@@ -163,8 +170,8 @@ def _watchlist_rows(watchlist: pd.DataFrame, reason_columns: list[str], limit: i
     rows = top.to_dict("records")
     reasons = top.reindex(columns=reason_columns).fillna("").astype(str).to_numpy()
     for i, row in enumerate(rows):
-        note = row.get("limit_note")  # the limit_breach trigger's sentence, before the PD reasons
-        row["reasons"] = ([note] if isinstance(note, str) and note else []) + [r for r in reasons[i] if r]
+        notes = [row.get("limit_note"), row.get("news_note")]  # the PD-free triggers' sentences first
+        row["reasons"] = [n for n in notes if isinstance(n, str) and n] + [r for r in reasons[i] if r]
         row["anchor"] = f"d{i}"
         row["band_prev"] = "" if pd.isna(row.get("band_prev")) else row["band_prev"]
         model = row.get("model_band")  # an analyst's --band: "C (model B)", as the watchlist says it
@@ -175,6 +182,15 @@ def _watchlist_rows(watchlist: pd.DataFrame, reason_columns: list[str], limit: i
         )
         row["name"] = "" if pd.isna(row.get("name")) else row["name"]
     return rows
+
+
+def shown_triggers(cfg: NightlyConfig, no_model: bool) -> list[str]:
+    """The triggers the report counts and filters by: without a PD model those that read no PD
+    (:data:`NO_PD_TRIGGERS`); with one every trigger but ``dpd_bucket`` and ``event`` unless their
+    ``with_pd_model`` is on."""
+    if no_model:
+        return [t for t in TRIGGERS if t in NO_PD_TRIGGERS]
+    return [t for t in TRIGGERS if t not in PDLESS_ONLY or getattr(cfg.triggers, t).with_pd_model]
 
 
 COUNT_METRICS = ("_rows", "_defaults", "_snapshots")
@@ -413,7 +429,7 @@ def render_report(
                 config_hash=config_hash,
                 counts=counts,
                 band_names=[b.name for b in cfg.bands],
-                trigger_names=list(TRIGGERS),
+                trigger_names=shown_triggers(cfg, bool(no_model)),
                 watchlist=rows,
                 watchlist_total=len(watchlist),
                 waterfall_ids={w["debtor_id"] for w in wf if w["debtor_id"] in anchors},

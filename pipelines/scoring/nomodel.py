@@ -75,11 +75,14 @@ def notice(
     first_day: Any = None,
     as_of: Any = None,
     min_defaults: int = 3,
+    moves: int | None = None,
 ) -> str:
     """The report's and the manifest's first words of a run without a PD model: none yet, why (the book's
     counts tonight) and what the first one needs. ``first_day``: the first dated row of the data (None:
     unknown); ``min_defaults``: the roll-rate model's ``min_default_transitions`` (the train config's; 3 by
-    default)."""
+    default); ``moves``: the book's moves into default from one month-end to the next by tonight, as `ews
+    train` counts them (:func:`default_moves`), the one figure said beside that minimum (before session 42
+    the notice said the debtors in default tonight, which the minimum does not count); None: unknown."""
     n = int(len(scored))
     in_default = int(scored["in_default"].astype(bool).sum()) if "in_default" in scored else 0
     span = ""
@@ -95,10 +98,20 @@ def notice(
         "default from one month-end to the next (rollrate.min_default_transitions in the train config); `ews "
         "train` names what is missing when it refuses"
     )
+    said = f"This book has {counted(n, 'debtor')}{span}, {counted(in_default, 'debtor')} in default tonight. {needs}."
+    if moves is not None and not loaded.registered:
+        enough = moves >= min_defaults  # e.g. a book scored before its first `ews train`
+        said = (
+            f"This book has {counted(n, 'debtor')}{span} and {moves:,} move{'' if moves == 1 else 's'} into "
+            f"default from one month-end to the next so far, {'enough for' if enough else 'of'} the "
+            f"{min_defaults} the smallest PD model ews trains (the roll-rate model) needs "
+            "(rollrate.min_default_transitions in the train config; `ews train` counts the same moves and names "
+            f"what else is missing when it refuses){': run `ews train`' if enough else ''}."
+        )
     return (
-        f"No PD model yet: {loaded.why}. This book has {counted(n, 'debtor')}{span}, "
-        f"{counted(in_default, 'debtor')} in default tonight. {needs}. Tonight's run is the ledger's: aging, DSO, exposure, the collections queue by days past "
-        "due, the recovery queue, actions, owners and the over-limit check against the limits on file; "
+        f"No PD model yet: {loaded.why}. {said} Tonight's run is the ledger's: aging, DSO, exposure, the collections queue by days past "
+        "due, the recovery queue, actions, owners and the watchlist's checks that need no PD (over the limit on "
+        "file, days past due into a later bucket, a new event or dispute); "
         "PD, band, expected loss and recommended limits are empty until `ews train` registers the first model, "
         "which the next run then uses without any other step"
     )
@@ -132,3 +145,26 @@ def lost_model_words(why: str, before: str) -> str:
         "alias was removed. A run without a PD model is for a book that never had one: point the config back "
         'at the store, or promote a version (`ews models promote VERSION --reason "..."`)'
     )
+
+
+def default_moves(book: Any, as_of: Any, project: Any, train: Any) -> int:
+    """The book's moves into default from one month-end to the next by ``as_of``, counted as `ews train`
+    counts them for the roll-rate model's minimum (``models.rollrate.check_book``'s ``moves_to_default``):
+    the train config's (``train``) snapshot month-ends up to ``as_of``, the modelling frame's states, a move
+    from a state that is not default at one month-end to default at the next. 0 when no snapshot month-end
+    is on or before ``as_of`` yet. Builds the features of every such month-end (a small book's, as `ews
+    train` does)."""
+    from features.statements import with_statement_dpd
+    from models.rollrate import transition_counts
+    from pipelines.flows.train import DataError, build_dataset, snapshot_dates
+
+    try:
+        dates = [d for d in snapshot_dates(book, train) if d <= pd.Timestamp(as_of)]
+    except DataError:
+        return 0
+    if not dates:
+        return 0
+    frame = build_dataset(book, dates, project)
+    params = train.rollrate.to_params(project.default_definition.to_params(), train)
+    counts = transition_counts(with_statement_dpd(frame), params)
+    return int(counts[:-1, -1].sum())

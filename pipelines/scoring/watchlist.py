@@ -11,7 +11,28 @@ import pandas as pd
 from pipelines.config.nightly import NightlyConfig
 
 DEFAULT_BAND = "default"
-TRIGGERS: tuple[str, ...] = ("threshold", "jump", "migration", "new_entrant", "limit_breach", "rank")
+TRIGGERS: tuple[str, ...] = (
+    "threshold",
+    "jump",
+    "migration",
+    "new_entrant",
+    "limit_breach",
+    "rank",
+    "dpd_bucket",
+    "event",
+)
+# the triggers that read no PD: the ones a run without a PD model fires (dpd_bucket and event by default only
+# there: triggers.<name>.with_pd_model)
+NO_PD_TRIGGERS: tuple[str, ...] = ("limit_breach", "dpd_bucket", "event")
+PDLESS_ONLY: tuple[str, ...] = (
+    "dpd_bucket",
+    "event",
+)  # in runs with a PD model only with their with_pd_model
+DPD = "dpd_current_max"  # days past due of the oldest overdue open invoice (scores.parquet)
+DISPUTED = "open_disputed_amount"
+NEWS_PREV = (DPD, DISPUTED)  # carried from the previous run as <name>_prev for dpd_bucket and event
+AS_OF_PREV = "as_of_prev"  # the previous run's as-of date (event: an event dated after it is news)
+EVENT_ON = "event_on"  # the debtor's latest event's date (pipelines.scoring.actions.latest_events), for event
 LIMIT_INPUTS = ("open_balance", "credit_limit_current", "credit_limit_recommended")
 # True when the debtor has an invoice, a payment or a statement dated on or before the as-of date
 # (pipelines.scoring.score.history_mask): the rank trigger's pool leaves the others out
@@ -101,6 +122,12 @@ def compare_with_previous(today: pd.DataFrame, previous: pd.DataFrame | None) ->
             cols = [c for c in LIMIT_PREV if c in previous.columns]
             limits = previous[["debtor_id", *cols]].rename(columns={c: f"{c}_prev" for c in cols})
             out = out.merge(limits, on="debtor_id", how="left", validate="one_to_one")
+        news = [c for c in NEWS_PREV if c in previous.columns and f"{c}_prev" not in out.columns]
+        if news:  # for the dpd_bucket and event triggers
+            carried = previous[["debtor_id", *news]].rename(columns={c: f"{c}_prev" for c in news})
+            out = out.merge(carried, on="debtor_id", how="left", validate="one_to_one")
+        if "as_of" in previous.columns and len(previous):
+            out[AS_OF_PREV] = pd.to_datetime(previous["as_of"]).max()
         out["in_previous"] = out["_prev_default"].notna()
         out.loc[out["_prev_default"].fillna(False).astype(bool), "pd_prev"] = np.nan
         out = out.drop(columns="_prev_default")
@@ -110,14 +137,18 @@ def compare_with_previous(today: pd.DataFrame, previous: pd.DataFrame | None) ->
     return out
 
 
-def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd.DataFrame:
+def triggers(
+    scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool, no_model: bool = False
+) -> pd.DataFrame:
     """Boolean column per trigger (``trigger_<name>``) for the output of :func:`compare_with_previous`.
 
     Debtors in default never trigger (they go to the collections queue instead), nor do debtors
     with no invoice, payment or statement by the as-of date (:func:`rank_pool`: a prospect of the
     debtors table has nothing to watch; on an unseen-simulator book the model read 279 of 300 such
     prospects as band D-E, "no invoices in the last year", s36-watch). ``new_entrant`` needs a
-    previous run: on the first run nobody is "new".
+    previous run: on the first run nobody is "new". ``dpd_bucket`` and ``event`` (:func:`dpd_crossed`,
+    :func:`news`) need the previous run too, and fire in a run with a PD model only with their
+    ``with_pd_model`` (``no_model``: the run has none, :mod:`pipelines.scoring.nomodel`).
     """
     t = cfg.triggers
     live = rank_pool(scored)  # live, with a history
@@ -144,7 +175,81 @@ def triggers(scored: pd.DataFrame, cfg: NightlyConfig, has_previous: bool) -> pd
         breach &= unseen_breach(scored, cfg, has_previous) & ~recent_limit_breach(scored, cfg)
     out["trigger_limit_breach"] = live & t.limit_breach.enabled & breach
     out["trigger_rank"] = t.rank.enabled & in_top_share(pd_now, live, t.rank.top_share, t.rank.min_pd)
+    on = t.dpd_bucket.enabled and has_previous and (no_model or t.dpd_bucket.with_pd_model)
+    out["trigger_dpd_bucket"] = live & on & dpd_crossed(scored, cfg)
+    on = t.event.enabled and has_previous and (no_model or t.event.with_pd_model)
+    new_event, disputed = news(scored)
+    out["trigger_event"] = live & on & (new_event | disputed)
     return out.astype(bool)
+
+
+def dpd_bucket(days: pd.Series, cfg: NightlyConfig) -> pd.Series:
+    """The bucket of ``days`` past due per row: 0 below the first of ``triggers.dpd_bucket.buckets``,
+    i past the i-th (30 -> 1, 60 -> 2, 90 -> 3 with [30, 60, 90]); missing days count as 0."""
+    bounds = np.asarray(cfg.triggers.dpd_bucket.buckets, dtype="float64")
+    values = pd.to_numeric(days, errors="coerce").fillna(0.0).to_numpy(dtype="float64")
+    return pd.Series(np.searchsorted(bounds, values, side="right"), index=days.index)
+
+
+def dpd_crossed(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series:
+    """True where the days past due (:data:`DPD`) are in a higher bucket (:func:`dpd_bucket`) than in
+    the previous run (``<DPD>_prev``, :func:`compare_with_previous`; a debtor absent from it counts as 0
+    days). All False without both columns (a first run, or a previous run without the column)."""
+    prev = f"{DPD}_prev"
+    if DPD not in scored.columns or prev not in scored.columns:
+        return pd.Series(False, index=scored.index)
+    return dpd_bucket(scored[DPD], cfg) > dpd_bucket(scored[prev], cfg)
+
+
+def news(scored: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """(an event dated after the previous run's as-of date and by tonight's, an open invoice newly
+    disputed) per row: :data:`EVENT_ON` after :data:`AS_OF_PREV`; :data:`DISPUTED` above 0 tonight and
+    0 in the previous run (or absent from it). All False where the columns are missing."""
+    none = pd.Series(False, index=scored.index)
+    event = none
+    if EVENT_ON in scored.columns and AS_OF_PREV in scored.columns:
+        on = pd.to_datetime(scored[EVENT_ON])
+        upto = pd.to_datetime(scored["as_of"]) if "as_of" in scored.columns else on
+        event = ((on > pd.to_datetime(scored[AS_OF_PREV])) & (on <= upto)).fillna(False).astype(bool)
+    disputed = none
+    prev = f"{DISPUTED}_prev"
+    if DISPUTED in scored.columns and prev in scored.columns:
+        now = pd.to_numeric(scored[DISPUTED], errors="coerce").fillna(0.0)
+        before = pd.to_numeric(scored[prev], errors="coerce").fillna(0.0)
+        disputed = ((now > 0) & (before <= 0)).astype(bool)
+    return event, disputed
+
+
+def news_notes(scored: pd.DataFrame, cfg: NightlyConfig, currency: pd.Series | None = None) -> pd.Series:
+    """The plain sentence of the ``dpd_bucket`` and ``event`` triggers per row ("" where neither holds),
+    e.g. "62 days past due, 45 in the previous run: now past 60", "agency_placement event on 2025-03-12",
+    "EUR 1,200 newly disputed". ``currency``: per row (same index) or None."""
+    out = pd.Series("", index=scored.index, dtype="object")
+    bounds = cfg.triggers.dpd_bucket.buckets
+    crossed = dpd_crossed(scored, cfg)
+    for i in np.flatnonzero(crossed.to_numpy()):
+        row = scored.iloc[i]
+        now = float(row[DPD])
+        prev = row.get(f"{DPD}_prev")
+        prev = 0.0 if pd.isna(prev) else float(prev)
+        past = max(b for b in bounds if b <= now)
+        out.iloc[i] = f"{now:,.0f} days past due, {prev:,.0f} in the previous run: now past {past}"
+    event, disputed = news(scored)
+    for i in np.flatnonzero((event | disputed).to_numpy()):
+        row = scored.iloc[i]
+        said = []
+        if event.iloc[i]:
+            kind = row.get("event")
+            said.append(
+                f"{kind if isinstance(kind, str) else 'an'} event on {pd.Timestamp(row[EVENT_ON]).date()}"
+            )
+        if disputed.iloc[i]:
+            money = _money(
+                pd.Series([row[DISPUTED]]), pd.Series([None if currency is None else currency.iloc[i]])
+            )
+            said.append(f"{money.iloc[0]} newly disputed")
+        out.iloc[i] = "; ".join(x for x in [out.iloc[i], *said] if x)
+    return out
 
 
 def limit_excess(scored: pd.DataFrame, cfg: NightlyConfig, floor: float = 0.0) -> tuple[pd.Series, pd.Series]:
@@ -603,6 +708,13 @@ def build_watchlist(
         wl["limit_note"] = limit_notes(wl, cfg, per_row, floor).where(
             flags.loc[flagged, "trigger_limit_breach"], ""
         )
+    news_on = [c for c in ("trigger_dpd_bucket", "trigger_event") if c in flags.columns]
+    if cfg is not None and news_on:  # the sentence of the dpd_bucket and event triggers
+        fired = flags.loc[flagged, news_on].any(axis=1)
+        codes = None if currency is None else currency.reindex(wl["debtor_id"]).set_axis(wl.index)
+        if reporting:
+            codes = pd.Series(reporting, index=wl.index, dtype="string")  # the watchlist's amounts' currency
+        wl["news_note"] = news_notes(wl, cfg, codes).where(fired, "")
     for col in flags.columns:
         wl[col] = flags.loc[flagged, col]
     reasons = reasons.reindex(columns=reason_columns)
@@ -624,6 +736,7 @@ def build_watchlist(
         "band",
         "triggers",
         "limit_note",
+        "news_note",
         *reason_columns,
         "open_balance",
         "overdue_amount",

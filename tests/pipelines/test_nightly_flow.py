@@ -172,7 +172,10 @@ def test_outputs_are_published_with_manifest(env) -> None:
         "new_entrant",
         "limit_breach",
         "rank",
+        "dpd_bucket",  # s42-pdless: counted in every run, 0 here (with_pd_model off: a run with a PD model)
+        "event",
     }
+    assert m["counts"]["triggers"]["dpd_bucket"] == m["counts"]["triggers"]["event"] == 0
     assert len(m["config"]["credit_policy_hash"]) == 64
     assert {"score", "watchlist", "exports", "report"} <= set(m["timings_s"])
     assert set(m["cpu_s"]) == set(m["timings_s"]) and all(v >= 0 for v in m["cpu_s"].values())
