@@ -449,7 +449,7 @@ def ingest_source(
                 from pipelines.ingest.history import merge
 
                 published, manifest["history"], told = merge(
-                    history, accepted, as_of_date, out, quarantined_rows
+                    history, accepted, as_of_date, out, quarantined_rows, _input_of(manifest, "invoices")
                 )
                 manifest["history"]["readmitted"] = readmitted
                 manifest["warnings"] += told
@@ -458,6 +458,14 @@ def ingest_source(
             shutil.rmtree(stage, ignore_errors=True)  # gone after success; cleaned after a failure
     lap("write")
     return IngestResult(Portfolio(**accepted), quarantine, manifest, out, timings, cpu)
+
+
+def _input_of(manifest: dict[str, Any], table: str) -> str | None:
+    """The input of ``table`` as the manifest shows it (a file, or a sheet of a workbook), or None."""
+    entry = manifest.get("tables", {}).get(table) or {}
+    if not entry.get("input"):
+        return None
+    return f"{entry['input']}, sheet {entry['sheet']}" if entry.get("sheet") else str(entry["input"])
 
 
 def _lookalikes(
@@ -588,6 +596,7 @@ def _ingest_streamed(
                     run.merge_steps,
                     judged=run.foreign_settled(),
                     quarantined=run.quarantined,
+                    source=_input_of(manifest, "invoices"),
                 )
                 manifest["warnings"] += told
             manifest["history"]["readmitted"] = {

@@ -21,7 +21,7 @@ Rules (each tested in ``tests/pipelines/test_history_s25.py``):
   keeps (:func:`open_items_end`) aged out of the export's window: it stays, with its payments,
   counted ``aged_out`` (s41-rolling). More than :data:`MAX_REMOVED_SHARE` of the kept
   rows of a span removed at once is a broken export, not cancellations: refused, nothing changes; so
-  is an export lacking a month between two months it holds (:func:`missing_month`);
+  is an export lacking months of its window (:func:`missing_months`);
 * payments of today's export naming an invoice the history holds for the same debtor (the
   invoice was issued before today's window) are accepted, not ``invoice_before_export`` /
   ``unknown_invoice``; rows whose debtor only the history knows are not ``unknown_debtor``;
@@ -418,7 +418,7 @@ def paid_days(
     (:func:`settled`, by the kept and today's payments), per issue day: how many today's export holds
     (``present``: by id, or among ``moved``, today's ids of other debtor partitions) and lacks
     (``absent``). Counts of the partitions of a book add up to the whole book's
-    (:func:`open_items_end` and :func:`missing_month` read them)."""
+    (:func:`open_items_end` and :func:`missing_months` read them)."""
     inv = kept_tables.get("invoices")
     empty = pd.DataFrame({"absent": [], "present": []}, dtype="int64", index=pd.DatetimeIndex([], name="day"))
     if inv is None or not len(inv):
@@ -444,40 +444,85 @@ def paid_days(
     return frame.groupby("day")[["absent", "present"]].sum()
 
 
-def missing_month(per_day: pd.DataFrame | None, as_of: dt.date) -> tuple[pd.Period, int, int] | None:
-    """A calendar month missing from today's export (:func:`paid_days` of the whole kept history, summed
-    over the book): a month before the as-of month whose paid kept invoices today's export mostly lacks
-    (at least :data:`MIN_REMOVED`, more than it holds) between two months whose paid kept invoices it
-    mostly holds. An ERP's rolling export holds every invoice of its window, so its months hold their
-    paid invoices; the months before the window hold none (open items only). A month dropped from the
-    middle of the window ends the unbroken run of :func:`span_start`, so its kept rows were outside the
-    span: neither removed nor counted, and the export was taken (s41-rolling: 6 of 6 such exports of
-    three fresh books). Returns (month, paid kept invoices lacked, held), or None. Two missing months
-    in a row are not caught (nor is the first or last month of a window: a shorter window)."""
+MIN_MISSING_MONTH = 5
+"""A month whose every paid kept invoice today's export lacks is missing from this many (a small book's
+month holds fewer than :data:`MIN_REMOVED`); a month held holds at least this many (:func:`missing_months`)."""
+
+
+def missing_months(
+    per_day: pd.DataFrame | None, as_of: dt.date, latest: pd.Timestamp | None = None
+) -> list[tuple[pd.Period, int, int]]:
+    """The calendar months missing from today's export (:func:`paid_days` of the whole kept history,
+    summed over the book; ``latest``: the last issue day of today's invoices up to the as-of date).
+    A month is *lacked* when today's export lacks most of its paid kept invoices (at least
+    :data:`MIN_REMOVED` of them, or every one of at least :data:`MIN_MISSING_MONTH`), *held* when it
+    holds most of them (at least :data:`MIN_MISSING_MONTH`). Missing: a run of lacked months before the
+    as-of month that comes right after a held month and before a held month or a day of today's
+    invoices. An ERP's rolling export holds every invoice of its window, so its months hold their paid
+    invoices; the months before the window hold none of them (open items only), so they are lacked
+    but no held month comes before them. A month dropped from the middle of the window ends the
+    unbroken run of :func:`span_start`, so its kept rows were outside the span: neither removed nor
+    counted, and the export was taken (s41-rolling: 6 of 6 such exports of three fresh books). Session 41
+    caught one month between two held months of at least 20 lacked invoices; two months in a row, the
+    month before the as-of month (no kept month after it at a monthly ingest) and a small book's month
+    went through (s42-rolling). The window's first month is not caught: an export without it reads as a
+    shorter window, and the history keeps that month's rows as they were (outside the span). Returns
+    (month, paid kept invoices lacked, held) per missing month, oldest first."""
     if per_day is None or not len(per_day):
-        return None
+        return []
     months = per_day.groupby(pd.DatetimeIndex(per_day.index).to_period("M"))[["absent", "present"]].sum()
     end = pd.Timestamp(as_of).to_period("M")
     months = months.reindex(pd.period_range(months.index.min(), end, freq="M"), fill_value=0)
     absent, present = months["absent"].to_numpy(), months["present"].to_numpy()
-    full = present > absent
-    for k in range(1, len(months) - 2):  # the month before the as-of month has no full month after it
-        if full[k - 1] and full[k + 1] and absent[k] >= MIN_REMOVED and absent[k] > present[k]:
-            return months.index[k], int(absent[k]), int(present[k])
-    return None
+    held = (present > absent) & (present >= MIN_MISSING_MONTH)
+    lacked = (absent > present) & ((absent >= MIN_REMOVED) | ((present == 0) & (absent >= MIN_MISSING_MONTH)))
+    after = pd.Timestamp(latest).to_period("M") if latest is not None and not pd.isna(latest) else None
+    gaps: list[tuple[pd.Period, int, int]] = []
+    k = 1
+    while k < len(months) - 1:  # a run starts after a held month and ends before the as-of month
+        if not (held[k - 1] and lacked[k]):
+            k += 1
+            continue
+        j = k
+        while j + 1 < len(months) - 1 and lacked[j + 1]:
+            j += 1
+        if held[j + 1] or (after is not None and after > months.index[j]):
+            gaps += [(months.index[i], int(absent[i]), int(present[i])) for i in range(k, j + 1)]
+        k = j + 1
+    return gaps
 
 
-def refuse_missing_month(per_day: pd.DataFrame | None, as_of: dt.date, out: Path) -> None:
-    """Raises :class:`TableError` when today's invoices lack a month (:func:`missing_month`)."""
-    gap = missing_month(per_day, as_of)
-    if gap is None:
+def refuse_missing_month(
+    per_day: pd.DataFrame | None,
+    as_of: dt.date,
+    out: Path,
+    latest: pd.Timestamp | None = None,
+    source: str | None = None,
+) -> None:
+    """Raises :class:`TableError` when today's invoices lack a month (:func:`missing_months`), naming
+    the invoices' input ``source`` (as the manifest shows it), the months and the fix."""
+    gaps = missing_months(per_day, as_of, latest)
+    if not gaps:
         return
-    month, absent, present = gap
+    absent = sum(a for _m, a, _p in gaps)
+    total = sum(a + p for _m, a, p in gaps)
+    names = [m.strftime("%Y-%m") for m, _a, _p in gaps]
+    months = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+    each = (
+        ""
+        if len(gaps) == 1
+        else " ("
+        + "; ".join(f"{n}: {a:,} of {a + p:,}" for n, (_m, a, p) in zip(names, gaps, strict=True))
+        + ")"
+    )
+    where = f"invoices ({source})" if source else "invoices"
     raise TableError(
-        f"--keep-history: invoices: today's export lacks {absent:,} of the {absent + present:,} paid invoices the "
-        f"history holds issued in {month.strftime('%Y-%m')}, while it holds those of the months before and after "
-        f"it: a month missing from a broken or partial export, not cancellations. Nothing was changed in {out}. "
-        "Fix the export and ingest again"
+        f"--keep-history: {where}: today's export lacks {absent:,} of the {total:,} paid invoices the "
+        f"history holds issued in {months}{each}, while it holds those of the month before"
+        f"{' them' if len(gaps) > 1 else ' it'} and invoices issued after: "
+        f"{'months' if len(gaps) > 1 else 'a month'} missing from a broken or partial export, not cancellations. "
+        f"Nothing was changed in {out}. Export the invoices again with every month of the window "
+        f"({months} included), with their payments, and run the same ingest again"
     )
 
 
@@ -508,11 +553,12 @@ def merge(
     as_of: dt.date,
     out: Path,
     quarantined: dict[str, pd.DataFrame] | None = None,
+    source: str | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any], list[str]]:
     """Today's accepted tables merged into ``history``: (published tables, the manifest's
     ``history`` section, warnings). ``quarantined``: per table, the key columns of today's quarantined
-    rows (:func:`quarantined_keys`). Raises :class:`TableError` for another ledger's export or a merge removing
-    too much."""
+    rows (:func:`quarantined_keys`). ``source``: the invoices' input, named by a refusal. Raises
+    :class:`TableError` for another ledger's export, months missing from it or a merge removing too much."""
     if history is None:
         published = dict(today)
         derived = None
@@ -534,7 +580,9 @@ def merge(
     paid_until = None
     if starts.get("invoices") is not None:
         per_day = paid_days(history.tables, today, None, as_of)
-        refuse_missing_month(per_day, as_of, out)
+        days = day_counts(today.get("invoices"), "issue_date", as_of)
+        latest = days.index.max() if len(days) else None
+        refuse_missing_month(per_day, as_of, out, latest, source)
         paid_until = open_items_end(per_day.loc[per_day.index >= starts["invoices"]])
     part = merge_part(history.tables, today, starts, as_of, quarantined=quarantined, open_items=paid_until)
     return part.tables, part.section(history.as_of), part.verdict(starts, as_of, out)

@@ -548,6 +548,7 @@ def merge_streamed(
     each: Callable[[MergeJob], Each] | None = None,
     judged: bool = False,
     quarantined: dict[str, pd.DataFrame] | None = None,
+    source: str | None = None,
 ) -> tuple[dict[str, Any], list[str], dict[str, int]]:
     """Merge today's staged partitions into the history in ``base`` (folder, as-of), partition by
     partition; each partition's merged tables replace today's in the stage. Returns the manifest's
@@ -558,7 +559,8 @@ def merge_streamed(
     The outputs are the same bytes either way. ``judged``: the streamed ingest's check before
     validation judged today's invoices as they were accepted
     (:meth:`pipelines.ingest.stream.StreamRun.foreign_settled`): not checked again. ``quarantined``:
-    per table the key columns of today's quarantined rows of every partition (:func:`merge_part`)."""
+    per table the key columns of today's quarantined rows of every partition (:func:`merge_part`).
+    ``source``: the invoices' input, named by a refusal (:func:`pipelines.ingest.history.refuse_missing_month`)."""
     folder, held = base
     job = MergeJob(folder, stage, tables, partitions, as_of, quarantined=hashed_keys(quarantined or {}))
     run = each(job) if each is not None else job.each
@@ -569,13 +571,16 @@ def merge_streamed(
         for table, c in counts.items():
             per_day[table] = c if table not in per_day else per_day[table].add(c, fill_value=0)
     job.starts = {t: span_start(per_day[t], as_of) if t in per_day else None for t in SPAN_DATES}
+    today_days = per_day  # today's rows per day, per table
     if partitions > 1:
         job.moved, job.wanted = _moved(job, run)
         job.moved_hashes = hashed(job.moved)
     if job.starts.get("invoices") is not None:
         paid = [c for _p, c in run("paid", range(partitions)) if len(c)]
         per_day = pd.concat(paid).groupby(level=0).sum() if paid else None
-        refuse_missing_month(per_day, as_of, out)
+        today = today_days.get("invoices")
+        latest = today.index.max() if today is not None and len(today) else None
+        refuse_missing_month(per_day, as_of, out, latest, source)
         if per_day is not None:
             job.open_items = open_items_end(per_day.loc[per_day.index >= job.starts["invoices"]])
     job.recent_far = _recent_far(job, run)

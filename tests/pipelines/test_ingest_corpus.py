@@ -252,6 +252,50 @@ TABLE_ERRORS: dict[str, tuple[dict[str, str], list[str]]] = {
     ),
 }
 
+# ``--keep-history`` (history/, README there): night 1 (2024-06-30) is D01..D20's invoices of January to June
+# 2024 (one a month each, on the 10th, 100.00) and their payments (each on the 25th of its month); night 2
+# (2024-07-31) is a rolling export from February: case -> (night 2's invoices file, fragments of the refusal).
+# Paid kept invoices per month: January absent 20 (it left the window), the others present 20 each in the
+# honest export (night2_invoices.csv, taken).
+HISTORY = DATA / "history"
+HISTORY_ERRORS: dict[str, tuple[str, list[str]]] = {
+    # s41-rolling: a month dropped from the middle of the window (the span started after it: taken before)
+    "history_month_missing": (
+        "night2_inv_no_april.csv",
+        [
+            "night2_inv_no_april.csv): today's export lacks 20 of the 20 paid invoices the history holds "
+            "issued in 2024-04,",
+            "Export the invoices again with every month of the window (2024-04 included)",
+            "Nothing was changed in",
+        ],
+    ),
+    # s42-rolling: two months in a row (session 41 wanted a held month on both sides of each)
+    "history_two_months_missing": (
+        "night2_inv_no_april_may.csv",
+        [
+            "night2_inv_no_april_may.csv): today's export lacks 40 of the 40 paid invoices the history holds "
+            "issued in 2024-04 and 2024-05 (2024-04: 20 of 20; 2024-05: 20 of 20),",
+            "(2024-04 and 2024-05 included)",
+        ],
+    ),
+    # s42-rolling: the month before the as-of month (no kept month after it; today's July invoices are)
+    "history_last_month_missing": (
+        "night2_inv_no_june.csv",
+        [
+            "night2_inv_no_june.csv): today's export lacks 20 of the 20 paid invoices the history holds issued "
+            "in 2024-06, while it holds those of the month before it and invoices issued after",
+        ],
+    ),
+}
+
+
+def _history_night(name: str, invoices: str) -> dict[str, Path]:
+    return {
+        "debtors": HISTORY / "debtors.csv",
+        "invoices": HISTORY / invoices,
+        "payments": HISTORY / f"{name}_payments.csv",
+    }
+
 
 def _files(replace: dict[str, str]) -> dict[str, Path]:
     files = dict(BASE_FILES)
@@ -304,6 +348,49 @@ def test_table_level_defect_stops_with_actionable_message(case: str) -> None:
         ingest_files(_files(replace), None, as_of=AS_OF)
     for fragment in fragments:
         assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("case", sorted(HISTORY_ERRORS))
+def test_keep_history_defect_stops_with_actionable_message(case: str, tmp_path: Path) -> None:
+    """Night 2's export with the defect is refused and the kept history is unchanged; the honest one is
+    taken (nothing removed: January's 20 paid invoices left the window before the span)."""
+    invoices, fragments = HISTORY_ERRORS[case]
+    out = tmp_path / "out"
+    quiet = RulesConfig(data_docs=False)
+    ingest_files(
+        _history_night("night1", "night1_invoices.csv"), out, as_of=AS_OF, settings=quiet, keep_history=True
+    )
+    before = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    july = dt.date(2024, 7, 31)
+    with pytest.raises(TableError) as info:
+        ingest_files(_history_night("night2", invoices), out, as_of=july, settings=quiet, keep_history=True)
+    said = " ".join(str(info.value).split())
+    for fragment in fragments:
+        assert fragment in said
+    assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == before
+    result = ingest_files(
+        _history_night("night2", "night2_invoices.csv"), out, as_of=july, settings=quiet, keep_history=True
+    )
+    assert result.manifest["history"]["tables"]["invoices"]["removed"] == 0
+    assert result.manifest["history"]["tables"]["invoices"]["rows"] == 140
+
+
+def test_cli_exit_2_names_the_invoices_file_and_the_missing_month(tmp_path: Path) -> None:
+    """`ews ingest --keep-history` of night 2 without April: exit 2, the file and the month named, no
+    traceback, the history as it was."""
+    out = tmp_path / "out"
+    first = _ingest_cli(_history_night("night1", "night1_invoices.csv"), out, "--keep-history", "--no-docs")
+    assert first.exit_code == 0, first.output
+    manifest = (out / "manifest.json").read_bytes()
+    args = ["ingest", "--out", str(out), "--as-of", "2024-07-31", "--keep-history", "--no-docs"]
+    for table, path in _history_night("night2", "night2_inv_no_april.csv").items():
+        args += [f"--{table}", str(path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    flat = re.sub(r"\s+", " ", result.output)
+    assert "night2_inv_no_april.csv): today's export lacks 20 of the 20 paid invoices" in flat
+    assert "issued in 2024-04" in flat and "Traceback" not in result.output
+    assert (out / "manifest.json").read_bytes() == manifest
 
 
 def test_header_only_optional_table_is_empty_not_an_error() -> None:
