@@ -612,6 +612,9 @@ class GateDecision:
     challenger: dict[str, float] = field(default_factory=dict)
     champion: dict[str, float] | None = None
     summary: str = ""
+    # the comparison with the champion and what it is worth (models.gate_words.comparison_words; the train
+    # flow's gate fills it, session 42): stored as ews.gate.comparison* tags
+    comparison: dict[str, Any] | None = None
 
 
 def _plain(reason: str, challenger: Mapping[str, float], where: str = "the test window") -> str:

@@ -82,6 +82,58 @@ def champion_rows(champion_version: str, month_ends: list[str], rows: int, defau
     )
 
 
+# What a champion comparison was worth on small books' retrains (BENCHMARKS.md "Session 42 (s42-gate)",
+# benchmarks/gate_power.py over s39-s41's 100 replayed retrain steps, each judged on the 6 month-ends after
+# it): the gate's comparison with the champion's shipped model, made on 36 steps with 3 to 40 defaults
+# compared, called 8 of the 11 retrains that proved worse going forward worse, and 14 of the 25 that did not;
+# on the 57 steps without a comparison (not refused as older data) the other checks refused 10 of 22 worse
+# retrains and 11 of 35 others.
+POWER_MEASURED_DEFAULTS = 40  # the most defaults any measured comparison held
+POWER_COMPARED = (8, 11, 14, 25)  # worse called worse, worse; others called worse, others
+POWER_UNCOMPARED = (10, 22, 11, 35)  # the same, refused by the other checks, without a comparison
+
+
+def comparison_power(defaults: int | None) -> str:
+    """What a comparison with the champion on ``defaults`` defaults can tell, in one plain sentence from
+    the measured figures above (None: no comparison was possible)."""
+    if defaults is None:
+        worse_refused, worse, others_refused, others = POWER_UNCOMPARED
+        return (
+            f"Without a comparison, the other checks refused {worse_refused} of {worse} small-book retrains "
+            f"that proved worse going forward (and {others_refused} of {others} that did not)."
+        )
+    worse_called, worse, others_called, others = POWER_COMPARED
+    if defaults <= POWER_MEASURED_DEFAULTS:
+        return (
+            f"On small books, a comparison on {POWER_MEASURED_DEFAULTS} defaults or fewer called {worse_called} "
+            f"of {worse} retrains that proved worse going forward worse, and also {others_called} of {others} "
+            "that did not: weak evidence either way."
+        )
+    return (
+        f"How often a comparison on more than {POWER_MEASURED_DEFAULTS} defaults misses a worse retrain was "
+        "not measured; its interval is the evidence."
+    )
+
+
+def comparison_words(c: dict) -> str:
+    """The gate's comparison with the champion and what it is worth, in two sentences: ``c`` holds
+    ``version``, and either ``none`` (why no comparison was possible) or ``rows``, ``debtors``,
+    ``defaults``, ``first``, ``last`` (month-ends), ``month_ends`` (how many), ``logloss`` /
+    ``logloss_low`` / ``logloss_high`` and ``auc`` / ``auc_low`` / ``auc_high`` (challenger - champion,
+    95 % paired debtor interval). The same text goes to ``ews train``, ``ews models history`` and the
+    report (tag ``ews.gate.comparison``)."""
+    if c.get("none"):
+        return f"No comparison with the champion: {c['none']}. {comparison_power(None)}"
+    span = c["first"] if c["first"] == c["last"] else f"{c['first']} to {c['last']}"
+    return (
+        f"Against champion v{c['version']} on {counted(c['rows'], 'row')} ({counted(c['debtors'], 'debtor')}, "
+        f"{counted(c['defaults'], 'default')}, {counted(c['month_ends'], 'month-end')}, {span}): log-loss "
+        f"{c['logloss']:+.4f} (95 % interval {c['logloss_low']:+.4f} to {c['logloss_high']:+.4f}), AUC "
+        f"{c['auc']:+.4f} ({c['auc_low']:+.4f} to {c['auc_high']:+.4f}), challenger minus champion. "
+        + comparison_power(int(c["defaults"]))
+    )
+
+
 def in_words(reason: str) -> str:
     """A gate's reason (one check, or a registry's stored text of several) in the words
     :func:`gate_decision` uses since session 29: ``test_auc`` -> AUC, ``test_ece`` and session 28's

@@ -70,6 +70,9 @@ EXPERIMENT_NAME = "ews-train"
 DEFAULT_ARTIFACTS = Path("data/mlflow/artifacts")
 KIND_TAG = "ews.kind"  # lightgbm | scorecard | rollrate: what the version's estimator is
 TRAINED_THROUGH_TAG = "ews.trained_through"  # latest labelled snapshot the shipped model learned from
+# the gate's comparison with the champion in words (models.gate_words.comparison_words), and its figures as
+# ews.gate.comparison.<rows|debtors|defaults|month_ends|first|last|logloss|logloss_low|...> (session 42)
+COMPARISON_TAG = "ews.gate.comparison"
 DEFINITION_ARTIFACT = "definition.json"
 DEFINITION_TAG = "ews.definition"
 
@@ -699,7 +702,8 @@ def record_gate(
 
     Tags: ``ews.gate`` (passed/failed), ``ews.gate.reasons``, ``ews.gate.at``, ``ews.gate.by``,
     ``ews.gate.challenger.<metric>``, ``ews.gate.champion.version`` and ``ews.gate.champion.<metric>``
-    (figures of the champion on the same test rows). Returns ``decision.passed``.
+    (figures of the champion on the same test rows), and with ``decision.comparison``
+    :data:`COMPARISON_TAG` (the comparison in words) and its figures. Returns ``decision.passed``.
     """
     configure(tracking_uri)
     client = MlflowClient()
@@ -716,6 +720,13 @@ def record_gate(
             tags[f"ews.gate.challenger.{key}"] = f"{decision.challenger[key]:.6f}"
         if decision.champion and key in decision.champion:
             tags[f"ews.gate.champion.{key}"] = f"{decision.champion[key]:.6f}"
+    if decision.comparison:  # the comparison with the champion and what it is worth (session 42)
+        from models.gate_words import comparison_words
+
+        tags[COMPARISON_TAG] = comparison_words(decision.comparison)
+        for key, value in decision.comparison.items():
+            if key != "version":
+                tags[f"{COMPARISON_TAG}.{key}"] = f"{value:.6f}" if isinstance(value, float) else str(value)
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     figures = {

@@ -337,8 +337,9 @@ def _utc(text: str) -> datetime:
 
 def decision_events(records: list[VersionRecord] | None) -> list[dict[str, Any]]:
     """Every recorded decision, oldest first: ``at`` (aware UTC datetime), ``version``, ``event``,
-    ``by``, ``mode``, ``reason``, ``previous`` and ``summary`` (the reason in one short line: the one
-    recorded with the event, else :func:`short_reason`). A gate's reason recorded before session 28 is
+    ``by``, ``mode``, ``reason``, ``previous``, ``summary`` (the reason in one short line: the one
+    recorded with the event, else :func:`short_reason`) and ``comparison`` (a gate decision's comparison
+    with the champion and what it is worth, the version's ``ews.gate.comparison`` tag; "" otherwise). A gate's reason recorded before session 28 is
     shown in today's words (``models.evaluate.in_words``: AUC, not test_auc); a person's reason for a
     manual promotion as it was typed."""
     from models.gate_words import in_words
@@ -360,6 +361,10 @@ def decision_events(records: list[VersionRecord] | None) -> list[dict[str, Any]]
                     "previous": ev.get("previous") or "",
                     "summary": _retired_words(ev) or ev.get("summary") or short_reason(ev.get("reason", "")),
                     "deleted": record.deleted,
+                    # the gate's comparison with the champion and what it is worth (session 42)
+                    "comparison": record.tags.get("ews.gate.comparison", "")
+                    if ev["event"] == "gate_failed" or (ev["event"] == CHAMPION and ev.get("mode") == "gate")
+                    else "",
                 }
             )
         if record.deleted and raw:  # the deletion itself, dated as the store dates it (s38-attack)
@@ -374,6 +379,7 @@ def decision_events(records: list[VersionRecord] | None) -> list[dict[str, Any]]
                     "previous": "",
                     "summary": DELETED_WORDS,
                     "deleted": True,
+                    "comparison": "",
                 }
             )
     return sorted(rows, key=lambda row: (row["at"], _EVENT_RANK.get(row["event"], 4)))

@@ -268,6 +268,8 @@ def register(app: typer.Typer) -> None:
                 typer.echo(
                     f"{row['at'][:16]}  v{row['version']:<3} {history_event(row):<26} {row['by']:<12} {row['summary']}"
                 )
+                if row.get("comparison"):  # what the gate's comparison with the champion was worth (s42)
+                    typer.echo(f"{'':<18}{row['comparison']}")
         if gone:
             typer.echo(deleted_note(name, gone))
 

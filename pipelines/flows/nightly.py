@@ -1247,6 +1247,7 @@ def write_report(
             **({"queue_key": queue_key[0], "queue_key_why": queue_key[1]} if queue_key else {}),
             "kind": loaded.tags.get("ews.kind"),
             "gate_reasons": loaded.tags.get("ews.gate.reasons"),
+            "gate_comparison": loaded.tags.get("ews.gate.comparison"),  # and what it was worth (s42)
             "test_as_of": loaded.tags.get("ews.test_as_of"),  # the test window's month-ends (s41)
             # a small book's LightGBM fitted on every labelled month-end (metric small_book_trees): its
             # baseline_test_* are the roll-rate model's, not a scorecard's (s25-review)

@@ -842,6 +842,30 @@ def queue_key(
     return queue_key_evidence(outcome, dataset, book, cfg, project, currency=currency)
 
 
+def compared_with(
+    version: str, vs_champion: tuple[dict, dict], y: Any, groups: Any, month_ends: list[Any]
+) -> dict[str, Any]:
+    """The gate's comparison with champion ``version`` as :func:`models.gate_words.comparison_words`
+    reads it: the compared rows' count, debtors (``groups``), defaults (``y``), month-ends and the
+    challenger - champion log-loss and AUC with their 95 % paired debtor intervals (``vs_champion``:
+    :func:`paired`'s ``(intervals, point)``)."""
+    intervals, point = vs_champion
+    return {
+        "version": version,
+        "rows": int(len(y)),
+        "debtors": int(pd.Series(groups).nunique()),
+        "defaults": int(y.sum()),
+        "month_ends": len(month_ends),
+        "first": f"{pd.Timestamp(month_ends[0]).date()}",
+        "last": f"{pd.Timestamp(month_ends[-1]).date()}",
+        **{
+            f"{k}{suffix}": float(v)
+            for k in ("logloss", "auc")
+            for suffix, v in (("", point[k]), ("_low", intervals[k][0]), ("_high", intervals[k][1]))
+        },
+    }
+
+
 @task(name="gate", cache_policy=NO_CACHE)
 def gate(
     logged: Any, outcome: Any, champion: ChampionOnTest, cfg: TrainConfig, project: ProjectConfig
@@ -857,7 +881,7 @@ def gate(
     import numpy as np
 
     from models.evaluate import classification_metrics, gate_decision
-    from models.gate_words import champion_rows
+    from models.gate_words import champion_rows, comparison_words
     from pipelines.adapters.registry import promote_hint, record_gate
 
     test = outcome.test
@@ -869,6 +893,7 @@ def gate(
         # LightGBM: the scorecard; roll-rate: the book's default rate known at each test month-end
         vs_baseline = paired(y, test["pd"].to_numpy(), test["pd_baseline"].to_numpy(), groups, cfg)
     vs_champion, champion_metrics, note, champion_evidence = None, None, champion.note, None
+    comparison: dict[str, Any] | None = None
     if champion.pd is not None:
         seen = np.isfinite(champion.pd)
         ys = y[seen]
@@ -887,6 +912,14 @@ def gate(
                 int(seen.sum()),
                 int(ys.sum()),
             )
+            comparison = compared_with(str(champion.version), vs_champion, ys, groups[seen], compared)
+    if (
+        comparison is None
+        and champion.version is not None
+        and champion.older is None
+        and champion.problem is None
+    ):
+        comparison = {"version": str(champion.version), "none": note or "no test row to compare on"}
     first = champion.version is None and champion.problem is None
     decision = gate_decision(
         outcome.metrics,
@@ -921,6 +954,10 @@ def gate(
         # every test_* line reads the inner folds' out-of-time rows: said in the decision itself
         decision = dataclasses.replace(
             decision, reasons=(decision.reasons[0], f"ok {NO_TEST_WINDOW}", *decision.reasons[1:])
+        )
+    if comparison is not None:  # what the comparison was worth, said with the decision (session 42)
+        decision = dataclasses.replace(
+            decision, comparison=comparison, summary=f"{decision.summary} {comparison_words(comparison)}"
         )
     if champion.older:  # kept whatever the figures: how to make it champion if that is meant
         decision = dataclasses.replace(

@@ -266,7 +266,18 @@ def metrics_table(model: dict[str, Any]) -> dict[str, Any]:
         "note": note,
         "warning": gate_warning(model),
         "window": test_window_words(model.get("test_as_of"), metrics),
+        "comparison": gate_comparison_words(model),
     }
+
+
+def gate_comparison_words(model: dict[str, Any]) -> str | None:
+    """How this version's gate compared it with the champion it replaced and what that comparison was
+    worth (``model["gate_comparison"]``: its ``ews.gate.comparison`` tag, session 42), or None (a first
+    model, a version promoted by hand without a gate, or one trained before session 42). On small books'
+    retrains that comparison called 14 of 25 retrains worse that were not, and missed 3 of 11 that were
+    (BENCHMARKS.md "Session 42 (s42-gate)"); the report showed the champion's figures without a word of it."""
+    said = str(model.get("gate_comparison") or "").strip()
+    return f"Its gate at training: {said}" if said else None
 
 
 def test_window_words(span: str | None, metrics: dict[str, Any]) -> str | None:

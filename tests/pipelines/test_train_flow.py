@@ -166,6 +166,11 @@ def test_train_flow_logs_registers_gates_and_reproduces(
     mv2 = client.get_model_version("ews-pd", "2")
     assert mv2.tags["ews.gate.champion.version"] == "1"
     assert "champion v1 trained on every test row" in mv2.tags["ews.gate.reasons"]
+    # s42-gate: the decision says there was no comparison and what the other checks were worth
+    assert mv2.tags["ews.gate.comparison"].startswith(
+        "No comparison with the champion: champion v1 trained on"
+    )
+    assert "Without a comparison, the other checks refused 10 of 22" in second.gate_summary
     assert mv2.tags["ews.kind"] == first.kind and mv2.tags["ews.trained_through"] == first.plan["test"][-1]
 
 
