@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
@@ -16,6 +17,7 @@ from ledgers import inv, portfolio  # noqa: E402
 from features.params import DefaultDefinition  # noqa: E402
 from pipelines.backtest import replay  # noqa: E402
 from pipelines.config.nightly import NightlyConfig  # noqa: E402
+from pipelines.scoring.watchlist import compare_with_previous, triggers  # noqa: E402
 
 DATES = [pd.Timestamp("2024-01-31"), pd.Timestamp("2024-02-29")]
 
@@ -45,3 +47,70 @@ def test_the_backtest_keeps_band_default_for_a_never_invoiced_debtor_in_default(
         assert bool(panel.loc[(day, "X"), "in_default"]) and not bool(panel.loc[(day, "X"), "has_history"])
         assert panel.loc[(day, "X"), "band"] == "default"
         assert panel.loc[(day, "A"), "band"] == "D"
+
+
+def _night(day: str, rows: list[tuple[str, float, float]]) -> pd.DataFrame:
+    """Scores of a run without a PD model: (debtor, days past due, disputed amount), all live."""
+    frame = pd.DataFrame(rows, columns=["debtor_id", "dpd_current_max", "open_disputed_amount"])
+    frame["debtor_id"] = frame["debtor_id"].astype("string")
+    frame["in_default"] = False
+    frame["as_of"] = pd.Timestamp(day)
+    frame["pd"] = np.nan
+    frame["band"] = pd.Series(pd.NA, index=frame.index, dtype="string")
+    frame["open_balance"] = 1000.0
+    frame["overdue_amount"] = 1000.0
+    return frame
+
+
+def test_the_no_pd_triggers_at_their_boundaries() -> None:
+    """2b8cbcf's dpd_bucket and event triggers at the edges its tests left open (mutants I16-I18 passed
+    test_pdless_triggers_s42). Previous run 2024-05-31, tonight 2024-06-30, buckets [30, 60, 90]:
+    k 29 -> 30 days past due: 30 is the 30+ bucket's first day, so it crossed (I16: "not yet past 30");
+    o 60 -> 60: no move. m's agency placement is dated 2024-05-31, the previous run's as-of date: that run
+    already knew it (events up to its as-of), so it is not news tonight (I17); q's is dated 06-01: news.
+    n is absent from the previous run and disputes 250 tonight: newly disputed (I18: its missing previous
+    amount read as disputed)."""
+    previous = _night("2024-05-31", [("k", 29, 0), ("o", 60, 0), ("m", 0, 0), ("q", 0, 0)])
+    today = _night("2024-06-30", [("k", 30, 0), ("o", 60, 0), ("m", 0, 0), ("q", 0, 0), ("n", 0, 250)])
+    events = pd.DataFrame(
+        {
+            "debtor_id": pd.array(["m", "q"], dtype="string"),
+            "event": pd.array(["agency_placement", "agency_placement"], dtype="string"),
+            "event_on": pd.to_datetime(["2024-05-31", "2024-06-01"]),
+        }
+    )
+    scored = compare_with_previous(today, previous)
+    scored = scored.merge(events, on="debtor_id", how="left").set_axis(scored.index)
+    flags = triggers(scored, NightlyConfig(), has_previous=True, no_model=True)
+    flags = flags.set_axis(scored["debtor_id"].tolist())
+    assert flags.index[flags["trigger_dpd_bucket"]].tolist() == ["k"]
+    assert flags.index[flags["trigger_event"]].tolist() == ["q", "n"]
+
+
+def test_the_nightlys_watchlist_step_hands_the_latest_events_to_the_event_trigger() -> None:
+    """2b8cbcf's flow step (pipelines.flows.nightly.watchlist) merges each debtor's latest event (the queue's
+    ``oldest`` frame: debtor_id, event, event_on, one row per debtor, cut at the as-of date) into the scores
+    before the triggers; mutant I20 (that merge skipped) passed test_pdless_triggers_s42 and test_nomodel_s41
+    (whose book has no live debtor with an event). A run without a PD model, previous run 2024-05-31: q's
+    agency placement of 2024-06-01 is news (event), m's of 2024-05-31 was known to the previous run; r has an
+    overdue invoice and no event (its row of the frame has none); k crossed 29 -> 30 days past due."""
+    from pipelines.flows.nightly import watchlist
+    from pipelines.scoring.nomodel import NoModel
+
+    previous = _night("2024-05-31", [("k", 29, 0), ("m", 0, 0), ("q", 0, 0), ("r", 10, 0)])
+    today = _night("2024-06-30", [("k", 30, 0), ("m", 0, 0), ("q", 0, 0), ("r", 10, 0)])
+    scored = compare_with_previous(today, previous)
+    oldest = pd.DataFrame(
+        {
+            "debtor_id": pd.array(["k", "m", "q", "r"], dtype="string"),
+            "event": pd.array([pd.NA, "agency_placement", "agency_placement", pd.NA], dtype="string"),
+            "event_on": pd.to_datetime([None, "2024-05-31", "2024-06-01", None]),
+        }
+    )
+    X = pd.DataFrame(index=pd.Index(scored["debtor_id"], name="debtor_id"))
+    got = watchlist.fn(scored, X, NoModel("ews-pd", "none registered"), NightlyConfig(), True, events=oldest)
+    wl = got["watchlist"].set_index("debtor_id")
+    assert sorted(wl.index) == ["k", "q"]
+    assert wl.loc["q", "triggers"] == "event"
+    assert wl.loc["q", "news_note"] == "agency_placement event on 2024-06-01"
+    assert wl.loc["k", "triggers"] == "dpd_bucket"
