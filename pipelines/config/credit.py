@@ -97,6 +97,15 @@ class CreditPolicyConfig(ConfigModel):
         description="invoiced volume over the last 90 days (about 3 months) or 365 days (12 months) before "
         "the as-of date; the features invoice_amount_90d / invoice_amount_365d",
     )
+    young_floor_days: int | None = Field(
+        30,
+        ge=1,
+        le=365,
+        description="a customer younger than the window (tenure_days: from the earlier of onboarding and first "
+        "invoice to the as-of date) has its invoiced volume divided by its tenure, at least this many days, "
+        "instead of by the whole window (a customer onboarded 40 days ago: / 40, not / 365); statements' "
+        "volumes are monthly rates and keep the window (null: always the window, the rule before session 42)",
+    )
     min_terms_days: int = Field(
         0,
         ge=0,

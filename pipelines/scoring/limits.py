@@ -7,8 +7,10 @@ Per debtor, from figures known at the as-of date T:
   ``invoice_amount_90d`` / ``invoice_amount_365d``: only invoices issued in (T - window, T]);
 - ``terms_days``: the mean days from issue to due date of its invoices of the last 365 days
   (``payment_terms_mean_365d``), at least ``min_terms_days``;
-- ``credit_need`` = invoiced / window x terms_days (= monthly volume x terms in months: what the
-  debtor owes at any time when it buys at its recent pace and pays on terms);
+- ``credit_need`` = invoiced / days x terms_days (= monthly volume x terms in months: what the
+  debtor owes at any time when it buys at its recent pace and pays on terms), days = the window, or for a
+  customer younger than the window its tenure (``tenure_days``), at least ``young_floor_days`` (session 42: a
+  customer onboarded 40 days ago was divided by 365 days; null: always the window);
 - each variant = need x its factor of the debtor's risk band, at most the caps known for the debtor
   (``turnover_ratio`` x ``annual_turnover``, ``net_worth_ratio`` x ``net_worth``, ``max_limit``),
   rounded down to a multiple of the currency's step (:func:`round_step`: ``round_to`` for a currency
@@ -35,6 +37,7 @@ from pipelines.words import amounts_in, counted
 __all__ = [
     "CREDIT_LIMITS_TITLE",
     "DAYS_PER_MONTH",
+    "INVOICE_TENURE",
     "LIMIT_COLUMNS",
     "VARIANTS",
     "add_credit_limits",
@@ -42,6 +45,7 @@ __all__ = [
     "recommend_limits",
     "review_limits",
     "round_step",
+    "volume_days",
     "write_credit_limits",
 ]
 
@@ -55,6 +59,9 @@ LIMIT_COLUMNS: list[str] = [
     *[f"credit_limit_{v}" for v in VARIANTS],
     "credit_limit_rule",
 ]
+# the scores' column of the days a debtor's invoices can span by T (pipelines.scoring.score.exposure_columns:
+# the feature tenure_days; NaN where statements carry the volume): young customers' divisor (volume_days)
+INVOICE_TENURE = "invoice_tenure_days"
 # which bound set the recommended limit: code offsets per band
 _UNCAPPED, _TURNOVER, _NET_WORTH, _MAX = range(4)
 
@@ -151,6 +158,19 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
 
+def volume_days(inputs: pd.DataFrame, policy: CreditPolicyConfig) -> np.ndarray:
+    """The days each debtor's invoiced amount is divided by (float per row): the window
+    (``volume_window_days``), or for a debtor whose ``tenure_days`` is shorter, its tenure, at least
+    ``young_floor_days`` (never above the window). NaN or missing tenure, or ``young_floor_days`` null: the
+    window. E.g. window 365, floor 30: tenure 40 -> 40, tenure 10 -> 30, tenure 400 -> 365."""
+    window = float(policy.volume_window_days)
+    tenure = _column(inputs, "tenure_days")
+    if policy.young_floor_days is None:
+        return np.full(len(inputs), window)
+    floor = min(float(policy.young_floor_days), window)
+    return np.where(np.isnan(tenure), window, np.clip(tenure, floor, window))
+
+
 def recommend_limits(
     inputs: pd.DataFrame, policy: CreditPolicyConfig, currency: str | None = None
 ) -> pd.DataFrame:
@@ -159,7 +179,8 @@ def recommend_limits(
 
     ``inputs`` columns: ``band`` (risk band name; ignored in default), ``in_default`` (bool),
     ``invoiced`` (amount invoiced in the policy's window before T), ``terms_days`` (mean payment
-    terms, days), and optionally ``credit_limit`` (current limit), ``annual_turnover`` and
+    terms, days), and optionally ``tenure_days`` (days the debtor's invoices can span by T: its
+    tenure; NaN or missing: the whole window, as for a statements account whose volume is a rate), ``credit_limit`` (current limit), ``annual_turnover`` and
     ``net_worth`` (missing or NaN: unknown) and ``has_history`` (False: never invoiced, a prospect; missing:
     True). Returns :data:`LIMIT_COLUMNS`: ``invoiced_per_month``,
     ``terms_days`` (as used), ``credit_need``, ``credit_limit_current`` and the three variants
@@ -189,11 +210,10 @@ def recommend_limits(
     code = np.where(code < 0, 0, code)
 
     invoiced = _column(inputs, "invoiced")
-    window = float(policy.volume_window_days)
     history = np.nan_to_num(invoiced, nan=0.0) > 0
     terms = np.maximum(np.nan_to_num(_column(inputs, "terms_days"), nan=0.0), policy.min_terms_days)
     terms = np.where(history, terms, np.nan)
-    per_day = np.where(history, invoiced / window, 0.0)
+    per_day = np.where(history, invoiced / volume_days(inputs, policy), 0.0)
     need = per_day * np.nan_to_num(terms, nan=0.0)
 
     caps = policy.caps
@@ -301,6 +321,7 @@ def add_credit_limits(
             "in_default": scored["in_default"],
             "invoiced": _column(scored, f"invoice_amount_{policy.volume_window_days}d"),
             "terms_days": _column(scored, "payment_terms_mean_365d"),
+            "tenure_days": _column(scored, INVOICE_TENURE),
         },
         index=scored.index,
     )

@@ -11,6 +11,7 @@ import pandas as pd
 
 from features.statements import with_statement_dpd
 from pipelines.config.nightly import NightlyConfig
+from pipelines.scoring.limits import INVOICE_TENURE
 from pipelines.scoring.watchlist import DEFAULT_BAND, HISTORY, assign_bands
 from pipelines.words import counted
 
@@ -24,8 +25,11 @@ EXPOSURE = [
     "open_disputed_amount",
     "dpd_current_max",
 ]
-# the credit-limit policy's inputs (pipelines.scoring.limits): invoiced volume and payment terms at T
-LIMIT_INPUTS = ["invoice_amount_90d", "invoice_amount_365d", "payment_terms_mean_365d"]
+# the credit-limit policy's inputs (pipelines.scoring.limits): invoiced volume, payment terms and the days the
+# invoices can span (a young customer's divisor, limits.volume_days) at T
+LIMIT_INPUTS = ["invoice_amount_90d", "invoice_amount_365d", "payment_terms_mean_365d", INVOICE_TENURE]
+# the feature INVOICE_TENURE is read from (features.tenure: T - the earlier of onboarding and first invoice)
+TENURE_FEATURE = "tenure_days"
 
 
 class IncompatibleModelError(ValueError):
@@ -202,10 +206,15 @@ def exposure_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     derived = statement_exposure(frame)
     if "open_balance" in frame and derived:
         return mixed_exposure(frame, derived)
+    own = {INVOICE_TENURE: TENURE_FEATURE}  # the scores' name: the feature it is read from
     return {
         col: derived[col]
         if col in derived
-        else (frame[col].astype("float64").to_numpy() if col in frame else np.full(len(frame), np.nan))
+        else (
+            frame[own.get(col, col)].astype("float64").to_numpy()
+            if own.get(col, col) in frame
+            else np.full(len(frame), np.nan)
+        )
         for col in EXPOSURE + LIMIT_INPUTS
     }
 
@@ -228,8 +237,13 @@ def mixed_exposure(frame: pd.DataFrame, statement: dict[str, np.ndarray]) -> dic
     def added(own: np.ndarray, other: np.ndarray) -> np.ndarray:  # NaN only where neither has the figure
         return np.where(np.isnan(own) & np.isnan(other), np.nan, np.nan_to_num(own) + np.nan_to_num(other))
 
-    out = {name: added(*col(name)) for name in EXPOSURE + LIMIT_INPUTS}
+    out = {name: added(*col(name)) for name in EXPOSURE + LIMIT_INPUTS if name != INVOICE_TENURE}
     out["dpd_current_max"] = np.fmax(*col("dpd_current_max"))
+    # a young customer's divisor is its invoices' tenure; where statements carry a volume (a monthly rate) the
+    # sum keeps the window
+    tenure, _ = col(TENURE_FEATURE)
+    _, rated = col("invoice_amount_365d")
+    out[INVOICE_TENURE] = np.where(np.nan_to_num(rated) > 0, np.nan, tenure)
     (terms, cycle), (volume, charges) = col("payment_terms_mean_365d"), col("invoice_amount_365d")
     w_own = np.where(np.isnan(terms), 0.0, np.nan_to_num(volume))
     w_other = np.where(np.isnan(cycle), 0.0, np.nan_to_num(charges))
@@ -278,6 +292,7 @@ def statement_exposure(frame: pd.DataFrame) -> dict[str, np.ndarray]:
         out["invoice_amount_90d"] = per_month * 90 / cycle
         out["invoice_amount_365d"] = per_month * 365 / cycle
         out["payment_terms_mean_365d"] = np.where(np.isnan(per_month), np.nan, cycle)
+    out[INVOICE_TENURE] = np.full(len(frame), np.nan)  # a rate: divided by the whole window
     return out
 
 
