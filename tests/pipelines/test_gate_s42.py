@@ -194,6 +194,18 @@ def test_without_a_comparison_the_decision_says_so(mlflow_uri: str) -> None:
         ProjectConfig(),
     )
     assert first.comparison is None and "comparison" not in first.summary
+    # a challenger of older data is kept out whatever the figures (s42-review's mutant I33, the older test
+    # dropped, said "No comparison with the champion" of it and passed)
+    older = train_flow.gate.fn(
+        SimpleNamespace(version="2"),
+        _rollrate_outcome(),
+        train_flow.ChampionOnTest(
+            version="1", older="it learned from data up to 2024-01-31, v1 to 2024-02-29"
+        ),
+        TrainConfig(),
+        ProjectConfig(),
+    )
+    assert older.comparison is None and "comparison" not in older.summary
 
 
 def test_the_report_says_what_the_champions_gate_compared_on() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
 from ledgers import inv, portfolio  # noqa: E402
@@ -114,3 +115,55 @@ def test_the_nightlys_watchlist_step_hands_the_latest_events_to_the_event_trigge
     assert wl.loc["q", "triggers"] == "event"
     assert wl.loc["q", "news_note"] == "agency_placement event on 2024-06-01"
     assert wl.loc["k", "triggers"] == "dpd_bucket"
+
+
+def test_the_gate_counts_the_debtors_of_the_rows_both_held_out(mlflow_uri: str) -> None:
+    """b2719d1's comparison with the champion counts rows, debtors, defaults and month-ends on the rows both
+    models held out; mutant I34 (debtors counted over every test row) passed test_gate_s42, whose champion
+    held out every row. Here champion v1 trained on D4's rows (its PD NaN there): the rows both held out are
+    the 6 of D1-D3 at the two month-ends, 3 debtors, 2 defaults (D1 at 01-31, D2 at 02-29). Log-loss,
+    challenger minus champion, on those 6 rows: the default rows 0.5 vs 0.25, the others 0.1 each:
+    2 x (-ln 0.5 + ln 0.25) / 6 = -ln 2 / 3 = -0.2310."""
+    from types import SimpleNamespace
+
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.config.project import ProjectConfig
+    from pipelines.config.train import TrainConfig
+    from pipelines.flows import train as train_flow
+
+    client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+    client.create_registered_model("ews-pd")
+    for _ in range(2):
+        client.create_model_version("ews-pd", source=str(Path(__file__).parent / "no-such-model-folder"))
+    test = pd.DataFrame(
+        {
+            "debtor_id": ["D1", "D2", "D3", "D4"] * 2,
+            "as_of": pd.to_datetime(["2024-01-31"] * 4 + ["2024-02-29"] * 4),
+            "y": [1, 0, 0, 0, 0, 1, 0, 0],
+            "pd": [0.5, 0.1, 0.1, 0.1, 0.1, 0.5, 0.1, 0.1],
+        }
+    )
+    outcome = SimpleNamespace(
+        kind="rollrate",
+        test=test,
+        metrics={"auc": 1.0, "ece": 0.0, "mean_pd": 0.2, "default_rate": 0.25},
+        ece_tolerance=0.05,
+        intervals={"challenger": {"auc": (0.9, 1.0)}},
+    )
+    champion = train_flow.ChampionOnTest(
+        version="1", pd=np.array([0.25, 0.1, 0.1, np.nan, 0.1, 0.25, 0.1, np.nan])
+    )
+    decision = train_flow.gate.fn(
+        SimpleNamespace(version="2"), outcome, champion, TrainConfig(), ProjectConfig()
+    )
+    c = decision.comparison
+    assert {k: c[k] for k in ("rows", "debtors", "defaults", "month_ends", "first", "last")} == {
+        "rows": 6,
+        "debtors": 3,
+        "defaults": 2,
+        "month_ends": 2,
+        "first": "2024-01-31",
+        "last": "2024-02-29",
+    }
+    assert c["logloss"] == pytest.approx(-np.log(2) / 3)
