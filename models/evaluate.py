@@ -642,6 +642,10 @@ def _plain(reason: str, challenger: Mapping[str, float], where: str = "the test 
         return "it is worse than giving every debtor the book's default rate"
     if "worse than the champion" in reason:
         return "it is worse than the current champion"
+    if "not better than the champion" in reason:
+        return "it does not beat the current champion on the rows both held out"
+    if "no row to compare on" in reason:
+        return "no test row could compare it with the current champion"
     if "champion comparison impossible" in reason:
         return "the current champion cannot be compared with it"
     older = re.match(rf"{OLDER_DATA}(\S+): trained on month-ends through (\S+), v\S+ through (\S+) ", check)
@@ -701,6 +705,8 @@ def gate_decision(
     champion_note: str | None = None,
     champion_problem: str | None = None,
     champion_evidence: str | None = None,
+    champion_must_win: bool = False,
+    champion_no_rows: bool = False,
     older_data: str | None = None,
     auc_interval: tuple[float, float] | None = None,
     baseline_evidence: str | None = None,
@@ -810,10 +816,24 @@ def gate_decision(
     elif champion_problem is not None:
         ok = False
         reasons.append(f"FAIL champion comparison impossible: {champion_problem}")
+    elif vs_champion is not None and champion_must_win:
+        # candidate F: on the rows both held out the champion stays unless the challenger wins at the point
+        worse, why = _worse("the champion", *vs_champion, on=champion_evidence)
+        if not worse and float(vs_champion[1]["logloss"]) > 0:
+            worse, why = (
+                True,
+                "FAIL not better than the champion: higher log-loss at the point estimate"
+                + why[len("ok not worse than the champion") :],
+            )
+        ok = ok and not worse
+        reasons.append(why)
     elif vs_champion is not None:
         worse, why = _worse("the champion", *vs_champion, on=champion_evidence)
         ok = ok and not worse
         reasons.append(why)
+    elif champion_no_rows:
+        ok = False
+        reasons.append(f"FAIL {champion_note}")
     else:
         reasons.append(f"ok {champion_note or 'no current champion'}")
     only_ece = ece_failed and sum(r.startswith("FAIL ") for r in reasons) == 1

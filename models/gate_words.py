@@ -91,11 +91,30 @@ def champion_rows(champion_version: str, month_ends: list[str], rows: int, defau
 POWER_MEASURED_DEFAULTS = 40  # the most defaults any measured comparison held
 POWER_COMPARED = (8, 11, 14, 25)  # worse called worse, worse; others called worse, others
 POWER_UNCOMPARED = (10, 22, 11, 35)  # the same, refused by the other checks, without a comparison
+# the comparison on the rows both models held out, each with its own out-of-time PDs (candidate F, session 42),
+# judged as the gate judges it (higher point log-loss, or the AUC interval below 0), on the 57 of s39-s40's 76
+# seen steps that had such rows (3 to 54 defaults; benchmarks/retrain_ceiling.py's signal B): 15 of 16 worse
+# retrains called worse, 11 of 41 others
+POWER_HELD_OUT_DEFAULTS = 54
+POWER_HELD_OUT = (15, 16, 11, 41)
 
 
-def comparison_power(defaults: int | None) -> str:
+def comparison_power(defaults: int | None, held_out: bool = False) -> str:
     """What a comparison with the champion on ``defaults`` defaults can tell, in one plain sentence from
-    the measured figures above (None: no comparison was possible)."""
+    the measured figures above (None: no comparison was possible; ``held_out``: on the rows both models
+    held out, each with its own out-of-time PDs)."""
+    if held_out:
+        worse_called, worse, others_called, others = POWER_HELD_OUT
+        if defaults is not None and defaults <= POWER_HELD_OUT_DEFAULTS:
+            return (
+                f"On small books, such a comparison on {POWER_HELD_OUT_DEFAULTS} defaults or fewer called "
+                f"{worse_called} of {worse} retrains that proved worse going forward worse, and also "
+                f"{others_called} of {others} that did not."
+            )
+        return (
+            f"How often such a comparison on more than {POWER_HELD_OUT_DEFAULTS} defaults misses a worse retrain "
+            "was not measured; its interval is the evidence."
+        )
     if defaults is None:
         worse_refused, worse, others_refused, others = POWER_UNCOMPARED
         return (
@@ -125,12 +144,31 @@ def comparison_words(c: dict) -> str:
     if c.get("none"):
         return f"No comparison with the champion: {c['none']}. {comparison_power(None)}"
     span = c["first"] if c["first"] == c["last"] else f"{c['first']} to {c['last']}"
+    held = bool(c.get("held_out"))
+    whom = (
+        f"champion v{c['version']}'s own out-of-time PDs on the {counted(c['rows'], 'row')} both held out"
+        if held
+        else f"champion v{c['version']} on {counted(c['rows'], 'row')}"
+    )
     return (
-        f"Against champion v{c['version']} on {counted(c['rows'], 'row')} ({counted(c['debtors'], 'debtor')}, "
+        f"Against {whom} ({counted(c['debtors'], 'debtor')}, "
         f"{counted(c['defaults'], 'default')}, {counted(c['month_ends'], 'month-end')}, {span}): log-loss "
         f"{c['logloss']:+.4f} (95 % interval {c['logloss_low']:+.4f} to {c['logloss_high']:+.4f}), AUC "
         f"{c['auc']:+.4f} ({c['auc_low']:+.4f} to {c['auc_high']:+.4f}), challenger minus champion. "
-        + comparison_power(int(c["defaults"]))
+        + comparison_power(int(c["defaults"]), held)
+    )
+
+
+def held_out_rows(
+    champion_version: str, month_ends: list[str], rows: int, defaults: int, debtors: int
+) -> str:
+    """The rows the champion is compared on when both models held them out (candidate F, session 42): its
+    own out-of-time PDs there, from its logged test rows, against the challenger's; named like
+    :func:`champion_rows`."""
+    span = month_ends[0] if len(month_ends) == 1 else f"{month_ends[0]}..{month_ends[-1]}"
+    return (
+        f"the test rows both models held out, each scored out of time ({counted(len(month_ends), 'month-end')}, "
+        f"{span}: {counted(rows, 'row')}, {counted(debtors, 'debtor')}, {counted(defaults, 'default')})"
     )
 
 

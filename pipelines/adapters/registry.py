@@ -73,6 +73,9 @@ TRAINED_THROUGH_TAG = "ews.trained_through"  # latest labelled snapshot the ship
 # the gate's comparison with the champion in words (models.gate_words.comparison_words), and its figures as
 # ews.gate.comparison.<rows|debtors|defaults|month_ends|first|last|logloss|logloss_low|...> (session 42)
 COMPARISON_TAG = "ews.gate.comparison"
+# the version's own out-of-time PDs on its test rows (debtor_id, as_of, y, pd): the next `ews train`'s gate
+# compares its challenger with them on the rows both held out (pipelines.flows.train.champion_on_test)
+TEST_ROWS_ARTIFACT = "evaluation/test_rows.csv"
 DEFINITION_ARTIFACT = "definition.json"
 DEFINITION_TAG = "ews.definition"
 
@@ -389,6 +392,7 @@ def log_training(
             mlflow.log_dict(dict(doc), path)
         mlflow.log_text("\n".join(warnings) + ("\n" if warnings else ""), "warnings.txt")
         mlflow.log_text(card, "model_card.md")
+        mlflow.log_text(test_pds_csv(outcome.test), TEST_ROWS_ARTIFACT)
         if outcome.kind == "lightgbm":
             mlflow.log_text(booster_text, "model/booster.txt")
         example = _input_example(outcome.X_test)
@@ -592,7 +596,7 @@ def log_rollrate(
         mlflow.log_text(counts_csv, "rollrate/transition_counts.csv")
         mlflow.log_text(model.matrix_table().to_csv(), "rollrate/matrix.csv")
         mlflow.log_text(model.state_table().to_csv(index=False), "rollrate/states.csv")
-        mlflow.log_text(outcome.test.to_csv(index=False), "evaluation/test_rows.csv")
+        mlflow.log_text(outcome.test.to_csv(index=False), TEST_ROWS_ARTIFACT)
         mlflow.log_text(outcome.calibration_curve.to_csv(index=False), "evaluation/calibration_curve.csv")
         for path, fig in figures.items():
             mlflow.log_figure(fig, path)
@@ -1193,6 +1197,29 @@ def prepare_X(frame: pd.DataFrame, loaded: LoadedModel) -> pd.DataFrame:
     values become missing). Raises ``ValueError`` naming missing columns.
     """
     return prepare_matrix(frame, loaded.feature_names, loaded.categories)
+
+
+def test_pds_csv(test: pd.DataFrame) -> str:
+    """A version's out-of-time test rows as :data:`TEST_ROWS_ARTIFACT` holds them: debtor, month-end,
+    label and the PD its evaluation scored (the test window's, or a small book's inner folds')."""
+    rows = test[["debtor_id", "as_of", "y", "pd"]]
+    return rows.assign(as_of=pd.to_datetime(rows["as_of"]).dt.strftime("%Y-%m-%d")).to_csv(index=False)
+
+
+def load_test_pds(loaded: LoadedModel) -> pd.DataFrame | None:
+    """The out-of-time test rows a version logged (:data:`TEST_ROWS_ARTIFACT`: ``debtor_id``,
+    ``as_of``, ``y``, ``pd``), or None for a version logged without them (a LightGBM or scorecard
+    version before session 42)."""
+    import io
+
+    try:
+        text = mlflow.artifacts.load_text(f"runs:/{loaded.run_id}/{TEST_ROWS_ARTIFACT}")
+    except (MlflowException, OSError):  # logged before session 42 (or by hand without it)
+        return None
+    rows = pd.read_csv(
+        io.StringIO(text), usecols=["debtor_id", "as_of", "y", "pd"], dtype={"debtor_id": "string"}
+    )
+    return rows.assign(as_of=pd.to_datetime(rows["as_of"]))
 
 
 def score_version(loaded: LoadedModel, frame: pd.DataFrame, y: np.ndarray | pd.Series) -> dict[str, float]:

@@ -589,13 +589,40 @@ class ChampionOnTest:
     ``pd``: its PD per test row (NaN on rows it trained on); ``note``: why no comparison is
     possible (e.g. it trained on every test row); ``problem``: it cannot score the rows at all;
     ``older``: the challenger learned from older data (:func:`models.gate_words.older_data`): kept
-    as champion whatever the figures."""
+    as champion whatever the figures. ``held_pd``: the champion's own out-of-time PD per test row where
+    it held the row out too (its logged test rows; NaN elsewhere; None: no such row): the gate compares
+    on those rows first (candidate F, session 42). ``no_rows``: no row held out by both and none after its
+    training: the champion stays."""
 
     version: str | None = None
     pd: Any = None
     note: str | None = None
     problem: str | None = None
     older: str | None = None
+    held_pd: Any = None
+    no_rows: bool = False
+
+
+def held_out_pds(keys: pd.DataFrame, logged: pd.DataFrame | None) -> Any:
+    """The champion's own out-of-time PD per row of ``keys`` (the challenger's test rows: ``debtor_id``,
+    ``as_of``) from its logged test rows (``registry.TEST_ROWS_ARTIFACT``), NaN where it did not hold the
+    row out; None when it logged none or shares no row."""
+    import numpy as np
+
+    if logged is None or not len(logged):
+        return None
+    mine = pd.DataFrame(
+        {
+            "debtor_id": keys["debtor_id"].astype("string").to_numpy(),
+            "as_of": pd.to_datetime(keys["as_of"]).to_numpy(),
+        }
+    )
+    theirs = logged.assign(debtor_id=logged["debtor_id"].astype("string")).drop_duplicates(
+        ["debtor_id", "as_of"]
+    )
+    p = mine.merge(theirs[["debtor_id", "as_of", "pd"]], on=["debtor_id", "as_of"], how="left")["pd"]
+    p = p.to_numpy(dtype="float64", na_value=np.nan)
+    return p if np.isfinite(p).any() else None
 
 
 @task(name="champion-on-test", cache_policy=NO_CACHE)
@@ -612,6 +639,7 @@ def champion_on_test(
         TRAINED_THROUGH_TAG,
         NoChampionError,
         load_model_version,
+        load_test_pds,
         prepare_X,
     )
 
@@ -632,12 +660,16 @@ def champion_on_test(
             loaded.version, older=older_data(loaded.version, f"{mine.date()}", f"{through.date()}")
         )
     keys = outcome.test[["debtor_id", "as_of"]]
+    held = held_out_pds(keys, load_test_pds(loaded))
     unseen = (keys["as_of"] > through).to_numpy() if through is not None else np.ones(len(keys), dtype=bool)
     if not unseen.any():
+        if held is not None:
+            return ChampionOnTest(loaded.version, held_pd=held)
         return ChampionOnTest(
             loaded.version,
-            note=f"champion v{loaded.version} trained on every test row (through {through.date()}): "
-            "no fair comparison, the gate relies on the other checks",
+            note=f"champion v{loaded.version} trained on every test row (through {through.date()}) and held "
+            "none of them out: no row to compare on, so the champion stays",
+            no_rows=True,
         )
     # as the nightly scores it: a statements book's roll-rate champion reads its DPD from the statements
     # (every retrain of gen 120 x 36 s3526 statements was refused, "champion v1 cannot score the test rows:
@@ -650,7 +682,7 @@ def champion_on_test(
         return ChampionOnTest(
             loaded.version, problem=f"champion v{loaded.version} cannot score the test rows: {exc}"
         )
-    return ChampionOnTest(loaded.version, pd=p)
+    return ChampionOnTest(loaded.version, pd=p, held_pd=held)
 
 
 @task(name="log-and-register", cache_policy=NO_CACHE)
@@ -881,7 +913,7 @@ def gate(
     import numpy as np
 
     from models.evaluate import classification_metrics, gate_decision
-    from models.gate_words import champion_rows, comparison_words
+    from models.gate_words import champion_rows, comparison_words, held_out_rows
     from pipelines.adapters.registry import promote_hint, record_gate
 
     test = outcome.test
@@ -894,8 +926,14 @@ def gate(
         vs_baseline = paired(y, test["pd"].to_numpy(), test["pd_baseline"].to_numpy(), groups, cfg)
     vs_champion, champion_metrics, note, champion_evidence = None, None, champion.note, None
     comparison: dict[str, Any] | None = None
-    if champion.pd is not None:
-        seen = np.isfinite(champion.pd)
+    held_out = False
+    other = champion.pd
+    if champion.held_pd is not None:
+        both = np.isfinite(champion.held_pd)
+        if y[both].min() < y[both].max():  # both classes on the rows both held out: compared there (F)
+            other, held_out = champion.held_pd, True
+    if other is not None:
+        seen = np.isfinite(other)
         ys = y[seen]
         if ys.min() == ys.max():
             note = (
@@ -903,16 +941,19 @@ def gate(
                 "classes: no fair comparison, the gate relies on the other checks"
             )
         else:
-            champion_metrics = classification_metrics(ys, champion.pd[seen])
-            vs_champion = paired(ys, test["pd"].to_numpy()[seen], champion.pd[seen], groups[seen], cfg)
+            champion_metrics = classification_metrics(ys, other[seen])
+            vs_champion = paired(ys, test["pd"].to_numpy()[seen], other[seen], groups[seen], cfg)
             compared = sorted(pd.to_datetime(test["as_of"].to_numpy()[seen]).unique())
-            champion_evidence = champion_rows(
-                str(champion.version),
-                [f"{d.date()}" for d in compared],
-                int(seen.sum()),
-                int(ys.sum()),
+            months = [f"{d.date()}" for d in compared]
+            champion_evidence = (
+                held_out_rows(
+                    str(champion.version), months, int(seen.sum()), int(ys.sum()), len(set(groups[seen]))
+                )
+                if held_out
+                else champion_rows(str(champion.version), months, int(seen.sum()), int(ys.sum()))
             )
             comparison = compared_with(str(champion.version), vs_champion, ys, groups[seen], compared)
+            comparison["held_out"] = held_out  # each model's own out-of-time PDs (candidate F)
     if (
         comparison is None
         and champion.version is not None
@@ -932,6 +973,8 @@ def gate(
         champion_note=note,
         champion_problem=champion.problem,
         champion_evidence=champion_evidence,
+        champion_must_win=held_out,
+        champion_no_rows=champion.no_rows,
         older_data=champion.older,
         # the AUC floor on the 95% interval: a small book's roll-rate model, and any first model
         auc_interval=outcome.intervals["challenger"]["auc"] if outcome.kind == "rollrate" or first else None,
@@ -959,7 +1002,11 @@ def gate(
         decision = dataclasses.replace(
             decision, comparison=comparison, summary=f"{decision.summary} {comparison_words(comparison)}"
         )
-    if champion.older:  # kept whatever the figures: how to make it champion if that is meant
+    kept_by_f = any(
+        r.startswith(("FAIL not better than the champion", f"FAIL {champion.note}")) for r in decision.reasons
+    )
+    if champion.older or kept_by_f:
+        # kept whatever the figures, or on the held-out rows (F): how to make it champion if that is meant
         decision = dataclasses.replace(
             decision, summary=f"{decision.summary} {promote_hint(cfg.model_name, logged.version, 'scoring')}"
         )
