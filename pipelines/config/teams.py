@@ -12,6 +12,7 @@ to one owner, ``unassigned``. Example::
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -48,8 +49,20 @@ class TeamsConfig(ConfigModel):
     @model_validator(mode="after")
     def _unique_names(self) -> TeamsConfig:
         names = [c.name for c in self.collectors]
-        if len({n.casefold() for n in names}) != len(names):
-            raise ValueError(f"collectors: names must be unique (Excel sheet names ignore case), got {names}")
+        hidden = [n for n in names if any(unicodedata.category(ch)[0] == "C" for ch in n)]
+        if hidden:
+            # s42-attack: 'Anna' + a zero-width space read like 'Anna' (two owners, two sheets alike);
+            # a line break or a bell character went into a sheet's tab
+            raise ValueError(
+                f"collectors: {', '.join(ascii(n) for n in hidden)} hold invisible or control characters (zero-width "
+                "spaces, line breaks, tabs, ...): retype the names as plain text"
+            )
+        if len({unicodedata.normalize("NFC", n).casefold() for n in names}) != len(names):
+            # s42-attack: 'Zoë' typed twice, once with the accent as its own character (NFD)
+            raise ValueError(
+                f"collectors: names must be unique (Excel sheet names ignore case; a letter with an accent "
+                f"typed two ways is one letter), got {', '.join(ascii(n) for n in names)}"
+            )
         if any(n != n.strip() for n in names):
             # 'Anna' and 'Anna ' were two owners that read alike in the queue (s35-attack)
             raise ValueError(
@@ -66,8 +79,13 @@ class TeamsConfig(ConfigModel):
             raise ValueError(
                 "collectors: a name is an Excel sheet name: it cannot start or end with an apostrophe"
             )
-        if UNASSIGNED in names:
-            raise ValueError(f"collectors: {UNASSIGNED!r} is reserved for rows nobody covers")
+        if any(n.casefold() == UNASSIGNED for n in names):
+            # s42-attack: 'Unassigned' beside the rows nobody covers ('unassigned') stopped the nightly
+            # on writing the queues' workbook (two sheets of one name to Excel)
+            raise ValueError(
+                f"collectors: {[n for n in names if n.casefold() == UNASSIGNED]} is reserved (any case) for "
+                "the rows nobody covers; rename the collector"
+            )
         if any(len(n) > 31 or set(n) & set("[]:*?/\\") for n in names):
             raise ValueError(
                 "collectors: a name is an Excel sheet name: at most 31 characters, none of []:*?/\\"

@@ -274,6 +274,17 @@ def ingest_source(
         if out is None:
             raise ValueError("keep_history needs an output folder (the history is the folder's tables)")
         base = base_of(out, as_of_date)  # refuses an earlier as-of before any heavy work
+        if base is not None:  # an optional column the history holds, gone from today's export
+            from pipelines.ingest.history import refuse_lost_columns
+            from pipelines.ingest.sources import given_columns
+
+            refuse_lost_columns(
+                base[0],
+                given_columns(source),
+                out,
+                {t: str(workbooks.read_from(spec.path)) for t, spec in source.tables.items()},
+                source.default_currency,
+            )
     lap("preflight")
 
     from pipelines.validation import Validator

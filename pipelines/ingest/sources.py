@@ -1334,3 +1334,28 @@ def _chunk_table(
             repairs=dict(repairs or {}),
         )
     }
+
+
+def given_columns(source: SourceConfig) -> dict[str, set[str]]:
+    """The canonical columns today's inputs give, per table of ``tables`` (headers only, read again: a
+    few bytes per file). A column counts as given when a file of the table has it (mapped or by its
+    canonical name) or a file's option makes it: a clearing join or an invoice reference (``invoice_id``,
+    ``allocated_on``), ``credit`` (``kind``), a file's ``currency``. AR exports and the UCI layout are
+    left out (their columns are derived). For ``--keep-history``'s check of columns a rolling export
+    lost (:func:`pipelines.ingest.history.refuse_lost_columns`)."""
+    given: dict[str, set[str]] = {}
+    for table, key, spec in source.table_files():
+        csv_opts, _ = _options(source, spec)
+        label = key if source.name != "files" else table
+        present = check_columns(
+            spec, preflight(spec.path, spec.file_format(), csv_opts, label), label, spec.path
+        )
+        columns = given.setdefault(table, set())
+        columns.update(c for c in TABLES[table].names if spec.columns.get(c, c) in present)
+        if spec.clearing is not None or spec.invoice_reference is not None or spec.listed_under is not None:
+            columns.update({"invoice_id", "allocated_on"})
+        if spec.credit is not None:
+            columns.add("kind")
+        if spec.currency is not None:
+            columns.add("currency")
+    return given

@@ -437,6 +437,9 @@ def _latest_run(runs_dir: Path) -> Path | None:
 MAX_REASON_CHARS = 2_000
 """An override's reason is a note, not a document (an Excel cell holds at most 32,767 characters)."""
 MAX_BY_CHARS = 100
+DIRECTION_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Bidirectional embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI): in a
+reason they reorder the text shown after them ("Trojan Source"); refused by :func:`check_reason`."""
 
 
 def same_text_id(run: Path | None, debtor_id: str) -> str | None:
@@ -477,6 +480,15 @@ def check_reason(reason: str, example: str = "'paid in full on 3 Jan'") -> None:
         raise OverrideError(
             f"--reason is {len(reason.strip()):,} characters long; keep it to {MAX_REASON_CHARS:,} (it is "
             "shown in the watchlist exports and the report) and put documents in your case file"
+        )
+    turned = [c for c in dict.fromkeys(reason) if c in DIRECTION_CONTROLS]
+    if turned:
+        # s42-attack: 'paid in full' + U+202E + the text reversed was logged, and showed in the report,
+        # the watchlist workbook and `ews watchlist history` as words nobody typed in that order
+        names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c)}" for c in turned)
+        raise OverrideError(
+            f"--reason holds a text direction control ({names}): the report, the exports and `ews watchlist "
+            "history` would show the text after it in another order than it was typed. Type plain text"
         )
     control = [c for c in reason if unicodedata.category(c) == "Cc" and c not in "\n\t"]
     if control:
