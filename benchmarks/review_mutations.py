@@ -3787,6 +3787,48 @@ M = [
         '"gate_comparison": None,',
         ["tests/pipelines/test_gate_s42.py"],
     ),
+    (
+        "I37 c899ce6 keep-history: the lost-column check not called",
+        "pipelines/ingest/__init__.py",
+        "        if base is not None:  # an optional column the history holds, gone from today's export\n",
+        "        if False:  # an optional column the history holds, gone from today's export\n",
+        ["tests/pipelines/test_hostile_s42.py", "tests/pipelines/test_history_s33.py"],
+    ),
+    (
+        "I38 c899ce6 lost columns: kept rows in the default currency count as stated",
+        "pipelines/ingest/history.py",
+        '    if column == "currency" and default_currency:\n        present &= values.astype("string") != default_currency\n',
+        "",
+        ["tests/pipelines/test_hostile_s42.py", "tests/pipelines/test_history_s33.py"],
+    ),
+    (
+        "I39 c899ce6 lost columns: kept cash payments count as a stated kind",
+        "pipelines/ingest/history.py",
+        '    if column == "kind":\n        present &= values.astype("string") != "cash"\n',
+        "",
+        ["tests/pipelines/test_hostile_s42.py", "tests/pipelines/test_history_s33.py"],
+    ),
+    (
+        "I40 c899ce6 teams: names equal after NFC not refused",
+        "pipelines/config/teams.py",
+        'if len({unicodedata.normalize("NFC", n).casefold() for n in names}) != len(names):',
+        "if len({n.casefold() for n in names}) != len(names):",
+        ["tests/pipelines/test_hostile_s42.py", "tests/pipelines/test_history_s33.py"],
+    ),
+    (
+        "I41 c899ce6 overrides: a text direction control accepted in --reason",
+        "pipelines/scoring/overrides.py",
+        "    turned = [c for c in dict.fromkeys(reason) if c in DIRECTION_CONTROLS]\n",
+        "    turned = []\n",
+        ["tests/pipelines/test_hostile_s42.py", "tests/pipelines/test_history_s33.py"],
+    ),
+    (
+        "I42 c899ce6 lost columns: debtor_history checked too",
+        "pipelines/ingest/history.py",
+        'if table == "debtor_history" or not folder.is_dir():',
+        "if not folder.is_dir():",
+        ["tests/pipelines/test_hostile_s42.py", "tests/pipelines/test_history_s33.py"],
+    ),
 ]
 
 
