@@ -3829,6 +3829,20 @@ M = [
         "if not folder.is_dir():",
         ["tests/pipelines/test_hostile_s42.py", "tests/pipelines/test_history_s33.py"],
     ),
+    (
+        "I43 26302e1 gate F: an equal point log-loss (identical PDs) refused",
+        "models/evaluate.py",
+        'if not worse and float(vs_champion[1]["logloss"]) > 0:',
+        'if not worse and float(vs_champion[1]["logloss"]) >= 0:',
+        ["tests/pipelines/test_gate_s42_f.py"],
+    ),
+    (
+        "I44 26302e1 gate F: no row to compare on and none after the champion's training promoted",
+        "models/evaluate.py",
+        "    elif champion_no_rows:\n        ok = False\n",
+        "    elif champion_no_rows:\n        ok = ok\n",
+        ["tests/pipelines/test_gate_s42_f.py"],
+    ),
 ]
 
 
