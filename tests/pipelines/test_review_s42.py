@@ -167,3 +167,30 @@ def test_the_gate_counts_the_debtors_of_the_rows_both_held_out(mlflow_uri: str) 
         "last": "2024-02-29",
     }
     assert c["logloss"] == pytest.approx(-np.log(2) / 3)
+
+
+def test_gate_f_does_not_hold_an_equal_log_loss_against_the_challenger(mlflow_uri: str) -> None:
+    """Candidate F (26302e1) keeps the champion unless the challenger's point log-loss on the rows both held
+    out is no higher; identical PDs (a roll-rate retrain scoring the same month-ends alike) are not held
+    against it. Mutant I43 (``> 0`` read as ``>= 0``: an equal log-loss refused) passed test_gate_s42_f; s42-gate
+    measured that a strict win refuses 34 of 36 honest retrains. The champion's held-out PDs here are the
+    challenger's own, row for row: difference 0, promoted."""
+    from types import SimpleNamespace
+
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.adapters import registry
+    from pipelines.config.project import ProjectConfig
+    from pipelines.config.train import TrainConfig
+    from pipelines.flows import train as train_flow
+    from tests.pipelines.test_gate_s42_f import _outcome
+
+    client = MlflowClient(tracking_uri=mlflow_uri, registry_uri=mlflow_uri)
+    client.create_registered_model("ews-pd")
+    for _ in range(2):
+        client.create_model_version("ews-pd", source=str(Path(__file__).parent / "no-such-model-folder"))
+    registry.promote("1", "first model")
+    outcome = _outcome()
+    same = train_flow.ChampionOnTest(version="1", held_pd=outcome.test["pd"].to_numpy(dtype="float64"))
+    decision = train_flow.gate.fn(SimpleNamespace(version="2"), outcome, same, TrainConfig(), ProjectConfig())
+    assert decision.passed, decision.reasons
