@@ -1,0 +1,144 @@
+"""Session 43 (s43-review): tests for mutants that survived their commits' own tests (session 42's I35, I36,
+I39; benchmarks/review_mutations.py). Each test names the commit and the mutant it catches. Every expected
+value is by hand."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPARED = (
+    "Against champion v1 on 8 rows (4 debtors, 2 defaults, 2 month-ends, 2024-01-31 to 2024-02-29): log-loss "
+    "+0.1733 (95 % interval +0.0400 to +0.3000), AUC +0.0000 (+0.0000 to +0.0000), challenger minus champion."
+)
+
+
+def test_models_history_shows_a_refused_gates_comparison() -> None:
+    """b2719d1 (s42-gate): a version the gate refused carries its comparison in `ews models history`, as a
+    promoted one does (mutant I35 kept it for promotions only; test_gate_s42 tests a promotion alone). v1:
+    champion by hand (no comparison); v2: refused by the gate, tagged with its comparison; v3: promoted by
+    the gate, tagged with its own. Each gate decision carries its own version's sentence; v1's none."""
+    from pipelines.adapters.registry_view import VersionRecord, decision_events
+
+    def record(version: str, events: list[dict], comparison: str | None) -> VersionRecord:
+        tags = {"ews.events": json.dumps(events)}
+        if comparison is not None:
+            tags["ews.gate.comparison"] = comparison
+        return VersionRecord(version=version, created_ms=0, run_id=f"r{version}", tags=tags, aliases=())
+
+    promoted = COMPARED.replace("+0.1733", "-0.1733").replace("+0.0400 to +0.3000", "-0.3000 to -0.0400")
+    records = [
+        record("1", [{"at": "2026-03-01T09:00:00+00:00", "event": "champion", "mode": "manual", "by": "anna",
+                      "reason": "first model"}], None),
+        record("2", [{"at": "2026-03-02T09:00:00+00:00", "event": "gate_failed", "mode": "gate",
+                      "reason": "FAIL log-loss on the rows both held out"}], COMPARED),
+        record("3", [{"at": "2026-03-03T09:00:00+00:00", "event": "champion", "mode": "gate", "previous": "1",
+                      "reason": "ok every check"}], promoted),
+    ]  # fmt: skip
+    events = decision_events(records)
+    got = [(e["version"], e["event"], e["comparison"]) for e in events]
+    assert got == [("1", "champion", ""), ("2", "gate_failed", COMPARED), ("3", "champion", promoted)]
+    assert events[1]["at"] == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def test_the_nightly_hands_the_champions_gate_comparison_to_the_report(
+    prefect_harness, mlflow_uri, tmp_path
+) -> None:
+    """b2719d1 (s42-gate): the nightly passes the champion's ``ews.gate.comparison`` tag to report.html
+    (mutant I36 handed None; test_gate_s42 renders the report from a hand-built model dict). A 100-debtor
+    book's roll-rate v1 (a first model: no comparison of its own), tagged with a comparison sentence as a
+    gated version carries it: the nightly's report says "Its gate at training: " and that sentence, between
+    the metrics table and Drift; without the tag the note is absent (the first model's own report)."""
+    from mlflow.tracking import MlflowClient
+
+    from pipelines.flows.nightly import nightly
+    from pipelines.flows.train import run_train
+    from pipelines.synthetic import GeneratorParams, generate
+
+    raw = tmp_path / "book100"
+    generate(GeneratorParams(debtors=100, months=24, seed=3, annual_default_rate=0.08), raw)
+    from pipelines.ingest import ingest_dir
+
+    ingest_dir(raw, raw / "ingested")
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "kind": "train",
+                "project": str(ROOT / "conf" / "ews.yaml"),
+                "evaluation": {"bootstrap_samples": 50},
+            }
+        )
+    )
+    result = run_train(raw / "ingested", config)
+    assert result.kind == "rollrate" and result.promoted, result.gate_reasons
+    client = MlflowClient()
+    assert "ews.gate.comparison" not in client.get_model_version("ews-pd", result.version).tags
+    cfg = tmp_path / "nightly.yaml"
+    cfg.write_text(f"kind: nightly\nproject: {ROOT / 'conf' / 'ews.yaml'}\nreport:\n  waterfalls: 0\n")
+    last = pd.Timestamp(result.plan["test"][-1]) + pd.offsets.MonthEnd(3)
+    day = last.strftime("%Y-%m-%d")
+
+    nightly(as_of=last.date(), config_path=cfg, data_dir=raw / "ingested", out_dir=tmp_path / "first")
+    assert 'id="gate-comparison"' not in (tmp_path / "first" / day / "report.html").read_text()
+
+    client.set_model_version_tag("ews-pd", result.version, "ews.gate.comparison", COMPARED)
+    nightly(as_of=last.date(), config_path=cfg, data_dir=raw / "ingested", out_dir=tmp_path / "runs")
+    page = (tmp_path / "runs" / day / "report.html").read_text()
+    import re
+
+    found = re.search(r'<p class="note" id="gate-comparison">(.*?)</p>', page, re.S)
+    assert found is not None
+    assert page.index('id="metrics-table"') < found.start() < page.index('id="drift"')
+    assert found.group(1) == f"Its gate at training: {COMPARED}"
+
+
+def _kinds_night(folder: Path, night2: bool, kinds: tuple[str, str] | None) -> dict[str, Path]:
+    """test_hostile_s42's ledger (P1 pays I2, P2 pays I3); ``kinds``: P1's and P2's ``kind`` column, or
+    None: the payments file without the column."""
+    from tests.pipelines.test_hostile_s42 import _night
+
+    files = _night(folder, night2)
+    if kinds is not None:
+        payments = pd.read_csv(files["payments"], dtype="string")
+        payments.assign(kind=list(kinds)).to_csv(files["payments"], index=False)
+    return files
+
+
+def test_a_lost_kind_column_is_refused_only_when_a_kept_payment_is_a_credit(tmp_path: Path) -> None:
+    """c899ce6 (s42-attack): an export without payments' ``kind`` reads every payment as cash (the schema:
+    empty = cash), so a history whose kept payments are all cash loses nothing and is merged (mutant I39
+    counted kept "cash" as a stated kind and refused it: test_hostile_s42 has no ``kind`` case). A history
+    holding one credit memo (P2) is refused, naming 1 row. (Merged, the all-cash history keeps no
+    ``kind`` column: the readers take its absence as cash.)"""
+    from pipelines.adapters.files import read_portfolio
+    from pipelines.ingest import TableError, ingest_files
+    from tests.pipelines.test_hostile_s42 import NIGHT1, NIGHT2, RULES
+
+    cash = tmp_path / "cash"
+    ingest_files(_kinds_night(tmp_path / "c1", False, ("cash", "cash")), cash, as_of=NIGHT1, settings=RULES,
+                 keep_history=True)  # fmt: skip
+    ingest_files(
+        _kinds_night(tmp_path / "c2", True, None), cash, as_of=NIGHT2, settings=RULES, keep_history=True
+    )
+    kept = read_portfolio(cash)
+    assert sorted(kept.invoices["invoice_id"]) == ["I1", "I2", "I3", "I4"]
+    # both kept as cash: the merged history has no kind column left (an empty kind reads cash)
+    assert kept.payments["payment_id"].tolist() == ["P1", "P2"]
+    assert "kind" not in kept.payments.columns or kept.payments["kind"].fillna("cash").eq("cash").all()
+
+    credit = tmp_path / "credit"
+    ingest_files(_kinds_night(tmp_path / "k1", False, ("cash", "credit")), credit, as_of=NIGHT1,
+                 settings=RULES, keep_history=True)  # fmt: skip
+    files = _kinds_night(tmp_path / "k2", True, None)
+    with pytest.raises(TableError) as caught:
+        ingest_files(files, credit, as_of=NIGHT2, settings=RULES, keep_history=True)
+    message = str(caught.value)
+    assert f"{files['payments']} (payments) has no column 'kind'" in message
+    assert "holds it for 1 row with a value" in message
