@@ -18,6 +18,10 @@ MAX_DAYS_PAST_DUE = 3650
 # a payment plan's monthly instalments: a hundred years. Above it (120000: an amount typed into the column)
 # the plan's last due date passed pandas' last date and every nightly run stopped with a traceback
 MAX_INSTALLMENTS = 1200
+# a payment plan's first instalment may fall due up to one monthly instalment before the plan was agreed (a plan
+# entered days after its first instalment); earlier, the dates contradict each other (a year typed wrong: the
+# plan was accepted, then silently out of force, s42-attack) and the plan is quarantined first_due_before_agreed
+PLAN_LEAD_DAYS = 31
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class TableSpec:
     unique_together: tuple[str, ...] = ()  # columns whose combination is unique
     unique_together_reason: str = ""
     not_before: tuple[tuple[str, str, str], ...] = ()  # (later, earlier, reason): later >= earlier
+    # (later, earlier, days, reason): later >= earlier - days (pipelines.ingest.rules, not a GX suite rule)
+    not_before_by: tuple[tuple[str, str, int, str], ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -200,7 +206,8 @@ PAYMENT_PLANS = TableSpec(
             "first_due",
             "date",
             required=True,
-            description="due date of the first instalment",
+            description=f"due date of the first instalment; at most {PLAN_LEAD_DAYS} days before agreed_on "
+            "(earlier: quarantined as first_due_before_agreed)",
             latest="max_date",
         ),
         Column(
@@ -230,6 +237,7 @@ PAYMENT_PLANS = TableSpec(
     ),
     unique_together=("debtor_id", "agreed_on"),
     unique_together_reason="duplicate_plan",
+    not_before_by=(("first_due", "agreed_on", PLAN_LEAD_DAYS, "first_due_before_agreed"),),
 )
 
 DEBTOR_HISTORY = TableSpec(

@@ -142,6 +142,7 @@ REASON_WORDS: dict[str, str] = {
     "implausible_days_past_due": "Implausible days past due",
     "installment_amount_not_positive": "Instalment amount zero or negative",
     "implausible_installments": "Implausible number of instalments",
+    "first_due_before_agreed": "First instalment due over a month before the plan was agreed",
     "below_minimum": "{column} is below its minimum",
     "bad_currency": "Unknown currency code",
     "bad_country": "Unknown country code",

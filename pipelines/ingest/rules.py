@@ -291,6 +291,21 @@ EXCEL_SCIENTIFIC = r"(?i)^[+-]?[0-9]\.[0-9]+E\+?[0-9]+$"
 invoices share it. Before: the 120 debtors of a book became one debtor, exit 0 (s11-robust)."""
 
 
+def _too_early(frame: pd.DataFrame, table: str) -> dict[str, np.ndarray]:
+    """Masks of the table's ``not_before_by`` rules (``features.schema``): rows whose ``later`` date is
+    more than ``days`` before their ``earlier`` date (either empty: not checked). A payment plan whose
+    first instalment fell due a year before it was agreed was accepted, then out of force without a word
+    (s42-attack); days after is a plan entered late, and stays."""
+    out: dict[str, np.ndarray] = {}
+    for later, earlier, days, reason in TABLES[table].not_before_by:
+        if later not in frame or earlier not in frame:
+            continue
+        early = (frame[later] < frame[earlier] - pd.Timedelta(days=days)).fillna(False).to_numpy(dtype=bool)
+        if early.any():
+            out[reason] = early
+    return out
+
+
 def _id_masks(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     """``totals_row`` (a debtor id that is a totals label) and ``excel_scientific_id:debtor_id``
     (a debtor id in Excel's scientific notation) masks. The debtor id only: that is where a
@@ -362,6 +377,7 @@ def within_table(
     frame, masks = _parse(raw, default_currency)
     masks.update(_implausible(frame, raw.table, rules))
     masks.update(_id_masks(frame))
+    masks.update(_too_early(frame, raw.table))
     n = len(frame)
     dup = _duplicate_rows(raw.frame, DUPLICATE_KEYS[raw.table])
     if dup.any():

@@ -562,7 +562,12 @@ def new_override(
             f"run it overrides ({run}): an override applies to the runs after it; give {first} or "
             "later, or leave it out"
         )
-    pd_now = None if bool(scores["in_default"].iloc[0]) else float(scores["pd"].iloc[0])
+    # no PD in default, nor in a run without a PD model: null, not NaN (no JSON; "PD nan%", s43-attack)
+    pd_now = (
+        None
+        if bool(scores["in_default"].iloc[0]) or pd.isna(scores["pd"].iloc[0])
+        else float(scores["pd"].iloc[0])
+    )
     return Override(
         debtor_id=debtor_id,
         status=status,

@@ -7,7 +7,7 @@ or before ``as_of``, its ``status`` is ``active`` (or empty: the source keeps on
 monthly from ``first_due``). A ``completed`` or ``cancelled`` plan is not in force.
 
 In its window a plan is **kept** when the debtor's payments since the plan was agreed (value dates
-``agreed_on`` .. ``as_of``, any invoice; cash only: a credit memo, ``payments.kind`` = credit, reduces
+``agreed_on`` .. ``as_of``, from ``first_due`` when that came first, at most ``PLAN_LEAD_DAYS`` before; any invoice; cash only: a credit memo, ``payments.kind`` = credit, reduces
 what is owed but pays no instalment) cover the instalments due by ``as_of``: those whose due
 date is at least :data:`LATE_DAYS` days before ``as_of``, times ``installment_amount`` (the
 reporting currency, as the payments after ingest). It is **broken** when they do not, or when its
@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from features.schema import PLAN_LEAD_DAYS
 from features.tables import credit_memos
 from pipelines.ingest.decimals import HALF_UNIT
 
@@ -97,6 +98,7 @@ def check_plans(
     p["installment_amount"] = amount
     p["due"] = p["due_count"] * amount if payments is not None else float("nan")
     ids = p["debtor_id"].astype("string")
+    p["counted_from"] = _counted_from(p)
     paid = pd.Series(0.0, index=p.index)
     if payments is not None and len(payments):
         pay = payments.loc[
@@ -104,7 +106,7 @@ def check_plans(
             ["debtor_id", "paid_on", "amount"],
         ]
         pay = pay.assign(debtor_id=pay["debtor_id"].astype("string"))
-        start = pay["debtor_id"].map(pd.Series(p["agreed_on"].to_numpy(), index=ids.to_numpy()))
+        start = pay["debtor_id"].map(pd.Series(p["counted_from"].to_numpy(), index=ids.to_numpy()))
         mine = pay.loc[(pay["paid_on"] >= start) & (pay["paid_on"] <= day)]
         paid = ids.map(mine.groupby("debtor_id")["amount"].sum()).astype("float64").fillna(0.0)
         paid.index = p.index
@@ -127,7 +129,7 @@ def check_plans(
             texts.append(plan)
         elif r.paid < r.due - half:
             texts.append(
-                f"payment plan broken: {r.paid:,.{places}f} paid since {r.agreed_on.date()} of "
+                f"payment plan broken: {r.paid:,.{places}f} paid since {r.counted_from.date()} of "
                 f"{r.due:,.{places}f} due by "
                 f"{day.date()} ({r.due_count} of {r.installments} instalments): {plan}"
             )
@@ -135,6 +137,15 @@ def check_plans(
             texts.append(plan)
     p["text"] = texts
     return p.set_index(ids.rename("debtor_id"))[cols]
+
+
+def _counted_from(p: pd.DataFrame) -> pd.Series:
+    """The first value date of the payments that count toward each plan: ``agreed_on``, or its first due
+    date when that came first (a plan entered days after its first instalment: that instalment, paid on
+    time, was read as missing and the plan broken at once), at most ``PLAN_LEAD_DAYS`` before ``agreed_on``
+    (ingest quarantines a plan whose first instalment is earlier; one kept from before stays bounded)."""
+    earliest = p["agreed_on"] - pd.Timedelta(days=PLAN_LEAD_DAYS)
+    return p["first_due"].clip(lower=earliest, upper=p["agreed_on"]).fillna(p["agreed_on"])
 
 
 def plan_payments(book: Any, plans: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -51,6 +51,7 @@ def test_readme_rules_state_every_schema_rule(table: str) -> None:
         if c.allowed:
             phrases.append(f"`{c.name}` in " + ", ".join(f"`{v}`" for v in c.allowed))
     phrases += [f"`{later}` >= `{earlier}`" for later, earlier, _ in spec.not_before]
+    phrases += [f"`{later}` >= `{earlier}` - {days} days" for later, earlier, days, _ in spec.not_before_by]
     assert phrases  # every table has at least one rule
     missing = [p for p in phrases if p not in rules]
     assert not missing, f"README contract row for {table} does not state {missing}"
