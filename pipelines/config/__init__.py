@@ -15,11 +15,13 @@ import importlib
 import json
 import pkgutil
 import re
+import types
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from pipelines.words import counted
 
@@ -31,12 +33,47 @@ class ConfigError(ValueError):
 
 
 class ConfigModel(BaseModel):
-    """Base for every config model: frozen, unknown keys rejected."""
+    """Base for every config model: frozen, unknown keys rejected, no boolean where a number goes."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        """pydantic reads ``true`` as 1 and ``false`` as 0 in a number field: ``max_data_lag_days: true``
+        passed ``ews config check`` as a lag of 1 day, ``dpd_threshold: true`` as a default after 1 day
+        past due (s43-attack). A number field takes numbers (and their text) only."""
+        if (
+            isinstance(value, bool)
+            and info.field_name
+            and _takes_numbers_only(cls.model_fields[info.field_name].annotation)
+        ):
+            raise PydanticCustomError(
+                "boolean_for_number",
+                "expected a number, but YAML read the unquoted value as a boolean ({value}), which would count as "
+                "{number}; write the number",
+                {"value": str(value).lower(), "number": int(value)},
+            )
+        return value
+
 
 M = TypeVar("M", bound=ConfigModel)
+
+
+def _types(annotation: Any) -> set[Any]:
+    """The types an annotation admits, through Optional / Union / Annotated (None left out)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _types(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return set().union(*(_types(a) for a in get_args(annotation)))
+    return set() if annotation is type(None) else {annotation}
+
+
+def _takes_numbers_only(annotation: Any) -> bool:
+    """A field whose values are numbers (int or float), not also booleans, text or anything."""
+    admitted = _types(annotation)
+    return bool(admitted & {int, float}) and not admitted & {bool, str, Any, object}
 
 
 def kinds() -> dict[str, type[ConfigModel]]:
@@ -151,7 +188,7 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
             )
         else:
             msg = err["msg"]
-            if "input" in err and not isinstance(err["input"], dict | list):
+            if "input" in err and not isinstance(err["input"], dict | list) and kind != "boolean_for_number":
                 msg += f" (got {err['input']!r})"
         lines.append(f"  - {key}: {msg}")
     return "\n".join(lines)
