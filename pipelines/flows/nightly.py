@@ -802,9 +802,14 @@ def _listed(key: str, reason: str, frame: pd.DataFrame, note: Any) -> dict[str, 
 def not_scored_note(frame: pd.DataFrame) -> str:
     """One line for the log and the report: how many debtors were left out tonight, and why."""
     first = ", ".join(frame["debtor_id"].head(5).tolist()) + (" ..." if len(frame) > 5 else "")
+    # their reasons, not an example that may be another's ("e.g. a currency without a rate" for a debtor
+    # left out of the debtors table, s43-attack)
+    why = "; ".join(
+        f"{d}: {r}" for d, r in zip(frame["debtor_id"].head(3), frame["reasons"].head(3), strict=True)
+    )
     return (
-        f"{counted(len(frame), 'debtor')} not scored tonight ({first}): {NOT_SCORED} (see quarantine/invoices.csv, "
-        "e.g. a currency without a rate). They are left out of the scores, the watchlist and the queues "
+        f"{counted(len(frame), 'debtor')} not scored tonight ({first}): {NOT_SCORED} (see quarantine/invoices.csv; "
+        f"{why}{' ...' if len(frame) > 3 else ''}). They are left out of the scores, the watchlist and the queues "
         "rather than scored as owing nothing (manifest.json not_scored); fix the rows and ingest again"
     )
 

@@ -55,6 +55,8 @@ from pipelines.ingest.checks import (
     ar_warnings,
     refuse_empty_tables,
     table_warnings,
+    unknown_debtor_warning,
+    unknown_debtors,
 )
 from pipelines.ingest.currency import convert_currencies, currency_warnings
 from pipelines.ingest.masks import passing
@@ -448,6 +450,11 @@ def ingest_source(
     manifest = ingest_manifest(
         source, as_of_date, rules, inputs, tables_manifest, fx_manifest, open_items, as_of_from
     )
+    manifest["warnings"] += unknown_debtor_warning(
+        unknown_debtors(typed, masks),
+        tables_manifest.get("invoices", {}).get("rows_accepted", 0),
+        source.default_currency,
+    )
     fx = {
         t: f.loc[passing(masks[t], len(typed[t]))[f.index.to_numpy()]].reset_index(drop=True)
         for t, f in fx.items()
@@ -571,6 +578,11 @@ def _ingest_streamed(
         refuse_empty_tables(tables_manifest, source)
         manifest = ingest_manifest(
             source, as_of_date, rules, inputs, tables_manifest, fx_manifest, open_items, as_of_from
+        )
+        manifest["warnings"] += unknown_debtor_warning(
+            pd.concat(run.unknown) if run.unknown else None,
+            tables_manifest.get("invoices", {}).get("rows_accepted", 0),
+            source.default_currency,
         )
         merged = None
         if keep_history:

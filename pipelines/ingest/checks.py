@@ -800,3 +800,74 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
                 + "Set rules.optional_attributes: quarantine to reject such rows instead."
             )
     return out
+
+
+def unknown_debtors(
+    typed: dict[str, pd.DataFrame], masks: dict[str, dict[str, np.ndarray]]
+) -> pd.DataFrame | None:
+    """Per debtor missing from a given debtors table (``unknown_debtor``; index ``debtor_id``): its
+    quarantined ``invoices`` (count), ``invoiced`` and ``paid`` (the export's amounts) and ``payments``
+    (count). None without a debtors table or such a row. A debtor partition of a streamed ingest gives
+    its own debtors' rows (:func:`unknown_debtor_warning` reads their concatenation)."""
+    if typed.get("debtors") is None:
+        return None
+    parts = {}
+    for table in ("invoices", "payments"):
+        frame, hit = typed.get(table), masks.get(table, {}).get("unknown_debtor")
+        if frame is None or hit is None or not hit.any():
+            continue
+        rows = frame.loc[hit, ["debtor_id", "amount"]]
+        parts[table] = rows["amount"].groupby(rows["debtor_id"].astype("string")).agg(["size", "sum"])
+    if not parts:
+        return None
+    inv = parts.get("invoices", pd.DataFrame(columns=["size", "sum"]))
+    pay = parts.get("payments", pd.DataFrame(columns=["size", "sum"]))
+    ids = inv.index.union(pay.index)
+    return pd.DataFrame(
+        {
+            "invoices": inv["size"].reindex(ids).fillna(0).astype("int64"),
+            "invoiced": inv["sum"].reindex(ids).fillna(0.0).astype("float64"),
+            "paid": pay["sum"].reindex(ids).fillna(0.0).astype("float64"),
+            "payments": pay["size"].reindex(ids).fillna(0).astype("int64"),
+        },
+        index=ids.rename("debtor_id"),
+    )
+
+
+def unknown_debtor_warning(
+    lost: pd.DataFrame | None, invoices_accepted: int, currency: str | None = None
+) -> list[str]:
+    """Invoices of debtors missing from a given debtors table (``unknown_debtor``; :func:`unknown_debtors`)
+    while other invoices are accepted: a customer master that dropped a customer who still owes money.
+    Their invoices and payments are quarantined and the debtor leaves features, scoring and the queues;
+    the table showed the row count only, and the nightly said "every invoice quarantined (e.g. a
+    currency without a rate)" (s42-attack). Names the debtors (up to 3, largest open first), their
+    invoices, what they were invoiced and paid and the open balance lost. Empty without such an invoice,
+    or when no invoice is accepted (that table is refused whole)."""
+    if lost is None or not invoices_accepted or not lost["invoices"].any():
+        return []
+    from pipelines.ingest.decimals import money_places
+
+    places = money_places(currency)
+    table = lost.loc[lost["invoices"] > 0]
+    table = table.assign(open=(table["invoiced"] - table["paid"]).clip(lower=0.0))
+    table = (  # the same order (and sums) from one frame or from a streamed ingest's partitions
+        table.reset_index()
+        .sort_values(["open", "invoices", "debtor_id"], ascending=[False, False, True], kind="stable")
+        .set_index("debtor_id")
+    )
+    named = "; ".join(
+        f"{d} ({counted(int(r['invoices']), 'invoice')}, {r['invoiced']:,.{places}f} invoiced, "
+        f"{r['paid']:,.{places}f} paid, {r['open']:,.{places}f} open)"
+        for d, r in table.head(3).iterrows()
+    )
+    more = f"; {len(table) - 3:,} more" if len(table) > 3 else ""
+    n_pay = int(table["payments"].sum())
+    with_pay = f" with {counted(n_pay, 'payment')}" if n_pay else ""
+    return [
+        f"invoices: {counted(int(table['invoices'].sum()), 'invoice')} of {counted(len(table), 'debtor')} missing "
+        f"from the debtors table quarantined (unknown_debtor){with_pay}, {table['open'].sum():,.{places}f} open "
+        f"in all: {named}{more}. They are left out of features, scoring and the queues. A customer master that "
+        "dropped a customer who still owes money does this: add the debtor to the debtors table (or ingest "
+        "without --debtors); see quarantine/invoices.csv"
+    ]

@@ -75,7 +75,7 @@ from pipelines.adapters.files import (
 )
 from pipelines.config.project import CurrencyConfig
 from pipelines.config.source import SourceConfig
-from pipelines.ingest.checks import ar_open_items, refuse_header_only_ledger
+from pipelines.ingest.checks import ar_open_items, refuse_header_only_ledger, unknown_debtors
 from pipelines.ingest.currency import (
     CURRENCY_SYMBOLS,
     CurrencyPlan,
@@ -366,6 +366,8 @@ class StreamRun:
     lookup: CurrencyLookup | None = None  # the invoices' classes by id in a mixed book (after routing them)
     history: tuple[Path, dt.date] | None = None  # --keep-history: the base (ingest.history.base_of)
     readmitted: dict[str, int] = field(default_factory=dict)  # rows the history's references cleared
+    # per debtor partition, the debtors missing from the debtors table (checks.unknown_debtors)
+    unknown: list[pd.DataFrame] = field(default_factory=list)
     quarantined: dict[str, pd.DataFrame] = field(
         default_factory=dict
     )  # keys of quarantined rows (merge_part)
@@ -1249,6 +1251,8 @@ class StreamRun:
             if items is not None:
                 _count(items, got["items"])
             _count(self.readmitted, got.get("readmitted") or {})
+            if got.get("unknown") is not None:
+                self.unknown.append(got["unknown"])
             for table, keys in (got.get("quarantined") or {}).items():
                 if keys is not None and len(keys):
                     quarantined.setdefault(table, []).append(keys)
@@ -1343,6 +1347,7 @@ class StreamRun:
             "items": None,
             "readmitted": readmitted,
             "quarantined": {},
+            "unknown": unknown_debtors(typed, masks),
         }
         accepted: dict[str, pd.DataFrame] = {}
         for table in present:

@@ -38,7 +38,8 @@ def test_debtors_whose_every_invoice_was_quarantined_are_found_and_the_others_ar
     assert found["debtor_id"].tolist() == ["D1", "D9"]
     assert found["reasons"].tolist() == ["no_fx_rate:USD (2)", "no_fx_rate:USD (1)"]
     assert not_scored_note(found).startswith(
-        "2 debtors not scored tonight (D1, D9): every invoice quarantined (see quarantine/invoices.csv"
+        "2 debtors not scored tonight (D1, D9): every invoice quarantined (see quarantine/invoices.csv; "
+        "D1: no_fx_rate:USD (2); D9: no_fx_rate:USD (1)). They are left out"
     )
     assert all_quarantined(book, {}, scores).empty  # no invoice quarantined
     blank = {
