@@ -28,6 +28,14 @@ def check_data_dir(data: Path, raw: bool = False) -> None:
             err=True,
         )
         raise typer.Exit(2)
+    if not raw and not is_ingested(data) and is_ingested(data.resolve().parent):
+        typer.secho(  # a table's folder (data/ingested/invoices): the fix is its parent, not a new ingest
+            f"error: --data {data} is a folder inside the `ews ingest` output {data.parent}: pass "
+            f"--data {data.parent}",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(2)
     if not raw and not is_ingested(data):
         typer.secho(
             f"error: --data {data} is not an `ews ingest` output (no manifest.json listing ingested tables). "

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
@@ -163,3 +164,98 @@ def test_an_override_in_a_run_without_a_pd_model_writes_json_and_says_no_pd(tmp_
         raise ValueError(constant)
 
     assert json.loads(line, parse_constant=strict)["pd"] is None
+
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+@pytest.mark.parametrize(
+    ("file", "line", "typed", "key"),
+    [
+        ("ews.yaml", "  dpd_threshold: 90", "  dpd_threshold: true", "default_definition.dpd_threshold"),
+        ("nightly.yaml", "max_data_lag_days: 35", "max_data_lag_days: true", "max_data_lag_days"),
+        ("nightly.yaml", "max_quarantine_share: 0.2", "max_quarantine_share: false", "max_quarantine_share"),
+    ],
+)
+def test_a_boolean_where_a_number_goes_is_refused(
+    tmp_path: Path, file: str, line: str, typed: str, key: str
+) -> None:
+    """Before: `dpd_threshold: true` passed `ews config check` as a default after 1 day past due,
+    `max_data_lag_days: true` as 1 day, `max_quarantine_share: false` as 0 (every quarantined row
+    refused). Now exit 2 naming the file and the key."""
+    text = (CONF / file).read_text(encoding="utf-8")
+    assert line in text
+    path = tmp_path / file
+    path.write_text(text.replace(line, typed, 1), encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert f"- {key}: expected a number, but YAML read the unquoted value as a boolean" in result.output
+    # the number itself, and a boolean field's true, still pass
+    path.write_text(text.replace("enabled: true", "enabled: false"), encoding="utf-8")
+    assert CliRunner().invoke(app, ["config", "check", str(path)]).exit_code == 0
+
+
+def test_a_debtor_dropped_from_the_debtors_table_is_named_with_its_open_balance(tmp_path: Path) -> None:
+    """Debtors D1, D2; invoices I1 (D1, 100.00), I2 (D3, 500.00), I3 (D3, 300.00); P1 pays 200.00 of I2.
+    D3 is not in the debtors table: I2, I3 and P1 quarantined unknown_debtor (as on main), and now a
+    warning names D3: 2 invoices, 800.00 invoiced, 200.00 paid, 600.00 open. Before: the table's counts
+    only (gen 3694 with D0000030 left out: 225 invoices, 354,490.12 open, no word)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    pd.DataFrame({"debtor_id": ["D1", "D2"]}).to_csv(folder / "debtors.csv", index=False)
+    pd.DataFrame(
+        {
+            "invoice_id": ["I1", "I2", "I3"],
+            "debtor_id": ["D1", "D3", "D3"],
+            "issue_date": "2024-05-01",
+            "due_date": "2024-05-31",
+            "amount": ["100.00", "500.00", "300.00"],
+        }
+    ).to_csv(folder / "invoices.csv", index=False)
+    pd.DataFrame(
+        {"payment_id": ["P1"], "debtor_id": ["D3"], "invoice_id": ["I2"], "paid_on": ["2024-06-01"]}
+        | {"amount": ["200.00"]}
+    ).to_csv(folder / "payments.csv", index=False)
+    files = {t: folder / f"{t}.csv" for t in ("debtors", "invoices", "payments")}
+    result = ingest_files(files, None, as_of=AS_OF, settings=RULES, default_currency="EUR")
+    assert result.portfolio.invoices["invoice_id"].tolist() == ["I1"]
+    said = [w for w in result.manifest["warnings"] if "missing from the debtors table" in w]
+    assert said == [
+        "invoices: 2 invoices of 1 debtor missing from the debtors table quarantined (unknown_debtor) with 1 "
+        "payment, 600.00 open in all: D3 (2 invoices, 800.00 invoiced, 200.00 paid, 600.00 open). They are left "
+        "out of features, scoring and the queues. A customer master that dropped a customer who still owes "
+        "money does this: add the debtor to the debtors table (or ingest without --debtors); see "
+        "quarantine/invoices.csv"
+    ]
+    # the streamed ingest (debtor partitions, two forked workers) says the same
+    from pipelines.config.source import FileSource, SourceConfig
+    from pipelines.ingest import ingest_source
+
+    source = SourceConfig(name="files", rules=RULES, tables={t: FileSource(path=p) for t, p in files.items()})
+    streamed = ingest_source(
+        source, tmp_path / "streamed", as_of=AS_OF, stream=True, chunk_rows=2, partitions=2, workers=2
+    ).manifest
+    assert [w for w in streamed["warnings"] if "missing from the debtors table" in w] == said
+    # without the debtors table nobody is missing from it
+    files.pop("debtors")
+    result = ingest_files(files, None, as_of=AS_OF, settings=RULES, default_currency="EUR")
+    assert not [w for w in result.manifest["warnings"] if "missing from the debtors table" in w]
+
+
+def test_data_given_as_a_folder_inside_an_ingest_output_names_the_output(tmp_path: Path) -> None:
+    """`ews score --data data/ingested/invoices` (a table's folder): before, "not an `ews ingest` output ...
+    Validate it once: `ews ingest --invoices data/ingested/invoices/invoices.csv ...`", a file that does
+    not exist. Now: pass its parent."""
+    out = tmp_path / "ingested"
+    ingest_files(_files(tmp_path / "in"), out, as_of=AS_OF, settings=RULES, default_currency="EUR")
+    result = CliRunner().invoke(
+        app,
+        ["score", "--data", str(out / "invoices"), "--as-of", "2024-06-30", "--out", str(tmp_path / "runs")],
+    )
+    assert result.exit_code == 2, result.output
+    assert (
+        f"--data {out / 'invoices'} is a folder inside the `ews ingest` output {out}: pass --data {out}"
+        in (" ".join(result.output.split()))
+    )
+    assert not (tmp_path / "runs").exists()
