@@ -390,8 +390,17 @@ def _check_out_dir(out: Path, dates: list[dt.date]) -> None:
 
 
 def _check_book(out: Path, data: Path) -> None:
-    """Before any work: refuse a --data that is another book than the runs in --out (OUTDIR/book.json)."""
+    """Before any work: refuse a --data that is another book than the runs in --out (OUTDIR/book.json), or
+    that is the --out folder itself."""
     from pipelines.adapters.book import BookMismatchError, check_book
+
+    if out.resolve() == data.resolve():  # s43-attack: accepted, runs and audit log inside the ingest output
+        fail(
+            f"--out {out} is the --data folder: the runs (and the analysts' audit log, overrides.jsonl) would sit "
+            "among the ingested tables, and deleting that folder to ingest the book over, as `ews ingest` "
+            f"advises for a history started again, would delete them too. Give the runs a folder of their own, "
+            f"e.g. --out {data.parent / 'runs'}"
+        )
 
     try:
         check_book(out, data)

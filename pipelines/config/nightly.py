@@ -6,6 +6,7 @@ comes from this config; ``conf/nightly.yaml`` is the shipped default.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -660,6 +661,16 @@ class NightlyConfig(ConfigModel):
     schedule: ScheduleConfig = ScheduleConfig()
     report: ReportConfig = ReportConfig()
     backtest: BacktestConfig = BacktestConfig()
+
+    @model_validator(mode="after")
+    def _runs_apart_from_data(self) -> NightlyConfig:
+        """``ews serve`` scores ``data_dir`` into ``out_dir``: not one folder (`ews score` refuses it too)."""
+        if Path(os.path.normpath(self.data_dir)) == Path(os.path.normpath(self.out_dir)):
+            raise ValueError(
+                f"out_dir {str(self.out_dir)!r} is data_dir: the runs and the audit log would sit among the "
+                "ingested tables; give out_dir a folder of its own (e.g. data/runs)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _bands_consistent(self) -> NightlyConfig:

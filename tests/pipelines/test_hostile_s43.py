@@ -259,3 +259,24 @@ def test_data_given_as_a_folder_inside_an_ingest_output_names_the_output(tmp_pat
         in (" ".join(result.output.split()))
     )
     assert not (tmp_path / "runs").exists()
+
+
+def test_runs_into_the_data_folder_are_refused(tmp_path: Path) -> None:
+    """`ews score --data X --out X`: before, exit 0 with the run, .versions, book.json and later the audit
+    log among the ingested tables (gen 3694), where deleting the folder to start a history over (what
+    `ews ingest` advises) deletes them too. Now exit 2 before any work; nightly.yaml alike."""
+    data = tmp_path / "ingested"
+    ingest_files(_files(tmp_path / "in"), data, as_of=AS_OF, settings=RULES, default_currency="EUR")
+    before = sorted(p.name for p in data.iterdir())
+    result = CliRunner().invoke(
+        app, ["score", "--data", str(data), "--as-of", "2024-06-30", "--out", f"{data}/"]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"--out {data} is the --data folder" in " ".join(result.output.split())
+    assert sorted(p.name for p in data.iterdir()) == before
+    text = (CONF / "nightly.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "nightly.yaml"
+    path.write_text(text.replace("out_dir: data/runs ", "out_dir: ./data/sample/ ", 1), encoding="utf-8")
+    checked = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert checked.exit_code == 2, checked.output
+    assert "out_dir 'data/sample' is data_dir" in " ".join(checked.output.split())
