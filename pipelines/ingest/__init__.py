@@ -54,6 +54,7 @@ from pipelines.ingest.checks import (
     ar_undated_settlements,
     ar_warnings,
     refuse_empty_tables,
+    staged_debtor_ids,
     table_warnings,
     unknown_debtor_warning,
     unknown_debtors,
@@ -454,6 +455,7 @@ def ingest_source(
         unknown_debtors(typed, masks),
         tables_manifest.get("invoices", {}).get("rows_accepted", 0),
         source.default_currency,
+        _debtor_ids(accepted),
     )
     fx = {
         t: f.loc[passing(masks[t], len(typed[t]))[f.index.to_numpy()]].reset_index(drop=True)
@@ -476,6 +478,16 @@ def ingest_source(
             shutil.rmtree(stage, ignore_errors=True)  # gone after success; cleaned after a failure
     lap("write")
     return IngestResult(Portfolio(**accepted), quarantine, manifest, out, timings, cpu)
+
+
+def _debtor_ids(accepted: dict[str, pd.DataFrame]) -> Any:
+    """The accepted debtors table's distinct ids (a pyarrow array), or None without the table."""
+    import pyarrow as pa
+
+    debtors = accepted.get("debtors")
+    return (
+        None if debtors is None else pa.array(debtors["debtor_id"].dropna().astype(str).unique(), pa.string())
+    )
 
 
 def _input_of(manifest: dict[str, Any], table: str) -> str | None:
@@ -583,6 +595,7 @@ def _ingest_streamed(
             pd.concat(run.unknown) if run.unknown else None,
             tables_manifest.get("invoices", {}).get("rows_accepted", 0),
             source.default_currency,
+            staged_debtor_ids(stage) if run.unknown else None,  # today's accepted, before any merge
         )
         merged = None
         if keep_history:

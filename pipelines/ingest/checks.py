@@ -834,8 +834,24 @@ def unknown_debtors(
     )
 
 
+def staged_debtor_ids(stage: Any) -> Any:
+    """The distinct debtor ids of a stage's debtors buckets (a pyarrow array; empty without them)."""
+    from pathlib import Path
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    files = sorted((Path(stage) / "debtors").glob("bucket=*/part-0.parquet"))
+    if not files:
+        return pa.array([], pa.string())
+    return pc.unique(
+        pa.chunked_array([pq.read_table(f, columns=["debtor_id"]).column(0).combine_chunks() for f in files])
+    ).cast(pa.string())
+
+
 def unknown_debtor_warning(
-    lost: pd.DataFrame | None, invoices_accepted: int, currency: str | None = None
+    lost: pd.DataFrame | None, invoices_accepted: int, currency: str | None = None, known: Any = None
 ) -> list[str]:
     """Invoices of debtors missing from a given debtors table (``unknown_debtor``; :func:`unknown_debtors`)
     while other invoices are accepted: a customer master that dropped a customer who still owes money.
@@ -843,9 +859,16 @@ def unknown_debtor_warning(
     the table showed the row count only, and the nightly said "every invoice quarantined (e.g. a
     currency without a rate)" (s42-attack). Names the debtors (up to 3, largest open first), their
     invoices, what they were invoiced and paid and the open balance lost. Empty without such an invoice,
-    or when no invoice is accepted (that table is refused whole)."""
+    or when no invoice is accepted (that table is refused whole). ``known``: the accepted debtor ids (a
+    pyarrow array): an unknown id that is one of them spelled another way (``k1`` for ``K1``, ``42`` for
+    ``00042``) is left to :func:`case_warnings`, which names it with the master's spelling."""
     if lost is None or not invoices_accepted or not lost["invoices"].any():
         return []
+    if known is not None and len(known):  # an id of the master spelled another way: case_warnings names it
+        near = {a for a, _ in lookalike_ids(pd.Series(lost.index.astype(str)), known)}
+        lost = lost.loc[~lost.index.isin(near)]
+        if not lost["invoices"].any():
+            return []
     from pipelines.ingest.decimals import money_places
 
     places = money_places(currency)
