@@ -351,7 +351,8 @@ class FileSource(ConfigModel):
         min_length=1,
         description="tables.payments, with columns.invoice_id: a second column naming the invoice a payment "
         "settles (DATEV's Belegfeld 2, an OP reference), read for a row whose invoice_id names no invoice of "
-        "tables.invoices (a credit note booked under its own number, GS24001, referring to RE24009); with "
+        "tables.invoices (a credit note booked under its own number, GS24001, referring to RE24009; the cell, or "
+        "the one invoice number of the export among its words: 'Credit against INV-10234'); with "
         "clearing: read for a row that names no clearing document (SAP FBL5N's Invoice reference on an open "
         "part payment)",
     )
