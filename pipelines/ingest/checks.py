@@ -357,6 +357,7 @@ def case_warnings(stage: Any) -> list[str]:
             "debtor and the customer's invoices, exposure and days past due are split between them. Spell each "
             "id one way in every export (and in the customer master), then ingest again"
         )
+    out += _legal_form_spellings(ids, folded)
     for table in ("invoices", "payments", "statements"):
         qfile = stage / "quarantine" / f"{table}.csv"
         if not qfile.exists() or qfile.stat().st_size == 0:
@@ -375,6 +376,66 @@ def case_warnings(stage: Any) -> list[str]:
                 f"quarantine/{table}.csv"
             )
     return out + _invoice_id_spellings(stage)
+
+
+# a company's legal form written two ways: the last word of a customer name (an accounting package keys
+# customers by name; a second account opened as 'Acme Limited' beside 'Acme Ltd')
+_LEGAL_FORMS = {
+    "limited": "ltd",
+    "ltd": "ltd",
+    "incorporated": "inc",
+    "inc": "inc",
+    "corporation": "corp",
+    "corp": "corp",
+    "company": "co",
+    "co": "co",
+    "gesellschaftmitbeschränkterhaftung": "gmbh",
+    "gmbh": "gmbh",
+    "publiclimitedcompany": "plc",
+    "plc": "plc",
+}
+_LEGAL_FORM_END = re.compile(
+    r"[\s.,]+(public\s+limited\s+company|gesellschaft\s+mit\s+beschränkter\s+haftung|limited|ltd|incorporated|inc"
+    r"|corporation|corp|company|co|gmbh|plc)[\s.]*$"
+)
+
+
+def _legal_form_key(name: str) -> str | None:
+    """``name`` in lower case with its legal form written one way ('Acme & Sons Limited' ~ 'acme&sonsltd'),
+    None when it ends in no legal form."""
+    import unicodedata
+
+    low = unicodedata.normalize("NFKC", name).lower()
+    end = _LEGAL_FORM_END.search(low)
+    if end is None or end.start() == 0:
+        return None
+    form = _LEGAL_FORMS["".join(end.group(1).split())]
+    return "".join(low[: end.start()].replace(" and ", " & ").split()) + "|" + form
+
+
+def _legal_form_spellings(ids: Any, folded: Any) -> list[str]:
+    """Debtor ids that differ only by how their legal form is written ('Ridgeway IT Services & Sons Ltd'
+    and '... Limited', 'Acme Inc' and 'Acme Inc.'), the spellings :func:`spelling_key` already groups left
+    out: two accounts of one customer in a package that keys customers by name split its invoices,
+    exposure and days past due (s43-walk: a second account opened for one customer of 150, no word)."""
+    groups: dict[str, set[str]] = {}
+    for name, key in zip(ids.to_pylist(), folded.to_pylist(), strict=True):
+        form = _legal_form_key(str(name))
+        if form is not None:
+            groups.setdefault(form, {})
+            groups[form].setdefault(key, name)
+    clash = [sorted(g.values()) for g in groups.values() if len(g) > 1]
+    if not clash:
+        return []
+    clash.sort()
+    examples = [" and ".join(repr(x) for x in g) for g in clash[:3]]
+    return [
+        f"debtors: {counted(len(clash), 'customer name')} written with its legal form another way beside it ("
+        f"{'; '.join(examples)}{' ...' if len(clash) > 3 else ''}): if they are one customer (a second account "
+        "opened in the accounting package), ews scores them as two debtors and splits the customer's invoices, "
+        "exposure and days past due between them. Merge the accounts in the package (or map both names to one "
+        "id), then ingest again; if they are two companies, nothing to do"
+    ]
 
 
 _UNMATCHED_INVOICE = ("unknown_invoice", "invoice_before_export")

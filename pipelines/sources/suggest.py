@@ -994,6 +994,7 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
             "# payments come from another file: add tables.payments (see conf/sources/README.md)\n", ""
         )
         text += _payments_block(path, types, mapping, frame, grouped, clearing, id_scope, sides, void)
+        text += _events_block(path, types, mapping, grouped)
     if two is not None:
         text = text.replace(
             "# payments come from another file: add tables.payments (see conf/sources/README.md)\n", ""
@@ -1017,6 +1018,12 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
 # document types of a customer ledger (Business Central, NetSuite, SAP's codes): invoices, payments
 # (DZ), credit memos and others (DG credit memo, DA / AB clearing)
 # (English, German, French, Spanish: Business Central's Belegart / type de document in its languages)
+# a document type column holds a few values; more is a free-text column (a description, a reference)
+_MAX_TYPES = 12
+# write-offs of bad debts: they settle the invoice (no cash, as a credit memo) and are a default event
+_WRITE_OFF_TYPES = frozenset(
+    {"write off", "write-off", "writeoff", "bad debt write off", "bad debt write-off"}
+)
 _PAYMENT_TYPES = frozenset(
     {"payment", "payments", "receipt", "dz", "zahlung", "paiement", "règlement", "reglement", "pago", "cobro"}
     # Odoo's journal items name their journal: customer payments are booked in the bank (or cash) journal
@@ -1051,6 +1058,7 @@ _NOT_INVOICE_TYPES = _PAYMENT_TYPES | frozenset(
         "sd",
         "sp",
     }
+    | _WRITE_OFF_TYPES
 )
 _INVOICE_TYPES = frozenset(
     {"invoice", "invoices", "rv", "dr", "finance charge memo", "reminder", "rechnung", "facture", "factura"}
@@ -1093,9 +1101,14 @@ def _document_types(frame: pd.DataFrame) -> DocumentTypes | None:
         values = frame[name].fillna("").str.strip()
         folded = values.str.lower()
         seen = set(folded[folded != ""].unique())
-        if len(seen) < 2 or not seen <= _NOT_INVOICE_TYPES | _INVOICE_TYPES or not seen & _NOT_INVOICE_TYPES:
+        known = seen & (_NOT_INVOICE_TYPES | _INVOICE_TYPES)
+        if len(seen) < 2 or not known & _NOT_INVOICE_TYPES or not known & _INVOICE_TYPES:
             continue
-        if not seen & _INVOICE_TYPES:
+        if seen - known and (len(seen) > _MAX_TYPES or folded.isin(known).sum() < 0.9 * (folded != "").sum()):
+            # a type ews does not know beside those it does (a package's 'Bad Debt'): still the document
+            # type column when the known types hold 90 % of its rows (s43-walk: one 'Write Off' type of 49
+            # rows among 25,485 made the draft read payments and credit notes as invoices, 24,498 of 25,534
+            # quarantined); the unknown ones are named and left out (a free-text column is not taken)
             continue
         written = sorted(values.loc[folded != ""].unique())
         return DocumentTypes(
@@ -1311,6 +1324,7 @@ _CREDIT_MEMO_TYPES = frozenset(
     {"credit memo", "credit note", "dg", "gutschrift", "avoir", "abono", "nota de crédito", "nota de credito"}
     | {"sales credit note", "receivable credit note"}  # Xero
     | {"sc", "sd"}  # Sage 50: a sales credit, a discount taken on a receipt
+    | _WRITE_OFF_TYPES  # a bad debt written off settles its invoice and is no cash (also an event: below)
 )
 
 
@@ -1556,6 +1570,12 @@ def _payments_block(
             lines.append(
                 f"    invoice_prefix: {_q(applied[1])}  # removed from the invoice_id cells that start with it"
             )
+        if credits and (ref := _reference_text(types, mapping, frame, rows, applied[0])) is not None:
+            lines.append(
+                f"    invoice_reference: {_q(ref)}  # GUESS: the credit notes carry their own number in "
+                f"{applied[0]!r} and name the invoice they credit in this column ('Credit against INV-1'); without "
+                "it they are quarantined unknown_invoice and the invoice stays open (conf/sources/README.md 6b)"
+            )
         part = next((str(c) for c in frame.columns if _norm(str(c)) in _APPLIED_AMOUNT), None)
         if part is not None and "amount" in cols:
             lines.append(
@@ -1721,6 +1741,11 @@ def _applied_to(
             continue
         cells = rows[name].fillna("").str.strip()
         cells = cells[cells != ""]
+        cash = cells[rows.loc[cells.index, types.column].fillna("").str.strip().isin(types.payments)]
+        if len(cash) >= 2 and cash.isin(numbers).mean() >= 0.8:
+            # judged on the payments' rows: credit notes often carry their own number there (CN-00012;
+            # s43-walk: 3 credit notes among 8 rows of a small sample left the payments unallocated)
+            return str(name), ""
         if len(cells) >= 2 and cells.isin(numbers).mean() >= 0.8:
             return str(name), ""
         if len(cells) >= 2 and numbers:
@@ -1730,6 +1755,56 @@ def _applied_to(
             if same is not None and same.mean() >= 0.8 and found[1][same].isin(numbers).mean() >= 0.8:
                 return str(name), str(common.iloc[0])
     return None
+
+
+def _reference_text(
+    types: DocumentTypes, mapping: dict[str, Column], frame: pd.DataFrame, rows: pd.DataFrame, applied: str
+) -> str | None:
+    """The column that names, in its words, the invoice a payment row credits when the ``applied``
+    column holds the row's own number (a credit note's CN-00012): one invoice number of the invoice
+    rows among the words of at least 80 % of those rows' cells, 2 or more (``invoice_reference``)."""
+    from pipelines.ingest.sources import _REFERENCE_WORDS
+
+    numbers = set(frame.loc[types.invoice_rows.to_numpy(), mapping["invoice_id"].name].fillna("").str.strip())
+    numbers.discard("")
+    own = rows[applied].fillna("").str.strip()
+    lost = rows.loc[(own != "") & ~own.isin(numbers)]
+    for name in frame.columns:
+        if name in (applied, types.column) or name in {c.name for c in mapping.values()}:
+            continue
+        cells = lost[name].fillna("").str.strip()
+        if len(cells) < 2:
+            continue
+        one = cells.map(lambda c: len({w.strip(".") for w in _REFERENCE_WORDS.split(c)} & numbers) == 1)
+        if one.mean() >= 0.8:
+            return str(name)
+    return None
+
+
+def _events_block(
+    path: Path, types: DocumentTypes, mapping: dict[str, Column], grouped: Grouped | None
+) -> str:
+    """``tables.events`` from the same file's write-off rows: a customer whose bad debts were written off
+    stays in default (read as credits alone, the write-off settles the invoices and the customer is live
+    again, or never in default when written off before 90 days past due: s43-walk)."""
+    offs = [v for v in types.others if v.lower() in _WRITE_OFF_TYPES]
+    if not offs or "debtor_id" not in mapping or "issue_date" not in mapping:
+        return ""
+    lines = [
+        "  events:  # the write-off rows again: a written-off customer is in default from that day (kind: the "
+        "type, read as write_off)",
+        f"    path: {_q(str(path))}",
+        f"    rows: {{keep: {{column: {_q(types.column)}, values: {_flow(offs)}}}}}",
+    ]
+    if grouped is not None:
+        lines.append(f"    {_group_lines(grouped)[1]}")
+    lines += [
+        "    columns:  # canonical name: column in the file",
+        f"      debtor_id: {_q(mapping['debtor_id'].name)}",
+        f"      event_date: {_q(mapping['issue_date'].name)}",
+        f"      kind: {_q(types.column)}",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _mixed_documents(types: DocumentTypes) -> str:
