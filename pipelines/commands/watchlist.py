@@ -140,11 +140,19 @@ def register(app: typer.Typer) -> None:
             fail(f"{exc}; the override was not recorded (the log is as it was)")
         except (OverrideError, AuditLogError) as exc:
             fail(str(exc))
+        # a debtor in default (PD None) is in the recovery queue, on no watchlist: the override waits until it
+        # is live again (s43-walk: "PD n/a", and an analyst took the escalation as acted on)
+        now = (
+            f"in default in run {line['run']}: in the recovery queue, not on the watchlist, so this applies if it "
+            "is live again"
+            if line["pd"] is None
+            else f"PD {format(line['pd'], '.2%')} in run {line['run']}"
+        )
         ews_console().print(
             f"override {line['seq']}: {debtor} ->",
             plain(code_words(status, "status"), "bold"),
-            f"by {line['by']} (PD {'n/a' if line['pd'] is None else format(line['pd'], '.2%')} in run {line['run']}; "
-            f"until {line['until'] or 'further notice'}); applies from the next run. Log: {out / 'overrides.jsonl'}",
+            f"by {line['by']} ({now}; until {line['until'] or 'further notice'}); applies from the next run. "
+            f"Log: {out / 'overrides.jsonl'}",
         )
 
     @watch_app.command("accept-log")

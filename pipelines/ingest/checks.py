@@ -430,11 +430,11 @@ def _legal_form_spellings(ids: Any, folded: Any) -> list[str]:
     clash.sort()
     examples = [" and ".join(repr(x) for x in g) for g in clash[:3]]
     return [
-        f"debtors: {counted(len(clash), 'customer name')} written with its legal form another way beside it ("
-        f"{'; '.join(examples)}{' ...' if len(clash) > 3 else ''}): if they are one customer (a second account "
-        "opened in the accounting package), ews scores them as two debtors and splits the customer's invoices, "
-        "exposure and days past due between them. Merge the accounts in the package (or map both names to one "
-        "id), then ingest again; if they are two companies, nothing to do"
+        f"debtors: {counted(len(clash), 'pair')} of customer names that differ only by how the legal form is "
+        f"written ({'; '.join(examples)}{' ...' if len(clash) > 3 else ''}): if a pair is one customer (a second "
+        "account opened in the accounting package), ews scores it as two debtors and splits the customer's "
+        "invoices, exposure and days past due between them. Merge the accounts in the package (or map both "
+        "names to one id), then ingest again; if they are two companies, nothing to do"
     ]
 
 

@@ -121,6 +121,8 @@ def changes_summary(
     shown = live["pd_change"] >= MOVER_MIN_CHANGE
     movers = live[shown].nlargest(top, "pd_change")
     movers = movers.assign(
+        # a debtor without a name (a book keyed by customer name: no name column) printed "None" (s43-walk)
+        name=movers["name"].astype("string").fillna("") if "name" in movers else "",
         band_prev=movers["band_prev"].astype("string").fillna(NO_BAND_WORDS),
         band=movers["band"].astype("string").fillna(NO_BAND_WORDS),
     )

@@ -207,9 +207,50 @@ def test_one_customer_under_two_spellings_of_its_legal_form_is_named(tmp_path: P
     ]
     said = [w for w in result.manifest["warnings"] if "legal form" in w]
     assert said == [
-        "debtors: 1 customer name written with its legal form another way beside it ('Acme Limited' and "
-        "'Acme Ltd'): if they are one customer (a second account opened in the accounting package), ews scores "
-        "them as two debtors and splits the customer's invoices, exposure and days past due between them. "
+        "debtors: 1 pair of customer names that differ only by how the legal form is written ('Acme Limited' "
+        "and 'Acme Ltd'): if a pair is one customer (a second account opened in the accounting package), ews "
+        "scores it as two debtors and splits the customer's invoices, exposure and days past due between them. "
         "Merge the accounts in the package (or map both names to one id), then ingest again; if they are two "
         "companies, nothing to do"
     ]
+
+
+def test_the_largest_pd_increases_show_no_none_for_a_debtor_without_a_name() -> None:
+    """report.html of the 2025-01-31 night: the book is keyed by customer name (no name column), and
+    "Largest PD increases" printed "None" in the name column of all 25 rows (the watchlist's table
+    printed nothing). Now an empty cell. By hand: b 20 % -> 30 % (+10 pp), d 5 % -> 6 % (+1 pp)."""
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.report import changes_summary
+    from pipelines.scoring.watchlist import compare_with_previous
+    from tests.pipelines.test_report import scores
+
+    prev = scores([0.2, 0.05], ["b", "d"]).assign(name=None)
+    today = scores([0.3, 0.06], ["b", "d"]).assign(name=None)
+    got = changes_summary(compare_with_previous(today, prev), prev, NightlyConfig(), top=5)
+    assert [(m["debtor_id"], m["name"]) for m in got["movers"]] == [("b", ""), ("d", "")]
+
+
+def test_an_override_of_a_debtor_in_default_says_it_is_in_default(tmp_path: Path) -> None:
+    """`ews watchlist override "Marston Hardware Ltd" --status escalated` on the 2025-02-28 run, where it had
+    gone into default (written off): the console said "(PD n/a in run 2025-02-28 ...)" and nothing showed
+    that an escalation of a debtor in default changes no watchlist (it is in the recovery queue). Now it
+    says so. A live debtor keeps its PD in the line (guard)."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+    from tests.pipelines.test_watch_overrides import RUN, publish_scores
+
+    runs = tmp_path / "runs"
+    publish_scores(runs, RUN, [("D1", 1.0, True), ("D2", 0.08, False)])
+    runner = CliRunner()
+    said = []
+    for debtor in ("D1", "D2"):
+        args = ["watchlist", "override", debtor, "--status", "escalated", "--reason", "r", "--by", "b"]
+        res = runner.invoke(app, [*args, "--out", str(runs)])
+        assert res.exit_code == 0, res.output
+        said.append(" ".join(res.output.split()))
+    assert (
+        "(in default in run 2024-08-31: in the recovery queue, not on the watchlist, so this applies if it is "
+        "live again; until further notice)" in said[0]
+    ), said[0]
+    assert "(PD 8.00% in run 2024-08-31; until further notice)" in said[1], said[1]
