@@ -1021,9 +1021,7 @@ def suggest_source(path: Path, name: str | None = None) -> Draft:
 # a document type column holds a few values; more is a free-text column (a description, a reference)
 _MAX_TYPES = 12
 # write-offs of bad debts: they settle the invoice (no cash, as a credit memo) and are a default event
-_WRITE_OFF_TYPES = frozenset(
-    {"write off", "write-off", "writeoff", "bad debt write off", "bad debt write-off"}
-)
+_WRITE_OFF_TYPES = frozenset({"write off", "write-off"})  # as events: ingest reads both as write_off
 _PAYMENT_TYPES = frozenset(
     {"payment", "payments", "receipt", "dz", "zahlung", "paiement", "règlement", "reglement", "pago", "cobro"}
     # Odoo's journal items name their journal: customer payments are booked in the bank (or cash) journal
