@@ -1252,6 +1252,12 @@ def write_report(
             **({"queue_key": queue_key[0], "queue_key_why": queue_key[1]} if queue_key else {}),
             "kind": loaded.tags.get("ews.kind"),
             "gate_reasons": loaded.tags.get("ews.gate.reasons"),
+            "gate": loaded.tags.get("ews.gate"),  # passed / failed, and a promotion by hand over it (s43)
+            "promotion": {
+                "at": loaded.tags.get("ews.promotion.manual"),
+                "by": loaded.tags.get("ews.promotion.by"),
+                "reason": loaded.tags.get("ews.promotion.reason"),
+            },
             "gate_comparison": loaded.tags.get("ews.gate.comparison"),  # and what it was worth (s42)
             "test_as_of": loaded.tags.get("ews.test_as_of"),  # the test window's month-ends (s41)
             # a small book's LightGBM fitted on every labelled month-end (metric small_book_trees): its

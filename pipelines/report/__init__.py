@@ -336,6 +336,16 @@ def gate_warning(model: dict[str, Any]) -> str | None:
     reasons = [r.strip() for r in str(model.get("gate_reasons") or "").split("; ")]
     metrics = model.get("metrics", {})
     figures = {k: metrics[f"test_{k}"] for k in ("auc", "mean_pd", "default_rate") if f"test_{k}" in metrics}
+    manual = model.get("promotion") or {}
+    failed = [_plain(r, figures) for r in reasons if r.startswith("FAIL ")]
+    if model.get("gate") == "failed" and manual.get("at") and failed:
+        # promoted by hand over its gate (`ews models promote N --reason`): the report said nothing of the
+        # failed check nor of who overrode it (s43-walk: a roll-rate v2 refused for its mean PD, promoted)
+        return (
+            f"Promoted by hand over its failed gate by {manual.get('by') or 'someone'} on "
+            f"{str(manual['at'])[:10]} (ews models promote): {'; '.join(failed)}. Reason given: "
+            f"\u201c{manual.get('reason') or ''}\u201d (every check: ews models history --verbose)."
+        )
     warned = [_plain(r, figures) for r in reasons if r.startswith("WARN ")]
     if not warned:
         return None

@@ -254,3 +254,31 @@ def test_an_override_of_a_debtor_in_default_says_it_is_in_default(tmp_path: Path
         "live again; until further notice)" in said[0]
     ), said[0]
     assert "(PD 8.00% in run 2024-08-31; until further notice)" in said[1], said[1]
+
+
+def test_the_report_names_a_champion_promoted_by_hand_over_its_failed_gate() -> None:
+    """The retrain at 2025-03-31 (roll-rate v2) failed its gate (ECE over the limit: mean PD 0.20 % vs 1.77 %
+    defaulted) and was promoted by hand (`ews models promote 2 --reason ...`). Before: report.html of the
+    next runs said "version 2 (alias champion)" and nothing of the failed check or of who overrode it (the
+    Calibration section only "Its gate at training: Against champion v1 ..."). Now its Calibration section
+    says so, with who, when and the reason, and the header links to it. A version without a manual
+    promotion keeps no such line (guard)."""
+    from pipelines.report import gate_warning
+
+    reasons = (
+        "ok challenger is the roll-rate model; ok AUC 0.9177 [0.8330, 0.9588]: the 95% debtor interval reaches "
+        "the floor 0.7000 (gate.min_auc); FAIL ECE (calibration) 0.0161 > 0.0090 (chance ECE of a calibrated "
+        "model 0.0040 + margin 0.005 (gate.ece_margin))"
+    )
+    model = {
+        "gate": "failed",
+        "gate_reasons": reasons,
+        "promotion": {"at": "2026-12-07T20:54:28+00:00", "by": "P. Shah", "reason": "more data; reviewed"},
+        "metrics": {"test_mean_pd": 0.002, "test_default_rate": 0.0177, "test_auc": 0.9177},
+    }
+    assert gate_warning(model) == (
+        "Promoted by hand over its failed gate by P. Shah on 2026-12-07 (ews models promote): its PDs missed "
+        "the default rate of the test window (mean PD 0.20% vs 1.77% defaulted) by more than chance. Reason "
+        "given: \u201cmore data; reviewed\u201d (every check: ews models history --verbose)."
+    )
+    assert gate_warning({**model, "promotion": {"at": None, "by": None, "reason": None}}) is None
