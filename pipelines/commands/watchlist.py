@@ -142,12 +142,12 @@ def register(app: typer.Typer) -> None:
             fail(str(exc))
         # a debtor in default (PD None) is in the recovery queue, on no watchlist: the override waits until it
         # is live again (s43-walk: "PD n/a", and an analyst took the escalation as acted on)
-        now = (
-            f"in default in run {line['run']}: in the recovery queue, not on the watchlist, so this applies if it "
-            "is live again"
-            if line["pd"] is None
-            else f"PD {format(line['pd'], '.2%')} in run {line['run']}"
-        )
+        now = f"PD {'n/a' if line['pd'] is None else format(line['pd'], '.2%')} in run {line['run']}"
+        if line["pd"] is None and _in_default(out / str(line["run"]), str(line.get("debtor_id") or debtor)):
+            now = (
+                f"in default in run {line['run']}: in the recovery queue, not on the watchlist, so this applies "
+                "if it is live again"
+            )
         ews_console().print(
             f"override {line['seq']}: {debtor} ->",
             plain(code_words(status, "status"), "bold"),
@@ -308,3 +308,16 @@ def demo_override(console, runs_dir: Path, run: Path) -> str | None:
         f"(`ews watchlist override --help`)",
     )
     return debtor
+
+
+def _in_default(run: Path, debtor: str) -> bool:
+    """Whether ``debtor`` is in default in the published run folder ``run`` (its scores.parquet)."""
+    import pandas as pd
+
+    try:
+        scores = pd.read_parquet(
+            run / "scores.parquet", columns=["debtor_id", "in_default"], filters=[("debtor_id", "==", debtor)]
+        )
+    except (OSError, ValueError, KeyError):
+        return False
+    return bool(len(scores)) and bool(scores["in_default"].iloc[0])

@@ -792,7 +792,21 @@ def table_warnings(tables: dict[str, Any]) -> list[str]:
                 f"(cut_last_line; {cut['detail']}); see quarantine/{name}.csv"
             )
         dups = t["reasons"].get("duplicate_row", 0)
-        if t["rows_accepted"] and dups >= 10 and dups / t["rows_in"] > DUPLICATE_ROW_WARN_SHARE:
+        if (
+            name == "events"
+            and t["rows_accepted"]
+            and dups >= 10
+            and dups / t["rows_in"] > DUPLICATE_ROW_WARN_SHARE
+        ):
+            # a ledger's write-off rows, one per invoice, read as events: one event per debtor, day and kind
+            # (s43-walk: the invoice-line wording below told the user to check an amount mapping)
+            out.append(
+                f"events: {dups:,} of {t['rows_in']:,} rows ({dups / t['rows_in']:.0%}) repeat another row's debtor, "
+                "date and kind (duplicate_row; a ledger's write-off rows, one per invoice, mapped as events): one "
+                "event per debtor, day and kind is kept and the copies are quarantined, so nothing is lost (they "
+                "do not count in the feed checks' quarantine share); see quarantine/events.csv"
+            )
+        elif t["rows_accepted"] and dups >= 10 and dups / t["rows_in"] > DUPLICATE_ROW_WARN_SHARE:
             out.append(
                 f"{name}: {dups:,} of {t['rows_in']:,} rows ({dups / t['rows_in']:.0%}) are copies of another row "
                 "in the mapped columns (duplicate_row; an export with one row per invoice line repeats the "

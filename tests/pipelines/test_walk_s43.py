@@ -282,3 +282,40 @@ def test_the_report_names_a_champion_promoted_by_hand_over_its_failed_gate() -> 
         "given: \u201cmore data; reviewed\u201d (every check: ews models history --verbose)."
     )
     assert gate_warning({**model, "promotion": {"at": None, "by": None, "reason": None}}) is None
+
+
+def test_write_off_rows_mapped_as_events_are_not_called_invoice_lines(tmp_path: Path) -> None:
+    """The package writes one Write Off row per open invoice; mapped as events they are one event per
+    customer and day. Before: "events: 10 of 11 rows (91%) are copies of another row in the mapped
+    columns (duplicate_row; an export with one row per invoice line repeats the invoice on each line) ...
+    Check that amount is mapped to the invoice's total". Now the events' own words; events 11 in = 1 + 10."""
+    rows = [
+        f"Crane Ltd,Invoice,INV-{2000 + k},2024-01-{k + 10},2024-02-{k + 10},,100.00,0.00,100.00,GBP"
+        for k in range(11)
+    ]
+    rows += [
+        f"Crane Ltd,Write Off,INV-{2000 + k},2024-05-31,,Bad debt written off,-100.00,,,GBP"
+        for k in range(11)
+    ]
+    rows.append("Crane Ltd,Payment,,2024-02-01,,Payment on account,-50.00,,-50.00,GBP")
+    export = tmp_path / "customer_transactions.csv"
+    export.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    _source(tmp_path, export, reference=True)  # writes pennine.yaml; the events block is added to it
+    text = (tmp_path / "pennine.yaml").read_text(encoding="utf-8")
+    text += f"""  events:
+    path: {export}
+    rows: {{keep: {{column: Type, values: [Write Off]}}}}
+    columns: {{debtor_id: Customer, event_date: Date, kind: Type}}
+"""
+    (tmp_path / "pennine.yaml").write_text(text, encoding="utf-8")
+    source = load_config(tmp_path / "pennine.yaml", SourceConfig)
+    result = ingest_source(source, None, as_of=AS_OF)
+    ev = result.manifest["tables"]["events"]
+    assert (ev["rows_in"], ev["rows_accepted"], ev["rows_quarantined"]) == (11, 1, 10)
+    said = [w for w in result.manifest["warnings"] if w.startswith("events:")]
+    assert said == [
+        "events: 10 of 11 rows (91%) repeat another row's debtor, date and kind (duplicate_row; a ledger's "
+        "write-off rows, one per invoice, mapped as events): one event per debtor, day and kind is kept and the "
+        "copies are quarantined, so nothing is lost (they do not count in the feed checks' quarantine share); "
+        "see quarantine/events.csv"
+    ]
