@@ -110,6 +110,7 @@ def replay(
     extra: Sequence[str] = (),
     policy: Any = None,
     currency: str | None = None,
+    no_model: bool = False,
 ) -> pd.DataFrame:
     """The nightly as of each of ``dates`` (ascending): one row per (as_of, debtor existing then).
 
@@ -129,12 +130,23 @@ def replay(
     ``flagged`` includes the ``limit_breach`` trigger as the nightly fires it (before session 34 the
     backtest's watchlist left it out). None: no limits, ``limit_breach`` never fires.
 
+    ``no_model``: the nightly without a PD model (:mod:`pipelines.scoring.nomodel`; ``score`` is not
+    called): ``pd`` empty for the live debtors, ``band`` empty but ``default``, and the watchlist's
+    triggers those of such a run (``limit_breach``, ``dpd_bucket``, ``event``). The rows also carry what
+    ``dpd_bucket`` and ``event`` read: ``dpd_current_max``, ``open_disputed_amount``, the latest event
+    known at T (``event``, ``event_on``: ``pipelines.scoring.actions.latest_events``) and ``plan_broken``
+    (why the debtor's payment plan counts as broken at T: ``pipelines.scoring.plans.broken_plans`` of the
+    ``payment_plans`` table against the payments; the previous month-end's is the one checked then), and
+    each trigger's own flag (``trigger_<name>``, fired at T, before the list's holds).
+
     Runs with one BLAS thread (:func:`pipelines.runtime.one_blas_thread`), whoever calls it: the
     roll-rate model's PDs are matrix products, summed in another order on more threads."""
     from pipelines.runtime import one_blas_thread
 
     with one_blas_thread():
-        return _replay(portfolio, dates, score, cfg, definition, rows_per_partition, extra, policy, currency)
+        return _replay(
+            portfolio, dates, score, cfg, definition, rows_per_partition, extra, policy, currency, no_model
+        )
 
 
 def _replay(
@@ -147,6 +159,7 @@ def _replay(
     extra: Sequence[str],
     policy: Any,
     currency: str | None,
+    no_model: bool = False,
 ) -> pd.DataFrame:
     from features.engine import MATERIAL_DPD
     from pipelines.engine import Book, bucket_result
@@ -188,7 +201,9 @@ def _replay(
             in_default = ids.map(lab["in_default_at_asof"]).fillna(False).astype(bool).to_numpy()
             pd_all = np.ones(len(f))
             live = f.loc[~in_default]
-            if len(live):
+            if no_model:  # no PD (pipelines.scoring.nomodel): empty, never 0
+                pd_all[~in_default] = np.nan
+            elif len(live):
                 pd_all[~in_default] = score(live).reindex(ids[~in_default]).to_numpy(dtype="float64")
             limits: dict[str, Any] = {}
             if policy is not None:  # the credit-limit policy's inputs, as the nightly's scores carry them
@@ -214,6 +229,9 @@ def _replay(
                             f[MATERIAL_DPD].to_numpy() if MATERIAL_DPD in f else exposure["dpd_current_max"]
                         ),
                         HISTORY: history_mask(f),
+                        # what the dpd_bucket and event triggers read (pipelines.scoring.watchlist)
+                        "dpd_current_max": exposure["dpd_current_max"],
+                        "open_disputed_amount": exposure["open_disputed_amount"],
                         "label": ids.map(lab["label"]).astype("Int64").to_numpy(),
                         "first_default_date": ids.map(lab["first_default_date"]).to_numpy(
                             dtype="datetime64[ns]"
@@ -234,16 +252,60 @@ def _replay(
         # the 212 "defaults seen live" of the README walk's book, --to at its last day, fell after that day)
         seen = panel["first_default_date"] <= pd.Timestamp(until)
         panel["first_default_date"] = panel["first_default_date"].where(seen)
+    panel = with_news(panel, portfolio, dates, currency)
     panel["band"] = assign_bands(panel["pd"], cfg).where(~panel["in_default"], "default").astype("string")
+    if no_model:  # no PD, no band (but the default definition's verdict)
+        panel["band"] = panel["band"].where(panel["in_default"].to_numpy(dtype=bool))
     # a live debtor never invoiced by T (a prospect) has no band, as in the nightly's scores
     # (pipelines.scoring.score.score_frame): its PD is the model's reading of empty features
     panel["band"] = panel["band"].mask(
         ~panel[HISTORY].to_numpy(dtype=bool) & ~panel["in_default"].to_numpy(dtype=bool)
     )
     if policy is not None:
-        panel = panel_limits(panel, portfolio, dates, policy, currency)
-    panel["flagged"] = flag_panel(panel, dates, cfg)
+        panel = panel_limits(panel, portfolio, dates, policy, currency, no_model)
+    flagged, fired = fire_panel(panel, dates, cfg, no_model)
+    panel["flagged"] = flagged
+    for col in fired.columns:
+        panel[col] = fired[col]
     return panel
+
+
+def with_news(
+    panel: pd.DataFrame, portfolio: Portfolio, dates: Sequence[pd.Timestamp], currency: str | None
+) -> pd.DataFrame:
+    """``panel`` with the latest event known at each date (``event``, ``event_on``:
+    ``pipelines.scoring.actions.latest_events``, as the nightly's queue reads it) and ``plan_broken`` (why
+    the debtor's plan of the ``payment_plans`` table counts as broken at that date,
+    ``pipelines.scoring.plans.broken_plans`` against the cash payments; "" when kept or none): what the
+    ``event`` trigger reads. Same rows, same order."""
+    from features.tables import credit_memos
+    from pipelines.ingest.decimals import money_places
+    from pipelines.scoring.actions import latest_events
+    from pipelines.scoring.plans import broken_plans
+
+    events = getattr(portfolio, "events", None)
+    plans = getattr(portfolio, "payment_plans", None)
+    payments = getattr(portfolio, "payments", None)
+    if payments is not None and plans is not None and len(plans):
+        payments = payments.loc[~credit_memos(payments), ["debtor_id", "paid_on", "amount"]]
+    places = money_places(currency)
+    kinds, ons, broken = [], [], []
+    for T in dates:
+        at = panel["as_of"] == T
+        ids = panel.loc[at, "debtor_id"].astype("string")
+        latest = latest_events(events, T).set_index("debtor_id")
+        keys = pd.Index(ids.to_numpy())
+        kinds.append(pd.Series(latest["event"].reindex(keys).to_numpy(dtype=object), index=ids.index))
+        on = latest["event_on"].astype("datetime64[ns]").reindex(keys).to_numpy(dtype="datetime64[ns]")
+        ons.append(pd.Series(on, index=ids.index))
+        why = broken_plans(plans, payments, T, places) if plans is not None and len(plans) else None
+        said = why.reindex(keys).fillna("").to_numpy(dtype=object) if why is not None else ""
+        broken.append(pd.Series(said, index=ids.index, dtype="object"))
+    out = panel.copy()
+    out["event"] = pd.concat(kinds).reindex(panel.index).astype("string") if kinds else pd.NA
+    out["event_on"] = pd.concat(ons).reindex(panel.index).astype("datetime64[ns]") if ons else pd.NaT
+    out["plan_broken"] = pd.concat(broken).reindex(panel.index).astype("string") if broken else ""
+    return out
 
 
 def panel_limits(
@@ -252,27 +314,41 @@ def panel_limits(
     dates: Sequence[pd.Timestamp],
     policy: Any,
     currency: str | None,
+    no_model: bool = False,
 ) -> pd.DataFrame:
     """``panel`` (:func:`replay`'s rows with ``band`` and the policy's inputs) with the nightly's credit
     limits (``pipelines.scoring.limits.add_credit_limits``) at each of ``dates``, from the debtors
     table with the attributes valid on that date (``features.master.debtors_at``: the latest
     ``debtor_history`` row dated on or before it, else the table's own value), as the nightly of
-    that date reads them. Same rows, same order."""
+    that date reads them; ``no_model``: those of a run without a PD model
+    (``pipelines.scoring.limits.run_limits``: the limit on file and the need). Same rows, same order."""
     from features.master import debtors_at
-    from pipelines.scoring.limits import add_credit_limits, review_limits
+    from pipelines.scoring.limits import add_credit_limits, review_limits, run_limits
 
     parts: list[pd.DataFrame] = []
     for T in dates:
         rows = panel.loc[panel["as_of"] == T]
         at = debtors_at(portfolio.debtors, portfolio.debtor_history, T)
         # credit.review reads the previous date's limits, as the nightly reads the previous run's
+        if no_model:
+            parts.append(run_limits(rows, at, parts[-1] if parts else None, policy, currency, no_model=True))
+            continue
         parts.append(
             review_limits(add_credit_limits(rows, at, policy, currency), parts[-1] if parts else None, policy)
         )
     return pd.concat(parts).loc[panel.index]
 
 
-def flag_panel(panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyConfig) -> pd.Series:
+def flag_panel(
+    panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyConfig, no_model: bool = False
+) -> pd.Series:
+    """``flagged`` per row of :func:`replay`'s panel (same index): :func:`fire_panel`'s first part."""
+    return fire_panel(panel, dates, cfg, no_model)[0]
+
+
+def fire_panel(
+    panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyConfig, no_model: bool = False
+) -> tuple[pd.Series, pd.DataFrame]:
     """``flagged`` per row of :func:`replay`'s panel (same index): any trigger of ``cfg`` against
     the previous date, or kept on the list by ``cfg.watchlist`` (``stay_days`` after the last
     trigger, ``stay_band`` while the band stays at or above it, ``stay_top_share`` while the PD stays
@@ -281,12 +357,18 @@ def flag_panel(panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyC
     (:func:`panel_limits`, ``limit_over_ledger_on``) also ``limit_breach`` with its memory as the
     nightly keeps it: ``limit_over_on`` carried from one date to the next, for the debtors absent at a
     date too (``pipelines.scoring.watchlist.unscored_limit_memory``). Recomputing it with another
-    config re-scores nothing (``ews backtest --config``)."""
+    config re-scores nothing (``ews backtest --config``). With the columns the ``dpd_bucket`` and ``event``
+    triggers read (:func:`replay`: ``dpd_current_max``, ``open_disputed_amount``, ``event``, ``event_on``,
+    ``plan_broken``) those fire as in the nightly: in a run without a PD model (``no_model``), else only with
+    their ``with_pd_model``. Returns (``flagged``, each trigger's flag at its date: ``trigger_<name>`` columns,
+    same index, fired before the list's holds)."""
     from pipelines.scoring.watch_state import holding, stay_on_list
     from pipelines.scoring.watchlist import (
+        EVENT_ON,
         HISTORY,
         LEDGER_MEMORY,
         LIMIT_INPUTS,
+        NEWS_PREV,
         compare_with_previous,
         limit_over_on,
         triggers,
@@ -298,7 +380,10 @@ def flag_panel(panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyC
     limits = {*LIMIT_INPUTS, "credit_need", LEDGER_MEMORY} <= set(panel.columns)
     if limits:
         columns += ["as_of", *LIMIT_INPUTS, "credit_need", LEDGER_MEMORY]
-    flagged = []
+    news = [c for c in (*NEWS_PREV, EVENT_ON, "event") if c in panel.columns]
+    if news:  # the dpd_bucket and event triggers' inputs, and the date an event is news after
+        columns += [c for c in ("as_of", *news) if c not in columns]
+    flagged, fired_all = [], []
     previous, state, unscored = None, None, None
     for T in dates:
         today = panel.loc[panel["as_of"] == T, columns]
@@ -307,7 +392,9 @@ def flag_panel(panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyC
             scored = with_unscored_memory(scored, unscored)
             scored = scored.assign(limit_over_on=limit_over_on(scored, cfg))
             unscored = unscored_limit_memory(previous, unscored, scored, cfg)
-        fired = triggers(scored, cfg, has_previous=previous is not None).any(axis=1).to_numpy()
+        each = triggers(scored, cfg, has_previous=previous is not None, no_model=no_model)
+        fired_all.append(each.set_axis(today.index))
+        fired = each.any(axis=1).to_numpy()
         live = ~today["in_default"].to_numpy(dtype=bool)
         hold = holding(today, cfg)
         stay = stay_on_list(today["debtor_id"], live, fired, state, T.date(), cfg.watchlist.stay_days, hold)
@@ -320,7 +407,9 @@ def flag_panel(panel: pd.DataFrame, dates: Sequence[pd.Timestamp], cfg: NightlyC
         last[fired] = T
         state = pd.DataFrame({"debtor_id": today["debtor_id"], "on_list": on, "last_trigger_on": last})
         previous = scored[[c for c in scored.columns if not c.endswith("_prev")]] if limits else today
-    return pd.concat(flagged).reindex(panel.index).fillna(False).astype(bool)
+    on_list = pd.concat(flagged).reindex(panel.index).fillna(False).astype(bool)
+    fired_frame = pd.concat(fired_all).reindex(panel.index).fillna(False).astype(bool)
+    return on_list, fired_frame
 
 
 def _capture(frame: pd.DataFrame, key: list[str], ascending: list[bool]) -> tuple[float, float]:
@@ -450,7 +539,11 @@ def backtest_figures(
 
     ``truth``: the generator's ``truth.parquet`` (``debtor_id``, ``month_end``, ``oracle_pd``) or
     None. ``key``: the priority's PD as the nightly's (``pipelines.scoring.queue.queue_key_for``):
-    ``pd``, or ``blend`` = (PD + ``pay_pd``) / 2 from the panel's ``pay_pd`` column. With that column
+    ``pd``, or ``blend`` = (PD + ``pay_pd``) / 2 from the panel's ``pay_pd`` column; ``dpd``: the run
+    without a PD model (:data:`pipelines.scoring.nomodel.KEY`), whose queue is ranked by days past due, then
+    the overdue amount (``queue_capture_top20`` is then ``dpd_capture_top20``'s order, and the paired queue
+    minus days-past-due figure is left out). With the panel's ``trigger_<name>`` columns (:func:`replay`)
+    also ``triggers``: per trigger that fired, :func:`trigger_figures`. With that column
     the queue is also measured in both keys' orders (``pd_key_capture_top20``,
     ``blend_key_capture_top20``). ``places``: the decimals of the reporting currency
     (``pipelines.ingest.decimals.money_places``) to which the expected loss, the priorities and
@@ -479,6 +572,7 @@ def backtest_figures(
     elif key == "blend":
         raise ValueError("the blend key needs the panel's pay_pd column")
     p["priority"] = priority(el, p["dpd"], cfg.queue).round(places)
+    alias = {"queue": "dpd"} if key == "dpd" else {}  # no PD: the queue's own order is the days past due
     p["bad_balance"] = np.where(p["label"].fillna(0).astype(int) == 1, p["open_balance"].clip(lower=0), 0.0)
     if truth is not None:
         t = truth[["debtor_id", "month_end", "oracle_pd"]].rename(columns={"month_end": "as_of"})
@@ -503,10 +597,10 @@ def backtest_figures(
             row.update(live=len(live), flagged=int(flag.sum()), defaults=int(bad.sum()), queue=len(q))
             row.update(flagged_defaults=int((flag & bad).sum()), bad_balance=float(q["bad_balance"].sum()))
             for o in orders:
-                top, all_ = _capture(q, *_order_keys(o))
+                top, all_ = _capture(q, *_order_keys(alias.get(o, o)))
                 caught[o] += top
                 row[f"{o}_capture_top20"] = top / all_ if all_ else None
-                curves[o] += _curve(q, o, grid) if len(q) else 0.0
+                curves[o] += _curve(q, alias.get(o, o), grid) if len(q) else 0.0
             total += row["bad_balance"]
         months.append(row)
     scored = [m for m in months if m["horizon_observed"]]
@@ -544,10 +638,47 @@ def backtest_figures(
     }
     curve_out = {o: (curves[o] / total).round(6).tolist() if total else [] for o in orders}
     intervals = figure_intervals(
-        p.loc[observed], queue, orders, was, figures, n_boot, seed, cfg.backtest.min_defaults
+        p.loc[observed], queue, orders, was, figures, n_boot, seed, cfg.backtest.min_defaults, alias
     )
-    return {"figures": figures, "months": months, "curves": {"share": grid.round(4).tolist(), **curve_out},
-            "lead_times": leads, "intervals": intervals}  # fmt: skip
+    out = {"figures": figures, "months": months, "curves": {"share": grid.round(4).tolist(), **curve_out},
+           "lead_times": leads, "intervals": intervals}  # fmt: skip
+    fired = [c for c in p.columns if c.startswith("trigger_")]
+    if fired:
+        out["triggers"] = trigger_figures(p, dates, fired)
+    return out
+
+
+def trigger_figures(panel: pd.DataFrame, dates: list[pd.Timestamp], columns: Sequence[str]) -> dict[str, Any]:
+    """Each watchlist trigger on its own (``trigger_<name>`` columns of :func:`replay`: fired at that
+    month-end, before the list's holds), for the triggers that fired at least once: over the live
+    debtor-months with an observed horizon, ``fired`` (debtor-months), ``precision`` (of those, the ones
+    whose debtor defaulted within the horizon) and ``recall`` (of the live debtor-months that defaulted
+    within the horizon, the ones it fired on); over the defaults seen (as the watchlist's lead times,
+    ``defaults``), ``lead_time_first_fire_median_days`` (days from its first firing in the 365 days before
+    the default to the default, median over the defaults it fired on in that year; ``..._share`` of the
+    defaults). A trigger fires on the news of one month-end (a bucket crossed, an event), so its lead time
+    is read from its first firing, not from an unbroken run of flags."""
+    live = panel.loc[~panel["in_default"].to_numpy(dtype=bool)]
+    observed = live.loc[live["horizon_observed"].to_numpy(dtype=bool)]
+    bad = (observed["label"] == 1).to_numpy(dtype=bool)
+    out: dict[str, Any] = {}
+    for col in columns:
+        on = observed[col].to_numpy(dtype=bool)
+        if not live[col].any():
+            continue
+        flagged = live.assign(flagged=live[col].to_numpy(dtype=bool))
+        leads = _lead_times(flagged, dates)
+        first = leads.loc[leads["any_flag"], "first_flag_lead_days"]
+        out[col.removeprefix("trigger_")] = {
+            "fired": int(on.sum()),
+            "fired_defaulted": int((on & bad).sum()),
+            "precision": float((on & bad).sum() / on.sum()) if on.sum() else None,
+            "recall": float((on & bad).sum() / bad.sum()) if bad.sum() else None,
+            "lead_time_first_fire_median_days": _median(first),
+            "lead_time_first_fire_share": float(leads["any_flag"].mean()) if len(leads) else None,
+            "defaults": int(len(leads)),
+        }
+    return out
 
 
 LEVEL = 0.95
@@ -656,6 +787,7 @@ def figure_intervals(
     n_boot: int,
     seed: int,
     min_defaults: int,
+    alias: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """95 % intervals of the headline figures by a debtor bootstrap (:func:`models.bootstrap.debtor_draws`):
     each replicate draws the panel's debtors with replacement and weighs every row of a debtor (all its
@@ -665,7 +797,8 @@ def figure_intervals(
     ``live``: the live debtor-months with an observed horizon (``label``, ``flagged``); ``queue``: those
     in the queue, with the order keys and ``bad_balance``; ``orders``: the capture orders measured;
     ``was``: the lead times of the defaults flagged at their last month-end (``lead_days``);
-    ``figures``: the point figures. A capture of a replicate keeps the top 20 % of each month-end's
+    ``figures``: the point figures; ``alias``: an order measured in another's keys (``{"queue": "dpd"}``
+    without a PD model: the queue minus days-past-due figure, 0 by construction, is then left out). A capture of a replicate keeps the top 20 % of each month-end's
     weight (:meth:`_Ranked.capture`); the lead time's is the median of the drawn lead times. A share
     at exactly 100 % or 0 % reaches at least the exact binomial bound of its debtors (:func:`_at_bounds`).
 
@@ -694,13 +827,14 @@ def figure_intervals(
     rests["watchlist_recall"] = (debtors(live_codes, bad_live), RESTS_ON["watchlist_recall"])
     rests["lead_time_median_days"] = (len(was), RESTS_ON["lead_time_median_days"])
     points = {k: figures.get(k) for k in rests}
-    if "dpd" in captures and points["queue_capture_top20"] is not None:
+    alias = alias or {}
+    if "dpd" in captures and points["queue_capture_top20"] is not None and alias.get("queue") != "dpd":
         rests[QUEUE_MINUS_DPD] = (n_queue, RESTS_ON["capture"])
         points[QUEUE_MINUS_DPD] = points["queue_capture_top20"] - points["dpd_capture_top20"]
     if "oracle" in captures and figures.get("oracle_capture_top20"):
         rests[QUEUE_OVER_ORACLE] = (n_queue, RESTS_ON["capture"])
         points[QUEUE_OVER_ORACLE] = points["queue_capture_top20"] / points["oracle_capture_top20"]
-    ranked = {o: _Ranked(queue, o, queue_codes, q_bad) for o in captures}
+    ranked = {o: _Ranked(queue, alias.get(o, o), queue_codes, q_bad) for o in captures}
     # per debtor: flagged debtor-months that defaulted, flagged, defaulted (a replicate weighs debtors)
     per_debtor = [
         np.bincount(live_codes, weights=m, minlength=len(ids)) for m in (bad_live & flag, flag, bad_live)
@@ -924,6 +1058,21 @@ DEFINITIONS: dict[str, str] = {
     "debtors every replicate may read it: there the interval reaches at least the exact binomial (Clopper-Pearson) "
     "bound of n of n (0 of n) debtors, 0.025 ** (1 / n) (e.g. [63.1 %, 100 %] for 8 of 8; n: the defaulted "
     "debtors, for the precision the flagged debtors)",
+    "mode": "pd_model: the nightly replayed with a PD model version (or walk-forward refits); no_pd_model: the "
+    "nightly without a PD model replayed (ews backtest --no-model, or no PD model champion: a book too small to "
+    "train), as such a run publishes: no PD, band or expected loss, the collections queue ranked by days past due "
+    "then the overdue amount (queue_capture_top20 is that order, the same as dpd_capture_top20), the watchlist "
+    "triggers that need no PD (limit_breach, dpd_bucket, event); list_sizes, the oracle's ratio and the queue minus "
+    "days-past-due order are left out",
+    "triggers": "each watchlist trigger that fired, on its own (fired at a month-end, before the list's holds): "
+    "fired (live debtor-months with an observed horizon), fired_defaulted, precision (fired_defaulted / fired), "
+    "recall (fired_defaulted / the live debtor-months that defaulted within the horizon), "
+    "lead_time_first_fire_median_days (days from the trigger's first firing in the 365 days before a default to "
+    "the default, median over the defaults it fired on; lead_time_first_fire_share of the defaults seen). "
+    "The replay fires at month-ends: dpd_bucket compares one month-end's days past due with the previous "
+    "month-end's (a nightly compares consecutive nights, so a crossing cured within the month fires there and "
+    "not here); event reads the events dated after the previous month-end, the invoices disputed since, and the "
+    "payment plans broken since (checked at each month-end against the payments)",
     "queue_minus_dpd_capture_top20": "queue_capture_top20 - dpd_capture_top20, with its paired interval (both "
     "orders on the same replicates)",
     "queue_over_oracle_capture_top20": "queue_capture_top20 / oracle_capture_top20 (the target: >= 0.95), with its "
@@ -1063,10 +1212,14 @@ class BacktestResult:
     settings: dict[str, Any] = field(default_factory=dict)
     list_sizes: list[dict[str, Any]] = field(default_factory=list)
     intervals: dict[str, Any] = field(default_factory=dict)
+    triggers: dict[str, Any] = field(default_factory=dict)
+    mode: str = "pd_model"
 
     def to_json(self) -> str:
         body = {
+            "mode": self.mode,
             "figures": self.figures,
+            "triggers": self.triggers,
             "intervals": self.intervals,
             "definitions": DEFINITIONS,
             "leakage": self.leakage,
@@ -1084,6 +1237,13 @@ CHAMPION_KEPT = "the champion keeps scoring and forecasting"
 
 def leakage_note(leak: dict[str, Any]) -> str:
     """One sentence on what the model saw (shown in backtest.html and printed by the CLI)."""
+    if leak.get("no_model"):
+        return (
+            f"No PD model ({leak.get('why')}): the nightly without one replayed, as `ews score` runs it on a book "
+            "too small to train. The queue is ranked by days past due, then the overdue amount (queue_capture_top20 "
+            "is that order); the watchlist has the triggers that need no PD (limit_breach, dpd_bucket, event). "
+            "Nothing was learned from these outcomes."
+        )
     if leak.get("walk_forward"):
         fits = leak["walk_forward"]
         verdict = "IN-SAMPLE on " + ", ".join(leak["in_sample"]) if leak["in_sample"] else "out of sample"

@@ -175,6 +175,8 @@ def _cell(value: Any, key: str, places: int = 2) -> str:
     """A table cell's text: shares in %, amounts at the currency's decimals, counts with separators."""
     if "share" in key or key.endswith(("_top20", "precision", "recall")):
         return _share(value)
+    if key.endswith("_days") and value is not None:
+        return f"{value:,.1f}"
     if key == "rule":  # "Highest PDs alone", not "rank"
         return RULES.get(str(value), _fmt(value))
     if key == "bad_balance" and value is not None:
@@ -215,6 +217,39 @@ def _floor_words(rows: list[dict[str, Any]]) -> str:
 
 def _list_sizes_table(rows: list[dict[str, Any]]) -> str:
     return _table("list_sizes", list(LIST_COLUMNS), rows)
+
+
+# each trigger on its own (backtest.json triggers): (key, header)
+TRIGGER_COLUMNS = (
+    ("trigger", "trigger"),
+    ("fired", "fired (live debtor-months)"),
+    ("fired_defaulted", "of which defaulted within the horizon"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("lead_time_first_fire_median_days", "first firing before the default, median (days)"),
+    ("lead_time_first_fire_share", "defaults it fired on in the year before"),
+    ("defaults", "defaults seen"),
+)
+
+
+def _triggers_table(triggers: dict[str, Any]) -> str:
+    """Each trigger on its own, in words (``pipelines.words.TRIGGER_WORDS``) with its code."""
+    from pipelines.words import TRIGGER_WORDS
+
+    if not triggers:
+        return ""
+    rows = [
+        {**t, "trigger": f"{TRIGGER_WORDS.get(name, name)} ({name})"}
+        | {"lead_time_first_fire_median_days": t["lead_time_first_fire_median_days"]}
+        for name, t in triggers.items()
+    ]
+    return (
+        "<h2>Each trigger on its own</h2>\n<p id='trigger-words'>What each trigger fired on at the month-ends "
+        "(before the list's holds), the share of those debtors that defaulted within the horizon (precision), "
+        "the share of the defaults it fired on (recall) and how long before a default it first fired. The replay "
+        "runs at month-ends: a debtor that crossed a days-past-due bucket and paid within the month fires in a "
+        "nightly, not here.</p>\n" + _table("triggers", list(TRIGGER_COLUMNS), rows)
+    )
 
 
 def _fmt(value: Any) -> str:
@@ -288,6 +323,19 @@ def render_backtest(result: Any, note: str) -> str:
     leads = result.lead_times
     lead_days = leads.loc[leads["flagged_last"], "lead_days"].to_numpy(dtype="float64")
     warn = "warn" if "IN-SAMPLE" in note or "may have seen" in note else "ok"
+    no_model = getattr(result, "mode", "pd_model") == "no_pd_model"
+    title = " without a PD model" if no_model else ""
+    sizes = (
+        ""
+        if no_model  # the rank trigger re-flags by PD: nothing to re-flag
+        else f"""<h2>Watchlist by list size</h2>
+<p>The same PDs, re-flagged with the rank trigger at each top share of the live debtors (held while in the
+top share x stay_top_share / top_share), alone and beside the other triggers: choose the list a team can work
+and set <code>triggers.rank</code> in the nightly config (see backtest.json, definitions.list_sizes).</p>
+{_floor_words(getattr(result, "list_sizes", []))}
+{_list_sizes_svg(getattr(result, "list_sizes", []))}
+{_list_sizes_table(getattr(result, "list_sizes", []))}"""
+    )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ews backtest</title>
@@ -315,7 +363,7 @@ svg {{ max-width: 100%; height: auto; }}
   table.stack > tbody > tr > td:first-child {{ grid-column: 1 / -1; font-weight: 600; }}
 }}
 </style></head><body>
-<h1>Backtest of the queue and the watchlist</h1>
+<h1>Backtest of the queue and the watchlist{title}</h1>
 <p class="{warn}" id="leakage">{escape(note)}</p>
 <ul>{settings}</ul>
 <h2>Figures (pooled over month-ends with a fully observed horizon)</h2>
@@ -330,13 +378,8 @@ svg {{ max-width: 100%; height: auto; }}
 {_monthly_svg(result.months)}
 <h2>Lead time of the watchlist</h2>
 {_lead_svg(lead_days, given.get("lead_time_median_days"))}
-<h2>Watchlist by list size</h2>
-<p>The same PDs, re-flagged with the rank trigger at each top share of the live debtors (held while in the
-top share x stay_top_share / top_share), alone and beside the other triggers: choose the list a team can work
-and set <code>triggers.rank</code> in the nightly config (see backtest.json, definitions.list_sizes).</p>
-{_floor_words(getattr(result, "list_sizes", []))}
-{_list_sizes_svg(getattr(result, "list_sizes", []))}
-{_list_sizes_table(getattr(result, "list_sizes", []))}
+{_triggers_table(getattr(result, "triggers", {}))}
+{sizes}
 <h2>Per month-end</h2>
 {_table("months", months, result.months, places)}
 </body></html>

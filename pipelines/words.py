@@ -94,7 +94,7 @@ TRIGGER_WORDS: dict[str, str] = {
     "limit_breach": "Over the credit limit",
     "rank": "Among the highest PDs",
     "dpd_bucket": "Days past due into a later bucket",
-    "event": "New event or dispute",
+    "event": "New event, dispute or broken plan",
 }
 """Watchlist triggers (``pipelines.scoring.watchlist.TRIGGERS``)."""
 

@@ -338,7 +338,7 @@ LABELS: dict[str, str] = {
     "credit_limit_rule": "Why this limit (rule)",
     "limit_note": "Limit breach",
     # the dpd_bucket and event triggers' sentence (s42-pdless: triggers that need no PD)
-    "news_note": "Since the previous run (days past due, event, dispute)",
+    "news_note": "Since the previous run (days past due, event, dispute, plan)",
     "expected_cash_30d": "Expected cash in 30 days",
     # the debtor's invoices quarantined tonight (pipelines.flows.nightly.with_partly): left out of its
     # exposure, days past due and PD, so it looks as if it owed less

@@ -229,6 +229,29 @@ def list_size_lines(list_sizes: list[dict]) -> list[str]:
     return lines
 
 
+def trigger_lines(triggers: dict) -> list[str]:
+    """Each trigger on its own (backtest.json ``triggers``), in percent and days: what it fired on, how
+    many of those defaulted within the horizon, and how early its first firing came."""
+    from pipelines.words import TRIGGER_WORDS
+
+    if not triggers:
+        return []
+
+    def pct(v: float | None) -> str:
+        return "n/a" if v is None else f"{v:.1%}"
+
+    lines = ["Each trigger on its own (fired at a month-end; backtest.json triggers):"]
+    for name, t in triggers.items():
+        share = t["lead_time_first_fire_share"]
+        lines.append(
+            f"  {TRIGGER_WORDS.get(name, name)} ({name}): fired on {counted(t['fired'], 'live debtor-month')}, "
+            f"precision {pct(t['precision'])}, recall {pct(t['recall'])}, first firing a median "
+            f"{_days(t['lead_time_first_fire_median_days'])} before the default ({pct(share)} of "
+            f"{counted(t['defaults'], 'default')})"
+        )
+    return lines
+
+
 def _days(lead: float | None) -> str:
     """A median lead in days as the summary above it shows it: "24 days", "1 day", "11.5 days" (before
     session 30 "12 days" for a median of 11.5 the summary line printed as 11.5)."""
@@ -295,6 +318,13 @@ def register(app: typer.Typer) -> None:
             help="also measure the queue with both keys, PD and (PD + pay_pd) / 2 (fits a payment-date "
             "model; done anyway when the queue's key is the blend)",
         ),
+        no_model_run: bool = typer.Option(
+            False,
+            "--no-model",
+            help="replay the nightly without a PD model (a book too small to train; done anyway when no PD "
+            "model is champion): queue by days past due, then the overdue amount; triggers limit_breach, "
+            "dpd_bucket and event",
+        ),
         list_shares: str = typer.Option(
             "0.02,0.05,0.10,0.20",
             "--list-shares",
@@ -310,7 +340,9 @@ def register(app: typer.Typer) -> None:
         dpd/balance/oracle capture, watchlist precision and recall, lead time, each with a 95 %
         interval by debtor bootstrap and the defaults it rests on (too thin to judge below
         backtest.min_defaults of the nightly config). Says when the model saw the outcome of the
-        month-ends it scores (in-sample), and which training cut avoids it."""
+        month-ends it scores (in-sample), and which training cut avoids it. Without a PD model (--no-model,
+        or none champion yet) it replays the run without one: the days-past-due queue and the triggers that
+        need no PD, each trigger's precision, recall and lead time."""
         import pandas as pd
 
         from pipelines.backtest import (
@@ -369,17 +401,39 @@ def register(app: typer.Typer) -> None:
         console = ews_console()
         if refit_every and model is not None:
             fail("--model and --refit-every exclude each other: walk-forward fits its own models")
+        if no_model_run and (model is not None or refit_every):
+            fail(
+                f"--no-model and {'--model' if model is not None else '--refit-every'} exclude each other: "
+                "--no-model replays the nightly without a PD model"
+            )
         from pipelines.adapters.registry import NoChampionError, load_model_version  # MLflow: seconds
         from pipelines.scoring.score import IncompatibleModelError, check_definition
 
-        loaded = None
+        loaded, none_why = None, None
+        if no_model_run:
+            none_why = "--no-model"
         try:
-            if not refit_every:
+            if not refit_every and not no_model_run:
                 loaded = load_model_version(
                     model or cfg.model_alias, cfg.model_name, project.paths.mlflow_tracking_uri
                 )
                 check_definition(loaded, definition, f"{cfg.project} (default_definition)")
-        except (NoChampionError, IncompatibleModelError) as exc:
+        except NoChampionError as exc:
+            missing = None
+            if model is None:  # as the nightly: no version champion yet, none lost (pipelines.flows.nightly)
+                from pipelines.flows.nightly import no_model
+
+                missing = no_model(cfg, project.paths.mlflow_tracking_uri)
+            if missing is None:
+                fail(str(exc))
+            none_why = missing.why
+            typer.secho(
+                f"no PD model: {missing.why}. Replaying the nightly without one (as `ews score` runs it): "
+                "the queue by days past due, the triggers that need no PD",
+                fg="yellow",
+                err=True,
+            )
+        except IncompatibleModelError as exc:
             fail(str(exc))
         thresholds = threshold_settings(
             definition,
@@ -420,7 +474,12 @@ def register(app: typer.Typer) -> None:
         places = money_places(currency)
         if truth is not None and (wrong := _truth_mismatch(truth, portfolio)):
             fail(wrong)  # before the replay
-        if loaded is not None:
+        if none_why is not None:  # the nightly without a PD model (pipelines.scoring.nomodel)
+            from pipelines.scoring.nomodel import KEY as NO_MODEL_KEY
+
+            scorer, label = None, "no PD model (the nightly without one)"
+            leak = {"no_model": True, "why": none_why}
+        elif loaded is not None:
             scorer, label = model_scorer(loaded, cfg), f"{loaded.name} v{loaded.version}"
             leak = leakage(loaded, dates, definition.horizon_days)
             if leak.get("in_sample"):  # name a registered version that saw none of these outcomes (s39-walk)
@@ -459,6 +518,7 @@ def register(app: typer.Typer) -> None:
                 cfg.partition_rows,
                 policy=policy,
                 currency=currency,
+                no_model=none_why is not None,
             )
         if thresholds.get("min_open_amount_note"):
             typer.secho(f"warning: {thresholds['min_open_amount_note']}", fg="yellow", err=True)
@@ -472,8 +532,12 @@ def register(app: typer.Typer) -> None:
 
         tags = loaded.tags if loaded is not None else None
         key, key_why = queue_key_for(cfg.queue.priority, tags, pd.Series(dtype="float64"))
+        if none_why is not None:
+            from pipelines.scoring.nomodel import KEY_WHY
+
+            key, key_why = NO_MODEL_KEY, KEY_WHY
         paydate_cut = None
-        if key == "blend" or compare_keys:
+        if none_why is None and (key == "blend" or compare_keys):
             with console.status(
                 plain("payment-date model cut at the PD model's labels, pay_pd per month-end ...")
             ):
@@ -525,15 +589,20 @@ def register(app: typer.Typer) -> None:
                 else "the debtors table (one snapshot)",
                 "limit_warnings": said_limits,
             },
-            list_sizes=list_size_figures(panel, cfg, shares),
+            # no PD: no list re-flagged by PD (the rank trigger needs one)
+            list_sizes=list_size_figures(panel, cfg, shares) if none_why is None else [],
             intervals=res["intervals"],
+            triggers=res.get("triggers", {}),
+            mode="no_pd_model" if none_why is not None else "pd_model",
         )
         files = write_backtest(result, out, panel if rows else None)
         record_book(out, data)  # OUT/book.json: the next backtest into OUT must be this book
         for line in figure_lines(result.figures, currency, places, result.intervals):
             console.print(line, highlight=False, soft_wrap=True)
-        for line in list_size_lines(result.list_sizes):
+        for line in list_size_lines(result.list_sizes) if result.list_sizes else []:
             console.print(line, highlight=False)
+        for line in trigger_lines(result.triggers):
+            console.print(line, highlight=False, soft_wrap=True)
         note = leakage_note(leak)
         console.print(note, style=f"bold {'red' if 'IN-SAMPLE' in note else 'green'}")
         console.print("outputs: " + "  ".join(str(f) for f in files.values()))

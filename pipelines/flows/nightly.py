@@ -820,6 +820,41 @@ def deltas(scores: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
     return compare_with_previous(scores, previous)
 
 
+def with_plan_news(
+    scored: pd.DataFrame,
+    statics: Any,
+    previous: pd.DataFrame | None,
+    prev_dir: Path | None,
+    as_of: dt.date,
+    currency: str | None,
+) -> pd.DataFrame:
+    """``scored`` with ``plan_broken`` / ``plan_broken_prev`` (:func:`pipelines.scoring.plans.plan_news`) for
+    the ``event`` trigger's broken payment plans: tonight's check of the ``payment_plans`` table against the
+    payments, and the same as of the previous run's date, unless that run's queues showed the plan kept.
+    ``scored`` as it is without a plans table or a previous run (the trigger's plan part does not fire)."""
+    from pipelines.scoring.plans import kept_in_queues, plan_news
+
+    table = getattr(statics, "payment_plans", None)
+    if previous is None or table is None or not len(table) or "as_of" not in previous or not len(previous):
+        return scored
+    prev_as_of = pd.Timestamp(pd.to_datetime(previous["as_of"]).max())
+    news = plan_news(
+        table,
+        getattr(statics, "payments", None),
+        pd.Timestamp(as_of),
+        prev_as_of,
+        kept_in_queues(prev_dir),
+        money_places(currency),
+    )
+    ids = scored["debtor_id"].astype("string")
+    out = scored.copy()
+    for col in news.columns:
+        out[col] = pd.Series(
+            ids.map(news[col]).to_numpy(dtype=object), index=scored.index, dtype="string"
+        ).fillna("")
+    return out
+
+
 @task(name="watchlist", cache_policy=NO_CACHE)
 def watchlist(
     scored: pd.DataFrame,
@@ -1601,7 +1636,7 @@ def run_nightly(
             prev_state = pd.read_parquet(prev_dir / STATE_FILE)
         with meter.step("watchlist"):
             wl = watchlist(
-                scored,
+                with_plan_news(scored, statics, previous, prev_dir, as_of, currency),
                 X,
                 loaded,
                 cfg,

@@ -15,8 +15,10 @@ publishes what the ledger supports and leaves every model figure empty, never 0 
 - the recovery queue, dispute / payment-plan / event actions and owners as with a model (none of them reads a PD);
 - credit_limits: the current limits on file and the need (invoiced volume x terms); the recommended limits are a
   factor per risk band, so they are empty;
-- the watchlist with the triggers that need no PD: ``limit_breach`` against the current limits on file (the
-  others compare PDs or bands and stay off);
+- the watchlist with the triggers that need no PD: ``limit_breach`` against the current limits on file,
+  ``dpd_bucket`` (the queue's days past due into a later bucket since the previous run) and ``event`` (an event,
+  a new dispute or a payment plan broken since the previous run); the others compare PDs or bands and stay off;
+  ``ews backtest --no-model`` replays this run on past month-ends (``pipelines.backtest.replay``);
 - the payment-date files when an ``ews-paydate`` champion exists (it needs no defaults), else said;
 - report.html with the notice at its top: no PD model yet, why (the counts) and what the first one needs.
 """

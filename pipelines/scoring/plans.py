@@ -235,3 +235,62 @@ def plans_in_force(
         elif str(debtor) not in agreed_at or agreed_at[str(debtor)] <= r["agreed_on"]:
             found.pop(str(debtor), None)  # broken; an override agreed after it still stands
     return pd.Series(found, dtype="string").rename_axis("debtor_id").sort_index()
+
+
+TABLE_PLAN = "(payment_plans, agreed "
+"""How a kept plan of the ``payment_plans`` table ends in the queues' ``plan`` column (:func:`check_plans`)."""
+
+
+def kept_in_queues(prev_dir: Any) -> set[str]:
+    """The debtors whose ``payment_plans`` plan the queues of the run in ``prev_dir`` showed as kept (their
+    ``plan`` column: a kept table plan's text); empty without that run or those files."""
+    from pathlib import Path
+
+    if prev_dir is None:
+        return set()
+    kept: set[str] = set()
+    for name in ("collections_queue.parquet", "recovery_queue.parquet"):
+        path = Path(prev_dir) / name
+        if not path.is_file():
+            continue
+        import pyarrow.parquet as pq
+
+        if "plan" not in pq.read_schema(path).names:
+            continue
+        q = pd.read_parquet(path, columns=["debtor_id", "plan"])
+        shown = q["plan"].astype("string").fillna("").str.contains(TABLE_PLAN, regex=False)
+        kept |= set(q.loc[shown.to_numpy(dtype=bool), "debtor_id"].astype(str))
+    return kept
+
+
+def plan_news(
+    plans: pd.DataFrame | None,
+    payments: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    prev_as_of: pd.Timestamp | None,
+    kept_before: set[str] | None = None,
+    places: int = 2,
+) -> pd.DataFrame:
+    """The payment-plan part of the watchlist's ``event`` trigger: per debtor with a plan of the table
+    (index ``debtor_id``), ``plan_broken`` (why its plan counts as broken tonight, :func:`broken_plans`;
+    "" when kept or not in force) and ``plan_broken_prev`` (the same as of the previous run: the plan
+    checked on ``prev_as_of`` against tonight's table and payments, "" when it was kept or not yet in force
+    then, and "" for the debtors of ``kept_before``, whose plan the previous run's queues showed as kept
+    (:func:`kept_in_queues`: a ``status: broken`` entered since, which a check of today's table as of the
+    earlier date cannot tell)). The trigger fires where the first says something and the second does not:
+    once, on the run where the plan breaks. Empty without plans or without a previous run."""
+    cols = ["plan_broken", "plan_broken_prev"]
+    empty = pd.DataFrame(columns=cols, index=pd.Index([], dtype="string", name="debtor_id"), dtype="string")
+    if plans is None or not len(plans) or prev_as_of is None:
+        return empty
+    now = broken_plans(plans, payments, as_of, places)
+    before = broken_plans(plans, payments, prev_as_of, places)
+    before = before.loc[~before.index.isin(list(kept_before or ()))]
+    ids = now.index.union(before.index)
+    if not len(ids):
+        return empty
+    out = pd.DataFrame(
+        {"plan_broken": now.reindex(ids).fillna(""), "plan_broken_prev": before.reindex(ids).fillna("")},
+        index=ids.astype("string").rename("debtor_id"),
+    )
+    return out.astype("string")

@@ -30,7 +30,11 @@ PDLESS_ONLY: tuple[str, ...] = (
 )  # in runs with a PD model only with their with_pd_model
 DPD = "dpd_current_max"  # days past due of the oldest overdue open invoice (scores.parquet)
 DISPUTED = "open_disputed_amount"
-NEWS_PREV = (DPD, DISPUTED)  # carried from the previous run as <name>_prev for dpd_bucket and event
+# why the debtor's payment plan counts as broken tonight ("" or missing: none broken;
+# pipelines.scoring.plans.broken_plans), and <PLAN_BROKEN>_prev the same in the previous run: for event
+PLAN_BROKEN = "plan_broken"
+# carried from the previous run as <name>_prev for dpd_bucket and event
+NEWS_PREV = (DPD, DISPUTED, PLAN_BROKEN)
 AS_OF_PREV = "as_of_prev"  # the previous run's as-of date (event: an event dated after it is news)
 EVENT_ON = "event_on"  # the debtor's latest event's date (pipelines.scoring.actions.latest_events), for event
 LIMIT_INPUTS = ("open_balance", "credit_limit_current", "credit_limit_recommended")
@@ -178,8 +182,8 @@ def triggers(
     on = t.dpd_bucket.enabled and has_previous and (no_model or t.dpd_bucket.with_pd_model)
     out["trigger_dpd_bucket"] = live & on & dpd_crossed(scored, cfg)
     on = t.event.enabled and has_previous and (no_model or t.event.with_pd_model)
-    new_event, disputed = news(scored)
-    out["trigger_event"] = live & on & (new_event | disputed)
+    new_event, disputed, broke = news(scored)
+    out["trigger_event"] = live & on & (new_event | disputed | broke)
     return out.astype(bool)
 
 
@@ -194,17 +198,29 @@ def dpd_bucket(days: pd.Series, cfg: NightlyConfig) -> pd.Series:
 def dpd_crossed(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series:
     """True where the days past due (:data:`DPD`) are in a higher bucket (:func:`dpd_bucket`) than in
     the previous run (``<DPD>_prev``, :func:`compare_with_previous`; a debtor absent from it counts as 0
-    days). All False without both columns (a first run, or a previous run without the column)."""
+    days). All False without both columns (a first run, or a previous run without the column). It reads the
+    oldest open overdue invoice of any size, also with ``default_definition.min_open_amount`` above 0 (the
+    queue's days then leave a rest of at most that out: s43-pdless's rule M to read those was not met)."""
     prev = f"{DPD}_prev"
     if DPD not in scored.columns or prev not in scored.columns:
         return pd.Series(False, index=scored.index)
     return dpd_bucket(scored[DPD], cfg) > dpd_bucket(scored[prev], cfg)
 
 
-def news(scored: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+def _said(values: pd.Series) -> pd.Series:
+    """True where a text column says something (not missing, not ""); a boolean column as it is."""
+    if pd.api.types.is_bool_dtype(values):
+        return values.fillna(False).astype(bool)
+    return values.astype("string").fillna("").str.strip().str.len().gt(0).astype(bool)
+
+
+def news(scored: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(an event dated after the previous run's as-of date and by tonight's, an open invoice newly
-    disputed) per row: :data:`EVENT_ON` after :data:`AS_OF_PREV`; :data:`DISPUTED` above 0 tonight and
-    0 in the previous run (or absent from it). All False where the columns are missing."""
+    disputed, a payment plan broken since the previous run) per row: :data:`EVENT_ON` after
+    :data:`AS_OF_PREV`; :data:`DISPUTED` above 0 tonight and 0 in the previous run (or absent from it);
+    :data:`PLAN_BROKEN` said tonight and ``<PLAN_BROKEN>_prev`` not (the plan counted as kept, or was
+    not in force, in the previous run: ``pipelines.scoring.plans.plan_news``). All False where the
+    columns are missing."""
     none = pd.Series(False, index=scored.index)
     event = none
     if EVENT_ON in scored.columns and AS_OF_PREV in scored.columns:
@@ -217,7 +233,11 @@ def news(scored: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
         now = pd.to_numeric(scored[DISPUTED], errors="coerce").fillna(0.0)
         before = pd.to_numeric(scored[prev], errors="coerce").fillna(0.0)
         disputed = ((now > 0) & (before <= 0)).astype(bool)
-    return event, disputed
+    broke = none
+    prev = f"{PLAN_BROKEN}_prev"
+    if PLAN_BROKEN in scored.columns and prev in scored.columns:
+        broke = (_said(scored[PLAN_BROKEN]) & ~_said(scored[prev])).astype(bool)
+    return event, disputed, broke
 
 
 def news_notes(scored: pd.DataFrame, cfg: NightlyConfig, currency: pd.Series | None = None) -> pd.Series:
@@ -234,8 +254,8 @@ def news_notes(scored: pd.DataFrame, cfg: NightlyConfig, currency: pd.Series | N
         prev = 0.0 if pd.isna(prev) else float(prev)
         past = max(b for b in bounds if b <= now)
         out.iloc[i] = f"{now:,.0f} days past due, {prev:,.0f} in the previous run: now past {past}"
-    event, disputed = news(scored)
-    for i in np.flatnonzero((event | disputed).to_numpy()):
+    event, disputed, broke = news(scored)
+    for i in np.flatnonzero((event | disputed | broke).to_numpy()):
         row = scored.iloc[i]
         said = []
         if event.iloc[i]:
@@ -248,6 +268,8 @@ def news_notes(scored: pd.DataFrame, cfg: NightlyConfig, currency: pd.Series | N
                 pd.Series([row[DISPUTED]]), pd.Series([None if currency is None else currency.iloc[i]])
             )
             said.append(f"{money.iloc[0]} newly disputed")
+        if broke.iloc[i]:  # "payment plan broken: 0.00 paid since 2024-05-02 of 500.00 due by ..."
+            said.append(str(row[PLAN_BROKEN]))
         out.iloc[i] = "; ".join(x for x in [out.iloc[i], *said] if x)
     return out
 
