@@ -142,3 +142,67 @@ def test_a_lost_kind_column_is_refused_only_when_a_kept_payment_is_a_credit(tmp_
     message = str(caught.value)
     assert f"{files['payments']} (payments) has no column 'kind'" in message
     assert "holds it for 1 row with a value" in message
+
+
+def test_the_missing_debtors_warning_names_the_largest_open_first_and_counts_an_overpaid_one_as_0(
+    tmp_path: Path,
+) -> None:
+    """fa9e2a7 (s43-attack): invoices of debtors missing from the debtors table are named, largest open
+    balance first (ties: more invoices first), three at most, and an overpaid debtor's open balance is 0, not
+    negative (mutants O22, the smallest first, and O23, open not clipped, passed test_hostile_s43: its one
+    missing debtor). The debtors table holds D1 only. A: 500.00 invoiced, nothing paid: 500.00 open; B: 300.00 +
+    400.00 invoiced, 100.00 paid: 600.00; C: 50.00 invoiced, 80.00 paid: 0.00 (not -30.00); E: 1,000.00
+    invoiced, 400.00 paid: 600.00 (one invoice: after B). In all 5 invoices of 4 debtors with 3 payments,
+    600 + 600 + 500 + 0 = 1,700.00 open; C is the "1 more"."""
+    from pipelines.config.source import RulesConfig
+    from pipelines.ingest import ingest_files
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    pd.DataFrame({"debtor_id": ["D1"]}).to_csv(folder / "debtors.csv", index=False)
+    invoices = [("I1", "D1", "100.00"), ("I2", "A", "500.00"), ("I3", "B", "300.00"), ("I4", "B", "400.00")]
+    invoices += [("I5", "C", "50.00"), ("I6", "E", "1000.00")]
+    pd.DataFrame(invoices, columns=["invoice_id", "debtor_id", "amount"]).assign(
+        issue_date="2024-05-01", due_date="2024-05-31"
+    ).to_csv(folder / "invoices.csv", index=False)
+    payments = [("P1", "B", "I3", "100.00"), ("P2", "C", "I5", "80.00"), ("P3", "E", "I6", "400.00")]
+    pd.DataFrame(payments, columns=["payment_id", "debtor_id", "invoice_id", "amount"]).assign(
+        paid_on="2024-06-01"
+    ).to_csv(folder / "payments.csv", index=False)
+    files = {t: folder / f"{t}.csv" for t in ("debtors", "invoices", "payments")}
+    rules = RulesConfig(data_docs=False, refuse_empty_table_rows=10**6)
+    result = ingest_files(files, None, as_of=pd.Timestamp("2024-06-30").date(), settings=rules,
+                          default_currency="EUR")  # fmt: skip
+    assert result.portfolio.invoices["invoice_id"].tolist() == ["I1"]
+    said = [w for w in result.manifest["warnings"] if "missing from the debtors table" in w]
+    assert said == [
+        "invoices: 5 invoices of 4 debtors missing from the debtors table quarantined (unknown_debtor) with 3 "
+        "payments, 1,700.00 open in all: B (2 invoices, 700.00 invoiced, 100.00 paid, 600.00 open); E (1 invoice, "
+        "1,000.00 invoiced, 400.00 paid, 600.00 open); A (1 invoice, 500.00 invoiced, 0.00 paid, 500.00 open); 1 "
+        "more. They are left out of features, scoring and the queues. A customer master that dropped a customer "
+        "who still owes money does this: add the debtor to the debtors table (or ingest without --debtors); see "
+        "quarantine/invoices.csv"
+    ]
+
+
+def test_a_boolean_for_an_optional_number_is_refused(tmp_path: Path) -> None:
+    """fa4e3b6 (s43-attack): a field that takes a number or null (``credit.young_floor_days: int | None``)
+    refuses ``true`` as a plain number field does (mutant O20, Optional not looked through, passed
+    test_hostile_s43: its three keys are plain numbers). Before, ``young_floor_days: true`` was a floor of 1
+    day: a week-old customer's volume divided by 7 days. ``null`` (tenure ignored) still passes."""
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    text = (ROOT / "conf" / "credit.yaml").read_text(encoding="utf-8")
+    assert "young_floor_days: 30 " in text
+    path = tmp_path / "credit.yaml"
+    path.write_text(text.replace("young_floor_days: 30 ", "young_floor_days: true ", 1), encoding="utf-8")
+    result = CliRunner().invoke(app, ["config", "check", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "- young_floor_days: expected a number, but YAML read the unquoted value as a boolean (true)" in (
+        " ".join(result.output.split())
+    )
+    path.write_text(text.replace("young_floor_days: 30 ", "young_floor_days: null ", 1), encoding="utf-8")
+    assert CliRunner().invoke(app, ["config", "check", str(path)]).exit_code == 0
