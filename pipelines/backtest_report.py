@@ -23,11 +23,19 @@ LABELS = {
 }
 
 
-def _curves_svg(curves: dict[str, list[float]]) -> str:
+NO_MODEL_QUEUE = "ews queue without a PD model (days past due, then overdue)"
+"""The queue's line in a replay without a PD model (``mode: no_pd_model``): its order is the days past due."""
+
+
+def _labels(no_model: bool = False) -> dict[str, str]:
+    return {**LABELS, "queue": NO_MODEL_QUEUE} if no_model else LABELS
+
+
+def _curves_svg(curves: dict[str, list[float]], no_model: bool = False) -> str:
     with matplotlib.rc_context(_SVG_RC):
         fig, ax = plt.subplots(figsize=(6, 4))
         share = np.asarray(curves["share"])
-        for name, label in LABELS.items():
+        for name, label in _labels(no_model).items():
             if curves.get(name):
                 ax.plot(share * 100, np.asarray(curves[name]) * 100, label=label)
         ax.plot([0, 100], [0, 100], color="grey", linestyle=":", label="random")
@@ -38,12 +46,12 @@ def _curves_svg(curves: dict[str, list[float]]) -> str:
         return _svg(fig)
 
 
-def _monthly_svg(months: list[dict[str, Any]]) -> str:
+def _monthly_svg(months: list[dict[str, Any]], no_model: bool = False) -> str:
     with matplotlib.rc_context(_SVG_RC):
         fig, ax = plt.subplots(figsize=(7, 3))
         rows = [m for m in months if m.get("horizon_observed")]
         x = np.arange(len(rows))
-        for name, label in LABELS.items():
+        for name, label in _labels(no_model).items():
             y = [m.get(f"{name}_capture_top20") for m in rows]
             if any(v is not None for v in y):
                 ax.plot(
@@ -317,13 +325,13 @@ def render_backtest(result: Any, note: str) -> str:
     )
     money = f" ({escape(currency)})" if currency else ""
     months = [(k, label + (money if k == "bad_balance" else "")) for k, label in MONTH_COLUMNS]
-    months += [(f"{o}_capture_top20", f"top 20 % catch: {label}") for o, label in LABELS.items()]
+    no_model = getattr(result, "mode", "pd_model") == "no_pd_model"
+    months += [(f"{o}_capture_top20", f"top 20 % catch: {label}") for o, label in _labels(no_model).items()]
     months = [(k, label) for k, label in months if any(k in m for m in result.months)]
     settings = "".join(f"<li>{escape(k)}: {escape(str(v))}</li>" for k, v in result.settings.items())
     leads = result.lead_times
     lead_days = leads.loc[leads["flagged_last"], "lead_days"].to_numpy(dtype="float64")
     warn = "warn" if "IN-SAMPLE" in note or "may have seen" in note else "ok"
-    no_model = getattr(result, "mode", "pd_model") == "no_pd_model"
     title = " without a PD model" if no_model else ""
     sizes = (
         ""
@@ -373,9 +381,9 @@ svg {{ max-width: 100%; height: auto; }}
 <tbody>{rows}</tbody></table>
 {chart}
 <h2>Capture curves of the live queue</h2>
-{_curves_svg(result.curves)}
+{_curves_svg(result.curves, no_model)}
 <h2>Capture in the top 20 % per month-end</h2>
-{_monthly_svg(result.months)}
+{_monthly_svg(result.months, no_model)}
 <h2>Lead time of the watchlist</h2>
 {_lead_svg(lead_days, given.get("lead_time_median_days"))}
 {_triggers_table(getattr(result, "triggers", {}))}

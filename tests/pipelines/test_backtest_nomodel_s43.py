@@ -184,6 +184,9 @@ def test_backtest_json_and_html_say_it_is_a_no_model_replay(panel, tmp_path) -> 
     assert "No PD model (--no-model): the nightly without one replayed" in html
     assert "Days past due into a later bucket (dpd_bucket)" in html
     assert "Watchlist by list size" not in html  # the rank trigger needs a PD
+    # the queue's own line and column say its order (before: "ews queue (its priority order)")
+    assert "top 20 % catch: ews queue without a PD model (days past due, then overdue)" in html
+    assert "its priority order" not in html
 
 
 def test_the_command_replays_without_a_model_and_says_so(tmp_path) -> None:
