@@ -919,6 +919,50 @@ def _stated(values: pd.Series, kind: str, default_currency: str | None, column: 
     return int(present.sum())
 
 
+def _footers_state_nothing(folder: Path, column: str, kind: str, default_currency: str | None) -> bool:
+    """True when the Parquet footers of the files ``pd.read_parquet(folder)`` reads prove that
+    :func:`_stated` would count 0 rows of ``column``: each row group holding it is all nulls by its
+    statistics, or its values run from min to max within false (``bool``), the default currency
+    (``currency``) or ``cash`` (``kind``). False when they do not prove it (a value stated, a row group
+    without statistics, a file the footers cannot be read of): then the column is read, as before.
+    A generated book's payments hold ``allocated_on``, ``currency`` and ``kind`` all null: at 1M
+    debtors the read of their 42.7M cells cost each ``--keep-history`` night (BENCHMARKS.md,
+    "Session 43 (s43-scale)")."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    only = {"currency": default_currency, "kind": "cash"}.get(column) if kind != "bool" else None
+    try:
+        dataset = ds.dataset(folder, format="parquet", partitioning="hive", ignore_prefixes=[".", "_"])
+        if column not in dataset.schema.names:
+            return False  # the read decides, as before
+        for fragment in dataset.get_fragments():
+            md = fragment.metadata
+            names = md.schema.names
+            if column not in names:
+                continue  # read as nulls
+            if fragment.physical_schema.field(column).type == pa.null():
+                continue  # every cell null: no statistics written
+            idx = names.index(column)
+            for i in range(md.num_row_groups):
+                group = md.row_group(i)
+                stats = group.column(idx).statistics
+                if stats is None or not stats.has_null_count:
+                    return False
+                if stats.null_count == group.num_rows:
+                    continue
+                if not stats.has_min_max:
+                    return False
+                if kind == "bool" and stats.max is False:
+                    continue
+                if only is not None and stats.min == only and stats.max == only:
+                    continue
+                return False
+    except (OSError, ValueError, KeyError):
+        return False
+    return True
+
+
 def refuse_lost_columns(
     base: Path, given: dict[str, set[str]], out: Path, files: dict[str, str], default_currency: str | None
 ) -> None:
@@ -928,7 +972,8 @@ def refuse_lost_columns(
     payments without ``invoice_id``: 2,482 allocations turned into unallocated cash; a debtors table
     without ``credit_limit``: every limit emptied; each exit 0 without a word). ``given``: the columns
     today's inputs give per table (:func:`pipelines.ingest.sources.given_columns`); ``files``: a table's
-    input, named in the message. Reads only the columns concerned of the history in ``base``."""
+    input, named in the message. Reads only the columns concerned of the history in ``base``, and
+    only when the Parquet footers do not prove the column states nothing (:func:`_footers_state_nothing`)."""
     from features.schema import TABLES
 
     for table, columns in given.items():
@@ -938,6 +983,8 @@ def refuse_lost_columns(
         spec = TABLES[table]
         for column in spec.columns:
             if column.required or column.name in columns:
+                continue
+            if _footers_state_nothing(folder, column.name, column.kind, default_currency):
                 continue
             try:
                 kept = pd.read_parquet(folder, columns=[column.name])[column.name]
