@@ -217,8 +217,17 @@ class TableState:
         v["failed_expectations"] = sorted(set(v["failed_expectations"]) | set(summary["failed_expectations"]))
 
     def merge_cleared(self, cleared: dict[str, Any], rows: np.ndarray, source_rows: np.ndarray) -> None:
-        """Add one partition's ``values_cleared`` (its ``first_source_rows`` are global row numbers)."""
-        where = dict(zip(rows.tolist(), source_rows.tolist(), strict=True))
+        """Add one partition's ``values_cleared`` (its ``first_source_rows`` are global row numbers).
+        Only the rows named are looked up: every invoices partition brings its ``values_cleared``, most
+        often empty, and a dict of all its rows cost ~1.8 CPU-s per 4.9M invoices in the main process
+        (s43-scale, py-spy of a 200k ingest; ~9 CPU-s at 1M debtors)."""
+        named = {r for info in cleared.values() for r in info["first_source_rows"]}
+        hit = (
+            np.flatnonzero(np.isin(rows, np.fromiter(named, dtype=np.int64, count=len(named))))
+            if named
+            else []
+        )
+        where = dict(zip(rows[hit].tolist(), source_rows[hit].tolist(), strict=True))
         for column, info in cleared.items():
             total = self.cleared.setdefault(column, {"rows": 0, "reasons": {}, "first_source_rows": []})
             total["rows"] += info["rows"]
