@@ -659,6 +659,8 @@ def short_paid_rests(stage: Path, as_of: dt.date) -> dict[str, Any] | None:
     not one; an unpaid invoice is not one."""
     import pyarrow.parquet as pq
 
+    from pipelines.ingest.masks import index_in
+
     day = pd.Timestamp(as_of)
     debtors = invoices = 0
     amount = 0.0
@@ -679,7 +681,12 @@ def short_paid_rests(stage: Path, as_of: dt.date) -> dict[str, Any] | None:
             pay = pay[pay["paid_on"] <= day]
             skip = pd.Index(pay.loc[pay["invoice_id"].isna(), "debtor_id"].unique())
             paid = pay.dropna(subset=["invoice_id"]).groupby("invoice_id")["amount"].sum()
-        got = paid.reindex(inv["invoice_id"]).fillna(0.0).to_numpy(dtype="float64")
+        got = np.zeros(len(inv))
+        # an Arrow lookup; the reindex on text ids took 2.73 CPU-s for 3.17M invoices, this 0.72 (s43-scale)
+        if len(paid):
+            at = index_in(inv["invoice_id"], paid.index.to_series())
+            got[at >= 0] = paid.to_numpy(dtype="float64")[at[at >= 0]]
+            got[np.isnan(got)] = 0.0
         total = inv["amount"].to_numpy(dtype="float64")
         rest = np.round(total - got, 6)
         overdue = (
