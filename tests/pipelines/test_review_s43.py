@@ -4,6 +4,7 @@ value is by hand."""
 
 from __future__ import annotations
 
+import html
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,6 +98,31 @@ def test_the_nightly_hands_the_champions_gate_comparison_to_the_report(
     assert found is not None
     assert page.index('id="metrics-table"') < found.start() < page.index('id="drift"')
     assert found.group(1) == f"Its gate at training: {COMPARED}"
+
+    # f729b09 (s43-walk): a champion promoted by hand over its failed gate says so; the nightly hands the
+    # report the version's ews.gate and ews.promotion.* tags (mutant O32 dropped them: test_walk_s43 renders
+    # the sentence from a hand-built dict). The tags as `ews models promote 1 --reason ...` writes them.
+    failed = "FAIL AUC 0.6000 < the floor 0.7000 (gate.min_auc)"
+    for key, value in {
+        "ews.gate": "failed",
+        "ews.gate.reasons": f"ok challenger is the roll-rate model; {failed}",
+        "ews.promotion.manual": "2026-12-07T20:54:28+00:00",
+        "ews.promotion.by": "P. Shah",
+        "ews.promotion.reason": "more data; reviewed",
+    }.items():
+        client.set_model_version_tag("ews-pd", result.version, key, value)
+    nightly(as_of=last.date(), config_path=cfg, data_dir=raw / "ingested", out_dir=tmp_path / "manual")
+    page = (tmp_path / "manual" / day / "report.html").read_text()
+    said = re.search(r'<p class="note" id="gate-warning"><b>(.*?)</b></p>', page, re.S)
+    assert said is not None
+    text = html.unescape(said.group(1))
+    assert text.startswith(
+        "Promoted by hand over its failed gate by P. Shah on 2026-12-07 (ews models promote): "
+    )
+    assert text.endswith(
+        "Reason given: \u201cmore data; reviewed\u201d (every check: ews models history --verbose)."
+    )
+    assert '<a href="#gate-warning">promoted by hand over its failed gate</a>' in page
 
 
 def _kinds_night(folder: Path, night2: bool, kinds: tuple[str, str] | None) -> dict[str, Path]:
@@ -206,3 +232,36 @@ def test_a_boolean_for_an_optional_number_is_refused(tmp_path: Path) -> None:
     )
     path.write_text(text.replace("young_floor_days: 30 ", "young_floor_days: null ", 1), encoding="utf-8")
     assert CliRunner().invoke(app, ["config", "check", str(path)]).exit_code == 0
+
+
+def test_the_no_model_replay_reads_each_month_ends_own_latest_event() -> None:
+    """2269755 (s43-pdless): ``ews backtest --no-model`` reads, at each month-end, the latest event known then
+    (mutant O14 read the book's last month-end's latest event at every month-end, and
+    test_backtest_nomodel_s43 passed: its one event debtor has one event). G (an invoice of 100.00 issued
+    2023-12-01, paid 2023-12-20: live, never past due) has two agency placements, 2024-02-10 and 2024-03-05
+    (left out of this default definition, so G stays live): the event trigger fires at Feb 29 (the first is
+    dated after Jan 31) and at Mar 31 (the second after Feb 29); read at Mar 31 only, February's latest
+    would be 03-05, after Feb 29, and February would not fire."""
+    from features.params import DefaultDefinition
+    from pipelines.backtest import replay
+    from pipelines.config.nightly import NightlyConfig
+    from tests.features.ledgers import inv, pay, portfolio
+
+    dates = [pd.Timestamp(d) for d in ("2024-01-31", "2024-02-29", "2024-03-31")]
+    book = portfolio(
+        [inv("G1", "G", "2023-12-01", "2023-12-31", 100.0)],
+        [pay("pG", "G", "2023-12-20", 100.0, "G1")],
+        events=[
+            {"debtor_id": "G", "event_date": pd.Timestamp(day), "kind": "agency_placement"}
+            for day in ("2024-02-10", "2024-03-05")
+        ],
+    )
+
+    def no_score(live: pd.DataFrame) -> pd.Series:  # pragma: no cover - no PD model: nobody is scored
+        raise AssertionError("the replay without a PD model must not call the scorer")
+
+    definition = DefaultDefinition(event_kinds=("insolvency", "write_off"))
+    panel = replay(book, dates, no_score, NightlyConfig(), definition, no_model=True).set_index("as_of")
+    assert not panel["in_default"].any()
+    assert panel["event_on"].tolist() == [pd.NaT, pd.Timestamp("2024-02-10"), pd.Timestamp("2024-03-05")]
+    assert panel["trigger_event"].tolist() == [False, True, True]
