@@ -535,7 +535,7 @@ def export_as_of(
     before today, the manifest's ``as_of`` is the export's end (the latest dated row, or ``late_rows``'
     end), ``as_of_from`` is ``export_end``, and a note says so. Rows dated after today were quarantined
     as before."""
-    if manifest.get("as_of_from") != "today" or "history" in manifest:
+    if manifest.get("as_of_from") != "today":
         return
     days = [d for counts in per_table.values() for d in counts]
     if not days:
@@ -544,6 +544,19 @@ def export_as_of(
     end = dt.date.fromisoformat(late["export_end"]) if late else max(days)
     today = dt.date.fromisoformat(manifest["as_of"])
     if (today - end).days <= STALE_EXPORT_DAYS:
+        return
+    if "history" in manifest:  # a kept history's night is dated today; an old first export said nothing (s43)
+        first = not (manifest["history"] or {}).get("base_as_of")
+        manifest.setdefault("notes", []).append(
+            f"as of {today} (--keep-history dates each night by the day it is ingested), but the export's last "
+            f"dated row is {end}, {(today - end).days:,} days before: if the export is of that day, date it so "
+            + (
+                f"(this is the history's first night: remove the --out folder and ingest "
+                f"again with --as-of {end}; its debtors' values are dated {today} otherwise)"
+                if first
+                else f"with --as-of {end} next time (a history refuses an --as-of before its own)"
+            )
+        )
         return
     manifest["as_of"], manifest["as_of_from"] = end.isoformat(), "export_end"
     if "ar_export" in manifest and stage is not None:  # counted against today before (s35-walk): at the end

@@ -319,3 +319,23 @@ def test_write_off_rows_mapped_as_events_are_not_called_invoice_lines(tmp_path: 
         "copies are quarantined, so nothing is lost (they do not count in the feed checks' quarantine share); "
         "see quarantine/events.csv"
     ]
+
+
+def test_an_old_export_into_a_new_kept_history_says_it_is_dated_today(tmp_path: Path) -> None:
+    """The first ingest of the full export with `--keep-history` and no --as-of: dated today, as the README
+    says for a kept history, and no word (without --keep-history a note names the export's end). The
+    debtors' values of that night are then dated today. Now a note says so and how to date it (a new
+    history: remove the folder, ingest again with --as-of). The last accepted dated row is Acme's payment on
+    account of 2024-04-20 (CN-003 of 2024-05-20 is quarantined: it names two invoices)."""
+    result = ingest_source(
+        _source(tmp_path, _export(tmp_path), reference=True), tmp_path / "kept", keep_history=True
+    )
+    today = dt.date.fromisoformat(result.manifest["as_of"])
+    days = (today - dt.date(2024, 4, 20)).days
+    assert result.manifest["as_of_from"] == "today"
+    assert result.manifest["notes"][-1] == (
+        f"as of {today} (--keep-history dates each night by the day it is ingested), but the export's last dated "
+        f"row is 2024-04-20, {days:,} days before: if the export is of that day, date it so (this is the "
+        "history's first night: remove the --out folder and ingest again with --as-of 2024-04-20; its debtors' "
+        f"values are dated {today} otherwise)"
+    )
