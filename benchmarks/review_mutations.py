@@ -4000,6 +4000,7 @@ M = [
             "tests/pipelines/test_plan_event_s43.py",
             "tests/pipelines/test_backtest_nomodel_s43.py",
             "tests/pipelines/test_dpd_bucket_s43.py",
+            "tests/pipelines/test_review_s43.py",
         ],
     ),
     (

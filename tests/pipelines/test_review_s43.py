@@ -265,3 +265,27 @@ def test_the_no_model_replay_reads_each_month_ends_own_latest_event() -> None:
     assert not panel["in_default"].any()
     assert panel["event_on"].tolist() == [pd.NaT, pd.Timestamp("2024-02-10"), pd.Timestamp("2024-03-05")]
     assert panel["trigger_event"].tolist() == [False, True, True]
+
+
+def test_the_no_model_replay_counts_no_credit_memo_as_a_plan_instalment() -> None:
+    """7ca93cb (s43-pdless): the replay checks a payment plan against cash payments only, as the nightly
+    (``pipelines.scoring.plans``: a credit memo reduces what is owed but pays no instalment); mutant O16 counted
+    credit memos and test_backtest_nomodel_s43 passed (its ledger has none). Its ledger plus a credit memo of
+    250.00 for C on 2024-02-05 (kind credit, against C1): at Feb 29 C's plan (2 x 250 from 2024-01-31, agreed
+    01-15) has 250.00 due and 0.00 paid in cash, so it is broken as before, and `event` fires for C; counted as
+    cash, the memo would have kept it."""
+    from dataclasses import replace
+
+    from pipelines.backtest import replay
+    from tests.features.ledgers import pay
+    from tests.pipelines.test_backtest_nomodel_s43 import CFG, DATES, DEFINITION, ledger, no_score
+
+    book = ledger()
+    memo = pd.DataFrame([pay("mC", "C", "2024-02-05", 250.0, "C1")]).astype({"debtor_id": "string"})
+    payments = pd.concat([book.payments.assign(kind="cash"), memo.assign(kind="credit")], ignore_index=True)
+    book = replace(book, payments=payments.astype({"kind": "string"}))
+    panel = replay(book, DATES, no_score, CFG, DEFINITION, no_model=True).set_index(["as_of", "debtor_id"])
+    assert panel.loc[(DATES[1], "C"), "plan_broken"].startswith(
+        "payment plan broken: 0.00 paid since 2024-01-15"
+    )
+    assert bool(panel.loc[(DATES[1], "C"), "trigger_event"])
