@@ -4132,6 +4132,34 @@ M = [
         '            "gate": None,',
         ["tests/pipelines/test_walk_s43.py", "tests/pipelines/test_review_s43.py"],
     ),
+    (
+        "O33 7346890 footers: a bool row group with a true (max True) taken as stating nothing",
+        "pipelines/ingest/history.py",
+        '                if kind == "bool" and stats.max is False:',
+        '                if kind == "bool" and stats.min is False:',
+        ["tests/pipelines/test_lost_columns_s43.py", "tests/pipelines/test_review_s43.py"],
+    ),
+    (
+        "O34 7346890 footers: a row group whose min is the default but max another value taken as nothing",
+        "pipelines/ingest/history.py",
+        "                if only is not None and stats.min == only and stats.max == only:",
+        "                if only is not None and stats.min == only:",
+        ["tests/pipelines/test_lost_columns_s43.py"],
+    ),
+    (
+        "O35 7346890 footers: a row group without statistics taken as nothing",
+        "pipelines/ingest/history.py",
+        "                if stats is None or not stats.has_null_count:\n                    return False",
+        "                if stats is None or not stats.has_null_count:\n                    continue",
+        ["tests/pipelines/test_lost_columns_s43.py"],
+    ),
+    (
+        "O36 7346890 footers: a partly null row group taken as all null",
+        "pipelines/ingest/history.py",
+        "                if stats.null_count == group.num_rows:",
+        "                if stats.null_count > 0:",
+        ["tests/pipelines/test_lost_columns_s43.py"],
+    ),
 ]
 
 

@@ -289,3 +289,15 @@ def test_the_no_model_replay_counts_no_credit_memo_as_a_plan_instalment() -> Non
         "payment plan broken: 0.00 paid since 2024-01-15"
     )
     assert bool(panel.loc[(DATES[1], "C"), "trigger_event"])
+
+
+def test_the_footers_prove_nothing_only_when_no_kept_flag_is_true(tmp_path: Path) -> None:
+    """7346890 (s43-scale): a row group of ``disputed`` holding both false and true (statistics min false, max
+    true) states 1 row; the footers must not call it empty (mutant O33 read the minimum and passed
+    test_lost_columns_s43, whose boolean row groups are all false or all true)."""
+    from pipelines.ingest.history import _footers_state_nothing, _stated
+    from tests.pipelines.test_lost_columns_s43 import _kept
+
+    folder = _kept(tmp_path, "t", [pd.DataFrame({"debtor_id": ["D1", "D2"], "disputed": [False, True]})])
+    assert _footers_state_nothing(folder, "disputed", "bool", None) is False
+    assert _stated(pd.read_parquet(folder, columns=["disputed"])["disputed"], "bool", None, "disputed") == 1
