@@ -4160,6 +4160,27 @@ M = [
         "                if stats.null_count > 0:",
         ["tests/pipelines/test_lost_columns_s43.py"],
     ),
+    (
+        "O37 1abb242 merge_cleared: no row of the partition looked up",
+        "pipelines/ingest/stream.py",
+        "            np.flatnonzero(np.isin(rows, np.fromiter(named, dtype=np.int64, count=len(named))))",
+        "            np.flatnonzero(np.isin(rows, []))",
+        ["tests/pipelines/test_ingest_merge_cleared_s43.py"],
+    ),
+    (
+        "O38 b954c01 short_paid_rests: the paid amounts not read (0 for every invoice)",
+        "pipelines/ingest/staged.py",
+        '            got[at >= 0] = paid.to_numpy(dtype="float64")[at[at >= 0]]',
+        "            pass",
+        ["tests/pipelines/test_ingest_short_paid.py", "tests/pipelines/test_review_s36.py"],
+    ),
+    (
+        "O39 6391cc2 floored amounts: the first code's places for every row",
+        "pipelines/ingest/rules.py",
+        "    places = np.array([shown_places(c or None) for c in codes], dtype=np.int64)[at]",
+        "    places = np.array([shown_places(c or None) for c in codes], dtype=np.int64)[np.zeros_like(at)]",
+        ["tests/pipelines/test_ingest_merge_cleared_s43.py"],
+    ),
 ]
 
 
