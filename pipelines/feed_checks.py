@@ -25,8 +25,8 @@ naming their invoice (``allocated_share``), the share of scored debtors in defau
 exposure (open balance), the open balance of the debtors in default (``default_exposure``: a
 rolling export without the open invoices issued before its window empties the recovery queue,
 s24) and the share of each table's rows quarantined at ingest (also against
-the absolute ``max_quarantine_share``; exact copies of a kept row do not count:
-:func:`quarantine_share`). A refused run raises :class:`FeedCheckError` (the CLI exits with
+the absolute ``max_quarantine_share``, judged from ``max_quarantine_min_rows`` rejected rows; exact
+copies of a kept row do not count: :func:`quarantine_share`). A refused run raises :class:`FeedCheckError` (the CLI exits with
 :data:`EXIT_FEED_REFUSED`); ``--accept-feed`` publishes anyway and the manifest records who
 accepted which failed checks, and when.
 """
@@ -181,6 +181,9 @@ INVOICE_DEBTORS = "debtors_with_invoices"
 HISTORY_DEFAULT_SHARE = "default_share_with_history"
 FEED_REFERENCE_ARTIFACT = "feed_reference.json"
 FAILED, OK, SMALL, NO_REFERENCE = "failed", "ok", "too small to check", "no reference"
+# rows rejected at ingest per table, exact copies left out (quarantine_rows): max_quarantine_share
+# judges a table from max_quarantine_min_rows of them
+QUARANTINED = "quarantined_rows"
 
 
 class FeedCheckError(ValueError):
@@ -239,9 +242,20 @@ def quarantine_share(table: Mapping[str, Any]) -> float | None:
     ``rows.<table>`` instead, and the before-export payments are a figure of their own
     (``before_export``).
     """
-    reasons = table.get("reasons", {})
-    copies = min(sum(int(reasons.get(r, 0)) for r in NOT_DAMAGE), int(table["rows_quarantined"]))
+    copies = _copies(table)
     return _share(int(table["rows_quarantined"]) - copies, int(table["rows_in"]) - copies)
+
+
+def _copies(table: Mapping[str, Any]) -> int:
+    """A table's quarantined rows that lose nothing (:data:`~pipelines.ingest.masks.NOT_DAMAGE`)."""
+    reasons = table.get("reasons", {})
+    return min(sum(int(reasons.get(r, 0)) for r in NOT_DAMAGE), int(table["rows_quarantined"]))
+
+
+def quarantined_rows(table: Mapping[str, Any]) -> int:
+    """A table's rows rejected at ingest that count in :func:`quarantine_share` (exact copies and
+    before-export payments left out): what ``max_quarantine_min_rows`` is compared with."""
+    return int(table["rows_quarantined"]) - _copies(table)
 
 
 def _allocated(portfolio: Any) -> float | None:
@@ -423,6 +437,7 @@ def _table_figures(
         "rows": rows,
         "accepted": accepted,
         "quarantine_share": {name: quarantine_share(t) for name, t in sorted(tables.items())},
+        QUARANTINED: {name: quarantined_rows(t) for name, t in sorted(tables.items())},
         "before_export": {
             name: int(t["reasons"]["invoice_before_export"])
             for name, t in sorted(tables.items())
@@ -1602,14 +1617,20 @@ def evaluate_feed(
     the book's own months (:func:`_by_own_months`; ``judged`` and ``references`` say so). Raises
     :class:`FeedCheckError` naming each failed check with its figures, unless ``accept`` (then the
     override is recorded) or ``cfg.feed_checks.enabled`` is false."""
+    rejected = figures.get(QUARANTINED, {})  # absent from figures written before session 43
     checks = [
         FeedCheck(
             f"quarantine_share.{table}",
             "the absolute limit",
             share,
             None,
-            f"at most {cfg.max_quarantine_share:.0%} (max_quarantine_share)",
-            FAILED if share > cfg.max_quarantine_share else OK,
+            f"at most {cfg.max_quarantine_share:.0%} (max_quarantine_share), judged from "
+            f"{cfg.max_quarantine_min_rows} rejected rows (max_quarantine_min_rows)",
+            OK
+            if share <= cfg.max_quarantine_share
+            else SMALL
+            if table in rejected and rejected[table] < cfg.max_quarantine_min_rows
+            else FAILED,
         )
         for table, share in sorted(figures["quarantine_share"].items())
         if share is not None

@@ -348,8 +348,10 @@ def test_exact_copies_of_a_kept_row_do_not_count_in_the_quarantine_share(tmp_pat
     f = feed_figures(result.manifest["tables"], result.portfolio, pd.DataFrame({"in_default": [False]}))
     assert f["quarantine_share"]["invoices"] == 0.25  # (6 - 5) / (9 - 5): I2 alone, as without the copies
     assert f["rows"]["invoices"] == 9  # a feed sent twice still shows as rows delivered
+    assert f["quarantined_rows"]["invoices"] == 1  # I2 alone: the copies are not rejected rows
+    judged_from_one = CFG.model_copy(update={"max_quarantine_min_rows": 1})
     with pytest.raises(FeedCheckError, match=r"quarantine_share.invoices: 25.0% today"):  # I2 alone is 25 %
-        evaluate_feed(f, CFG, previous=None, training=None)
+        evaluate_feed(f, judged_from_one, previous=None, training=None)
     halved = feed_figures(
         {"invoices": {**inv, "rows_in": 25, "rows_accepted": 19, "rows_quarantined": 6}},
         result.portfolio,
@@ -663,3 +665,39 @@ def test_the_payments_lag_is_counted_from_the_as_of_date_on_a_book_invoiced_once
     check = payments_lag(today, as_of, CFG.feed_checks.payments_lag, None, None)
     assert check is not None and (check.status, check.value, check.reference) == ("failed", 11, 0)
     assert "and 0 days before the latest invoice (2024-12-02)" in check.detail
+
+
+def _table(rows_in: int, quarantined: int, copies: int = 0) -> dict:
+    reasons = {"duplicate_row": copies} if copies else {}
+    if quarantined - copies:
+        reasons["first_due_before_agreed"] = quarantined - copies
+    return {"rows_in": rows_in, "rows_accepted": rows_in - quarantined, "rows_quarantined": quarantined,
+            "reasons": reasons}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("rows_in", "quarantined", "copies", "status"),
+    [
+        (3, 1, 0, "too small to check"),  # one bad plan of 3 (33 %): before, the whole nightly refused
+        (3, 3, 0, "too small to check"),  # 100 % of 3: in quarantine with their reasons, the run goes on
+        (10, 4, 0, "too small to check"),  # 40 %, 4 rows: below max_quarantine_min_rows (5)
+        (10, 5, 0, "failed"),  # 50 %, 5 rows: judged, refused
+        (10, 6, 2, "too small to check"),  # 4 of 8 (50 %) without the 2 exact copies: 4 rows, not 6
+        (30, 9, 4, "ok"),  # 5 rows, (9 - 4) / (30 - 4) = 19.2 %: within the share
+        (100, 5, 0, "ok"),  # 5 %: within the share
+    ],
+)
+def test_the_quarantine_share_is_judged_from_max_quarantine_min_rows_rejected_rows(
+    rows_in: int, quarantined: int, copies: int, status: str
+) -> None:
+    """s43-attack: one bad plan of a 3-row payment_plans table (33 %) refused the whole nightly (exit 3).
+    The absolute limit now judges a table from max_quarantine_min_rows (5) rejected rows, exact copies not
+    counted; a table below stays in quarantine and the check reads "too small to check"."""
+    tables = {"invoices": _table(100, 0), "payment_plans": _table(rows_in, quarantined, copies)}
+    f = feed_figures(tables, None, pd.DataFrame({"in_default": [False]}))
+    assert f["quarantined_rows"] == {"invoices": 0, "payment_plans": quarantined - copies}
+    feed = evaluate_feed(f, CFG, previous=None, training=None, accept=status == "failed")
+    got = {c["check"]: c["status"] for c in feed["checks"]}
+    assert got["quarantine_share.payment_plans"] == status
+    if status != "failed":  # the run goes on: nothing refused
+        assert evaluate_feed(f, CFG, previous=None, training=None)["checks"]
