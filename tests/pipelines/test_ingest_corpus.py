@@ -308,7 +308,7 @@ def _ingest_cli(files: dict[str, Path], out: Path, *extra: str) -> Result:
     """`ews ingest --out OUT --as-of AS_OF --<table> FILE ... [extra]` in process."""
     args = ["ingest", "--out", str(out), "--as-of", AS_OF.isoformat(), *extra]
     for table, path in files.items():
-        args += [f"--{table}", str(path)]
+        args += [f"--{table.replace('_', '-')}", str(path)]  # payment_plans: --payment-plans
     return CliRunner().invoke(app, args)
 
 
@@ -384,7 +384,7 @@ def test_cli_exit_2_names_the_invoices_file_and_the_missing_month(tmp_path: Path
     manifest = (out / "manifest.json").read_bytes()
     args = ["ingest", "--out", str(out), "--as-of", "2024-07-31", "--keep-history", "--no-docs"]
     for table, path in _history_night("night2", "night2_inv_no_april.csv").items():
-        args += [f"--{table}", str(path)]
+        args += [f"--{table.replace('_', '-')}", str(path)]  # payment_plans: --payment-plans
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     flat = re.sub(r"\s+", " ", result.output)
@@ -598,3 +598,29 @@ def test_corpus_s35_amounts_read_without_losing_rows() -> None:
     assert (t["rows_in"], t["rows_accepted"], t["rows_quarantined"]) == (1, 1, 0)
     events = result.portfolio.events
     assert events["kind"].tolist() == ["agency_placement"] and events["amount"].isna().all()
+
+
+def test_payment_plans_dated_over_a_month_before_they_were_agreed_are_quarantined(tmp_path: Path) -> None:
+    """s43-attack's rule in the corpus: a plan whose first instalment falls due more than 31 days before it
+    was agreed (row 3: a year typed wrong; row 4: 32 days) is quarantined first_due_before_agreed; 10 days
+    (row 2, a plan entered after its first instalment) and exactly 31 days (row 5) are accepted. Before
+    session 43 every row was accepted and the year-early plan was silently never in force."""
+    files = {**BASE_FILES, "payment_plans": DATA / "plan_first_due_before_agreed.csv"}
+    result = ingest_files(files, None, as_of=AS_OF)
+    q = result.quarantine["payment_plans"]
+    assert dict(zip(q["source_row"].tolist(), q["reason"].tolist(), strict=True)) == {
+        3: "first_due_before_agreed",
+        4: "first_due_before_agreed",
+    }
+    t = result.manifest["tables"]["payment_plans"]
+    assert (t["rows_in"], t["rows_accepted"], t["rows_quarantined"]) == (5, 3, 2)
+    kept = result.portfolio.payment_plans
+    assert sorted(zip(kept["debtor_id"], kept["first_due"].dt.strftime("%Y-%m-%d"), strict=True)) == [
+        ("D1", "2024-05-10"),
+        ("D1", "2024-05-15"),
+        ("D2", "2024-04-21"),
+    ]
+    cli = _ingest_cli(files, tmp_path / "out", "--no-docs")
+    assert cli.exit_code == 0, cli.output
+    assert "Traceback" not in cli.output
+    assert "first_due_before_agreed" in cli.output
