@@ -216,6 +216,8 @@ def print_verdicts(console: Console, result: Any, pay: Any, verbose: bool) -> No
     console.print(
         verdict_said(f"ews-pd v{result.version} ({KIND_SAID.get(result.kind, result.kind)})", result)
     )
+    if getattr(result, "level_note", ""):  # the test rows' PDs vs their defaults (s44-pdlevel)
+        console.print(result.level_note, style="yellow", highlight=False)
     if (
         not result.promoted
         and result.champion_before is None

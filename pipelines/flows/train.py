@@ -76,6 +76,7 @@ class TrainResult:
     shipped_calibration: str = ""  # the registered model's calibrator (method), when it has its own
     fold_calibrated: bool = False  # all-labelled path: each inner fold's model behind its own calibrator
     headline: str = ""  # a small book's model choice in one short line (``selection``: in full)
+    level_note: str = ""  # the test rows' PDs vs their defaults, when the count rules the level out (s44)
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -1101,6 +1102,9 @@ def train(
         tracking_uri=project.paths.mlflow_tracking_uri,
     )
     decision = gate(logged, outcome, champion, cfg, project)
+    level_note = level_note_of(outcome)
+    if level_note:
+        logger.info(level_note, extra=SAID_IN_SUMMARY)
     logger.info(
         "registered %s v%s, %s (AUC %.4f, %s %.4f out of time); gate %s",
         cfg.model_name,
@@ -1134,7 +1138,20 @@ def train(
         shipped_calibration=getattr(getattr(outcome, "shipped_calibration", None), "method", "") or "",
         fold_calibrated=bool(getattr(getattr(outcome, "small_book", None), "fold_calibrated", False)),
         headline=getattr(outcome, "headline", ""),
+        level_note=level_note,
     )
+
+
+def level_note_of(outcome: Any) -> str:
+    """:func:`models.evaluate.level_said` on the outcome's out-of-time rows (``test``: ``y``, ``pd``; the
+    inner folds of an all-labelled LightGBM), "" when their count allows the PDs' sum."""
+    from models.evaluate import level_said
+
+    test = getattr(outcome, "test", None)
+    if test is None or not len(test) or "y" not in test.columns or "pd" not in test.columns:
+        return ""
+    where = "the inner folds" if has_no_test_window(outcome) else "the test window"
+    return level_said(test["y"].to_numpy(), test["pd"].to_numpy(), where)
 
 
 def run_train(
