@@ -378,8 +378,9 @@ def fire_panel(
 
     columns = ["debtor_id", "pd", "band", "in_default", *([HISTORY] if HISTORY in panel.columns else [])]
     limits = {*LIMIT_INPUTS, "credit_need", LEDGER_MEMORY} <= set(panel.columns)
-    if limits:
+    if limits:  # (and the overdue amount: limit_breach's test in a run without a PD model)
         columns += ["as_of", *LIMIT_INPUTS, "credit_need", LEDGER_MEMORY]
+        columns += [c for c in ("overdue_amount",) if c in panel.columns]
     news = [c for c in (*NEWS_PREV, EVENT_ON, "event") if c in panel.columns]
     if news:  # the dpd_bucket and event triggers' inputs, and the date an event is news after
         columns += [c for c in ("as_of", *news) if c not in columns]
@@ -1071,8 +1072,10 @@ DEFINITIONS: dict[str, str] = {
     "the default, median over the defaults it fired on; lead_time_first_fire_share of the defaults seen). "
     "The replay fires at month-ends: dpd_bucket compares one month-end's days past due with the previous "
     "month-end's (a nightly compares consecutive nights, so a crossing cured within the month fires there and "
-    "not here); event reads the events dated after the previous month-end, the invoices disputed since, and the "
-    "payment plans broken since (checked at each month-end against the payments)",
+    "not here); event reads the events dated after the previous month-end and the payment plans broken since "
+    "(checked at each month-end against the payments), and the invoices disputed since with "
+    "triggers.event.disputes; limit_breach without a PD model: the overdue amount above the limit on file, at "
+    "every month-end while it lasts",
     "queue_minus_dpd_capture_top20": "queue_capture_top20 - dpd_capture_top20, with its paired interval (both "
     "orders on the same replicates)",
     "queue_over_oracle_capture_top20": "queue_capture_top20 / oracle_capture_top20 (the target: >= 0.95), with its "

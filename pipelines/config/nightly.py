@@ -96,7 +96,9 @@ class LimitBreachTrigger(ConfigModel):
     materiality floor: an exposure below ``min_exposure`` or below ``min_exposure_share`` x the
     median open balance of the night's live debtors is not flagged (a tiny balance over the policy's
     smallest limit, "EUR 924 is more than 20 % above the recommended limit of EUR 500" at PD 0.013 %,
-    read as noise to an analyst: s35-walk W3)."""
+    read as noise to an analyst: s35-walk W3). In a run without a PD model (``without_pd_model: overdue``, the
+    default since session 44) the overdue amount alone is compared with the current limit, on every run while it
+    is above it."""
 
     enabled: bool = True
     current_margin: float = Field(
@@ -133,6 +135,16 @@ class LimitBreachTrigger(ConfigModel):
             "new: fire on the night a breach appears (the debtor was within its limits in the previous "
             "run and for rearm_days before, or is not in it); always: every night the breach lasts (every breach is listed in "
             "credit_limits.csv either way)"
+        ),
+    )
+    without_pd_model: Literal["overdue", "exposure"] = Field(
+        "overdue",
+        description=(
+            "what the trigger compares with the current limit in a run without a PD model: overdue = the "
+            "overdue amount alone above the current limit, on every run while it lasts (when and rearm_days "
+            "apply to exposure only); exposure = the test of runs with a PD model (open balance, when, "
+            "rearm_days). overdue since session 44: without a PD model the exposure test fired on growing "
+            "customers' fresh invoices, below the base rate on fresh small books (BENCHMARKS.md s44-pdless)"
         ),
     )
     rearm_days: int = Field(
@@ -179,10 +191,19 @@ class EventTrigger(ConfigModel):
     previous run's as-of date (a kind outside the default definition's event_kinds: those put the debtor
     in default, so into the recovery queue), or an open invoice newly disputed (``open_disputed_amount``
     above 0 tonight, 0 in the previous run). Needs no PD: on in runs without a PD model; in runs with one
-    only with ``with_pd_model``."""
+    only with ``with_pd_model``. The newly-disputed part only with ``disputes`` (off since session 44: on small
+    books it fired below the base rate; a disputed invoice gets the queue's ``resolve_dispute`` action)."""
 
     enabled: bool = True
     with_pd_model: bool = False
+    disputes: bool = Field(
+        False,
+        description=(
+            "also fire on an open invoice newly disputed (open_disputed_amount above 0 tonight, 0 in the previous "
+            "run); off since session 44: its precision was below the base rate on fresh small books "
+            "(BENCHMARKS.md s44-pdless), and the queue gives a disputed balance its resolve_dispute action"
+        ),
+    )
 
 
 class TriggersConfig(ConfigModel):

@@ -896,7 +896,9 @@ def watchlist(
     contrib, long = explain(Xf, X, loaded, cfg.reasons.top_n, _currency_of(currency, Xf.index))
     wide = reasons_wide(long, cfg.reasons.top_n)
     reason_cols = [f"reason_{i}" for i in range(1, cfg.reasons.top_n + 1)] + ["reasons"]
-    wl = build_watchlist(scored, flags, wide, reason_cols, cfg, currency, reporting)
+    wl = build_watchlist(
+        scored, flags, wide, reason_cols, cfg, currency, reporting, no_model=is_no_model(loaded)
+    )
     return {
         "flags": flags,
         "watchlist": wl,

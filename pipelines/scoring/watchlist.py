@@ -173,18 +173,44 @@ def triggers(
     out["trigger_migration"] = live & t.migration.enabled & migrated.fillna(False).astype(bool)
     new = ~scored["in_previous"].astype(bool) & (rank >= cfg.band_index(t.new_entrant.band)).fillna(False)
     out["trigger_new_entrant"] = live & t.new_entrant.enabled & has_previous & new
-    over_current, over_recommended = limit_excess(scored, cfg, material_exposure(scored, cfg))
-    breach = over_current | over_recommended
-    if t.limit_breach.when == "new":
-        breach &= unseen_breach(scored, cfg, has_previous) & ~recent_limit_breach(scored, cfg)
+    if overdue_limit_test(cfg, no_model):  # the overdue amount alone above the limit on file, while it lasts
+        breach = overdue_over_limit(scored, cfg)
+    else:
+        over_current, over_recommended = limit_excess(scored, cfg, material_exposure(scored, cfg))
+        breach = over_current | over_recommended
+        if t.limit_breach.when == "new":
+            breach &= unseen_breach(scored, cfg, has_previous) & ~recent_limit_breach(scored, cfg)
     out["trigger_limit_breach"] = live & t.limit_breach.enabled & breach
     out["trigger_rank"] = t.rank.enabled & in_top_share(pd_now, live, t.rank.top_share, t.rank.min_pd)
     on = t.dpd_bucket.enabled and has_previous and (no_model or t.dpd_bucket.with_pd_model)
     out["trigger_dpd_bucket"] = live & on & dpd_crossed(scored, cfg)
     on = t.event.enabled and has_previous and (no_model or t.event.with_pd_model)
-    new_event, disputed, broke = news(scored)
+    new_event, disputed, broke = news(scored, t.event.disputes)
     out["trigger_event"] = live & on & (new_event | disputed | broke)
     return out.astype(bool)
+
+
+def overdue_limit_test(cfg: NightlyConfig, no_model: bool) -> bool:
+    """True when ``limit_breach`` reads the overdue amount (:func:`overdue_over_limit`): in a run without a PD
+    model with ``triggers.limit_breach.without_pd_model: overdue`` (the default since session 44)."""
+    return bool(no_model) and cfg.triggers.limit_breach.without_pd_model == "overdue"
+
+
+def overdue_over_limit(scored: pd.DataFrame, cfg: NightlyConfig) -> pd.Series:
+    """``limit_breach`` in a run without a PD model (:func:`overdue_limit_test`): the overdue amount
+    (``overdue_amount``) above the current limit on file (a positive ``credit_limit_current``; 0 or empty is
+    "no limit on file") x (1 + ``current_margin``) by more than ``min_excess``, on every run while it lasts.
+    The exposure test (open balance above the limit, new after ``rearm_days`` within it) fired on a growing
+    customer's fresh invoices and at a precision below the base rate on small books; a debtor whose unpaid
+    overdue invoices alone exceed the credit it was given defaulted within 90 days ~10x as often as the book
+    (s44-pdless, BENCHMARKS.md). All False without the columns."""
+    lb = cfg.triggers.limit_breach
+    if not {"overdue_amount", "credit_limit_current"} <= set(scored.columns):
+        return pd.Series(False, index=scored.index)
+    overdue = pd.to_numeric(scored["overdue_amount"], errors="coerce").astype("float64").fillna(0.0)
+    current = pd.to_numeric(scored["credit_limit_current"], errors="coerce").astype("float64")
+    over = (current > 0) & (overdue - current * (1 + lb.current_margin) > lb.min_excess)
+    return over.fillna(False).astype(bool)
 
 
 def dpd_bucket(days: pd.Series, cfg: NightlyConfig) -> pd.Series:
@@ -214,10 +240,11 @@ def _said(values: pd.Series) -> pd.Series:
     return values.astype("string").fillna("").str.strip().str.len().gt(0).astype(bool)
 
 
-def news(scored: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+def news(scored: pd.DataFrame, disputes: bool = True) -> tuple[pd.Series, pd.Series, pd.Series]:
     """(an event dated after the previous run's as-of date and by tonight's, an open invoice newly
     disputed, a payment plan broken since the previous run) per row: :data:`EVENT_ON` after
-    :data:`AS_OF_PREV`; :data:`DISPUTED` above 0 tonight and 0 in the previous run (or absent from it);
+    :data:`AS_OF_PREV`; :data:`DISPUTED` above 0 tonight and 0 in the previous run (or absent from it;
+    all False unless ``disputes``: ``triggers.event.disputes``, off by default since session 44);
     :data:`PLAN_BROKEN` said tonight and ``<PLAN_BROKEN>_prev`` not (the plan counted as kept, or was
     not in force, in the previous run: ``pipelines.scoring.plans.plan_news``). All False where the
     columns are missing."""
@@ -229,7 +256,7 @@ def news(scored: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
         event = ((on > pd.to_datetime(scored[AS_OF_PREV])) & (on <= upto)).fillna(False).astype(bool)
     disputed = none
     prev = f"{DISPUTED}_prev"
-    if DISPUTED in scored.columns and prev in scored.columns:
+    if disputes and DISPUTED in scored.columns and prev in scored.columns:
         now = pd.to_numeric(scored[DISPUTED], errors="coerce").fillna(0.0)
         before = pd.to_numeric(scored[prev], errors="coerce").fillna(0.0)
         disputed = ((now > 0) & (before <= 0)).astype(bool)
@@ -254,7 +281,7 @@ def news_notes(scored: pd.DataFrame, cfg: NightlyConfig, currency: pd.Series | N
         prev = 0.0 if pd.isna(prev) else float(prev)
         past = max(b for b in bounds if b <= now)
         out.iloc[i] = f"{now:,.0f} days past due, {prev:,.0f} in the previous run: now past {past}"
-    event, disputed, broke = news(scored)
+    event, disputed, broke = news(scored, cfg.triggers.event.disputes)
     for i in np.flatnonzero((event | disputed | broke).to_numpy()):
         row = scored.iloc[i]
         said = []
@@ -619,16 +646,36 @@ def _money(values: pd.Series, currency: pd.Series) -> pd.Series:
 
 
 def limit_notes(
-    scored: pd.DataFrame, cfg: NightlyConfig, currency: pd.Series | None = None, floor: float | None = None
+    scored: pd.DataFrame,
+    cfg: NightlyConfig,
+    currency: pd.Series | None = None,
+    floor: float | None = None,
+    no_model: bool = False,
 ) -> pd.Series:
     """The plain sentence of the ``limit_breach`` trigger per row ("" where it does not fire), e.g.
     "exposure EUR 12,500 is above the current credit limit of EUR 10,000". ``currency``: the
     currency per row (same index), or None; ``floor``: the night's materiality floor
-    (:func:`material_exposure` of the whole book; None: of ``scored``)."""
+    (:func:`material_exposure` of the whole book; None: of ``scored``). ``no_model``: a run without a PD model,
+    whose test is the overdue amount's (:func:`overdue_limit_test`): "overdue EUR 12,500 is above the current
+    credit limit of EUR 10,000 (exposure EUR 30,000)"."""
+    notes = pd.Series("", index=scored.index, dtype="string")
+    if overdue_limit_test(cfg, no_model):
+        hit = overdue_over_limit(scored, cfg)
+        if not hit.any():
+            return notes
+        rows = scored.loc[hit]
+        code = currency.reindex(rows.index) if currency is not None else pd.Series(pd.NA, index=rows.index)
+        overdue = _money(rows["overdue_amount"].astype("float64"), code)
+        current = _money(rows["credit_limit_current"].astype("float64"), code)
+        exposure = _money(rows["open_balance"].astype("float64").fillna(0.0), code)
+        above = " is above the current credit limit of "
+        if cfg.triggers.limit_breach.current_margin:
+            above = f" is more than {cfg.triggers.limit_breach.current_margin * 100:g} % above the current credit limit of "
+        notes.loc[hit] = "overdue " + overdue + above + current + " (exposure " + exposure + ")"
+        return notes
     over_current, over_recommended = limit_excess(
         scored, cfg, material_exposure(scored, cfg) if floor is None else floor
     )
-    notes = pd.Series("", index=scored.index, dtype="string")
     hit = over_current | over_recommended
     if not hit.any():
         return notes
@@ -704,6 +751,7 @@ def build_watchlist(
     cfg: NightlyConfig | None = None,
     currency: pd.Series | None = None,
     reporting: str | None = None,
+    no_model: bool = False,
 ) -> pd.DataFrame:
     """The flagged debtors, highest PD first, with triggers, deltas, exposure and reasons.
 
@@ -711,7 +759,8 @@ def build_watchlist(
     ``overdue_amount``; ``flags``: output of :func:`triggers`; ``reasons``: indexed by debtor_id,
     columns ``reason_columns`` (from ``models.reasons.reasons_wide``). With ``cfg`` and the credit
     limits in ``scored``: ``limit_note``, the plain sentence of the ``limit_breach`` trigger
-    (:func:`limit_notes`; ``currency``: per debtor_id, or None). ``currency`` column: the currency of
+    (:func:`limit_notes`; ``currency``: per debtor_id, or None; ``no_model``: a run without a PD model, whose
+    ``limit_breach`` reads the overdue amount). ``currency`` column: the currency of
     every amount of the row, ``reporting`` (ingest's reporting currency; "" when unknown), as the
     queues carry it (before session 27 the watchlist's amounts had no currency).
     """
@@ -727,7 +776,7 @@ def build_watchlist(
             known = pd.Series(reporting, index=wl.index, dtype="string")
             per_row = known if per_row is None else per_row.astype("string").fillna(reporting)
         floor = material_exposure(scored, cfg)  # the whole night's, not the list's
-        wl["limit_note"] = limit_notes(wl, cfg, per_row, floor).where(
+        wl["limit_note"] = limit_notes(wl, cfg, per_row, floor, no_model).where(
             flags.loc[flagged, "trigger_limit_breach"], ""
         )
     news_on = [c for c in ("trigger_dpd_bucket", "trigger_event") if c in flags.columns]

@@ -14,8 +14,8 @@ debtor    open invoices                               DPD    overdue  expected
 ========  ==========================================  =====  =======  ================================
 D1        I1 1,000.00 due 2024-05-31                  30     1,000    collections, 2nd
 D2        I2 200.00 due 2024-04-30                    61     200      collections, 1st (oldest)
-D3        I3 5,000.00 due 2024-06-20 (issued 06-20)   10     5,000    collections, 3rd; over its 1,000
-                                                                      limit since 06-20: limit_breach
+D3        I3 5,000.00 due 2024-06-20 (issued 06-20)   10     5,000    collections, 3rd; overdue over its
+                                                                      1,000 limit since 06-20: limit_breach
 D4        I4 300.00 due 2024-06-20                    10     300      collections, 4th (same DPD, less)
 D5        I5 700.00 due 07-15, I9 50.00 due 07-30      0      0        in no queue (nothing overdue)
 D6        I6 800.00 due 2024-05-01, insolvency 06-01  60     800      in default: recovery queue only
@@ -211,6 +211,10 @@ def test_the_watchlist_holds_the_breach_of_the_limit_on_file_and_limits_have_no_
         "61 days past due, 50 in the previous run: now past 60",
         "",
     ]
+    # without a PD model limit_breach reads the overdue amount (s44-pdless): D3's 5,000 is overdue since 06-20
+    assert wl["limit_note"].tolist()[2] == (
+        "overdue EUR 5,000 is above the current credit limit of EUR 1,000 (exposure EUR 5,000)"
+    )
     assert wl["pd"].isna().all() and wl["band"].isna().all()
     limits = pd.read_csv(run / "credit_limits.csv").set_index("debtor_id")
     assert limits.loc["D3", "credit_limit_current"] == 1000.0 and limits.loc["D3", "exposure"] == 5000.0

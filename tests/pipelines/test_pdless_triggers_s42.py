@@ -20,6 +20,8 @@ from pipelines.report import shown_triggers
 from pipelines.scoring.watchlist import build_watchlist, compare_with_previous, triggers
 
 CFG = NightlyConfig()
+# the dispute part of event is off by default since session 44 (s44-pdless); these tests read it switched on
+DISPUTES = NightlyConfig.model_validate({"triggers": {"event": {"disputes": True}}})
 PREV_DAY, DAY = pd.Timestamp("2024-05-31"), pd.Timestamp("2024-06-30")
 
 
@@ -88,9 +90,12 @@ def test_days_past_due_crossing_into_a_later_bucket_fires_once_per_crossing() ->
 
 
 def test_a_new_event_or_a_new_dispute_fires_event() -> None:
-    out = flagged(PREVIOUS)
+    out = flagged(PREVIOUS, DISPUTES)
     # e disputes 400 tonight, 0 before; g's placement is dated after 05-31; f disputed already; h's is old
     assert out.index[out["trigger_event"]].tolist() == ["e", "g"]
+    # the dispute part only with triggers.event.disputes (off by default since s44-pdless: below the base rate)
+    out = flagged(PREVIOUS)
+    assert out.index[out["trigger_event"]].tolist() == ["g"]
 
 
 def test_the_first_run_fires_neither_and_a_run_with_a_pd_model_only_when_asked() -> None:
@@ -98,7 +103,12 @@ def test_the_first_run_fires_neither_and_a_run_with_a_pd_model_only_when_asked()
     with_model = flagged(PREVIOUS, no_model=False)
     assert not with_model[["trigger_dpd_bucket", "trigger_event"]].any().any()
     asked = NightlyConfig.model_validate(
-        {"triggers": {"dpd_bucket": {"with_pd_model": True}, "event": {"with_pd_model": True}}}
+        {
+            "triggers": {
+                "dpd_bucket": {"with_pd_model": True},
+                "event": {"with_pd_model": True, "disputes": True},
+            }
+        }
     )
     out = flagged(PREVIOUS, asked, no_model=False)
     assert out.index[out["trigger_dpd_bucket"]].tolist() == ["a", "c", "j"]
@@ -121,9 +131,9 @@ def test_the_watchlist_says_what_moved_in_a_sentence() -> None:
     scored = compare_with_previous(TODAY, PREVIOUS)
     scored = scored.merge(EVENTS, on="debtor_id", how="left").set_axis(scored.index)
     scored["name"] = scored["debtor_id"]
-    flags = triggers(scored, CFG, has_previous=True, no_model=True)
+    flags = triggers(scored, DISPUTES, has_previous=True, no_model=True)
     empty = pd.DataFrame(index=pd.Index([], dtype="string"))
-    wl = build_watchlist(scored, flags, empty, [], CFG, None, "EUR").set_index("debtor_id")
+    wl = build_watchlist(scored, flags, empty, [], DISPUTES, None, "EUR").set_index("debtor_id")
     assert sorted(wl.index) == ["a", "c", "e", "g", "j"]
     assert wl.loc["a", "news_note"] == "35 days past due, 25 in the previous run: now past 30"
     assert wl.loc["c", "news_note"] == "95 days past due, 59 in the previous run: now past 90"

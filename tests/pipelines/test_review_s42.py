@@ -82,7 +82,9 @@ def test_the_no_pd_triggers_at_their_boundaries() -> None:
     )
     scored = compare_with_previous(today, previous)
     scored = scored.merge(events, on="debtor_id", how="left").set_axis(scored.index)
-    flags = triggers(scored, NightlyConfig(), has_previous=True, no_model=True)
+    # the dispute part is off by default since s44-pdless (triggers.event.disputes): read here switched on
+    disputes = NightlyConfig.model_validate({"triggers": {"event": {"disputes": True}}})
+    flags = triggers(scored, disputes, has_previous=True, no_model=True)
     flags = flags.set_axis(scored["debtor_id"].tolist())
     assert flags.index[flags["trigger_dpd_bucket"]].tolist() == ["k"]
     assert flags.index[flags["trigger_event"]].tolist() == ["q", "n"]
