@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.schema import TABLES
 from pipelines.config.source import ARExportSource, FileSource, SourceConfig, ValueOptions
-from pipelines.ingest.masks import passing
+from pipelines.ingest.masks import isin, passing
 from pipelines.sources.ar_export import split_ar_export
 from pipelines.sources.read import RawFile, TableError, preflight, read_file, title_lines_hint
 from pipelines.sources.rows import check_columns, shape_rows
@@ -573,6 +573,13 @@ def _invoice_numbers(refs: tuple[FileSource, Any], whole: Any, spec: FileSource)
 _REFERENCE_WORDS = re.compile(r"[\s,;:()\[\]]+")
 
 
+def _one_number(text: str, numbers: set[str]) -> str | None:
+    """The one invoice number of ``numbers`` among the words of a reference cell (a word's leading and
+    trailing dots left out); None when it names none or several."""
+    words = {w.strip(".") for w in _REFERENCE_WORDS.split(text)} & numbers
+    return words.pop() if len(words) == 1 else None
+
+
 def _by_reference(
     own: pd.Series, ref: pd.Series, numbers: set[str], only: np.ndarray | None = None
 ) -> tuple[pd.Series, int]:
@@ -583,16 +590,22 @@ def _by_reference(
 
     mine = parse_text(own, is_id=True)[0].astype("string")
     theirs = parse_text(ref, is_id=True)[0].astype("string")
-    known = mine.isin(numbers).fillna(False).to_numpy(dtype=bool)
-    named = theirs.isin(numbers).fillna(False).to_numpy(dtype=bool).copy()
+    # Arrow look-ups against the numbers as one array: pandas' ``isin`` with a set made an Arrow scalar
+    # of every invoice number per call (s44-scale: 8.5 of 17 CPU-s for 100,000 payments)
+    ids = pd.Series(list(numbers), dtype="string")
+    known = isin(mine, ids)
+    named = isin(theirs, ids)
     # a reference written as text around the number ('Credit against INV-10234', 're: INV-10234.'): the
     # one invoice number of the export among its words (s43-walk: quarantined unknown_invoice before,
     # and each credited invoice stayed open by the credit, a default 90 days after its due date)
-    for pos in np.flatnonzero(~known & ~named & theirs.notna().to_numpy(dtype=bool)):
-        words = {w.strip(".") for w in _REFERENCE_WORDS.split(str(theirs.iloc[pos]))} & numbers
-        if len(words) == 1:
-            theirs.iloc[pos] = words.pop()
-            named[pos] = True
+    rows = np.flatnonzero(~known & ~named & theirs.notna().to_numpy(dtype=bool))
+    if len(rows):  # one pass over the texts, one write (each cell written alone copied the column: s44-scale)
+        found = [_one_number(text, numbers) for text in theirs.iloc[rows].tolist()]
+        hit = np.fromiter((f is not None for f in found), dtype=bool, count=len(found))
+        if hit.any():
+            theirs = theirs.copy()
+            theirs.iloc[rows[hit]] = [f for f in found if f is not None]
+            named[rows[hit]] = True
     take = ~known & named & (True if only is None else only)
     out = own.astype("string").copy()
     out[take] = theirs[take]
