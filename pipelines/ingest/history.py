@@ -184,17 +184,18 @@ def _unchanged(replaced: pd.DataFrame, new: pd.DataFrame, table: str) -> int:
     cols = [c for c in replaced.columns if c in new.columns]
     if not len(new) or not cols:
         return 0
-    today = new[cols].assign(_key=_keys(new, table).to_numpy())
-    today = today.drop_duplicates("_key", keep=False)
-    pairs = (
-        replaced[cols]
-        .assign(_key=_keys(replaced, table).to_numpy())
-        .merge(today, on="_key", how="inner", suffixes=("", "_new"))
-    )
-    same = np.ones(len(pairs), dtype=bool)
+    # each replaced row paired with today's row of its key (a key today holds twice pairs with none) by
+    # position, as the inner join on the key texts did (s44-scale: that join was 4.3 % of a merged night)
+    keys = _keys(new, table)
+    once = np.flatnonzero(~keys.duplicated(keep=False).to_numpy(dtype=bool))
+    at = index_in(_keys(replaced, table), keys.iloc[once])
+    mine = np.flatnonzero(at >= 0)
+    theirs = once[at[mine]]
+    same = np.ones(len(mine), dtype=bool)
     for c in cols:
-        a, b = pairs[c], pairs[f"{c}_new"]
-        equal = (a == b).fillna(False).to_numpy(dtype=bool) if len(pairs) else np.zeros(0, dtype=bool)
+        a = replaced[c].iloc[mine].reset_index(drop=True)
+        b = new[c].iloc[theirs].reset_index(drop=True)
+        equal = (a == b).fillna(False).to_numpy(dtype=bool) if len(mine) else np.zeros(0, dtype=bool)
         same &= equal | (a.isna().to_numpy() & b.isna().to_numpy())
     return min(int(same.sum()), len(replaced))
 
@@ -206,6 +207,22 @@ def _pair(frame: pd.DataFrame) -> pd.Series:
         + "\x1f"
         + frame["debtor_id"].astype("string").fillna("")
     )
+
+
+def _pair_codes(left: pd.DataFrame, right: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_pair` of each row of ``left`` and of ``right`` as one int64 code, equal where the two
+    texts are: the invoice and debtor ids coded over both frames together (a missing id as the empty
+    text). :func:`settled` groups and looks up these codes; grouping the joined texts was 13.7 % of a
+    streamed merged night at 200k (s43-scale), and it gives the same groups."""
+    n = len(left)
+    code: np.ndarray | None = None
+    for col in ("invoice_id", "debtor_id"):
+        both = pd.concat([left[col], right[col]], ignore_index=True).astype("string").fillna("")
+        c, uniques = pd.factorize(both)
+        c = c.astype(np.int64)
+        code = c if code is None else code * len(uniques) + c
+    assert code is not None
+    return code[:n], code[n:]
 
 
 def _known_debtors(tables: dict[str, pd.DataFrame]) -> pd.Index:
@@ -401,8 +418,9 @@ def settled(invoices: pd.DataFrame, payments: list[pd.DataFrame | None], as_of: 
     pay = pay.loc[pay["invoice_id"].notna() & (pay["paid_on"] <= pd.Timestamp(as_of)).fillna(False)]
     if not len(pay):
         return np.zeros(len(invoices), dtype=bool)
-    paid = pay["amount"].groupby(_pair(pay).to_numpy()).sum()
-    got = np.nan_to_num(paid.reindex(_pair(invoices).to_numpy()).to_numpy(dtype="float64"), nan=0.0)
+    pay_code, inv_code = _pair_codes(pay, invoices)
+    paid = pay["amount"].groupby(pay_code).sum()
+    got = np.nan_to_num(paid.reindex(inv_code).to_numpy(dtype="float64"), nan=0.0)
     amount = invoices["amount"].to_numpy(dtype="float64", na_value=np.nan)
     return (got >= amount - SETTLED_SLACK) & ~np.isnan(amount)
 
