@@ -32,18 +32,24 @@ def test_an_error_raised_while_handling_ctrl_c_is_reported_as_the_interrupt(pref
 def test_an_error_after_a_sigint_whose_chain_was_lost_is_reported_as_the_interrupt(
     prefect_harness, capsys
 ) -> None:
-    """The KeyboardInterrupt handled and gone before the error: the SIGINT itself is what tells."""
-    with pytest.raises(typer.Exit) as ended:
-        with flow_runtime(also=(ValueError,), interrupted=lambda: SAID):
-            try:
-                os.kill(os.getpid(), signal.SIGINT)
-                time.sleep(5)  # Python raises KeyboardInterrupt at once; the sleep only if it did not
-            except KeyboardInterrupt:
-                pass
-            raise ValueError("Task run is not set")
-    assert ended.value.exit_code == 130
-    assert "interrupted:" in capsys.readouterr().err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    """The KeyboardInterrupt handled and gone before the error: the SIGINT itself is what tells. Python's
+    own SIGINT handler for the test: pytest started as a shell's background job inherits SIGINT ignored,
+    and the os.kill below was then ignored too (1 failed so, s44-review)."""
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(typer.Exit) as ended:
+            with flow_runtime(also=(ValueError,), interrupted=lambda: SAID):
+                try:
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(5)  # Python raises KeyboardInterrupt at once; the sleep only if it did not
+                except KeyboardInterrupt:
+                    pass
+                raise ValueError("Task run is not set")
+        assert ended.value.exit_code == 130
+        assert "interrupted:" in capsys.readouterr().err
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    finally:
+        signal.signal(signal.SIGINT, inherited)
 
 
 def test_the_same_error_without_ctrl_c_stays_the_commands_error(prefect_harness) -> None:

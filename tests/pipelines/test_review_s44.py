@@ -5,9 +5,19 @@ expected value is by hand."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
+import pytest
+import typer
+
+from pipelines.commands.score import flow_runtime
+
+SAID = "nothing was registered; run it again"
 
 
 def test_a_small_invoices_table_with_no_invoice_accepted_gets_no_missing_debtor_sentence(
@@ -51,3 +61,86 @@ def test_a_small_invoices_table_with_no_invoice_accepted_gets_no_missing_debtor_
         for t, m in result.manifest["tables"].items()
     }
     assert counts == {"debtors": (2, 2, 0), "invoices": (2, 0, 2), "payments": (1, 0, 1)}
+
+
+@pytest.fixture
+def sigint_as_a_terminal_sends_it() -> Iterator[None]:
+    """Python's own SIGINT handler for the test (a process started as a shell's background job inherits
+    SIGINT ignored, and Python then leaves it ignored), put back after."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_inside_flow_runtime_still_stops_the_command(
+    prefect_harness, sigint_as_a_terminal_sends_it, capsys
+) -> None:
+    """92c9def (the lead): flow_runtime puts a handler of its own in front of Python's to record SIGINT; the
+    SIGINT must still raise KeyboardInterrupt there and then (mutant Q4's recorder only recorded it: the
+    command ran on past Ctrl-C, and test_interrupt_masked passed, its error coming next anyway). Nothing
+    after the signal runs; exit 130 with the command's sentence; Python's handler back after."""
+    ran_on = []
+    with pytest.raises(typer.Exit) as ended:
+        with flow_runtime(interrupted=lambda: SAID):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # Python raises KeyboardInterrupt at once; the sleep ends only if it did not
+            ran_on.append("after Ctrl-C")
+    assert ran_on == []
+    assert ended.value.exit_code == 130
+    assert capsys.readouterr().err.split() == ["interrupted:", *SAID.split()]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_ignored_sigint_stays_ignored_inside_flow_runtime(prefect_harness) -> None:
+    """92c9def: a command started with SIGINT ignored (a shell's background job, `nohup ... &`) keeps it
+    ignored while its flows run: flow_runtime puts its recorder in front of Python's handler only (mutant
+    Q7 put it in front of SIG_IGN too: Ctrl-C then stopped a job its user had detached from the terminal,
+    with a TypeError, as SIG_IGN is no function)."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with flow_runtime(interrupted=lambda: SAID):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGINT)  # ignored: the block goes on
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_a_dispute_is_not_said_in_the_news_note_when_the_dispute_part_is_off() -> None:
+    """91707ca (s44-pdless): event's newly-disputed part is off by default (triggers.event.disputes: false);
+    the watchlist's news_note must not say a dispute the trigger no longer reads (mutant S6 still said it,
+    test_pdless_limit_s44 and test_pdless_triggers_s42 passed). One debtor from 45 to 62 days past due
+    (past the 60 bucket: dpd_bucket fires) whose EUR 1,200 became disputed since the previous run."""
+    from pipelines.config.nightly import NightlyConfig
+    from pipelines.scoring.watchlist import news_notes
+
+    scored = pd.DataFrame(
+        {
+            "dpd_current_max": [62.0],
+            "dpd_current_max_prev": [45.0],
+            "open_disputed_amount": [1200.0],
+            "open_disputed_amount_prev": [0.0],
+        }
+    )
+    eur = pd.Series(["EUR"])
+    crossed = "62 days past due, 45 in the previous run: now past 60"
+    assert news_notes(scored, NightlyConfig(), eur).tolist() == [crossed]
+    on = NightlyConfig.model_validate({"triggers": {"event": {"disputes": True}}})
+    assert news_notes(scored, on, eur).tolist() == [f"{crossed}; EUR 1,200 newly disputed"]
+
+
+def test_a_reference_cell_that_is_an_invoice_number_with_a_space_is_taken_whole() -> None:
+    """72eacda (s44-scale): a reference cell equal to an invoice number of the export is taken as it is,
+    before any reading of its words. An export numbering its invoices "SI 1001" (a space) or "1001.A."
+    (dots) has numbers no word of the cell spells: mutant V4 (the cell looked up by its words only) left
+    both payments without their invoice; test_reference_s44's numbers are single words."""
+    from pipelines.ingest.sources import _by_reference
+
+    own = pd.Series([None, None, None], dtype="string")
+    ref = pd.Series(["SI 1001", "1001.A.", "paid SI 1001"], dtype="string")
+    out, taken = _by_reference(own, ref, {"SI 1001", "1001.A."})
+    # the third cell's words are "paid", "SI", "1001": none is a number of the export
+    assert out.tolist() == ["SI 1001", "1001.A.", pd.NA]
+    assert taken == 2
