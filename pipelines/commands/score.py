@@ -116,14 +116,30 @@ def flow_runtime(
     ``interrupted``: what the command says when Ctrl-C stops it (:func:`said_interrupted`; called
     then, so it can look at what was published); without it Ctrl-C ends the command as Python does
     (``ews serve``, which Ctrl-C stops by design)."""
+    with interrupt_said(interrupted, passed=()), _flow_runtime(also):
+        yield
+
+
+@contextmanager
+def interrupt_said(
+    interrupted: Callable[[], str] | None, passed: tuple[type[BaseException], ...] = (typer.Exit,)
+) -> Iterator[None]:
+    """Ctrl-C within the block ends the command with :func:`said_interrupted` (``interrupted()``), also
+    when it surfaced as another error. Around a whole command (``passed``: its own exits, an interrupt
+    :func:`flow_runtime` already reported among them, go through as they are), so that Ctrl-C outside
+    its flows says what happened too: `ews train` stopped while importing its flows printed a traceback
+    ("PydanticSerializationError: ... KeyboardInterrupt", exit 1), and stopped between its two flows
+    or while printing its verdicts it exited 130 without a word, ews-pd already registered (s44-flake).
+    ``interrupted`` None: Ctrl-C ends the command as Python does."""
     with _sigint_seen() as seen:
         try:
-            with _flow_runtime(also):
-                yield
+            yield
         except KeyboardInterrupt:
             if interrupted is None:
                 raise
             said_interrupted(interrupted())
+        except passed:
+            raise
         except Exception as exc:
             # Ctrl-C inside Prefect's task engine while it was setting a task run up: its clean-up raised
             # ValueError("Task run is not set") in place of the KeyboardInterrupt, which `ews train`
@@ -131,6 +147,13 @@ def flow_runtime(
             if interrupted is None or not (seen() or _caused_by_interrupt(exc)):
                 raise
             said_interrupted(interrupted())
+        else:
+            # Prefect's flow engine drops a KeyboardInterrupt that lands once the flow's own code has
+            # returned ("BaseException was raised after user code finished executing", at debug level):
+            # `ews train` interrupted as its PD flow finished went on to train the payment-date model and
+            # exited 0 (s44-flake). The SIGINT itself was recorded: the command stops here
+            if interrupted is not None and seen():
+                said_interrupted(interrupted())
 
 
 def _caused_by_interrupt(exc: BaseException) -> bool:
@@ -983,33 +1006,38 @@ def register(app: typer.Typer) -> None:
         champion, the features do not fit the model, the feed is unusable or the date is locked.
         Exit 3 when feed checks refuse the feed (see README, "Feed checks"); --accept-feed overrides."""
         day = parse_date(as_of, "--as-of")
-        check_data_dir(data, raw)
-        check_engine(engine)
-        _check_out_dir(out, [day])
-        _check_book(out, data)
-        if raw or accept_feed:  # no data-lag refusal can speak first
-            _check_not_future([day])
-        none = _check_registry(config, require_model)
-        if none:
-            _check_not_lost(config, out, day)
-        _check_as_of(data, raw, [day], config, accept_feed)
-        if none:
-            _say_no_model(config)
-        console = ews_console()
-        from pipelines.runtime import said_once
-
-        # said_once: a warning the summary repeats (the owners' gaps) is left out of the console's flow log
-        # without --verbose, the steps' seconds stay in the manifest and the run log (not on the console)
-        before = _published(out, day)
-        with (
-            flow_runtime(interrupted=lambda: interrupted_run(out, day, before)),
-            said_once(step_times=verbose),
-            bucket_bars(console, f"nightly flow for {day}"),
+        # Ctrl-C during the checks before the flow or while the summary is printed: said too (s44-flake)
+        at: dict[str, str | None] = {}
+        with interrupt_said(
+            lambda: interrupted_run(out, day, at["before"] if "before" in at else _published(out, day))
         ):
-            result = _run_one(
-                day, data, out, config, raw, accept_feed, engine, scheduler, verbose, require_model
-            )
-        _summary(console, result, verbose)
+            check_data_dir(data, raw)
+            check_engine(engine)
+            _check_out_dir(out, [day])
+            _check_book(out, data)
+            if raw or accept_feed:  # no data-lag refusal can speak first
+                _check_not_future([day])
+            none = _check_registry(config, require_model)
+            if none:
+                _check_not_lost(config, out, day)
+            _check_as_of(data, raw, [day], config, accept_feed)
+            if none:
+                _say_no_model(config)
+            console = ews_console()
+            from pipelines.runtime import said_once
+
+            # said_once: a warning the summary repeats (the owners' gaps) is left out of the console's flow log
+            # without --verbose, the steps' seconds stay in the manifest and the run log (not on the console)
+            at["before"] = before = _published(out, day)
+            with (
+                flow_runtime(interrupted=lambda: interrupted_run(out, day, before)),
+                said_once(step_times=verbose),
+                bucket_bars(console, f"nightly flow for {day}"),
+            ):
+                result = _run_one(
+                    day, data, out, config, raw, accept_feed, engine, scheduler, verbose, require_model
+                )
+            _summary(console, result, verbose)
 
     @app.command("backfill")
     def backfill(

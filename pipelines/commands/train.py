@@ -63,49 +63,58 @@ def register(app: typer.Typer) -> None:
         With --engine dask the snapshots are built one Dask task per debtor bucket; LightGBM
         always trains on this machine (lightgbm.dask has open hang and early-stopping issues).
         """
-        check_data_dir(data, raw)
-        check_payments(data)  # before anything imports Prefect (its log handlers keep the console)
-        from pipelines.commands.score import bucket_bars, flow_runtime
-        from pipelines.flows.train import run_train
-        from pipelines.runtime import said_once
+        from pipelines.commands.score import interrupt_said
 
-        console = ews_console()
-        check_engine(engine)
-        check_train_config(config)
-        before = registry_state(config)
-        try:
-            with (
-                flow_runtime(
-                    also=TRAIN_USER_ERRORS, interrupted=lambda: interrupted_training(config, before)
-                ),
-                # the small-book warning and the queue key in the summary below only; a refusal once, as "error:"
-                said_once(TRAIN_USER_ERRORS),
-                bucket_bars(console, f"training on {data} (snapshots, fit, calibrate, log)"),
-            ):
-                result = run_train(data, config, raw, engine, scheduler)
-        except TRAIN_USER_ERRORS as exc:
-            typer.secho(
-                f"error: {str(exc).splitlines()[0] if len(str(exc)) > 400 else exc}", fg="red", err=True
-            )
-            from models.split import BookTooSmallError
+        # Ctrl-C before the flows, between them or after: said too, as within them (s44-flake)
+        at: dict[str, Any] = {}
+        with interrupt_said(
+            lambda: interrupted_training(config, at["before"]) if "before" in at else interrupted_before()
+        ):
+            check_data_dir(data, raw)
+            check_payments(data)  # before anything imports Prefect (its log handlers keep the console)
+            from pipelines.commands.score import bucket_bars, flow_runtime
+            from pipelines.flows.train import run_train
+            from pipelines.runtime import said_once
 
-            if isinstance(exc, BookTooSmallError) and "cannot train a PD model on this book yet" in str(exc):
-                # below the roll-rate minimum: the payment-date model needs no defaults, and `ews score`'s run
-                # without a PD model (pipelines.scoring.nomodel) publishes its cash-in forecast meanwhile
-                pay = train_paydate_step(
-                    console, data, config, raw, engine, scheduler, verbose, before, pd_model=False
+            console = ews_console()
+            check_engine(engine)
+            check_train_config(config)
+            at["before"] = before = registry_state(config)
+            try:
+                with (
+                    flow_runtime(
+                        also=TRAIN_USER_ERRORS, interrupted=lambda: interrupted_training(config, before)
+                    ),
+                    # the small-book warning and the queue key in the summary below only; a refusal once, as "error:"
+                    said_once(TRAIN_USER_ERRORS),
+                    bucket_bars(console, f"training on {data} (snapshots, fit, calibrate, log)"),
+                ):
+                    result = run_train(data, config, raw, engine, scheduler)
+            except TRAIN_USER_ERRORS as exc:
+                typer.secho(
+                    f"error: {str(exc).splitlines()[0] if len(str(exc)) > 400 else exc}", fg="red", err=True
                 )
-                if not isinstance(pay, str):
-                    console.print(verdict_said(f"ews-paydate v{pay.version}", pay))
-                else:
-                    console.print(f"ews-paydate: {pay}", highlight=False)
-            raise typer.Exit(2) from None
-        if result.kind == "rollrate":
-            print_rollrate(console, result, verbose)
-        else:
-            print_pd(console, result, verbose)
-        pay = train_paydate_step(console, data, config, raw, engine, scheduler, verbose, before)
-        print_verdicts(console, result, pay, verbose)
+                from models.split import BookTooSmallError
+
+                if isinstance(exc, BookTooSmallError) and "cannot train a PD model on this book yet" in str(
+                    exc
+                ):
+                    # below the roll-rate minimum: the payment-date model needs no defaults, and `ews score`'s run
+                    # without a PD model (pipelines.scoring.nomodel) publishes its cash-in forecast meanwhile
+                    pay = train_paydate_step(
+                        console, data, config, raw, engine, scheduler, verbose, before, pd_model=False
+                    )
+                    if not isinstance(pay, str):
+                        console.print(verdict_said(f"ews-paydate v{pay.version}", pay))
+                    else:
+                        console.print(f"ews-paydate: {pay}", highlight=False)
+                raise typer.Exit(2) from None
+            if result.kind == "rollrate":
+                print_rollrate(console, result, verbose)
+            else:
+                print_pd(console, result, verbose)
+            pay = train_paydate_step(console, data, config, raw, engine, scheduler, verbose, before)
+            print_verdicts(console, result, pay, verbose)
 
 
 def registry_state(config: Path) -> dict[str, tuple[int | None, str | None]] | None:
@@ -131,11 +140,20 @@ def registry_state(config: Path) -> dict[str, tuple[int | None, str | None]] | N
         return None
 
 
+AGAIN = "the same command again trains on the same data from the start and reaches the same verdicts"
+
+
+def interrupted_before() -> str:
+    """What ``ews train`` says when Ctrl-C stops it before it read the registry (its checks, the imports of
+    its flows): nothing could be registered yet."""
+    return f"no model version was registered (training had not started); {AGAIN}"
+
+
 def interrupted_training(config: Path, before: dict[str, tuple[int | None, str | None]] | None) -> str:
     """What ``ews train`` says when Ctrl-C stops it (``pipelines.commands.score.said_interrupted``): the
     versions registered and the champions moved since it started (:func:`registry_state` then and
     now), and that the same command trains again from the start on the same data."""
-    again = "the same command again trains on the same data from the start and reaches the same verdicts"
+    again = AGAIN
     now = registry_state(config)
     if before is None or now is None:
         return f"see `ews models history` for what was registered before it; {again}"
