@@ -72,6 +72,17 @@ def test_ctrl_c_inside_an_exec_of_a_string_still_exits_130(prefect_harness, tmp_
     assert done.stderr.splitlines() == ["interrupted: nothing was registered; run it again"] * 2
 
 
+@pytest.fixture
+def sigint_as_a_terminal_sends_it():
+    """Python's own SIGINT handler for the test (pytest started as a shell's background job inherits SIGINT
+    ignored, and the os.kill of a test would be ignored too; s44-review), put back after."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 AGAIN = "the same command again trains on the same data from the start and reaches the same verdicts"
 
 
@@ -120,7 +131,7 @@ def test_ctrl_c_between_the_two_flows_of_ews_train_says_what_was_registered(
 
 
 def test_ctrl_c_that_an_import_turned_into_another_error_before_training_is_the_interrupt(
-    prefect_harness, monkeypatch, tmp_path: Path
+    prefect_harness, sigint_as_a_terminal_sends_it, monkeypatch, tmp_path: Path
 ) -> None:
     """Ctrl-C while `ews train` imported its flows (before flow_runtime): pydantic's serializer turned the
     KeyboardInterrupt into "PydanticSerializationError: Error calling function `_ser_model`: KeyboardInterrupt"
@@ -191,7 +202,7 @@ def _ctrl_c(flow, flow_run, state) -> None:
 
 
 def test_ctrl_c_that_prefect_drops_once_the_flow_returned_still_stops_the_command(
-    prefect_harness, capsys
+    prefect_harness, sigint_as_a_terminal_sends_it, capsys
 ) -> None:
     """Prefect's flow engine drops a KeyboardInterrupt that lands after the flow's own code returned
     ("BaseException was raised after user code finished executing"): here in a real flow's completion
