@@ -12,7 +12,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 from rich.console import Console
 
-from models.evaluate import classification_metrics
+from models.evaluate import classification_metrics, level_said
 from pipelines.commands.train import print_rollrate
 from pipelines.synthetic import GeneratorParams, generate
 
@@ -36,13 +36,17 @@ def book(tmp_path_factory) -> Path:
 
 
 def test_a_100_debtor_book_trains_the_rollrate_model_and_scores(
-    prefect_harness, mlflow_uri, tmp_path, book
+    prefect_harness, mlflow_uri, tmp_path, book, monkeypatch
 ) -> None:
+    from pipelines.flows import train as train_flow
     from pipelines.flows.nightly import nightly
     from pipelines.flows.train import run_train
 
     config = tmp_path / "train.yaml"
     config.write_text(yaml.safe_dump(SMALL))
+    # the PD level sentence (01b532e) of the outcome's test rows reaches the result (mutant R5 left it off:
+    # this book's level is within its count, so the real sentence is empty; a stand-in names the rows)
+    monkeypatch.setattr(train_flow, "level_note_of", lambda outcome: f"PD level of {len(outcome.test)} rows")
     result = run_train(book, config)
     assert result.kind == "rollrate" and result.promoted, result.gate_reasons
     assert result.selection.startswith("small book: ") and "split.min_defaults 30" in result.selection
@@ -61,6 +65,9 @@ def test_a_100_debtor_book_trains_the_rollrate_model_and_scores(
         assert run.data.metrics[f"baseline_test_{key}"] == pytest.approx(base[key], abs=1e-12), key
         assert result.baseline_metrics[key] == pytest.approx(base[key], abs=1e-12), key
     assert base["brier"] != pytest.approx(result.metrics["brier"])  # not the model's own figures
+    assert result.level_note == f"PD level of {len(rows)} rows"
+    # the real sentence on these rows: 1,030 rows, 18 defaults, PDs adding up to 15.5, within 10.7-28.4
+    assert level_said(rows["y"].to_numpy(), rows["pd"].to_numpy()) == ""
     console = Console(record=True, width=120)
     print_rollrate(console, result)
     text = console.export_text()
