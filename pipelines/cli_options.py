@@ -4,6 +4,7 @@ Light on purpose: imported when the CLI starts."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -69,3 +70,19 @@ def check_engine(engine: str | None) -> None:
     if engine not in (None, "local", "dask"):
         typer.secho(f"error: --engine {engine!r}: use local or dask", fg="red", err=True)
         raise typer.Exit(2)
+
+
+def out_inside_data(out: Path, data: Path, what: str, suggestion: str) -> str | None:
+    """The refusal when ``--out`` is ``--data`` or a folder or file inside it, else None (s44-attack: a
+    folder inside was accepted, s43 refused only the folder itself). ``what``: what the command writes
+    there (its outputs would sit among the ingested tables and go with them when that folder is deleted to
+    ingest the book over, as `ews ingest` advises for a history started again; `ews features` could write
+    over a table's part file). Paths are compared resolved, so a symlink into --data is inside too."""
+    inside, folder = Path(os.path.realpath(out)), Path(os.path.realpath(data))
+    if inside != folder and folder not in inside.parents:
+        return None
+    where = "is the --data folder" if inside == folder else f"is inside the --data folder {data}"
+    return (
+        f"--out {out} {where}: {what} would sit among the ingested tables and go with them when that folder "
+        f"is deleted to ingest the book over. Write outside {data}, e.g. --out {suggestion}"
+    )

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
+from pipelines.cli_options import out_inside_data
 from pipelines.commands import fail, parse_date
 from pipelines.words import LIST_RULE_WORDS, counted
 
@@ -374,6 +376,11 @@ def register(app: typer.Typer) -> None:
             fail(f"no month-end between {d1} and {d2}; widen --from/--to")
         if not data.is_dir():
             fail(f"--data {data} is not a folder; point it at canonical files (invoices.parquet, ...)")
+        beside = Path(os.path.realpath(data)).parent / "backtest"
+        if said := out_inside_data(
+            out, data, "backtest.json, backtest.html and the book's record", str(beside)
+        ):
+            fail(said)  # s44-attack: accepted, written into the ingest output
         from pipelines.adapters.book import BookMismatchError, check_book, record_book
 
         try:

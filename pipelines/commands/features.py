@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from pipelines.cli_options import (
     SCHEDULER_HELP,
     check_data_dir,
     check_engine,
+    out_inside_data,
 )
 from pipelines.commands import after_today, fail
 from pipelines.words import counted
@@ -185,6 +187,14 @@ def register(app: typer.Typer) -> None:
             _check_dates_in_data(data, dates)
         if out.suffix != ".parquet":
             fail(f"--out {out} must end in .parquet")
+        beside = Path(os.path.realpath(data)).parent / out.name
+        what = (
+            "the features file and its column sidecar (named as a table's part file, it replaces those rows)"
+        )
+        if said := out_inside_data(out, data, what, str(beside)):
+            fail(
+                said
+            )  # s44-attack: --out DATA/invoices/bucket=0/part-0.parquet wrote features over the invoices
         if problem := _unwritable(out):
             fail(f"--out {out}: cannot write: {problem}")
         definition = None

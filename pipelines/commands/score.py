@@ -22,6 +22,7 @@ from pipelines.cli_options import (
     SCHEDULER_HELP,
     check_data_dir,
     check_engine,
+    out_inside_data,
 )
 from pipelines.commands import after_today, fail, parse_date
 from pipelines.console import console as ews_console
@@ -485,6 +486,11 @@ def _check_book(out: Path, data: Path) -> None:
             f"e.g. --out {data.parent / 'runs'}"
         )
 
+    beside = Path(os.path.realpath(data)).parent / "runs"
+    if said := out_inside_data(
+        out, data, "the runs and the analysts' audit log (overrides.jsonl)", str(beside)
+    ):
+        fail(said)  # s44-attack: a folder inside --data was accepted
     try:
         check_book(out, data)
     except BookMismatchError as exc:

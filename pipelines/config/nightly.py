@@ -693,10 +693,17 @@ class NightlyConfig(ConfigModel):
     @model_validator(mode="after")
     def _runs_apart_from_data(self) -> NightlyConfig:
         """``ews serve`` scores ``data_dir`` into ``out_dir``: not one folder (`ews score` refuses it too)."""
-        if Path(os.path.normpath(self.data_dir)) == Path(os.path.normpath(self.out_dir)):
+        data, out = Path(os.path.normpath(self.data_dir)), Path(os.path.normpath(self.out_dir))
+        if data == out:
             raise ValueError(
                 f"out_dir {str(self.out_dir)!r} is data_dir: the runs and the audit log would sit among the "
                 "ingested tables; give out_dir a folder of its own (e.g. data/runs)"
+            )
+        if data in out.parents:  # s44-attack: a folder inside data_dir was accepted
+            raise ValueError(
+                f"out_dir {str(self.out_dir)!r} is inside data_dir {str(self.data_dir)!r}: the runs and the audit "
+                "log would go with the ingested tables when that folder is deleted to ingest the book over; give "
+                "out_dir a folder beside it (e.g. data/runs)"
             )
         return self
 
