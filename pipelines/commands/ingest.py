@@ -152,6 +152,14 @@ def print_summary(
                 "or clearing document, named none)",
                 highlight=False,
             )
+        c1 = (t.get("repairs") or {}).get("read_as_cp1252", 0)
+        if c1:  # s44-attack: latin-1 read the euro sign as a control character and refused the amounts
+            console.print(
+                f"{name}: read as Windows-1252 (cp1252), not latin-1: the file holds {counted(c1, 'character')} "
+                "in bytes 0x80-0x9F (the euro sign, typographic quotes, dashes), control characters in latin-1; "
+                "set csv.encoding: cp1252 in the source config to say so",
+                highlight=False,
+            )
         a = t.get("applied")
         if a and (
             a["payments_split"] or a["main_lines_left_out"]

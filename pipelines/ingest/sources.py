@@ -171,10 +171,21 @@ def _foreign(name: str) -> str:
 def _options(source: SourceConfig, spec: Any) -> tuple[Any, ValueOptions]:
     """The csv and value options of one input (``source.options_for``), with Excel's ``sep=`` first
     line read (:func:`pipelines.sources.read.excel_sep`)."""
-    from pipelines.sources.read import excel_sep
+    from pipelines.sources.read import excel_sep, windows_1252
 
     csv_opts, values = source.options_for(spec)
-    return excel_sep(spec.path, spec.file_format(), csv_opts), values
+    csv_opts = excel_sep(spec.path, spec.file_format(), csv_opts)
+    return windows_1252(spec.path, spec.file_format(), csv_opts), values
+
+
+def _cp1252_note(source: SourceConfig, spec: Any, csv_opts: Any) -> dict[str, int]:
+    """``{"read_as_cp1252": n}`` (the repairs key) when :func:`pipelines.sources.read.windows_1252` read a
+    file configured latin-1 as cp1252: its n bytes 0x80-0x9F; else ``{}``."""
+    from pipelines.sources.read import windows_1252_count
+
+    if csv_opts.encoding != "cp1252" or source.options_for(spec)[0].encoding == "cp1252":
+        return {}
+    return {"read_as_cp1252": windows_1252_count(Path(spec.path))}
 
 
 def _header_hint(path: Path, present: list[str], missing: list[str]) -> str:
@@ -246,9 +257,10 @@ def plan_loaders(
                 )
             inv = source.tables["invoices"]
             refs = (inv, _options(source, inv)[0])
-        files.setdefault(table, []).append(
-            (label, _table_loader(table, spec, csv_opts, values, label, rename, present, join, refs))
-        )
+        loader = _table_loader(table, spec, csv_opts, values, label, rename, present, join, refs)
+        if note := _cp1252_note(source, spec, csv_opts):
+            loader = _with_repairs(loader, note)
+        files.setdefault(table, []).append((label, loader))
     for table, loads in files.items():
         loaders[f"tables.{table}"] = loads[0][1] if len(loads) == 1 else _combined(table, loads)
         block_of[table] = f"tables.{table}"
@@ -276,6 +288,18 @@ def plan_loaders(
         loaders["uci_wide"] = lambda: _load_uci(source)
         block_of.update({"statements": "uci_wide", "debtors": "uci_wide"})
     return loaders, block_of
+
+
+def _with_repairs(loader: Loader, repairs: dict[str, int]) -> Loader:
+    """``loader`` whose every table counts ``repairs`` besides its own."""
+
+    def load() -> dict[str, RawTable]:
+        tables = loader()
+        for raw in tables.values():
+            raw.repairs = {**raw.repairs, **repairs}
+        return tables
+
+    return load
 
 
 def _table_loader(
@@ -1237,6 +1261,7 @@ def _csv_chunks(source: SourceConfig, table: str, spec: FileSource, chunk_rows: 
             raise NotStreamable(table)  # the line-by-line read quarantines the cut record
         unlike = None if tail is None else last_value_note(tail, len(present), csv_opts)
         repairs = {} if unlike is None else {UNLIKE_KEY: unlike}  # as the whole read notes it
+        repairs.update(_cp1252_note(source, spec, csv_opts))
         expected = lines - header_lines
         bad: list[int | None] = []
 

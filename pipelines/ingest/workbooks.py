@@ -145,12 +145,22 @@ def _check_workbook(path: Path, label: str) -> None:
             "Excel, remove the password (File > Info > Protect Workbook > Encrypt with Password: clear it), "
             "save it, then run `ews ingest` again"
         )
+    from pipelines.sources.suggest import zip_bomb_problem
+
+    if (bomb := zip_bomb_problem(path)) is not None:  # before testzip, which unpacks every part
+        raise TableError(f"{label}: {bomb}")
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
             bad = zf.testzip()
     except (zipfile.BadZipFile, OSError, EOFError):
         names, bad = [], "?"
+    if not names and head[:2] != b"PK":  # s44-attack: a CSV named .xlsx was "damaged, cut short, or ..."
+        from pipelines.sources.read import sniff
+
+        found = sniff(path)
+        what, fix = found if found is not None else ("text (a CSV file?)", f"name it {path.stem}.csv")
+        raise TableError(f"{label}: {path} is {what}, not an Excel workbook: {fix}")
     if bad is not None or "xl/workbook.xml" not in names:
         raise TableError(
             f"{label}: {path} is not a readable Excel workbook (damaged, cut short, or another file named "

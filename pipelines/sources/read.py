@@ -272,6 +272,39 @@ def excel_sep(path: Path, fmt: str, options: CsvOptions) -> CsvOptions:
     return options.model_copy(update={"skip_rows": 1, "delimiter": found.group(1).decode()})
 
 
+# Bytes 0x80-0x9F: control characters in latin-1 (ISO-8859-1), printable in Windows-1252 (Excel's "CSV" on
+# Windows): the euro sign, typographic quotes and dashes, the ellipsis. Five are undefined in Windows-1252.
+_C1 = re.compile(rb"[\x80-\x9f]")
+_NOT_CP1252 = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
+
+
+def windows_1252_count(path: Path) -> int:
+    """The bytes 0x80-0x9F of ``path`` (0 when it holds one of the five Windows-1252 leaves undefined)."""
+    found = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 24):
+            if _NOT_CP1252.search(block):
+                return 0
+            found += len(_C1.findall(block))
+    return found
+
+
+def windows_1252(path: Path, fmt: str, options: CsvOptions) -> CsvOptions:
+    """``options`` read as cp1252 when they say latin-1 and the file holds bytes 0x80-0x9F, all defined in
+    Windows-1252 (s44-attack: latin-1, the example configs' setting and the first encoding ews's advice
+    named, read "1.234,56 €" as a number followed by a control character, so every amount written with the
+    euro sign was quarantined unparseable_number, and "Müller „Bau“ – Nord" kept three control
+    characters). Latin-1 and Windows-1252 agree on every other byte, so nothing else changes."""
+    if fmt != "csv" or not Path(path).is_file():  # never open a FIFO: it would block
+        return options
+    try:
+        if codecs.lookup(options.encoding).name != "iso8859-1" or not windows_1252_count(path):
+            return options
+    except (LookupError, OSError):
+        return options  # named by the path and encoding checks
+    return options.model_copy(update={"encoding": "cp1252"})
+
+
 def preflight(path: Path, fmt: str, options: CsvOptions, label: str) -> list[str]:
     """Cheap table-level checks (exists, not empty, readable header) -> the file's column names.
 
@@ -351,7 +384,8 @@ def _encoding_error(path: Path, options: CsvOptions, label: str) -> TableError:
     where = f" at line {line} (byte {offset}: {bad})" if offset >= 0 else ""
     return TableError(
         f"{label}: {path} is not valid {options.encoding} text{where}. Wrong encoding: save the file as UTF-8, "
-        "or set csv.encoding in the source config (e.g. latin-1 or cp1252 for Excel exports)."
+        "or set csv.encoding in the source config (e.g. cp1252 for Excel exports on Windows, or latin-1; "
+        "`ews sources suggest FILE` drafts one that names it)."
     )
 
 
@@ -653,6 +687,10 @@ def _has_empty_record(table: pa.Table | pa.RecordBatch) -> bool:
     return bool(pc.any(empty).as_py())
 
 
+# pyarrow's read block; a record longer than about two blocks cannot be read in blocks (_read_csv_by_lines)
+READ_BLOCK = 1 << 24
+
+
 def _read_arrow(
     source: Path | io.BytesIO,
     options: CsvOptions,
@@ -660,6 +698,7 @@ def _read_arrow(
     *,
     skip: int | None = None,
     encoding: str = "utf-8",
+    block_size: int | None = None,
 ) -> tuple[pa.Table, list[tuple[int | None, str]]]:
     """pyarrow's read of ``source`` as text columns, and the rows it skipped (line number or None, text)."""
     bad_rows: list[tuple[int | None, str]] = []
@@ -675,7 +714,7 @@ def _read_arrow(
             skip_rows=options.skip_rows + 1 if skip is None else skip,
             encoding=options.encoding if skip is None else encoding,
             use_threads=True,
-            block_size=1 << 24,
+            block_size=block_size or READ_BLOCK,
         ),
         parse_options=pacsv.ParseOptions(
             delimiter=options.delimiter,
@@ -882,7 +921,14 @@ def _read_csv_by_lines(path: Path, options: CsvOptions, label: str, names: list[
     # the intact records, one per line again, go through pyarrow for the same cell conversion
     buffer = io.BytesIO(("\n".join(good) + "\n").encode("utf-8"))
     if good:
-        table, still_bad = _read_arrow(buffer, options, names, skip=0)
+        try:
+            table, still_bad = _read_arrow(buffer, options, names, skip=0)
+        except pa.ArrowInvalid as exc:  # a record longer than a block (s44-attack: a 50 MB cell stopped the
+            if "straddl" not in str(exc):  # ingest with pyarrow's "straddling object ... block boundaries")
+                raise
+            buffer.seek(0)  # the records are in memory already: one block holds them all
+            whole = min(len(buffer.getbuffer()) + 1, (1 << 31) - 1)
+            table, still_bad = _read_arrow(buffer, options, names, skip=0, block_size=whole)
         if still_bad:  # pragma: no cover - every record above has the header's field count
             raise TableError(f"{label}: {path} could not be read as CSV near line {good_line[0]}")
         frame = table.to_pandas(types_mapper={pa.string(): pd.StringDtype()}.get)

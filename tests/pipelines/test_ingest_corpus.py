@@ -57,6 +57,37 @@ INVOICE_CASES = {
         }
     },
 }
+# s44-attack: amounts as spreadsheets and exports write them: accounting parentheses "(300)" read as a
+# negative (amount_not_positive), "(1,234.56)" and "1 234.56" (a space or a no-break space grouping the
+# thousands) in a file without a thousands separator are not numbers, "NaN" is an empty cell, inf and
+# -Infinity are not numbers, 1e308 and 10^20 are implausible; I1 and I11 (250.5) accepted
+INVOICE_CASES["inv_amounts_hostile_s44"] = {
+    "invoices": {
+        2: "amount_not_positive",
+        3: "unparseable_number:amount",
+        4: "unparseable_number:amount",
+        5: "unparseable_number:amount",
+        6: "missing_value:amount",
+        7: "unparseable_number:amount",
+        8: "unparseable_number:amount",
+        9: "implausible_amount:amount",
+        10: "implausible_amount:amount",
+    }
+}
+# s44-attack: 2024/02/01 is read (I2); day-first 15/01/2024 is not ISO; 45306.5, an Excel serial with a
+# time, is named; month 13 and 2023-02-29 (no leap year) are no dates; 2024-02-29 is (I7)
+INVOICE_CASES["inv_dates_hostile_s44"] = {
+    "invoices": {
+        3: "unparseable_date:due_date; unparseable_date:issue_date",
+        4: "excel_serial_date:issue_date",
+        5: "unparseable_date:issue_date",
+        6: "unparseable_date:issue_date",
+    }
+}
+# s44-attack: invoice numbers that are spreadsheet formulas (=HYPERLINK, +cmd, @SUM) or paths (../../x,
+# /etc/passwd) are text like any id: all accepted as written (test_hostile_ids_are_kept_as_written);
+# the exports and quarantine files prefix formula cells with ' (pipelines.adapters.exports.neutralise)
+INVOICE_CASES["inv_ids_hostile_s44"] = {}
 PAYMENT_CASES = {
     # I99 paid 50 days after D1's first invoice: within rules.export_start_days (90), an invoice
     # issued before the file starts (s23-rolling; was unknown_invoice)
@@ -624,3 +655,19 @@ def test_payment_plans_dated_over_a_month_before_they_were_agreed_are_quarantine
     assert cli.exit_code == 0, cli.output
     assert "Traceback" not in cli.output
     assert "first_due_before_agreed" in cli.output
+
+
+def test_hostile_ids_are_kept_as_written() -> None:
+    """s44-attack: the formula and path invoice numbers of inv_ids_hostile_s44.csv are read as written,
+    neither evaluated, shortened nor refused (ids are opaque text)."""
+    result = ingest_files(
+        _files({"invoices": "inv_ids_hostile_s44", "payments": "base/payments_i1"}), None, as_of=AS_OF
+    )
+    assert result.portfolio.invoices["invoice_id"].tolist() == [
+        "I1",
+        '=HYPERLINK("http://example.com","x")',
+        "+cmd|' /C calc'!A0",
+        "@SUM(1+1)",
+        "../../x",
+        "/etc/passwd",
+    ]
