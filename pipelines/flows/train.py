@@ -182,7 +182,7 @@ def require_observed_labels(dataset: pd.DataFrame, observed_until: Any, horizon_
 
 
 # A trade-receivables book whose debtor-month-ends default within 90 days this often is more likely a broken
-# ingest than a book (generated books 0.3-3 %; s43-walk's broken accounting-package ingest 36 %): scaled
+# ingest than a book (fresh generated books 0.6-3.3 %; s43-walk's broken accounting-package ingest 36 %): scaled
 # with the horizon, at most 50 %; judged from IMPLAUSIBLE_MIN_DEFAULTS labelled defaults (s44-attack).
 IMPLAUSIBLE_DEFAULT_RATE = 0.10
 IMPLAUSIBLE_MIN_DEFAULTS = 10
