@@ -144,3 +144,45 @@ def test_a_reference_cell_that_is_an_invoice_number_with_a_space_is_taken_whole(
     # the third cell's words are "paid", "SI", "1001": none is a number of the export
     assert out.tolist() == ["SI 1001", "1001.A.", pd.NA]
     assert taken == 2
+
+
+def test_an_interrupt_flow_runtime_reported_is_said_once_by_the_commands_block(
+    prefect_harness, sigint_as_a_terminal_sends_it, capsys
+) -> None:
+    """9b66075 (s44-flake): `ews train` and `ews score` run inside interrupt_said, their flows inside
+    flow_runtime. Ctrl-C in a flow: flow_runtime says its sentence and exits 130; the command's block lets
+    that exit through (mutant QF2 caught it as an error after the SIGINT and said its own sentence too: two
+    "interrupted:" lines, the second about the wrong step)."""
+    from pipelines.commands.score import interrupt_said
+
+    with pytest.raises(typer.Exit) as ended:
+        with interrupt_said(lambda: "the command's sentence"):
+            with flow_runtime(interrupted=lambda: SAID):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # Python raises KeyboardInterrupt at once; the sleep ends only if it did not
+    assert ended.value.exit_code == 130
+    assert capsys.readouterr().err.splitlines() == [f"interrupted: {SAID}"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_flow_runtime_in_a_thread_leaves_the_signal_handlers_alone(prefect_harness) -> None:
+    """92c9def: only the main thread may set a signal handler; flow_runtime entered from another thread (a
+    flow run from a thread) records nothing there and the block's own error comes out as it is (mutant QA8 set
+    the handler there too: "ValueError: signal only works in main thread" in place of the command's)."""
+    import threading
+
+    came: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with flow_runtime(interrupted=lambda: SAID):
+                raise ValueError("the command's own error")
+        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+            came.append(exc)
+
+    before = signal.getsignal(signal.SIGINT)
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert [type(e) for e in came] == [ValueError] and str(came[0]) == "the command's own error"
+    assert signal.getsignal(signal.SIGINT) is before
