@@ -4487,7 +4487,7 @@ M = [
         ["tests/pipelines/test_hostile_s44.py"],
     ),
     (
-        "QG6 1da3213 implausible default rate: unobserved horizons counted as labelled",
+        "QG6 1da3213 implausible default rate: unobserved horizons counted as labelled (equivalent: labels are <NA> where the horizon is not observed)",
         "pipelines/flows/train.py",
         '        labelled &= dataset["horizon_observed"].astype(bool)\n',
         "        pass\n",
