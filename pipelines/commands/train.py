@@ -153,10 +153,9 @@ def interrupted_training(config: Path, before: dict[str, tuple[int | None, str |
     """What ``ews train`` says when Ctrl-C stops it (``pipelines.commands.score.said_interrupted``): the
     versions registered and the champions moved since it started (:func:`registry_state` then and
     now), and that the same command trains again from the start on the same data."""
-    again = AGAIN
     now = registry_state(config)
     if before is None or now is None:
-        return f"see `ews models history` for what was registered before it; {again}"
+        return f"see `ews models history` for what was registered before it; {AGAIN}"
     said = []
     for name, (latest, champion) in now.items():
         old_latest = before.get(name, (None, None))[0]
@@ -166,8 +165,8 @@ def interrupted_training(config: Path, before: dict[str, tuple[int | None, str |
     if not said:
         champions = ", ".join(f"{n} v{c}" for n, (_l, c) in now.items() if c is not None)
         kept = f" (champions {champions})" if champions else ""
-        return f"no model version was registered and no champion changed{kept}; {again}"
-    return f"{'; '.join(said)} before the interrupt; {again}"
+        return f"no model version was registered and no champion changed{kept}; {AGAIN}"
+    return f"{'; '.join(said)} before the interrupt; {AGAIN}"
 
 
 def print_pd(console: Console, result: Any, verbose: bool) -> None:
